@@ -1,0 +1,166 @@
+import { redactText, redactUrl } from './transport/redact.js';
+
+/** Stable machine-readable error codes. They are part of the public API: never rename one. */
+export type FerryErrorCode =
+  | 'ERR_FERRY_INVALID_OPTION'
+  | 'ERR_FERRY_INVALID_NAME'
+  | 'ERR_FERRY_INVALID_PATH'
+  | 'ERR_FERRY_NO_FILES'
+  | 'ERR_FERRY_SOURCE_CHANGED'
+  | 'ERR_FERRY_SOURCE_UNREADABLE'
+  | 'ERR_FERRY_HTTP'
+  | 'ERR_FERRY_NETWORK'
+  | 'ERR_FERRY_TIMEOUT'
+  | 'ERR_FERRY_ABORTED'
+  | 'ERR_FERRY_RETRIES_EXHAUSTED'
+  | 'ERR_FERRY_NOT_FOUND'
+  | 'ERR_FERRY_CONFLICT'
+  | 'ERR_FERRY_QUOTA'
+  | 'ERR_FERRY_UNAUTHORIZED'
+  | 'ERR_FERRY_PROXY'
+  | 'ERR_FERRY_UNSAFE_PATH'
+  | 'ERR_FERRY_INTEGRITY'
+  | 'ERR_FERRY_PROTOCOL'
+  | 'ERR_FERRY_CLIENT_CLOSED'
+  | 'ERR_FERRY_CONFIG';
+
+/** Where an error happened. Every field is optional; the message lists whichever are known. */
+export interface ErrorContext {
+  /** The public operation, e.g. `upload`, `download`, `list`. */
+  operation?: string;
+  artifactName?: string;
+  /** A file path relative to the artifact root. */
+  file?: string;
+  /** HTTP method and URL (the URL is stored without query secrets). */
+  method?: string;
+  url?: string;
+  status?: number;
+  /** 1-based attempt on which the error happened. */
+  attempt?: number;
+  /** The option whose value was rejected. */
+  option?: string;
+}
+
+const BRAND = Symbol.for('ferry.error');
+
+/**
+ * The one base class of every error Ferry throws. `code` is stable; `cause` is always set when
+ * another error led to this one; messages and context never carry tokens or URL signatures.
+ */
+export class FerryError extends Error {
+  override name = 'FerryError';
+  readonly code: FerryErrorCode;
+  readonly context: Readonly<ErrorContext>;
+  /** True when repeating the same call may succeed (network faults, 5xx, 429). */
+  readonly retryable: boolean;
+
+  constructor(
+    code: FerryErrorCode,
+    message: string,
+    options: { cause?: unknown; context?: ErrorContext; retryable?: boolean } = {},
+  ) {
+    const context = sanitizeContext(options.context ?? {});
+    super(redactText(withContext(message, context)), options.cause === undefined ? undefined : { cause: scrubCause(options.cause) });
+    this.code = code;
+    this.context = Object.freeze(context);
+    this.retryable = options.retryable ?? false;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  /** Works across jest VM realms, where `instanceof` on a class from another realm fails. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== FerryError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return isFerryError(value);
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { name: this.name, code: this.code, message: this.message, retryable: this.retryable, context: this.context };
+  }
+}
+
+export function isFerryError(value: unknown): value is FerryError {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+}
+
+/** A non-2xx response that was not (or no longer) worth retrying. */
+export class HttpError extends FerryError {
+  override name = 'HttpError';
+  readonly status: number;
+  /** The first 200 characters of the response body, scrubbed. */
+  readonly bodySnippet: string;
+  constructor(
+    code: FerryErrorCode,
+    message: string,
+    status: number,
+    bodySnippet: string,
+    options: { cause?: unknown; context?: ErrorContext; retryable?: boolean } = {},
+  ) {
+    super(code, message, { ...options, context: { ...options.context, status } });
+    this.status = status;
+    this.bodySnippet = redactText(bodySnippet.slice(0, 200));
+  }
+}
+
+/** A socket-level failure: reset, refused, timeout, hang-up. */
+export class NetworkError extends FerryError {
+  override name = 'NetworkError';
+  /** The system error code, e.g. `ECONNRESET`. */
+  readonly errno: string | undefined;
+  constructor(message: string, errno: string | undefined, options: { cause?: unknown; context?: ErrorContext } = {}) {
+    super(errno === 'ETIMEDOUT' ? 'ERR_FERRY_TIMEOUT' : 'ERR_FERRY_NETWORK', message, { ...options, retryable: true });
+    this.errno = errno;
+  }
+}
+
+/** An option or argument was rejected before anything was sent. */
+export class ValidationError extends FerryError {
+  override name = 'ValidationError';
+  constructor(code: FerryErrorCode, message: string, context: ErrorContext = {}) {
+    super(code, message, { context });
+  }
+}
+
+/** Downloaded or uploaded bytes failed a size or digest check, or an archive/path is unsafe. */
+export class IntegrityError extends FerryError {
+  override name = 'IntegrityError';
+}
+
+/** The operation was cancelled through its AbortSignal. */
+export class AbortError extends FerryError {
+  override name = 'AbortError';
+  constructor(reason?: unknown, context: ErrorContext = {}) {
+    super('ERR_FERRY_ABORTED', 'The operation was aborted', { cause: reason, context });
+  }
+}
+
+function sanitizeContext(context: ErrorContext): ErrorContext {
+  const out: ErrorContext = { ...context };
+  if (out.url !== undefined) out.url = redactUrl(out.url);
+  return out;
+}
+
+function withContext(message: string, context: ErrorContext): string {
+  const parts: string[] = [];
+  if (context.operation) parts.push(`operation ${context.operation}`);
+  if (context.artifactName !== undefined) parts.push(`artifact '${context.artifactName}'`);
+  if (context.file !== undefined) parts.push(`file '${context.file}'`);
+  if (context.attempt !== undefined && context.attempt > 1) parts.push(`attempt ${context.attempt}`);
+  return parts.length ? `${message} (${parts.join(', ')})` : message;
+}
+
+/**
+ * Causes come from Node and http-client and may carry a request path with a signature or a
+ * header with a token. Keep the type and code, scrub the text.
+ */
+function scrubCause(cause: unknown): unknown {
+  if (isFerryError(cause)) return cause;
+  if (cause instanceof Error) {
+    const copy = new Error(redactText(cause.message));
+    copy.name = cause.name;
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code !== undefined) (copy as NodeJS.ErrnoException).code = code;
+    if (cause.stack) copy.stack = redactText(cause.stack);
+    return copy;
+  }
+  return typeof cause === 'string' ? redactText(cause) : cause;
+}

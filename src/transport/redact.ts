@@ -1,0 +1,93 @@
+/**
+ * Secret scrubbing. Every error message and log line built from a URL or header passes through
+ * here, so a token, a signed-URL signature or a proxy password can never leak into output.
+ */
+
+/** Query parameters whose values are credentials (Azure SAS, GitHub, generic). */
+const SECRET_QUERY_KEYS = new Set([
+  'sig',
+  'signature',
+  'se',
+  'st',
+  'sp',
+  'skoid',
+  'sktid',
+  'skt',
+  'ske',
+  'sks',
+  'skv',
+  'token',
+  'access_token',
+  'code',
+  'x-amz-signature',
+  'x-amz-credential',
+  'x-amz-security-token',
+]);
+
+const REDACTED = '***';
+
+/** Strips user:password and secret query values from a URL string. Non-URLs are returned scrubbed. */
+export function redactUrl(input: string | URL): string {
+  let url: URL;
+  try {
+    url = new URL(String(input));
+  } catch {
+    return redactText(String(input));
+  }
+  if (url.username || url.password) {
+    url.username = url.username ? REDACTED : '';
+    url.password = url.password ? REDACTED : '';
+  }
+  for (const key of [...url.searchParams.keys()]) {
+    if (SECRET_QUERY_KEYS.has(key.toLowerCase())) url.searchParams.set(key, REDACTED);
+  }
+  return url.toString();
+}
+
+/** A URL without its query string, for "METHOD <url>" in error messages. */
+export function urlWithoutQuery(input: string | URL): string {
+  try {
+    const url = new URL(String(input));
+    url.search = '';
+    url.hash = '';
+    url.username = '';
+    url.password = '';
+    return url.toString();
+  } catch {
+    return redactText(String(input));
+  }
+}
+
+const registered = new Set<string>();
+
+/**
+ * Registers a literal secret (token, proxy password) so that {@link redactText} removes it
+ * wherever it appears. Values shorter than 6 characters are ignored: masking "a" would mangle
+ * every message without protecting anything.
+ */
+export function registerSecret(value: string | undefined): void {
+  if (value && value.length >= 6) {
+    registered.add(value);
+    const encoded = encodeURIComponent(value);
+    if (encoded !== value) registered.add(encoded);
+  }
+}
+
+const PATTERNS: Array<[RegExp, string]> = [
+  [/(authorization\s*[:=]\s*)(bearer|basic|token)\s+[^\s"',]+/gi, `$1$2 ${REDACTED}`],
+  [/\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi, `$1 ${REDACTED}`],
+  [/([?&](?:sig|signature|token|access_token|x-amz-signature|x-amz-credential)=)[^&\s"'#]+/gi, `$1${REDACTED}`],
+  [/(\/\/[^/\s:@]*:)[^@/\s]+@/g, `$1${REDACTED}@`],
+  // JWTs (runtime tokens) anywhere in free text.
+  [/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, REDACTED],
+];
+
+/** Removes secrets from free text: registered literals, bearer/basic credentials, SAS signatures, URL passwords, JWTs. */
+export function redactText(text: string): string {
+  let out = text;
+  for (const secret of registered) {
+    if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+  }
+  for (const [pattern, replacement] of PATTERNS) out = out.replace(pattern, replacement);
+  return out;
+}
