@@ -10,6 +10,7 @@ export default {
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
   },
+  setupFiles: ['<rootDir>/__tests__/helpers/live-builtins.cjs'],
   testTimeout: 60000,
   maxWorkers: 2,
 };

@@ -41,6 +41,12 @@ export interface ErrorContext {
   option?: string;
 }
 
+export interface FerryErrorOptions {
+  cause?: unknown;
+  context?: ErrorContext | undefined;
+  retryable?: boolean | undefined;
+}
+
 const BRAND = Symbol.for('ferry.error');
 
 /**
@@ -54,13 +60,12 @@ export class FerryError extends Error {
   /** True when repeating the same call may succeed (network faults, 5xx, 429). */
   readonly retryable: boolean;
 
-  constructor(
-    code: FerryErrorCode,
-    message: string,
-    options: { cause?: unknown; context?: ErrorContext; retryable?: boolean } = {},
-  ) {
+  constructor(code: FerryErrorCode, message: string, options: FerryErrorOptions = {}) {
     const context = sanitizeContext(options.context ?? {});
-    super(redactText(withContext(message, context)), options.cause === undefined ? undefined : { cause: scrubCause(options.cause) });
+    super(
+      redactText(withContext(message, context)),
+      options.cause === undefined ? undefined : { cause: scrubCause(options.cause) },
+    );
     this.code = code;
     this.context = Object.freeze(context);
     this.retryable = options.retryable ?? false;
@@ -74,7 +79,13 @@ export class FerryError extends Error {
   }
 
   toJSON(): Record<string, unknown> {
-    return { name: this.name, code: this.code, message: this.message, retryable: this.retryable, context: this.context };
+    return {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      retryable: this.retryable,
+      context: this.context,
+    };
   }
 }
 
@@ -93,7 +104,7 @@ export class HttpError extends FerryError {
     message: string,
     status: number,
     bodySnippet: string,
-    options: { cause?: unknown; context?: ErrorContext; retryable?: boolean } = {},
+    options: FerryErrorOptions = {},
   ) {
     super(code, message, { ...options, context: { ...options.context, status } });
     this.status = status;
@@ -106,8 +117,15 @@ export class NetworkError extends FerryError {
   override name = 'NetworkError';
   /** The system error code, e.g. `ECONNRESET`. */
   readonly errno: string | undefined;
-  constructor(message: string, errno: string | undefined, options: { cause?: unknown; context?: ErrorContext } = {}) {
-    super(errno === 'ETIMEDOUT' ? 'ERR_FERRY_TIMEOUT' : 'ERR_FERRY_NETWORK', message, { ...options, retryable: true });
+  constructor(
+    message: string,
+    errno: string | undefined,
+    options: Omit<FerryErrorOptions, 'retryable'> = {},
+  ) {
+    super(errno === 'ETIMEDOUT' ? 'ERR_FERRY_TIMEOUT' : 'ERR_FERRY_NETWORK', message, {
+      ...options,
+      retryable: true,
+    });
     this.errno = errno;
   }
 }
@@ -128,7 +146,7 @@ export class IntegrityError extends FerryError {
 /** The operation was cancelled through its AbortSignal. */
 export class AbortError extends FerryError {
   override name = 'AbortError';
-  constructor(reason?: unknown, context: ErrorContext = {}) {
+  constructor(reason?: unknown, context: ErrorContext | undefined = {}) {
     super('ERR_FERRY_ABORTED', 'The operation was aborted', { cause: reason, context });
   }
 }

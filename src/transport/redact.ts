@@ -76,7 +76,7 @@ export function registerSecret(value: string | undefined): void {
 const PATTERNS: Array<[RegExp, string]> = [
   [/(authorization\s*[:=]\s*)(bearer|basic|token)\s+[^\s"',]+/gi, `$1$2 ${REDACTED}`],
   [/\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi, `$1 ${REDACTED}`],
-  [/([?&](?:sig|signature|token|access_token|x-amz-signature|x-amz-credential)=)[^&\s"'#]+/gi, `$1${REDACTED}`],
+  [/(\b(?:sig|signature|token|access_token|x-amz-signature|x-amz-credential)=)[^&\s"'#]+/gi, `$1${REDACTED}`],
   [/(\/\/[^/\s:@]*:)[^@/\s]+@/g, `$1${REDACTED}@`],
   // JWTs (runtime tokens) anywhere in free text.
   [/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, REDACTED],

@@ -1,0 +1,57 @@
+import { inspect } from 'node:util';
+import { FerryError, HttpError } from '../../src/errors.js';
+import { redactText, redactUrl, registerSecret } from '../../src/transport/redact.js';
+
+describe('redaction', () => {
+  it('removes SAS signatures and URL passwords', () => {
+    const url = 'https://user:hunter2pass@blob.example/c/b?sv=2020&sig=SECRETSIG%2F%3D&se=2030';
+    const out = redactUrl(url);
+    expect(out).not.toContain('SECRETSIG');
+    expect(out).not.toContain('hunter2pass');
+    expect(out).toContain('sv=2020');
+  });
+
+  it('removes bearer tokens, JWTs and registered literals from free text', () => {
+    registerSecret('literal-secret-value');
+    const text =
+      'Authorization: Bearer abcdefghijklmnop token eyJhbGciOiJIUzI1NiJ9.eyJzY3AiOiJ4In0.c2ln literal-secret-value';
+    const out = redactText(text);
+    expect(out).not.toContain('abcdefghijklmnop');
+    expect(out).not.toContain('eyJhbGciOiJIUzI1NiJ9');
+    expect(out).not.toContain('literal-secret-value');
+  });
+
+  it('keeps secrets out of error messages, causes, JSON and inspect output', () => {
+    registerSecret('proxy-pass-42');
+    const cause = Object.assign(new Error('Request timeout: /path?sig=CAUSESIG&x=1 proxy-pass-42'), {
+      code: 'ETIMEDOUT',
+    });
+    const error = new HttpError(
+      'ERR_FERRY_HTTP',
+      'failed PUT https://h/x?sig=TOPSIG',
+      500,
+      'body sig=BODYSIG proxy-pass-42',
+      {
+        cause,
+        context: { url: 'https://h/x?sig=CTXSIG', artifactName: 'a' },
+      },
+    );
+    const everything = [
+      error.message,
+      JSON.stringify(error),
+      inspect(error, { depth: 10 }),
+      error.bodySnippet,
+    ].join('\n');
+    for (const secret of ['CAUSESIG', 'TOPSIG', 'BODYSIG', 'CTXSIG', 'proxy-pass-42'])
+      expect(everything).not.toContain(secret);
+    expect((error.cause as NodeJS.ErrnoException).code).toBe('ETIMEDOUT');
+  });
+
+  it('brands errors so instanceof works across realms', () => {
+    const error = new FerryError('ERR_FERRY_HTTP', 'x');
+    const foreign = Object.assign(Object.create(null), { [Symbol.for('ferry.error')]: true });
+    expect(error instanceof FerryError).toBe(true);
+    expect(foreign instanceof FerryError).toBe(true);
+    expect(new Error('x') instanceof FerryError).toBe(false);
+  });
+});

@@ -1,0 +1,35 @@
+// Builds the bundles in dist/ (committed: the Action runs them without npm install) and the
+// library in lib/ (types + ESM for programmatic use). One file per entry point.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+
+const entries = {
+  cli: 'src/cli/bin.ts',
+};
+
+rmSync('dist', { recursive: true, force: true });
+await build({
+  entryPoints: entries,
+  outdir: 'dist',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  outExtension: { '.js': '.js' },
+  legalComments: 'none',
+  // Bundled CommonJS dependencies call require(); give ESM output a real one.
+  banner: {
+    js: [
+      '#!/usr/bin/env node',
+      "import { createRequire as __ferryCreateRequire } from 'node:module';",
+      'const require = __ferryCreateRequire(import.meta.url);',
+    ].join('\n'),
+  },
+  logLevel: 'warning',
+});
+
+rmSync('lib', { recursive: true, force: true });
+execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
+  stdio: 'inherit',
+});

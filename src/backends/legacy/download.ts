@@ -1,0 +1,187 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import path from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { FerryError, IntegrityError } from '../../errors.js';
+import { readJson } from '../../transport/body.js';
+import { assertNoSymlinkInPath, resolveInside } from '../../pack/safe-path.js';
+import type { DownloadResult, DownloadSpec, OperationContext } from '../backend.js';
+import { runWorkers } from '../workers.js';
+import {
+  API_VERSION,
+  type ArtifactResponse,
+  type ContainerItemsResponse,
+  type LegacyConfig,
+} from './contracts.js';
+import { itemUrl, jsonHeaders } from './urls.js';
+
+interface PlannedFile {
+  /** Path inside the artifact, '/'-separated. */
+  artifactPath: string;
+  destination: string;
+  staging: string;
+  length: number | undefined;
+  url: string;
+}
+
+/**
+ * Legacy download (protocol.md A4). Every path from the server is checked before anything is
+ * written; files land in a staging directory inside the target and are moved into place only
+ * after all of them arrived intact, so a failed download leaves the target as it was.
+ */
+export async function downloadLegacy(
+  config: LegacyConfig,
+  artifact: ArtifactResponse,
+  spec: DownloadSpec,
+  ctx: OperationContext,
+): Promise<DownloadResult> {
+  const { http, operation } = ctx;
+  const context = { operation: 'download', artifactName: spec.name };
+  const bearer = config.token ? { bearer: config.token } : {};
+  const items = await http.request(
+    {
+      ...bearer,
+      slot: 0,
+      method: 'GET',
+      url: itemUrl(artifact.fileContainerResourceUrl, spec.name),
+      headers: jsonHeaders,
+      operation,
+      context,
+    },
+    (res) => readJson<ContainerItemsResponse>(res),
+  );
+
+  const target = path.resolve(spec.targetDirectory);
+  await mkdir(target, { recursive: true });
+  const staging = await mkdtemp(path.join(target, '.ferry-staging-'));
+  try {
+    const planned = planFiles(spec.name, items, target, staging);
+    let bytesDone = 0;
+    let filesDone = 0;
+    const bytesTotal = planned.reduce((sum, f) => sum + (f.length ?? 0), 0);
+    await runWorkers(planned, http.slots, ctx, async (file, slot) => {
+      if (file.length === 0) {
+        await writeFile(file.staging, '');
+      } else {
+        const written = await http.request(
+          {
+            ...bearer,
+            slot,
+            method: 'GET',
+            url: file.url,
+            headers: {
+              'content-type': 'application/json',
+              connection: 'Keep-Alive',
+              'keep-alive': '10',
+              'accept-encoding': 'gzip',
+              accept: `application/octet-stream;api-version=${API_VERSION}`,
+            },
+            operation,
+            context: { ...context, file: file.artifactPath },
+          },
+          (res) => saveResponse(res, file, spec.name),
+        );
+        bytesDone += written;
+      }
+      filesDone++;
+      ctx.onProgress?.({
+        operation: 'download',
+        artifactName: spec.name,
+        phase: 'transfer',
+        bytesDone,
+        bytesTotal,
+        filesDone,
+        filesTotal: planned.length,
+      });
+    });
+    for (const file of planned) {
+      await assertNoSymlinkInPath(target, file.destination);
+      await mkdir(path.dirname(file.destination), { recursive: true });
+      await rename(file.staging, file.destination).catch((error: unknown) => {
+        throw new FerryError(
+          'ERR_FERRY_INVALID_PATH',
+          `Cannot place '${file.artifactPath}' at ${file.destination}`,
+          {
+            cause: error,
+            context: { ...context, file: file.artifactPath },
+          },
+        );
+      });
+    }
+    return { downloadPath: target, fileCount: planned.length, size: bytesDone };
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/** Turns container items into a download plan, refusing the whole artifact if any path is unsafe. */
+export function planFiles(
+  name: string,
+  items: ContainerItemsResponse,
+  target: string,
+  staging: string,
+): PlannedFile[] {
+  const byDestination = new Map<string, PlannedFile>();
+  for (const entry of items.value ?? []) {
+    if (entry.itemType !== 'file') continue;
+    const normalized = entry.path.replace(/\\/g, '/');
+    if (!normalized.startsWith(`${name}/`)) continue;
+    const artifactPath = normalized.slice(name.length + 1);
+    const destination = resolveInside(target, artifactPath);
+    // Last listing wins, as on the real service; the staging name is positional so no server path reaches the disk.
+    byDestination.set(destination, {
+      artifactPath,
+      destination,
+      staging: path.join(staging, String(byDestination.size)),
+      length: typeof entry.fileLength === 'number' ? entry.fileLength : undefined,
+      url: entry.contentLocation,
+    });
+  }
+  return [...byDestination.values()];
+}
+
+async function saveResponse(res: IncomingMessage, file: PlannedFile, artifactName: string): Promise<number> {
+  const gzip = res.headers['content-encoding'] === 'gzip';
+  const declared =
+    res.headers['content-length'] === undefined ? undefined : Number(res.headers['content-length']);
+  const received = new ByteCounter();
+  const written = new ByteCounter();
+  try {
+    await pipeline(
+      res,
+      received,
+      ...(gzip ? [createGunzip()] : []),
+      written,
+      createWriteStream(file.staging),
+    );
+  } catch (error: unknown) {
+    throw new IntegrityError(
+      'ERR_FERRY_INTEGRITY',
+      `Download of '${file.artifactPath}' broke off after ${received.bytes} bytes`,
+      {
+        cause: error,
+        retryable: true,
+        context: { operation: 'download', artifactName, file: file.artifactPath },
+      },
+    );
+  }
+  if (declared !== undefined && Number.isFinite(declared) && received.bytes !== declared) {
+    throw new IntegrityError(
+      'ERR_FERRY_INTEGRITY',
+      `Download of '${file.artifactPath}' is truncated: received ${received.bytes} of ${declared} bytes`,
+      { retryable: true, context: { operation: 'download', artifactName, file: file.artifactPath } },
+    );
+  }
+  return written.bytes;
+}
+
+class ByteCounter extends Transform {
+  bytes = 0;
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    callback(null, chunk);
+  }
+}

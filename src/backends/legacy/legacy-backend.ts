@@ -1,0 +1,83 @@
+import { FerryError } from '../../errors.js';
+import { discardBody, readJson } from '../../transport/body.js';
+import type {
+  ArtifactInfo,
+  Backend,
+  DownloadResult,
+  DownloadSpec,
+  OperationContext,
+  UploadResult,
+  UploadSpec,
+} from '../backend.js';
+import type { ArtifactResponse, LegacyConfig, ListArtifactsResponse } from './contracts.js';
+import { downloadLegacy } from './download.js';
+import { uploadLegacy } from './upload.js';
+import { artifactsUrl, jsonHeaders } from './urls.js';
+
+/** The pipelines file-container protocol: GHES, Gitea, Forgejo, act, and `ferry serve`. */
+export class LegacyBackend implements Backend {
+  readonly kind = 'legacy' as const;
+  constructor(readonly config: LegacyConfig) {}
+
+  upload(spec: UploadSpec, ctx: OperationContext): Promise<UploadResult> {
+    return uploadLegacy(this.config, spec, ctx);
+  }
+
+  async download(spec: DownloadSpec, ctx: OperationContext): Promise<DownloadResult> {
+    const artifact = await this.#find(spec.name, ctx, 'download');
+    return downloadLegacy(this.config, artifact, spec, ctx);
+  }
+
+  async list(ctx: OperationContext): Promise<ArtifactInfo[]> {
+    return (await this.#listRaw(ctx, 'list')).map(toInfo);
+  }
+
+  async get(name: string, ctx: OperationContext): Promise<ArtifactInfo> {
+    return toInfo(await this.#find(name, ctx, 'get'));
+  }
+
+  async #find(name: string, ctx: OperationContext, operation: string): Promise<ArtifactResponse> {
+    const found = (await this.#listRaw(ctx, operation)).find((a) => a.name === name);
+    if (!found) {
+      throw new FerryError('ERR_FERRY_NOT_FOUND', `No artifact named '${name}' in run ${this.config.runId}`, {
+        context: { operation, artifactName: name },
+      });
+    }
+    return found;
+  }
+
+  async #listRaw(ctx: OperationContext, operation: string): Promise<ArtifactResponse[]> {
+    const listed = await ctx.http.request(
+      {
+        ...(this.config.token ? { bearer: this.config.token } : {}),
+        slot: 0,
+        method: 'GET',
+        url: artifactsUrl(this.config.runtimeUrl, this.config.runId),
+        headers: jsonHeaders,
+        operation: ctx.operation,
+        context: { operation },
+        // Gitea answers 404 for a run without artifacts where GitHub answers count 0.
+        okStatuses: [404],
+      },
+      async (res): Promise<ListArtifactsResponse> => {
+        if (res.statusCode === 404) {
+          await discardBody(res);
+          return { count: 0, value: [] };
+        }
+        return readJson<ListArtifactsResponse>(res);
+      },
+    );
+    return Array.isArray(listed.value) ? listed.value : [];
+  }
+}
+
+function toInfo(a: ArtifactResponse): ArtifactInfo {
+  const id = Number(a.containerId);
+  return {
+    name: a.name,
+    id: Number.isSafeInteger(id) ? id : undefined,
+    size: typeof a.size === 'number' && a.size >= 0 ? a.size : 0,
+    createdAt: undefined,
+    digest: undefined,
+  };
+}

@@ -1,0 +1,216 @@
+import { discardBody, readJson } from '../../transport/body.js';
+import type { RequestSpec } from '../../transport/http-manager.js';
+import { FerryError, isFerryError } from '../../errors.js';
+import { crc64Base64 } from '../../pack/crc64.js';
+import { md5Base64 } from '../../pack/digest.js';
+import {
+  chunkRanges,
+  contentRange,
+  preparePayload,
+  readChunk,
+  type Payload,
+} from '../../pack/gzip-payload.js';
+import type { OperationContext, UploadFile, UploadResult, UploadSpec } from '../backend.js';
+import { runWorkers } from '../workers.js';
+import { API_VERSION, type ArtifactResponse, type LegacyConfig, UPLOAD_USER_AGENT } from './contracts.js';
+import { artifactsUrl, itemUrl, jsonHeaders } from './urls.js';
+
+export { UPLOAD_USER_AGENT };
+
+/**
+ * Legacy upload (protocol.md A3): create the container, PUT every file in Content-Range chunks
+ * from as many workers as the manager has slots, then PATCH the total size. Unlike the official
+ * client, a file that fails fails the upload and the size is never PATCHed, so a partial
+ * artifact is never presented as complete.
+ */
+export async function uploadLegacy(
+  config: LegacyConfig,
+  spec: UploadSpec,
+  ctx: OperationContext,
+): Promise<UploadResult> {
+  const { http, operation, logger } = ctx;
+  const context = { operation: 'upload', artifactName: spec.name };
+  const common: Pick<RequestSpec, 'bearer' | 'operation'> = {
+    ...(config.token ? { bearer: config.token } : {}),
+    operation,
+  };
+
+  const created = await http.request(
+    {
+      ...common,
+      slot: 0,
+      method: 'POST',
+      url: artifactsUrl(config.runtimeUrl, config.runId),
+      headers: jsonHeaders,
+      body: JSON.stringify(
+        {
+          Type: 'actions_storage',
+          Name: spec.name,
+          ...(spec.retentionDays ? { RetentionDays: spec.retentionDays } : {}),
+        },
+        null,
+        2,
+      ),
+      context,
+      describeFailure: (status) =>
+        status === 403
+          ? {
+              code: 'ERR_FERRY_QUOTA',
+              message: 'Artifact storage quota has been hit, or storage is not enabled on this server',
+            }
+          : status === 400
+            ? {
+                code: 'ERR_FERRY_INVALID_NAME',
+                message: `The server rejected the artifact name '${spec.name}'`,
+              }
+            : undefined,
+    },
+    (res) => readJson<ArtifactResponse>(res),
+  );
+  const containerUrl = created.fileContainerResourceUrl;
+  if (!containerUrl) {
+    throw new FerryError(
+      'ERR_FERRY_PROTOCOL',
+      'The artifact service returned no fileContainerResourceUrl to upload to',
+      {
+        context,
+      },
+    );
+  }
+
+  const totalOriginal = await sumSizes(spec.files);
+  let uploadedBytes = 0;
+  let originalDone = 0;
+  let filesDone = 0;
+  const progress = (): void =>
+    ctx.onProgress?.({
+      operation: 'upload',
+      artifactName: spec.name,
+      phase: 'transfer',
+      bytesDone: originalDone,
+      bytesTotal: totalOriginal,
+      filesDone,
+      filesTotal: spec.files.length,
+    });
+
+  const uploadFile = async (file: UploadFile, slot: number): Promise<void> => {
+    const fileContext = { ...context, file: file.artifactPath };
+    const payload = await preparePayload(file.absolutePath, {
+      tempDir: spec.tempDir,
+      level: spec.compressionLevel,
+      signal: operation.signal,
+      file: file.artifactPath,
+    }).catch((error: unknown) => {
+      throw isFerryError(error)
+        ? error
+        : new FerryError('ERR_FERRY_SOURCE_UNREADABLE', `Cannot read '${file.absolutePath}'`, {
+            cause: error,
+            context: fileContext,
+          });
+    });
+    try {
+      const total = payloadLength(payload);
+      const url = itemUrl(containerUrl, `${spec.name}/${file.artifactPath}`);
+      for (const range of chunkRanges(total, spec.chunkSize)) {
+        const length = range.end - range.start + 1;
+        const chunk =
+          payload.kind === 'memory'
+            ? payload.data.subarray(range.start, range.end + 1)
+            : await readChunk(payload.path, range.start, length);
+        await http.request(
+          {
+            ...common,
+            slot,
+            method: 'PUT',
+            url,
+            headers: chunkHeaders(payload, range.start, range.end, total, chunk),
+            body: chunk,
+            context: fileContext,
+          },
+          discardBody,
+        );
+        uploadedBytes += chunk.length;
+      }
+      originalDone += payload.originalSize;
+      filesDone++;
+      progress();
+      logger.debug(
+        `uploaded ${file.artifactPath} (${payload.originalSize} bytes${payload.gzip ? `, gzip ${total}` : ''})`,
+      );
+    } finally {
+      if (payload.kind === 'file') await payload.cleanup();
+    }
+  };
+
+  await runWorkers(spec.files, http.slots, ctx, uploadFile);
+
+  ctx.onProgress?.({
+    operation: 'upload',
+    artifactName: spec.name,
+    phase: 'finalize',
+    bytesDone: originalDone,
+    bytesTotal: totalOriginal,
+    filesDone,
+    filesTotal: spec.files.length,
+  });
+  await http.request(
+    {
+      ...common,
+      slot: 0,
+      method: 'PATCH',
+      url: artifactsUrl(config.runtimeUrl, config.runId, { artifactName: spec.name }),
+      headers: jsonHeaders,
+      body: JSON.stringify({ Size: totalOriginal }, null, 2),
+      context,
+      describeFailure: (status) =>
+        status === 404
+          ? { code: 'ERR_FERRY_NOT_FOUND', message: `An artifact with the name ${spec.name} was not found` }
+          : undefined,
+    },
+    discardBody,
+  );
+  return {
+    id:
+      typeof created.containerId === 'number'
+        ? created.containerId
+        : Number(created.containerId) || undefined,
+    uploadedBytes,
+    size: totalOriginal,
+    fileCount: spec.files.length,
+    digest: undefined,
+  };
+}
+
+function chunkHeaders(
+  payload: Payload,
+  start: number,
+  end: number,
+  total: number,
+  chunk: Buffer,
+): Record<string, string> {
+  const headers: Record<string, string> = {
+    accept: `application/json;api-version=${API_VERSION}`,
+    'content-type': 'application/octet-stream',
+    connection: 'Keep-Alive',
+    'keep-alive': '10',
+    'content-range': contentRange(start, end, total),
+    'x-actions-results-crc64': crc64Base64(chunk),
+    'x-actions-results-md5': md5Base64(chunk),
+  };
+  if (payload.gzip) {
+    headers['content-encoding'] = 'gzip';
+    headers['x-tfs-filelength'] = String(payload.originalSize);
+  }
+  return headers;
+}
+
+function payloadLength(payload: Payload): number {
+  return payload.kind === 'memory' ? payload.data.length : payload.size;
+}
+
+async function sumSizes(files: UploadFile[]): Promise<number> {
+  const { stat } = await import('node:fs/promises');
+  let total = 0;
+  for (const file of files) total += (await stat(file.absolutePath)).size;
+  return total;
+}

@@ -1,0 +1,84 @@
+export const MAIN_HELP = `ferry — upload and download CI build artifacts
+
+Usage: ferry <command> [options]
+
+Commands:
+  upload NAME PATH...     upload files and directories as artifact NAME
+  download NAME           download artifact NAME
+  list                    list the artifacts of the run
+  get NAME                show one artifact
+  serve                   run a local artifact service (legacy protocol)
+
+Where artifacts go:
+  In a GitHub Actions (or GHES/Gitea/Forgejo/act) job, Ferry reads ACTIONS_RUNTIME_URL,
+  ACTIONS_RUNTIME_TOKEN and GITHUB_RUN_ID. With --url it talks to a 'ferry serve'.
+  Otherwise it uses the embedded local store in ~/.ferry/store (or FERRY_STORE, --store).
+
+Common options:
+  --json                  one JSON object per event on stdout (for scripts)
+  --verbose               debug logging on stderr
+  --quiet                 no progress lines
+  --concurrency N         parallel transfers (default 8)
+  --url URL               a ferry serve URL (legacy protocol), instead of the environment
+  --token TOKEN           bearer token for --url (or FERRY_TOKEN)
+  --run-id ID             run id for --url or the local store (default 'local')
+  --store DIR             directory of the embedded local store
+  -h, --help              help for a command
+
+Exit codes: 0 success, 1 the operation failed, 2 bad usage or invalid input, 3 not found.
+
+Run 'ferry <command> --help' for examples.`;
+
+export const COMMAND_HELP: Record<string, string> = {
+  upload: `Usage: ferry upload NAME PATH... [options]
+
+Uploads files and directories as artifact NAME. Paths inside the artifact are relative
+to --root, by default the deepest directory that contains every PATH.
+
+Options:
+  --root DIR                 directory artifact paths are relative to
+  --include-hidden           include files and directories whose name starts with '.'
+  --retention-days N         days to keep the artifact (1-90; default: server default)
+  --compression-level N      0 (store) to 9 (smallest); default 6
+  --chunk-size BYTES         bytes per chunk request (default 4194304)
+
+Examples:
+  ferry upload build-output dist/
+  ferry upload logs ./logs/*.txt --retention-days 5
+  ferry upload site public/ --url http://127.0.0.1:8080/ --json`,
+  download: `Usage: ferry download NAME [--path DIR] [options]
+
+Downloads artifact NAME into DIR (default: the current directory). Files appear only
+after every file arrived intact; nothing is written outside DIR.
+
+Examples:
+  ferry download build-output --path ./out
+  ferry download logs --url http://127.0.0.1:8080/ --json`,
+  list: `Usage: ferry list [options]
+
+Lists the artifacts of the run.
+
+Examples:
+  ferry list
+  ferry list --json`,
+  get: `Usage: ferry get NAME [options]
+
+Shows one artifact of the run; exit code 3 when there is none.
+
+Examples:
+  ferry get build-output --json`,
+  serve: `Usage: ferry serve [--port N] [--host ADDR] [--data DIR] [--token TOKEN]
+
+Runs a local artifact service over a data directory and prints its URL. Point runners at
+it with ACTIONS_RUNTIME_URL=<url>, or other ferry commands with --url <url>.
+
+Options:
+  --port N        port to listen on (default 0: any free port)
+  --host ADDR     address to bind (default 127.0.0.1)
+  --data DIR      where artifacts are stored (default ~/.ferry/serve)
+  --token TOKEN   require 'Authorization: Bearer TOKEN' on every request
+
+Examples:
+  ferry serve --port 8080 --data /srv/artifacts
+  ferry serve --port 0 --data ./store --token s3cret`,
+};

@@ -1,0 +1,240 @@
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { downloadArtifact, getArtifact, listArtifacts, uploadArtifact } from '../client.js';
+import { fromEnvironment } from '../environment.js';
+import { isFerryError } from '../errors.js';
+import type { ArtifactClientOptions } from '../options.js';
+import { findFiles } from '../pack/find-files.js';
+import { startServer } from '../server/index.js';
+import { registerSecret } from '../transport/redact.js';
+import { COMMAND_HELP, MAIN_HELP } from './help.js';
+import { createOutput, formatBytes, type CliOutput } from './output.js';
+
+const COMMON: NonNullable<ParseArgsConfig['options']> = {
+  json: { type: 'boolean' },
+  verbose: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  concurrency: { type: 'string' },
+  url: { type: 'string' },
+  token: { type: 'string' },
+  'run-id': { type: 'string' },
+  store: { type: 'string' },
+};
+
+const COMMANDS: Record<string, NonNullable<ParseArgsConfig['options']>> = {
+  upload: {
+    root: { type: 'string' },
+    'include-hidden': { type: 'boolean' },
+    'retention-days': { type: 'string' },
+    'compression-level': { type: 'string' },
+    'chunk-size': { type: 'string' },
+  },
+  download: { path: { type: 'string' } },
+  list: {},
+  get: {},
+  serve: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' } },
+};
+
+class UsageError extends Error {}
+
+type Values = Record<string, string | boolean | undefined>;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(`${MAIN_HELP}\n`);
+    return command ? 0 : 2;
+  }
+  if (command === '--version') {
+    process.stdout.write('ferry 0.1.0\n');
+    return 0;
+  }
+  const spec = COMMANDS[command];
+  if (!spec) {
+    process.stderr.write(`error: unknown command '${command}'\n\n${MAIN_HELP}\n`);
+    return 2;
+  }
+  let values: Values;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: rest,
+      options: { ...COMMON, ...spec },
+      allowPositionals: true,
+      strict: true,
+    }) as {
+      values: Values;
+      positionals: string[];
+    });
+  } catch (error: unknown) {
+    process.stderr.write(`error: ${(error as Error).message}\n\n${COMMAND_HELP[command] ?? ''}\n`);
+    return 2;
+  }
+  if (values['help']) {
+    process.stdout.write(`${COMMAND_HELP[command]}\n`);
+    return 0;
+  }
+  const out = createOutput({
+    json: Boolean(values['json']),
+    verbose: Boolean(values['verbose']),
+    quiet: Boolean(values['quiet']),
+  });
+  try {
+    if (command === 'serve') return await serve(values, out);
+    const options = clientOptions(values, out);
+    switch (command) {
+      case 'upload':
+        return await upload(positionals, values, options, out);
+      case 'download':
+        return await download(positionals, values, options, out);
+      case 'list':
+        return await list(positionals, options, out);
+      case 'get':
+        return await get(positionals, options, out);
+    }
+    return 2;
+  } catch (error: unknown) {
+    if (error instanceof UsageError) {
+      out.error(error.message, 'ERR_FERRY_USAGE');
+      process.stderr.write(`\n${COMMAND_HELP[command]}\n`);
+      return 2;
+    }
+    if (isFerryError(error)) {
+      out.error(error.message, error.code);
+      if (error.code === 'ERR_FERRY_NOT_FOUND') return 3;
+      if (error.code.startsWith('ERR_FERRY_INVALID') || error.code === 'ERR_FERRY_NO_FILES') return 2;
+      return 1;
+    }
+    out.error(error instanceof Error ? error.message : String(error));
+    return 1;
+  }
+}
+
+function clientOptions(values: Values, out: CliOutput): ArtifactClientOptions {
+  const env = fromEnvironment(process.env);
+  const options: ArtifactClientOptions = { ...env, logger: out.logger, onProgress: (e) => out.progress(e) };
+  const url = values['url'];
+  if (typeof url === 'string') {
+    options.backend = 'legacy';
+    options.runtimeUrl = url;
+    const token = (values['token'] as string | undefined) ?? process.env['FERRY_TOKEN'];
+    if (token) options.runtimeToken = token;
+    else delete options.runtimeToken;
+    options.runId = (values['run-id'] as string | undefined) ?? 'local';
+  } else if (typeof values['run-id'] === 'string') {
+    options.runId = values['run-id'];
+  }
+  if (typeof values['store'] === 'string') options.localStore = values['store'];
+  registerSecret(options.runtimeToken);
+  const concurrency = numberOption(values, 'concurrency');
+  if (concurrency !== undefined) options.concurrency = concurrency;
+  return options;
+}
+
+function numberOption(values: Values, name: string): number | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(value)) {
+    throw new UsageError(`--${name} must be a number; got '${String(raw)}'`);
+  }
+  return value;
+}
+
+async function upload(
+  positionals: string[],
+  values: Values,
+  options: ArtifactClientOptions,
+  out: CliOutput,
+): Promise<number> {
+  const [name, ...paths] = positionals;
+  if (!name || paths.length === 0)
+    throw new UsageError('upload needs an artifact NAME and at least one PATH');
+  const found = await findFiles(paths, { includeHidden: Boolean(values['include-hidden']) });
+  const root = typeof values['root'] === 'string' ? path.resolve(values['root']) : found.rootDirectory;
+  const retention = numberOption(values, 'retention-days');
+  const level = numberOption(values, 'compression-level');
+  const chunk = numberOption(values, 'chunk-size');
+  const started = Date.now();
+  const result = await uploadArtifact(name, found.files, root, {
+    ...options,
+    ...(retention !== undefined ? { retentionDays: retention } : {}),
+    ...(level !== undefined ? { compressionLevel: level } : {}),
+    ...(chunk !== undefined ? { chunkSize: chunk } : {}),
+  });
+  const seconds = (Date.now() - started) / 1000;
+  out.result(
+    { command: 'upload', ...result, seconds },
+    `uploaded ${name}: ${result.fileCount} files, ${formatBytes(result.size)} (${formatBytes(result.uploadedBytes)} sent) in ${seconds.toFixed(1)} s via ${result.backend}`,
+  );
+  return 0;
+}
+
+async function download(
+  positionals: string[],
+  values: Values,
+  options: ArtifactClientOptions,
+  out: CliOutput,
+): Promise<number> {
+  const [name, ...extra] = positionals;
+  if (!name || extra.length) throw new UsageError('download needs exactly one artifact NAME');
+  const target = typeof values['path'] === 'string' ? values['path'] : process.cwd();
+  const started = Date.now();
+  const result = await downloadArtifact(name, { ...options, path: target });
+  const seconds = (Date.now() - started) / 1000;
+  out.result(
+    { command: 'download', ...result, seconds },
+    `downloaded ${name}: ${result.fileCount} files, ${formatBytes(result.size)} to ${result.downloadPath} in ${seconds.toFixed(1)} s`,
+  );
+  return 0;
+}
+
+async function list(positionals: string[], options: ArtifactClientOptions, out: CliOutput): Promise<number> {
+  if (positionals.length) throw new UsageError('list takes no arguments');
+  const artifacts = await listArtifacts(options);
+  const human = artifacts.length
+    ? artifacts
+        .map((a) => `${a.name}\t${formatBytes(a.size)}${a.id !== undefined ? `\tid ${a.id}` : ''}`)
+        .join('\n')
+    : 'no artifacts';
+  out.result({ command: 'list', artifacts }, human);
+  return 0;
+}
+
+async function get(positionals: string[], options: ArtifactClientOptions, out: CliOutput): Promise<number> {
+  const [name, ...extra] = positionals;
+  if (!name || extra.length) throw new UsageError('get needs exactly one artifact NAME');
+  const artifact = await getArtifact(name, options);
+  out.result(
+    { command: 'get', artifact },
+    `${artifact.name}\t${formatBytes(artifact.size)}${artifact.id !== undefined ? `\tid ${artifact.id}` : ''}`,
+  );
+  return 0;
+}
+
+async function serve(values: Values, out: CliOutput): Promise<number> {
+  const port = numberOption(values, 'port') ?? 0;
+  const host = typeof values['host'] === 'string' ? values['host'] : '127.0.0.1';
+  const dataDir = path.resolve(
+    typeof values['data'] === 'string' ? values['data'] : path.join(os.homedir(), '.ferry', 'serve'),
+  );
+  const token = typeof values['token'] === 'string' ? values['token'] : process.env['FERRY_TOKEN'];
+  registerSecret(token);
+  const server = await startServer({
+    dataDir,
+    port,
+    host,
+    ...(token ? { token } : {}),
+    ...(values['verbose'] ? { log: (line: string) => out.logger.debug(line) } : {}),
+  });
+  out.result({ command: 'serve', url: server.url, dataDir }, server.url);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await server.close();
+  return 0;
+}

@@ -1,0 +1,21 @@
+export { uploadArtifact, downloadArtifact, listArtifacts, getArtifact, chooseBackend } from './client.js';
+export type { UploadArtifactResponse, DownloadArtifactOptions, DownloadArtifactResponse } from './client.js';
+export type { ArtifactClientOptions, BackendChoice } from './options.js';
+export { fromEnvironment } from './environment.js';
+export type { ArtifactInfo } from './backends/backend.js';
+export {
+  FerryError,
+  HttpError,
+  NetworkError,
+  ValidationError,
+  IntegrityError,
+  AbortError,
+  isFerryError,
+} from './errors.js';
+export type { FerryErrorCode, ErrorContext } from './errors.js';
+export type { Logger, ProgressEvent, ProgressCallback } from './types.js';
+export type { ProxySettings } from './transport/proxy.js';
+export type { RetryPolicy } from './transport/retry.js';
+export { defaultRetryPolicy } from './transport/retry.js';
+export { startServer } from './server/index.js';
+export type { ServerOptions, RunningServer } from './server/index.js';

@@ -1,0 +1,12 @@
+import type { IncomingMessage } from 'node:http';
+
+// host, IPv4, or bracketed IPv6, with an optional port. Anything else is ignored so a hostile
+// Host header cannot inject paths or schemes into the URLs we hand out.
+const HOST_HEADER = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/** The base URL (trailing slash) the client used to reach us, or `fallback` if Host is unusable. */
+export function requestBaseUrl(req: IncomingMessage, fallback: string): string {
+  const host = req.headers.host;
+  if (typeof host === 'string' && HOST_HEADER.test(host)) return `http://${host}/`;
+  return fallback;
+}

@@ -1,0 +1,84 @@
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { createLegacyProtocol } from './legacy/protocol.js';
+import { createHttpServer } from './server.js';
+
+export interface ServerOptions {
+  /** Filesystem root for everything the server stores. Created if missing. */
+  dataDir: string;
+  /** TCP port; 0 (default) picks an ephemeral one, see `RunningServer.port`. */
+  port?: number;
+  /** Interface to bind; default `127.0.0.1` (loopback only). */
+  host?: string;
+  /** When set, every request must carry `Authorization: Bearer <token>` (401 JSON otherwise). */
+  token?: string;
+  /** Optional request log, one line per request (method, path, status, time). Never contains the token. */
+  log?: (line: string) => void;
+}
+
+export interface ServerStats {
+  /** TCP connections accepted since start. */
+  connectionsOpened: number;
+  /** TCP connections open right now. */
+  openConnections: number;
+  /** HTTP requests received since start. */
+  requests: number;
+}
+
+export interface RunningServer {
+  /** Base URL with a trailing slash, e.g. `http://127.0.0.1:PORT/`; use it as ACTIONS_RUNTIME_URL. */
+  url: string;
+  port: number;
+  stats(): ServerStats;
+  /** Stops listening and destroys every socket, idle or busy. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the local artifact server. Today it speaks the legacy v1 protocol (pipelines / file
+ * container); further protocols mount their routes on the same port.
+ */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const dataDir = resolve(options.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const host = options.host ?? '127.0.0.1';
+  const protocols = [await createLegacyProtocol(dataDir)];
+
+  let url = '';
+  const { server, stats } = createHttpServer({
+    protocols,
+    token: options.token,
+    log: options.log,
+    fallbackBaseUrl: () => url,
+  });
+
+  await new Promise<void>((resolveListen, rejectListen) => {
+    server.once('error', rejectListen);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', rejectListen);
+      resolveListen();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  url = `http://${clientHost(host)}:${port}/`;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    stats: () => ({ ...stats }),
+    close: () =>
+      (closing ??= new Promise<void>((resolveClose, rejectClose) => {
+        server.close((error) => (error ? rejectClose(error) : resolveClose()));
+        server.closeAllConnections();
+      })),
+  };
+}
+
+/** A host clients can connect to: wildcard binds are reached via loopback; IPv6 needs brackets. */
+function clientHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}

@@ -1,0 +1,215 @@
+import { readdir } from 'node:fs/promises';
+import { HttpError } from '../http/http-error.js';
+import { readJsonFile, writeJsonAtomic } from '../util/atomic-file.js';
+import { KeyedMutex } from '../util/keyed-mutex.js';
+import { itemKey, type LegacyLayout } from './layout.js';
+import { addRange, coversAll, removeRange, type ByteRange } from './ranges.js';
+import type { ContentRange } from './validate.js';
+
+/** One file of a container, as uploaded. */
+export interface ItemRecord {
+  /** Logical path `artifactName/rel/path` with `/` separators. */
+  path: string;
+  /** Size of the stored bytes (the compressed size when `gzip`). */
+  total: number;
+  /** Uploaded with `Content-Encoding: gzip`: stored compressed, served with that header. */
+  gzip: boolean;
+  /** `x-tfs-filelength` (original size) when the client sent it, else null. */
+  fileLength: number | null;
+  /** Byte ranges received so far, sorted and merged. */
+  ranges: ByteRange[];
+  complete: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ChunkInfo {
+  range: ContentRange;
+  gzip: boolean;
+  fileLength: number | undefined;
+}
+
+/** Writes the chunk bytes into the item's data file; `fresh` = create/truncate the file first. */
+export type ChunkWriter = (dataFile: string, fresh: boolean) => Promise<void>;
+
+export interface ContainerListing {
+  files: ItemRecord[];
+  folders: string[];
+}
+
+// Bounded parallelism when loading item metadata, so a 10k-item container does not hit EMFILE.
+const LOAD_CONCURRENCY = 64;
+
+/**
+ * The items of one container: an in-memory index (write-through to one small JSON file per item,
+ * so a 10,000-file artifact costs 10,000 small writes, not 10,000 rewrites of one big file).
+ *
+ * Chunks of one item are serialized by a per-item lock: the official client sends them one at a
+ * time anyway, and the lock makes "reset on a new total", the positional write and the range
+ * bookkeeping one atomic step even when a retry races a stalled earlier attempt. Different items
+ * proceed in parallel.
+ */
+export class ContainerItems {
+  readonly #layout: LegacyLayout;
+  readonly #containerId: number;
+  readonly #items = new Map<string, ItemRecord>();
+  /** Folder path -> number of items beneath it; used to refuse a file where a folder is (and vice versa). */
+  readonly #folders = new Map<string, number>();
+  readonly #locks = new KeyedMutex();
+
+  private constructor(layout: LegacyLayout, containerId: number) {
+    this.#layout = layout;
+    this.#containerId = containerId;
+  }
+
+  static async load(layout: LegacyLayout, containerId: number): Promise<ContainerItems> {
+    const items = new ContainerItems(layout, containerId);
+    let names: string[];
+    try {
+      names = await readdir(layout.itemsDir(containerId));
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'ENOENT') return items;
+      throw error;
+    }
+    const metaFiles = names.filter((n) => /^[0-9a-f]{64}\.json$/.test(n));
+    for (let i = 0; i < metaFiles.length; i += LOAD_CONCURRENCY) {
+      const batch = metaFiles.slice(i, i + LOAD_CONCURRENCY);
+      const records = await Promise.all(
+        batch.map((n) => readJsonFile(`${layout.itemsDir(containerId)}/${n}`)),
+      );
+      records.forEach((record, index) => {
+        // The file name must be the hash of the recorded path; anything else is not ours.
+        if (isItemRecord(record) && `${itemKey(record.path)}.json` === batch[index]) items.#put(record);
+      });
+    }
+    return items;
+  }
+
+  get(path: string): ItemRecord | undefined {
+    return this.#items.get(path);
+  }
+
+  dataFile(path: string): string {
+    return this.#layout.itemDataFile(this.#containerId, path);
+  }
+
+  /**
+   * Receives one chunk. Chunks are keyed by (itemPath, range): the bytes go to their offset in
+   * the data file, so a retried chunk replaces the same bytes instead of appending. A different
+   * total or encoding means the client started a new upload of that path, so the item restarts.
+   */
+  async receiveChunk(path: string, chunk: ChunkInfo, write: ChunkWriter): Promise<ItemRecord> {
+    return this.#locks.run(path, async () => {
+      const now = new Date().toISOString();
+      const existing = this.#items.get(path);
+      const restart =
+        existing !== undefined && (existing.total !== chunk.range.total || existing.gzip !== chunk.gzip);
+      const fresh = existing === undefined || restart;
+      if (existing === undefined) this.#checkNoClash(path);
+
+      const { start, end, total } = chunk.range;
+      const base: ItemRecord = fresh
+        ? {
+            path,
+            total,
+            gzip: chunk.gzip,
+            fileLength: chunk.fileLength ?? null,
+            ranges: [],
+            complete: false,
+            createdAt: existing?.createdAt ?? now,
+            updatedAt: now,
+          }
+        : { ...existing, ranges: removeRange(existing.ranges, [start, end]), complete: false };
+      if (chunk.fileLength !== undefined) base.fileLength = chunk.fileLength;
+
+      // The range being (re)written is not "received" until it lands, so listings never show an
+      // item whose bytes are being replaced. A restart is persisted first: the old metadata must
+      // not outlive the truncation of the data file.
+      this.#put(base);
+      if (restart) await this.#persist(base);
+
+      try {
+        await write(this.dataFile(path), fresh);
+      } catch (error) {
+        // Keep the on-disk ranges in step with memory: the failed range may be half overwritten.
+        if (!fresh) await this.#persist(base).catch(() => undefined);
+        throw error;
+      }
+
+      const ranges = addRange(base.ranges, [start, end]);
+      const done: ItemRecord = {
+        ...base,
+        ranges,
+        complete: total === 0 || coversAll(ranges, total),
+        updatedAt: new Date().toISOString(),
+      };
+      await this.#persist(done);
+      this.#put(done);
+      return done;
+    });
+  }
+
+  /** Complete files at or below `prefix`, and every folder that contains one of them. */
+  list(prefix: string | undefined): ContainerListing {
+    const within = (p: string): boolean => prefix === undefined || p === prefix || p.startsWith(`${prefix}/`);
+    const files: ItemRecord[] = [];
+    const folders = new Set<string>();
+    for (const item of this.#items.values()) {
+      if (!item.complete || !within(item.path)) continue;
+      files.push(item);
+      for (const folder of ancestors(item.path)) if (within(folder)) folders.add(folder);
+    }
+    files.sort((a, b) => compare(a.path, b.path));
+    return { files, folders: [...folders].sort(compare) };
+  }
+
+  #put(record: ItemRecord): void {
+    if (!this.#items.has(record.path)) {
+      for (const folder of ancestors(record.path))
+        this.#folders.set(folder, (this.#folders.get(folder) ?? 0) + 1);
+    }
+    this.#items.set(record.path, record);
+  }
+
+  /** A path cannot be both a file and a folder: the client would have to create both on disk. */
+  #checkNoClash(path: string): void {
+    if (this.#folders.has(path)) {
+      throw new HttpError(409, `itemPath ${JSON.stringify(path)} is already a folder in this artifact`);
+    }
+    const clash = ancestors(path).find((folder) => this.#items.has(folder));
+    if (clash !== undefined) {
+      throw new HttpError(
+        409,
+        `itemPath ${JSON.stringify(path)} is below ${JSON.stringify(clash)}, which is already a file`,
+      );
+    }
+  }
+
+  #persist(record: ItemRecord): Promise<void> {
+    return writeJsonAtomic(this.#layout.itemMetaFile(this.#containerId, record.path), record);
+  }
+}
+
+/** `a/b/c` -> [`a`, `a/b`]. */
+function ancestors(path: string): string[] {
+  const parts = path.split('/');
+  const out: string[] = [];
+  for (let i = 1; i < parts.length; i++) out.push(parts.slice(0, i).join('/'));
+  return out;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function isItemRecord(value: unknown): value is ItemRecord {
+  if (typeof value !== 'object' || value === null) return false;
+  const r = value as Record<string, unknown>;
+  return (
+    typeof r.path === 'string' &&
+    typeof r.total === 'number' &&
+    typeof r.gzip === 'boolean' &&
+    Array.isArray(r.ranges) &&
+    typeof r.complete === 'boolean'
+  );
+}

@@ -1,0 +1,122 @@
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { HttpError, badRequest, notFound } from '../http/http-error.js';
+import { sendJson } from '../http/respond.js';
+import type { RequestContext, Route } from '../route.js';
+import type { ArtifactRecord, ArtifactStore } from './artifact-store.js';
+import { writeChunk } from './chunk-writer.js';
+import type { ContainerItems, ItemRecord } from './container-items.js';
+import { fileEntry, folderEntry, type ContainerEntry, type ListResponse } from './contracts.js';
+import { normalizeItemPath, parseContentRange, parseOptionalLength } from './validate.js';
+
+// `{runtime}_apis/resources/Containers/{containerId}` — the fileContainerResourceUrl we hand out.
+const CONTAINER = /^\/_apis\/resources\/Containers\/(?<containerId>\d{1,15})\/?$/i;
+
+// Large sequential reads for downloads: fewer syscalls and event-loop turns per MiB.
+const READ_HIGH_WATER_MARK = 1024 * 1024;
+
+/** Chunk upload (PUT), item listing and file download (GET) on a container. */
+export function containerRoutes(store: ArtifactStore): Route[] {
+  return [
+    { method: 'PUT', pattern: CONTAINER, handler: (ctx) => putChunk(store, ctx) },
+    { method: 'GET', pattern: CONTAINER, handler: (ctx) => getItems(store, ctx) },
+  ];
+}
+
+function containerOf(store: ArtifactStore, ctx: RequestContext): ArtifactRecord {
+  const id = Number(ctx.params.containerId);
+  const record = store.get(id);
+  if (!record) throw notFound(`Container ${ctx.params.containerId} does not exist`);
+  return record;
+}
+
+async function putChunk(store: ArtifactStore, ctx: RequestContext): Promise<void> {
+  const { req } = ctx;
+  const artifact = containerOf(store, ctx);
+  const rawPath = ctx.url.searchParams.get('itemPath');
+  if (rawPath === null) throw badRequest('The itemPath query parameter is required');
+  const path = normalizeItemPath(rawPath, artifact.name);
+  if (path === artifact.name)
+    throw badRequest(`itemPath ${JSON.stringify(rawPath)} names the artifact, not a file in it`);
+
+  const range = parseContentRange(req.headers['content-range']);
+  const length = range.end - range.start;
+  const declared = parseOptionalLength(req.headers['content-length'], 'Content-Length');
+  if (declared !== undefined && declared !== length) {
+    throw badRequest(
+      `Content-Length ${declared} does not match Content-Range ${req.headers['content-range']} (${length} bytes)`,
+    );
+  }
+  const gzip = parseEncoding(req.headers['content-encoding']);
+  const fileLength = parseOptionalLength(req.headers['x-tfs-filelength'], 'x-tfs-filelength');
+  const md5Header = req.headers['x-actions-results-md5'];
+  const expectedMd5 = typeof md5Header === 'string' && md5Header !== '' ? md5Header : undefined;
+
+  const items = await store.items(artifact.containerId);
+  await items.receiveChunk(path, { range, gzip, fileLength }, (file, fresh) =>
+    writeChunk(req, file, fresh, { offset: range.start, length, expectedMd5 }),
+  );
+  sendJson(ctx.res, 200, { message: 'success' });
+}
+
+/**
+ * One URL serves both listing and download, as on the real service: an itemPath naming a stored
+ * file returns its bytes; the artifact name or a folder returns the entries beneath it.
+ */
+async function getItems(store: ArtifactStore, ctx: RequestContext): Promise<void> {
+  const artifact = containerOf(store, ctx);
+  const items = await store.items(artifact.containerId);
+  const rawPath = ctx.url.searchParams.get('itemPath');
+  const prefix = rawPath === null || rawPath === '' ? undefined : normalizeItemPath(rawPath, artifact.name);
+
+  const item = prefix === undefined ? undefined : items.get(prefix);
+  if (item) {
+    if (!item.complete) throw notFound(`Item ${JSON.stringify(item.path)} has not been fully uploaded`);
+    return sendFile(ctx, items, item);
+  }
+  const { files, folders } = items.list(prefix);
+  if (prefix !== undefined && prefix !== artifact.name && files.length === 0) {
+    throw notFound(`No item ${JSON.stringify(prefix)} in artifact ${JSON.stringify(artifact.name)}`);
+  }
+  const value: ContainerEntry[] = [
+    ...folders.map((f) => folderEntry(ctx.baseUrl, artifact.containerId, f, artifact)),
+    ...files.map((f) => fileEntry(ctx.baseUrl, artifact.containerId, f)),
+  ];
+  const body: ListResponse<ContainerEntry> = { count: value.length, value };
+  sendJson(ctx.res, 200, body);
+}
+
+/**
+ * Streams the stored bytes from disk. `Content-Encoding: gzip` is sent exactly when the item was
+ * uploaded gzip-encoded (the client then gunzips); a user's own .gz file uploaded raw is served
+ * without it, or the client would unpack it (A2.6).
+ */
+async function sendFile(ctx: RequestContext, items: ContainerItems, item: ItemRecord): Promise<void> {
+  // Open first so a missing data file is a clean 500 JSON, not a half-sent response.
+  const handle = await open(items.dataFile(item.path), 'r');
+  const headers: Record<string, string> = {
+    'Content-Type': 'application/octet-stream',
+    'Content-Length': String(item.total),
+  };
+  if (item.gzip) headers['Content-Encoding'] = 'gzip';
+  ctx.res.writeHead(200, headers);
+  if (item.total === 0 || ctx.req.method === 'HEAD') {
+    await handle.close();
+    ctx.res.end();
+    return;
+  }
+  const source = createReadStream('', {
+    fd: handle,
+    start: 0,
+    end: item.total - 1,
+    highWaterMark: READ_HIGH_WATER_MARK,
+  });
+  await pipeline(source, ctx.res);
+}
+
+function parseEncoding(value: string | undefined): boolean {
+  if (value === undefined || value === '' || value.toLowerCase() === 'identity') return false;
+  if (value.toLowerCase() === 'gzip') return true;
+  throw new HttpError(415, `Unsupported Content-Encoding ${JSON.stringify(value)}; only gzip is supported`);
+}

@@ -1,0 +1,14 @@
+import type { ProtocolModule } from '../route.js';
+import { ArtifactStore } from './artifact-store.js';
+import { artifactRoutes } from './artifact-routes.js';
+import { containerRoutes } from './container-routes.js';
+import { LegacyLayout } from './layout.js';
+
+/**
+ * The v1 "pipelines / file container" protocol used by `@actions/artifact` <= 1.1.x
+ * (upload/download-artifact v1-v3), filesystem-backed under `<dataDir>/legacy`.
+ */
+export async function createLegacyProtocol(dataDir: string): Promise<ProtocolModule> {
+  const store = await ArtifactStore.open(new LegacyLayout(dataDir));
+  return { name: 'legacy', routes: [...artifactRoutes(store), ...containerRoutes(store)] };
+}

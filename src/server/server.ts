@@ -1,0 +1,158 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { createBearerCheck } from './http/auth.js';
+import { requestBaseUrl } from './http/base-url.js';
+import { HttpError } from './http/http-error.js';
+import { sendErrorJson } from './http/respond.js';
+import type { ProtocolModule, Route } from './route.js';
+
+export interface HttpServerOptions {
+  protocols: readonly ProtocolModule[];
+  token: string | undefined;
+  log: ((line: string) => void) | undefined;
+  /** Used for URLs we hand out when the request has no usable Host header. */
+  fallbackBaseUrl: () => string;
+}
+
+export interface HttpServerHandle {
+  server: Server;
+  stats: { connectionsOpened: number; openConnections: number; requests: number };
+}
+
+// Clients (the official one and Ferry) keep connections alive across thousands of small PUTs;
+// closing idle sockets too early costs a TCP handshake per file and, on busy runners, ports.
+const KEEP_ALIVE_TIMEOUT_MS = 60_000;
+// Must exceed keepAliveTimeout so a request arriving on a just-idle socket is not cut off.
+const HEADERS_TIMEOUT_MS = 65_000;
+// Socket inactivity limit while a request is in flight: a stalled chunk upload gives up its
+// item lock within this time. The official client itself times out after 3 minutes of silence.
+const SOCKET_IDLE_TIMEOUT_MS = 180_000;
+
+/**
+ * The shared HTTP front: counts connections, checks the bearer token, dispatches to the routes
+ * of every mounted protocol, and turns every failure into a JSON error. Protocols only add routes.
+ */
+export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
+  const routes: Route[] = options.protocols.flatMap((p) => p.routes);
+  const authorized = createBearerCheck(options.token);
+  const stats = { connectionsOpened: 0, openConnections: 0, requests: 0 };
+
+  const server = createServer((req, res) => {
+    stats.requests++;
+    const started = process.hrtime.bigint();
+    if (options.log) {
+      const log = options.log;
+      res.once('close', () => {
+        const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        // Path only: queries may one day carry signatures (blob SAS), and headers carry the token.
+        log(`${req.method ?? '?'} ${pathOf(req)} ${res.statusCode} ${ms.toFixed(1)}ms`);
+      });
+    }
+    void dispatch(req, res);
+  });
+  // Uploads can legitimately take long per request; the idle timeout below guards stalls instead.
+  server.requestTimeout = 0;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.timeout = SOCKET_IDLE_TIMEOUT_MS;
+  server.on('connection', (socket: Socket) => {
+    stats.connectionsOpened++;
+    stats.openConnections++;
+    socket.once('close', () => stats.openConnections--);
+  });
+
+  async function dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      if (!authorized(req)) {
+        throw new HttpError(
+          401,
+          'Missing or invalid bearer token (Authorization: Bearer <ACTIONS_RUNTIME_TOKEN>)',
+          {
+            'WWW-Authenticate': 'Bearer',
+          },
+        );
+      }
+      const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+      const onPath = routes
+        .map((route) => ({ route, match: route.pattern.exec(url.pathname) }))
+        .filter((r) => r.match);
+      const hit = onPath.find((r) => r.route.method === method);
+      if (!hit?.match) {
+        if (onPath.length > 0) {
+          const allow = [...new Set(onPath.map((r) => r.route.method))].join(', ');
+          throw new HttpError(
+            405,
+            `Method ${req.method ?? ''} is not allowed on ${url.pathname}; use ${allow}`,
+            { Allow: allow },
+          );
+        }
+        throw new HttpError(404, `No route for ${req.method ?? ''} ${url.pathname}`);
+      }
+      await hit.route.handler({
+        req,
+        res,
+        url,
+        params: decodeParams(hit.match.groups),
+        baseUrl: requestBaseUrl(req, options.fallbackBaseUrl()),
+      });
+    } catch (error) {
+      answerError(req, res, error, options.log);
+    }
+  }
+
+  return { server, stats };
+}
+
+function decodeParams(groups: Record<string, string> | undefined): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const [key, value] of Object.entries(groups ?? {})) {
+    try {
+      params[key] = decodeURIComponent(value);
+    } catch {
+      throw new HttpError(400, `Malformed percent-encoding in the URL path segment ${JSON.stringify(value)}`);
+    }
+  }
+  return params;
+}
+
+function answerError(
+  req: IncomingMessage,
+  res: ServerResponse,
+  error: unknown,
+  log: ((line: string) => void) | undefined,
+): void {
+  if (res.headersSent || res.destroyed) {
+    // Mid-body failure (client went away, disk error while streaming): the only honest signal
+    // left is to cut the connection so the client sees a short body and retries.
+    res.destroy();
+    return;
+  }
+  if (error instanceof HttpError) {
+    sendErrorJson(res, error.status, error.message, error.headers);
+    return;
+  }
+  if (req.destroyed || isClientAbort(error)) {
+    res.destroy();
+    return;
+  }
+  log?.(
+    `internal error on ${req.method ?? '?'} ${pathOf(req)}: ${error instanceof Error ? error.message : String(error)}`,
+  );
+  sendErrorJson(
+    res,
+    500,
+    `Internal server error: ${error instanceof Error ? error.message : 'unknown failure'}`,
+  );
+}
+
+function isClientAbort(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ABORT_ERR';
+}
+
+function pathOf(req: IncomingMessage): string {
+  const raw = req.url ?? '/';
+  const q = raw.indexOf('?');
+  return q === -1 ? raw : raw.slice(0, q);
+}

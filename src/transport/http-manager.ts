@@ -1,0 +1,378 @@
+import type { IncomingMessage, OutgoingHttpHeaders, RequestOptions } from 'node:http';
+import { Readable } from 'node:stream';
+import { HttpClient } from '@actions/http-client';
+import type { RequestHandler } from '@actions/http-client/lib/interfaces';
+import {
+  AbortError,
+  FerryError,
+  HttpError,
+  NetworkError,
+  type ErrorContext,
+  type FerryErrorCode,
+} from '../errors.js';
+import type { Logger } from '../types.js';
+import { silentLogger } from '../types.js';
+import { readBody } from './body.js';
+import { systemClock, type Clock } from './clock.js';
+import { extractErrorMessage, mentionsRateLimit } from './error-body.js';
+import type { Operation } from './operation.js';
+import { SlotAgents, type ProxySettings } from './proxy.js';
+import { redactUrl, urlWithoutQuery } from './redact.js';
+import {
+  decideRetry,
+  defaultRetryPolicy,
+  errorCode,
+  type AttemptOutcome,
+  type RetryPolicy,
+} from './retry.js';
+
+export interface HttpManagerOptions {
+  /** Number of concurrency slots; each gets its own keep-alive client. */
+  slots: number;
+  userAgent: string;
+  proxy?: ProxySettings;
+  /** Idle socket timeout per request (no bytes either way). @default 120000 */
+  socketTimeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
+  clock?: Clock;
+  logger?: Logger;
+  /** Extra TLS options (CA) for https targets and tunnels. */
+  tls?: import('node:tls').ConnectionOptions;
+  /** Source of randomness for jitter; tests pin it. */
+  random?: () => number;
+}
+
+export type RequestBody = Buffer | string | { length: number; open: () => Readable };
+
+export interface RequestSpec {
+  slot: number;
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  url: string;
+  headers?: OutgoingHttpHeaders;
+  /** Replayable body: a buffer, a string, or a factory that opens a fresh stream per attempt. */
+  body?: RequestBody;
+  /** Non-2xx statuses the reader handles itself (e.g. a 404 that means "empty"). */
+  okStatuses?: readonly number[];
+  /** Bearer token for this request; dropped on a redirect to another origin. */
+  bearer?: string;
+  operation?: Operation;
+  signal?: AbortSignal;
+  context?: ErrorContext;
+  /** Maps a final HTTP failure to a domain message (e.g. "artifact storage quota hit"). */
+  describeFailure?: (
+    status: number,
+    serverMessage: string | undefined,
+  ) => { code?: FerryErrorCode; message?: string } | undefined;
+  /** Called before each retry sleep, for logs and tests. */
+  onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
+}
+
+/** Consumes a 2xx response completely. Throwing marks the attempt failed (retryable if the error says so). */
+export type ResponseReader<T> = (res: IncomingMessage) => Promise<T>;
+
+export interface HttpManagerStats {
+  requests: number;
+  retries: number;
+  clientsCreated: number;
+  clientsDisposed: number;
+}
+
+interface Slot {
+  client: HttpClient;
+  agents: SlotAgents;
+  /** The URL of the request being prepared; read synchronously by the handler (see prepareRequest). */
+  target: URL | undefined;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 10;
+const ERROR_BODY_LIMIT = 64 * 1024;
+
+/**
+ * One keep-alive HttpClient per concurrency slot. A worker owns a slot for its whole run, so a
+ * slot holds at most one socket; after a failed attempt the slot's client is disposed (its
+ * sockets destroyed, whatever state they were left in) and replaced. `dispose()` must run at the
+ * end of every operation, success or not.
+ */
+export class HttpManager {
+  readonly slots: number;
+  readonly #options: HttpManagerOptions;
+  readonly #policy: RetryPolicy;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #slots: Slot[];
+  readonly #stats: HttpManagerStats = { requests: 0, retries: 0, clientsCreated: 0, clientsDisposed: 0 };
+  #disposed = false;
+
+  constructor(options: HttpManagerOptions) {
+    if (!Number.isInteger(options.slots) || options.slots < 1) {
+      throw new FerryError(
+        'ERR_FERRY_INVALID_OPTION',
+        `HttpManager slots must be a positive integer, got ${options.slots}`,
+      );
+    }
+    this.slots = options.slots;
+    this.#options = options;
+    this.#policy = { ...defaultRetryPolicy, ...options.retry };
+    this.#clock = options.clock ?? systemClock;
+    this.#logger = options.logger ?? silentLogger;
+    this.#slots = Array.from({ length: options.slots }, () => this.#createSlot());
+  }
+
+  get stats(): Readonly<HttpManagerStats> {
+    return { ...this.#stats };
+  }
+
+  get policy(): Readonly<RetryPolicy> {
+    return this.#policy;
+  }
+
+  /** Destroys the slot's client and sockets and gives the slot a fresh client. */
+  disposeAndReplace(slot: number): void {
+    const current = this.#slot(slot);
+    this.#destroySlot(current);
+    if (!this.#disposed) this.#slots[slot] = this.#createSlot();
+  }
+
+  /** Destroys every client and socket. Later requests fail with ERR_FERRY_CLIENT_CLOSED. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    for (const slot of this.#slots) this.#destroySlot(slot);
+  }
+
+  /**
+   * Sends a request with retries. On 2xx, `read` consumes the body and its result is returned.
+   * Every other response body is read (bounded) or destroyed, on every path.
+   */
+  async request<T>(spec: RequestSpec, read: ResponseReader<T>): Promise<T> {
+    const started = this.#clock.now();
+    const signal = spec.operation?.signal ?? spec.signal;
+    for (let attempt = 1; ; attempt++) {
+      spec.operation?.throwIfStopped();
+      if (signal?.aborted) throw new AbortError(signal.reason, spec.context);
+      if (this.#disposed)
+        throw new FerryError('ERR_FERRY_CLIENT_CLOSED', 'The HTTP manager was disposed', {
+          context: spec.context,
+        });
+
+      let outcome: AttemptOutcome;
+      let failure: FerryError;
+      const onAbort = (): void => this.disposeAndReplace(spec.slot);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        const { res, url } = await this.#sendFollowingRedirects(spec);
+        const status = res.statusCode ?? 0;
+        if ((status >= 200 && status < 300) || spec.okStatuses?.includes(status)) {
+          try {
+            return await read(res);
+          } catch (error: unknown) {
+            res.destroy();
+            if (signal?.aborted) throw new AbortError(signal.reason, spec.context);
+            outcome = { kind: 'error', error };
+            failure = error instanceof FerryError ? error : this.#networkFailure(spec, url, error, attempt);
+          }
+        } else {
+          const body = await readBody(res, ERROR_BODY_LIMIT).catch(() => Buffer.alloc(0));
+          const text = body.toString('utf8');
+          const serverMessage = extractErrorMessage(text);
+          const rateLimited = status === 403 && mentionsRateLimit(serverMessage);
+          outcome = {
+            kind: 'status',
+            status: rateLimited ? 429 : status,
+            retryAfter: header(res, 'retry-after'),
+          };
+          failure = this.#statusFailure(spec, url, status, res.statusMessage, serverMessage, text, attempt);
+        }
+      } catch (error: unknown) {
+        if (signal?.aborted) throw spec.operation?.failure ?? new AbortError(signal.reason, spec.context);
+        if (error instanceof FerryError && !error.retryable && error.code !== 'ERR_FERRY_PROXY') throw error;
+        outcome = { kind: 'error', error };
+        failure = this.#networkFailure(spec, new URL(spec.url), error, attempt);
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+      }
+
+      const decision = decideRetry(
+        this.#policy,
+        { attempt, elapsedMs: this.#clock.now() - started, nowMs: this.#clock.now(), outcome },
+        this.#options.random,
+      );
+      if (!decision.retry) {
+        if (decision.permanent) spec.operation?.fail(failure);
+        throw failure;
+      }
+      this.#stats.retries++;
+      this.#logger.debug(
+        `${spec.method} ${urlWithoutQuery(spec.url)} failed (${decision.reason}), retry ${attempt} in ${decision.delayMs} ms`,
+      );
+      spec.onRetry?.({ attempt, delayMs: decision.delayMs, reason: decision.reason });
+      // A failed attempt may leave its socket mid-body or half-closed: never reuse it.
+      this.disposeAndReplace(spec.slot);
+      try {
+        await this.#clock.sleep(decision.delayMs, signal);
+      } catch (error: unknown) {
+        throw spec.operation?.failure ?? error;
+      }
+    }
+  }
+
+  async #sendFollowingRedirects(spec: RequestSpec): Promise<{ res: IncomingMessage; url: URL }> {
+    let url = new URL(spec.url);
+    let method = spec.method;
+    let body = spec.body;
+    let bearer = spec.bearer;
+    for (let hop = 0; ; hop++) {
+      const res = await this.#send(spec.slot, method, url, spec.headers, body, bearer);
+      const status = res.statusCode ?? 0;
+      const location = header(res, 'location');
+      if (!REDIRECTS.has(status) || location === undefined) return { res, url };
+      await readBody(res, 0).catch(() => undefined);
+      if (hop >= MAX_REDIRECTS) {
+        throw new FerryError(
+          'ERR_FERRY_PROTOCOL',
+          `Too many redirects (${MAX_REDIRECTS}) from ${urlWithoutQuery(spec.url)}`,
+          {
+            context: spec.context,
+          },
+        );
+      }
+      const next = new URL(location, url);
+      if (url.protocol === 'https:' && next.protocol !== 'https:') {
+        throw new FerryError(
+          'ERR_FERRY_PROTOCOL',
+          `Refusing redirect from https to ${next.protocol} (${urlWithoutQuery(next)})`,
+          {
+            context: spec.context,
+          },
+        );
+      }
+      // Credentials are for the origin that asked for them, never for a storage host it points to.
+      if (next.origin !== url.origin) bearer = undefined;
+      if (status === 303 || ((status === 301 || status === 302) && method === 'POST')) {
+        method = 'GET';
+        body = undefined;
+      }
+      url = next;
+    }
+  }
+
+  #send(
+    slotIndex: number,
+    method: string,
+    url: URL,
+    headers: OutgoingHttpHeaders | undefined,
+    body: RequestBody | undefined,
+    bearer: string | undefined,
+  ): Promise<IncomingMessage> {
+    const slot = this.#slot(slotIndex);
+    const all: Record<string, string | number | string[]> = {};
+    for (const [key, value] of Object.entries(headers ?? {}))
+      if (value !== undefined) all[key.toLowerCase()] = value;
+    if (bearer) all['authorization'] = `Bearer ${bearer}`;
+    let data: string | Readable | null = null;
+    if (typeof body === 'string') {
+      data = body;
+    } else if (Buffer.isBuffer(body)) {
+      all['content-length'] = body.length;
+      data = body.length ? Readable.from([body], { objectMode: false }) : '';
+    } else if (body !== undefined) {
+      all['content-length'] = body.length;
+      data = body.length ? body.open() : '';
+    }
+    this.#stats.requests++;
+    slot.target = url;
+    // http-client runs request preparation (and so our handler) synchronously inside request().
+    const pending = slot.client.request(method, url.toString(), data, all as never);
+    slot.target = undefined;
+    return pending.then((response) => response.message);
+  }
+
+  #createSlot(): Slot {
+    const agents = new SlotAgents(this.#options.proxy ?? {}, {
+      keepAlive: true,
+      maxSockets: 1,
+      ...(this.#options.tls ? { tls: this.#options.tls } : {}),
+    });
+    const slot: Slot = { agents, target: undefined, client: undefined as unknown as HttpClient };
+    const handler: RequestHandler = {
+      prepareRequest: (options: RequestOptions) => {
+        if (slot.target) agents.prepare(options, slot.target);
+      },
+      canHandleAuthentication: () => false,
+      handleAuthentication: () => Promise.reject(new Error('not supported')),
+    };
+    slot.client = new HttpClient(this.#options.userAgent, [handler], {
+      keepAlive: true,
+      allowRedirects: false,
+      allowRetries: false,
+      socketTimeout: this.#options.socketTimeoutMs ?? 120_000,
+    });
+    this.#stats.clientsCreated++;
+    return slot;
+  }
+
+  #destroySlot(slot: Slot): void {
+    slot.client.dispose();
+    slot.agents.destroy();
+    this.#stats.clientsDisposed++;
+  }
+
+  #slot(index: number): Slot {
+    const slot = this.#slots[index];
+    if (!slot) throw new FerryError('ERR_FERRY_INVALID_OPTION', `No HTTP slot ${index} (have ${this.slots})`);
+    return slot;
+  }
+
+  #networkFailure(spec: RequestSpec, url: URL, error: unknown, attempt: number): FerryError {
+    if (error instanceof FerryError && error.code === 'ERR_FERRY_PROXY') return error;
+    const errno = errorCode(error);
+    const detail = error instanceof Error ? error.message : String(error);
+    const timeout = /Request timeout/i.test(detail);
+    return new NetworkError(
+      `${timeout ? 'No data' : 'Network error'} on ${spec.method} ${urlWithoutQuery(url)}: ${timeout ? `socket idle for ${Math.round((this.#options.socketTimeoutMs ?? 120_000) / 1000)} s` : detail}`,
+      timeout ? 'ETIMEDOUT' : errno,
+      { cause: error, context: { ...spec.context, method: spec.method, url: redactUrl(url), attempt } },
+    );
+  }
+
+  #statusFailure(
+    spec: RequestSpec,
+    url: URL,
+    status: number,
+    statusText: string | undefined,
+    serverMessage: string | undefined,
+    body: string,
+    attempt: number,
+  ): HttpError {
+    const custom = spec.describeFailure?.(status, serverMessage);
+    const code = custom?.code ?? codeForStatus(status, serverMessage);
+    const base = `Request failed with status code ${status}${statusText ? ` ${statusText}` : ''}: ${spec.method} ${urlWithoutQuery(url)}`;
+    const message = custom?.message
+      ? `${custom.message} (${base})`
+      : serverMessage
+        ? `${base}: ${serverMessage.slice(0, 200)}`
+        : base;
+    return new HttpError(code, message, status, body, {
+      context: { ...spec.context, method: spec.method, url: redactUrl(url), attempt },
+      retryable: this.#policy.retryableStatuses.includes(status),
+    });
+  }
+}
+
+export function codeForStatus(status: number, serverMessage?: string): FerryErrorCode {
+  if (status === 401) return 'ERR_FERRY_UNAUTHORIZED';
+  if (status === 403)
+    return serverMessage && /quota|storage|limit/i.test(serverMessage)
+      ? 'ERR_FERRY_QUOTA'
+      : 'ERR_FERRY_UNAUTHORIZED';
+  if (status === 404 || status === 410) return 'ERR_FERRY_NOT_FOUND';
+  if (status === 407) return 'ERR_FERRY_PROXY';
+  if (status === 409) return 'ERR_FERRY_CONFLICT';
+  return 'ERR_FERRY_HTTP';
+}
+
+function header(res: IncomingMessage, name: string): string | undefined {
+  const value = res.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
