@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import { redactText, redactUrl } from './transport/redact.js';
 
 /** Stable machine-readable error codes. They are part of the public API: never rename one. */
@@ -172,7 +173,8 @@ function withContext(message: string, context: ErrorContext): string {
  */
 function scrubCause(cause: unknown): unknown {
   if (isFerryError(cause)) return cause;
-  if (cause instanceof Error) {
+  // isNativeError also recognises errors made by Node in another realm (jest), where instanceof fails.
+  if (cause instanceof Error || types.isNativeError(cause)) {
     const copy = new Error(redactText(cause.message));
     copy.name = cause.name;
     const code = (cause as NodeJS.ErrnoException).code;

@@ -43,13 +43,21 @@ afterEach(async () => {
 });
 
 async function start(token?: string, log?: (line: string) => void): Promise<ServerFixture> {
-  fixture = await startFixture({ ...(token === undefined ? {} : { token }), ...(log === undefined ? {} : { log }) });
+  fixture = await startFixture({
+    ...(token === undefined ? {} : { token }),
+    ...(log === undefined ? {} : { log }),
+  });
   return fixture;
 }
 
 const json = (body: unknown): Buffer => Buffer.from(JSON.stringify(body, null, 2));
 
-async function createArtifact(server: RunningServer, runId: string, name: string, extra: object = {}): Promise<RawResponse> {
+async function createArtifact(
+  server: RunningServer,
+  runId: string,
+  name: string,
+  extra: object = {},
+): Promise<RawResponse> {
   return rawRequest('POST', artifactsUrl(server, runId), {
     headers: { 'Content-Type': 'application/json', Accept: 'application/json;api-version=6.0-preview' },
     body: json({ Type: 'actions_storage', Name: name, ...extra }),
@@ -72,7 +80,12 @@ interface ChunkOptions {
 }
 
 /** PUTs one chunk with the headers the official client sends. */
-function putChunk(container: string, itemPath: string, bytes: Buffer, options: ChunkOptions = {}): Promise<RawResponse> {
+function putChunk(
+  container: string,
+  itemPath: string,
+  bytes: Buffer,
+  options: ChunkOptions = {},
+): Promise<RawResponse> {
   const start = options.start ?? 0;
   const total = options.total ?? bytes.length;
   const headers: Record<string, string | number> = {
@@ -86,7 +99,10 @@ function putChunk(container: string, itemPath: string, bytes: Buffer, options: C
     headers['x-tfs-filelength'] = options.fileLength ?? 0;
   }
   if (options.md5 !== false) headers['x-actions-results-md5'] = options.md5 ?? md5Base64(bytes);
-  return rawRequest('PUT', chunkUrl(container, itemPath), { headers: { ...headers, ...options.headers }, body: bytes });
+  return rawRequest('PUT', chunkUrl(container, itemPath), {
+    headers: { ...headers, ...options.headers },
+    body: bytes,
+  });
 }
 
 async function listItems(container: string, artifactName: string): Promise<ListJson<EntryJson>> {
@@ -104,11 +120,41 @@ async function download(contentLocation: string): Promise<RawResponse> {
 }
 
 /** Lists a file's entry and downloads it via its contentLocation, exactly as the client does. */
-async function fetchItem(container: string, artifactName: string, path: string): Promise<{ entry: EntryJson; res: RawResponse }> {
+async function fetchItem(
+  container: string,
+  artifactName: string,
+  path: string,
+): Promise<{ entry: EntryJson; res: RawResponse }> {
   const listing = await listItems(container, artifactName);
   const entry = listing.value.find((e) => e.path === path && e.itemType === 'file');
   if (!entry?.contentLocation) throw new Error(`no file entry ${path} in ${JSON.stringify(listing)}`);
   return { entry, res: await download(entry.contentLocation) };
+}
+
+/** A PUT with `Transfer-Encoding: chunked`, so the body length is only known by counting. */
+function sendChunked(url: URL, range: string, parts: string[]): Promise<RawResponse> {
+  return new Promise<RawResponse>((resolve, reject) => {
+    const req = http.request(
+      url,
+      { method: 'PUT', headers: { 'Content-Range': range, 'Transfer-Encoding': 'chunked' }, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks);
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body,
+            json: <T>() => JSON.parse(body.toString()) as T,
+          });
+        });
+      },
+    );
+    req.on('error', reject);
+    for (const part of parts) req.write(part);
+    req.end();
+  });
 }
 
 async function walk(dir: string): Promise<string[]> {
@@ -159,12 +205,22 @@ describe('legacy server: artifacts (create / list / patch)', () => {
 
     const patchUrl = new URL(artifactsUrl(server, '42'));
     patchUrl.searchParams.append('artifactName', 'my-artifact');
-    const patched = await rawRequest('PATCH', patchUrl, { headers: { 'Content-Type': 'application/json' }, body: json({ Size: 1234 }) });
+    const patched = await rawRequest('PATCH', patchUrl, {
+      headers: { 'Content-Type': 'application/json' },
+      body: json({ Size: 1234 }),
+    });
     expect(patched.status).toBe(200);
-    expect(patched.json<ArtifactJson>()).toMatchObject({ name: 'my-artifact', size: 1234, containerId: body.containerId });
+    expect(patched.json<ArtifactJson>()).toMatchObject({
+      name: 'my-artifact',
+      size: 1234,
+      containerId: body.containerId,
+    });
 
     const filtered = await rawRequest('GET', `${artifactsUrl(server, '42')}&artifactName=my-artifact`);
-    expect(filtered.json<ListJson<ArtifactJson>>()).toMatchObject({ count: 1, value: [{ name: 'my-artifact', size: 1234 }] });
+    expect(filtered.json<ListJson<ArtifactJson>>()).toMatchObject({
+      count: 1,
+      value: [{ name: 'my-artifact', size: 1234 }],
+    });
   });
 
   it('answers an empty run with count 0 (not 404) and unknown artifacts on PATCH with 404 JSON', async () => {
@@ -175,25 +231,41 @@ describe('legacy server: artifacts (create / list / patch)', () => {
 
     const patchUrl = new URL(artifactsUrl(server, '7'));
     patchUrl.searchParams.append('artifactName', 'missing');
-    const res = await rawRequest('PATCH', patchUrl, { headers: { 'Content-Type': 'application/json' }, body: json({ Size: 1 }) });
+    const res = await rawRequest('PATCH', patchUrl, {
+      headers: { 'Content-Type': 'application/json' },
+      body: json({ Size: 1 }),
+    });
     expect(res.status).toBe(404);
     expect(res.json<{ message: string }>().message).toMatch(/missing.*not found/);
   });
 
-  it.each([['a"b'], ['a:b'], ['a<b'], ['a>b'], ['a|b'], ['a*b'], ['a?b'], ['a\rb'], ['a\nb'], ['a\\b'], ['a/b'], ['']])(
-    'rejects the invalid artifact name %j with 400 JSON',
-    async (name) => {
-      const { server } = await start();
-      const res = await createArtifact(server, '1', name);
-      expect(res.status).toBe(400);
-      expect(res.json<{ message: string }>().message).toMatch(/name/i);
-      expect((await rawRequest('GET', artifactsUrl(server, '1'))).json()).toEqual({ count: 0, value: [] });
-    },
-  );
+  it.each([
+    ['a"b'],
+    ['a:b'],
+    ['a<b'],
+    ['a>b'],
+    ['a|b'],
+    ['a*b'],
+    ['a?b'],
+    ['a\rb'],
+    ['a\nb'],
+    ['a\\b'],
+    ['a/b'],
+    [''],
+  ])('rejects the invalid artifact name %j with 400 JSON', async (name) => {
+    const { server } = await start();
+    const res = await createArtifact(server, '1', name);
+    expect(res.status).toBe(400);
+    expect(res.json<{ message: string }>().message).toMatch(/name/i);
+    expect((await rawRequest('GET', artifactsUrl(server, '1'))).json()).toEqual({ count: 0, value: [] });
+  });
 
   it('rejects malformed bodies and bad retention with 400 JSON', async () => {
     const { server } = await start();
-    const notJson = await rawRequest('POST', artifactsUrl(server, '1'), { headers: { 'Content-Type': 'application/json' }, body: '{nope' });
+    const notJson = await rawRequest('POST', artifactsUrl(server, '1'), {
+      headers: { 'Content-Type': 'application/json' },
+      body: '{nope',
+    });
     expect(notJson.status).toBe(400);
     expect(notJson.json<{ message: string }>().message).toMatch(/JSON/);
     const negative = await createArtifact(server, '1', 'x', { RetentionDays: -3 });
@@ -209,7 +281,9 @@ describe('legacy server: chunk upload and download', () => {
     const data = randomBytes(3000);
     const chunks = [data.subarray(0, 1000), data.subarray(1000, 2000), data.subarray(2000)];
 
-    expect((await putChunk(container, 'art/f.bin', chunks[2]!, { start: 2000, total: 3000 })).status).toBe(200);
+    expect((await putChunk(container, 'art/f.bin', chunks[2]!, { start: 2000, total: 3000 })).status).toBe(
+      200,
+    );
     const mid = await putChunk(container, 'art/f.bin', chunks[0]!, { start: 0, total: 3000 });
     expect(mid.status).toBe(200);
     expect(mid.json()).toEqual({ message: 'success' });
@@ -217,10 +291,16 @@ describe('legacy server: chunk upload and download', () => {
     expect((await listItems(container, 'art')).value.filter((e) => e.itemType === 'file')).toEqual([]);
 
     // A bogus attempt at the middle range, then the retry with the right bytes: only the retry counts.
-    expect((await putChunk(container, 'art/f.bin', randomBytes(1000), { start: 1000, total: 3000 })).status).toBe(200);
-    expect((await putChunk(container, 'art/f.bin', chunks[1]!, { start: 1000, total: 3000 })).status).toBe(200);
+    expect(
+      (await putChunk(container, 'art/f.bin', randomBytes(1000), { start: 1000, total: 3000 })).status,
+    ).toBe(200);
+    expect((await putChunk(container, 'art/f.bin', chunks[1]!, { start: 1000, total: 3000 })).status).toBe(
+      200,
+    );
     // And the same chunk once more, as a client retry after a lost response would.
-    expect((await putChunk(container, 'art/f.bin', chunks[1]!, { start: 1000, total: 3000 })).status).toBe(200);
+    expect((await putChunk(container, 'art/f.bin', chunks[1]!, { start: 1000, total: 3000 })).status).toBe(
+      200,
+    );
 
     const { entry, res } = await fetchItem(container, 'art', 'art/f.bin');
     expect(entry.fileLength).toBe(3000);
@@ -244,33 +324,26 @@ describe('legacy server: chunk upload and download', () => {
   it('rejects a body whose length differs from the Content-Range, and bad ranges', async () => {
     const { server } = await start();
     const container = await containerFor(server, '1', 'art');
-    const declaredMismatch = await putChunk(container, 'art/f', Buffer.from('abcd'), { headers: { 'Content-Range': 'bytes 0-9/10' } });
+    const declaredMismatch = await putChunk(container, 'art/f', Buffer.from('abcd'), {
+      headers: { 'Content-Range': 'bytes 0-9/10' },
+    });
     expect(declaredMismatch.status).toBe(400);
     expect(declaredMismatch.json<{ message: string }>().message).toMatch(/Content-Length 4 does not match/);
 
     // Chunked transfer (no Content-Length): the server counts the bytes itself.
-    const short = await new Promise<RawResponse>((resolve, reject) => {
-      const req = http.request(
-        chunkUrl(container, 'art/g'),
-        { method: 'PUT', headers: { 'Content-Range': 'bytes 0-9/10', 'Transfer-Encoding': 'chunked' }, agent: false },
-        (res) => {
-          const parts: Buffer[] = [];
-          res.on('data', (c: Buffer) => parts.push(c));
-          res.on('end', () => {
-            const body = Buffer.concat(parts);
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: <T>() => JSON.parse(body.toString()) as T });
-          });
-        },
-      );
-      req.on('error', reject);
-      req.write('abc');
-      req.end('de');
-    });
+    const short = await sendChunked(chunkUrl(container, 'art/g'), 'bytes 0-9/10', ['abc', 'de']);
     expect(short.status).toBe(400);
     expect(short.json<{ message: string }>().message).toMatch(/5 bytes .* 10/);
 
+    const long = await sendChunked(chunkUrl(container, 'art/g'), 'bytes 0-3/4', ['ab', 'cdef']);
+    expect(long.status).toBe(400);
+    expect(long.json<{ message: string }>().message).toMatch(/longer than the Content-Range/);
+
     for (const range of ['bytes 5-2/10', 'bytes 0-10/10', 'bytes 0-0/0', 'items 0-1/2', 'bytes 0--1/5']) {
-      const res = await putChunk(container, 'art/h', Buffer.from('xy'), { headers: { 'Content-Range': range }, md5: false });
+      const res = await putChunk(container, 'art/h', Buffer.from('xy'), {
+        headers: { 'Content-Range': range },
+        md5: false,
+      });
       expect(res.status).toBe(400);
     }
     expect((await listItems(container, 'art')).count).toBe(0);
@@ -293,13 +366,25 @@ describe('legacy server: chunk upload and download', () => {
     const container = await containerFor(server, '1', 'art');
     const original = Buffer.from('compress me '.repeat(1000));
     const gz = gzipSync(original);
-    expect((await putChunk(container, 'art/log.txt', gz, { gzip: true, fileLength: original.length })).status).toBe(200);
+    expect(
+      (await putChunk(container, 'art/log.txt', gz, { gzip: true, fileLength: original.length })).status,
+    ).toBe(200);
     const { entry, res } = await fetchItem(container, 'art', 'art/log.txt');
     expect(entry.fileLength).toBe(original.length);
     expect(res.headers['content-encoding']).toBe('gzip');
     expect(res.headers['content-length']).toBe(String(gz.length));
     expect(res.body.equals(gz)).toBe(true);
     expect(gunzipSync(res.body).equals(original)).toBe(true);
+  });
+
+  it('omits fileLength for a gzip item whose x-tfs-filelength is 0 (a FIFO), so the client still downloads it', async () => {
+    const { server } = await start();
+    const container = await containerFor(server, '1', 'art');
+    const gz = gzipSync(Buffer.from('streamed from a named pipe'));
+    expect((await putChunk(container, 'art/pipe', gz, { gzip: true, fileLength: 0 })).status).toBe(200);
+    const { entry, res } = await fetchItem(container, 'art', 'art/pipe');
+    expect(entry.fileLength).toBeUndefined();
+    expect(gunzipSync(res.body).toString()).toBe('streamed from a named pipe');
   });
 
   it('never marks a raw .gz file (uploaded without Content-Encoding) as gzip', async () => {
@@ -329,7 +414,15 @@ describe('legacy server: chunk upload and download', () => {
     const { server } = await start();
     const name = 'my art 漢字 #1';
     const container = await containerFor(server, '1', name);
-    const files = ['a b.txt', 'hash#tag.txt', '100%.txt', 'c++ notes+.txt', '日本語/ファイル.txt', 'already%20encoded.txt', 'q?x=1&y=2.txt'];
+    const files = [
+      'a b.txt',
+      'hash#tag.txt',
+      '100%.txt',
+      'c++ notes+.txt',
+      '日本語/ファイル.txt',
+      'already%20encoded.txt',
+      'q?x=1&y=2.txt',
+    ];
     for (const [i, f] of files.entries()) {
       expect((await putChunk(container, `${name}/${f}`, Buffer.from(`content ${i}`))).status).toBe(200);
     }
@@ -362,7 +455,10 @@ describe('legacy server: chunk upload and download', () => {
     expect((await fetchItem(container, 'art', 'art/dir/sub/file.txt')).res.body.toString()).toBe('win');
     // Listing a sub-folder returns only what is beneath it.
     const sub = await rawRequest('GET', chunkUrl(container, 'art/dir/sub'));
-    expect(sub.json<ListJson<EntryJson>>().value.map((e) => e.path)).toEqual(['art/dir/sub', 'art/dir/sub/file.txt']);
+    expect(sub.json<ListJson<EntryJson>>().value.map((e) => e.path)).toEqual([
+      'art/dir/sub',
+      'art/dir/sub/file.txt',
+    ]);
   });
 
   it('rejects escaping or foreign itemPaths with 400 and writes nothing outside dataDir', async () => {
@@ -382,7 +478,7 @@ describe('legacy server: chunk upload and download', () => {
       'artx/escape.txt',
     ];
     for (const itemPath of hostile) {
-      const res = await putChunk(f.server.url ? container : container, itemPath, Buffer.from('evil'));
+      const res = await putChunk(container, itemPath, Buffer.from('evil'));
       expect([itemPath, res.status]).toEqual([itemPath, 400]);
       expect(res.json<{ message: string }>().message).toEqual(expect.any(String));
     }
@@ -403,7 +499,11 @@ describe('legacy server: chunk upload and download', () => {
 
   it('answers unknown containers, routes and methods with JSON errors', async () => {
     const { server } = await start();
-    const noContainer = await putChunk(`${server.url}_apis/resources/Containers/999`, 'art/x', Buffer.from('x'));
+    const noContainer = await putChunk(
+      `${server.url}_apis/resources/Containers/999`,
+      'art/x',
+      Buffer.from('x'),
+    );
     expect(noContainer.status).toBe(404);
     expect(noContainer.json<{ message: string }>().message).toMatch(/Container 999/);
     const unknown = await rawRequest('GET', `${server.url}nope`);
@@ -427,9 +527,13 @@ describe('legacy server: auth, persistence, connections', () => {
     expect(none.status).toBe(401);
     expect(none.headers['www-authenticate']).toBe('Bearer');
     expect(none.json<{ message: string }>().message).toMatch(/bearer token/i);
-    const wrong = await rawRequest('GET', artifactsUrl(server, '1'), { headers: { Authorization: 'Bearer nope' } });
+    const wrong = await rawRequest('GET', artifactsUrl(server, '1'), {
+      headers: { Authorization: 'Bearer nope' },
+    });
     expect(wrong.status).toBe(401);
-    const ok = await rawRequest('GET', artifactsUrl(server, '1'), { headers: { Authorization: 'Bearer s3cret-token' } });
+    const ok = await rawRequest('GET', artifactsUrl(server, '1'), {
+      headers: { Authorization: 'Bearer s3cret-token' },
+    });
     expect(ok.status).toBe(200);
     // Unauthenticated chunk PUTs are refused before anything is stored.
     const put = await rawRequest('PUT', `${server.url}_apis/resources/Containers/1?itemPath=a%2Fb`, {
@@ -452,7 +556,9 @@ describe('legacy server: auth, persistence, connections', () => {
     expect((await putChunk(container, 'keep/z.txt', gz, { gzip: true, fileLength: 5000 })).status).toBe(200);
     // Half of a two-chunk item before the restart, the rest after.
     const split = randomBytes(200);
-    expect((await putChunk(container, 'keep/split.bin', split.subarray(0, 100), { total: 200 })).status).toBe(200);
+    expect((await putChunk(container, 'keep/split.bin', split.subarray(0, 100), { total: 200 })).status).toBe(
+      200,
+    );
     const patchUrl = new URL(artifactsUrl(f.server, '9'));
     patchUrl.searchParams.append('artifactName', 'keep');
     expect((await rawRequest('PATCH', patchUrl, { body: json({ Size: 7248 }) })).status).toBe(200);
@@ -469,12 +575,17 @@ describe('legacy server: auth, persistence, connections', () => {
     expect(z.res.headers['content-encoding']).toBe('gzip');
     expect(z.res.body.equals(gz)).toBe(true);
 
-    expect((await putChunk(newContainer, 'keep/split.bin', split.subarray(100), { start: 100, total: 200 })).status).toBe(200);
+    expect(
+      (await putChunk(newContainer, 'keep/split.bin', split.subarray(100), { start: 100, total: 200 }))
+        .status,
+    ).toBe(200);
     expect((await fetchItem(newContainer, 'keep', 'keep/split.bin')).res.body.equals(split)).toBe(true);
 
     // Re-creating the name returns the same container; a new name gets a larger, unused id.
     expect((await createArtifact(server, '9', 'keep')).json<ArtifactJson>().containerId).toBe(containerId);
-    expect((await createArtifact(server, '9', 'fresh')).json<ArtifactJson>().containerId).toBeGreaterThan(containerId);
+    expect((await createArtifact(server, '9', 'fresh')).json<ArtifactJson>().containerId).toBeGreaterThan(
+      containerId,
+    );
   });
 
   it('counts TCP connections and requests, and close() ends kept-alive sockets', async () => {
@@ -505,12 +616,18 @@ describe('legacy server: auth, persistence, connections', () => {
     const container = await containerFor(server, '1', 'par');
     const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
     try {
-      const files = Array.from({ length: 200 }, (_, i) => ({ path: `par/d${i % 7}/f${i}.bin`, data: randomBytes(100 + i) }));
+      const files = Array.from({ length: 200 }, (_, i) => ({
+        path: `par/d${i % 7}/f${i}.bin`,
+        data: randomBytes(100 + i),
+      }));
       await Promise.all(
         files.map(async ({ path, data }) => {
           const res = await rawRequest('PUT', chunkUrl(container, path), {
             agent,
-            headers: { 'Content-Range': contentRange(0, data.length, data.length), 'x-actions-results-md5': md5Base64(data) },
+            headers: {
+              'Content-Range': contentRange(0, data.length, data.length),
+              'x-actions-results-md5': md5Base64(data),
+            },
             body: data,
           });
           expect(res.status).toBe(200);
@@ -528,7 +645,12 @@ describe('legacy server: auth, persistence, connections', () => {
 });
 
 describe('legacy server with the official @actions/artifact 1.1.x client', () => {
-  const ENV_KEYS = ['ACTIONS_RUNTIME_URL', 'ACTIONS_RUNTIME_TOKEN', 'GITHUB_RUN_ID', 'GITHUB_WORKSPACE'] as const;
+  const ENV_KEYS = [
+    'ACTIONS_RUNTIME_URL',
+    'ACTIONS_RUNTIME_TOKEN',
+    'GITHUB_RUN_ID',
+    'GITHUB_WORKSPACE',
+  ] as const;
   const saved: Partial<Record<(typeof ENV_KEYS)[number], string | undefined>> = {};
   let restoreStdout: (() => void) | undefined;
 
@@ -569,7 +691,11 @@ describe('legacy server with the official @actions/artifact 1.1.x client', () =>
     }
 
     const client = createRequire(import.meta.url)('actions-artifact-legacy').create() as {
-      uploadArtifact(name: string, files: string[], root: string): Promise<{ failedItems: string[]; artifactItems: string[] }>;
+      uploadArtifact(
+        name: string,
+        files: string[],
+        root: string,
+      ): Promise<{ failedItems: string[]; artifactItems: string[] }>;
       downloadArtifact(name: string, path: string): Promise<{ artifactName: string; downloadPath: string }>;
       downloadAllArtifacts(path: string): Promise<Array<{ artifactName: string; downloadPath: string }>>;
     };
@@ -582,9 +708,11 @@ describe('legacy server with the official @actions/artifact 1.1.x client', () =>
     expect(uploaded.artifactItems).toHaveLength(Object.keys(files).length);
 
     // The PATCH carried the total original size.
-    const listed = (await rawRequest('GET', artifactsUrl(f.server, '1001'), { headers: { Authorization: 'Bearer official-client-token' } })).json<
-      ListJson<ArtifactJson>
-    >();
+    const listed = (
+      await rawRequest('GET', artifactsUrl(f.server, '1001'), {
+        headers: { Authorization: 'Bearer official-client-token' },
+      })
+    ).json<ListJson<ArtifactJson>>();
     const totalSize = Object.values(files).reduce((n, b) => n + b.length, 0);
     expect(listed.value).toEqual([expect.objectContaining({ name: 'official art', size: totalSize })]);
 
@@ -599,9 +727,11 @@ describe('legacy server with the official @actions/artifact 1.1.x client', () =>
     const all = join(f.root, 'all');
     const everything = await client.downloadAllArtifacts(all);
     expect(everything.map((a) => a.artifactName)).toEqual(['official art']);
-    expect((await readFile(join(all, 'official art', 'nested/deeper/big-random.bin'))).equals(files['nested/deeper/big-random.bin']!)).toBe(
-      true,
-    );
+    expect(
+      (await readFile(join(all, 'official art', 'nested/deeper/big-random.bin'))).equals(
+        files['nested/deeper/big-random.bin']!,
+      ),
+    ).toBe(true);
     await rm(out, { recursive: true, force: true });
   });
 });

@@ -46,7 +46,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const protocols = [await createLegacyProtocol(dataDir)];
 
   let url = '';
-  const { server, stats } = createHttpServer({
+  const { server, stats, close } = createHttpServer({
     protocols,
     token: options.token,
     log: options.log,
@@ -68,11 +68,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     url,
     port,
     stats: () => ({ ...stats }),
-    close: () =>
-      (closing ??= new Promise<void>((resolveClose, rejectClose) => {
-        server.close((error) => (error ? rejectClose(error) : resolveClose()));
-        server.closeAllConnections();
-      })),
+    close: () => (closing ??= close()),
   };
 }
 

@@ -17,6 +17,8 @@ export interface HttpServerOptions {
 export interface HttpServerHandle {
   server: Server;
   stats: { connectionsOpened: number; openConnections: number; requests: number };
+  /** Stops listening, destroys every socket and resolves once all of them have closed. */
+  close(): Promise<void>;
 }
 
 // Clients (the official one and Ferry) keep connections alive across thousands of small PUTs;
@@ -55,15 +57,20 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.timeout = SOCKET_IDLE_TIMEOUT_MS;
+  const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
     stats.connectionsOpened++;
     stats.openConnections++;
-    socket.once('close', () => stats.openConnections--);
+    sockets.add(socket);
+    socket.once('close', () => {
+      stats.openConnections--;
+      sockets.delete(socket);
+    });
   });
 
   async function dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
-      const url = new URL(req.url ?? '/', 'http://localhost');
+      const url = parseRequestUrl(req.url);
       if (!authorized(req)) {
         throw new HttpError(
           401,
@@ -101,7 +108,35 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
     }
   }
 
-  return { server, stats };
+  async function close(): Promise<void> {
+    const closed = new Promise<void>((resolve, reject) =>
+      server.close((error) => (error ? reject(error) : resolve())),
+    );
+    // Kept-alive idle sockets would otherwise hold server.close() for up to keepAliveTimeout.
+    server.closeAllConnections();
+    // A socket leaves the set on its 'close', so every one still in it has yet to emit it.
+    // Waiting for them makes stats exact (openConnections 0) once close() resolves.
+    const socketsClosed = [...sockets].map(
+      (socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())),
+    );
+    for (const socket of sockets) socket.destroy();
+    await Promise.all([closed, ...socketsClosed]);
+  }
+
+  return { server, stats, close };
+}
+
+/**
+ * Origin-form targets (`/path?q`) are parsed against a dummy origin by concatenation, not as a
+ * relative reference: `new URL('//x/y', base)` would treat `x` as a host and drop it from the path.
+ */
+function parseRequestUrl(target: string | undefined): URL {
+  const raw = target ?? '/';
+  try {
+    return raw.startsWith('/') ? new URL(`http://localhost${raw}`) : new URL(raw);
+  } catch {
+    throw new HttpError(400, `Malformed request target ${JSON.stringify(raw.slice(0, 200))}`);
+  }
 }
 
 function decodeParams(groups: Record<string, string> | undefined): Record<string, string> {

@@ -190,7 +190,11 @@ export interface SlotAgentsOptions {
    * (`host`, `port`, `socket`, `path`, `servername`) are ignored.
    */
   tls?: tls.ConnectionOptions;
-  /** Time allowed to connect to the proxy and get its CONNECT answer. @default 30000 */
+  /**
+   * Limit for each proxy phase: TCP/TLS connect to the proxy, the CONNECT answer, and the TLS
+   * handshake through the tunnel (so a tunnel may take up to 3x this). Failures are retryable
+   * ProxyErrors with errno ETIMEDOUT. Direct connections are not affected. @default 30000
+   */
   connectTimeoutMs?: number;
 }
 
