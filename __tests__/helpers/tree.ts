@@ -38,7 +38,9 @@ export async function hashTree(root: string): Promise<Record<string, string>> {
     if (!entry.isFile()) continue;
     const full = path.join(entry.parentPath, entry.name);
     const rel = path.relative(root, full).split(path.sep).join('/');
-    out[rel] = createHash('sha256').update(await readFile(full)).digest('hex');
+    out[rel] = createHash('sha256')
+      .update(await readFile(full))
+      .digest('hex');
   }
   return out;
 }

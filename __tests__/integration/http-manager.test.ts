@@ -172,7 +172,10 @@ describe('HttpManager against a real loopback server', () => {
     const controller = new AbortController();
     // The real clock with a 10-minute backoff: only a cancelled timer lets this test finish.
     const http = new HttpManager({ slots: 1, userAgent: 'test', retry: { baseDelayMs: 600_000, jitter: 0 } });
-    const pending = http.request({ slot: 0, method: 'GET', url: server.url, signal: controller.signal }, readText);
+    const pending = http.request(
+      { slot: 0, method: 'GET', url: server.url, signal: controller.signal },
+      readText,
+    );
     await waitFor(() => server!.requests.length === 1);
     controller.abort(new Error('user cancelled'));
     await expect(pending).rejects.toMatchObject({ code: 'ERR_FERRY_ABORTED' });

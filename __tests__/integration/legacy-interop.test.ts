@@ -7,12 +7,22 @@ import { startServer, type RunningServer } from '../../src/server/index.js';
 import { hashTree, writeEdgeCaseTree } from '../helpers/tree.js';
 
 interface OfficialClient {
-  uploadArtifact(name: string, files: string[], root: string, options?: { continueOnError?: boolean }): Promise<{ failedItems: string[]; size: number }>;
-  downloadArtifact(name: string, path?: string, options?: { createArtifactFolder?: boolean }): Promise<{ downloadPath: string }>;
+  uploadArtifact(
+    name: string,
+    files: string[],
+    root: string,
+    options?: { continueOnError?: boolean },
+  ): Promise<{ failedItems: string[]; size: number }>;
+  downloadArtifact(
+    name: string,
+    path?: string,
+    options?: { createArtifactFolder?: boolean },
+  ): Promise<{ downloadPath: string }>;
 }
 
 const require = createRequire(import.meta.url);
-const official = (): OfficialClient => (require('actions-artifact-legacy') as { create(): OfficialClient }).create();
+const official = (): OfficialClient =>
+  (require('actions-artifact-legacy') as { create(): OfficialClient }).create();
 
 const TOKEN = 'interop-runtime-token-123';
 let server: RunningServer;
@@ -43,7 +53,9 @@ const ferryOptions = () => ({ runtimeUrl: server.url, runtimeToken: TOKEN, runId
 
 describe('legacy protocol interop with the official @actions/artifact 1.1.x', () => {
   it('official upload → Ferry download is byte-identical', async () => {
-    const result = await official().uploadArtifact('from-official', files, source, { continueOnError: false });
+    const result = await official().uploadArtifact('from-official', files, source, {
+      continueOnError: false,
+    });
     expect(result.failedItems).toEqual([]);
     const target = path.join(work, 'ferry-got');
     const downloaded = await downloadArtifact('from-official', { ...ferryOptions(), path: target });
@@ -62,7 +74,11 @@ describe('legacy protocol interop with the official @actions/artifact 1.1.x', ()
   });
 
   it('Ferry upload → Ferry download, and list/get see both artifacts', async () => {
-    await uploadArtifact('ferry-both', files, source, { ...ferryOptions(), chunkSize: 1024 * 1024, concurrency: 3 });
+    await uploadArtifact('ferry-both', files, source, {
+      ...ferryOptions(),
+      chunkSize: 1024 * 1024,
+      concurrency: 3,
+    });
     const target = path.join(work, 'ferry-both-got');
     await downloadArtifact('ferry-both', { ...ferryOptions(), path: target });
     expect(await hashTree(target)).toEqual(await hashTree(source));
@@ -75,14 +91,18 @@ describe('legacy protocol interop with the official @actions/artifact 1.1.x', ()
   });
 
   it('a missing artifact is a typed not-found error naming it', async () => {
-    await expect(downloadArtifact('no-such-artifact', { ...ferryOptions(), path: path.join(work, 'x') })).rejects.toMatchObject({
+    await expect(
+      downloadArtifact('no-such-artifact', { ...ferryOptions(), path: path.join(work, 'x') }),
+    ).rejects.toMatchObject({
       code: 'ERR_FERRY_NOT_FOUND',
       message: expect.stringContaining("'no-such-artifact'"),
     });
   });
 
   it('a wrong token is a typed unauthorized error that does not echo the token', async () => {
-    const error = await listArtifacts({ ...ferryOptions(), runtimeToken: 'wrong-token-value-987' }).catch((e: unknown) => e as Error);
+    const error = await listArtifacts({ ...ferryOptions(), runtimeToken: 'wrong-token-value-987' }).catch(
+      (e: unknown) => e as Error,
+    );
     expect(error).toMatchObject({ code: 'ERR_FERRY_UNAUTHORIZED' });
     expect(JSON.stringify(error) + String(error)).not.toContain('wrong-token-value-987');
   });

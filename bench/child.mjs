@@ -1,0 +1,83 @@
+// One measured operation in its own process, so peak RSS belongs to one client and one
+// operation. Usage: node bench/child.mjs <spec.json>. The spec names the client (ferry|legacy),
+// the operation (upload|download) and everything needed; the result is one JSON line, written to
+// spec.resultFile and stdout. Module loading happens before the clock starts; only the
+// operation itself is timed.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const spec = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+function finish(result, code) {
+  const line = JSON.stringify({ ...result, maxRssMiB: process.resourceUsage().maxRSS / 1024 });
+  // The file is what the parent reads (the legacy client prints its own lines to stdout).
+  writeFileSync(spec.resultFile, line);
+  process.stdout.write(`${line}\n`);
+  process.exit(code);
+}
+
+try {
+  let run;
+  if (spec.client === 'ferry') {
+    const ferry = await import(pathToFileURL(path.join(repoRoot, 'lib', 'index.js')).href);
+    const common = {
+      runtimeUrl: spec.runtimeUrl,
+      runtimeToken: spec.token,
+      runId: spec.runId,
+      ...(spec.concurrency ? { concurrency: spec.concurrency } : {}),
+    };
+    if (spec.op === 'upload') {
+      const files = spec.files.map((f) => path.join(spec.root, f));
+      run = async () => {
+        const r = await ferry.uploadArtifact(spec.name, files, spec.root, common);
+        return { fileCount: r.fileCount, size: r.size, uploadedBytes: r.uploadedBytes };
+      };
+    } else {
+      run = async () => {
+        const r = await ferry.downloadArtifact(spec.name, { ...common, path: spec.target });
+        return { fileCount: r.fileCount, size: r.size };
+      };
+    }
+  } else if (spec.client === 'legacy') {
+    process.env.ACTIONS_RUNTIME_URL = spec.runtimeUrl;
+    process.env.ACTIONS_RUNTIME_TOKEN = spec.token;
+    process.env.GITHUB_RUN_ID = spec.runId;
+    process.env.GITHUB_WORKSPACE = spec.op === 'upload' ? spec.root : spec.target;
+    const require = createRequire(path.join(repoRoot, 'package.json'));
+    const client = require('actions-artifact-legacy').create();
+    if (spec.op === 'upload') {
+      const files = spec.files.map((f) => path.join(spec.root, f));
+      run = async () => {
+        const r = await client.uploadArtifact(spec.name, files, spec.root, { continueOnError: false });
+        if (r.failedItems.length > 0) {
+          throw new Error(`legacy upload failed for ${r.failedItems.length} items, e.g. ${r.failedItems[0]}`);
+        }
+        return { fileCount: r.artifactItems.length, size: r.size };
+      };
+    } else {
+      run = async () => {
+        const r = await client.downloadArtifact(spec.name, spec.target, { createArtifactFolder: false });
+        return { downloadPath: r.downloadPath };
+      };
+    }
+  } else {
+    throw new Error(`unknown client ${spec.client}`);
+  }
+
+  const started = process.hrtime.bigint();
+  const info = await run();
+  const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+  finish({ ok: true, wallSeconds, info }, 0);
+} catch (error) {
+  finish(
+    {
+      ok: false,
+      error: error instanceof Error ? `${error.name}: ${error.message}${error.code ? ` (${error.code})` : ''}` : String(error),
+      stack: error instanceof Error ? error.stack : undefined,
+    },
+    1,
+  );
+}
