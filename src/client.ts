@@ -6,15 +6,27 @@ import type {
   OperationContext,
   UploadResult,
 } from './backends/backend.js';
+import { DOWNLOAD_USER_AGENT, UPLOAD_USER_AGENT } from './backends/legacy/contracts.js';
 import { LegacyBackend } from './backends/legacy/legacy-backend.js';
-import { UPLOAD_USER_AGENT, DOWNLOAD_USER_AGENT } from './backends/legacy/contracts.js';
 import { LOCAL_RUN_ID, openLocalStore } from './backends/local/local-store.js';
+import { RESULTS_USER_AGENT } from './backends/results/contracts.js';
+import { ResultsBackend } from './backends/results/results-backend.js';
+import { backendIdsFromToken, requireBackendIds } from './backends/results/token.js';
 import { normalizeOptions, type ArtifactClientOptions, type NormalizedOptions } from './options.js';
 import { validateArtifactName } from './pack/validate.js';
 import { HttpManager } from './transport/http-manager.js';
 import { Operation } from './transport/operation.js';
 import { registerSecret } from './transport/redact.js';
 import { resolveUploadFiles } from './upload-files.js';
+
+export interface UploadArtifactOptions extends ArtifactClientOptions {
+  /** Results protocol: `false` uploads one file as-is, named after the file. @default true */
+  archive?: boolean;
+  /** Replace an existing artifact of the uploaded name (results protocol). @default false */
+  overwrite?: boolean;
+  /** Artifact paths of empty directories to record in the zip (results protocol). */
+  emptyDirectories?: string[];
+}
 
 export interface UploadArtifactResponse extends UploadResult {
   artifactName: string;
@@ -24,10 +36,19 @@ export interface UploadArtifactResponse extends UploadResult {
 export interface DownloadArtifactOptions extends ArtifactClientOptions {
   /** Directory to download into. @default process.cwd() */
   path?: string;
+  /** Download this artifact id instead of the newest artifact called `name` (results protocol). */
+  artifactId?: number;
+  /** Keep the zip instead of extracting it. @default false */
+  skipDecompress?: boolean;
 }
 
 export interface DownloadArtifactResponse extends DownloadResult {
   artifactName: string;
+}
+
+export interface ListArtifactsOptions extends ArtifactClientOptions {
+  /** Only the newest artifact of each name. @default false */
+  latest?: boolean;
 }
 
 /**
@@ -38,9 +59,10 @@ export async function uploadArtifact(
   name: string,
   files: readonly string[],
   rootDirectory: string,
-  options: ArtifactClientOptions = {},
+  options: UploadArtifactOptions = {},
 ): Promise<UploadArtifactResponse> {
-  const opts = normalizeOptions(options);
+  const { archive, overwrite, emptyDirectories, ...rest } = options;
+  const opts = normalizeOptions(rest);
   validateArtifactName(name);
   const resolved = await resolveUploadFiles(name, files, rootDirectory);
   if (resolved.length === 0) {
@@ -48,7 +70,7 @@ export async function uploadArtifact(
       context: { operation: 'upload', artifactName: name },
     });
   }
-  return withBackend('upload', opts, UPLOAD_USER_AGENT, async (backend, ctx, kind) => {
+  return withBackend('upload', opts, async (backend, ctx, kind) => {
     ctx.onProgress?.({
       operation: 'upload',
       artifactName: name,
@@ -66,6 +88,9 @@ export async function uploadArtifact(
         compressionLevel: opts.compressionLevel,
         chunkSize: opts.chunkSize,
         tempDir: opts.tempDir,
+        ...(archive !== undefined ? { archive } : {}),
+        ...(overwrite !== undefined ? { overwrite } : {}),
+        ...(emptyDirectories ? { emptyDirectories } : {}),
       },
       ctx,
     );
@@ -82,16 +107,30 @@ export async function uploadArtifact(
   });
 }
 
-/** Downloads artifact `name` into `options.path`. Nothing appears there unless every file arrived intact. */
+/** Downloads artifact `name` into `options.path`. Nothing appears there unless everything arrived intact. */
 export async function downloadArtifact(
   name: string,
   options: DownloadArtifactOptions = {},
 ): Promise<DownloadArtifactResponse> {
-  const { path: target, ...rest } = options;
+  const { path: target, artifactId, skipDecompress, ...rest } = options;
   const opts = normalizeOptions(rest);
   validateArtifactName(name);
-  return withBackend('download', opts, DOWNLOAD_USER_AGENT, async (backend, ctx) => {
-    const result = await backend.download({ name, targetDirectory: target ?? process.cwd() }, ctx);
+  if (artifactId !== undefined && (!Number.isSafeInteger(artifactId) || artifactId < 1)) {
+    throw new FerryError(
+      'ERR_FERRY_INVALID_OPTION',
+      `Option 'artifactId' must be a positive integer; got ${String(artifactId)}`,
+    );
+  }
+  return withBackend('download', opts, async (backend, ctx) => {
+    const result = await backend.download(
+      {
+        name,
+        id: artifactId,
+        targetDirectory: target ?? process.cwd(),
+        ...(skipDecompress ? { skipDecompress } : {}),
+      },
+      ctx,
+    );
     ctx.onProgress?.({
       operation: 'download',
       artifactName: name,
@@ -106,16 +145,27 @@ export async function downloadArtifact(
 }
 
 /** Lists the artifacts of the current run. */
-export function listArtifacts(options: ArtifactClientOptions = {}): Promise<ArtifactInfo[]> {
-  const opts = normalizeOptions(options);
-  return withBackend('list', opts, DOWNLOAD_USER_AGENT, (backend, ctx) => backend.list(ctx));
+export function listArtifacts(options: ListArtifactsOptions = {}): Promise<ArtifactInfo[]> {
+  const { latest, ...rest } = options;
+  const opts = normalizeOptions(rest);
+  return withBackend('list', opts, (backend, ctx) => backend.list(ctx, { latest: latest ?? false }));
 }
 
-/** Finds one artifact of the current run by exact name; ERR_FERRY_NOT_FOUND if there is none. */
+/** Finds one artifact of the current run by exact name (the newest, if several); ERR_FERRY_NOT_FOUND if there is none. */
 export function getArtifact(name: string, options: ArtifactClientOptions = {}): Promise<ArtifactInfo> {
   const opts = normalizeOptions(options);
   validateArtifactName(name);
-  return withBackend('get', opts, DOWNLOAD_USER_AGENT, (backend, ctx) => backend.get(name, ctx));
+  return withBackend('get', opts, (backend, ctx) => backend.get(name, ctx));
+}
+
+/** Deletes artifact `name` and returns its id (results protocol and the local store). */
+export function deleteArtifact(
+  name: string,
+  options: ArtifactClientOptions = {},
+): Promise<{ id: number | undefined }> {
+  const opts = normalizeOptions(options);
+  validateArtifactName(name);
+  return withBackend('delete', opts, async (backend, ctx) => ({ id: await backend.delete(name, ctx) }));
 }
 
 /**
@@ -125,13 +175,18 @@ export function getArtifact(name: string, options: ArtifactClientOptions = {}): 
 async function withBackend<T>(
   operationName: string,
   opts: NormalizedOptions,
-  userAgent: string,
   work: (backend: Backend, ctx: OperationContext, kind: Backend['kind'] | 'local') => Promise<T>,
 ): Promise<T> {
   registerSecret(opts.runtimeToken);
   const kind = chooseBackend(opts);
   const local =
     kind === 'local' ? await openLocalStore(opts.localStore, opts.runId ?? LOCAL_RUN_ID) : undefined;
+  const userAgent =
+    kind === 'results'
+      ? RESULTS_USER_AGENT
+      : operationName === 'upload'
+        ? UPLOAD_USER_AGENT
+        : DOWNLOAD_USER_AGENT;
   const http = new HttpManager({
     slots: opts.concurrency,
     userAgent,
@@ -142,13 +197,23 @@ async function withBackend<T>(
   });
   const operation = new Operation(operationName, opts.signal);
   try {
-    const backend = new LegacyBackend(
-      local?.config ?? {
-        runtimeUrl: opts.runtimeUrl as string,
-        token: opts.runtimeToken,
-        runId: opts.runId ?? LOCAL_RUN_ID,
-      },
-    );
+    const backend: Backend =
+      kind === 'results'
+        ? new ResultsBackend(
+            {
+              resultsUrl: opts.resultsUrl as string,
+              token: opts.runtimeToken as string,
+              ids: requireBackendIds(opts.runtimeToken),
+            },
+            opts.tempDir,
+          )
+        : new LegacyBackend(
+            local?.config ?? {
+              runtimeUrl: opts.runtimeUrl as string,
+              token: opts.runtimeToken,
+              runId: opts.runId ?? LOCAL_RUN_ID,
+            },
+          );
     return await work(backend, { http, operation, logger: opts.logger, onProgress: opts.onProgress }, kind);
   } finally {
     http.dispose();
@@ -156,20 +221,29 @@ async function withBackend<T>(
   }
 }
 
-/** Capability detection, never a host list: a runtime URL means the legacy service, nothing means the local store. */
-export function chooseBackend(opts: Pick<NormalizedOptions, 'backend' | 'runtimeUrl'>): 'legacy' | 'local' {
-  if (opts.backend === 'results') {
-    throw new FerryError(
-      'ERR_FERRY_CONFIG',
-      'The results protocol is not available in this version of Ferry; use backend legacy or local',
-    );
+/**
+ * Capability detection, never a host list: a results URL plus a token with an
+ * `Actions.Results` scope means the results service; a runtime URL means the legacy service;
+ * nothing means the embedded local store. An explicit `backend` overrides.
+ */
+export function chooseBackend(
+  opts: Pick<NormalizedOptions, 'backend' | 'runtimeUrl' | 'resultsUrl' | 'runtimeToken'>,
+): 'legacy' | 'results' | 'local' {
+  switch (opts.backend) {
+    case 'local':
+      return 'local';
+    case 'results':
+      if (!opts.resultsUrl)
+        throw new FerryError('ERR_FERRY_CONFIG', "backend 'results' needs resultsUrl (ACTIONS_RESULTS_URL)");
+      requireBackendIds(opts.runtimeToken);
+      return 'results';
+    case 'legacy':
+      if (!opts.runtimeUrl)
+        throw new FerryError('ERR_FERRY_CONFIG', "backend 'legacy' needs runtimeUrl (ACTIONS_RUNTIME_URL)");
+      return 'legacy';
+    default:
+      if (opts.resultsUrl && backendIdsFromToken(opts.runtimeToken)) return 'results';
+      if (opts.runtimeUrl) return 'legacy';
+      return 'local';
   }
-  if (opts.backend === 'local') return 'local';
-  if (opts.backend === 'legacy' || opts.runtimeUrl) {
-    if (!opts.runtimeUrl) {
-      throw new FerryError('ERR_FERRY_CONFIG', "backend 'legacy' needs runtimeUrl (ACTIONS_RUNTIME_URL)");
-    }
-    return 'legacy';
-  }
-  return 'local';
 }

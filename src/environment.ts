@@ -17,6 +17,7 @@ export function fromEnvironment(
     if (value !== undefined && value !== '') options[key] = value;
   };
   set('runtimeUrl', env['ACTIONS_RUNTIME_URL']);
+  set('resultsUrl', env['ACTIONS_RESULTS_URL']);
   set('runtimeToken', env['ACTIONS_RUNTIME_TOKEN']);
   set('runId', env['GITHUB_RUN_ID']);
   set('localStore', env['FERRY_STORE']);

@@ -1,5 +1,11 @@
-export { uploadArtifact, downloadArtifact, listArtifacts, getArtifact, chooseBackend } from './client.js';
-export type { UploadArtifactResponse, DownloadArtifactOptions, DownloadArtifactResponse } from './client.js';
+export { uploadArtifact, downloadArtifact, listArtifacts, getArtifact, deleteArtifact, chooseBackend } from './client.js';
+export type {
+  UploadArtifactOptions,
+  UploadArtifactResponse,
+  DownloadArtifactOptions,
+  DownloadArtifactResponse,
+  ListArtifactsOptions,
+} from './client.js';
 export type { ArtifactClientOptions, BackendChoice } from './options.js';
 export { fromEnvironment } from './environment.js';
 export type { ArtifactInfo } from './backends/backend.js';

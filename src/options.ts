@@ -11,13 +11,16 @@ export type BackendChoice = 'auto' | 'legacy' | 'results' | 'local';
 /** Options shared by every operation. Read the environment with `fromEnvironment()` and spread it in. */
 export interface ArtifactClientOptions {
   /**
-   * Which protocol to speak. `auto` picks by capability: legacy when `runtimeUrl` is set, the
-   * embedded local store when nothing is.
+   * Which protocol to speak. `auto` picks by capability: results when `resultsUrl` is set and
+   * the runtime token carries an `Actions.Results` scope, legacy when `runtimeUrl` is set, the
+   * embedded local store when neither is. No host name is ever refused.
    * @default 'auto'
    */
   backend?: BackendChoice;
   /** ACTIONS_RUNTIME_URL of the legacy (pipelines) service. @example 'https://pipelines.example/abc/' */
   runtimeUrl?: string;
+  /** ACTIONS_RESULTS_URL of the results service (github.com); only its origin is used. */
+  resultsUrl?: string;
   /** ACTIONS_RUNTIME_TOKEN. Never logged. */
   runtimeToken?: string;
   /** GITHUB_RUN_ID. @default 'local' for the embedded store */
@@ -48,6 +51,7 @@ export interface ArtifactClientOptions {
 export interface NormalizedOptions {
   backend: BackendChoice;
   runtimeUrl: string | undefined;
+  resultsUrl: string | undefined;
   runtimeToken: string | undefined;
   runId: string | undefined;
   localStore: string;
@@ -71,6 +75,7 @@ export const MAX_CHUNK_SIZE = 256 * 1024 * 1024;
 const KNOWN_KEYS = new Set<string>([
   'backend',
   'runtimeUrl',
+  'resultsUrl',
   'runtimeToken',
   'runId',
   'localStore',
@@ -107,6 +112,7 @@ export function normalizeOptions(
   return {
     backend,
     runtimeUrl: optionalUrl('runtimeUrl', options.runtimeUrl),
+    resultsUrl: optionalUrl('resultsUrl', options.resultsUrl),
     runtimeToken: options.runtimeToken || undefined,
     runId: optionalString('runId', options.runId),
     localStore: path.resolve(options.localStore ?? path.join(os.homedir(), '.ferry', 'store')),

@@ -34,6 +34,8 @@ export interface DownloadResult {
   fileCount: number;
   /** Bytes written to disk. */
   size: number;
+  /** `sha256:<hex>` of the downloaded bytes, when the protocol has one. */
+  digest?: string | undefined;
 }
 
 /** Everything one public operation hands a backend: its HTTP slots, shared fate, logger and progress sink. */
@@ -47,6 +49,12 @@ export interface OperationContext {
 export interface UploadSpec {
   name: string;
   files: UploadFile[];
+  /** Directories (artifact paths) to record as empty directory entries (results protocol). */
+  emptyDirectories?: string[];
+  /** Results protocol: false uploads the single file as-is, named after the file. @default true */
+  archive?: boolean;
+  /** Delete an existing artifact of the uploaded name first. @default false */
+  overwrite?: boolean;
   retentionDays: number | undefined;
   compressionLevel: number;
   chunkSize: number;
@@ -55,7 +63,11 @@ export interface UploadSpec {
 
 export interface DownloadSpec {
   name: string;
+  /** Download this artifact id rather than the newest artifact called `name` (results protocol). */
+  id?: number | undefined;
   targetDirectory: string;
+  /** Keep a zip as downloaded instead of extracting it. @default false */
+  skipDecompress?: boolean;
 }
 
 /** The protocol seam: legacy file containers and results/Twirp implement the same calls. */
@@ -63,6 +75,9 @@ export interface Backend {
   readonly kind: 'legacy' | 'results';
   upload(spec: UploadSpec, ctx: OperationContext): Promise<UploadResult>;
   download(spec: DownloadSpec, ctx: OperationContext): Promise<DownloadResult>;
-  list(ctx: OperationContext): Promise<ArtifactInfo[]>;
+  /** `latest` keeps only the newest artifact of each name (re-runs can produce several). */
+  list(ctx: OperationContext, options?: { latest?: boolean }): Promise<ArtifactInfo[]>;
   get(name: string, ctx: OperationContext): Promise<ArtifactInfo>;
+  /** Deletes the artifact and returns its id; legacy has no delete and throws ERR_FERRY_CONFIG. */
+  delete(name: string, ctx: OperationContext): Promise<number | undefined>;
 }

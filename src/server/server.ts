@@ -6,6 +6,28 @@ import { HttpError } from './http/http-error.js';
 import { sendErrorJson } from './http/respond.js';
 import type { ProtocolModule, Route } from './route.js';
 
+/** Writes an error answer in a protocol's own format (Twirp JSON, Azure XML, GitHub JSON). */
+export type ErrorRenderer = (res: ServerResponse, error: HttpError) => void;
+
+/**
+ * Optional per-route behaviour on top of `Route`, for protocols that do not follow the legacy
+ * conventions. A plain `Route` is a valid `ServerRoute` with every default.
+ */
+export interface ServerRouteOptions {
+  /**
+   * `'bearer'` (default): the router checks the server token. `'self'`: the handler authenticates
+   * on its own (signed blob URLs carry no Authorization; the REST API accepts `token <t>`).
+   */
+  auth?: 'bearer' | 'self';
+  /** Renders errors of this route; default is the legacy JSON `{message, statusCode}`. */
+  renderError?: ErrorRenderer;
+}
+
+export type ServerRoute = Route & ServerRouteOptions;
+
+/** A route `method` that matches every method: lets a protocol own all errors under its prefix. */
+export const ANY_METHOD = '*';
+
 export interface HttpServerOptions {
   protocols: readonly ProtocolModule[];
   token: string | undefined;
@@ -35,7 +57,7 @@ const SOCKET_IDLE_TIMEOUT_MS = 180_000;
  * of every mounted protocol, and turns every failure into a JSON error. Protocols only add routes.
  */
 export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
-  const routes: Route[] = options.protocols.flatMap((p) => p.routes);
+  const routes: readonly ServerRoute[] = options.protocols.flatMap((p) => p.routes);
   const authorized = createBearerCheck(options.token);
   const stats = { connectionsOpened: 0, openConnections: 0, requests: 0 };
 
@@ -69,9 +91,17 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
   });
 
   async function dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let route: ServerRoute | undefined;
     try {
       const url = parseRequestUrl(req.url);
-      if (!authorized(req)) {
+      const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+      const onPath = routes
+        .map((candidate) => ({ route: candidate, match: candidate.pattern.exec(url.pathname) }))
+        .filter((r) => r.match);
+      const hit = onPath.find((r) => r.route.method === method || r.route.method === ANY_METHOD);
+      route = hit?.route;
+      // Unmatched requests are checked too, so an unauthenticated caller cannot probe routes.
+      if ((route?.auth ?? 'bearer') === 'bearer' && !authorized(req)) {
         throw new HttpError(
           401,
           'Missing or invalid bearer token (Authorization: Bearer <ACTIONS_RUNTIME_TOKEN>)',
@@ -80,11 +110,6 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
           },
         );
       }
-      const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
-      const onPath = routes
-        .map((route) => ({ route, match: route.pattern.exec(url.pathname) }))
-        .filter((r) => r.match);
-      const hit = onPath.find((r) => r.route.method === method);
       if (!hit?.match) {
         if (onPath.length > 0) {
           const allow = [...new Set(onPath.map((r) => r.route.method))].join(', ');
@@ -104,7 +129,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
         baseUrl: requestBaseUrl(req, options.fallbackBaseUrl()),
       });
     } catch (error) {
-      answerError(req, res, error, options.log);
+      answerError(req, res, error, options.log, route?.renderError);
     }
   }
 
@@ -156,6 +181,7 @@ function answerError(
   res: ServerResponse,
   error: unknown,
   log: ((line: string) => void) | undefined,
+  render: ErrorRenderer | undefined,
 ): void {
   if (res.headersSent || res.destroyed) {
     // Mid-body failure (client went away, disk error while streaming): the only honest signal
@@ -163,8 +189,12 @@ function answerError(
     res.destroy();
     return;
   }
+  const send = (httpError: HttpError): void =>
+    render
+      ? render(res, httpError)
+      : sendErrorJson(res, httpError.status, httpError.message, httpError.headers);
   if (error instanceof HttpError) {
-    sendErrorJson(res, error.status, error.message, error.headers);
+    send(error);
     return;
   }
   if (req.destroyed || isClientAbort(error)) {
@@ -174,10 +204,8 @@ function answerError(
   log?.(
     `internal error on ${req.method ?? '?'} ${pathOf(req)}: ${error instanceof Error ? error.message : String(error)}`,
   );
-  sendErrorJson(
-    res,
-    500,
-    `Internal server error: ${error instanceof Error ? error.message : 'unknown failure'}`,
+  send(
+    new HttpError(500, `Internal server error: ${error instanceof Error ? error.message : 'unknown failure'}`),
   );
 }
 

@@ -19,6 +19,7 @@ import type { Operation } from './operation.js';
 import { SlotAgents, type ProxySettings } from './proxy.js';
 import { redactUrl, urlWithoutQuery } from './redact.js';
 import {
+  backoffDelay,
   decideRetry,
   defaultRetryPolicy,
   errorCode,
@@ -48,7 +49,13 @@ export interface RequestSpec {
   slot: number;
   method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   url: string;
-  headers?: OutgoingHttpHeaders;
+  /** Headers, or a function of the 1-based attempt (a resumed download adds Range on a retry). */
+  headers?: OutgoingHttpHeaders | ((attempt: number) => OutgoingHttpHeaders);
+  /**
+   * `throw` hands a network failure straight back instead of retrying it, for calls that must
+   * be reconciled with the server before being repeated (create, finalize). @default 'retry'
+   */
+  networkErrors?: 'retry' | 'throw';
   /** Replayable body: a buffer, a string, or a factory that opens a fresh stream per attempt. */
   body?: RequestBody;
   /** Non-2xx statuses the reader handles itself (e.g. a 404 that means "empty"). */
@@ -127,6 +134,11 @@ export class HttpManager {
     return this.#policy;
   }
 
+  /** Sleeps the policy's backoff for `attempt` (for callers that retry whole steps, e.g. reconcile-then-repeat). */
+  pause(attempt: number, signal?: AbortSignal): Promise<void> {
+    return this.#clock.sleep(backoffDelay(this.#policy, attempt, this.#options.random), signal);
+  }
+
   /** Destroys the slot's client and sockets and gives the slot a fresh client. */
   disposeAndReplace(slot: number): void {
     const current = this.#slot(slot);
@@ -161,7 +173,7 @@ export class HttpManager {
       const onAbort = (): void => this.disposeAndReplace(spec.slot);
       signal?.addEventListener('abort', onAbort, { once: true });
       try {
-        const { res, url } = await this.#sendFollowingRedirects(spec);
+        const { res, url } = await this.#sendFollowingRedirects(spec, attempt);
         const status = res.statusCode ?? 0;
         if ((status >= 200 && status < 300) || spec.okStatuses?.includes(status)) {
           try {
@@ -189,6 +201,7 @@ export class HttpManager {
         if (error instanceof FerryError && !error.retryable && error.code !== 'ERR_FERRY_PROXY') throw error;
         outcome = { kind: 'error', error };
         failure = this.#networkFailure(spec, new URL(spec.url), error, attempt);
+        if (spec.networkErrors === 'throw' && failure.retryable) throw failure;
       } finally {
         signal?.removeEventListener('abort', onAbort);
       }
@@ -217,13 +230,14 @@ export class HttpManager {
     }
   }
 
-  async #sendFollowingRedirects(spec: RequestSpec): Promise<{ res: IncomingMessage; url: URL }> {
+  async #sendFollowingRedirects(spec: RequestSpec, attempt: number): Promise<{ res: IncomingMessage; url: URL }> {
+    const headers = typeof spec.headers === 'function' ? spec.headers(attempt) : spec.headers;
     let url = new URL(spec.url);
     let method = spec.method;
     let body = spec.body;
     let bearer = spec.bearer;
     for (let hop = 0; ; hop++) {
-      const res = await this.#send(spec.slot, method, url, spec.headers, body, bearer);
+      const res = await this.#send(spec.slot, method, url, headers, body, bearer);
       const status = res.statusCode ?? 0;
       const location = header(res, 'location');
       if (!REDIRECTS.has(status) || location === undefined) return { res, url };

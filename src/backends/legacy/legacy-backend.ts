@@ -32,6 +32,19 @@ export class LegacyBackend implements Backend {
     return (await this.#listRaw(ctx, 'list')).map(toInfo);
   }
 
+  delete(name: string): Promise<number | undefined> {
+    // The file-container protocol has no delete; GHES/Gitea expire artifacts by retention.
+    return Promise.reject(
+      new FerryError(
+        'ERR_FERRY_CONFIG',
+        `Cannot delete '${name}': the legacy artifact protocol has no delete operation`,
+        {
+          context: { operation: 'delete', artifactName: name },
+        },
+      ),
+    );
+  }
+
   async get(name: string, ctx: OperationContext): Promise<ArtifactInfo> {
     return toInfo(await this.#find(name, ctx, 'get'));
   }

@@ -1,0 +1,390 @@
+#!/usr/bin/env node
+// `npm run bench`: Ferry vs the official legacy client (@actions/artifact 1.1.3) on four
+// workloads, against Ferry's own local server. Runs against the compiled library in lib/
+// (`npm run build` first). See `node bench/run.mjs --help` and docs/benchmarks.md.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { machineInfo, ratioLines, resultsTable, sweepTable, writeDocs } from './report.mjs';
+import { verifyTree } from './verify.mjs';
+import { ensureWorkload, WORKLOADS } from './workloads.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, '..');
+const CACHE_DIR = path.join(REPO, '.bench');
+const CHILD = path.join(HERE, 'child.mjs');
+const TOKEN = 'ferry-bench-token';
+const CLIENTS = ['ferry', 'legacy'];
+const OPS = ['upload', 'download'];
+/** A child that runs longer than this is killed and reported as failed. */
+const CHILD_TIMEOUT_MS = 20 * 60_000;
+
+const HELP = `Usage: npm run bench -- [flags]   (or: node bench/run.mjs [flags] after npm run build)
+
+  --workloads W1,W2,W3,W4          which workloads (default: all)
+  --clients ferry,legacy           which clients (default: both)
+  --ops upload,download            which operations (default: both; a download-only run
+                                   still uploads first, unmeasured)
+  --size-scale X                   scale the workloads (0.05 = 500 files for W1, 25.6 MiB for W2)
+  --repeat N                       run every measurement N times, report the median (default 1)
+  --concurrency N                  pass concurrency N to Ferry (default: Ferry's own default)
+  --ferry-concurrency-sweep 2,4,8  also run Ferry on W1 with each concurrency (honours --ops)
+  --cpu-prof                       write a V8 CPU profile of every Ferry child to .bench/prof/
+                                   (summarise one with: node bench/prof-summary.mjs FILE)
+  --write-docs                     write the results to docs/benchmarks.md
+  --keep-temp                      keep the temp dir (server data, downloads) for inspection
+  -h, --help                       this text
+
+Workloads are generated once into .bench/ (gitignored) from a fixed seed.`;
+
+function parseOptions(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      workloads: { type: 'string', default: Object.keys(WORKLOADS).join(',') },
+      clients: { type: 'string', default: CLIENTS.join(',') },
+      ops: { type: 'string', default: OPS.join(',') },
+      'size-scale': { type: 'string', default: '1' },
+      repeat: { type: 'string', default: '1' },
+      concurrency: { type: 'string' },
+      'ferry-concurrency-sweep': { type: 'string' },
+      'cpu-prof': { type: 'boolean', default: false },
+      'write-docs': { type: 'boolean', default: false },
+      'keep-temp': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const list = (flag, allowed) => {
+    const items = values[flag]
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    for (const item of items) {
+      if (!allowed.includes(item)) throw new Error(`--${flag}: unknown ${JSON.stringify(item)}; use ${allowed.join(',')}`);
+    }
+    return allowed.filter((a) => items.includes(a)); // canonical order
+  };
+  const positive = (flag, text, integer) => {
+    const n = Number(text);
+    if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
+      throw new Error(`--${flag} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(text)}`);
+    }
+    return n;
+  };
+  return {
+    help: values.help,
+    workloads: list('workloads', Object.keys(WORKLOADS)),
+    clients: list('clients', CLIENTS),
+    ops: list('ops', OPS),
+    scale: positive('size-scale', values['size-scale'], false),
+    repeat: positive('repeat', values.repeat, true),
+    concurrency: values.concurrency === undefined ? undefined : positive('concurrency', values.concurrency, true),
+    sweep:
+      values['ferry-concurrency-sweep'] === undefined
+        ? []
+        : values['ferry-concurrency-sweep'].split(',').map((s) => positive('ferry-concurrency-sweep', s.trim(), true)),
+    cpuProf: values['cpu-prof'],
+    writeDocs: values['write-docs'],
+    keepTemp: values['keep-temp'],
+    argv,
+  };
+}
+
+const log = (line) => process.stderr.write(`[bench] ${line}\n`);
+
+/** Child processes still running, so an interrupt can stop them (by pid, never by name). */
+const running = new Set();
+/** Servers and temp dirs to release on exit. */
+const cleanups = [];
+
+/** Runs one operation in a child process; resolves with its parsed result. */
+async function runChild(tmp, spec, nodeArgs) {
+  const id = `${spec.workload}-${spec.client}-${spec.op}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+  const specFile = path.join(tmp, `${id}.spec.json`);
+  const resultFile = path.join(tmp, `${id}.result.json`);
+  const childTmp = path.join(tmp, `${id}.tmp`);
+  mkdirSync(childTmp);
+  writeFileSync(specFile, JSON.stringify({ ...spec, resultFile }));
+  const env = { ...process.env, TMPDIR: childTmp, TMP: childTmp, TEMP: childTmp };
+  // No proxies for loopback benchmarks, whatever the shell has.
+  for (const k of Object.keys(env)) if (/^(https?|all|no)_proxy$/i.test(k)) delete env[k];
+  const child = spawn(process.execPath, [...nodeArgs, CHILD, specFile], {
+    cwd: REPO,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  let output = '';
+  const keep = (chunk) => {
+    output = (output + chunk.toString('utf8')).slice(-16_384);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
+  const code = await new Promise((resolve) => child.on('close', (c, signal) => resolve(c ?? signal)));
+  clearTimeout(timer);
+  running.delete(child);
+  await rm(childTmp, { recursive: true, force: true });
+  let result;
+  try {
+    result = JSON.parse(readFileSync(resultFile, 'utf8'));
+  } catch {
+    result = { ok: false, error: `child exited with ${code} and no result` };
+  }
+  if (!result.ok) {
+    log(`${spec.client} ${spec.op} ${spec.workload} FAILED: ${result.error}`);
+    log(`--- last output of the child ---\n${output.trim()}\n---`);
+  }
+  return result;
+}
+
+async function main() {
+  const options = parseOptions(process.argv.slice(2));
+  if (options.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const libIndex = path.join(REPO, 'lib', 'index.js');
+  if (!existsSync(libIndex)) throw new Error('lib/index.js is missing: run `npm run build` first');
+  const { startServer } = await import(pathToFileURL(libIndex).href);
+
+  const startedAt = new Date();
+  const loadBefore = os.loadavg()[0].toFixed(2);
+  mkdirSync(CACHE_DIR, { recursive: true });
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-bench-'));
+  cleanups.push(async () => {
+    if (options.keepTemp) log(`kept temp dir ${tmp}`);
+    else await rm(tmp, { recursive: true, force: true });
+  });
+  const profDir = path.join(CACHE_DIR, 'prof');
+  if (options.cpuProf) mkdirSync(profDir, { recursive: true });
+
+  const nodeArgsFor = (client, label) =>
+    options.cpuProf && client === 'ferry'
+      ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${label}-${Date.now()}.cpuprofile`]
+      : [];
+
+  let serial = 0;
+  /** A fresh server (own data dir) that lives for one client's upload and download of one workload. */
+  const freshServer = async (label) => {
+    const dataDir = path.join(tmp, `server-${label}-${++serial}`);
+    const server = await startServer({ dataDir, port: 0, host: '127.0.0.1', token: TOKEN });
+    const release = async () => {
+      await server.close();
+      if (!options.keepTemp) await rm(dataDir, { recursive: true, force: true });
+    };
+    cleanups.push(release);
+    return { server, release };
+  };
+
+  /** Runs one operation and turns the child result into a table row. */
+  const measure = async ({ server, workload, client, op, name, concurrency, record = true }) => {
+    const target = op === 'download' ? path.join(tmp, `download-${++serial}`) : undefined;
+    const spec = {
+      workload: workload.name,
+      client,
+      op,
+      name,
+      runtimeUrl: server.url,
+      token: TOKEN,
+      runId: '1',
+      concurrency,
+      ...(op === 'upload'
+        ? { root: workload.root, files: workload.files.map((f) => f.path) }
+        : { target }),
+    };
+    const before = server.stats();
+    const result = await runChild(tmp, spec, nodeArgsFor(client, `${workload.name}-${op}-${client}${concurrency ? `-c${concurrency}` : ''}`));
+    const after = server.stats();
+    const row = {
+      workload: workload.name,
+      op,
+      client,
+      concurrency,
+      wallSeconds: result.ok ? result.wallSeconds : undefined,
+      mbPerSec: result.ok ? workload.totalBytes / 1e6 / result.wallSeconds : undefined,
+      filesPerSec: result.ok ? workload.files.length / result.wallSeconds : undefined,
+      requests: after.requests - before.requests,
+      connections: after.connectionsOpened - before.connectionsOpened,
+      rssMiB: result.maxRssMiB,
+      check: 'ok',
+      detail: result.ok ? result.info : { error: result.error },
+    };
+    if (!result.ok) {
+      row.check = 'FAILED';
+    } else if (op === 'upload') {
+      const info = result.info;
+      if (info.fileCount !== workload.files.length || (client === 'ferry' && info.size !== workload.totalBytes)) {
+        row.check = 'MISMATCH';
+        log(`${client} upload of ${workload.name} reported ${JSON.stringify(info)}; expected ${workload.files.length} files, ${workload.totalBytes} bytes`);
+      }
+    } else {
+      const verdict = await verifyTree(target, workload);
+      if (!verdict.ok) {
+        row.check = 'MISMATCH';
+        log(`${client} download of ${workload.name}: ${verdict.problemCount} problems, e.g.\n  ${verdict.problems.join('\n  ')}`);
+      }
+      if (!options.keepTemp) await rm(target, { recursive: true, force: true });
+    }
+    if (record) {
+      log(
+        `${workload.name} ${op} ${client}${concurrency ? ` c=${concurrency}` : ''}: ${row.wallSeconds?.toFixed(2) ?? '-'} s, ${row.mbPerSec?.toFixed(1) ?? '-'} MB/s, ${row.requests} req, ${row.connections} conns, ${row.rssMiB?.toFixed(0) ?? '-'} MiB, ${row.check}`,
+      );
+    }
+    return row;
+  };
+
+  /** Median-wall row of `runs` (all must have passed), with the spread noted. */
+  const summarize = (runs) => {
+    const failed = runs.find((r) => r.check !== 'ok');
+    if (failed || runs.length === 1) return failed ?? runs[0];
+    const sorted = [...runs].sort((a, b) => a.wallSeconds - b.wallSeconds);
+    const median = sorted[Math.floor((sorted.length - 1) / 2)];
+    return {
+      ...median,
+      spread: `${sorted[0].wallSeconds.toFixed(2)}-${sorted.at(-1).wallSeconds.toFixed(2)}`,
+    };
+  };
+
+  const rows = [];
+  const workloads = [];
+  for (const name of options.workloads) {
+    const workload = ensureWorkload(name, options.scale, CACHE_DIR, log);
+    workloads.push(workload);
+    log(`${name}: ${workload.title}: ${workload.files.length} files, ${(workload.totalBytes / 1e6).toFixed(1)} MB`);
+    const servers = {};
+    for (const client of options.clients) servers[client] = await freshServer(`${name}-${client}`);
+    const artifactName = (r) => `bench-${name}${r === 0 ? '' : `-r${r}`}`;
+
+    const uploads = Object.fromEntries(options.clients.map((c) => [c, []]));
+    const uploadRepeats = options.ops.includes('upload') ? options.repeat : 1;
+    for (let r = 0; r < uploadRepeats; r++) {
+      for (const client of options.clients) {
+        uploads[client].push(
+          await measure({
+            server: servers[client].server,
+            workload,
+            client,
+            op: 'upload',
+            name: artifactName(r),
+            concurrency: client === 'ferry' ? options.concurrency : undefined,
+            record: options.ops.includes('upload'),
+          }),
+        );
+      }
+    }
+    if (options.ops.includes('upload')) for (const client of options.clients) rows.push(summarize(uploads[client]));
+
+    if (options.ops.includes('download')) {
+      const downloads = Object.fromEntries(options.clients.map((c) => [c, []]));
+      for (let r = 0; r < options.repeat; r++) {
+        for (const client of options.clients) {
+          if (uploads[client][0].check !== 'ok') continue; // nothing to download
+          downloads[client].push(
+            await measure({
+              server: servers[client].server,
+              workload,
+              client,
+              op: 'download',
+              name: artifactName(0),
+              concurrency: client === 'ferry' ? options.concurrency : undefined,
+            }),
+          );
+        }
+      }
+      for (const client of options.clients) {
+        if (downloads[client].length > 0) rows.push(summarize(downloads[client]));
+        else rows.push({ workload: name, op: 'download', client, check: 'SKIPPED (upload failed)' });
+      }
+    }
+    for (const client of options.clients) await servers[client].release();
+  }
+
+  const sweep = [];
+  if (options.sweep.length > 0) {
+    const workload = ensureWorkload('W1', options.scale, CACHE_DIR, log);
+    if (!workloads.some((w) => w.name === 'W1')) workloads.push(workload);
+    log(`concurrency sweep on W1: ${options.sweep.join(', ')}`);
+    for (const concurrency of options.sweep) {
+      const { server, release } = await freshServer(`sweep-c${concurrency}`);
+      const up = [];
+      for (let r = 0; r < options.repeat; r++) {
+        up.push(
+          await measure({
+            server,
+            workload,
+            client: 'ferry',
+            op: 'upload',
+            name: `sweep-r${r}`,
+            concurrency,
+            record: options.ops.includes('upload'),
+          }),
+        );
+      }
+      if (options.ops.includes('upload')) sweep.push(summarize(up));
+      if (options.ops.includes('download') && up[0].check === 'ok') {
+        const down = [];
+        for (let r = 0; r < options.repeat; r++) {
+          down.push(await measure({ server, workload, client: 'ferry', op: 'download', name: 'sweep-r0', concurrency }));
+        }
+        sweep.push(summarize(down));
+      }
+      await release();
+    }
+  }
+
+  const loadAfter = os.loadavg()[0].toFixed(2);
+  console.log('');
+  console.log(resultsTable(rows));
+  console.log('');
+  const ratios = ratioLines(rows);
+  if (ratios) console.log(`${ratios}\n`);
+  if (sweep.length > 0) {
+    console.log('Ferry concurrency sweep on W1:\n');
+    console.log(sweepTable(sweep));
+    console.log('');
+  }
+  console.log(`load average (1 min) before / after: ${loadBefore} / ${loadAfter}`);
+
+  writeFileSync(
+    path.join(CACHE_DIR, 'last-run.json'),
+    JSON.stringify({ startedAt, options, machine: machineInfo(), rows, sweep }, null, 2),
+  );
+  if (options.writeDocs) {
+    const docs = path.join(REPO, 'docs', 'benchmarks.md');
+    writeDocs(docs, { rows, sweep, workloads, options, machine: machineInfo(), startedAt, loadBefore, loadAfter });
+    log(`wrote ${path.relative(REPO, docs)}`);
+  }
+  const bad = [...rows, ...sweep].filter((r) => r.check !== 'ok');
+  if (bad.length > 0) {
+    log(`${bad.length} measurement(s) failed their check: ${bad.map((r) => `${r.workload} ${r.op} ${r.client}`).join(', ')}`);
+    return 1;
+  }
+  return 0;
+}
+
+async function cleanup() {
+  for (const child of running) child.kill('SIGKILL');
+  for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => undefined);
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    log(`${signal}: stopping`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+let exitCode = 1;
+try {
+  exitCode = await main();
+} catch (error) {
+  log(error instanceof Error ? (error.stack ?? error.message) : String(error));
+} finally {
+  await cleanup();
+}
+process.exit(exitCode);

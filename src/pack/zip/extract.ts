@@ -1,0 +1,628 @@
+import { chmod, lstat, mkdir, mkdtemp, open, rename, rm, rmdir, symlink, type FileHandle } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { AbortError, FerryError, IntegrityError, ValidationError, isFerryError } from '../../errors.js';
+import { assertNoSymlinkInPath, resolveInside } from '../safe-path.js';
+import { describeCharacter, isControlCharacter, printable } from '../validate.js';
+import { readZipDirectory, type ZipEntry } from './central-directory.js';
+import { openEntryStreamOnHandle, readEntryBuffer } from './entry-reader.js';
+import { checkDeclaredLimits, normalizeLimits, type ExtractLimits } from './limits.js';
+
+/**
+ * Safe zip extraction (reliability plan §5 A1–A13, D35).
+ *
+ * 1. The central directory is read from the end of the file (never the local headers in sequence).
+ * 2. First pass, before anything is written: limits (entry count, declared total, per-entry ratio),
+ *    every name (`resolveInside`, 4096-byte names, 255-byte segments), duplicates, case or Unicode
+ *    normalisation collisions (they would overwrite each other on macOS/Windows), file-versus-
+ *    directory conflicts, the symlink policy, and the current state of the target (symlinks on the
+ *    way, a directory where a file goes, `existing: 'error'`).
+ * 3. Every entry is written into a staging directory inside the target (`.ferry-extract-XXXXXX`),
+ *    its size and CRC-32 verified, at most `concurrency` at a time.
+ * 4. Only then are entries renamed into place. `rename` replaces an existing file or symlink at the
+ *    destination as a directory entry; it never writes through a link.
+ *
+ * Error codes: names, paths, links and collisions → `ERR_FERRY_UNSAFE_PATH`; structure, CRC, sizes,
+ * limits and unsupported features → `ERR_FERRY_INTEGRITY`; something already in the target that
+ * conflicts → `ERR_FERRY_CONFLICT`; bad options → `ERR_FERRY_INVALID_OPTION`.
+ */
+
+export interface ExtractOptions {
+  /**
+   * Final directory; created if missing. Nothing outside it is ever written.
+   * @example 'artifacts/build-output'
+   */
+  targetDirectory: string;
+  /** Zip-bomb limits; unspecified fields keep their defaults. @default DEFAULT_EXTRACT_LIMITS */
+  limits?: Partial<ExtractLimits>;
+  /**
+   * Restore unix modes from external attributes: files get `mode & 0o777` (never setuid, setgid or
+   * sticky), directories `(mode & 0o777) | 0o700` so the owner can always continue.
+   * @default true
+   */
+  restoreModes?: boolean;
+  /**
+   * Symlink entries: `'refuse'` (an error naming the entry), `'file'` (write the link text as a
+   * regular file), or `'preserve'` (create the link only if its target, resolved from the link's
+   * directory, stays inside `targetDirectory` without passing through another link; else an error).
+   * @default 'refuse'
+   */
+  symlinks?: 'refuse' | 'file' | 'preserve';
+  /**
+   * A file that already exists at a destination: `'overwrite'` (replace it; a symlink there is
+   * replaced, never written through), `'error'`, or `'skip'` (keep it). Existing directories are
+   * always merged into; a directory where a file goes (or the reverse) is always an error.
+   * @default 'overwrite'
+   */
+  existing?: 'overwrite' | 'error' | 'skip';
+  /** Aborts the extraction and removes the staging directory. Not honoured once moving into place started. */
+  signal?: AbortSignal;
+  /** Called once per entry after it has been written to staging and verified. */
+  onEntry?: (info: { name: string; size: number }) => void;
+  /** Max entries being written at once (bounded file descriptors). @default 8 */
+  concurrency?: number;
+}
+
+export interface ExtractResult {
+  /** Files (and links) moved into the target; skipped files are not counted. */
+  files: number;
+  /** Distinct directories in the archive: explicit entries and implied parents. */
+  directories: number;
+  /** Uncompressed bytes of the files moved into the target. */
+  bytes: number;
+}
+
+/**
+ * Moving into place failed after some entries were already moved (rare: a race with another
+ * process, or a permission problem the pre-check could not see). `moved` lists them.
+ */
+export class PartialExtractionError extends FerryError {
+  override name = 'PartialExtractionError';
+  constructor(
+    code: FerryError['code'],
+    message: string,
+    readonly moved: readonly string[],
+    readonly createdDirectories: readonly string[],
+    cause: unknown,
+  ) {
+    super(code, message, { cause });
+  }
+}
+
+const OPTION_KEYS = [
+  'targetDirectory',
+  'limits',
+  'restoreModes',
+  'symlinks',
+  'existing',
+  'signal',
+  'onEntry',
+  'concurrency',
+] as const;
+
+/** The longest entry name accepted, in UTF-8 bytes. */
+export const MAX_ENTRY_NAME_BYTES = 4096;
+/** The longest path segment accepted (NAME_MAX on common file systems). */
+const MAX_SEGMENT_BYTES = 255;
+/** The longest destination path accepted (PATH_MAX on Linux, NUL included). */
+const MAX_PATH_BYTES = 4095;
+/** Entries up to this size are read, inflated and verified in memory (fewer syscalls). */
+const IN_MEMORY_BYTES = 1024 * 1024;
+/** The longest symlink text accepted with `symlinks: 'preserve'`. */
+const MAX_LINK_BYTES = 4096;
+const STAGING_PREFIX = '.ferry-extract-';
+
+interface Normalized {
+  target: string;
+  limits: ExtractLimits;
+  restoreModes: boolean;
+  symlinks: 'refuse' | 'file' | 'preserve';
+  existing: 'overwrite' | 'error' | 'skip';
+  signal: AbortSignal | undefined;
+  onEntry: ((info: { name: string; size: number }) => void) | undefined;
+  concurrency: number;
+}
+
+function invalid(option: string, message: string): ValidationError {
+  return new ValidationError('ERR_FERRY_INVALID_OPTION', `Option '${option}': ${message}`, { option });
+}
+
+function oneOf<T extends string>(option: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw invalid(option, `expected one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${String(value)}`);
+  }
+  return value as T;
+}
+
+function normalizeOptions(options: ExtractOptions): Normalized {
+  if (typeof options !== 'object' || options === null) {
+    throw new ValidationError('ERR_FERRY_INVALID_OPTION', 'extractZip: options must be an object');
+  }
+  for (const key of Object.keys(options)) {
+    if (!(OPTION_KEYS as readonly string[]).includes(key)) {
+      throw invalid(key, `unknown option; expected one of ${OPTION_KEYS.join(', ')}`);
+    }
+  }
+  if (typeof options.targetDirectory !== 'string' || options.targetDirectory.length === 0) {
+    throw invalid('targetDirectory', 'must be a non-empty string');
+  }
+  if (options.restoreModes !== undefined && typeof options.restoreModes !== 'boolean') {
+    throw invalid('restoreModes', 'must be a boolean');
+  }
+  const concurrency = options.concurrency ?? 8;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw invalid('concurrency', `must be a positive integer, got ${String(concurrency)}`);
+  }
+  if (options.onEntry !== undefined && typeof options.onEntry !== 'function') {
+    throw invalid('onEntry', 'must be a function');
+  }
+  return {
+    target: path.resolve(options.targetDirectory),
+    limits: normalizeLimits(options.limits),
+    restoreModes: options.restoreModes ?? true,
+    symlinks: oneOf('symlinks', options.symlinks, ['refuse', 'file', 'preserve'], 'refuse'),
+    existing: oneOf('existing', options.existing, ['overwrite', 'error', 'skip'], 'overwrite'),
+    signal: options.signal,
+    onEntry: options.onEntry,
+    concurrency,
+  };
+}
+
+/** One entry to extract. `key` is the normalised relative path with `/` separators. */
+interface Item {
+  entry: ZipEntry;
+  index: number;
+  key: string;
+  dest: string;
+  kind: 'file' | 'directory' | 'link';
+  linkText?: string;
+  skip?: boolean;
+}
+
+interface Plan {
+  items: Item[];
+  /** Every directory to ensure (explicit and implied), parents before children. */
+  directories: string[];
+  /** Keys of the directory entries (their modes are restored). */
+  directoryEntries: Map<string, Item>;
+}
+
+function unsafe(message: string): IntegrityError {
+  return new IntegrityError('ERR_FERRY_UNSAFE_PATH', message);
+}
+
+function conflict(message: string): FerryError {
+  return new FerryError('ERR_FERRY_CONFLICT', message);
+}
+
+/** `./`, `.//./`: a directory entry naming the target itself, harmless and skipped. */
+function namesRoot(name: string): boolean {
+  const normalized = name.replace(/\\/g, '/');
+  return normalized !== '' && !normalized.startsWith('/') && normalized.split('/').every((s) => s === '' || s === '.');
+}
+
+/** Case and Unicode normalisation folding: keys equal here collide on macOS and Windows. */
+function fold(key: string): string {
+  return key.normalize('NFC').toLowerCase();
+}
+
+function ancestors(key: string): string[] {
+  const parts = key.split('/');
+  const out: string[] = [];
+  for (let i = 1; i < parts.length; i++) out.push(parts.slice(0, i).join('/'));
+  return out;
+}
+
+function depth(key: string): number {
+  let n = 0;
+  for (const ch of key) if (ch === '/') n++;
+  return n;
+}
+
+function toAbsolute(target: string, key: string): string {
+  return path.join(target, ...key.split('/'));
+}
+
+/** The first pass: names, duplicates, collisions and the symlink policy. Writes nothing. */
+function planEntries(entries: readonly ZipEntry[], options: Normalized): Plan {
+  const { target } = options;
+  const items: Item[] = [];
+  const byFolded = new Map<string, Item>();
+  for (const [index, entry] of entries.entries()) {
+    const bytes = Buffer.byteLength(entry.name, 'utf8');
+    if (bytes > MAX_ENTRY_NAME_BYTES) {
+      throw unsafe(
+        `Unsafe path ${printable(entry.name)}: the name is ${bytes} bytes long, the limit is ${MAX_ENTRY_NAME_BYTES}`,
+      );
+    }
+    if (entry.isDirectory && namesRoot(entry.name)) continue;
+    const dest = resolveInside(target, entry.name);
+    const key = path.relative(target, dest).split(path.sep).join('/');
+    for (const segment of key.split('/')) {
+      if (Buffer.byteLength(segment, 'utf8') > MAX_SEGMENT_BYTES) {
+        throw unsafe(
+          `Unsafe path ${printable(entry.name)}: segment ${printable(segment, 40)} is longer than ${MAX_SEGMENT_BYTES} bytes`,
+        );
+      }
+    }
+    if (Buffer.byteLength(dest, 'utf8') > MAX_PATH_BYTES) {
+      throw unsafe(
+        `Unsafe path ${printable(entry.name)}: the destination path would be longer than ${MAX_PATH_BYTES} bytes`,
+      );
+    }
+    let kind: Item['kind'] = entry.isDirectory ? 'directory' : 'file';
+    if (entry.isSymlink) {
+      if (options.symlinks === 'refuse') {
+        throw unsafe(
+          `Entry ${printable(entry.name)} is a symbolic link; links are refused by default. ` +
+            `Set option 'symlinks' to 'file' (write the link text as a file) or 'preserve' (create links that stay inside the target)`,
+        );
+      }
+      if (options.symlinks === 'preserve') kind = 'link';
+    }
+    const item: Item = { entry, index, key, dest, kind };
+    const folded = fold(key);
+    const prior = byFolded.get(folded);
+    if (prior !== undefined) {
+      if (prior.key !== key) {
+        throw unsafe(
+          `Entries ${printable(prior.entry.name)} and ${printable(entry.name)} differ only in letter case or Unicode normalisation; ` +
+            'they would overwrite each other on a case-insensitive file system (macOS, Windows), so the archive is rejected',
+        );
+      }
+      if ((prior.kind === 'directory') !== (kind === 'directory')) {
+        throw unsafe(`Entry ${printable(key)} appears both as a file and as a directory in the archive`);
+      }
+      throw unsafe(`Duplicate entry ${printable(key)}: the archive contains it more than once`);
+    }
+    byFolded.set(folded, item);
+    items.push(item);
+  }
+
+  // A file (or link) cannot also be a directory on the way to another entry. Links are included:
+  // an entry under a link would be written through it.
+  const directories = new Map<string, string>();
+  const directoryEntries = new Map<string, Item>();
+  for (const item of items) {
+    if (item.kind === 'directory') {
+      directoryEntries.set(item.key, item);
+      directories.set(item.key, item.key);
+    }
+    for (const ancestor of ancestors(item.key)) {
+      const holder = byFolded.get(fold(ancestor));
+      if (holder !== undefined && holder.kind !== 'directory') {
+        throw unsafe(
+          `Entry ${printable(holder.entry.name)} is a ${holder.kind === 'link' ? 'symbolic link' : 'file'}, ` +
+            `but entry ${printable(item.entry.name)} needs it to be a directory`,
+        );
+      }
+      if (!directories.has(ancestor)) directories.set(ancestor, ancestor);
+    }
+  }
+  const sortedDirectories = [...directories.keys()].sort((a, b) => depth(a) - depth(b));
+  return { items, directories: sortedDirectories, directoryEntries };
+}
+
+/**
+ * `symlinks: 'preserve'`: the link text, walked from the link's directory, must never climb above
+ * the target and must not pass through another link (archive or pre-existing), so that the lexical
+ * resolution checked here is the one the file system will do. Returns the paths the walk visits.
+ */
+function checkLinkTarget(item: Item, text: string, linkKeys: ReadonlySet<string>): string[] {
+  const bad = (reason: string): IntegrityError =>
+    unsafe(`Symbolic link entry ${printable(item.entry.name)} -> ${printable(text)} is refused: ${reason}`);
+  if (text.length === 0) throw bad('the link text is empty');
+  for (const ch of text) {
+    if (isControlCharacter(ch.codePointAt(0) ?? 0)) {
+      throw bad(`the link text contains the control character ${describeCharacter(ch)}`);
+    }
+  }
+  const normalized = text.replace(/\\/g, '/');
+  if (normalized.startsWith('/') || /^[A-Za-z]:/.test(normalized)) {
+    throw bad('absolute link targets are not allowed');
+  }
+  const segments = item.key.split('/').slice(0, -1);
+  const visited: string[] = [];
+  const parts = normalized.split('/');
+  for (const [i, part] of parts.entries()) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (segments.length === 0) throw bad('it resolves outside the target directory');
+      segments.pop();
+      continue;
+    }
+    segments.push(part);
+    const key = segments.join('/');
+    visited.push(key);
+    const last = parts.slice(i + 1).every((p) => p === '' || p === '.');
+    if (!last && linkKeys.has(fold(key))) {
+      throw bad(`it passes through the symbolic link entry ${printable(key)}`);
+    }
+  }
+  return visited;
+}
+
+async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
+  try {
+    return await lstat(p);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Checks what already exists in the target, before anything is written: no symlink on the way to
+ * any directory, no file where a directory goes and no directory where a file goes, and the
+ * `existing` policy. Marks files to skip.
+ */
+async function preflight(plan: Plan, options: Normalized, linkWalks: readonly string[]): Promise<void> {
+  const { target } = options;
+  const targetStats = await lstatOrUndefined(target);
+  if (targetStats === undefined) return;
+  const missing = new Set<string>();
+  for (const key of plan.directories) {
+    const parent = key.includes('/') ? key.slice(0, key.lastIndexOf('/')) : '';
+    if (parent !== '' && missing.has(parent)) {
+      missing.add(key);
+      continue;
+    }
+    const abs = toAbsolute(target, key);
+    const stats = await lstatOrUndefined(abs);
+    if (stats === undefined) missing.add(key);
+    else if (stats.isSymbolicLink()) await assertNoSymlinkInPath(target, abs);
+    else if (!stats.isDirectory()) {
+      throw conflict(
+        `${printable(key)} already exists in the target directory as a file, but the archive needs a directory there`,
+      );
+    }
+  }
+  for (const item of plan.items) {
+    if (item.kind === 'directory') continue;
+    const parent = item.key.includes('/') ? item.key.slice(0, item.key.lastIndexOf('/')) : '';
+    if (parent !== '' && missing.has(parent)) continue;
+    const stats = await lstatOrUndefined(item.dest);
+    if (stats === undefined) continue;
+    if (stats.isDirectory()) {
+      throw conflict(
+        `${printable(item.key)} already exists in the target directory as a directory, but the archive has a file there`,
+      );
+    }
+    if (options.existing === 'error') {
+      throw conflict(
+        `${printable(item.key)} already exists in the target directory. ` +
+          `Set option 'existing' to 'overwrite' or 'skip', or extract into an empty directory`,
+      );
+    }
+    if (options.existing === 'skip') item.skip = true;
+  }
+  for (const key of linkWalks) await assertNoSymlinkInPath(target, toAbsolute(target, key));
+}
+
+/** Runs `fn` over `items` with at most `concurrency` in flight; stops taking new items after a failure. */
+async function runPool<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await fn(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  if (failure !== undefined) throw failure.error;
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortError(signal.reason);
+}
+
+function fileMode(item: Item, options: Normalized): number | undefined {
+  if (!options.restoreModes || item.entry.isSymlink || item.entry.mode === undefined) return undefined;
+  return item.entry.mode & 0o777;
+}
+
+/** Writes one verified entry into the staging directory. */
+async function stage(
+  handle: FileHandle,
+  item: Item,
+  staged: string,
+  dataLimit: number,
+  options: Normalized,
+): Promise<void> {
+  if (item.kind === 'link') {
+    await symlink(item.linkText as string, staged);
+    return;
+  }
+  const { entry } = item;
+  const mode = fileMode(item, options);
+  if (entry.uncompressedSize <= IN_MEMORY_BYTES && entry.compressedSize <= IN_MEMORY_BYTES) {
+    const data = await readEntryBuffer(handle, entry, dataLimit);
+    const out = await open(staged, 'wx', mode === undefined ? 0o666 : 0o600);
+    try {
+      if (mode !== undefined) await out.chmod(mode);
+      await out.writeFile(data);
+    } finally {
+      await out.close();
+    }
+    return;
+  }
+  const out = await open(staged, 'wx', mode === undefined ? 0o666 : 0o600);
+  let input;
+  try {
+    if (mode !== undefined) await out.chmod(mode);
+    input = await openEntryStreamOnHandle(handle, entry, { dataLimit, ownsHandle: false });
+  } catch (error) {
+    await out.close();
+    throw error;
+  }
+  await pipeline(input, out.createWriteStream(), options.signal ? { signal: options.signal } : {});
+}
+
+/**
+ * Extracts the zip FILE at `zipPath` (already downloaded and digest-verified) into
+ * `options.targetDirectory`. Nothing is written outside it; on failure before the final moves the
+ * target is left exactly as it was (a target directory created here is removed again).
+ */
+export async function extractZip(zipPath: string, options: ExtractOptions): Promise<ExtractResult> {
+  const opts = normalizeOptions(options);
+  const { target, signal } = opts;
+  throwIfAborted(signal);
+  const handle = await open(zipPath, 'r');
+  try {
+    const directory = await readZipDirectory(handle, {
+      maxEntries: opts.limits.maxEntries,
+      label: printable(zipPath),
+    });
+    checkDeclaredLimits(directory.entries, opts.limits);
+    const plan = planEntries(directory.entries, opts);
+    const dataLimit = directory.centralDirectoryOffset;
+
+    const linkKeys = new Set(plan.items.filter((i) => i.kind === 'link').map((i) => fold(i.key)));
+    const linkWalks: string[] = [];
+    for (const item of plan.items) {
+      if (item.kind !== 'link') continue;
+      throwIfAborted(signal);
+      if (item.entry.uncompressedSize > MAX_LINK_BYTES) {
+        throw unsafe(
+          `Symbolic link entry ${printable(item.entry.name)} is refused: its link text is ${item.entry.uncompressedSize} bytes long`,
+        );
+      }
+      const raw = await readEntryBuffer(handle, item.entry, dataLimit);
+      let text: string;
+      try {
+        text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+      } catch {
+        throw unsafe(`Symbolic link entry ${printable(item.entry.name)} is refused: its link text is not valid UTF-8`);
+      }
+      linkWalks.push(...checkLinkTarget(item, text, linkKeys));
+      item.linkText = text;
+    }
+    throwIfAborted(signal);
+    await preflight(plan, opts, linkWalks);
+
+    const createdTarget = await mkdir(target, { recursive: true });
+    let staging: string | undefined;
+    let moving = false;
+    try {
+      staging = await mkdtemp(path.join(target, STAGING_PREFIX));
+      const stagingName = fold(path.basename(staging));
+      if (plan.items.some((i) => fold(i.key.split('/')[0] ?? '') === stagingName)) {
+        throw unsafe(`The archive contains an entry under ${printable(path.basename(staging))}, the staging directory`);
+      }
+      const stagingDir = staging;
+      const stagedPath = (item: Item): string => path.join(stagingDir, String(item.index));
+
+      await runPool(plan.items, opts.concurrency, async (item) => {
+        throwIfAborted(signal);
+        if (item.kind !== 'directory') await stage(handle, item, stagedPath(item), dataLimit, opts);
+        opts.onEntry?.({ name: item.entry.name, size: item.entry.uncompressedSize });
+      });
+      throwIfAborted(signal);
+
+      moving = true;
+      return await moveIntoPlace(plan, opts, stagedPath);
+    } catch (error) {
+      if (staging !== undefined) {
+        await rm(staging, { recursive: true, force: true });
+        staging = undefined;
+      }
+      if (!moving && createdTarget !== undefined) await removeCreatedChain(target, createdTarget);
+      throw signal?.aborted && !isFerryError(error) ? new AbortError(signal.reason) : error;
+    } finally {
+      if (staging !== undefined) await rm(staging, { recursive: true, force: true });
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Removes the directories `mkdir -p` created for the target, deepest first, if they are empty. */
+async function removeCreatedChain(target: string, firstCreated: string): Promise<void> {
+  let current = target;
+  for (;;) {
+    try {
+      await rmdir(current);
+    } catch {
+      return;
+    }
+    if (current === firstCreated) return;
+    const parent = path.dirname(current);
+    if (parent === current) return;
+    current = parent;
+  }
+}
+
+/** Creates the directories, then renames the staged entries into place. */
+async function moveIntoPlace(
+  plan: Plan,
+  options: Normalized,
+  stagedPath: (item: Item) => string,
+): Promise<ExtractResult> {
+  const { target } = options;
+  const moved: string[] = [];
+  const createdDirectories: string[] = [];
+  let bytes = 0;
+  try {
+    for (const key of plan.directories) {
+      const abs = toAbsolute(target, key);
+      await assertNoSymlinkInPath(target, abs);
+      try {
+        await mkdir(abs);
+        createdDirectories.push(key);
+        const entry = plan.directoryEntries.get(key)?.entry;
+        if (options.restoreModes && entry?.mode !== undefined) {
+          await chmod(abs, (entry.mode & 0o777) | 0o700);
+        }
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        const stats = await lstat(abs);
+        if (!stats.isDirectory()) {
+          if (stats.isSymbolicLink()) await assertNoSymlinkInPath(target, abs);
+          throw conflict(`${printable(key)} exists in the target directory and is not a directory`);
+        }
+      }
+    }
+    const files = plan.items.filter((i) => i.kind !== 'directory' && i.skip !== true);
+    await runPool(files, options.concurrency, async (item) => {
+      await assertNoSymlinkInPath(target, path.dirname(item.dest));
+      const stats = await lstatOrUndefined(item.dest);
+      if (stats !== undefined) {
+        if (stats.isDirectory()) {
+          throw conflict(`${printable(item.key)} exists in the target directory as a directory`);
+        }
+        if (options.existing === 'error') {
+          throw conflict(`${printable(item.key)} already exists in the target directory`);
+        }
+        if (options.existing === 'skip') return;
+      }
+      // rename(2) replaces whatever is at the destination (a file or a symlink) as a directory entry;
+      // it never follows a link there.
+      await rename(stagedPath(item), item.dest);
+      moved.push(item.key);
+      bytes += item.entry.uncompressedSize;
+    });
+  } catch (error) {
+    if (moved.length === 0 && createdDirectories.length === 0) throw error;
+    const shown = moved.slice(0, 10).map((k) => printable(k));
+    const more = moved.length > 10 ? ` and ${moved.length - 10} more` : '';
+    throw new PartialExtractionError(
+      isFerryError(error) ? error.code : 'ERR_FERRY_CONFLICT',
+      `Extraction into ${printable(target)} failed while moving entries into place: ${(error as Error).message}. ` +
+        `Already moved: ${moved.length} file(s)${shown.length ? ` (${shown.join(', ')}${more})` : ''}, ` +
+        `${createdDirectories.length} new director${createdDirectories.length === 1 ? 'y' : 'ies'}; ` +
+        'the target is partially updated',
+      moved,
+      createdDirectories,
+      error,
+    );
+  }
+  return { files: moved.length, directories: plan.directories.length, bytes };
+}
