@@ -67,10 +67,12 @@ try {
     throw new Error(`unknown client ${spec.client}`);
   }
 
+  const cpuBefore = process.cpuUsage();
   const started = process.hrtime.bigint();
   const info = await run();
   const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-  finish({ ok: true, wallSeconds, info }, 0);
+  const cpu = process.cpuUsage(cpuBefore);
+  finish({ ok: true, wallSeconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, info }, 0);
 } catch (error) {
   finish(
     {

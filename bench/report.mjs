@@ -9,12 +9,12 @@ const fmtSpeed = (n) => (n === undefined ? '-' : n >= 100 ? n.toFixed(0) : n >= 
 
 export function resultsTable(rows) {
   const lines = [
-    '| workload | op | client | wall s | MB/s | files/s | requests | TCP conns | peak RSS MiB | check |',
-    '|---|---|---|---:|---:|---:|---:|---:|---:|---|',
+    '| workload | op | client | wall s | MB/s | files/s | requests | TCP conns | peak RSS MiB | check | CPU s client / server |',
+    '|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.workload} | ${r.op} | ${r.client}${r.concurrency ? ` (c=${r.concurrency})` : ''} | ${fmt(r.wallSeconds, 2)}${r.spread ? ` [${r.spread}]` : ''} | ${fmtSpeed(r.mbPerSec)} | ${fmtSpeed(r.filesPerSec)} | ${r.requests ?? '-'} | ${r.connections ?? '-'} | ${fmt(r.rssMiB, 0)} | ${r.check} |`,
+      `| ${r.workload} | ${r.op} | ${r.client}${r.concurrency ? ` (c=${r.concurrency})` : ''} | ${fmt(r.wallSeconds, 2)}${r.spread ? ` [${r.spread}]` : ''} | ${fmtSpeed(r.mbPerSec)} | ${fmtSpeed(r.filesPerSec)} | ${r.requests ?? '-'} | ${r.connections ?? '-'} | ${fmt(r.rssMiB, 0)} | ${r.check} | ${fmt(r.clientCpuSeconds, 2)} / ${fmt(r.serverCpuSeconds, 2)} |`,
     );
   }
   return lines.join('\n');
@@ -103,7 +103,7 @@ export function writeDocs(file, { rows, sweep, workloads, options, machine, star
   const wl = workloads
     .map(
       (w) =>
-        `- **${w.name}**: ${w.title}${options.scale === 1 ? '' : ` (scaled x${options.scale})`}: ${w.files.length} files, ${(w.totalBytes / 1e6).toFixed(1)} MB`,
+        `- **${w.name}**: ${w.title}${options.scale === 1 ? '' : ` (scaled x${options.scale})`}: ${w.files.length} file${w.files.length === 1 ? '' : 's'}, ${(w.totalBytes / 1e6).toFixed(1)} MB`,
     )
     .join('\n');
   const parts = [
@@ -127,6 +127,7 @@ export function writeDocs(file, { rows, sweep, workloads, options, machine, star
     '- One Ferry `startServer` per workload and client, in the benchmark process, on 127.0.0.1 with a fresh data dir; both clients talk the legacy (pipelines) protocol to it.',
     '- Every measured operation runs in its own child process; "wall s" times only the `uploadArtifact` / `downloadArtifact` call (module loading excluded). Peak RSS is the child\'s `maxRSS`.',
     '- Requests and TCP connections are the server\'s counters before and after the child.',
+    '- "CPU s" is user+system CPU time during the operation: the client child\'s, and the server\'s (the benchmark process, which does nothing else meanwhile). On a shared, busy machine CPU time is steadier than wall time.',
     '- MB/s and files/s are of the original data (MB = 10^6 bytes). Ferry runs with its defaults unless a `c=` is shown.',
     '- Each client downloads what its own upload produced, into a fresh directory; "check" compares every file\'s size and SHA-256 with the source.',
     '- Order per workload: ferry upload, legacy upload, ferry download, legacy download.',

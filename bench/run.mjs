@@ -198,8 +198,11 @@ async function main() {
         : { target }),
     };
     const before = server.stats();
+    const load = os.loadavg()[0];
+    const serverCpuBefore = process.cpuUsage();
     const result = await runChild(tmp, spec, nodeArgsFor(client, `${workload.name}-${op}-${client}${concurrency ? `-c${concurrency}` : ''}`));
     const after = server.stats();
+    const serverCpu = process.cpuUsage(serverCpuBefore);
     const row = {
       workload: workload.name,
       op,
@@ -211,6 +214,10 @@ async function main() {
       requests: after.requests - before.requests,
       connections: after.connectionsOpened - before.connectionsOpened,
       rssMiB: result.maxRssMiB,
+      clientCpuSeconds: result.cpuSeconds,
+      // The server runs in this process; the parent does nothing else while a child runs.
+      serverCpuSeconds: (serverCpu.user + serverCpu.system) / 1e6,
+      loadAverage: load,
       check: 'ok',
       detail: result.ok ? result.info : { error: result.error },
     };
@@ -232,7 +239,7 @@ async function main() {
     }
     if (record) {
       log(
-        `${workload.name} ${op} ${client}${concurrency ? ` c=${concurrency}` : ''}: ${row.wallSeconds?.toFixed(2) ?? '-'} s, ${row.mbPerSec?.toFixed(1) ?? '-'} MB/s, ${row.requests} req, ${row.connections} conns, ${row.rssMiB?.toFixed(0) ?? '-'} MiB, ${row.check}`,
+        `${workload.name} ${op} ${client}${concurrency ? ` c=${concurrency}` : ''}: ${row.wallSeconds?.toFixed(2) ?? '-'} s, ${row.mbPerSec?.toFixed(1) ?? '-'} MB/s, ${row.requests} req, ${row.connections} conns, ${row.rssMiB?.toFixed(0) ?? '-'} MiB, CPU client ${row.clientCpuSeconds?.toFixed(2) ?? '-'} s / server ${row.serverCpuSeconds.toFixed(2)} s, load ${load.toFixed(2)}, ${row.check}`,
       );
     }
     return row;

@@ -10,7 +10,14 @@ import { DOWNLOAD_USER_AGENT, UPLOAD_USER_AGENT } from './backends/legacy/contra
 import { LegacyBackend } from './backends/legacy/legacy-backend.js';
 import { LOCAL_RUN_ID, openLocalStore } from './backends/local/local-store.js';
 import { RESULTS_USER_AGENT } from './backends/results/contracts.js';
-import { ResultsBackend } from './backends/results/results-backend.js';
+import { latestPerName, ResultsBackend } from './backends/results/results-backend.js';
+import {
+  deleteRunArtifact,
+  downloadRunArtifact,
+  listRunArtifacts,
+  validateFindBy,
+  type FindBy,
+} from './backends/results/rest.js';
 import { backendIdsFromToken, requireBackendIds } from './backends/results/token.js';
 import { normalizeOptions, type ArtifactClientOptions, type NormalizedOptions } from './options.js';
 import { validateArtifactName } from './pack/validate.js';
@@ -33,7 +40,12 @@ export interface UploadArtifactResponse extends UploadResult {
   backend: Backend['kind'] | 'local';
 }
 
-export interface DownloadArtifactOptions extends ArtifactClientOptions {
+export interface FindByOption {
+  /** Read another run's (or repository's) artifacts through the REST API with a token. */
+  findBy?: FindBy;
+}
+
+export interface DownloadArtifactOptions extends ArtifactClientOptions, FindByOption {
   /** Directory to download into. @default process.cwd() */
   path?: string;
   /** Download this artifact id instead of the newest artifact called `name` (results protocol). */
@@ -46,7 +58,7 @@ export interface DownloadArtifactResponse extends DownloadResult {
   artifactName: string;
 }
 
-export interface ListArtifactsOptions extends ArtifactClientOptions {
+export interface ListArtifactsOptions extends ArtifactClientOptions, FindByOption {
   /** Only the newest artifact of each name. @default false */
   latest?: boolean;
 }
@@ -112,7 +124,7 @@ export async function downloadArtifact(
   name: string,
   options: DownloadArtifactOptions = {},
 ): Promise<DownloadArtifactResponse> {
-  const { path: target, artifactId, skipDecompress, ...rest } = options;
+  const { path: target, artifactId, skipDecompress, findBy, ...rest } = options;
   const opts = normalizeOptions(rest);
   validateArtifactName(name);
   if (artifactId !== undefined && (!Number.isSafeInteger(artifactId) || artifactId < 1)) {
@@ -121,41 +133,82 @@ export async function downloadArtifact(
       `Option 'artifactId' must be a positive integer; got ${String(artifactId)}`,
     );
   }
-  return withBackend('download', opts, async (backend, ctx) => {
-    const result = await backend.download(
-      {
-        name,
-        id: artifactId,
-        targetDirectory: target ?? process.cwd(),
-        ...(skipDecompress ? { skipDecompress } : {}),
-      },
-      ctx,
-    );
-    ctx.onProgress?.({
-      operation: 'download',
-      artifactName: name,
-      phase: 'done',
-      bytesDone: result.size,
-      bytesTotal: result.size,
-      filesDone: result.fileCount,
-      filesTotal: result.fileCount,
-    });
-    return { ...result, artifactName: name };
-  });
+  if (findBy) validateFindBy(findBy);
+  const spec = {
+    name,
+    id: artifactId,
+    targetDirectory: target ?? process.cwd(),
+    ...(skipDecompress ? { skipDecompress } : {}),
+  };
+  return withBackend(
+    'download',
+    opts,
+    async (backend, ctx) => {
+      const result = findBy
+        ? await downloadRunArtifact(findBy, spec, opts.tempDir, ctx)
+        : await backend.download(spec, ctx);
+      ctx.onProgress?.({
+        operation: 'download',
+        artifactName: name,
+        phase: 'done',
+        bytesDone: result.size,
+        bytesTotal: result.size,
+        filesDone: result.fileCount,
+        filesTotal: result.fileCount,
+      });
+      return { ...result, artifactName: name };
+    },
+    Boolean(findBy),
+  );
 }
 
 /** Lists the artifacts of the current run. */
 export function listArtifacts(options: ListArtifactsOptions = {}): Promise<ArtifactInfo[]> {
-  const { latest, ...rest } = options;
+  const { latest, findBy, ...rest } = options;
   const opts = normalizeOptions(rest);
-  return withBackend('list', opts, (backend, ctx) => backend.list(ctx, { latest: latest ?? false }));
+  if (findBy) validateFindBy(findBy);
+  return withBackend(
+    'list',
+    opts,
+    async (backend, ctx) => {
+      if (!findBy) return backend.list(ctx, { latest: latest ?? false });
+      const all = await listRunArtifacts(findBy, ctx);
+      return latest ? latestPerName(all) : all;
+    },
+    Boolean(findBy),
+  );
 }
 
 /** Finds one artifact of the current run by exact name (the newest, if several); ERR_FERRY_NOT_FOUND if there is none. */
-export function getArtifact(name: string, options: ArtifactClientOptions = {}): Promise<ArtifactInfo> {
-  const opts = normalizeOptions(options);
+export function getArtifact(
+  name: string,
+  options: ArtifactClientOptions & FindByOption = {},
+): Promise<ArtifactInfo> {
+  const { findBy, ...rest } = options;
+  const opts = normalizeOptions(rest);
   validateArtifactName(name);
-  return withBackend('get', opts, (backend, ctx) => backend.get(name, ctx));
+  if (findBy) validateFindBy(findBy);
+  return withBackend(
+    'get',
+    opts,
+    async (backend, ctx) => {
+      if (!findBy) return backend.get(name, ctx);
+      const found = latestPerName(
+        (await listRunArtifacts(findBy, ctx, name)).filter((a) => a.name === name),
+      )[0];
+      if (!found) {
+        throw new FerryError(
+          'ERR_FERRY_NOT_FOUND',
+          `No artifact named '${name}' in run ${findBy.runId} of ${findBy.repository}`,
+          {
+            context: { operation: 'get', artifactName: name },
+          },
+        );
+      }
+      return found;
+    },
+    Boolean(findBy),
+  );
 }
 
 /** Deletes artifact `name` and returns its id (results protocol and the local store). */
@@ -176,17 +229,19 @@ async function withBackend<T>(
   operationName: string,
   opts: NormalizedOptions,
   work: (backend: Backend, ctx: OperationContext, kind: Backend['kind'] | 'local') => Promise<T>,
+  restOnly = false,
 ): Promise<T> {
   registerSecret(opts.runtimeToken);
-  const kind = chooseBackend(opts);
+  // A REST (findBy) call talks only to the API host; it needs no artifact backend at all.
+  const kind = restOnly ? undefined : chooseBackend(opts);
   const local =
     kind === 'local' ? await openLocalStore(opts.localStore, opts.runId ?? LOCAL_RUN_ID) : undefined;
   const userAgent =
-    kind === 'results'
-      ? RESULTS_USER_AGENT
-      : operationName === 'upload'
+    kind === 'legacy' || kind === 'local'
+      ? operationName === 'upload'
         ? UPLOAD_USER_AGENT
-        : DOWNLOAD_USER_AGENT;
+        : DOWNLOAD_USER_AGENT
+      : RESULTS_USER_AGENT;
   const http = new HttpManager({
     slots: opts.concurrency,
     userAgent,
@@ -197,24 +252,30 @@ async function withBackend<T>(
   });
   const operation = new Operation(operationName, opts.signal);
   try {
-    const backend: Backend =
-      kind === 'results'
-        ? new ResultsBackend(
-            {
-              resultsUrl: opts.resultsUrl as string,
-              token: opts.runtimeToken as string,
-              ids: requireBackendIds(opts.runtimeToken),
-            },
-            opts.tempDir,
-          )
-        : new LegacyBackend(
-            local?.config ?? {
-              runtimeUrl: opts.runtimeUrl as string,
-              token: opts.runtimeToken,
-              runId: opts.runId ?? LOCAL_RUN_ID,
-            },
-          );
-    return await work(backend, { http, operation, logger: opts.logger, onProgress: opts.onProgress }, kind);
+    const backend: Backend | undefined =
+      kind === undefined
+        ? undefined
+        : kind === 'results'
+          ? new ResultsBackend(
+              {
+                resultsUrl: opts.resultsUrl as string,
+                token: opts.runtimeToken as string,
+                ids: requireBackendIds(opts.runtimeToken),
+              },
+              opts.tempDir,
+            )
+          : new LegacyBackend(
+              local?.config ?? {
+                runtimeUrl: opts.runtimeUrl as string,
+                token: opts.runtimeToken,
+                runId: opts.runId ?? LOCAL_RUN_ID,
+              },
+            );
+    return await work(
+      backend as Backend,
+      { http, operation, logger: opts.logger, onProgress: opts.onProgress },
+      kind ?? 'results',
+    );
   } finally {
     http.dispose();
     await local?.close();

@@ -5,7 +5,9 @@ export type {
   DownloadArtifactOptions,
   DownloadArtifactResponse,
   ListArtifactsOptions,
+  FindByOption,
 } from './client.js';
+export type { FindBy } from './backends/results/rest.js';
 export type { ArtifactClientOptions, BackendChoice } from './options.js';
 export { fromEnvironment } from './environment.js';
 export type { ArtifactInfo } from './backends/backend.js';

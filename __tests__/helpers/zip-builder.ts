@@ -1,3 +1,4 @@
+import { open } from 'node:fs/promises';
 import { crc32, deflateRawSync } from 'node:zlib';
 
 /**
@@ -24,7 +25,10 @@ export interface ZipSpecEntry {
   dataDescriptor?: boolean;
   /** Write the optional 0x08074b50 signature in the data descriptor. @default true */
   descriptorSignature?: boolean;
-  /** Saturate sizes and offset in both headers and put them in ZIP64 extra fields (also 8-byte descriptor sizes). */
+  /**
+   * Saturate sizes and offset in both headers and put them in ZIP64 extra fields (also 8-byte
+   * descriptor sizes). @default only when a value does not fit in 32 bits
+   */
   zip64?: boolean;
   /** Declared CRC-32 (central and local) instead of the real one. */
   crc32?: number;
@@ -40,6 +44,11 @@ export interface ZipSpecEntry {
   centralExtra?: Buffer;
   /** The method written in the local header only. */
   localMethod?: number;
+  /**
+   * Stored data of this many zero bytes, written as a hole by {@link writeZip} (a sparse file), so
+   * archives beyond 4 GiB cost no disk. Forces method 0; `data` is ignored.
+   */
+  sparse?: number;
 }
 
 export interface ZipSpecOptions {
@@ -84,27 +93,73 @@ function u64(v: number): Buffer {
   return b;
 }
 
+/** CRC-32 of `length` zero bytes. */
+function zeroCrc(length: number): number {
+  const zeros = Buffer.alloc(Math.min(length, 8 * 1024 * 1024));
+  let crc = 0;
+  for (let left = length; left > 0; left -= zeros.length)
+    crc = crc32(zeros.subarray(0, Math.min(left, zeros.length)), crc);
+  return crc;
+}
+
+/** Buffers, and numbers for holes of zero bytes. */
+type Part = Buffer | number;
+
+/** Builds the archive in memory. Entries with `sparse` need {@link writeZip}. */
 export function buildZip(entries: readonly ZipSpecEntry[], options: ZipSpecOptions = {}): Buffer {
+  const parts = buildParts(entries, options);
+  if (parts.some((p) => typeof p === 'number')) throw new Error('sparse entries need writeZip()');
+  return Buffer.concat(parts as Buffer[]);
+}
+
+/** Writes the archive to `file`; `sparse` entries become holes in a sparse file. */
+export async function writeZip(
+  file: string,
+  entries: readonly ZipSpecEntry[],
+  options: ZipSpecOptions = {},
+): Promise<void> {
+  const handle = await open(file, 'w');
+  try {
+    let position = 0;
+    for (const part of buildParts(entries, options)) {
+      if (typeof part === 'number') position += part;
+      else {
+        await handle.write(part, 0, part.length, position);
+        position += part.length;
+      }
+    }
+    await handle.truncate(position);
+  } finally {
+    await handle.close();
+  }
+}
+
+function buildParts(entries: readonly ZipSpecEntry[], options: ZipSpecOptions): Part[] {
   const prefix = options.prefix ?? Buffer.alloc(0);
   const base = options.adjustOffsets ? prefix.length : 0;
-  const chunks: Buffer[] = [prefix];
+  const chunks: Part[] = [prefix];
   let position = 0; // relative to the archive start (after the prefix)
-  const push = (b: Buffer): void => {
+  const push = (b: Part): void => {
     chunks.push(b);
-    position += b.length;
+    position += typeof b === 'number' ? b : b.length;
   };
   const central: Buffer[] = [];
 
   for (const spec of entries) {
     const nameBytes = typeof spec.name === 'string' ? Buffer.from(spec.name, 'utf8') : spec.name;
-    const utf8 = spec.utf8 ?? (typeof spec.name === 'string' && /[^\x00-\x7f]/.test(spec.name));
-    const data = typeof spec.data === 'string' ? Buffer.from(spec.data, 'utf8') : (spec.data ?? Buffer.alloc(0));
-    const method = spec.method ?? (data.length > 0 && !spec.directory ? 8 : 0);
-    const compressed = spec.compressed ?? (method === 8 ? deflateRawSync(data) : data);
-    const crc = spec.crc32 ?? crc32(data);
-    const usize = spec.uncompressedSize ?? data.length;
-    const csize = spec.compressedSize ?? compressed.length;
-    const zip64 = spec.zip64 === true;
+    const utf8 =
+      spec.utf8 ?? (typeof spec.name === 'string' && Buffer.byteLength(spec.name) !== spec.name.length);
+    const data =
+      typeof spec.data === 'string' ? Buffer.from(spec.data, 'utf8') : (spec.data ?? Buffer.alloc(0));
+    const sparse = spec.sparse;
+    const method = sparse !== undefined ? 0 : (spec.method ?? (data.length > 0 && !spec.directory ? 8 : 0));
+    const compressed: Part = sparse ?? spec.compressed ?? (method === 8 ? deflateRawSync(data) : data);
+    const crc = spec.crc32 ?? (sparse !== undefined ? zeroCrc(sparse) : crc32(data));
+    const usize = spec.uncompressedSize ?? sparse ?? data.length;
+    const csize = spec.compressedSize ?? (typeof compressed === 'number' ? compressed : compressed.length);
+    const offset = position + base;
+    // ZIP64 when forced, or when a value does not fit in 32 bits.
+    const zip64 = spec.zip64 ?? (usize >= U32 || csize >= U32 || offset >= U32);
     const dd = spec.dataDescriptor === true;
     let flags = (spec.flags ?? 0) | (utf8 ? 0x0800 : 0) | (dd ? 0x0008 : 0);
     flags &= 0xffff;
@@ -116,8 +171,9 @@ export function buildZip(entries: readonly ZipSpecEntry[], options: ZipSpecOptio
     const madeBy = mode !== undefined ? (3 << 8) | 30 : 20;
     const external = ((mode ?? 0) * 0x10000 + (spec.directory ? 0x10 : 0)) >>> 0;
 
-    const offset = position + base;
-    const localExtra = zip64 ? Buffer.concat([u16(1), u16(16), u64(dd ? 0 : usize), u64(dd ? 0 : csize)]) : Buffer.alloc(0);
+    const localExtra = zip64
+      ? Buffer.concat([u16(1), u16(16), u64(dd ? 0 : usize), u64(dd ? 0 : csize)])
+      : Buffer.alloc(0);
     push(
       Buffer.concat([
         u32(0x04034b50),
@@ -175,7 +231,7 @@ export function buildZip(entries: readonly ZipSpecEntry[], options: ZipSpecOptio
       ]),
     );
   }
-  if (options.omitCentralDirectory) return Buffer.concat(chunks);
+  if (options.omitCentralDirectory) return chunks;
   if (options.gapBeforeCentralDirectory) {
     // Not counted in `position`: the recorded offset will not match where the directory really is.
     chunks.push(options.gapBeforeCentralDirectory);
@@ -218,5 +274,5 @@ export function buildZip(entries: readonly ZipSpecEntry[], options: ZipSpecOptio
       comment,
     ]),
   );
-  return Buffer.concat(chunks);
+  return chunks;
 }

@@ -2,6 +2,9 @@ import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { createLegacyProtocol } from './legacy/protocol.js';
+import { createRestProtocol } from './rest/protocol.js';
+import { createResultsProtocol } from './results/protocol.js';
+import { openResultsService } from './results/service.js';
 import { createHttpServer } from './server.js';
 
 export interface ServerOptions {
@@ -11,10 +14,15 @@ export interface ServerOptions {
   port?: number;
   /** Interface to bind; default `127.0.0.1` (loopback only). */
   host?: string;
-  /** When set, every request must carry `Authorization: Bearer <token>` (401 JSON otherwise). */
+  /**
+   * When set, every request must carry `Authorization: Bearer <token>` (401 JSON otherwise). The
+   * REST API also accepts `token <token>`; blob URLs carry no header, their signature is the credential.
+   */
   token?: string;
   /** Optional request log, one line per request (method, path, status, time). Never contains the token. */
   log?: (line: string) => void;
+  /** Lifetime of the signed blob URLs the results protocol hands out; default 6 hours. */
+  signedUrlTtlMs?: number;
 }
 
 export interface ServerStats {
@@ -27,7 +35,10 @@ export interface ServerStats {
 }
 
 export interface RunningServer {
-  /** Base URL with a trailing slash, e.g. `http://127.0.0.1:PORT/`; use it as ACTIONS_RUNTIME_URL. */
+  /**
+   * Base URL with a trailing slash, e.g. `http://127.0.0.1:PORT/`; use it as ACTIONS_RUNTIME_URL,
+   * ACTIONS_RESULTS_URL and GITHUB_API_URL alike.
+   */
   url: string;
   port: number;
   stats(): ServerStats;
@@ -36,14 +47,19 @@ export interface RunningServer {
 }
 
 /**
- * Starts the local artifact server. Today it speaks the legacy v1 protocol (pipelines / file
- * container); further protocols mount their routes on the same port.
+ * Starts the local artifact server. One port speaks the legacy v1 protocol (pipelines / file
+ * container), the v4 results protocol (Twirp + signed blob URLs) and GitHub's artifact REST API.
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
   const host = options.host ?? '127.0.0.1';
-  const protocols = [await createLegacyProtocol(dataDir)];
+  const results = await openResultsService(dataDir, { signedUrlTtlMs: options.signedUrlTtlMs });
+  const protocols = [
+    await createLegacyProtocol(dataDir),
+    createResultsProtocol(results),
+    createRestProtocol(results, options.token),
+  ];
 
   let url = '';
   const { server, stats, close } = createHttpServer({

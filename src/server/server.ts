@@ -205,7 +205,10 @@ function answerError(
     `internal error on ${req.method ?? '?'} ${pathOf(req)}: ${error instanceof Error ? error.message : String(error)}`,
   );
   send(
-    new HttpError(500, `Internal server error: ${error instanceof Error ? error.message : 'unknown failure'}`),
+    new HttpError(
+      500,
+      `Internal server error: ${error instanceof Error ? error.message : 'unknown failure'}`,
+    ),
   );
 }
 

@@ -58,6 +58,8 @@ export interface RequestSpec {
   networkErrors?: 'retry' | 'throw';
   /** Replayable body: a buffer, a string, or a factory that opens a fresh stream per attempt. */
   body?: RequestBody;
+  /** `manual` hands a redirect to the reader (list it in okStatuses) instead of following it. @default 'follow' */
+  redirect?: 'follow' | 'manual';
   /** Non-2xx statuses the reader handles itself (e.g. a 404 that means "empty"). */
   okStatuses?: readonly number[];
   /** Bearer token for this request; dropped on a redirect to another origin. */
@@ -240,7 +242,7 @@ export class HttpManager {
       const res = await this.#send(spec.slot, method, url, headers, body, bearer);
       const status = res.statusCode ?? 0;
       const location = header(res, 'location');
-      if (!REDIRECTS.has(status) || location === undefined) return { res, url };
+      if (!REDIRECTS.has(status) || location === undefined || spec.redirect === 'manual') return { res, url };
       await readBody(res, 0).catch(() => undefined);
       if (hop >= MAX_REDIRECTS) {
         throw new FerryError(

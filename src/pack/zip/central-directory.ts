@@ -70,6 +70,7 @@ const U32 = 0xffffffff;
 /** Flag bits. */
 export const FLAG_ENCRYPTED = 0x0001;
 export const FLAG_DATA_DESCRIPTOR = 0x0008;
+const FLAG_PATCHED = 0x0020;
 const FLAG_STRONG_ENCRYPTION = 0x0040;
 export const FLAG_UTF8 = 0x0800;
 const FLAG_MASKED_HEADERS = 0x2000;
@@ -199,8 +200,7 @@ async function readEndRecord(handle: FileHandle, fileSize: number, label: string
     cdOffset === U32;
 
   const locatorPosition = eocdPosition - LOCATOR_SIZE;
-  const locator =
-    locatorPosition >= 0 ? await readExactly(handle, locatorPosition, LOCATOR_SIZE) : undefined;
+  const locator = locatorPosition >= 0 ? await readExactly(handle, locatorPosition, LOCATOR_SIZE) : undefined;
   if (locator === undefined || locator.readUInt32LE(0) !== SIG_LOCATOR) {
     if (needsZip64) {
       throw corrupt(
@@ -234,7 +234,9 @@ async function readEndRecord(handle: FileHandle, fileSize: number, label: string
     break;
   }
   if (record === undefined) {
-    throw corrupt(`the ZIP64 end of central directory record was not found (locator points to ${recordOffset})`);
+    throw corrupt(
+      `the ZIP64 end of central directory record was not found (locator points to ${recordOffset})`,
+    );
   }
   const disk64 = record.readUInt32LE(16);
   const cdDisk64 = record.readUInt32LE(20);
@@ -350,7 +352,7 @@ export async function readZipDirectory(
 
     let mtime = dosTime(date, time);
     let sawZip64 = false;
-    for (let at = 0; at + 4 <= extra.length; ) {
+    for (let at = 0; at + 4 <= extra.length;) {
       const id = extra.readUInt16LE(at);
       const size = extra.readUInt16LE(at + 2);
       const body = extra.subarray(at + 4, at + 4 + size);
@@ -389,6 +391,9 @@ export async function readZipDirectory(
 
     if (flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION | FLAG_MASKED_HEADERS) || method === 99) {
       throw unsupported(`${described()} is encrypted; Ferry does not extract encrypted archives`);
+    }
+    if (flags & FLAG_PATCHED) {
+      throw unsupported(`${described()} holds patched data (flag bit 5), which needs a base file`);
     }
     if (method !== 0 && method !== 8) {
       const known = METHOD_NAMES[method];
@@ -437,6 +442,7 @@ export async function readZipDirectory(
     throw corrupt(`the central directory has ${cdEnd - position} bytes after its ${end.entries} entries`);
   }
   checkOverlaps(entries, cdStart);
+  await checkFirstLocalHeader(handle, entries, shift);
   return { entries, centralDirectoryOffset: cdStart, prefixBytes: shift, fileSize };
 }
 
@@ -445,7 +451,9 @@ export async function readZipDirectory(
  * central directory. Each entry occupies at least its 30-byte local header plus its compressed data.
  */
 function checkOverlaps(entries: readonly ZipEntry[], cdStart: number): void {
-  const order = entries.map((_, i) => i).sort((a, b) => entries[a]!.localHeaderOffset - entries[b]!.localHeaderOffset);
+  const order = entries
+    .map((_, i) => i)
+    .sort((a, b) => entries[a]!.localHeaderOffset - entries[b]!.localHeaderOffset);
   for (let k = 0; k < order.length; k++) {
     const entry = entries[order[k]!]!;
     const nextIndex = order[k + 1];
@@ -460,6 +468,30 @@ function checkOverlaps(entries: readonly ZipEntry[], cdStart: number): void {
       throw corrupt(`the data of entry ${printable(entry.name)} runs into the central directory`);
     }
   }
+}
+
+/**
+ * The lowest local header offset must point at a local header. With a prepended stub this is what
+ * shows the shifted offsets are consistent (the other entries are checked when they are read).
+ */
+async function checkFirstLocalHeader(
+  handle: FileHandle,
+  entries: readonly ZipEntry[],
+  shift: number,
+): Promise<void> {
+  let first: ZipEntry | undefined;
+  for (const entry of entries) {
+    if (first === undefined || entry.localHeaderOffset < first.localHeaderOffset) first = entry;
+  }
+  if (first === undefined) return;
+  const signature = (await readExactly(handle, first.localHeaderOffset, 4)).readUInt32LE(0);
+  if (signature === SIG_LOCAL) return;
+  throw corrupt(
+    shift > 0
+      ? `no local header where entry ${printable(first.name)} should start (offset ${first.localHeaderOffset}): ` +
+          `the archive has ${shift} bytes before its central directory that its offsets do not account for (inconsistent offsets)`
+      : `no local header where entry ${printable(first.name)} should start (offset ${first.localHeaderOffset})`,
+  );
 }
 
 /** Lists the entries of the zip at `zipPath` from its central directory, without extracting. */

@@ -15,7 +15,8 @@ import {
 } from './central-directory.js';
 
 const inflateRawAsync = promisify(inflateRaw);
-const CHUNK = 64 * 1024;
+/** Read size for streamed entries (large reads keep stored data near disk speed). */
+const CHUNK = 1024 * 1024;
 /** How many bytes past the fixed local header are read speculatively (name + extra usually fit). */
 const HEADER_SLACK = 512;
 
@@ -110,7 +111,11 @@ function verifyBuffer(entry: ZipEntry, data: Buffer): void {
  * Reads, inflates and verifies a small entry in memory (callers bound the sizes). Output beyond
  * the declared size is cut off by zlib's `maxOutputLength`.
  */
-export async function readEntryBuffer(handle: FileHandle, entry: ZipEntry, dataLimit: number): Promise<Buffer> {
+export async function readEntryBuffer(
+  handle: FileHandle,
+  entry: ZipEntry,
+  dataLimit: number,
+): Promise<Buffer> {
   const local = await readLocalHeader(handle, entry, dataLimit, HEADER_SLACK + entry.compressedSize);
   const raw = local.prefetched ?? (await readExactly(handle, local.dataStart, entry.compressedSize));
   let data: Buffer;
@@ -150,6 +155,7 @@ class RangeReadable extends Readable {
     const buffer = Buffer.allocUnsafe(size);
     this.handle.read(buffer, 0, size, this.position).then(
       ({ bytesRead }) => {
+        if (this.destroyed) return;
         if (bytesRead === 0) {
           this.destroy(corrupt(`unexpected end of file at offset ${this.position} (the file is truncated)`));
           return;

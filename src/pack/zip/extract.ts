@@ -1,4 +1,15 @@
-import { chmod, lstat, mkdir, mkdtemp, open, rename, rm, rmdir, symlink, type FileHandle } from 'node:fs/promises';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  mkdtemp,
+  open,
+  rename,
+  rm,
+  rmdir,
+  symlink,
+  type FileHandle,
+} from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -112,6 +123,7 @@ const IN_MEMORY_BYTES = 1024 * 1024;
 /** The longest symlink text accepted with `symlinks: 'preserve'`. */
 const MAX_LINK_BYTES = 4096;
 const STAGING_PREFIX = '.ferry-extract-';
+const LINK_TEXT = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 interface Normalized {
   target: string;
@@ -200,7 +212,11 @@ function conflict(message: string): FerryError {
 /** `./`, `.//./`: a directory entry naming the target itself, harmless and skipped. */
 function namesRoot(name: string): boolean {
   const normalized = name.replace(/\\/g, '/');
-  return normalized !== '' && !normalized.startsWith('/') && normalized.split('/').every((s) => s === '' || s === '.');
+  return (
+    normalized !== '' &&
+    !normalized.startsWith('/') &&
+    normalized.split('/').every((s) => s === '' || s === '.')
+  );
 }
 
 /** Case and Unicode normalisation folding: keys equal here collide on macOS and Windows. */
@@ -361,8 +377,16 @@ async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
  */
 async function preflight(plan: Plan, options: Normalized, linkWalks: readonly string[]): Promise<void> {
   const { target } = options;
-  const targetStats = await lstatOrUndefined(target);
-  if (targetStats === undefined) return;
+  let targetStats: Stats;
+  try {
+    targetStats = await stat(target);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  if (!targetStats.isDirectory()) {
+    throw conflict(`The target directory ${printable(target)} exists and is not a directory`);
+  }
   const missing = new Set<string>();
   for (const key of plan.directories) {
     const parent = key.includes('/') ? key.slice(0, key.lastIndexOf('/')) : '';
@@ -403,7 +427,11 @@ async function preflight(plan: Plan, options: Normalized, linkWalks: readonly st
 }
 
 /** Runs `fn` over `items` with at most `concurrency` in flight; stops taking new items after a failure. */
-async function runPool<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+async function runPool<T>(
+  items: readonly T[],
+  concurrency: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   let failure: { error: unknown } | undefined;
   const worker = async (): Promise<void> => {
@@ -498,9 +526,11 @@ export async function extractZip(zipPath: string, options: ExtractOptions): Prom
       const raw = await readEntryBuffer(handle, item.entry, dataLimit);
       let text: string;
       try {
-        text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+        text = LINK_TEXT.decode(raw);
       } catch {
-        throw unsafe(`Symbolic link entry ${printable(item.entry.name)} is refused: its link text is not valid UTF-8`);
+        throw unsafe(
+          `Symbolic link entry ${printable(item.entry.name)} is refused: its link text is not valid UTF-8`,
+        );
       }
       linkWalks.push(...checkLinkTarget(item, text, linkKeys));
       item.linkText = text;
@@ -515,7 +545,9 @@ export async function extractZip(zipPath: string, options: ExtractOptions): Prom
       staging = await mkdtemp(path.join(target, STAGING_PREFIX));
       const stagingName = fold(path.basename(staging));
       if (plan.items.some((i) => fold(i.key.split('/')[0] ?? '') === stagingName)) {
-        throw unsafe(`The archive contains an entry under ${printable(path.basename(staging))}, the staging directory`);
+        throw unsafe(
+          `The archive contains an entry under ${printable(path.basename(staging))}, the staging directory`,
+        );
       }
       const stagingDir = staging;
       const stagedPath = (item: Item): string => path.join(stagingDir, String(item.index));

@@ -44,7 +44,7 @@ export function normalizeLimits(limits: Partial<ExtractLimits> | undefined): Ext
   const out: ExtractLimits = { ...DEFAULT_EXTRACT_LIMITS };
   if (limits === undefined) return out;
   if (typeof limits !== 'object' || limits === null) {
-    throw new ValidationError('ERR_FERRY_INVALID_OPTION', "Option 'limits' must be an object", {
+    throw new ValidationError('ERR_FERRY_INVALID_OPTION', "Option 'limits': must be an object", {
       option: 'limits',
     });
   }
@@ -52,7 +52,7 @@ export function normalizeLimits(limits: Partial<ExtractLimits> | undefined): Ext
     if (!(LIMIT_KEYS as readonly string[]).includes(key)) {
       throw new ValidationError(
         'ERR_FERRY_INVALID_OPTION',
-        `Unknown option 'limits.${key}'; expected one of ${LIMIT_KEYS.join(', ')}`,
+        `Option 'limits.${key}': unknown option; expected one of ${LIMIT_KEYS.join(', ')}`,
         { option: `limits.${key}` },
       );
     }
@@ -68,7 +68,7 @@ export function normalizeLimits(limits: Partial<ExtractLimits> | undefined): Ext
     if (!valid) {
       throw new ValidationError(
         'ERR_FERRY_INVALID_OPTION',
-        `Option 'limits.${key}' must be a positive ${key === 'maxEntries' ? 'integer' : 'number'} (or Infinity), got ${String(value)}`,
+        `Option 'limits.${key}': must be a positive ${key === 'maxEntries' ? 'integer' : 'number'} (or Infinity), got ${String(value)}`,
         { option: `limits.${key}` },
       );
     }
@@ -102,8 +102,7 @@ export function checkDeclaredLimits(entries: readonly ZipEntry[], limits: Extrac
       );
     }
     if (entry.uncompressedSize > RATIO_THRESHOLD_BYTES) {
-      const ratio =
-        entry.compressedSize === 0 ? Infinity : entry.uncompressedSize / entry.compressedSize;
+      const ratio = entry.compressedSize === 0 ? Infinity : entry.uncompressedSize / entry.compressedSize;
       if (ratio > limits.maxRatio) {
         throw limitError(
           `entry ${printable(entry.name)} has a compression ratio of ${ratio === Infinity ? 'infinity' : Math.round(ratio)}:1 ` +

@@ -62,7 +62,7 @@ export function requireContentLength(req: IncomingMessage, max: number): number 
 export function contentMd5(req: IncomingMessage): string | undefined {
   const raw = req.headers['content-md5'];
   if (raw === undefined || raw === '') return undefined;
-  if (!BASE64.test(raw) || Buffer.from(raw, 'base64').length !== 16) {
+  if (typeof raw !== 'string' || !BASE64.test(raw) || Buffer.from(raw, 'base64').length !== 16) {
     throw new BlobError(400, 'InvalidMd5', `Content-MD5 ${JSON.stringify(raw)} is not a base64 MD5.`);
   }
   return raw;

@@ -1,0 +1,135 @@
+import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  deleteArtifact,
+  downloadArtifact,
+  getArtifact,
+  listArtifacts,
+  uploadArtifact,
+  type ArtifactClientOptions,
+} from '../../src/index.js';
+import { startServer, type RunningServer } from '../../src/server/index.js';
+import { runtimeJwt } from '../helpers/jwt.js';
+import { hashTree, writeEdgeCaseTree } from '../helpers/tree.js';
+
+let work: string;
+let server: RunningServer;
+let source: string;
+let files: string[];
+const TOKEN = runtimeJwt('run-1', 'job-1');
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), 'ferry-results-e2e-'));
+  source = path.join(work, 'source');
+  files = await writeEdgeCaseTree(source);
+  server = await startServer({ dataDir: path.join(work, 'data'), port: 0, token: TOKEN });
+});
+afterAll(async () => {
+  await server.close();
+  await rm(work, { recursive: true, force: true });
+});
+
+const options = (extra: Partial<ArtifactClientOptions> = {}): ArtifactClientOptions => ({
+  resultsUrl: server.url,
+  runtimeToken: TOKEN,
+  ...extra,
+});
+
+describe('results protocol: Ferry client against ferry serve', () => {
+  it('chooses the results protocol by capability and round-trips the edge-case tree with its digest', async () => {
+    const uploaded = await uploadArtifact('tree', files, source, options());
+    expect(uploaded.backend).toBe('results');
+    expect(uploaded.id).toBeGreaterThan(0);
+    expect(uploaded.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const listed = await getArtifact('tree', options());
+    expect(listed).toMatchObject({ id: uploaded.id, digest: uploaded.digest, size: uploaded.uploadedBytes });
+
+    const target = path.join(work, 'tree-out');
+    const downloaded = await downloadArtifact('tree', { ...options(), path: target });
+    expect(downloaded.digest).toBe(uploaded.digest);
+    expect(await hashTree(target)).toEqual(await hashTree(source));
+  });
+
+  it('keeps unix modes and empty directories', async () => {
+    const root = path.join(work, 'modes');
+    await mkdir(path.join(root, 'bin'), { recursive: true });
+    await mkdir(path.join(root, 'empty', 'dir'), { recursive: true });
+    await writeFile(path.join(root, 'bin', 'run.sh'), '#!/bin/sh\necho hi\n', { mode: 0o755 });
+    await writeFile(path.join(root, 'secret.txt'), 'x', { mode: 0o600 });
+    await uploadArtifact('modes', [path.join(root, 'bin', 'run.sh'), path.join(root, 'secret.txt')], root, {
+      ...options(),
+      emptyDirectories: ['empty/dir'],
+    });
+    const target = path.join(work, 'modes-out');
+    await downloadArtifact('modes', { ...options(), path: target });
+    expect((await stat(path.join(target, 'bin', 'run.sh'))).mode & 0o777).toBe(0o755);
+    expect((await stat(path.join(target, 'secret.txt'))).mode & 0o777).toBe(0o600);
+    expect((await stat(path.join(target, 'empty', 'dir'))).isDirectory()).toBe(true);
+  });
+
+  it('names the conflicting artifact on a duplicate, and overwrite replaces it with a newer id', async () => {
+    const file = path.join(source, 'small.txt');
+    const first = await uploadArtifact('dup', [file], source, options());
+    await expect(uploadArtifact('dup', [file], source, options())).rejects.toMatchObject({
+      code: 'ERR_FERRY_CONFLICT',
+      message: expect.stringContaining("'dup'"),
+    });
+    const second = await uploadArtifact('dup', [file], source, { ...options(), overwrite: true });
+    expect(second.id).toBeGreaterThan(first.id as number);
+    const all = (await listArtifacts(options())).filter((a) => a.name === 'dup');
+    expect(all.map((a) => a.id)).toEqual([second.id]);
+  });
+
+  it('uploads one file without an archive under the file name, with its content type, and saves it raw', async () => {
+    const result = await uploadArtifact(
+      'ignored-name',
+      [path.join(source, 'nested/deeper/leaf.json')],
+      source,
+      {
+        ...options(),
+        archive: false,
+      },
+    );
+    expect(result.artifactName).toBe('ignored-name');
+    const info = await getArtifact('leaf.json', options());
+    expect(info.id).toBe(result.id);
+    const target = path.join(work, 'raw-out');
+    await downloadArtifact('leaf.json', { ...options(), path: target });
+    expect(await readFile(path.join(target, 'leaf.json'), 'utf8')).toBe(
+      await readFile(path.join(source, 'nested/deeper/leaf.json'), 'utf8'),
+    );
+  });
+
+  it('keeps the zip when asked to skip decompression', async () => {
+    const target = path.join(work, 'zip-out');
+    await downloadArtifact('tree', { ...options(), path: target, skipDecompress: true });
+    const zip = await readFile(path.join(target, 'tree.zip'));
+    expect(zip.subarray(0, 4).toString('hex')).toBe('504b0304');
+  });
+
+  it('downloads by id, and deletes', async () => {
+    const info = await getArtifact('tree', options());
+    const target = path.join(work, 'by-id');
+    await downloadArtifact('tree', { ...options(), path: target, artifactId: info.id as number });
+    expect(await hashTree(target)).toEqual(await hashTree(source));
+    expect(await deleteArtifact('tree', options())).toEqual({ id: info.id });
+    await expect(getArtifact('tree', options())).rejects.toMatchObject({ code: 'ERR_FERRY_NOT_FOUND' });
+  });
+
+  it('follows symlinks inside the root by default', async () => {
+    const root = path.join(work, 'links');
+    await mkdir(root, { recursive: true });
+    await writeFile(path.join(root, 'real.txt'), 'real content');
+    await symlink('real.txt', path.join(root, 'alias.txt'));
+    await uploadArtifact(
+      'links',
+      [path.join(root, 'real.txt'), path.join(root, 'alias.txt')],
+      root,
+      options(),
+    );
+    const target = path.join(work, 'links-out');
+    await downloadArtifact('links', { ...options(), path: target });
+    expect(await readFile(path.join(target, 'alias.txt'), 'utf8')).toBe('real content');
+  });
+});

@@ -1,0 +1,187 @@
+import { FerryError, type ErrorContext } from '../../errors.js';
+import { discardBody, readJson } from '../../transport/body.js';
+import { registerSecret } from '../../transport/redact.js';
+import type { ArtifactInfo, DownloadResult, DownloadSpec, OperationContext } from '../backend.js';
+import { normalizeDigest } from './blob-download.js';
+import { downloadSignedArtifact, latestPerName } from './results-backend.js';
+import { toSafeId } from './twirp.js';
+
+/** Where to look for artifacts of another run or repository, through the public REST API. */
+export interface FindBy {
+  /** A token with `actions:read` on the repository. Never logged. */
+  token: string;
+  /** `owner/repo`. */
+  repository: string;
+  runId: number | string;
+  /** GITHUB_API_URL. @default 'https://api.github.com' */
+  apiUrl?: string;
+}
+
+interface RestArtifact {
+  id: number;
+  name: string;
+  size_in_bytes: number;
+  created_at?: string;
+  digest?: string | null;
+  expired?: boolean;
+}
+
+interface RestList {
+  total_count: number;
+  artifacts: RestArtifact[];
+}
+
+/** The public listing is capped, as the official client caps it (ACTIONS_ARTIFACT_MAX_ARTIFACT_COUNT). */
+const MAX_ARTIFACTS = 1000;
+const PER_PAGE = 100;
+
+export function validateFindBy(findBy: FindBy): void {
+  if (!findBy.token) throw invalid('findBy.token', 'is required');
+  if (!/^[^/\s]+\/[^/\s]+$/.test(findBy.repository))
+    throw invalid('findBy.repository', `must be 'owner/repo'; got '${findBy.repository}'`);
+  if (!/^\d+$/.test(String(findBy.runId)))
+    throw invalid('findBy.runId', `must be a numeric run id; got '${String(findBy.runId)}'`);
+  registerSecret(findBy.token);
+}
+
+function invalid(option: string, message: string): FerryError {
+  return new FerryError('ERR_FERRY_INVALID_OPTION', `Option '${option}' ${message}`, { context: { option } });
+}
+
+function base(findBy: FindBy): string {
+  const api = (findBy.apiUrl ?? 'https://api.github.com').replace(/\/+$/, '');
+  const [owner, repo] = findBy.repository.split('/') as [string, string];
+  return `${api}/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}/actions`;
+}
+
+const HEADERS = { accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' };
+
+/** Lists the artifacts of another run (all pages up to the cap). */
+export async function listRunArtifacts(
+  findBy: FindBy,
+  ctx: OperationContext,
+  name?: string,
+): Promise<ArtifactInfo[]> {
+  const out: ArtifactInfo[] = [];
+  for (let page = 1; out.length < MAX_ARTIFACTS; page++) {
+    const query = new URLSearchParams({
+      per_page: String(PER_PAGE),
+      page: String(page),
+      ...(name ? { name } : {}),
+    });
+    const body = await ctx.http.request(
+      {
+        slot: 0,
+        method: 'GET',
+        url: `${base(findBy)}/runs/${findBy.runId}/artifacts?${query}`,
+        headers: HEADERS,
+        bearer: findBy.token,
+        operation: ctx.operation,
+        context: { operation: 'list', ...(name ? { artifactName: name } : {}) },
+      },
+      (res) => readJson<RestList>(res),
+    );
+    const artifacts = Array.isArray(body.artifacts) ? body.artifacts : [];
+    for (const a of artifacts) {
+      out.push({
+        name: a.name,
+        id: toSafeId(a.id),
+        size: a.size_in_bytes ?? 0,
+        createdAt: a.created_at,
+        digest: a.digest ?? undefined,
+      });
+    }
+    if (artifacts.length < PER_PAGE || out.length >= Math.min(body.total_count ?? 0, MAX_ARTIFACTS)) break;
+  }
+  return out.slice(0, MAX_ARTIFACTS);
+}
+
+/** Downloads an artifact of another run: id or newest of `name` → 302 to a signed URL → verify → extract. */
+export async function downloadRunArtifact(
+  findBy: FindBy,
+  spec: DownloadSpec,
+  tempDir: string,
+  ctx: OperationContext,
+): Promise<DownloadResult> {
+  const context: ErrorContext = { operation: 'download', artifactName: spec.name };
+  const candidates = await listRunArtifacts(findBy, ctx, spec.id === undefined ? spec.name : undefined);
+  const artifact =
+    spec.id !== undefined
+      ? candidates.find((a) => a.id === spec.id)
+      : latestPerName(candidates.filter((a) => a.name === spec.name))[0];
+  if (!artifact?.id) {
+    throw new FerryError(
+      'ERR_FERRY_NOT_FOUND',
+      `No artifact ${spec.id !== undefined ? `#${spec.id}` : `named '${spec.name}'`} in run ${findBy.runId} of ${findBy.repository}`,
+      { context },
+    );
+  }
+  const location = await ctx.http.request(
+    {
+      slot: 0,
+      method: 'GET',
+      url: `${base(findBy)}/artifacts/${artifact.id}/zip`,
+      headers: HEADERS,
+      bearer: findBy.token,
+      redirect: 'manual',
+      okStatuses: [301, 302, 303, 307, 308],
+      operation: ctx.operation,
+      context,
+    },
+    async (res) => {
+      await discardBody(res);
+      const value = res.headers['location'];
+      if (!value || (res.statusCode ?? 0) < 300) {
+        throw new FerryError(
+          'ERR_FERRY_PROTOCOL',
+          `Expected a redirect to the artifact's signed URL, got HTTP ${res.statusCode}`,
+          { context },
+        );
+      }
+      return new URL(value, `${base(findBy)}/`).toString();
+    },
+  );
+  // The signed URL is fetched without the token: credentials stay with the API host.
+  return downloadSignedArtifact(
+    location,
+    artifact.name,
+    normalizeDigest(artifact.digest),
+    spec,
+    tempDir,
+    ctx,
+    context,
+  );
+}
+
+/** Deletes an artifact of another run by name (the newest of that name). */
+export async function deleteRunArtifact(
+  findBy: FindBy,
+  name: string,
+  ctx: OperationContext,
+): Promise<number> {
+  const artifact = latestPerName(
+    (await listRunArtifacts(findBy, ctx, name)).filter((a) => a.name === name),
+  )[0];
+  if (!artifact?.id) {
+    throw new FerryError(
+      'ERR_FERRY_NOT_FOUND',
+      `No artifact named '${name}' in run ${findBy.runId} of ${findBy.repository}`,
+      {
+        context: { operation: 'delete', artifactName: name },
+      },
+    );
+  }
+  await ctx.http.request(
+    {
+      slot: 0,
+      method: 'DELETE',
+      url: `${base(findBy)}/artifacts/${artifact.id}`,
+      headers: HEADERS,
+      bearer: findBy.token,
+      operation: ctx.operation,
+      context: { operation: 'delete', artifactName: name },
+    },
+    discardBody,
+  );
+  return artifact.id;
+}

@@ -1,0 +1,31 @@
+/**
+ * A streaming zip writer for artifact uploads: STORED entries with their CRC-32 in the local
+ * header (no data descriptor), DEFLATED entries compressed in parallel pieces (pigz method) with
+ * a data descriptor, ZIP64 where needed, lazy reads with backpressure.
+ */
+export {
+  createZipStream,
+  normalizeZipWriterOptions,
+  validateEntryName,
+  zipStreamStats,
+  DEFAULT_CHUNK_SIZE,
+  MAX_CHUNK_SIZE,
+  MAX_CONCURRENCY,
+  MIN_CHUNK_SIZE,
+  type ZipEntryInfo,
+  type ZipInput,
+  type ZipStreamStats,
+  type ZipWriterOptions,
+} from './zip-stream.js';
+export { SAMPLE_SIZE, MIN_SAVING, isWorthDeflating, sampleIsCompressible } from './compressibility.js';
+export { DictionaryWindow, deflatePiece, emitInOrder, type OutputTask } from './parallel-deflate.js';
+export { EntrySource } from './entry-source.js';
+export {
+  centralDirectoryHeader,
+  dataDescriptor,
+  dosDateTime,
+  endOfCentralDirectory,
+  externalAttributes,
+  localFileHeader,
+  type EntryRecord,
+} from './headers.js';

@@ -1,0 +1,108 @@
+import { HttpError } from '../http/http-error.js';
+import { sendJson } from '../http/respond.js';
+import type { RequestContext } from '../route.js';
+import type { ResultsService } from '../results/service.js';
+import { ANY_METHOD, type ServerRoute } from '../server.js';
+import { createApiTokenCheck } from './auth.js';
+import { restArtifact } from './contracts.js';
+import { renderRestError } from './errors.js';
+
+const REPO = '^/repos/(?<owner>[^/]+)/(?<repo>[^/]+)/actions';
+const RUN_ARTIFACTS = new RegExp(`${REPO}/runs/(?<runId>[^/]+)/artifacts/?$`);
+const REPO_ARTIFACTS = new RegExp(`${REPO}/artifacts/?$`);
+const ARTIFACT = new RegExp(`${REPO}/artifacts/(?<id>\\d{1,15})/?$`);
+const ARCHIVE = new RegExp(`${REPO}/artifacts/(?<id>\\d{1,15})/(?<format>[^/]+)/?$`);
+const ANY_REPOS = /^\/repos(?:\/.*)?$/;
+
+const DEFAULT_PER_PAGE = 30;
+const MAX_PER_PAGE = 100;
+
+/**
+ * The artifact subset of GitHub's REST API that cross-run downloads use (`findBy`; B2.4), on the
+ * same origin: point GITHUB_API_URL at the server. A local server has one namespace, so owner and
+ * repo are accepted as given; runs are the `workflow_run_backend_id` strings of the results
+ * protocol. Only finalized artifacts are visible.
+ */
+export function restRoutes(service: ResultsService, token: string | undefined): ServerRoute[] {
+  const authenticate = createApiTokenCheck(token);
+  const route = (
+    method: string,
+    pattern: RegExp,
+    handler: (ctx: RequestContext) => Promise<void>,
+  ): ServerRoute => ({
+    method,
+    pattern,
+    auth: 'self',
+    renderError: renderRestError,
+    handler: async (ctx) => {
+      authenticate(ctx.req);
+      await handler(ctx);
+    },
+  });
+  return [
+    route('GET', RUN_ARTIFACTS, (ctx) => list(service, ctx, ctx.params.runId)),
+    route('GET', REPO_ARTIFACTS, (ctx) => list(service, ctx, undefined)),
+    route('GET', ARTIFACT, (ctx) => getOne(service, ctx)),
+    route('DELETE', ARTIFACT, (ctx) => deleteOne(service, ctx)),
+    route('GET', ARCHIVE, (ctx) => download(service, ctx)),
+    route(ANY_METHOD, ANY_REPOS, async () => {
+      throw notFound();
+    }),
+  ];
+}
+
+async function list(service: ResultsService, ctx: RequestContext, runId: string | undefined): Promise<void> {
+  const query = ctx.url.searchParams;
+  const name = query.get('name') ?? undefined;
+  const perPage = Math.min(positiveInt(query.get('per_page'), DEFAULT_PER_PAGE), MAX_PER_PAGE);
+  const page = positiveInt(query.get('page'), 1);
+  // Newest first, as GitHub lists them.
+  const all = service.index
+    .list({ ...(runId === undefined ? {} : { runId }), ...(name === undefined ? {} : { name }) })
+    .reverse();
+  const slice = all.slice((page - 1) * perPage, page * perPage);
+  const { owner, repo } = repoOf(ctx);
+  sendJson(ctx.res, 200, {
+    total_count: all.length,
+    artifacts: slice.map((r) => restArtifact(ctx.baseUrl, owner, repo, r)),
+  });
+}
+
+async function getOne(service: ResultsService, ctx: RequestContext): Promise<void> {
+  const record = service.index.get(Number(ctx.params.id));
+  if (!record) throw notFound();
+  const { owner, repo } = repoOf(ctx);
+  sendJson(ctx.res, 200, restArtifact(ctx.baseUrl, owner, repo, record));
+}
+
+/** 204 on success, as the toolkit requires. */
+async function deleteOne(service: ResultsService, ctx: RequestContext): Promise<void> {
+  const record = await service.index.removeById(Number(ctx.params.id));
+  if (!record) throw notFound();
+  ctx.res.writeHead(204);
+  ctx.res.end();
+}
+
+/** A 302 to a signed download URL; the client fetches it without credentials (B4). */
+async function download(service: ResultsService, ctx: RequestContext): Promise<void> {
+  if (ctx.params.format !== 'zip') throw notFound();
+  const record = service.index.get(Number(ctx.params.id));
+  if (!record) throw notFound();
+  const location = service.signer.sign(ctx.baseUrl, record.blobId, 'r');
+  ctx.res.writeHead(302, { Location: location, 'Content-Length': '0' });
+  ctx.res.end();
+}
+
+function repoOf(ctx: RequestContext): { owner: string; repo: string } {
+  return { owner: ctx.params.owner ?? '', repo: ctx.params.repo ?? '' };
+}
+
+/** GitHub ignores junk paging values rather than failing; so do we. */
+function positiveInt(raw: string | null, fallback: number): number {
+  const value = raw === null ? NaN : Number(raw);
+  return Number.isSafeInteger(value) && value >= 1 ? value : fallback;
+}
+
+function notFound(): HttpError {
+  return new HttpError(404, 'Not Found');
+}

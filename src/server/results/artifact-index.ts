@@ -1,0 +1,303 @@
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { readJsonFile, writeJsonAtomic } from '../util/atomic-file.js';
+import { KeyedMutex } from '../util/keyed-mutex.js';
+import type { BlobStore, CommittedBlob } from './blob-store.js';
+import type { ResultsLayout } from './layout.js';
+import { TwirpError } from './twirp-errors.js';
+
+/** One artifact of the results protocol: a name in a workflow run, backed by one blob. */
+export interface ResultsArtifact {
+  /** `database_id` / `artifact_id`: increasing from 1, never reused, kept below 2^53. */
+  id: number;
+  runId: string;
+  jobId: string;
+  name: string;
+  blobId: string;
+  /** From CreateArtifact (`mime_type`), default `application/zip`. */
+  mimeType: string;
+  /** The client's protocol version (4, or 7 since toolkit 6.2). Recorded only. */
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+  /** Requested or default retention end. Recorded, not enforced: nothing expires locally. */
+  expiresAt: string;
+  /** Set once by FinalizeArtifact; only finalized artifacts are listed and downloadable. */
+  finalized: { size: number; digest: string; at: string } | null;
+}
+
+export interface CreateInput {
+  runId: string;
+  jobId: string;
+  name: string;
+  mimeType: string;
+  version: number;
+  expiresAt: Date;
+}
+
+export interface FinalizeInput {
+  runId: string;
+  name: string;
+  size: number | undefined;
+  hash: string | undefined;
+}
+
+export interface ListFilter {
+  runId?: string;
+  name?: string;
+  id?: number;
+}
+
+const DIGEST = /^sha256:[0-9a-f]{64}$/i;
+
+/**
+ * The artifact index of the results protocol. Small (one record per artifact), so it is loaded
+ * whole at startup and kept in memory; every change is written through (atomically, one file per
+ * artifact) before the request is answered. Changes to one (run, name) are serialized, which is
+ * what makes "one finalized artifact per name and run" hold under concurrent clients.
+ */
+export class ArtifactIndex {
+  readonly #layout: ResultsLayout;
+  readonly #blobs: BlobStore;
+  readonly #byId = new Map<number, ResultsArtifact>();
+  readonly #byBlob = new Map<string, ResultsArtifact>();
+  readonly #locks = new KeyedMutex();
+  #nextId = 1;
+
+  private constructor(layout: ResultsLayout, blobs: BlobStore) {
+    this.#layout = layout;
+    this.#blobs = blobs;
+  }
+
+  static async open(layout: ResultsLayout, blobs: BlobStore): Promise<ArtifactIndex> {
+    const index = new ArtifactIndex(layout, blobs);
+    await mkdir(layout.artifactsDir, { recursive: true });
+    await index.#load();
+    return index;
+  }
+
+  async #load(): Promise<void> {
+    let maxId = 0;
+    for (const entry of await readdir(this.#layout.artifactsDir)) {
+      const match = /^(\d+)\.json$/.exec(entry);
+      if (!match) continue;
+      const id = Number(match[1]);
+      maxId = Math.max(maxId, id);
+      const record = await readJsonFile(this.#layout.artifactFile(id));
+      if (!isArtifact(record)) continue;
+      // An upload whose blob never got created (crash during CreateArtifact) cannot finish.
+      if (!record.finalized && !this.#blobs.has(record.blobId)) {
+        await rm(this.#layout.artifactFile(id), { force: true });
+        continue;
+      }
+      this.#remember(record);
+    }
+    // Blobs no record points to: leftovers of crashed creates or deletes.
+    for (const blobId of await this.#blobs.idsOnDisk()) {
+      if (!this.#byBlob.has(blobId)) await this.#blobs.remove(blobId);
+    }
+    const counter = await readJsonFile(this.#layout.counterFile);
+    const persisted =
+      typeof counter === 'object' && counter !== null ? Number((counter as { next?: unknown }).next) : NaN;
+    this.#nextId = Math.max(maxId + 1, Number.isSafeInteger(persisted) ? persisted : 1);
+  }
+
+  /** A finalized artifact by id. */
+  get(id: number): ResultsArtifact | undefined {
+    const record = this.#byId.get(id);
+    return record?.finalized ? record : undefined;
+  }
+
+  /** The artifact (finalized or not) that owns a blob. */
+  byBlob(blobId: string): ResultsArtifact | undefined {
+    return this.#byBlob.get(blobId);
+  }
+
+  /** Finalized artifacts matching the filter, oldest first. */
+  list(filter: ListFilter): ResultsArtifact[] {
+    return [...this.#byId.values()]
+      .filter(
+        (r) =>
+          r.finalized !== null &&
+          (filter.runId === undefined || r.runId === filter.runId) &&
+          (filter.name === undefined || r.name === filter.name) &&
+          (filter.id === undefined || r.id === filter.id),
+      )
+      .sort((a, b) => a.id - b.id);
+  }
+
+  /**
+   * A new artifact with an empty blob. A finalized artifact of the same name in the run is a
+   * conflict (GitHub's 409); an unfinalized one is an abandoned earlier attempt and is replaced.
+   */
+  async create(input: CreateInput): Promise<ResultsArtifact> {
+    return this.#locks.run(nameKey(input.runId, input.name), async () => {
+      const existing = this.#find(input.runId, input.name);
+      if (existing.some((r) => r.finalized)) {
+        throw new TwirpError(
+          'already_exists',
+          'an artifact with this name already exists on the workflow run',
+        );
+      }
+      for (const stale of existing) await this.#forget(stale);
+      const blobId = await this.#blobs.create();
+      const id = await this.#allocateId();
+      const now = new Date().toISOString();
+      const record: ResultsArtifact = {
+        id,
+        runId: input.runId,
+        jobId: input.jobId,
+        name: input.name,
+        blobId,
+        mimeType: input.mimeType,
+        version: input.version,
+        createdAt: now,
+        updatedAt: now,
+        expiresAt: input.expiresAt.toISOString(),
+        finalized: null,
+      };
+      await writeJsonAtomic(this.#layout.artifactFile(id), record);
+      this.#remember(record);
+      return record;
+    });
+  }
+
+  /**
+   * Seals the artifact after checking the client's size and hash against the committed bytes.
+   * Repeating it for an artifact that is already finalized with the same content returns the same
+   * id, so a client that lost the answer can safely retry.
+   */
+  async finalize(input: FinalizeInput): Promise<ResultsArtifact> {
+    if (input.hash !== undefined && !DIGEST.test(input.hash)) {
+      throw new TwirpError(
+        'invalid_argument',
+        `hash must be "sha256:" followed by 64 hex digits, got ${JSON.stringify(input.hash.slice(0, 100))}`,
+      );
+    }
+    return this.#locks.run(nameKey(input.runId, input.name), async () => {
+      const records = this.#find(input.runId, input.name);
+      const pending = records.filter((r) => !r.finalized).at(-1);
+      if (!pending) {
+        const done = records.find((r) => r.finalized);
+        if (!done?.finalized) {
+          throw new TwirpError(
+            'not_found',
+            `No artifact named ${JSON.stringify(input.name)} was created in workflow run ${JSON.stringify(input.runId)}`,
+          );
+        }
+        checkContent(input, done.finalized.size, done.finalized.digest);
+        return done;
+      }
+      // Under the blob's lock, no Put Block List can change the bytes between check and seal.
+      return this.#blobs.exclusive(pending.blobId, async () => {
+        const committed: CommittedBlob | undefined = this.#blobs.committed(pending.blobId);
+        if (!committed) {
+          throw new TwirpError(
+            'failed_precondition',
+            `Artifact ${JSON.stringify(input.name)} has no committed blob yet: upload it (Put Block List or Put Blob) before FinalizeArtifact`,
+          );
+        }
+        const digest = `sha256:${committed.sha256}`;
+        checkContent(input, committed.size, digest);
+        const now = new Date().toISOString();
+        const next: ResultsArtifact = {
+          ...pending,
+          updatedAt: now,
+          finalized: { size: committed.size, digest, at: now },
+        };
+        await writeJsonAtomic(this.#layout.artifactFile(next.id), next);
+        this.#remember(next);
+        return next;
+      });
+    });
+  }
+
+  /** Deletes every artifact of that name in the run; returns the finalized one (or the newest). */
+  async remove(runId: string, name: string): Promise<ResultsArtifact | undefined> {
+    return this.#locks.run(nameKey(runId, name), async () => {
+      const records = this.#find(runId, name);
+      for (const record of records) await this.#forget(record);
+      return records.find((r) => r.finalized) ?? records.at(-1);
+    });
+  }
+
+  /** Deletes a finalized artifact by id; `undefined` if there is none. */
+  async removeById(id: number): Promise<ResultsArtifact | undefined> {
+    const record = this.get(id);
+    if (!record) return undefined;
+    return this.#locks.run(nameKey(record.runId, record.name), async () => {
+      const current = this.get(id);
+      if (current) await this.#forget(current);
+      return current;
+    });
+  }
+
+  /** False once the artifact is finalized (or gone): its blob must not change any more. */
+  isWritable(blobId: string): boolean {
+    const record = this.#byBlob.get(blobId);
+    return record !== undefined && record.finalized === null;
+  }
+
+  /** Records of one (run, name), oldest first. */
+  #find(runId: string, name: string): ResultsArtifact[] {
+    return [...this.#byId.values()]
+      .filter((r) => r.runId === runId && r.name === name)
+      .sort((a, b) => a.id - b.id);
+  }
+
+  #remember(record: ResultsArtifact): void {
+    this.#byId.set(record.id, record);
+    this.#byBlob.set(record.blobId, record);
+  }
+
+  /** Metadata first, then bytes: a crash in between leaves an orphan blob, which startup removes. */
+  async #forget(record: ResultsArtifact): Promise<void> {
+    await rm(this.#layout.artifactFile(record.id), { force: true });
+    this.#byId.delete(record.id);
+    this.#byBlob.delete(record.blobId);
+    await this.#blobs.remove(record.blobId);
+  }
+
+  /** Ids only ever grow, and the counter is persisted before an id is used, so restarts never reuse one. */
+  async #allocateId(): Promise<number> {
+    return this.#locks.run('counter', async () => {
+      const id = this.#nextId;
+      await writeJsonAtomic(this.#layout.counterFile, { next: id + 1 });
+      this.#nextId = id + 1;
+      return id;
+    });
+  }
+}
+
+/** Size and hash are optional in the request; whichever is given must match the stored bytes. */
+function checkContent(input: FinalizeInput, size: number, digest: string): void {
+  if (input.size !== undefined && input.size !== size) {
+    throw new TwirpError(
+      'invalid_argument',
+      `size ${input.size} does not match the ${size} bytes committed for artifact ${JSON.stringify(input.name)}`,
+    );
+  }
+  if (input.hash !== undefined && input.hash.toLowerCase() !== digest) {
+    throw new TwirpError(
+      'invalid_argument',
+      `hash ${input.hash} does not match the committed bytes of artifact ${JSON.stringify(input.name)}, which hash to ${digest}`,
+    );
+  }
+}
+
+function nameKey(runId: string, name: string): string {
+  return `name:${runId}\0${name}`;
+}
+
+function isArtifact(value: unknown): value is ResultsArtifact {
+  if (typeof value !== 'object' || value === null) return false;
+  const r = value as Record<string, unknown>;
+  return (
+    typeof r.id === 'number' &&
+    typeof r.runId === 'string' &&
+    typeof r.jobId === 'string' &&
+    typeof r.name === 'string' &&
+    typeof r.blobId === 'string' &&
+    typeof r.mimeType === 'string' &&
+    'finalized' in r
+  );
+}

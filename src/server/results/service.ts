@@ -1,0 +1,35 @@
+import { ArtifactIndex } from './artifact-index.js';
+import { BlobStore } from './blob-store.js';
+import { ResultsLayout } from './layout.js';
+import { UrlSigner } from './signer.js';
+
+/** Default lifetime of signed blob URLs: longer than any realistic upload (C2 v4.11). */
+export const DEFAULT_SIGNED_URL_TTL_MS = 6 * 60 * 60 * 1000;
+
+/** The state behind the results protocol, shared by its Twirp, blob and REST routes. */
+export interface ResultsService {
+  index: ArtifactIndex;
+  blobs: BlobStore;
+  signer: UrlSigner;
+}
+
+export interface ResultsServiceOptions {
+  /** Lifetime of signed upload and download URLs; default 6 h. */
+  signedUrlTtlMs?: number | undefined;
+}
+
+/** Opens (or creates) the results store under `<dataDir>/results`. */
+export async function openResultsService(
+  dataDir: string,
+  options: ResultsServiceOptions = {},
+): Promise<ResultsService> {
+  const ttl = options.signedUrlTtlMs ?? DEFAULT_SIGNED_URL_TTL_MS;
+  if (!Number.isFinite(ttl) || ttl <= 0) {
+    throw new RangeError(`signedUrlTtlMs must be a positive number of milliseconds, got ${ttl}`);
+  }
+  const layout = new ResultsLayout(dataDir);
+  const blobs = await BlobStore.open(layout);
+  const index = await ArtifactIndex.open(layout, blobs);
+  const signer = await UrlSigner.open(layout.keyFile, ttl);
+  return { index, blobs, signer };
+}
