@@ -572,7 +572,7 @@ describe('createZipStream: failures', () => {
   });
 
   test('aborting mid-way destroys the stream with an abort error and closes the file', async () => {
-    const p = await file('long.log', logText(16 * MiB, 6));
+    const p = await file('long.log', Buffer.concat(Array.from({ length: 16 }, () => logText(MiB, 6))));
     const controller = new AbortController();
     const stream = createZipStream([{ kind: 'file', sourcePath: p, name: 'long.log' }], {
       level: 6,
@@ -644,8 +644,8 @@ describe('createZipStream: backpressure', () => {
     const chunkSize = 512 * KiB;
     const p = path.join(dir, 'big.log');
     const fd = openSync(p, 'w');
-    const block = logText(4 * MiB, 9);
-    for (let i = 0; i < 16; i++) writeSync(fd, block);
+    const block = logText(MiB, 9);
+    for (let i = 0; i < 64; i++) writeSync(fd, block);
     closeSync(fd);
     const stream = createZipStream([{ kind: 'file', sourcePath: p, name: 'big.log' }], {
       level: 1,
@@ -673,7 +673,7 @@ describe('createZipStream: backpressure', () => {
 
   test('a paused consumer stops reading and compressing', async () => {
     const chunkSize = 256 * KiB;
-    const p = await file('paused.log', logText(16 * MiB, 10));
+    const p = await file('paused.log', Buffer.concat(Array.from({ length: 16 }, () => logText(MiB, 10))));
     const stream = createZipStream([{ kind: 'file', sourcePath: p, name: 'paused.log' }], {
       level: 1,
       chunkSize,

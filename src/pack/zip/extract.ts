@@ -7,6 +7,7 @@ import {
   rename,
   rm,
   rmdir,
+  stat,
   symlink,
   type FileHandle,
 } from 'node:fs/promises';
