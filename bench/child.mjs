@@ -77,7 +77,10 @@ try {
   finish(
     {
       ok: false,
-      error: error instanceof Error ? `${error.name}: ${error.message}${error.code ? ` (${error.code})` : ''}` : String(error),
+      error:
+        error instanceof Error
+          ? `${error.name}: ${error.message}${error.code ? ` (${error.code})` : ''}`
+          : String(error),
       stack: error instanceof Error ? error.stack : undefined,
     },
     1,

@@ -41,9 +41,11 @@ for (const file of positionals) {
   const ms = (us) => `${(us / 1000).toFixed(0).padStart(7)} ms`;
   console.log(`\n${file}: ${(total / 1e6).toFixed(2)} s sampled`);
   console.log(`\nTop ${top} functions by self time:`);
-  for (const [name, us] of [...fn].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${ms(us)} ${pct(us)}  ${name}`);
+  for (const [name, us] of [...fn].sort((a, b) => b[1] - a[1]).slice(0, top))
+    console.log(`${ms(us)} ${pct(us)}  ${name}`);
   console.log('\nSelf time by file:');
-  for (const [name, us] of [...where].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`${ms(us)} ${pct(us)}  ${name}`);
+  for (const [name, us] of [...where].sort((a, b) => b[1] - a[1]).slice(0, 15))
+    console.log(`${ms(us)} ${pct(us)}  ${name}`);
 }
 
 function shorten(url) {

@@ -5,7 +5,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 
 const fmt = (n, digits) => (n === undefined || n === null || Number.isNaN(n) ? '-' : n.toFixed(digits));
-const fmtSpeed = (n) => (n === undefined ? '-' : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
+const fmtSpeed = (n) =>
+  n === undefined ? '-' : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
 
 export function resultsTable(rows) {
   const lines = [
@@ -50,7 +51,14 @@ export function sweepTable(rows) {
   const head = ['concurrency'];
   const sep = ['---:'];
   for (const op of ops) {
-    head.push(`${op} wall s`, `${op} files/s`, `${op} MB/s`, `${op} TCP conns`, `${op} peak RSS MiB`, `${op} check`);
+    head.push(
+      `${op} wall s`,
+      `${op} files/s`,
+      `${op} MB/s`,
+      `${op} TCP conns`,
+      `${op} peak RSS MiB`,
+      `${op} check`,
+    );
     sep.push('---:', '---:', '---:', '---:', '---:', '---');
   }
   const lines = [`| ${head.join(' | ')} |`, `|${sep.join('|')}|`];
@@ -99,7 +107,10 @@ export function machineInfo() {
 
 const KEEP_MARKER = '<!-- Everything below this line is kept when the file is regenerated. -->';
 
-export function writeDocs(file, { rows, sweep, workloads, options, machine, startedAt, loadBefore, loadAfter }) {
+export function writeDocs(
+  file,
+  { rows, sweep, workloads, options, machine, startedAt, loadBefore, loadAfter, busy },
+) {
   const wl = workloads
     .map(
       (w) =>
@@ -114,7 +125,8 @@ export function writeDocs(file, { rows, sweep, workloads, options, machine, star
     `- Machine: \`nproc\` = ${machine.nproc} (${machine.cpu}), ${machine.memGiB} GiB RAM, ${machine.platform}`,
     `- Node ${machine.node}; Ferry at ${machine.commit}`,
     `- Load average (1 min) before / after the run: ${loadBefore} / ${loadAfter} (the machine is shared; compare ratios within one run, not absolute times across runs)`,
-    `- Flags: \`${options.argv.join(' ') || '(defaults)'}\`${options.repeat > 1 ? `; each figure is the median of ${options.repeat} runs` : ''}`,
+    `- Flags: \`${options.argv.join(' ') || '(defaults)'}\`${options.repeat > 1 ? `; each figure is the median of ${options.repeat} runs (range in brackets)` : ''}`,
+    ...(busy ? [`- **Warning**: ${busy}.`] : []),
     '',
     '## Workloads',
     '',
@@ -126,7 +138,7 @@ export function writeDocs(file, { rows, sweep, workloads, options, machine, star
     '',
     '- One Ferry `startServer` per workload and client, in the benchmark process, on 127.0.0.1 with a fresh data dir; both clients talk the legacy (pipelines) protocol to it.',
     '- Every measured operation runs in its own child process; "wall s" times only the `uploadArtifact` / `downloadArtifact` call (module loading excluded). Peak RSS is the child\'s `maxRSS`.',
-    '- Requests and TCP connections are the server\'s counters before and after the child.',
+    "- Requests and TCP connections are the server's counters before and after the child.",
     '- "CPU s" is user+system CPU time during the operation: the client child\'s, and the server\'s (the benchmark process, which does nothing else meanwhile). On a shared, busy machine CPU time is steadier than wall time.',
     '- MB/s and files/s are of the original data (MB = 10^6 bytes). Ferry runs with its defaults unless a `c=` is shown.',
     '- Each client downloads what its own upload produced, into a fresh directory; "check" compares every file\'s size and SHA-256 with the source.',
@@ -140,12 +152,7 @@ export function writeDocs(file, { rows, sweep, workloads, options, machine, star
     '',
   ];
   if (sweep.length > 0) {
-    parts.push(
-      '## Ferry concurrency sweep (W1)',
-      '',
-      sweepTable(sweep),
-      '',
-    );
+    parts.push('## Ferry concurrency sweep (W1)', '', sweepTable(sweep), '');
   }
   parts.push(
     '## Reproduce',

@@ -64,14 +64,17 @@ function parseOptions(argv) {
       .map((s) => s.trim())
       .filter(Boolean);
     for (const item of items) {
-      if (!allowed.includes(item)) throw new Error(`--${flag}: unknown ${JSON.stringify(item)}; use ${allowed.join(',')}`);
+      if (!allowed.includes(item))
+        throw new Error(`--${flag}: unknown ${JSON.stringify(item)}; use ${allowed.join(',')}`);
     }
     return allowed.filter((a) => items.includes(a)); // canonical order
   };
   const positive = (flag, text, integer) => {
     const n = Number(text);
     if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
-      throw new Error(`--${flag} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(text)}`);
+      throw new Error(
+        `--${flag} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(text)}`,
+      );
     }
     return n;
   };
@@ -82,11 +85,14 @@ function parseOptions(argv) {
     ops: list('ops', OPS),
     scale: positive('size-scale', values['size-scale'], false),
     repeat: positive('repeat', values.repeat, true),
-    concurrency: values.concurrency === undefined ? undefined : positive('concurrency', values.concurrency, true),
+    concurrency:
+      values.concurrency === undefined ? undefined : positive('concurrency', values.concurrency, true),
     sweep:
       values['ferry-concurrency-sweep'] === undefined
         ? []
-        : values['ferry-concurrency-sweep'].split(',').map((s) => positive('ferry-concurrency-sweep', s.trim(), true)),
+        : values['ferry-concurrency-sweep']
+            .split(',')
+            .map((s) => positive('ferry-concurrency-sweep', s.trim(), true)),
     cpuProf: values['cpu-prof'],
     writeDocs: values['write-docs'],
     keepTemp: values['keep-temp'],
@@ -154,6 +160,11 @@ async function main() {
 
   const startedAt = new Date();
   const loadBefore = os.loadavg()[0].toFixed(2);
+  if (os.loadavg()[0] > os.availableParallelism()) {
+    log(
+      `note: load average ${loadBefore} exceeds the ${os.availableParallelism()} CPUs; timings will be noisy`,
+    );
+  }
   mkdirSync(CACHE_DIR, { recursive: true });
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-bench-'));
   cleanups.push(async () => {
@@ -193,14 +204,16 @@ async function main() {
       token: TOKEN,
       runId: '1',
       concurrency,
-      ...(op === 'upload'
-        ? { root: workload.root, files: workload.files.map((f) => f.path) }
-        : { target }),
+      ...(op === 'upload' ? { root: workload.root, files: workload.files.map((f) => f.path) } : { target }),
     };
     const before = server.stats();
     const load = os.loadavg()[0];
     const serverCpuBefore = process.cpuUsage();
-    const result = await runChild(tmp, spec, nodeArgsFor(client, `${workload.name}-${op}-${client}${concurrency ? `-c${concurrency}` : ''}`));
+    const result = await runChild(
+      tmp,
+      spec,
+      nodeArgsFor(client, `${workload.name}-${op}-${client}${concurrency ? `-c${concurrency}` : ''}`),
+    );
     const after = server.stats();
     const serverCpu = process.cpuUsage(serverCpuBefore);
     const row = {
@@ -225,15 +238,22 @@ async function main() {
       row.check = 'FAILED';
     } else if (op === 'upload') {
       const info = result.info;
-      if (info.fileCount !== workload.files.length || (client === 'ferry' && info.size !== workload.totalBytes)) {
+      if (
+        info.fileCount !== workload.files.length ||
+        (client === 'ferry' && info.size !== workload.totalBytes)
+      ) {
         row.check = 'MISMATCH';
-        log(`${client} upload of ${workload.name} reported ${JSON.stringify(info)}; expected ${workload.files.length} files, ${workload.totalBytes} bytes`);
+        log(
+          `${client} upload of ${workload.name} reported ${JSON.stringify(info)}; expected ${workload.files.length} files, ${workload.totalBytes} bytes`,
+        );
       }
     } else {
       const verdict = await verifyTree(target, workload);
       if (!verdict.ok) {
         row.check = 'MISMATCH';
-        log(`${client} download of ${workload.name}: ${verdict.problemCount} problems, e.g.\n  ${verdict.problems.join('\n  ')}`);
+        log(
+          `${client} download of ${workload.name}: ${verdict.problemCount} problems, e.g.\n  ${verdict.problems.join('\n  ')}`,
+        );
       }
       if (!options.keepTemp) await rm(target, { recursive: true, force: true });
     }
@@ -262,7 +282,9 @@ async function main() {
   for (const name of options.workloads) {
     const workload = ensureWorkload(name, options.scale, CACHE_DIR, log);
     workloads.push(workload);
-    log(`${name}: ${workload.title}: ${workload.files.length} files, ${(workload.totalBytes / 1e6).toFixed(1)} MB`);
+    log(
+      `${name}: ${workload.title}: ${workload.files.length} files, ${(workload.totalBytes / 1e6).toFixed(1)} MB`,
+    );
     const servers = {};
     for (const client of options.clients) servers[client] = await freshServer(`${name}-${client}`);
     const artifactName = (r) => `bench-${name}${r === 0 ? '' : `-r${r}`}`;
@@ -284,7 +306,8 @@ async function main() {
         );
       }
     }
-    if (options.ops.includes('upload')) for (const client of options.clients) rows.push(summarize(uploads[client]));
+    if (options.ops.includes('upload'))
+      for (const client of options.clients) rows.push(summarize(uploads[client]));
 
     if (options.ops.includes('download')) {
       const downloads = Object.fromEntries(options.clients.map((c) => [c, []]));
@@ -336,7 +359,16 @@ async function main() {
       if (options.ops.includes('download') && up[0].check === 'ok') {
         const down = [];
         for (let r = 0; r < options.repeat; r++) {
-          down.push(await measure({ server, workload, client: 'ferry', op: 'download', name: 'sweep-r0', concurrency }));
+          down.push(
+            await measure({
+              server,
+              workload,
+              client: 'ferry',
+              op: 'download',
+              name: 'sweep-r0',
+              concurrency,
+            }),
+          );
         }
         sweep.push(summarize(down));
       }
@@ -345,6 +377,12 @@ async function main() {
   }
 
   const loadAfter = os.loadavg()[0].toFixed(2);
+  const maxLoad = Math.max(...[...rows, ...sweep].map((r) => r.loadAverage ?? 0));
+  const cores = os.availableParallelism();
+  const busy =
+    maxLoad > cores
+      ? `the 1-minute load average reached ${maxLoad.toFixed(2)} on ${cores} CPUs during the run: other processes competed for the CPU, so wall times are noisy (CPU times less so)`
+      : undefined;
   console.log('');
   console.log(resultsTable(rows));
   console.log('');
@@ -356,6 +394,7 @@ async function main() {
     console.log('');
   }
   console.log(`load average (1 min) before / after: ${loadBefore} / ${loadAfter}`);
+  if (busy) console.log(`WARNING: ${busy}`);
 
   writeFileSync(
     path.join(CACHE_DIR, 'last-run.json'),
@@ -363,12 +402,24 @@ async function main() {
   );
   if (options.writeDocs) {
     const docs = path.join(REPO, 'docs', 'benchmarks.md');
-    writeDocs(docs, { rows, sweep, workloads, options, machine: machineInfo(), startedAt, loadBefore, loadAfter });
+    writeDocs(docs, {
+      rows,
+      sweep,
+      workloads,
+      options,
+      machine: machineInfo(),
+      startedAt,
+      loadBefore,
+      loadAfter,
+      busy,
+    });
     log(`wrote ${path.relative(REPO, docs)}`);
   }
   const bad = [...rows, ...sweep].filter((r) => r.check !== 'ok');
   if (bad.length > 0) {
-    log(`${bad.length} measurement(s) failed their check: ${bad.map((r) => `${r.workload} ${r.op} ${r.client}`).join(', ')}`);
+    log(
+      `${bad.length} measurement(s) failed their check: ${bad.map((r) => `${r.workload} ${r.op} ${r.client}`).join(', ')}`,
+    );
     return 1;
   }
   return 0;

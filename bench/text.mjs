@@ -15,7 +15,16 @@ const WORDS = (
 ).split(' ');
 
 const KEYWORDS = ['const', 'let', 'return', 'await', 'if', 'for', 'while', 'throw', 'new', 'typeof'];
-const TYPES = ['string', 'number', 'boolean', 'Buffer', 'unknown', 'void', 'Promise<void>', 'Record<string, string>'];
+const TYPES = [
+  'string',
+  'number',
+  'boolean',
+  'Buffer',
+  'unknown',
+  'void',
+  'Promise<void>',
+  'Record<string, string>',
+];
 const OPS = ['===', '!==', '<', '>', '<=', '>=', '+', '-', '&&', '||', '??'];
 
 function ident(rng, parts) {
@@ -79,9 +88,27 @@ export function sourceText(rng, size) {
 }
 
 const LEVELS = ['INFO', 'INFO', 'INFO', 'INFO', 'INFO', 'INFO', 'DEBUG', 'DEBUG', 'WARN', 'ERROR'];
-const COMPONENTS = ['http', 'worker-1', 'worker-2', 'worker-3', 'scheduler', 'cache', 'db', 'auth', 'uploader', 'gc'];
+const COMPONENTS = [
+  'http',
+  'worker-1',
+  'worker-2',
+  'worker-3',
+  'scheduler',
+  'cache',
+  'db',
+  'auth',
+  'uploader',
+  'gc',
+];
 const METHODS = ['GET', 'GET', 'GET', 'PUT', 'POST', 'PATCH'];
-const ROUTES = ['/api/v1/items', '/api/v1/artifacts', '/api/v2/runs', '/healthz', '/api/v1/users', '/api/v2/jobs'];
+const ROUTES = [
+  '/api/v1/items',
+  '/api/v1/artifacts',
+  '/api/v2/runs',
+  '/healthz',
+  '/api/v1/users',
+  '/api/v2/jobs',
+];
 
 function logMessage(rng) {
   switch (rng.int(9)) {

@@ -2,7 +2,17 @@
 // gitignored) and reused while their manifest is intact. A manifest lists every file with its
 // size and SHA-256; downloads are verified against it.
 import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { createRandomBytes, createRng } from './prng.mjs';
 import { createLogText, sourceText } from './text.mjs';
@@ -63,7 +73,8 @@ function readManifest(manifestPath, root, name, scale) {
   } catch {
     return undefined;
   }
-  if (manifest.version !== FORMAT_VERSION || manifest.name !== name || manifest.scale !== scale) return undefined;
+  if (manifest.version !== FORMAT_VERSION || manifest.name !== name || manifest.scale !== scale)
+    return undefined;
   // Cheap integrity check: every file is there with its size (contents are checked on download).
   for (const f of manifest.files) {
     try {

@@ -442,6 +442,24 @@ describe('results server: Twirp RPCs', () => {
     expect(await list(server, { workflow_run_backend_id: 'empty-run' })).toEqual([]);
   });
 
+  it('serializes concurrent creates and finalizes: unique ids, one artifact per name, repeat-safe finalize', async () => {
+    const server = await start();
+    const urls = await Promise.all(Array.from({ length: 10 }, (_, i) => create(server, `n${i}`)));
+    expect(new Set(urls).size).toBe(10);
+    // Three racing creates of one name leave exactly one live upload URL.
+    const racing = await Promise.all([1, 2, 3].map(() => create(server, 'race')));
+    const staged = await Promise.all(racing.map((url) => putBlock(url, blockId(0), Buffer.from('r'))));
+    expect(staged.map((r) => r.status).sort()).toEqual([201, 404, 404]);
+    const winner = racing[staged.findIndex((r) => r.status === 201)]!;
+    expect((await commit(winner, [blockId(0)])).status).toBe(201);
+    const finals = await Promise.all([1, 2, 3, 4].map(() => finalize(server, 'race', { size: '1' })));
+    expect(new Set(finals.map((f) => `${f.status} ${f.body.artifact_id}`)).size).toBe(1);
+    expect(finals[0]!.status).toBe(200);
+    const ids = (await list(server)).map((a) => Number(a.database_id));
+    expect(ids).toEqual([Number(finals[0]!.body.artifact_id)]);
+    expect(ids[0]).toBeGreaterThan(10);
+  });
+
   it('deletes artifacts, and a recreated name gets a new, larger id', async () => {
     const server = await start();
     const first = await upload(server, 'again', randomBytes(10));

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import {
   decodeCp437,
   extractZip,
   openEntryStream,
+  PartialExtractionError,
   readCentralDirectory,
   type ExtractOptions,
 } from '../../src/pack/zip/index.js';
@@ -548,6 +549,7 @@ describe('extractZip: unsupported archives (test A13)', () => {
     ['bzip2', { name: 'b.bz2', data: 'x', method: 12, compressed: Buffer.from('x') }, /method 12 \(bzip2\)/],
     ['an unknown method', { name: 'u', data: 'x', method: 77, compressed: Buffer.from('x') }, /method 77/],
     ['version needed 6.3', { name: 'v', data: 'x', versionNeeded: 63 }, /version 6\.3/],
+    ['patched data (flag bit 5)', { name: 'p', data: 'x', flags: 0x20 }, /patched data/],
   ])('rejects %s', async (_label, spec, pattern) => {
     const zip = await zipFile([{ name: 'fine.txt', data: 'fine' }, spec]);
     const error = await expectRejectedUntouched(zip, 'ERR_FERRY_INTEGRITY', pattern);
@@ -859,6 +861,60 @@ describe('extractZip: resources and cancellation (test D35)', () => {
     );
     await extractZip(zip, { targetDirectory: path.join(base, 'run2') });
     expect(countFds()).toBeLessThanOrEqual(before);
+  });
+});
+
+describe('extractZip: races between the checks and the moves', () => {
+  it('re-checks for symlinks before moving: a directory swapped for a link during staging', async () => {
+    await mkdir(path.join(target, 'sub'));
+    const zip = await zipFile([{ name: 'sub/pwned.txt', data: 'pwned' }]);
+    const outsideBefore = await snapshot(outside);
+    await ferryError(
+      extractZip(zip, {
+        targetDirectory: target,
+        onEntry: () => {
+          // Runs after the pre-checks and before the moves.
+          rmSync(path.join(target, 'sub'), { recursive: true });
+          symlinkSync(outside, path.join(target, 'sub'));
+        },
+      }),
+      'ERR_FERRY_UNSAFE_PATH',
+      /symbolic link/,
+    );
+    expect(await snapshot(outside)).toEqual(outsideBefore);
+    expect((await readdir(target)).filter((n) => n.startsWith('.ferry-extract-'))).toEqual([]);
+  });
+
+  it('reports which entries were moved when a move fails midway', async () => {
+    const zip = await zipFile([
+      { name: 'a.txt', data: 'a' },
+      { name: 'b.txt', data: 'b' },
+      { name: 'empty-new-dir/', directory: true },
+      { name: 'z.txt', data: 'z' },
+    ]);
+    const error = await ferryError(
+      extractZip(zip, {
+        targetDirectory: target,
+        concurrency: 1,
+        onEntry: ({ name }) => {
+          if (name === 'z.txt') mkdirSync(path.join(target, 'z.txt'));
+        },
+      }),
+      'ERR_FERRY_CONFLICT',
+      /Already moved: 2 file\(s\) \('a\.txt', 'b\.txt'\).*partially updated/,
+    );
+    expect(error).toBeInstanceOf(PartialExtractionError);
+    expect((error as PartialExtractionError).moved).toEqual(['a.txt', 'b.txt']);
+    expect((error as PartialExtractionError).createdDirectories).toEqual([]);
+    expect(await readdir(target)).not.toContain('empty-new-dir'); // removed again: it stayed empty
+    expect((await readdir(target)).filter((n) => n.startsWith('.ferry-extract-'))).toEqual([]);
+  });
+
+  it('rejects a target that is a file', async () => {
+    const zip = await zipFile([{ name: 'a', data: 'a' }]);
+    await expectRejectedUntouched(zip, 'ERR_FERRY_CONFLICT', /not a directory/, {
+      targetDirectory: path.join(target, 'keep.txt'),
+    });
   });
 });
 

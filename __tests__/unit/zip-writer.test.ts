@@ -121,7 +121,10 @@ async function file(name: string, content: Buffer | string): Promise<string> {
   return p;
 }
 
-async function writeZip(inputs: readonly ZipInput[], options: ZipWriterOptions): Promise<{
+async function writeZip(
+  inputs: readonly ZipInput[],
+  options: ZipWriterOptions,
+): Promise<{
   zipPath: string;
   stream: Readable;
   entries: ZipEntryInfo[];
@@ -172,7 +175,11 @@ function descriptorAfter(zip: Buffer, offset: number, compressedSize: number, zi
         compressed: Number(zip.readBigUInt64LE(at + 8)),
         uncompressed: Number(zip.readBigUInt64LE(at + 16)),
       }
-    : { crc: zip.readUInt32LE(at + 4), compressed: zip.readUInt32LE(at + 8), uncompressed: zip.readUInt32LE(at + 12) };
+    : {
+        crc: zip.readUInt32LE(at + 4),
+        compressed: zip.readUInt32LE(at + 8),
+        uncompressed: zip.readUInt32LE(at + 12),
+      };
 }
 
 async function expectStreamError(stream: Readable, consume?: (chunk: Buffer) => void): Promise<FerryError> {
@@ -382,7 +389,12 @@ describe('createZipStream: round trips', () => {
     });
     const single = deflateRawSync(text, { level: 6 }).length;
     expect(Math.abs(e.csize / single - 1)).toBeLessThan(0.03);
-    expect(entries[0]).toEqual({ name: 'big.log', method: 8, uncompressedSize: text.length, compressedSize: e.csize });
+    expect(entries[0]).toEqual({
+      name: 'big.log',
+      method: 8,
+      uncompressedSize: text.length,
+      compressedSize: e.csize,
+    });
     // Two pieces were compressing at once.
     expect(zipStreamStats(stream)?.maxPiecesInFlight).toBe(2);
     // Each non-final piece ends in a sync-flush marker (an empty stored block, 00 00 FF FF).
@@ -406,7 +418,12 @@ describe('createZipStream: round trips', () => {
     );
     const result = readWithPython(zipPath);
     expect(result.testzip).toBeNull();
-    expect(result.entries[0]).toMatchObject({ method: 0, flags: 0, crc: crc32(random), sha256: sha256(random) });
+    expect(result.entries[0]).toMatchObject({
+      method: 0,
+      flags: 0,
+      crc: crc32(random),
+      sha256: sha256(random),
+    });
     expect(entries).toEqual([
       { name: 'random.dat', method: 0, uncompressedSize: random.length, compressedSize: random.length },
     ]);
@@ -563,16 +580,19 @@ describe('createZipStream: failures', () => {
 
   test('a source that is a directory fails with ERR_FERRY_INVALID_PATH', async () => {
     await mkdir(path.join(dir, 'src', 'adir'), { recursive: true });
-    const stream = createZipStream([{ kind: 'file', sourcePath: path.join(dir, 'src', 'adir'), name: 'adir' }], {
-      level: 6,
-    });
+    const stream = createZipStream(
+      [{ kind: 'file', sourcePath: path.join(dir, 'src', 'adir'), name: 'adir' }],
+      {
+        level: 6,
+      },
+    );
     const error = await expectStreamError(stream);
     expect(error.code).toBe('ERR_FERRY_INVALID_PATH');
     expect(zipStreamStats(stream)?.openFiles).toBe(0);
   });
 
   test('aborting mid-way destroys the stream with an abort error and closes the file', async () => {
-    const p = await file('long.log', Buffer.concat(Array.from({ length: 16 }, () => logText(MiB, 6))));
+    const p = await file('long.log', Buffer.concat(new Array<Buffer>(16).fill(logText(MiB, 6))));
     const controller = new AbortController();
     const stream = createZipStream([{ kind: 'file', sourcePath: p, name: 'long.log' }], {
       level: 6,
@@ -623,7 +643,8 @@ describe('createZipStream: failures', () => {
     expect(syncError(() => createZipStream([], { level: 6, chunkSize: 10 })).message).toMatch(/chunkSize/);
     expect(syncError(() => createZipStream([], { level: 6, concurrency: 0 })).message).toMatch(/concurrency/);
     expect(
-      syncError(() => createZipStream([], { level: 6, compression: 1 } as unknown as ZipWriterOptions)).message,
+      syncError(() => createZipStream([], { level: 6, compression: 1 } as unknown as ZipWriterOptions))
+        .message,
     ).toMatch(/'compression' is unknown/);
     for (const bad of ['', '/abs', '../up', 'a/../b', 'a//b', './a', 'a\\b', 'C:/x', 'nul\0byte', 'dir/']) {
       const error = syncError(() => createZipStream(f(bad), { level: 6 }));
@@ -633,8 +654,9 @@ describe('createZipStream: failures', () => {
       'ERR_FERRY_INVALID_PATH',
     );
     expect(
-      syncError(() => createZipStream([{ kind: 'file', sourcePath: '/x', name: 'x', mode: -1 }], { level: 6 }))
-        .message,
+      syncError(() =>
+        createZipStream([{ kind: 'file', sourcePath: '/x', name: 'x', mode: -1 }], { level: 6 }),
+      ).message,
     ).toMatch(/inputs\[0\]\.mode/);
   });
 });
@@ -673,7 +695,7 @@ describe('createZipStream: backpressure', () => {
 
   test('a paused consumer stops reading and compressing', async () => {
     const chunkSize = 256 * KiB;
-    const p = await file('paused.log', Buffer.concat(Array.from({ length: 16 }, () => logText(MiB, 10))));
+    const p = await file('paused.log', Buffer.concat(new Array<Buffer>(16).fill(logText(MiB, 10))));
     const stream = createZipStream([{ kind: 'file', sourcePath: p, name: 'paused.log' }], {
       level: 1,
       chunkSize,
@@ -737,14 +759,23 @@ describe('zip headers', () => {
   });
 
   test('the end records switch to zip64 at 65535 entries or 4 GiB offsets', () => {
-    expect(endOfCentralDirectory({ entries: 0xfffe, centralDirectoryOffset: 100, centralDirectorySize: 10 }).length).toBe(
-      22,
-    );
-    const many = endOfCentralDirectory({ entries: 0xffff, centralDirectoryOffset: 100, centralDirectorySize: 10 });
+    expect(
+      endOfCentralDirectory({ entries: 0xfffe, centralDirectoryOffset: 100, centralDirectorySize: 10 })
+        .length,
+    ).toBe(22);
+    const many = endOfCentralDirectory({
+      entries: 0xffff,
+      centralDirectoryOffset: 100,
+      centralDirectorySize: 10,
+    });
     expect(many.length).toBe(56 + 20 + 22);
     expect(many.readUInt16LE(76 + 8)).toBe(0xffff);
     expect(many.readUInt32LE(76 + 16)).toBe(100);
-    const far = endOfCentralDirectory({ entries: 3, centralDirectoryOffset: 2 ** 32, centralDirectorySize: 10 });
+    const far = endOfCentralDirectory({
+      entries: 3,
+      centralDirectoryOffset: 2 ** 32,
+      centralDirectorySize: 10,
+    });
     expect(Number(far.readBigUInt64LE(48))).toBe(2 ** 32);
     expect(Number(far.readBigUInt64LE(56 + 8))).toBe(2 ** 32 + 10);
     expect([far.readUInt16LE(76 + 8), far.readUInt32LE(76 + 12), far.readUInt32LE(76 + 16)]).toEqual([

@@ -71,8 +71,8 @@ export interface EntryRecord {
 }
 
 export function isAscii(value: string): boolean {
-  // eslint-disable-next-line no-control-regex
-  return /^[\x00-\x7f]*$/.test(value);
+  for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) > 0x7f) return false;
+  return true;
 }
 
 /** Bits 3 and 11 as they apply to `record`. */

@@ -119,7 +119,14 @@ const CENTRAL_DIRECTORY_BATCH = 1024 * 1024;
 const MAX_QUEUED_TASKS = 256;
 const EMPTY = Buffer.alloc(0);
 
-const OPTION_KEYS: readonly string[] = ['level', 'concurrency', 'chunkSize', 'signal', 'onEntry', 'forceZip64'];
+const OPTION_KEYS: readonly string[] = [
+  'level',
+  'concurrency',
+  'chunkSize',
+  'signal',
+  'onEntry',
+  'forceZip64',
+];
 
 interface NormalizedOptions {
   level: number;
@@ -174,7 +181,10 @@ export function normalizeZipWriterOptions(options: ZipWriterOptions): Normalized
 }
 
 function invalidName(name: string, reason: string): ValidationError {
-  return new ValidationError('ERR_FERRY_INVALID_PATH', `Invalid zip entry name ${printable(name)}: ${reason}`);
+  return new ValidationError(
+    'ERR_FERRY_INVALID_PATH',
+    `Invalid zip entry name ${printable(name)}: ${reason}`,
+  );
 }
 
 /**
@@ -328,8 +338,7 @@ function knownEntryBytes(
   record.crc32 = crc;
   record.uncompressedSize = uncompressedSize;
   record.compressedSize = data.length;
-  record.zip64Local =
-    ctx.options.forceZip64 || uncompressedSize >= MAX_UINT32 || data.length >= MAX_UINT32;
+  record.zip64Local = ctx.options.forceZip64 || uncompressedSize >= MAX_UINT32 || data.length >= MAX_UINT32;
   return [localFileHeader(record), data];
 }
 
@@ -523,7 +532,10 @@ async function* produceTasks(
   }
 }
 
-async function* zipBytes(ctx: Context, inputs: readonly PreparedInput[]): AsyncGenerator<Buffer, void, undefined> {
+async function* zipBytes(
+  ctx: Context,
+  inputs: readonly PreparedInput[],
+): AsyncGenerator<Buffer, void, undefined> {
   yield* emitInOrder(produceTasks(ctx, inputs), {
     limit: ctx.options.concurrency,
     maxQueued: MAX_QUEUED_TASKS,
@@ -575,7 +587,11 @@ class ZipReadable extends Readable {
   #pumping = false;
   #wanted = false;
 
-  constructor(source: AsyncGenerator<Buffer, void, undefined>, controller: AbortController, highWaterMark: number) {
+  constructor(
+    source: AsyncGenerator<Buffer, void, undefined>,
+    controller: AbortController,
+    highWaterMark: number,
+  ) {
     super({ highWaterMark });
     this.#source = source;
     this.#controller = controller;

@@ -541,7 +541,6 @@ export async function extractZip(zipPath: string, options: ExtractOptions): Prom
 
     const createdTarget = await mkdir(target, { recursive: true });
     let staging: string | undefined;
-    let moving = false;
     try {
       staging = await mkdtemp(path.join(target, STAGING_PREFIX));
       const stagingName = fold(path.basename(staging));
@@ -560,14 +559,14 @@ export async function extractZip(zipPath: string, options: ExtractOptions): Prom
       });
       throwIfAborted(signal);
 
-      moving = true;
       return await moveIntoPlace(plan, opts, stagedPath);
     } catch (error) {
       if (staging !== undefined) {
         await rm(staging, { recursive: true, force: true });
         staging = undefined;
       }
-      if (!moving && createdTarget !== undefined) await removeCreatedChain(target, createdTarget);
+      // Only empty directories are removed, so this never undoes a partial move.
+      if (createdTarget !== undefined) await removeCreatedChain(target, createdTarget);
       throw signal?.aborted && !isFerryError(error) ? new AbortError(signal.reason) : error;
     } finally {
       if (staging !== undefined) await rm(staging, { recursive: true, force: true });
@@ -643,17 +642,26 @@ async function moveIntoPlace(
       bytes += item.entry.uncompressedSize;
     });
   } catch (error) {
-    if (moved.length === 0 && createdDirectories.length === 0) throw error;
+    // Directories created here that stayed empty are removed again; the rest are reported.
+    const remaining: string[] = [];
+    for (const key of [...createdDirectories].reverse()) {
+      try {
+        await rmdir(toAbsolute(target, key));
+      } catch {
+        remaining.unshift(key);
+      }
+    }
+    if (moved.length === 0 && remaining.length === 0) throw error;
     const shown = moved.slice(0, 10).map((k) => printable(k));
     const more = moved.length > 10 ? ` and ${moved.length - 10} more` : '';
     throw new PartialExtractionError(
       isFerryError(error) ? error.code : 'ERR_FERRY_CONFLICT',
       `Extraction into ${printable(target)} failed while moving entries into place: ${(error as Error).message}. ` +
         `Already moved: ${moved.length} file(s)${shown.length ? ` (${shown.join(', ')}${more})` : ''}, ` +
-        `${createdDirectories.length} new director${createdDirectories.length === 1 ? 'y' : 'ies'}; ` +
+        `${remaining.length} new director${remaining.length === 1 ? 'y' : 'ies'}; ` +
         'the target is partially updated',
       moved,
-      createdDirectories,
+      remaining,
       error,
     );
   }

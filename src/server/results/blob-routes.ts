@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { RequestContext } from '../route.js';
+import { isNotFound } from '../util/atomic-file.js';
 import { ANY_METHOD, type ServerRoute } from '../server.js';
 import { BlobError, azureHeaders, renderBlobError } from './blob-errors.js';
 import { sendBlob } from './blob-download.js';
@@ -109,19 +110,25 @@ async function get(service: ResultsService, ctx: RequestContext): Promise<void> 
   if (!record || !committed) throw blobNotFound();
   // Download URLs are only handed out for finalized artifacts, whose blob never changes again.
   const contentType = committed.contentType ?? record.mimeType;
-  await sendBlob(
-    req,
-    res,
-    {
-      file: service.blobs.dataFile(blobId),
-      size: committed.size,
-      etag: committed.etag,
-      lastModified: committed.lastModified,
-      contentType,
-      fileName: downloadName(record.name, contentType),
-    },
-    azureHeaders(req),
-  );
+  try {
+    await sendBlob(
+      req,
+      res,
+      {
+        file: service.blobs.dataFile(blobId),
+        size: committed.size,
+        etag: committed.etag,
+        lastModified: committed.lastModified,
+        contentType,
+        fileName: downloadName(record.name, contentType),
+      },
+      azureHeaders(req),
+    );
+  } catch (error) {
+    // Deleted between the lookup and the open: the same answer as a moment later.
+    if (isNotFound(error) && !res.headersSent) throw blobNotFound();
+    throw error;
+  }
 }
 
 /** Zipped artifacts download as `<name>.zip`; raw ones (skipArchive) are named after their file. */

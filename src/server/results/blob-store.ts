@@ -112,7 +112,8 @@ export class BlobStore {
   async remove(blobId: string): Promise<void> {
     await this.#locks.run(blobId, async () => {
       this.#states.delete(blobId);
-      await rm(this.#layout.blobDir(blobId), { recursive: true, force: true });
+      // Retries: a Put Block still in flight can add a file while the directory is being emptied.
+      await rm(this.#layout.blobDir(blobId), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
     });
   }
 

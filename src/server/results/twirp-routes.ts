@@ -155,7 +155,9 @@ async function deleteArtifact(service: ResultsService, fields: TwirpFields): Pro
   const { runId } = runAndJob(fields);
   const name = validateArtifactName(fields.string('name'));
   const record = await service.index.remove(runId, name);
-  if (!record) throw notFound(runId, name);
+  if (!record) {
+    throw new TwirpError('not_found', `No artifact named ${JSON.stringify(name)} in workflow run ${JSON.stringify(runId)}`);
+  }
   return { ok: true, artifact_id: String(record.id) };
 }
 
