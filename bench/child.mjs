@@ -24,10 +24,12 @@ try {
   if (spec.client === 'ferry') {
     const ferry = await import(pathToFileURL(path.join(repoRoot, 'lib', 'index.js')).href);
     const common = {
+      backend: 'legacy', // this benchmark is about the legacy (pipelines) protocol
       runtimeUrl: spec.runtimeUrl,
       runtimeToken: spec.token,
       runId: spec.runId,
       ...(spec.concurrency ? { concurrency: spec.concurrency } : {}),
+      ...(spec.compressionLevel !== undefined ? { compressionLevel: spec.compressionLevel } : {}),
     };
     if (spec.op === 'upload') {
       const files = spec.files.map((f) => path.join(spec.root, f));

@@ -32,6 +32,7 @@ const HELP = `Usage: npm run bench -- [flags]   (or: node bench/run.mjs [flags] 
   --size-scale X                   scale the workloads (0.05 = 500 files for W1, 25.6 MiB for W2)
   --repeat N                       run every measurement N times, report the median (default 1)
   --concurrency N                  pass concurrency N to Ferry (default: Ferry's own default)
+  --compression-level N            pass compressionLevel N (0-9) to Ferry (default: Ferry's own)
   --ferry-concurrency-sweep 2,4,8  also run Ferry on W1 with each concurrency (honours --ops)
   --cpu-prof                       write a V8 CPU profile of every Ferry child to .bench/prof/
                                    (summarise one with: node bench/prof-summary.mjs FILE)
@@ -51,6 +52,7 @@ function parseOptions(argv) {
       'size-scale': { type: 'string', default: '1' },
       repeat: { type: 'string', default: '1' },
       concurrency: { type: 'string' },
+      'compression-level': { type: 'string' },
       'ferry-concurrency-sweep': { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       'write-docs': { type: 'boolean', default: false },
@@ -78,6 +80,13 @@ function parseOptions(argv) {
     }
     return n;
   };
+  const level = (text) => {
+    if (text === undefined) return undefined;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 0 || n > 9)
+      throw new Error(`--compression-level must be 0-9, got ${JSON.stringify(text)}`);
+    return n;
+  };
   return {
     help: values.help,
     workloads: list('workloads', Object.keys(WORKLOADS)),
@@ -87,6 +96,7 @@ function parseOptions(argv) {
     repeat: positive('repeat', values.repeat, true),
     concurrency:
       values.concurrency === undefined ? undefined : positive('concurrency', values.concurrency, true),
+    compressionLevel: level(values['compression-level']),
     sweep:
       values['ferry-concurrency-sweep'] === undefined
         ? []
@@ -204,6 +214,7 @@ async function main() {
       token: TOKEN,
       runId: '1',
       concurrency,
+      compressionLevel: client === 'ferry' ? options.compressionLevel : undefined,
       ...(op === 'upload' ? { root: workload.root, files: workload.files.map((f) => f.path) } : { target }),
     };
     const before = server.stats();

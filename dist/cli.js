@@ -1076,14 +1076,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path8 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path12 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path8 && path8[0] !== "/") {
-          path8 = `/${path8}`;
+        if (path12 && path12[0] !== "/") {
+          path12 = `/${path12}`;
         }
-        return new URL(`${origin}${path8}`);
+        return new URL(`${origin}${path12}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1534,39 +1534,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path8, origin }
+          request: { method, path: path12, origin }
         } = evt;
-        debuglog("sending request to %s %s/%s", method, origin, path8);
+        debuglog("sending request to %s %s/%s", method, origin, path12);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path8, origin },
+          request: { method, path: path12, origin },
           response: { statusCode }
         } = evt;
         debuglog(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path8,
+          path12,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path8, origin }
+          request: { method, path: path12, origin }
         } = evt;
-        debuglog("trailers received from %s %s/%s", method, origin, path8);
+        debuglog("trailers received from %s %s/%s", method, origin, path12);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path8, origin },
+          request: { method, path: path12, origin },
           error
         } = evt;
         debuglog(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path8,
+          path12,
           error.message
         );
       });
@@ -1615,9 +1615,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path8, origin }
+            request: { method, path: path12, origin }
           } = evt;
-          debuglog("sending request to %s %s/%s", method, origin, path8);
+          debuglog("sending request to %s %s/%s", method, origin, path12);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1680,7 +1680,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path8,
+        path: path12,
         method,
         body,
         headers,
@@ -1695,11 +1695,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler) {
-        if (typeof path8 !== "string") {
+        if (typeof path12 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path8[0] !== "/" && !(path8.startsWith("http://") || path8.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path12[0] !== "/" && !(path12.startsWith("http://") || path12.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path8)) {
+        } else if (invalidPathRegex.test(path12)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1765,7 +1765,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path8, query) : path8;
+        this.path = query ? buildURL(path12, query) : path12;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -2519,7 +2519,7 @@ var require_connect = __commonJS({
     var util = require_util();
     var { InvalidArgumentError, ConnectTimeoutError } = require_errors();
     var timers = require_timers();
-    function noop() {
+    function noop2() {
     }
     var tls2;
     var SessionCache;
@@ -2644,7 +2644,7 @@ var require_connect = __commonJS({
     }
     var setupConnectTimeout = process.platform === "win32" ? (socketWeakRef, opts) => {
       if (!opts.timeout) {
-        return noop;
+        return noop2;
       }
       let s1 = null;
       let s2 = null;
@@ -2660,7 +2660,7 @@ var require_connect = __commonJS({
       };
     } : (socketWeakRef, opts) => {
       if (!opts.timeout) {
-        return noop;
+        return noop2;
       }
       let s1 = null;
       const fastTimer = timers.setFastTimeout(() => {
@@ -3659,7 +3659,7 @@ var require_data_url = __commonJS({
 var require_webidl = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/fetch/webidl.js"(exports, module) {
     "use strict";
-    var { types: types2, inspect } = __require("node:util");
+    var { types: types4, inspect } = __require("node:util");
     var { markAsUncloneable } = __require("node:worker_threads");
     var { toUSVString } = require_util();
     var webidl = {};
@@ -3849,7 +3849,7 @@ var require_webidl = __commonJS({
           });
         }
         const result = {};
-        if (!types2.isProxy(O)) {
+        if (!types4.isProxy(O)) {
           const keys2 = [...Object.getOwnPropertyNames(O), ...Object.getOwnPropertySymbols(O)];
           for (const key of keys2) {
             const typedKey = keyConverter(key, prefix, argument);
@@ -3978,14 +3978,14 @@ var require_webidl = __commonJS({
       return x;
     };
     webidl.converters.ArrayBuffer = function(V, prefix, argument, opts) {
-      if (webidl.util.Type(V) !== "Object" || !types2.isAnyArrayBuffer(V)) {
+      if (webidl.util.Type(V) !== "Object" || !types4.isAnyArrayBuffer(V)) {
         throw webidl.errors.conversionFailed({
           prefix,
           argument: `${argument} ("${webidl.util.Stringify(V)}")`,
           types: ["ArrayBuffer"]
         });
       }
-      if (opts?.allowShared === false && types2.isSharedArrayBuffer(V)) {
+      if (opts?.allowShared === false && types4.isSharedArrayBuffer(V)) {
         throw webidl.errors.exception({
           header: "ArrayBuffer",
           message: "SharedArrayBuffer is not allowed."
@@ -4000,14 +4000,14 @@ var require_webidl = __commonJS({
       return V;
     };
     webidl.converters.TypedArray = function(V, T, prefix, name, opts) {
-      if (webidl.util.Type(V) !== "Object" || !types2.isTypedArray(V) || V.constructor.name !== T.name) {
+      if (webidl.util.Type(V) !== "Object" || !types4.isTypedArray(V) || V.constructor.name !== T.name) {
         throw webidl.errors.conversionFailed({
           prefix,
           argument: `${name} ("${webidl.util.Stringify(V)}")`,
           types: [T.name]
         });
       }
-      if (opts?.allowShared === false && types2.isSharedArrayBuffer(V.buffer)) {
+      if (opts?.allowShared === false && types4.isSharedArrayBuffer(V.buffer)) {
         throw webidl.errors.exception({
           header: "ArrayBuffer",
           message: "SharedArrayBuffer is not allowed."
@@ -4022,13 +4022,13 @@ var require_webidl = __commonJS({
       return V;
     };
     webidl.converters.DataView = function(V, prefix, name, opts) {
-      if (webidl.util.Type(V) !== "Object" || !types2.isDataView(V)) {
+      if (webidl.util.Type(V) !== "Object" || !types4.isDataView(V)) {
         throw webidl.errors.exception({
           header: prefix,
           message: `${name} is not a DataView.`
         });
       }
-      if (opts?.allowShared === false && types2.isSharedArrayBuffer(V.buffer)) {
+      if (opts?.allowShared === false && types4.isSharedArrayBuffer(V.buffer)) {
         throw webidl.errors.exception({
           header: "ArrayBuffer",
           message: "SharedArrayBuffer is not allowed."
@@ -4043,13 +4043,13 @@ var require_webidl = __commonJS({
       return V;
     };
     webidl.converters.BufferSource = function(V, prefix, name, opts) {
-      if (types2.isAnyArrayBuffer(V)) {
+      if (types4.isAnyArrayBuffer(V)) {
         return webidl.converters.ArrayBuffer(V, prefix, name, { ...opts, allowShared: false });
       }
-      if (types2.isTypedArray(V)) {
+      if (types4.isTypedArray(V)) {
         return webidl.converters.TypedArray(V, V.constructor, prefix, name, { ...opts, allowShared: false });
       }
-      if (types2.isDataView(V)) {
+      if (types4.isDataView(V)) {
         return webidl.converters.DataView(V, prefix, name, { ...opts, allowShared: false });
       }
       throw webidl.errors.conversionFailed({
@@ -4078,7 +4078,7 @@ var require_webidl = __commonJS({
 var require_util2 = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/fetch/util.js"(exports, module) {
     "use strict";
-    var { Transform: Transform2 } = __require("node:stream");
+    var { Transform: Transform5 } = __require("node:stream");
     var zlib = __require("node:zlib");
     var { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = require_constants3();
     var { getGlobalOrigin } = require_global();
@@ -4766,7 +4766,7 @@ var require_util2 = __commonJS({
       contentRange2 += isomorphicEncode(`${fullLength}`);
       return contentRange2;
     }
-    var InflateStream = class extends Transform2 {
+    var InflateStream = class extends Transform5 {
       #zlibOptions;
       /** @param {zlib.ZlibOptions} [zlibOptions] */
       constructor(zlibOptions) {
@@ -4857,8 +4857,8 @@ var require_util2 = __commonJS({
       }
       return values;
     }
-    function getDecodeSplit(name, list3) {
-      const value = list3.get(name, true);
+    function getDecodeSplit(name, list4) {
+      const value = list4.get(name, true);
       if (value === null) {
         return null;
       }
@@ -5116,7 +5116,7 @@ var require_formdata = __commonJS({
           this[kState].push(entry);
         }
       }
-      [nodeUtil.inspect.custom](depth, options) {
+      [nodeUtil.inspect.custom](depth2, options) {
         const state = this[kState].reduce((a, b) => {
           if (a[b.name]) {
             if (Array.isArray(a[b.name])) {
@@ -5129,7 +5129,7 @@ var require_formdata = __commonJS({
           }
           return a;
         }, { __proto__: null });
-        options.depth ??= depth;
+        options.depth ??= depth2;
         options.colors ??= true;
         const output = nodeUtil.formatWithOptions(options, state);
         return `FormData ${output.slice(output.indexOf("]") + 2)}`;
@@ -5451,7 +5451,7 @@ var require_body = __commonJS({
       random = (max) => Math.floor(Math.random(max));
     }
     var textEncoder = new TextEncoder();
-    function noop() {
+    function noop2() {
     }
     var hasFinalizationRegistry = globalThis.FinalizationRegistry && process.version.indexOf("v18") !== 0;
     var streamRegistry;
@@ -5459,7 +5459,7 @@ var require_body = __commonJS({
       streamRegistry = new FinalizationRegistry((weakRef) => {
         const stream = weakRef.deref();
         if (stream && !stream.locked && !isDisturbed(stream) && !isErrored(stream)) {
-          stream.cancel("Response object has been garbage collected").catch(noop);
+          stream.cancel("Response object has been garbage collected").catch(noop2);
         }
       });
     }
@@ -5615,7 +5615,7 @@ Content-Type: ${value.type || "application/octet-stream"}\r
         source: body.source
       };
     }
-    function throwIfAborted(state) {
+    function throwIfAborted2(state) {
       if (state.aborted) {
         throw new DOMException("The operation was aborted.", "AbortError");
       }
@@ -5689,7 +5689,7 @@ Content-Type: ${value.type || "application/octet-stream"}\r
       if (bodyUnusable(object)) {
         throw new TypeError("Body is unusable: Body has already been read");
       }
-      throwIfAborted(object[kState]);
+      throwIfAborted2(object[kState]);
       const promise = createDeferredPromise();
       const errorSteps = (error) => promise.reject(error);
       const successSteps = (data) => {
@@ -5787,7 +5787,7 @@ var require_client_h1 = __commonJS({
       kResume,
       kHTTPContext
     } = require_symbols();
-    var constants2 = require_constants2();
+    var constants3 = require_constants2();
     var EMPTY_BUF = Buffer.alloc(0);
     var FastBuffer = Buffer[Symbol.species];
     var addListener = util.addListener;
@@ -5862,7 +5862,7 @@ var require_client_h1 = __commonJS({
       constructor(client, socket, { exports: exports2 }) {
         assert(Number.isFinite(client[kMaxHeadersSize]) && client[kMaxHeadersSize] > 0);
         this.llhttp = exports2;
-        this.ptr = this.llhttp.llhttp_alloc(constants2.TYPE.RESPONSE);
+        this.ptr = this.llhttp.llhttp_alloc(constants3.TYPE.RESPONSE);
         this.client = client;
         this.socket = socket;
         this.timeout = null;
@@ -5957,11 +5957,11 @@ var require_client_h1 = __commonJS({
             currentBufferRef = null;
           }
           const offset = llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr;
-          if (ret !== constants2.ERROR.OK) {
+          if (ret !== constants3.ERROR.OK) {
             const body = data.subarray(offset);
-            if (ret === constants2.ERROR.PAUSED_UPGRADE) {
+            if (ret === constants3.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(body);
-            } else if (ret === constants2.ERROR.PAUSED) {
+            } else if (ret === constants3.ERROR.PAUSED) {
               this.paused = true;
               socket.unshift(body);
             } else {
@@ -5984,10 +5984,10 @@ var require_client_h1 = __commonJS({
         } finally {
           currentParser = null;
         }
-        if (ret === constants2.ERROR.OK) {
+        if (ret === constants3.ERROR.OK) {
           return null;
         }
-        if (ret === constants2.ERROR.PAUSED || ret === constants2.ERROR.PAUSED_UPGRADE) {
+        if (ret === constants3.ERROR.PAUSED || ret === constants3.ERROR.PAUSED_UPGRADE) {
           this.paused = true;
           return null;
         }
@@ -6004,7 +6004,7 @@ var require_client_h1 = __commonJS({
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
           message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants2.ERROR[ret], data);
+        return new HTTPParserError(message, constants3.ERROR[ret], data);
       }
       destroy() {
         assert(this.ptr != null);
@@ -6184,7 +6184,7 @@ var require_client_h1 = __commonJS({
           socket[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants2.ERROR.PAUSED : 0;
+        return pause ? constants3.ERROR.PAUSED : 0;
       }
       onBody(buf) {
         const { client, socket, statusCode, maxResponseSize } = this;
@@ -6206,7 +6206,7 @@ var require_client_h1 = __commonJS({
         }
         this.bytesRead += buf.length;
         if (request2.onData(buf) === false) {
-          return constants2.ERROR.PAUSED;
+          return constants3.ERROR.PAUSED;
         }
       }
       onMessageComplete() {
@@ -6242,13 +6242,13 @@ var require_client_h1 = __commonJS({
         if (socket[kWriting]) {
           assert(client[kRunning] === 0);
           util.destroy(socket, new InformationalError("reset"));
-          return constants2.ERROR.PAUSED;
+          return constants3.ERROR.PAUSED;
         } else if (!shouldKeepAlive) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants2.ERROR.PAUSED;
+          return constants3.ERROR.PAUSED;
         } else if (socket[kReset] && client[kRunning] === 0) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants2.ERROR.PAUSED;
+          return constants3.ERROR.PAUSED;
         } else if (client[kPipelining] == null || client[kPipelining] === 1) {
           setImmediate(() => client[kResume]());
         } else {
@@ -6458,7 +6458,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request2) {
-      const { method, path: path8, host, upgrade, blocking, reset } = request2;
+      const { method, path: path12, host, upgrade, blocking, reset } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6539,7 +6539,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header2 = `${method} ${path8} HTTP/1.1\r
+      let header2 = `${method} ${path12} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header2 += `host: ${host}\r
@@ -6869,7 +6869,7 @@ var require_client_h2 = __commonJS({
     "use strict";
     var assert = __require("node:assert");
     var { errorMonitor } = __require("node:events");
-    var { pipeline: pipeline4 } = __require("node:stream");
+    var { pipeline: pipeline9 } = __require("node:stream");
     var util = require_util();
     var {
       RequestContentLengthMismatchError,
@@ -7068,7 +7068,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path: path8, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path: path12, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
@@ -7165,7 +7165,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path8;
+      headers[HTTP2_HEADER_PATH] = path12;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7348,7 +7348,7 @@ var require_client_h2 = __commonJS({
     }
     function writeStream(abort, socket, expectsPayload, h2stream, body, client, request2, contentLength) {
       assert(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
-      const pipe = pipeline4(
+      const pipe = pipeline9(
         body,
         h2stream,
         (err) => {
@@ -7518,9 +7518,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path8 = search ? `${pathname}${search}` : pathname;
+        const path12 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path8;
+        this.opts.path = path12;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -7681,7 +7681,7 @@ var require_client = __commonJS({
     var connectH2 = require_client_h2();
     var deprecatedInterceptorWarned = false;
     var kClosedResolve = /* @__PURE__ */ Symbol("kClosedResolve");
-    var noop = () => {
+    var noop2 = () => {
     };
     function getPipelining(client) {
       return client[kPipelining] ?? client[kHTTPContext]?.defaultPipelining ?? 1;
@@ -7973,14 +7973,14 @@ var require_client = __commonJS({
           });
         });
         if (client.destroyed) {
-          util.destroy(socket.on("error", noop), new ClientDestroyedError());
+          util.destroy(socket.on("error", noop2), new ClientDestroyedError());
           return;
         }
         assert(socket);
         try {
           client[kHTTPContext] = socket.alpnProtocol === "h2" ? await connectH2(client, socket) : await connectH1(client, socket);
         } catch (err) {
-          socket.destroy().on("error", noop);
+          socket.destroy().on("error", noop2);
           throw err;
         }
         client[kConnecting] = false;
@@ -8724,7 +8724,7 @@ var require_proxy_agent = __commonJS({
     function defaultFactory(origin, opts) {
       return new Pool(origin, opts);
     }
-    var noop = () => {
+    var noop2 = () => {
     };
     function defaultAgentFactory(origin, opts) {
       if (opts.connections === 1) {
@@ -8759,10 +8759,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path8 = "/",
+          path: path12 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path8;
+        opts.path = origin + path12;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -8841,7 +8841,7 @@ var require_proxy_agent = __commonJS({
                 servername: this[kProxyTls]?.servername || proxyHostname
               });
               if (statusCode !== 200) {
-                socket.on("error", noop).destroy();
+                socket.on("error", noop2).destroy();
                 callback(new RequestAbortedError(`Proxy response (${statusCode}) !== 200 when HTTP Tunneling`));
               }
               if (opts2.protocol !== "https:") {
@@ -9447,7 +9447,7 @@ var require_readable = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/readable.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { Readable: Readable2 } = __require("node:stream");
+    var { Readable: Readable4 } = __require("node:stream");
     var { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError: AbortError2 } = require_errors();
     var util = require_util();
     var { ReadableStreamFrom } = require_util();
@@ -9457,9 +9457,9 @@ var require_readable = __commonJS({
     var kAbort = /* @__PURE__ */ Symbol("kAbort");
     var kContentType = /* @__PURE__ */ Symbol("kContentType");
     var kContentLength = /* @__PURE__ */ Symbol("kContentLength");
-    var noop = () => {
+    var noop2 = () => {
     };
-    var BodyReadable = class extends Readable2 {
+    var BodyReadable = class extends Readable4 {
       constructor({
         resume,
         abort,
@@ -9589,7 +9589,7 @@ var require_readable = __commonJS({
             } else {
               resolve2(null);
             }
-          }).on("error", noop).on("data", function(chunk) {
+          }).on("error", noop2).on("data", function(chunk) {
             limit -= chunk.length;
             if (limit <= 0) {
               this.destroy();
@@ -9801,7 +9801,7 @@ var require_api_request = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/api-request.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { Readable: Readable2 } = require_readable();
+    var { Readable: Readable4 } = require_readable();
     var { InvalidArgumentError, RequestAbortedError } = require_errors();
     var util = require_util();
     var { getResolveErrorBodyCallback } = require_util3();
@@ -9896,7 +9896,7 @@ var require_api_request = __commonJS({
         const parsedHeaders = responseHeaders === "raw" ? util.parseHeaders(rawHeaders) : headers;
         const contentType = parsedHeaders["content-type"];
         const contentLength = parsedHeaders["content-length"];
-        const res = new Readable2({
+        const res = new Readable4({
           resume,
           abort,
           contentType,
@@ -10211,7 +10211,7 @@ var require_api_pipeline = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/api-pipeline.js"(exports, module) {
     "use strict";
     var {
-      Readable: Readable2,
+      Readable: Readable4,
       Duplex,
       PassThrough
     } = __require("node:stream");
@@ -10225,7 +10225,7 @@ var require_api_pipeline = __commonJS({
     var { addSignal, removeSignal } = require_abort_signal();
     var assert = __require("node:assert");
     var kResume = /* @__PURE__ */ Symbol("resume");
-    var PipelineRequest = class extends Readable2 {
+    var PipelineRequest = class extends Readable4 {
       constructor() {
         super({ autoDestroy: true });
         this[kResume] = null;
@@ -10242,7 +10242,7 @@ var require_api_pipeline = __commonJS({
         callback(err);
       }
     };
-    var PipelineResponse = class extends Readable2 {
+    var PipelineResponse = class extends Readable4 {
       constructor(resume) {
         super({ autoDestroy: true });
         this[kResume] = resume;
@@ -10393,7 +10393,7 @@ var require_api_pipeline = __commonJS({
         util.destroy(ret, err);
       }
     };
-    function pipeline4(opts, handler) {
+    function pipeline9(opts, handler) {
       try {
         const pipelineHandler = new PipelineHandler(opts, handler);
         this.dispatch({ ...opts, body: pipelineHandler.req }, pipelineHandler);
@@ -10402,7 +10402,7 @@ var require_api_pipeline = __commonJS({
         return new PassThrough().destroy(err);
       }
     }
-    module.exports = pipeline4;
+    module.exports = pipeline9;
   }
 });
 
@@ -10734,20 +10734,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path8) {
-      if (typeof path8 !== "string") {
-        return path8;
+    function safeUrl(path12) {
+      if (typeof path12 !== "string") {
+        return path12;
       }
-      const pathSegments = path8.split("?");
+      const pathSegments = path12.split("?");
       if (pathSegments.length !== 2) {
-        return path8;
+        return path12;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path8, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path8);
+    function matchKey(mockDispatch2, { path: path12, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path12);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10769,7 +10769,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path8 }) => matchValue(safeUrl(path8), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path12 }) => matchValue(safeUrl(path12), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10807,9 +10807,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path8, method, body, headers, query } = opts;
+      const { path: path12, method, body, headers, query } = opts;
       return {
-        path: path8,
+        path: path12,
         method,
         body,
         headers,
@@ -11115,7 +11115,7 @@ var require_mock_interceptor = __commonJS({
 var require_mock_client = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/mock/mock-client.js"(exports, module) {
     "use strict";
-    var { promisify } = __require("node:util");
+    var { promisify: promisify4 } = __require("node:util");
     var Client = require_client();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11155,7 +11155,7 @@ var require_mock_client = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify(this[kOriginalClose])();
+        await promisify4(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11168,7 +11168,7 @@ var require_mock_client = __commonJS({
 var require_mock_pool = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/mock/mock-pool.js"(exports, module) {
     "use strict";
-    var { promisify } = __require("node:util");
+    var { promisify: promisify4 } = __require("node:util");
     var Pool = require_pool();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11208,7 +11208,7 @@ var require_mock_pool = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify(this[kOriginalClose])();
+        await promisify4(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11252,13 +11252,13 @@ var require_pluralizer = __commonJS({
 var require_pending_interceptors_formatter = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/mock/pending-interceptors-formatter.js"(exports, module) {
     "use strict";
-    var { Transform: Transform2 } = __require("node:stream");
+    var { Transform: Transform5 } = __require("node:stream");
     var { Console } = __require("node:console");
     var PERSISTENT = process.versions.icu ? "\u2705" : "Y ";
     var NOT_PERSISTENT = process.versions.icu ? "\u274C" : "N ";
     module.exports = class PendingInterceptorsFormatter {
       constructor({ disableColors } = {}) {
-        this.transform = new Transform2({
+        this.transform = new Transform5({
           transform(chunk, _enc, cb) {
             cb(null, chunk);
           }
@@ -11272,10 +11272,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path8, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path12, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path8,
+            Path: path12,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -12270,9 +12270,9 @@ var require_headers = __commonJS({
       // https://fetch.spec.whatwg.org/#dom-headers-getsetcookie
       getSetCookie() {
         webidl.brandCheck(this, _Headers);
-        const list3 = this.#headersList.cookies;
-        if (list3) {
-          return [...list3];
+        const list4 = this.#headersList.cookies;
+        if (list4) {
+          return [...list4];
         }
         return [];
       }
@@ -12299,8 +12299,8 @@ var require_headers = __commonJS({
         }
         return this.#headersList[kHeadersSortedMap] = headers;
       }
-      [util.inspect.custom](depth, options) {
-        options.depth ??= depth;
+      [util.inspect.custom](depth2, options) {
+        options.depth ??= depth2;
         return `Headers ${util.formatWithOptions(options, this.#headersList.entries)}`;
       }
       static getHeadersGuard(o) {
@@ -12312,8 +12312,8 @@ var require_headers = __commonJS({
       static getHeadersList(o) {
         return o.#headersList;
       }
-      static setHeadersList(o, list3) {
-        o.#headersList = list3;
+      static setHeadersList(o, list4) {
+        o.#headersList = list4;
       }
     };
     var { getHeadersGuard, setHeadersGuard, getHeadersList, setHeadersList } = Headers2;
@@ -12400,7 +12400,7 @@ var require_response = __commonJS({
     var { URLSerializer } = require_data_url();
     var { kConstruct } = require_symbols();
     var assert = __require("node:assert");
-    var { types: types2 } = __require("node:util");
+    var { types: types4 } = __require("node:util");
     var textEncoder = new TextEncoder("utf-8");
     var Response = class _Response {
       // Creates network error Response.
@@ -12526,7 +12526,7 @@ var require_response = __commonJS({
         }
         return fromInnerResponse(clonedResponse, getHeadersGuard(this[kHeaders]));
       }
-      [nodeUtil.inspect.custom](depth, options) {
+      [nodeUtil.inspect.custom](depth2, options) {
         if (options.depth === null) {
           options.depth = 2;
         }
@@ -12721,7 +12721,7 @@ var require_response = __commonJS({
       if (isBlobLike(V)) {
         return webidl.converters.Blob(V, prefix, name, { strict: false });
       }
-      if (ArrayBuffer.isView(V) || types2.isArrayBuffer(V)) {
+      if (ArrayBuffer.isView(V) || types4.isArrayBuffer(V)) {
         return webidl.converters.BufferSource(V, prefix, name);
       }
       if (util.isFormDataLike(V)) {
@@ -13281,13 +13281,13 @@ var require_request2 = __commonJS({
         if (this.signal.aborted) {
           ac.abort(this.signal.reason);
         } else {
-          let list3 = dependentControllerMap.get(this.signal);
-          if (list3 === void 0) {
-            list3 = /* @__PURE__ */ new Set();
-            dependentControllerMap.set(this.signal, list3);
+          let list4 = dependentControllerMap.get(this.signal);
+          if (list4 === void 0) {
+            list4 = /* @__PURE__ */ new Set();
+            dependentControllerMap.set(this.signal, list4);
           }
           const acRef = new WeakRef(ac);
-          list3.add(acRef);
+          list4.add(acRef);
           util.addAbortListener(
             ac.signal,
             buildAbort(acRef)
@@ -13295,7 +13295,7 @@ var require_request2 = __commonJS({
         }
         return fromInnerRequest(clonedRequest, ac.signal, getHeadersGuard(this[kHeaders]));
       }
-      [nodeUtil.inspect.custom](depth, options) {
+      [nodeUtil.inspect.custom](depth2, options) {
         if (options.depth === null) {
           options.depth = 2;
         }
@@ -13567,7 +13567,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants3();
     var EE = __require("node:events");
-    var { Readable: Readable2, pipeline: pipeline4, finished } = __require("node:stream");
+    var { Readable: Readable4, pipeline: pipeline9, finished } = __require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -14506,13 +14506,13 @@ var require_fetch = __commonJS({
                   }
                 }
               }
-              this.body = new Readable2({ read: resume });
+              this.body = new Readable4({ read: resume });
               const onError = this.onError.bind(this);
               resolve2({
                 status,
                 statusText,
                 headersList,
-                body: decoders.length ? pipeline4(this.body, ...decoders, (err) => {
+                body: decoders.length ? pipeline9(this.body, ...decoders, (err) => {
                   if (err) {
                     this.onError(err);
                   }
@@ -14659,11 +14659,11 @@ var require_progressevent = __commonJS({
 var require_encoding = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/fileapi/encoding.js"(exports, module) {
     "use strict";
-    function getEncoding(label) {
-      if (!label) {
+    function getEncoding(label2) {
+      if (!label2) {
         return "failure";
       }
-      switch (label.trim().toLowerCase()) {
+      switch (label2.trim().toLowerCase()) {
         case "unicode-1-1-utf-8":
         case "unicode11utf8":
         case "unicode20utf8":
@@ -14955,7 +14955,7 @@ var require_util4 = __commonJS({
     var { ProgressEvent } = require_progressevent();
     var { getEncoding } = require_encoding();
     var { serializeAMimeType, parseMIMEType } = require_data_url();
-    var { types: types2 } = __require("node:util");
+    var { types: types4 } = __require("node:util");
     var { StringDecoder } = __require("string_decoder");
     var { btoa } = __require("node:buffer");
     var staticPropertyDescriptors = {
@@ -14985,7 +14985,7 @@ var require_util4 = __commonJS({
               });
             }
             isFirstChunk = false;
-            if (!done && types2.isUint8Array(value)) {
+            if (!done && types4.isUint8Array(value)) {
               bytes.push(value);
               if ((fr[kLastProgressEventFired] === void 0 || Date.now() - fr[kLastProgressEventFired] >= 50) && !fr[kAborted]) {
                 fr[kLastProgressEventFired] = Date.now();
@@ -16154,9 +16154,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path8) {
-      for (let i = 0; i < path8.length; ++i) {
-        const code = path8.charCodeAt(i);
+    function validateCookiePath(path12) {
+      for (let i = 0; i < path12.length; ++i) {
+        const code = path12.charCodeAt(i);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -17228,8 +17228,8 @@ var require_connection = __commonJS({
             return;
           }
           const secWSAccept = response.headersList.get("Sec-WebSocket-Accept");
-          const digest2 = crypto.createHash("sha1").update(keyValue + uid).digest("base64");
-          if (secWSAccept !== digest2) {
+          const digest3 = crypto.createHash("sha1").update(keyValue + uid).digest("base64");
+          if (secWSAccept !== digest3) {
             failWebsocketConnection(ws, "Incorrect hash received in Sec-WebSocket-Accept header.");
             return;
           }
@@ -17345,7 +17345,7 @@ var require_connection = __commonJS({
 var require_permessage_deflate = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/websocket/permessage-deflate.js"(exports, module) {
     "use strict";
-    var { createInflateRaw, Z_DEFAULT_WINDOWBITS } = __require("node:zlib");
+    var { createInflateRaw: createInflateRaw2, Z_DEFAULT_WINDOWBITS } = __require("node:zlib");
     var { isValidClientWindowBits } = require_util7();
     var { MessageSizeExceededError } = require_errors();
     var tail = Buffer.from([0, 0, 255, 255]);
@@ -17381,7 +17381,7 @@ var require_permessage_deflate = __commonJS({
             windowBits = Number.parseInt(this.#options.serverMaxWindowBits);
           }
           try {
-            this.#inflate = createInflateRaw({ windowBits });
+            this.#inflate = createInflateRaw2({ windowBits });
           } catch (err) {
             callback(err);
             return;
@@ -17915,7 +17915,7 @@ var require_websocket = __commonJS({
     var { ByteParser } = require_receiver();
     var { kEnumerableProperty, isBlobLike } = require_util();
     var { getGlobalDispatcher } = require_global2();
-    var { types: types2 } = __require("node:util");
+    var { types: types4 } = __require("node:util");
     var { ErrorEvent, CloseEvent } = require_events();
     var { SendQueue } = require_sender();
     var WebSocket = class _WebSocket extends EventTarget {
@@ -18038,7 +18038,7 @@ var require_websocket = __commonJS({
           this.#sendQueue.add(data, () => {
             this.#bufferedAmount -= length;
           }, sendHints.string);
-        } else if (types2.isArrayBuffer(data)) {
+        } else if (types4.isArrayBuffer(data)) {
           this.#bufferedAmount += data.byteLength;
           this.#sendQueue.add(data, () => {
             this.#bufferedAmount -= data.byteLength;
@@ -18250,7 +18250,7 @@ var require_websocket = __commonJS({
         if (isBlobLike(V)) {
           return webidl.converters.Blob(V, { strict: false });
         }
-        if (ArrayBuffer.isView(V) || types2.isArrayBuffer(V)) {
+        if (ArrayBuffer.isView(V) || types4.isArrayBuffer(V)) {
           return webidl.converters.BufferSource(V);
         }
       }
@@ -18309,7 +18309,7 @@ var require_eventsource_stream = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/eventsource/eventsource-stream.js"(exports, module) {
     "use strict";
     var buffer = __require("node:buffer");
-    var { Transform: Transform2 } = __require("node:stream");
+    var { Transform: Transform5 } = __require("node:stream");
     var { isASCIINumber, isValidLastEventId } = require_util8();
     var BOM = [239, 187, 191];
     var LF = 10;
@@ -18359,7 +18359,7 @@ var require_eventsource_stream = __commonJS({
       error.aborted = false;
       return error;
     }
-    var EventSourceStream = class extends Transform2 {
+    var EventSourceStream = class extends Transform5 {
       /**
        * @type {eventSourceSettings}
        */
@@ -18713,7 +18713,7 @@ ${value}`;
 var require_eventsource = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/eventsource/eventsource.js"(exports, module) {
     "use strict";
-    var { pipeline: pipeline4 } = __require("node:stream");
+    var { pipeline: pipeline9 } = __require("node:stream");
     var { fetching } = require_fetch();
     var { makeRequest } = require_request2();
     var { webidl } = require_webidl();
@@ -18873,7 +18873,7 @@ var require_eventsource = __commonJS({
               ));
             }
           });
-          pipeline4(
+          pipeline9(
             response.body.stream,
             eventSourceStream,
             (error) => {
@@ -19076,11 +19076,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path8 = opts.path;
+          let path12 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path8 = `/${path8}`;
+            path12 = `/${path12}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path8);
+          url = new URL(util.parseOrigin(url).origin + path12);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -19153,7 +19153,7 @@ var require_undici = __commonJS({
 
 // src/cli/main.ts
 import os2 from "node:os";
-import path7 from "node:path";
+import path11 from "node:path";
 import { parseArgs } from "node:util";
 
 // src/errors.ts
@@ -19333,6 +19333,11 @@ function scrubCause(cause) {
   }
   return typeof cause === "string" ? redactText(cause) : cause;
 }
+
+// src/backends/legacy/contracts.ts
+var API_VERSION = "6.0-preview";
+var UPLOAD_USER_AGENT = "@actions/artifact-upload";
+var DOWNLOAD_USER_AGENT = "@actions/artifact-download";
 
 // src/transport/body.ts
 function readBody(res, limit = Number.POSITIVE_INFINITY) {
@@ -19528,23 +19533,23 @@ function resolveInside(root, relative, platform = process.platform) {
     }
   }
   if (segments.length === 0) throw unsafe(relative, "it names the target directory itself");
-  const base = path.resolve(root);
-  const resolved = path.resolve(base, ...segments);
-  const rel = path.relative(base, resolved);
+  const base2 = path.resolve(root);
+  const resolved = path.resolve(base2, ...segments);
+  const rel = path.relative(base2, resolved);
   if (rel === "" || rel === ".." || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
     throw unsafe(relative, "it resolves outside the target directory");
   }
   return resolved;
 }
 async function assertNoSymlinkInPath(root, absPath) {
-  const base = path.resolve(root);
+  const base2 = path.resolve(root);
   const target = path.resolve(absPath);
-  const rel = path.relative(base, target);
+  const rel = path.relative(base2, target);
   if (rel === "") return;
   if (rel === ".." || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
-    throw unsafe(absPath, `it is not inside the target directory ${printable(base)}`);
+    throw unsafe(absPath, `it is not inside the target directory ${printable(base2)}`);
   }
-  let current = base;
+  let current = base2;
   const parts = rel.split(path.sep);
   for (let i = 0; i < parts.length; i++) {
     current = path.join(current, parts[i]);
@@ -19593,15 +19598,10 @@ async function runWorkers(items, slots, ctx, work) {
   if (rejected) throw firstError ?? ctx.operation.failure ?? rejected.reason;
 }
 
-// src/backends/legacy/contracts.ts
-var API_VERSION = "6.0-preview";
-var UPLOAD_USER_AGENT = "@actions/artifact-upload";
-var DOWNLOAD_USER_AGENT = "@actions/artifact-download";
-
 // src/backends/legacy/urls.ts
 function artifactsUrl(runtimeUrl, runId, extra = {}) {
-  const base = runtimeUrl.endsWith("/") ? runtimeUrl : `${runtimeUrl}/`;
-  const url = new URL(`${base}_apis/pipelines/workflows/${encodeURIComponent(runId)}/artifacts`);
+  const base2 = runtimeUrl.endsWith("/") ? runtimeUrl : `${runtimeUrl}/`;
+  const url = new URL(`${base2}_apis/pipelines/workflows/${encodeURIComponent(runId)}/artifacts`);
   url.searchParams.append("api-version", API_VERSION);
   for (const [key, value] of Object.entries(extra)) url.searchParams.append(key, value);
   return url.toString();
@@ -19943,9 +19943,9 @@ var ALL = new Set(
   [...OFFICIAL_GZIP_EXEMPT_EXTENSIONS, ...EXTRA_COMPRESSED_EXTENSIONS].map((e) => e.toLowerCase())
 );
 function isAlreadyCompressed(fileName) {
-  const base = fileName.slice(Math.max(fileName.lastIndexOf("/"), fileName.lastIndexOf("\\")) + 1);
-  const dot = base.lastIndexOf(".");
-  return dot >= 0 && ALL.has(base.slice(dot).toLowerCase());
+  const base2 = fileName.slice(Math.max(fileName.lastIndexOf("/"), fileName.lastIndexOf("\\")) + 1);
+  const dot = base2.lastIndexOf(".");
+  return dot >= 0 && ALL.has(base2.slice(dot).toLowerCase());
 }
 
 // src/pack/gzip-payload.ts
@@ -20214,7 +20214,7 @@ async function uploadLegacy(config, spec, ctx) {
     ...config.token ? { bearer: config.token } : {},
     operation
   };
-  const created = await http3.request(
+  const created2 = await http3.request(
     {
       ...common,
       slot: 0,
@@ -20241,7 +20241,7 @@ async function uploadLegacy(config, spec, ctx) {
     },
     (res) => readJson(res)
   );
-  const containerUrl2 = created.fileContainerResourceUrl;
+  const containerUrl2 = created2.fileContainerResourceUrl;
   if (!containerUrl2) {
     throw new FerryError(
       "ERR_FERRY_PROTOCOL",
@@ -20331,7 +20331,7 @@ async function uploadLegacy(config, spec, ctx) {
     discardBody
   );
   return {
-    id: typeof created.containerId === "number" ? created.containerId : Number(created.containerId) || void 0,
+    id: typeof created2.containerId === "number" ? created2.containerId : Number(created2.containerId) || void 0,
     uploadedBytes,
     size: totalOriginal,
     fileCount: spec.files.length,
@@ -20358,9 +20358,9 @@ function payloadLength(payload) {
   return payload.kind === "memory" ? payload.data.length : payload.size;
 }
 async function sumSizes(files) {
-  const { stat: stat4 } = await import("node:fs/promises");
+  const { stat: stat6 } = await import("node:fs/promises");
   let total = 0;
-  for (const file of files) total += (await stat4(file.absolutePath)).size;
+  for (const file of files) total += (await stat6(file.absolutePath)).size;
   return total;
 }
 
@@ -20380,6 +20380,17 @@ var LegacyBackend = class {
   }
   async list(ctx) {
     return (await this.#listRaw(ctx, "list")).map(toInfo);
+  }
+  delete(name) {
+    return Promise.reject(
+      new FerryError(
+        "ERR_FERRY_CONFIG",
+        `Cannot delete '${name}': the legacy artifact protocol has no delete operation`,
+        {
+          context: { operation: "delete", artifactName: name }
+        }
+      )
+    );
   }
   async get(name, ctx) {
     return toInfo(await this.#find(name, ctx, "get"));
@@ -20429,11 +20440,11 @@ function toInfo(a) {
 }
 
 // src/backends/local/local-store.ts
-import { randomBytes as randomBytes2 } from "node:crypto";
-import { mkdir as mkdir4 } from "node:fs/promises";
+import { randomBytes as randomBytes4 } from "node:crypto";
+import { mkdir as mkdir7 } from "node:fs/promises";
 
 // src/server/index.ts
-import { mkdir as mkdir3 } from "node:fs/promises";
+import { mkdir as mkdir6 } from "node:fs/promises";
 import { resolve } from "node:path";
 
 // src/server/legacy/artifact-store.ts
@@ -20442,20 +20453,20 @@ import { mkdir as mkdir2, readdir as readdir2 } from "node:fs/promises";
 // src/server/util/atomic-file.ts
 import { randomBytes } from "node:crypto";
 import { readFile, rename as rename2, rm as rm3, writeFile as writeFile2 } from "node:fs/promises";
-async function writeJsonAtomic(path8, value) {
-  const temp = `${path8}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+async function writeJsonAtomic(path12, value) {
+  const temp = `${path12}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
   try {
     await writeFile2(temp, JSON.stringify(value));
-    await rename2(temp, path8);
+    await rename2(temp, path12);
   } catch (error) {
     await rm3(temp, { force: true });
     throw error;
   }
 }
-async function readJsonFile(path8) {
+async function readJsonFile(path12) {
   let text;
   try {
-    text = await readFile(path8, "utf8");
+    text = await readFile(path12, "utf8");
   } catch (error) {
     if (isNotFound(error)) return void 0;
     throw error;
@@ -20601,27 +20612,27 @@ var ContainerItems = class _ContainerItems {
     }
     return items;
   }
-  get(path8) {
-    return this.#items.get(path8);
+  get(path12) {
+    return this.#items.get(path12);
   }
-  dataFile(path8) {
-    return this.#layout.itemDataFile(this.#containerId, path8);
+  dataFile(path12) {
+    return this.#layout.itemDataFile(this.#containerId, path12);
   }
   /**
    * Receives one chunk. Chunks are keyed by (itemPath, range): the bytes go to their offset in
    * the data file, so a retried chunk replaces the same bytes instead of appending. A different
    * total or encoding means the client started a new upload of that path, so the item restarts.
    */
-  async receiveChunk(path8, chunk, write) {
-    return this.#locks.run(path8, async () => {
+  async receiveChunk(path12, chunk, write) {
+    return this.#locks.run(path12, async () => {
       const now = (/* @__PURE__ */ new Date()).toISOString();
-      const existing = this.#items.get(path8);
+      const existing = this.#items.get(path12);
       const restart = existing !== void 0 && (existing.total !== chunk.range.total || existing.gzip !== chunk.gzip);
       const fresh = existing === void 0 || restart;
-      if (existing === void 0) this.#checkNoClash(path8);
+      if (existing === void 0) this.#checkNoClash(path12);
       const { start, end, total } = chunk.range;
-      const base = fresh ? {
-        path: path8,
+      const base2 = fresh ? {
+        path: path12,
         total,
         gzip: chunk.gzip,
         fileLength: chunk.fileLength ?? null,
@@ -20630,18 +20641,18 @@ var ContainerItems = class _ContainerItems {
         createdAt: existing?.createdAt ?? now,
         updatedAt: now
       } : { ...existing, ranges: removeRange(existing.ranges, [start, end]), complete: false };
-      if (chunk.fileLength !== void 0) base.fileLength = chunk.fileLength;
-      this.#put(base);
-      if (restart) await this.#persist(base);
+      if (chunk.fileLength !== void 0) base2.fileLength = chunk.fileLength;
+      this.#put(base2);
+      if (restart) await this.#persist(base2);
       try {
-        await write(this.dataFile(path8), fresh);
+        await write(this.dataFile(path12), fresh);
       } catch (error) {
-        if (!fresh) await this.#persist(base).catch(() => void 0);
+        if (!fresh) await this.#persist(base2).catch(() => void 0);
         throw error;
       }
-      const ranges = addRange(base.ranges, [start, end]);
+      const ranges = addRange(base2.ranges, [start, end]);
       const done = {
-        ...base,
+        ...base2,
         ranges,
         complete: total === 0 || coversAll(ranges, total),
         updatedAt: (/* @__PURE__ */ new Date()).toISOString()
@@ -20672,15 +20683,15 @@ var ContainerItems = class _ContainerItems {
     this.#items.set(record.path, record);
   }
   /** A path cannot be both a file and a folder: the client would have to create both on disk. */
-  #checkNoClash(path8) {
-    if (this.#folders.has(path8)) {
-      throw new HttpError2(409, `itemPath ${JSON.stringify(path8)} is already a folder in this artifact`);
+  #checkNoClash(path12) {
+    if (this.#folders.has(path12)) {
+      throw new HttpError2(409, `itemPath ${JSON.stringify(path12)} is already a folder in this artifact`);
     }
-    const clash = ancestors(path8).find((folder) => this.#items.has(folder));
+    const clash = ancestors(path12).find((folder) => this.#items.has(folder));
     if (clash !== void 0) {
       throw new HttpError2(
         409,
-        `itemPath ${JSON.stringify(path8)} is below ${JSON.stringify(clash)}, which is already a file`
+        `itemPath ${JSON.stringify(path12)} is below ${JSON.stringify(clash)}, which is already a file`
       );
     }
   }
@@ -20688,8 +20699,8 @@ var ContainerItems = class _ContainerItems {
     return writeJsonAtomic(this.#layout.itemMetaFile(this.#containerId, record.path), record);
   }
 };
-function ancestors(path8) {
-  const parts = path8.split("/");
+function ancestors(path12) {
+  const parts = path12.split("/");
   const out = [];
   for (let i = 1; i < parts.length; i++) out.push(parts.slice(0, i).join("/"));
   return out;
@@ -20904,18 +20915,18 @@ function fileEntry(baseUrl, containerId, item) {
   if (length !== void 0) entry.fileLength = length;
   return entry;
 }
-function folderEntry(baseUrl, containerId, path8, dates) {
+function folderEntry(baseUrl, containerId, path12, dates) {
   return {
     containerId,
     scopeIdentifier: NIL_GUID,
-    path: path8,
+    path: path12,
     itemType: "folder",
     status: "created",
     dateCreated: dates.createdAt,
     dateLastModified: dates.createdAt,
     createdBy: NIL_GUID,
     lastModifiedBy: NIL_GUID,
-    itemLocation: itemUrl2(baseUrl, containerId, path8),
+    itemLocation: itemUrl2(baseUrl, containerId, path12),
     contentId: ""
   };
 }
@@ -21130,8 +21141,8 @@ async function putChunk(store, ctx) {
   const artifact = containerOf(store, ctx);
   const rawPath = ctx.url.searchParams.get("itemPath");
   if (rawPath === null) throw badRequest("The itemPath query parameter is required");
-  const path8 = normalizeItemPath(rawPath, artifact.name);
-  if (path8 === artifact.name)
+  const path12 = normalizeItemPath(rawPath, artifact.name);
+  if (path12 === artifact.name)
     throw badRequest(`itemPath ${JSON.stringify(rawPath)} names the artifact, not a file in it`);
   const range = parseContentRange(req.headers["content-range"]);
   const length = range.end - range.start;
@@ -21147,7 +21158,7 @@ async function putChunk(store, ctx) {
   const expectedMd5 = typeof md5Header === "string" && md5Header !== "" ? md5Header : void 0;
   const items = await store.items(artifact.containerId);
   await items.receiveChunk(
-    path8,
+    path12,
     { range, gzip: gzip2, fileLength },
     (file, fresh) => writeChunk(req, file, fresh, { offset: range.start, length, expectedMd5 })
   );
@@ -21236,6 +21247,7 @@ function requestBaseUrl(req, fallback) {
 }
 
 // src/server/server.ts
+var ANY_METHOD = "*";
 var KEEP_ALIVE_TIMEOUT_MS = 6e4;
 var HEADERS_TIMEOUT_MS = 65e3;
 var SOCKET_IDLE_TIMEOUT_MS = 18e4;
@@ -21270,9 +21282,14 @@ function createHttpServer(options) {
     });
   });
   async function dispatch(req, res) {
+    let route;
     try {
       const url = parseRequestUrl(req.url);
-      if (!authorized(req)) {
+      const method = req.method === "HEAD" ? "GET" : req.method ?? "GET";
+      const onPath = routes.map((candidate) => ({ route: candidate, match: candidate.pattern.exec(url.pathname) })).filter((r) => r.match);
+      const hit = onPath.find((r) => r.route.method === method || r.route.method === ANY_METHOD);
+      route = hit?.route;
+      if ((route?.auth ?? "bearer") === "bearer" && !authorized(req)) {
         throw new HttpError2(
           401,
           "Missing or invalid bearer token (Authorization: Bearer <ACTIONS_RUNTIME_TOKEN>)",
@@ -21281,9 +21298,6 @@ function createHttpServer(options) {
           }
         );
       }
-      const method = req.method === "HEAD" ? "GET" : req.method ?? "GET";
-      const onPath = routes.map((route) => ({ route, match: route.pattern.exec(url.pathname) })).filter((r) => r.match);
-      const hit = onPath.find((r) => r.route.method === method);
       if (!hit?.match) {
         if (onPath.length > 0) {
           const allow = [...new Set(onPath.map((r) => r.route.method))].join(", ");
@@ -21303,7 +21317,7 @@ function createHttpServer(options) {
         baseUrl: requestBaseUrl(req, options.fallbackBaseUrl())
       });
     } catch (error) {
-      answerError(req, res, error, options.log);
+      answerError(req, res, error, options.log, route?.renderError);
     }
   }
   async function close() {
@@ -21338,13 +21352,14 @@ function decodeParams(groups) {
   }
   return params;
 }
-function answerError(req, res, error, log) {
+function answerError(req, res, error, log, render) {
   if (res.headersSent || res.destroyed) {
     res.destroy();
     return;
   }
+  const send = (httpError) => render ? render(res, httpError) : sendErrorJson(res, httpError.status, httpError.message, httpError.headers);
   if (error instanceof HttpError2) {
-    sendErrorJson(res, error.status, error.message, error.headers);
+    send(error);
     return;
   }
   if (req.destroyed || isClientAbort(error)) {
@@ -21354,10 +21369,11 @@ function answerError(req, res, error, log) {
   log?.(
     `internal error on ${req.method ?? "?"} ${pathOf(req)}: ${error instanceof Error ? error.message : String(error)}`
   );
-  sendErrorJson(
-    res,
-    500,
-    `Internal server error: ${error instanceof Error ? error.message : "unknown failure"}`
+  send(
+    new HttpError2(
+      500,
+      `Internal server error: ${error instanceof Error ? error.message : "unknown failure"}`
+    )
   );
 }
 function isClientAbort(error) {
@@ -21370,12 +21386,1498 @@ function pathOf(req) {
   return q === -1 ? raw : raw.slice(0, q);
 }
 
+// src/server/rest/auth.ts
+import { createHash as createHash5, timingSafeEqual as timingSafeEqual2 } from "node:crypto";
+function createApiTokenCheck(token) {
+  if (token === void 0 || token === "") return () => void 0;
+  const expected = digest2(token);
+  return (req) => {
+    const header2 = req.headers.authorization;
+    const match = typeof header2 === "string" ? /^(?:token|bearer)[ \t]+(.+)$/i.exec(header2.trim()) : null;
+    if (!match?.[1] || !timingSafeEqual2(digest2(match[1]), expected)) {
+      throw new HttpError2(401, "Bad credentials");
+    }
+  };
+}
+function digest2(value) {
+  return createHash5("sha256").update(value, "utf8").digest();
+}
+
+// src/server/rest/contracts.ts
+function restArtifact(baseUrl, owner, repo, record) {
+  const url = `${baseUrl}repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}/actions/artifacts/${record.id}`;
+  return {
+    id: record.id,
+    // GitHub's legacy global id format: base64 of "<type len>:<Type><id>".
+    node_id: Buffer.from(`08:Artifact${record.id}`).toString("base64"),
+    name: record.name,
+    size_in_bytes: record.finalized?.size ?? 0,
+    url,
+    archive_download_url: `${url}/zip`,
+    // Retention is recorded, never enforced locally.
+    expired: false,
+    created_at: githubTime(record.createdAt),
+    updated_at: githubTime(record.updatedAt),
+    expires_at: githubTime(record.expiresAt),
+    digest: record.finalized?.digest ?? "",
+    // GitHub run ids are numbers; backend ids that are not (UUIDs) stay strings.
+    workflow_run: { id: /^\d{1,15}$/.test(record.runId) ? Number(record.runId) : record.runId }
+  };
+}
+function githubTime(iso) {
+  return iso.replace(/\.\d+Z$/, "Z");
+}
+
+// src/server/rest/errors.ts
+var DOCS = "https://docs.github.com/rest/actions/artifacts";
+function renderRestError(res, error) {
+  sendJson(res, error.status, { message: error.message, documentation_url: DOCS }, error.headers);
+}
+
+// src/server/rest/routes.ts
+var REPO = "^/repos/(?<owner>[^/]+)/(?<repo>[^/]+)/actions";
+var RUN_ARTIFACTS = new RegExp(`${REPO}/runs/(?<runId>[^/]+)/artifacts/?$`);
+var REPO_ARTIFACTS = new RegExp(`${REPO}/artifacts/?$`);
+var ARTIFACT = new RegExp(`${REPO}/artifacts/(?<id>\\d{1,15})/?$`);
+var ARCHIVE = new RegExp(`${REPO}/artifacts/(?<id>\\d{1,15})/(?<format>[^/]+)/?$`);
+var ANY_REPOS = /^\/repos(?:\/.*)?$/;
+var DEFAULT_PER_PAGE = 30;
+var MAX_PER_PAGE = 100;
+function restRoutes(service, token) {
+  const authenticate = createApiTokenCheck(token);
+  const route = (method, pattern, handler) => ({
+    method,
+    pattern,
+    auth: "self",
+    renderError: renderRestError,
+    handler: async (ctx) => {
+      authenticate(ctx.req);
+      await handler(ctx);
+    }
+  });
+  return [
+    route("GET", RUN_ARTIFACTS, (ctx) => list2(service, ctx, ctx.params.runId)),
+    route("GET", REPO_ARTIFACTS, (ctx) => list2(service, ctx, void 0)),
+    route("GET", ARTIFACT, (ctx) => getOne(service, ctx)),
+    route("DELETE", ARTIFACT, (ctx) => deleteOne(service, ctx)),
+    route("GET", ARCHIVE, (ctx) => download(service, ctx)),
+    route(ANY_METHOD, ANY_REPOS, async () => {
+      throw notFound2();
+    })
+  ];
+}
+async function list2(service, ctx, runId) {
+  const query = ctx.url.searchParams;
+  const name = query.get("name") ?? void 0;
+  const perPage = Math.min(positiveInt(query.get("per_page"), DEFAULT_PER_PAGE), MAX_PER_PAGE);
+  const page = positiveInt(query.get("page"), 1);
+  const all = service.index.list({ ...runId === void 0 ? {} : { runId }, ...name === void 0 ? {} : { name } }).reverse();
+  const slice = all.slice((page - 1) * perPage, page * perPage);
+  const { owner, repo } = repoOf(ctx);
+  sendJson(ctx.res, 200, {
+    total_count: all.length,
+    artifacts: slice.map((r) => restArtifact(ctx.baseUrl, owner, repo, r))
+  });
+}
+async function getOne(service, ctx) {
+  const record = service.index.get(Number(ctx.params.id));
+  if (!record) throw notFound2();
+  const { owner, repo } = repoOf(ctx);
+  sendJson(ctx.res, 200, restArtifact(ctx.baseUrl, owner, repo, record));
+}
+async function deleteOne(service, ctx) {
+  const record = await service.index.removeById(Number(ctx.params.id));
+  if (!record) throw notFound2();
+  ctx.res.writeHead(204);
+  ctx.res.end();
+}
+async function download(service, ctx) {
+  if (ctx.params.format !== "zip") throw notFound2();
+  const record = service.index.get(Number(ctx.params.id));
+  if (!record) throw notFound2();
+  const location = service.signer.sign(ctx.baseUrl, record.blobId, "r");
+  ctx.res.writeHead(302, { Location: location, "Content-Length": "0" });
+  ctx.res.end();
+}
+function repoOf(ctx) {
+  return { owner: ctx.params.owner ?? "", repo: ctx.params.repo ?? "" };
+}
+function positiveInt(raw, fallback) {
+  const value = raw === null ? NaN : Number(raw);
+  return Number.isSafeInteger(value) && value >= 1 ? value : fallback;
+}
+function notFound2() {
+  return new HttpError2(404, "Not Found");
+}
+
+// src/server/rest/protocol.ts
+function createRestProtocol(service, token) {
+  return { name: "rest", routes: restRoutes(service, token) };
+}
+
+// src/server/results/blob-errors.ts
+import { randomUUID as randomUUID2 } from "node:crypto";
+var DEFAULT_VERSION = "2025-01-05";
+var BlobError = class extends HttpError2 {
+  constructor(status, code, message, headers = {}) {
+    super(status, message, headers);
+    this.code = code;
+  }
+  code;
+  name = "BlobError";
+};
+function azureHeaders(req) {
+  const headers = {
+    "x-ms-request-id": randomUUID2(),
+    "x-ms-version": versionOf(req)
+  };
+  const clientId = req.headers["x-ms-client-request-id"];
+  if (typeof clientId === "string" && /^[\x21-\x7e]{1,1024}$/.test(clientId)) {
+    headers["x-ms-client-request-id"] = clientId;
+  }
+  return headers;
+}
+function versionOf(req) {
+  const version = req.headers["x-ms-version"];
+  return typeof version === "string" && /^\d{4}-\d{2}-\d{2}$/.test(version) ? version : DEFAULT_VERSION;
+}
+function codeFor(status) {
+  switch (status) {
+    case 403:
+      return "AuthenticationFailed";
+    case 404:
+      return "ResourceNotFound";
+    case 405:
+      return "UnsupportedHttpVerb";
+    case 411:
+      return "MissingContentLengthHeader";
+    case 413:
+      return "RequestBodyTooLarge";
+    default:
+      return status >= 500 ? "InternalError" : "InvalidInput";
+  }
+}
+function renderBlobError(res, error) {
+  const code = error instanceof BlobError ? error.code : codeFor(error.status);
+  const headers = azureHeaders(res.req);
+  const message = `${error.message}
+RequestId:${headers["x-ms-request-id"] ?? ""}
+Time:${(/* @__PURE__ */ new Date()).toISOString()}`;
+  const body = Buffer.from(
+    `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error>`
+  );
+  res.writeHead(error.status, {
+    ...error.headers,
+    ...headers,
+    "x-ms-error-code": code,
+    "Content-Type": "application/xml",
+    "Content-Length": String(body.length)
+  });
+  res.end(body);
+}
+function escapeXml(text) {
+  return text.replace(/[<>&"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
+
+// src/server/results/blob-download.ts
+import { createReadStream as createReadStream2 } from "node:fs";
+import { open as open4 } from "node:fs/promises";
+import { pipeline as pipeline4 } from "node:stream/promises";
+
+// src/server/results/content-disposition.ts
+function contentDisposition(fileName) {
+  const ascii = fileName.replace(/[^\x20-\x7e]|["\\%]/gu, "_");
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeRfc8187(fileName)}`;
+}
+function encodeRfc8187(value) {
+  return encodeURIComponent(value).replace(
+    /['()*]/g,
+    (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`
+  );
+}
+
+// src/server/results/blob-download.ts
+var READ_HIGH_WATER_MARK3 = 1024 * 1024;
+async function sendBlob(req, res, blob, baseHeaders) {
+  const validators2 = {
+    ETag: blob.etag,
+    "Last-Modified": new Date(blob.lastModified).toUTCString()
+  };
+  const ifMatch = req.headers["if-match"];
+  if (ifMatch !== void 0 && !etagListMatches(ifMatch, blob.etag, "strong")) {
+    throw new BlobError(
+      412,
+      "ConditionNotMet",
+      "The condition specified using HTTP conditional header(s) is not met."
+    );
+  }
+  const ifNoneMatch = req.headers["if-none-match"];
+  if (ifNoneMatch !== void 0 && etagListMatches(ifNoneMatch, blob.etag, "weak")) {
+    res.writeHead(304, { ...baseHeaders, ...validators2 });
+    res.end();
+    return;
+  }
+  const ifRange = req.headers["if-range"];
+  const rangeHeader = req.headers["x-ms-range"] ?? req.headers.range;
+  const wanted = typeof rangeHeader === "string" && (ifRange === void 0 || ifRange === blob.etag) ? parseRange(rangeHeader, blob.size) : void 0;
+  const headers = {
+    ...baseHeaders,
+    ...validators2,
+    "Content-Type": blob.contentType,
+    "Accept-Ranges": "bytes",
+    "Content-Disposition": contentDisposition(blob.fileName),
+    "x-ms-blob-type": "BlockBlob"
+  };
+  const [start, end] = wanted ?? [0, blob.size - 1];
+  const length = end - start + 1;
+  headers["Content-Length"] = String(length);
+  if (wanted) headers["Content-Range"] = `bytes ${start}-${end}/${blob.size}`;
+  const handle = await open4(blob.file, "r");
+  res.writeHead(wanted ? 206 : 200, headers);
+  if (length === 0 || req.method === "HEAD") {
+    await handle.close();
+    res.end();
+    return;
+  }
+  const source = createReadStream2("", { fd: handle, start, end, highWaterMark: READ_HIGH_WATER_MARK3 });
+  await pipeline4(source, res);
+}
+function parseRange(header2, size) {
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header2.trim());
+  if (!match || match[1] === "" && match[2] === "") return void 0;
+  const first = match[1] === "" ? void 0 : Number(match[1]);
+  const last = match[2] === "" ? void 0 : Number(match[2]);
+  if (first !== void 0 && last !== void 0 && last < first) return void 0;
+  let range;
+  if (first === void 0) {
+    if (last === void 0 || last === 0 || size === 0) throw unsatisfiable(size);
+    range = [Math.max(0, size - last), size - 1];
+  } else {
+    if (first >= size) throw unsatisfiable(size);
+    range = [first, Math.min(last ?? size - 1, size - 1)];
+  }
+  return range;
+}
+function unsatisfiable(size) {
+  return new BlobError(
+    416,
+    "InvalidRange",
+    "The range specified is invalid for the current size of the resource.",
+    {
+      "Content-Range": `bytes */${size}`
+    }
+  );
+}
+function etagListMatches(header2, etag, comparison) {
+  if (header2.trim() === "*") return true;
+  return header2.split(",").some((raw) => {
+    const tag = raw.trim();
+    if (tag.startsWith("W/")) return comparison === "weak" && tag.slice(2) === etag;
+    return tag === etag;
+  });
+}
+
+// src/server/results/blob-params.ts
+var MAX_BLOCK_ID_BYTES = 64;
+var BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+function decodeBlockId(raw, where) {
+  if (raw === null || raw === "") {
+    throw new BlobError(400, "InvalidQueryParameterValue", `${where}: the block id is missing or empty.`);
+  }
+  const text = raw.replace(/ /g, "+");
+  if (!BASE64.test(text)) {
+    throw new BlobError(
+      400,
+      "InvalidQueryParameterValue",
+      `${where}: the block id ${JSON.stringify(raw.slice(0, 100))} is not valid base64.`
+    );
+  }
+  const id = Buffer.from(text, "base64");
+  if (id.length === 0 || id.length > MAX_BLOCK_ID_BYTES) {
+    throw new BlobError(
+      400,
+      "InvalidBlobOrBlock",
+      `${where}: a block id must be 1 to ${MAX_BLOCK_ID_BYTES} bytes before encoding, got ${id.length}.`
+    );
+  }
+  return id;
+}
+function requireContentLength(req, max) {
+  const raw = req.headers["content-length"];
+  if (raw === void 0) {
+    throw new BlobError(411, "MissingContentLengthHeader", "Content-Length is required for uploads.");
+  }
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(Number(raw))) {
+    throw new BlobError(400, "InvalidHeaderValue", `Content-Length ${JSON.stringify(raw)} is not valid.`);
+  }
+  const length = Number(raw);
+  if (length > max) {
+    throw new BlobError(
+      413,
+      "RequestBodyTooLarge",
+      `The request body of ${length} bytes is larger than the ${max}-byte limit.`,
+      // The body is not worth reading; closing frees the socket at once.
+      { Connection: "close" }
+    );
+  }
+  return length;
+}
+function contentMd5(req) {
+  const raw = req.headers["content-md5"];
+  if (raw === void 0 || raw === "") return void 0;
+  if (typeof raw !== "string" || !BASE64.test(raw) || Buffer.from(raw, "base64").length !== 16) {
+    throw new BlobError(400, "InvalidMd5", `Content-MD5 ${JSON.stringify(raw)} is not a base64 MD5.`);
+  }
+  return raw;
+}
+var MIME = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+(?:\s*;\s*[\x20-\x7e]*)?$/;
+function isMimeType(value) {
+  return value.length <= 255 && MIME.test(value);
+}
+function blobContentType(req) {
+  const raw = req.headers["x-ms-blob-content-type"];
+  return typeof raw === "string" && isMimeType(raw.trim()) ? raw.trim() : void 0;
+}
+
+// src/server/results/blob-store.ts
+import { createHash as createHash9, randomBytes as randomBytes2 } from "node:crypto";
+import { access, mkdir as mkdir3, readdir as readdir3, rename as rename3, rm as rm4 } from "node:fs/promises";
+import { join as join3 } from "node:path";
+
+// src/server/results/concat-files.ts
+import { createHash as createHash6 } from "node:crypto";
+import { open as open5 } from "node:fs/promises";
+var COPY_BUFFER = 1024 * 1024;
+async function concatFiles(sources2, target) {
+  const buffer = Buffer.allocUnsafe(COPY_BUFFER);
+  const hash = createHash6("sha256");
+  let size = 0;
+  const out = await open5(target, "wx", 420);
+  try {
+    for (const source of sources2) {
+      const input = await open5(source, "r");
+      try {
+        for (; ; ) {
+          const { bytesRead } = await input.read(buffer, 0, buffer.length, null);
+          if (bytesRead === 0) break;
+          hash.update(buffer.subarray(0, bytesRead));
+          await writeFully(out, buffer, bytesRead);
+          size += bytesRead;
+        }
+      } finally {
+        await input.close();
+      }
+    }
+  } finally {
+    await out.close();
+  }
+  return { size, sha256: hash.digest("hex") };
+}
+async function writeFully(handle, buffer, length) {
+  let offset = 0;
+  while (offset < length) {
+    const { bytesWritten } = await handle.write(buffer, offset, length - offset, null);
+    if (bytesWritten === 0) throw new Error("Short write while assembling a blob");
+    offset += bytesWritten;
+  }
+}
+
+// src/server/results/layout.ts
+import { createHash as createHash7 } from "node:crypto";
+import { join as join2 } from "node:path";
+var ResultsLayout = class {
+  root;
+  constructor(dataDir) {
+    this.root = join2(dataDir, "results");
+  }
+  get keyFile() {
+    return join2(this.root, "signing-key");
+  }
+  get counterFile() {
+    return join2(this.root, "next-artifact-id.json");
+  }
+  get artifactsDir() {
+    return join2(this.root, "artifacts");
+  }
+  artifactFile(id) {
+    return join2(this.artifactsDir, `${id}.json`);
+  }
+  get blobsDir() {
+    return join2(this.root, "blobs");
+  }
+  blobDir(blobId) {
+    return join2(this.blobsDir, blobId);
+  }
+  blobStateFile(blobId) {
+    return join2(this.blobDir(blobId), "state.json");
+  }
+  blobDataFile(blobId) {
+    return join2(this.blobDir(blobId), "data");
+  }
+  blocksDir(blobId) {
+    return join2(this.blobDir(blobId), "blocks");
+  }
+  blockFile(blobId, blockId2) {
+    return join2(this.blocksDir(blobId), blockKey(blockId2));
+  }
+  /** A unique temp file inside the blob's directory (same file system, so rename is atomic). */
+  tempFile(blobId, purpose, unique) {
+    return join2(this.blobDir(blobId), `${purpose}-${unique}.tmp`);
+  }
+};
+function blockKey(blockId2) {
+  return createHash7("sha256").update(blockId2).digest("hex");
+}
+var BLOB_ID = /^[0-9a-f]{32}$/;
+
+// src/server/results/receive-body.ts
+import { createHash as createHash8 } from "node:crypto";
+import { createWriteStream as createWriteStream3 } from "node:fs";
+import { Transform as Transform2 } from "node:stream";
+import { pipeline as pipeline5 } from "node:stream/promises";
+var WRITE_HIGH_WATER_MARK = 1024 * 1024;
+async function receiveBody(req, file, expect) {
+  const md5 = expect.md5 === void 0 ? void 0 : createHash8("md5");
+  const sha256 = expect.sha256 ? createHash8("sha256") : void 0;
+  const hashes = [md5, sha256].filter((h) => h !== void 0);
+  let size = 0;
+  const tap = new Transform2({
+    transform(chunk, _encoding, callback) {
+      size += chunk.length;
+      for (const hash of hashes) hash.update(chunk);
+      callback(null, chunk);
+    }
+  });
+  await pipeline5(req, tap, createWriteStream3(file, { flags: "wx", highWaterMark: WRITE_HIGH_WATER_MARK }));
+  if (size !== expect.length) {
+    throw new BlobError(
+      400,
+      "InvalidInput",
+      `The body has ${size} bytes but Content-Length is ${expect.length}.`
+    );
+  }
+  if (md5 && expect.md5 !== void 0) {
+    const actual = md5.digest("base64");
+    if (actual !== expect.md5) {
+      throw new BlobError(
+        400,
+        "Md5Mismatch",
+        `The MD5 value specified in the request did not match with the MD5 value calculated by the server. Content-MD5: ${expect.md5}, received bytes: ${actual}.`
+      );
+    }
+  }
+  return { size, sha256: sha256?.digest("hex") };
+}
+
+// src/server/results/blob-store.ts
+var BlobStore = class _BlobStore {
+  #layout;
+  #states = /* @__PURE__ */ new Map();
+  #locks = new KeyedMutex();
+  constructor(layout) {
+    this.#layout = layout;
+  }
+  static async open(layout) {
+    const store = new _BlobStore(layout);
+    await mkdir3(layout.blobsDir, { recursive: true });
+    await store.#load();
+    return store;
+  }
+  async #load() {
+    const entries = (await readdir3(this.#layout.blobsDir)).filter((e) => BLOB_ID.test(e));
+    await Promise.all(
+      entries.map(async (blobId) => {
+        const state = await readJsonFile(this.#layout.blobStateFile(blobId));
+        if (!isBlobState(state)) return;
+        this.#states.set(blobId, state);
+        const files = await readdir3(this.#layout.blobDir(blobId));
+        await Promise.all(
+          files.filter((f) => f.endsWith(".tmp")).map((f) => rm4(join3(this.#layout.blobDir(blobId), f), { force: true }))
+        );
+      })
+    );
+  }
+  /** Every blob directory on disk, including half-created ones (for orphan cleanup). */
+  async idsOnDisk() {
+    return (await readdir3(this.#layout.blobsDir)).filter((e) => BLOB_ID.test(e));
+  }
+  has(blobId) {
+    return this.#states.has(blobId);
+  }
+  committed(blobId) {
+    return this.#states.get(blobId)?.committed ?? void 0;
+  }
+  dataFile(blobId) {
+    return this.#layout.blobDataFile(blobId);
+  }
+  /** A new, empty blob under a fresh random id. */
+  async create() {
+    const blobId = randomBytes2(16).toString("hex");
+    await mkdir3(this.#layout.blocksDir(blobId), { recursive: true });
+    const state = { blockIdBytes: null, committed: null };
+    await writeJsonAtomic(this.#layout.blobStateFile(blobId), state);
+    this.#states.set(blobId, state);
+    return blobId;
+  }
+  /** Deletes the blob and everything staged for it. Downloads already streaming keep their open file. */
+  async remove(blobId) {
+    await this.#locks.run(blobId, async () => {
+      this.#states.delete(blobId);
+      await rm4(this.#layout.blobDir(blobId), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+    });
+  }
+  /** Runs `work` while no commit of this blob can start or finish. */
+  exclusive(blobId, work) {
+    return this.#locks.run(blobId, work);
+  }
+  /** Put Block: stores the body under its block id, replacing an earlier block with that id. */
+  async stageBlock(blobId, blockId2, req, body) {
+    const state = this.#require(blobId);
+    if (state.blockIdBytes === null) {
+      state.blockIdBytes = blockId2.length;
+      await this.#locks.run(blobId, () => this.#persist(blobId));
+    } else if (state.blockIdBytes !== blockId2.length) {
+      throw new BlobError(
+        400,
+        "InvalidBlobOrBlock",
+        `The specified blob or block content is invalid: all block ids of a blob must have the same length; this blob uses ${state.blockIdBytes}-byte ids, this one has ${blockId2.length} bytes.`
+      );
+    }
+    const temp = this.#layout.tempFile(blobId, "block", randomBytes2(8).toString("hex"));
+    try {
+      await receiveBody(req, temp, { ...body, sha256: false });
+      await rename3(temp, this.#layout.blockFile(blobId, blockId2));
+    } catch (error) {
+      await rm4(temp, { force: true });
+      throw this.#goneIfMissing(blobId, error);
+    }
+  }
+  /**
+   * Put Block List: the blob becomes the listed blocks in list order. Every id must have been
+   * staged; then all staged blocks are deleted (Azure deletes unlisted ones; listed ones now live
+   * in the blob). A repeat of the last list after that (a lost 201, retried by the SDK) is answered
+   * from the recorded commit instead of failing on the deleted blocks.
+   */
+  async commitBlockList(blobId, ids, contentType, guard) {
+    return this.#locks.run(blobId, async () => {
+      guard();
+      const state = this.#require(blobId);
+      const listDigest = digestOfList(ids);
+      const files = ids.map((id) => this.#layout.blockFile(blobId, id));
+      const missing = await firstMissing(files);
+      if (missing !== void 0) {
+        if (state.committed?.blockList === listDigest) return state.committed;
+        throw new BlobError(
+          400,
+          "InvalidBlockList",
+          `The specified block list is invalid: block #${missing} (${ids[missing]?.toString("base64") ?? ""}) was never staged.`
+        );
+      }
+      const temp = this.#layout.tempFile(blobId, "assemble", randomBytes2(8).toString("hex"));
+      try {
+        const { size, sha256 } = await concatFiles(files, temp);
+        await rename3(temp, this.#layout.blobDataFile(blobId));
+        state.committed = committedBlob(size, sha256, contentType, listDigest);
+      } catch (error) {
+        await rm4(temp, { force: true });
+        throw this.#goneIfMissing(blobId, error);
+      }
+      await this.#persist(blobId);
+      await this.#dropStagedBlocks(blobId);
+      return state.committed;
+    });
+  }
+  /** Put Blob: the body is the whole blob; staged blocks are discarded. */
+  async putBlob(blobId, req, body, contentType, guard) {
+    this.#require(blobId);
+    const temp = this.#layout.tempFile(blobId, "blob", randomBytes2(8).toString("hex"));
+    try {
+      const received = await receiveBody(req, temp, { ...body, sha256: true });
+      return await this.#locks.run(blobId, async () => {
+        guard();
+        const state = this.#require(blobId);
+        await rename3(temp, this.#layout.blobDataFile(blobId));
+        state.committed = committedBlob(received.size, received.sha256 ?? "", contentType, null);
+        state.blockIdBytes = null;
+        await this.#persist(blobId);
+        await this.#dropStagedBlocks(blobId);
+        return state.committed;
+      });
+    } catch (error) {
+      await rm4(temp, { force: true });
+      throw this.#goneIfMissing(blobId, error);
+    }
+  }
+  #require(blobId) {
+    const state = this.#states.get(blobId);
+    if (!state) throw blobNotFound();
+    return state;
+  }
+  /** A file error on a blob deleted meanwhile is the client's 404, not our 500. */
+  #goneIfMissing(blobId, error) {
+    return isNotFound(error) && !this.#states.has(blobId) ? blobNotFound() : error;
+  }
+  /** Writes the in-memory state; callers hold the blob's lock, so the newest state always lands last. */
+  async #persist(blobId) {
+    const state = this.#states.get(blobId);
+    if (state) await writeJsonAtomic(this.#layout.blobStateFile(blobId), state);
+  }
+  async #dropStagedBlocks(blobId) {
+    const dir = this.#layout.blocksDir(blobId);
+    const names = await readdir3(dir).catch((error) => {
+      if (isNotFound(error)) return [];
+      throw error;
+    });
+    await Promise.all(names.map((name) => rm4(join3(dir, name), { force: true })));
+  }
+};
+function blobNotFound() {
+  return new BlobError(404, "BlobNotFound", "The specified blob does not exist.");
+}
+function committedBlob(size, sha256, contentType, blockList) {
+  return {
+    size,
+    sha256,
+    contentType: contentType ?? null,
+    etag: `"0x${sha256.slice(0, 24).toUpperCase()}"`,
+    lastModified: (/* @__PURE__ */ new Date()).toISOString(),
+    blockList
+  };
+}
+function digestOfList(ids) {
+  const hash = createHash9("sha256");
+  for (const id of ids) hash.update(Buffer.from([id.length])).update(id);
+  return hash.digest("hex");
+}
+async function firstMissing(files) {
+  const checks = await Promise.all(
+    [...new Set(files)].map(async (file) => {
+      try {
+        await access(file);
+        return void 0;
+      } catch (error) {
+        if (isNotFound(error)) return file;
+        throw error;
+      }
+    })
+  );
+  const missing = new Set(checks.filter((f) => f !== void 0));
+  const index = files.findIndex((f) => missing.has(f));
+  return index === -1 ? void 0 : index;
+}
+function isBlobState(value) {
+  if (typeof value !== "object" || value === null) return false;
+  const s = value;
+  return (s.blockIdBytes === null || typeof s.blockIdBytes === "number") && "committed" in s;
+}
+
+// src/server/results/block-list.ts
+var MAX_BLOCK_LIST_BYTES = 8 * 1024 * 1024;
+var ENTRY = /<(Latest|Committed|Uncommitted)>([^<]*)<\/\1>/g;
+async function readBlockList(req) {
+  const xml = await readText2(req);
+  const open8 = xml.indexOf("<BlockList>");
+  const close = xml.lastIndexOf("</BlockList>");
+  const selfClosed = /<BlockList\s*\/>/.test(xml);
+  if (selfClosed) return [];
+  if (open8 === -1 || close < open8) {
+    throw invalidXml("the body has no <BlockList> element.");
+  }
+  const inner = xml.slice(open8 + "<BlockList>".length, close);
+  const ids = [];
+  const leftover = inner.replace(ENTRY, (_all, _kind, text) => {
+    ids.push(decodeBlockId(unescapeXml(text.trim()), "Put Block List"));
+    return "";
+  });
+  if (leftover.trim() !== "") {
+    throw invalidXml(`unexpected content in <BlockList>: ${JSON.stringify(leftover.trim().slice(0, 100))}.`);
+  }
+  return ids;
+}
+async function readText2(req) {
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > MAX_BLOCK_LIST_BYTES) {
+      throw new BlobError(413, "RequestBodyTooLarge", "The block list is too large.", {
+        Connection: "close"
+      });
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size).toString("utf8");
+}
+function unescapeXml(text) {
+  return text.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_all, entity) => {
+    if (entity.startsWith("#")) {
+      const code = entity.startsWith("#x") ? parseInt(entity.slice(2), 16) : parseInt(entity.slice(1), 10);
+      return code <= 1114111 ? String.fromCodePoint(code) : "\0";
+    }
+    return { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" }[entity] ?? "";
+  });
+}
+function invalidXml(detail) {
+  return new BlobError(400, "InvalidXmlDocument", `XML specified is not syntactically valid: ${detail}`);
+}
+
+// src/server/results/signer.ts
+import { createHmac, randomBytes as randomBytes3, timingSafeEqual as timingSafeEqual3 } from "node:crypto";
+import { link, mkdir as mkdir4, readFile as readFile2, rm as rm5, writeFile as writeFile3 } from "node:fs/promises";
+import { dirname } from "node:path";
+var BLOB_PATH_PREFIX = "/devstoreaccount1/artifacts/";
+var KEY_BYTES = 32;
+var UrlSigner = class _UrlSigner {
+  #key;
+  #ttlMs;
+  constructor(key, ttlMs) {
+    this.#key = key;
+    this.#ttlMs = ttlMs;
+  }
+  static async open(keyFile, ttlMs) {
+    return new _UrlSigner(await loadOrCreateKey(keyFile), ttlMs);
+  }
+  /** An absolute signed URL for `blobId`, valid for the configured lifetime. */
+  sign(baseUrl, blobId, permission, now = Date.now()) {
+    const path12 = `${BLOB_PATH_PREFIX}${blobId}`;
+    const se = new Date(now + this.#ttlMs).toISOString();
+    const query = new URLSearchParams({ sig: this.#mac(path12, se, permission), se, sp: permission });
+    return `${baseUrl.replace(/\/$/, "")}${path12}?${query.toString()}`;
+  }
+  /**
+   * Throws a 403 Azure error unless `query` carries a valid, unexpired signature for `blobId`
+   * that grants `needed`. Values are compared decoded: the Azure SDK appends its own parameters
+   * and may re-encode ours.
+   */
+  verify(blobId, query, needed, now = Date.now()) {
+    const sig = query.get("sig");
+    const se = query.get("se");
+    const sp = query.get("sp");
+    if (sig === null || se === null || sp === null) {
+      throw authFailed("The URL is not signed: sig, se and sp are required.");
+    }
+    const expected = Buffer.from(this.#mac(`${BLOB_PATH_PREFIX}${blobId}`, se, sp));
+    const given = Buffer.from(sig);
+    if (given.length !== expected.length || !timingSafeEqual3(given, expected)) {
+      throw authFailed("Signature did not match: the URL was altered or signed by another server.");
+    }
+    const expiry = Date.parse(se);
+    if (!Number.isFinite(expiry) || now >= expiry) {
+      throw authFailed(
+        `Signature not valid in the specified time frame: Expiry [${se}] - Current [${new Date(now).toISOString()}]`
+      );
+    }
+    if (!sp.includes(needed)) {
+      throw new BlobError(
+        403,
+        "AuthorizationPermissionMismatch",
+        "This request is not authorized to perform this operation using this permission."
+      );
+    }
+  }
+  #mac(path12, se, sp) {
+    return createHmac("sha256", this.#key).update(`${path12}
+${se}
+${sp}`).digest("base64url");
+  }
+};
+function authFailed(detail) {
+  return new BlobError(
+    403,
+    "AuthenticationFailed",
+    `Server failed to authenticate the request. Make sure the value of the signed URL is formed correctly. ${detail}`
+  );
+}
+async function loadOrCreateKey(keyFile) {
+  const existing = await readKey(keyFile);
+  if (existing) return existing;
+  await mkdir4(dirname(keyFile), { recursive: true });
+  const temp = `${keyFile}.${process.pid}.${randomBytes3(6).toString("hex")}.tmp`;
+  await writeFile3(temp, randomBytes3(KEY_BYTES).toString("hex"), { mode: 384 });
+  try {
+    await link(temp, keyFile);
+  } catch (error) {
+    if (error.code !== "EEXIST") throw error;
+  } finally {
+    await rm5(temp, { force: true });
+  }
+  const key = await readKey(keyFile);
+  if (!key) throw new Error(`The signing key ${keyFile} is unreadable; delete it to make a new one`);
+  return key;
+}
+async function readKey(keyFile) {
+  let text;
+  try {
+    text = await readFile2(keyFile, "utf8");
+  } catch (error) {
+    if (error.code === "ENOENT") return void 0;
+    throw error;
+  }
+  const trimmed = text.trim();
+  return /^[0-9a-f]{64}$/.test(trimmed) ? Buffer.from(trimmed, "hex") : void 0;
+}
+
+// src/server/results/blob-routes.ts
+var MAX_BLOCK_BYTES = 4e3 * 1024 * 1024;
+var MAX_PUT_BLOB_BYTES = 5e3 * 1024 * 1024;
+var BLOB = new RegExp(`^${BLOB_PATH_PREFIX}(?<blobId>[0-9a-f]{32})$`);
+var ANY_BLOB = /^\/devstoreaccount1(?:\/.*)?$/;
+function blobRoutes(service) {
+  const common = { auth: "self", renderError: renderBlobError };
+  return [
+    { ...common, method: "PUT", pattern: BLOB, handler: (ctx) => put(service, ctx) },
+    { ...common, method: "GET", pattern: BLOB, handler: (ctx) => get(service, ctx) },
+    {
+      ...common,
+      method: ANY_METHOD,
+      pattern: ANY_BLOB,
+      handler: (ctx) => {
+        if (BLOB.test(ctx.url.pathname)) {
+          throw new BlobError(
+            405,
+            "UnsupportedHttpVerb",
+            `The resource doesn't support ${ctx.req.method ?? ""}.`
+          );
+        }
+        throw new BlobError(404, "ResourceNotFound", "The specified resource does not exist.");
+      }
+    }
+  ];
+}
+async function put(service, ctx) {
+  const { req, res, url } = ctx;
+  const blobId = ctx.params.blobId ?? "";
+  service.signer.verify(blobId, url.searchParams, "w");
+  const { index, blobs } = service;
+  if (!index.byBlob(blobId) || !blobs.has(blobId)) throw blobNotFound();
+  const guard = () => {
+    if (!index.isWritable(blobId)) {
+      throw new BlobError(
+        409,
+        "BlobImmutableDueToPolicy",
+        "This operation is not permitted: the artifact is finalized and its blob is immutable."
+      );
+    }
+  };
+  guard();
+  const headers = azureHeaders(req);
+  const comp = url.searchParams.get("comp");
+  if (comp === "block") {
+    const blockId2 = decodeBlockId(url.searchParams.get("blockid"), "Put Block");
+    const length2 = requireContentLength(req, MAX_BLOCK_BYTES);
+    const md52 = contentMd5(req);
+    await blobs.stageBlock(blobId, blockId2, req, { length: length2, md5: md52 });
+    created(res, { ...headers, ...md52 === void 0 ? {} : { "Content-MD5": md52 } });
+    return;
+  }
+  if (comp === "blocklist") {
+    const ids = await readBlockList(req);
+    const committed2 = await blobs.commitBlockList(blobId, ids, blobContentType(req), guard);
+    created(res, { ...headers, ...validators(committed2) });
+    return;
+  }
+  if (comp !== null) {
+    throw new BlobError(400, "InvalidQueryParameterValue", `comp=${comp} is not supported on PUT.`);
+  }
+  const type = req.headers["x-ms-blob-type"];
+  if (type !== "BlockBlob") {
+    throw new BlobError(
+      400,
+      type === void 0 ? "MissingRequiredHeader" : "InvalidHeaderValue",
+      "Put Blob needs x-ms-blob-type: BlockBlob (the only blob type this server stores)."
+    );
+  }
+  const length = requireContentLength(req, MAX_PUT_BLOB_BYTES);
+  const md5 = contentMd5(req);
+  const committed = await blobs.putBlob(blobId, req, { length, md5 }, blobContentType(req), guard);
+  created(res, {
+    ...headers,
+    ...validators(committed),
+    ...md5 === void 0 ? {} : { "Content-MD5": md5 }
+  });
+}
+async function get(service, ctx) {
+  const { req, res, url } = ctx;
+  const blobId = ctx.params.blobId ?? "";
+  service.signer.verify(blobId, url.searchParams, "r");
+  const comp = url.searchParams.get("comp");
+  if (comp !== null) {
+    throw new BlobError(400, "InvalidQueryParameterValue", `comp=${comp} is not supported on GET.`);
+  }
+  const record = service.index.byBlob(blobId);
+  const committed = service.blobs.committed(blobId);
+  if (!record || !committed) throw blobNotFound();
+  const contentType = committed.contentType ?? record.mimeType;
+  try {
+    await sendBlob(
+      req,
+      res,
+      {
+        file: service.blobs.dataFile(blobId),
+        size: committed.size,
+        etag: committed.etag,
+        lastModified: committed.lastModified,
+        contentType,
+        fileName: downloadName(record.name, contentType)
+      },
+      azureHeaders(req)
+    );
+  } catch (error) {
+    if (isNotFound(error) && !res.headersSent) throw blobNotFound();
+    throw error;
+  }
+}
+function downloadName(name, contentType) {
+  const isZip = contentType.split(";", 1)[0]?.trim().toLowerCase() === "application/zip";
+  return isZip && !name.toLowerCase().endsWith(".zip") ? `${name}.zip` : name;
+}
+function validators(committed) {
+  return { ETag: committed.etag, "Last-Modified": new Date(committed.lastModified).toUTCString() };
+}
+function created(res, headers) {
+  res.writeHead(201, { ...headers, "x-ms-request-server-encrypted": "false", "Content-Length": "0" });
+  res.end();
+}
+
+// src/server/results/twirp-errors.ts
+var STATUS = {
+  invalid_argument: 400,
+  malformed: 400,
+  unauthenticated: 401,
+  permission_denied: 403,
+  not_found: 404,
+  bad_route: 404,
+  already_exists: 409,
+  failed_precondition: 412,
+  resource_exhausted: 429,
+  internal: 500,
+  unimplemented: 501,
+  unavailable: 503
+};
+var TwirpError = class extends HttpError2 {
+  constructor(code, message) {
+    super(STATUS[code], message);
+    this.code = code;
+  }
+  code;
+  name = "TwirpError";
+};
+function codeFor2(status) {
+  switch (status) {
+    case 401:
+      return "unauthenticated";
+    case 403:
+      return "permission_denied";
+    case 404:
+    case 405:
+      return "bad_route";
+    case 409:
+      return "already_exists";
+    case 412:
+      return "failed_precondition";
+    case 429:
+      return "resource_exhausted";
+    case 501:
+      return "unimplemented";
+    case 503:
+      return "unavailable";
+    default:
+      return status >= 500 ? "internal" : "invalid_argument";
+  }
+}
+function renderTwirpError(res, error) {
+  const code = error instanceof TwirpError ? error.code : codeFor2(error.status);
+  sendJson(res, STATUS[code], { code, msg: error.message }, error.headers);
+}
+
+// src/server/results/twirp-fields.ts
+var RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/i;
+var TwirpFields = class {
+  #body;
+  constructor(body) {
+    if (typeof body !== "object" || body === null || Array.isArray(body)) {
+      throw new TwirpError("malformed", "The request body must be a JSON object");
+    }
+    this.#body = body;
+  }
+  #get(name) {
+    const value = this.#body[name] ?? this.#body[lowerCamel(name)];
+    return value === null ? void 0 : value;
+  }
+  /** A string field; protobuf omits empty strings, so absent reads as `''`. */
+  string(name) {
+    const value = this.#get(name);
+    if (value === void 0) return "";
+    if (typeof value !== "string") throw invalid(name, "a string", value);
+    return value;
+  }
+  /** A google.protobuf.StringValue: a bare string, or absent. */
+  optionalString(name) {
+    const value = this.#get(name);
+    if (value === void 0) return void 0;
+    if (typeof value !== "string") throw invalid(name, "a string", value);
+    return value;
+  }
+  /**
+   * A non-negative int64 (or Int64Value), or absent. Values are kept below 2^53 so they survive
+   * the client's `Number(BigInt(x))`.
+   */
+  optionalCount(name) {
+    const value = this.#get(name);
+    if (value === void 0) return void 0;
+    const number = typeof value === "number" ? value : typeof value === "string" && /^\d+$/.test(value) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(number) || number < 0) {
+      throw invalid(name, "a non-negative integer (int64 as a string or number)", value);
+    }
+    return number;
+  }
+  /** An int32, or 0 when absent (protobuf default). */
+  int32(name) {
+    const value = this.#get(name);
+    if (value === void 0) return 0;
+    const number = typeof value === "string" && /^-?\d+$/.test(value) ? Number(value) : value;
+    if (typeof number !== "number" || !Number.isInteger(number) || Math.abs(number) > 2 ** 31) {
+      throw invalid(name, "an int32", value);
+    }
+    return number;
+  }
+  /** A google.protobuf.Timestamp (RFC 3339 string), or absent. */
+  optionalTimestamp(name) {
+    const value = this.#get(name);
+    if (value === void 0) return void 0;
+    const time = typeof value === "string" && RFC3339.test(value) ? Date.parse(value) : NaN;
+    if (!Number.isFinite(time)) throw invalid(name, "an RFC 3339 timestamp", value);
+    return new Date(time);
+  }
+};
+function lowerCamel(name) {
+  return name.replace(/_([a-z0-9])/g, (_all, ch) => ch.toUpperCase());
+}
+function invalid(name, expected, value) {
+  return new TwirpError(
+    "invalid_argument",
+    `${name} must be ${expected}, got ${JSON.stringify(value)?.slice(0, 200) ?? String(value)}`
+  );
+}
+
+// src/server/results/validate.ts
+var FORBIDDEN_NAME_CHARS2 = ['"', ":", "<", ">", "|", "*", "?", "\r", "\n", "\\", "/"];
+var MAX_NAME_LENGTH = 256;
+var MAX_ID_LENGTH = 256;
+function validateArtifactName3(name) {
+  const length = [...name].length;
+  if (length < 1 || length > MAX_NAME_LENGTH) {
+    throw new TwirpError(
+      "invalid_argument",
+      `name invalid length for artifact name: must be between 1 and ${MAX_NAME_LENGTH} characters, got ${length}`
+    );
+  }
+  const bad = FORBIDDEN_NAME_CHARS2.find((ch) => name.includes(ch));
+  if (bad !== void 0) {
+    throw new TwirpError(
+      "invalid_argument",
+      `The artifact name ${JSON.stringify(name)} is not valid: it contains the forbidden character ${JSON.stringify(bad)}`
+    );
+  }
+  if (name.includes("\0") || name === "." || name === "..") {
+    throw new TwirpError("invalid_argument", `The artifact name ${JSON.stringify(name)} is not valid`);
+  }
+  return name;
+}
+function validateBackendId(value, field) {
+  const control = [...value].some((ch) => ch.charCodeAt(0) < 32 || ch === "\x7F");
+  if (value.length === 0 || value.length > MAX_ID_LENGTH || control) {
+    throw new TwirpError(
+      "invalid_argument",
+      `${field} must be 1\u2013${MAX_ID_LENGTH} printable characters, got ${JSON.stringify(value.slice(0, 300))}`
+    );
+  }
+  return value;
+}
+
+// src/server/results/twirp-routes.ts
+var SERVICE = "github.actions.results.api.v1.ArtifactService";
+var RPC = /^\/twirp\/github\.actions\.results\.api\.v1\.ArtifactService\/(?<method>[^/]+)$/;
+var ANY_TWIRP = /^\/twirp(?:\/.*)?$/;
+var DEFAULT_RETENTION_MS = 90 * 24 * 60 * 60 * 1e3;
+var RPCS = {
+  CreateArtifact: createArtifact,
+  FinalizeArtifact: finalizeArtifact,
+  ListArtifacts: listArtifacts,
+  GetSignedArtifactURL: getSignedArtifactUrl,
+  DeleteArtifact: deleteArtifact
+};
+function twirpRoutes(service) {
+  return [
+    {
+      method: "POST",
+      pattern: RPC,
+      handler: (ctx) => callRpc(service, ctx),
+      renderError: renderTwirpError
+    },
+    {
+      method: ANY_METHOD,
+      pattern: ANY_TWIRP,
+      handler: (ctx) => {
+        throw new TwirpError(
+          "bad_route",
+          `no handler for ${ctx.req.method ?? ""} ${ctx.url.pathname}; the ${SERVICE} methods are POST ${Object.keys(RPCS).join(", ")}`
+        );
+      },
+      renderError: renderTwirpError
+    }
+  ];
+}
+async function callRpc(service, ctx) {
+  const name = ctx.params.method ?? "";
+  const rpc = Object.hasOwn(RPCS, name) ? RPCS[name] : void 0;
+  if (!rpc) {
+    throw new TwirpError("bad_route", `no handler for path ${ctx.url.pathname}: unknown method ${name}`);
+  }
+  checkContentType(ctx.req);
+  const fields = new TwirpFields(await readJsonBody(ctx.req));
+  sendJson(ctx.res, 200, await rpc(service, fields, ctx));
+}
+function checkContentType(req) {
+  const type = req.headers["content-type"]?.split(";", 1)[0]?.trim().toLowerCase();
+  if (type !== void 0 && type !== "" && type !== "application/json") {
+    throw new TwirpError(
+      "bad_route",
+      `unexpected Content-Type ${JSON.stringify(type)}: only application/json is supported`
+    );
+  }
+}
+function runAndJob(fields) {
+  return {
+    runId: validateBackendId(fields.string("workflow_run_backend_id"), "workflow_run_backend_id"),
+    jobId: validateBackendId(fields.string("workflow_job_run_backend_id"), "workflow_job_run_backend_id")
+  };
+}
+async function createArtifact(service, fields, ctx) {
+  const { runId, jobId } = runAndJob(fields);
+  const name = validateArtifactName3(fields.string("name"));
+  const mimeType = fields.optionalString("mime_type") ?? "application/zip";
+  if (!isMimeType(mimeType)) {
+    throw new TwirpError(
+      "invalid_argument",
+      `mime_type ${JSON.stringify(mimeType)} is not a valid MIME type`
+    );
+  }
+  const now = Date.now();
+  const expiresAt2 = fields.optionalTimestamp("expires_at") ?? new Date(now + DEFAULT_RETENTION_MS);
+  if (expiresAt2.getTime() <= now) {
+    throw new TwirpError("invalid_argument", `expires_at ${expiresAt2.toISOString()} is not in the future`);
+  }
+  const record = await service.index.create({
+    runId,
+    jobId,
+    name,
+    mimeType,
+    version: fields.int32("version"),
+    expiresAt: expiresAt2
+  });
+  return { ok: true, signed_upload_url: service.signer.sign(ctx.baseUrl, record.blobId, "cw") };
+}
+async function finalizeArtifact(service, fields) {
+  const { runId } = runAndJob(fields);
+  const name = validateArtifactName3(fields.string("name"));
+  const record = await service.index.finalize({
+    runId,
+    name,
+    size: fields.optionalCount("size"),
+    hash: fields.optionalString("hash")
+  });
+  return { ok: true, artifact_id: String(record.id) };
+}
+async function listArtifacts(service, fields) {
+  const { runId } = runAndJob(fields);
+  const name = fields.optionalString("name_filter");
+  const id = fields.optionalCount("id_filter");
+  const artifacts = service.index.list({
+    runId,
+    ...name === void 0 ? {} : { name },
+    ...id === void 0 ? {} : { id }
+  });
+  return { artifacts: artifacts.map(monolithArtifact) };
+}
+async function getSignedArtifactUrl(service, fields, ctx) {
+  const { runId } = runAndJob(fields);
+  const name = validateArtifactName3(fields.string("name"));
+  const record = service.index.list({ runId, name }).at(-1);
+  if (!record) throw notFound3(runId, name);
+  return { signed_url: service.signer.sign(ctx.baseUrl, record.blobId, "r") };
+}
+async function deleteArtifact(service, fields) {
+  const { runId } = runAndJob(fields);
+  const name = validateArtifactName3(fields.string("name"));
+  const record = await service.index.remove(runId, name);
+  if (!record) {
+    throw new TwirpError(
+      "not_found",
+      `No artifact named ${JSON.stringify(name)} in workflow run ${JSON.stringify(runId)}`
+    );
+  }
+  return { ok: true, artifact_id: String(record.id) };
+}
+function monolithArtifact(record) {
+  return {
+    workflow_run_backend_id: record.runId,
+    workflow_job_run_backend_id: record.jobId,
+    database_id: String(record.id),
+    name: record.name,
+    size: String(record.finalized?.size ?? 0),
+    created_at: record.createdAt,
+    ...record.finalized ? { digest: record.finalized.digest } : {}
+  };
+}
+function notFound3(runId, name) {
+  return new TwirpError(
+    "not_found",
+    `No finalized artifact named ${JSON.stringify(name)} in workflow run ${JSON.stringify(runId)}`
+  );
+}
+
+// src/server/results/protocol.ts
+function createResultsProtocol(service) {
+  return { name: "results", routes: [...twirpRoutes(service), ...blobRoutes(service)] };
+}
+
+// src/server/results/artifact-index.ts
+import { mkdir as mkdir5, readdir as readdir4, rm as rm6 } from "node:fs/promises";
+var DIGEST = /^sha256:[0-9a-f]{64}$/i;
+var ArtifactIndex = class _ArtifactIndex {
+  #layout;
+  #blobs;
+  #byId = /* @__PURE__ */ new Map();
+  #byBlob = /* @__PURE__ */ new Map();
+  #locks = new KeyedMutex();
+  #nextId = 1;
+  constructor(layout, blobs) {
+    this.#layout = layout;
+    this.#blobs = blobs;
+  }
+  static async open(layout, blobs) {
+    const index = new _ArtifactIndex(layout, blobs);
+    await mkdir5(layout.artifactsDir, { recursive: true });
+    await index.#load();
+    return index;
+  }
+  async #load() {
+    let maxId = 0;
+    for (const entry of await readdir4(this.#layout.artifactsDir)) {
+      const match = /^(\d+)\.json$/.exec(entry);
+      if (!match) continue;
+      const id = Number(match[1]);
+      maxId = Math.max(maxId, id);
+      const record = await readJsonFile(this.#layout.artifactFile(id));
+      if (!isArtifact(record)) continue;
+      if (!record.finalized && !this.#blobs.has(record.blobId)) {
+        await rm6(this.#layout.artifactFile(id), { force: true });
+        continue;
+      }
+      this.#remember(record);
+    }
+    for (const blobId of await this.#blobs.idsOnDisk()) {
+      if (!this.#byBlob.has(blobId)) await this.#blobs.remove(blobId);
+    }
+    const counter = await readJsonFile(this.#layout.counterFile);
+    const persisted = typeof counter === "object" && counter !== null ? Number(counter.next) : NaN;
+    this.#nextId = Math.max(maxId + 1, Number.isSafeInteger(persisted) ? persisted : 1);
+  }
+  /** A finalized artifact by id. */
+  get(id) {
+    const record = this.#byId.get(id);
+    return record?.finalized ? record : void 0;
+  }
+  /** The artifact (finalized or not) that owns a blob. */
+  byBlob(blobId) {
+    return this.#byBlob.get(blobId);
+  }
+  /** Finalized artifacts matching the filter, oldest first. */
+  list(filter) {
+    return [...this.#byId.values()].filter(
+      (r) => r.finalized !== null && (filter.runId === void 0 || r.runId === filter.runId) && (filter.name === void 0 || r.name === filter.name) && (filter.id === void 0 || r.id === filter.id)
+    ).sort((a, b) => a.id - b.id);
+  }
+  /**
+   * A new artifact with an empty blob. A finalized artifact of the same name in the run is a
+   * conflict (GitHub's 409); an unfinalized one is an abandoned earlier attempt and is replaced.
+   */
+  async create(input) {
+    return this.#locks.run(nameKey(input.runId, input.name), async () => {
+      const existing = this.#find(input.runId, input.name);
+      if (existing.some((r) => r.finalized)) {
+        throw new TwirpError(
+          "already_exists",
+          "an artifact with this name already exists on the workflow run"
+        );
+      }
+      for (const stale of existing) await this.#forget(stale);
+      const blobId = await this.#blobs.create();
+      const id = await this.#allocateId();
+      const now = (/* @__PURE__ */ new Date()).toISOString();
+      const record = {
+        id,
+        runId: input.runId,
+        jobId: input.jobId,
+        name: input.name,
+        blobId,
+        mimeType: input.mimeType,
+        version: input.version,
+        createdAt: now,
+        updatedAt: now,
+        expiresAt: input.expiresAt.toISOString(),
+        finalized: null
+      };
+      await writeJsonAtomic(this.#layout.artifactFile(id), record);
+      this.#remember(record);
+      return record;
+    });
+  }
+  /**
+   * Seals the artifact after checking the client's size and hash against the committed bytes.
+   * Repeating it for an artifact that is already finalized with the same content returns the same
+   * id, so a client that lost the answer can safely retry.
+   */
+  async finalize(input) {
+    if (input.hash !== void 0 && !DIGEST.test(input.hash)) {
+      throw new TwirpError(
+        "invalid_argument",
+        `hash must be "sha256:" followed by 64 hex digits, got ${JSON.stringify(input.hash.slice(0, 100))}`
+      );
+    }
+    return this.#locks.run(nameKey(input.runId, input.name), async () => {
+      const records = this.#find(input.runId, input.name);
+      const pending = records.filter((r) => !r.finalized).at(-1);
+      if (!pending) {
+        const done = records.find((r) => r.finalized);
+        if (!done?.finalized) {
+          throw new TwirpError(
+            "not_found",
+            `No artifact named ${JSON.stringify(input.name)} was created in workflow run ${JSON.stringify(input.runId)}`
+          );
+        }
+        checkContent(input, done.finalized.size, done.finalized.digest);
+        return done;
+      }
+      return this.#blobs.exclusive(pending.blobId, async () => {
+        const committed = this.#blobs.committed(pending.blobId);
+        if (!committed) {
+          throw new TwirpError(
+            "failed_precondition",
+            `Artifact ${JSON.stringify(input.name)} has no committed blob yet: upload it (Put Block List or Put Blob) before FinalizeArtifact`
+          );
+        }
+        const digest3 = `sha256:${committed.sha256}`;
+        checkContent(input, committed.size, digest3);
+        const now = (/* @__PURE__ */ new Date()).toISOString();
+        const next = {
+          ...pending,
+          updatedAt: now,
+          finalized: { size: committed.size, digest: digest3, at: now }
+        };
+        await writeJsonAtomic(this.#layout.artifactFile(next.id), next);
+        this.#remember(next);
+        return next;
+      });
+    });
+  }
+  /** Deletes every artifact of that name in the run; returns the finalized one (or the newest). */
+  async remove(runId, name) {
+    return this.#locks.run(nameKey(runId, name), async () => {
+      const records = this.#find(runId, name);
+      for (const record of records) await this.#forget(record);
+      return records.find((r) => r.finalized) ?? records.at(-1);
+    });
+  }
+  /** Deletes a finalized artifact by id; `undefined` if there is none. */
+  async removeById(id) {
+    const record = this.get(id);
+    if (!record) return void 0;
+    return this.#locks.run(nameKey(record.runId, record.name), async () => {
+      const current = this.get(id);
+      if (current) await this.#forget(current);
+      return current;
+    });
+  }
+  /** False once the artifact is finalized (or gone): its blob must not change any more. */
+  isWritable(blobId) {
+    const record = this.#byBlob.get(blobId);
+    return record !== void 0 && record.finalized === null;
+  }
+  /** Records of one (run, name), oldest first. */
+  #find(runId, name) {
+    return [...this.#byId.values()].filter((r) => r.runId === runId && r.name === name).sort((a, b) => a.id - b.id);
+  }
+  #remember(record) {
+    this.#byId.set(record.id, record);
+    this.#byBlob.set(record.blobId, record);
+  }
+  /** Metadata first, then bytes: a crash in between leaves an orphan blob, which startup removes. */
+  async #forget(record) {
+    await rm6(this.#layout.artifactFile(record.id), { force: true });
+    this.#byId.delete(record.id);
+    this.#byBlob.delete(record.blobId);
+    await this.#blobs.remove(record.blobId);
+  }
+  /** Ids only ever grow, and the counter is persisted before an id is used, so restarts never reuse one. */
+  async #allocateId() {
+    return this.#locks.run("counter", async () => {
+      const id = this.#nextId;
+      await writeJsonAtomic(this.#layout.counterFile, { next: id + 1 });
+      this.#nextId = id + 1;
+      return id;
+    });
+  }
+};
+function checkContent(input, size, digest3) {
+  if (input.size !== void 0 && input.size !== size) {
+    throw new TwirpError(
+      "invalid_argument",
+      `size ${input.size} does not match the ${size} bytes committed for artifact ${JSON.stringify(input.name)}`
+    );
+  }
+  if (input.hash !== void 0 && input.hash.toLowerCase() !== digest3) {
+    throw new TwirpError(
+      "invalid_argument",
+      `hash ${input.hash} does not match the committed bytes of artifact ${JSON.stringify(input.name)}, which hash to ${digest3}`
+    );
+  }
+}
+function nameKey(runId, name) {
+  return `name:${runId}\0${name}`;
+}
+function isArtifact(value) {
+  if (typeof value !== "object" || value === null) return false;
+  const r = value;
+  return typeof r.id === "number" && typeof r.runId === "string" && typeof r.jobId === "string" && typeof r.name === "string" && typeof r.blobId === "string" && typeof r.mimeType === "string" && "finalized" in r;
+}
+
+// src/server/results/service.ts
+var DEFAULT_SIGNED_URL_TTL_MS = 6 * 60 * 60 * 1e3;
+async function openResultsService(dataDir, options = {}) {
+  const ttl = options.signedUrlTtlMs ?? DEFAULT_SIGNED_URL_TTL_MS;
+  if (!Number.isFinite(ttl) || ttl <= 0) {
+    throw new RangeError(`signedUrlTtlMs must be a positive number of milliseconds, got ${ttl}`);
+  }
+  const layout = new ResultsLayout(dataDir);
+  const blobs = await BlobStore.open(layout);
+  const index = await ArtifactIndex.open(layout, blobs);
+  const signer = await UrlSigner.open(layout.keyFile, ttl);
+  return { index, blobs, signer };
+}
+
 // src/server/index.ts
 async function startServer(options) {
   const dataDir = resolve(options.dataDir);
-  await mkdir3(dataDir, { recursive: true });
+  await mkdir6(dataDir, { recursive: true });
   const host = options.host ?? "127.0.0.1";
-  const protocols = [await createLegacyProtocol(dataDir)];
+  const results = await openResultsService(dataDir, { signedUrlTtlMs: options.signedUrlTtlMs });
+  const protocols = [
+    await createLegacyProtocol(dataDir),
+    createResultsProtocol(results),
+    createRestProtocol(results, options.token)
+  ];
   let url = "";
   const { server, stats, close } = createHttpServer({
     protocols,
@@ -21409,8 +22911,8 @@ function clientHost(host) {
 // src/backends/local/local-store.ts
 var LOCAL_RUN_ID = "local";
 async function openLocalStore(dataDir, runId = LOCAL_RUN_ID) {
-  await mkdir4(dataDir, { recursive: true });
-  const token = randomBytes2(24).toString("hex");
+  await mkdir7(dataDir, { recursive: true });
+  const token = randomBytes4(24).toString("hex");
   registerSecret(token);
   const server = await startServer({ dataDir, host: "127.0.0.1", port: 0, token });
   return {
@@ -21419,9 +22921,2775 @@ async function openLocalStore(dataDir, runId = LOCAL_RUN_ID) {
   };
 }
 
+// src/backends/results/contracts.ts
+var TWIRP_SERVICE = "github.actions.results.api.v1.ArtifactService";
+var ARTIFACT_VERSION = 7;
+var RESULTS_USER_AGENT = "@actions/artifact-6.2.1";
+
+// src/backends/results/results-backend.ts
+import { createReadStream as createReadStream3 } from "node:fs";
+import { lstat as lstat3, mkdir as mkdir9, mkdtemp as mkdtemp3, rename as rename5, rm as rm8, stat as stat3 } from "node:fs/promises";
+import path7 from "node:path";
+
+// src/pack/zip/central-directory.ts
+import { crc32 } from "node:zlib";
+
+// src/pack/zip/limits.ts
+var DEFAULT_EXTRACT_LIMITS = Object.freeze({
+  maxEntries: 1e5,
+  maxTotalBytes: 64 * 1024 ** 3,
+  maxRatio: 1e3
+});
+var RATIO_THRESHOLD_BYTES = 1024 * 1024;
+var LIMIT_KEYS = ["maxEntries", "maxTotalBytes", "maxRatio"];
+function normalizeLimits(limits) {
+  const out = { ...DEFAULT_EXTRACT_LIMITS };
+  if (limits === void 0) return out;
+  if (typeof limits !== "object" || limits === null) {
+    throw new ValidationError("ERR_FERRY_INVALID_OPTION", "Option 'limits': must be an object", {
+      option: "limits"
+    });
+  }
+  for (const key of Object.keys(limits)) {
+    if (!LIMIT_KEYS.includes(key)) {
+      throw new ValidationError(
+        "ERR_FERRY_INVALID_OPTION",
+        `Option 'limits.${key}': unknown option; expected one of ${LIMIT_KEYS.join(", ")}`,
+        { option: `limits.${key}` }
+      );
+    }
+  }
+  for (const key of LIMIT_KEYS) {
+    const value = limits[key];
+    if (value === void 0) continue;
+    const valid = typeof value === "number" && !Number.isNaN(value) && value > 0 && (key !== "maxEntries" || Number.isInteger(value) || value === Infinity);
+    if (!valid) {
+      throw new ValidationError(
+        "ERR_FERRY_INVALID_OPTION",
+        `Option 'limits.${key}': must be a positive ${key === "maxEntries" ? "integer" : "number"} (or Infinity), got ${String(value)}`,
+        { option: `limits.${key}` }
+      );
+    }
+    out[key] = value;
+  }
+  return out;
+}
+function limitError(what, option, limit) {
+  return new IntegrityError(
+    "ERR_FERRY_INTEGRITY",
+    `Zip archive rejected: ${what}, over the limit of ${limit}. If the archive is trusted, raise the option 'limits.${option}'`
+  );
+}
+function checkDeclaredLimits(entries, limits) {
+  if (entries.length > limits.maxEntries) {
+    throw limitError(`it has ${entries.length} entries`, "maxEntries", limits.maxEntries);
+  }
+  let total = 0;
+  for (const entry of entries) {
+    total += entry.uncompressedSize;
+    if (total > limits.maxTotalBytes) {
+      throw limitError(
+        `its entries declare at least ${total} bytes uncompressed`,
+        "maxTotalBytes",
+        limits.maxTotalBytes
+      );
+    }
+    if (entry.uncompressedSize > RATIO_THRESHOLD_BYTES) {
+      const ratio = entry.compressedSize === 0 ? Infinity : entry.uncompressedSize / entry.compressedSize;
+      if (ratio > limits.maxRatio) {
+        throw limitError(
+          `entry ${printable(entry.name)} has a compression ratio of ${ratio === Infinity ? "infinity" : Math.round(ratio)}:1 (${entry.uncompressedSize} bytes from ${entry.compressedSize})`,
+          "maxRatio",
+          limits.maxRatio
+        );
+      }
+    }
+  }
+}
+
+// src/pack/zip/central-directory.ts
+var SIG_LOCAL = 67324752;
+var SIG_CENTRAL = 33639248;
+var SIG_EOCD = 101010256;
+var SIG_EOCD64 = 101075792;
+var SIG_LOCATOR = 117853008;
+var LOCAL_HEADER_SIZE = 30;
+var CENTRAL_HEADER_SIZE = 46;
+var EOCD_SIZE = 22;
+var LOCATOR_SIZE = 20;
+var EOCD64_SIZE = 56;
+var MAX_COMMENT = 65535;
+var WINDOW = 1024 * 1024;
+var U16 = 65535;
+var U32 = 4294967295;
+var FLAG_ENCRYPTED = 1;
+var FLAG_PATCHED = 32;
+var FLAG_STRONG_ENCRYPTION = 64;
+var FLAG_UTF8 = 2048;
+var FLAG_MASKED_HEADERS = 8192;
+var METHOD_NAMES = {
+  1: "shrink",
+  6: "implode",
+  9: "deflate64",
+  12: "bzip2",
+  14: "lzma",
+  93: "zstd",
+  95: "xz",
+  98: "ppmd",
+  99: "AES encryption"
+};
+var CP437_HIGH = "\xC7\xFC\xE9\xE2\xE4\xE0\xE5\xE7\xEA\xEB\xE8\xEF\xEE\xEC\xC4\xC5\xC9\xE6\xC6\xF4\xF6\xF2\xFB\xF9\xFF\xD6\xDC\xA2\xA3\xA5\u20A7\u0192\xE1\xED\xF3\xFA\xF1\xD1\xAA\xBA\xBF\u2310\xAC\xBD\xBC\xA1\xAB\xBB\u2591\u2592\u2593\u2502\u2524\u2561\u2562\u2556\u2555\u2563\u2551\u2557\u255D\u255C\u255B\u2510\u2514\u2534\u252C\u251C\u2500\u253C\u255E\u255F\u255A\u2554\u2569\u2566\u2560\u2550\u256C\u2567\u2568\u2564\u2565\u2559\u2558\u2552\u2553\u256B\u256A\u2518\u250C\u2588\u2584\u258C\u2590\u2580\u03B1\xDF\u0393\u03C0\u03A3\u03C3\xB5\u03C4\u03A6\u0398\u03A9\u03B4\u221E\u03C6\u03B5\u2229\u2261\xB1\u2265\u2264\u2320\u2321\xF7\u2248\xB0\u2219\xB7\u221A\u207F\xB2\u25A0\xA0";
+function decodeCp437(bytes) {
+  let out = "";
+  for (const byte of bytes) out += byte < 128 ? String.fromCharCode(byte) : CP437_HIGH.charAt(byte - 128);
+  return out;
+}
+var UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+function corrupt(message) {
+  return new IntegrityError("ERR_FERRY_INTEGRITY", `Invalid zip archive: ${message}`);
+}
+function unsupported(message) {
+  return new IntegrityError("ERR_FERRY_INTEGRITY", `Unsupported zip archive: ${message}`);
+}
+async function readExactly(handle, position, length) {
+  const buffer = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await handle.read(buffer, done, length - done, position + done);
+    if (bytesRead === 0) {
+      throw corrupt(`unexpected end of file at offset ${position + done} (the file is truncated)`);
+    }
+    done += bytesRead;
+  }
+  return buffer;
+}
+function u64(buffer, offset, what) {
+  const value = buffer.readBigUInt64LE(offset);
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) unsupportedValue(what, value);
+  return Number(value);
+}
+function unsupportedValue(what, value) {
+  throw unsupported(`${what} is ${value}, larger than 2^53`);
+}
+var WindowReader = class {
+  constructor(handle, end) {
+    this.handle = handle;
+    this.end = end;
+  }
+  handle;
+  end;
+  buffer = Buffer.alloc(0);
+  start = 0;
+  async get(position, length) {
+    if (position < this.start || position + length > this.start + this.buffer.length) {
+      const size = Math.min(Math.max(length, WINDOW), this.end - position);
+      if (size < length) throw corrupt(`central directory record at offset ${position} is truncated`);
+      this.buffer = await readExactly(this.handle, position, size);
+      this.start = position;
+    }
+    return this.buffer.subarray(position - this.start, position - this.start + length);
+  }
+};
+async function readEndRecord(handle, fileSize, label2) {
+  if (fileSize < EOCD_SIZE) {
+    throw corrupt(`${label2} is ${fileSize} bytes long, too short to be a zip archive`);
+  }
+  const tailLength = Math.min(fileSize, EOCD_SIZE + MAX_COMMENT);
+  const tailStart = fileSize - tailLength;
+  const tail = await readExactly(handle, tailStart, tailLength);
+  let at = -1;
+  for (let i = tailLength - EOCD_SIZE; i >= 0; i--) {
+    if (tail[i] !== 80 || tail.readUInt32LE(i) !== SIG_EOCD) continue;
+    if (i + EOCD_SIZE + tail.readUInt16LE(i + 20) === tailLength) {
+      at = i;
+      break;
+    }
+  }
+  if (at < 0) {
+    throw corrupt(
+      `no end of central directory record found in ${label2} (the file is truncated or is not a zip archive)`
+    );
+  }
+  const eocdPosition = tailStart + at;
+  const disk = tail.readUInt16LE(at + 4);
+  const cdDisk = tail.readUInt16LE(at + 6);
+  const entriesOnDisk = tail.readUInt16LE(at + 8);
+  const entries = tail.readUInt16LE(at + 10);
+  const cdSize = tail.readUInt32LE(at + 12);
+  const cdOffset = tail.readUInt32LE(at + 16);
+  const needsZip64 = disk === U16 || cdDisk === U16 || entriesOnDisk === U16 || entries === U16 || cdSize === U32 || cdOffset === U32;
+  const locatorPosition = eocdPosition - LOCATOR_SIZE;
+  const locator = locatorPosition >= 0 ? await readExactly(handle, locatorPosition, LOCATOR_SIZE) : void 0;
+  if (locator === void 0 || locator.readUInt32LE(0) !== SIG_LOCATOR) {
+    if (needsZip64) {
+      throw corrupt(
+        "the end of central directory record has ZIP64 markers (0xFFFF/0xFFFFFFFF) but there is no ZIP64 end of central directory locator"
+      );
+    }
+    if (disk !== 0 || cdDisk !== 0 || entriesOnDisk !== entries) {
+      throw unsupported("multi-disk (split or spanned) archives are not supported");
+    }
+    return { entries, cdSize, cdOffset, cdEnd: eocdPosition, zip64Shift: void 0 };
+  }
+  const locatorDisk = locator.readUInt32LE(4);
+  const recordOffset = u64(locator, 8, "the ZIP64 end record offset");
+  const totalDisks = locator.readUInt32LE(16);
+  if (locatorDisk !== 0 || totalDisks > 1) {
+    throw unsupported("multi-disk (split or spanned) archives are not supported");
+  }
+  let record;
+  let recordPosition = -1;
+  for (const candidate of [recordOffset, locatorPosition - EOCD64_SIZE]) {
+    if (candidate < 0 || candidate + EOCD64_SIZE > locatorPosition) continue;
+    const buffer = await readExactly(handle, candidate, EOCD64_SIZE);
+    if (buffer.readUInt32LE(0) !== SIG_EOCD64) continue;
+    const size = buffer.readBigUInt64LE(4);
+    if (BigInt(candidate) + 12n + size !== BigInt(locatorPosition)) continue;
+    record = buffer;
+    recordPosition = candidate;
+    break;
+  }
+  if (record === void 0) {
+    throw corrupt(
+      `the ZIP64 end of central directory record was not found (locator points to ${recordOffset})`
+    );
+  }
+  const disk64 = record.readUInt32LE(16);
+  const cdDisk64 = record.readUInt32LE(20);
+  const entriesOnDisk64 = u64(record, 24, "the entry count");
+  const entries64 = u64(record, 32, "the entry count");
+  const cdSize64 = u64(record, 40, "the central directory size");
+  const cdOffset64 = u64(record, 48, "the central directory offset");
+  if (disk64 !== 0 || cdDisk64 !== 0 || entriesOnDisk64 !== entries64) {
+    throw unsupported("multi-disk (split or spanned) archives are not supported");
+  }
+  const agree = (disk === U16 || disk === disk64) && (cdDisk === U16 || cdDisk === cdDisk64) && (entries === U16 || entries === entries64) && (entriesOnDisk === U16 || entriesOnDisk === entriesOnDisk64) && (cdSize === U32 || cdSize === cdSize64) && (cdOffset === U32 || cdOffset === cdOffset64);
+  if (!agree) {
+    throw corrupt("the end of central directory record and the ZIP64 end record disagree");
+  }
+  return {
+    entries: entries64,
+    cdSize: cdSize64,
+    cdOffset: cdOffset64,
+    cdEnd: recordPosition,
+    zip64Shift: recordPosition - recordOffset
+  };
+}
+function dosTime(date, time) {
+  const year = (date >> 9 & 127) + 1980;
+  const month = Math.max(1, date >> 5 & 15) - 1;
+  const day = Math.max(1, date & 31);
+  return new Date(year, month, day, time >> 11, time >> 5 & 63, (time & 31) * 2);
+}
+async function readZipDirectory(handle, options = {}) {
+  const label2 = options.label ?? "the file";
+  const fileSize = (await handle.stat()).size;
+  const end = await readEndRecord(handle, fileSize, label2);
+  const shift = end.cdEnd - (end.cdOffset + end.cdSize);
+  if (shift < 0) {
+    throw corrupt(
+      `the central directory (offset ${end.cdOffset}, ${end.cdSize} bytes) lies outside the file or overlaps its end record`
+    );
+  }
+  if (end.zip64Shift !== void 0 && end.zip64Shift !== shift) {
+    throw corrupt("the ZIP64 end record and the central directory offsets are inconsistent");
+  }
+  const cdStart = end.cdOffset + shift;
+  if (options.maxEntries !== void 0 && end.entries > options.maxEntries) {
+    throw limitError(`it has ${end.entries} entries`, "maxEntries", options.maxEntries);
+  }
+  if (end.entries * CENTRAL_HEADER_SIZE > end.cdSize) {
+    throw corrupt(`the central directory (${end.cdSize} bytes) is too small for ${end.entries} entries`);
+  }
+  const reader = new WindowReader(handle, cdStart + end.cdSize);
+  const entries = [];
+  const cdEnd = cdStart + end.cdSize;
+  let position = cdStart;
+  for (let index = 0; index < end.entries; index++) {
+    if (position + CENTRAL_HEADER_SIZE > cdEnd) {
+      throw corrupt(`the central directory ends after ${index} of its ${end.entries} entries`);
+    }
+    const fixed = await reader.get(position, CENTRAL_HEADER_SIZE);
+    if (fixed.readUInt32LE(0) !== SIG_CENTRAL) {
+      throw corrupt(
+        index === 0 && shift > 0 ? `no central directory at offset ${cdStart}: the archive has ${shift} unexplained bytes before its end records (inconsistent offsets)` : `central directory entry ${index} at offset ${position} has a bad signature`
+      );
+    }
+    const versionMadeBy = fixed.readUInt16LE(4);
+    const versionNeeded = fixed.readUInt16LE(6);
+    const flags = fixed.readUInt16LE(8);
+    const method = fixed.readUInt16LE(10);
+    const time = fixed.readUInt16LE(12);
+    const date = fixed.readUInt16LE(14);
+    const crc = fixed.readUInt32LE(16);
+    let compressedSize = fixed.readUInt32LE(20);
+    let uncompressedSize = fixed.readUInt32LE(24);
+    const nameLength = fixed.readUInt16LE(28);
+    const extraLength = fixed.readUInt16LE(30);
+    const commentLength = fixed.readUInt16LE(32);
+    let diskStart = fixed.readUInt16LE(34);
+    const externalAttributes2 = fixed.readUInt32LE(38);
+    let localHeaderOffset = fixed.readUInt32LE(42);
+    const variableLength = nameLength + extraLength + commentLength;
+    if (position + CENTRAL_HEADER_SIZE + variableLength > cdEnd) {
+      throw corrupt(`central directory entry ${index} runs past the end of the central directory`);
+    }
+    const variable = await reader.get(position + CENTRAL_HEADER_SIZE, variableLength);
+    const nameBytes = variable.subarray(0, nameLength);
+    const extra = variable.subarray(nameLength, nameLength + extraLength);
+    position += CENTRAL_HEADER_SIZE + variableLength;
+    const utf8 = (flags & FLAG_UTF8) !== 0;
+    let name;
+    try {
+      name = utf8 ? UTF8.decode(nameBytes) : decodeCp437(nameBytes);
+    } catch {
+      throw corrupt(`the name of entry ${index} is flagged UTF-8 but is not valid UTF-8`);
+    }
+    const described = () => `entry ${printable(name)}`;
+    let mtime = dosTime(date, time);
+    let sawZip64 = false;
+    for (let at = 0; at + 4 <= extra.length; ) {
+      const id = extra.readUInt16LE(at);
+      const size = extra.readUInt16LE(at + 2);
+      const body = extra.subarray(at + 4, at + 4 + size);
+      if (body.length !== size) throw corrupt(`the extra field of ${described()} is truncated`);
+      at += 4 + size;
+      if (id === 1) {
+        sawZip64 = true;
+        let p = 0;
+        const next = (bytes, what) => {
+          if (p + bytes > body.length) throw corrupt(`the ZIP64 extra field of ${described()} lacks ${what}`);
+          const value = bytes === 8 ? u64(body, p, `${what} of ${described()}`) : body.readUInt32LE(p);
+          p += bytes;
+          return value;
+        };
+        if (uncompressedSize === U32) uncompressedSize = next(8, "the uncompressed size");
+        if (compressedSize === U32) compressedSize = next(8, "the compressed size");
+        if (localHeaderOffset === U32) localHeaderOffset = next(8, "the local header offset");
+        if (diskStart === U16) diskStart = next(4, "the disk number");
+      } else if (id === 28789 && !utf8 && size >= 5 && body[0] === 1) {
+        if (body.readUInt32LE(1) === crc32(nameBytes)) {
+          try {
+            name = UTF8.decode(body.subarray(5));
+          } catch {
+            throw corrupt(`the Unicode path extra field of ${described()} is not valid UTF-8`);
+          }
+        }
+      } else if (id === 21589 && size >= 5 && (body[0] ?? 0) & 1) {
+        mtime = new Date(body.readUInt32LE(1) * 1e3);
+      }
+    }
+    if (!sawZip64 && (uncompressedSize === U32 || compressedSize === U32 || localHeaderOffset === U32)) {
+      throw corrupt(`${described()} has ZIP64 markers but no ZIP64 extra field`);
+    }
+    if (flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION | FLAG_MASKED_HEADERS) || method === 99) {
+      throw unsupported(`${described()} is encrypted; Ferry does not extract encrypted archives`);
+    }
+    if (flags & FLAG_PATCHED) {
+      throw unsupported(`${described()} holds patched data (flag bit 5), which needs a base file`);
+    }
+    if (method !== 0 && method !== 8) {
+      const known = METHOD_NAMES[method];
+      throw unsupported(
+        `${described()} uses compression method ${method}${known ? ` (${known})` : ""}; only stored (0) and deflate (8) are supported`
+      );
+    }
+    if ((versionNeeded & 255) > 45) {
+      const v = versionNeeded & 255;
+      throw unsupported(
+        `${described()} needs zip version ${Math.floor(v / 10)}.${v % 10} to extract; up to 4.5 is supported`
+      );
+    }
+    if (diskStart !== 0) throw unsupported("multi-disk (split or spanned) archives are not supported");
+    const host = versionMadeBy >> 8;
+    const unixMode = host === 3 || host === 19 ? externalAttributes2 >>> 16 : 0;
+    const mode = unixMode === 0 ? void 0 : unixMode;
+    const isSymlink = mode !== void 0 && (mode & 61440) === 40960;
+    const isDirectory = name.endsWith("/") || name.endsWith("\\") || mode !== void 0 && (mode & 61440) === 16384 || (host === 0 || host === 10 || host === 14) && (externalAttributes2 & 16) !== 0;
+    if (isDirectory && isSymlink) throw corrupt(`${described()} is marked both directory and symbolic link`);
+    if (isDirectory && uncompressedSize !== 0) {
+      throw corrupt(`${described()} is a directory but has ${uncompressedSize} bytes of data`);
+    }
+    entries.push({
+      name,
+      isDirectory,
+      isSymlink,
+      mode,
+      method,
+      compressedSize,
+      uncompressedSize,
+      crc32: crc,
+      localHeaderOffset: localHeaderOffset + shift,
+      flags,
+      utf8,
+      mtime
+    });
+  }
+  if (position !== cdEnd) {
+    throw corrupt(`the central directory has ${cdEnd - position} bytes after its ${end.entries} entries`);
+  }
+  checkOverlaps(entries, cdStart);
+  await checkFirstLocalHeader(handle, entries, shift);
+  return { entries, centralDirectoryOffset: cdStart, prefixBytes: shift, fileSize };
+}
+function checkOverlaps(entries, cdStart) {
+  const order = entries.map((_, i) => i).sort((a, b) => entries[a].localHeaderOffset - entries[b].localHeaderOffset);
+  for (let k = 0; k < order.length; k++) {
+    const entry = entries[order[k]];
+    const nextIndex = order[k + 1];
+    const next = nextIndex === void 0 ? void 0 : entries[nextIndex];
+    const minimumEnd = entry.localHeaderOffset + LOCAL_HEADER_SIZE + entry.compressedSize;
+    if (next !== void 0 && minimumEnd > next.localHeaderOffset) {
+      throw corrupt(
+        `entries ${printable(entry.name)} and ${printable(next.name)} overlap (a zip bomb technique)`
+      );
+    }
+    if (minimumEnd > cdStart) {
+      throw corrupt(`the data of entry ${printable(entry.name)} runs into the central directory`);
+    }
+  }
+}
+async function checkFirstLocalHeader(handle, entries, shift) {
+  let first;
+  for (const entry of entries) {
+    if (first === void 0 || entry.localHeaderOffset < first.localHeaderOffset) first = entry;
+  }
+  if (first === void 0) return;
+  const signature = (await readExactly(handle, first.localHeaderOffset, 4)).readUInt32LE(0);
+  if (signature === SIG_LOCAL) return;
+  throw corrupt(
+    shift > 0 ? `no local header where entry ${printable(first.name)} should start (offset ${first.localHeaderOffset}): the archive has ${shift} bytes before its central directory that its offsets do not account for (inconsistent offsets)` : `no local header where entry ${printable(first.name)} should start (offset ${first.localHeaderOffset})`
+  );
+}
+
+// src/pack/zip/entry-reader.ts
+import { pipeline as pipeline6, Readable, Transform as Transform3 } from "node:stream";
+import { crc32 as crc322, createInflateRaw, inflateRaw } from "node:zlib";
+import { promisify } from "node:util";
+var inflateRawAsync = promisify(inflateRaw);
+var CHUNK = 1024 * 1024;
+var HEADER_SLACK = 512;
+function label(entry) {
+  return `entry ${printable(entry.name)}`;
+}
+function beyondDeclared(entry) {
+  return corrupt(`${label(entry)} inflates beyond its declared size of ${entry.uncompressedSize} bytes`);
+}
+function sizeMismatch(entry, actual) {
+  return corrupt(
+    `${label(entry)} has ${actual} bytes of data but the central directory declares ${entry.uncompressedSize}`
+  );
+}
+function crcMismatch(entry, actual) {
+  const hex = (n) => `0x${n.toString(16).padStart(8, "0")}`;
+  return corrupt(
+    `CRC-32 mismatch in ${label(entry)}: the central directory says ${hex(entry.crc32)}, the data gives ${hex(actual)}`
+  );
+}
+function mapError(entry, error) {
+  if (isFerryError(error)) return error;
+  const code = error.code;
+  if (typeof code === "string" && code.startsWith("Z_")) {
+    return corrupt(`${label(entry)} has corrupt compressed data (${error.message})`);
+  }
+  if (code === "ERR_BUFFER_TOO_LARGE") return beyondDeclared(entry);
+  return error;
+}
+async function readLocalHeader(handle, entry, dataLimit, prefetch) {
+  const offset = entry.localHeaderOffset;
+  if (offset + LOCAL_HEADER_SIZE > dataLimit) {
+    throw corrupt(`the local header of ${label(entry)} at offset ${offset} lies outside the archive data`);
+  }
+  const want = Math.min(LOCAL_HEADER_SIZE + prefetch, dataLimit - offset);
+  const head = await readExactly(handle, offset, want);
+  if (head.readUInt32LE(0) !== SIG_LOCAL) {
+    throw corrupt(`${label(entry)} has no local header at offset ${offset} (bad signature)`);
+  }
+  const flags = head.readUInt16LE(6);
+  const method = head.readUInt16LE(8);
+  if (flags & FLAG_ENCRYPTED) throw unsupported(`${label(entry)} is encrypted (local header)`);
+  if (method !== entry.method) {
+    throw corrupt(
+      `the local header of ${label(entry)} says method ${method}, the central directory says ${entry.method}`
+    );
+  }
+  const dataStart = offset + LOCAL_HEADER_SIZE + head.readUInt16LE(26) + head.readUInt16LE(28);
+  if (dataStart + entry.compressedSize > dataLimit) {
+    throw corrupt(`the data of ${label(entry)} runs past the end of the archive data`);
+  }
+  const available = offset + head.length - dataStart;
+  const prefetched = available >= entry.compressedSize ? head.subarray(dataStart - offset, dataStart - offset + entry.compressedSize) : void 0;
+  return { dataStart, prefetched };
+}
+function verifyBuffer(entry, data) {
+  if (data.length > entry.uncompressedSize) throw beyondDeclared(entry);
+  if (data.length !== entry.uncompressedSize) throw sizeMismatch(entry, data.length);
+  const actual = crc322(data);
+  if (actual !== entry.crc32) throw crcMismatch(entry, actual);
+}
+async function readEntryBuffer(handle, entry, dataLimit) {
+  const local = await readLocalHeader(handle, entry, dataLimit, HEADER_SLACK + entry.compressedSize);
+  const raw = local.prefetched ?? await readExactly(handle, local.dataStart, entry.compressedSize);
+  let data;
+  if (entry.method === 0) data = raw;
+  else {
+    try {
+      data = await inflateRawAsync(raw, { maxOutputLength: entry.uncompressedSize + 1 });
+    } catch (error) {
+      throw mapError(entry, error);
+    }
+  }
+  verifyBuffer(entry, data);
+  return data;
+}
+var RangeReadable = class extends Readable {
+  constructor(handle, start, length, ownsHandle) {
+    super({ highWaterMark: CHUNK });
+    this.handle = handle;
+    this.ownsHandle = ownsHandle;
+    this.position = start;
+    this.remaining = length;
+  }
+  handle;
+  ownsHandle;
+  position;
+  remaining;
+  _read() {
+    if (this.remaining === 0) {
+      this.push(null);
+      return;
+    }
+    const size = Math.min(CHUNK, this.remaining);
+    const buffer = Buffer.allocUnsafe(size);
+    this.handle.read(buffer, 0, size, this.position).then(
+      ({ bytesRead }) => {
+        if (this.destroyed) return;
+        if (bytesRead === 0) {
+          this.destroy(corrupt(`unexpected end of file at offset ${this.position} (the file is truncated)`));
+          return;
+        }
+        this.position += bytesRead;
+        this.remaining -= bytesRead;
+        this.push(bytesRead === size ? buffer : buffer.subarray(0, bytesRead));
+      },
+      (error) => this.destroy(error)
+    );
+  }
+  _destroy(error, callback) {
+    if (!this.ownsHandle) {
+      callback(error);
+      return;
+    }
+    this.handle.close().then(
+      () => callback(error),
+      (closeError) => callback(error ?? closeError)
+    );
+  }
+};
+var EntryVerifier = class extends Transform3 {
+  constructor(entry) {
+    super();
+    this.entry = entry;
+  }
+  entry;
+  crc = 0;
+  size = 0;
+  _transform(chunk, _encoding, callback) {
+    this.size += chunk.length;
+    if (this.size > this.entry.uncompressedSize) {
+      callback(beyondDeclared(this.entry));
+      return;
+    }
+    this.crc = crc322(chunk, this.crc);
+    callback(null, chunk);
+  }
+  _flush(callback) {
+    if (this.size !== this.entry.uncompressedSize) callback(sizeMismatch(this.entry, this.size));
+    else if (this.crc !== this.entry.crc32) callback(crcMismatch(this.entry, this.crc));
+    else callback();
+  }
+  _destroy(error, callback) {
+    callback(error === null ? null : mapError(this.entry, error));
+  }
+};
+async function openEntryStreamOnHandle(handle, entry, options) {
+  const { dataStart } = await readLocalHeader(handle, entry, options.dataLimit, 0);
+  const source = new RangeReadable(handle, dataStart, entry.compressedSize, options.ownsHandle);
+  const verifier = new EntryVerifier(entry);
+  const done = () => {
+  };
+  if (entry.method === 8) pipeline6(source, createInflateRaw(), verifier, done);
+  else pipeline6(source, verifier, done);
+  return verifier;
+}
+
+// src/pack/zip/extract.ts
+import {
+  chmod,
+  lstat as lstat2,
+  mkdir as mkdir8,
+  mkdtemp as mkdtemp2,
+  open as open6,
+  rename as rename4,
+  rm as rm7,
+  rmdir,
+  stat as stat2,
+  symlink
+} from "node:fs/promises";
+import path4 from "node:path";
+import { pipeline as pipeline7 } from "node:stream/promises";
+var PartialExtractionError = class extends FerryError {
+  constructor(code, message, moved, createdDirectories, cause) {
+    super(code, message, { cause });
+    this.moved = moved;
+    this.createdDirectories = createdDirectories;
+  }
+  moved;
+  createdDirectories;
+  name = "PartialExtractionError";
+};
+var OPTION_KEYS = [
+  "targetDirectory",
+  "limits",
+  "restoreModes",
+  "symlinks",
+  "existing",
+  "signal",
+  "onEntry",
+  "concurrency"
+];
+var MAX_ENTRY_NAME_BYTES = 4096;
+var MAX_SEGMENT_BYTES = 255;
+var MAX_PATH_BYTES = 4095;
+var IN_MEMORY_BYTES = 1024 * 1024;
+var MAX_LINK_BYTES = 4096;
+var STAGING_PREFIX = ".ferry-extract-";
+var LINK_TEXT = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+function invalid2(option, message) {
+  return new ValidationError("ERR_FERRY_INVALID_OPTION", `Option '${option}': ${message}`, { option });
+}
+function oneOf(option, value, allowed, fallback) {
+  if (value === void 0) return fallback;
+  if (typeof value !== "string" || !allowed.includes(value)) {
+    throw invalid2(option, `expected one of ${allowed.map((a) => `'${a}'`).join(", ")}, got ${String(value)}`);
+  }
+  return value;
+}
+function normalizeOptions(options) {
+  if (typeof options !== "object" || options === null) {
+    throw new ValidationError("ERR_FERRY_INVALID_OPTION", "extractZip: options must be an object");
+  }
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.includes(key)) {
+      throw invalid2(key, `unknown option; expected one of ${OPTION_KEYS.join(", ")}`);
+    }
+  }
+  if (typeof options.targetDirectory !== "string" || options.targetDirectory.length === 0) {
+    throw invalid2("targetDirectory", "must be a non-empty string");
+  }
+  if (options.restoreModes !== void 0 && typeof options.restoreModes !== "boolean") {
+    throw invalid2("restoreModes", "must be a boolean");
+  }
+  const concurrency = options.concurrency ?? 8;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw invalid2("concurrency", `must be a positive integer, got ${String(concurrency)}`);
+  }
+  if (options.onEntry !== void 0 && typeof options.onEntry !== "function") {
+    throw invalid2("onEntry", "must be a function");
+  }
+  return {
+    target: path4.resolve(options.targetDirectory),
+    limits: normalizeLimits(options.limits),
+    restoreModes: options.restoreModes ?? true,
+    symlinks: oneOf("symlinks", options.symlinks, ["refuse", "file", "preserve"], "refuse"),
+    existing: oneOf("existing", options.existing, ["overwrite", "error", "skip"], "overwrite"),
+    signal: options.signal,
+    onEntry: options.onEntry,
+    concurrency
+  };
+}
+function unsafe2(message) {
+  return new IntegrityError("ERR_FERRY_UNSAFE_PATH", message);
+}
+function conflict(message) {
+  return new FerryError("ERR_FERRY_CONFLICT", message);
+}
+function namesRoot(name) {
+  const normalized = name.replace(/\\/g, "/");
+  return normalized !== "" && !normalized.startsWith("/") && normalized.split("/").every((s) => s === "" || s === ".");
+}
+function fold(key) {
+  return key.normalize("NFC").toLowerCase();
+}
+function ancestors2(key) {
+  const parts = key.split("/");
+  const out = [];
+  for (let i = 1; i < parts.length; i++) out.push(parts.slice(0, i).join("/"));
+  return out;
+}
+function depth(key) {
+  let n = 0;
+  for (const ch of key) if (ch === "/") n++;
+  return n;
+}
+function toAbsolute(target, key) {
+  return path4.join(target, ...key.split("/"));
+}
+function planEntries(entries, options) {
+  const { target } = options;
+  const items = [];
+  const byFolded = /* @__PURE__ */ new Map();
+  for (const [index, entry] of entries.entries()) {
+    const bytes = Buffer.byteLength(entry.name, "utf8");
+    if (bytes > MAX_ENTRY_NAME_BYTES) {
+      throw unsafe2(
+        `Unsafe path ${printable(entry.name)}: the name is ${bytes} bytes long, the limit is ${MAX_ENTRY_NAME_BYTES}`
+      );
+    }
+    if (entry.isDirectory && namesRoot(entry.name)) continue;
+    const dest = resolveInside(target, entry.name);
+    const key = path4.relative(target, dest).split(path4.sep).join("/");
+    for (const segment of key.split("/")) {
+      if (Buffer.byteLength(segment, "utf8") > MAX_SEGMENT_BYTES) {
+        throw unsafe2(
+          `Unsafe path ${printable(entry.name)}: segment ${printable(segment, 40)} is longer than ${MAX_SEGMENT_BYTES} bytes`
+        );
+      }
+    }
+    if (Buffer.byteLength(dest, "utf8") > MAX_PATH_BYTES) {
+      throw unsafe2(
+        `Unsafe path ${printable(entry.name)}: the destination path would be longer than ${MAX_PATH_BYTES} bytes`
+      );
+    }
+    let kind = entry.isDirectory ? "directory" : "file";
+    if (entry.isSymlink) {
+      if (options.symlinks === "refuse") {
+        throw unsafe2(
+          `Entry ${printable(entry.name)} is a symbolic link; links are refused by default. Set option 'symlinks' to 'file' (write the link text as a file) or 'preserve' (create links that stay inside the target)`
+        );
+      }
+      if (options.symlinks === "preserve") kind = "link";
+    }
+    const item = { entry, index, key, dest, kind };
+    const folded = fold(key);
+    const prior = byFolded.get(folded);
+    if (prior !== void 0) {
+      if (prior.key !== key) {
+        throw unsafe2(
+          `Entries ${printable(prior.entry.name)} and ${printable(entry.name)} differ only in letter case or Unicode normalisation; they would overwrite each other on a case-insensitive file system (macOS, Windows), so the archive is rejected`
+        );
+      }
+      if (prior.kind === "directory" !== (kind === "directory")) {
+        throw unsafe2(`Entry ${printable(key)} appears both as a file and as a directory in the archive`);
+      }
+      throw unsafe2(`Duplicate entry ${printable(key)}: the archive contains it more than once`);
+    }
+    byFolded.set(folded, item);
+    items.push(item);
+  }
+  const directories = /* @__PURE__ */ new Map();
+  const directoryEntries = /* @__PURE__ */ new Map();
+  for (const item of items) {
+    if (item.kind === "directory") {
+      directoryEntries.set(item.key, item);
+      directories.set(item.key, item.key);
+    }
+    for (const ancestor of ancestors2(item.key)) {
+      const holder = byFolded.get(fold(ancestor));
+      if (holder !== void 0 && holder.kind !== "directory") {
+        throw unsafe2(
+          `Entry ${printable(holder.entry.name)} is a ${holder.kind === "link" ? "symbolic link" : "file"}, but entry ${printable(item.entry.name)} needs it to be a directory`
+        );
+      }
+      if (!directories.has(ancestor)) directories.set(ancestor, ancestor);
+    }
+  }
+  const sortedDirectories = [...directories.keys()].sort((a, b) => depth(a) - depth(b));
+  return { items, directories: sortedDirectories, directoryEntries };
+}
+function checkLinkTarget(item, text, linkKeys) {
+  const bad = (reason) => unsafe2(`Symbolic link entry ${printable(item.entry.name)} -> ${printable(text)} is refused: ${reason}`);
+  if (text.length === 0) throw bad("the link text is empty");
+  for (const ch of text) {
+    if (isControlCharacter(ch.codePointAt(0) ?? 0)) {
+      throw bad(`the link text contains the control character ${describeCharacter(ch)}`);
+    }
+  }
+  const normalized = text.replace(/\\/g, "/");
+  if (normalized.startsWith("/") || /^[A-Za-z]:/.test(normalized)) {
+    throw bad("absolute link targets are not allowed");
+  }
+  const segments = item.key.split("/").slice(0, -1);
+  const visited = [];
+  const parts = normalized.split("/");
+  for (const [i, part] of parts.entries()) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      if (segments.length === 0) throw bad("it resolves outside the target directory");
+      segments.pop();
+      continue;
+    }
+    segments.push(part);
+    const key = segments.join("/");
+    visited.push(key);
+    const last = parts.slice(i + 1).every((p) => p === "" || p === ".");
+    if (!last && linkKeys.has(fold(key))) {
+      throw bad(`it passes through the symbolic link entry ${printable(key)}`);
+    }
+  }
+  return visited;
+}
+async function lstatOrUndefined(p) {
+  try {
+    return await lstat2(p);
+  } catch (error) {
+    const code = error.code;
+    if (code === "ENOENT" || code === "ENOTDIR") return void 0;
+    throw error;
+  }
+}
+async function preflight(plan, options, linkWalks) {
+  const { target } = options;
+  let targetStats;
+  try {
+    targetStats = await stat2(target);
+  } catch (error) {
+    if (error.code === "ENOENT") return;
+    throw error;
+  }
+  if (!targetStats.isDirectory()) {
+    throw conflict(`The target directory ${printable(target)} exists and is not a directory`);
+  }
+  const missing = /* @__PURE__ */ new Set();
+  for (const key of plan.directories) {
+    const parent = key.includes("/") ? key.slice(0, key.lastIndexOf("/")) : "";
+    if (parent !== "" && missing.has(parent)) {
+      missing.add(key);
+      continue;
+    }
+    const abs = toAbsolute(target, key);
+    const stats = await lstatOrUndefined(abs);
+    if (stats === void 0) missing.add(key);
+    else if (stats.isSymbolicLink()) await assertNoSymlinkInPath(target, abs);
+    else if (!stats.isDirectory()) {
+      throw conflict(
+        `${printable(key)} already exists in the target directory as a file, but the archive needs a directory there`
+      );
+    }
+  }
+  for (const item of plan.items) {
+    if (item.kind === "directory") continue;
+    const parent = item.key.includes("/") ? item.key.slice(0, item.key.lastIndexOf("/")) : "";
+    if (parent !== "" && missing.has(parent)) continue;
+    const stats = await lstatOrUndefined(item.dest);
+    if (stats === void 0) continue;
+    if (stats.isDirectory()) {
+      throw conflict(
+        `${printable(item.key)} already exists in the target directory as a directory, but the archive has a file there`
+      );
+    }
+    if (options.existing === "error") {
+      throw conflict(
+        `${printable(item.key)} already exists in the target directory. Set option 'existing' to 'overwrite' or 'skip', or extract into an empty directory`
+      );
+    }
+    if (options.existing === "skip") item.skip = true;
+  }
+  for (const key of linkWalks) await assertNoSymlinkInPath(target, toAbsolute(target, key));
+}
+async function runPool(items, concurrency, fn) {
+  let next = 0;
+  let failure;
+  const worker = async () => {
+    while (failure === void 0 && next < items.length) {
+      const item = items[next++];
+      try {
+        await fn(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  if (failure !== void 0) throw failure.error;
+}
+function throwIfAborted(signal) {
+  if (signal?.aborted) throw new AbortError(signal.reason);
+}
+function fileMode(item, options) {
+  if (!options.restoreModes || item.entry.isSymlink || item.entry.mode === void 0) return void 0;
+  return item.entry.mode & 511;
+}
+async function stage(handle, item, staged, dataLimit, options) {
+  if (item.kind === "link") {
+    await symlink(item.linkText, staged);
+    return;
+  }
+  const { entry } = item;
+  const mode = fileMode(item, options);
+  if (entry.uncompressedSize <= IN_MEMORY_BYTES && entry.compressedSize <= IN_MEMORY_BYTES) {
+    const data = await readEntryBuffer(handle, entry, dataLimit);
+    const out2 = await open6(staged, "wx", mode === void 0 ? 438 : 384);
+    try {
+      if (mode !== void 0) await out2.chmod(mode);
+      await out2.writeFile(data);
+    } finally {
+      await out2.close();
+    }
+    return;
+  }
+  const out = await open6(staged, "wx", mode === void 0 ? 438 : 384);
+  let input;
+  try {
+    if (mode !== void 0) await out.chmod(mode);
+    input = await openEntryStreamOnHandle(handle, entry, { dataLimit, ownsHandle: false });
+  } catch (error) {
+    await out.close();
+    throw error;
+  }
+  await pipeline7(input, out.createWriteStream(), options.signal ? { signal: options.signal } : {});
+}
+async function extractZip(zipPath, options) {
+  const opts = normalizeOptions(options);
+  const { target, signal } = opts;
+  throwIfAborted(signal);
+  const handle = await open6(zipPath, "r");
+  try {
+    const directory = await readZipDirectory(handle, {
+      maxEntries: opts.limits.maxEntries,
+      label: printable(zipPath)
+    });
+    checkDeclaredLimits(directory.entries, opts.limits);
+    const plan = planEntries(directory.entries, opts);
+    const dataLimit = directory.centralDirectoryOffset;
+    const linkKeys = new Set(plan.items.filter((i) => i.kind === "link").map((i) => fold(i.key)));
+    const linkWalks = [];
+    for (const item of plan.items) {
+      if (item.kind !== "link") continue;
+      throwIfAborted(signal);
+      if (item.entry.uncompressedSize > MAX_LINK_BYTES) {
+        throw unsafe2(
+          `Symbolic link entry ${printable(item.entry.name)} is refused: its link text is ${item.entry.uncompressedSize} bytes long`
+        );
+      }
+      const raw = await readEntryBuffer(handle, item.entry, dataLimit);
+      let text;
+      try {
+        text = LINK_TEXT.decode(raw);
+      } catch {
+        throw unsafe2(
+          `Symbolic link entry ${printable(item.entry.name)} is refused: its link text is not valid UTF-8`
+        );
+      }
+      linkWalks.push(...checkLinkTarget(item, text, linkKeys));
+      item.linkText = text;
+    }
+    throwIfAborted(signal);
+    await preflight(plan, opts, linkWalks);
+    const createdTarget = await mkdir8(target, { recursive: true });
+    let staging;
+    try {
+      staging = await mkdtemp2(path4.join(target, STAGING_PREFIX));
+      const stagingName = fold(path4.basename(staging));
+      if (plan.items.some((i) => fold(i.key.split("/")[0] ?? "") === stagingName)) {
+        throw unsafe2(
+          `The archive contains an entry under ${printable(path4.basename(staging))}, the staging directory`
+        );
+      }
+      const stagingDir = staging;
+      const stagedPath = (item) => path4.join(stagingDir, String(item.index));
+      await runPool(plan.items, opts.concurrency, async (item) => {
+        throwIfAborted(signal);
+        if (item.kind !== "directory") await stage(handle, item, stagedPath(item), dataLimit, opts);
+        opts.onEntry?.({ name: item.entry.name, size: item.entry.uncompressedSize });
+      });
+      throwIfAborted(signal);
+      return await moveIntoPlace(plan, opts, stagedPath);
+    } catch (error) {
+      if (staging !== void 0) {
+        await rm7(staging, { recursive: true, force: true });
+        staging = void 0;
+      }
+      if (createdTarget !== void 0) await removeCreatedChain(target, createdTarget);
+      throw signal?.aborted && !isFerryError(error) ? new AbortError(signal.reason) : error;
+    } finally {
+      if (staging !== void 0) await rm7(staging, { recursive: true, force: true });
+    }
+  } finally {
+    await handle.close();
+  }
+}
+async function removeCreatedChain(target, firstCreated) {
+  let current = target;
+  for (; ; ) {
+    try {
+      await rmdir(current);
+    } catch {
+      return;
+    }
+    if (current === firstCreated) return;
+    const parent = path4.dirname(current);
+    if (parent === current) return;
+    current = parent;
+  }
+}
+async function moveIntoPlace(plan, options, stagedPath) {
+  const { target } = options;
+  const moved = [];
+  const createdDirectories = [];
+  let bytes = 0;
+  try {
+    for (const key of plan.directories) {
+      const abs = toAbsolute(target, key);
+      await assertNoSymlinkInPath(target, abs);
+      try {
+        await mkdir8(abs);
+        createdDirectories.push(key);
+        const entry = plan.directoryEntries.get(key)?.entry;
+        if (options.restoreModes && entry?.mode !== void 0) {
+          await chmod(abs, entry.mode & 511 | 448);
+        }
+      } catch (error) {
+        if (error.code !== "EEXIST") throw error;
+        const stats = await lstat2(abs);
+        if (!stats.isDirectory()) {
+          if (stats.isSymbolicLink()) await assertNoSymlinkInPath(target, abs);
+          throw conflict(`${printable(key)} exists in the target directory and is not a directory`);
+        }
+      }
+    }
+    const files = plan.items.filter((i) => i.kind !== "directory" && i.skip !== true);
+    await runPool(files, options.concurrency, async (item) => {
+      await assertNoSymlinkInPath(target, path4.dirname(item.dest));
+      const stats = await lstatOrUndefined(item.dest);
+      if (stats !== void 0) {
+        if (stats.isDirectory()) {
+          throw conflict(`${printable(item.key)} exists in the target directory as a directory`);
+        }
+        if (options.existing === "error") {
+          throw conflict(`${printable(item.key)} already exists in the target directory`);
+        }
+        if (options.existing === "skip") return;
+      }
+      await rename4(stagedPath(item), item.dest);
+      moved.push(item.key);
+      bytes += item.entry.uncompressedSize;
+    });
+  } catch (error) {
+    const remaining = [];
+    for (const key of [...createdDirectories].reverse()) {
+      try {
+        await rmdir(toAbsolute(target, key));
+      } catch {
+        remaining.unshift(key);
+      }
+    }
+    if (moved.length === 0 && remaining.length === 0) throw error;
+    const shown = moved.slice(0, 10).map((k) => printable(k));
+    const more = moved.length > 10 ? ` and ${moved.length - 10} more` : "";
+    throw new PartialExtractionError(
+      isFerryError(error) ? error.code : "ERR_FERRY_CONFLICT",
+      `Extraction into ${printable(target)} failed while moving entries into place: ${error.message}. Already moved: ${moved.length} file(s)${shown.length ? ` (${shown.join(", ")}${more})` : ""}, ${remaining.length} new director${remaining.length === 1 ? "y" : "ies"}; the target is partially updated`,
+      moved,
+      remaining,
+      error
+    );
+  }
+  return { files: moved.length, directories: plan.directories.length, bytes };
+}
+
+// src/pack/zip-writer/zip-stream.ts
+import { availableParallelism } from "node:os";
+import { Readable as Readable2 } from "node:stream";
+import { types as types3 } from "node:util";
+import { crc32 as crc323 } from "node:zlib";
+
+// src/pack/zip-writer/compressibility.ts
+import { promisify as promisify2 } from "node:util";
+import { deflateRaw } from "node:zlib";
+var deflateRawAsync = promisify2(deflateRaw);
+var SAMPLE_SIZE2 = 256 * 1024;
+var MIN_SAVING = 0.05;
+var SAMPLE_LEVEL = 1;
+function isWorthDeflating(originalSize, compressedSize) {
+  return originalSize > 0 && compressedSize <= originalSize * (1 - MIN_SAVING);
+}
+async function sampleIsCompressible(sample) {
+  if (sample.length === 0) return false;
+  const compressed = await deflateRawAsync(sample, { level: SAMPLE_LEVEL });
+  return isWorthDeflating(sample.length, compressed.length);
+}
+
+// src/pack/zip-writer/entry-source.ts
+import { constants as fsConstants2 } from "node:fs";
+import { open as open7 } from "node:fs/promises";
+import { types as types2 } from "node:util";
+var OPEN_FLAGS2 = fsConstants2.O_RDONLY | (fsConstants2.O_NONBLOCK ?? 0);
+function describeKind(st) {
+  if (st.isDirectory()) return "a directory";
+  if (st.isFIFO()) return "a named pipe (FIFO)";
+  if (st.isSocket()) return "a socket";
+  if (st.isCharacterDevice() || st.isBlockDevice()) return "a device";
+  return "not a regular file";
+}
+var EntrySource = class _EntrySource {
+  sourcePath;
+  name;
+  /** The size from `fstat` right after opening: the entry is exactly this long, or it changed. */
+  size;
+  mtime;
+  #handle;
+  #signal;
+  #counters;
+  #closed;
+  constructor(sourcePath, name, handle, st, signal, counters) {
+    this.sourcePath = sourcePath;
+    this.name = name;
+    this.#handle = handle;
+    this.size = st.size;
+    this.mtime = st.mtime;
+    this.#signal = signal;
+    this.#counters = counters;
+  }
+  static async open(sourcePath, name, signal, counters) {
+    if (signal.aborted) throw new AbortError(signal.reason, { file: name });
+    let handle;
+    try {
+      handle = await open7(sourcePath, OPEN_FLAGS2);
+    } catch (error) {
+      throw unreadable(sourcePath, name, error);
+    }
+    counters.openFiles++;
+    if (counters.openFiles > counters.maxOpenFiles) counters.maxOpenFiles = counters.openFiles;
+    try {
+      const st = await handle.stat();
+      if (!st.isFile()) {
+        throw new ValidationError(
+          "ERR_FERRY_INVALID_PATH",
+          `${printable(sourcePath)} is ${describeKind(st)}; only regular files can be zipped as files`,
+          { file: name }
+        );
+      }
+      return new _EntrySource(sourcePath, name, handle, st, signal, counters);
+    } catch (error) {
+      counters.openFiles--;
+      await handle.close().catch(() => void 0);
+      throw isFerryError(error) ? error : unreadable(sourcePath, name, error);
+    }
+  }
+  throwIfAborted() {
+    if (this.#signal.aborted) throw new AbortError(this.#signal.reason, { file: this.name });
+  }
+  changed(detail) {
+    return new FerryError(
+      "ERR_FERRY_SOURCE_CHANGED",
+      `File ${printable(this.sourcePath)} changed while it was being zipped: ${detail}`,
+      { context: { file: this.name } }
+    );
+  }
+  /**
+   * Reads exactly `length` bytes at `position` into `into` (or a new buffer). A file that ends
+   * early has shrunk since it was opened.
+   */
+  async read(position, length, into) {
+    this.throwIfAborted();
+    const buf = into === void 0 ? Buffer.allocUnsafe(length) : into.subarray(0, length);
+    let done = 0;
+    try {
+      while (done < length) {
+        const { bytesRead } = await this.#handle.read(buf, done, length - done, position + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+    } catch (error) {
+      throw unreadable(this.sourcePath, this.name, error);
+    }
+    if (done < length) {
+      throw this.changed(`it was ${this.size} bytes when opened and now ends after ${position + done}`);
+    }
+    return buf;
+  }
+  /** Throws `ERR_FERRY_SOURCE_CHANGED` if the file has grown beyond its size at open. */
+  async assertEnd() {
+    this.throwIfAborted();
+    const probe = Buffer.allocUnsafe(1);
+    let bytesRead;
+    try {
+      ({ bytesRead } = await this.#handle.read(probe, 0, 1, this.size));
+    } catch (error) {
+      throw unreadable(this.sourcePath, this.name, error);
+    }
+    if (bytesRead > 0) throw this.changed(`it was ${this.size} bytes when opened and has grown since`);
+  }
+  /** Closes the handle; safe to call more than once. Close errors are ignored (nothing was written). */
+  close() {
+    this.#closed ??= this.#handle.close().then(
+      () => {
+        this.#counters.openFiles--;
+      },
+      () => {
+        this.#counters.openFiles--;
+      }
+    );
+    return this.#closed;
+  }
+};
+function unreadable(sourcePath, name, cause) {
+  if (isFerryError(cause)) return cause;
+  const errno = cause?.code;
+  const detail = cause instanceof Error || types2.isNativeError(cause) ? cause.message : String(cause);
+  return new FerryError(
+    "ERR_FERRY_SOURCE_UNREADABLE",
+    `Cannot read ${printable(sourcePath)}${errno ? ` (${errno})` : ""}: ${detail}`,
+    { cause, context: { file: name } }
+  );
+}
+
+// src/pack/zip-writer/headers.ts
+var SIG_LOCAL_FILE_HEADER = 67324752;
+var SIG_DATA_DESCRIPTOR = 134695760;
+var SIG_CENTRAL_DIRECTORY_HEADER = 33639248;
+var SIG_ZIP64_END_OF_CENTRAL_DIRECTORY = 101075792;
+var SIG_ZIP64_END_OF_CENTRAL_DIRECTORY_LOCATOR = 117853008;
+var SIG_END_OF_CENTRAL_DIRECTORY = 101010256;
+var FLAG_DATA_DESCRIPTOR = 1 << 3;
+var FLAG_UTF82 = 1 << 11;
+var METHOD_STORED = 0;
+var METHOD_DEFLATED = 8;
+var MAX_UINT32 = 4294967295;
+var MAX_UINT16 = 65535;
+var ZIP64_EXTRA_ID = 1;
+var VERSION_DEFAULT = 20;
+var VERSION_ZIP64 = 45;
+var HOST_UNIX = 3;
+var S_IFREG = 32768;
+var S_IFDIR = 16384;
+var S_IFLNK = 40960;
+var DOS_DIRECTORY = 16;
+var LOCAL_FILE_HEADER_SIZE = 30;
+var CENTRAL_DIRECTORY_HEADER_SIZE = 46;
+var ZIP64_END_OF_CENTRAL_DIRECTORY_SIZE = 56;
+var ZIP64_LOCATOR_SIZE = 20;
+var END_OF_CENTRAL_DIRECTORY_SIZE = 22;
+function isAscii(value) {
+  for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) > 127) return false;
+  return true;
+}
+function generalPurposeFlags(record) {
+  return (record.dataDescriptor ? FLAG_DATA_DESCRIPTOR : 0) | (isAscii(record.name) ? 0 : FLAG_UTF82);
+}
+function dosDateTime(date) {
+  const year = date.getFullYear();
+  if (Number.isNaN(year) || year < 1980) return { time: 0, date: 1 << 5 | 1 };
+  if (year > 2107) return { time: 23 << 11 | 59 << 5 | 29, date: 127 << 9 | 12 << 5 | 31 };
+  return {
+    time: date.getHours() << 11 | date.getMinutes() << 5 | date.getSeconds() >> 1,
+    date: year - 1980 << 9 | date.getMonth() + 1 << 5 | date.getDate()
+  };
+}
+function externalAttributes(kind, mode) {
+  const type = kind === "directory" ? S_IFDIR : kind === "symlink" ? S_IFLNK : S_IFREG;
+  return ((type | mode & 4095) << 16 | (kind === "directory" ? DOS_DIRECTORY : 0)) >>> 0;
+}
+function centralZip64Fields(record, force) {
+  return {
+    uncompressed: force || record.uncompressedSize >= MAX_UINT32,
+    compressed: force || record.compressedSize >= MAX_UINT32,
+    offset: force || record.localHeaderOffset >= MAX_UINT32
+  };
+}
+function writeUInt64(buf, value, offset) {
+  buf.writeBigUInt64LE(BigInt(value), offset);
+}
+function localFileHeader(record) {
+  const zip64 = record.zip64Local;
+  const extraLength = zip64 ? 4 + 16 : 0;
+  const buf = Buffer.alloc(LOCAL_FILE_HEADER_SIZE + record.nameBytes.length + extraLength);
+  const known = !record.dataDescriptor;
+  buf.writeUInt32LE(SIG_LOCAL_FILE_HEADER, 0);
+  buf.writeUInt16LE(zip64 ? VERSION_ZIP64 : VERSION_DEFAULT, 4);
+  buf.writeUInt16LE(generalPurposeFlags(record), 6);
+  buf.writeUInt16LE(record.method, 8);
+  buf.writeUInt16LE(record.dosTime, 10);
+  buf.writeUInt16LE(record.dosDate, 12);
+  buf.writeUInt32LE(known ? record.crc32 : 0, 14);
+  buf.writeUInt32LE(zip64 ? MAX_UINT32 : known ? record.compressedSize : 0, 18);
+  buf.writeUInt32LE(zip64 ? MAX_UINT32 : known ? record.uncompressedSize : 0, 22);
+  buf.writeUInt16LE(record.nameBytes.length, 26);
+  buf.writeUInt16LE(extraLength, 28);
+  record.nameBytes.copy(buf, LOCAL_FILE_HEADER_SIZE);
+  if (zip64) {
+    const at = LOCAL_FILE_HEADER_SIZE + record.nameBytes.length;
+    buf.writeUInt16LE(ZIP64_EXTRA_ID, at);
+    buf.writeUInt16LE(16, at + 2);
+    writeUInt64(buf, known ? record.uncompressedSize : 0, at + 4);
+    writeUInt64(buf, known ? record.compressedSize : 0, at + 12);
+  }
+  return buf;
+}
+function dataDescriptor(record) {
+  if (record.zip64Local) {
+    const buf2 = Buffer.alloc(24);
+    buf2.writeUInt32LE(SIG_DATA_DESCRIPTOR, 0);
+    buf2.writeUInt32LE(record.crc32, 4);
+    writeUInt64(buf2, record.compressedSize, 8);
+    writeUInt64(buf2, record.uncompressedSize, 16);
+    return buf2;
+  }
+  const buf = Buffer.alloc(16);
+  buf.writeUInt32LE(SIG_DATA_DESCRIPTOR, 0);
+  buf.writeUInt32LE(record.crc32, 4);
+  buf.writeUInt32LE(record.compressedSize, 8);
+  buf.writeUInt32LE(record.uncompressedSize, 12);
+  return buf;
+}
+function centralDirectoryHeader(record, forceZip64 = false) {
+  const z = centralZip64Fields(record, forceZip64);
+  const zip64Fields = (z.uncompressed ? 1 : 0) + (z.compressed ? 1 : 0) + (z.offset ? 1 : 0);
+  const extraLength = zip64Fields > 0 ? 4 + 8 * zip64Fields : 0;
+  const versionNeeded = zip64Fields > 0 || record.zip64Local ? VERSION_ZIP64 : VERSION_DEFAULT;
+  const buf = Buffer.alloc(CENTRAL_DIRECTORY_HEADER_SIZE + record.nameBytes.length + extraLength);
+  buf.writeUInt32LE(SIG_CENTRAL_DIRECTORY_HEADER, 0);
+  buf.writeUInt16LE(HOST_UNIX << 8 | versionNeeded, 4);
+  buf.writeUInt16LE(versionNeeded, 6);
+  buf.writeUInt16LE(generalPurposeFlags(record), 8);
+  buf.writeUInt16LE(record.method, 10);
+  buf.writeUInt16LE(record.dosTime, 12);
+  buf.writeUInt16LE(record.dosDate, 14);
+  buf.writeUInt32LE(record.crc32, 16);
+  buf.writeUInt32LE(z.compressed ? MAX_UINT32 : record.compressedSize, 20);
+  buf.writeUInt32LE(z.uncompressed ? MAX_UINT32 : record.uncompressedSize, 24);
+  buf.writeUInt16LE(record.nameBytes.length, 28);
+  buf.writeUInt16LE(extraLength, 30);
+  buf.writeUInt16LE(0, 32);
+  buf.writeUInt16LE(0, 34);
+  buf.writeUInt16LE(0, 36);
+  buf.writeUInt32LE(externalAttributes(record.kind, record.mode), 38);
+  buf.writeUInt32LE(z.offset ? MAX_UINT32 : record.localHeaderOffset, 42);
+  record.nameBytes.copy(buf, CENTRAL_DIRECTORY_HEADER_SIZE);
+  if (zip64Fields > 0) {
+    let at = CENTRAL_DIRECTORY_HEADER_SIZE + record.nameBytes.length;
+    buf.writeUInt16LE(ZIP64_EXTRA_ID, at);
+    buf.writeUInt16LE(8 * zip64Fields, at + 2);
+    at += 4;
+    if (z.uncompressed) {
+      writeUInt64(buf, record.uncompressedSize, at);
+      at += 8;
+    }
+    if (z.compressed) {
+      writeUInt64(buf, record.compressedSize, at);
+      at += 8;
+    }
+    if (z.offset) writeUInt64(buf, record.localHeaderOffset, at);
+  }
+  return buf;
+}
+function needsZip64End(end) {
+  return end.forceZip64 === true || end.entries >= MAX_UINT16 || end.centralDirectoryOffset >= MAX_UINT32 || end.centralDirectorySize >= MAX_UINT32;
+}
+function endOfCentralDirectory(end) {
+  const zip64 = needsZip64End(end);
+  const force = end.forceZip64 === true;
+  const eocd = Buffer.alloc(END_OF_CENTRAL_DIRECTORY_SIZE);
+  const entries = force || end.entries >= MAX_UINT16 ? MAX_UINT16 : end.entries;
+  eocd.writeUInt32LE(SIG_END_OF_CENTRAL_DIRECTORY, 0);
+  eocd.writeUInt16LE(0, 4);
+  eocd.writeUInt16LE(0, 6);
+  eocd.writeUInt16LE(entries, 8);
+  eocd.writeUInt16LE(entries, 10);
+  eocd.writeUInt32LE(
+    force || end.centralDirectorySize >= MAX_UINT32 ? MAX_UINT32 : end.centralDirectorySize,
+    12
+  );
+  eocd.writeUInt32LE(
+    force || end.centralDirectoryOffset >= MAX_UINT32 ? MAX_UINT32 : end.centralDirectoryOffset,
+    16
+  );
+  eocd.writeUInt16LE(0, 20);
+  if (!zip64) return eocd;
+  const record = Buffer.alloc(ZIP64_END_OF_CENTRAL_DIRECTORY_SIZE);
+  record.writeUInt32LE(SIG_ZIP64_END_OF_CENTRAL_DIRECTORY, 0);
+  writeUInt64(record, ZIP64_END_OF_CENTRAL_DIRECTORY_SIZE - 12, 4);
+  record.writeUInt16LE(HOST_UNIX << 8 | VERSION_ZIP64, 12);
+  record.writeUInt16LE(VERSION_ZIP64, 14);
+  record.writeUInt32LE(0, 16);
+  record.writeUInt32LE(0, 20);
+  writeUInt64(record, end.entries, 24);
+  writeUInt64(record, end.entries, 32);
+  writeUInt64(record, end.centralDirectorySize, 40);
+  writeUInt64(record, end.centralDirectoryOffset, 48);
+  const locator = Buffer.alloc(ZIP64_LOCATOR_SIZE);
+  locator.writeUInt32LE(SIG_ZIP64_END_OF_CENTRAL_DIRECTORY_LOCATOR, 0);
+  locator.writeUInt32LE(0, 4);
+  writeUInt64(locator, end.centralDirectoryOffset + end.centralDirectorySize, 8);
+  locator.writeUInt32LE(1, 16);
+  return Buffer.concat([record, locator, eocd]);
+}
+function deflateBound(size, pieces) {
+  return size + Math.ceil(size / 8) + Math.ceil(size / 64) + 5 + pieces * 10 + 64;
+}
+
+// src/pack/zip-writer/parallel-deflate.ts
+import { promisify as promisify3 } from "node:util";
+import { constants as constants2, deflateRaw as deflateRaw2 } from "node:zlib";
+var deflateRawAsync2 = promisify3(deflateRaw2);
+var DICTIONARY_SIZE = 32 * 1024;
+function deflatePiece(piece, level, dictionary, final) {
+  const options = {
+    level,
+    finishFlush: final ? constants2.Z_FINISH : constants2.Z_SYNC_FLUSH
+  };
+  if (dictionary !== void 0 && dictionary.length > 0) options.dictionary = dictionary;
+  return deflateRawAsync2(piece, options);
+}
+var DictionaryWindow = class {
+  #window;
+  /** The dictionary for the next piece, or undefined before the first piece. */
+  get current() {
+    return this.#window;
+  }
+  push(piece) {
+    if (piece.length >= DICTIONARY_SIZE) {
+      this.#window = Buffer.from(piece.subarray(piece.length - DICTIONARY_SIZE));
+      return;
+    }
+    const joined = this.#window === void 0 ? piece : Buffer.concat([this.#window, piece]);
+    this.#window = Buffer.from(joined.subarray(Math.max(0, joined.length - DICTIONARY_SIZE)));
+  }
+};
+function noop() {
+}
+function raceAbort(promise, signal) {
+  if (signal.aborted) return Promise.reject(new AbortError(signal.reason));
+  return new Promise((resolve2, reject) => {
+    const onAbort = () => reject(new AbortError(signal.reason));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve2(value);
+      },
+      (error) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    );
+  });
+}
+async function* emitInOrder(tasks, options) {
+  const { limit, maxQueued, signal, counters } = options;
+  const queue = [];
+  let weight = 0;
+  let producerDone = false;
+  try {
+    for (; ; ) {
+      while (!producerDone && weight < limit && queue.length < maxQueued) {
+        if (signal.aborted) throw new AbortError(signal.reason);
+        const next = await tasks.next();
+        if (next.done === true) {
+          producerDone = true;
+          break;
+        }
+        const task = next.value;
+        if (typeof task.value !== "function") task.value.catch(noop);
+        queue.push(task);
+        weight += task.weight;
+        counters.piecesInFlight = weight;
+        if (weight > counters.maxPiecesInFlight) counters.maxPiecesInFlight = weight;
+      }
+      const head = queue[0];
+      if (head === void 0) return;
+      const buffers = typeof head.value === "function" ? head.value() : await raceAbort(head.value, signal);
+      queue.shift();
+      head.onEmit?.(counters.bytesEmitted);
+      for (const buffer of buffers) {
+        if (buffer.length === 0) continue;
+        counters.bytesEmitted += buffer.length;
+        yield buffer;
+      }
+      weight -= head.weight;
+      counters.piecesInFlight = weight;
+    }
+  } finally {
+    const running = queue.flatMap((task) => typeof task.value === "function" ? [] : [task.value]);
+    await Promise.allSettled(running);
+    counters.piecesInFlight = 0;
+    await tasks.return(void 0);
+  }
+}
+
+// src/pack/zip-writer/zip-stream.ts
+var DEFAULT_CHUNK_SIZE = 1024 * 1024;
+var MIN_CHUNK_SIZE = 1024;
+var MAX_CHUNK_SIZE = 64 * 1024 * 1024;
+var MAX_CONCURRENCY = 64;
+var DEFAULT_FILE_MODE = 420;
+var DEFAULT_DIRECTORY_MODE = 493;
+var DEFAULT_SYMLINK_MODE = 511;
+var CENTRAL_DIRECTORY_BATCH = 1024 * 1024;
+var MAX_QUEUED_TASKS = 256;
+var EMPTY = Buffer.alloc(0);
+var OPTION_KEYS2 = [
+  "level",
+  "concurrency",
+  "chunkSize",
+  "signal",
+  "onEntry",
+  "forceZip64"
+];
+function invalidOption(option, message) {
+  return new ValidationError("ERR_FERRY_INVALID_OPTION", `Option '${option}' ${message}`, { option });
+}
+function integerIn(option, value, min, max) {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw invalidOption(option, `must be an integer from ${min} to ${max}, got ${String(value)}`);
+  }
+  return value;
+}
+function normalizeZipWriterOptions(options) {
+  if (typeof options !== "object" || options === null) {
+    throw new ValidationError("ERR_FERRY_INVALID_OPTION", "The zip writer options must be an object");
+  }
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS2.includes(key)) {
+      throw invalidOption(key, `is unknown; expected one of ${OPTION_KEYS2.join(", ")}`);
+    }
+  }
+  const level = integerIn("level", options.level, 0, 9);
+  const concurrency = options.concurrency === void 0 ? Math.min(Math.max(availableParallelism(), 1), MAX_CONCURRENCY) : integerIn("concurrency", options.concurrency, 1, MAX_CONCURRENCY);
+  const chunkSize = options.chunkSize === void 0 ? DEFAULT_CHUNK_SIZE : integerIn("chunkSize", options.chunkSize, MIN_CHUNK_SIZE, MAX_CHUNK_SIZE);
+  const signal = options.signal;
+  if (signal !== void 0 && !(signal instanceof AbortSignal)) {
+    throw invalidOption("signal", "must be an AbortSignal");
+  }
+  const onEntry = options.onEntry;
+  if (onEntry !== void 0 && typeof onEntry !== "function") {
+    throw invalidOption("onEntry", "must be a function");
+  }
+  const forceZip64 = options.forceZip64 ?? false;
+  if (typeof forceZip64 !== "boolean") throw invalidOption("forceZip64", "must be a boolean");
+  return { level, concurrency, chunkSize, signal, onEntry, forceZip64 };
+}
+function invalidName(name, reason) {
+  return new ValidationError(
+    "ERR_FERRY_INVALID_PATH",
+    `Invalid zip entry name ${printable(name)}: ${reason}`
+  );
+}
+function validateEntryName(name, kind) {
+  if (typeof name !== "string" || name.length === 0) throw invalidName(String(name), "it is empty");
+  const bare = kind === "directory" && name.endsWith("/") ? name.slice(0, -1) : name;
+  if (bare.length === 0) throw invalidName(name, "it names the root");
+  if (bare.startsWith("/")) throw invalidName(name, "it starts with '/' (names are relative)");
+  if (/^[A-Za-z]:/.test(bare)) throw invalidName(name, "it starts with a drive letter");
+  if (bare.includes("\\")) throw invalidName(name, "it contains '\\' (names are '/'-separated)");
+  for (let i = 0; i < bare.length; i++) {
+    const code = bare.charCodeAt(i);
+    if (code >= 55296 && code <= 56319) {
+      const next = bare.charCodeAt(i + 1);
+      if (next >= 56320 && next <= 57343) {
+        i++;
+        continue;
+      }
+    }
+    if (code >= 55296 && code <= 57343) throw invalidName(name, "it contains a lone surrogate");
+    if (isControlCharacter(code)) {
+      throw invalidName(name, `it contains the control character ${describeCharacter(bare[i] ?? "")}`);
+    }
+  }
+  for (const segment of bare.split("/")) {
+    if (segment === "") throw invalidName(name, "it has an empty segment");
+    if (segment === "." || segment === "..") throw invalidName(name, `it has a '${segment}' segment`);
+  }
+  const full = kind === "directory" ? `${bare}/` : bare;
+  if (Buffer.byteLength(full, "utf8") > MAX_UINT16) throw invalidName(name, "it is longer than 65535 bytes");
+  return full;
+}
+function prepareInputs(inputs) {
+  if (!Array.isArray(inputs)) {
+    throw new ValidationError("ERR_FERRY_INVALID_OPTION", "The zip inputs must be an array", {
+      option: "inputs"
+    });
+  }
+  return inputs.map((input, index) => {
+    const where = `inputs[${index}]`;
+    if (typeof input !== "object" || input === null) throw invalidOption(where, "must be an object");
+    const modeOf = (fallback) => {
+      const mode = "mode" in input ? input.mode : void 0;
+      if (mode === void 0) return fallback;
+      if (typeof mode !== "number" || !Number.isInteger(mode) || mode < 0 || mode > 65535) {
+        throw invalidOption(`${where}.mode`, `must be a file mode, got ${String(mode)}`);
+      }
+      return mode & 4095;
+    };
+    switch (input.kind) {
+      case "file":
+        if (typeof input.sourcePath !== "string" || input.sourcePath.length === 0) {
+          throw invalidOption(`${where}.sourcePath`, "must be a non-empty string");
+        }
+        return {
+          kind: "file",
+          name: validateEntryName(input.name, "file"),
+          mode: modeOf(DEFAULT_FILE_MODE),
+          sourcePath: input.sourcePath
+        };
+      case "directory":
+        return {
+          kind: "directory",
+          name: validateEntryName(input.name, "directory"),
+          mode: modeOf(DEFAULT_DIRECTORY_MODE)
+        };
+      case "symlink":
+        if (typeof input.target !== "string" || input.target.length === 0 || input.target.includes("\0")) {
+          throw invalidOption(`${where}.target`, "must be a non-empty string without NUL");
+        }
+        return {
+          kind: "symlink",
+          name: validateEntryName(input.name, "symlink"),
+          mode: DEFAULT_SYMLINK_MODE,
+          target: Buffer.from(input.target, "utf8")
+        };
+      default:
+        throw invalidOption(
+          `${where}.kind`,
+          `must be 'file', 'directory' or 'symlink', got ${String(input.kind)}`
+        );
+    }
+  });
+}
+function newRecord(ctx, input, mtime) {
+  const { time, date } = dosDateTime(mtime);
+  const record = {
+    name: input.name,
+    nameBytes: Buffer.from(input.name, "utf8"),
+    kind: input.kind,
+    mode: input.mode,
+    dosTime: time,
+    dosDate: date,
+    method: METHOD_STORED,
+    dataDescriptor: false,
+    zip64Local: ctx.options.forceZip64,
+    crc32: 0,
+    compressedSize: 0,
+    uncompressedSize: 0,
+    localHeaderOffset: 0
+  };
+  ctx.records.push(record);
+  return record;
+}
+function entryDone(ctx, record) {
+  ctx.stats.entriesWritten++;
+  ctx.options.onEntry?.({
+    name: record.name,
+    method: record.method,
+    uncompressedSize: record.uncompressedSize,
+    compressedSize: record.compressedSize
+  });
+}
+function knownEntryBytes(ctx, record, method, crc, uncompressedSize, data) {
+  record.method = method;
+  record.crc32 = crc;
+  record.uncompressedSize = uncompressedSize;
+  record.compressedSize = data.length;
+  record.zip64Local = ctx.options.forceZip64 || uncompressedSize >= MAX_UINT32 || data.length >= MAX_UINT32;
+  return [localFileHeader(record), data];
+}
+function storedBufferTask(ctx, record, data) {
+  const bytes = knownEntryBytes(ctx, record, METHOD_STORED, crc323(data), data.length, data);
+  return {
+    weight: data.length > 0 ? 1 : 0,
+    value: () => bytes,
+    onEmit: (offset) => {
+      record.localHeaderOffset = offset;
+      entryDone(ctx, record);
+    }
+  };
+}
+function smallFileTask(ctx, record, data) {
+  const crc = crc323(data);
+  const value = deflatePiece(data, ctx.options.level, void 0, true).then(
+    (compressed) => isWorthDeflating(data.length, compressed.length) ? knownEntryBytes(ctx, record, METHOD_DEFLATED, crc, data.length, compressed) : knownEntryBytes(ctx, record, METHOD_STORED, crc, data.length, data)
+  );
+  return {
+    weight: 1,
+    value,
+    onEmit: (offset) => {
+      record.localHeaderOffset = offset;
+      entryDone(ctx, record);
+    }
+  };
+}
+function localHeaderTask(record) {
+  return {
+    weight: 0,
+    value: () => [localFileHeader(record)],
+    onEmit: (offset) => {
+      record.localHeaderOffset = offset;
+    }
+  };
+}
+async function* storedFileTasks(ctx, record, source) {
+  const { chunkSize } = ctx.options;
+  const size = source.size;
+  const scratch = Buffer.allocUnsafe(Math.min(chunkSize, size));
+  let crc = 0;
+  for (let position = 0; position < size; position += chunkSize) {
+    crc = crc323(await source.read(position, Math.min(chunkSize, size - position), scratch), crc);
+  }
+  await source.assertEnd();
+  record.method = METHOD_STORED;
+  record.crc32 = crc;
+  record.uncompressedSize = size;
+  record.compressedSize = size;
+  record.zip64Local = ctx.options.forceZip64 || size >= MAX_UINT32;
+  yield localHeaderTask(record);
+  let check = 0;
+  for (let position = 0; position < size; position += chunkSize) {
+    const length = Math.min(chunkSize, size - position);
+    const piece = await source.read(position, length);
+    check = crc323(piece, check);
+    const last = position + length >= size;
+    if (!last) {
+      yield { weight: 1, value: () => [piece] };
+      continue;
+    }
+    await source.assertEnd();
+    if (check !== crc) {
+      throw source.changed("its content differs from the first pass that computed its CRC-32");
+    }
+    yield { weight: 1, value: () => [piece], onEmit: () => entryDone(ctx, record) };
+  }
+}
+async function* deflatedFileTasks(ctx, record, source) {
+  const { chunkSize, level } = ctx.options;
+  const size = source.size;
+  const pieces = Math.ceil(size / chunkSize);
+  record.method = METHOD_DEFLATED;
+  record.dataDescriptor = true;
+  record.uncompressedSize = size;
+  record.compressedSize = 0;
+  record.zip64Local = ctx.options.forceZip64 || deflateBound(size, pieces) >= MAX_UINT32;
+  yield localHeaderTask(record);
+  const window = new DictionaryWindow();
+  let crc = 0;
+  for (let position = 0; position < size; position += chunkSize) {
+    const length = Math.min(chunkSize, size - position);
+    const piece = await source.read(position, length);
+    const final = position + length >= size;
+    if (final) await source.assertEnd();
+    crc = crc323(piece, crc);
+    const job = deflatePiece(piece, level, window.current, final).then((compressed) => {
+      record.compressedSize += compressed.length;
+      return [compressed];
+    });
+    window.push(piece);
+    yield { weight: 1, value: job };
+  }
+  record.crc32 = crc;
+  yield {
+    weight: 0,
+    value: () => {
+      if (!record.zip64Local && record.compressedSize >= MAX_UINT32) {
+        throw new FerryError(
+          "ERR_FERRY_INTEGRITY",
+          `Deflated data of ${printable(record.name)} reached 4 GiB without a zip64 header`
+        );
+      }
+      return [dataDescriptor(record)];
+    },
+    onEmit: () => entryDone(ctx, record)
+  };
+}
+async function* fileTasks(ctx, input) {
+  const source = await EntrySource.open(input.sourcePath, input.name, ctx.signal, ctx.files);
+  try {
+    const record = newRecord(ctx, input, source.mtime);
+    const size = source.size;
+    const storeOnly = ctx.options.level === 0 || isAlreadyCompressed(input.name);
+    if (size <= ctx.wholeFileLimit) {
+      const data = size === 0 ? EMPTY : await source.read(0, size);
+      await source.assertEnd();
+      await source.close();
+      yield storeOnly || size === 0 ? storedBufferTask(ctx, record, data) : smallFileTask(ctx, record, data);
+      return;
+    }
+    let deflate = !storeOnly;
+    if (deflate) {
+      const sample = await source.read(0, Math.min(SAMPLE_SIZE2, size));
+      deflate = await sampleIsCompressible(sample);
+    }
+    if (deflate) yield* deflatedFileTasks(ctx, record, source);
+    else yield* storedFileTasks(ctx, record, source);
+  } finally {
+    await source.close();
+  }
+}
+async function* produceTasks(ctx, inputs) {
+  for (const input of inputs) {
+    if (ctx.signal.aborted) throw new AbortError(ctx.signal.reason);
+    switch (input.kind) {
+      case "file":
+        yield* fileTasks(ctx, input);
+        break;
+      case "directory":
+        yield storedBufferTask(ctx, newRecord(ctx, input, ctx.now), EMPTY);
+        break;
+      case "symlink":
+        yield storedBufferTask(ctx, newRecord(ctx, input, ctx.now), input.target);
+        break;
+    }
+  }
+}
+async function* zipBytes(ctx, inputs) {
+  yield* emitInOrder(produceTasks(ctx, inputs), {
+    limit: ctx.options.concurrency,
+    maxQueued: MAX_QUEUED_TASKS,
+    signal: ctx.signal,
+    counters: ctx.counters
+  });
+  const centralDirectoryOffset = ctx.counters.bytesEmitted;
+  let centralDirectorySize = 0;
+  let batch = [];
+  let batchBytes = 0;
+  const flush = () => {
+    const out = Buffer.concat(batch, batchBytes);
+    centralDirectorySize += batchBytes;
+    ctx.counters.bytesEmitted += batchBytes;
+    batch = [];
+    batchBytes = 0;
+    return out;
+  };
+  for (const record of ctx.records) {
+    const header2 = centralDirectoryHeader(record, ctx.options.forceZip64);
+    batch.push(header2);
+    batchBytes += header2.length;
+    if (batchBytes >= CENTRAL_DIRECTORY_BATCH) yield flush();
+  }
+  if (batchBytes > 0) yield flush();
+  const end = endOfCentralDirectory({
+    entries: ctx.records.length,
+    centralDirectoryOffset,
+    centralDirectorySize,
+    forceZip64: ctx.options.forceZip64
+  });
+  ctx.counters.bytesEmitted += end.length;
+  yield end;
+}
+function toError(error) {
+  return error instanceof Error || types3.isNativeError(error) ? error : new Error(String(error));
+}
+var ZipReadable = class extends Readable2 {
+  #source;
+  #controller;
+  #pumping = false;
+  #wanted = false;
+  constructor(source, controller, highWaterMark) {
+    super({ highWaterMark });
+    this.#source = source;
+    this.#controller = controller;
+  }
+  _read() {
+    this.#wanted = true;
+    if (!this.#pumping) void this.#pump();
+  }
+  async #pump() {
+    this.#pumping = true;
+    try {
+      while (this.#wanted && !this.destroyed) {
+        const next = await this.#source.next();
+        if (this.destroyed) return;
+        if (next.done === true) {
+          this.push(null);
+          return;
+        }
+        this.#wanted = false;
+        if (this.push(next.value)) this.#wanted = true;
+      }
+    } catch (error) {
+      this.destroy(toError(error));
+    } finally {
+      this.#pumping = false;
+    }
+  }
+  _destroy(error, callback) {
+    if (!this.#controller.signal.aborted) {
+      this.#controller.abort(error ?? new AbortError("The zip stream was destroyed"));
+    }
+    this.#source.return(void 0).then(
+      () => callback(error),
+      (closeError) => callback(error ?? toError(closeError))
+    );
+  }
+};
+var STATS = /* @__PURE__ */ new WeakMap();
+function createZipStream(inputs, options) {
+  const normalized = normalizeZipWriterOptions(options);
+  const prepared2 = prepareInputs(inputs);
+  const controller = new AbortController();
+  const stats = {
+    piecesInFlight: 0,
+    maxPiecesInFlight: 0,
+    openFiles: 0,
+    maxOpenFiles: 0,
+    bytesEmitted: 0,
+    entriesWritten: 0
+  };
+  const ctx = {
+    options: normalized,
+    signal: controller.signal,
+    now: /* @__PURE__ */ new Date(),
+    wholeFileLimit: Math.min(SAMPLE_SIZE2, normalized.chunkSize),
+    records: [],
+    files: stats,
+    counters: stats,
+    stats
+  };
+  const stream = new ZipReadable(zipBytes(ctx, prepared2), controller, normalized.chunkSize);
+  STATS.set(stream, stats);
+  const signal = normalized.signal;
+  if (signal !== void 0) {
+    const onAbort = () => {
+      stream.destroy(new AbortError(signal.reason));
+    };
+    if (signal.aborted) onAbort();
+    else {
+      signal.addEventListener("abort", onAbort, { once: true });
+      stream.once("close", () => signal.removeEventListener("abort", onAbort));
+    }
+  }
+  return stream;
+}
+
+// src/backends/results/blob-download.ts
+import { createHash as createHash10 } from "node:crypto";
+import { createWriteStream as createWriteStream4 } from "node:fs";
+import { Transform as Transform4 } from "node:stream";
+import { pipeline as pipeline8 } from "node:stream/promises";
+async function downloadBlob(url, file, options) {
+  let received = 0;
+  let hash = createHash10("sha256");
+  let etag;
+  let contentType;
+  let contentDisposition2;
+  let expectedTotal;
+  const read = async (res) => {
+    const status = res.statusCode ?? 0;
+    let append = false;
+    if (status === 206 && received > 0) {
+      const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers["content-range"] ?? ""));
+      if (!range || Number(range[1]) !== received) {
+        res.resume();
+        throw new IntegrityError(
+          "ERR_FERRY_INTEGRITY",
+          `Resumed download returned an unexpected Content-Range '${res.headers["content-range"]}'`,
+          {
+            context: options.context
+          }
+        );
+      }
+      append = true;
+    } else if (status !== 200) {
+      res.resume();
+      throw new IntegrityError("ERR_FERRY_PROTOCOL", `Blob download answered HTTP ${status}, expected 200`, {
+        context: options.context
+      });
+    } else {
+      received = 0;
+      hash = createHash10("sha256");
+      const tag = res.headers["etag"];
+      etag = typeof tag === "string" && !tag.startsWith("W/") ? tag : void 0;
+      contentType = res.headers["content-type"];
+      const disposition = res.headers["content-disposition"];
+      contentDisposition2 = typeof disposition === "string" ? disposition : void 0;
+      const length = res.headers["content-length"];
+      expectedTotal = length === void 0 ? void 0 : Number(length);
+    }
+    const declared = res.headers["content-length"] === void 0 ? void 0 : Number(res.headers["content-length"]);
+    let got = 0;
+    const tap = new Transform4({
+      transform(chunk, _enc, done) {
+        got += chunk.length;
+        received += chunk.length;
+        hash.update(chunk);
+        options.onBytes?.(received);
+        done(null, chunk);
+      }
+    });
+    try {
+      await pipeline8(res, tap, createWriteStream4(file, { flags: append ? "a" : "w" }));
+    } catch (error) {
+      throw new IntegrityError("ERR_FERRY_INTEGRITY", `Download broke off after ${received} bytes`, {
+        cause: error,
+        retryable: true,
+        context: options.context
+      });
+    }
+    if (declared !== void 0 && got !== declared) {
+      throw new IntegrityError("ERR_FERRY_INTEGRITY", `Download truncated: ${got} of ${declared} bytes`, {
+        retryable: true,
+        context: options.context
+      });
+    }
+  };
+  await options.http.request(
+    {
+      slot: 0,
+      method: "GET",
+      url,
+      headers: () => received > 0 && etag ? { range: `bytes=${received}-`, "if-match": etag } : {},
+      operation: options.operation,
+      context: options.context
+    },
+    read
+  );
+  if (expectedTotal !== void 0 && received !== expectedTotal) {
+    throw new IntegrityError(
+      "ERR_FERRY_INTEGRITY",
+      `Download has ${received} bytes, the server declared ${expectedTotal}`,
+      {
+        context: options.context
+      }
+    );
+  }
+  return { size: received, sha256: hash.digest("hex"), contentType, contentDisposition: contentDisposition2 };
+}
+function normalizeDigest(digest3) {
+  if (!digest3) return void 0;
+  const hex = digest3.toLowerCase().replace(/^sha256:/, "");
+  return /^[0-9a-f]{64}$/.test(hex) ? hex : void 0;
+}
+
+// src/backends/results/blob-upload.ts
+import { createHash as createHash11 } from "node:crypto";
+
+// src/backends/results/blob-urls.ts
+function withQuery(signedUrl, params) {
+  const extra = Object.entries(params).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join("&");
+  const hashAt = signedUrl.indexOf("#");
+  const base2 = hashAt === -1 ? signedUrl : signedUrl.slice(0, hashAt);
+  return `${base2}${base2.includes("?") ? "&" : "?"}${extra}`;
+}
+function blockId(index) {
+  return Buffer.from(`ferry-block-${String(index).padStart(10, "0")}`).toString("base64");
+}
+function blockListXml(ids) {
+  return `<?xml version="1.0" encoding="utf-8"?><BlockList>${ids.map((id) => `<Latest>${id}</Latest>`).join("")}</BlockList>`;
+}
+var AZURE_VERSION = "2024-11-04";
+
+// src/backends/results/blob-upload.ts
+var DEFAULT_BLOCK_SIZE = 8 * 1024 * 1024;
+async function uploadBlob(signedUrl, source, options) {
+  const { http: http3, operation } = options;
+  const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
+  const hash = createHash11("sha256");
+  const ids = [];
+  const freeSlots = Array.from({ length: http3.slots }, (_, i) => i);
+  const inFlight = /* @__PURE__ */ new Set();
+  let firstError;
+  let staged = 0;
+  let size = 0;
+  const stage2 = (block, index2) => {
+    const slot = freeSlots.pop();
+    const id = blockId(index2);
+    ids.push(id);
+    const task = http3.request(
+      {
+        slot,
+        method: "PUT",
+        url: withQuery(signedUrl, { comp: "block", blockid: id }),
+        headers: {
+          "content-type": "application/octet-stream",
+          "content-md5": md5Base64(block),
+          "x-ms-version": AZURE_VERSION
+        },
+        body: block,
+        operation,
+        context: options.context
+      },
+      discardBody
+    ).then(() => {
+      staged += block.length;
+      options.onBytes?.(staged);
+    }).catch((error) => {
+      firstError ??= error;
+    }).finally(() => {
+      freeSlots.push(slot);
+      inFlight.delete(task);
+    });
+    inFlight.add(task);
+  };
+  const waitForSlot = async () => {
+    while (freeSlots.length === 0) await Promise.race(inFlight);
+    if (firstError !== void 0) throw firstError;
+    operation.throwIfStopped();
+  };
+  let buffer = Buffer.allocUnsafe(blockSize);
+  let filled = 0;
+  let index = 0;
+  try {
+    for await (const chunk of source) {
+      hash.update(chunk);
+      size += chunk.length;
+      let offset = 0;
+      while (offset < chunk.length) {
+        const take = Math.min(blockSize - filled, chunk.length - offset);
+        chunk.copy(buffer, filled, offset, offset + take);
+        filled += take;
+        offset += take;
+        if (filled === blockSize) {
+          await waitForSlot();
+          stage2(buffer, index++);
+          buffer = Buffer.allocUnsafe(blockSize);
+          filled = 0;
+        }
+      }
+    }
+    if (filled > 0) {
+      await waitForSlot();
+      stage2(buffer.subarray(0, filled), index++);
+    }
+    await Promise.all(inFlight);
+  } catch (error) {
+    source.destroy();
+    await Promise.allSettled(inFlight);
+    throw firstError ?? error;
+  }
+  if (firstError !== void 0) throw firstError;
+  if (staged !== size) {
+    throw new FerryError("ERR_FERRY_PROTOCOL", `Staged ${staged} bytes but read ${size}`, {
+      context: options.context
+    });
+  }
+  await http3.request(
+    {
+      slot: 0,
+      method: "PUT",
+      url: withQuery(signedUrl, { comp: "blocklist" }),
+      headers: {
+        "content-type": "application/xml; charset=utf-8",
+        "x-ms-blob-content-type": options.contentType,
+        "x-ms-version": AZURE_VERSION
+      },
+      body: blockListXml(ids),
+      operation,
+      context: options.context
+    },
+    discardBody
+  );
+  return { size, sha256: hash.digest("hex"), blocks: ids.length };
+}
+
+// src/backends/results/content-disposition.ts
+import path5 from "node:path";
+function fileNameFromDisposition(header2, fallback) {
+  const candidates = [];
+  if (header2) {
+    const extended = /filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/.exec(header2);
+    if (extended?.[1]) candidates.push(safeDecode(extended[1].trim()));
+    const plain = /filename\s*=\s*"((?:[^"\\]|\\.)*)"|filename\s*=\s*([^;]+)/.exec(header2);
+    const value = plain?.[1] ?? plain?.[2];
+    if (value) candidates.push(value.trim());
+  }
+  for (const candidate of candidates) {
+    const safe = sanitizeBaseName(candidate);
+    if (safe) return safe;
+  }
+  return sanitizeBaseName(fallback) ?? "artifact";
+}
+function safeDecode(value) {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+var WINDOWS_RESERVED2 = /^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\..*)?$/i;
+function sanitizeBaseName(name) {
+  const base2 = path5.posix.basename(name.replace(/\\/g, "/"));
+  const cleaned = base2.replace(/[\u0000-\u001f\u007f<>:"|?*]/g, "_").replace(/[. ]+$/, "");
+  if (!cleaned || cleaned === "." || cleaned === ".." || WINDOWS_RESERVED2.test(cleaned) || cleaned.length > 255)
+    return void 0;
+  return cleaned;
+}
+
+// src/backends/results/mime.ts
+import path6 from "node:path";
+var TYPES = {
+  ".txt": "text/plain",
+  ".log": "text/plain",
+  ".md": "text/markdown",
+  ".html": "text/html",
+  ".htm": "text/html",
+  ".css": "text/css",
+  ".csv": "text/csv",
+  ".xml": "application/xml",
+  ".js": "application/javascript",
+  ".mjs": "application/javascript",
+  ".json": "application/json",
+  ".pdf": "application/pdf",
+  ".zip": "application/zip",
+  ".gz": "application/gzip",
+  ".tgz": "application/gzip",
+  ".tar": "application/x-tar",
+  ".png": "image/png",
+  ".jpg": "image/jpeg",
+  ".jpeg": "image/jpeg",
+  ".gif": "image/gif",
+  ".svg": "image/svg+xml",
+  ".webp": "image/webp",
+  ".wasm": "application/wasm"
+};
+function mimeTypeFor(fileName) {
+  return TYPES[path6.extname(fileName).toLowerCase()] ?? "application/octet-stream";
+}
+
+// src/backends/results/twirp.ts
+var TwirpClient = class {
+  constructor(http3, config) {
+    this.http = http3;
+    this.config = config;
+    this.#origin = new URL(config.resultsUrl).origin;
+  }
+  http;
+  config;
+  #origin;
+  call(method, body, options) {
+    return this.http.request(
+      {
+        slot: options.slot ?? 0,
+        method: "POST",
+        url: `${this.#origin}/twirp/${TWIRP_SERVICE}/${method}`,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(withoutDefaults(body)),
+        bearer: this.config.token,
+        operation: options.operation,
+        context: options.context,
+        ...options.reconcile ? { networkErrors: "throw" } : {},
+        describeFailure: (status, message) => describeTwirpFailure(method, status, message)
+      },
+      (res) => readJson(res)
+    );
+  }
+};
+function describeTwirpFailure(method, status, message) {
+  const text = `${method} failed: ${message ?? `HTTP ${status}`}`;
+  if (status === 403 && message && /insufficient usage|quota/i.test(message))
+    return { code: "ERR_FERRY_QUOTA", message: text };
+  return { message: text };
+}
+function withoutDefaults(body) {
+  const out = {};
+  for (const [key, value] of Object.entries(body)) {
+    if (value === void 0 || value === null || value === "" || value === 0 || value === "0" || value === false)
+      continue;
+    out[key] = value;
+  }
+  return out;
+}
+function requireOk(method, response, context) {
+  if (response.ok !== true) {
+    throw new FerryError("ERR_FERRY_PROTOCOL", `${method}: the results service answered without ok: true`, {
+      context
+    });
+  }
+}
+function toSafeId(value) {
+  if (value === void 0) return void 0;
+  const n = typeof value === "number" ? value : Number(value);
+  return Number.isSafeInteger(n) && n >= 0 ? n : void 0;
+}
+
+// src/backends/results/results-backend.ts
+var RECONCILE_ATTEMPTS = 5;
+var ResultsBackend = class {
+  constructor(config, tempDir) {
+    this.config = config;
+    this.tempDir = tempDir;
+  }
+  config;
+  tempDir;
+  kind = "results";
+  async upload(spec, ctx) {
+    const archive = spec.archive ?? true;
+    if (!archive && spec.files.length !== 1) {
+      throw new FerryError(
+        "ERR_FERRY_INVALID_PATH",
+        `Uploading without an archive takes exactly one file; got ${spec.files.length}`,
+        {
+          context: { operation: "upload", artifactName: spec.name }
+        }
+      );
+    }
+    const single = spec.files[0];
+    const name = archive || !single ? spec.name : path7.posix.basename(single.artifactPath);
+    const context = { operation: "upload", artifactName: name };
+    const twirp = new TwirpClient(ctx.http, this.config);
+    if (spec.overwrite) await this.#deleteIfPresent(twirp, name, ctx);
+    const contentType = archive || !single ? "application/zip" : mimeTypeFor(single.artifactPath);
+    const signedUrl = await this.#create(twirp, name, contentType, spec.retentionDays, ctx, context);
+    const totalOriginal = await sumSizes2(spec);
+    let filesDone = 0;
+    const source = archive ? createZipStream(await zipInputs(spec), {
+      level: spec.compressionLevel,
+      signal: ctx.operation.signal,
+      onEntry: () => {
+        filesDone++;
+      }
+    }) : createReadStream3(single.absolutePath, { highWaterMark: 1024 * 1024 });
+    const blob = await uploadBlob(signedUrl, source, {
+      http: ctx.http,
+      operation: ctx.operation,
+      context,
+      contentType,
+      onBytes: (staged) => ctx.onProgress?.({
+        operation: "upload",
+        artifactName: name,
+        phase: "transfer",
+        bytesDone: Math.min(staged, totalOriginal),
+        bytesTotal: totalOriginal,
+        filesDone,
+        filesTotal: spec.files.length
+      })
+    });
+    ctx.onProgress?.({
+      operation: "upload",
+      artifactName: name,
+      phase: "finalize",
+      bytesDone: totalOriginal,
+      bytesTotal: totalOriginal,
+      filesDone: spec.files.length,
+      filesTotal: spec.files.length
+    });
+    const digest3 = `sha256:${blob.sha256}`;
+    if (blob.size === 0) ctx.logger.warn(`Artifact '${name}' is empty: no data was uploaded`);
+    const id = await this.#finalize(twirp, name, blob.size, digest3, ctx, context);
+    return { id, uploadedBytes: blob.size, size: totalOriginal, fileCount: spec.files.length, digest: digest3 };
+  }
+  async download(spec, ctx) {
+    const context = { operation: "download", artifactName: spec.name };
+    const twirp = new TwirpClient(ctx.http, this.config);
+    const artifact = await this.#resolve(twirp, spec, ctx, context);
+    const signed = await twirp.call(
+      "GetSignedArtifactURL",
+      {
+        workflow_run_backend_id: artifact.workflow_run_backend_id ?? artifact.workflowRunBackendId ?? this.config.ids.workflowRunBackendId,
+        workflow_job_run_backend_id: artifact.workflow_job_run_backend_id ?? artifact.workflowJobRunBackendId ?? this.config.ids.workflowJobRunBackendId,
+        name: artifact.name
+      },
+      { operation: ctx.operation, context }
+    );
+    const url = signed.signed_url ?? signed.signedUrl;
+    if (!url)
+      throw new FerryError("ERR_FERRY_PROTOCOL", "GetSignedArtifactURL returned no signed_url", { context });
+    return downloadSignedArtifact(
+      url,
+      artifact.name,
+      normalizeDigest(artifact.digest),
+      spec,
+      this.tempDir,
+      ctx,
+      context
+    );
+  }
+  async list(ctx, options = {}) {
+    const twirp = new TwirpClient(ctx.http, this.config);
+    const artifacts = (await this.#listRaw(twirp, {}, ctx, { operation: "list" })).map(toInfo2);
+    return options.latest ? latestPerName(artifacts) : artifacts;
+  }
+  async get(name, ctx) {
+    const twirp = new TwirpClient(ctx.http, this.config);
+    const found = latestPerName(
+      (await this.#listRaw(twirp, { name_filter: name }, ctx, { operation: "get", artifactName: name })).map(
+        toInfo2
+      )
+    );
+    const artifact = found.find((a) => a.name === name);
+    if (!artifact) throw notFound4(name, "get");
+    return artifact;
+  }
+  async delete(name, ctx) {
+    const twirp = new TwirpClient(ctx.http, this.config);
+    const response = await twirp.call(
+      "DeleteArtifact",
+      { ...this.#ids(), name },
+      { operation: ctx.operation, context: { operation: "delete", artifactName: name } }
+    );
+    requireOk("DeleteArtifact", response, { operation: "delete", artifactName: name });
+    return toSafeId(response.artifact_id ?? response.artifactId);
+  }
+  #ids() {
+    return {
+      workflow_run_backend_id: this.config.ids.workflowRunBackendId,
+      workflow_job_run_backend_id: this.config.ids.workflowJobRunBackendId
+    };
+  }
+  async #deleteIfPresent(twirp, name, ctx) {
+    const existing = await this.#listRaw(twirp, { name_filter: name }, ctx, {
+      operation: "upload",
+      artifactName: name
+    });
+    if (!existing.some((a) => a.name === name)) return;
+    const response = await twirp.call(
+      "DeleteArtifact",
+      { ...this.#ids(), name },
+      { operation: ctx.operation, context: { operation: "upload", artifactName: name } }
+    );
+    requireOk("DeleteArtifact", response, { operation: "upload", artifactName: name });
+    ctx.logger.info(`Deleted the existing artifact '${name}' (overwrite)`);
+  }
+  /**
+   * CreateArtifact, reconciled: a network error after the request left may mean the artifact
+   * was created. A finalized artifact of the same name is a real conflict; a 409 that only our
+   * own lost create caused is cleared by deleting that unfinalized artifact and creating again.
+   */
+  async #create(twirp, name, mimeType, retentionDays, ctx, context) {
+    const body = {
+      ...this.#ids(),
+      name,
+      version: ARTIFACT_VERSION,
+      mime_type: mimeType,
+      ...retentionDays ? { expires_at: expiresAt(retentionDays) } : {}
+    };
+    let lostResponse = false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const response = await twirp.call("CreateArtifact", body, {
+          operation: ctx.operation,
+          context,
+          reconcile: true
+        });
+        requireOk("CreateArtifact", response, context);
+        const url = response.signed_upload_url ?? response.signedUploadUrl;
+        if (!url)
+          throw new FerryError("ERR_FERRY_PROTOCOL", "CreateArtifact returned no signed_upload_url", {
+            context
+          });
+        return url;
+      } catch (error) {
+        if (!isFerryError(error)) throw error;
+        if (error.code === "ERR_FERRY_CONFLICT") {
+          if (!lostResponse) {
+            throw new FerryError(
+              "ERR_FERRY_CONFLICT",
+              `An artifact named '${name}' already exists in this workflow run; use overwrite to replace it`,
+              {
+                cause: error,
+                context
+              }
+            );
+          }
+          await twirp.call(
+            "DeleteArtifact",
+            { ...this.#ids(), name },
+            { operation: ctx.operation, context }
+          );
+          lostResponse = false;
+          continue;
+        }
+        if (!error.retryable || attempt >= RECONCILE_ATTEMPTS) throw error;
+        ctx.logger.debug(`CreateArtifact for '${name}' lost its response (${error.message}); reconciling`);
+        const finalized = await this.#listRaw(twirp, { name_filter: name }, ctx, context);
+        if (finalized.some((a) => a.name === name)) {
+          throw new FerryError(
+            "ERR_FERRY_CONFLICT",
+            `An artifact named '${name}' already exists in this workflow run`,
+            { cause: error, context }
+          );
+        }
+        lostResponse = true;
+        await ctx.http.pause(attempt, ctx.operation.signal);
+      }
+    }
+  }
+  /**
+   * FinalizeArtifact, reconciled: when the response is lost, the listing says whether the
+   * server committed it (same name and digest), so a retry never finalizes twice or fails a
+   * finalize that succeeded.
+   */
+  async #finalize(twirp, name, size, digest3, ctx, context) {
+    const body = { ...this.#ids(), name, size: String(size), hash: digest3 };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const response = await twirp.call("FinalizeArtifact", body, {
+          operation: ctx.operation,
+          context,
+          reconcile: true
+        });
+        requireOk("FinalizeArtifact", response, context);
+        return toSafeId(response.artifact_id ?? response.artifactId);
+      } catch (error) {
+        if (!isFerryError(error) || !error.retryable || attempt >= RECONCILE_ATTEMPTS) throw error;
+        ctx.logger.debug(`FinalizeArtifact for '${name}' lost its response (${error.message}); reconciling`);
+        const listed = await this.#listRaw(twirp, { name_filter: name }, ctx, context);
+        const committed = listed.find(
+          (a) => a.name === name && normalizeDigest(a.digest) === normalizeDigest(digest3)
+        );
+        if (committed) return toSafeId(committed.database_id ?? committed.databaseId);
+        await ctx.http.pause(attempt, ctx.operation.signal);
+      }
+    }
+  }
+  async #resolve(twirp, spec, ctx, context) {
+    const filter = spec.id !== void 0 ? { id_filter: String(spec.id) } : { name_filter: spec.name };
+    const listed = await this.#listRaw(twirp, filter, ctx, context);
+    const matching = spec.id !== void 0 ? listed.filter((a) => toSafeId(a.database_id ?? a.databaseId) === spec.id) : listed.filter((a) => a.name === spec.name);
+    const newest = matching.sort(
+      (a, b) => (toSafeId(b.database_id ?? b.databaseId) ?? 0) - (toSafeId(a.database_id ?? a.databaseId) ?? 0)
+    )[0];
+    if (!newest) throw notFound4(spec.id !== void 0 ? `#${spec.id}` : spec.name, "download");
+    return newest;
+  }
+  async #listRaw(twirp, filter, ctx, context) {
+    const response = await twirp.call(
+      "ListArtifacts",
+      { ...this.#ids(), ...filter },
+      { operation: ctx.operation, context }
+    );
+    return Array.isArray(response.artifacts) ? response.artifacts : [];
+  }
+};
+async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx, context) {
+  await mkdir9(tempDir, { recursive: true });
+  const work = await mkdtemp3(path7.join(tempDir, "ferry-download-"));
+  try {
+    const file = path7.join(work, "blob");
+    const blob = await downloadBlob(url, file, {
+      http: ctx.http,
+      operation: ctx.operation,
+      context,
+      onBytes: (received) => ctx.onProgress?.({
+        operation: "download",
+        artifactName: name,
+        phase: "transfer",
+        bytesDone: received,
+        bytesTotal: void 0,
+        filesDone: 0,
+        filesTotal: void 0
+      })
+    });
+    if (expectedHex !== void 0 && blob.sha256 !== expectedHex) {
+      throw new IntegrityError(
+        "ERR_FERRY_INTEGRITY",
+        `Digest mismatch for artifact '${name}': the service listed sha256:${expectedHex} but the download hashes to sha256:${blob.sha256}; nothing was written`,
+        { context }
+      );
+    }
+    const target = path7.resolve(spec.targetDirectory);
+    const mime = (blob.contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+    const isZip = ["application/zip", "application/x-zip-compressed", "application/zip-compressed"].includes(mime) || new URL(url).pathname.toLowerCase().endsWith(".zip");
+    if (isZip && !spec.skipDecompress) {
+      const result = await extractZip(file, { targetDirectory: target, signal: ctx.operation.signal });
+      return {
+        downloadPath: target,
+        fileCount: result.files,
+        size: result.bytes,
+        digest: `sha256:${blob.sha256}`
+      };
+    }
+    const fileName = fileNameFromDisposition(blob.contentDisposition, isZip ? `${name}.zip` : name);
+    await mkdir9(target, { recursive: true });
+    const destination = path7.join(target, fileName);
+    const existing = await lstat3(destination).catch(() => void 0);
+    if (existing?.isDirectory()) {
+      throw new FerryError(
+        "ERR_FERRY_INVALID_PATH",
+        `Cannot save '${fileName}': a directory of that name exists in ${target}`,
+        { context }
+      );
+    }
+    await rename5(file, destination);
+    return { downloadPath: target, fileCount: 1, size: blob.size, digest: `sha256:${blob.sha256}` };
+  } finally {
+    await rm8(work, { recursive: true, force: true });
+  }
+}
+function notFound4(what, operation) {
+  return new FerryError(
+    "ERR_FERRY_NOT_FOUND",
+    `No artifact ${what.startsWith("#") ? what : `named '${what}'`} in this workflow run`,
+    {
+      context: { operation, artifactName: what }
+    }
+  );
+}
+function toInfo2(a) {
+  const size = Number(a.size ?? 0);
+  return {
+    name: a.name,
+    id: toSafeId(a.database_id ?? a.databaseId),
+    size: Number.isFinite(size) ? size : 0,
+    createdAt: a.created_at ?? a.createdAt,
+    digest: a.digest
+  };
+}
+function latestPerName(artifacts) {
+  const byName = /* @__PURE__ */ new Map();
+  for (const a of artifacts) {
+    const current = byName.get(a.name);
+    if (!current || (a.id ?? 0) > (current.id ?? 0)) byName.set(a.name, a);
+  }
+  return [...byName.values()];
+}
+function expiresAt(days) {
+  return new Date(Date.now() + days * 24 * 3600 * 1e3).toISOString();
+}
+async function sumSizes2(spec) {
+  let total = 0;
+  for (const f of spec.files) total += (await stat3(f.absolutePath)).size;
+  return total;
+}
+async function zipInputs(spec) {
+  const inputs = [];
+  for (const file of spec.files) {
+    const info = await stat3(file.absolutePath);
+    inputs.push({
+      kind: "file",
+      sourcePath: file.absolutePath,
+      name: file.artifactPath,
+      mode: info.mode & 511
+    });
+  }
+  for (const dir of spec.emptyDirectories ?? []) inputs.push({ kind: "directory", name: dir });
+  return inputs;
+}
+
+// src/backends/results/rest.ts
+var MAX_ARTIFACTS = 1e3;
+var PER_PAGE = 100;
+function validateFindBy(findBy) {
+  if (!findBy.token) throw invalid3("findBy.token", "is required");
+  if (!/^[^/\s]+\/[^/\s]+$/.test(findBy.repository))
+    throw invalid3("findBy.repository", `must be 'owner/repo'; got '${findBy.repository}'`);
+  if (!/^\d+$/.test(String(findBy.runId)))
+    throw invalid3("findBy.runId", `must be a numeric run id; got '${String(findBy.runId)}'`);
+  registerSecret(findBy.token);
+}
+function invalid3(option, message) {
+  return new FerryError("ERR_FERRY_INVALID_OPTION", `Option '${option}' ${message}`, { context: { option } });
+}
+function base(findBy) {
+  const api = (findBy.apiUrl ?? "https://api.github.com").replace(/\/+$/, "");
+  const [owner, repo] = findBy.repository.split("/");
+  return `${api}/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}/actions`;
+}
+var HEADERS = { accept: "application/vnd.github+json", "x-github-api-version": "2022-11-28" };
+async function listRunArtifacts(findBy, ctx, name) {
+  const out = [];
+  for (let page = 1; out.length < MAX_ARTIFACTS; page++) {
+    const query = new URLSearchParams({
+      per_page: String(PER_PAGE),
+      page: String(page),
+      ...name ? { name } : {}
+    });
+    const body = await ctx.http.request(
+      {
+        slot: 0,
+        method: "GET",
+        url: `${base(findBy)}/runs/${findBy.runId}/artifacts?${query}`,
+        headers: HEADERS,
+        bearer: findBy.token,
+        operation: ctx.operation,
+        context: { operation: "list", ...name ? { artifactName: name } : {} }
+      },
+      (res) => readJson(res)
+    );
+    const artifacts = Array.isArray(body.artifacts) ? body.artifacts : [];
+    for (const a of artifacts) {
+      out.push({
+        name: a.name,
+        id: toSafeId(a.id),
+        size: a.size_in_bytes ?? 0,
+        createdAt: a.created_at,
+        digest: a.digest ?? void 0
+      });
+    }
+    if (artifacts.length < PER_PAGE || out.length >= Math.min(body.total_count ?? 0, MAX_ARTIFACTS)) break;
+  }
+  return out.slice(0, MAX_ARTIFACTS);
+}
+async function downloadRunArtifact(findBy, spec, tempDir, ctx) {
+  const context = { operation: "download", artifactName: spec.name };
+  const candidates = await listRunArtifacts(findBy, ctx, spec.id === void 0 ? spec.name : void 0);
+  const artifact = spec.id !== void 0 ? candidates.find((a) => a.id === spec.id) : latestPerName(candidates.filter((a) => a.name === spec.name))[0];
+  if (!artifact?.id) {
+    throw new FerryError(
+      "ERR_FERRY_NOT_FOUND",
+      `No artifact ${spec.id !== void 0 ? `#${spec.id}` : `named '${spec.name}'`} in run ${findBy.runId} of ${findBy.repository}`,
+      { context }
+    );
+  }
+  const location = await ctx.http.request(
+    {
+      slot: 0,
+      method: "GET",
+      url: `${base(findBy)}/artifacts/${artifact.id}/zip`,
+      headers: HEADERS,
+      bearer: findBy.token,
+      redirect: "manual",
+      okStatuses: [301, 302, 303, 307, 308],
+      operation: ctx.operation,
+      context
+    },
+    async (res) => {
+      await discardBody(res);
+      const value = res.headers["location"];
+      if (!value || (res.statusCode ?? 0) < 300) {
+        throw new FerryError(
+          "ERR_FERRY_PROTOCOL",
+          `Expected a redirect to the artifact's signed URL, got HTTP ${res.statusCode}`,
+          { context }
+        );
+      }
+      return new URL(value, `${base(findBy)}/`).toString();
+    }
+  );
+  return downloadSignedArtifact(
+    location,
+    artifact.name,
+    normalizeDigest(artifact.digest),
+    spec,
+    tempDir,
+    ctx,
+    context
+  );
+}
+
+// src/backends/results/token.ts
+function backendIdsFromToken(token) {
+  if (!token) return void 0;
+  const payload = token.split(".")[1];
+  if (!payload) return void 0;
+  let claims;
+  try {
+    claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
+  } catch {
+    return void 0;
+  }
+  const scp = claims?.scp;
+  if (typeof scp !== "string") return void 0;
+  for (const scope of scp.split(" ")) {
+    const parts = scope.split(":");
+    if (parts[0] !== "Actions.Results") continue;
+    if (parts.length !== 3 || !parts[1] || !parts[2]) return void 0;
+    return { workflowRunBackendId: parts[1], workflowJobRunBackendId: parts[2] };
+  }
+  return void 0;
+}
+function requireBackendIds(token) {
+  const ids = backendIdsFromToken(token);
+  if (!ids) {
+    throw new FerryError(
+      "ERR_FERRY_CONFIG",
+      "The runtime token (ACTIONS_RUNTIME_TOKEN) has no Actions.Results:<run>:<job> scope, so the results protocol cannot be used"
+    );
+  }
+  return ids;
+}
+
 // src/options.ts
 import os from "node:os";
-import path4 from "node:path";
+import path8 from "node:path";
 
 // src/types.ts
 var silentLogger = {
@@ -21437,11 +25705,12 @@ var silentLogger = {
 
 // src/options.ts
 var DEFAULT_CONCURRENCY = 8;
-var DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
-var MAX_CHUNK_SIZE = 256 * 1024 * 1024;
+var DEFAULT_CHUNK_SIZE2 = 4 * 1024 * 1024;
+var MAX_CHUNK_SIZE2 = 256 * 1024 * 1024;
 var KNOWN_KEYS = /* @__PURE__ */ new Set([
   "backend",
   "runtimeUrl",
+  "resultsUrl",
   "runtimeToken",
   "runId",
   "localStore",
@@ -21457,48 +25726,49 @@ var KNOWN_KEYS = /* @__PURE__ */ new Set([
   "onProgress",
   "signal"
 ]);
-function normalizeOptions(options = {}, extraKeys = []) {
+function normalizeOptions2(options = {}, extraKeys = []) {
   for (const key of Object.keys(options)) {
     if (!KNOWN_KEYS.has(key) && !extraKeys.includes(key)) {
-      throw invalid(key, `is not a known option`);
+      throw invalid4(key, `is not a known option`);
     }
   }
   const backend = options.backend ?? "auto";
   if (!["auto", "legacy", "results", "local"].includes(backend)) {
-    throw invalid("backend", `must be one of auto, legacy, results, local; got ${JSON.stringify(backend)}`);
+    throw invalid4("backend", `must be one of auto, legacy, results, local; got ${JSON.stringify(backend)}`);
   }
   return {
     backend,
     runtimeUrl: optionalUrl("runtimeUrl", options.runtimeUrl),
+    resultsUrl: optionalUrl("resultsUrl", options.resultsUrl),
     runtimeToken: options.runtimeToken || void 0,
     runId: optionalString("runId", options.runId),
-    localStore: path4.resolve(options.localStore ?? path4.join(os.homedir(), ".ferry", "store")),
+    localStore: path8.resolve(options.localStore ?? path8.join(os.homedir(), ".ferry", "store")),
     concurrency: integer("concurrency", options.concurrency, DEFAULT_CONCURRENCY, 1, 256),
-    chunkSize: integer("chunkSize", options.chunkSize, DEFAULT_CHUNK_SIZE, 1, MAX_CHUNK_SIZE),
+    chunkSize: integer("chunkSize", options.chunkSize, DEFAULT_CHUNK_SIZE2, 1, MAX_CHUNK_SIZE2),
     compressionLevel: integer("compressionLevel", options.compressionLevel, 6, 0, 9),
     retentionDays: options.retentionDays === void 0 || options.retentionDays === 0 ? void 0 : integer("retentionDays", options.retentionDays, 0, 1, 90),
     proxy: options.proxy ?? {},
     timeoutMs: integer("timeoutMs", options.timeoutMs, 12e4, 1, 24 * 36e5),
     retry: options.retry ?? {},
-    tempDir: path4.resolve(options.tempDir ?? os.tmpdir()),
+    tempDir: path8.resolve(options.tempDir ?? os.tmpdir()),
     logger: options.logger ?? silentLogger,
     onProgress: options.onProgress,
     signal: options.signal
   };
 }
-function invalid(option, message) {
+function invalid4(option, message) {
   return new ValidationError("ERR_FERRY_INVALID_OPTION", `Option '${option}' ${message}`, { option });
 }
 function integer(option, value, fallback, min, max) {
   if (value === void 0) return fallback;
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw invalid(option, `must be an integer from ${min} to ${max}; got ${String(value)}`);
+    throw invalid4(option, `must be an integer from ${min} to ${max}; got ${String(value)}`);
   }
   return value;
 }
 function optionalString(option, value) {
   if (value === void 0 || value === "") return void 0;
-  if (typeof value !== "string") throw invalid(option, `must be a string; got ${typeof value}`);
+  if (typeof value !== "string") throw invalid4(option, `must be a string; got ${typeof value}`);
   return value;
 }
 function optionalUrl(option, value) {
@@ -21508,13 +25778,13 @@ function optionalUrl(option, value) {
     const url = new URL(text);
     if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error("not http(s)");
   } catch {
-    throw invalid(option, `must be an http(s) URL; got ${JSON.stringify(text)}`);
+    throw invalid4(option, `must be an http(s) URL; got ${JSON.stringify(text)}`);
   }
   return text;
 }
 
 // src/transport/http-manager.ts
-import { Readable } from "node:stream";
+import { Readable as Readable3 } from "node:stream";
 
 // node_modules/@actions/http-client/lib/index.js
 import * as http from "http";
@@ -21580,8 +25850,8 @@ function isLoopbackAddress(host) {
   return hostLower === "localhost" || hostLower.startsWith("127.") || hostLower.startsWith("[::1]") || hostLower.startsWith("[0:0:0:0:0:0:0:1]");
 }
 var DecodedURL = class extends URL {
-  constructor(url, base) {
-    super(url, base);
+  constructor(url, base2) {
+    super(url, base2);
     this._decodedUsername = decodeURIComponent(super.username);
     this._decodedPassword = decodeURIComponent(super.password);
   }
@@ -22265,17 +26535,17 @@ function extractErrorMessage(body) {
   }
   return text.split("\n")[0]?.slice(0, 200);
 }
-function messageFrom(value, depth) {
-  if (depth > 4 || value === null || value === void 0) return void 0;
+function messageFrom(value, depth2) {
+  if (depth2 > 4 || value === null || value === void 0) return void 0;
   if (typeof value === "string") return value.trim() || void 0;
   if (Array.isArray(value)) {
-    const parts = value.map((v) => messageFrom(v, depth + 1)).filter((v) => Boolean(v));
+    const parts = value.map((v) => messageFrom(v, depth2 + 1)).filter((v) => Boolean(v));
     return parts.length ? parts.join("; ") : void 0;
   }
   if (typeof value === "object") {
     const record = value;
     for (const key of ["message", "msg", "Message", "error_description", "errors", "error", "value"]) {
-      const found = messageFrom(record[key], depth + 1);
+      const found = messageFrom(record[key], depth2 + 1);
       if (found) return found;
     }
   }
@@ -22293,10 +26563,10 @@ import * as tls from "node:tls";
 
 // src/transport/no-proxy.ts
 import { isIP, isIPv4, isIPv6 } from "node:net";
-function parseNoProxy(list3) {
+function parseNoProxy(list4) {
   const rules = [];
   const ignored = [];
-  for (const raw of (list3 ?? "").split(/[\s,]+/)) {
+  for (const raw of (list4 ?? "").split(/[\s,]+/)) {
     if (raw === "") continue;
     const rule = parseEntry(raw);
     if (rule) rules.push(rule);
@@ -22535,11 +26805,11 @@ var SlotAgents = class {
       options.agent = this.#tunnelAgent(endpoint);
       return;
     }
-    const path8 = options.path ?? "/";
+    const path12 = options.path ?? "/";
     options.agent = this.#forwardAgent(endpoint);
     setHeader(options, "host", effective.host);
     if (endpoint.authorization) setHeader(options, "proxy-authorization", endpoint.authorization);
-    options.path = `http://${effective.host}${path8.startsWith("/") ? path8 : `/${path8}`}`;
+    options.path = `http://${effective.host}${path12.startsWith("/") ? path12 : `/${path12}`}`;
     options.host = endpoint.host;
     if (options.hostname !== void 0) options.hostname = endpoint.host;
     options.port = endpoint.port;
@@ -22599,26 +26869,26 @@ function decide(target, settings, noProxy) {
 function sourceLabel(settings, key) {
   return sources.get(settings)?.[key] ?? ENV_NAMES[key].toUpperCase();
 }
-function parseProxyUrl(value, label) {
+function parseProxyUrl(value, label2) {
   const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
   let url;
   try {
     url = new URL(text);
   } catch {
-    throw new FerryError("ERR_FERRY_CONFIG", `Invalid proxy URL in ${label}: ${maskUserinfo(value)}`, {
-      context: { option: label }
+    throw new FerryError("ERR_FERRY_CONFIG", `Invalid proxy URL in ${label2}: ${maskUserinfo(value)}`, {
+      context: { option: label2 }
     });
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new FerryError(
       "ERR_FERRY_CONFIG",
-      `Unsupported proxy scheme '${url.protocol}' in ${label} (only http:// and https:// proxies are supported)`,
-      { context: { option: label } }
+      `Unsupported proxy scheme '${url.protocol}' in ${label2} (only http:// and https:// proxies are supported)`,
+      { context: { option: label2 } }
     );
   }
   if (url.hostname === "") {
-    throw new FerryError("ERR_FERRY_CONFIG", `Invalid proxy URL in ${label}: no host`, {
-      context: { option: label }
+    throw new FerryError("ERR_FERRY_CONFIG", `Invalid proxy URL in ${label2}: no host`, {
+      context: { option: label2 }
     });
   }
   return url;
@@ -22628,9 +26898,9 @@ function maskUserinfo(value) {
 }
 function credentialsOf(proxy) {
   if (!proxy.username && !proxy.password) return void 0;
-  return { username: safeDecode(proxy.username), password: safeDecode(proxy.password) };
+  return { username: safeDecode2(proxy.username), password: safeDecode2(proxy.password) };
 }
-function safeDecode(text) {
+function safeDecode2(text) {
   try {
     return decodeURIComponent(text);
   } catch {
@@ -23048,6 +27318,10 @@ var HttpManager = class {
   get policy() {
     return this.#policy;
   }
+  /** Sleeps the policy's backoff for `attempt` (for callers that retry whole steps, e.g. reconcile-then-repeat). */
+  pause(attempt, signal) {
+    return this.#clock.sleep(backoffDelay(this.#policy, attempt, this.#options.random), signal);
+  }
   /** Destroys the slot's client and sockets and gives the slot a fresh client. */
   disposeAndReplace(slot) {
     const current = this.#slot(slot);
@@ -23079,7 +27353,7 @@ var HttpManager = class {
       const onAbort = () => this.disposeAndReplace(spec.slot);
       signal?.addEventListener("abort", onAbort, { once: true });
       try {
-        const { res, url } = await this.#sendFollowingRedirects(spec);
+        const { res, url } = await this.#sendFollowingRedirects(spec, attempt);
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300 || spec.okStatuses?.includes(status)) {
           try {
@@ -23107,6 +27381,7 @@ var HttpManager = class {
         if (error instanceof FerryError && !error.retryable && error.code !== "ERR_FERRY_PROXY") throw error;
         outcome = { kind: "error", error };
         failure = this.#networkFailure(spec, new URL(spec.url), error, attempt);
+        if (spec.networkErrors === "throw" && failure.retryable) throw failure;
       } finally {
         signal?.removeEventListener("abort", onAbort);
       }
@@ -23132,16 +27407,17 @@ var HttpManager = class {
       }
     }
   }
-  async #sendFollowingRedirects(spec) {
+  async #sendFollowingRedirects(spec, attempt) {
+    const headers = typeof spec.headers === "function" ? spec.headers(attempt) : spec.headers;
     let url = new URL(spec.url);
     let method = spec.method;
     let body = spec.body;
     let bearer = spec.bearer;
     for (let hop = 0; ; hop++) {
-      const res = await this.#send(spec.slot, method, url, spec.headers, body, bearer);
+      const res = await this.#send(spec.slot, method, url, headers, body, bearer);
       const status = res.statusCode ?? 0;
       const location = header(res, "location");
-      if (!REDIRECTS.has(status) || location === void 0) return { res, url };
+      if (!REDIRECTS.has(status) || location === void 0 || spec.redirect === "manual") return { res, url };
       await readBody(res, 0).catch(() => void 0);
       if (hop >= MAX_REDIRECTS) {
         throw new FerryError(
@@ -23181,7 +27457,7 @@ var HttpManager = class {
       data = body;
     } else if (Buffer.isBuffer(body)) {
       all["content-length"] = body.length;
-      data = body.length ? Readable.from([body], { objectMode: false }) : "";
+      data = body.length ? Readable3.from([body], { objectMode: false }) : "";
     } else if (body !== void 0) {
       all["content-length"] = body.length;
       data = body.length ? body.open() : "";
@@ -23239,8 +27515,8 @@ var HttpManager = class {
   #statusFailure(spec, url, status, statusText, serverMessage, body, attempt) {
     const custom = spec.describeFailure?.(status, serverMessage);
     const code = custom?.code ?? codeForStatus(status, serverMessage);
-    const base = `Request failed with status code ${status}${statusText ? ` ${statusText}` : ""}: ${spec.method} ${urlWithoutQuery(url)}`;
-    const message = custom?.message ? `${custom.message} (${base})` : serverMessage ? `${base}: ${serverMessage.slice(0, 200)}` : base;
+    const base2 = `Request failed with status code ${status}${statusText ? ` ${statusText}` : ""}: ${spec.method} ${urlWithoutQuery(url)}`;
+    const message = custom?.message ? `${custom.message} (${base2})` : serverMessage ? `${base2}: ${serverMessage.slice(0, 200)}` : base2;
     return new HttpError(code, message, status, body, {
       context: { ...spec.context, method: spec.method, url: redactUrl(url), attempt },
       retryable: this.#policy.retryableStatuses.includes(status)
@@ -23288,11 +27564,11 @@ var Operation = class {
 };
 
 // src/upload-files.ts
-import { stat as stat2 } from "node:fs/promises";
-import path5 from "node:path";
+import { stat as stat4 } from "node:fs/promises";
+import path9 from "node:path";
 async function resolveUploadFiles(artifactName, files, rootDirectory) {
-  const root = path5.resolve(rootDirectory);
-  const rootStat = await stat2(root).catch(() => void 0);
+  const root = path9.resolve(rootDirectory);
+  const rootStat = await stat4(root).catch(() => void 0);
   if (!rootStat?.isDirectory()) {
     throw new ValidationError(
       "ERR_FERRY_INVALID_PATH",
@@ -23306,9 +27582,9 @@ async function resolveUploadFiles(artifactName, files, rootDirectory) {
   const seen = /* @__PURE__ */ new Map();
   const out = [];
   for (const file of files) {
-    const absolutePath = path5.resolve(root, file);
-    const relative = path5.relative(root, absolutePath);
-    if (relative === "" || relative.startsWith("..") || path5.isAbsolute(relative)) {
+    const absolutePath = path9.resolve(root, file);
+    const relative = path9.relative(root, absolutePath);
+    if (relative === "" || relative.startsWith("..") || path9.isAbsolute(relative)) {
       throw new ValidationError(
         "ERR_FERRY_INVALID_PATH",
         `File '${file}' is not inside the root directory '${root}'`,
@@ -23318,7 +27594,7 @@ async function resolveUploadFiles(artifactName, files, rootDirectory) {
         }
       );
     }
-    const info = await stat2(absolutePath).catch((error) => {
+    const info = await stat4(absolutePath).catch((error) => {
       throw new ValidationError(
         "ERR_FERRY_INVALID_PATH",
         `File '${file}' cannot be read: ${error.message}`,
@@ -23348,7 +27624,7 @@ async function resolveUploadFiles(artifactName, files, rootDirectory) {
         }
       );
     }
-    const artifactPath = relative.split(path5.sep).join("/");
+    const artifactPath = relative.split(path9.sep).join("/");
     validateFilePath(artifactPath);
     const previous = seen.get(artifactPath);
     if (previous !== void 0) {
@@ -23369,7 +27645,8 @@ async function resolveUploadFiles(artifactName, files, rootDirectory) {
 
 // src/client.ts
 async function uploadArtifact(name, files, rootDirectory, options = {}) {
-  const opts = normalizeOptions(options);
+  const { archive, overwrite, emptyDirectories, ...rest } = options;
+  const opts = normalizeOptions2(rest);
   validateArtifactName(name);
   const resolved = await resolveUploadFiles(name, files, rootDirectory);
   if (resolved.length === 0) {
@@ -23377,7 +27654,7 @@ async function uploadArtifact(name, files, rootDirectory, options = {}) {
       context: { operation: "upload", artifactName: name }
     });
   }
-  return withBackend("upload", opts, UPLOAD_USER_AGENT, async (backend, ctx, kind) => {
+  return withBackend("upload", opts, async (backend, ctx, kind) => {
     ctx.onProgress?.({
       operation: "upload",
       artifactName: name,
@@ -23394,7 +27671,10 @@ async function uploadArtifact(name, files, rootDirectory, options = {}) {
         retentionDays: opts.retentionDays,
         compressionLevel: opts.compressionLevel,
         chunkSize: opts.chunkSize,
-        tempDir: opts.tempDir
+        tempDir: opts.tempDir,
+        ...archive !== void 0 ? { archive } : {},
+        ...overwrite !== void 0 ? { overwrite } : {},
+        ...emptyDirectories ? { emptyDirectories } : {}
       },
       ctx
     );
@@ -23411,36 +27691,88 @@ async function uploadArtifact(name, files, rootDirectory, options = {}) {
   });
 }
 async function downloadArtifact(name, options = {}) {
-  const { path: target, ...rest } = options;
-  const opts = normalizeOptions(rest);
+  const { path: target, artifactId, skipDecompress, findBy, ...rest } = options;
+  const opts = normalizeOptions2(rest);
   validateArtifactName(name);
-  return withBackend("download", opts, DOWNLOAD_USER_AGENT, async (backend, ctx) => {
-    const result = await backend.download({ name, targetDirectory: target ?? process.cwd() }, ctx);
-    ctx.onProgress?.({
-      operation: "download",
-      artifactName: name,
-      phase: "done",
-      bytesDone: result.size,
-      bytesTotal: result.size,
-      filesDone: result.fileCount,
-      filesTotal: result.fileCount
-    });
-    return { ...result, artifactName: name };
-  });
+  if (artifactId !== void 0 && (!Number.isSafeInteger(artifactId) || artifactId < 1)) {
+    throw new FerryError(
+      "ERR_FERRY_INVALID_OPTION",
+      `Option 'artifactId' must be a positive integer; got ${String(artifactId)}`
+    );
+  }
+  if (findBy) validateFindBy(findBy);
+  const spec = {
+    name,
+    id: artifactId,
+    targetDirectory: target ?? process.cwd(),
+    ...skipDecompress ? { skipDecompress } : {}
+  };
+  return withBackend(
+    "download",
+    opts,
+    async (backend, ctx) => {
+      const result = findBy ? await downloadRunArtifact(findBy, spec, opts.tempDir, ctx) : await backend.download(spec, ctx);
+      ctx.onProgress?.({
+        operation: "download",
+        artifactName: name,
+        phase: "done",
+        bytesDone: result.size,
+        bytesTotal: result.size,
+        filesDone: result.fileCount,
+        filesTotal: result.fileCount
+      });
+      return { ...result, artifactName: name };
+    },
+    Boolean(findBy)
+  );
 }
-function listArtifacts(options = {}) {
-  const opts = normalizeOptions(options);
-  return withBackend("list", opts, DOWNLOAD_USER_AGENT, (backend, ctx) => backend.list(ctx));
+function listArtifacts2(options = {}) {
+  const { latest, findBy, ...rest } = options;
+  const opts = normalizeOptions2(rest);
+  if (findBy) validateFindBy(findBy);
+  return withBackend(
+    "list",
+    opts,
+    async (backend, ctx) => {
+      if (!findBy) return backend.list(ctx, { latest: latest ?? false });
+      const all = await listRunArtifacts(findBy, ctx);
+      return latest ? latestPerName(all) : all;
+    },
+    Boolean(findBy)
+  );
 }
 function getArtifact(name, options = {}) {
-  const opts = normalizeOptions(options);
+  const { findBy, ...rest } = options;
+  const opts = normalizeOptions2(rest);
   validateArtifactName(name);
-  return withBackend("get", opts, DOWNLOAD_USER_AGENT, (backend, ctx) => backend.get(name, ctx));
+  if (findBy) validateFindBy(findBy);
+  return withBackend(
+    "get",
+    opts,
+    async (backend, ctx) => {
+      if (!findBy) return backend.get(name, ctx);
+      const found = latestPerName(
+        (await listRunArtifacts(findBy, ctx, name)).filter((a) => a.name === name)
+      )[0];
+      if (!found) {
+        throw new FerryError(
+          "ERR_FERRY_NOT_FOUND",
+          `No artifact named '${name}' in run ${findBy.runId} of ${findBy.repository}`,
+          {
+            context: { operation: "get", artifactName: name }
+          }
+        );
+      }
+      return found;
+    },
+    Boolean(findBy)
+  );
 }
-async function withBackend(operationName, opts, userAgent, work) {
+async function withBackend(operationName, opts, work, restOnly = false) {
   registerSecret(opts.runtimeToken);
-  const kind = chooseBackend(opts);
+  const kind = restOnly ? void 0 : chooseBackend(opts);
   const local = kind === "local" ? await openLocalStore(opts.localStore, opts.runId ?? LOCAL_RUN_ID) : void 0;
+  const userAgent = kind === "legacy" || kind === "local" ? operationName === "upload" ? UPLOAD_USER_AGENT : DOWNLOAD_USER_AGENT : RESULTS_USER_AGENT;
   const http3 = new HttpManager({
     slots: opts.concurrency,
     userAgent,
@@ -23451,34 +27783,48 @@ async function withBackend(operationName, opts, userAgent, work) {
   });
   const operation = new Operation(operationName, opts.signal);
   try {
-    const backend = new LegacyBackend(
+    const backend = kind === void 0 ? void 0 : kind === "results" ? new ResultsBackend(
+      {
+        resultsUrl: opts.resultsUrl,
+        token: opts.runtimeToken,
+        ids: requireBackendIds(opts.runtimeToken)
+      },
+      opts.tempDir
+    ) : new LegacyBackend(
       local?.config ?? {
         runtimeUrl: opts.runtimeUrl,
         token: opts.runtimeToken,
         runId: opts.runId ?? LOCAL_RUN_ID
       }
     );
-    return await work(backend, { http: http3, operation, logger: opts.logger, onProgress: opts.onProgress }, kind);
+    return await work(
+      backend,
+      { http: http3, operation, logger: opts.logger, onProgress: opts.onProgress },
+      kind ?? "results"
+    );
   } finally {
     http3.dispose();
     await local?.close();
   }
 }
 function chooseBackend(opts) {
-  if (opts.backend === "results") {
-    throw new FerryError(
-      "ERR_FERRY_CONFIG",
-      "The results protocol is not available in this version of Ferry; use backend legacy or local"
-    );
+  switch (opts.backend) {
+    case "local":
+      return "local";
+    case "results":
+      if (!opts.resultsUrl)
+        throw new FerryError("ERR_FERRY_CONFIG", "backend 'results' needs resultsUrl (ACTIONS_RESULTS_URL)");
+      requireBackendIds(opts.runtimeToken);
+      return "results";
+    case "legacy":
+      if (!opts.runtimeUrl)
+        throw new FerryError("ERR_FERRY_CONFIG", "backend 'legacy' needs runtimeUrl (ACTIONS_RUNTIME_URL)");
+      return "legacy";
+    default:
+      if (opts.resultsUrl && backendIdsFromToken(opts.runtimeToken)) return "results";
+      if (opts.runtimeUrl) return "legacy";
+      return "local";
   }
-  if (opts.backend === "local") return "local";
-  if (opts.backend === "legacy" || opts.runtimeUrl) {
-    if (!opts.runtimeUrl) {
-      throw new FerryError("ERR_FERRY_CONFIG", "backend 'legacy' needs runtimeUrl (ACTIONS_RUNTIME_URL)");
-    }
-    return "legacy";
-  }
-  return "local";
 }
 
 // src/environment.ts
@@ -23488,6 +27834,7 @@ function fromEnvironment(env = process.env) {
     if (value !== void 0 && value !== "") options[key] = value;
   };
   set("runtimeUrl", env["ACTIONS_RUNTIME_URL"]);
+  set("resultsUrl", env["ACTIONS_RESULTS_URL"]);
   set("runtimeToken", env["ACTIONS_RUNTIME_TOKEN"]);
   set("runId", env["GITHUB_RUN_ID"]);
   set("localStore", env["FERRY_STORE"]);
@@ -23499,21 +27846,21 @@ function fromEnvironment(env = process.env) {
 }
 
 // src/pack/find-files.ts
-import { lstat as lstat2, opendir, stat as stat3 } from "node:fs/promises";
-import path6 from "node:path";
+import { lstat as lstat4, opendir, stat as stat5 } from "node:fs/promises";
+import path10 from "node:path";
 async function findFiles(inputs, options = {}) {
   const files = /* @__PURE__ */ new Set();
   const roots = [];
   for (const input of inputs) {
-    const absolute = path6.resolve(input);
-    const info = await stat3(absolute).catch(() => void 0);
+    const absolute = path10.resolve(input);
+    const info = await stat5(absolute).catch(() => void 0);
     if (!info)
       throw new ValidationError("ERR_FERRY_INVALID_PATH", `Path '${input}' does not exist`, { file: input });
     if (info.isDirectory()) {
       roots.push(absolute);
       await walk(absolute, files, options.includeHidden ?? false);
     } else if (info.isFile()) {
-      roots.push(path6.dirname(absolute));
+      roots.push(path10.dirname(absolute));
       files.add(absolute);
     } else {
       throw new ValidationError(
@@ -23531,15 +27878,15 @@ async function walk(directory, out, includeHidden) {
     const current = pending.pop();
     for await (const entry of await opendir(current)) {
       if (!includeHidden && entry.name.startsWith(".")) continue;
-      const full = path6.join(current, entry.name);
+      const full = path10.join(current, entry.name);
       if (entry.isDirectory()) pending.push(full);
       else if (entry.isFile()) out.add(full);
       else if (entry.isSymbolicLink()) {
-        const target = await stat3(full).catch(() => void 0);
+        const target = await stat5(full).catch(() => void 0);
         if (target?.isFile()) out.add(full);
         else if (!target) {
-          const link = await lstat2(full);
-          if (link.isSymbolicLink())
+          const link2 = await lstat4(full);
+          if (link2.isSymbolicLink())
             throw new ValidationError("ERR_FERRY_INVALID_PATH", `Symlink '${full}' is dangling`, {
               file: full
             });
@@ -23550,14 +27897,14 @@ async function walk(directory, out, includeHidden) {
 }
 function commonAncestor(directories) {
   if (directories.length === 0) return process.cwd();
-  let parts = directories[0].split(path6.sep);
+  let parts = directories[0].split(path10.sep);
   for (const dir of directories.slice(1)) {
-    const other = dir.split(path6.sep);
+    const other = dir.split(path10.sep);
     let i = 0;
     while (i < parts.length && i < other.length && parts[i] === other[i]) i++;
     parts = parts.slice(0, i);
   }
-  return parts.join(path6.sep) || path6.sep;
+  return parts.join(path10.sep) || path10.sep;
 }
 
 // src/cli/help.ts
@@ -23780,11 +28127,11 @@ ${COMMAND_HELP[command] ?? ""}
       case "upload":
         return await upload(positionals, values, options, out);
       case "download":
-        return await download(positionals, values, options, out);
+        return await download2(positionals, values, options, out);
       case "list":
-        return await list2(positionals, options, out);
+        return await list3(positionals, options, out);
       case "get":
-        return await get(positionals, options, out);
+        return await get2(positionals, options, out);
     }
     return 2;
   } catch (error) {
@@ -23839,7 +28186,7 @@ async function upload(positionals, values, options, out) {
   if (!name || paths.length === 0)
     throw new UsageError("upload needs an artifact NAME and at least one PATH");
   const found = await findFiles(paths, { includeHidden: Boolean(values["include-hidden"]) });
-  const root = typeof values["root"] === "string" ? path7.resolve(values["root"]) : found.rootDirectory;
+  const root = typeof values["root"] === "string" ? path11.resolve(values["root"]) : found.rootDirectory;
   const retention = numberOption(values, "retention-days");
   const level = numberOption(values, "compression-level");
   const chunk = numberOption(values, "chunk-size");
@@ -23857,7 +28204,7 @@ async function upload(positionals, values, options, out) {
   );
   return 0;
 }
-async function download(positionals, values, options, out) {
+async function download2(positionals, values, options, out) {
   const [name, ...extra] = positionals;
   if (!name || extra.length) throw new UsageError("download needs exactly one artifact NAME");
   const target = typeof values["path"] === "string" ? values["path"] : process.cwd();
@@ -23870,14 +28217,14 @@ async function download(positionals, values, options, out) {
   );
   return 0;
 }
-async function list2(positionals, options, out) {
+async function list3(positionals, options, out) {
   if (positionals.length) throw new UsageError("list takes no arguments");
-  const artifacts = await listArtifacts(options);
+  const artifacts = await listArtifacts2(options);
   const human = artifacts.length ? artifacts.map((a) => `${a.name}	${formatBytes(a.size)}${a.id !== void 0 ? `	id ${a.id}` : ""}`).join("\n") : "no artifacts";
   out.result({ command: "list", artifacts }, human);
   return 0;
 }
-async function get(positionals, options, out) {
+async function get2(positionals, options, out) {
   const [name, ...extra] = positionals;
   if (!name || extra.length) throw new UsageError("get needs exactly one artifact NAME");
   const artifact = await getArtifact(name, options);
@@ -23890,8 +28237,8 @@ async function get(positionals, options, out) {
 async function serve(values, out) {
   const port = numberOption(values, "port") ?? 0;
   const host = typeof values["host"] === "string" ? values["host"] : "127.0.0.1";
-  const dataDir = path7.resolve(
-    typeof values["data"] === "string" ? values["data"] : path7.join(os2.homedir(), ".ferry", "serve")
+  const dataDir = path11.resolve(
+    typeof values["data"] === "string" ? values["data"] : path11.join(os2.homedir(), ".ferry", "serve")
   );
   const token = typeof values["token"] === "string" ? values["token"] : process.env["FERRY_TOKEN"];
   registerSecret(token);

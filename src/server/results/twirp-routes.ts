@@ -156,7 +156,10 @@ async function deleteArtifact(service: ResultsService, fields: TwirpFields): Pro
   const name = validateArtifactName(fields.string('name'));
   const record = await service.index.remove(runId, name);
   if (!record) {
-    throw new TwirpError('not_found', `No artifact named ${JSON.stringify(name)} in workflow run ${JSON.stringify(runId)}`);
+    throw new TwirpError(
+      'not_found',
+      `No artifact named ${JSON.stringify(name)} in workflow run ${JSON.stringify(runId)}`,
+    );
   }
   return { ok: true, artifact_id: String(record.id) };
 }
