@@ -8,6 +8,14 @@ const fmt = (n, digits) => (n === undefined || n === null || Number.isNaN(n) ? '
 const fmtSpeed = (n) =>
   n === undefined ? '-' : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
 
+/** Non-default Ferry settings of a row, e.g. " (c=4, level 1)". */
+function settings(r) {
+  const parts = [];
+  if (r.concurrency) parts.push(`c=${r.concurrency}`);
+  if (r.compressionLevel !== undefined) parts.push(`level ${r.compressionLevel}`);
+  return parts.length ? ` (${parts.join(', ')})` : '';
+}
+
 export function resultsTable(rows) {
   const lines = [
     '| workload | op | client | wall s | MB/s | files/s | requests | TCP conns | peak RSS MiB | check | CPU s client / server |',
@@ -15,7 +23,7 @@ export function resultsTable(rows) {
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.workload} | ${r.op} | ${r.client}${r.concurrency ? ` (c=${r.concurrency})` : ''} | ${fmt(r.wallSeconds, 2)}${r.spread ? ` [${r.spread}]` : ''} | ${fmtSpeed(r.mbPerSec)} | ${fmtSpeed(r.filesPerSec)} | ${r.requests ?? '-'} | ${r.connections ?? '-'} | ${fmt(r.rssMiB, 0)} | ${r.check} | ${fmt(r.clientCpuSeconds, 2)} / ${fmt(r.serverCpuSeconds, 2)} |`,
+      `| ${r.workload} | ${r.op} | ${r.client}${settings(r)} | ${fmt(r.wallSeconds, 2)}${r.spread ? ` [${r.spread}]` : ''} | ${fmtSpeed(r.mbPerSec)} | ${fmtSpeed(r.filesPerSec)} | ${r.requests ?? '-'} | ${r.connections ?? '-'} | ${fmt(r.rssMiB, 0)} | ${r.check} | ${fmt(r.clientCpuSeconds, 2)} / ${fmt(r.serverCpuSeconds, 2)} |`,
     );
   }
   return lines.join('\n');

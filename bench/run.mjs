@@ -232,6 +232,7 @@ async function main() {
       op,
       client,
       concurrency,
+      compressionLevel: spec.compressionLevel,
       wallSeconds: result.ok ? result.wallSeconds : undefined,
       mbPerSec: result.ok ? workload.totalBytes / 1e6 / result.wallSeconds : undefined,
       filesPerSec: result.ok ? workload.files.length / result.wallSeconds : undefined,

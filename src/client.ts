@@ -214,11 +214,20 @@ export function getArtifact(
 /** Deletes artifact `name` and returns its id (results protocol and the local store). */
 export function deleteArtifact(
   name: string,
-  options: ArtifactClientOptions = {},
+  options: ArtifactClientOptions & FindByOption = {},
 ): Promise<{ id: number | undefined }> {
-  const opts = normalizeOptions(options);
+  const { findBy, ...rest } = options;
+  const opts = normalizeOptions(rest);
   validateArtifactName(name);
-  return withBackend('delete', opts, async (backend, ctx) => ({ id: await backend.delete(name, ctx) }));
+  if (findBy) validateFindBy(findBy);
+  return withBackend(
+    'delete',
+    opts,
+    async (backend, ctx) => ({
+      id: findBy ? await deleteRunArtifact(findBy, name, ctx) : await backend.delete(name, ctx),
+    }),
+    Boolean(findBy),
+  );
 }
 
 /**

@@ -1,4 +1,11 @@
-export { uploadArtifact, downloadArtifact, listArtifacts, getArtifact, deleteArtifact, chooseBackend } from './client.js';
+export {
+  uploadArtifact,
+  downloadArtifact,
+  listArtifacts,
+  getArtifact,
+  deleteArtifact,
+  chooseBackend,
+} from './client.js';
 export type {
   UploadArtifactOptions,
   UploadArtifactResponse,

@@ -232,7 +232,10 @@ export class HttpManager {
     }
   }
 
-  async #sendFollowingRedirects(spec: RequestSpec, attempt: number): Promise<{ res: IncomingMessage; url: URL }> {
+  async #sendFollowingRedirects(
+    spec: RequestSpec,
+    attempt: number,
+  ): Promise<{ res: IncomingMessage; url: URL }> {
     const headers = typeof spec.headers === 'function' ? spec.headers(attempt) : spec.headers;
     let url = new URL(spec.url);
     let method = spec.method;
