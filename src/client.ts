@@ -163,7 +163,7 @@ export async function downloadArtifact(
 }
 
 /** Lists the artifacts of the current run. */
-export function listArtifacts(options: ListArtifactsOptions = {}): Promise<ArtifactInfo[]> {
+export async function listArtifacts(options: ListArtifactsOptions = {}): Promise<ArtifactInfo[]> {
   const { latest, findBy, ...rest } = options;
   const opts = normalizeOptions(rest);
   if (findBy) validateFindBy(findBy);
@@ -180,7 +180,7 @@ export function listArtifacts(options: ListArtifactsOptions = {}): Promise<Artif
 }
 
 /** Finds one artifact of the current run by exact name (the newest, if several); ERR_FERRY_NOT_FOUND if there is none. */
-export function getArtifact(
+export async function getArtifact(
   name: string,
   options: ArtifactClientOptions & FindByOption = {},
 ): Promise<ArtifactInfo> {
@@ -212,7 +212,7 @@ export function getArtifact(
 }
 
 /** Deletes artifact `name` and returns its id (results protocol and the local store). */
-export function deleteArtifact(
+export async function deleteArtifact(
   name: string,
   options: ArtifactClientOptions & FindByOption = {},
 ): Promise<{ id: number | undefined }> {

@@ -133,3 +133,45 @@ describe('results protocol: Ferry client against ferry serve', () => {
     expect(await readFile(path.join(target, 'alias.txt'), 'utf8')).toBe('real content');
   });
 });
+
+describe('cross-run access through the REST API (findBy)', () => {
+  const RUN_TOKEN = runtimeJwt('4242', 'job-9');
+  let other: RunningServer;
+  beforeAll(async () => {
+    other = await startServer({ dataDir: path.join(work, 'other-data'), port: 0, token: RUN_TOKEN });
+  });
+  afterAll(() => other.close());
+
+  it('lists, downloads by name and by id with digest verification, and deletes another run’s artifact', async () => {
+    await uploadArtifact('other-run', files, source, { resultsUrl: other.url, runtimeToken: RUN_TOKEN });
+    // Another job reads run 4242 with a token through the REST API only; the server accepts its token.
+    const findBy = { token: RUN_TOKEN, repository: 'octo/repo', runId: 4242, apiUrl: other.url };
+    const listed = await listArtifacts({
+      findBy,
+      backend: 'local',
+      localStore: path.join(work, 'unused-store'),
+    });
+    expect(listed.map((a) => a.name)).toEqual(['other-run']);
+    expect(listed[0]?.digest).toMatch(/^sha256:/);
+
+    const byName = path.join(work, 'rest-by-name');
+    await downloadArtifact('other-run', { findBy, path: byName });
+    expect(await hashTree(byName)).toEqual(await hashTree(source));
+
+    const byId = path.join(work, 'rest-by-id');
+    await downloadArtifact('other-run', { findBy, path: byId, artifactId: listed[0]?.id as number });
+    expect(await hashTree(byId)).toEqual(await hashTree(source));
+
+    expect(await deleteArtifact('other-run', { findBy })).toEqual({ id: listed[0]?.id });
+    expect(await listArtifacts({ findBy })).toEqual([]);
+  });
+
+  it('refuses a malformed findBy before sending anything', async () => {
+    await expect(listArtifacts({ findBy: { token: 't', repository: 'no-slash', runId: 1 } })).rejects.toThrow(
+      /findBy.repository/,
+    );
+    await expect(listArtifacts({ findBy: { token: 't', repository: 'a/b', runId: 'x' } })).rejects.toThrow(
+      /findBy.runId/,
+    );
+  });
+});
