@@ -22912,13 +22912,23 @@ function clientHost(host) {
 var LOCAL_RUN_ID = "local";
 async function openLocalStore(dataDir, runId = LOCAL_RUN_ID) {
   await mkdir7(dataDir, { recursive: true });
-  const token = randomBytes4(24).toString("hex");
+  const token = mintRuntimeToken(runId);
   registerSecret(token);
   const server = await startServer({ dataDir, host: "127.0.0.1", port: 0, token });
   return {
-    config: { runtimeUrl: server.url, token, runId },
+    config: {
+      resultsUrl: server.url,
+      token,
+      ids: { workflowRunBackendId: runId, workflowJobRunBackendId: runId }
+    },
     close: () => server.close()
   };
+}
+function mintRuntimeToken(runId) {
+  const encode = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const header2 = encode({ alg: "HS256", typ: "JWT" });
+  const payload = encode({ scp: `Actions.Results:${runId}:${runId}`, nonce: randomBytes4(16).toString("hex") });
+  return `${header2}.${payload}.${randomBytes4(32).toString("base64url")}`;
 }
 
 // src/backends/results/contracts.ts
@@ -25654,6 +25664,33 @@ async function downloadRunArtifact(findBy, spec, tempDir, ctx) {
     context
   );
 }
+async function deleteRunArtifact(findBy, name, ctx) {
+  const artifact = latestPerName(
+    (await listRunArtifacts(findBy, ctx, name)).filter((a) => a.name === name)
+  )[0];
+  if (!artifact?.id) {
+    throw new FerryError(
+      "ERR_FERRY_NOT_FOUND",
+      `No artifact named '${name}' in run ${findBy.runId} of ${findBy.repository}`,
+      {
+        context: { operation: "delete", artifactName: name }
+      }
+    );
+  }
+  await ctx.http.request(
+    {
+      slot: 0,
+      method: "DELETE",
+      url: `${base(findBy)}/artifacts/${artifact.id}`,
+      headers: HEADERS,
+      bearer: findBy.token,
+      operation: ctx.operation,
+      context: { operation: "delete", artifactName: name }
+    },
+    discardBody
+  );
+  return artifact.id;
+}
 
 // src/backends/results/token.ts
 function backendIdsFromToken(token) {
@@ -27726,7 +27763,7 @@ async function downloadArtifact(name, options = {}) {
     Boolean(findBy)
   );
 }
-function listArtifacts2(options = {}) {
+async function listArtifacts2(options = {}) {
   const { latest, findBy, ...rest } = options;
   const opts = normalizeOptions2(rest);
   if (findBy) validateFindBy(findBy);
@@ -27741,7 +27778,7 @@ function listArtifacts2(options = {}) {
     Boolean(findBy)
   );
 }
-function getArtifact(name, options = {}) {
+async function getArtifact(name, options = {}) {
   const { findBy, ...rest } = options;
   const opts = normalizeOptions2(rest);
   validateArtifactName(name);
@@ -27768,11 +27805,25 @@ function getArtifact(name, options = {}) {
     Boolean(findBy)
   );
 }
+async function deleteArtifact2(name, options = {}) {
+  const { findBy, ...rest } = options;
+  const opts = normalizeOptions2(rest);
+  validateArtifactName(name);
+  if (findBy) validateFindBy(findBy);
+  return withBackend(
+    "delete",
+    opts,
+    async (backend, ctx) => ({
+      id: findBy ? await deleteRunArtifact(findBy, name, ctx) : await backend.delete(name, ctx)
+    }),
+    Boolean(findBy)
+  );
+}
 async function withBackend(operationName, opts, work, restOnly = false) {
   registerSecret(opts.runtimeToken);
   const kind = restOnly ? void 0 : chooseBackend(opts);
   const local = kind === "local" ? await openLocalStore(opts.localStore, opts.runId ?? LOCAL_RUN_ID) : void 0;
-  const userAgent = kind === "legacy" || kind === "local" ? operationName === "upload" ? UPLOAD_USER_AGENT : DOWNLOAD_USER_AGENT : RESULTS_USER_AGENT;
+  const userAgent = kind === "legacy" ? operationName === "upload" ? UPLOAD_USER_AGENT : DOWNLOAD_USER_AGENT : RESULTS_USER_AGENT;
   const http3 = new HttpManager({
     slots: opts.concurrency,
     userAgent,
@@ -27783,20 +27834,7 @@ async function withBackend(operationName, opts, work, restOnly = false) {
   });
   const operation = new Operation(operationName, opts.signal);
   try {
-    const backend = kind === void 0 ? void 0 : kind === "results" ? new ResultsBackend(
-      {
-        resultsUrl: opts.resultsUrl,
-        token: opts.runtimeToken,
-        ids: requireBackendIds(opts.runtimeToken)
-      },
-      opts.tempDir
-    ) : new LegacyBackend(
-      local?.config ?? {
-        runtimeUrl: opts.runtimeUrl,
-        token: opts.runtimeToken,
-        runId: opts.runId ?? LOCAL_RUN_ID
-      }
-    );
+    const backend = kind === void 0 ? void 0 : createBackend(kind, opts, local?.config);
     return await work(
       backend,
       { http: http3, operation, logger: opts.logger, onProgress: opts.onProgress },
@@ -27806,6 +27844,21 @@ async function withBackend(operationName, opts, work, restOnly = false) {
     http3.dispose();
     await local?.close();
   }
+}
+function createBackend(kind, opts, local) {
+  if (local) return new ResultsBackend(local, opts.tempDir);
+  if (kind === "results") {
+    const token = opts.runtimeToken;
+    return new ResultsBackend(
+      { resultsUrl: opts.resultsUrl, token, ids: requireBackendIds(token) },
+      opts.tempDir
+    );
+  }
+  return new LegacyBackend({
+    runtimeUrl: opts.runtimeUrl,
+    token: opts.runtimeToken,
+    runId: opts.runId ?? LOCAL_RUN_ID
+  });
 }
 function chooseBackend(opts) {
   switch (opts.backend) {
@@ -27917,12 +27970,15 @@ Commands:
   download NAME           download artifact NAME
   list                    list the artifacts of the run
   get NAME                show one artifact
-  serve                   run a local artifact service (legacy protocol)
+  delete NAME             delete an artifact
+  serve                   run a local artifact service (both protocols)
 
 Where artifacts go:
-  In a GitHub Actions (or GHES/Gitea/Forgejo/act) job, Ferry reads ACTIONS_RUNTIME_URL,
-  ACTIONS_RUNTIME_TOKEN and GITHUB_RUN_ID. With --url it talks to a 'ferry serve'.
-  Otherwise it uses the embedded local store in ~/.ferry/store (or FERRY_STORE, --store).
+  In a job, Ferry reads the runner's environment: the results protocol (github.com) when
+  ACTIONS_RESULTS_URL and a results-scoped ACTIONS_RUNTIME_TOKEN are set, the legacy
+  protocol (GHES, Gitea, Forgejo, act) when ACTIONS_RUNTIME_URL is. With --url it talks
+  to a 'ferry serve' (legacy protocol). Otherwise it uses the embedded local store in
+  ~/.ferry/store (or FERRY_STORE, --store).
 
 Common options:
   --json                  one JSON object per event on stdout (for scripts)
@@ -27931,7 +27987,7 @@ Common options:
   --concurrency N         parallel transfers (default 8)
   --url URL               a ferry serve URL (legacy protocol), instead of the environment
   --token TOKEN           bearer token for --url (or FERRY_TOKEN)
-  --run-id ID             run id for --url or the local store (default 'local')
+  --run-id ID             run id for --url, the local store (default 'local') or --repository
   --store DIR             directory of the embedded local store
   -h, --help              help for a command
 
@@ -27948,6 +28004,8 @@ Options:
   --root DIR                 directory artifact paths are relative to
   --include-hidden           include files and directories whose name starts with '.'
   --retention-days N         days to keep the artifact (1-90; default: server default)
+  --overwrite                replace an existing artifact of the same name
+  --no-archive               upload a single file as-is (named after the file), not zipped
   --compression-level N      0 (store) to 9 (smallest); default 6
   --chunk-size BYTES         bytes per chunk request (default 4194304)
 
@@ -27957,19 +28015,34 @@ Examples:
   ferry upload site public/ --url http://127.0.0.1:8080/ --json`,
   download: `Usage: ferry download NAME [--path DIR] [options]
 
-Downloads artifact NAME into DIR (default: the current directory). Files appear only
-after every file arrived intact; nothing is written outside DIR.
+Downloads artifact NAME into DIR (default: the current directory). The download is
+verified (size, sha256 digest) before anything appears in DIR, and nothing is ever
+written outside DIR.
+
+Options:
+  --artifact-id ID        download this artifact id instead of the newest called NAME
+  --skip-decompress       keep the zip as downloaded
+  --repository O/R        read another run (with --run-id and --github-token or GITHUB_TOKEN)
 
 Examples:
   ferry download build-output --path ./out
-  ferry download logs --url http://127.0.0.1:8080/ --json`,
-  list: `Usage: ferry list [options]
+  ferry download logs --url http://127.0.0.1:8080/ --json
+  ferry download dist --repository octo/app --run-id 123456 --path ./prev`,
+  list: `Usage: ferry list [--latest] [options]
 
-Lists the artifacts of the run.
+Lists the artifacts of the run (--latest: only the newest of each name).
 
 Examples:
   ferry list
-  ferry list --json`,
+  ferry list --json
+  ferry list --repository octo/app --run-id 123456`,
+  delete: `Usage: ferry delete NAME [options]
+
+Deletes artifact NAME (results protocol and the local store; the legacy protocol has no delete).
+
+Examples:
+  ferry delete build-output
+  ferry delete old-logs --repository octo/app --run-id 123456`,
   get: `Usage: ferry get NAME [options]
 
 Shows one artifact of the run; exit code 3 when there is none.
@@ -27978,8 +28051,10 @@ Examples:
   ferry get build-output --json`,
   serve: `Usage: ferry serve [--port N] [--host ADDR] [--data DIR] [--token TOKEN]
 
-Runs a local artifact service over a data directory and prints its URL. Point runners at
-it with ACTIONS_RUNTIME_URL=<url>, or other ferry commands with --url <url>.
+Runs a local artifact service over a data directory and prints its URL. It speaks both
+protocols on one port: point legacy runners at it with ACTIONS_RUNTIME_URL=<url>, results
+clients with ACTIONS_RESULTS_URL=<url>, REST clients with GITHUB_API_URL=<url>, and other
+ferry commands with --url <url>.
 
 Options:
   --port N        port to listen on (default 0: any free port)
@@ -28063,14 +28138,23 @@ var COMMON = {
 var COMMANDS = {
   upload: {
     root: { type: "string" },
+    overwrite: { type: "boolean" },
+    "no-archive": { type: "boolean" },
     "include-hidden": { type: "boolean" },
     "retention-days": { type: "string" },
     "compression-level": { type: "string" },
     "chunk-size": { type: "string" }
   },
-  download: { path: { type: "string" } },
-  list: {},
-  get: {},
+  download: {
+    path: { type: "string" },
+    "artifact-id": { type: "string" },
+    "skip-decompress": { type: "boolean" },
+    repository: { type: "string" },
+    "github-token": { type: "string" }
+  },
+  list: { latest: { type: "boolean" }, repository: { type: "string" }, "github-token": { type: "string" } },
+  get: { repository: { type: "string" }, "github-token": { type: "string" } },
+  delete: { repository: { type: "string" }, "github-token": { type: "string" } },
   serve: { port: { type: "string" }, host: { type: "string" }, data: { type: "string" } }
 };
 var UsageError = class extends Error {
@@ -28122,16 +28206,18 @@ ${COMMAND_HELP[command] ?? ""}
   });
   try {
     if (command === "serve") return await serve(values, out);
-    const options = clientOptions(values, out);
+    const options = { ...clientOptions(values, out), ...findByOption(values) };
     switch (command) {
       case "upload":
         return await upload(positionals, values, options, out);
       case "download":
         return await download2(positionals, values, options, out);
       case "list":
-        return await list3(positionals, options, out);
+        return await list3(positionals, values, options, out);
       case "get":
         return await get2(positionals, options, out);
+      case "delete":
+        return await remove(positionals, options, out);
     }
     return 2;
   } catch (error) {
@@ -28195,7 +28281,9 @@ async function upload(positionals, values, options, out) {
     ...options,
     ...retention !== void 0 ? { retentionDays: retention } : {},
     ...level !== void 0 ? { compressionLevel: level } : {},
-    ...chunk !== void 0 ? { chunkSize: chunk } : {}
+    ...chunk !== void 0 ? { chunkSize: chunk } : {},
+    ...values["overwrite"] ? { overwrite: true } : {},
+    ...values["no-archive"] ? { archive: false } : {}
   });
   const seconds = (Date.now() - started) / 1e3;
   out.result(
@@ -28209,7 +28297,13 @@ async function download2(positionals, values, options, out) {
   if (!name || extra.length) throw new UsageError("download needs exactly one artifact NAME");
   const target = typeof values["path"] === "string" ? values["path"] : process.cwd();
   const started = Date.now();
-  const result = await downloadArtifact(name, { ...options, path: target });
+  const artifactId = numberOption(values, "artifact-id");
+  const result = await downloadArtifact(name, {
+    ...options,
+    path: target,
+    ...artifactId !== void 0 ? { artifactId } : {},
+    ...values["skip-decompress"] ? { skipDecompress: true } : {}
+  });
   const seconds = (Date.now() - started) / 1e3;
   out.result(
     { command: "download", ...result, seconds },
@@ -28217,9 +28311,9 @@ async function download2(positionals, values, options, out) {
   );
   return 0;
 }
-async function list3(positionals, options, out) {
+async function list3(positionals, values, options, out) {
   if (positionals.length) throw new UsageError("list takes no arguments");
-  const artifacts = await listArtifacts2(options);
+  const artifacts = await listArtifacts2({ ...options, ...values["latest"] ? { latest: true } : {} });
   const human = artifacts.length ? artifacts.map((a) => `${a.name}	${formatBytes(a.size)}${a.id !== void 0 ? `	id ${a.id}` : ""}`).join("\n") : "no artifacts";
   out.result({ command: "list", artifacts }, human);
   return 0;
@@ -28233,6 +28327,33 @@ async function get2(positionals, options, out) {
     `${artifact.name}	${formatBytes(artifact.size)}${artifact.id !== void 0 ? `	id ${artifact.id}` : ""}`
   );
   return 0;
+}
+async function remove(positionals, options, out) {
+  const [name, ...extra] = positionals;
+  if (!name || extra.length) throw new UsageError("delete needs exactly one artifact NAME");
+  const { id } = await deleteArtifact2(name, options);
+  out.result(
+    { command: "delete", artifactName: name, id },
+    `deleted ${name}${id !== void 0 ? ` (id ${id})` : ""}`
+  );
+  return 0;
+}
+function findByOption(values) {
+  const repository = values["repository"];
+  if (typeof repository !== "string") return {};
+  const token = values["github-token"] ?? process.env["GITHUB_TOKEN"];
+  const runId = values["run-id"];
+  if (!token) throw new UsageError("--repository needs --github-token or GITHUB_TOKEN");
+  if (typeof runId !== "string") throw new UsageError("--repository needs --run-id");
+  registerSecret(token);
+  return {
+    findBy: {
+      token,
+      repository,
+      runId,
+      ...process.env["GITHUB_API_URL"] ? { apiUrl: process.env["GITHUB_API_URL"] } : {}
+    }
+  };
 }
 async function serve(values, out) {
   const port = numberOption(values, "port") ?? 0;

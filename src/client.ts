@@ -9,7 +9,7 @@ import type {
 import { DOWNLOAD_USER_AGENT, UPLOAD_USER_AGENT } from './backends/legacy/contracts.js';
 import { LegacyBackend } from './backends/legacy/legacy-backend.js';
 import { LOCAL_RUN_ID, openLocalStore } from './backends/local/local-store.js';
-import { RESULTS_USER_AGENT } from './backends/results/contracts.js';
+import { RESULTS_USER_AGENT, type ResultsConfig } from './backends/results/contracts.js';
 import { latestPerName, ResultsBackend } from './backends/results/results-backend.js';
 import {
   deleteRunArtifact,
@@ -246,7 +246,7 @@ async function withBackend<T>(
   const local =
     kind === 'local' ? await openLocalStore(opts.localStore, opts.runId ?? LOCAL_RUN_ID) : undefined;
   const userAgent =
-    kind === 'legacy' || kind === 'local'
+    kind === 'legacy'
       ? operationName === 'upload'
         ? UPLOAD_USER_AGENT
         : DOWNLOAD_USER_AGENT
@@ -261,25 +261,7 @@ async function withBackend<T>(
   });
   const operation = new Operation(operationName, opts.signal);
   try {
-    const backend: Backend | undefined =
-      kind === undefined
-        ? undefined
-        : kind === 'results'
-          ? new ResultsBackend(
-              {
-                resultsUrl: opts.resultsUrl as string,
-                token: opts.runtimeToken as string,
-                ids: requireBackendIds(opts.runtimeToken),
-              },
-              opts.tempDir,
-            )
-          : new LegacyBackend(
-              local?.config ?? {
-                runtimeUrl: opts.runtimeUrl as string,
-                token: opts.runtimeToken,
-                runId: opts.runId ?? LOCAL_RUN_ID,
-              },
-            );
+    const backend = kind === undefined ? undefined : createBackend(kind, opts, local?.config);
     return await work(
       backend as Backend,
       { http, operation, logger: opts.logger, onProgress: opts.onProgress },
@@ -289,6 +271,26 @@ async function withBackend<T>(
     http.dispose();
     await local?.close();
   }
+}
+
+function createBackend(
+  kind: 'legacy' | 'results' | 'local',
+  opts: NormalizedOptions,
+  local: ResultsConfig | undefined,
+): Backend {
+  if (local) return new ResultsBackend(local, opts.tempDir);
+  if (kind === 'results') {
+    const token = opts.runtimeToken as string;
+    return new ResultsBackend(
+      { resultsUrl: opts.resultsUrl as string, token, ids: requireBackendIds(token) },
+      opts.tempDir,
+    );
+  }
+  return new LegacyBackend({
+    runtimeUrl: opts.runtimeUrl as string,
+    token: opts.runtimeToken,
+    runId: opts.runId ?? LOCAL_RUN_ID,
+  });
 }
 
 /**

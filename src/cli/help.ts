@@ -7,12 +7,15 @@ Commands:
   download NAME           download artifact NAME
   list                    list the artifacts of the run
   get NAME                show one artifact
-  serve                   run a local artifact service (legacy protocol)
+  delete NAME             delete an artifact
+  serve                   run a local artifact service (both protocols)
 
 Where artifacts go:
-  In a GitHub Actions (or GHES/Gitea/Forgejo/act) job, Ferry reads ACTIONS_RUNTIME_URL,
-  ACTIONS_RUNTIME_TOKEN and GITHUB_RUN_ID. With --url it talks to a 'ferry serve'.
-  Otherwise it uses the embedded local store in ~/.ferry/store (or FERRY_STORE, --store).
+  In a job, Ferry reads the runner's environment: the results protocol (github.com) when
+  ACTIONS_RESULTS_URL and a results-scoped ACTIONS_RUNTIME_TOKEN are set, the legacy
+  protocol (GHES, Gitea, Forgejo, act) when ACTIONS_RUNTIME_URL is. With --url it talks
+  to a 'ferry serve' (legacy protocol). Otherwise it uses the embedded local store in
+  ~/.ferry/store (or FERRY_STORE, --store).
 
 Common options:
   --json                  one JSON object per event on stdout (for scripts)
@@ -21,7 +24,7 @@ Common options:
   --concurrency N         parallel transfers (default 8)
   --url URL               a ferry serve URL (legacy protocol), instead of the environment
   --token TOKEN           bearer token for --url (or FERRY_TOKEN)
-  --run-id ID             run id for --url or the local store (default 'local')
+  --run-id ID             run id for --url, the local store (default 'local') or --repository
   --store DIR             directory of the embedded local store
   -h, --help              help for a command
 
@@ -39,6 +42,8 @@ Options:
   --root DIR                 directory artifact paths are relative to
   --include-hidden           include files and directories whose name starts with '.'
   --retention-days N         days to keep the artifact (1-90; default: server default)
+  --overwrite                replace an existing artifact of the same name
+  --no-archive               upload a single file as-is (named after the file), not zipped
   --compression-level N      0 (store) to 9 (smallest); default 6
   --chunk-size BYTES         bytes per chunk request (default 4194304)
 
@@ -48,19 +53,34 @@ Examples:
   ferry upload site public/ --url http://127.0.0.1:8080/ --json`,
   download: `Usage: ferry download NAME [--path DIR] [options]
 
-Downloads artifact NAME into DIR (default: the current directory). Files appear only
-after every file arrived intact; nothing is written outside DIR.
+Downloads artifact NAME into DIR (default: the current directory). The download is
+verified (size, sha256 digest) before anything appears in DIR, and nothing is ever
+written outside DIR.
+
+Options:
+  --artifact-id ID        download this artifact id instead of the newest called NAME
+  --skip-decompress       keep the zip as downloaded
+  --repository O/R        read another run (with --run-id and --github-token or GITHUB_TOKEN)
 
 Examples:
   ferry download build-output --path ./out
-  ferry download logs --url http://127.0.0.1:8080/ --json`,
-  list: `Usage: ferry list [options]
+  ferry download logs --url http://127.0.0.1:8080/ --json
+  ferry download dist --repository octo/app --run-id 123456 --path ./prev`,
+  list: `Usage: ferry list [--latest] [options]
 
-Lists the artifacts of the run.
+Lists the artifacts of the run (--latest: only the newest of each name).
 
 Examples:
   ferry list
-  ferry list --json`,
+  ferry list --json
+  ferry list --repository octo/app --run-id 123456`,
+  delete: `Usage: ferry delete NAME [options]
+
+Deletes artifact NAME (results protocol and the local store; the legacy protocol has no delete).
+
+Examples:
+  ferry delete build-output
+  ferry delete old-logs --repository octo/app --run-id 123456`,
   get: `Usage: ferry get NAME [options]
 
 Shows one artifact of the run; exit code 3 when there is none.
@@ -69,8 +89,10 @@ Examples:
   ferry get build-output --json`,
   serve: `Usage: ferry serve [--port N] [--host ADDR] [--data DIR] [--token TOKEN]
 
-Runs a local artifact service over a data directory and prints its URL. Point runners at
-it with ACTIONS_RUNTIME_URL=<url>, or other ferry commands with --url <url>.
+Runs a local artifact service over a data directory and prints its URL. It speaks both
+protocols on one port: point legacy runners at it with ACTIONS_RUNTIME_URL=<url>, results
+clients with ACTIONS_RESULTS_URL=<url>, REST clients with GITHUB_API_URL=<url>, and other
+ferry commands with --url <url>.
 
 Options:
   --port N        port to listen on (default 0: any free port)

@@ -1,7 +1,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { downloadArtifact, getArtifact, listArtifacts, uploadArtifact } from '../client.js';
+import { deleteArtifact, downloadArtifact, getArtifact, listArtifacts, uploadArtifact } from '../client.js';
+import type { FindBy } from '../backends/results/rest.js';
 import { fromEnvironment } from '../environment.js';
 import { isFerryError } from '../errors.js';
 import type { ArtifactClientOptions } from '../options.js';
@@ -26,14 +27,23 @@ const COMMON: NonNullable<ParseArgsConfig['options']> = {
 const COMMANDS: Record<string, NonNullable<ParseArgsConfig['options']>> = {
   upload: {
     root: { type: 'string' },
+    overwrite: { type: 'boolean' },
+    'no-archive': { type: 'boolean' },
     'include-hidden': { type: 'boolean' },
     'retention-days': { type: 'string' },
     'compression-level': { type: 'string' },
     'chunk-size': { type: 'string' },
   },
-  download: { path: { type: 'string' } },
-  list: {},
-  get: {},
+  download: {
+    path: { type: 'string' },
+    'artifact-id': { type: 'string' },
+    'skip-decompress': { type: 'boolean' },
+    repository: { type: 'string' },
+    'github-token': { type: 'string' },
+  },
+  list: { latest: { type: 'boolean' }, repository: { type: 'string' }, 'github-token': { type: 'string' } },
+  get: { repository: { type: 'string' }, 'github-token': { type: 'string' } },
+  delete: { repository: { type: 'string' }, 'github-token': { type: 'string' } },
   serve: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' } },
 };
 
@@ -83,16 +93,18 @@ export async function main(argv: string[]): Promise<number> {
   });
   try {
     if (command === 'serve') return await serve(values, out);
-    const options = clientOptions(values, out);
+    const options = { ...clientOptions(values, out), ...findByOption(values) };
     switch (command) {
       case 'upload':
         return await upload(positionals, values, options, out);
       case 'download':
         return await download(positionals, values, options, out);
       case 'list':
-        return await list(positionals, options, out);
+        return await list(positionals, values, options, out);
       case 'get':
         return await get(positionals, options, out);
+      case 'delete':
+        return await remove(positionals, options, out);
     }
     return 2;
   } catch (error: unknown) {
@@ -163,6 +175,8 @@ async function upload(
     ...(retention !== undefined ? { retentionDays: retention } : {}),
     ...(level !== undefined ? { compressionLevel: level } : {}),
     ...(chunk !== undefined ? { chunkSize: chunk } : {}),
+    ...(values['overwrite'] ? { overwrite: true } : {}),
+    ...(values['no-archive'] ? { archive: false } : {}),
   });
   const seconds = (Date.now() - started) / 1000;
   out.result(
@@ -182,7 +196,13 @@ async function download(
   if (!name || extra.length) throw new UsageError('download needs exactly one artifact NAME');
   const target = typeof values['path'] === 'string' ? values['path'] : process.cwd();
   const started = Date.now();
-  const result = await downloadArtifact(name, { ...options, path: target });
+  const artifactId = numberOption(values, 'artifact-id');
+  const result = await downloadArtifact(name, {
+    ...options,
+    path: target,
+    ...(artifactId !== undefined ? { artifactId } : {}),
+    ...(values['skip-decompress'] ? { skipDecompress: true } : {}),
+  });
   const seconds = (Date.now() - started) / 1000;
   out.result(
     { command: 'download', ...result, seconds },
@@ -191,9 +211,14 @@ async function download(
   return 0;
 }
 
-async function list(positionals: string[], options: ArtifactClientOptions, out: CliOutput): Promise<number> {
+async function list(
+  positionals: string[],
+  values: Values,
+  options: ArtifactClientOptions,
+  out: CliOutput,
+): Promise<number> {
   if (positionals.length) throw new UsageError('list takes no arguments');
-  const artifacts = await listArtifacts(options);
+  const artifacts = await listArtifacts({ ...options, ...(values['latest'] ? { latest: true } : {}) });
   const human = artifacts.length
     ? artifacts
         .map((a) => `${a.name}\t${formatBytes(a.size)}${a.id !== undefined ? `\tid ${a.id}` : ''}`)
@@ -212,6 +237,40 @@ async function get(positionals: string[], options: ArtifactClientOptions, out: C
     `${artifact.name}\t${formatBytes(artifact.size)}${artifact.id !== undefined ? `\tid ${artifact.id}` : ''}`,
   );
   return 0;
+}
+
+async function remove(
+  positionals: string[],
+  options: ArtifactClientOptions,
+  out: CliOutput,
+): Promise<number> {
+  const [name, ...extra] = positionals;
+  if (!name || extra.length) throw new UsageError('delete needs exactly one artifact NAME');
+  const { id } = await deleteArtifact(name, options);
+  out.result(
+    { command: 'delete', artifactName: name, id },
+    `deleted ${name}${id !== undefined ? ` (id ${id})` : ''}`,
+  );
+  return 0;
+}
+
+/** `--repository owner/repo --run-id N` reads another run through the REST API with a token. */
+function findByOption(values: Values): { findBy?: FindBy } {
+  const repository = values['repository'];
+  if (typeof repository !== 'string') return {};
+  const token = (values['github-token'] as string | undefined) ?? process.env['GITHUB_TOKEN'];
+  const runId = values['run-id'];
+  if (!token) throw new UsageError('--repository needs --github-token or GITHUB_TOKEN');
+  if (typeof runId !== 'string') throw new UsageError('--repository needs --run-id');
+  registerSecret(token);
+  return {
+    findBy: {
+      token,
+      repository,
+      runId,
+      ...(process.env['GITHUB_API_URL'] ? { apiUrl: process.env['GITHUB_API_URL'] } : {}),
+    },
+  };
 }
 
 async function serve(values: Values, out: CliOutput): Promise<number> {

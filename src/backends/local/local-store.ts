@@ -2,27 +2,40 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { startServer, type RunningServer } from '../../server/index.js';
 import { registerSecret } from '../../transport/redact.js';
-import type { LegacyConfig } from '../legacy/contracts.js';
+import type { ResultsConfig } from '../results/contracts.js';
 
 export const LOCAL_RUN_ID = 'local';
 
 export interface LocalStore {
-  config: LegacyConfig;
+  config: ResultsConfig;
   close(): Promise<void>;
 }
 
 /**
  * The embedded default: with no runner around, Ferry serves its own store in-process on a
- * loopback port and speaks the same protocol to it that it speaks to a real service. One code
- * path, and the laptop case exercises exactly what CI runs.
+ * loopback port and speaks the results protocol to it, as it would to github.com. One code
+ * path, so the laptop case exercises what CI runs, and the store has digests, delete and
+ * overwrite. The token is minted per process and only this process knows it.
  */
 export async function openLocalStore(dataDir: string, runId: string = LOCAL_RUN_ID): Promise<LocalStore> {
   await mkdir(dataDir, { recursive: true });
-  const token = randomBytes(24).toString('hex');
+  const token = mintRuntimeToken(runId);
   registerSecret(token);
   const server: RunningServer = await startServer({ dataDir, host: '127.0.0.1', port: 0, token });
   return {
-    config: { runtimeUrl: server.url, token, runId },
+    config: {
+      resultsUrl: server.url,
+      token,
+      ids: { workflowRunBackendId: runId, workflowJobRunBackendId: runId },
+    },
     close: () => server.close(),
   };
+}
+
+/** A runtime token shaped like the runner's (a JWT whose scp names the run); signed with a random key nobody keeps. */
+function mintRuntimeToken(runId: string): string {
+  const encode = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const header = encode({ alg: 'HS256', typ: 'JWT' });
+  const payload = encode({ scp: `Actions.Results:${runId}:${runId}`, nonce: randomBytes(16).toString('hex') });
+  return `${header}.${payload}.${randomBytes(32).toString('base64url')}`;
 }

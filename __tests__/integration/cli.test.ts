@@ -1,0 +1,161 @@
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { main } from '../../src/cli/main.js';
+import { startServer, type RunningServer } from '../../src/server/index.js';
+import { startFaultProxy } from '../helpers/fault-proxy.js';
+
+let work: string;
+let store: string;
+const saved = { ...process.env };
+
+/** Runs the CLI in-process and captures everything it writes. */
+async function ferry(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const out = process.stdout.write.bind(process.stdout);
+  const err = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((chunk: string | Uint8Array) => (
+    (stdout += String(chunk)),
+    true
+  )) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => (
+    (stderr += String(chunk)),
+    true
+  )) as typeof process.stderr.write;
+  try {
+    const code = await main(args);
+    return { code, stdout, stderr };
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+  }
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), 'ferry-cli-'));
+  store = path.join(work, 'store');
+  for (const key of Object.keys(process.env)) {
+    if (/^(ACTIONS_|GITHUB_|FERRY_|HTTPS?_PROXY|NO_PROXY)/i.test(key)) delete process.env[key];
+  }
+  await mkdir(path.join(work, 'src', 'sub'), { recursive: true });
+  await writeFile(path.join(work, 'src', 'a.txt'), 'alpha\n');
+  await writeFile(path.join(work, 'src', 'sub', 'b.txt'), 'beta\n');
+  await writeFile(path.join(work, 'src', '.hidden'), 'secret');
+});
+afterAll(async () => {
+  process.env = saved;
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('ferry CLI against the embedded local store', () => {
+  it('uploads a directory (hidden files skipped), lists, downloads, and deletes', async () => {
+    const up = await ferry('upload', 'demo', path.join(work, 'src'), '--store', store);
+    expect(up).toMatchObject({ code: 0 });
+    expect(up.stdout).toMatch(/uploaded demo: 2 files/);
+
+    const list = await ferry('list', '--store', store, '--json');
+    const events = list.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(events.at(-1)).toMatchObject({
+      event: 'result',
+      artifacts: [expect.objectContaining({ name: 'demo' })],
+    });
+
+    const target = path.join(work, 'out');
+    expect((await ferry('download', 'demo', '--path', target, '--store', store)).code).toBe(0);
+    expect(await readFile(path.join(target, 'sub', 'b.txt'), 'utf8')).toBe('beta\n');
+    await expect(readFile(path.join(target, '.hidden'))).rejects.toThrow();
+
+    expect((await ferry('delete', 'demo', '--store', store)).code).toBe(0);
+    const gone = await ferry('get', 'demo', '--store', store);
+    expect(gone.code).toBe(3);
+    expect(gone.stderr).toMatch(/No artifact named 'demo'/);
+  });
+
+  it('uses exit code 2 for bad usage and invalid input, naming the problem', async () => {
+    const noArgs = await ferry('upload');
+    expect(noArgs.code).toBe(2);
+    expect(noArgs.stderr).toMatch(/needs an artifact NAME/);
+    const badLevel = await ferry(
+      'upload',
+      'x',
+      path.join(work, 'src'),
+      '--compression-level',
+      '12',
+      '--store',
+      store,
+    );
+    expect(badLevel.code).toBe(2);
+    expect(badLevel.stderr).toMatch(/compressionLevel.*12/);
+    const badName = await ferry('upload', 'a:b', path.join(work, 'src'), '--store', store);
+    expect(badName.code).toBe(2);
+    expect(badName.stderr).toMatch(/':'/);
+    expect((await ferry('bogus')).code).toBe(2);
+  });
+
+  it('prints help with examples for every command', async () => {
+    for (const command of ['upload', 'download', 'list', 'get', 'delete', 'serve']) {
+      const help = await ferry(command, '--help');
+      expect(help.code).toBe(0);
+      expect(help.stdout).toMatch(/Usage: ferry/);
+      expect(help.stdout).toMatch(/Examples:/);
+    }
+  });
+});
+
+describe('secrets never reach the output of a failing run', () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer({ dataDir: path.join(work, 'serve'), port: 0, token: 'server-token-0000' });
+  });
+  afterAll(() => server.close());
+
+  it('keeps the runtime token, a SAS signature and a proxy password out of every line', async () => {
+    const TOKEN = 'sentinel-runtime-token-42';
+    const SIG = 'SENTINELSIGNATURE';
+    const PASSWORD = 'sentinel-proxy-pass';
+    // Every call fails permanently (no retry sleeps) with a body that echoes the credentials back.
+    const proxy = await startFaultProxy(server.url, (req) => ({
+      kind: 'respond',
+      status: 400,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        message: `boom ${String(req.headers['authorization'])} ?sig=${SIG} ${PASSWORD}`,
+      }),
+    }));
+    try {
+      process.env['ACTIONS_RUNTIME_URL'] = `${proxy.url}?sig=${SIG}&sv=1`;
+      process.env['ACTIONS_RUNTIME_TOKEN'] = TOKEN;
+      process.env['GITHUB_RUN_ID'] = '1';
+      process.env['NO_PROXY'] = '*';
+      process.env['HTTP_PROXY'] = `http://user:${PASSWORD}@127.0.0.1:9`;
+      const result = await ferry(
+        'upload',
+        'leaky',
+        path.join(work, 'src'),
+        '--verbose',
+        '--concurrency',
+        '1',
+      );
+      expect(result.code).toBe(2);
+      const everything = result.stdout + result.stderr;
+      expect(everything).toMatch(/400/);
+      for (const secret of [TOKEN, SIG, PASSWORD]) expect(everything).not.toContain(secret);
+      const json = await ferry('list', '--json');
+      for (const secret of [TOKEN, SIG, PASSWORD]) expect(json.stdout + json.stderr).not.toContain(secret);
+    } finally {
+      for (const key of [
+        'ACTIONS_RUNTIME_URL',
+        'ACTIONS_RUNTIME_TOKEN',
+        'GITHUB_RUN_ID',
+        'NO_PROXY',
+        'HTTP_PROXY',
+      ])
+        delete process.env[key];
+      await proxy.close();
+    }
+  });
+});
