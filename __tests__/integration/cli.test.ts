@@ -159,3 +159,54 @@ describe('secrets never reach the output of a failing run', () => {
     }
   });
 });
+
+describe('ferry doctor', () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer({ dataDir: path.join(work, 'doctor'), port: 0 });
+  });
+  afterAll(() => server.close());
+  afterEach(() => {
+    for (const key of [
+      'ACTIONS_RUNTIME_URL',
+      'ACTIONS_RUNTIME_TOKEN',
+      'GITHUB_RUN_ID',
+      'HTTP_PROXY',
+      'NO_PROXY',
+    ])
+      delete process.env[key];
+  });
+
+  it('explains the protocol choice, the token and the route to a reachable endpoint', async () => {
+    process.env['ACTIONS_RUNTIME_URL'] = server.url;
+    process.env['ACTIONS_RUNTIME_TOKEN'] = 'opaque-token-123456';
+    process.env['GITHUB_RUN_ID'] = '5';
+    const result = await ferry('doctor');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/ok {3}protocol: legacy \(ACTIONS_RUNTIME_URL is set/);
+    expect(result.stdout).toMatch(/ok {3}runtime service: .* answered HTTP \d+, direct/);
+    expect(result.stdout).not.toContain('opaque-token-123456');
+  });
+
+  it('names an unreachable endpoint and the proxy route in one line, exit code 1', async () => {
+    process.env['ACTIONS_RUNTIME_URL'] = 'http://127.0.0.1:9/';
+    process.env['ACTIONS_RUNTIME_TOKEN'] = 'opaque-token-123456';
+    process.env['GITHUB_RUN_ID'] = '5';
+    process.env['HTTP_PROXY'] = 'http://user:doctor-secret@127.0.0.1:9';
+    const result = await ferry('doctor', '--json');
+    expect(result.code).toBe(1);
+    const event = JSON.parse(result.stdout.trim().split('\n').at(-1) as string) as {
+      checks: Array<{ name: string; ok: boolean; detail: string }>;
+    };
+    const endpoint = event.checks.find((c) => c.name === 'runtime service');
+    expect(endpoint).toMatchObject({ ok: false });
+    expect(endpoint?.detail).toMatch(/unreachable via http:\/\/.*127\.0\.0\.1:9/);
+    expect(result.stdout).not.toContain('doctor-secret');
+  });
+
+  it('reports the embedded store when there is no runner', async () => {
+    const result = await ferry('doctor', '--store', store);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('no runner environment');
+  });
+});

@@ -8,6 +8,7 @@ Commands:
   list                    list the artifacts of the run
   get NAME                show one artifact
   delete NAME             delete an artifact
+  doctor                  explain which protocol, token and proxy route Ferry will use
   serve                   run a local artifact service (both protocols)
 
 Where artifacts go:
@@ -87,6 +88,16 @@ Shows one artifact of the run; exit code 3 when there is none.
 
 Examples:
   ferry get build-output --json`,
+  doctor: `Usage: ferry doctor [--json]
+
+Checks the environment without uploading anything: which protocol Ferry will use and
+why, what the runtime token is scoped to, and whether each endpoint answers through the
+configured proxy (HTTP_PROXY / HTTPS_PROXY / NO_PROXY). Each failure is one line.
+Exit code 0 when every check passes, 1 otherwise.
+
+Examples:
+  ferry doctor
+  HTTPS_PROXY=http://proxy:3128 ferry doctor --json`,
   serve: `Usage: ferry serve [--port N] [--host ADDR] [--data DIR] [--token TOKEN]
 
 Runs a local artifact service over a data directory and prints its URL. It speaks both

@@ -10,6 +10,7 @@ import { findFiles } from '../pack/find-files.js';
 import { startServer } from '../server/index.js';
 import { registerSecret } from '../transport/redact.js';
 import { COMMAND_HELP, MAIN_HELP } from './help.js';
+import { runDoctor } from './doctor.js';
 import { createOutput, formatBytes, type CliOutput } from './output.js';
 
 const COMMON: NonNullable<ParseArgsConfig['options']> = {
@@ -45,6 +46,7 @@ const COMMANDS: Record<string, NonNullable<ParseArgsConfig['options']>> = {
   get: { repository: { type: 'string' }, 'github-token': { type: 'string' } },
   delete: { repository: { type: 'string' }, 'github-token': { type: 'string' } },
   serve: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' } },
+  doctor: {},
 };
 
 class UsageError extends Error {}
@@ -90,6 +92,7 @@ export async function main(argv: string[]): Promise<number> {
     json: Boolean(values['json']),
     verbose: Boolean(values['verbose']),
     quiet: Boolean(values['quiet']),
+    tty: Boolean(process.stderr.isTTY) && !process.env['CI'],
   });
   try {
     if (command === 'serve') return await serve(values, out);
@@ -105,6 +108,8 @@ export async function main(argv: string[]): Promise<number> {
         return await get(positionals, options, out);
       case 'delete':
         return await remove(positionals, options, out);
+      case 'doctor':
+        return await doctor(options, out);
     }
     return 2;
   } catch (error: unknown) {
@@ -237,6 +242,13 @@ async function get(positionals: string[], options: ArtifactClientOptions, out: C
     `${artifact.name}\t${formatBytes(artifact.size)}${artifact.id !== undefined ? `\tid ${artifact.id}` : ''}`,
   );
   return 0;
+}
+
+async function doctor(options: ArtifactClientOptions, out: CliOutput): Promise<number> {
+  const checks = await runDoctor(options);
+  const human = checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`).join('\n');
+  out.result({ command: 'doctor', ok: checks.every((c) => c.ok), checks }, human);
+  return checks.every((c) => c.ok) ? 0 : 1;
 }
 
 async function remove(

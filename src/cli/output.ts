@@ -9,7 +9,14 @@ export interface CliOutput {
   error(message: string, code?: string): void;
 }
 
-export function createOutput(options: { json: boolean; verbose: boolean; quiet: boolean }): CliOutput {
+export function createOutput(options: {
+  json: boolean;
+  verbose: boolean;
+  quiet: boolean;
+  /** Redraw one progress bar line (stderr is a terminal) instead of printing throttled lines. */
+  tty?: boolean;
+}): CliOutput {
+  const bar = options.tty ? new ProgressBar((text) => process.stderr.write(text)) : undefined;
   const emit = (value: Record<string, unknown>): void => {
     process.stdout.write(`${redactText(JSON.stringify(value))}\n`);
   };
@@ -37,6 +44,10 @@ export function createOutput(options: { json: boolean; verbose: boolean; quiet: 
         return;
       }
       if (options.quiet) return;
+      if (bar) {
+        bar.update(event);
+        return;
+      }
       const now = Date.now();
       // Plain throttled lines: readable in a CI log, where a redrawn bar would be noise.
       if (event.phase === 'transfer' && now - lastProgress < 1000) return;
@@ -50,10 +61,12 @@ export function createOutput(options: { json: boolean; verbose: boolean; quiet: 
       );
     },
     result(value, human) {
+      bar?.finish();
       if (options.json) emit({ event: 'result', ...value });
       else process.stdout.write(`${redactText(human)}\n`);
     },
     error(message, code) {
+      bar?.finish();
       if (options.json) emit({ event: 'error', code, message });
       else line(`error: ${message}`);
     },
@@ -69,4 +82,64 @@ export function formatBytes(bytes: number): string {
     unit++;
   }
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+/**
+ * A single redrawn line for terminals: phase, bytes, percent, rate, ETA and files. Redraws at
+ * most ten times a second; the rate is measured from the first transfer event.
+ */
+export class ProgressBar {
+  #started: number | undefined;
+  #last = 0;
+  #drawn = false;
+  constructor(
+    private readonly write: (text: string) => void,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  update(event: ProgressEvent): void {
+    const now = this.now();
+    if (event.phase === 'transfer') this.#started ??= now;
+    if (event.phase === 'transfer' && now - this.#last < 100) return;
+    this.#last = now;
+    this.write(`\r\u001b[2K${this.render(event, now)}`);
+    this.#drawn = true;
+  }
+
+  render(event: ProgressEvent, now: number): string {
+    const elapsed = this.#started === undefined ? 0 : (now - this.#started) / 1000;
+    const rate = elapsed > 0 ? event.bytesDone / elapsed : 0;
+    const total = event.bytesTotal;
+    const fraction = total ? Math.min(1, event.bytesDone / Math.max(1, total)) : undefined;
+    const width = 24;
+    const filled = fraction === undefined ? 0 : Math.round(fraction * width);
+    const gauge =
+      fraction === undefined
+        ? ''
+        : `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${Math.floor(fraction * 100)}% `;
+    const eta =
+      fraction !== undefined && rate > 0 && total
+        ? ` ETA ${formatDuration((total - event.bytesDone) / rate)}`
+        : '';
+    const files = event.filesTotal !== undefined ? ` ${event.filesDone}/${event.filesTotal} files` : '';
+    const size = total
+      ? `${formatBytes(event.bytesDone)}/${formatBytes(total)}`
+      : formatBytes(event.bytesDone);
+    return `${event.operation} ${event.artifactName} ${event.phase} ${gauge}${size} ${formatBytes(rate)}/s${eta}${files}`;
+  }
+
+  finish(): void {
+    if (this.#drawn) this.write('\n');
+    this.#drawn = false;
+  }
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  const s = Math.round(seconds);
+  return s >= 3600
+    ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+    : s >= 60
+      ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
+      : `${s}s`;
 }
