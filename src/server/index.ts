@@ -84,7 +84,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     url,
     port,
     stats: () => ({ ...stats }),
-    close: () => (closing ??= close()),
+    close: () =>
+      (closing ??= close().then(async () => {
+        await Promise.all(protocols.map((p) => p.close?.()));
+      })),
   };
 }
 

@@ -32,4 +32,6 @@ export interface Route {
 export interface ProtocolModule {
   readonly name: string;
   readonly routes: readonly Route[];
+  /** Releases what the protocol holds open (file descriptors); called after the last socket closed. */
+  close?(): Promise<void>;
 }

@@ -135,6 +135,13 @@ export class ArtifactStore {
     return items;
   }
 
+  /** Closes every loaded container's journal. */
+  async close(): Promise<void> {
+    const loaded = await Promise.allSettled(this.#items.values());
+    this.#items.clear();
+    await Promise.all(loaded.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
+  }
+
   /** Ids only ever grow, and the counter is persisted before an id is used, so restarts never reuse one. */
   async #allocateId(): Promise<number> {
     return this.#locks.run('counter', async () => {

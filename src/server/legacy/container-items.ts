@@ -1,8 +1,8 @@
-import { readdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { HttpError } from '../http/http-error.js';
-import { readJsonFile, writeJsonAtomic } from '../util/atomic-file.js';
+import { Journal } from '../util/journal.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
-import { itemKey, type LegacyLayout } from './layout.js';
+import type { LegacyLayout } from './layout.js';
 import { addRange, coversAll, removeRange, type ByteRange } from './ranges.js';
 import type { ContentRange } from './validate.js';
 
@@ -37,12 +37,10 @@ export interface ContainerListing {
   folders: string[];
 }
 
-// Bounded parallelism when loading item metadata, so a 10k-item container does not hit EMFILE.
-const LOAD_CONCURRENCY = 64;
-
 /**
- * The items of one container: an in-memory index (write-through to one small JSON file per item,
- * so a 10,000-file artifact costs 10,000 small writes, not 10,000 rewrites of one big file).
+ * The items of one container: an in-memory index, written through to an append-only journal
+ * (one line per change, replayed on start), so a 10,000-file artifact costs one small append
+ * per file, not a rewrite of one big file or a temp-file-and-rename per item.
  *
  * Chunks of one item are serialized by a per-item lock: the official client sends them one at a
  * time anyway, and the lock makes "reset on a new total", the positional write and the range
@@ -56,33 +54,27 @@ export class ContainerItems {
   /** Folder path -> number of items beneath it; used to refuse a file where a folder is (and vice versa). */
   readonly #folders = new Map<string, number>();
   readonly #locks = new KeyedMutex();
+  readonly #journal: Journal;
 
   private constructor(layout: LegacyLayout, containerId: number) {
     this.#layout = layout;
     this.#containerId = containerId;
+    this.#journal = new Journal(`${layout.itemsDir(containerId)}/items.journal`);
   }
 
   static async load(layout: LegacyLayout, containerId: number): Promise<ContainerItems> {
     const items = new ContainerItems(layout, containerId);
-    let names: string[];
-    try {
-      names = await readdir(layout.itemsDir(containerId));
-    } catch (error) {
-      if ((error as { code?: unknown }).code === 'ENOENT') return items;
-      throw error;
-    }
-    const metaFiles = names.filter((n) => /^[0-9a-f]{64}\.json$/.test(n));
-    for (let i = 0; i < metaFiles.length; i += LOAD_CONCURRENCY) {
-      const batch = metaFiles.slice(i, i + LOAD_CONCURRENCY);
-      const records = await Promise.all(
-        batch.map((n) => readJsonFile(`${layout.itemsDir(containerId)}/${n}`)),
-      );
-      records.forEach((record, index) => {
-        // The file name must be the hash of the recorded path; anything else is not ours.
-        if (isItemRecord(record) && `${itemKey(record.path)}.json` === batch[index]) items.#put(record);
-      });
+    await mkdir(layout.itemsDir(containerId), { recursive: true });
+    // Later lines supersede earlier ones for the same path: the journal is replayed in order.
+    for (const record of await Journal.replay(items.#journal.path)) {
+      if (isItemRecord(record)) items.#put(record);
     }
     return items;
+  }
+
+  /** Releases the journal's file descriptor. */
+  close(): Promise<void> {
+    return this.#journal.close();
   }
 
   get(path: string): ItemRecord | undefined {
@@ -186,7 +178,7 @@ export class ContainerItems {
   }
 
   #persist(record: ItemRecord): Promise<void> {
-    return writeJsonAtomic(this.#layout.itemMetaFile(this.#containerId, record.path), record);
+    return this.#journal.append(record);
   }
 }
 

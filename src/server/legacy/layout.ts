@@ -39,10 +39,6 @@ export class LegacyLayout {
     return join(this.containerDir(containerId), 'items');
   }
 
-  itemMetaFile(containerId: number, itemPath: string): string {
-    return join(this.itemsDir(containerId), `${itemKey(itemPath)}.json`);
-  }
-
   itemDataFile(containerId: number, itemPath: string): string {
     return join(this.itemsDir(containerId), `${itemKey(itemPath)}.bin`);
   }

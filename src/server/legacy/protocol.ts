@@ -10,5 +10,9 @@ import { LegacyLayout } from './layout.js';
  */
 export async function createLegacyProtocol(dataDir: string): Promise<ProtocolModule> {
   const store = await ArtifactStore.open(new LegacyLayout(dataDir));
-  return { name: 'legacy', routes: [...artifactRoutes(store), ...containerRoutes(store)] };
+  return {
+    name: 'legacy',
+    routes: [...artifactRoutes(store), ...containerRoutes(store)],
+    close: () => store.close(),
+  };
 }
