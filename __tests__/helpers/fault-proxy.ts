@@ -28,12 +28,14 @@ export interface FaultProxy {
 
 /**
  * An HTTP server in front of a real upstream (e.g. ferry serve) that applies a fault per
- * request. Signed URLs the upstream hands out point at the upstream itself, so only calls made
- * to this proxy's URL are subject to faults.
+ * request. By default the upstream sees its own host, so the signed URLs it hands out point at
+ * itself and only calls made to this proxy's URL are subject to faults; with `preserveHost`
+ * ferry serve builds its URLs from the proxy's host, and blob traffic goes through faults too.
  */
 export async function startFaultProxy(
   upstream: string,
   decide: (req: FaultRequest) => FaultAction,
+  options: { preserveHost?: boolean } = {},
 ): Promise<FaultProxy> {
   const counts = new Map<string, number>();
   const seen: FaultRequest[] = [];
@@ -62,7 +64,7 @@ export async function startFaultProxy(
         port: target.port,
         method: req.method,
         path: req.url,
-        headers: { ...req.headers, host: target.host },
+        headers: { ...req.headers, host: options.preserveHost ? req.headers.host : target.host },
       },
       (upstreamRes) => {
         if (action.kind === 'reset-after-commit') {

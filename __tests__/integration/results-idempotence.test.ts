@@ -87,3 +87,39 @@ describe('create and finalize are reconciled, never blindly repeated', () => {
     expect(proxy!.seen).toHaveLength(1);
   });
 });
+
+describe('downloads resume where they broke off', () => {
+  it('a blob GET cut at half is resumed with Range and If-Match, and the digest still verifies', async () => {
+    const { downloadArtifact } = await import('../../src/index.js');
+    const { randomBytes } = await import('node:crypto');
+    const { readFile } = await import('node:fs/promises');
+    await writeFile(path.join(work, 'big.bin'), randomBytes(3 * 1024 * 1024));
+    const uploaded = await uploadArtifact('resumable', [path.join(work, 'big.bin')], work, {
+      resultsUrl: server.url,
+      runtimeToken: TOKEN,
+    });
+    proxy = await startFaultProxy(
+      server.url,
+      (req) =>
+        req.method === 'GET' && req.url.startsWith('/devstoreaccount1/') && req.nth === 1
+          ? { kind: 'truncate-response', bytes: 1_500_000 }
+          : { kind: 'pass' },
+      { preserveHost: true },
+    );
+    const target = path.join(work, 'resumed');
+    const result = await downloadArtifact('resumable', {
+      resultsUrl: proxy.url,
+      runtimeToken: TOKEN,
+      path: target,
+      ...fast,
+    });
+    expect(result.digest).toBe(uploaded.digest);
+    expect(
+      (await readFile(path.join(target, 'big.bin'))).equals(await readFile(path.join(work, 'big.bin'))),
+    ).toBe(true);
+    const blobGets = proxy.seen.filter((r) => r.method === 'GET' && r.url.startsWith('/devstoreaccount1/'));
+    expect(blobGets).toHaveLength(2);
+    expect(blobGets[1]?.headers['range']).toMatch(/^bytes=\d+-$/);
+    expect(blobGets[1]?.headers['if-match']).toBeDefined();
+  });
+});

@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { IntegrityError, type ErrorContext } from '../../errors.js';
 import type { HttpManager } from '../../transport/http-manager.js';
@@ -74,23 +74,30 @@ export async function downloadBlob(
     const declared =
       res.headers['content-length'] === undefined ? undefined : Number(res.headers['content-length']);
     let got = 0;
-    const tap = new Transform({
-      transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
-        got += chunk.length;
-        received += chunk.length;
-        hash.update(chunk);
-        options.onBytes?.(received);
-        done(null, chunk);
+    const handle = await open(file, append ? 'a' : 'w');
+    // Bytes count as received (and are hashed) only once they are on disk: a resume starts
+    // exactly where the file ends, never after bytes that were buffered but lost.
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void) {
+        handle.write(chunk).then(() => {
+          got += chunk.length;
+          received += chunk.length;
+          hash.update(chunk);
+          options.onBytes?.(received);
+          done();
+        }, done);
       },
     });
     try {
-      await pipeline(res, tap, createWriteStream(file, { flags: append ? 'a' : 'w' }));
+      await pipeline(res, sink);
     } catch (error: unknown) {
       throw new IntegrityError('ERR_FERRY_INTEGRITY', `Download broke off after ${received} bytes`, {
         cause: error,
         retryable: true,
         context: options.context,
       });
+    } finally {
+      await handle.close();
     }
     if (declared !== undefined && got !== declared) {
       throw new IntegrityError('ERR_FERRY_INTEGRITY', `Download truncated: ${got} of ${declared} bytes`, {
