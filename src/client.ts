@@ -20,6 +20,7 @@ import {
 } from './backends/results/rest.js';
 import { backendIdsFromToken, requireBackendIds } from './backends/results/token.js';
 import { normalizeOptions, type ArtifactClientOptions, type NormalizedOptions } from './options.js';
+import { checkConflictPolicy, type ConflictPolicy } from './pack/conflict.js';
 import { validateArtifactName } from './pack/validate.js';
 import { HttpManager } from './transport/http-manager.js';
 import { Operation } from './transport/operation.js';
@@ -52,6 +53,18 @@ export interface DownloadArtifactOptions extends ArtifactClientOptions, FindByOp
   artifactId?: number;
   /** Keep the zip instead of extracting it. @default false */
   skipDecompress?: boolean;
+  /**
+   * A file that already exists in `path`: `'overwrite'` replaces it, `'skip'` keeps it, `'error'`
+   * fails (before anything is written) when its content differs; identical files are fine.
+   * @default 'overwrite'
+   */
+  conflict?: ConflictPolicy;
+  /**
+   * `false`: a digest mismatch does not fail the download; the data is written and the result
+   * says `digestMismatch: true` (download-artifact's `digest-mismatch: warn|info|ignore`).
+   * @default true
+   */
+  verifyDigest?: boolean;
 }
 
 export interface DownloadArtifactResponse extends DownloadResult {
@@ -124,9 +137,15 @@ export async function downloadArtifact(
   name: string,
   options: DownloadArtifactOptions = {},
 ): Promise<DownloadArtifactResponse> {
-  const { path: target, artifactId, skipDecompress, findBy, ...rest } = options;
+  const { path: target, artifactId, skipDecompress, findBy, conflict, verifyDigest, ...rest } = options;
   const opts = normalizeOptions(rest);
   validateArtifactName(name);
+  checkConflictPolicy(conflict);
+  if (verifyDigest !== undefined && typeof verifyDigest !== 'boolean') {
+    throw new FerryError('ERR_FERRY_INVALID_OPTION', `Option 'verifyDigest' must be a boolean`, {
+      context: { option: 'verifyDigest' },
+    });
+  }
   if (artifactId !== undefined && (!Number.isSafeInteger(artifactId) || artifactId < 1)) {
     throw new FerryError(
       'ERR_FERRY_INVALID_OPTION',
@@ -139,6 +158,8 @@ export async function downloadArtifact(
     id: artifactId,
     targetDirectory: target ?? process.cwd(),
     ...(skipDecompress ? { skipDecompress } : {}),
+    ...(conflict !== undefined ? { conflict } : {}),
+    ...(verifyDigest !== undefined ? { verifyDigest } : {}),
   };
   return withBackend(
     'download',
@@ -232,9 +253,9 @@ export async function deleteArtifact(
 
 /**
  * Resolves the backend by capability, runs `work` with a fresh HttpManager and Operation, and
- * always disposes both (and the embedded store), success or not.
+ * always disposes both (and the embedded store), success or not. (Internal; used by `merge/`.)
  */
-async function withBackend<T>(
+export async function withBackend<T>(
   operationName: string,
   opts: NormalizedOptions,
   work: (backend: Backend, ctx: OperationContext, kind: Backend['kind'] | 'local') => Promise<T>,
@@ -245,20 +266,7 @@ async function withBackend<T>(
   const kind = restOnly ? undefined : chooseBackend(opts);
   const local =
     kind === 'local' ? await openLocalStore(opts.localStore, opts.runId ?? LOCAL_RUN_ID) : undefined;
-  const userAgent =
-    kind === 'legacy'
-      ? operationName === 'upload'
-        ? UPLOAD_USER_AGENT
-        : DOWNLOAD_USER_AGENT
-      : RESULTS_USER_AGENT;
-  const http = new HttpManager({
-    slots: opts.concurrency,
-    userAgent,
-    proxy: opts.proxy,
-    socketTimeoutMs: opts.timeoutMs,
-    retry: opts.retry,
-    logger: opts.logger,
-  });
+  const http = createHttpManager(opts, kind, operationName);
   const operation = new Operation(operationName, opts.signal);
   try {
     const backend = kind === undefined ? undefined : createBackend(kind, opts, local?.config);
@@ -271,6 +279,31 @@ async function withBackend<T>(
     http.dispose();
     await local?.close();
   }
+}
+
+/**
+ * An HttpManager for one operation (or, in downloadArtifacts, one artifact of it): its own
+ * keep-alive slots, the options' proxy, timeouts and retry policy. The caller disposes of it.
+ */
+export function createHttpManager(
+  opts: NormalizedOptions,
+  kind: Backend['kind'] | 'local' | undefined,
+  operationName: string,
+): HttpManager {
+  const userAgent =
+    kind === 'legacy'
+      ? operationName === 'upload'
+        ? UPLOAD_USER_AGENT
+        : DOWNLOAD_USER_AGENT
+      : RESULTS_USER_AGENT;
+  return new HttpManager({
+    slots: opts.concurrency,
+    userAgent,
+    proxy: opts.proxy,
+    socketTimeoutMs: opts.timeoutMs,
+    retry: opts.retry,
+    logger: opts.logger,
+  });
 }
 
 function createBackend(

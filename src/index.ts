@@ -14,6 +14,15 @@ export type {
   ListArtifactsOptions,
   FindByOption,
 } from './client.js';
+export { downloadArtifacts, mergeArtifacts } from './merge/index.js';
+export type {
+  DownloadArtifactsOptions,
+  DownloadArtifactsResponse,
+  DownloadedArtifact,
+  MergeArtifactsOptions,
+  MergeArtifactsResult,
+} from './merge/index.js';
+export type { ConflictPolicy } from './pack/conflict.js';
 export type { FindBy } from './backends/results/rest.js';
 export type { ArtifactClientOptions, BackendChoice } from './options.js';
 export { fromEnvironment } from './environment.js';

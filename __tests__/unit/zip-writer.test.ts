@@ -703,7 +703,11 @@ describe('createZipStream: backpressure', () => {
     });
     await new Promise<void>((resolve) => stream.once('readable', resolve));
     stream.read(1);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Wait until the stream has filled its buffer (highWaterMark = chunkSize) and stopped pulling.
+    for (let waited = 0; stream.readableLength < chunkSize && waited < 10_000; waited += 20) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(stream.readableLength).toBeGreaterThanOrEqual(chunkSize);
     const first = zipStreamStats(stream);
     await new Promise((resolve) => setTimeout(resolve, 300));
     const second = zipStreamStats(stream);

@@ -1,3 +1,4 @@
+import type { ConflictPolicy } from '../pack/conflict.js';
 import type { HttpManager } from '../transport/http-manager.js';
 import type { Operation } from '../transport/operation.js';
 import type { Logger, ProgressCallback } from '../types.js';
@@ -36,6 +37,13 @@ export interface DownloadResult {
   size: number;
   /** `sha256:<hex>` of the downloaded bytes, when the protocol has one. */
   digest?: string | undefined;
+  /**
+   * Only with `verifyDigest: false`: true when the downloaded bytes did not hash to the digest the
+   * service listed (`digest` is then what they hash to, `expectedDigest` what was listed).
+   */
+  digestMismatch?: boolean;
+  /** The digest the service listed, set when `digestMismatch` is true. */
+  expectedDigest?: string;
 }
 
 /** Everything one public operation hands a backend: its HTTP slots, shared fate, logger and progress sink. */
@@ -68,6 +76,19 @@ export interface DownloadSpec {
   targetDirectory: string;
   /** Keep a zip as downloaded instead of extracting it. @default false */
   skipDecompress?: boolean;
+  /** A file that already exists in the target (see {@link ConflictPolicy}). @default 'overwrite' */
+  conflict?: ConflictPolicy;
+  /**
+   * Check the downloaded bytes against the listed digest before writing anything. `false` still
+   * computes the digest but, on a mismatch, writes the data and reports `digestMismatch: true`.
+   * @default true
+   */
+  verifyDigest?: boolean;
+  /**
+   * Awaited after the artifact has been downloaded and verified, just before anything is written
+   * to the target (downloadArtifacts uses it to apply artifacts sharing a target in a fixed order).
+   */
+  beforeWrite?: () => Promise<void>;
 }
 
 /** The protocol seam: legacy file containers and results/Twirp implement the same calls. */

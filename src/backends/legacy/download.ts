@@ -1,11 +1,20 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { FerryError, IntegrityError } from '../../errors.js';
+import { FerryError, IntegrityError, type ErrorContext } from '../../errors.js';
+import {
+  compareExisting,
+  conflictError,
+  digestRegularFile,
+  placeNoClobber,
+  type ConflictPolicy,
+  type ExpectedContent,
+} from '../../pack/conflict.js';
+import { printable } from '../../pack/validate.js';
 import { readJson } from '../../transport/body.js';
 import { assertNoSymlinkInPath, resolveInside } from '../../pack/safe-path.js';
 import type { DownloadResult, DownloadSpec, OperationContext } from '../backend.js';
@@ -39,7 +48,7 @@ export async function downloadLegacy(
   ctx: OperationContext,
 ): Promise<DownloadResult> {
   const { http, operation } = ctx;
-  const context = { operation: 'download', artifactName: spec.name };
+  const context: ErrorContext = { operation: 'download', artifactName: spec.name };
   const bearer = config.token ? { bearer: config.token } : {};
   const items = await http.request(
     {
@@ -61,12 +70,13 @@ export async function downloadLegacy(
     const planned = planFiles(spec.name, items, target, staging);
     let bytesDone = 0;
     let filesDone = 0;
+    const written = new Map<PlannedFile, number>();
     const bytesTotal = planned.reduce((sum, f) => sum + (f.length ?? 0), 0);
     await runWorkers(planned, http.slots, ctx, async (file, slot) => {
       if (file.length === 0) {
         await writeFile(file.staging, '');
       } else {
-        const written = await http.request(
+        const bytes = await http.request(
           {
             ...bearer,
             slot,
@@ -84,7 +94,8 @@ export async function downloadLegacy(
           },
           (res) => saveResponse(res, file, spec.name),
         );
-        bytesDone += written;
+        bytesDone += bytes;
+        written.set(file, bytes);
       }
       filesDone++;
       ctx.onProgress?.({
@@ -97,24 +108,79 @@ export async function downloadLegacy(
         filesTotal: planned.length,
       });
     });
-    for (const file of planned) {
-      await assertNoSymlinkInPath(target, file.destination);
-      await mkdir(path.dirname(file.destination), { recursive: true });
-      await rename(file.staging, file.destination).catch((error: unknown) => {
-        throw new FerryError(
-          'ERR_FERRY_INVALID_PATH',
-          `Cannot place '${file.artifactPath}' at ${file.destination}`,
-          {
-            cause: error,
-            context: { ...context, file: file.artifactPath },
-          },
-        );
-      });
-    }
-    return { downloadPath: target, fileCount: planned.length, size: bytesDone };
+    await spec.beforeWrite?.();
+    const placed = await placeFiles(planned, target, spec.conflict ?? 'overwrite', context);
+    return {
+      downloadPath: target,
+      fileCount: placed.length,
+      size: placed.reduce((sum, file) => sum + (written.get(file) ?? 0), 0),
+    };
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
+}
+
+/**
+ * Moves the staged files into place under the conflict policy. A checking pass runs first, so
+ * under `'error'` nothing is moved when any existing file differs (identical ones are left as
+ * they are); under `'error'` and `'skip'` a file is placed with link(2), never replacing one that
+ * appeared since the check. Returns the files placed.
+ */
+async function placeFiles(
+  planned: readonly PlannedFile[],
+  target: string,
+  policy: ConflictPolicy,
+  context: ErrorContext,
+): Promise<PlannedFile[]> {
+  const keep = new Set<PlannedFile>();
+  for (const file of planned) {
+    await assertNoSymlinkInPath(target, file.destination);
+    if (policy === 'overwrite') continue;
+    const state = await compareExisting(file.destination, await stagedContent(file));
+    if (state === 'missing') continue;
+    if (state === 'different' && policy === 'error') {
+      throw conflictError(file.artifactPath, printable(target), { ...context, file: file.artifactPath });
+    }
+    // A directory there fails below, when the file is moved, as before.
+    if (state !== 'directory') keep.add(file);
+  }
+  const placed: PlannedFile[] = [];
+  for (const file of planned) {
+    if (keep.has(file)) continue;
+    await assertNoSymlinkInPath(target, file.destination);
+    await mkdir(path.dirname(file.destination), { recursive: true });
+    let moved = true;
+    try {
+      if (policy === 'overwrite') await rename(file.staging, file.destination);
+      else moved = await placeNoClobber(file.staging, file.destination);
+    } catch (error: unknown) {
+      throw new FerryError(
+        'ERR_FERRY_INVALID_PATH',
+        `Cannot place '${file.artifactPath}' at ${file.destination}`,
+        {
+          cause: error,
+          context: { ...context, file: file.artifactPath },
+        },
+      );
+    }
+    if (moved) placed.push(file);
+    else if (policy === 'error') {
+      // Appeared since the check (another writer): identical bytes are fine.
+      const state = await compareExisting(file.destination, await stagedContent(file));
+      if (state !== 'identical') {
+        throw conflictError(file.artifactPath, printable(target), { ...context, file: file.artifactPath });
+      }
+    }
+  }
+  return placed;
+}
+
+/** What a staged file would put at its destination, for `compareExisting`. */
+async function stagedContent(file: PlannedFile): Promise<ExpectedContent> {
+  return {
+    size: (await stat(file.staging)).size,
+    sha256: async () => (await digestRegularFile(file.staging))?.sha256 ?? '',
+  };
 }
 
 /** Turns container items into a download plan, refusing the whole artifact if any path is unsafe. */

@@ -1,7 +1,10 @@
 import { createReadStream } from 'node:fs';
 import { lstat, mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { FerryError, IntegrityError, isFerryError, type ErrorContext } from '../../errors.js';
+import { compareExisting, conflictError, placeNoClobber } from '../../pack/conflict.js';
+import { printable } from '../../pack/validate.js';
 import { extractZip } from '../../pack/zip/index.js';
 import { createZipStream, type ZipInput } from '../../pack/zip-writer/index.js';
 import type {
@@ -13,7 +16,7 @@ import type {
   UploadResult,
   UploadSpec,
 } from '../backend.js';
-import { downloadBlob, normalizeDigest } from './blob-download.js';
+import { downloadBlob, normalizeDigest, type BlobDownloadResult } from './blob-download.js';
 import { uploadBlob } from './blob-upload.js';
 import { fileNameFromDisposition } from './content-disposition.js';
 import {
@@ -53,23 +56,88 @@ export class ResultsBackend implements Backend {
     // Without an archive the artifact is the file itself and carries the file's name, as upload-artifact does.
     const single = spec.files[0];
     const name = archive || !single ? spec.name : path.posix.basename(single.artifactPath);
+    return this.#send(
+      {
+        name,
+        contentType: archive || !single ? 'application/zip' : mimeTypeFor(single.artifactPath),
+        retentionDays: spec.retentionDays,
+        overwrite: spec.overwrite ?? false,
+        totalOriginal: await sumSizes(spec),
+        fileCount: spec.files.length,
+        open: async (onEntry) =>
+          archive
+            ? createZipStream(await zipInputs(spec), {
+                level: spec.compressionLevel,
+                signal: ctx.operation.signal,
+                onEntry,
+              })
+            : createReadStream((single as { absolutePath: string }).absolutePath, {
+                highWaterMark: 1024 * 1024,
+              }),
+      },
+      ctx,
+    );
+  }
+
+  /**
+   * Uploads a zip of `inputs` (files, directories, links, and `stream` entries, e.g. entries read
+   * straight out of other zips) as artifact `name`, with the same create → blob upload → finalize
+   * as {@link upload}. The inputs are validated before anything is created.
+   */
+  async uploadStream(
+    name: string,
+    inputs: readonly ZipInput[],
+    options: { retentionDays: number | undefined; compressionLevel: number; overwrite?: boolean },
+    ctx: OperationContext,
+  ): Promise<UploadResult> {
+    let totalOriginal = 0;
+    let fileCount = 0;
+    for (const input of inputs) {
+      if (input.kind === 'directory') continue;
+      fileCount++;
+      if (input.kind === 'stream') totalOriginal += input.size;
+      else if (input.kind === 'file') totalOriginal += (await stat(input.sourcePath)).size;
+    }
+    let onEntryHook: (() => void) | undefined;
+    // Built now so that invalid inputs throw before CreateArtifact; nothing is read until consumed.
+    const zip = createZipStream(inputs, {
+      level: options.compressionLevel,
+      signal: ctx.operation.signal,
+      onEntry: () => onEntryHook?.(),
+    });
+    try {
+      return await this.#send(
+        {
+          name,
+          contentType: 'application/zip',
+          retentionDays: options.retentionDays,
+          overwrite: options.overwrite ?? false,
+          totalOriginal,
+          fileCount,
+          open: (onEntry) => {
+            onEntryHook = onEntry;
+            return Promise.resolve(zip);
+          },
+        },
+        ctx,
+      );
+    } finally {
+      if (!zip.destroyed) zip.destroy();
+    }
+  }
+
+  /** The shared tail of every upload: (overwrite) → CreateArtifact → blob upload → FinalizeArtifact. */
+  async #send(upload: PreparedUpload, ctx: OperationContext): Promise<UploadResult> {
+    const { name, contentType, totalOriginal, fileCount } = upload;
     const context: ErrorContext = { operation: 'upload', artifactName: name };
     const twirp = new TwirpClient(ctx.http, this.config);
-    if (spec.overwrite) await this.#deleteIfPresent(twirp, name, ctx);
+    if (upload.overwrite) await this.#deleteIfPresent(twirp, name, ctx);
 
-    const contentType = archive || !single ? 'application/zip' : mimeTypeFor(single.artifactPath);
-    const signedUrl = await this.#create(twirp, name, contentType, spec.retentionDays, ctx, context);
-    const totalOriginal = await sumSizes(spec);
+    const signedUrl = await this.#create(twirp, name, contentType, upload.retentionDays, ctx, context);
     let filesDone = 0;
-    const source = archive
-      ? createZipStream(await zipInputs(spec), {
-          level: spec.compressionLevel,
-          signal: ctx.operation.signal,
-          onEntry: () => {
-            filesDone++;
-          },
-        })
-      : createReadStream((single as { absolutePath: string }).absolutePath, { highWaterMark: 1024 * 1024 });
+    const source = await upload.open(() => {
+      filesDone++;
+    });
     const blob = await uploadBlob(signedUrl, source, {
       http: ctx.http,
       operation: ctx.operation,
@@ -83,7 +151,7 @@ export class ResultsBackend implements Backend {
           bytesDone: Math.min(staged, totalOriginal),
           bytesTotal: totalOriginal,
           filesDone,
-          filesTotal: spec.files.length,
+          filesTotal: fileCount,
         }),
     });
     ctx.onProgress?.({
@@ -92,17 +160,47 @@ export class ResultsBackend implements Backend {
       phase: 'finalize',
       bytesDone: totalOriginal,
       bytesTotal: totalOriginal,
-      filesDone: spec.files.length,
-      filesTotal: spec.files.length,
+      filesDone: fileCount,
+      filesTotal: fileCount,
     });
     const digest = `sha256:${blob.sha256}`;
     if (blob.size === 0) ctx.logger.warn(`Artifact '${name}' is empty: no data was uploaded`);
     const id = await this.#finalize(twirp, name, blob.size, digest, ctx, context);
-    return { id, uploadedBytes: blob.size, size: totalOriginal, fileCount: spec.files.length, digest };
+    return { id, uploadedBytes: blob.size, size: totalOriginal, fileCount, digest };
   }
 
   async download(spec: DownloadSpec, ctx: OperationContext): Promise<DownloadResult> {
     const context: ErrorContext = { operation: 'download', artifactName: spec.name };
+    const signed = await this.#signedDownload(spec, ctx, context);
+    return downloadSignedArtifact(
+      signed.url,
+      signed.name,
+      signed.expectedHex,
+      spec,
+      this.tempDir,
+      ctx,
+      context,
+    );
+  }
+
+  /**
+   * Downloads artifact `name` (or id `id`, the newest of the name otherwise) to a temporary file
+   * and verifies its digest, without extracting it. The caller disposes of the file.
+   */
+  async downloadVerified(
+    spec: { name: string; id?: number | undefined },
+    ctx: OperationContext,
+  ): Promise<VerifiedBlob> {
+    const context: ErrorContext = { operation: 'download', artifactName: spec.name };
+    const signed = await this.#signedDownload(spec, ctx, context);
+    return fetchVerifiedBlob(signed.url, signed.name, signed.expectedHex, this.tempDir, ctx, context, true);
+  }
+
+  async #signedDownload(
+    spec: { name: string; id?: number | undefined },
+    ctx: OperationContext,
+    context: ErrorContext,
+  ): Promise<{ url: string; name: string; expectedHex: string | undefined }> {
     const twirp = new TwirpClient(ctx.http, this.config);
     const artifact = await this.#resolve(twirp, spec, ctx, context);
     const signed = await twirp.call<GetSignedArtifactUrlResponse>(
@@ -123,15 +221,7 @@ export class ResultsBackend implements Backend {
     const url = signed.signed_url ?? signed.signedUrl;
     if (!url)
       throw new FerryError('ERR_FERRY_PROTOCOL', 'GetSignedArtifactURL returned no signed_url', { context });
-    return downloadSignedArtifact(
-      url,
-      artifact.name,
-      normalizeDigest(artifact.digest),
-      spec,
-      this.tempDir,
-      ctx,
-      context,
-    );
+    return { url, name: artifact.name, expectedHex: normalizeDigest(artifact.digest) };
   }
 
   async list(ctx: OperationContext, options: { latest?: boolean } = {}): Promise<ArtifactInfo[]> {
@@ -295,7 +385,7 @@ export class ResultsBackend implements Backend {
 
   async #resolve(
     twirp: TwirpClient,
-    spec: DownloadSpec,
+    spec: { name: string; id?: number | undefined },
     ctx: OperationContext,
     context: ErrorContext,
   ): Promise<MonolithArtifact> {
@@ -329,21 +419,36 @@ export class ResultsBackend implements Backend {
   }
 }
 
+/** A downloaded artifact blob in a temporary directory, its digest checked. */
+export interface VerifiedBlob extends BlobDownloadResult {
+  /** The temporary file holding the bytes. */
+  file: string;
+  /** Only when verification was off: the bytes do not hash to the listed digest. */
+  digestMismatch: boolean;
+  /** The listed digest (hex), when the service listed one. */
+  expectedHex: string | undefined;
+  /** Removes the temporary directory; safe to call more than once. */
+  dispose(): Promise<void>;
+}
+
 /**
- * Downloads a signed artifact URL to a temporary file, verifies its digest, and only then
- * extracts it (or moves the raw file) into the target. Shared with the REST (cross-run) path.
+ * Downloads a signed URL to a fresh temporary directory under `tempDir` and checks the SHA-256
+ * against `expectedHex`: a mismatch throws `IntegrityError` (`ERR_FERRY_INTEGRITY`) and removes
+ * the file, unless `verify` is false, which reports it as `digestMismatch` instead.
  */
-export async function downloadSignedArtifact(
+export async function fetchVerifiedBlob(
   url: string,
   name: string,
   expectedHex: string | undefined,
-  spec: DownloadSpec,
   tempDir: string,
   ctx: OperationContext,
   context: ErrorContext,
-): Promise<DownloadResult> {
+  verify: boolean,
+): Promise<VerifiedBlob> {
   await mkdir(tempDir, { recursive: true });
   const work = await mkdtemp(path.join(tempDir, 'ferry-download-'));
+  let disposed: Promise<void> | undefined;
+  const dispose = (): Promise<void> => (disposed ??= rm(work, { recursive: true, force: true }));
   try {
     const file = path.join(work, 'blob');
     const blob = await downloadBlob(url, file, {
@@ -361,26 +466,69 @@ export async function downloadSignedArtifact(
           filesTotal: undefined,
         }),
     });
-    if (expectedHex !== undefined && blob.sha256 !== expectedHex) {
+    const digestMismatch = expectedHex !== undefined && blob.sha256 !== expectedHex;
+    if (digestMismatch && verify) {
       throw new IntegrityError(
         'ERR_FERRY_INTEGRITY',
         `Digest mismatch for artifact '${name}': the service listed sha256:${expectedHex} but the download hashes to sha256:${blob.sha256}; nothing was written`,
         { context },
       );
     }
+    if (digestMismatch) {
+      ctx.logger.debug(
+        `Digest mismatch for artifact '${name}' (listed sha256:${expectedHex}, downloaded sha256:${blob.sha256}); verification is off`,
+      );
+    }
+    return { ...blob, file, digestMismatch, expectedHex, dispose };
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+}
+
+/**
+ * Downloads a signed artifact URL to a temporary file, verifies its digest, and only then
+ * extracts it (or moves the raw file) into the target, following `spec.conflict`. Shared with
+ * the REST (cross-run) path.
+ */
+export async function downloadSignedArtifact(
+  url: string,
+  name: string,
+  expectedHex: string | undefined,
+  spec: DownloadSpec,
+  tempDir: string,
+  ctx: OperationContext,
+  context: ErrorContext,
+): Promise<DownloadResult> {
+  const blob = await fetchVerifiedBlob(
+    url,
+    name,
+    expectedHex,
+    tempDir,
+    ctx,
+    context,
+    spec.verifyDigest ?? true,
+  );
+  try {
+    await spec.beforeWrite?.();
+    const conflict = spec.conflict ?? 'overwrite';
+    const digest = `sha256:${blob.sha256}`;
+    const mismatch =
+      blob.digestMismatch && blob.expectedHex !== undefined
+        ? { digestMismatch: true, expectedDigest: `sha256:${blob.expectedHex}` }
+        : {};
     const target = path.resolve(spec.targetDirectory);
     const mime = (blob.contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
     const isZip =
       ['application/zip', 'application/x-zip-compressed', 'application/zip-compressed'].includes(mime) ||
       new URL(url).pathname.toLowerCase().endsWith('.zip');
     if (isZip && !spec.skipDecompress) {
-      const result = await extractZip(file, { targetDirectory: target, signal: ctx.operation.signal });
-      return {
-        downloadPath: target,
-        fileCount: result.files,
-        size: result.bytes,
-        digest: `sha256:${blob.sha256}`,
-      };
+      const result = await extractZip(blob.file, {
+        targetDirectory: target,
+        existing: conflict,
+        signal: ctx.operation.signal,
+      });
+      return { downloadPath: target, fileCount: result.files, size: result.bytes, digest, ...mismatch };
     }
     const fileName = fileNameFromDisposition(blob.contentDisposition, isZip ? `${name}.zip` : name);
     await mkdir(target, { recursive: true });
@@ -393,12 +541,41 @@ export async function downloadSignedArtifact(
         { context },
       );
     }
-    // rename replaces a symlink at the destination instead of writing through it.
-    await rename(file, destination);
-    return { downloadPath: target, fileCount: 1, size: blob.size, digest: `sha256:${blob.sha256}` };
+    let placed = false;
+    if (conflict === 'overwrite') {
+      // rename replaces a symlink at the destination instead of writing through it.
+      await rename(blob.file, destination);
+      placed = true;
+    } else if (existing === undefined) {
+      // Never replaces a file another writer put there since the lstat.
+      placed = await placeNoClobber(blob.file, destination);
+    }
+    if (!placed && conflict === 'error') {
+      const state = await compareExisting(destination, { size: blob.size, sha256: () => blob.sha256 });
+      if (state !== 'identical') throw conflictError(fileName, printable(target), context);
+    }
+    return {
+      downloadPath: target,
+      fileCount: placed ? 1 : 0,
+      size: placed ? blob.size : 0,
+      digest,
+      ...mismatch,
+    };
   } finally {
-    await rm(work, { recursive: true, force: true });
+    await blob.dispose();
   }
+}
+
+interface PreparedUpload {
+  name: string;
+  contentType: string;
+  retentionDays: number | undefined;
+  overwrite: boolean;
+  /** Sum of the original sizes, for progress and the result. */
+  totalOriginal: number;
+  fileCount: number;
+  /** Opens the bytes to upload (after CreateArtifact); `onEntry` counts finished files for progress. */
+  open: (onEntry: () => void) => Promise<Readable>;
 }
 
 function notFound(what: string, operation: string): FerryError {

@@ -1,6 +1,8 @@
 import { constants as fsConstants, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { types } from 'node:util';
+import { crc32 } from 'node:zlib';
 import { AbortError, FerryError, ValidationError, isFerryError } from '../../errors.js';
 import { printable } from '../validate.js';
 
@@ -29,7 +31,7 @@ function describeKind(st: Stats): string {
  * - fewer bytes than the size taken at open, or bytes beyond it → `ERR_FERRY_SOURCE_CHANGED`;
  * - not a regular file → `ERR_FERRY_INVALID_PATH`.
  */
-export class EntrySource {
+export class EntrySource implements PieceSource {
   readonly sourcePath: string;
   readonly name: string;
   /** The size from `fstat` right after opening: the entry is exactly this long, or it changed. */
@@ -159,5 +161,207 @@ export function unreadable(sourcePath: string, name: string, cause: unknown): Fe
     'ERR_FERRY_SOURCE_UNREADABLE',
     `Cannot read ${printable(sourcePath)}${errno ? ` (${errno})` : ''}: ${detail}`,
     { cause, context: { file: name } },
+  );
+}
+
+/** What the piece producers need from a source: sequential or positional reads of a known length. */
+export interface PieceSource {
+  readonly name: string;
+  readonly size: number;
+  throwIfAborted(): void;
+  read(position: number, length: number, into?: Buffer): Promise<Buffer>;
+  /** Throws `ERR_FERRY_SOURCE_CHANGED` if the source has more bytes than `size` (or, for a stream, the wrong CRC-32). */
+  assertEnd(): Promise<void>;
+  changed(detail: string): FerryError;
+  close(): Promise<void>;
+}
+
+/** The description of a `stream` input: its declared size and CRC-32 and how to open it. */
+export interface StreamInputSpec {
+  name: string;
+  size: number;
+  crc32: number;
+  open: () => Promise<Readable>;
+}
+
+const hex32 = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
+
+/**
+ * One `stream` input (e.g. an entry of another zip), read strictly in order. The size and CRC-32
+ * are declared up front; the bytes are checked against both as they pass: more bytes than declared,
+ * fewer, or a different CRC-32 → `ERR_FERRY_SOURCE_CHANGED` naming the entry. An error of the
+ * stream itself is passed on when it is a Ferry error, else wrapped as `ERR_FERRY_SOURCE_UNREADABLE`.
+ * Closing (or aborting) destroys the stream.
+ */
+export class StreamSource implements PieceSource {
+  readonly name: string;
+  readonly size: number;
+  readonly crc32: number;
+  readonly #stream: Readable;
+  readonly #iterator: AsyncIterator<unknown>;
+  readonly #signal: AbortSignal;
+  readonly #counters: FileCounters;
+  readonly #onAbort: () => void;
+  /** Bytes received from the stream and not yet consumed; they start at offset `#consumed`. */
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  #consumed = 0;
+  #received = 0;
+  #crc = 0;
+  #ended = false;
+  #closed: Promise<void> | undefined;
+
+  private constructor(spec: StreamInputSpec, stream: Readable, signal: AbortSignal, counters: FileCounters) {
+    this.name = spec.name;
+    this.size = spec.size;
+    this.crc32 = spec.crc32 >>> 0;
+    this.#stream = stream;
+    this.#iterator = stream[Symbol.asyncIterator]();
+    this.#signal = signal;
+    this.#counters = counters;
+    this.#onAbort = () => stream.destroy(new AbortError(signal.reason, { file: spec.name }));
+    signal.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  static async open(
+    spec: StreamInputSpec,
+    signal: AbortSignal,
+    counters: FileCounters,
+  ): Promise<StreamSource> {
+    if (signal.aborted) throw new AbortError(signal.reason, { file: spec.name });
+    let stream: Readable;
+    try {
+      stream = await spec.open();
+    } catch (error) {
+      throw streamUnreadable(spec.name, error);
+    }
+    if (typeof (stream as Partial<Readable> | undefined)?.[Symbol.asyncIterator] !== 'function') {
+      throw new ValidationError(
+        'ERR_FERRY_INVALID_OPTION',
+        `open() of stream entry ${printable(spec.name)} did not return a Readable`,
+        { file: spec.name },
+      );
+    }
+    counters.openFiles++;
+    if (counters.openFiles > counters.maxOpenFiles) counters.maxOpenFiles = counters.openFiles;
+    return new StreamSource(spec, stream, signal, counters);
+  }
+
+  throwIfAborted(): void {
+    if (this.#signal.aborted) throw new AbortError(this.#signal.reason, { file: this.name });
+  }
+
+  changed(detail: string): FerryError {
+    return new FerryError(
+      'ERR_FERRY_SOURCE_CHANGED',
+      `The data of stream entry ${printable(this.name)} does not match what was declared: ${detail}`,
+      { context: { file: this.name } },
+    );
+  }
+
+  /** Pulls from the stream until `want` bytes are pending or it ends. */
+  async #fill(want: number): Promise<void> {
+    while (this.#pendingBytes < want && !this.#ended) {
+      this.throwIfAborted();
+      let next: IteratorResult<unknown>;
+      try {
+        next = await this.#iterator.next();
+      } catch (error) {
+        this.throwIfAborted();
+        throw streamUnreadable(this.name, error);
+      }
+      if (next.done === true) {
+        this.#ended = true;
+        break;
+      }
+      const value = next.value;
+      const chunk = Buffer.isBuffer(value)
+        ? value
+        : value instanceof Uint8Array
+          ? Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+          : Buffer.from(String(value));
+      if (chunk.length === 0) continue;
+      this.#received += chunk.length;
+      if (this.#received > this.size) {
+        throw this.changed(`it has more than the declared ${this.size} bytes`);
+      }
+      this.#pending.push(chunk);
+      this.#pendingBytes += chunk.length;
+    }
+  }
+
+  /** The next `length` bytes without consuming them (for the compressibility sample). */
+  async peek(length: number): Promise<Buffer> {
+    await this.#fill(length);
+    const joined = Buffer.concat(this.#pending, this.#pendingBytes);
+    this.#pending = joined.length > 0 ? [joined] : [];
+    return joined.subarray(0, Math.min(length, joined.length));
+  }
+
+  /** Reads exactly `length` bytes at `position`, which must be where the previous read ended. */
+  async read(position: number, length: number, into?: Buffer): Promise<Buffer> {
+    if (position !== this.#consumed) {
+      throw new FerryError(
+        'ERR_FERRY_INTEGRITY',
+        `Stream entry ${printable(this.name)} was read out of order (at ${position}, expected ${this.#consumed})`,
+        { context: { file: this.name } },
+      );
+    }
+    await this.#fill(length);
+    if (this.#pendingBytes < length) {
+      throw this.changed(
+        `it ended after ${this.#consumed + this.#pendingBytes} bytes, ${this.size} were declared`,
+      );
+    }
+    const out = into === undefined ? Buffer.allocUnsafe(length) : into.subarray(0, length);
+    let done = 0;
+    while (done < length) {
+      const head = this.#pending[0] as Buffer;
+      const take = Math.min(head.length, length - done);
+      head.copy(out, done, 0, take);
+      done += take;
+      if (take === head.length) this.#pending.shift();
+      else this.#pending[0] = head.subarray(take);
+    }
+    this.#pendingBytes -= length;
+    this.#consumed += length;
+    this.#crc = crc32(out, this.#crc);
+    return out;
+  }
+
+  /** Checks that the stream ends at the declared size and that the bytes had the declared CRC-32. */
+  async assertEnd(): Promise<void> {
+    await this.#fill(1);
+    if (this.#pendingBytes > 0 || this.#consumed !== this.size) {
+      throw this.changed(`it has more than the declared ${this.size} bytes`);
+    }
+    if (this.#crc !== this.crc32) {
+      throw this.changed(`its CRC-32 is ${hex32(this.#crc)}, ${hex32(this.crc32)} was declared`);
+    }
+  }
+
+  /** Destroys the stream; safe to call more than once. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.#signal.removeEventListener('abort', this.#onAbort);
+      this.#counters.openFiles--;
+      this.#pending = [];
+      if (!this.#stream.destroyed) this.#stream.destroy();
+      await this.#iterator.return?.().catch(() => undefined);
+    })();
+    return this.#closed;
+  }
+}
+
+function streamUnreadable(name: string, cause: unknown): FerryError {
+  if (isFerryError(cause)) return cause;
+  const detail = cause instanceof Error || types.isNativeError(cause) ? cause.message : String(cause);
+  return new FerryError(
+    'ERR_FERRY_SOURCE_UNREADABLE',
+    `Cannot read stream entry ${printable(name)}: ${detail}`,
+    {
+      cause,
+      context: { file: name },
+    },
   );
 }

@@ -1,5 +1,6 @@
 /**
- * A streaming zip writer for artifact uploads: STORED entries with their CRC-32 in the local
+ * A streaming zip writer for artifact uploads (from files, or from streams of known size and CRC-32
+ * such as entries of other zips): STORED entries with their CRC-32 in the local
  * header (no data descriptor), DEFLATED entries compressed in parallel pieces (pigz method) with
  * a data descriptor, ZIP64 where needed, lazy reads with backpressure.
  */
@@ -19,7 +20,7 @@ export {
 } from './zip-stream.js';
 export { SAMPLE_SIZE, MIN_SAVING, isWorthDeflating, sampleIsCompressible } from './compressibility.js';
 export { DictionaryWindow, deflatePiece, emitInOrder, type OutputTask } from './parallel-deflate.js';
-export { EntrySource } from './entry-source.js';
+export { EntrySource, StreamSource, type PieceSource, type StreamInputSpec } from './entry-source.js';
 export {
   centralDirectoryHeader,
   dataDescriptor,

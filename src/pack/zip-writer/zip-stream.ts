@@ -6,7 +6,7 @@ import { AbortError, FerryError, ValidationError } from '../../errors.js';
 import { isAlreadyCompressed } from '../compressed-extensions.js';
 import { describeCharacter, isControlCharacter, printable } from '../validate.js';
 import { SAMPLE_SIZE, isWorthDeflating, sampleIsCompressible } from './compressibility.js';
-import { EntrySource, type FileCounters } from './entry-source.js';
+import { EntrySource, StreamSource, type FileCounters, type PieceSource } from './entry-source.js';
 import {
   MAX_UINT16,
   MAX_UINT32,
@@ -55,6 +55,27 @@ export type ZipInput =
       name: string;
       /** The link target, stored as the entry's (STORED) data. */
       target: string;
+    }
+  | {
+      /**
+       * A file entry whose bytes come from a stream (e.g. an entry of another zip, for merging
+       * without extracting). Size and CRC-32 are known up front, so a STORED entry carries them in
+       * its local header (no data descriptor); a DEFLATED one is compressed as usual. The bytes
+       * are checked against both while streaming: a mismatch fails the zip stream with
+       * `ERR_FERRY_SOURCE_CHANGED` naming the entry.
+       */
+      kind: 'stream';
+      name: string;
+      /** The exact number of (uncompressed) bytes the stream yields. */
+      size: number;
+      /** CRC-32 of those bytes (unsigned 32-bit). */
+      crc32: number;
+      /** @default 0o644 */
+      mode?: number;
+      /** @default the time the zip stream was created */
+      mtime?: Date;
+      /** Called once, when the entry's turn comes; the stream is destroyed when the entry is done or fails. */
+      open: () => Promise<Readable>;
     };
 
 /** What `onEntry` reports for each entry once its data is complete. */
@@ -224,6 +245,15 @@ export function validateEntryName(name: string, kind: EntryKind): string {
 
 type PreparedInput =
   | { kind: 'file'; name: string; mode: number; sourcePath: string }
+  | {
+      kind: 'stream';
+      name: string;
+      mode: number;
+      size: number;
+      crc32: number;
+      mtime: Date | undefined;
+      open: () => Promise<Readable>;
+    }
   | { kind: 'directory'; name: string; mode: number }
   | { kind: 'symlink'; name: string; mode: number; target: Buffer };
 
@@ -272,10 +302,42 @@ function prepareInputs(inputs: readonly ZipInput[]): PreparedInput[] {
           mode: DEFAULT_SYMLINK_MODE,
           target: Buffer.from(input.target, 'utf8'),
         };
+      case 'stream': {
+        if (typeof input.size !== 'number' || !Number.isSafeInteger(input.size) || input.size < 0) {
+          throw invalidOption(`${where}.size`, `must be a non-negative integer, got ${String(input.size)}`);
+        }
+        if (
+          typeof input.crc32 !== 'number' ||
+          !Number.isInteger(input.crc32) ||
+          input.crc32 < 0 ||
+          input.crc32 > MAX_UINT32
+        ) {
+          throw invalidOption(
+            `${where}.crc32`,
+            `must be an unsigned 32-bit integer, got ${String(input.crc32)}`,
+          );
+        }
+        if (typeof input.open !== 'function') throw invalidOption(`${where}.open`, 'must be a function');
+        if (
+          input.mtime !== undefined &&
+          !(input.mtime instanceof Date && Number.isFinite(input.mtime.getTime()))
+        ) {
+          throw invalidOption(`${where}.mtime`, 'must be a valid Date');
+        }
+        return {
+          kind: 'stream',
+          name: validateEntryName(input.name, 'file'),
+          mode: modeOf(DEFAULT_FILE_MODE),
+          size: input.size,
+          crc32: input.crc32,
+          mtime: input.mtime,
+          open: input.open,
+        };
+      }
       default:
         throw invalidOption(
           `${where}.kind`,
-          `must be 'file', 'directory' or 'symlink', got ${String((input as { kind: unknown }).kind)}`,
+          `must be 'file', 'directory', 'symlink' or 'stream', got ${String((input as { kind: unknown }).kind)}`,
         );
     }
   });
@@ -299,7 +361,7 @@ function newRecord(ctx: Context, input: PreparedInput, mtime: Date): EntryRecord
   const record: EntryRecord = {
     name: input.name,
     nameBytes: Buffer.from(input.name, 'utf8'),
-    kind: input.kind,
+    kind: input.kind === 'stream' ? 'file' : input.kind,
     mode: input.mode,
     dosTime: time,
     dosDate: date,
@@ -439,7 +501,7 @@ async function* storedFileTasks(
 async function* deflatedFileTasks(
   ctx: Context,
   record: EntryRecord,
-  source: EntrySource,
+  source: PieceSource,
 ): AsyncGenerator<OutputTask, void, undefined> {
   const { chunkSize, level } = ctx.options;
   const size = source.size;
@@ -512,6 +574,61 @@ async function* fileTasks(
   }
 }
 
+/**
+ * A large stream stored as is, in one pass: its declared CRC-32 and size go into the local header
+ * (no data descriptor), and the stream source checks both as the bytes pass.
+ */
+async function* storedStreamTasks(
+  ctx: Context,
+  record: EntryRecord,
+  source: StreamSource,
+): AsyncGenerator<OutputTask, void, undefined> {
+  const { chunkSize } = ctx.options;
+  const size = source.size;
+  record.method = METHOD_STORED;
+  record.crc32 = source.crc32;
+  record.uncompressedSize = size;
+  record.compressedSize = size;
+  record.zip64Local = ctx.options.forceZip64 || size >= MAX_UINT32;
+  yield localHeaderTask(record);
+  for (let position = 0; position < size; position += chunkSize) {
+    const length = Math.min(chunkSize, size - position);
+    const piece = await source.read(position, length);
+    if (position + length < size) {
+      yield { weight: 1, value: () => [piece] };
+      continue;
+    }
+    await source.assertEnd();
+    yield { weight: 1, value: () => [piece], onEmit: () => entryDone(ctx, record) };
+  }
+}
+
+/** A `stream` input: like a file, but read once, in order, and checked against its declared size and CRC-32. */
+async function* streamTasks(
+  ctx: Context,
+  input: Extract<PreparedInput, { kind: 'stream' }>,
+): AsyncGenerator<OutputTask, void, undefined> {
+  const source = await StreamSource.open(input, ctx.signal, ctx.files);
+  try {
+    const record = newRecord(ctx, input, input.mtime ?? ctx.now);
+    const size = source.size;
+    const storeOnly = ctx.options.level === 0 || isAlreadyCompressed(input.name);
+    if (size <= ctx.wholeFileLimit) {
+      const data = size === 0 ? EMPTY : await source.read(0, size);
+      await source.assertEnd();
+      await source.close();
+      yield storeOnly || size === 0 ? storedBufferTask(ctx, record, data) : smallFileTask(ctx, record, data);
+      return;
+    }
+    let deflate = !storeOnly;
+    if (deflate) deflate = await sampleIsCompressible(await source.peek(Math.min(SAMPLE_SIZE, size)));
+    if (deflate) yield* deflatedFileTasks(ctx, record, source);
+    else yield* storedStreamTasks(ctx, record, source);
+  } finally {
+    await source.close();
+  }
+}
+
 async function* produceTasks(
   ctx: Context,
   inputs: readonly PreparedInput[],
@@ -521,6 +638,9 @@ async function* produceTasks(
     switch (input.kind) {
       case 'file':
         yield* fileTasks(ctx, input);
+        break;
+      case 'stream':
+        yield* streamTasks(ctx, input);
         break;
       case 'directory':
         yield storedBufferTask(ctx, newRecord(ctx, input, ctx.now), EMPTY);
@@ -650,6 +770,9 @@ export function zipStreamStats(stream: Readable): ZipStreamStats | undefined {
  * up to min(256 KiB, chunkSize) is deflated whole and stored instead if that saves < 5 %; a larger
  * file is STORED when a level-1 deflate of its first 256 KiB saves < 5 %, else DEFLATED in
  * parallel pieces at `level`.
+ *
+ * A `stream` input is treated like a file of its declared size, read once and in order (a large
+ * STORED one carries its declared CRC-32 in the local header).
  *
  * Invalid options or inputs throw `ValidationError` here, before anything is read. Later failures
  * destroy the stream: `ERR_FERRY_SOURCE_UNREADABLE`, `ERR_FERRY_SOURCE_CHANGED`,

@@ -13,8 +13,10 @@ import {
 } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
+import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { AbortError, FerryError, IntegrityError, ValidationError, isFerryError } from '../../errors.js';
+import { compareExisting, conflictError, digestRegularFile, placeNoClobber } from '../conflict.js';
 import { assertNoSymlinkInPath, resolveInside } from '../safe-path.js';
 import { describeCharacter, isControlCharacter, printable } from '../validate.js';
 import { readZipDirectory, type ZipEntry } from './central-directory.js';
@@ -29,7 +31,8 @@ import { checkDeclaredLimits, normalizeLimits, type ExtractLimits } from './limi
  *    every name (`resolveInside`, 4096-byte names, 255-byte segments), duplicates, case or Unicode
  *    normalisation collisions (they would overwrite each other on macOS/Windows), file-versus-
  *    directory conflicts, the symlink policy, and the current state of the target (symlinks on the
- *    way, a directory where a file goes, `existing: 'error'`).
+ *    way, a directory where a file goes, `existing: 'error'`: an existing file is compared by size,
+ *    then CRC-32 and SHA-256, streamed, and only a file with different content is an error).
  * 3. Every entry is written into a staging directory inside the target (`.ferry-extract-XXXXXX`),
  *    its size and CRC-32 verified, at most `concurrency` at a time.
  * 4. Only then are entries renamed into place. `rename` replaces an existing file or symlink at the
@@ -63,8 +66,10 @@ export interface ExtractOptions {
   symlinks?: 'refuse' | 'file' | 'preserve';
   /**
    * A file that already exists at a destination: `'overwrite'` (replace it; a symlink there is
-   * replaced, never written through), `'error'`, or `'skip'` (keep it). Existing directories are
-   * always merged into; a directory where a file goes (or the reverse) is always an error.
+   * replaced, never written through), `'error'` (fail, before anything is written, if its content
+   * differs; a file with identical bytes is left as it is), or `'skip'` (keep it). A symlink is
+   * never read to compare: under `'error'` it always conflicts. Existing directories are always
+   * merged into; a directory where a file goes (or the reverse) is always an error.
    * @default 'overwrite'
    */
   existing?: 'overwrite' | 'error' | 'skip';
@@ -77,7 +82,7 @@ export interface ExtractOptions {
 }
 
 export interface ExtractResult {
-  /** Files (and links) moved into the target; skipped files are not counted. */
+  /** Files (and links) moved into the target; files left as they were (skipped, or identical under `existing: 'error'`) are not counted. */
   files: number;
   /** Distinct directories in the archive: explicit entries and implied parents. */
   directories: number;
@@ -371,12 +376,27 @@ async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
   }
 }
 
+/** SHA-256 (hex) of an entry's verified, uncompressed bytes, streamed. */
+async function entrySha256(handle: FileHandle, entry: ZipEntry, dataLimit: number): Promise<string> {
+  const hash = createHash('sha256');
+  const input = await openEntryStreamOnHandle(handle, entry, { dataLimit, ownsHandle: false });
+  for await (const chunk of input) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
 /**
  * Checks what already exists in the target, before anything is written: no symlink on the way to
  * any directory, no file where a directory goes and no directory where a file goes, and the
- * `existing` policy. Marks files to skip.
+ * `existing` policy (under `'error'`, existing files are compared with the entries). Marks files
+ * to skip: all existing ones under `'skip'`, identical ones under `'error'`.
  */
-async function preflight(plan: Plan, options: Normalized, linkWalks: readonly string[]): Promise<void> {
+async function preflight(
+  plan: Plan,
+  options: Normalized,
+  linkWalks: readonly string[],
+  handle: FileHandle,
+  dataLimit: number,
+): Promise<void> {
   const { target } = options;
   let targetStats: Stats;
   try {
@@ -417,10 +437,23 @@ async function preflight(plan: Plan, options: Normalized, linkWalks: readonly st
       );
     }
     if (options.existing === 'error') {
-      throw conflict(
-        `${printable(item.key)} already exists in the target directory. ` +
-          `Set option 'existing' to 'overwrite' or 'skip', or extract into an empty directory`,
-      );
+      throwIfAborted(options.signal);
+      const state =
+        item.kind === 'link'
+          ? 'different'
+          : await compareExisting(item.dest, {
+              size: item.entry.uncompressedSize,
+              crc32: item.entry.crc32,
+              sha256: () => entrySha256(handle, item.entry, dataLimit),
+            });
+      if (state === 'directory') {
+        throw conflict(
+          `${printable(item.key)} already exists in the target directory as a directory, but the archive has a file there`,
+        );
+      }
+      if (state === 'different') throw conflictError(item.key, 'the target directory');
+      // Identical bytes: left as they are. (Missing: it vanished since the lstat; written as new.)
+      if (state === 'identical') item.skip = true;
     }
     if (options.existing === 'skip') item.skip = true;
   }
@@ -537,7 +570,7 @@ export async function extractZip(zipPath: string, options: ExtractOptions): Prom
       item.linkText = text;
     }
     throwIfAborted(signal);
-    await preflight(plan, opts, linkWalks);
+    await preflight(plan, opts, linkWalks, handle, dataLimit);
 
     const createdTarget = await mkdir(target, { recursive: true });
     let staging: string | undefined;
@@ -625,21 +658,38 @@ async function moveIntoPlace(
     const files = plan.items.filter((i) => i.kind !== 'directory' && i.skip !== true);
     await runPool(files, options.concurrency, async (item) => {
       await assertNoSymlinkInPath(target, path.dirname(item.dest));
+      const staged = stagedPath(item);
       const stats = await lstatOrUndefined(item.dest);
-      if (stats !== undefined) {
-        if (stats.isDirectory()) {
-          throw conflict(`${printable(item.key)} exists in the target directory as a directory`);
-        }
-        if (options.existing === 'error') {
-          throw conflict(`${printable(item.key)} already exists in the target directory`);
-        }
-        if (options.existing === 'skip') return;
+      if (stats?.isDirectory()) {
+        throw conflict(`${printable(item.key)} exists in the target directory as a directory`);
       }
-      // rename(2) replaces whatever is at the destination (a file or a symlink) as a directory entry;
-      // it never follows a link there.
-      await rename(stagedPath(item), item.dest);
-      moved.push(item.key);
-      bytes += item.entry.uncompressedSize;
+      // Under 'error' and 'skip' a file must not replace one that another writer put there since
+      // the check, so it is placed with link(2), which fails with EEXIST instead of replacing.
+      let placed = false;
+      if (options.existing === 'overwrite' || (item.kind === 'link' && stats === undefined)) {
+        // rename(2) replaces whatever is at the destination (a file or a symlink) as a directory
+        // entry; it never follows a link there.
+        await rename(staged, item.dest);
+        placed = true;
+      } else if (stats === undefined && item.kind !== 'link') {
+        placed = await placeNoClobber(staged, item.dest);
+      }
+      if (placed) {
+        moved.push(item.key);
+        bytes += item.entry.uncompressedSize;
+        return;
+      }
+      if (options.existing === 'skip') return;
+      // 'error', and the file appeared since the preflight: identical bytes are fine.
+      const state =
+        item.kind === 'link'
+          ? 'different'
+          : await compareExisting(item.dest, {
+              size: item.entry.uncompressedSize,
+              crc32: item.entry.crc32,
+              sha256: async () => (await digestRegularFile(staged))?.sha256 ?? '',
+            });
+      if (state !== 'identical') throw conflictError(item.key, 'the target directory');
     });
   } catch (error) {
     // Directories created here that stayed empty are removed again; the rest are reported.

@@ -1,0 +1,269 @@
+import path from 'node:path';
+import pLimit from 'p-limit';
+import { AbortError, FerryError, ValidationError, isFerryError } from '../errors.js';
+import type { ArtifactInfo, DownloadResult, DownloadSpec } from '../backends/backend.js';
+import { latestPerName } from '../backends/results/results-backend.js';
+import { downloadRunArtifact, listRunArtifacts, validateFindBy } from '../backends/results/rest.js';
+import { createHttpManager, withBackend, type DownloadArtifactOptions } from '../client.js';
+import { normalizeOptions } from '../options.js';
+import { checkConflictPolicy, type ConflictPolicy } from '../pack/conflict.js';
+import { resolveInside } from '../pack/safe-path.js';
+import { Operation } from '../transport/operation.js';
+import { compileNamePattern } from './name-pattern.js';
+
+export interface DownloadArtifactsOptions extends Omit<DownloadArtifactOptions, 'artifactId' | 'conflict'> {
+  /**
+   * Only artifacts whose name matches this glob (`*`, `?`, `[..]`, `{a,b}`; minimatch semantics).
+   * The newest artifact of each name is taken. Cannot be combined with `artifactIds`.
+   * @example 'build-*'
+   */
+  pattern?: string;
+  /**
+   * Exactly these artifacts, by id. Two artifacts with the same name are both downloaded (into
+   * the same directory, so the conflict policy applies between them).
+   */
+  artifactIds?: number[];
+  /**
+   * Download every artifact straight into `path` instead of `path/<artifact name>`. Artifacts
+   * are applied one after the other, sorted by name then id, so `'overwrite'` (the last wins)
+   * and `'skip'` (the first wins) give the same result on every run.
+   * @default false
+   */
+  mergeMultiple?: boolean;
+  /**
+   * A file that already exists (from an earlier artifact or from before): see `ConflictPolicy`.
+   * @default 'error' when several artifacts share a directory (mergeMultiple, or one name twice), else 'overwrite'
+   */
+  conflict?: ConflictPolicy;
+  /**
+   * Artifacts downloaded at the same time; each download also uses its own `concurrency` connections.
+   * @default 2
+   */
+  artifactConcurrency?: number;
+}
+
+/** One downloaded artifact. */
+export interface DownloadedArtifact {
+  name: string;
+  id: number | undefined;
+  /** Absolute directory the artifact went into. */
+  downloadPath: string;
+  /** Files written (files left as they were under 'skip', or identical under 'error', are not counted). */
+  fileCount: number;
+  /** Bytes written. */
+  size: number;
+  digest: string | undefined;
+  /** Only with `verifyDigest: false`: the bytes did not match the listed digest. */
+  digestMismatch?: boolean;
+  expectedDigest?: string;
+}
+
+export interface DownloadArtifactsResponse {
+  /** In the order they were applied: by name, then id. */
+  downloads: DownloadedArtifact[];
+}
+
+export const DEFAULT_ARTIFACT_CONCURRENCY = 2;
+
+/**
+ * Downloads several artifacts: by `artifactIds`, by `pattern`, or all of the run (the newest of
+ * each name), into `path/<artifact name>`, or straight into `path` with `mergeMultiple` or when
+ * exactly one artifact is selected (as download-artifact does). At most `artifactConcurrency`
+ * artifacts are in flight; each is downloaded to a temporary file and verified before anything
+ * is written, and artifacts that share a directory are written in a fixed order (name, then id).
+ * The first failure stops the rest and is thrown; artifacts already written stay written.
+ */
+export async function downloadArtifacts(
+  options: DownloadArtifactsOptions = {},
+): Promise<DownloadArtifactsResponse> {
+  const {
+    path: target,
+    skipDecompress,
+    findBy,
+    conflict,
+    verifyDigest,
+    pattern,
+    artifactIds,
+    mergeMultiple,
+    artifactConcurrency,
+    ...rest
+  } = options as DownloadArtifactsOptions & { artifactId?: unknown };
+  if ((rest as { artifactId?: unknown }).artifactId !== undefined) {
+    throw invalid('artifactId', "is not an option of downloadArtifacts; use 'artifactIds'");
+  }
+  const opts = normalizeOptions(rest);
+  checkConflictPolicy(conflict);
+  if (verifyDigest !== undefined && typeof verifyDigest !== 'boolean') {
+    throw invalid('verifyDigest', 'must be a boolean');
+  }
+  if (mergeMultiple !== undefined && typeof mergeMultiple !== 'boolean') {
+    throw invalid('mergeMultiple', 'must be a boolean');
+  }
+  const parallel = artifactConcurrency ?? DEFAULT_ARTIFACT_CONCURRENCY;
+  if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) {
+    throw invalid(
+      'artifactConcurrency',
+      `must be an integer from 1 to 64; got ${String(artifactConcurrency)}`,
+    );
+  }
+  if (artifactIds !== undefined && pattern !== undefined) {
+    throw invalid('pattern', "cannot be combined with 'artifactIds'; use one of them");
+  }
+  const ids = artifactIds === undefined ? undefined : checkIds(artifactIds);
+  const matches = pattern === undefined ? undefined : compileNamePattern(pattern);
+  if (findBy) validateFindBy(findBy);
+  const root = path.resolve(target ?? process.cwd());
+
+  return withBackend(
+    'download',
+    opts,
+    async (backend, ctx, kind) => {
+      const listed = findBy ? await listRunArtifacts(findBy, ctx) : await backend.list(ctx);
+      const selected = sortArtifacts(select(listed, ids, matches));
+      if (selected.length === 0) {
+        ctx.logger.warn(
+          pattern === undefined
+            ? 'No artifacts to download'
+            : `No artifacts match the pattern '${pattern}'; nothing was downloaded`,
+        );
+        return { downloads: [] };
+      }
+      const single = selected.length === 1;
+      // Every destination is checked before anything is downloaded: names from other runs are data.
+      const destinations = selected.map((a) =>
+        mergeMultiple || single ? root : resolveInside(root, a.name),
+      );
+      const shared = new Set(destinations).size < destinations.length;
+      const policy: ConflictPolicy = conflict ?? (shared ? 'error' : 'overwrite');
+
+      // Artifacts sharing a destination write in list order: each waits for the previous one.
+      const previousWriter = new Map<string, Promise<void>>();
+      const turns = destinations.map((destination) => {
+        const before = previousWriter.get(destination) ?? Promise.resolve();
+        let release: () => void = () => {};
+        const done = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        previousWriter.set(destination, done);
+        return { before, release };
+      });
+
+      const stop = new AbortController();
+      const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+      let firstError: unknown;
+      const limit = pLimit(parallel);
+      const settled = await Promise.allSettled(
+        selected.map((artifact, index) =>
+          limit(async (): Promise<DownloadedArtifact> => {
+            const turn = turns[index] as (typeof turns)[number];
+            const destination = destinations[index] as string;
+            // One HttpManager per artifact: its own slots, so artifacts never share a socket.
+            const http = createHttpManager(opts, kind, 'download');
+            try {
+              if (signal.aborted) throw firstError ?? new AbortError(signal.reason);
+              const sub = {
+                ...ctx,
+                http,
+                operation: new Operation('download', signal),
+              };
+              const spec: DownloadSpec = {
+                name: artifact.name,
+                id: artifact.id,
+                targetDirectory: destination,
+                conflict: policy,
+                ...(skipDecompress ? { skipDecompress } : {}),
+                ...(verifyDigest !== undefined ? { verifyDigest } : {}),
+                beforeWrite: async () => {
+                  await turn.before;
+                  // An earlier artifact failed meanwhile: write nothing more.
+                  if (signal.aborted) throw firstError ?? new AbortError(signal.reason);
+                },
+              };
+              const result: DownloadResult = findBy
+                ? await downloadRunArtifact(findBy, spec, opts.tempDir, sub)
+                : await backend.download(spec, sub);
+              ctx.onProgress?.({
+                operation: 'download',
+                artifactName: artifact.name,
+                phase: 'done',
+                bytesDone: result.size,
+                bytesTotal: result.size,
+                filesDone: result.fileCount,
+                filesTotal: result.fileCount,
+              });
+              return {
+                name: artifact.name,
+                id: artifact.id,
+                downloadPath: result.downloadPath,
+                fileCount: result.fileCount,
+                size: result.size,
+                digest: result.digest,
+                ...(result.digestMismatch ? { digestMismatch: true } : {}),
+                ...(result.expectedDigest !== undefined ? { expectedDigest: result.expectedDigest } : {}),
+              };
+            } catch (error: unknown) {
+              firstError ??= error;
+              stop.abort(isFerryError(error) ? error : new FerryError('ERR_FERRY_PROTOCOL', String(error)));
+              throw error;
+            } finally {
+              turn.release();
+              http.dispose();
+            }
+          }),
+        ),
+      );
+      if (firstError !== undefined) throw firstError;
+      return {
+        downloads: settled.map((s) => (s as PromiseFulfilledResult<DownloadedArtifact>).value),
+      };
+    },
+    Boolean(findBy),
+  );
+}
+
+function invalid(option: string, message: string): ValidationError {
+  return new ValidationError('ERR_FERRY_INVALID_OPTION', `Option '${option}' ${message}`, { option });
+}
+
+function checkIds(ids: unknown): number[] {
+  if (!Array.isArray(ids) || ids.length === 0)
+    throw invalid('artifactIds', 'must be a non-empty array of ids');
+  for (const id of ids) {
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) {
+      throw invalid('artifactIds', `must hold positive integers; got ${String(id)}`);
+    }
+  }
+  return [...new Set(ids as number[])];
+}
+
+/** By id (every listed artifact with one of the ids), else the newest of each name (matching the pattern). */
+function select(
+  listed: readonly ArtifactInfo[],
+  ids: readonly number[] | undefined,
+  matches: ((name: string) => boolean) | undefined,
+): ArtifactInfo[] {
+  if (ids !== undefined) {
+    const byId = new Map<number, ArtifactInfo>();
+    for (const a of listed) if (a.id !== undefined && ids.includes(a.id)) byId.set(a.id, a);
+    const missing = ids.filter((id) => !byId.has(id));
+    if (missing.length > 0) {
+      throw new FerryError(
+        'ERR_FERRY_NOT_FOUND',
+        `No artifact with id ${missing.map((id) => `#${id}`).join(', ')} in this workflow run`,
+        { context: { operation: 'download' } },
+      );
+    }
+    return [...byId.values()];
+  }
+  const latest = latestPerName([...listed]);
+  return matches ? latest.filter((a) => matches(a.name)) : latest;
+}
+
+/** By name (code unit order, locale-independent), then id. */
+export function sortArtifacts<T extends { name: string; id: number | undefined }>(
+  artifacts: readonly T[],
+): T[] {
+  return [...artifacts].sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : (a.id ?? 0) - (b.id ?? 0),
+  );
+}
