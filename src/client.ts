@@ -25,7 +25,7 @@ import { validateArtifactName } from './pack/validate.js';
 import { HttpManager } from './transport/http-manager.js';
 import { Operation } from './transport/operation.js';
 import { registerSecret } from './transport/redact.js';
-import { resolveUploadFiles } from './upload-files.js';
+import { resolveUploadFiles, type SymlinkPolicy } from './upload-files.js';
 
 export interface UploadArtifactOptions extends ArtifactClientOptions {
   /** Results protocol: `false` uploads one file as-is, named after the file. @default true */
@@ -34,6 +34,12 @@ export interface UploadArtifactOptions extends ArtifactClientOptions {
   overwrite?: boolean;
   /** Artifact paths of empty directories to record in the zip (results protocol). */
   emptyDirectories?: string[];
+  /**
+   * `follow` uploads what symlinks point to (never /proc, /sys, /dev); `preserve` stores links
+   * that stay inside the root as links (results protocol; legacy has no links and follows).
+   * @default 'follow'
+   */
+  symlinks?: SymlinkPolicy;
 }
 
 export interface UploadArtifactResponse extends UploadResult {
@@ -53,6 +59,12 @@ export interface DownloadArtifactOptions extends ArtifactClientOptions, FindByOp
   artifactId?: number;
   /** Keep the zip instead of extracting it. @default false */
   skipDecompress?: boolean;
+  /**
+   * Symlink entries in the archive: `refuse` fails naming the entry, `file` writes the link text
+   * as a regular file, `preserve` creates links whose target stays inside `path`.
+   * @default 'refuse'
+   */
+  symlinks?: 'refuse' | 'file' | 'preserve';
   /**
    * A file that already exists in `path`: `'overwrite'` replaces it, `'skip'` keeps it, `'error'`
    * fails (before anything is written) when its content differs; identical files are fine.
@@ -86,10 +98,19 @@ export async function uploadArtifact(
   rootDirectory: string,
   options: UploadArtifactOptions = {},
 ): Promise<UploadArtifactResponse> {
-  const { archive, overwrite, emptyDirectories, ...rest } = options;
+  const { archive, overwrite, emptyDirectories, symlinks, ...rest } = options;
   const opts = normalizeOptions(rest);
   validateArtifactName(name);
-  const resolved = await resolveUploadFiles(name, files, rootDirectory);
+  if (symlinks !== undefined && symlinks !== 'follow' && symlinks !== 'preserve') {
+    throw new FerryError(
+      'ERR_FERRY_INVALID_OPTION',
+      `Option 'symlinks' must be 'follow' or 'preserve'; got ${JSON.stringify(symlinks)}`,
+      {
+        context: { option: 'symlinks' },
+      },
+    );
+  }
+  const resolved = await resolveUploadFiles(name, files, rootDirectory, symlinks);
   if (resolved.length === 0) {
     throw new FerryError('ERR_FERRY_NO_FILES', `No files to upload for artifact '${name}'`, {
       context: { operation: 'upload', artifactName: name },
@@ -137,7 +158,16 @@ export async function downloadArtifact(
   name: string,
   options: DownloadArtifactOptions = {},
 ): Promise<DownloadArtifactResponse> {
-  const { path: target, artifactId, skipDecompress, findBy, conflict, verifyDigest, ...rest } = options;
+  const {
+    path: target,
+    artifactId,
+    skipDecompress,
+    findBy,
+    conflict,
+    verifyDigest,
+    symlinks,
+    ...rest
+  } = options;
   const opts = normalizeOptions(rest);
   validateArtifactName(name);
   checkConflictPolicy(conflict);
@@ -158,6 +188,7 @@ export async function downloadArtifact(
     id: artifactId,
     targetDirectory: target ?? process.cwd(),
     ...(skipDecompress ? { skipDecompress } : {}),
+    ...(symlinks ? { symlinks } : {}),
     ...(conflict !== undefined ? { conflict } : {}),
     ...(verifyDigest !== undefined ? { verifyDigest } : {}),
   };

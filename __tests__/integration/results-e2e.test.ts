@@ -117,6 +117,49 @@ describe('results protocol: Ferry client against ferry serve', () => {
     await expect(getArtifact('tree', options())).rejects.toMatchObject({ code: 'ERR_FERRY_NOT_FOUND' });
   });
 
+  it('preserves symlinks that stay inside the root when asked, and refuses one that leaves it', async () => {
+    const root = path.join(work, 'keep-links');
+    await mkdir(path.join(root, 'dir'), { recursive: true });
+    await writeFile(path.join(root, 'dir', 'real.txt'), 'linked content');
+    await symlink('dir/real.txt', path.join(root, 'rel-link'));
+    await symlink(path.join(root, 'dir', 'real.txt'), path.join(root, 'dir', 'abs-link'));
+    await symlink('/etc/hostname', path.join(root, 'escape'));
+    const inside = ['dir/real.txt', 'rel-link', 'dir/abs-link'].map((f) => path.join(root, f));
+    await expect(
+      uploadArtifact('keep-links', [...inside, path.join(root, 'escape')], root, {
+        ...options(),
+        symlinks: 'preserve',
+      }),
+    ).rejects.toMatchObject({
+      code: 'ERR_FERRY_INVALID_PATH',
+      message: expect.stringContaining("'" + path.join(root, 'escape') + "'"),
+    });
+    await uploadArtifact('keep-links', inside, root, { ...options(), symlinks: 'preserve' });
+
+    // By default a download refuses link entries, naming one.
+    await expect(
+      downloadArtifact('keep-links', { ...options(), path: path.join(work, 'links-refused') }),
+    ).rejects.toMatchObject({
+      code: 'ERR_FERRY_UNSAFE_PATH',
+    });
+    const target = path.join(work, 'links-kept');
+    await downloadArtifact('keep-links', { ...options(), path: target, symlinks: 'preserve' });
+    const { readlink, lstat } = await import('node:fs/promises');
+    expect((await lstat(path.join(target, 'rel-link'))).isSymbolicLink()).toBe(true);
+    expect(await readlink(path.join(target, 'rel-link'))).toBe('dir/real.txt');
+    expect(await readlink(path.join(target, 'dir', 'abs-link'))).toBe('real.txt');
+    expect(await readFile(path.join(target, 'dir', 'abs-link'), 'utf8')).toBe('linked content');
+  });
+
+  it('never uploads what a symlink into /proc points to', async () => {
+    const root = path.join(work, 'proc-link');
+    await mkdir(root, { recursive: true });
+    await symlink('/proc/self/environ', path.join(root, 'env.txt'));
+    await expect(uploadArtifact('proc', [path.join(root, 'env.txt')], root, options())).rejects.toThrow(
+      /never uploaded/,
+    );
+  });
+
   it('follows symlinks inside the root by default', async () => {
     const root = path.join(work, 'links');
     await mkdir(root, { recursive: true });

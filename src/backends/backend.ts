@@ -7,6 +7,11 @@ import type { Logger, ProgressCallback } from '../types.js';
 export interface UploadFile {
   absolutePath: string;
   artifactPath: string;
+  /** Size and permission bits from the stat taken when the file list was resolved. */
+  size: number;
+  mode: number;
+  /** Set when the file is a symlink to keep as a link: its target, relative, inside the root. */
+  symlinkTarget?: string;
 }
 
 /** What a backend reports about a stored artifact. */
@@ -76,6 +81,8 @@ export interface DownloadSpec {
   targetDirectory: string;
   /** Keep a zip as downloaded instead of extracting it. @default false */
   skipDecompress?: boolean;
+  /** Symlink entries in the archive: refuse, write as files holding the link text, or create them when they stay inside the target. @default 'refuse' */
+  symlinks?: 'refuse' | 'file' | 'preserve';
   /** A file that already exists in the target (see {@link ConflictPolicy}). @default 'overwrite' */
   conflict?: ConflictPolicy;
   /**

@@ -78,7 +78,11 @@ export async function uploadLegacy(
     );
   }
 
-  const totalOriginal = await sumSizes(spec.files);
+  if (spec.files.some((f) => f.symlinkTarget !== undefined)) {
+    // The file-container protocol has no notion of a link: store what the links point to.
+    logger.warn('The legacy artifact protocol cannot store symlinks; uploading the files they point to');
+  }
+  const totalOriginal = spec.files.reduce((sum, f) => sum + f.size, 0);
   let uploadedBytes = 0;
   let originalDone = 0;
   let filesDone = 0;
@@ -206,11 +210,4 @@ function chunkHeaders(
 
 function payloadLength(payload: Payload): number {
   return payload.kind === 'memory' ? payload.data.length : payload.size;
-}
-
-async function sumSizes(files: UploadFile[]): Promise<number> {
-  const { stat } = await import('node:fs/promises');
-  let total = 0;
-  for (const file of files) total += (await stat(file.absolutePath)).size;
-  return total;
 }

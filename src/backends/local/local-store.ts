@@ -36,6 +36,9 @@ export async function openLocalStore(dataDir: string, runId: string = LOCAL_RUN_
 function mintRuntimeToken(runId: string): string {
   const encode = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
   const header = encode({ alg: 'HS256', typ: 'JWT' });
-  const payload = encode({ scp: `Actions.Results:${runId}:${runId}`, nonce: randomBytes(16).toString('hex') });
+  const payload = encode({
+    scp: `Actions.Results:${runId}:${runId}`,
+    nonce: randomBytes(16).toString('hex'),
+  });
   return `${header}.${payload}.${randomBytes(32).toString('base64url')}`;
 }

@@ -62,11 +62,11 @@ export class ResultsBackend implements Backend {
         contentType: archive || !single ? 'application/zip' : mimeTypeFor(single.artifactPath),
         retentionDays: spec.retentionDays,
         overwrite: spec.overwrite ?? false,
-        totalOriginal: await sumSizes(spec),
+        totalOriginal: sumSizes(spec),
         fileCount: spec.files.length,
         open: async (onEntry) =>
           archive
-            ? createZipStream(await zipInputs(spec), {
+            ? createZipStream(zipInputs(spec), {
                 level: spec.compressionLevel,
                 signal: ctx.operation.signal,
                 onEntry,
@@ -526,6 +526,7 @@ export async function downloadSignedArtifact(
       const result = await extractZip(blob.file, {
         targetDirectory: target,
         existing: conflict,
+        symlinks: spec.symlinks ?? 'refuse',
         signal: ctx.operation.signal,
       });
       return { downloadPath: target, fileCount: result.files, size: result.bytes, digest, ...mismatch };
@@ -612,23 +613,16 @@ function expiresAt(days: number): string {
   return new Date(Date.now() + days * 24 * 3600 * 1000).toISOString();
 }
 
-async function sumSizes(spec: UploadSpec): Promise<number> {
-  let total = 0;
-  for (const f of spec.files) total += (await stat(f.absolutePath)).size;
-  return total;
+function sumSizes(spec: UploadSpec): number {
+  return spec.files.reduce((total, f) => total + f.size, 0);
 }
 
-async function zipInputs(spec: UploadSpec): Promise<ZipInput[]> {
-  const inputs: ZipInput[] = [];
-  for (const file of spec.files) {
-    const info = await stat(file.absolutePath);
-    inputs.push({
-      kind: 'file',
-      sourcePath: file.absolutePath,
-      name: file.artifactPath,
-      mode: info.mode & 0o777,
-    });
-  }
+function zipInputs(spec: UploadSpec): ZipInput[] {
+  const inputs: ZipInput[] = spec.files.map((file) =>
+    file.symlinkTarget !== undefined
+      ? { kind: 'symlink', name: file.artifactPath, target: file.symlinkTarget }
+      : { kind: 'file', sourcePath: file.absolutePath, name: file.artifactPath, mode: file.mode & 0o777 },
+  );
   for (const dir of spec.emptyDirectories ?? []) inputs.push({ kind: 'directory', name: dir });
   return inputs;
 }
