@@ -4078,7 +4078,7 @@ var require_webidl = __commonJS({
 var require_util2 = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/fetch/util.js"(exports, module) {
     "use strict";
-    var { Transform: Transform5 } = __require("node:stream");
+    var { Transform: Transform4 } = __require("node:stream");
     var zlib = __require("node:zlib");
     var { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = require_constants3();
     var { getGlobalOrigin } = require_global();
@@ -4766,7 +4766,7 @@ var require_util2 = __commonJS({
       contentRange2 += isomorphicEncode(`${fullLength}`);
       return contentRange2;
     }
-    var InflateStream = class extends Transform5 {
+    var InflateStream = class extends Transform4 {
       #zlibOptions;
       /** @param {zlib.ZlibOptions} [zlibOptions] */
       constructor(zlibOptions) {
@@ -11252,13 +11252,13 @@ var require_pluralizer = __commonJS({
 var require_pending_interceptors_formatter = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/mock/pending-interceptors-formatter.js"(exports, module) {
     "use strict";
-    var { Transform: Transform5 } = __require("node:stream");
+    var { Transform: Transform4 } = __require("node:stream");
     var { Console } = __require("node:console");
     var PERSISTENT = process.versions.icu ? "\u2705" : "Y ";
     var NOT_PERSISTENT = process.versions.icu ? "\u274C" : "N ";
     module.exports = class PendingInterceptorsFormatter {
       constructor({ disableColors } = {}) {
-        this.transform = new Transform5({
+        this.transform = new Transform4({
           transform(chunk, _enc, cb) {
             cb(null, chunk);
           }
@@ -17427,7 +17427,7 @@ var require_permessage_deflate = __commonJS({
 var require_receiver = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/websocket/receiver.js"(exports, module) {
     "use strict";
-    var { Writable } = __require("node:stream");
+    var { Writable: Writable2 } = __require("node:stream");
     var assert = __require("node:assert");
     var { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = require_constants5();
     var { kReadyState, kSentClose, kResponse, kReceivedClose } = require_symbols5();
@@ -17450,7 +17450,7 @@ var require_receiver = __commonJS({
       closeWebSocketConnection(ws, code, reason, Buffer.byteLength(reason));
       failWebsocketConnection(ws, reason);
     }
-    var ByteParser = class extends Writable {
+    var ByteParser = class extends Writable2 {
       #buffers = [];
       #fragmentsBytes = 0;
       #byteOffset = 0;
@@ -18309,7 +18309,7 @@ var require_eventsource_stream = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/eventsource/eventsource-stream.js"(exports, module) {
     "use strict";
     var buffer = __require("node:buffer");
-    var { Transform: Transform5 } = __require("node:stream");
+    var { Transform: Transform4 } = __require("node:stream");
     var { isASCIINumber, isValidLastEventId } = require_util8();
     var BOM = [239, 187, 191];
     var LF = 10;
@@ -18359,7 +18359,7 @@ var require_eventsource_stream = __commonJS({
       error.aborted = false;
       return error;
     }
-    var EventSourceStream = class extends Transform5 {
+    var EventSourceStream = class extends Transform4 {
       /**
        * @type {eventSourceSettings}
        */
@@ -19376,15 +19376,17 @@ async function discardBody(res) {
 
 // src/backends/legacy/download.ts
 import { createWriteStream } from "node:fs";
-import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rename as rename2, rm as rm2, stat, writeFile } from "node:fs/promises";
 import path2 from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 
-// src/pack/safe-path.ts
-import { lstat } from "node:fs/promises";
-import path from "node:path";
+// src/pack/conflict.ts
+import { createHash } from "node:crypto";
+import { constants as fsConstants } from "node:fs";
+import { link, lstat, open, rename, rm } from "node:fs/promises";
+import { crc32 } from "node:zlib";
 
 // src/pack/validate.ts
 var FORBIDDEN_NAME_CHARACTERS = [
@@ -19502,7 +19504,94 @@ function validateFilePath(relPath) {
   }
 }
 
+// src/pack/conflict.ts
+var CONFLICT_POLICIES = ["error", "overwrite", "skip"];
+var OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0);
+var READ_SIZE = 1024 * 1024;
+async function digestRegularFile(file) {
+  let handle;
+  try {
+    handle = await open(file, OPEN_FLAGS);
+  } catch (error) {
+    const code = error.code;
+    if (code === "ELOOP" || code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR") return void 0;
+    throw error;
+  }
+  try {
+    if (!(await handle.stat()).isFile()) return void 0;
+    const hash = createHash("sha256");
+    let crc = 0;
+    let size = 0;
+    const buffer = Buffer.allocUnsafe(READ_SIZE);
+    for (; ; ) {
+      const { bytesRead } = await handle.read(buffer, 0, READ_SIZE, size);
+      if (bytesRead === 0) break;
+      const chunk = buffer.subarray(0, bytesRead);
+      hash.update(chunk);
+      crc = crc32(chunk, crc);
+      size += bytesRead;
+    }
+    return { size, sha256: hash.digest("hex"), crc32: crc };
+  } finally {
+    await handle.close();
+  }
+}
+async function compareExisting(dest, expected) {
+  let stats;
+  try {
+    stats = await lstat(dest);
+  } catch (error) {
+    const code = error.code;
+    if (code === "ENOENT" || code === "ENOTDIR") return "missing";
+    throw error;
+  }
+  if (stats.isDirectory()) return "directory";
+  if (!stats.isFile() || stats.size !== expected.size) return "different";
+  const actual = await digestRegularFile(dest);
+  if (actual === void 0 || actual.size !== expected.size) return "different";
+  if (expected.crc32 !== void 0 && actual.crc32 !== expected.crc32 >>> 0) return "different";
+  return actual.sha256 === await expected.sha256() ? "identical" : "different";
+}
+function conflictError(file, where, context = {}) {
+  return new FerryError(
+    "ERR_FERRY_CONFLICT",
+    `${printable(file)} already exists in ${where} with different content, and the conflict policy is 'error' (identical files are accepted). Use 'overwrite' to replace it or 'skip' to keep it (option 'conflict' of downloadArtifact, 'existing' of extractZip), or download into an empty directory`,
+    { context }
+  );
+}
+async function placeNoClobber(staged, dest) {
+  try {
+    await link(staged, dest);
+  } catch (error) {
+    const code = error.code;
+    if (code === "EEXIST") return false;
+    if (!["EPERM", "ENOTSUP", "EOPNOTSUPP", "EMLINK", "EXDEV", "ENOSYS"].includes(code ?? "")) throw error;
+    try {
+      await lstat(dest);
+      return false;
+    } catch {
+      await rename(staged, dest);
+      return true;
+    }
+  }
+  await rm(staged, { force: true });
+  return true;
+}
+function checkConflictPolicy(value, option = "conflict") {
+  if (value === void 0) return void 0;
+  if (typeof value !== "string" || !CONFLICT_POLICIES.includes(value)) {
+    throw new ValidationError(
+      "ERR_FERRY_INVALID_OPTION",
+      `Option '${option}' must be one of ${CONFLICT_POLICIES.map((p) => `'${p}'`).join(", ")}; got ${typeof value === "string" ? printable(value) : String(value)}`,
+      { option }
+    );
+  }
+  return value;
+}
+
 // src/pack/safe-path.ts
+import { lstat as lstat2 } from "node:fs/promises";
+import path from "node:path";
 var WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])$/i;
 function unsafe(entry, reason) {
   return new IntegrityError("ERR_FERRY_UNSAFE_PATH", `Unsafe path ${printable(entry)}: ${reason}`);
@@ -19555,7 +19644,7 @@ async function assertNoSymlinkInPath(root, absPath) {
     current = path.join(current, parts[i]);
     let stats;
     try {
-      stats = await lstat(current);
+      stats = await lstat2(current);
     } catch (error) {
       const code = error.code;
       if (code === "ENOENT" || code === "ENOTDIR") return;
@@ -19640,12 +19729,13 @@ async function downloadLegacy(config, artifact, spec, ctx) {
     const planned = planFiles(spec.name, items, target, staging);
     let bytesDone = 0;
     let filesDone = 0;
+    const written = /* @__PURE__ */ new Map();
     const bytesTotal = planned.reduce((sum, f) => sum + (f.length ?? 0), 0);
     await runWorkers(planned, http3.slots, ctx, async (file, slot) => {
       if (file.length === 0) {
         await writeFile(file.staging, "");
       } else {
-        const written = await http3.request(
+        const bytes = await http3.request(
           {
             ...bearer,
             slot,
@@ -19663,7 +19753,8 @@ async function downloadLegacy(config, artifact, spec, ctx) {
           },
           (res) => saveResponse(res, file, spec.name)
         );
-        bytesDone += written;
+        bytesDone += bytes;
+        written.set(file, bytes);
       }
       filesDone++;
       ctx.onProgress?.({
@@ -19676,24 +19767,73 @@ async function downloadLegacy(config, artifact, spec, ctx) {
         filesTotal: planned.length
       });
     });
-    for (const file of planned) {
-      await assertNoSymlinkInPath(target, file.destination);
-      await mkdir(path2.dirname(file.destination), { recursive: true });
-      await rename(file.staging, file.destination).catch((error) => {
-        throw new FerryError(
-          "ERR_FERRY_INVALID_PATH",
-          `Cannot place '${file.artifactPath}' at ${file.destination}`,
-          {
-            cause: error,
-            context: { ...context, file: file.artifactPath }
-          }
-        );
-      });
-    }
-    return { downloadPath: target, fileCount: planned.length, size: bytesDone };
+    await spec.beforeWrite?.();
+    const placed = await placeFiles(planned, target, spec.conflict ?? "overwrite", context);
+    return {
+      downloadPath: target,
+      fileCount: placed.length,
+      size: placed.reduce((sum, file) => sum + (written.get(file) ?? 0), 0)
+    };
   } finally {
-    await rm(staging, { recursive: true, force: true });
+    await rm2(staging, { recursive: true, force: true });
   }
+}
+async function placeFiles(planned, target, policy, context) {
+  const keep = /* @__PURE__ */ new Set();
+  const checked = /* @__PURE__ */ new Set();
+  for (const file of planned) {
+    const dir = path2.dirname(file.destination);
+    if (!checked.has(dir)) {
+      await assertNoSymlinkInPath(target, dir);
+      checked.add(dir);
+    }
+    if (policy === "overwrite") continue;
+    const state = await compareExisting(file.destination, await stagedContent(file));
+    if (state === "missing") continue;
+    if (state === "different" && policy === "error") {
+      throw conflictError(file.artifactPath, printable(target), { ...context, file: file.artifactPath });
+    }
+    if (state !== "directory") keep.add(file);
+  }
+  const placed = [];
+  const ready = /* @__PURE__ */ new Set();
+  for (const file of planned) {
+    if (keep.has(file)) continue;
+    const dir = path2.dirname(file.destination);
+    if (!ready.has(dir)) {
+      await assertNoSymlinkInPath(target, dir);
+      await mkdir(dir, { recursive: true });
+      ready.add(dir);
+    }
+    let moved = true;
+    try {
+      if (policy === "overwrite") await rename2(file.staging, file.destination);
+      else moved = await placeNoClobber(file.staging, file.destination);
+    } catch (error) {
+      throw new FerryError(
+        "ERR_FERRY_INVALID_PATH",
+        `Cannot place '${file.artifactPath}' at ${file.destination}`,
+        {
+          cause: error,
+          context: { ...context, file: file.artifactPath }
+        }
+      );
+    }
+    if (moved) placed.push(file);
+    else if (policy === "error") {
+      const state = await compareExisting(file.destination, await stagedContent(file));
+      if (state !== "identical") {
+        throw conflictError(file.artifactPath, printable(target), { ...context, file: file.artifactPath });
+      }
+    }
+  }
+  return placed;
+}
+async function stagedContent(file) {
+  return {
+    size: (await stat(file.staging)).size,
+    sha256: async () => (await digestRegularFile(file.staging))?.sha256 ?? ""
+  };
 }
 function planFiles(name, items, target, staging) {
   const byDestination = /* @__PURE__ */ new Map();
@@ -19836,15 +19976,15 @@ function crc64Base64(buf) {
 }
 
 // src/pack/digest.ts
-import { createHash } from "node:crypto";
+import { createHash as createHash2 } from "node:crypto";
 function md5Base64(buf) {
-  return createHash("md5").update(buf).digest("base64");
+  return createHash2("md5").update(buf).digest("base64");
 }
 
 // src/pack/gzip-payload.ts
 import { randomUUID } from "node:crypto";
-import { constants as fsConstants, createWriteStream as createWriteStream2 } from "node:fs";
-import { open, rm as rm2, stat } from "node:fs/promises";
+import { constants as fsConstants2, createWriteStream as createWriteStream2 } from "node:fs";
+import { open as open2, rm as rm3, stat as stat2 } from "node:fs/promises";
 import path3 from "node:path";
 import { pipeline as pipeline2 } from "node:stream/promises";
 import { createGzip, gzip } from "node:zlib";
@@ -19954,7 +20094,7 @@ var SAMPLE_SIZE = 256 * 1024;
 var MIN_SAMPLE_SAVING = 0.05;
 var DEFAULT_LEVEL = 6;
 var READ_HIGH_WATER_MARK = 1024 * 1024;
-var OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
+var OPEN_FLAGS2 = fsConstants2.O_RDONLY | (fsConstants2.O_NONBLOCK ?? 0);
 async function preparePayload(absPath, opts) {
   const level = opts.level ?? DEFAULT_LEVEL;
   if (!Number.isInteger(level) || level < 0 || level > 9) {
@@ -19968,7 +20108,7 @@ async function preparePayload(absPath, opts) {
   src.throwIfAborted();
   let st;
   try {
-    st = await stat(absPath);
+    st = await stat2(absPath);
   } catch (error) {
     throw src.unreadable(error);
   }
@@ -20003,11 +20143,11 @@ async function preparePayload(absPath, opts) {
     try {
       await src.assertUnchanged(handle, st);
     } catch (error) {
-      await rm2(tmp, { force: true });
+      await rm3(tmp, { force: true });
       throw error;
     }
     if (gzSize > size) {
-      await rm2(tmp, { force: true });
+      await rm3(tmp, { force: true });
       return rawFile();
     }
     return {
@@ -20016,7 +20156,7 @@ async function preparePayload(absPath, opts) {
       size: gzSize,
       gzip: true,
       originalSize: size,
-      cleanup: () => rm2(tmp, { force: true })
+      cleanup: () => rm3(tmp, { force: true })
     };
   } finally {
     await handle.close().catch(() => void 0);
@@ -20071,7 +20211,7 @@ var SourceFile = class {
   async open(st) {
     let handle;
     try {
-      handle = await open(this.#absPath, OPEN_FLAGS);
+      handle = await open2(this.#absPath, OPEN_FLAGS2);
     } catch (error) {
       throw this.unreadable(error);
     }
@@ -20143,13 +20283,13 @@ var SourceFile = class {
         this.#signal === void 0 ? {} : { signal: this.#signal }
       );
     } catch (error) {
-      await rm2(tmp, { force: true });
+      await rm3(tmp, { force: true });
       this.throwIfAborted();
       if (first?.side === "read") throw this.unreadable(first.error);
       throw error;
     }
     if (input.bytesRead !== size) {
-      await rm2(tmp, { force: true });
+      await rm3(tmp, { force: true });
       throw this.changed(`expected ${size} bytes, read ${input.bytesRead}`);
     }
     return output.bytesWritten;
@@ -20195,7 +20335,7 @@ async function readChunk(filePath, start, length) {
   if (length === 0) return Buffer.alloc(0);
   let handle;
   try {
-    handle = await open(filePath, OPEN_FLAGS);
+    handle = await open2(filePath, OPEN_FLAGS2);
   } catch (error) {
     throw src.unreadable(error);
   }
@@ -20251,7 +20391,10 @@ async function uploadLegacy(config, spec, ctx) {
       }
     );
   }
-  const totalOriginal = await sumSizes(spec.files);
+  if (spec.files.some((f) => f.symlinkTarget !== void 0)) {
+    logger.warn("The legacy artifact protocol cannot store symlinks; uploading the files they point to");
+  }
+  const totalOriginal = spec.files.reduce((sum, f) => sum + f.size, 0);
   let uploadedBytes = 0;
   let originalDone = 0;
   let filesDone = 0;
@@ -20357,12 +20500,6 @@ function chunkHeaders(payload, start, end, total, chunk) {
 function payloadLength(payload) {
   return payload.kind === "memory" ? payload.data.length : payload.size;
 }
-async function sumSizes(files) {
-  const { stat: stat6 } = await import("node:fs/promises");
-  let total = 0;
-  for (const file of files) total += (await stat6(file.absolutePath)).size;
-  return total;
-}
 
 // src/backends/legacy/legacy-backend.ts
 var LegacyBackend = class {
@@ -20441,25 +20578,25 @@ function toInfo(a) {
 
 // src/backends/local/local-store.ts
 import { randomBytes as randomBytes4 } from "node:crypto";
-import { mkdir as mkdir7 } from "node:fs/promises";
+import { mkdir as mkdir8 } from "node:fs/promises";
 
 // src/server/index.ts
-import { mkdir as mkdir6 } from "node:fs/promises";
+import { mkdir as mkdir7 } from "node:fs/promises";
 import { resolve } from "node:path";
 
 // src/server/legacy/artifact-store.ts
-import { mkdir as mkdir2, readdir as readdir2 } from "node:fs/promises";
+import { mkdir as mkdir3, readdir } from "node:fs/promises";
 
 // src/server/util/atomic-file.ts
 import { randomBytes } from "node:crypto";
-import { readFile, rename as rename2, rm as rm3, writeFile as writeFile2 } from "node:fs/promises";
+import { readFile, rename as rename3, rm as rm4, writeFile as writeFile2 } from "node:fs/promises";
 async function writeJsonAtomic(path12, value) {
   const temp = `${path12}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
   try {
     await writeFile2(temp, JSON.stringify(value));
-    await rename2(temp, path12);
+    await rename3(temp, path12);
   } catch (error) {
-    await rm3(temp, { force: true });
+    await rm4(temp, { force: true });
     throw error;
   }
 }
@@ -20497,7 +20634,7 @@ var KeyedMutex = class {
 };
 
 // src/server/legacy/container-items.ts
-import { readdir } from "node:fs/promises";
+import { mkdir as mkdir2 } from "node:fs/promises";
 
 // src/server/http/http-error.ts
 var HttpError2 = class extends Error {
@@ -20513,39 +20650,45 @@ var HttpError2 = class extends Error {
 var badRequest = (message) => new HttpError2(400, message);
 var notFound = (message) => new HttpError2(404, message);
 
-// src/server/legacy/layout.ts
-import { createHash as createHash2 } from "node:crypto";
-import { join } from "node:path";
-var LegacyLayout = class {
-  root;
-  constructor(dataDir) {
-    this.root = join(dataDir, "legacy");
+// src/server/util/journal.ts
+import { open as open3, readFile as readFile2 } from "node:fs/promises";
+var Journal = class {
+  constructor(path12) {
+    this.path = path12;
   }
-  get counterFile() {
-    return join(this.root, "next-container-id.json");
+  path;
+  #handle;
+  /** Every complete record in order; a missing journal is an empty one. */
+  static async replay(path12) {
+    let text;
+    try {
+      text = await readFile2(path12, "utf8");
+    } catch (error) {
+      if (isNotFound(error)) return [];
+      throw error;
+    }
+    const records = [];
+    for (const line of text.split("\n")) {
+      if (!line) continue;
+      try {
+        records.push(JSON.parse(line));
+      } catch {
+      }
+    }
+    return records;
   }
-  get containersDir() {
-    return join(this.root, "containers");
+  async append(record) {
+    this.#handle ??= open3(this.path, "a");
+    const handle = await this.#handle;
+    await handle.write(`${JSON.stringify(record)}
+`);
   }
-  containerDir(containerId) {
-    return join(this.containersDir, String(containerId));
-  }
-  artifactFile(containerId) {
-    return join(this.containerDir(containerId), "artifact.json");
-  }
-  itemsDir(containerId) {
-    return join(this.containerDir(containerId), "items");
-  }
-  itemMetaFile(containerId, itemPath) {
-    return join(this.itemsDir(containerId), `${itemKey(itemPath)}.json`);
-  }
-  itemDataFile(containerId, itemPath) {
-    return join(this.itemsDir(containerId), `${itemKey(itemPath)}.bin`);
+  async close() {
+    const handle = this.#handle;
+    this.#handle = void 0;
+    if (handle) await (await handle).close();
   }
 };
-function itemKey(itemPath) {
-  return createHash2("sha256").update(itemPath, "utf8").digest("hex");
-}
 
 // src/server/legacy/ranges.ts
 function addRange(ranges, added) {
@@ -20579,7 +20722,6 @@ function removeRange(ranges, removed) {
 }
 
 // src/server/legacy/container-items.ts
-var LOAD_CONCURRENCY = 64;
 var ContainerItems = class _ContainerItems {
   #layout;
   #containerId;
@@ -20587,30 +20729,23 @@ var ContainerItems = class _ContainerItems {
   /** Folder path -> number of items beneath it; used to refuse a file where a folder is (and vice versa). */
   #folders = /* @__PURE__ */ new Map();
   #locks = new KeyedMutex();
+  #journal;
   constructor(layout, containerId) {
     this.#layout = layout;
     this.#containerId = containerId;
+    this.#journal = new Journal(`${layout.itemsDir(containerId)}/items.journal`);
   }
   static async load(layout, containerId) {
     const items = new _ContainerItems(layout, containerId);
-    let names;
-    try {
-      names = await readdir(layout.itemsDir(containerId));
-    } catch (error) {
-      if (error.code === "ENOENT") return items;
-      throw error;
-    }
-    const metaFiles = names.filter((n) => /^[0-9a-f]{64}\.json$/.test(n));
-    for (let i = 0; i < metaFiles.length; i += LOAD_CONCURRENCY) {
-      const batch = metaFiles.slice(i, i + LOAD_CONCURRENCY);
-      const records = await Promise.all(
-        batch.map((n) => readJsonFile(`${layout.itemsDir(containerId)}/${n}`))
-      );
-      records.forEach((record, index) => {
-        if (isItemRecord(record) && `${itemKey(record.path)}.json` === batch[index]) items.#put(record);
-      });
+    await mkdir2(layout.itemsDir(containerId), { recursive: true });
+    for (const record of await Journal.replay(items.#journal.path)) {
+      if (isItemRecord(record)) items.#put(record);
     }
     return items;
+  }
+  /** Releases the journal's file descriptor. */
+  close() {
+    return this.#journal.close();
   }
   get(path12) {
     return this.#items.get(path12);
@@ -20696,7 +20831,7 @@ var ContainerItems = class _ContainerItems {
     }
   }
   #persist(record) {
-    return writeJsonAtomic(this.#layout.itemMetaFile(this.#containerId, record.path), record);
+    return this.#journal.append(record);
   }
 };
 function ancestors(path12) {
@@ -20726,12 +20861,12 @@ var ArtifactStore = class _ArtifactStore {
   }
   static async open(layout) {
     const store = new _ArtifactStore(layout);
-    await mkdir2(layout.containersDir, { recursive: true });
+    await mkdir3(layout.containersDir, { recursive: true });
     await store.#load();
     return store;
   }
   async #load() {
-    const entries = await readdir2(this.#layout.containersDir);
+    const entries = await readdir(this.#layout.containersDir);
     let maxId = 0;
     await Promise.all(
       entries.map(async (entry) => {
@@ -20768,7 +20903,7 @@ var ArtifactStore = class _ArtifactStore {
       const existing = this.find(runId, name);
       if (existing) return { record: existing, created: false };
       const containerId = await this.#allocateId();
-      await mkdir2(this.#layout.itemsDir(containerId), { recursive: true });
+      await mkdir3(this.#layout.itemsDir(containerId), { recursive: true });
       const now = (/* @__PURE__ */ new Date()).toISOString();
       const record = {
         containerId,
@@ -20805,6 +20940,12 @@ var ArtifactStore = class _ArtifactStore {
       this.#items.set(containerId, items);
     }
     return items;
+  }
+  /** Closes every loaded container's journal. */
+  async close() {
+    const loaded = await Promise.allSettled(this.#items.values());
+    this.#items.clear();
+    await Promise.all(loaded.map((r) => r.status === "fulfilled" ? r.value.close() : void 0));
   }
   /** Ids only ever grow, and the counter is persisted before an id is used, so restarts never reuse one. */
   async #allocateId() {
@@ -21059,18 +21200,18 @@ function parseRetention(value) {
 
 // src/server/legacy/container-routes.ts
 import { createReadStream } from "node:fs";
-import { open as open3 } from "node:fs/promises";
+import { open as open5 } from "node:fs/promises";
 import { pipeline as pipeline3 } from "node:stream/promises";
 
 // src/server/legacy/chunk-writer.ts
 import { createHash as createHash3 } from "node:crypto";
 import { constants } from "node:fs";
-import { open as open2 } from "node:fs/promises";
+import { open as open4 } from "node:fs/promises";
 var WRITE_BATCH = 1024 * 1024;
 async function writeChunk(req, file, fresh, target) {
   const md5 = target.expectedMd5 === void 0 ? void 0 : createHash3("md5");
   const flags = constants.O_WRONLY | constants.O_CREAT | (fresh ? constants.O_TRUNC : 0);
-  const handle = await open2(file, flags, 420);
+  const handle = await open4(file, flags, 420);
   let position = target.offset;
   let received = 0;
   let batch = [];
@@ -21186,7 +21327,7 @@ async function getItems(store, ctx) {
   sendJson(ctx.res, 200, body);
 }
 async function sendFile(ctx, items, item) {
-  const handle = await open3(items.dataFile(item.path), "r");
+  const handle = await open5(items.dataFile(item.path), "r");
   const headers = {
     "Content-Type": "application/octet-stream",
     "Content-Length": String(item.total)
@@ -21212,17 +21353,52 @@ function parseEncoding(value) {
   throw new HttpError2(415, `Unsupported Content-Encoding ${JSON.stringify(value)}; only gzip is supported`);
 }
 
+// src/server/legacy/layout.ts
+import { createHash as createHash4 } from "node:crypto";
+import { join } from "node:path";
+var LegacyLayout = class {
+  root;
+  constructor(dataDir) {
+    this.root = join(dataDir, "legacy");
+  }
+  get counterFile() {
+    return join(this.root, "next-container-id.json");
+  }
+  get containersDir() {
+    return join(this.root, "containers");
+  }
+  containerDir(containerId) {
+    return join(this.containersDir, String(containerId));
+  }
+  artifactFile(containerId) {
+    return join(this.containerDir(containerId), "artifact.json");
+  }
+  itemsDir(containerId) {
+    return join(this.containerDir(containerId), "items");
+  }
+  itemDataFile(containerId, itemPath) {
+    return join(this.itemsDir(containerId), `${itemKey(itemPath)}.bin`);
+  }
+};
+function itemKey(itemPath) {
+  return createHash4("sha256").update(itemPath, "utf8").digest("hex");
+}
+
 // src/server/legacy/protocol.ts
 async function createLegacyProtocol(dataDir) {
   const store = await ArtifactStore.open(new LegacyLayout(dataDir));
-  return { name: "legacy", routes: [...artifactRoutes(store), ...containerRoutes(store)] };
+  return {
+    name: "legacy",
+    routes: [...artifactRoutes(store), ...containerRoutes(store)],
+    close: () => store.close()
+  };
 }
 
 // src/server/server.ts
 import { createServer } from "node:http";
 
 // src/server/http/auth.ts
-import { createHash as createHash4, timingSafeEqual } from "node:crypto";
+import { createHash as createHash5, timingSafeEqual } from "node:crypto";
 function createBearerCheck(token) {
   if (token === void 0 || token === "") return () => true;
   const expected = digest(token);
@@ -21235,7 +21411,7 @@ function createBearerCheck(token) {
   };
 }
 function digest(value) {
-  return createHash4("sha256").update(value, "utf8").digest();
+  return createHash5("sha256").update(value, "utf8").digest();
 }
 
 // src/server/http/base-url.ts
@@ -21387,7 +21563,7 @@ function pathOf(req) {
 }
 
 // src/server/rest/auth.ts
-import { createHash as createHash5, timingSafeEqual as timingSafeEqual2 } from "node:crypto";
+import { createHash as createHash6, timingSafeEqual as timingSafeEqual2 } from "node:crypto";
 function createApiTokenCheck(token) {
   if (token === void 0 || token === "") return () => void 0;
   const expected = digest2(token);
@@ -21400,7 +21576,7 @@ function createApiTokenCheck(token) {
   };
 }
 function digest2(value) {
-  return createHash5("sha256").update(value, "utf8").digest();
+  return createHash6("sha256").update(value, "utf8").digest();
 }
 
 // src/server/rest/contracts.ts
@@ -21581,7 +21757,7 @@ function escapeXml(text) {
 
 // src/server/results/blob-download.ts
 import { createReadStream as createReadStream2 } from "node:fs";
-import { open as open4 } from "node:fs/promises";
+import { open as open6 } from "node:fs/promises";
 import { pipeline as pipeline4 } from "node:stream/promises";
 
 // src/server/results/content-disposition.ts
@@ -21632,7 +21808,7 @@ async function sendBlob(req, res, blob, baseHeaders) {
   const length = end - start + 1;
   headers["Content-Length"] = String(length);
   if (wanted) headers["Content-Range"] = `bytes ${start}-${end}/${blob.size}`;
-  const handle = await open4(blob.file, "r");
+  const handle = await open6(blob.file, "r");
   res.writeHead(wanted ? 206 : 200, headers);
   if (length === 0 || req.method === "HEAD") {
     await handle.close();
@@ -21740,22 +21916,22 @@ function blobContentType(req) {
 }
 
 // src/server/results/blob-store.ts
-import { createHash as createHash9, randomBytes as randomBytes2 } from "node:crypto";
-import { access, mkdir as mkdir3, readdir as readdir3, rename as rename3, rm as rm4 } from "node:fs/promises";
+import { createHash as createHash10, randomBytes as randomBytes2 } from "node:crypto";
+import { access, mkdir as mkdir4, readdir as readdir2, rename as rename4, rm as rm5 } from "node:fs/promises";
 import { join as join3 } from "node:path";
 
 // src/server/results/concat-files.ts
-import { createHash as createHash6 } from "node:crypto";
-import { open as open5 } from "node:fs/promises";
+import { createHash as createHash7 } from "node:crypto";
+import { open as open7 } from "node:fs/promises";
 var COPY_BUFFER = 1024 * 1024;
 async function concatFiles(sources2, target) {
   const buffer = Buffer.allocUnsafe(COPY_BUFFER);
-  const hash = createHash6("sha256");
+  const hash = createHash7("sha256");
   let size = 0;
-  const out = await open5(target, "wx", 420);
+  const out = await open7(target, "wx", 420);
   try {
     for (const source of sources2) {
-      const input = await open5(source, "r");
+      const input = await open7(source, "r");
       try {
         for (; ; ) {
           const { bytesRead } = await input.read(buffer, 0, buffer.length, null);
@@ -21783,7 +21959,7 @@ async function writeFully(handle, buffer, length) {
 }
 
 // src/server/results/layout.ts
-import { createHash as createHash7 } from "node:crypto";
+import { createHash as createHash8 } from "node:crypto";
 import { join as join2 } from "node:path";
 var ResultsLayout = class {
   root;
@@ -21826,19 +22002,19 @@ var ResultsLayout = class {
   }
 };
 function blockKey(blockId2) {
-  return createHash7("sha256").update(blockId2).digest("hex");
+  return createHash8("sha256").update(blockId2).digest("hex");
 }
 var BLOB_ID = /^[0-9a-f]{32}$/;
 
 // src/server/results/receive-body.ts
-import { createHash as createHash8 } from "node:crypto";
+import { createHash as createHash9 } from "node:crypto";
 import { createWriteStream as createWriteStream3 } from "node:fs";
 import { Transform as Transform2 } from "node:stream";
 import { pipeline as pipeline5 } from "node:stream/promises";
 var WRITE_HIGH_WATER_MARK = 1024 * 1024;
 async function receiveBody(req, file, expect) {
-  const md5 = expect.md5 === void 0 ? void 0 : createHash8("md5");
-  const sha256 = expect.sha256 ? createHash8("sha256") : void 0;
+  const md5 = expect.md5 === void 0 ? void 0 : createHash9("md5");
+  const sha256 = expect.sha256 ? createHash9("sha256") : void 0;
   const hashes = [md5, sha256].filter((h) => h !== void 0);
   let size = 0;
   const tap = new Transform2({
@@ -21879,27 +22055,27 @@ var BlobStore = class _BlobStore {
   }
   static async open(layout) {
     const store = new _BlobStore(layout);
-    await mkdir3(layout.blobsDir, { recursive: true });
+    await mkdir4(layout.blobsDir, { recursive: true });
     await store.#load();
     return store;
   }
   async #load() {
-    const entries = (await readdir3(this.#layout.blobsDir)).filter((e) => BLOB_ID.test(e));
+    const entries = (await readdir2(this.#layout.blobsDir)).filter((e) => BLOB_ID.test(e));
     await Promise.all(
       entries.map(async (blobId) => {
         const state = await readJsonFile(this.#layout.blobStateFile(blobId));
         if (!isBlobState(state)) return;
         this.#states.set(blobId, state);
-        const files = await readdir3(this.#layout.blobDir(blobId));
+        const files = await readdir2(this.#layout.blobDir(blobId));
         await Promise.all(
-          files.filter((f) => f.endsWith(".tmp")).map((f) => rm4(join3(this.#layout.blobDir(blobId), f), { force: true }))
+          files.filter((f) => f.endsWith(".tmp")).map((f) => rm5(join3(this.#layout.blobDir(blobId), f), { force: true }))
         );
       })
     );
   }
   /** Every blob directory on disk, including half-created ones (for orphan cleanup). */
   async idsOnDisk() {
-    return (await readdir3(this.#layout.blobsDir)).filter((e) => BLOB_ID.test(e));
+    return (await readdir2(this.#layout.blobsDir)).filter((e) => BLOB_ID.test(e));
   }
   has(blobId) {
     return this.#states.has(blobId);
@@ -21913,7 +22089,7 @@ var BlobStore = class _BlobStore {
   /** A new, empty blob under a fresh random id. */
   async create() {
     const blobId = randomBytes2(16).toString("hex");
-    await mkdir3(this.#layout.blocksDir(blobId), { recursive: true });
+    await mkdir4(this.#layout.blocksDir(blobId), { recursive: true });
     const state = { blockIdBytes: null, committed: null };
     await writeJsonAtomic(this.#layout.blobStateFile(blobId), state);
     this.#states.set(blobId, state);
@@ -21923,7 +22099,7 @@ var BlobStore = class _BlobStore {
   async remove(blobId) {
     await this.#locks.run(blobId, async () => {
       this.#states.delete(blobId);
-      await rm4(this.#layout.blobDir(blobId), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+      await rm5(this.#layout.blobDir(blobId), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
     });
   }
   /** Runs `work` while no commit of this blob can start or finish. */
@@ -21946,9 +22122,9 @@ var BlobStore = class _BlobStore {
     const temp = this.#layout.tempFile(blobId, "block", randomBytes2(8).toString("hex"));
     try {
       await receiveBody(req, temp, { ...body, sha256: false });
-      await rename3(temp, this.#layout.blockFile(blobId, blockId2));
+      await rename4(temp, this.#layout.blockFile(blobId, blockId2));
     } catch (error) {
-      await rm4(temp, { force: true });
+      await rm5(temp, { force: true });
       throw this.#goneIfMissing(blobId, error);
     }
   }
@@ -21976,10 +22152,10 @@ var BlobStore = class _BlobStore {
       const temp = this.#layout.tempFile(blobId, "assemble", randomBytes2(8).toString("hex"));
       try {
         const { size, sha256 } = await concatFiles(files, temp);
-        await rename3(temp, this.#layout.blobDataFile(blobId));
+        await rename4(temp, this.#layout.blobDataFile(blobId));
         state.committed = committedBlob(size, sha256, contentType, listDigest);
       } catch (error) {
-        await rm4(temp, { force: true });
+        await rm5(temp, { force: true });
         throw this.#goneIfMissing(blobId, error);
       }
       await this.#persist(blobId);
@@ -21996,7 +22172,7 @@ var BlobStore = class _BlobStore {
       return await this.#locks.run(blobId, async () => {
         guard();
         const state = this.#require(blobId);
-        await rename3(temp, this.#layout.blobDataFile(blobId));
+        await rename4(temp, this.#layout.blobDataFile(blobId));
         state.committed = committedBlob(received.size, received.sha256 ?? "", contentType, null);
         state.blockIdBytes = null;
         await this.#persist(blobId);
@@ -22004,7 +22180,7 @@ var BlobStore = class _BlobStore {
         return state.committed;
       });
     } catch (error) {
-      await rm4(temp, { force: true });
+      await rm5(temp, { force: true });
       throw this.#goneIfMissing(blobId, error);
     }
   }
@@ -22024,11 +22200,11 @@ var BlobStore = class _BlobStore {
   }
   async #dropStagedBlocks(blobId) {
     const dir = this.#layout.blocksDir(blobId);
-    const names = await readdir3(dir).catch((error) => {
+    const names = await readdir2(dir).catch((error) => {
       if (isNotFound(error)) return [];
       throw error;
     });
-    await Promise.all(names.map((name) => rm4(join3(dir, name), { force: true })));
+    await Promise.all(names.map((name) => rm5(join3(dir, name), { force: true })));
   }
 };
 function blobNotFound() {
@@ -22045,7 +22221,7 @@ function committedBlob(size, sha256, contentType, blockList) {
   };
 }
 function digestOfList(ids) {
-  const hash = createHash9("sha256");
+  const hash = createHash10("sha256");
   for (const id of ids) hash.update(Buffer.from([id.length])).update(id);
   return hash.digest("hex");
 }
@@ -22076,14 +22252,14 @@ var MAX_BLOCK_LIST_BYTES = 8 * 1024 * 1024;
 var ENTRY = /<(Latest|Committed|Uncommitted)>([^<]*)<\/\1>/g;
 async function readBlockList(req) {
   const xml = await readText2(req);
-  const open8 = xml.indexOf("<BlockList>");
+  const open11 = xml.indexOf("<BlockList>");
   const close = xml.lastIndexOf("</BlockList>");
   const selfClosed = /<BlockList\s*\/>/.test(xml);
   if (selfClosed) return [];
-  if (open8 === -1 || close < open8) {
+  if (open11 === -1 || close < open11) {
     throw invalidXml("the body has no <BlockList> element.");
   }
-  const inner = xml.slice(open8 + "<BlockList>".length, close);
+  const inner = xml.slice(open11 + "<BlockList>".length, close);
   const ids = [];
   const leftover = inner.replace(ENTRY, (_all, _kind, text) => {
     ids.push(decodeBlockId(unescapeXml(text.trim()), "Put Block List"));
@@ -22123,7 +22299,7 @@ function invalidXml(detail) {
 
 // src/server/results/signer.ts
 import { createHmac, randomBytes as randomBytes3, timingSafeEqual as timingSafeEqual3 } from "node:crypto";
-import { link, mkdir as mkdir4, readFile as readFile2, rm as rm5, writeFile as writeFile3 } from "node:fs/promises";
+import { link as link2, mkdir as mkdir5, readFile as readFile3, rm as rm6, writeFile as writeFile3 } from "node:fs/promises";
 import { dirname } from "node:path";
 var BLOB_PATH_PREFIX = "/devstoreaccount1/artifacts/";
 var KEY_BYTES = 32;
@@ -22191,15 +22367,15 @@ function authFailed(detail) {
 async function loadOrCreateKey(keyFile) {
   const existing = await readKey(keyFile);
   if (existing) return existing;
-  await mkdir4(dirname(keyFile), { recursive: true });
+  await mkdir5(dirname(keyFile), { recursive: true });
   const temp = `${keyFile}.${process.pid}.${randomBytes3(6).toString("hex")}.tmp`;
   await writeFile3(temp, randomBytes3(KEY_BYTES).toString("hex"), { mode: 384 });
   try {
-    await link(temp, keyFile);
+    await link2(temp, keyFile);
   } catch (error) {
     if (error.code !== "EEXIST") throw error;
   } finally {
-    await rm5(temp, { force: true });
+    await rm6(temp, { force: true });
   }
   const key = await readKey(keyFile);
   if (!key) throw new Error(`The signing key ${keyFile} is unreadable; delete it to make a new one`);
@@ -22208,7 +22384,7 @@ async function loadOrCreateKey(keyFile) {
 async function readKey(keyFile) {
   let text;
   try {
-    text = await readFile2(keyFile, "utf8");
+    text = await readFile3(keyFile, "utf8");
   } catch (error) {
     if (error.code === "ENOENT") return void 0;
     throw error;
@@ -22601,9 +22777,10 @@ async function listArtifacts(service, fields) {
   return { artifacts: artifacts.map(monolithArtifact) };
 }
 async function getSignedArtifactUrl(service, fields, ctx) {
-  const { runId } = runAndJob(fields);
+  const { runId, jobId } = runAndJob(fields);
   const name = validateArtifactName3(fields.string("name"));
-  const record = service.index.list({ runId, name }).at(-1);
+  const candidates = service.index.list({ runId, name });
+  const record = candidates.filter((r) => r.jobId === jobId).at(-1) ?? candidates.at(-1);
   if (!record) throw notFound3(runId, name);
   return { signed_url: service.signer.sign(ctx.baseUrl, record.blobId, "r") };
 }
@@ -22643,7 +22820,7 @@ function createResultsProtocol(service) {
 }
 
 // src/server/results/artifact-index.ts
-import { mkdir as mkdir5, readdir as readdir4, rm as rm6 } from "node:fs/promises";
+import { mkdir as mkdir6, readdir as readdir3, rm as rm7 } from "node:fs/promises";
 var DIGEST = /^sha256:[0-9a-f]{64}$/i;
 var ArtifactIndex = class _ArtifactIndex {
   #layout;
@@ -22658,13 +22835,13 @@ var ArtifactIndex = class _ArtifactIndex {
   }
   static async open(layout, blobs) {
     const index = new _ArtifactIndex(layout, blobs);
-    await mkdir5(layout.artifactsDir, { recursive: true });
+    await mkdir6(layout.artifactsDir, { recursive: true });
     await index.#load();
     return index;
   }
   async #load() {
     let maxId = 0;
-    for (const entry of await readdir4(this.#layout.artifactsDir)) {
+    for (const entry of await readdir3(this.#layout.artifactsDir)) {
       const match = /^(\d+)\.json$/.exec(entry);
       if (!match) continue;
       const id = Number(match[1]);
@@ -22672,7 +22849,7 @@ var ArtifactIndex = class _ArtifactIndex {
       const record = await readJsonFile(this.#layout.artifactFile(id));
       if (!isArtifact(record)) continue;
       if (!record.finalized && !this.#blobs.has(record.blobId)) {
-        await rm6(this.#layout.artifactFile(id), { force: true });
+        await rm7(this.#layout.artifactFile(id), { force: true });
         continue;
       }
       this.#remember(record);
@@ -22815,7 +22992,7 @@ var ArtifactIndex = class _ArtifactIndex {
   }
   /** Metadata first, then bytes: a crash in between leaves an orphan blob, which startup removes. */
   async #forget(record) {
-    await rm6(this.#layout.artifactFile(record.id), { force: true });
+    await rm7(this.#layout.artifactFile(record.id), { force: true });
     this.#byId.delete(record.id);
     this.#byBlob.delete(record.blobId);
     await this.#blobs.remove(record.blobId);
@@ -22870,7 +23047,7 @@ async function openResultsService(dataDir, options = {}) {
 // src/server/index.ts
 async function startServer(options) {
   const dataDir = resolve(options.dataDir);
-  await mkdir6(dataDir, { recursive: true });
+  await mkdir7(dataDir, { recursive: true });
   const host = options.host ?? "127.0.0.1";
   const results = await openResultsService(dataDir, { signedUrlTtlMs: options.signedUrlTtlMs });
   const protocols = [
@@ -22899,7 +23076,9 @@ async function startServer(options) {
     url,
     port,
     stats: () => ({ ...stats }),
-    close: () => closing ??= close()
+    close: () => closing ??= close().then(async () => {
+      await Promise.all(protocols.map((p) => p.close?.()));
+    })
   };
 }
 function clientHost(host) {
@@ -22911,7 +23090,7 @@ function clientHost(host) {
 // src/backends/local/local-store.ts
 var LOCAL_RUN_ID = "local";
 async function openLocalStore(dataDir, runId = LOCAL_RUN_ID) {
-  await mkdir7(dataDir, { recursive: true });
+  await mkdir8(dataDir, { recursive: true });
   const token = mintRuntimeToken(runId);
   registerSecret(token);
   const server = await startServer({ dataDir, host: "127.0.0.1", port: 0, token });
@@ -22927,7 +23106,10 @@ async function openLocalStore(dataDir, runId = LOCAL_RUN_ID) {
 function mintRuntimeToken(runId) {
   const encode = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
   const header2 = encode({ alg: "HS256", typ: "JWT" });
-  const payload = encode({ scp: `Actions.Results:${runId}:${runId}`, nonce: randomBytes4(16).toString("hex") });
+  const payload = encode({
+    scp: `Actions.Results:${runId}:${runId}`,
+    nonce: randomBytes4(16).toString("hex")
+  });
   return `${header2}.${payload}.${randomBytes4(32).toString("base64url")}`;
 }
 
@@ -22938,11 +23120,11 @@ var RESULTS_USER_AGENT = "@actions/artifact-6.2.1";
 
 // src/backends/results/results-backend.ts
 import { createReadStream as createReadStream3 } from "node:fs";
-import { lstat as lstat3, mkdir as mkdir9, mkdtemp as mkdtemp3, rename as rename5, rm as rm8, stat as stat3 } from "node:fs/promises";
+import { lstat as lstat4, mkdir as mkdir10, mkdtemp as mkdtemp3, rename as rename6, rm as rm9, stat as stat4 } from "node:fs/promises";
 import path7 from "node:path";
 
 // src/pack/zip/central-directory.ts
-import { crc32 } from "node:zlib";
+import { crc32 as crc322 } from "node:zlib";
 
 // src/pack/zip/limits.ts
 var DEFAULT_EXTRACT_LIMITS = Object.freeze({
@@ -23278,7 +23460,7 @@ async function readZipDirectory(handle, options = {}) {
         if (localHeaderOffset === U32) localHeaderOffset = next(8, "the local header offset");
         if (diskStart === U16) diskStart = next(4, "the disk number");
       } else if (id === 28789 && !utf8 && size >= 5 && body[0] === 1) {
-        if (body.readUInt32LE(1) === crc32(nameBytes)) {
+        if (body.readUInt32LE(1) === crc322(nameBytes)) {
           try {
             name = UTF8.decode(body.subarray(5));
           } catch {
@@ -23374,7 +23556,7 @@ async function checkFirstLocalHeader(handle, entries, shift) {
 
 // src/pack/zip/entry-reader.ts
 import { pipeline as pipeline6, Readable, Transform as Transform3 } from "node:stream";
-import { crc32 as crc322, createInflateRaw, inflateRaw } from "node:zlib";
+import { crc32 as crc323, createInflateRaw, inflateRaw } from "node:zlib";
 import { promisify } from "node:util";
 var inflateRawAsync = promisify(inflateRaw);
 var CHUNK = 1024 * 1024;
@@ -23434,7 +23616,7 @@ async function readLocalHeader(handle, entry, dataLimit, prefetch) {
 function verifyBuffer(entry, data) {
   if (data.length > entry.uncompressedSize) throw beyondDeclared(entry);
   if (data.length !== entry.uncompressedSize) throw sizeMismatch(entry, data.length);
-  const actual = crc322(data);
+  const actual = crc323(data);
   if (actual !== entry.crc32) throw crcMismatch(entry, actual);
 }
 async function readEntryBuffer(handle, entry, dataLimit) {
@@ -23510,7 +23692,7 @@ var EntryVerifier = class extends Transform3 {
       callback(beyondDeclared(this.entry));
       return;
     }
-    this.crc = crc322(chunk, this.crc);
+    this.crc = crc323(chunk, this.crc);
     callback(null, chunk);
   }
   _flush(callback) {
@@ -23536,17 +23718,18 @@ async function openEntryStreamOnHandle(handle, entry, options) {
 // src/pack/zip/extract.ts
 import {
   chmod,
-  lstat as lstat2,
-  mkdir as mkdir8,
+  lstat as lstat3,
+  mkdir as mkdir9,
   mkdtemp as mkdtemp2,
-  open as open6,
-  rename as rename4,
-  rm as rm7,
+  open as open8,
+  rename as rename5,
+  rm as rm8,
   rmdir,
-  stat as stat2,
+  stat as stat3,
   symlink
 } from "node:fs/promises";
 import path4 from "node:path";
+import { createHash as createHash11 } from "node:crypto";
 import { pipeline as pipeline7 } from "node:stream/promises";
 var PartialExtractionError = class extends FerryError {
   constructor(code, message, moved, createdDirectories, cause) {
@@ -23751,18 +23934,24 @@ function checkLinkTarget(item, text, linkKeys) {
 }
 async function lstatOrUndefined(p) {
   try {
-    return await lstat2(p);
+    return await lstat3(p);
   } catch (error) {
     const code = error.code;
     if (code === "ENOENT" || code === "ENOTDIR") return void 0;
     throw error;
   }
 }
-async function preflight(plan, options, linkWalks) {
+async function entrySha256(handle, entry, dataLimit) {
+  const hash = createHash11("sha256");
+  const input = await openEntryStreamOnHandle(handle, entry, { dataLimit, ownsHandle: false });
+  for await (const chunk of input) hash.update(chunk);
+  return hash.digest("hex");
+}
+async function preflight(plan, options, linkWalks, handle, dataLimit) {
   const { target } = options;
   let targetStats;
   try {
-    targetStats = await stat2(target);
+    targetStats = await stat3(target);
   } catch (error) {
     if (error.code === "ENOENT") return;
     throw error;
@@ -23799,9 +23988,19 @@ async function preflight(plan, options, linkWalks) {
       );
     }
     if (options.existing === "error") {
-      throw conflict(
-        `${printable(item.key)} already exists in the target directory. Set option 'existing' to 'overwrite' or 'skip', or extract into an empty directory`
-      );
+      throwIfAborted(options.signal);
+      const state = item.kind === "link" ? "different" : await compareExisting(item.dest, {
+        size: item.entry.uncompressedSize,
+        crc32: item.entry.crc32,
+        sha256: () => entrySha256(handle, item.entry, dataLimit)
+      });
+      if (state === "directory") {
+        throw conflict(
+          `${printable(item.key)} already exists in the target directory as a directory, but the archive has a file there`
+        );
+      }
+      if (state === "different") throw conflictError(item.key, "the target directory");
+      if (state === "identical") item.skip = true;
     }
     if (options.existing === "skip") item.skip = true;
   }
@@ -23839,7 +24038,7 @@ async function stage(handle, item, staged, dataLimit, options) {
   const mode = fileMode(item, options);
   if (entry.uncompressedSize <= IN_MEMORY_BYTES && entry.compressedSize <= IN_MEMORY_BYTES) {
     const data = await readEntryBuffer(handle, entry, dataLimit);
-    const out2 = await open6(staged, "wx", mode === void 0 ? 438 : 384);
+    const out2 = await open8(staged, "wx", mode === void 0 ? 438 : 384);
     try {
       if (mode !== void 0) await out2.chmod(mode);
       await out2.writeFile(data);
@@ -23848,7 +24047,7 @@ async function stage(handle, item, staged, dataLimit, options) {
     }
     return;
   }
-  const out = await open6(staged, "wx", mode === void 0 ? 438 : 384);
+  const out = await open8(staged, "wx", mode === void 0 ? 438 : 384);
   let input;
   try {
     if (mode !== void 0) await out.chmod(mode);
@@ -23863,7 +24062,7 @@ async function extractZip(zipPath, options) {
   const opts = normalizeOptions(options);
   const { target, signal } = opts;
   throwIfAborted(signal);
-  const handle = await open6(zipPath, "r");
+  const handle = await open8(zipPath, "r");
   try {
     const directory = await readZipDirectory(handle, {
       maxEntries: opts.limits.maxEntries,
@@ -23895,8 +24094,8 @@ async function extractZip(zipPath, options) {
       item.linkText = text;
     }
     throwIfAborted(signal);
-    await preflight(plan, opts, linkWalks);
-    const createdTarget = await mkdir8(target, { recursive: true });
+    await preflight(plan, opts, linkWalks, handle, dataLimit);
+    const createdTarget = await mkdir9(target, { recursive: true });
     let staging;
     try {
       staging = await mkdtemp2(path4.join(target, STAGING_PREFIX));
@@ -23917,13 +24116,13 @@ async function extractZip(zipPath, options) {
       return await moveIntoPlace(plan, opts, stagedPath);
     } catch (error) {
       if (staging !== void 0) {
-        await rm7(staging, { recursive: true, force: true });
+        await rm8(staging, { recursive: true, force: true });
         staging = void 0;
       }
       if (createdTarget !== void 0) await removeCreatedChain(target, createdTarget);
       throw signal?.aborted && !isFerryError(error) ? new AbortError(signal.reason) : error;
     } finally {
-      if (staging !== void 0) await rm7(staging, { recursive: true, force: true });
+      if (staging !== void 0) await rm8(staging, { recursive: true, force: true });
     }
   } finally {
     await handle.close();
@@ -23953,7 +24152,7 @@ async function moveIntoPlace(plan, options, stagedPath) {
       const abs = toAbsolute(target, key);
       await assertNoSymlinkInPath(target, abs);
       try {
-        await mkdir8(abs);
+        await mkdir9(abs);
         createdDirectories.push(key);
         const entry = plan.directoryEntries.get(key)?.entry;
         if (options.restoreModes && entry?.mode !== void 0) {
@@ -23961,7 +24160,7 @@ async function moveIntoPlace(plan, options, stagedPath) {
         }
       } catch (error) {
         if (error.code !== "EEXIST") throw error;
-        const stats = await lstat2(abs);
+        const stats = await lstat3(abs);
         if (!stats.isDirectory()) {
           if (stats.isSymbolicLink()) await assertNoSymlinkInPath(target, abs);
           throw conflict(`${printable(key)} exists in the target directory and is not a directory`);
@@ -23971,19 +24170,30 @@ async function moveIntoPlace(plan, options, stagedPath) {
     const files = plan.items.filter((i) => i.kind !== "directory" && i.skip !== true);
     await runPool(files, options.concurrency, async (item) => {
       await assertNoSymlinkInPath(target, path4.dirname(item.dest));
+      const staged = stagedPath(item);
       const stats = await lstatOrUndefined(item.dest);
-      if (stats !== void 0) {
-        if (stats.isDirectory()) {
-          throw conflict(`${printable(item.key)} exists in the target directory as a directory`);
-        }
-        if (options.existing === "error") {
-          throw conflict(`${printable(item.key)} already exists in the target directory`);
-        }
-        if (options.existing === "skip") return;
+      if (stats?.isDirectory()) {
+        throw conflict(`${printable(item.key)} exists in the target directory as a directory`);
       }
-      await rename4(stagedPath(item), item.dest);
-      moved.push(item.key);
-      bytes += item.entry.uncompressedSize;
+      let placed = false;
+      if (options.existing === "overwrite" || item.kind === "link" && stats === void 0) {
+        await rename5(staged, item.dest);
+        placed = true;
+      } else if (stats === void 0 && item.kind !== "link") {
+        placed = await placeNoClobber(staged, item.dest);
+      }
+      if (placed) {
+        moved.push(item.key);
+        bytes += item.entry.uncompressedSize;
+        return;
+      }
+      if (options.existing === "skip") return;
+      const state = item.kind === "link" ? "different" : await compareExisting(item.dest, {
+        size: item.entry.uncompressedSize,
+        crc32: item.entry.crc32,
+        sha256: async () => (await digestRegularFile(staged))?.sha256 ?? ""
+      });
+      if (state !== "identical") throw conflictError(item.key, "the target directory");
     });
   } catch (error) {
     const remaining = [];
@@ -24012,7 +24222,7 @@ async function moveIntoPlace(plan, options, stagedPath) {
 import { availableParallelism } from "node:os";
 import { Readable as Readable2 } from "node:stream";
 import { types as types3 } from "node:util";
-import { crc32 as crc323 } from "node:zlib";
+import { crc32 as crc325 } from "node:zlib";
 
 // src/pack/zip-writer/compressibility.ts
 import { promisify as promisify2 } from "node:util";
@@ -24031,10 +24241,11 @@ async function sampleIsCompressible(sample) {
 }
 
 // src/pack/zip-writer/entry-source.ts
-import { constants as fsConstants2 } from "node:fs";
-import { open as open7 } from "node:fs/promises";
+import { constants as fsConstants3 } from "node:fs";
+import { open as open9 } from "node:fs/promises";
 import { types as types2 } from "node:util";
-var OPEN_FLAGS2 = fsConstants2.O_RDONLY | (fsConstants2.O_NONBLOCK ?? 0);
+import { crc32 as crc324 } from "node:zlib";
+var OPEN_FLAGS3 = fsConstants3.O_RDONLY | (fsConstants3.O_NONBLOCK ?? 0);
 function describeKind(st) {
   if (st.isDirectory()) return "a directory";
   if (st.isFIFO()) return "a named pipe (FIFO)";
@@ -24065,7 +24276,7 @@ var EntrySource = class _EntrySource {
     if (signal.aborted) throw new AbortError(signal.reason, { file: name });
     let handle;
     try {
-      handle = await open7(sourcePath, OPEN_FLAGS2);
+      handle = await open9(sourcePath, OPEN_FLAGS3);
     } catch (error) {
       throw unreadable(sourcePath, name, error);
     }
@@ -24152,6 +24363,161 @@ function unreadable(sourcePath, name, cause) {
     "ERR_FERRY_SOURCE_UNREADABLE",
     `Cannot read ${printable(sourcePath)}${errno ? ` (${errno})` : ""}: ${detail}`,
     { cause, context: { file: name } }
+  );
+}
+var hex32 = (n) => `0x${(n >>> 0).toString(16).padStart(8, "0")}`;
+var StreamSource = class _StreamSource {
+  name;
+  size;
+  crc32;
+  #stream;
+  #iterator;
+  #signal;
+  #counters;
+  #onAbort;
+  /** Bytes received from the stream and not yet consumed; they start at offset `#consumed`. */
+  #pending = [];
+  #pendingBytes = 0;
+  #consumed = 0;
+  #received = 0;
+  #crc = 0;
+  #ended = false;
+  #closed;
+  constructor(spec, stream, signal, counters) {
+    this.name = spec.name;
+    this.size = spec.size;
+    this.crc32 = spec.crc32 >>> 0;
+    this.#stream = stream;
+    this.#iterator = stream[Symbol.asyncIterator]();
+    this.#signal = signal;
+    this.#counters = counters;
+    this.#onAbort = () => stream.destroy(new AbortError(signal.reason, { file: spec.name }));
+    signal.addEventListener("abort", this.#onAbort, { once: true });
+  }
+  static async open(spec, signal, counters) {
+    if (signal.aborted) throw new AbortError(signal.reason, { file: spec.name });
+    let stream;
+    try {
+      stream = await spec.open();
+    } catch (error) {
+      throw streamUnreadable(spec.name, error);
+    }
+    if (typeof stream?.[Symbol.asyncIterator] !== "function") {
+      throw new ValidationError(
+        "ERR_FERRY_INVALID_OPTION",
+        `open() of stream entry ${printable(spec.name)} did not return a Readable`,
+        { file: spec.name }
+      );
+    }
+    counters.openFiles++;
+    if (counters.openFiles > counters.maxOpenFiles) counters.maxOpenFiles = counters.openFiles;
+    return new _StreamSource(spec, stream, signal, counters);
+  }
+  throwIfAborted() {
+    if (this.#signal.aborted) throw new AbortError(this.#signal.reason, { file: this.name });
+  }
+  changed(detail) {
+    return new FerryError(
+      "ERR_FERRY_SOURCE_CHANGED",
+      `The data of stream entry ${printable(this.name)} does not match what was declared: ${detail}`,
+      { context: { file: this.name } }
+    );
+  }
+  /** Pulls from the stream until `want` bytes are pending or it ends. */
+  async #fill(want) {
+    while (this.#pendingBytes < want && !this.#ended) {
+      this.throwIfAborted();
+      let next;
+      try {
+        next = await this.#iterator.next();
+      } catch (error) {
+        this.throwIfAborted();
+        throw streamUnreadable(this.name, error);
+      }
+      if (next.done === true) {
+        this.#ended = true;
+        break;
+      }
+      const value = next.value;
+      const chunk = Buffer.isBuffer(value) ? value : value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : Buffer.from(String(value));
+      if (chunk.length === 0) continue;
+      this.#received += chunk.length;
+      if (this.#received > this.size) {
+        throw this.changed(`it has more than the declared ${this.size} bytes`);
+      }
+      this.#pending.push(chunk);
+      this.#pendingBytes += chunk.length;
+    }
+  }
+  /** The next `length` bytes without consuming them (for the compressibility sample). */
+  async peek(length) {
+    await this.#fill(length);
+    const joined = Buffer.concat(this.#pending, this.#pendingBytes);
+    this.#pending = joined.length > 0 ? [joined] : [];
+    return joined.subarray(0, Math.min(length, joined.length));
+  }
+  /** Reads exactly `length` bytes at `position`, which must be where the previous read ended. */
+  async read(position, length, into) {
+    if (position !== this.#consumed) {
+      throw new FerryError(
+        "ERR_FERRY_INTEGRITY",
+        `Stream entry ${printable(this.name)} was read out of order (at ${position}, expected ${this.#consumed})`,
+        { context: { file: this.name } }
+      );
+    }
+    await this.#fill(length);
+    if (this.#pendingBytes < length) {
+      throw this.changed(
+        `it ended after ${this.#consumed + this.#pendingBytes} bytes, ${this.size} were declared`
+      );
+    }
+    const out = into === void 0 ? Buffer.allocUnsafe(length) : into.subarray(0, length);
+    let done = 0;
+    while (done < length) {
+      const head = this.#pending[0];
+      const take = Math.min(head.length, length - done);
+      head.copy(out, done, 0, take);
+      done += take;
+      if (take === head.length) this.#pending.shift();
+      else this.#pending[0] = head.subarray(take);
+    }
+    this.#pendingBytes -= length;
+    this.#consumed += length;
+    this.#crc = crc324(out, this.#crc);
+    return out;
+  }
+  /** Checks that the stream ends at the declared size and that the bytes had the declared CRC-32. */
+  async assertEnd() {
+    await this.#fill(1);
+    if (this.#pendingBytes > 0 || this.#consumed !== this.size) {
+      throw this.changed(`it has more than the declared ${this.size} bytes`);
+    }
+    if (this.#crc !== this.crc32) {
+      throw this.changed(`its CRC-32 is ${hex32(this.#crc)}, ${hex32(this.crc32)} was declared`);
+    }
+  }
+  /** Destroys the stream; safe to call more than once. */
+  close() {
+    this.#closed ??= (async () => {
+      this.#signal.removeEventListener("abort", this.#onAbort);
+      this.#counters.openFiles--;
+      this.#pending = [];
+      if (!this.#stream.destroyed) this.#stream.destroy();
+      await this.#iterator.return?.().catch(() => void 0);
+    })();
+    return this.#closed;
+  }
+};
+function streamUnreadable(name, cause) {
+  if (isFerryError(cause)) return cause;
+  const detail = cause instanceof Error || types2.isNativeError(cause) ? cause.message : String(cause);
+  return new FerryError(
+    "ERR_FERRY_SOURCE_UNREADABLE",
+    `Cannot read stream entry ${printable(name)}: ${detail}`,
+    {
+      cause,
+      context: { file: name }
+    }
   );
 }
 
@@ -24559,10 +24925,34 @@ function prepareInputs(inputs) {
           mode: DEFAULT_SYMLINK_MODE,
           target: Buffer.from(input.target, "utf8")
         };
+      case "stream": {
+        if (typeof input.size !== "number" || !Number.isSafeInteger(input.size) || input.size < 0) {
+          throw invalidOption(`${where}.size`, `must be a non-negative integer, got ${String(input.size)}`);
+        }
+        if (typeof input.crc32 !== "number" || !Number.isInteger(input.crc32) || input.crc32 < 0 || input.crc32 > MAX_UINT32) {
+          throw invalidOption(
+            `${where}.crc32`,
+            `must be an unsigned 32-bit integer, got ${String(input.crc32)}`
+          );
+        }
+        if (typeof input.open !== "function") throw invalidOption(`${where}.open`, "must be a function");
+        if (input.mtime !== void 0 && !(input.mtime instanceof Date && Number.isFinite(input.mtime.getTime()))) {
+          throw invalidOption(`${where}.mtime`, "must be a valid Date");
+        }
+        return {
+          kind: "stream",
+          name: validateEntryName(input.name, "file"),
+          mode: modeOf(DEFAULT_FILE_MODE),
+          size: input.size,
+          crc32: input.crc32,
+          mtime: input.mtime,
+          open: input.open
+        };
+      }
       default:
         throw invalidOption(
           `${where}.kind`,
-          `must be 'file', 'directory' or 'symlink', got ${String(input.kind)}`
+          `must be 'file', 'directory', 'symlink' or 'stream', got ${String(input.kind)}`
         );
     }
   });
@@ -24572,7 +24962,7 @@ function newRecord(ctx, input, mtime) {
   const record = {
     name: input.name,
     nameBytes: Buffer.from(input.name, "utf8"),
-    kind: input.kind,
+    kind: input.kind === "stream" ? "file" : input.kind,
     mode: input.mode,
     dosTime: time,
     dosDate: date,
@@ -24605,7 +24995,7 @@ function knownEntryBytes(ctx, record, method, crc, uncompressedSize, data) {
   return [localFileHeader(record), data];
 }
 function storedBufferTask(ctx, record, data) {
-  const bytes = knownEntryBytes(ctx, record, METHOD_STORED, crc323(data), data.length, data);
+  const bytes = knownEntryBytes(ctx, record, METHOD_STORED, crc325(data), data.length, data);
   return {
     weight: data.length > 0 ? 1 : 0,
     value: () => bytes,
@@ -24616,7 +25006,7 @@ function storedBufferTask(ctx, record, data) {
   };
 }
 function smallFileTask(ctx, record, data) {
-  const crc = crc323(data);
+  const crc = crc325(data);
   const value = deflatePiece(data, ctx.options.level, void 0, true).then(
     (compressed) => isWorthDeflating(data.length, compressed.length) ? knownEntryBytes(ctx, record, METHOD_DEFLATED, crc, data.length, compressed) : knownEntryBytes(ctx, record, METHOD_STORED, crc, data.length, data)
   );
@@ -24644,7 +25034,7 @@ async function* storedFileTasks(ctx, record, source) {
   const scratch = Buffer.allocUnsafe(Math.min(chunkSize, size));
   let crc = 0;
   for (let position = 0; position < size; position += chunkSize) {
-    crc = crc323(await source.read(position, Math.min(chunkSize, size - position), scratch), crc);
+    crc = crc325(await source.read(position, Math.min(chunkSize, size - position), scratch), crc);
   }
   await source.assertEnd();
   record.method = METHOD_STORED;
@@ -24657,7 +25047,7 @@ async function* storedFileTasks(ctx, record, source) {
   for (let position = 0; position < size; position += chunkSize) {
     const length = Math.min(chunkSize, size - position);
     const piece = await source.read(position, length);
-    check = crc323(piece, check);
+    check = crc325(piece, check);
     const last = position + length >= size;
     if (!last) {
       yield { weight: 1, value: () => [piece] };
@@ -24687,7 +25077,7 @@ async function* deflatedFileTasks(ctx, record, source) {
     const piece = await source.read(position, length);
     const final = position + length >= size;
     if (final) await source.assertEnd();
-    crc = crc323(piece, crc);
+    crc = crc325(piece, crc);
     const job = deflatePiece(piece, level, window.current, final).then((compressed) => {
       record.compressedSize += compressed.length;
       return [compressed];
@@ -24734,12 +25124,56 @@ async function* fileTasks(ctx, input) {
     await source.close();
   }
 }
+async function* storedStreamTasks(ctx, record, source) {
+  const { chunkSize } = ctx.options;
+  const size = source.size;
+  record.method = METHOD_STORED;
+  record.crc32 = source.crc32;
+  record.uncompressedSize = size;
+  record.compressedSize = size;
+  record.zip64Local = ctx.options.forceZip64 || size >= MAX_UINT32;
+  yield localHeaderTask(record);
+  for (let position = 0; position < size; position += chunkSize) {
+    const length = Math.min(chunkSize, size - position);
+    const piece = await source.read(position, length);
+    if (position + length < size) {
+      yield { weight: 1, value: () => [piece] };
+      continue;
+    }
+    await source.assertEnd();
+    yield { weight: 1, value: () => [piece], onEmit: () => entryDone(ctx, record) };
+  }
+}
+async function* streamTasks(ctx, input) {
+  const source = await StreamSource.open(input, ctx.signal, ctx.files);
+  try {
+    const record = newRecord(ctx, input, input.mtime ?? ctx.now);
+    const size = source.size;
+    const storeOnly = ctx.options.level === 0 || isAlreadyCompressed(input.name);
+    if (size <= ctx.wholeFileLimit) {
+      const data = size === 0 ? EMPTY : await source.read(0, size);
+      await source.assertEnd();
+      await source.close();
+      yield storeOnly || size === 0 ? storedBufferTask(ctx, record, data) : smallFileTask(ctx, record, data);
+      return;
+    }
+    let deflate = !storeOnly;
+    if (deflate) deflate = await sampleIsCompressible(await source.peek(Math.min(SAMPLE_SIZE2, size)));
+    if (deflate) yield* deflatedFileTasks(ctx, record, source);
+    else yield* storedStreamTasks(ctx, record, source);
+  } finally {
+    await source.close();
+  }
+}
 async function* produceTasks(ctx, inputs) {
   for (const input of inputs) {
     if (ctx.signal.aborted) throw new AbortError(ctx.signal.reason);
     switch (input.kind) {
       case "file":
         yield* fileTasks(ctx, input);
+        break;
+      case "stream":
+        yield* streamTasks(ctx, input);
         break;
       case "directory":
         yield storedBufferTask(ctx, newRecord(ctx, input, ctx.now), EMPTY);
@@ -24871,13 +25305,13 @@ function createZipStream(inputs, options) {
 }
 
 // src/backends/results/blob-download.ts
-import { createHash as createHash10 } from "node:crypto";
-import { createWriteStream as createWriteStream4 } from "node:fs";
-import { Transform as Transform4 } from "node:stream";
+import { createHash as createHash12 } from "node:crypto";
+import { open as open10 } from "node:fs/promises";
+import { Writable } from "node:stream";
 import { pipeline as pipeline8 } from "node:stream/promises";
 async function downloadBlob(url, file, options) {
   let received = 0;
-  let hash = createHash10("sha256");
+  let hash = createHash12("sha256");
   let etag;
   let contentType;
   let contentDisposition2;
@@ -24905,7 +25339,7 @@ async function downloadBlob(url, file, options) {
       });
     } else {
       received = 0;
-      hash = createHash10("sha256");
+      hash = createHash12("sha256");
       const tag = res.headers["etag"];
       etag = typeof tag === "string" && !tag.startsWith("W/") ? tag : void 0;
       contentType = res.headers["content-type"];
@@ -24916,23 +25350,28 @@ async function downloadBlob(url, file, options) {
     }
     const declared = res.headers["content-length"] === void 0 ? void 0 : Number(res.headers["content-length"]);
     let got = 0;
-    const tap = new Transform4({
-      transform(chunk, _enc, done) {
-        got += chunk.length;
-        received += chunk.length;
-        hash.update(chunk);
-        options.onBytes?.(received);
-        done(null, chunk);
+    const handle = await open10(file, append ? "a" : "w");
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        handle.write(chunk).then(() => {
+          got += chunk.length;
+          received += chunk.length;
+          hash.update(chunk);
+          options.onBytes?.(received);
+          done();
+        }, done);
       }
     });
     try {
-      await pipeline8(res, tap, createWriteStream4(file, { flags: append ? "a" : "w" }));
+      await pipeline8(res, sink);
     } catch (error) {
       throw new IntegrityError("ERR_FERRY_INTEGRITY", `Download broke off after ${received} bytes`, {
         cause: error,
         retryable: true,
         context: options.context
       });
+    } finally {
+      await handle.close();
     }
     if (declared !== void 0 && got !== declared) {
       throw new IntegrityError("ERR_FERRY_INTEGRITY", `Download truncated: ${got} of ${declared} bytes`, {
@@ -24970,7 +25409,7 @@ function normalizeDigest(digest3) {
 }
 
 // src/backends/results/blob-upload.ts
-import { createHash as createHash11 } from "node:crypto";
+import { createHash as createHash13 } from "node:crypto";
 
 // src/backends/results/blob-urls.ts
 function withQuery(signedUrl, params) {
@@ -24992,7 +25431,7 @@ var DEFAULT_BLOCK_SIZE = 8 * 1024 * 1024;
 async function uploadBlob(signedUrl, source, options) {
   const { http: http3, operation } = options;
   const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
-  const hash = createHash11("sha256");
+  const hash = createHash13("sha256");
   const ids = [];
   const freeSlots = Array.from({ length: http3.slots }, (_, i) => i);
   const inFlight = /* @__PURE__ */ new Set();
@@ -25233,20 +25672,76 @@ var ResultsBackend = class {
     }
     const single = spec.files[0];
     const name = archive || !single ? spec.name : path7.posix.basename(single.artifactPath);
+    return this.#send(
+      {
+        name,
+        contentType: archive || !single ? "application/zip" : mimeTypeFor(single.artifactPath),
+        retentionDays: spec.retentionDays,
+        overwrite: spec.overwrite ?? false,
+        totalOriginal: sumSizes(spec),
+        fileCount: spec.files.length,
+        open: async (onEntry) => archive ? createZipStream(zipInputs(spec), {
+          level: spec.compressionLevel,
+          signal: ctx.operation.signal,
+          onEntry
+        }) : createReadStream3(single.absolutePath, {
+          highWaterMark: 1024 * 1024
+        })
+      },
+      ctx
+    );
+  }
+  /**
+   * Uploads a zip of `inputs` (files, directories, links, and `stream` entries, e.g. entries read
+   * straight out of other zips) as artifact `name`, with the same create → blob upload → finalize
+   * as {@link upload}. The inputs are validated before anything is created.
+   */
+  async uploadStream(name, inputs, options, ctx) {
+    let totalOriginal = 0;
+    let fileCount = 0;
+    for (const input of inputs) {
+      if (input.kind === "directory") continue;
+      fileCount++;
+      if (input.kind === "stream") totalOriginal += input.size;
+      else if (input.kind === "file") totalOriginal += (await stat4(input.sourcePath)).size;
+    }
+    let onEntryHook;
+    const zip = createZipStream(inputs, {
+      level: options.compressionLevel,
+      signal: ctx.operation.signal,
+      onEntry: () => onEntryHook?.()
+    });
+    try {
+      return await this.#send(
+        {
+          name,
+          contentType: "application/zip",
+          retentionDays: options.retentionDays,
+          overwrite: options.overwrite ?? false,
+          totalOriginal,
+          fileCount,
+          open: (onEntry) => {
+            onEntryHook = onEntry;
+            return Promise.resolve(zip);
+          }
+        },
+        ctx
+      );
+    } finally {
+      if (!zip.destroyed) zip.destroy();
+    }
+  }
+  /** The shared tail of every upload: (overwrite) → CreateArtifact → blob upload → FinalizeArtifact. */
+  async #send(upload2, ctx) {
+    const { name, contentType, totalOriginal, fileCount } = upload2;
     const context = { operation: "upload", artifactName: name };
     const twirp = new TwirpClient(ctx.http, this.config);
-    if (spec.overwrite) await this.#deleteIfPresent(twirp, name, ctx);
-    const contentType = archive || !single ? "application/zip" : mimeTypeFor(single.artifactPath);
-    const signedUrl = await this.#create(twirp, name, contentType, spec.retentionDays, ctx, context);
-    const totalOriginal = await sumSizes2(spec);
+    if (upload2.overwrite) await this.#deleteIfPresent(twirp, name, ctx);
+    const signedUrl = await this.#create(twirp, name, contentType, upload2.retentionDays, ctx, context);
     let filesDone = 0;
-    const source = archive ? createZipStream(await zipInputs(spec), {
-      level: spec.compressionLevel,
-      signal: ctx.operation.signal,
-      onEntry: () => {
-        filesDone++;
-      }
-    }) : createReadStream3(single.absolutePath, { highWaterMark: 1024 * 1024 });
+    const source = await upload2.open(() => {
+      filesDone++;
+    });
     const blob = await uploadBlob(signedUrl, source, {
       http: ctx.http,
       operation: ctx.operation,
@@ -25259,7 +25754,7 @@ var ResultsBackend = class {
         bytesDone: Math.min(staged, totalOriginal),
         bytesTotal: totalOriginal,
         filesDone,
-        filesTotal: spec.files.length
+        filesTotal: fileCount
       })
     });
     ctx.onProgress?.({
@@ -25268,16 +25763,37 @@ var ResultsBackend = class {
       phase: "finalize",
       bytesDone: totalOriginal,
       bytesTotal: totalOriginal,
-      filesDone: spec.files.length,
-      filesTotal: spec.files.length
+      filesDone: fileCount,
+      filesTotal: fileCount
     });
     const digest3 = `sha256:${blob.sha256}`;
     if (blob.size === 0) ctx.logger.warn(`Artifact '${name}' is empty: no data was uploaded`);
     const id = await this.#finalize(twirp, name, blob.size, digest3, ctx, context);
-    return { id, uploadedBytes: blob.size, size: totalOriginal, fileCount: spec.files.length, digest: digest3 };
+    return { id, uploadedBytes: blob.size, size: totalOriginal, fileCount, digest: digest3 };
   }
   async download(spec, ctx) {
     const context = { operation: "download", artifactName: spec.name };
+    const signed = await this.#signedDownload(spec, ctx, context);
+    return downloadSignedArtifact(
+      signed.url,
+      signed.name,
+      signed.expectedHex,
+      spec,
+      this.tempDir,
+      ctx,
+      context
+    );
+  }
+  /**
+   * Downloads artifact `name` (or id `id`, the newest of the name otherwise) to a temporary file
+   * and verifies its digest, without extracting it. The caller disposes of the file.
+   */
+  async downloadVerified(spec, ctx) {
+    const context = { operation: "download", artifactName: spec.name };
+    const signed = await this.#signedDownload(spec, ctx, context);
+    return fetchVerifiedBlob(signed.url, signed.name, signed.expectedHex, this.tempDir, ctx, context, true);
+  }
+  async #signedDownload(spec, ctx, context) {
     const twirp = new TwirpClient(ctx.http, this.config);
     const artifact = await this.#resolve(twirp, spec, ctx, context);
     const signed = await twirp.call(
@@ -25292,15 +25808,7 @@ var ResultsBackend = class {
     const url = signed.signed_url ?? signed.signedUrl;
     if (!url)
       throw new FerryError("ERR_FERRY_PROTOCOL", "GetSignedArtifactURL returned no signed_url", { context });
-    return downloadSignedArtifact(
-      url,
-      artifact.name,
-      normalizeDigest(artifact.digest),
-      spec,
-      this.tempDir,
-      ctx,
-      context
-    );
+    return { url, name: artifact.name, expectedHex: normalizeDigest(artifact.digest) };
   }
   async list(ctx, options = {}) {
     const twirp = new TwirpClient(ctx.http, this.config);
@@ -25459,9 +25967,11 @@ var ResultsBackend = class {
     return Array.isArray(response.artifacts) ? response.artifacts : [];
   }
 };
-async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx, context) {
-  await mkdir9(tempDir, { recursive: true });
+async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, verify) {
+  await mkdir10(tempDir, { recursive: true });
   const work = await mkdtemp3(path7.join(tempDir, "ferry-download-"));
+  let disposed;
+  const dispose = () => disposed ??= rm9(work, { recursive: true, force: true });
   try {
     const file = path7.join(work, "blob");
     const blob = await downloadBlob(url, file, {
@@ -25478,29 +25988,56 @@ async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx
         filesTotal: void 0
       })
     });
-    if (expectedHex !== void 0 && blob.sha256 !== expectedHex) {
+    const digestMismatch = expectedHex !== void 0 && blob.sha256 !== expectedHex;
+    if (digestMismatch && verify) {
       throw new IntegrityError(
         "ERR_FERRY_INTEGRITY",
         `Digest mismatch for artifact '${name}': the service listed sha256:${expectedHex} but the download hashes to sha256:${blob.sha256}; nothing was written`,
         { context }
       );
     }
+    if (digestMismatch) {
+      ctx.logger.debug(
+        `Digest mismatch for artifact '${name}' (listed sha256:${expectedHex}, downloaded sha256:${blob.sha256}); verification is off`
+      );
+    }
+    return { ...blob, file, digestMismatch, expectedHex, dispose };
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+}
+async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx, context) {
+  const blob = await fetchVerifiedBlob(
+    url,
+    name,
+    expectedHex,
+    tempDir,
+    ctx,
+    context,
+    spec.verifyDigest ?? true
+  );
+  try {
+    await spec.beforeWrite?.();
+    const conflict2 = spec.conflict ?? "overwrite";
+    const digest3 = `sha256:${blob.sha256}`;
+    const mismatch = blob.digestMismatch && blob.expectedHex !== void 0 ? { digestMismatch: true, expectedDigest: `sha256:${blob.expectedHex}` } : {};
     const target = path7.resolve(spec.targetDirectory);
     const mime = (blob.contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
     const isZip = ["application/zip", "application/x-zip-compressed", "application/zip-compressed"].includes(mime) || new URL(url).pathname.toLowerCase().endsWith(".zip");
     if (isZip && !spec.skipDecompress) {
-      const result = await extractZip(file, { targetDirectory: target, signal: ctx.operation.signal });
-      return {
-        downloadPath: target,
-        fileCount: result.files,
-        size: result.bytes,
-        digest: `sha256:${blob.sha256}`
-      };
+      const result = await extractZip(blob.file, {
+        targetDirectory: target,
+        existing: conflict2,
+        symlinks: spec.symlinks ?? "refuse",
+        signal: ctx.operation.signal
+      });
+      return { downloadPath: target, fileCount: result.files, size: result.bytes, digest: digest3, ...mismatch };
     }
     const fileName = fileNameFromDisposition(blob.contentDisposition, isZip ? `${name}.zip` : name);
-    await mkdir9(target, { recursive: true });
+    await mkdir10(target, { recursive: true });
     const destination = path7.join(target, fileName);
-    const existing = await lstat3(destination).catch(() => void 0);
+    const existing = await lstat4(destination).catch(() => void 0);
     if (existing?.isDirectory()) {
       throw new FerryError(
         "ERR_FERRY_INVALID_PATH",
@@ -25508,10 +26045,26 @@ async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx
         { context }
       );
     }
-    await rename5(file, destination);
-    return { downloadPath: target, fileCount: 1, size: blob.size, digest: `sha256:${blob.sha256}` };
+    let placed = false;
+    if (conflict2 === "overwrite") {
+      await rename6(blob.file, destination);
+      placed = true;
+    } else if (existing === void 0) {
+      placed = await placeNoClobber(blob.file, destination);
+    }
+    if (!placed && conflict2 === "error") {
+      const state = await compareExisting(destination, { size: blob.size, sha256: () => blob.sha256 });
+      if (state !== "identical") throw conflictError(fileName, printable(target), context);
+    }
+    return {
+      downloadPath: target,
+      fileCount: placed ? 1 : 0,
+      size: placed ? blob.size : 0,
+      digest: digest3,
+      ...mismatch
+    };
   } finally {
-    await rm8(work, { recursive: true, force: true });
+    await blob.dispose();
   }
 }
 function notFound4(what, operation) {
@@ -25544,22 +26097,22 @@ function latestPerName(artifacts) {
 function expiresAt(days) {
   return new Date(Date.now() + days * 24 * 3600 * 1e3).toISOString();
 }
-async function sumSizes2(spec) {
-  let total = 0;
-  for (const f of spec.files) total += (await stat3(f.absolutePath)).size;
-  return total;
+function sumSizes(spec) {
+  return spec.files.reduce((total, f) => total + f.size, 0);
 }
-async function zipInputs(spec) {
-  const inputs = [];
-  for (const file of spec.files) {
-    const info = await stat3(file.absolutePath);
-    inputs.push({
+function storedMode(mode, spec) {
+  if (spec.preservePermissions ?? true) return mode & 511;
+  return mode & 73 ? 493 : 420;
+}
+function zipInputs(spec) {
+  const inputs = spec.files.map(
+    (file) => file.symlinkTarget !== void 0 ? { kind: "symlink", name: file.artifactPath, target: file.symlinkTarget } : {
       kind: "file",
       sourcePath: file.absolutePath,
       name: file.artifactPath,
-      mode: info.mode & 511
-    });
-  }
+      mode: storedMode(file.mode, spec)
+    }
+  );
   for (const dir of spec.emptyDirectories ?? []) inputs.push({ kind: "directory", name: dir });
   return inputs;
 }
@@ -26548,7 +27101,6 @@ function abortableSleep(ms, signal) {
       signal?.removeEventListener("abort", onAbort);
       resolve2();
     }, ms);
-    timer.unref?.();
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
@@ -26758,6 +27310,23 @@ function proxySettingsFromEnv(env) {
   sources.set(out, from);
   return out;
 }
+function describeProxyDecision(target, settings) {
+  let decision;
+  try {
+    decision = decide(target, settings, noProxyCache(settings.noProxy));
+  } catch (error) {
+    return `error: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  const field = fieldFor(target);
+  if (field === void 0) return `direct (${target.protocol} targets are never proxied)`;
+  const label2 = sourceLabel(settings, field);
+  if (decision.proxy) return `via ${displayProxy(decision.proxy)} (${label2})`;
+  if (decision.matched) {
+    const noProxyLabel = sourceLabel(settings, "noProxy");
+    return decision.matched === "*" ? `direct (${noProxyLabel} is *)` : `direct (${noProxyLabel} matches ${decision.matched})`;
+  }
+  return settings[field] === "" ? `direct (${label2} is empty)` : `direct (${label2} not set)`;
+}
 var ProxyError = class extends FerryError {
   name = "ProxyError";
   /** The proxy as `host:port`. */
@@ -26903,6 +27472,17 @@ function decide(target, settings, noProxy) {
   if (rule) return { matched: rule.raw };
   return { proxy: parseProxyUrl(value, sourceLabel(settings, field)) };
 }
+var noProxyParsed = /* @__PURE__ */ new Map();
+function noProxyCache(list4) {
+  const key = list4 ?? "";
+  let parsed = noProxyParsed.get(key);
+  if (!parsed) {
+    if (noProxyParsed.size >= 32) noProxyParsed.clear();
+    parsed = parseNoProxy(key);
+    noProxyParsed.set(key, parsed);
+  }
+  return parsed;
+}
 function sourceLabel(settings, key) {
   return sources.get(settings)?.[key] ?? ENV_NAMES[key].toUpperCase();
 }
@@ -26932,6 +27512,10 @@ function parseProxyUrl(value, label2) {
 }
 function maskUserinfo(value) {
   return value.replace(/^([^/]*\/\/)?[^/]*@/, (_m, scheme) => `${scheme ?? ""}***@`);
+}
+function displayProxy(proxy) {
+  const user = proxy.username ? `${proxy.username}${proxy.password ? ":***" : ""}@` : "";
+  return `${proxy.protocol}//${user}${proxy.host}`;
 }
 function credentialsOf(proxy) {
   if (!proxy.username && !proxy.password) return void 0;
@@ -27601,91 +28185,92 @@ var Operation = class {
 };
 
 // src/upload-files.ts
-import { stat as stat4 } from "node:fs/promises";
+import { lstat as lstat5, readlink, realpath, stat as stat5 } from "node:fs/promises";
 import path9 from "node:path";
-async function resolveUploadFiles(artifactName, files, rootDirectory) {
+var FORBIDDEN_ROOTS = ["/proc", "/sys", "/dev"];
+async function resolveUploadFiles(artifactName, files, rootDirectory, symlinks = "follow") {
   const root = path9.resolve(rootDirectory);
-  const rootStat = await stat4(root).catch(() => void 0);
+  const rootStat = await stat5(root).catch(() => void 0);
   if (!rootStat?.isDirectory()) {
     throw new ValidationError(
       "ERR_FERRY_INVALID_PATH",
       `Root directory '${rootDirectory}' does not exist or is not a directory`,
-      {
-        artifactName,
-        option: "rootDirectory"
-      }
+      { artifactName, option: "rootDirectory" }
     );
   }
+  const realRoot = await realpath(root);
   const seen = /* @__PURE__ */ new Map();
   const out = [];
   for (const file of files) {
     const absolutePath = path9.resolve(root, file);
     const relative = path9.relative(root, absolutePath);
+    const fail = (message) => new ValidationError("ERR_FERRY_INVALID_PATH", message, { artifactName, file });
     if (relative === "" || relative.startsWith("..") || path9.isAbsolute(relative)) {
-      throw new ValidationError(
-        "ERR_FERRY_INVALID_PATH",
-        `File '${file}' is not inside the root directory '${root}'`,
-        {
-          artifactName,
-          file
-        }
-      );
+      throw fail(`File '${file}' is not inside the root directory '${root}'`);
     }
-    const info = await stat4(absolutePath).catch((error) => {
-      throw new ValidationError(
-        "ERR_FERRY_INVALID_PATH",
-        `File '${file}' cannot be read: ${error.message}`,
-        {
-          artifactName,
-          file
-        }
-      );
+    const link3 = await lstat5(absolutePath).catch((error) => {
+      throw fail(`File '${file}' cannot be read: ${error.message}`);
     });
-    if (info.isDirectory()) {
-      throw new ValidationError(
-        "ERR_FERRY_INVALID_PATH",
-        `'${file}' is a directory; pass the files inside it`,
-        {
-          artifactName,
-          file
-        }
-      );
-    }
-    if (!info.isFile()) {
-      throw new ValidationError(
-        "ERR_FERRY_INVALID_PATH",
-        `'${file}' is not a regular file (FIFO, socket or device)`,
-        {
-          artifactName,
-          file
-        }
-      );
-    }
     const artifactPath = relative.split(path9.sep).join("/");
     validateFilePath(artifactPath);
     const previous = seen.get(artifactPath);
     if (previous !== void 0) {
-      throw new ValidationError(
-        "ERR_FERRY_INVALID_PATH",
-        `'${file}' and '${previous}' map to the same artifact path '${artifactPath}'`,
-        {
-          artifactName,
-          file
-        }
-      );
+      throw fail(`'${file}' and '${previous}' map to the same artifact path '${artifactPath}'`);
     }
     seen.set(artifactPath, file);
-    out.push({ absolutePath, artifactPath });
+    if (link3.isSymbolicLink()) {
+      const resolved = await realpath(absolutePath).catch(() => {
+        throw fail(`Symlink '${file}' is dangling or loops`);
+      });
+      if (symlinks === "preserve") {
+        if (!isInside(realRoot, resolved)) {
+          throw fail(
+            `Symlink '${file}' points outside the root directory (${resolved}); it cannot be preserved`
+          );
+        }
+        const target = (await readlink(absolutePath)).split(path9.sep).join("/");
+        const stored = path9.isAbsolute(target) ? path9.relative(path9.dirname(path9.join(realRoot, relative)), resolved).split(path9.sep).join("/") : target;
+        const targetInfo = await stat5(absolutePath);
+        out.push({
+          absolutePath,
+          artifactPath,
+          size: targetInfo.size,
+          mode: targetInfo.mode & 511,
+          symlinkTarget: stored
+        });
+        continue;
+      }
+      if (FORBIDDEN_ROOTS.some((forbidden) => isInside(forbidden, resolved))) {
+        throw fail(`Symlink '${file}' points into ${resolved}, which is never uploaded`);
+      }
+    }
+    const info = link3.isSymbolicLink() ? await stat5(absolutePath) : link3;
+    if (info.isDirectory()) throw fail(`'${file}' is a directory; pass the files inside it`);
+    if (!info.isFile()) throw fail(`'${file}' is not a regular file (FIFO, socket or device)`);
+    out.push({ absolutePath, artifactPath, size: info.size, mode: info.mode & 511 });
   }
   return out;
+}
+function isInside(root, candidate) {
+  const relative = path9.relative(root, candidate);
+  return relative === "" || !relative.startsWith("..") && !path9.isAbsolute(relative);
 }
 
 // src/client.ts
 async function uploadArtifact(name, files, rootDirectory, options = {}) {
-  const { archive, overwrite, emptyDirectories, ...rest } = options;
+  const { archive, overwrite, emptyDirectories, symlinks, preservePermissions, ...rest } = options;
   const opts = normalizeOptions2(rest);
   validateArtifactName(name);
-  const resolved = await resolveUploadFiles(name, files, rootDirectory);
+  if (symlinks !== void 0 && symlinks !== "follow" && symlinks !== "preserve") {
+    throw new FerryError(
+      "ERR_FERRY_INVALID_OPTION",
+      `Option 'symlinks' must be 'follow' or 'preserve'; got ${JSON.stringify(symlinks)}`,
+      {
+        context: { option: "symlinks" }
+      }
+    );
+  }
+  const resolved = await resolveUploadFiles(name, files, rootDirectory, symlinks);
   if (resolved.length === 0) {
     throw new FerryError("ERR_FERRY_NO_FILES", `No files to upload for artifact '${name}'`, {
       context: { operation: "upload", artifactName: name }
@@ -27711,7 +28296,8 @@ async function uploadArtifact(name, files, rootDirectory, options = {}) {
         tempDir: opts.tempDir,
         ...archive !== void 0 ? { archive } : {},
         ...overwrite !== void 0 ? { overwrite } : {},
-        ...emptyDirectories ? { emptyDirectories } : {}
+        ...emptyDirectories ? { emptyDirectories } : {},
+        ...preservePermissions === false ? { preservePermissions } : {}
       },
       ctx
     );
@@ -27728,9 +28314,24 @@ async function uploadArtifact(name, files, rootDirectory, options = {}) {
   });
 }
 async function downloadArtifact(name, options = {}) {
-  const { path: target, artifactId, skipDecompress, findBy, ...rest } = options;
+  const {
+    path: target,
+    artifactId,
+    skipDecompress,
+    findBy,
+    conflict: conflict2,
+    verifyDigest,
+    symlinks,
+    ...rest
+  } = options;
   const opts = normalizeOptions2(rest);
   validateArtifactName(name);
+  checkConflictPolicy(conflict2);
+  if (verifyDigest !== void 0 && typeof verifyDigest !== "boolean") {
+    throw new FerryError("ERR_FERRY_INVALID_OPTION", `Option 'verifyDigest' must be a boolean`, {
+      context: { option: "verifyDigest" }
+    });
+  }
   if (artifactId !== void 0 && (!Number.isSafeInteger(artifactId) || artifactId < 1)) {
     throw new FerryError(
       "ERR_FERRY_INVALID_OPTION",
@@ -27742,7 +28343,10 @@ async function downloadArtifact(name, options = {}) {
     name,
     id: artifactId,
     targetDirectory: target ?? process.cwd(),
-    ...skipDecompress ? { skipDecompress } : {}
+    ...skipDecompress ? { skipDecompress } : {},
+    ...symlinks ? { symlinks } : {},
+    ...conflict2 !== void 0 ? { conflict: conflict2 } : {},
+    ...verifyDigest !== void 0 ? { verifyDigest } : {}
   };
   return withBackend(
     "download",
@@ -27823,15 +28427,7 @@ async function withBackend(operationName, opts, work, restOnly = false) {
   registerSecret(opts.runtimeToken);
   const kind = restOnly ? void 0 : chooseBackend(opts);
   const local = kind === "local" ? await openLocalStore(opts.localStore, opts.runId ?? LOCAL_RUN_ID) : void 0;
-  const userAgent = kind === "legacy" ? operationName === "upload" ? UPLOAD_USER_AGENT : DOWNLOAD_USER_AGENT : RESULTS_USER_AGENT;
-  const http3 = new HttpManager({
-    slots: opts.concurrency,
-    userAgent,
-    proxy: opts.proxy,
-    socketTimeoutMs: opts.timeoutMs,
-    retry: opts.retry,
-    logger: opts.logger
-  });
+  const http3 = createHttpManager(opts, kind, operationName);
   const operation = new Operation(operationName, opts.signal);
   try {
     const backend = kind === void 0 ? void 0 : createBackend(kind, opts, local?.config);
@@ -27844,6 +28440,17 @@ async function withBackend(operationName, opts, work, restOnly = false) {
     http3.dispose();
     await local?.close();
   }
+}
+function createHttpManager(opts, kind, operationName) {
+  const userAgent = kind === "legacy" ? operationName === "upload" ? UPLOAD_USER_AGENT : DOWNLOAD_USER_AGENT : RESULTS_USER_AGENT;
+  return new HttpManager({
+    slots: opts.concurrency,
+    userAgent,
+    proxy: opts.proxy,
+    socketTimeoutMs: opts.timeoutMs,
+    retry: opts.retry,
+    logger: opts.logger
+  });
 }
 function createBackend(kind, opts, local) {
   if (local) return new ResultsBackend(local, opts.tempDir);
@@ -27899,14 +28506,14 @@ function fromEnvironment(env = process.env) {
 }
 
 // src/pack/find-files.ts
-import { lstat as lstat4, opendir, stat as stat5 } from "node:fs/promises";
+import { lstat as lstat6, opendir, stat as stat6 } from "node:fs/promises";
 import path10 from "node:path";
 async function findFiles(inputs, options = {}) {
   const files = /* @__PURE__ */ new Set();
   const roots = [];
   for (const input of inputs) {
     const absolute = path10.resolve(input);
-    const info = await stat5(absolute).catch(() => void 0);
+    const info = await stat6(absolute).catch(() => void 0);
     if (!info)
       throw new ValidationError("ERR_FERRY_INVALID_PATH", `Path '${input}' does not exist`, { file: input });
     if (info.isDirectory()) {
@@ -27935,11 +28542,11 @@ async function walk(directory, out, includeHidden) {
       if (entry.isDirectory()) pending.push(full);
       else if (entry.isFile()) out.add(full);
       else if (entry.isSymbolicLink()) {
-        const target = await stat5(full).catch(() => void 0);
+        const target = await stat6(full).catch(() => void 0);
         if (target?.isFile()) out.add(full);
         else if (!target) {
-          const link2 = await lstat4(full);
-          if (link2.isSymbolicLink())
+          const link3 = await lstat6(full);
+          if (link3.isSymbolicLink())
             throw new ValidationError("ERR_FERRY_INVALID_PATH", `Symlink '${full}' is dangling`, {
               file: full
             });
@@ -27971,6 +28578,7 @@ Commands:
   list                    list the artifacts of the run
   get NAME                show one artifact
   delete NAME             delete an artifact
+  doctor                  explain which protocol, token and proxy route Ferry will use
   serve                   run a local artifact service (both protocols)
 
 Where artifacts go:
@@ -28049,6 +28657,16 @@ Shows one artifact of the run; exit code 3 when there is none.
 
 Examples:
   ferry get build-output --json`,
+  doctor: `Usage: ferry doctor [--json]
+
+Checks the environment without uploading anything: which protocol Ferry will use and
+why, what the runtime token is scoped to, and whether each endpoint answers through the
+configured proxy (HTTP_PROXY / HTTPS_PROXY / NO_PROXY). Each failure is one line.
+Exit code 0 when every check passes, 1 otherwise.
+
+Examples:
+  ferry doctor
+  HTTPS_PROXY=http://proxy:3128 ferry doctor --json`,
   serve: `Usage: ferry serve [--port N] [--host ADDR] [--data DIR] [--token TOKEN]
 
 Runs a local artifact service over a data directory and prints its URL. It speaks both
@@ -28067,8 +28685,93 @@ Examples:
   ferry serve --port 0 --data ./store --token s3cret`
 };
 
+// src/cli/doctor.ts
+async function runDoctor(options) {
+  const checks = [];
+  let opts;
+  try {
+    opts = normalizeOptions2({ ...options, logger: void 0, onProgress: void 0 });
+  } catch (error) {
+    return [{ name: "configuration", ok: false, detail: error.message }];
+  }
+  const ids = backendIdsFromToken(opts.runtimeToken);
+  let protocol;
+  try {
+    protocol = chooseBackend(opts);
+  } catch (error) {
+    return [{ name: "protocol", ok: false, detail: error.message }];
+  }
+  const why = protocol === "results" ? "ACTIONS_RESULTS_URL is set and the runtime token has an Actions.Results scope" : protocol === "legacy" ? opts.resultsUrl ? "ACTIONS_RUNTIME_URL is set; ACTIONS_RESULTS_URL is set but the token has no Actions.Results scope" : "ACTIONS_RUNTIME_URL is set and ACTIONS_RESULTS_URL is not" : `no runner environment: the embedded local store in ${opts.localStore}`;
+  checks.push({ name: "protocol", ok: true, detail: `${protocol} (${why})` });
+  if (protocol !== "local") {
+    if (!opts.runtimeToken) {
+      checks.push({
+        name: "token",
+        ok: false,
+        detail: "ACTIONS_RUNTIME_TOKEN is not set: the service will answer 401"
+      });
+    } else if (ids) {
+      checks.push({
+        name: "token",
+        ok: true,
+        detail: `runtime token scoped to run ${ids.workflowRunBackendId}, job ${ids.workflowJobRunBackendId}`
+      });
+    } else {
+      checks.push({
+        name: "token",
+        ok: protocol === "legacy",
+        detail: protocol === "legacy" ? "runtime token present (opaque; the legacy protocol does not read it)" : "the runtime token has no Actions.Results:<run>:<job> scope"
+      });
+    }
+    if (protocol === "legacy" && !opts.runId) {
+      checks.push({
+        name: "run id",
+        ok: false,
+        detail: "GITHUB_RUN_ID is not set: artifacts are addressed by run"
+      });
+    }
+  }
+  const endpoints = protocol === "results" ? [["results service", opts.resultsUrl]] : protocol === "legacy" ? [["runtime service", opts.runtimeUrl]] : [];
+  for (const [name, url] of endpoints) {
+    if (!url) continue;
+    checks.push(await reach(name, new URL(url), opts));
+  }
+  return checks;
+}
+async function reach(name, url, opts) {
+  const route = describeProxyDecision(url, opts.proxy);
+  const http3 = new HttpManager({
+    slots: 1,
+    userAgent: "ferry-doctor",
+    proxy: opts.proxy,
+    socketTimeoutMs: 1e4,
+    retry: { maxAttempts: 1 }
+  });
+  try {
+    const status = await http3.request(
+      {
+        slot: 0,
+        method: "GET",
+        url: url.origin + "/",
+        okStatuses: Array.from({ length: 500 }, (_, i) => i + 100)
+      },
+      async (res) => {
+        await discardBody(res);
+        return res.statusCode ?? 0;
+      }
+    );
+    return { name, ok: true, detail: `${urlWithoutQuery(url.origin)} answered HTTP ${status}, ${route}` };
+  } catch (error) {
+    const reason = isFerryError(error) ? error.message : String(error);
+    return { name, ok: false, detail: `${urlWithoutQuery(url.origin)} unreachable ${route}: ${reason}` };
+  } finally {
+    http3.dispose();
+  }
+}
+
 // src/cli/output.ts
 function createOutput(options) {
+  const bar = options.tty ? new ProgressBar((text) => process.stderr.write(text)) : void 0;
   const emit = (value) => {
     process.stdout.write(`${redactText(JSON.stringify(value))}
 `);
@@ -28092,6 +28795,10 @@ function createOutput(options) {
         return;
       }
       if (options.quiet) return;
+      if (bar) {
+        bar.update(event);
+        return;
+      }
       const now = Date.now();
       if (event.phase === "transfer" && now - lastProgress < 1e3) return;
       lastProgress = now;
@@ -28102,11 +28809,13 @@ function createOutput(options) {
       );
     },
     result(value, human) {
+      bar?.finish();
       if (options.json) emit({ event: "result", ...value });
       else process.stdout.write(`${redactText(human)}
 `);
     },
     error(message, code) {
+      bar?.finish();
       if (options.json) emit({ event: "error", code, message });
       else line(`error: ${message}`);
     }
@@ -28121,6 +28830,47 @@ function formatBytes(bytes) {
     unit++;
   }
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+var ProgressBar = class {
+  constructor(write, now = Date.now) {
+    this.write = write;
+    this.now = now;
+  }
+  write;
+  now;
+  #started;
+  #last = 0;
+  #drawn = false;
+  update(event) {
+    const now = this.now();
+    if (event.phase === "transfer") this.#started ??= now;
+    if (event.phase === "transfer" && now - this.#last < 100) return;
+    this.#last = now;
+    this.write(`\r\x1B[2K${this.render(event, now)}`);
+    this.#drawn = true;
+  }
+  render(event, now) {
+    const elapsed = this.#started === void 0 ? 0 : (now - this.#started) / 1e3;
+    const rate = elapsed > 0 ? event.bytesDone / elapsed : 0;
+    const total = event.bytesTotal;
+    const fraction = total ? Math.min(1, event.bytesDone / Math.max(1, total)) : void 0;
+    const width = 24;
+    const filled = fraction === void 0 ? 0 : Math.round(fraction * width);
+    const gauge = fraction === void 0 ? "" : `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${Math.floor(fraction * 100)}% `;
+    const eta = fraction !== void 0 && rate > 0 && total ? ` ETA ${formatDuration((total - event.bytesDone) / rate)}` : "";
+    const files = event.filesTotal !== void 0 ? ` ${event.filesDone}/${event.filesTotal} files` : "";
+    const size = total ? `${formatBytes(event.bytesDone)}/${formatBytes(total)}` : formatBytes(event.bytesDone);
+    return `${event.operation} ${event.artifactName} ${event.phase} ${gauge}${size} ${formatBytes(rate)}/s${eta}${files}`;
+  }
+  finish() {
+    if (this.#drawn) this.write("\n");
+    this.#drawn = false;
+  }
+};
+function formatDuration(seconds) {
+  if (!Number.isFinite(seconds) || seconds < 0) return "?";
+  const s = Math.round(seconds);
+  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor(s % 3600 / 60)).padStart(2, "0")}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
 }
 
 // src/cli/main.ts
@@ -28155,7 +28905,8 @@ var COMMANDS = {
   list: { latest: { type: "boolean" }, repository: { type: "string" }, "github-token": { type: "string" } },
   get: { repository: { type: "string" }, "github-token": { type: "string" } },
   delete: { repository: { type: "string" }, "github-token": { type: "string" } },
-  serve: { port: { type: "string" }, host: { type: "string" }, data: { type: "string" } }
+  serve: { port: { type: "string" }, host: { type: "string" }, data: { type: "string" } },
+  doctor: {}
 };
 var UsageError = class extends Error {
 };
@@ -28202,7 +28953,8 @@ ${COMMAND_HELP[command] ?? ""}
   const out = createOutput({
     json: Boolean(values["json"]),
     verbose: Boolean(values["verbose"]),
-    quiet: Boolean(values["quiet"])
+    quiet: Boolean(values["quiet"]),
+    tty: Boolean(process.stderr.isTTY) && !process.env["CI"]
   });
   try {
     if (command === "serve") return await serve(values, out);
@@ -28218,6 +28970,8 @@ ${COMMAND_HELP[command] ?? ""}
         return await get2(positionals, options, out);
       case "delete":
         return await remove(positionals, options, out);
+      case "doctor":
+        return await doctor(options, out);
     }
     return 2;
   } catch (error) {
@@ -28327,6 +29081,12 @@ async function get2(positionals, options, out) {
     `${artifact.name}	${formatBytes(artifact.size)}${artifact.id !== void 0 ? `	id ${artifact.id}` : ""}`
   );
   return 0;
+}
+async function doctor(options, out) {
+  const checks = await runDoctor(options);
+  const human = checks.map((c) => `${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`).join("\n");
+  out.result({ command: "doctor", ok: checks.every((c) => c.ok), checks }, human);
+  return checks.every((c) => c.ok) ? 0 : 1;
 }
 async function remove(positionals, options, out) {
   const [name, ...extra] = positionals;

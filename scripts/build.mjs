@@ -6,6 +6,10 @@ import { rmSync } from 'node:fs';
 
 const entries = {
   cli: 'src/cli/bin.ts',
+  // The GitHub Action: action.yml (upload), download/action.yml, merge/action.yml.
+  upload: 'src/action/upload.ts',
+  download: 'src/action/download.ts',
+  merge: 'src/action/merge.ts',
 };
 
 rmSync('dist', { recursive: true, force: true });

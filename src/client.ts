@@ -40,6 +40,8 @@ export interface UploadArtifactOptions extends ArtifactClientOptions {
    * @default 'follow'
    */
   symlinks?: SymlinkPolicy;
+  /** `false` stores 0644 (0755 when any execute bit is set) instead of each file's own mode. @default true */
+  preservePermissions?: boolean;
 }
 
 export interface UploadArtifactResponse extends UploadResult {
@@ -98,7 +100,7 @@ export async function uploadArtifact(
   rootDirectory: string,
   options: UploadArtifactOptions = {},
 ): Promise<UploadArtifactResponse> {
-  const { archive, overwrite, emptyDirectories, symlinks, ...rest } = options;
+  const { archive, overwrite, emptyDirectories, symlinks, preservePermissions, ...rest } = options;
   const opts = normalizeOptions(rest);
   validateArtifactName(name);
   if (symlinks !== undefined && symlinks !== 'follow' && symlinks !== 'preserve') {
@@ -137,6 +139,7 @@ export async function uploadArtifact(
         ...(archive !== undefined ? { archive } : {}),
         ...(overwrite !== undefined ? { overwrite } : {}),
         ...(emptyDirectories ? { emptyDirectories } : {}),
+        ...(preservePermissions === false ? { preservePermissions } : {}),
       },
       ctx,
     );

@@ -68,6 +68,8 @@ export interface UploadSpec {
   archive?: boolean;
   /** Delete an existing artifact of the uploaded name first. @default false */
   overwrite?: boolean;
+  /** `false` normalises stored modes to 0644/0755. @default true */
+  preservePermissions?: boolean;
   retentionDays: number | undefined;
   compressionLevel: number;
   chunkSize: number;

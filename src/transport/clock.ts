@@ -27,8 +27,8 @@ export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> 
       signal?.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
-    // A pending backoff must not keep a CLI process alive after everything else is done.
-    timer.unref?.();
+    // Not unref'd: a backoff is often the only pending work, and an unref'd timer would let
+    // Node exit mid-operation (exit code 13, or 0 from a promise chain) without an error.
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -133,8 +133,17 @@ async function placeFiles(
   context: ErrorContext,
 ): Promise<PlannedFile[]> {
   const keep = new Set<PlannedFile>();
+  // Symlink checks run once per directory, not once per file: 10,000 files in a few
+  // directories should cost a few lstat chains, not 10,000. Each pass checks every directory
+  // again (the second right before moving into it), so a directory swapped for a link between
+  // the passes is still caught. A link at the file itself is replaced by rename, never followed.
+  const checked = new Set<string>();
   for (const file of planned) {
-    await assertNoSymlinkInPath(target, file.destination);
+    const dir = path.dirname(file.destination);
+    if (!checked.has(dir)) {
+      await assertNoSymlinkInPath(target, dir);
+      checked.add(dir);
+    }
     if (policy === 'overwrite') continue;
     const state = await compareExisting(file.destination, await stagedContent(file));
     if (state === 'missing') continue;
@@ -145,10 +154,15 @@ async function placeFiles(
     if (state !== 'directory') keep.add(file);
   }
   const placed: PlannedFile[] = [];
+  const ready = new Set<string>();
   for (const file of planned) {
     if (keep.has(file)) continue;
-    await assertNoSymlinkInPath(target, file.destination);
-    await mkdir(path.dirname(file.destination), { recursive: true });
+    const dir = path.dirname(file.destination);
+    if (!ready.has(dir)) {
+      await assertNoSymlinkInPath(target, dir);
+      await mkdir(dir, { recursive: true });
+      ready.add(dir);
+    }
     let moved = true;
     try {
       if (policy === 'overwrite') await rename(file.staging, file.destination);

@@ -617,11 +617,22 @@ function sumSizes(spec: UploadSpec): number {
   return spec.files.reduce((total, f) => total + f.size, 0);
 }
 
+/** The mode written to the zip: the file's own, or the conventional 0644/0755 when asked to normalise. */
+function storedMode(mode: number, spec: UploadSpec): number {
+  if (spec.preservePermissions ?? true) return mode & 0o777;
+  return mode & 0o111 ? 0o755 : 0o644;
+}
+
 function zipInputs(spec: UploadSpec): ZipInput[] {
   const inputs: ZipInput[] = spec.files.map((file) =>
     file.symlinkTarget !== undefined
       ? { kind: 'symlink', name: file.artifactPath, target: file.symlinkTarget }
-      : { kind: 'file', sourcePath: file.absolutePath, name: file.artifactPath, mode: file.mode & 0o777 },
+      : {
+          kind: 'file',
+          sourcePath: file.absolutePath,
+          name: file.artifactPath,
+          mode: storedMode(file.mode, spec),
+        },
   );
   for (const dir of spec.emptyDirectories ?? []) inputs.push({ kind: 'directory', name: dir });
   return inputs;

@@ -144,9 +144,12 @@ async function getSignedArtifactUrl(
   fields: TwirpFields,
   ctx: RequestContext,
 ): Promise<object> {
-  const { runId } = runAndJob(fields);
+  const { runId, jobId } = runAndJob(fields);
   const name = validateArtifactName(fields.string('name'));
-  const record = service.index.list({ runId, name }).at(-1);
+  // Re-runs leave same-named artifacts from different jobs in one run: the job id the client
+  // sends (taken from the listed artifact) says which one it means; otherwise the newest.
+  const candidates = service.index.list({ runId, name });
+  const record = candidates.filter((r) => r.jobId === jobId).at(-1) ?? candidates.at(-1);
   if (!record) throw notFound(runId, name);
   return { signed_url: service.signer.sign(ctx.baseUrl, record.blobId, 'r') };
 }

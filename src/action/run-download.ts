@@ -1,0 +1,324 @@
+import * as core from '@actions/core';
+import os from 'node:os';
+import path from 'node:path';
+import pLimit from 'p-limit';
+import type { ArtifactInfo } from '../backends/backend.js';
+import {
+  downloadArtifact,
+  listArtifacts,
+  type DownloadArtifactOptions,
+  type DownloadArtifactResponse,
+  type FindByOption,
+} from '../client.js';
+import { isFerryError } from '../errors.js';
+import type { ArtifactClientOptions } from '../options.js';
+import { compileNamePattern } from '../merge/name-pattern.js';
+import {
+  booleanInput,
+  choiceInput,
+  CONFLICT,
+  expandHome,
+  idListInput,
+  InputError,
+  optionalInput,
+  rawInput,
+} from './inputs.js';
+import { actionOptions, formatBytes, mask, type Env } from './runtime.js';
+
+export const DIGEST_MISMATCH = ['ignore', 'info', 'warn', 'error'] as const;
+
+/** Artifacts downloaded at the same time (each download has its own connections). */
+export const DOWNLOAD_CONCURRENCY = 4;
+
+export interface DownloadInputs {
+  name: string | undefined;
+  artifactIds: number[] | undefined;
+  path: string;
+  pattern: string | undefined;
+  mergeMultiple: boolean;
+  githubToken: string | undefined;
+  repository: string | undefined;
+  runId: string | undefined;
+  skipDecompress: boolean;
+  digestMismatch: (typeof DIGEST_MISMATCH)[number];
+  conflict: (typeof CONFLICT)[number];
+}
+
+/** Every input of download-artifact v8 with its defaults, plus Ferry's `conflict`. */
+export function readDownloadInputs(env: Env): DownloadInputs {
+  const name = optionalInput('name');
+  const artifactIds = idListInput('artifact-ids');
+  if (name !== undefined && artifactIds !== undefined) {
+    throw new InputError(
+      'artifact-ids',
+      "Inputs 'name' and 'artifact-ids' cannot be used together; give one of them",
+    );
+  }
+  const home = env['HOME'] || env['USERPROFILE'] || os.homedir();
+  const rawPath = rawInput('path') || env['GITHUB_WORKSPACE'] || process.cwd();
+  const githubToken = optionalInput('github-token');
+  mask(githubToken);
+  const repository = optionalInput('repository') ?? env['GITHUB_REPOSITORY'];
+  if (repository !== undefined && !/^[^/\s]+\/[^/\s]+$/.test(repository)) {
+    throw new InputError('repository', `Input 'repository' must be 'owner/repo'; got '${repository}'`);
+  }
+  const runId = optionalInput('run-id') ?? env['GITHUB_RUN_ID'];
+  if (runId !== undefined && rawInput('run-id') !== '' && !/^\d+$/.test(runId)) {
+    throw new InputError('run-id', `Input 'run-id' must be a numeric workflow run id; got '${runId}'`);
+  }
+  return {
+    name,
+    artifactIds,
+    path: path.resolve(expandHome(rawPath, home, 'path')),
+    pattern: optionalInput('pattern'),
+    mergeMultiple: booleanInput('merge-multiple', false),
+    githubToken,
+    repository,
+    runId,
+    skipDecompress: booleanInput('skip-decompress', false),
+    digestMismatch: choiceInput('digest-mismatch', DIGEST_MISMATCH, 'error'),
+    conflict: choiceInput('conflict', CONFLICT, 'error'),
+  };
+}
+
+/**
+ * Cross-run / cross-repository mode (the SDK's `findBy`, REST API) when a token is given and the
+ * requested repository or run is not the current one; the current run is read through the runtime
+ * service as usual.
+ */
+export function findByFor(inputs: DownloadInputs, env: Env): FindByOption {
+  const current = inputs.repository === env['GITHUB_REPOSITORY'] && inputs.runId === env['GITHUB_RUN_ID'];
+  if (!inputs.githubToken) {
+    if (!current && (rawInput('repository') || rawInput('run-id'))) {
+      core.warning(
+        "Inputs 'repository' and 'run-id' are used only with 'github-token'; downloading from the current run",
+      );
+    }
+    return {};
+  }
+  if (current) {
+    core.debug("'github-token' given for the current run: using the runtime service");
+    return {};
+  }
+  if (!inputs.repository)
+    throw new InputError('repository', "Input 'repository' is required with 'github-token'");
+  if (!inputs.runId || !/^\d+$/.test(inputs.runId)) {
+    throw new InputError(
+      'run-id',
+      `Input 'run-id' must be a numeric workflow run id with 'github-token'; got '${inputs.runId ?? ''}'`,
+    );
+  }
+  return {
+    findBy: {
+      token: inputs.githubToken,
+      repository: inputs.repository,
+      runId: inputs.runId,
+      ...(env['GITHUB_API_URL'] ? { apiUrl: env['GITHUB_API_URL'] } : {}),
+    },
+  };
+}
+
+interface Planned {
+  name: string;
+  /** Undefined when downloading by name (the SDK resolves the newest artifact of that name). */
+  id: number | undefined;
+  target: string;
+}
+
+/** Sorted by name, then id: the order of the log and of writes into a shared directory. */
+export function byNameThenId(
+  a: { name: string; id: number | undefined },
+  b: { name: string; id: number | undefined },
+): number {
+  if (a.name !== b.name) return a.name < b.name ? -1 : 1;
+  return (a.id ?? 0) - (b.id ?? 0);
+}
+
+/**
+ * Where each artifact goes (download-artifact v8): straight into `path` for a download by name, a
+ * single match, or `merge-multiple`; otherwise `path/<artifact name>`. Artifacts selected by id
+ * that share a name are all kept: the newest goes to `<name>`, older ones to `<name>-<id>`.
+ */
+export function planTargets(
+  selected: readonly ArtifactInfo[],
+  root: string,
+  mergeMultiple: boolean,
+): Planned[] {
+  const sorted = [...selected].sort(byNameThenId);
+  if (mergeMultiple || sorted.length === 1)
+    return sorted.map((a) => ({ name: a.name, id: a.id, target: root }));
+  const newest = new Map<string, number | undefined>();
+  for (const a of sorted) newest.set(a.name, a.id);
+  const names = new Set(sorted.map((a) => a.name));
+  return sorted.map((a) => {
+    let directory = a.name;
+    if (newest.get(a.name) !== a.id) {
+      directory = `${a.name}-${a.id}`;
+      if (names.has(directory)) {
+        throw new Error(
+          `Artifacts ${a.id} and the artifact named '${directory}' would be downloaded into the same directory; use merge-multiple or select fewer artifacts`,
+        );
+      }
+    }
+    return { name: a.name, id: a.id, target: path.join(root, directory) };
+  });
+}
+
+/** `download/action.yml`: select → download (bounded, ordered) → `download-path`. */
+export async function runDownload(env: Env = process.env): Promise<void> {
+  const inputs = readDownloadInputs(env);
+  const base: ArtifactClientOptions & FindByOption = { ...actionOptions(env), ...findByFor(inputs, env) };
+  if (base.findBy) core.info(`Downloading from run ${inputs.runId} of ${inputs.repository} (REST API)`);
+  core.debug(`Resolved path is ${inputs.path}`);
+
+  let planned: Planned[];
+  if (inputs.name !== undefined) {
+    if (inputs.pattern) core.info("Input 'pattern' is ignored because 'name' is set");
+    core.info(`Downloading single artifact '${inputs.name}'`);
+    planned = [{ name: inputs.name, id: undefined, target: inputs.path }];
+  } else {
+    planned = planTargets(await select(inputs, base), inputs.path, inputs.mergeMultiple);
+    if (planned.length) {
+      core.info('Preparing to download the following artifacts:');
+      for (const p of planned)
+        core.info(`- ${p.name}${p.id !== undefined ? ` (ID: ${p.id})` : ''} → ${p.target}`);
+    }
+  }
+
+  const mismatches = await downloadAll(planned, inputs, base);
+  if (mismatches.length) {
+    for (const m of mismatches) core.error(m.message);
+    throw new Error(
+      `Digest mismatch: ${mismatches.length} artifact${mismatches.length === 1 ? '' : 's'} did not match the digest the service listed and ${mismatches.length === 1 ? 'was' : 'were'} not written: ` +
+        mismatches.map((m) => `'${m.name}'${m.id !== undefined ? ` (ID ${m.id})` : ''}`).join(', '),
+    );
+  }
+  core.info(`Total of ${planned.length} artifact(s) downloaded`);
+  core.setOutput('download-path', inputs.path);
+  core.info('Download artifact has finished successfully');
+}
+
+async function select(
+  inputs: DownloadInputs,
+  base: ArtifactClientOptions & FindByOption,
+): Promise<ArtifactInfo[]> {
+  if (inputs.artifactIds !== undefined) {
+    core.info('Downloading artifacts by ID');
+    // Every artifact, not only the newest of each name: an older id must not be dropped because
+    // a newer artifact shares its name.
+    const all = await listArtifacts({ ...base, latest: false });
+    const wanted = new Set(inputs.artifactIds);
+    const found = all.filter((a) => a.id !== undefined && wanted.has(a.id));
+    if (found.length === 0) {
+      throw new Error(`None of the provided artifact IDs were found: ${inputs.artifactIds.join(', ')}`);
+    }
+    const missing = inputs.artifactIds.filter((id) => !found.some((a) => a.id === id));
+    if (missing.length) core.warning(`Could not find the following artifact IDs: ${missing.join(', ')}`);
+    return found;
+  }
+  const all = await listArtifacts({ ...base, latest: true });
+  core.debug(`Found ${all.length} artifacts in the run`);
+  if (!inputs.pattern) {
+    core.info("No input 'name', 'artifact-ids' or 'pattern' given: downloading all artifacts");
+    if (!inputs.mergeMultiple && all.length > 1) {
+      core.info('An extra directory with the artifact name will be created for each download');
+    }
+    return all;
+  }
+  core.info(`Filtering artifacts by pattern '${inputs.pattern}'`);
+  const matches = compileNamePattern(inputs.pattern, 'pattern');
+  const selected = all.filter((a) => matches(a.name));
+  core.debug(`Filtered from ${all.length} to ${selected.length} artifacts`);
+  if (selected.length === 0) core.info(`No artifacts matched the pattern '${inputs.pattern}'`);
+  return selected;
+}
+
+interface Mismatch {
+  name: string;
+  id: number | undefined;
+  message: string;
+}
+
+/**
+ * Downloads everything planned. Artifacts that share a target directory are applied one after
+ * another in name/id order (so `conflict: skip`/`overwrite` give the same result every time);
+ * separate targets run `DOWNLOAD_CONCURRENCY` at a time. A digest mismatch under policy `error` is
+ * collected (the SDK wrote nothing) and the rest continue; any other error stops everything.
+ */
+async function downloadAll(
+  planned: readonly Planned[],
+  inputs: DownloadInputs,
+  base: ArtifactClientOptions & FindByOption,
+): Promise<Mismatch[]> {
+  const groups = new Map<string, Planned[]>();
+  for (const p of planned) groups.set(p.target, [...(groups.get(p.target) ?? []), p]);
+  const abort = new AbortController();
+  const limit = pLimit(DOWNLOAD_CONCURRENCY);
+  const mismatches: Mismatch[] = [];
+  let failure: { error: unknown } | undefined;
+
+  await Promise.all(
+    [...groups.values()].map((group) =>
+      limit(async () => {
+        for (const item of group) {
+          if (failure) return;
+          try {
+            const result = await downloadOne(item, inputs, { ...base, signal: abort.signal });
+            report(item, result, inputs);
+          } catch (error: unknown) {
+            if (isDigestMismatch(error) && inputs.digestMismatch === 'error') {
+              mismatches.push({ name: item.name, id: item.id, message: (error as Error).message });
+              continue;
+            }
+            failure ??= { error };
+            abort.abort(error);
+            return;
+          }
+        }
+      }),
+    ),
+  );
+  if (failure) throw failure.error;
+  return mismatches.sort(byNameThenId);
+}
+
+async function downloadOne(
+  item: Planned,
+  inputs: DownloadInputs,
+  base: ArtifactClientOptions & FindByOption,
+): Promise<DownloadArtifactResponse> {
+  const options: DownloadArtifactOptions = {
+    ...base,
+    path: item.target,
+    ...(item.id !== undefined ? { artifactId: item.id } : {}),
+    ...(inputs.skipDecompress ? { skipDecompress: true } : {}),
+    conflict: inputs.conflict,
+    // `error`: the SDK verifies before writing and throws; otherwise write and report the mismatch.
+    ...(inputs.digestMismatch === 'error' ? {} : { verifyDigest: false }),
+  };
+  return downloadArtifact(item.name, options);
+}
+
+function report(item: Planned, result: DownloadArtifactResponse, inputs: DownloadInputs): void {
+  const id = item.id !== undefined ? ` (ID ${item.id})` : '';
+  core.info(
+    `Artifact '${item.name}'${id} downloaded to ${result.downloadPath}: ${result.fileCount} file${result.fileCount === 1 ? '' : 's'}, ${formatBytes(result.size)}`,
+  );
+  if (result.digestMismatch) {
+    const message =
+      `Digest mismatch for artifact '${item.name}'${id}: the service listed ${result.expectedDigest ?? 'a digest'} ` +
+      `but the download hashes to ${result.digest ?? 'something else'}; written anyway (digest-mismatch: ${inputs.digestMismatch})`;
+    if (inputs.digestMismatch === 'warn') core.warning(message);
+    else if (inputs.digestMismatch === 'info') core.info(message);
+    else core.debug(message);
+  } else if (result.digest) {
+    core.debug(`Artifact '${item.name}'${id} digest ${result.digest}`);
+  }
+}
+
+/** The SDK's verification failure: `IntegrityError`, code ERR_FERRY_INTEGRITY, "Digest mismatch ...". */
+export function isDigestMismatch(error: unknown): boolean {
+  return (
+    isFerryError(error) && error.code === 'ERR_FERRY_INTEGRITY' && error.message.startsWith('Digest mismatch')
+  );
+}

@@ -1,0 +1,126 @@
+import * as core from '@actions/core';
+import os from 'node:os';
+import path from 'node:path';
+import { uploadArtifact, type UploadArtifactOptions } from '../client.js';
+import { retentionLimitFromEnvironment } from '../environment.js';
+import { globFiles } from '../pack/glob.js';
+import {
+  booleanInput,
+  choiceInput,
+  compressionLevelInput,
+  requiredInput,
+  retentionDaysInput,
+  stringInput,
+} from './inputs.js';
+import { setArtifactOutputs } from './outputs.js';
+import { actionOptions, formatBytes, type Env } from './runtime.js';
+
+export const IF_NO_FILES_FOUND = ['warn', 'error', 'ignore'] as const;
+export const SYMLINK_MODES = ['follow', 'preserve'] as const;
+
+export interface UploadInputs {
+  name: string;
+  path: string;
+  ifNoFilesFound: (typeof IF_NO_FILES_FOUND)[number];
+  retentionDays: number | undefined;
+  compressionLevel: number;
+  overwrite: boolean;
+  includeHiddenFiles: boolean;
+  archive: boolean;
+  preservePermissions: boolean;
+  symlinks: (typeof SYMLINK_MODES)[number];
+}
+
+/** Every input of upload-artifact v7 with its defaults, plus Ferry's extras; all validated up front. */
+export function readUploadInputs(): UploadInputs {
+  return {
+    name: stringInput('name', 'artifact'),
+    path: requiredInput('path'),
+    ifNoFilesFound: choiceInput('if-no-files-found', IF_NO_FILES_FOUND, 'warn'),
+    retentionDays: retentionDaysInput(),
+    compressionLevel: compressionLevelInput(),
+    overwrite: booleanInput('overwrite', false),
+    includeHiddenFiles: booleanInput('include-hidden-files', false),
+    archive: booleanInput('archive', true),
+    preservePermissions: booleanInput('preserve-permissions', true),
+    symlinks: choiceInput('symlinks', SYMLINK_MODES, 'follow'),
+  };
+}
+
+/** `uses: ./` (upload): search → uploadArtifact → outputs. */
+export async function runUpload(env: Env = process.env): Promise<void> {
+  const inputs = readUploadInputs();
+
+  const found = await globFiles(inputs.path, {
+    cwd: process.cwd(),
+    home: env['HOME'] || env['USERPROFILE'] || os.homedir(),
+    includeHidden: inputs.includeHiddenFiles,
+  });
+  for (const link of found.skippedSymlinkDirectories) {
+    core.info(`Not descending into symlinked directory ${link}`);
+  }
+  for (const link of found.brokenSymlinks) core.debug(`Skipping broken symlink ${link}`);
+
+  if (found.files.length === 0) {
+    const message = `No files were found with the provided path: ${inputs.path}. No artifacts will be uploaded.`;
+    switch (inputs.ifNoFilesFound) {
+      case 'error':
+        core.setFailed(message);
+        return;
+      case 'warn':
+        core.warning(message);
+        return;
+      case 'ignore':
+        core.info(message);
+        return;
+    }
+  }
+
+  const count = found.files.length;
+  core.info(`With the provided path, there will be ${count} file${count === 1 ? '' : 's'} uploaded`);
+  core.debug(`Root directory: ${found.rootDirectory}`);
+
+  let name = inputs.name;
+  if (!inputs.archive) {
+    if (count > 1) {
+      throw new Error(
+        `Input 'archive' is false, which uploads exactly one file, but the path matched ${count} files`,
+      );
+    }
+    // Without an archive the artifact is named after the file (upload-artifact v7), and
+    // `overwrite` replaces that name, not the `name` input.
+    name = path.basename(found.files[0] as string);
+    if (inputs.name !== 'artifact' && inputs.name !== name) {
+      core.info(`Input 'name' is ignored with 'archive: false'; the artifact is named '${name}'`);
+    }
+  }
+
+  let retentionDays = inputs.retentionDays;
+  const limit = retentionLimitFromEnvironment(env);
+  if (retentionDays !== undefined && limit !== undefined && limit > 0 && retentionDays > limit) {
+    core.warning(
+      `Input 'retention-days' (${retentionDays}) exceeds the repository's limit of ${limit} days; using ${limit}`,
+    );
+    retentionDays = limit;
+  }
+
+  const options: UploadArtifactOptions = {
+    ...actionOptions(env),
+    compressionLevel: inputs.compressionLevel,
+    ...(retentionDays !== undefined ? { retentionDays } : {}),
+    ...(inputs.overwrite ? { overwrite: true } : {}),
+    symlinks: inputs.symlinks,
+    preservePermissions: inputs.preservePermissions,
+    ...(inputs.archive ? {} : { archive: false }),
+    ...(inputs.archive && found.emptyDirectories.length ? { emptyDirectories: found.emptyDirectories } : {}),
+  };
+  const result = await uploadArtifact(name, found.files, found.rootDirectory, options);
+
+  core.info(
+    `Artifact ${name} has been successfully uploaded! Final size is ${result.uploadedBytes} bytes ` +
+      `(${formatBytes(result.size)} in ${result.fileCount} file${result.fileCount === 1 ? '' : 's'}).` +
+      (result.id !== undefined ? ` Artifact ID is ${result.id}` : ''),
+  );
+  setArtifactOutputs(env, result);
+  if (result.digest) core.info(`Artifact ${name} SHA256 hash: ${result.digest.replace(/^sha256:/, '')}`);
+}

@@ -1,0 +1,123 @@
+import * as core from '@actions/core';
+import { fromEnvironment } from '../environment.js';
+import { isFerryError } from '../errors.js';
+import type { ArtifactClientOptions } from '../options.js';
+import type { Logger, ProgressCallback, ProgressEvent } from '../types.js';
+
+/** Minimum time between two progress lines of one artifact. */
+export const PROGRESS_INTERVAL_MS = 10_000;
+
+export type Env = Record<string, string | undefined>;
+
+/**
+ * The one place the Action reads the runner environment and wires the SDK to the step log:
+ * runner options (`fromEnvironment`), a logger on core.debug/info/warning/error, throttled
+ * progress lines, and masks for the runtime token and any signed-URL signature seen in a line.
+ */
+export function actionOptions(env: Env, progressIntervalMs = PROGRESS_INTERVAL_MS): ArtifactClientOptions {
+  mask(env['ACTIONS_RUNTIME_TOKEN']);
+  return {
+    ...fromEnvironment(env),
+    logger: actionLogger(),
+    onProgress: progressReporter(progressIntervalMs),
+  };
+}
+
+/** `core.setSecret`, for values long enough to be worth masking. */
+export function mask(secret: string | undefined): void {
+  if (secret && secret.length >= 6) core.setSecret(secret);
+}
+
+/** Signature values in a line (`sig=...`, `signature=...`) that the SDK did not already scrub. */
+const SIGNATURE = /[?&](?:sig|signature|x-amz-signature)=([^&\s"'#]+)/gi;
+
+function maskSignatures(message: string): string {
+  for (const match of message.matchAll(SIGNATURE)) {
+    const value = decodeSafely(match[1] as string);
+    if (value !== '***' && value !== '%2A%2A%2A') {
+      mask(match[1]);
+      mask(value);
+    }
+  }
+  return message;
+}
+
+function decodeSafely(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+export function actionLogger(): Logger {
+  return {
+    debug: (m) => core.debug(maskSignatures(m)),
+    info: (m) => core.info(maskSignatures(m)),
+    warn: (m) => core.warning(maskSignatures(m)),
+    error: (m) => core.error(maskSignatures(m)),
+  };
+}
+
+/**
+ * Progress events → at most one `core.info` line per artifact per interval, e.g.
+ * `Uploading 'dist': 12.0 MiB of 40.0 MiB (30%), 3/10 files`. Small transfers that finish within
+ * one interval print nothing here (the step prints its own summary).
+ */
+export function progressReporter(intervalMs: number, now: () => number = Date.now): ProgressCallback {
+  const last = new Map<string, number>();
+  return (event: ProgressEvent) => {
+    const key = `${event.operation}\0${event.artifactName}`;
+    if (event.phase === 'prepare' || !last.has(key)) {
+      last.set(key, now());
+      return;
+    }
+    if (event.phase === 'done') {
+      last.delete(key);
+      return;
+    }
+    if (event.phase !== 'transfer') return;
+    const t = now();
+    if (t - (last.get(key) as number) < intervalMs) return;
+    last.set(key, t);
+    core.info(progressLine(event));
+  };
+}
+
+export function progressLine(event: ProgressEvent): string {
+  const verb = event.operation === 'upload' ? 'Uploading' : 'Downloading';
+  let line = `${verb} '${event.artifactName}': ${formatBytes(event.bytesDone)}`;
+  if (event.bytesTotal !== undefined && event.bytesTotal > 0) {
+    const percent = Math.min(100, Math.floor((event.bytesDone / event.bytesTotal) * 100));
+    line += ` of ${formatBytes(event.bytesTotal)} (${percent}%)`;
+  }
+  if (event.filesTotal !== undefined && event.filesTotal > 0) {
+    line += `, ${event.filesDone}/${event.filesTotal} files`;
+  }
+  return line;
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/**
+ * Runs an action body: any error fails the step with its message (SDK messages are already
+ * redacted), with the error code and cause in the debug log.
+ */
+export async function runAction(body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (error: unknown) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (isFerryError(error)) core.debug(`Error code ${error.code}`);
+    core.setFailed(maskSignatures(message));
+  }
+}
