@@ -6869,7 +6869,7 @@ var require_client_h2 = __commonJS({
     "use strict";
     var assert = __require("node:assert");
     var { errorMonitor } = __require("node:events");
-    var { pipeline: pipeline9 } = __require("node:stream");
+    var { pipeline: pipeline8 } = __require("node:stream");
     var util = require_util();
     var {
       RequestContentLengthMismatchError,
@@ -7348,7 +7348,7 @@ var require_client_h2 = __commonJS({
     }
     function writeStream(abort, socket, expectsPayload, h2stream, body, client, request2, contentLength) {
       assert(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
-      const pipe = pipeline9(
+      const pipe = pipeline8(
         body,
         h2stream,
         (err) => {
@@ -10393,7 +10393,7 @@ var require_api_pipeline = __commonJS({
         util.destroy(ret, err);
       }
     };
-    function pipeline9(opts, handler) {
+    function pipeline8(opts, handler) {
       try {
         const pipelineHandler = new PipelineHandler(opts, handler);
         this.dispatch({ ...opts, body: pipelineHandler.req }, pipelineHandler);
@@ -10402,7 +10402,7 @@ var require_api_pipeline = __commonJS({
         return new PassThrough().destroy(err);
       }
     }
-    module.exports = pipeline9;
+    module.exports = pipeline8;
   }
 });
 
@@ -13567,7 +13567,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants3();
     var EE = __require("node:events");
-    var { Readable: Readable4, pipeline: pipeline9, finished } = __require("node:stream");
+    var { Readable: Readable4, pipeline: pipeline8, finished } = __require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -14512,7 +14512,7 @@ var require_fetch = __commonJS({
                 status,
                 statusText,
                 headersList,
-                body: decoders.length ? pipeline9(this.body, ...decoders, (err) => {
+                body: decoders.length ? pipeline8(this.body, ...decoders, (err) => {
                   if (err) {
                     this.onError(err);
                   }
@@ -18713,7 +18713,7 @@ ${value}`;
 var require_eventsource = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/eventsource/eventsource.js"(exports, module) {
     "use strict";
-    var { pipeline: pipeline9 } = __require("node:stream");
+    var { pipeline: pipeline8 } = __require("node:stream");
     var { fetching } = require_fetch();
     var { makeRequest } = require_request2();
     var { webidl } = require_webidl();
@@ -18873,7 +18873,7 @@ var require_eventsource = __commonJS({
               ));
             }
           });
-          pipeline9(
+          pipeline8(
             response.body.stream,
             eventSourceStream,
             (error2) => {
@@ -21282,11 +21282,10 @@ function md5Base64(buf) {
 
 // src/pack/gzip-payload.ts
 import { randomUUID as randomUUID2 } from "node:crypto";
-import { constants as fsConstants2, createWriteStream as createWriteStream2 } from "node:fs";
-import { open as open3, rm as rm4, stat as stat3 } from "node:fs/promises";
+import { constants as fsConstants2 } from "node:fs";
+import { open as open4, rm as rm4, stat as stat3 } from "node:fs/promises";
 import path3 from "node:path";
-import { pipeline as pipeline2 } from "node:stream/promises";
-import { createGzip, gzip } from "node:zlib";
+import { gzip } from "node:zlib";
 
 // src/pack/compressed-extensions.ts
 var OFFICIAL_GZIP_EXEMPT_EXTENSIONS = [
@@ -21387,12 +21386,151 @@ function isAlreadyCompressed(fileName) {
   return dot >= 0 && ALL.has(base2.slice(dot).toLowerCase());
 }
 
+// src/pack/parallel-gzip.ts
+import { availableParallelism } from "node:os";
+import { open as open3 } from "node:fs/promises";
+import { crc32 as crc322 } from "node:zlib";
+
+// src/pack/zip-writer/parallel-deflate.ts
+import { promisify } from "node:util";
+import { constants as constants3, deflateRaw } from "node:zlib";
+var deflateRawAsync = promisify(deflateRaw);
+var DICTIONARY_SIZE = 32 * 1024;
+function deflatePiece(piece, level, dictionary, final) {
+  const options = {
+    level,
+    finishFlush: final ? constants3.Z_FINISH : constants3.Z_SYNC_FLUSH
+  };
+  if (dictionary !== void 0 && dictionary.length > 0) options.dictionary = dictionary;
+  return deflateRawAsync(piece, options);
+}
+var DictionaryWindow = class {
+  #window;
+  /** The dictionary for the next piece, or undefined before the first piece. */
+  get current() {
+    return this.#window;
+  }
+  push(piece) {
+    if (piece.length >= DICTIONARY_SIZE) {
+      this.#window = Buffer.from(piece.subarray(piece.length - DICTIONARY_SIZE));
+      return;
+    }
+    const joined = this.#window === void 0 ? piece : Buffer.concat([this.#window, piece]);
+    this.#window = Buffer.from(joined.subarray(Math.max(0, joined.length - DICTIONARY_SIZE)));
+  }
+};
+function noop() {
+}
+function raceAbort(promise, signal) {
+  if (signal.aborted) return Promise.reject(new AbortError(signal.reason));
+  return new Promise((resolve2, reject) => {
+    const onAbort = () => reject(new AbortError(signal.reason));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve2(value);
+      },
+      (error2) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error2 instanceof Error ? error2 : new Error(String(error2)));
+      }
+    );
+  });
+}
+async function* emitInOrder(tasks, options) {
+  const { limit, maxQueued, signal, counters } = options;
+  const queue = [];
+  let weight = 0;
+  let producerDone = false;
+  try {
+    for (; ; ) {
+      while (!producerDone && weight < limit && queue.length < maxQueued) {
+        if (signal.aborted) throw new AbortError(signal.reason);
+        const next = await tasks.next();
+        if (next.done === true) {
+          producerDone = true;
+          break;
+        }
+        const task = next.value;
+        if (typeof task.value !== "function") task.value.catch(noop);
+        queue.push(task);
+        weight += task.weight;
+        counters.piecesInFlight = weight;
+        if (weight > counters.maxPiecesInFlight) counters.maxPiecesInFlight = weight;
+      }
+      const head = queue[0];
+      if (head === void 0) return;
+      const buffers = typeof head.value === "function" ? head.value() : await raceAbort(head.value, signal);
+      queue.shift();
+      head.onEmit?.(counters.bytesEmitted);
+      for (const buffer of buffers) {
+        if (buffer.length === 0) continue;
+        counters.bytesEmitted += buffer.length;
+        yield buffer;
+      }
+      weight -= head.weight;
+      counters.piecesInFlight = weight;
+    }
+  } finally {
+    const running = queue.flatMap((task) => typeof task.value === "function" ? [] : [task.value]);
+    await Promise.allSettled(running);
+    counters.piecesInFlight = 0;
+    await tasks.return(void 0);
+  }
+}
+
+// src/pack/parallel-gzip.ts
+var GZIP_PIECE_SIZE = 1024 * 1024;
+var GZIP_HEADER = Buffer.from([31, 139, 8, 0, 0, 0, 0, 0, 0, 255]);
+async function gzipFileParallel(source, size, destination, level, options = {}) {
+  const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
+  const out = await open3(destination, "wx", 384);
+  let bytesRead = 0;
+  let bytesWritten = 0;
+  let crc = 0;
+  const window = new DictionaryWindow();
+  const pending = [];
+  const write = async (buffer) => {
+    await out.write(buffer);
+    bytesWritten += buffer.length;
+  };
+  try {
+    await write(GZIP_HEADER);
+    let offset = 0;
+    let finalQueued = false;
+    while (!finalQueued || pending.length > 0) {
+      while (!finalQueued && pending.length < concurrency) {
+        if (options.signal?.aborted) throw options.signal.reason;
+        const length = Math.min(GZIP_PIECE_SIZE, size - offset);
+        const piece = Buffer.allocUnsafe(length);
+        const { bytesRead: got } = length > 0 ? await source.read(piece, 0, length, offset) : { bytesRead: 0 };
+        const data = got === length ? piece : piece.subarray(0, got);
+        bytesRead += got;
+        crc = crc322(data, crc);
+        offset += got;
+        finalQueued = got < GZIP_PIECE_SIZE || offset >= size;
+        pending.push(deflatePiece(data, level, window.current, finalQueued));
+        window.push(data);
+      }
+      await write(await pending.shift());
+    }
+    const trailer = Buffer.alloc(8);
+    trailer.writeUInt32LE(crc >>> 0, 0);
+    trailer.writeUInt32LE(bytesRead % 2 ** 32, 4);
+    await write(trailer);
+  } finally {
+    await Promise.allSettled(pending);
+    await out.close();
+  }
+  return { bytesRead, bytesWritten };
+}
+
 // src/pack/gzip-payload.ts
 var SMALL_FILE_LIMIT = 65536;
 var SAMPLE_SIZE = 256 * 1024;
 var MIN_SAMPLE_SAVING = 0.05;
 var DEFAULT_LEVEL = 6;
-var READ_HIGH_WATER_MARK = 1024 * 1024;
 var OPEN_FLAGS2 = fsConstants2.O_RDONLY | (fsConstants2.O_NONBLOCK ?? 0);
 async function preparePayload(absPath, opts) {
   const level = opts.level ?? DEFAULT_LEVEL;
@@ -21510,7 +21648,7 @@ var SourceFile = class {
   async open(st) {
     let handle;
     try {
-      handle = await open3(this.#absPath, OPEN_FLAGS2);
+      handle = await open4(this.#absPath, OPEN_FLAGS2);
     } catch (error2) {
       throw this.unreadable(error2);
     }
@@ -21560,38 +21698,21 @@ var SourceFile = class {
   }
   /** Stream-gzips the first `size` bytes to `tmp`, returning the gzip size; removes `tmp` on failure. */
   async gzipToFile(handle, size, tmp, level) {
-    let first;
-    const input = handle.createReadStream({
-      start: 0,
-      end: size - 1,
-      autoClose: false,
-      highWaterMark: READ_HIGH_WATER_MARK
-    });
-    input.on("error", (error2) => {
-      first ??= { side: "read", error: error2 };
-    });
-    const output = createWriteStream2(tmp, { flags: "wx", mode: 384 });
-    output.on("error", (error2) => {
-      first ??= { side: "write", error: error2 };
-    });
+    let result;
     try {
-      await pipeline2(
-        input,
-        createGzip({ level }),
-        output,
-        this.#signal === void 0 ? {} : { signal: this.#signal }
-      );
+      result = await gzipFileParallel(handle, size, tmp, level, this.#signal ? { signal: this.#signal } : {});
     } catch (error2) {
       await rm4(tmp, { force: true });
       this.throwIfAborted();
-      if (first?.side === "read") throw this.unreadable(first.error);
-      throw error2;
+      const code = error2.code;
+      if (code === "ENOSPC" || code === "EACCES" || code === "EROFS" || code === "ENOENT") throw error2;
+      throw this.unreadable(error2);
     }
-    if (input.bytesRead !== size) {
+    if (result.bytesRead !== size) {
       await rm4(tmp, { force: true });
-      throw this.changed(`expected ${size} bytes, read ${input.bytesRead}`);
+      throw this.changed(`expected ${size} bytes, read ${result.bytesRead}`);
     }
-    return output.bytesWritten;
+    return result.bytesWritten;
   }
 };
 function gzipBuffer(data, level) {
@@ -21634,7 +21755,7 @@ async function readChunk(filePath, start, length) {
   if (length === 0) return Buffer.alloc(0);
   let handle;
   try {
-    handle = await open3(filePath, OPEN_FLAGS2);
+    handle = await open4(filePath, OPEN_FLAGS2);
   } catch (error2) {
     throw src.unreadable(error2);
   }
@@ -21950,7 +22071,7 @@ var badRequest = (message) => new HttpError2(400, message);
 var notFound = (message) => new HttpError2(404, message);
 
 // src/server/util/journal.ts
-import { open as open4, readFile as readFile2 } from "node:fs/promises";
+import { open as open5, readFile as readFile2 } from "node:fs/promises";
 var Journal = class {
   constructor(path10) {
     this.path = path10;
@@ -21977,7 +22098,7 @@ var Journal = class {
     return records;
   }
   async append(record) {
-    this.#handle ??= open4(this.path, "a");
+    this.#handle ??= open5(this.path, "a");
     const handle = await this.#handle;
     await handle.write(`${JSON.stringify(record)}
 `);
@@ -22499,18 +22620,18 @@ function parseRetention(value) {
 
 // src/server/legacy/container-routes.ts
 import { createReadStream } from "node:fs";
-import { open as open6 } from "node:fs/promises";
-import { pipeline as pipeline3 } from "node:stream/promises";
+import { open as open7 } from "node:fs/promises";
+import { pipeline as pipeline2 } from "node:stream/promises";
 
 // src/server/legacy/chunk-writer.ts
 import { createHash as createHash3 } from "node:crypto";
-import { constants as constants3 } from "node:fs";
-import { open as open5 } from "node:fs/promises";
+import { constants as constants4 } from "node:fs";
+import { open as open6 } from "node:fs/promises";
 var WRITE_BATCH = 1024 * 1024;
 async function writeChunk(req, file, fresh, target) {
   const md5 = target.expectedMd5 === void 0 ? void 0 : createHash3("md5");
-  const flags = constants3.O_WRONLY | constants3.O_CREAT | (fresh ? constants3.O_TRUNC : 0);
-  const handle = await open5(file, flags, 420);
+  const flags = constants4.O_WRONLY | constants4.O_CREAT | (fresh ? constants4.O_TRUNC : 0);
+  const handle = await open6(file, flags, 420);
   let position = target.offset;
   let received = 0;
   let batch = [];
@@ -22563,7 +22684,7 @@ async function writeAll(handle, buffers, position) {
 
 // src/server/legacy/container-routes.ts
 var CONTAINER = /^\/_apis\/resources\/Containers\/(?<containerId>\d{1,15})\/?$/i;
-var READ_HIGH_WATER_MARK2 = 1024 * 1024;
+var READ_HIGH_WATER_MARK = 1024 * 1024;
 function containerRoutes(store) {
   return [
     { method: "PUT", pattern: CONTAINER, handler: (ctx) => putChunk(store, ctx) },
@@ -22626,7 +22747,7 @@ async function getItems(store, ctx) {
   sendJson(ctx.res, 200, body);
 }
 async function sendFile(ctx, items, item) {
-  const handle = await open6(items.dataFile(item.path), "r");
+  const handle = await open7(items.dataFile(item.path), "r");
   const headers = {
     "Content-Type": "application/octet-stream",
     "Content-Length": String(item.total)
@@ -22642,9 +22763,9 @@ async function sendFile(ctx, items, item) {
     fd: handle,
     start: 0,
     end: item.total - 1,
-    highWaterMark: READ_HIGH_WATER_MARK2
+    highWaterMark: READ_HIGH_WATER_MARK
   });
-  await pipeline3(source, ctx.res);
+  await pipeline2(source, ctx.res);
 }
 function parseEncoding(value) {
   if (value === void 0 || value === "" || value.toLowerCase() === "identity") return false;
@@ -23056,8 +23177,8 @@ function escapeXml(text) {
 
 // src/server/results/blob-download.ts
 import { createReadStream as createReadStream2 } from "node:fs";
-import { open as open7 } from "node:fs/promises";
-import { pipeline as pipeline4 } from "node:stream/promises";
+import { open as open8 } from "node:fs/promises";
+import { pipeline as pipeline3 } from "node:stream/promises";
 
 // src/server/results/content-disposition.ts
 function contentDisposition(fileName) {
@@ -23072,7 +23193,7 @@ function encodeRfc8187(value) {
 }
 
 // src/server/results/blob-download.ts
-var READ_HIGH_WATER_MARK3 = 1024 * 1024;
+var READ_HIGH_WATER_MARK2 = 1024 * 1024;
 async function sendBlob(req, res, blob, baseHeaders) {
   const validators2 = {
     ETag: blob.etag,
@@ -23107,15 +23228,15 @@ async function sendBlob(req, res, blob, baseHeaders) {
   const length = end - start + 1;
   headers["Content-Length"] = String(length);
   if (wanted) headers["Content-Range"] = `bytes ${start}-${end}/${blob.size}`;
-  const handle = await open7(blob.file, "r");
+  const handle = await open8(blob.file, "r");
   res.writeHead(wanted ? 206 : 200, headers);
   if (length === 0 || req.method === "HEAD") {
     await handle.close();
     res.end();
     return;
   }
-  const source = createReadStream2("", { fd: handle, start, end, highWaterMark: READ_HIGH_WATER_MARK3 });
-  await pipeline4(source, res);
+  const source = createReadStream2("", { fd: handle, start, end, highWaterMark: READ_HIGH_WATER_MARK2 });
+  await pipeline3(source, res);
 }
 function parseRange(header2, size) {
   const match = /^bytes=(\d*)-(\d*)$/.exec(header2.trim());
@@ -23221,16 +23342,16 @@ import { join as join3 } from "node:path";
 
 // src/server/results/concat-files.ts
 import { createHash as createHash7 } from "node:crypto";
-import { open as open8 } from "node:fs/promises";
+import { open as open9 } from "node:fs/promises";
 var COPY_BUFFER = 1024 * 1024;
 async function concatFiles(sources2, target) {
   const buffer = Buffer.allocUnsafe(COPY_BUFFER);
   const hash = createHash7("sha256");
   let size = 0;
-  const out = await open8(target, "wx", 420);
+  const out = await open9(target, "wx", 420);
   try {
     for (const source of sources2) {
-      const input = await open8(source, "r");
+      const input = await open9(source, "r");
       try {
         for (; ; ) {
           const { bytesRead } = await input.read(buffer, 0, buffer.length, null);
@@ -23307,9 +23428,9 @@ var BLOB_ID = /^[0-9a-f]{32}$/;
 
 // src/server/results/receive-body.ts
 import { createHash as createHash9 } from "node:crypto";
-import { createWriteStream as createWriteStream3 } from "node:fs";
+import { createWriteStream as createWriteStream2 } from "node:fs";
 import { Transform } from "node:stream";
-import { pipeline as pipeline5 } from "node:stream/promises";
+import { pipeline as pipeline4 } from "node:stream/promises";
 var WRITE_HIGH_WATER_MARK = 1024 * 1024;
 async function receiveBody(req, file, expect) {
   const md5 = expect.md5 === void 0 ? void 0 : createHash9("md5");
@@ -23323,7 +23444,7 @@ async function receiveBody(req, file, expect) {
       callback(null, chunk);
     }
   });
-  await pipeline5(req, tap, createWriteStream3(file, { flags: "wx", highWaterMark: WRITE_HIGH_WATER_MARK }));
+  await pipeline4(req, tap, createWriteStream2(file, { flags: "wx", highWaterMark: WRITE_HIGH_WATER_MARK }));
   if (size !== expect.length) {
     throw new BlobError(
       400,
@@ -23551,14 +23672,14 @@ var MAX_BLOCK_LIST_BYTES = 8 * 1024 * 1024;
 var ENTRY = /<(Latest|Committed|Uncommitted)>([^<]*)<\/\1>/g;
 async function readBlockList(req) {
   const xml = await readText2(req);
-  const open12 = xml.indexOf("<BlockList>");
+  const open13 = xml.indexOf("<BlockList>");
   const close = xml.lastIndexOf("</BlockList>");
   const selfClosed = /<BlockList\s*\/>/.test(xml);
   if (selfClosed) return [];
-  if (open12 === -1 || close < open12) {
+  if (open13 === -1 || close < open13) {
     throw invalidXml("the body has no <BlockList> element.");
   }
-  const inner = xml.slice(open12 + "<BlockList>".length, close);
+  const inner = xml.slice(open13 + "<BlockList>".length, close);
   const ids = [];
   const leftover = inner.replace(ENTRY, (_all, _kind, text) => {
     ids.push(decodeBlockId(unescapeXml(text.trim()), "Put Block List"));
@@ -24423,7 +24544,7 @@ import { lstat as lstat5, mkdir as mkdir11, mkdtemp as mkdtemp3, rename as renam
 import path7 from "node:path";
 
 // src/pack/zip/central-directory.ts
-import { crc32 as crc322 } from "node:zlib";
+import { crc32 as crc323 } from "node:zlib";
 
 // src/pack/zip/limits.ts
 var DEFAULT_EXTRACT_LIMITS = Object.freeze({
@@ -24759,7 +24880,7 @@ async function readZipDirectory(handle, options = {}) {
         if (localHeaderOffset === U32) localHeaderOffset = next(8, "the local header offset");
         if (diskStart === U16) diskStart = next(4, "the disk number");
       } else if (id === 28789 && !utf8 && size >= 5 && body[0] === 1) {
-        if (body.readUInt32LE(1) === crc322(nameBytes)) {
+        if (body.readUInt32LE(1) === crc323(nameBytes)) {
           try {
             name = UTF8.decode(body.subarray(5));
           } catch {
@@ -24854,10 +24975,10 @@ async function checkFirstLocalHeader(handle, entries, shift) {
 }
 
 // src/pack/zip/entry-reader.ts
-import { pipeline as pipeline6, Readable, Transform as Transform2 } from "node:stream";
-import { crc32 as crc323, createInflateRaw, inflateRaw } from "node:zlib";
-import { promisify } from "node:util";
-var inflateRawAsync = promisify(inflateRaw);
+import { pipeline as pipeline5, Readable, Transform as Transform2 } from "node:stream";
+import { crc32 as crc324, createInflateRaw, inflateRaw } from "node:zlib";
+import { promisify as promisify2 } from "node:util";
+var inflateRawAsync = promisify2(inflateRaw);
 var CHUNK = 1024 * 1024;
 var HEADER_SLACK = 512;
 function label(entry) {
@@ -24915,7 +25036,7 @@ async function readLocalHeader(handle, entry, dataLimit, prefetch) {
 function verifyBuffer(entry, data) {
   if (data.length > entry.uncompressedSize) throw beyondDeclared(entry);
   if (data.length !== entry.uncompressedSize) throw sizeMismatch(entry, data.length);
-  const actual = crc323(data);
+  const actual = crc324(data);
   if (actual !== entry.crc32) throw crcMismatch(entry, actual);
 }
 async function readEntryBuffer(handle, entry, dataLimit) {
@@ -24991,7 +25112,7 @@ var EntryVerifier = class extends Transform2 {
       callback(beyondDeclared(this.entry));
       return;
     }
-    this.crc = crc323(chunk, this.crc);
+    this.crc = crc324(chunk, this.crc);
     callback(null, chunk);
   }
   _flush(callback) {
@@ -25009,8 +25130,8 @@ async function openEntryStreamOnHandle(handle, entry, options) {
   const verifier = new EntryVerifier(entry);
   const done = () => {
   };
-  if (entry.method === 8) pipeline6(source, createInflateRaw(), verifier, done);
-  else pipeline6(source, verifier, done);
+  if (entry.method === 8) pipeline5(source, createInflateRaw(), verifier, done);
+  else pipeline5(source, verifier, done);
   return verifier;
 }
 
@@ -25020,7 +25141,7 @@ import {
   lstat as lstat4,
   mkdir as mkdir10,
   mkdtemp as mkdtemp2,
-  open as open9,
+  open as open10,
   rename as rename6,
   rm as rm9,
   rmdir as rmdir2,
@@ -25029,7 +25150,7 @@ import {
 } from "node:fs/promises";
 import path4 from "node:path";
 import { createHash as createHash11 } from "node:crypto";
-import { pipeline as pipeline7 } from "node:stream/promises";
+import { pipeline as pipeline6 } from "node:stream/promises";
 var PartialExtractionError = class extends FerryError {
   constructor(code, message, moved, createdDirectories, cause) {
     super(code, message, { cause });
@@ -25337,7 +25458,7 @@ async function stage(handle, item, staged, dataLimit, options) {
   const mode = fileMode(item, options);
   if (entry.uncompressedSize <= IN_MEMORY_BYTES && entry.compressedSize <= IN_MEMORY_BYTES) {
     const data = await readEntryBuffer(handle, entry, dataLimit);
-    const out2 = await open9(staged, "wx", mode === void 0 ? 438 : 384);
+    const out2 = await open10(staged, "wx", mode === void 0 ? 438 : 384);
     try {
       if (mode !== void 0) await out2.chmod(mode);
       await out2.writeFile(data);
@@ -25346,7 +25467,7 @@ async function stage(handle, item, staged, dataLimit, options) {
     }
     return;
   }
-  const out = await open9(staged, "wx", mode === void 0 ? 438 : 384);
+  const out = await open10(staged, "wx", mode === void 0 ? 438 : 384);
   let input;
   try {
     if (mode !== void 0) await out.chmod(mode);
@@ -25355,13 +25476,13 @@ async function stage(handle, item, staged, dataLimit, options) {
     await out.close();
     throw error2;
   }
-  await pipeline7(input, out.createWriteStream(), options.signal ? { signal: options.signal } : {});
+  await pipeline6(input, out.createWriteStream(), options.signal ? { signal: options.signal } : {});
 }
 async function extractZip(zipPath, options) {
   const opts = normalizeOptions(options);
   const { target, signal } = opts;
   throwIfAborted(signal);
-  const handle = await open9(zipPath, "r");
+  const handle = await open10(zipPath, "r");
   try {
     const directory = await readZipDirectory(handle, {
       maxEntries: opts.limits.maxEntries,
@@ -25518,15 +25639,15 @@ async function moveIntoPlace(plan, options, stagedPath) {
 }
 
 // src/pack/zip-writer/zip-stream.ts
-import { availableParallelism } from "node:os";
+import { availableParallelism as availableParallelism2 } from "node:os";
 import { Readable as Readable2 } from "node:stream";
 import { types as types3 } from "node:util";
-import { crc32 as crc325 } from "node:zlib";
+import { crc32 as crc326 } from "node:zlib";
 
 // src/pack/zip-writer/compressibility.ts
-import { promisify as promisify2 } from "node:util";
-import { deflateRaw } from "node:zlib";
-var deflateRawAsync = promisify2(deflateRaw);
+import { promisify as promisify3 } from "node:util";
+import { deflateRaw as deflateRaw2 } from "node:zlib";
+var deflateRawAsync2 = promisify3(deflateRaw2);
 var SAMPLE_SIZE2 = 256 * 1024;
 var MIN_SAVING = 0.05;
 var SAMPLE_LEVEL = 1;
@@ -25535,15 +25656,15 @@ function isWorthDeflating(originalSize, compressedSize) {
 }
 async function sampleIsCompressible(sample) {
   if (sample.length === 0) return false;
-  const compressed = await deflateRawAsync(sample, { level: SAMPLE_LEVEL });
+  const compressed = await deflateRawAsync2(sample, { level: SAMPLE_LEVEL });
   return isWorthDeflating(sample.length, compressed.length);
 }
 
 // src/pack/zip-writer/entry-source.ts
 import { constants as fsConstants3 } from "node:fs";
-import { open as open10 } from "node:fs/promises";
+import { open as open11 } from "node:fs/promises";
 import { types as types2 } from "node:util";
-import { crc32 as crc324 } from "node:zlib";
+import { crc32 as crc325 } from "node:zlib";
 var OPEN_FLAGS3 = fsConstants3.O_RDONLY | (fsConstants3.O_NONBLOCK ?? 0);
 function describeKind(st) {
   if (st.isDirectory()) return "a directory";
@@ -25575,7 +25696,7 @@ var EntrySource = class _EntrySource {
     if (signal.aborted) throw new AbortError(signal.reason, { file: name });
     let handle;
     try {
-      handle = await open10(sourcePath, OPEN_FLAGS3);
+      handle = await open11(sourcePath, OPEN_FLAGS3);
     } catch (error2) {
       throw unreadable(sourcePath, name, error2);
     }
@@ -25782,7 +25903,7 @@ var StreamSource = class _StreamSource {
     }
     this.#pendingBytes -= length;
     this.#consumed += length;
-    this.#crc = crc324(out, this.#crc);
+    this.#crc = crc325(out, this.#crc);
     return out;
   }
   /** Checks that the stream ends at the declared size and that the bytes had the declared CRC-32. */
@@ -26004,95 +26125,6 @@ function deflateBound(size, pieces) {
   return size + Math.ceil(size / 8) + Math.ceil(size / 64) + 5 + pieces * 10 + 64;
 }
 
-// src/pack/zip-writer/parallel-deflate.ts
-import { promisify as promisify3 } from "node:util";
-import { constants as constants4, deflateRaw as deflateRaw2 } from "node:zlib";
-var deflateRawAsync2 = promisify3(deflateRaw2);
-var DICTIONARY_SIZE = 32 * 1024;
-function deflatePiece(piece, level, dictionary, final) {
-  const options = {
-    level,
-    finishFlush: final ? constants4.Z_FINISH : constants4.Z_SYNC_FLUSH
-  };
-  if (dictionary !== void 0 && dictionary.length > 0) options.dictionary = dictionary;
-  return deflateRawAsync2(piece, options);
-}
-var DictionaryWindow = class {
-  #window;
-  /** The dictionary for the next piece, or undefined before the first piece. */
-  get current() {
-    return this.#window;
-  }
-  push(piece) {
-    if (piece.length >= DICTIONARY_SIZE) {
-      this.#window = Buffer.from(piece.subarray(piece.length - DICTIONARY_SIZE));
-      return;
-    }
-    const joined = this.#window === void 0 ? piece : Buffer.concat([this.#window, piece]);
-    this.#window = Buffer.from(joined.subarray(Math.max(0, joined.length - DICTIONARY_SIZE)));
-  }
-};
-function noop() {
-}
-function raceAbort(promise, signal) {
-  if (signal.aborted) return Promise.reject(new AbortError(signal.reason));
-  return new Promise((resolve2, reject) => {
-    const onAbort = () => reject(new AbortError(signal.reason));
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve2(value);
-      },
-      (error2) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error2 instanceof Error ? error2 : new Error(String(error2)));
-      }
-    );
-  });
-}
-async function* emitInOrder(tasks, options) {
-  const { limit, maxQueued, signal, counters } = options;
-  const queue = [];
-  let weight = 0;
-  let producerDone = false;
-  try {
-    for (; ; ) {
-      while (!producerDone && weight < limit && queue.length < maxQueued) {
-        if (signal.aborted) throw new AbortError(signal.reason);
-        const next = await tasks.next();
-        if (next.done === true) {
-          producerDone = true;
-          break;
-        }
-        const task = next.value;
-        if (typeof task.value !== "function") task.value.catch(noop);
-        queue.push(task);
-        weight += task.weight;
-        counters.piecesInFlight = weight;
-        if (weight > counters.maxPiecesInFlight) counters.maxPiecesInFlight = weight;
-      }
-      const head = queue[0];
-      if (head === void 0) return;
-      const buffers = typeof head.value === "function" ? head.value() : await raceAbort(head.value, signal);
-      queue.shift();
-      head.onEmit?.(counters.bytesEmitted);
-      for (const buffer of buffers) {
-        if (buffer.length === 0) continue;
-        counters.bytesEmitted += buffer.length;
-        yield buffer;
-      }
-      weight -= head.weight;
-      counters.piecesInFlight = weight;
-    }
-  } finally {
-    const running = queue.flatMap((task) => typeof task.value === "function" ? [] : [task.value]);
-    await Promise.allSettled(running);
-    counters.piecesInFlight = 0;
-    await tasks.return(void 0);
-  }
-}
-
 // src/pack/zip-writer/zip-stream.ts
 var DEFAULT_CHUNK_SIZE = 1024 * 1024;
 var MIN_CHUNK_SIZE = 1024;
@@ -26131,7 +26163,7 @@ function normalizeZipWriterOptions(options) {
     }
   }
   const level = integerIn("level", options.level, 0, 9);
-  const concurrency = options.concurrency === void 0 ? Math.min(Math.max(availableParallelism(), 1), MAX_CONCURRENCY) : integerIn("concurrency", options.concurrency, 1, MAX_CONCURRENCY);
+  const concurrency = options.concurrency === void 0 ? Math.min(Math.max(availableParallelism2(), 1), MAX_CONCURRENCY) : integerIn("concurrency", options.concurrency, 1, MAX_CONCURRENCY);
   const chunkSize = options.chunkSize === void 0 ? DEFAULT_CHUNK_SIZE : integerIn("chunkSize", options.chunkSize, MIN_CHUNK_SIZE, MAX_CHUNK_SIZE);
   const signal = options.signal;
   if (signal !== void 0 && !(signal instanceof AbortSignal)) {
@@ -26294,7 +26326,7 @@ function knownEntryBytes(ctx, record, method, crc, uncompressedSize, data) {
   return [localFileHeader(record), data];
 }
 function storedBufferTask(ctx, record, data) {
-  const bytes = knownEntryBytes(ctx, record, METHOD_STORED, crc325(data), data.length, data);
+  const bytes = knownEntryBytes(ctx, record, METHOD_STORED, crc326(data), data.length, data);
   return {
     weight: data.length > 0 ? 1 : 0,
     value: () => bytes,
@@ -26305,7 +26337,7 @@ function storedBufferTask(ctx, record, data) {
   };
 }
 function smallFileTask(ctx, record, data) {
-  const crc = crc325(data);
+  const crc = crc326(data);
   const value = deflatePiece(data, ctx.options.level, void 0, true).then(
     (compressed) => isWorthDeflating(data.length, compressed.length) ? knownEntryBytes(ctx, record, METHOD_DEFLATED, crc, data.length, compressed) : knownEntryBytes(ctx, record, METHOD_STORED, crc, data.length, data)
   );
@@ -26333,7 +26365,7 @@ async function* storedFileTasks(ctx, record, source) {
   const scratch = Buffer.allocUnsafe(Math.min(chunkSize, size));
   let crc = 0;
   for (let position = 0; position < size; position += chunkSize) {
-    crc = crc325(await source.read(position, Math.min(chunkSize, size - position), scratch), crc);
+    crc = crc326(await source.read(position, Math.min(chunkSize, size - position), scratch), crc);
   }
   await source.assertEnd();
   record.method = METHOD_STORED;
@@ -26346,7 +26378,7 @@ async function* storedFileTasks(ctx, record, source) {
   for (let position = 0; position < size; position += chunkSize) {
     const length = Math.min(chunkSize, size - position);
     const piece = await source.read(position, length);
-    check = crc325(piece, check);
+    check = crc326(piece, check);
     const last = position + length >= size;
     if (!last) {
       yield { weight: 1, value: () => [piece] };
@@ -26376,7 +26408,7 @@ async function* deflatedFileTasks(ctx, record, source) {
     const piece = await source.read(position, length);
     const final = position + length >= size;
     if (final) await source.assertEnd();
-    crc = crc325(piece, crc);
+    crc = crc326(piece, crc);
     const job = deflatePiece(piece, level, window.current, final).then((compressed) => {
       record.compressedSize += compressed.length;
       return [compressed];
@@ -26605,9 +26637,9 @@ function createZipStream(inputs, options) {
 
 // src/backends/results/blob-download.ts
 import { createHash as createHash12 } from "node:crypto";
-import { open as open11 } from "node:fs/promises";
+import { open as open12 } from "node:fs/promises";
 import { Writable } from "node:stream";
-import { pipeline as pipeline8 } from "node:stream/promises";
+import { pipeline as pipeline7 } from "node:stream/promises";
 async function downloadBlob(url, file, options) {
   let received = 0;
   let hash = createHash12("sha256");
@@ -26649,7 +26681,7 @@ async function downloadBlob(url, file, options) {
     }
     const declared = res.headers["content-length"] === void 0 ? void 0 : Number(res.headers["content-length"]);
     let got = 0;
-    const handle = await open11(file, append ? "a" : "w");
+    const handle = await open12(file, append ? "a" : "w");
     const sink = new Writable({
       write(chunk, _encoding, done) {
         handle.write(chunk).then(() => {
@@ -26662,7 +26694,7 @@ async function downloadBlob(url, file, options) {
       }
     });
     try {
-      await pipeline8(res, sink);
+      await pipeline7(res, sink);
     } catch (error2) {
       throw new IntegrityError("ERR_FERRY_INTEGRITY", `Download broke off after ${received} bytes`, {
         cause: error2,

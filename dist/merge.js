@@ -6869,7 +6869,7 @@ var require_client_h2 = __commonJS({
     "use strict";
     var assert = __require("node:assert");
     var { errorMonitor } = __require("node:events");
-    var { pipeline: pipeline9 } = __require("node:stream");
+    var { pipeline: pipeline8 } = __require("node:stream");
     var util = require_util();
     var {
       RequestContentLengthMismatchError,
@@ -7348,7 +7348,7 @@ var require_client_h2 = __commonJS({
     }
     function writeStream(abort, socket, expectsPayload, h2stream, body, client, request2, contentLength) {
       assert(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
-      const pipe = pipeline9(
+      const pipe = pipeline8(
         body,
         h2stream,
         (err) => {
@@ -10393,7 +10393,7 @@ var require_api_pipeline = __commonJS({
         util.destroy(ret, err);
       }
     };
-    function pipeline9(opts, handler) {
+    function pipeline8(opts, handler) {
       try {
         const pipelineHandler = new PipelineHandler(opts, handler);
         this.dispatch({ ...opts, body: pipelineHandler.req }, pipelineHandler);
@@ -10402,7 +10402,7 @@ var require_api_pipeline = __commonJS({
         return new PassThrough().destroy(err);
       }
     }
-    module.exports = pipeline9;
+    module.exports = pipeline8;
   }
 });
 
@@ -13567,7 +13567,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants3();
     var EE = __require("node:events");
-    var { Readable: Readable4, pipeline: pipeline9, finished } = __require("node:stream");
+    var { Readable: Readable4, pipeline: pipeline8, finished } = __require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -14512,7 +14512,7 @@ var require_fetch = __commonJS({
                 status,
                 statusText,
                 headersList,
-                body: decoders.length ? pipeline9(this.body, ...decoders, (err) => {
+                body: decoders.length ? pipeline8(this.body, ...decoders, (err) => {
                   if (err) {
                     this.onError(err);
                   }
@@ -18713,7 +18713,7 @@ ${value}`;
 var require_eventsource = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/eventsource/eventsource.js"(exports, module) {
     "use strict";
-    var { pipeline: pipeline9 } = __require("node:stream");
+    var { pipeline: pipeline8 } = __require("node:stream");
     var { fetching } = require_fetch();
     var { makeRequest } = require_request2();
     var { webidl } = require_webidl();
@@ -18873,7 +18873,7 @@ var require_eventsource = __commonJS({
               ));
             }
           });
-          pipeline9(
+          pipeline8(
             response.body.stream,
             eventSourceStream,
             (error2) => {
@@ -24234,16 +24234,65 @@ function crc64Base64(buf) {
 
 // src/pack/gzip-payload.ts
 import { randomUUID as randomUUID2 } from "node:crypto";
-import { constants as fsConstants3, createWriteStream as createWriteStream2 } from "node:fs";
-import { open as open8, rm as rm6, stat as stat5 } from "node:fs/promises";
+import { constants as fsConstants3 } from "node:fs";
+import { open as open9, rm as rm6, stat as stat5 } from "node:fs/promises";
 import path7 from "node:path";
-import { pipeline as pipeline5 } from "node:stream/promises";
-import { createGzip, gzip } from "node:zlib";
+import { gzip } from "node:zlib";
+
+// src/pack/parallel-gzip.ts
+import { availableParallelism as availableParallelism2 } from "node:os";
+import { open as open8 } from "node:fs/promises";
+import { crc32 as crc326 } from "node:zlib";
+var GZIP_PIECE_SIZE = 1024 * 1024;
+var GZIP_HEADER = Buffer.from([31, 139, 8, 0, 0, 0, 0, 0, 0, 255]);
+async function gzipFileParallel(source, size, destination, level, options = {}) {
+  const concurrency = Math.max(1, options.concurrency ?? availableParallelism2());
+  const out = await open8(destination, "wx", 384);
+  let bytesRead = 0;
+  let bytesWritten = 0;
+  let crc = 0;
+  const window = new DictionaryWindow();
+  const pending = [];
+  const write = async (buffer) => {
+    await out.write(buffer);
+    bytesWritten += buffer.length;
+  };
+  try {
+    await write(GZIP_HEADER);
+    let offset = 0;
+    let finalQueued = false;
+    while (!finalQueued || pending.length > 0) {
+      while (!finalQueued && pending.length < concurrency) {
+        if (options.signal?.aborted) throw options.signal.reason;
+        const length = Math.min(GZIP_PIECE_SIZE, size - offset);
+        const piece = Buffer.allocUnsafe(length);
+        const { bytesRead: got } = length > 0 ? await source.read(piece, 0, length, offset) : { bytesRead: 0 };
+        const data = got === length ? piece : piece.subarray(0, got);
+        bytesRead += got;
+        crc = crc326(data, crc);
+        offset += got;
+        finalQueued = got < GZIP_PIECE_SIZE || offset >= size;
+        pending.push(deflatePiece(data, level, window.current, finalQueued));
+        window.push(data);
+      }
+      await write(await pending.shift());
+    }
+    const trailer = Buffer.alloc(8);
+    trailer.writeUInt32LE(crc >>> 0, 0);
+    trailer.writeUInt32LE(bytesRead % 2 ** 32, 4);
+    await write(trailer);
+  } finally {
+    await Promise.allSettled(pending);
+    await out.close();
+  }
+  return { bytesRead, bytesWritten };
+}
+
+// src/pack/gzip-payload.ts
 var SMALL_FILE_LIMIT = 65536;
 var SAMPLE_SIZE2 = 256 * 1024;
 var MIN_SAMPLE_SAVING = 0.05;
 var DEFAULT_LEVEL = 6;
-var READ_HIGH_WATER_MARK = 1024 * 1024;
 var OPEN_FLAGS3 = fsConstants3.O_RDONLY | (fsConstants3.O_NONBLOCK ?? 0);
 async function preparePayload(absPath, opts) {
   const level = opts.level ?? DEFAULT_LEVEL;
@@ -24361,7 +24410,7 @@ var SourceFile = class {
   async open(st) {
     let handle;
     try {
-      handle = await open8(this.#absPath, OPEN_FLAGS3);
+      handle = await open9(this.#absPath, OPEN_FLAGS3);
     } catch (error2) {
       throw this.unreadable(error2);
     }
@@ -24411,38 +24460,21 @@ var SourceFile = class {
   }
   /** Stream-gzips the first `size` bytes to `tmp`, returning the gzip size; removes `tmp` on failure. */
   async gzipToFile(handle, size, tmp, level) {
-    let first;
-    const input = handle.createReadStream({
-      start: 0,
-      end: size - 1,
-      autoClose: false,
-      highWaterMark: READ_HIGH_WATER_MARK
-    });
-    input.on("error", (error2) => {
-      first ??= { side: "read", error: error2 };
-    });
-    const output = createWriteStream2(tmp, { flags: "wx", mode: 384 });
-    output.on("error", (error2) => {
-      first ??= { side: "write", error: error2 };
-    });
+    let result;
     try {
-      await pipeline5(
-        input,
-        createGzip({ level }),
-        output,
-        this.#signal === void 0 ? {} : { signal: this.#signal }
-      );
+      result = await gzipFileParallel(handle, size, tmp, level, this.#signal ? { signal: this.#signal } : {});
     } catch (error2) {
       await rm6(tmp, { force: true });
       this.throwIfAborted();
-      if (first?.side === "read") throw this.unreadable(first.error);
-      throw error2;
+      const code = error2.code;
+      if (code === "ENOSPC" || code === "EACCES" || code === "EROFS" || code === "ENOENT") throw error2;
+      throw this.unreadable(error2);
     }
-    if (input.bytesRead !== size) {
+    if (result.bytesRead !== size) {
       await rm6(tmp, { force: true });
-      throw this.changed(`expected ${size} bytes, read ${input.bytesRead}`);
+      throw this.changed(`expected ${size} bytes, read ${result.bytesRead}`);
     }
-    return output.bytesWritten;
+    return result.bytesWritten;
   }
 };
 function gzipBuffer(data, level) {
@@ -24485,7 +24517,7 @@ async function readChunk(filePath, start, length) {
   if (length === 0) return Buffer.alloc(0);
   let handle;
   try {
-    handle = await open8(filePath, OPEN_FLAGS3);
+    handle = await open9(filePath, OPEN_FLAGS3);
   } catch (error2) {
     throw src.unreadable(error2);
   }
@@ -24801,7 +24833,7 @@ var badRequest = (message) => new HttpError2(400, message);
 var notFound2 = (message) => new HttpError2(404, message);
 
 // src/server/util/journal.ts
-import { open as open9, readFile as readFile2 } from "node:fs/promises";
+import { open as open10, readFile as readFile2 } from "node:fs/promises";
 var Journal = class {
   constructor(path9) {
     this.path = path9;
@@ -24828,7 +24860,7 @@ var Journal = class {
     return records;
   }
   async append(record) {
-    this.#handle ??= open9(this.path, "a");
+    this.#handle ??= open10(this.path, "a");
     const handle = await this.#handle;
     await handle.write(`${JSON.stringify(record)}
 `);
@@ -25350,18 +25382,18 @@ function parseRetention(value) {
 
 // src/server/legacy/container-routes.ts
 import { createReadStream as createReadStream2 } from "node:fs";
-import { open as open11 } from "node:fs/promises";
-import { pipeline as pipeline6 } from "node:stream/promises";
+import { open as open12 } from "node:fs/promises";
+import { pipeline as pipeline5 } from "node:stream/promises";
 
 // src/server/legacy/chunk-writer.ts
 import { createHash as createHash6 } from "node:crypto";
 import { constants as constants4 } from "node:fs";
-import { open as open10 } from "node:fs/promises";
+import { open as open11 } from "node:fs/promises";
 var WRITE_BATCH = 1024 * 1024;
 async function writeChunk(req, file, fresh, target) {
   const md5 = target.expectedMd5 === void 0 ? void 0 : createHash6("md5");
   const flags = constants4.O_WRONLY | constants4.O_CREAT | (fresh ? constants4.O_TRUNC : 0);
-  const handle = await open10(file, flags, 420);
+  const handle = await open11(file, flags, 420);
   let position = target.offset;
   let received = 0;
   let batch = [];
@@ -25414,7 +25446,7 @@ async function writeAll(handle, buffers, position) {
 
 // src/server/legacy/container-routes.ts
 var CONTAINER = /^\/_apis\/resources\/Containers\/(?<containerId>\d{1,15})\/?$/i;
-var READ_HIGH_WATER_MARK2 = 1024 * 1024;
+var READ_HIGH_WATER_MARK = 1024 * 1024;
 function containerRoutes(store) {
   return [
     { method: "PUT", pattern: CONTAINER, handler: (ctx) => putChunk(store, ctx) },
@@ -25477,7 +25509,7 @@ async function getItems(store, ctx) {
   sendJson(ctx.res, 200, body);
 }
 async function sendFile(ctx, items, item) {
-  const handle = await open11(items.dataFile(item.path), "r");
+  const handle = await open12(items.dataFile(item.path), "r");
   const headers = {
     "Content-Type": "application/octet-stream",
     "Content-Length": String(item.total)
@@ -25493,9 +25525,9 @@ async function sendFile(ctx, items, item) {
     fd: handle,
     start: 0,
     end: item.total - 1,
-    highWaterMark: READ_HIGH_WATER_MARK2
+    highWaterMark: READ_HIGH_WATER_MARK
   });
-  await pipeline6(source, ctx.res);
+  await pipeline5(source, ctx.res);
 }
 function parseEncoding(value) {
   if (value === void 0 || value === "" || value.toLowerCase() === "identity") return false;
@@ -25907,8 +25939,8 @@ function escapeXml(text) {
 
 // src/server/results/blob-download.ts
 import { createReadStream as createReadStream3 } from "node:fs";
-import { open as open12 } from "node:fs/promises";
-import { pipeline as pipeline7 } from "node:stream/promises";
+import { open as open13 } from "node:fs/promises";
+import { pipeline as pipeline6 } from "node:stream/promises";
 
 // src/server/results/content-disposition.ts
 function contentDisposition(fileName) {
@@ -25923,7 +25955,7 @@ function encodeRfc8187(value) {
 }
 
 // src/server/results/blob-download.ts
-var READ_HIGH_WATER_MARK3 = 1024 * 1024;
+var READ_HIGH_WATER_MARK2 = 1024 * 1024;
 async function sendBlob(req, res, blob, baseHeaders) {
   const validators2 = {
     ETag: blob.etag,
@@ -25958,15 +25990,15 @@ async function sendBlob(req, res, blob, baseHeaders) {
   const length = end - start + 1;
   headers["Content-Length"] = String(length);
   if (wanted) headers["Content-Range"] = `bytes ${start}-${end}/${blob.size}`;
-  const handle = await open12(blob.file, "r");
+  const handle = await open13(blob.file, "r");
   res.writeHead(wanted ? 206 : 200, headers);
   if (length === 0 || req.method === "HEAD") {
     await handle.close();
     res.end();
     return;
   }
-  const source = createReadStream3("", { fd: handle, start, end, highWaterMark: READ_HIGH_WATER_MARK3 });
-  await pipeline7(source, res);
+  const source = createReadStream3("", { fd: handle, start, end, highWaterMark: READ_HIGH_WATER_MARK2 });
+  await pipeline6(source, res);
 }
 function parseRange(header2, size) {
   const match = /^bytes=(\d*)-(\d*)$/.exec(header2.trim());
@@ -26072,16 +26104,16 @@ import { join as join3 } from "node:path";
 
 // src/server/results/concat-files.ts
 import { createHash as createHash10 } from "node:crypto";
-import { open as open13 } from "node:fs/promises";
+import { open as open14 } from "node:fs/promises";
 var COPY_BUFFER = 1024 * 1024;
 async function concatFiles(sources2, target) {
   const buffer = Buffer.allocUnsafe(COPY_BUFFER);
   const hash = createHash10("sha256");
   let size = 0;
-  const out = await open13(target, "wx", 420);
+  const out = await open14(target, "wx", 420);
   try {
     for (const source of sources2) {
-      const input = await open13(source, "r");
+      const input = await open14(source, "r");
       try {
         for (; ; ) {
           const { bytesRead } = await input.read(buffer, 0, buffer.length, null);
@@ -26158,9 +26190,9 @@ var BLOB_ID = /^[0-9a-f]{32}$/;
 
 // src/server/results/receive-body.ts
 import { createHash as createHash12 } from "node:crypto";
-import { createWriteStream as createWriteStream3 } from "node:fs";
+import { createWriteStream as createWriteStream2 } from "node:fs";
 import { Transform as Transform2 } from "node:stream";
-import { pipeline as pipeline8 } from "node:stream/promises";
+import { pipeline as pipeline7 } from "node:stream/promises";
 var WRITE_HIGH_WATER_MARK = 1024 * 1024;
 async function receiveBody(req, file, expect) {
   const md5 = expect.md5 === void 0 ? void 0 : createHash12("md5");
@@ -26174,7 +26206,7 @@ async function receiveBody(req, file, expect) {
       callback(null, chunk);
     }
   });
-  await pipeline8(req, tap, createWriteStream3(file, { flags: "wx", highWaterMark: WRITE_HIGH_WATER_MARK }));
+  await pipeline7(req, tap, createWriteStream2(file, { flags: "wx", highWaterMark: WRITE_HIGH_WATER_MARK }));
   if (size !== expect.length) {
     throw new BlobError(
       400,
@@ -26402,14 +26434,14 @@ var MAX_BLOCK_LIST_BYTES = 8 * 1024 * 1024;
 var ENTRY = /<(Latest|Committed|Uncommitted)>([^<]*)<\/\1>/g;
 async function readBlockList(req) {
   const xml = await readText2(req);
-  const open14 = xml.indexOf("<BlockList>");
+  const open15 = xml.indexOf("<BlockList>");
   const close = xml.lastIndexOf("</BlockList>");
   const selfClosed = /<BlockList\s*\/>/.test(xml);
   if (selfClosed) return [];
-  if (open14 === -1 || close < open14) {
+  if (open15 === -1 || close < open15) {
     throw invalidXml("the body has no <BlockList> element.");
   }
-  const inner = xml.slice(open14 + "<BlockList>".length, close);
+  const inner = xml.slice(open15 + "<BlockList>".length, close);
   const ids = [];
   const leftover = inner.replace(ENTRY, (_all, _kind, text) => {
     ids.push(decodeBlockId(unescapeXml(text.trim()), "Put Block List"));

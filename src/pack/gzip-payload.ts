@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { constants as fsConstants, createWriteStream, type Stats } from 'node:fs';
+import { constants as fsConstants, type Stats } from 'node:fs';
 import { open, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { createGzip, gzip } from 'node:zlib';
+import { gzip } from 'node:zlib';
 import {
   AbortError,
   FerryError,
@@ -13,6 +12,7 @@ import {
   type FerryErrorCode,
 } from '../errors.js';
 import { isAlreadyCompressed } from './compressed-extensions.js';
+import { gzipFileParallel } from './parallel-gzip.js';
 import { printable } from './validate.js';
 
 /**
@@ -29,7 +29,6 @@ export const SAMPLE_SIZE = 256 * 1024;
 export const MIN_SAMPLE_SAVING = 0.05;
 
 const DEFAULT_LEVEL = 6;
-const READ_HIGH_WATER_MARK = 1024 * 1024;
 /** Open without blocking, so that a path swapped for a FIFO after the stat cannot hang us. */
 const OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
 
@@ -263,40 +262,22 @@ class SourceFile {
 
   /** Stream-gzips the first `size` bytes to `tmp`, returning the gzip size; removes `tmp` on failure. */
   async gzipToFile(handle: FileHandle, size: number, tmp: string, level: number): Promise<number> {
-    // pipeline() destroys every stream with the first error, so remember which side failed first:
-    // a read failure is the source's fault, a write failure is the temp directory's.
-    let first: { side: 'read' | 'write'; error: unknown } | undefined;
-    const input = handle.createReadStream({
-      start: 0,
-      end: size - 1,
-      autoClose: false,
-      highWaterMark: READ_HIGH_WATER_MARK,
-    });
-    input.on('error', (error) => {
-      first ??= { side: 'read', error };
-    });
-    const output = createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
-    output.on('error', (error) => {
-      first ??= { side: 'write', error };
-    });
+    let result;
     try {
-      await pipeline(
-        input,
-        createGzip({ level }),
-        output,
-        this.#signal === undefined ? {} : { signal: this.#signal },
-      );
+      result = await gzipFileParallel(handle, size, tmp, level, this.#signal ? { signal: this.#signal } : {});
     } catch (error) {
       await rm(tmp, { force: true });
       this.throwIfAborted();
-      if (first?.side === 'read') throw this.unreadable(first.error);
-      throw error;
+      // Reads come from the source, writes go to the temp directory: only the former is the file's fault.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EACCES' || code === 'EROFS' || code === 'ENOENT') throw error;
+      throw this.unreadable(error);
     }
-    if (input.bytesRead !== size) {
+    if (result.bytesRead !== size) {
       await rm(tmp, { force: true });
-      throw this.changed(`expected ${size} bytes, read ${input.bytesRead}`);
+      throw this.changed(`expected ${size} bytes, read ${result.bytesRead}`);
     }
-    return output.bytesWritten;
+    return result.bytesWritten;
   }
 }
 
