@@ -20234,29 +20234,22 @@ async function preparePayload(absPath, opts) {
   }
   const src = new SourceFile(absPath, opts.file, opts.signal);
   src.throwIfAborted();
-  let st;
+  const handle = await src.openAndCheck();
   try {
-    st = await stat2(absPath);
-  } catch (error) {
-    throw src.unreadable(error);
-  }
-  src.assertRegular(st);
-  const size = st.size;
-  const rawFile = () => ({
-    kind: "file",
-    path: absPath,
-    size,
-    gzip: false,
-    originalSize: size,
-    cleanup: async () => {
-    }
-  });
-  if (size >= SMALL_FILE_LIMIT && (level === 0 || isAlreadyCompressed(absPath))) return rawFile();
-  const handle = await src.open(st);
-  try {
+    const st = await src.statHandle(handle);
+    const size = st.size;
+    const rawFile = () => ({
+      kind: "file",
+      path: absPath,
+      size,
+      gzip: false,
+      originalSize: size,
+      cleanup: async () => {
+      }
+    });
+    if (size >= SMALL_FILE_LIMIT && (level === 0 || isAlreadyCompressed(absPath))) return rawFile();
     if (size < SMALL_FILE_LIMIT) {
-      const data = await src.readAt(handle, 0, size, true);
-      await src.assertUnchanged(handle, st);
+      const data = await src.readWhole(handle, size);
       if (level === 0) return { kind: "memory", data, gzip: false, originalSize: size };
       const gz = await gzipBuffer(data, level);
       src.throwIfAborted();
@@ -20336,22 +20329,43 @@ var SourceFile = class {
       this.#context
     );
   }
-  async open(st) {
-    let handle;
+  async openAndCheck() {
     try {
-      handle = await open3(this.#absPath, OPEN_FLAGS2);
+      return await open3(this.#absPath, OPEN_FLAGS2);
+    } catch (error) {
+      const st = await stat2(this.#absPath).catch(() => void 0);
+      if (st) this.assertRegular(st);
+      throw this.unreadable(error);
+    }
+  }
+  /** fstat of the open descriptor, refusing anything but a regular file (the handle is closed then). */
+  async statHandle(handle) {
+    try {
+      const st = await handle.stat();
+      this.assertRegular(st);
+      return st;
+    } catch (error) {
+      throw isFerryError(error) ? error : this.unreadable(error);
+    }
+  }
+  /** Reads a small file whole in one go; one byte of headroom shows whether it grew since the fstat. */
+  async readWhole(handle, size) {
+    const buf = Buffer.allocUnsafe(size + 1);
+    let done = 0;
+    try {
+      for (; ; ) {
+        const { bytesRead } = await handle.read(buf, done, buf.length - done, done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+        if (done === buf.length) break;
+      }
     } catch (error) {
       throw this.unreadable(error);
     }
-    try {
-      const now = await handle.stat();
-      this.assertRegular(now);
-      if (now.ino !== st.ino || now.dev !== st.dev) throw this.changed("it was replaced after it was listed");
-      return handle;
-    } catch (error) {
-      await handle.close().catch(() => void 0);
-      throw isFerryError(error) ? error : this.unreadable(error);
-    }
+    if (done > size) throw this.changed(`it grew beyond the ${size} bytes it had when opened`);
+    if (done < size) throw this.changed(`expected ${size} bytes, it ended after ${done}`);
+    this.throwIfAborted();
+    return buf.subarray(0, size);
   }
   /** Reads exactly `length` bytes at `position`; with `atEnd`, also checks nothing follows them. */
   async readAt(handle, position, length, atEnd) {

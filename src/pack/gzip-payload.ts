@@ -80,31 +80,25 @@ export async function preparePayload(absPath: string, opts: PreparePayloadOption
   const src = new SourceFile(absPath, opts.file, opts.signal);
   src.throwIfAborted();
 
-  let st: Stats;
+  // Open first and stat the descriptor: one fewer syscall per file than stat-then-open (a
+  // 10,000-file artifact is mostly syscalls), and what is checked is what is read. O_NONBLOCK
+  // keeps a FIFO from hanging the open; assertRegular then refuses it.
+  const handle = await src.openAndCheck();
   try {
-    st = await stat(absPath);
-  } catch (error) {
-    throw src.unreadable(error);
-  }
-  src.assertRegular(st);
-  const size = st.size;
+    const st = await src.statHandle(handle);
+    const size = st.size;
+    const rawFile = (): Payload => ({
+      kind: 'file',
+      path: absPath,
+      size,
+      gzip: false,
+      originalSize: size,
+      cleanup: async () => {},
+    });
+    if (size >= SMALL_FILE_LIMIT && (level === 0 || isAlreadyCompressed(absPath))) return rawFile();
 
-  const rawFile = (): Payload => ({
-    kind: 'file',
-    path: absPath,
-    size,
-    gzip: false,
-    originalSize: size,
-    cleanup: async () => {},
-  });
-
-  if (size >= SMALL_FILE_LIMIT && (level === 0 || isAlreadyCompressed(absPath))) return rawFile();
-
-  const handle = await src.open(st);
-  try {
     if (size < SMALL_FILE_LIMIT) {
-      const data = await src.readAt(handle, 0, size, true);
-      await src.assertUnchanged(handle, st);
+      const data = await src.readWhole(handle, size);
       if (level === 0) return { kind: 'memory', data, gzip: false, originalSize: size };
       const gz = await gzipBuffer(data, level);
       src.throwIfAborted();
@@ -206,22 +200,46 @@ class SourceFile {
     );
   }
 
-  async open(st: Stats): Promise<FileHandle> {
-    let handle: FileHandle;
+  async openAndCheck(): Promise<FileHandle> {
     try {
-      handle = await open(this.#absPath, OPEN_FLAGS);
+      return await open(this.#absPath, OPEN_FLAGS);
+    } catch (error) {
+      // Sockets and some devices cannot be opened at all: say what the path is, not just ENXIO.
+      const st = await stat(this.#absPath).catch(() => undefined);
+      if (st) this.assertRegular(st);
+      throw this.unreadable(error);
+    }
+  }
+
+  /** fstat of the open descriptor, refusing anything but a regular file (the handle is closed then). */
+  async statHandle(handle: FileHandle): Promise<Stats> {
+    try {
+      const st = await handle.stat();
+      this.assertRegular(st);
+      return st;
+    } catch (error) {
+      throw isFerryError(error) ? error : this.unreadable(error);
+    }
+  }
+
+  /** Reads a small file whole in one go; one byte of headroom shows whether it grew since the fstat. */
+  async readWhole(handle: FileHandle, size: number): Promise<Buffer> {
+    const buf = Buffer.allocUnsafe(size + 1);
+    let done = 0;
+    try {
+      for (;;) {
+        const { bytesRead } = await handle.read(buf, done, buf.length - done, done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+        if (done === buf.length) break;
+      }
     } catch (error) {
       throw this.unreadable(error);
     }
-    try {
-      const now = await handle.stat();
-      this.assertRegular(now);
-      if (now.ino !== st.ino || now.dev !== st.dev) throw this.changed('it was replaced after it was listed');
-      return handle;
-    } catch (error) {
-      await handle.close().catch(() => undefined);
-      throw isFerryError(error) ? error : this.unreadable(error);
-    }
+    if (done > size) throw this.changed(`it grew beyond the ${size} bytes it had when opened`);
+    if (done < size) throw this.changed(`expected ${size} bytes, it ended after ${done}`);
+    this.throwIfAborted();
+    return buf.subarray(0, size);
   }
 
   /** Reads exactly `length` bytes at `position`; with `atEnd`, also checks nothing follows them. */
