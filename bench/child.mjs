@@ -22,7 +22,7 @@ function finish(result, code) {
 try {
   let run;
   if (spec.client === 'ferry') {
-    const ferry = await import(pathToFileURL(path.join(repoRoot, 'lib', 'index.js')).href);
+    const ferry = await import(pathToFileURL(spec.lib ?? path.join(repoRoot, 'lib', 'index.js')).href);
     const common = {
       backend: 'legacy', // this benchmark is about the legacy (pipelines) protocol
       runtimeUrl: spec.runtimeUrl,

@@ -148,7 +148,7 @@ export function writeDocs(
     '- Every measured operation runs in its own child process; "wall s" times only the `uploadArtifact` / `downloadArtifact` call (module loading excluded). Peak RSS is the child\'s `maxRSS`.',
     "- Requests and TCP connections are the server's counters before and after the child.",
     '- "CPU s" is user+system CPU time during the operation: the client child\'s, and the server\'s (the benchmark process, which does nothing else meanwhile). On a shared, busy machine CPU time is steadier than wall time.',
-    '- MB/s and files/s are of the original data (MB = 10^6 bytes). Ferry runs with its defaults unless a `c=` is shown.',
+    '- MB/s and files/s are of the original data (MB = 10^6 bytes). Ferry runs with its defaults (concurrency 8, compression level 6) unless the client column says otherwise (`c=N`, `level N`).',
     '- Each client downloads what its own upload produced, into a fresh directory; "check" compares every file\'s size and SHA-256 with the source.',
     '- Order per workload: ferry upload, legacy upload, ferry download, legacy download.',
     '',

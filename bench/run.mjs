@@ -3,7 +3,7 @@
 // workloads, against Ferry's own local server. Runs against the compiled library in lib/
 // (`npm run build` first). See `node bench/run.mjs --help` and docs/benchmarks.md.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,7 +34,7 @@ const HELP = `Usage: npm run bench -- [flags]   (or: node bench/run.mjs [flags] 
   --concurrency N                  pass concurrency N to Ferry (default: Ferry's own default)
   --compression-level N            pass compressionLevel N (0-9) to Ferry (default: Ferry's own)
   --ferry-concurrency-sweep 2,4,8  also run Ferry on W1 with each concurrency (honours --ops)
-  --cpu-prof                       write a V8 CPU profile of every Ferry child to .bench/prof/
+  --cpu-prof                       write a V8 CPU profile of every child to .bench/prof/
                                    (summarise one with: node bench/prof-summary.mjs FILE)
   --write-docs                     write the results to docs/benchmarks.md
   --keep-temp                      keep the temp dir (server data, downloads) for inspection
@@ -164,18 +164,24 @@ async function main() {
     console.log(HELP);
     return 0;
   }
-  const libIndex = path.join(REPO, 'lib', 'index.js');
-  if (!existsSync(libIndex)) throw new Error('lib/index.js is missing: run `npm run build` first');
-  const { startServer } = await import(pathToFileURL(libIndex).href);
 
-  const startedAt = new Date();
-  const loadBefore = os.loadavg()[0].toFixed(2);
-  if (os.loadavg()[0] > os.availableParallelism()) {
-    log(
-      `note: load average ${loadBefore} exceeds the ${os.availableParallelism()} CPUs; timings will be noisy`,
-    );
-  }
   mkdirSync(CACHE_DIR, { recursive: true });
+  const startedAt = new Date();
+  const machine = machineInfo(); // before the run: the commit whose lib/ is measured
+  const loadBefore = os.loadavg()[0].toFixed(2);
+  if (os.loadavg()[0] > 1) {
+    log(`note: load average ${loadBefore} before starting: something else is running, timings will be noisy`);
+  }
+  if (!existsSync(path.join(REPO, 'lib', 'index.js'))) {
+    throw new Error('lib/index.js is missing: run `npm run build` first');
+  }
+  // Measure one fixed build: a snapshot of lib/, so a rebuild in the shared checkout during the
+  // run (which deletes lib/ first) changes nothing. Inside the repo, so packages still resolve.
+  const libSnapshot = path.join(CACHE_DIR, `lib-${process.pid}`);
+  cpSync(path.join(REPO, 'lib'), libSnapshot, { recursive: true });
+  cleanups.push(async () => rm(libSnapshot, { recursive: true, force: true }));
+  const libIndex = path.join(libSnapshot, 'index.js');
+  const { startServer } = await import(pathToFileURL(libIndex).href);
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-bench-'));
   cleanups.push(async () => {
     if (options.keepTemp) log(`kept temp dir ${tmp}`);
@@ -184,8 +190,8 @@ async function main() {
   const profDir = path.join(CACHE_DIR, 'prof');
   if (options.cpuProf) mkdirSync(profDir, { recursive: true });
 
-  const nodeArgsFor = (client, label) =>
-    options.cpuProf && client === 'ferry'
+  const nodeArgsFor = (label) =>
+    options.cpuProf
       ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${label}-${Date.now()}.cpuprofile`]
       : [];
 
@@ -213,6 +219,7 @@ async function main() {
       runtimeUrl: server.url,
       token: TOKEN,
       runId: '1',
+      lib: libIndex,
       concurrency,
       compressionLevel: client === 'ferry' ? options.compressionLevel : undefined,
       ...(op === 'upload' ? { root: workload.root, files: workload.files.map((f) => f.path) } : { target }),
@@ -223,7 +230,7 @@ async function main() {
     const result = await runChild(
       tmp,
       spec,
-      nodeArgsFor(client, `${workload.name}-${op}-${client}${concurrency ? `-c${concurrency}` : ''}`),
+      nodeArgsFor(`${workload.name}-${op}-${client}${concurrency ? `-c${concurrency}` : ''}`),
     );
     const after = server.stats();
     const serverCpu = process.cpuUsage(serverCpuBefore);
@@ -392,8 +399,9 @@ async function main() {
   const maxLoad = Math.max(...[...rows, ...sweep].map((r) => r.loadAverage ?? 0));
   const cores = os.availableParallelism();
   const busy =
-    maxLoad > cores
-      ? `the 1-minute load average reached ${maxLoad.toFixed(2)} on ${cores} CPUs during the run: other processes competed for the CPU, so wall times are noisy (CPU times less so)`
+    // The benchmark itself (client, its zlib/fs threads, the server) accounts for a load of 2-3.
+    maxLoad > cores + 2
+      ? `the 1-minute load average reached ${maxLoad.toFixed(2)} on ${cores} CPUs during the run (the benchmark itself accounts for 2-3): other processes competed for the CPU, so wall times are noisy (CPU times less so)`
       : undefined;
   console.log('');
   console.log(resultsTable(rows));
@@ -410,7 +418,7 @@ async function main() {
 
   writeFileSync(
     path.join(CACHE_DIR, 'last-run.json'),
-    JSON.stringify({ startedAt, options, machine: machineInfo(), rows, sweep }, null, 2),
+    JSON.stringify({ startedAt, options, machine, rows, sweep }, null, 2),
   );
   if (options.writeDocs) {
     const docs = path.join(REPO, 'docs', 'benchmarks.md');
@@ -419,7 +427,7 @@ async function main() {
       sweep,
       workloads,
       options,
-      machine: machineInfo(),
+      machine,
       startedAt,
       loadBefore,
       loadAfter,

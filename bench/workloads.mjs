@@ -61,7 +61,7 @@ export function ensureWorkload(name, scale, cacheDir, log = () => {}) {
   writeFileSync(`${manifestPath}.tmp`, JSON.stringify(manifest));
   renameSync(`${manifestPath}.tmp`, manifestPath);
   log(
-    `generated ${name}: ${files.length} files, ${(manifest.totalBytes / 1e6).toFixed(1)} MB in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    `generated ${name}: ${files.length} file${files.length === 1 ? '' : 's'}, ${(manifest.totalBytes / 1e6).toFixed(1)} MB in ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
   return { ...manifest, title: spec.title, root };
 }

@@ -24232,22 +24232,72 @@ function crc64Base64(buf) {
   return new Crc64().update(buf).digest().toString("base64");
 }
 
+// src/pack/chunk-reader.ts
+import { open as open8 } from "node:fs/promises";
+var ChunkReader = class {
+  constructor(path9, context = {}) {
+    this.path = path9;
+    this.context = context;
+  }
+  path;
+  context;
+  #handle;
+  async read(start, length) {
+    if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(length) || length < 0) {
+      throw new ValidationError(
+        "ERR_FERRY_INVALID_OPTION",
+        `A chunk needs non-negative integer offsets, got start=${String(start)} length=${String(length)}`
+      );
+    }
+    if (length === 0) return Buffer.alloc(0);
+    this.#handle ??= open8(this.path, "r");
+    let handle;
+    try {
+      handle = await this.#handle;
+    } catch (error2) {
+      throw new FerryError("ERR_FERRY_SOURCE_UNREADABLE", `Cannot read '${this.path}'`, {
+        cause: error2,
+        context: this.context
+      });
+    }
+    const buffer = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await handle.read(buffer, done, length - done, start + done);
+      if (bytesRead === 0) {
+        throw new FerryError(
+          "ERR_FERRY_SOURCE_CHANGED",
+          `'${this.path}' ended after ${start + done} bytes while it was being uploaded`,
+          { context: this.context }
+        );
+      }
+      done += bytesRead;
+    }
+    return buffer;
+  }
+  async close() {
+    const handle = this.#handle;
+    this.#handle = void 0;
+    if (handle) await (await handle.catch(() => void 0))?.close();
+  }
+};
+
 // src/pack/gzip-payload.ts
 import { randomUUID as randomUUID2 } from "node:crypto";
 import { constants as fsConstants3 } from "node:fs";
-import { open as open9, rm as rm6, stat as stat5 } from "node:fs/promises";
+import { open as open10, rm as rm6, stat as stat5 } from "node:fs/promises";
 import path7 from "node:path";
 import { gzip } from "node:zlib";
 
 // src/pack/parallel-gzip.ts
 import { availableParallelism as availableParallelism2 } from "node:os";
-import { open as open8 } from "node:fs/promises";
+import { open as open9 } from "node:fs/promises";
 import { crc32 as crc326 } from "node:zlib";
 var GZIP_PIECE_SIZE = 1024 * 1024;
 var GZIP_HEADER = Buffer.from([31, 139, 8, 0, 0, 0, 0, 0, 0, 255]);
 async function gzipFileParallel(source, size, destination, level, options = {}) {
   const concurrency = Math.max(1, options.concurrency ?? availableParallelism2());
-  const out = await open8(destination, "wx", 384);
+  const out = await open9(destination, "wx", 384);
   let bytesRead = 0;
   let bytesWritten = 0;
   let crc = 0;
@@ -24402,7 +24452,7 @@ var SourceFile = class {
   }
   async openAndCheck() {
     try {
-      return await open9(this.#absPath, OPEN_FLAGS3);
+      return await open10(this.#absPath, OPEN_FLAGS3);
     } catch (error2) {
       const st = await stat5(this.#absPath).catch(() => void 0);
       if (st) this.assertRegular(st);
@@ -24520,27 +24570,6 @@ function chunkRanges(total, chunkSize) {
 function contentRange(start, end, total) {
   return `bytes ${start}-${end}/${total}`;
 }
-async function readChunk(filePath, start, length) {
-  if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(length) || length < 0) {
-    throw new ValidationError(
-      "ERR_FERRY_INVALID_OPTION",
-      `readChunk needs non-negative integer offsets, got start=${String(start)} length=${String(length)}`
-    );
-  }
-  const src = new SourceFile(filePath, void 0, void 0);
-  if (length === 0) return Buffer.alloc(0);
-  let handle;
-  try {
-    handle = await open9(filePath, OPEN_FLAGS3);
-  } catch (error2) {
-    throw src.unreadable(error2);
-  }
-  try {
-    return await src.readAt(handle, start, length, false);
-  } finally {
-    await handle.close().catch(() => void 0);
-  }
-}
 
 // src/backends/legacy/upload.ts
 async function uploadLegacy(config, spec, ctx) {
@@ -24616,24 +24645,31 @@ async function uploadLegacy(config, spec, ctx) {
         context: fileContext
       });
     });
+    const reader = payload.kind === "file" ? new ChunkReader(payload.path, fileContext) : void 0;
     try {
       const total = payloadLength(payload);
       const url = itemUrl(containerUrl2, `${spec.name}/${file.artifactPath}`);
-      for (const range of chunkRanges(total, spec.chunkSize)) {
-        const length = range.end - range.start + 1;
-        const chunk = payload.kind === "memory" ? payload.data.subarray(range.start, range.end + 1) : await readChunk(payload.path, range.start, length);
-        await http3.request(
-          {
-            ...common,
-            slot,
-            method: "PUT",
-            url,
-            headers: chunkHeaders(payload, range.start, range.end, total, chunk),
-            body: chunk,
-            context: fileContext
-          },
+      const ranges = chunkRanges(total, spec.chunkSize);
+      const load = (index) => {
+        const range = ranges[index];
+        const bytes = payload.kind === "memory" ? Promise.resolve(payload.data.subarray(range.start, range.end + 1)) : reader.read(range.start, range.end - range.start + 1);
+        return bytes.then((chunk) => ({
+          chunk,
+          headers: chunkHeaders(payload, range.start, range.end, total, chunk)
+        }));
+      };
+      let next = load(0);
+      for (let index = 0; index < ranges.length; index++) {
+        const { chunk, headers } = await next;
+        const sent = http3.request(
+          { ...common, slot, method: "PUT", url, headers, body: chunk, context: fileContext },
           discardBody
         );
+        if (index + 1 < ranges.length) {
+          next = load(index + 1);
+          next.catch(() => void 0);
+        }
+        await sent;
         uploadedBytes += chunk.length;
       }
       originalDone += payload.originalSize;
@@ -24643,6 +24679,7 @@ async function uploadLegacy(config, spec, ctx) {
         `uploaded ${file.artifactPath} (${payload.originalSize} bytes${payload.gzip ? `, gzip ${total}` : ""})`
       );
     } finally {
+      await reader?.close();
       if (payload.kind === "file") await payload.cleanup();
     }
   };
@@ -24847,7 +24884,7 @@ var badRequest = (message) => new HttpError2(400, message);
 var notFound2 = (message) => new HttpError2(404, message);
 
 // src/server/util/journal.ts
-import { open as open10, readFile as readFile2 } from "node:fs/promises";
+import { open as open11, readFile as readFile2 } from "node:fs/promises";
 var Journal = class {
   constructor(path9) {
     this.path = path9;
@@ -24874,7 +24911,7 @@ var Journal = class {
     return records;
   }
   async append(record) {
-    this.#handle ??= open10(this.path, "a");
+    this.#handle ??= open11(this.path, "a");
     const handle = await this.#handle;
     await handle.write(`${JSON.stringify(record)}
 `);
@@ -25396,18 +25433,18 @@ function parseRetention(value) {
 
 // src/server/legacy/container-routes.ts
 import { createReadStream as createReadStream2 } from "node:fs";
-import { open as open12 } from "node:fs/promises";
+import { open as open13 } from "node:fs/promises";
 import { pipeline as pipeline5 } from "node:stream/promises";
 
 // src/server/legacy/chunk-writer.ts
 import { createHash as createHash6 } from "node:crypto";
 import { constants as constants4 } from "node:fs";
-import { open as open11 } from "node:fs/promises";
+import { open as open12 } from "node:fs/promises";
 var WRITE_BATCH = 1024 * 1024;
 async function writeChunk(req, file, fresh, target) {
   const md5 = target.expectedMd5 === void 0 ? void 0 : createHash6("md5");
   const flags = constants4.O_WRONLY | constants4.O_CREAT | (fresh ? constants4.O_TRUNC : 0);
-  const handle = await open11(file, flags, 420);
+  const handle = await open12(file, flags, 420);
   let position = target.offset;
   let received = 0;
   let batch = [];
@@ -25523,7 +25560,7 @@ async function getItems(store, ctx) {
   sendJson(ctx.res, 200, body);
 }
 async function sendFile(ctx, items, item) {
-  const handle = await open12(items.dataFile(item.path), "r");
+  const handle = await open13(items.dataFile(item.path), "r");
   const headers = {
     "Content-Type": "application/octet-stream",
     "Content-Length": String(item.total)
@@ -25953,7 +25990,7 @@ function escapeXml(text) {
 
 // src/server/results/blob-download.ts
 import { createReadStream as createReadStream3 } from "node:fs";
-import { open as open13 } from "node:fs/promises";
+import { open as open14 } from "node:fs/promises";
 import { pipeline as pipeline6 } from "node:stream/promises";
 
 // src/server/results/content-disposition.ts
@@ -26004,7 +26041,7 @@ async function sendBlob(req, res, blob, baseHeaders) {
   const length = end - start + 1;
   headers["Content-Length"] = String(length);
   if (wanted) headers["Content-Range"] = `bytes ${start}-${end}/${blob.size}`;
-  const handle = await open13(blob.file, "r");
+  const handle = await open14(blob.file, "r");
   res.writeHead(wanted ? 206 : 200, headers);
   if (length === 0 || req.method === "HEAD") {
     await handle.close();
@@ -26118,16 +26155,16 @@ import { join as join3 } from "node:path";
 
 // src/server/results/concat-files.ts
 import { createHash as createHash10 } from "node:crypto";
-import { open as open14 } from "node:fs/promises";
+import { open as open15 } from "node:fs/promises";
 var COPY_BUFFER = 1024 * 1024;
 async function concatFiles(sources2, target) {
   const buffer = Buffer.allocUnsafe(COPY_BUFFER);
   const hash = createHash10("sha256");
   let size = 0;
-  const out = await open14(target, "wx", 420);
+  const out = await open15(target, "wx", 420);
   try {
     for (const source of sources2) {
-      const input = await open14(source, "r");
+      const input = await open15(source, "r");
       try {
         for (; ; ) {
           const { bytesRead } = await input.read(buffer, 0, buffer.length, null);
@@ -26448,14 +26485,14 @@ var MAX_BLOCK_LIST_BYTES = 8 * 1024 * 1024;
 var ENTRY = /<(Latest|Committed|Uncommitted)>([^<]*)<\/\1>/g;
 async function readBlockList(req) {
   const xml = await readText2(req);
-  const open15 = xml.indexOf("<BlockList>");
+  const open16 = xml.indexOf("<BlockList>");
   const close = xml.lastIndexOf("</BlockList>");
   const selfClosed = /<BlockList\s*\/>/.test(xml);
   if (selfClosed) return [];
-  if (open15 === -1 || close < open15) {
+  if (open16 === -1 || close < open16) {
     throw invalidXml("the body has no <BlockList> element.");
   }
-  const inner = xml.slice(open15 + "<BlockList>".length, close);
+  const inner = xml.slice(open16 + "<BlockList>".length, close);
   const ids = [];
   const leftover = inner.replace(ENTRY, (_all, _kind, text) => {
     ids.push(decodeBlockId(unescapeXml(text.trim()), "Put Block List"));

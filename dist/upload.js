@@ -21112,10 +21112,60 @@ function md5Base64(buf) {
   return createHash2("md5").update(buf).digest("base64");
 }
 
+// src/pack/chunk-reader.ts
+import { open as open3 } from "node:fs/promises";
+var ChunkReader = class {
+  constructor(path12, context = {}) {
+    this.path = path12;
+    this.context = context;
+  }
+  path;
+  context;
+  #handle;
+  async read(start, length) {
+    if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(length) || length < 0) {
+      throw new ValidationError(
+        "ERR_FERRY_INVALID_OPTION",
+        `A chunk needs non-negative integer offsets, got start=${String(start)} length=${String(length)}`
+      );
+    }
+    if (length === 0) return Buffer.alloc(0);
+    this.#handle ??= open3(this.path, "r");
+    let handle;
+    try {
+      handle = await this.#handle;
+    } catch (error2) {
+      throw new FerryError("ERR_FERRY_SOURCE_UNREADABLE", `Cannot read '${this.path}'`, {
+        cause: error2,
+        context: this.context
+      });
+    }
+    const buffer = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await handle.read(buffer, done, length - done, start + done);
+      if (bytesRead === 0) {
+        throw new FerryError(
+          "ERR_FERRY_SOURCE_CHANGED",
+          `'${this.path}' ended after ${start + done} bytes while it was being uploaded`,
+          { context: this.context }
+        );
+      }
+      done += bytesRead;
+    }
+    return buffer;
+  }
+  async close() {
+    const handle = this.#handle;
+    this.#handle = void 0;
+    if (handle) await (await handle.catch(() => void 0))?.close();
+  }
+};
+
 // src/pack/gzip-payload.ts
 import { randomUUID as randomUUID2 } from "node:crypto";
 import { constants as fsConstants2 } from "node:fs";
-import { open as open4, rm as rm4, stat as stat3 } from "node:fs/promises";
+import { open as open5, rm as rm4, stat as stat3 } from "node:fs/promises";
 import path3 from "node:path";
 import { gzip } from "node:zlib";
 
@@ -21220,7 +21270,7 @@ function isAlreadyCompressed(fileName) {
 
 // src/pack/parallel-gzip.ts
 import { availableParallelism } from "node:os";
-import { open as open3 } from "node:fs/promises";
+import { open as open4 } from "node:fs/promises";
 import { crc32 as crc322 } from "node:zlib";
 
 // src/pack/zip-writer/parallel-deflate.ts
@@ -21317,7 +21367,7 @@ var GZIP_PIECE_SIZE = 1024 * 1024;
 var GZIP_HEADER = Buffer.from([31, 139, 8, 0, 0, 0, 0, 0, 0, 255]);
 async function gzipFileParallel(source, size, destination, level, options = {}) {
   const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
-  const out = await open3(destination, "wx", 384);
+  const out = await open4(destination, "wx", 384);
   let bytesRead = 0;
   let bytesWritten = 0;
   let crc = 0;
@@ -21472,7 +21522,7 @@ var SourceFile = class {
   }
   async openAndCheck() {
     try {
-      return await open4(this.#absPath, OPEN_FLAGS2);
+      return await open5(this.#absPath, OPEN_FLAGS2);
     } catch (error2) {
       const st = await stat3(this.#absPath).catch(() => void 0);
       if (st) this.assertRegular(st);
@@ -21590,27 +21640,6 @@ function chunkRanges(total, chunkSize) {
 function contentRange(start, end, total) {
   return `bytes ${start}-${end}/${total}`;
 }
-async function readChunk(filePath, start, length) {
-  if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(length) || length < 0) {
-    throw new ValidationError(
-      "ERR_FERRY_INVALID_OPTION",
-      `readChunk needs non-negative integer offsets, got start=${String(start)} length=${String(length)}`
-    );
-  }
-  const src = new SourceFile(filePath, void 0, void 0);
-  if (length === 0) return Buffer.alloc(0);
-  let handle;
-  try {
-    handle = await open4(filePath, OPEN_FLAGS2);
-  } catch (error2) {
-    throw src.unreadable(error2);
-  }
-  try {
-    return await src.readAt(handle, start, length, false);
-  } finally {
-    await handle.close().catch(() => void 0);
-  }
-}
 
 // src/backends/legacy/upload.ts
 async function uploadLegacy(config, spec, ctx) {
@@ -21686,24 +21715,31 @@ async function uploadLegacy(config, spec, ctx) {
         context: fileContext
       });
     });
+    const reader = payload.kind === "file" ? new ChunkReader(payload.path, fileContext) : void 0;
     try {
       const total = payloadLength(payload);
       const url = itemUrl(containerUrl2, `${spec.name}/${file.artifactPath}`);
-      for (const range of chunkRanges(total, spec.chunkSize)) {
-        const length = range.end - range.start + 1;
-        const chunk = payload.kind === "memory" ? payload.data.subarray(range.start, range.end + 1) : await readChunk(payload.path, range.start, length);
-        await http3.request(
-          {
-            ...common,
-            slot,
-            method: "PUT",
-            url,
-            headers: chunkHeaders(payload, range.start, range.end, total, chunk),
-            body: chunk,
-            context: fileContext
-          },
+      const ranges = chunkRanges(total, spec.chunkSize);
+      const load = (index) => {
+        const range = ranges[index];
+        const bytes = payload.kind === "memory" ? Promise.resolve(payload.data.subarray(range.start, range.end + 1)) : reader.read(range.start, range.end - range.start + 1);
+        return bytes.then((chunk) => ({
+          chunk,
+          headers: chunkHeaders(payload, range.start, range.end, total, chunk)
+        }));
+      };
+      let next = load(0);
+      for (let index = 0; index < ranges.length; index++) {
+        const { chunk, headers } = await next;
+        const sent = http3.request(
+          { ...common, slot, method: "PUT", url, headers, body: chunk, context: fileContext },
           discardBody
         );
+        if (index + 1 < ranges.length) {
+          next = load(index + 1);
+          next.catch(() => void 0);
+        }
+        await sent;
         uploadedBytes += chunk.length;
       }
       originalDone += payload.originalSize;
@@ -21713,6 +21749,7 @@ async function uploadLegacy(config, spec, ctx) {
         `uploaded ${file.artifactPath} (${payload.originalSize} bytes${payload.gzip ? `, gzip ${total}` : ""})`
       );
     } finally {
+      await reader?.close();
       if (payload.kind === "file") await payload.cleanup();
     }
   };
@@ -21917,7 +21954,7 @@ var badRequest = (message) => new HttpError2(400, message);
 var notFound = (message) => new HttpError2(404, message);
 
 // src/server/util/journal.ts
-import { open as open5, readFile as readFile2 } from "node:fs/promises";
+import { open as open6, readFile as readFile2 } from "node:fs/promises";
 var Journal = class {
   constructor(path12) {
     this.path = path12;
@@ -21944,7 +21981,7 @@ var Journal = class {
     return records;
   }
   async append(record) {
-    this.#handle ??= open5(this.path, "a");
+    this.#handle ??= open6(this.path, "a");
     const handle = await this.#handle;
     await handle.write(`${JSON.stringify(record)}
 `);
@@ -22466,18 +22503,18 @@ function parseRetention(value) {
 
 // src/server/legacy/container-routes.ts
 import { createReadStream } from "node:fs";
-import { open as open7 } from "node:fs/promises";
+import { open as open8 } from "node:fs/promises";
 import { pipeline as pipeline2 } from "node:stream/promises";
 
 // src/server/legacy/chunk-writer.ts
 import { createHash as createHash3 } from "node:crypto";
 import { constants as constants4 } from "node:fs";
-import { open as open6 } from "node:fs/promises";
+import { open as open7 } from "node:fs/promises";
 var WRITE_BATCH = 1024 * 1024;
 async function writeChunk(req, file, fresh, target) {
   const md5 = target.expectedMd5 === void 0 ? void 0 : createHash3("md5");
   const flags = constants4.O_WRONLY | constants4.O_CREAT | (fresh ? constants4.O_TRUNC : 0);
-  const handle = await open6(file, flags, 420);
+  const handle = await open7(file, flags, 420);
   let position = target.offset;
   let received = 0;
   let batch = [];
@@ -22593,7 +22630,7 @@ async function getItems(store, ctx) {
   sendJson(ctx.res, 200, body);
 }
 async function sendFile(ctx, items, item) {
-  const handle = await open7(items.dataFile(item.path), "r");
+  const handle = await open8(items.dataFile(item.path), "r");
   const headers = {
     "Content-Type": "application/octet-stream",
     "Content-Length": String(item.total)
@@ -23023,7 +23060,7 @@ function escapeXml(text) {
 
 // src/server/results/blob-download.ts
 import { createReadStream as createReadStream2 } from "node:fs";
-import { open as open8 } from "node:fs/promises";
+import { open as open9 } from "node:fs/promises";
 import { pipeline as pipeline3 } from "node:stream/promises";
 
 // src/server/results/content-disposition.ts
@@ -23074,7 +23111,7 @@ async function sendBlob(req, res, blob, baseHeaders) {
   const length = end - start + 1;
   headers["Content-Length"] = String(length);
   if (wanted) headers["Content-Range"] = `bytes ${start}-${end}/${blob.size}`;
-  const handle = await open8(blob.file, "r");
+  const handle = await open9(blob.file, "r");
   res.writeHead(wanted ? 206 : 200, headers);
   if (length === 0 || req.method === "HEAD") {
     await handle.close();
@@ -23188,16 +23225,16 @@ import { join as join3 } from "node:path";
 
 // src/server/results/concat-files.ts
 import { createHash as createHash7 } from "node:crypto";
-import { open as open9 } from "node:fs/promises";
+import { open as open10 } from "node:fs/promises";
 var COPY_BUFFER = 1024 * 1024;
 async function concatFiles(sources2, target) {
   const buffer = Buffer.allocUnsafe(COPY_BUFFER);
   const hash = createHash7("sha256");
   let size = 0;
-  const out = await open9(target, "wx", 420);
+  const out = await open10(target, "wx", 420);
   try {
     for (const source of sources2) {
-      const input = await open9(source, "r");
+      const input = await open10(source, "r");
       try {
         for (; ; ) {
           const { bytesRead } = await input.read(buffer, 0, buffer.length, null);
@@ -23518,14 +23555,14 @@ var MAX_BLOCK_LIST_BYTES = 8 * 1024 * 1024;
 var ENTRY = /<(Latest|Committed|Uncommitted)>([^<]*)<\/\1>/g;
 async function readBlockList(req) {
   const xml = await readText2(req);
-  const open13 = xml.indexOf("<BlockList>");
+  const open14 = xml.indexOf("<BlockList>");
   const close = xml.lastIndexOf("</BlockList>");
   const selfClosed = /<BlockList\s*\/>/.test(xml);
   if (selfClosed) return [];
-  if (open13 === -1 || close < open13) {
+  if (open14 === -1 || close < open14) {
     throw invalidXml("the body has no <BlockList> element.");
   }
-  const inner = xml.slice(open13 + "<BlockList>".length, close);
+  const inner = xml.slice(open14 + "<BlockList>".length, close);
   const ids = [];
   const leftover = inner.replace(ENTRY, (_all, _kind, text) => {
     ids.push(decodeBlockId(unescapeXml(text.trim()), "Put Block List"));
@@ -24987,7 +25024,7 @@ import {
   lstat as lstat4,
   mkdir as mkdir10,
   mkdtemp as mkdtemp2,
-  open as open10,
+  open as open11,
   rename as rename6,
   rm as rm9,
   rmdir as rmdir2,
@@ -25304,7 +25341,7 @@ async function stage(handle, item, staged, dataLimit, options) {
   const mode = fileMode(item, options);
   if (entry.uncompressedSize <= IN_MEMORY_BYTES && entry.compressedSize <= IN_MEMORY_BYTES) {
     const data = await readEntryBuffer(handle, entry, dataLimit);
-    const out2 = await open10(staged, "wx", mode === void 0 ? 438 : 384);
+    const out2 = await open11(staged, "wx", mode === void 0 ? 438 : 384);
     try {
       if (mode !== void 0) await out2.chmod(mode);
       await out2.writeFile(data);
@@ -25313,7 +25350,7 @@ async function stage(handle, item, staged, dataLimit, options) {
     }
     return;
   }
-  const out = await open10(staged, "wx", mode === void 0 ? 438 : 384);
+  const out = await open11(staged, "wx", mode === void 0 ? 438 : 384);
   let input;
   try {
     if (mode !== void 0) await out.chmod(mode);
@@ -25328,7 +25365,7 @@ async function extractZip(zipPath, options) {
   const opts = normalizeOptions(options);
   const { target, signal } = opts;
   throwIfAborted(signal);
-  const handle = await open10(zipPath, "r");
+  const handle = await open11(zipPath, "r");
   try {
     const directory = await readZipDirectory(handle, {
       maxEntries: opts.limits.maxEntries,
@@ -25508,7 +25545,7 @@ async function sampleIsCompressible(sample) {
 
 // src/pack/zip-writer/entry-source.ts
 import { constants as fsConstants3 } from "node:fs";
-import { open as open11 } from "node:fs/promises";
+import { open as open12 } from "node:fs/promises";
 import { types as types2 } from "node:util";
 import { crc32 as crc325 } from "node:zlib";
 var OPEN_FLAGS3 = fsConstants3.O_RDONLY | (fsConstants3.O_NONBLOCK ?? 0);
@@ -25542,7 +25579,7 @@ var EntrySource = class _EntrySource {
     if (signal.aborted) throw new AbortError(signal.reason, { file: name });
     let handle;
     try {
-      handle = await open11(sourcePath, OPEN_FLAGS3);
+      handle = await open12(sourcePath, OPEN_FLAGS3);
     } catch (error2) {
       throw unreadable(sourcePath, name, error2);
     }
@@ -26483,7 +26520,7 @@ function createZipStream(inputs, options) {
 
 // src/backends/results/blob-download.ts
 import { createHash as createHash12 } from "node:crypto";
-import { open as open12 } from "node:fs/promises";
+import { open as open13 } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { pipeline as pipeline7 } from "node:stream/promises";
 async function downloadBlob(url, file, options) {
@@ -26527,7 +26564,7 @@ async function downloadBlob(url, file, options) {
     }
     const declared = res.headers["content-length"] === void 0 ? void 0 : Number(res.headers["content-length"]);
     let got = 0;
-    const handle = await open12(file, append ? "a" : "w");
+    const handle = await open13(file, append ? "a" : "w");
     const sink = new Writable({
       write(chunk, _encoding, done) {
         handle.write(chunk).then(() => {

@@ -332,29 +332,3 @@ export function chunkRanges(total: number, chunkSize: number): Array<{ start: nu
 export function contentRange(start: number, end: number, total: number): string {
   return `bytes ${start}-${end}/${total}`;
 }
-
-/**
- * Reads exactly `length` bytes of `filePath` from `start`. A file that ends early →
- * `ERR_FERRY_SOURCE_CHANGED`; an open/read failure → `ERR_FERRY_SOURCE_UNREADABLE`.
- */
-export async function readChunk(filePath: string, start: number, length: number): Promise<Buffer> {
-  if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(length) || length < 0) {
-    throw new ValidationError(
-      'ERR_FERRY_INVALID_OPTION',
-      `readChunk needs non-negative integer offsets, got start=${String(start)} length=${String(length)}`,
-    );
-  }
-  const src = new SourceFile(filePath, undefined, undefined);
-  if (length === 0) return Buffer.alloc(0);
-  let handle: FileHandle;
-  try {
-    handle = await open(filePath, OPEN_FLAGS);
-  } catch (error) {
-    throw src.unreadable(error);
-  }
-  try {
-    return await src.readAt(handle, start, length, false);
-  } finally {
-    await handle.close().catch(() => undefined);
-  }
-}

@@ -3,13 +3,8 @@ import type { RequestSpec } from '../../transport/http-manager.js';
 import { FerryError, isFerryError } from '../../errors.js';
 import { crc64Base64 } from '../../pack/crc64.js';
 import { md5Base64 } from '../../pack/digest.js';
-import {
-  chunkRanges,
-  contentRange,
-  preparePayload,
-  readChunk,
-  type Payload,
-} from '../../pack/gzip-payload.js';
+import { ChunkReader } from '../../pack/chunk-reader.js';
+import { chunkRanges, contentRange, preparePayload, type Payload } from '../../pack/gzip-payload.js';
 import type { OperationContext, UploadFile, UploadResult, UploadSpec } from '../backend.js';
 import { runWorkers } from '../workers.js';
 import { API_VERSION, type ArtifactResponse, type LegacyConfig, UPLOAD_USER_AGENT } from './contracts.js';
@@ -112,27 +107,37 @@ export async function uploadLegacy(
             context: fileContext,
           });
     });
+    const reader = payload.kind === 'file' ? new ChunkReader(payload.path, fileContext) : undefined;
     try {
       const total = payloadLength(payload);
       const url = itemUrl(containerUrl, `${spec.name}/${file.artifactPath}`);
-      for (const range of chunkRanges(total, spec.chunkSize)) {
-        const length = range.end - range.start + 1;
-        const chunk =
+      const ranges = chunkRanges(total, spec.chunkSize);
+      const load = (index: number): Promise<{ chunk: Buffer; headers: Record<string, string> }> => {
+        const range = ranges[index] as { start: number; end: number };
+        const bytes =
           payload.kind === 'memory'
-            ? payload.data.subarray(range.start, range.end + 1)
-            : await readChunk(payload.path, range.start, length);
-        await http.request(
-          {
-            ...common,
-            slot,
-            method: 'PUT',
-            url,
-            headers: chunkHeaders(payload, range.start, range.end, total, chunk),
-            body: chunk,
-            context: fileContext,
-          },
+            ? Promise.resolve(payload.data.subarray(range.start, range.end + 1))
+            : (reader as ChunkReader).read(range.start, range.end - range.start + 1);
+        return bytes.then((chunk) => ({
+          chunk,
+          headers: chunkHeaders(payload, range.start, range.end, total, chunk),
+        }));
+      };
+      // Chunks of one file go strictly in order (servers such as act append them), but the next
+      // chunk is read and hashed while the current one is on the wire.
+      let next = load(0);
+      for (let index = 0; index < ranges.length; index++) {
+        const { chunk, headers } = await next;
+        const sent = http.request(
+          { ...common, slot, method: 'PUT', url, headers, body: chunk, context: fileContext },
           discardBody,
         );
+        if (index + 1 < ranges.length) {
+          next = load(index + 1);
+          // Keep a read error from surfacing as an unhandled rejection while the PUT runs.
+          next.catch(() => undefined);
+        }
+        await sent;
         uploadedBytes += chunk.length;
       }
       originalDone += payload.originalSize;
@@ -142,6 +147,7 @@ export async function uploadLegacy(
         `uploaded ${file.artifactPath} (${payload.originalSize} bytes${payload.gzip ? `, gzip ${total}` : ''})`,
       );
     } finally {
+      await reader?.close();
       if (payload.kind === 'file') await payload.cleanup();
     }
   };
