@@ -21,13 +21,15 @@ function finish(result, code) {
 
 try {
   let run;
-  if (spec.client === 'ferry') {
+  if (spec.client === 'ferry' || spec.client === 'ferry-results') {
     const ferry = await import(pathToFileURL(spec.lib ?? path.join(repoRoot, 'lib', 'index.js')).href);
+    const protocol =
+      spec.client === 'ferry'
+        ? { backend: 'legacy', runtimeUrl: spec.runtimeUrl, runId: spec.runId }
+        : { backend: 'results', resultsUrl: spec.runtimeUrl };
     const common = {
-      backend: 'legacy', // this benchmark is about the legacy (pipelines) protocol
-      runtimeUrl: spec.runtimeUrl,
+      ...protocol,
       runtimeToken: spec.token,
-      runId: spec.runId,
       ...(spec.concurrency ? { concurrency: spec.concurrency } : {}),
       ...(spec.compressionLevel !== undefined ? { compressionLevel: spec.compressionLevel } : {}),
     };
@@ -62,6 +64,33 @@ try {
     } else {
       run = async () => {
         const r = await client.downloadArtifact(spec.name, spec.target, { createArtifactFolder: false });
+        return { downloadPath: r.downloadPath };
+      };
+    }
+  } else if (spec.client === 'current') {
+    process.env.ACTIONS_RESULTS_URL = spec.runtimeUrl;
+    process.env.ACTIONS_RUNTIME_TOKEN = spec.token;
+    process.env.GITHUB_WORKSPACE = spec.op === 'upload' ? spec.root : spec.target;
+    // Unset means github.com; a loopback GITHUB_SERVER_URL would make the client refuse (GHES check).
+    delete process.env.GITHUB_SERVER_URL;
+    const { DefaultArtifactClient } = await import('actions-artifact-current');
+    const client = new DefaultArtifactClient();
+    if (spec.op === 'upload') {
+      const files = spec.files.map((f) => path.join(spec.root, f));
+      run = async () => {
+        const r = await client.uploadArtifact(spec.name, files, spec.root, {
+          ...(spec.compressionLevel !== undefined ? { compressionLevel: spec.compressionLevel } : {}),
+        });
+        return { fileCount: files.length, size: r.size, id: r.id };
+      };
+    } else {
+      run = async () => {
+        const { artifact } = await client.getArtifact(spec.name);
+        const r = await client.downloadArtifact(artifact.id, {
+          path: spec.target,
+          expectedHash: artifact.digest,
+        });
+        if (r.digestMismatch) throw new Error('the official client reported a digest mismatch');
         return { downloadPath: r.downloadPath };
       };
     }

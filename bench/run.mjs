@@ -17,8 +17,18 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..');
 const CACHE_DIR = path.join(REPO, '.bench');
 const CHILD = path.join(HERE, 'child.mjs');
-const TOKEN = 'ferry-bench-token';
-const CLIENTS = ['ferry', 'legacy'];
+/**
+ * The runtime token: a JWT with an Actions.Results scope (the results clients read their
+ * backend ids from it; the legacy clients send it as an opaque bearer token), which is also
+ * the token the server requires.
+ */
+const TOKEN = (() => {
+  const encode = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  return `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode({ scp: 'Actions.Results:bench-run:bench-job' })}.c2ln`;
+})();
+/** ferry/legacy speak the legacy protocol; ferry-results/current the results protocol (current = @actions/artifact 6.2.1). */
+const CLIENTS = ['ferry', 'legacy', 'ferry-results', 'current'];
+const FERRY_CLIENTS = new Set(['ferry', 'ferry-results']);
 const OPS = ['upload', 'download'];
 /** A child that runs longer than this is killed and reported as failed. */
 const CHILD_TIMEOUT_MS = 20 * 60_000;
@@ -26,7 +36,9 @@ const CHILD_TIMEOUT_MS = 20 * 60_000;
 const HELP = `Usage: npm run bench -- [flags]   (or: node bench/run.mjs [flags] after npm run build)
 
   --workloads W1,W2,W3,W4          which workloads (default: all)
-  --clients ferry,legacy           which clients (default: both)
+  --clients ferry,legacy,ferry-results,current
+                                   which clients (default: all four; ferry/legacy speak the legacy
+                                   protocol, ferry-results/current the results protocol)
   --ops upload,download            which operations (default: both; a download-only run
                                    still uploads first, unmeasured)
   --size-scale X                   scale the workloads (0.05 = 500 files for W1, 25.6 MiB for W2)
@@ -221,7 +233,8 @@ async function main() {
       runId: '1',
       lib: libIndex,
       concurrency,
-      compressionLevel: client === 'ferry' ? options.compressionLevel : undefined,
+      compressionLevel:
+        FERRY_CLIENTS.has(client) || client === 'current' ? options.compressionLevel : undefined,
       ...(op === 'upload' ? { root: workload.root, files: workload.files.map((f) => f.path) } : { target }),
     };
     const before = server.stats();
@@ -259,7 +272,7 @@ async function main() {
       const info = result.info;
       if (
         info.fileCount !== workload.files.length ||
-        (client === 'ferry' && info.size !== workload.totalBytes)
+        (FERRY_CLIENTS.has(client) && info.size !== workload.totalBytes)
       ) {
         row.check = 'MISMATCH';
         log(
@@ -319,7 +332,7 @@ async function main() {
             client,
             op: 'upload',
             name: artifactName(r),
-            concurrency: client === 'ferry' ? options.concurrency : undefined,
+            concurrency: FERRY_CLIENTS.has(client) ? options.concurrency : undefined,
             record: options.ops.includes('upload'),
           }),
         );
@@ -340,7 +353,7 @@ async function main() {
               client,
               op: 'download',
               name: artifactName(0),
-              concurrency: client === 'ferry' ? options.concurrency : undefined,
+              concurrency: FERRY_CLIENTS.has(client) ? options.concurrency : undefined,
             }),
           );
         }

@@ -25500,6 +25500,11 @@ function fileMode(item, options) {
   if (!options.restoreModes || item.entry.isSymlink || item.entry.mode === void 0) return void 0;
   return item.entry.mode & 511;
 }
+var UMASK = (() => {
+  const current = process.umask(18);
+  process.umask(current);
+  return current;
+})();
 async function stage(handle, item, staged, dataLimit, options) {
   if (item.kind === "link") {
     await symlink2(item.linkText, staged);
@@ -25507,21 +25512,23 @@ async function stage(handle, item, staged, dataLimit, options) {
   }
   const { entry } = item;
   const mode = fileMode(item, options);
+  const createMode = mode === void 0 ? 438 : (mode & UMASK) === 0 ? mode : 384;
+  const needsChmod = mode !== void 0 && createMode !== mode;
   if (entry.uncompressedSize <= IN_MEMORY_BYTES && entry.compressedSize <= IN_MEMORY_BYTES) {
     const data = await readEntryBuffer(handle, entry, dataLimit);
-    const out2 = await open11(staged, "wx", mode === void 0 ? 438 : 384);
+    const out2 = await open11(staged, "wx", createMode);
     try {
-      if (mode !== void 0) await out2.chmod(mode);
+      if (needsChmod) await out2.chmod(mode);
       await out2.writeFile(data);
     } finally {
       await out2.close();
     }
     return;
   }
-  const out = await open11(staged, "wx", mode === void 0 ? 438 : 384);
+  const out = await open11(staged, "wx", createMode);
   let input;
   try {
-    if (mode !== void 0) await out.chmod(mode);
+    if (needsChmod) await out.chmod(mode);
     input = await openEntryStreamOnHandle(handle, entry, { dataLimit, ownsHandle: false });
   } catch (error2) {
     await out.close();
@@ -25639,10 +25646,18 @@ async function moveIntoPlace(plan, options, stagedPath) {
       }
     }
     const files = plan.items.filter((i) => i.kind !== "directory" && i.skip !== true);
+    const fresh = new Set(createdDirectories.map((key) => toAbsolute(target, key)));
+    const checkedDirs = /* @__PURE__ */ new Map();
     await runPool(files, options.concurrency, async (item) => {
-      await assertNoSymlinkInPath(target, path4.dirname(item.dest));
+      const dir = path4.dirname(item.dest);
+      let check = checkedDirs.get(dir);
+      if (!check) {
+        check = assertNoSymlinkInPath(target, dir);
+        checkedDirs.set(dir, check);
+      }
+      await check;
       const staged = stagedPath(item);
-      const stats = await lstatOrUndefined(item.dest);
+      const stats = fresh.has(dir) ? void 0 : await lstatOrUndefined(item.dest);
       if (stats?.isDirectory()) {
         throw conflict(`${printable(item.key)} exists in the target directory as a directory`);
       }
@@ -28447,7 +28462,9 @@ var defaultRetryPolicy = Object.freeze({
     "UND_ERR_SOCKET",
     "UND_ERR_CLOSED",
     "ERR_STREAM_PREMATURE_CLOSE",
-    "ERR_FERRY_TRUNCATED"
+    "ERR_FERRY_TRUNCATED",
+    // A 2xx whose body is not JSON: usually an intermediary's error page; worth another try.
+    "ERR_FERRY_BAD_JSON"
   ])
 });
 function decideRetry(policy, input, random = Math.random) {
@@ -28749,7 +28766,9 @@ var HttpManager = class {
     );
   }
   #statusFailure(spec, url, status, statusText, serverMessage, body, attempt) {
-    const custom = spec.describeFailure?.(status, serverMessage);
+    const custom = spec.describeFailure?.(status, serverMessage) ?? (status === 407 ? {
+      message: "Proxy authentication required: the proxy refused the credentials in HTTP_PROXY/HTTPS_PROXY (or got none)"
+    } : void 0);
     const code = custom?.code ?? codeForStatus(status, serverMessage);
     const base2 = `Request failed with status code ${status}${statusText ? ` ${statusText}` : ""}: ${spec.method} ${urlWithoutQuery(url)}`;
     const message = custom?.message ? `${custom.message} (${base2})` : serverMessage ? `${base2}: ${serverMessage.slice(0, 200)}` : base2;
@@ -28761,6 +28780,7 @@ var HttpManager = class {
 };
 function codeForStatus(status, serverMessage) {
   if (status === 401) return "ERR_FERRY_UNAUTHORIZED";
+  if (status === 403 && mentionsRateLimit(serverMessage)) return "ERR_FERRY_HTTP";
   if (status === 403)
     return serverMessage && /quota|storage|limit/i.test(serverMessage) ? "ERR_FERRY_QUOTA" : "ERR_FERRY_UNAUTHORIZED";
   if (status === 404 || status === 410) return "ERR_FERRY_NOT_FOUND";
@@ -29082,6 +29102,7 @@ var InputError = class extends Error {
   name = "InputError";
 };
 var CONFLICT = ["error", "overwrite", "skip"];
+var DOWNLOAD_SYMLINKS = ["refuse", "file", "preserve"];
 function rawInput(name) {
   return getInput(name);
 }
@@ -29271,7 +29292,8 @@ function readDownloadInputs(env) {
     runId,
     skipDecompress: booleanInput("skip-decompress", false),
     digestMismatch: choiceInput("digest-mismatch", DIGEST_MISMATCH, "error"),
-    conflict: choiceInput("conflict", CONFLICT, "error")
+    conflict: choiceInput("conflict", CONFLICT, "error"),
+    symlinks: choiceInput("symlinks", DOWNLOAD_SYMLINKS, "refuse")
   };
 }
 function findByFor(inputs, env) {
@@ -29425,6 +29447,7 @@ async function downloadOne(item, inputs, base2) {
     ...item.id !== void 0 ? { artifactId: item.id } : {},
     ...inputs.skipDecompress ? { skipDecompress: true } : {},
     conflict: inputs.conflict,
+    symlinks: inputs.symlinks,
     // `error`: the SDK verifies before writing and throws; otherwise write and report the mismatch.
     ...inputs.digestMismatch === "error" ? {} : { verifyDigest: false }
   };

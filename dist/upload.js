@@ -25332,6 +25332,11 @@ function fileMode(item, options) {
   if (!options.restoreModes || item.entry.isSymlink || item.entry.mode === void 0) return void 0;
   return item.entry.mode & 511;
 }
+var UMASK = (() => {
+  const current = process.umask(18);
+  process.umask(current);
+  return current;
+})();
 async function stage(handle, item, staged, dataLimit, options) {
   if (item.kind === "link") {
     await symlink2(item.linkText, staged);
@@ -25339,21 +25344,23 @@ async function stage(handle, item, staged, dataLimit, options) {
   }
   const { entry } = item;
   const mode = fileMode(item, options);
+  const createMode = mode === void 0 ? 438 : (mode & UMASK) === 0 ? mode : 384;
+  const needsChmod = mode !== void 0 && createMode !== mode;
   if (entry.uncompressedSize <= IN_MEMORY_BYTES && entry.compressedSize <= IN_MEMORY_BYTES) {
     const data = await readEntryBuffer(handle, entry, dataLimit);
-    const out2 = await open11(staged, "wx", mode === void 0 ? 438 : 384);
+    const out2 = await open11(staged, "wx", createMode);
     try {
-      if (mode !== void 0) await out2.chmod(mode);
+      if (needsChmod) await out2.chmod(mode);
       await out2.writeFile(data);
     } finally {
       await out2.close();
     }
     return;
   }
-  const out = await open11(staged, "wx", mode === void 0 ? 438 : 384);
+  const out = await open11(staged, "wx", createMode);
   let input;
   try {
-    if (mode !== void 0) await out.chmod(mode);
+    if (needsChmod) await out.chmod(mode);
     input = await openEntryStreamOnHandle(handle, entry, { dataLimit, ownsHandle: false });
   } catch (error2) {
     await out.close();
@@ -25471,10 +25478,18 @@ async function moveIntoPlace(plan, options, stagedPath) {
       }
     }
     const files = plan.items.filter((i) => i.kind !== "directory" && i.skip !== true);
+    const fresh = new Set(createdDirectories.map((key) => toAbsolute(target, key)));
+    const checkedDirs = /* @__PURE__ */ new Map();
     await runPool(files, options.concurrency, async (item) => {
-      await assertNoSymlinkInPath(target, path4.dirname(item.dest));
+      const dir = path4.dirname(item.dest);
+      let check = checkedDirs.get(dir);
+      if (!check) {
+        check = assertNoSymlinkInPath(target, dir);
+        checkedDirs.set(dir, check);
+      }
+      await check;
       const staged = stagedPath(item);
-      const stats = await lstatOrUndefined(item.dest);
+      const stats = fresh.has(dir) ? void 0 : await lstatOrUndefined(item.dest);
       if (stats?.isDirectory()) {
         throw conflict(`${printable(item.key)} exists in the target directory as a directory`);
       }
@@ -28178,7 +28193,9 @@ var defaultRetryPolicy = Object.freeze({
     "UND_ERR_SOCKET",
     "UND_ERR_CLOSED",
     "ERR_STREAM_PREMATURE_CLOSE",
-    "ERR_FERRY_TRUNCATED"
+    "ERR_FERRY_TRUNCATED",
+    // A 2xx whose body is not JSON: usually an intermediary's error page; worth another try.
+    "ERR_FERRY_BAD_JSON"
   ])
 });
 function decideRetry(policy, input, random = Math.random) {
@@ -28480,7 +28497,9 @@ var HttpManager = class {
     );
   }
   #statusFailure(spec, url, status, statusText, serverMessage, body, attempt) {
-    const custom = spec.describeFailure?.(status, serverMessage);
+    const custom = spec.describeFailure?.(status, serverMessage) ?? (status === 407 ? {
+      message: "Proxy authentication required: the proxy refused the credentials in HTTP_PROXY/HTTPS_PROXY (or got none)"
+    } : void 0);
     const code = custom?.code ?? codeForStatus(status, serverMessage);
     const base = `Request failed with status code ${status}${statusText ? ` ${statusText}` : ""}: ${spec.method} ${urlWithoutQuery(url)}`;
     const message = custom?.message ? `${custom.message} (${base})` : serverMessage ? `${base}: ${serverMessage.slice(0, 200)}` : base;
@@ -28492,6 +28511,7 @@ var HttpManager = class {
 };
 function codeForStatus(status, serverMessage) {
   if (status === 401) return "ERR_FERRY_UNAUTHORIZED";
+  if (status === 403 && mentionsRateLimit(serverMessage)) return "ERR_FERRY_HTTP";
   if (status === 403)
     return serverMessage && /quota|storage|limit/i.test(serverMessage) ? "ERR_FERRY_QUOTA" : "ERR_FERRY_UNAUTHORIZED";
   if (status === 404 || status === 410) return "ERR_FERRY_NOT_FOUND";

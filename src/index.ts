@@ -39,6 +39,7 @@ export {
 export type { FerryErrorCode, ErrorContext } from './errors.js';
 export type { Logger, ProgressEvent, ProgressCallback } from './types.js';
 export type { ProxySettings } from './transport/proxy.js';
+export { ProxyError, proxySettingsFromEnv, describeProxyDecision } from './transport/proxy.js';
 export type { RetryPolicy } from './transport/retry.js';
 export { defaultRetryPolicy } from './transport/retry.js';
 export { startServer } from './server/index.js';

@@ -209,3 +209,49 @@ describe('HttpManager against a real loopback server', () => {
     });
   });
 });
+
+describe('HttpManager: answers that are easy to misread', () => {
+  it('retries a 2xx whose body is not JSON (an intermediary page) and then succeeds', async () => {
+    let calls = 0;
+    server = await startLoopback((_req, res) => {
+      calls++;
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(calls === 1 ? '<html>gateway says hi</html>' : '{"ok":true}');
+    });
+    const http = new HttpManager({ slots: 1, userAgent: 'test', clock: fakeClock() });
+    expect(await http.request({ slot: 0, method: 'GET', url: server.url }, readJson)).toEqual({ ok: true });
+    expect(calls).toBe(2);
+    http.dispose();
+  });
+
+  it('treats a 403 that says "rate limit" as retryable, and not as a quota when retries run out', async () => {
+    server = await startLoopback((_req, res) => {
+      res.writeHead(403, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: 'API rate limit exceeded for installation' }));
+    });
+    const clock = fakeClock();
+    const http = new HttpManager({ slots: 1, userAgent: 'test', clock, retry: { maxAttempts: 3 } });
+    const error = await http
+      .request({ slot: 0, method: 'GET', url: server.url }, readText)
+      .catch((e: unknown) => e as FerryError);
+    expect(server.requests).toHaveLength(3);
+    expect(error.code).toBe('ERR_FERRY_HTTP');
+    expect(error.message).toMatch(/rate limit/);
+    http.dispose();
+  });
+
+  it('says "proxy authentication required" for a 407', async () => {
+    server = await startLoopback((_req, res) => {
+      res.writeHead(407, { 'proxy-authenticate': 'Basic realm="corp"' });
+      res.end();
+    });
+    const http = new HttpManager({ slots: 1, userAgent: 'test', clock: fakeClock() });
+    const error = await http
+      .request({ slot: 0, method: 'GET', url: server.url }, readText)
+      .catch((e: unknown) => e as FerryError);
+    expect(error.code).toBe('ERR_FERRY_PROXY');
+    expect(error.message).toMatch(/Proxy authentication required/);
+    expect(server.requests).toHaveLength(1);
+    http.dispose();
+  });
+});

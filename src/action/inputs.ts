@@ -19,6 +19,7 @@ export class InputError extends Error {
 
 /** Ferry's `conflict` input (download and merge): a file that already exists where one goes. */
 export const CONFLICT = ['error', 'overwrite', 'skip'] as const;
+export const DOWNLOAD_SYMLINKS = ['refuse', 'file', 'preserve'] as const;
 
 /** The raw (trimmed) value; '' when not given. */
 export function rawInput(name: string): string {

@@ -17,6 +17,7 @@ import {
   booleanInput,
   choiceInput,
   CONFLICT,
+  DOWNLOAD_SYMLINKS,
   expandHome,
   idListInput,
   InputError,
@@ -42,6 +43,7 @@ export interface DownloadInputs {
   skipDecompress: boolean;
   digestMismatch: (typeof DIGEST_MISMATCH)[number];
   conflict: (typeof CONFLICT)[number];
+  symlinks: (typeof DOWNLOAD_SYMLINKS)[number];
 }
 
 /** Every input of download-artifact v8 with its defaults, plus Ferry's `conflict`. */
@@ -78,6 +80,7 @@ export function readDownloadInputs(env: Env): DownloadInputs {
     skipDecompress: booleanInput('skip-decompress', false),
     digestMismatch: choiceInput('digest-mismatch', DIGEST_MISMATCH, 'error'),
     conflict: choiceInput('conflict', CONFLICT, 'error'),
+    symlinks: choiceInput('symlinks', DOWNLOAD_SYMLINKS, 'refuse'),
   };
 }
 
@@ -293,6 +296,7 @@ async function downloadOne(
     ...(item.id !== undefined ? { artifactId: item.id } : {}),
     ...(inputs.skipDecompress ? { skipDecompress: true } : {}),
     conflict: inputs.conflict,
+    symlinks: inputs.symlinks,
     // `error`: the SDK verifies before writing and throws; otherwise write and report the mismatch.
     ...(inputs.digestMismatch === 'error' ? {} : { verifyDigest: false }),
   };

@@ -364,7 +364,14 @@ export class HttpManager {
     body: string,
     attempt: number,
   ): HttpError {
-    const custom = spec.describeFailure?.(status, serverMessage);
+    const custom =
+      spec.describeFailure?.(status, serverMessage) ??
+      (status === 407
+        ? {
+            message:
+              'Proxy authentication required: the proxy refused the credentials in HTTP_PROXY/HTTPS_PROXY (or got none)',
+          }
+        : undefined);
     const code = custom?.code ?? codeForStatus(status, serverMessage);
     const base = `Request failed with status code ${status}${statusText ? ` ${statusText}` : ''}: ${spec.method} ${urlWithoutQuery(url)}`;
     const message = custom?.message
@@ -381,6 +388,8 @@ export class HttpManager {
 
 export function codeForStatus(status: number, serverMessage?: string): FerryErrorCode {
   if (status === 401) return 'ERR_FERRY_UNAUTHORIZED';
+  // A rate limit is not a quota: it clears by itself (and was retried as one).
+  if (status === 403 && mentionsRateLimit(serverMessage)) return 'ERR_FERRY_HTTP';
   if (status === 403)
     return serverMessage && /quota|storage|limit/i.test(serverMessage)
       ? 'ERR_FERRY_QUOTA'

@@ -491,6 +491,16 @@ function fileMode(item: Item, options: Normalized): number | undefined {
   return item.entry.mode & 0o777;
 }
 
+/**
+ * The process umask, read once: Node offers no way to read it without setting it, and it is only
+ * used to decide whether a file created with its mode needs a chmod as well.
+ */
+const UMASK = (() => {
+  const current = process.umask(0o022);
+  process.umask(current);
+  return current;
+})();
+
 /** Writes one verified entry into the staging directory. */
 async function stage(
   handle: FileHandle,
@@ -505,21 +515,25 @@ async function stage(
   }
   const { entry } = item;
   const mode = fileMode(item, options);
+  // When the umask leaves the wanted bits alone, creating the file with its mode saves a chmod
+  // per file; otherwise it is created private and chmod'ed to the exact mode.
+  const createMode = mode === undefined ? 0o666 : (mode & UMASK) === 0 ? mode : 0o600;
+  const needsChmod = mode !== undefined && createMode !== mode;
   if (entry.uncompressedSize <= IN_MEMORY_BYTES && entry.compressedSize <= IN_MEMORY_BYTES) {
     const data = await readEntryBuffer(handle, entry, dataLimit);
-    const out = await open(staged, 'wx', mode === undefined ? 0o666 : 0o600);
+    const out = await open(staged, 'wx', createMode);
     try {
-      if (mode !== undefined) await out.chmod(mode);
+      if (needsChmod) await out.chmod(mode);
       await out.writeFile(data);
     } finally {
       await out.close();
     }
     return;
   }
-  const out = await open(staged, 'wx', mode === undefined ? 0o666 : 0o600);
+  const out = await open(staged, 'wx', createMode);
   let input;
   try {
-    if (mode !== undefined) await out.chmod(mode);
+    if (needsChmod) await out.chmod(mode);
     input = await openEntryStreamOnHandle(handle, entry, { dataLimit, ownsHandle: false });
   } catch (error) {
     await out.close();
@@ -656,10 +670,21 @@ async function moveIntoPlace(
       }
     }
     const files = plan.items.filter((i) => i.kind !== 'directory' && i.skip !== true);
+    // Every directory was checked and created just above; checking it once more per directory
+    // (not per file) still catches one swapped for a link since, at a fraction of the syscalls.
+    // Nothing can be in a directory this call created, so its files skip the lstat.
+    const fresh = new Set(createdDirectories.map((key) => toAbsolute(target, key)));
+    const checkedDirs = new Map<string, Promise<void>>();
     await runPool(files, options.concurrency, async (item) => {
-      await assertNoSymlinkInPath(target, path.dirname(item.dest));
+      const dir = path.dirname(item.dest);
+      let check = checkedDirs.get(dir);
+      if (!check) {
+        check = assertNoSymlinkInPath(target, dir);
+        checkedDirs.set(dir, check);
+      }
+      await check;
       const staged = stagedPath(item);
-      const stats = await lstatOrUndefined(item.dest);
+      const stats = fresh.has(dir) ? undefined : await lstatOrUndefined(item.dest);
       if (stats?.isDirectory()) {
         throw conflict(`${printable(item.key)} exists in the target directory as a directory`);
       }
