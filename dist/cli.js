@@ -22414,14 +22414,14 @@ var MAX_BLOCK_LIST_BYTES = 8 * 1024 * 1024;
 var ENTRY = /<(Latest|Committed|Uncommitted)>([^<]*)<\/\1>/g;
 async function readBlockList(req) {
   const xml = await readText2(req);
-  const open13 = xml.indexOf("<BlockList>");
+  const open15 = xml.indexOf("<BlockList>");
   const close = xml.lastIndexOf("</BlockList>");
   const selfClosed = /<BlockList\s*\/>/.test(xml);
   if (selfClosed) return [];
-  if (open13 === -1 || close < open13) {
+  if (open15 === -1 || close < open15) {
     throw invalidXml("the body has no <BlockList> element.");
   }
-  const inner = xml.slice(open13 + "<BlockList>".length, close);
+  const inner = xml.slice(open15 + "<BlockList>".length, close);
   const ids = [];
   const leftover = inner.replace(ENTRY, (_all, _kind, text) => {
     ids.push(decodeBlockId(unescapeXml(text.trim()), "Put Block List"));
@@ -23286,6 +23286,7 @@ import { lstat as lstat4, mkdir as mkdir10, mkdtemp as mkdtemp3, rename as renam
 import path7 from "node:path";
 
 // src/pack/zip/central-directory.ts
+import { open as open10 } from "node:fs/promises";
 import { crc32 as crc323 } from "node:zlib";
 
 // src/pack/zip/limits.ts
@@ -23715,8 +23716,17 @@ async function checkFirstLocalHeader(handle, entries, shift) {
     shift > 0 ? `no local header where entry ${printable(first.name)} should start (offset ${first.localHeaderOffset}): the archive has ${shift} bytes before its central directory that its offsets do not account for (inconsistent offsets)` : `no local header where entry ${printable(first.name)} should start (offset ${first.localHeaderOffset})`
   );
 }
+async function readCentralDirectory(zipPath, options = {}) {
+  const handle = await open10(zipPath, "r");
+  try {
+    return (await readZipDirectory(handle, { ...options, label: printable(zipPath) })).entries;
+  } finally {
+    await handle.close();
+  }
+}
 
 // src/pack/zip/entry-reader.ts
+import { open as open11 } from "node:fs/promises";
 import { pipeline as pipeline5, Readable, Transform as Transform2 } from "node:stream";
 import { crc32 as crc324, createInflateRaw, inflateRaw } from "node:zlib";
 import { promisify as promisify2 } from "node:util";
@@ -23842,7 +23852,7 @@ var RangeReadable = class extends Readable {
 };
 var EntryVerifier = class extends Transform2 {
   constructor(entry) {
-    super();
+    super({ highWaterMark: CHUNK });
     this.entry = entry;
   }
   entry;
@@ -23872,9 +23882,19 @@ async function openEntryStreamOnHandle(handle, entry, options) {
   const verifier = new EntryVerifier(entry);
   const done = () => {
   };
-  if (entry.method === 8) pipeline5(source, createInflateRaw(), verifier, done);
+  if (entry.method === 8) pipeline5(source, createInflateRaw({ chunkSize: 256 * 1024 }), verifier, done);
   else pipeline5(source, verifier, done);
   return verifier;
+}
+async function openEntryStream(zipPath, entry) {
+  const handle = await open11(zipPath, "r");
+  try {
+    const { size } = await handle.stat();
+    return await openEntryStreamOnHandle(handle, entry, { dataLimit: size, ownsHandle: true });
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
 }
 
 // src/pack/zip/extract.ts
@@ -23883,7 +23903,7 @@ import {
   lstat as lstat3,
   mkdir as mkdir9,
   mkdtemp as mkdtemp2,
-  open as open10,
+  open as open12,
   rename as rename5,
   rm as rm8,
   rmdir,
@@ -24207,7 +24227,7 @@ async function stage(handle, item, staged, dataLimit, options) {
   const needsChmod = mode !== void 0 && createMode !== mode;
   if (entry.uncompressedSize <= IN_MEMORY_BYTES && entry.compressedSize <= IN_MEMORY_BYTES) {
     const data = await readEntryBuffer(handle, entry, dataLimit);
-    const out2 = await open10(staged, "wx", createMode);
+    const out2 = await open12(staged, "wx", createMode);
     try {
       if (needsChmod) await out2.chmod(mode);
       await out2.writeFile(data);
@@ -24216,7 +24236,7 @@ async function stage(handle, item, staged, dataLimit, options) {
     }
     return;
   }
-  const out = await open10(staged, "wx", createMode);
+  const out = await open12(staged, "wx", createMode);
   let input;
   try {
     if (needsChmod) await out.chmod(mode);
@@ -24225,13 +24245,17 @@ async function stage(handle, item, staged, dataLimit, options) {
     await out.close();
     throw error;
   }
-  await pipeline6(input, out.createWriteStream(), options.signal ? { signal: options.signal } : {});
+  await pipeline6(
+    input,
+    out.createWriteStream({ highWaterMark: 1024 * 1024 }),
+    options.signal ? { signal: options.signal } : {}
+  );
 }
 async function extractZip(zipPath, options) {
   const opts = normalizeOptions(options);
   const { target, signal } = opts;
   throwIfAborted(signal);
-  const handle = await open10(zipPath, "r");
+  const handle = await open12(zipPath, "r");
   try {
     const directory = await readZipDirectory(handle, {
       maxEntries: opts.limits.maxEntries,
@@ -24419,7 +24443,7 @@ async function sampleIsCompressible(sample) {
 
 // src/pack/zip-writer/entry-source.ts
 import { constants as fsConstants3 } from "node:fs";
-import { open as open11 } from "node:fs/promises";
+import { open as open13 } from "node:fs/promises";
 import { types as types2 } from "node:util";
 import { crc32 as crc325 } from "node:zlib";
 var OPEN_FLAGS3 = fsConstants3.O_RDONLY | (fsConstants3.O_NONBLOCK ?? 0);
@@ -24453,7 +24477,7 @@ var EntrySource = class _EntrySource {
     if (signal.aborted) throw new AbortError(signal.reason, { file: name });
     let handle;
     try {
-      handle = await open11(sourcePath, OPEN_FLAGS3);
+      handle = await open13(sourcePath, OPEN_FLAGS3);
     } catch (error) {
       throw unreadable(sourcePath, name, error);
     }
@@ -24506,6 +24530,29 @@ var EntrySource = class _EntrySource {
       throw this.changed(`it was ${this.size} bytes when opened and now ends after ${position + done}`);
     }
     return buf;
+  }
+  /**
+   * Reads a small file whole with one byte of headroom: one read shows both a short file and
+   * one that grew since it was opened, instead of a read plus an end probe.
+   */
+  async readWhole() {
+    this.throwIfAborted();
+    const buf = Buffer.allocUnsafe(this.size + 1);
+    let done = 0;
+    try {
+      while (done < buf.length) {
+        const { bytesRead } = await this.#handle.read(buf, done, buf.length - done, done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+    } catch (error) {
+      throw unreadable(this.sourcePath, this.name, error);
+    }
+    if (done > this.size) throw this.changed(`it was ${this.size} bytes when opened and has grown since`);
+    if (done < this.size) {
+      throw this.changed(`it was ${this.size} bytes when opened and now ends after ${done}`);
+    }
+    return buf.subarray(0, this.size);
   }
   /** Throws `ERR_FERRY_SOURCE_CHANGED` if the file has grown beyond its size at open. */
   async assertEnd() {
@@ -24920,7 +24967,7 @@ function normalizeZipWriterOptions(options) {
     }
   }
   const level = integerIn("level", options.level, 0, 9);
-  const concurrency = options.concurrency === void 0 ? Math.min(Math.max(availableParallelism2(), 1), MAX_CONCURRENCY) : integerIn("concurrency", options.concurrency, 1, MAX_CONCURRENCY);
+  const concurrency = options.concurrency === void 0 ? Math.min(Math.max(availableParallelism2(), 1) + 1, MAX_CONCURRENCY) : integerIn("concurrency", options.concurrency, 1, MAX_CONCURRENCY);
   const chunkSize = options.chunkSize === void 0 ? DEFAULT_CHUNK_SIZE : integerIn("chunkSize", options.chunkSize, MIN_CHUNK_SIZE, MAX_CHUNK_SIZE);
   const signal = options.signal;
   if (signal !== void 0 && !(signal instanceof AbortSignal)) {
@@ -25253,13 +25300,44 @@ async function* streamTasks(ctx, input) {
     await source.close();
   }
 }
+var READ_AHEAD = 8;
+async function prefetchSmallFile(ctx, input) {
+  const source = await EntrySource.open(input.sourcePath, input.name, ctx.signal, ctx.files);
+  try {
+    if (source.size > ctx.wholeFileLimit) return { kind: "large" };
+    const data = source.size === 0 ? EMPTY : await source.readWhole();
+    return { kind: "small", data, mtime: source.mtime };
+  } finally {
+    await source.close();
+  }
+}
 async function* produceTasks(ctx, inputs) {
-  for (const input of inputs) {
+  const prefetched = /* @__PURE__ */ new Map();
+  const startPrefetch = (from) => {
+    for (let i = from; i < Math.min(inputs.length, from + READ_AHEAD); i++) {
+      const input = inputs[i];
+      if (input.kind !== "file" || prefetched.has(i)) continue;
+      const pending = prefetchSmallFile(ctx, input);
+      pending.catch(() => void 0);
+      prefetched.set(i, pending);
+    }
+  };
+  for (const [index, input] of inputs.entries()) {
     if (ctx.signal.aborted) throw new AbortError(ctx.signal.reason);
     switch (input.kind) {
-      case "file":
-        yield* fileTasks(ctx, input);
+      case "file": {
+        startPrefetch(index);
+        const ahead = await prefetched.get(index);
+        prefetched.delete(index);
+        if (ahead.kind === "large") {
+          yield* fileTasks(ctx, input);
+          break;
+        }
+        const record = newRecord(ctx, input, ahead.mtime);
+        const storeOnly = ctx.options.level === 0 || isAlreadyCompressed(input.name);
+        yield storeOnly || ahead.data.length === 0 ? storedBufferTask(ctx, record, ahead.data) : smallFileTask(ctx, record, ahead.data);
         break;
+      }
       case "stream":
         yield* streamTasks(ctx, input);
         break;
@@ -25394,7 +25472,7 @@ function createZipStream(inputs, options) {
 
 // src/backends/results/blob-download.ts
 import { createHash as createHash12 } from "node:crypto";
-import { open as open12 } from "node:fs/promises";
+import { open as open14 } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { pipeline as pipeline7 } from "node:stream/promises";
 async function downloadBlob(url, file, options) {
@@ -25438,7 +25516,7 @@ async function downloadBlob(url, file, options) {
     }
     const declared = res.headers["content-length"] === void 0 ? void 0 : Number(res.headers["content-length"]);
     let got = 0;
-    const handle = await open12(file, append ? "a" : "w");
+    const handle = await open14(file, append ? "a" : "w");
     const sink = new Writable({
       write(chunk, _encoding, done) {
         handle.write(chunk).then(() => {
@@ -28580,6 +28658,402 @@ function chooseBackend(opts) {
   }
 }
 
+// src/merge/merge.ts
+import { createHash as createHash14 } from "node:crypto";
+import { createReadStream as createReadStream4 } from "node:fs";
+import { buffer as readAll } from "node:stream/consumers";
+
+// src/merge/name-pattern.ts
+function compileNamePattern(pattern, option = "pattern") {
+  if (typeof pattern !== "string" || pattern.length === 0) {
+    throw new ValidationError("ERR_FERRY_INVALID_OPTION", `Option '${option}' must be a non-empty glob`, {
+      option
+    });
+  }
+  let negate = false;
+  let body = pattern;
+  while (body.startsWith("!")) {
+    negate = !negate;
+    body = body.slice(1);
+  }
+  const regex = new RegExp(`^${translate(body)}$`, "u");
+  const dotAllowed = body.startsWith(".") || body.startsWith("\\.");
+  return (name) => {
+    const matched = (dotAllowed || !name.startsWith(".")) && regex.test(name);
+    return negate ? !matched : matched;
+  };
+}
+var SPECIAL = /[.*+?^${}()|[\]\\/]/g;
+function escapeRegex(text) {
+  return text.replace(SPECIAL, "\\$&");
+}
+function escapeClass(ch) {
+  return /[\\\]^-]/.test(ch) ? `\\${ch}` : ch;
+}
+function closingBrace(chars, start) {
+  let depth2 = 0;
+  for (let i = start; i < chars.length; i++) {
+    const ch = chars[i];
+    if (ch === "\\") i++;
+    else if (ch === "{") depth2++;
+    else if (ch === "}" && --depth2 === 0) return i;
+  }
+  return -1;
+}
+function splitAlternatives(chars) {
+  const parts = [[]];
+  let depth2 = 0;
+  for (let i = 0; i < chars.length; i++) {
+    const ch = chars[i];
+    const current = parts[parts.length - 1];
+    if (ch === "\\" && i + 1 < chars.length) {
+      current.push(ch, chars[++i]);
+      continue;
+    }
+    if (ch === "{") depth2++;
+    else if (ch === "}") depth2--;
+    if (ch === "," && depth2 === 0) parts.push([]);
+    else current.push(ch);
+  }
+  return parts;
+}
+function parseClass(chars, start) {
+  let i = start + 1;
+  let negated = false;
+  if (chars[i] === "!" || chars[i] === "^") {
+    negated = true;
+    i++;
+  }
+  let members = "";
+  let first = true;
+  for (; i < chars.length; i++) {
+    let ch = chars[i];
+    if (ch === "]" && !first) {
+      if (members === "") return void 0;
+      return { source: `[${negated ? "^" : ""}${members}]`, next: i + 1 };
+    }
+    first = false;
+    if (ch === "\\" && i + 1 < chars.length) ch = chars[++i];
+    if (chars[i + 1] === "-" && chars[i + 2] !== void 0 && chars[i + 2] !== "]") {
+      let end = chars[i + 2];
+      let skip = 2;
+      if (end === "\\" && chars[i + 3] !== void 0) {
+        end = chars[i + 3];
+        skip = 3;
+      }
+      if ((end.codePointAt(0) ?? 0) < (ch.codePointAt(0) ?? 0)) {
+        throw new ValidationError(
+          "ERR_FERRY_INVALID_OPTION",
+          `Pattern ${printable(chars.join(""))} has the invalid range ${printable(`${ch}-${end}`)}`,
+          { option: "pattern" }
+        );
+      }
+      members += `${escapeClass(ch)}-${escapeClass(end)}`;
+      i += skip;
+      continue;
+    }
+    members += escapeClass(ch);
+  }
+  return void 0;
+}
+function translate(pattern) {
+  return translateChars(Array.from(pattern));
+}
+function translateChars(chars) {
+  let out = "";
+  for (let i = 0; i < chars.length; i++) {
+    const ch = chars[i];
+    switch (ch) {
+      case "\\":
+        if (i + 1 < chars.length) out += escapeRegex(chars[++i]);
+        else out += "\\\\";
+        break;
+      case "*":
+        while (chars[i + 1] === "*") i++;
+        out += ".*";
+        break;
+      case "?":
+        out += ".";
+        break;
+      case "[": {
+        const parsed = parseClass(chars, i);
+        if (parsed === void 0) out += "\\[";
+        else {
+          out += parsed.source;
+          i = parsed.next - 1;
+        }
+        break;
+      }
+      case "{": {
+        const end = closingBrace(chars, i);
+        const alternatives = end === -1 ? [] : splitAlternatives(chars.slice(i + 1, end));
+        if (alternatives.length < 2) {
+          out += "\\{";
+          break;
+        }
+        out += `(?:${alternatives.map(translateChars).join("|")})`;
+        i = end;
+        break;
+      }
+      default:
+        out += escapeRegex(ch);
+    }
+  }
+  return out;
+}
+
+// src/merge/download-many.ts
+function sortArtifacts(artifacts) {
+  return [...artifacts].sort(
+    (a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : (a.id ?? 0) - (b.id ?? 0)
+  );
+}
+
+// src/merge/merge.ts
+var MAX_LINK_BYTES2 = 4096;
+async function mergeArtifacts(name, options = {}) {
+  const { pattern, separateDirectories, deleteMerged, conflict: conflict2, includeHiddenFiles, ...rest } = options;
+  const opts = normalizeOptions2(rest);
+  validateArtifactName(name);
+  const policy = checkConflictPolicy(conflict2) ?? "error";
+  for (const [option, value] of Object.entries({ separateDirectories, deleteMerged, includeHiddenFiles })) {
+    if (value !== void 0 && typeof value !== "boolean") {
+      throw new ValidationError("ERR_FERRY_INVALID_OPTION", `Option '${option}' must be a boolean`, {
+        option
+      });
+    }
+  }
+  const matches = compileNamePattern(pattern ?? "*");
+  const context = { operation: "merge", artifactName: name };
+  return withBackend("merge", opts, async (backend, ctx, kind) => {
+    if (kind === "legacy") {
+      throw new FerryError(
+        "ERR_FERRY_CONFIG",
+        `Cannot merge into '${name}': merging needs the results protocol (github.com) or the local store; the legacy artifact protocol has no whole-artifact zip download and no delete. Download the artifacts with downloadArtifacts({ mergeMultiple: true }) and upload the directory instead`,
+        { context }
+      );
+    }
+    const results = backend;
+    const listed = await results.list(ctx, { latest: true });
+    if (listed.some((a) => a.name === name)) {
+      throw new FerryError(
+        "ERR_FERRY_CONFLICT",
+        `An artifact named '${name}' already exists in this workflow run; choose another name for the merged artifact or delete it first`,
+        { context }
+      );
+    }
+    const selected = sortArtifacts(listed.filter((a) => a.name !== name && matches(a.name)));
+    if (selected.length === 0) {
+      throw new FerryError(
+        "ERR_FERRY_NOT_FOUND",
+        `No artifacts to merge: none in this workflow run matches the pattern '${pattern ?? "*"}'`,
+        { context }
+      );
+    }
+    const sources2 = [];
+    try {
+      const byPath = /* @__PURE__ */ new Map();
+      const byFolded = /* @__PURE__ */ new Map();
+      for (const info of selected) {
+        const blob = await results.downloadVerified({ name: info.name, id: info.id }, ctx);
+        const source = { info, blob };
+        sources2.push(source);
+        for (const item of await planSource(source, { separateDirectories: separateDirectories ?? false })) {
+          if (!(includeHiddenFiles ?? false) && item.path.split("/").some((s) => s.startsWith("."))) continue;
+          const prior = byPath.get(item.path);
+          if (prior === void 0) {
+            const folded = byFolded.get(fold2(item.path));
+            if (folded !== void 0) throw caseCollision(folded, item, context);
+            byPath.set(item.path, item);
+            byFolded.set(fold2(item.path), item);
+            continue;
+          }
+          if (prior.source === source) {
+            throw new IntegrityError(
+              "ERR_FERRY_INTEGRITY",
+              `Artifact '${info.name}' contains ${printable(item.path)} more than once`,
+              { context }
+            );
+          }
+          if (prior.kind === "directory" && item.kind === "directory") continue;
+          if (prior.kind === "directory" !== (item.kind === "directory")) {
+            throw kindConflict(prior, item, context);
+          }
+          if (policy === "error") {
+            if (await identical(prior, item)) continue;
+            throw new FerryError(
+              "ERR_FERRY_CONFLICT",
+              `${printable(item.path)} differs between artifacts '${prior.source.info.name}' and '${info.name}', and the conflict policy is 'error'. Use conflict 'overwrite' (the later artifact wins), 'skip' (the earlier one wins) or separateDirectories`,
+              { context }
+            );
+          }
+          if (policy === "overwrite") byPath.set(item.path, item);
+        }
+      }
+      const planned = [...byPath.values()];
+      checkAncestors(byPath, context);
+      const fileCount = planned.filter((p) => p.kind !== "directory").length;
+      if (fileCount === 0) {
+        throw new FerryError(
+          "ERR_FERRY_NO_FILES",
+          `Nothing to merge into '${name}': the matching artifacts (${selected.map((a) => `'${a.name}'`).join(", ")}) hold no files` + (includeHiddenFiles ? "" : " other than hidden ones (set includeHiddenFiles to keep them)"),
+          { context }
+        );
+      }
+      const uploaded = await results.uploadStream(
+        name,
+        planned.map(toZipInput),
+        { retentionDays: opts.retentionDays, compressionLevel: opts.compressionLevel },
+        ctx
+      );
+      const merged = selected.map((a) => a.name);
+      if (deleteMerged) await deleteSources(results, name, uploaded.id, merged, ctx);
+      return {
+        ...uploaded.id !== void 0 ? { id: uploaded.id } : {},
+        ...uploaded.digest !== void 0 ? { digest: uploaded.digest } : {},
+        size: uploaded.uploadedBytes,
+        fileCount: uploaded.fileCount,
+        merged
+      };
+    } finally {
+      await Promise.all(sources2.map((s) => s.blob.dispose()));
+    }
+  });
+}
+async function planSource(source, options) {
+  const { info, blob } = source;
+  const prefix = options.separateDirectories ? `${info.name}/` : "";
+  const mime = (blob.contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+  if (!["application/zip", "application/x-zip-compressed", "application/zip-compressed"].includes(mime)) {
+    const digest3 = await digestRegularFile(blob.file);
+    const fileName = fileNameFromDisposition(blob.contentDisposition, info.name);
+    return [
+      {
+        path: checkedPath(info.name, `${prefix}${fileName}`, "file"),
+        kind: "file",
+        source,
+        entry: void 0,
+        size: digest3?.size ?? blob.size,
+        crc32: digest3?.crc32 ?? 0,
+        mode: void 0,
+        mtime: void 0
+      }
+    ];
+  }
+  const entries = await readCentralDirectory(blob.file, { maxEntries: DEFAULT_EXTRACT_LIMITS.maxEntries });
+  const out = [];
+  for (const entry of entries) {
+    const bare = entry.isDirectory ? entry.name.replace(/[/\\]+$/, "") : entry.name;
+    if (entry.isDirectory && (bare === "" || bare === ".")) continue;
+    const kind = entry.isDirectory ? "directory" : entry.isSymlink ? "symlink" : "file";
+    const planned = {
+      path: checkedPath(info.name, `${prefix}${bare}`, kind),
+      kind,
+      source,
+      entry,
+      size: entry.uncompressedSize,
+      crc32: entry.crc32,
+      mode: entry.mode === void 0 ? void 0 : entry.mode & 4095,
+      mtime: entry.mtime
+    };
+    if (kind === "symlink") planned.linkTarget = await readLinkText(blob.file, entry, info.name);
+    out.push(planned);
+  }
+  return out;
+}
+function checkedPath(artifact, candidate, kind) {
+  try {
+    const checked = validateEntryName(candidate, kind === "directory" ? "directory" : "file");
+    return kind === "directory" ? checked.slice(0, -1) : checked;
+  } catch (error) {
+    throw new IntegrityError(
+      "ERR_FERRY_UNSAFE_PATH",
+      `Artifact '${artifact}' has an entry that cannot be merged: ${error.message}`,
+      { cause: error, context: { operation: "merge", artifactName: artifact } }
+    );
+  }
+}
+async function readLinkText(file, entry, artifact) {
+  if (entry.uncompressedSize === 0 || entry.uncompressedSize > MAX_LINK_BYTES2) {
+    throw new IntegrityError(
+      "ERR_FERRY_INTEGRITY",
+      `Symbolic link entry ${printable(entry.name)} of artifact '${artifact}' has a link text of ${entry.uncompressedSize} bytes`,
+      { context: { operation: "merge", artifactName: artifact } }
+    );
+  }
+  return (await readAll(await openEntryStream(file, entry))).toString("utf8");
+}
+async function contentSha256(item) {
+  if (item.entry === void 0) return item.source.blob.sha256;
+  const hash = createHash14("sha256");
+  for await (const chunk of await openEntryStream(item.source.blob.file, item.entry))
+    hash.update(chunk);
+  return hash.digest("hex");
+}
+async function identical(a, b) {
+  if (a.kind !== b.kind) return false;
+  if (a.kind === "symlink") return a.linkTarget === b.linkTarget;
+  if (a.size !== b.size || a.crc32 >>> 0 !== b.crc32 >>> 0) return false;
+  return await contentSha256(a) === await contentSha256(b);
+}
+function toZipInput(item) {
+  const mode = item.mode === void 0 ? {} : { mode: item.mode };
+  if (item.kind === "directory") return { kind: "directory", name: item.path, ...mode };
+  if (item.kind === "symlink") return { kind: "symlink", name: item.path, target: item.linkTarget };
+  const { entry, source } = item;
+  return {
+    kind: "stream",
+    name: item.path,
+    size: item.size,
+    crc32: item.crc32,
+    ...mode,
+    ...item.mtime !== void 0 ? { mtime: item.mtime } : {},
+    open: () => entry === void 0 ? Promise.resolve(createReadStream4(source.blob.file, { highWaterMark: 1024 * 1024 })) : openEntryStream(source.blob.file, entry)
+  };
+}
+function fold2(p) {
+  return p.normalize("NFC").toLowerCase();
+}
+function caseCollision(a, b, context) {
+  return new FerryError(
+    "ERR_FERRY_CONFLICT",
+    `${printable(a.path)} (artifact '${a.source.info.name}') and ${printable(b.path)} (artifact '${b.source.info.name}') differ only in letter case or Unicode normalisation; the merged artifact could not be extracted on macOS or Windows. Use separateDirectories or rename one of them`,
+    { context }
+  );
+}
+function kindConflict(a, b, context) {
+  const what = (p) => p.kind === "directory" ? "a directory" : "a file";
+  return new FerryError(
+    "ERR_FERRY_CONFLICT",
+    `${printable(b.path)} is ${what(a)} in artifact '${a.source.info.name}' but ${what(b)} in artifact '${b.source.info.name}'; use separateDirectories to merge them`,
+    { context }
+  );
+}
+function checkAncestors(byPath, context) {
+  for (const item of byPath.values()) {
+    const parts = item.path.split("/");
+    for (let i = 1; i < parts.length; i++) {
+      const holder = byPath.get(parts.slice(0, i).join("/"));
+      if (holder !== void 0 && holder.kind !== "directory") throw kindConflict(holder, item, context);
+    }
+  }
+}
+async function deleteSources(backend, name, id, merged, ctx) {
+  const deleted = [];
+  for (const source of merged) {
+    try {
+      await backend.delete(source, ctx);
+      deleted.push(source);
+    } catch (error) {
+      throw new FerryError(
+        isFerryError(error) ? error.code : "ERR_FERRY_PROTOCOL",
+        `Merged artifact '${name}'${id !== void 0 ? ` (id ${id})` : ""} was created, but deleting the source '${source}' failed (${deleted.length} of ${merged.length} deleted${deleted.length ? `: ${deleted.map((d) => `'${d}'`).join(", ")}` : ""}): ${error.message}`,
+        { cause: error, context: { operation: "merge", artifactName: source } }
+      );
+    }
+  }
+}
+
 // src/environment.ts
 function fromEnvironment(env = process.env) {
   const options = {};
@@ -28671,6 +29145,7 @@ Commands:
   list                    list the artifacts of the run
   get NAME                show one artifact
   delete NAME             delete an artifact
+  merge NAME              merge the run's artifacts into a new one (without extracting them)
   doctor                  explain which protocol, token and proxy route Ferry will use
   serve                   run a local artifact service (both protocols)
 
@@ -28750,6 +29225,25 @@ Shows one artifact of the run; exit code 3 when there is none.
 
 Examples:
   ferry get build-output --json`,
+  merge: `Usage: ferry merge NAME [--pattern GLOB] [options]
+
+Merges the newest artifact of each name matching --pattern (default '*') into a new
+artifact NAME, streaming the files from the source zips without extracting them. The same
+path in two artifacts with different content fails unless --conflict says otherwise.
+Results protocol and the local store only.
+
+Options:
+  --pattern GLOB            artifact names to merge (default '*')
+  --separate-directories    put each artifact's files under <artifact name>/
+  --delete-merged           delete the sources after the new artifact is finalized
+  --conflict POLICY         error (default) | overwrite (later wins) | skip (earlier wins)
+  --include-hidden          keep files whose path has a segment starting with '.'
+  --retention-days N        days to keep the new artifact
+  --compression-level N     0-9 (default 6)
+
+Examples:
+  ferry merge all-logs --pattern 'logs-*' --delete-merged
+  ferry merge bundle --separate-directories --json`,
   doctor: `Usage: ferry doctor [--json]
 
 Checks the environment without uploading anything: which protocol Ferry will use and
@@ -28999,7 +29493,16 @@ var COMMANDS = {
   get: { repository: { type: "string" }, "github-token": { type: "string" } },
   delete: { repository: { type: "string" }, "github-token": { type: "string" } },
   serve: { port: { type: "string" }, host: { type: "string" }, data: { type: "string" } },
-  doctor: {}
+  doctor: {},
+  merge: {
+    pattern: { type: "string" },
+    "separate-directories": { type: "boolean" },
+    "delete-merged": { type: "boolean" },
+    conflict: { type: "string" },
+    "include-hidden": { type: "boolean" },
+    "retention-days": { type: "string" },
+    "compression-level": { type: "string" }
+  }
 };
 var UsageError = class extends Error {
 };
@@ -29065,6 +29568,8 @@ ${COMMAND_HELP[command] ?? ""}
         return await remove(positionals, options, out);
       case "doctor":
         return await doctor(options, out);
+      case "merge":
+        return await merge(positionals, values, options, out);
     }
     return 2;
   } catch (error) {
@@ -29172,6 +29677,31 @@ async function get2(positionals, options, out) {
   out.result(
     { command: "get", artifact },
     `${artifact.name}	${formatBytes(artifact.size)}${artifact.id !== void 0 ? `	id ${artifact.id}` : ""}`
+  );
+  return 0;
+}
+async function merge(positionals, values, options, out) {
+  const [name, ...extra] = positionals;
+  if (!name || extra.length) throw new UsageError("merge needs exactly one NAME for the new artifact");
+  const conflict2 = values["conflict"];
+  if (conflict2 !== void 0 && conflict2 !== "error" && conflict2 !== "overwrite" && conflict2 !== "skip") {
+    throw new UsageError(`--conflict must be error, overwrite or skip; got '${String(conflict2)}'`);
+  }
+  const retention = numberOption(values, "retention-days");
+  const level = numberOption(values, "compression-level");
+  const result = await mergeArtifacts(name, {
+    ...options,
+    ...typeof values["pattern"] === "string" ? { pattern: values["pattern"] } : {},
+    ...values["separate-directories"] ? { separateDirectories: true } : {},
+    ...values["delete-merged"] ? { deleteMerged: true } : {},
+    ...values["include-hidden"] ? { includeHiddenFiles: true } : {},
+    ...conflict2 ? { conflict: conflict2 } : {},
+    ...retention !== void 0 ? { retentionDays: retention } : {},
+    ...level !== void 0 ? { compressionLevel: level } : {}
+  });
+  out.result(
+    { command: "merge", artifactName: name, ...result },
+    `merged ${result.merged.length} artifacts (${result.merged.join(", ")}) into ${name}${result.id !== void 0 ? ` (id ${result.id})` : ""}: ${formatBytes(result.size)}`
   );
   return 0;
 }

@@ -24983,7 +24983,7 @@ var RangeReadable = class extends Readable {
 };
 var EntryVerifier = class extends Transform2 {
   constructor(entry) {
-    super();
+    super({ highWaterMark: CHUNK });
     this.entry = entry;
   }
   entry;
@@ -25013,7 +25013,7 @@ async function openEntryStreamOnHandle(handle, entry, options) {
   const verifier = new EntryVerifier(entry);
   const done = () => {
   };
-  if (entry.method === 8) pipeline5(source, createInflateRaw(), verifier, done);
+  if (entry.method === 8) pipeline5(source, createInflateRaw({ chunkSize: 256 * 1024 }), verifier, done);
   else pipeline5(source, verifier, done);
   return verifier;
 }
@@ -25366,7 +25366,11 @@ async function stage(handle, item, staged, dataLimit, options) {
     await out.close();
     throw error2;
   }
-  await pipeline6(input, out.createWriteStream(), options.signal ? { signal: options.signal } : {});
+  await pipeline6(
+    input,
+    out.createWriteStream({ highWaterMark: 1024 * 1024 }),
+    options.signal ? { signal: options.signal } : {}
+  );
 }
 async function extractZip(zipPath, options) {
   const opts = normalizeOptions(options);
@@ -25647,6 +25651,29 @@ var EntrySource = class _EntrySource {
       throw this.changed(`it was ${this.size} bytes when opened and now ends after ${position + done}`);
     }
     return buf;
+  }
+  /**
+   * Reads a small file whole with one byte of headroom: one read shows both a short file and
+   * one that grew since it was opened, instead of a read plus an end probe.
+   */
+  async readWhole() {
+    this.throwIfAborted();
+    const buf = Buffer.allocUnsafe(this.size + 1);
+    let done = 0;
+    try {
+      while (done < buf.length) {
+        const { bytesRead } = await this.#handle.read(buf, done, buf.length - done, done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+    } catch (error2) {
+      throw unreadable(this.sourcePath, this.name, error2);
+    }
+    if (done > this.size) throw this.changed(`it was ${this.size} bytes when opened and has grown since`);
+    if (done < this.size) {
+      throw this.changed(`it was ${this.size} bytes when opened and now ends after ${done}`);
+    }
+    return buf.subarray(0, this.size);
   }
   /** Throws `ERR_FERRY_SOURCE_CHANGED` if the file has grown beyond its size at open. */
   async assertEnd() {
@@ -26061,7 +26088,7 @@ function normalizeZipWriterOptions(options) {
     }
   }
   const level = integerIn("level", options.level, 0, 9);
-  const concurrency = options.concurrency === void 0 ? Math.min(Math.max(availableParallelism2(), 1), MAX_CONCURRENCY) : integerIn("concurrency", options.concurrency, 1, MAX_CONCURRENCY);
+  const concurrency = options.concurrency === void 0 ? Math.min(Math.max(availableParallelism2(), 1) + 1, MAX_CONCURRENCY) : integerIn("concurrency", options.concurrency, 1, MAX_CONCURRENCY);
   const chunkSize = options.chunkSize === void 0 ? DEFAULT_CHUNK_SIZE : integerIn("chunkSize", options.chunkSize, MIN_CHUNK_SIZE, MAX_CHUNK_SIZE);
   const signal = options.signal;
   if (signal !== void 0 && !(signal instanceof AbortSignal)) {
@@ -26394,13 +26421,44 @@ async function* streamTasks(ctx, input) {
     await source.close();
   }
 }
+var READ_AHEAD = 8;
+async function prefetchSmallFile(ctx, input) {
+  const source = await EntrySource.open(input.sourcePath, input.name, ctx.signal, ctx.files);
+  try {
+    if (source.size > ctx.wholeFileLimit) return { kind: "large" };
+    const data = source.size === 0 ? EMPTY : await source.readWhole();
+    return { kind: "small", data, mtime: source.mtime };
+  } finally {
+    await source.close();
+  }
+}
 async function* produceTasks(ctx, inputs) {
-  for (const input of inputs) {
+  const prefetched = /* @__PURE__ */ new Map();
+  const startPrefetch = (from) => {
+    for (let i = from; i < Math.min(inputs.length, from + READ_AHEAD); i++) {
+      const input = inputs[i];
+      if (input.kind !== "file" || prefetched.has(i)) continue;
+      const pending = prefetchSmallFile(ctx, input);
+      pending.catch(() => void 0);
+      prefetched.set(i, pending);
+    }
+  };
+  for (const [index, input] of inputs.entries()) {
     if (ctx.signal.aborted) throw new AbortError(ctx.signal.reason);
     switch (input.kind) {
-      case "file":
-        yield* fileTasks(ctx, input);
+      case "file": {
+        startPrefetch(index);
+        const ahead = await prefetched.get(index);
+        prefetched.delete(index);
+        if (ahead.kind === "large") {
+          yield* fileTasks(ctx, input);
+          break;
+        }
+        const record = newRecord(ctx, input, ahead.mtime);
+        const storeOnly = ctx.options.level === 0 || isAlreadyCompressed(input.name);
+        yield storeOnly || ahead.data.length === 0 ? storedBufferTask(ctx, record, ahead.data) : smallFileTask(ctx, record, ahead.data);
         break;
+      }
       case "stream":
         yield* streamTasks(ctx, input);
         break;

@@ -75,6 +75,43 @@ describe('ferry CLI against the embedded local store', () => {
     expect(gone.stderr).toMatch(/No artifact named 'demo'/);
   });
 
+  it('merges artifacts without extracting them, with the conflict policy, and deletes the sources', async () => {
+    const a = path.join(work, 'merge-a');
+    const b = path.join(work, 'merge-b');
+    await mkdir(a, { recursive: true });
+    await mkdir(b, { recursive: true });
+    await writeFile(path.join(a, 'same.txt'), 'same');
+    await writeFile(path.join(b, 'same.txt'), 'same');
+    await writeFile(path.join(a, 'a.txt'), 'from a');
+    await writeFile(path.join(b, 'clash.txt'), 'b version');
+    await writeFile(path.join(a, 'clash.txt'), 'a version');
+    expect((await ferry('upload', 'part-a', a, '--store', store)).code).toBe(0);
+    expect((await ferry('upload', 'part-b', b, '--store', store)).code).toBe(0);
+
+    const refused = await ferry('merge', 'whole', '--pattern', 'part-*', '--store', store);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/clash\.txt/);
+
+    const merged = await ferry(
+      'merge',
+      'whole',
+      '--pattern',
+      'part-*',
+      '--conflict',
+      'overwrite',
+      '--delete-merged',
+      '--store',
+      store,
+    );
+    expect(merged.code).toBe(0);
+    expect(merged.stdout).toMatch(/merged 2 artifacts \(part-a, part-b\) into whole/);
+    const target = path.join(work, 'merged-out');
+    expect((await ferry('download', 'whole', '--path', target, '--store', store)).code).toBe(0);
+    expect(await readFile(path.join(target, 'clash.txt'), 'utf8')).toBe('b version');
+    expect(await readFile(path.join(target, 'a.txt'), 'utf8')).toBe('from a');
+    expect((await ferry('get', 'part-a', '--store', store)).code).toBe(3);
+  });
+
   it('uses exit code 2 for bad usage and invalid input, naming the problem', async () => {
     const noArgs = await ferry('upload');
     expect(noArgs.code).toBe(2);
@@ -97,7 +134,7 @@ describe('ferry CLI against the embedded local store', () => {
   });
 
   it('prints help with examples for every command', async () => {
-    for (const command of ['upload', 'download', 'list', 'get', 'delete', 'serve']) {
+    for (const command of ['upload', 'download', 'list', 'get', 'delete', 'merge', 'doctor', 'serve']) {
       const help = await ferry(command, '--help');
       expect(help.code).toBe(0);
       expect(help.stdout).toMatch(/Usage: ferry/);

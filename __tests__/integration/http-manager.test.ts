@@ -210,6 +210,14 @@ describe('HttpManager against a real loopback server', () => {
   });
 });
 
+/** The rejection of a promise that must fail. */
+function failureOf(promise: Promise<unknown>): Promise<FerryError> {
+  return promise.then(
+    () => Promise.reject(new Error('expected a failure')),
+    (e: unknown) => e as FerryError,
+  );
+}
+
 describe('HttpManager: answers that are easy to misread', () => {
   it('retries a 2xx whose body is not JSON (an intermediary page) and then succeeds', async () => {
     let calls = 0;
@@ -231,9 +239,7 @@ describe('HttpManager: answers that are easy to misread', () => {
     });
     const clock = fakeClock();
     const http = new HttpManager({ slots: 1, userAgent: 'test', clock, retry: { maxAttempts: 3 } });
-    const error = await http
-      .request({ slot: 0, method: 'GET', url: server.url }, readText)
-      .catch((e: unknown) => e as FerryError);
+    const error = await failureOf(http.request({ slot: 0, method: 'GET', url: server.url }, readText));
     expect(server.requests).toHaveLength(3);
     expect(error.code).toBe('ERR_FERRY_HTTP');
     expect(error.message).toMatch(/rate limit/);
@@ -246,9 +252,7 @@ describe('HttpManager: answers that are easy to misread', () => {
       res.end();
     });
     const http = new HttpManager({ slots: 1, userAgent: 'test', clock: fakeClock() });
-    const error = await http
-      .request({ slot: 0, method: 'GET', url: server.url }, readText)
-      .catch((e: unknown) => e as FerryError);
+    const error = await failureOf(http.request({ slot: 0, method: 'GET', url: server.url }, readText));
     expect(error.code).toBe('ERR_FERRY_PROXY');
     expect(error.message).toMatch(/Proxy authentication required/);
     expect(server.requests).toHaveLength(1);

@@ -8,6 +8,7 @@ Commands:
   list                    list the artifacts of the run
   get NAME                show one artifact
   delete NAME             delete an artifact
+  merge NAME              merge the run's artifacts into a new one (without extracting them)
   doctor                  explain which protocol, token and proxy route Ferry will use
   serve                   run a local artifact service (both protocols)
 
@@ -88,6 +89,25 @@ Shows one artifact of the run; exit code 3 when there is none.
 
 Examples:
   ferry get build-output --json`,
+  merge: `Usage: ferry merge NAME [--pattern GLOB] [options]
+
+Merges the newest artifact of each name matching --pattern (default '*') into a new
+artifact NAME, streaming the files from the source zips without extracting them. The same
+path in two artifacts with different content fails unless --conflict says otherwise.
+Results protocol and the local store only.
+
+Options:
+  --pattern GLOB            artifact names to merge (default '*')
+  --separate-directories    put each artifact's files under <artifact name>/
+  --delete-merged           delete the sources after the new artifact is finalized
+  --conflict POLICY         error (default) | overwrite (later wins) | skip (earlier wins)
+  --include-hidden          keep files whose path has a segment starting with '.'
+  --retention-days N        days to keep the new artifact
+  --compression-level N     0-9 (default 6)
+
+Examples:
+  ferry merge all-logs --pattern 'logs-*' --delete-merged
+  ferry merge bundle --separate-directories --json`,
   doctor: `Usage: ferry doctor [--json]
 
 Checks the environment without uploading anything: which protocol Ferry will use and

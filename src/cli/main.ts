@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { deleteArtifact, downloadArtifact, getArtifact, listArtifacts, uploadArtifact } from '../client.js';
+import { mergeArtifacts } from '../merge/merge.js';
 import type { FindBy } from '../backends/results/rest.js';
 import { fromEnvironment } from '../environment.js';
 import { isFerryError } from '../errors.js';
@@ -47,6 +48,15 @@ const COMMANDS: Record<string, NonNullable<ParseArgsConfig['options']>> = {
   delete: { repository: { type: 'string' }, 'github-token': { type: 'string' } },
   serve: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' } },
   doctor: {},
+  merge: {
+    pattern: { type: 'string' },
+    'separate-directories': { type: 'boolean' },
+    'delete-merged': { type: 'boolean' },
+    conflict: { type: 'string' },
+    'include-hidden': { type: 'boolean' },
+    'retention-days': { type: 'string' },
+    'compression-level': { type: 'string' },
+  },
 };
 
 class UsageError extends Error {}
@@ -110,6 +120,8 @@ export async function main(argv: string[]): Promise<number> {
         return await remove(positionals, options, out);
       case 'doctor':
         return await doctor(options, out);
+      case 'merge':
+        return await merge(positionals, values, options, out);
     }
     return 2;
   } catch (error: unknown) {
@@ -240,6 +252,37 @@ async function get(positionals: string[], options: ArtifactClientOptions, out: C
   out.result(
     { command: 'get', artifact },
     `${artifact.name}\t${formatBytes(artifact.size)}${artifact.id !== undefined ? `\tid ${artifact.id}` : ''}`,
+  );
+  return 0;
+}
+
+async function merge(
+  positionals: string[],
+  values: Values,
+  options: ArtifactClientOptions,
+  out: CliOutput,
+): Promise<number> {
+  const [name, ...extra] = positionals;
+  if (!name || extra.length) throw new UsageError('merge needs exactly one NAME for the new artifact');
+  const conflict = values['conflict'];
+  if (conflict !== undefined && conflict !== 'error' && conflict !== 'overwrite' && conflict !== 'skip') {
+    throw new UsageError(`--conflict must be error, overwrite or skip; got '${String(conflict)}'`);
+  }
+  const retention = numberOption(values, 'retention-days');
+  const level = numberOption(values, 'compression-level');
+  const result = await mergeArtifacts(name, {
+    ...options,
+    ...(typeof values['pattern'] === 'string' ? { pattern: values['pattern'] } : {}),
+    ...(values['separate-directories'] ? { separateDirectories: true } : {}),
+    ...(values['delete-merged'] ? { deleteMerged: true } : {}),
+    ...(values['include-hidden'] ? { includeHiddenFiles: true } : {}),
+    ...(conflict ? { conflict } : {}),
+    ...(retention !== undefined ? { retentionDays: retention } : {}),
+    ...(level !== undefined ? { compressionLevel: level } : {}),
+  });
+  out.result(
+    { command: 'merge', artifactName: name, ...result },
+    `merged ${result.merged.length} artifacts (${result.merged.join(', ')}) into ${name}${result.id !== undefined ? ` (id ${result.id})` : ''}: ${formatBytes(result.size)}`,
   );
   return 0;
 }

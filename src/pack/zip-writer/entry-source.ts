@@ -126,6 +126,30 @@ export class EntrySource implements PieceSource {
     return buf;
   }
 
+  /**
+   * Reads a small file whole with one byte of headroom: one read shows both a short file and
+   * one that grew since it was opened, instead of a read plus an end probe.
+   */
+  async readWhole(): Promise<Buffer> {
+    this.throwIfAborted();
+    const buf = Buffer.allocUnsafe(this.size + 1);
+    let done = 0;
+    try {
+      while (done < buf.length) {
+        const { bytesRead } = await this.#handle.read(buf, done, buf.length - done, done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+    } catch (error) {
+      throw unreadable(this.sourcePath, this.name, error);
+    }
+    if (done > this.size) throw this.changed(`it was ${this.size} bytes when opened and has grown since`);
+    if (done < this.size) {
+      throw this.changed(`it was ${this.size} bytes when opened and now ends after ${done}`);
+    }
+    return buf.subarray(0, this.size);
+  }
+
   /** Throws `ERR_FERRY_SOURCE_CHANGED` if the file has grown beyond its size at open. */
   async assertEnd(): Promise<void> {
     this.throwIfAborted();

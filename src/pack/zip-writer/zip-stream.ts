@@ -94,7 +94,7 @@ export interface ZipWriterOptions {
   level: number;
   /**
    * Pieces of source data read ahead and deflated in parallel (on the libuv thread pool).
-   * @default os.availableParallelism()
+   * @default os.availableParallelism() + 1 (one job queued per core, so no core idles while the next piece is read)
    */
   concurrency?: number;
   /**
@@ -182,7 +182,7 @@ export function normalizeZipWriterOptions(options: ZipWriterOptions): Normalized
   const level = integerIn('level', options.level, 0, 9);
   const concurrency =
     options.concurrency === undefined
-      ? Math.min(Math.max(availableParallelism(), 1), MAX_CONCURRENCY)
+      ? Math.min(Math.max(availableParallelism(), 1) + 1, MAX_CONCURRENCY)
       : integerIn('concurrency', options.concurrency, 1, MAX_CONCURRENCY);
   const chunkSize =
     options.chunkSize === undefined
@@ -629,16 +629,63 @@ async function* streamTasks(
   }
 }
 
+/** Small files read ahead of the one being emitted: a few descriptors and a few MiB at most. */
+const READ_AHEAD = 8;
+
+type Prefetched = { kind: 'small'; data: Buffer; mtime: Date } | { kind: 'large' };
+
+/**
+ * Opens and reads a file if it is small; a large one is closed again and zipped by fileTasks.
+ * Many small files are a chain of open/read/close round trips to the thread pool: doing
+ * READ_AHEAD of them at once overlaps that latency while output order stays the input order.
+ */
+async function prefetchSmallFile(
+  ctx: Context,
+  input: Extract<PreparedInput, { kind: 'file' }>,
+): Promise<Prefetched> {
+  const source = await EntrySource.open(input.sourcePath, input.name, ctx.signal, ctx.files);
+  try {
+    if (source.size > ctx.wholeFileLimit) return { kind: 'large' };
+    const data = source.size === 0 ? EMPTY : await source.readWhole();
+    return { kind: 'small', data, mtime: source.mtime };
+  } finally {
+    await source.close();
+  }
+}
+
 async function* produceTasks(
   ctx: Context,
   inputs: readonly PreparedInput[],
 ): AsyncGenerator<OutputTask, void, undefined> {
-  for (const input of inputs) {
+  const prefetched = new Map<number, Promise<Prefetched>>();
+  const startPrefetch = (from: number): void => {
+    for (let i = from; i < Math.min(inputs.length, from + READ_AHEAD); i++) {
+      const input = inputs[i] as PreparedInput;
+      if (input.kind !== 'file' || prefetched.has(i)) continue;
+      const pending = prefetchSmallFile(ctx, input);
+      // Awaited in order below; until then a failure must not count as unhandled.
+      pending.catch(() => undefined);
+      prefetched.set(i, pending);
+    }
+  };
+  for (const [index, input] of inputs.entries()) {
     if (ctx.signal.aborted) throw new AbortError(ctx.signal.reason);
     switch (input.kind) {
-      case 'file':
-        yield* fileTasks(ctx, input);
+      case 'file': {
+        startPrefetch(index);
+        const ahead = await (prefetched.get(index) as Promise<Prefetched>);
+        prefetched.delete(index);
+        if (ahead.kind === 'large') {
+          yield* fileTasks(ctx, input);
+          break;
+        }
+        const record = newRecord(ctx, input, ahead.mtime);
+        const storeOnly = ctx.options.level === 0 || isAlreadyCompressed(input.name);
+        yield storeOnly || ahead.data.length === 0
+          ? storedBufferTask(ctx, record, ahead.data)
+          : smallFileTask(ctx, record, ahead.data);
         break;
+      }
       case 'stream':
         yield* streamTasks(ctx, input);
         break;

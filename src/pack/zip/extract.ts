@@ -539,7 +539,11 @@ async function stage(
     await out.close();
     throw error;
   }
-  await pipeline(input, out.createWriteStream(), options.signal ? { signal: options.signal } : {});
+  await pipeline(
+    input,
+    out.createWriteStream({ highWaterMark: 1024 * 1024 }),
+    options.signal ? { signal: options.signal } : {},
+  );
 }
 
 /**
