@@ -25517,13 +25517,26 @@ async function downloadBlob(url, file, options) {
     const declared = res.headers["content-length"] === void 0 ? void 0 : Number(res.headers["content-length"]);
     let got = 0;
     const handle = await open14(file, append ? "a" : "w");
+    const persisted = (chunks) => {
+      for (const chunk of chunks) {
+        got += chunk.length;
+        received += chunk.length;
+        hash.update(chunk);
+      }
+      options.onBytes?.(received);
+    };
     const sink = new Writable({
+      highWaterMark: 4 * 1024 * 1024,
       write(chunk, _encoding, done) {
         handle.write(chunk).then(() => {
-          got += chunk.length;
-          received += chunk.length;
-          hash.update(chunk);
-          options.onBytes?.(received);
+          persisted([chunk]);
+          done();
+        }, done);
+      },
+      writev(entries, done) {
+        const chunks = entries.map((e) => e.chunk);
+        handle.writev(chunks).then(() => {
+          persisted(chunks);
           done();
         }, done);
       }
