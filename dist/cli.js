@@ -20023,7 +20023,14 @@ var ChunkReader = class {
 
 // src/pack/gzip-payload.ts
 import { randomUUID } from "node:crypto";
-import { constants as fsConstants2 } from "node:fs";
+import {
+  closeSync,
+  constants as fsConstants2,
+  fstatSync,
+  openSync,
+  readSync,
+  statSync
+} from "node:fs";
 import { open as open4, rm as rm3, stat as stat2 } from "node:fs/promises";
 import path3 from "node:path";
 import { gzip } from "node:zlib";
@@ -20284,6 +20291,13 @@ async function preparePayload(absPath, opts) {
   }
   const src = new SourceFile(absPath, opts.file, opts.signal);
   src.throwIfAborted();
+  const small = src.readIfSmallSync(SMALL_FILE_LIMIT);
+  if (small !== void 0) {
+    if (level === 0) return { kind: "memory", data: small, gzip: false, originalSize: small.length };
+    const gz = await gzipBuffer(small, level);
+    src.throwIfAborted();
+    return gz.length > small.length ? { kind: "memory", data: small, gzip: false, originalSize: small.length } : { kind: "memory", data: gz, gzip: true, originalSize: small.length };
+  }
   const handle = await src.openAndCheck();
   try {
     const st = await src.statHandle(handle);
@@ -20299,11 +20313,7 @@ async function preparePayload(absPath, opts) {
     });
     if (size >= SMALL_FILE_LIMIT && (level === 0 || isAlreadyCompressed(absPath))) return rawFile();
     if (size < SMALL_FILE_LIMIT) {
-      const data = await src.readWhole(handle, size);
-      if (level === 0) return { kind: "memory", data, gzip: false, originalSize: size };
-      const gz = await gzipBuffer(data, level);
-      src.throwIfAborted();
-      return gz.length > size ? { kind: "memory", data, gzip: false, originalSize: size } : { kind: "memory", data: gz, gzip: true, originalSize: size };
+      throw src.changed(`it had ${size} bytes on a second look, below the small-file limit it was over`);
     }
     const sample = await src.readAt(handle, 0, Math.min(SAMPLE_SIZE, size), false);
     const gzSample = await gzipBuffer(sample, 1);
@@ -20379,6 +20389,40 @@ var SourceFile = class {
       this.#context
     );
   }
+  /**
+   * Opens, checks and reads the file synchronously if it is smaller than `limit`; returns
+   * undefined (having read nothing) for a larger one. One byte of headroom shows growth.
+   */
+  readIfSmallSync(limit) {
+    this.throwIfAborted();
+    let fd;
+    try {
+      fd = openSync(this.#absPath, OPEN_FLAGS2);
+    } catch (error) {
+      const st = statSync(this.#absPath, { throwIfNoEntry: false });
+      if (st) this.assertRegular(st);
+      throw this.unreadable(error);
+    }
+    try {
+      const st = fstatSync(fd);
+      this.assertRegular(st);
+      if (st.size >= limit) return void 0;
+      const buf = Buffer.allocUnsafe(st.size + 1);
+      let done = 0;
+      while (done < buf.length) {
+        const bytesRead = readSync(fd, buf, done, buf.length - done, done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      if (done > st.size) throw this.changed(`it grew beyond the ${st.size} bytes it had when opened`);
+      if (done < st.size) throw this.changed(`expected ${st.size} bytes, it ended after ${done}`);
+      return buf.subarray(0, st.size);
+    } catch (error) {
+      throw isFerryError(error) ? error : this.unreadable(error);
+    } finally {
+      closeSync(fd);
+    }
+  }
   async openAndCheck() {
     try {
       return await open4(this.#absPath, OPEN_FLAGS2);
@@ -20397,25 +20441,6 @@ var SourceFile = class {
     } catch (error) {
       throw isFerryError(error) ? error : this.unreadable(error);
     }
-  }
-  /** Reads a small file whole in one go; one byte of headroom shows whether it grew since the fstat. */
-  async readWhole(handle, size) {
-    const buf = Buffer.allocUnsafe(size + 1);
-    let done = 0;
-    try {
-      for (; ; ) {
-        const { bytesRead } = await handle.read(buf, done, buf.length - done, done);
-        if (bytesRead === 0) break;
-        done += bytesRead;
-        if (done === buf.length) break;
-      }
-    } catch (error) {
-      throw this.unreadable(error);
-    }
-    if (done > size) throw this.changed(`it grew beyond the ${size} bytes it had when opened`);
-    if (done < size) throw this.changed(`expected ${size} bytes, it ended after ${done}`);
-    this.throwIfAborted();
-    return buf.subarray(0, size);
   }
   /** Reads exactly `length` bytes at `position`; with `atEnd`, also checks nothing follows them. */
   async readAt(handle, position, length, atEnd) {
@@ -24442,7 +24467,7 @@ async function sampleIsCompressible(sample) {
 }
 
 // src/pack/zip-writer/entry-source.ts
-import { constants as fsConstants3 } from "node:fs";
+import { closeSync as closeSync2, constants as fsConstants3, fstatSync as fstatSync2, openSync as openSync2, readSync as readSync2 } from "node:fs";
 import { open as open13 } from "node:fs/promises";
 import { types as types2 } from "node:util";
 import { crc32 as crc325 } from "node:zlib";
@@ -24579,6 +24604,47 @@ var EntrySource = class _EntrySource {
     return this.#closed;
   }
 };
+function readSmallFileSync(sourcePath, name, limit, counters) {
+  let fd;
+  try {
+    fd = openSync2(sourcePath, OPEN_FLAGS3);
+  } catch (error) {
+    throw unreadable(sourcePath, name, error);
+  }
+  counters.openFiles++;
+  if (counters.openFiles > counters.maxOpenFiles) counters.maxOpenFiles = counters.openFiles;
+  try {
+    const st = fstatSync2(fd);
+    if (!st.isFile()) {
+      throw new ValidationError(
+        "ERR_FERRY_INVALID_PATH",
+        `${printable(sourcePath)} is ${describeKind(st)}; only regular files can be zipped as files`,
+        { file: name }
+      );
+    }
+    if (st.size > limit) return void 0;
+    const buf = Buffer.allocUnsafe(st.size + 1);
+    let done = 0;
+    while (done < buf.length) {
+      const bytesRead = readSync2(fd, buf, done, buf.length - done, done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    if (done !== st.size) {
+      throw new FerryError(
+        "ERR_FERRY_SOURCE_CHANGED",
+        `File ${printable(sourcePath)} changed while it was being zipped: it was ${st.size} bytes when opened and ${done > st.size ? "has grown since" : `now ends after ${done}`}`,
+        { context: { file: name } }
+      );
+    }
+    return { data: buf.subarray(0, st.size), mtime: st.mtime };
+  } catch (error) {
+    throw isFerryError(error) ? error : unreadable(sourcePath, name, error);
+  } finally {
+    closeSync2(fd);
+    counters.openFiles--;
+  }
+}
 function unreadable(sourcePath, name, cause) {
   if (isFerryError(cause)) return cause;
   const errno = cause?.code;
@@ -25302,14 +25368,9 @@ async function* streamTasks(ctx, input) {
 }
 var READ_AHEAD = 8;
 async function prefetchSmallFile(ctx, input) {
-  const source = await EntrySource.open(input.sourcePath, input.name, ctx.signal, ctx.files);
-  try {
-    if (source.size > ctx.wholeFileLimit) return { kind: "large" };
-    const data = source.size === 0 ? EMPTY : await source.readWhole();
-    return { kind: "small", data, mtime: source.mtime };
-  } finally {
-    await source.close();
-  }
+  if (ctx.signal.aborted) throw new AbortError(ctx.signal.reason, { file: input.name });
+  const small = readSmallFileSync(input.sourcePath, input.name, ctx.wholeFileLimit, ctx.files);
+  return small === void 0 ? { kind: "large" } : { kind: "small", data: small.data, mtime: small.mtime };
 }
 async function* produceTasks(ctx, inputs) {
   const prefetched = /* @__PURE__ */ new Map();

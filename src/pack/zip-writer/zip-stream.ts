@@ -6,7 +6,13 @@ import { AbortError, FerryError, ValidationError } from '../../errors.js';
 import { isAlreadyCompressed } from '../compressed-extensions.js';
 import { describeCharacter, isControlCharacter, printable } from '../validate.js';
 import { SAMPLE_SIZE, isWorthDeflating, sampleIsCompressible } from './compressibility.js';
-import { EntrySource, StreamSource, type FileCounters, type PieceSource } from './entry-source.js';
+import {
+  EntrySource,
+  readSmallFileSync,
+  StreamSource,
+  type FileCounters,
+  type PieceSource,
+} from './entry-source.js';
 import {
   MAX_UINT16,
   MAX_UINT32,
@@ -643,14 +649,9 @@ async function prefetchSmallFile(
   ctx: Context,
   input: Extract<PreparedInput, { kind: 'file' }>,
 ): Promise<Prefetched> {
-  const source = await EntrySource.open(input.sourcePath, input.name, ctx.signal, ctx.files);
-  try {
-    if (source.size > ctx.wholeFileLimit) return { kind: 'large' };
-    const data = source.size === 0 ? EMPTY : await source.readWhole();
-    return { kind: 'small', data, mtime: source.mtime };
-  } finally {
-    await source.close();
-  }
+  if (ctx.signal.aborted) throw new AbortError(ctx.signal.reason, { file: input.name });
+  const small = readSmallFileSync(input.sourcePath, input.name, ctx.wholeFileLimit, ctx.files);
+  return small === undefined ? { kind: 'large' } : { kind: 'small', data: small.data, mtime: small.mtime };
 }
 
 async function* produceTasks(
