@@ -20023,14 +20023,7 @@ var ChunkReader = class {
 
 // src/pack/gzip-payload.ts
 import { randomUUID } from "node:crypto";
-import {
-  closeSync,
-  constants as fsConstants2,
-  fstatSync,
-  openSync,
-  readSync,
-  statSync
-} from "node:fs";
+import { closeSync, constants as fsConstants2, fstatSync, openSync, statSync } from "node:fs";
 import { open as open4, rm as rm3, stat as stat2 } from "node:fs/promises";
 import path3 from "node:path";
 import { gzip } from "node:zlib";
@@ -20274,6 +20267,19 @@ async function gzipFileParallel(source, size, destination, level, options = {}) 
   return { bytesRead, bytesWritten };
 }
 
+// src/pack/read-small-sync.ts
+import { readSync } from "node:fs";
+function readWholeSync(fd, size) {
+  const buffer = Buffer.allocUnsafe(size + 1);
+  let found = 0;
+  while (found < buffer.length) {
+    const bytesRead = readSync(fd, buffer, found, buffer.length - found, found);
+    if (bytesRead === 0) break;
+    found += bytesRead;
+  }
+  return { data: buffer.subarray(0, Math.min(found, size)), found };
+}
+
 // src/pack/gzip-payload.ts
 var SMALL_FILE_LIMIT = 65536;
 var SAMPLE_SIZE = 256 * 1024;
@@ -20407,16 +20413,10 @@ var SourceFile = class {
       const st = fstatSync(fd);
       this.assertRegular(st);
       if (st.size >= limit) return void 0;
-      const buf = Buffer.allocUnsafe(st.size + 1);
-      let done = 0;
-      while (done < buf.length) {
-        const bytesRead = readSync(fd, buf, done, buf.length - done, done);
-        if (bytesRead === 0) break;
-        done += bytesRead;
-      }
-      if (done > st.size) throw this.changed(`it grew beyond the ${st.size} bytes it had when opened`);
-      if (done < st.size) throw this.changed(`expected ${st.size} bytes, it ended after ${done}`);
-      return buf.subarray(0, st.size);
+      const { data, found } = readWholeSync(fd, st.size);
+      if (found > st.size) throw this.changed(`it grew beyond the ${st.size} bytes it had when opened`);
+      if (found < st.size) throw this.changed(`expected ${st.size} bytes, it ended after ${found}`);
+      return data;
     } catch (error) {
       throw isFerryError(error) ? error : this.unreadable(error);
     } finally {
@@ -24467,7 +24467,7 @@ async function sampleIsCompressible(sample) {
 }
 
 // src/pack/zip-writer/entry-source.ts
-import { closeSync as closeSync2, constants as fsConstants3, fstatSync as fstatSync2, openSync as openSync2, readSync as readSync2 } from "node:fs";
+import { closeSync as closeSync2, constants as fsConstants3, fstatSync as fstatSync2, openSync as openSync2 } from "node:fs";
 import { open as open13 } from "node:fs/promises";
 import { types as types2 } from "node:util";
 import { crc32 as crc325 } from "node:zlib";
@@ -24623,21 +24623,15 @@ function readSmallFileSync(sourcePath, name, limit, counters) {
       );
     }
     if (st.size > limit) return void 0;
-    const buf = Buffer.allocUnsafe(st.size + 1);
-    let done = 0;
-    while (done < buf.length) {
-      const bytesRead = readSync2(fd, buf, done, buf.length - done, done);
-      if (bytesRead === 0) break;
-      done += bytesRead;
-    }
-    if (done !== st.size) {
+    const { data, found } = readWholeSync(fd, st.size);
+    if (found !== st.size) {
       throw new FerryError(
         "ERR_FERRY_SOURCE_CHANGED",
-        `File ${printable(sourcePath)} changed while it was being zipped: it was ${st.size} bytes when opened and ${done > st.size ? "has grown since" : `now ends after ${done}`}`,
+        `File ${printable(sourcePath)} changed while it was being zipped: it was ${st.size} bytes when opened and ${found > st.size ? "has grown since" : `now ends after ${found}`}`,
         { context: { file: name } }
       );
     }
-    return { data: buf.subarray(0, st.size), mtime: st.mtime };
+    return { data, mtime: st.mtime };
   } catch (error) {
     throw isFerryError(error) ? error : unreadable(sourcePath, name, error);
   } finally {
@@ -29430,6 +29424,18 @@ async function reach(name, url, opts) {
   }
 }
 
+// src/format.ts
+function formatBytes(bytes) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
 // src/cli/output.ts
 function createOutput(options) {
   const bar = options.tty ? new ProgressBar((text) => process.stderr.write(text)) : void 0;
@@ -29481,16 +29487,6 @@ function createOutput(options) {
       else line(`error: ${message}`);
     }
   };
-}
-function formatBytes(bytes) {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 var ProgressBar = class {
   constructor(write, now = Date.now) {

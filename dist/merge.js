@@ -22012,10 +22012,25 @@ async function sampleIsCompressible(sample) {
 }
 
 // src/pack/zip-writer/entry-source.ts
-import { closeSync, constants as fsConstants2, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, constants as fsConstants2, fstatSync, openSync } from "node:fs";
 import { open as open6 } from "node:fs/promises";
 import { types as types2 } from "node:util";
 import { crc32 as crc324 } from "node:zlib";
+
+// src/pack/read-small-sync.ts
+import { readSync } from "node:fs";
+function readWholeSync(fd, size) {
+  const buffer = Buffer.allocUnsafe(size + 1);
+  let found = 0;
+  while (found < buffer.length) {
+    const bytesRead = readSync(fd, buffer, found, buffer.length - found, found);
+    if (bytesRead === 0) break;
+    found += bytesRead;
+  }
+  return { data: buffer.subarray(0, Math.min(found, size)), found };
+}
+
+// src/pack/zip-writer/entry-source.ts
 var OPEN_FLAGS2 = fsConstants2.O_RDONLY | (fsConstants2.O_NONBLOCK ?? 0);
 function describeKind(st) {
   if (st.isDirectory()) return "a directory";
@@ -22168,21 +22183,15 @@ function readSmallFileSync(sourcePath, name, limit, counters) {
       );
     }
     if (st.size > limit) return void 0;
-    const buf = Buffer.allocUnsafe(st.size + 1);
-    let done = 0;
-    while (done < buf.length) {
-      const bytesRead = readSync(fd, buf, done, buf.length - done, done);
-      if (bytesRead === 0) break;
-      done += bytesRead;
-    }
-    if (done !== st.size) {
+    const { data, found } = readWholeSync(fd, st.size);
+    if (found !== st.size) {
       throw new FerryError(
         "ERR_FERRY_SOURCE_CHANGED",
-        `File ${printable(sourcePath)} changed while it was being zipped: it was ${st.size} bytes when opened and ${done > st.size ? "has grown since" : `now ends after ${done}`}`,
+        `File ${printable(sourcePath)} changed while it was being zipped: it was ${st.size} bytes when opened and ${found > st.size ? "has grown since" : `now ends after ${found}`}`,
         { context: { file: name } }
       );
     }
-    return { data: buf.subarray(0, st.size), mtime: st.mtime };
+    return { data, mtime: st.mtime };
   } catch (error2) {
     throw isFerryError(error2) ? error2 : unreadable(sourcePath, name, error2);
   } finally {
@@ -24406,14 +24415,7 @@ var ChunkReader = class {
 
 // src/pack/gzip-payload.ts
 import { randomUUID as randomUUID2 } from "node:crypto";
-import {
-  closeSync as closeSync2,
-  constants as fsConstants3,
-  fstatSync as fstatSync2,
-  openSync as openSync2,
-  readSync as readSync2,
-  statSync
-} from "node:fs";
+import { closeSync as closeSync2, constants as fsConstants3, fstatSync as fstatSync2, openSync as openSync2, statSync } from "node:fs";
 import { open as open10, rm as rm6, stat as stat5 } from "node:fs/promises";
 import path7 from "node:path";
 import { gzip } from "node:zlib";
@@ -24600,16 +24602,10 @@ var SourceFile = class {
       const st = fstatSync2(fd);
       this.assertRegular(st);
       if (st.size >= limit) return void 0;
-      const buf = Buffer.allocUnsafe(st.size + 1);
-      let done = 0;
-      while (done < buf.length) {
-        const bytesRead = readSync2(fd, buf, done, buf.length - done, done);
-        if (bytesRead === 0) break;
-        done += bytesRead;
-      }
-      if (done > st.size) throw this.changed(`it grew beyond the ${st.size} bytes it had when opened`);
-      if (done < st.size) throw this.changed(`expected ${st.size} bytes, it ended after ${done}`);
-      return buf.subarray(0, st.size);
+      const { data, found } = readWholeSync(fd, st.size);
+      if (found > st.size) throw this.changed(`it grew beyond the ${st.size} bytes it had when opened`);
+      if (found < st.size) throw this.changed(`expected ${st.size} bytes, it ended after ${found}`);
+      return data;
     } catch (error2) {
       throw isFerryError(error2) ? error2 : this.unreadable(error2);
     } finally {
@@ -29247,6 +29243,18 @@ function fromEnvironment(env = process.env) {
   return options;
 }
 
+// src/format.ts
+function formatBytes(bytes) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
 // src/action/runtime.ts
 var PROGRESS_INTERVAL_MS = 1e4;
 function actionOptions(env, progressIntervalMs = PROGRESS_INTERVAL_MS) {
@@ -29316,16 +29324,6 @@ function progressLine(event) {
     line += `, ${event.filesDone}/${event.filesTotal} files`;
   }
   return line;
-}
-function formatBytes(bytes) {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 async function runAction(body) {
   try {

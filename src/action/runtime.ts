@@ -14,6 +14,9 @@ export type Env = Record<string, string | undefined>;
  * runner options (`fromEnvironment`), a logger on core.debug/info/warning/error, throttled
  * progress lines, and masks for the runtime token and any signed-URL signature seen in a line.
  */
+import { formatBytes } from '../format.js';
+export { formatBytes };
+
 export function actionOptions(env: Env, progressIntervalMs = PROGRESS_INTERVAL_MS): ArtifactClientOptions {
   mask(env['ACTIONS_RUNTIME_TOKEN']);
   return {
@@ -95,17 +98,6 @@ export function progressLine(event: ProgressEvent): string {
     line += `, ${event.filesDone}/${event.filesTotal} files`;
   }
   return line;
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { formatBytes } from '../format.js';
 import type { Logger, ProgressEvent } from '../types.js';
 import { redactText } from '../transport/redact.js';
 
@@ -73,16 +74,7 @@ export function createOutput(options: {
   };
 }
 
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
+export { formatBytes };
 
 /**
  * A single redrawn line for terminals: phase, bytes, percent, rate, ETA and files. Redraws at

@@ -1,13 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  closeSync,
-  constants as fsConstants,
-  fstatSync,
-  openSync,
-  readSync,
-  statSync,
-  type Stats,
-} from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, statSync, type Stats } from 'node:fs';
 import { open, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { gzip } from 'node:zlib';
@@ -21,6 +13,7 @@ import {
 } from '../errors.js';
 import { isAlreadyCompressed } from './compressed-extensions.js';
 import { gzipFileParallel } from './parallel-gzip.js';
+import { readWholeSync } from './read-small-sync.js';
 import { printable } from './validate.js';
 
 /**
@@ -233,16 +226,10 @@ class SourceFile {
       const st = fstatSync(fd);
       this.assertRegular(st);
       if (st.size >= limit) return undefined;
-      const buf = Buffer.allocUnsafe(st.size + 1);
-      let done = 0;
-      while (done < buf.length) {
-        const bytesRead = readSync(fd, buf, done, buf.length - done, done);
-        if (bytesRead === 0) break;
-        done += bytesRead;
-      }
-      if (done > st.size) throw this.changed(`it grew beyond the ${st.size} bytes it had when opened`);
-      if (done < st.size) throw this.changed(`expected ${st.size} bytes, it ended after ${done}`);
-      return buf.subarray(0, st.size);
+      const { data, found } = readWholeSync(fd, st.size);
+      if (found > st.size) throw this.changed(`it grew beyond the ${st.size} bytes it had when opened`);
+      if (found < st.size) throw this.changed(`expected ${st.size} bytes, it ended after ${found}`);
+      return data;
     } catch (error) {
       throw isFerryError(error) ? error : this.unreadable(error);
     } finally {

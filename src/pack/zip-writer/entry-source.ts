@@ -1,9 +1,10 @@
-import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { types } from 'node:util';
 import { crc32 } from 'node:zlib';
 import { AbortError, FerryError, ValidationError, isFerryError } from '../../errors.js';
+import { readWholeSync } from '../read-small-sync.js';
 import { printable } from '../validate.js';
 
 /** `O_NONBLOCK` so that opening a FIFO by mistake fails the regular-file check instead of hanging. */
@@ -207,21 +208,15 @@ export function readSmallFileSync(
       );
     }
     if (st.size > limit) return undefined;
-    const buf = Buffer.allocUnsafe(st.size + 1);
-    let done = 0;
-    while (done < buf.length) {
-      const bytesRead = readSync(fd, buf, done, buf.length - done, done);
-      if (bytesRead === 0) break;
-      done += bytesRead;
-    }
-    if (done !== st.size) {
+    const { data, found } = readWholeSync(fd, st.size);
+    if (found !== st.size) {
       throw new FerryError(
         'ERR_FERRY_SOURCE_CHANGED',
-        `File ${printable(sourcePath)} changed while it was being zipped: it was ${st.size} bytes when opened and ${done > st.size ? 'has grown since' : `now ends after ${done}`}`,
+        `File ${printable(sourcePath)} changed while it was being zipped: it was ${st.size} bytes when opened and ${found > st.size ? 'has grown since' : `now ends after ${found}`}`,
         { context: { file: name } },
       );
     }
-    return { data: buf.subarray(0, st.size), mtime: st.mtime };
+    return { data, mtime: st.mtime };
   } catch (error) {
     throw isFerryError(error) ? error : unreadable(sourcePath, name, error);
   } finally {
