@@ -20026,7 +20026,7 @@ import { randomUUID } from "node:crypto";
 import { closeSync, constants as fsConstants2, fstatSync, openSync, statSync } from "node:fs";
 import { open as open4, rm as rm3, stat as stat2 } from "node:fs/promises";
 import path3 from "node:path";
-import { gzip } from "node:zlib";
+import { gzip, gzipSync } from "node:zlib";
 
 // src/pack/compressed-extensions.ts
 var OFFICIAL_GZIP_EXEMPT_EXTENSIONS = [
@@ -20300,7 +20300,7 @@ async function preparePayload(absPath, opts) {
   const small = src.readIfSmallSync(SMALL_FILE_LIMIT);
   if (small !== void 0) {
     if (level === 0) return { kind: "memory", data: small, gzip: false, originalSize: small.length };
-    const gz = await gzipBuffer(small, level);
+    const gz = gzipSync(small, { level });
     src.throwIfAborted();
     return gz.length > small.length ? { kind: "memory", data: small, gzip: false, originalSize: small.length } : { kind: "memory", data: gz, gzip: true, originalSize: small.length };
   }

@@ -21335,7 +21335,7 @@ import { randomUUID as randomUUID2 } from "node:crypto";
 import { closeSync, constants as fsConstants2, fstatSync, openSync, statSync } from "node:fs";
 import { open as open5, rm as rm4, stat as stat3 } from "node:fs/promises";
 import path3 from "node:path";
-import { gzip } from "node:zlib";
+import { gzip, gzipSync } from "node:zlib";
 
 // src/pack/compressed-extensions.ts
 var OFFICIAL_GZIP_EXEMPT_EXTENSIONS = [
@@ -21609,7 +21609,7 @@ async function preparePayload(absPath, opts) {
   const small = src.readIfSmallSync(SMALL_FILE_LIMIT);
   if (small !== void 0) {
     if (level === 0) return { kind: "memory", data: small, gzip: false, originalSize: small.length };
-    const gz = await gzipBuffer(small, level);
+    const gz = gzipSync(small, { level });
     src.throwIfAborted();
     return gz.length > small.length ? { kind: "memory", data: small, gzip: false, originalSize: small.length } : { kind: "memory", data: gz, gzip: true, originalSize: small.length };
   }

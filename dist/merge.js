@@ -24418,7 +24418,7 @@ import { randomUUID as randomUUID2 } from "node:crypto";
 import { closeSync as closeSync2, constants as fsConstants3, fstatSync as fstatSync2, openSync as openSync2, statSync } from "node:fs";
 import { open as open10, rm as rm6, stat as stat5 } from "node:fs/promises";
 import path7 from "node:path";
-import { gzip } from "node:zlib";
+import { gzip, gzipSync } from "node:zlib";
 
 // src/pack/parallel-gzip.ts
 import { availableParallelism as availableParallelism2 } from "node:os";
@@ -24489,7 +24489,7 @@ async function preparePayload(absPath, opts) {
   const small = src.readIfSmallSync(SMALL_FILE_LIMIT);
   if (small !== void 0) {
     if (level === 0) return { kind: "memory", data: small, gzip: false, originalSize: small.length };
-    const gz = await gzipBuffer(small, level);
+    const gz = gzipSync(small, { level });
     src.throwIfAborted();
     return gz.length > small.length ? { kind: "memory", data: small, gzip: false, originalSize: small.length } : { kind: "memory", data: gz, gzip: true, originalSize: small.length };
   }
