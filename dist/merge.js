@@ -5787,7 +5787,7 @@ var require_client_h1 = __commonJS({
       kResume,
       kHTTPContext
     } = require_symbols();
-    var constants5 = require_constants2();
+    var constants6 = require_constants2();
     var EMPTY_BUF = Buffer.alloc(0);
     var FastBuffer = Buffer[Symbol.species];
     var addListener = util.addListener;
@@ -5862,7 +5862,7 @@ var require_client_h1 = __commonJS({
       constructor(client, socket, { exports: exports2 }) {
         assert(Number.isFinite(client[kMaxHeadersSize]) && client[kMaxHeadersSize] > 0);
         this.llhttp = exports2;
-        this.ptr = this.llhttp.llhttp_alloc(constants5.TYPE.RESPONSE);
+        this.ptr = this.llhttp.llhttp_alloc(constants6.TYPE.RESPONSE);
         this.client = client;
         this.socket = socket;
         this.timeout = null;
@@ -5957,11 +5957,11 @@ var require_client_h1 = __commonJS({
             currentBufferRef = null;
           }
           const offset = llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr;
-          if (ret !== constants5.ERROR.OK) {
+          if (ret !== constants6.ERROR.OK) {
             const body = data.subarray(offset);
-            if (ret === constants5.ERROR.PAUSED_UPGRADE) {
+            if (ret === constants6.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(body);
-            } else if (ret === constants5.ERROR.PAUSED) {
+            } else if (ret === constants6.ERROR.PAUSED) {
               this.paused = true;
               socket.unshift(body);
             } else {
@@ -5984,10 +5984,10 @@ var require_client_h1 = __commonJS({
         } finally {
           currentParser = null;
         }
-        if (ret === constants5.ERROR.OK) {
+        if (ret === constants6.ERROR.OK) {
           return null;
         }
-        if (ret === constants5.ERROR.PAUSED || ret === constants5.ERROR.PAUSED_UPGRADE) {
+        if (ret === constants6.ERROR.PAUSED || ret === constants6.ERROR.PAUSED_UPGRADE) {
           this.paused = true;
           return null;
         }
@@ -6004,7 +6004,7 @@ var require_client_h1 = __commonJS({
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
           message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants5.ERROR[ret], data);
+        return new HTTPParserError(message, constants6.ERROR[ret], data);
       }
       destroy() {
         assert(this.ptr != null);
@@ -6184,7 +6184,7 @@ var require_client_h1 = __commonJS({
           socket[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants5.ERROR.PAUSED : 0;
+        return pause ? constants6.ERROR.PAUSED : 0;
       }
       onBody(buf) {
         const { client, socket, statusCode, maxResponseSize } = this;
@@ -6206,7 +6206,7 @@ var require_client_h1 = __commonJS({
         }
         this.bytesRead += buf.length;
         if (request2.onData(buf) === false) {
-          return constants5.ERROR.PAUSED;
+          return constants6.ERROR.PAUSED;
         }
       }
       onMessageComplete() {
@@ -6242,13 +6242,13 @@ var require_client_h1 = __commonJS({
         if (socket[kWriting]) {
           assert(client[kRunning] === 0);
           util.destroy(socket, new InformationalError("reset"));
-          return constants5.ERROR.PAUSED;
+          return constants6.ERROR.PAUSED;
         } else if (!shouldKeepAlive) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants5.ERROR.PAUSED;
+          return constants6.ERROR.PAUSED;
         } else if (socket[kReset] && client[kRunning] === 0) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants5.ERROR.PAUSED;
+          return constants6.ERROR.PAUSED;
         } else if (client[kPipelining] == null || client[kPipelining] === 1) {
           setImmediate(() => client[kResume]());
         } else {
@@ -25010,7 +25010,8 @@ var KeyedMutex = class {
 };
 
 // src/server/legacy/container-items.ts
-import { mkdir as mkdir5 } from "node:fs/promises";
+import { constants as constants4 } from "node:fs";
+import { mkdir as mkdir5, open as open12, stat as stat6 } from "node:fs/promises";
 
 // src/server/http/http-error.ts
 var HttpError2 = class extends Error {
@@ -25106,10 +25107,15 @@ var ContainerItems = class _ContainerItems {
   #folders = /* @__PURE__ */ new Map();
   #locks = new KeyedMutex();
   #journal;
+  packPath;
+  #pack;
+  /** End of the pack file: space is reserved here before the bytes are written, so writes never overlap. */
+  #packSize = 0;
   constructor(layout, containerId) {
     this.#layout = layout;
     this.#containerId = containerId;
     this.#journal = new Journal(`${layout.itemsDir(containerId)}/items.journal`);
+    this.packPath = `${layout.itemsDir(containerId)}/items.pack`;
   }
   static async load(layout, containerId) {
     const items = new _ContainerItems(layout, containerId);
@@ -25117,11 +25123,49 @@ var ContainerItems = class _ContainerItems {
     for (const record of await Journal.replay(items.#journal.path)) {
       if (isItemRecord(record)) items.#put(record);
     }
+    items.#packSize = (await stat6(items.packPath).catch(() => void 0))?.size ?? 0;
     return items;
   }
-  /** Releases the journal's file descriptor. */
-  close() {
-    return this.#journal.close();
+  /** Releases the journal's and the pack's file descriptors. */
+  async close() {
+    const pack = this.#pack;
+    this.#pack = void 0;
+    await this.#journal.close();
+    if (pack) await (await pack.catch(() => void 0))?.close();
+  }
+  /**
+   * Receives an item sent whole in one request (every small file is). Its bytes are appended to
+   * the container's pack file instead of a file of their own: creating a file costs far more
+   * than the write itself, and a 10,000-file artifact would create 10,000 of them. A retry of
+   * the same item takes new space; the journal's last record says which bytes count.
+   */
+  async receiveWhole(path9, chunk, body) {
+    return this.#locks.run(path9, async () => {
+      const existing = this.#items.get(path9);
+      if (existing === void 0) this.#checkNoClash(path9);
+      const offset = this.#packSize;
+      this.#packSize += body.length;
+      if (body.length > 0) {
+        this.#pack ??= open12(this.packPath, constants4.O_RDWR | constants4.O_CREAT, 420);
+        const handle = await this.#pack;
+        await handle.write(body, 0, body.length, offset);
+      }
+      const now = (/* @__PURE__ */ new Date()).toISOString();
+      const record = {
+        path: path9,
+        total: chunk.range.total,
+        gzip: chunk.gzip,
+        fileLength: chunk.fileLength ?? null,
+        ranges: chunk.range.total === 0 ? [] : [[0, chunk.range.total - 1]],
+        complete: true,
+        packOffset: offset,
+        createdAt: existing?.createdAt ?? now,
+        updatedAt: now
+      };
+      await this.#persist(record);
+      this.#put(record);
+      return record;
+    });
   }
   get(path9) {
     return this.#items.get(path9);
@@ -25138,7 +25182,7 @@ var ContainerItems = class _ContainerItems {
     return this.#locks.run(path9, async () => {
       const now = (/* @__PURE__ */ new Date()).toISOString();
       const existing = this.#items.get(path9);
-      const restart = existing !== void 0 && (existing.total !== chunk.range.total || existing.gzip !== chunk.gzip);
+      const restart = existing !== void 0 && (existing.total !== chunk.range.total || existing.gzip !== chunk.gzip || existing.packOffset !== void 0);
       const fresh = existing === void 0 || restart;
       if (existing === void 0) this.#checkNoClash(path9);
       const { start, end, total } = chunk.range;
@@ -25576,18 +25620,18 @@ function parseRetention(value) {
 
 // src/server/legacy/container-routes.ts
 import { createReadStream as createReadStream2 } from "node:fs";
-import { open as open13 } from "node:fs/promises";
+import { open as open14 } from "node:fs/promises";
 import { pipeline as pipeline5 } from "node:stream/promises";
 
 // src/server/legacy/chunk-writer.ts
 import { createHash as createHash6 } from "node:crypto";
-import { constants as constants4 } from "node:fs";
-import { open as open12 } from "node:fs/promises";
+import { constants as constants5 } from "node:fs";
+import { open as open13 } from "node:fs/promises";
 var WRITE_BATCH = 1024 * 1024;
 async function writeChunk(req, file, fresh, target) {
   const md5 = target.expectedMd5 === void 0 ? void 0 : createHash6("md5");
-  const flags = constants4.O_WRONLY | constants4.O_CREAT | (fresh ? constants4.O_TRUNC : 0);
-  const handle = await open12(file, flags, 420);
+  const flags = constants5.O_WRONLY | constants5.O_CREAT | (fresh ? constants5.O_TRUNC : 0);
+  const handle = await open13(file, flags, 420);
   let position = target.offset;
   let received = 0;
   let batch = [];
@@ -25626,6 +25670,32 @@ async function writeChunk(req, file, fresh, target) {
     }
   }
 }
+async function readChunkBody(req, target) {
+  const chunks = [];
+  let received = 0;
+  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
+    received += chunk.length;
+    if (received > target.length) {
+      throw new HttpError2(400, `Request body is longer than the Content-Range (${target.length} bytes)`, {
+        Connection: "close"
+      });
+    }
+    chunks.push(chunk);
+  }
+  if (received !== target.length) {
+    throw badRequest(`Request body has ${received} bytes but the Content-Range says ${target.length}`);
+  }
+  const body = Buffer.concat(chunks, received);
+  if (target.expectedMd5 !== void 0) {
+    const actual = createHash6("md5").update(body).digest("base64");
+    if (actual !== target.expectedMd5.trim()) {
+      throw badRequest(
+        `MD5 mismatch for the chunk: x-actions-results-md5 is ${target.expectedMd5}, received bytes hash to ${actual}`
+      );
+    }
+  }
+  return body;
+}
 async function writeAll(handle, buffers, position) {
   const total = buffers.reduce((n, b) => n + b.length, 0);
   let { bytesWritten } = await handle.writev(buffers, position);
@@ -25640,6 +25710,7 @@ async function writeAll(handle, buffers, position) {
 
 // src/server/legacy/container-routes.ts
 var CONTAINER = /^\/_apis\/resources\/Containers\/(?<containerId>\d{1,15})\/?$/i;
+var WHOLE_ITEM_LIMIT = 1024 * 1024;
 var READ_HIGH_WATER_MARK = 1024 * 1024;
 function containerRoutes(store) {
   return [
@@ -25674,11 +25745,16 @@ async function putChunk(store, ctx) {
   const md5Header = req.headers["x-actions-results-md5"];
   const expectedMd5 = typeof md5Header === "string" && md5Header !== "" ? md5Header : void 0;
   const items = await store.items(artifact.containerId);
-  await items.receiveChunk(
-    path9,
-    { range, gzip: gzip2, fileLength },
-    (file, fresh) => writeChunk(req, file, fresh, { offset: range.start, length, expectedMd5 })
-  );
+  if (range.start === 0 && length === range.total && length <= WHOLE_ITEM_LIMIT) {
+    const body = await readChunkBody(req, { length, expectedMd5 });
+    await items.receiveWhole(path9, { range, gzip: gzip2, fileLength }, body);
+  } else {
+    await items.receiveChunk(
+      path9,
+      { range, gzip: gzip2, fileLength },
+      (file, fresh) => writeChunk(req, file, fresh, { offset: range.start, length, expectedMd5 })
+    );
+  }
   sendJson(ctx.res, 200, { message: "success" });
 }
 async function getItems(store, ctx) {
@@ -25703,23 +25779,24 @@ async function getItems(store, ctx) {
   sendJson(ctx.res, 200, body);
 }
 async function sendFile(ctx, items, item) {
-  const handle = await open13(items.dataFile(item.path), "r");
   const headers = {
     "Content-Type": "application/octet-stream",
     "Content-Length": String(item.total)
   };
   if (item.gzip) headers["Content-Encoding"] = "gzip";
-  ctx.res.writeHead(200, headers);
   if (item.total === 0 || ctx.req.method === "HEAD") {
-    await handle.close();
+    ctx.res.writeHead(200, headers);
     ctx.res.end();
     return;
   }
+  const start = item.packOffset ?? 0;
+  const handle = await open14(item.packOffset !== void 0 ? items.packPath : items.dataFile(item.path), "r");
+  ctx.res.writeHead(200, headers);
   const source = createReadStream2("", {
     fd: handle,
-    start: 0,
-    end: item.total - 1,
-    highWaterMark: READ_HIGH_WATER_MARK
+    start,
+    end: start + item.total - 1,
+    highWaterMark: Math.min(READ_HIGH_WATER_MARK, Math.max(item.total, 1))
   });
   await pipeline5(source, ctx.res);
 }
@@ -26133,7 +26210,7 @@ function escapeXml(text) {
 
 // src/server/results/blob-download.ts
 import { createReadStream as createReadStream3 } from "node:fs";
-import { open as open14 } from "node:fs/promises";
+import { open as open15 } from "node:fs/promises";
 import { pipeline as pipeline6 } from "node:stream/promises";
 
 // src/server/results/content-disposition.ts
@@ -26184,7 +26261,7 @@ async function sendBlob(req, res, blob, baseHeaders) {
   const length = end - start + 1;
   headers["Content-Length"] = String(length);
   if (wanted) headers["Content-Range"] = `bytes ${start}-${end}/${blob.size}`;
-  const handle = await open14(blob.file, "r");
+  const handle = await open15(blob.file, "r");
   res.writeHead(wanted ? 206 : 200, headers);
   if (length === 0 || req.method === "HEAD") {
     await handle.close();
@@ -26298,16 +26375,16 @@ import { join as join3 } from "node:path";
 
 // src/server/results/concat-files.ts
 import { createHash as createHash10 } from "node:crypto";
-import { open as open15 } from "node:fs/promises";
+import { open as open16 } from "node:fs/promises";
 var COPY_BUFFER = 1024 * 1024;
 async function concatFiles(sources2, target) {
   const buffer = Buffer.allocUnsafe(COPY_BUFFER);
   const hash = createHash10("sha256");
   let size = 0;
-  const out = await open15(target, "wx", 420);
+  const out = await open16(target, "wx", 420);
   try {
     for (const source of sources2) {
-      const input = await open15(source, "r");
+      const input = await open16(source, "r");
       try {
         for (; ; ) {
           const { bytesRead } = await input.read(buffer, 0, buffer.length, null);
@@ -26628,14 +26705,14 @@ var MAX_BLOCK_LIST_BYTES = 8 * 1024 * 1024;
 var ENTRY = /<(Latest|Committed|Uncommitted)>([^<]*)<\/\1>/g;
 async function readBlockList(req) {
   const xml = await readText2(req);
-  const open16 = xml.indexOf("<BlockList>");
+  const open17 = xml.indexOf("<BlockList>");
   const close = xml.lastIndexOf("</BlockList>");
   const selfClosed = /<BlockList\s*\/>/.test(xml);
   if (selfClosed) return [];
-  if (open16 === -1 || close < open16) {
+  if (open17 === -1 || close < open17) {
     throw invalidXml("the body has no <BlockList> element.");
   }
-  const inner = xml.slice(open16 + "<BlockList>".length, close);
+  const inner = xml.slice(open17 + "<BlockList>".length, close);
   const ids = [];
   const leftover = inner.replace(ENTRY, (_all, _kind, text) => {
     ids.push(decodeBlockId(unescapeXml(text.trim()), "Put Block List"));

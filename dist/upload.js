@@ -5787,7 +5787,7 @@ var require_client_h1 = __commonJS({
       kResume,
       kHTTPContext
     } = require_symbols();
-    var constants5 = require_constants2();
+    var constants6 = require_constants2();
     var EMPTY_BUF = Buffer.alloc(0);
     var FastBuffer = Buffer[Symbol.species];
     var addListener = util.addListener;
@@ -5862,7 +5862,7 @@ var require_client_h1 = __commonJS({
       constructor(client, socket, { exports: exports2 }) {
         assert(Number.isFinite(client[kMaxHeadersSize]) && client[kMaxHeadersSize] > 0);
         this.llhttp = exports2;
-        this.ptr = this.llhttp.llhttp_alloc(constants5.TYPE.RESPONSE);
+        this.ptr = this.llhttp.llhttp_alloc(constants6.TYPE.RESPONSE);
         this.client = client;
         this.socket = socket;
         this.timeout = null;
@@ -5957,11 +5957,11 @@ var require_client_h1 = __commonJS({
             currentBufferRef = null;
           }
           const offset = llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr;
-          if (ret !== constants5.ERROR.OK) {
+          if (ret !== constants6.ERROR.OK) {
             const body = data.subarray(offset);
-            if (ret === constants5.ERROR.PAUSED_UPGRADE) {
+            if (ret === constants6.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(body);
-            } else if (ret === constants5.ERROR.PAUSED) {
+            } else if (ret === constants6.ERROR.PAUSED) {
               this.paused = true;
               socket.unshift(body);
             } else {
@@ -5984,10 +5984,10 @@ var require_client_h1 = __commonJS({
         } finally {
           currentParser = null;
         }
-        if (ret === constants5.ERROR.OK) {
+        if (ret === constants6.ERROR.OK) {
           return null;
         }
-        if (ret === constants5.ERROR.PAUSED || ret === constants5.ERROR.PAUSED_UPGRADE) {
+        if (ret === constants6.ERROR.PAUSED || ret === constants6.ERROR.PAUSED_UPGRADE) {
           this.paused = true;
           return null;
         }
@@ -6004,7 +6004,7 @@ var require_client_h1 = __commonJS({
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
           message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants5.ERROR[ret], data);
+        return new HTTPParserError(message, constants6.ERROR[ret], data);
       }
       destroy() {
         assert(this.ptr != null);
@@ -6184,7 +6184,7 @@ var require_client_h1 = __commonJS({
           socket[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants5.ERROR.PAUSED : 0;
+        return pause ? constants6.ERROR.PAUSED : 0;
       }
       onBody(buf) {
         const { client, socket, statusCode, maxResponseSize } = this;
@@ -6206,7 +6206,7 @@ var require_client_h1 = __commonJS({
         }
         this.bytesRead += buf.length;
         if (request2.onData(buf) === false) {
-          return constants5.ERROR.PAUSED;
+          return constants6.ERROR.PAUSED;
         }
       }
       onMessageComplete() {
@@ -6242,13 +6242,13 @@ var require_client_h1 = __commonJS({
         if (socket[kWriting]) {
           assert(client[kRunning] === 0);
           util.destroy(socket, new InformationalError("reset"));
-          return constants5.ERROR.PAUSED;
+          return constants6.ERROR.PAUSED;
         } else if (!shouldKeepAlive) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants5.ERROR.PAUSED;
+          return constants6.ERROR.PAUSED;
         } else if (socket[kReset] && client[kRunning] === 0) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants5.ERROR.PAUSED;
+          return constants6.ERROR.PAUSED;
         } else if (client[kPipelining] == null || client[kPipelining] === 1) {
           setImmediate(() => client[kResume]());
         } else {
@@ -21962,7 +21962,8 @@ var KeyedMutex = class {
 };
 
 // src/server/legacy/container-items.ts
-import { mkdir as mkdir3 } from "node:fs/promises";
+import { constants as constants4 } from "node:fs";
+import { mkdir as mkdir3, open as open7, stat as stat4 } from "node:fs/promises";
 
 // src/server/http/http-error.ts
 var HttpError2 = class extends Error {
@@ -22058,10 +22059,15 @@ var ContainerItems = class _ContainerItems {
   #folders = /* @__PURE__ */ new Map();
   #locks = new KeyedMutex();
   #journal;
+  packPath;
+  #pack;
+  /** End of the pack file: space is reserved here before the bytes are written, so writes never overlap. */
+  #packSize = 0;
   constructor(layout, containerId) {
     this.#layout = layout;
     this.#containerId = containerId;
     this.#journal = new Journal(`${layout.itemsDir(containerId)}/items.journal`);
+    this.packPath = `${layout.itemsDir(containerId)}/items.pack`;
   }
   static async load(layout, containerId) {
     const items = new _ContainerItems(layout, containerId);
@@ -22069,11 +22075,49 @@ var ContainerItems = class _ContainerItems {
     for (const record of await Journal.replay(items.#journal.path)) {
       if (isItemRecord(record)) items.#put(record);
     }
+    items.#packSize = (await stat4(items.packPath).catch(() => void 0))?.size ?? 0;
     return items;
   }
-  /** Releases the journal's file descriptor. */
-  close() {
-    return this.#journal.close();
+  /** Releases the journal's and the pack's file descriptors. */
+  async close() {
+    const pack = this.#pack;
+    this.#pack = void 0;
+    await this.#journal.close();
+    if (pack) await (await pack.catch(() => void 0))?.close();
+  }
+  /**
+   * Receives an item sent whole in one request (every small file is). Its bytes are appended to
+   * the container's pack file instead of a file of their own: creating a file costs far more
+   * than the write itself, and a 10,000-file artifact would create 10,000 of them. A retry of
+   * the same item takes new space; the journal's last record says which bytes count.
+   */
+  async receiveWhole(path12, chunk, body) {
+    return this.#locks.run(path12, async () => {
+      const existing = this.#items.get(path12);
+      if (existing === void 0) this.#checkNoClash(path12);
+      const offset = this.#packSize;
+      this.#packSize += body.length;
+      if (body.length > 0) {
+        this.#pack ??= open7(this.packPath, constants4.O_RDWR | constants4.O_CREAT, 420);
+        const handle = await this.#pack;
+        await handle.write(body, 0, body.length, offset);
+      }
+      const now = (/* @__PURE__ */ new Date()).toISOString();
+      const record = {
+        path: path12,
+        total: chunk.range.total,
+        gzip: chunk.gzip,
+        fileLength: chunk.fileLength ?? null,
+        ranges: chunk.range.total === 0 ? [] : [[0, chunk.range.total - 1]],
+        complete: true,
+        packOffset: offset,
+        createdAt: existing?.createdAt ?? now,
+        updatedAt: now
+      };
+      await this.#persist(record);
+      this.#put(record);
+      return record;
+    });
   }
   get(path12) {
     return this.#items.get(path12);
@@ -22090,7 +22134,7 @@ var ContainerItems = class _ContainerItems {
     return this.#locks.run(path12, async () => {
       const now = (/* @__PURE__ */ new Date()).toISOString();
       const existing = this.#items.get(path12);
-      const restart = existing !== void 0 && (existing.total !== chunk.range.total || existing.gzip !== chunk.gzip);
+      const restart = existing !== void 0 && (existing.total !== chunk.range.total || existing.gzip !== chunk.gzip || existing.packOffset !== void 0);
       const fresh = existing === void 0 || restart;
       if (existing === void 0) this.#checkNoClash(path12);
       const { start, end, total } = chunk.range;
@@ -22528,18 +22572,18 @@ function parseRetention(value) {
 
 // src/server/legacy/container-routes.ts
 import { createReadStream } from "node:fs";
-import { open as open8 } from "node:fs/promises";
+import { open as open9 } from "node:fs/promises";
 import { pipeline as pipeline2 } from "node:stream/promises";
 
 // src/server/legacy/chunk-writer.ts
 import { createHash as createHash3 } from "node:crypto";
-import { constants as constants4 } from "node:fs";
-import { open as open7 } from "node:fs/promises";
+import { constants as constants5 } from "node:fs";
+import { open as open8 } from "node:fs/promises";
 var WRITE_BATCH = 1024 * 1024;
 async function writeChunk(req, file, fresh, target) {
   const md5 = target.expectedMd5 === void 0 ? void 0 : createHash3("md5");
-  const flags = constants4.O_WRONLY | constants4.O_CREAT | (fresh ? constants4.O_TRUNC : 0);
-  const handle = await open7(file, flags, 420);
+  const flags = constants5.O_WRONLY | constants5.O_CREAT | (fresh ? constants5.O_TRUNC : 0);
+  const handle = await open8(file, flags, 420);
   let position = target.offset;
   let received = 0;
   let batch = [];
@@ -22578,6 +22622,32 @@ async function writeChunk(req, file, fresh, target) {
     }
   }
 }
+async function readChunkBody(req, target) {
+  const chunks = [];
+  let received = 0;
+  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
+    received += chunk.length;
+    if (received > target.length) {
+      throw new HttpError2(400, `Request body is longer than the Content-Range (${target.length} bytes)`, {
+        Connection: "close"
+      });
+    }
+    chunks.push(chunk);
+  }
+  if (received !== target.length) {
+    throw badRequest(`Request body has ${received} bytes but the Content-Range says ${target.length}`);
+  }
+  const body = Buffer.concat(chunks, received);
+  if (target.expectedMd5 !== void 0) {
+    const actual = createHash3("md5").update(body).digest("base64");
+    if (actual !== target.expectedMd5.trim()) {
+      throw badRequest(
+        `MD5 mismatch for the chunk: x-actions-results-md5 is ${target.expectedMd5}, received bytes hash to ${actual}`
+      );
+    }
+  }
+  return body;
+}
 async function writeAll(handle, buffers, position) {
   const total = buffers.reduce((n, b) => n + b.length, 0);
   let { bytesWritten } = await handle.writev(buffers, position);
@@ -22592,6 +22662,7 @@ async function writeAll(handle, buffers, position) {
 
 // src/server/legacy/container-routes.ts
 var CONTAINER = /^\/_apis\/resources\/Containers\/(?<containerId>\d{1,15})\/?$/i;
+var WHOLE_ITEM_LIMIT = 1024 * 1024;
 var READ_HIGH_WATER_MARK = 1024 * 1024;
 function containerRoutes(store) {
   return [
@@ -22626,11 +22697,16 @@ async function putChunk(store, ctx) {
   const md5Header = req.headers["x-actions-results-md5"];
   const expectedMd5 = typeof md5Header === "string" && md5Header !== "" ? md5Header : void 0;
   const items = await store.items(artifact.containerId);
-  await items.receiveChunk(
-    path12,
-    { range, gzip: gzip2, fileLength },
-    (file, fresh) => writeChunk(req, file, fresh, { offset: range.start, length, expectedMd5 })
-  );
+  if (range.start === 0 && length === range.total && length <= WHOLE_ITEM_LIMIT) {
+    const body = await readChunkBody(req, { length, expectedMd5 });
+    await items.receiveWhole(path12, { range, gzip: gzip2, fileLength }, body);
+  } else {
+    await items.receiveChunk(
+      path12,
+      { range, gzip: gzip2, fileLength },
+      (file, fresh) => writeChunk(req, file, fresh, { offset: range.start, length, expectedMd5 })
+    );
+  }
   sendJson(ctx.res, 200, { message: "success" });
 }
 async function getItems(store, ctx) {
@@ -22655,23 +22731,24 @@ async function getItems(store, ctx) {
   sendJson(ctx.res, 200, body);
 }
 async function sendFile(ctx, items, item) {
-  const handle = await open8(items.dataFile(item.path), "r");
   const headers = {
     "Content-Type": "application/octet-stream",
     "Content-Length": String(item.total)
   };
   if (item.gzip) headers["Content-Encoding"] = "gzip";
-  ctx.res.writeHead(200, headers);
   if (item.total === 0 || ctx.req.method === "HEAD") {
-    await handle.close();
+    ctx.res.writeHead(200, headers);
     ctx.res.end();
     return;
   }
+  const start = item.packOffset ?? 0;
+  const handle = await open9(item.packOffset !== void 0 ? items.packPath : items.dataFile(item.path), "r");
+  ctx.res.writeHead(200, headers);
   const source = createReadStream("", {
     fd: handle,
-    start: 0,
-    end: item.total - 1,
-    highWaterMark: READ_HIGH_WATER_MARK
+    start,
+    end: start + item.total - 1,
+    highWaterMark: Math.min(READ_HIGH_WATER_MARK, Math.max(item.total, 1))
   });
   await pipeline2(source, ctx.res);
 }
@@ -23085,7 +23162,7 @@ function escapeXml(text) {
 
 // src/server/results/blob-download.ts
 import { createReadStream as createReadStream2 } from "node:fs";
-import { open as open9 } from "node:fs/promises";
+import { open as open10 } from "node:fs/promises";
 import { pipeline as pipeline3 } from "node:stream/promises";
 
 // src/server/results/content-disposition.ts
@@ -23136,7 +23213,7 @@ async function sendBlob(req, res, blob, baseHeaders) {
   const length = end - start + 1;
   headers["Content-Length"] = String(length);
   if (wanted) headers["Content-Range"] = `bytes ${start}-${end}/${blob.size}`;
-  const handle = await open9(blob.file, "r");
+  const handle = await open10(blob.file, "r");
   res.writeHead(wanted ? 206 : 200, headers);
   if (length === 0 || req.method === "HEAD") {
     await handle.close();
@@ -23250,16 +23327,16 @@ import { join as join3 } from "node:path";
 
 // src/server/results/concat-files.ts
 import { createHash as createHash7 } from "node:crypto";
-import { open as open10 } from "node:fs/promises";
+import { open as open11 } from "node:fs/promises";
 var COPY_BUFFER = 1024 * 1024;
 async function concatFiles(sources2, target) {
   const buffer = Buffer.allocUnsafe(COPY_BUFFER);
   const hash = createHash7("sha256");
   let size = 0;
-  const out = await open10(target, "wx", 420);
+  const out = await open11(target, "wx", 420);
   try {
     for (const source of sources2) {
-      const input = await open10(source, "r");
+      const input = await open11(source, "r");
       try {
         for (; ; ) {
           const { bytesRead } = await input.read(buffer, 0, buffer.length, null);
@@ -23580,14 +23657,14 @@ var MAX_BLOCK_LIST_BYTES = 8 * 1024 * 1024;
 var ENTRY = /<(Latest|Committed|Uncommitted)>([^<]*)<\/\1>/g;
 async function readBlockList(req) {
   const xml = await readText2(req);
-  const open14 = xml.indexOf("<BlockList>");
+  const open15 = xml.indexOf("<BlockList>");
   const close = xml.lastIndexOf("</BlockList>");
   const selfClosed = /<BlockList\s*\/>/.test(xml);
   if (selfClosed) return [];
-  if (open14 === -1 || close < open14) {
+  if (open15 === -1 || close < open15) {
     throw invalidXml("the body has no <BlockList> element.");
   }
-  const inner = xml.slice(open14 + "<BlockList>".length, close);
+  const inner = xml.slice(open15 + "<BlockList>".length, close);
   const ids = [];
   const leftover = inner.replace(ENTRY, (_all, _kind, text) => {
     ids.push(decodeBlockId(unescapeXml(text.trim()), "Put Block List"));
@@ -24448,7 +24525,7 @@ var RESULTS_USER_AGENT = "@actions/artifact-6.2.1";
 
 // src/backends/results/results-backend.ts
 import { createReadStream as createReadStream3 } from "node:fs";
-import { lstat as lstat5, mkdir as mkdir11, mkdtemp as mkdtemp3, rename as rename7, rm as rm10, stat as stat5 } from "node:fs/promises";
+import { lstat as lstat5, mkdir as mkdir11, mkdtemp as mkdtemp3, rename as rename7, rm as rm10, stat as stat6 } from "node:fs/promises";
 import path7 from "node:path";
 
 // src/pack/zip/central-directory.ts
@@ -25049,11 +25126,11 @@ import {
   lstat as lstat4,
   mkdir as mkdir10,
   mkdtemp as mkdtemp2,
-  open as open11,
+  open as open12,
   rename as rename6,
   rm as rm9,
   rmdir as rmdir2,
-  stat as stat4,
+  stat as stat5,
   symlink as symlink2
 } from "node:fs/promises";
 import path4 from "node:path";
@@ -25279,7 +25356,7 @@ async function preflight(plan, options, linkWalks, handle, dataLimit) {
   const { target } = options;
   let targetStats;
   try {
-    targetStats = await stat4(target);
+    targetStats = await stat5(target);
   } catch (error2) {
     if (error2.code === "ENOENT") return;
     throw error2;
@@ -25373,7 +25450,7 @@ async function stage(handle, item, staged, dataLimit, options) {
   const needsChmod = mode !== void 0 && createMode !== mode;
   if (entry.uncompressedSize <= IN_MEMORY_BYTES && entry.compressedSize <= IN_MEMORY_BYTES) {
     const data = await readEntryBuffer(handle, entry, dataLimit);
-    const out2 = await open11(staged, "wx", createMode);
+    const out2 = await open12(staged, "wx", createMode);
     try {
       if (needsChmod) await out2.chmod(mode);
       await out2.writeFile(data);
@@ -25382,7 +25459,7 @@ async function stage(handle, item, staged, dataLimit, options) {
     }
     return;
   }
-  const out = await open11(staged, "wx", createMode);
+  const out = await open12(staged, "wx", createMode);
   let input;
   try {
     if (needsChmod) await out.chmod(mode);
@@ -25401,7 +25478,7 @@ async function extractZip(zipPath, options) {
   const opts = normalizeOptions(options);
   const { target, signal } = opts;
   throwIfAborted(signal);
-  const handle = await open11(zipPath, "r");
+  const handle = await open12(zipPath, "r");
   try {
     const directory = await readZipDirectory(handle, {
       maxEntries: opts.limits.maxEntries,
@@ -25589,7 +25666,7 @@ async function sampleIsCompressible(sample) {
 
 // src/pack/zip-writer/entry-source.ts
 import { closeSync as closeSync2, constants as fsConstants3, fstatSync as fstatSync2, openSync as openSync2 } from "node:fs";
-import { open as open12 } from "node:fs/promises";
+import { open as open13 } from "node:fs/promises";
 import { types as types2 } from "node:util";
 import { crc32 as crc325 } from "node:zlib";
 var OPEN_FLAGS3 = fsConstants3.O_RDONLY | (fsConstants3.O_NONBLOCK ?? 0);
@@ -25623,7 +25700,7 @@ var EntrySource = class _EntrySource {
     if (signal.aborted) throw new AbortError(signal.reason, { file: name });
     let handle;
     try {
-      handle = await open12(sourcePath, OPEN_FLAGS3);
+      handle = await open13(sourcePath, OPEN_FLAGS3);
     } catch (error2) {
       throw unreadable(sourcePath, name, error2);
     }
@@ -26648,7 +26725,7 @@ function createZipStream(inputs, options) {
 
 // src/backends/results/blob-download.ts
 import { createHash as createHash12 } from "node:crypto";
-import { open as open13 } from "node:fs/promises";
+import { open as open14 } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { pipeline as pipeline7 } from "node:stream/promises";
 async function downloadBlob(url, file, options) {
@@ -26692,7 +26769,7 @@ async function downloadBlob(url, file, options) {
     }
     const declared = res.headers["content-length"] === void 0 ? void 0 : Number(res.headers["content-length"]);
     let got = 0;
-    const handle = await open13(file, append ? "a" : "w");
+    const handle = await open14(file, append ? "a" : "w");
     const persisted = (chunks) => {
       for (const chunk of chunks) {
         got += chunk.length;
@@ -27058,7 +27135,7 @@ var ResultsBackend = class {
       if (input.kind === "directory") continue;
       fileCount++;
       if (input.kind === "stream") totalOriginal += input.size;
-      else if (input.kind === "file") totalOriginal += (await stat5(input.sourcePath)).size;
+      else if (input.kind === "file") totalOriginal += (await stat6(input.sourcePath)).size;
     }
     let onEntryHook;
     const zip = createZipStream(inputs, {
@@ -28677,12 +28754,12 @@ var Operation = class {
 };
 
 // src/upload-files.ts
-import { lstat as lstat6, readlink as readlink2, realpath, stat as stat6 } from "node:fs/promises";
+import { lstat as lstat6, readlink as readlink2, realpath, stat as stat7 } from "node:fs/promises";
 import path9 from "node:path";
 var FORBIDDEN_ROOTS = ["/proc", "/sys", "/dev"];
 async function resolveUploadFiles(artifactName, files, rootDirectory, symlinks = "follow") {
   const root = path9.resolve(rootDirectory);
-  const rootStat = await stat6(root).catch(() => void 0);
+  const rootStat = await stat7(root).catch(() => void 0);
   if (!rootStat?.isDirectory()) {
     throw new ValidationError(
       "ERR_FERRY_INVALID_PATH",
@@ -28722,7 +28799,7 @@ async function resolveUploadFiles(artifactName, files, rootDirectory, symlinks =
         }
         const target = (await readlink2(absolutePath)).split(path9.sep).join("/");
         const stored = path9.isAbsolute(target) ? path9.relative(path9.dirname(path9.join(realRoot, relative)), resolved).split(path9.sep).join("/") : target;
-        const targetInfo = await stat6(absolutePath);
+        const targetInfo = await stat7(absolutePath);
         out.push({
           absolutePath,
           artifactPath,
@@ -28736,7 +28813,7 @@ async function resolveUploadFiles(artifactName, files, rootDirectory, symlinks =
         throw fail(`Symlink '${file}' points into ${resolved}, which is never uploaded`);
       }
     }
-    const info2 = link3.isSymbolicLink() ? await stat6(absolutePath) : link3;
+    const info2 = link3.isSymbolicLink() ? await stat7(absolutePath) : link3;
     if (info2.isDirectory()) throw fail(`'${file}' is a directory; pass the files inside it`);
     if (!info2.isFile()) throw fail(`'${file}' is not a regular file (FIFO, socket or device)`);
     out.push({ absolutePath, artifactPath, size: info2.size, mode: info2.mode & 511 });
@@ -28892,7 +28969,7 @@ function retentionLimitFromEnvironment(env = process.env) {
 }
 
 // src/pack/glob.ts
-import { lstat as lstat7, opendir, stat as stat7 } from "node:fs/promises";
+import { lstat as lstat7, opendir, stat as stat8 } from "node:fs/promises";
 import path10 from "node:path";
 function kindOf(entry) {
   if (!entry) return "other";
@@ -28931,7 +29008,7 @@ async function globFiles(input, options) {
       kind = info2 ? kindOf(info2) : "other";
     }
     if (kind === "symlink") {
-      const target = await stat7(full).catch(() => void 0);
+      const target = await stat8(full).catch(() => void 0);
       if (!target) {
         brokenSymlinks.push(full);
         return void 0;

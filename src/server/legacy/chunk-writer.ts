@@ -75,6 +75,40 @@ export async function writeChunk(
   }
 }
 
+/**
+ * Reads a request body of exactly `target.length` bytes into memory (callers bound the size),
+ * with the same length and MD5 checks as {@link writeChunk}.
+ */
+export async function readChunkBody(
+  req: IncomingMessage,
+  target: { length: number; expectedMd5: string | undefined },
+): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let received = 0;
+  for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+    received += chunk.length;
+    if (received > target.length) {
+      throw new HttpError(400, `Request body is longer than the Content-Range (${target.length} bytes)`, {
+        Connection: 'close',
+      });
+    }
+    chunks.push(chunk);
+  }
+  if (received !== target.length) {
+    throw badRequest(`Request body has ${received} bytes but the Content-Range says ${target.length}`);
+  }
+  const body = Buffer.concat(chunks, received);
+  if (target.expectedMd5 !== undefined) {
+    const actual = createHash('md5').update(body).digest('base64');
+    if (actual !== target.expectedMd5.trim()) {
+      throw badRequest(
+        `MD5 mismatch for the chunk: x-actions-results-md5 is ${target.expectedMd5}, received bytes hash to ${actual}`,
+      );
+    }
+  }
+  return body;
+}
+
 /** writev may write less than asked (disk full, signals); finish the rest or fail loudly. */
 async function writeAll(handle: FileHandle, buffers: Buffer[], position: number): Promise<void> {
   const total = buffers.reduce((n, b) => n + b.length, 0);

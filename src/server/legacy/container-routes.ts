@@ -5,13 +5,16 @@ import { HttpError, badRequest, notFound } from '../http/http-error.js';
 import { sendJson } from '../http/respond.js';
 import type { RequestContext, Route } from '../route.js';
 import type { ArtifactRecord, ArtifactStore } from './artifact-store.js';
-import { writeChunk } from './chunk-writer.js';
+import { readChunkBody, writeChunk } from './chunk-writer.js';
 import type { ContainerItems, ItemRecord } from './container-items.js';
 import { fileEntry, folderEntry, type ContainerEntry, type ListResponse } from './contracts.js';
 import { normalizeItemPath, parseContentRange, parseOptionalLength } from './validate.js';
 
 // `{runtime}_apis/resources/Containers/{containerId}` — the fileContainerResourceUrl we hand out.
 const CONTAINER = /^\/_apis\/resources\/Containers\/(?<containerId>\d{1,15})\/?$/i;
+
+/** Items up to this size that arrive in one request go to the container's pack file. */
+const WHOLE_ITEM_LIMIT = 1024 * 1024;
 
 // Large sequential reads for downloads: fewer syscalls and event-loop turns per MiB.
 const READ_HIGH_WATER_MARK = 1024 * 1024;
@@ -54,9 +57,15 @@ async function putChunk(store: ArtifactStore, ctx: RequestContext): Promise<void
   const expectedMd5 = typeof md5Header === 'string' && md5Header !== '' ? md5Header : undefined;
 
   const items = await store.items(artifact.containerId);
-  await items.receiveChunk(path, { range, gzip, fileLength }, (file, fresh) =>
-    writeChunk(req, file, fresh, { offset: range.start, length, expectedMd5 }),
-  );
+  if (range.start === 0 && length === range.total && length <= WHOLE_ITEM_LIMIT) {
+    // Sent whole (every small file is): into the pack file, no file of its own.
+    const body = await readChunkBody(req, { length, expectedMd5 });
+    await items.receiveWhole(path, { range, gzip, fileLength }, body);
+  } else {
+    await items.receiveChunk(path, { range, gzip, fileLength }, (file, fresh) =>
+      writeChunk(req, file, fresh, { offset: range.start, length, expectedMd5 }),
+    );
+  }
   sendJson(ctx.res, 200, { message: 'success' });
 }
 
@@ -93,24 +102,25 @@ async function getItems(store: ArtifactStore, ctx: RequestContext): Promise<void
  * without it, or the client would unpack it (A2.6).
  */
 async function sendFile(ctx: RequestContext, items: ContainerItems, item: ItemRecord): Promise<void> {
-  // Open first so a missing data file is a clean 500 JSON, not a half-sent response.
-  const handle = await open(items.dataFile(item.path), 'r');
   const headers: Record<string, string> = {
     'Content-Type': 'application/octet-stream',
     'Content-Length': String(item.total),
   };
   if (item.gzip) headers['Content-Encoding'] = 'gzip';
-  ctx.res.writeHead(200, headers);
   if (item.total === 0 || ctx.req.method === 'HEAD') {
-    await handle.close();
+    ctx.res.writeHead(200, headers);
     ctx.res.end();
     return;
   }
+  // Open first so a missing data file is a clean 500 JSON, not a half-sent response.
+  const start = item.packOffset ?? 0;
+  const handle = await open(item.packOffset !== undefined ? items.packPath : items.dataFile(item.path), 'r');
+  ctx.res.writeHead(200, headers);
   const source = createReadStream('', {
     fd: handle,
-    start: 0,
-    end: item.total - 1,
-    highWaterMark: READ_HIGH_WATER_MARK,
+    start,
+    end: start + item.total - 1,
+    highWaterMark: Math.min(READ_HIGH_WATER_MARK, Math.max(item.total, 1)),
   });
   await pipeline(source, ctx.res);
 }
