@@ -26528,19 +26528,23 @@ async function downloadRunArtifact(findBy, spec, tempDir, ctx) {
     context
   );
 }
-async function deleteRunArtifact(findBy, name, ctx) {
+async function findRunArtifact(findBy, name, ctx, operation) {
   const artifact = latestPerName(
     (await listRunArtifacts(findBy, ctx, name)).filter((a) => a.name === name)
   )[0];
-  if (!artifact?.id) {
-    throw new FerryError(
-      "ERR_FERRY_NOT_FOUND",
-      `No artifact named '${name}' in run ${findBy.runId} of ${findBy.repository}`,
-      {
-        context: { operation: "delete", artifactName: name }
-      }
-    );
-  }
+  if (!artifact) throw runArtifactNotFound(findBy, name, operation);
+  return artifact;
+}
+function runArtifactNotFound(findBy, name, operation) {
+  return new FerryError(
+    "ERR_FERRY_NOT_FOUND",
+    `No artifact named '${name}' in run ${findBy.runId} of ${findBy.repository}`,
+    { context: { operation, artifactName: name } }
+  );
+}
+async function deleteRunArtifact(findBy, name, ctx) {
+  const artifact = await findRunArtifact(findBy, name, ctx, "delete");
+  if (!artifact.id) throw runArtifactNotFound(findBy, name, "delete");
   await ctx.http.request(
     {
       slot: 0,
@@ -28707,20 +28711,7 @@ async function getArtifact(name, options = {}) {
     "get",
     opts,
     async (backend, ctx) => {
-      if (!findBy) return backend.get(name, ctx);
-      const found = latestPerName(
-        (await listRunArtifacts(findBy, ctx, name)).filter((a) => a.name === name)
-      )[0];
-      if (!found) {
-        throw new FerryError(
-          "ERR_FERRY_NOT_FOUND",
-          `No artifact named '${name}' in run ${findBy.runId} of ${findBy.repository}`,
-          {
-            context: { operation: "get", artifactName: name }
-          }
-        );
-      }
-      return found;
+      return findBy ? findRunArtifact(findBy, name, ctx, "get") : backend.get(name, ctx);
     },
     Boolean(findBy)
   );
@@ -29792,8 +29783,7 @@ async function upload(positionals, values, options, out) {
   return 0;
 }
 async function download2(positionals, values, options, out) {
-  const [name, ...extra] = positionals;
-  if (!name || extra.length) throw new UsageError("download needs exactly one artifact NAME");
+  const name = exactlyOneName(positionals, "download needs exactly one artifact NAME");
   const target = typeof values["path"] === "string" ? values["path"] : process.cwd();
   const started = Date.now();
   const artifactId = numberOption(values, "artifact-id");
@@ -29813,23 +29803,18 @@ async function download2(positionals, values, options, out) {
 async function list3(positionals, values, options, out) {
   if (positionals.length) throw new UsageError("list takes no arguments");
   const artifacts = await listArtifacts2({ ...options, ...values["latest"] ? { latest: true } : {} });
-  const human = artifacts.length ? artifacts.map((a) => `${a.name}	${formatBytes(a.size)}${a.id !== void 0 ? `	id ${a.id}` : ""}`).join("\n") : "no artifacts";
+  const human = artifacts.length ? artifacts.map(artifactLine).join("\n") : "no artifacts";
   out.result({ command: "list", artifacts }, human);
   return 0;
 }
 async function get2(positionals, options, out) {
-  const [name, ...extra] = positionals;
-  if (!name || extra.length) throw new UsageError("get needs exactly one artifact NAME");
+  const name = exactlyOneName(positionals, "get needs exactly one artifact NAME");
   const artifact = await getArtifact(name, options);
-  out.result(
-    { command: "get", artifact },
-    `${artifact.name}	${formatBytes(artifact.size)}${artifact.id !== void 0 ? `	id ${artifact.id}` : ""}`
-  );
+  out.result({ command: "get", artifact }, artifactLine(artifact));
   return 0;
 }
 async function merge(positionals, values, options, out) {
-  const [name, ...extra] = positionals;
-  if (!name || extra.length) throw new UsageError("merge needs exactly one NAME for the new artifact");
+  const name = exactlyOneName(positionals, "merge needs exactly one NAME for the new artifact");
   const conflict2 = values["conflict"];
   if (conflict2 !== void 0 && conflict2 !== "error" && conflict2 !== "overwrite" && conflict2 !== "skip") {
     throw new UsageError(`--conflict must be error, overwrite or skip; got '${String(conflict2)}'`);
@@ -29859,8 +29844,7 @@ async function doctor(options, out) {
   return checks.every((c) => c.ok) ? 0 : 1;
 }
 async function remove(positionals, options, out) {
-  const [name, ...extra] = positionals;
-  if (!name || extra.length) throw new UsageError("delete needs exactly one artifact NAME");
+  const name = exactlyOneName(positionals, "delete needs exactly one artifact NAME");
   const { id } = await deleteArtifact2(name, options);
   out.result(
     { command: "delete", artifactName: name, id },
@@ -29884,6 +29868,14 @@ function findByOption(values) {
       ...process.env["GITHUB_API_URL"] ? { apiUrl: process.env["GITHUB_API_URL"] } : {}
     }
   };
+}
+function exactlyOneName(positionals, usage) {
+  const [name, ...extra] = positionals;
+  if (!name || extra.length) throw new UsageError(usage);
+  return name;
+}
+function artifactLine(artifact) {
+  return `${artifact.name}	${formatBytes(artifact.size)}${artifact.id !== void 0 ? `	id ${artifact.id}` : ""}`;
 }
 async function serve(values, out) {
   const port = numberOption(values, "port") ?? 0;

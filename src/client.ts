@@ -13,6 +13,7 @@ import { RESULTS_USER_AGENT, type ResultsConfig } from './backends/results/contr
 import { latestPerName, ResultsBackend } from './backends/results/results-backend.js';
 import {
   deleteRunArtifact,
+  findRunArtifact,
   downloadRunArtifact,
   listRunArtifacts,
   validateFindBy,
@@ -247,20 +248,7 @@ export async function getArtifact(
     'get',
     opts,
     async (backend, ctx) => {
-      if (!findBy) return backend.get(name, ctx);
-      const found = latestPerName(
-        (await listRunArtifacts(findBy, ctx, name)).filter((a) => a.name === name),
-      )[0];
-      if (!found) {
-        throw new FerryError(
-          'ERR_FERRY_NOT_FOUND',
-          `No artifact named '${name}' in run ${findBy.runId} of ${findBy.repository}`,
-          {
-            context: { operation: 'get', artifactName: name },
-          },
-        );
-      }
-      return found;
+      return findBy ? findRunArtifact(findBy, name, ctx, 'get') : backend.get(name, ctx);
     },
     Boolean(findBy),
   );

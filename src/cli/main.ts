@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { deleteArtifact, downloadArtifact, getArtifact, listArtifacts, uploadArtifact } from '../client.js';
 import { mergeArtifacts } from '../merge/merge.js';
+import type { ArtifactInfo } from '../backends/backend.js';
 import type { FindBy } from '../backends/results/rest.js';
 import { fromEnvironment } from '../environment.js';
 import { isFerryError } from '../errors.js';
@@ -209,8 +210,7 @@ async function download(
   options: ArtifactClientOptions,
   out: CliOutput,
 ): Promise<number> {
-  const [name, ...extra] = positionals;
-  if (!name || extra.length) throw new UsageError('download needs exactly one artifact NAME');
+  const name = exactlyOneName(positionals, 'download needs exactly one artifact NAME');
   const target = typeof values['path'] === 'string' ? values['path'] : process.cwd();
   const started = Date.now();
   const artifactId = numberOption(values, 'artifact-id');
@@ -236,23 +236,15 @@ async function list(
 ): Promise<number> {
   if (positionals.length) throw new UsageError('list takes no arguments');
   const artifacts = await listArtifacts({ ...options, ...(values['latest'] ? { latest: true } : {}) });
-  const human = artifacts.length
-    ? artifacts
-        .map((a) => `${a.name}\t${formatBytes(a.size)}${a.id !== undefined ? `\tid ${a.id}` : ''}`)
-        .join('\n')
-    : 'no artifacts';
+  const human = artifacts.length ? artifacts.map(artifactLine).join('\n') : 'no artifacts';
   out.result({ command: 'list', artifacts }, human);
   return 0;
 }
 
 async function get(positionals: string[], options: ArtifactClientOptions, out: CliOutput): Promise<number> {
-  const [name, ...extra] = positionals;
-  if (!name || extra.length) throw new UsageError('get needs exactly one artifact NAME');
+  const name = exactlyOneName(positionals, 'get needs exactly one artifact NAME');
   const artifact = await getArtifact(name, options);
-  out.result(
-    { command: 'get', artifact },
-    `${artifact.name}\t${formatBytes(artifact.size)}${artifact.id !== undefined ? `\tid ${artifact.id}` : ''}`,
-  );
+  out.result({ command: 'get', artifact }, artifactLine(artifact));
   return 0;
 }
 
@@ -262,8 +254,7 @@ async function merge(
   options: ArtifactClientOptions,
   out: CliOutput,
 ): Promise<number> {
-  const [name, ...extra] = positionals;
-  if (!name || extra.length) throw new UsageError('merge needs exactly one NAME for the new artifact');
+  const name = exactlyOneName(positionals, 'merge needs exactly one NAME for the new artifact');
   const conflict = values['conflict'];
   if (conflict !== undefined && conflict !== 'error' && conflict !== 'overwrite' && conflict !== 'skip') {
     throw new UsageError(`--conflict must be error, overwrite or skip; got '${String(conflict)}'`);
@@ -299,8 +290,7 @@ async function remove(
   options: ArtifactClientOptions,
   out: CliOutput,
 ): Promise<number> {
-  const [name, ...extra] = positionals;
-  if (!name || extra.length) throw new UsageError('delete needs exactly one artifact NAME');
+  const name = exactlyOneName(positionals, 'delete needs exactly one artifact NAME');
   const { id } = await deleteArtifact(name, options);
   out.result(
     { command: 'delete', artifactName: name, id },
@@ -326,6 +316,17 @@ function findByOption(values: Values): { findBy?: FindBy } {
       ...(process.env['GITHUB_API_URL'] ? { apiUrl: process.env['GITHUB_API_URL'] } : {}),
     },
   };
+}
+
+function exactlyOneName(positionals: string[], usage: string): string {
+  const [name, ...extra] = positionals;
+  if (!name || extra.length) throw new UsageError(usage);
+  return name;
+}
+
+/** One artifact per line for people: name, size, id. */
+function artifactLine(artifact: ArtifactInfo): string {
+  return `${artifact.name}\t${formatBytes(artifact.size)}${artifact.id !== undefined ? `\tid ${artifact.id}` : ''}`;
 }
 
 async function serve(values: Values, out: CliOutput): Promise<number> {

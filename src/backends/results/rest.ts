@@ -153,24 +153,36 @@ export async function downloadRunArtifact(
   );
 }
 
+/** The newest artifact called `name` in another run; ERR_FERRY_NOT_FOUND (naming run and repository) if none. */
+export async function findRunArtifact(
+  findBy: FindBy,
+  name: string,
+  ctx: OperationContext,
+  operation: string,
+): Promise<ArtifactInfo> {
+  const artifact = latestPerName(
+    (await listRunArtifacts(findBy, ctx, name)).filter((a) => a.name === name),
+  )[0];
+  if (!artifact) throw runArtifactNotFound(findBy, name, operation);
+  return artifact;
+}
+
+function runArtifactNotFound(findBy: FindBy, name: string, operation: string): FerryError {
+  return new FerryError(
+    'ERR_FERRY_NOT_FOUND',
+    `No artifact named '${name}' in run ${findBy.runId} of ${findBy.repository}`,
+    { context: { operation, artifactName: name } },
+  );
+}
+
 /** Deletes an artifact of another run by name (the newest of that name). */
 export async function deleteRunArtifact(
   findBy: FindBy,
   name: string,
   ctx: OperationContext,
 ): Promise<number> {
-  const artifact = latestPerName(
-    (await listRunArtifacts(findBy, ctx, name)).filter((a) => a.name === name),
-  )[0];
-  if (!artifact?.id) {
-    throw new FerryError(
-      'ERR_FERRY_NOT_FOUND',
-      `No artifact named '${name}' in run ${findBy.runId} of ${findBy.repository}`,
-      {
-        context: { operation: 'delete', artifactName: name },
-      },
-    );
-  }
+  const artifact = await findRunArtifact(findBy, name, ctx, 'delete');
+  if (!artifact.id) throw runArtifactNotFound(findBy, name, 'delete');
   await ctx.http.request(
     {
       slot: 0,
