@@ -178,7 +178,10 @@ describe('legacy server: artifacts (create / list / patch)', () => {
       containerId: expect.any(Number),
       size: -1,
       signedContent: null,
-      fileContainerResourceUrl: `${server.url}_apis/resources/Containers/${body.containerId}`,
+      // The create's URL carries its upload session (concurrent same-name uploads, P41).
+      fileContainerResourceUrl: expect.stringContaining(
+        `${server.url}_apis/resources/Containers/${body.containerId}?upload=`,
+      ),
       type: 'actions_storage',
       name: 'my-artifact',
       url: expect.stringContaining('artifactName=my-artifact'),
@@ -549,7 +552,7 @@ describe('legacy server: auth, persistence, connections', () => {
   it('keeps artifacts, sizes, items and container ids across a restart on the same dataDir', async () => {
     const f = await start();
     const container = await containerFor(f.server, '9', 'keep');
-    const containerId = Number(container.split('/').pop());
+    const containerId = Number(new URL(container).pathname.split('/').pop());
     const data = randomBytes(2048);
     expect((await putChunk(container, 'keep/dir/a.bin', data)).status).toBe(200);
     const gz = gzipSync(Buffer.from('z'.repeat(5000)));

@@ -376,10 +376,24 @@ describe('results server: Twirp RPCs', () => {
     expect([unknown.status, unknown.body.code]).toEqual([404, 'not_found']);
   });
 
-  it('answers a duplicate name with 409 already_exists and replaces an unfinalized earlier attempt', async () => {
+  it('answers a duplicate name with 409 already_exists, also while an earlier upload is unfinalized', async () => {
     const server = await start();
     const abandoned = await create(server, 'dup');
     expect((await putBlock(abandoned, blockId(0), Buffer.from('old'))).status).toBe(201);
+    // An upload in progress holds the name (P41); deleting it frees the name for a retry.
+    const busy = await rpc<TwirpErrorJson>(server, 'CreateArtifact', {
+      workflow_run_backend_id: RUN,
+      workflow_job_run_backend_id: JOB,
+      name: 'dup',
+      version: 7,
+    });
+    expect([busy.status, busy.body.code]).toEqual([409, 'already_exists']);
+    expect(busy.body.msg).toMatch(/being uploaded/);
+    await rpc(server, 'DeleteArtifact', {
+      workflow_run_backend_id: RUN,
+      workflow_job_run_backend_id: JOB,
+      name: 'dup',
+    });
     const retry = await create(server, 'dup');
     const stale = await putBlock(abandoned, blockId(1), Buffer.from('old'));
     expect(stale.status).toBe(404);
@@ -446,11 +460,20 @@ describe('results server: Twirp RPCs', () => {
     const server = await start();
     const urls = await Promise.all(Array.from({ length: 10 }, (_, i) => create(server, `n${i}`)));
     expect(new Set(urls).size).toBe(10);
-    // Three racing creates of one name leave exactly one live upload URL.
-    const racing = await Promise.all([1, 2, 3].map(() => create(server, 'race')));
-    const staged = await Promise.all(racing.map((url) => putBlock(url, blockId(0), Buffer.from('r'))));
-    expect(staged.map((r) => r.status).sort()).toEqual([201, 404, 404]);
-    const winner = racing[staged.findIndex((r) => r.status === 201)]!;
+    // Three racing creates of one name: exactly one gets an upload URL, the others 409 (P41).
+    const racing = await Promise.all(
+      [1, 2, 3].map(() =>
+        rpc<{ signed_upload_url?: string; code?: string }>(server, 'CreateArtifact', {
+          workflow_run_backend_id: RUN,
+          workflow_job_run_backend_id: JOB,
+          name: 'race',
+          version: 7,
+        }),
+      ),
+    );
+    expect(racing.map((r) => r.status).sort()).toEqual([200, 409, 409]);
+    const winner = racing.find((r) => r.status === 200)!.body.signed_upload_url!;
+    expect((await putBlock(winner, blockId(0), Buffer.from('r'))).status).toBe(201);
     expect((await commit(winner, [blockId(0)])).status).toBe(201);
     const finals = await Promise.all([1, 2, 3, 4].map(() => finalize(server, 'race', { size: '1' })));
     expect(new Set(finals.map((f) => `${f.status} ${f.body.artifact_id}`)).size).toBe(1);

@@ -2,7 +2,7 @@ import { expectObject, readJsonBody } from '../http/body.js';
 import { badRequest, notFound } from '../http/http-error.js';
 import { sendJson } from '../http/respond.js';
 import type { RequestContext, Route } from '../route.js';
-import type { ArtifactStore } from './artifact-store.js';
+import { withUploadSession, type ArtifactStore } from './artifact-store.js';
 import { artifactResponse, type ListResponse, type ArtifactResponse } from './contracts.js';
 import { validateArtifactName, validateRunId } from './validate.js';
 
@@ -29,10 +29,15 @@ async function create(store: ArtifactStore, ctx: RequestContext): Promise<void> 
   }
   const name = validateArtifactName(body.Name);
   const retentionDays = parseRetention(body.RetentionDays);
-  const { record } = await store.create(runId, name, retentionDays);
+  const { record, session } = await store.create(runId, name, retentionDays);
   // 201 for a new and an existing container alike: the client treats every 2xx the same, and a
   // repeated create (retry after a lost response, or a second upload to merge) is the same call.
-  sendJson(ctx.res, 201, artifactResponse(ctx.baseUrl, record));
+  // The container URL carries this upload's session, so concurrent uploads can be told apart.
+  const response = artifactResponse(ctx.baseUrl, record);
+  sendJson(ctx.res, 201, {
+    ...response,
+    fileContainerResourceUrl: withUploadSession(response.fileContainerResourceUrl, session),
+  });
 }
 
 async function list(store: ArtifactStore, ctx: RequestContext): Promise<void> {

@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, readdir } from 'node:fs/promises';
+import { HttpError } from '../http/http-error.js';
 import { readJsonFile, writeJsonAtomic } from '../util/atomic-file.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import { ContainerItems } from './container-items.js';
@@ -17,6 +19,33 @@ export interface ArtifactRecord {
   updatedAt: string;
 }
 
+/** The query parameter that carries an upload session in the fileContainerResourceUrl of a create. */
+export const UPLOAD_SESSION_PARAM = 'upload';
+
+/**
+ * How long an upload session keeps its files without any activity: longer than one 4 MiB chunk
+ * on a slow link plus the longest Retry-After a client honours (60 s). After it the session
+ * counts as abandoned. Short, because the legacy protocol has no delete: a job that re-runs a
+ * failed upload of the same name waits this long for its own dead session.
+ */
+export const DEFAULT_SESSION_LEASE_MS = 2 * 60 * 1000;
+
+/** One create call's upload: which of the container's files it claimed, and whether it lost a race. */
+interface UploadSession {
+  lastActivity: number;
+  /** When a PATCH of the artifact closed it; activity after that re-opens it. */
+  closedAt: number | undefined;
+  /** Set when it tried to write a file another live session was writing: it may write nothing more. */
+  lostTo: string | undefined;
+}
+
+export interface ArtifactStoreOptions {
+  /** See {@link DEFAULT_SESSION_LEASE_MS}. */
+  sessionLeaseMs?: number;
+  /** Milliseconds since the epoch; injectable for tests. */
+  now?: () => number;
+}
+
 /**
  * The artifact index: which containers exist, for which run and name. It is small (one record
  * per artifact), so it is loaded whole at startup and kept in memory; every change is written
@@ -28,14 +57,21 @@ export class ArtifactStore {
   readonly #byId = new Map<number, ArtifactRecord>();
   readonly #items = new Map<number, Promise<ContainerItems>>();
   readonly #locks = new KeyedMutex();
+  /** Upload sessions by id, and which session writes each file (`containerId\0path`). In memory only. */
+  readonly #sessions = new Map<string, UploadSession & { containerId: number }>();
+  readonly #owners = new Map<string, string>();
+  readonly #leaseMs: number;
+  readonly #now: () => number;
   #nextId = 1;
 
-  private constructor(layout: LegacyLayout) {
+  private constructor(layout: LegacyLayout, options: ArtifactStoreOptions) {
     this.#layout = layout;
+    this.#leaseMs = options.sessionLeaseMs ?? DEFAULT_SESSION_LEASE_MS;
+    this.#now = options.now ?? Date.now;
   }
 
-  static async open(layout: LegacyLayout): Promise<ArtifactStore> {
-    const store = new ArtifactStore(layout);
+  static async open(layout: LegacyLayout, options: ArtifactStoreOptions = {}): Promise<ArtifactStore> {
+    const store = new ArtifactStore(layout, options);
     await mkdir(layout.containersDir, { recursive: true });
     await store.#load();
     return store;
@@ -81,9 +117,76 @@ export class ArtifactStore {
 
   /**
    * Creates the container for (run, name), or returns the existing one: v1 clients merge several
-   * uploads into one artifact by creating the same name again.
+   * uploads into one artifact by creating the same name again. Each call also opens an upload
+   * session (see {@link claim}); its id goes into the fileContainerResourceUrl handed back.
    */
   async create(
+    runId: string,
+    name: string,
+    retentionDays: number | null,
+  ): Promise<{ record: ArtifactRecord; created: boolean; session: string }> {
+    const result = await this.#createContainer(runId, name, retentionDays);
+    const session = randomBytes(12).toString('hex');
+    this.#sessions.set(session, {
+      containerId: result.record.containerId,
+      lastActivity: this.#now(),
+      closedAt: undefined,
+      lostTo: undefined,
+    });
+    this.#pruneSessions();
+    return { ...result, session };
+  }
+
+  /**
+   * Records that upload `session` writes `path` of the container, or refuses (409) when another
+   * upload of the same artifact that is still in progress already writes it. v1 merges uploads
+   * of one name, so different files from concurrent uploads are fine, and so is replacing a file
+   * of an upload that finished (PATCHed) or was abandoned; but two uploads in progress writing
+   * the same file would interleave its chunks or mix two versions of the artifact. The upload
+   * that comes second loses: this and every later write of it is refused, so it never
+   * finalizes, and the winner may replace whatever the loser wrote. Requests without a session
+   * (a container URL taken from a listing, or another server's client) are not tracked.
+   */
+  claim(containerId: number, path: string, session: string | null): void {
+    if (session === null) return;
+    const mine = this.#sessions.get(session);
+    if (!mine || mine.containerId !== containerId) return;
+    const now = this.#now();
+    const name = this.#byId.get(containerId)?.name ?? String(containerId);
+    if (mine.lostTo !== undefined) throw raceLost(name, path, true);
+    const key = `${containerId}\0${path}`;
+    const owner = this.#owners.get(key);
+    const other = owner === undefined || owner === session ? undefined : this.#sessions.get(owner);
+    if (other && this.#isLive(other, now)) {
+      mine.lostTo = owner;
+      throw raceLost(name, path, false);
+    }
+    mine.lastActivity = now;
+    this.#owners.set(key, session);
+  }
+
+  /** A session writes while it is not beaten, not idle past the lease, and not closed by a PATCH since its last write. */
+  #isLive(session: UploadSession, now: number): boolean {
+    return (
+      session.lostTo === undefined &&
+      now - session.lastActivity < this.#leaseMs &&
+      (session.closedAt === undefined || session.lastActivity > session.closedAt)
+    );
+  }
+
+  /** Forgets sessions (and their claims) that can no longer matter: idle past the lease. */
+  #pruneSessions(): void {
+    const now = this.#now();
+    const dead = new Set<string>();
+    for (const [id, session] of this.#sessions) {
+      if (now - session.lastActivity >= this.#leaseMs) dead.add(id);
+    }
+    if (dead.size === 0) return;
+    for (const id of dead) this.#sessions.delete(id);
+    for (const [key, owner] of this.#owners) if (dead.has(owner)) this.#owners.delete(key);
+  }
+
+  async #createContainer(
     runId: string,
     name: string,
     retentionDays: number | null,
@@ -110,10 +213,19 @@ export class ArtifactStore {
     });
   }
 
-  /** Records the final size the client reports; `undefined` when the artifact does not exist. */
+  /**
+   * Records the final size the client reports; `undefined` when the artifact does not exist.
+   * The PATCH does not say which upload sends it, so it closes every session of the container:
+   * a finished upload's files may then be replaced by a later one (v1 merge semantics), and a
+   * session that keeps writing afterwards is open again.
+   */
   async patchSize(runId: string, name: string, size: number): Promise<ArtifactRecord | undefined> {
     const existing = this.find(runId, name);
     if (!existing) return undefined;
+    const now = this.#now();
+    for (const session of this.#sessions.values()) {
+      if (session.containerId === existing.containerId) session.closedAt = now;
+    }
     return this.#locks.run(`artifact:${existing.containerId}`, async () => {
       const current = this.#byId.get(existing.containerId) ?? existing;
       const next: ArtifactRecord = { ...current, size, updatedAt: new Date().toISOString() };
@@ -151,6 +263,25 @@ export class ArtifactStore {
       return id;
     });
   }
+}
+
+/** The 409 for an upload that lost the race for a file to another upload of the same name. */
+function raceLost(artifact: string, path: string, earlier: boolean): HttpError {
+  const what = earlier
+    ? `lost the race for a file to another upload of artifact ${JSON.stringify(artifact)} in this run and may not write ${JSON.stringify(path)} either`
+    : `came second: another upload of artifact ${JSON.stringify(artifact)} in this run is writing ${JSON.stringify(path)}`;
+  return new HttpError(
+    409,
+    `This upload ${what}; it is refused so that no file and no artifact mixes the two uploads. ` +
+      'Give concurrent uploads different artifact names, or different files',
+  );
+}
+
+/** The container URL of a create, carrying its upload session (kept by clients that append itemPath). */
+export function withUploadSession(containerUrl: string, session: string): string {
+  const url = new URL(containerUrl);
+  url.searchParams.set(UPLOAD_SESSION_PARAM, session);
+  return url.toString();
 }
 
 function isArtifactRecord(value: unknown): value is ArtifactRecord {

@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { HttpError, badRequest, notFound } from '../http/http-error.js';
 import { sendJson } from '../http/respond.js';
 import type { RequestContext, Route } from '../route.js';
-import type { ArtifactRecord, ArtifactStore } from './artifact-store.js';
+import { UPLOAD_SESSION_PARAM, type ArtifactRecord, type ArtifactStore } from './artifact-store.js';
 import { readChunkBody, writeChunk } from './chunk-writer.js';
 import type { ContainerItems, ItemRecord } from './container-items.js';
 import { fileEntry, folderEntry, type ContainerEntry, type ListResponse } from './contracts.js';
@@ -56,6 +56,8 @@ async function putChunk(store: ArtifactStore, ctx: RequestContext): Promise<void
   const md5Header = req.headers['x-actions-results-md5'];
   const expectedMd5 = typeof md5Header === 'string' && md5Header !== '' ? md5Header : undefined;
 
+  // Before a byte is written: a concurrent upload of the same name writing this file wins (P41).
+  store.claim(artifact.containerId, path, ctx.url.searchParams.get(UPLOAD_SESSION_PARAM));
   const items = await store.items(artifact.containerId);
   if (range.start === 0 && length === range.total && length <= WHOLE_ITEM_LIMIT) {
     // Sent whole (every small file is): into the pack file, no file of its own.

@@ -50,6 +50,20 @@ export interface ListFilter {
 const DIGEST = /^sha256:[0-9a-f]{64}$/i;
 
 /**
+ * How long an unfinalized artifact stays reserved for its uploader without any activity
+ * (CreateArtifact or a write to its blob). Longer than one 8 MiB block on a slow link plus the
+ * client's retries; after it, the upload counts as abandoned and a new CreateArtifact replaces it.
+ */
+export const DEFAULT_UPLOAD_LEASE_MS = 15 * 60 * 1000;
+
+export interface ArtifactIndexOptions {
+  /** See {@link DEFAULT_UPLOAD_LEASE_MS}. */
+  uploadLeaseMs?: number;
+  /** Milliseconds since the epoch; injectable for tests. */
+  now?: () => number;
+}
+
+/**
  * The artifact index of the results protocol. Small (one record per artifact), so it is loaded
  * whole at startup and kept in memory; every change is written through (atomically, one file per
  * artifact) before the request is answered. Changes to one (run, name) are serialized, which is
@@ -61,15 +75,30 @@ export class ArtifactIndex {
   readonly #byId = new Map<number, ResultsArtifact>();
   readonly #byBlob = new Map<string, ResultsArtifact>();
   readonly #locks = new KeyedMutex();
+  /** Last activity (ms) of each unfinalized artifact, by blob id. In memory: a restart renews every lease. */
+  readonly #activity = new Map<string, number>();
+  readonly #leaseMs: number;
+  readonly #now: () => number;
   #nextId = 1;
 
-  private constructor(layout: ResultsLayout, blobs: BlobStore) {
+  private constructor(layout: ResultsLayout, blobs: BlobStore, options: ArtifactIndexOptions) {
     this.#layout = layout;
     this.#blobs = blobs;
+    this.#leaseMs = options.uploadLeaseMs ?? DEFAULT_UPLOAD_LEASE_MS;
+    this.#now = options.now ?? Date.now;
+    if (!Number.isFinite(this.#leaseMs) || this.#leaseMs < 0) {
+      throw new RangeError(
+        `uploadLeaseMs must be a non-negative number of milliseconds, got ${this.#leaseMs}`,
+      );
+    }
   }
 
-  static async open(layout: ResultsLayout, blobs: BlobStore): Promise<ArtifactIndex> {
-    const index = new ArtifactIndex(layout, blobs);
+  static async open(
+    layout: ResultsLayout,
+    blobs: BlobStore,
+    options: ArtifactIndexOptions = {},
+  ): Promise<ArtifactIndex> {
+    const index = new ArtifactIndex(layout, blobs, options);
     await mkdir(layout.artifactsDir, { recursive: true });
     await index.#load();
     return index;
@@ -126,8 +155,11 @@ export class ArtifactIndex {
   }
 
   /**
-   * A new artifact with an empty blob. A finalized artifact of the same name in the run is a
-   * conflict (GitHub's 409); an unfinalized one is an abandoned earlier attempt and is replaced.
+   * A new artifact with an empty blob. The name must be free in the run (GitHub's 409 otherwise):
+   * a finalized artifact holds it until deleted, and so does an upload in progress, so two
+   * concurrent uploads of one name never share or destroy each other's blob: the second is
+   * refused before it sends a byte. Only an upload without activity for the lease time counts as
+   * abandoned and is replaced (a crashed client must not block the name until someone deletes it).
    */
   async create(input: CreateInput): Promise<ResultsArtifact> {
     return this.#locks.run(nameKey(input.runId, input.name), async () => {
@@ -138,6 +170,9 @@ export class ArtifactIndex {
           'an artifact with this name already exists on the workflow run',
         );
       }
+      const at = this.#now();
+      const live = existing.find((r) => at - this.#lastActivity(r) < this.#leaseMs);
+      if (live) throw this.#busy(live, at);
       for (const stale of existing) await this.#forget(stale);
       const blobId = await this.#blobs.create();
       const id = await this.#allocateId();
@@ -157,6 +192,7 @@ export class ArtifactIndex {
       };
       await writeJsonAtomic(this.#layout.artifactFile(id), record);
       this.#remember(record);
+      this.#activity.set(blobId, this.#now());
       return record;
     });
   }
@@ -206,15 +242,32 @@ export class ArtifactIndex {
         };
         await writeJsonAtomic(this.#layout.artifactFile(next.id), next);
         this.#remember(next);
+        this.#activity.delete(next.blobId);
         return next;
       });
     });
   }
 
-  /** Deletes every artifact of that name in the run; returns the finalized one (or the newest). */
-  async remove(runId: string, name: string): Promise<ResultsArtifact | undefined> {
+  /**
+   * Deletes the artifacts of that name in the run; returns the finalized one (or the newest).
+   * With `requesterJobId` (DeleteArtifact), an upload still in progress from another job is
+   * left alone: `overwrite` is delete-then-create, and a racing overwrite must not destroy the
+   * other upload mid-way (its own create is then refused instead, P42). The requester's own
+   * unfinalized upload (a create whose answer was lost) and abandoned ones are deleted.
+   */
+  async remove(runId: string, name: string, requesterJobId?: string): Promise<ResultsArtifact | undefined> {
     return this.#locks.run(nameKey(runId, name), async () => {
-      const records = this.#find(runId, name);
+      const at = this.#now();
+      const all = this.#find(runId, name);
+      const records = all.filter(
+        (r) =>
+          r.finalized !== null ||
+          requesterJobId === undefined ||
+          r.jobId === requesterJobId ||
+          at - this.#lastActivity(r) >= this.#leaseMs,
+      );
+      const spared = all.find((r) => !records.includes(r));
+      if (records.length === 0 && spared) throw this.#busy(spared, at);
       for (const record of records) await this.#forget(record);
       return records.find((r) => r.finalized) ?? records.at(-1);
     });
@@ -231,10 +284,40 @@ export class ArtifactIndex {
     });
   }
 
-  /** False once the artifact is finalized (or gone): its blob must not change any more. */
+  /**
+   * False once the artifact is finalized (or gone): its blob must not change any more. The blob
+   * routes ask before every write, so a true answer also renews the upload's lease (see create).
+   */
   isWritable(blobId: string): boolean {
     const record = this.#byBlob.get(blobId);
-    return record !== undefined && record.finalized === null;
+    const writable = record !== undefined && record.finalized === null;
+    if (writable) this.#activity.set(blobId, this.#now());
+    return writable;
+  }
+
+  /** The 409 for a name held by an upload in progress: who holds it, and when it would lapse. */
+  #busy(record: ResultsArtifact, at: number): TwirpError {
+    const idle = Math.max(0, Math.round((at - this.#lastActivity(record)) / 1000));
+    return new TwirpError(
+      'already_exists',
+      `an artifact with this name is already being uploaded on the workflow run (by job ${JSON.stringify(record.jobId)}, last activity ${idle} s ago); ` +
+        `it counts as abandoned once idle for ${Math.round(this.#leaseMs / 1000)} s`,
+    );
+  }
+
+  /**
+   * When an unfinalized artifact last saw activity. One loaded from disk (left by an earlier
+   * process, e.g. a local store whose CLI was interrupted) counts from its last recorded update,
+   * so a fresh process does not hold a dead upload's name for another full lease.
+   */
+  #lastActivity(record: ResultsArtifact): number {
+    let at = this.#activity.get(record.blobId);
+    if (at === undefined) {
+      const updated = Date.parse(record.updatedAt);
+      at = Number.isFinite(updated) ? Math.min(updated, this.#now()) : this.#now();
+      this.#activity.set(record.blobId, at);
+    }
+    return at;
   }
 
   /** Records of one (run, name), oldest first. */
@@ -254,6 +337,7 @@ export class ArtifactIndex {
     await rm(this.#layout.artifactFile(record.id), { force: true });
     this.#byId.delete(record.id);
     this.#byBlob.delete(record.blobId);
+    this.#activity.delete(record.blobId);
     await this.#blobs.remove(record.blobId);
   }
 

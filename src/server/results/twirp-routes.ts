@@ -155,9 +155,9 @@ async function getSignedArtifactUrl(
 }
 
 async function deleteArtifact(service: ResultsService, fields: TwirpFields): Promise<object> {
-  const { runId } = runAndJob(fields);
+  const { runId, jobId } = runAndJob(fields);
   const name = validateArtifactName(fields.string('name'));
-  const record = await service.index.remove(runId, name);
+  const record = await service.index.remove(runId, name, jobId);
   if (!record) {
     throw new TwirpError(
       'not_found',
