@@ -22,13 +22,23 @@ export type FerryErrorCode =
   | 'ERR_FERRY_INTEGRITY'
   | 'ERR_FERRY_PROTOCOL'
   | 'ERR_FERRY_CLIENT_CLOSED'
-  | 'ERR_FERRY_CONFIG';
+  | 'ERR_FERRY_CONFIG'
+  /** ENOSPC/EDQUOT: the disk (or quota) filled up while writing; not retried (pack/fs-errors.ts). */
+  | 'ERR_FERRY_NO_SPACE'
+  /** EMFILE/ENFILE: the file-descriptor limit was reached; lower `concurrency` (pack/fs-errors.ts). */
+  | 'ERR_FERRY_TOO_MANY_OPEN_FILES'
+  /** A file being uploaded contains a token Ferry was given (see allowSecretsInFiles). */
+  | 'ERR_FERRY_SECRET_IN_ARTIFACT';
 
 /** Where an error happened. Every field is optional; the message lists whichever are known. */
 export interface ErrorContext {
   /** The public operation, e.g. `upload`, `download`, `list`. */
   operation?: string;
   artifactName?: string;
+  /** The artifact's id, when the service told it (e.g. a finalize refused after the upload). */
+  artifactId?: number;
+  /** `sha256:<hex>` of the uploaded or downloaded bytes, so a caller can reconcile. */
+  digest?: string;
   /** A file path relative to the artifact root. */
   file?: string;
   /** HTTP method and URL (the URL is stored without query secrets). */
@@ -161,6 +171,8 @@ function withContext(message: string, context: ErrorContext): string {
   const parts: string[] = [];
   if (context.operation) parts.push(`operation ${context.operation}`);
   if (context.artifactName !== undefined) parts.push(`artifact '${context.artifactName}'`);
+  if (context.artifactId !== undefined) parts.push(`artifact id ${context.artifactId}`);
+  if (context.digest !== undefined) parts.push(`digest ${context.digest}`);
   if (context.file !== undefined) parts.push(`file '${context.file}'`);
   if (context.attempt !== undefined && context.attempt > 1) parts.push(`attempt ${context.attempt}`);
   return parts.length ? `${message} (${parts.join(', ')})` : message;

@@ -16,8 +16,9 @@ import { readBody } from './body.js';
 import { systemClock, type Clock } from './clock.js';
 import { extractErrorMessage, mentionsRateLimit } from './error-body.js';
 import type { Operation } from './operation.js';
-import { SlotAgents, type ProxySettings } from './proxy.js';
+import { ProxyError, SlotAgents, proxyAuthRequiredError, type ProxySettings } from './proxy.js';
 import { redactUrl, urlWithoutQuery } from './redact.js';
+import { DEFAULT_STALL_POLICY, type StallPolicy } from './stall-watchdog.js';
 import {
   backoffDelay,
   decideRetry,
@@ -41,6 +42,8 @@ export interface HttpManagerOptions {
   tls?: import('node:tls').ConnectionOptions;
   /** Source of randomness for jitter; tests pin it. */
   random?: () => number;
+  /** Minimum throughput of download bodies (see stall-watchdog.ts); read by the download paths. */
+  stall?: StallPolicy;
 }
 
 export type RequestBody = Buffer | string | { length: number; open: () => Readable };
@@ -74,6 +77,18 @@ export interface RequestSpec {
   ) => { code?: FerryErrorCode; message?: string } | undefined;
   /** Called before each retry sleep, for logs and tests. */
   onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
+  /**
+   * The call's name for messages (e.g. `CreateArtifact`), so a final error says which call of
+   * the operation failed, not only which URL.
+   */
+  call?: string;
+  /**
+   * For callers that repeat a call themselves after reconciling (create, finalize): the number
+   * of the first attempt this request makes and when the first of them started, so that attempts
+   * and the time budget are counted across the whole step, not restarted per call.
+   */
+  firstAttempt?: number;
+  startedAt?: number;
 }
 
 /** Consumes a 2xx response completely. Throwing marks the attempt failed (retryable if the error says so). */
@@ -136,9 +151,49 @@ export class HttpManager {
     return this.#policy;
   }
 
+  /** The download watchdog's policy for this operation. */
+  get stallPolicy(): Readonly<StallPolicy> {
+    return this.#options.stall ?? DEFAULT_STALL_POLICY;
+  }
+
   /** Sleeps the policy's backoff for `attempt` (for callers that retry whole steps, e.g. reconcile-then-repeat). */
   pause(attempt: number, signal?: AbortSignal): Promise<void> {
     return this.#clock.sleep(backoffDelay(this.#policy, attempt, this.#options.random), signal);
+  }
+
+  /** The clock's now, for `startedAt` of a step retried with {@link retryStep}. */
+  now(): number {
+    return this.#clock.now();
+  }
+
+  /**
+   * For callers that repeat a whole step after reconciling it (create, finalize, delete): applies
+   * the same policy as {@link request} to `error`, the failure of attempt `attempt` of a step
+   * that started at `startedAt`. Returns false when the policy says stop (not retryable, attempts
+   * or time budget used up); otherwise logs, sleeps the delay and returns true.
+   */
+  async retryStep(
+    step: { call: string; attempt: number; startedAt: number; error: unknown },
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    const now = this.#clock.now();
+    const decision = decideRetry(
+      this.#policy,
+      {
+        attempt: step.attempt,
+        elapsedMs: now - step.startedAt,
+        nowMs: now,
+        outcome: { kind: 'error', error: step.error },
+      },
+      this.#options.random,
+    );
+    if (!decision.retry) return false;
+    this.#stats.retries++;
+    this.#logger.debug(
+      `${step.call} failed (${decision.reason}), retry ${step.attempt} in ${decision.delayMs} ms (${decision.basis})`,
+    );
+    await this.#clock.sleep(decision.delayMs, signal);
+    return true;
   }
 
   /** Destroys the slot's client and sockets and gives the slot a fresh client. */
@@ -160,9 +215,9 @@ export class HttpManager {
    * Every other response body is read (bounded) or destroyed, on every path.
    */
   async request<T>(spec: RequestSpec, read: ResponseReader<T>): Promise<T> {
-    const started = this.#clock.now();
+    const started = spec.startedAt ?? this.#clock.now();
     const signal = spec.operation?.signal ?? spec.signal;
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = spec.firstAttempt ?? 1; ; attempt++) {
       spec.operation?.throwIfStopped();
       if (signal?.aborted) throw new AbortError(signal.reason, spec.context);
       if (this.#disposed)
@@ -172,6 +227,7 @@ export class HttpManager {
 
       let outcome: AttemptOutcome;
       let failure: FerryError;
+      let handBack = false;
       const onAbort = (): void => this.disposeAndReplace(spec.slot);
       signal?.addEventListener('abort', onAbort, { once: true });
       try {
@@ -185,27 +241,45 @@ export class HttpManager {
             if (signal?.aborted) throw new AbortError(signal.reason, spec.context);
             outcome = { kind: 'error', error };
             failure = error instanceof FerryError ? error : this.#networkFailure(spec, url, error, attempt);
+            // A 2xx whose body broke off is a lost answer too: the caller reconciles before repeating.
+            handBack = spec.networkErrors === 'throw' && failure.retryable && !(error instanceof FerryError);
           }
         } else {
           const body = await readBody(res, ERROR_BODY_LIMIT).catch(() => Buffer.alloc(0));
           const text = body.toString('utf8');
           const serverMessage = extractErrorMessage(text);
-          const rateLimited = status === 403 && mentionsRateLimit(serverMessage);
+          const rateLimited = isRateLimited(status, res, serverMessage);
           outcome = {
             kind: 'status',
+            // A GitHub rate limit arrives as 403; it clears by itself, so it is retried like 429.
             status: rateLimited ? 429 : status,
             retryAfter: header(res, 'retry-after'),
+            rateLimitReset: header(res, 'x-ratelimit-reset'),
           };
-          failure = this.#statusFailure(spec, url, status, res.statusMessage, serverMessage, text, attempt);
+          failure = this.#statusFailure(
+            spec,
+            url,
+            status,
+            res.statusMessage,
+            serverMessage,
+            text,
+            attempt,
+            rateLimited,
+          );
         }
       } catch (error: unknown) {
         if (signal?.aborted) throw spec.operation?.failure ?? new AbortError(signal.reason, spec.context);
         if (error instanceof FerryError && !error.retryable && error.code !== 'ERR_FERRY_PROXY') throw error;
         outcome = { kind: 'error', error };
         failure = this.#networkFailure(spec, new URL(spec.url), error, attempt);
-        if (spec.networkErrors === 'throw' && failure.retryable) throw failure;
+        handBack = spec.networkErrors === 'throw' && failure.retryable;
       } finally {
         signal?.removeEventListener('abort', onAbort);
+      }
+      if (handBack) {
+        // Handed back for reconciling: the socket it failed on is in an unknown state either way.
+        this.disposeAndReplace(spec.slot);
+        throw failure;
       }
 
       const decision = decideRetry(
@@ -219,7 +293,7 @@ export class HttpManager {
       }
       this.#stats.retries++;
       this.#logger.debug(
-        `${spec.method} ${urlWithoutQuery(spec.url)} failed (${decision.reason}), retry ${attempt} in ${decision.delayMs} ms`,
+        `${spec.call ? `${spec.call}: ` : ''}${spec.method} ${urlWithoutQuery(spec.url)} failed (${decision.reason}), retry ${attempt} in ${decision.delayMs} ms (${decision.basis})`,
       );
       spec.onRetry?.({ attempt, delayMs: decision.delayMs, reason: decision.reason });
       // A failed attempt may leave its socket mid-body or half-closed: never reuse it.
@@ -344,15 +418,22 @@ export class HttpManager {
   }
 
   #networkFailure(spec: RequestSpec, url: URL, error: unknown, attempt: number): FerryError {
+    // The proxy agent does not know the operation: give its error the request's context.
+    if (error instanceof ProxyError)
+      return error.inContext({ ...spec.context, method: spec.method, url: redactUrl(url), attempt });
     if (error instanceof FerryError && error.code === 'ERR_FERRY_PROXY') return error;
     const errno = errorCode(error);
     const detail = error instanceof Error ? error.message : String(error);
+    // http-client reports its idle timer only in prose ("Request timeout: <path>", path scrubbed).
     const timeout = /Request timeout/i.test(detail);
-    return new NetworkError(
-      `${timeout ? 'No data' : 'Network error'} on ${spec.method} ${urlWithoutQuery(url)}: ${timeout ? `socket idle for ${Math.round((this.#options.socketTimeoutMs ?? 120_000) / 1000)} s` : detail}`,
-      timeout ? 'ETIMEDOUT' : errno,
-      { cause: error, context: { ...spec.context, method: spec.method, url: redactUrl(url), attempt } },
-    );
+    const call = spec.call ? `${spec.call}: ` : '';
+    const message = timeout
+      ? `${call}No data from ${url.host} within ${seconds(this.#options.socketTimeoutMs ?? 120_000)} s (timeoutMs) on ${spec.method} ${urlWithoutQuery(url)}`
+      : `${call}Network error on ${spec.method} ${urlWithoutQuery(url)}: ${detail}`;
+    return new NetworkError(message, timeout ? 'ETIMEDOUT' : errno, {
+      cause: error,
+      context: { ...spec.context, method: spec.method, url: redactUrl(url), attempt },
+    });
   }
 
   #statusFailure(
@@ -363,25 +444,29 @@ export class HttpManager {
     serverMessage: string | undefined,
     body: string,
     attempt: number,
+    rateLimited: boolean,
   ): HttpError {
+    // Error pages can be huge (or an attacker's): never more than 200 characters of one in a message.
+    const shortMessage = serverMessage?.slice(0, 200);
+    // A 407 from our own proxy names it (host:port) like a refused CONNECT does.
+    const viaProxy = status === 407 ? proxyAuthRequiredError(url, this.#options.proxy ?? {}) : undefined;
     const custom =
-      spec.describeFailure?.(status, serverMessage) ??
+      (viaProxy ? { message: viaProxy.message } : undefined) ??
+      spec.describeFailure?.(status, shortMessage) ??
       (status === 407
         ? {
             message:
               'Proxy authentication required: the proxy refused the credentials in HTTP_PROXY/HTTPS_PROXY (or got none)',
           }
         : undefined);
-    const code = custom?.code ?? codeForStatus(status, serverMessage);
+    const code = custom?.code ?? codeForStatus(status, rateLimited ? 'rate limit' : serverMessage);
     const base = `Request failed with status code ${status}${statusText ? ` ${statusText}` : ''}: ${spec.method} ${urlWithoutQuery(url)}`;
     const message = custom?.message
-      ? `${custom.message} (${base})`
-      : serverMessage
-        ? `${base}: ${serverMessage.slice(0, 200)}`
-        : base;
+      ? `${custom.message.slice(0, 400)} (${base})`
+      : `${spec.call ? `${spec.call} failed: ` : ''}${base}${shortMessage ? `: ${shortMessage}` : ''}`;
     return new HttpError(code, message, status, body, {
       context: { ...spec.context, method: spec.method, url: redactUrl(url), attempt },
-      retryable: this.#policy.retryableStatuses.includes(status),
+      retryable: rateLimited || this.#policy.retryableStatuses.includes(status),
     });
   }
 }
@@ -398,6 +483,21 @@ export function codeForStatus(status: number, serverMessage?: string): FerryErro
   if (status === 407) return 'ERR_FERRY_PROXY';
   if (status === 409) return 'ERR_FERRY_CONFLICT';
   return 'ERR_FERRY_HTTP';
+}
+
+/**
+ * 429, or a GitHub-style 403 that says it is a rate limit: in the body ("API rate limit
+ * exceeded", "secondary rate limit") or with `x-ratelimit-remaining: 0`. A plain 403 is not.
+ */
+function isRateLimited(status: number, res: IncomingMessage, serverMessage: string | undefined): boolean {
+  if (status === 429) return true;
+  if (status !== 403) return false;
+  return mentionsRateLimit(serverMessage) || header(res, 'x-ratelimit-remaining')?.trim() === '0';
+}
+
+/** Milliseconds as seconds for messages: whole seconds stay whole, short timeouts keep their fraction. */
+function seconds(ms: number): string {
+  return String(Number((ms / 1000).toFixed(ms < 10_000 ? 3 : 0)));
 }
 
 function header(res: IncomingMessage, name: string): string | undefined {

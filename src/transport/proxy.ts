@@ -151,6 +151,8 @@ export class ProxyError extends FerryError {
   readonly status: number | undefined;
   /** The system error code of the cause (`ECONNREFUSED`, `ECONNRESET`, ...), when there is one. */
   readonly errno: string | undefined;
+  /** The message as raised by the agent, before the context suffix. */
+  readonly #message: string;
 
   constructor(
     message: string,
@@ -165,7 +167,31 @@ export class ProxyError extends FerryError {
     this.proxy = details.proxy;
     this.status = details.status;
     this.errno = errno;
+    this.#message = message;
   }
+
+  /**
+   * The same failure with the request's context (operation, artifact, method, URL, attempt).
+   * The agent that raises a ProxyError does not know which operation its socket is for; the
+   * HttpManager does, and calls this so the message names the operation and the artifact like
+   * every other transport error. Context already set is kept where `context` has no value.
+   */
+  inContext(context: ErrorContext): ProxyError {
+    const copy = new ProxyError(this.#message, {
+      proxy: this.proxy,
+      ...(this.status === undefined ? {} : { status: this.status }),
+      ...(this.cause === undefined ? {} : { cause: this.cause }),
+      retryable: this.retryable,
+      context: { ...this.context, ...definedOnly(context) },
+    });
+    if (this.stack)
+      copy.stack = `${copy.name}: ${copy.message}\n${this.stack.split('\n').slice(1).join('\n')}`;
+    return copy;
+  }
+}
+
+function definedOnly(context: ErrorContext): ErrorContext {
+  return Object.fromEntries(Object.entries(context).filter(([, v]) => v !== undefined)) as ErrorContext;
 }
 
 /**

@@ -53,7 +53,15 @@ export const defaultRetryPolicy: Readonly<RetryPolicy> = Object.freeze({
 
 /** What the last attempt produced. */
 export type AttemptOutcome =
-  { kind: 'status'; status: number; retryAfter?: string | undefined } | { kind: 'error'; error: unknown };
+  | {
+      kind: 'status';
+      status: number;
+      /** The `Retry-After` header (delta-seconds or HTTP-date). */
+      retryAfter?: string | undefined;
+      /** GitHub's `x-ratelimit-reset` (epoch seconds), used when there is no usable Retry-After. */
+      rateLimitReset?: string | undefined;
+    }
+  | { kind: 'error'; error: unknown };
 
 export interface RetryInput {
   /** 1-based number of the attempt that just failed. */
@@ -66,7 +74,14 @@ export interface RetryInput {
 }
 
 export type RetryDecision =
-  { retry: true; delayMs: number; reason: string } | { retry: false; reason: string; permanent: boolean };
+  | {
+      retry: true;
+      delayMs: number;
+      reason: string;
+      /** Where the delay came from: the server's Retry-After / rate-limit reset, or backoff. */
+      basis: 'server' | 'backoff';
+    }
+  | { retry: false; reason: string; permanent: boolean };
 
 /**
  * Decides whether to retry and after how long. Pure: randomness comes in as `random`.
@@ -86,7 +101,9 @@ export function decideRetry(
     if (!policy.retryableStatuses.includes(outcome.status)) {
       return { retry: false, reason, permanent: outcome.status >= 400 && outcome.status < 500 };
     }
-    retryAfterMs = parseRetryAfter(outcome.retryAfter, input.nowMs);
+    retryAfterMs =
+      parseRetryAfter(outcome.retryAfter, input.nowMs) ??
+      parseRateLimitReset(outcome.rateLimitReset, input.nowMs);
   } else {
     const code = errorCode(outcome.error);
     reason = code ?? describe(outcome.error);
@@ -106,7 +123,7 @@ export function decideRetry(
       permanent: false,
     };
   }
-  return { retry: true, delayMs, reason };
+  return { retry: true, delayMs, reason, basis: retryAfterMs !== undefined ? 'server' : 'backoff' };
 }
 
 /** Exponential backoff with partial jitter: attempt 1 → base, 2 → base·m, … capped at maxDelayMs. */
@@ -123,16 +140,32 @@ export function backoffDelay(
 /**
  * `Retry-After` in delta-seconds or HTTP-date form. Returns undefined for a missing, negative or
  * unparseable value, so the caller falls back to backoff. A date in the past means "now" (0).
+ * Only real HTTP-dates count as dates: `Date.parse` alone would read garbage such as "1 2" as a
+ * date in 2001 and so retry at once.
  */
 export function parseRetryAfter(value: string | undefined, nowMs: number): number | undefined {
   if (value === undefined) return undefined;
   const trimmed = value.trim();
   if (trimmed === '') return undefined;
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
-  if (/^-/.test(trimmed)) return undefined;
+  if (!HTTP_DATE.test(trimmed)) return undefined;
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - nowMs);
+}
+
+/** IMF-fixdate, RFC 850 and asctime (RFC 9110 §5.6.7): a month name and an hh:mm:ss time. */
+const HTTP_DATE =
+  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? .*\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b.*\b\d{2}:\d{2}:\d{2}\b/;
+
+/**
+ * GitHub's `x-ratelimit-reset`: the epoch second at which the limit resets. Returns the wait in
+ * ms (0 for a time in the past), or undefined when the value is not a plain epoch-seconds number.
+ */
+export function parseRateLimitReset(value: string | undefined, nowMs: number): number | undefined {
+  const trimmed = value?.trim();
+  if (!trimmed || !/^\d{1,12}$/.test(trimmed)) return undefined;
+  return Math.max(0, Number(trimmed) * 1000 - nowMs);
 }
 
 export function errorCode(error: unknown): string | undefined {

@@ -50,7 +50,7 @@ export class LegacyBackend implements Backend {
   }
 
   async #find(name: string, ctx: OperationContext, operation: string): Promise<ArtifactResponse> {
-    const found = (await this.#listRaw(ctx, operation)).find((a) => a.name === name);
+    const found = (await this.#listRaw(ctx, operation, name)).find((a) => a.name === name);
     if (!found) {
       throw new FerryError('ERR_FERRY_NOT_FOUND', `No artifact named '${name}' in run ${this.config.runId}`, {
         context: { operation, artifactName: name },
@@ -59,7 +59,12 @@ export class LegacyBackend implements Backend {
     return found;
   }
 
-  async #listRaw(ctx: OperationContext, operation: string): Promise<ArtifactResponse[]> {
+  /** `artifactName`: the artifact being looked for, so a failed listing names it. */
+  async #listRaw(
+    ctx: OperationContext,
+    operation: string,
+    artifactName?: string,
+  ): Promise<ArtifactResponse[]> {
     const listed = await ctx.http.request(
       {
         ...(this.config.token ? { bearer: this.config.token } : {}),
@@ -68,7 +73,8 @@ export class LegacyBackend implements Backend {
         url: artifactsUrl(this.config.runtimeUrl, this.config.runId),
         headers: jsonHeaders,
         operation: ctx.operation,
-        context: { operation },
+        context: { operation, ...(artifactName !== undefined ? { artifactName } : {}) },
+        call: 'list artifacts',
         // Gitea answers 404 for a run without artifacts where GitHub answers count 0.
         okStatuses: [404],
       },

@@ -1,6 +1,7 @@
 import { FerryError, type ErrorContext, type FerryErrorCode } from '../../errors.js';
-import { readJson } from '../../transport/body.js';
-import type { HttpManager } from '../../transport/http-manager.js';
+import { readJson, readText } from '../../transport/body.js';
+import { extractErrorMessage } from '../../transport/error-body.js';
+import type { HttpManager, RequestSpec } from '../../transport/http-manager.js';
 import type { Operation } from '../../transport/operation.js';
 import { TWIRP_SERVICE, type ResultsConfig } from './contracts.js';
 
@@ -10,7 +11,14 @@ export interface TwirpCallOptions {
   slot?: number;
   /** Hand network errors back instead of retrying, so the caller can reconcile first. */
   reconcile?: boolean;
+  /** Attempt number and start time of a step the caller repeats itself (see RequestSpec). */
+  firstAttempt?: number;
+  startedAt?: number;
 }
+
+/** A Twirp answer the caller asked to see rather than have thrown (see {@link TwirpClient.callAllowing}). */
+export type TwirpOutcome<T> =
+  { status: 'ok'; value: T } | { status: 'refused'; httpStatus: number; message: string | undefined };
 
 /**
  * Twirp JSON over the shared transport: `POST <origin>/twirp/<service>/<method>`, snake_case
@@ -27,21 +35,51 @@ export class TwirpClient {
   }
 
   call<T>(method: string, body: Record<string, unknown>, options: TwirpCallOptions): Promise<T> {
-    return this.http.request(
-      {
-        slot: options.slot ?? 0,
-        method: 'POST',
-        url: `${this.#origin}/twirp/${TWIRP_SERVICE}/${method}`,
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(withoutDefaults(body)),
-        bearer: this.config.token,
-        operation: options.operation,
-        context: options.context,
-        ...(options.reconcile ? { networkErrors: 'throw' as const } : {}),
-        describeFailure: (status, message) => describeTwirpFailure(method, status, message),
-      },
-      (res) => readJson<T>(res),
-    );
+    return this.http.request(this.#spec(method, body, options, []), (res) => readJson<T>(res));
+  }
+
+  /**
+   * Like {@link call}, but the HTTP statuses in `refused` come back as an outcome instead of a
+   * thrown (and operation-stopping) error, for a caller that must look around before failing
+   * (a FinalizeArtifact refused after the blob was committed).
+   */
+  callAllowing<T>(
+    method: string,
+    body: Record<string, unknown>,
+    options: TwirpCallOptions,
+    refused: readonly number[],
+  ): Promise<TwirpOutcome<T>> {
+    return this.http.request(this.#spec(method, body, options, refused), async (res) => {
+      const status = res.statusCode ?? 0;
+      if (status >= 200 && status < 300) return { status: 'ok', value: await readJson<T>(res) };
+      const text = await readText(res);
+      return { status: 'refused', httpStatus: status, message: extractErrorMessage(text)?.slice(0, 200) };
+    });
+  }
+
+  #spec(
+    method: string,
+    body: Record<string, unknown>,
+    options: TwirpCallOptions,
+    okStatuses: readonly number[],
+  ): RequestSpec {
+    return {
+      slot: options.slot ?? 0,
+      method: 'POST' as const,
+      url: `${this.#origin}/twirp/${TWIRP_SERVICE}/${method}`,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(withoutDefaults(body)),
+      bearer: this.config.token,
+      operation: options.operation,
+      context: options.context,
+      call: method,
+      ...(okStatuses.length ? { okStatuses } : {}),
+      ...(options.reconcile ? { networkErrors: 'throw' as const } : {}),
+      ...(options.firstAttempt !== undefined ? { firstAttempt: options.firstAttempt } : {}),
+      ...(options.startedAt !== undefined ? { startedAt: options.startedAt } : {}),
+      describeFailure: (status: number, message: string | undefined) =>
+        describeTwirpFailure(method, status, message),
+    };
   }
 }
 
