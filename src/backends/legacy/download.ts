@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -13,10 +13,12 @@ import {
   type ConflictPolicy,
   type ExpectedContent,
 } from '../../pack/conflict.js';
+import { asResourceError, findResourceFailure } from '../../pack/fs-errors.js';
 import { printable } from '../../pack/validate.js';
 import { readJson } from '../../transport/body.js';
 import { assertNoSymlinkInPath, resolveInside } from '../../pack/safe-path.js';
 import type { DownloadResult, DownloadSpec, OperationContext } from '../backend.js';
+import { StalledTransferError, watchThroughput, type StallPolicy } from '../../transport/stall-watchdog.js';
 import { runWorkers } from '../workers.js';
 import {
   API_VERSION,
@@ -33,6 +35,8 @@ interface PlannedFile {
   staging: string;
   length: number | undefined;
   url: string;
+  /** Set once a response for this file failed to gunzip: a second corrupt body is final. */
+  corruptOnce?: boolean;
 }
 
 /**
@@ -58,12 +62,15 @@ export async function downloadLegacy(
       headers: jsonHeaders,
       operation,
       context,
+      call: 'list container items',
     },
     (res) => readJson<ContainerItemsResponse>(res),
   );
 
   const target = path.resolve(spec.targetDirectory);
-  await mkdir(target, { recursive: true });
+  // Server paths are refused before anything is created, the target directory included.
+  planFiles(spec.name, items, target, target);
+  const createdTarget = await mkdir(target, { recursive: true });
   const staging = await mkdtemp(path.join(target, '.ferry-staging-'));
   try {
     const planned = planFiles(spec.name, items, target, staging);
@@ -91,7 +98,7 @@ export async function downloadLegacy(
             operation,
             context: { ...context, file: file.artifactPath },
           },
-          (res) => saveResponse(res, file, spec.name),
+          (res) => saveResponse(res, file, spec.name, http.stallPolicy),
         );
         bytesDone += bytes;
         written.set(file, bytes);
@@ -114,8 +121,26 @@ export async function downloadLegacy(
       fileCount: placed.length,
       size: placed.reduce((sum, file) => sum + (written.get(file) ?? 0), 0),
     };
+  } catch (error: unknown) {
+    // A failed download leaves the target as it found it: directories it created go again
+    // (rmdir only removes empty ones, so nothing moved into place is ever lost).
+    await rm(staging, { recursive: true, force: true });
+    if (createdTarget !== undefined) await removeEmptyUpTo(target, path.resolve(createdTarget));
+    throw error;
   } finally {
     await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/** Removes `dir` and its parents up to and including `top`, stopping at the first that is not empty. */
+async function removeEmptyUpTo(dir: string, top: string): Promise<void> {
+  for (let current = dir; ; current = path.dirname(current)) {
+    try {
+      await rmdir(current);
+    } catch {
+      return;
+    }
+    if (current === top || path.dirname(current) === current) return;
   }
 }
 
@@ -140,7 +165,7 @@ async function placeFiles(
   for (const file of planned) {
     const dir = path.dirname(file.destination);
     if (!checked.has(dir)) {
-      await assertNoSymlinkInPath(target, dir);
+      await assertNoSymlinkInPath(target, dir, context);
       checked.add(dir);
     }
     if (policy === 'overwrite') continue;
@@ -158,7 +183,7 @@ async function placeFiles(
     if (keep.has(file)) continue;
     const dir = path.dirname(file.destination);
     if (!ready.has(dir)) {
-      await assertNoSymlinkInPath(target, dir);
+      await assertNoSymlinkInPath(target, dir, context);
       await mkdir(dir, { recursive: true });
       ready.add(dir);
     }
@@ -209,7 +234,10 @@ export function planFiles(
     const normalized = entry.path.replace(/\\/g, '/');
     if (!normalized.startsWith(`${name}/`)) continue;
     const artifactPath = normalized.slice(name.length + 1);
-    const destination = resolveInside(target, artifactPath);
+    const destination = resolveInside(target, artifactPath, process.platform, {
+      operation: 'download',
+      artifactName: name,
+    });
     // Last listing wins, as on the real service; the staging name is positional so no server path reaches the disk.
     byDestination.set(destination, {
       artifactPath,
@@ -222,7 +250,13 @@ export function planFiles(
   return [...byDestination.values()];
 }
 
-async function saveResponse(res: IncomingMessage, file: PlannedFile, artifactName: string): Promise<number> {
+async function saveResponse(
+  res: IncomingMessage,
+  file: PlannedFile,
+  artifactName: string,
+  stall: StallPolicy,
+): Promise<number> {
+  const context = { operation: 'download', artifactName, file: file.artifactPath };
   const gzip = res.headers['content-encoding'] === 'gzip';
   const declared =
     res.headers['content-length'] === undefined ? undefined : Number(res.headers['content-length']);
@@ -230,23 +264,51 @@ async function saveResponse(res: IncomingMessage, file: PlannedFile, artifactNam
   // what the official client runs (response → gunzip → file): extra Transforms cost ~30 % on
   // a 512 MiB file.
   let received = 0;
+  const watchdog = watchThroughput(stall, `Download of '${file.artifactPath}'`, context, (error) =>
+    res.destroy(error),
+  );
   res.on('data', (chunk: Buffer) => {
     received += chunk.length;
+    watchdog.add(chunk.length);
   });
   const out = createWriteStream(file.staging, { highWaterMark: 1024 * 1024 });
   try {
     if (gzip) await pipeline(res, createGunzip({ chunkSize: 256 * 1024 }), out);
     else await pipeline(res, out);
   } catch (error: unknown) {
+    if (error instanceof StalledTransferError) throw error;
+    // A full disk is not a broken connection: typed, and not retried.
+    if (findResourceFailure(error)) {
+      throw await asResourceError(error, {
+        context,
+        // The staging directory is removed; its parent is the target.
+        removedOnFailure: path.dirname(file.staging),
+        neededBytes: file.length,
+      });
+    }
+    // A body cut short also fails to gunzip; that is a broken transfer (below), not corruption.
+    const complete = declared === undefined || !Number.isFinite(declared) || received >= declared;
+    if (isZlibError(error) && complete) {
+      // Damage in transit is worth one more request; the same damage twice is the stored bytes.
+      const retryable = !file.corruptOnce;
+      file.corruptOnce = true;
+      throw new IntegrityError(
+        'ERR_FERRY_INTEGRITY',
+        `The gzip body of '${file.artifactPath}' is corrupt (${(error as Error).message})${retryable ? '' : ' on the second download too'}; nothing was written to the target`,
+        { cause: error, retryable, context },
+      );
+    }
     throw new IntegrityError(
       'ERR_FERRY_INTEGRITY',
       `Download of '${file.artifactPath}' broke off after ${received} bytes`,
       {
         cause: error,
         retryable: true,
-        context: { operation: 'download', artifactName, file: file.artifactPath },
+        context,
       },
     );
+  } finally {
+    watchdog.stop();
   }
   if (declared !== undefined && Number.isFinite(declared) && received !== declared) {
     throw new IntegrityError(
@@ -256,4 +318,10 @@ async function saveResponse(res: IncomingMessage, file: PlannedFile, artifactNam
     );
   }
   return out.bytesWritten;
+}
+
+/** zlib's stream errors carry a negative errno and a Z_* code (Z_DATA_ERROR, Z_BUF_ERROR). */
+function isZlibError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('Z_');
 }

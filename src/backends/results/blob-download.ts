@@ -1,18 +1,22 @@
 import { createHash, type Hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { IntegrityError, type ErrorContext } from '../../errors.js';
+import { finished } from 'node:stream/promises';
+import { HttpError, IntegrityError, type ErrorContext } from '../../errors.js';
+import { asResourceError, findResourceFailure } from '../../pack/fs-errors.js';
+import { readBody } from '../../transport/body.js';
+import { extractErrorMessage } from '../../transport/error-body.js';
 import type { HttpManager } from '../../transport/http-manager.js';
 import type { Operation } from '../../transport/operation.js';
+import { StalledTransferError, watchThroughput, type StallPolicy } from '../../transport/stall-watchdog.js';
 
 export interface BlobDownloadResult {
   size: number;
   sha256: string;
   contentType: string | undefined;
   contentDisposition: string | undefined;
-  /** Path of the request URL (after redirects are not visible here; the signed URL's path). */
 }
 
 export interface BlobDownloadOptions {
@@ -20,38 +24,140 @@ export interface BlobDownloadOptions {
   operation: Operation;
   context: ErrorContext;
   onBytes?: (received: number) => void;
+  /**
+   * The digest the service listed (lowercase hex). A complete download that hashes to something
+   * else is fetched once more from scratch, since transit corruption is worth one more try; a
+   * second mismatch throws {@link DigestMismatchError}. A wrong listing is not fixed by more tries.
+   */
+  expectedSha256?: string | undefined;
+  /**
+   * Asks the service for a fresh signed URL (GetSignedArtifactURL). Used at most once, when the
+   * blob store refuses the URL with 403 (an expired SAS); the transfer resumes where it was.
+   */
+  refreshUrl?: (() => Promise<string>) | undefined;
+  /** Minimum-throughput watchdog; defaults to the HttpManager's policy. */
+  stall?: StallPolicy | undefined;
+}
+
+/** The downloaded bytes do not hash to the listed digest, on the first download and on the one re-download. */
+export class DigestMismatchError extends IntegrityError {
+  override name = 'DigestMismatchError';
+  /** `sha256:<hex>` the service listed. */
+  readonly expectedDigest: string;
+  /** `sha256:<hex>` of the bytes received (on the last download). */
+  readonly actualDigest: string;
+  constructor(expectedHex: string, actualHex: string, downloads: number, context: ErrorContext) {
+    super(
+      'ERR_FERRY_INTEGRITY',
+      `Digest mismatch: the service listed sha256:${expectedHex} but the bytes received hash to sha256:${actualHex} (downloaded ${downloads === 1 ? 'once' : `${downloads} times`}); nothing was extracted`,
+      { context },
+    );
+    this.expectedDigest = `sha256:${expectedHex}`;
+    this.actualDigest = `sha256:${actualHex}`;
+  }
+}
+
+/** What one GET (with its retries) ended with. */
+type FetchOutcome =
+  | { kind: 'complete' }
+  /** 403 from the blob store: the signed URL is no longer accepted (expired SAS, revoked key). */
+  | { kind: 'refused'; code: string | undefined; message: string | undefined; body: string };
+
+/** Where the transfer stands; a resumed request continues from here. */
+class Progress {
+  received = 0;
+  hash: Hash = createHash('sha256');
+  etag: string | undefined;
+  contentType: string | undefined;
+  contentDisposition: string | undefined;
+  expectedTotal: number | undefined;
+
+  /** Forget everything: the next request is a fresh GET without Range. */
+  restart(): void {
+    this.received = 0;
+    this.hash = createHash('sha256');
+    this.etag = undefined;
+    this.expectedTotal = undefined;
+  }
 }
 
 /**
  * Streams a blob to `file`, hashing as it goes. A transfer that breaks off is resumed with
  * `Range: bytes=<received>-` and `If-Match: <strong ETag>` on the next attempt; a server that
- * answers 200 instead of 206 gets a fresh start. The length is checked against Content-Length.
+ * answers 200 instead of 206 gets a fresh start. The length is checked against Content-Length,
+ * the rate against the stall policy, the digest (when given) against `expectedSha256`.
  */
 export async function downloadBlob(
   url: string,
   file: string,
   options: BlobDownloadOptions,
 ): Promise<BlobDownloadResult> {
-  let received = 0;
-  let hash: Hash = createHash('sha256');
-  let etag: string | undefined;
-  let contentType: string | undefined;
-  let contentDisposition: string | undefined;
-  let expectedTotal: number | undefined;
+  const started = Date.now();
+  const state = new Progress();
+  let current = url;
+  let refreshed = false;
+  for (let downloads = 1; ;) {
+    const outcome = await fetchOnce(current, file, state, options);
+    if (outcome.kind === 'refused') {
+      if (refreshed || !options.refreshUrl) throw refusedError(outcome, refreshed, started, options.context);
+      refreshed = true;
+      // Same blob, new signature: what is on disk stays valid and the next GET resumes after it.
+      current = await options.refreshUrl();
+      continue;
+    }
+    if (state.expectedTotal !== undefined && state.received !== state.expectedTotal) {
+      throw new IntegrityError(
+        'ERR_FERRY_INTEGRITY',
+        `Download has ${state.received} bytes, the server declared ${state.expectedTotal}`,
+        { context: options.context },
+      );
+    }
+    const sha256 = state.hash.digest('hex');
+    const expected = options.expectedSha256;
+    if (expected !== undefined && sha256 !== expected) {
+      if (downloads >= 2) throw new DigestMismatchError(expected, sha256, downloads, options.context);
+      downloads++;
+      state.restart();
+      continue;
+    }
+    return {
+      size: state.received,
+      sha256,
+      contentType: state.contentType,
+      contentDisposition: state.contentDisposition,
+    };
+  }
+}
 
-  const read = async (res: IncomingMessage): Promise<void> => {
+async function fetchOnce(
+  url: string,
+  file: string,
+  state: Progress,
+  options: BlobDownloadOptions,
+): Promise<FetchOutcome> {
+  const read = async (res: IncomingMessage): Promise<FetchOutcome> => {
     const status = res.statusCode ?? 0;
+    if (status === 403) {
+      // Handled here, not by the retry policy: a 403 is permanent for this URL, but a new URL
+      // may fix it, and a permanent failure would stop the whole operation.
+      const body = (await readBody(res, 64 * 1024).catch(() => Buffer.alloc(0))).toString('utf8');
+      const code = res.headers['x-ms-error-code'];
+      return {
+        kind: 'refused',
+        code: typeof code === 'string' ? code : undefined,
+        message: extractErrorMessage(body),
+        body,
+      };
+    }
     let append = false;
-    if (status === 206 && received > 0) {
+    if (status === 206 && state.received > 0) {
       const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers['content-range'] ?? ''));
-      if (!range || Number(range[1]) !== received) {
+      if (!range || Number(range[1]) !== state.received) {
         res.resume();
         throw new IntegrityError(
           'ERR_FERRY_INTEGRITY',
           `Resumed download returned an unexpected Content-Range '${res.headers['content-range']}'`,
-          {
-            context: options.context,
-          },
+          { context: options.context },
         );
       }
       append = true;
@@ -61,35 +167,41 @@ export async function downloadBlob(
         context: options.context,
       });
     } else {
-      received = 0;
-      hash = createHash('sha256');
+      state.restart();
       const tag = res.headers['etag'];
-      etag = typeof tag === 'string' && !tag.startsWith('W/') ? tag : undefined;
-      contentType = res.headers['content-type'];
+      state.etag = typeof tag === 'string' && !tag.startsWith('W/') ? tag : undefined;
+      state.contentType = res.headers['content-type'];
       const disposition = res.headers['content-disposition'];
-      contentDisposition = typeof disposition === 'string' ? disposition : undefined;
+      state.contentDisposition = typeof disposition === 'string' ? disposition : undefined;
       const length = res.headers['content-length'];
-      expectedTotal = length === undefined ? undefined : Number(length);
+      state.expectedTotal = length === undefined ? undefined : Number(length);
     }
     const declared =
       res.headers['content-length'] === undefined ? undefined : Number(res.headers['content-length']);
     let got = 0;
     const handle = await open(file, append ? 'a' : 'w');
+    const watchdog = watchThroughput(
+      options.stall ?? options.http.stallPolicy,
+      'Download',
+      options.context,
+      (error) => res.destroy(error),
+    );
     // Bytes count as received (and are hashed) only once they are on disk: a resume starts
     // exactly where the file ends, never after bytes that were buffered but lost.
     const persisted = (chunks: readonly Buffer[]): void => {
       for (const chunk of chunks) {
         got += chunk.length;
-        received += chunk.length;
-        hash.update(chunk);
+        state.received += chunk.length;
+        state.hash.update(chunk);
       }
-      options.onBytes?.(received);
+      options.onBytes?.(state.received);
     };
     // While one write is on the thread pool, the stream gathers what arrives next and hands it
     // over as one writev: a few large writes instead of one per 64 KiB socket read.
     const sink = new Writable({
       highWaterMark: 4 * 1024 * 1024,
       write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void) {
+        watchdog.add(chunk.length);
         handle.write(chunk).then(() => {
           persisted([chunk]);
           done();
@@ -97,6 +209,7 @@ export async function downloadBlob(
       },
       writev(entries: Array<{ chunk: Buffer }>, done: (error?: Error | null) => void) {
         const chunks = entries.map((e) => e.chunk);
+        for (const chunk of chunks) watchdog.add(chunk.length);
         handle.writev(chunks).then(() => {
           persisted(chunks);
           done();
@@ -104,14 +217,27 @@ export async function downloadBlob(
       },
     });
     try {
-      await pipeline(res, sink);
+      await drain(res, sink);
     } catch (error: unknown) {
-      throw new IntegrityError('ERR_FERRY_INTEGRITY', `Download broke off after ${received} bytes`, {
-        cause: error,
-        retryable: true,
-        context: options.context,
-      });
+      if (error instanceof StalledTransferError) throw error;
+      // A full disk is not a broken connection: typed, and not retried.
+      if (findResourceFailure(error)) {
+        throw await asResourceError(error, {
+          context: options.context,
+          // The temporary directory holding `file` is removed; its parent is tempDir.
+          removedOnFailure: dirname(file),
+          neededBytes: state.expectedTotal ?? declared,
+        });
+      }
+      throw new IntegrityError(
+        'ERR_FERRY_INTEGRITY',
+        declared === undefined
+          ? `Download broke off after ${state.received} bytes`
+          : `Download truncated: the connection closed after ${got} of ${declared} bytes (${state.received} in total)`,
+        { cause: error, retryable: true, context: options.context },
+      );
     } finally {
+      watchdog.stop();
       await handle.close();
     }
     if (declared !== undefined && got !== declared) {
@@ -120,34 +246,70 @@ export async function downloadBlob(
         context: options.context,
       });
     }
+    return { kind: 'complete' };
   };
 
-  await options.http.request(
+  return options.http.request(
     {
       slot: 0,
       method: 'GET',
       url,
-      headers: () => (received > 0 && etag ? { range: `bytes=${received}-`, 'if-match': etag } : {}),
+      headers: () =>
+        state.received > 0 && state.etag ? { range: `bytes=${state.received}-`, 'if-match': state.etag } : {},
+      okStatuses: [403],
       operation: options.operation,
       context: options.context,
     },
     read,
   );
-  if (expectedTotal !== undefined && received !== expectedTotal) {
-    throw new IntegrityError(
-      'ERR_FERRY_INTEGRITY',
-      `Download has ${received} bytes, the server declared ${expectedTotal}`,
-      {
-        context: options.context,
-      },
-    );
+}
+
+/**
+ * Pipes `res` into `sink`. When the body breaks off (reset, premature close, stall), the sink is
+ * still ended normally so every byte that did arrive reaches the disk before the error is
+ * thrown: the resume then starts after all of them, not after the last completed write.
+ */
+async function drain(res: IncomingMessage, sink: Writable): Promise<void> {
+  // A failing write (disk full) must stop the body too, or the paused response never settles.
+  sink.once('error', (error) => res.destroy(error));
+  res.pipe(sink, { end: false });
+  let broken: unknown;
+  try {
+    await finished(res);
+  } catch (error: unknown) {
+    broken = error;
+    res.unpipe(sink);
   }
-  return { size: received, sha256: hash.digest('hex'), contentType, contentDisposition };
+  sink.end();
+  await finished(sink);
+  if (broken !== undefined) throw broken;
+}
+
+function refusedError(
+  outcome: Extract<FetchOutcome, { kind: 'refused' }>,
+  refreshed: boolean,
+  started: number,
+  context: ErrorContext,
+): HttpError {
+  const why = [outcome.code, outcome.message?.slice(0, 200)].filter(Boolean).join(': ');
+  const elapsed = ((Date.now() - started) / 1000).toFixed(1);
+  return new HttpError(
+    'ERR_FERRY_UNAUTHORIZED',
+    refreshed
+      ? `The blob store refused the signed download URL ${elapsed} s into the download (HTTP 403${why ? ` ${why}` : ''}), and refused the fresh URL from GetSignedArtifactURL too; not retrying`
+      : `The blob store refused the signed download URL ${elapsed} s into the download (HTTP 403${why ? ` ${why}` : ''}); it may have expired`,
+    403,
+    outcome.body,
+    { context: { ...context, status: 403 } },
+  );
 }
 
 /** `sha256:<hex>` or bare hex, any case → lowercase hex; anything else → undefined. */
 export function normalizeDigest(digest: string | undefined): string | undefined {
   if (!digest) return undefined;
-  const hex = digest.toLowerCase().replace(/^sha256:/, '');
+  const hex = digest
+    .trim()
+    .toLowerCase()
+    .replace(/^sha256:/, '');
   return /^[0-9a-f]{64}$/.test(hex) ? hex : undefined;
 }

@@ -6,7 +6,7 @@ import { FerryError, IntegrityError, isFerryError, type ErrorContext } from '../
 import { compareExisting, conflictError, placeNoClobber } from '../../pack/conflict.js';
 import { printable } from '../../pack/validate.js';
 import { extractZip } from '../../pack/zip/index.js';
-import { createZipStream, type ZipInput } from '../../pack/zip-writer/index.js';
+import { createZipStream, type ZipEntryInfo, type ZipInput } from '../../pack/zip-writer/index.js';
 import type {
   ArtifactInfo,
   Backend,
@@ -30,9 +30,11 @@ import {
   type ResultsConfig,
 } from './contracts.js';
 import { mimeTypeFor } from './mime.js';
+import { Operation } from '../../transport/operation.js';
 import { requireOk, toSafeId, TwirpClient } from './twirp.js';
 
-const RECONCILE_ATTEMPTS = 5;
+/** How long the clean-up of a failed upload may take (see #abandon). */
+const ABANDON_TIMEOUT_MS = 10_000;
 
 /** The results protocol (github.com): Twirp ArtifactService plus signed blob URLs. */
 export class ResultsBackend implements Backend {
@@ -64,16 +66,21 @@ export class ResultsBackend implements Backend {
         overwrite: spec.overwrite ?? false,
         totalOriginal: sumSizes(spec),
         fileCount: spec.files.length,
+        replayable: true,
         open: async (onEntry) =>
           archive
             ? createZipStream(zipInputs(spec), {
                 level: spec.compressionLevel,
                 signal: ctx.operation.signal,
-                onEntry,
+                onEntry: checkListedSizes(spec, onEntry),
+                ...(spec.secretScan ? { secretScan: spec.secretScan } : {}),
               })
-            : createReadStream((single as { absolutePath: string }).absolutePath, {
-                highWaterMark: 1024 * 1024,
-              }),
+            : scanned(
+                spec,
+                createReadStream((single as { absolutePath: string }).absolutePath, {
+                  highWaterMark: 1024 * 1024,
+                }),
+              ),
       },
       ctx,
     );
@@ -128,12 +135,71 @@ export class ResultsBackend implements Backend {
 
   /** The shared tail of every upload: (overwrite) → CreateArtifact → blob upload → FinalizeArtifact. */
   async #send(upload: PreparedUpload, ctx: OperationContext): Promise<UploadResult> {
-    const { name, contentType, totalOriginal, fileCount } = upload;
+    const { name, contentType } = upload;
     const context: ErrorContext = { operation: 'upload', artifactName: name };
     const twirp = new TwirpClient(ctx.http, this.config);
     if (upload.overwrite) await this.#deleteIfPresent(twirp, name, ctx);
 
     const signedUrl = await this.#create(twirp, name, contentType, upload.retentionDays, ctx, context);
+    try {
+      return await this.#transferAndFinalize(upload, signedUrl, twirp, ctx, context);
+    } catch (error: unknown) {
+      await this.#abandon(twirp, name, ctx, context);
+      throw error;
+    }
+  }
+
+  /**
+   * A created artifact that was not finalized is deleted (invariant I3), so the failure leaves
+   * nothing behind and a re-run can use the name at once instead of meeting a conflict with its
+   * own half upload. A finalized one is left alone: a refused or unheard finalize may still have
+   * committed it, and the error already names it. One attempt per call, ten seconds in all,
+   * whatever stopped the upload; when it fails, a warning names the artifact as created and not
+   * finalized.
+   */
+  async #abandon(
+    twirp: TwirpClient,
+    name: string,
+    ctx: OperationContext,
+    context: ErrorContext,
+  ): Promise<void> {
+    const cleanup = new Operation('upload', AbortSignal.timeout(ABANDON_TIMEOUT_MS));
+    const once = { operation: cleanup, context, firstAttempt: ctx.http.policy.maxAttempts };
+    try {
+      const listed = await twirp.call<ListArtifactsResponse>(
+        'ListArtifacts',
+        { ...this.#ids(), name_filter: name },
+        once,
+      );
+      if ((listed.artifacts ?? []).some((a) => a.name === name)) return;
+      const outcome = await twirp.callAllowing<DeleteArtifactResponse>(
+        'DeleteArtifact',
+        { ...this.#ids(), name },
+        once,
+        [404, 409],
+      );
+      ctx.logger.debug(
+        outcome.status === 'ok'
+          ? `Deleted the unfinalized artifact '${name}' after the failed upload`
+          : `The failed upload of '${name}' left nothing this job may delete (${outcome.httpStatus})`,
+      );
+    } catch (error: unknown) {
+      ctx.logger.warn(
+        `Artifact '${name}' was created but not finalized, and could not be deleted (${
+          error instanceof Error ? error.message : String(error)
+        }); the service may hold the name until it expires the upload`,
+      );
+    }
+  }
+
+  async #transferAndFinalize(
+    upload: PreparedUpload,
+    signedUrl: string,
+    twirp: TwirpClient,
+    ctx: OperationContext,
+    context: ErrorContext,
+  ): Promise<UploadResult> {
+    const { name, contentType, totalOriginal, fileCount } = upload;
     let filesDone = 0;
     const source = await upload.open(() => {
       filesDone++;
@@ -143,6 +209,7 @@ export class ResultsBackend implements Backend {
       operation: ctx.operation,
       context,
       contentType,
+      reopen: upload.replayable ? () => upload.open(() => undefined) : undefined,
       onBytes: (staged) =>
         ctx.onProgress?.({
           operation: 'upload',
@@ -180,6 +247,7 @@ export class ResultsBackend implements Backend {
       this.tempDir,
       ctx,
       context,
+      signed.refresh,
     );
   }
 
@@ -193,35 +261,60 @@ export class ResultsBackend implements Backend {
   ): Promise<VerifiedBlob> {
     const context: ErrorContext = { operation: 'download', artifactName: spec.name };
     const signed = await this.#signedDownload(spec, ctx, context);
-    return fetchVerifiedBlob(signed.url, signed.name, signed.expectedHex, this.tempDir, ctx, context, true);
+    return fetchVerifiedBlob(
+      signed.url,
+      signed.name,
+      signed.expectedHex,
+      this.tempDir,
+      ctx,
+      context,
+      true,
+      signed.refresh,
+    );
   }
 
   async #signedDownload(
     spec: { name: string; id?: number | undefined },
     ctx: OperationContext,
     context: ErrorContext,
-  ): Promise<{ url: string; name: string; expectedHex: string | undefined }> {
+  ): Promise<{
+    url: string;
+    name: string;
+    expectedHex: string | undefined;
+    /** A fresh signed URL for the same artifact, for a download whose URL expired. */
+    refresh: () => Promise<string>;
+  }> {
     const twirp = new TwirpClient(ctx.http, this.config);
     const artifact = await this.#resolve(twirp, spec, ctx, context);
-    const signed = await twirp.call<GetSignedArtifactUrlResponse>(
-      'GetSignedArtifactURL',
-      {
-        workflow_run_backend_id:
-          artifact.workflow_run_backend_id ??
-          artifact.workflowRunBackendId ??
-          this.config.ids.workflowRunBackendId,
-        workflow_job_run_backend_id:
-          artifact.workflow_job_run_backend_id ??
-          artifact.workflowJobRunBackendId ??
-          this.config.ids.workflowJobRunBackendId,
-        name: artifact.name,
-      },
-      { operation: ctx.operation, context },
-    );
-    const url = signed.signed_url ?? signed.signedUrl;
-    if (!url)
-      throw new FerryError('ERR_FERRY_PROTOCOL', 'GetSignedArtifactURL returned no signed_url', { context });
-    return { url, name: artifact.name, expectedHex: normalizeDigest(artifact.digest) };
+    const sign = async (): Promise<string> => {
+      const signed = await twirp.call<GetSignedArtifactUrlResponse>(
+        'GetSignedArtifactURL',
+        {
+          workflow_run_backend_id:
+            artifact.workflow_run_backend_id ??
+            artifact.workflowRunBackendId ??
+            this.config.ids.workflowRunBackendId,
+          workflow_job_run_backend_id:
+            artifact.workflow_job_run_backend_id ??
+            artifact.workflowJobRunBackendId ??
+            this.config.ids.workflowJobRunBackendId,
+          name: artifact.name,
+        },
+        { operation: ctx.operation, context },
+      );
+      const url = signed.signed_url ?? signed.signedUrl;
+      if (!url)
+        throw new FerryError('ERR_FERRY_PROTOCOL', 'GetSignedArtifactURL returned no signed_url', {
+          context,
+        });
+      return url;
+    };
+    return {
+      url: await sign(),
+      name: artifact.name,
+      expectedHex: normalizeDigest(artifact.digest),
+      refresh: sign,
+    };
   }
 
   async list(ctx: OperationContext, options: { latest?: boolean } = {}): Promise<ArtifactInfo[]> {
@@ -244,13 +337,52 @@ export class ResultsBackend implements Backend {
 
   async delete(name: string, ctx: OperationContext): Promise<number | undefined> {
     const twirp = new TwirpClient(ctx.http, this.config);
-    const response = await twirp.call<DeleteArtifactResponse>(
-      'DeleteArtifact',
-      { ...this.#ids(), name },
-      { operation: ctx.operation, context: { operation: 'delete', artifactName: name } },
-    );
-    requireOk('DeleteArtifact', response, { operation: 'delete', artifactName: name });
-    return toSafeId(response.artifact_id ?? response.artifactId);
+    return this.#deleteArtifact(twirp, name, ctx, { operation: 'delete', artifactName: name });
+  }
+
+  /**
+   * DeleteArtifact, reconciled: a network error after the request left may mean the artifact
+   * is already gone, so a repeat's "not found" is the success that was not heard, not an error
+   * (and not a reason to stop the operation). Attempts and time are counted by the retry policy
+   * across the repeats. `missingOk`: "not found" on the first attempt is fine too (overwrite: a
+   * concurrent overwrite may have deleted it first; the name is free either way).
+   */
+  async #deleteArtifact(
+    twirp: TwirpClient,
+    name: string,
+    ctx: OperationContext,
+    context: ErrorContext,
+    missingOk = false,
+  ): Promise<number | undefined> {
+    const startedAt = ctx.http.now();
+    let lostResponse = false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const outcome = await twirp.callAllowing<DeleteArtifactResponse>(
+          'DeleteArtifact',
+          { ...this.#ids(), name },
+          { operation: ctx.operation, context, reconcile: true, firstAttempt: attempt, startedAt },
+          lostResponse || missingOk ? [404] : [],
+        );
+        if (outcome.status === 'refused') {
+          ctx.logger.debug(`DeleteArtifact for '${name}': the earlier, unanswered attempt deleted it`);
+          return undefined;
+        }
+        requireOk('DeleteArtifact', outcome.value, context);
+        return toSafeId(outcome.value.artifact_id ?? outcome.value.artifactId);
+      } catch (error: unknown) {
+        if (!isFerryError(error)) throw error;
+        // The call may have retried 5xx answers itself: go on counting from its last attempt.
+        attempt = Math.max(attempt, error.context.attempt ?? attempt);
+        const again = await ctx.http.retryStep(
+          { call: 'DeleteArtifact', attempt, startedAt, error },
+          ctx.operation.signal,
+        );
+        if (!again) throw error;
+        lostResponse =
+          lostResponse || error.code === 'ERR_FERRY_NETWORK' || error.code === 'ERR_FERRY_TIMEOUT';
+      }
+    }
   }
 
   #ids(): Record<string, string> {
@@ -266,12 +398,7 @@ export class ResultsBackend implements Backend {
       artifactName: name,
     });
     if (!existing.some((a) => a.name === name)) return;
-    const response = await twirp.call<DeleteArtifactResponse>(
-      'DeleteArtifact',
-      { ...this.#ids(), name },
-      { operation: ctx.operation, context: { operation: 'upload', artifactName: name } },
-    );
-    requireOk('DeleteArtifact', response, { operation: 'upload', artifactName: name });
+    await this.#deleteArtifact(twirp, name, ctx, { operation: 'upload', artifactName: name }, true);
     ctx.logger.info(`Deleted the existing artifact '${name}' (overwrite)`);
   }
 
@@ -279,6 +406,7 @@ export class ResultsBackend implements Backend {
    * CreateArtifact, reconciled: a network error after the request left may mean the artifact
    * was created. A finalized artifact of the same name is a real conflict; a 409 that only our
    * own lost create caused is cleared by deleting that unfinalized artifact and creating again.
+   * Attempts and time are counted by the retry policy across the repeats.
    */
   async #create(
     twirp: TwirpClient,
@@ -296,13 +424,30 @@ export class ResultsBackend implements Backend {
       ...(retentionDays ? { expires_at: expiresAt(retentionDays) } : {}),
     };
     let lostResponse = false;
+    const startedAt = ctx.http.now();
     for (let attempt = 1; ; attempt++) {
       try {
-        const response = await twirp.call<CreateArtifactResponse>('CreateArtifact', body, {
-          operation: ctx.operation,
-          context,
-          reconcile: true,
-        });
+        // 409 comes back as an outcome: after a lost create it is ours to clear, not a failure.
+        const outcome = await twirp.callAllowing<CreateArtifactResponse>(
+          'CreateArtifact',
+          body,
+          { operation: ctx.operation, context, reconcile: true, firstAttempt: attempt, startedAt },
+          [409],
+        );
+        if (outcome.status === 'refused') {
+          if (!lostResponse) {
+            throw new FerryError(
+              'ERR_FERRY_CONFLICT',
+              `An artifact named '${name}' already exists in this workflow run; use overwrite to replace it` +
+                (outcome.message ? ` (CreateArtifact: ${outcome.message})` : ''),
+              { context },
+            );
+          }
+          await this.#deleteArtifact(twirp, name, ctx, context);
+          lostResponse = false;
+          continue;
+        }
+        const response = outcome.value;
         requireOk('CreateArtifact', response, context);
         const url = response.signed_upload_url ?? response.signedUploadUrl;
         if (!url)
@@ -311,27 +456,13 @@ export class ResultsBackend implements Backend {
           });
         return url;
       } catch (error: unknown) {
-        if (!isFerryError(error)) throw error;
-        if (error.code === 'ERR_FERRY_CONFLICT') {
-          if (!lostResponse) {
-            throw new FerryError(
-              'ERR_FERRY_CONFLICT',
-              `An artifact named '${name}' already exists in this workflow run; use overwrite to replace it`,
-              {
-                cause: error,
-                context,
-              },
-            );
-          }
-          await twirp.call<DeleteArtifactResponse>(
-            'DeleteArtifact',
-            { ...this.#ids(), name },
-            { operation: ctx.operation, context },
-          );
-          lostResponse = false;
-          continue;
-        }
-        if (!error.retryable || attempt >= RECONCILE_ATTEMPTS) throw error;
+        if (!isFerryError(error) || !error.retryable) throw error;
+        attempt = Math.max(attempt, error.context.attempt ?? attempt);
+        const again = await ctx.http.retryStep(
+          { call: 'CreateArtifact', attempt, startedAt, error },
+          ctx.operation.signal,
+        );
+        if (!again) throw error;
         ctx.logger.debug(`CreateArtifact for '${name}' lost its response (${error.message}); reconciling`);
         const finalized = await this.#listRaw(twirp, { name_filter: name }, ctx, context);
         if (finalized.some((a) => a.name === name)) {
@@ -342,7 +473,6 @@ export class ResultsBackend implements Backend {
           );
         }
         lostResponse = true;
-        await ctx.http.pause(attempt, ctx.operation.signal);
       }
     }
   }
@@ -350,7 +480,9 @@ export class ResultsBackend implements Backend {
   /**
    * FinalizeArtifact, reconciled: when the response is lost, the listing says whether the
    * server committed it (same name and digest), so a retry never finalizes twice or fails a
-   * finalize that succeeded.
+   * finalize that succeeded. A finalize the service refuses (`ok: false`, 409) after the blob was
+   * committed is never taken for success: the error carries the digest, and the id when the
+   * service lists the artifact, so the caller can reconcile.
    */
   async #finalize(
     twirp: TwirpClient,
@@ -361,26 +493,90 @@ export class ResultsBackend implements Backend {
     context: ErrorContext,
   ): Promise<number | undefined> {
     const body = { ...this.#ids(), name, size: String(size), hash: digest };
+    const finalizeContext: ErrorContext = { ...context, digest };
+    const startedAt = ctx.http.now();
     for (let attempt = 1; ; attempt++) {
       try {
-        const response = await twirp.call<FinalizeArtifactResponse>('FinalizeArtifact', body, {
-          operation: ctx.operation,
-          context,
-          reconcile: true,
-        });
-        requireOk('FinalizeArtifact', response, context);
-        return toSafeId(response.artifact_id ?? response.artifactId);
+        const outcome = await twirp.callAllowing<FinalizeArtifactResponse>(
+          'FinalizeArtifact',
+          body,
+          {
+            operation: ctx.operation,
+            context: finalizeContext,
+            reconcile: true,
+            firstAttempt: attempt,
+            startedAt,
+          },
+          [409],
+        );
+        if (outcome.status === 'refused' || outcome.value.ok !== true) {
+          throw await this.#finalizeRefused(
+            twirp,
+            name,
+            size,
+            digest,
+            outcome.status === 'refused'
+              ? `HTTP ${outcome.httpStatus}${outcome.message ? `: ${outcome.message}` : ''}`
+              : 'ok: false',
+            outcome.status === 'refused' ? 'ERR_FERRY_CONFLICT' : 'ERR_FERRY_PROTOCOL',
+            ctx,
+            finalizeContext,
+          );
+        }
+        return toSafeId(outcome.value.artifact_id ?? outcome.value.artifactId);
       } catch (error: unknown) {
-        if (!isFerryError(error) || !error.retryable || attempt >= RECONCILE_ATTEMPTS) throw error;
+        if (!isFerryError(error) || !error.retryable) throw error;
+        attempt = Math.max(attempt, error.context.attempt ?? attempt);
+        const again = await ctx.http.retryStep(
+          { call: 'FinalizeArtifact', attempt, startedAt, error },
+          ctx.operation.signal,
+        );
+        if (!again) throw error;
         ctx.logger.debug(`FinalizeArtifact for '${name}' lost its response (${error.message}); reconciling`);
-        const listed = await this.#listRaw(twirp, { name_filter: name }, ctx, context);
+        const listed = await this.#listRaw(twirp, { name_filter: name }, ctx, finalizeContext);
         const committed = listed.find(
           (a) => a.name === name && normalizeDigest(a.digest) === normalizeDigest(digest),
         );
         if (committed) return toSafeId(committed.database_id ?? committed.databaseId);
-        await ctx.http.pause(attempt, ctx.operation.signal);
       }
     }
+  }
+
+  /** The error for a refused finalize, with what the service lists under the name (P33). */
+  async #finalizeRefused(
+    twirp: TwirpClient,
+    name: string,
+    size: number,
+    digest: string,
+    answer: string,
+    code: 'ERR_FERRY_CONFLICT' | 'ERR_FERRY_PROTOCOL',
+    ctx: OperationContext,
+    context: ErrorContext,
+  ): Promise<FerryError> {
+    let listed: MonolithArtifact | undefined;
+    let lookup = '';
+    try {
+      const artifacts = await this.#listRaw(twirp, { name_filter: name }, ctx, context);
+      listed = artifacts
+        .filter((a) => a.name === name)
+        .sort(
+          (a, b) =>
+            (toSafeId(b.database_id ?? b.databaseId) ?? 0) - (toSafeId(a.database_id ?? a.databaseId) ?? 0),
+        )[0];
+    } catch (error: unknown) {
+      lookup = `; listing it to check failed too (${error instanceof Error ? error.message : String(error)})`;
+    }
+    const id = listed ? toSafeId(listed.database_id ?? listed.databaseId) : undefined;
+    const state = listed
+      ? normalizeDigest(listed.digest) === normalizeDigest(digest)
+        ? `the service lists it as artifact ${id ?? '?'} with this digest, so it may be complete`
+        : `the service lists an artifact ${id ?? '?'} of that name with ${listed.digest ? `digest ${listed.digest}` : 'no digest'}`
+      : `the service lists no finalized artifact of that name${lookup}`;
+    return new FerryError(
+      code,
+      `FinalizeArtifact refused artifact '${name}' after its ${size} bytes were uploaded (${answer}); ${state}. Check the artifact before uploading it again`,
+      { context: { ...context, ...(id !== undefined ? { artifactId: id } : {}) } },
+    );
   }
 
   async #resolve(
@@ -444,6 +640,7 @@ export async function fetchVerifiedBlob(
   ctx: OperationContext,
   context: ErrorContext,
   verify: boolean,
+  refreshUrl?: () => Promise<string>,
 ): Promise<VerifiedBlob> {
   await mkdir(tempDir, { recursive: true });
   const work = await mkdtemp(path.join(tempDir, 'ferry-download-'));
@@ -455,6 +652,9 @@ export async function fetchVerifiedBlob(
       http: ctx.http,
       operation: ctx.operation,
       context,
+      // Verified downloads get one re-download on a mismatch (transit damage) and a fresh URL on a 403.
+      expectedSha256: verify ? expectedHex : undefined,
+      refreshUrl,
       onBytes: (received) =>
         ctx.onProgress?.({
           operation: 'download',
@@ -499,6 +699,7 @@ export async function downloadSignedArtifact(
   tempDir: string,
   ctx: OperationContext,
   context: ErrorContext,
+  refreshUrl?: () => Promise<string>,
 ): Promise<DownloadResult> {
   const blob = await fetchVerifiedBlob(
     url,
@@ -508,6 +709,7 @@ export async function downloadSignedArtifact(
     ctx,
     context,
     spec.verifyDigest ?? true,
+    refreshUrl,
   );
   try {
     await spec.beforeWrite?.();
@@ -528,6 +730,11 @@ export async function downloadSignedArtifact(
         existing: conflict,
         symlinks: spec.symlinks ?? 'refuse',
         signal: ctx.operation.signal,
+        // Files written at once follow the caller's concurrency, so lowering it bounds descriptors.
+        concurrency: ctx.http.slots,
+        // Errors name the download and the artifact, not only the entry.
+        context,
+        ...(spec.limits !== undefined ? { limits: spec.limits } : {}),
       });
       return { downloadPath: target, fileCount: result.files, size: result.bytes, digest, ...mismatch };
     }
@@ -577,6 +784,8 @@ interface PreparedUpload {
   fileCount: number;
   /** Opens the bytes to upload (after CreateArtifact); `onEntry` counts finished files for progress. */
   open: (onEntry: () => void) => Promise<Readable>;
+  /** `open` may be called again for the same bytes (lets the blob upload re-stage after InvalidBlockList). */
+  replayable?: boolean;
 }
 
 function notFound(what: string, operation: string): FerryError {
@@ -611,6 +820,33 @@ export function latestPerName(artifacts: ArtifactInfo[]): ArtifactInfo[] {
 
 function expiresAt(days: number): string {
   return new Date(Date.now() + days * 24 * 3600 * 1000).toISOString();
+}
+
+/** The single file of an `archive: false` upload, searched by the secret scan as it streams. */
+function scanned(spec: UploadSpec, source: Readable): Readable {
+  const file = spec.files[0];
+  return spec.secretScan && file ? spec.secretScan.file(file.artifactPath).stream(source) : source;
+}
+
+/**
+ * Wraps a zip entry callback: an entry whose size differs from the size the file had when it was
+ * listed fails the stream with ERR_FERRY_SOURCE_CHANGED, so the blob is never committed nor the
+ * artifact finalized (reliability plan item 14: a file that shrank or grew under the upload).
+ */
+function checkListedSizes(spec: UploadSpec, next: () => void): (info: ZipEntryInfo) => void {
+  const files = spec.files.filter((f) => f.symlinkTarget === undefined);
+  const listed = new Map(files.map((f) => [f.artifactPath, f]));
+  return (info) => {
+    const file = listed.get(info.name);
+    if (file !== undefined && file.size !== info.uncompressedSize) {
+      throw new FerryError(
+        'ERR_FERRY_SOURCE_CHANGED',
+        `File '${file.absolutePath}' changed while it was being uploaded: it had ${file.size} bytes when listed and ${info.uncompressedSize} when read`,
+        { context: { file: file.artifactPath } },
+      );
+    }
+    next();
+  };
 }
 
 function sumSizes(spec: UploadSpec): number {
