@@ -49,6 +49,12 @@ export interface ZipSpecEntry {
    * archives beyond 4 GiB cost no disk. Forces method 0; `data` is ignored.
    */
   sparse?: number;
+  /**
+   * The "overlapping entries" bomb: write no local header or data for this entry; its central
+   * record points at the local header of entry number `overlapWith` (an earlier index) and
+   * copies that entry's method, CRC and sizes unless they are given here.
+   */
+  overlapWith?: number;
 }
 
 export interface ZipSpecOptions {
@@ -144,8 +150,38 @@ function buildParts(entries: readonly ZipSpecEntry[], options: ZipSpecOptions): 
     position += typeof b === 'number' ? b : b.length;
   };
   const central: Buffer[] = [];
+  const written: Array<{ offset: number; method: number; crc: number; csize: number; usize: number }> = [];
 
   for (const spec of entries) {
+    if (spec.overlapWith !== undefined) {
+      const shared = written[spec.overlapWith];
+      if (shared === undefined) throw new Error('overlapWith must name an earlier entry');
+      const nameBytes = typeof spec.name === 'string' ? Buffer.from(spec.name, 'utf8') : spec.name;
+      written.push(shared);
+      central.push(
+        Buffer.concat([
+          u32(0x02014b50),
+          u16(20),
+          u16(20),
+          u16(spec.flags ?? 0),
+          u16(spec.method ?? shared.method),
+          u16(DOS_TIME),
+          u16(DOS_DATE),
+          u32(spec.crc32 ?? shared.crc),
+          u32(spec.compressedSize ?? shared.csize),
+          u32(spec.uncompressedSize ?? shared.usize),
+          u16(nameBytes.length),
+          u16(0),
+          u16(0),
+          u16(0),
+          u16(0),
+          u32(0),
+          u32(shared.offset),
+          nameBytes,
+        ]),
+      );
+      continue;
+    }
     const nameBytes = typeof spec.name === 'string' ? Buffer.from(spec.name, 'utf8') : spec.name;
     const utf8 =
       spec.utf8 ?? (typeof spec.name === 'string' && Buffer.byteLength(spec.name) !== spec.name.length);
@@ -171,6 +207,7 @@ function buildParts(entries: readonly ZipSpecEntry[], options: ZipSpecOptions): 
     const madeBy = mode !== undefined ? (3 << 8) | 30 : 20;
     const external = ((mode ?? 0) * 0x10000 + (spec.directory ? 0x10 : 0)) >>> 0;
 
+    written.push({ offset, method, crc, csize, usize });
     const localExtra = zip64
       ? Buffer.concat([u16(1), u16(16), u64(dd ? 0 : usize), u64(dd ? 0 : csize)])
       : Buffer.alloc(0);

@@ -12,6 +12,7 @@ import {
 } from '../client.js';
 import { isFerryError } from '../errors.js';
 import type { ArtifactClientOptions } from '../options.js';
+import { artifactDirectory } from '../merge/download-many.js';
 import { compileNamePattern } from '../merge/name-pattern.js';
 import {
   booleanInput,
@@ -20,6 +21,7 @@ import {
   DOWNLOAD_SYMLINKS,
   expandHome,
   idListInput,
+  integerInput,
   InputError,
   optionalInput,
   rawInput,
@@ -44,6 +46,14 @@ export interface DownloadInputs {
   digestMismatch: (typeof DIGEST_MISMATCH)[number];
   conflict: (typeof CONFLICT)[number];
   symlinks: (typeof DOWNLOAD_SYMLINKS)[number];
+  /** Zip-bomb limits from `max-entries`, `max-total-bytes`, `max-ratio` (unset: the SDK defaults). */
+  limits: { maxEntries?: number; maxTotalBytes?: number; maxRatio?: number };
+}
+
+/** A positive whole-number input, or undefined when it is empty. */
+function optionalLimitInput(name: string): number | undefined {
+  if (rawInput(name) === '') return undefined;
+  return integerInput(name, 0, 1, Number.MAX_SAFE_INTEGER, 'of at least 1');
 }
 
 /** Every input of download-artifact v8 with its defaults, plus Ferry's `conflict`. */
@@ -81,6 +91,18 @@ export function readDownloadInputs(env: Env): DownloadInputs {
     digestMismatch: choiceInput('digest-mismatch', DIGEST_MISMATCH, 'error'),
     conflict: choiceInput('conflict', CONFLICT, 'error'),
     symlinks: choiceInput('symlinks', DOWNLOAD_SYMLINKS, 'refuse'),
+    limits: limitInputs(),
+  };
+}
+
+function limitInputs(): DownloadInputs['limits'] {
+  const maxEntries = optionalLimitInput('max-entries');
+  const maxTotalBytes = optionalLimitInput('max-total-bytes');
+  const maxRatio = optionalLimitInput('max-ratio');
+  return {
+    ...(maxEntries !== undefined ? { maxEntries } : {}),
+    ...(maxTotalBytes !== undefined ? { maxTotalBytes } : {}),
+    ...(maxRatio !== undefined ? { maxRatio } : {}),
   };
 }
 
@@ -163,7 +185,8 @@ export function planTargets(
         );
       }
     }
-    return { name: a.name, id: a.id, target: path.join(root, directory) };
+    // Listed names are data: one portable directory name each, or nothing is downloaded.
+    return { name: a.name, id: a.id, target: artifactDirectory(root, directory) };
   });
 }
 
@@ -297,6 +320,7 @@ async function downloadOne(
     ...(inputs.skipDecompress ? { skipDecompress: true } : {}),
     conflict: inputs.conflict,
     symlinks: inputs.symlinks,
+    ...(Object.keys(inputs.limits).length > 0 ? { limits: inputs.limits } : {}),
     // `error`: the SDK verifies before writing and throws; otherwise write and report the mismatch.
     ...(inputs.digestMismatch === 'error' ? {} : { verifyDigest: false }),
   };

@@ -8,6 +8,9 @@ import { createHttpManager, withBackend, type DownloadArtifactOptions } from '..
 import { normalizeOptions } from '../options.js';
 import { checkConflictPolicy, type ConflictPolicy } from '../pack/conflict.js';
 import { resolveInside } from '../pack/safe-path.js';
+import { describeCharacter, printable } from '../pack/validate.js';
+import { normalizeLimits } from '../pack/zip/limits.js';
+import type { HttpManager } from '../transport/http-manager.js';
 import { Operation } from '../transport/operation.js';
 import { compileNamePattern } from './name-pattern.js';
 
@@ -86,6 +89,8 @@ export async function downloadArtifacts(
     artifactIds,
     mergeMultiple,
     artifactConcurrency,
+    symlinks,
+    limits,
     ...rest
   } = options as DownloadArtifactsOptions & { artifactId?: unknown };
   if ((rest as { artifactId?: unknown }).artifactId !== undefined) {
@@ -93,6 +98,10 @@ export async function downloadArtifacts(
   }
   const opts = normalizeOptions(rest);
   checkConflictPolicy(conflict);
+  if (symlinks !== undefined && !['refuse', 'file', 'preserve'].includes(symlinks)) {
+    throw invalid('symlinks', `must be one of 'refuse', 'file', 'preserve'; got ${String(symlinks)}`);
+  }
+  if (limits !== undefined) normalizeLimits(limits);
   if (verifyDigest !== undefined && typeof verifyDigest !== 'boolean') {
     throw invalid('verifyDigest', 'must be a boolean');
   }
@@ -131,7 +140,7 @@ export async function downloadArtifacts(
       const single = selected.length === 1;
       // Every destination is checked before anything is downloaded: names from other runs are data.
       const destinations = selected.map((a) =>
-        mergeMultiple || single ? root : resolveInside(root, a.name),
+        mergeMultiple || single ? root : artifactDirectory(root, a.name),
       );
       const shared = new Set(destinations).size < destinations.length;
       const policy: ConflictPolicy = conflict ?? (shared ? 'error' : 'overwrite');
@@ -152,13 +161,18 @@ export async function downloadArtifacts(
       const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
       let firstError: unknown;
       const limit = pLimit(parallel);
+      // HttpManagers are reused from one artifact to the next (the listing's first): at most
+      // `parallel` exist, and their keep-alive sockets carry over, so 1,000 artifacts need
+      // `parallel` connections, not 1,000 (reliability plan D39).
+      const idle: HttpManager[] = [ctx.http];
+      const created: HttpManager[] = [];
       const settled = await Promise.allSettled(
         selected.map((artifact, index) =>
           limit(async (): Promise<DownloadedArtifact> => {
             const turn = turns[index] as (typeof turns)[number];
             const destination = destinations[index] as string;
-            // One HttpManager per artifact: its own slots, so artifacts never share a socket.
-            const http = createHttpManager(opts, kind, 'download');
+            // One HttpManager per artifact in flight: its own slots, so artifacts never share a socket at once.
+            const http = idle.pop() ?? track(created, createHttpManager(opts, kind, 'download'));
             try {
               if (signal.aborted) throw firstError ?? new AbortError(signal.reason);
               const sub = {
@@ -171,6 +185,8 @@ export async function downloadArtifacts(
                 id: artifact.id,
                 targetDirectory: destination,
                 conflict: policy,
+                ...(symlinks !== undefined ? { symlinks } : {}),
+                ...(limits !== undefined ? { limits } : {}),
                 ...(skipDecompress ? { skipDecompress } : {}),
                 ...(verifyDigest !== undefined ? { verifyDigest } : {}),
                 beforeWrite: async () => {
@@ -207,11 +223,12 @@ export async function downloadArtifacts(
               throw error;
             } finally {
               turn.release();
-              http.dispose();
+              idle.push(http);
             }
           }),
         ),
       );
+      for (const http of created) http.dispose();
       if (firstError !== undefined) throw firstError;
       return {
         downloads: settled.map((s) => (s as PromiseFulfilledResult<DownloadedArtifact>).value),
@@ -219,6 +236,41 @@ export async function downloadArtifacts(
     },
     Boolean(findBy),
   );
+}
+
+function track<T>(list: T[], item: T): T {
+  list.push(item);
+  return item;
+}
+
+/**
+ * `root/<name>` for an artifact name taken from a listing (another run's, a fork's, or a hostile
+ * server's: data, not a path). The name must be exactly one portable directory name: no `/` or
+ * `\\`, not empty, `.` or `..`, no control characters, and none of what Windows cannot hold
+ * (`:`, reserved device names such as `CON` or `nul.txt`, a trailing dot or space) on any
+ * platform, so a download behaves the same on every runner. Throws `ERR_FERRY_UNSAFE_PATH`
+ * naming the artifact; nothing has been downloaded at that point.
+ */
+export function artifactDirectory(root: string, name: string): string {
+  const refuse = (reason: string, cause?: unknown): FerryError =>
+    new FerryError(
+      'ERR_FERRY_UNSAFE_PATH',
+      `The artifact name ${printable(name)} from the artifact list cannot be used as a directory name: ${reason}. ` +
+        "Nothing was downloaded; select other artifacts (pattern, artifactIds) or use 'mergeMultiple'",
+      { context: { operation: 'download' }, ...(cause === undefined ? {} : { cause }) },
+    );
+  if (typeof name !== 'string' || name.length === 0) throw refuse('it is empty');
+  const separator = [...name].find((ch) => ch === '/' || ch === '\\');
+  if (separator !== undefined) throw refuse(`it contains the path separator ${describeCharacter(separator)}`);
+  try {
+    // Windows rules everywhere: the same artifacts must download the same way on every runner.
+    resolveInside(root, name, 'win32');
+  } catch (error: unknown) {
+    const prefix = `Unsafe path ${printable(name)}: `;
+    const message = error instanceof Error ? error.message : String(error);
+    throw refuse(message.startsWith(prefix) ? message.slice(prefix.length) : message, error);
+  }
+  return path.join(root, name);
 }
 
 function invalid(option: string, message: string): ValidationError {

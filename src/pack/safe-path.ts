@@ -1,6 +1,6 @@
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
-import { IntegrityError } from '../errors.js';
+import { IntegrityError, type ErrorContext } from '../errors.js';
 import { describeCharacter, isControlCharacter, printable } from './validate.js';
 
 /** Windows device names, reserved with any extension (`CON`, `nul.txt`, `COM1.tar.gz`, ...). */
@@ -22,13 +22,24 @@ function unsafe(entry: string, reason: string): IntegrityError {
  * (`CON`, `nul.txt`, `COM1`) and segments ending in a dot or a space (Windows strips them).
  *
  * This is a lexical check. Use {@link assertNoSymlinkInPath} before writing, so that symlinks that
- * already exist under `root` are not followed.
+ * already exist under `root` are not followed. `context` (e.g. the download and the artifact the
+ * name came from) is attached to the error, so its message names them too.
  */
 export function resolveInside(
   root: string,
   relative: string,
   platform: NodeJS.Platform = process.platform,
+  context?: ErrorContext,
 ): string {
+  try {
+    return resolveLexically(root, relative, platform);
+  } catch (error) {
+    if (context === undefined || !(error instanceof IntegrityError)) throw error;
+    throw new IntegrityError(error.code, error.message, { context });
+  }
+}
+
+function resolveLexically(root: string, relative: string, platform: NodeJS.Platform): string {
   if (typeof relative !== 'string' || relative.length === 0)
     throw unsafe(String(relative), 'the name is empty');
   for (const ch of relative) {
@@ -73,9 +84,22 @@ export function resolveInside(
  * rejected.
  *
  * This narrows, but cannot close, the window between the check and the write: write into a fresh
- * staging directory (or open with `O_NOFOLLOW`/`wx`) as well.
+ * staging directory (or open with `O_NOFOLLOW`/`wx`) as well. `context` is attached to the error.
  */
-export async function assertNoSymlinkInPath(root: string, absPath: string): Promise<void> {
+export async function assertNoSymlinkInPath(
+  root: string,
+  absPath: string,
+  context?: ErrorContext,
+): Promise<void> {
+  try {
+    await checkNoSymlink(root, absPath);
+  } catch (error) {
+    if (context === undefined || !(error instanceof IntegrityError)) throw error;
+    throw new IntegrityError(error.code, error.message, { context });
+  }
+}
+
+async function checkNoSymlink(root: string, absPath: string): Promise<void> {
   const base = path.resolve(root);
   const target = path.resolve(absPath);
   const rel = path.relative(base, target);

@@ -15,8 +15,16 @@ import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import { AbortError, FerryError, IntegrityError, ValidationError, isFerryError } from '../../errors.js';
+import {
+  AbortError,
+  FerryError,
+  IntegrityError,
+  ValidationError,
+  isFerryError,
+  type ErrorContext,
+} from '../../errors.js';
 import { compareExisting, conflictError, digestRegularFile, placeNoClobber } from '../conflict.js';
+import { asResourceError } from '../fs-errors.js';
 import { assertNoSymlinkInPath, resolveInside } from '../safe-path.js';
 import { describeCharacter, isControlCharacter, printable } from '../validate.js';
 import { readZipDirectory, type ZipEntry } from './central-directory.js';
@@ -79,6 +87,12 @@ export interface ExtractOptions {
   onEntry?: (info: { name: string; size: number }) => void;
   /** Max entries being written at once (bounded file descriptors). @default 8 */
   concurrency?: number;
+  /**
+   * Where the archive came from, e.g. `{ operation: 'download', artifactName: 'dist' }`. Every
+   * Ferry error thrown carries it, so its message names the operation and the artifact as well
+   * as the entry.
+   */
+  context?: ErrorContext;
 }
 
 export interface ExtractResult {
@@ -102,8 +116,9 @@ export class PartialExtractionError extends FerryError {
     readonly moved: readonly string[],
     readonly createdDirectories: readonly string[],
     cause: unknown,
+    context?: ErrorContext,
   ) {
-    super(code, message, { cause });
+    super(code, message, { cause, context });
   }
 }
 
@@ -116,6 +131,7 @@ const OPTION_KEYS = [
   'signal',
   'onEntry',
   'concurrency',
+  'context',
 ] as const;
 
 /** The longest entry name accepted, in UTF-8 bytes. */
@@ -140,6 +156,7 @@ interface Normalized {
   signal: AbortSignal | undefined;
   onEntry: ((info: { name: string; size: number }) => void) | undefined;
   concurrency: number;
+  context: ErrorContext | undefined;
 }
 
 function invalid(option: string, message: string): ValidationError {
@@ -176,6 +193,9 @@ function normalizeOptions(options: ExtractOptions): Normalized {
   if (options.onEntry !== undefined && typeof options.onEntry !== 'function') {
     throw invalid('onEntry', 'must be a function');
   }
+  if (options.context !== undefined && (typeof options.context !== 'object' || options.context === null)) {
+    throw invalid('context', 'must be an object');
+  }
   return {
     target: path.resolve(options.targetDirectory),
     limits: normalizeLimits(options.limits),
@@ -185,6 +205,7 @@ function normalizeOptions(options: ExtractOptions): Normalized {
     signal: options.signal,
     onEntry: options.onEntry,
     concurrency,
+    context: options.context,
   };
 }
 
@@ -553,6 +574,58 @@ async function stage(
  */
 export async function extractZip(zipPath: string, options: ExtractOptions): Promise<ExtractResult> {
   const opts = normalizeOptions(options);
+  try {
+    return await extractNormalized(zipPath, opts);
+  } catch (error) {
+    throw withErrorContext(error, opts.context);
+  }
+}
+
+/**
+ * The same error with `context` added (so its message names, say, the download and the artifact
+ * besides the entry), keeping its class, code, retryability, cause and stack. Errors that already
+ * name an operation, artifact or file, and anything that is not a Ferry error, pass unchanged.
+ */
+export function withErrorContext(error: unknown, context: ErrorContext | undefined): unknown {
+  if (context === undefined || !isFerryError(error)) return error;
+  const own = error.context;
+  if (own.operation !== undefined || own.artifactName !== undefined || own.file !== undefined) return error;
+  const merged: ErrorContext = { ...own, ...context };
+  const cause = (error as Error & { cause?: unknown }).cause;
+  let annotated: FerryError;
+  if (error instanceof PartialExtractionError) {
+    annotated = new PartialExtractionError(
+      error.code,
+      error.message,
+      error.moved,
+      error.createdDirectories,
+      cause,
+      merged,
+    );
+  } else if (error instanceof AbortError) {
+    annotated = new AbortError(cause, merged);
+  } else if (error instanceof IntegrityError) {
+    annotated = new IntegrityError(error.code, error.message, {
+      cause,
+      context: merged,
+      retryable: error.retryable,
+    });
+  } else if (error instanceof ValidationError) {
+    annotated = new ValidationError(error.code, error.message, merged);
+  } else {
+    annotated = new FerryError(error.code, error.message, {
+      cause,
+      context: merged,
+      retryable: error.retryable,
+    });
+  }
+  // The frames of the original throw are the useful ones.
+  const frames = error.stack?.split('\n').slice(1).join('\n');
+  if (frames) annotated.stack = `${annotated.name}: ${annotated.message}\n${frames}`;
+  return annotated;
+}
+
+async function extractNormalized(zipPath: string, opts: Normalized): Promise<ExtractResult> {
   const { target, signal } = opts;
   throwIfAborted(signal);
   const handle = await open(zipPath, 'r');
@@ -618,7 +691,17 @@ export async function extractZip(zipPath: string, options: ExtractOptions): Prom
       }
       // Only empty directories are removed, so this never undoes a partial move.
       if (createdTarget !== undefined) await removeCreatedChain(target, createdTarget);
-      throw signal?.aborted && !isFerryError(error) ? new AbortError(signal.reason) : error;
+      if (signal?.aborted && !isFerryError(error)) throw new AbortError(signal.reason);
+      // Disk full or out of descriptors while staging: typed, with the bytes the archive needs.
+      throw await asResourceError(error, {
+        context: opts.context,
+        directory: target,
+        neededBytes: plan.items.reduce(
+          (sum, i) => sum + (i.kind === 'file' ? i.entry.uncompressedSize : 0),
+          0,
+        ),
+        concurrency: opts.concurrency,
+      });
     } finally {
       if (staging !== undefined) await rm(staging, { recursive: true, force: true });
     }
