@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ValidationError } from './errors.js';
 import type { ProxySettings } from './transport/proxy.js';
+import { redactingLogger } from './transport/redact.js';
 import type { RetryPolicy } from './transport/retry.js';
 import type { Logger, ProgressCallback } from './types.js';
 import { silentLogger } from './types.js';
@@ -39,6 +40,13 @@ export interface ArtifactClientOptions {
   proxy?: ProxySettings;
   /** Idle socket timeout per request in ms. @default 120000 */
   timeoutMs?: number;
+  /**
+   * A download body arriving slower than this (bytes per second, averaged over `stallWindowMs`)
+   * is dropped as stalled and retried; 0 turns the watchdog off. @default 1024
+   */
+  minBytesPerSecond?: number;
+  /** The averaging window of `minBytesPerSecond` in ms. @default 60000 */
+  stallWindowMs?: number;
   /** Overrides of the retry policy. */
   retry?: Partial<RetryPolicy>;
   /** Directory for temporary gzip files. @default os.tmpdir() */
@@ -61,6 +69,8 @@ export interface NormalizedOptions {
   retentionDays: number | undefined;
   proxy: ProxySettings;
   timeoutMs: number;
+  minBytesPerSecond: number;
+  stallWindowMs: number;
   retry: Partial<RetryPolicy>;
   tempDir: string;
   logger: Logger;
@@ -85,6 +95,8 @@ const KNOWN_KEYS = new Set<string>([
   'retentionDays',
   'proxy',
   'timeoutMs',
+  'minBytesPerSecond',
+  'stallWindowMs',
   'retry',
   'tempDir',
   'logger',
@@ -113,9 +125,11 @@ export function normalizeOptions(
     backend,
     runtimeUrl: optionalUrl('runtimeUrl', options.runtimeUrl),
     resultsUrl: optionalUrl('resultsUrl', options.resultsUrl),
-    runtimeToken: options.runtimeToken || undefined,
+    runtimeToken: optionalString('runtimeToken', options.runtimeToken, false),
     runId: optionalString('runId', options.runId),
-    localStore: path.resolve(options.localStore ?? path.join(os.homedir(), '.ferry', 'store')),
+    localStore: path.resolve(
+      optionalString('localStore', options.localStore) ?? path.join(os.homedir(), '.ferry', 'store'),
+    ),
     concurrency: integer('concurrency', options.concurrency, DEFAULT_CONCURRENCY, 1, 256),
     chunkSize: integer('chunkSize', options.chunkSize, DEFAULT_CHUNK_SIZE, 1, MAX_CHUNK_SIZE),
     compressionLevel: integer('compressionLevel', options.compressionLevel, 6, 0, 9),
@@ -123,13 +137,16 @@ export function normalizeOptions(
       options.retentionDays === undefined || options.retentionDays === 0
         ? undefined
         : integer('retentionDays', options.retentionDays, 0, 1, 90),
-    proxy: options.proxy ?? {},
+    proxy: objectOption('proxy', options.proxy) ?? {},
     timeoutMs: integer('timeoutMs', options.timeoutMs, 120_000, 1, 24 * 3600_000),
-    retry: options.retry ?? {},
-    tempDir: path.resolve(options.tempDir ?? os.tmpdir()),
-    logger: options.logger ?? silentLogger,
-    onProgress: options.onProgress,
-    signal: options.signal,
+    minBytesPerSecond: integer('minBytesPerSecond', options.minBytesPerSecond, 1024, 0, 1024 ** 3),
+    stallWindowMs: integer('stallWindowMs', options.stallWindowMs, 60_000, 1, 24 * 3600_000),
+    retry: retryOption(options.retry),
+    tempDir: path.resolve(optionalString('tempDir', options.tempDir) ?? os.tmpdir()),
+    // Every line any part of Ferry logs is scrubbed, whatever logger the caller passed.
+    logger: options.logger ? redactingLogger(loggerOption(options.logger)) : silentLogger,
+    onProgress: functionOption('onProgress', options.onProgress),
+    signal: signalOption(options.signal),
   };
 }
 
@@ -146,15 +163,110 @@ function integer(
 ): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw invalid(option, `must be an integer from ${min} to ${max}; got ${String(value)}`);
+    throw invalid(option, `must be an integer from ${min} to ${max}; got ${shown(value)}`);
   }
   return value;
 }
 
-function optionalString(option: string, value: string | undefined): string | undefined {
+/** A rejected value as the caller wrote it: `'8' (a string)`, `NaN`, `1000000000`, `object`. */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return `${JSON.stringify(value.slice(0, 80))} (a string)`;
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  return typeof value;
+}
+
+function optionalString(option: string, value: unknown, echo = true): string | undefined {
   if (value === undefined || value === '') return undefined;
-  if (typeof value !== 'string') throw invalid(option, `must be a string; got ${typeof value}`);
+  // A token's value is never echoed, only its type.
+  if (typeof value !== 'string')
+    throw invalid(option, `must be a string; got ${echo ? shown(value) : typeof value}`);
   return value;
+}
+
+function objectOption<T>(option: string, value: T | undefined): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalid(option, `must be an object; got ${shown(value)}`);
+  }
+  return value;
+}
+
+function functionOption<T>(option: string, value: T | undefined): T | undefined {
+  if (value !== undefined && typeof value !== 'function') {
+    throw invalid(option, `must be a function; got ${shown(value)}`);
+  }
+  return value;
+}
+
+function loggerOption(logger: Logger): Logger {
+  objectOption('logger', logger);
+  for (const level of ['debug', 'info', 'warn', 'error'] as const) {
+    if (typeof logger[level] !== 'function') {
+      throw invalid(
+        'logger',
+        `must have debug, info, warn and error functions; '${level}' is ${shown(logger[level])}`,
+      );
+    }
+  }
+  return logger;
+}
+
+function signalOption(signal: AbortSignal | undefined): AbortSignal | undefined {
+  if (signal === undefined) return undefined;
+  const s = signal as Partial<AbortSignal> | null;
+  if (
+    typeof s !== 'object' ||
+    s === null ||
+    typeof s.aborted !== 'boolean' ||
+    typeof s.addEventListener !== 'function'
+  ) {
+    throw invalid('signal', `must be an AbortSignal; got ${shown(signal)}`);
+  }
+  return signal;
+}
+
+/** Bounds of each retry policy field: a NaN attempt count or budget would retry forever. */
+const RETRY_NUMBERS: Readonly<Record<string, { min: number; max: number; integer: boolean }>> = {
+  maxAttempts: { min: 1, max: 100, integer: true },
+  baseDelayMs: { min: 0, max: 3_600_000, integer: false },
+  multiplier: { min: 1, max: 100, integer: false },
+  maxDelayMs: { min: 0, max: 3_600_000, integer: false },
+  jitter: { min: 0, max: 1, integer: false },
+  maxRetryAfterMs: { min: 0, max: 24 * 3_600_000, integer: false },
+  totalTimeMs: { min: 1, max: 7 * 24 * 3_600_000, integer: false },
+};
+
+function retryOption(retry: Partial<RetryPolicy> | undefined): Partial<RetryPolicy> {
+  if (objectOption('retry', retry) === undefined) return {};
+  const policy = retry as Record<string, unknown>;
+  for (const [key, value] of Object.entries(policy)) {
+    if (value === undefined) continue;
+    const option = `retry.${key}`;
+    const bounds = RETRY_NUMBERS[key];
+    if (bounds !== undefined) {
+      const ok =
+        typeof value === 'number' &&
+        Number.isFinite(value) &&
+        value >= bounds.min &&
+        value <= bounds.max &&
+        (!bounds.integer || Number.isInteger(value));
+      if (!ok) {
+        const kind = bounds.integer ? 'an integer' : 'a number';
+        throw invalid(option, `must be ${kind} from ${bounds.min} to ${bounds.max}; got ${shown(value)}`);
+      }
+    } else if (key === 'retryableStatuses') {
+      if (!Array.isArray(value) || !value.every((v) => Number.isInteger(v) && v >= 100 && v <= 599)) {
+        throw invalid(option, `must be an array of HTTP status codes; got ${shown(value)}`);
+      }
+    } else if (key === 'retryableErrorCodes') {
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
+        throw invalid(option, `must be an array of error code strings; got ${shown(value)}`);
+      }
+    } else {
+      throw invalid(option, 'is not a known retry policy field');
+    }
+  }
+  return retry as Partial<RetryPolicy>;
 }
 
 function optionalUrl(option: string, value: string | undefined): string | undefined {

@@ -1,6 +1,7 @@
+import type { Stats } from 'node:fs';
 import { lstat, readlink, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ValidationError } from './errors.js';
+import { FerryError, isFerryError, ValidationError, type ErrorContext } from './errors.js';
 import type { UploadFile } from './backends/backend.js';
 import { validateFilePath } from './pack/validate.js';
 
@@ -8,21 +9,40 @@ export type SymlinkPolicy = 'follow' | 'preserve';
 
 /** Never artifact content: reading them uploads the process environment, kernel state or devices. */
 const FORBIDDEN_ROOTS = ['/proc', '/sys', '/dev'];
+/** Ordinary files on a RAM disk (builds use it for speed); devices there are refused by kind anyway. */
+const ALLOWED_UNDER_FORBIDDEN = ['/dev/shm'];
 
 /**
- * Maps the caller's file list onto artifact paths under `rootDirectory`. Every file must be a
- * regular file inside the root (checked on path segments, so `/w/abc` is not inside `/w/ab`);
- * every artifact path must be valid and unique.
+ * Maps the caller's file list onto artifact paths under `rootDirectory`, before any request.
+ * Every file must be a regular file inside the root (checked on path segments, so `/w/abc` is not
+ * inside `/w/ab`); every artifact path must be valid and unique, also when compared the way a
+ * case-insensitive file system (Windows, macOS) compares names: `A.txt` and `a.txt`, or names
+ * that differ only in Unicode normalization, would overwrite each other on download.
  *
- * Symlinks: `follow` (the default, as the official client does) uploads what the link points
- * to, except targets under /proc, /sys and /dev; `preserve` keeps a link as a link when it
- * resolves inside the root, and refuses one that leaves it.
+ * Nothing under /proc, /sys or /dev is ever read, whether named directly, through a symlink or
+ * through a symlinked directory: that would upload the process environment, kernel state or a
+ * device. Symlinks: `follow` (the default, as the official client does) uploads what the link
+ * points to; `preserve` keeps a link as a link when it resolves inside the root, and refuses one
+ * that leaves it. Dangling links and link loops are refused naming the link.
  */
 export async function resolveUploadFiles(
   artifactName: string,
   files: readonly string[],
   rootDirectory: string,
   symlinks: SymlinkPolicy = 'follow',
+): Promise<UploadFile[]> {
+  try {
+    return await resolve(artifactName, files, rootDirectory, symlinks);
+  } catch (error: unknown) {
+    throw withUploadContext(error, artifactName);
+  }
+}
+
+async function resolve(
+  artifactName: string,
+  files: readonly string[],
+  rootDirectory: string,
+  symlinks: SymlinkPolicy,
 ): Promise<UploadFile[]> {
   const root = path.resolve(rootDirectory);
   const rootStat = await stat(root).catch(() => undefined);
@@ -34,18 +54,39 @@ export async function resolveUploadFiles(
     );
   }
   const realRoot = await realpath(root);
+  const realDirectories = new Map<string, Promise<string>>();
+  const realDirectory = (dir: string): Promise<string> => {
+    let found = realDirectories.get(dir);
+    if (found === undefined) {
+      found = realpath(dir);
+      realDirectories.set(dir, found);
+    }
+    return found;
+  };
   const seen = new Map<string, string>();
+  const folded: FoldedPaths = { files: new Map(), directories: new Map() };
   const out: UploadFile[] = [];
   for (const file of files) {
     const absolutePath = path.resolve(root, file);
     const relative = path.relative(root, absolutePath);
     const fail = (message: string): ValidationError =>
       new ValidationError('ERR_FERRY_INVALID_PATH', message, { artifactName, file });
-    if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) {
+    // `..` as a whole first segment, not any name that starts with two dots (`..config` is inside).
+    if (
+      relative === '' ||
+      relative === '..' ||
+      relative.startsWith(`..${path.sep}`) ||
+      path.isAbsolute(relative)
+    ) {
       throw fail(`File '${file}' is not inside the root directory '${root}'`);
     }
     const link = await lstat(absolutePath).catch((error: unknown) => {
-      throw fail(`File '${file}' cannot be read: ${(error as Error).message}`);
+      const code = (error as NodeJS.ErrnoException).code;
+      throw fail(
+        code === 'ENOENT'
+          ? `File '${file}' does not exist`
+          : `File '${file}' cannot be read: ${(error as Error).message}`,
+      );
     });
     const artifactPath = relative.split(path.sep).join('/');
     validateFilePath(artifactPath);
@@ -54,48 +95,138 @@ export async function resolveUploadFiles(
       throw fail(`'${file}' and '${previous}' map to the same artifact path '${artifactPath}'`);
     }
     seen.set(artifactPath, file);
+    checkFoldedCollision(folded, artifactPath, file, fail);
 
-    if (link.isSymbolicLink()) {
-      const resolved = await realpath(absolutePath).catch(() => {
-        throw fail(`Symlink '${file}' is dangling or loops`);
-      });
-      if (symlinks === 'preserve') {
-        if (!isInside(realRoot, resolved)) {
+    // Where the bytes really come from: the link target, or the file in its real directory.
+    const real = link.isSymbolicLink()
+      ? await realpath(absolutePath).catch((error: unknown) => {
+          const code = (error as NodeJS.ErrnoException).code;
           throw fail(
-            `Symlink '${file}' points outside the root directory (${resolved}); it cannot be preserved`,
+            code === 'ELOOP'
+              ? `Symlink '${file}' is part of a symlink loop`
+              : `Symlink '${file}' is dangling (its target does not exist)`,
           );
-        }
-        const target = (await readlink(absolutePath)).split(path.sep).join('/');
-        // An absolute target inside the root is stored relative, so the link still works wherever the artifact lands.
-        const stored = path.isAbsolute(target)
-          ? path
-              .relative(path.dirname(path.join(realRoot, relative)), resolved)
-              .split(path.sep)
-              .join('/')
-          : target;
-        const targetInfo = await stat(absolutePath);
-        out.push({
-          absolutePath,
-          artifactPath,
-          size: targetInfo.size,
-          mode: targetInfo.mode & 0o777,
-          symlinkTarget: stored,
-        });
-        continue;
+        })
+      : path.join(await realDirectory(path.dirname(absolutePath)), path.basename(absolutePath));
+    const forbidden = ALLOWED_UNDER_FORBIDDEN.some((dir) => isInside(dir, real))
+      ? undefined
+      : FORBIDDEN_ROOTS.find((dir) => isInside(dir, real));
+    if (forbidden !== undefined) {
+      throw fail(`'${file}' resolves to ${real}, under ${forbidden}, which is never uploaded`);
+    }
+
+    if (link.isSymbolicLink() && symlinks === 'preserve') {
+      if (!isInside(realRoot, real)) {
+        throw fail(`Symlink '${file}' points outside the root directory (${real}); it cannot be preserved`);
       }
-      if (FORBIDDEN_ROOTS.some((forbidden) => isInside(forbidden, resolved))) {
-        throw fail(`Symlink '${file}' points into ${resolved}, which is never uploaded`);
-      }
+      const target = (await readlink(absolutePath)).split(path.sep).join('/');
+      // An absolute target inside the root is stored relative, so the link still works wherever the artifact lands.
+      const stored = path.isAbsolute(target)
+        ? path
+            .relative(path.dirname(path.join(realRoot, relative)), real)
+            .split(path.sep)
+            .join('/')
+        : target;
+      const targetInfo = await stat(absolutePath);
+      out.push({
+        absolutePath,
+        artifactPath,
+        size: targetInfo.size,
+        mode: targetInfo.mode & 0o777,
+        symlinkTarget: stored,
+      });
+      continue;
     }
     const info = link.isSymbolicLink() ? await stat(absolutePath) : link;
     if (info.isDirectory()) throw fail(`'${file}' is a directory; pass the files inside it`);
-    if (!info.isFile()) throw fail(`'${file}' is not a regular file (FIFO, socket or device)`);
+    if (!info.isFile())
+      throw fail(`'${file}' is ${specialKind(info)}, not a regular file; it is never uploaded`);
     out.push({ absolutePath, artifactPath, size: info.size, mode: info.mode & 0o777 });
   }
   return out;
 }
 
+/** How a download on a case-insensitive file system compares names (as the extractor does). */
+function fold(artifactPath: string): string {
+  return artifactPath.normalize('NFC').toLowerCase();
+}
+
+/** Folded artifact paths seen so far: files, and the directories that hold them. */
+interface FoldedPaths {
+  files: Map<string, { file: string; artifactPath: string }>;
+  directories: Map<string, { file: string; artifactPath: string }>;
+}
+
+/**
+ * Refuses `artifactPath` when it equals another file's path after folding, or when one needs a
+ * folded name as a file and another as a directory (a file `a` and a file `A/b`): either would
+ * make one file overwrite or block another on Windows and macOS.
+ */
+function checkFoldedCollision(
+  seen: FoldedPaths,
+  artifactPath: string,
+  file: string,
+  fail: (message: string) => ValidationError,
+): void {
+  const key = fold(artifactPath);
+  const clash = (other: { file: string; artifactPath: string }, why: string): ValidationError =>
+    fail(
+      `'${file}' (artifact path '${artifactPath}') and '${other.file}' (artifact path '${other.artifactPath}') ${why}; ` +
+        `rename one of them`,
+    );
+  const same = seen.files.get(key);
+  if (same !== undefined) throw clash(same, 'differ only in letter case or Unicode normalization');
+  const holder = seen.directories.get(key);
+  if (holder !== undefined) throw clash(holder, 'need the same name as a file and as a directory');
+  const parts = key.split('/');
+  for (let i = 1; i < parts.length; i++) {
+    const ancestor = seen.files.get(parts.slice(0, i).join('/'));
+    if (ancestor !== undefined) throw clash(ancestor, 'need the same name as a file and as a directory');
+  }
+  seen.files.set(key, { file, artifactPath });
+  for (let i = 1; i < parts.length; i++) {
+    const dir = parts.slice(0, i).join('/');
+    if (!seen.directories.has(dir)) seen.directories.set(dir, { file, artifactPath });
+  }
+}
+
+function specialKind(info: Stats): string {
+  if (info.isFIFO()) return 'a named pipe (FIFO)';
+  if (info.isSocket()) return 'a socket';
+  if (info.isCharacterDevice() || info.isBlockDevice()) return 'a device';
+  return 'not a regular file';
+}
+
 function isInside(root: string, candidate: string): boolean {
   const relative = path.relative(root, candidate);
   return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+}
+
+/**
+ * Fills in the operation and the artifact on an error thrown while an upload read its files
+ * (the readers only know the file), so the message names all three: "... (operation upload,
+ * artifact 'dist', file 'a/b.txt')". The error keeps its class, code, cause and stack; it is
+ * annotated in place because it is ours and has not left the operation yet.
+ */
+export function withUploadContext(error: unknown, artifactName: string): unknown {
+  if (!isFerryError(error)) return error;
+  const own = error.context;
+  if (own.operation !== undefined && own.artifactName !== undefined) return error;
+  // The message ends with exactly what the constructor appended for the old context.
+  const suffix = new FerryError(error.code, '', { context: own }).message;
+  const base =
+    suffix !== '' && error.message.endsWith(suffix) ? error.message.slice(0, -suffix.length) : error.message;
+  const merged: ErrorContext = { operation: 'upload', artifactName, ...own };
+  const message = new FerryError(error.code, base, { context: merged }).message;
+  const oldHead = `${error.name}: ${error.message}`;
+  Object.defineProperty(error, 'context', {
+    value: Object.freeze(merged),
+    enumerable: true,
+    configurable: true,
+    writable: false,
+  });
+  error.message = message;
+  if (error.stack?.startsWith(oldHead))
+    error.stack = `${error.name}: ${message}${error.stack.slice(oldHead.length)}`;
+  return error;
 }

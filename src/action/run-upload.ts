@@ -29,6 +29,7 @@ export interface UploadInputs {
   archive: boolean;
   preservePermissions: boolean;
   symlinks: (typeof SYMLINK_MODES)[number];
+  allowSecrets: boolean;
 }
 
 /** Every input of upload-artifact v7 with its defaults, plus Ferry's extras; all validated up front. */
@@ -44,6 +45,7 @@ export function readUploadInputs(): UploadInputs {
     archive: booleanInput('archive', true),
     preservePermissions: booleanInput('preserve-permissions', true),
     symlinks: choiceInput('symlinks', SYMLINK_MODES, 'follow'),
+    allowSecrets: booleanInput('allow-secrets', false),
   };
 }
 
@@ -60,6 +62,9 @@ export async function runUpload(env: Env = process.env): Promise<void> {
     core.info(`Not descending into symlinked directory ${link}`);
   }
   for (const link of found.brokenSymlinks) core.debug(`Skipping broken symlink ${link}`);
+  for (const special of found.specialFiles) {
+    core.warning(`Skipping ${special}: not a regular file (a FIFO, socket or device is never uploaded)`);
+  }
 
   if (found.files.length === 0) {
     const message = `No files were found with the provided path: ${inputs.path}. No artifacts will be uploaded.`;
@@ -111,6 +116,7 @@ export async function runUpload(env: Env = process.env): Promise<void> {
     ...(inputs.overwrite ? { overwrite: true } : {}),
     symlinks: inputs.symlinks,
     preservePermissions: inputs.preservePermissions,
+    ...(inputs.allowSecrets ? { allowSecretsInFiles: true } : {}),
     ...(inputs.archive ? {} : { archive: false }),
     ...(inputs.archive && found.emptyDirectories.length ? { emptyDirectories: found.emptyDirectories } : {}),
   };

@@ -23,7 +23,8 @@ import { ValidationError } from '../errors.js';
  *   `includeHidden`;
  * - symlinked files are followed; symlinked directories below a search path are not descended
  *   (a link loop or a link to `/` must not turn an upload into a crawl), and broken links are
- *   skipped; both are reported.
+ *   skipped; both are reported;
+ * - FIFOs, sockets and devices (and links to them) are skipped and reported, never opened.
  *
  * The artifact root is computed exactly as upload-artifact's `search.ts`: the least common
  * ancestor of the search paths (the literal prefix of each include pattern, those inside another
@@ -53,8 +54,13 @@ export interface GlobResult {
   searchPaths: string[];
   /** Symlinks to directories that were selected or on the way to a match but not descended. */
   skippedSymlinkDirectories: string[];
-  /** Symlinks whose target does not exist (skipped). */
+  /** Symlinks whose target does not exist, or that loop (skipped). */
   brokenSymlinks: string[];
+  /**
+   * Matched FIFOs, sockets and devices, and symlinks to them: skipped, never opened (so a FIFO
+   * cannot block the search or the upload). The Action warns about each.
+   */
+  specialFiles: string[];
 }
 
 /** A parsed segment: `**`, or a compiled matcher with its literal text when it has no wildcard. */
@@ -114,6 +120,7 @@ export async function globFiles(
   const emptyCandidates: string[] = [];
   const skippedSymlinkDirectories: string[] = [];
   const brokenSymlinks: string[] = [];
+  const specialFiles: string[] = [];
 
   /** Decides one entry; returns a directory to descend into, if any. */
   const visit = async (full: string, kind: EntryKind, top: boolean): Promise<string | undefined> => {
@@ -125,7 +132,9 @@ export async function globFiles(
     if (match === 0 && !partial) return undefined;
     if (kind === 'unknown') {
       const info = await lstat(full).catch(() => undefined);
-      kind = info ? kindOf(info) : 'other';
+      // Gone since the directory was read: nothing to upload or to report.
+      if (!info) return undefined;
+      kind = kindOf(info);
     }
     if (kind === 'symlink') {
       const target = await stat(full).catch(() => undefined);
@@ -144,6 +153,7 @@ export async function globFiles(
       return undefined;
     }
     // FIFOs, sockets and devices are never uploaded.
+    if (kind === 'other' && match & MATCH_FILE) specialFiles.push(full);
     if (kind !== 'directory' || !partial || prunable(patterns, segments)) return undefined;
     return full;
   };
@@ -185,6 +195,7 @@ export async function globFiles(
     searchPaths,
     skippedSymlinkDirectories: skippedSymlinkDirectories.sort(),
     brokenSymlinks: brokenSymlinks.sort(),
+    specialFiles: specialFiles.sort(),
   };
 }
 

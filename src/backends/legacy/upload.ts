@@ -1,6 +1,7 @@
 import { discardBody, readJson } from '../../transport/body.js';
 import type { RequestSpec } from '../../transport/http-manager.js';
-import { FerryError, isFerryError } from '../../errors.js';
+import { stat } from 'node:fs/promises';
+import { FerryError, isFerryError, type ErrorContext } from '../../errors.js';
 import { crc64Base64 } from '../../pack/crc64.js';
 import { md5Base64 } from '../../pack/digest.js';
 import { ChunkReader } from '../../pack/chunk-reader.js';
@@ -47,6 +48,7 @@ export async function uploadLegacy(
         2,
       ),
       context,
+      call: 'create artifact container',
       describeFailure: (status) =>
         status === 403
           ? {
@@ -94,11 +96,13 @@ export async function uploadLegacy(
 
   const uploadFile = async (file: UploadFile, slot: number): Promise<void> => {
     const fileContext = { ...context, file: file.artifactPath };
+    const scan = spec.secretScan?.file(file.artifactPath);
     const payload = await preparePayload(file.absolutePath, {
       tempDir: spec.tempDir,
       level: spec.compressionLevel,
       signal: operation.signal,
       file: file.artifactPath,
+      scan,
     }).catch((error: unknown) => {
       throw isFerryError(error)
         ? error
@@ -107,8 +111,16 @@ export async function uploadLegacy(
             context: fileContext,
           });
     });
-    const reader = payload.kind === 'file' ? new ChunkReader(payload.path, fileContext) : undefined;
+    // A raw payload is the file itself: its chunks are searched as they are read, before each PUT.
+    const onRead =
+      scan && !payload.gzip ? (start: number, chunk: Buffer) => scan.feed(start, chunk) : undefined;
+    const reader = payload.kind === 'file' ? new ChunkReader(payload.path, fileContext, onRead) : undefined;
     try {
+      // PATCH reports the sizes listed before Create: a file that shrank or grew since then
+      // changed under the upload (reliability plan item 14).
+      if (payload.originalSize !== file.size) {
+        throw sourceChanged(file, `${payload.originalSize} when read`, fileContext);
+      }
       const total = payloadLength(payload);
       const url = itemUrl(containerUrl, `${spec.name}/${file.artifactPath}`);
       const ranges = chunkRanges(total, spec.chunkSize);
@@ -139,6 +151,14 @@ export async function uploadLegacy(
         }
         await sent;
         uploadedBytes += chunk.length;
+      }
+      if (payload.kind === 'file' && !payload.gzip) {
+        // Raw chunks are read by range: bytes appended while they were sent would go unseen.
+        const after = await stat(file.absolutePath).catch(() => undefined);
+        if (after?.size !== file.size) {
+          const now = after === undefined ? 'gone' : String(after.size);
+          throw sourceChanged(file, `${now} after it was sent`, fileContext);
+        }
       }
       originalDone += payload.originalSize;
       filesDone++;
@@ -172,6 +192,7 @@ export async function uploadLegacy(
       headers: jsonHeaders,
       body: JSON.stringify({ Size: totalOriginal }, null, 2),
       context,
+      call: 'finalize artifact (PATCH size)',
       describeFailure: (status) =>
         status === 404
           ? { code: 'ERR_FERRY_NOT_FOUND', message: `An artifact with the name ${spec.name} was not found` }
@@ -189,6 +210,14 @@ export async function uploadLegacy(
     fileCount: spec.files.length,
     digest: undefined,
   };
+}
+
+function sourceChanged(file: UploadFile, now: string, context: ErrorContext): FerryError {
+  return new FerryError(
+    'ERR_FERRY_SOURCE_CHANGED',
+    `File '${file.absolutePath}' changed while it was being uploaded: ${file.size} bytes when listed, ${now}`,
+    { context },
+  );
 }
 
 function chunkHeaders(
