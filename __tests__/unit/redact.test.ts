@@ -1,6 +1,12 @@
 import { inspect } from 'node:util';
 import { FerryError, HttpError } from '../../src/errors.js';
-import { redactText, redactUrl, registerSecret } from '../../src/transport/redact.js';
+import {
+  redactText,
+  redactUrl,
+  redactingLogger,
+  registerSecret,
+  registeredSecrets,
+} from '../../src/transport/redact.js';
 
 describe('redaction', () => {
   it('removes SAS signatures and URL passwords', () => {
@@ -53,5 +59,27 @@ describe('redaction', () => {
     expect(error instanceof FerryError).toBe(true);
     expect(foreign instanceof FerryError).toBe(true);
     expect(new Error('x') instanceof FerryError).toBe(false);
+  });
+
+  it('keeps registered values with their labels for the upload secret scan', () => {
+    registerSecret('labelled-secret-0123456789', 'the value of TEST_TOKEN');
+    registerSecret('labelled-secret-0123456789');
+    expect(registeredSecrets()).toContainEqual({
+      value: 'labelled-secret-0123456789',
+      label: 'the value of TEST_TOKEN',
+    });
+  });
+
+  it('wraps a logger so every level is scrubbed, once', () => {
+    registerSecret('logged-secret-value');
+    const lines: string[] = [];
+    const sink = (m: string): number => lines.push(m);
+    const logger = redactingLogger({ debug: sink, info: sink, warn: sink, error: sink });
+    expect(redactingLogger(logger)).toBe(logger);
+    logger.debug('GET https://h/x?sig=DEBUGSIG');
+    logger.info('logged-secret-value');
+    logger.warn('Authorization: Bearer abcdefghijklmnop');
+    logger.error('https://u:pw-secret@proxy/');
+    expect(lines.join('\n')).not.toMatch(/DEBUGSIG|logged-secret-value|abcdefghijklmnop|pw-secret/);
   });
 });

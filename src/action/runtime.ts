@@ -1,6 +1,7 @@
 import * as core from '@actions/core';
 import { fromEnvironment } from '../environment.js';
 import { isFerryError } from '../errors.js';
+import { redactText } from '../transport/redact.js';
 import type { ArtifactClientOptions } from '../options.js';
 import type { Logger, ProgressCallback, ProgressEvent } from '../types.js';
 
@@ -19,6 +20,7 @@ export { formatBytes };
 
 export function actionOptions(env: Env, progressIntervalMs = PROGRESS_INTERVAL_MS): ArtifactClientOptions {
   mask(env['ACTIONS_RUNTIME_TOKEN']);
+  mask(env['GITHUB_TOKEN']);
   return {
     ...fromEnvironment(env),
     logger: actionLogger(),
@@ -34,6 +36,11 @@ export function mask(secret: string | undefined): void {
 /** Signature values in a line (`sig=...`, `signature=...`) that the SDK did not already scrub. */
 const SIGNATURE = /[?&](?:sig|signature|x-amz-signature)=([^&\s"'#]+)/gi;
 
+/**
+ * Makes a line safe for the step log: the runner is told to mask any signature value found (so it
+ * is hidden wherever else it may appear), then the line itself is scrubbed, so not even the raw
+ * stdout the runner reads carries a secret.
+ */
 function maskSignatures(message: string): string {
   for (const match of message.matchAll(SIGNATURE)) {
     const value = decodeSafely(match[1] as string);
@@ -42,7 +49,7 @@ function maskSignatures(message: string): string {
       mask(value);
     }
   }
-  return message;
+  return redactText(message);
 }
 
 function decodeSafely(text: string): string {

@@ -11,6 +11,8 @@ export class ChunkReader {
   constructor(
     readonly path: string,
     readonly context: ErrorContext = {},
+    /** Sees every chunk read (the secret scan of a file sent raw), before it is returned. */
+    readonly onRead?: (start: number, chunk: Buffer) => void,
   ) {}
 
   async read(start: number, length: number): Promise<Buffer> {
@@ -44,6 +46,7 @@ export class ChunkReader {
       }
       done += bytesRead;
     }
+    this.onRead?.(start, buffer);
     return buffer;
   }
 

@@ -27,7 +27,12 @@ export async function gzipFileParallel(
   size: number,
   destination: string,
   level: number,
-  options: { concurrency?: number; signal?: AbortSignal } = {},
+  options: {
+    concurrency?: number;
+    signal?: AbortSignal;
+    /** Sees each piece read (at its offset) before it is compressed; throwing fails the gzip. */
+    onRead?: (offset: number, data: Buffer) => void;
+  } = {},
 ): Promise<ParallelGzipResult> {
   const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
   const out = await open(destination, 'wx', 0o600);
@@ -52,6 +57,7 @@ export async function gzipFileParallel(
         const { bytesRead: got } =
           length > 0 ? await source.read(piece, 0, length, offset) : { bytesRead: 0 };
         const data = got === length ? piece : piece.subarray(0, got);
+        options.onRead?.(offset, data);
         bytesRead += got;
         crc = crc32(data, crc);
         offset += got;

@@ -1,3 +1,5 @@
+import type { Logger } from '../types.js';
+
 /**
  * Secret scrubbing. Every error message and log line built from a URL or header passes through
  * here, so a token, a signed-URL signature or a proxy password can never leak into output.
@@ -59,18 +61,30 @@ export function urlWithoutQuery(input: string | URL): string {
 }
 
 const registered = new Set<string>();
+/** The registered values as given (not their encodings), with what each one is. */
+const originals = new Map<string, string>();
+
+/** How a registered secret is described when no label was given. */
+export const DEFAULT_SECRET_LABEL = 'a token or password Ferry was given';
 
 /**
  * Registers a literal secret (token, proxy password) so that {@link redactText} removes it
  * wherever it appears. Values shorter than 6 characters are ignored: masking "a" would mangle
- * every message without protecting anything.
+ * every message without protecting anything. `label` says what the value is (e.g. `GITHUB_TOKEN`)
+ * where an error must refer to it without showing it (the upload secret scan).
  */
-export function registerSecret(value: string | undefined): void {
+export function registerSecret(value: string | undefined, label?: string): void {
   if (value && value.length >= 6) {
     registered.add(value);
     const encoded = encodeURIComponent(value);
     if (encoded !== value) registered.add(encoded);
+    if (label !== undefined || !originals.has(value)) originals.set(value, label ?? DEFAULT_SECRET_LABEL);
   }
+}
+
+/** Every secret registered in this process, as given, with its label (for the upload secret scan). */
+export function registeredSecrets(): Array<{ value: string; label: string }> {
+  return [...originals].map(([value, label]) => ({ value, label }));
 }
 
 const PATTERNS: Array<[RegExp, string]> = [
@@ -81,6 +95,25 @@ const PATTERNS: Array<[RegExp, string]> = [
   // JWTs (runtime tokens) anywhere in free text.
   [/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, REDACTED],
 ];
+
+/** Marks a logger that already redacts, so wrapping twice costs nothing. */
+const REDACTING = Symbol('ferry.redacting-logger');
+
+/**
+ * A logger whose every line (debug included) passes through {@link redactText} before it reaches
+ * `logger`, so no code path can log a token, a signature or a password by mistake.
+ */
+export function redactingLogger(logger: Logger): Logger {
+  if ((logger as { [REDACTING]?: true })[REDACTING]) return logger;
+  const wrapped: Logger = {
+    debug: (message) => logger.debug(redactText(message)),
+    info: (message) => logger.info(redactText(message)),
+    warn: (message) => logger.warn(redactText(message)),
+    error: (message) => logger.error(redactText(message)),
+  };
+  Object.defineProperty(wrapped, REDACTING, { value: true });
+  return wrapped;
+}
 
 /** Removes secrets from free text: registered literals, bearer/basic credentials, SAS signatures, URL passwords, JWTs. */
 export function redactText(text: string): string {

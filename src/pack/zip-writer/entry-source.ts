@@ -5,6 +5,7 @@ import { types } from 'node:util';
 import { crc32 } from 'node:zlib';
 import { AbortError, FerryError, ValidationError, isFerryError } from '../../errors.js';
 import { readWholeSync } from '../read-small-sync.js';
+import type { FileSecretScan } from '../secret-scan.js';
 import { printable } from '../validate.js';
 
 /** `O_NONBLOCK` so that opening a FIFO by mistake fails the regular-file check instead of hanging. */
@@ -41,6 +42,8 @@ export class EntrySource implements PieceSource {
   readonly #handle: FileHandle;
   readonly #signal: AbortSignal;
   readonly #counters: FileCounters;
+  /** Sees every byte read (the secret scan), before it can be zipped. */
+  readonly #scan: FileSecretScan | undefined;
   #closed: Promise<void> | undefined;
 
   private constructor(
@@ -50,6 +53,7 @@ export class EntrySource implements PieceSource {
     st: Stats,
     signal: AbortSignal,
     counters: FileCounters,
+    scan: FileSecretScan | undefined,
   ) {
     this.sourcePath = sourcePath;
     this.name = name;
@@ -58,6 +62,7 @@ export class EntrySource implements PieceSource {
     this.mtime = st.mtime;
     this.#signal = signal;
     this.#counters = counters;
+    this.#scan = scan;
   }
 
   static async open(
@@ -65,6 +70,7 @@ export class EntrySource implements PieceSource {
     name: string,
     signal: AbortSignal,
     counters: FileCounters,
+    scan?: FileSecretScan,
   ): Promise<EntrySource> {
     if (signal.aborted) throw new AbortError(signal.reason, { file: name });
     let handle: FileHandle;
@@ -84,7 +90,7 @@ export class EntrySource implements PieceSource {
           { file: name },
         );
       }
-      return new EntrySource(sourcePath, name, handle, st, signal, counters);
+      return new EntrySource(sourcePath, name, handle, st, signal, counters, scan);
     } catch (error) {
       counters.openFiles--;
       await handle.close().catch(() => undefined);
@@ -124,6 +130,7 @@ export class EntrySource implements PieceSource {
     if (done < length) {
       throw this.changed(`it was ${this.size} bytes when opened and now ends after ${position + done}`);
     }
+    this.#scan?.feed(position, buf);
     return buf;
   }
 
@@ -148,6 +155,7 @@ export class EntrySource implements PieceSource {
     if (done < this.size) {
       throw this.changed(`it was ${this.size} bytes when opened and now ends after ${done}`);
     }
+    this.#scan?.feed(0, buf.subarray(0, this.size));
     return buf.subarray(0, this.size);
   }
 
@@ -189,6 +197,7 @@ export function readSmallFileSync(
   name: string,
   limit: number,
   counters: FileCounters,
+  scan?: FileSecretScan,
 ): { data: Buffer; mtime: Date } | undefined {
   let fd: number;
   try {
@@ -216,6 +225,7 @@ export function readSmallFileSync(
         { context: { file: name } },
       );
     }
+    scan?.feed(0, data);
     return { data, mtime: st.mtime };
   } catch (error) {
     throw isFerryError(error) ? error : unreadable(sourcePath, name, error);

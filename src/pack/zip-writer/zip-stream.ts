@@ -4,6 +4,7 @@ import { types } from 'node:util';
 import { crc32 } from 'node:zlib';
 import { AbortError, FerryError, ValidationError } from '../../errors.js';
 import { isAlreadyCompressed } from '../compressed-extensions.js';
+import { SecretScanner } from '../secret-scan.js';
 import { describeCharacter, isControlCharacter, printable } from '../validate.js';
 import { SAMPLE_SIZE, isWorthDeflating, sampleIsCompressible } from './compressibility.js';
 import {
@@ -118,6 +119,8 @@ export interface ZipWriterOptions {
    * @default false
    */
   forceZip64?: boolean;
+  /** Searches every file's bytes as they are read; a match destroys the stream with `ERR_FERRY_SECRET_IN_ARTIFACT`. */
+  secretScan?: SecretScanner;
 }
 
 /** Counters of a zip stream, for tests and diagnostics. */
@@ -153,6 +156,7 @@ const OPTION_KEYS: readonly string[] = [
   'signal',
   'onEntry',
   'forceZip64',
+  'secretScan',
 ];
 
 interface NormalizedOptions {
@@ -162,6 +166,7 @@ interface NormalizedOptions {
   signal: AbortSignal | undefined;
   onEntry: ((info: ZipEntryInfo) => void) | undefined;
   forceZip64: boolean;
+  secretScan: SecretScanner | undefined;
 }
 
 function invalidOption(option: string, message: string): ValidationError {
@@ -204,7 +209,11 @@ export function normalizeZipWriterOptions(options: ZipWriterOptions): Normalized
   }
   const forceZip64 = options.forceZip64 ?? false;
   if (typeof forceZip64 !== 'boolean') throw invalidOption('forceZip64', 'must be a boolean');
-  return { level, concurrency, chunkSize, signal, onEntry, forceZip64 };
+  const secretScan = options.secretScan;
+  if (secretScan !== undefined && !(secretScan instanceof SecretScanner)) {
+    throw invalidOption('secretScan', 'must be a SecretScanner');
+  }
+  return { level, concurrency, chunkSize, signal, onEntry, forceZip64, secretScan };
 }
 
 function invalidName(name: string, reason: string): ValidationError {
@@ -555,7 +564,13 @@ async function* fileTasks(
   ctx: Context,
   input: Extract<PreparedInput, { kind: 'file' }>,
 ): AsyncGenerator<OutputTask, void, undefined> {
-  const source = await EntrySource.open(input.sourcePath, input.name, ctx.signal, ctx.files);
+  const source = await EntrySource.open(
+    input.sourcePath,
+    input.name,
+    ctx.signal,
+    ctx.files,
+    ctx.options.secretScan?.file(input.name),
+  );
   try {
     const record = newRecord(ctx, input, source.mtime);
     const size = source.size;
@@ -650,7 +665,13 @@ async function prefetchSmallFile(
   input: Extract<PreparedInput, { kind: 'file' }>,
 ): Promise<Prefetched> {
   if (ctx.signal.aborted) throw new AbortError(ctx.signal.reason, { file: input.name });
-  const small = readSmallFileSync(input.sourcePath, input.name, ctx.wholeFileLimit, ctx.files);
+  const small = readSmallFileSync(
+    input.sourcePath,
+    input.name,
+    ctx.wholeFileLimit,
+    ctx.files,
+    ctx.options.secretScan?.file(input.name),
+  );
   return small === undefined ? { kind: 'large' } : { kind: 'small', data: small.data, mtime: small.mtime };
 }
 
