@@ -6,12 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { HttpClient } from '@actions/http-client';
 import type { RequestHandler } from '@actions/http-client/lib/interfaces';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { inspect } from 'node:util';
@@ -154,19 +152,14 @@ function everyOutput(err: unknown): string {
 // ---------------------------------------------------------------------------------------------
 // Fixtures
 
-let certDir: string | undefined;
-let tlsMaterial: { key: Buffer; cert: Buffer } | undefined;
-const noOpenssl = (() => {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return undefined;
-  } catch {
-    return 'openssl is not available to generate a self-signed certificate';
-  }
-})();
-/** `it` for cases that need TLS material; skipped (with the reason in the title) without openssl. */
-const itTls = noOpenssl ? it.skip : it;
-const tlsTitle = (title: string): string => (noOpenssl ? `${title} [skipped: ${noOpenssl}]` : title);
+// Committed test-only TLS material (__tests__/fixtures/tls/README.md): a leaf for 127.0.0.1 /
+// localhost / ::1 signed by a private CA. No openssl needed, so these cases never skip.
+const TLS_DIR = join(process.cwd(), '__tests__', 'fixtures', 'tls');
+const tlsMaterial = {
+  key: readFileSync(join(TLS_DIR, 'server.key')),
+  cert: readFileSync(join(TLS_DIR, 'server.crt')),
+};
+const siteCa = readFileSync(join(TLS_DIR, 'site-ca.crt'));
 
 let httpTarget: Tracked<http.Server>;
 let httpsTarget: Tracked<https.Server> | undefined;
@@ -186,41 +179,12 @@ function resetStats(): void {
   if (httpsTarget) httpsTarget.connections = 0;
 }
 
-const tlsOptions = (): { ca: Buffer } | Record<string, never> =>
-  tlsMaterial ? { ca: tlsMaterial.cert } : {};
+const tlsOptions = (): { ca: Buffer } => ({ ca: siteCa });
 
 beforeAll(async () => {
-  if (!noOpenssl) {
-    certDir = mkdtempSync(join(tmpdir(), 'ferry-proxy-cert-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1',
-        '-keyout',
-        join(certDir, 'key.pem'),
-        '-out',
-        join(certDir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-    tlsMaterial = {
-      key: readFileSync(join(certDir, 'key.pem')),
-      cert: readFileSync(join(certDir, 'cert.pem')),
-    };
-    httpsTarget = await listen(
-      track(https.createServer({ ...tlsMaterial, keepAliveTimeout: 5000 }, targetHandler(httpsSeen))),
-    );
-  }
+  httpsTarget = await listen(
+    track(https.createServer({ ...tlsMaterial, keepAliveTimeout: 5000 }, targetHandler(httpsSeen))),
+  );
   httpTarget = await listen(track(http.createServer({ keepAliveTimeout: 5000 }, targetHandler(httpSeen))));
   proxy = await listen(track(createProxy(http.createServer())));
   instrumentProxy(proxy.server, stats);
@@ -230,7 +194,6 @@ afterAll(async () => {
   await close(proxy);
   await close(httpTarget);
   await close(httpsTarget);
-  if (certDir) rmSync(certDir, { recursive: true, force: true });
 });
 
 const proxyUrl = (): string => `http://127.0.0.1:${proxy.port}`;
@@ -264,36 +227,33 @@ describe('SlotAgents with a real proxy', () => {
     }
   });
 
-  itTls(
-    tlsTitle('tunnels https targets with CONNECT and reuses ONE tunnel for sequential requests'),
-    async () => {
-      resetStats();
-      const agents = new SlotAgents({ httpsProxy: proxyUrl() }, { tls: tlsOptions() });
-      const client = clientFor(agents);
-      try {
-        for (let i = 0; i < 4; i++) {
-          const res = await client.send('GET', httpsUrl(`/tls/${i}`));
-          expect(res.status).toBe(200);
-          expect(JSON.parse(res.body)).toEqual({ ok: true, bytes: 0 });
-        }
-        expect(stats.connects.map((c) => c.url)).toEqual([`127.0.0.1:${httpsTarget?.port}`]);
-        // strict proxies reject CONNECT with a body framing header (reliability test 34a)
-        expect(stats.connects[0]?.headers['content-length']).toBeUndefined();
-        expect(stats.connects[0]?.headers['transfer-encoding']).toBeUndefined();
-        expect(stats.connects[0]?.headers.host).toBe(`127.0.0.1:${httpsTarget?.port}`);
-        expect(stats.requests).toHaveLength(0);
-        expect(proxy.connections).toBe(1);
-        expect(httpsTarget?.connections).toBe(1);
-        expect(httpsSeen.map((r) => r.url)).toEqual(['/tls/0', '/tls/1', '/tls/2', '/tls/3']);
-        expect(httpsSeen.every((r) => r.headers.via === undefined)).toBe(true);
-      } finally {
-        client.dispose();
-        agents.destroy();
+  it('tunnels https targets with CONNECT and reuses ONE tunnel for sequential requests', async () => {
+    resetStats();
+    const agents = new SlotAgents({ httpsProxy: proxyUrl() }, { tls: tlsOptions() });
+    const client = clientFor(agents);
+    try {
+      for (let i = 0; i < 4; i++) {
+        const res = await client.send('GET', httpsUrl(`/tls/${i}`));
+        expect(res.status).toBe(200);
+        expect(JSON.parse(res.body)).toEqual({ ok: true, bytes: 0 });
       }
-    },
-  );
+      expect(stats.connects.map((c) => c.url)).toEqual([`127.0.0.1:${httpsTarget?.port}`]);
+      // strict proxies reject CONNECT with a body framing header (reliability test 34a)
+      expect(stats.connects[0]?.headers['content-length']).toBeUndefined();
+      expect(stats.connects[0]?.headers['transfer-encoding']).toBeUndefined();
+      expect(stats.connects[0]?.headers.host).toBe(`127.0.0.1:${httpsTarget?.port}`);
+      expect(stats.requests).toHaveLength(0);
+      expect(proxy.connections).toBe(1);
+      expect(httpsTarget?.connections).toBe(1);
+      expect(httpsSeen.map((r) => r.url)).toEqual(['/tls/0', '/tls/1', '/tls/2', '/tls/3']);
+      expect(httpsSeen.every((r) => r.headers.via === undefined)).toBe(true);
+    } finally {
+      client.dispose();
+      agents.destroy();
+    }
+  });
 
-  itTls(tlsTitle('uploads more than 8 MiB through the tunnel'), async () => {
+  it('uploads more than 8 MiB through the tunnel', async () => {
     resetStats();
     const agents = new SlotAgents({ httpsProxy: proxyUrl() }, { tls: tlsOptions() });
     const client = clientFor(agents);
@@ -404,56 +364,50 @@ describe('proxy authentication', () => {
     }
   });
 
-  itTls(
-    tlsTitle('percent-encoded credentials with @ : % work for CONNECT, and never reach the target'),
-    async () => {
-      resetStats();
-      authStats.authHeaders.length = 0;
-      const agents = new SlotAgents({ httpsProxy: authUrl(encoded) }, { tls: tlsOptions() });
+  it('percent-encoded credentials with @ : % work for CONNECT, and never reach the target', async () => {
+    resetStats();
+    authStats.authHeaders.length = 0;
+    const agents = new SlotAgents({ httpsProxy: authUrl(encoded) }, { tls: tlsOptions() });
+    const client = clientFor(agents);
+    try {
+      expect((await client.send('GET', httpsUrl('/auth/1'))).status).toBe(200);
+      expect((await client.send('GET', httpsUrl('/auth/2'))).status).toBe(200);
+      expect(authStats.authHeaders).toEqual([expected]); // one CONNECT for both requests
+      expect(httpsSeen.map((r) => r.headers['proxy-authorization'])).toEqual([undefined, undefined]);
+    } finally {
+      client.dispose();
+      agents.destroy();
+    }
+  });
+
+  it('a 407 to CONNECT is a ProxyError (ERR_FERRY_PROXY) that never shows the password', async () => {
+    const secret = 'Wr0ngSecret%@:';
+    for (const userinfo of [undefined, `alice:${encodeURIComponent(secret)}`]) {
+      const agents = new SlotAgents({ httpsProxy: authUrl(userinfo) }, { tls: tlsOptions() });
       const client = clientFor(agents);
       try {
-        expect((await client.send('GET', httpsUrl('/auth/1'))).status).toBe(200);
-        expect((await client.send('GET', httpsUrl('/auth/2'))).status).toBe(200);
-        expect(authStats.authHeaders).toEqual([expected]); // one CONNECT for both requests
-        expect(httpsSeen.map((r) => r.headers['proxy-authorization'])).toEqual([undefined, undefined]);
+        const err = await capture(client.send('GET', httpsUrl('/denied')));
+        expect(isFerryError(err)).toBe(true);
+        expect(err).toBeInstanceOf(ProxyError);
+        const e = err as ProxyError;
+        expect(e.code).toBe('ERR_FERRY_PROXY');
+        expect(e.status).toBe(407);
+        expect(e.retryable).toBe(false);
+        expect(e.message).toContain('proxy authentication required');
+        expect(e.message).toContain(`127.0.0.1:${authProxy.port}`);
+        expect(e.message).toMatch(
+          userinfo ? /credentials in the proxy URL were rejected/ : /no credentials were configured/,
+        );
+        const out = everyOutput(err);
+        expect(out).not.toContain(secret);
+        expect(out).not.toContain(encodeURIComponent(secret));
+        expect(out).not.toContain(Buffer.from(`alice:${secret}`).toString('base64'));
       } finally {
         client.dispose();
         agents.destroy();
       }
-    },
-  );
-
-  itTls(
-    tlsTitle('a 407 to CONNECT is a ProxyError (ERR_FERRY_PROXY) that never shows the password'),
-    async () => {
-      const secret = 'Wr0ngSecret%@:';
-      for (const userinfo of [undefined, `alice:${encodeURIComponent(secret)}`]) {
-        const agents = new SlotAgents({ httpsProxy: authUrl(userinfo) }, { tls: tlsOptions() });
-        const client = clientFor(agents);
-        try {
-          const err = await capture(client.send('GET', httpsUrl('/denied')));
-          expect(isFerryError(err)).toBe(true);
-          expect(err).toBeInstanceOf(ProxyError);
-          const e = err as ProxyError;
-          expect(e.code).toBe('ERR_FERRY_PROXY');
-          expect(e.status).toBe(407);
-          expect(e.retryable).toBe(false);
-          expect(e.message).toContain('proxy authentication required');
-          expect(e.message).toContain(`127.0.0.1:${authProxy.port}`);
-          expect(e.message).toMatch(
-            userinfo ? /credentials in the proxy URL were rejected/ : /no credentials were configured/,
-          );
-          const out = everyOutput(err);
-          expect(out).not.toContain(secret);
-          expect(out).not.toContain(encodeURIComponent(secret));
-          expect(out).not.toContain(Buffer.from(`alice:${secret}`).toString('base64'));
-        } finally {
-          client.dispose();
-          agents.destroy();
-        }
-      }
-    },
-  );
+    }
+  });
 
   it('a 407 to a plain-http request comes back as a response; proxyAuthRequiredError names it', async () => {
     const settings = { httpProxy: authUrl('alice:n0tTheRightOne') };
@@ -600,24 +554,21 @@ describe('proxy failures say "proxy"', () => {
     }
   });
 
-  itTls(
-    tlsTitle('a certificate the caller does not trust fails the handshake inside the tunnel, not retryable'),
-    async () => {
-      const agents = new SlotAgents({ httpsProxy: proxyUrl() }); // no `ca`
-      const client = clientFor(agents);
-      try {
-        const e = (await capture(client.send('GET', httpsUrl('/untrusted')))) as ProxyError;
-        expect(e.code).toBe('ERR_FERRY_PROXY');
-        expect(e.message).toMatch(
-          /^TLS handshake with 127\.0\.0\.1:\d+ through proxy 127\.0\.0\.1:\d+ failed: /,
-        );
-        expect(e.retryable).toBe(false);
-      } finally {
-        client.dispose();
-        agents.destroy();
-      }
-    },
-  );
+  it('a certificate the caller does not trust fails the handshake inside the tunnel, not retryable', async () => {
+    const agents = new SlotAgents({ httpsProxy: proxyUrl() }); // no `ca`
+    const client = clientFor(agents);
+    try {
+      const e = (await capture(client.send('GET', httpsUrl('/untrusted')))) as ProxyError;
+      expect(e.code).toBe('ERR_FERRY_PROXY');
+      expect(e.message).toMatch(
+        /^TLS handshake with 127\.0\.0\.1:\d+ through proxy 127\.0\.0\.1:\d+ failed: /,
+      );
+      expect(e.retryable).toBe(false);
+    } finally {
+      client.dispose();
+      agents.destroy();
+    }
+  });
 });
 
 describe('https:// proxy (TLS to the proxy itself)', () => {
@@ -625,13 +576,12 @@ describe('https:// proxy (TLS to the proxy itself)', () => {
   const tlsStats: ProxyStats = { requests: [], connects: [], authHeaders: [] };
 
   beforeAll(async () => {
-    if (!tlsMaterial) return;
     tlsProxy = await listen(track(createProxy(https.createServer(tlsMaterial) as unknown as http.Server)));
     instrumentProxy(tlsProxy.server, tlsStats);
   });
   afterAll(async () => close(tlsProxy));
 
-  itTls(tlsTitle('carries http and https targets (TLS inside TLS for CONNECT)'), async () => {
+  it('carries http and https targets (TLS inside TLS for CONNECT)', async () => {
     resetStats();
     const url = `https://127.0.0.1:${tlsProxy?.port}`;
     const agents = new SlotAgents({ httpProxy: url, httpsProxy: url }, { tls: tlsOptions() });

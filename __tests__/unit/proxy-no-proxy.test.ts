@@ -8,6 +8,7 @@ import {
   proxyAuthRequiredError,
   proxyFor,
   proxySettingsFromEnv,
+  ProxyError,
   SlotAgents,
   type ProxySettings,
 } from '../../src/transport/proxy.js';
@@ -294,6 +295,42 @@ describe('proxyAuthRequiredError', () => {
     expect(err?.message).toContain('p:3128');
     expect(`${err?.message} ${JSON.stringify(err)} ${inspect(err)}`).not.toContain('topsecret9');
     expect(proxyAuthRequiredError(new URL('http://a.test/x'), {})).toBeUndefined();
+  });
+});
+
+describe('ProxyError.inContext', () => {
+  it('adds the operation, artifact and attempt to the message and keeps proxy, status, errno and cause', () => {
+    const cause = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    const raw = new ProxyError('proxy p:3128 failed during CONNECT a.test:443 (ECONNRESET)', {
+      proxy: 'p:3128',
+      status: 502,
+      cause,
+      retryable: true,
+    });
+    const err = raw.inContext({
+      operation: 'upload',
+      artifactName: 'logs',
+      method: 'PUT',
+      url: 'https://a.test/blob?sig=SECRETSIG',
+      attempt: 2,
+    });
+    expect(err).toBeInstanceOf(ProxyError);
+    expect(err.message).toBe(
+      "proxy p:3128 failed during CONNECT a.test:443 (ECONNRESET) (operation upload, artifact 'logs', attempt 2)",
+    );
+    expect(err).toMatchObject({ code: 'ERR_FERRY_PROXY', proxy: 'p:3128', status: 502, errno: 'ECONNRESET' });
+    expect(err.retryable).toBe(true);
+    expect(err.context).toMatchObject({
+      operation: 'upload',
+      artifactName: 'logs',
+      method: 'PUT',
+      attempt: 2,
+    });
+    expect(JSON.stringify(err)).not.toContain('SECRETSIG');
+    // Applying it again replaces the context instead of stacking suffixes.
+    expect(err.inContext({ attempt: 3 }).message).toBe(
+      "proxy p:3128 failed during CONNECT a.test:443 (ECONNRESET) (operation upload, artifact 'logs', attempt 3)",
+    );
   });
 });
 

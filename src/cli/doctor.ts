@@ -1,11 +1,30 @@
+import type {
+  GetSignedArtifactUrlResponse,
+  ListArtifactsResponse,
+  ResultsConfig,
+} from '../backends/results/contracts.js';
 import { backendIdsFromToken } from '../backends/results/token.js';
+import { TwirpClient } from '../backends/results/twirp.js';
 import { chooseBackend } from '../client.js';
 import { isFerryError } from '../errors.js';
 import { normalizeOptions, type ArtifactClientOptions } from '../options.js';
 import { discardBody } from '../transport/body.js';
 import { HttpManager } from '../transport/http-manager.js';
+import { Operation } from '../transport/operation.js';
 import { describeProxyDecision } from '../transport/proxy.js';
 import { urlWithoutQuery } from '../transport/redact.js';
+
+/** Endpoints doctor cannot learn from the artifact options. */
+export interface DoctorEndpoints {
+  /**
+   * GITHUB_API_URL: the REST API used to read other runs' artifacts (`--repository`,
+   * `github-token`). When given it is probed; otherwise the route to https://api.github.com is
+   * only described (no request leaves the machine for a default nobody configured).
+   */
+  apiUrl?: string | undefined;
+}
+
+const DEFAULT_API_URL = 'https://api.github.com/';
 
 export interface DoctorCheck {
   name: string;
@@ -16,9 +35,14 @@ export interface DoctorCheck {
 
 /**
  * Explains the environment Ferry sees: which protocol it will use and why, what the token
- * allows, and whether each endpoint answers through the configured proxy. Nothing is uploaded.
+ * allows, and for each endpoint (results RPC or legacy runtime service, blob storage, REST API)
+ * whether it answers and by which route: direct or via which proxy (password shown as `***`),
+ * and which NO_PROXY entry matched. Nothing is uploaded.
  */
-export async function runDoctor(options: ArtifactClientOptions): Promise<DoctorCheck[]> {
+export async function runDoctor(
+  options: ArtifactClientOptions,
+  extra: DoctorEndpoints = {},
+): Promise<DoctorCheck[]> {
   const checks: DoctorCheck[] = [];
   let opts;
   try {
@@ -85,7 +109,82 @@ export async function runDoctor(options: ArtifactClientOptions): Promise<DoctorC
     if (!url) continue;
     checks.push(await reach(name, new URL(url), opts));
   }
+  if (protocol === 'results' && opts.resultsUrl && opts.runtimeToken && ids) {
+    checks.push(await blobStorage({ resultsUrl: opts.resultsUrl, token: opts.runtimeToken, ids }, opts));
+  }
+  if (extra.apiUrl) {
+    checks.push(await reach('REST API', new URL(extra.apiUrl), opts));
+  } else if (protocol !== 'local') {
+    const url = new URL(DEFAULT_API_URL);
+    checks.push({
+      name: 'REST API',
+      ok: true,
+      detail: `${url.origin} (GITHUB_API_URL not set; not probed), ${describeProxyDecision(url, opts.proxy)}`,
+    });
+  }
   return checks;
+}
+
+/**
+ * The storage host is only known from a signed URL, which the service hands out for an
+ * existing artifact: doctor lists the run's artifacts and asks for the signed URL of one
+ * (two read-only calls), then probes that host's origin along its own route. With no artifact
+ * yet, it says so instead of guessing the host.
+ */
+async function blobStorage(
+  config: ResultsConfig,
+  opts: ReturnType<typeof normalizeOptions>,
+): Promise<DoctorCheck> {
+  const name = 'blob storage';
+  const http = new HttpManager({
+    slots: 1,
+    userAgent: 'ferry-doctor',
+    proxy: opts.proxy,
+    socketTimeoutMs: 10_000,
+    retry: { maxAttempts: 1 },
+  });
+  let signed: URL;
+  try {
+    const twirp = new TwirpClient(http, config);
+    const operation = new Operation('doctor');
+    const context = { operation: 'doctor' };
+    const ids = {
+      workflow_run_backend_id: config.ids.workflowRunBackendId,
+      workflow_job_run_backend_id: config.ids.workflowJobRunBackendId,
+    };
+    const listed = await twirp.call<ListArtifactsResponse>('ListArtifacts', ids, { operation, context });
+    const first = Array.isArray(listed.artifacts) ? listed.artifacts[0] : undefined;
+    if (!first) {
+      return {
+        name,
+        ok: true,
+        detail: 'not probed: this run has no artifact yet, and only a signed URL names the storage host',
+      };
+    }
+    const answer = await twirp.call<GetSignedArtifactUrlResponse>(
+      'GetSignedArtifactURL',
+      {
+        workflow_run_backend_id: first.workflow_run_backend_id ?? ids.workflow_run_backend_id,
+        workflow_job_run_backend_id: first.workflow_job_run_backend_id ?? ids.workflow_job_run_backend_id,
+        name: first.name,
+      },
+      { operation, context },
+    );
+    const url = answer.signed_url ?? answer.signedUrl;
+    if (!url) return { name, ok: false, detail: 'GetSignedArtifactURL returned no signed_url' };
+    signed = new URL(url);
+  } catch (error: unknown) {
+    const reason = isFerryError(error) ? error.message : String(error);
+    return {
+      name,
+      ok: false,
+      detail: `could not learn the storage host from the results service: ${reason}`,
+    };
+  } finally {
+    http.dispose();
+  }
+  // Only the origin is used: the signed query (the SAS signature) never reaches the output.
+  return reach(name, new URL(signed.origin), opts);
 }
 
 async function reach(
