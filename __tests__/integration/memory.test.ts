@@ -19,8 +19,12 @@ function runCli(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<{ code: number; rssMiB: number; stderr: string }> {
-  const hook =
-    'data:text/javascript,process.on("exit",()=>process.stderr.write("MAXRSS="+process.resourceUsage().maxRSS+"\\n"))';
+  // VmHWM, not resourceUsage().maxRSS: a child spawned by vfork+exec inherits the maxRSS of
+  // the jest worker's address space, so maxRSS would report the worker's peak, not the CLI's.
+  const hook = `data:text/javascript,${encodeURIComponent(
+    'import { readFileSync } from "node:fs";' +
+      'process.on("exit", () => process.stderr.write("MAXRSS=" + /^VmHWM:\\s+(\\d+)/m.exec(readFileSync("/proc/self/status", "utf8"))[1] + "\\n"));',
+  )}`;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', hook, CLI, ...args], {
       env: { PATH: process.env['PATH'] ?? '', HOME: work, ...env },
