@@ -1076,14 +1076,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path12 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path13 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path12 && path12[0] !== "/") {
-          path12 = `/${path12}`;
+        if (path13 && path13[0] !== "/") {
+          path13 = `/${path13}`;
         }
-        return new URL(`${origin}${path12}`);
+        return new URL(`${origin}${path13}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1534,39 +1534,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path12, origin }
+          request: { method, path: path13, origin }
         } = evt;
-        debuglog("sending request to %s %s/%s", method, origin, path12);
+        debuglog("sending request to %s %s/%s", method, origin, path13);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path12, origin },
+          request: { method, path: path13, origin },
           response: { statusCode }
         } = evt;
         debuglog(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path12,
+          path13,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path12, origin }
+          request: { method, path: path13, origin }
         } = evt;
-        debuglog("trailers received from %s %s/%s", method, origin, path12);
+        debuglog("trailers received from %s %s/%s", method, origin, path13);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path12, origin },
+          request: { method, path: path13, origin },
           error: error2
         } = evt;
         debuglog(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path12,
+          path13,
           error2.message
         );
       });
@@ -1615,9 +1615,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path12, origin }
+            request: { method, path: path13, origin }
           } = evt;
-          debuglog("sending request to %s %s/%s", method, origin, path12);
+          debuglog("sending request to %s %s/%s", method, origin, path13);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1680,7 +1680,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path12,
+        path: path13,
         method,
         body,
         headers,
@@ -1695,11 +1695,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler) {
-        if (typeof path12 !== "string") {
+        if (typeof path13 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path12[0] !== "/" && !(path12.startsWith("http://") || path12.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path13[0] !== "/" && !(path13.startsWith("http://") || path13.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path12)) {
+        } else if (invalidPathRegex.test(path13)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1765,7 +1765,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path12, query) : path12;
+        this.path = query ? buildURL(path13, query) : path13;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -2162,9 +2162,9 @@ var require_dispatcher_base = __commonJS({
       }
       close(callback) {
         if (callback === void 0) {
-          return new Promise((resolve2, reject) => {
+          return new Promise((resolve3, reject) => {
             this.close((err, data) => {
-              return err ? reject(err) : resolve2(data);
+              return err ? reject(err) : resolve3(data);
             });
           });
         }
@@ -2202,12 +2202,12 @@ var require_dispatcher_base = __commonJS({
           err = null;
         }
         if (callback === void 0) {
-          return new Promise((resolve2, reject) => {
+          return new Promise((resolve3, reject) => {
             this.destroy(err, (err2, data) => {
               return err2 ? (
                 /* istanbul ignore next: should never error */
                 reject(err2)
-              ) : resolve2(data);
+              ) : resolve3(data);
             });
           });
         }
@@ -4078,7 +4078,7 @@ var require_webidl = __commonJS({
 var require_util2 = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/fetch/util.js"(exports, module) {
     "use strict";
-    var { Transform: Transform3 } = __require("node:stream");
+    var { Transform: Transform4 } = __require("node:stream");
     var zlib = __require("node:zlib");
     var { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = require_constants3();
     var { getGlobalOrigin } = require_global();
@@ -4474,8 +4474,8 @@ var require_util2 = __commonJS({
     function createDeferredPromise() {
       let res;
       let rej;
-      const promise = new Promise((resolve2, reject) => {
-        res = resolve2;
+      const promise = new Promise((resolve3, reject) => {
+        res = resolve3;
         rej = reject;
       });
       return { promise, resolve: res, reject: rej };
@@ -4766,7 +4766,7 @@ var require_util2 = __commonJS({
       contentRange2 += isomorphicEncode(`${fullLength}`);
       return contentRange2;
     }
-    var InflateStream = class extends Transform3 {
+    var InflateStream = class extends Transform4 {
       #zlibOptions;
       /** @param {zlib.ZlibOptions} [zlibOptions] */
       constructor(zlibOptions) {
@@ -6458,7 +6458,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request2) {
-      const { method, path: path12, host, upgrade, blocking, reset } = request2;
+      const { method, path: path13, host, upgrade, blocking, reset } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6539,7 +6539,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header2 = `${method} ${path12} HTTP/1.1\r
+      let header2 = `${method} ${path13} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header2 += `host: ${host}\r
@@ -6595,10 +6595,10 @@ upgrade: ${upgrade}\r
     }
     function writeStream(abort, body, client, request2, socket, contentLength, header2, expectsPayload) {
       assert(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
-      let finished = false;
+      let finished2 = false;
       const writer = new AsyncWriter({ abort, socket, request: request2, contentLength, client, expectsPayload, header: header2 });
       const onData = function(chunk) {
-        if (finished) {
+        if (finished2) {
           return;
         }
         try {
@@ -6610,7 +6610,7 @@ upgrade: ${upgrade}\r
         }
       };
       const onDrain = function() {
-        if (finished) {
+        if (finished2) {
           return;
         }
         if (body.resume) {
@@ -6621,16 +6621,16 @@ upgrade: ${upgrade}\r
         queueMicrotask(() => {
           body.removeListener("error", onFinished);
         });
-        if (!finished) {
+        if (!finished2) {
           const err = new RequestAbortedError();
           queueMicrotask(() => onFinished(err));
         }
       };
       const onFinished = function(err) {
-        if (finished) {
+        if (finished2) {
           return;
         }
-        finished = true;
+        finished2 = true;
         assert(socket.destroyed || socket[kWriting] && client[kRunning] <= 1);
         socket.off("drain", onDrain).off("error", onFinished);
         body.removeListener("data", onData).removeListener("end", onFinished).removeListener("close", onClose);
@@ -6726,12 +6726,12 @@ upgrade: ${upgrade}\r
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve2, reject) => {
+      const waitForDrain = () => new Promise((resolve3, reject) => {
         assert(callback === null);
         if (socket[kError]) {
           reject(socket[kError]);
         } else {
-          callback = resolve2;
+          callback = resolve3;
         }
       });
       socket.on("close", onDrain).on("drain", onDrain);
@@ -7068,7 +7068,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path: path12, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path: path13, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
@@ -7165,7 +7165,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path12;
+      headers[HTTP2_HEADER_PATH] = path13;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7401,12 +7401,12 @@ var require_client_h2 = __commonJS({
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve2, reject) => {
+      const waitForDrain = () => new Promise((resolve3, reject) => {
         assert(callback === null);
         if (socket[kError]) {
           reject(socket[kError]);
         } else {
-          callback = resolve2;
+          callback = resolve3;
         }
       });
       h2stream.on("close", onDrain).on("drain", onDrain);
@@ -7518,9 +7518,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path12 = search ? `${pathname}${search}` : pathname;
+        const path13 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path12;
+        this.opts.path = path13;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -7885,16 +7885,16 @@ var require_client = __commonJS({
         return this[kNeedDrain] < 2;
       }
       async [kClose]() {
-        return new Promise((resolve2) => {
+        return new Promise((resolve3) => {
           if (this[kSize]) {
-            this[kClosedResolve] = resolve2;
+            this[kClosedResolve] = resolve3;
           } else {
-            resolve2(null);
+            resolve3(null);
           }
         });
       }
       async [kDestroy](err) {
-        return new Promise((resolve2) => {
+        return new Promise((resolve3) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request2 = requests[i];
@@ -7905,7 +7905,7 @@ var require_client = __commonJS({
               this[kClosedResolve]();
               this[kClosedResolve] = null;
             }
-            resolve2(null);
+            resolve3(null);
           };
           if (this[kHTTPContext]) {
             this[kHTTPContext].destroy(err, callback);
@@ -7956,7 +7956,7 @@ var require_client = __commonJS({
         });
       }
       try {
-        const socket = await new Promise((resolve2, reject) => {
+        const socket = await new Promise((resolve3, reject) => {
           client[kConnector]({
             host,
             hostname,
@@ -7968,7 +7968,7 @@ var require_client = __commonJS({
             if (err) {
               reject(err);
             } else {
-              resolve2(socket2);
+              resolve3(socket2);
             }
           });
         });
@@ -8304,8 +8304,8 @@ var require_pool_base = __commonJS({
         if (this[kQueue].isEmpty()) {
           await Promise.all(this[kClients].map((c) => c.close()));
         } else {
-          await new Promise((resolve2) => {
-            this[kClosedResolve] = resolve2;
+          await new Promise((resolve3) => {
+            this[kClosedResolve] = resolve3;
           });
         }
       }
@@ -8759,10 +8759,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path12 = "/",
+          path: path13 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path12;
+        opts.path = origin + path13;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -9574,7 +9574,7 @@ var require_readable = __commonJS({
         if (this._readableState.closeEmitted) {
           return null;
         }
-        return await new Promise((resolve2, reject) => {
+        return await new Promise((resolve3, reject) => {
           if (this[kContentLength] > limit) {
             this.destroy(new AbortError2());
           }
@@ -9587,7 +9587,7 @@ var require_readable = __commonJS({
             if (signal?.aborted) {
               reject(signal.reason ?? new AbortError2());
             } else {
-              resolve2(null);
+              resolve3(null);
             }
           }).on("error", noop2).on("data", function(chunk) {
             limit -= chunk.length;
@@ -9606,7 +9606,7 @@ var require_readable = __commonJS({
     }
     async function consume(stream, type) {
       assert(!stream[kConsume]);
-      return new Promise((resolve2, reject) => {
+      return new Promise((resolve3, reject) => {
         if (isUnusable(stream)) {
           const rState = stream._readableState;
           if (rState.destroyed && rState.closeEmitted === false) {
@@ -9623,7 +9623,7 @@ var require_readable = __commonJS({
             stream[kConsume] = {
               type,
               stream,
-              resolve: resolve2,
+              resolve: resolve3,
               reject,
               length: 0,
               body: []
@@ -9693,18 +9693,18 @@ var require_readable = __commonJS({
       return buffer;
     }
     function consumeEnd(consume2) {
-      const { type, body, resolve: resolve2, stream, length } = consume2;
+      const { type, body, resolve: resolve3, stream, length } = consume2;
       try {
         if (type === "text") {
-          resolve2(chunksDecode(body, length));
+          resolve3(chunksDecode(body, length));
         } else if (type === "json") {
-          resolve2(JSON.parse(chunksDecode(body, length)));
+          resolve3(JSON.parse(chunksDecode(body, length)));
         } else if (type === "arrayBuffer") {
-          resolve2(chunksConcat(body, length).buffer);
+          resolve3(chunksConcat(body, length).buffer);
         } else if (type === "blob") {
-          resolve2(new Blob(body, { type: stream[kContentType] }));
+          resolve3(new Blob(body, { type: stream[kContentType] }));
         } else if (type === "bytes") {
-          resolve2(chunksConcat(body, length));
+          resolve3(chunksConcat(body, length));
         }
         consumeFinish(consume2);
       } catch (err) {
@@ -9961,9 +9961,9 @@ var require_api_request = __commonJS({
     };
     function request2(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve2, reject) => {
+        return new Promise((resolve3, reject) => {
           request2.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve2(data);
+            return err ? reject(err) : resolve3(data);
           });
         });
       }
@@ -10038,7 +10038,7 @@ var require_api_stream = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/api-stream.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { finished, PassThrough } = __require("node:stream");
+    var { finished: finished2, PassThrough } = __require("node:stream");
     var { InvalidArgumentError, InvalidReturnValueError } = require_errors();
     var util = require_util();
     var { getResolveErrorBodyCallback } = require_util3();
@@ -10134,7 +10134,7 @@ var require_api_stream = __commonJS({
           if (!res || typeof res.write !== "function" || typeof res.end !== "function" || typeof res.on !== "function") {
             throw new InvalidReturnValueError("expected Writable");
           }
-          finished(res, { readable: false }, (err) => {
+          finished2(res, { readable: false }, (err) => {
             const { callback: callback2, res: res2, opaque: opaque2, trailers, abort } = this;
             this.res = null;
             if (err || !res2.readable) {
@@ -10186,9 +10186,9 @@ var require_api_stream = __commonJS({
     };
     function stream(opts, factory, callback) {
       if (callback === void 0) {
-        return new Promise((resolve2, reject) => {
+        return new Promise((resolve3, reject) => {
           stream.call(this, opts, factory, (err, data) => {
-            return err ? reject(err) : resolve2(data);
+            return err ? reject(err) : resolve3(data);
           });
         });
       }
@@ -10473,9 +10473,9 @@ var require_api_upgrade = __commonJS({
     };
     function upgrade(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve2, reject) => {
+        return new Promise((resolve3, reject) => {
           upgrade.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve2(data);
+            return err ? reject(err) : resolve3(data);
           });
         });
       }
@@ -10567,9 +10567,9 @@ var require_api_connect = __commonJS({
     };
     function connect3(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve2, reject) => {
+        return new Promise((resolve3, reject) => {
           connect3.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve2(data);
+            return err ? reject(err) : resolve3(data);
           });
         });
       }
@@ -10734,20 +10734,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path12) {
-      if (typeof path12 !== "string") {
-        return path12;
+    function safeUrl(path13) {
+      if (typeof path13 !== "string") {
+        return path13;
       }
-      const pathSegments = path12.split("?");
+      const pathSegments = path13.split("?");
       if (pathSegments.length !== 2) {
-        return path12;
+        return path13;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path12, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path12);
+    function matchKey(mockDispatch2, { path: path13, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path13);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10769,7 +10769,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path12 }) => matchValue(safeUrl(path12), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path13 }) => matchValue(safeUrl(path13), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10807,9 +10807,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path12, method, body, headers, query } = opts;
+      const { path: path13, method, body, headers, query } = opts;
       return {
-        path: path12,
+        path: path13,
         method,
         body,
         headers,
@@ -11252,13 +11252,13 @@ var require_pluralizer = __commonJS({
 var require_pending_interceptors_formatter = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/mock/pending-interceptors-formatter.js"(exports, module) {
     "use strict";
-    var { Transform: Transform3 } = __require("node:stream");
+    var { Transform: Transform4 } = __require("node:stream");
     var { Console } = __require("node:console");
     var PERSISTENT = process.versions.icu ? "\u2705" : "Y ";
     var NOT_PERSISTENT = process.versions.icu ? "\u274C" : "N ";
     module.exports = class PendingInterceptorsFormatter {
       constructor({ disableColors } = {}) {
-        this.transform = new Transform3({
+        this.transform = new Transform4({
           transform(chunk, _enc, cb) {
             cb(null, chunk);
           }
@@ -11272,10 +11272,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path12, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path13, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path12,
+            Path: path13,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -13567,7 +13567,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants3();
     var EE = __require("node:events");
-    var { Readable: Readable4, pipeline: pipeline8, finished } = __require("node:stream");
+    var { Readable: Readable4, pipeline: pipeline8, finished: finished2 } = __require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -14035,7 +14035,7 @@ var require_fetch = __commonJS({
       if (internalResponse.body == null) {
         processResponseEndOfBody();
       } else {
-        finished(internalResponse.body.stream, () => {
+        finished2(internalResponse.body.stream, () => {
           processResponseEndOfBody();
         });
       }
@@ -14432,7 +14432,7 @@ var require_fetch = __commonJS({
       function dispatch({ body }) {
         const url = requestCurrentURL(request2);
         const agent = fetchParams.controller.dispatcher;
-        return new Promise((resolve2, reject) => agent.dispatch(
+        return new Promise((resolve3, reject) => agent.dispatch(
           {
             path: url.pathname + url.search,
             origin: url.origin,
@@ -14508,7 +14508,7 @@ var require_fetch = __commonJS({
               }
               this.body = new Readable4({ read: resume });
               const onError = this.onError.bind(this);
-              resolve2({
+              resolve3({
                 status,
                 statusText,
                 headersList,
@@ -14551,7 +14551,7 @@ var require_fetch = __commonJS({
               for (let i = 0; i < rawHeaders.length; i += 2) {
                 headersList.append(bufferToLowerCasedHeaderName(rawHeaders[i]), rawHeaders[i + 1].toString("latin1"), true);
               }
-              resolve2({
+              resolve3({
                 status,
                 statusText: STATUS_CODES[status],
                 headersList,
@@ -16154,9 +16154,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path12) {
-      for (let i = 0; i < path12.length; ++i) {
-        const code = path12.charCodeAt(i);
+    function validateCookiePath(path13) {
+      for (let i = 0; i < path13.length; ++i) {
+        const code = path13.charCodeAt(i);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -18292,8 +18292,8 @@ var require_util8 = __commonJS({
       return true;
     }
     function delay(ms) {
-      return new Promise((resolve2) => {
-        setTimeout(resolve2, ms).unref();
+      return new Promise((resolve3) => {
+        setTimeout(resolve3, ms).unref();
       });
     }
     module.exports = {
@@ -18309,7 +18309,7 @@ var require_eventsource_stream = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/eventsource/eventsource-stream.js"(exports, module) {
     "use strict";
     var buffer = __require("node:buffer");
-    var { Transform: Transform3 } = __require("node:stream");
+    var { Transform: Transform4 } = __require("node:stream");
     var { isASCIINumber, isValidLastEventId } = require_util8();
     var BOM = [239, 187, 191];
     var LF = 10;
@@ -18359,7 +18359,7 @@ var require_eventsource_stream = __commonJS({
       error2.aborted = false;
       return error2;
     }
-    var EventSourceStream = class extends Transform3 {
+    var EventSourceStream = class extends Transform4 {
       /**
        * @type {eventSourceSettings}
        */
@@ -19076,11 +19076,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path12 = opts.path;
+          let path13 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path12 = `/${path12}`;
+            path13 = `/${path13}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path12);
+          url = new URL(util.parseOrigin(url).origin + path13);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -19335,11 +19335,11 @@ var tunnel = __toESM(require_tunnel2(), 1);
 var import_undici = __toESM(require_undici(), 1);
 var __awaiter = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve2) {
-      resolve2(value);
+    return value instanceof P ? value : new P(function(resolve3) {
+      resolve3(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve2, reject) {
+  return new (P || (P = Promise))(function(resolve3, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -19355,7 +19355,7 @@ var __awaiter = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -19428,26 +19428,26 @@ var HttpClientResponse = class {
   }
   readBody() {
     return __awaiter(this, void 0, void 0, function* () {
-      return new Promise((resolve2) => __awaiter(this, void 0, void 0, function* () {
+      return new Promise((resolve3) => __awaiter(this, void 0, void 0, function* () {
         let output = Buffer.alloc(0);
         this.message.on("data", (chunk) => {
           output = Buffer.concat([output, chunk]);
         });
         this.message.on("end", () => {
-          resolve2(output.toString());
+          resolve3(output.toString());
         });
       }));
     });
   }
   readBodyBuffer() {
     return __awaiter(this, void 0, void 0, function* () {
-      return new Promise((resolve2) => __awaiter(this, void 0, void 0, function* () {
+      return new Promise((resolve3) => __awaiter(this, void 0, void 0, function* () {
         const chunks = [];
         this.message.on("data", (chunk) => {
           chunks.push(chunk);
         });
         this.message.on("end", () => {
-          resolve2(Buffer.concat(chunks));
+          resolve3(Buffer.concat(chunks));
         });
       }));
     });
@@ -19650,14 +19650,14 @@ var HttpClient = class {
    */
   requestRaw(info2, data) {
     return __awaiter(this, void 0, void 0, function* () {
-      return new Promise((resolve2, reject) => {
+      return new Promise((resolve3, reject) => {
         function callbackForResult(err, res) {
           if (err) {
             reject(err);
           } else if (!res) {
             reject(new Error("Unknown error"));
           } else {
-            resolve2(res);
+            resolve3(res);
           }
         }
         this.requestRawWithCallback(info2, data, callbackForResult);
@@ -19901,12 +19901,12 @@ var HttpClient = class {
     return __awaiter(this, void 0, void 0, function* () {
       retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
       const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
-      return new Promise((resolve2) => setTimeout(() => resolve2(), ms));
+      return new Promise((resolve3) => setTimeout(() => resolve3(), ms));
     });
   }
   _processResponse(res, options) {
     return __awaiter(this, void 0, void 0, function* () {
-      return new Promise((resolve2, reject) => __awaiter(this, void 0, void 0, function* () {
+      return new Promise((resolve3, reject) => __awaiter(this, void 0, void 0, function* () {
         const statusCode = res.message.statusCode || 0;
         const response = {
           statusCode,
@@ -19914,7 +19914,7 @@ var HttpClient = class {
           headers: {}
         };
         if (statusCode === HttpCodes.NotFound) {
-          resolve2(response);
+          resolve3(response);
         }
         function dateTimeDeserializer(key, value) {
           if (typeof value === "string") {
@@ -19953,7 +19953,7 @@ var HttpClient = class {
           err.result = response.result;
           reject(err);
         } else {
-          resolve2(response);
+          resolve3(response);
         }
       }));
     });
@@ -19966,11 +19966,11 @@ import { EOL as EOL3 } from "os";
 import { constants, promises } from "fs";
 var __awaiter2 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve2) {
-      resolve2(value);
+    return value instanceof P ? value : new P(function(resolve3) {
+      resolve3(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve2, reject) {
+  return new (P || (P = Promise))(function(resolve3, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -19986,7 +19986,7 @@ var __awaiter2 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -20307,7 +20307,7 @@ function info(message) {
 
 // src/action/run-upload.ts
 import os6 from "node:os";
-import path11 from "node:path";
+import path12 from "node:path";
 
 // src/errors.ts
 import { types } from "node:util";
@@ -20362,12 +20362,18 @@ function urlWithoutQuery(input) {
   }
 }
 var registered = /* @__PURE__ */ new Set();
-function registerSecret(value) {
+var originals = /* @__PURE__ */ new Map();
+var DEFAULT_SECRET_LABEL = "a token or password Ferry was given";
+function registerSecret(value, label2) {
   if (value && value.length >= 6) {
     registered.add(value);
     const encoded = encodeURIComponent(value);
     if (encoded !== value) registered.add(encoded);
+    if (label2 !== void 0 || !originals.has(value)) originals.set(value, label2 ?? DEFAULT_SECRET_LABEL);
   }
+}
+function registeredSecrets() {
+  return [...originals].map(([value, label2]) => ({ value, label: label2 }));
 }
 var PATTERNS = [
   [/(authorization\s*[:=]\s*)(bearer|basic|token)\s+[^\s"',]+/gi, `$1$2 ${REDACTED}`],
@@ -20377,6 +20383,18 @@ var PATTERNS = [
   // JWTs (runtime tokens) anywhere in free text.
   [/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, REDACTED]
 ];
+var REDACTING = /* @__PURE__ */ Symbol("ferry.redacting-logger");
+function redactingLogger(logger) {
+  if (logger[REDACTING]) return logger;
+  const wrapped = {
+    debug: (message) => logger.debug(redactText(message)),
+    info: (message) => logger.info(redactText(message)),
+    warn: (message) => logger.warn(redactText(message)),
+    error: (message) => logger.error(redactText(message))
+  };
+  Object.defineProperty(wrapped, REDACTING, { value: true });
+  return wrapped;
+}
 function redactText(text) {
   let out = text;
   for (const secret of registered) {
@@ -20470,6 +20488,8 @@ function withContext(message, context) {
   const parts = [];
   if (context.operation) parts.push(`operation ${context.operation}`);
   if (context.artifactName !== void 0) parts.push(`artifact '${context.artifactName}'`);
+  if (context.artifactId !== void 0) parts.push(`artifact id ${context.artifactId}`);
+  if (context.digest !== void 0) parts.push(`digest ${context.digest}`);
   if (context.file !== void 0) parts.push(`file '${context.file}'`);
   if (context.attempt !== void 0 && context.attempt > 1) parts.push(`attempt ${context.attempt}`);
   return parts.length ? `${message} (${parts.join(", ")})` : message;
@@ -20494,7 +20514,7 @@ var DOWNLOAD_USER_AGENT = "@actions/artifact-download";
 
 // src/transport/body.ts
 function readBody(res, limit = Number.POSITIVE_INFINITY) {
-  return new Promise((resolve2, reject) => {
+  return new Promise((resolve3, reject) => {
     const chunks = [];
     let kept = 0;
     res.on("data", (chunk) => {
@@ -20504,7 +20524,7 @@ function readBody(res, limit = Number.POSITIVE_INFINITY) {
         kept += take.length;
       }
     });
-    res.once("end", () => resolve2(Buffer.concat(chunks, kept)));
+    res.once("end", () => resolve3(Buffer.concat(chunks, kept)));
     res.once("error", reject);
     res.once("aborted", () => reject(Object.assign(new Error("response aborted"), { code: "ECONNRESET" })));
   });
@@ -20529,8 +20549,8 @@ async function discardBody(res) {
 
 // src/backends/legacy/download.ts
 import { createWriteStream } from "node:fs";
-import { mkdir as mkdir2, mkdtemp, rename as rename3, rm as rm3, stat as stat2, writeFile as writeFile2 } from "node:fs/promises";
-import path2 from "node:path";
+import { mkdir as mkdir2, mkdtemp, rename as rename3, rm as rm3, rmdir as rmdir2, stat as stat3, writeFile as writeFile2 } from "node:fs/promises";
+import path3 from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 
@@ -20729,14 +20749,126 @@ async function placeNoClobber(staged, dest) {
   return true;
 }
 
+// src/pack/fs-errors.ts
+import { readdir as readdir2, readFile, stat as stat2, statfs } from "node:fs/promises";
+import path from "node:path";
+var NO_SPACE = /* @__PURE__ */ new Set(["ENOSPC", "EDQUOT"]);
+var NO_DESCRIPTORS = /* @__PURE__ */ new Set(["EMFILE", "ENFILE"]);
+var MAX_CAUSE_DEPTH = 8;
+function findResourceFailure(error2) {
+  let current = error2;
+  for (let depth2 = 0; depth2 < MAX_CAUSE_DEPTH && typeof current === "object" && current !== null; depth2++) {
+    const record = current;
+    for (const candidate of [record.code, record.errno]) {
+      if (typeof candidate === "string" && (NO_SPACE.has(candidate) || NO_DESCRIPTORS.has(candidate))) {
+        return { code: candidate, path: typeof record.path === "string" ? record.path : void 0 };
+      }
+    }
+    current = record.cause;
+  }
+  return void 0;
+}
+async function asResourceError(error2, info2 = {}) {
+  if (isFerryError(error2) && (error2.code === "ERR_FERRY_NO_SPACE" || error2.code === "ERR_FERRY_TOO_MANY_OPEN_FILES")) {
+    return error2;
+  }
+  const failure = findResourceFailure(error2);
+  if (failure === void 0) return error2;
+  const own = isFerryError(error2) ? error2.context : {};
+  const context = {};
+  for (const source of [own, info2.context ?? {}]) {
+    for (const key of ["operation", "artifactName", "file"]) {
+      if (context[key] === void 0 && source[key] !== void 0) context[key] = source[key];
+    }
+  }
+  if (NO_SPACE.has(failure.code)) {
+    const written = info2.removedOnFailure ?? info2.writing ?? failure.path;
+    const directory = info2.directory ?? (written === void 0 ? void 0 : path.dirname(written));
+    const free = directory === void 0 ? void 0 : await freeBytes(directory);
+    const reclaimed = info2.removedOnFailure === void 0 ? 0 : await bytesUnder(info2.removedOnFailure);
+    const needs = info2.neededBytes === void 0 ? "" : `; ${formatBytes(info2.neededBytes)} to write`;
+    const has = free === void 0 ? "" : `${needs ? "," : ";"} ${formatBytes(free + reclaimed)} free there`;
+    const where = directory === void 0 ? "" : ` in ${directory}`;
+    const what = failure.code === "EDQUOT" ? "Disk quota exceeded" : "Not enough disk space";
+    const move = context.operation === "upload" ? "'tempDir'" : "the download path or 'tempDir'";
+    return new FerryError(
+      "ERR_FERRY_NO_SPACE",
+      `${what}${where} (${failure.code})${needs}${has}. Free some space, or point ${move} at a larger file system`,
+      { cause: error2, context, retryable: false }
+    );
+  }
+  const limit = await openFileLimit();
+  const reason = failure.code === "ENFILE" ? "the system-wide table of open files is full (ENFILE)" : `the process reached its limit of ${limit === void 0 ? "open" : `${limit} open`} file descriptors (EMFILE, 'ulimit -n')`;
+  const now = info2.concurrency === void 0 ? "" : `, now ${info2.concurrency}`;
+  return new FerryError(
+    "ERR_FERRY_TOO_MANY_OPEN_FILES",
+    `Too many open files: ${reason}. Lower the concurrency (option 'concurrency' or --concurrency${now}) or raise the limit with 'ulimit -n'`,
+    { cause: error2, context, retryable: false }
+  );
+}
+async function freeBytes(directory) {
+  let current = path.resolve(directory);
+  for (; ; ) {
+    try {
+      const stats = await statfs(current);
+      return stats.bavail * stats.bsize;
+    } catch {
+      const parent = path.dirname(current);
+      if (parent === current) return void 0;
+      current = parent;
+    }
+  }
+}
+async function bytesUnder(directory) {
+  try {
+    const entries = await readdir2(directory, { recursive: true });
+    let total = 0;
+    for (const entry of entries) {
+      const info2 = await stat2(path.join(directory, entry)).catch(() => void 0);
+      if (info2?.isFile()) total += info2.size;
+    }
+    return total;
+  } catch {
+    return 0;
+  }
+}
+async function openFileLimit() {
+  try {
+    const text = await readFile("/proc/self/limits", "utf8");
+    const match = /^Max open files\s+(\d+)/m.exec(text);
+    return match ? Number(match[1]) : void 0;
+  } catch {
+    return void 0;
+  }
+}
+function formatBytes(bytes) {
+  if (bytes < 1024) return `${bytes} bytes`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${bytes} bytes (${value.toFixed(1)} ${units[unit]})`;
+}
+
 // src/pack/safe-path.ts
 import { lstat as lstat3 } from "node:fs/promises";
-import path from "node:path";
+import path2 from "node:path";
 var WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])$/i;
 function unsafe(entry, reason) {
   return new IntegrityError("ERR_FERRY_UNSAFE_PATH", `Unsafe path ${printable(entry)}: ${reason}`);
 }
-function resolveInside(root, relative, platform2 = process.platform) {
+function resolveInside(root, relative, platform2 = process.platform, context) {
+  try {
+    return resolveLexically(root, relative, platform2);
+  } catch (error2) {
+    if (context === void 0 || !(error2 instanceof IntegrityError)) throw error2;
+    throw new IntegrityError(error2.code, error2.message, { context });
+  }
+}
+function resolveLexically(root, relative, platform2) {
   if (typeof relative !== "string" || relative.length === 0)
     throw unsafe(String(relative), "the name is empty");
   for (const ch of relative) {
@@ -20762,26 +20894,34 @@ function resolveInside(root, relative, platform2 = process.platform) {
     }
   }
   if (segments.length === 0) throw unsafe(relative, "it names the target directory itself");
-  const base = path.resolve(root);
-  const resolved = path.resolve(base, ...segments);
-  const rel = path.relative(base, resolved);
-  if (rel === "" || rel === ".." || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
+  const base = path2.resolve(root);
+  const resolved = path2.resolve(base, ...segments);
+  const rel = path2.relative(base, resolved);
+  if (rel === "" || rel === ".." || rel.startsWith(`..${path2.sep}`) || path2.isAbsolute(rel)) {
     throw unsafe(relative, "it resolves outside the target directory");
   }
   return resolved;
 }
-async function assertNoSymlinkInPath(root, absPath) {
-  const base = path.resolve(root);
-  const target = path.resolve(absPath);
-  const rel = path.relative(base, target);
+async function assertNoSymlinkInPath(root, absPath, context) {
+  try {
+    await checkNoSymlink(root, absPath);
+  } catch (error2) {
+    if (context === void 0 || !(error2 instanceof IntegrityError)) throw error2;
+    throw new IntegrityError(error2.code, error2.message, { context });
+  }
+}
+async function checkNoSymlink(root, absPath) {
+  const base = path2.resolve(root);
+  const target = path2.resolve(absPath);
+  const rel = path2.relative(base, target);
   if (rel === "") return;
-  if (rel === ".." || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
+  if (rel === ".." || rel.startsWith(`..${path2.sep}`) || path2.isAbsolute(rel)) {
     throw unsafe(absPath, `it is not inside the target directory ${printable(base)}`);
   }
   let current = base;
-  const parts = rel.split(path.sep);
+  const parts = rel.split(path2.sep);
   for (let i = 0; i < parts.length; i++) {
-    current = path.join(current, parts[i]);
+    current = path2.join(current, parts[i]);
     let stats;
     try {
       stats = await lstat3(current);
@@ -20793,12 +20933,77 @@ async function assertNoSymlinkInPath(root, absPath) {
     if (stats.isSymbolicLink()) {
       const component = parts.slice(0, i + 1).join("/");
       throw unsafe(
-        rel.split(path.sep).join("/"),
+        rel.split(path2.sep).join("/"),
         `${printable(component)} already exists in the target directory as a symbolic link; refusing to follow it`
       );
     }
     if (!stats.isDirectory()) return;
   }
+}
+
+// src/transport/stall-watchdog.ts
+var DEFAULT_STALL_POLICY = Object.freeze({
+  minBytesPerSecond: 1024,
+  windowMs: 6e4
+});
+var StalledTransferError = class extends FerryError {
+  name = "StalledTransferError";
+  /** Bytes that arrived in the last window. */
+  bytesInWindow;
+  windowMs;
+  minBytesPerSecond;
+  constructor(what, bytesInWindow, policy, context) {
+    super(
+      "ERR_FERRY_TIMEOUT",
+      `${what} stalled: ${bytesInWindow} bytes in the last ${formatSeconds(policy.windowMs)}, below the minimum of ${policy.minBytesPerSecond} bytes/s (options minBytesPerSecond / stallWindowMs); the connection was dropped`,
+      { retryable: true, context }
+    );
+    this.bytesInWindow = bytesInWindow;
+    this.windowMs = policy.windowMs;
+    this.minBytesPerSecond = policy.minBytesPerSecond;
+  }
+};
+var RateWindow = class {
+  #policy;
+  #samples;
+  #total = 0;
+  constructor(policy, startedAt) {
+    this.#policy = policy;
+    this.#samples = [{ at: startedAt, total: 0 }];
+  }
+  add(bytes) {
+    this.#total += bytes;
+  }
+  /** Records a sample at `now` and returns the bytes of the last window if that is a stall. */
+  check(now) {
+    const { windowMs, minBytesPerSecond } = this.#policy;
+    this.#samples.push({ at: now, total: this.#total });
+    while (this.#samples.length > 1 && (this.#samples[1]?.at ?? now) <= now - windowMs) this.#samples.shift();
+    const base = this.#samples[0];
+    if (!base || now - base.at < windowMs) return void 0;
+    const inWindow = this.#total - base.total;
+    return inWindow < minBytesPerSecond * windowMs / 1e3 ? inWindow : void 0;
+  }
+};
+function watchThroughput(policy, what, context, onStall) {
+  if (!policy || policy.minBytesPerSecond <= 0 || policy.windowMs <= 0) {
+    return { add: () => void 0, stop: () => void 0 };
+  }
+  const window = new RateWindow(policy, Date.now());
+  const timer = setInterval(
+    () => {
+      const bytes = window.check(Date.now());
+      if (bytes === void 0) return;
+      clearInterval(timer);
+      onStall(new StalledTransferError(what, bytes, policy, context));
+    },
+    Math.max(5, Math.floor(policy.windowMs / 4))
+  );
+  timer.unref();
+  return { add: (bytes) => window.add(bytes), stop: () => clearInterval(timer) };
+}
+function formatSeconds(ms) {
+  return ms >= 1e3 && ms % 1e3 === 0 ? `${ms / 1e3} s` : `${(ms / 1e3).toFixed(2)} s`;
 }
 
 // src/backends/workers.ts
@@ -20858,13 +21063,15 @@ async function downloadLegacy(config, artifact, spec, ctx) {
       url: itemUrl(artifact.fileContainerResourceUrl, spec.name),
       headers: jsonHeaders,
       operation,
-      context
+      context,
+      call: "list container items"
     },
     (res) => readJson(res)
   );
-  const target = path2.resolve(spec.targetDirectory);
-  await mkdir2(target, { recursive: true });
-  const staging = await mkdtemp(path2.join(target, ".ferry-staging-"));
+  const target = path3.resolve(spec.targetDirectory);
+  planFiles(spec.name, items, target, target);
+  const createdTarget = await mkdir2(target, { recursive: true });
+  const staging = await mkdtemp(path3.join(target, ".ferry-staging-"));
   try {
     const planned = planFiles(spec.name, items, target, staging);
     let bytesDone = 0;
@@ -20891,7 +21098,7 @@ async function downloadLegacy(config, artifact, spec, ctx) {
             operation,
             context: { ...context, file: file.artifactPath }
           },
-          (res) => saveResponse(res, file, spec.name)
+          (res) => saveResponse(res, file, spec.name, http3.stallPolicy)
         );
         bytesDone += bytes;
         written.set(file, bytes);
@@ -20914,17 +21121,31 @@ async function downloadLegacy(config, artifact, spec, ctx) {
       fileCount: placed.length,
       size: placed.reduce((sum, file) => sum + (written.get(file) ?? 0), 0)
     };
+  } catch (error2) {
+    await rm3(staging, { recursive: true, force: true });
+    if (createdTarget !== void 0) await removeEmptyUpTo(target, path3.resolve(createdTarget));
+    throw error2;
   } finally {
     await rm3(staging, { recursive: true, force: true });
+  }
+}
+async function removeEmptyUpTo(dir, top) {
+  for (let current = dir; ; current = path3.dirname(current)) {
+    try {
+      await rmdir2(current);
+    } catch {
+      return;
+    }
+    if (current === top || path3.dirname(current) === current) return;
   }
 }
 async function placeFiles(planned, target, policy, context) {
   const keep = /* @__PURE__ */ new Set();
   const checked = /* @__PURE__ */ new Set();
   for (const file of planned) {
-    const dir = path2.dirname(file.destination);
+    const dir = path3.dirname(file.destination);
     if (!checked.has(dir)) {
-      await assertNoSymlinkInPath(target, dir);
+      await assertNoSymlinkInPath(target, dir, context);
       checked.add(dir);
     }
     if (policy === "overwrite") continue;
@@ -20939,9 +21160,9 @@ async function placeFiles(planned, target, policy, context) {
   const ready = /* @__PURE__ */ new Set();
   for (const file of planned) {
     if (keep.has(file)) continue;
-    const dir = path2.dirname(file.destination);
+    const dir = path3.dirname(file.destination);
     if (!ready.has(dir)) {
-      await assertNoSymlinkInPath(target, dir);
+      await assertNoSymlinkInPath(target, dir, context);
       await mkdir2(dir, { recursive: true });
       ready.add(dir);
     }
@@ -20971,7 +21192,7 @@ async function placeFiles(planned, target, policy, context) {
 }
 async function stagedContent(file) {
   return {
-    size: (await stat2(file.staging)).size,
+    size: (await stat3(file.staging)).size,
     sha256: async () => (await digestRegularFile(file.staging))?.sha256 ?? ""
   };
 }
@@ -20982,38 +21203,70 @@ function planFiles(name, items, target, staging) {
     const normalized = entry.path.replace(/\\/g, "/");
     if (!normalized.startsWith(`${name}/`)) continue;
     const artifactPath = normalized.slice(name.length + 1);
-    const destination = resolveInside(target, artifactPath);
+    const destination = resolveInside(target, artifactPath, process.platform, {
+      operation: "download",
+      artifactName: name
+    });
     byDestination.set(destination, {
       artifactPath,
       destination,
-      staging: path2.join(staging, String(byDestination.size)),
+      staging: path3.join(staging, String(byDestination.size)),
       length: typeof entry.fileLength === "number" ? entry.fileLength : void 0,
       url: entry.contentLocation
     });
   }
   return [...byDestination.values()];
 }
-async function saveResponse(res, file, artifactName) {
+async function saveResponse(res, file, artifactName, stall) {
+  const context = { operation: "download", artifactName, file: file.artifactPath };
   const gzip2 = res.headers["content-encoding"] === "gzip";
   const declared = res.headers["content-length"] === void 0 ? void 0 : Number(res.headers["content-length"]);
   let received = 0;
+  const watchdog = watchThroughput(
+    stall,
+    `Download of '${file.artifactPath}'`,
+    context,
+    (error2) => res.destroy(error2)
+  );
   res.on("data", (chunk) => {
     received += chunk.length;
+    watchdog.add(chunk.length);
   });
   const out = createWriteStream(file.staging, { highWaterMark: 1024 * 1024 });
   try {
     if (gzip2) await pipeline(res, createGunzip({ chunkSize: 256 * 1024 }), out);
     else await pipeline(res, out);
   } catch (error2) {
+    if (error2 instanceof StalledTransferError) throw error2;
+    if (findResourceFailure(error2)) {
+      throw await asResourceError(error2, {
+        context,
+        // The staging directory is removed; its parent is the target.
+        removedOnFailure: path3.dirname(file.staging),
+        neededBytes: file.length
+      });
+    }
+    const complete = declared === void 0 || !Number.isFinite(declared) || received >= declared;
+    if (isZlibError(error2) && complete) {
+      const retryable = !file.corruptOnce;
+      file.corruptOnce = true;
+      throw new IntegrityError(
+        "ERR_FERRY_INTEGRITY",
+        `The gzip body of '${file.artifactPath}' is corrupt (${error2.message})${retryable ? "" : " on the second download too"}; nothing was written to the target`,
+        { cause: error2, retryable, context }
+      );
+    }
     throw new IntegrityError(
       "ERR_FERRY_INTEGRITY",
       `Download of '${file.artifactPath}' broke off after ${received} bytes`,
       {
         cause: error2,
         retryable: true,
-        context: { operation: "download", artifactName, file: file.artifactPath }
+        context
       }
     );
+  } finally {
+    watchdog.stop();
   }
   if (declared !== void 0 && Number.isFinite(declared) && received !== declared) {
     throw new IntegrityError(
@@ -21024,6 +21277,13 @@ async function saveResponse(res, file, artifactName) {
   }
   return out.bytesWritten;
 }
+function isZlibError(error2) {
+  const code = error2?.code;
+  return typeof code === "string" && code.startsWith("Z_");
+}
+
+// src/backends/legacy/upload.ts
+import { stat as stat5 } from "node:fs/promises";
 
 // src/pack/crc64.ts
 var POLY_LO = 2890647989;
@@ -21115,12 +21375,14 @@ function md5Base64(buf) {
 // src/pack/chunk-reader.ts
 import { open as open3 } from "node:fs/promises";
 var ChunkReader = class {
-  constructor(path12, context = {}) {
-    this.path = path12;
+  constructor(path13, context = {}, onRead) {
+    this.path = path13;
     this.context = context;
+    this.onRead = onRead;
   }
   path;
   context;
+  onRead;
   #handle;
   async read(start, length) {
     if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(length) || length < 0) {
@@ -21153,6 +21415,7 @@ var ChunkReader = class {
       }
       done += bytesRead;
     }
+    this.onRead?.(start, buffer);
     return buffer;
   }
   async close() {
@@ -21165,8 +21428,8 @@ var ChunkReader = class {
 // src/pack/gzip-payload.ts
 import { randomUUID as randomUUID2 } from "node:crypto";
 import { closeSync, constants as fsConstants2, fstatSync, openSync, statSync } from "node:fs";
-import { open as open5, rm as rm4, stat as stat3 } from "node:fs/promises";
-import path3 from "node:path";
+import { open as open5, rm as rm4, stat as stat4 } from "node:fs/promises";
+import path4 from "node:path";
 import { gzip, gzipSync } from "node:zlib";
 
 // src/pack/compressed-extensions.ts
@@ -21305,13 +21568,13 @@ function noop() {
 }
 function raceAbort(promise, signal) {
   if (signal.aborted) return Promise.reject(new AbortError(signal.reason));
-  return new Promise((resolve2, reject) => {
+  return new Promise((resolve3, reject) => {
     const onAbort = () => reject(new AbortError(signal.reason));
     signal.addEventListener("abort", onAbort, { once: true });
     promise.then(
       (value) => {
         signal.removeEventListener("abort", onAbort);
-        resolve2(value);
+        resolve3(value);
       },
       (error2) => {
         signal.removeEventListener("abort", onAbort);
@@ -21388,6 +21651,7 @@ async function gzipFileParallel(source, size, destination, level, options = {}) 
         const piece = Buffer.allocUnsafe(length);
         const { bytesRead: got } = length > 0 ? await source.read(piece, 0, length, offset) : { bytesRead: 0 };
         const data = got === length ? piece : piece.subarray(0, got);
+        options.onRead?.(offset, data);
         bytesRead += got;
         crc = crc322(data, crc);
         offset += got;
@@ -21440,6 +21704,7 @@ async function preparePayload(absPath, opts) {
   src.throwIfAborted();
   const small = src.readIfSmallSync(SMALL_FILE_LIMIT);
   if (small !== void 0) {
+    opts.scan?.feed(0, small);
     if (level === 0) return { kind: "memory", data: small, gzip: false, originalSize: small.length };
     const gz = gzipSync(small, { level });
     src.throwIfAborted();
@@ -21463,11 +21728,12 @@ async function preparePayload(absPath, opts) {
       throw src.changed(`it had ${size} bytes on a second look, below the small-file limit it was over`);
     }
     const sample = await src.readAt(handle, 0, Math.min(SAMPLE_SIZE, size), false);
+    opts.scan?.feed(0, sample);
     const gzSample = await gzipBuffer(sample, 1);
     src.throwIfAborted();
     if (sample.length - gzSample.length < sample.length * MIN_SAMPLE_SAVING) return rawFile();
-    const tmp = path3.join(opts.tempDir, `ferry-gzip-${randomUUID2()}.gz`);
-    const gzSize = await src.gzipToFile(handle, size, tmp, level);
+    const tmp = path4.join(opts.tempDir, `ferry-gzip-${randomUUID2()}.gz`);
+    const gzSize = await src.gzipToFile(handle, size, tmp, level, opts.scan);
     try {
       await src.assertUnchanged(handle, st);
     } catch (error2) {
@@ -21568,7 +21834,7 @@ var SourceFile = class {
     try {
       return await open5(this.#absPath, OPEN_FLAGS2);
     } catch (error2) {
-      const st = await stat3(this.#absPath).catch(() => void 0);
+      const st = await stat4(this.#absPath).catch(() => void 0);
       if (st) this.assertRegular(st);
       throw this.unreadable(error2);
     }
@@ -21618,13 +21884,17 @@ var SourceFile = class {
     if (after.mtimeMs !== before.mtimeMs) throw this.changed("its modification time changed");
   }
   /** Stream-gzips the first `size` bytes to `tmp`, returning the gzip size; removes `tmp` on failure. */
-  async gzipToFile(handle, size, tmp, level) {
+  async gzipToFile(handle, size, tmp, level, scan) {
     let result;
     try {
-      result = await gzipFileParallel(handle, size, tmp, level, this.#signal ? { signal: this.#signal } : {});
+      result = await gzipFileParallel(handle, size, tmp, level, {
+        ...this.#signal ? { signal: this.#signal } : {},
+        ...scan ? { onRead: (offset, data) => scan.feed(offset, data) } : {}
+      });
     } catch (error2) {
       await rm4(tmp, { force: true });
       this.throwIfAborted();
+      if (isFerryError(error2)) throw error2;
       const code = error2.code;
       if (code === "ENOSPC" || code === "EACCES" || code === "EROFS" || code === "ENOENT") throw error2;
       throw this.unreadable(error2);
@@ -21637,8 +21907,8 @@ var SourceFile = class {
   }
 };
 function gzipBuffer(data, level) {
-  return new Promise((resolve2, reject) => {
-    gzip(data, { level }, (error2, out) => error2 ? reject(error2) : resolve2(out));
+  return new Promise((resolve3, reject) => {
+    gzip(data, { level }, (error2, out) => error2 ? reject(error2) : resolve3(out));
   });
 }
 function chunkRanges(total, chunkSize) {
@@ -21691,6 +21961,7 @@ async function uploadLegacy(config, spec, ctx) {
         2
       ),
       context,
+      call: "create artifact container",
       describeFailure: (status) => status === 403 ? {
         code: "ERR_FERRY_QUOTA",
         message: "Artifact storage quota has been hit, or storage is not enabled on this server"
@@ -21729,19 +22000,25 @@ async function uploadLegacy(config, spec, ctx) {
   });
   const uploadFile = async (file, slot) => {
     const fileContext = { ...context, file: file.artifactPath };
+    const scan = spec.secretScan?.file(file.artifactPath);
     const payload = await preparePayload(file.absolutePath, {
       tempDir: spec.tempDir,
       level: spec.compressionLevel,
       signal: operation.signal,
-      file: file.artifactPath
+      file: file.artifactPath,
+      scan
     }).catch((error2) => {
       throw isFerryError(error2) ? error2 : new FerryError("ERR_FERRY_SOURCE_UNREADABLE", `Cannot read '${file.absolutePath}'`, {
         cause: error2,
         context: fileContext
       });
     });
-    const reader = payload.kind === "file" ? new ChunkReader(payload.path, fileContext) : void 0;
+    const onRead = scan && !payload.gzip ? (start, chunk) => scan.feed(start, chunk) : void 0;
+    const reader = payload.kind === "file" ? new ChunkReader(payload.path, fileContext, onRead) : void 0;
     try {
+      if (payload.originalSize !== file.size) {
+        throw sourceChanged(file, `${payload.originalSize} when read`, fileContext);
+      }
       const total = payloadLength(payload);
       const url = itemUrl(containerUrl2, `${spec.name}/${file.artifactPath}`);
       const ranges = chunkRanges(total, spec.chunkSize);
@@ -21766,6 +22043,13 @@ async function uploadLegacy(config, spec, ctx) {
         }
         await sent;
         uploadedBytes += chunk.length;
+      }
+      if (payload.kind === "file" && !payload.gzip) {
+        const after = await stat5(file.absolutePath).catch(() => void 0);
+        if (after?.size !== file.size) {
+          const now = after === void 0 ? "gone" : String(after.size);
+          throw sourceChanged(file, `${now} after it was sent`, fileContext);
+        }
       }
       originalDone += payload.originalSize;
       filesDone++;
@@ -21797,6 +22081,7 @@ async function uploadLegacy(config, spec, ctx) {
       headers: jsonHeaders,
       body: JSON.stringify({ Size: totalOriginal }, null, 2),
       context,
+      call: "finalize artifact (PATCH size)",
       describeFailure: (status) => status === 404 ? { code: "ERR_FERRY_NOT_FOUND", message: `An artifact with the name ${spec.name} was not found` } : void 0
     },
     discardBody
@@ -21808,6 +22093,13 @@ async function uploadLegacy(config, spec, ctx) {
     fileCount: spec.files.length,
     digest: void 0
   };
+}
+function sourceChanged(file, now, context) {
+  return new FerryError(
+    "ERR_FERRY_SOURCE_CHANGED",
+    `File '${file.absolutePath}' changed while it was being uploaded: ${file.size} bytes when listed, ${now}`,
+    { context }
+  );
 }
 function chunkHeaders(payload, start, end, total, chunk) {
   const headers = {
@@ -21861,7 +22153,7 @@ var LegacyBackend = class {
     return toInfo(await this.#find(name, ctx, "get"));
   }
   async #find(name, ctx, operation) {
-    const found = (await this.#listRaw(ctx, operation)).find((a) => a.name === name);
+    const found = (await this.#listRaw(ctx, operation, name)).find((a) => a.name === name);
     if (!found) {
       throw new FerryError("ERR_FERRY_NOT_FOUND", `No artifact named '${name}' in run ${this.config.runId}`, {
         context: { operation, artifactName: name }
@@ -21869,7 +22161,8 @@ var LegacyBackend = class {
     }
     return found;
   }
-  async #listRaw(ctx, operation) {
+  /** `artifactName`: the artifact being looked for, so a failed listing names it. */
+  async #listRaw(ctx, operation, artifactName) {
     const listed = await ctx.http.request(
       {
         ...this.config.token ? { bearer: this.config.token } : {},
@@ -21878,7 +22171,8 @@ var LegacyBackend = class {
         url: artifactsUrl(this.config.runtimeUrl, this.config.runId),
         headers: jsonHeaders,
         operation: ctx.operation,
-        context: { operation },
+        context: { operation, ...artifactName !== void 0 ? { artifactName } : {} },
+        call: "list artifacts",
         // Gitea answers 404 for a run without artifacts where GitHub answers count 0.
         okStatuses: [404]
       },
@@ -21905,7 +22199,7 @@ function toInfo(a) {
 }
 
 // src/backends/local/local-store.ts
-import { randomBytes as randomBytes4 } from "node:crypto";
+import { randomBytes as randomBytes5 } from "node:crypto";
 import { mkdir as mkdir9 } from "node:fs/promises";
 
 // src/server/index.ts
@@ -21913,25 +22207,40 @@ import { mkdir as mkdir8 } from "node:fs/promises";
 import { resolve } from "node:path";
 
 // src/server/legacy/artifact-store.ts
-import { mkdir as mkdir4, readdir as readdir2 } from "node:fs/promises";
+import { randomBytes as randomBytes2 } from "node:crypto";
+import { mkdir as mkdir4, readdir as readdir3 } from "node:fs/promises";
+
+// src/server/http/http-error.ts
+var HttpError2 = class extends Error {
+  constructor(status, message, headers = {}) {
+    super(message);
+    this.status = status;
+    this.headers = headers;
+  }
+  status;
+  headers;
+  name = "HttpError";
+};
+var badRequest = (message) => new HttpError2(400, message);
+var notFound = (message) => new HttpError2(404, message);
 
 // src/server/util/atomic-file.ts
 import { randomBytes } from "node:crypto";
-import { readFile, rename as rename4, rm as rm5, writeFile as writeFile3 } from "node:fs/promises";
-async function writeJsonAtomic(path12, value) {
-  const temp = `${path12}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+import { readFile as readFile2, rename as rename4, rm as rm5, writeFile as writeFile3 } from "node:fs/promises";
+async function writeJsonAtomic(path13, value) {
+  const temp = `${path13}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
   try {
     await writeFile3(temp, JSON.stringify(value));
-    await rename4(temp, path12);
+    await rename4(temp, path13);
   } catch (error2) {
     await rm5(temp, { force: true });
     throw error2;
   }
 }
-async function readJsonFile(path12) {
+async function readJsonFile(path13) {
   let text;
   try {
-    text = await readFile(path12, "utf8");
+    text = await readFile2(path13, "utf8");
   } catch (error2) {
     if (isNotFound(error2)) return void 0;
     throw error2;
@@ -21948,7 +22257,7 @@ var KeyedMutex = class {
   async run(key, work) {
     const previous = this.#tails.get(key) ?? Promise.resolve();
     let release;
-    const current = new Promise((resolve2) => release = resolve2);
+    const current = new Promise((resolve3) => release = resolve3);
     const tail = previous.then(() => current);
     this.#tails.set(key, tail);
     await previous;
@@ -21963,35 +22272,21 @@ var KeyedMutex = class {
 
 // src/server/legacy/container-items.ts
 import { constants as constants4 } from "node:fs";
-import { mkdir as mkdir3, open as open7, stat as stat4 } from "node:fs/promises";
-
-// src/server/http/http-error.ts
-var HttpError2 = class extends Error {
-  constructor(status, message, headers = {}) {
-    super(message);
-    this.status = status;
-    this.headers = headers;
-  }
-  status;
-  headers;
-  name = "HttpError";
-};
-var badRequest = (message) => new HttpError2(400, message);
-var notFound = (message) => new HttpError2(404, message);
+import { mkdir as mkdir3, open as open7, stat as stat6 } from "node:fs/promises";
 
 // src/server/util/journal.ts
-import { open as open6, readFile as readFile2 } from "node:fs/promises";
+import { open as open6, readFile as readFile3 } from "node:fs/promises";
 var Journal = class {
-  constructor(path12) {
-    this.path = path12;
+  constructor(path13) {
+    this.path = path13;
   }
   path;
   #handle;
   /** Every complete record in order; a missing journal is an empty one. */
-  static async replay(path12) {
+  static async replay(path13) {
     let text;
     try {
-      text = await readFile2(path12, "utf8");
+      text = await readFile3(path13, "utf8");
     } catch (error2) {
       if (isNotFound(error2)) return [];
       throw error2;
@@ -22075,7 +22370,7 @@ var ContainerItems = class _ContainerItems {
     for (const record of await Journal.replay(items.#journal.path)) {
       if (isItemRecord(record)) items.#put(record);
     }
-    items.#packSize = (await stat4(items.packPath).catch(() => void 0))?.size ?? 0;
+    items.#packSize = (await stat6(items.packPath).catch(() => void 0))?.size ?? 0;
     return items;
   }
   /** Releases the journal's and the pack's file descriptors. */
@@ -22091,10 +22386,10 @@ var ContainerItems = class _ContainerItems {
    * than the write itself, and a 10,000-file artifact would create 10,000 of them. A retry of
    * the same item takes new space; the journal's last record says which bytes count.
    */
-  async receiveWhole(path12, chunk, body) {
-    return this.#locks.run(path12, async () => {
-      const existing = this.#items.get(path12);
-      if (existing === void 0) this.#checkNoClash(path12);
+  async receiveWhole(path13, chunk, body) {
+    return this.#locks.run(path13, async () => {
+      const existing = this.#items.get(path13);
+      if (existing === void 0) this.#checkNoClash(path13);
       const offset = this.#packSize;
       this.#packSize += body.length;
       if (body.length > 0) {
@@ -22104,7 +22399,7 @@ var ContainerItems = class _ContainerItems {
       }
       const now = (/* @__PURE__ */ new Date()).toISOString();
       const record = {
-        path: path12,
+        path: path13,
         total: chunk.range.total,
         gzip: chunk.gzip,
         fileLength: chunk.fileLength ?? null,
@@ -22119,27 +22414,27 @@ var ContainerItems = class _ContainerItems {
       return record;
     });
   }
-  get(path12) {
-    return this.#items.get(path12);
+  get(path13) {
+    return this.#items.get(path13);
   }
-  dataFile(path12) {
-    return this.#layout.itemDataFile(this.#containerId, path12);
+  dataFile(path13) {
+    return this.#layout.itemDataFile(this.#containerId, path13);
   }
   /**
    * Receives one chunk. Chunks are keyed by (itemPath, range): the bytes go to their offset in
    * the data file, so a retried chunk replaces the same bytes instead of appending. A different
    * total or encoding means the client started a new upload of that path, so the item restarts.
    */
-  async receiveChunk(path12, chunk, write) {
-    return this.#locks.run(path12, async () => {
+  async receiveChunk(path13, chunk, write) {
+    return this.#locks.run(path13, async () => {
       const now = (/* @__PURE__ */ new Date()).toISOString();
-      const existing = this.#items.get(path12);
+      const existing = this.#items.get(path13);
       const restart = existing !== void 0 && (existing.total !== chunk.range.total || existing.gzip !== chunk.gzip || existing.packOffset !== void 0);
       const fresh = existing === void 0 || restart;
-      if (existing === void 0) this.#checkNoClash(path12);
+      if (existing === void 0) this.#checkNoClash(path13);
       const { start, end, total } = chunk.range;
       const base = fresh ? {
-        path: path12,
+        path: path13,
         total,
         gzip: chunk.gzip,
         fileLength: chunk.fileLength ?? null,
@@ -22152,7 +22447,7 @@ var ContainerItems = class _ContainerItems {
       this.#put(base);
       if (restart) await this.#persist(base);
       try {
-        await write(this.dataFile(path12), fresh);
+        await write(this.dataFile(path13), fresh);
       } catch (error2) {
         if (!fresh) await this.#persist(base).catch(() => void 0);
         throw error2;
@@ -22190,15 +22485,15 @@ var ContainerItems = class _ContainerItems {
     this.#items.set(record.path, record);
   }
   /** A path cannot be both a file and a folder: the client would have to create both on disk. */
-  #checkNoClash(path12) {
-    if (this.#folders.has(path12)) {
-      throw new HttpError2(409, `itemPath ${JSON.stringify(path12)} is already a folder in this artifact`);
+  #checkNoClash(path13) {
+    if (this.#folders.has(path13)) {
+      throw new HttpError2(409, `itemPath ${JSON.stringify(path13)} is already a folder in this artifact`);
     }
-    const clash = ancestors(path12).find((folder) => this.#items.has(folder));
+    const clash = ancestors(path13).find((folder) => this.#items.has(folder));
     if (clash !== void 0) {
       throw new HttpError2(
         409,
-        `itemPath ${JSON.stringify(path12)} is below ${JSON.stringify(clash)}, which is already a file`
+        `itemPath ${JSON.stringify(path13)} is below ${JSON.stringify(clash)}, which is already a file`
       );
     }
   }
@@ -22206,8 +22501,8 @@ var ContainerItems = class _ContainerItems {
     return this.#journal.append(record);
   }
 };
-function ancestors(path12) {
-  const parts = path12.split("/");
+function ancestors(path13) {
+  const parts = path13.split("/");
   const out = [];
   for (let i = 1; i < parts.length; i++) out.push(parts.slice(0, i).join("/"));
   return out;
@@ -22222,23 +22517,32 @@ function isItemRecord(value) {
 }
 
 // src/server/legacy/artifact-store.ts
+var UPLOAD_SESSION_PARAM = "upload";
+var DEFAULT_SESSION_LEASE_MS = 2 * 60 * 1e3;
 var ArtifactStore = class _ArtifactStore {
   #layout;
   #byId = /* @__PURE__ */ new Map();
   #items = /* @__PURE__ */ new Map();
   #locks = new KeyedMutex();
+  /** Upload sessions by id, and which session writes each file (`containerId\0path`). In memory only. */
+  #sessions = /* @__PURE__ */ new Map();
+  #owners = /* @__PURE__ */ new Map();
+  #leaseMs;
+  #now;
   #nextId = 1;
-  constructor(layout) {
+  constructor(layout, options) {
     this.#layout = layout;
+    this.#leaseMs = options.sessionLeaseMs ?? DEFAULT_SESSION_LEASE_MS;
+    this.#now = options.now ?? Date.now;
   }
-  static async open(layout) {
-    const store = new _ArtifactStore(layout);
+  static async open(layout, options = {}) {
+    const store = new _ArtifactStore(layout, options);
     await mkdir4(layout.containersDir, { recursive: true });
     await store.#load();
     return store;
   }
   async #load() {
-    const entries = await readdir2(this.#layout.containersDir);
+    const entries = await readdir3(this.#layout.containersDir);
     let maxId = 0;
     await Promise.all(
       entries.map(async (entry) => {
@@ -22268,9 +22572,64 @@ var ArtifactStore = class _ArtifactStore {
   }
   /**
    * Creates the container for (run, name), or returns the existing one: v1 clients merge several
-   * uploads into one artifact by creating the same name again.
+   * uploads into one artifact by creating the same name again. Each call also opens an upload
+   * session (see {@link claim}); its id goes into the fileContainerResourceUrl handed back.
    */
   async create(runId, name, retentionDays) {
+    const result = await this.#createContainer(runId, name, retentionDays);
+    const session = randomBytes2(12).toString("hex");
+    this.#sessions.set(session, {
+      containerId: result.record.containerId,
+      lastActivity: this.#now(),
+      closedAt: void 0,
+      lostTo: void 0
+    });
+    this.#pruneSessions();
+    return { ...result, session };
+  }
+  /**
+   * Records that upload `session` writes `path` of the container, or refuses (409) when another
+   * upload of the same artifact that is still in progress already writes it. v1 merges uploads
+   * of one name, so different files from concurrent uploads are fine, and so is replacing a file
+   * of an upload that finished (PATCHed) or was abandoned; but two uploads in progress writing
+   * the same file would interleave its chunks or mix two versions of the artifact. The upload
+   * that comes second loses: this and every later write of it is refused, so it never
+   * finalizes, and the winner may replace whatever the loser wrote. Requests without a session
+   * (a container URL taken from a listing, or another server's client) are not tracked.
+   */
+  claim(containerId, path13, session) {
+    if (session === null) return;
+    const mine = this.#sessions.get(session);
+    if (!mine || mine.containerId !== containerId) return;
+    const now = this.#now();
+    const name = this.#byId.get(containerId)?.name ?? String(containerId);
+    if (mine.lostTo !== void 0) throw raceLost(name, path13, true);
+    const key = `${containerId}\0${path13}`;
+    const owner = this.#owners.get(key);
+    const other = owner === void 0 || owner === session ? void 0 : this.#sessions.get(owner);
+    if (other && this.#isLive(other, now)) {
+      mine.lostTo = owner;
+      throw raceLost(name, path13, false);
+    }
+    mine.lastActivity = now;
+    this.#owners.set(key, session);
+  }
+  /** A session writes while it is not beaten, not idle past the lease, and not closed by a PATCH since its last write. */
+  #isLive(session, now) {
+    return session.lostTo === void 0 && now - session.lastActivity < this.#leaseMs && (session.closedAt === void 0 || session.lastActivity > session.closedAt);
+  }
+  /** Forgets sessions (and their claims) that can no longer matter: idle past the lease. */
+  #pruneSessions() {
+    const now = this.#now();
+    const dead = /* @__PURE__ */ new Set();
+    for (const [id, session] of this.#sessions) {
+      if (now - session.lastActivity >= this.#leaseMs) dead.add(id);
+    }
+    if (dead.size === 0) return;
+    for (const id of dead) this.#sessions.delete(id);
+    for (const [key, owner] of this.#owners) if (dead.has(owner)) this.#owners.delete(key);
+  }
+  async #createContainer(runId, name, retentionDays) {
     return this.#locks.run(`name:${runId}\0${name}`, async () => {
       const existing = this.find(runId, name);
       if (existing) return { record: existing, created: false };
@@ -22291,10 +22650,19 @@ var ArtifactStore = class _ArtifactStore {
       return { record, created: true };
     });
   }
-  /** Records the final size the client reports; `undefined` when the artifact does not exist. */
+  /**
+   * Records the final size the client reports; `undefined` when the artifact does not exist.
+   * The PATCH does not say which upload sends it, so it closes every session of the container:
+   * a finished upload's files may then be replaced by a later one (v1 merge semantics), and a
+   * session that keeps writing afterwards is open again.
+   */
   async patchSize(runId, name, size) {
     const existing = this.find(runId, name);
     if (!existing) return void 0;
+    const now = this.#now();
+    for (const session of this.#sessions.values()) {
+      if (session.containerId === existing.containerId) session.closedAt = now;
+    }
     return this.#locks.run(`artifact:${existing.containerId}`, async () => {
       const current = this.#byId.get(existing.containerId) ?? existing;
       const next = { ...current, size, updatedAt: (/* @__PURE__ */ new Date()).toISOString() };
@@ -22329,6 +22697,18 @@ var ArtifactStore = class _ArtifactStore {
     });
   }
 };
+function raceLost(artifact, path13, earlier) {
+  const what = earlier ? `lost the race for a file to another upload of artifact ${JSON.stringify(artifact)} in this run and may not write ${JSON.stringify(path13)} either` : `came second: another upload of artifact ${JSON.stringify(artifact)} in this run is writing ${JSON.stringify(path13)}`;
+  return new HttpError2(
+    409,
+    `This upload ${what}; it is refused so that no file and no artifact mixes the two uploads. Give concurrent uploads different artifact names, or different files`
+  );
+}
+function withUploadSession(containerUrl2, session) {
+  const url = new URL(containerUrl2);
+  url.searchParams.set(UPLOAD_SESSION_PARAM, session);
+  return url.toString();
+}
 function isArtifactRecord(value) {
   if (typeof value !== "object" || value === null) return false;
   const r = value;
@@ -22428,18 +22808,18 @@ function fileEntry(baseUrl, containerId, item) {
   if (length !== void 0) entry.fileLength = length;
   return entry;
 }
-function folderEntry(baseUrl, containerId, path12, dates) {
+function folderEntry(baseUrl, containerId, path13, dates) {
   return {
     containerId,
     scopeIdentifier: NIL_GUID,
-    path: path12,
+    path: path13,
     itemType: "folder",
     status: "created",
     dateCreated: dates.createdAt,
     dateLastModified: dates.createdAt,
     createdBy: NIL_GUID,
     lastModifiedBy: NIL_GUID,
-    itemLocation: itemUrl2(baseUrl, containerId, path12),
+    itemLocation: itemUrl2(baseUrl, containerId, path13),
     contentId: ""
   };
 }
@@ -22533,8 +22913,12 @@ async function create(store, ctx) {
   }
   const name = validateArtifactName2(body.Name);
   const retentionDays = parseRetention(body.RetentionDays);
-  const { record } = await store.create(runId, name, retentionDays);
-  sendJson(ctx.res, 201, artifactResponse(ctx.baseUrl, record));
+  const { record, session } = await store.create(runId, name, retentionDays);
+  const response = artifactResponse(ctx.baseUrl, record);
+  sendJson(ctx.res, 201, {
+    ...response,
+    fileContainerResourceUrl: withUploadSession(response.fileContainerResourceUrl, session)
+  });
 }
 async function list(store, ctx) {
   const runId = validateRunId(ctx.params.runId ?? "");
@@ -22681,8 +23065,8 @@ async function putChunk(store, ctx) {
   const artifact = containerOf(store, ctx);
   const rawPath = ctx.url.searchParams.get("itemPath");
   if (rawPath === null) throw badRequest("The itemPath query parameter is required");
-  const path12 = normalizeItemPath(rawPath, artifact.name);
-  if (path12 === artifact.name)
+  const path13 = normalizeItemPath(rawPath, artifact.name);
+  if (path13 === artifact.name)
     throw badRequest(`itemPath ${JSON.stringify(rawPath)} names the artifact, not a file in it`);
   const range = parseContentRange(req.headers["content-range"]);
   const length = range.end - range.start;
@@ -22696,13 +23080,14 @@ async function putChunk(store, ctx) {
   const fileLength = parseOptionalLength(req.headers["x-tfs-filelength"], "x-tfs-filelength");
   const md5Header = req.headers["x-actions-results-md5"];
   const expectedMd5 = typeof md5Header === "string" && md5Header !== "" ? md5Header : void 0;
+  store.claim(artifact.containerId, path13, ctx.url.searchParams.get(UPLOAD_SESSION_PARAM));
   const items = await store.items(artifact.containerId);
   if (range.start === 0 && length === range.total && length <= WHOLE_ITEM_LIMIT) {
     const body = await readChunkBody(req, { length, expectedMd5 });
-    await items.receiveWhole(path12, { range, gzip: gzip2, fileLength }, body);
+    await items.receiveWhole(path13, { range, gzip: gzip2, fileLength }, body);
   } else {
     await items.receiveChunk(
-      path12,
+      path13,
       { range, gzip: gzip2, fileLength },
       (file, fresh) => writeChunk(req, file, fresh, { offset: range.start, length, expectedMd5 })
     );
@@ -22903,11 +23288,11 @@ function createHttpServer(options) {
   }
   async function close() {
     const closed = new Promise(
-      (resolve2, reject) => server.close((error2) => error2 ? reject(error2) : resolve2())
+      (resolve3, reject) => server.close((error2) => error2 ? reject(error2) : resolve3())
     );
     server.closeAllConnections();
     const socketsClosed = [...sockets].map(
-      (socket) => new Promise((resolve2) => socket.once("close", () => resolve2()))
+      (socket) => new Promise((resolve3) => socket.once("close", () => resolve3()))
     );
     for (const socket of sockets) socket.destroy();
     await Promise.all([closed, ...socketsClosed]);
@@ -23321,8 +23706,8 @@ function blobContentType(req) {
 }
 
 // src/server/results/blob-store.ts
-import { createHash as createHash10, randomBytes as randomBytes2 } from "node:crypto";
-import { access as access2, mkdir as mkdir5, readdir as readdir3, rename as rename5, rm as rm6 } from "node:fs/promises";
+import { createHash as createHash10, randomBytes as randomBytes3 } from "node:crypto";
+import { access as access2, mkdir as mkdir5, readdir as readdir4, rename as rename5, rm as rm6 } from "node:fs/promises";
 import { join as join3 } from "node:path";
 
 // src/server/results/concat-files.ts
@@ -23465,13 +23850,13 @@ var BlobStore = class _BlobStore {
     return store;
   }
   async #load() {
-    const entries = (await readdir3(this.#layout.blobsDir)).filter((e) => BLOB_ID.test(e));
+    const entries = (await readdir4(this.#layout.blobsDir)).filter((e) => BLOB_ID.test(e));
     await Promise.all(
       entries.map(async (blobId) => {
         const state = await readJsonFile(this.#layout.blobStateFile(blobId));
         if (!isBlobState(state)) return;
         this.#states.set(blobId, state);
-        const files = await readdir3(this.#layout.blobDir(blobId));
+        const files = await readdir4(this.#layout.blobDir(blobId));
         await Promise.all(
           files.filter((f) => f.endsWith(".tmp")).map((f) => rm6(join3(this.#layout.blobDir(blobId), f), { force: true }))
         );
@@ -23480,7 +23865,7 @@ var BlobStore = class _BlobStore {
   }
   /** Every blob directory on disk, including half-created ones (for orphan cleanup). */
   async idsOnDisk() {
-    return (await readdir3(this.#layout.blobsDir)).filter((e) => BLOB_ID.test(e));
+    return (await readdir4(this.#layout.blobsDir)).filter((e) => BLOB_ID.test(e));
   }
   has(blobId) {
     return this.#states.has(blobId);
@@ -23493,7 +23878,7 @@ var BlobStore = class _BlobStore {
   }
   /** A new, empty blob under a fresh random id. */
   async create() {
-    const blobId = randomBytes2(16).toString("hex");
+    const blobId = randomBytes3(16).toString("hex");
     await mkdir5(this.#layout.blocksDir(blobId), { recursive: true });
     const state = { blockIdBytes: null, committed: null };
     await writeJsonAtomic(this.#layout.blobStateFile(blobId), state);
@@ -23524,7 +23909,7 @@ var BlobStore = class _BlobStore {
         `The specified blob or block content is invalid: all block ids of a blob must have the same length; this blob uses ${state.blockIdBytes}-byte ids, this one has ${blockId2.length} bytes.`
       );
     }
-    const temp = this.#layout.tempFile(blobId, "block", randomBytes2(8).toString("hex"));
+    const temp = this.#layout.tempFile(blobId, "block", randomBytes3(8).toString("hex"));
     try {
       await receiveBody(req, temp, { ...body, sha256: false });
       await rename5(temp, this.#layout.blockFile(blobId, blockId2));
@@ -23554,7 +23939,7 @@ var BlobStore = class _BlobStore {
           `The specified block list is invalid: block #${missing} (${ids[missing]?.toString("base64") ?? ""}) was never staged.`
         );
       }
-      const temp = this.#layout.tempFile(blobId, "assemble", randomBytes2(8).toString("hex"));
+      const temp = this.#layout.tempFile(blobId, "assemble", randomBytes3(8).toString("hex"));
       try {
         const { size, sha256 } = await concatFiles(files, temp);
         await rename5(temp, this.#layout.blobDataFile(blobId));
@@ -23571,7 +23956,7 @@ var BlobStore = class _BlobStore {
   /** Put Blob: the body is the whole blob; staged blocks are discarded. */
   async putBlob(blobId, req, body, contentType, guard) {
     this.#require(blobId);
-    const temp = this.#layout.tempFile(blobId, "blob", randomBytes2(8).toString("hex"));
+    const temp = this.#layout.tempFile(blobId, "blob", randomBytes3(8).toString("hex"));
     try {
       const received = await receiveBody(req, temp, { ...body, sha256: true });
       return await this.#locks.run(blobId, async () => {
@@ -23605,7 +23990,7 @@ var BlobStore = class _BlobStore {
   }
   async #dropStagedBlocks(blobId) {
     const dir = this.#layout.blocksDir(blobId);
-    const names = await readdir3(dir).catch((error2) => {
+    const names = await readdir4(dir).catch((error2) => {
       if (isNotFound(error2)) return [];
       throw error2;
     });
@@ -23703,8 +24088,8 @@ function invalidXml(detail) {
 }
 
 // src/server/results/signer.ts
-import { createHmac, randomBytes as randomBytes3, timingSafeEqual as timingSafeEqual3 } from "node:crypto";
-import { link as link2, mkdir as mkdir6, readFile as readFile3, rm as rm7, writeFile as writeFile4 } from "node:fs/promises";
+import { createHmac, randomBytes as randomBytes4, timingSafeEqual as timingSafeEqual3 } from "node:crypto";
+import { link as link2, mkdir as mkdir6, readFile as readFile4, rm as rm7, writeFile as writeFile4 } from "node:fs/promises";
 import { dirname } from "node:path";
 var BLOB_PATH_PREFIX = "/devstoreaccount1/artifacts/";
 var KEY_BYTES = 32;
@@ -23720,10 +24105,10 @@ var UrlSigner = class _UrlSigner {
   }
   /** An absolute signed URL for `blobId`, valid for the configured lifetime. */
   sign(baseUrl, blobId, permission, now = Date.now()) {
-    const path12 = `${BLOB_PATH_PREFIX}${blobId}`;
+    const path13 = `${BLOB_PATH_PREFIX}${blobId}`;
     const se = new Date(now + this.#ttlMs).toISOString();
-    const query = new URLSearchParams({ sig: this.#mac(path12, se, permission), se, sp: permission });
-    return `${baseUrl.replace(/\/$/, "")}${path12}?${query.toString()}`;
+    const query = new URLSearchParams({ sig: this.#mac(path13, se, permission), se, sp: permission });
+    return `${baseUrl.replace(/\/$/, "")}${path13}?${query.toString()}`;
   }
   /**
    * Throws a 403 Azure error unless `query` carries a valid, unexpired signature for `blobId`
@@ -23756,8 +24141,8 @@ var UrlSigner = class _UrlSigner {
       );
     }
   }
-  #mac(path12, se, sp) {
-    return createHmac("sha256", this.#key).update(`${path12}
+  #mac(path13, se, sp) {
+    return createHmac("sha256", this.#key).update(`${path13}
 ${se}
 ${sp}`).digest("base64url");
   }
@@ -23773,8 +24158,8 @@ async function loadOrCreateKey(keyFile) {
   const existing = await readKey(keyFile);
   if (existing) return existing;
   await mkdir6(dirname(keyFile), { recursive: true });
-  const temp = `${keyFile}.${process.pid}.${randomBytes3(6).toString("hex")}.tmp`;
-  await writeFile4(temp, randomBytes3(KEY_BYTES).toString("hex"), { mode: 384 });
+  const temp = `${keyFile}.${process.pid}.${randomBytes4(6).toString("hex")}.tmp`;
+  await writeFile4(temp, randomBytes4(KEY_BYTES).toString("hex"), { mode: 384 });
   try {
     await link2(temp, keyFile);
   } catch (error2) {
@@ -23789,7 +24174,7 @@ async function loadOrCreateKey(keyFile) {
 async function readKey(keyFile) {
   let text;
   try {
-    text = await readFile3(keyFile, "utf8");
+    text = await readFile4(keyFile, "utf8");
   } catch (error2) {
     if (error2.code === "ENOENT") return void 0;
     throw error2;
@@ -24190,9 +24575,9 @@ async function getSignedArtifactUrl(service, fields, ctx) {
   return { signed_url: service.signer.sign(ctx.baseUrl, record.blobId, "r") };
 }
 async function deleteArtifact(service, fields) {
-  const { runId } = runAndJob(fields);
+  const { runId, jobId } = runAndJob(fields);
   const name = validateArtifactName3(fields.string("name"));
-  const record = await service.index.remove(runId, name);
+  const record = await service.index.remove(runId, name, jobId);
   if (!record) {
     throw new TwirpError(
       "not_found",
@@ -24225,28 +24610,40 @@ function createResultsProtocol(service) {
 }
 
 // src/server/results/artifact-index.ts
-import { mkdir as mkdir7, readdir as readdir4, rm as rm8 } from "node:fs/promises";
+import { mkdir as mkdir7, readdir as readdir5, rm as rm8 } from "node:fs/promises";
 var DIGEST = /^sha256:[0-9a-f]{64}$/i;
+var DEFAULT_UPLOAD_LEASE_MS = 15 * 60 * 1e3;
 var ArtifactIndex = class _ArtifactIndex {
   #layout;
   #blobs;
   #byId = /* @__PURE__ */ new Map();
   #byBlob = /* @__PURE__ */ new Map();
   #locks = new KeyedMutex();
+  /** Last activity (ms) of each unfinalized artifact, by blob id. In memory: a restart renews every lease. */
+  #activity = /* @__PURE__ */ new Map();
+  #leaseMs;
+  #now;
   #nextId = 1;
-  constructor(layout, blobs) {
+  constructor(layout, blobs, options) {
     this.#layout = layout;
     this.#blobs = blobs;
+    this.#leaseMs = options.uploadLeaseMs ?? DEFAULT_UPLOAD_LEASE_MS;
+    this.#now = options.now ?? Date.now;
+    if (!Number.isFinite(this.#leaseMs) || this.#leaseMs < 0) {
+      throw new RangeError(
+        `uploadLeaseMs must be a non-negative number of milliseconds, got ${this.#leaseMs}`
+      );
+    }
   }
-  static async open(layout, blobs) {
-    const index = new _ArtifactIndex(layout, blobs);
+  static async open(layout, blobs, options = {}) {
+    const index = new _ArtifactIndex(layout, blobs, options);
     await mkdir7(layout.artifactsDir, { recursive: true });
     await index.#load();
     return index;
   }
   async #load() {
     let maxId = 0;
-    for (const entry of await readdir4(this.#layout.artifactsDir)) {
+    for (const entry of await readdir5(this.#layout.artifactsDir)) {
       const match = /^(\d+)\.json$/.exec(entry);
       if (!match) continue;
       const id = Number(match[1]);
@@ -24282,8 +24679,11 @@ var ArtifactIndex = class _ArtifactIndex {
     ).sort((a, b) => a.id - b.id);
   }
   /**
-   * A new artifact with an empty blob. A finalized artifact of the same name in the run is a
-   * conflict (GitHub's 409); an unfinalized one is an abandoned earlier attempt and is replaced.
+   * A new artifact with an empty blob. The name must be free in the run (GitHub's 409 otherwise):
+   * a finalized artifact holds it until deleted, and so does an upload in progress, so two
+   * concurrent uploads of one name never share or destroy each other's blob: the second is
+   * refused before it sends a byte. Only an upload without activity for the lease time counts as
+   * abandoned and is replaced (a crashed client must not block the name until someone deletes it).
    */
   async create(input) {
     return this.#locks.run(nameKey(input.runId, input.name), async () => {
@@ -24294,6 +24694,9 @@ var ArtifactIndex = class _ArtifactIndex {
           "an artifact with this name already exists on the workflow run"
         );
       }
+      const at = this.#now();
+      const live = existing.find((r) => at - this.#lastActivity(r) < this.#leaseMs);
+      if (live) throw this.#busy(live, at);
       for (const stale of existing) await this.#forget(stale);
       const blobId = await this.#blobs.create();
       const id = await this.#allocateId();
@@ -24313,6 +24716,7 @@ var ArtifactIndex = class _ArtifactIndex {
       };
       await writeJsonAtomic(this.#layout.artifactFile(id), record);
       this.#remember(record);
+      this.#activity.set(blobId, this.#now());
       return record;
     });
   }
@@ -24360,14 +24764,27 @@ var ArtifactIndex = class _ArtifactIndex {
         };
         await writeJsonAtomic(this.#layout.artifactFile(next.id), next);
         this.#remember(next);
+        this.#activity.delete(next.blobId);
         return next;
       });
     });
   }
-  /** Deletes every artifact of that name in the run; returns the finalized one (or the newest). */
-  async remove(runId, name) {
+  /**
+   * Deletes the artifacts of that name in the run; returns the finalized one (or the newest).
+   * With `requesterJobId` (DeleteArtifact), an upload still in progress from another job is
+   * left alone: `overwrite` is delete-then-create, and a racing overwrite must not destroy the
+   * other upload mid-way (its own create is then refused instead, P42). The requester's own
+   * unfinalized upload (a create whose answer was lost) and abandoned ones are deleted.
+   */
+  async remove(runId, name, requesterJobId) {
     return this.#locks.run(nameKey(runId, name), async () => {
-      const records = this.#find(runId, name);
+      const at = this.#now();
+      const all = this.#find(runId, name);
+      const records = all.filter(
+        (r) => r.finalized !== null || requesterJobId === void 0 || r.jobId === requesterJobId || at - this.#lastActivity(r) >= this.#leaseMs
+      );
+      const spared = all.find((r) => !records.includes(r));
+      if (records.length === 0 && spared) throw this.#busy(spared, at);
       for (const record of records) await this.#forget(record);
       return records.find((r) => r.finalized) ?? records.at(-1);
     });
@@ -24382,10 +24799,37 @@ var ArtifactIndex = class _ArtifactIndex {
       return current;
     });
   }
-  /** False once the artifact is finalized (or gone): its blob must not change any more. */
+  /**
+   * False once the artifact is finalized (or gone): its blob must not change any more. The blob
+   * routes ask before every write, so a true answer also renews the upload's lease (see create).
+   */
   isWritable(blobId) {
     const record = this.#byBlob.get(blobId);
-    return record !== void 0 && record.finalized === null;
+    const writable = record !== void 0 && record.finalized === null;
+    if (writable) this.#activity.set(blobId, this.#now());
+    return writable;
+  }
+  /** The 409 for a name held by an upload in progress: who holds it, and when it would lapse. */
+  #busy(record, at) {
+    const idle = Math.max(0, Math.round((at - this.#lastActivity(record)) / 1e3));
+    return new TwirpError(
+      "already_exists",
+      `an artifact with this name is already being uploaded on the workflow run (by job ${JSON.stringify(record.jobId)}, last activity ${idle} s ago); it counts as abandoned once idle for ${Math.round(this.#leaseMs / 1e3)} s`
+    );
+  }
+  /**
+   * When an unfinalized artifact last saw activity. One loaded from disk (left by an earlier
+   * process, e.g. a local store whose CLI was interrupted) counts from its last recorded update,
+   * so a fresh process does not hold a dead upload's name for another full lease.
+   */
+  #lastActivity(record) {
+    let at = this.#activity.get(record.blobId);
+    if (at === void 0) {
+      const updated = Date.parse(record.updatedAt);
+      at = Number.isFinite(updated) ? Math.min(updated, this.#now()) : this.#now();
+      this.#activity.set(record.blobId, at);
+    }
+    return at;
   }
   /** Records of one (run, name), oldest first. */
   #find(runId, name) {
@@ -24400,6 +24844,7 @@ var ArtifactIndex = class _ArtifactIndex {
     await rm8(this.#layout.artifactFile(record.id), { force: true });
     this.#byId.delete(record.id);
     this.#byBlob.delete(record.blobId);
+    this.#activity.delete(record.blobId);
     await this.#blobs.remove(record.blobId);
   }
   /** Ids only ever grow, and the counter is persisted before an id is used, so restarts never reuse one. */
@@ -24513,9 +24958,9 @@ function mintRuntimeToken(runId) {
   const header2 = encode({ alg: "HS256", typ: "JWT" });
   const payload = encode({
     scp: `Actions.Results:${runId}:${runId}`,
-    nonce: randomBytes4(16).toString("hex")
+    nonce: randomBytes5(16).toString("hex")
   });
-  return `${header2}.${payload}.${randomBytes4(32).toString("base64url")}`;
+  return `${header2}.${payload}.${randomBytes5(32).toString("base64url")}`;
 }
 
 // src/backends/results/contracts.ts
@@ -24525,8 +24970,8 @@ var RESULTS_USER_AGENT = "@actions/artifact-6.2.1";
 
 // src/backends/results/results-backend.ts
 import { createReadStream as createReadStream3 } from "node:fs";
-import { lstat as lstat5, mkdir as mkdir11, mkdtemp as mkdtemp3, rename as rename7, rm as rm10, stat as stat6 } from "node:fs/promises";
-import path7 from "node:path";
+import { lstat as lstat5, mkdir as mkdir11, mkdtemp as mkdtemp3, rename as rename7, rm as rm10, stat as stat8 } from "node:fs/promises";
+import path8 from "node:path";
 
 // src/pack/zip/central-directory.ts
 import { crc32 as crc323 } from "node:zlib";
@@ -25129,16 +25574,16 @@ import {
   open as open12,
   rename as rename6,
   rm as rm9,
-  rmdir as rmdir2,
-  stat as stat5,
+  rmdir as rmdir3,
+  stat as stat7,
   symlink as symlink2
 } from "node:fs/promises";
-import path4 from "node:path";
+import path5 from "node:path";
 import { createHash as createHash11 } from "node:crypto";
 import { pipeline as pipeline6 } from "node:stream/promises";
 var PartialExtractionError = class extends FerryError {
-  constructor(code, message, moved, createdDirectories, cause) {
-    super(code, message, { cause });
+  constructor(code, message, moved, createdDirectories, cause, context) {
+    super(code, message, { cause, context });
     this.moved = moved;
     this.createdDirectories = createdDirectories;
   }
@@ -25154,7 +25599,8 @@ var OPTION_KEYS = [
   "existing",
   "signal",
   "onEntry",
-  "concurrency"
+  "concurrency",
+  "context"
 ];
 var MAX_ENTRY_NAME_BYTES = 4096;
 var MAX_SEGMENT_BYTES = 255;
@@ -25195,15 +25641,19 @@ function normalizeOptions(options) {
   if (options.onEntry !== void 0 && typeof options.onEntry !== "function") {
     throw invalid2("onEntry", "must be a function");
   }
+  if (options.context !== void 0 && (typeof options.context !== "object" || options.context === null)) {
+    throw invalid2("context", "must be an object");
+  }
   return {
-    target: path4.resolve(options.targetDirectory),
+    target: path5.resolve(options.targetDirectory),
     limits: normalizeLimits(options.limits),
     restoreModes: options.restoreModes ?? true,
     symlinks: oneOf("symlinks", options.symlinks, ["refuse", "file", "preserve"], "refuse"),
     existing: oneOf("existing", options.existing, ["overwrite", "error", "skip"], "overwrite"),
     signal: options.signal,
     onEntry: options.onEntry,
-    concurrency
+    concurrency,
+    context: options.context
   };
 }
 function unsafe2(message) {
@@ -25231,7 +25681,7 @@ function depth(key) {
   return n;
 }
 function toAbsolute(target, key) {
-  return path4.join(target, ...key.split("/"));
+  return path5.join(target, ...key.split("/"));
 }
 function planEntries(entries, options) {
   const { target } = options;
@@ -25246,7 +25696,7 @@ function planEntries(entries, options) {
     }
     if (entry.isDirectory && namesRoot(entry.name)) continue;
     const dest = resolveInside(target, entry.name);
-    const key = path4.relative(target, dest).split(path4.sep).join("/");
+    const key = path5.relative(target, dest).split(path5.sep).join("/");
     for (const segment of key.split("/")) {
       if (Buffer.byteLength(segment, "utf8") > MAX_SEGMENT_BYTES) {
         throw unsafe2(
@@ -25356,7 +25806,7 @@ async function preflight(plan, options, linkWalks, handle, dataLimit) {
   const { target } = options;
   let targetStats;
   try {
-    targetStats = await stat5(target);
+    targetStats = await stat7(target);
   } catch (error2) {
     if (error2.code === "ENOENT") return;
     throw error2;
@@ -25476,6 +25926,51 @@ async function stage(handle, item, staged, dataLimit, options) {
 }
 async function extractZip(zipPath, options) {
   const opts = normalizeOptions(options);
+  try {
+    return await extractNormalized(zipPath, opts);
+  } catch (error2) {
+    throw withErrorContext(error2, opts.context);
+  }
+}
+function withErrorContext(error2, context) {
+  if (context === void 0 || !isFerryError(error2)) return error2;
+  const own = error2.context;
+  if (own.operation !== void 0 || own.artifactName !== void 0 || own.file !== void 0) return error2;
+  const merged = { ...own, ...context };
+  const cause = error2.cause;
+  let annotated;
+  if (error2 instanceof PartialExtractionError) {
+    annotated = new PartialExtractionError(
+      error2.code,
+      error2.message,
+      error2.moved,
+      error2.createdDirectories,
+      cause,
+      merged
+    );
+  } else if (error2 instanceof AbortError) {
+    annotated = new AbortError(cause, merged);
+  } else if (error2 instanceof IntegrityError) {
+    annotated = new IntegrityError(error2.code, error2.message, {
+      cause,
+      context: merged,
+      retryable: error2.retryable
+    });
+  } else if (error2 instanceof ValidationError) {
+    annotated = new ValidationError(error2.code, error2.message, merged);
+  } else {
+    annotated = new FerryError(error2.code, error2.message, {
+      cause,
+      context: merged,
+      retryable: error2.retryable
+    });
+  }
+  const frames = error2.stack?.split("\n").slice(1).join("\n");
+  if (frames) annotated.stack = `${annotated.name}: ${annotated.message}
+${frames}`;
+  return annotated;
+}
+async function extractNormalized(zipPath, opts) {
   const { target, signal } = opts;
   throwIfAborted(signal);
   const handle = await open12(zipPath, "r");
@@ -25514,15 +26009,15 @@ async function extractZip(zipPath, options) {
     const createdTarget = await mkdir10(target, { recursive: true });
     let staging;
     try {
-      staging = await mkdtemp2(path4.join(target, STAGING_PREFIX));
-      const stagingName = fold(path4.basename(staging));
+      staging = await mkdtemp2(path5.join(target, STAGING_PREFIX));
+      const stagingName = fold(path5.basename(staging));
       if (plan.items.some((i) => fold(i.key.split("/")[0] ?? "") === stagingName)) {
         throw unsafe2(
-          `The archive contains an entry under ${printable(path4.basename(staging))}, the staging directory`
+          `The archive contains an entry under ${printable(path5.basename(staging))}, the staging directory`
         );
       }
       const stagingDir = staging;
-      const stagedPath = (item) => path4.join(stagingDir, String(item.index));
+      const stagedPath = (item) => path5.join(stagingDir, String(item.index));
       await runPool(plan.items, opts.concurrency, async (item) => {
         throwIfAborted(signal);
         if (item.kind !== "directory") await stage(handle, item, stagedPath(item), dataLimit, opts);
@@ -25536,7 +26031,16 @@ async function extractZip(zipPath, options) {
         staging = void 0;
       }
       if (createdTarget !== void 0) await removeCreatedChain(target, createdTarget);
-      throw signal?.aborted && !isFerryError(error2) ? new AbortError(signal.reason) : error2;
+      if (signal?.aborted && !isFerryError(error2)) throw new AbortError(signal.reason);
+      throw await asResourceError(error2, {
+        context: opts.context,
+        directory: target,
+        neededBytes: plan.items.reduce(
+          (sum, i) => sum + (i.kind === "file" ? i.entry.uncompressedSize : 0),
+          0
+        ),
+        concurrency: opts.concurrency
+      });
     } finally {
       if (staging !== void 0) await rm9(staging, { recursive: true, force: true });
     }
@@ -25548,12 +26052,12 @@ async function removeCreatedChain(target, firstCreated) {
   let current = target;
   for (; ; ) {
     try {
-      await rmdir2(current);
+      await rmdir3(current);
     } catch {
       return;
     }
     if (current === firstCreated) return;
-    const parent = path4.dirname(current);
+    const parent = path5.dirname(current);
     if (parent === current) return;
     current = parent;
   }
@@ -25587,7 +26091,7 @@ async function moveIntoPlace(plan, options, stagedPath) {
     const fresh = new Set(createdDirectories.map((key) => toAbsolute(target, key)));
     const checkedDirs = /* @__PURE__ */ new Map();
     await runPool(files, options.concurrency, async (item) => {
-      const dir = path4.dirname(item.dest);
+      const dir = path5.dirname(item.dest);
       let check = checkedDirs.get(dir);
       if (!check) {
         check = assertNoSymlinkInPath(target, dir);
@@ -25623,17 +26127,17 @@ async function moveIntoPlace(plan, options, stagedPath) {
     const remaining = [];
     for (const key of [...createdDirectories].reverse()) {
       try {
-        await rmdir2(toAbsolute(target, key));
+        await rmdir3(toAbsolute(target, key));
       } catch {
         remaining.unshift(key);
       }
     }
     if (moved.length === 0 && remaining.length === 0) throw error2;
-    const shown = moved.slice(0, 10).map((k) => printable(k));
+    const shown2 = moved.slice(0, 10).map((k) => printable(k));
     const more = moved.length > 10 ? ` and ${moved.length - 10} more` : "";
     throw new PartialExtractionError(
       isFerryError(error2) ? error2.code : "ERR_FERRY_CONFLICT",
-      `Extraction into ${printable(target)} failed while moving entries into place: ${error2.message}. Already moved: ${moved.length} file(s)${shown.length ? ` (${shown.join(", ")}${more})` : ""}, ${remaining.length} new director${remaining.length === 1 ? "y" : "ies"}; the target is partially updated`,
+      `Extraction into ${printable(target)} failed while moving entries into place: ${error2.message}. Already moved: ${moved.length} file(s)${shown2.length ? ` (${shown2.join(", ")}${more})` : ""}, ${remaining.length} new director${remaining.length === 1 ? "y" : "ies"}; the target is partially updated`,
       moved,
       remaining,
       error2
@@ -25647,6 +26151,170 @@ import { availableParallelism as availableParallelism2 } from "node:os";
 import { Readable as Readable2 } from "node:stream";
 import { types as types3 } from "node:util";
 import { crc32 as crc326 } from "node:zlib";
+
+// src/pack/secret-scan.ts
+import { Transform as Transform3, pipeline as pipeline7 } from "node:stream";
+var MIN_SCANNED_SECRET_LENGTH = 16;
+var EMPTY = Buffer.alloc(0);
+var SecretScanner = class _SecretScanner {
+  artifactName;
+  #needles;
+  /** Bytes kept from the end of one read: a match across the boundary starts within them. */
+  #carry;
+  constructor(artifactName, needles) {
+    this.artifactName = artifactName;
+    this.#needles = needles;
+    this.#carry = Math.max(...needles.map((n) => n.bytes.length)) - 1;
+  }
+  /**
+   * A scanner for `secrets` (duplicates and values shorter than
+   * {@link MIN_SCANNED_SECRET_LENGTH} dropped; the first label of a value wins), or undefined when
+   * none is left to look for.
+   */
+  static create(artifactName, secrets) {
+    const byValue = /* @__PURE__ */ new Map();
+    for (const secret of secrets) {
+      if (!secret || typeof secret.value !== "string") continue;
+      if (secret.value.length < MIN_SCANNED_SECRET_LENGTH || byValue.has(secret.value)) continue;
+      byValue.set(secret.value, secret.label);
+    }
+    if (byValue.size === 0) return void 0;
+    const needles = [...byValue].map(([value, label2]) => ({ bytes: Buffer.from(value, "utf8"), label: label2 }));
+    return new _SecretScanner(artifactName, needles);
+  }
+  /** How many distinct secrets are searched for (never the values themselves). */
+  get size() {
+    return this.#needles.length;
+  }
+  /** A scan of one file; `file` is its path inside the artifact (named in the error). */
+  file(file) {
+    return new FileSecretScan(this, file);
+  }
+  /** The first secret found in `bytes`, or undefined. */
+  find(bytes) {
+    for (const needle of this.#needles) if (bytes.indexOf(needle.bytes) !== -1) return needle.label;
+    return void 0;
+  }
+  get carryLength() {
+    return this.#carry;
+  }
+};
+var FileSecretScan = class {
+  file;
+  #scanner;
+  /** Offset up to which the file has been searched. */
+  #scanned = 0;
+  /** A copy of the last `carryLength` searched bytes (fewer at the start of the file). */
+  #tail = EMPTY;
+  constructor(scanner, file) {
+    this.#scanner = scanner;
+    this.file = file;
+  }
+  /** Bytes of the file searched so far (from offset 0). */
+  get scanned() {
+    return this.#scanned;
+  }
+  /**
+   * Searches `bytes`, read at `position`. Throws `ERR_FERRY_SECRET_IN_ARTIFACT` on a match.
+   * `bytes` may be a reused buffer: nothing is kept but a copy of its last few bytes.
+   */
+  feed(position, bytes) {
+    const end = position + bytes.length;
+    if (end <= this.#scanned) return;
+    let fresh = bytes;
+    if (position < this.#scanned) fresh = bytes.subarray(this.#scanned - position);
+    else if (position > this.#scanned) this.#tail = EMPTY;
+    const scanner = this.#scanner;
+    const carry = scanner.carryLength;
+    let found = scanner.find(fresh);
+    if (found === void 0 && this.#tail.length > 0) {
+      found = scanner.find(Buffer.concat([this.#tail, fresh.subarray(0, carry)]));
+    }
+    if (found !== void 0) throw secretInArtifact(scanner.artifactName, this.file, found);
+    if (fresh.length >= carry) {
+      this.#tail = Buffer.from(fresh.subarray(fresh.length - carry));
+    } else {
+      const joined = Buffer.concat([this.#tail, fresh]);
+      this.#tail = Buffer.from(joined.subarray(Math.max(0, joined.length - carry)));
+    }
+    this.#scanned = end;
+  }
+  /** `source` passed through unchanged, searched on the way; a match destroys the result with the error. */
+  stream(source) {
+    let position = 0;
+    const scan = new Transform3({
+      transform: (chunk, _encoding, callback) => {
+        try {
+          this.feed(position, chunk);
+          position += chunk.length;
+          callback(null, chunk);
+        } catch (error2) {
+          callback(error2);
+        }
+      }
+    });
+    return pipeline7(source, scan, () => void 0);
+  }
+};
+function secretInArtifact(artifactName, file, label2) {
+  return new FerryError(
+    "ERR_FERRY_SECRET_IN_ARTIFACT",
+    `File '${file}' contains ${label2}, byte for byte, so it was not uploaded and the artifact was not finalized. Remove the value from the file or leave the file out of the upload; if the file must be uploaded as it is, set allowSecretsInFiles (CLI --allow-secrets, Action input allow-secrets: true)`,
+    { context: { operation: "upload", artifactName, file } }
+  );
+}
+var CREDENTIAL_BASENAMES = /* @__PURE__ */ new Set([
+  ".npmrc",
+  ".yarnrc",
+  ".yarnrc.yml",
+  ".netrc",
+  "_netrc",
+  ".pypirc",
+  ".pgpass",
+  ".git-credentials",
+  ".htpasswd",
+  "id_rsa",
+  "id_dsa",
+  "id_ecdsa",
+  "id_ed25519"
+]);
+function isCredentialFile(artifactPath) {
+  const segments = artifactPath.split("/");
+  const base = segments[segments.length - 1] ?? "";
+  const parent = segments[segments.length - 2];
+  if (CREDENTIAL_BASENAMES.has(base)) return true;
+  if (base === ".env" || base.startsWith(".env.")) return true;
+  if (parent === ".git" && base === "config") return true;
+  if (parent === ".docker" && base === "config.json") return true;
+  return false;
+}
+function credentialFilesWarning(artifactName, artifactPaths) {
+  const found = artifactPaths.filter(isCredentialFile);
+  if (found.length === 0) return void 0;
+  const shown2 = found.slice(0, 10).map((p) => `'${p}'`);
+  const more = found.length > shown2.length ? ` and ${found.length - shown2.length} more` : "";
+  return `Artifact '${artifactName}' includes ${found.length === 1 ? "a file that usually holds" : "files that usually hold"} credentials: ${shown2.join(", ")}${more}. Anyone who can download the artifact can read ${found.length === 1 ? "it" : "them"}; leave hidden files out unless they are needed`;
+}
+function prepareSecretScan(artifactName, files, options, allowSecretsInFiles) {
+  if (allowSecretsInFiles !== void 0 && typeof allowSecretsInFiles !== "boolean") {
+    throw new ValidationError(
+      "ERR_FERRY_INVALID_OPTION",
+      `Option 'allowSecretsInFiles' must be a boolean; got ${typeof allowSecretsInFiles}`,
+      { option: "allowSecretsInFiles" }
+    );
+  }
+  const warning2 = credentialFilesWarning(
+    artifactName,
+    files.map((f) => f.artifactPath)
+  );
+  if (warning2 !== void 0) options.logger.warn(warning2);
+  if (allowSecretsInFiles === true) {
+    options.logger.debug(`Secret scan of the files of '${artifactName}' is off (allowSecretsInFiles)`);
+    return void 0;
+  }
+  const runtime = options.runtimeToken ? [{ value: options.runtimeToken, label: "the runtime token (ACTIONS_RUNTIME_TOKEN)" }] : [];
+  return SecretScanner.create(artifactName, [...runtime, ...registeredSecrets()]);
+}
 
 // src/pack/zip-writer/compressibility.ts
 import { promisify as promisify3 } from "node:util";
@@ -25686,8 +26354,10 @@ var EntrySource = class _EntrySource {
   #handle;
   #signal;
   #counters;
+  /** Sees every byte read (the secret scan), before it can be zipped. */
+  #scan;
   #closed;
-  constructor(sourcePath, name, handle, st, signal, counters) {
+  constructor(sourcePath, name, handle, st, signal, counters, scan) {
     this.sourcePath = sourcePath;
     this.name = name;
     this.#handle = handle;
@@ -25695,8 +26365,9 @@ var EntrySource = class _EntrySource {
     this.mtime = st.mtime;
     this.#signal = signal;
     this.#counters = counters;
+    this.#scan = scan;
   }
-  static async open(sourcePath, name, signal, counters) {
+  static async open(sourcePath, name, signal, counters, scan) {
     if (signal.aborted) throw new AbortError(signal.reason, { file: name });
     let handle;
     try {
@@ -25715,7 +26386,7 @@ var EntrySource = class _EntrySource {
           { file: name }
         );
       }
-      return new _EntrySource(sourcePath, name, handle, st, signal, counters);
+      return new _EntrySource(sourcePath, name, handle, st, signal, counters, scan);
     } catch (error2) {
       counters.openFiles--;
       await handle.close().catch(() => void 0);
@@ -25752,6 +26423,7 @@ var EntrySource = class _EntrySource {
     if (done < length) {
       throw this.changed(`it was ${this.size} bytes when opened and now ends after ${position + done}`);
     }
+    this.#scan?.feed(position, buf);
     return buf;
   }
   /**
@@ -25775,6 +26447,7 @@ var EntrySource = class _EntrySource {
     if (done < this.size) {
       throw this.changed(`it was ${this.size} bytes when opened and now ends after ${done}`);
     }
+    this.#scan?.feed(0, buf.subarray(0, this.size));
     return buf.subarray(0, this.size);
   }
   /** Throws `ERR_FERRY_SOURCE_CHANGED` if the file has grown beyond its size at open. */
@@ -25802,7 +26475,7 @@ var EntrySource = class _EntrySource {
     return this.#closed;
   }
 };
-function readSmallFileSync(sourcePath, name, limit, counters) {
+function readSmallFileSync(sourcePath, name, limit, counters, scan) {
   let fd;
   try {
     fd = openSync2(sourcePath, OPEN_FLAGS3);
@@ -25829,6 +26502,7 @@ function readSmallFileSync(sourcePath, name, limit, counters) {
         { context: { file: name } }
       );
     }
+    scan?.feed(0, data);
     return { data, mtime: st.mtime };
   } catch (error2) {
     throw isFerryError(error2) ? error2 : unreadable(sourcePath, name, error2);
@@ -26197,14 +26871,15 @@ var DEFAULT_DIRECTORY_MODE = 493;
 var DEFAULT_SYMLINK_MODE = 511;
 var CENTRAL_DIRECTORY_BATCH = 1024 * 1024;
 var MAX_QUEUED_TASKS = 256;
-var EMPTY = Buffer.alloc(0);
+var EMPTY2 = Buffer.alloc(0);
 var OPTION_KEYS2 = [
   "level",
   "concurrency",
   "chunkSize",
   "signal",
   "onEntry",
-  "forceZip64"
+  "forceZip64",
+  "secretScan"
 ];
 function invalidOption(option, message) {
   return new ValidationError("ERR_FERRY_INVALID_OPTION", `Option '${option}' ${message}`, { option });
@@ -26237,7 +26912,11 @@ function normalizeZipWriterOptions(options) {
   }
   const forceZip64 = options.forceZip64 ?? false;
   if (typeof forceZip64 !== "boolean") throw invalidOption("forceZip64", "must be a boolean");
-  return { level, concurrency, chunkSize, signal, onEntry, forceZip64 };
+  const secretScan = options.secretScan;
+  if (secretScan !== void 0 && !(secretScan instanceof SecretScanner)) {
+    throw invalidOption("secretScan", "must be a SecretScanner");
+  }
+  return { level, concurrency, chunkSize, signal, onEntry, forceZip64, secretScan };
 }
 function invalidName(name, reason) {
   return new ValidationError(
@@ -26494,13 +27173,19 @@ async function* deflatedFileTasks(ctx, record, source) {
   };
 }
 async function* fileTasks(ctx, input) {
-  const source = await EntrySource.open(input.sourcePath, input.name, ctx.signal, ctx.files);
+  const source = await EntrySource.open(
+    input.sourcePath,
+    input.name,
+    ctx.signal,
+    ctx.files,
+    ctx.options.secretScan?.file(input.name)
+  );
   try {
     const record = newRecord(ctx, input, source.mtime);
     const size = source.size;
     const storeOnly = ctx.options.level === 0 || isAlreadyCompressed(input.name);
     if (size <= ctx.wholeFileLimit) {
-      const data = size === 0 ? EMPTY : await source.read(0, size);
+      const data = size === 0 ? EMPTY2 : await source.read(0, size);
       await source.assertEnd();
       await source.close();
       yield storeOnly || size === 0 ? storedBufferTask(ctx, record, data) : smallFileTask(ctx, record, data);
@@ -26544,7 +27229,7 @@ async function* streamTasks(ctx, input) {
     const size = source.size;
     const storeOnly = ctx.options.level === 0 || isAlreadyCompressed(input.name);
     if (size <= ctx.wholeFileLimit) {
-      const data = size === 0 ? EMPTY : await source.read(0, size);
+      const data = size === 0 ? EMPTY2 : await source.read(0, size);
       await source.assertEnd();
       await source.close();
       yield storeOnly || size === 0 ? storedBufferTask(ctx, record, data) : smallFileTask(ctx, record, data);
@@ -26561,7 +27246,13 @@ async function* streamTasks(ctx, input) {
 var READ_AHEAD = 8;
 async function prefetchSmallFile(ctx, input) {
   if (ctx.signal.aborted) throw new AbortError(ctx.signal.reason, { file: input.name });
-  const small = readSmallFileSync(input.sourcePath, input.name, ctx.wholeFileLimit, ctx.files);
+  const small = readSmallFileSync(
+    input.sourcePath,
+    input.name,
+    ctx.wholeFileLimit,
+    ctx.files,
+    ctx.options.secretScan?.file(input.name)
+  );
   return small === void 0 ? { kind: "large" } : { kind: "small", data: small.data, mtime: small.mtime };
 }
 async function* produceTasks(ctx, inputs) {
@@ -26595,7 +27286,7 @@ async function* produceTasks(ctx, inputs) {
         yield* streamTasks(ctx, input);
         break;
       case "directory":
-        yield storedBufferTask(ctx, newRecord(ctx, input, ctx.now), EMPTY);
+        yield storedBufferTask(ctx, newRecord(ctx, input, ctx.now), EMPTY2);
         break;
       case "symlink":
         yield storedBufferTask(ctx, newRecord(ctx, input, ctx.now), input.target);
@@ -26726,28 +27417,139 @@ function createZipStream(inputs, options) {
 // src/backends/results/blob-download.ts
 import { createHash as createHash12 } from "node:crypto";
 import { open as open14 } from "node:fs/promises";
+import { dirname as dirname2 } from "node:path";
 import { Writable } from "node:stream";
-import { pipeline as pipeline7 } from "node:stream/promises";
+import { finished } from "node:stream/promises";
+
+// src/transport/error-body.ts
+function extractErrorMessage(body) {
+  const text = body.trim();
+  if (text === "") return void 0;
+  if (text.startsWith("{") || text.startsWith("[")) {
+    try {
+      const found = messageFrom(JSON.parse(text), 0);
+      if (found) return found;
+    } catch {
+    }
+  }
+  const xml = /<Message>([\s\S]*?)<\/Message>/i.exec(text);
+  if (xml?.[1]) return xml[1].trim().split("\n")[0];
+  if (/^<!doctype html|^<html/i.test(text)) {
+    const title = /<title>([\s\S]*?)<\/title>/i.exec(text);
+    return title?.[1]?.trim() || void 0;
+  }
+  return text.split("\n")[0]?.slice(0, 200);
+}
+function messageFrom(value, depth2) {
+  if (depth2 > 4 || value === null || value === void 0) return void 0;
+  if (typeof value === "string") return value.trim() || void 0;
+  if (Array.isArray(value)) {
+    const parts = value.map((v) => messageFrom(v, depth2 + 1)).filter((v) => Boolean(v));
+    return parts.length ? parts.join("; ") : void 0;
+  }
+  if (typeof value === "object") {
+    const record = value;
+    for (const key of ["message", "msg", "Message", "error_description", "errors", "error", "value"]) {
+      const found = messageFrom(record[key], depth2 + 1);
+      if (found) return found;
+    }
+  }
+  return void 0;
+}
+function mentionsRateLimit(message) {
+  return message !== void 0 && /rate limit/i.test(message);
+}
+
+// src/backends/results/blob-download.ts
+var DigestMismatchError = class extends IntegrityError {
+  name = "DigestMismatchError";
+  /** `sha256:<hex>` the service listed. */
+  expectedDigest;
+  /** `sha256:<hex>` of the bytes received (on the last download). */
+  actualDigest;
+  constructor(expectedHex, actualHex, downloads, context) {
+    super(
+      "ERR_FERRY_INTEGRITY",
+      `Digest mismatch: the service listed sha256:${expectedHex} but the bytes received hash to sha256:${actualHex} (downloaded ${downloads === 1 ? "once" : `${downloads} times`}); nothing was extracted`,
+      { context }
+    );
+    this.expectedDigest = `sha256:${expectedHex}`;
+    this.actualDigest = `sha256:${actualHex}`;
+  }
+};
+var Progress = class {
+  received = 0;
+  hash = createHash12("sha256");
+  etag;
+  contentType;
+  contentDisposition;
+  expectedTotal;
+  /** Forget everything: the next request is a fresh GET without Range. */
+  restart() {
+    this.received = 0;
+    this.hash = createHash12("sha256");
+    this.etag = void 0;
+    this.expectedTotal = void 0;
+  }
+};
 async function downloadBlob(url, file, options) {
-  let received = 0;
-  let hash = createHash12("sha256");
-  let etag;
-  let contentType;
-  let contentDisposition2;
-  let expectedTotal;
+  const started = Date.now();
+  const state = new Progress();
+  let current = url;
+  let refreshed = false;
+  for (let downloads = 1; ; ) {
+    const outcome = await fetchOnce(current, file, state, options);
+    if (outcome.kind === "refused") {
+      if (refreshed || !options.refreshUrl) throw refusedError(outcome, refreshed, started, options.context);
+      refreshed = true;
+      current = await options.refreshUrl();
+      continue;
+    }
+    if (state.expectedTotal !== void 0 && state.received !== state.expectedTotal) {
+      throw new IntegrityError(
+        "ERR_FERRY_INTEGRITY",
+        `Download has ${state.received} bytes, the server declared ${state.expectedTotal}`,
+        { context: options.context }
+      );
+    }
+    const sha256 = state.hash.digest("hex");
+    const expected = options.expectedSha256;
+    if (expected !== void 0 && sha256 !== expected) {
+      if (downloads >= 2) throw new DigestMismatchError(expected, sha256, downloads, options.context);
+      downloads++;
+      state.restart();
+      continue;
+    }
+    return {
+      size: state.received,
+      sha256,
+      contentType: state.contentType,
+      contentDisposition: state.contentDisposition
+    };
+  }
+}
+async function fetchOnce(url, file, state, options) {
   const read = async (res) => {
     const status = res.statusCode ?? 0;
+    if (status === 403) {
+      const body = (await readBody(res, 64 * 1024).catch(() => Buffer.alloc(0))).toString("utf8");
+      const code = res.headers["x-ms-error-code"];
+      return {
+        kind: "refused",
+        code: typeof code === "string" ? code : void 0,
+        message: extractErrorMessage(body),
+        body
+      };
+    }
     let append = false;
-    if (status === 206 && received > 0) {
+    if (status === 206 && state.received > 0) {
       const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers["content-range"] ?? ""));
-      if (!range || Number(range[1]) !== received) {
+      if (!range || Number(range[1]) !== state.received) {
         res.resume();
         throw new IntegrityError(
           "ERR_FERRY_INTEGRITY",
           `Resumed download returned an unexpected Content-Range '${res.headers["content-range"]}'`,
-          {
-            context: options.context
-          }
+          { context: options.context }
         );
       }
       append = true;
@@ -26757,30 +27559,36 @@ async function downloadBlob(url, file, options) {
         context: options.context
       });
     } else {
-      received = 0;
-      hash = createHash12("sha256");
+      state.restart();
       const tag = res.headers["etag"];
-      etag = typeof tag === "string" && !tag.startsWith("W/") ? tag : void 0;
-      contentType = res.headers["content-type"];
+      state.etag = typeof tag === "string" && !tag.startsWith("W/") ? tag : void 0;
+      state.contentType = res.headers["content-type"];
       const disposition = res.headers["content-disposition"];
-      contentDisposition2 = typeof disposition === "string" ? disposition : void 0;
+      state.contentDisposition = typeof disposition === "string" ? disposition : void 0;
       const length = res.headers["content-length"];
-      expectedTotal = length === void 0 ? void 0 : Number(length);
+      state.expectedTotal = length === void 0 ? void 0 : Number(length);
     }
     const declared = res.headers["content-length"] === void 0 ? void 0 : Number(res.headers["content-length"]);
     let got = 0;
     const handle = await open14(file, append ? "a" : "w");
+    const watchdog = watchThroughput(
+      options.stall ?? options.http.stallPolicy,
+      "Download",
+      options.context,
+      (error2) => res.destroy(error2)
+    );
     const persisted = (chunks) => {
       for (const chunk of chunks) {
         got += chunk.length;
-        received += chunk.length;
-        hash.update(chunk);
+        state.received += chunk.length;
+        state.hash.update(chunk);
       }
-      options.onBytes?.(received);
+      options.onBytes?.(state.received);
     };
     const sink = new Writable({
       highWaterMark: 4 * 1024 * 1024,
       write(chunk, _encoding, done) {
+        watchdog.add(chunk.length);
         handle.write(chunk).then(() => {
           persisted([chunk]);
           done();
@@ -26788,6 +27596,7 @@ async function downloadBlob(url, file, options) {
       },
       writev(entries, done) {
         const chunks = entries.map((e) => e.chunk);
+        for (const chunk of chunks) watchdog.add(chunk.length);
         handle.writev(chunks).then(() => {
           persisted(chunks);
           done();
@@ -26795,14 +27604,24 @@ async function downloadBlob(url, file, options) {
       }
     });
     try {
-      await pipeline7(res, sink);
+      await drain(res, sink);
     } catch (error2) {
-      throw new IntegrityError("ERR_FERRY_INTEGRITY", `Download broke off after ${received} bytes`, {
-        cause: error2,
-        retryable: true,
-        context: options.context
-      });
+      if (error2 instanceof StalledTransferError) throw error2;
+      if (findResourceFailure(error2)) {
+        throw await asResourceError(error2, {
+          context: options.context,
+          // The temporary directory holding `file` is removed; its parent is tempDir.
+          removedOnFailure: dirname2(file),
+          neededBytes: state.expectedTotal ?? declared
+        });
+      }
+      throw new IntegrityError(
+        "ERR_FERRY_INTEGRITY",
+        declared === void 0 ? `Download broke off after ${state.received} bytes` : `Download truncated: the connection closed after ${got} of ${declared} bytes (${state.received} in total)`,
+        { cause: error2, retryable: true, context: options.context }
+      );
     } finally {
+      watchdog.stop();
       await handle.close();
     }
     if (declared !== void 0 && got !== declared) {
@@ -26811,32 +27630,49 @@ async function downloadBlob(url, file, options) {
         context: options.context
       });
     }
+    return { kind: "complete" };
   };
-  await options.http.request(
+  return options.http.request(
     {
       slot: 0,
       method: "GET",
       url,
-      headers: () => received > 0 && etag ? { range: `bytes=${received}-`, "if-match": etag } : {},
+      headers: () => state.received > 0 && state.etag ? { range: `bytes=${state.received}-`, "if-match": state.etag } : {},
+      okStatuses: [403],
       operation: options.operation,
       context: options.context
     },
     read
   );
-  if (expectedTotal !== void 0 && received !== expectedTotal) {
-    throw new IntegrityError(
-      "ERR_FERRY_INTEGRITY",
-      `Download has ${received} bytes, the server declared ${expectedTotal}`,
-      {
-        context: options.context
-      }
-    );
+}
+async function drain(res, sink) {
+  sink.once("error", (error2) => res.destroy(error2));
+  res.pipe(sink, { end: false });
+  let broken;
+  try {
+    await finished(res);
+  } catch (error2) {
+    broken = error2;
+    res.unpipe(sink);
   }
-  return { size: received, sha256: hash.digest("hex"), contentType, contentDisposition: contentDisposition2 };
+  sink.end();
+  await finished(sink);
+  if (broken !== void 0) throw broken;
+}
+function refusedError(outcome, refreshed, started, context) {
+  const why = [outcome.code, outcome.message?.slice(0, 200)].filter(Boolean).join(": ");
+  const elapsed = ((Date.now() - started) / 1e3).toFixed(1);
+  return new HttpError(
+    "ERR_FERRY_UNAUTHORIZED",
+    refreshed ? `The blob store refused the signed download URL ${elapsed} s into the download (HTTP 403${why ? ` ${why}` : ""}), and refused the fresh URL from GetSignedArtifactURL too; not retrying` : `The blob store refused the signed download URL ${elapsed} s into the download (HTTP 403${why ? ` ${why}` : ""}); it may have expired`,
+    403,
+    outcome.body,
+    { context: { ...context, status: 403 } }
+  );
 }
 function normalizeDigest(digest3) {
   if (!digest3) return void 0;
-  const hex = digest3.toLowerCase().replace(/^sha256:/, "");
+  const hex = digest3.trim().toLowerCase().replace(/^sha256:/, "");
   return /^[0-9a-f]{64}$/.test(hex) ? hex : void 0;
 }
 
@@ -26860,7 +27696,28 @@ var AZURE_VERSION = "2024-11-04";
 
 // src/backends/results/blob-upload.ts
 var DEFAULT_BLOCK_SIZE = 8 * 1024 * 1024;
+var CHECKSUM_MISMATCH = /* @__PURE__ */ new Set(["Md5Mismatch", "Crc64Mismatch"]);
 async function uploadBlob(signedUrl, source, options) {
+  const started = Date.now();
+  const first = await stageAll(signedUrl, source, options, started);
+  if (await commit(signedUrl, first.ids, options, started) === "committed") {
+    return { size: first.size, sha256: first.sha256, blocks: first.ids.length };
+  }
+  if (!options.reopen) throw invalidBlockList(options.context, false);
+  const again = await stageAll(signedUrl, await options.reopen(), options, started);
+  if (again.size !== first.size || again.sha256 !== first.sha256) {
+    throw new FerryError(
+      "ERR_FERRY_SOURCE_CHANGED",
+      `The store lost a staged block (InvalidBlockList) and the files changed before they could be staged again (${first.size} bytes sha256:${first.sha256} before, ${again.size} bytes sha256:${again.sha256} now); nothing was committed`,
+      { context: options.context }
+    );
+  }
+  if (await commit(signedUrl, again.ids, options, started) === "committed") {
+    return { size: again.size, sha256: again.sha256, blocks: again.ids.length };
+  }
+  throw invalidBlockList(options.context, true);
+}
+async function stageAll(signedUrl, source, options, started) {
   const { http: http3, operation } = options;
   const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
   const hash = createHash13("sha256");
@@ -26874,21 +27731,25 @@ async function uploadBlob(signedUrl, source, options) {
     const slot = freeSlots.pop();
     const id = blockId(index2);
     ids.push(id);
+    const url = withQuery(signedUrl, { comp: "block", blockid: id });
     const task = http3.request(
       {
         slot,
         method: "PUT",
-        url: withQuery(signedUrl, { comp: "block", blockid: id }),
+        url,
         headers: {
           "content-type": "application/octet-stream",
           "content-md5": md5Base64(block),
           "x-ms-version": AZURE_VERSION
         },
         body: block,
+        // 400 is read here: Md5Mismatch means the bytes were damaged on the way and is retried.
+        okStatuses: [400],
+        describeFailure: (status, message) => refusedUrl(status, message, started),
         operation,
         context: options.context
       },
-      discardBody
+      (res) => acceptBlock(res, index2, url, options.context)
     ).then(() => {
       staged += block.length;
       options.onBytes?.(staged);
@@ -26942,27 +27803,90 @@ async function uploadBlob(signedUrl, source, options) {
       context: options.context
     });
   }
-  await http3.request(
+  return { ids, size, sha256: hash.digest("hex") };
+}
+async function commit(signedUrl, ids, options, started) {
+  const url = withQuery(signedUrl, { comp: "blocklist" });
+  return options.http.request(
     {
       slot: 0,
       method: "PUT",
-      url: withQuery(signedUrl, { comp: "blocklist" }),
+      url,
       headers: {
         "content-type": "application/xml; charset=utf-8",
         "x-ms-blob-content-type": options.contentType,
         "x-ms-version": AZURE_VERSION
       },
       body: blockListXml(ids),
-      operation,
+      okStatuses: [400],
+      describeFailure: (status, message) => refusedUrl(status, message, started),
+      operation: options.operation,
       context: options.context
     },
-    discardBody
+    async (res) => {
+      if (res.statusCode !== 400) {
+        await discardBody(res);
+        return "committed";
+      }
+      const error2 = await blobError(res);
+      if (error2.code === "InvalidBlockList") return "invalid-block-list";
+      throw badRequest2(url, error2, options.context);
+    }
   );
-  return { size, sha256: hash.digest("hex"), blocks: ids.length };
+}
+async function acceptBlock(res, index, url, context) {
+  if (res.statusCode !== 400) {
+    await discardBody(res);
+    return;
+  }
+  const error2 = await blobError(res);
+  if (isChecksumMismatch(error2)) {
+    throw new IntegrityError(
+      "ERR_FERRY_INTEGRITY",
+      `Block ${index} arrived corrupted: the blob store computed a different checksum (${[error2.code, error2.message].filter(Boolean).join(": ")}); sending it again`,
+      { retryable: true, context: { ...context, status: 400 } }
+    );
+  }
+  throw badRequest2(url, error2, context);
+}
+function isChecksumMismatch(error2) {
+  if (error2.code !== void 0 && CHECKSUM_MISMATCH.has(error2.code)) return true;
+  return /\b(content-?md5|md5|crc64)\b.*\b(doesn'?t|does not|did not) match/i.test(error2.message ?? "");
+}
+async function blobError(res) {
+  const body = (await readBody(res, 64 * 1024).catch(() => Buffer.alloc(0))).toString("utf8");
+  const header2 = res.headers["x-ms-error-code"];
+  const code = typeof header2 === "string" ? header2 : /<Code>([^<]{1,100})<\/Code>/.exec(body)?.[1] ?? void 0;
+  return { code, message: extractErrorMessage(body), body };
+}
+function badRequest2(url, error2, context) {
+  const detail = [error2.code, error2.message?.slice(0, 200)].filter(Boolean).join(": ");
+  return new HttpError(
+    "ERR_FERRY_HTTP",
+    `Request failed with status code 400: PUT ${urlWithoutQuery(url)}${detail ? `: ${detail}` : ""}`,
+    400,
+    error2.body,
+    { context: { ...context, method: "PUT", status: 400 } }
+  );
+}
+function refusedUrl(status, message, started) {
+  if (status !== 403) return void 0;
+  const elapsed = ((Date.now() - started) / 1e3).toFixed(1);
+  return {
+    code: "ERR_FERRY_UNAUTHORIZED",
+    message: `The blob store refused the signed upload URL ${elapsed} s after it was issued${message ? ` (${message})` : ""}; it has most likely expired. An upload URL cannot be renewed: nothing was finalized, start the upload again`
+  };
+}
+function invalidBlockList(context, restaged) {
+  return new FerryError(
+    "ERR_FERRY_PROTOCOL",
+    restaged ? "The blob store rejected the block list (InvalidBlockList) again after every block was staged a second time; nothing was finalized" : "The blob store rejected the block list (InvalidBlockList: a staged block is missing) and the source cannot be read again; nothing was finalized",
+    { context }
+  );
 }
 
 // src/backends/results/content-disposition.ts
-import path5 from "node:path";
+import path6 from "node:path";
 function fileNameFromDisposition(header2, fallback) {
   const candidates = [];
   if (header2) {
@@ -26987,7 +27911,7 @@ function safeDecode(value) {
 }
 var WINDOWS_RESERVED2 = /^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\..*)?$/i;
 function sanitizeBaseName(name) {
-  const base = path5.posix.basename(name.replace(/\\/g, "/"));
+  const base = path6.posix.basename(name.replace(/\\/g, "/"));
   const cleaned = base.replace(/[\u0000-\u001f\u007f<>:"|?*]/g, "_").replace(/[. ]+$/, "");
   if (!cleaned || cleaned === "." || cleaned === ".." || WINDOWS_RESERVED2.test(cleaned) || cleaned.length > 255)
     return void 0;
@@ -26995,7 +27919,7 @@ function sanitizeBaseName(name) {
 }
 
 // src/backends/results/mime.ts
-import path6 from "node:path";
+import path7 from "node:path";
 var TYPES = {
   ".txt": "text/plain",
   ".log": "text/plain",
@@ -27022,8 +27946,34 @@ var TYPES = {
   ".wasm": "application/wasm"
 };
 function mimeTypeFor(fileName) {
-  return TYPES[path6.extname(fileName).toLowerCase()] ?? "application/octet-stream";
+  return TYPES[path7.extname(fileName).toLowerCase()] ?? "application/octet-stream";
 }
+
+// src/transport/operation.ts
+var Operation = class {
+  constructor(name, parent) {
+    this.name = name;
+    this.signal = parent ? AbortSignal.any([parent, this.#controller.signal]) : this.#controller.signal;
+  }
+  name;
+  signal;
+  #controller = new AbortController();
+  #failure;
+  /** Records the first fatal error and stops every other worker. */
+  fail(error2) {
+    if (this.#failure) return;
+    this.#failure = error2;
+    this.#controller.abort(error2);
+  }
+  get failure() {
+    return this.#failure;
+  }
+  /** Throws the recorded failure, or AbortError when the caller cancelled. Call before each request. */
+  throwIfStopped() {
+    if (this.#failure) throw this.#failure;
+    if (this.signal.aborted) throw new AbortError(this.signal.reason, { operation: this.name });
+  }
+};
 
 // src/backends/results/twirp.ts
 var TwirpClient = class {
@@ -27036,21 +27986,38 @@ var TwirpClient = class {
   config;
   #origin;
   call(method, body, options) {
-    return this.http.request(
-      {
-        slot: options.slot ?? 0,
-        method: "POST",
-        url: `${this.#origin}/twirp/${TWIRP_SERVICE}/${method}`,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(withoutDefaults(body)),
-        bearer: this.config.token,
-        operation: options.operation,
-        context: options.context,
-        ...options.reconcile ? { networkErrors: "throw" } : {},
-        describeFailure: (status, message) => describeTwirpFailure(method, status, message)
-      },
-      (res) => readJson(res)
-    );
+    return this.http.request(this.#spec(method, body, options, []), (res) => readJson(res));
+  }
+  /**
+   * Like {@link call}, but the HTTP statuses in `refused` come back as an outcome instead of a
+   * thrown (and operation-stopping) error, for a caller that must look around before failing
+   * (a FinalizeArtifact refused after the blob was committed).
+   */
+  callAllowing(method, body, options, refused) {
+    return this.http.request(this.#spec(method, body, options, refused), async (res) => {
+      const status = res.statusCode ?? 0;
+      if (status >= 200 && status < 300) return { status: "ok", value: await readJson(res) };
+      const text = await readText(res);
+      return { status: "refused", httpStatus: status, message: extractErrorMessage(text)?.slice(0, 200) };
+    });
+  }
+  #spec(method, body, options, okStatuses) {
+    return {
+      slot: options.slot ?? 0,
+      method: "POST",
+      url: `${this.#origin}/twirp/${TWIRP_SERVICE}/${method}`,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(withoutDefaults(body)),
+      bearer: this.config.token,
+      operation: options.operation,
+      context: options.context,
+      call: method,
+      ...okStatuses.length ? { okStatuses } : {},
+      ...options.reconcile ? { networkErrors: "throw" } : {},
+      ...options.firstAttempt !== void 0 ? { firstAttempt: options.firstAttempt } : {},
+      ...options.startedAt !== void 0 ? { startedAt: options.startedAt } : {},
+      describeFailure: (status, message) => describeTwirpFailure(method, status, message)
+    };
   }
 };
 function describeTwirpFailure(method, status, message) {
@@ -27082,7 +28049,7 @@ function toSafeId(value) {
 }
 
 // src/backends/results/results-backend.ts
-var RECONCILE_ATTEMPTS = 5;
+var ABANDON_TIMEOUT_MS = 1e4;
 var ResultsBackend = class {
   constructor(config, tempDir) {
     this.config = config;
@@ -27103,7 +28070,7 @@ var ResultsBackend = class {
       );
     }
     const single = spec.files[0];
-    const name = archive || !single ? spec.name : path7.posix.basename(single.artifactPath);
+    const name = archive || !single ? spec.name : path8.posix.basename(single.artifactPath);
     return this.#send(
       {
         name,
@@ -27112,13 +28079,18 @@ var ResultsBackend = class {
         overwrite: spec.overwrite ?? false,
         totalOriginal: sumSizes(spec),
         fileCount: spec.files.length,
+        replayable: true,
         open: async (onEntry) => archive ? createZipStream(zipInputs(spec), {
           level: spec.compressionLevel,
           signal: ctx.operation.signal,
-          onEntry
-        }) : createReadStream3(single.absolutePath, {
-          highWaterMark: 1024 * 1024
-        })
+          onEntry: checkListedSizes(spec, onEntry),
+          ...spec.secretScan ? { secretScan: spec.secretScan } : {}
+        }) : scanned(
+          spec,
+          createReadStream3(single.absolutePath, {
+            highWaterMark: 1024 * 1024
+          })
+        )
       },
       ctx
     );
@@ -27135,7 +28107,7 @@ var ResultsBackend = class {
       if (input.kind === "directory") continue;
       fileCount++;
       if (input.kind === "stream") totalOriginal += input.size;
-      else if (input.kind === "file") totalOriginal += (await stat6(input.sourcePath)).size;
+      else if (input.kind === "file") totalOriginal += (await stat8(input.sourcePath)).size;
     }
     let onEntryHook;
     const zip = createZipStream(inputs, {
@@ -27165,11 +28137,53 @@ var ResultsBackend = class {
   }
   /** The shared tail of every upload: (overwrite) → CreateArtifact → blob upload → FinalizeArtifact. */
   async #send(upload, ctx) {
-    const { name, contentType, totalOriginal, fileCount } = upload;
+    const { name, contentType } = upload;
     const context = { operation: "upload", artifactName: name };
     const twirp = new TwirpClient(ctx.http, this.config);
     if (upload.overwrite) await this.#deleteIfPresent(twirp, name, ctx);
     const signedUrl = await this.#create(twirp, name, contentType, upload.retentionDays, ctx, context);
+    try {
+      return await this.#transferAndFinalize(upload, signedUrl, twirp, ctx, context);
+    } catch (error2) {
+      await this.#abandon(twirp, name, ctx, context);
+      throw error2;
+    }
+  }
+  /**
+   * A created artifact that was not finalized is deleted (invariant I3), so the failure leaves
+   * nothing behind and a re-run can use the name at once instead of meeting a conflict with its
+   * own half upload. A finalized one is left alone: a refused or unheard finalize may still have
+   * committed it, and the error already names it. One attempt per call, ten seconds in all,
+   * whatever stopped the upload; when it fails, a warning names the artifact as created and not
+   * finalized.
+   */
+  async #abandon(twirp, name, ctx, context) {
+    const cleanup = new Operation("upload", AbortSignal.timeout(ABANDON_TIMEOUT_MS));
+    const once = { operation: cleanup, context, firstAttempt: ctx.http.policy.maxAttempts };
+    try {
+      const listed = await twirp.call(
+        "ListArtifacts",
+        { ...this.#ids(), name_filter: name },
+        once
+      );
+      if ((listed.artifacts ?? []).some((a) => a.name === name)) return;
+      const outcome = await twirp.callAllowing(
+        "DeleteArtifact",
+        { ...this.#ids(), name },
+        once,
+        [404, 409]
+      );
+      ctx.logger.debug(
+        outcome.status === "ok" ? `Deleted the unfinalized artifact '${name}' after the failed upload` : `The failed upload of '${name}' left nothing this job may delete (${outcome.httpStatus})`
+      );
+    } catch (error2) {
+      ctx.logger.warn(
+        `Artifact '${name}' was created but not finalized, and could not be deleted (${error2 instanceof Error ? error2.message : String(error2)}); the service may hold the name until it expires the upload`
+      );
+    }
+  }
+  async #transferAndFinalize(upload, signedUrl, twirp, ctx, context) {
+    const { name, contentType, totalOriginal, fileCount } = upload;
     let filesDone = 0;
     const source = await upload.open(() => {
       filesDone++;
@@ -27179,6 +28193,7 @@ var ResultsBackend = class {
       operation: ctx.operation,
       context,
       contentType,
+      reopen: upload.replayable ? () => upload.open(() => void 0) : void 0,
       onBytes: (staged) => ctx.onProgress?.({
         operation: "upload",
         artifactName: name,
@@ -27213,7 +28228,8 @@ var ResultsBackend = class {
       spec,
       this.tempDir,
       ctx,
-      context
+      context,
+      signed.refresh
     );
   }
   /**
@@ -27223,24 +28239,43 @@ var ResultsBackend = class {
   async downloadVerified(spec, ctx) {
     const context = { operation: "download", artifactName: spec.name };
     const signed = await this.#signedDownload(spec, ctx, context);
-    return fetchVerifiedBlob(signed.url, signed.name, signed.expectedHex, this.tempDir, ctx, context, true);
+    return fetchVerifiedBlob(
+      signed.url,
+      signed.name,
+      signed.expectedHex,
+      this.tempDir,
+      ctx,
+      context,
+      true,
+      signed.refresh
+    );
   }
   async #signedDownload(spec, ctx, context) {
     const twirp = new TwirpClient(ctx.http, this.config);
     const artifact = await this.#resolve(twirp, spec, ctx, context);
-    const signed = await twirp.call(
-      "GetSignedArtifactURL",
-      {
-        workflow_run_backend_id: artifact.workflow_run_backend_id ?? artifact.workflowRunBackendId ?? this.config.ids.workflowRunBackendId,
-        workflow_job_run_backend_id: artifact.workflow_job_run_backend_id ?? artifact.workflowJobRunBackendId ?? this.config.ids.workflowJobRunBackendId,
-        name: artifact.name
-      },
-      { operation: ctx.operation, context }
-    );
-    const url = signed.signed_url ?? signed.signedUrl;
-    if (!url)
-      throw new FerryError("ERR_FERRY_PROTOCOL", "GetSignedArtifactURL returned no signed_url", { context });
-    return { url, name: artifact.name, expectedHex: normalizeDigest(artifact.digest) };
+    const sign = async () => {
+      const signed = await twirp.call(
+        "GetSignedArtifactURL",
+        {
+          workflow_run_backend_id: artifact.workflow_run_backend_id ?? artifact.workflowRunBackendId ?? this.config.ids.workflowRunBackendId,
+          workflow_job_run_backend_id: artifact.workflow_job_run_backend_id ?? artifact.workflowJobRunBackendId ?? this.config.ids.workflowJobRunBackendId,
+          name: artifact.name
+        },
+        { operation: ctx.operation, context }
+      );
+      const url = signed.signed_url ?? signed.signedUrl;
+      if (!url)
+        throw new FerryError("ERR_FERRY_PROTOCOL", "GetSignedArtifactURL returned no signed_url", {
+          context
+        });
+      return url;
+    };
+    return {
+      url: await sign(),
+      name: artifact.name,
+      expectedHex: normalizeDigest(artifact.digest),
+      refresh: sign
+    };
   }
   async list(ctx, options = {}) {
     const twirp = new TwirpClient(ctx.http, this.config);
@@ -27260,13 +28295,43 @@ var ResultsBackend = class {
   }
   async delete(name, ctx) {
     const twirp = new TwirpClient(ctx.http, this.config);
-    const response = await twirp.call(
-      "DeleteArtifact",
-      { ...this.#ids(), name },
-      { operation: ctx.operation, context: { operation: "delete", artifactName: name } }
-    );
-    requireOk("DeleteArtifact", response, { operation: "delete", artifactName: name });
-    return toSafeId(response.artifact_id ?? response.artifactId);
+    return this.#deleteArtifact(twirp, name, ctx, { operation: "delete", artifactName: name });
+  }
+  /**
+   * DeleteArtifact, reconciled: a network error after the request left may mean the artifact
+   * is already gone, so a repeat's "not found" is the success that was not heard, not an error
+   * (and not a reason to stop the operation). Attempts and time are counted by the retry policy
+   * across the repeats. `missingOk`: "not found" on the first attempt is fine too (overwrite: a
+   * concurrent overwrite may have deleted it first; the name is free either way).
+   */
+  async #deleteArtifact(twirp, name, ctx, context, missingOk = false) {
+    const startedAt = ctx.http.now();
+    let lostResponse = false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const outcome = await twirp.callAllowing(
+          "DeleteArtifact",
+          { ...this.#ids(), name },
+          { operation: ctx.operation, context, reconcile: true, firstAttempt: attempt, startedAt },
+          lostResponse || missingOk ? [404] : []
+        );
+        if (outcome.status === "refused") {
+          ctx.logger.debug(`DeleteArtifact for '${name}': the earlier, unanswered attempt deleted it`);
+          return void 0;
+        }
+        requireOk("DeleteArtifact", outcome.value, context);
+        return toSafeId(outcome.value.artifact_id ?? outcome.value.artifactId);
+      } catch (error2) {
+        if (!isFerryError(error2)) throw error2;
+        attempt = Math.max(attempt, error2.context.attempt ?? attempt);
+        const again = await ctx.http.retryStep(
+          { call: "DeleteArtifact", attempt, startedAt, error: error2 },
+          ctx.operation.signal
+        );
+        if (!again) throw error2;
+        lostResponse = lostResponse || error2.code === "ERR_FERRY_NETWORK" || error2.code === "ERR_FERRY_TIMEOUT";
+      }
+    }
   }
   #ids() {
     return {
@@ -27280,18 +28345,14 @@ var ResultsBackend = class {
       artifactName: name
     });
     if (!existing.some((a) => a.name === name)) return;
-    const response = await twirp.call(
-      "DeleteArtifact",
-      { ...this.#ids(), name },
-      { operation: ctx.operation, context: { operation: "upload", artifactName: name } }
-    );
-    requireOk("DeleteArtifact", response, { operation: "upload", artifactName: name });
+    await this.#deleteArtifact(twirp, name, ctx, { operation: "upload", artifactName: name }, true);
     ctx.logger.info(`Deleted the existing artifact '${name}' (overwrite)`);
   }
   /**
    * CreateArtifact, reconciled: a network error after the request left may mean the artifact
    * was created. A finalized artifact of the same name is a real conflict; a 409 that only our
    * own lost create caused is cleared by deleting that unfinalized artifact and creating again.
+   * Attempts and time are counted by the retry policy across the repeats.
    */
   async #create(twirp, name, mimeType, retentionDays, ctx, context) {
     const body = {
@@ -27302,13 +28363,28 @@ var ResultsBackend = class {
       ...retentionDays ? { expires_at: expiresAt(retentionDays) } : {}
     };
     let lostResponse = false;
+    const startedAt = ctx.http.now();
     for (let attempt = 1; ; attempt++) {
       try {
-        const response = await twirp.call("CreateArtifact", body, {
-          operation: ctx.operation,
-          context,
-          reconcile: true
-        });
+        const outcome = await twirp.callAllowing(
+          "CreateArtifact",
+          body,
+          { operation: ctx.operation, context, reconcile: true, firstAttempt: attempt, startedAt },
+          [409]
+        );
+        if (outcome.status === "refused") {
+          if (!lostResponse) {
+            throw new FerryError(
+              "ERR_FERRY_CONFLICT",
+              `An artifact named '${name}' already exists in this workflow run; use overwrite to replace it` + (outcome.message ? ` (CreateArtifact: ${outcome.message})` : ""),
+              { context }
+            );
+          }
+          await this.#deleteArtifact(twirp, name, ctx, context);
+          lostResponse = false;
+          continue;
+        }
+        const response = outcome.value;
         requireOk("CreateArtifact", response, context);
         const url = response.signed_upload_url ?? response.signedUploadUrl;
         if (!url)
@@ -27317,27 +28393,13 @@ var ResultsBackend = class {
           });
         return url;
       } catch (error2) {
-        if (!isFerryError(error2)) throw error2;
-        if (error2.code === "ERR_FERRY_CONFLICT") {
-          if (!lostResponse) {
-            throw new FerryError(
-              "ERR_FERRY_CONFLICT",
-              `An artifact named '${name}' already exists in this workflow run; use overwrite to replace it`,
-              {
-                cause: error2,
-                context
-              }
-            );
-          }
-          await twirp.call(
-            "DeleteArtifact",
-            { ...this.#ids(), name },
-            { operation: ctx.operation, context }
-          );
-          lostResponse = false;
-          continue;
-        }
-        if (!error2.retryable || attempt >= RECONCILE_ATTEMPTS) throw error2;
+        if (!isFerryError(error2) || !error2.retryable) throw error2;
+        attempt = Math.max(attempt, error2.context.attempt ?? attempt);
+        const again = await ctx.http.retryStep(
+          { call: "CreateArtifact", attempt, startedAt, error: error2 },
+          ctx.operation.signal
+        );
+        if (!again) throw error2;
         ctx.logger.debug(`CreateArtifact for '${name}' lost its response (${error2.message}); reconciling`);
         const finalized = await this.#listRaw(twirp, { name_filter: name }, ctx, context);
         if (finalized.some((a) => a.name === name)) {
@@ -27348,37 +28410,83 @@ var ResultsBackend = class {
           );
         }
         lostResponse = true;
-        await ctx.http.pause(attempt, ctx.operation.signal);
       }
     }
   }
   /**
    * FinalizeArtifact, reconciled: when the response is lost, the listing says whether the
    * server committed it (same name and digest), so a retry never finalizes twice or fails a
-   * finalize that succeeded.
+   * finalize that succeeded. A finalize the service refuses (`ok: false`, 409) after the blob was
+   * committed is never taken for success: the error carries the digest, and the id when the
+   * service lists the artifact, so the caller can reconcile.
    */
   async #finalize(twirp, name, size, digest3, ctx, context) {
     const body = { ...this.#ids(), name, size: String(size), hash: digest3 };
+    const finalizeContext = { ...context, digest: digest3 };
+    const startedAt = ctx.http.now();
     for (let attempt = 1; ; attempt++) {
       try {
-        const response = await twirp.call("FinalizeArtifact", body, {
-          operation: ctx.operation,
-          context,
-          reconcile: true
-        });
-        requireOk("FinalizeArtifact", response, context);
-        return toSafeId(response.artifact_id ?? response.artifactId);
+        const outcome = await twirp.callAllowing(
+          "FinalizeArtifact",
+          body,
+          {
+            operation: ctx.operation,
+            context: finalizeContext,
+            reconcile: true,
+            firstAttempt: attempt,
+            startedAt
+          },
+          [409]
+        );
+        if (outcome.status === "refused" || outcome.value.ok !== true) {
+          throw await this.#finalizeRefused(
+            twirp,
+            name,
+            size,
+            digest3,
+            outcome.status === "refused" ? `HTTP ${outcome.httpStatus}${outcome.message ? `: ${outcome.message}` : ""}` : "ok: false",
+            outcome.status === "refused" ? "ERR_FERRY_CONFLICT" : "ERR_FERRY_PROTOCOL",
+            ctx,
+            finalizeContext
+          );
+        }
+        return toSafeId(outcome.value.artifact_id ?? outcome.value.artifactId);
       } catch (error2) {
-        if (!isFerryError(error2) || !error2.retryable || attempt >= RECONCILE_ATTEMPTS) throw error2;
+        if (!isFerryError(error2) || !error2.retryable) throw error2;
+        attempt = Math.max(attempt, error2.context.attempt ?? attempt);
+        const again = await ctx.http.retryStep(
+          { call: "FinalizeArtifact", attempt, startedAt, error: error2 },
+          ctx.operation.signal
+        );
+        if (!again) throw error2;
         ctx.logger.debug(`FinalizeArtifact for '${name}' lost its response (${error2.message}); reconciling`);
-        const listed = await this.#listRaw(twirp, { name_filter: name }, ctx, context);
+        const listed = await this.#listRaw(twirp, { name_filter: name }, ctx, finalizeContext);
         const committed = listed.find(
           (a) => a.name === name && normalizeDigest(a.digest) === normalizeDigest(digest3)
         );
         if (committed) return toSafeId(committed.database_id ?? committed.databaseId);
-        await ctx.http.pause(attempt, ctx.operation.signal);
       }
     }
+  }
+  /** The error for a refused finalize, with what the service lists under the name (P33). */
+  async #finalizeRefused(twirp, name, size, digest3, answer, code, ctx, context) {
+    let listed;
+    let lookup = "";
+    try {
+      const artifacts = await this.#listRaw(twirp, { name_filter: name }, ctx, context);
+      listed = artifacts.filter((a) => a.name === name).sort(
+        (a, b) => (toSafeId(b.database_id ?? b.databaseId) ?? 0) - (toSafeId(a.database_id ?? a.databaseId) ?? 0)
+      )[0];
+    } catch (error2) {
+      lookup = `; listing it to check failed too (${error2 instanceof Error ? error2.message : String(error2)})`;
+    }
+    const id = listed ? toSafeId(listed.database_id ?? listed.databaseId) : void 0;
+    const state = listed ? normalizeDigest(listed.digest) === normalizeDigest(digest3) ? `the service lists it as artifact ${id ?? "?"} with this digest, so it may be complete` : `the service lists an artifact ${id ?? "?"} of that name with ${listed.digest ? `digest ${listed.digest}` : "no digest"}` : `the service lists no finalized artifact of that name${lookup}`;
+    return new FerryError(
+      code,
+      `FinalizeArtifact refused artifact '${name}' after its ${size} bytes were uploaded (${answer}); ${state}. Check the artifact before uploading it again`,
+      { context: { ...context, ...id !== void 0 ? { artifactId: id } : {} } }
+    );
   }
   async #resolve(twirp, spec, ctx, context) {
     const filter = spec.id !== void 0 ? { id_filter: String(spec.id) } : { name_filter: spec.name };
@@ -27399,17 +28507,20 @@ var ResultsBackend = class {
     return Array.isArray(response.artifacts) ? response.artifacts : [];
   }
 };
-async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, verify) {
+async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, verify, refreshUrl) {
   await mkdir11(tempDir, { recursive: true });
-  const work = await mkdtemp3(path7.join(tempDir, "ferry-download-"));
+  const work = await mkdtemp3(path8.join(tempDir, "ferry-download-"));
   let disposed;
   const dispose = () => disposed ??= rm10(work, { recursive: true, force: true });
   try {
-    const file = path7.join(work, "blob");
+    const file = path8.join(work, "blob");
     const blob = await downloadBlob(url, file, {
       http: ctx.http,
       operation: ctx.operation,
       context,
+      // Verified downloads get one re-download on a mismatch (transit damage) and a fresh URL on a 403.
+      expectedSha256: verify ? expectedHex : void 0,
+      refreshUrl,
       onBytes: (received) => ctx.onProgress?.({
         operation: "download",
         artifactName: name,
@@ -27439,7 +28550,7 @@ async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, 
     throw error2;
   }
 }
-async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx, context) {
+async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx, context, refreshUrl) {
   const blob = await fetchVerifiedBlob(
     url,
     name,
@@ -27447,14 +28558,15 @@ async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx
     tempDir,
     ctx,
     context,
-    spec.verifyDigest ?? true
+    spec.verifyDigest ?? true,
+    refreshUrl
   );
   try {
     await spec.beforeWrite?.();
     const conflict2 = spec.conflict ?? "overwrite";
     const digest3 = `sha256:${blob.sha256}`;
     const mismatch = blob.digestMismatch && blob.expectedHex !== void 0 ? { digestMismatch: true, expectedDigest: `sha256:${blob.expectedHex}` } : {};
-    const target = path7.resolve(spec.targetDirectory);
+    const target = path8.resolve(spec.targetDirectory);
     const mime = (blob.contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
     const isZip = ["application/zip", "application/x-zip-compressed", "application/zip-compressed"].includes(mime) || new URL(url).pathname.toLowerCase().endsWith(".zip");
     if (isZip && !spec.skipDecompress) {
@@ -27462,13 +28574,18 @@ async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx
         targetDirectory: target,
         existing: conflict2,
         symlinks: spec.symlinks ?? "refuse",
-        signal: ctx.operation.signal
+        signal: ctx.operation.signal,
+        // Files written at once follow the caller's concurrency, so lowering it bounds descriptors.
+        concurrency: ctx.http.slots,
+        // Errors name the download and the artifact, not only the entry.
+        context,
+        ...spec.limits !== void 0 ? { limits: spec.limits } : {}
       });
       return { downloadPath: target, fileCount: result.files, size: result.bytes, digest: digest3, ...mismatch };
     }
     const fileName = fileNameFromDisposition(blob.contentDisposition, isZip ? `${name}.zip` : name);
     await mkdir11(target, { recursive: true });
-    const destination = path7.join(target, fileName);
+    const destination = path8.join(target, fileName);
     const existing = await lstat5(destination).catch(() => void 0);
     if (existing?.isDirectory()) {
       throw new FerryError(
@@ -27529,6 +28646,25 @@ function latestPerName(artifacts) {
 function expiresAt(days) {
   return new Date(Date.now() + days * 24 * 3600 * 1e3).toISOString();
 }
+function scanned(spec, source) {
+  const file = spec.files[0];
+  return spec.secretScan && file ? spec.secretScan.file(file.artifactPath).stream(source) : source;
+}
+function checkListedSizes(spec, next) {
+  const files = spec.files.filter((f) => f.symlinkTarget === void 0);
+  const listed = new Map(files.map((f) => [f.artifactPath, f]));
+  return (info2) => {
+    const file = listed.get(info2.name);
+    if (file !== void 0 && file.size !== info2.uncompressedSize) {
+      throw new FerryError(
+        "ERR_FERRY_SOURCE_CHANGED",
+        `File '${file.absolutePath}' changed while it was being uploaded: it had ${file.size} bytes when listed and ${info2.uncompressedSize} when read`,
+        { context: { file: file.artifactPath } }
+      );
+    }
+    next();
+  };
+}
 function sumSizes(spec) {
   return spec.files.reduce((total, f) => total + f.size, 0);
 }
@@ -27583,7 +28719,7 @@ function requireBackendIds(token) {
 
 // src/options.ts
 import os5 from "node:os";
-import path8 from "node:path";
+import path9 from "node:path";
 
 // src/types.ts
 var silentLogger = {
@@ -27614,6 +28750,8 @@ var KNOWN_KEYS = /* @__PURE__ */ new Set([
   "retentionDays",
   "proxy",
   "timeoutMs",
+  "minBytesPerSecond",
+  "stallWindowMs",
   "retry",
   "tempDir",
   "logger",
@@ -27634,20 +28772,25 @@ function normalizeOptions2(options = {}, extraKeys = []) {
     backend,
     runtimeUrl: optionalUrl("runtimeUrl", options.runtimeUrl),
     resultsUrl: optionalUrl("resultsUrl", options.resultsUrl),
-    runtimeToken: options.runtimeToken || void 0,
+    runtimeToken: optionalString("runtimeToken", options.runtimeToken, false),
     runId: optionalString("runId", options.runId),
-    localStore: path8.resolve(options.localStore ?? path8.join(os5.homedir(), ".ferry", "store")),
+    localStore: path9.resolve(
+      optionalString("localStore", options.localStore) ?? path9.join(os5.homedir(), ".ferry", "store")
+    ),
     concurrency: integer("concurrency", options.concurrency, DEFAULT_CONCURRENCY, 1, 256),
     chunkSize: integer("chunkSize", options.chunkSize, DEFAULT_CHUNK_SIZE2, 1, MAX_CHUNK_SIZE2),
     compressionLevel: integer("compressionLevel", options.compressionLevel, 6, 0, 9),
     retentionDays: options.retentionDays === void 0 || options.retentionDays === 0 ? void 0 : integer("retentionDays", options.retentionDays, 0, 1, 90),
-    proxy: options.proxy ?? {},
+    proxy: objectOption("proxy", options.proxy) ?? {},
     timeoutMs: integer("timeoutMs", options.timeoutMs, 12e4, 1, 24 * 36e5),
-    retry: options.retry ?? {},
-    tempDir: path8.resolve(options.tempDir ?? os5.tmpdir()),
-    logger: options.logger ?? silentLogger,
-    onProgress: options.onProgress,
-    signal: options.signal
+    minBytesPerSecond: integer("minBytesPerSecond", options.minBytesPerSecond, 1024, 0, 1024 ** 3),
+    stallWindowMs: integer("stallWindowMs", options.stallWindowMs, 6e4, 1, 24 * 36e5),
+    retry: retryOption(options.retry),
+    tempDir: path9.resolve(optionalString("tempDir", options.tempDir) ?? os5.tmpdir()),
+    // Every line any part of Ferry logs is scrubbed, whatever logger the caller passed.
+    logger: options.logger ? redactingLogger(loggerOption(options.logger)) : silentLogger,
+    onProgress: functionOption("onProgress", options.onProgress),
+    signal: signalOption(options.signal)
   };
 }
 function invalid3(option, message) {
@@ -27656,14 +28799,89 @@ function invalid3(option, message) {
 function integer(option, value, fallback, min, max) {
   if (value === void 0) return fallback;
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw invalid3(option, `must be an integer from ${min} to ${max}; got ${String(value)}`);
+    throw invalid3(option, `must be an integer from ${min} to ${max}; got ${shown(value)}`);
   }
   return value;
 }
-function optionalString(option, value) {
+function shown(value) {
+  if (typeof value === "string") return `${JSON.stringify(value.slice(0, 80))} (a string)`;
+  if (typeof value === "number" || typeof value === "boolean" || value === null) return String(value);
+  return typeof value;
+}
+function optionalString(option, value, echo = true) {
   if (value === void 0 || value === "") return void 0;
-  if (typeof value !== "string") throw invalid3(option, `must be a string; got ${typeof value}`);
+  if (typeof value !== "string")
+    throw invalid3(option, `must be a string; got ${echo ? shown(value) : typeof value}`);
   return value;
+}
+function objectOption(option, value) {
+  if (value === void 0) return void 0;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw invalid3(option, `must be an object; got ${shown(value)}`);
+  }
+  return value;
+}
+function functionOption(option, value) {
+  if (value !== void 0 && typeof value !== "function") {
+    throw invalid3(option, `must be a function; got ${shown(value)}`);
+  }
+  return value;
+}
+function loggerOption(logger) {
+  objectOption("logger", logger);
+  for (const level of ["debug", "info", "warn", "error"]) {
+    if (typeof logger[level] !== "function") {
+      throw invalid3(
+        "logger",
+        `must have debug, info, warn and error functions; '${level}' is ${shown(logger[level])}`
+      );
+    }
+  }
+  return logger;
+}
+function signalOption(signal) {
+  if (signal === void 0) return void 0;
+  const s = signal;
+  if (typeof s !== "object" || s === null || typeof s.aborted !== "boolean" || typeof s.addEventListener !== "function") {
+    throw invalid3("signal", `must be an AbortSignal; got ${shown(signal)}`);
+  }
+  return signal;
+}
+var RETRY_NUMBERS = {
+  maxAttempts: { min: 1, max: 100, integer: true },
+  baseDelayMs: { min: 0, max: 36e5, integer: false },
+  multiplier: { min: 1, max: 100, integer: false },
+  maxDelayMs: { min: 0, max: 36e5, integer: false },
+  jitter: { min: 0, max: 1, integer: false },
+  maxRetryAfterMs: { min: 0, max: 24 * 36e5, integer: false },
+  totalTimeMs: { min: 1, max: 7 * 24 * 36e5, integer: false }
+};
+function retryOption(retry) {
+  if (objectOption("retry", retry) === void 0) return {};
+  const policy = retry;
+  for (const [key, value] of Object.entries(policy)) {
+    if (value === void 0) continue;
+    const option = `retry.${key}`;
+    const bounds = RETRY_NUMBERS[key];
+    if (bounds !== void 0) {
+      const ok = typeof value === "number" && Number.isFinite(value) && value >= bounds.min && value <= bounds.max && (!bounds.integer || Number.isInteger(value));
+      if (!ok) {
+        const kind = bounds.integer ? "an integer" : "a number";
+        throw invalid3(option, `must be ${kind} from ${bounds.min} to ${bounds.max}; got ${shown(value)}`);
+      }
+    } else if (key === "retryableStatuses") {
+      if (!Array.isArray(value) || !value.every((v) => Number.isInteger(v) && v >= 100 && v <= 599)) {
+        throw invalid3(option, `must be an array of HTTP status codes; got ${shown(value)}`);
+      }
+    } else if (key === "retryableErrorCodes") {
+      if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
+        throw invalid3(option, `must be an array of error code strings; got ${shown(value)}`);
+      }
+    } else {
+      throw invalid3(option, "is not a known retry policy field");
+    }
+  }
+  return retry;
 }
 function optionalUrl(option, value) {
   const text = optionalString(option, value);
@@ -27688,56 +28906,17 @@ var systemClock = {
 function abortableSleep(ms, signal) {
   if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
   if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve2, reject) => {
+  return new Promise((resolve3, reject) => {
     const onAbort = () => {
       clearTimeout(timer);
       reject(new AbortError(signal?.reason));
     };
     const timer = setTimeout(() => {
       signal?.removeEventListener("abort", onAbort);
-      resolve2();
+      resolve3();
     }, ms);
     signal?.addEventListener("abort", onAbort, { once: true });
   });
-}
-
-// src/transport/error-body.ts
-function extractErrorMessage(body) {
-  const text = body.trim();
-  if (text === "") return void 0;
-  if (text.startsWith("{") || text.startsWith("[")) {
-    try {
-      const found = messageFrom(JSON.parse(text), 0);
-      if (found) return found;
-    } catch {
-    }
-  }
-  const xml = /<Message>([\s\S]*?)<\/Message>/i.exec(text);
-  if (xml?.[1]) return xml[1].trim().split("\n")[0];
-  if (/^<!doctype html|^<html/i.test(text)) {
-    const title = /<title>([\s\S]*?)<\/title>/i.exec(text);
-    return title?.[1]?.trim() || void 0;
-  }
-  return text.split("\n")[0]?.slice(0, 200);
-}
-function messageFrom(value, depth2) {
-  if (depth2 > 4 || value === null || value === void 0) return void 0;
-  if (typeof value === "string") return value.trim() || void 0;
-  if (Array.isArray(value)) {
-    const parts = value.map((v) => messageFrom(v, depth2 + 1)).filter((v) => Boolean(v));
-    return parts.length ? parts.join("; ") : void 0;
-  }
-  if (typeof value === "object") {
-    const record = value;
-    for (const key of ["message", "msg", "Message", "error_description", "errors", "error", "value"]) {
-      const found = messageFrom(record[key], depth2 + 1);
-      if (found) return found;
-    }
-  }
-  return void 0;
-}
-function mentionsRateLimit(message) {
-  return message !== void 0 && /rate limit/i.test(message);
 }
 
 // src/transport/proxy.ts
@@ -27906,7 +29085,10 @@ function proxySettingsFromEnv(env) {
   sources.set(out, from);
   return out;
 }
-var ProxyError = class extends FerryError {
+function proxyFor(target, settings) {
+  return decide(target, settings, noProxyCache(settings.noProxy)).proxy;
+}
+var ProxyError = class _ProxyError extends FerryError {
   name = "ProxyError";
   /** The proxy as `host:port`. */
   proxy;
@@ -27914,6 +29096,8 @@ var ProxyError = class extends FerryError {
   status;
   /** The system error code of the cause (`ECONNREFUSED`, `ECONNRESET`, ...), when there is one. */
   errno;
+  /** The message as raised by the agent, before the context suffix. */
+  #message;
   constructor(message, details) {
     const errno = errnoOf(details.cause);
     super("ERR_FERRY_PROXY", message, {
@@ -27924,8 +29108,37 @@ var ProxyError = class extends FerryError {
     this.proxy = details.proxy;
     this.status = details.status;
     this.errno = errno;
+    this.#message = message;
+  }
+  /**
+   * The same failure with the request's context (operation, artifact, method, URL, attempt).
+   * The agent that raises a ProxyError does not know which operation its socket is for; the
+   * HttpManager does, and calls this so the message names the operation and the artifact like
+   * every other transport error. Context already set is kept where `context` has no value.
+   */
+  inContext(context) {
+    const copy = new _ProxyError(this.#message, {
+      proxy: this.proxy,
+      ...this.status === void 0 ? {} : { status: this.status },
+      ...this.cause === void 0 ? {} : { cause: this.cause },
+      retryable: this.retryable,
+      context: { ...this.context, ...definedOnly(context) }
+    });
+    if (this.stack)
+      copy.stack = `${copy.name}: ${copy.message}
+${this.stack.split("\n").slice(1).join("\n")}`;
+    return copy;
   }
 };
+function definedOnly(context) {
+  return Object.fromEntries(Object.entries(context).filter(([, v]) => v !== void 0));
+}
+function proxyAuthRequiredError(target, settings) {
+  const proxy = proxyFor(target, settings);
+  if (!proxy) return void 0;
+  const endpoint = toEndpoint(proxy);
+  return proxyStatusError(endpoint, `${target.origin}`, 407, "Proxy Authentication Required");
+}
 var SlotAgents = class {
   #settings;
   #noProxy;
@@ -27990,11 +29203,11 @@ var SlotAgents = class {
       options.agent = this.#tunnelAgent(endpoint);
       return;
     }
-    const path12 = options.path ?? "/";
+    const path13 = options.path ?? "/";
     options.agent = this.#forwardAgent(endpoint);
     setHeader(options, "host", effective.host);
     if (endpoint.authorization) setHeader(options, "proxy-authorization", endpoint.authorization);
-    options.path = `http://${effective.host}${path12.startsWith("/") ? path12 : `/${path12}`}`;
+    options.path = `http://${effective.host}${path13.startsWith("/") ? path13 : `/${path13}`}`;
     options.host = endpoint.host;
     if (options.hostname !== void 0) options.hostname = endpoint.host;
     options.port = endpoint.port;
@@ -28050,6 +29263,17 @@ function decide(target, settings, noProxy) {
   const rule = matchNoProxy(target, noProxy);
   if (rule) return { matched: rule.raw };
   return { proxy: parseProxyUrl(value, sourceLabel(settings, field)) };
+}
+var noProxyParsed = /* @__PURE__ */ new Map();
+function noProxyCache(list3) {
+  const key = list3 ?? "";
+  let parsed = noProxyParsed.get(key);
+  if (!parsed) {
+    if (noProxyParsed.size >= 32) noProxyParsed.clear();
+    parsed = parseNoProxy(key);
+    noProxyParsed.set(key, parsed);
+  }
+  return parsed;
 }
 function sourceLabel(settings, key) {
   return sources.get(settings)?.[key] ?? ENV_NAMES[key].toUpperCase();
@@ -28204,10 +29428,10 @@ function connectToProxy(endpoint, tlsOptions, timeoutMs, track, done) {
   track.add(socket);
   socket.once("close", () => track.delete(socket));
   const ready = endpoint.secure ? "secureConnect" : "connect";
-  let finished = false;
+  let finished2 = false;
   const finish = (err) => {
-    if (finished) return;
-    finished = true;
+    if (finished2) return;
+    finished2 = true;
     clearTimeout(timer);
     socket.removeListener("error", onError);
     socket.removeListener(ready, onReady);
@@ -28267,10 +29491,10 @@ var TunnelAgent = class extends https2.Agent {
     const host = stripBrackets2(String(options.host ?? "localhost"));
     const port = Number(options.port ?? 443);
     const authority = `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
-    let finished = false;
+    let finished2 = false;
     const fail = (err) => {
-      if (finished) return;
-      finished = true;
+      if (finished2) return;
+      finished2 = true;
       callback?.(err, void 0);
     };
     connectToProxy(endpoint, this.#tls, this.#timeoutMs, this.#raw, (err, proxySocket) => {
@@ -28301,7 +29525,7 @@ var TunnelAgent = class extends https2.Agent {
       });
       req.once("connect", (res, socket, head) => {
         clearTimeout(timer);
-        if (finished) {
+        if (finished2) {
           socket.destroy();
           return;
         }
@@ -28320,7 +29544,7 @@ var TunnelAgent = class extends https2.Agent {
           return;
         }
         this.#startTls(socket, options, host, authority, callback, fail, () => {
-          finished = true;
+          finished2 = true;
         });
       });
       req.end();
@@ -28410,7 +29634,7 @@ function decideRetry(policy, input, random = Math.random) {
     if (!policy.retryableStatuses.includes(outcome.status)) {
       return { retry: false, reason, permanent: outcome.status >= 400 && outcome.status < 500 };
     }
-    retryAfterMs = parseRetryAfter(outcome.retryAfter, input.nowMs);
+    retryAfterMs = parseRetryAfter(outcome.retryAfter, input.nowMs) ?? parseRateLimitReset(outcome.rateLimitReset, input.nowMs);
   } else {
     const code = errorCode(outcome.error);
     reason = code ?? describe(outcome.error);
@@ -28427,7 +29651,7 @@ function decideRetry(policy, input, random = Math.random) {
       permanent: false
     };
   }
-  return { retry: true, delayMs, reason };
+  return { retry: true, delayMs, reason, basis: retryAfterMs !== void 0 ? "server" : "backoff" };
 }
 function backoffDelay(policy, attempt, random = Math.random) {
   const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * policy.multiplier ** Math.max(0, attempt - 1));
@@ -28439,10 +29663,16 @@ function parseRetryAfter(value, nowMs) {
   const trimmed = value.trim();
   if (trimmed === "") return void 0;
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1e3);
-  if (/^-/.test(trimmed)) return void 0;
+  if (!HTTP_DATE.test(trimmed)) return void 0;
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return void 0;
   return Math.max(0, date - nowMs);
+}
+var HTTP_DATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? .*\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b.*\b\d{2}:\d{2}:\d{2}\b/;
+function parseRateLimitReset(value, nowMs) {
+  const trimmed = value?.trim();
+  if (!trimmed || !/^\d{1,12}$/.test(trimmed)) return void 0;
+  return Math.max(0, Number(trimmed) * 1e3 - nowMs);
 }
 function errorCode(error2) {
   if (typeof error2 !== "object" || error2 === null) return void 0;
@@ -28505,9 +29735,43 @@ var HttpManager = class {
   get policy() {
     return this.#policy;
   }
+  /** The download watchdog's policy for this operation. */
+  get stallPolicy() {
+    return this.#options.stall ?? DEFAULT_STALL_POLICY;
+  }
   /** Sleeps the policy's backoff for `attempt` (for callers that retry whole steps, e.g. reconcile-then-repeat). */
   pause(attempt, signal) {
     return this.#clock.sleep(backoffDelay(this.#policy, attempt, this.#options.random), signal);
+  }
+  /** The clock's now, for `startedAt` of a step retried with {@link retryStep}. */
+  now() {
+    return this.#clock.now();
+  }
+  /**
+   * For callers that repeat a whole step after reconciling it (create, finalize, delete): applies
+   * the same policy as {@link request} to `error`, the failure of attempt `attempt` of a step
+   * that started at `startedAt`. Returns false when the policy says stop (not retryable, attempts
+   * or time budget used up); otherwise logs, sleeps the delay and returns true.
+   */
+  async retryStep(step, signal) {
+    const now = this.#clock.now();
+    const decision = decideRetry(
+      this.#policy,
+      {
+        attempt: step.attempt,
+        elapsedMs: now - step.startedAt,
+        nowMs: now,
+        outcome: { kind: "error", error: step.error }
+      },
+      this.#options.random
+    );
+    if (!decision.retry) return false;
+    this.#stats.retries++;
+    this.#logger.debug(
+      `${step.call} failed (${decision.reason}), retry ${step.attempt} in ${decision.delayMs} ms (${decision.basis})`
+    );
+    await this.#clock.sleep(decision.delayMs, signal);
+    return true;
   }
   /** Destroys the slot's client and sockets and gives the slot a fresh client. */
   disposeAndReplace(slot) {
@@ -28526,9 +29790,9 @@ var HttpManager = class {
    * Every other response body is read (bounded) or destroyed, on every path.
    */
   async request(spec, read) {
-    const started = this.#clock.now();
+    const started = spec.startedAt ?? this.#clock.now();
     const signal = spec.operation?.signal ?? spec.signal;
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = spec.firstAttempt ?? 1; ; attempt++) {
       spec.operation?.throwIfStopped();
       if (signal?.aborted) throw new AbortError(signal.reason, spec.context);
       if (this.#disposed)
@@ -28537,6 +29801,7 @@ var HttpManager = class {
         });
       let outcome;
       let failure;
+      let handBack = false;
       const onAbort = () => this.disposeAndReplace(spec.slot);
       signal?.addEventListener("abort", onAbort, { once: true });
       try {
@@ -28550,27 +29815,43 @@ var HttpManager = class {
             if (signal?.aborted) throw new AbortError(signal.reason, spec.context);
             outcome = { kind: "error", error: error2 };
             failure = error2 instanceof FerryError ? error2 : this.#networkFailure(spec, url, error2, attempt);
+            handBack = spec.networkErrors === "throw" && failure.retryable && !(error2 instanceof FerryError);
           }
         } else {
           const body = await readBody(res, ERROR_BODY_LIMIT).catch(() => Buffer.alloc(0));
           const text = body.toString("utf8");
           const serverMessage = extractErrorMessage(text);
-          const rateLimited = status === 403 && mentionsRateLimit(serverMessage);
+          const rateLimited = isRateLimited(status, res, serverMessage);
           outcome = {
             kind: "status",
+            // A GitHub rate limit arrives as 403; it clears by itself, so it is retried like 429.
             status: rateLimited ? 429 : status,
-            retryAfter: header(res, "retry-after")
+            retryAfter: header(res, "retry-after"),
+            rateLimitReset: header(res, "x-ratelimit-reset")
           };
-          failure = this.#statusFailure(spec, url, status, res.statusMessage, serverMessage, text, attempt);
+          failure = this.#statusFailure(
+            spec,
+            url,
+            status,
+            res.statusMessage,
+            serverMessage,
+            text,
+            attempt,
+            rateLimited
+          );
         }
       } catch (error2) {
         if (signal?.aborted) throw spec.operation?.failure ?? new AbortError(signal.reason, spec.context);
         if (error2 instanceof FerryError && !error2.retryable && error2.code !== "ERR_FERRY_PROXY") throw error2;
         outcome = { kind: "error", error: error2 };
         failure = this.#networkFailure(spec, new URL(spec.url), error2, attempt);
-        if (spec.networkErrors === "throw" && failure.retryable) throw failure;
+        handBack = spec.networkErrors === "throw" && failure.retryable;
       } finally {
         signal?.removeEventListener("abort", onAbort);
+      }
+      if (handBack) {
+        this.disposeAndReplace(spec.slot);
+        throw failure;
       }
       const decision = decideRetry(
         this.#policy,
@@ -28583,7 +29864,7 @@ var HttpManager = class {
       }
       this.#stats.retries++;
       this.#logger.debug(
-        `${spec.method} ${urlWithoutQuery(spec.url)} failed (${decision.reason}), retry ${attempt} in ${decision.delayMs} ms`
+        `${spec.call ? `${spec.call}: ` : ""}${spec.method} ${urlWithoutQuery(spec.url)} failed (${decision.reason}), retry ${attempt} in ${decision.delayMs} ms (${decision.basis})`
       );
       spec.onRetry?.({ attempt, delayMs: decision.delayMs, reason: decision.reason });
       this.disposeAndReplace(spec.slot);
@@ -28689,26 +29970,31 @@ var HttpManager = class {
     return slot;
   }
   #networkFailure(spec, url, error2, attempt) {
+    if (error2 instanceof ProxyError)
+      return error2.inContext({ ...spec.context, method: spec.method, url: redactUrl(url), attempt });
     if (error2 instanceof FerryError && error2.code === "ERR_FERRY_PROXY") return error2;
     const errno = errorCode(error2);
     const detail = error2 instanceof Error ? error2.message : String(error2);
     const timeout = /Request timeout/i.test(detail);
-    return new NetworkError(
-      `${timeout ? "No data" : "Network error"} on ${spec.method} ${urlWithoutQuery(url)}: ${timeout ? `socket idle for ${Math.round((this.#options.socketTimeoutMs ?? 12e4) / 1e3)} s` : detail}`,
-      timeout ? "ETIMEDOUT" : errno,
-      { cause: error2, context: { ...spec.context, method: spec.method, url: redactUrl(url), attempt } }
-    );
+    const call = spec.call ? `${spec.call}: ` : "";
+    const message = timeout ? `${call}No data from ${url.host} within ${seconds(this.#options.socketTimeoutMs ?? 12e4)} s (timeoutMs) on ${spec.method} ${urlWithoutQuery(url)}` : `${call}Network error on ${spec.method} ${urlWithoutQuery(url)}: ${detail}`;
+    return new NetworkError(message, timeout ? "ETIMEDOUT" : errno, {
+      cause: error2,
+      context: { ...spec.context, method: spec.method, url: redactUrl(url), attempt }
+    });
   }
-  #statusFailure(spec, url, status, statusText, serverMessage, body, attempt) {
-    const custom = spec.describeFailure?.(status, serverMessage) ?? (status === 407 ? {
+  #statusFailure(spec, url, status, statusText, serverMessage, body, attempt, rateLimited) {
+    const shortMessage = serverMessage?.slice(0, 200);
+    const viaProxy = status === 407 ? proxyAuthRequiredError(url, this.#options.proxy ?? {}) : void 0;
+    const custom = (viaProxy ? { message: viaProxy.message } : void 0) ?? spec.describeFailure?.(status, shortMessage) ?? (status === 407 ? {
       message: "Proxy authentication required: the proxy refused the credentials in HTTP_PROXY/HTTPS_PROXY (or got none)"
     } : void 0);
-    const code = custom?.code ?? codeForStatus(status, serverMessage);
+    const code = custom?.code ?? codeForStatus(status, rateLimited ? "rate limit" : serverMessage);
     const base = `Request failed with status code ${status}${statusText ? ` ${statusText}` : ""}: ${spec.method} ${urlWithoutQuery(url)}`;
-    const message = custom?.message ? `${custom.message} (${base})` : serverMessage ? `${base}: ${serverMessage.slice(0, 200)}` : base;
+    const message = custom?.message ? `${custom.message.slice(0, 400)} (${base})` : `${spec.call ? `${spec.call} failed: ` : ""}${base}${shortMessage ? `: ${shortMessage}` : ""}`;
     return new HttpError(code, message, status, body, {
       context: { ...spec.context, method: spec.method, url: redactUrl(url), attempt },
-      retryable: this.#policy.retryableStatuses.includes(status)
+      retryable: rateLimited || this.#policy.retryableStatuses.includes(status)
     });
   }
 };
@@ -28722,44 +30008,34 @@ function codeForStatus(status, serverMessage) {
   if (status === 409) return "ERR_FERRY_CONFLICT";
   return "ERR_FERRY_HTTP";
 }
+function isRateLimited(status, res, serverMessage) {
+  if (status === 429) return true;
+  if (status !== 403) return false;
+  return mentionsRateLimit(serverMessage) || header(res, "x-ratelimit-remaining")?.trim() === "0";
+}
+function seconds(ms) {
+  return String(Number((ms / 1e3).toFixed(ms < 1e4 ? 3 : 0)));
+}
 function header(res, name) {
   const value = res.headers[name];
   return Array.isArray(value) ? value[0] : value;
 }
 
-// src/transport/operation.ts
-var Operation = class {
-  constructor(name, parent) {
-    this.name = name;
-    this.signal = parent ? AbortSignal.any([parent, this.#controller.signal]) : this.#controller.signal;
-  }
-  name;
-  signal;
-  #controller = new AbortController();
-  #failure;
-  /** Records the first fatal error and stops every other worker. */
-  fail(error2) {
-    if (this.#failure) return;
-    this.#failure = error2;
-    this.#controller.abort(error2);
-  }
-  get failure() {
-    return this.#failure;
-  }
-  /** Throws the recorded failure, or AbortError when the caller cancelled. Call before each request. */
-  throwIfStopped() {
-    if (this.#failure) throw this.#failure;
-    if (this.signal.aborted) throw new AbortError(this.signal.reason, { operation: this.name });
-  }
-};
-
 // src/upload-files.ts
-import { lstat as lstat6, readlink as readlink2, realpath, stat as stat7 } from "node:fs/promises";
-import path9 from "node:path";
+import { lstat as lstat6, readlink as readlink2, realpath, stat as stat9 } from "node:fs/promises";
+import path10 from "node:path";
 var FORBIDDEN_ROOTS = ["/proc", "/sys", "/dev"];
+var ALLOWED_UNDER_FORBIDDEN = ["/dev/shm"];
 async function resolveUploadFiles(artifactName, files, rootDirectory, symlinks = "follow") {
-  const root = path9.resolve(rootDirectory);
-  const rootStat = await stat7(root).catch(() => void 0);
+  try {
+    return await resolve2(artifactName, files, rootDirectory, symlinks);
+  } catch (error2) {
+    throw withUploadContext(error2, artifactName);
+  }
+}
+async function resolve2(artifactName, files, rootDirectory, symlinks) {
+  const root = path10.resolve(rootDirectory);
+  const rootStat = await stat9(root).catch(() => void 0);
   if (!rootStat?.isDirectory()) {
     throw new ValidationError(
       "ERR_FERRY_INVALID_PATH",
@@ -28768,66 +30044,138 @@ async function resolveUploadFiles(artifactName, files, rootDirectory, symlinks =
     );
   }
   const realRoot = await realpath(root);
+  const realDirectories = /* @__PURE__ */ new Map();
+  const realDirectory = (dir) => {
+    let found = realDirectories.get(dir);
+    if (found === void 0) {
+      found = realpath(dir);
+      realDirectories.set(dir, found);
+    }
+    return found;
+  };
   const seen = /* @__PURE__ */ new Map();
+  const folded = { files: /* @__PURE__ */ new Map(), directories: /* @__PURE__ */ new Map() };
   const out = [];
   for (const file of files) {
-    const absolutePath = path9.resolve(root, file);
-    const relative = path9.relative(root, absolutePath);
+    const absolutePath = path10.resolve(root, file);
+    const relative = path10.relative(root, absolutePath);
     const fail = (message) => new ValidationError("ERR_FERRY_INVALID_PATH", message, { artifactName, file });
-    if (relative === "" || relative.startsWith("..") || path9.isAbsolute(relative)) {
+    if (relative === "" || relative === ".." || relative.startsWith(`..${path10.sep}`) || path10.isAbsolute(relative)) {
       throw fail(`File '${file}' is not inside the root directory '${root}'`);
     }
     const link3 = await lstat6(absolutePath).catch((error2) => {
-      throw fail(`File '${file}' cannot be read: ${error2.message}`);
+      const code = error2.code;
+      throw fail(
+        code === "ENOENT" ? `File '${file}' does not exist` : `File '${file}' cannot be read: ${error2.message}`
+      );
     });
-    const artifactPath = relative.split(path9.sep).join("/");
+    const artifactPath = relative.split(path10.sep).join("/");
     validateFilePath(artifactPath);
     const previous = seen.get(artifactPath);
     if (previous !== void 0) {
       throw fail(`'${file}' and '${previous}' map to the same artifact path '${artifactPath}'`);
     }
     seen.set(artifactPath, file);
-    if (link3.isSymbolicLink()) {
-      const resolved = await realpath(absolutePath).catch(() => {
-        throw fail(`Symlink '${file}' is dangling or loops`);
-      });
-      if (symlinks === "preserve") {
-        if (!isInside(realRoot, resolved)) {
-          throw fail(
-            `Symlink '${file}' points outside the root directory (${resolved}); it cannot be preserved`
-          );
-        }
-        const target = (await readlink2(absolutePath)).split(path9.sep).join("/");
-        const stored = path9.isAbsolute(target) ? path9.relative(path9.dirname(path9.join(realRoot, relative)), resolved).split(path9.sep).join("/") : target;
-        const targetInfo = await stat7(absolutePath);
-        out.push({
-          absolutePath,
-          artifactPath,
-          size: targetInfo.size,
-          mode: targetInfo.mode & 511,
-          symlinkTarget: stored
-        });
-        continue;
-      }
-      if (FORBIDDEN_ROOTS.some((forbidden) => isInside(forbidden, resolved))) {
-        throw fail(`Symlink '${file}' points into ${resolved}, which is never uploaded`);
-      }
+    checkFoldedCollision(folded, artifactPath, file, fail);
+    const real = link3.isSymbolicLink() ? await realpath(absolutePath).catch((error2) => {
+      const code = error2.code;
+      throw fail(
+        code === "ELOOP" ? `Symlink '${file}' is part of a symlink loop` : `Symlink '${file}' is dangling (its target does not exist)`
+      );
+    }) : path10.join(await realDirectory(path10.dirname(absolutePath)), path10.basename(absolutePath));
+    const forbidden = ALLOWED_UNDER_FORBIDDEN.some((dir) => isInside(dir, real)) ? void 0 : FORBIDDEN_ROOTS.find((dir) => isInside(dir, real));
+    if (forbidden !== void 0) {
+      throw fail(`'${file}' resolves to ${real}, under ${forbidden}, which is never uploaded`);
     }
-    const info2 = link3.isSymbolicLink() ? await stat7(absolutePath) : link3;
+    if (link3.isSymbolicLink() && symlinks === "preserve") {
+      if (!isInside(realRoot, real)) {
+        throw fail(`Symlink '${file}' points outside the root directory (${real}); it cannot be preserved`);
+      }
+      const target = (await readlink2(absolutePath)).split(path10.sep).join("/");
+      const stored = path10.isAbsolute(target) ? path10.relative(path10.dirname(path10.join(realRoot, relative)), real).split(path10.sep).join("/") : target;
+      const targetInfo = await stat9(absolutePath);
+      out.push({
+        absolutePath,
+        artifactPath,
+        size: targetInfo.size,
+        mode: targetInfo.mode & 511,
+        symlinkTarget: stored
+      });
+      continue;
+    }
+    const info2 = link3.isSymbolicLink() ? await stat9(absolutePath) : link3;
     if (info2.isDirectory()) throw fail(`'${file}' is a directory; pass the files inside it`);
-    if (!info2.isFile()) throw fail(`'${file}' is not a regular file (FIFO, socket or device)`);
+    if (!info2.isFile())
+      throw fail(`'${file}' is ${specialKind(info2)}, not a regular file; it is never uploaded`);
     out.push({ absolutePath, artifactPath, size: info2.size, mode: info2.mode & 511 });
   }
   return out;
 }
+function fold2(artifactPath) {
+  return artifactPath.normalize("NFC").toLowerCase();
+}
+function checkFoldedCollision(seen, artifactPath, file, fail) {
+  const key = fold2(artifactPath);
+  const clash = (other, why) => fail(
+    `'${file}' (artifact path '${artifactPath}') and '${other.file}' (artifact path '${other.artifactPath}') ${why}; rename one of them`
+  );
+  const same = seen.files.get(key);
+  if (same !== void 0) throw clash(same, "differ only in letter case or Unicode normalization");
+  const holder = seen.directories.get(key);
+  if (holder !== void 0) throw clash(holder, "need the same name as a file and as a directory");
+  const parts = key.split("/");
+  for (let i = 1; i < parts.length; i++) {
+    const ancestor = seen.files.get(parts.slice(0, i).join("/"));
+    if (ancestor !== void 0) throw clash(ancestor, "need the same name as a file and as a directory");
+  }
+  seen.files.set(key, { file, artifactPath });
+  for (let i = 1; i < parts.length; i++) {
+    const dir = parts.slice(0, i).join("/");
+    if (!seen.directories.has(dir)) seen.directories.set(dir, { file, artifactPath });
+  }
+}
+function specialKind(info2) {
+  if (info2.isFIFO()) return "a named pipe (FIFO)";
+  if (info2.isSocket()) return "a socket";
+  if (info2.isCharacterDevice() || info2.isBlockDevice()) return "a device";
+  return "not a regular file";
+}
 function isInside(root, candidate) {
-  const relative = path9.relative(root, candidate);
-  return relative === "" || !relative.startsWith("..") && !path9.isAbsolute(relative);
+  const relative = path10.relative(root, candidate);
+  return relative === "" || !relative.startsWith("..") && !path10.isAbsolute(relative);
+}
+function withUploadContext(error2, artifactName) {
+  if (!isFerryError(error2)) return error2;
+  const own = error2.context;
+  if (own.operation !== void 0 && own.artifactName !== void 0) return error2;
+  const suffix = new FerryError(error2.code, "", { context: own }).message;
+  const base = suffix !== "" && error2.message.endsWith(suffix) ? error2.message.slice(0, -suffix.length) : error2.message;
+  const merged = { operation: "upload", artifactName, ...own };
+  const message = new FerryError(error2.code, base, { context: merged }).message;
+  const oldHead = `${error2.name}: ${error2.message}`;
+  Object.defineProperty(error2, "context", {
+    value: Object.freeze(merged),
+    enumerable: true,
+    configurable: true,
+    writable: false
+  });
+  error2.message = message;
+  if (error2.stack?.startsWith(oldHead))
+    error2.stack = `${error2.name}: ${message}${error2.stack.slice(oldHead.length)}`;
+  return error2;
 }
 
 // src/client.ts
 async function uploadArtifact(name, files, rootDirectory, options = {}) {
-  const { archive, overwrite, emptyDirectories, symlinks, preservePermissions, ...rest } = options;
+  const {
+    archive,
+    overwrite,
+    emptyDirectories,
+    symlinks,
+    preservePermissions,
+    allowSecretsInFiles,
+    ...rest
+  } = options;
   const opts = normalizeOptions2(rest);
   validateArtifactName(name);
   if (symlinks !== void 0 && symlinks !== "follow" && symlinks !== "preserve") {
@@ -28845,6 +30193,7 @@ async function uploadArtifact(name, files, rootDirectory, options = {}) {
       context: { operation: "upload", artifactName: name }
     });
   }
+  const secretScan = prepareSecretScan(name, resolved, opts, allowSecretsInFiles);
   return withBackend("upload", opts, async (backend, ctx, kind) => {
     ctx.onProgress?.({
       operation: "upload",
@@ -28855,7 +30204,7 @@ async function uploadArtifact(name, files, rootDirectory, options = {}) {
       filesDone: 0,
       filesTotal: resolved.length
     });
-    const result = await backend.upload(
+    const uploading = backend.upload(
       {
         name,
         files: resolved,
@@ -28866,10 +30215,14 @@ async function uploadArtifact(name, files, rootDirectory, options = {}) {
         ...archive !== void 0 ? { archive } : {},
         ...overwrite !== void 0 ? { overwrite } : {},
         ...emptyDirectories ? { emptyDirectories } : {},
-        ...preservePermissions === false ? { preservePermissions } : {}
+        ...preservePermissions === false ? { preservePermissions } : {},
+        ...secretScan ? { secretScan } : {}
       },
       ctx
     );
+    const result = await uploading.catch((error2) => {
+      throw withUploadContext(error2, name);
+    });
     ctx.onProgress?.({
       operation: "upload",
       artifactName: name,
@@ -28888,6 +30241,7 @@ async function withBackend(operationName, opts, work, restOnly = false) {
   const local = kind === "local" ? await openLocalStore(opts.localStore, opts.runId ?? LOCAL_RUN_ID) : void 0;
   const http3 = createHttpManager(opts, kind, operationName);
   const operation = new Operation(operationName, opts.signal);
+  let failure;
   try {
     const backend = kind === void 0 ? void 0 : createBackend(kind, opts, local?.config);
     return await work(
@@ -28895,10 +30249,16 @@ async function withBackend(operationName, opts, work, restOnly = false) {
       { http: http3, operation, logger: opts.logger, onProgress: opts.onProgress },
       kind ?? "results"
     );
+  } catch (error2) {
+    failure = error2;
   } finally {
     http3.dispose();
     await local?.close();
   }
+  throw await asResourceError(failure, {
+    context: { operation: operationName },
+    concurrency: opts.concurrency
+  });
 }
 function createHttpManager(opts, kind, operationName) {
   const userAgent = kind === "legacy" ? operationName === "upload" ? UPLOAD_USER_AGENT : DOWNLOAD_USER_AGENT : RESULTS_USER_AGENT;
@@ -28907,6 +30267,7 @@ function createHttpManager(opts, kind, operationName) {
     userAgent,
     proxy: opts.proxy,
     socketTimeoutMs: opts.timeoutMs,
+    stall: { minBytesPerSecond: opts.minBytesPerSecond, windowMs: opts.stallWindowMs },
     retry: opts.retry,
     logger: opts.logger
   });
@@ -28948,29 +30309,79 @@ function chooseBackend(opts) {
 
 // src/environment.ts
 function fromEnvironment(env = process.env) {
+  registerSecret(env["ACTIONS_RUNTIME_TOKEN"], "the runtime token (ACTIONS_RUNTIME_TOKEN)");
+  registerSecret(env["GITHUB_TOKEN"], "the value of GITHUB_TOKEN");
   const options = {};
   const set = (key, value) => {
     if (value !== void 0 && value !== "") options[key] = value;
   };
-  set("runtimeUrl", env["ACTIONS_RUNTIME_URL"]);
-  set("resultsUrl", env["ACTIONS_RESULTS_URL"]);
-  set("runtimeToken", env["ACTIONS_RUNTIME_TOKEN"]);
-  set("runId", env["GITHUB_RUN_ID"]);
-  set("localStore", env["FERRY_STORE"]);
+  set("runtimeUrl", urlVariable(env, "ACTIONS_RUNTIME_URL"));
+  set("resultsUrl", urlVariable(env, "ACTIONS_RESULTS_URL"));
+  set("runtimeToken", tokenVariable(env, "ACTIONS_RUNTIME_TOKEN"));
+  set("runId", runIdVariable(env, "GITHUB_RUN_ID"));
+  set("localStore", pathVariable(env, "FERRY_STORE"));
   const proxy = proxySettingsFromEnv(env);
   if (proxy.httpProxy || proxy.httpsProxy || proxy.noProxy) options.proxy = proxy;
-  registerSecret(env["ACTIONS_RUNTIME_TOKEN"]);
-  registerSecret(env["GITHUB_TOKEN"]);
   return options;
 }
 function retentionLimitFromEnvironment(env = process.env) {
-  const value = Number.parseInt(env["GITHUB_RETENTION_DAYS"] ?? "", 10);
-  return Number.isNaN(value) ? void 0 : value;
+  const raw = env["GITHUB_RETENTION_DAYS"]?.trim();
+  if (raw === void 0 || raw === "") return void 0;
+  if (!/^\d{1,6}$/.test(raw)) throw badVariable("GITHUB_RETENTION_DAYS", "a whole number of days", raw);
+  return Number(raw);
+}
+function badVariable(name, expected, value) {
+  const shown2 = value === void 0 ? "" : `; got ${printable(value, 80)}`;
+  return new ValidationError(
+    "ERR_FERRY_INVALID_OPTION",
+    `Environment variable ${name} must be ${expected}${shown2}`,
+    {
+      option: name
+    }
+  );
+}
+function urlVariable(env, name) {
+  const value = env[name]?.trim();
+  if (!value) return void 0;
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    url = void 0;
+  }
+  if (url === void 0 || url.protocol !== "http:" && url.protocol !== "https:" || url.hostname === "") {
+    throw badVariable(name, "an http(s) URL", value);
+  }
+  return value;
+}
+function tokenVariable(env, name) {
+  const value = env[name];
+  if (!value) return void 0;
+  if (/[\s\x00-\x1f\x7f]/.test(value)) {
+    throw badVariable(
+      name,
+      "a token without spaces, line breaks or control characters (value not shown)",
+      void 0
+    );
+  }
+  return value;
+}
+function runIdVariable(env, name) {
+  const value = env[name]?.trim();
+  if (!value) return void 0;
+  if (!/^\d{1,20}$/.test(value)) throw badVariable(name, "a numeric workflow run id", value);
+  return value;
+}
+function pathVariable(env, name) {
+  const value = env[name];
+  if (!value) return void 0;
+  if (value.includes("\0") || value.trim() === "") throw badVariable(name, "a directory path", value);
+  return value;
 }
 
 // src/pack/glob.ts
-import { lstat as lstat7, opendir, stat as stat8 } from "node:fs/promises";
-import path10 from "node:path";
+import { lstat as lstat7, opendir, stat as stat10 } from "node:fs/promises";
+import path11 from "node:path";
 function kindOf(entry) {
   if (!entry) return "other";
   if (entry.isFile()) return "file";
@@ -28997,18 +30408,20 @@ async function globFiles(input, options) {
   const emptyCandidates = [];
   const skippedSymlinkDirectories = [];
   const brokenSymlinks = [];
+  const specialFiles = [];
   const visit = async (full, kind, top) => {
-    if (!includeHidden && path10.basename(full).startsWith(".")) return void 0;
+    if (!includeHidden && path11.basename(full).startsWith(".")) return void 0;
     const segments = toSegments(full);
     const match = evaluate(patterns, segments);
     const partial = match !== 0 || patterns.some((p) => !p.negate && matchSegments(p.segments, segments, true));
     if (match === 0 && !partial) return void 0;
     if (kind === "unknown") {
       const info2 = await lstat7(full).catch(() => void 0);
-      kind = info2 ? kindOf(info2) : "other";
+      if (!info2) return void 0;
+      kind = kindOf(info2);
     }
     if (kind === "symlink") {
-      const target = await stat8(full).catch(() => void 0);
+      const target = await stat10(full).catch(() => void 0);
       if (!target) {
         brokenSymlinks.push(full);
         return void 0;
@@ -29023,6 +30436,7 @@ async function globFiles(input, options) {
       if (match & MATCH_FILE) files.add(full);
       return void 0;
     }
+    if (kind === "other" && match & MATCH_FILE) specialFiles.push(full);
     if (kind !== "directory" || !partial || prunable(patterns, segments)) return void 0;
     return full;
   };
@@ -29039,7 +30453,7 @@ async function globFiles(input, options) {
       let entries = 0;
       for await (const entry of await opendir(directory)) {
         entries++;
-        const next = await visit(path10.join(directory, entry.name), kindOf(entry), false);
+        const next = await visit(path11.join(directory, entry.name), kindOf(entry), false);
         if (next !== void 0) pending.push(next);
       }
       if (entries === 0 && evaluate(patterns, toSegments(directory)) & MATCH_DIRECTORY) {
@@ -29049,42 +30463,43 @@ async function globFiles(input, options) {
   }
   const sortedFiles = [...files].sort();
   const rootDirectory = rootOf(searchPaths, sortedFiles, options.cwd);
-  const emptyDirectories = emptyCandidates.filter((dir) => dir !== rootDirectory && isInside2(rootDirectory, dir)).map((dir) => path10.relative(rootDirectory, dir).split(path10.sep).join("/")).sort();
+  const emptyDirectories = emptyCandidates.filter((dir) => dir !== rootDirectory && isInside2(rootDirectory, dir)).map((dir) => path11.relative(rootDirectory, dir).split(path11.sep).join("/")).sort();
   return {
     files: sortedFiles,
     rootDirectory,
     emptyDirectories,
     searchPaths,
     skippedSymlinkDirectories: skippedSymlinkDirectories.sort(),
-    brokenSymlinks: brokenSymlinks.sort()
+    brokenSymlinks: brokenSymlinks.sort(),
+    specialFiles: specialFiles.sort()
   };
 }
 function leastCommonAncestor(paths) {
   if (paths.length === 0) throw new Error("leastCommonAncestor needs at least one path");
-  let common = splitAbsolute(path10.resolve(paths[0]));
+  let common = splitAbsolute(path11.resolve(paths[0]));
   for (const other of paths.slice(1)) {
-    const parts = splitAbsolute(path10.resolve(other));
+    const parts = splitAbsolute(path11.resolve(other));
     let i = 0;
     while (i < common.parts.length && i < parts.parts.length && samePart(common.parts[i], parts.parts[i]))
       i++;
     common = { root: common.root, parts: common.parts.slice(0, i) };
   }
-  return path10.join(common.root, ...common.parts);
+  return path11.join(common.root, ...common.parts);
 }
 function rootOf(searchPaths, files, cwd) {
   if (searchPaths.length > 1) return leastCommonAncestor(searchPaths);
   const only = searchPaths[0];
-  if (only === void 0) return path10.resolve(cwd);
-  if (files.length === 1 && files[0] === only) return path10.dirname(only);
+  if (only === void 0) return path11.resolve(cwd);
+  if (files.length === 1 && files[0] === only) return path11.dirname(only);
   return only;
 }
 function isInside2(root, candidate) {
-  const relative = path10.relative(root, candidate);
-  return relative !== "" && !relative.startsWith("..") && !path10.isAbsolute(relative);
+  const relative = path11.relative(root, candidate);
+  return relative !== "" && !relative.startsWith("..") && !path11.isAbsolute(relative);
 }
 function splitAbsolute(absolute) {
-  const { root } = path10.parse(absolute);
-  return { root, parts: absolute.slice(root.length).split(path10.sep).filter(Boolean) };
+  const { root } = path11.parse(absolute);
+  return { root, parts: absolute.slice(root.length).split(path11.sep).filter(Boolean) };
 }
 function samePart(a, b) {
   return IS_WINDOWS3 ? a?.toUpperCase() === b?.toUpperCase() : a === b;
@@ -29105,12 +30520,12 @@ function parsePattern(line, options) {
   if (IS_WINDOWS3) text = text.replace(/\\/g, "/");
   if (text === "~" || text.startsWith("~/")) {
     if (!options.home) throw invalidPattern(line, "starts with ~ but no home directory is known");
-    text = escapeGlob(toPosix(path10.resolve(options.home))) + text.slice(1);
+    text = escapeGlob(toPosix(path11.resolve(options.home))) + text.slice(1);
   } else if (!isAbsolutePattern(text)) {
-    text = `${escapeGlob(toPosix(path10.resolve(options.cwd)))}/${text}`;
+    text = `${escapeGlob(toPosix(path11.resolve(options.cwd)))}/${text}`;
   }
   const directoryOnly = text.endsWith("/") && text.replace(/\/+$/, "") !== "";
-  const normalized = path10.posix.normalize(text).replace(/\/+$/, "");
+  const normalized = path11.posix.normalize(text).replace(/\/+$/, "");
   const drive = /^[A-Za-z]:/.exec(normalized)?.[0];
   const body = drive ? normalized.slice(drive.length) : normalized;
   const raw = body.split("/").filter(Boolean);
@@ -29162,7 +30577,7 @@ function searchPathsOf(patterns) {
     const k = key(candidate);
     if (included.has(k)) continue;
     let ancestor = false;
-    for (let child = candidate, parent = path10.dirname(child); parent !== child; child = parent, parent = path10.dirname(child)) {
+    for (let child = candidate, parent = path11.dirname(child); parent !== child; child = parent, parent = path11.dirname(child)) {
       if (all.has(key(parent))) {
         ancestor = true;
         break;
@@ -29177,9 +30592,9 @@ function searchPathsOf(patterns) {
 }
 function fromSegments(segments) {
   if (segments.length && /^[A-Za-z]:$/.test(segments[0])) {
-    return path10.join(`${segments[0]}\\`, ...segments.slice(1));
+    return path11.join(`${segments[0]}\\`, ...segments.slice(1));
   }
-  return path10.join("/", ...segments);
+  return path11.join("/", ...segments);
 }
 function evaluate(patterns, segments) {
   let result = 0;
@@ -29408,7 +30823,7 @@ function setArtifactOutputs(env, result) {
 }
 
 // src/format.ts
-function formatBytes(bytes) {
+function formatBytes2(bytes) {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let value = bytes;
   let unit = 0;
@@ -29423,6 +30838,7 @@ function formatBytes(bytes) {
 var PROGRESS_INTERVAL_MS = 1e4;
 function actionOptions(env, progressIntervalMs = PROGRESS_INTERVAL_MS) {
   mask(env["ACTIONS_RUNTIME_TOKEN"]);
+  mask(env["GITHUB_TOKEN"]);
   return {
     ...fromEnvironment(env),
     logger: actionLogger(),
@@ -29441,7 +30857,7 @@ function maskSignatures(message) {
       mask(value);
     }
   }
-  return message;
+  return redactText(message);
 }
 function decodeSafely(text) {
   try {
@@ -29479,10 +30895,10 @@ function progressReporter(intervalMs, now = Date.now) {
 }
 function progressLine(event) {
   const verb = event.operation === "upload" ? "Uploading" : "Downloading";
-  let line = `${verb} '${event.artifactName}': ${formatBytes(event.bytesDone)}`;
+  let line = `${verb} '${event.artifactName}': ${formatBytes2(event.bytesDone)}`;
   if (event.bytesTotal !== void 0 && event.bytesTotal > 0) {
     const percent = Math.min(100, Math.floor(event.bytesDone / event.bytesTotal * 100));
-    line += ` of ${formatBytes(event.bytesTotal)} (${percent}%)`;
+    line += ` of ${formatBytes2(event.bytesTotal)} (${percent}%)`;
   }
   if (event.filesTotal !== void 0 && event.filesTotal > 0) {
     line += `, ${event.filesDone}/${event.filesTotal} files`;
@@ -29513,7 +30929,8 @@ function readUploadInputs() {
     includeHiddenFiles: booleanInput("include-hidden-files", false),
     archive: booleanInput("archive", true),
     preservePermissions: booleanInput("preserve-permissions", true),
-    symlinks: choiceInput("symlinks", SYMLINK_MODES, "follow")
+    symlinks: choiceInput("symlinks", SYMLINK_MODES, "follow"),
+    allowSecrets: booleanInput("allow-secrets", false)
   };
 }
 async function runUpload(env = process.env) {
@@ -29527,6 +30944,9 @@ async function runUpload(env = process.env) {
     info(`Not descending into symlinked directory ${link3}`);
   }
   for (const link3 of found.brokenSymlinks) debug(`Skipping broken symlink ${link3}`);
+  for (const special of found.specialFiles) {
+    warning(`Skipping ${special}: not a regular file (a FIFO, socket or device is never uploaded)`);
+  }
   if (found.files.length === 0) {
     const message = `No files were found with the provided path: ${inputs.path}. No artifacts will be uploaded.`;
     switch (inputs.ifNoFilesFound) {
@@ -29551,7 +30971,7 @@ async function runUpload(env = process.env) {
         `Input 'archive' is false, which uploads exactly one file, but the path matched ${count} files`
       );
     }
-    name = path11.basename(found.files[0]);
+    name = path12.basename(found.files[0]);
     if (inputs.name !== "artifact" && inputs.name !== name) {
       info(`Input 'name' is ignored with 'archive: false'; the artifact is named '${name}'`);
     }
@@ -29571,12 +30991,13 @@ async function runUpload(env = process.env) {
     ...inputs.overwrite ? { overwrite: true } : {},
     symlinks: inputs.symlinks,
     preservePermissions: inputs.preservePermissions,
+    ...inputs.allowSecrets ? { allowSecretsInFiles: true } : {},
     ...inputs.archive ? {} : { archive: false },
     ...inputs.archive && found.emptyDirectories.length ? { emptyDirectories: found.emptyDirectories } : {}
   };
   const result = await uploadArtifact(name, found.files, found.rootDirectory, options);
   info(
-    `Artifact ${name} has been successfully uploaded! Final size is ${result.uploadedBytes} bytes (${formatBytes(result.size)} in ${result.fileCount} file${result.fileCount === 1 ? "" : "s"}).` + (result.id !== void 0 ? ` Artifact ID is ${result.id}` : "")
+    `Artifact ${name} has been successfully uploaded! Final size is ${result.uploadedBytes} bytes (${formatBytes2(result.size)} in ${result.fileCount} file${result.fileCount === 1 ? "" : "s"}).` + (result.id !== void 0 ? ` Artifact ID is ${result.id}` : "")
   );
   setArtifactOutputs(env, result);
   if (result.digest) info(`Artifact ${name} SHA256 hash: ${result.digest.replace(/^sha256:/, "")}`);

@@ -22,11 +22,14 @@ import {
 import { backendIdsFromToken, requireBackendIds } from './backends/results/token.js';
 import { normalizeOptions, type ArtifactClientOptions, type NormalizedOptions } from './options.js';
 import { checkConflictPolicy, type ConflictPolicy } from './pack/conflict.js';
+import { asResourceError } from './pack/fs-errors.js';
+import { normalizeLimits, type ExtractLimits } from './pack/zip/limits.js';
 import { validateArtifactName } from './pack/validate.js';
 import { HttpManager } from './transport/http-manager.js';
 import { Operation } from './transport/operation.js';
 import { registerSecret } from './transport/redact.js';
-import { resolveUploadFiles, type SymlinkPolicy } from './upload-files.js';
+import { prepareSecretScan } from './pack/secret-scan.js';
+import { resolveUploadFiles, withUploadContext, type SymlinkPolicy } from './upload-files.js';
 
 export interface UploadArtifactOptions extends ArtifactClientOptions {
   /** Results protocol: `false` uploads one file as-is, named after the file. @default true */
@@ -43,6 +46,14 @@ export interface UploadArtifactOptions extends ArtifactClientOptions {
   symlinks?: SymlinkPolicy;
   /** `false` stores 0644 (0755 when any execute bit is set) instead of each file's own mode. @default true */
   preservePermissions?: boolean;
+  /**
+   * `true` turns off the secret scan: by default an upload fails with
+   * `ERR_FERRY_SECRET_IN_ARTIFACT`, naming the file, when a file contains (byte for byte) the
+   * runtime token or another token or password Ferry was given (GITHUB_TOKEN, a proxy password,
+   * a findBy token; values under 16 characters are not searched). Nothing is finalized then.
+   * @default false
+   */
+  allowSecretsInFiles?: boolean;
 }
 
 export interface UploadArtifactResponse extends UploadResult {
@@ -80,6 +91,14 @@ export interface DownloadArtifactOptions extends ArtifactClientOptions, FindByOp
    * @default true
    */
   verifyDigest?: boolean;
+  /**
+   * Zip-bomb limits, checked against the archive's central directory before anything is written
+   * (and each entry's size again while inflating): `maxEntries` (default 100,000),
+   * `maxTotalBytes` (sum of uncompressed sizes, default 64 GiB), `maxRatio` (per entry over
+   * 1 MiB, default 1000). Unset fields keep their defaults; `Infinity` disables one.
+   * Exceeding one fails with `ERR_FERRY_INTEGRITY` and the target is left as it was.
+   */
+  limits?: Partial<ExtractLimits>;
 }
 
 export interface DownloadArtifactResponse extends DownloadResult {
@@ -101,7 +120,15 @@ export async function uploadArtifact(
   rootDirectory: string,
   options: UploadArtifactOptions = {},
 ): Promise<UploadArtifactResponse> {
-  const { archive, overwrite, emptyDirectories, symlinks, preservePermissions, ...rest } = options;
+  const {
+    archive,
+    overwrite,
+    emptyDirectories,
+    symlinks,
+    preservePermissions,
+    allowSecretsInFiles,
+    ...rest
+  } = options;
   const opts = normalizeOptions(rest);
   validateArtifactName(name);
   if (symlinks !== undefined && symlinks !== 'follow' && symlinks !== 'preserve') {
@@ -119,6 +146,8 @@ export async function uploadArtifact(
       context: { operation: 'upload', artifactName: name },
     });
   }
+  // Before anything is sent: warn about credential files, and arm the scan for tokens in files.
+  const secretScan = prepareSecretScan(name, resolved, opts, allowSecretsInFiles);
   return withBackend('upload', opts, async (backend, ctx, kind) => {
     ctx.onProgress?.({
       operation: 'upload',
@@ -129,7 +158,7 @@ export async function uploadArtifact(
       filesDone: 0,
       filesTotal: resolved.length,
     });
-    const result = await backend.upload(
+    const uploading = backend.upload(
       {
         name,
         files: resolved,
@@ -141,9 +170,14 @@ export async function uploadArtifact(
         ...(overwrite !== undefined ? { overwrite } : {}),
         ...(emptyDirectories ? { emptyDirectories } : {}),
         ...(preservePermissions === false ? { preservePermissions } : {}),
+        ...(secretScan ? { secretScan } : {}),
       },
       ctx,
     );
+    // File readers know only the file; the error must also name the upload and the artifact.
+    const result = await uploading.catch((error: unknown) => {
+      throw withUploadContext(error, name);
+    });
     ctx.onProgress?.({
       operation: 'upload',
       artifactName: name,
@@ -170,11 +204,14 @@ export async function downloadArtifact(
     conflict,
     verifyDigest,
     symlinks,
+    limits,
     ...rest
   } = options;
   const opts = normalizeOptions(rest);
   validateArtifactName(name);
   checkConflictPolicy(conflict);
+  // Bad limits fail here, before any request, naming the option.
+  if (limits !== undefined) normalizeLimits(limits);
   if (verifyDigest !== undefined && typeof verifyDigest !== 'boolean') {
     throw new FerryError('ERR_FERRY_INVALID_OPTION', `Option 'verifyDigest' must be a boolean`, {
       context: { option: 'verifyDigest' },
@@ -195,6 +232,7 @@ export async function downloadArtifact(
     ...(symlinks ? { symlinks } : {}),
     ...(conflict !== undefined ? { conflict } : {}),
     ...(verifyDigest !== undefined ? { verifyDigest } : {}),
+    ...(limits !== undefined ? { limits } : {}),
   };
   return withBackend(
     'download',
@@ -290,6 +328,7 @@ export async function withBackend<T>(
     kind === 'local' ? await openLocalStore(opts.localStore, opts.runId ?? LOCAL_RUN_ID) : undefined;
   const http = createHttpManager(opts, kind, operationName);
   const operation = new Operation(operationName, opts.signal);
+  let failure: unknown;
   try {
     const backend = kind === undefined ? undefined : createBackend(kind, opts, local?.config);
     return await work(
@@ -297,10 +336,18 @@ export async function withBackend<T>(
       { http, operation, logger: opts.logger, onProgress: opts.onProgress },
       kind ?? 'results',
     );
+  } catch (error: unknown) {
+    failure = error;
   } finally {
     http.dispose();
     await local?.close();
   }
+  // A full disk or no file descriptors left: typed, not retryable, with advice; mapped once the
+  // sockets and the store are released so the numbers it reports are the user's.
+  throw await asResourceError(failure, {
+    context: { operation: operationName },
+    concurrency: opts.concurrency,
+  });
 }
 
 /**
@@ -323,6 +370,7 @@ export function createHttpManager(
     userAgent,
     proxy: opts.proxy,
     socketTimeoutMs: opts.timeoutMs,
+    stall: { minBytesPerSecond: opts.minBytesPerSecond, windowMs: opts.stallWindowMs },
     retry: opts.retry,
     logger: opts.logger,
   });

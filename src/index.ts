@@ -23,6 +23,7 @@ export type {
   MergeArtifactsResult,
 } from './merge/index.js';
 export type { ConflictPolicy } from './pack/conflict.js';
+export type { ExtractLimits } from './pack/zip/limits.js';
 export type { FindBy } from './backends/results/rest.js';
 export type { ArtifactClientOptions, BackendChoice } from './options.js';
 export { fromEnvironment } from './environment.js';

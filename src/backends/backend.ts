@@ -1,4 +1,6 @@
 import type { ConflictPolicy } from '../pack/conflict.js';
+import type { SecretScanner } from '../pack/secret-scan.js';
+import type { ExtractLimits } from '../pack/zip/limits.js';
 import type { HttpManager } from '../transport/http-manager.js';
 import type { Operation } from '../transport/operation.js';
 import type { Logger, ProgressCallback } from '../types.js';
@@ -74,6 +76,8 @@ export interface UploadSpec {
   compressionLevel: number;
   chunkSize: number;
   tempDir: string;
+  /** Refuses files that contain a token Ferry was given (see allowSecretsInFiles); unset: no scan. */
+  secretScan?: SecretScanner | undefined;
 }
 
 export interface DownloadSpec {
@@ -85,6 +89,8 @@ export interface DownloadSpec {
   skipDecompress?: boolean;
   /** Symlink entries in the archive: refuse, write as files holding the link text, or create them when they stay inside the target. @default 'refuse' */
   symlinks?: 'refuse' | 'file' | 'preserve';
+  /** Zip-bomb limits for extracting a zip artifact; unset fields keep their defaults. */
+  limits?: Partial<ExtractLimits> | undefined;
   /** A file that already exists in the target (see {@link ConflictPolicy}). @default 'overwrite' */
   conflict?: ConflictPolicy;
   /**

@@ -48,6 +48,8 @@ Options:
   --no-archive               upload a single file as-is (named after the file), not zipped
   --compression-level N      0 (store) to 9 (smallest); default 6
   --chunk-size BYTES         bytes per chunk request (default 4194304)
+  --allow-secrets            upload files even if they contain a token Ferry was given
+                             (by default such a file fails the upload, naming the file)
 
 Examples:
   ferry upload build-output dist/
@@ -62,6 +64,9 @@ written outside DIR.
 Options:
   --artifact-id ID        download this artifact id instead of the newest called NAME
   --skip-decompress       keep the zip as downloaded
+  --max-entries N         refuse a zip with more entries (default 100000)
+  --max-total-bytes N     refuse a zip whose entries add up to more bytes (default 64 GiB)
+  --max-ratio N           refuse an entry over 1 MiB compressed more than N:1 (default 1000)
   --repository O/R        read another run (with --run-id and --github-token or GITHUB_TOKEN)
 
 Examples:

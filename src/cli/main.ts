@@ -33,6 +33,7 @@ const COMMANDS: Record<string, NonNullable<ParseArgsConfig['options']>> = {
     overwrite: { type: 'boolean' },
     'no-archive': { type: 'boolean' },
     'include-hidden': { type: 'boolean' },
+    'allow-secrets': { type: 'boolean' },
     'retention-days': { type: 'string' },
     'compression-level': { type: 'string' },
     'chunk-size': { type: 'string' },
@@ -41,6 +42,9 @@ const COMMANDS: Record<string, NonNullable<ParseArgsConfig['options']>> = {
     path: { type: 'string' },
     'artifact-id': { type: 'string' },
     'skip-decompress': { type: 'boolean' },
+    'max-entries': { type: 'string' },
+    'max-total-bytes': { type: 'string' },
+    'max-ratio': { type: 'string' },
     repository: { type: 'string' },
     'github-token': { type: 'string' },
   },
@@ -183,6 +187,7 @@ async function upload(
   if (!name || paths.length === 0)
     throw new UsageError('upload needs an artifact NAME and at least one PATH');
   const found = await findFiles(paths, { includeHidden: Boolean(values['include-hidden']) });
+  for (const entry of found.skipped) out.logger.warn(`Skipping ${entry.path}: ${entry.reason}`);
   const root = typeof values['root'] === 'string' ? path.resolve(values['root']) : found.rootDirectory;
   const retention = numberOption(values, 'retention-days');
   const level = numberOption(values, 'compression-level');
@@ -195,6 +200,7 @@ async function upload(
     ...(chunk !== undefined ? { chunkSize: chunk } : {}),
     ...(values['overwrite'] ? { overwrite: true } : {}),
     ...(values['no-archive'] ? { archive: false } : {}),
+    ...(values['allow-secrets'] ? { allowSecretsInFiles: true } : {}),
   });
   const seconds = (Date.now() - started) / 1000;
   out.result(
@@ -214,11 +220,21 @@ async function download(
   const target = typeof values['path'] === 'string' ? values['path'] : process.cwd();
   const started = Date.now();
   const artifactId = numberOption(values, 'artifact-id');
+  // Zip-bomb limits (validated by the SDK, naming `limits.<field>`).
+  const maxEntries = numberOption(values, 'max-entries');
+  const maxTotalBytes = numberOption(values, 'max-total-bytes');
+  const maxRatio = numberOption(values, 'max-ratio');
+  const limits = {
+    ...(maxEntries !== undefined ? { maxEntries } : {}),
+    ...(maxTotalBytes !== undefined ? { maxTotalBytes } : {}),
+    ...(maxRatio !== undefined ? { maxRatio } : {}),
+  };
   const result = await downloadArtifact(name, {
     ...options,
     path: target,
     ...(artifactId !== undefined ? { artifactId } : {}),
     ...(values['skip-decompress'] ? { skipDecompress: true } : {}),
+    ...(Object.keys(limits).length > 0 ? { limits } : {}),
   });
   const seconds = (Date.now() - started) / 1000;
   out.result(
@@ -279,7 +295,7 @@ async function merge(
 }
 
 async function doctor(options: ArtifactClientOptions, out: CliOutput): Promise<number> {
-  const checks = await runDoctor(options);
+  const checks = await runDoctor(options, { apiUrl: process.env['GITHUB_API_URL'] });
   const human = checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`).join('\n');
   out.result({ command: 'doctor', ok: checks.every((c) => c.ok), checks }, human);
   return checks.every((c) => c.ok) ? 0 : 1;
