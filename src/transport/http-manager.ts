@@ -110,6 +110,10 @@ export class HttpManager {
   readonly #logger: Logger;
   readonly #slots: Slot[];
   readonly #stats: HttpManagerStats = { requests: 0, retries: 0, clientsCreated: 0, clientsDisposed: 0 };
+  /** The signal of the request each slot is sending, so an abort can cut exactly those sockets. */
+  readonly #slotSignals: (AbortSignal | undefined)[] = [];
+  /** One 'abort' listener per signal for the manager's life, removed by dispose(). */
+  readonly #abortListeners = new Map<AbortSignal, () => void>();
   #disposed = false;
 
   constructor(options: HttpManagerOptions) {
@@ -152,6 +156,23 @@ export class HttpManager {
     if (this.#disposed) return;
     this.#disposed = true;
     for (const slot of this.#slots) this.#destroySlot(slot);
+    for (const [signal, listener] of this.#abortListeners) signal.removeEventListener('abort', listener);
+    this.#abortListeners.clear();
+  }
+
+  /**
+   * Marks `slot` as sending under `signal`; an abort destroys the sockets of every slot still
+   * sending under it, which fails their requests at once. One listener per signal rather than an
+   * add/remove pair per request: on 10,000 small files the pairs cost ~0.1 s of CPU.
+   */
+  #watchAbort(slot: number, signal: AbortSignal | undefined): void {
+    this.#slotSignals[slot] = signal;
+    if (!signal || this.#abortListeners.has(signal)) return;
+    const listener = (): void => {
+      for (let i = 0; i < this.slots; i++) if (this.#slotSignals[i] === signal) this.disposeAndReplace(i);
+    };
+    this.#abortListeners.set(signal, listener);
+    signal.addEventListener('abort', listener, { once: true });
   }
 
   /**
@@ -171,8 +192,7 @@ export class HttpManager {
 
       let outcome: AttemptOutcome;
       let failure: FerryError;
-      const onAbort = (): void => this.disposeAndReplace(spec.slot);
-      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#watchAbort(spec.slot, signal);
       try {
         const { res, url } = await this.#sendFollowingRedirects(spec, attempt);
         const status = res.statusCode ?? 0;
@@ -204,7 +224,7 @@ export class HttpManager {
         failure = this.#networkFailure(spec, new URL(spec.url), error, attempt);
         if (spec.networkErrors === 'throw' && failure.retryable) throw failure;
       } finally {
-        signal?.removeEventListener('abort', onAbort);
+        this.#slotSignals[spec.slot] = undefined;
       }
 
       const decision = decideRetry(
