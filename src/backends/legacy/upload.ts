@@ -9,7 +9,7 @@ import { chunkRanges, contentRange, preparePayload, type Payload } from '../../p
 import type { OperationContext, UploadFile, UploadResult, UploadSpec } from '../backend.js';
 import { runWorkers } from '../workers.js';
 import { API_VERSION, type ArtifactResponse, type LegacyConfig, UPLOAD_USER_AGENT } from './contracts.js';
-import { artifactsUrl, itemUrl, jsonHeaders } from './urls.js';
+import { artifactsUrl, itemUrlBuilder, jsonHeaders } from './urls.js';
 
 export { UPLOAD_USER_AGENT };
 
@@ -94,6 +94,7 @@ export async function uploadLegacy(
       filesTotal: spec.files.length,
     });
 
+  const itemUrl = itemUrlBuilder(containerUrl);
   const uploadFile = async (file: UploadFile, slot: number): Promise<void> => {
     const fileContext = { ...context, file: file.artifactPath };
     const scan = spec.secretScan?.file(file.artifactPath);
@@ -122,7 +123,7 @@ export async function uploadLegacy(
         throw sourceChanged(file, `${payload.originalSize} when read`, fileContext);
       }
       const total = payloadLength(payload);
-      const url = itemUrl(containerUrl, `${spec.name}/${file.artifactPath}`);
+      const url = itemUrl(`${spec.name}/${file.artifactPath}`);
       const ranges = chunkRanges(total, spec.chunkSize);
       const load = (index: number): Promise<{ chunk: Buffer; headers: Record<string, string> }> => {
         const range = ranges[index] as { start: number; end: number };
