@@ -200,6 +200,35 @@ describe('[P14] a source file changes between enumeration and read, or while bei
     });
   }
 
+  test('[P14] results, archive: false: the single file truncated or grown after Create fails, nothing finalized', async () => {
+    for (const change of ['truncated', 'grows'] as const) {
+      const name = `p14-raw-${change}`;
+      const { root, paths } = await sourceTree({ 'raw.bin': randomBytes(3 * 1024 * 1024) });
+      const raw = paths[0] as string;
+      let fired = 0;
+      server.setHook((req) => {
+        if (fired === 0 && isCreate(req)) {
+          fired++;
+          if (change === 'truncated') truncateSync(raw, 1024);
+          else appendFileSync(raw, randomBytes(4096));
+        }
+      });
+      const error = await failure(() =>
+        uploadArtifact(name, paths, root, {
+          ...server.options('results', { concurrency: 1 }),
+          archive: false,
+        }),
+      );
+      expect(fired).toBe(1);
+      expect(error.code).toBe('ERR_FERRY_SOURCE_CHANGED');
+      expect(error.context.file).toBe('raw.bin');
+      expect(error.message).toContain('raw.bin');
+      expect(server.finalizeCount()).toBe(0);
+      expectNoSecrets(error);
+      await waitFor(() => server.front.open === 0);
+    }
+  });
+
   test('[P14] results: the failed uploads left no artifact visible in the listing', async () => {
     const listed = await listArtifacts(server.plain('results'));
     expect(listed.filter((a) => a.name.startsWith('p14-'))).toEqual([]);

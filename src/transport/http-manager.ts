@@ -483,7 +483,7 @@ export class HttpManager {
       (status === 407
         ? {
             message:
-              'Proxy authentication required: the proxy refused the credentials in HTTP_PROXY/HTTPS_PROXY (or got none)',
+              'Proxy authentication required: a proxy Ferry was not told about answered 407 (a transparent proxy on the way?); configure it with credentials in HTTPS_PROXY/HTTP_PROXY',
           }
         : undefined);
     const code = custom?.code ?? codeForStatus(status, rateLimited ? 'rate limit' : serverMessage);

@@ -149,6 +149,23 @@ async function fetchOnce(
         body,
       };
     }
+    if (status === 416 && state.received > 0) {
+      // The resume asked past the end: what arrived is all there is (the earlier answer declared
+      // more than the blob holds), or the blob changed. The digest decides the first case;
+      // anything else starts over.
+      res.resume();
+      const total = /^bytes \*\/(\d+)$/.exec(String(res.headers['content-range'] ?? ''));
+      if (total && Number(total[1]) === state.received) {
+        state.expectedTotal = state.received;
+        return { kind: 'complete' };
+      }
+      state.restart();
+      throw new IntegrityError(
+        'ERR_FERRY_INTEGRITY',
+        'The resumed download was refused as out of range (HTTP 416); starting over',
+        { retryable: true, context: options.context },
+      );
+    }
     let append = false;
     if (status === 206 && state.received > 0) {
       const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers['content-range'] ?? ''));
@@ -256,7 +273,7 @@ async function fetchOnce(
       url,
       headers: () =>
         state.received > 0 && state.etag ? { range: `bytes=${state.received}-`, 'if-match': state.etag } : {},
-      okStatuses: [403],
+      okStatuses: [403, 416],
       operation: options.operation,
       context: options.context,
     },

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { lstat, mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { FerryError, IntegrityError, isFerryError, type ErrorContext } from '../../errors.js';
 import { compareExisting, conflictError, placeNoClobber } from '../../pack/conflict.js';
 import { printable } from '../../pack/validate.js';
@@ -13,6 +13,7 @@ import type {
   DownloadResult,
   DownloadSpec,
   OperationContext,
+  UploadFile,
   UploadResult,
   UploadSpec,
 } from '../backend.js';
@@ -77,9 +78,14 @@ export class ResultsBackend implements Backend {
               })
             : scanned(
                 spec,
-                createReadStream((single as { absolutePath: string }).absolutePath, {
-                  highWaterMark: 1024 * 1024,
-                }),
+                exactlyListedSize(
+                  single as UploadFile,
+                  // One byte past the listed size is enough to see that the file grew.
+                  createReadStream((single as UploadFile).absolutePath, {
+                    highWaterMark: 1024 * 1024,
+                    end: (single as UploadFile).size,
+                  }),
+                ),
               ),
       },
       ctx,
@@ -823,6 +829,32 @@ function expiresAt(days: number): string {
 }
 
 /** The single file of an `archive: false` upload, searched by the secret scan as it streams. */
+/**
+ * The file of an `archive: false` upload, failing with ERR_FERRY_SOURCE_CHANGED when it does not
+ * hold exactly the bytes it had when listed (the zip path checks each entry the same way), so
+ * the blob is never committed nor the artifact finalized.
+ */
+function exactlyListedSize(file: UploadFile, source: Readable): Readable {
+  let seen = 0;
+  const changed = (): FerryError =>
+    new FerryError(
+      'ERR_FERRY_SOURCE_CHANGED',
+      `File '${file.absolutePath}' changed while it was being uploaded: it had ${file.size} bytes when listed and ${seen > file.size ? 'more' : seen} when read`,
+      { context: { file: file.artifactPath } },
+    );
+  const check = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length;
+      done(seen > file.size ? changed() : null, chunk);
+    },
+    flush(done) {
+      done(seen === file.size ? null : changed());
+    },
+  });
+  source.once('error', (error) => check.destroy(error));
+  return source.pipe(check);
+}
+
 function scanned(spec: UploadSpec, source: Readable): Readable {
   const file = spec.files[0];
   return spec.secretScan && file ? spec.secretScan.file(file.artifactPath).stream(source) : source;
