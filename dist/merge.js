@@ -43,8 +43,8 @@ var require_tunnel = __commonJS({
     "use strict";
     var net2 = __require("net");
     var tls2 = __require("tls");
-    var http3 = __require("http");
-    var https3 = __require("https");
+    var http4 = __require("http");
+    var https4 = __require("https");
     var events = __require("events");
     var assert = __require("assert");
     var util = __require("util");
@@ -54,24 +54,24 @@ var require_tunnel = __commonJS({
     exports.httpsOverHttps = httpsOverHttps2;
     function httpOverHttp2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = http3.request;
+      agent.request = http4.request;
       return agent;
     }
     function httpsOverHttp2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = http3.request;
+      agent.request = http4.request;
       agent.createSocket = createSecureSocket;
       agent.defaultPort = 443;
       return agent;
     }
     function httpOverHttps2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = https3.request;
+      agent.request = https4.request;
       return agent;
     }
     function httpsOverHttps2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = https3.request;
+      agent.request = https4.request;
       agent.createSocket = createSecureSocket;
       agent.defaultPort = 443;
       return agent;
@@ -80,7 +80,7 @@ var require_tunnel = __commonJS({
       var self = this;
       self.options = options || {};
       self.proxyOptions = self.options.proxy || {};
-      self.maxSockets = self.options.maxSockets || http3.Agent.defaultMaxSockets;
+      self.maxSockets = self.options.maxSockets || http4.Agent.defaultMaxSockets;
       self.requests = [];
       self.sockets = [];
       self.on("free", function onFree(socket, host, port, localAddress) {
@@ -4078,7 +4078,7 @@ var require_webidl = __commonJS({
 var require_util2 = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/fetch/util.js"(exports, module) {
     "use strict";
-    var { Transform: Transform4 } = __require("node:stream");
+    var { Transform: Transform5 } = __require("node:stream");
     var zlib = __require("node:zlib");
     var { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = require_constants3();
     var { getGlobalOrigin } = require_global();
@@ -4766,7 +4766,7 @@ var require_util2 = __commonJS({
       contentRange2 += isomorphicEncode(`${fullLength}`);
       return contentRange2;
     }
-    var InflateStream = class extends Transform4 {
+    var InflateStream = class extends Transform5 {
       #zlibOptions;
       /** @param {zlib.ZlibOptions} [zlibOptions] */
       constructor(zlibOptions) {
@@ -7624,7 +7624,7 @@ var require_client = __commonJS({
     "use strict";
     var assert = __require("node:assert");
     var net2 = __require("node:net");
-    var http3 = __require("node:http");
+    var http4 = __require("node:http");
     var util = require_util();
     var { channels } = require_diagnostics();
     var Request = require_request();
@@ -7813,7 +7813,7 @@ var require_client = __commonJS({
         this[kUrl] = util.parseOrigin(url);
         this[kConnector] = connect4;
         this[kPipelining] = pipelining != null ? pipelining : 1;
-        this[kMaxHeadersSize] = maxHeaderSize || http3.maxHeaderSize;
+        this[kMaxHeadersSize] = maxHeaderSize || http4.maxHeaderSize;
         this[kKeepAliveDefaultTimeout] = keepAliveTimeout == null ? 4e3 : keepAliveTimeout;
         this[kKeepAliveMaxTimeout] = keepAliveMaxTimeout == null ? 6e5 : keepAliveMaxTimeout;
         this[kKeepAliveTimeoutThreshold] = keepAliveTimeoutThreshold == null ? 2e3 : keepAliveTimeoutThreshold;
@@ -9447,7 +9447,7 @@ var require_readable = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/readable.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { Readable: Readable4 } = __require("node:stream");
+    var { Readable: Readable3 } = __require("node:stream");
     var { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError: AbortError2 } = require_errors();
     var util = require_util();
     var { ReadableStreamFrom } = require_util();
@@ -9459,7 +9459,7 @@ var require_readable = __commonJS({
     var kContentLength = /* @__PURE__ */ Symbol("kContentLength");
     var noop2 = () => {
     };
-    var BodyReadable = class extends Readable4 {
+    var BodyReadable = class extends Readable3 {
       constructor({
         resume,
         abort,
@@ -9801,7 +9801,7 @@ var require_api_request = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/api-request.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { Readable: Readable4 } = require_readable();
+    var { Readable: Readable3 } = require_readable();
     var { InvalidArgumentError, RequestAbortedError } = require_errors();
     var util = require_util();
     var { getResolveErrorBodyCallback } = require_util3();
@@ -9896,7 +9896,7 @@ var require_api_request = __commonJS({
         const parsedHeaders = responseHeaders === "raw" ? util.parseHeaders(rawHeaders) : headers;
         const contentType = parsedHeaders["content-type"];
         const contentLength = parsedHeaders["content-length"];
-        const res = new Readable4({
+        const res = new Readable3({
           resume,
           abort,
           contentType,
@@ -10211,7 +10211,7 @@ var require_api_pipeline = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/api-pipeline.js"(exports, module) {
     "use strict";
     var {
-      Readable: Readable4,
+      Readable: Readable3,
       Duplex,
       PassThrough
     } = __require("node:stream");
@@ -10225,7 +10225,7 @@ var require_api_pipeline = __commonJS({
     var { addSignal, removeSignal } = require_abort_signal();
     var assert = __require("node:assert");
     var kResume = /* @__PURE__ */ Symbol("resume");
-    var PipelineRequest = class extends Readable4 {
+    var PipelineRequest = class extends Readable3 {
       constructor() {
         super({ autoDestroy: true });
         this[kResume] = null;
@@ -10242,7 +10242,7 @@ var require_api_pipeline = __commonJS({
         callback(err);
       }
     };
-    var PipelineResponse = class extends Readable4 {
+    var PipelineResponse = class extends Readable3 {
       constructor(resume) {
         super({ autoDestroy: true });
         this[kResume] = resume;
@@ -11252,13 +11252,13 @@ var require_pluralizer = __commonJS({
 var require_pending_interceptors_formatter = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/mock/pending-interceptors-formatter.js"(exports, module) {
     "use strict";
-    var { Transform: Transform4 } = __require("node:stream");
+    var { Transform: Transform5 } = __require("node:stream");
     var { Console } = __require("node:console");
     var PERSISTENT = process.versions.icu ? "\u2705" : "Y ";
     var NOT_PERSISTENT = process.versions.icu ? "\u274C" : "N ";
     module.exports = class PendingInterceptorsFormatter {
       constructor({ disableColors } = {}) {
-        this.transform = new Transform4({
+        this.transform = new Transform5({
           transform(chunk, _enc, cb) {
             cb(null, chunk);
           }
@@ -13567,7 +13567,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants3();
     var EE = __require("node:events");
-    var { Readable: Readable4, pipeline: pipeline8, finished: finished2 } = __require("node:stream");
+    var { Readable: Readable3, pipeline: pipeline8, finished: finished2 } = __require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -14506,7 +14506,7 @@ var require_fetch = __commonJS({
                   }
                 }
               }
-              this.body = new Readable4({ read: resume });
+              this.body = new Readable3({ read: resume });
               const onError = this.onError.bind(this);
               resolve2({
                 status,
@@ -18309,7 +18309,7 @@ var require_eventsource_stream = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/eventsource/eventsource-stream.js"(exports, module) {
     "use strict";
     var buffer = __require("node:buffer");
-    var { Transform: Transform4 } = __require("node:stream");
+    var { Transform: Transform5 } = __require("node:stream");
     var { isASCIINumber, isValidLastEventId } = require_util8();
     var BOM = [239, 187, 191];
     var LF = 10;
@@ -18359,7 +18359,7 @@ var require_eventsource_stream = __commonJS({
       error2.aborted = false;
       return error2;
     }
-    var EventSourceStream = class extends Transform4 {
+    var EventSourceStream = class extends Transform5 {
       /**
        * @type {eventSourceSettings}
        */
@@ -20504,6 +20504,7 @@ function scrubCause(cause) {
 import { createReadStream } from "node:fs";
 import { lstat as lstat5, mkdir as mkdir3, mkdtemp as mkdtemp2, rename as rename4, rm as rm4, stat as stat4 } from "node:fs/promises";
 import path6 from "node:path";
+import { Transform as Transform3 } from "node:stream";
 
 // src/pack/conflict.ts
 import { createHash } from "node:crypto";
@@ -23732,6 +23733,20 @@ async function fetchOnce(url, file, state, options) {
         body
       };
     }
+    if (status === 416 && state.received > 0) {
+      res.resume();
+      const total = /^bytes \*\/(\d+)$/.exec(String(res.headers["content-range"] ?? ""));
+      if (total && Number(total[1]) === state.received) {
+        state.expectedTotal = state.received;
+        return { kind: "complete" };
+      }
+      state.restart();
+      throw new IntegrityError(
+        "ERR_FERRY_INTEGRITY",
+        "The resumed download was refused as out of range (HTTP 416); starting over",
+        { retryable: true, context: options.context }
+      );
+    }
     let append = false;
     if (status === 206 && state.received > 0) {
       const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers["content-range"] ?? ""));
@@ -23829,7 +23844,7 @@ async function fetchOnce(url, file, state, options) {
       method: "GET",
       url,
       headers: () => state.received > 0 && state.etag ? { range: `bytes=${state.received}-`, "if-match": state.etag } : {},
-      okStatuses: [403],
+      okStatuses: [403, 416],
       operation: options.operation,
       context: options.context
     },
@@ -23915,11 +23930,11 @@ async function uploadBlob(signedUrl, source, options) {
   throw invalidBlockList(options.context, true);
 }
 async function stageAll(signedUrl, source, options, started) {
-  const { http: http3, operation } = options;
+  const { http: http4, operation } = options;
   const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
   const hash = createHash5("sha256");
   const ids = [];
-  const freeSlots = Array.from({ length: http3.slots }, (_, i) => i);
+  const freeSlots = Array.from({ length: http4.slots }, (_, i) => i);
   const inFlight = /* @__PURE__ */ new Set();
   let firstError;
   let staged = 0;
@@ -23929,7 +23944,7 @@ async function stageAll(signedUrl, source, options, started) {
     const id = blockId(index2);
     ids.push(id);
     const url = withQuery(signedUrl, { comp: "block", blockid: id });
-    const task = http3.request(
+    const task = http4.request(
       {
         slot,
         method: "PUT",
@@ -24179,8 +24194,8 @@ var Operation = class {
 
 // src/backends/results/twirp.ts
 var TwirpClient = class {
-  constructor(http3, config) {
-    this.http = http3;
+  constructor(http4, config) {
+    this.http = http4;
     this.config = config;
     this.#origin = new URL(config.resultsUrl).origin;
   }
@@ -24289,9 +24304,14 @@ var ResultsBackend = class {
           ...spec.secretScan ? { secretScan: spec.secretScan } : {}
         }) : scanned(
           spec,
-          createReadStream(single.absolutePath, {
-            highWaterMark: 1024 * 1024
-          })
+          exactlyListedSize(
+            single,
+            // One byte past the listed size is enough to see that the file grew.
+            createReadStream(single.absolutePath, {
+              highWaterMark: 1024 * 1024,
+              end: single.size
+            })
+          )
         )
       },
       ctx
@@ -24848,6 +24868,25 @@ function latestPerName(artifacts) {
 function expiresAt(days) {
   return new Date(Date.now() + days * 24 * 3600 * 1e3).toISOString();
 }
+function exactlyListedSize(file, source) {
+  let seen = 0;
+  const changed = () => new FerryError(
+    "ERR_FERRY_SOURCE_CHANGED",
+    `File '${file.absolutePath}' changed while it was being uploaded: it had ${file.size} bytes when listed and ${seen > file.size ? "more" : seen} when read`,
+    { context: { file: file.artifactPath } }
+  );
+  const check = new Transform3({
+    transform(chunk, _encoding, done) {
+      seen += chunk.length;
+      done(seen > file.size ? changed() : null, chunk);
+    },
+    flush(done) {
+      done(seen === file.size ? null : changed());
+    }
+  });
+  source.once("error", (error2) => check.destroy(error2));
+  return source.pipe(check);
+}
 function scanned(spec, source) {
   const file = spec.files[0];
   return spec.secretScan && file ? spec.secretScan.file(file.artifactPath).stream(source) : source;
@@ -24938,6 +24977,29 @@ function itemUrl(containerUrl2, itemPath) {
   url.searchParams.append("itemPath", itemPath);
   return url.toString();
 }
+function itemUrlBuilder(containerUrl2) {
+  const base = new URL(containerUrl2);
+  if (base.search !== "" || base.hash !== "" || containerUrl2.includes("?") || containerUrl2.includes("#")) {
+    return (itemPath) => itemUrl(containerUrl2, itemPath);
+  }
+  const prefix = `${base.toString()}?itemPath=`;
+  return (itemPath) => {
+    const encoded = formEncode(itemPath);
+    return encoded === void 0 ? itemUrl(containerUrl2, itemPath) : prefix + encoded;
+  };
+}
+function formEncode(value) {
+  let encoded;
+  try {
+    encoded = encodeURIComponent(value);
+  } catch {
+    return void 0;
+  }
+  return encoded.replace(
+    /%20|[!'()~]/g,
+    (c) => c === "%20" ? "+" : `%${c.charCodeAt(0).toString(16).toUpperCase()}`
+  );
+}
 var jsonHeaders = {
   accept: `application/json;api-version=${API_VERSION}`,
   "content-type": "application/json"
@@ -24945,10 +25007,10 @@ var jsonHeaders = {
 
 // src/backends/legacy/download.ts
 async function downloadLegacy(config, artifact, spec, ctx) {
-  const { http: http3, operation } = ctx;
+  const { http: http4, operation } = ctx;
   const context = { operation: "download", artifactName: spec.name };
   const bearer = config.token ? { bearer: config.token } : {};
-  const items = await http3.request(
+  const items = await http4.request(
     {
       ...bearer,
       slot: 0,
@@ -24971,11 +25033,11 @@ async function downloadLegacy(config, artifact, spec, ctx) {
     let filesDone = 0;
     const written = /* @__PURE__ */ new Map();
     const bytesTotal = planned.reduce((sum, f) => sum + (f.length ?? 0), 0);
-    await runWorkers(planned, http3.slots, ctx, async (file, slot) => {
+    await runWorkers(planned, http4.slots, ctx, async (file, slot) => {
       if (file.length === 0) {
         await writeFile2(file.staging, "");
       } else {
-        const bytes = await http3.request(
+        const bytes = await http4.request(
           {
             ...bearer,
             slot,
@@ -24991,7 +25053,7 @@ async function downloadLegacy(config, artifact, spec, ctx) {
             operation,
             context: { ...context, file: file.artifactPath }
           },
-          (res) => saveResponse(res, file, spec.name, http3.stallPolicy)
+          (res) => saveResponse(res, file, spec.name, http4.stallPolicy)
         );
         bytesDone += bytes;
         written.set(file, bytes);
@@ -25622,13 +25684,13 @@ function contentRange(start, end, total) {
 
 // src/backends/legacy/upload.ts
 async function uploadLegacy(config, spec, ctx) {
-  const { http: http3, operation, logger } = ctx;
+  const { http: http4, operation, logger } = ctx;
   const context = { operation: "upload", artifactName: spec.name };
   const common = {
     ...config.token ? { bearer: config.token } : {},
     operation
   };
-  const created2 = await http3.request(
+  const created2 = await http4.request(
     {
       ...common,
       slot: 0,
@@ -25682,6 +25744,7 @@ async function uploadLegacy(config, spec, ctx) {
     filesDone,
     filesTotal: spec.files.length
   });
+  const itemUrl3 = itemUrlBuilder(containerUrl2);
   const uploadFile = async (file, slot) => {
     const fileContext = { ...context, file: file.artifactPath };
     const scan = spec.secretScan?.file(file.artifactPath);
@@ -25704,7 +25767,7 @@ async function uploadLegacy(config, spec, ctx) {
         throw sourceChanged(file, `${payload.originalSize} when read`, fileContext);
       }
       const total = payloadLength(payload);
-      const url = itemUrl(containerUrl2, `${spec.name}/${file.artifactPath}`);
+      const url = itemUrl3(`${spec.name}/${file.artifactPath}`);
       const ranges = chunkRanges(total, spec.chunkSize);
       const load = (index) => {
         const range = ranges[index];
@@ -25717,7 +25780,7 @@ async function uploadLegacy(config, spec, ctx) {
       let next = load(0);
       for (let index = 0; index < ranges.length; index++) {
         const { chunk, headers } = await next;
-        const sent = http3.request(
+        const sent = http4.request(
           { ...common, slot, method: "PUT", url, headers, body: chunk, context: fileContext },
           discardBody
         );
@@ -25746,7 +25809,7 @@ async function uploadLegacy(config, spec, ctx) {
       if (payload.kind === "file") await payload.cleanup();
     }
   };
-  await runWorkers(spec.files, http3.slots, ctx, uploadFile);
+  await runWorkers(spec.files, http4.slots, ctx, uploadFile);
   ctx.onProgress?.({
     operation: "upload",
     artifactName: spec.name,
@@ -25756,7 +25819,7 @@ async function uploadLegacy(config, spec, ctx) {
     filesDone,
     filesTotal: spec.files.length
   });
-  await http3.request(
+  await http4.request(
     {
       ...common,
       slot: 0,
@@ -25955,17 +26018,18 @@ var KeyedMutex = class {
 };
 
 // src/server/legacy/container-items.ts
-import { constants as constants4 } from "node:fs";
-import { mkdir as mkdir5, open as open12, stat as stat8 } from "node:fs/promises";
+import { closeSync as closeSync4, constants as constants4, openSync as openSync4, write as writeAt, writeSync as writeSync2 } from "node:fs";
+import { mkdir as mkdir5, stat as stat8 } from "node:fs/promises";
 
 // src/server/util/journal.ts
-import { open as open11, readFile as readFile3 } from "node:fs/promises";
+import { closeSync as closeSync3, openSync as openSync3, writeSync } from "node:fs";
+import { readFile as readFile3 } from "node:fs/promises";
 var Journal = class {
   constructor(path10) {
     this.path = path10;
   }
   path;
-  #handle;
+  #fd;
   /** Every complete record in order; a missing journal is an empty one. */
   static async replay(path10) {
     let text;
@@ -25985,16 +26049,25 @@ var Journal = class {
     }
     return records;
   }
-  async append(record) {
-    this.#handle ??= open11(this.path, "a");
-    const handle = await this.#handle;
-    await handle.write(`${JSON.stringify(record)}
+  /**
+   * Synchronous: one line to the page cache takes microseconds, less than the promise and
+   * thread-pool round trip of an async write, and a 10,000-file upload appends 10,000 lines.
+   */
+  append(record) {
+    try {
+      this.#fd ??= openSync3(this.path, "a");
+      writeSync(this.#fd, `${JSON.stringify(record)}
 `);
+      return Promise.resolve();
+    } catch (error2) {
+      return Promise.reject(error2);
+    }
   }
-  async close() {
-    const handle = this.#handle;
-    this.#handle = void 0;
-    if (handle) await (await handle).close();
+  close() {
+    const fd = this.#fd;
+    this.#fd = void 0;
+    if (fd !== void 0) closeSync3(fd);
+    return Promise.resolve();
   }
 };
 
@@ -26039,7 +26112,7 @@ var ContainerItems = class _ContainerItems {
   #locks = new KeyedMutex();
   #journal;
   packPath;
-  #pack;
+  #packFd;
   /** End of the pack file: space is reserved here before the bytes are written, so writes never overlap. */
   #packSize = 0;
   constructor(layout, containerId) {
@@ -26059,10 +26132,10 @@ var ContainerItems = class _ContainerItems {
   }
   /** Releases the journal's and the pack's file descriptors. */
   async close() {
-    const pack = this.#pack;
-    this.#pack = void 0;
+    const fd = this.#packFd;
+    this.#packFd = void 0;
     await this.#journal.close();
-    if (pack) await (await pack.catch(() => void 0))?.close();
+    if (fd !== void 0) closeSync4(fd);
   }
   /**
    * Receives an item sent whole in one request (every small file is). Its bytes are appended to
@@ -26077,9 +26150,8 @@ var ContainerItems = class _ContainerItems {
       const offset = this.#packSize;
       this.#packSize += body.length;
       if (body.length > 0) {
-        this.#pack ??= open12(this.packPath, constants4.O_RDWR | constants4.O_CREAT, 420);
-        const handle = await this.#pack;
-        await handle.write(body, 0, body.length, offset);
+        this.#packFd ??= openSync4(this.packPath, constants4.O_RDWR | constants4.O_CREAT, 420);
+        await writeFully(this.#packFd, body, offset);
       }
       const now = (/* @__PURE__ */ new Date()).toISOString();
       const record = {
@@ -26198,6 +26270,23 @@ function isItemRecord(value) {
   if (typeof value !== "object" || value === null) return false;
   const r = value;
   return typeof r.path === "string" && typeof r.total === "number" && typeof r.gzip === "boolean" && Array.isArray(r.ranges) && typeof r.complete === "boolean";
+}
+var SYNC_WRITE_LIMIT = 256 * 1024;
+async function writeFully(fd, body, offset) {
+  let done = 0;
+  while (done < body.length) {
+    const rest = body.length - done;
+    done += rest <= SYNC_WRITE_LIMIT ? writeSync2(fd, body, done, rest, offset + done) : await new Promise(
+      (resolve2, reject) => writeAt(
+        fd,
+        body,
+        done,
+        rest,
+        offset + done,
+        (error2, written) => error2 ? reject(error2) : resolve2(written)
+      )
+    );
+  }
 }
 
 // src/server/legacy/artifact-store.ts
@@ -26640,18 +26729,18 @@ function parseRetention(value) {
 
 // src/server/legacy/container-routes.ts
 import { createReadStream as createReadStream2 } from "node:fs";
-import { open as open14 } from "node:fs/promises";
+import { open as open12 } from "node:fs/promises";
 import { pipeline as pipeline5 } from "node:stream/promises";
 
 // src/server/legacy/chunk-writer.ts
 import { createHash as createHash6 } from "node:crypto";
 import { constants as constants5 } from "node:fs";
-import { open as open13 } from "node:fs/promises";
+import { open as open11 } from "node:fs/promises";
 var WRITE_BATCH = 1024 * 1024;
 async function writeChunk(req, file, fresh, target) {
   const md5 = target.expectedMd5 === void 0 ? void 0 : createHash6("md5");
   const flags = constants5.O_WRONLY | constants5.O_CREAT | (fresh ? constants5.O_TRUNC : 0);
-  const handle = await open13(file, flags, 420);
+  const handle = await open11(file, flags, 420);
   let position = target.offset;
   let received = 0;
   let batch = [];
@@ -26811,7 +26900,7 @@ async function sendFile(ctx, items, item) {
     return;
   }
   const start = item.packOffset ?? 0;
-  const handle = await open14(item.packOffset !== void 0 ? items.packPath : items.dataFile(item.path), "r");
+  const handle = await open12(item.packOffset !== void 0 ? items.packPath : items.dataFile(item.path), "r");
   ctx.res.writeHead(200, headers);
   const source = createReadStream2("", {
     fd: handle,
@@ -27231,7 +27320,7 @@ function escapeXml(text) {
 
 // src/server/results/blob-download.ts
 import { createReadStream as createReadStream3 } from "node:fs";
-import { open as open15 } from "node:fs/promises";
+import { open as open13 } from "node:fs/promises";
 import { pipeline as pipeline6 } from "node:stream/promises";
 
 // src/server/results/content-disposition.ts
@@ -27282,7 +27371,7 @@ async function sendBlob(req, res, blob, baseHeaders) {
   const length = end - start + 1;
   headers["Content-Length"] = String(length);
   if (wanted) headers["Content-Range"] = `bytes ${start}-${end}/${blob.size}`;
-  const handle = await open15(blob.file, "r");
+  const handle = await open13(blob.file, "r");
   res.writeHead(wanted ? 206 : 200, headers);
   if (length === 0 || req.method === "HEAD") {
     await handle.close();
@@ -27396,22 +27485,22 @@ import { join as join3 } from "node:path";
 
 // src/server/results/concat-files.ts
 import { createHash as createHash10 } from "node:crypto";
-import { open as open16 } from "node:fs/promises";
+import { open as open14 } from "node:fs/promises";
 var COPY_BUFFER = 1024 * 1024;
 async function concatFiles(sources2, target) {
   const buffer = Buffer.allocUnsafe(COPY_BUFFER);
   const hash = createHash10("sha256");
   let size = 0;
-  const out = await open16(target, "wx", 420);
+  const out = await open14(target, "wx", 420);
   try {
     for (const source of sources2) {
-      const input = await open16(source, "r");
+      const input = await open14(source, "r");
       try {
         for (; ; ) {
           const { bytesRead } = await input.read(buffer, 0, buffer.length, null);
           if (bytesRead === 0) break;
           hash.update(buffer.subarray(0, bytesRead));
-          await writeFully(out, buffer, bytesRead);
+          await writeFully2(out, buffer, bytesRead);
           size += bytesRead;
         }
       } finally {
@@ -27423,7 +27512,7 @@ async function concatFiles(sources2, target) {
   }
   return { size, sha256: hash.digest("hex") };
 }
-async function writeFully(handle, buffer, length) {
+async function writeFully2(handle, buffer, length) {
   let offset = 0;
   while (offset < length) {
     const { bytesWritten } = await handle.write(buffer, offset, length - offset, null);
@@ -27483,7 +27572,7 @@ var BLOB_ID = /^[0-9a-f]{32}$/;
 // src/server/results/receive-body.ts
 import { createHash as createHash12 } from "node:crypto";
 import { createWriteStream as createWriteStream2 } from "node:fs";
-import { Transform as Transform3 } from "node:stream";
+import { Transform as Transform4 } from "node:stream";
 import { pipeline as pipeline7 } from "node:stream/promises";
 var WRITE_HIGH_WATER_MARK = 1024 * 1024;
 async function receiveBody(req, file, expect) {
@@ -27491,7 +27580,7 @@ async function receiveBody(req, file, expect) {
   const sha256 = expect.sha256 ? createHash12("sha256") : void 0;
   const hashes = [md5, sha256].filter((h) => h !== void 0);
   let size = 0;
-  const tap = new Transform3({
+  const tap = new Transform4({
     transform(chunk, _encoding, callback) {
       size += chunk.length;
       for (const hash of hashes) hash.update(chunk);
@@ -27726,14 +27815,14 @@ var MAX_BLOCK_LIST_BYTES = 8 * 1024 * 1024;
 var ENTRY = /<(Latest|Committed|Uncommitted)>([^<]*)<\/\1>/g;
 async function readBlockList(req) {
   const xml = await readText2(req);
-  const open17 = xml.indexOf("<BlockList>");
+  const open15 = xml.indexOf("<BlockList>");
   const close = xml.lastIndexOf("</BlockList>");
   const selfClosed = /<BlockList\s*\/>/.test(xml);
   if (selfClosed) return [];
-  if (open17 === -1 || close < open17) {
+  if (open15 === -1 || close < open15) {
     throw invalidXml("the body has no <BlockList> element.");
   }
-  const inner = xml.slice(open17 + "<BlockList>".length, close);
+  const inner = xml.slice(open15 + "<BlockList>".length, close);
   const ids = [];
   const leftover = inner.replace(ENTRY, (_all, _kind, text) => {
     ids.push(decodeBlockId(unescapeXml(text.trim()), "Put Block List"));
@@ -28858,7 +28947,8 @@ function optionalUrl(option, value) {
 }
 
 // src/transport/http-manager.ts
-import { Readable as Readable3 } from "node:stream";
+import http3 from "node:http";
+import https3 from "node:https";
 
 // src/transport/clock.ts
 var systemClock = {
@@ -29676,6 +29766,10 @@ var HttpManager = class {
   #logger;
   #slots;
   #stats = { requests: 0, retries: 0, clientsCreated: 0, clientsDisposed: 0 };
+  /** The signal of the request each slot is sending, so an abort can cut exactly those sockets. */
+  #slotSignals = [];
+  /** One 'abort' listener per signal for the manager's life, removed by dispose(). */
+  #abortListeners = /* @__PURE__ */ new Map();
   #disposed = false;
   constructor(options) {
     if (!Number.isInteger(options.slots) || options.slots < 1) {
@@ -29746,6 +29840,22 @@ var HttpManager = class {
     if (this.#disposed) return;
     this.#disposed = true;
     for (const slot of this.#slots) this.#destroySlot(slot);
+    for (const [signal, listener] of this.#abortListeners) signal.removeEventListener("abort", listener);
+    this.#abortListeners.clear();
+  }
+  /**
+   * Marks `slot` as sending under `signal`; an abort destroys the sockets of every slot still
+   * sending under it, which fails their requests at once. One listener per signal rather than an
+   * add/remove pair per request: on 10,000 small files the pairs cost ~0.1 s of CPU.
+   */
+  #watchAbort(slot, signal) {
+    this.#slotSignals[slot] = signal;
+    if (!signal || this.#abortListeners.has(signal)) return;
+    const listener = () => {
+      for (let i = 0; i < this.slots; i++) if (this.#slotSignals[i] === signal) this.disposeAndReplace(i);
+    };
+    this.#abortListeners.set(signal, listener);
+    signal.addEventListener("abort", listener, { once: true });
   }
   /**
    * Sends a request with retries. On 2xx, `read` consumes the body and its result is returned.
@@ -29764,8 +29874,7 @@ var HttpManager = class {
       let outcome;
       let failure;
       let handBack = false;
-      const onAbort = () => this.disposeAndReplace(spec.slot);
-      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#watchAbort(spec.slot, signal);
       try {
         const { res, url } = await this.#sendFollowingRedirects(spec, attempt);
         const status = res.statusCode ?? 0;
@@ -29809,7 +29918,7 @@ var HttpManager = class {
         failure = this.#networkFailure(spec, new URL(spec.url), error2, attempt);
         handBack = spec.networkErrors === "throw" && failure.retryable;
       } finally {
-        signal?.removeEventListener("abort", onAbort);
+        this.#slotSignals[spec.slot] = void 0;
       }
       if (handBack) {
         this.disposeAndReplace(spec.slot);
@@ -29887,16 +29996,29 @@ var HttpManager = class {
       data = body;
     } else if (Buffer.isBuffer(body)) {
       all["content-length"] = body.length;
-      data = body.length ? Readable3.from([body], { objectMode: false }) : "";
+      data = body.length ? oneShotBody(body) : "";
     } else if (body !== void 0) {
       all["content-length"] = body.length;
       data = body.length ? body.open() : "";
     }
     this.#stats.requests++;
-    slot.target = url;
-    const pending = slot.client.request(method, url.toString(), data, all);
-    slot.target = void 0;
-    return pending.then((response) => response.message);
+    all["user-agent"] = this.#options.userAgent;
+    const secure = url.protocol === "https:";
+    const options = {
+      host: url.hostname,
+      port: url.port ? Number(url.port) : secure ? 443 : 80,
+      path: url.pathname + url.search,
+      method,
+      headers: all
+    };
+    slot.agents.prepare(options, url);
+    const info2 = { options, parsedUrl: url, httpModule: secure ? https3 : http3 };
+    return new Promise((resolve2, reject) => {
+      slot.client.requestRawWithCallback(info2, data, (error2, response) => {
+        if (response) resolve2(response.message);
+        else reject(error2 ?? new Error(`No response to ${method} ${urlWithoutQuery(url)}`));
+      });
+    });
   }
   #createSlot() {
     const agents = new SlotAgents(this.#options.proxy ?? {}, {
@@ -29904,22 +30026,14 @@ var HttpManager = class {
       maxSockets: 1,
       ...this.#options.tls ? { tls: this.#options.tls } : {}
     });
-    const slot = { agents, target: void 0, client: void 0 };
-    const handler = {
-      prepareRequest: (options) => {
-        if (slot.target) agents.prepare(options, slot.target);
-      },
-      canHandleAuthentication: () => false,
-      handleAuthentication: () => Promise.reject(new Error("not supported"))
-    };
-    slot.client = new HttpClient(this.#options.userAgent, [handler], {
+    const client = new HttpClient(this.#options.userAgent, [], {
       keepAlive: true,
       allowRedirects: false,
       allowRetries: false,
       socketTimeout: this.#options.socketTimeoutMs ?? 12e4
     });
     this.#stats.clientsCreated++;
-    return slot;
+    return { agents, client };
   }
   #destroySlot(slot) {
     slot.client.dispose();
@@ -29949,7 +30063,7 @@ var HttpManager = class {
     const shortMessage = serverMessage?.slice(0, 200);
     const viaProxy = status === 407 ? proxyAuthRequiredError(url, this.#options.proxy ?? {}) : void 0;
     const custom = (viaProxy ? { message: viaProxy.message } : void 0) ?? spec.describeFailure?.(status, shortMessage) ?? (status === 407 ? {
-      message: "Proxy authentication required: the proxy refused the credentials in HTTP_PROXY/HTTPS_PROXY (or got none)"
+      message: "Proxy authentication required: a proxy Ferry was not told about answered 407 (a transparent proxy on the way?); configure it with credentials in HTTPS_PROXY/HTTP_PROXY"
     } : void 0);
     const code = custom?.code ?? codeForStatus(status, rateLimited ? "rate limit" : serverMessage);
     const base = `Request failed with status code ${status}${statusText ? ` ${statusText}` : ""}: ${spec.method} ${urlWithoutQuery(url)}`;
@@ -29982,26 +30096,41 @@ function header(res, name) {
   const value = res.headers[name];
   return Array.isArray(value) ? value[0] : value;
 }
+function oneShotBody(body) {
+  const onClose = [];
+  const shot = {
+    on(event, listener) {
+      if (event === "close") onClose.push(listener);
+      return shot;
+    },
+    pipe(destination) {
+      destination.write(body);
+      for (const listener of onClose) listener();
+      return destination;
+    }
+  };
+  return shot;
+}
 
 // src/client.ts
 async function withBackend(operationName, opts, work, restOnly = false) {
   registerSecret(opts.runtimeToken);
   const kind = restOnly ? void 0 : chooseBackend(opts);
   const local = kind === "local" ? await openLocalStore(opts.localStore, opts.runId ?? LOCAL_RUN_ID) : void 0;
-  const http3 = createHttpManager(opts, kind, operationName);
+  const http4 = createHttpManager(opts, kind, operationName);
   const operation = new Operation(operationName, opts.signal);
   let failure;
   try {
     const backend = kind === void 0 ? void 0 : createBackend(kind, opts, local?.config);
     return await work(
       backend,
-      { http: http3, operation, logger: opts.logger, onProgress: opts.onProgress },
+      { http: http4, operation, logger: opts.logger, onProgress: opts.onProgress },
       kind ?? "results"
     );
   } catch (error2) {
     failure = error2;
   } finally {
-    http3.dispose();
+    http4.dispose();
     await local?.close();
   }
   throw await asResourceError(failure, {
