@@ -28,11 +28,14 @@ for (const file of results.testResults) {
   const rel = path.relative(root, file.name ?? file.testFilePath ?? '');
   for (const test of file.assertionResults) {
     const name = test.fullName ?? [...test.ancestorTitles, test.title].join(' ');
+    // A describe and its test may both carry the tag: each test counts once per case.
+    const ids = new Set();
     for (const match of name.matchAll(/\[([PX]\d{2}(?:\s*,\s*[PX]\d{2})*)\]/g)) {
-      for (const id of match[1].split(/\s*,\s*/)) {
-        if (!known.has(id)) unknownIds.add(id);
-        else byCase.get(id).push({ name: stripIds(name), status: test.status, file: rel });
-      }
+      for (const id of match[1].split(/\s*,\s*/)) ids.add(id);
+    }
+    for (const id of ids) {
+      if (!known.has(id)) unknownIds.add(id);
+      else byCase.get(id).push({ name: stripIds(name), status: test.status, file: rel });
     }
   }
 }
