@@ -5,7 +5,8 @@
  * runner that needs NODE_EXTRA_CA_CERTS. Everything listens on 127.0.0.1:0 and records what it
  * saw so the tests can count requests by kind.
  */
-import { execFile, spawn } from 'node:child_process';
+import { bundleForNode } from '../helpers/bundle.js';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -382,22 +383,12 @@ function splitAuthority(authority: string): [string, number] {
 // Child processes
 
 /** Bundles the proxy client child and the CLI from src (not dist, which may be stale) into `outdir`. */
-export function bundleChildren(outdir: string): Promise<{ client: string; cli: string }> {
-  const script = `
-import { build } from 'esbuild';
-await build({
-  entryPoints: { 'proxy-client': '__tests__/reliability/children/proxy-client.ts', cli: 'src/cli/bin.ts' },
-  outdir: ${JSON.stringify(outdir)},
-  outExtension: { '.js': '.mjs' },
-  bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'error',
-  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-});`;
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--input-type=module', '-e', script], (error, _out, stderr) => {
-      if (error) reject(new Error(`bundling failed: ${stderr}`));
-      else resolve({ client: path.join(outdir, 'proxy-client.mjs'), cli: path.join(outdir, 'cli.mjs') });
-    });
-  });
+export async function bundleChildren(outdir: string): Promise<{ client: string; cli: string }> {
+  const out = await bundleForNode(
+    { 'proxy-client': '__tests__/reliability/children/proxy-client.ts', cli: 'src/cli/bin.ts' },
+    outdir,
+  );
+  return { client: out['proxy-client'] as string, cli: out['cli'] as string };
 }
 
 export interface ChildRun {

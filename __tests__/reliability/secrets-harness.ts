@@ -3,10 +3,10 @@
  * the tests can inject faults, hand Ferry signed URLs carrying the sentinel SAS signature, put the
  * blob host on its own port, and record every header each host received.
  */
-import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
+import { bundleForNode } from '../helpers/bundle.js';
 import { runtimeJwt } from '../helpers/jwt.js';
 import { SENTINEL } from './invariants.js';
 
@@ -207,54 +207,16 @@ export async function startRefusingProxy(): Promise<AuthProxy> {
   };
 }
 
-/** Bundles the CLI and the Action entries from src/ into `outDir` (never dist/), as scripts/build.mjs does. */
+/** Bundles the CLI and the Action entries from src/ into `outDir` (never dist/): cli.mjs, upload.mjs, download.mjs. */
 export async function bundleEntries(repoRoot: string, outDir: string): Promise<void> {
-  const { build } = await import('esbuild');
-  await build({
-    entryPoints: {
+  await bundleForNode(
+    {
       cli: path.join(repoRoot, 'src/cli/bin.ts'),
       upload: path.join(repoRoot, 'src/action/upload.ts'),
       download: path.join(repoRoot, 'src/action/download.ts'),
     },
-    outdir: outDir,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    logLevel: 'silent',
-    banner: {
-      js: [
-        "import { createRequire as __ferryCreateRequire } from 'node:module';",
-        'const require = __ferryCreateRequire(import.meta.url);',
-      ].join('\n'),
-    },
-  });
+    outDir,
+  );
 }
 
-export interface ChildResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node script args` with exactly `env` (plus PATH), capturing both streams. */
-export function runNode(
-  script: string,
-  args: string[],
-  env: Record<string, string>,
-  cwd: string,
-): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], {
-      cwd,
-      env: { PATH: process.env['PATH'] ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+export { runNode, type ChildResult } from '../helpers/bundle.js';

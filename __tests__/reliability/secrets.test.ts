@@ -903,7 +903,7 @@ describe('child processes: the CLI and the Action print no secret (P45, P48, P49
     args: string[],
     env: Record<string, string>,
   ): Promise<{ code: number | null; out: string }> {
-    const r = await runNode(path.join(bundles, 'cli.js'), args, baseEnv(env), work);
+    const r = await runNode(path.join(bundles, 'cli.mjs'), args, baseEnv(env), work);
     return { code: r.code, out: `${r.stdout}\n${r.stderr}` };
   }
 
@@ -923,7 +923,7 @@ describe('child processes: the CLI and the Action print no secret (P45, P48, P49
       ACTIONS_STEP_DEBUG: 'true',
     };
     for (const [k, v] of Object.entries(inputs)) childEnv[inputEnvName(k)] = v;
-    const r = await runNode(path.join(bundles, `${entry}.js`), [], childEnv, cwd);
+    const r = await runNode(path.join(bundles, `${entry}.mjs`), [], childEnv, cwd);
     const log = `${r.stdout
       .split(/\r?\n/)
       .filter((l) => !l.startsWith('::add-mask::'))

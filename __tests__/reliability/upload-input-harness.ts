@@ -3,7 +3,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { build } from 'esbuild';
+import { bundleForNode, runNode, type ChildResult } from '../helpers/bundle.js';
 import { startFixture, type ServerFixture } from '../helpers/server-fixture.js';
 import { runtimeJwt } from '../helpers/jwt.js';
 import { startLoopback, type Loopback } from '../helpers/loopback.js';
@@ -132,29 +132,15 @@ const bundles = new Map<string, Promise<string>>();
 /** Directories made for bundles and the driver, removed by {@link disposeBundles}. */
 const bundleDirs: string[] = [];
 
-/** Bundles `entry` (a .ts file) with esbuild the way scripts/build.mjs does, once per test file. */
+/** Bundles `entry` (a .ts file) the way scripts/build.mjs does, once per test file. */
 export function bundle(entry: string): Promise<string> {
   let found = bundles.get(entry);
   if (found === undefined) {
     found = (async () => {
       const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-bundle-'));
       bundleDirs.push(dir);
-      await chmod(dir, 0o755);
-      const outfile = path.join(dir, `${path.basename(entry, '.ts')}.mjs`);
-      await build({
-        entryPoints: [entry],
-        outfile,
-        bundle: true,
-        platform: 'node',
-        target: 'node20',
-        format: 'esm',
-        logLevel: 'silent',
-        banner: {
-          js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-        },
-      });
-      await chmod(outfile, 0o644);
-      return outfile;
+      const name = path.basename(entry, '.ts');
+      return (await bundleForNode({ [name]: entry }, dir))[name] as string;
     })();
     bundles.set(entry, found);
   }
@@ -186,19 +172,7 @@ export async function runUploadStep(
   };
   await writeFile(childEnv['GITHUB_OUTPUT'] as string, '');
   for (const [name, value] of Object.entries(inputs)) childEnv[`INPUT_${name.toUpperCase()}`] = value;
-  const result = await new Promise<ChildResult>((resolve, reject) => {
-    const child = spawn(process.execPath, [script], {
-      cwd,
-      env: childEnv,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  const result = await runNode(script, [], childEnv, cwd);
   await rm(scratch, { recursive: true, force: true });
   return { ...result, commands: result.stdout.split(/\r?\n/).filter((l) => l.startsWith('::')) };
 }
@@ -236,30 +210,12 @@ export function uploadDriver(): Promise<string> {
         `}`,
       ].join('\n'),
     );
-    const outfile = path.join(dir, 'driver.mjs');
-    await build({
-      entryPoints: [entry],
-      outfile,
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'esm',
-      logLevel: 'silent',
-      banner: {
-        js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-      },
-    });
-    await chmod(outfile, 0o644);
-    return outfile;
+    return (await bundleForNode({ driver: entry }, dir))['driver'] as string;
   })();
   return bundled;
 }
 
-export interface ChildResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type { ChildResult } from '../helpers/bundle.js';
 
 /** Runs `node script args` as user nobody (setpriv), with a minimal environment. */
 export function runAsNobody(script: string, args: string[], cwd: string): Promise<ChildResult> {

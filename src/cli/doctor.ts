@@ -136,13 +136,7 @@ async function blobStorage(
   opts: ReturnType<typeof normalizeOptions>,
 ): Promise<DoctorCheck> {
   const name = 'blob storage';
-  const http = new HttpManager({
-    slots: 1,
-    userAgent: 'ferry-doctor',
-    proxy: opts.proxy,
-    socketTimeoutMs: 10_000,
-    retry: { maxAttempts: 1 },
-  });
+  const http = probeClient(opts);
   let signed: URL;
   try {
     const twirp = new TwirpClient(http, config);
@@ -187,19 +181,24 @@ async function blobStorage(
   return reach(name, new URL(signed.origin), opts);
 }
 
-async function reach(
-  name: string,
-  url: URL,
-  opts: ReturnType<typeof normalizeOptions>,
-): Promise<DoctorCheck> {
-  const route = describeProxyDecision(url, opts.proxy);
-  const http = new HttpManager({
+/** One connection, one attempt, ten seconds: doctor reports what it finds and never waits on retries. */
+function probeClient(opts: ReturnType<typeof normalizeOptions>): HttpManager {
+  return new HttpManager({
     slots: 1,
     userAgent: 'ferry-doctor',
     proxy: opts.proxy,
     socketTimeoutMs: 10_000,
     retry: { maxAttempts: 1 },
   });
+}
+
+async function reach(
+  name: string,
+  url: URL,
+  opts: ReturnType<typeof normalizeOptions>,
+): Promise<DoctorCheck> {
+  const route = describeProxyDecision(url, opts.proxy);
+  const http = probeClient(opts);
   try {
     // Any HTTP answer, even 401 or 404, proves the endpoint is reachable along this route.
     const status = await http.request(
