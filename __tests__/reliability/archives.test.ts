@@ -8,10 +8,9 @@
  * and message (I4), the requests made (no retry of a deterministic failure, no mutating call), that
  * no client socket stays open, and that no sentinel secret leaks (I6).
  */
+import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { deflateRawSync } from 'node:zlib';
@@ -55,43 +54,16 @@ interface CountingProxy {
  * point at the proxy too and blob traffic is counted as well.
  */
 async function startCountingProxy(upstream: string): Promise<CountingProxy> {
-  const target = new URL(upstream);
-  const sockets = new Set<Socket>();
-  const requests: string[] = [];
-  const server = http.createServer((req, res) => {
-    requests.push(`${req.method} ${(req.url ?? '').split('?')[0]}`);
-    const forward = http.request(
-      {
-        host: target.hostname,
-        port: target.port,
-        method: req.method,
-        path: req.url,
-        headers: req.headers,
-        agent: false,
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    forward.on('error', () => req.socket.destroy());
-    req.pipe(forward);
-  });
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const proxy = await startFaultProxy(upstream, () => ({ kind: 'pass' }), { preserveHost: true });
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
-    requests,
+    url: proxy.url,
+    get requests() {
+      return proxy.seen.map((r) => `${r.method} ${r.url.split('?')[0]}`);
+    },
     get open() {
-      return sockets.size;
+      return proxy.open;
     },
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => proxy.close(),
   };
 }
 

@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { startLoopback } from '../helpers/loopback.js';
 import {
   deleteArtifact,
   downloadArtifact,
@@ -58,10 +58,9 @@ function callOf(method: string, url: URL): string {
  */
 async function startGateProxy(upstream: string, hook: Hook = () => undefined): Promise<GateProxy> {
   const target = new URL(upstream);
-  const sockets = new Set<Socket>();
   const seen: SeenRequest[] = [];
   const agent = new http.Agent({ keepAlive: false });
-  const server = http.createServer((req, res) => {
+  const loopback = await startLoopback((req, res) => {
     const url = new URL(req.url ?? '/', 'http://proxy');
     const auth = req.headers.authorization ?? '';
     const info: SeenRequest = {
@@ -95,20 +94,14 @@ async function startGateProxy(upstream: string, hook: Hook = () => undefined): P
         () => req.socket.destroy(),
       );
   });
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    url: loopback.url,
     seen,
     get open() {
-      return sockets.size;
+      return loopback.open;
     },
     close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await loopback.close();
       agent.destroy();
     },
   };

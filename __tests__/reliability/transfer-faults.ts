@@ -1,5 +1,5 @@
+import { startLoopback } from '../helpers/loopback.js';
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 
 /**
  * Byte-level faults for blob and chunk bodies, applied per request by an HTTP proxy in front of
@@ -88,7 +88,6 @@ export async function startTransferFaults(
 ): Promise<TransferFaultProxy> {
   const counts = new Map<string, number>();
   const seen: SeenRequest[] = [];
-  const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   const target = new URL(upstream);
 
@@ -100,7 +99,7 @@ export async function startTransferFaults(
     timers.add(timer);
   };
 
-  const server = http.createServer((req, res) => {
+  const loopback = await startLoopback((req, res) => {
     const parsed = new URL(req.url ?? '/', 'http://proxy.invalid');
     // Requests are told apart by method, path and query, minus the signature (renewed URLs
     // count as the same request): each block id, each legacy itemPath has its own count.
@@ -178,21 +177,15 @@ export async function startTransferFaults(
     if (fault.kind === 'delay') later(fault.ms, forward);
     else forward();
   });
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    url: loopback.url,
     seen,
     get open() {
-      return sockets.size;
+      return loopback.open;
     },
     close: async () => {
       for (const timer of timers) clearTimeout(timer);
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await loopback.close();
     },
   };
 }
