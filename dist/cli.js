@@ -31026,13 +31026,7 @@ async function runDoctor(options, extra = {}) {
 }
 async function blobStorage(config, opts) {
   const name = "blob storage";
-  const http4 = new HttpManager({
-    slots: 1,
-    userAgent: "ferry-doctor",
-    proxy: opts.proxy,
-    socketTimeoutMs: 1e4,
-    retry: { maxAttempts: 1 }
-  });
+  const http4 = probeClient(opts);
   let signed;
   try {
     const twirp = new TwirpClient(http4, config);
@@ -31075,15 +31069,18 @@ async function blobStorage(config, opts) {
   }
   return reach(name, new URL(signed.origin), opts);
 }
-async function reach(name, url, opts) {
-  const route = describeProxyDecision(url, opts.proxy);
-  const http4 = new HttpManager({
+function probeClient(opts) {
+  return new HttpManager({
     slots: 1,
     userAgent: "ferry-doctor",
     proxy: opts.proxy,
     socketTimeoutMs: 1e4,
     retry: { maxAttempts: 1 }
   });
+}
+async function reach(name, url, opts) {
+  const route = describeProxyDecision(url, opts.proxy);
+  const http4 = probeClient(opts);
   try {
     const status = await http4.request(
       {
