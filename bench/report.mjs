@@ -152,7 +152,7 @@ export function writeDocs(
     '## Method',
     '',
     '- One Ferry `startServer` per workload and client, in the benchmark process, on 127.0.0.1 with a fresh data dir. `ferry` and `legacy` (`@actions/artifact` 1.1.3) speak the legacy (pipelines) protocol to it; `ferry-results` and `current` (`@actions/artifact` 6.2.1) the results protocol (Twirp + blob).',
-    '- Every measured operation runs in its own child process; "wall s" times only the `uploadArtifact` / `downloadArtifact` call (module loading excluded). Peak RSS is the child\'s `maxRSS`.',
+    '- Every measured operation runs in its own child process; "wall s" times only the `uploadArtifact` / `downloadArtifact` call (module loading excluded). Peak RSS is the child\'s own VmHWM (its `maxRSS` would include the peak of the benchmark process it was spawned from, which hosts the server).',
     "- Requests and TCP connections are the server's counters before and after the child.",
     '- "CPU s" is user+system CPU time during the operation: the client child\'s, and the server\'s (the benchmark process, which does nothing else meanwhile). On a shared, busy machine CPU time is steadier than wall time.',
     '- MB/s and files/s are of the original data (MB = 10^6 bytes). Ferry runs with its defaults (concurrency 8, compression level 6) unless the client column says otherwise (`c=N`, `level N`).',
