@@ -20413,6 +20413,24 @@ function isAlreadyCompressed(fileName) {
   return dot >= 0 && ALL.has(base2.slice(dot).toLowerCase());
 }
 
+// src/pack/write-fully.ts
+async function writeFully(handle, buffers) {
+  let rest = buffers.filter((b) => b.length > 0);
+  while (rest.length > 0) {
+    let written = rest.length === 1 ? (await handle.write(rest[0])).bytesWritten : (await handle.writev(rest)).bytesWritten;
+    const next = [];
+    for (const buffer of rest) {
+      if (written >= buffer.length) {
+        written -= buffer.length;
+        continue;
+      }
+      next.push(written > 0 ? buffer.subarray(written) : buffer);
+      written = 0;
+    }
+    rest = next;
+  }
+}
+
 // src/pack/parallel-gzip.ts
 import { availableParallelism } from "node:os";
 import { open as open3 } from "node:fs/promises";
@@ -20519,7 +20537,7 @@ async function gzipFileParallel(source, size, destination, level, options = {}) 
   const window = new DictionaryWindow();
   const pending = [];
   const write = async (buffer) => {
-    await out.write(buffer);
+    await writeFully(out, [buffer]);
     bytesWritten += buffer.length;
   };
   try {
@@ -21287,7 +21305,7 @@ var ContainerItems = class _ContainerItems {
       this.#packSize += body.length;
       if (body.length > 0) {
         this.#packFd ??= openSync3(this.packPath, constants2.O_RDWR | constants2.O_CREAT, 420);
-        await writeFully(this.#packFd, body, offset);
+        await writeFully2(this.#packFd, body, offset);
       }
       const now = (/* @__PURE__ */ new Date()).toISOString();
       const record = {
@@ -21408,7 +21426,7 @@ function isItemRecord(value) {
   return typeof r.path === "string" && typeof r.total === "number" && typeof r.gzip === "boolean" && Array.isArray(r.ranges) && typeof r.complete === "boolean";
 }
 var SYNC_WRITE_LIMIT = 256 * 1024;
-async function writeFully(fd, body, offset) {
+async function writeFully2(fd, body, offset) {
   let done = 0;
   while (done < body.length) {
     const rest = body.length - done;
@@ -22636,7 +22654,7 @@ async function concatFiles(sources2, target) {
           const { bytesRead } = await input.read(buffer, 0, buffer.length, null);
           if (bytesRead === 0) break;
           hash.update(buffer.subarray(0, bytesRead));
-          await writeFully2(out, buffer, bytesRead);
+          await writeFully3(out, buffer, bytesRead);
           size += bytesRead;
         }
       } finally {
@@ -22648,7 +22666,7 @@ async function concatFiles(sources2, target) {
   }
   return { size, sha256: hash.digest("hex") };
 }
-async function writeFully2(handle, buffer, length) {
+async function writeFully3(handle, buffer, length) {
   let offset = 0;
   while (offset < length) {
     const { bytesWritten } = await handle.write(buffer, offset, length - offset, null);
@@ -26515,6 +26533,7 @@ async function fetchOnce(url, file, state, options) {
     const declared = res.headers["content-length"] === void 0 ? void 0 : Number(res.headers["content-length"]);
     let got = 0;
     const handle = await open13(file, append ? "a" : "w");
+    if (append) await handle.truncate(state.received);
     const watchdog = watchThroughput(
       options.stall ?? options.http.stallPolicy,
       "Download",
@@ -26533,7 +26552,7 @@ async function fetchOnce(url, file, state, options) {
       highWaterMark: 4 * 1024 * 1024,
       write(chunk, _encoding, done) {
         watchdog.add(chunk.length);
-        handle.write(chunk).then(() => {
+        writeFully(handle, [chunk]).then(() => {
           persisted([chunk]);
           done();
         }, done);
@@ -26541,7 +26560,7 @@ async function fetchOnce(url, file, state, options) {
       writev(entries, done) {
         const chunks = entries.map((e) => e.chunk);
         for (const chunk of chunks) watchdog.add(chunk.length);
-        handle.writev(chunks).then(() => {
+        writeFully(handle, chunks).then(() => {
           persisted(chunks);
           done();
         }, done);

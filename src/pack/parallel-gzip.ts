@@ -1,3 +1,4 @@
+import { writeFully } from './write-fully.js';
 import { availableParallelism } from 'node:os';
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
@@ -42,7 +43,7 @@ export async function gzipFileParallel(
   const window = new DictionaryWindow();
   const pending: Array<Promise<Buffer>> = [];
   const write = async (buffer: Buffer): Promise<void> => {
-    await out.write(buffer);
+    await writeFully(out, [buffer]);
     bytesWritten += buffer.length;
   };
   try {

@@ -7,6 +7,7 @@ import { finished } from 'node:stream/promises';
 import { HttpError, IntegrityError, type ErrorContext } from '../../errors.js';
 import { asResourceError, findResourceFailure } from '../../pack/fs-errors.js';
 import { readBody } from '../../transport/body.js';
+import { writeFully } from '../../pack/write-fully.js';
 import { extractErrorMessage } from '../../transport/error-body.js';
 import type { HttpManager } from '../../transport/http-manager.js';
 import type { Operation } from '../../transport/operation.js';
@@ -197,6 +198,9 @@ async function fetchOnce(
       res.headers['content-length'] === undefined ? undefined : Number(res.headers['content-length']);
     let got = 0;
     const handle = await open(file, append ? 'a' : 'w');
+    // A resume continues after the bytes counted as received: anything a failed write left
+    // beyond them (a partial write) is cut off, so the file is exactly what was hashed.
+    if (append) await handle.truncate(state.received);
     const watchdog = watchThroughput(
       options.stall ?? options.http.stallPolicy,
       'Download',
@@ -219,7 +223,7 @@ async function fetchOnce(
       highWaterMark: 4 * 1024 * 1024,
       write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void) {
         watchdog.add(chunk.length);
-        handle.write(chunk).then(() => {
+        writeFully(handle, [chunk]).then(() => {
           persisted([chunk]);
           done();
         }, done);
@@ -227,7 +231,7 @@ async function fetchOnce(
       writev(entries: Array<{ chunk: Buffer }>, done: (error?: Error | null) => void) {
         const chunks = entries.map((e) => e.chunk);
         for (const chunk of chunks) watchdog.add(chunk.length);
-        handle.writev(chunks).then(() => {
+        writeFully(handle, chunks).then(() => {
           persisted(chunks);
           done();
         }, done);
