@@ -23441,8 +23441,10 @@ function digest(value) {
 var HOST_HEADER = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 function requestBaseUrl(req, fallback) {
   const host = req.headers.host;
-  if (typeof host === "string" && HOST_HEADER.test(host)) return `http://${host}/`;
-  return fallback;
+  if (typeof host !== "string" || !HOST_HEADER.test(host)) return fallback;
+  const forwarded = req.headers["x-forwarded-proto"];
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim().toLowerCase();
+  return `${first === "https" ? "https" : "http"}://${host}/`;
 }
 
 // src/server/server.ts
