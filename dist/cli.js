@@ -26132,25 +26132,24 @@ async function* fileTasks(ctx, input) {
   );
   try {
     const record = newRecord(ctx, input, source.mtime);
-    const size = source.size;
-    const storeOnly = ctx.options.level === 0 || isAlreadyCompressed(input.name);
-    if (size <= ctx.wholeFileLimit) {
-      const data = size === 0 ? EMPTY2 : await source.read(0, size);
-      await source.assertEnd();
-      await source.close();
-      yield storeOnly || size === 0 ? storedBufferTask(ctx, record, data) : smallFileTask(ctx, record, data);
-      return;
-    }
-    let deflate = !storeOnly;
-    if (deflate) {
-      const sample = await source.read(0, Math.min(SAMPLE_SIZE2, size));
-      deflate = await sampleIsCompressible(sample);
-    }
-    if (deflate) yield* deflatedFileTasks(ctx, record, source);
-    else yield* storedFileTasks(ctx, record, source);
+    yield* sourceTasks(ctx, record, source, (length) => source.read(0, length), storedFileTasks);
   } finally {
     await source.close();
   }
+}
+async function* sourceTasks(ctx, record, source, sample, stored) {
+  const size = source.size;
+  const storeOnly = ctx.options.level === 0 || isAlreadyCompressed(source.name);
+  if (size <= ctx.wholeFileLimit) {
+    const data = size === 0 ? EMPTY2 : await source.read(0, size);
+    await source.assertEnd();
+    await source.close();
+    yield storeOnly || size === 0 ? storedBufferTask(ctx, record, data) : smallFileTask(ctx, record, data);
+    return;
+  }
+  const deflate = !storeOnly && await sampleIsCompressible(await sample(Math.min(SAMPLE_SIZE2, size)));
+  if (deflate) yield* deflatedFileTasks(ctx, record, source);
+  else yield* stored(ctx, record, source);
 }
 async function* storedStreamTasks(ctx, record, source) {
   const { chunkSize } = ctx.options;
@@ -26176,19 +26175,7 @@ async function* streamTasks(ctx, input) {
   const source = await StreamSource.open(input, ctx.signal, ctx.files);
   try {
     const record = newRecord(ctx, input, input.mtime ?? ctx.now);
-    const size = source.size;
-    const storeOnly = ctx.options.level === 0 || isAlreadyCompressed(input.name);
-    if (size <= ctx.wholeFileLimit) {
-      const data = size === 0 ? EMPTY2 : await source.read(0, size);
-      await source.assertEnd();
-      await source.close();
-      yield storeOnly || size === 0 ? storedBufferTask(ctx, record, data) : smallFileTask(ctx, record, data);
-      return;
-    }
-    let deflate = !storeOnly;
-    if (deflate) deflate = await sampleIsCompressible(await source.peek(Math.min(SAMPLE_SIZE2, size)));
-    if (deflate) yield* deflatedFileTasks(ctx, record, source);
-    else yield* storedStreamTasks(ctx, record, source);
+    yield* sourceTasks(ctx, record, source, (length) => source.peek(length), storedStreamTasks);
   } finally {
     await source.close();
   }

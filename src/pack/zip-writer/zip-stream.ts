@@ -573,26 +573,36 @@ async function* fileTasks(
   );
   try {
     const record = newRecord(ctx, input, source.mtime);
-    const size = source.size;
-    const storeOnly = ctx.options.level === 0 || isAlreadyCompressed(input.name);
-    if (size <= ctx.wholeFileLimit) {
-      const data = size === 0 ? EMPTY : await source.read(0, size);
-      await source.assertEnd();
-      // Closed before its task waits in the queue: the next file may be opened meanwhile.
-      await source.close();
-      yield storeOnly || size === 0 ? storedBufferTask(ctx, record, data) : smallFileTask(ctx, record, data);
-      return;
-    }
-    let deflate = !storeOnly;
-    if (deflate) {
-      const sample = await source.read(0, Math.min(SAMPLE_SIZE, size));
-      deflate = await sampleIsCompressible(sample);
-    }
-    if (deflate) yield* deflatedFileTasks(ctx, record, source);
-    else yield* storedFileTasks(ctx, record, source);
+    yield* sourceTasks(ctx, record, source, (length) => source.read(0, length), storedFileTasks);
   } finally {
     await source.close();
   }
+}
+
+/**
+ * The tasks of one open source, file or stream alike: a small one whole, in one task (closed
+ * before the task waits in the queue, so the next file may be opened meanwhile); a large one
+ * sampled, then deflated, or stored when the sample shows it does not compress.
+ */
+async function* sourceTasks<S extends PieceSource>(
+  ctx: Context,
+  record: EntryRecord,
+  source: S,
+  sample: (length: number) => Promise<Buffer>,
+  stored: (ctx: Context, record: EntryRecord, source: S) => AsyncGenerator<OutputTask, void, undefined>,
+): AsyncGenerator<OutputTask, void, undefined> {
+  const size = source.size;
+  const storeOnly = ctx.options.level === 0 || isAlreadyCompressed(source.name);
+  if (size <= ctx.wholeFileLimit) {
+    const data = size === 0 ? EMPTY : await source.read(0, size);
+    await source.assertEnd();
+    await source.close();
+    yield storeOnly || size === 0 ? storedBufferTask(ctx, record, data) : smallFileTask(ctx, record, data);
+    return;
+  }
+  const deflate = !storeOnly && (await sampleIsCompressible(await sample(Math.min(SAMPLE_SIZE, size))));
+  if (deflate) yield* deflatedFileTasks(ctx, record, source);
+  else yield* stored(ctx, record, source);
 }
 
 /**
@@ -632,19 +642,7 @@ async function* streamTasks(
   const source = await StreamSource.open(input, ctx.signal, ctx.files);
   try {
     const record = newRecord(ctx, input, input.mtime ?? ctx.now);
-    const size = source.size;
-    const storeOnly = ctx.options.level === 0 || isAlreadyCompressed(input.name);
-    if (size <= ctx.wholeFileLimit) {
-      const data = size === 0 ? EMPTY : await source.read(0, size);
-      await source.assertEnd();
-      await source.close();
-      yield storeOnly || size === 0 ? storedBufferTask(ctx, record, data) : smallFileTask(ctx, record, data);
-      return;
-    }
-    let deflate = !storeOnly;
-    if (deflate) deflate = await sampleIsCompressible(await source.peek(Math.min(SAMPLE_SIZE, size)));
-    if (deflate) yield* deflatedFileTasks(ctx, record, source);
-    else yield* storedStreamTasks(ctx, record, source);
+    yield* sourceTasks(ctx, record, source, (length) => source.peek(length), storedStreamTasks);
   } finally {
     await source.close();
   }
