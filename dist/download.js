@@ -22477,6 +22477,30 @@ var KeyedMutex = class {
   }
 };
 
+// src/server/util/id-counter.ts
+var IdCounter = class {
+  #file;
+  #lock = new KeyedMutex();
+  #next = 1;
+  constructor(file) {
+    this.#file = file;
+  }
+  /** Continues after the larger of the persisted counter and `highestSeen` (ids already on disk). */
+  async resume(highestSeen) {
+    const counter = await readJsonFile(this.#file);
+    const persisted = typeof counter === "object" && counter !== null ? Number(counter.next) : NaN;
+    this.#next = Math.max(highestSeen + 1, Number.isSafeInteger(persisted) ? persisted : 1);
+  }
+  allocate() {
+    return this.#lock.run("counter", async () => {
+      const id = this.#next;
+      await writeJsonAtomic(this.#file, { next: id + 1 });
+      this.#next = id + 1;
+      return id;
+    });
+  }
+};
+
 // src/server/legacy/container-items.ts
 import { closeSync as closeSync3, constants as constants4, openSync as openSync3, write as writeAt, writeSync as writeSync2 } from "node:fs";
 import { mkdir as mkdir3, stat as stat6 } from "node:fs/promises";
@@ -22762,9 +22786,10 @@ var ArtifactStore = class _ArtifactStore {
   #owners = /* @__PURE__ */ new Map();
   #leaseMs;
   #now;
-  #nextId = 1;
+  #ids;
   constructor(layout, options) {
     this.#layout = layout;
+    this.#ids = new IdCounter(layout.counterFile);
     this.#leaseMs = options.sessionLeaseMs ?? DEFAULT_SESSION_LEASE_MS;
     this.#now = options.now ?? Date.now;
   }
@@ -22786,9 +22811,7 @@ var ArtifactStore = class _ArtifactStore {
         if (isArtifactRecord(record)) this.#byId.set(id, record);
       })
     );
-    const counter = await readJsonFile(this.#layout.counterFile);
-    const persisted = typeof counter === "object" && counter !== null ? Number(counter.next) : NaN;
-    this.#nextId = Math.max(maxId + 1, Number.isSafeInteger(persisted) ? persisted : 1);
+    await this.#ids.resume(maxId);
   }
   get(containerId) {
     return this.#byId.get(containerId);
@@ -22866,7 +22889,7 @@ var ArtifactStore = class _ArtifactStore {
     return this.#locks.run(`name:${runId}\0${name}`, async () => {
       const existing = this.find(runId, name);
       if (existing) return { record: existing, created: false };
-      const containerId = await this.#allocateId();
+      const containerId = await this.#ids.allocate();
       await mkdir4(this.#layout.itemsDir(containerId), { recursive: true });
       const now = (/* @__PURE__ */ new Date()).toISOString();
       const record = {
@@ -22919,15 +22942,6 @@ var ArtifactStore = class _ArtifactStore {
     const loaded = await Promise.allSettled(this.#items.values());
     this.#items.clear();
     await Promise.all(loaded.map((r) => r.status === "fulfilled" ? r.value.close() : void 0));
-  }
-  /** Ids only ever grow, and the counter is persisted before an id is used, so restarts never reuse one. */
-  async #allocateId() {
-    return this.#locks.run("counter", async () => {
-      const id = this.#nextId;
-      await writeJsonAtomic(this.#layout.counterFile, { next: id + 1 });
-      this.#nextId = id + 1;
-      return id;
-    });
   }
 };
 function raceLost(artifact, path12, earlier) {
@@ -24858,9 +24872,10 @@ var ArtifactIndex = class _ArtifactIndex {
   #activity = /* @__PURE__ */ new Map();
   #leaseMs;
   #now;
-  #nextId = 1;
+  #ids;
   constructor(layout, blobs, options) {
     this.#layout = layout;
+    this.#ids = new IdCounter(layout.counterFile);
     this.#blobs = blobs;
     this.#leaseMs = options.uploadLeaseMs ?? DEFAULT_UPLOAD_LEASE_MS;
     this.#now = options.now ?? Date.now;
@@ -24894,9 +24909,7 @@ var ArtifactIndex = class _ArtifactIndex {
     for (const blobId of await this.#blobs.idsOnDisk()) {
       if (!this.#byBlob.has(blobId)) await this.#blobs.remove(blobId);
     }
-    const counter = await readJsonFile(this.#layout.counterFile);
-    const persisted = typeof counter === "object" && counter !== null ? Number(counter.next) : NaN;
-    this.#nextId = Math.max(maxId + 1, Number.isSafeInteger(persisted) ? persisted : 1);
+    await this.#ids.resume(maxId);
   }
   /** A finalized artifact by id. */
   get(id) {
@@ -24934,7 +24947,7 @@ var ArtifactIndex = class _ArtifactIndex {
       if (live) throw this.#busy(live, at);
       for (const stale of existing) await this.#forget(stale);
       const blobId = await this.#blobs.create();
-      const id = await this.#allocateId();
+      const id = await this.#ids.allocate();
       const now = (/* @__PURE__ */ new Date()).toISOString();
       const record = {
         id,
@@ -25081,15 +25094,6 @@ var ArtifactIndex = class _ArtifactIndex {
     this.#byBlob.delete(record.blobId);
     this.#activity.delete(record.blobId);
     await this.#blobs.remove(record.blobId);
-  }
-  /** Ids only ever grow, and the counter is persisted before an id is used, so restarts never reuse one. */
-  async #allocateId() {
-    return this.#locks.run("counter", async () => {
-      const id = this.#nextId;
-      await writeJsonAtomic(this.#layout.counterFile, { next: id + 1 });
-      this.#nextId = id + 1;
-      return id;
-    });
   }
 };
 function checkContent(input, size, digest3) {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir } from 'node:fs/promises';
 import { HttpError } from '../http/http-error.js';
 import { readJsonFile, writeJsonAtomic } from '../util/atomic-file.js';
+import { IdCounter } from '../util/id-counter.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import { ContainerItems } from './container-items.js';
 import type { LegacyLayout } from './layout.js';
@@ -62,10 +63,11 @@ export class ArtifactStore {
   readonly #owners = new Map<string, string>();
   readonly #leaseMs: number;
   readonly #now: () => number;
-  #nextId = 1;
+  readonly #ids: IdCounter;
 
   private constructor(layout: LegacyLayout, options: ArtifactStoreOptions) {
     this.#layout = layout;
+    this.#ids = new IdCounter(layout.counterFile);
     this.#leaseMs = options.sessionLeaseMs ?? DEFAULT_SESSION_LEASE_MS;
     this.#now = options.now ?? Date.now;
   }
@@ -91,10 +93,7 @@ export class ArtifactStore {
         if (isArtifactRecord(record)) this.#byId.set(id, record);
       }),
     );
-    const counter = await readJsonFile(this.#layout.counterFile);
-    const persisted =
-      typeof counter === 'object' && counter !== null ? Number((counter as { next?: unknown }).next) : NaN;
-    this.#nextId = Math.max(maxId + 1, Number.isSafeInteger(persisted) ? persisted : 1);
+    await this.#ids.resume(maxId);
   }
 
   get(containerId: number): ArtifactRecord | undefined {
@@ -195,7 +194,7 @@ export class ArtifactStore {
     return this.#locks.run(`name:${runId}\0${name}`, async () => {
       const existing = this.find(runId, name);
       if (existing) return { record: existing, created: false };
-      const containerId = await this.#allocateId();
+      const containerId = await this.#ids.allocate();
       await mkdir(this.#layout.itemsDir(containerId), { recursive: true });
       const now = new Date().toISOString();
       const record: ArtifactRecord = {
@@ -252,16 +251,6 @@ export class ArtifactStore {
     const loaded = await Promise.allSettled(this.#items.values());
     this.#items.clear();
     await Promise.all(loaded.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
-  }
-
-  /** Ids only ever grow, and the counter is persisted before an id is used, so restarts never reuse one. */
-  async #allocateId(): Promise<number> {
-    return this.#locks.run('counter', async () => {
-      const id = this.#nextId;
-      await writeJsonAtomic(this.#layout.counterFile, { next: id + 1 });
-      this.#nextId = id + 1;
-      return id;
-    });
   }
 }
 

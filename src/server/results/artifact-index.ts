@@ -1,5 +1,6 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { readJsonFile, writeJsonAtomic } from '../util/atomic-file.js';
+import { IdCounter } from '../util/id-counter.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import type { BlobStore, CommittedBlob } from './blob-store.js';
 import type { ResultsLayout } from './layout.js';
@@ -79,10 +80,11 @@ export class ArtifactIndex {
   readonly #activity = new Map<string, number>();
   readonly #leaseMs: number;
   readonly #now: () => number;
-  #nextId = 1;
+  readonly #ids: IdCounter;
 
   private constructor(layout: ResultsLayout, blobs: BlobStore, options: ArtifactIndexOptions) {
     this.#layout = layout;
+    this.#ids = new IdCounter(layout.counterFile);
     this.#blobs = blobs;
     this.#leaseMs = options.uploadLeaseMs ?? DEFAULT_UPLOAD_LEASE_MS;
     this.#now = options.now ?? Date.now;
@@ -124,10 +126,7 @@ export class ArtifactIndex {
     for (const blobId of await this.#blobs.idsOnDisk()) {
       if (!this.#byBlob.has(blobId)) await this.#blobs.remove(blobId);
     }
-    const counter = await readJsonFile(this.#layout.counterFile);
-    const persisted =
-      typeof counter === 'object' && counter !== null ? Number((counter as { next?: unknown }).next) : NaN;
-    this.#nextId = Math.max(maxId + 1, Number.isSafeInteger(persisted) ? persisted : 1);
+    await this.#ids.resume(maxId);
   }
 
   /** A finalized artifact by id. */
@@ -175,7 +174,7 @@ export class ArtifactIndex {
       if (live) throw this.#busy(live, at);
       for (const stale of existing) await this.#forget(stale);
       const blobId = await this.#blobs.create();
-      const id = await this.#allocateId();
+      const id = await this.#ids.allocate();
       const now = new Date().toISOString();
       const record: ResultsArtifact = {
         id,
@@ -339,16 +338,6 @@ export class ArtifactIndex {
     this.#byBlob.delete(record.blobId);
     this.#activity.delete(record.blobId);
     await this.#blobs.remove(record.blobId);
-  }
-
-  /** Ids only ever grow, and the counter is persisted before an id is used, so restarts never reuse one. */
-  async #allocateId(): Promise<number> {
-    return this.#locks.run('counter', async () => {
-      const id = this.#nextId;
-      await writeJsonAtomic(this.#layout.counterFile, { next: id + 1 });
-      this.#nextId = id + 1;
-      return id;
-    });
   }
 }
 
