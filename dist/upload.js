@@ -21554,11 +21554,16 @@ function isAlreadyCompressed(fileName) {
   return dot >= 0 && ALL.has(base.slice(dot).toLowerCase());
 }
 
-// src/pack/write-fully.ts
-async function writeFully(handle, buffers) {
+// src/write-fully.ts
+async function writeFully(handle, buffers, position) {
   let rest = buffers.filter((b) => b.length > 0);
+  let at = position;
   while (rest.length > 0) {
-    let written = rest.length === 1 ? (await handle.write(rest[0])).bytesWritten : (await handle.writev(rest)).bytesWritten;
+    const first = rest[0];
+    const { bytesWritten } = rest.length === 1 ? await handle.write(first, 0, first.length, at ?? null) : await handle.writev(rest, at);
+    if (bytesWritten === 0) throw new Error("Short write: the file system accepted no bytes");
+    if (at !== void 0) at += bytesWritten;
+    let written = bytesWritten;
     const next = [];
     for (const buffer of rest) {
       if (written >= buffer.length) {
@@ -23066,13 +23071,13 @@ async function writeChunk(req, file, fresh, target) {
       batch.push(chunk);
       batchBytes += chunk.length;
       if (batchBytes >= WRITE_BATCH) {
-        await writeAll(handle, batch, position);
+        await writeFully(handle, batch, position);
         position += batchBytes;
         batch = [];
         batchBytes = 0;
       }
     }
-    if (batchBytes > 0) await writeAll(handle, batch, position);
+    if (batchBytes > 0) await writeFully(handle, batch, position);
   } finally {
     await handle.close();
   }
@@ -23113,17 +23118,6 @@ async function readChunkBody(req, target) {
     }
   }
   return body;
-}
-async function writeAll(handle, buffers, position) {
-  const total = buffers.reduce((n, b) => n + b.length, 0);
-  let { bytesWritten } = await handle.writev(buffers, position);
-  if (bytesWritten === total) return;
-  const rest = Buffer.concat(buffers, total);
-  while (bytesWritten < total) {
-    const result = await handle.write(rest, bytesWritten, total - bytesWritten, position + bytesWritten);
-    if (result.bytesWritten === 0) throw new Error("Short write while storing a chunk");
-    bytesWritten += result.bytesWritten;
-  }
 }
 
 // src/server/legacy/container-routes.ts
@@ -23811,7 +23805,7 @@ async function concatFiles(sources2, target) {
           const { bytesRead } = await input.read(buffer, 0, buffer.length, null);
           if (bytesRead === 0) break;
           hash.update(buffer.subarray(0, bytesRead));
-          await writeFully3(out, buffer, bytesRead);
+          await writeFully(out, [buffer.subarray(0, bytesRead)]);
           size += bytesRead;
         }
       } finally {
@@ -23822,14 +23816,6 @@ async function concatFiles(sources2, target) {
     await out.close();
   }
   return { size, sha256: hash.digest("hex") };
-}
-async function writeFully3(handle, buffer, length) {
-  let offset = 0;
-  while (offset < length) {
-    const { bytesWritten } = await handle.write(buffer, offset, length - offset, null);
-    if (bytesWritten === 0) throw new Error("Short write while assembling a blob");
-    offset += bytesWritten;
-  }
 }
 
 // src/server/results/layout.ts

@@ -7,7 +7,7 @@ import { finished } from 'node:stream/promises';
 import { HttpError, IntegrityError, type ErrorContext } from '../../errors.js';
 import { asResourceError, findResourceFailure } from '../../pack/fs-errors.js';
 import { readBody } from '../../transport/body.js';
-import { writeFully } from '../../pack/write-fully.js';
+import { writeFully } from '../../write-fully.js';
 import { extractErrorMessage } from '../../transport/error-body.js';
 import type { HttpManager } from '../../transport/http-manager.js';
 import type { Operation } from '../../transport/operation.js';

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
+import { writeFully } from '../../write-fully.js';
 import { HttpError, badRequest } from '../http/http-error.js';
 
 export interface ChunkTarget {
@@ -52,13 +53,13 @@ export async function writeChunk(
       batch.push(chunk);
       batchBytes += chunk.length;
       if (batchBytes >= WRITE_BATCH) {
-        await writeAll(handle, batch, position);
+        await writeFully(handle, batch, position);
         position += batchBytes;
         batch = [];
         batchBytes = 0;
       }
     }
-    if (batchBytes > 0) await writeAll(handle, batch, position);
+    if (batchBytes > 0) await writeFully(handle, batch, position);
   } finally {
     await handle.close();
   }
@@ -107,17 +108,4 @@ export async function readChunkBody(
     }
   }
   return body;
-}
-
-/** writev may write less than asked (disk full, signals); finish the rest or fail loudly. */
-async function writeAll(handle: FileHandle, buffers: Buffer[], position: number): Promise<void> {
-  const total = buffers.reduce((n, b) => n + b.length, 0);
-  let { bytesWritten } = await handle.writev(buffers, position);
-  if (bytesWritten === total) return;
-  const rest = Buffer.concat(buffers, total);
-  while (bytesWritten < total) {
-    const result = await handle.write(rest, bytesWritten, total - bytesWritten, position + bytesWritten);
-    if (result.bytesWritten === 0) throw new Error('Short write while storing a chunk');
-    bytesWritten += result.bytesWritten;
-  }
 }

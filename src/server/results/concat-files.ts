@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+import { writeFully } from '../../write-fully.js';
 
 // One reusable buffer: assembling a 512 MiB blob takes 512 read/write pairs and no allocation.
 const COPY_BUFFER = 1024 * 1024;
@@ -28,7 +29,7 @@ export async function concatFiles(sources: readonly string[], target: string): P
           const { bytesRead } = await input.read(buffer, 0, buffer.length, null);
           if (bytesRead === 0) break;
           hash.update(buffer.subarray(0, bytesRead));
-          await writeFully(out, buffer, bytesRead);
+          await writeFully(out, [buffer.subarray(0, bytesRead)]);
           size += bytesRead;
         }
       } finally {
@@ -39,14 +40,4 @@ export async function concatFiles(sources: readonly string[], target: string): P
     await out.close();
   }
   return { size, sha256: hash.digest('hex') };
-}
-
-/** A write may be short (signals, nearly full disk); finish it or fail loudly. */
-async function writeFully(handle: FileHandle, buffer: Buffer, length: number): Promise<void> {
-  let offset = 0;
-  while (offset < length) {
-    const { bytesWritten } = await handle.write(buffer, offset, length - offset, null);
-    if (bytesWritten === 0) throw new Error('Short write while assembling a blob');
-    offset += bytesWritten;
-  }
 }
