@@ -27108,12 +27108,8 @@ var ResultsBackend = class {
     const cleanup = new Operation("upload", AbortSignal.timeout(ABANDON_TIMEOUT_MS));
     const once = { operation: cleanup, context, firstAttempt: ctx.http.policy.maxAttempts };
     try {
-      const listed = await twirp.call(
-        "ListArtifacts",
-        { ...this.#ids(), name_filter: name },
-        once
-      );
-      if ((listed.artifacts ?? []).some((a) => a.name === name)) return;
+      const listed = await this.#listRaw(twirp, { name_filter: name }, ctx, context, once);
+      if (listed.some((a) => a.name === name)) return;
       const outcome = await twirp.callAllowing(
         "DeleteArtifact",
         { ...this.#ids(), name },
@@ -27445,11 +27441,11 @@ var ResultsBackend = class {
     if (!newest) throw notFound4(spec.id !== void 0 ? `#${spec.id}` : spec.name, "download");
     return newest;
   }
-  async #listRaw(twirp, filter, ctx, context) {
+  async #listRaw(twirp, filter, ctx, context, call = {}) {
     const response = await twirp.call(
       "ListArtifacts",
       { ...this.#ids(), ...filter },
-      { operation: ctx.operation, context }
+      { operation: ctx.operation, context, ...call }
     );
     return Array.isArray(response.artifacts) ? response.artifacts : [];
   }

@@ -32,7 +32,7 @@ import {
 } from './contracts.js';
 import { mimeTypeFor } from './mime.js';
 import { Operation } from '../../transport/operation.js';
-import { requireOk, toSafeId, TwirpClient } from './twirp.js';
+import { requireOk, toSafeId, TwirpClient, type TwirpCallOptions } from './twirp.js';
 
 /** How long the clean-up of a failed upload may take (see #abandon). */
 const ABANDON_TIMEOUT_MS = 10_000;
@@ -172,12 +172,8 @@ export class ResultsBackend implements Backend {
     const cleanup = new Operation('upload', AbortSignal.timeout(ABANDON_TIMEOUT_MS));
     const once = { operation: cleanup, context, firstAttempt: ctx.http.policy.maxAttempts };
     try {
-      const listed = await twirp.call<ListArtifactsResponse>(
-        'ListArtifacts',
-        { ...this.#ids(), name_filter: name },
-        once,
-      );
-      if ((listed.artifacts ?? []).some((a) => a.name === name)) return;
+      const listed = await this.#listRaw(twirp, { name_filter: name }, ctx, context, once);
+      if (listed.some((a) => a.name === name)) return;
       const outcome = await twirp.callAllowing<DeleteArtifactResponse>(
         'DeleteArtifact',
         { ...this.#ids(), name },
@@ -611,11 +607,13 @@ export class ResultsBackend implements Backend {
     filter: Record<string, string>,
     ctx: OperationContext,
     context: ErrorContext,
+    /** Overrides for a call outside the operation (the clean-up of a failed upload). */
+    call: Partial<TwirpCallOptions> = {},
   ): Promise<MonolithArtifact[]> {
     const response = await twirp.call<ListArtifactsResponse>(
       'ListArtifacts',
       { ...this.#ids(), ...filter },
-      { operation: ctx.operation, context },
+      { operation: ctx.operation, context, ...call },
     );
     return Array.isArray(response.artifacts) ? response.artifacts : [];
   }
