@@ -20841,6 +20841,15 @@ function contentRange(start, end, total) {
   return `bytes ${start}-${end}/${total}`;
 }
 
+// src/backends/source-changed.ts
+function sourceChanged(file, now, context) {
+  return new FerryError(
+    "ERR_FERRY_SOURCE_CHANGED",
+    `File '${file.absolutePath}' changed while it was being uploaded: ${file.size} bytes when listed, ${now}`,
+    { context }
+  );
+}
+
 // src/backends/legacy/upload.ts
 async function uploadLegacy(config, spec, ctx) {
   const { http: http4, operation, logger } = ctx;
@@ -20999,13 +21008,6 @@ async function uploadLegacy(config, spec, ctx) {
     fileCount: spec.files.length,
     digest: void 0
   };
-}
-function sourceChanged(file, now, context) {
-  return new FerryError(
-    "ERR_FERRY_SOURCE_CHANGED",
-    `File '${file.absolutePath}' changed while it was being uploaded: ${file.size} bytes when listed, ${now}`,
-    { context }
-  );
 }
 function chunkHeaders(payload, start, end, total, chunk) {
   const headers = {
@@ -27591,11 +27593,7 @@ function expiresAt(days) {
 }
 function exactlyListedSize(file, source) {
   let seen = 0;
-  const changed = () => new FerryError(
-    "ERR_FERRY_SOURCE_CHANGED",
-    `File '${file.absolutePath}' changed while it was being uploaded: it had ${file.size} bytes when listed and ${seen > file.size ? "more" : seen} when read`,
-    { context: { file: file.artifactPath } }
-  );
+  const changed = () => sourceChanged(file, `${seen > file.size ? "more" : seen} when read`, { file: file.artifactPath });
   const check = new Transform4({
     transform(chunk, _encoding, done) {
       seen += chunk.length;
@@ -27618,11 +27616,7 @@ function checkListedSizes(spec, next) {
   return (info) => {
     const file = listed.get(info.name);
     if (file !== void 0 && file.size !== info.uncompressedSize) {
-      throw new FerryError(
-        "ERR_FERRY_SOURCE_CHANGED",
-        `File '${file.absolutePath}' changed while it was being uploaded: it had ${file.size} bytes when listed and ${info.uncompressedSize} when read`,
-        { context: { file: file.artifactPath } }
-      );
+      throw sourceChanged(file, `${info.uncompressedSize} when read`, { file: file.artifactPath });
     }
     next();
   };

@@ -24146,6 +24146,15 @@ var TWIRP_SERVICE = "github.actions.results.api.v1.ArtifactService";
 var ARTIFACT_VERSION = 7;
 var RESULTS_USER_AGENT = "@actions/artifact-6.2.1";
 
+// src/backends/source-changed.ts
+function sourceChanged(file, now, context) {
+  return new FerryError(
+    "ERR_FERRY_SOURCE_CHANGED",
+    `File '${file.absolutePath}' changed while it was being uploaded: ${file.size} bytes when listed, ${now}`,
+    { context }
+  );
+}
+
 // src/backends/results/mime.ts
 import path5 from "node:path";
 var TYPES = {
@@ -24877,11 +24886,7 @@ function expiresAt(days) {
 }
 function exactlyListedSize(file, source) {
   let seen = 0;
-  const changed = () => new FerryError(
-    "ERR_FERRY_SOURCE_CHANGED",
-    `File '${file.absolutePath}' changed while it was being uploaded: it had ${file.size} bytes when listed and ${seen > file.size ? "more" : seen} when read`,
-    { context: { file: file.artifactPath } }
-  );
+  const changed = () => sourceChanged(file, `${seen > file.size ? "more" : seen} when read`, { file: file.artifactPath });
   const check = new Transform3({
     transform(chunk, _encoding, done) {
       seen += chunk.length;
@@ -24904,11 +24909,7 @@ function checkListedSizes(spec, next) {
   return (info2) => {
     const file = listed.get(info2.name);
     if (file !== void 0 && file.size !== info2.uncompressedSize) {
-      throw new FerryError(
-        "ERR_FERRY_SOURCE_CHANGED",
-        `File '${file.absolutePath}' changed while it was being uploaded: it had ${file.size} bytes when listed and ${info2.uncompressedSize} when read`,
-        { context: { file: file.artifactPath } }
-      );
+      throw sourceChanged(file, `${info2.uncompressedSize} when read`, { file: file.artifactPath });
     }
     next();
   };
@@ -25847,13 +25848,6 @@ async function uploadLegacy(config, spec, ctx) {
     fileCount: spec.files.length,
     digest: void 0
   };
-}
-function sourceChanged(file, now, context) {
-  return new FerryError(
-    "ERR_FERRY_SOURCE_CHANGED",
-    `File '${file.absolutePath}' changed while it was being uploaded: ${file.size} bytes when listed, ${now}`,
-    { context }
-  );
 }
 function chunkHeaders(payload, start, end, total, chunk) {
   const headers = {

@@ -21982,6 +21982,15 @@ function contentRange(start, end, total) {
   return `bytes ${start}-${end}/${total}`;
 }
 
+// src/backends/source-changed.ts
+function sourceChanged(file, now, context) {
+  return new FerryError(
+    "ERR_FERRY_SOURCE_CHANGED",
+    `File '${file.absolutePath}' changed while it was being uploaded: ${file.size} bytes when listed, ${now}`,
+    { context }
+  );
+}
+
 // src/backends/legacy/upload.ts
 async function uploadLegacy(config, spec, ctx) {
   const { http: http4, operation, logger } = ctx;
@@ -22140,13 +22149,6 @@ async function uploadLegacy(config, spec, ctx) {
     fileCount: spec.files.length,
     digest: void 0
   };
-}
-function sourceChanged(file, now, context) {
-  return new FerryError(
-    "ERR_FERRY_SOURCE_CHANGED",
-    `File '${file.absolutePath}' changed while it was being uploaded: ${file.size} bytes when listed, ${now}`,
-    { context }
-  );
 }
 function chunkHeaders(payload, start, end, total, chunk) {
   const headers = {
@@ -28712,11 +28714,7 @@ function expiresAt(days) {
 }
 function exactlyListedSize(file, source) {
   let seen = 0;
-  const changed = () => new FerryError(
-    "ERR_FERRY_SOURCE_CHANGED",
-    `File '${file.absolutePath}' changed while it was being uploaded: it had ${file.size} bytes when listed and ${seen > file.size ? "more" : seen} when read`,
-    { context: { file: file.artifactPath } }
-  );
+  const changed = () => sourceChanged(file, `${seen > file.size ? "more" : seen} when read`, { file: file.artifactPath });
   const check = new Transform4({
     transform(chunk, _encoding, done) {
       seen += chunk.length;
@@ -28739,11 +28737,7 @@ function checkListedSizes(spec, next) {
   return (info2) => {
     const file = listed.get(info2.name);
     if (file !== void 0 && file.size !== info2.uncompressedSize) {
-      throw new FerryError(
-        "ERR_FERRY_SOURCE_CHANGED",
-        `File '${file.absolutePath}' changed while it was being uploaded: it had ${file.size} bytes when listed and ${info2.uncompressedSize} when read`,
-        { context: { file: file.artifactPath } }
-      );
+      throw sourceChanged(file, `${info2.uncompressedSize} when read`, { file: file.artifactPath });
     }
     next();
   };

@@ -1,12 +1,13 @@
 import { discardBody, readJson } from '../../transport/body.js';
 import type { RequestSpec } from '../../transport/http-manager.js';
 import { stat } from 'node:fs/promises';
-import { FerryError, isFerryError, type ErrorContext } from '../../errors.js';
+import { FerryError, isFerryError } from '../../errors.js';
 import { crc64Base64 } from '../../pack/crc64.js';
 import { md5Base64 } from '../../pack/digest.js';
 import { ChunkReader } from '../../pack/chunk-reader.js';
 import { chunkRanges, contentRange, preparePayload, type Payload } from '../../pack/gzip-payload.js';
 import type { OperationContext, UploadFile, UploadResult, UploadSpec } from '../backend.js';
+import { sourceChanged } from '../source-changed.js';
 import { runWorkers } from '../workers.js';
 import { API_VERSION, type ArtifactResponse, type LegacyConfig, UPLOAD_USER_AGENT } from './contracts.js';
 import { artifactsUrl, itemUrlBuilder, jsonHeaders } from './urls.js';
@@ -211,14 +212,6 @@ export async function uploadLegacy(
     fileCount: spec.files.length,
     digest: undefined,
   };
-}
-
-function sourceChanged(file: UploadFile, now: string, context: ErrorContext): FerryError {
-  return new FerryError(
-    'ERR_FERRY_SOURCE_CHANGED',
-    `File '${file.absolutePath}' changed while it was being uploaded: ${file.size} bytes when listed, ${now}`,
-    { context },
-  );
 }
 
 function chunkHeaders(

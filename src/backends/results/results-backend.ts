@@ -30,6 +30,7 @@ import {
   type MonolithArtifact,
   type ResultsConfig,
 } from './contracts.js';
+import { sourceChanged } from '../source-changed.js';
 import { mimeTypeFor } from './mime.js';
 import { Operation } from '../../transport/operation.js';
 import { requireOk, toSafeId, TwirpClient, type TwirpCallOptions } from './twirp.js';
@@ -835,11 +836,7 @@ function expiresAt(days: number): string {
 function exactlyListedSize(file: UploadFile, source: Readable): Readable {
   let seen = 0;
   const changed = (): FerryError =>
-    new FerryError(
-      'ERR_FERRY_SOURCE_CHANGED',
-      `File '${file.absolutePath}' changed while it was being uploaded: it had ${file.size} bytes when listed and ${seen > file.size ? 'more' : seen} when read`,
-      { context: { file: file.artifactPath } },
-    );
+    sourceChanged(file, `${seen > file.size ? 'more' : seen} when read`, { file: file.artifactPath });
   const check = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       seen += chunk.length;
@@ -869,11 +866,7 @@ function checkListedSizes(spec: UploadSpec, next: () => void): (info: ZipEntryIn
   return (info) => {
     const file = listed.get(info.name);
     if (file !== undefined && file.size !== info.uncompressedSize) {
-      throw new FerryError(
-        'ERR_FERRY_SOURCE_CHANGED',
-        `File '${file.absolutePath}' changed while it was being uploaded: it had ${file.size} bytes when listed and ${info.uncompressedSize} when read`,
-        { context: { file: file.artifactPath } },
-      );
+      throw sourceChanged(file, `${info.uncompressedSize} when read`, { file: file.artifactPath });
     }
     next();
   };
