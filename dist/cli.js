@@ -19285,6 +19285,24 @@ var FerryError = class _FerryError extends Error {
     };
   }
 };
+function addErrorContext(error, extra) {
+  const own = error.context;
+  const suffix = redactText(withContext("", own));
+  const base2 = suffix !== "" && error.message.endsWith(suffix) ? error.message.slice(0, -suffix.length) : error.message;
+  const merged = sanitizeContext({ ...own, ...extra });
+  const message = redactText(withContext(base2, merged));
+  const oldHead = `${error.name}: ${error.message}`;
+  Object.defineProperty(error, "context", {
+    value: Object.freeze(merged),
+    enumerable: true,
+    configurable: true,
+    writable: false
+  });
+  error.message = message;
+  if (error.stack?.startsWith(oldHead))
+    error.stack = `${error.name}: ${message}${error.stack.slice(oldHead.length)}`;
+  return error;
+}
 function isFerryError(value) {
   return typeof value === "object" && value !== null && value[BRAND] === true;
 }
@@ -24878,39 +24896,7 @@ function withErrorContext(error, context) {
   if (context === void 0 || !isFerryError(error)) return error;
   const own = error.context;
   if (own.operation !== void 0 || own.artifactName !== void 0 || own.file !== void 0) return error;
-  const merged = { ...own, ...context };
-  const cause = error.cause;
-  let annotated;
-  if (error instanceof PartialExtractionError) {
-    annotated = new PartialExtractionError(
-      error.code,
-      error.message,
-      error.moved,
-      error.createdDirectories,
-      cause,
-      merged
-    );
-  } else if (error instanceof AbortError) {
-    annotated = new AbortError(cause, merged);
-  } else if (error instanceof IntegrityError) {
-    annotated = new IntegrityError(error.code, error.message, {
-      cause,
-      context: merged,
-      retryable: error.retryable
-    });
-  } else if (error instanceof ValidationError) {
-    annotated = new ValidationError(error.code, error.message, merged);
-  } else {
-    annotated = new FerryError(error.code, error.message, {
-      cause,
-      context: merged,
-      retryable: error.retryable
-    });
-  }
-  const frames = error.stack?.split("\n").slice(1).join("\n");
-  if (frames) annotated.stack = `${annotated.name}: ${annotated.message}
-${frames}`;
-  return annotated;
+  return addErrorContext(error, context);
 }
 async function extractNormalized(zipPath, opts) {
   const { target, signal } = opts;
@@ -28902,7 +28888,7 @@ function describeProxyDecision(target, settings) {
   }
   return settings[field] === "" ? `direct (${label2} is empty)` : `direct (${label2} not set)`;
 }
-var ProxyError = class _ProxyError extends FerryError {
+var ProxyError = class extends FerryError {
   name = "ProxyError";
   /** The proxy as `host:port`. */
   proxy;
@@ -28910,8 +28896,6 @@ var ProxyError = class _ProxyError extends FerryError {
   status;
   /** The system error code of the cause (`ECONNREFUSED`, `ECONNRESET`, ...), when there is one. */
   errno;
-  /** The message as raised by the agent, before the context suffix. */
-  #message;
   constructor(message, details) {
     const errno = errnoOf(details.cause);
     super("ERR_FERRY_PROXY", message, {
@@ -28922,26 +28906,16 @@ var ProxyError = class _ProxyError extends FerryError {
     this.proxy = details.proxy;
     this.status = details.status;
     this.errno = errno;
-    this.#message = message;
   }
   /**
-   * The same failure with the request's context (operation, artifact, method, URL, attempt).
+   * This failure with the request's context (operation, artifact, method, URL, attempt), added in
+   * place (see addErrorContext).
    * The agent that raises a ProxyError does not know which operation its socket is for; the
    * HttpManager does, and calls this so the message names the operation and the artifact like
    * every other transport error. Context already set is kept where `context` has no value.
    */
   inContext(context) {
-    const copy = new _ProxyError(this.#message, {
-      proxy: this.proxy,
-      ...this.status === void 0 ? {} : { status: this.status },
-      ...this.cause === void 0 ? {} : { cause: this.cause },
-      retryable: this.retryable,
-      context: { ...this.context, ...definedOnly(context) }
-    });
-    if (this.stack)
-      copy.stack = `${copy.name}: ${copy.message}
-${this.stack.split("\n").slice(1).join("\n")}`;
-    return copy;
+    return addErrorContext(this, definedOnly(context));
   }
 };
 function definedOnly(context) {
@@ -30009,21 +29983,10 @@ function withUploadContext(error, artifactName) {
   if (!isFerryError(error)) return error;
   const own = error.context;
   if (own.operation !== void 0 && own.artifactName !== void 0) return error;
-  const suffix = new FerryError(error.code, "", { context: own }).message;
-  const base2 = suffix !== "" && error.message.endsWith(suffix) ? error.message.slice(0, -suffix.length) : error.message;
-  const merged = { operation: "upload", artifactName, ...own };
-  const message = new FerryError(error.code, base2, { context: merged }).message;
-  const oldHead = `${error.name}: ${error.message}`;
-  Object.defineProperty(error, "context", {
-    value: Object.freeze(merged),
-    enumerable: true,
-    configurable: true,
-    writable: false
+  return addErrorContext(error, {
+    operation: own.operation ?? "upload",
+    artifactName: own.artifactName ?? artifactName
   });
-  error.message = message;
-  if (error.stack?.startsWith(oldHead))
-    error.stack = `${error.name}: ${message}${error.stack.slice(oldHead.length)}`;
-  return error;
 }
 
 // src/client.ts

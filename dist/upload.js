@@ -20438,6 +20438,24 @@ var FerryError = class _FerryError extends Error {
     };
   }
 };
+function addErrorContext(error2, extra) {
+  const own = error2.context;
+  const suffix = redactText(withContext("", own));
+  const base = suffix !== "" && error2.message.endsWith(suffix) ? error2.message.slice(0, -suffix.length) : error2.message;
+  const merged = sanitizeContext({ ...own, ...extra });
+  const message = redactText(withContext(base, merged));
+  const oldHead = `${error2.name}: ${error2.message}`;
+  Object.defineProperty(error2, "context", {
+    value: Object.freeze(merged),
+    enumerable: true,
+    configurable: true,
+    writable: false
+  });
+  error2.message = message;
+  if (error2.stack?.startsWith(oldHead))
+    error2.stack = `${error2.name}: ${message}${error2.stack.slice(oldHead.length)}`;
+  return error2;
+}
 function isFerryError(value) {
   return typeof value === "object" && value !== null && value[BRAND] === true;
 }
@@ -25999,39 +26017,7 @@ function withErrorContext(error2, context) {
   if (context === void 0 || !isFerryError(error2)) return error2;
   const own = error2.context;
   if (own.operation !== void 0 || own.artifactName !== void 0 || own.file !== void 0) return error2;
-  const merged = { ...own, ...context };
-  const cause = error2.cause;
-  let annotated;
-  if (error2 instanceof PartialExtractionError) {
-    annotated = new PartialExtractionError(
-      error2.code,
-      error2.message,
-      error2.moved,
-      error2.createdDirectories,
-      cause,
-      merged
-    );
-  } else if (error2 instanceof AbortError) {
-    annotated = new AbortError(cause, merged);
-  } else if (error2 instanceof IntegrityError) {
-    annotated = new IntegrityError(error2.code, error2.message, {
-      cause,
-      context: merged,
-      retryable: error2.retryable
-    });
-  } else if (error2 instanceof ValidationError) {
-    annotated = new ValidationError(error2.code, error2.message, merged);
-  } else {
-    annotated = new FerryError(error2.code, error2.message, {
-      cause,
-      context: merged,
-      retryable: error2.retryable
-    });
-  }
-  const frames = error2.stack?.split("\n").slice(1).join("\n");
-  if (frames) annotated.stack = `${annotated.name}: ${annotated.message}
-${frames}`;
-  return annotated;
+  return addErrorContext(error2, context);
 }
 async function extractNormalized(zipPath, opts) {
   const { target, signal } = opts;
@@ -29166,7 +29152,7 @@ function proxySettingsFromEnv(env) {
 function proxyFor(target, settings) {
   return decide(target, settings, noProxyCache(settings.noProxy)).proxy;
 }
-var ProxyError = class _ProxyError extends FerryError {
+var ProxyError = class extends FerryError {
   name = "ProxyError";
   /** The proxy as `host:port`. */
   proxy;
@@ -29174,8 +29160,6 @@ var ProxyError = class _ProxyError extends FerryError {
   status;
   /** The system error code of the cause (`ECONNREFUSED`, `ECONNRESET`, ...), when there is one. */
   errno;
-  /** The message as raised by the agent, before the context suffix. */
-  #message;
   constructor(message, details) {
     const errno = errnoOf(details.cause);
     super("ERR_FERRY_PROXY", message, {
@@ -29186,26 +29170,16 @@ var ProxyError = class _ProxyError extends FerryError {
     this.proxy = details.proxy;
     this.status = details.status;
     this.errno = errno;
-    this.#message = message;
   }
   /**
-   * The same failure with the request's context (operation, artifact, method, URL, attempt).
+   * This failure with the request's context (operation, artifact, method, URL, attempt), added in
+   * place (see addErrorContext).
    * The agent that raises a ProxyError does not know which operation its socket is for; the
    * HttpManager does, and calls this so the message names the operation and the artifact like
    * every other transport error. Context already set is kept where `context` has no value.
    */
   inContext(context) {
-    const copy = new _ProxyError(this.#message, {
-      proxy: this.proxy,
-      ...this.status === void 0 ? {} : { status: this.status },
-      ...this.cause === void 0 ? {} : { cause: this.cause },
-      retryable: this.retryable,
-      context: { ...this.context, ...definedOnly(context) }
-    });
-    if (this.stack)
-      copy.stack = `${copy.name}: ${copy.message}
-${this.stack.split("\n").slice(1).join("\n")}`;
-    return copy;
+    return addErrorContext(this, definedOnly(context));
   }
 };
 function definedOnly(context) {
@@ -30269,21 +30243,10 @@ function withUploadContext(error2, artifactName) {
   if (!isFerryError(error2)) return error2;
   const own = error2.context;
   if (own.operation !== void 0 && own.artifactName !== void 0) return error2;
-  const suffix = new FerryError(error2.code, "", { context: own }).message;
-  const base = suffix !== "" && error2.message.endsWith(suffix) ? error2.message.slice(0, -suffix.length) : error2.message;
-  const merged = { operation: "upload", artifactName, ...own };
-  const message = new FerryError(error2.code, base, { context: merged }).message;
-  const oldHead = `${error2.name}: ${error2.message}`;
-  Object.defineProperty(error2, "context", {
-    value: Object.freeze(merged),
-    enumerable: true,
-    configurable: true,
-    writable: false
+  return addErrorContext(error2, {
+    operation: own.operation ?? "upload",
+    artifactName: own.artifactName ?? artifactName
   });
-  error2.message = message;
-  if (error2.stack?.startsWith(oldHead))
-    error2.stack = `${error2.name}: ${message}${error2.stack.slice(oldHead.length)}`;
-  return error2;
 }
 
 // src/client.ts

@@ -99,6 +99,33 @@ export class FerryError extends Error {
   }
 }
 
+/**
+ * Adds context to an error thrown deep down (a file reader, the extractor, a proxy agent) that
+ * only learns the operation and artifact on the way up. `extra` wins over what the error already
+ * carries. The error is annotated in place, so its class, code, cause and stack frames stay; the
+ * context suffix of its message (and the stack's first line) is rewritten, never stacked.
+ */
+export function addErrorContext<E extends FerryError>(error: E, extra: ErrorContext): E {
+  const own = error.context;
+  // The message ends with exactly what the constructor appended for the old context.
+  const suffix = redactText(withContext('', own));
+  const base =
+    suffix !== '' && error.message.endsWith(suffix) ? error.message.slice(0, -suffix.length) : error.message;
+  const merged = sanitizeContext({ ...own, ...extra });
+  const message = redactText(withContext(base, merged));
+  const oldHead = `${error.name}: ${error.message}`;
+  Object.defineProperty(error, 'context', {
+    value: Object.freeze(merged),
+    enumerable: true,
+    configurable: true,
+    writable: false,
+  });
+  error.message = message;
+  if (error.stack?.startsWith(oldHead))
+    error.stack = `${error.name}: ${message}${error.stack.slice(oldHead.length)}`;
+  return error;
+}
+
 export function isFerryError(value: unknown): value is FerryError {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
 }

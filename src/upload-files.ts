@@ -1,7 +1,7 @@
 import { lstatSync, type Stats } from 'node:fs';
 import { readlink, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { FerryError, isFerryError, ValidationError, type ErrorContext } from './errors.js';
+import { addErrorContext, isFerryError, ValidationError } from './errors.js';
 import type { UploadFile } from './backends/backend.js';
 import { validateFilePath } from './pack/validate.js';
 
@@ -217,21 +217,8 @@ export function withUploadContext(error: unknown, artifactName: string): unknown
   if (!isFerryError(error)) return error;
   const own = error.context;
   if (own.operation !== undefined && own.artifactName !== undefined) return error;
-  // The message ends with exactly what the constructor appended for the old context.
-  const suffix = new FerryError(error.code, '', { context: own }).message;
-  const base =
-    suffix !== '' && error.message.endsWith(suffix) ? error.message.slice(0, -suffix.length) : error.message;
-  const merged: ErrorContext = { operation: 'upload', artifactName, ...own };
-  const message = new FerryError(error.code, base, { context: merged }).message;
-  const oldHead = `${error.name}: ${error.message}`;
-  Object.defineProperty(error, 'context', {
-    value: Object.freeze(merged),
-    enumerable: true,
-    configurable: true,
-    writable: false,
+  return addErrorContext(error, {
+    operation: own.operation ?? 'upload',
+    artifactName: own.artifactName ?? artifactName,
   });
-  error.message = message;
-  if (error.stack?.startsWith(oldHead))
-    error.stack = `${error.name}: ${message}${error.stack.slice(oldHead.length)}`;
-  return error;
 }

@@ -46,7 +46,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 
-import { FerryError, type ErrorContext } from '../errors.js';
+import { addErrorContext, FerryError, type ErrorContext } from '../errors.js';
 import { registerSecret } from './redact.js';
 import { matchNoProxy, parseNoProxy, targetPort, type ParsedNoProxy } from './no-proxy.js';
 
@@ -151,8 +151,6 @@ export class ProxyError extends FerryError {
   readonly status: number | undefined;
   /** The system error code of the cause (`ECONNREFUSED`, `ECONNRESET`, ...), when there is one. */
   readonly errno: string | undefined;
-  /** The message as raised by the agent, before the context suffix. */
-  readonly #message: string;
 
   constructor(
     message: string,
@@ -167,26 +165,17 @@ export class ProxyError extends FerryError {
     this.proxy = details.proxy;
     this.status = details.status;
     this.errno = errno;
-    this.#message = message;
   }
 
   /**
-   * The same failure with the request's context (operation, artifact, method, URL, attempt).
+   * This failure with the request's context (operation, artifact, method, URL, attempt), added in
+   * place (see addErrorContext).
    * The agent that raises a ProxyError does not know which operation its socket is for; the
    * HttpManager does, and calls this so the message names the operation and the artifact like
    * every other transport error. Context already set is kept where `context` has no value.
    */
   inContext(context: ErrorContext): ProxyError {
-    const copy = new ProxyError(this.#message, {
-      proxy: this.proxy,
-      ...(this.status === undefined ? {} : { status: this.status }),
-      ...(this.cause === undefined ? {} : { cause: this.cause }),
-      retryable: this.retryable,
-      context: { ...this.context, ...definedOnly(context) },
-    });
-    if (this.stack)
-      copy.stack = `${copy.name}: ${copy.message}\n${this.stack.split('\n').slice(1).join('\n')}`;
-    return copy;
+    return addErrorContext(this, definedOnly(context));
   }
 }
 

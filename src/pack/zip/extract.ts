@@ -16,6 +16,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import {
+  addErrorContext,
   AbortError,
   FerryError,
   IntegrityError,
@@ -590,39 +591,7 @@ export function withErrorContext(error: unknown, context: ErrorContext | undefin
   if (context === undefined || !isFerryError(error)) return error;
   const own = error.context;
   if (own.operation !== undefined || own.artifactName !== undefined || own.file !== undefined) return error;
-  const merged: ErrorContext = { ...own, ...context };
-  const cause = (error as Error & { cause?: unknown }).cause;
-  let annotated: FerryError;
-  if (error instanceof PartialExtractionError) {
-    annotated = new PartialExtractionError(
-      error.code,
-      error.message,
-      error.moved,
-      error.createdDirectories,
-      cause,
-      merged,
-    );
-  } else if (error instanceof AbortError) {
-    annotated = new AbortError(cause, merged);
-  } else if (error instanceof IntegrityError) {
-    annotated = new IntegrityError(error.code, error.message, {
-      cause,
-      context: merged,
-      retryable: error.retryable,
-    });
-  } else if (error instanceof ValidationError) {
-    annotated = new ValidationError(error.code, error.message, merged);
-  } else {
-    annotated = new FerryError(error.code, error.message, {
-      cause,
-      context: merged,
-      retryable: error.retryable,
-    });
-  }
-  // The frames of the original throw are the useful ones.
-  const frames = error.stack?.split('\n').slice(1).join('\n');
-  if (frames) annotated.stack = `${annotated.name}: ${annotated.message}\n${frames}`;
-  return annotated;
+  return addErrorContext(error, context);
 }
 
 async function extractNormalized(zipPath: string, opts: Normalized): Promise<ExtractResult> {
