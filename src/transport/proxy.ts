@@ -168,8 +168,8 @@ export class ProxyError extends FerryError {
   }
 
   /**
-   * This failure with the request's context (operation, artifact, method, URL, attempt), added in
-   * place (see addErrorContext).
+   * This failure with the request's context (operation, artifact, method, URL, attempt), added
+   * in place.
    * The agent that raises a ProxyError does not know which operation its socket is for; the
    * HttpManager does, and calls this so the message names the operation and the artifact like
    * every other transport error. Context already set is kept where `context` has no value.
