@@ -1,7 +1,8 @@
 /**
  * Reliability plan §5 D: resource exhaustion (P35–P40, X07).
  *
- * Limits are only honest in a process of their own, so every case runs the built library (lib/)
+ * Limits are only honest in a process of their own, so every case runs the library compiled
+ * from the current src/ (helpers/built-lib.ts, as `npm run build` compiles lib/)
  * in a child process (children/resources-ops.mjs) under the limit it is about: `ulimit -n`,
  * `prlimit --nofile` after the modules are loaded, `ulimit -d` plus a small V8 heap, or a tiny
  * tmpfs in a private mount namespace. The child reports each operation's result or typed error,
@@ -26,13 +27,13 @@ import {
   uploadArtifact,
   type RunningServer,
 } from '../../src/index.js';
+import { builtLibrary } from '../helpers/built-lib.js';
 import { runtimeJwt } from '../helpers/jwt.js';
 import { waitFor } from '../helpers/loopback.js';
 import { expectNoSecrets, SENTINEL } from './invariants.js';
 
 const execFileP = promisify(execFile);
 const CHILD = path.resolve('__tests__/reliability/children/resources-ops.mjs');
-const LIB = path.resolve('lib/index.js');
 const MIB = 1024 * 1024;
 /** A runtime token whose signature is the sentinel: it must never show up in any output. */
 const TOKEN = (() => {
@@ -43,6 +44,8 @@ const TOKEN = (() => {
 const RETRY = { baseDelayMs: 1, maxDelayMs: 5 };
 
 let work: string;
+/** index.js of the library compiled from the current src/ (never a possibly stale lib/). */
+let library: string;
 let server: RunningServer;
 const serverLog: string[] = [];
 const timings: Record<string, number> = {};
@@ -131,7 +134,7 @@ function runChild(ops: Op[], launch: Launch = {}): Promise<ChildReport> {
   ];
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0] as string, argv.slice(1), {
-      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: work, LANG: 'C' },
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: work, LANG: 'C', FERRY_LIBRARY: library },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -283,11 +286,7 @@ const logged = (pattern: RegExp): string[] => serverLog.filter((line) => pattern
 // ---------------------------------------------------------------------------------------------
 
 beforeAll(async () => {
-  if (!existsSync(LIB)) {
-    throw new Error(
-      'lib/ is not built: run `npx tsc -p tsconfig.build.json` (CI builds it before the tests)',
-    );
-  }
+  library = await builtLibrary();
   work = await mkdtemp(path.join(os.tmpdir(), 'ferry-resources-'));
   server = await startServer({
     dataDir: path.join(work, 'server'),

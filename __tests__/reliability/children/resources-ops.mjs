@@ -1,5 +1,5 @@
 // Child process for the resource-exhaustion cases (__tests__/reliability/resources.test.ts).
-// It runs a list of Ferry operations against the built library (lib/) under whatever limits the
+// It runs a list of Ferry operations against the library compiled from src/ (FERRY_LIBRARY) under whatever limits the
 // parent gave it (`ulimit -n`, `--max-old-space-size`, a small tmpfs) and prints one JSON line:
 // each operation's result or typed error, the peak number of open fds it sampled from
 // /proc/self/fd, the fd count before and after, and the peak RSS.
@@ -17,9 +17,11 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
 
-const lib = await import(new URL('../../../lib/index.js', import.meta.url).href);
+// The parent passes the library compiled from the current src/ (__tests__/helpers/built-lib.ts).
+const lib = await import(pathToFileURL(process.env.FERRY_LIBRARY ?? 'FERRY_LIBRARY is not set').href);
 const spec = JSON.parse(process.argv[2] ?? '{}');
 
 /**
