@@ -111,8 +111,11 @@ export interface ListArtifactsOptions extends ArtifactClientOptions, FindByOptio
 }
 
 /**
- * Uploads `files` (paths, absolute or relative to `rootDirectory`) as artifact `name`.
- * Paths inside the artifact are the files' paths relative to `rootDirectory`.
+ * Uploads `files` as artifact `name`, taking paths as @actions/artifact does: `files` and
+ * `rootDirectory` are absolute or relative to the working directory (process.cwd()), and the
+ * paths inside the artifact are the files' paths relative to `rootDirectory`. A file outside
+ * `rootDirectory` is refused (ERR_FERRY_INVALID_PATH naming the file and the root), as are a
+ * directory in `files` and two entries that land on one artifact path.
  */
 export async function uploadArtifact(
   name: string,

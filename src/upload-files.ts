@@ -14,6 +14,8 @@ const ALLOWED_UNDER_FORBIDDEN = ['/dev/shm'];
 
 /**
  * Maps the caller's file list onto artifact paths under `rootDirectory`, before any request.
+ * Relative file paths and a relative root resolve against the working directory (as in
+ * @actions/artifact); a file's artifact path is its path relative to the root.
  * Every file must be a regular file inside the root (checked on path segments, so `/w/abc` is not
  * inside `/w/ab`); every artifact path must be valid and unique, also when compared the way a
  * case-insensitive file system (Windows, macOS) compares names: `A.txt` and `a.txt`, or names
@@ -67,7 +69,9 @@ async function resolve(
   const folded: FoldedPaths = { files: new Map(), directories: new Map() };
   const out: UploadFile[] = [];
   for (const file of files) {
-    const absolutePath = path.resolve(root, file);
+    // As @actions/artifact does: a relative path is relative to the working directory, like a
+    // path on a command line; the root only decides where the file lands inside the artifact.
+    const absolutePath = path.resolve(file);
     const relative = path.relative(root, absolutePath);
     const fail = (message: string): ValidationError =>
       new ValidationError('ERR_FERRY_INVALID_PATH', message, { artifactName, file });

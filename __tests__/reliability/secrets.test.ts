@@ -60,7 +60,7 @@ beforeAll(async () => {
   await writeFile(path.join(seedDir, 'a.txt'), 'alpha\n');
   await writeFile(path.join(seedDir, 'b.bin'), randomBytes(100_000));
   for (const backend of ['legacy', 'results'] as const) {
-    await uploadArtifact('seed', ['a.txt', 'b.bin'], seedDir, {
+    await uploadArtifact('seed', [path.join(seedDir, 'a.txt'), path.join(seedDir, 'b.bin')], seedDir, {
       backend,
       runtimeUrl: server.url,
       resultsUrl: server.url,
@@ -348,7 +348,7 @@ describe('failing runs print no secret (in-process SDK, debug logs captured)', (
     try {
       if (op === 'upload') {
         const dir = await makeUploadDir(name, { 'a.txt': 'alpha\n', 'sub/b.txt': 'beta\n'.repeat(1000) });
-        await uploadArtifact(name, ['a.txt', 'sub/b.txt'], dir, options);
+        await uploadArtifact(name, [path.join(dir, 'a.txt'), path.join(dir, 'sub/b.txt')], dir, options);
       } else {
         await downloadArtifact('seed', { ...options, path: target });
       }
@@ -489,7 +489,7 @@ describe('P47: where each credential is sent', () => {
     try {
       const options = { ...fromEnvironment(runnerEnv('results', fronts.api)), retry: FAST_RETRY };
       const dir = await makeUploadDir('p47-results', { 'a.txt': 'alpha\n', 'big.bin': randomBytes(300_000) });
-      await uploadArtifact('p47', ['a.txt', 'big.bin'], dir, options);
+      await uploadArtifact('p47', [path.join(dir, 'a.txt'), path.join(dir, 'big.bin')], dir, options);
       const target = path.join(work, 'p47-results-out');
       await downloadArtifact('p47', { ...options, path: target });
       expect(await readFile(path.join(target, 'a.txt'), 'utf8')).toBe('alpha\n');
@@ -592,7 +592,10 @@ describe('P47: where each credential is sent', () => {
       const dir = await makeUploadDir('p47-connect', { 'a.txt': 'alpha\n' });
       let error: unknown;
       try {
-        await uploadArtifact('p47-connect', ['a.txt'], dir, { ...fromEnvironment(env), retry: FAST_RETRY });
+        await uploadArtifact('p47-connect', [path.join(dir, 'a.txt')], dir, {
+          ...fromEnvironment(env),
+          retry: FAST_RETRY,
+        });
       } catch (caught: unknown) {
         error = caught;
       }
@@ -639,12 +642,17 @@ describe('P48: the secret scan of uploaded files', () => {
     const dir = await makeUploadDir(name, files);
     let error: unknown;
     try {
-      await uploadArtifact(name, Object.keys(files), dir, {
-        ...fromEnvironment(runnerEnv(protocol, fronts.api)),
-        logger,
-        retry: FAST_RETRY,
-        ...extra,
-      });
+      await uploadArtifact(
+        name,
+        Object.keys(files).map((f) => path.join(dir, f)),
+        dir,
+        {
+          ...fromEnvironment(runnerEnv(protocol, fronts.api)),
+          logger,
+          retry: FAST_RETRY,
+          ...extra,
+        },
+      );
     } catch (caught: unknown) {
       error = caught;
     }
@@ -800,11 +808,11 @@ describe('P48: the secret scan of uploaded files', () => {
   test('[P48] a wrong allowSecretsInFiles is rejected naming the option; short values are never searched', async () => {
     const one = await makeUploadDir('p48-bad-option', { a: 'a' });
     await expect(
-      uploadArtifact('x', ['a'], one, { allowSecretsInFiles: 'yes' as unknown as boolean }),
+      uploadArtifact('x', [path.join(one, 'a')], one, { allowSecretsInFiles: 'yes' as unknown as boolean }),
     ).rejects.toMatchObject({ code: 'ERR_FERRY_INVALID_OPTION', context: { option: 'allowSecretsInFiles' } });
     // A 9-character token is too short to search for: the file uploads (to the local store).
     const dir = await makeUploadDir('p48-short', { 'a.txt': 'token=short-tok\n' });
-    const result = await uploadArtifact('p48-short', ['a.txt'], dir, {
+    const result = await uploadArtifact('p48-short', [path.join(dir, 'a.txt')], dir, {
       localStore: path.join(work, 'store-short'),
       runtimeToken: 'short-tok',
     });
@@ -853,7 +861,7 @@ describe('P49: hidden and credential files', () => {
     expect(warnings[0]).not.toContain('app.js');
     // Without them in the set there is no warning.
     const quiet = recordingLogger();
-    await uploadArtifact('p49-clean', ['app.js'], path.join(ws, 'out'), {
+    await uploadArtifact('p49-clean', [path.join(ws, 'out', 'app.js')], path.join(ws, 'out'), {
       localStore: store,
       logger: quiet.logger,
     });
