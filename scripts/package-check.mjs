@@ -4,8 +4,8 @@
 //   - `tsc --noEmit` (NodeNext, strict, @types/node) type-checks a file importing the package;
 //   - the README's SDK example, as written, runs there (embedded local store) and round-trips;
 //   - `npx ferry --help` runs the installed bin.
-// Dependencies are installed --prefer-offline: from the npm cache `npm ci` filled, the registry
-// only for what the cache lacks. Run: node scripts/package-check.mjs (CI runs it).
+// Dependencies come from the npm cache `npm ci` filled (--offline), or, if it lacks a version
+// list, from the registry for that only (--prefer-offline). Run: node scripts/package-check.mjs (CI runs it).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -62,19 +62,28 @@ try {
     path.join(project, 'package.json'),
     JSON.stringify({ name: 'ferry-consumer', private: true, type: 'module' }, null, 2),
   );
-  run(
-    npm,
-    [
-      'install',
-      '--prefer-offline',
-      '--no-audit',
-      '--no-fund',
-      '--ignore-scripts',
-      tarball,
-      `@types/node@${typesNodeVersion}`,
-    ],
-    project,
-  );
+  const install = (mode) =>
+    run(
+      npm,
+      [
+        'install',
+        mode,
+        '--no-audit',
+        '--no-fund',
+        '--ignore-scripts',
+        tarball,
+        `@types/node@${typesNodeVersion}`,
+      ],
+      project,
+    );
+  try {
+    install('--offline');
+  } catch {
+    // npm ci fetches tarballs by their locked URLs and may not have cached the version lists
+    // that resolving the package's ranges needs: those come from the registry.
+    console.log('not everything is in the npm cache: installing with --prefer-offline');
+    install('--prefer-offline');
+  }
 
   // 3. Types resolve under NodeNext: the README's example and a typed error check, strict.
   const example = codeBlocks(readFileSync('README.md', 'utf8')).find(
