@@ -48,7 +48,7 @@ try {
   const internal = [...files].filter((f) => /^lib\/(action|cli)\//.test(f) || f.endsWith('.map'));
   check(
     internal.length === 0,
-    `no lib/action, lib/cli or source maps shipped (${internal.slice(0, 3).join(', ')})`,
+    `no lib/action, lib/cli or source maps shipped${internal.length ? `: ${internal.slice(0, 3).join(', ')}` : ''}`,
   );
   check(
     /^>=\d+\.\d+\.\d+$/.test(pkg.engines?.node ?? ''),
