@@ -15,9 +15,10 @@ export const USAGE_ERROR_CODE = 'ERR_FERRY_USAGE';
 export async function main(argv: string[]): Promise<number> {
   // Known before parsing, so that even a usage error is one JSON line on stdout.
   const json = wantsJson(argv);
-  const [command, ...rest] = argv;
+  // `--json` may come before the command too (`ferry --json list`); it is taken out here.
+  const [command, ...rest] = withoutJson(argv);
   if (command === '--version' || command === '-V' || command === 'version') {
-    if (command !== 'version' || rest.every((a) => a === '--json')) return printVersion(json);
+    if (command !== 'version' || rest.length === 0) return printVersion(json);
   }
   if (command === '--help' || command === '-h') {
     process.stdout.write(`${MAIN_HELP}\n`);
@@ -88,6 +89,12 @@ function wantsJson(argv: readonly string[]): boolean {
   return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
 }
 
+function withoutJson(argv: readonly string[]): string[] {
+  const end = argv.indexOf('--');
+  const options = end === -1 ? argv : argv.slice(0, end);
+  return [...options.filter((a) => a !== '--json'), ...(end === -1 ? [] : argv.slice(end))];
+}
+
 function printVersion(json: boolean): number {
   const version = packageVersion();
   process.stdout.write(
@@ -98,12 +105,11 @@ function printVersion(json: boolean): number {
 
 /** `ferry help` and `ferry help CMD`. */
 function help(rest: readonly string[], json: boolean): number {
-  const topics = rest.filter((a) => a !== '--json');
-  if (topics.length === 0) {
+  if (rest.length === 0) {
     process.stdout.write(`${MAIN_HELP}\n`);
     return 0;
   }
-  const [topic, ...extra] = topics;
+  const [topic, ...extra] = rest;
   if (extra.length > 0) return usageError(json, 'help takes at most one COMMAND', MAIN_HELP);
   const text = topic !== undefined && Object.hasOwn(COMMAND_HELP, topic) ? COMMAND_HELP[topic] : undefined;
   if (text === undefined) return usageError(json, `no help for unknown command '${topic}'`, MAIN_HELP);

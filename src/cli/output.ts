@@ -144,7 +144,7 @@ export function rateAndEta(event: ProgressEvent, started: number | undefined, no
   const rate = event.bytesDone / elapsed;
   const total = event.bytesTotal;
   const eta = total && rate > 0 ? ` ETA ${formatDuration(Math.max(0, total - event.bytesDone) / rate)}` : '';
-  return ` ${formatBytes(rate)}/s${eta}`;
+  return ` ${formatBytes(Math.round(rate))}/s${eta}`;
 }
 
 /** ` 3/5 files`, ` 1/1 file`, or nothing when the count is not known yet. */
