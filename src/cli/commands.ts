@@ -3,12 +3,12 @@ import path from 'node:path';
 import type { ArtifactInfo } from '../backends/backend.js';
 import { deleteArtifact, getArtifact, listArtifacts } from '../client.js';
 import { mergeArtifacts } from '../merge/merge.js';
-import type { ArtifactClientOptions } from '../options.js';
 import { startServer } from '../server/index.js';
 import { isFerryError } from '../errors.js';
+import { validateArtifactName } from '../pack/validate.js';
 import { registerSecret } from '../transport/redact.js';
 import { choiceOption, numberOption, stringOption, UsageError, type Values } from './args.js';
-import { resolveConnection, type Connection } from './connection.js';
+import { resolveConnection, type Connect, type Connection } from './connection.js';
 import { runDoctor } from './doctor.js';
 import { formatBytes, type CliOutput } from './output.js';
 import { countOf } from './plural.js';
@@ -16,23 +16,21 @@ import { countOf } from './plural.js';
 export async function list(
   positionals: string[],
   values: Values,
-  options: ArtifactClientOptions,
+  connect: Connect,
   out: CliOutput,
 ): Promise<number> {
   if (positionals.length) throw new UsageError('list takes no arguments');
+  const options = await connect();
   const artifacts = await listArtifacts({ ...options, ...(values['latest'] ? { latest: true } : {}) });
   const human = artifacts.length ? artifacts.map(artifactLine).join('\n') : 'no artifacts';
   out.result({ command: 'list', artifacts }, human);
   return 0;
 }
 
-export async function get(
-  positionals: string[],
-  options: ArtifactClientOptions,
-  out: CliOutput,
-): Promise<number> {
+export async function get(positionals: string[], connect: Connect, out: CliOutput): Promise<number> {
   const name = exactlyOneName(positionals, 'get needs exactly one artifact NAME');
-  const artifact = await getArtifact(name, options);
+  validateArtifactName(name);
+  const artifact = await getArtifact(name, await connect());
   out.result({ command: 'get', artifact }, artifactLine(artifact));
   return 0;
 }
@@ -40,16 +38,17 @@ export async function get(
 export async function merge(
   positionals: string[],
   values: Values,
-  options: ArtifactClientOptions,
+  connect: Connect,
   out: CliOutput,
 ): Promise<number> {
   const name = exactlyOneName(positionals, 'merge needs exactly one NAME for the new artifact');
+  validateArtifactName(name);
   const conflict = choiceOption(values, 'conflict', ['error', 'overwrite', 'skip'] as const);
   const retention = numberOption(values, 'retention-days');
   const level = numberOption(values, 'compression-level');
   const pattern = stringOption(values, 'pattern');
   const result = await mergeArtifacts(name, {
-    ...options,
+    ...(await connect()),
     ...(pattern !== undefined ? { pattern } : {}),
     ...(values['separate-directories'] ? { separateDirectories: true } : {}),
     ...(values['delete-merged'] ? { deleteMerged: true } : {}),
@@ -86,13 +85,10 @@ export async function doctor(positionals: string[], values: Values, out: CliOutp
   return checks.every((c) => c.ok) ? 0 : 1;
 }
 
-export async function remove(
-  positionals: string[],
-  options: ArtifactClientOptions,
-  out: CliOutput,
-): Promise<number> {
+export async function remove(positionals: string[], connect: Connect, out: CliOutput): Promise<number> {
   const name = exactlyOneName(positionals, 'delete needs exactly one artifact NAME');
-  const { id } = await deleteArtifact(name, options);
+  validateArtifactName(name);
+  const { id } = await deleteArtifact(name, await connect());
   out.result(
     { command: 'delete', artifactName: name, id },
     `deleted ${name}${id !== undefined ? ` (id ${id})` : ''}`,

@@ -12,6 +12,18 @@ import { probeProtocol } from './probe.js';
 /** Run id of `--url` and the embedded store when `--run-id` is not given. */
 export const DEFAULT_RUN_ID = 'local';
 
+/** The command's connection, resolved on first use (see {@link lazyConnection}). */
+export type Connect = () => Promise<ArtifactClientOptions & { findBy?: FindBy }>;
+
+/**
+ * Resolves the connection only when a command is about to talk to a service, after it has
+ * checked its own input: bad input is refused with zero requests, the --url probe included.
+ */
+export function lazyConnection(values: Values, out: CliOutput): Connect {
+  let resolved: Promise<Connection> | undefined;
+  return async () => (await (resolved ??= resolveConnection(values, out))).options;
+}
+
 export interface Connection {
   options: ArtifactClientOptions & { findBy?: FindBy };
   /** Why this protocol, for `ferry doctor` (only set when the CLI decided it, i.e. with `--url`). */

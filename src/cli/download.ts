@@ -1,8 +1,10 @@
 import path from 'node:path';
-import { downloadArtifact, type DownloadArtifactOptions, type FindByOption } from '../client.js';
+import { downloadArtifact, type DownloadArtifactOptions } from '../client.js';
 import { downloadArtifacts, type DownloadArtifactsOptions } from '../merge/download-many.js';
-import type { ArtifactClientOptions } from '../options.js';
+import { validateArtifactName } from '../pack/validate.js';
+import { normalizeLimits } from '../pack/zip/limits.js';
 import { choiceOption, numberOption, stringOption, UsageError, type Values } from './args.js';
+import type { Connect } from './connection.js';
 import { formatBytes, type CliOutput } from './output.js';
 import { countOf } from './plural.js';
 
@@ -30,7 +32,7 @@ interface Downloaded {
 export async function download(
   positionals: string[],
   values: Values,
-  options: ArtifactClientOptions & FindByOption,
+  connect: Connect,
   out: CliOutput,
 ): Promise<number> {
   const names = [...new Set([...positionals, ...((values['name'] as string[] | undefined) ?? [])])];
@@ -39,35 +41,41 @@ export async function download(
   if (ids !== undefined && (names.length > 0 || pattern !== undefined)) {
     throw new UsageError('--artifact-ids selects artifacts by itself; give no NAME and no --pattern with it');
   }
+  const artifactId = numberOption(values, 'artifact-id');
   const mergeMultiple = Boolean(values['merge-multiple']);
   const digestMismatch = choiceOption(values, 'digest-mismatch', DIGEST_MISMATCH) ?? 'error';
+  for (const name of names) validateArtifactName(name);
+  const limits = limitsOption(values);
+  // The SDK's checks (naming `limits.<field>`) before the first request, the --url probe included.
+  if (limits.limits) normalizeLimits(limits.limits);
+  const conflict = choiceOption(values, 'conflict', CONFLICT);
+  const symlinks = symlinkOption(values);
+  const [single] = names;
+  const byName = single !== undefined && names.length === 1 && pattern === undefined && !mergeMultiple;
+  if (!byName && artifactId !== undefined) {
+    throw new UsageError('--artifact-id goes with exactly one NAME; use --artifact-ids to select by id');
+  }
   const common: DownloadArtifactOptions = {
-    ...options,
+    ...(await connect()),
     path: path.resolve(stringOption(values, 'path') ?? process.cwd()),
     ...(values['skip-decompress'] ? { skipDecompress: true } : {}),
-    ...symlinkOption(values),
-    ...limitsOption(values),
+    ...symlinks,
+    ...limits,
     // `error`: the SDK verifies before writing and throws; otherwise write, then report here.
     ...(digestMismatch === 'error' ? {} : { verifyDigest: false }),
   };
-  const conflict = choiceOption(values, 'conflict', CONFLICT);
   const started = Date.now();
 
   let downloads: Downloaded[];
-  const [single] = names;
-  if (single !== undefined && names.length === 1 && pattern === undefined && !mergeMultiple) {
+  if (byName) {
     // By name, as download-artifact's `name`: the newest artifact of that name, into --path.
-    const artifactId = numberOption(values, 'artifact-id');
-    const result = await downloadArtifact(single, {
+    const result = await downloadArtifact(single as string, {
       ...common,
       ...(artifactId !== undefined ? { artifactId } : {}),
       ...(conflict !== undefined ? { conflict } : {}),
     });
-    downloads = [{ name: single, ...result }];
+    downloads = [{ name: single as string, ...result }];
   } else {
-    if (values['artifact-id'] !== undefined) {
-      throw new UsageError('--artifact-id goes with exactly one NAME; use --artifact-ids to select by id');
-    }
     const many: DownloadArtifactsOptions = {
       ...common,
       ...(names.length > 0 ? { names } : {}),

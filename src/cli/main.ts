@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { isFerryError } from '../errors.js';
 import { COMMANDS, COMMON, UsageError, type Values } from './args.js';
 import { doctor, get, list, merge, remove, serve } from './commands.js';
-import { resolveConnection } from './connection.js';
+import { lazyConnection } from './connection.js';
 import { download } from './download.js';
 import { COMMAND_HELP, MAIN_HELP } from './help.js';
 import { createOutput, type CliOutput } from './output.js';
@@ -62,20 +62,20 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (command === 'serve') return await serve(positionals, values, out);
     if (command === 'doctor') return await doctor(positionals, values, out);
-    const { options } = await resolveConnection(values, out);
+    const connect = lazyConnection(values, out);
     switch (command) {
       case 'upload':
-        return await upload(positionals, values, options, out);
+        return await upload(positionals, values, connect, out);
       case 'download':
-        return await download(positionals, values, options, out);
+        return await download(positionals, values, connect, out);
       case 'list':
-        return await list(positionals, values, options, out);
+        return await list(positionals, values, connect, out);
       case 'get':
-        return await get(positionals, options, out);
+        return await get(positionals, connect, out);
       case 'delete':
-        return await remove(positionals, options, out);
+        return await remove(positionals, connect, out);
       case 'merge':
-        return await merge(positionals, values, options, out);
+        return await merge(positionals, values, connect, out);
     }
     return usageError(json, `unknown command '${command}'`, MAIN_HELP);
   } catch (error: unknown) {

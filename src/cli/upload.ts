@@ -3,9 +3,11 @@ import path from 'node:path';
 import { uploadArtifact, type UploadArtifactOptions } from '../client.js';
 import { retentionLimitFromEnvironment } from '../environment.js';
 import { FerryError } from '../errors.js';
-import type { ArtifactClientOptions } from '../options.js';
+import { normalizeOptions } from '../options.js';
+import { validateArtifactName } from '../pack/validate.js';
 import { globFiles } from '../pack/glob.js';
 import { booleanOption, choiceOption, numberOption, stringOption, UsageError, type Values } from './args.js';
+import type { Connect } from './connection.js';
 import { formatBytes, type CliOutput } from './output.js';
 import { countOf } from './plural.js';
 
@@ -20,7 +22,7 @@ export const IF_NO_FILES_FOUND = ['error', 'warn', 'ignore'] as const;
 export async function upload(
   positionals: string[],
   values: Values,
-  options: ArtifactClientOptions,
+  connect: Connect,
   out: CliOutput,
 ): Promise<number> {
   const [givenName, ...paths] = positionals;
@@ -70,6 +72,7 @@ export async function upload(
     if (name !== givenName)
       out.logger.info(`With --archive false the artifact is named '${name}', not '${givenName}'`);
   }
+  validateArtifactName(name);
   const root = stringOption(values, 'root');
   const rootDirectory = root === undefined ? found.rootDirectory : path.resolve(root);
   // Empty directories come relative to the search root; --root moves the artifact's root.
@@ -77,11 +80,16 @@ export async function upload(
     path.relative(rootDirectory, path.join(found.rootDirectory, d)).split(path.sep).join('/'),
   );
   const started = Date.now();
-  const uploadOptions: UploadArtifactOptions = {
-    ...options,
+  const tuning = {
     ...(retention !== undefined ? { retentionDays: retention } : {}),
     ...(level !== undefined ? { compressionLevel: level } : {}),
     ...(chunk !== undefined ? { chunkSize: chunk } : {}),
+  };
+  // The SDK's own checks (naming the option) before the first request, the --url probe included.
+  normalizeOptions(tuning);
+  const uploadOptions: UploadArtifactOptions = {
+    ...(await connect()),
+    ...tuning,
     ...(values['overwrite'] ? { overwrite: true } : {}),
     ...(archive ? {} : { archive: false }),
     ...(symlinks !== undefined ? { symlinks } : {}),
@@ -104,7 +112,7 @@ function retentionDays(values: Values, out: CliOutput): number | undefined {
   const limit = retentionLimitFromEnvironment(process.env);
   if (days !== undefined && limit !== undefined && limit > 0 && days > limit) {
     out.logger.warn(
-      `--retention-days ${days} exceeds the repository's limit of ${limit} days; using ${limit}`,
+      `--retention-days ${days} exceeds the repository's limit of ${countOf(limit, 'day')}; using ${limit}`,
     );
     return limit;
   }
