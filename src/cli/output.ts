@@ -83,7 +83,8 @@ export { formatBytes };
  * most ten times a second; the rate is measured from the first transfer event.
  */
 export class ProgressBar {
-  #started: number | undefined;
+  /** Each artifact's own start: several download at once, and one's rate is not another's. */
+  readonly #clock = new TransferClock();
   #last = 0;
   #drawn = false;
   constructor(
@@ -93,7 +94,7 @@ export class ProgressBar {
 
   update(event: ProgressEvent): void {
     const now = this.now();
-    if (event.phase === 'transfer') this.#started ??= now;
+    if (event.phase === 'transfer') this.#clock.note(event, now);
     if (event.phase === 'transfer' && now - this.#last < 100) return;
     this.#last = now;
     this.write(`\r\u001b[2K${this.render(event, now)}`);
@@ -112,7 +113,7 @@ export class ProgressBar {
     const size = total
       ? `${formatBytes(event.bytesDone)}/${formatBytes(total)}`
       : formatBytes(event.bytesDone);
-    const speed = rateAndEta(event, this.#started, now) || ` ${formatBytes(0)}/s`;
+    const speed = rateAndEta(event, this.#clock.get(event), now) || ` ${formatBytes(0)}/s`;
     return `${event.operation} ${event.artifactName} ${event.phase} ${gauge}${size}${speed}${filesText(event)}`;
   }
 
