@@ -16,7 +16,6 @@ import { main as cli } from '../../src/cli/main.js';
 import { fromEnvironment, retentionLimitFromEnvironment } from '../../src/environment.js';
 import { isFerryError, type FerryError } from '../../src/errors.js';
 import type { ArtifactClientOptions } from '../../src/options.js';
-import { findFiles } from '../../src/pack/find-files.js';
 import { globFiles } from '../../src/pack/glob.js';
 import { FORBIDDEN_NAME_CHARACTERS, FORBIDDEN_PATH_CHARACTERS } from '../../src/pack/validate.js';
 import { waitFor } from '../helpers/loopback.js';
@@ -444,18 +443,12 @@ describe('[P16] special files', () => {
     }
     expect(step.stdout).toMatch(/there will be 1 file uploaded/);
 
-    const found2 = await findFiles([root]);
-    expect(found2.files).toEqual([at('regular.txt')]);
-    expect(found2.skipped.map((s) => [path.basename(s.path), s.reason])).toEqual([
-      ['devnull', 'a symlink to a device'],
-      ['fifo', 'a named pipe (FIFO)'],
-      ['fifo-link', 'a symlink to a named pipe (FIFO)'],
-      ['socket', 'a socket'],
-    ]);
     const cliRun = await runCli('upload', 'p16-cli', root, ...cliServer());
     expect(cliRun.code).toBe(0);
     // The CLI searches with the Action's rules (src/pack/glob.ts) and warns as the Action does.
-    expect(cliRun.out).toContain(`warning: Skipping ${at('fifo')}: not a regular file`);
+    for (const name of ['fifo', 'socket', 'devnull', 'fifo-link']) {
+      expect(cliRun.out).toContain(`warning: Skipping ${at(name)}: not a regular file`);
+    }
     expect(cliRun.out).toMatch(/uploaded p16-cli: 1 file,/);
   });
 });
