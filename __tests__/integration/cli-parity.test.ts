@@ -141,6 +141,42 @@ describe("ferry upload takes the Action's path rules and options", () => {
   });
 });
 
+describe('ferry merge takes the merge Action’s include-hidden-files', () => {
+  it('keeps hidden files only with --include-hidden-files', async () => {
+    const mergeStore = path.join(work, 'store-merge');
+    const dist = path.join(work, 'proj', 'dist');
+    const up = await ferry(
+      'upload',
+      'h-1',
+      `${dist}/**/*.js`,
+      '--include-hidden-files',
+      '--store',
+      mergeStore,
+    );
+    expect(up.code).toBe(0);
+    const kept = await ferry(
+      'merge',
+      'with-hidden',
+      '--pattern',
+      'h-*',
+      '--include-hidden-files',
+      '--store',
+      mergeStore,
+    );
+    expect(kept.code).toBe(0);
+    const dropped = await ferry('merge', 'without-hidden', '--pattern', 'h-*', '--store', mergeStore);
+    expect(dropped.code).toBe(0);
+    for (const [name, hidden] of [
+      ['with-hidden', true],
+      ['without-hidden', false],
+    ] as const) {
+      const out = path.join(work, `merge-${name}`);
+      expect((await ferry('download', name, '--path', out, '--store', mergeStore)).code).toBe(0);
+      expect((await tree(out)).includes('.cache/x.js')).toBe(hidden);
+    }
+  });
+});
+
 describe('ferry download takes several names, a pattern, ids, or the whole run', () => {
   const runStore = (): string => path.join(work, 'store-download');
 

@@ -71,6 +71,7 @@ export const COMMANDS: Record<string, OptionSpecs> = {
     'separate-directories': { type: 'boolean' },
     'delete-merged': { type: 'boolean' },
     conflict: { type: 'string' },
+    'include-hidden-files': { type: 'boolean' },
     'include-hidden': { type: 'boolean' },
     'retention-days': { type: 'string' },
     'compression-level': { type: 'string' },

@@ -52,7 +52,7 @@ export async function merge(
     ...(pattern !== undefined ? { pattern } : {}),
     ...(values['separate-directories'] ? { separateDirectories: true } : {}),
     ...(values['delete-merged'] ? { deleteMerged: true } : {}),
-    ...(values['include-hidden'] ? { includeHiddenFiles: true } : {}),
+    ...(values['include-hidden-files'] || values['include-hidden'] ? { includeHiddenFiles: true } : {}),
     ...(conflict ? { conflict } : {}),
     ...(retention !== undefined ? { retentionDays: retention } : {}),
     ...(level !== undefined ? { compressionLevel: level } : {}),

@@ -137,7 +137,8 @@ Options:
   --separate-directories    put each artifact's files under <artifact name>/
   --delete-merged           delete the sources after the new artifact is finalized
   --conflict POLICY         error (default) | overwrite (later wins) | skip (earlier wins)
-  --include-hidden          keep files whose path has a segment starting with '.'
+  --include-hidden-files    keep files whose path has a segment starting with '.'
+                            (--include-hidden is the older spelling)
   --retention-days N        days to keep the new artifact
   --compression-level N     0-9 (default 6)
 
