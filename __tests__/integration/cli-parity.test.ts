@@ -80,6 +80,23 @@ describe("ferry upload takes the Action's path rules and options", () => {
     expect(await tree(outHidden)).toEqual(['.cache/x.js', 'app.js', 'app.test.js', 'lib/util.js']);
   });
 
+  it('takes a PATH that exists as written literally (x[1].txt, as the shell expanded it), else as a pattern', async () => {
+    const dir = path.join(work, 'brackets');
+    await write(path.join(dir, 'x[1].txt'), 'bracketed');
+    await write(path.join(dir, 'x1.txt'), 'plain');
+    const literal = await ferry('upload', 'literal', path.join(dir, 'x[1].txt'), '--store', store, '--json');
+    expect(jsonLines(literal).at(-1)).toMatchObject({ event: 'result', fileCount: 1 });
+    const out = path.join(work, 'out-literal');
+    expect((await ferry('download', 'literal', '--path', out, '--store', store)).code).toBe(0);
+    expect(await tree(out)).toEqual(['x[1].txt']);
+
+    const pattern = await ferry('upload', 'pattern', path.join(dir, 'x[12].txt'), '--store', store);
+    expect(pattern.code).toBe(0);
+    const outPattern = path.join(work, 'out-pattern');
+    expect((await ferry('download', 'pattern', '--path', outPattern, '--store', store)).code).toBe(0);
+    expect(await tree(outPattern)).toEqual(['x1.txt']);
+  });
+
   it('keeps empty directories of an uploaded directory, as the Action does', async () => {
     expect((await ferry('upload', 'whole', dist(), '--store', store)).code).toBe(0);
     const out = path.join(work, 'out-whole');

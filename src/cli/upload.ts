@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { uploadArtifact, type UploadArtifactOptions } from '../client.js';
@@ -5,7 +6,7 @@ import { retentionLimitFromEnvironment } from '../environment.js';
 import { FerryError } from '../errors.js';
 import { normalizeOptions } from '../options.js';
 import { validateArtifactName } from '../pack/validate.js';
-import { globFiles } from '../pack/glob.js';
+import { escapeGlob, globFiles } from '../pack/glob.js';
 import { booleanOption, choiceOption, numberOption, stringOption, UsageError, type Values } from './args.js';
 import type { Connect } from './connection.js';
 import { formatBytes, type CliOutput } from './output.js';
@@ -36,7 +37,7 @@ export async function upload(
   const level = numberOption(values, 'compression-level');
   const chunk = numberOption(values, 'chunk-size');
 
-  const found = await globFiles(paths, {
+  const found = await globFiles(paths.map(literalWhenItExists), {
     cwd: process.cwd(),
     home: process.env['HOME'] || process.env['USERPROFILE'] || os.homedir(),
     includeHidden: Boolean(values['include-hidden-files'] || values['include-hidden']),
@@ -104,6 +105,16 @@ export async function upload(
     `uploaded ${name}: ${countOf(result.fileCount, 'file')}, ${formatBytes(result.size)} (${formatBytes(result.uploadedBytes)} sent) in ${seconds.toFixed(1)} s via ${result.backend}`,
   );
   return 0;
+}
+
+/**
+ * A PATH the shell already expanded may name a file such as `x[1].txt`, which as a pattern
+ * would match `x1.txt` instead. A PATH that exists on disk exactly as written is taken
+ * literally; anything else (a quoted glob, an exclude) is a pattern.
+ */
+function literalWhenItExists(input: string): string {
+  if (!/[[\]*?]/.test(input) || input.startsWith('!') || input.startsWith('#')) return input;
+  return existsSync(path.resolve(input)) ? escapeGlob(input) : input;
 }
 
 /** `--retention-days`, capped at the repository's limit (GITHUB_RETENTION_DAYS) with a warning, as the Action does. */
