@@ -9,6 +9,7 @@ import type {
 import { DOWNLOAD_USER_AGENT, UPLOAD_USER_AGENT } from './backends/legacy/contracts.js';
 import { LegacyBackend } from './backends/legacy/legacy-backend.js';
 import { LOCAL_RUN_ID, openLocalStore } from './backends/local/local-store.js';
+import { hideStoreUrlInError, loggerHidingStoreUrl } from './backends/local/store-url.js';
 import { RESULTS_USER_AGENT, type ResultsConfig } from './backends/results/contracts.js';
 import { latestPerName, ResultsBackend } from './backends/results/results-backend.js';
 import {
@@ -329,6 +330,8 @@ export async function withBackend<T>(
   const kind = restOnly ? undefined : chooseBackend(opts);
   const local =
     kind === 'local' ? await openLocalStore(opts.localStore, opts.runId ?? LOCAL_RUN_ID) : undefined;
+  // The embedded store's loopback URL means nothing to the user: logs and errors name the store.
+  if (local) opts = { ...opts, logger: loggerHidingStoreUrl(opts.logger, local.origin, local.label) };
   const http = createHttpManager(opts, kind, operationName);
   const operation = new Operation(operationName, opts.signal);
   let failure: unknown;
@@ -347,6 +350,7 @@ export async function withBackend<T>(
   }
   // A full disk or no file descriptors left: typed, not retryable, with advice; mapped once the
   // sockets and the store are released so the numbers it reports are the user's.
+  if (local) failure = hideStoreUrlInError(failure, local.origin, local.label);
   throw await asResourceError(failure, {
     context: { operation: operationName },
     concurrency: opts.concurrency,

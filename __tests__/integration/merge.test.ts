@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import os from 'node:os';
@@ -288,6 +288,35 @@ describe('downloadArtifacts', () => {
 
     const none = await downloadArtifacts({ ...options(), path: path.join(work, 'none'), pattern: 'nope-*' });
     expect(none.downloads).toEqual([]);
+  });
+
+  it('names: those artifacts, with a pattern either; a missing name downloads nothing', async () => {
+    await upload('n-one', { 'one.txt': 'new one' });
+    await upload('n-two', { 'two.txt': 'two' });
+    await upload('m-three', { 'three.txt': 'three' });
+    await upload('other', { 'o.txt': 'o' });
+    const target = path.join(work, 'by-names');
+    const { downloads } = await downloadArtifacts({
+      ...options(),
+      path: target,
+      names: ['n-one', 'm-three'],
+      pattern: 'n-t*',
+    });
+    expect(downloads.map((d) => d.name)).toEqual(['m-three', 'n-one', 'n-two']);
+    expect(await hashTree(target)).toEqual({
+      'm-three/three.txt': sha('three'),
+      'n-one/one.txt': sha('new one'),
+      'n-two/two.txt': sha('two'),
+    });
+
+    const missing = path.join(work, 'by-names-missing');
+    await expect(
+      downloadArtifacts({ ...options(), path: missing, names: ['n-one', 'nope'] }),
+    ).rejects.toMatchObject({ code: 'ERR_FERRY_NOT_FOUND', message: expect.stringContaining("'nope'") });
+    await expect(stat(missing)).rejects.toThrow();
+    await expect(
+      downloadArtifacts({ ...options(), path: missing, names: ['n-one'], artifactIds: [1] }),
+    ).rejects.toMatchObject({ code: 'ERR_FERRY_INVALID_OPTION' });
   });
 
   it('pattern + mergeMultiple: error by default (identical files are fine), overwrite = last by name, skip = first', async () => {

@@ -1,4 +1,5 @@
-import { ProgressBar, formatDuration } from '../../src/cli/output.js';
+import { jest } from '@jest/globals';
+import { ProgressBar, createOutput, formatDuration } from '../../src/cli/output.js';
 
 describe('ProgressBar', () => {
   it('renders phase, bytes, percent, rate, ETA and files, redrawing in place', () => {
@@ -58,5 +59,36 @@ describe('ProgressBar', () => {
     [Number.NaN, '?'],
   ])('formats %s seconds as %s', (s, text) => {
     expect(formatDuration(s)).toBe(text);
+  });
+});
+
+describe('plain progress lines (stderr is not a terminal)', () => {
+  it('show percent, rate and ETA per artifact, measured from that artifact’s own start, and say "1 file"', () => {
+    let now = 10_000;
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => now);
+    const lines: string[] = [];
+    const write = jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      const out = createOutput({ json: false, verbose: false, quiet: false, tty: false });
+      const base = { operation: 'download' as const, phase: 'transfer' as const, filesDone: 0 };
+      out.progress({ ...base, artifactName: 'a', bytesDone: 0, bytesTotal: 1000, filesTotal: 1 });
+      now += 5_000;
+      // 'b' starts late: its rate must not be measured from 'a's start.
+      out.progress({ ...base, artifactName: 'b', bytesDone: 0, bytesTotal: 100, filesTotal: 2 });
+      now += 2_000;
+      out.progress({ ...base, artifactName: 'a', bytesDone: 700, bytesTotal: 1000, filesTotal: 1 });
+      now += 2_000;
+      out.progress({ ...base, artifactName: 'b', bytesDone: 50, bytesTotal: 100, filesTotal: 2 });
+    } finally {
+      write.mockRestore();
+      clock.mockRestore();
+    }
+    // a: 700 B in 7 s = 100 B/s, 300 B to go = 3 s.
+    expect(lines[2]).toBe('download a: transfer 70% 0/1 file 700 B 100 B/s ETA 3s\n');
+    // b: 50 B in 4 s = 12.5 B/s, 50 B to go = 4 s.
+    expect(lines[3]).toBe('download b: transfer 50% 0/2 files 50 B 13 B/s ETA 4s\n');
   });
 });

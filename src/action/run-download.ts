@@ -243,7 +243,7 @@ async function select(
     return found;
   }
   const all = await listArtifacts({ ...base, latest: true });
-  core.debug(`Found ${all.length} artifacts in the run`);
+  core.debug(`Found ${all.length} artifact${all.length === 1 ? '' : 's'} in the run`);
   if (!inputs.pattern) {
     core.info("No input 'name', 'artifact-ids' or 'pattern' given: downloading all artifacts");
     if (!inputs.mergeMultiple && all.length > 1) {
@@ -254,7 +254,7 @@ async function select(
   core.info(`Filtering artifacts by pattern '${inputs.pattern}'`);
   const matches = compileNamePattern(inputs.pattern, 'pattern');
   const selected = all.filter((a) => matches(a.name));
-  core.debug(`Filtered from ${all.length} to ${selected.length} artifacts`);
+  core.debug(`Filtered from ${all.length} to ${selected.length} artifact${selected.length === 1 ? '' : 's'}`);
   if (selected.length === 0) core.info(`No artifacts matched the pattern '${inputs.pattern}'`);
   return selected;
 }

@@ -102,7 +102,7 @@ export function progressLine(event: ProgressEvent): string {
     line += ` of ${formatBytes(event.bytesTotal)} (${percent}%)`;
   }
   if (event.filesTotal !== undefined && event.filesTotal > 0) {
-    line += `, ${event.filesDone}/${event.filesTotal} files`;
+    line += `, ${event.filesDone}/${event.filesTotal} ${event.filesTotal === 1 ? 'file' : 'files'}`;
   }
   return line;
 }

@@ -1,3 +1,4 @@
+import { redactText } from '../transport/redact.js';
 import { main } from './main.js';
 
 main(process.argv.slice(2)).then(
@@ -5,7 +6,11 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    // main() reports what it expects; this is the last resort, still one JSON line with --json.
+    const message = redactText(error instanceof Error ? error.message : String(error));
+    if (process.argv.slice(2).includes('--json')) {
+      process.stdout.write(`${JSON.stringify({ event: 'error', message })}\n`);
+    } else process.stderr.write(`error: ${message}\n`);
     process.exitCode = 1;
   },
 );

@@ -22,6 +22,11 @@ export interface DoctorEndpoints {
    * only described (no request leaves the machine for a default nobody configured).
    */
   apiUrl?: string | undefined;
+  /**
+   * Why the protocol was chosen, when the CLI chose it (`--url`: what the probe of the server
+   * found, or `--protocol`); otherwise doctor explains it from the environment.
+   */
+  protocolReason?: string | undefined;
 }
 
 const DEFAULT_API_URL = 'https://api.github.com/';
@@ -58,13 +63,14 @@ export async function runDoctor(
     return [{ name: 'protocol', ok: false, detail: (error as Error).message }];
   }
   const why =
-    protocol === 'results'
+    extra.protocolReason ??
+    (protocol === 'results'
       ? 'ACTIONS_RESULTS_URL is set and the runtime token has an Actions.Results scope'
       : protocol === 'legacy'
         ? opts.resultsUrl
           ? 'ACTIONS_RUNTIME_URL is set; ACTIONS_RESULTS_URL is set but the token has no Actions.Results scope'
           : 'ACTIONS_RUNTIME_URL is set and ACTIONS_RESULTS_URL is not'
-        : `no runner environment: the embedded local store in ${opts.localStore}`;
+        : `no runner environment: the embedded local store in ${opts.localStore}`);
   checks.push({ name: 'protocol', ok: true, detail: `${protocol} (${why})` });
 
   if (protocol !== 'local') {

@@ -3,28 +3,31 @@ export const MAIN_HELP = `ferry — upload and download CI build artifacts
 Usage: ferry <command> [options]
 
 Commands:
-  upload NAME PATH...     upload files and directories as artifact NAME
-  download NAME           download artifact NAME
+  upload NAME PATH...     upload files, directories and globs as artifact NAME
+  download [NAME...]      download artifacts (one, several, by --pattern, or all of the run)
   list                    list the artifacts of the run
   get NAME                show one artifact
   delete NAME             delete an artifact
   merge NAME              merge the run's artifacts into a new one (without extracting them)
   doctor                  explain which protocol, token and proxy route Ferry will use
   serve                   run a local artifact service (both protocols)
+  help [COMMAND]          this help, or a command's
+  version                 print Ferry's version (also --version, -V)
 
 Where artifacts go:
   In a job, Ferry reads the runner's environment: the results protocol (github.com) when
   ACTIONS_RESULTS_URL and a results-scoped ACTIONS_RUNTIME_TOKEN are set, the legacy
   protocol (GHES, Gitea, Forgejo, act) when ACTIONS_RUNTIME_URL is. With --url it talks
-  to a 'ferry serve' (legacy protocol). Otherwise it uses the embedded local store in
-  ~/.ferry/store (or FERRY_STORE, --store).
+  to a 'ferry serve' in the protocol the server speaks (results when it can). Otherwise it
+  uses the embedded local store in ~/.ferry/store (or FERRY_STORE, --store).
 
 Common options:
-  --json                  one JSON object per event on stdout (for scripts)
+  --json                  one JSON object per line on stdout, errors included (for scripts)
   --verbose               debug logging on stderr
   --quiet                 no progress lines
   --concurrency N         parallel transfers (default 8)
-  --url URL               a ferry serve URL (legacy protocol), instead of the environment
+  --url URL               a ferry serve URL, instead of the environment
+  --protocol P            with --url: auto (default: ask the server), results or legacy
   --token TOKEN           bearer token for --url (or FERRY_TOKEN)
   --run-id ID             run id for --url, the local store (default 'local') or --repository
   --store DIR             directory of the embedded local store
@@ -37,41 +40,69 @@ Run 'ferry <command> --help' for examples.`;
 export const COMMAND_HELP: Record<string, string> = {
   upload: `Usage: ferry upload NAME PATH... [options]
 
-Uploads files and directories as artifact NAME. Paths inside the artifact are relative
-to --root, by default the deepest directory that contains every PATH.
+Uploads files as artifact NAME. Each PATH is a line of upload-artifact's 'path' input: a
+file, a directory (everything beneath it), or a glob ('*', '?', '**', '[...]'; quote it so
+the shell leaves it to Ferry); a PATH starting with '!' excludes what it matches. Files and
+directories whose name starts with '.' are left out unless --include-hidden-files. Empty
+directories are kept. Paths inside the artifact are relative to the deepest directory that
+contains every search path, as upload-artifact computes it (or to --root).
 
 Options:
-  --root DIR                 directory artifact paths are relative to
-  --include-hidden           include files and directories whose name starts with '.'
-  --retention-days N         days to keep the artifact (1-90; default: server default)
+  --if-no-files-found W      error (default) | warn | ignore: when nothing matches
+  --include-hidden-files     include files and directories whose name starts with '.'
+  --retention-days N         days to keep the artifact (default: server default; capped at
+                             GITHUB_RETENTION_DAYS when that is set)
   --overwrite                replace an existing artifact of the same name
-  --no-archive               upload a single file as-is (named after the file), not zipped
+  --archive false            upload one file as-is (named after the file), not zipped
   --compression-level N      0 (store) to 9 (smallest); default 6
-  --chunk-size BYTES         bytes per chunk request (default 4194304)
+  --symlinks MODE            follow (default: upload what links point to) | preserve (store
+                             links that stay inside the artifact as links)
+  --preserve-permissions B   true (default: each file's mode) | false (0644, or 0755 if executable)
   --allow-secrets            upload files even if they contain a token Ferry was given
                              (by default such a file fails the upload, naming the file)
+  --root DIR                 directory artifact paths are relative to
+  --chunk-size BYTES         bytes per chunk request, legacy protocol (default 4194304)
+  --no-archive, --include-hidden   older spellings of --archive false, --include-hidden-files
 
 Examples:
   ferry upload build-output dist/
-  ferry upload logs ./logs/*.txt --retention-days 5
+  ferry upload js 'dist/**/*.js' '!dist/**/*.test.js' --retention-days 5
+  ferry upload report coverage/index.html --archive false
   ferry upload site public/ --url http://127.0.0.1:8080/ --json`,
-  download: `Usage: ferry download NAME [--path DIR] [options]
+  download: `Usage: ferry download [NAME...] [--path DIR] [options]
 
-Downloads artifact NAME into DIR (default: the current directory). The download is
-verified (size, sha256 digest) before anything appears in DIR, and nothing is ever
-written outside DIR.
+Downloads artifacts into DIR (default: the current directory), as download-artifact and
+'gh run download' do. One NAME goes straight into DIR. Several names (positional or -n
+repeated), --pattern, --artifact-ids, or no name at all (every artifact of the run) put each
+artifact in DIR/<artifact name>, or all of them straight into DIR with --merge-multiple
+(the later artifact, by name then id, wins a path two of them have). Each download is
+verified (size, sha256 digest) before anything appears in DIR, and nothing is ever written
+outside DIR.
 
 Options:
-  --artifact-id ID        download this artifact id instead of the newest called NAME
+  --path DIR              where to download (default: the current directory)
+  -n, --name NAME         an artifact to download (repeatable; same as a positional NAME)
+  -p, --pattern GLOB      the newest artifact of each name matching GLOB ('*', '?', '{a,b}')
+  --artifact-ids IDS      exactly these artifacts, by comma-separated id
+  --artifact-id ID        with one NAME: this id instead of the newest called NAME
+  --merge-multiple        download every artifact straight into DIR
+  --conflict POLICY       a file that is already there: error | overwrite | skip
+                          (default: overwrite; error when artifacts share DIR without
+                          --merge-multiple)
+  --symlinks MODE         links in the zip: refuse (default) | file | preserve
   --skip-decompress       keep the zip as downloaded
+  --digest-mismatch P     error (default: nothing is written) | warn | info | ignore
   --max-entries N         refuse a zip with more entries (default 100000)
   --max-total-bytes N     refuse a zip whose entries add up to more bytes (default 64 GiB)
   --max-ratio N           refuse an entry over 1 MiB compressed more than N:1 (default 1000)
   --repository O/R        read another run (with --run-id and --github-token or GITHUB_TOKEN)
+  --github-token TOKEN    token for --repository (or GITHUB_TOKEN)
 
 Examples:
   ferry download build-output --path ./out
-  ferry download logs --url http://127.0.0.1:8080/ --json
+  ferry download -n linux -n macos --path ./builds
+  ferry download --pattern 'logs-*' --merge-multiple --path ./logs
+  ferry download --path ./everything
   ferry download dist --repository octo/app --run-id 123456 --path ./prev`,
   list: `Usage: ferry list [--latest] [options]
 
@@ -106,7 +137,8 @@ Options:
   --separate-directories    put each artifact's files under <artifact name>/
   --delete-merged           delete the sources after the new artifact is finalized
   --conflict POLICY         error (default) | overwrite (later wins) | skip (earlier wins)
-  --include-hidden          keep files whose path has a segment starting with '.'
+  --include-hidden-files    keep files whose path has a segment starting with '.'
+                            (--include-hidden is the older spelling)
   --retention-days N        days to keep the new artifact
   --compression-level N     0-9 (default 6)
 
@@ -139,4 +171,18 @@ Options:
 Examples:
   ferry serve --port 8080 --data /srv/artifacts
   ferry serve --port 0 --data ./store --token s3cret`,
+  help: `Usage: ferry help [COMMAND]
+
+Prints the overview, or the help of COMMAND (the same as 'ferry COMMAND --help').
+
+Examples:
+  ferry help
+  ferry help download`,
+  version: `Usage: ferry version [--json]
+
+Prints Ferry's version (the same as 'ferry --version' and 'ferry -V').
+
+Examples:
+  ferry version
+  ferry --version`,
 };

@@ -1,88 +1,41 @@
-import os from 'node:os';
-import path from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { deleteArtifact, downloadArtifact, getArtifact, listArtifacts, uploadArtifact } from '../client.js';
-import { mergeArtifacts } from '../merge/merge.js';
-import type { ArtifactInfo } from '../backends/backend.js';
-import type { FindBy } from '../backends/results/rest.js';
-import { fromEnvironment } from '../environment.js';
+import { parseArgs } from 'node:util';
 import { isFerryError } from '../errors.js';
-import type { ArtifactClientOptions } from '../options.js';
-import { findFiles } from '../pack/find-files.js';
-import { startServer } from '../server/index.js';
-import { registerSecret } from '../transport/redact.js';
+import { COMMANDS, COMMON, UsageError, type Values } from './args.js';
+import { doctor, get, list, merge, remove, serve } from './commands.js';
+import { lazyConnection } from './connection.js';
+import { download } from './download.js';
 import { COMMAND_HELP, MAIN_HELP } from './help.js';
-import { runDoctor } from './doctor.js';
-import { createOutput, formatBytes, type CliOutput } from './output.js';
+import { createOutput, type CliOutput } from './output.js';
+import { upload } from './upload.js';
+import { packageVersion } from './version.js';
 
-const COMMON: NonNullable<ParseArgsConfig['options']> = {
-  json: { type: 'boolean' },
-  verbose: { type: 'boolean' },
-  quiet: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-  concurrency: { type: 'string' },
-  url: { type: 'string' },
-  token: { type: 'string' },
-  'run-id': { type: 'string' },
-  store: { type: 'string' },
-};
-
-const COMMANDS: Record<string, NonNullable<ParseArgsConfig['options']>> = {
-  upload: {
-    root: { type: 'string' },
-    overwrite: { type: 'boolean' },
-    'no-archive': { type: 'boolean' },
-    'include-hidden': { type: 'boolean' },
-    'allow-secrets': { type: 'boolean' },
-    'retention-days': { type: 'string' },
-    'compression-level': { type: 'string' },
-    'chunk-size': { type: 'string' },
-  },
-  download: {
-    path: { type: 'string' },
-    'artifact-id': { type: 'string' },
-    'skip-decompress': { type: 'boolean' },
-    'max-entries': { type: 'string' },
-    'max-total-bytes': { type: 'string' },
-    'max-ratio': { type: 'string' },
-    repository: { type: 'string' },
-    'github-token': { type: 'string' },
-  },
-  list: { latest: { type: 'boolean' }, repository: { type: 'string' }, 'github-token': { type: 'string' } },
-  get: { repository: { type: 'string' }, 'github-token': { type: 'string' } },
-  delete: { repository: { type: 'string' }, 'github-token': { type: 'string' } },
-  serve: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' } },
-  doctor: {},
-  merge: {
-    pattern: { type: 'string' },
-    'separate-directories': { type: 'boolean' },
-    'delete-merged': { type: 'boolean' },
-    conflict: { type: 'string' },
-    'include-hidden': { type: 'boolean' },
-    'retention-days': { type: 'string' },
-    'compression-level': { type: 'string' },
-  },
-};
-
-class UsageError extends Error {}
-
-type Values = Record<string, string | boolean | undefined>;
+/** The code of every usage error in `--json` output (bad flags, unknown command, missing arguments). */
+export const USAGE_ERROR_CODE = 'ERR_FERRY_USAGE';
 
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (!command || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(`${MAIN_HELP}\n`);
-    return command ? 0 : 2;
+  // Known before parsing, so that even a usage error is one JSON line on stdout.
+  const json = wantsJson(argv);
+  // `--json` may come before the command too (`ferry --json list`); it is taken out here.
+  const [command, ...rest] = withoutJson(argv);
+  if (command === '--version' || command === '-V' || command === 'version') {
+    if (command !== 'version' || rest.length === 0) return printVersion(json);
   }
-  if (command === '--version') {
-    process.stdout.write('ferry 0.1.0\n');
+  if (command === '--help' || command === '-h') {
+    process.stdout.write(`${MAIN_HELP}\n`);
     return 0;
   }
-  const spec = COMMANDS[command];
-  if (!spec) {
-    process.stderr.write(`error: unknown command '${command}'\n\n${MAIN_HELP}\n`);
-    return 2;
+  if (command === 'help') return help(rest, json);
+  if (command === undefined || command.startsWith('-')) {
+    return usageError(
+      json,
+      command === undefined ? 'no command given' : `unknown option '${command}' before the command`,
+      MAIN_HELP,
+    );
   }
+  const spec = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (!spec) return usageError(json, `unknown command '${command}'`, MAIN_HELP);
+  const commandHelp = COMMAND_HELP[command] ?? MAIN_HELP;
+
   let values: Values;
   let positionals: string[];
   try {
@@ -91,281 +44,100 @@ export async function main(argv: string[]): Promise<number> {
       options: { ...COMMON, ...spec },
       allowPositionals: true,
       strict: true,
-    }) as {
-      values: Values;
-      positionals: string[];
-    });
+    }) as { values: Values; positionals: string[] });
   } catch (error: unknown) {
-    process.stderr.write(`error: ${(error as Error).message}\n\n${COMMAND_HELP[command] ?? ''}\n`);
-    return 2;
+    return usageError(json, (error as Error).message, commandHelp);
   }
   if (values['help']) {
-    process.stdout.write(`${COMMAND_HELP[command]}\n`);
+    process.stdout.write(`${commandHelp}\n`);
     return 0;
   }
+  if (command === 'version') return usageError(json, 'version takes no arguments', commandHelp);
   const out = createOutput({
-    json: Boolean(values['json']),
+    json,
     verbose: Boolean(values['verbose']),
     quiet: Boolean(values['quiet']),
     tty: Boolean(process.stderr.isTTY) && !process.env['CI'],
   });
   try {
-    if (command === 'serve') return await serve(values, out);
-    const options = { ...clientOptions(values, out), ...findByOption(values) };
+    if (command === 'serve') return await serve(positionals, values, out);
+    if (command === 'doctor') return await doctor(positionals, values, out);
+    const connect = lazyConnection(values, out);
     switch (command) {
       case 'upload':
-        return await upload(positionals, values, options, out);
+        return await upload(positionals, values, connect, out);
       case 'download':
-        return await download(positionals, values, options, out);
+        return await download(positionals, values, connect, out);
       case 'list':
-        return await list(positionals, values, options, out);
+        return await list(positionals, values, connect, out);
       case 'get':
-        return await get(positionals, options, out);
+        return await get(positionals, connect, out);
       case 'delete':
-        return await remove(positionals, options, out);
-      case 'doctor':
-        return await doctor(options, out);
+        return await remove(positionals, connect, out);
       case 'merge':
-        return await merge(positionals, values, options, out);
+        return await merge(positionals, values, connect, out);
     }
-    return 2;
+    return usageError(json, `unknown command '${command}'`, MAIN_HELP);
   } catch (error: unknown) {
-    if (error instanceof UsageError) {
-      out.error(error.message, 'ERR_FERRY_USAGE');
-      process.stderr.write(`\n${COMMAND_HELP[command]}\n`);
-      return 2;
-    }
-    if (isFerryError(error)) {
-      out.error(error.message, error.code);
-      if (error.code === 'ERR_FERRY_NOT_FOUND') return 3;
-      if (error.code.startsWith('ERR_FERRY_INVALID') || error.code === 'ERR_FERRY_NO_FILES') return 2;
-      return 1;
-    }
-    out.error(error instanceof Error ? error.message : String(error));
+    return reportFailure(error, out, commandHelp, json);
+  }
+}
+
+/** `--json` anywhere before a `--` that ends the options. */
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+function withoutJson(argv: readonly string[]): string[] {
+  const end = argv.indexOf('--');
+  const options = end === -1 ? argv : argv.slice(0, end);
+  return [...options.filter((a) => a !== '--json'), ...(end === -1 ? [] : argv.slice(end))];
+}
+
+function printVersion(json: boolean): number {
+  const version = packageVersion();
+  process.stdout.write(
+    json ? `${JSON.stringify({ event: 'result', command: 'version', version })}\n` : `ferry ${version}\n`,
+  );
+  return 0;
+}
+
+/** `ferry help` and `ferry help CMD`. */
+function help(rest: readonly string[], json: boolean): number {
+  if (rest.length === 0) {
+    process.stdout.write(`${MAIN_HELP}\n`);
+    return 0;
+  }
+  const [topic, ...extra] = rest;
+  if (extra.length > 0) return usageError(json, 'help takes at most one COMMAND', MAIN_HELP);
+  const text = topic !== undefined && Object.hasOwn(COMMAND_HELP, topic) ? COMMAND_HELP[topic] : undefined;
+  if (text === undefined) return usageError(json, `no help for unknown command '${topic}'`, MAIN_HELP);
+  process.stdout.write(`${text}\n`);
+  return 0;
+}
+
+/** Bad usage: one JSON line on stdout with --json, otherwise the message and the help on stderr. */
+function usageError(json: boolean, message: string, helpText: string): number {
+  const out = createOutput({ json, verbose: false, quiet: true });
+  out.error(message, USAGE_ERROR_CODE);
+  if (!json) process.stderr.write(`\n${helpText}\n`);
+  return 2;
+}
+
+/** Exit codes: 2 bad usage or invalid input, 3 not found, 1 anything else. */
+function reportFailure(error: unknown, out: CliOutput, helpText: string, json: boolean): number {
+  if (error instanceof UsageError) {
+    out.error(error.message, USAGE_ERROR_CODE);
+    if (!json) process.stderr.write(`\n${helpText}\n`);
+    return 2;
+  }
+  if (isFerryError(error)) {
+    out.error(error.message, error.code);
+    if (error.code === 'ERR_FERRY_NOT_FOUND') return 3;
+    if (error.code.startsWith('ERR_FERRY_INVALID') || error.code === 'ERR_FERRY_NO_FILES') return 2;
     return 1;
   }
-}
-
-function clientOptions(values: Values, out: CliOutput): ArtifactClientOptions {
-  const env = fromEnvironment(process.env);
-  const options: ArtifactClientOptions = { ...env, logger: out.logger, onProgress: (e) => out.progress(e) };
-  const url = values['url'];
-  if (typeof url === 'string') {
-    options.backend = 'legacy';
-    options.runtimeUrl = url;
-    const token = (values['token'] as string | undefined) ?? process.env['FERRY_TOKEN'];
-    if (token) options.runtimeToken = token;
-    else delete options.runtimeToken;
-    options.runId = (values['run-id'] as string | undefined) ?? 'local';
-  } else if (typeof values['run-id'] === 'string') {
-    options.runId = values['run-id'];
-  }
-  if (typeof values['store'] === 'string') options.localStore = values['store'];
-  registerSecret(options.runtimeToken);
-  const concurrency = numberOption(values, 'concurrency');
-  if (concurrency !== undefined) options.concurrency = concurrency;
-  return options;
-}
-
-function numberOption(values: Values, name: string): number | undefined {
-  const raw = values[name];
-  if (raw === undefined) return undefined;
-  const value = Number(raw);
-  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(value)) {
-    throw new UsageError(`--${name} must be a number; got '${String(raw)}'`);
-  }
-  return value;
-}
-
-async function upload(
-  positionals: string[],
-  values: Values,
-  options: ArtifactClientOptions,
-  out: CliOutput,
-): Promise<number> {
-  const [name, ...paths] = positionals;
-  if (!name || paths.length === 0)
-    throw new UsageError('upload needs an artifact NAME and at least one PATH');
-  const found = await findFiles(paths, { includeHidden: Boolean(values['include-hidden']) });
-  for (const entry of found.skipped) out.logger.warn(`Skipping ${entry.path}: ${entry.reason}`);
-  const root = typeof values['root'] === 'string' ? path.resolve(values['root']) : found.rootDirectory;
-  const retention = numberOption(values, 'retention-days');
-  const level = numberOption(values, 'compression-level');
-  const chunk = numberOption(values, 'chunk-size');
-  const started = Date.now();
-  const result = await uploadArtifact(name, found.files, root, {
-    ...options,
-    ...(retention !== undefined ? { retentionDays: retention } : {}),
-    ...(level !== undefined ? { compressionLevel: level } : {}),
-    ...(chunk !== undefined ? { chunkSize: chunk } : {}),
-    ...(values['overwrite'] ? { overwrite: true } : {}),
-    ...(values['no-archive'] ? { archive: false } : {}),
-    ...(values['allow-secrets'] ? { allowSecretsInFiles: true } : {}),
-  });
-  const seconds = (Date.now() - started) / 1000;
-  out.result(
-    { command: 'upload', ...result, seconds },
-    `uploaded ${name}: ${result.fileCount} files, ${formatBytes(result.size)} (${formatBytes(result.uploadedBytes)} sent) in ${seconds.toFixed(1)} s via ${result.backend}`,
-  );
-  return 0;
-}
-
-async function download(
-  positionals: string[],
-  values: Values,
-  options: ArtifactClientOptions,
-  out: CliOutput,
-): Promise<number> {
-  const name = exactlyOneName(positionals, 'download needs exactly one artifact NAME');
-  const target = typeof values['path'] === 'string' ? values['path'] : process.cwd();
-  const started = Date.now();
-  const artifactId = numberOption(values, 'artifact-id');
-  // Zip-bomb limits (validated by the SDK, naming `limits.<field>`).
-  const maxEntries = numberOption(values, 'max-entries');
-  const maxTotalBytes = numberOption(values, 'max-total-bytes');
-  const maxRatio = numberOption(values, 'max-ratio');
-  const limits = {
-    ...(maxEntries !== undefined ? { maxEntries } : {}),
-    ...(maxTotalBytes !== undefined ? { maxTotalBytes } : {}),
-    ...(maxRatio !== undefined ? { maxRatio } : {}),
-  };
-  const result = await downloadArtifact(name, {
-    ...options,
-    path: target,
-    ...(artifactId !== undefined ? { artifactId } : {}),
-    ...(values['skip-decompress'] ? { skipDecompress: true } : {}),
-    ...(Object.keys(limits).length > 0 ? { limits } : {}),
-  });
-  const seconds = (Date.now() - started) / 1000;
-  out.result(
-    { command: 'download', ...result, seconds },
-    `downloaded ${name}: ${result.fileCount} files, ${formatBytes(result.size)} to ${result.downloadPath} in ${seconds.toFixed(1)} s`,
-  );
-  return 0;
-}
-
-async function list(
-  positionals: string[],
-  values: Values,
-  options: ArtifactClientOptions,
-  out: CliOutput,
-): Promise<number> {
-  if (positionals.length) throw new UsageError('list takes no arguments');
-  const artifacts = await listArtifacts({ ...options, ...(values['latest'] ? { latest: true } : {}) });
-  const human = artifacts.length ? artifacts.map(artifactLine).join('\n') : 'no artifacts';
-  out.result({ command: 'list', artifacts }, human);
-  return 0;
-}
-
-async function get(positionals: string[], options: ArtifactClientOptions, out: CliOutput): Promise<number> {
-  const name = exactlyOneName(positionals, 'get needs exactly one artifact NAME');
-  const artifact = await getArtifact(name, options);
-  out.result({ command: 'get', artifact }, artifactLine(artifact));
-  return 0;
-}
-
-async function merge(
-  positionals: string[],
-  values: Values,
-  options: ArtifactClientOptions,
-  out: CliOutput,
-): Promise<number> {
-  const name = exactlyOneName(positionals, 'merge needs exactly one NAME for the new artifact');
-  const conflict = values['conflict'];
-  if (conflict !== undefined && conflict !== 'error' && conflict !== 'overwrite' && conflict !== 'skip') {
-    throw new UsageError(`--conflict must be error, overwrite or skip; got '${String(conflict)}'`);
-  }
-  const retention = numberOption(values, 'retention-days');
-  const level = numberOption(values, 'compression-level');
-  const result = await mergeArtifacts(name, {
-    ...options,
-    ...(typeof values['pattern'] === 'string' ? { pattern: values['pattern'] } : {}),
-    ...(values['separate-directories'] ? { separateDirectories: true } : {}),
-    ...(values['delete-merged'] ? { deleteMerged: true } : {}),
-    ...(values['include-hidden'] ? { includeHiddenFiles: true } : {}),
-    ...(conflict ? { conflict } : {}),
-    ...(retention !== undefined ? { retentionDays: retention } : {}),
-    ...(level !== undefined ? { compressionLevel: level } : {}),
-  });
-  out.result(
-    { command: 'merge', artifactName: name, ...result },
-    `merged ${result.merged.length} artifacts (${result.merged.join(', ')}) into ${name}${result.id !== undefined ? ` (id ${result.id})` : ''}: ${formatBytes(result.size)}`,
-  );
-  return 0;
-}
-
-async function doctor(options: ArtifactClientOptions, out: CliOutput): Promise<number> {
-  const checks = await runDoctor(options, { apiUrl: process.env['GITHUB_API_URL'] });
-  const human = checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`).join('\n');
-  out.result({ command: 'doctor', ok: checks.every((c) => c.ok), checks }, human);
-  return checks.every((c) => c.ok) ? 0 : 1;
-}
-
-async function remove(
-  positionals: string[],
-  options: ArtifactClientOptions,
-  out: CliOutput,
-): Promise<number> {
-  const name = exactlyOneName(positionals, 'delete needs exactly one artifact NAME');
-  const { id } = await deleteArtifact(name, options);
-  out.result(
-    { command: 'delete', artifactName: name, id },
-    `deleted ${name}${id !== undefined ? ` (id ${id})` : ''}`,
-  );
-  return 0;
-}
-
-/** `--repository owner/repo --run-id N` reads another run through the REST API with a token. */
-function findByOption(values: Values): { findBy?: FindBy } {
-  const repository = values['repository'];
-  if (typeof repository !== 'string') return {};
-  const token = (values['github-token'] as string | undefined) ?? process.env['GITHUB_TOKEN'];
-  const runId = values['run-id'];
-  if (!token) throw new UsageError('--repository needs --github-token or GITHUB_TOKEN');
-  if (typeof runId !== 'string') throw new UsageError('--repository needs --run-id');
-  registerSecret(token);
-  return {
-    findBy: {
-      token,
-      repository,
-      runId,
-      ...(process.env['GITHUB_API_URL'] ? { apiUrl: process.env['GITHUB_API_URL'] } : {}),
-    },
-  };
-}
-
-function exactlyOneName(positionals: string[], usage: string): string {
-  const [name, ...extra] = positionals;
-  if (!name || extra.length) throw new UsageError(usage);
-  return name;
-}
-
-/** One artifact per line for people: name, size, id. */
-function artifactLine(artifact: ArtifactInfo): string {
-  return `${artifact.name}\t${formatBytes(artifact.size)}${artifact.id !== undefined ? `\tid ${artifact.id}` : ''}`;
-}
-
-async function serve(values: Values, out: CliOutput): Promise<number> {
-  const port = numberOption(values, 'port') ?? 0;
-  const host = typeof values['host'] === 'string' ? values['host'] : '127.0.0.1';
-  const dataDir = path.resolve(
-    typeof values['data'] === 'string' ? values['data'] : path.join(os.homedir(), '.ferry', 'serve'),
-  );
-  const token = typeof values['token'] === 'string' ? values['token'] : process.env['FERRY_TOKEN'];
-  registerSecret(token);
-  const server = await startServer({
-    dataDir,
-    port,
-    host,
-    ...(token ? { token } : {}),
-    ...(values['verbose'] ? { log: (line: string) => out.logger.debug(line) } : {}),
-  });
-  out.result({ command: 'serve', url: server.url, dataDir }, server.url);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-  await server.close();
-  return 0;
+  out.error(error instanceof Error ? error.message : String(error));
+  return 1;
 }

@@ -25,6 +25,7 @@ export function createOutput(options: {
     process.stderr.write(`${redactText(text)}\n`);
   };
   let lastProgress = 0;
+  const transferStarted = new TransferClock();
   const logger: Logger = {
     debug: (m) =>
       options.verbose
@@ -50,15 +51,16 @@ export function createOutput(options: {
         return;
       }
       const now = Date.now();
+      if (event.phase === 'transfer') transferStarted.note(event, now);
       // Plain throttled lines: readable in a CI log, where a redrawn bar would be noise.
       if (event.phase === 'transfer' && now - lastProgress < 1000) return;
       lastProgress = now;
       const pct = event.bytesTotal
         ? ` ${Math.floor((100 * event.bytesDone) / Math.max(1, event.bytesTotal))}%`
         : '';
-      const files = event.filesTotal !== undefined ? ` ${event.filesDone}/${event.filesTotal} files` : '';
+      const speed = event.phase === 'transfer' ? rateAndEta(event, transferStarted.get(event), now) : '';
       line(
-        `${event.operation} ${event.artifactName}: ${event.phase}${pct}${files} ${formatBytes(event.bytesDone)}`,
+        `${event.operation} ${event.artifactName}: ${event.phase}${pct}${filesText(event)} ${formatBytes(event.bytesDone)}${speed}`,
       );
     },
     result(value, human) {
@@ -81,7 +83,8 @@ export { formatBytes };
  * most ten times a second; the rate is measured from the first transfer event.
  */
 export class ProgressBar {
-  #started: number | undefined;
+  /** Each artifact's own start: several download at once, and one's rate is not another's. */
+  readonly #clock = new TransferClock();
   #last = 0;
   #drawn = false;
   constructor(
@@ -91,7 +94,7 @@ export class ProgressBar {
 
   update(event: ProgressEvent): void {
     const now = this.now();
-    if (event.phase === 'transfer') this.#started ??= now;
+    if (event.phase === 'transfer') this.#clock.note(event, now);
     if (event.phase === 'transfer' && now - this.#last < 100) return;
     this.#last = now;
     this.write(`\r\u001b[2K${this.render(event, now)}`);
@@ -99,8 +102,6 @@ export class ProgressBar {
   }
 
   render(event: ProgressEvent, now: number): string {
-    const elapsed = this.#started === undefined ? 0 : (now - this.#started) / 1000;
-    const rate = elapsed > 0 ? event.bytesDone / elapsed : 0;
     const total = event.bytesTotal;
     const fraction = total ? Math.min(1, event.bytesDone / Math.max(1, total)) : undefined;
     const width = 24;
@@ -109,21 +110,48 @@ export class ProgressBar {
       fraction === undefined
         ? ''
         : `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${Math.floor(fraction * 100)}% `;
-    const eta =
-      fraction !== undefined && rate > 0 && total
-        ? ` ETA ${formatDuration((total - event.bytesDone) / rate)}`
-        : '';
-    const files = event.filesTotal !== undefined ? ` ${event.filesDone}/${event.filesTotal} files` : '';
     const size = total
       ? `${formatBytes(event.bytesDone)}/${formatBytes(total)}`
       : formatBytes(event.bytesDone);
-    return `${event.operation} ${event.artifactName} ${event.phase} ${gauge}${size} ${formatBytes(rate)}/s${eta}${files}`;
+    const speed = rateAndEta(event, this.#clock.get(event), now) || ` ${formatBytes(0)}/s`;
+    return `${event.operation} ${event.artifactName} ${event.phase} ${gauge}${size}${speed}${filesText(event)}`;
   }
 
   finish(): void {
     if (this.#drawn) this.write('\n');
     this.#drawn = false;
   }
+}
+
+/**
+ * When each artifact's transfer began (several artifacts download at once), so the rate and
+ * ETA of one are not measured from another's start.
+ */
+class TransferClock {
+  readonly #started = new Map<string, number>();
+  note(event: ProgressEvent, now: number): void {
+    const key = `${event.operation}\u0000${event.artifactName}`;
+    if (!this.#started.has(key)) this.#started.set(key, now);
+  }
+  get(event: ProgressEvent): number | undefined {
+    return this.#started.get(`${event.operation}\u0000${event.artifactName}`);
+  }
+}
+
+/** ` 3.1 MiB/s ETA 4s` from the bytes moved since `started`; the ETA only when the total is known. */
+export function rateAndEta(event: ProgressEvent, started: number | undefined, now: number): string {
+  const elapsed = started === undefined ? 0 : (now - started) / 1000;
+  if (elapsed <= 0) return '';
+  const rate = event.bytesDone / elapsed;
+  const total = event.bytesTotal;
+  const eta = total && rate > 0 ? ` ETA ${formatDuration(Math.max(0, total - event.bytesDone) / rate)}` : '';
+  return ` ${formatBytes(Math.round(rate))}/s${eta}`;
+}
+
+/** ` 3/5 files`, ` 1/1 file`, or nothing when the count is not known yet. */
+function filesText(event: ProgressEvent): string {
+  if (event.filesTotal === undefined) return '';
+  return ` ${event.filesDone}/${event.filesTotal} ${event.filesTotal === 1 ? 'file' : 'files'}`;
 }
 
 export function formatDuration(seconds: number): string {

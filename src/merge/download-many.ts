@@ -22,6 +22,14 @@ export interface DownloadArtifactsOptions extends Omit<DownloadArtifactOptions, 
    */
   pattern?: string;
   /**
+   * The newest artifact of each of these names; a name the run does not have fails with
+   * `ERR_FERRY_NOT_FOUND` before anything is downloaded. With `pattern`, an artifact is taken
+   * when it has one of the names or matches the pattern (as `gh run download -n NAME -p GLOB`).
+   * Cannot be combined with `artifactIds`.
+   * @example ['linux-build', 'macos-build']
+   */
+  names?: string[];
+  /**
    * Exactly these artifacts, by id. Two artifacts with the same name are both downloaded (into
    * the same directory, so the conflict policy applies between them).
    */
@@ -86,6 +94,7 @@ export async function downloadArtifacts(
     conflict,
     verifyDigest,
     pattern,
+    names,
     artifactIds,
     mergeMultiple,
     artifactConcurrency,
@@ -118,7 +127,11 @@ export async function downloadArtifacts(
   if (artifactIds !== undefined && pattern !== undefined) {
     throw invalid('pattern', "cannot be combined with 'artifactIds'; use one of them");
   }
+  if (artifactIds !== undefined && names !== undefined) {
+    throw invalid('names', "cannot be combined with 'artifactIds'; use one of them");
+  }
   const ids = artifactIds === undefined ? undefined : checkIds(artifactIds);
+  const wanted = names === undefined ? undefined : checkNames(names);
   const matches = pattern === undefined ? undefined : compileNamePattern(pattern);
   if (findBy) validateFindBy(findBy);
   const root = path.resolve(target ?? process.cwd());
@@ -128,7 +141,7 @@ export async function downloadArtifacts(
     opts,
     async (backend, ctx, kind) => {
       const listed = findBy ? await listRunArtifacts(findBy, ctx) : await backend.list(ctx);
-      const selected = sortArtifacts(select(listed, ids, matches));
+      const selected = sortArtifacts(select(listed, ids, matches, wanted));
       if (selected.length === 0) {
         ctx.logger.warn(
           pattern === undefined
@@ -172,7 +185,10 @@ export async function downloadArtifacts(
             const turn = turns[index] as (typeof turns)[number];
             const destination = destinations[index] as string;
             // One HttpManager per artifact in flight: its own slots, so artifacts never share a socket at once.
-            const http = idle.pop() ?? track(created, createHttpManager(opts, kind, 'download'));
+            // It logs through ctx.logger, which (for the embedded store) never shows the store's URL.
+            const http =
+              idle.pop() ??
+              track(created, createHttpManager({ ...opts, logger: ctx.logger }, kind, 'download'));
             try {
               if (signal.aborted) throw firstError ?? new AbortError(signal.reason);
               const sub = {
@@ -288,11 +304,26 @@ function checkIds(ids: unknown): number[] {
   return [...new Set(ids as number[])];
 }
 
-/** By id (every listed artifact with one of the ids), else the newest of each name (matching the pattern). */
+function checkNames(names: unknown): string[] {
+  if (!Array.isArray(names) || names.length === 0)
+    throw invalid('names', 'must be a non-empty array of names');
+  for (const name of names) {
+    if (typeof name !== 'string' || name === '') {
+      throw invalid('names', `must hold non-empty strings; got ${JSON.stringify(name)}`);
+    }
+  }
+  return [...new Set(names as string[])];
+}
+
+/**
+ * By id (every listed artifact with one of the ids), else the newest of each name: with one of
+ * `names` or matching the pattern, or all of them when neither is given.
+ */
 function select(
   listed: readonly ArtifactInfo[],
   ids: readonly number[] | undefined,
   matches: ((name: string) => boolean) | undefined,
+  names?: readonly string[],
 ): ArtifactInfo[] {
   if (ids !== undefined) {
     const byId = new Map<number, ArtifactInfo>();
@@ -308,6 +339,17 @@ function select(
     return [...byId.values()];
   }
   const latest = latestPerName([...listed]);
+  if (names !== undefined) {
+    const missing = names.filter((name) => !latest.some((a) => a.name === name));
+    if (missing.length > 0) {
+      throw new FerryError(
+        'ERR_FERRY_NOT_FOUND',
+        `No artifact named ${missing.map((name) => printable(name)).join(', ')} in this workflow run; nothing was downloaded`,
+        { context: { operation: 'download' } },
+      );
+    }
+    return latest.filter((a) => names.includes(a.name) || (matches?.(a.name) ?? false));
+  }
   return matches ? latest.filter((a) => matches(a.name)) : latest;
 }
 

@@ -285,7 +285,7 @@ function toPosix(p: string): string {
 }
 
 /** Escapes glob characters in a literal path (home or cwd) so they match themselves. */
-function escapeGlob(literal: string): string {
+export function escapeGlob(literal: string): string {
   return IS_WINDOWS ? literal.replace(/[[*?]/g, '[$&]') : literal.replace(/[[\]*?\\]/g, '\\$&');
 }
 

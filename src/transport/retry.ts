@@ -110,7 +110,11 @@ export function decideRetry(
     if (!isRetryableError(policy, outcome.error)) return { retry: false, reason, permanent: true };
   }
   if (input.attempt >= policy.maxAttempts) {
-    return { retry: false, reason: `${reason}; gave up after ${input.attempt} attempts`, permanent: false };
+    return {
+      retry: false,
+      reason: `${reason}; gave up after ${input.attempt} attempt${input.attempt === 1 ? '' : 's'}`,
+      permanent: false,
+    };
   }
   const delayMs =
     retryAfterMs !== undefined

@@ -8,6 +8,10 @@ export const LOCAL_RUN_ID = 'local';
 
 export interface LocalStore {
   config: ResultsConfig;
+  /** The loopback origin the store serves on: internal, never shown (see store-url.ts). */
+  origin: string;
+  /** What the store is, for messages: `the embedded store in DIR`. */
+  label: string;
   close(): Promise<void>;
 }
 
@@ -28,12 +32,17 @@ export async function openLocalStore(dataDir: string, runId: string = LOCAL_RUN_
       token,
       ids: { workflowRunBackendId: runId, workflowJobRunBackendId: runId },
     },
+    origin: new URL(server.url).origin,
+    label: `the embedded store in ${dataDir}`,
     close: () => server.close(),
   };
 }
 
-/** A runtime token shaped like the runner's (a JWT whose scp names the run); signed with a random key nobody keeps. */
-function mintRuntimeToken(runId: string): string {
+/**
+ * A runtime token shaped like the runner's (a JWT whose scp names the run); signed with a random
+ * key nobody keeps. Also what the CLI sends to a `ferry serve` without a token (`--url`).
+ */
+export function mintRuntimeToken(runId: string): string {
   const encode = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
   const header = encode({ alg: 'HS256', typ: 'JWT' });
   const payload = encode({

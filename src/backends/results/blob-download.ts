@@ -24,7 +24,8 @@ export interface BlobDownloadOptions {
   http: HttpManager;
   operation: Operation;
   context: ErrorContext;
-  onBytes?: (received: number) => void;
+  /** Bytes on disk so far, and the blob's size once the response declared it (for percent and ETA). */
+  onBytes?: (received: number, total: number | undefined) => void;
   /**
    * The digest the service listed (lowercase hex). A complete download that hashes to something
    * else is fetched once more from scratch, since transit corruption is worth one more try; a
@@ -215,7 +216,7 @@ async function fetchOnce(
         state.received += chunk.length;
         state.hash.update(chunk);
       }
-      options.onBytes?.(state.received);
+      options.onBytes?.(state.received, state.expectedTotal);
     };
     // While one write is on the thread pool, the stream gathers what arrives next and hands it
     // over as one writev: a few large writes instead of one per 64 KiB socket read.

@@ -660,13 +660,13 @@ export async function fetchVerifiedBlob(
       // Verified downloads get one re-download on a mismatch (transit damage) and a fresh URL on a 403.
       expectedSha256: verify ? expectedHex : undefined,
       refreshUrl,
-      onBytes: (received) =>
+      onBytes: (received, total) =>
         ctx.onProgress?.({
           operation: 'download',
           artifactName: name,
           phase: 'transfer',
           bytesDone: received,
-          bytesTotal: undefined,
+          bytesTotal: total,
           filesDone: 0,
           filesTotal: undefined,
         }),

@@ -298,7 +298,9 @@ export async function readZipDirectory(
     throw limitError(`it has ${end.entries} entries`, 'maxEntries', options.maxEntries);
   }
   if (end.entries * CENTRAL_HEADER_SIZE > end.cdSize) {
-    throw corrupt(`the central directory (${end.cdSize} bytes) is too small for ${end.entries} entries`);
+    throw corrupt(
+      `the central directory (${end.cdSize} bytes) is too small for ${end.entries} ${end.entries === 1 ? 'entry' : 'entries'}`,
+    );
   }
 
   const reader = new WindowReader(handle, cdStart + end.cdSize);
@@ -307,7 +309,9 @@ export async function readZipDirectory(
   let position = cdStart;
   for (let index = 0; index < end.entries; index++) {
     if (position + CENTRAL_HEADER_SIZE > cdEnd) {
-      throw corrupt(`the central directory ends after ${index} of its ${end.entries} entries`);
+      throw corrupt(
+        `the central directory ends after ${index} of its ${end.entries} ${end.entries === 1 ? 'entry' : 'entries'}`,
+      );
     }
     const fixed = await reader.get(position, CENTRAL_HEADER_SIZE);
     if (fixed.readUInt32LE(0) !== SIG_CENTRAL) {
@@ -439,7 +443,9 @@ export async function readZipDirectory(
     });
   }
   if (position !== cdEnd) {
-    throw corrupt(`the central directory has ${cdEnd - position} bytes after its ${end.entries} entries`);
+    throw corrupt(
+      `the central directory has ${cdEnd - position} bytes after its ${end.entries} ${end.entries === 1 ? 'entry' : 'entries'}`,
+    );
   }
   checkOverlaps(entries, cdStart);
   await checkFirstLocalHeader(handle, entries, shift);

@@ -1,0 +1,132 @@
+import os from 'node:os';
+import path from 'node:path';
+import type { ArtifactInfo } from '../backends/backend.js';
+import { deleteArtifact, getArtifact, listArtifacts } from '../client.js';
+import { mergeArtifacts } from '../merge/merge.js';
+import { startServer } from '../server/index.js';
+import { isFerryError } from '../errors.js';
+import { validateArtifactName } from '../pack/validate.js';
+import { registerSecret } from '../transport/redact.js';
+import { choiceOption, numberOption, stringOption, UsageError, type Values } from './args.js';
+import { resolveConnection, type Connect, type Connection } from './connection.js';
+import { runDoctor } from './doctor.js';
+import { formatBytes, type CliOutput } from './output.js';
+import { countOf } from './plural.js';
+
+export async function list(
+  positionals: string[],
+  values: Values,
+  connect: Connect,
+  out: CliOutput,
+): Promise<number> {
+  if (positionals.length) throw new UsageError('list takes no arguments');
+  const options = await connect();
+  const artifacts = await listArtifacts({ ...options, ...(values['latest'] ? { latest: true } : {}) });
+  const human = artifacts.length ? artifacts.map(artifactLine).join('\n') : 'no artifacts';
+  out.result({ command: 'list', artifacts }, human);
+  return 0;
+}
+
+export async function get(positionals: string[], connect: Connect, out: CliOutput): Promise<number> {
+  const name = exactlyOneName(positionals, 'get needs exactly one artifact NAME');
+  validateArtifactName(name);
+  const artifact = await getArtifact(name, await connect());
+  out.result({ command: 'get', artifact }, artifactLine(artifact));
+  return 0;
+}
+
+export async function merge(
+  positionals: string[],
+  values: Values,
+  connect: Connect,
+  out: CliOutput,
+): Promise<number> {
+  const name = exactlyOneName(positionals, 'merge needs exactly one NAME for the new artifact');
+  validateArtifactName(name);
+  const conflict = choiceOption(values, 'conflict', ['error', 'overwrite', 'skip'] as const);
+  const retention = numberOption(values, 'retention-days');
+  const level = numberOption(values, 'compression-level');
+  const pattern = stringOption(values, 'pattern');
+  const result = await mergeArtifacts(name, {
+    ...(await connect()),
+    ...(pattern !== undefined ? { pattern } : {}),
+    ...(values['separate-directories'] ? { separateDirectories: true } : {}),
+    ...(values['delete-merged'] ? { deleteMerged: true } : {}),
+    ...(values['include-hidden-files'] || values['include-hidden'] ? { includeHiddenFiles: true } : {}),
+    ...(conflict ? { conflict } : {}),
+    ...(retention !== undefined ? { retentionDays: retention } : {}),
+    ...(level !== undefined ? { compressionLevel: level } : {}),
+  });
+  out.result(
+    { command: 'merge', artifactName: name, ...result },
+    `merged ${countOf(result.merged.length, 'artifact')} (${result.merged.join(', ')}) into ${name}${result.id !== undefined ? ` (id ${result.id})` : ''}: ${formatBytes(result.size)}`,
+  );
+  return 0;
+}
+
+export async function doctor(positionals: string[], values: Values, out: CliOutput): Promise<number> {
+  if (positionals.length) throw new UsageError('doctor takes no arguments');
+  let connection: Connection;
+  try {
+    connection = await resolveConnection(values, out);
+  } catch (error: unknown) {
+    // An unreachable --url or a refused token is what doctor is for: a failed check, not a crash.
+    if (!isFerryError(error)) throw error;
+    const checks = [{ name: 'protocol', ok: false, detail: error.message }];
+    out.result({ command: 'doctor', ok: false, checks }, `FAIL protocol: ${error.message}`);
+    return 1;
+  }
+  const checks = await runDoctor(connection.options, {
+    apiUrl: process.env['GITHUB_API_URL'],
+    protocolReason: connection.protocolReason,
+  });
+  const human = checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`).join('\n');
+  out.result({ command: 'doctor', ok: checks.every((c) => c.ok), checks }, human);
+  return checks.every((c) => c.ok) ? 0 : 1;
+}
+
+export async function remove(positionals: string[], connect: Connect, out: CliOutput): Promise<number> {
+  const name = exactlyOneName(positionals, 'delete needs exactly one artifact NAME');
+  validateArtifactName(name);
+  const { id } = await deleteArtifact(name, await connect());
+  out.result(
+    { command: 'delete', artifactName: name, id },
+    `deleted ${name}${id !== undefined ? ` (id ${id})` : ''}`,
+  );
+  return 0;
+}
+
+export async function serve(positionals: string[], values: Values, out: CliOutput): Promise<number> {
+  if (positionals.length) throw new UsageError('serve takes no arguments');
+  const port = numberOption(values, 'port') ?? 0;
+  const host = stringOption(values, 'host') ?? '127.0.0.1';
+  const dataDir = path.resolve(stringOption(values, 'data') ?? path.join(os.homedir(), '.ferry', 'serve'));
+  const token = stringOption(values, 'token') ?? process.env['FERRY_TOKEN'];
+  registerSecret(token);
+  const server = await startServer({
+    dataDir,
+    port,
+    host,
+    ...(token ? { token } : {}),
+    ...(values['verbose'] ? { log: (line: string) => out.logger.debug(line) } : {}),
+  });
+  out.result({ command: 'serve', url: server.url, dataDir }, server.url);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await server.close();
+  return 0;
+}
+
+export function exactlyOneName(positionals: string[], usage: string): string {
+  const [name, ...extra] = positionals;
+  if (!name || extra.length) throw new UsageError(usage);
+  return name;
+}
+
+/** One artifact per line for people: name, size, id. */
+function artifactLine(artifact: ArtifactInfo): string {
+  return `${artifact.name}\t${formatBytes(artifact.size)}${artifact.id !== undefined ? `\tid ${artifact.id}` : ''}`;
+}
