@@ -144,7 +144,10 @@ describe('merge action (results protocol, ferry serve)', () => {
   });
 
   it.each([
-    [{ 'retention-days': '100' }, "Input 'retention-days' must be a whole number from 0 to 90"],
+    [
+      { 'retention-days': '-3' },
+      "Input 'retention-days' must be a whole number of days, 0 (the repository default) or more; got '-3'",
+    ],
     [{ 'compression-level': '-1' }, "Input 'compression-level' must be a whole number from 0"],
     [{ 'separate-directories': 'maybe' }, "Input 'separate-directories' must be true or false"],
     [{ 'delete-merged': 'sure' }, "Input 'delete-merged' must be true or false"],
