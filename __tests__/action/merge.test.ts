@@ -98,20 +98,29 @@ describe('merge action (results protocol, ferry serve)', () => {
     });
   });
 
-  it('conflict: error (default) fails naming the path; overwrite lets the later artifact win', async () => {
-    const clash = await runStep('merge', { name: 'merged-clash', pattern: 'c-*' }, server.env(), work);
+  it('the same path in two artifacts: the later one (by name) wins by default, as upload-artifact/merge; conflict: error is the opt-in', async () => {
+    const byDefault = await runStep('merge', { name: 'merged-default', pattern: 'c-*' }, server.env(), work);
+    expect(byDefault.code).toBe(0);
+    expect(await download('merged-default')).toEqual({ 'x.txt': 'two' });
+
+    const clash = await runStep(
+      'merge',
+      { name: 'merged-clash', pattern: 'c-*', conflict: 'error' },
+      server.env(),
+      work,
+    );
     expect(clash.code).toBe(1);
     expect(clash.log).toMatch(/::error::.*x\.txt.*'c-1'.*'c-2'/);
     expect(await names()).not.toContain('merged-clash');
 
-    const overwrite = await runStep(
+    const skip = await runStep(
       'merge',
-      { name: 'merged-overwrite', pattern: 'c-*', conflict: 'overwrite' },
+      { name: 'merged-skip', pattern: 'c-*', conflict: 'skip' },
       server.env(),
       work,
     );
-    expect(overwrite.code).toBe(0);
-    expect(await download('merged-overwrite')).toEqual({ 'x.txt': 'two' });
+    expect(skip.code).toBe(0);
+    expect(await download('merged-skip')).toEqual({ 'x.txt': 'one' });
   });
 
   it('delete-merged removes the sources after the merge', async () => {

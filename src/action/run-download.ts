@@ -89,7 +89,7 @@ export function readDownloadInputs(env: Env): DownloadInputs {
     runId,
     skipDecompress: booleanInput('skip-decompress', false),
     digestMismatch: choiceInput('digest-mismatch', DIGEST_MISMATCH, 'error'),
-    conflict: choiceInput('conflict', CONFLICT, 'error'),
+    conflict: choiceInput('conflict', CONFLICT, 'overwrite'),
     symlinks: choiceInput('symlinks', DOWNLOAD_SYMLINKS, 'refuse'),
     limits: limitInputs(),
   };

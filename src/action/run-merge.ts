@@ -26,7 +26,7 @@ export function readMergeInputs(env: Env = process.env): MergeInputs {
     compressionLevel: compressionLevelInput(),
     deleteMerged: booleanInput('delete-merged', false),
     includeHiddenFiles: booleanInput('include-hidden-files', false),
-    conflict: choiceInput('conflict', CONFLICT, 'error'),
+    conflict: choiceInput('conflict', CONFLICT, 'overwrite'),
   };
 }
 

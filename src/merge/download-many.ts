@@ -28,14 +28,16 @@ export interface DownloadArtifactsOptions extends Omit<DownloadArtifactOptions, 
   artifactIds?: number[];
   /**
    * Download every artifact straight into `path` instead of `path/<artifact name>`. Artifacts
-   * are applied one after the other, sorted by name then id, so `'overwrite'` (the last wins)
-   * and `'skip'` (the first wins) give the same result on every run.
+   * are applied one after the other, sorted by name then id, so under `'overwrite'` (the
+   * default, as download-artifact's `merge-multiple`) the artifact last in that order wins, and
+   * under `'skip'` the first: the same result on every run.
    * @default false
    */
   mergeMultiple?: boolean;
   /**
    * A file that already exists (from an earlier artifact or from before): see `ConflictPolicy`.
-   * @default 'error' when several artifacts share a directory (mergeMultiple, or one name twice), else 'overwrite'
+   * `'error'` is the opt-in for artifacts that must not overlap.
+   * @default 'overwrite'
    */
   conflict?: ConflictPolicy;
   /**
@@ -142,8 +144,8 @@ export async function downloadArtifacts(
       const destinations = selected.map((a) =>
         mergeMultiple || single ? root : artifactDirectory(root, a.name),
       );
-      const shared = new Set(destinations).size < destinations.length;
-      const policy: ConflictPolicy = conflict ?? (shared ? 'error' : 'overwrite');
+      // What download-artifact does: a later artifact's file replaces an earlier one's.
+      const policy: ConflictPolicy = conflict ?? 'overwrite';
 
       // Artifacts sharing a destination write in list order: each waits for the previous one.
       const previousWriter = new Map<string, Promise<void>>();
