@@ -12,7 +12,7 @@ import {
 } from '../client.js';
 import { isFerryError } from '../errors.js';
 import type { ArtifactClientOptions } from '../options.js';
-import { artifactDirectory } from '../merge/download-many.js';
+import { artifactDirectory, windowsNameProblem } from '../merge/download-many.js';
 import { compileNamePattern } from '../merge/name-pattern.js';
 import {
   booleanInput,
@@ -185,8 +185,16 @@ export function planTargets(
         );
       }
     }
-    // Listed names are data: one portable directory name each, or nothing is downloaded.
-    return { name: a.name, id: a.id, target: artifactDirectory(root, directory) };
+    // Listed names are data: one safe directory name each, or nothing is downloaded. Names only
+    // Windows cannot hold are refused on Windows and downloaded elsewhere, with a warning.
+    const target = artifactDirectory(root, directory);
+    const problem = process.platform === 'win32' ? undefined : windowsNameProblem(directory);
+    if (problem !== undefined) {
+      core.warning(
+        `Artifact '${a.name}' is downloaded to ${target}, a directory that could not be created on Windows (${problem})`,
+      );
+    }
+    return { name: a.name, id: a.id, target };
   });
 }
 

@@ -144,6 +144,16 @@ export async function downloadArtifacts(
       const destinations = selected.map((a) =>
         mergeMultiple || single ? root : artifactDirectory(root, a.name),
       );
+      if (!mergeMultiple && !single && process.platform !== 'win32') {
+        for (const a of selected) {
+          const problem = windowsNameProblem(a.name);
+          if (problem !== undefined) {
+            ctx.logger.warn(
+              `The directory of artifact ${printable(a.name)} could not be created on Windows (${problem}); a Windows runner refuses this artifact`,
+            );
+          }
+        }
+      }
       // What download-artifact does: a later artifact's file replaces an earlier one's.
       const policy: ConflictPolicy = conflict ?? 'overwrite';
 
@@ -247,13 +257,18 @@ function track<T>(list: T[], item: T): T {
 
 /**
  * `root/<name>` for an artifact name taken from a listing (another run's, a fork's, or a hostile
- * server's: data, not a path). The name must be exactly one portable directory name: no `/` or
- * `\\`, not empty, `.` or `..`, no control characters, and none of what Windows cannot hold
- * (`:`, reserved device names such as `CON` or `nul.txt`, a trailing dot or space) on any
- * platform, so a download behaves the same on every runner. Throws `ERR_FERRY_UNSAFE_PATH`
- * naming the artifact; nothing has been downloaded at that point.
+ * server's: data, not a path). The name must be exactly one directory name: no `/` or `\\`, not
+ * empty, `.` or `..`, no control characters, no drive letter. What only Windows cannot hold (`:`,
+ * reserved device names such as `CON` or `nul.txt`, a trailing dot or space) is refused only
+ * where the files land on Windows (`platform`): elsewhere such a directory is harmless, and
+ * download-artifact downloads it (see {@link windowsNameProblem} for the warning). Throws
+ * `ERR_FERRY_UNSAFE_PATH` naming the artifact; nothing has been downloaded at that point.
  */
-export function artifactDirectory(root: string, name: string): string {
+export function artifactDirectory(
+  root: string,
+  name: string,
+  platform: NodeJS.Platform = process.platform,
+): string {
   const refuse = (reason: string, cause?: unknown): FerryError =>
     new FerryError(
       'ERR_FERRY_UNSAFE_PATH',
@@ -265,14 +280,28 @@ export function artifactDirectory(root: string, name: string): string {
   const separator = [...name].find((ch) => ch === '/' || ch === '\\');
   if (separator !== undefined) throw refuse(`it contains the path separator ${describeCharacter(separator)}`);
   try {
-    // Windows rules everywhere: the same artifacts must download the same way on every runner.
-    resolveInside(root, name, 'win32');
+    resolveInside(root, name, platform);
   } catch (error: unknown) {
     const prefix = `Unsafe path ${printable(name)}: `;
     const message = error instanceof Error ? error.message : String(error);
     throw refuse(message.startsWith(prefix) ? message.slice(prefix.length) : message, error);
   }
   return path.join(root, name);
+}
+
+/**
+ * Why `name` could not be a directory on Windows (a reserved device name, `:`, a trailing dot or
+ * space), or undefined when it could. For a warning where the name is used on another platform.
+ */
+export function windowsNameProblem(name: string): string | undefined {
+  try {
+    resolveInside('/', name, 'win32');
+    return undefined;
+  } catch (error: unknown) {
+    const message = error instanceof Error ? error.message : String(error);
+    const prefix = `Unsafe path ${printable(name)}: `;
+    return message.startsWith(prefix) ? message.slice(prefix.length) : message;
+  }
 }
 
 function invalid(option: string, message: string): ValidationError {
