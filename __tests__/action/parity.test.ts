@@ -160,6 +160,23 @@ describe.each<Protocol>(['legacy', 'results'])('drop-in parity (%s protocol)', (
     });
   });
 
+  it("without github-token, 'repository' and 'run-id' are ignored whatever they hold, as download-artifact does", async () => {
+    expect((await upload('here', { 'h.txt': 'here' })).code).toBe(0);
+    const out = path.join(work, `${protocol}-ignored-inputs`);
+    const step = await runStep(
+      'download',
+      { name: 'here', path: out, repository: 'not-a-repo', 'run-id': 'latest' },
+      server.env(),
+      work,
+    );
+    expect(step.log).not.toContain('::error::');
+    expect(step.code).toBe(0);
+    expect(step.log).toContain(
+      "::warning::Inputs 'repository' and 'run-id' are used only with 'github-token'",
+    );
+    expect(await tree(out)).toEqual({ 'h.txt': 'here' });
+  });
+
   it('download-all succeeds with artifacts named CON and "trail." (Windows-reserved) off Windows, with a warning', async () => {
     const isolated = await startActionServer(protocol, protocol === 'legacy' ? '5201' : '5202');
     try {

@@ -70,14 +70,10 @@ export function readDownloadInputs(env: Env): DownloadInputs {
   const rawPath = rawInput('path') || env['GITHUB_WORKSPACE'] || process.cwd();
   const githubToken = optionalInput('github-token');
   mask(githubToken);
+  // 'repository' and 'run-id' are checked where they are used, with 'github-token' (findByFor):
+  // without a token download-artifact ignores them, whatever they hold.
   const repository = optionalInput('repository') ?? env['GITHUB_REPOSITORY'];
-  if (repository !== undefined && !/^[^/\s]+\/[^/\s]+$/.test(repository)) {
-    throw new InputError('repository', `Input 'repository' must be 'owner/repo'; got '${repository}'`);
-  }
   const runId = optionalInput('run-id') ?? env['GITHUB_RUN_ID'];
-  if (runId !== undefined && rawInput('run-id') !== '' && !/^\d+$/.test(runId)) {
-    throw new InputError('run-id', `Input 'run-id' must be a numeric workflow run id; got '${runId}'`);
-  }
   return {
     name,
     artifactIds,
@@ -127,6 +123,9 @@ export function findByFor(inputs: DownloadInputs, env: Env): FindByOption {
   }
   if (!inputs.repository)
     throw new InputError('repository', "Input 'repository' is required with 'github-token'");
+  if (!/^[^/\s]+\/[^/\s]+$/.test(inputs.repository)) {
+    throw new InputError('repository', `Input 'repository' must be 'owner/repo'; got '${inputs.repository}'`);
+  }
   if (!inputs.runId || !/^\d+$/.test(inputs.runId)) {
     throw new InputError(
       'run-id',
