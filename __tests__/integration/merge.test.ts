@@ -301,7 +301,13 @@ describe('downloadArtifacts', () => {
 
     const failing = path.join(work, 'error');
     await expect(
-      downloadArtifacts({ ...options(), path: failing, pattern: 'p-*', mergeMultiple: true, conflict: 'error' }),
+      downloadArtifacts({
+        ...options(),
+        path: failing,
+        pattern: 'p-*',
+        mergeMultiple: true,
+        conflict: 'error',
+      }),
     ).rejects.toMatchObject({
       code: 'ERR_FERRY_CONFLICT',
       message: expect.stringMatching(/'shared\.txt' already exists.*policy is 'error'/),
