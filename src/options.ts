@@ -34,7 +34,10 @@ export interface ArtifactClientOptions {
   chunkSize?: number;
   /** gzip/deflate level 0–9. @default 6 */
   compressionLevel?: number;
-  /** Days to keep the artifact; 0 or unset means the server default. */
+  /**
+   * Days to keep the artifact, 1 to 400 (GitHub's longest; the repository setting may cap it
+   * lower); 0 or unset means the server default.
+   */
   retentionDays?: number;
   /** Proxy settings; see `proxySettingsFromEnv`. */
   proxy?: ProxySettings;
@@ -81,6 +84,8 @@ export interface NormalizedOptions {
 export const DEFAULT_CONCURRENCY = 8;
 export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
 export const MAX_CHUNK_SIZE = 256 * 1024 * 1024;
+/** The longest retention GitHub allows (a repository setting of up to 400 days; 90 by default). */
+export const MAX_RETENTION_DAYS = 400;
 
 const KNOWN_KEYS = new Set<string>([
   'backend',
@@ -136,7 +141,7 @@ export function normalizeOptions(
     retentionDays:
       options.retentionDays === undefined || options.retentionDays === 0
         ? undefined
-        : integer('retentionDays', options.retentionDays, 0, 1, 90),
+        : integer('retentionDays', options.retentionDays, 0, 1, MAX_RETENTION_DAYS),
     proxy: objectOption('proxy', options.proxy) ?? {},
     timeoutMs: integer('timeoutMs', options.timeoutMs, 120_000, 1, 24 * 3600_000),
     minBytesPerSecond: integer('minBytesPerSecond', options.minBytesPerSecond, 1024, 0, 1024 ** 3),

@@ -134,11 +134,11 @@ describe('download action (results protocol, ferry serve)', () => {
     ]);
   });
 
-  it('merge-multiple with differing files: conflict error (default) fails naming the file', async () => {
+  it('merge-multiple with differing files: conflict: error (the opt-in) fails naming the file', async () => {
     const out = path.join(work, 'clash-error');
     const step = await runStep(
       'download',
-      { pattern: 'clash-*', path: out, 'merge-multiple': 'true' },
+      { pattern: 'clash-*', path: out, 'merge-multiple': 'true', conflict: 'error' },
       server.env(),
       work,
     );
@@ -149,16 +149,17 @@ describe('download action (results protocol, ferry serve)', () => {
   });
 
   it.each([
+    ['', 'two'],
     ['overwrite', 'two'],
     ['skip', 'one'],
   ])(
-    'merge-multiple with differing files: conflict %s → %s, the same on every run',
+    "merge-multiple with differing files: conflict '%s' → %s (empty: the default, overwrite), the same on every run",
     async (conflict, expected) => {
       for (let run = 0; run < 2; run++) {
-        const out = path.join(work, `clash-${conflict}-${run}`);
+        const out = path.join(work, `clash-${conflict || 'default'}-${run}`);
         const step = await runStep(
           'download',
-          { pattern: 'clash-*', path: out, 'merge-multiple': 'true', conflict },
+          { pattern: 'clash-*', path: out, 'merge-multiple': 'true', ...(conflict ? { conflict } : {}) },
           server.env(),
           work,
         );

@@ -1,12 +1,6 @@
 import path from 'node:path';
-import {
-  booleanInput,
-  choiceInput,
-  expandHome,
-  idListInput,
-  integerInput,
-  retentionDaysInput,
-} from '../../src/action/inputs.js';
+import { booleanInput, choiceInput, expandHome, idListInput, integerInput } from '../../src/action/inputs.js';
+import { retentionDays } from '../../src/action/retention.js';
 import { artifactUrl, bareDigest } from '../../src/action/outputs.js';
 import { byNameThenId, planTargets } from '../../src/action/run-download.js';
 import { formatBytes, progressLine, progressReporter } from '../../src/action/runtime.js';
@@ -35,11 +29,13 @@ describe('input readers', () => {
 
   it('validate numbers, naming the input and the value', () => {
     setInput('retention-days', '0');
-    expect(retentionDaysInput()).toBeUndefined();
+    expect(retentionDays({})).toBeUndefined();
     setInput('retention-days', '90');
-    expect(retentionDaysInput()).toBe(90);
+    expect(retentionDays({})).toBe(90);
     setInput('retention-days', '1e2');
-    expect(() => retentionDaysInput()).toThrow("Input 'retention-days' must be a whole number from 0 to 90");
+    expect(() => retentionDays({})).toThrow(
+      "Input 'retention-days' must be a whole number of days, 0 (the repository default) or more; got '1e2'",
+    );
     setInput('level', '12');
     expect(() => integerInput('level', 6, 0, 9)).toThrow(
       "Input 'level' must be a whole number from 0 to 9; got '12'",

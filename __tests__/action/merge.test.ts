@@ -98,20 +98,29 @@ describe('merge action (results protocol, ferry serve)', () => {
     });
   });
 
-  it('conflict: error (default) fails naming the path; overwrite lets the later artifact win', async () => {
-    const clash = await runStep('merge', { name: 'merged-clash', pattern: 'c-*' }, server.env(), work);
+  it('the same path in two artifacts: the later one (by name) wins by default, as upload-artifact/merge; conflict: error is the opt-in', async () => {
+    const byDefault = await runStep('merge', { name: 'merged-default', pattern: 'c-*' }, server.env(), work);
+    expect(byDefault.code).toBe(0);
+    expect(await download('merged-default')).toEqual({ 'x.txt': 'two' });
+
+    const clash = await runStep(
+      'merge',
+      { name: 'merged-clash', pattern: 'c-*', conflict: 'error' },
+      server.env(),
+      work,
+    );
     expect(clash.code).toBe(1);
     expect(clash.log).toMatch(/::error::.*x\.txt.*'c-1'.*'c-2'/);
     expect(await names()).not.toContain('merged-clash');
 
-    const overwrite = await runStep(
+    const skip = await runStep(
       'merge',
-      { name: 'merged-overwrite', pattern: 'c-*', conflict: 'overwrite' },
+      { name: 'merged-skip', pattern: 'c-*', conflict: 'skip' },
       server.env(),
       work,
     );
-    expect(overwrite.code).toBe(0);
-    expect(await download('merged-overwrite')).toEqual({ 'x.txt': 'two' });
+    expect(skip.code).toBe(0);
+    expect(await download('merged-skip')).toEqual({ 'x.txt': 'one' });
   });
 
   it('delete-merged removes the sources after the merge', async () => {
@@ -144,7 +153,10 @@ describe('merge action (results protocol, ferry serve)', () => {
   });
 
   it.each([
-    [{ 'retention-days': '100' }, "Input 'retention-days' must be a whole number from 0 to 90"],
+    [
+      { 'retention-days': '-3' },
+      "Input 'retention-days' must be a whole number of days, 0 (the repository default) or more; got '-3'",
+    ],
     [{ 'compression-level': '-1' }, "Input 'compression-level' must be a whole number from 0"],
     [{ 'separate-directories': 'maybe' }, "Input 'separate-directories' must be true or false"],
     [{ 'delete-merged': 'sure' }, "Input 'delete-merged' must be true or false"],

@@ -79,8 +79,8 @@ describe('legacy client against ferry serve', () => {
     await expect(uploadArtifact('n', [], work, options({ compressionLevel: Number.NaN }))).rejects.toThrow(
       /compressionLevel.*NaN/,
     );
-    await expect(uploadArtifact('n', [], work, options({ retentionDays: 91 }))).rejects.toThrow(
-      /retentionDays.*91/,
+    await expect(uploadArtifact('n', [], work, options({ retentionDays: 401 }))).rejects.toThrow(
+      /retentionDays.*401/,
     );
     await expect(uploadArtifact('n', [], work, options({ bogus: 1 }))).rejects.toThrow(
       /Option 'bogus' is not a known option/,

@@ -135,13 +135,13 @@ describe('mergeArtifacts', () => {
     expect(again.merged).toEqual(['alpha', 'beta', 'gamma', 'merged']);
   });
 
-  it('differing duplicates: error names both artifacts and the path, creates nothing and keeps the sources', async () => {
+  it("differing duplicates under conflict 'error': names both artifacts and the path, creates nothing and keeps the sources", async () => {
     await upload('x-1', { 'conf.txt': 'one', 'only1.txt': '1' });
     await upload('x-2', { 'conf.txt': 'two', 'only2.txt': '2' });
     await upload('x-3', { 'conf.txt': 'three', 'only3.txt': '3' });
     requests.length = 0;
     await expect(
-      mergeArtifacts('x-merged', { ...options(), pattern: 'x-*', deleteMerged: true }),
+      mergeArtifacts('x-merged', { ...options(), pattern: 'x-*', deleteMerged: true, conflict: 'error' }),
     ).rejects.toMatchObject({
       code: 'ERR_FERRY_CONFLICT',
       message: expect.stringMatching(/'conf\.txt' differs between artifacts 'x-1' and 'x-2'.*'overwrite'/),
@@ -152,15 +152,18 @@ describe('mergeArtifacts', () => {
     expect(await readdir(path.join(work, 'tmp'))).toEqual([]);
   });
 
-  it('overwrite: the later artifact (by name) wins; skip: the first one wins', async () => {
+  it('overwrite (the default): the later artifact (by name) wins; skip: the first one wins', async () => {
     await upload('x-1', { 'conf.txt': 'one', 'only1.txt': '1' });
     await upload('x-3', { 'conf.txt': 'three', 'only3.txt': '3' });
     await upload('x-2', { 'conf.txt': 'two', 'only2.txt': '2' });
+    const byDefault = await mergeArtifacts('default', { ...options(), pattern: 'x-*' });
+    expect(byDefault.merged).toEqual(['x-1', 'x-2', 'x-3']);
     const later = await mergeArtifacts('later', { ...options(), pattern: 'x-*', conflict: 'overwrite' });
     const first = await mergeArtifacts('first', { ...options(), pattern: 'x-*', conflict: 'skip' });
     expect(later.merged).toEqual(['x-1', 'x-2', 'x-3']);
     expect(first.merged).toEqual(['x-1', 'x-2', 'x-3']);
     for (const [name, expected] of [
+      ['default', 'three'],
       ['later', 'three'],
       ['first', 'one'],
     ] as const) {
@@ -319,7 +322,7 @@ describe('downloadArtifacts', () => {
     ).rejects.toMatchObject({ code: 'ERR_FERRY_INVALID_OPTION' });
   });
 
-  it('pattern + mergeMultiple: error by default (identical files are fine), overwrite = last by name, skip = first', async () => {
+  it('pattern + mergeMultiple: overwrite by default = last by name, skip = first, error (identical files are fine)', async () => {
     await upload('p-b', { 'shared.txt': 'from b', 'same.txt': 'same', 'b.txt': 'b' });
     await upload('p-a', { 'shared.txt': 'from a', 'same.txt': 'same', 'a.txt': 'a' });
     await upload('p-c', { 'shared.txt': 'from c', 'same.txt': 'same', 'c.txt': 'c' });
@@ -327,7 +330,13 @@ describe('downloadArtifacts', () => {
 
     const failing = path.join(work, 'error');
     await expect(
-      downloadArtifacts({ ...options(), path: failing, pattern: 'p-*', mergeMultiple: true }),
+      downloadArtifacts({
+        ...options(),
+        path: failing,
+        pattern: 'p-*',
+        mergeMultiple: true,
+        conflict: 'error',
+      }),
     ).rejects.toMatchObject({
       code: 'ERR_FERRY_CONFLICT',
       message: expect.stringMatching(/'shared\.txt' already exists.*policy is 'error'/),
@@ -338,16 +347,17 @@ describe('downloadArtifacts', () => {
     );
 
     for (const [conflict, winner] of [
+      [undefined, 'from c'],
       ['overwrite', 'from c'],
       ['skip', 'from a'],
     ] as const) {
-      const target = path.join(work, conflict);
+      const target = path.join(work, conflict ?? 'default');
       const { downloads } = await downloadArtifacts({
         ...options(),
         path: target,
         pattern: 'p-*',
         mergeMultiple: true,
-        conflict,
+        ...(conflict === undefined ? {} : { conflict }),
       });
       expect(downloads.map((d) => [d.name, d.downloadPath])).toEqual([
         ['p-a', target],
@@ -362,7 +372,13 @@ describe('downloadArtifacts', () => {
     const same = path.join(work, 'same');
     await upload('q-1', { 'same.txt': 'same', '1.txt': '1' });
     await upload('q-2', { 'same.txt': 'same', '2.txt': '2' });
-    const ok = await downloadArtifacts({ ...options(), path: same, pattern: 'q-*', mergeMultiple: true });
+    const ok = await downloadArtifacts({
+      ...options(),
+      path: same,
+      pattern: 'q-*',
+      mergeMultiple: true,
+      conflict: 'error',
+    });
     expect(ok.downloads.map((d) => d.fileCount)).toEqual([2, 1]);
     expect((await readdir(same)).sort()).toEqual(['1.txt', '2.txt', 'same.txt']);
   });
@@ -406,7 +422,7 @@ describe('downloadArtifacts', () => {
         ['dup', newer.id],
       ]);
       expect(downloads.map((d) => d.digest)).toEqual([older.digest, newer.digest]);
-      // Same name, same directory; the shared file is identical, so the default 'error' is satisfied.
+      // Same name, same directory: applied older first, so the newer one's files win.
       expect(await hashTree(target)).toEqual(
         hashesOf({ 'dup/old.txt': 'v1', 'dup/new.txt': 'v2', 'dup/common.txt': 'common' }),
       );

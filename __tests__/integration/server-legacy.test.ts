@@ -226,6 +226,44 @@ describe('legacy server: artifacts (create / list / patch)', () => {
     });
   });
 
+  it('lists several uploads to one name with the total size of the files it holds, not the last upload only', async () => {
+    const { server } = await start();
+    const patch = async (size: number): Promise<number> => {
+      const url = new URL(artifactsUrl(server, '42'));
+      url.searchParams.append('artifactName', 'merged');
+      const res = await rawRequest('PATCH', url, {
+        headers: { 'Content-Type': 'application/json' },
+        body: json({ Size: size }),
+      });
+      expect(res.status).toBe(200);
+      return res.json<ArtifactJson>().size;
+    };
+    const listedSize = async (): Promise<number> => {
+      const res = await rawRequest('GET', `${artifactsUrl(server, '42')}&artifactName=merged`);
+      return (res.json<ListJson<ArtifactJson>>().value[0] as ArtifactJson).size;
+    };
+    // First upload: 100 bytes plain and a gzip file of 300 original bytes; it reports 400.
+    const first = await containerFor(server, '42', 'merged');
+    expect((await putChunk(first, 'merged/a.txt', Buffer.alloc(100, 'a'))).status).toBe(200);
+    const zipped = gzipSync(Buffer.alloc(300, 'b'));
+    expect((await putChunk(first, 'merged/b.txt', zipped, { gzip: true, fileLength: 300 })).status).toBe(200);
+    expect(await patch(400)).toBe(400);
+    // Second upload to the same name: one new file of 50 bytes; it reports only its own 50.
+    const second = await containerFor(server, '42', 'merged');
+    expect((await putChunk(second, 'merged/c.txt', Buffer.alloc(50, 'c'))).status).toBe(200);
+    expect(await patch(50)).toBe(450);
+    expect(await listedSize()).toBe(450);
+    // Third upload replaces a.txt with 10 bytes: each path counts once, with its latest bytes.
+    const third = await containerFor(server, '42', 'merged');
+    expect((await putChunk(third, 'merged/a.txt', Buffer.alloc(10, 'A'))).status).toBe(200);
+    expect(await patch(10)).toBe(360);
+    // A repeated PATCH (a retry) changes nothing; a larger reported size (files that failed to
+    // upload count too) is kept.
+    expect(await patch(10)).toBe(360);
+    expect(await patch(1000)).toBe(1000);
+    expect(await listedSize()).toBe(1000);
+  });
+
   it('answers an empty run with count 0 (not 404) and unknown artifacts on PATCH with 404 JSON', async () => {
     const { server } = await start();
     const empty = await rawRequest('GET', artifactsUrl(server, '7'));

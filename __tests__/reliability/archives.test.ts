@@ -18,6 +18,7 @@ import { downloadArtifact, downloadArtifacts, uploadArtifact, isFerryError } fro
 import type { FerryError, FerryErrorCode } from '../../src/errors.js';
 import { main as cliMain } from '../../src/cli/main.js';
 import { runDownload } from '../../src/action/run-download.js';
+import { artifactDirectory, windowsNameProblem } from '../../src/merge/download-many.js';
 import { extractZip, type ExtractOptions } from '../../src/pack/zip/index.js';
 import { startFixture, type ServerFixture } from '../helpers/server-fixture.js';
 import { runtimeJwt } from '../helpers/jwt.js';
@@ -863,23 +864,29 @@ describe('P08 server-supplied artifact names used as directories', () => {
     name: 'good',
     body: buildZip([{ name: 'g.txt', data: 'good' }]),
   });
+  // Unsafe on every platform: refused before anything is downloaded.
   const hostileNames: Array<[string, RegExp]> = [
     ['..', /'\.\.' segment/],
     ['.', /names the target directory itself/],
     ['a/b', /path separator '\/'/],
     ['..\\..\\x', /path separator '\\'/],
     ['/etc', /path separator '\/'/],
-    ['CON', /reserved device name/],
-    ['nul.txt', /reserved device name/],
     ['x\0y', /control character '\\0'/],
     ['tab\there', /control character '\\t'/],
-    ['trail.', /ends in a dot or a space/],
     ['c:d', /starts with a drive letter/],
-    ['name:stream', /contains ':'/],
     ['', /it is empty/],
   ];
+  // Unsafe only where files land on Windows: refused there, downloaded (with a warning) elsewhere,
+  // as download-artifact downloads them.
+  const windowsOnlyNames: Array<[string, RegExp]> = [
+    ['CON', /reserved device name/],
+    ['nul.txt', /reserved device name/],
+    ['trail.', /ends in a dot or a space/],
+    ['name:stream', /contains ':'/],
+  ];
+  const refusedHere = process.platform === 'win32' ? [...hostileNames, ...windowsOnlyNames] : hostileNames;
 
-  test.each(hostileNames)(
+  test.each(refusedHere)(
     '[P08] a listed artifact named %j: refused before anything is downloaded; nothing written anywhere',
     async (name, pattern) => {
       const s = await scene();
@@ -903,7 +910,55 @@ describe('P08 server-supplied artifact names used as directories', () => {
     },
   );
 
-  test.each([['CON'], ['trail.'], ['c:d']])(
+  test.each(windowsOnlyNames)(
+    '[P08] a listed artifact named %j is refused by the Windows rules, which apply where files land on Windows',
+    (name, pattern) => {
+      let thrown: unknown;
+      try {
+        artifactDirectory(work, name, 'win32');
+      } catch (error: unknown) {
+        thrown = error;
+      }
+      expect(thrown).toMatchObject({ code: 'ERR_FERRY_UNSAFE_PATH' });
+      expect((thrown as Error).message).toMatch(pattern);
+      expect((thrown as Error).message).toMatch(/cannot be used as a directory name/);
+      expect(windowsNameProblem(name)).toMatch(pattern);
+      expect(windowsNameProblem('build-linux')).toBeUndefined();
+    },
+  );
+
+  (process.platform === 'win32' ? test.skip : test).each(windowsOnlyNames)(
+    '[P08] off Windows, a listed artifact named %j downloads into its own directory, with a warning',
+    async (name) => {
+      const s = await scene();
+      const server = await startHostileResults([
+        good(),
+        { id: 2, name, body: buildZip([{ name: 'inside.txt', data: 'inside' }]) },
+      ]);
+      const warnings: string[] = [];
+      try {
+        const { downloads } = await downloadArtifacts({
+          ...clientOptions(s, server.url),
+          path: s.target,
+          logger: { debug: () => {}, info: () => {}, warn: (m) => warnings.push(m), error: () => {} },
+        });
+        expect(downloads.map((d) => [d.name, d.downloadPath])).toEqual(
+          [
+            ['good', path.join(s.target, 'good')],
+            [name, path.join(s.target, name)],
+          ].sort((a, b) => ((a[0] as string) < (b[0] as string) ? -1 : 1)),
+        );
+        expect(await readFile(path.join(s.target, name, 'inside.txt'), 'utf8')).toBe('inside');
+        expect(await readFile(path.join(s.target, 'good', 'g.txt'), 'utf8')).toBe('good');
+        expect(warnings.join('\n')).toContain(`could not be created on Windows`);
+        expect((await readdir(s.base)).sort()).toEqual(['outside', 'target', 'tmp']);
+      } finally {
+        await server.close();
+      }
+    },
+  );
+
+  test.each([['c:d'], ['..']])(
     '[P08] the download action in download-all mode refuses a listed name %j the same way, before any download',
     async (name) => {
       const s = await scene();

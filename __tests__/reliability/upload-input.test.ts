@@ -703,8 +703,12 @@ describe('[P20] globs and if-no-files-found', () => {
 
 describe('[P21] option validation', () => {
   const cases: Array<[string, ArtifactClientOptions, RegExp]> = [
-    ['retention -1', { retentionDays: -1 }, /Option 'retentionDays' must be an integer from 1 to 90; got -1/],
-    ['retention 91', { retentionDays: 91 }, /Option 'retentionDays' .* got 91/],
+    [
+      'retention -1',
+      { retentionDays: -1 },
+      /Option 'retentionDays' must be an integer from 1 to 400; got -1/,
+    ],
+    ['retention 401', { retentionDays: 401 }, /Option 'retentionDays' .* got 401/],
     ['retention NaN', { retentionDays: Number.NaN }, /Option 'retentionDays' .* got NaN/],
     ['retention 1.5', { retentionDays: 1.5 }, /Option 'retentionDays' .* got 1\.5/],
     [
@@ -829,9 +833,9 @@ describe('[P21] option validation', () => {
     const requests = mark();
     const inputs: Array<[Record<string, string>, Record<string, string>, RegExp]> = [
       [
-        { 'retention-days': '91' },
+        { 'retention-days': '-1' },
         {},
-        /Input 'retention-days' must be a whole number from 0 to 90 .*got '91'/,
+        /Input 'retention-days' must be a whole number of days, 0 \(the repository default\) or more; got '-1'/,
       ],
       [{ 'retention-days': 'NaN' }, {}, /Input 'retention-days' .*got 'NaN'/],
       [

@@ -81,12 +81,6 @@ export function choiceInput<T extends string>(name: string, choices: readonly T[
   return found;
 }
 
-/** `retention-days`: 0 (or empty) means the repository default; otherwise 1–90. */
-export function retentionDaysInput(name = 'retention-days'): number | undefined {
-  const days = integerInput(name, 0, 0, 90, 'from 0 to 90 (0 = the repository default)');
-  return days === 0 ? undefined : days;
-}
-
 /** `compression-level`: zlib level 0 (store) to 9 (smallest). */
 export function compressionLevelInput(name = 'compression-level'): number {
   return integerInput(name, 6, 0, 9, 'from 0 (no compression) to 9 (best compression)');

@@ -12,7 +12,7 @@ import {
 } from '../client.js';
 import { isFerryError } from '../errors.js';
 import type { ArtifactClientOptions } from '../options.js';
-import { artifactDirectory } from '../merge/download-many.js';
+import { artifactDirectory, windowsNameProblem } from '../merge/download-many.js';
 import { compileNamePattern } from '../merge/name-pattern.js';
 import {
   booleanInput,
@@ -70,14 +70,10 @@ export function readDownloadInputs(env: Env): DownloadInputs {
   const rawPath = rawInput('path') || env['GITHUB_WORKSPACE'] || process.cwd();
   const githubToken = optionalInput('github-token');
   mask(githubToken);
+  // 'repository' and 'run-id' are checked where they are used, with 'github-token' (findByFor):
+  // without a token download-artifact ignores them, whatever they hold.
   const repository = optionalInput('repository') ?? env['GITHUB_REPOSITORY'];
-  if (repository !== undefined && !/^[^/\s]+\/[^/\s]+$/.test(repository)) {
-    throw new InputError('repository', `Input 'repository' must be 'owner/repo'; got '${repository}'`);
-  }
   const runId = optionalInput('run-id') ?? env['GITHUB_RUN_ID'];
-  if (runId !== undefined && rawInput('run-id') !== '' && !/^\d+$/.test(runId)) {
-    throw new InputError('run-id', `Input 'run-id' must be a numeric workflow run id; got '${runId}'`);
-  }
   return {
     name,
     artifactIds,
@@ -89,7 +85,7 @@ export function readDownloadInputs(env: Env): DownloadInputs {
     runId,
     skipDecompress: booleanInput('skip-decompress', false),
     digestMismatch: choiceInput('digest-mismatch', DIGEST_MISMATCH, 'error'),
-    conflict: choiceInput('conflict', CONFLICT, 'error'),
+    conflict: choiceInput('conflict', CONFLICT, 'overwrite'),
     symlinks: choiceInput('symlinks', DOWNLOAD_SYMLINKS, 'refuse'),
     limits: limitInputs(),
   };
@@ -127,6 +123,9 @@ export function findByFor(inputs: DownloadInputs, env: Env): FindByOption {
   }
   if (!inputs.repository)
     throw new InputError('repository', "Input 'repository' is required with 'github-token'");
+  if (!/^[^/\s]+\/[^/\s]+$/.test(inputs.repository)) {
+    throw new InputError('repository', `Input 'repository' must be 'owner/repo'; got '${inputs.repository}'`);
+  }
   if (!inputs.runId || !/^\d+$/.test(inputs.runId)) {
     throw new InputError(
       'run-id',
@@ -185,8 +184,16 @@ export function planTargets(
         );
       }
     }
-    // Listed names are data: one portable directory name each, or nothing is downloaded.
-    return { name: a.name, id: a.id, target: artifactDirectory(root, directory) };
+    // Listed names are data: one safe directory name each, or nothing is downloaded. Names only
+    // Windows cannot hold are refused on Windows and downloaded elsewhere, with a warning.
+    const target = artifactDirectory(root, directory);
+    const problem = process.platform === 'win32' ? undefined : windowsNameProblem(directory);
+    if (problem !== undefined) {
+      core.warning(
+        `Artifact '${a.name}' is downloaded to ${target}, a directory that could not be created on Windows (${problem})`,
+      );
+    }
+    return { name: a.name, id: a.id, target };
   });
 }
 

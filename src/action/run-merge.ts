@@ -1,14 +1,8 @@
 import * as core from '@actions/core';
 import { mergeArtifacts } from '../merge/index.js';
-import {
-  booleanInput,
-  choiceInput,
-  compressionLevelInput,
-  CONFLICT,
-  retentionDaysInput,
-  stringInput,
-} from './inputs.js';
+import { booleanInput, choiceInput, compressionLevelInput, CONFLICT, stringInput } from './inputs.js';
 import { setArtifactOutputs } from './outputs.js';
+import { retentionDays } from './retention.js';
 import { actionOptions, formatBytes, type Env } from './runtime.js';
 
 export interface MergeInputs {
@@ -23,22 +17,22 @@ export interface MergeInputs {
 }
 
 /** Every input of upload-artifact/merge v7 with its defaults, plus Ferry's `conflict`. */
-export function readMergeInputs(): MergeInputs {
+export function readMergeInputs(env: Env = process.env): MergeInputs {
   return {
     name: stringInput('name', 'merged-artifacts'),
     pattern: stringInput('pattern', '*'),
     separateDirectories: booleanInput('separate-directories', false),
-    retentionDays: retentionDaysInput(),
+    retentionDays: retentionDays(env),
     compressionLevel: compressionLevelInput(),
     deleteMerged: booleanInput('delete-merged', false),
     includeHiddenFiles: booleanInput('include-hidden-files', false),
-    conflict: choiceInput('conflict', CONFLICT, 'error'),
+    conflict: choiceInput('conflict', CONFLICT, 'overwrite'),
   };
 }
 
 /** `merge/action.yml`: mergeArtifacts → outputs. */
 export async function runMerge(env: Env = process.env): Promise<void> {
-  const inputs = readMergeInputs();
+  const inputs = readMergeInputs(env);
   core.info(`Merging artifacts matching '${inputs.pattern}' into '${inputs.name}'`);
   const result = await mergeArtifacts(inputs.name, {
     ...actionOptions(env),

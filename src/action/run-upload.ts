@@ -2,17 +2,10 @@ import * as core from '@actions/core';
 import os from 'node:os';
 import path from 'node:path';
 import { uploadArtifact, type UploadArtifactOptions } from '../client.js';
-import { retentionLimitFromEnvironment } from '../environment.js';
 import { globFiles } from '../pack/glob.js';
-import {
-  booleanInput,
-  choiceInput,
-  compressionLevelInput,
-  requiredInput,
-  retentionDaysInput,
-  stringInput,
-} from './inputs.js';
+import { booleanInput, choiceInput, compressionLevelInput, requiredInput, stringInput } from './inputs.js';
 import { setArtifactOutputs } from './outputs.js';
+import { retentionDays } from './retention.js';
 import { actionOptions, formatBytes, type Env } from './runtime.js';
 
 export const IF_NO_FILES_FOUND = ['warn', 'error', 'ignore'] as const;
@@ -33,12 +26,12 @@ export interface UploadInputs {
 }
 
 /** Every input of upload-artifact v7 with its defaults, plus Ferry's extras; all validated up front. */
-export function readUploadInputs(): UploadInputs {
+export function readUploadInputs(env: Env = process.env): UploadInputs {
   return {
     name: stringInput('name', 'artifact'),
     path: requiredInput('path'),
     ifNoFilesFound: choiceInput('if-no-files-found', IF_NO_FILES_FOUND, 'warn'),
-    retentionDays: retentionDaysInput(),
+    retentionDays: retentionDays(env),
     compressionLevel: compressionLevelInput(),
     overwrite: booleanInput('overwrite', false),
     includeHiddenFiles: booleanInput('include-hidden-files', false),
@@ -51,7 +44,7 @@ export function readUploadInputs(): UploadInputs {
 
 /** `uses: ./` (upload): search → uploadArtifact → outputs. */
 export async function runUpload(env: Env = process.env): Promise<void> {
-  const inputs = readUploadInputs();
+  const inputs = readUploadInputs(env);
 
   const found = await globFiles(inputs.path, {
     cwd: process.cwd(),
@@ -100,19 +93,10 @@ export async function runUpload(env: Env = process.env): Promise<void> {
     }
   }
 
-  let retentionDays = inputs.retentionDays;
-  const limit = retentionLimitFromEnvironment(env);
-  if (retentionDays !== undefined && limit !== undefined && limit > 0 && retentionDays > limit) {
-    core.warning(
-      `Input 'retention-days' (${retentionDays}) exceeds the repository's limit of ${limit} days; using ${limit}`,
-    );
-    retentionDays = limit;
-  }
-
   const options: UploadArtifactOptions = {
     ...actionOptions(env),
     compressionLevel: inputs.compressionLevel,
-    ...(retentionDays !== undefined ? { retentionDays } : {}),
+    ...(inputs.retentionDays !== undefined ? { retentionDays: inputs.retentionDays } : {}),
     ...(inputs.overwrite ? { overwrite: true } : {}),
     symlinks: inputs.symlinks,
     preservePermissions: inputs.preservePermissions,

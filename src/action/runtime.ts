@@ -3,6 +3,7 @@ import { fromEnvironment } from '../environment.js';
 import { isFerryError } from '../errors.js';
 import { redactText } from '../transport/redact.js';
 import type { ArtifactClientOptions } from '../options.js';
+import { forAction } from './hints.js';
 import type { Logger, ProgressCallback, ProgressEvent } from '../types.js';
 
 /** Minimum time between two progress lines of one artifact. */
@@ -37,11 +38,12 @@ export function mask(secret: string | undefined): void {
 const SIGNATURE = /[?&](?:sig|signature|x-amz-signature)=([^&\s"'#]+)/gi;
 
 /**
- * Makes a line safe for the step log: the runner is told to mask any signature value found (so it
- * is hidden wherever else it may appear), then the line itself is scrubbed, so not even the raw
- * stdout the runner reads carries a secret.
+ * Makes a line right for the step log: advice names the Action's inputs (see hints.ts), and the
+ * line is safe: the runner is told to mask any signature value found (so it is hidden wherever
+ * else it may appear), then the line itself is scrubbed, so not even the raw stdout the runner
+ * reads carries a secret.
  */
-function maskSignatures(message: string): string {
+function forStepLog(message: string): string {
   for (const match of message.matchAll(SIGNATURE)) {
     const value = decodeSafely(match[1] as string);
     if (value !== '***' && value !== '%2A%2A%2A') {
@@ -49,7 +51,7 @@ function maskSignatures(message: string): string {
       mask(value);
     }
   }
-  return redactText(message);
+  return redactText(forAction(message));
 }
 
 function decodeSafely(text: string): string {
@@ -62,10 +64,10 @@ function decodeSafely(text: string): string {
 
 export function actionLogger(): Logger {
   return {
-    debug: (m) => core.debug(maskSignatures(m)),
-    info: (m) => core.info(maskSignatures(m)),
-    warn: (m) => core.warning(maskSignatures(m)),
-    error: (m) => core.error(maskSignatures(m)),
+    debug: (m) => core.debug(forStepLog(m)),
+    info: (m) => core.info(forStepLog(m)),
+    warn: (m) => core.warning(forStepLog(m)),
+    error: (m) => core.error(forStepLog(m)),
   };
 }
 
@@ -117,6 +119,6 @@ export async function runAction(body: () => Promise<void>): Promise<void> {
   } catch (error: unknown) {
     const message = error instanceof Error ? error.message : String(error);
     if (isFerryError(error)) core.debug(`Error code ${error.code}`);
-    core.setFailed(maskSignatures(message));
+    core.setFailed(forStepLog(message));
   }
 }

@@ -36,14 +36,16 @@ export interface DownloadArtifactsOptions extends Omit<DownloadArtifactOptions, 
   artifactIds?: number[];
   /**
    * Download every artifact straight into `path` instead of `path/<artifact name>`. Artifacts
-   * are applied one after the other, sorted by name then id, so `'overwrite'` (the last wins)
-   * and `'skip'` (the first wins) give the same result on every run.
+   * are applied one after the other, sorted by name then id, so under `'overwrite'` (the
+   * default, as download-artifact's `merge-multiple`) the artifact last in that order wins, and
+   * under `'skip'` the first: the same result on every run.
    * @default false
    */
   mergeMultiple?: boolean;
   /**
    * A file that already exists (from an earlier artifact or from before): see `ConflictPolicy`.
-   * @default 'error' when several artifacts share a directory (mergeMultiple, or one name twice), else 'overwrite'
+   * `'error'` is the opt-in for artifacts that must not overlap.
+   * @default 'overwrite'
    */
   conflict?: ConflictPolicy;
   /**
@@ -155,8 +157,18 @@ export async function downloadArtifacts(
       const destinations = selected.map((a) =>
         mergeMultiple || single ? root : artifactDirectory(root, a.name),
       );
-      const shared = new Set(destinations).size < destinations.length;
-      const policy: ConflictPolicy = conflict ?? (shared ? 'error' : 'overwrite');
+      if (!mergeMultiple && !single && process.platform !== 'win32') {
+        for (const a of selected) {
+          const problem = windowsNameProblem(a.name);
+          if (problem !== undefined) {
+            ctx.logger.warn(
+              `The directory of artifact ${printable(a.name)} could not be created on Windows (${problem}); a Windows runner refuses this artifact`,
+            );
+          }
+        }
+      }
+      // What download-artifact does: a later artifact's file replaces an earlier one's.
+      const policy: ConflictPolicy = conflict ?? 'overwrite';
 
       // Artifacts sharing a destination write in list order: each waits for the previous one.
       const previousWriter = new Map<string, Promise<void>>();
@@ -261,13 +273,18 @@ function track<T>(list: T[], item: T): T {
 
 /**
  * `root/<name>` for an artifact name taken from a listing (another run's, a fork's, or a hostile
- * server's: data, not a path). The name must be exactly one portable directory name: no `/` or
- * `\\`, not empty, `.` or `..`, no control characters, and none of what Windows cannot hold
- * (`:`, reserved device names such as `CON` or `nul.txt`, a trailing dot or space) on any
- * platform, so a download behaves the same on every runner. Throws `ERR_FERRY_UNSAFE_PATH`
- * naming the artifact; nothing has been downloaded at that point.
+ * server's: data, not a path). The name must be exactly one directory name: no `/` or `\\`, not
+ * empty, `.` or `..`, no control characters, no drive letter. What only Windows cannot hold (`:`,
+ * reserved device names such as `CON` or `nul.txt`, a trailing dot or space) is refused only
+ * where the files land on Windows (`platform`): elsewhere such a directory is harmless, and
+ * download-artifact downloads it (see {@link windowsNameProblem} for the warning). Throws
+ * `ERR_FERRY_UNSAFE_PATH` naming the artifact; nothing has been downloaded at that point.
  */
-export function artifactDirectory(root: string, name: string): string {
+export function artifactDirectory(
+  root: string,
+  name: string,
+  platform: NodeJS.Platform = process.platform,
+): string {
   const refuse = (reason: string, cause?: unknown): FerryError =>
     new FerryError(
       'ERR_FERRY_UNSAFE_PATH',
@@ -279,14 +296,28 @@ export function artifactDirectory(root: string, name: string): string {
   const separator = [...name].find((ch) => ch === '/' || ch === '\\');
   if (separator !== undefined) throw refuse(`it contains the path separator ${describeCharacter(separator)}`);
   try {
-    // Windows rules everywhere: the same artifacts must download the same way on every runner.
-    resolveInside(root, name, 'win32');
+    resolveInside(root, name, platform);
   } catch (error: unknown) {
     const prefix = `Unsafe path ${printable(name)}: `;
     const message = error instanceof Error ? error.message : String(error);
     throw refuse(message.startsWith(prefix) ? message.slice(prefix.length) : message, error);
   }
   return path.join(root, name);
+}
+
+/**
+ * Why `name` could not be a directory on Windows (a reserved device name, `:`, a trailing dot or
+ * space), or undefined when it could. For a warning where the name is used on another platform.
+ */
+export function windowsNameProblem(name: string): string | undefined {
+  try {
+    resolveInside('/', name, 'win32');
+    return undefined;
+  } catch (error: unknown) {
+    const message = error instanceof Error ? error.message : String(error);
+    const prefix = `Unsafe path ${printable(name)}: `;
+    return message.startsWith(prefix) ? message.slice(prefix.length) : message;
+  }
 }
 
 function invalid(option: string, message: string): ValidationError {

@@ -31,11 +31,11 @@ export interface MergeArtifactsOptions extends ArtifactClientOptions {
   /** Delete the merged artifacts once the new one is finalized (never before). @default false */
   deleteMerged?: boolean;
   /**
-   * The same path in several artifacts with different content: `'error'` fails naming both
-   * artifacts and the path (before anything is created), `'overwrite'` keeps the later artifact's
-   * file (artifacts are taken by name, then id), `'skip'` the earlier one. Identical files are
-   * always fine.
-   * @default 'error'
+   * The same path in several artifacts with different content: `'overwrite'` keeps the later
+   * artifact's file (artifacts are taken by name, then id; what upload-artifact/merge does, in a
+   * fixed order), `'skip'` the earlier one, `'error'` fails naming both artifacts and the path
+   * (before anything is created). Identical files are always fine.
+   * @default 'overwrite'
    */
   conflict?: ConflictPolicy;
   /** Keep paths with a segment starting with `.` (dropped by default, as upload-artifact/merge does). @default false */
@@ -91,7 +91,7 @@ export async function mergeArtifacts(
   const { pattern, separateDirectories, deleteMerged, conflict, includeHiddenFiles, ...rest } = options;
   const opts = normalizeOptions(rest);
   validateArtifactName(name);
-  const policy = checkConflictPolicy(conflict) ?? 'error';
+  const policy = checkConflictPolicy(conflict) ?? 'overwrite';
   for (const [option, value] of Object.entries({ separateDirectories, deleteMerged, includeHiddenFiles })) {
     if (value !== undefined && typeof value !== 'boolean') {
       throw new ValidationError('ERR_FERRY_INVALID_OPTION', `Option '${option}' must be a boolean`, {

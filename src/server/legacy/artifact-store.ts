@@ -213,7 +213,12 @@ export class ArtifactStore {
   }
 
   /**
-   * Records the final size the client reports; `undefined` when the artifact does not exist.
+   * Records the artifact's size when a client finalizes an upload; `undefined` when the artifact
+   * does not exist. A client reports the size of its own upload only, but several uploads to one
+   * name merge into one artifact, so the size kept is the total of the files the container holds
+   * (see ContainerItems.originalSize), or the reported size when that is larger: the client also
+   * counts files that failed to upload. A repeated PATCH gives the same size.
+   *
    * The PATCH does not say which upload sends it, so it closes every session of the container:
    * a finished upload's files may then be replaced by a later one (v1 merge semantics), and a
    * session that keeps writing afterwards is open again.
@@ -225,9 +230,11 @@ export class ArtifactStore {
     for (const session of this.#sessions.values()) {
       if (session.containerId === existing.containerId) session.closedAt = now;
     }
+    const held = (await this.items(existing.containerId)).originalSize();
     return this.#locks.run(`artifact:${existing.containerId}`, async () => {
       const current = this.#byId.get(existing.containerId) ?? existing;
-      const next: ArtifactRecord = { ...current, size, updatedAt: new Date().toISOString() };
+      const total = Math.max(size, held);
+      const next: ArtifactRecord = { ...current, size: total, updatedAt: new Date().toISOString() };
       await writeJsonAtomic(this.#layout.artifactFile(next.containerId), next);
       this.#byId.set(next.containerId, next);
       return next;

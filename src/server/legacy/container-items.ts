@@ -206,6 +206,16 @@ export class ContainerItems {
     return { files, folders: [...folders].sort(compare) };
   }
 
+  /**
+   * The original size of every complete file, each path counted once (a path uploaded again
+   * counts with its latest bytes): `x-tfs-filelength` when the client sent it, else the stored size.
+   */
+  originalSize(): number {
+    let total = 0;
+    for (const item of this.#items.values()) if (item.complete) total += item.fileLength ?? item.total;
+    return total;
+  }
+
   #put(record: ItemRecord): void {
     if (!this.#items.has(record.path)) {
       for (const folder of ancestors(record.path))
