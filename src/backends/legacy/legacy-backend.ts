@@ -83,7 +83,10 @@ export class LegacyBackend implements Backend {
           await discardBody(res);
           return { count: 0, value: [] };
         }
-        return readJson<ListArtifactsResponse>(res);
+        return readJson<ListArtifactsResponse>(res, {
+          maxBytes: ctx.http.maxResponseBytes,
+          call: 'list artifacts',
+        });
       },
     );
     return Array.isArray(listed.value) ? listed.value : [];

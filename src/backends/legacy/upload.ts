@@ -1,4 +1,5 @@
 import { discardBody, readJson } from '../../transport/body.js';
+import { checkCredentialedUrl } from '../../transport/url-policy.js';
 import type { RequestSpec } from '../../transport/http-manager.js';
 import { stat } from 'node:fs/promises';
 import { FerryError, isFerryError } from '../../errors.js';
@@ -63,9 +64,15 @@ export async function uploadLegacy(
               }
             : undefined,
     },
-    (res) => readJson<ArtifactResponse>(res),
+    (res) =>
+      readJson<ArtifactResponse>(res, {
+        maxBytes: ctx.http.maxResponseBytes,
+        call: 'create artifact container',
+        context,
+      }),
   );
   const containerUrl = created.fileContainerResourceUrl;
+  if (containerUrl) checkCredentialedUrl(containerUrl, config, 'the fileContainerResourceUrl', context);
   if (!containerUrl) {
     throw new FerryError(
       'ERR_FERRY_PROTOCOL',
