@@ -95,8 +95,9 @@ export function readLimitedBody(res: IncomingMessage, limit: JsonLimit): Promise
       kept += chunk.length;
       if (kept > limit.maxBytes) {
         res.off('data', onData);
-        res.destroy();
+        // Settled before destroying: destroy() emits 'aborted' at once.
         reject(tooLarge());
+        res.destroy();
         return;
       }
       chunks.push(chunk);

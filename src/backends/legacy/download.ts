@@ -326,7 +326,7 @@ async function saveResponse(
     watchdog.add(chunk.length);
     if (bound !== undefined && received > bound && overrun === undefined) {
       overrun = responseTooLarge(
-        `The download of '${printable(file.artifactPath)}'`,
+        `The download of ${printable(file.artifactPath)}`,
         bound,
         'the listed fileLength',
         context,
