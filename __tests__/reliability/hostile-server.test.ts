@@ -11,6 +11,8 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -365,6 +367,88 @@ describe('[X19] The legacy container listing is streamed, each item capped', () 
       expect(server.listings).toBe(RETRY.maxAttempts);
     }
   });
+});
+
+/** Runs the built library's download in a child process (children/resources-ops.mjs) and returns its report. */
+function childDownload(
+  options: ArtifactClientOptions,
+  target: string,
+): Promise<{ results: Array<{ ok: boolean; error?: { code?: string } }>; maxRssMiB: number }> {
+  const spec = JSON.stringify({ ops: [{ op: 'download', name: 'art', path: target, options }] });
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [path.resolve('__tests__/reliability/children/resources-ops.mjs'), spec],
+      {
+        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: work },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.on('error', reject);
+    child.on('close', () => {
+      try {
+        resolve(JSON.parse(stdout.trim().split('\n').pop() ?? '') as never);
+      } catch (error: unknown) {
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
+  });
+}
+
+describe('[X19] Memory of a 50,000-file listing (built library in a child process)', () => {
+  // Before streaming, this listing (24 MiB of JSON) peaked at 252 MiB; streamed, at 135 MiB
+  // (66 MiB of it is Node and Ferry loaded, the rest is the per-file download plan).
+  it('[X19] peak RSS stays under 190 MiB while the listing is read and planned', async () => {
+    if (!existsSync(path.resolve('lib/index.js'))) {
+      throw new Error(
+        'lib/ is not built: run `npx tsc -p tsconfig.build.json` (CI builds it before the tests)',
+      );
+    }
+    const files = 50_000;
+    let fileRequests = 0;
+    const server = await legacyServer({
+      listing: (req, res, self) => {
+        const parts = [`{"count":${files},"value":[`];
+        for (let i = 0; i < files; i++) {
+          const item = {
+            containerId: 1,
+            scopeIdentifier: '00000000-0000-0000-0000-000000000000',
+            path: `art/dir${i % 100}/file-${i}.txt`,
+            itemType: 'file',
+            status: 'created',
+            fileLength: 3,
+            dateCreated: '2026-01-01T00:00:00.000Z',
+            dateLastModified: '2026-01-01T00:00:00.000Z',
+            createdBy: '00000000-0000-0000-0000-000000000000',
+            contentLocation: `${self}file/${i}?itemPath=art%2Fdir${i % 100}%2Ffile-${i}.txt`,
+          };
+          parts.push(`${i ? ',' : ''}${JSON.stringify(item)}`);
+        }
+        parts.push(']}');
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(parts.join(''));
+      },
+      // The first file request fails for good: the peak is the listing and the plan, not 50,000 transfers.
+      file: (req, res) => {
+        fileRequests++;
+        res.writeHead(404).end();
+      },
+    });
+    const { parent, target } = await freshTarget();
+    const before = await snapshotTree(parent);
+    const report = await childDownload(
+      { ...legacyOptions(server.url), retry: { maxAttempts: 1 }, concurrency: 1 },
+      target,
+    );
+    expect(report.results[0]?.ok).toBe(false);
+    expect(report.results[0]?.error?.code).toBe('ERR_FERRY_NOT_FOUND');
+    expect(server.listings).toBe(1);
+    expect(fileRequests).toBe(1);
+    expect(report.maxRssMiB).toBeLessThan(190);
+    expect(await snapshotTree(parent)).toEqual(before);
+  }, 60_000);
 });
 
 describe('[X20] A blob download stops at its listed or declared size', () => {
