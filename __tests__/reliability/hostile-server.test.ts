@@ -474,7 +474,7 @@ describe('[X20] A blob download stops at its listed or declared size', () => {
     expect(await readdir(path.join(work, 'tmp'))).toEqual([]);
   });
 
-  it('[X20] a Content-Length beyond the listed size is refused before a byte is read', async () => {
+  it('[X20] a body declaring 3 GiB over a listed 1000 bytes is cut at the listed size', async () => {
     const sent = { bytes: 0 };
     const server = await resultsServer({
       size: 1000,
@@ -500,7 +500,8 @@ describe('[X20] A blob download stops at its listed or declared size', () => {
           if (req.headers['range'] === undefined) {
             // The first answer breaks off after 500 bytes.
             res.writeHead(200, { 'content-length': '1000', etag: '"v1"', 'content-type': 'application/zip' });
-            res.write(body.subarray(0, 500), () => res.destroy());
+            // (after a pause, so the 500 bytes reach the client before the reset even under load).
+            res.write(body.subarray(0, 500), () => setTimeout(() => res.destroy(), 50));
             return;
           }
           res.writeHead(206, { 'content-range': range, 'content-length': '500' });
@@ -511,7 +512,8 @@ describe('[X20] A blob download stops at its listed or declared size', () => {
       const error = await caught(downloadArtifact('art', { ...resultsOptions(server.url), path: target }));
       expect(error.code).toBe('ERR_FERRY_INTEGRITY');
       expect(error.message).toMatch(/unexpected Content-Range/);
-      expect(server.blobs).toBe(2);
+      // The one resume that got the wrong range is not repeated.
+      expect(server.requests.filter((r) => r.headers['range'] !== undefined)).toHaveLength(1);
     }
   });
 });
@@ -828,6 +830,32 @@ describe('[X26] Hostile JSON shapes', () => {
 });
 
 describe('[X27] A server that answers slowly forever', () => {
+  it('[X27] a JSON answer or a legacy listing dripping a byte at a time is dropped as stalled, retries bounded', async () => {
+    const drip = (res: http.ServerResponse, head: string): void => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(head);
+      const timer = setInterval(() => res.write(' '), 50);
+      res.on('close', () => clearInterval(timer));
+    };
+    const stall = { minBytesPerSecond: 1024, stallWindowMs: 300 };
+    const results = await resultsServer({ listing: (res) => drip(res, '{"artifacts":[') });
+    const first = await caught(listArtifacts(resultsOptions(results.url, stall)));
+    expect(first.code).toBe('ERR_FERRY_TIMEOUT');
+    expect(first.message).toMatch(/The ListArtifacts answer stalled/);
+    expect(results.requests).toHaveLength(RETRY.maxAttempts);
+
+    const legacy = await legacyServer({ listing: (req, res) => drip(res, '{"count":1,"value":[') });
+    const { parent, target } = await freshTarget();
+    const before = await snapshotTree(parent);
+    const second = await caught(
+      downloadArtifact('art', { ...legacyOptions(legacy.url, stall), path: target }),
+    );
+    expect(second.code).toBe('ERR_FERRY_TIMEOUT');
+    expect(second.message).toMatch(/The container listing stalled/);
+    expect(legacy.listings).toBe(RETRY.maxAttempts);
+    expect(await snapshotTree(parent)).toEqual(before);
+  });
+
   it('[X27] a blob trickling below the minimum rate is dropped by the stall watchdog within its window, retries bounded', async () => {
     const server = await resultsServer({
       size: 1000,

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { FerryError, type ErrorContext } from '../errors.js';
+import { watchThroughput, type StallPolicy } from './stall-watchdog.js';
 
 /**
  * Past this many bytes a body read only to free its socket (an error page, a redirect, a
@@ -55,6 +56,8 @@ export interface JsonLimit {
   /** The call's name for the message, e.g. `ListArtifacts`. */
   call: string;
   context?: ErrorContext | undefined;
+  /** Minimum throughput: an answer dripping slower than this is dropped as stalled (retryable). */
+  stall?: StallPolicy | undefined;
 }
 
 /**
@@ -88,11 +91,19 @@ export function readLimitedBody(res: IncomingMessage, limit: JsonLimit): Promise
     res.destroy();
     return Promise.reject(tooLarge());
   }
-  return new Promise((resolve, reject) => {
+  let watchdogStop = (): void => undefined;
+  return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let kept = 0;
+    // A small answer dripping a byte a minute never trips the idle timeout: watch the rate too.
+    const watchdog = watchThroughput(limit.stall, `The ${limit.call} answer`, limit.context, (error) => {
+      reject(error);
+      res.destroy();
+    });
+    watchdogStop = watchdog.stop;
     const onData = (chunk: Buffer): void => {
       kept += chunk.length;
+      watchdog.add(chunk.length);
       if (kept > limit.maxBytes) {
         res.off('data', onData);
         // Settled before destroying: destroy() emits 'aborted' at once.
@@ -106,7 +117,7 @@ export function readLimitedBody(res: IncomingMessage, limit: JsonLimit): Promise
     res.once('end', () => resolve(Buffer.concat(chunks, kept)));
     res.once('error', reject);
     res.once('aborted', () => reject(Object.assign(new Error('response aborted'), { code: 'ECONNRESET' })));
-  });
+  }).finally(() => watchdogStop());
 }
 
 export async function readText(res: IncomingMessage, limit?: JsonLimit): Promise<string> {

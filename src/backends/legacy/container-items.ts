@@ -17,6 +17,8 @@ import { responseTooLarge } from '../../transport/body.js';
 export interface ContainerItemsOptions {
   maxItemBytes: number;
   context?: ErrorContext | undefined;
+  /** Called with the size of every chunk read (for a throughput watchdog). */
+  onBytes?: ((bytes: number) => void) | undefined;
 }
 
 const QUOTE = 0x22;
@@ -235,6 +237,7 @@ export async function* streamContainerItems(
 ): AsyncGenerator<unknown, void, undefined> {
   const scanner = new ListingScanner(options);
   for await (const chunk of body) {
+    options.onBytes?.((chunk as Buffer).length);
     const items = scanner.scan(chunk as Buffer);
     for (const item of items) yield item;
   }

@@ -74,7 +74,7 @@ export async function downloadLegacy(
       context,
       call: 'list container items',
     },
-    (res) => readContainerItems(res, config, spec.name, http.maxResponseBytes, context),
+    (res) => readContainerItems(res, config, spec.name, http, context),
   );
 
   const target = path.resolve(spec.targetDirectory);
@@ -151,29 +151,52 @@ async function readContainerItems(
   res: IncomingMessage,
   config: LegacyConfig,
   name: string,
-  maxItemBytes: number,
+  http: OperationContext['http'],
   context: ErrorContext,
 ): Promise<ContainerItemsResponse> {
   const value: ContainerEntry[] = [];
-  for await (const item of streamContainerItems(res, { maxItemBytes, context })) {
-    const entry = item as Partial<ContainerEntry> | null;
-    if (typeof entry !== 'object' || entry === null || entry.itemType !== 'file') continue;
-    if (typeof entry.path !== 'string') continue;
-    if (!entry.path.replace(/\\/g, '/').startsWith(`${name}/`)) continue;
-    const contentLocation = checkCredentialedUrl(
-      entry.contentLocation as string,
-      config,
-      `the contentLocation of '${printable(entry.path)}'`,
-      context,
-    );
-    value.push({
+  // A listing dripping slower than the download minimum is dropped like a stalled file body.
+  const watchdog = watchThroughput(http.stallPolicy, 'The container listing', context, (error) =>
+    res.destroy(error),
+  );
+  const items = streamContainerItems(res, {
+    maxItemBytes: http.maxResponseBytes,
+    context,
+    onBytes: (bytes) => watchdog.add(bytes),
+  });
+  try {
+    for await (const item of items) value.push(...fileEntry(item, config, name, context));
+  } finally {
+    watchdog.stop();
+  }
+  return { count: value.length, value };
+}
+
+/** The item as a file entry of artifact `name` (none if it is not one), its URL checked. */
+function fileEntry(
+  item: unknown,
+  config: LegacyConfig,
+  name: string,
+  context: ErrorContext,
+): ContainerEntry[] {
+  const entry = item as Partial<ContainerEntry> | null;
+  if (typeof entry !== 'object' || entry === null || entry.itemType !== 'file') return [];
+  if (typeof entry.path !== 'string') return [];
+  if (!entry.path.replace(/\\/g, '/').startsWith(`${name}/`)) return [];
+  const contentLocation = checkCredentialedUrl(
+    entry.contentLocation as string,
+    config,
+    `the contentLocation of ${printable(entry.path)}`,
+    context,
+  );
+  return [
+    {
       path: entry.path,
       itemType: 'file',
       ...(validLength(entry.fileLength) ? { fileLength: entry.fileLength } : {}),
       contentLocation,
-    });
-  }
-  return { count: value.length, value };
+    },
+  ];
 }
 
 /** A length a server listed that can be used as one: a whole number of bytes, not negative. */

@@ -69,6 +69,7 @@ export async function uploadLegacy(
         maxBytes: ctx.http.maxResponseBytes,
         call: 'create artifact container',
         context,
+        stall: http.stallPolicy,
       }),
   );
   const containerUrl = created.fileContainerResourceUrl;

@@ -201,8 +201,9 @@ async function fetchOnce(
     }
     const declared =
       res.headers['content-length'] === undefined ? undefined : Number(res.headers['content-length']);
-    // Never past the listed size: a declared length beyond it is refused before reading a byte,
-    // and a body without one (chunked, endless) is cut off the moment it passes it.
+    // Never past the listed size: a body (chunked and endless, or declaring more) is cut off
+    // the moment it passes it. A declared length beyond it is not refused up front: a body
+    // shorter than its declaration is a known fault (X02) that the resume below recovers from.
     const cap = options.listedSize;
     const tooLarge = (): FerryError =>
       responseTooLarge(
@@ -211,10 +212,6 @@ async function fetchOnce(
         "the artifact's listed size",
         options.context,
       );
-    if (cap !== undefined && declared !== undefined && state.received + declared > cap) {
-      res.destroy();
-      throw tooLarge();
-    }
     let overrun: FerryError | undefined;
     let got = 0;
     const handle = await open(file, append ? 'a' : 'w');

@@ -80,7 +80,12 @@ export async function listRunArtifacts(
         operation: ctx.operation,
         context: { operation: 'list', ...(name ? { artifactName: name } : {}) },
       },
-      (res) => readJson<RestList>(res, { maxBytes: ctx.http.maxResponseBytes, call: 'list run artifacts' }),
+      (res) =>
+        readJson<RestList>(res, {
+          maxBytes: ctx.http.maxResponseBytes,
+          call: 'list run artifacts',
+          stall: ctx.http.stallPolicy,
+        }),
     );
     const artifacts = Array.isArray(body.artifacts) ? body.artifacts : [];
     for (const a of artifacts) {

@@ -63,7 +63,12 @@ export class TwirpClient {
 
   /** Every answer is bounded by the option maxResponseBytes (ERR_FERRY_RESPONSE_TOO_LARGE past it). */
   #limit(method: string, options: TwirpCallOptions): JsonLimit {
-    return { maxBytes: this.http.maxResponseBytes, call: method, context: options.context };
+    return {
+      maxBytes: this.http.maxResponseBytes,
+      call: method,
+      context: options.context,
+      stall: this.http.stallPolicy,
+    };
   }
 
   #spec(
