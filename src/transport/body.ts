@@ -120,8 +120,12 @@ export function readLimitedBody(res: IncomingMessage, limit: JsonLimit): Promise
   }).finally(() => watchdogStop());
 }
 
-export async function readText(res: IncomingMessage, limit?: JsonLimit): Promise<string> {
-  return (await (limit ? readLimitedBody(res, limit) : readBody(res))).toString('utf8');
+/** A text answer, bounded like every answer Ferry reads whole (default: 32 MiB). */
+export async function readText(
+  res: IncomingMessage,
+  limit: JsonLimit = { maxBytes: DEFAULT_MAX_RESPONSE_BYTES, call: 'text' },
+): Promise<string> {
+  return (await readLimitedBody(res, limit)).toString('utf8');
 }
 
 /**

@@ -118,7 +118,7 @@ export function checkCredentialedUrl(
 
 /**
  * Validates a list of trusted origins (`scheme://host[:port]`, nothing else) and returns them
- * normalised as URL.origin spells them. `describe` names the option or variable in errors.
+ * normalised as URL.origin spells them. `fail` builds the error naming the option or variable.
  */
 export function parseTrustedOrigins(values: readonly unknown[], fail: (message: string) => Error): string[] {
   return values.map((value) => {
