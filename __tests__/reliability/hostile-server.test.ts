@@ -518,6 +518,25 @@ describe('[X20] A blob download stops at its listed or declared size', () => {
   });
 });
 
+describe('[X20] A 206 nobody asked for', () => {
+  it('[X20] a partial answer to a request without Range is refused, not saved as the whole blob', async () => {
+    const server = await resultsServer({
+      size: 1000,
+      blob: (req, res) => {
+        res.writeHead(206, { 'content-range': 'bytes 0-99/1000', 'content-length': '100' });
+        res.end(Buffer.alloc(100, 0x61));
+      },
+    });
+    const { parent, target } = await freshTarget();
+    const before = await snapshotTree(parent);
+    const error = await caught(downloadArtifact('art', { ...resultsOptions(server.url), path: target }));
+    expect(error.code).toBe('ERR_FERRY_PROTOCOL');
+    expect(error.message).toMatch(/answered HTTP 206, expected 200/);
+    expect(server.blobs).toBe(1);
+    expect(await snapshotTree(parent)).toEqual(before);
+  });
+});
+
 describe('[X21] The runtime token goes only to the runtime origin', () => {
   it('[X21] a foreign fileContainerResourceUrl or contentLocation gets no request and no token; trustedOrigins allows one', async () => {
     const foreign = await serve((req, res) => res.end('{"count":0,"value":[]}'));
