@@ -14,7 +14,7 @@ import https from 'node:https';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -22,6 +22,7 @@ import {
   fromEnvironment,
   isFerryError,
   listArtifacts,
+  uploadArtifact,
   type ArtifactClientOptions,
   type FerryError,
 } from '../../src/index.js';
@@ -573,7 +574,31 @@ describe('[X21] The runtime token goes only to the runtime origin', () => {
     );
   });
 
-  it('[X21] the results protocol never sends the token to the signed URL, and REST redirects drop it', async () => {
+  it('[X21] a legacy upload whose container URL is on another origin sends it no chunk and no token', async () => {
+    const foreign = await serve((req, res) => res.end('{}'));
+    const service = await serve((req, res) => {
+      req.resume();
+      json(res, {
+        name: 'up',
+        containerId: 1,
+        size: 0,
+        type: 'actions_storage',
+        url: '',
+        fileContainerResourceUrl: `${foreign.url}container/1`,
+      });
+    });
+    const source = path.join(work, `src${++sequence}`);
+    await mkdir(source, { recursive: true });
+    await writeFile(path.join(source, 'a.txt'), 'abc');
+    const error = await caught(
+      uploadArtifact('up', [path.join(source, 'a.txt')], source, legacyOptions(service.url)),
+    );
+    expect(error.code).toBe('ERR_FERRY_UNSAFE_URL');
+    expect(service.requests.map((r) => r.method)).toEqual(['POST']);
+    expect(foreign.requests).toHaveLength(0);
+  });
+
+  it('[X21] the results protocol never sends the token to a signed URL on another host', async () => {
     const blobHost = await serve((req, res) => res.end('x'.repeat(1000)));
     const server = await resultsServer({
       signedUrl: () => `${blobHost.url}blob/art?sig=${SENTINEL.sasSignature}`,

@@ -73,7 +73,6 @@ export async function uploadLegacy(
       }),
   );
   const containerUrl = created.fileContainerResourceUrl;
-  if (containerUrl) checkCredentialedUrl(containerUrl, config, 'the fileContainerResourceUrl', context);
   if (!containerUrl) {
     throw new FerryError(
       'ERR_FERRY_PROTOCOL',
@@ -83,6 +82,9 @@ export async function uploadLegacy(
       },
     );
   }
+
+  // Every chunk PUT carries the runtime token: only to the runtime origin (or a trusted one).
+  checkCredentialedUrl(containerUrl, config, 'the fileContainerResourceUrl', context);
 
   if (spec.files.some((f) => f.symlinkTarget !== undefined)) {
     // The file-container protocol has no notion of a link: store what the links point to.
