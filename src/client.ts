@@ -380,6 +380,7 @@ export function createHttpManager(
     stall: { minBytesPerSecond: opts.minBytesPerSecond, windowMs: opts.stallWindowMs },
     retry: opts.retry,
     logger: opts.logger,
+    maxResponseBytes: opts.maxResponseBytes,
   });
 }
 
@@ -400,6 +401,7 @@ function createBackend(
     runtimeUrl: opts.runtimeUrl as string,
     token: opts.runtimeToken,
     runId: opts.runId ?? LOCAL_RUN_ID,
+    trustedOrigins: opts.trustedOrigins,
   });
 }
 

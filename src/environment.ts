@@ -1,6 +1,7 @@
 import { proxySettingsFromEnv } from './transport/proxy.js';
 import { registerSecret } from './transport/redact.js';
 import { ValidationError } from './errors.js';
+import { parseTrustedOrigins } from './transport/url-policy.js';
 import type { ArtifactClientOptions } from './options.js';
 import { printable } from './pack/validate.js';
 
@@ -26,6 +27,8 @@ export function fromEnvironment(
   set('runtimeToken', tokenVariable(env, 'ACTIONS_RUNTIME_TOKEN'));
   set('runId', runIdVariable(env, 'GITHUB_RUN_ID'));
   set('localStore', pathVariable(env, 'FERRY_STORE'));
+  set('maxResponseBytes', byteCountVariable(env, 'FERRY_MAX_RESPONSE_BYTES'));
+  set('trustedOrigins', originsVariable(env, 'FERRY_TRUSTED_ORIGINS'));
   const proxy = proxySettingsFromEnv(env);
   if (proxy.httpProxy || proxy.httpsProxy || proxy.noProxy) options.proxy = proxy;
   return options;
@@ -104,4 +107,23 @@ function pathVariable(env: Record<string, string | undefined>, name: string): st
   if (!value) return undefined;
   if (value.includes('\0') || value.trim() === '') throw badVariable(name, 'a directory path', value);
   return value;
+}
+
+/** A whole number of bytes; the option's own range check names the bounds. */
+function byteCountVariable(env: Record<string, string | undefined>, name: string): number | undefined {
+  const value = env[name]?.trim();
+  if (!value) return undefined;
+  if (!/^\d{1,13}$/.test(value)) throw badVariable(name, 'a whole number of bytes', value);
+  return Number(value);
+}
+
+/** Comma-separated origins, each `scheme://host[:port]`. */
+function originsVariable(env: Record<string, string | undefined>, name: string): string[] | undefined {
+  const value = env[name]?.trim();
+  if (!value) return undefined;
+  const list = value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  return parseTrustedOrigins(list, (message) => badVariable(name, message.replace(/^must /, ''), undefined));
 }

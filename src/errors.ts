@@ -28,7 +28,11 @@ export type FerryErrorCode =
   /** EMFILE/ENFILE: the file-descriptor limit was reached; lower `concurrency` (pack/fs-errors.ts). */
   | 'ERR_FERRY_TOO_MANY_OPEN_FILES'
   /** A file being uploaded contains a token Ferry was given (see allowSecretsInFiles). */
-  | 'ERR_FERRY_SECRET_IN_ARTIFACT';
+  | 'ERR_FERRY_SECRET_IN_ARTIFACT'
+  /** A server sent more than Ferry accepts: a JSON answer over maxResponseBytes, or a body past its declared or listed size. Not retried. */
+  | 'ERR_FERRY_RESPONSE_TOO_LARGE'
+  /** A server pointed Ferry at a URL it will not use: not http(s), credentials in it, https downgraded to http, or an origin not trusted with the token. */
+  | 'ERR_FERRY_UNSAFE_URL';
 
 /** Where an error happened. Every field is optional; the message lists whichever are known. */
 export interface ErrorContext {

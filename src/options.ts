@@ -1,9 +1,11 @@
 import os from 'node:os';
 import path from 'node:path';
 import { ValidationError } from './errors.js';
+import { DEFAULT_MAX_RESPONSE_BYTES } from './transport/body.js';
 import type { ProxySettings } from './transport/proxy.js';
 import { redactingLogger } from './transport/redact.js';
 import type { RetryPolicy } from './transport/retry.js';
+import { parseTrustedOrigins } from './transport/url-policy.js';
 import type { Logger, ProgressCallback } from './types.js';
 import { silentLogger } from './types.js';
 
@@ -54,6 +56,19 @@ export interface ArtifactClientOptions {
   retry?: Partial<RetryPolicy>;
   /** Directory for temporary gzip files. @default os.tmpdir() */
   tempDir?: string;
+  /**
+   * Largest JSON answer accepted from a service (ListArtifacts, GetSignedArtifactURL, REST
+   * listings; for the streamed legacy container listing, each item): more is
+   * ERR_FERRY_RESPONSE_TOO_LARGE, refused while reading. FERRY_MAX_RESPONSE_BYTES.
+   * @default 33554432 (32 MiB)
+   */
+  maxResponseBytes?: number;
+  /**
+   * Origins (`https://host[:port]`) besides the runtime URL's that may receive the runtime token
+   * when the legacy service points container or file URLs at them. Any other origin is refused
+   * (ERR_FERRY_UNSAFE_URL), as is https downgraded to http. FERRY_TRUSTED_ORIGINS (comma-separated).
+   */
+  trustedOrigins?: readonly string[];
   logger?: Logger;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
@@ -76,6 +91,8 @@ export interface NormalizedOptions {
   stallWindowMs: number;
   retry: Partial<RetryPolicy>;
   tempDir: string;
+  maxResponseBytes: number;
+  trustedOrigins: readonly string[];
   logger: Logger;
   onProgress: ProgressCallback | undefined;
   signal: AbortSignal | undefined;
@@ -86,6 +103,8 @@ export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
 export const MAX_CHUNK_SIZE = 256 * 1024 * 1024;
 /** The longest retention GitHub allows (a repository setting of up to 400 days; 90 by default). */
 export const MAX_RETENTION_DAYS = 400;
+/** maxResponseBytes above 1 GiB would let one answer take more memory than a runner has to spare. */
+export const MAX_RESPONSE_BYTES_LIMIT = 1024 * 1024 * 1024;
 
 const KNOWN_KEYS = new Set<string>([
   'backend',
@@ -104,6 +123,8 @@ const KNOWN_KEYS = new Set<string>([
   'stallWindowMs',
   'retry',
   'tempDir',
+  'maxResponseBytes',
+  'trustedOrigins',
   'logger',
   'onProgress',
   'signal',
@@ -148,6 +169,14 @@ export function normalizeOptions(
     stallWindowMs: integer('stallWindowMs', options.stallWindowMs, 60_000, 1, 24 * 3600_000),
     retry: retryOption(options.retry),
     tempDir: path.resolve(optionalString('tempDir', options.tempDir) ?? os.tmpdir()),
+    maxResponseBytes: integer(
+      'maxResponseBytes',
+      options.maxResponseBytes,
+      DEFAULT_MAX_RESPONSE_BYTES,
+      1024,
+      MAX_RESPONSE_BYTES_LIMIT,
+    ),
+    trustedOrigins: trustedOriginsOption(options.trustedOrigins),
     // Every line any part of Ferry logs is scrubbed, whatever logger the caller passed.
     logger: options.logger ? redactingLogger(loggerOption(options.logger)) : silentLogger,
     onProgress: functionOption('onProgress', options.onProgress),
@@ -272,6 +301,13 @@ function retryOption(retry: Partial<RetryPolicy> | undefined): Partial<RetryPoli
     }
   }
   return retry as Partial<RetryPolicy>;
+}
+
+function trustedOriginsOption(value: readonly string[] | undefined): readonly string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value))
+    throw invalid('trustedOrigins', `must be an array of origins; got ${shown(value)}`);
+  return parseTrustedOrigins(value as readonly unknown[], (message) => invalid('trustedOrigins', message));
 }
 
 function optionalUrl(option: string, value: string | undefined): string | undefined {

@@ -514,9 +514,10 @@ describe('P47: where each credential is sent', () => {
   test('[P47] a cross-host redirect of an authenticated call reaches the other host without the token', async () => {
     const fronts = await startFronts('legacy');
     // The other host answers as the service would (it adds the credential itself) and hands out
-    // URLs that point back at the runtime host.
+    // URLs that point back at the runtime host (`api`, assigned below before any request is
+    // made): container URLs on any other origin are refused since issue 10.
     const other = await startFront(server.url, {
-      advertise: () => fronts.api.host,
+      advertise: () => api.host,
       upstreamHeaders: { authorization: `Bearer ${RUNTIME_TOKEN}` },
     });
     let redirected = false;

@@ -13,12 +13,13 @@ import {
 } from '../errors.js';
 import type { Logger } from '../types.js';
 import { silentLogger } from '../types.js';
-import { readBody } from './body.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, readBody } from './body.js';
 import { systemClock, type Clock } from './clock.js';
 import { extractErrorMessage, mentionsRateLimit } from './error-body.js';
 import type { Operation } from './operation.js';
 import { ProxyError, SlotAgents, proxyAuthRequiredError, type ProxySettings } from './proxy.js';
 import { redactUrl, urlWithoutQuery } from './redact.js';
+import { assertFetchableUrl, assertRedirectAllowed } from './url-policy.js';
 import { DEFAULT_STALL_POLICY, type StallPolicy } from './stall-watchdog.js';
 import {
   backoffDelay,
@@ -45,6 +46,8 @@ export interface HttpManagerOptions {
   random?: () => number;
   /** Minimum throughput of download bodies (see stall-watchdog.ts); read by the download paths. */
   stall?: StallPolicy;
+  /** Largest JSON answer (or legacy listing item) accepted; read by the JSON readers. @default 32 MiB */
+  maxResponseBytes?: number;
 }
 
 export type RequestBody = Buffer | string | { length: number; open: () => Readable };
@@ -157,6 +160,11 @@ export class HttpManager {
   /** The download watchdog's policy for this operation. */
   get stallPolicy(): Readonly<StallPolicy> {
     return this.#options.stall ?? DEFAULT_STALL_POLICY;
+  }
+
+  /** The largest JSON answer this operation accepts (option maxResponseBytes). */
+  get maxResponseBytes(): number {
+    return this.#options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   }
 
   /** Sleeps the policy's backoff for `attempt` (for callers that retry whole steps, e.g. reconcile-then-repeat). */
@@ -334,6 +342,7 @@ export class HttpManager {
     let method = spec.method;
     let body = spec.body;
     let bearer = spec.bearer;
+    assertFetchableUrl(url, spec.call ?? `${spec.method} request`, spec.context);
     for (let hop = 0; ; hop++) {
       const res = await this.#send(spec.slot, method, url, headers, body, bearer);
       const status = res.statusCode ?? 0;
@@ -349,16 +358,8 @@ export class HttpManager {
           },
         );
       }
-      const next = new URL(location, url);
-      if (url.protocol === 'https:' && next.protocol !== 'https:') {
-        throw new FerryError(
-          'ERR_FERRY_PROTOCOL',
-          `Refusing redirect from https to ${next.protocol} (${urlWithoutQuery(next)})`,
-          {
-            context: spec.context,
-          },
-        );
-      }
+      // Refuses other schemes (ftp:, file:, data:…), credentials in the URL and https → http.
+      const next = assertRedirectAllowed(url, location, spec.context);
       // Credentials are for the origin that asked for them, never for a storage host it points to.
       if (next.origin !== url.origin) bearer = undefined;
       if (status === 303 || ((status === 301 || status === 302) && method === 'POST')) {

@@ -38,4 +38,9 @@ export interface LegacyConfig {
   token: string | undefined;
   /** GITHUB_RUN_ID. */
   runId: string;
+  /**
+   * Origins besides the runtime URL's that may receive the token when the service points
+   * container or item URLs at them (option trustedOrigins); normalised `scheme://host[:port]`.
+   */
+  trustedOrigins?: readonly string[] | undefined;
 }

@@ -15,7 +15,9 @@ import {
 } from '../../pack/conflict.js';
 import { asResourceError, findResourceFailure } from '../../pack/fs-errors.js';
 import { printable } from '../../pack/validate.js';
-import { readJson } from '../../transport/body.js';
+import { responseTooLarge } from '../../transport/body.js';
+import { checkCredentialedUrl } from '../../transport/url-policy.js';
+import { streamContainerItems } from './container-items.js';
 import { assertNoSymlinkInPath, resolveInside } from '../../pack/safe-path.js';
 import type { DownloadResult, DownloadSpec, OperationContext } from '../backend.js';
 import { StalledTransferError, watchThroughput, type StallPolicy } from '../../transport/stall-watchdog.js';
@@ -23,6 +25,7 @@ import { runWorkers } from '../workers.js';
 import {
   API_VERSION,
   type ArtifactResponse,
+  type ContainerEntry,
   type ContainerItemsResponse,
   type LegacyConfig,
 } from './contracts.js';
@@ -53,18 +56,25 @@ export async function downloadLegacy(
   const { http, operation } = ctx;
   const context: ErrorContext = { operation: 'download', artifactName: spec.name };
   const bearer = config.token ? { bearer: config.token } : {};
+  // The token goes only where the runtime URL (or a trusted origin) is: checked before each use.
+  const containerUrl = checkCredentialedUrl(
+    artifact.fileContainerResourceUrl,
+    config,
+    'the fileContainerResourceUrl',
+    context,
+  );
   const items = await http.request(
     {
       ...bearer,
       slot: 0,
       method: 'GET',
-      url: itemUrl(artifact.fileContainerResourceUrl, spec.name),
+      url: itemUrl(containerUrl, spec.name),
       headers: jsonHeaders,
       operation,
       context,
       call: 'list container items',
     },
-    (res) => readJson<ContainerItemsResponse>(res),
+    (res) => readContainerItems(res, config, spec.name, http, context),
   );
 
   const target = path.resolve(spec.targetDirectory);
@@ -130,6 +140,68 @@ export async function downloadLegacy(
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
+}
+
+/**
+ * Reads the container listing as a stream (container-items.ts), keeping only the file entries
+ * of this artifact, each with a content URL the token may go to. Memory grows with the number
+ * of files, never with the size of one answer.
+ */
+async function readContainerItems(
+  res: IncomingMessage,
+  config: LegacyConfig,
+  name: string,
+  http: OperationContext['http'],
+  context: ErrorContext,
+): Promise<ContainerItemsResponse> {
+  const value: ContainerEntry[] = [];
+  // A listing dripping slower than the download minimum is dropped like a stalled file body.
+  const watchdog = watchThroughput(http.stallPolicy, 'The container listing', context, (error) =>
+    res.destroy(error),
+  );
+  const items = streamContainerItems(res, {
+    maxItemBytes: http.maxResponseBytes,
+    context,
+    onBytes: (bytes) => watchdog.add(bytes),
+  });
+  try {
+    for await (const item of items) value.push(...fileEntry(item, config, name, context));
+  } finally {
+    watchdog.stop();
+  }
+  return { count: value.length, value };
+}
+
+/** The item as a file entry of artifact `name` (none if it is not one), its URL checked. */
+function fileEntry(
+  item: unknown,
+  config: LegacyConfig,
+  name: string,
+  context: ErrorContext,
+): ContainerEntry[] {
+  const entry = item as Partial<ContainerEntry> | null;
+  if (typeof entry !== 'object' || entry === null || entry.itemType !== 'file') return [];
+  if (typeof entry.path !== 'string') return [];
+  if (!entry.path.replace(/\\/g, '/').startsWith(`${name}/`)) return [];
+  const contentLocation = checkCredentialedUrl(
+    entry.contentLocation as string,
+    config,
+    `the contentLocation of ${printable(entry.path)}`,
+    context,
+  );
+  return [
+    {
+      path: entry.path,
+      itemType: 'file',
+      ...(validLength(entry.fileLength) ? { fileLength: entry.fileLength } : {}),
+      contentLocation,
+    },
+  ];
+}
+
+/** A length a server listed that can be used as one: a whole number of bytes, not negative. */
+function validLength(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
 /** Removes `dir` and its parents up to and including `top`, stopping at the first that is not empty. */
@@ -243,7 +315,7 @@ export function planFiles(
       artifactPath,
       destination,
       staging: path.join(staging, String(byDestination.size)),
-      length: typeof entry.fileLength === 'number' ? entry.fileLength : undefined,
+      length: validLength(entry.fileLength) ? entry.fileLength : undefined,
       url: entry.contentLocation,
     });
   }
@@ -267,9 +339,23 @@ async function saveResponse(
   const watchdog = watchThroughput(stall, `Download of '${file.artifactPath}'`, context, (error) =>
     res.destroy(error),
   );
+  // A plain body holds exactly the file: past its listed length it is not this file (a chunked
+  // body without end), and is cut off before it fills the disk. A gzip body's length says
+  // nothing about the file's, so only Content-Length bounds it.
+  const bound = gzip ? undefined : file.length;
+  let overrun: FerryError | undefined;
   res.on('data', (chunk: Buffer) => {
     received += chunk.length;
     watchdog.add(chunk.length);
+    if (bound !== undefined && received > bound && overrun === undefined) {
+      overrun = responseTooLarge(
+        `The download of ${printable(file.artifactPath)}`,
+        bound,
+        'the listed fileLength',
+        context,
+      );
+      res.destroy(overrun);
+    }
   });
   const out = createWriteStream(file.staging, { highWaterMark: 1024 * 1024 });
   try {
@@ -277,6 +363,7 @@ async function saveResponse(
     else await pipeline(res, out);
   } catch (error: unknown) {
     if (error instanceof StalledTransferError) throw error;
+    if (overrun !== undefined) throw overrun;
     // A full disk is not a broken connection: typed, and not retried.
     if (findResourceFailure(error)) {
       throw await asResourceError(error, {

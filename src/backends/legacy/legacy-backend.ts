@@ -83,7 +83,11 @@ export class LegacyBackend implements Backend {
           await discardBody(res);
           return { count: 0, value: [] };
         }
-        return readJson<ListArtifactsResponse>(res);
+        return readJson<ListArtifactsResponse>(res, {
+          maxBytes: ctx.http.maxResponseBytes,
+          call: 'list artifacts',
+          stall: ctx.http.stallPolicy,
+        });
       },
     );
     return Array.isArray(listed.value) ? listed.value : [];
@@ -95,7 +99,8 @@ function toInfo(a: ArtifactResponse): ArtifactInfo {
   return {
     name: a.name,
     id: Number.isSafeInteger(id) ? id : undefined,
-    size: typeof a.size === 'number' && a.size >= 0 ? a.size : 0,
+    // A fractional, negative or above-2^53 size from the service is no size at all.
+    size: typeof a.size === 'number' && Number.isSafeInteger(a.size) && a.size >= 0 ? a.size : 0,
     createdAt: undefined,
     digest: undefined,
   };

@@ -1,4 +1,5 @@
 import { discardBody, readJson } from '../../transport/body.js';
+import { checkCredentialedUrl } from '../../transport/url-policy.js';
 import type { RequestSpec } from '../../transport/http-manager.js';
 import { stat } from 'node:fs/promises';
 import { FerryError, isFerryError } from '../../errors.js';
@@ -63,7 +64,13 @@ export async function uploadLegacy(
               }
             : undefined,
     },
-    (res) => readJson<ArtifactResponse>(res),
+    (res) =>
+      readJson<ArtifactResponse>(res, {
+        maxBytes: ctx.http.maxResponseBytes,
+        call: 'create artifact container',
+        context,
+        stall: http.stallPolicy,
+      }),
   );
   const containerUrl = created.fileContainerResourceUrl;
   if (!containerUrl) {
@@ -75,6 +82,9 @@ export async function uploadLegacy(
       },
     );
   }
+
+  // Every chunk PUT carries the runtime token: only to the runtime origin (or a trusted one).
+  checkCredentialedUrl(containerUrl, config, 'the fileContainerResourceUrl', context);
 
   if (spec.files.some((f) => f.symlinkTarget !== undefined)) {
     // The file-container protocol has no notion of a link: store what the links point to.

@@ -4,9 +4,9 @@ import { dirname } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { HttpError, IntegrityError, type ErrorContext } from '../../errors.js';
+import { FerryError, HttpError, IntegrityError, type ErrorContext } from '../../errors.js';
 import { asResourceError, findResourceFailure } from '../../pack/fs-errors.js';
-import { readBody } from '../../transport/body.js';
+import { readBody, responseTooLarge } from '../../transport/body.js';
 import { writeFully } from '../../write-fully.js';
 import { extractErrorMessage } from '../../transport/error-body.js';
 import type { HttpManager } from '../../transport/http-manager.js';
@@ -39,6 +39,11 @@ export interface BlobDownloadOptions {
   refreshUrl?: (() => Promise<string>) | undefined;
   /** Minimum-throughput watchdog; defaults to the HttpManager's policy. */
   stall?: StallPolicy | undefined;
+  /**
+   * The blob's size as the service listed it. No response is read past it: a declared length
+   * over it is refused before reading, a body without one is cut off at it.
+   */
+  listedSize?: number | undefined;
 }
 
 /** The downloaded bytes do not hash to the listed digest, on the first download and on the one re-download. */
@@ -171,7 +176,7 @@ async function fetchOnce(
     let append = false;
     if (status === 206 && state.received > 0) {
       const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers['content-range'] ?? ''));
-      if (!range || Number(range[1]) !== state.received) {
+      if (!range || Number(range[1]) !== state.received || !rangeAgrees(range, res, state.expectedTotal)) {
         res.resume();
         throw new IntegrityError(
           'ERR_FERRY_INTEGRITY',
@@ -197,6 +202,18 @@ async function fetchOnce(
     }
     const declared =
       res.headers['content-length'] === undefined ? undefined : Number(res.headers['content-length']);
+    // Never past the listed size: a body (chunked and endless, or declaring more) is cut off
+    // the moment it passes it. A declared length beyond it is not refused up front: a body
+    // shorter than its declaration is a known fault (X02) that the resume below recovers from.
+    const cap = options.listedSize;
+    const tooLarge = (): FerryError =>
+      responseTooLarge(
+        `The blob download (${state.received} bytes already received)`,
+        cap ?? 0,
+        "the artifact's listed size",
+        options.context,
+      );
+    let overrun: FerryError | undefined;
     let got = 0;
     const handle = await open(file, append ? 'a' : 'w');
     // A resume continues after the bytes counted as received: anything a failed write left
@@ -238,10 +255,22 @@ async function fetchOnce(
         }, done);
       },
     });
+    if (cap !== undefined) {
+      // Attached only now, with the sink ready: a 'data' listener starts the flow.
+      let seen = state.received;
+      res.on('data', (chunk: Buffer) => {
+        seen += chunk.length;
+        if (seen > cap && overrun === undefined) {
+          overrun = tooLarge();
+          res.destroy(overrun);
+        }
+      });
+    }
     try {
       await drain(res, sink);
     } catch (error: unknown) {
       if (error instanceof StalledTransferError) throw error;
+      if (overrun !== undefined) throw overrun;
       // A full disk is not a broken connection: typed, and not retried.
       if (findResourceFailure(error)) {
         throw await asResourceError(error, {
@@ -284,6 +313,26 @@ async function fetchOnce(
     },
     read,
   );
+}
+
+/**
+ * A resumed 206 must be the range asked for: its length matches Content-Length, it ends
+ * inside the total, and the total is the one the first answer declared. Anything else is a
+ * server (or cache) mixing up objects, and appending it would corrupt the file.
+ */
+function rangeAgrees(
+  range: RegExpExecArray,
+  res: IncomingMessage,
+  expectedTotal: number | undefined,
+): boolean {
+  const start = Number(range[1]);
+  const end = Number(range[2]);
+  const total = range[3] === '*' ? undefined : Number(range[3]);
+  const length = res.headers['content-length'];
+  if (end < start) return false;
+  if (length !== undefined && Number(length) !== end - start + 1) return false;
+  if (total !== undefined && end >= total) return false;
+  return total === undefined || expectedTotal === undefined || total === expectedTotal;
 }
 
 /**

@@ -1,10 +1,11 @@
 import { FerryError, type ErrorContext } from '../../errors.js';
 import { discardBody, readJson } from '../../transport/body.js';
 import { registerSecret } from '../../transport/redact.js';
+import { checkSignedUrl, parseServerUrl } from '../../transport/url-policy.js';
 import type { ArtifactInfo, DownloadResult, DownloadSpec, OperationContext } from '../backend.js';
 import { normalizeDigest } from './blob-download.js';
 import { downloadSignedArtifact, latestPerName } from './results-backend.js';
-import { toSafeId } from './twirp.js';
+import { listedSize, toSafeId } from './twirp.js';
 
 /** Where to look for artifacts of another run or repository, through the public REST API. */
 export interface FindBy {
@@ -79,14 +80,19 @@ export async function listRunArtifacts(
         operation: ctx.operation,
         context: { operation: 'list', ...(name ? { artifactName: name } : {}) },
       },
-      (res) => readJson<RestList>(res),
+      (res) =>
+        readJson<RestList>(res, {
+          maxBytes: ctx.http.maxResponseBytes,
+          call: 'list run artifacts',
+          stall: ctx.http.stallPolicy,
+        }),
     );
     const artifacts = Array.isArray(body.artifacts) ? body.artifacts : [];
     for (const a of artifacts) {
       out.push({
         name: a.name,
         id: toSafeId(a.id),
-        size: a.size_in_bytes ?? 0,
+        size: listedSize(a.size_in_bytes) ?? 0,
         createdAt: a.created_at,
         digest: a.digest ?? undefined,
       });
@@ -138,7 +144,9 @@ export async function downloadRunArtifact(
           { context },
         );
       }
-      return new URL(value, `${base(findBy)}/`).toString();
+      // The signed URL must be http(s), without credentials, and not downgrade the API's https.
+      const signed = parseServerUrl(value, "the artifact's signed URL", context, new URL(`${base(findBy)}/`));
+      return checkSignedUrl(signed.toString(), base(findBy), "the artifact's signed URL", context);
     },
   );
   // The signed URL is fetched without the token: credentials stay with the API host.
@@ -150,6 +158,9 @@ export async function downloadRunArtifact(
     tempDir,
     ctx,
     context,
+    undefined,
+    // size_in_bytes is the zip's size; 0 may mean "not known", so it bounds nothing.
+    artifact.size > 0 ? artifact.size : undefined,
   );
 }
 

@@ -33,7 +33,8 @@ import {
 import { sourceChanged } from '../source-changed.js';
 import { mimeTypeFor } from './mime.js';
 import { Operation } from '../../transport/operation.js';
-import { requireOk, toSafeId, TwirpClient, type TwirpCallOptions } from './twirp.js';
+import { checkSignedUrl } from '../../transport/url-policy.js';
+import { listedSize, requireOk, toSafeId, TwirpClient, type TwirpCallOptions } from './twirp.js';
 
 /** How long the clean-up of a failed upload may take (see #abandon). */
 const ABANDON_TIMEOUT_MS = 10_000;
@@ -251,6 +252,7 @@ export class ResultsBackend implements Backend {
       ctx,
       context,
       signed.refresh,
+      signed.listedSize,
     );
   }
 
@@ -273,6 +275,7 @@ export class ResultsBackend implements Backend {
       context,
       true,
       signed.refresh,
+      signed.listedSize,
     );
   }
 
@@ -286,6 +289,8 @@ export class ResultsBackend implements Backend {
     expectedHex: string | undefined;
     /** A fresh signed URL for the same artifact, for a download whose URL expired. */
     refresh: () => Promise<string>;
+    /** The blob's size as ListArtifacts gave it: the download never reads past it. */
+    listedSize: number | undefined;
   }> {
     const twirp = new TwirpClient(ctx.http, this.config);
     const artifact = await this.#resolve(twirp, spec, ctx, context);
@@ -310,13 +315,14 @@ export class ResultsBackend implements Backend {
         throw new FerryError('ERR_FERRY_PROTOCOL', 'GetSignedArtifactURL returned no signed_url', {
           context,
         });
-      return url;
+      return checkSignedUrl(url, this.config.resultsUrl, 'the signed download URL', context);
     };
     return {
       url: await sign(),
       name: artifact.name,
       expectedHex: normalizeDigest(artifact.digest),
       refresh: sign,
+      listedSize: listedSize(artifact.size),
     };
   }
 
@@ -457,7 +463,7 @@ export class ResultsBackend implements Backend {
           throw new FerryError('ERR_FERRY_PROTOCOL', 'CreateArtifact returned no signed_upload_url', {
             context,
           });
-        return url;
+        return checkSignedUrl(url, this.config.resultsUrl, 'the signed upload URL', context);
       } catch (error: unknown) {
         if (!isFerryError(error) || !error.retryable) throw error;
         attempt = Math.max(attempt, error.context.attempt ?? attempt);
@@ -646,6 +652,7 @@ export async function fetchVerifiedBlob(
   context: ErrorContext,
   verify: boolean,
   refreshUrl?: () => Promise<string>,
+  listedSize?: number,
 ): Promise<VerifiedBlob> {
   await mkdir(tempDir, { recursive: true });
   const work = await mkdtemp(path.join(tempDir, 'ferry-download-'));
@@ -660,6 +667,7 @@ export async function fetchVerifiedBlob(
       // Verified downloads get one re-download on a mismatch (transit damage) and a fresh URL on a 403.
       expectedSha256: verify ? expectedHex : undefined,
       refreshUrl,
+      listedSize,
       onBytes: (received, total) =>
         ctx.onProgress?.({
           operation: 'download',
@@ -705,6 +713,7 @@ export async function downloadSignedArtifact(
   ctx: OperationContext,
   context: ErrorContext,
   refreshUrl?: () => Promise<string>,
+  listedSize?: number,
 ): Promise<DownloadResult> {
   const blob = await fetchVerifiedBlob(
     url,
@@ -715,6 +724,7 @@ export async function downloadSignedArtifact(
     context,
     spec.verifyDigest ?? true,
     refreshUrl,
+    listedSize,
   );
   try {
     await spec.beforeWrite?.();
@@ -804,11 +814,11 @@ function notFound(what: string, operation: string): FerryError {
 }
 
 function toInfo(a: MonolithArtifact): ArtifactInfo {
-  const size = Number(a.size ?? 0);
   return {
     name: a.name,
     id: toSafeId(a.database_id ?? a.databaseId),
-    size: Number.isFinite(size) ? size : 0,
+    // A negative, fractional, NaN or 2^60 size from the service is no size at all.
+    size: listedSize(a.size) ?? 0,
     createdAt: a.created_at ?? a.createdAt,
     digest: a.digest,
   };

@@ -1,5 +1,5 @@
 import { FerryError, type ErrorContext, type FerryErrorCode } from '../../errors.js';
-import { readJson, readText } from '../../transport/body.js';
+import { readBody, readJson, type JsonLimit } from '../../transport/body.js';
 import { extractErrorMessage } from '../../transport/error-body.js';
 import type { HttpManager, RequestSpec } from '../../transport/http-manager.js';
 import type { Operation } from '../../transport/operation.js';
@@ -35,7 +35,9 @@ export class TwirpClient {
   }
 
   call<T>(method: string, body: Record<string, unknown>, options: TwirpCallOptions): Promise<T> {
-    return this.http.request(this.#spec(method, body, options, []), (res) => readJson<T>(res));
+    return this.http.request(this.#spec(method, body, options, []), (res) =>
+      readJson<T>(res, this.#limit(method, options)),
+    );
   }
 
   /**
@@ -51,10 +53,22 @@ export class TwirpClient {
   ): Promise<TwirpOutcome<T>> {
     return this.http.request(this.#spec(method, body, options, refused), async (res) => {
       const status = res.statusCode ?? 0;
-      if (status >= 200 && status < 300) return { status: 'ok', value: await readJson<T>(res) };
-      const text = await readText(res);
+      if (status >= 200 && status < 300)
+        return { status: 'ok', value: await readJson<T>(res, this.#limit(method, options)) };
+      // Only the message is wanted from a refusal: its first 64 KiB are plenty.
+      const text = (await readBody(res, 64 * 1024)).toString('utf8');
       return { status: 'refused', httpStatus: status, message: extractErrorMessage(text)?.slice(0, 200) };
     });
+  }
+
+  /** Every answer is bounded by the option maxResponseBytes (ERR_FERRY_RESPONSE_TOO_LARGE past it). */
+  #limit(method: string, options: TwirpCallOptions): JsonLimit {
+    return {
+      maxBytes: this.http.maxResponseBytes,
+      call: method,
+      context: options.context,
+      stall: this.http.stallPolicy,
+    };
   }
 
   #spec(
@@ -123,6 +137,16 @@ export function requireOk(method: string, response: { ok?: boolean }, context: E
 /** int64 fields arrive as strings or numbers; ids above 2^53 would lose precision, so refuse them. */
 export function toSafeId(value: string | number | undefined): number | undefined {
   if (value === undefined) return undefined;
+  const n = typeof value === 'number' ? value : Number(value);
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/**
+ * A size the service listed (int64 as string or number), if it is one: a whole number of bytes
+ * from 0 to 2^53. Negative, fractional, NaN or larger values are treated as not listed.
+ */
+export function listedSize(value: string | number | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
   const n = typeof value === 'number' ? value : Number(value);
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
