@@ -1,4 +1,5 @@
 import { types } from 'node:util';
+import { printableText } from './format.js';
 import { redactText, redactUrl } from './transport/redact.js';
 
 /** Stable machine-readable error codes. They are part of the public API: never rename one. */
@@ -28,7 +29,12 @@ export type FerryErrorCode =
   /** EMFILE/ENFILE: the file-descriptor limit was reached; lower `concurrency` (pack/fs-errors.ts). */
   | 'ERR_FERRY_TOO_MANY_OPEN_FILES'
   /** A file being uploaded contains a token Ferry was given (see allowSecretsInFiles). */
-  | 'ERR_FERRY_SECRET_IN_ARTIFACT';
+  | 'ERR_FERRY_SECRET_IN_ARTIFACT'
+  /**
+   * The artifact's upload never finished (legacy: size -1 because it was never finalized, items
+   * still pending, or fewer bytes listed or received than its finalized size). Nothing was written.
+   */
+  | 'ERR_FERRY_ARTIFACT_INCOMPLETE';
 
 /** Where an error happened. Every field is optional; the message lists whichever are known. */
 export interface ErrorContext {
@@ -197,10 +203,11 @@ function sanitizeContext(context: ErrorContext): ErrorContext {
 function withContext(message: string, context: ErrorContext): string {
   const parts: string[] = [];
   if (context.operation) parts.push(`operation ${context.operation}`);
-  if (context.artifactName !== undefined) parts.push(`artifact '${context.artifactName}'`);
+  // Names come from servers and archives: escaped, so none can drive the terminal or a log.
+  if (context.artifactName !== undefined) parts.push(`artifact '${printableText(context.artifactName)}'`);
   if (context.artifactId !== undefined) parts.push(`artifact id ${context.artifactId}`);
   if (context.digest !== undefined) parts.push(`digest ${context.digest}`);
-  if (context.file !== undefined) parts.push(`file '${context.file}'`);
+  if (context.file !== undefined) parts.push(`file '${printableText(context.file)}'`);
   if (context.attempt !== undefined && context.attempt > 1) parts.push(`attempt ${context.attempt}`);
   return parts.length ? `${message} (${parts.join(', ')})` : message;
 }

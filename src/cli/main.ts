@@ -13,6 +13,7 @@ import { startServer } from '../server/index.js';
 import { registerSecret } from '../transport/redact.js';
 import { COMMAND_HELP, MAIN_HELP } from './help.js';
 import { runDoctor } from './doctor.js';
+import { printableText } from '../format.js';
 import { createOutput, formatBytes, type CliOutput } from './output.js';
 
 const COMMON: NonNullable<ParseArgsConfig['options']> = {
@@ -187,7 +188,8 @@ async function upload(
   if (!name || paths.length === 0)
     throw new UsageError('upload needs an artifact NAME and at least one PATH');
   const found = await findFiles(paths, { includeHidden: Boolean(values['include-hidden']) });
-  for (const entry of found.skipped) out.logger.warn(`Skipping ${entry.path}: ${entry.reason}`);
+  for (const entry of found.skipped)
+    out.logger.warn(`Skipping ${printableText(entry.path)}: ${entry.reason}`);
   const root = typeof values['root'] === 'string' ? path.resolve(values['root']) : found.rootDirectory;
   const retention = numberOption(values, 'retention-days');
   const level = numberOption(values, 'compression-level');
@@ -205,7 +207,7 @@ async function upload(
   const seconds = (Date.now() - started) / 1000;
   out.result(
     { command: 'upload', ...result, seconds },
-    `uploaded ${name}: ${result.fileCount} files, ${formatBytes(result.size)} (${formatBytes(result.uploadedBytes)} sent) in ${seconds.toFixed(1)} s via ${result.backend}`,
+    `uploaded ${printableText(name)}: ${result.fileCount} files, ${formatBytes(result.size)} (${formatBytes(result.uploadedBytes)} sent) in ${seconds.toFixed(1)} s via ${result.backend}`,
   );
   return 0;
 }
@@ -239,7 +241,7 @@ async function download(
   const seconds = (Date.now() - started) / 1000;
   out.result(
     { command: 'download', ...result, seconds },
-    `downloaded ${name}: ${result.fileCount} files, ${formatBytes(result.size)} to ${result.downloadPath} in ${seconds.toFixed(1)} s`,
+    `downloaded ${printableText(name)}: ${result.fileCount} files, ${formatBytes(result.size)} to ${printableText(result.downloadPath)} in ${seconds.toFixed(1)} s`,
   );
   return 0;
 }
@@ -289,7 +291,7 @@ async function merge(
   });
   out.result(
     { command: 'merge', artifactName: name, ...result },
-    `merged ${result.merged.length} artifacts (${result.merged.join(', ')}) into ${name}${result.id !== undefined ? ` (id ${result.id})` : ''}: ${formatBytes(result.size)}`,
+    `merged ${result.merged.length} artifacts (${result.merged.map(printableText).join(', ')}) into ${printableText(name)}${result.id !== undefined ? ` (id ${result.id})` : ''}: ${formatBytes(result.size)}`,
   );
   return 0;
 }
@@ -310,7 +312,7 @@ async function remove(
   const { id } = await deleteArtifact(name, options);
   out.result(
     { command: 'delete', artifactName: name, id },
-    `deleted ${name}${id !== undefined ? ` (id ${id})` : ''}`,
+    `deleted ${printableText(name)}${id !== undefined ? ` (id ${id})` : ''}`,
   );
   return 0;
 }
@@ -340,9 +342,9 @@ function exactlyOneName(positionals: string[], usage: string): string {
   return name;
 }
 
-/** One artifact per line for people: name, size, id. */
+/** One artifact per line for people: name (escaped: it is the server's), size, id. */
 function artifactLine(artifact: ArtifactInfo): string {
-  return `${artifact.name}\t${formatBytes(artifact.size)}${artifact.id !== undefined ? `\tid ${artifact.id}` : ''}`;
+  return `${printableText(artifact.name)}\t${formatBytes(artifact.size)}${artifact.id !== undefined ? `\tid ${artifact.id}` : ''}`;
 }
 
 async function serve(values: Values, out: CliOutput): Promise<number> {
