@@ -214,7 +214,7 @@ async function ferry(...args: string[]): Promise<{ code: number; stdout: string;
 }
 
 describe('X28 against ferry serve: an upload that stopped after 14 of 70 files', () => {
-  test('[X28] refused unfinalized, refused with files missing after a PATCH, downloaded once complete', async () => {
+  test('[X28] refused unfinalized, refused with files missing after a PATCH, downloaded once complete, unfinished again during a second upload', async () => {
     const fx = await startFixture();
     try {
       const runId = '2870';
@@ -282,6 +282,34 @@ describe('X28 against ferry serve: an upload that stopped after 14 of 70 files',
       const result = await downloadArtifact(NAME, serve());
       expect(result).toMatchObject({ fileCount: 70, size: total });
       expect(await readFile(path.join(s.target, 'dir2', 'f68.txt'), 'utf8')).toBe('file number 68\n');
+
+      // A second upload into the same artifact (v1 merge) makes it unfinished again until its
+      // PATCH, so a crash in that upload cannot pass off old and new files mixed as complete.
+      const again = await rawRequest('POST', artifactsUrl(fx.server, runId), {
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ Type: 'actions_storage', Name: NAME }),
+      });
+      expect(again.json<{ size: number }>().size).toBe(-1);
+      await put(70);
+      const s2 = await scene();
+      await failure(
+        downloadArtifact(NAME, { ...options(s2, fx.server.url), runId }),
+        'ERR_FERRY_ARTIFACT_INCOMPLETE',
+        /never finalized/,
+      );
+      await s2.expectUnchanged();
+      const repatched = await rawRequest(
+        'PATCH',
+        `${fx.server.url}_apis/pipelines/workflows/${runId}/artifacts?api-version=6.0-preview&artifactName=${NAME}`,
+        {
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ Size: content(70).length }),
+        },
+      );
+      expect(repatched.status).toBe(200);
+      expect(await downloadArtifact(NAME, { ...options(s2, fx.server.url), runId })).toMatchObject({
+        fileCount: 71,
+      });
     } finally {
       await fx.dispose();
     }
