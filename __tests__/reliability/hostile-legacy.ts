@@ -25,6 +25,8 @@ export interface HostileItem {
   noContentLength?: boolean;
   /** Leave contentLocation out of the listing. */
   noContentLocation?: boolean;
+  /** A contentLocation relative to the server's URL, instead of the item's own content URL. */
+  contentLocation?: string;
 }
 
 export interface HostileArtifact {
@@ -79,7 +81,9 @@ export async function startHostileLegacy(
             itemType: item.itemType ?? 'file',
             ...(item.status === undefined ? {} : { status: item.status }),
             ...(length === null ? {} : { fileLength: length }),
-            ...(item.noContentLocation ? {} : { contentLocation: `${self.url}content/${i}` }),
+            ...(item.noContentLocation
+              ? {}
+              : { contentLocation: `${self.url}${item.contentLocation ?? `content/${i}`}` }),
           };
         }),
       });

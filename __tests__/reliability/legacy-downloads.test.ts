@@ -499,6 +499,18 @@ describe('X33 listings that contradict themselves', () => {
       /'a\.txt' has no contentLocation/,
     ],
     [
+      'a contentLocation into another container',
+      [file('a.txt', 'one', { contentLocation: `_apis/resources/Containers/2?itemPath=${NAME}%2Fa.txt` })],
+      'ERR_FERRY_PROTOCOL',
+      /'a\.txt' points at container '2', not this artifact's container '1'/,
+    ],
+    [
+      'a contentLocation naming another item of the container',
+      [file('a.txt', 'one', { contentLocation: '_apis/resources/Containers/1?itemPath=other%2Fsecret.txt' })],
+      'ERR_FERRY_PROTOCOL',
+      /'a\.txt' points at the item 'other\/secret\.txt' instead of itself/,
+    ],
+    [
       'a negative fileLength',
       [file('a.txt', 'one', { fileLength: -5 })],
       'ERR_FERRY_PROTOCOL',

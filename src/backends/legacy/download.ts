@@ -71,7 +71,7 @@ export async function downloadLegacy(
 
   const target = path.resolve(spec.targetDirectory);
   // Everything the listing says is checked before anything is created, the target included.
-  const listed = checkListing(spec.name, items, artifact.size, target, limits, context);
+  const listed = checkListing(spec.name, items, artifact, target, limits, context);
   const createdTarget = await mkdir(target, { recursive: true });
   const staging = await mkdtemp(path.join(target, '.ferry-staging-'));
   try {
@@ -245,18 +245,18 @@ async function stagedContent(file: PlannedFile): Promise<ExpectedContent> {
 function checkListing(
   name: string,
   items: ContainerItemsResponse,
-  artifactSize: unknown,
+  artifact: ArtifactResponse,
   target: string,
   limits: ExtractLimits,
   context: ErrorContext,
 ): ListedFile[] {
-  const check = new LegacyListingCheck(name, target, limits, context);
+  const check = new LegacyListingCheck(name, target, limits, context, artifact.fileContainerResourceUrl);
   const files: ListedFile[] = [];
   for (const entry of Array.isArray(items.value) ? items.value : []) {
     const file = check.add(entry);
     if (file !== undefined) files.push(file);
   }
-  check.finish(artifactSize);
+  check.finish(artifact.size);
   return files;
 }
 

@@ -49,15 +49,25 @@ export class LegacyListingCheck {
   readonly #files = new Map<string, string>();
   /** Folded paths that must be directories (a listed folder, or a parent of a listed file). */
   readonly #directories = new Map<string, string>();
+  /** The id in this artifact's `…/_apis/resources/Containers/<id>` URL, when it has that shape. */
+  readonly #containerId: string | undefined;
   #declaredBytes = 0;
   #unknownLengths = 0;
 
-  constructor(name: string, target: string, limits: ExtractLimits, context: ErrorContext) {
+  /** `containerUrl`: the artifact's fileContainerResourceUrl, to check where items point. */
+  constructor(
+    name: string,
+    target: string,
+    limits: ExtractLimits,
+    context: ErrorContext,
+    containerUrl?: string,
+  ) {
     this.#name = name;
     this.#target = target;
     this.#limits = limits;
     this.#context = context;
     this.#prefix = `${name}/`;
+    this.#containerId = containerUrl === undefined ? undefined : containerOf(containerUrl);
   }
 
   /** Sum of the listed `fileLength`s so far. */
@@ -115,6 +125,7 @@ export class LegacyListingCheck {
         `Container item ${printable(artifactPath)} has no contentLocation to download it from`,
       );
     }
+    if (typeof url === 'string' && url !== '') this.#checkLocation(url, normalized, artifactPath);
 
     const destination = resolveInside(this.#target, artifactPath, process.platform, this.#context);
     const key = destination
@@ -153,6 +164,39 @@ export class LegacyListingCheck {
   finish(artifactSize: unknown): void {
     if (this.#unknownLengths > 0) return;
     checkReceived(this.#name, artifactSize, this.#declaredBytes, this.#files.size, 'lists', this.#context);
+  }
+
+  /**
+   * Where the service uses the file-container URL shape (GitHub, GHES, ferry serve:
+   * `…/_apis/resources/Containers/<id>?itemPath=<path>`), an item's contentLocation must be this
+   * artifact's container and this item's path: otherwise the listing hands over another
+   * artifact's (or another item's) bytes under this name. Other shapes (act, Gitea) say nothing
+   * checkable and are left alone.
+   */
+  #checkLocation(url: string, itemPath: string, artifactPath: string): void {
+    if (this.#containerId === undefined) return;
+    let location: URL;
+    try {
+      location = new URL(url);
+    } catch {
+      throw this.#protocol(
+        `Container item ${printable(artifactPath)} has a contentLocation that is not a URL`,
+      );
+    }
+    const container = containerOf(url);
+    if (container === undefined) return;
+    if (container !== this.#containerId) {
+      throw this.#protocol(
+        `Container item ${printable(artifactPath)} points at container ${printable(container)}, ` +
+          `not this artifact's container ${printable(this.#containerId)}`,
+      );
+    }
+    const pointed = location.searchParams.get('itemPath');
+    if (pointed !== null && pointed.replace(/\\/g, '/') !== itemPath) {
+      throw this.#protocol(
+        `Container item ${printable(artifactPath)} points at the item ${printable(pointed)} instead of itself`,
+      );
+    }
   }
 
   #length(entry: ContainerEntry, artifactPath: string): number | undefined {
@@ -243,6 +287,15 @@ export function checkReceived(
 
 function incomplete(message: string, context: ErrorContext): FerryError {
   return new FerryError('ERR_FERRY_ARTIFACT_INCOMPLETE', message, { context });
+}
+
+/** The `<id>` of a `…/_apis/resources/Containers/<id>` URL, or undefined for any other shape. */
+function containerOf(url: string): string | undefined {
+  try {
+    return /\/_apis\/resources\/Containers\/([^/]+)\/?$/i.exec(new URL(url).pathname)?.[1];
+  } catch {
+    return undefined;
+  }
 }
 
 /** Two paths that one case-insensitive or normalising file system (macOS, Windows) would merge. */
