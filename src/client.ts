@@ -98,6 +98,9 @@ export interface DownloadArtifactOptions extends ArtifactClientOptions, FindByOp
    * `maxTotalBytes` (sum of uncompressed sizes, default 64 GiB), `maxRatio` (per entry over
    * 1 MiB, default 1000). Unset fields keep their defaults; `Infinity` disables one.
    * Exceeding one fails with `ERR_FERRY_INTEGRITY` and the target is left as it was.
+   * On the legacy protocol the same limits apply to the artifact's files: the count and the
+   * listed lengths before anything is written, the total and each gzip item's ratio again on
+   * the bytes actually written.
    */
   limits?: Partial<ExtractLimits>;
 }

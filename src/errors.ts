@@ -1,4 +1,5 @@
 import { types } from 'node:util';
+import { printableText } from './format.js';
 import { redactText, redactUrl } from './transport/redact.js';
 
 /** Stable machine-readable error codes. They are part of the public API: never rename one. */
@@ -32,7 +33,12 @@ export type FerryErrorCode =
   /** A server sent more than Ferry accepts: a JSON answer over maxResponseBytes, or a body past its declared or listed size. Not retried. */
   | 'ERR_FERRY_RESPONSE_TOO_LARGE'
   /** A server pointed Ferry at a URL it will not use: not http(s), credentials in it, https downgraded to http, or an origin not trusted with the token. */
-  | 'ERR_FERRY_UNSAFE_URL';
+  | 'ERR_FERRY_UNSAFE_URL'
+  /**
+   * The artifact's upload never finished (legacy: size -1 because it was never finalized, items
+   * still pending, or fewer bytes listed or received than its finalized size). Nothing was written.
+   */
+  | 'ERR_FERRY_ARTIFACT_INCOMPLETE';
 
 /** Where an error happened. Every field is optional; the message lists whichever are known. */
 export interface ErrorContext {
@@ -201,10 +207,11 @@ function sanitizeContext(context: ErrorContext): ErrorContext {
 function withContext(message: string, context: ErrorContext): string {
   const parts: string[] = [];
   if (context.operation) parts.push(`operation ${context.operation}`);
-  if (context.artifactName !== undefined) parts.push(`artifact '${context.artifactName}'`);
+  // Names come from servers and archives: escaped, so none can drive the terminal or a log.
+  if (context.artifactName !== undefined) parts.push(`artifact '${printableText(context.artifactName)}'`);
   if (context.artifactId !== undefined) parts.push(`artifact id ${context.artifactId}`);
   if (context.digest !== undefined) parts.push(`digest ${context.digest}`);
-  if (context.file !== undefined) parts.push(`file '${context.file}'`);
+  if (context.file !== undefined) parts.push(`file '${printableText(context.file)}'`);
   if (context.attempt !== undefined && context.attempt > 1) parts.push(`attempt ${context.attempt}`);
   return parts.length ? `${message} (${parts.join(', ')})` : message;
 }

@@ -9,3 +9,56 @@ export function formatBytes(bytes: number): string {
   }
   return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
+
+/**
+ * Characters that must never reach a terminal or a log raw: C0 controls, DEL, C1 controls (ESC
+ * and CSI drive the terminal), the bidirectional overrides and isolates U+202A–202E and
+ * U+2066–2069 (they reorder what a reader sees), and lone surrogates (not valid UTF-8).
+ */
+export function isUnsafeForDisplay(code: number): boolean {
+  return (
+    code <= 0x1f ||
+    (code >= 0x7f && code <= 0x9f) ||
+    (code >= 0x202a && code <= 0x202e) ||
+    (code >= 0x2066 && code <= 0x2069) ||
+    (code >= 0xd800 && code <= 0xdfff)
+  );
+}
+
+/** `\x1b`, `\x85`, `\u202e`: the escape shown in place of one unsafe character. */
+export function escapeCodePoint(code: number): string {
+  return code <= 0xff
+    ? `\\x${code.toString(16).padStart(2, '0')}`
+    : `\\u${code.toString(16).padStart(4, '0')}`;
+}
+
+/**
+ * A server- or archive-supplied string (artifact name, file path) made safe for human output:
+ * every character of {@link isUnsafeForDisplay}, newlines and tabs included, is shown as an
+ * escape such as `\x1b` or `\u202e`. Everything else (any script, emoji, backslashes of Windows
+ * paths) is kept as it is: this is for reading, not a reversible encoding (`--json` is that).
+ */
+export function printableText(value: string): string {
+  let out = '';
+  for (const ch of value) {
+    const code = ch.codePointAt(0) ?? 0;
+    if (isUnsafeForDisplay(code)) out += escapeCodePoint(code);
+    else out += ch;
+  }
+  return out;
+}
+
+/**
+ * A whole line or message for a terminal or log: like {@link printableText}, but newlines and
+ * tabs are kept (messages span lines; `ferry list` separates columns with tabs). The last line
+ * of defence: names inside are escaped where they are put in, so none can forge a line.
+ */
+export function printableLines(text: string): string {
+  let out = '';
+  for (const ch of text) {
+    const code = ch.codePointAt(0) ?? 0;
+    if (ch !== '\n' && ch !== '\t' && isUnsafeForDisplay(code)) out += escapeCodePoint(code);
+    else out += ch;
+  }
+  return out;
+}

@@ -27,6 +27,7 @@ import {
   rawInput,
 } from './inputs.js';
 import { actionOptions, formatBytes, mask, type Env } from './runtime.js';
+import { printableText } from '../format.js';
 
 export const DIGEST_MISMATCH = ['ignore', 'info', 'warn', 'error'] as const;
 
@@ -214,7 +215,7 @@ export async function runDownload(env: Env = process.env): Promise<void> {
     if (planned.length) {
       core.info('Preparing to download the following artifacts:');
       for (const p of planned)
-        core.info(`- ${p.name}${p.id !== undefined ? ` (ID: ${p.id})` : ''} → ${p.target}`);
+        core.info(`- ${printableText(p.name)}${p.id !== undefined ? ` (ID: ${p.id})` : ''} → ${p.target}`);
     }
   }
 
@@ -223,7 +224,9 @@ export async function runDownload(env: Env = process.env): Promise<void> {
     for (const m of mismatches) core.error(m.message);
     throw new Error(
       `Digest mismatch: ${mismatches.length} artifact${mismatches.length === 1 ? '' : 's'} did not match the digest the service listed and ${mismatches.length === 1 ? 'was' : 'were'} not written: ` +
-        mismatches.map((m) => `'${m.name}'${m.id !== undefined ? ` (ID ${m.id})` : ''}`).join(', '),
+        mismatches
+          .map((m) => `'${printableText(m.name)}'${m.id !== undefined ? ` (ID ${m.id})` : ''}`)
+          .join(', '),
     );
   }
   core.info(`Total of ${planned.length} artifact(s) downloaded`);
@@ -337,17 +340,17 @@ async function downloadOne(
 function report(item: Planned, result: DownloadArtifactResponse, inputs: DownloadInputs): void {
   const id = item.id !== undefined ? ` (ID ${item.id})` : '';
   core.info(
-    `Artifact '${item.name}'${id} downloaded to ${result.downloadPath}: ${result.fileCount} file${result.fileCount === 1 ? '' : 's'}, ${formatBytes(result.size)}`,
+    `Artifact '${printableText(item.name)}'${id} downloaded to ${printableText(result.downloadPath)}: ${result.fileCount} file${result.fileCount === 1 ? '' : 's'}, ${formatBytes(result.size)}`,
   );
   if (result.digestMismatch) {
     const message =
-      `Digest mismatch for artifact '${item.name}'${id}: the service listed ${result.expectedDigest ?? 'a digest'} ` +
+      `Digest mismatch for artifact '${printableText(item.name)}'${id}: the service listed ${result.expectedDigest ?? 'a digest'} ` +
       `but the download hashes to ${result.digest ?? 'something else'}; written anyway (digest-mismatch: ${inputs.digestMismatch})`;
     if (inputs.digestMismatch === 'warn') core.warning(message);
     else if (inputs.digestMismatch === 'info') core.info(message);
     else core.debug(message);
   } else if (result.digest) {
-    core.debug(`Artifact '${item.name}'${id} digest ${result.digest}`);
+    core.debug(`Artifact '${printableText(item.name)}'${id} digest ${result.digest}`);
   }
 }
 

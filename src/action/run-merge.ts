@@ -4,6 +4,7 @@ import { booleanInput, choiceInput, compressionLevelInput, CONFLICT, stringInput
 import { setArtifactOutputs } from './outputs.js';
 import { retentionDays } from './retention.js';
 import { actionOptions, formatBytes, type Env } from './runtime.js';
+import { printableText } from '../format.js';
 
 export interface MergeInputs {
   name: string;
@@ -45,10 +46,11 @@ export async function runMerge(env: Env = process.env): Promise<void> {
     ...(inputs.retentionDays !== undefined ? { retentionDays: inputs.retentionDays } : {}),
   });
   core.info(
-    `Merged ${result.merged.length} artifact${result.merged.length === 1 ? '' : 's'} (${result.merged.join(', ')}) ` +
+    `Merged ${result.merged.length} artifact${result.merged.length === 1 ? '' : 's'} (${result.merged.map(printableText).join(', ')}) ` +
       `into '${inputs.name}': ${result.fileCount} file${result.fileCount === 1 ? '' : 's'}, ${formatBytes(result.size)}` +
       (result.id !== undefined ? `, artifact ID ${result.id}` : ''),
   );
-  if (inputs.deleteMerged) core.info(`Deleted the merged artifacts: ${result.merged.join(', ')}`);
+  if (inputs.deleteMerged)
+    core.info(`Deleted the merged artifacts: ${result.merged.map(printableText).join(', ')}`);
   setArtifactOutputs(env, result);
 }

@@ -16,7 +16,7 @@ export type Env = Record<string, string | undefined>;
  * runner options (`fromEnvironment`), a logger on core.debug/info/warning/error, throttled
  * progress lines, and masks for the runtime token and any signed-URL signature seen in a line.
  */
-import { formatBytes } from '../format.js';
+import { formatBytes, printableLines, printableText } from '../format.js';
 export { formatBytes };
 
 export function actionOptions(env: Env, progressIntervalMs = PROGRESS_INTERVAL_MS): ArtifactClientOptions {
@@ -51,7 +51,8 @@ function forStepLog(message: string): string {
       mask(value);
     }
   }
-  return redactText(forAction(message));
+  // Raw ESC/C1/bidi characters from a server-supplied name never reach the step log.
+  return printableLines(redactText(forAction(message)));
 }
 
 function decodeSafely(text: string): string {
@@ -98,7 +99,7 @@ export function progressReporter(intervalMs: number, now: () => number = Date.no
 
 export function progressLine(event: ProgressEvent): string {
   const verb = event.operation === 'upload' ? 'Uploading' : 'Downloading';
-  let line = `${verb} '${event.artifactName}': ${formatBytes(event.bytesDone)}`;
+  let line = `${verb} '${printableText(event.artifactName)}': ${formatBytes(event.bytesDone)}`;
   if (event.bytesTotal !== undefined && event.bytesTotal > 0) {
     const percent = Math.min(100, Math.floor((event.bytesDone / event.bytesTotal) * 100));
     line += ` of ${formatBytes(event.bytesTotal)} (${percent}%)`;

@@ -1,3 +1,4 @@
+import { printableText } from '../format.js';
 import os from 'node:os';
 import path from 'node:path';
 import type { ArtifactInfo } from '../backends/backend.js';
@@ -59,7 +60,7 @@ export async function merge(
   });
   out.result(
     { command: 'merge', artifactName: name, ...result },
-    `merged ${countOf(result.merged.length, 'artifact')} (${result.merged.join(', ')}) into ${name}${result.id !== undefined ? ` (id ${result.id})` : ''}: ${formatBytes(result.size)}`,
+    `merged ${countOf(result.merged.length, 'artifact')} (${result.merged.map(printableText).join(', ')}) into ${printableText(name)}${result.id !== undefined ? ` (id ${result.id})` : ''}: ${formatBytes(result.size)}`,
   );
   return 0;
 }
@@ -91,7 +92,7 @@ export async function remove(positionals: string[], connect: Connect, out: CliOu
   const { id } = await deleteArtifact(name, await connect());
   out.result(
     { command: 'delete', artifactName: name, id },
-    `deleted ${name}${id !== undefined ? ` (id ${id})` : ''}`,
+    `deleted ${printableText(name)}${id !== undefined ? ` (id ${id})` : ''}`,
   );
   return 0;
 }
@@ -126,7 +127,7 @@ export function exactlyOneName(positionals: string[], usage: string): string {
   return name;
 }
 
-/** One artifact per line for people: name, size, id. */
+/** One artifact per line for people: name (escaped: it is the server's), size, id. */
 function artifactLine(artifact: ArtifactInfo): string {
-  return `${artifact.name}\t${formatBytes(artifact.size)}${artifact.id !== undefined ? `\tid ${artifact.id}` : ''}`;
+  return `${printableText(artifact.name)}\t${formatBytes(artifact.size)}${artifact.id !== undefined ? `\tid ${artifact.id}` : ''}`;
 }

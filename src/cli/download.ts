@@ -1,3 +1,4 @@
+import { printableText } from '../format.js';
 import path from 'node:path';
 import { downloadArtifact, type DownloadArtifactOptions } from '../client.js';
 import { downloadArtifacts, type DownloadArtifactsOptions } from '../merge/download-many.js';
@@ -91,7 +92,7 @@ export async function download(
   reportMismatches(downloads, digestMismatch, out);
   const lines = downloads.map(
     (d) =>
-      `downloaded ${d.name}: ${countOf(d.fileCount, 'file')}, ${formatBytes(d.size)} to ${d.downloadPath}`,
+      `downloaded ${printableText(d.name)}: ${countOf(d.fileCount, 'file')}, ${formatBytes(d.size)} to ${printableText(d.downloadPath)}`,
   );
   out.result(
     { command: 'download', downloads, seconds },

@@ -1,4 +1,4 @@
-import { formatBytes } from '../format.js';
+import { formatBytes, printableLines, printableText } from '../format.js';
 import type { Logger, ProgressEvent } from '../types.js';
 import { redactText } from '../transport/redact.js';
 
@@ -18,11 +18,14 @@ export function createOutput(options: {
   tty?: boolean;
 }): CliOutput {
   const bar = options.tty ? new ProgressBar((text) => process.stderr.write(text)) : undefined;
+  // JSON.stringify escapes C0 but not DEL, C1 or bidi controls: those are escaped as \u
+  // sequences too, so the JSON stays equal (JSON.parse gives back the same strings) and no raw
+  // escape byte reaches a terminal that shows it.
   const emit = (value: Record<string, unknown>): void => {
-    process.stdout.write(`${redactText(JSON.stringify(value))}\n`);
+    process.stdout.write(`${escapeJsonControls(redactText(JSON.stringify(value)))}\n`);
   };
   const line = (text: string): void => {
-    process.stderr.write(`${redactText(text)}\n`);
+    process.stderr.write(`${printableLines(redactText(text))}\n`);
   };
   let lastProgress = 0;
   const transferStarted = new TransferClock();
@@ -60,13 +63,13 @@ export function createOutput(options: {
         : '';
       const speed = event.phase === 'transfer' ? rateAndEta(event, transferStarted.get(event), now) : '';
       line(
-        `${event.operation} ${event.artifactName}: ${event.phase}${pct}${filesText(event)} ${formatBytes(event.bytesDone)}${speed}`,
+        `${event.operation} ${printableText(event.artifactName)}: ${event.phase}${pct}${filesText(event)} ${formatBytes(event.bytesDone)}${speed}`,
       );
     },
     result(value, human) {
       bar?.finish();
       if (options.json) emit({ event: 'result', ...value });
-      else process.stdout.write(`${redactText(human)}\n`);
+      else process.stdout.write(`${printableLines(redactText(human))}\n`);
     },
     error(message, code) {
       bar?.finish();
@@ -77,6 +80,14 @@ export function createOutput(options: {
 }
 
 export { formatBytes };
+
+/** DEL, C1 controls, bidi overrides/isolates and U+2028/2029, which JSON.stringify leaves raw, as `\uXXXX`. */
+export function escapeJsonControls(json: string): string {
+  return json.replace(
+    /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (ch) => `\\u${(ch.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`,
+  );
+}
 
 /**
  * A single redrawn line for terminals: phase, bytes, percent, rate, ETA and files. Redraws at
@@ -114,7 +125,7 @@ export class ProgressBar {
       ? `${formatBytes(event.bytesDone)}/${formatBytes(total)}`
       : formatBytes(event.bytesDone);
     const speed = rateAndEta(event, this.#clock.get(event), now) || ` ${formatBytes(0)}/s`;
-    return `${event.operation} ${event.artifactName} ${event.phase} ${gauge}${size}${speed}${filesText(event)}`;
+    return `${event.operation} ${printableText(event.artifactName)} ${event.phase} ${gauge}${size}${speed}${filesText(event)}`;
   }
 
   finish(): void {

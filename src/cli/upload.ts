@@ -1,3 +1,4 @@
+import { printableText } from '../format.js';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,9 +45,11 @@ export async function upload(
   });
   for (const link of found.skippedSymlinkDirectories)
     out.logger.info(`Not descending into symlinked directory ${link}`);
-  for (const link of found.brokenSymlinks) out.logger.warn(`Skipping broken symlink ${link}`);
+  for (const link of found.brokenSymlinks) out.logger.warn(`Skipping broken symlink ${printableText(link)}`);
   for (const special of found.specialFiles) {
-    out.logger.warn(`Skipping ${special}: not a regular file (a FIFO, socket or device is never uploaded)`);
+    out.logger.warn(
+      `Skipping ${printableText(special)}: not a regular file (a FIFO, socket or device is never uploaded)`,
+    );
   }
   if (found.files.length === 0) {
     const message = `No files were found with the provided path: ${paths.join(' ')}. No artifact was uploaded.`;
@@ -102,7 +105,7 @@ export async function upload(
   const seconds = (Date.now() - started) / 1000;
   out.result(
     { command: 'upload', ...result, seconds },
-    `uploaded ${name}: ${countOf(result.fileCount, 'file')}, ${formatBytes(result.size)} (${formatBytes(result.uploadedBytes)} sent) in ${seconds.toFixed(1)} s via ${result.backend}`,
+    `uploaded ${printableText(name)}: ${countOf(result.fileCount, 'file')}, ${formatBytes(result.size)} (${formatBytes(result.uploadedBytes)} sent) in ${seconds.toFixed(1)} s via ${result.backend}`,
   );
   return 0;
 }

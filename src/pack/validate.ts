@@ -1,4 +1,5 @@
 import { ValidationError } from '../errors.js';
+import { escapeCodePoint, isUnsafeForDisplay } from '../format.js';
 
 /**
  * Client-side name and path rules. They are the official client's (protocol A7/B7) plus the
@@ -60,7 +61,7 @@ export function describeCharacter(ch: string): string {
 }
 
 /**
- * A value quoted for an error message with control characters and lone surrogates escaped, so a
+ * A value quoted for an error message with control characters, bidi overrides and lone surrogates escaped, so a
  * hostile name cannot break a log line or inject a workflow command; long values are shortened.
  */
 export function printable(value: string, max = 120): string {
@@ -75,9 +76,8 @@ export function printable(value: string, max = 120): string {
     const code = ch.codePointAt(0) ?? 0;
     const named = NAMED_ESCAPES[ch];
     if (named !== undefined) out += named;
-    else if (isControlCharacter(code) || (code >= 0xd800 && code <= 0xdfff)) {
-      out += code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${hex4(code).toLowerCase()}`;
-    } else if (ch === "'" || ch === '\\') out += `\\${ch}`;
+    else if (isUnsafeForDisplay(code)) out += escapeCodePoint(code);
+    else if (ch === "'" || ch === '\\') out += `\\${ch}`;
     else out += ch;
   }
   return `'${out}'`;

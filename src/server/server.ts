@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { printableText } from '../format.js';
 import type { Socket } from 'node:net';
 import { createBearerCheck } from './http/auth.js';
 import { requestBaseUrl } from './http/base-url.js';
@@ -69,7 +70,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
       res.once('close', () => {
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
         // Path only: queries may one day carry signatures (blob SAS), and headers carry the token.
-        log(`${req.method ?? '?'} ${pathOf(req)} ${res.statusCode} ${ms.toFixed(1)}ms`);
+        log(`${req.method ?? '?'} ${printableText(pathOf(req))} ${res.statusCode} ${ms.toFixed(1)}ms`);
       });
     }
     void dispatch(req, res);
@@ -202,7 +203,8 @@ function answerError(
     return;
   }
   log?.(
-    `internal error on ${req.method ?? '?'} ${pathOf(req)}: ${error instanceof Error ? error.message : String(error)}`,
+    // The path and the message may carry bytes a client chose: escaped, so a log line cannot drive a terminal.
+    `internal error on ${req.method ?? '?'} ${printableText(pathOf(req))}: ${printableText(error instanceof Error ? error.message : String(error))}`,
   );
   send(
     new HttpError(

@@ -15,37 +15,30 @@ import {
 } from '../../pack/conflict.js';
 import { asResourceError, findResourceFailure } from '../../pack/fs-errors.js';
 import { printable } from '../../pack/validate.js';
-import { responseTooLarge } from '../../transport/body.js';
+import { normalizeLimits } from '../../pack/zip/limits.js';
 import { checkCredentialedUrl } from '../../transport/url-policy.js';
 import { streamContainerItems } from './container-items.js';
-import { assertNoSymlinkInPath, resolveInside } from '../../pack/safe-path.js';
+import { assertNoSymlinkInPath } from '../../pack/safe-path.js';
 import type { DownloadResult, DownloadSpec, OperationContext } from '../backend.js';
 import { StalledTransferError, watchThroughput, type StallPolicy } from '../../transport/stall-watchdog.js';
 import { runWorkers } from '../workers.js';
-import {
-  API_VERSION,
-  type ArtifactResponse,
-  type ContainerEntry,
-  type ContainerItemsResponse,
-  type LegacyConfig,
-} from './contracts.js';
+import { API_VERSION, type ArtifactResponse, type LegacyConfig } from './contracts.js';
+import { checkFinalized, checkReceived, LegacyListingCheck, type ListedFile } from './listing-check.js';
 import { itemUrl, jsonHeaders } from './urls.js';
+import { LegacyWriteLimits, type FileMeter } from './write-limits.js';
 
-interface PlannedFile {
-  /** Path inside the artifact, '/'-separated. */
-  artifactPath: string;
-  destination: string;
+interface PlannedFile extends ListedFile {
   staging: string;
-  length: number | undefined;
-  url: string;
   /** Set once a response for this file failed to gunzip: a second corrupt body is final. */
   corruptOnce?: boolean;
 }
 
 /**
- * Legacy download (protocol.md A4). Every path from the server is checked before anything is
- * written; files land in a staging directory inside the target and are moved into place only
- * after all of them arrived intact, so a failed download leaves the target as it was.
+ * Legacy download (protocol.md A4). An artifact that was never finalized is refused; every item
+ * of the listing is checked (paths, types, status, lengths, the download limits) before anything
+ * is written; files land in a staging directory inside the target and are moved into place only
+ * after all of them arrived intact, each exactly its listed length and together at least the
+ * artifact's finalized size, so a failed download leaves the target as it was.
  */
 export async function downloadLegacy(
   config: LegacyConfig,
@@ -56,6 +49,8 @@ export async function downloadLegacy(
   const { http, operation } = ctx;
   const context: ErrorContext = { operation: 'download', artifactName: spec.name };
   const bearer = config.token ? { bearer: config.token } : {};
+  const limits = normalizeLimits(spec.limits);
+  checkFinalized(artifact, context);
   // The token goes only where the runtime URL (or a trusted origin) is: checked before each use.
   const containerUrl = checkCredentialedUrl(
     artifact.fileContainerResourceUrl,
@@ -63,7 +58,9 @@ export async function downloadLegacy(
     'the fileContainerResourceUrl',
     context,
   );
-  const items = await http.request(
+  const target = path.resolve(spec.targetDirectory);
+  // Everything the listing says is checked before anything is created, the target included.
+  const listed = await http.request(
     {
       ...bearer,
       slot: 0,
@@ -74,16 +71,32 @@ export async function downloadLegacy(
       context,
       call: 'list container items',
     },
-    (res) => readContainerItems(res, config, spec.name, http, context),
+    // A fresh check for every attempt: a retried listing starts from nothing.
+    (res) =>
+      readListing(
+        res,
+        http,
+        context,
+        new LegacyListingCheck(spec.name, target, limits, context, artifact.fileContainerResourceUrl),
+        (file) =>
+          checkCredentialedUrl(
+            file.url,
+            config,
+            `the contentLocation of ${printable(file.artifactPath)}`,
+            context,
+          ),
+        artifact.size,
+      ),
   );
-
-  const target = path.resolve(spec.targetDirectory);
-  // Server paths are refused before anything is created, the target directory included.
-  planFiles(spec.name, items, target, target);
   const createdTarget = await mkdir(target, { recursive: true });
   const staging = await mkdtemp(path.join(target, '.ferry-staging-'));
   try {
-    const planned = planFiles(spec.name, items, target, staging);
+    // Staging names are positional, so no server path reaches the disk before placement.
+    const planned: PlannedFile[] = listed.map((file, index) => ({
+      ...file,
+      staging: path.join(staging, String(index)),
+    }));
+    const writeLimits = new LegacyWriteLimits(spec.name, limits, context);
     let bytesDone = 0;
     let filesDone = 0;
     const written = new Map<PlannedFile, number>();
@@ -108,7 +121,8 @@ export async function downloadLegacy(
             operation,
             context: { ...context, file: file.artifactPath },
           },
-          (res) => saveResponse(res, file, spec.name, http.stallPolicy),
+          (res) =>
+            saveResponse(res, file, spec.name, http.stallPolicy, (gzip) => writeLimits.meter(file, gzip)),
         );
         bytesDone += bytes;
         written.set(file, bytes);
@@ -124,6 +138,15 @@ export async function downloadLegacy(
         filesTotal: planned.length,
       });
     });
+    // Items without a listed length were not part of the check before the download.
+    checkReceived(
+      spec.name,
+      artifact.size,
+      planned.reduce((sum, file) => sum + (written.get(file) ?? 0), 0),
+      planned.length,
+      'sent',
+      context,
+    );
     await spec.beforeWrite?.();
     const placed = await placeFiles(planned, target, spec.conflict ?? 'overwrite', context);
     return {
@@ -140,68 +163,6 @@ export async function downloadLegacy(
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
-}
-
-/**
- * Reads the container listing as a stream (container-items.ts), keeping only the file entries
- * of this artifact, each with a content URL the token may go to. Memory grows with the number
- * of files, never with the size of one answer.
- */
-async function readContainerItems(
-  res: IncomingMessage,
-  config: LegacyConfig,
-  name: string,
-  http: OperationContext['http'],
-  context: ErrorContext,
-): Promise<ContainerItemsResponse> {
-  const value: ContainerEntry[] = [];
-  // A listing dripping slower than the download minimum is dropped like a stalled file body.
-  const watchdog = watchThroughput(http.stallPolicy, 'The container listing', context, (error) =>
-    res.destroy(error),
-  );
-  const items = streamContainerItems(res, {
-    maxItemBytes: http.maxResponseBytes,
-    context,
-    onBytes: (bytes) => watchdog.add(bytes),
-  });
-  try {
-    for await (const item of items) value.push(...fileEntry(item, config, name, context));
-  } finally {
-    watchdog.stop();
-  }
-  return { count: value.length, value };
-}
-
-/** The item as a file entry of artifact `name` (none if it is not one), its URL checked. */
-function fileEntry(
-  item: unknown,
-  config: LegacyConfig,
-  name: string,
-  context: ErrorContext,
-): ContainerEntry[] {
-  const entry = item as Partial<ContainerEntry> | null;
-  if (typeof entry !== 'object' || entry === null || entry.itemType !== 'file') return [];
-  if (typeof entry.path !== 'string') return [];
-  if (!entry.path.replace(/\\/g, '/').startsWith(`${name}/`)) return [];
-  const contentLocation = checkCredentialedUrl(
-    entry.contentLocation as string,
-    config,
-    `the contentLocation of ${printable(entry.path)}`,
-    context,
-  );
-  return [
-    {
-      path: entry.path,
-      itemType: 'file',
-      ...(validLength(entry.fileLength) ? { fileLength: entry.fileLength } : {}),
-      contentLocation,
-    },
-  ];
-}
-
-/** A length a server listed that can be used as one: a whole number of bytes, not negative. */
-function validLength(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
 /** Removes `dir` and its parents up to and including `top`, stopping at the first that is not empty. */
@@ -293,33 +254,40 @@ async function stagedContent(file: PlannedFile): Promise<ExpectedContent> {
   };
 }
 
-/** Turns container items into a download plan, refusing the whole artifact if any path is unsafe. */
-export function planFiles(
-  name: string,
-  items: ContainerItemsResponse,
-  target: string,
-  staging: string,
-): PlannedFile[] {
-  const byDestination = new Map<string, PlannedFile>();
-  for (const entry of items.value ?? []) {
-    if (entry.itemType !== 'file') continue;
-    const normalized = entry.path.replace(/\\/g, '/');
-    if (!normalized.startsWith(`${name}/`)) continue;
-    const artifactPath = normalized.slice(name.length + 1);
-    const destination = resolveInside(target, artifactPath, process.platform, {
-      operation: 'download',
-      artifactName: name,
-    });
-    // Last listing wins, as on the real service; the staging name is positional so no server path reaches the disk.
-    byDestination.set(destination, {
-      artifactPath,
-      destination,
-      staging: path.join(staging, String(byDestination.size)),
-      length: validLength(entry.fileLength) ? entry.fileLength : undefined,
-      url: entry.contentLocation,
-    });
+/**
+ * Reads the container listing as a stream (container-items.ts) and runs every item through the
+ * checks as it arrives, in listing order; returns the files to download, each with a content URL
+ * the token may go to. Throws before anything is written when one is refused. Memory grows with
+ * the number of files, never with the size of one answer.
+ */
+async function readListing(
+  res: IncomingMessage,
+  http: OperationContext['http'],
+  context: ErrorContext,
+  check: LegacyListingCheck,
+  checkUrl: (file: ListedFile) => string,
+  artifactSize: unknown,
+): Promise<ListedFile[]> {
+  const files: ListedFile[] = [];
+  // A listing dripping slower than the download minimum is dropped like a stalled file body.
+  const watchdog = watchThroughput(http.stallPolicy, 'The container listing', context, (error) =>
+    res.destroy(error),
+  );
+  const items = streamContainerItems(res, {
+    maxItemBytes: http.maxResponseBytes,
+    context,
+    onBytes: (bytes) => watchdog.add(bytes),
+  });
+  try {
+    for await (const item of items) {
+      const file = check.add(item);
+      if (file !== undefined) files.push(file.url === '' ? file : { ...file, url: checkUrl(file) });
+    }
+  } finally {
+    watchdog.stop();
   }
-  return [...byDestination.values()];
+  check.finish(artifactSize);
+  return files;
 }
 
 async function saveResponse(
@@ -327,43 +295,47 @@ async function saveResponse(
   file: PlannedFile,
   artifactName: string,
   stall: StallPolicy,
+  meterFor: (gzip: boolean) => FileMeter,
 ): Promise<number> {
   const context = { operation: 'download', artifactName, file: file.artifactPath };
+  const shown = printable(file.artifactPath);
   const gzip = res.headers['content-encoding'] === 'gzip';
   const declared =
     res.headers['content-length'] === undefined ? undefined : Number(res.headers['content-length']);
-  // Counting with a 'data' listener and the write stream's own counter keeps the pipeline to
+  // Counting with 'data' listeners and the write stream's own counter keeps the pipeline to
   // what the official client runs (response → gunzip → file): extra Transforms cost ~30 % on
   // a 512 MiB file.
   let received = 0;
-  const watchdog = watchThroughput(stall, `Download of '${file.artifactPath}'`, context, (error) =>
-    res.destroy(error),
-  );
-  // A plain body holds exactly the file: past its listed length it is not this file (a chunked
-  // body without end), and is cut off before it fills the disk. A gzip body's length says
-  // nothing about the file's, so only Content-Length bounds it.
-  const bound = gzip ? undefined : file.length;
-  let overrun: FerryError | undefined;
+  const meter = meterFor(gzip);
+  /** Set when a limit stopped the body: that error, not the resulting stream error, is the answer. */
+  let stopped: FerryError | undefined;
+  const watchdog = watchThroughput(stall, `Download of ${shown}`, context, (error) => res.destroy(error));
+  const count = (bytes: number): void => {
+    const error = meter.written(bytes, received);
+    if (error !== undefined && stopped === undefined) {
+      stopped = error;
+      res.destroy(error);
+    }
+  };
   res.on('data', (chunk: Buffer) => {
     received += chunk.length;
     watchdog.add(chunk.length);
-    if (bound !== undefined && received > bound && overrun === undefined) {
-      overrun = responseTooLarge(
-        `The download of ${printable(file.artifactPath)}`,
-        bound,
-        'the listed fileLength',
-        context,
-      );
-      res.destroy(overrun);
-    }
+    if (!gzip) count(chunk.length);
   });
   const out = createWriteStream(file.staging, { highWaterMark: 1024 * 1024 });
   try {
-    if (gzip) await pipeline(res, createGunzip({ chunkSize: 256 * 1024 }), out);
-    else await pipeline(res, out);
+    if (gzip) {
+      const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+      gunzip.on('data', (chunk: Buffer) => {
+        count(chunk.length);
+        if (stopped !== undefined) gunzip.destroy(stopped);
+      });
+      await pipeline(res, gunzip, out);
+    } else await pipeline(res, out);
   } catch (error: unknown) {
+    meter.discard();
+    if (stopped !== undefined) throw stopped;
     if (error instanceof StalledTransferError) throw error;
-    if (overrun !== undefined) throw overrun;
     // A full disk is not a broken connection: typed, and not retried.
     if (findResourceFailure(error)) {
       throw await asResourceError(error, {
@@ -381,13 +353,13 @@ async function saveResponse(
       file.corruptOnce = true;
       throw new IntegrityError(
         'ERR_FERRY_INTEGRITY',
-        `The gzip body of '${file.artifactPath}' is corrupt (${(error as Error).message})${retryable ? '' : ' on the second download too'}; nothing was written to the target`,
+        `The gzip body of ${shown} is corrupt (${(error as Error).message})${retryable ? '' : ' on the second download too'}; nothing was written to the target`,
         { cause: error, retryable, context },
       );
     }
     throw new IntegrityError(
       'ERR_FERRY_INTEGRITY',
-      `Download of '${file.artifactPath}' broke off after ${received} bytes`,
+      `Download of ${shown} broke off after ${received} bytes`,
       {
         cause: error,
         retryable: true,
@@ -398,10 +370,21 @@ async function saveResponse(
     watchdog.stop();
   }
   if (declared !== undefined && Number.isFinite(declared) && received !== declared) {
+    meter.discard();
     throw new IntegrityError(
       'ERR_FERRY_INTEGRITY',
-      `Download of '${file.artifactPath}' is truncated: received ${received} of ${declared} bytes`,
-      { retryable: true, context: { operation: 'download', artifactName, file: file.artifactPath } },
+      `Download of ${shown} is truncated: received ${received} of ${declared} bytes`,
+      { retryable: true, context },
+    );
+  }
+  if (file.length !== undefined && out.bytesWritten !== file.length) {
+    // Longer was stopped above; shorter is a body that ended early without a Content-Length
+    // (or a stored file that lost its end): worth one more request, bounded by the retry policy.
+    meter.discard();
+    throw new IntegrityError(
+      'ERR_FERRY_INTEGRITY',
+      `Download of ${shown} ended after ${out.bytesWritten} bytes${gzip ? ' (after gunzip)' : ''}, but the listing gives its length as ${file.length}`,
+      { retryable: true, context },
     );
   }
   return out.bytesWritten;

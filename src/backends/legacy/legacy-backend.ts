@@ -1,4 +1,5 @@
 import { FerryError } from '../../errors.js';
+import { printable } from '../../pack/validate.js';
 import { discardBody, readJson } from '../../transport/body.js';
 import type {
   ArtifactInfo,
@@ -50,11 +51,26 @@ export class LegacyBackend implements Backend {
   }
 
   async #find(name: string, ctx: OperationContext, operation: string): Promise<ArtifactResponse> {
-    const found = (await this.#listRaw(ctx, operation, name)).find((a) => a.name === name);
+    const matches = (await this.#listRaw(ctx, operation, name)).filter((a) => a.name === name);
+    if (matches.length > 1) {
+      // v1 merges every upload of a name into one container, so two entries of one name are a
+      // broken (or lying) service: picking either could hand back the wrong files.
+      throw new FerryError(
+        'ERR_FERRY_PROTOCOL',
+        `The service lists ${matches.length} artifacts named ${printable(name)} in run ${this.config.runId}; ` +
+          'a legacy artifact name is unique within a run, so none of them is used',
+        { context: { operation, artifactName: name } },
+      );
+    }
+    const found = matches[0];
     if (!found) {
-      throw new FerryError('ERR_FERRY_NOT_FOUND', `No artifact named '${name}' in run ${this.config.runId}`, {
-        context: { operation, artifactName: name },
-      });
+      throw new FerryError(
+        'ERR_FERRY_NOT_FOUND',
+        `No artifact named ${printable(name)} in run ${this.config.runId}`,
+        {
+          context: { operation, artifactName: name },
+        },
+      );
     }
     return found;
   }

@@ -77,12 +77,20 @@ export function normalizeLimits(limits: Partial<ExtractLimits> | undefined): Ext
   return out;
 }
 
-/** The error thrown when an archive exceeds one of the limits. */
-export function limitError(what: string, option: keyof ExtractLimits, limit: number): IntegrityError {
+/**
+ * The error thrown when an archive (or a legacy artifact's listing, `subject`) exceeds one of
+ * the limits: the same code and wording on both protocols.
+ */
+export function limitError(
+  what: string,
+  option: keyof ExtractLimits,
+  limit: number,
+  subject = 'Zip archive',
+): IntegrityError {
   return new IntegrityError(
     'ERR_FERRY_INTEGRITY',
-    `Zip archive rejected: ${what}, over the limit of ${limit}. ` +
-      `If the archive is trusted, raise the option 'limits.${option}'`,
+    `${subject} rejected: ${what}, over the limit of ${limit}. ` +
+      `If the ${subject === 'Zip archive' ? 'archive' : 'artifact'} is trusted, raise the option 'limits.${option}'`,
   );
 }
 

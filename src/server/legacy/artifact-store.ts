@@ -193,7 +193,7 @@ export class ArtifactStore {
     // Lock on (run, name) so two concurrent creates of one name cannot make two containers.
     return this.#locks.run(`name:${runId}\0${name}`, async () => {
       const existing = this.find(runId, name);
-      if (existing) return { record: existing, created: false };
+      if (existing) return { record: await this.#reopen(existing), created: false };
       const containerId = await this.#ids.allocate();
       await mkdir(this.#layout.itemsDir(containerId), { recursive: true });
       const now = new Date().toISOString();
@@ -209,6 +209,23 @@ export class ArtifactStore {
       await writeJsonAtomic(this.#layout.artifactFile(containerId), record);
       this.#byId.set(containerId, record);
       return { record, created: true };
+    });
+  }
+
+  /**
+   * A new upload into an existing artifact (v1 merges uploads of one name) makes it unfinished
+   * again until that upload's PATCH: the size goes back to -1, so a download meanwhile (or after
+   * that upload crashed) is refused as incomplete instead of mixing the old files with whichever
+   * new ones had arrived. Called under the (run, name) lock.
+   */
+  async #reopen(existing: ArtifactRecord): Promise<ArtifactRecord> {
+    if (existing.size === -1) return existing;
+    return this.#locks.run(`artifact:${existing.containerId}`, async () => {
+      const current = this.#byId.get(existing.containerId) ?? existing;
+      const next: ArtifactRecord = { ...current, size: -1, updatedAt: new Date().toISOString() };
+      await writeJsonAtomic(this.#layout.artifactFile(next.containerId), next);
+      this.#byId.set(next.containerId, next);
+      return next;
     });
   }
 
