@@ -12,9 +12,9 @@
 import http from 'node:http';
 import https from 'node:https';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { builtLibrary } from '../helpers/built-lib.js';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -372,6 +372,7 @@ describe('[X19] The legacy container listing is streamed, each item capped', () 
 
 /** Runs the built library's download in a child process (children/resources-ops.mjs) and returns its report. */
 function childDownload(
+  library: string,
   options: ArtifactClientOptions,
   target: string,
 ): Promise<{ results: Array<{ ok: boolean; error?: { code?: string } }>; maxRssMiB: number }> {
@@ -381,7 +382,7 @@ function childDownload(
       process.execPath,
       [path.resolve('__tests__/reliability/children/resources-ops.mjs'), spec],
       {
-        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: work },
+        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: work, FERRY_LIBRARY: library },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -402,11 +403,8 @@ describe('[X19] Memory of a 50,000-file listing (built library in a child proces
   // Before streaming, this listing (24 MiB of JSON) peaked at 252 MiB; streamed, at 135 MiB
   // (66 MiB of it is Node and Ferry loaded, the rest is the per-file download plan).
   it('[X19] peak RSS stays under 190 MiB while the listing is read and planned', async () => {
-    if (!existsSync(path.resolve('lib/index.js'))) {
-      throw new Error(
-        'lib/ is not built: run `npx tsc -p tsconfig.build.json` (CI builds it before the tests)',
-      );
-    }
+    // The library compiled from src/ (nothing needs to be built beforehand).
+    const library = await builtLibrary();
     const files = 50_000;
     let fileRequests = 0;
     const server = await legacyServer({
@@ -440,6 +438,7 @@ describe('[X19] Memory of a 50,000-file listing (built library in a child proces
     const { parent, target } = await freshTarget();
     const before = await snapshotTree(parent);
     const report = await childDownload(
+      library,
       { ...legacyOptions(server.url), retry: { maxAttempts: 1 }, concurrency: 1 },
       target,
     );
@@ -540,7 +539,23 @@ describe('[X20] A 206 nobody asked for', () => {
 
 describe('[X21] The runtime token goes only to the runtime origin', () => {
   it('[X21] a foreign fileContainerResourceUrl or contentLocation gets no request and no token; trustedOrigins allows one', async () => {
-    const foreign = await serve((req, res) => res.end('{"count":0,"value":[]}'));
+    // Once trusted, the foreign origin serves the listing and the file itself.
+    const foreign = await serve((req, res) => {
+      if (req.url?.includes('/file/')) return void res.end('abc');
+      res.end(
+        JSON.stringify({
+          count: 1,
+          value: [
+            {
+              path: 'art/a.txt',
+              itemType: 'file',
+              fileLength: 3,
+              contentLocation: `http://${req.headers.host}/file/a`,
+            },
+          ],
+        }),
+      );
+    });
     const foreignOrigin = new URL(foreign.url).origin;
     const viaContainer = await legacyServer({ containerUrl: () => `${foreign.url}container/1` });
     const viaItem = await legacyServer({
@@ -567,8 +582,8 @@ describe('[X21] The runtime token goes only to the runtime origin', () => {
     expect(env.trustedOrigins).toEqual([foreignOrigin, 'https://other.example:8443']);
     const { target } = await freshTarget();
     await downloadArtifact('art', { ...legacyOptions(viaContainer.url, env), path: target });
-    expect(foreign.requests).toHaveLength(1);
-    expect(foreign.requests[0]?.headers.authorization).toBe(`Bearer ${TOKEN}`);
+    expect(foreign.requests).toHaveLength(2);
+    for (const request of foreign.requests) expect(request.headers.authorization).toBe(`Bearer ${TOKEN}`);
     expect(() => fromEnvironment({ FERRY_TRUSTED_ORIGINS: 'https://x.example/path' })).toThrow(
       /FERRY_TRUSTED_ORIGINS/,
     );
@@ -860,11 +875,13 @@ describe('[X26] Hostile JSON shapes', () => {
           `{"__proto__":{"polluted":"yes"},"value":[{"__proto__":{"itemType":"file"},"path":"art/x","contentLocation":"${self}file/a","deep":${nested}},{"path":"art/a.txt","itemType":"file","contentLocation":"${self}file/a"}]}`,
         ),
     });
-    const { target } = await freshTarget();
-    const result = await downloadArtifact('art', { ...legacyOptions(legacy.url), path: target });
-    // The item whose only itemType is inside __proto__ is not a file.
-    expect(result.fileCount).toBe(1);
-    expect(await readdir(target)).toEqual(['a.txt']);
+    const { parent, target } = await freshTarget();
+    const before = await snapshotTree(parent);
+    // The item whose only itemType is inside __proto__ has none of its own: the listing is refused.
+    const error = await caught(downloadArtifact('art', { ...legacyOptions(legacy.url), path: target }));
+    expect(error.code).toBe('ERR_FERRY_PROTOCOL');
+    expect(error.message).toMatch(/'x' has the unknown itemType 'undefined'/);
+    expect(await snapshotTree(parent)).toEqual(before);
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
   });
 });
