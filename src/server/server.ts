@@ -64,7 +64,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
   const guard = new ConnectionGuard({
     maxConnections: limits.maxConnections,
     maxUntrustedConnections: limits.maxUntrustedConnections,
-    firstRequestTimeoutMs: limits.headersTimeoutMs,
+    // Later than Node's own head timeout (checked every second), so a partly sent head gets
+    // Node's 408; the guard closes the sockets that never sent a byte, which Node leaves alone.
+    firstRequestTimeoutMs: limits.headersTimeoutMs + MAX_TIMEOUT_CHECK_INTERVAL_MS,
     log: options.log,
   });
   const stats = { connectionsOpened: 0, openConnections: 0, requests: 0 };

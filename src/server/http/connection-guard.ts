@@ -74,8 +74,10 @@ export class ConnectionGuard {
       if (res.statusCode < 400) entry.trusted = true;
     });
     // A refused request whose body was not read: answer, then close instead of reading on.
+    // The socket is taken now: a finished response may already have detached it from `req`.
+    const socket = req.socket;
     res.once('finish', () => {
-      if (!req.complete) lingerAndClose(req);
+      if (!req.complete) lingerAndClose(req, socket);
     });
     return {
       trust: () => {
@@ -115,8 +117,7 @@ export class ConnectionGuard {
  * with unread bytes in the receive buffer sends a reset, which can destroy our answer at the
  * client before it reads it. Bounded in time and bytes, so a refused body costs next to nothing.
  */
-function lingerAndClose(req: IncomingMessage): void {
-  const socket = req.socket;
+function lingerAndClose(req: IncomingMessage, socket: Socket): void {
   if (socket.destroyed) return;
   let drained = 0;
   const timer = setTimeout(() => socket.destroy(), LINGER_MS);
