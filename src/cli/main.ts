@@ -10,6 +10,7 @@ import { isFerryError } from '../errors.js';
 import type { ArtifactClientOptions } from '../options.js';
 import { findFiles } from '../pack/find-files.js';
 import { startServer } from '../server/index.js';
+import { SERVE_LIMIT_OPTIONS, serveLimits } from './serve-limits.js';
 import { registerSecret } from '../transport/redact.js';
 import { COMMAND_HELP, MAIN_HELP } from './help.js';
 import { runDoctor } from './doctor.js';
@@ -51,7 +52,12 @@ const COMMANDS: Record<string, NonNullable<ParseArgsConfig['options']>> = {
   list: { latest: { type: 'boolean' }, repository: { type: 'string' }, 'github-token': { type: 'string' } },
   get: { repository: { type: 'string' }, 'github-token': { type: 'string' } },
   delete: { repository: { type: 'string' }, 'github-token': { type: 'string' } },
-  serve: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' } },
+  serve: {
+    port: { type: 'string' },
+    host: { type: 'string' },
+    data: { type: 'string' },
+    ...SERVE_LIMIT_OPTIONS,
+  },
   doctor: {},
   merge: {
     pattern: { type: 'string' },
@@ -353,10 +359,17 @@ async function serve(values: Values, out: CliOutput): Promise<number> {
   );
   const token = typeof values['token'] === 'string' ? values['token'] : process.env['FERRY_TOKEN'];
   registerSecret(token);
+  let limits;
+  try {
+    limits = serveLimits(values);
+  } catch (error: unknown) {
+    throw new UsageError((error as Error).message);
+  }
   const server = await startServer({
     dataDir,
     port,
     host,
+    limits,
     ...(token ? { token } : {}),
     ...(values['verbose'] ? { log: (line: string) => out.logger.debug(line) } : {}),
   });
