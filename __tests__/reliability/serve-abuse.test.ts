@@ -325,23 +325,67 @@ describe('[S] sizes and counts a client declares are bounded', () => {
     expect(Number(head.headers['content-length'])).toBe(some.body.length);
   });
 
-  test('[X56] live uploads and artifacts per run are capped; the real client reports ERR_FERRY_QUOTA, not a retryable error', async () => {
+  test('[X56] live uploads and finalized artifacts per run are capped; the real client reports ERR_FERRY_QUOTA, not a retryable error', async () => {
     const { server } = await serve({ maxLiveUploadsPerRun: 3, maxArtifactsPerRun: 2 });
-    for (const name of ['live-1', 'live-2', 'live-3']) await createUpload(server.url, name);
-    const refused = await twirp(server.url, TOKEN, 'CreateArtifact', { ...ids, name: 'live-4', version: 4 });
+    const other = { workflow_run_backend_id: 'run-other', workflow_job_run_backend_id: JOB };
+    for (const name of ['live-1', 'live-2', 'live-3']) {
+      expect((await twirp(server.url, TOKEN, 'CreateArtifact', { ...other, name, version: 4 })).status).toBe(
+        200,
+      );
+    }
+    const refused = await twirp(server.url, TOKEN, 'CreateArtifact', {
+      ...other,
+      name: 'live-4',
+      version: 4,
+    });
     expect(refused.status).toBe(403);
     expect(refused.json<{ msg: string }>().msg).toMatch(
       /3 uploads in progress, the limit of this server \(maxLiveUploadsPerRun\)/,
     );
+
+    await roundTrip(server.url, 'kept-1', 1000);
+    await roundTrip(server.url, 'kept-2', 1000);
     const dir = path.join(work, 'quota');
     await mkdir(dir, { recursive: true });
     await writeFile(path.join(dir, 'f.txt'), 'x');
-    await expect(
-      uploadArtifact('live-4', [path.join(dir, 'f.txt')], dir, client(server.url)),
-    ).rejects.toMatchObject({
-      code: 'ERR_FERRY_QUOTA',
-      retryable: false,
-    });
+    const error = await uploadArtifact('kept-3', [path.join(dir, 'f.txt')], dir, client(server.url)).then(
+      () => undefined,
+      (e: unknown) => e as { code: string; retryable: boolean; message: string },
+    );
+    expect(error).toMatchObject({ code: 'ERR_FERRY_QUOTA', retryable: false });
+    expect(error?.message).toMatch(
+      /already has 2 artifacts, the limit of this server \(maxArtifactsPerRun\)/,
+    );
+    // Existing artifacts are untouched by the refusal.
+    expect((await listArtifacts(client(server.url))).map((a) => a.name)).toEqual(['kept-1', 'kept-2']);
+  });
+
+  test('[X57] a download reader that stops reading holds neither memory nor the socket: backpressure, then the idle timeout', async () => {
+    const { server } = await serve({ idleTimeoutMs: 1500 });
+    await roundTrip(server.url, 'slow-reader', 48 * MIB);
+    const signed = await twirp(server.url, TOKEN, 'GetSignedArtifactURL', { ...ids, name: 'slow-reader' });
+    const url = new URL(signed.json<{ signed_url: string }>().signed_url);
+    const baseline = process.memoryUsage();
+    const started = Date.now();
+    const socket = net.connect(Number(url.port), '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.write(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    // Never read: the server may only fill the socket buffers, not buffer the 48 MiB blob.
+    socket.pause();
+    let peak = 0;
+    const sample = setInterval(() => {
+      const now = process.memoryUsage();
+      peak = Math.max(peak, now.arrayBuffers - baseline.arrayBuffers);
+    }, 50);
+    // The request log line is written when the server let go of the response.
+    const cut = (line: string): boolean => /^GET \/devstoreaccount1\/.* 200 \(answer cut\)/.test(line);
+    while (!log.some(cut) && Date.now() - started < 15_000) await new Promise((r) => setTimeout(r, 100));
+    clearInterval(sample);
+    socket.destroy();
+    expect(log.some(cut)).toBe(true);
+    // idleTimeoutMs 1500 after the buffers filled; generous for a loaded machine.
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(peak).toBeLessThan(16 * MIB);
   });
 });
 
