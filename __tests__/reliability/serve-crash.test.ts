@@ -5,14 +5,14 @@
  * that must survive are uploaded and downloaded with the real Ferry client.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { downloadArtifact, listArtifacts, uploadArtifact } from '../../src/index.js';
 import { runtimeJwt } from '../helpers/jwt.js';
 import { childServerUnavailable, startChildServer, twirp, type ChildServer } from '../helpers/serve-child.js';
-import { rawRequest } from '../helpers/server-fixture.js';
+import { artifactsUrl, chunkUrl, rawRequest, startFixture } from '../helpers/server-fixture.js';
 import { expectNoSecrets } from './invariants.js';
 
 const RUN = 'run-crash';
@@ -166,4 +166,51 @@ describe('[S] kill -9 of ferry serve mid-upload', () => {
     expect(refused.status).toBe(409);
     expect(refused.json<{ msg: string }>().msg).toMatch(/already being uploaded/);
   }, 30_000);
+
+  test('[X52] legacy: a journal that says complete for bytes the disk lost is not served short after a restart', async () => {
+    const fixture = await startFixture({ token: TOKEN });
+    try {
+      const auth = { Authorization: `Bearer ${TOKEN}` };
+      const created = await rawRequest('POST', artifactsUrl(fixture.server, RUN), {
+        headers: { ...auth, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ Type: 'actions_storage', Name: 'torn' }),
+      });
+      const container = created.json<{ fileContainerResourceUrl: string }>().fileContainerResourceUrl;
+      const files = { 'torn/a.bin': randomBytes(10_000), 'torn/b.bin': randomBytes(10_000) };
+      for (const [itemPath, data] of Object.entries(files)) {
+        const put = await rawRequest('PUT', chunkUrl(container, itemPath), {
+          headers: {
+            ...auth,
+            'Content-Range': `bytes 0-${data.length - 1}/${data.length}`,
+            'Content-Length': data.length,
+          },
+          body: data,
+        });
+        expect(put.status).toBe(200);
+      }
+      // A power loss took the pack's tail (the journal survived): b.bin is only half there.
+      const oldUrl = fixture.server.url;
+      await fixture.server.close();
+      await truncate(path.join(fixture.dataDir, 'legacy', 'containers', '1', 'items', 'items.pack'), 15_000);
+      const server2 = await fixture.restart();
+      const listing = await rawRequest('GET', `${container.replace(oldUrl, server2.url)}?itemPath=torn`, {
+        headers: auth,
+      });
+      const paths = listing
+        .json<{ value: Array<{ path: string; itemType: string }> }>()
+        .value.map((e) => e.path);
+      expect(paths).toContain('torn/a.bin');
+      expect(paths).not.toContain('torn/b.bin');
+      const a = await rawRequest('GET', chunkUrl(container.replace(oldUrl, server2.url), 'torn/a.bin'), {
+        headers: auth,
+      });
+      expect(a.body.equals(files['torn/a.bin'])).toBe(true);
+      const b = await rawRequest('GET', chunkUrl(container.replace(oldUrl, server2.url), 'torn/b.bin'), {
+        headers: auth,
+      });
+      expect(b.status).toBe(404);
+    } finally {
+      await fixture.dispose();
+    }
+  });
 });

@@ -85,7 +85,25 @@ export class ContainerItems {
       if (isItemRecord(record)) items.#put(record);
     }
     items.#packSize = (await stat(items.packPath).catch(() => undefined))?.size ?? 0;
+    await items.#dropShortItems();
     return items;
+  }
+
+  /**
+   * After a crash or power loss before a finalize's fsync, the journal can say "complete" for
+   * bytes that never reached the disk. Such an item is listed as not uploaded (its path can be
+   * uploaded again) rather than served short: pack items must lie inside the pack, own files
+   * must hold their whole size.
+   */
+  async #dropShortItems(): Promise<void> {
+    for (const item of this.#items.values()) {
+      if (!item.complete || item.total === 0) continue;
+      const onDisk =
+        item.packOffset !== undefined
+          ? this.#packSize - item.packOffset
+          : ((await stat(this.dataFile(item.path)).catch(() => undefined))?.size ?? 0);
+      if (onDisk < item.total) this.#items.set(item.path, { ...item, complete: false, ranges: [] });
+    }
   }
 
   /** Releases the journal's and the pack's file descriptors. */
