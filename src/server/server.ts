@@ -64,9 +64,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
   const guard = new ConnectionGuard({
     maxConnections: limits.maxConnections,
     maxUntrustedConnections: limits.maxUntrustedConnections,
-    // Later than Node's own head timeout (checked every second), so a partly sent head gets
-    // Node's 408; the guard closes the sockets that never sent a byte, which Node leaves alone.
-    firstRequestTimeoutMs: limits.headersTimeoutMs + MAX_TIMEOUT_CHECK_INTERVAL_MS,
+    // Node times out partly sent heads (408) but never a socket that sends nothing: the guard does.
+    firstRequestTimeoutMs: limits.headersTimeoutMs,
     log: options.log,
   });
   const stats = { connectionsOpened: 0, openConnections: 0, requests: 0 };

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 export interface ConnectionGuardOptions {
   maxConnections: number;
   maxUntrustedConnections: number;
-  /** A connection must send a complete request head within this time of connecting. */
+  /** A connection that has sent no byte within this time of connecting is closed. */
   firstRequestTimeoutMs: number;
   log: ((line: string) => void) | undefined;
 }
@@ -48,7 +48,11 @@ export class ConnectionGuard {
   admit(socket: Socket): void {
     const entry: Tracked = { socket, trusted: false, inFlight: 0, firstRequest: undefined };
     entry.firstRequest = setTimeout(() => {
-      if (entry.inFlight === 0 && !entry.trusted) this.#drop(entry, 'sent no request in time');
+      // A socket that sent part of a head is Node's to time out (it answers 408); this timer
+      // is for the ones that sent nothing at all, which Node never times out.
+      if (entry.inFlight === 0 && !entry.trusted && socket.bytesRead === 0) {
+        this.#drop(entry, 'sent no request in time');
+      }
     }, this.#options.firstRequestTimeoutMs);
     entry.firstRequest.unref();
     this.#tracked.set(socket, entry);
