@@ -711,7 +711,7 @@ describe('legacy server with the official @actions/artifact 1.1.x client', () =>
   });
 
   it('uploads and downloads small, large (>8 MiB), gzip-able, empty, nested and oddly named files byte for byte', async () => {
-    const f = await start('official-client-token');
+    const f = await start('official-client-token', (l) => process.stderr.write(`SRV ${l}\n`));
     process.env.ACTIONS_RUNTIME_URL = f.server.url;
     process.env.ACTIONS_RUNTIME_TOKEN = 'official-client-token';
     process.env.GITHUB_RUN_ID = '1001';

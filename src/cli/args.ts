@@ -1,3 +1,4 @@
+import { SERVE_LIMIT_OPTIONS } from './serve-limits.js';
 import type { ParseArgsConfig } from 'node:util';
 
 /** Command-line options as `parseArgs` returns them. */
@@ -64,7 +65,12 @@ export const COMMANDS: Record<string, OptionSpecs> = {
   list: { latest: { type: 'boolean' }, ...OTHER_RUN },
   get: { ...OTHER_RUN },
   delete: { ...OTHER_RUN },
-  serve: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' } },
+  serve: {
+    port: { type: 'string' },
+    host: { type: 'string' },
+    data: { type: 'string' },
+    ...SERVE_LIMIT_OPTIONS,
+  },
   doctor: {},
   merge: {
     pattern: { type: 'string' },

@@ -1,3 +1,4 @@
+import { serveLimits } from './serve-limits.js';
 import { printableText } from '../format.js';
 import os from 'node:os';
 import path from 'node:path';
@@ -104,10 +105,17 @@ export async function serve(positionals: string[], values: Values, out: CliOutpu
   const dataDir = path.resolve(stringOption(values, 'data') ?? path.join(os.homedir(), '.ferry', 'serve'));
   const token = stringOption(values, 'token') ?? process.env['FERRY_TOKEN'];
   registerSecret(token);
+  let limits;
+  try {
+    limits = serveLimits(values);
+  } catch (error: unknown) {
+    throw new UsageError((error as Error).message);
+  }
   const server = await startServer({
     dataDir,
     port,
     host,
+    limits,
     ...(token ? { token } : {}),
     ...(values['verbose'] ? { log: (line: string) => out.logger.debug(line) } : {}),
   });

@@ -1,3 +1,5 @@
+import { serveLimitsHelp } from './serve-limits.js';
+
 export const MAIN_HELP = `ferry — upload and download CI build artifacts
 
 Usage: ferry <command> [options]
@@ -168,8 +170,12 @@ Options:
   --data DIR      where artifacts are stored (default ~/.ferry/serve)
   --token TOKEN   require 'Authorization: Bearer TOKEN' on every request
 
+Limits (bytes, milliseconds or counts; see docs/cli.md#serve for what each bounds):
+${serveLimitsHelp()}
+
 Examples:
   ferry serve --port 8080 --data /srv/artifacts
+  ferry serve --max-artifact-bytes 2147483648 --max-connections 256
   ferry serve --port 0 --data ./store --token s3cret`,
   help: `Usage: ferry help [COMMAND]
 

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
+import { resolveLimits, type ServerLimits } from './http/limits.js';
 import { createLegacyProtocol } from './legacy/protocol.js';
 import { createRestProtocol } from './rest/protocol.js';
 import { createResultsProtocol } from './results/protocol.js';
@@ -23,6 +24,8 @@ export interface ServerOptions {
   log?: (line: string) => void;
   /** Lifetime of the signed blob URLs the results protocol hands out; default 6 hours. */
   signedUrlTtlMs?: number;
+  /** Size, count and time limits; each one left out takes its default (see ServerLimits). */
+  limits?: Partial<ServerLimits>;
 }
 
 export interface ServerStats {
@@ -54,9 +57,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
   const host = options.host ?? '127.0.0.1';
-  const results = await openResultsService(dataDir, { signedUrlTtlMs: options.signedUrlTtlMs });
+  const limits = resolveLimits(options.limits);
+  const results = await openResultsService(dataDir, { signedUrlTtlMs: options.signedUrlTtlMs, limits });
   const protocols = [
-    await createLegacyProtocol(dataDir),
+    await createLegacyProtocol(dataDir, limits),
     createResultsProtocol(results),
     createRestProtocol(results, options.token),
   ];
@@ -67,6 +71,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     token: options.token,
     log: options.log,
     fallbackBaseUrl: () => url,
+    limits,
   });
 
   await new Promise<void>((resolveListen, rejectListen) => {

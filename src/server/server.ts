@@ -3,7 +3,10 @@ import { printableText } from '../format.js';
 import type { Socket } from 'node:net';
 import { createBearerCheck } from './http/auth.js';
 import { requestBaseUrl } from './http/base-url.js';
+import { ConnectionGuard } from './http/connection-guard.js';
+import { storageFailure } from './http/storage-failure.js';
 import { HttpError } from './http/http-error.js';
+import type { ServerLimits } from './http/limits.js';
 import { sendErrorJson } from './http/respond.js';
 import type { ProtocolModule, Route } from './route.js';
 
@@ -35,6 +38,8 @@ export interface HttpServerOptions {
   log: ((line: string) => void) | undefined;
   /** Used for URLs we hand out when the request has no usable Host header. */
   fallbackBaseUrl: () => string;
+  /** Timeouts, head size and connection caps (see ServerLimits). */
+  limits: ServerLimits;
 }
 
 export interface HttpServerHandle {
@@ -44,14 +49,9 @@ export interface HttpServerHandle {
   close(): Promise<void>;
 }
 
-// Clients (the official one and Ferry) keep connections alive across thousands of small PUTs;
-// closing idle sockets too early costs a TCP handshake per file and, on busy runners, ports.
-const KEEP_ALIVE_TIMEOUT_MS = 60_000;
-// Must exceed keepAliveTimeout so a request arriving on a just-idle socket is not cut off.
-const HEADERS_TIMEOUT_MS = 65_000;
-// Socket inactivity limit while a request is in flight: a stalled chunk upload gives up its
-// item lock within this time. The official client itself times out after 3 minutes of silence.
-const SOCKET_IDLE_TIMEOUT_MS = 180_000;
+// How often Node checks headersTimeout and requestTimeout (its default, 30 s, would let a
+// 20 s head timeout run to 50 s).
+const MAX_TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 
 /**
  * The shared HTTP front: counts connections, checks the bearer token, dispatches to the routes
@@ -60,28 +60,48 @@ const SOCKET_IDLE_TIMEOUT_MS = 180_000;
 export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
   const routes: readonly ServerRoute[] = options.protocols.flatMap((p) => p.routes);
   const authorized = createBearerCheck(options.token);
+  const tokenRequired = options.token !== undefined && options.token !== '';
+  const { limits } = options;
+  const guard = new ConnectionGuard({
+    maxConnections: limits.maxConnections,
+    maxUntrustedConnections: limits.maxUntrustedConnections,
+    // Node times out partly sent heads (408) but never a socket that sends nothing: the guard does.
+    firstRequestTimeoutMs: limits.headersTimeoutMs,
+    log: options.log,
+  });
   const stats = { connectionsOpened: 0, openConnections: 0, requests: 0 };
 
-  const server = createServer((req, res) => {
-    stats.requests++;
-    const started = process.hrtime.bigint();
-    if (options.log) {
-      const log = options.log;
-      res.once('close', () => {
-        const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        // Path only: queries may one day carry signatures (blob SAS), and headers carry the token.
-        log(`${req.method ?? '?'} ${printableText(pathOf(req))} ${res.statusCode} ${ms.toFixed(1)}ms`);
-      });
-    }
-    void dispatch(req, res);
-  });
-  // Uploads can legitimately take long per request; the idle timeout below guards stalls instead.
-  server.requestTimeout = 0;
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
-  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  server.timeout = SOCKET_IDLE_TIMEOUT_MS;
+  const server = createServer(
+    {
+      maxHeaderSize: limits.maxHeaderBytes,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(MAX_TIMEOUT_CHECK_INTERVAL_MS, limits.headersTimeoutMs),
+    },
+    (req, res) => {
+      stats.requests++;
+      const started = process.hrtime.bigint();
+      const connection = guard.requestStarted(req, res);
+      if (options.log) {
+        const log = options.log;
+        res.once('close', () => {
+          const ms = Number(process.hrtime.bigint() - started) / 1e6;
+          // The status actually sent: a connection cut before any answer is logged as such, never as 200.
+          const status = res.headersSent ? String(res.statusCode) : 'no-answer';
+          const cut = res.headersSent && !res.writableFinished ? ' (answer cut)' : '';
+          // Path only: queries may one day carry signatures (blob SAS), and headers carry the token.
+          log(`${req.method ?? '?'} ${printableText(pathOf(req))} ${status}${cut} ${ms.toFixed(1)}ms`);
+        });
+      }
+      void dispatch(req, res, connection);
+    },
+  );
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  // Socket silence while a request is in flight: a stalled body gives up its locks within this time.
+  server.timeout = limits.idleTimeoutMs;
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
+    guard.admit(socket);
     stats.connectionsOpened++;
     stats.openConnections++;
     sockets.add(socket);
@@ -91,7 +111,11 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
     });
   });
 
-  async function dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function dispatch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    connection: { trust(): void },
+  ): Promise<void> {
     let route: ServerRoute | undefined;
     try {
       const url = parseRequestUrl(req.url);
@@ -111,6 +135,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
           },
         );
       }
+      // Only a real token makes a connection trusted here; signed blob URLs earn it by a success.
+      if ((route?.auth ?? 'bearer') === 'bearer' && tokenRequired) connection.trust();
       if (!hit?.match) {
         if (onPath.length > 0) {
           const allow = [...new Set(onPath.map((r) => r.route.method))].join(', ');
@@ -190,12 +216,25 @@ function answerError(
     res.destroy();
     return;
   }
+  if (!req.complete) {
+    // The body was not (fully) read and will not be: say so, and the guard closes the socket
+    // after the answer instead of reading the rest of a body nobody wants.
+    res.setHeader('Connection', 'close');
+  }
   const send = (httpError: HttpError): void =>
     render
       ? render(res, httpError)
       : sendErrorJson(res, httpError.status, httpError.message, httpError.headers);
   if (error instanceof HttpError) {
     send(error);
+    return;
+  }
+  // Checked before the client-abort test: a failed write destroys the request stream too, and
+  // the disk error, not the torn request, is what the client must hear about (507 or 500).
+  const storage = storageFailure(error);
+  if (storage) {
+    log?.(`storage error on ${req.method ?? '?'} ${pathOf(req)}: ${storage.message}`);
+    send(storage);
     return;
   }
   if (req.destroyed || isClientAbort(error)) {

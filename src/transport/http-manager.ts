@@ -510,6 +510,9 @@ export function codeForStatus(status: number, serverMessage?: string): FerryErro
   if (status === 404 || status === 410) return 'ERR_FERRY_NOT_FOUND';
   if (status === 407) return 'ERR_FERRY_PROXY';
   if (status === 409) return 'ERR_FERRY_CONFLICT';
+  // 507 Insufficient Storage (ferry serve on a full disk): the same remedy as a full local disk,
+  // free space (there, on the server); retrying into it only repeats the failure.
+  if (status === 507) return 'ERR_FERRY_NO_SPACE';
   return 'ERR_FERRY_HTTP';
 }
 

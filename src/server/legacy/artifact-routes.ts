@@ -21,7 +21,10 @@ export function artifactRoutes(store: ArtifactStore): Route[] {
 
 async function create(store: ArtifactStore, ctx: RequestContext): Promise<void> {
   const runId = validateRunId(ctx.params.runId ?? '');
-  const body = expectObject(await readJsonBody(ctx.req), 'Create artifact body');
+  const body = expectObject(
+    await readJsonBody(ctx.req, store.limits.maxJsonBodyBytes),
+    'Create artifact body',
+  );
   if (body.Type !== undefined && body.Type !== 'actions_storage') {
     throw badRequest(
       `Unsupported artifact Type ${JSON.stringify(body.Type)}; only "actions_storage" is supported`,
@@ -58,7 +61,10 @@ async function patch(store: ArtifactStore, ctx: RequestContext): Promise<void> {
   if (rawName === null)
     throw badRequest('The artifactName query parameter is required to finalize an artifact');
   const name = validateArtifactName(rawName);
-  const body = expectObject(await readJsonBody(ctx.req), 'Patch artifact body');
+  const body = expectObject(
+    await readJsonBody(ctx.req, store.limits.maxJsonBodyBytes),
+    'Patch artifact body',
+  );
   const size = body.Size;
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
     throw badRequest(`Size must be a non-negative integer, got ${JSON.stringify(size)}`);

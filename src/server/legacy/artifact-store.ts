@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir } from 'node:fs/promises';
 import { HttpError } from '../http/http-error.js';
+import { DEFAULT_LIMITS, type ServerLimits } from '../http/limits.js';
 import { readJsonFile, writeJsonAtomic } from '../util/atomic-file.js';
 import { IdCounter } from '../util/id-counter.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
@@ -45,6 +46,8 @@ export interface ArtifactStoreOptions {
   sessionLeaseMs?: number;
   /** Milliseconds since the epoch; injectable for tests. */
   now?: () => number;
+  /** Size and count limits; default DEFAULT_LIMITS. */
+  limits?: ServerLimits;
 }
 
 /**
@@ -64,9 +67,11 @@ export class ArtifactStore {
   readonly #leaseMs: number;
   readonly #now: () => number;
   readonly #ids: IdCounter;
+  readonly limits: ServerLimits;
 
   private constructor(layout: LegacyLayout, options: ArtifactStoreOptions) {
     this.#layout = layout;
+    this.limits = options.limits ?? DEFAULT_LIMITS;
     this.#ids = new IdCounter(layout.counterFile);
     this.#leaseMs = options.sessionLeaseMs ?? DEFAULT_SESSION_LEASE_MS;
     this.#now = options.now ?? Date.now;
@@ -194,6 +199,14 @@ export class ArtifactStore {
     return this.#locks.run(`name:${runId}\0${name}`, async () => {
       const existing = this.find(runId, name);
       if (existing) return { record: await this.#reopen(existing), created: false };
+      const max = this.limits.maxArtifactsPerRun;
+      if (this.list(runId).length >= max) {
+        // 403 with "limit" in the message: clients report it as a quota, not as a retryable error.
+        throw new HttpError(
+          403,
+          `Workflow run ${JSON.stringify(runId)} already has ${max} artifacts, the limit of this server (maxArtifactsPerRun)`,
+        );
+      }
       const containerId = await this.#ids.allocate();
       await mkdir(this.#layout.itemsDir(containerId), { recursive: true });
       const now = new Date().toISOString();
@@ -247,6 +260,8 @@ export class ArtifactStore {
     for (const session of this.#sessions.values()) {
       if (session.containerId === existing.containerId) session.closedAt = now;
     }
+    // Durable before the size is recorded: a finalized artifact's files survive a power loss.
+    await (await this.items(existing.containerId)).flush();
     const held = (await this.items(existing.containerId)).originalSize();
     return this.#locks.run(`artifact:${existing.containerId}`, async () => {
       const current = this.#byId.get(existing.containerId) ?? existing;
@@ -262,7 +277,7 @@ export class ArtifactStore {
   items(containerId: number): Promise<ContainerItems> {
     let items = this.#items.get(containerId);
     if (!items) {
-      items = ContainerItems.load(this.#layout, containerId);
+      items = ContainerItems.load(this.#layout, containerId, this.limits.maxArtifactBytes);
       // Do not cache a failed load; the next request retries it.
       items.catch(() => this.#items.delete(containerId));
       this.#items.set(containerId, items);

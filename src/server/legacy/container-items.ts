@@ -1,5 +1,8 @@
-import { closeSync, constants, openSync, write as writeAt, writeSync } from 'node:fs';
+import { closeSync, constants, fsync, openSync, write as writeAt, writeSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { isNotFound } from '../util/atomic-file.js';
+import { fsyncDir, fsyncFile } from '../util/durable.js';
 import { HttpError } from '../http/http-error.js';
 import { Journal } from '../util/journal.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
@@ -62,23 +65,45 @@ export class ContainerItems {
   #packFd: number | undefined;
   /** End of the pack file: space is reserved here before the bytes are written, so writes never overlap. */
   #packSize = 0;
+  /** Sum of the declared totals of all items: the artifact's size, bounded by #maxBytes. */
+  #totalBytes = 0;
+  readonly #maxBytes: number;
 
-  private constructor(layout: LegacyLayout, containerId: number) {
+  private constructor(layout: LegacyLayout, containerId: number, maxBytes: number) {
     this.#layout = layout;
     this.#containerId = containerId;
+    this.#maxBytes = maxBytes;
     this.#journal = new Journal(`${layout.itemsDir(containerId)}/items.journal`);
     this.packPath = `${layout.itemsDir(containerId)}/items.pack`;
   }
 
-  static async load(layout: LegacyLayout, containerId: number): Promise<ContainerItems> {
-    const items = new ContainerItems(layout, containerId);
+  static async load(layout: LegacyLayout, containerId: number, maxBytes: number): Promise<ContainerItems> {
+    const items = new ContainerItems(layout, containerId, maxBytes);
     await mkdir(layout.itemsDir(containerId), { recursive: true });
     // Later lines supersede earlier ones for the same path: the journal is replayed in order.
     for (const record of await Journal.replay(items.#journal.path)) {
       if (isItemRecord(record)) items.#put(record);
     }
     items.#packSize = (await stat(items.packPath).catch(() => undefined))?.size ?? 0;
+    await items.#dropShortItems();
     return items;
+  }
+
+  /**
+   * After a crash or power loss before a finalize's fsync, the journal can say "complete" for
+   * bytes that never reached the disk. Such an item is listed as not uploaded (its path can be
+   * uploaded again) rather than served short: pack items must lie inside the pack, own files
+   * must hold their whole size.
+   */
+  async #dropShortItems(): Promise<void> {
+    for (const item of this.#items.values()) {
+      if (!item.complete || item.total === 0) continue;
+      const onDisk =
+        item.packOffset !== undefined
+          ? this.#packSize - item.packOffset
+          : ((await stat(this.dataFile(item.path)).catch(() => undefined))?.size ?? 0);
+      if (onDisk < item.total) this.#items.set(item.path, { ...item, complete: false, ranges: [] });
+    }
   }
 
   /** Releases the journal's and the pack's file descriptors. */
@@ -99,6 +124,9 @@ export class ContainerItems {
     return this.#locks.run(path, async () => {
       const existing = this.#items.get(path);
       if (existing === undefined) this.#checkNoClash(path);
+      this.#checkSize(path, existing, chunk.range.total);
+      // Every retry of a small item takes new pack space, so the pack itself is bounded too.
+      if (this.#packSize + body.length > this.#maxBytes) throw this.#tooLarge(path, body.length);
       const offset = this.#packSize;
       this.#packSize += body.length;
       if (body.length > 0) {
@@ -125,6 +153,25 @@ export class ContainerItems {
     });
   }
 
+  /**
+   * Makes everything received so far durable: the bytes (pack file and each item's own file),
+   * then the journal that says they are complete, then the directory entries. Called when the
+   * client finalizes the artifact (PATCH), so a power loss cannot leave a journal that lists
+   * files whose bytes never reached the disk.
+   */
+  async flush(): Promise<void> {
+    if (this.#packFd !== undefined) await promisify(fsync)(this.#packFd);
+    const ownFiles = [...this.#items.values()].filter((i) => i.packOffset === undefined && i.total > 0);
+    for (const item of ownFiles) {
+      // An item whose first chunk failed before its file was created has nothing to flush.
+      await fsyncFile(this.dataFile(item.path)).catch((error: unknown) => {
+        if (!isNotFound(error)) throw error;
+      });
+    }
+    await this.#journal.sync();
+    await fsyncDir(this.#layout.itemsDir(this.#containerId));
+  }
+
   get(path: string): ItemRecord | undefined {
     return this.#items.get(path);
   }
@@ -149,6 +196,7 @@ export class ContainerItems {
           existing.packOffset !== undefined);
       const fresh = existing === undefined || restart;
       if (existing === undefined) this.#checkNoClash(path);
+      this.#checkSize(path, existing, chunk.range.total);
 
       const { start, end, total } = chunk.range;
       const base: ItemRecord = fresh
@@ -216,7 +264,20 @@ export class ContainerItems {
     return total;
   }
 
+  /** The artifact, with this item at `total` bytes, must stay within the size limit. */
+  #checkSize(path: string, existing: ItemRecord | undefined, total: number): void {
+    if (this.#totalBytes - (existing?.total ?? 0) + total > this.#maxBytes) throw this.#tooLarge(path, total);
+  }
+
+  #tooLarge(path: string, bytes: number): HttpError {
+    return new HttpError(
+      413,
+      `Storing ${bytes} more bytes for ${JSON.stringify(path)} would make the artifact larger than the server's limit of ${this.#maxBytes} bytes (maxArtifactBytes)`,
+    );
+  }
+
   #put(record: ItemRecord): void {
+    this.#totalBytes += record.total - (this.#items.get(record.path)?.total ?? 0);
     if (!this.#items.has(record.path)) {
       for (const folder of ancestors(record.path))
         this.#folders.set(folder, (this.#folders.get(folder) ?? 0) + 1);

@@ -44,6 +44,13 @@ async function putChunk(store: ArtifactStore, ctx: RequestContext): Promise<void
     throw badRequest(`itemPath ${JSON.stringify(rawPath)} names the artifact, not a file in it`);
 
   const range = parseContentRange(req.headers['content-range']);
+  // Offsets are below the total, so bounding the total bounds every write position (no 1 TiB sparse file).
+  if (range.total > store.limits.maxArtifactBytes) {
+    throw new HttpError(
+      413,
+      `Content-Range total ${range.total} exceeds the server's limit of ${store.limits.maxArtifactBytes} bytes per artifact (maxArtifactBytes)`,
+    );
+  }
   const length = range.end - range.start;
   const declared = parseOptionalLength(req.headers['content-length'], 'Content-Length');
   if (declared !== undefined && declared !== length) {

@@ -1,5 +1,7 @@
-import { mkdir, readdir, rm } from 'node:fs/promises';
-import { readJsonFile, writeJsonAtomic } from '../util/atomic-file.js';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DEFAULT_LIMITS, type ServerLimits } from '../http/limits.js';
+import { TEMP_SUFFIX, readJsonFile, writeJsonAtomic } from '../util/atomic-file.js';
 import { IdCounter } from '../util/id-counter.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import type { BlobStore, CommittedBlob } from './blob-store.js';
@@ -54,6 +56,12 @@ const DIGEST = /^sha256:[0-9a-f]{64}$/i;
  * How long an unfinalized artifact stays reserved for its uploader without any activity
  * (CreateArtifact or a write to its blob). Longer than one 8 MiB block on a slow link plus the
  * client's retries; after it, the upload counts as abandoned and a new CreateArtifact replaces it.
+ *
+ * An upload is "live" only while this process has seen activity on it within the lease. Uploads
+ * found on disk at startup are not live: the process that served them is gone (crash, kill -9,
+ * restart), and with it every request in flight. Their uploader can still continue (its signed
+ * URL stays valid, and its next block renews the lease), but until it does, a new upload of the
+ * name, with or without overwrite, replaces the dead one at once instead of waiting 15 minutes.
  */
 export const DEFAULT_UPLOAD_LEASE_MS = 15 * 60 * 1000;
 
@@ -62,6 +70,8 @@ export interface ArtifactIndexOptions {
   uploadLeaseMs?: number;
   /** Milliseconds since the epoch; injectable for tests. */
   now?: () => number;
+  /** Count limits per run; default DEFAULT_LIMITS. */
+  limits?: ServerLimits;
 }
 
 /**
@@ -81,9 +91,11 @@ export class ArtifactIndex {
   readonly #leaseMs: number;
   readonly #now: () => number;
   readonly #ids: IdCounter;
+  readonly #limits: ServerLimits;
 
   private constructor(layout: ResultsLayout, blobs: BlobStore, options: ArtifactIndexOptions) {
     this.#layout = layout;
+    this.#limits = options.limits ?? DEFAULT_LIMITS;
     this.#ids = new IdCounter(layout.counterFile);
     this.#blobs = blobs;
     this.#leaseMs = options.uploadLeaseMs ?? DEFAULT_UPLOAD_LEASE_MS;
@@ -109,14 +121,21 @@ export class ArtifactIndex {
   async #load(): Promise<void> {
     let maxId = 0;
     for (const entry of await readdir(this.#layout.artifactsDir)) {
+      if (entry.endsWith(TEMP_SUFFIX)) {
+        // A record write that a crash interrupted before its rename: never acknowledged.
+        await rm(join(this.#layout.artifactsDir, entry), { force: true });
+        continue;
+      }
       const match = /^(\d+)\.json$/.exec(entry);
       if (!match) continue;
       const id = Number(match[1]);
       maxId = Math.max(maxId, id);
-      const record = await readJsonFile(this.#layout.artifactFile(id));
+      const record = await readJsonFile(this.#layout.artifactFile(id)).catch(() => undefined);
       if (!isArtifact(record)) continue;
-      // An upload whose blob never got created (crash during CreateArtifact) cannot finish.
-      if (!record.finalized && !this.#blobs.has(record.blobId)) {
+      // An upload whose blob never got created (crash during CreateArtifact) cannot finish; a
+      // finalized record whose bytes are missing or short (storage damaged behind our back) must
+      // never be listed as if it were whole.
+      if (!(await this.#blobIsWhole(record))) {
         await rm(this.#layout.artifactFile(id), { force: true });
         continue;
       }
@@ -127,6 +146,15 @@ export class ArtifactIndex {
       if (!this.#byBlob.has(blobId)) await this.#blobs.remove(blobId);
     }
     await this.#ids.resume(maxId);
+  }
+
+  async #blobIsWhole(record: ResultsArtifact): Promise<boolean> {
+    if (!this.#blobs.has(record.blobId)) return false;
+    if (!record.finalized) return true;
+    const committed = this.#blobs.committed(record.blobId);
+    if (committed?.size !== record.finalized.size) return false;
+    const onDisk = await stat(this.#blobs.dataFile(record.blobId)).catch(() => undefined);
+    return onDisk?.size === record.finalized.size;
   }
 
   /** A finalized artifact by id. */
@@ -172,6 +200,7 @@ export class ArtifactIndex {
       const at = this.#now();
       const live = existing.find((r) => at - this.#lastActivity(r) < this.#leaseMs);
       if (live) throw this.#busy(live, at);
+      this.#checkRunLimits(input.runId, at);
       for (const stale of existing) await this.#forget(stale);
       const blobId = await this.#blobs.create();
       const id = await this.#ids.allocate();
@@ -294,6 +323,28 @@ export class ArtifactIndex {
     return writable;
   }
 
+  /**
+   * Per-run caps: artifacts (every record counts, finalized or not) and live uploads. 403 with
+   * "limit" in the message: clients report a quota, and do not retry it.
+   */
+  #checkRunLimits(runId: string, at: number): void {
+    const inRun = [...this.#byId.values()].filter((r) => r.runId === runId);
+    const { maxArtifactsPerRun, maxLiveUploadsPerRun } = this.#limits;
+    if (inRun.filter((r) => r.finalized !== null).length >= maxArtifactsPerRun) {
+      throw new TwirpError(
+        'permission_denied',
+        `workflow run already has ${maxArtifactsPerRun} artifacts, the limit of this server (maxArtifactsPerRun)`,
+      );
+    }
+    const live = inRun.filter((r) => r.finalized === null && at - this.#lastActivity(r) < this.#leaseMs);
+    if (live.length >= maxLiveUploadsPerRun) {
+      throw new TwirpError(
+        'permission_denied',
+        `workflow run already has ${maxLiveUploadsPerRun} uploads in progress, the limit of this server (maxLiveUploadsPerRun); finalize or abandon some first`,
+      );
+    }
+  }
+
   /** The 409 for a name held by an upload in progress: who holds it, and when it would lapse. */
   #busy(record: ResultsArtifact, at: number): TwirpError {
     const idle = Math.max(0, Math.round((at - this.#lastActivity(record)) / 1000));
@@ -305,18 +356,12 @@ export class ArtifactIndex {
   }
 
   /**
-   * When an unfinalized artifact last saw activity. One loaded from disk (left by an earlier
-   * process, e.g. a local store whose CLI was interrupted) counts from its last recorded update,
-   * so a fresh process does not hold a dead upload's name for another full lease.
+   * When an unfinalized artifact last saw activity in this process. One loaded from disk (left
+   * by an earlier process that crashed or was restarted) has none: it is not live (see
+   * DEFAULT_UPLOAD_LEASE_MS) until its uploader writes to it again.
    */
   #lastActivity(record: ResultsArtifact): number {
-    let at = this.#activity.get(record.blobId);
-    if (at === undefined) {
-      const updated = Date.parse(record.updatedAt);
-      at = Number.isFinite(updated) ? Math.min(updated, this.#now()) : this.#now();
-      this.#activity.set(record.blobId, at);
-    }
-    return at;
+    return this.#activity.get(record.blobId) ?? Number.NEGATIVE_INFINITY;
   }
 
   /** Records of one (run, name), oldest first. */

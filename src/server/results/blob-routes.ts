@@ -64,7 +64,7 @@ async function put(service: ResultsService, ctx: RequestContext): Promise<void> 
   const comp = url.searchParams.get('comp');
   if (comp === 'block') {
     const blockId = decodeBlockId(url.searchParams.get('blockid'), 'Put Block');
-    const length = requireContentLength(req, MAX_BLOCK_BYTES);
+    const length = requireContentLength(req, Math.min(MAX_BLOCK_BYTES, service.limits.maxArtifactBytes));
     const md5 = contentMd5(req);
     await blobs.stageBlock(blobId, blockId, req, { length, md5 });
     created(res, { ...headers, ...(md5 === undefined ? {} : { 'Content-MD5': md5 }) });
@@ -87,7 +87,7 @@ async function put(service: ResultsService, ctx: RequestContext): Promise<void> 
       'Put Blob needs x-ms-blob-type: BlockBlob (the only blob type this server stores).',
     );
   }
-  const length = requireContentLength(req, MAX_PUT_BLOB_BYTES);
+  const length = requireContentLength(req, Math.min(MAX_PUT_BLOB_BYTES, service.limits.maxArtifactBytes));
   const md5 = contentMd5(req);
   const committed = await blobs.putBlob(blobId, req, { length, md5 }, blobContentType(req), guard);
   created(res, {

@@ -1,8 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { access, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { access, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DEFAULT_LIMITS, type ServerLimits } from '../http/limits.js';
 import { isNotFound, readJsonFile, writeJsonAtomic } from '../util/atomic-file.js';
+import { fsyncDir } from '../util/durable.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import { BlobError } from './blob-errors.js';
 import { concatFiles } from './concat-files.js';
@@ -34,6 +36,13 @@ export interface UploadBody {
   md5: string | undefined;
 }
 
+/** Staged (uncommitted) blocks of one blob: bounded in number and bytes (see ServerLimits). */
+interface Staged {
+  count: number;
+  /** Bytes on disk plus bytes of blocks still arriving (reserved before they are read). */
+  bytes: number;
+}
+
 /** Throws when the blob may no longer be written (its artifact was finalized). */
 export type WriteGuard = () => void;
 
@@ -51,13 +60,16 @@ export class BlobStore {
   readonly #layout: ResultsLayout;
   readonly #states = new Map<string, BlobState>();
   readonly #locks = new KeyedMutex();
+  readonly #staged = new Map<string, Staged>();
+  readonly #limits: ServerLimits;
 
-  private constructor(layout: ResultsLayout) {
+  private constructor(layout: ResultsLayout, limits: ServerLimits) {
     this.#layout = layout;
+    this.#limits = limits;
   }
 
-  static async open(layout: ResultsLayout): Promise<BlobStore> {
-    const store = new BlobStore(layout);
+  static async open(layout: ResultsLayout, limits: ServerLimits = DEFAULT_LIMITS): Promise<BlobStore> {
+    const store = new BlobStore(layout, limits);
     await mkdir(layout.blobsDir, { recursive: true });
     await store.#load();
     return store;
@@ -77,8 +89,19 @@ export class BlobStore {
             .filter((f) => f.endsWith('.tmp'))
             .map((f) => rm(join(this.#layout.blobDir(blobId), f), { force: true })),
         );
+        this.#staged.set(blobId, await this.#countStaged(blobId));
       }),
     );
+  }
+
+  async #countStaged(blobId: string): Promise<Staged> {
+    const dir = this.#layout.blocksDir(blobId);
+    const names = await readdir(dir).catch((error: unknown) => {
+      if (isNotFound(error)) return [];
+      throw error;
+    });
+    const sizes = await Promise.all(names.map(async (name) => (await stat(join(dir, name))).size));
+    return { count: names.length, bytes: sizes.reduce((a, b) => a + b, 0) };
   }
 
   /** Every blob directory on disk, including half-created ones (for orphan cleanup). */
@@ -105,6 +128,7 @@ export class BlobStore {
     const state: BlobState = { blockIdBytes: null, committed: null };
     await writeJsonAtomic(this.#layout.blobStateFile(blobId), state);
     this.#states.set(blobId, state);
+    this.#staged.set(blobId, { count: 0, bytes: 0 });
     return blobId;
   }
 
@@ -112,6 +136,7 @@ export class BlobStore {
   async remove(blobId: string): Promise<void> {
     await this.#locks.run(blobId, async () => {
       this.#states.delete(blobId);
+      this.#staged.delete(blobId);
       // Retries: a Put Block still in flight can add a file while the directory is being emptied.
       await rm(this.#layout.blobDir(blobId), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
     });
@@ -136,15 +161,55 @@ export class BlobStore {
         `The specified blob or block content is invalid: all block ids of a blob must have the same length; this blob uses ${state.blockIdBytes}-byte ids, this one has ${blockId.length} bytes.`,
       );
     }
+    const target = this.#layout.blockFile(blobId, blockId);
+    const current = this.#staged.get(blobId);
+    // Checked before the body is read (a replaced block does not add to the count).
+    if (
+      current &&
+      current.count >= this.#limits.maxStagedBlocks &&
+      (await sizeIfExists(target)) === undefined
+    ) {
+      throw new BlobError(
+        409,
+        'BlockCountExceedsLimit',
+        `The uncommitted block count cannot exceed the maximum limit of ${this.#limits.maxStagedBlocks} blocks (maxStagedBlocks).`,
+      );
+    }
+    const staged = this.#reserveStaged(blobId, body.length);
     const temp = this.#layout.tempFile(blobId, 'block', randomBytes(8).toString('hex'));
+    let replaced: number | undefined;
     try {
-      await receiveBody(req, temp, { ...body, sha256: false });
+      await receiveBody(req, temp, { ...body, sha256: false, durable: false });
+      replaced = await sizeIfExists(target);
       // rename replaces atomically: a concurrent reader (commit) sees the old or the new block.
-      await rename(temp, this.#layout.blockFile(blobId, blockId));
+      await rename(temp, target);
     } catch (error) {
+      staged.bytes -= body.length;
       await rm(temp, { force: true });
       throw this.#goneIfMissing(blobId, error);
     }
+    if (replaced === undefined) staged.count++;
+    else staged.bytes -= replaced;
+  }
+
+  /**
+   * Counts a block's bytes against the blob's staged total before a byte is read, so concurrent
+   * blocks cannot together overshoot it: without this, a client could stage blocks without end
+   * and never commit them (each block alone being within the limit).
+   */
+  #reserveStaged(blobId: string, length: number): Staged {
+    const staged = this.#staged.get(blobId) ?? { count: 0, bytes: 0 };
+    this.#staged.set(blobId, staged);
+    if (staged.bytes + length > this.#limits.maxArtifactBytes) {
+      throw new BlobError(
+        413,
+        'RequestBodyTooLarge',
+        `Staging ${length} more bytes would take this blob's uncommitted blocks past the server's limit of ${this.#limits.maxArtifactBytes} bytes (maxArtifactBytes).`,
+        { Connection: 'close' },
+      );
+    }
+    staged.bytes += length;
+    return staged;
   }
 
   /**
@@ -162,6 +227,13 @@ export class BlobStore {
     return this.#locks.run(blobId, async () => {
       guard();
       const state = this.#require(blobId);
+      if (ids.length > this.#limits.maxBlocksPerList) {
+        throw new BlobError(
+          400,
+          'BlockListTooLong',
+          `The block list may not contain more than ${this.#limits.maxBlocksPerList} blocks (maxBlocksPerList); it has ${ids.length}.`,
+        );
+      }
       const listDigest = digestOfList(ids);
       const files = ids.map((id) => this.#layout.blockFile(blobId, id));
       const missing = await firstMissing(files);
@@ -173,10 +245,15 @@ export class BlobStore {
           `The specified block list is invalid: block #${missing} (${ids[missing]?.toString('base64') ?? ''}) was never staged.`,
         );
       }
+      // Azure allows a block to be listed more than once; what it does not allow is a blob past
+      // its size limit. Summed before a byte is written, so a list naming one 64 KiB block
+      // 16,384 times is refused instead of writing 1 GiB.
+      await this.#checkCommitSize(files);
       const temp = this.#layout.tempFile(blobId, 'assemble', randomBytes(8).toString('hex'));
       try {
         const { size, sha256 } = await concatFiles(files, temp);
         await rename(temp, this.#layout.blobDataFile(blobId));
+        await fsyncDir(this.#layout.blobDir(blobId));
         state.committed = committedBlob(size, sha256, contentType, listDigest);
       } catch (error) {
         await rm(temp, { force: true });
@@ -199,11 +276,12 @@ export class BlobStore {
     this.#require(blobId);
     const temp = this.#layout.tempFile(blobId, 'blob', randomBytes(8).toString('hex'));
     try {
-      const received = await receiveBody(req, temp, { ...body, sha256: true });
+      const received = await receiveBody(req, temp, { ...body, sha256: true, durable: true });
       return await this.#locks.run(blobId, async () => {
         guard();
         const state = this.#require(blobId);
         await rename(temp, this.#layout.blobDataFile(blobId));
+        await fsyncDir(this.#layout.blobDir(blobId));
         state.committed = committedBlob(received.size, received.sha256 ?? '', contentType, null);
         state.blockIdBytes = null;
         await this.#persist(blobId);
@@ -233,7 +311,23 @@ export class BlobStore {
     if (state) await writeJsonAtomic(this.#layout.blobStateFile(blobId), state);
   }
 
+  /** Refuses a commit whose blob would exceed maxArtifactBytes; sizes are summed per list entry. */
+  async #checkCommitSize(files: readonly string[]): Promise<void> {
+    const sizes = new Map<string, number>();
+    await Promise.all([...new Set(files)].map(async (file) => sizes.set(file, (await stat(file)).size)));
+    let total = 0;
+    for (const file of files) total += sizes.get(file) ?? 0;
+    if (total > this.#limits.maxArtifactBytes) {
+      throw new BlobError(
+        413,
+        'BlobTooLarge',
+        `The committed blob would be ${total} bytes, more than the server's limit of ${this.#limits.maxArtifactBytes} bytes (maxArtifactBytes).`,
+      );
+    }
+  }
+
   async #dropStagedBlocks(blobId: string): Promise<void> {
+    this.#staged.set(blobId, { count: 0, bytes: 0 });
     const dir = this.#layout.blocksDir(blobId);
     const names = await readdir(dir).catch((error: unknown) => {
       if (isNotFound(error)) return [];
@@ -268,6 +362,15 @@ function digestOfList(ids: readonly Buffer[]): string {
   const hash = createHash('sha256');
   for (const id of ids) hash.update(Buffer.from([id.length])).update(id);
   return hash.digest('hex');
+}
+
+async function sizeIfExists(file: string): Promise<number | undefined> {
+  try {
+    return (await stat(file)).size;
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
 }
 
 async function firstMissing(files: readonly string[]): Promise<number | undefined> {

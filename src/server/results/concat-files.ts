@@ -36,6 +36,8 @@ export async function concatFiles(sources: readonly string[], target: string): P
         await input.close();
       }
     }
+    // The assembled file becomes the committed blob: on disk before the commit is acknowledged.
+    await out.sync();
   } finally {
     await out.close();
   }

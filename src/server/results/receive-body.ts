@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BlobError } from './blob-errors.js';
 
@@ -17,6 +17,8 @@ export interface BodyExpectations {
   /** Base64 Content-MD5 to verify, if the client sent one. */
   md5: string | undefined;
   sha256: boolean;
+  /** fsync the file before resolving: set when the file becomes a committed blob as it is. */
+  durable: boolean;
 }
 
 // Bigger file-stream buffers: fewer write syscalls for 8 MiB blocks and 512 MiB blobs.
@@ -44,7 +46,13 @@ export async function receiveBody(
       callback(null, chunk);
     },
   });
-  await pipeline(req, tap, createWriteStream(file, { flags: 'wx', highWaterMark: WRITE_HIGH_WATER_MARK }));
+  // The request is read through an iterator that does not destroy it: a failed write (ENOSPC)
+  // must leave the socket open so the client hears a 507 instead of a reset.
+  await pipeline(
+    Readable.from(req.iterator({ destroyOnReturn: false })),
+    tap,
+    createWriteStream(file, { flags: 'wx', highWaterMark: WRITE_HIGH_WATER_MARK, flush: expect.durable }),
+  );
   if (size !== expect.length) {
     // Node's parser stops at Content-Length, so only a short body (aborted upload) gets here.
     throw new BlobError(

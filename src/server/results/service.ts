@@ -1,3 +1,4 @@
+import { DEFAULT_LIMITS, type ServerLimits } from '../http/limits.js';
 import { ArtifactIndex } from './artifact-index.js';
 import { BlobStore } from './blob-store.js';
 import { ResultsLayout } from './layout.js';
@@ -11,11 +12,14 @@ export interface ResultsService {
   index: ArtifactIndex;
   blobs: BlobStore;
   signer: UrlSigner;
+  limits: ServerLimits;
 }
 
 export interface ResultsServiceOptions {
   /** Lifetime of signed upload and download URLs; default 6 h. */
   signedUrlTtlMs?: number | undefined;
+  /** Size and count limits; default DEFAULT_LIMITS. */
+  limits?: ServerLimits | undefined;
 }
 
 /** Opens (or creates) the results store under `<dataDir>/results`. */
@@ -27,9 +31,10 @@ export async function openResultsService(
   if (!Number.isFinite(ttl) || ttl <= 0) {
     throw new RangeError(`signedUrlTtlMs must be a positive number of milliseconds, got ${ttl}`);
   }
+  const limits = options.limits ?? DEFAULT_LIMITS;
   const layout = new ResultsLayout(dataDir);
-  const blobs = await BlobStore.open(layout);
-  const index = await ArtifactIndex.open(layout, blobs);
+  const blobs = await BlobStore.open(layout, limits);
+  const index = await ArtifactIndex.open(layout, blobs, { limits });
   const signer = await UrlSigner.open(layout.keyFile, ttl);
-  return { index, blobs, signer };
+  return { index, blobs, signer, limits };
 }

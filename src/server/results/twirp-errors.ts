@@ -66,6 +66,9 @@ function codeFor(status: number): TwirpCode {
  */
 export function renderTwirpError(res: ServerResponse, error: HttpError): void {
   const code = error instanceof TwirpError ? error.code : codeFor(error.status);
+  // A full disk keeps its 507 (Twirp has no code for it): clients map the status to "no space"
+  // and do not retry, where the 500 of `internal` would be retried into the same full disk.
+  const status = error.status === 507 && !(error instanceof TwirpError) ? 507 : STATUS[code];
   // Keep the router's WWW-Authenticate / Allow headers; the status follows the code.
-  sendJson(res, STATUS[code], { code, msg: error.message }, error.headers);
+  sendJson(res, status, { code, msg: error.message }, error.headers);
 }

@@ -61,7 +61,7 @@ async function callRpc(service: ResultsService, ctx: RequestContext): Promise<vo
     throw new TwirpError('bad_route', `no handler for path ${ctx.url.pathname}: unknown method ${name}`);
   }
   checkContentType(ctx.req);
-  const fields = new TwirpFields(await readJsonBody(ctx.req));
+  const fields = new TwirpFields(await readJsonBody(ctx.req, service.limits.maxJsonBodyBytes));
   sendJson(ctx.res, 200, await rpc(service, fields, ctx));
 }
 

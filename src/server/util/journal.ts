@@ -1,4 +1,4 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isNotFound } from './atomic-file.js';
 
@@ -41,6 +41,16 @@ export class Journal {
     try {
       this.#fd ??= openSync(this.path, 'a');
       writeSync(this.#fd, `${JSON.stringify(record)}\n`);
+      return Promise.resolve();
+    } catch (error: unknown) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  /** Flushes every appended record to stable storage (when an artifact is finalized). */
+  sync(): Promise<void> {
+    try {
+      if (this.#fd !== undefined) fsyncSync(this.#fd);
       return Promise.resolve();
     } catch (error: unknown) {
       return Promise.reject(error as Error);
