@@ -12,7 +12,7 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isFerryError } from '../../src/errors.js';
-import { HeldTarget, placeNoClobberInto, renameInto, type HoldMode } from '../../src/pack/held-target.js';
+import { HeldTarget, type HoldMode } from '../../src/pack/held-target.js';
 
 /**
  * The placement primitive against a swapped component (X12–X14 at unit level): every case swaps a
@@ -83,7 +83,7 @@ describe('HeldTarget, descriptors mode (/proc/self/fd)', () => {
         expect(held.mode).toBe('descriptors');
         expect(held.ensureDirectory('a/b')).toEqual(['a', 'a/b']);
         const away = swapForLink(path.join(target, 'a'));
-        renameInto(held, staged('f.txt'), 'a/b/f.txt');
+        held.renameIn(staged('f.txt'), 'a/b/f.txt');
         expect(readFileSync(path.join(away, 'b', 'f.txt'), 'utf8')).toBe('f.txt');
       } finally {
         held.close();
@@ -126,10 +126,10 @@ describe('HeldTarget, descriptors mode (/proc/self/fd)', () => {
       symlinkSync(path.join(outside, 'secret.txt'), path.join(target, 'g.txt'));
       const held = HeldTarget.open(target);
       try {
-        renameInto(held, staged('f.txt'), 'f.txt');
+        held.renameIn(staged('f.txt'), 'f.txt');
         expect(lstatSync(path.join(target, 'f.txt')).isFile()).toBe(true);
         expect(readFileSync(path.join(target, 'f.txt'), 'utf8')).toBe('f.txt');
-        expect(await placeNoClobberInto(held, staged('g.txt'), 'g.txt')).toBe(false);
+        expect(await held.linkIn(staged('g.txt'), 'g.txt')).toBe(false);
         expect(lstatSync(path.join(target, 'g.txt')).isSymbolicLink()).toBe(true);
         expect(readFileSync(path.join(outside, 'secret.txt'), 'utf8')).toBe('outside');
         expect(readdirSync(outside)).toEqual(['secret.txt']);
@@ -144,8 +144,8 @@ describe('HeldTarget, descriptors mode (/proc/self/fd)', () => {
     try {
       held.ensureDirectory('d');
       const away = swapForLink(target);
-      renameInto(held, staged('one.txt'), 'one.txt');
-      renameInto(held, staged('two.txt'), 'd/two.txt');
+      held.renameIn(staged('one.txt'), 'one.txt');
+      held.renameIn(staged('two.txt'), 'd/two.txt');
       expect(readdirSync(away).sort()).toEqual(['d', 'one.txt']);
       expect(readdirSync(path.join(away, 'd'))).toEqual(['two.txt']);
     } finally {
@@ -163,9 +163,9 @@ describe('HeldTarget, descriptors mode (/proc/self/fd)', () => {
       const held = HeldTarget.open(inner);
       try {
         const away = swapForLink(parent);
-        renameInto(held, staged('one.txt'), 'one.txt');
+        held.renameIn(staged('one.txt'), 'one.txt');
         expect(held.ensureDirectory('d')).toEqual(['d']);
-        renameInto(held, staged('two.txt'), 'd/two.txt');
+        held.renameIn(staged('two.txt'), 'd/two.txt');
         expect(readdirSync(path.join(away, 'target')).sort()).toEqual(['d', 'one.txt']);
       } finally {
         held.close();
@@ -182,7 +182,7 @@ describe('HeldTarget, descriptors mode (/proc/self/fd)', () => {
       for (let i = 0; i < 60; i++) {
         const dir = `d${i % 20}/e${i % 3}`;
         held.ensureDirectory(dir);
-        renameInto(held, staged(`f${i}`), `${dir}/f${i}`);
+        held.renameIn(staged(`f${i}`), `${dir}/f${i}`);
         peak = Math.max(peak, openFds() - before);
       }
     } finally {
@@ -250,7 +250,7 @@ describe.each<HoldMode>(['checks'])('HeldTarget, %s mode (no /proc/self/fd)', (m
     const held = HeldTarget.open(target, { mode });
     try {
       held.ensureDirectory('a/b');
-      renameInto(held, staged('f.txt'), 'a/b/f.txt');
+      held.renameIn(staged('f.txt'), 'a/b/f.txt');
       expect(readFileSync(path.join(target, 'a', 'b', 'f.txt'), 'utf8')).toBe('f.txt');
     } finally {
       held.close();

@@ -53,7 +53,7 @@ export type HoldMode = 'descriptors' | 'checks';
 
 export interface HeldTargetOptions {
   /** Attached to every error (operation, artifact). */
-  context?: ErrorContext;
+  context?: ErrorContext | undefined;
   /** Directory descriptors kept open at once besides the root and staging ones. @default 32 */
   maxOpenDirectories?: number;
   /** Forces a mode (tests); by default descriptors where /proc/self/fd works, checks elsewhere. */
@@ -197,6 +197,49 @@ export class HeldTarget {
       if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return undefined;
       throw error;
     }
+  }
+
+  /**
+   * Renames `from` to entry `key`, replacing what is there as a directory entry (a file or a
+   * link; a link is never followed), and confirms the placement (checks mode).
+   */
+  renameIn(from: string, key: string): void {
+    const before = this.mode === 'checks' ? lstatSync(from) : undefined;
+    try {
+      renameSync(from, this.entry(key));
+    } catch (error) {
+      throw this.#vanishedOr(error, from, key);
+    }
+    if (before !== undefined) this.confirmPlaced(key, before);
+  }
+
+  /**
+   * Moves `from` to entry `key` only if nothing is there (see `placeNoClobber`) and confirms the
+   * placement (checks mode). False, with `from` left, when something is there.
+   */
+  async linkIn(from: string, key: string): Promise<boolean> {
+    const before = this.mode === 'checks' ? lstatSync(from) : undefined;
+    let placed: boolean;
+    try {
+      placed = await placeNoClobber(from, this.entry(key));
+    } catch (error) {
+      throw this.#vanishedOr(error, from, key);
+    }
+    if (placed && before !== undefined) this.confirmPlaced(key, before);
+    return placed;
+  }
+
+  /**
+   * ENOENT while `from` is still there: the held directory of `key` was removed (or replaced by
+   * a rename over it) during the download, so there is no longer a place for the file.
+   */
+  #vanishedOr(error: unknown, from: string, key: string): unknown {
+    if (errno(error) !== 'ENOENT' || lstatOrUndefined(from) === undefined) return error;
+    return new FerryError(
+      'ERR_FERRY_CONFLICT',
+      `The directory of ${printable(key)} was removed or replaced in the target directory during the download`,
+      { cause: error, context: this.#context },
+    );
   }
 
   /** Removes directory `key` if it is empty; false if it is not (or is not a directory). */
@@ -451,25 +494,4 @@ function lstatOrUndefined(p: string): Stats | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * Renames `from` to entry `key` of `target`, replacing what is there as a directory entry (a file
- * or a link; a link is never followed), and confirms the placement (checks mode).
- */
-export function renameInto(target: HeldTarget, from: string, key: string): void {
-  const before = target.mode === 'checks' ? lstatSync(from) : undefined;
-  renameSync(from, target.entry(key));
-  if (before !== undefined) target.confirmPlaced(key, before);
-}
-
-/**
- * Moves `from` to entry `key` only if nothing is there (see `placeNoClobber`), and confirms the
- * placement (checks mode). False, with `from` left, when something is there.
- */
-export async function placeNoClobberInto(target: HeldTarget, from: string, key: string): Promise<boolean> {
-  const before = target.mode === 'checks' ? lstatSync(from) : undefined;
-  const placed = await placeNoClobber(from, target.entry(key));
-  if (placed && before !== undefined) target.confirmPlaced(key, before);
-  return placed;
 }

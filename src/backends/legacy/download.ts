@@ -13,7 +13,7 @@ import {
   type ExpectedContent,
 } from '../../pack/conflict.js';
 import { asResourceError, findResourceFailure } from '../../pack/fs-errors.js';
-import { HeldTarget, placeNoClobberInto, renameInto, type HeldStaging } from '../../pack/held-target.js';
+import { HeldTarget, type HeldStaging } from '../../pack/held-target.js';
 import { printable } from '../../pack/validate.js';
 import { readJson } from '../../transport/body.js';
 import { assertNoSymlinkInPath, resolveInside } from '../../pack/safe-path.js';
@@ -199,8 +199,8 @@ async function placeFiles(
     held.ensureDirectory(parentKey(file.key));
     let moved = true;
     try {
-      if (policy === 'overwrite') renameInto(held, file.staging, file.key);
-      else moved = await placeNoClobberInto(held, file.staging, file.key);
+      if (policy === 'overwrite') held.renameIn(file.staging, file.key);
+      else moved = await held.linkIn(file.staging, file.key);
     } catch (error: unknown) {
       if (isFerryError(error)) throw error;
       throw new FerryError(

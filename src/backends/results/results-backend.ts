@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { FerryError, IntegrityError, isFerryError, type ErrorContext } from '../../errors.js';
 import { compareExisting, conflictError, type ConflictPolicy } from '../../pack/conflict.js';
-import { HeldTarget, placeNoClobberInto, renameInto } from '../../pack/held-target.js';
+import { HeldTarget } from '../../pack/held-target.js';
 import { printable } from '../../pack/validate.js';
 import { extractZip } from '../../pack/zip/index.js';
 import { createZipStream, type ZipEntryInfo, type ZipInput } from '../../pack/zip-writer/index.js';
@@ -783,11 +783,11 @@ async function placeRawFile(
     let placed = false;
     if (conflict === 'overwrite') {
       // rename replaces a symlink at the destination instead of writing through it.
-      renameInto(held, blob.file, fileName);
+      held.renameIn(blob.file, fileName);
       placed = true;
     } else if (existing === undefined) {
       // Never replaces a file another writer put there since the lstat.
-      placed = await placeNoClobberInto(held, blob.file, fileName);
+      placed = await held.linkIn(blob.file, fileName);
     }
     if (!placed && conflict === 'error') {
       const state = await compareExisting(held.entry(fileName), {

@@ -14,7 +14,7 @@ import {
 } from '../../errors.js';
 import { compareExisting, conflictError, digestRegularFile } from '../conflict.js';
 import { asResourceError } from '../fs-errors.js';
-import { HeldTarget, placeNoClobberInto, renameInto, type HeldStaging } from '../held-target.js';
+import { HeldTarget, type HeldStaging } from '../held-target.js';
 import { assertNoSymlinkInPath, resolveInside } from '../safe-path.js';
 import { describeCharacter, isControlCharacter, printable } from '../validate.js';
 import { readZipDirectory, type ZipEntry } from './central-directory.js';
@@ -718,10 +718,10 @@ async function moveIntoPlace(
       if (options.existing === 'overwrite' || (item.kind === 'link' && stats === undefined)) {
         // rename(2) replaces whatever is at the destination (a file or a symlink) as a directory
         // entry; it never follows a link there.
-        renameInto(held, staged, item.key);
+        held.renameIn(staged, item.key);
         placed = true;
       } else if (stats === undefined && item.kind !== 'link') {
-        placed = await placeNoClobberInto(held, staged, item.key);
+        placed = await held.linkIn(staged, item.key);
       }
       if (placed) {
         moved.push(item.key);
