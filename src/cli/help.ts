@@ -64,6 +64,8 @@ written outside DIR.
 Options:
   --artifact-id ID        download this artifact id instead of the newest called NAME
   --skip-decompress       keep the zip as downloaded
+  --no-restore-modes      give files the default mode instead of the archive's (which is
+                          applied under the umask, never setuid/setgid/sticky)
   --max-entries N         refuse a zip with more entries (default 100000)
   --max-total-bytes N     refuse a zip whose entries add up to more bytes (default 64 GiB)
   --max-ratio N           refuse an entry over 1 MiB compressed more than N:1 (default 1000)

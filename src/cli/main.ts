@@ -42,6 +42,7 @@ const COMMANDS: Record<string, NonNullable<ParseArgsConfig['options']>> = {
     path: { type: 'string' },
     'artifact-id': { type: 'string' },
     'skip-decompress': { type: 'boolean' },
+    'no-restore-modes': { type: 'boolean' },
     'max-entries': { type: 'string' },
     'max-total-bytes': { type: 'string' },
     'max-ratio': { type: 'string' },
@@ -234,6 +235,7 @@ async function download(
     path: target,
     ...(artifactId !== undefined ? { artifactId } : {}),
     ...(values['skip-decompress'] ? { skipDecompress: true } : {}),
+    ...(values['no-restore-modes'] ? { restoreModes: false } : {}),
     ...(Object.keys(limits).length > 0 ? { limits } : {}),
   });
   const seconds = (Date.now() - started) / 1000;

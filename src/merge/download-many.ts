@@ -4,7 +4,12 @@ import { AbortError, FerryError, ValidationError, isFerryError } from '../errors
 import type { ArtifactInfo, DownloadResult, DownloadSpec } from '../backends/backend.js';
 import { latestPerName } from '../backends/results/results-backend.js';
 import { downloadRunArtifact, listRunArtifacts, validateFindBy } from '../backends/results/rest.js';
-import { createHttpManager, withBackend, type DownloadArtifactOptions } from '../client.js';
+import {
+  checkRestoreModes,
+  createHttpManager,
+  withBackend,
+  type DownloadArtifactOptions,
+} from '../client.js';
 import { normalizeOptions } from '../options.js';
 import { checkConflictPolicy, type ConflictPolicy } from '../pack/conflict.js';
 import { resolveInside } from '../pack/safe-path.js';
@@ -91,6 +96,7 @@ export async function downloadArtifacts(
     artifactConcurrency,
     symlinks,
     limits,
+    restoreModes,
     ...rest
   } = options as DownloadArtifactsOptions & { artifactId?: unknown };
   if ((rest as { artifactId?: unknown }).artifactId !== undefined) {
@@ -102,6 +108,7 @@ export async function downloadArtifacts(
     throw invalid('symlinks', `must be one of 'refuse', 'file', 'preserve'; got ${String(symlinks)}`);
   }
   if (limits !== undefined) normalizeLimits(limits);
+  checkRestoreModes(restoreModes);
   if (verifyDigest !== undefined && typeof verifyDigest !== 'boolean') {
     throw invalid('verifyDigest', 'must be a boolean');
   }
@@ -186,6 +193,7 @@ export async function downloadArtifacts(
                 targetDirectory: destination,
                 conflict: policy,
                 ...(symlinks !== undefined ? { symlinks } : {}),
+                ...(restoreModes !== undefined ? { restoreModes } : {}),
                 ...(limits !== undefined ? { limits } : {}),
                 ...(skipDecompress ? { skipDecompress } : {}),
                 ...(verifyDigest !== undefined ? { verifyDigest } : {}),

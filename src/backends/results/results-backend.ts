@@ -735,6 +735,7 @@ export async function downloadSignedArtifact(
         targetDirectory: target,
         existing: conflict,
         symlinks: spec.symlinks ?? 'refuse',
+        restoreModes: spec.restoreModes ?? true,
         signal: ctx.operation.signal,
         // Files written at once follow the caller's concurrency, so lowering it bounds descriptors.
         concurrency: ctx.http.slots,
