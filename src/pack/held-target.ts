@@ -54,15 +54,15 @@ export type HoldMode = 'descriptors' | 'checks';
 export interface HeldTargetOptions {
   /** Attached to every error (operation, artifact). */
   context?: ErrorContext | undefined;
-  /** Directory descriptors kept open at once besides the root and staging ones. @default 32 */
+  /** Directory descriptors kept open at once besides the root and staging ones. @default 16 */
   maxOpenDirectories?: number;
-  /** Forces a mode (tests); by default descriptors where /proc/self/fd works, checks elsewhere. */
+  /** `'checks'` forces the fallback (tests); by default descriptors where /proc/self/fd works, checks elsewhere. */
   mode?: HoldMode;
 }
 
 const DIRECTORY_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_DIRECTORY ?? 0) | (fsConstants.O_NOFOLLOW ?? 0);
 const ROOT_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_DIRECTORY ?? 0);
-const DEFAULT_MAX_OPEN = 32;
+const DEFAULT_MAX_OPEN = 16;
 
 const fdPath = (fd: number): string => `/proc/self/fd/${fd}`;
 
@@ -114,12 +114,14 @@ export class HeldTarget {
   readonly #open = new Map<string, number>();
   readonly #stagings = new Set<HeldStaging>();
 
-  private constructor(root: string, fd: number, options: HeldTargetOptions) {
+  #closed = false;
+
+  private constructor(root: string, fd: number | undefined, options: HeldTargetOptions) {
     this.root = root;
     this.#rootFd = fd;
     this.#context = options.context;
     this.#maxOpen = Math.max(2, options.maxOpenDirectories ?? DEFAULT_MAX_OPEN);
-    this.mode = options.mode ?? (procFdWorks(fd) ? 'descriptors' : 'checks');
+    this.mode = fd === undefined ? 'checks' : 'descriptors';
     this.#rootReal = realpathSync(root);
   }
 
@@ -131,23 +133,32 @@ export class HeldTarget {
    */
   static open(root: string, options: HeldTargetOptions = {}): HeldTarget {
     const absolute = path.resolve(root);
-    let fd: number;
-    try {
-      fd = openSync(absolute, ROOT_FLAGS);
-    } catch (error) {
-      if (errno(error) === 'ENOTDIR') {
-        throw new FerryError(
-          'ERR_FERRY_CONFLICT',
-          `The target directory ${printable(absolute)} exists and is not a directory`,
-          { cause: error, context: options.context },
-        );
+    const notADirectory = (cause?: unknown): FerryError =>
+      new FerryError(
+        'ERR_FERRY_CONFLICT',
+        `The target directory ${printable(absolute)} exists and is not a directory`,
+        { context: options.context, ...(cause === undefined ? {} : { cause }) },
+      );
+    // Only Linux (and Android) resolve /proc/self/fd/<fd> to the held directory; elsewhere a
+    // directory cannot even be opened everywhere (Windows), and the checks mode needs no descriptor.
+    let fd: number | undefined;
+    if (options.mode !== 'checks' && (process.platform === 'linux' || process.platform === 'android')) {
+      try {
+        fd = openSync(absolute, ROOT_FLAGS);
+      } catch (error) {
+        if (errno(error) === 'ENOTDIR') throw notADirectory(error);
+        throw error;
       }
-      throw error;
+      if (!procFdWorks(fd)) {
+        closeSync(fd);
+        fd = undefined;
+      }
     }
+    if (fd === undefined && !statSync(absolute).isDirectory()) throw notADirectory();
     try {
       return new HeldTarget(absolute, fd, options);
     } catch (error) {
-      closeSync(fd);
+      if (fd !== undefined) closeSync(fd);
       throw error;
     }
   }
@@ -327,6 +338,7 @@ export class HeldTarget {
     this.#open.clear();
     if (this.#rootFd !== undefined) closeSync(this.#rootFd);
     this.#rootFd = undefined;
+    this.#closed = true;
   }
 
   #heldStaging(name: string, named: string): HeldStaging {
@@ -340,8 +352,17 @@ export class HeldTarget {
         if (fd === undefined) return;
         // Staging is flat (files and links only): unlink each through the held descriptor, so a
         // swapped staging path can never make this delete anything outside it.
-        for (const entry of readdirSync(held)) unlinkSync(`${held}/${entry}`);
-        closeSync(fd);
+        try {
+          for (const entry of readdirSync(held)) {
+            try {
+              unlinkSync(`${held}/${entry}`);
+            } catch {
+              // Not ours to remove (something put a directory there): it stays inside the target.
+            }
+          }
+        } finally {
+          closeSync(fd);
+        }
         fd = undefined;
         try {
           if (rootFd !== undefined) rmdirSync(`${fdPath(rootFd)}/${name}`);
@@ -353,8 +374,8 @@ export class HeldTarget {
   }
 
   #rootPath(): string {
-    if (this.#rootFd === undefined) throw new Error('HeldTarget used after close()');
-    return this.mode === 'descriptors' ? fdPath(this.#rootFd) : this.#rootReal;
+    if (this.#closed) throw new Error('HeldTarget used after close()');
+    return this.#rootFd !== undefined ? fdPath(this.#rootFd) : this.#rootReal;
   }
 
   #resolve(

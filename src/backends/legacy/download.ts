@@ -77,9 +77,10 @@ export async function downloadLegacy(
   const createdTarget = await mkdir(target, { recursive: true });
   // The target is held open from here on: staging writes and moves into place address names
   // relative to held directories, so a directory swapped for a link cannot redirect a file.
-  const held = HeldTarget.open(target, { context });
+  let held: HeldTarget | undefined;
   let staging: HeldStaging | undefined;
   try {
+    held = HeldTarget.open(target, { context });
     staging = held.createStaging('.ferry-staging-');
     const stagingDir = staging;
     const planned = planFiles(spec.name, items, target, (index) => stagingDir.file(String(index)));
@@ -135,12 +136,13 @@ export async function downloadLegacy(
     // (rmdir only removes empty ones, so nothing moved into place is ever lost).
     staging?.remove();
     staging = undefined;
-    held.close();
+    held?.close();
+    held = undefined;
     if (createdTarget !== undefined) await removeEmptyUpTo(target, path.resolve(createdTarget));
     throw error;
   } finally {
     staging?.remove();
-    held.close();
+    held?.close();
   }
 }
 
