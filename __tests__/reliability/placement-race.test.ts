@@ -7,11 +7,11 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { downloadArtifact, isFerryError, uploadArtifact } from '../../src/index.js';
+import { downloadArtifact, downloadArtifacts, isFerryError, uploadArtifact } from '../../src/index.js';
 import { startFixture, type ServerFixture } from '../helpers/server-fixture.js';
 import { runtimeJwt } from '../helpers/jwt.js';
 import { expectNoSecrets, snapshotTree } from './invariants.js';
@@ -177,5 +177,41 @@ describe.each(CASES)('X12 directories swapped for links during the download (%s,
       }
     },
     240_000,
+  );
+});
+
+describe('X12 a link at path/<artifact name> (downloadArtifacts)', () => {
+  const maybe = process.platform === 'win32' ? test.skip : test;
+  maybe(
+    '[X12] downloadArtifacts refuses a link where an artifact directory goes: nothing written through it',
+    async () => {
+      const base = path.join(work, 'many');
+      const root = path.join(base, 'root');
+      const outside = path.join(base, 'outside');
+      const source = path.join(base, 'source');
+      await mkdir(root, { recursive: true });
+      await mkdir(outside);
+      await mkdir(source);
+      await writeFile(path.join(source, 'b.txt'), 'b');
+      await uploadArtifact('race-b', [path.join(source, 'b.txt')], source, {
+        ...protocols.results(),
+        tempDir: base,
+      });
+      await symlink(outside, path.join(root, 'race'));
+      const error = await downloadArtifacts({
+        ...protocols.results(),
+        path: root,
+        pattern: 'race*',
+        tempDir: base,
+      }).then(
+        () => undefined,
+        (thrown: unknown) => thrown,
+      );
+      expect(error).toMatchObject({ code: 'ERR_FERRY_UNSAFE_PATH' });
+      expect((error as Error).message).toMatch(
+        /'race' already exists in the target directory as a symbolic link/,
+      );
+      expect(await snapshotTree(outside)).toEqual({});
+    },
   );
 });

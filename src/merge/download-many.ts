@@ -12,7 +12,7 @@ import {
 } from '../client.js';
 import { normalizeOptions } from '../options.js';
 import { checkConflictPolicy, type ConflictPolicy } from '../pack/conflict.js';
-import { resolveInside } from '../pack/safe-path.js';
+import { assertNoSymlinkInPath, resolveInside } from '../pack/safe-path.js';
 import { describeCharacter, printable } from '../pack/validate.js';
 import { normalizeLimits } from '../pack/zip/limits.js';
 import type { HttpManager } from '../transport/http-manager.js';
@@ -203,6 +203,14 @@ export async function downloadArtifacts(
                   if (signal.aborted) throw firstError ?? new AbortError(signal.reason);
                 },
               };
+              // `root/<name>` is Ferry's choice, not the caller's: a link someone put there is
+              // refused rather than followed (the backends hold the directory once they open it).
+              if (destination !== root) {
+                await assertNoSymlinkInPath(root, destination, {
+                  operation: 'download',
+                  artifactName: artifact.name,
+                });
+              }
               const result: DownloadResult = findBy
                 ? await downloadRunArtifact(findBy, spec, opts.tempDir, sub)
                 : await backend.download(spec, sub);
