@@ -81,6 +81,13 @@ export interface DownloadArtifactOptions extends ArtifactClientOptions, FindByOp
    */
   symlinks?: 'refuse' | 'file' | 'preserve';
   /**
+   * Give extracted files the permission bits stored in the archive (`0755` for a script), under
+   * the process umask like any file the process creates, and never setuid, setgid or sticky.
+   * `false`: every file gets the default creation mode (`0666` minus the umask).
+   * @default true
+   */
+  restoreModes?: boolean;
+  /**
    * A file that already exists in `path`: `'overwrite'` replaces it, `'skip'` keeps it, `'error'`
    * fails (before anything is written) when its content differs; identical files are fine.
    * @default 'overwrite'
@@ -198,6 +205,15 @@ export async function uploadArtifact(
   });
 }
 
+/** Validates a `restoreModes` option: undefined (the default, true) or a boolean. */
+export function checkRestoreModes(value: unknown): void {
+  if (value !== undefined && typeof value !== 'boolean') {
+    throw new FerryError('ERR_FERRY_INVALID_OPTION', `Option 'restoreModes' must be a boolean`, {
+      context: { option: 'restoreModes' },
+    });
+  }
+}
+
 /** Downloads artifact `name` into `options.path`. Nothing appears there unless everything arrived intact. */
 export async function downloadArtifact(
   name: string,
@@ -212,11 +228,13 @@ export async function downloadArtifact(
     verifyDigest,
     symlinks,
     limits,
+    restoreModes,
     ...rest
   } = options;
   const opts = normalizeOptions(rest);
   validateArtifactName(name);
   checkConflictPolicy(conflict);
+  checkRestoreModes(restoreModes);
   // Bad limits fail here, before any request, naming the option.
   if (limits !== undefined) normalizeLimits(limits);
   if (verifyDigest !== undefined && typeof verifyDigest !== 'boolean') {
@@ -240,6 +258,7 @@ export async function downloadArtifact(
     ...(conflict !== undefined ? { conflict } : {}),
     ...(verifyDigest !== undefined ? { verifyDigest } : {}),
     ...(limits !== undefined ? { limits } : {}),
+    ...(restoreModes !== undefined ? { restoreModes } : {}),
   };
   return withBackend(
     'download',

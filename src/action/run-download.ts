@@ -47,6 +47,8 @@ export interface DownloadInputs {
   digestMismatch: (typeof DIGEST_MISMATCH)[number];
   conflict: (typeof CONFLICT)[number];
   symlinks: (typeof DOWNLOAD_SYMLINKS)[number];
+  /** `restore-modes`: archive permission bits under the umask (true) or default modes (false). */
+  restoreModes: boolean;
   /** Zip-bomb limits from `max-entries`, `max-total-bytes`, `max-ratio` (unset: the SDK defaults). */
   limits: { maxEntries?: number; maxTotalBytes?: number; maxRatio?: number };
 }
@@ -88,6 +90,7 @@ export function readDownloadInputs(env: Env): DownloadInputs {
     digestMismatch: choiceInput('digest-mismatch', DIGEST_MISMATCH, 'error'),
     conflict: choiceInput('conflict', CONFLICT, 'overwrite'),
     symlinks: choiceInput('symlinks', DOWNLOAD_SYMLINKS, 'refuse'),
+    restoreModes: booleanInput('restore-modes', true),
     limits: limitInputs(),
   };
 }
@@ -330,6 +333,7 @@ async function downloadOne(
     ...(inputs.skipDecompress ? { skipDecompress: true } : {}),
     conflict: inputs.conflict,
     symlinks: inputs.symlinks,
+    ...(inputs.restoreModes ? {} : { restoreModes: false }),
     ...(Object.keys(inputs.limits).length > 0 ? { limits: inputs.limits } : {}),
     // `error`: the SDK verifies before writing and throws; otherwise write and report the mismatch.
     ...(inputs.digestMismatch === 'error' ? {} : { verifyDigest: false }),

@@ -89,6 +89,8 @@ export interface DownloadSpec {
   skipDecompress?: boolean;
   /** Symlink entries in the archive: refuse, write as files holding the link text, or create them when they stay inside the target. @default 'refuse' */
   symlinks?: 'refuse' | 'file' | 'preserve';
+  /** Give extracted files their archive permission bits (under the umask). @default true */
+  restoreModes?: boolean;
   /** Zip-bomb limits for extracting a zip artifact; unset fields keep their defaults. */
   limits?: Partial<ExtractLimits> | undefined;
   /** A file that already exists in the target (see {@link ConflictPolicy}). @default 'overwrite' */

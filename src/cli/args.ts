@@ -56,6 +56,7 @@ export const COMMANDS: Record<string, OptionSpecs> = {
     conflict: { type: 'string' },
     symlinks: { type: 'string' },
     'skip-decompress': { type: 'boolean' },
+    'no-restore-modes': { type: 'boolean' },
     'digest-mismatch': { type: 'string' },
     'max-entries': { type: 'string' },
     'max-total-bytes': { type: 'string' },

@@ -60,6 +60,7 @@ export async function download(
     ...(await connect()),
     path: path.resolve(stringOption(values, 'path') ?? process.cwd()),
     ...(values['skip-decompress'] ? { skipDecompress: true } : {}),
+    ...(values['no-restore-modes'] ? { restoreModes: false } : {}),
     ...symlinks,
     ...limits,
     // `error`: the SDK verifies before writing and throws; otherwise write, then report here.

@@ -94,6 +94,8 @@ Options:
   --symlinks MODE         links in the zip: refuse (default) | file | preserve
   --skip-decompress       keep the zip as downloaded
   --digest-mismatch P     error (default: nothing is written) | warn | info | ignore
+  --no-restore-modes      give files the default mode instead of the archive's (which is
+                          applied under the umask, never setuid/setgid/sticky)
   --max-entries N         refuse a zip with more entries (default 100000)
   --max-total-bytes N     refuse a zip whose entries add up to more bytes (default 64 GiB)
   --max-ratio N           refuse an entry over 1 MiB compressed more than N:1 (default 1000)

@@ -4,10 +4,15 @@ import { AbortError, FerryError, ValidationError, isFerryError } from '../errors
 import type { ArtifactInfo, DownloadResult, DownloadSpec } from '../backends/backend.js';
 import { latestPerName } from '../backends/results/results-backend.js';
 import { downloadRunArtifact, listRunArtifacts, validateFindBy } from '../backends/results/rest.js';
-import { createHttpManager, withBackend, type DownloadArtifactOptions } from '../client.js';
+import {
+  checkRestoreModes,
+  createHttpManager,
+  withBackend,
+  type DownloadArtifactOptions,
+} from '../client.js';
 import { normalizeOptions } from '../options.js';
 import { checkConflictPolicy, type ConflictPolicy } from '../pack/conflict.js';
-import { resolveInside } from '../pack/safe-path.js';
+import { assertNoSymlinkInPath, resolveInside } from '../pack/safe-path.js';
 import { describeCharacter, printable } from '../pack/validate.js';
 import { normalizeLimits } from '../pack/zip/limits.js';
 import type { HttpManager } from '../transport/http-manager.js';
@@ -102,6 +107,7 @@ export async function downloadArtifacts(
     artifactConcurrency,
     symlinks,
     limits,
+    restoreModes,
     ...rest
   } = options as DownloadArtifactsOptions & { artifactId?: unknown };
   if ((rest as { artifactId?: unknown }).artifactId !== undefined) {
@@ -113,6 +119,7 @@ export async function downloadArtifacts(
     throw invalid('symlinks', `must be one of 'refuse', 'file', 'preserve'; got ${String(symlinks)}`);
   }
   if (limits !== undefined) normalizeLimits(limits);
+  checkRestoreModes(restoreModes);
   if (verifyDigest !== undefined && typeof verifyDigest !== 'boolean') {
     throw invalid('verifyDigest', 'must be a boolean');
   }
@@ -214,6 +221,7 @@ export async function downloadArtifacts(
                 targetDirectory: destination,
                 conflict: policy,
                 ...(symlinks !== undefined ? { symlinks } : {}),
+                ...(restoreModes !== undefined ? { restoreModes } : {}),
                 ...(limits !== undefined ? { limits } : {}),
                 ...(skipDecompress ? { skipDecompress } : {}),
                 ...(verifyDigest !== undefined ? { verifyDigest } : {}),
@@ -223,6 +231,14 @@ export async function downloadArtifacts(
                   if (signal.aborted) throw firstError ?? new AbortError(signal.reason);
                 },
               };
+              // `root/<name>` is Ferry's choice, not the caller's: a link someone put there is
+              // refused rather than followed (the backends hold the directory once they open it).
+              if (destination !== root) {
+                await assertNoSymlinkInPath(root, destination, {
+                  operation: 'download',
+                  artifactName: artifact.name,
+                });
+              }
               const result: DownloadResult = findBy
                 ? await downloadRunArtifact(findBy, spec, opts.tempDir, sub)
                 : await backend.download(spec, sub);

@@ -1,19 +1,19 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rmdir, stat, writeFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { FerryError, IntegrityError, type ErrorContext } from '../../errors.js';
+import { FerryError, IntegrityError, isFerryError, type ErrorContext } from '../../errors.js';
 import {
   compareExisting,
   conflictError,
   digestRegularFile,
-  placeNoClobber,
   type ConflictPolicy,
   type ExpectedContent,
 } from '../../pack/conflict.js';
 import { asResourceError, findResourceFailure } from '../../pack/fs-errors.js';
+import { HeldTarget, type HeldStaging } from '../../pack/held-target.js';
 import { printable } from '../../pack/validate.js';
 import { normalizeLimits } from '../../pack/zip/limits.js';
 import { checkCredentialedUrl } from '../../transport/url-policy.js';
@@ -28,6 +28,10 @@ import { itemUrl, jsonHeaders } from './urls.js';
 import { LegacyWriteLimits, type FileMeter } from './write-limits.js';
 
 interface PlannedFile extends ListedFile {
+  /** The destination relative to the target, normalised, '/'-separated. */
+  key: string;
+  /** The target directory (for messages: the staging path names a held descriptor). */
+  target: string;
   staging: string;
   /** Set once a response for this file failed to gunzip: a second corrupt body is final. */
   corruptOnce?: boolean;
@@ -89,12 +93,20 @@ export async function downloadLegacy(
       ),
   );
   const createdTarget = await mkdir(target, { recursive: true });
-  const staging = await mkdtemp(path.join(target, '.ferry-staging-'));
+  // The target is held open from here on: staging writes and moves into place address names
+  // relative to held directories, so a directory swapped for a link cannot redirect a file.
+  let held: HeldTarget | undefined;
+  let staging: HeldStaging | undefined;
   try {
+    held = HeldTarget.open(target, { context });
+    staging = held.createStaging('.ferry-staging-');
+    const stagingDir = staging;
     // Staging names are positional, so no server path reaches the disk before placement.
     const planned: PlannedFile[] = listed.map((file, index) => ({
       ...file,
-      staging: path.join(staging, String(index)),
+      key: path.relative(target, file.destination).split(path.sep).join('/'),
+      target,
+      staging: stagingDir.file(String(index)),
     }));
     const writeLimits = new LegacyWriteLimits(spec.name, limits, context);
     let bytesDone = 0;
@@ -148,7 +160,7 @@ export async function downloadLegacy(
       context,
     );
     await spec.beforeWrite?.();
-    const placed = await placeFiles(planned, target, spec.conflict ?? 'overwrite', context);
+    const placed = await placeFiles(planned, held, spec.conflict ?? 'overwrite', context);
     return {
       downloadPath: target,
       fileCount: placed.length,
@@ -157,11 +169,15 @@ export async function downloadLegacy(
   } catch (error: unknown) {
     // A failed download leaves the target as it found it: directories it created go again
     // (rmdir only removes empty ones, so nothing moved into place is ever lost).
-    await rm(staging, { recursive: true, force: true });
+    staging?.remove();
+    staging = undefined;
+    held?.close();
+    held = undefined;
     if (createdTarget !== undefined) await removeEmptyUpTo(target, path.resolve(createdTarget));
     throw error;
   } finally {
-    await rm(staging, { recursive: true, force: true });
+    staging?.remove();
+    held?.close();
   }
 }
 
@@ -178,22 +194,23 @@ async function removeEmptyUpTo(dir: string, top: string): Promise<void> {
 }
 
 /**
- * Moves the staged files into place under the conflict policy. A checking pass runs first, so
- * under `'error'` nothing is moved when any existing file differs (identical ones are left as
- * they are); under `'error'` and `'skip'` a file is placed with link(2), never replacing one that
- * appeared since the check. Returns the files placed.
+ * Moves the staged files into place under the conflict policy, each relative to its held parent
+ * directory (HeldTarget). A checking pass runs first, so under `'error'` nothing is moved when any
+ * existing file differs (identical ones are left as they are); under `'error'` and `'skip'` a
+ * file is placed with link(2), never replacing one that appeared since the check. Returns the
+ * files placed.
  */
 async function placeFiles(
   planned: readonly PlannedFile[],
-  target: string,
+  held: HeldTarget,
   policy: ConflictPolicy,
   context: ErrorContext,
 ): Promise<PlannedFile[]> {
+  const target = held.root;
   const keep = new Set<PlannedFile>();
-  // Symlink checks run once per directory, not once per file: 10,000 files in a few
-  // directories should cost a few lstat chains, not 10,000. Each pass checks every directory
-  // again (the second right before moving into it), so a directory swapped for a link between
-  // the passes is still caught. A link at the file itself is replaced by rename, never followed.
+  // A link already on the way is refused up front with a message naming it (once per
+  // directory). A directory swapped for a link later cannot redirect anything: placement goes
+  // through held directory descriptors, and a level first opened after the swap is refused.
   const checked = new Set<string>();
   for (const file of planned) {
     const dir = path.dirname(file.destination);
@@ -202,7 +219,10 @@ async function placeFiles(
       checked.add(dir);
     }
     if (policy === 'overwrite') continue;
-    const state = await compareExisting(file.destination, await stagedContent(file));
+    const state =
+      held.directory(parentKey(file.key)) === undefined
+        ? 'missing'
+        : await compareExisting(held.entry(file.key), await stagedContent(file));
     if (state === 'missing') continue;
     if (state === 'different' && policy === 'error') {
       throw conflictError(file.artifactPath, printable(target), { ...context, file: file.artifactPath });
@@ -211,20 +231,15 @@ async function placeFiles(
     if (state !== 'directory') keep.add(file);
   }
   const placed: PlannedFile[] = [];
-  const ready = new Set<string>();
   for (const file of planned) {
     if (keep.has(file)) continue;
-    const dir = path.dirname(file.destination);
-    if (!ready.has(dir)) {
-      await assertNoSymlinkInPath(target, dir, context);
-      await mkdir(dir, { recursive: true });
-      ready.add(dir);
-    }
+    held.ensureDirectory(parentKey(file.key));
     let moved = true;
     try {
-      if (policy === 'overwrite') await rename(file.staging, file.destination);
-      else moved = await placeNoClobber(file.staging, file.destination);
+      if (policy === 'overwrite') held.renameIn(file.staging, file.key);
+      else moved = await held.linkIn(file.staging, file.key);
     } catch (error: unknown) {
+      if (isFerryError(error)) throw error;
       throw new FerryError(
         'ERR_FERRY_INVALID_PATH',
         `Cannot place '${file.artifactPath}' at ${file.destination}`,
@@ -237,13 +252,19 @@ async function placeFiles(
     if (moved) placed.push(file);
     else if (policy === 'error') {
       // Appeared since the check (another writer): identical bytes are fine.
-      const state = await compareExisting(file.destination, await stagedContent(file));
+      const content = await stagedContent(file);
+      const state = await compareExisting(held.entry(file.key), content);
       if (state !== 'identical') {
         throw conflictError(file.artifactPath, printable(target), { ...context, file: file.artifactPath });
       }
     }
   }
   return placed;
+}
+
+function parentKey(key: string): string {
+  const slash = key.lastIndexOf('/');
+  return slash < 0 ? '' : key.slice(0, slash);
 }
 
 /** What a staged file would put at its destination, for `compareExisting`. */
@@ -342,6 +363,7 @@ async function saveResponse(
         context,
         // The staging directory is removed; its parent is the target.
         removedOnFailure: path.dirname(file.staging),
+        directory: file.target,
         neededBytes: file.length,
       });
     }

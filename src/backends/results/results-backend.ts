@@ -1,9 +1,10 @@
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { FerryError, IntegrityError, isFerryError, type ErrorContext } from '../../errors.js';
-import { compareExisting, conflictError, placeNoClobber } from '../../pack/conflict.js';
+import { compareExisting, conflictError, type ConflictPolicy } from '../../pack/conflict.js';
+import { HeldTarget } from '../../pack/held-target.js';
 import { printable } from '../../pack/validate.js';
 import { extractZip } from '../../pack/zip/index.js';
 import { createZipStream, type ZipEntryInfo, type ZipInput } from '../../pack/zip-writer/index.js';
@@ -744,6 +745,7 @@ export async function downloadSignedArtifact(
         targetDirectory: target,
         existing: conflict,
         symlinks: spec.symlinks ?? 'refuse',
+        restoreModes: spec.restoreModes ?? true,
         signal: ctx.operation.signal,
         // Files written at once follow the caller's concurrency, so lowering it bounds descriptors.
         concurrency: ctx.http.slots,
@@ -755,8 +757,33 @@ export async function downloadSignedArtifact(
     }
     const fileName = fileNameFromDisposition(blob.contentDisposition, isZip ? `${name}.zip` : name);
     await mkdir(target, { recursive: true });
-    const destination = path.join(target, fileName);
-    const existing = await lstat(destination).catch(() => undefined);
+    // Placed relative to the held target: the target swapped for a link since the mkdir cannot
+    // redirect the file, and a link at the file's name is replaced (overwrite) or refused, never
+    // followed.
+    const placed = await placeRawFile(blob, fileName, target, conflict, context);
+    return {
+      downloadPath: target,
+      fileCount: placed ? 1 : 0,
+      size: placed ? blob.size : 0,
+      digest,
+      ...mismatch,
+    };
+  } finally {
+    await blob.dispose();
+  }
+}
+
+/** Moves a downloaded raw (non-zip, or not extracted) artifact file into `target` under `conflict`. */
+async function placeRawFile(
+  blob: VerifiedBlob,
+  fileName: string,
+  target: string,
+  conflict: ConflictPolicy,
+  context: ErrorContext,
+): Promise<boolean> {
+  const held = HeldTarget.open(target, { context });
+  try {
+    const existing = held.lstatEntry(fileName);
     if (existing?.isDirectory()) {
       throw new FerryError(
         'ERR_FERRY_INVALID_PATH',
@@ -767,25 +794,22 @@ export async function downloadSignedArtifact(
     let placed = false;
     if (conflict === 'overwrite') {
       // rename replaces a symlink at the destination instead of writing through it.
-      await rename(blob.file, destination);
+      held.renameIn(blob.file, fileName);
       placed = true;
     } else if (existing === undefined) {
       // Never replaces a file another writer put there since the lstat.
-      placed = await placeNoClobber(blob.file, destination);
+      placed = await held.linkIn(blob.file, fileName);
     }
     if (!placed && conflict === 'error') {
-      const state = await compareExisting(destination, { size: blob.size, sha256: () => blob.sha256 });
+      const state = await compareExisting(held.entry(fileName), {
+        size: blob.size,
+        sha256: () => blob.sha256,
+      });
       if (state !== 'identical') throw conflictError(fileName, printable(target), context);
     }
-    return {
-      downloadPath: target,
-      fileCount: placed ? 1 : 0,
-      size: placed ? blob.size : 0,
-      digest,
-      ...mismatch,
-    };
+    return placed;
   } finally {
-    await blob.dispose();
+    held.close();
   }
 }
 

@@ -1,16 +1,4 @@
-import {
-  chmod,
-  lstat,
-  mkdir,
-  mkdtemp,
-  open,
-  rename,
-  rm,
-  rmdir,
-  stat,
-  symlink,
-  type FileHandle,
-} from 'node:fs/promises';
+import { lstat, mkdir, open, rmdir, stat, symlink, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -24,8 +12,9 @@ import {
   isFerryError,
   type ErrorContext,
 } from '../../errors.js';
-import { compareExisting, conflictError, digestRegularFile, placeNoClobber } from '../conflict.js';
+import { compareExisting, conflictError, digestRegularFile } from '../conflict.js';
 import { asResourceError } from '../fs-errors.js';
+import { HeldTarget, type HeldStaging } from '../held-target.js';
 import { assertNoSymlinkInPath, resolveInside } from '../safe-path.js';
 import { describeCharacter, isControlCharacter, printable } from '../validate.js';
 import { readZipDirectory, type ZipEntry } from './central-directory.js';
@@ -508,20 +497,16 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AbortError(signal.reason);
 }
 
+/**
+ * The mode to create a file with: the archive's permission bits (never setuid, setgid or sticky),
+ * or undefined for the default. The file is created with it, so the kernel applies the process
+ * umask (0777 under umask 022 lands as 0755), exactly as for any other file the process creates;
+ * no chmod ever bypasses it.
+ */
 function fileMode(item: Item, options: Normalized): number | undefined {
   if (!options.restoreModes || item.entry.isSymlink || item.entry.mode === undefined) return undefined;
   return item.entry.mode & 0o777;
 }
-
-/**
- * The process umask, read once: Node offers no way to read it without setting it, and it is only
- * used to decide whether a file created with its mode needs a chmod as well.
- */
-const UMASK = (() => {
-  const current = process.umask(0o022);
-  process.umask(current);
-  return current;
-})();
 
 /** Writes one verified entry into the staging directory. */
 async function stage(
@@ -536,16 +521,11 @@ async function stage(
     return;
   }
   const { entry } = item;
-  const mode = fileMode(item, options);
-  // When the umask leaves the wanted bits alone, creating the file with its mode saves a chmod
-  // per file; otherwise it is created private and chmod'ed to the exact mode.
-  const createMode = mode === undefined ? 0o666 : (mode & UMASK) === 0 ? mode : 0o600;
-  const needsChmod = mode !== undefined && createMode !== mode;
+  const createMode = fileMode(item, options) ?? 0o666;
   if (entry.uncompressedSize <= IN_MEMORY_BYTES && entry.compressedSize <= IN_MEMORY_BYTES) {
     const data = await readEntryBuffer(handle, entry, dataLimit);
     const out = await open(staged, 'wx', createMode);
     try {
-      if (needsChmod) await out.chmod(mode);
       await out.writeFile(data);
     } finally {
       await out.close();
@@ -555,7 +535,6 @@ async function stage(
   const out = await open(staged, 'wx', createMode);
   let input;
   try {
-    if (needsChmod) await out.chmod(mode);
     input = await openEntryStreamOnHandle(handle, entry, { dataLimit, ownsHandle: false });
   } catch (error) {
     await out.close();
@@ -633,17 +612,19 @@ async function extractNormalized(zipPath: string, opts: Normalized): Promise<Ext
     await preflight(plan, opts, linkWalks, handle, dataLimit);
 
     const createdTarget = await mkdir(target, { recursive: true });
-    let staging: string | undefined;
+    let held: HeldTarget | undefined;
+    let staging: HeldStaging | undefined;
     try {
-      staging = await mkdtemp(path.join(target, STAGING_PREFIX));
-      const stagingName = fold(path.basename(staging));
+      // From here on the target is held open: a directory in it swapped for a link (by anyone
+      // who can write into it) cannot redirect the staging writes or the moves into place.
+      held = HeldTarget.open(target);
+      staging = held.createStaging(STAGING_PREFIX);
+      const stagingName = fold(staging.name);
       if (plan.items.some((i) => fold(i.key.split('/')[0] ?? '') === stagingName)) {
-        throw unsafe(
-          `The archive contains an entry under ${printable(path.basename(staging))}, the staging directory`,
-        );
+        throw unsafe(`The archive contains an entry under ${printable(staging.name)}, the staging directory`);
       }
       const stagingDir = staging;
-      const stagedPath = (item: Item): string => path.join(stagingDir, String(item.index));
+      const stagedPath = (item: Item): string => stagingDir.file(String(item.index));
 
       await runPool(plan.items, opts.concurrency, async (item) => {
         throwIfAborted(signal);
@@ -652,12 +633,12 @@ async function extractNormalized(zipPath: string, opts: Normalized): Promise<Ext
       });
       throwIfAborted(signal);
 
-      return await moveIntoPlace(plan, opts, stagedPath);
+      return await moveIntoPlace(plan, opts, held, stagedPath);
     } catch (error) {
-      if (staging !== undefined) {
-        await rm(staging, { recursive: true, force: true });
-        staging = undefined;
-      }
+      staging?.remove();
+      staging = undefined;
+      held?.close();
+      held = undefined;
       // Only empty directories are removed, so this never undoes a partial move.
       if (createdTarget !== undefined) await removeCreatedChain(target, createdTarget);
       if (signal?.aborted && !isFerryError(error)) throw new AbortError(signal.reason);
@@ -672,7 +653,8 @@ async function extractNormalized(zipPath: string, opts: Normalized): Promise<Ext
         concurrency: opts.concurrency,
       });
     } finally {
-      if (staging !== undefined) await rm(staging, { recursive: true, force: true });
+      staging?.remove();
+      held?.close();
     }
   } finally {
     await handle.close();
@@ -695,52 +677,38 @@ async function removeCreatedChain(target: string, firstCreated: string): Promise
   }
 }
 
-/** Creates the directories, then renames the staged entries into place. */
+/**
+ * Creates the directories, then renames the staged entries into place, one after the other, each
+ * relative to its held parent directory (see HeldTarget): a directory swapped for a link meanwhile
+ * either still receives the files (its descriptor holds the real directory) or, when it is first
+ * opened after the swap, fails with ERR_FERRY_UNSAFE_PATH naming it.
+ */
 async function moveIntoPlace(
   plan: Plan,
   options: Normalized,
+  held: HeldTarget,
   stagedPath: (item: Item) => string,
 ): Promise<ExtractResult> {
   const { target } = options;
   const moved: string[] = [];
   const createdDirectories: string[] = [];
   let bytes = 0;
+  // Directory entries are created with their archive mode (never setuid, setgid or sticky, and
+  // always enterable by the owner); the kernel applies the umask.
+  const modeOf = (key: string): number | undefined => {
+    const mode = plan.directoryEntries.get(key)?.entry.mode;
+    return options.restoreModes && mode !== undefined ? (mode & 0o777) | 0o700 : undefined;
+  };
   try {
-    for (const key of plan.directories) {
-      const abs = toAbsolute(target, key);
-      await assertNoSymlinkInPath(target, abs);
-      try {
-        await mkdir(abs);
-        createdDirectories.push(key);
-        const entry = plan.directoryEntries.get(key)?.entry;
-        if (options.restoreModes && entry?.mode !== undefined) {
-          await chmod(abs, (entry.mode & 0o777) | 0o700);
-        }
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-        const stats = await lstat(abs);
-        if (!stats.isDirectory()) {
-          if (stats.isSymbolicLink()) await assertNoSymlinkInPath(target, abs);
-          throw conflict(`${printable(key)} exists in the target directory and is not a directory`);
-        }
-      }
-    }
+    for (const key of plan.directories) createdDirectories.push(...held.ensureDirectory(key, modeOf));
     const files = plan.items.filter((i) => i.kind !== 'directory' && i.skip !== true);
-    // Every directory was checked and created just above; checking it once more per directory
-    // (not per file) still catches one swapped for a link since, at a fraction of the syscalls.
     // Nothing can be in a directory this call created, so its files skip the lstat.
-    const fresh = new Set(createdDirectories.map((key) => toAbsolute(target, key)));
-    const checkedDirs = new Map<string, Promise<void>>();
-    await runPool(files, options.concurrency, async (item) => {
-      const dir = path.dirname(item.dest);
-      let check = checkedDirs.get(dir);
-      if (!check) {
-        check = assertNoSymlinkInPath(target, dir);
-        checkedDirs.set(dir, check);
-      }
-      await check;
+    const fresh = new Set(createdDirectories);
+    for (const item of files) {
+      throwIfAborted(options.signal);
       const staged = stagedPath(item);
-      const stats = fresh.has(dir) ? undefined : await lstatOrUndefined(item.dest);
+      const parent = item.key.includes('/') ? item.key.slice(0, item.key.lastIndexOf('/')) : '';
+      const stats = fresh.has(parent) ? undefined : held.lstatEntry(item.key);
       if (stats?.isDirectory()) {
         throw conflict(`${printable(item.key)} exists in the target directory as a directory`);
       }
@@ -750,37 +718,33 @@ async function moveIntoPlace(
       if (options.existing === 'overwrite' || (item.kind === 'link' && stats === undefined)) {
         // rename(2) replaces whatever is at the destination (a file or a symlink) as a directory
         // entry; it never follows a link there.
-        await rename(staged, item.dest);
+        held.renameIn(staged, item.key);
         placed = true;
       } else if (stats === undefined && item.kind !== 'link') {
-        placed = await placeNoClobber(staged, item.dest);
+        placed = await held.linkIn(staged, item.key);
       }
       if (placed) {
         moved.push(item.key);
         bytes += item.entry.uncompressedSize;
-        return;
+        continue;
       }
-      if (options.existing === 'skip') return;
+      if (options.existing === 'skip') continue;
       // 'error', and the file appeared since the preflight: identical bytes are fine.
       const state =
         item.kind === 'link'
           ? 'different'
-          : await compareExisting(item.dest, {
+          : await compareExisting(held.entry(item.key), {
               size: item.entry.uncompressedSize,
               crc32: item.entry.crc32,
               sha256: async () => (await digestRegularFile(staged))?.sha256 ?? '',
             });
       if (state !== 'identical') throw conflictError(item.key, 'the target directory');
-    });
+    }
   } catch (error) {
     // Directories created here that stayed empty are removed again; the rest are reported.
     const remaining: string[] = [];
     for (const key of [...createdDirectories].reverse()) {
-      try {
-        await rmdir(toAbsolute(target, key));
-      } catch {
-        remaining.unshift(key);
-      }
+      if (!held.removeEmptyDirectory(key)) remaining.unshift(key);
     }
     if (moved.length === 0 && remaining.length === 0) throw error;
     const shown = moved.slice(0, 10).map((k) => printable(k));
