@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { createBearerCheck } from './http/auth.js';
-import { requestBaseUrl } from './http/base-url.js';
+import { NO_ACCESS } from './http/access.js';
+import type { Authenticator } from './http/auth.js';
+import type { HostPolicy } from './http/host-policy.js';
 import { HttpError } from './http/http-error.js';
 import { sendErrorJson } from './http/respond.js';
 import type { ProtocolModule, Route } from './route.js';
@@ -15,8 +16,9 @@ export type ErrorRenderer = (res: ServerResponse, error: HttpError) => void;
  */
 export interface ServerRouteOptions {
   /**
-   * `'bearer'` (default): the router checks the server token. `'self'`: the handler authenticates
-   * on its own (signed blob URLs carry no Authorization; the REST API accepts `token <t>`).
+   * `'bearer'` (default): the router authenticates the bearer credential and hands the handler
+   * its `access`. `'self'`: the handler authenticates on its own (signed blob URLs carry no
+   * Authorization; the REST API accepts `token <t>`); its `access` is `NO_ACCESS`.
    */
   auth?: 'bearer' | 'self';
   /** Renders errors of this route; default is the legacy JSON `{message, statusCode}`. */
@@ -30,7 +32,10 @@ export const ANY_METHOD = '*';
 
 export interface HttpServerOptions {
   protocols: readonly ProtocolModule[];
-  token: string | undefined;
+  /** Checks the credential of `'bearer'` routes and says which runs it reaches. */
+  authenticate: Authenticator;
+  /** Refuses Host values that do not name this server (DNS rebinding) and says which base URL to hand out. */
+  hosts: HostPolicy;
   log: ((line: string) => void) | undefined;
   /** Used for URLs we hand out when the request has no usable Host header. */
   fallbackBaseUrl: () => string;
@@ -58,7 +63,6 @@ const SOCKET_IDLE_TIMEOUT_MS = 180_000;
  */
 export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
   const routes: readonly ServerRoute[] = options.protocols.flatMap((p) => p.routes);
-  const authorized = createBearerCheck(options.token);
   const stats = { connectionsOpened: 0, openConnections: 0, requests: 0 };
 
   const server = createServer((req, res) => {
@@ -99,17 +103,12 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
         .map((candidate) => ({ route: candidate, match: candidate.pattern.exec(url.pathname) }))
         .filter((r) => r.match);
       const hit = onPath.find((r) => r.route.method === method || r.route.method === ANY_METHOD);
+      // Before authentication, signed URL or not: a foreign Host is a rebinding attempt. Checked
+      // before `route` is set so the 421 keeps its status in every protocol's error format.
+      options.hosts.check(req);
       route = hit?.route;
       // Unmatched requests are checked too, so an unauthenticated caller cannot probe routes.
-      if ((route?.auth ?? 'bearer') === 'bearer' && !authorized(req)) {
-        throw new HttpError(
-          401,
-          'Missing or invalid bearer token (Authorization: Bearer <ACTIONS_RUNTIME_TOKEN>)',
-          {
-            'WWW-Authenticate': 'Bearer',
-          },
-        );
-      }
+      const access = (route?.auth ?? 'bearer') === 'bearer' ? options.authenticate(req, 'bearer') : NO_ACCESS;
       if (!hit?.match) {
         if (onPath.length > 0) {
           const allow = [...new Set(onPath.map((r) => r.route.method))].join(', ');
@@ -126,7 +125,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
         res,
         url,
         params: decodeParams(hit.match.groups),
-        baseUrl: requestBaseUrl(req, options.fallbackBaseUrl()),
+        baseUrl: options.hosts.baseUrl(req, options.fallbackBaseUrl()),
+        access,
       });
     } catch (error) {
       answerError(req, res, error, options.log, route?.renderError);

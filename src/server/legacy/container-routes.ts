@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
+import { mayUseRun } from '../http/access.js';
 import { HttpError, badRequest, notFound } from '../http/http-error.js';
 import { sendJson } from '../http/respond.js';
 import type { RequestContext, Route } from '../route.js';
@@ -30,7 +31,11 @@ export function containerRoutes(store: ArtifactStore): Route[] {
 function containerOf(store: ArtifactStore, ctx: RequestContext): ArtifactRecord {
   const id = Number(ctx.params.containerId);
   const record = store.get(id);
-  if (!record) throw notFound(`Container ${ctx.params.containerId} does not exist`);
+  // A container of a run the token does not grant is answered exactly like a missing one, so
+  // container ids (small sequential numbers) cannot be probed across runs.
+  if (!record || !mayUseRun(ctx.access, record.runId)) {
+    throw notFound(`Container ${ctx.params.containerId} does not exist`);
+  }
   return record;
 }
 
