@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -13,6 +14,8 @@ import { startServer } from '../server/index.js';
 import { registerSecret } from '../transport/redact.js';
 import { COMMAND_HELP, MAIN_HELP } from './help.js';
 import { runDoctor } from './doctor.js';
+import { TokenUsageError, tokenCommand } from './token-command.js';
+import { readJwtSecretFile } from '../server/http/jwt-keys.js';
 import { createOutput, formatBytes, type CliOutput } from './output.js';
 
 const COMMON: NonNullable<ParseArgsConfig['options']> = {
@@ -51,7 +54,20 @@ const COMMANDS: Record<string, NonNullable<ParseArgsConfig['options']>> = {
   list: { latest: { type: 'boolean' }, repository: { type: 'string' }, 'github-token': { type: 'string' } },
   get: { repository: { type: 'string' }, 'github-token': { type: 'string' } },
   delete: { repository: { type: 'string' }, 'github-token': { type: 'string' } },
-  serve: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' } },
+  serve: {
+    port: { type: 'string' },
+    host: { type: 'string' },
+    data: { type: 'string' },
+    'jwt-secret-file': { type: 'string', multiple: true },
+    'jwt-public-key': { type: 'string', multiple: true },
+    'public-url': { type: 'string' },
+  },
+  token: {
+    run: { type: 'string' },
+    job: { type: 'string' },
+    ttl: { type: 'string' },
+    'jwt-secret-file': { type: 'string' },
+  },
   doctor: {},
   merge: {
     pattern: { type: 'string' },
@@ -66,7 +82,7 @@ const COMMANDS: Record<string, NonNullable<ParseArgsConfig['options']>> = {
 
 class UsageError extends Error {}
 
-type Values = Record<string, string | boolean | undefined>;
+type Values = Record<string, string | boolean | string[] | undefined>;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -111,6 +127,7 @@ export async function main(argv: string[]): Promise<number> {
   });
   try {
     if (command === 'serve') return await serve(values, out);
+    if (command === 'token') return await tokenCommand(values);
     const options = { ...clientOptions(values, out), ...findByOption(values) };
     switch (command) {
       case 'upload':
@@ -130,7 +147,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     return 2;
   } catch (error: unknown) {
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof TokenUsageError) {
       out.error(error.message, 'ERR_FERRY_USAGE');
       process.stderr.write(`\n${COMMAND_HELP[command]}\n`);
       return 2;
@@ -165,6 +182,12 @@ function clientOptions(values: Values, out: CliOutput): ArtifactClientOptions {
   const concurrency = numberOption(values, 'concurrency');
   if (concurrency !== undefined) options.concurrency = concurrency;
   return options;
+}
+
+/** A repeatable option (`multiple: true`) as a list. */
+function listOption(values: Values, name: string): string[] {
+  const raw = values[name];
+  return Array.isArray(raw) ? raw : typeof raw === 'string' ? [raw] : [];
 }
 
 function numberOption(values: Values, name: string): number | undefined {
@@ -353,11 +376,18 @@ async function serve(values: Values, out: CliOutput): Promise<number> {
   );
   const token = typeof values['token'] === 'string' ? values['token'] : process.env['FERRY_TOKEN'];
   registerSecret(token);
+  const secrets = await Promise.all(
+    listOption(values, 'jwt-secret-file').map((file) => readJwtSecretFile(file)),
+  );
+  const publicKeys = await Promise.all(listOption(values, 'jwt-public-key').map((file) => readFile(file)));
+  const publicUrl = values['public-url'];
   const server = await startServer({
     dataDir,
     port,
     host,
     ...(token ? { token } : {}),
+    ...(secrets.length + publicKeys.length > 0 ? { jwt: { secrets, publicKeys } } : {}),
+    ...(typeof publicUrl === 'string' ? { publicUrl } : {}),
     ...(values['verbose'] ? { log: (line: string) => out.logger.debug(line) } : {}),
   });
   out.result({ command: 'serve', url: server.url, dataDir }, server.url);
