@@ -24,7 +24,7 @@ export class JwtRejected extends Error {
 /** Tolerated clock difference between the minting host and this server, both ways. */
 export const CLOCK_SKEW_SECONDS = 60;
 // Runner tokens are about 1 KiB; a bound keeps a hostile header from costing base64/JSON work.
-const MAX_TOKEN_LENGTH = 16 * 1024;
+const MAX_TOKEN_LENGTH = 8 * 1024;
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
 /**
