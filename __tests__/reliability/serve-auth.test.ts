@@ -17,6 +17,7 @@ import {
   expectNoCredentialInLog,
   ids,
   nowSeconds,
+  rawExchange,
   rawJwt,
   resultsState,
   rpc,
@@ -372,4 +373,265 @@ describe('[X39] REST API: a runtime JWT reaches only its runs; other artifacts a
 /** An HS256 token with arbitrary claims, registered as a secret for the log scan. */
 function rawJwtHs256(payload: Record<string, unknown>): string {
   return hs256(payload);
+}
+
+describe('[X40] signed blob URLs are bound to their blob, permission and expiry', () => {
+  test('[X40] a read URL with the blob id, expiry, permission or signature changed is 403; the real one reads', async () => {
+    const signed = await rpc(
+      env.server,
+      'GetSignedArtifactURL',
+      { ...ids(ATTACKER_RUN, ATTACKER_JOB), name: 'mine' },
+      bearer(attackerToken),
+    );
+    const url = new URL(signed.json<{ signed_url: string }>().signed_url);
+    expect((await rawRequest('GET', url)).status).toBe(200);
+    const victimBlob = new URL(victimArtifact.uploadUrl).pathname;
+    const tamper = (edit: (u: URL) => void): URL => {
+      const copy = new URL(url);
+      edit(copy);
+      return copy;
+    };
+    const far = new Date(Date.now() + 365 * 86400_000).toISOString();
+    const attempts: Array<[string, URL]> = [
+      ['moved to the victim blob', tamper((u) => (u.pathname = victimBlob))],
+      ['expiry extended', tamper((u) => u.searchParams.set('se', far))],
+      ['write permission added', tamper((u) => u.searchParams.set('sp', 'rcw'))],
+      ['signature flipped', tamper((u) => u.searchParams.set('sig', flip(u.searchParams.get('sig') ?? '')))],
+      ['signature dropped', tamper((u) => u.searchParams.delete('sig'))],
+      [
+        'signature truncated',
+        tamper((u) => u.searchParams.set('sig', (u.searchParams.get('sig') ?? '').slice(0, 10))),
+      ],
+    ];
+    for (const [what, target] of attempts) {
+      const answer = await rawRequest('GET', target);
+      expect({ what, status: answer.status }).toEqual({ what, status: 403 });
+      expect(answer.body.includes(victimArtifact.data)).toBe(false);
+    }
+    // The read URL does not write, an upload URL does not read, and neither works on another verb.
+    const put = await rawRequest('PUT', url, {
+      headers: { 'x-ms-blob-type': 'BlockBlob', 'Content-Length': 5 },
+      body: 'PWNED',
+    });
+    expect(put.status).toBe(403);
+    expect((await rawRequest('GET', victimArtifact.uploadUrl)).status).toBe(403);
+    expect((await rawRequest('DELETE', url)).status).toBe(405);
+    await expectVictimUnchanged();
+  });
+
+  test('[X40] the upload URL is dead once finalized, and every URL of a deleted artifact is 404 (no replay)', async () => {
+    const own = await uploadResults(env.server, attackerToken, ATTACKER_RUN, ATTACKER_JOB, 'short-lived');
+    const rewrite = await rawRequest('PUT', own.uploadUrl, {
+      headers: { 'x-ms-blob-type': 'BlockBlob', 'Content-Length': 5 },
+      body: 'PWNED',
+    });
+    expect(rewrite.status).toBe(409);
+    const signed = await rpc(
+      env.server,
+      'GetSignedArtifactURL',
+      { ...ids(ATTACKER_RUN, ATTACKER_JOB), name: 'short-lived' },
+      bearer(attackerToken),
+    );
+    const readUrl = signed.json<{ signed_url: string }>().signed_url;
+    expect(sha256((await rawRequest('GET', readUrl)).body)).toBe(sha256(own.data));
+    const deleted = await rpc(
+      env.server,
+      'DeleteArtifact',
+      { ...ids(ATTACKER_RUN, ATTACKER_JOB), name: 'short-lived' },
+      bearer(attackerToken),
+    );
+    expect(deleted.status).toBe(200);
+    // Re-created under the same name: the old URLs still must not reach the new bytes.
+    const again = await uploadResults(env.server, attackerToken, ATTACKER_RUN, ATTACKER_JOB, 'short-lived');
+    const replay = await rawRequest('GET', readUrl);
+    expect(replay.status).toBe(404);
+    expect(replay.body.includes(again.data)).toBe(false);
+    expect(
+      (
+        await rawRequest('PUT', own.uploadUrl, {
+          headers: { 'x-ms-blob-type': 'BlockBlob', 'Content-Length': 1 },
+          body: 'x',
+        })
+      ).status,
+    ).toBe(404);
+    await expectVictimUnchanged();
+  });
+});
+
+/** Changes the first character of a base64url string to another valid one. */
+function flip(text: string): string {
+  return `${text[0] === 'A' ? 'B' : 'A'}${text.slice(1)}`;
+}
+
+describe('[X41] DNS rebinding: only Host values naming this server are served', () => {
+  let open: AuthServer;
+
+  beforeAll(async () => {
+    // The no-token loopback mode is what a rebinding page attacks: everything is open there.
+    open = await startAuthServer({ token: undefined, jwt: {} });
+    await uploadResults(open.server, 'unused', 'r', 'j', 'local-secret');
+  });
+
+  afterAll(async () => {
+    await open.close();
+  });
+
+  const requestWithHost = (host: string, method: string, path: string, body?: string) =>
+    rawRequest(method, `${open.server.url}${path}`, {
+      headers: { Host: host, 'Content-Type': 'application/json' },
+      ...(body === undefined ? {} : { body }),
+    });
+
+  test('[X41] a foreign Host is 421 on every protocol, before any signed URL is made', async () => {
+    const port = open.server.port;
+    for (const host of [
+      `evil.example:${port}`,
+      'evil.example',
+      `127.0.0.1.nip.io:${port}`,
+      `localhost.:${port}`,
+      `10.0.0.1:${port}`,
+    ]) {
+      const answers = await Promise.all([
+        requestWithHost(
+          host,
+          'POST',
+          `${RPC_PATH}GetSignedArtifactURL`,
+          JSON.stringify({ ...ids('r', 'j'), name: 'local-secret' }),
+        ),
+        requestWithHost(host, 'POST', `${RPC_PATH}ListArtifacts`, JSON.stringify(ids('r', 'j'))),
+        requestWithHost(host, 'GET', '_apis/pipelines/workflows/r/artifacts'),
+        requestWithHost(host, 'GET', 'repos/o/r/actions/artifacts'),
+        requestWithHost(host, 'GET', 'repos/o/r/actions/artifacts/1/zip'),
+        requestWithHost(host, 'GET', 'devstoreaccount1/artifacts/00000000000000000000000000000000'),
+      ]);
+      for (const answer of answers) {
+        expect({ host, status: answer.status }).toEqual({ host, status: 421 });
+        const text = answer.body.toString();
+        expect(text).toMatch(/not an address of this ferry serve.*--public-url/);
+        expect(text).not.toContain('sig=');
+        expect(text).not.toContain('local-secret');
+      }
+    }
+    expectNoCredentialInLog(open);
+  });
+
+  test('[X41] loopback names on any port (forwards, proxies) and the bound address are served', async () => {
+    const port = open.server.port;
+    for (const host of [
+      `127.0.0.1:${port}`,
+      `localhost:${port}`,
+      `LOCALHOST:${port}`,
+      `[::1]:${port}`,
+      'localhost:9999',
+    ]) {
+      const answer = await requestWithHost(
+        host,
+        'POST',
+        `${RPC_PATH}GetSignedArtifactURL`,
+        JSON.stringify({ ...ids('r', 'j'), name: 'local-secret' }),
+      );
+      expect({ host, status: answer.status }).toEqual({ host, status: 200 });
+      expect(new URL(answer.json<{ signed_url: string }>().signed_url).host).toBe(host.toLowerCase());
+    }
+  });
+
+  test('[X41] a cross-origin browser request (Origin of another site) is 403 even with a loopback Host', async () => {
+    const answer = await rawRequest('POST', `${open.server.url}_apis/pipelines/workflows/r/artifacts`, {
+      headers: { Origin: 'http://evil.example', 'Content-Type': 'text/plain' },
+      body: JSON.stringify({ Name: 'planted' }),
+    });
+    expect(answer.status).toBe(403);
+    expect(answer.body.toString()).toMatch(/Cross-origin request/);
+    const nullOrigin = await rawRequest('GET', `${open.server.url}_apis/pipelines/workflows/r/artifacts`, {
+      headers: { Origin: 'null' },
+    });
+    expect(nullOrigin.status).toBe(403);
+    const same = await rawRequest('GET', `${open.server.url}_apis/pipelines/workflows/r/artifacts`, {
+      headers: { Origin: open.server.url.replace(/\/$/, '') },
+    });
+    expect(same.status).toBe(200);
+    const listed = await rawRequest('GET', `${open.server.url}_apis/pipelines/workflows/r/artifacts`);
+    expect(listed.json<{ count: number }>().count).toBe(0);
+  });
+
+  test('[X41] an absolute-form target naming another host is 421 even with a good Host; two Host headers are 400', async () => {
+    const port = open.server.port;
+    const absolute = await rawExchange(
+      port,
+      `GET http://evil.example/_apis/pipelines/workflows/r/artifacts HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`,
+    );
+    expect(absolute.status).toBe(421);
+    const good = await rawExchange(
+      port,
+      `GET http://127.0.0.1:${port}/_apis/pipelines/workflows/r/artifacts HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`,
+    );
+    expect(good.status).toBe(200);
+    const twoHosts = await rawExchange(
+      port,
+      `GET /_apis/pipelines/workflows/r/artifacts HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nHost: evil.example\r\nConnection: close\r\n\r\n`,
+    );
+    expect(twoHosts.status).toBe(400);
+    const noHost = await rawExchange(port, `GET /_apis/pipelines/workflows/r/artifacts HTTP/1.0\r\n\r\n`);
+    expect(noHost.status).toBe(400);
+  });
+
+  test('[X41] with --public-url, its host is served and every handed-out URL uses it, whatever the request said', async () => {
+    const behind = await startAuthServer({
+      token: undefined,
+      jwt: {},
+      publicUrl: 'https://artifacts.example.com/',
+    });
+    try {
+      const base = `http://127.0.0.1:${behind.server.port}/`;
+      await uploadResultsAt(base, 'r', 'j', 'x');
+      const headers = { 'Content-Type': 'application/json', 'X-Forwarded-Proto': 'http' };
+      const body = JSON.stringify({ ...ids('r', 'j'), name: 'x' });
+      const viaPublic = await rawRequest('POST', `${base}${RPC_PATH}GetSignedArtifactURL`, {
+        headers: { ...headers, Host: 'artifacts.example.com:443' },
+        body,
+      });
+      expect(viaPublic.status).toBe(200);
+      expect(viaPublic.json<{ signed_url: string }>().signed_url).toMatch(
+        /^https:\/\/artifacts\.example\.com\/devstoreaccount1\//,
+      );
+      const viaLoopback = await rawRequest('POST', `${base}${RPC_PATH}GetSignedArtifactURL`, {
+        headers,
+        body,
+      });
+      expect(viaLoopback.json<{ signed_url: string }>().signed_url).toMatch(
+        /^https:\/\/artifacts\.example\.com\//,
+      );
+      const wrongPort = await rawRequest('POST', `${base}${RPC_PATH}ListArtifacts`, {
+        headers: { ...headers, Host: 'artifacts.example.com:8443' },
+        body,
+      });
+      expect(wrongPort.status).toBe(421);
+      expect(behind.server.url).toBe('https://artifacts.example.com/');
+      await expect(
+        startServer({ dataDir: join(behind.root, 'x'), publicUrl: 'https://a.example/sub/path' }),
+      ).rejects.toThrow(/must be an origin/);
+    } finally {
+      await behind.close();
+    }
+  });
+});
+
+const RPC_PATH = 'twirp/github.actions.results.api.v1.ArtifactService/';
+
+/** Create + Put Blob + Finalize against an explicit base URL, without a token. */
+async function uploadResultsAt(base: string, run: string, job: string, name: string): Promise<void> {
+  const post = (method: string, body: unknown) =>
+    rawRequest('POST', `${base}${RPC_PATH}${method}`, {
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const created = await post('CreateArtifact', { ...ids(run, job), name, version: 4 });
+  const upload = new URL(created.json<{ signed_upload_url: string }>().signed_upload_url);
+  // The URL names the public host; send it to the loopback port with that path and query.
+  const put = await rawRequest('PUT', `${base}${upload.pathname.slice(1)}${upload.search}`, {
+    headers: { 'x-ms-blob-type': 'BlockBlob', 'Content-Length': 3 },
+    body: 'abc',
+  });
+  expect(put.status).toBe(201);
+  expect((await post('FinalizeArtifact', { ...ids(run, job), name, size: '3' })).status).toBe(200);
 }

@@ -49,6 +49,15 @@ export function createHostPolicy(options: HostPolicyOptions): HostPolicy {
     return port === options.port() && boundNames.has(host);
   };
 
+  const allowedOrigin = (origin: string): boolean => {
+    try {
+      const url = new URL(origin);
+      return (url.protocol === 'http:' || url.protocol === 'https:') && allowed(url.host);
+    } catch {
+      return false; // "null" (sandboxed frames, file:) and garbage
+    }
+  };
+
   const refuse = (authority: string): HttpError =>
     new HttpError(
       421,
@@ -70,6 +79,15 @@ export function createHostPolicy(options: HostPolicyOptions): HostPolicy {
         throw new HttpError(400, 'A Host header is required (HTTP/1.1)');
       }
       if (!allowed(host)) throw refuse(host);
+      // Browsers send Origin on cross-origin requests; CI clients never do. A page on another
+      // origin may not even send "simple" requests (a form POST needs no preflight) at us.
+      const origin = req.headers.origin;
+      if (origin !== undefined && !allowedOrigin(origin)) {
+        throw new HttpError(
+          403,
+          `Cross-origin request from ${JSON.stringify(origin.slice(0, 200))} refused: ferry serve is not a browser API`,
+        );
+      }
       const target = req.url ?? '/';
       if (!target.startsWith('/')) {
         let authority: string;
