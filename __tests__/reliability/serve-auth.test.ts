@@ -7,6 +7,7 @@
  * for every credential it handed out.
  */
 import { createHmac, generateKeyPairSync } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startServer } from '../../src/server/index.js';
 import { rawRequest } from '../helpers/server-fixture.js';
@@ -635,3 +636,209 @@ async function uploadResultsAt(base: string, run: string, job: string, name: str
   expect(put.status).toBe(201);
   expect((await post('FinalizeArtifact', { ...ids(run, job), name, size: '3' })).status).toBe(200);
 }
+
+describe('[X42] names and item paths cannot escape the store or collide across runs', () => {
+  test('[X42] traversal in results names and legacy item paths is 400; nothing is written outside the data dir', async () => {
+    const outsideBefore = await listOutside();
+    const auth = bearer(attackerToken);
+    for (const name of ['..', '.', '../x', 'a/b', 'a\\b', 'x\0y', '', 'a'.repeat(257)]) {
+      const answer = await rpc(
+        env.server,
+        'CreateArtifact',
+        { ...ids(ATTACKER_RUN, ATTACKER_JOB), name, version: 4 },
+        auth,
+      );
+      expect({ name, status: answer.status }).toEqual({ name, status: 400 });
+    }
+    const base = `${env.server.url}_apis/pipelines/workflows/${ATTACKER_RUN}/artifacts`;
+    const created = await rawRequest('POST', base, {
+      headers: { ...auth, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ Name: 'paths' }),
+    });
+    const container = created.json<{ fileContainerResourceUrl: string }>().fileContainerResourceUrl;
+    const encodedPaths = [
+      'paths/../../../../escaped.txt',
+      'paths/%2e%2e/%2e%2e/escaped.txt',
+      'paths%2F..%2F..%2Fescaped.txt',
+      'paths\\..\\..\\escaped.txt',
+      'paths/a%00b',
+      '/etc/passwd',
+      'C:\\escaped.txt',
+      'other-artifact/x.txt',
+    ];
+    for (const raw of encodedPaths) {
+      // Appended raw so percent-encodings reach the server as an attacker wrote them.
+      const answer = await rawRequest('PUT', `${container}&itemPath=${raw.replace(/\\/g, '%5C')}`, {
+        headers: { ...auth, 'Content-Range': 'bytes 0-4/5' },
+        body: 'PWNED',
+      });
+      expect({ raw, status: answer.status }).toEqual({ raw, status: 400 });
+    }
+    expect(await listOutside()).toEqual(outsideBefore);
+    await expectVictimUnchanged();
+  });
+
+  test('[X42] names equal up to case or Unicode normalization in two runs stay two artifacts with their own bytes', async () => {
+    const nfc = 'r\u00e9sum\u00e9';
+    const nfd = nfc.normalize('NFD');
+    const a = await uploadResults(env.server, attackerToken, ATTACKER_RUN, ATTACKER_JOB, nfc);
+    const b = await uploadResults(env.server, victimToken, VICTIM_RUN, VICTIM_JOB, nfd);
+    const c = await uploadResults(env.server, attackerToken, ATTACKER_RUN, ATTACKER_JOB, 'SECRET-BUILD');
+    const read = async (token: string, run: string, name: string) => {
+      const signed = await rpc(env.server, 'GetSignedArtifactURL', { ...ids(run, 'j'), name }, bearer(token));
+      if (signed.status !== 200) return signed.status;
+      return sha256((await rawRequest('GET', signed.json<{ signed_url: string }>().signed_url)).body);
+    };
+    expect(await read(attackerToken, ATTACKER_RUN, nfc)).toBe(sha256(a.data));
+    expect(await read(attackerToken, ATTACKER_RUN, nfd)).toBe(404);
+    expect(await read(victimToken, VICTIM_RUN, nfd)).toBe(sha256(b.data));
+    expect(await read(attackerToken, ATTACKER_RUN, 'SECRET-BUILD')).toBe(sha256(c.data));
+    expect(await read(victimToken, VICTIM_RUN, 'secret-build')).toBe(sha256(victimArtifact.data));
+    // The victim's own upload above is the only change to its run.
+    victimBefore = await resultsState(env.server, VICTIM_RUN);
+    expect(victimBefore).toHaveLength(2);
+  });
+});
+
+/** Everything under the test root except the data dir: where an escape would land. */
+async function listOutside(): Promise<string[]> {
+  const entries = await readdir(env.root, { recursive: true });
+  return entries.filter((e) => e !== 'data' && !e.startsWith(`data/`)).sort();
+}
+
+describe('[X43] ids and Twirp JSON of the wrong shape are refused, never coerced across runs', () => {
+  test('[X43] negative, huge, non-numeric and padded ids are 400/404 on every protocol', async () => {
+    const auth = bearer(attackerToken);
+    const api = (path: string) => `${env.server.url}repos/o/r/actions/${path}`;
+    for (const id of ['-1', '1e3', '0x1', '99999999999999999999', 'NaN', '1.0', `0${victimArtifact.id}`]) {
+      const answer = await rawRequest('GET', api(`artifacts/${id}`), { headers: auth });
+      expect({ id, status: answer.status }).toEqual({ id, status: 404 });
+      const container = await rawRequest('GET', `${env.server.url}_apis/resources/Containers/${id}`, {
+        headers: auth,
+      });
+      expect({ id, status: container.status }).toEqual({ id, status: 404 });
+    }
+    for (const idFilter of ['-1', '99999999999999999999', 'abc', 1.5, true, [1]]) {
+      const answer = await rpc(
+        env.server,
+        'ListArtifacts',
+        { ...ids(ATTACKER_RUN, ATTACKER_JOB), id_filter: idFilter },
+        auth,
+      );
+      expect({ idFilter, status: answer.status }).toEqual({ idFilter, status: 400 });
+    }
+    await expectVictimUnchanged();
+  });
+
+  test('[X43] wrong types, __proto__, duplicate spellings and extra fields cannot smuggle in another run', async () => {
+    const auth = bearer(attackerToken);
+    const victimIds = ids(VICTIM_RUN, VICTIM_JOB);
+    const bodies: Array<[string, string, number]> = [
+      [
+        'run id as an array',
+        JSON.stringify({ workflow_run_backend_id: [VICTIM_RUN], workflow_job_run_backend_id: ATTACKER_JOB }),
+        400,
+      ],
+      ['run id as an object', JSON.stringify({ workflow_run_backend_id: { toString: VICTIM_RUN } }), 400],
+      [
+        'run id as a number',
+        JSON.stringify({ workflow_run_backend_id: 7, workflow_job_run_backend_id: 'x' }),
+        400,
+      ],
+      [
+        '__proto__ carrying the victim ids',
+        `{"__proto__": ${JSON.stringify(victimIds)}, "name": "secret-build"}`,
+        400,
+      ],
+      ['constructor.prototype', `{"constructor": {"prototype": ${JSON.stringify(victimIds)}}}`, 400],
+      ['body is an array', JSON.stringify([victimIds]), 400],
+      ['body is a string', JSON.stringify(VICTIM_RUN), 400],
+      [
+        'snake for the check, camel for the act',
+        JSON.stringify({
+          ...ids(ATTACKER_RUN, ATTACKER_JOB),
+          workflowRunBackendId: VICTIM_RUN,
+          name: 'secret-build',
+        }),
+        404,
+      ],
+      [
+        'duplicate keys, victim last',
+        `{"workflow_run_backend_id":"${ATTACKER_RUN}","workflow_run_backend_id":"${VICTIM_RUN}","workflow_job_run_backend_id":"j","name":"secret-build"}`,
+        403,
+      ],
+      [
+        'extra fields',
+        JSON.stringify({
+          ...ids(ATTACKER_RUN, ATTACKER_JOB),
+          name: 'secret-build',
+          run: VICTIM_RUN,
+          admin: true,
+        }),
+        404,
+      ],
+    ];
+    for (const [what, body, status] of bodies) {
+      const answer = await rawRequest('POST', `${env.server.url}${RPC_PATH}GetSignedArtifactURL`, {
+        headers: { ...auth, 'Content-Type': 'application/json' },
+        body,
+      });
+      expect({ what, status: answer.status }).toEqual({ what, status });
+      expect(answer.body.toString()).not.toContain('sig=');
+    }
+    expect(({} as Record<string, unknown>)['workflow_run_backend_id']).toBeUndefined();
+    await expectVictimUnchanged();
+  });
+});
+
+describe('[X44] methods, HEAD, OPTIONS and request targets outside the protocol', () => {
+  test('[X44] without a credential every route and method is 401 and reads nothing (HEAD, OPTIONS, TRACE included)', async () => {
+    const paths = [
+      `${RPC_PATH}ListArtifacts`,
+      `_apis/pipelines/workflows/${VICTIM_RUN}/artifacts`,
+      '_apis/resources/Containers/1?itemPath=legacy-secret/a.txt',
+      'repos/o/r/actions/artifacts',
+      'nothing/here',
+    ];
+    for (const path of paths) {
+      for (const method of ['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH', 'DELETE', 'TRACE']) {
+        const answer = await rawRequest(method, `${env.server.url}${path}`);
+        expect({ path, method, status: answer.status }).toEqual({ path, method, status: 401 });
+        expect(answer.body.toString()).not.toMatch(/secret-build|legacy-secret|hello/);
+      }
+    }
+    await expectVictimUnchanged();
+  });
+
+  test('[X44] GET on PUT-only routes, HEAD on Twirp and wrong verbs on blobs never act', async () => {
+    const auth = bearer(attackerToken);
+    const twirpGet = await rawRequest('GET', `${env.server.url}${RPC_PATH}DeleteArtifact`, { headers: auth });
+    expect(twirpGet.status).toBe(404);
+    expect(twirpGet.json<{ code: string }>().code).toBe('bad_route');
+    const twirpHead = await rawRequest('HEAD', `${env.server.url}${RPC_PATH}ListArtifacts`, {
+      headers: auth,
+    });
+    expect(twirpHead.status).toBe(404);
+    expect(twirpHead.body.length).toBe(0);
+    const patchContainer = await rawRequest('DELETE', `${env.server.url}_apis/resources/Containers/1`, {
+      headers: auth,
+    });
+    expect(patchContainer.status).toBe(405);
+    const blob = new URL(victimArtifact.uploadUrl);
+    for (const method of ['POST', 'DELETE', 'PATCH', 'OPTIONS']) {
+      const answer = await rawRequest(method, blob);
+      expect({ method, status: answer.status }).toEqual({ method, status: 405 });
+    }
+    // HEAD with a valid read URL: headers, no body.
+    const signed = await rpc(
+      env.server,
+      'GetSignedArtifactURL',
+      { ...ids(ATTACKER_RUN, ATTACKER_JOB), name: 'mine' },
+      auth,
+    );
+    const head = await rawRequest('HEAD', signed.json<{ signed_url: string }>().signed_url);
+    expect(head.status).toBe(200);
+    expect(head.body.length).toBe(0);
+    await expectVictimUnchanged();
+  });
+});

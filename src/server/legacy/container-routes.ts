@@ -12,7 +12,8 @@ import { fileEntry, folderEntry, type ContainerEntry, type ListResponse } from '
 import { normalizeItemPath, parseContentRange, parseOptionalLength } from './validate.js';
 
 // `{runtime}_apis/resources/Containers/{containerId}` — the fileContainerResourceUrl we hand out.
-const CONTAINER = /^\/_apis\/resources\/Containers\/(?<containerId>\d{1,15})\/?$/i;
+// Canonical ids only (no leading zeros), so one container has exactly one URL.
+const CONTAINER = /^\/_apis\/resources\/Containers\/(?<containerId>[1-9]\d{0,14})\/?$/i;
 
 /** Items up to this size that arrive in one request go to the container's pack file. */
 const WHOLE_ITEM_LIMIT = 1024 * 1024;

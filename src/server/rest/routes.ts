@@ -12,8 +12,9 @@ import { renderRestError } from './errors.js';
 const REPO = '^/repos/(?<owner>[^/]+)/(?<repo>[^/]+)/actions';
 const RUN_ARTIFACTS = new RegExp(`${REPO}/runs/(?<runId>[^/]+)/artifacts/?$`);
 const REPO_ARTIFACTS = new RegExp(`${REPO}/artifacts/?$`);
-const ARTIFACT = new RegExp(`${REPO}/artifacts/(?<id>\\d{1,15})/?$`);
-const ARCHIVE = new RegExp(`${REPO}/artifacts/(?<id>\\d{1,15})/(?<format>[^/]+)/?$`);
+// Ids in canonical form only (no leading zeros): one resource, one URL.
+const ARTIFACT = new RegExp(`${REPO}/artifacts/(?<id>[1-9]\\d{0,14})/?$`);
+const ARCHIVE = new RegExp(`${REPO}/artifacts/(?<id>[1-9]\\d{0,14})/(?<format>[^/]+)/?$`);
 const ANY_REPOS = /^\/repos(?:\/.*)?$/;
 
 const DEFAULT_PER_PAGE = 30;
