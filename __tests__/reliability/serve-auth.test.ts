@@ -7,8 +7,10 @@
  * for every credential it handed out.
  */
 import { createHmac, generateKeyPairSync } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { main } from '../../src/cli/main.js';
+import { downloadArtifact, listArtifacts, uploadArtifact } from '../../src/index.js';
 import { startServer } from '../../src/server/index.js';
 import { rawRequest } from '../helpers/server-fixture.js';
 import {
@@ -842,3 +844,112 @@ describe('[X44] methods, HEAD, OPTIONS and request targets outside the protocol'
     await expectVictimUnchanged();
   });
 });
+
+describe('[X45] minted tokens work with real clients; ambiguous credentials are refused', () => {
+  test('[X45] two Authorization headers are 400 in either order, whichever one is valid', async () => {
+    for (const pair of [
+      [`Bearer ${attackerToken}`, `Bearer ${victimToken}`],
+      [`Bearer ${victimToken}`, `Bearer ${attackerToken}`],
+      [`Bearer ${ADMIN}`, 'Bearer junk'],
+    ]) {
+      const answers = await Promise.all([
+        rawRequest('POST', `${env.server.url}${RPC_PATH}ListArtifacts`, {
+          headers: { Authorization: pair as unknown as string, 'Content-Type': 'application/json' },
+          body: JSON.stringify(ids(VICTIM_RUN, VICTIM_JOB)),
+        }),
+        rawRequest('GET', `${env.server.url}repos/o/r/actions/artifacts`, {
+          headers: { Authorization: pair as unknown as string },
+        }),
+      ]);
+      expect(answers.map((a) => a.status)).toEqual([400, 400]);
+      expect(answers.map((a) => a.body.toString()).join('\n')).not.toContain('secret-build');
+    }
+    await expectVictimUnchanged();
+  });
+
+  test('[X45] ferry token mints a token the official results client and Ferry (both protocols) use; another run stays invisible', async () => {
+    const secretFile = join(env.root, 'jwt.key');
+    await writeFile(secretFile, `${SECRET.toString('utf8')}\n`, { mode: 0o600 });
+    const minted = await cli([
+      'token',
+      '--run',
+      'run-cli',
+      '--job',
+      'job-cli',
+      '--ttl',
+      '10m',
+      '--jwt-secret-file',
+      secretFile,
+    ]);
+    expect(minted.code).toBe(0);
+    const token = minted.stdout.trim();
+    env.secrets.push(token);
+    const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as Record<
+      string,
+      unknown
+    >;
+    expect(claims['scp']).toBe('Actions.Results:run-cli:job-cli');
+    expect(Number(claims['exp']) - Number(claims['iat'])).toBe(600);
+    const bad = await cli(['token', '--run', 'a b', '--job', 'j', '--jwt-secret-file', secretFile]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/without spaces or ':'/);
+
+    const source = join(env.root, 'src');
+    await mkdir(source, { recursive: true });
+    await writeFile(join(source, 'a.txt'), 'from a minted token\n');
+    const saved = { ...process.env };
+    process.env['ACTIONS_RESULTS_URL'] = env.server.url;
+    process.env['ACTIONS_RUNTIME_TOKEN'] = token;
+    process.env['GITHUB_WORKSPACE'] = env.root;
+    delete process.env['GITHUB_SERVER_URL'];
+    try {
+      const official = new (
+        (await import('actions-artifact-current')) as unknown as {
+          DefaultArtifactClient: new () => {
+            uploadArtifact(name: string, files: string[], root: string): Promise<{ id?: number }>;
+            listArtifacts(): Promise<{ artifacts: Array<{ name: string }> }>;
+          };
+        }
+      ).DefaultArtifactClient();
+      const uploaded = await official.uploadArtifact('official-minted', [join(source, 'a.txt')], source);
+      expect(uploaded.id).toBeGreaterThan(0);
+      expect((await official.listArtifacts()).artifacts.map((a) => a.name)).toEqual(['official-minted']);
+    } finally {
+      process.env = saved;
+    }
+    const ferryResults = { resultsUrl: env.server.url, runtimeToken: token };
+    expect((await listArtifacts(ferryResults)).map((a) => a.name)).toEqual(['official-minted']);
+    const target = join(env.root, 'got');
+    await downloadArtifact('official-minted', { ...ferryResults, path: target });
+    expect(await readFile(join(target, 'a.txt'), 'utf8')).toBe('from a minted token\n');
+    const legacy = { runtimeUrl: env.server.url, runtimeToken: token, runId: 'run-cli' };
+    await uploadArtifact('legacy-minted', [join(source, 'a.txt')], source, legacy);
+    expect((await listArtifacts(legacy)).map((a) => a.name)).toEqual(['legacy-minted']);
+    // The same token against the victim run's legacy URL: refused, typed.
+    const refused = await listArtifacts({ ...legacy, runId: VICTIM_RUN }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'ERR_FERRY_UNAUTHORIZED' });
+    await expectVictimUnchanged();
+  });
+});
+
+/** Runs the CLI in-process and captures what it writes. */
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const out = process.stdout.write.bind(process.stdout);
+  const err = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((chunk: string | Uint8Array) => (
+    (stdout += String(chunk)),
+    true
+  )) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => (
+    (stderr += String(chunk)),
+    true
+  )) as typeof process.stderr.write;
+  try {
+    return { code: await main(args), stdout, stderr };
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+  }
+}
