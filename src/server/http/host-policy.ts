@@ -52,7 +52,10 @@ export function createHostPolicy(options: HostPolicyOptions): HostPolicy {
   const allowedOrigin = (origin: string): boolean => {
     try {
       const url = new URL(origin);
-      return (url.protocol === 'http:' || url.protocol === 'https:') && allowed(url.host);
+      // URL drops default ports; put them back so https://public.example means :443.
+      return (
+        (url.protocol === 'http:' || url.protocol === 'https:') && allowed(`${url.hostname}:${portOf(url)}`)
+      );
     } catch {
       return false; // "null" (sandboxed frames, file:) and garbage
     }
