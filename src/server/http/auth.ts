@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { FULL_ACCESS, grantsOf, type Access } from './access.js';
 import { HttpError } from './http-error.js';
-import { JwtRejected, verifyJwt, type JwtKeys } from './jwt.js';
+import { JwtRejected, checkTimeWindow, verifyJwt, type JwtClaims, type JwtKeys } from './jwt.js';
 
 export interface AuthOptions {
   /** The operator's shared token: grants every run (`--token`). */
@@ -31,18 +31,50 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
   if (token === undefined && !hasKeys) return () => FULL_ACCESS;
   const expected = token === undefined ? undefined : digest(token);
   const now = options.now ?? Date.now;
+  const verified = new VerifiedTokens();
   return (req, schemes) => {
     const credential = credentialOf(req, schemes);
     if (expected !== undefined && timingSafeEqual(digest(credential), expected)) return FULL_ACCESS;
     if (!hasKeys)
       throw unauthorized('Missing or invalid bearer token (Authorization: Bearer <ACTIONS_RUNTIME_TOKEN>)');
     try {
-      return { kind: 'runs', grants: grantsOf(verifyJwt(credential, keys, now()).scp) };
+      const at = now();
+      const cached = verified.get(credential);
+      if (cached) {
+        checkTimeWindow(cached.claims, at);
+        return cached.access;
+      }
+      const claims = verifyJwt(credential, keys, at);
+      const access: Access = { kind: 'runs', grants: grantsOf(claims.scp) };
+      verified.set(credential, { claims, access });
+      return access;
     } catch (error) {
       if (error instanceof JwtRejected) throw unauthorized(`Runtime token refused: ${error.message}`);
       throw error;
     }
   };
+}
+
+// A legacy upload sends one request per file, all with the same token: verifying its signature
+// once (an RSA verify is ~50 µs, more under load) instead of thousands of times. Bounded, and
+// the time window is still checked on every use.
+const MAX_CACHED_TOKENS = 1024;
+
+class VerifiedTokens {
+  readonly #entries = new Map<string, { claims: JwtClaims; access: Access }>();
+
+  get(token: string): { claims: JwtClaims; access: Access } | undefined {
+    return this.#entries.get(token);
+  }
+
+  set(token: string, entry: { claims: JwtClaims; access: Access }): void {
+    if (this.#entries.size >= MAX_CACHED_TOKENS) {
+      // Oldest first (Map keeps insertion order): a flood of distinct valid tokens only evicts.
+      const oldest = this.#entries.keys().next().value;
+      if (oldest !== undefined) this.#entries.delete(oldest);
+    }
+    this.#entries.set(token, entry);
+  }
 }
 
 /**

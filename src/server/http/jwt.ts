@@ -14,6 +14,8 @@ export interface JwtClaims {
   readonly scp: string;
   /** Expiry, seconds since the epoch. */
   readonly exp: number;
+  /** Not before, seconds since the epoch. */
+  readonly nbf?: number;
 }
 
 /** Why a token was refused; the message never contains the token or any part of it. */
@@ -52,24 +54,33 @@ export function verifyJwt(token: string, keys: JwtKeys, nowMs: number): JwtClaim
     );
   }
   const payload = decodeJson(payloadPart, 'payload');
-  const now = nowMs / 1000;
   const exp = payload['exp'];
   if (typeof exp !== 'number' || !Number.isFinite(exp)) {
     throw new JwtRejected('the token has no expiry (exp claim)');
-  }
-  if (now >= exp + CLOCK_SKEW_SECONDS) {
-    throw new JwtRejected(`the token expired at ${isoSeconds(exp)}`);
   }
   const nbf = payload['nbf'];
   if (nbf !== undefined && (typeof nbf !== 'number' || !Number.isFinite(nbf))) {
     throw new JwtRejected('the nbf claim is not a number');
   }
-  if (typeof nbf === 'number' && now < nbf - CLOCK_SKEW_SECONDS) {
-    throw new JwtRejected(`the token is not valid before ${isoSeconds(nbf)}`);
-  }
   const scp = payload['scp'];
   if (typeof scp !== 'string') throw new JwtRejected('the token has no scp claim');
-  return { scp, exp };
+  const claims: JwtClaims = { scp, exp, ...(typeof nbf === 'number' ? { nbf } : {}) };
+  checkTimeWindow(claims, nowMs);
+  return claims;
+}
+
+/**
+ * Throws unless `nowMs` lies within the claims' `nbf`..`exp`, give or take the skew. Separate so a
+ * cached verification is re-checked against the clock on every use.
+ */
+export function checkTimeWindow(claims: JwtClaims, nowMs: number): void {
+  const now = nowMs / 1000;
+  if (now >= claims.exp + CLOCK_SKEW_SECONDS) {
+    throw new JwtRejected(`the token expired at ${isoSeconds(claims.exp)}`);
+  }
+  if (claims.nbf !== undefined && now < claims.nbf - CLOCK_SKEW_SECONDS) {
+    throw new JwtRejected(`the token is not valid before ${isoSeconds(claims.nbf)}`);
+  }
 }
 
 const SUPPORTED_ALGORITHMS: readonly string[] = ['HS256', 'RS256', 'ES256'];
