@@ -88,6 +88,22 @@ for (const [key, title] of Object.entries(catalogue.sections)) {
   }
   lines.push('');
 }
+// Static: the model section S tests against. The full statement lives in docs/serve-security.md.
+lines.push('## Threat model of ferry serve');
+lines.push('');
+for (const line of [
+  'Section S attacks `ferry serve` as a client holding some credential would. Who holds what, and what it reaches (details, minting and key rotation in [serve-security.md](serve-security.md)):',
+  '',
+  '- **No credential configured**: every request may do everything, so the server only binds loopback addresses, and a Host other than loopback, the bound address or `--public-url` is refused with 421 (DNS rebinding), a foreign browser Origin with 403.',
+  '- **The shared `--token`** (the operator): every run, on every protocol, including the REST API (like a GitHub token with repo scope).',
+  '- **A runtime JWT** (one per job, minted by `ferry token` or signed with an RS256/ES256 key): verified signature, `exp` required, `nbf` honoured (60 s skew). It creates and finalizes artifacts only as the run and job of its `scp` (`Actions.Results:<run>:<job>`), and lists, downloads and deletes only in those runs, on Twirp, legacy and REST alike; other runs answer 403 (Twirp, legacy paths) or 404 exactly like missing ids (containers, REST).',
+  '- **A signed blob URL**: that one blob, with the permission and until the expiry it was signed for (HMAC over path, expiry and permission); dead once the artifact is deleted.',
+  '',
+  'Out of scope: an attacker with access to the data directory or the keys, and a token holder acting within its own run (jobs of one run trust each other for reads and deletes).',
+]) {
+  lines.push(line);
+}
+lines.push('');
 lines.push('## Every test, by case');
 lines.push('');
 for (const c of catalogue.cases) {

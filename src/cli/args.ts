@@ -70,7 +70,16 @@ export const COMMANDS: Record<string, OptionSpecs> = {
     port: { type: 'string' },
     host: { type: 'string' },
     data: { type: 'string' },
+    'jwt-secret-file': { type: 'string', multiple: true },
+    'jwt-public-key': { type: 'string', multiple: true },
+    'public-url': { type: 'string' },
     ...SERVE_LIMIT_OPTIONS,
+  },
+  token: {
+    run: { type: 'string' },
+    job: { type: 'string' },
+    ttl: { type: 'string' },
+    'jwt-secret-file': { type: 'string' },
   },
   doctor: {},
   merge: {
@@ -95,6 +104,12 @@ export function numberOption(values: Values, name: string): number | undefined {
     throw new UsageError(`--${name} must be a number; got '${String(raw)}'`);
   }
   return value;
+}
+
+/** A repeatable option (`multiple: true`) as a list. */
+export function listOption(values: Values, name: string): string[] {
+  const raw = values[name];
+  return Array.isArray(raw) ? raw : typeof raw === 'string' ? [raw] : [];
 }
 
 /** A string option, or undefined when not given. */

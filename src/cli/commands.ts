@@ -1,3 +1,5 @@
+import { readJwtSecretFile } from '../server/http/jwt-keys.js';
+import { readFile } from 'node:fs/promises';
 import { serveLimits } from './serve-limits.js';
 import { printableText } from '../format.js';
 import os from 'node:os';
@@ -9,7 +11,7 @@ import { startServer } from '../server/index.js';
 import { isFerryError } from '../errors.js';
 import { validateArtifactName } from '../pack/validate.js';
 import { registerSecret } from '../transport/redact.js';
-import { choiceOption, numberOption, stringOption, UsageError, type Values } from './args.js';
+import { choiceOption, listOption, numberOption, stringOption, UsageError, type Values } from './args.js';
 import { resolveConnection, type Connect, type Connection } from './connection.js';
 import { runDoctor } from './doctor.js';
 import { formatBytes, type CliOutput } from './output.js';
@@ -111,12 +113,19 @@ export async function serve(positionals: string[], values: Values, out: CliOutpu
   } catch (error: unknown) {
     throw new UsageError((error as Error).message);
   }
+  const secrets = await Promise.all(
+    listOption(values, 'jwt-secret-file').map((file) => readJwtSecretFile(file)),
+  );
+  const publicKeys = await Promise.all(listOption(values, 'jwt-public-key').map((file) => readFile(file)));
+  const publicUrl = stringOption(values, 'public-url');
   const server = await startServer({
     dataDir,
     port,
     host,
     limits,
     ...(token ? { token } : {}),
+    ...(secrets.length + publicKeys.length > 0 ? { jwt: { secrets, publicKeys } } : {}),
+    ...(publicUrl !== undefined ? { publicUrl } : {}),
     ...(values['verbose'] ? { log: (line: string) => out.logger.debug(line) } : {}),
   });
   out.result({ command: 'serve', url: server.url, dataDir }, server.url);

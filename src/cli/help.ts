@@ -15,6 +15,7 @@ Commands:
   serve                   run a local artifact service (both protocols)
   help [COMMAND]          this help, or a command's
   version                 print Ferry's version (also --version, -V)
+  token                   mint a run-scoped runtime token for 'ferry serve --jwt-secret-file'
 
 Where artifacts go:
   In a job, Ferry reads the runner's environment: the results protocol (github.com) when
@@ -160,17 +161,29 @@ Examples:
   ferry doctor
   HTTPS_PROXY=http://proxy:3128 ferry doctor --json`,
   serve: `Usage: ferry serve [--port N] [--host ADDR] [--data DIR] [--token TOKEN]
+                   [--jwt-secret-file FILE]... [--jwt-public-key FILE]... [--public-url URL]
 
 Runs a local artifact service over a data directory and prints its URL. It speaks both
 protocols on one port: point legacy runners at it with ACTIONS_RUNTIME_URL=<url>, results
 clients with ACTIONS_RESULTS_URL=<url>, REST clients with GITHUB_API_URL=<url>, and other
 ferry commands with --url <url>.
 
+Who may do what (docs/serve-security.md): without --token or JWT keys every request may do
+everything, so that is only allowed on a loopback address. --token TOKEN is the operator's
+key to every run. With JWT keys, each runner gets its own token (see 'ferry token'), which
+reaches only its own run: it uploads as its job, and lists, downloads and deletes in its run.
+
 Options:
-  --port N        port to listen on (default 0: any free port)
-  --host ADDR     address to bind (default 127.0.0.1)
-  --data DIR      where artifacts are stored (default ~/.ferry/serve)
-  --token TOKEN   require 'Authorization: Bearer TOKEN' on every request
+  --port N                 port to listen on (default 0: any free port)
+  --host ADDR              address to bind (default 127.0.0.1)
+  --data DIR               where artifacts are stored (default ~/.ferry/serve)
+  --token TOKEN            shared token with access to every run (or FERRY_TOKEN)
+  --jwt-secret-file FILE   accept HS256 runtime JWTs signed with this secret (>= 32 bytes);
+                           repeat it to accept an old and a new secret while rotating
+  --jwt-public-key FILE    accept RS256/ES256 runtime JWTs signed for this PEM public key
+                           (repeatable)
+  --public-url URL         the URL clients use when it is not the bound address (reverse
+                           proxy, container name, forwarded port); other Host names get 421
 
 Limits (bytes, milliseconds or counts; see docs/cli.md#serve for what each bounds):
 ${serveLimitsHelp()}
@@ -178,7 +191,9 @@ ${serveLimitsHelp()}
 Examples:
   ferry serve --port 8080 --data /srv/artifacts
   ferry serve --max-artifact-bytes 2147483648 --max-connections 256
-  ferry serve --port 0 --data ./store --token s3cret`,
+  ferry serve --port 0 --data ./store --token s3cret
+  ferry serve --host 0.0.0.0 --port 8080 --jwt-secret-file /etc/ferry/jwt.key \\
+    --public-url https://artifacts.example.com/`,
   help: `Usage: ferry help [COMMAND]
 
 Prints the overview, or the help of COMMAND (the same as 'ferry COMMAND --help').
@@ -193,4 +208,22 @@ Prints Ferry's version (the same as 'ferry --version' and 'ferry -V').
 Examples:
   ferry version
   ferry --version`,
+  token: `Usage: ferry token --run RUN --job JOB --jwt-secret-file FILE [--ttl 6h] [--json]
+
+Prints a runtime token for one job of one run, signed with the HS256 secret that
+'ferry serve --jwt-secret-file FILE' verifies. Give it to the runner as
+ACTIONS_RUNTIME_TOKEN: it may create and finalize artifacts as JOB in RUN, and list,
+download and delete artifacts of RUN, until it expires. Nothing else. For the legacy
+protocol use RUN as the runner's GITHUB_RUN_ID too.
+
+Options:
+  --run RUN                the workflow run id (workflow_run_backend_id); no spaces or ':'
+  --job JOB                the job id (workflow_job_run_backend_id); no spaces or ':'
+  --ttl DURATION           lifetime: 90s, 30m, 6h (default), 7d; at most 31d
+  --jwt-secret-file FILE   the secret file ferry serve was started with
+  --json                   {"token", "run", "job", "expiresAt"} on stdout
+
+Examples:
+  openssl rand -hex 32 > jwt.key && chmod 600 jwt.key
+  ACTIONS_RUNTIME_TOKEN=$(ferry token --run 1234 --job build --jwt-secret-file jwt.key)`,
 };

@@ -1,3 +1,4 @@
+import { TokenUsageError, tokenCommand } from './token-command.js';
 import { parseArgs } from 'node:util';
 import { isFerryError } from '../errors.js';
 import { COMMANDS, COMMON, UsageError, type Values } from './args.js';
@@ -62,6 +63,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (command === 'serve') return await serve(positionals, values, out);
     if (command === 'doctor') return await doctor(positionals, values, out);
+    if (command === 'token') return await tokenCommand(values);
     const connect = lazyConnection(values, out);
     switch (command) {
       case 'upload':
@@ -127,7 +129,7 @@ function usageError(json: boolean, message: string, helpText: string): number {
 
 /** Exit codes: 2 bad usage or invalid input, 3 not found, 1 anything else. */
 function reportFailure(error: unknown, out: CliOutput, helpText: string, json: boolean): number {
-  if (error instanceof UsageError) {
+  if (error instanceof UsageError || error instanceof TokenUsageError) {
     out.error(error.message, USAGE_ERROR_CODE);
     if (!json) process.stderr.write(`\n${helpText}\n`);
     return 2;

@@ -2,6 +2,9 @@ import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { resolveLimits, type ServerLimits } from './http/limits.js';
+import { createAuthenticator } from './http/auth.js';
+import { createHostPolicy, parsePublicUrl } from './http/host-policy.js';
+import { jwtKeysOf, type JwtKeyOptions } from './http/jwt-keys.js';
 import { createLegacyProtocol } from './legacy/protocol.js';
 import { createRestProtocol } from './rest/protocol.js';
 import { createResultsProtocol } from './results/protocol.js';
@@ -16,10 +19,22 @@ export interface ServerOptions {
   /** Interface to bind; default `127.0.0.1` (loopback only). */
   host?: string;
   /**
-   * When set, every request must carry `Authorization: Bearer <token>` (401 JSON otherwise). The
-   * REST API also accepts `token <token>`; blob URLs carry no header, their signature is the credential.
+   * The operator's shared token: `Authorization: Bearer <token>` reaches every run (401 JSON
+   * without it). The REST API also accepts `token <token>`; blob URLs carry no header, their
+   * signature is the credential. See docs/serve-security.md.
    */
   token?: string;
+  /**
+   * Keys runtime JWTs are verified with (HS256 secrets, RS256/ES256 public keys). A verified,
+   * unexpired JWT reaches only the runs and jobs its `scp` grants (`Actions.Results:<run>:<job>`).
+   */
+  jwt?: JwtKeyOptions;
+  /**
+   * The URL clients reach the server by when it is not the bound address (a reverse proxy, a
+   * container name, a forwarded port). Requests naming any other host are refused with 421, and
+   * every URL the server hands out is built from it.
+   */
+  publicUrl?: string;
   /** Optional request log, one line per request (method, path, status, time). Never contains the token. */
   log?: (line: string) => void;
   /** Lifetime of the signed blob URLs the results protocol hands out; default 6 hours. */
@@ -58,17 +73,30 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   await mkdir(dataDir, { recursive: true });
   const host = options.host ?? '127.0.0.1';
   const limits = resolveLimits(options.limits);
+  const jwtKeys = jwtKeysOf(options.jwt ?? {});
+  const authenticated = Boolean(options.token) || jwtKeys.hmacSecrets.length + jwtKeys.publicKeys.length > 0;
+  if (!authenticated && !isLoopback(host)) {
+    // Without a credential anyone who can reach the port reads, writes and deletes everything.
+    throw new RangeError(
+      `Refusing to serve ${host} without authentication: set a token or JWT keys (--token, --jwt-secret-file, --jwt-public-key), or bind to 127.0.0.1`,
+    );
+  }
+  const publicUrl = options.publicUrl === undefined ? undefined : parsePublicUrl(options.publicUrl);
+  const authenticate = createAuthenticator({ token: options.token, jwtKeys });
   const results = await openResultsService(dataDir, { signedUrlTtlMs: options.signedUrlTtlMs, limits });
   const protocols = [
     await createLegacyProtocol(dataDir, limits),
     createResultsProtocol(results),
-    createRestProtocol(results, options.token),
+    createRestProtocol(results, authenticate),
   ];
 
   let url = '';
+  let port = 0;
   const { server, stats, close } = createHttpServer({
     protocols,
-    token: options.token,
+    authenticate,
+    credentialRequired: authenticated,
+    hosts: createHostPolicy({ boundHost: host, port: () => port, publicUrl }),
     log: options.log,
     fallbackBaseUrl: () => url,
     limits,
@@ -81,8 +109,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       resolveListen();
     });
   });
-  const port = (server.address() as AddressInfo).port;
-  url = `http://${clientHost(host)}:${port}/`;
+  port = (server.address() as AddressInfo).port;
+  url = publicUrl?.href ?? `http://${clientHost(host)}:${port}/`;
 
   let closing: Promise<void> | undefined;
   return {
@@ -94,6 +122,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         await Promise.all(protocols.map((p) => p.close?.()));
       })),
   };
+}
+
+function isLoopback(host: string): boolean {
+  return (
+    host === 'localhost' ||
+    host === '::1' ||
+    host === '[::1]' ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+  );
 }
 
 /** A host clients can connect to: wildcard binds are reached via loopback; IPv6 needs brackets. */

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Access } from './http/access.js';
 
 /**
  * What every protocol handler receives. The router has already checked auth and matched the
@@ -17,6 +18,11 @@ export interface RequestContext {
    * the client used (127.0.0.1, a container name, a forwarded port).
    */
   baseUrl: string;
+  /**
+   * The runs the request's credential reaches (checked by the router on bearer routes). Handlers
+   * check it against the run they act on before touching the store.
+   */
+  access: Access;
 }
 
 export type Handler = (ctx: RequestContext) => Promise<void>;

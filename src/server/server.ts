@@ -1,9 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { printableText } from '../format.js';
 import type { Socket } from 'node:net';
-import { createBearerCheck } from './http/auth.js';
-import { requestBaseUrl } from './http/base-url.js';
+import { NO_ACCESS } from './http/access.js';
+import type { Authenticator } from './http/auth.js';
 import { ConnectionGuard } from './http/connection-guard.js';
+import type { HostPolicy } from './http/host-policy.js';
 import { storageFailure } from './http/storage-failure.js';
 import { HttpError } from './http/http-error.js';
 import type { ServerLimits } from './http/limits.js';
@@ -19,8 +20,9 @@ export type ErrorRenderer = (res: ServerResponse, error: HttpError) => void;
  */
 export interface ServerRouteOptions {
   /**
-   * `'bearer'` (default): the router checks the server token. `'self'`: the handler authenticates
-   * on its own (signed blob URLs carry no Authorization; the REST API accepts `token <t>`).
+   * `'bearer'` (default): the router authenticates the bearer credential and hands the handler
+   * its `access`. `'self'`: the handler authenticates on its own (signed blob URLs carry no
+   * Authorization; the REST API accepts `token <t>`); its `access` is `NO_ACCESS`.
    */
   auth?: 'bearer' | 'self';
   /** Renders errors of this route; default is the legacy JSON `{message, statusCode}`. */
@@ -34,7 +36,12 @@ export const ANY_METHOD = '*';
 
 export interface HttpServerOptions {
   protocols: readonly ProtocolModule[];
-  token: string | undefined;
+  /** Checks the credential of `'bearer'` routes and says which runs it reaches. */
+  authenticate: Authenticator;
+  /** Whether a credential is configured at all: only then does passing the check make a connection trusted. */
+  credentialRequired: boolean;
+  /** Refuses Host values that do not name this server (DNS rebinding) and says which base URL to hand out. */
+  hosts: HostPolicy;
   log: ((line: string) => void) | undefined;
   /** Used for URLs we hand out when the request has no usable Host header. */
   fallbackBaseUrl: () => string;
@@ -59,8 +66,6 @@ const MAX_TIMEOUT_CHECK_INTERVAL_MS = 1_000;
  */
 export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
   const routes: readonly ServerRoute[] = options.protocols.flatMap((p) => p.routes);
-  const authorized = createBearerCheck(options.token);
-  const tokenRequired = options.token !== undefined && options.token !== '';
   const { limits } = options;
   const guard = new ConnectionGuard({
     maxConnections: limits.maxConnections,
@@ -124,19 +129,15 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
         .map((candidate) => ({ route: candidate, match: candidate.pattern.exec(url.pathname) }))
         .filter((r) => r.match);
       const hit = onPath.find((r) => r.route.method === method || r.route.method === ANY_METHOD);
+      // Before authentication, signed URL or not: a foreign Host is a rebinding attempt. Checked
+      // before `route` is set so the 421 keeps its status in every protocol's error format.
+      options.hosts.check(req);
       route = hit?.route;
       // Unmatched requests are checked too, so an unauthenticated caller cannot probe routes.
-      if ((route?.auth ?? 'bearer') === 'bearer' && !authorized(req)) {
-        throw new HttpError(
-          401,
-          'Missing or invalid bearer token (Authorization: Bearer <ACTIONS_RUNTIME_TOKEN>)',
-          {
-            'WWW-Authenticate': 'Bearer',
-          },
-        );
-      }
-      // Only a real token makes a connection trusted here; signed blob URLs earn it by a success.
-      if ((route?.auth ?? 'bearer') === 'bearer' && tokenRequired) connection.trust();
+      const bearer = (route?.auth ?? 'bearer') === 'bearer';
+      const access = bearer ? options.authenticate(req, 'bearer') : NO_ACCESS;
+      // Only a real credential makes a connection trusted here; signed blob URLs earn it by a success.
+      if (bearer && options.credentialRequired) connection.trust();
       if (!hit?.match) {
         if (onPath.length > 0) {
           const allow = [...new Set(onPath.map((r) => r.route.method))].join(', ');
@@ -153,7 +154,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
         res,
         url,
         params: decodeParams(hit.match.groups),
-        baseUrl: requestBaseUrl(req, options.fallbackBaseUrl()),
+        baseUrl: options.hosts.baseUrl(req, options.fallbackBaseUrl()),
+        access,
       });
     } catch (error) {
       answerError(req, res, error, options.log, route?.renderError);

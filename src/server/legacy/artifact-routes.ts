@@ -1,3 +1,4 @@
+import { mayUseRun, runForbidden } from '../http/access.js';
 import { expectObject, readJsonBody } from '../http/body.js';
 import { badRequest, notFound } from '../http/http-error.js';
 import { sendJson } from '../http/respond.js';
@@ -20,7 +21,7 @@ export function artifactRoutes(store: ArtifactStore): Route[] {
 }
 
 async function create(store: ArtifactStore, ctx: RequestContext): Promise<void> {
-  const runId = validateRunId(ctx.params.runId ?? '');
+  const runId = grantedRunId(ctx, 'creating artifacts');
   const body = expectObject(
     await readJsonBody(ctx.req, store.limits.maxJsonBodyBytes),
     'Create artifact body',
@@ -44,7 +45,7 @@ async function create(store: ArtifactStore, ctx: RequestContext): Promise<void> 
 }
 
 async function list(store: ArtifactStore, ctx: RequestContext): Promise<void> {
-  const runId = validateRunId(ctx.params.runId ?? '');
+  const runId = grantedRunId(ctx, 'listing artifacts');
   const filter = ctx.url.searchParams.get('artifactName');
   const records = store.list(runId).filter((r) => filter === null || r.name === filter);
   // An empty run is `count: 0` with 200, never 404: the official client treats 404 as fatal (C2 v1.7).
@@ -56,7 +57,7 @@ async function list(store: ArtifactStore, ctx: RequestContext): Promise<void> {
 }
 
 async function patch(store: ArtifactStore, ctx: RequestContext): Promise<void> {
-  const runId = validateRunId(ctx.params.runId ?? '');
+  const runId = grantedRunId(ctx, 'finalizing artifacts');
   const rawName = ctx.url.searchParams.get('artifactName');
   if (rawName === null)
     throw badRequest('The artifactName query parameter is required to finalize an artifact');
@@ -73,6 +74,13 @@ async function patch(store: ArtifactStore, ctx: RequestContext): Promise<void> {
   if (!record) throw notFound(`An Artifact with the name ${name} was not found in run ${runId}`);
   const response = artifactResponse(ctx.baseUrl, record);
   sendJson(ctx.res, 200, { ...response, uploadUrl: response.fileContainerResourceUrl });
+}
+
+/** The run of the URL path, if the credential grants it; refused before the store is touched. */
+function grantedRunId(ctx: RequestContext, action: string): string {
+  const runId = validateRunId(ctx.params.runId ?? '');
+  if (!mayUseRun(ctx.access, runId)) throw runForbidden(runId, action);
+  return runId;
 }
 
 /** Absent, null or 0 mean "server default" (the client omits the field for 0). */

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
+import { mayUseRun } from '../http/access.js';
 import { HttpError, badRequest, notFound } from '../http/http-error.js';
 import { sendJson } from '../http/respond.js';
 import type { RequestContext, Route } from '../route.js';
@@ -11,7 +12,8 @@ import { fileEntry, folderEntry, type ContainerEntry, type ListResponse } from '
 import { normalizeItemPath, parseContentRange, parseOptionalLength } from './validate.js';
 
 // `{runtime}_apis/resources/Containers/{containerId}` — the fileContainerResourceUrl we hand out.
-const CONTAINER = /^\/_apis\/resources\/Containers\/(?<containerId>\d{1,15})\/?$/i;
+// Canonical ids only (no leading zeros), so one container has exactly one URL.
+const CONTAINER = /^\/_apis\/resources\/Containers\/(?<containerId>[1-9]\d{0,14})\/?$/i;
 
 /** Items up to this size that arrive in one request go to the container's pack file. */
 const WHOLE_ITEM_LIMIT = 1024 * 1024;
@@ -30,7 +32,11 @@ export function containerRoutes(store: ArtifactStore): Route[] {
 function containerOf(store: ArtifactStore, ctx: RequestContext): ArtifactRecord {
   const id = Number(ctx.params.containerId);
   const record = store.get(id);
-  if (!record) throw notFound(`Container ${ctx.params.containerId} does not exist`);
+  // A container of a run the token does not grant is answered exactly like a missing one, so
+  // container ids (small sequential numbers) cannot be probed across runs.
+  if (!record || !mayUseRun(ctx.access, record.runId)) {
+    throw notFound(`Container ${ctx.params.containerId} does not exist`);
+  }
   return record;
 }
 

@@ -1,8 +1,9 @@
+import type { Authenticator } from '../http/auth.js';
 import type { ProtocolModule } from '../route.js';
 import type { ResultsService } from '../results/service.js';
 import { restRoutes } from './routes.js';
 
 /** GitHub's public REST API for artifacts, backed by the results protocol's store. */
-export function createRestProtocol(service: ResultsService, token: string | undefined): ProtocolModule {
-  return { name: 'rest', routes: restRoutes(service, token) };
+export function createRestProtocol(service: ResultsService, authenticate: Authenticator): ProtocolModule {
+  return { name: 'rest', routes: restRoutes(service, authenticate) };
 }

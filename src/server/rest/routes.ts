@@ -1,17 +1,20 @@
+import { grantedRuns, mayUseRun, type Access } from '../http/access.js';
+import type { Authenticator } from '../http/auth.js';
 import { HttpError } from '../http/http-error.js';
 import { sendJson } from '../http/respond.js';
 import type { RequestContext } from '../route.js';
+import type { ResultsArtifact } from '../results/artifact-index.js';
 import type { ResultsService } from '../results/service.js';
 import { ANY_METHOD, type ServerRoute } from '../server.js';
-import { createApiTokenCheck } from './auth.js';
 import { restArtifact } from './contracts.js';
 import { renderRestError } from './errors.js';
 
 const REPO = '^/repos/(?<owner>[^/]+)/(?<repo>[^/]+)/actions';
 const RUN_ARTIFACTS = new RegExp(`${REPO}/runs/(?<runId>[^/]+)/artifacts/?$`);
 const REPO_ARTIFACTS = new RegExp(`${REPO}/artifacts/?$`);
-const ARTIFACT = new RegExp(`${REPO}/artifacts/(?<id>\\d{1,15})/?$`);
-const ARCHIVE = new RegExp(`${REPO}/artifacts/(?<id>\\d{1,15})/(?<format>[^/]+)/?$`);
+// Ids in canonical form only (no leading zeros): one resource, one URL.
+const ARTIFACT = new RegExp(`${REPO}/artifacts/(?<id>[1-9]\\d{0,14})/?$`);
+const ARCHIVE = new RegExp(`${REPO}/artifacts/(?<id>[1-9]\\d{0,14})/(?<format>[^/]+)/?$`);
 const ANY_REPOS = /^\/repos(?:\/.*)?$/;
 
 const DEFAULT_PER_PAGE = 30;
@@ -22,9 +25,12 @@ const MAX_PER_PAGE = 100;
  * same origin: point GITHUB_API_URL at the server. A local server has one namespace, so owner and
  * repo are accepted as given; runs are the `workflow_run_backend_id` strings of the results
  * protocol. Only finalized artifacts are visible.
+ *
+ * What a credential reaches: the shared token (or no auth on a loopback store) every run, like a
+ * GitHub token with repo scope; a runtime JWT only the runs its `scp` grants, read and delete.
+ * Artifacts of other runs answer 404, exactly as ids that do not exist, so they cannot be probed.
  */
-export function restRoutes(service: ResultsService, token: string | undefined): ServerRoute[] {
-  const authenticate = createApiTokenCheck(token);
+export function restRoutes(service: ResultsService, authenticate: Authenticator): ServerRoute[] {
   const route = (
     method: string,
     pattern: RegExp,
@@ -35,8 +41,7 @@ export function restRoutes(service: ResultsService, token: string | undefined): 
     auth: 'self',
     renderError: renderRestError,
     handler: async (ctx) => {
-      authenticate(ctx.req);
-      await handler(ctx);
+      await handler({ ...ctx, access: authenticate(ctx.req, 'bearer-or-token') });
     },
   });
   return [
@@ -54,11 +59,14 @@ export function restRoutes(service: ResultsService, token: string | undefined): 
 async function list(service: ResultsService, ctx: RequestContext, runId: string | undefined): Promise<void> {
   const query = ctx.url.searchParams;
   const name = query.get('name') ?? undefined;
+  if (runId !== undefined && !mayUseRun(ctx.access, runId)) throw notFound();
+  const runs = grantedRuns(ctx.access);
   const perPage = Math.min(positiveInt(query.get('per_page'), DEFAULT_PER_PAGE), MAX_PER_PAGE);
   const page = positiveInt(query.get('page'), 1);
   // Newest first, as GitHub lists them.
   const all = service.index
     .list({ ...(runId === undefined ? {} : { runId }), ...(name === undefined ? {} : { name }) })
+    .filter((r) => runs === undefined || runs.has(r.runId))
     .reverse();
   const slice = all.slice((page - 1) * perPage, page * perPage);
   const { owner, repo } = repoOf(ctx);
@@ -69,14 +77,15 @@ async function list(service: ResultsService, ctx: RequestContext, runId: string 
 }
 
 async function getOne(service: ResultsService, ctx: RequestContext): Promise<void> {
-  const record = service.index.get(Number(ctx.params.id));
-  if (!record) throw notFound();
+  const record = visible(service, ctx.access, ctx.params.id);
   const { owner, repo } = repoOf(ctx);
   sendJson(ctx.res, 200, restArtifact(ctx.baseUrl, owner, repo, record));
 }
 
 /** 204 on success, as the toolkit requires. */
 async function deleteOne(service: ResultsService, ctx: RequestContext): Promise<void> {
+  // Checked before the removal; a concurrent delete of the same id still ends in one 404.
+  visible(service, ctx.access, ctx.params.id);
   const record = await service.index.removeById(Number(ctx.params.id));
   if (!record) throw notFound();
   ctx.res.writeHead(204);
@@ -86,11 +95,17 @@ async function deleteOne(service: ResultsService, ctx: RequestContext): Promise<
 /** A 302 to a signed download URL; the client fetches it without credentials (B4). */
 async function download(service: ResultsService, ctx: RequestContext): Promise<void> {
   if (ctx.params.format !== 'zip') throw notFound();
-  const record = service.index.get(Number(ctx.params.id));
-  if (!record) throw notFound();
+  const record = visible(service, ctx.access, ctx.params.id);
   const location = service.signer.sign(ctx.baseUrl, record.blobId, 'r');
   ctx.res.writeHead(302, { Location: location, 'Content-Length': '0' });
   ctx.res.end();
+}
+
+/** The artifact with this id if the credential reaches its run; 404 for both "none" and "not yours". */
+function visible(service: ResultsService, access: Access, id: string | undefined): ResultsArtifact {
+  const record = service.index.get(Number(id));
+  if (!record || !mayUseRun(access, record.runId)) throw notFound();
+  return record;
 }
 
 function repoOf(ctx: RequestContext): { owner: string; repo: string } {

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { mayUseRun, mayWriteAsJob, type Access } from '../http/access.js';
 import { readJsonBody } from '../http/body.js';
 import { sendJson } from '../http/respond.js';
 import type { RequestContext } from '../route.js';
@@ -83,12 +84,39 @@ function runAndJob(fields: TwirpFields): { runId: string; jobId: string } {
   };
 }
 
+/**
+ * The run and job of a request that writes (Create, Finalize): the token must grant exactly this
+ * run and job. Checked before the store is touched, so a refused call changes and reveals nothing.
+ */
+function writerRunAndJob(fields: TwirpFields, access: Access, rpc: string): { runId: string; jobId: string } {
+  const ids = runAndJob(fields);
+  if (!mayWriteAsJob(access, ids.runId, ids.jobId)) {
+    throw new TwirpError(
+      'permission_denied',
+      `${rpc}: the runtime token does not grant job ${JSON.stringify(ids.jobId)} of workflow run ${JSON.stringify(ids.runId)}`,
+    );
+  }
+  return ids;
+}
+
+/** The run and job of a request that reads or deletes (List, GetSignedURL, Delete): any job of a granted run. */
+function readerRunAndJob(fields: TwirpFields, access: Access, rpc: string): { runId: string; jobId: string } {
+  const ids = runAndJob(fields);
+  if (!mayUseRun(access, ids.runId)) {
+    throw new TwirpError(
+      'permission_denied',
+      `${rpc}: the runtime token does not grant workflow run ${JSON.stringify(ids.runId)}`,
+    );
+  }
+  return ids;
+}
+
 async function createArtifact(
   service: ResultsService,
   fields: TwirpFields,
   ctx: RequestContext,
 ): Promise<object> {
-  const { runId, jobId } = runAndJob(fields);
+  const { runId, jobId } = writerRunAndJob(fields, ctx.access, 'CreateArtifact');
   const name = validateArtifactName(fields.string('name'));
   const mimeType = fields.optionalString('mime_type') ?? 'application/zip';
   if (!isMimeType(mimeType)) {
@@ -114,8 +142,12 @@ async function createArtifact(
   return { ok: true, signed_upload_url: service.signer.sign(ctx.baseUrl, record.blobId, 'cw') };
 }
 
-async function finalizeArtifact(service: ResultsService, fields: TwirpFields): Promise<object> {
-  const { runId } = runAndJob(fields);
+async function finalizeArtifact(
+  service: ResultsService,
+  fields: TwirpFields,
+  ctx: RequestContext,
+): Promise<object> {
+  const { runId } = writerRunAndJob(fields, ctx.access, 'FinalizeArtifact');
   const name = validateArtifactName(fields.string('name'));
   const record = await service.index.finalize({
     runId,
@@ -127,8 +159,12 @@ async function finalizeArtifact(service: ResultsService, fields: TwirpFields): P
 }
 
 /** The whole run, all jobs, finalized only; each artifact keeps its own job id (C2 v4.5). */
-async function listArtifacts(service: ResultsService, fields: TwirpFields): Promise<object> {
-  const { runId } = runAndJob(fields);
+async function listArtifacts(
+  service: ResultsService,
+  fields: TwirpFields,
+  ctx: RequestContext,
+): Promise<object> {
+  const { runId } = readerRunAndJob(fields, ctx.access, 'ListArtifacts');
   const name = fields.optionalString('name_filter');
   const id = fields.optionalCount('id_filter');
   const artifacts = service.index.list({
@@ -144,7 +180,7 @@ async function getSignedArtifactUrl(
   fields: TwirpFields,
   ctx: RequestContext,
 ): Promise<object> {
-  const { runId, jobId } = runAndJob(fields);
+  const { runId, jobId } = readerRunAndJob(fields, ctx.access, 'GetSignedArtifactURL');
   const name = validateArtifactName(fields.string('name'));
   // Re-runs leave same-named artifacts from different jobs in one run: the job id the client
   // sends (taken from the listed artifact) says which one it means; otherwise the newest.
@@ -154,8 +190,12 @@ async function getSignedArtifactUrl(
   return { signed_url: service.signer.sign(ctx.baseUrl, record.blobId, 'r') };
 }
 
-async function deleteArtifact(service: ResultsService, fields: TwirpFields): Promise<object> {
-  const { runId, jobId } = runAndJob(fields);
+async function deleteArtifact(
+  service: ResultsService,
+  fields: TwirpFields,
+  ctx: RequestContext,
+): Promise<object> {
+  const { runId, jobId } = readerRunAndJob(fields, ctx.access, 'DeleteArtifact');
   const name = validateArtifactName(fields.string('name'));
   const record = await service.index.remove(runId, name, jobId);
   if (!record) {
