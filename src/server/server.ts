@@ -3,7 +3,7 @@ import { printableText } from '../format.js';
 import type { Socket } from 'node:net';
 import { NO_ACCESS } from './http/access.js';
 import type { Authenticator } from './http/auth.js';
-import { ConnectionGuard } from './http/connection-guard.js';
+import { ConnectionGuard, drainsRefusedBody } from './http/connection-guard.js';
 import type { HostPolicy } from './http/host-policy.js';
 import { storageFailure } from './http/storage-failure.js';
 import { HttpError } from './http/http-error.js';
@@ -218,7 +218,7 @@ function answerError(
     res.destroy();
     return;
   }
-  if (!req.complete) {
+  if (!req.complete && !drainsRefusedBody(req)) {
     // The body was not (fully) read and will not be: say so, and the guard closes the socket
     // after the answer instead of reading the rest of a body nobody wants.
     res.setHeader('Connection', 'close');

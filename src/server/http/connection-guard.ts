@@ -21,10 +21,13 @@ interface Tracked {
 
 // After refusing a request whose body we never read, the rest of the body is drained for at most
 // this long / this much, so the client reads our answer instead of a reset, then the socket goes.
-// The byte bound covers a whole upload block (clients send 4-8 MiB blocks, so an expired signed
-// URL is answered 403, not reset mid-block) while a 1 GiB body still costs at most 16 MiB.
 const LINGER_MS = 2_000;
-const LINGER_BYTES = 16 * 1024 * 1024;
+const LINGER_BYTES = 256 * 1024;
+// A refused body that declares at most this much is read to its end on a kept connection, as
+// Node does by default: a client sending a whole upload block (4-8 MiB) then reads our answer
+// (an expired signed URL's 403) instead of a reset from a proxy in between. Larger or chunked
+// bodies are cut off after LINGER_BYTES.
+const DRAIN_DECLARED_BYTES = 16 * 1024 * 1024;
 
 /**
  * Keeps sockets from being a resource an unauthenticated peer can exhaust (Node's http server
@@ -82,8 +85,9 @@ export class ConnectionGuard {
     // A refused request whose body was not read: answer, then close instead of reading on.
     // The socket is taken now: a finished response may already have detached it from `req`.
     const socket = req.socket;
+    const drainable = drainsRefusedBody(req);
     res.once('finish', () => {
-      if (!req.complete) lingerAndClose(req, socket);
+      if (!req.complete && !drainable) lingerAndClose(req, socket);
     });
     return {
       trust: () => {
@@ -116,6 +120,15 @@ export class ConnectionGuard {
     this.#options.log?.(`connection from ${peer} closed: ${why}`);
     entry.socket.destroy();
   }
+}
+
+/**
+ * Whether a body the server refused without reading is still read to its end (the connection
+ * kept) rather than cut off: it declares a length of at most DRAIN_DECLARED_BYTES.
+ */
+export function drainsRefusedBody(req: IncomingMessage): boolean {
+  const declared = Number(req.headers['content-length']);
+  return Number.isSafeInteger(declared) && declared <= DRAIN_DECLARED_BYTES;
 }
 
 /**
