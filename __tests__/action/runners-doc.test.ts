@@ -24,11 +24,11 @@ interface OfficialClient {
 
 const PAGE_HOST = 'http://ferry.example:8080/';
 
-/** The fenced block right after `<!-- runners-example:NAME -->` on the page. */
+/** The fenced block right after `<!-- runners-example:NAME -->` (and its not-run marker) on the page. */
 function block(page: string, name: string): string {
-  const match = new RegExp(`<!-- runners-example:${name} -->\\s*\`\`\`\\w*\\n([\\s\\S]*?)\\n\`\`\``).exec(
-    page,
-  );
+  const match = new RegExp(
+    `<!-- runners-example:${name} -->\\s*(?:<!-- not-run:[^>]*-->\\s*)?\`\`\`\\w*\\n([\\s\\S]*?)\\n\`\`\``,
+  ).exec(page);
   if (!match) throw new Error(`docs/runners.md has no block runners-example:${name}`);
   return match[1] as string;
 }
@@ -55,12 +55,16 @@ it('docs/runners.md: the worked example uploads and downloads with the official 
   if (!existsSync(cli)) throw new Error('dist/cli.js is missing: run `npm run build` first');
   const page = await readFile(path.join(REPO_ROOT, 'docs', 'runners.md'), 'utf8');
 
-  // 1. The token, minted by the page's shell code.
-  const minted = spawnSync('bash', ['-c', `${block(page, 'token')}\nprintf '%s' "$FERRY_TOKEN"`], {
+  // 1. The key and the token, made by the page's shell code in the working directory; its
+  // `npx -p ferry-artifact ferry` runs the bundled CLI (the package is not installed here).
+  const npx = `npx() { shift 3; "${process.execPath}" "${cli}" "$@"; }`;
+  const minted = spawnSync('bash', ['-c', `${npx}\n${block(page, 'token')}\nprintf '%s' "$FERRY_TOKEN"`], {
     encoding: 'utf8',
+    cwd: work,
     env: { PATH: process.env['PATH'] ?? '' },
   });
-  expect(minted.status).toBe(0);
+  // The stderr rides along so a failure shows what the shell said.
+  expect({ status: minted.status, stderr: minted.stderr }).toMatchObject({ status: 0 });
   const token = minted.stdout;
   const payload = JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString('utf8')) as {
     scp: string;
@@ -70,13 +74,12 @@ it('docs/runners.md: the worked example uploads and downloads with the official 
   // 2. The serve command, on loopback.
   const command = block(page, 'serve');
   expect(command).toContain('--host 0.0.0.0');
-  expect(command).toContain('--token "$FERRY_TOKEN"');
+  expect(command).toContain('--jwt-secret-file jwt.key');
   const args = command
     .replace(/^npx -p ferry-artifact ferry /, '')
     .replace('--host 0.0.0.0', '--host 127.0.0.1')
     .replace('--port 8080', '--port 0')
     .replace('./ferry-data', path.join(work, 'ferry-data'))
-    .replace('"$FERRY_TOKEN"', token)
     .split(' ');
   expect(args[0]).toBe('serve');
   serve = spawn(process.execPath, [cli, ...args], {
