@@ -1076,14 +1076,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path13 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path18 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path13 && path13[0] !== "/") {
-          path13 = `/${path13}`;
+        if (path18 && path18[0] !== "/") {
+          path18 = `/${path18}`;
         }
-        return new URL(`${origin}${path13}`);
+        return new URL(`${origin}${path18}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1534,39 +1534,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path13, origin }
+          request: { method, path: path18, origin }
         } = evt;
-        debuglog("sending request to %s %s/%s", method, origin, path13);
+        debuglog("sending request to %s %s/%s", method, origin, path18);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path13, origin },
+          request: { method, path: path18, origin },
           response: { statusCode }
         } = evt;
         debuglog(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path13,
+          path18,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path13, origin }
+          request: { method, path: path18, origin }
         } = evt;
-        debuglog("trailers received from %s %s/%s", method, origin, path13);
+        debuglog("trailers received from %s %s/%s", method, origin, path18);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path13, origin },
+          request: { method, path: path18, origin },
           error
         } = evt;
         debuglog(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path13,
+          path18,
           error.message
         );
       });
@@ -1615,9 +1615,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path13, origin }
+            request: { method, path: path18, origin }
           } = evt;
-          debuglog("sending request to %s %s/%s", method, origin, path13);
+          debuglog("sending request to %s %s/%s", method, origin, path18);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1680,7 +1680,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path13,
+        path: path18,
         method,
         body,
         headers,
@@ -1695,11 +1695,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler) {
-        if (typeof path13 !== "string") {
+        if (typeof path18 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path13[0] !== "/" && !(path13.startsWith("http://") || path13.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path18[0] !== "/" && !(path18.startsWith("http://") || path18.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path13)) {
+        } else if (invalidPathRegex.test(path18)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1765,7 +1765,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path13, query) : path13;
+        this.path = query ? buildURL(path18, query) : path18;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -2579,14 +2579,14 @@ var require_connect = __commonJS({
       const sessionCache = new SessionCache(maxCachedSessions == null ? 100 : maxCachedSessions);
       timeout = timeout == null ? 1e4 : timeout;
       allowH2 = allowH2 != null ? allowH2 : false;
-      return function connect3({ hostname, host, protocol, port, servername, localAddress, httpSocket }, callback) {
+      return function connect3({ hostname: hostname2, host, protocol, port, servername, localAddress, httpSocket }, callback) {
         let socket;
         if (protocol === "https:") {
           if (!tls2) {
             tls2 = __require("node:tls");
           }
           servername = servername || options.servername || util.getServerName(host) || null;
-          const sessionKey = servername || hostname;
+          const sessionKey = servername || hostname2;
           assert(sessionKey);
           const session = customSession || sessionCache.get(sessionKey) || null;
           port = port || 443;
@@ -2602,7 +2602,7 @@ var require_connect = __commonJS({
             socket: httpSocket,
             // upgrade socket connection
             port,
-            host: hostname
+            host: hostname2
           });
           socket.on("session", function(session2) {
             sessionCache.set(sessionKey, session2);
@@ -2616,14 +2616,14 @@ var require_connect = __commonJS({
             ...options,
             localAddress,
             port,
-            host: hostname
+            host: hostname2
           });
         }
         if (options.keepAlive == null || options.keepAlive) {
           const keepAliveInitialDelay = options.keepAliveInitialDelay === void 0 ? 6e4 : options.keepAliveInitialDelay;
           socket.setKeepAlive(true, keepAliveInitialDelay);
         }
-        const clearConnectTimeout = setupConnectTimeout(new WeakRef(socket), { timeout, hostname, port });
+        const clearConnectTimeout = setupConnectTimeout(new WeakRef(socket), { timeout, hostname: hostname2, port });
         socket.setNoDelay(true).once(protocol === "https:" ? "secureConnect" : "connect", function() {
           queueMicrotask(clearConnectTimeout);
           if (callback) {
@@ -6458,7 +6458,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request2) {
-      const { method, path: path13, host, upgrade, blocking, reset } = request2;
+      const { method, path: path18, host, upgrade, blocking, reset } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6539,7 +6539,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header2 = `${method} ${path13} HTTP/1.1\r
+      let header2 = `${method} ${path18} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header2 += `host: ${host}\r
@@ -7068,7 +7068,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path: path13, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path: path18, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
@@ -7091,8 +7091,8 @@ var require_client_h2 = __commonJS({
         }
       }
       let stream;
-      const { hostname, port } = client[kUrl];
-      headers[HTTP2_HEADER_AUTHORITY] = host || `${hostname}${port ? `:${port}` : ""}`;
+      const { hostname: hostname2, port } = client[kUrl];
+      headers[HTTP2_HEADER_AUTHORITY] = host || `${hostname2}${port ? `:${port}` : ""}`;
       headers[HTTP2_HEADER_METHOD] = method;
       const abort = (error) => {
         if (request2.aborted) {
@@ -7165,7 +7165,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path13;
+      headers[HTTP2_HEADER_PATH] = path18;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7518,9 +7518,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path13 = search ? `${pathname}${search}` : pathname;
+        const path18 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path13;
+        this.opts.path = path18;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -7932,20 +7932,20 @@ var require_client = __commonJS({
     async function connect3(client) {
       assert(!client[kConnecting]);
       assert(!client[kHTTPContext]);
-      let { host, hostname, protocol, port } = client[kUrl];
-      if (hostname[0] === "[") {
-        const idx = hostname.indexOf("]");
+      let { host, hostname: hostname2, protocol, port } = client[kUrl];
+      if (hostname2[0] === "[") {
+        const idx = hostname2.indexOf("]");
         assert(idx !== -1);
-        const ip = hostname.substring(1, idx);
+        const ip = hostname2.substring(1, idx);
         assert(net2.isIP(ip));
-        hostname = ip;
+        hostname2 = ip;
       }
       client[kConnecting] = true;
       if (channels.beforeConnect.hasSubscribers) {
         channels.beforeConnect.publish({
           connectParams: {
             host,
-            hostname,
+            hostname: hostname2,
             protocol,
             port,
             version: client[kHTTPContext]?.version,
@@ -7959,7 +7959,7 @@ var require_client = __commonJS({
         const socket = await new Promise((resolve3, reject) => {
           client[kConnector]({
             host,
-            hostname,
+            hostname: hostname2,
             protocol,
             port,
             servername: client[kServerName],
@@ -7992,7 +7992,7 @@ var require_client = __commonJS({
           channels.connected.publish({
             connectParams: {
               host,
-              hostname,
+              hostname: hostname2,
               protocol,
               port,
               version: client[kHTTPContext]?.version,
@@ -8013,7 +8013,7 @@ var require_client = __commonJS({
           channels.connectError.publish({
             connectParams: {
               host,
-              hostname,
+              hostname: hostname2,
               protocol,
               port,
               version: client[kHTTPContext]?.version,
@@ -8759,10 +8759,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path13 = "/",
+          path: path18 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path13;
+        opts.path = origin + path18;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -8988,10 +8988,10 @@ var require_env_http_proxy_agent = __commonJS({
         }
       }
       #getProxyAgentForUrl(url) {
-        let { protocol, host: hostname, port } = url;
-        hostname = hostname.replace(/:\d*$/, "").toLowerCase();
+        let { protocol, host: hostname2, port } = url;
+        hostname2 = hostname2.replace(/:\d*$/, "").toLowerCase();
         port = Number.parseInt(port, 10) || DEFAULT_PORTS[protocol] || 0;
-        if (!this.#shouldProxy(hostname, port)) {
+        if (!this.#shouldProxy(hostname2, port)) {
           return this[kNoProxyAgent];
         }
         if (protocol === "https:") {
@@ -8999,7 +8999,7 @@ var require_env_http_proxy_agent = __commonJS({
         }
         return this[kHttpProxyAgent];
       }
-      #shouldProxy(hostname, port) {
+      #shouldProxy(hostname2, port) {
         if (this.#noProxyChanged) {
           this.#parseNoProxy();
         }
@@ -9015,11 +9015,11 @@ var require_env_http_proxy_agent = __commonJS({
             continue;
           }
           if (!/^[.*]/.test(entry.hostname)) {
-            if (hostname === entry.hostname) {
+            if (hostname2 === entry.hostname) {
               return false;
             }
           } else {
-            if (hostname.endsWith(entry.hostname.replace(/^\*/, ""))) {
+            if (hostname2.endsWith(entry.hostname.replace(/^\*/, ""))) {
               return false;
             }
           }
@@ -9447,7 +9447,7 @@ var require_readable = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/readable.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { Readable: Readable3 } = __require("node:stream");
+    var { Readable: Readable4 } = __require("node:stream");
     var { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError: AbortError2 } = require_errors();
     var util = require_util();
     var { ReadableStreamFrom } = require_util();
@@ -9459,7 +9459,7 @@ var require_readable = __commonJS({
     var kContentLength = /* @__PURE__ */ Symbol("kContentLength");
     var noop2 = () => {
     };
-    var BodyReadable = class extends Readable3 {
+    var BodyReadable = class extends Readable4 {
       constructor({
         resume,
         abort,
@@ -9801,7 +9801,7 @@ var require_api_request = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/api-request.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { Readable: Readable3 } = require_readable();
+    var { Readable: Readable4 } = require_readable();
     var { InvalidArgumentError, RequestAbortedError } = require_errors();
     var util = require_util();
     var { getResolveErrorBodyCallback } = require_util3();
@@ -9896,7 +9896,7 @@ var require_api_request = __commonJS({
         const parsedHeaders = responseHeaders === "raw" ? util.parseHeaders(rawHeaders) : headers;
         const contentType = parsedHeaders["content-type"];
         const contentLength = parsedHeaders["content-length"];
-        const res = new Readable3({
+        const res = new Readable4({
           resume,
           abort,
           contentType,
@@ -10211,7 +10211,7 @@ var require_api_pipeline = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/api-pipeline.js"(exports, module) {
     "use strict";
     var {
-      Readable: Readable3,
+      Readable: Readable4,
       Duplex,
       PassThrough
     } = __require("node:stream");
@@ -10225,7 +10225,7 @@ var require_api_pipeline = __commonJS({
     var { addSignal, removeSignal } = require_abort_signal();
     var assert = __require("node:assert");
     var kResume = /* @__PURE__ */ Symbol("resume");
-    var PipelineRequest = class extends Readable3 {
+    var PipelineRequest = class extends Readable4 {
       constructor() {
         super({ autoDestroy: true });
         this[kResume] = null;
@@ -10242,7 +10242,7 @@ var require_api_pipeline = __commonJS({
         callback(err);
       }
     };
-    var PipelineResponse = class extends Readable3 {
+    var PipelineResponse = class extends Readable4 {
       constructor(resume) {
         super({ autoDestroy: true });
         this[kResume] = resume;
@@ -10734,20 +10734,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path13) {
-      if (typeof path13 !== "string") {
-        return path13;
+    function safeUrl(path18) {
+      if (typeof path18 !== "string") {
+        return path18;
       }
-      const pathSegments = path13.split("?");
+      const pathSegments = path18.split("?");
       if (pathSegments.length !== 2) {
-        return path13;
+        return path18;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path13, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path13);
+    function matchKey(mockDispatch2, { path: path18, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path18);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10769,7 +10769,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path13 }) => matchValue(safeUrl(path13), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path18 }) => matchValue(safeUrl(path18), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10807,9 +10807,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path13, method, body, headers, query } = opts;
+      const { path: path18, method, body, headers, query } = opts;
       return {
-        path: path13,
+        path: path18,
         method,
         body,
         headers,
@@ -11115,7 +11115,7 @@ var require_mock_interceptor = __commonJS({
 var require_mock_client = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/mock/mock-client.js"(exports, module) {
     "use strict";
-    var { promisify: promisify4 } = __require("node:util");
+    var { promisify: promisify5 } = __require("node:util");
     var Client = require_client();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11155,7 +11155,7 @@ var require_mock_client = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify4(this[kOriginalClose])();
+        await promisify5(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11168,7 +11168,7 @@ var require_mock_client = __commonJS({
 var require_mock_pool = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/mock/mock-pool.js"(exports, module) {
     "use strict";
-    var { promisify: promisify4 } = __require("node:util");
+    var { promisify: promisify5 } = __require("node:util");
     var Pool = require_pool();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11208,7 +11208,7 @@ var require_mock_pool = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify4(this[kOriginalClose])();
+        await promisify5(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11272,10 +11272,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path13, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path18, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path13,
+            Path: path18,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -13567,7 +13567,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants3();
     var EE = __require("node:events");
-    var { Readable: Readable3, pipeline: pipeline8, finished: finished2 } = __require("node:stream");
+    var { Readable: Readable4, pipeline: pipeline8, finished: finished2 } = __require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -14506,7 +14506,7 @@ var require_fetch = __commonJS({
                   }
                 }
               }
-              this.body = new Readable3({ read: resume });
+              this.body = new Readable4({ read: resume });
               const onError = this.onError.bind(this);
               resolve3({
                 status,
@@ -16154,9 +16154,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path13) {
-      for (let i = 0; i < path13.length; ++i) {
-        const code = path13.charCodeAt(i);
+    function validateCookiePath(path18) {
+      for (let i = 0; i < path18.length; ++i) {
+        const code = path18.charCodeAt(i);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -17228,8 +17228,8 @@ var require_connection = __commonJS({
             return;
           }
           const secWSAccept = response.headersList.get("Sec-WebSocket-Accept");
-          const digest3 = crypto.createHash("sha1").update(keyValue + uid).digest("base64");
-          if (secWSAccept !== digest3) {
+          const digest2 = crypto.createHash("sha1").update(keyValue + uid).digest("base64");
+          if (secWSAccept !== digest2) {
             failWebsocketConnection(ws, "Incorrect hash received in Sec-WebSocket-Accept header.");
             return;
           }
@@ -18314,12 +18314,12 @@ var require_eventsource_stream = __commonJS({
     var BOM = [239, 187, 191];
     var LF = 10;
     var CR = 13;
-    var COLON = 58;
+    var COLON2 = 58;
     var SPACE = 32;
     var defaultMaxEventSize = buffer.kStringMaxLength;
     var DATA = Buffer.from("data");
     var EVENT = Buffer.from("event");
-    var ID = Buffer.from("id");
+    var ID2 = Buffer.from("id");
     var RETRY = Buffer.from("retry");
     var minParserItems = 1024;
     var maxParserItems = 131072;
@@ -18498,7 +18498,7 @@ var require_eventsource_stream = __commonJS({
         if (line.length === 0) {
           return;
         }
-        const colonPosition = line.indexOf(COLON);
+        const colonPosition = line.indexOf(COLON2);
         if (colonPosition === 0) {
           return;
         }
@@ -18535,7 +18535,7 @@ ${value}`;
           }
           return;
         }
-        if (isFieldName(line, fieldLength, ID)) {
+        if (isFieldName(line, fieldLength, ID2)) {
           if (isValidLastEventIdBytes(line, valueStart)) {
             this.setEventFieldSize("id", line.length - valueStart);
             event.id = line.toString("utf8", valueStart);
@@ -19076,11 +19076,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path13 = opts.path;
+          let path18 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path13 = `/${path13}`;
+            path18 = `/${path18}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path13);
+          url = new URL(util.parseOrigin(url).origin + path18);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -19150,14 +19150,6 @@ var require_undici = __commonJS({
     module.exports.EventSource = EventSource;
   }
 });
-
-// src/cli/main.ts
-import os2 from "node:os";
-import path12 from "node:path";
-import { parseArgs } from "node:util";
-
-// src/errors.ts
-import { types } from "node:util";
 
 // src/transport/redact.ts
 var SECRET_QUERY_KEYS = /* @__PURE__ */ new Set([
@@ -19251,6 +19243,274 @@ function redactText(text) {
   return out;
 }
 
+// src/server/http/mint-token.ts
+import { randomBytes } from "node:crypto";
+
+// src/server/http/jwt.ts
+import { createHmac, timingSafeEqual, verify as verifySignature } from "node:crypto";
+var JwtRejected = class extends Error {
+  name = "JwtRejected";
+};
+var CLOCK_SKEW_SECONDS = 60;
+var MAX_TOKEN_LENGTH = 8 * 1024;
+var BASE64URL = /^[A-Za-z0-9_-]*$/;
+function verifyJwt(token, keys, nowMs) {
+  if (token.length > MAX_TOKEN_LENGTH) throw new JwtRejected("the token is too long to be a runtime JWT");
+  const parts = token.split(".");
+  if (parts.length !== 3 || !parts.every((p) => BASE64URL.test(p))) {
+    throw new JwtRejected("the token is not a JWT (three base64url parts)");
+  }
+  const [headerPart, payloadPart, signaturePart] = parts;
+  const header2 = decodeJson(headerPart, "header");
+  const alg = header2["alg"];
+  const signed = Buffer.from(`${headerPart}.${payloadPart}`, "ascii");
+  const signature = Buffer.from(signaturePart, "base64url");
+  if (!signatureMatches(alg, signed, signature, keys)) {
+    throw new JwtRejected(
+      typeof alg === "string" && SUPPORTED_ALGORITHMS.includes(alg) ? `the ${alg} signature does not match any configured key` : `the JWT algorithm ${JSON.stringify(alg)} is not accepted (HS256, RS256 or ES256 with a configured key)`
+    );
+  }
+  const payload = decodeJson(payloadPart, "payload");
+  const exp = payload["exp"];
+  if (typeof exp !== "number" || !Number.isFinite(exp)) {
+    throw new JwtRejected("the token has no expiry (exp claim)");
+  }
+  const nbf = payload["nbf"];
+  if (nbf !== void 0 && (typeof nbf !== "number" || !Number.isFinite(nbf))) {
+    throw new JwtRejected("the nbf claim is not a number");
+  }
+  const scp = payload["scp"];
+  if (typeof scp !== "string") throw new JwtRejected("the token has no scp claim");
+  const claims = { scp, exp, ...typeof nbf === "number" ? { nbf } : {} };
+  checkTimeWindow(claims, nowMs);
+  return claims;
+}
+function checkTimeWindow(claims, nowMs) {
+  const now = nowMs / 1e3;
+  if (now >= claims.exp + CLOCK_SKEW_SECONDS) {
+    throw new JwtRejected(`the token expired at ${isoSeconds(claims.exp)}`);
+  }
+  if (claims.nbf !== void 0 && now < claims.nbf - CLOCK_SKEW_SECONDS) {
+    throw new JwtRejected(`the token is not valid before ${isoSeconds(claims.nbf)}`);
+  }
+}
+var SUPPORTED_ALGORITHMS = ["HS256", "RS256", "ES256"];
+function signatureMatches(alg, signed, signature, keys) {
+  switch (alg) {
+    case "HS256":
+      return keys.hmacSecrets.some((secret) => {
+        const expected = createHmac("sha256", secret).update(signed).digest();
+        return expected.length === signature.length && timingSafeEqual(expected, signature);
+      });
+    case "RS256":
+      return keys.publicKeys.some(
+        (key) => key.asymmetricKeyType === "rsa" && safeVerify(() => verifySignature("sha256", signed, key, signature))
+      );
+    case "ES256":
+      return keys.publicKeys.some(
+        (key) => key.asymmetricKeyType === "ec" && key.asymmetricKeyDetails?.namedCurve === "prime256v1" && // JWS carries ES256 signatures as r||s (64 bytes), not DER.
+        safeVerify(() => verifySignature("sha256", signed, { key, dsaEncoding: "ieee-p1363" }, signature))
+      );
+    default:
+      return false;
+  }
+}
+function safeVerify(check) {
+  try {
+    return check();
+  } catch {
+    return false;
+  }
+}
+function decodeJson(part, what) {
+  let value;
+  try {
+    value = JSON.parse(Buffer.from(part, "base64url").toString("utf8"));
+  } catch {
+    throw new JwtRejected(`the JWT ${what} is not base64url JSON`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new JwtRejected(`the JWT ${what} is not a JSON object`);
+  }
+  return value;
+}
+function isoSeconds(seconds2) {
+  const date = new Date(seconds2 * 1e3);
+  return Number.isFinite(date.getTime()) ? date.toISOString() : String(seconds2);
+}
+function signHs256(payload, secret) {
+  const encode = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const signingInput = `${encode({ alg: "HS256", typ: "JWT" })}.${encode(payload)}`;
+  return `${signingInput}.${createHmac("sha256", secret).update(signingInput).digest("base64url")}`;
+}
+
+// src/server/http/jwt-keys.ts
+import { createPublicKey } from "node:crypto";
+import { readFile } from "node:fs/promises";
+var MIN_SECRET_BYTES = 32;
+function jwtKeysOf(options) {
+  const hmacSecrets = (options.secrets ?? []).map((secret, i) => {
+    const bytes = typeof secret === "string" ? Buffer.from(secret, "utf8") : Buffer.from(secret);
+    if (bytes.length < MIN_SECRET_BYTES) {
+      throw new RangeError(
+        `JWT secret #${i + 1} has ${bytes.length} bytes; HS256 needs at least ${MIN_SECRET_BYTES} (e.g. openssl rand -hex 32)`
+      );
+    }
+    return bytes;
+  });
+  const publicKeys = (options.publicKeys ?? []).map((key, i) => {
+    let object;
+    try {
+      object = typeof key === "string" || Buffer.isBuffer(key) ? createPublicKey(key) : key;
+    } catch {
+      throw new RangeError(`JWT public key #${i + 1} is not a PEM public key (or certificate)`);
+    }
+    const type = object.asymmetricKeyType;
+    const curve = object.asymmetricKeyDetails?.namedCurve;
+    if (object.type !== "public" || !(type === "rsa" || type === "ec" && curve === "prime256v1")) {
+      throw new RangeError(
+        `JWT public key #${i + 1} is ${type ?? object.type}${curve ? ` (${curve})` : ""}; RS256 needs an RSA key, ES256 an EC P-256 key`
+      );
+    }
+    return object;
+  });
+  return { hmacSecrets, publicKeys };
+}
+async function readJwtSecretFile(file) {
+  const bytes = Buffer.from((await readFile(file, "utf8")).trim(), "utf8");
+  if (bytes.length < MIN_SECRET_BYTES) {
+    throw new RangeError(
+      `The JWT secret in ${file} has ${bytes.length} bytes; it needs at least ${MIN_SECRET_BYTES} (e.g. openssl rand -hex 32 > ${file})`
+    );
+  }
+  return bytes;
+}
+
+// src/server/http/mint-token.ts
+var MAX_TOKEN_TTL_MS = 31 * 24 * 60 * 60 * 1e3;
+var ID = /^[^\s:]{1,256}$/;
+function mintRunnerToken(options) {
+  for (const [what, id] of [
+    ["run", options.run],
+    ["job", options.job]
+  ]) {
+    if (!ID.test(id)) {
+      throw new RangeError(
+        `The ${what} id must be 1-256 characters without spaces or ':', got ${JSON.stringify(id.slice(0, 300))}`
+      );
+    }
+  }
+  if (!Number.isSafeInteger(options.ttlMs) || options.ttlMs < 1e3 || options.ttlMs > MAX_TOKEN_TTL_MS) {
+    throw new RangeError(`The token lifetime must be between 1 second and 31 days, got ${options.ttlMs} ms`);
+  }
+  if (options.secret.length < MIN_SECRET_BYTES) {
+    throw new RangeError(
+      `The JWT secret has ${options.secret.length} bytes; it needs at least ${MIN_SECRET_BYTES}`
+    );
+  }
+  const now = Math.floor((options.now ?? Date.now()) / 1e3);
+  const exp = now + Math.ceil(options.ttlMs / 1e3);
+  const token = signHs256(
+    {
+      scp: `Actions.Results:${options.run}:${options.job}`,
+      iat: now,
+      nbf: now,
+      exp,
+      // Two tokens minted in the same second for the same job still differ.
+      jti: randomBytes(12).toString("base64url")
+    },
+    options.secret
+  );
+  return { token, expiresAt: new Date(exp * 1e3) };
+}
+function parseTtl(text) {
+  const match = /^(\d{1,9})([smhd]?)$/.exec(text.trim());
+  if (!match) throw new RangeError(`--ttl must look like 90s, 30m, 6h or 7d; got ${JSON.stringify(text)}`);
+  const unit = { "": 1, s: 1, m: 60, h: 3600, d: 86400 }[match[2]];
+  return Number(match[1]) * unit * 1e3;
+}
+
+// src/cli/token-command.ts
+var DEFAULT_TTL = "6h";
+var TokenUsageError = class extends Error {
+};
+async function tokenCommand(values) {
+  const run = values["run"];
+  const job = values["job"];
+  const secretFile = values["jwt-secret-file"];
+  if (typeof run !== "string" || typeof job !== "string" || typeof secretFile !== "string") {
+    throw new TokenUsageError("ferry token needs --run, --job and --jwt-secret-file");
+  }
+  const ttl = typeof values["ttl"] === "string" ? values["ttl"] : DEFAULT_TTL;
+  let ttlMs;
+  try {
+    ttlMs = parseTtl(ttl);
+  } catch (error) {
+    throw new TokenUsageError(error.message);
+  }
+  const secret = await readJwtSecretFile(secretFile);
+  let minted;
+  try {
+    minted = mintRunnerToken({ run, job, ttlMs, secret });
+  } catch (error) {
+    if (error instanceof RangeError) throw new TokenUsageError(error.message);
+    throw error;
+  }
+  const { token, expiresAt: expiresAt2 } = minted;
+  if (values["json"]) {
+    process.stdout.write(
+      `${JSON.stringify({ event: "result", command: "token", token, run, job, expiresAt: expiresAt2.toISOString() })}
+`
+    );
+  } else {
+    process.stdout.write(`${token}
+`);
+  }
+  return 0;
+}
+
+// src/cli/main.ts
+import { parseArgs } from "node:util";
+
+// src/errors.ts
+import { types } from "node:util";
+
+// src/format.ts
+function formatBytes(bytes) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+function isUnsafeForDisplay(code) {
+  return code <= 31 || code >= 127 && code <= 159 || code >= 8234 && code <= 8238 || code >= 8294 && code <= 8297 || code >= 55296 && code <= 57343;
+}
+function escapeCodePoint(code) {
+  return code <= 255 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+}
+function printableText(value) {
+  let out = "";
+  for (const ch of value) {
+    const code = ch.codePointAt(0) ?? 0;
+    if (isUnsafeForDisplay(code)) out += escapeCodePoint(code);
+    else out += ch;
+  }
+  return out;
+}
+function printableLines(text) {
+  let out = "";
+  for (const ch of text) {
+    const code = ch.codePointAt(0) ?? 0;
+    if (ch !== "\n" && ch !== "	" && isUnsafeForDisplay(code)) out += escapeCodePoint(code);
+    else out += ch;
+  }
+  return out;
+}
+
 // src/errors.ts
 var BRAND = /* @__PURE__ */ Symbol.for("ferry.error");
 var FerryError = class _FerryError extends Error {
@@ -19321,12 +19581,12 @@ var NetworkError = class extends FerryError {
   name = "NetworkError";
   /** The system error code, e.g. `ECONNRESET`. */
   errno;
-  constructor(message, errno, options = {}) {
-    super(errno === "ETIMEDOUT" ? "ERR_FERRY_TIMEOUT" : "ERR_FERRY_NETWORK", message, {
+  constructor(message, errno2, options = {}) {
+    super(errno2 === "ETIMEDOUT" ? "ERR_FERRY_TIMEOUT" : "ERR_FERRY_NETWORK", message, {
       ...options,
       retryable: true
     });
-    this.errno = errno;
+    this.errno = errno2;
   }
 };
 var ValidationError = class extends FerryError {
@@ -19352,10 +19612,10 @@ function sanitizeContext(context) {
 function withContext(message, context) {
   const parts = [];
   if (context.operation) parts.push(`operation ${context.operation}`);
-  if (context.artifactName !== void 0) parts.push(`artifact '${context.artifactName}'`);
+  if (context.artifactName !== void 0) parts.push(`artifact '${printableText(context.artifactName)}'`);
   if (context.artifactId !== void 0) parts.push(`artifact id ${context.artifactId}`);
   if (context.digest !== void 0) parts.push(`digest ${context.digest}`);
-  if (context.file !== void 0) parts.push(`file '${context.file}'`);
+  if (context.file !== void 0) parts.push(`file '${printableText(context.file)}'`);
   if (context.attempt !== void 0 && context.attempt > 1) parts.push(`attempt ${context.attempt}`);
   return parts.length ? `${message} (${parts.join(", ")})` : message;
 }
@@ -19372,58 +19632,197 @@ function scrubCause(cause) {
   return typeof cause === "string" ? redactText(cause) : cause;
 }
 
+// src/server/http/limits.ts
+var KIB = 1024;
+var GIB = 1024 * 1024 * 1024;
+var DEFAULT_LIMITS = Object.freeze({
+  maxArtifactBytes: 10 * GIB,
+  maxBlocksPerList: 5e4,
+  maxStagedBlocks: 1e5,
+  maxJsonBodyBytes: 1024 * KIB,
+  maxHeaderBytes: 16 * KIB,
+  maxArtifactsPerRun: 1e4,
+  maxLiveUploadsPerRun: 1e3,
+  headersTimeoutMs: 2e4,
+  requestTimeoutMs: 60 * 60 * 1e3,
+  idleTimeoutMs: 12e4,
+  keepAliveTimeoutMs: 6e4,
+  maxConnections: 512,
+  maxUntrustedConnections: 64
+});
+function resolveLimits(given) {
+  const limits = { ...DEFAULT_LIMITS };
+  for (const [key, value] of Object.entries(given ?? {})) {
+    if (value === void 0) continue;
+    if (!(key in DEFAULT_LIMITS)) throw new RangeError(`Unknown server limit ${JSON.stringify(key)}`);
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
+      throw new RangeError(`Server limit ${key} must be a positive integer, got ${String(value)}`);
+    }
+    limits[key] = value;
+  }
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
+    throw new RangeError(
+      `headersTimeoutMs (${limits.headersTimeoutMs}) cannot exceed requestTimeoutMs (${limits.requestTimeoutMs})`
+    );
+  }
+  if (limits.maxUntrustedConnections > limits.maxConnections) {
+    throw new RangeError(
+      `maxUntrustedConnections (${limits.maxUntrustedConnections}) cannot exceed maxConnections (${limits.maxConnections})`
+    );
+  }
+  return limits;
+}
+
+// src/cli/serve-limits.ts
+function flagOf(key) {
+  return key.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`);
+}
+var KEYS = Object.keys(DEFAULT_LIMITS);
+var SERVE_LIMIT_OPTIONS = Object.fromEntries(
+  KEYS.map((key) => [flagOf(key), { type: "string" }])
+);
+function serveLimits(values) {
+  const limits = {};
+  for (const key of KEYS) {
+    const flag = flagOf(key);
+    const raw = values[flag];
+    if (raw === void 0) continue;
+    if (typeof raw !== "string" || !/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(Number(raw)) || Number(raw) <= 0) {
+      throw new RangeError(`--${flag} must be a positive integer; got '${String(raw)}'`);
+    }
+    limits[key] = Number(raw);
+  }
+  return limits;
+}
+function serveLimitsHelp() {
+  return KEYS.map((key) => `  --${flagOf(key)} N`.padEnd(34) + `default ${DEFAULT_LIMITS[key]}`).join("\n");
+}
+
+// src/cli/args.ts
+var UsageError = class extends Error {
+  name = "UsageError";
+};
+var COMMON = {
+  json: { type: "boolean" },
+  verbose: { type: "boolean" },
+  quiet: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  concurrency: { type: "string" },
+  url: { type: "string" },
+  protocol: { type: "string" },
+  token: { type: "string" },
+  "run-id": { type: "string" },
+  store: { type: "string" }
+};
+var OTHER_RUN = {
+  repository: { type: "string" },
+  "github-token": { type: "string" }
+};
+var COMMANDS = {
+  upload: {
+    root: { type: "string" },
+    "if-no-files-found": { type: "string" },
+    overwrite: { type: "boolean" },
+    archive: { type: "string" },
+    "no-archive": { type: "boolean" },
+    "include-hidden-files": { type: "boolean" },
+    "include-hidden": { type: "boolean" },
+    symlinks: { type: "string" },
+    "preserve-permissions": { type: "string" },
+    "allow-secrets": { type: "boolean" },
+    "retention-days": { type: "string" },
+    "compression-level": { type: "string" },
+    "chunk-size": { type: "string" }
+  },
+  download: {
+    path: { type: "string" },
+    name: { type: "string", short: "n", multiple: true },
+    pattern: { type: "string", short: "p" },
+    "artifact-ids": { type: "string" },
+    "artifact-id": { type: "string" },
+    "merge-multiple": { type: "boolean" },
+    conflict: { type: "string" },
+    symlinks: { type: "string" },
+    "skip-decompress": { type: "boolean" },
+    "no-restore-modes": { type: "boolean" },
+    "digest-mismatch": { type: "string" },
+    "max-entries": { type: "string" },
+    "max-total-bytes": { type: "string" },
+    "max-ratio": { type: "string" },
+    ...OTHER_RUN
+  },
+  list: { latest: { type: "boolean" }, ...OTHER_RUN },
+  get: { ...OTHER_RUN },
+  delete: { ...OTHER_RUN },
+  serve: {
+    port: { type: "string" },
+    host: { type: "string" },
+    data: { type: "string" },
+    "jwt-secret-file": { type: "string", multiple: true },
+    "jwt-public-key": { type: "string", multiple: true },
+    "public-url": { type: "string" },
+    ...SERVE_LIMIT_OPTIONS
+  },
+  token: {
+    run: { type: "string" },
+    job: { type: "string" },
+    ttl: { type: "string" },
+    "jwt-secret-file": { type: "string" }
+  },
+  doctor: {},
+  merge: {
+    pattern: { type: "string" },
+    "separate-directories": { type: "boolean" },
+    "delete-merged": { type: "boolean" },
+    conflict: { type: "string" },
+    "include-hidden-files": { type: "boolean" },
+    "include-hidden": { type: "boolean" },
+    "retention-days": { type: "string" },
+    "compression-level": { type: "string" }
+  },
+  version: {}
+};
+function numberOption(values, name) {
+  const raw = values[name];
+  if (raw === void 0) return void 0;
+  const value = Number(raw);
+  if (typeof raw !== "string" || raw.trim() === "" || !Number.isFinite(value)) {
+    throw new UsageError(`--${name} must be a number; got '${String(raw)}'`);
+  }
+  return value;
+}
+function listOption(values, name) {
+  const raw = values[name];
+  return Array.isArray(raw) ? raw : typeof raw === "string" ? [raw] : [];
+}
+function stringOption(values, name) {
+  const raw = values[name];
+  return typeof raw === "string" ? raw : void 0;
+}
+function choiceOption(values, name, choices) {
+  const raw = stringOption(values, name);
+  if (raw === void 0) return void 0;
+  const found = choices.find((c) => c === raw.toLowerCase());
+  if (!found) throw new UsageError(`--${name} must be one of ${choices.join(", ")}; got '${raw}'`);
+  return found;
+}
+function booleanOption(values, name) {
+  const raw = stringOption(values, name);
+  if (raw === void 0) return void 0;
+  if (/^true$/i.test(raw)) return true;
+  if (/^false$/i.test(raw)) return false;
+  throw new UsageError(`--${name} must be true or false; got '${raw}'`);
+}
+
+// src/cli/commands.ts
+import { readFile as readFile6 } from "node:fs/promises";
+import os2 from "node:os";
+import path13 from "node:path";
+
 // src/backends/legacy/contracts.ts
 var API_VERSION = "6.0-preview";
 var UPLOAD_USER_AGENT = "@actions/artifact-upload";
 var DOWNLOAD_USER_AGENT = "@actions/artifact-download";
-
-// src/transport/body.ts
-function readBody(res, limit = Number.POSITIVE_INFINITY) {
-  return new Promise((resolve3, reject) => {
-    const chunks = [];
-    let kept = 0;
-    res.on("data", (chunk) => {
-      if (kept < limit) {
-        const take = chunk.subarray(0, Math.min(chunk.length, limit - kept));
-        chunks.push(take);
-        kept += take.length;
-      }
-    });
-    res.once("end", () => resolve3(Buffer.concat(chunks, kept)));
-    res.once("error", reject);
-    res.once("aborted", () => reject(Object.assign(new Error("response aborted"), { code: "ECONNRESET" })));
-  });
-}
-async function readText(res) {
-  return (await readBody(res)).toString("utf8");
-}
-async function readJson(res) {
-  const text = await readText(res);
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw Object.assign(new Error(`expected a JSON response body, got: ${text.slice(0, 100)}`), {
-      code: "ERR_FERRY_BAD_JSON",
-      cause: error
-    });
-  }
-}
-async function discardBody(res) {
-  await readBody(res, 0);
-}
-
-// src/backends/legacy/download.ts
-import { createWriteStream } from "node:fs";
-import { mkdir, mkdtemp, rename as rename2, rm as rm2, rmdir, stat as stat2, writeFile } from "node:fs/promises";
-import path3 from "node:path";
-import { pipeline } from "node:stream/promises";
-import { createGunzip } from "node:zlib";
-
-// src/pack/conflict.ts
-import { createHash } from "node:crypto";
-import { constants as fsConstants } from "node:fs";
-import { link, lstat, open, rename, rm } from "node:fs/promises";
-import { crc32 } from "node:zlib";
 
 // src/pack/validate.ts
 var FORBIDDEN_NAME_CHARACTERS = [
@@ -19476,9 +19875,8 @@ function printable(value, max = 120) {
     const code = ch.codePointAt(0) ?? 0;
     const named = NAMED_ESCAPES[ch];
     if (named !== void 0) out += named;
-    else if (isControlCharacter(code) || code >= 55296 && code <= 57343) {
-      out += code <= 255 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${hex4(code).toLowerCase()}`;
-    } else if (ch === "'" || ch === "\\") out += `\\${ch}`;
+    else if (isUnsafeForDisplay(code)) out += escapeCodePoint(code);
+    else if (ch === "'" || ch === "\\") out += `\\${ch}`;
     else out += ch;
   }
   return `'${out}'`;
@@ -19541,7 +19939,171 @@ function validateFilePath(relPath) {
   }
 }
 
+// src/transport/stall-watchdog.ts
+var DEFAULT_STALL_POLICY = Object.freeze({
+  minBytesPerSecond: 1024,
+  windowMs: 6e4
+});
+var StalledTransferError = class extends FerryError {
+  name = "StalledTransferError";
+  /** Bytes that arrived in the last window. */
+  bytesInWindow;
+  windowMs;
+  minBytesPerSecond;
+  constructor(what, bytesInWindow, policy, context) {
+    super(
+      "ERR_FERRY_TIMEOUT",
+      `${what} stalled: ${bytesInWindow} bytes in the last ${formatSeconds(policy.windowMs)}, below the minimum of ${policy.minBytesPerSecond} bytes/s (options minBytesPerSecond / stallWindowMs); the connection was dropped`,
+      { retryable: true, context }
+    );
+    this.bytesInWindow = bytesInWindow;
+    this.windowMs = policy.windowMs;
+    this.minBytesPerSecond = policy.minBytesPerSecond;
+  }
+};
+var RateWindow = class {
+  #policy;
+  #samples;
+  #total = 0;
+  constructor(policy, startedAt) {
+    this.#policy = policy;
+    this.#samples = [{ at: startedAt, total: 0 }];
+  }
+  add(bytes) {
+    this.#total += bytes;
+  }
+  /** Records a sample at `now` and returns the bytes of the last window if that is a stall. */
+  check(now) {
+    const { windowMs, minBytesPerSecond } = this.#policy;
+    this.#samples.push({ at: now, total: this.#total });
+    while (this.#samples.length > 1 && (this.#samples[1]?.at ?? now) <= now - windowMs) this.#samples.shift();
+    const base2 = this.#samples[0];
+    if (!base2 || now - base2.at < windowMs) return void 0;
+    const inWindow = this.#total - base2.total;
+    return inWindow < minBytesPerSecond * windowMs / 1e3 ? inWindow : void 0;
+  }
+};
+function watchThroughput(policy, what, context, onStall) {
+  if (!policy || policy.minBytesPerSecond <= 0 || policy.windowMs <= 0) {
+    return { add: () => void 0, stop: () => void 0 };
+  }
+  const window = new RateWindow(policy, Date.now());
+  const timer = setInterval(
+    () => {
+      const bytes = window.check(Date.now());
+      if (bytes === void 0) return;
+      clearInterval(timer);
+      onStall(new StalledTransferError(what, bytes, policy, context));
+    },
+    Math.max(5, Math.floor(policy.windowMs / 4))
+  );
+  timer.unref();
+  return { add: (bytes) => window.add(bytes), stop: () => clearInterval(timer) };
+}
+function formatSeconds(ms) {
+  return ms >= 1e3 && ms % 1e3 === 0 ? `${ms / 1e3} s` : `${(ms / 1e3).toFixed(2)} s`;
+}
+
+// src/transport/body.ts
+var DRAIN_LIMIT = 1024 * 1024;
+function readBody(res, limit = Number.POSITIVE_INFINITY) {
+  const drainLimit = Number.isFinite(limit) ? Math.max(limit, DRAIN_LIMIT) : limit;
+  return new Promise((resolve3, reject) => {
+    const chunks = [];
+    let kept = 0;
+    let seen = 0;
+    const onData = (chunk) => {
+      seen += chunk.length;
+      if (kept < limit) {
+        const take = chunk.subarray(0, Math.min(chunk.length, limit - kept));
+        chunks.push(take);
+        kept += take.length;
+      }
+      if (seen > drainLimit) {
+        res.off("data", onData);
+        resolve3(Buffer.concat(chunks, kept));
+        res.destroy();
+      }
+    };
+    res.on("data", onData);
+    res.once("end", () => resolve3(Buffer.concat(chunks, kept)));
+    res.once("error", reject);
+    res.once("aborted", () => reject(Object.assign(new Error("response aborted"), { code: "ECONNRESET" })));
+  });
+}
+var DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
+function responseTooLarge(what, limit, limitName, context) {
+  return new FerryError(
+    "ERR_FERRY_RESPONSE_TOO_LARGE",
+    `${what} is larger than the limit of ${limit} bytes (${limitName}); refused without reading the rest`,
+    { context, retryable: false }
+  );
+}
+function readLimitedBody(res, limit) {
+  const tooLarge = () => responseTooLarge(`The ${limit.call} answer`, limit.maxBytes, "maxResponseBytes", limit.context);
+  const declared = Number(res.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > limit.maxBytes) {
+    res.destroy();
+    return Promise.reject(tooLarge());
+  }
+  let watchdogStop = () => void 0;
+  return new Promise((resolve3, reject) => {
+    const chunks = [];
+    let kept = 0;
+    const watchdog = watchThroughput(limit.stall, `The ${limit.call} answer`, limit.context, (error) => {
+      reject(error);
+      res.destroy();
+    });
+    watchdogStop = watchdog.stop;
+    const onData = (chunk) => {
+      kept += chunk.length;
+      watchdog.add(chunk.length);
+      if (kept > limit.maxBytes) {
+        res.off("data", onData);
+        reject(tooLarge());
+        res.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    };
+    res.on("data", onData);
+    res.once("end", () => resolve3(Buffer.concat(chunks, kept)));
+    res.once("error", reject);
+    res.once("aborted", () => reject(Object.assign(new Error("response aborted"), { code: "ECONNRESET" })));
+  }).finally(() => watchdogStop());
+}
+async function readText(res, limit = { maxBytes: DEFAULT_MAX_RESPONSE_BYTES, call: "text" }) {
+  return (await readLimitedBody(res, limit)).toString("utf8");
+}
+async function readJson(res, limit = { maxBytes: DEFAULT_MAX_RESPONSE_BYTES, call: "JSON" }) {
+  return parseJson(await readText(res, limit));
+}
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw Object.assign(new Error(`expected a JSON response body, got: ${text.slice(0, 100)}`), {
+      code: "ERR_FERRY_BAD_JSON",
+      cause: error
+    });
+  }
+}
+async function discardBody(res) {
+  await readBody(res, 0);
+}
+
+// src/backends/legacy/download.ts
+import { createWriteStream } from "node:fs";
+import { mkdir, rmdir, stat as stat2, writeFile } from "node:fs/promises";
+import path4 from "node:path";
+import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
+
 // src/pack/conflict.ts
+import { createHash } from "node:crypto";
+import { constants as fsConstants } from "node:fs";
+import { link, lstat, open, rename, rm } from "node:fs/promises";
+import { crc32 } from "node:zlib";
 var CONFLICT_POLICIES = ["error", "overwrite", "skip"];
 var OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0);
 var READ_SIZE = 1024 * 1024;
@@ -19627,7 +20189,7 @@ function checkConflictPolicy(value, option = "conflict") {
 }
 
 // src/pack/fs-errors.ts
-import { readdir, readFile, stat, statfs } from "node:fs/promises";
+import { readdir, readFile as readFile2, stat, statfs } from "node:fs/promises";
 import path from "node:path";
 var NO_SPACE = /* @__PURE__ */ new Set(["ENOSPC", "EDQUOT"]);
 var NO_DESCRIPTORS = /* @__PURE__ */ new Set(["EMFILE", "ENFILE"]);
@@ -19663,8 +20225,8 @@ async function asResourceError(error, info = {}) {
     const directory = info.directory ?? (written === void 0 ? void 0 : path.dirname(written));
     const free = directory === void 0 ? void 0 : await freeBytes(directory);
     const reclaimed = info.removedOnFailure === void 0 ? 0 : await bytesUnder(info.removedOnFailure);
-    const needs = info.neededBytes === void 0 ? "" : `; ${formatBytes(info.neededBytes)} to write`;
-    const has = free === void 0 ? "" : `${needs ? "," : ";"} ${formatBytes(free + reclaimed)} free there`;
+    const needs = info.neededBytes === void 0 ? "" : `; ${formatBytes2(info.neededBytes)} to write`;
+    const has = free === void 0 ? "" : `${needs ? "," : ";"} ${formatBytes2(free + reclaimed)} free there`;
     const where = directory === void 0 ? "" : ` in ${directory}`;
     const what = failure.code === "EDQUOT" ? "Disk quota exceeded" : "Not enough disk space";
     const move = context.operation === "upload" ? "'tempDir'" : "the download path or 'tempDir'";
@@ -19711,14 +20273,14 @@ async function bytesUnder(directory) {
 }
 async function openFileLimit() {
   try {
-    const text = await readFile("/proc/self/limits", "utf8");
+    const text = await readFile2("/proc/self/limits", "utf8");
     const match = /^Max open files\s+(\d+)/m.exec(text);
     return match ? Number(match[1]) : void 0;
   } catch {
     return void 0;
   }
 }
-function formatBytes(bytes) {
+function formatBytes2(bytes) {
   if (bytes < 1024) return `${bytes} bytes`;
   const units = ["KiB", "MiB", "GiB", "TiB"];
   let value = bytes / 1024;
@@ -19730,11 +20292,771 @@ function formatBytes(bytes) {
   return `${bytes} bytes (${value.toFixed(1)} ${units[unit]})`;
 }
 
+// src/pack/held-target.ts
+import { randomBytes as randomBytes2 } from "node:crypto";
+import {
+  closeSync,
+  constants as fsConstants2,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  unlinkSync
+} from "node:fs";
+import path2 from "node:path";
+var DIRECTORY_FLAGS = fsConstants2.O_RDONLY | (fsConstants2.O_DIRECTORY ?? 0) | (fsConstants2.O_NOFOLLOW ?? 0);
+var ROOT_FLAGS = fsConstants2.O_RDONLY | (fsConstants2.O_DIRECTORY ?? 0);
+var DEFAULT_MAX_OPEN = 16;
+var fdPath = (fd) => `/proc/self/fd/${fd}`;
+function parentKey(key) {
+  const slash = key.lastIndexOf("/");
+  return slash < 0 ? "" : key.slice(0, slash);
+}
+function baseName(key) {
+  return key.slice(key.lastIndexOf("/") + 1);
+}
+function errno(error) {
+  return error?.code;
+}
+function procFdWorks(fd) {
+  if (process.platform !== "linux" && process.platform !== "android") return false;
+  try {
+    const viaProc = statSync(fdPath(fd));
+    const held = fstatSync(fd);
+    return viaProc.dev === held.dev && viaProc.ino === held.ino;
+  } catch {
+    return false;
+  }
+}
+var HeldTarget = class _HeldTarget {
+  /** The target as the caller named it (absolute), for messages. */
+  root;
+  mode;
+  #context;
+  #maxOpen;
+  #rootFd;
+  /** Real path of the root, for the checks mode. */
+  #rootReal;
+  /** Held directory descriptors by key, least recently used first. */
+  #open = /* @__PURE__ */ new Map();
+  #stagings = /* @__PURE__ */ new Set();
+  #closed = false;
+  constructor(root, fd, options) {
+    this.root = root;
+    this.#rootFd = fd;
+    this.#context = options.context;
+    this.#maxOpen = Math.max(2, options.maxOpenDirectories ?? DEFAULT_MAX_OPEN);
+    this.mode = fd === void 0 ? "checks" : "descriptors";
+    this.#rootReal = realpathSync(root);
+  }
+  /**
+   * Holds `root`, which must exist and be a directory. The root's own path is the caller's
+   * choice and is followed as given (a link to a directory is fine); from here on it is held,
+   * so renaming it or any of its ancestors, or swapping it for a link, no longer redirects
+   * anything.
+   */
+  static open(root, options = {}) {
+    const absolute = path2.resolve(root);
+    const notADirectory = (cause) => new FerryError(
+      "ERR_FERRY_CONFLICT",
+      `The target directory ${printable(absolute)} exists and is not a directory`,
+      { context: options.context, ...cause === void 0 ? {} : { cause } }
+    );
+    let fd;
+    if (options.mode !== "checks" && (process.platform === "linux" || process.platform === "android")) {
+      try {
+        fd = openSync(absolute, ROOT_FLAGS);
+      } catch (error) {
+        if (errno(error) === "ENOTDIR") throw notADirectory(error);
+        throw error;
+      }
+      if (!procFdWorks(fd)) {
+        closeSync(fd);
+        fd = void 0;
+      }
+    }
+    if (fd === void 0 && !statSync(absolute).isDirectory()) throw notADirectory();
+    try {
+      return new _HeldTarget(absolute, fd, options);
+    } catch (error) {
+      if (fd !== void 0) closeSync(fd);
+      throw error;
+    }
+  }
+  /**
+   * A path addressing directory `key` ('/'-separated, relative to the root; '' is the root), or
+   * undefined when it does not exist. Each level is opened without following links: a link fails
+   * with `ERR_FERRY_UNSAFE_PATH`, a file with `ERR_FERRY_CONFLICT`.
+   */
+  directory(key) {
+    return this.#resolve(key, void 0);
+  }
+  /**
+   * Creates the missing levels of directory `key` (each with `modeOf(levelKey)`, default 0o777,
+   * under the umask as always) and returns the keys it created, parents first.
+   */
+  ensureDirectory(key, modeOf = () => void 0) {
+    const created2 = [];
+    this.#resolve(key, { modeOf, created: created2 });
+    return created2;
+  }
+  /**
+   * A path naming entry `key` inside its held parent directory, which must exist (an error
+   * naming the entry otherwise). The entry itself is whatever is there: `rename` replaces it,
+   * `link` and `open(O_EXCL)` refuse it, `open(O_NOFOLLOW)` does not follow it.
+   */
+  entry(key) {
+    const parent = this.#resolve(parentKey(key), void 0);
+    if (parent === void 0) {
+      throw new FerryError(
+        "ERR_FERRY_CONFLICT",
+        `The directory of ${printable(key)} vanished from the target directory during the download`,
+        { context: this.#context }
+      );
+    }
+    return this.mode === "descriptors" ? `${parent}/${baseName(key)}` : path2.join(parent, baseName(key));
+  }
+  /** `lstat` of entry `key`, or undefined when it (or its directory) does not exist. */
+  lstatEntry(key) {
+    if (this.#resolve(parentKey(key), void 0) === void 0) return void 0;
+    try {
+      return lstatSync(this.entry(key));
+    } catch (error) {
+      if (errno(error) === "ENOENT" || errno(error) === "ENOTDIR") return void 0;
+      throw error;
+    }
+  }
+  /**
+   * Renames `from` to entry `key`, replacing what is there as a directory entry (a file or a
+   * link; a link is never followed), and confirms the placement (checks mode).
+   */
+  renameIn(from, key) {
+    const before = this.mode === "checks" ? lstatSync(from) : void 0;
+    try {
+      renameSync(from, this.entry(key));
+    } catch (error) {
+      throw this.#vanishedOr(error, from, key);
+    }
+    if (before !== void 0) this.confirmPlaced(key, before);
+  }
+  /**
+   * Moves `from` to entry `key` only if nothing is there (see `placeNoClobber`) and confirms the
+   * placement (checks mode). False, with `from` left, when something is there.
+   */
+  async linkIn(from, key) {
+    const before = this.mode === "checks" ? lstatSync(from) : void 0;
+    let placed;
+    try {
+      placed = await placeNoClobber(from, this.entry(key));
+    } catch (error) {
+      throw this.#vanishedOr(error, from, key);
+    }
+    if (placed && before !== void 0) this.confirmPlaced(key, before);
+    return placed;
+  }
+  /**
+   * ENOENT while `from` is still there: the held directory of `key` was removed (or replaced by
+   * a rename over it) during the download, so there is no longer a place for the file.
+   */
+  #vanishedOr(error, from, key) {
+    if (errno(error) !== "ENOENT" || lstatOrUndefined(from) === void 0) return error;
+    return new FerryError(
+      "ERR_FERRY_CONFLICT",
+      `The directory of ${printable(key)} was removed or replaced in the target directory during the download`,
+      { cause: error, context: this.#context }
+    );
+  }
+  /** Removes directory `key` if it is empty; false if it is not (or is not a directory). */
+  removeEmptyDirectory(key) {
+    try {
+      rmdirSync(this.entry(key));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  /**
+   * Checks mode: verifies that entry `key`, just placed, is the file `placed` (dev/ino) in the
+   * expected real directory; anything that went elsewhere through a swapped link is removed again
+   * and the placement fails with `ERR_FERRY_UNSAFE_PATH`. Descriptors mode: nothing to verify.
+   */
+  confirmPlaced(key, placed) {
+    if (this.mode === "descriptors") return;
+    const parent = parentKey(key);
+    const expected = parent === "" ? this.#rootReal : path2.join(this.#rootReal, ...parent.split("/"));
+    const named = path2.join(this.root, ...key.split("/"));
+    let realParent;
+    try {
+      realParent = realpathSync(path2.dirname(named));
+    } catch {
+      realParent = void 0;
+    }
+    const here = lstatOrUndefined(named);
+    if (realParent === expected && here !== void 0 && here.dev === placed.dev && here.ino === placed.ino) {
+      return;
+    }
+    if (realParent !== void 0) {
+      const misplaced = path2.join(realParent, path2.basename(named));
+      const there = lstatOrUndefined(misplaced);
+      if (there !== void 0 && there.dev === placed.dev && there.ino === placed.ino) {
+        rmSync(misplaced, { force: true });
+      }
+    }
+    throw this.#unsafe(key, `${printable(parent)} was swapped for a symbolic link while the file was placed`);
+  }
+  /**
+   * Creates a fresh staging directory `<prefix><random>` in the root, held by its own
+   * descriptor (not subject to the open-directory bound) until `remove()`.
+   */
+  createStaging(prefix) {
+    const root = this.#rootPath();
+    for (let attempt = 0; ; attempt++) {
+      const name = `${prefix}${randomBytes2(6).toString("hex")}`;
+      const named = this.mode === "descriptors" ? `${root}/${name}` : path2.join(root, name);
+      try {
+        mkdirSync(named, 448);
+      } catch (error) {
+        if (errno(error) === "EEXIST" && attempt < 8) continue;
+        throw error;
+      }
+      const staging = this.mode === "descriptors" ? this.#heldStaging(name, named) : checkedStaging(name, named);
+      const remove2 = staging.remove;
+      const tracked = {
+        name,
+        file: staging.file,
+        remove: () => {
+          this.#stagings.delete(tracked);
+          remove2();
+        }
+      };
+      this.#stagings.add(tracked);
+      return tracked;
+    }
+  }
+  /** Closes every descriptor (staging directories still present are removed first). */
+  close() {
+    for (const staging of [...this.#stagings]) {
+      try {
+        staging.remove();
+      } catch {
+      }
+    }
+    for (const fd of this.#open.values()) closeSync(fd);
+    this.#open.clear();
+    if (this.#rootFd !== void 0) closeSync(this.#rootFd);
+    this.#rootFd = void 0;
+    this.#closed = true;
+  }
+  #heldStaging(name, named) {
+    let fd = this.#openLevel(named, name);
+    const held = fdPath(fd);
+    const rootFd = this.#rootFd;
+    return {
+      name,
+      file: (file) => `${held}/${file}`,
+      remove: () => {
+        if (fd === void 0) return;
+        try {
+          for (const entry of readdirSync(held)) {
+            try {
+              unlinkSync(`${held}/${entry}`);
+            } catch {
+            }
+          }
+        } finally {
+          closeSync(fd);
+        }
+        fd = void 0;
+        try {
+          if (rootFd !== void 0) rmdirSync(`${fdPath(rootFd)}/${name}`);
+        } catch {
+        }
+      }
+    };
+  }
+  #rootPath() {
+    if (this.#closed) throw new Error("HeldTarget used after close()");
+    return this.#rootFd !== void 0 ? fdPath(this.#rootFd) : this.#rootReal;
+  }
+  #resolve(key, create2) {
+    if (key === "") return this.#rootPath();
+    return this.mode === "descriptors" ? this.#resolveHeld(key, create2) : this.#resolveChecked(key, create2);
+  }
+  #resolveHeld(key, create2) {
+    const cached = this.#open.get(key);
+    if (cached !== void 0) {
+      this.#open.delete(key);
+      this.#open.set(key, cached);
+      return fdPath(cached);
+    }
+    const parent = this.#resolveParent(parentKey(key), create2);
+    if (parent === void 0) return void 0;
+    const named = `${parent}/${baseName(key)}`;
+    let fd;
+    try {
+      fd = this.#openLevel(named, key);
+    } catch (error) {
+      if (errno(error) !== "ENOENT") throw error;
+      if (create2 === void 0) return void 0;
+      try {
+        mkdirSync(named, create2.modeOf(key) ?? 511);
+        create2.created.push(key);
+      } catch (mkdirError) {
+        if (errno(mkdirError) !== "EEXIST") throw mkdirError;
+      }
+      fd = this.#openLevel(named, key);
+    }
+    this.#open.set(key, fd);
+    while (this.#open.size > this.#maxOpen) {
+      const [oldKey, oldFd] = this.#open.entries().next().value;
+      this.#open.delete(oldKey);
+      closeSync(oldFd);
+    }
+    return fdPath(fd);
+  }
+  /** The parent's held path: the root's, or another level's (recursively). */
+  #resolveParent(key, create2) {
+    return key === "" ? this.#rootPath() : this.#resolveHeld(key, create2);
+  }
+  /** Opens one level without following a link; a link or a file there is a typed error. */
+  #openLevel(named, key) {
+    try {
+      return openSync(named, DIRECTORY_FLAGS);
+    } catch (error) {
+      const code = errno(error);
+      if (code !== "ELOOP" && code !== "ENOTDIR") throw error;
+      const stats = lstatOrUndefined(named);
+      if (stats === void 0) throw error;
+      throw this.#notADirectory(key, stats, error);
+    }
+  }
+  #resolveChecked(key, create2) {
+    let current = this.#rootReal;
+    let levelKey = "";
+    for (const segment of key.split("/")) {
+      levelKey = levelKey === "" ? segment : `${levelKey}/${segment}`;
+      current = path2.join(current, segment);
+      let stats = lstatOrUndefined(current);
+      if (stats === void 0) {
+        if (create2 === void 0) return void 0;
+        try {
+          mkdirSync(current, create2.modeOf(levelKey) ?? 511);
+          create2.created.push(levelKey);
+        } catch (error) {
+          if (errno(error) !== "EEXIST") throw error;
+        }
+        stats = lstatOrUndefined(current);
+        if (stats === void 0) return void 0;
+      }
+      if (!stats.isDirectory()) throw this.#notADirectory(levelKey, stats);
+    }
+    return current;
+  }
+  #notADirectory(key, stats, cause) {
+    if (stats.isSymbolicLink()) {
+      return this.#unsafe(
+        key,
+        `${printable(key)} is a symbolic link in the target directory; refusing to follow it`,
+        cause
+      );
+    }
+    return new FerryError(
+      "ERR_FERRY_CONFLICT",
+      `${printable(key)} exists in the target directory and is not a directory`,
+      { context: this.#context, ...cause === void 0 ? {} : { cause } }
+    );
+  }
+  #unsafe(key, reason, cause) {
+    return new IntegrityError("ERR_FERRY_UNSAFE_PATH", `Unsafe path ${printable(key)}: ${reason}`, {
+      context: this.#context,
+      ...cause === void 0 ? {} : { cause }
+    });
+  }
+};
+function checkedStaging(name, named) {
+  let removed = false;
+  return {
+    name,
+    file: (file) => path2.join(named, file),
+    remove: () => {
+      if (removed) return;
+      removed = true;
+      const stats = lstatOrUndefined(named);
+      if (stats?.isDirectory()) rmSync(named, { recursive: true, force: true });
+    }
+  };
+}
+function lstatOrUndefined(p) {
+  try {
+    return lstatSync(p);
+  } catch {
+    return void 0;
+  }
+}
+
+// src/pack/zip/limits.ts
+var DEFAULT_EXTRACT_LIMITS = Object.freeze({
+  maxEntries: 1e5,
+  maxTotalBytes: 64 * 1024 ** 3,
+  maxRatio: 1e3
+});
+var RATIO_THRESHOLD_BYTES = 1024 * 1024;
+var LIMIT_KEYS = ["maxEntries", "maxTotalBytes", "maxRatio"];
+function normalizeLimits(limits) {
+  const out = { ...DEFAULT_EXTRACT_LIMITS };
+  if (limits === void 0) return out;
+  if (typeof limits !== "object" || limits === null) {
+    throw new ValidationError("ERR_FERRY_INVALID_OPTION", "Option 'limits': must be an object", {
+      option: "limits"
+    });
+  }
+  for (const key of Object.keys(limits)) {
+    if (!LIMIT_KEYS.includes(key)) {
+      throw new ValidationError(
+        "ERR_FERRY_INVALID_OPTION",
+        `Option 'limits.${key}': unknown option; expected one of ${LIMIT_KEYS.join(", ")}`,
+        { option: `limits.${key}` }
+      );
+    }
+  }
+  for (const key of LIMIT_KEYS) {
+    const value = limits[key];
+    if (value === void 0) continue;
+    const valid = typeof value === "number" && !Number.isNaN(value) && value > 0 && (key !== "maxEntries" || Number.isInteger(value) || value === Infinity);
+    if (!valid) {
+      throw new ValidationError(
+        "ERR_FERRY_INVALID_OPTION",
+        `Option 'limits.${key}': must be a positive ${key === "maxEntries" ? "integer" : "number"} (or Infinity), got ${String(value)}`,
+        { option: `limits.${key}` }
+      );
+    }
+    out[key] = value;
+  }
+  return out;
+}
+function limitError(what, option, limit, subject = "Zip archive") {
+  return new IntegrityError(
+    "ERR_FERRY_INTEGRITY",
+    `${subject} rejected: ${what}, over the limit of ${limit}. If the ${subject === "Zip archive" ? "archive" : "artifact"} is trusted, raise the option 'limits.${option}'`
+  );
+}
+function checkDeclaredLimits(entries, limits) {
+  if (entries.length > limits.maxEntries) {
+    throw limitError(`it has ${entries.length} entries`, "maxEntries", limits.maxEntries);
+  }
+  let total = 0;
+  for (const entry of entries) {
+    total += entry.uncompressedSize;
+    if (total > limits.maxTotalBytes) {
+      throw limitError(
+        `its entries declare at least ${total} bytes uncompressed`,
+        "maxTotalBytes",
+        limits.maxTotalBytes
+      );
+    }
+    if (entry.uncompressedSize > RATIO_THRESHOLD_BYTES) {
+      const ratio = entry.compressedSize === 0 ? Infinity : entry.uncompressedSize / entry.compressedSize;
+      if (ratio > limits.maxRatio) {
+        throw limitError(
+          `entry ${printable(entry.name)} has a compression ratio of ${ratio === Infinity ? "infinity" : Math.round(ratio)}:1 (${entry.uncompressedSize} bytes from ${entry.compressedSize})`,
+          "maxRatio",
+          limits.maxRatio
+        );
+      }
+    }
+  }
+}
+
+// src/transport/url-policy.ts
+var SHOWN_URL_CHARS = 200;
+function shown(url) {
+  const text = urlWithoutQuery(url);
+  return text.length > SHOWN_URL_CHARS ? `${text.slice(0, SHOWN_URL_CHARS)}\u2026` : text;
+}
+function unsafe(message, context) {
+  return new FerryError("ERR_FERRY_UNSAFE_URL", message, { context, retryable: false });
+}
+function parseServerUrl(raw, what, context, base2) {
+  if (typeof raw !== "string") throw unsafe(`${what} is not a URL (got ${typeof raw})`, context);
+  try {
+    return base2 === void 0 ? new URL(raw) : new URL(raw, base2);
+  } catch {
+    throw unsafe(`${what} is not a valid URL: ${JSON.stringify(raw.slice(0, SHOWN_URL_CHARS))}`, context);
+  }
+}
+function assertFetchableUrl(url, what, context) {
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw unsafe(
+      `Refusing ${what}: ${url.protocol} URLs are not fetched, only http: and https: (${shown(url)})`,
+      context
+    );
+  }
+  if (url.username !== "" || url.password !== "") {
+    throw unsafe(`Refusing ${what}: the URL carries credentials (user:password@) (${shown(url)})`, context);
+  }
+}
+function assertNoDowngrade(from, to, what, context) {
+  if (from.protocol === "https:" && to.protocol !== "https:") {
+    throw unsafe(
+      `Refusing ${what}: ${shown(from)} is https but it points to ${to.protocol} (${shown(to)}); Ferry never downgrades https`,
+      context
+    );
+  }
+}
+function assertRedirectAllowed(from, location, context) {
+  const next = parseServerUrl(location, "a redirect Location", context, from);
+  assertFetchableUrl(next, "redirect", context);
+  assertNoDowngrade(from, next, "redirect", context);
+  return next;
+}
+function checkSignedUrl(raw, service, what, context) {
+  const url = parseServerUrl(raw, what, context);
+  assertFetchableUrl(url, what, context);
+  assertNoDowngrade(new URL(service), url, what, context);
+  return raw;
+}
+function checkCredentialedUrl(raw, policy, what, context) {
+  const url = parseServerUrl(raw, what, context);
+  assertFetchableUrl(url, what, context);
+  const runtime = new URL(policy.runtimeUrl);
+  assertNoDowngrade(runtime, url, what, context);
+  if (policy.token !== void 0 && url.origin !== runtime.origin && !(policy.trustedOrigins ?? []).includes(url.origin)) {
+    throw unsafe(
+      `Refusing ${what} on ${url.origin}: the runtime token is only sent to ${runtime.origin}; add the origin to trustedOrigins (FERRY_TRUSTED_ORIGINS) if this server is meant to use it (${shown(url)})`,
+      context
+    );
+  }
+  return raw;
+}
+function parseTrustedOrigins(values, fail) {
+  return values.map((value) => {
+    let url;
+    try {
+      url = typeof value === "string" ? new URL(value.trim()) : void 0;
+    } catch {
+      url = void 0;
+    }
+    const bare = url !== void 0 && (url.protocol === "http:" || url.protocol === "https:") && url.username === "" && url.password === "" && (url.pathname === "/" || url.pathname === "") && url.search === "" && url.hash === "";
+    if (!bare) {
+      throw fail(
+        `must list origins like https://host[:port] (no path, query or credentials); got ${JSON.stringify(String(value).slice(0, 80))}`
+      );
+    }
+    return url.origin;
+  });
+}
+
+// src/backends/legacy/container-items.ts
+var QUOTE = 34;
+var BACKSLASH = 92;
+var COLON = 58;
+var COMMA = 44;
+var OPEN_BRACE = 123;
+var CLOSE_BRACE = 125;
+var OPEN_BRACKET = 91;
+var CLOSE_BRACKET = 93;
+function isWhitespace(byte) {
+  return byte === 32 || byte === 10 || byte === 13 || byte === 9;
+}
+function badJson(detail) {
+  return Object.assign(new Error(`expected a JSON container listing, ${detail}`), {
+    code: "ERR_FERRY_BAD_JSON"
+  });
+}
+var ListingScanner = class {
+  constructor(options) {
+    this.options = options;
+  }
+  options;
+  /** Nesting depth: 0 outside the root object, 1 inside it, 2 inside the `value` array. */
+  #depth = 0;
+  #inString = false;
+  #escaped = false;
+  #rootClosed = false;
+  /** Inside the root object, the next string is a key (after `{` or `,`). */
+  #expectKey = false;
+  #readingKey = false;
+  /** The key being read, as long as it could still be `value`. */
+  #key = "";
+  /** The last key read at depth 1, and whether its `:` has been seen. */
+  #lastKey = "";
+  #afterColon = false;
+  #inValueArray = false;
+  #sawValueArray = false;
+  /** Pieces of the element being cut out, and their total length. */
+  #pieces = [];
+  #pieceBytes = 0;
+  #capturing = false;
+  #captureStart = 0;
+  /** Bytes seen inside items (all of them, for counting) and outside items. */
+  #itemBytes = 0;
+  #otherBytes = 0;
+  /** Scans one chunk and returns the items completed in it. */
+  scan(chunk) {
+    const items = [];
+    const itemBytesBefore = this.#itemBytes;
+    this.#captureStart = 0;
+    let nextBackslash = -2;
+    for (let i = 0; i < chunk.length; i++) {
+      if (this.#inString && !this.#escaped && !this.#readingKey) {
+        if (nextBackslash !== -1 && nextBackslash < i) nextBackslash = chunk.indexOf(BACKSLASH, i);
+        const quote = chunk.indexOf(QUOTE, i);
+        const stop = nextBackslash === -1 ? quote : quote === -1 ? nextBackslash : Math.min(quote, nextBackslash);
+        if (stop === -1) break;
+        i = stop;
+      }
+      const byte = chunk[i];
+      if (this.#inString) {
+        this.#scanString(byte);
+        continue;
+      }
+      if (isWhitespace(byte)) continue;
+      if (this.#rootClosed) throw badJson("got data after the end of the document");
+      if (this.#depth === 0) {
+        if (byte !== OPEN_BRACE) throw badJson(`got '${String.fromCharCode(byte)}' where an object starts`);
+        this.#depth = 1;
+        this.#expectKey = true;
+        continue;
+      }
+      const elementLevel = this.#inValueArray && this.#depth === 2;
+      if (elementLevel && (byte === COMMA || byte === CLOSE_BRACKET)) {
+        if (this.#capturing) items.push(this.#finishElement(chunk, i));
+        else if (byte === COMMA) throw badJson("got an empty element in the 'value' array");
+        if (byte === CLOSE_BRACKET) {
+          this.#depth = 1;
+          this.#inValueArray = false;
+        }
+        continue;
+      }
+      if (elementLevel && !this.#capturing) {
+        this.#capturing = true;
+        this.#captureStart = i;
+      }
+      this.#scanStructure(byte);
+    }
+    if (this.#capturing) this.#keepPiece(chunk.subarray(this.#captureStart));
+    this.#countOther(chunk.length - (this.#itemBytes - itemBytesBefore));
+    return items;
+  }
+  /** The whole body arrived: it must have been one complete object. */
+  end() {
+    if (!this.#rootClosed) throw badJson("the body ended before the listing did");
+  }
+  #scanString(byte) {
+    if (this.#escaped) {
+      this.#escaped = false;
+    } else if (byte === BACKSLASH) {
+      this.#escaped = true;
+    } else if (byte === QUOTE) {
+      this.#inString = false;
+      if (this.#readingKey) {
+        this.#readingKey = false;
+        this.#lastKey = this.#key;
+        this.#afterColon = false;
+      }
+      return;
+    }
+    if (this.#readingKey && this.#key.length <= 5) this.#key += String.fromCharCode(byte);
+  }
+  #scanStructure(byte) {
+    switch (byte) {
+      case QUOTE:
+        this.#inString = true;
+        if (this.#depth === 1 && this.#expectKey) {
+          this.#readingKey = true;
+          this.#expectKey = false;
+          this.#key = "";
+        }
+        return;
+      case OPEN_BRACE:
+      case OPEN_BRACKET:
+        if (this.#depth === 1 && byte === OPEN_BRACKET && this.#afterColon && this.#lastKey === "value") {
+          if (this.#sawValueArray) throw badJson("got two 'value' arrays");
+          this.#inValueArray = true;
+          this.#sawValueArray = true;
+        }
+        this.#depth++;
+        return;
+      case CLOSE_BRACE:
+      case CLOSE_BRACKET:
+        this.#depth--;
+        if (this.#depth === 0) this.#rootClosed = true;
+        if (this.#depth < 0) throw badJson("got unbalanced brackets");
+        return;
+      case COMMA:
+        if (this.#depth === 1) {
+          this.#expectKey = true;
+          this.#afterColon = false;
+        }
+        return;
+      case COLON:
+        if (this.#depth === 1) this.#afterColon = true;
+        return;
+      default:
+        return;
+    }
+  }
+  /** Ends the element at `end` (exclusive) in `chunk` and parses it. */
+  #finishElement(chunk, end) {
+    this.#keepPiece(chunk.subarray(this.#captureStart, end));
+    const text = Buffer.concat(this.#pieces, this.#pieceBytes).toString("utf8");
+    this.#pieces = [];
+    this.#pieceBytes = 0;
+    this.#capturing = false;
+    this.#captureStart = end + 1;
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      throw Object.assign(badJson(`got an item that is not JSON: ${text.slice(0, 100)}`), { cause: error });
+    }
+  }
+  #keepPiece(piece) {
+    this.#itemBytes += piece.length;
+    this.#pieceBytes += piece.length;
+    if (this.#pieceBytes > this.options.maxItemBytes) {
+      throw responseTooLarge(
+        "An item of the container listing",
+        this.options.maxItemBytes,
+        "maxResponseBytes",
+        this.options.context
+      );
+    }
+    this.#pieces.push(piece);
+  }
+  /** Counts bytes outside items: separators, other keys, whitespace. */
+  #countOther(bytes) {
+    this.#otherBytes += bytes;
+    if (this.#otherBytes > this.options.maxItemBytes) {
+      throw responseTooLarge(
+        "The container listing outside its items",
+        this.options.maxItemBytes,
+        "maxResponseBytes",
+        this.options.context
+      );
+    }
+  }
+};
+async function* streamContainerItems(body, options) {
+  const scanner = new ListingScanner(options);
+  for await (const chunk of body) {
+    options.onBytes?.(chunk.length);
+    const items = scanner.scan(chunk);
+    for (const item of items) yield item;
+  }
+  scanner.end();
+}
+
 // src/pack/safe-path.ts
 import { lstat as lstat2 } from "node:fs/promises";
-import path2 from "node:path";
+import path3 from "node:path";
 var WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])$/i;
-function unsafe(entry, reason) {
+function unsafe2(entry, reason) {
   return new IntegrityError("ERR_FERRY_UNSAFE_PATH", `Unsafe path ${printable(entry)}: ${reason}`);
 }
 function resolveInside(root, relative, platform = process.platform, context) {
@@ -19747,35 +21069,35 @@ function resolveInside(root, relative, platform = process.platform, context) {
 }
 function resolveLexically(root, relative, platform) {
   if (typeof relative !== "string" || relative.length === 0)
-    throw unsafe(String(relative), "the name is empty");
+    throw unsafe2(String(relative), "the name is empty");
   for (const ch of relative) {
     const code = ch.codePointAt(0) ?? 0;
     if (isControlCharacter(code)) {
-      throw unsafe(relative, `it contains the control character ${describeCharacter(ch)}`);
+      throw unsafe2(relative, `it contains the control character ${describeCharacter(ch)}`);
     }
   }
   const normalized = relative.replace(/\\/g, "/");
-  if (normalized.startsWith("//")) throw unsafe(relative, "it is a UNC path");
-  if (normalized.startsWith("/")) throw unsafe(relative, "it is an absolute path");
-  if (/^[A-Za-z]:/.test(normalized)) throw unsafe(relative, "it starts with a drive letter");
+  if (normalized.startsWith("//")) throw unsafe2(relative, "it is a UNC path");
+  if (normalized.startsWith("/")) throw unsafe2(relative, "it is an absolute path");
+  if (/^[A-Za-z]:/.test(normalized)) throw unsafe2(relative, "it starts with a drive letter");
   const segments = normalized.split("/").filter((s) => s !== "" && s !== ".");
   for (const segment of segments) {
-    if (segment === "..") throw unsafe(relative, "it contains a '..' segment");
+    if (segment === "..") throw unsafe2(relative, "it contains a '..' segment");
     if (platform === "win32") {
-      if (segment.includes(":")) throw unsafe(relative, `segment ${printable(segment)} contains ':'`);
+      if (segment.includes(":")) throw unsafe2(relative, `segment ${printable(segment)} contains ':'`);
       if (/[. ]$/.test(segment))
-        throw unsafe(relative, `segment ${printable(segment)} ends in a dot or a space`);
+        throw unsafe2(relative, `segment ${printable(segment)} ends in a dot or a space`);
       const stem = (segment.split(".")[0] ?? "").trimEnd();
       if (WINDOWS_RESERVED.test(stem))
-        throw unsafe(relative, `segment ${printable(segment)} is a reserved device name`);
+        throw unsafe2(relative, `segment ${printable(segment)} is a reserved device name`);
     }
   }
-  if (segments.length === 0) throw unsafe(relative, "it names the target directory itself");
-  const base2 = path2.resolve(root);
-  const resolved = path2.resolve(base2, ...segments);
-  const rel = path2.relative(base2, resolved);
-  if (rel === "" || rel === ".." || rel.startsWith(`..${path2.sep}`) || path2.isAbsolute(rel)) {
-    throw unsafe(relative, "it resolves outside the target directory");
+  if (segments.length === 0) throw unsafe2(relative, "it names the target directory itself");
+  const base2 = path3.resolve(root);
+  const resolved = path3.resolve(base2, ...segments);
+  const rel = path3.relative(base2, resolved);
+  if (rel === "" || rel === ".." || rel.startsWith(`..${path3.sep}`) || path3.isAbsolute(rel)) {
+    throw unsafe2(relative, "it resolves outside the target directory");
   }
   return resolved;
 }
@@ -19788,17 +21110,17 @@ async function assertNoSymlinkInPath(root, absPath, context) {
   }
 }
 async function checkNoSymlink(root, absPath) {
-  const base2 = path2.resolve(root);
-  const target = path2.resolve(absPath);
-  const rel = path2.relative(base2, target);
+  const base2 = path3.resolve(root);
+  const target = path3.resolve(absPath);
+  const rel = path3.relative(base2, target);
   if (rel === "") return;
-  if (rel === ".." || rel.startsWith(`..${path2.sep}`) || path2.isAbsolute(rel)) {
-    throw unsafe(absPath, `it is not inside the target directory ${printable(base2)}`);
+  if (rel === ".." || rel.startsWith(`..${path3.sep}`) || path3.isAbsolute(rel)) {
+    throw unsafe2(absPath, `it is not inside the target directory ${printable(base2)}`);
   }
   let current = base2;
-  const parts = rel.split(path2.sep);
+  const parts = rel.split(path3.sep);
   for (let i = 0; i < parts.length; i++) {
-    current = path2.join(current, parts[i]);
+    current = path3.join(current, parts[i]);
     let stats;
     try {
       stats = await lstat2(current);
@@ -19809,78 +21131,13 @@ async function checkNoSymlink(root, absPath) {
     }
     if (stats.isSymbolicLink()) {
       const component = parts.slice(0, i + 1).join("/");
-      throw unsafe(
-        rel.split(path2.sep).join("/"),
+      throw unsafe2(
+        rel.split(path3.sep).join("/"),
         `${printable(component)} already exists in the target directory as a symbolic link; refusing to follow it`
       );
     }
     if (!stats.isDirectory()) return;
   }
-}
-
-// src/transport/stall-watchdog.ts
-var DEFAULT_STALL_POLICY = Object.freeze({
-  minBytesPerSecond: 1024,
-  windowMs: 6e4
-});
-var StalledTransferError = class extends FerryError {
-  name = "StalledTransferError";
-  /** Bytes that arrived in the last window. */
-  bytesInWindow;
-  windowMs;
-  minBytesPerSecond;
-  constructor(what, bytesInWindow, policy, context) {
-    super(
-      "ERR_FERRY_TIMEOUT",
-      `${what} stalled: ${bytesInWindow} bytes in the last ${formatSeconds(policy.windowMs)}, below the minimum of ${policy.minBytesPerSecond} bytes/s (options minBytesPerSecond / stallWindowMs); the connection was dropped`,
-      { retryable: true, context }
-    );
-    this.bytesInWindow = bytesInWindow;
-    this.windowMs = policy.windowMs;
-    this.minBytesPerSecond = policy.minBytesPerSecond;
-  }
-};
-var RateWindow = class {
-  #policy;
-  #samples;
-  #total = 0;
-  constructor(policy, startedAt) {
-    this.#policy = policy;
-    this.#samples = [{ at: startedAt, total: 0 }];
-  }
-  add(bytes) {
-    this.#total += bytes;
-  }
-  /** Records a sample at `now` and returns the bytes of the last window if that is a stall. */
-  check(now) {
-    const { windowMs, minBytesPerSecond } = this.#policy;
-    this.#samples.push({ at: now, total: this.#total });
-    while (this.#samples.length > 1 && (this.#samples[1]?.at ?? now) <= now - windowMs) this.#samples.shift();
-    const base2 = this.#samples[0];
-    if (!base2 || now - base2.at < windowMs) return void 0;
-    const inWindow = this.#total - base2.total;
-    return inWindow < minBytesPerSecond * windowMs / 1e3 ? inWindow : void 0;
-  }
-};
-function watchThroughput(policy, what, context, onStall) {
-  if (!policy || policy.minBytesPerSecond <= 0 || policy.windowMs <= 0) {
-    return { add: () => void 0, stop: () => void 0 };
-  }
-  const window = new RateWindow(policy, Date.now());
-  const timer = setInterval(
-    () => {
-      const bytes = window.check(Date.now());
-      if (bytes === void 0) return;
-      clearInterval(timer);
-      onStall(new StalledTransferError(what, bytes, policy, context));
-    },
-    Math.max(5, Math.floor(policy.windowMs / 4))
-  );
-  timer.unref();
-  return { add: (bytes) => window.add(bytes), stop: () => clearInterval(timer) };
-}
-function formatSeconds(ms) {
-  return ms >= 1e3 && ms % 1e3 === 0 ? `${ms / 1e3} s` : `${(ms / 1e3).toFixed(2)} s`;
 }
 
 // src/backends/workers.ts
@@ -19907,6 +21164,258 @@ async function runWorkers(items, slots, ctx, work) {
   );
   const rejected = results.find((r) => r.status === "rejected");
   if (rejected) throw firstError ?? ctx.operation.failure ?? rejected.reason;
+}
+
+// src/pack/name-limits.ts
+var MAX_NAME_BYTES = 4096;
+var MAX_SEGMENT_BYTES = 255;
+var MAX_DESTINATION_BYTES = 4095;
+function checkNameLengths(name, relative, destination) {
+  const bytes = Buffer.byteLength(name, "utf8");
+  if (bytes > MAX_NAME_BYTES) {
+    throw unsafe3(
+      `Unsafe path ${printable(name)}: the name is ${bytes} bytes long, the limit is ${MAX_NAME_BYTES}`
+    );
+  }
+  for (const segment of relative.split("/")) {
+    if (Buffer.byteLength(segment, "utf8") > MAX_SEGMENT_BYTES) {
+      throw unsafe3(
+        `Unsafe path ${printable(name)}: segment ${printable(segment, 40)} is longer than ${MAX_SEGMENT_BYTES} bytes`
+      );
+    }
+  }
+  if (Buffer.byteLength(destination, "utf8") > MAX_DESTINATION_BYTES) {
+    throw unsafe3(
+      `Unsafe path ${printable(name)}: the destination path would be longer than ${MAX_DESTINATION_BYTES} bytes`
+    );
+  }
+}
+function unsafe3(message) {
+  return new IntegrityError("ERR_FERRY_UNSAFE_PATH", message);
+}
+
+// src/backends/legacy/listing-check.ts
+function checkFinalized(artifact, context) {
+  const size = artifact.size;
+  if (typeof size === "number" && size < 0) {
+    throw incomplete(
+      `Artifact ${printable(artifact.name)} was never finalized (the service lists its size as ${size}): its upload did not finish, so its files may be missing or partial; nothing was downloaded`,
+      context
+    );
+  }
+}
+var LegacyListingCheck = class {
+  #name;
+  #target;
+  #limits;
+  #context;
+  #prefix;
+  /** Folded path → the listed path, for files. */
+  #files = /* @__PURE__ */ new Map();
+  /** Folded paths that must be directories (a listed folder, or a parent of a listed file). */
+  #directories = /* @__PURE__ */ new Map();
+  /** The id in this artifact's `…/_apis/resources/Containers/<id>` URL, when it has that shape. */
+  #containerId;
+  #declaredBytes = 0;
+  #unknownLengths = 0;
+  /** `containerUrl`: the artifact's fileContainerResourceUrl, to check where items point. */
+  constructor(name, target, limits, context, containerUrl2) {
+    this.#name = name;
+    this.#target = target;
+    this.#limits = limits;
+    this.#context = context;
+    this.#prefix = `${name}/`;
+    this.#containerId = containerUrl2 === void 0 ? void 0 : containerOf(containerUrl2);
+  }
+  /** Sum of the listed `fileLength`s so far. */
+  get declaredBytes() {
+    return this.#declaredBytes;
+  }
+  /** How many listed files came without a `fileLength`. */
+  get unknownLengths() {
+    return this.#unknownLengths;
+  }
+  /**
+   * Checks one container item. Returns the file to download, or `undefined` for an item that
+   * is not a file of this artifact (a folder, or another artifact's item in a shared container).
+   */
+  add(item) {
+    if (typeof item !== "object" || item === null || Array.isArray(item)) {
+      throw this.#protocol(`A container item is not an object (got ${printable(JSON.stringify(item))})`);
+    }
+    const entry = item;
+    const raw = entry.path;
+    if (typeof raw !== "string") {
+      throw this.#protocol(`A container item has no path (got ${JSON.stringify(raw) ?? "nothing"})`);
+    }
+    const normalized = raw.replace(/\\/g, "/");
+    if (!normalized.startsWith(this.#prefix)) return void 0;
+    const artifactPath = normalized.slice(this.#prefix.length);
+    const itemType = entry.itemType;
+    if (itemType === "folder") {
+      const key2 = artifactPath.split("/").filter((segment) => segment !== "" && segment !== ".").join("/");
+      if (key2 !== "") this.#addDirectory(key2, artifactPath);
+      return void 0;
+    }
+    if (itemType !== "file") {
+      throw this.#protocol(
+        `Container item ${printable(artifactPath)} has the unknown itemType ${printable(String(itemType))}; expected 'file' or 'folder'`
+      );
+    }
+    const status = entry.status;
+    if (typeof status === "string" && status.toLowerCase() !== "created") {
+      throw incomplete(
+        `Artifact ${printable(this.#name)} is not complete: its file ${printable(artifactPath)} has the status ${printable(status)} (not uploaded yet); nothing was downloaded`,
+        { ...this.#context, file: artifactPath }
+      );
+    }
+    const length = this.#length(entry, artifactPath);
+    const url = entry.contentLocation;
+    if (length !== 0 && (typeof url !== "string" || url === "")) {
+      throw this.#protocol(
+        `Container item ${printable(artifactPath)} has no contentLocation to download it from`
+      );
+    }
+    if (typeof url === "string" && url !== "") this.#checkLocation(url, normalized, artifactPath);
+    const destination = resolveInside(this.#target, artifactPath, process.platform, this.#context);
+    const key = destination.slice(this.#target.length + 1).split(/[\\/]/).join("/");
+    try {
+      checkNameLengths(artifactPath, key, destination);
+    } catch (error) {
+      throw new IntegrityError("ERR_FERRY_UNSAFE_PATH", error.message, { context: this.#context });
+    }
+    if (this.#files.size + 1 > this.#limits.maxEntries) {
+      throw this.#limit(`it lists more than ${this.#limits.maxEntries} files`, "maxEntries");
+    }
+    this.#addFile(key, artifactPath);
+    if (length === void 0) this.#unknownLengths++;
+    else {
+      this.#declaredBytes += length;
+      if (this.#declaredBytes > this.#limits.maxTotalBytes) {
+        throw this.#limit(
+          `its files declare at least ${this.#declaredBytes} bytes uncompressed`,
+          "maxTotalBytes"
+        );
+      }
+    }
+    return { artifactPath, destination, length, url: typeof url === "string" ? url : "" };
+  }
+  /**
+   * After the whole listing: when every file has a length, their sum must reach the size the
+   * uploader finalized (the sum of the original sizes of every file it sent, protocol.md A2.3).
+   * Less means files are missing. More is fine: v1 merges several uploads into one artifact and
+   * the last finalize records only its own total.
+   */
+  finish(artifactSize) {
+    if (this.#unknownLengths > 0) return;
+    checkReceived(this.#name, artifactSize, this.#declaredBytes, this.#files.size, "lists", this.#context);
+  }
+  /**
+   * Where the service uses the file-container URL shape (GitHub, GHES, ferry serve:
+   * `…/_apis/resources/Containers/<id>?itemPath=<path>`), an item's contentLocation must be this
+   * artifact's container and this item's path: otherwise the listing hands over another
+   * artifact's (or another item's) bytes under this name. Other shapes (act, Gitea) say nothing
+   * checkable and are left alone.
+   */
+  #checkLocation(url, itemPath, artifactPath) {
+    if (this.#containerId === void 0) return;
+    let location;
+    try {
+      location = new URL(url);
+    } catch {
+      throw this.#protocol(
+        `Container item ${printable(artifactPath)} has a contentLocation that is not a URL`
+      );
+    }
+    const container = containerOf(url);
+    if (container === void 0) return;
+    if (container !== this.#containerId) {
+      throw this.#protocol(
+        `Container item ${printable(artifactPath)} points at container ${printable(container)}, not this artifact's container ${printable(this.#containerId)}`
+      );
+    }
+    const pointed = location.searchParams.get("itemPath");
+    if (pointed !== null && pointed.replace(/\\/g, "/") !== itemPath) {
+      throw this.#protocol(
+        `Container item ${printable(artifactPath)} points at the item ${printable(pointed)} instead of itself`
+      );
+    }
+  }
+  #length(entry, artifactPath) {
+    const value = entry.fileLength;
+    if (value === void 0 || value === null) return void 0;
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+      throw this.#protocol(
+        `Container item ${printable(artifactPath)} has the invalid fileLength ${printable(JSON.stringify(value))}`
+      );
+    }
+    return value;
+  }
+  #addFile(key, artifactPath) {
+    const folded = fold(key);
+    const prior = this.#files.get(folded);
+    if (prior !== void 0) {
+      throw this.#unsafe(
+        prior === artifactPath ? `The listing names the file ${printable(artifactPath)} more than once` : `Files ${printable(prior)} and ${printable(artifactPath)} differ only in letter case, separators or Unicode normalisation; they would overwrite each other, so the artifact is rejected`
+      );
+    }
+    const directory = this.#directories.get(folded);
+    if (directory !== void 0) {
+      throw this.#unsafe(
+        `${printable(artifactPath)} is listed as a file, but the listing also needs ${printable(directory)} to be a folder`
+      );
+    }
+    this.#files.set(folded, artifactPath);
+    const parts = key.split("/");
+    for (let i = 1; i < parts.length; i++) this.#addDirectory(parts.slice(0, i).join("/"), artifactPath);
+  }
+  /** `path` must be a directory because of `because` (itself a folder item, or a file below it). */
+  #addDirectory(path18, because) {
+    const folded = fold(path18);
+    if (this.#directories.has(folded)) return;
+    const file = this.#files.get(folded);
+    if (file !== void 0) {
+      throw this.#unsafe(
+        `${printable(file)} is listed as a file, but ${printable(because)} needs it to be a folder`
+      );
+    }
+    this.#directories.set(folded, path18);
+  }
+  #limit(what, option) {
+    const error = limitError(what, option, this.#limits[option], `Legacy artifact ${printable(this.#name)}`);
+    return new IntegrityError(error.code, error.message, { context: this.#context });
+  }
+  #unsafe(message) {
+    return new IntegrityError("ERR_FERRY_UNSAFE_PATH", `${message}; nothing was downloaded`, {
+      context: this.#context
+    });
+  }
+  #protocol(message) {
+    return new FerryError("ERR_FERRY_PROTOCOL", `${message}; nothing was downloaded`, {
+      context: this.#context
+    });
+  }
+};
+function checkReceived(name, artifactSize, bytes, files, verb, context) {
+  if (typeof artifactSize !== "number" || !Number.isSafeInteger(artifactSize) || bytes >= artifactSize)
+    return;
+  throw incomplete(
+    `Artifact ${printable(name)} is not complete: the service ${verb} ${files} file${files === 1 ? "" : "s"} with ${bytes} bytes, but its upload was finalized with ${artifactSize} bytes (${artifactSize - bytes} missing); nothing was written to the target`,
+    context
+  );
+}
+function incomplete(message, context) {
+  return new FerryError("ERR_FERRY_ARTIFACT_INCOMPLETE", message, { context });
+}
+function containerOf(url) {
+  try {
+    return /\/_apis\/resources\/Containers\/([^/]+)\/?$/i.exec(new URL(url).pathname)?.[1];
+  } catch {
+    return void 0;
+  }
+}
+function fold(key) {
+  return key.normalize("NFC").toLowerCase();
 }
 
 // src/backends/legacy/urls.ts
@@ -19950,30 +21459,117 @@ var jsonHeaders = {
   "content-type": "application/json"
 };
 
+// src/backends/legacy/write-limits.ts
+var LegacyWriteLimits = class {
+  #name;
+  #limits;
+  #context;
+  #total = 0;
+  constructor(name, limits, context) {
+    this.#name = name;
+    this.#limits = limits;
+    this.#context = context;
+  }
+  /** Bytes written so far across the artifact (bodies discarded for a retry not included). */
+  get total() {
+    return this.#total;
+  }
+  meter(file, gzip2) {
+    let mine = 0;
+    const context = { ...this.#context, file: file.artifactPath };
+    return {
+      written: (bytes, compressed) => {
+        mine += bytes;
+        this.#total += bytes;
+        if (file.length !== void 0 && mine > file.length) {
+          return responseTooLarge(
+            `The download of ${printable(file.artifactPath)}`,
+            file.length,
+            "the listed fileLength",
+            context
+          );
+        }
+        if (this.#total > this.#limits.maxTotalBytes) {
+          return this.#limit(`its files are at least ${this.#total} bytes`, "maxTotalBytes", context);
+        }
+        if (gzip2 && mine > RATIO_THRESHOLD_BYTES) {
+          const ratio = compressed === 0 ? Infinity : mine / compressed;
+          if (ratio > this.#limits.maxRatio) {
+            return this.#limit(
+              `file ${printable(file.artifactPath)} inflates at a ratio of ${ratio === Infinity ? "infinity" : Math.round(ratio)}:1 (${mine} bytes from ${compressed})`,
+              "maxRatio",
+              context
+            );
+          }
+        }
+        return void 0;
+      },
+      discard: () => {
+        this.#total -= mine;
+        mine = 0;
+      }
+    };
+  }
+  #limit(what, option, context) {
+    const error = limitError(what, option, this.#limits[option], `Legacy artifact ${printable(this.#name)}`);
+    return new IntegrityError(error.code, error.message, { context });
+  }
+};
+
 // src/backends/legacy/download.ts
 async function downloadLegacy(config, artifact, spec, ctx) {
   const { http: http4, operation } = ctx;
   const context = { operation: "download", artifactName: spec.name };
   const bearer = config.token ? { bearer: config.token } : {};
-  const items = await http4.request(
+  const limits = normalizeLimits(spec.limits);
+  checkFinalized(artifact, context);
+  const containerUrl2 = checkCredentialedUrl(
+    artifact.fileContainerResourceUrl,
+    config,
+    "the fileContainerResourceUrl",
+    context
+  );
+  const target = path4.resolve(spec.targetDirectory);
+  const listed = await http4.request(
     {
       ...bearer,
       slot: 0,
       method: "GET",
-      url: itemUrl(artifact.fileContainerResourceUrl, spec.name),
+      url: itemUrl(containerUrl2, spec.name),
       headers: jsonHeaders,
       operation,
       context,
       call: "list container items"
     },
-    (res) => readJson(res)
+    // A fresh check for every attempt: a retried listing starts from nothing.
+    (res) => readListing(
+      res,
+      http4,
+      context,
+      new LegacyListingCheck(spec.name, target, limits, context, artifact.fileContainerResourceUrl),
+      (file) => checkCredentialedUrl(
+        file.url,
+        config,
+        `the contentLocation of ${printable(file.artifactPath)}`,
+        context
+      ),
+      artifact.size
+    )
   );
-  const target = path3.resolve(spec.targetDirectory);
-  planFiles(spec.name, items, target, target);
   const createdTarget = await mkdir(target, { recursive: true });
-  const staging = await mkdtemp(path3.join(target, ".ferry-staging-"));
+  let held;
+  let staging;
   try {
-    const planned = planFiles(spec.name, items, target, staging);
+    held = HeldTarget.open(target, { context });
+    staging = held.createStaging(".ferry-staging-");
+    const stagingDir = staging;
+    const planned = listed.map((file, index) => ({
+      ...file,
+      key: path4.relative(target, file.destination).split(path4.sep).join("/"),
+      target,
+      staging: stagingDir.file(String(index))
+    }));
+    const writeLimits = new LegacyWriteLimits(spec.name, limits, context);
     let bytesDone = 0;
     let filesDone = 0;
     const written = /* @__PURE__ */ new Map();
@@ -19998,7 +21594,7 @@ async function downloadLegacy(config, artifact, spec, ctx) {
             operation,
             context: { ...context, file: file.artifactPath }
           },
-          (res) => saveResponse(res, file, spec.name, http4.stallPolicy)
+          (res) => saveResponse(res, file, spec.name, http4.stallPolicy, (gzip2) => writeLimits.meter(file, gzip2))
         );
         bytesDone += bytes;
         written.set(file, bytes);
@@ -20014,42 +21610,55 @@ async function downloadLegacy(config, artifact, spec, ctx) {
         filesTotal: planned.length
       });
     });
+    checkReceived(
+      spec.name,
+      artifact.size,
+      planned.reduce((sum, file) => sum + (written.get(file) ?? 0), 0),
+      planned.length,
+      "sent",
+      context
+    );
     await spec.beforeWrite?.();
-    const placed = await placeFiles(planned, target, spec.conflict ?? "overwrite", context);
+    const placed = await placeFiles(planned, held, spec.conflict ?? "overwrite", context);
     return {
       downloadPath: target,
       fileCount: placed.length,
       size: placed.reduce((sum, file) => sum + (written.get(file) ?? 0), 0)
     };
   } catch (error) {
-    await rm2(staging, { recursive: true, force: true });
-    if (createdTarget !== void 0) await removeEmptyUpTo(target, path3.resolve(createdTarget));
+    staging?.remove();
+    staging = void 0;
+    held?.close();
+    held = void 0;
+    if (createdTarget !== void 0) await removeEmptyUpTo(target, path4.resolve(createdTarget));
     throw error;
   } finally {
-    await rm2(staging, { recursive: true, force: true });
+    staging?.remove();
+    held?.close();
   }
 }
 async function removeEmptyUpTo(dir, top) {
-  for (let current = dir; ; current = path3.dirname(current)) {
+  for (let current = dir; ; current = path4.dirname(current)) {
     try {
       await rmdir(current);
     } catch {
       return;
     }
-    if (current === top || path3.dirname(current) === current) return;
+    if (current === top || path4.dirname(current) === current) return;
   }
 }
-async function placeFiles(planned, target, policy, context) {
+async function placeFiles(planned, held, policy, context) {
+  const target = held.root;
   const keep = /* @__PURE__ */ new Set();
   const checked = /* @__PURE__ */ new Set();
   for (const file of planned) {
-    const dir = path3.dirname(file.destination);
+    const dir = path4.dirname(file.destination);
     if (!checked.has(dir)) {
       await assertNoSymlinkInPath(target, dir, context);
       checked.add(dir);
     }
     if (policy === "overwrite") continue;
-    const state = await compareExisting(file.destination, await stagedContent(file));
+    const state = held.directory(parentKey2(file.key)) === void 0 ? "missing" : await compareExisting(held.entry(file.key), await stagedContent(file));
     if (state === "missing") continue;
     if (state === "different" && policy === "error") {
       throw conflictError(file.artifactPath, printable(target), { ...context, file: file.artifactPath });
@@ -20057,20 +21666,15 @@ async function placeFiles(planned, target, policy, context) {
     if (state !== "directory") keep.add(file);
   }
   const placed = [];
-  const ready = /* @__PURE__ */ new Set();
   for (const file of planned) {
     if (keep.has(file)) continue;
-    const dir = path3.dirname(file.destination);
-    if (!ready.has(dir)) {
-      await assertNoSymlinkInPath(target, dir, context);
-      await mkdir(dir, { recursive: true });
-      ready.add(dir);
-    }
+    held.ensureDirectory(parentKey2(file.key));
     let moved = true;
     try {
-      if (policy === "overwrite") await rename2(file.staging, file.destination);
-      else moved = await placeNoClobber(file.staging, file.destination);
+      if (policy === "overwrite") held.renameIn(file.staging, file.key);
+      else moved = await held.linkIn(file.staging, file.key);
     } catch (error) {
+      if (isFerryError(error)) throw error;
       throw new FerryError(
         "ERR_FERRY_INVALID_PATH",
         `Cannot place '${file.artifactPath}' at ${file.destination}`,
@@ -20082,7 +21686,8 @@ async function placeFiles(planned, target, policy, context) {
     }
     if (moved) placed.push(file);
     else if (policy === "error") {
-      const state = await compareExisting(file.destination, await stagedContent(file));
+      const content = await stagedContent(file);
+      const state = await compareExisting(held.entry(file.key), content);
       if (state !== "identical") {
         throw conflictError(file.artifactPath, printable(target), { ...context, file: file.artifactPath });
       }
@@ -20090,59 +21695,81 @@ async function placeFiles(planned, target, policy, context) {
   }
   return placed;
 }
+function parentKey2(key) {
+  const slash = key.lastIndexOf("/");
+  return slash < 0 ? "" : key.slice(0, slash);
+}
 async function stagedContent(file) {
   return {
     size: (await stat2(file.staging)).size,
     sha256: async () => (await digestRegularFile(file.staging))?.sha256 ?? ""
   };
 }
-function planFiles(name, items, target, staging) {
-  const byDestination = /* @__PURE__ */ new Map();
-  for (const entry of items.value ?? []) {
-    if (entry.itemType !== "file") continue;
-    const normalized = entry.path.replace(/\\/g, "/");
-    if (!normalized.startsWith(`${name}/`)) continue;
-    const artifactPath = normalized.slice(name.length + 1);
-    const destination = resolveInside(target, artifactPath, process.platform, {
-      operation: "download",
-      artifactName: name
-    });
-    byDestination.set(destination, {
-      artifactPath,
-      destination,
-      staging: path3.join(staging, String(byDestination.size)),
-      length: typeof entry.fileLength === "number" ? entry.fileLength : void 0,
-      url: entry.contentLocation
-    });
-  }
-  return [...byDestination.values()];
-}
-async function saveResponse(res, file, artifactName, stall) {
-  const context = { operation: "download", artifactName, file: file.artifactPath };
-  const gzip2 = res.headers["content-encoding"] === "gzip";
-  const declared = res.headers["content-length"] === void 0 ? void 0 : Number(res.headers["content-length"]);
-  let received = 0;
+async function readListing(res, http4, context, check, checkUrl, artifactSize) {
+  const files = [];
   const watchdog = watchThroughput(
-    stall,
-    `Download of '${file.artifactPath}'`,
+    http4.stallPolicy,
+    "The container listing",
     context,
     (error) => res.destroy(error)
   );
+  const items = streamContainerItems(res, {
+    maxItemBytes: http4.maxResponseBytes,
+    context,
+    onBytes: (bytes) => watchdog.add(bytes)
+  });
+  try {
+    for await (const item of items) {
+      const file = check.add(item);
+      if (file !== void 0) files.push(file.url === "" ? file : { ...file, url: checkUrl(file) });
+    }
+  } finally {
+    watchdog.stop();
+  }
+  check.finish(artifactSize);
+  return files;
+}
+async function saveResponse(res, file, artifactName, stall, meterFor) {
+  const context = { operation: "download", artifactName, file: file.artifactPath };
+  const shown3 = printable(file.artifactPath);
+  const gzip2 = res.headers["content-encoding"] === "gzip";
+  const declared = res.headers["content-length"] === void 0 ? void 0 : Number(res.headers["content-length"]);
+  let received = 0;
+  const meter = meterFor(gzip2);
+  let stopped;
+  const watchdog = watchThroughput(stall, `Download of ${shown3}`, context, (error) => res.destroy(error));
+  const count = (bytes) => {
+    const error = meter.written(bytes, received);
+    if (error !== void 0 && stopped === void 0) {
+      stopped = error;
+      res.destroy(error);
+    }
+  };
   res.on("data", (chunk) => {
     received += chunk.length;
     watchdog.add(chunk.length);
+    if (!gzip2) count(chunk.length);
   });
   const out = createWriteStream(file.staging, { highWaterMark: 1024 * 1024 });
   try {
-    if (gzip2) await pipeline(res, createGunzip({ chunkSize: 256 * 1024 }), out);
-    else await pipeline(res, out);
+    if (gzip2) {
+      const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+      gunzip.on("data", (chunk) => {
+        count(chunk.length);
+        if (stopped !== void 0) gunzip.destroy(stopped);
+      });
+      await pipeline(res, gunzip, out);
+    } else await pipeline(res, out);
   } catch (error) {
+    meter.discard();
+    if (stopped !== void 0) throw stopped;
     if (error instanceof StalledTransferError) throw error;
     if (findResourceFailure(error)) {
       throw await asResourceError(error, {
         context,
         // The staging directory is removed; its parent is the target.
-        removedOnFailure: path3.dirname(file.staging),
+        removedOnFailure: path4.dirname(file.staging),
+        directory: file.target,
         neededBytes: file.length
       });
     }
@@ -20152,13 +21779,13 @@ async function saveResponse(res, file, artifactName, stall) {
       file.corruptOnce = true;
       throw new IntegrityError(
         "ERR_FERRY_INTEGRITY",
-        `The gzip body of '${file.artifactPath}' is corrupt (${error.message})${retryable ? "" : " on the second download too"}; nothing was written to the target`,
+        `The gzip body of ${shown3} is corrupt (${error.message})${retryable ? "" : " on the second download too"}; nothing was written to the target`,
         { cause: error, retryable, context }
       );
     }
     throw new IntegrityError(
       "ERR_FERRY_INTEGRITY",
-      `Download of '${file.artifactPath}' broke off after ${received} bytes`,
+      `Download of ${shown3} broke off after ${received} bytes`,
       {
         cause: error,
         retryable: true,
@@ -20169,10 +21796,19 @@ async function saveResponse(res, file, artifactName, stall) {
     watchdog.stop();
   }
   if (declared !== void 0 && Number.isFinite(declared) && received !== declared) {
+    meter.discard();
     throw new IntegrityError(
       "ERR_FERRY_INTEGRITY",
-      `Download of '${file.artifactPath}' is truncated: received ${received} of ${declared} bytes`,
-      { retryable: true, context: { operation: "download", artifactName, file: file.artifactPath } }
+      `Download of ${shown3} is truncated: received ${received} of ${declared} bytes`,
+      { retryable: true, context }
+    );
+  }
+  if (file.length !== void 0 && out.bytesWritten !== file.length) {
+    meter.discard();
+    throw new IntegrityError(
+      "ERR_FERRY_INTEGRITY",
+      `Download of ${shown3} ended after ${out.bytesWritten} bytes${gzip2 ? " (after gunzip)" : ""}, but the listing gives its length as ${file.length}`,
+      { retryable: true, context }
     );
   }
   return out.bytesWritten;
@@ -20275,8 +21911,8 @@ function md5Base64(buf) {
 // src/pack/chunk-reader.ts
 import { open as open2 } from "node:fs/promises";
 var ChunkReader = class {
-  constructor(path13, context = {}, onRead) {
-    this.path = path13;
+  constructor(path18, context = {}, onRead) {
+    this.path = path18;
     this.context = context;
     this.onRead = onRead;
   }
@@ -20327,9 +21963,9 @@ var ChunkReader = class {
 
 // src/pack/gzip-payload.ts
 import { randomUUID } from "node:crypto";
-import { closeSync, constants as fsConstants2, fstatSync, openSync, statSync } from "node:fs";
-import { open as open4, rm as rm3, stat as stat3 } from "node:fs/promises";
-import path4 from "node:path";
+import { closeSync as closeSync2, constants as fsConstants3, fstatSync as fstatSync2, openSync as openSync2, statSync as statSync2 } from "node:fs";
+import { open as open4, rm as rm2, stat as stat3 } from "node:fs/promises";
+import path5 from "node:path";
 import { gzip, gzipSync } from "node:zlib";
 
 // src/pack/compressed-extensions.ts
@@ -20613,7 +22249,7 @@ var SMALL_FILE_LIMIT = 65536;
 var SAMPLE_SIZE = 256 * 1024;
 var MIN_SAMPLE_SAVING = 0.05;
 var DEFAULT_LEVEL = 6;
-var OPEN_FLAGS2 = fsConstants2.O_RDONLY | (fsConstants2.O_NONBLOCK ?? 0);
+var OPEN_FLAGS2 = fsConstants3.O_RDONLY | (fsConstants3.O_NONBLOCK ?? 0);
 async function preparePayload(absPath, opts) {
   const level = opts.level ?? DEFAULT_LEVEL;
   if (!Number.isInteger(level) || level < 0 || level > 9) {
@@ -20655,16 +22291,16 @@ async function preparePayload(absPath, opts) {
     const gzSample = await gzipBuffer(sample, 1);
     src.throwIfAborted();
     if (sample.length - gzSample.length < sample.length * MIN_SAMPLE_SAVING) return rawFile();
-    const tmp = path4.join(opts.tempDir, `ferry-gzip-${randomUUID()}.gz`);
+    const tmp = path5.join(opts.tempDir, `ferry-gzip-${randomUUID()}.gz`);
     const gzSize = await src.gzipToFile(handle, size, tmp, level, opts.scan);
     try {
       await src.assertUnchanged(handle, st);
     } catch (error) {
-      await rm3(tmp, { force: true });
+      await rm2(tmp, { force: true });
       throw error;
     }
     if (gzSize > size) {
-      await rm3(tmp, { force: true });
+      await rm2(tmp, { force: true });
       return rawFile();
     }
     return {
@@ -20673,7 +22309,7 @@ async function preparePayload(absPath, opts) {
       size: gzSize,
       gzip: true,
       originalSize: size,
-      cleanup: () => rm3(tmp, { force: true })
+      cleanup: () => rm2(tmp, { force: true })
     };
   } finally {
     await handle.close().catch(() => void 0);
@@ -20702,10 +22338,10 @@ var SourceFile = class {
   }
   unreadable(cause) {
     if (isFerryError(cause)) return cause;
-    const errno = cause?.code;
+    const errno2 = cause?.code;
     return this.error(
       "ERR_FERRY_SOURCE_UNREADABLE",
-      `Cannot read file${this.#label}${errno ? ` (${errno})` : ""}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      `Cannot read file${this.#label}${errno2 ? ` (${errno2})` : ""}: ${cause instanceof Error ? cause.message : String(cause)}`,
       cause
     );
   }
@@ -20733,14 +22369,14 @@ var SourceFile = class {
     this.throwIfAborted();
     let fd;
     try {
-      fd = openSync(this.#absPath, OPEN_FLAGS2);
+      fd = openSync2(this.#absPath, OPEN_FLAGS2);
     } catch (error) {
-      const st = statSync(this.#absPath, { throwIfNoEntry: false });
+      const st = statSync2(this.#absPath, { throwIfNoEntry: false });
       if (st) this.assertRegular(st);
       throw this.unreadable(error);
     }
     try {
-      const st = fstatSync(fd);
+      const st = fstatSync2(fd);
       this.assertRegular(st);
       if (st.size >= limit) return void 0;
       const { data, found } = readWholeSync(fd, st.size);
@@ -20750,7 +22386,7 @@ var SourceFile = class {
     } catch (error) {
       throw isFerryError(error) ? error : this.unreadable(error);
     } finally {
-      closeSync(fd);
+      closeSync2(fd);
     }
   }
   async openAndCheck() {
@@ -20815,7 +22451,7 @@ var SourceFile = class {
         ...scan ? { onRead: (offset, data) => scan.feed(offset, data) } : {}
       });
     } catch (error) {
-      await rm3(tmp, { force: true });
+      await rm2(tmp, { force: true });
       this.throwIfAborted();
       if (isFerryError(error)) throw error;
       const code = error.code;
@@ -20823,7 +22459,7 @@ var SourceFile = class {
       throw this.unreadable(error);
     }
     if (result.bytesRead !== size) {
-      await rm3(tmp, { force: true });
+      await rm2(tmp, { force: true });
       throw this.changed(`expected ${size} bytes, read ${result.bytesRead}`);
     }
     return result.bytesWritten;
@@ -20902,7 +22538,12 @@ async function uploadLegacy(config, spec, ctx) {
         message: `The server rejected the artifact name '${spec.name}'`
       } : void 0
     },
-    (res) => readJson(res)
+    (res) => readJson(res, {
+      maxBytes: ctx.http.maxResponseBytes,
+      call: "create artifact container",
+      context,
+      stall: http4.stallPolicy
+    })
   );
   const containerUrl2 = created2.fileContainerResourceUrl;
   if (!containerUrl2) {
@@ -20914,6 +22555,7 @@ async function uploadLegacy(config, spec, ctx) {
       }
     );
   }
+  checkCredentialedUrl(containerUrl2, config, "the fileContainerResourceUrl", context);
   if (spec.files.some((f) => f.symlinkTarget !== void 0)) {
     logger.warn("The legacy artifact protocol cannot store symlinks; uploading the files they point to");
   }
@@ -21079,11 +22721,23 @@ var LegacyBackend = class {
     return toInfo(await this.#find(name, ctx, "get"));
   }
   async #find(name, ctx, operation) {
-    const found = (await this.#listRaw(ctx, operation, name)).find((a) => a.name === name);
+    const matches = (await this.#listRaw(ctx, operation, name)).filter((a) => a.name === name);
+    if (matches.length > 1) {
+      throw new FerryError(
+        "ERR_FERRY_PROTOCOL",
+        `The service lists ${matches.length} artifacts named ${printable(name)} in run ${this.config.runId}; a legacy artifact name is unique within a run, so none of them is used`,
+        { context: { operation, artifactName: name } }
+      );
+    }
+    const found = matches[0];
     if (!found) {
-      throw new FerryError("ERR_FERRY_NOT_FOUND", `No artifact named '${name}' in run ${this.config.runId}`, {
-        context: { operation, artifactName: name }
-      });
+      throw new FerryError(
+        "ERR_FERRY_NOT_FOUND",
+        `No artifact named ${printable(name)} in run ${this.config.runId}`,
+        {
+          context: { operation, artifactName: name }
+        }
+      );
     }
     return found;
   }
@@ -21107,7 +22761,11 @@ var LegacyBackend = class {
           await discardBody(res);
           return { count: 0, value: [] };
         }
-        return readJson(res);
+        return readJson(res, {
+          maxBytes: ctx.http.maxResponseBytes,
+          call: "list artifacts",
+          stall: ctx.http.stallPolicy
+        });
       }
     );
     return Array.isArray(listed.value) ? listed.value : [];
@@ -21118,23 +22776,23 @@ function toInfo(a) {
   return {
     name: a.name,
     id: Number.isSafeInteger(id) ? id : void 0,
-    size: typeof a.size === "number" && a.size >= 0 ? a.size : 0,
+    // A fractional, negative or above-2^53 size from the service is no size at all.
+    size: typeof a.size === "number" && Number.isSafeInteger(a.size) && a.size >= 0 ? a.size : 0,
     createdAt: void 0,
     digest: void 0
   };
 }
 
 // src/backends/local/local-store.ts
-import { randomBytes as randomBytes5 } from "node:crypto";
+import { randomBytes as randomBytes7 } from "node:crypto";
 import { mkdir as mkdir8 } from "node:fs/promises";
 
 // src/server/index.ts
 import { mkdir as mkdir7 } from "node:fs/promises";
 import { resolve } from "node:path";
 
-// src/server/legacy/artifact-store.ts
-import { randomBytes as randomBytes2 } from "node:crypto";
-import { mkdir as mkdir3, readdir as readdir2 } from "node:fs/promises";
+// src/server/http/auth.ts
+import { createHash as createHash3, timingSafeEqual as timingSafeEqual2 } from "node:crypto";
 
 // src/server/http/http-error.ts
 var HttpError2 = class extends Error {
@@ -21150,23 +22808,277 @@ var HttpError2 = class extends Error {
 var badRequest = (message) => new HttpError2(400, message);
 var notFound = (message) => new HttpError2(404, message);
 
-// src/server/util/atomic-file.ts
-import { randomBytes } from "node:crypto";
-import { readFile as readFile2, rename as rename3, rm as rm4, writeFile as writeFile2 } from "node:fs/promises";
-async function writeJsonAtomic(path13, value) {
-  const temp = `${path13}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+// src/server/http/access.ts
+var FULL_ACCESS = Object.freeze({ kind: "all" });
+var NO_ACCESS = Object.freeze({ kind: "runs", grants: Object.freeze([]) });
+function grantsOf(scp) {
+  const grants = [];
+  for (const scope of scp.split(" ")) {
+    const parts = scope.split(":");
+    if (parts[0] !== "Actions.Results" || parts.length !== 3) continue;
+    const [, run, job] = parts;
+    if (run !== "" && job !== "") grants.push({ run, job });
+  }
+  return grants;
+}
+function mayUseRun(access2, runId) {
+  return access2.kind === "all" || access2.grants.some((g) => g.run === runId);
+}
+function mayWriteAsJob(access2, runId, jobId) {
+  return access2.kind === "all" || access2.grants.some((g) => g.run === runId && g.job === jobId);
+}
+function grantedRuns(access2) {
+  return access2.kind === "all" ? void 0 : new Set(access2.grants.map((g) => g.run));
+}
+function runForbidden(runId, action) {
+  return new HttpError2(
+    403,
+    `The runtime token does not grant ${action} in workflow run ${JSON.stringify(runId)} (its scp names other runs or jobs)`
+  );
+}
+
+// src/server/http/auth.ts
+function createAuthenticator(options) {
+  const token = options.token === "" ? void 0 : options.token;
+  const keys = options.jwtKeys;
+  const hasKeys = keys !== void 0 && keys.hmacSecrets.length + keys.publicKeys.length > 0;
+  if (token === void 0 && !hasKeys) return () => FULL_ACCESS;
+  const expected = token === void 0 ? void 0 : digest(token);
+  const now = options.now ?? Date.now;
+  const verified = new VerifiedTokens();
+  return (req, schemes) => {
+    const credential = credentialOf(req, schemes);
+    if (expected !== void 0 && timingSafeEqual2(digest(credential), expected)) return FULL_ACCESS;
+    if (!hasKeys)
+      throw unauthorized("Missing or invalid bearer token (Authorization: Bearer <ACTIONS_RUNTIME_TOKEN>)");
+    try {
+      const at = now();
+      const cached = verified.get(credential);
+      if (cached) {
+        checkTimeWindow(cached.claims, at);
+        return cached.access;
+      }
+      const claims = verifyJwt(credential, keys, at);
+      const access2 = { kind: "runs", grants: grantsOf(claims.scp) };
+      verified.set(credential, { claims, access: access2 });
+      return access2;
+    } catch (error) {
+      if (error instanceof JwtRejected) throw unauthorized(`Runtime token refused: ${error.message}`);
+      throw error;
+    }
+  };
+}
+var MAX_CACHED_TOKENS = 1024;
+var VerifiedTokens = class {
+  #entries = /* @__PURE__ */ new Map();
+  get(token) {
+    return this.#entries.get(token);
+  }
+  set(token, entry) {
+    if (this.#entries.size >= MAX_CACHED_TOKENS) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest !== void 0) this.#entries.delete(oldest);
+    }
+    this.#entries.set(token, entry);
+  }
+};
+function credentialOf(req, schemes) {
+  let count = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    if (req.rawHeaders[i]?.toLowerCase() === "authorization") count++;
+  }
+  if (count > 1) throw new HttpError2(400, "More than one Authorization header");
+  const header2 = req.headers.authorization;
+  const pattern = schemes === "bearer" ? /^Bearer[ \t]+(.+)$/i : /^(?:Bearer|token)[ \t]+(.+)$/i;
+  const match = typeof header2 === "string" ? pattern.exec(header2.trim()) : null;
+  if (!match?.[1]) {
+    throw unauthorized(
+      schemes === "bearer" ? "Missing or invalid bearer token (Authorization: Bearer <ACTIONS_RUNTIME_TOKEN>)" : "Bad credentials"
+    );
+  }
+  return match[1];
+}
+function unauthorized(message) {
+  return new HttpError2(401, message, { "WWW-Authenticate": "Bearer" });
+}
+function digest(value) {
+  return createHash3("sha256").update(value, "utf8").digest();
+}
+
+// src/server/http/host-policy.ts
+import { hostname, networkInterfaces } from "node:os";
+
+// src/server/http/base-url.ts
+var HOST_HEADER = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+function requestBaseUrl(req, fallback) {
+  const host = req.headers.host;
+  if (typeof host !== "string" || !HOST_HEADER.test(host)) return fallback;
+  const forwarded = req.headers["x-forwarded-proto"];
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim().toLowerCase();
+  return `${first === "https" ? "https" : "http"}://${host}/`;
+}
+
+// src/server/http/host-policy.ts
+var LOOPBACK_NAMES = /* @__PURE__ */ new Set(["localhost", "127.0.0.1", "[::1]"]);
+var WILDCARD_HOSTS = /* @__PURE__ */ new Set(["", "0.0.0.0", "::", "[::]"]);
+var AUTHORITY = /^(?<host>[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::(?<port>\d{1,5}))?$/;
+function createHostPolicy(options) {
+  const publicUrl = options.publicUrl;
+  const publicAuthority = publicUrl === void 0 ? void 0 : `${publicUrl.hostname}:${portOf(publicUrl)}`.toLowerCase();
+  const boundNames = namesOf(options.boundHost);
+  const allowed = (authority) => {
+    const match = AUTHORITY.exec(authority.toLowerCase());
+    const host = match?.groups?.["host"];
+    if (host === void 0) return false;
+    const port = Number(match?.groups?.["port"] ?? "80");
+    if (LOOPBACK_NAMES.has(host)) return true;
+    if (publicAuthority !== void 0 && `${host}:${port}` === publicAuthority) return true;
+    return port === options.port() && boundNames.has(host);
+  };
+  const allowedOrigin = (origin) => {
+    try {
+      const url = new URL(origin);
+      return (url.protocol === "http:" || url.protocol === "https:") && allowed(`${url.hostname}:${portOf(url)}`);
+    } catch {
+      return false;
+    }
+  };
+  const refuse = (authority) => new HttpError2(
+    421,
+    `Misdirected request: ${JSON.stringify(authority.slice(0, 200))} is not an address of this ferry serve. It answers only to its bound address (port ${options.port()}), localhost, 127.0.0.1, [::1]` + (publicUrl ? ` and its public URL ${publicUrl.origin}` : "") + ". If clients reach it under another name, start it with --public-url <that URL>."
+  );
+  return {
+    check(req) {
+      let hosts = 0;
+      for (let i = 0; i < req.rawHeaders.length; i += 2) {
+        if (req.rawHeaders[i]?.toLowerCase() === "host") hosts++;
+      }
+      if (hosts > 1) throw new HttpError2(400, "More than one Host header");
+      const host = req.headers.host;
+      if (typeof host !== "string" || host === "") {
+        throw new HttpError2(400, "A Host header is required (HTTP/1.1)");
+      }
+      if (!allowed(host)) throw refuse(host);
+      const origin = req.headers.origin;
+      if (origin !== void 0 && !allowedOrigin(origin)) {
+        throw new HttpError2(
+          403,
+          `Cross-origin request from ${JSON.stringify(origin.slice(0, 200))} refused: ferry serve is not a browser API`
+        );
+      }
+      const target = req.url ?? "/";
+      if (!target.startsWith("/")) {
+        let authority;
+        try {
+          authority = new URL(target).host;
+        } catch {
+          throw new HttpError2(400, "Malformed request target");
+        }
+        if (!allowed(authority)) throw refuse(authority);
+      }
+    },
+    baseUrl(req, fallback) {
+      return publicUrl ? publicUrl.href : requestBaseUrl(req, fallback);
+    }
+  };
+}
+function parsePublicUrl(value) {
+  let url;
   try {
-    await writeFile2(temp, JSON.stringify(value));
-    await rename3(temp, path13);
+    url = new URL(value);
+  } catch {
+    throw new RangeError(`publicUrl ${JSON.stringify(value)} is not a URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new RangeError(`publicUrl must be http:// or https://, got ${JSON.stringify(url.protocol)}`);
+  }
+  if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "" || url.pathname !== "/") {
+    throw new RangeError(
+      `publicUrl must be an origin such as https://artifacts.example:8443/, got ${url.origin}${url.pathname}`
+    );
+  }
+  return url;
+}
+function portOf(url) {
+  if (url.port !== "") return Number(url.port);
+  return url.protocol === "https:" ? 443 : 80;
+}
+function namesOf(boundHost) {
+  const names = /* @__PURE__ */ new Set();
+  const add = (address) => {
+    names.add((address.includes(":") ? `[${address.replace(/^\[|\]$/g, "")}]` : address).toLowerCase());
+  };
+  if (!WILDCARD_HOSTS.has(boundHost)) {
+    add(boundHost);
+    return names;
+  }
+  for (const list4 of Object.values(networkInterfaces())) {
+    for (const info of list4 ?? []) if (!info.address.includes("%")) add(info.address);
+  }
+  add(hostname());
+  return names;
+}
+
+// src/server/legacy/artifact-store.ts
+import { randomBytes as randomBytes4 } from "node:crypto";
+import { mkdir as mkdir3, readdir as readdir2 } from "node:fs/promises";
+
+// src/server/util/atomic-file.ts
+import { randomBytes as randomBytes3 } from "node:crypto";
+import { open as open6, readFile as readFile3, rename as rename2, rm as rm3 } from "node:fs/promises";
+import { dirname } from "node:path";
+
+// src/server/util/durable.ts
+import { open as open5 } from "node:fs/promises";
+async function fsyncFile(path18) {
+  const handle = await open5(path18, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+async function fsyncDir(path18) {
+  let handle;
+  try {
+    handle = await open5(path18, "r");
   } catch (error) {
-    await rm4(temp, { force: true });
+    if (process.platform === "win32") return;
+    throw error;
+  }
+  try {
+    await handle.sync();
+  } catch (error) {
+    const code = error.code;
+    if (code !== "EINVAL" && code !== "EISDIR" && code !== "EPERM") throw error;
+  } finally {
+    await handle.close();
+  }
+}
+
+// src/server/util/atomic-file.ts
+async function writeJsonAtomic(path18, value) {
+  const temp = `${path18}.${process.pid}.${randomBytes3(6).toString("hex")}${TEMP_SUFFIX}`;
+  try {
+    const handle = await open6(temp, "wx", 420);
+    try {
+      await handle.writeFile(JSON.stringify(value));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename2(temp, path18);
+    await fsyncDir(dirname(path18));
+  } catch (error) {
+    await rm3(temp, { force: true });
     throw error;
   }
 }
-async function readJsonFile(path13) {
+var TEMP_SUFFIX = ".tmp";
+async function readJsonFile(path18) {
   let text;
   try {
-    text = await readFile2(path13, "utf8");
+    text = await readFile3(path18, "utf8");
   } catch (error) {
     if (isNotFound(error)) return void 0;
     throw error;
@@ -21221,23 +23133,24 @@ var IdCounter = class {
 };
 
 // src/server/legacy/container-items.ts
-import { closeSync as closeSync3, constants as constants2, openSync as openSync3, write as writeAt, writeSync as writeSync2 } from "node:fs";
+import { closeSync as closeSync4, constants as constants2, fsync, openSync as openSync4, write as writeAt, writeSync as writeSync2 } from "node:fs";
 import { mkdir as mkdir2, stat as stat5 } from "node:fs/promises";
+import { promisify as promisify2 } from "node:util";
 
 // src/server/util/journal.ts
-import { closeSync as closeSync2, openSync as openSync2, writeSync } from "node:fs";
-import { readFile as readFile3 } from "node:fs/promises";
+import { closeSync as closeSync3, fsyncSync, openSync as openSync3, writeSync } from "node:fs";
+import { readFile as readFile4 } from "node:fs/promises";
 var Journal = class {
-  constructor(path13) {
-    this.path = path13;
+  constructor(path18) {
+    this.path = path18;
   }
   path;
   #fd;
   /** Every complete record in order; a missing journal is an empty one. */
-  static async replay(path13) {
+  static async replay(path18) {
     let text;
     try {
-      text = await readFile3(path13, "utf8");
+      text = await readFile4(path18, "utf8");
     } catch (error) {
       if (isNotFound(error)) return [];
       throw error;
@@ -21258,9 +23171,18 @@ var Journal = class {
    */
   append(record) {
     try {
-      this.#fd ??= openSync2(this.path, "a");
+      this.#fd ??= openSync3(this.path, "a");
       writeSync(this.#fd, `${JSON.stringify(record)}
 `);
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+  /** Flushes every appended record to stable storage (when an artifact is finalized). */
+  sync() {
+    try {
+      if (this.#fd !== void 0) fsyncSync(this.#fd);
       return Promise.resolve();
     } catch (error) {
       return Promise.reject(error);
@@ -21269,7 +23191,7 @@ var Journal = class {
   close() {
     const fd = this.#fd;
     this.#fd = void 0;
-    if (fd !== void 0) closeSync2(fd);
+    if (fd !== void 0) closeSync3(fd);
     return Promise.resolve();
   }
 };
@@ -21318,27 +23240,45 @@ var ContainerItems = class _ContainerItems {
   #packFd;
   /** End of the pack file: space is reserved here before the bytes are written, so writes never overlap. */
   #packSize = 0;
-  constructor(layout, containerId) {
+  /** Sum of the declared totals of all items: the artifact's size, bounded by #maxBytes. */
+  #totalBytes = 0;
+  #maxBytes;
+  constructor(layout, containerId, maxBytes) {
     this.#layout = layout;
     this.#containerId = containerId;
+    this.#maxBytes = maxBytes;
     this.#journal = new Journal(`${layout.itemsDir(containerId)}/items.journal`);
     this.packPath = `${layout.itemsDir(containerId)}/items.pack`;
   }
-  static async load(layout, containerId) {
-    const items = new _ContainerItems(layout, containerId);
+  static async load(layout, containerId, maxBytes) {
+    const items = new _ContainerItems(layout, containerId, maxBytes);
     await mkdir2(layout.itemsDir(containerId), { recursive: true });
     for (const record of await Journal.replay(items.#journal.path)) {
       if (isItemRecord(record)) items.#put(record);
     }
     items.#packSize = (await stat5(items.packPath).catch(() => void 0))?.size ?? 0;
+    await items.#dropShortItems();
     return items;
+  }
+  /**
+   * After a crash or power loss before a finalize's fsync, the journal can say "complete" for
+   * bytes that never reached the disk. Such an item is listed as not uploaded (its path can be
+   * uploaded again) rather than served short: pack items must lie inside the pack, own files
+   * must hold their whole size.
+   */
+  async #dropShortItems() {
+    for (const item of this.#items.values()) {
+      if (!item.complete || item.total === 0) continue;
+      const onDisk = item.packOffset !== void 0 ? this.#packSize - item.packOffset : (await stat5(this.dataFile(item.path)).catch(() => void 0))?.size ?? 0;
+      if (onDisk < item.total) this.#items.set(item.path, { ...item, complete: false, ranges: [] });
+    }
   }
   /** Releases the journal's and the pack's file descriptors. */
   async close() {
     const fd = this.#packFd;
     this.#packFd = void 0;
     await this.#journal.close();
-    if (fd !== void 0) closeSync3(fd);
+    if (fd !== void 0) closeSync4(fd);
   }
   /**
    * Receives an item sent whole in one request (every small file is). Its bytes are appended to
@@ -21346,19 +23286,21 @@ var ContainerItems = class _ContainerItems {
    * than the write itself, and a 10,000-file artifact would create 10,000 of them. A retry of
    * the same item takes new space; the journal's last record says which bytes count.
    */
-  async receiveWhole(path13, chunk, body) {
-    return this.#locks.run(path13, async () => {
-      const existing = this.#items.get(path13);
-      if (existing === void 0) this.#checkNoClash(path13);
+  async receiveWhole(path18, chunk, body) {
+    return this.#locks.run(path18, async () => {
+      const existing = this.#items.get(path18);
+      if (existing === void 0) this.#checkNoClash(path18);
+      this.#checkSize(path18, existing, chunk.range.total);
+      if (this.#packSize + body.length > this.#maxBytes) throw this.#tooLarge(path18, body.length);
       const offset = this.#packSize;
       this.#packSize += body.length;
       if (body.length > 0) {
-        this.#packFd ??= openSync3(this.packPath, constants2.O_RDWR | constants2.O_CREAT, 420);
+        this.#packFd ??= openSync4(this.packPath, constants2.O_RDWR | constants2.O_CREAT, 420);
         await writeFully2(this.#packFd, body, offset);
       }
       const now = (/* @__PURE__ */ new Date()).toISOString();
       const record = {
-        path: path13,
+        path: path18,
         total: chunk.range.total,
         gzip: chunk.gzip,
         fileLength: chunk.fileLength ?? null,
@@ -21373,27 +23315,45 @@ var ContainerItems = class _ContainerItems {
       return record;
     });
   }
-  get(path13) {
-    return this.#items.get(path13);
+  /**
+   * Makes everything received so far durable: the bytes (pack file and each item's own file),
+   * then the journal that says they are complete, then the directory entries. Called when the
+   * client finalizes the artifact (PATCH), so a power loss cannot leave a journal that lists
+   * files whose bytes never reached the disk.
+   */
+  async flush() {
+    if (this.#packFd !== void 0) await promisify2(fsync)(this.#packFd);
+    const ownFiles = [...this.#items.values()].filter((i) => i.packOffset === void 0 && i.total > 0);
+    for (const item of ownFiles) {
+      await fsyncFile(this.dataFile(item.path)).catch((error) => {
+        if (!isNotFound(error)) throw error;
+      });
+    }
+    await this.#journal.sync();
+    await fsyncDir(this.#layout.itemsDir(this.#containerId));
   }
-  dataFile(path13) {
-    return this.#layout.itemDataFile(this.#containerId, path13);
+  get(path18) {
+    return this.#items.get(path18);
+  }
+  dataFile(path18) {
+    return this.#layout.itemDataFile(this.#containerId, path18);
   }
   /**
    * Receives one chunk. Chunks are keyed by (itemPath, range): the bytes go to their offset in
    * the data file, so a retried chunk replaces the same bytes instead of appending. A different
    * total or encoding means the client started a new upload of that path, so the item restarts.
    */
-  async receiveChunk(path13, chunk, write) {
-    return this.#locks.run(path13, async () => {
+  async receiveChunk(path18, chunk, write) {
+    return this.#locks.run(path18, async () => {
       const now = (/* @__PURE__ */ new Date()).toISOString();
-      const existing = this.#items.get(path13);
+      const existing = this.#items.get(path18);
       const restart = existing !== void 0 && (existing.total !== chunk.range.total || existing.gzip !== chunk.gzip || existing.packOffset !== void 0);
       const fresh = existing === void 0 || restart;
-      if (existing === void 0) this.#checkNoClash(path13);
+      if (existing === void 0) this.#checkNoClash(path18);
+      this.#checkSize(path18, existing, chunk.range.total);
       const { start, end, total } = chunk.range;
       const base2 = fresh ? {
-        path: path13,
+        path: path18,
         total,
         gzip: chunk.gzip,
         fileLength: chunk.fileLength ?? null,
@@ -21406,7 +23366,7 @@ var ContainerItems = class _ContainerItems {
       this.#put(base2);
       if (restart) await this.#persist(base2);
       try {
-        await write(this.dataFile(path13), fresh);
+        await write(this.dataFile(path18), fresh);
       } catch (error) {
         if (!fresh) await this.#persist(base2).catch(() => void 0);
         throw error;
@@ -21436,7 +23396,27 @@ var ContainerItems = class _ContainerItems {
     files.sort((a, b) => compare(a.path, b.path));
     return { files, folders: [...folders].sort(compare) };
   }
+  /**
+   * The original size of every complete file, each path counted once (a path uploaded again
+   * counts with its latest bytes): `x-tfs-filelength` when the client sent it, else the stored size.
+   */
+  originalSize() {
+    let total = 0;
+    for (const item of this.#items.values()) if (item.complete) total += item.fileLength ?? item.total;
+    return total;
+  }
+  /** The artifact, with this item at `total` bytes, must stay within the size limit. */
+  #checkSize(path18, existing, total) {
+    if (this.#totalBytes - (existing?.total ?? 0) + total > this.#maxBytes) throw this.#tooLarge(path18, total);
+  }
+  #tooLarge(path18, bytes) {
+    return new HttpError2(
+      413,
+      `Storing ${bytes} more bytes for ${JSON.stringify(path18)} would make the artifact larger than the server's limit of ${this.#maxBytes} bytes (maxArtifactBytes)`
+    );
+  }
   #put(record) {
+    this.#totalBytes += record.total - (this.#items.get(record.path)?.total ?? 0);
     if (!this.#items.has(record.path)) {
       for (const folder of ancestors(record.path))
         this.#folders.set(folder, (this.#folders.get(folder) ?? 0) + 1);
@@ -21444,15 +23424,15 @@ var ContainerItems = class _ContainerItems {
     this.#items.set(record.path, record);
   }
   /** A path cannot be both a file and a folder: the client would have to create both on disk. */
-  #checkNoClash(path13) {
-    if (this.#folders.has(path13)) {
-      throw new HttpError2(409, `itemPath ${JSON.stringify(path13)} is already a folder in this artifact`);
+  #checkNoClash(path18) {
+    if (this.#folders.has(path18)) {
+      throw new HttpError2(409, `itemPath ${JSON.stringify(path18)} is already a folder in this artifact`);
     }
-    const clash = ancestors(path13).find((folder) => this.#items.has(folder));
+    const clash = ancestors(path18).find((folder) => this.#items.has(folder));
     if (clash !== void 0) {
       throw new HttpError2(
         409,
-        `itemPath ${JSON.stringify(path13)} is below ${JSON.stringify(clash)}, which is already a file`
+        `itemPath ${JSON.stringify(path18)} is below ${JSON.stringify(clash)}, which is already a file`
       );
     }
   }
@@ -21460,8 +23440,8 @@ var ContainerItems = class _ContainerItems {
     return this.#journal.append(record);
   }
 };
-function ancestors(path13) {
-  const parts = path13.split("/");
+function ancestors(path18) {
+  const parts = path18.split("/");
   const out = [];
   for (let i = 1; i < parts.length; i++) out.push(parts.slice(0, i).join("/"));
   return out;
@@ -21506,8 +23486,10 @@ var ArtifactStore = class _ArtifactStore {
   #leaseMs;
   #now;
   #ids;
+  limits;
   constructor(layout, options) {
     this.#layout = layout;
+    this.limits = options.limits ?? DEFAULT_LIMITS;
     this.#ids = new IdCounter(layout.counterFile);
     this.#leaseMs = options.sessionLeaseMs ?? DEFAULT_SESSION_LEASE_MS;
     this.#now = options.now ?? Date.now;
@@ -21550,9 +23532,9 @@ var ArtifactStore = class _ArtifactStore {
    * uploads into one artifact by creating the same name again. Each call also opens an upload
    * session (see {@link claim}); its id goes into the fileContainerResourceUrl handed back.
    */
-  async create(runId, name, retentionDays) {
-    const result = await this.#createContainer(runId, name, retentionDays);
-    const session = randomBytes2(12).toString("hex");
+  async create(runId, name, retentionDays2) {
+    const result = await this.#createContainer(runId, name, retentionDays2);
+    const session = randomBytes4(12).toString("hex");
     this.#sessions.set(session, {
       containerId: result.record.containerId,
       lastActivity: this.#now(),
@@ -21572,19 +23554,19 @@ var ArtifactStore = class _ArtifactStore {
    * finalizes, and the winner may replace whatever the loser wrote. Requests without a session
    * (a container URL taken from a listing, or another server's client) are not tracked.
    */
-  claim(containerId, path13, session) {
+  claim(containerId, path18, session) {
     if (session === null) return;
     const mine = this.#sessions.get(session);
     if (!mine || mine.containerId !== containerId) return;
     const now = this.#now();
     const name = this.#byId.get(containerId)?.name ?? String(containerId);
-    if (mine.lostTo !== void 0) throw raceLost(name, path13, true);
-    const key = `${containerId}\0${path13}`;
+    if (mine.lostTo !== void 0) throw raceLost(name, path18, true);
+    const key = `${containerId}\0${path18}`;
     const owner = this.#owners.get(key);
     const other = owner === void 0 || owner === session ? void 0 : this.#sessions.get(owner);
     if (other && this.#isLive(other, now)) {
       mine.lostTo = owner;
-      throw raceLost(name, path13, false);
+      throw raceLost(name, path18, false);
     }
     mine.lastActivity = now;
     this.#owners.set(key, session);
@@ -21604,10 +23586,17 @@ var ArtifactStore = class _ArtifactStore {
     for (const id of dead) this.#sessions.delete(id);
     for (const [key, owner] of this.#owners) if (dead.has(owner)) this.#owners.delete(key);
   }
-  async #createContainer(runId, name, retentionDays) {
+  async #createContainer(runId, name, retentionDays2) {
     return this.#locks.run(`name:${runId}\0${name}`, async () => {
       const existing = this.find(runId, name);
-      if (existing) return { record: existing, created: false };
+      if (existing) return { record: await this.#reopen(existing), created: false };
+      const max = this.limits.maxArtifactsPerRun;
+      if (this.list(runId).length >= max) {
+        throw new HttpError2(
+          403,
+          `Workflow run ${JSON.stringify(runId)} already has ${max} artifacts, the limit of this server (maxArtifactsPerRun)`
+        );
+      }
       const containerId = await this.#ids.allocate();
       await mkdir3(this.#layout.itemsDir(containerId), { recursive: true });
       const now = (/* @__PURE__ */ new Date()).toISOString();
@@ -21616,7 +23605,7 @@ var ArtifactStore = class _ArtifactStore {
         runId,
         name,
         size: -1,
-        retentionDays,
+        retentionDays: retentionDays2,
         createdAt: now,
         updatedAt: now
       };
@@ -21626,7 +23615,28 @@ var ArtifactStore = class _ArtifactStore {
     });
   }
   /**
-   * Records the final size the client reports; `undefined` when the artifact does not exist.
+   * A new upload into an existing artifact (v1 merges uploads of one name) makes it unfinished
+   * again until that upload's PATCH: the size goes back to -1, so a download meanwhile (or after
+   * that upload crashed) is refused as incomplete instead of mixing the old files with whichever
+   * new ones had arrived. Called under the (run, name) lock.
+   */
+  async #reopen(existing) {
+    if (existing.size === -1) return existing;
+    return this.#locks.run(`artifact:${existing.containerId}`, async () => {
+      const current = this.#byId.get(existing.containerId) ?? existing;
+      const next = { ...current, size: -1, updatedAt: (/* @__PURE__ */ new Date()).toISOString() };
+      await writeJsonAtomic(this.#layout.artifactFile(next.containerId), next);
+      this.#byId.set(next.containerId, next);
+      return next;
+    });
+  }
+  /**
+   * Records the artifact's size when a client finalizes an upload; `undefined` when the artifact
+   * does not exist. A client reports the size of its own upload only, but several uploads to one
+   * name merge into one artifact, so the size kept is the total of the files the container holds
+   * (see ContainerItems.originalSize), or the reported size when that is larger: the client also
+   * counts files that failed to upload. A repeated PATCH gives the same size.
+   *
    * The PATCH does not say which upload sends it, so it closes every session of the container:
    * a finished upload's files may then be replaced by a later one (v1 merge semantics), and a
    * session that keeps writing afterwards is open again.
@@ -21638,9 +23648,12 @@ var ArtifactStore = class _ArtifactStore {
     for (const session of this.#sessions.values()) {
       if (session.containerId === existing.containerId) session.closedAt = now;
     }
+    await (await this.items(existing.containerId)).flush();
+    const held = (await this.items(existing.containerId)).originalSize();
     return this.#locks.run(`artifact:${existing.containerId}`, async () => {
       const current = this.#byId.get(existing.containerId) ?? existing;
-      const next = { ...current, size, updatedAt: (/* @__PURE__ */ new Date()).toISOString() };
+      const total = Math.max(size, held);
+      const next = { ...current, size: total, updatedAt: (/* @__PURE__ */ new Date()).toISOString() };
       await writeJsonAtomic(this.#layout.artifactFile(next.containerId), next);
       this.#byId.set(next.containerId, next);
       return next;
@@ -21650,7 +23663,7 @@ var ArtifactStore = class _ArtifactStore {
   items(containerId) {
     let items = this.#items.get(containerId);
     if (!items) {
-      items = ContainerItems.load(this.#layout, containerId);
+      items = ContainerItems.load(this.#layout, containerId, this.limits.maxArtifactBytes);
       items.catch(() => this.#items.delete(containerId));
       this.#items.set(containerId, items);
     }
@@ -21663,8 +23676,8 @@ var ArtifactStore = class _ArtifactStore {
     await Promise.all(loaded.map((r) => r.status === "fulfilled" ? r.value.close() : void 0));
   }
 };
-function raceLost(artifact, path13, earlier) {
-  const what = earlier ? `lost the race for a file to another upload of artifact ${JSON.stringify(artifact)} in this run and may not write ${JSON.stringify(path13)} either` : `came second: another upload of artifact ${JSON.stringify(artifact)} in this run is writing ${JSON.stringify(path13)}`;
+function raceLost(artifact, path18, earlier) {
+  const what = earlier ? `lost the race for a file to another upload of artifact ${JSON.stringify(artifact)} in this run and may not write ${JSON.stringify(path18)} either` : `came second: another upload of artifact ${JSON.stringify(artifact)} in this run is writing ${JSON.stringify(path18)}`;
   return new HttpError2(
     409,
     `This upload ${what}; it is refused so that no file and no artifact mixes the two uploads. Give concurrent uploads different artifact names, or different files`
@@ -21774,18 +23787,18 @@ function fileEntry(baseUrl, containerId, item) {
   if (length !== void 0) entry.fileLength = length;
   return entry;
 }
-function folderEntry(baseUrl, containerId, path13, dates) {
+function folderEntry(baseUrl, containerId, path18, dates) {
   return {
     containerId,
     scopeIdentifier: NIL_GUID,
-    path: path13,
+    path: path18,
     itemType: "folder",
     status: "created",
     dateCreated: dates.createdAt,
     dateLastModified: dates.createdAt,
     createdBy: NIL_GUID,
     lastModifiedBy: NIL_GUID,
-    itemLocation: itemUrl2(baseUrl, containerId, path13),
+    itemLocation: itemUrl2(baseUrl, containerId, path18),
     contentId: ""
   };
 }
@@ -21870,16 +23883,19 @@ function artifactRoutes(store) {
   ];
 }
 async function create(store, ctx) {
-  const runId = validateRunId(ctx.params.runId ?? "");
-  const body = expectObject(await readJsonBody(ctx.req), "Create artifact body");
+  const runId = grantedRunId(ctx, "creating artifacts");
+  const body = expectObject(
+    await readJsonBody(ctx.req, store.limits.maxJsonBodyBytes),
+    "Create artifact body"
+  );
   if (body.Type !== void 0 && body.Type !== "actions_storage") {
     throw badRequest(
       `Unsupported artifact Type ${JSON.stringify(body.Type)}; only "actions_storage" is supported`
     );
   }
   const name = validateArtifactName2(body.Name);
-  const retentionDays = parseRetention(body.RetentionDays);
-  const { record, session } = await store.create(runId, name, retentionDays);
+  const retentionDays2 = parseRetention(body.RetentionDays);
+  const { record, session } = await store.create(runId, name, retentionDays2);
   const response = artifactResponse(ctx.baseUrl, record);
   sendJson(ctx.res, 201, {
     ...response,
@@ -21887,7 +23903,7 @@ async function create(store, ctx) {
   });
 }
 async function list(store, ctx) {
-  const runId = validateRunId(ctx.params.runId ?? "");
+  const runId = grantedRunId(ctx, "listing artifacts");
   const filter = ctx.url.searchParams.get("artifactName");
   const records = store.list(runId).filter((r) => filter === null || r.name === filter);
   const body = {
@@ -21897,12 +23913,15 @@ async function list(store, ctx) {
   sendJson(ctx.res, 200, body);
 }
 async function patch(store, ctx) {
-  const runId = validateRunId(ctx.params.runId ?? "");
+  const runId = grantedRunId(ctx, "finalizing artifacts");
   const rawName = ctx.url.searchParams.get("artifactName");
   if (rawName === null)
     throw badRequest("The artifactName query parameter is required to finalize an artifact");
   const name = validateArtifactName2(rawName);
-  const body = expectObject(await readJsonBody(ctx.req), "Patch artifact body");
+  const body = expectObject(
+    await readJsonBody(ctx.req, store.limits.maxJsonBodyBytes),
+    "Patch artifact body"
+  );
   const size = body.Size;
   if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) {
     throw badRequest(`Size must be a non-negative integer, got ${JSON.stringify(size)}`);
@@ -21911,6 +23930,11 @@ async function patch(store, ctx) {
   if (!record) throw notFound(`An Artifact with the name ${name} was not found in run ${runId}`);
   const response = artifactResponse(ctx.baseUrl, record);
   sendJson(ctx.res, 200, { ...response, uploadUrl: response.fileContainerResourceUrl });
+}
+function grantedRunId(ctx, action) {
+  const runId = validateRunId(ctx.params.runId ?? "");
+  if (!mayUseRun(ctx.access, runId)) throw runForbidden(runId, action);
+  return runId;
 }
 function parseRetention(value) {
   if (value === void 0 || value === null || value === 0) return null;
@@ -21922,18 +23946,18 @@ function parseRetention(value) {
 
 // src/server/legacy/container-routes.ts
 import { createReadStream } from "node:fs";
-import { open as open6 } from "node:fs/promises";
+import { open as open8 } from "node:fs/promises";
 import { pipeline as pipeline2 } from "node:stream/promises";
 
 // src/server/legacy/chunk-writer.ts
-import { createHash as createHash3 } from "node:crypto";
+import { createHash as createHash4 } from "node:crypto";
 import { constants as constants3 } from "node:fs";
-import { open as open5 } from "node:fs/promises";
+import { open as open7 } from "node:fs/promises";
 var WRITE_BATCH = 1024 * 1024;
 async function writeChunk(req, file, fresh, target) {
-  const md5 = target.expectedMd5 === void 0 ? void 0 : createHash3("md5");
+  const md5 = target.expectedMd5 === void 0 ? void 0 : createHash4("md5");
   const flags = constants3.O_WRONLY | constants3.O_CREAT | (fresh ? constants3.O_TRUNC : 0);
-  const handle = await open5(file, flags, 420);
+  const handle = await open7(file, flags, 420);
   let position = target.offset;
   let received = 0;
   let batch = [];
@@ -21989,7 +24013,7 @@ async function readChunkBody(req, target) {
   }
   const body = Buffer.concat(chunks, received);
   if (target.expectedMd5 !== void 0) {
-    const actual = createHash3("md5").update(body).digest("base64");
+    const actual = createHash4("md5").update(body).digest("base64");
     if (actual !== target.expectedMd5.trim()) {
       throw badRequest(
         `MD5 mismatch for the chunk: x-actions-results-md5 is ${target.expectedMd5}, received bytes hash to ${actual}`
@@ -22000,7 +24024,7 @@ async function readChunkBody(req, target) {
 }
 
 // src/server/legacy/container-routes.ts
-var CONTAINER = /^\/_apis\/resources\/Containers\/(?<containerId>\d{1,15})\/?$/i;
+var CONTAINER = /^\/_apis\/resources\/Containers\/(?<containerId>[1-9]\d{0,14})\/?$/i;
 var WHOLE_ITEM_LIMIT = 1024 * 1024;
 var READ_HIGH_WATER_MARK = 1024 * 1024;
 function containerRoutes(store) {
@@ -22009,21 +24033,29 @@ function containerRoutes(store) {
     { method: "GET", pattern: CONTAINER, handler: (ctx) => getItems(store, ctx) }
   ];
 }
-function containerOf(store, ctx) {
+function containerOf2(store, ctx) {
   const id = Number(ctx.params.containerId);
   const record = store.get(id);
-  if (!record) throw notFound(`Container ${ctx.params.containerId} does not exist`);
+  if (!record || !mayUseRun(ctx.access, record.runId)) {
+    throw notFound(`Container ${ctx.params.containerId} does not exist`);
+  }
   return record;
 }
 async function putChunk(store, ctx) {
   const { req } = ctx;
-  const artifact = containerOf(store, ctx);
+  const artifact = containerOf2(store, ctx);
   const rawPath = ctx.url.searchParams.get("itemPath");
   if (rawPath === null) throw badRequest("The itemPath query parameter is required");
-  const path13 = normalizeItemPath(rawPath, artifact.name);
-  if (path13 === artifact.name)
+  const path18 = normalizeItemPath(rawPath, artifact.name);
+  if (path18 === artifact.name)
     throw badRequest(`itemPath ${JSON.stringify(rawPath)} names the artifact, not a file in it`);
   const range = parseContentRange(req.headers["content-range"]);
+  if (range.total > store.limits.maxArtifactBytes) {
+    throw new HttpError2(
+      413,
+      `Content-Range total ${range.total} exceeds the server's limit of ${store.limits.maxArtifactBytes} bytes per artifact (maxArtifactBytes)`
+    );
+  }
   const length = range.end - range.start;
   const declared = parseOptionalLength(req.headers["content-length"], "Content-Length");
   if (declared !== void 0 && declared !== length) {
@@ -22035,14 +24067,14 @@ async function putChunk(store, ctx) {
   const fileLength = parseOptionalLength(req.headers["x-tfs-filelength"], "x-tfs-filelength");
   const md5Header = req.headers["x-actions-results-md5"];
   const expectedMd5 = typeof md5Header === "string" && md5Header !== "" ? md5Header : void 0;
-  store.claim(artifact.containerId, path13, ctx.url.searchParams.get(UPLOAD_SESSION_PARAM));
+  store.claim(artifact.containerId, path18, ctx.url.searchParams.get(UPLOAD_SESSION_PARAM));
   const items = await store.items(artifact.containerId);
   if (range.start === 0 && length === range.total && length <= WHOLE_ITEM_LIMIT) {
     const body = await readChunkBody(req, { length, expectedMd5 });
-    await items.receiveWhole(path13, { range, gzip: gzip2, fileLength }, body);
+    await items.receiveWhole(path18, { range, gzip: gzip2, fileLength }, body);
   } else {
     await items.receiveChunk(
-      path13,
+      path18,
       { range, gzip: gzip2, fileLength },
       (file, fresh) => writeChunk(req, file, fresh, { offset: range.start, length, expectedMd5 })
     );
@@ -22050,7 +24082,7 @@ async function putChunk(store, ctx) {
   sendJson(ctx.res, 200, { message: "success" });
 }
 async function getItems(store, ctx) {
-  const artifact = containerOf(store, ctx);
+  const artifact = containerOf2(store, ctx);
   const items = await store.items(artifact.containerId);
   const rawPath = ctx.url.searchParams.get("itemPath");
   const prefix = rawPath === null || rawPath === "" ? void 0 : normalizeItemPath(rawPath, artifact.name);
@@ -22082,7 +24114,7 @@ async function sendFile(ctx, items, item) {
     return;
   }
   const start = item.packOffset ?? 0;
-  const handle = await open6(item.packOffset !== void 0 ? items.packPath : items.dataFile(item.path), "r");
+  const handle = await open8(item.packOffset !== void 0 ? items.packPath : items.dataFile(item.path), "r");
   ctx.res.writeHead(200, headers);
   const source = createReadStream("", {
     fd: handle,
@@ -22099,7 +24131,7 @@ function parseEncoding(value) {
 }
 
 // src/server/legacy/layout.ts
-import { createHash as createHash4 } from "node:crypto";
+import { createHash as createHash5 } from "node:crypto";
 import { join } from "node:path";
 var LegacyLayout = class {
   root;
@@ -22126,12 +24158,12 @@ var LegacyLayout = class {
   }
 };
 function itemKey(itemPath) {
-  return createHash4("sha256").update(itemPath, "utf8").digest("hex");
+  return createHash5("sha256").update(itemPath, "utf8").digest("hex");
 }
 
 // src/server/legacy/protocol.ts
-async function createLegacyProtocol(dataDir) {
-  const store = await ArtifactStore.open(new LegacyLayout(dataDir));
+async function createLegacyProtocol(dataDir, limits) {
+  const store = await ArtifactStore.open(new LegacyLayout(dataDir), { limits });
   return {
     name: "legacy",
     routes: [...artifactRoutes(store), ...containerRoutes(store)],
@@ -22142,60 +24174,176 @@ async function createLegacyProtocol(dataDir) {
 // src/server/server.ts
 import { createServer } from "node:http";
 
-// src/server/http/auth.ts
-import { createHash as createHash5, timingSafeEqual } from "node:crypto";
-function createBearerCheck(token) {
-  if (token === void 0 || token === "") return () => true;
-  const expected = digest(token);
-  return (req) => {
-    const header2 = req.headers.authorization;
-    if (typeof header2 !== "string") return false;
-    const match = /^Bearer[ \t]+(.+)$/i.exec(header2.trim());
-    if (!match?.[1]) return false;
-    return timingSafeEqual(digest(match[1]), expected);
-  };
+// src/server/http/connection-guard.ts
+var LINGER_MS = 2e3;
+var LINGER_BYTES = 256 * 1024;
+var DRAIN_DECLARED_BYTES = 16 * 1024 * 1024;
+var ConnectionGuard = class {
+  #options;
+  /** Insertion order is connection order, so the first idle untrusted entry is the oldest. */
+  #tracked = /* @__PURE__ */ new Map();
+  shed = 0;
+  constructor(options) {
+    this.#options = options;
+  }
+  /** Call on the server's 'connection' event. */
+  admit(socket) {
+    const entry = { socket, trusted: false, inFlight: 0, firstRequest: void 0 };
+    entry.firstRequest = setTimeout(() => {
+      if (entry.inFlight === 0 && !entry.trusted && socket.bytesRead === 0) {
+        this.#drop(entry, "sent no request in time");
+      }
+    }, this.#options.firstRequestTimeoutMs);
+    entry.firstRequest.unref();
+    this.#tracked.set(socket, entry);
+    socket.once("close", () => {
+      clearTimeout(entry.firstRequest);
+      this.#tracked.delete(socket);
+    });
+    if (this.#tracked.size > this.#options.maxConnections && !this.#shedOne()) {
+      this.#drop(entry, `over the limit of ${this.#options.maxConnections} connections`);
+      return;
+    }
+    if (this.#untrusted() > this.#options.maxUntrustedConnections) this.#shedOne();
+  }
+  /** Call when a request head arrived; returns a function to call once it is trusted. */
+  requestStarted(req, res) {
+    const entry = this.#tracked.get(req.socket);
+    if (!entry) return { trust: () => void 0 };
+    clearTimeout(entry.firstRequest);
+    entry.inFlight++;
+    res.once("close", () => {
+      entry.inFlight--;
+      if (res.statusCode < 400) entry.trusted = true;
+    });
+    const socket = req.socket;
+    const drainable = drainsRefusedBody(req);
+    res.once("finish", () => {
+      if (!req.complete && !drainable) lingerAndClose(req, socket);
+    });
+    return {
+      trust: () => {
+        entry.trusted = true;
+      }
+    };
+  }
+  #untrusted() {
+    let count = 0;
+    for (const entry of this.#tracked.values()) if (!entry.trusted) count++;
+    return count;
+  }
+  /** Closes the oldest untrusted connection with no request in flight; false if there is none. */
+  #shedOne() {
+    for (const entry of this.#tracked.values()) {
+      if (!entry.trusted && entry.inFlight === 0 && !entry.socket.destroyed) {
+        this.#drop(entry, "shed to make room for other clients");
+        return true;
+      }
+    }
+    return false;
+  }
+  #drop(entry, why) {
+    this.shed++;
+    this.#tracked.delete(entry.socket);
+    const peer = `${entry.socket.remoteAddress ?? "?"}:${entry.socket.remotePort ?? "?"}`;
+    this.#options.log?.(`connection from ${peer} closed: ${why}`);
+    entry.socket.destroy();
+  }
+};
+function drainsRefusedBody(req) {
+  const declared = Number(req.headers["content-length"]);
+  return Number.isSafeInteger(declared) && declared <= DRAIN_DECLARED_BYTES;
 }
-function digest(value) {
-  return createHash5("sha256").update(value, "utf8").digest();
+function lingerAndClose(req, socket) {
+  if (socket.destroyed) return;
+  let drained = 0;
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once("close", () => clearTimeout(timer));
+  req.on("data", (chunk) => {
+    drained += chunk.length;
+    if (drained > LINGER_BYTES) socket.destroy();
+  });
+  req.resume();
+  socket.end();
 }
 
-// src/server/http/base-url.ts
-var HOST_HEADER = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
-function requestBaseUrl(req, fallback) {
-  const host = req.headers.host;
-  if (typeof host !== "string" || !HOST_HEADER.test(host)) return fallback;
-  const forwarded = req.headers["x-forwarded-proto"];
-  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim().toLowerCase();
-  return `${first === "https" ? "https" : "http"}://${host}/`;
+// src/server/http/storage-failure.ts
+var NO_SPACE2 = /* @__PURE__ */ new Set(["ENOSPC", "EDQUOT"]);
+var STORAGE = /* @__PURE__ */ new Set([
+  ...NO_SPACE2,
+  "EIO",
+  "EROFS",
+  "EACCES",
+  "EPERM",
+  "EFBIG",
+  "EMFILE",
+  "ENFILE",
+  "ENOMEM",
+  "EMLINK"
+]);
+function storageFailure(error) {
+  const code = errnoOf(error);
+  if (code === void 0 || !STORAGE.has(code)) return void 0;
+  if (NO_SPACE2.has(code)) {
+    return new HttpError2(
+      507,
+      `Insufficient storage: the server ran out of disk space (${code}) while storing the upload`
+    );
+  }
+  return new HttpError2(500, `Internal server error: the server's storage failed (${code})`);
+}
+function errnoOf(error) {
+  for (let current = error, depth2 = 0; current && depth2 < 5; depth2++) {
+    const code = current.code;
+    if (typeof code === "string" && /^E[A-Z]+$/.test(code)) return code;
+    current = current.cause;
+  }
+  return void 0;
 }
 
 // src/server/server.ts
 var ANY_METHOD = "*";
-var KEEP_ALIVE_TIMEOUT_MS = 6e4;
-var HEADERS_TIMEOUT_MS = 65e3;
-var SOCKET_IDLE_TIMEOUT_MS = 18e4;
+var MAX_TIMEOUT_CHECK_INTERVAL_MS = 1e3;
 function createHttpServer(options) {
   const routes = options.protocols.flatMap((p) => p.routes);
-  const authorized = createBearerCheck(options.token);
-  const stats = { connectionsOpened: 0, openConnections: 0, requests: 0 };
-  const server = createServer((req, res) => {
-    stats.requests++;
-    const started = process.hrtime.bigint();
-    if (options.log) {
-      const log = options.log;
-      res.once("close", () => {
-        const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        log(`${req.method ?? "?"} ${pathOf(req)} ${res.statusCode} ${ms.toFixed(1)}ms`);
-      });
-    }
-    void dispatch(req, res);
+  const { limits } = options;
+  const guard = new ConnectionGuard({
+    maxConnections: limits.maxConnections,
+    maxUntrustedConnections: limits.maxUntrustedConnections,
+    // Node times out partly sent heads (408) but never a socket that sends nothing: the guard does.
+    firstRequestTimeoutMs: limits.headersTimeoutMs,
+    log: options.log
   });
-  server.requestTimeout = 0;
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
-  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  server.timeout = SOCKET_IDLE_TIMEOUT_MS;
+  const stats = { connectionsOpened: 0, openConnections: 0, requests: 0 };
+  const server = createServer(
+    {
+      maxHeaderSize: limits.maxHeaderBytes,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(MAX_TIMEOUT_CHECK_INTERVAL_MS, limits.headersTimeoutMs)
+    },
+    (req, res) => {
+      stats.requests++;
+      const started = process.hrtime.bigint();
+      const connection = guard.requestStarted(req, res);
+      if (options.log) {
+        const log = options.log;
+        res.once("close", () => {
+          const ms = Number(process.hrtime.bigint() - started) / 1e6;
+          const status = res.headersSent ? String(res.statusCode) : "no-answer";
+          const cut = res.headersSent && !res.writableFinished ? " (answer cut)" : "";
+          log(`${req.method ?? "?"} ${printableText(pathOf(req))} ${status}${cut} ${ms.toFixed(1)}ms`);
+        });
+      }
+      void dispatch(req, res, connection);
+    }
+  );
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  server.timeout = limits.idleTimeoutMs;
   const sockets = /* @__PURE__ */ new Set();
   server.on("connection", (socket) => {
+    guard.admit(socket);
     stats.connectionsOpened++;
     stats.openConnections++;
     sockets.add(socket);
@@ -22204,23 +24352,18 @@ function createHttpServer(options) {
       sockets.delete(socket);
     });
   });
-  async function dispatch(req, res) {
+  async function dispatch(req, res, connection) {
     let route;
     try {
       const url = parseRequestUrl(req.url);
       const method = req.method === "HEAD" ? "GET" : req.method ?? "GET";
       const onPath = routes.map((candidate) => ({ route: candidate, match: candidate.pattern.exec(url.pathname) })).filter((r) => r.match);
       const hit = onPath.find((r) => r.route.method === method || r.route.method === ANY_METHOD);
+      options.hosts.check(req);
       route = hit?.route;
-      if ((route?.auth ?? "bearer") === "bearer" && !authorized(req)) {
-        throw new HttpError2(
-          401,
-          "Missing or invalid bearer token (Authorization: Bearer <ACTIONS_RUNTIME_TOKEN>)",
-          {
-            "WWW-Authenticate": "Bearer"
-          }
-        );
-      }
+      const bearer = (route?.auth ?? "bearer") === "bearer";
+      const access2 = bearer ? options.authenticate(req, "bearer") : NO_ACCESS;
+      if (bearer && options.credentialRequired) connection.trust();
       if (!hit?.match) {
         if (onPath.length > 0) {
           const allow = [...new Set(onPath.map((r) => r.route.method))].join(", ");
@@ -22237,7 +24380,8 @@ function createHttpServer(options) {
         res,
         url,
         params: decodeParams(hit.match.groups),
-        baseUrl: requestBaseUrl(req, options.fallbackBaseUrl())
+        baseUrl: options.hosts.baseUrl(req, options.fallbackBaseUrl()),
+        access: access2
       });
     } catch (error) {
       answerError(req, res, error, options.log, route?.renderError);
@@ -22280,9 +24424,18 @@ function answerError(req, res, error, log, render) {
     res.destroy();
     return;
   }
+  if (!req.complete && !drainsRefusedBody(req)) {
+    res.setHeader("Connection", "close");
+  }
   const send = (httpError) => render ? render(res, httpError) : sendErrorJson(res, httpError.status, httpError.message, httpError.headers);
   if (error instanceof HttpError2) {
     send(error);
+    return;
+  }
+  const storage = storageFailure(error);
+  if (storage) {
+    log?.(`storage error on ${req.method ?? "?"} ${pathOf(req)}: ${storage.message}`);
+    send(storage);
     return;
   }
   if (req.destroyed || isClientAbort(error)) {
@@ -22290,7 +24443,8 @@ function answerError(req, res, error, log, render) {
     return;
   }
   log?.(
-    `internal error on ${req.method ?? "?"} ${pathOf(req)}: ${error instanceof Error ? error.message : String(error)}`
+    // The path and the message may carry bytes a client chose: escaped, so a log line cannot drive a terminal.
+    `internal error on ${req.method ?? "?"} ${printableText(pathOf(req))}: ${printableText(error instanceof Error ? error.message : String(error))}`
   );
   send(
     new HttpError2(
@@ -22307,23 +24461,6 @@ function pathOf(req) {
   const raw = req.url ?? "/";
   const q = raw.indexOf("?");
   return q === -1 ? raw : raw.slice(0, q);
-}
-
-// src/server/rest/auth.ts
-import { createHash as createHash6, timingSafeEqual as timingSafeEqual2 } from "node:crypto";
-function createApiTokenCheck(token) {
-  if (token === void 0 || token === "") return () => void 0;
-  const expected = digest2(token);
-  return (req) => {
-    const header2 = req.headers.authorization;
-    const match = typeof header2 === "string" ? /^(?:token|bearer)[ \t]+(.+)$/i.exec(header2.trim()) : null;
-    if (!match?.[1] || !timingSafeEqual2(digest2(match[1]), expected)) {
-      throw new HttpError2(401, "Bad credentials");
-    }
-  };
-}
-function digest2(value) {
-  return createHash6("sha256").update(value, "utf8").digest();
 }
 
 // src/server/rest/contracts.ts
@@ -22361,21 +24498,19 @@ function renderRestError(res, error) {
 var REPO = "^/repos/(?<owner>[^/]+)/(?<repo>[^/]+)/actions";
 var RUN_ARTIFACTS = new RegExp(`${REPO}/runs/(?<runId>[^/]+)/artifacts/?$`);
 var REPO_ARTIFACTS = new RegExp(`${REPO}/artifacts/?$`);
-var ARTIFACT = new RegExp(`${REPO}/artifacts/(?<id>\\d{1,15})/?$`);
-var ARCHIVE = new RegExp(`${REPO}/artifacts/(?<id>\\d{1,15})/(?<format>[^/]+)/?$`);
+var ARTIFACT = new RegExp(`${REPO}/artifacts/(?<id>[1-9]\\d{0,14})/?$`);
+var ARCHIVE = new RegExp(`${REPO}/artifacts/(?<id>[1-9]\\d{0,14})/(?<format>[^/]+)/?$`);
 var ANY_REPOS = /^\/repos(?:\/.*)?$/;
 var DEFAULT_PER_PAGE = 30;
 var MAX_PER_PAGE = 100;
-function restRoutes(service, token) {
-  const authenticate = createApiTokenCheck(token);
+function restRoutes(service, authenticate) {
   const route = (method, pattern, handler) => ({
     method,
     pattern,
     auth: "self",
     renderError: renderRestError,
     handler: async (ctx) => {
-      authenticate(ctx.req);
-      await handler(ctx);
+      await handler({ ...ctx, access: authenticate(ctx.req, "bearer-or-token") });
     }
   });
   return [
@@ -22392,9 +24527,11 @@ function restRoutes(service, token) {
 async function list2(service, ctx, runId) {
   const query = ctx.url.searchParams;
   const name = query.get("name") ?? void 0;
+  if (runId !== void 0 && !mayUseRun(ctx.access, runId)) throw notFound2();
+  const runs = grantedRuns(ctx.access);
   const perPage = Math.min(positiveInt(query.get("per_page"), DEFAULT_PER_PAGE), MAX_PER_PAGE);
   const page = positiveInt(query.get("page"), 1);
-  const all = service.index.list({ ...runId === void 0 ? {} : { runId }, ...name === void 0 ? {} : { name } }).reverse();
+  const all = service.index.list({ ...runId === void 0 ? {} : { runId }, ...name === void 0 ? {} : { name } }).filter((r) => runs === void 0 || runs.has(r.runId)).reverse();
   const slice = all.slice((page - 1) * perPage, page * perPage);
   const { owner, repo } = repoOf(ctx);
   sendJson(ctx.res, 200, {
@@ -22403,12 +24540,12 @@ async function list2(service, ctx, runId) {
   });
 }
 async function getOne(service, ctx) {
-  const record = service.index.get(Number(ctx.params.id));
-  if (!record) throw notFound2();
+  const record = visible(service, ctx.access, ctx.params.id);
   const { owner, repo } = repoOf(ctx);
   sendJson(ctx.res, 200, restArtifact(ctx.baseUrl, owner, repo, record));
 }
 async function deleteOne(service, ctx) {
+  visible(service, ctx.access, ctx.params.id);
   const record = await service.index.removeById(Number(ctx.params.id));
   if (!record) throw notFound2();
   ctx.res.writeHead(204);
@@ -22416,11 +24553,15 @@ async function deleteOne(service, ctx) {
 }
 async function download(service, ctx) {
   if (ctx.params.format !== "zip") throw notFound2();
-  const record = service.index.get(Number(ctx.params.id));
-  if (!record) throw notFound2();
+  const record = visible(service, ctx.access, ctx.params.id);
   const location = service.signer.sign(ctx.baseUrl, record.blobId, "r");
   ctx.res.writeHead(302, { Location: location, "Content-Length": "0" });
   ctx.res.end();
+}
+function visible(service, access2, id) {
+  const record = service.index.get(Number(id));
+  if (!record || !mayUseRun(access2, record.runId)) throw notFound2();
+  return record;
 }
 function repoOf(ctx) {
   return { owner: ctx.params.owner ?? "", repo: ctx.params.repo ?? "" };
@@ -22434,8 +24575,8 @@ function notFound2() {
 }
 
 // src/server/rest/protocol.ts
-function createRestProtocol(service, token) {
-  return { name: "rest", routes: restRoutes(service, token) };
+function createRestProtocol(service, authenticate) {
+  return { name: "rest", routes: restRoutes(service, authenticate) };
 }
 
 // src/server/results/blob-errors.ts
@@ -22504,7 +24645,7 @@ function escapeXml(text) {
 
 // src/server/results/blob-download.ts
 import { createReadStream as createReadStream2 } from "node:fs";
-import { open as open7 } from "node:fs/promises";
+import { open as open9 } from "node:fs/promises";
 import { pipeline as pipeline3 } from "node:stream/promises";
 
 // src/server/results/content-disposition.ts
@@ -22555,7 +24696,7 @@ async function sendBlob(req, res, blob, baseHeaders) {
   const length = end - start + 1;
   headers["Content-Length"] = String(length);
   if (wanted) headers["Content-Range"] = `bytes ${start}-${end}/${blob.size}`;
-  const handle = await open7(blob.file, "r");
+  const handle = await open9(blob.file, "r");
   res.writeHead(wanted ? 206 : 200, headers);
   if (length === 0 || req.method === "HEAD") {
     await handle.close();
@@ -22663,22 +24804,22 @@ function blobContentType(req) {
 }
 
 // src/server/results/blob-store.ts
-import { createHash as createHash10, randomBytes as randomBytes3 } from "node:crypto";
-import { access, mkdir as mkdir4, readdir as readdir3, rename as rename4, rm as rm5 } from "node:fs/promises";
+import { createHash as createHash9, randomBytes as randomBytes5 } from "node:crypto";
+import { access, mkdir as mkdir4, readdir as readdir3, rename as rename3, rm as rm4, stat as stat6 } from "node:fs/promises";
 import { join as join3 } from "node:path";
 
 // src/server/results/concat-files.ts
-import { createHash as createHash7 } from "node:crypto";
-import { open as open8 } from "node:fs/promises";
+import { createHash as createHash6 } from "node:crypto";
+import { open as open10 } from "node:fs/promises";
 var COPY_BUFFER = 1024 * 1024;
 async function concatFiles(sources2, target) {
   const buffer = Buffer.allocUnsafe(COPY_BUFFER);
-  const hash = createHash7("sha256");
+  const hash = createHash6("sha256");
   let size = 0;
-  const out = await open8(target, "wx", 420);
+  const out = await open10(target, "wx", 420);
   try {
     for (const source of sources2) {
-      const input = await open8(source, "r");
+      const input = await open10(source, "r");
       try {
         for (; ; ) {
           const { bytesRead } = await input.read(buffer, 0, buffer.length, null);
@@ -22691,6 +24832,7 @@ async function concatFiles(sources2, target) {
         await input.close();
       }
     }
+    await out.sync();
   } finally {
     await out.close();
   }
@@ -22698,7 +24840,7 @@ async function concatFiles(sources2, target) {
 }
 
 // src/server/results/layout.ts
-import { createHash as createHash8 } from "node:crypto";
+import { createHash as createHash7 } from "node:crypto";
 import { join as join2 } from "node:path";
 var ResultsLayout = class {
   root;
@@ -22741,19 +24883,19 @@ var ResultsLayout = class {
   }
 };
 function blockKey(blockId2) {
-  return createHash8("sha256").update(blockId2).digest("hex");
+  return createHash7("sha256").update(blockId2).digest("hex");
 }
 var BLOB_ID = /^[0-9a-f]{32}$/;
 
 // src/server/results/receive-body.ts
-import { createHash as createHash9 } from "node:crypto";
+import { createHash as createHash8 } from "node:crypto";
 import { createWriteStream as createWriteStream2 } from "node:fs";
-import { Transform } from "node:stream";
+import { Readable, Transform } from "node:stream";
 import { pipeline as pipeline4 } from "node:stream/promises";
 var WRITE_HIGH_WATER_MARK = 1024 * 1024;
 async function receiveBody(req, file, expect) {
-  const md5 = expect.md5 === void 0 ? void 0 : createHash9("md5");
-  const sha256 = expect.sha256 ? createHash9("sha256") : void 0;
+  const md5 = expect.md5 === void 0 ? void 0 : createHash8("md5");
+  const sha256 = expect.sha256 ? createHash8("sha256") : void 0;
   const hashes = [md5, sha256].filter((h) => h !== void 0);
   let size = 0;
   const tap = new Transform({
@@ -22763,7 +24905,11 @@ async function receiveBody(req, file, expect) {
       callback(null, chunk);
     }
   });
-  await pipeline4(req, tap, createWriteStream2(file, { flags: "wx", highWaterMark: WRITE_HIGH_WATER_MARK }));
+  await pipeline4(
+    Readable.from(req.iterator({ destroyOnReturn: false })),
+    tap,
+    createWriteStream2(file, { flags: "wx", highWaterMark: WRITE_HIGH_WATER_MARK, flush: expect.durable })
+  );
   if (size !== expect.length) {
     throw new BlobError(
       400,
@@ -22789,11 +24935,14 @@ var BlobStore = class _BlobStore {
   #layout;
   #states = /* @__PURE__ */ new Map();
   #locks = new KeyedMutex();
-  constructor(layout) {
+  #staged = /* @__PURE__ */ new Map();
+  #limits;
+  constructor(layout, limits) {
     this.#layout = layout;
+    this.#limits = limits;
   }
-  static async open(layout) {
-    const store = new _BlobStore(layout);
+  static async open(layout, limits = DEFAULT_LIMITS) {
+    const store = new _BlobStore(layout, limits);
     await mkdir4(layout.blobsDir, { recursive: true });
     await store.#load();
     return store;
@@ -22807,10 +24956,20 @@ var BlobStore = class _BlobStore {
         this.#states.set(blobId, state);
         const files = await readdir3(this.#layout.blobDir(blobId));
         await Promise.all(
-          files.filter((f) => f.endsWith(".tmp")).map((f) => rm5(join3(this.#layout.blobDir(blobId), f), { force: true }))
+          files.filter((f) => f.endsWith(".tmp")).map((f) => rm4(join3(this.#layout.blobDir(blobId), f), { force: true }))
         );
+        this.#staged.set(blobId, await this.#countStaged(blobId));
       })
     );
+  }
+  async #countStaged(blobId) {
+    const dir = this.#layout.blocksDir(blobId);
+    const names = await readdir3(dir).catch((error) => {
+      if (isNotFound(error)) return [];
+      throw error;
+    });
+    const sizes = await Promise.all(names.map(async (name) => (await stat6(join3(dir, name))).size));
+    return { count: names.length, bytes: sizes.reduce((a, b) => a + b, 0) };
   }
   /** Every blob directory on disk, including half-created ones (for orphan cleanup). */
   async idsOnDisk() {
@@ -22827,18 +24986,20 @@ var BlobStore = class _BlobStore {
   }
   /** A new, empty blob under a fresh random id. */
   async create() {
-    const blobId = randomBytes3(16).toString("hex");
+    const blobId = randomBytes5(16).toString("hex");
     await mkdir4(this.#layout.blocksDir(blobId), { recursive: true });
     const state = { blockIdBytes: null, committed: null };
     await writeJsonAtomic(this.#layout.blobStateFile(blobId), state);
     this.#states.set(blobId, state);
+    this.#staged.set(blobId, { count: 0, bytes: 0 });
     return blobId;
   }
   /** Deletes the blob and everything staged for it. Downloads already streaming keep their open file. */
   async remove(blobId) {
     await this.#locks.run(blobId, async () => {
       this.#states.delete(blobId);
-      await rm5(this.#layout.blobDir(blobId), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+      this.#staged.delete(blobId);
+      await rm4(this.#layout.blobDir(blobId), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
     });
   }
   /** Runs `work` while no commit of this blob can start or finish. */
@@ -22858,14 +25019,48 @@ var BlobStore = class _BlobStore {
         `The specified blob or block content is invalid: all block ids of a blob must have the same length; this blob uses ${state.blockIdBytes}-byte ids, this one has ${blockId2.length} bytes.`
       );
     }
-    const temp = this.#layout.tempFile(blobId, "block", randomBytes3(8).toString("hex"));
+    const target = this.#layout.blockFile(blobId, blockId2);
+    const current = this.#staged.get(blobId);
+    if (current && current.count >= this.#limits.maxStagedBlocks && await sizeIfExists(target) === void 0) {
+      throw new BlobError(
+        409,
+        "BlockCountExceedsLimit",
+        `The uncommitted block count cannot exceed the maximum limit of ${this.#limits.maxStagedBlocks} blocks (maxStagedBlocks).`
+      );
+    }
+    const staged = this.#reserveStaged(blobId, body.length);
+    const temp = this.#layout.tempFile(blobId, "block", randomBytes5(8).toString("hex"));
+    let replaced;
     try {
-      await receiveBody(req, temp, { ...body, sha256: false });
-      await rename4(temp, this.#layout.blockFile(blobId, blockId2));
+      await receiveBody(req, temp, { ...body, sha256: false, durable: false });
+      replaced = await sizeIfExists(target);
+      await rename3(temp, target);
     } catch (error) {
-      await rm5(temp, { force: true });
+      staged.bytes -= body.length;
+      await rm4(temp, { force: true });
       throw this.#goneIfMissing(blobId, error);
     }
+    if (replaced === void 0) staged.count++;
+    else staged.bytes -= replaced;
+  }
+  /**
+   * Counts a block's bytes against the blob's staged total before a byte is read, so concurrent
+   * blocks cannot together overshoot it: without this, a client could stage blocks without end
+   * and never commit them (each block alone being within the limit).
+   */
+  #reserveStaged(blobId, length) {
+    const staged = this.#staged.get(blobId) ?? { count: 0, bytes: 0 };
+    this.#staged.set(blobId, staged);
+    if (staged.bytes + length > this.#limits.maxArtifactBytes) {
+      throw new BlobError(
+        413,
+        "RequestBodyTooLarge",
+        `Staging ${length} more bytes would take this blob's uncommitted blocks past the server's limit of ${this.#limits.maxArtifactBytes} bytes (maxArtifactBytes).`,
+        { Connection: "close" }
+      );
+    }
+    staged.bytes += length;
+    return staged;
   }
   /**
    * Put Block List: the blob becomes the listed blocks in list order. Every id must have been
@@ -22877,6 +25072,13 @@ var BlobStore = class _BlobStore {
     return this.#locks.run(blobId, async () => {
       guard();
       const state = this.#require(blobId);
+      if (ids.length > this.#limits.maxBlocksPerList) {
+        throw new BlobError(
+          400,
+          "BlockListTooLong",
+          `The block list may not contain more than ${this.#limits.maxBlocksPerList} blocks (maxBlocksPerList); it has ${ids.length}.`
+        );
+      }
       const listDigest = digestOfList(ids);
       const files = ids.map((id) => this.#layout.blockFile(blobId, id));
       const missing = await firstMissing(files);
@@ -22888,13 +25090,15 @@ var BlobStore = class _BlobStore {
           `The specified block list is invalid: block #${missing} (${ids[missing]?.toString("base64") ?? ""}) was never staged.`
         );
       }
-      const temp = this.#layout.tempFile(blobId, "assemble", randomBytes3(8).toString("hex"));
+      await this.#checkCommitSize(files);
+      const temp = this.#layout.tempFile(blobId, "assemble", randomBytes5(8).toString("hex"));
       try {
         const { size, sha256 } = await concatFiles(files, temp);
-        await rename4(temp, this.#layout.blobDataFile(blobId));
+        await rename3(temp, this.#layout.blobDataFile(blobId));
+        await fsyncDir(this.#layout.blobDir(blobId));
         state.committed = committedBlob(size, sha256, contentType, listDigest);
       } catch (error) {
-        await rm5(temp, { force: true });
+        await rm4(temp, { force: true });
         throw this.#goneIfMissing(blobId, error);
       }
       await this.#persist(blobId);
@@ -22905,13 +25109,14 @@ var BlobStore = class _BlobStore {
   /** Put Blob: the body is the whole blob; staged blocks are discarded. */
   async putBlob(blobId, req, body, contentType, guard) {
     this.#require(blobId);
-    const temp = this.#layout.tempFile(blobId, "blob", randomBytes3(8).toString("hex"));
+    const temp = this.#layout.tempFile(blobId, "blob", randomBytes5(8).toString("hex"));
     try {
-      const received = await receiveBody(req, temp, { ...body, sha256: true });
+      const received = await receiveBody(req, temp, { ...body, sha256: true, durable: true });
       return await this.#locks.run(blobId, async () => {
         guard();
         const state = this.#require(blobId);
-        await rename4(temp, this.#layout.blobDataFile(blobId));
+        await rename3(temp, this.#layout.blobDataFile(blobId));
+        await fsyncDir(this.#layout.blobDir(blobId));
         state.committed = committedBlob(received.size, received.sha256 ?? "", contentType, null);
         state.blockIdBytes = null;
         await this.#persist(blobId);
@@ -22919,7 +25124,7 @@ var BlobStore = class _BlobStore {
         return state.committed;
       });
     } catch (error) {
-      await rm5(temp, { force: true });
+      await rm4(temp, { force: true });
       throw this.#goneIfMissing(blobId, error);
     }
   }
@@ -22937,13 +25142,28 @@ var BlobStore = class _BlobStore {
     const state = this.#states.get(blobId);
     if (state) await writeJsonAtomic(this.#layout.blobStateFile(blobId), state);
   }
+  /** Refuses a commit whose blob would exceed maxArtifactBytes; sizes are summed per list entry. */
+  async #checkCommitSize(files) {
+    const sizes = /* @__PURE__ */ new Map();
+    await Promise.all([...new Set(files)].map(async (file) => sizes.set(file, (await stat6(file)).size)));
+    let total = 0;
+    for (const file of files) total += sizes.get(file) ?? 0;
+    if (total > this.#limits.maxArtifactBytes) {
+      throw new BlobError(
+        413,
+        "BlobTooLarge",
+        `The committed blob would be ${total} bytes, more than the server's limit of ${this.#limits.maxArtifactBytes} bytes (maxArtifactBytes).`
+      );
+    }
+  }
   async #dropStagedBlocks(blobId) {
+    this.#staged.set(blobId, { count: 0, bytes: 0 });
     const dir = this.#layout.blocksDir(blobId);
     const names = await readdir3(dir).catch((error) => {
       if (isNotFound(error)) return [];
       throw error;
     });
-    await Promise.all(names.map((name) => rm5(join3(dir, name), { force: true })));
+    await Promise.all(names.map((name) => rm4(join3(dir, name), { force: true })));
   }
 };
 function blobNotFound() {
@@ -22960,9 +25180,17 @@ function committedBlob(size, sha256, contentType, blockList) {
   };
 }
 function digestOfList(ids) {
-  const hash = createHash10("sha256");
+  const hash = createHash9("sha256");
   for (const id of ids) hash.update(Buffer.from([id.length])).update(id);
   return hash.digest("hex");
+}
+async function sizeIfExists(file) {
+  try {
+    return (await stat6(file)).size;
+  } catch (error) {
+    if (isNotFound(error)) return void 0;
+    throw error;
+  }
 }
 async function firstMissing(files) {
   const checks = await Promise.all(
@@ -22991,14 +25219,14 @@ var MAX_BLOCK_LIST_BYTES = 8 * 1024 * 1024;
 var ENTRY = /<(Latest|Committed|Uncommitted)>([^<]*)<\/\1>/g;
 async function readBlockList(req) {
   const xml = await readText2(req);
-  const open14 = xml.indexOf("<BlockList>");
+  const open16 = xml.indexOf("<BlockList>");
   const close = xml.lastIndexOf("</BlockList>");
   const selfClosed = /<BlockList\s*\/>/.test(xml);
   if (selfClosed) return [];
-  if (open14 === -1 || close < open14) {
+  if (open16 === -1 || close < open16) {
     throw invalidXml("the body has no <BlockList> element.");
   }
-  const inner = xml.slice(open14 + "<BlockList>".length, close);
+  const inner = xml.slice(open16 + "<BlockList>".length, close);
   const ids = [];
   const leftover = inner.replace(ENTRY, (_all, _kind, text) => {
     ids.push(decodeBlockId(unescapeXml(text.trim()), "Put Block List"));
@@ -23037,9 +25265,9 @@ function invalidXml(detail) {
 }
 
 // src/server/results/signer.ts
-import { createHmac, randomBytes as randomBytes4, timingSafeEqual as timingSafeEqual3 } from "node:crypto";
-import { link as link2, mkdir as mkdir5, readFile as readFile4, rm as rm6, writeFile as writeFile3 } from "node:fs/promises";
-import { dirname } from "node:path";
+import { createHmac as createHmac2, randomBytes as randomBytes6, timingSafeEqual as timingSafeEqual3 } from "node:crypto";
+import { link as link2, mkdir as mkdir5, readFile as readFile5, rm as rm5, writeFile as writeFile2 } from "node:fs/promises";
+import { dirname as dirname2 } from "node:path";
 var BLOB_PATH_PREFIX = "/devstoreaccount1/artifacts/";
 var KEY_BYTES = 32;
 var UrlSigner = class _UrlSigner {
@@ -23054,10 +25282,10 @@ var UrlSigner = class _UrlSigner {
   }
   /** An absolute signed URL for `blobId`, valid for the configured lifetime. */
   sign(baseUrl, blobId, permission, now = Date.now()) {
-    const path13 = `${BLOB_PATH_PREFIX}${blobId}`;
+    const path18 = `${BLOB_PATH_PREFIX}${blobId}`;
     const se = new Date(now + this.#ttlMs).toISOString();
-    const query = new URLSearchParams({ sig: this.#mac(path13, se, permission), se, sp: permission });
-    return `${baseUrl.replace(/\/$/, "")}${path13}?${query.toString()}`;
+    const query = new URLSearchParams({ sig: this.#mac(path18, se, permission), se, sp: permission });
+    return `${baseUrl.replace(/\/$/, "")}${path18}?${query.toString()}`;
   }
   /**
    * Throws a 403 Azure error unless `query` carries a valid, unexpired signature for `blobId`
@@ -23090,8 +25318,8 @@ var UrlSigner = class _UrlSigner {
       );
     }
   }
-  #mac(path13, se, sp) {
-    return createHmac("sha256", this.#key).update(`${path13}
+  #mac(path18, se, sp) {
+    return createHmac2("sha256", this.#key).update(`${path18}
 ${se}
 ${sp}`).digest("base64url");
   }
@@ -23106,15 +25334,15 @@ function authFailed(detail) {
 async function loadOrCreateKey(keyFile) {
   const existing = await readKey(keyFile);
   if (existing) return existing;
-  await mkdir5(dirname(keyFile), { recursive: true });
-  const temp = `${keyFile}.${process.pid}.${randomBytes4(6).toString("hex")}.tmp`;
-  await writeFile3(temp, randomBytes4(KEY_BYTES).toString("hex"), { mode: 384 });
+  await mkdir5(dirname2(keyFile), { recursive: true });
+  const temp = `${keyFile}.${process.pid}.${randomBytes6(6).toString("hex")}.tmp`;
+  await writeFile2(temp, randomBytes6(KEY_BYTES).toString("hex"), { mode: 384 });
   try {
     await link2(temp, keyFile);
   } catch (error) {
     if (error.code !== "EEXIST") throw error;
   } finally {
-    await rm6(temp, { force: true });
+    await rm5(temp, { force: true });
   }
   const key = await readKey(keyFile);
   if (!key) throw new Error(`The signing key ${keyFile} is unreadable; delete it to make a new one`);
@@ -23123,7 +25351,7 @@ async function loadOrCreateKey(keyFile) {
 async function readKey(keyFile) {
   let text;
   try {
-    text = await readFile4(keyFile, "utf8");
+    text = await readFile5(keyFile, "utf8");
   } catch (error) {
     if (error.code === "ENOENT") return void 0;
     throw error;
@@ -23179,7 +25407,7 @@ async function put(service, ctx) {
   const comp = url.searchParams.get("comp");
   if (comp === "block") {
     const blockId2 = decodeBlockId(url.searchParams.get("blockid"), "Put Block");
-    const length2 = requireContentLength(req, MAX_BLOCK_BYTES);
+    const length2 = requireContentLength(req, Math.min(MAX_BLOCK_BYTES, service.limits.maxArtifactBytes));
     const md52 = contentMd5(req);
     await blobs.stageBlock(blobId, blockId2, req, { length: length2, md5: md52 });
     created(res, { ...headers, ...md52 === void 0 ? {} : { "Content-MD5": md52 } });
@@ -23202,7 +25430,7 @@ async function put(service, ctx) {
       "Put Blob needs x-ms-blob-type: BlockBlob (the only blob type this server stores)."
     );
   }
-  const length = requireContentLength(req, MAX_PUT_BLOB_BYTES);
+  const length = requireContentLength(req, Math.min(MAX_PUT_BLOB_BYTES, service.limits.maxArtifactBytes));
   const md5 = contentMd5(req);
   const committed = await blobs.putBlob(blobId, req, { length, md5 }, blobContentType(req), guard);
   created(res, {
@@ -23302,7 +25530,8 @@ function codeFor2(status) {
 }
 function renderTwirpError(res, error) {
   const code = error instanceof TwirpError ? error.code : codeFor2(error.status);
-  sendJson(res, STATUS[code], { code, msg: error.message }, error.headers);
+  const status = error.status === 507 && !(error instanceof TwirpError) ? 507 : STATUS[code];
+  sendJson(res, status, { code, msg: error.message }, error.headers);
 }
 
 // src/server/results/twirp-fields.ts
@@ -23450,7 +25679,7 @@ async function callRpc(service, ctx) {
     throw new TwirpError("bad_route", `no handler for path ${ctx.url.pathname}: unknown method ${name}`);
   }
   checkContentType(ctx.req);
-  const fields = new TwirpFields(await readJsonBody(ctx.req));
+  const fields = new TwirpFields(await readJsonBody(ctx.req, service.limits.maxJsonBodyBytes));
   sendJson(ctx.res, 200, await rpc(service, fields, ctx));
 }
 function checkContentType(req) {
@@ -23468,8 +25697,28 @@ function runAndJob(fields) {
     jobId: validateBackendId(fields.string("workflow_job_run_backend_id"), "workflow_job_run_backend_id")
   };
 }
+function writerRunAndJob(fields, access2, rpc) {
+  const ids = runAndJob(fields);
+  if (!mayWriteAsJob(access2, ids.runId, ids.jobId)) {
+    throw new TwirpError(
+      "permission_denied",
+      `${rpc}: the runtime token does not grant job ${JSON.stringify(ids.jobId)} of workflow run ${JSON.stringify(ids.runId)}`
+    );
+  }
+  return ids;
+}
+function readerRunAndJob(fields, access2, rpc) {
+  const ids = runAndJob(fields);
+  if (!mayUseRun(access2, ids.runId)) {
+    throw new TwirpError(
+      "permission_denied",
+      `${rpc}: the runtime token does not grant workflow run ${JSON.stringify(ids.runId)}`
+    );
+  }
+  return ids;
+}
 async function createArtifact(service, fields, ctx) {
-  const { runId, jobId } = runAndJob(fields);
+  const { runId, jobId } = writerRunAndJob(fields, ctx.access, "CreateArtifact");
   const name = validateArtifactName3(fields.string("name"));
   const mimeType = fields.optionalString("mime_type") ?? "application/zip";
   if (!isMimeType(mimeType)) {
@@ -23493,8 +25742,8 @@ async function createArtifact(service, fields, ctx) {
   });
   return { ok: true, signed_upload_url: service.signer.sign(ctx.baseUrl, record.blobId, "cw") };
 }
-async function finalizeArtifact(service, fields) {
-  const { runId } = runAndJob(fields);
+async function finalizeArtifact(service, fields, ctx) {
+  const { runId } = writerRunAndJob(fields, ctx.access, "FinalizeArtifact");
   const name = validateArtifactName3(fields.string("name"));
   const record = await service.index.finalize({
     runId,
@@ -23504,8 +25753,8 @@ async function finalizeArtifact(service, fields) {
   });
   return { ok: true, artifact_id: String(record.id) };
 }
-async function listArtifacts(service, fields) {
-  const { runId } = runAndJob(fields);
+async function listArtifacts(service, fields, ctx) {
+  const { runId } = readerRunAndJob(fields, ctx.access, "ListArtifacts");
   const name = fields.optionalString("name_filter");
   const id = fields.optionalCount("id_filter");
   const artifacts = service.index.list({
@@ -23516,15 +25765,15 @@ async function listArtifacts(service, fields) {
   return { artifacts: artifacts.map(monolithArtifact) };
 }
 async function getSignedArtifactUrl(service, fields, ctx) {
-  const { runId, jobId } = runAndJob(fields);
+  const { runId, jobId } = readerRunAndJob(fields, ctx.access, "GetSignedArtifactURL");
   const name = validateArtifactName3(fields.string("name"));
   const candidates = service.index.list({ runId, name });
   const record = candidates.filter((r) => r.jobId === jobId).at(-1) ?? candidates.at(-1);
   if (!record) throw notFound3(runId, name);
   return { signed_url: service.signer.sign(ctx.baseUrl, record.blobId, "r") };
 }
-async function deleteArtifact(service, fields) {
-  const { runId, jobId } = runAndJob(fields);
+async function deleteArtifact(service, fields, ctx) {
+  const { runId, jobId } = readerRunAndJob(fields, ctx.access, "DeleteArtifact");
   const name = validateArtifactName3(fields.string("name"));
   const record = await service.index.remove(runId, name, jobId);
   if (!record) {
@@ -23559,7 +25808,8 @@ function createResultsProtocol(service) {
 }
 
 // src/server/results/artifact-index.ts
-import { mkdir as mkdir6, readdir as readdir4, rm as rm7 } from "node:fs/promises";
+import { mkdir as mkdir6, readdir as readdir4, rm as rm6, stat as stat7 } from "node:fs/promises";
+import { join as join4 } from "node:path";
 var DIGEST = /^sha256:[0-9a-f]{64}$/i;
 var DEFAULT_UPLOAD_LEASE_MS = 15 * 60 * 1e3;
 var ArtifactIndex = class _ArtifactIndex {
@@ -23573,8 +25823,10 @@ var ArtifactIndex = class _ArtifactIndex {
   #leaseMs;
   #now;
   #ids;
+  #limits;
   constructor(layout, blobs, options) {
     this.#layout = layout;
+    this.#limits = options.limits ?? DEFAULT_LIMITS;
     this.#ids = new IdCounter(layout.counterFile);
     this.#blobs = blobs;
     this.#leaseMs = options.uploadLeaseMs ?? DEFAULT_UPLOAD_LEASE_MS;
@@ -23594,14 +25846,18 @@ var ArtifactIndex = class _ArtifactIndex {
   async #load() {
     let maxId = 0;
     for (const entry of await readdir4(this.#layout.artifactsDir)) {
+      if (entry.endsWith(TEMP_SUFFIX)) {
+        await rm6(join4(this.#layout.artifactsDir, entry), { force: true });
+        continue;
+      }
       const match = /^(\d+)\.json$/.exec(entry);
       if (!match) continue;
       const id = Number(match[1]);
       maxId = Math.max(maxId, id);
-      const record = await readJsonFile(this.#layout.artifactFile(id));
+      const record = await readJsonFile(this.#layout.artifactFile(id)).catch(() => void 0);
       if (!isArtifact(record)) continue;
-      if (!record.finalized && !this.#blobs.has(record.blobId)) {
-        await rm7(this.#layout.artifactFile(id), { force: true });
+      if (!await this.#blobIsWhole(record)) {
+        await rm6(this.#layout.artifactFile(id), { force: true });
         continue;
       }
       this.#remember(record);
@@ -23610,6 +25866,14 @@ var ArtifactIndex = class _ArtifactIndex {
       if (!this.#byBlob.has(blobId)) await this.#blobs.remove(blobId);
     }
     await this.#ids.resume(maxId);
+  }
+  async #blobIsWhole(record) {
+    if (!this.#blobs.has(record.blobId)) return false;
+    if (!record.finalized) return true;
+    const committed = this.#blobs.committed(record.blobId);
+    if (committed?.size !== record.finalized.size) return false;
+    const onDisk = await stat7(this.#blobs.dataFile(record.blobId)).catch(() => void 0);
+    return onDisk?.size === record.finalized.size;
   }
   /** A finalized artifact by id. */
   get(id) {
@@ -23645,6 +25909,7 @@ var ArtifactIndex = class _ArtifactIndex {
       const at = this.#now();
       const live = existing.find((r) => at - this.#lastActivity(r) < this.#leaseMs);
       if (live) throw this.#busy(live, at);
+      this.#checkRunLimits(input.runId, at);
       for (const stale of existing) await this.#forget(stale);
       const blobId = await this.#blobs.create();
       const id = await this.#ids.allocate();
@@ -23702,13 +25967,13 @@ var ArtifactIndex = class _ArtifactIndex {
             `Artifact ${JSON.stringify(input.name)} has no committed blob yet: upload it (Put Block List or Put Blob) before FinalizeArtifact`
           );
         }
-        const digest3 = `sha256:${committed.sha256}`;
-        checkContent(input, committed.size, digest3);
+        const digest2 = `sha256:${committed.sha256}`;
+        checkContent(input, committed.size, digest2);
         const now = (/* @__PURE__ */ new Date()).toISOString();
         const next = {
           ...pending,
           updatedAt: now,
-          finalized: { size: committed.size, digest: digest3, at: now }
+          finalized: { size: committed.size, digest: digest2, at: now }
         };
         await writeJsonAtomic(this.#layout.artifactFile(next.id), next);
         this.#remember(next);
@@ -23757,6 +26022,27 @@ var ArtifactIndex = class _ArtifactIndex {
     if (writable) this.#activity.set(blobId, this.#now());
     return writable;
   }
+  /**
+   * Per-run caps: artifacts (every record counts, finalized or not) and live uploads. 403 with
+   * "limit" in the message: clients report a quota, and do not retry it.
+   */
+  #checkRunLimits(runId, at) {
+    const inRun = [...this.#byId.values()].filter((r) => r.runId === runId);
+    const { maxArtifactsPerRun, maxLiveUploadsPerRun } = this.#limits;
+    if (inRun.filter((r) => r.finalized !== null).length >= maxArtifactsPerRun) {
+      throw new TwirpError(
+        "permission_denied",
+        `workflow run already has ${maxArtifactsPerRun} artifacts, the limit of this server (maxArtifactsPerRun)`
+      );
+    }
+    const live = inRun.filter((r) => r.finalized === null && at - this.#lastActivity(r) < this.#leaseMs);
+    if (live.length >= maxLiveUploadsPerRun) {
+      throw new TwirpError(
+        "permission_denied",
+        `workflow run already has ${maxLiveUploadsPerRun} uploads in progress, the limit of this server (maxLiveUploadsPerRun); finalize or abandon some first`
+      );
+    }
+  }
   /** The 409 for a name held by an upload in progress: who holds it, and when it would lapse. */
   #busy(record, at) {
     const idle = Math.max(0, Math.round((at - this.#lastActivity(record)) / 1e3));
@@ -23766,18 +26052,12 @@ var ArtifactIndex = class _ArtifactIndex {
     );
   }
   /**
-   * When an unfinalized artifact last saw activity. One loaded from disk (left by an earlier
-   * process, e.g. a local store whose CLI was interrupted) counts from its last recorded update,
-   * so a fresh process does not hold a dead upload's name for another full lease.
+   * When an unfinalized artifact last saw activity in this process. One loaded from disk (left
+   * by an earlier process that crashed or was restarted) has none: it is not live (see
+   * DEFAULT_UPLOAD_LEASE_MS) until its uploader writes to it again.
    */
   #lastActivity(record) {
-    let at = this.#activity.get(record.blobId);
-    if (at === void 0) {
-      const updated = Date.parse(record.updatedAt);
-      at = Number.isFinite(updated) ? Math.min(updated, this.#now()) : this.#now();
-      this.#activity.set(record.blobId, at);
-    }
-    return at;
+    return this.#activity.get(record.blobId) ?? Number.NEGATIVE_INFINITY;
   }
   /** Records of one (run, name), oldest first. */
   #find(runId, name) {
@@ -23789,24 +26069,24 @@ var ArtifactIndex = class _ArtifactIndex {
   }
   /** Metadata first, then bytes: a crash in between leaves an orphan blob, which startup removes. */
   async #forget(record) {
-    await rm7(this.#layout.artifactFile(record.id), { force: true });
+    await rm6(this.#layout.artifactFile(record.id), { force: true });
     this.#byId.delete(record.id);
     this.#byBlob.delete(record.blobId);
     this.#activity.delete(record.blobId);
     await this.#blobs.remove(record.blobId);
   }
 };
-function checkContent(input, size, digest3) {
+function checkContent(input, size, digest2) {
   if (input.size !== void 0 && input.size !== size) {
     throw new TwirpError(
       "invalid_argument",
       `size ${input.size} does not match the ${size} bytes committed for artifact ${JSON.stringify(input.name)}`
     );
   }
-  if (input.hash !== void 0 && input.hash.toLowerCase() !== digest3) {
+  if (input.hash !== void 0 && input.hash.toLowerCase() !== digest2) {
     throw new TwirpError(
       "invalid_argument",
-      `hash ${input.hash} does not match the committed bytes of artifact ${JSON.stringify(input.name)}, which hash to ${digest3}`
+      `hash ${input.hash} does not match the committed bytes of artifact ${JSON.stringify(input.name)}, which hash to ${digest2}`
     );
   }
 }
@@ -23826,11 +26106,12 @@ async function openResultsService(dataDir, options = {}) {
   if (!Number.isFinite(ttl) || ttl <= 0) {
     throw new RangeError(`signedUrlTtlMs must be a positive number of milliseconds, got ${ttl}`);
   }
+  const limits = options.limits ?? DEFAULT_LIMITS;
   const layout = new ResultsLayout(dataDir);
-  const blobs = await BlobStore.open(layout);
-  const index = await ArtifactIndex.open(layout, blobs);
+  const blobs = await BlobStore.open(layout, limits);
+  const index = await ArtifactIndex.open(layout, blobs, { limits });
   const signer = await UrlSigner.open(layout.keyFile, ttl);
-  return { index, blobs, signer };
+  return { index, blobs, signer, limits };
 }
 
 // src/server/index.ts
@@ -23838,18 +26119,32 @@ async function startServer(options) {
   const dataDir = resolve(options.dataDir);
   await mkdir7(dataDir, { recursive: true });
   const host = options.host ?? "127.0.0.1";
-  const results = await openResultsService(dataDir, { signedUrlTtlMs: options.signedUrlTtlMs });
+  const limits = resolveLimits(options.limits);
+  const jwtKeys = jwtKeysOf(options.jwt ?? {});
+  const authenticated = Boolean(options.token) || jwtKeys.hmacSecrets.length + jwtKeys.publicKeys.length > 0;
+  if (!authenticated && !isLoopback(host)) {
+    throw new RangeError(
+      `Refusing to serve ${host} without authentication: set a token or JWT keys (--token, --jwt-secret-file, --jwt-public-key), or bind to 127.0.0.1`
+    );
+  }
+  const publicUrl = options.publicUrl === void 0 ? void 0 : parsePublicUrl(options.publicUrl);
+  const authenticate = createAuthenticator({ token: options.token, jwtKeys });
+  const results = await openResultsService(dataDir, { signedUrlTtlMs: options.signedUrlTtlMs, limits });
   const protocols = [
-    await createLegacyProtocol(dataDir),
+    await createLegacyProtocol(dataDir, limits),
     createResultsProtocol(results),
-    createRestProtocol(results, options.token)
+    createRestProtocol(results, authenticate)
   ];
   let url = "";
+  let port = 0;
   const { server, stats, close } = createHttpServer({
     protocols,
-    token: options.token,
+    authenticate,
+    credentialRequired: authenticated,
+    hosts: createHostPolicy({ boundHost: host, port: () => port, publicUrl }),
     log: options.log,
-    fallbackBaseUrl: () => url
+    fallbackBaseUrl: () => url,
+    limits
   });
   await new Promise((resolveListen, rejectListen) => {
     server.once("error", rejectListen);
@@ -23858,8 +26153,8 @@ async function startServer(options) {
       resolveListen();
     });
   });
-  const port = server.address().port;
-  url = `http://${clientHost(host)}:${port}/`;
+  port = server.address().port;
+  url = publicUrl?.href ?? `http://${clientHost(host)}:${port}/`;
   let closing;
   return {
     url,
@@ -23869,6 +26164,9 @@ async function startServer(options) {
       await Promise.all(protocols.map((p) => p.close?.()));
     })
   };
+}
+function isLoopback(host) {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 function clientHost(host) {
   if (host === "0.0.0.0" || host === "") return "127.0.0.1";
@@ -23889,6 +26187,8 @@ async function openLocalStore(dataDir, runId = LOCAL_RUN_ID) {
       token,
       ids: { workflowRunBackendId: runId, workflowJobRunBackendId: runId }
     },
+    origin: new URL(server.url).origin,
+    label: `the embedded store in ${dataDir}`,
     close: () => server.close()
   };
 }
@@ -23897,9 +26197,46 @@ function mintRuntimeToken(runId) {
   const header2 = encode({ alg: "HS256", typ: "JWT" });
   const payload = encode({
     scp: `Actions.Results:${runId}:${runId}`,
-    nonce: randomBytes5(16).toString("hex")
+    nonce: randomBytes7(16).toString("hex")
   });
-  return `${header2}.${payload}.${randomBytes5(32).toString("base64url")}`;
+  return `${header2}.${payload}.${randomBytes7(32).toString("base64url")}`;
+}
+
+// src/backends/local/store-url.ts
+function hideStoreUrl(text, origin, label2) {
+  if (!text.includes(origin)) return text;
+  const escaped = origin.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return text.replace(new RegExp(`${escaped}[^\\s'"),]*`, "g"), label2);
+}
+function loggerHidingStoreUrl(logger, origin, label2) {
+  const hide = (message) => hideStoreUrl(message, origin, label2);
+  return {
+    debug: (m) => logger.debug(hide(m)),
+    info: (m) => logger.info(hide(m)),
+    warn: (m) => logger.warn(hide(m)),
+    error: (m) => logger.error(hide(m))
+  };
+}
+function hideStoreUrlInError(error, origin, label2) {
+  if (!(error instanceof Error) && !isFerryError(error)) return error;
+  const target = error;
+  const message = hideStoreUrl(target.message, origin, label2);
+  if (message !== target.message) {
+    if (target.stack?.startsWith(`${target.name}: ${target.message}`)) {
+      target.stack = `${target.name}: ${message}${target.stack.slice(target.name.length + 2 + target.message.length)}`;
+    }
+    target.message = message;
+  }
+  if (isFerryError(error) && error.context.url?.includes(origin)) {
+    const { url: _hidden, ...rest } = error.context;
+    Object.defineProperty(error, "context", {
+      value: Object.freeze(rest),
+      enumerable: true,
+      configurable: true,
+      writable: false
+    });
+  }
+  return error;
 }
 
 // src/backends/results/contracts.ts
@@ -23909,88 +26246,13 @@ var RESULTS_USER_AGENT = "@actions/artifact-6.2.1";
 
 // src/backends/results/results-backend.ts
 import { createReadStream as createReadStream3 } from "node:fs";
-import { lstat as lstat4, mkdir as mkdir10, mkdtemp as mkdtemp3, rename as rename6, rm as rm9, stat as stat7 } from "node:fs/promises";
-import path8 from "node:path";
+import { mkdir as mkdir10, mkdtemp, rm as rm7, stat as stat9 } from "node:fs/promises";
+import path9 from "node:path";
 import { Transform as Transform4 } from "node:stream";
 
 // src/pack/zip/central-directory.ts
-import { open as open9 } from "node:fs/promises";
+import { open as open11 } from "node:fs/promises";
 import { crc32 as crc323 } from "node:zlib";
-
-// src/pack/zip/limits.ts
-var DEFAULT_EXTRACT_LIMITS = Object.freeze({
-  maxEntries: 1e5,
-  maxTotalBytes: 64 * 1024 ** 3,
-  maxRatio: 1e3
-});
-var RATIO_THRESHOLD_BYTES = 1024 * 1024;
-var LIMIT_KEYS = ["maxEntries", "maxTotalBytes", "maxRatio"];
-function normalizeLimits(limits) {
-  const out = { ...DEFAULT_EXTRACT_LIMITS };
-  if (limits === void 0) return out;
-  if (typeof limits !== "object" || limits === null) {
-    throw new ValidationError("ERR_FERRY_INVALID_OPTION", "Option 'limits': must be an object", {
-      option: "limits"
-    });
-  }
-  for (const key of Object.keys(limits)) {
-    if (!LIMIT_KEYS.includes(key)) {
-      throw new ValidationError(
-        "ERR_FERRY_INVALID_OPTION",
-        `Option 'limits.${key}': unknown option; expected one of ${LIMIT_KEYS.join(", ")}`,
-        { option: `limits.${key}` }
-      );
-    }
-  }
-  for (const key of LIMIT_KEYS) {
-    const value = limits[key];
-    if (value === void 0) continue;
-    const valid = typeof value === "number" && !Number.isNaN(value) && value > 0 && (key !== "maxEntries" || Number.isInteger(value) || value === Infinity);
-    if (!valid) {
-      throw new ValidationError(
-        "ERR_FERRY_INVALID_OPTION",
-        `Option 'limits.${key}': must be a positive ${key === "maxEntries" ? "integer" : "number"} (or Infinity), got ${String(value)}`,
-        { option: `limits.${key}` }
-      );
-    }
-    out[key] = value;
-  }
-  return out;
-}
-function limitError(what, option, limit) {
-  return new IntegrityError(
-    "ERR_FERRY_INTEGRITY",
-    `Zip archive rejected: ${what}, over the limit of ${limit}. If the archive is trusted, raise the option 'limits.${option}'`
-  );
-}
-function checkDeclaredLimits(entries, limits) {
-  if (entries.length > limits.maxEntries) {
-    throw limitError(`it has ${entries.length} entries`, "maxEntries", limits.maxEntries);
-  }
-  let total = 0;
-  for (const entry of entries) {
-    total += entry.uncompressedSize;
-    if (total > limits.maxTotalBytes) {
-      throw limitError(
-        `its entries declare at least ${total} bytes uncompressed`,
-        "maxTotalBytes",
-        limits.maxTotalBytes
-      );
-    }
-    if (entry.uncompressedSize > RATIO_THRESHOLD_BYTES) {
-      const ratio = entry.compressedSize === 0 ? Infinity : entry.uncompressedSize / entry.compressedSize;
-      if (ratio > limits.maxRatio) {
-        throw limitError(
-          `entry ${printable(entry.name)} has a compression ratio of ${ratio === Infinity ? "infinity" : Math.round(ratio)}:1 (${entry.uncompressedSize} bytes from ${entry.compressedSize})`,
-          "maxRatio",
-          limits.maxRatio
-        );
-      }
-    }
-  }
-}
-
-// src/pack/zip/central-directory.ts
 var SIG_LOCAL = 67324752;
 var SIG_CENTRAL = 33639248;
 var SIG_EOCD = 101010256;
@@ -24182,7 +26444,9 @@ async function readZipDirectory(handle, options = {}) {
     throw limitError(`it has ${end.entries} entries`, "maxEntries", options.maxEntries);
   }
   if (end.entries * CENTRAL_HEADER_SIZE > end.cdSize) {
-    throw corrupt(`the central directory (${end.cdSize} bytes) is too small for ${end.entries} entries`);
+    throw corrupt(
+      `the central directory (${end.cdSize} bytes) is too small for ${end.entries} ${end.entries === 1 ? "entry" : "entries"}`
+    );
   }
   const reader = new WindowReader(handle, cdStart + end.cdSize);
   const entries = [];
@@ -24190,7 +26454,9 @@ async function readZipDirectory(handle, options = {}) {
   let position = cdStart;
   for (let index = 0; index < end.entries; index++) {
     if (position + CENTRAL_HEADER_SIZE > cdEnd) {
-      throw corrupt(`the central directory ends after ${index} of its ${end.entries} entries`);
+      throw corrupt(
+        `the central directory ends after ${index} of its ${end.entries} ${end.entries === 1 ? "entry" : "entries"}`
+      );
     }
     const fixed = await reader.get(position, CENTRAL_HEADER_SIZE);
     if (fixed.readUInt32LE(0) !== SIG_CENTRAL) {
@@ -24309,7 +26575,9 @@ async function readZipDirectory(handle, options = {}) {
     });
   }
   if (position !== cdEnd) {
-    throw corrupt(`the central directory has ${cdEnd - position} bytes after its ${end.entries} entries`);
+    throw corrupt(
+      `the central directory has ${cdEnd - position} bytes after its ${end.entries} ${end.entries === 1 ? "entry" : "entries"}`
+    );
   }
   checkOverlaps(entries, cdStart);
   await checkFirstLocalHeader(handle, entries, shift);
@@ -24345,7 +26613,7 @@ async function checkFirstLocalHeader(handle, entries, shift) {
   );
 }
 async function readCentralDirectory(zipPath, options = {}) {
-  const handle = await open9(zipPath, "r");
+  const handle = await open11(zipPath, "r");
   try {
     return (await readZipDirectory(handle, { ...options, label: printable(zipPath) })).entries;
   } finally {
@@ -24354,11 +26622,11 @@ async function readCentralDirectory(zipPath, options = {}) {
 }
 
 // src/pack/zip/entry-reader.ts
-import { open as open10 } from "node:fs/promises";
-import { pipeline as pipeline5, Readable, Transform as Transform2 } from "node:stream";
+import { open as open12 } from "node:fs/promises";
+import { pipeline as pipeline5, Readable as Readable2, Transform as Transform2 } from "node:stream";
 import { crc32 as crc324, createInflateRaw, inflateRaw } from "node:zlib";
-import { promisify as promisify2 } from "node:util";
-var inflateRawAsync = promisify2(inflateRaw);
+import { promisify as promisify3 } from "node:util";
+var inflateRawAsync = promisify3(inflateRaw);
 var CHUNK = 1024 * 1024;
 var HEADER_SLACK = 512;
 function label(entry) {
@@ -24434,7 +26702,7 @@ async function readEntryBuffer(handle, entry, dataLimit) {
   verifyBuffer(entry, data);
   return data;
 }
-var RangeReadable = class extends Readable {
+var RangeReadable = class extends Readable2 {
   constructor(handle, start, length, ownsHandle) {
     super({ highWaterMark: CHUNK });
     this.handle = handle;
@@ -24515,7 +26783,7 @@ async function openEntryStreamOnHandle(handle, entry, options) {
   return verifier;
 }
 async function openEntryStream(zipPath, entry) {
-  const handle = await open10(zipPath, "r");
+  const handle = await open12(zipPath, "r");
   try {
     const { size } = await handle.stat();
     return await openEntryStreamOnHandle(handle, entry, { dataLimit: size, ownsHandle: true });
@@ -24526,20 +26794,9 @@ async function openEntryStream(zipPath, entry) {
 }
 
 // src/pack/zip/extract.ts
-import {
-  chmod,
-  lstat as lstat3,
-  mkdir as mkdir9,
-  mkdtemp as mkdtemp2,
-  open as open11,
-  rename as rename5,
-  rm as rm8,
-  rmdir as rmdir2,
-  stat as stat6,
-  symlink
-} from "node:fs/promises";
-import path5 from "node:path";
-import { createHash as createHash11 } from "node:crypto";
+import { lstat as lstat3, mkdir as mkdir9, open as open13, rmdir as rmdir2, stat as stat8, symlink } from "node:fs/promises";
+import path6 from "node:path";
+import { createHash as createHash10 } from "node:crypto";
 import { pipeline as pipeline6 } from "node:stream/promises";
 var PartialExtractionError = class extends FerryError {
   constructor(code, message, moved, createdDirectories, cause, context) {
@@ -24563,7 +26820,7 @@ var OPTION_KEYS = [
   "context"
 ];
 var MAX_ENTRY_NAME_BYTES = 4096;
-var MAX_SEGMENT_BYTES = 255;
+var MAX_SEGMENT_BYTES2 = 255;
 var MAX_PATH_BYTES = 4095;
 var IN_MEMORY_BYTES = 1024 * 1024;
 var MAX_LINK_BYTES = 4096;
@@ -24605,7 +26862,7 @@ function normalizeOptions(options) {
     throw invalid2("context", "must be an object");
   }
   return {
-    target: path5.resolve(options.targetDirectory),
+    target: path6.resolve(options.targetDirectory),
     limits: normalizeLimits(options.limits),
     restoreModes: options.restoreModes ?? true,
     symlinks: oneOf("symlinks", options.symlinks, ["refuse", "file", "preserve"], "refuse"),
@@ -24616,7 +26873,7 @@ function normalizeOptions(options) {
     context: options.context
   };
 }
-function unsafe2(message) {
+function unsafe4(message) {
   return new IntegrityError("ERR_FERRY_UNSAFE_PATH", message);
 }
 function conflict(message) {
@@ -24626,7 +26883,7 @@ function namesRoot(name) {
   const normalized = name.replace(/\\/g, "/");
   return normalized !== "" && !normalized.startsWith("/") && normalized.split("/").every((s) => s === "" || s === ".");
 }
-function fold(key) {
+function fold2(key) {
   return key.normalize("NFC").toLowerCase();
 }
 function ancestors2(key) {
@@ -24641,7 +26898,7 @@ function depth(key) {
   return n;
 }
 function toAbsolute(target, key) {
-  return path5.join(target, ...key.split("/"));
+  return path6.join(target, ...key.split("/"));
 }
 function planEntries(entries, options) {
   const { target } = options;
@@ -24650,47 +26907,47 @@ function planEntries(entries, options) {
   for (const [index, entry] of entries.entries()) {
     const bytes = Buffer.byteLength(entry.name, "utf8");
     if (bytes > MAX_ENTRY_NAME_BYTES) {
-      throw unsafe2(
+      throw unsafe4(
         `Unsafe path ${printable(entry.name)}: the name is ${bytes} bytes long, the limit is ${MAX_ENTRY_NAME_BYTES}`
       );
     }
     if (entry.isDirectory && namesRoot(entry.name)) continue;
     const dest = resolveInside(target, entry.name);
-    const key = path5.relative(target, dest).split(path5.sep).join("/");
+    const key = path6.relative(target, dest).split(path6.sep).join("/");
     for (const segment of key.split("/")) {
-      if (Buffer.byteLength(segment, "utf8") > MAX_SEGMENT_BYTES) {
-        throw unsafe2(
-          `Unsafe path ${printable(entry.name)}: segment ${printable(segment, 40)} is longer than ${MAX_SEGMENT_BYTES} bytes`
+      if (Buffer.byteLength(segment, "utf8") > MAX_SEGMENT_BYTES2) {
+        throw unsafe4(
+          `Unsafe path ${printable(entry.name)}: segment ${printable(segment, 40)} is longer than ${MAX_SEGMENT_BYTES2} bytes`
         );
       }
     }
     if (Buffer.byteLength(dest, "utf8") > MAX_PATH_BYTES) {
-      throw unsafe2(
+      throw unsafe4(
         `Unsafe path ${printable(entry.name)}: the destination path would be longer than ${MAX_PATH_BYTES} bytes`
       );
     }
     let kind = entry.isDirectory ? "directory" : "file";
     if (entry.isSymlink) {
       if (options.symlinks === "refuse") {
-        throw unsafe2(
+        throw unsafe4(
           `Entry ${printable(entry.name)} is a symbolic link; links are refused by default. Set option 'symlinks' to 'file' (write the link text as a file) or 'preserve' (create links that stay inside the target)`
         );
       }
       if (options.symlinks === "preserve") kind = "link";
     }
     const item = { entry, index, key, dest, kind };
-    const folded = fold(key);
+    const folded = fold2(key);
     const prior = byFolded.get(folded);
     if (prior !== void 0) {
       if (prior.key !== key) {
-        throw unsafe2(
+        throw unsafe4(
           `Entries ${printable(prior.entry.name)} and ${printable(entry.name)} differ only in letter case or Unicode normalisation; they would overwrite each other on a case-insensitive file system (macOS, Windows), so the archive is rejected`
         );
       }
       if (prior.kind === "directory" !== (kind === "directory")) {
-        throw unsafe2(`Entry ${printable(key)} appears both as a file and as a directory in the archive`);
+        throw unsafe4(`Entry ${printable(key)} appears both as a file and as a directory in the archive`);
       }
-      throw unsafe2(`Duplicate entry ${printable(key)}: the archive contains it more than once`);
+      throw unsafe4(`Duplicate entry ${printable(key)}: the archive contains it more than once`);
     }
     byFolded.set(folded, item);
     items.push(item);
@@ -24703,9 +26960,9 @@ function planEntries(entries, options) {
       directories.set(item.key, item.key);
     }
     for (const ancestor of ancestors2(item.key)) {
-      const holder = byFolded.get(fold(ancestor));
+      const holder = byFolded.get(fold2(ancestor));
       if (holder !== void 0 && holder.kind !== "directory") {
-        throw unsafe2(
+        throw unsafe4(
           `Entry ${printable(holder.entry.name)} is a ${holder.kind === "link" ? "symbolic link" : "file"}, but entry ${printable(item.entry.name)} needs it to be a directory`
         );
       }
@@ -24716,7 +26973,7 @@ function planEntries(entries, options) {
   return { items, directories: sortedDirectories, directoryEntries };
 }
 function checkLinkTarget(item, text, linkKeys) {
-  const bad = (reason) => unsafe2(`Symbolic link entry ${printable(item.entry.name)} -> ${printable(text)} is refused: ${reason}`);
+  const bad = (reason) => unsafe4(`Symbolic link entry ${printable(item.entry.name)} -> ${printable(text)} is refused: ${reason}`);
   if (text.length === 0) throw bad("the link text is empty");
   for (const ch of text) {
     if (isControlCharacter(ch.codePointAt(0) ?? 0)) {
@@ -24741,13 +26998,13 @@ function checkLinkTarget(item, text, linkKeys) {
     const key = segments.join("/");
     visited.push(key);
     const last = parts.slice(i + 1).every((p) => p === "" || p === ".");
-    if (!last && linkKeys.has(fold(key))) {
+    if (!last && linkKeys.has(fold2(key))) {
       throw bad(`it passes through the symbolic link entry ${printable(key)}`);
     }
   }
   return visited;
 }
-async function lstatOrUndefined(p) {
+async function lstatOrUndefined2(p) {
   try {
     return await lstat3(p);
   } catch (error) {
@@ -24757,7 +27014,7 @@ async function lstatOrUndefined(p) {
   }
 }
 async function entrySha256(handle, entry, dataLimit) {
-  const hash = createHash11("sha256");
+  const hash = createHash10("sha256");
   const input = await openEntryStreamOnHandle(handle, entry, { dataLimit, ownsHandle: false });
   for await (const chunk of input) hash.update(chunk);
   return hash.digest("hex");
@@ -24766,7 +27023,7 @@ async function preflight(plan, options, linkWalks, handle, dataLimit) {
   const { target } = options;
   let targetStats;
   try {
-    targetStats = await stat6(target);
+    targetStats = await stat8(target);
   } catch (error) {
     if (error.code === "ENOENT") return;
     throw error;
@@ -24782,7 +27039,7 @@ async function preflight(plan, options, linkWalks, handle, dataLimit) {
       continue;
     }
     const abs = toAbsolute(target, key);
-    const stats = await lstatOrUndefined(abs);
+    const stats = await lstatOrUndefined2(abs);
     if (stats === void 0) missing.add(key);
     else if (stats.isSymbolicLink()) await assertNoSymlinkInPath(target, abs);
     else if (!stats.isDirectory()) {
@@ -24795,7 +27052,7 @@ async function preflight(plan, options, linkWalks, handle, dataLimit) {
     if (item.kind === "directory") continue;
     const parent = item.key.includes("/") ? item.key.slice(0, item.key.lastIndexOf("/")) : "";
     if (parent !== "" && missing.has(parent)) continue;
-    const stats = await lstatOrUndefined(item.dest);
+    const stats = await lstatOrUndefined2(item.dest);
     if (stats === void 0) continue;
     if (stats.isDirectory()) {
       throw conflict(
@@ -24844,35 +27101,26 @@ function fileMode(item, options) {
   if (!options.restoreModes || item.entry.isSymlink || item.entry.mode === void 0) return void 0;
   return item.entry.mode & 511;
 }
-var UMASK = (() => {
-  const current = process.umask(18);
-  process.umask(current);
-  return current;
-})();
 async function stage(handle, item, staged, dataLimit, options) {
   if (item.kind === "link") {
     await symlink(item.linkText, staged);
     return;
   }
   const { entry } = item;
-  const mode = fileMode(item, options);
-  const createMode = mode === void 0 ? 438 : (mode & UMASK) === 0 ? mode : 384;
-  const needsChmod = mode !== void 0 && createMode !== mode;
+  const createMode = fileMode(item, options) ?? 438;
   if (entry.uncompressedSize <= IN_MEMORY_BYTES && entry.compressedSize <= IN_MEMORY_BYTES) {
     const data = await readEntryBuffer(handle, entry, dataLimit);
-    const out2 = await open11(staged, "wx", createMode);
+    const out2 = await open13(staged, "wx", createMode);
     try {
-      if (needsChmod) await out2.chmod(mode);
       await out2.writeFile(data);
     } finally {
       await out2.close();
     }
     return;
   }
-  const out = await open11(staged, "wx", createMode);
+  const out = await open13(staged, "wx", createMode);
   let input;
   try {
-    if (needsChmod) await out.chmod(mode);
     input = await openEntryStreamOnHandle(handle, entry, { dataLimit, ownsHandle: false });
   } catch (error) {
     await out.close();
@@ -24901,7 +27149,7 @@ function withErrorContext(error, context) {
 async function extractNormalized(zipPath, opts) {
   const { target, signal } = opts;
   throwIfAborted(signal);
-  const handle = await open11(zipPath, "r");
+  const handle = await open13(zipPath, "r");
   try {
     const directory = await readZipDirectory(handle, {
       maxEntries: opts.limits.maxEntries,
@@ -24910,13 +27158,13 @@ async function extractNormalized(zipPath, opts) {
     checkDeclaredLimits(directory.entries, opts.limits);
     const plan = planEntries(directory.entries, opts);
     const dataLimit = directory.centralDirectoryOffset;
-    const linkKeys = new Set(plan.items.filter((i) => i.kind === "link").map((i) => fold(i.key)));
+    const linkKeys = new Set(plan.items.filter((i) => i.kind === "link").map((i) => fold2(i.key)));
     const linkWalks = [];
     for (const item of plan.items) {
       if (item.kind !== "link") continue;
       throwIfAborted(signal);
       if (item.entry.uncompressedSize > MAX_LINK_BYTES) {
-        throw unsafe2(
+        throw unsafe4(
           `Symbolic link entry ${printable(item.entry.name)} is refused: its link text is ${item.entry.uncompressedSize} bytes long`
         );
       }
@@ -24925,7 +27173,7 @@ async function extractNormalized(zipPath, opts) {
       try {
         text = LINK_TEXT.decode(raw);
       } catch {
-        throw unsafe2(
+        throw unsafe4(
           `Symbolic link entry ${printable(item.entry.name)} is refused: its link text is not valid UTF-8`
         );
       }
@@ -24935,29 +27183,29 @@ async function extractNormalized(zipPath, opts) {
     throwIfAborted(signal);
     await preflight(plan, opts, linkWalks, handle, dataLimit);
     const createdTarget = await mkdir9(target, { recursive: true });
+    let held;
     let staging;
     try {
-      staging = await mkdtemp2(path5.join(target, STAGING_PREFIX));
-      const stagingName = fold(path5.basename(staging));
-      if (plan.items.some((i) => fold(i.key.split("/")[0] ?? "") === stagingName)) {
-        throw unsafe2(
-          `The archive contains an entry under ${printable(path5.basename(staging))}, the staging directory`
-        );
+      held = HeldTarget.open(target);
+      staging = held.createStaging(STAGING_PREFIX);
+      const stagingName = fold2(staging.name);
+      if (plan.items.some((i) => fold2(i.key.split("/")[0] ?? "") === stagingName)) {
+        throw unsafe4(`The archive contains an entry under ${printable(staging.name)}, the staging directory`);
       }
       const stagingDir = staging;
-      const stagedPath = (item) => path5.join(stagingDir, String(item.index));
+      const stagedPath = (item) => stagingDir.file(String(item.index));
       await runPool(plan.items, opts.concurrency, async (item) => {
         throwIfAborted(signal);
         if (item.kind !== "directory") await stage(handle, item, stagedPath(item), dataLimit, opts);
         opts.onEntry?.({ name: item.entry.name, size: item.entry.uncompressedSize });
       });
       throwIfAborted(signal);
-      return await moveIntoPlace(plan, opts, stagedPath);
+      return await moveIntoPlace(plan, opts, held, stagedPath);
     } catch (error) {
-      if (staging !== void 0) {
-        await rm8(staging, { recursive: true, force: true });
-        staging = void 0;
-      }
+      staging?.remove();
+      staging = void 0;
+      held?.close();
+      held = void 0;
       if (createdTarget !== void 0) await removeCreatedChain(target, createdTarget);
       if (signal?.aborted && !isFerryError(error)) throw new AbortError(signal.reason);
       throw await asResourceError(error, {
@@ -24970,7 +27218,8 @@ async function extractNormalized(zipPath, opts) {
         concurrency: opts.concurrency
       });
     } finally {
-      if (staging !== void 0) await rm8(staging, { recursive: true, force: true });
+      staging?.remove();
+      held?.close();
     }
   } finally {
     await handle.close();
@@ -24985,87 +27234,63 @@ async function removeCreatedChain(target, firstCreated) {
       return;
     }
     if (current === firstCreated) return;
-    const parent = path5.dirname(current);
+    const parent = path6.dirname(current);
     if (parent === current) return;
     current = parent;
   }
 }
-async function moveIntoPlace(plan, options, stagedPath) {
+async function moveIntoPlace(plan, options, held, stagedPath) {
   const { target } = options;
   const moved = [];
   const createdDirectories = [];
   let bytes = 0;
+  const modeOf = (key) => {
+    const mode = plan.directoryEntries.get(key)?.entry.mode;
+    return options.restoreModes && mode !== void 0 ? mode & 511 | 448 : void 0;
+  };
   try {
-    for (const key of plan.directories) {
-      const abs = toAbsolute(target, key);
-      await assertNoSymlinkInPath(target, abs);
-      try {
-        await mkdir9(abs);
-        createdDirectories.push(key);
-        const entry = plan.directoryEntries.get(key)?.entry;
-        if (options.restoreModes && entry?.mode !== void 0) {
-          await chmod(abs, entry.mode & 511 | 448);
-        }
-      } catch (error) {
-        if (error.code !== "EEXIST") throw error;
-        const stats = await lstat3(abs);
-        if (!stats.isDirectory()) {
-          if (stats.isSymbolicLink()) await assertNoSymlinkInPath(target, abs);
-          throw conflict(`${printable(key)} exists in the target directory and is not a directory`);
-        }
-      }
-    }
+    for (const key of plan.directories) createdDirectories.push(...held.ensureDirectory(key, modeOf));
     const files = plan.items.filter((i) => i.kind !== "directory" && i.skip !== true);
-    const fresh = new Set(createdDirectories.map((key) => toAbsolute(target, key)));
-    const checkedDirs = /* @__PURE__ */ new Map();
-    await runPool(files, options.concurrency, async (item) => {
-      const dir = path5.dirname(item.dest);
-      let check = checkedDirs.get(dir);
-      if (!check) {
-        check = assertNoSymlinkInPath(target, dir);
-        checkedDirs.set(dir, check);
-      }
-      await check;
+    const fresh = new Set(createdDirectories);
+    for (const item of files) {
+      throwIfAborted(options.signal);
       const staged = stagedPath(item);
-      const stats = fresh.has(dir) ? void 0 : await lstatOrUndefined(item.dest);
+      const parent = item.key.includes("/") ? item.key.slice(0, item.key.lastIndexOf("/")) : "";
+      const stats = fresh.has(parent) ? void 0 : held.lstatEntry(item.key);
       if (stats?.isDirectory()) {
         throw conflict(`${printable(item.key)} exists in the target directory as a directory`);
       }
       let placed = false;
       if (options.existing === "overwrite" || item.kind === "link" && stats === void 0) {
-        await rename5(staged, item.dest);
+        held.renameIn(staged, item.key);
         placed = true;
       } else if (stats === void 0 && item.kind !== "link") {
-        placed = await placeNoClobber(staged, item.dest);
+        placed = await held.linkIn(staged, item.key);
       }
       if (placed) {
         moved.push(item.key);
         bytes += item.entry.uncompressedSize;
-        return;
+        continue;
       }
-      if (options.existing === "skip") return;
-      const state = item.kind === "link" ? "different" : await compareExisting(item.dest, {
+      if (options.existing === "skip") continue;
+      const state = item.kind === "link" ? "different" : await compareExisting(held.entry(item.key), {
         size: item.entry.uncompressedSize,
         crc32: item.entry.crc32,
         sha256: async () => (await digestRegularFile(staged))?.sha256 ?? ""
       });
       if (state !== "identical") throw conflictError(item.key, "the target directory");
-    });
+    }
   } catch (error) {
     const remaining = [];
     for (const key of [...createdDirectories].reverse()) {
-      try {
-        await rmdir2(toAbsolute(target, key));
-      } catch {
-        remaining.unshift(key);
-      }
+      if (!held.removeEmptyDirectory(key)) remaining.unshift(key);
     }
     if (moved.length === 0 && remaining.length === 0) throw error;
-    const shown2 = moved.slice(0, 10).map((k) => printable(k));
+    const shown3 = moved.slice(0, 10).map((k) => printable(k));
     const more = moved.length > 10 ? ` and ${moved.length - 10} more` : "";
     throw new PartialExtractionError(
       isFerryError(error) ? error.code : "ERR_FERRY_CONFLICT",
-      `Extraction into ${printable(target)} failed while moving entries into place: ${error.message}. Already moved: ${moved.length} file(s)${shown2.length ? ` (${shown2.join(", ")}${more})` : ""}, ${remaining.length} new director${remaining.length === 1 ? "y" : "ies"}; the target is partially updated`,
+      `Extraction into ${printable(target)} failed while moving entries into place: ${error.message}. Already moved: ${moved.length} file(s)${shown3.length ? ` (${shown3.join(", ")}${more})` : ""}, ${remaining.length} new director${remaining.length === 1 ? "y" : "ies"}; the target is partially updated`,
       moved,
       remaining,
       error
@@ -25076,7 +27301,7 @@ async function moveIntoPlace(plan, options, stagedPath) {
 
 // src/pack/zip-writer/zip-stream.ts
 import { availableParallelism as availableParallelism2 } from "node:os";
-import { Readable as Readable2 } from "node:stream";
+import { Readable as Readable3 } from "node:stream";
 import { types as types3 } from "node:util";
 import { crc32 as crc326 } from "node:zlib";
 
@@ -25219,9 +27444,9 @@ function isCredentialFile(artifactPath) {
 function credentialFilesWarning(artifactName, artifactPaths) {
   const found = artifactPaths.filter(isCredentialFile);
   if (found.length === 0) return void 0;
-  const shown2 = found.slice(0, 10).map((p) => `'${p}'`);
-  const more = found.length > shown2.length ? ` and ${found.length - shown2.length} more` : "";
-  return `Artifact '${artifactName}' includes ${found.length === 1 ? "a file that usually holds" : "files that usually hold"} credentials: ${shown2.join(", ")}${more}. Anyone who can download the artifact can read ${found.length === 1 ? "it" : "them"}; leave hidden files out unless they are needed`;
+  const shown3 = found.slice(0, 10).map((p) => `'${p}'`);
+  const more = found.length > shown3.length ? ` and ${found.length - shown3.length} more` : "";
+  return `Artifact '${artifactName}' includes ${found.length === 1 ? "a file that usually holds" : "files that usually hold"} credentials: ${shown3.join(", ")}${more}. Anyone who can download the artifact can read ${found.length === 1 ? "it" : "them"}; leave hidden files out unless they are needed`;
 }
 function prepareSecretScan(artifactName, files, options, allowSecretsInFiles) {
   if (allowSecretsInFiles !== void 0 && typeof allowSecretsInFiles !== "boolean") {
@@ -25245,9 +27470,9 @@ function prepareSecretScan(artifactName, files, options, allowSecretsInFiles) {
 }
 
 // src/pack/zip-writer/compressibility.ts
-import { promisify as promisify3 } from "node:util";
+import { promisify as promisify4 } from "node:util";
 import { deflateRaw as deflateRaw2 } from "node:zlib";
-var deflateRawAsync2 = promisify3(deflateRaw2);
+var deflateRawAsync2 = promisify4(deflateRaw2);
 var SAMPLE_SIZE2 = 256 * 1024;
 var MIN_SAVING = 0.05;
 var SAMPLE_LEVEL = 1;
@@ -25261,11 +27486,11 @@ async function sampleIsCompressible(sample) {
 }
 
 // src/pack/zip-writer/entry-source.ts
-import { closeSync as closeSync4, constants as fsConstants3, fstatSync as fstatSync2, openSync as openSync4 } from "node:fs";
-import { open as open12 } from "node:fs/promises";
+import { closeSync as closeSync5, constants as fsConstants4, fstatSync as fstatSync3, openSync as openSync5 } from "node:fs";
+import { open as open14 } from "node:fs/promises";
 import { types as types2 } from "node:util";
 import { crc32 as crc325 } from "node:zlib";
-var OPEN_FLAGS3 = fsConstants3.O_RDONLY | (fsConstants3.O_NONBLOCK ?? 0);
+var OPEN_FLAGS3 = fsConstants4.O_RDONLY | (fsConstants4.O_NONBLOCK ?? 0);
 function describeKind(st) {
   if (st.isDirectory()) return "a directory";
   if (st.isFIFO()) return "a named pipe (FIFO)";
@@ -25299,7 +27524,7 @@ var EntrySource = class _EntrySource {
     if (signal.aborted) throw new AbortError(signal.reason, { file: name });
     let handle;
     try {
-      handle = await open12(sourcePath, OPEN_FLAGS3);
+      handle = await open14(sourcePath, OPEN_FLAGS3);
     } catch (error) {
       throw unreadable(sourcePath, name, error);
     }
@@ -25406,14 +27631,14 @@ var EntrySource = class _EntrySource {
 function readSmallFileSync(sourcePath, name, limit, counters, scan) {
   let fd;
   try {
-    fd = openSync4(sourcePath, OPEN_FLAGS3);
+    fd = openSync5(sourcePath, OPEN_FLAGS3);
   } catch (error) {
     throw unreadable(sourcePath, name, error);
   }
   counters.openFiles++;
   if (counters.openFiles > counters.maxOpenFiles) counters.maxOpenFiles = counters.openFiles;
   try {
-    const st = fstatSync2(fd);
+    const st = fstatSync3(fd);
     if (!st.isFile()) {
       throw new ValidationError(
         "ERR_FERRY_INVALID_PATH",
@@ -25435,17 +27660,17 @@ function readSmallFileSync(sourcePath, name, limit, counters, scan) {
   } catch (error) {
     throw isFerryError(error) ? error : unreadable(sourcePath, name, error);
   } finally {
-    closeSync4(fd);
+    closeSync5(fd);
     counters.openFiles--;
   }
 }
 function unreadable(sourcePath, name, cause) {
   if (isFerryError(cause)) return cause;
-  const errno = cause?.code;
+  const errno2 = cause?.code;
   const detail = cause instanceof Error || types2.isNativeError(cause) ? cause.message : String(cause);
   return new FerryError(
     "ERR_FERRY_SOURCE_UNREADABLE",
-    `Cannot read ${printable(sourcePath)}${errno ? ` (${errno})` : ""}: ${detail}`,
+    `Cannot read ${printable(sourcePath)}${errno2 ? ` (${errno2})` : ""}: ${detail}`,
     { cause, context: { file: name } }
   );
 }
@@ -26247,7 +28472,7 @@ async function* zipBytes(ctx, inputs) {
 function toError(error) {
   return error instanceof Error || types3.isNativeError(error) ? error : new Error(String(error));
 }
-var ZipReadable = class extends Readable2 {
+var ZipReadable = class extends Readable3 {
   #source;
   #controller;
   #pumping = false;
@@ -26330,9 +28555,9 @@ function createZipStream(inputs, options) {
 }
 
 // src/backends/results/blob-download.ts
-import { createHash as createHash12 } from "node:crypto";
-import { open as open13 } from "node:fs/promises";
-import { dirname as dirname2 } from "node:path";
+import { createHash as createHash11 } from "node:crypto";
+import { open as open15 } from "node:fs/promises";
+import { dirname as dirname3 } from "node:path";
 import { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 
@@ -26394,7 +28619,7 @@ var DigestMismatchError = class extends IntegrityError {
 };
 var Progress = class {
   received = 0;
-  hash = createHash12("sha256");
+  hash = createHash11("sha256");
   etag;
   contentType;
   contentDisposition;
@@ -26402,7 +28627,7 @@ var Progress = class {
   /** Forget everything: the next request is a fresh GET without Range. */
   restart() {
     this.received = 0;
-    this.hash = createHash12("sha256");
+    this.hash = createHash11("sha256");
     this.etag = void 0;
     this.expectedTotal = void 0;
   }
@@ -26473,7 +28698,7 @@ async function fetchOnce(url, file, state, options) {
     let append = false;
     if (status === 206 && state.received > 0) {
       const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers["content-range"] ?? ""));
-      if (!range || Number(range[1]) !== state.received) {
+      if (!range || Number(range[1]) !== state.received || !rangeAgrees(range, res, state.expectedTotal)) {
         res.resume();
         throw new IntegrityError(
           "ERR_FERRY_INTEGRITY",
@@ -26498,8 +28723,16 @@ async function fetchOnce(url, file, state, options) {
       state.expectedTotal = length === void 0 ? void 0 : Number(length);
     }
     const declared = res.headers["content-length"] === void 0 ? void 0 : Number(res.headers["content-length"]);
+    const cap = options.listedSize;
+    const tooLarge = () => responseTooLarge(
+      `The blob download (${state.received} bytes already received)`,
+      cap ?? 0,
+      "the artifact's listed size",
+      options.context
+    );
+    let overrun;
     let got = 0;
-    const handle = await open13(file, append ? "a" : "w");
+    const handle = await open15(file, append ? "a" : "w");
     if (append) await handle.truncate(state.received);
     const watchdog = watchThroughput(
       options.stall ?? options.http.stallPolicy,
@@ -26513,7 +28746,7 @@ async function fetchOnce(url, file, state, options) {
         state.received += chunk.length;
         state.hash.update(chunk);
       }
-      options.onBytes?.(state.received);
+      options.onBytes?.(state.received, state.expectedTotal);
     };
     const sink = new Writable({
       highWaterMark: 4 * 1024 * 1024,
@@ -26533,15 +28766,26 @@ async function fetchOnce(url, file, state, options) {
         }, done);
       }
     });
+    if (cap !== void 0) {
+      let seen = state.received;
+      res.on("data", (chunk) => {
+        seen += chunk.length;
+        if (seen > cap && overrun === void 0) {
+          overrun = tooLarge();
+          res.destroy(overrun);
+        }
+      });
+    }
     try {
       await drain(res, sink);
     } catch (error) {
       if (error instanceof StalledTransferError) throw error;
+      if (overrun !== void 0) throw overrun;
       if (findResourceFailure(error)) {
         throw await asResourceError(error, {
           context: options.context,
           // The temporary directory holding `file` is removed; its parent is tempDir.
-          removedOnFailure: dirname2(file),
+          removedOnFailure: dirname3(file),
           neededBytes: state.expectedTotal ?? declared
         });
       }
@@ -26575,6 +28819,16 @@ async function fetchOnce(url, file, state, options) {
     read
   );
 }
+function rangeAgrees(range, res, expectedTotal) {
+  const start = Number(range[1]);
+  const end = Number(range[2]);
+  const total = range[3] === "*" ? void 0 : Number(range[3]);
+  const length = res.headers["content-length"];
+  if (end < start) return false;
+  if (length !== void 0 && Number(length) !== end - start + 1) return false;
+  if (total !== void 0 && end >= total) return false;
+  return total === void 0 || expectedTotal === void 0 || total === expectedTotal;
+}
 async function drain(res, sink) {
   sink.once("error", (error) => res.destroy(error));
   res.pipe(sink, { end: false });
@@ -26600,14 +28854,14 @@ function refusedError(outcome, refreshed, started, context) {
     { context: { ...context, status: 403 } }
   );
 }
-function normalizeDigest(digest3) {
-  if (!digest3) return void 0;
-  const hex = digest3.trim().toLowerCase().replace(/^sha256:/, "");
+function normalizeDigest(digest2) {
+  if (!digest2) return void 0;
+  const hex = digest2.trim().toLowerCase().replace(/^sha256:/, "");
   return /^[0-9a-f]{64}$/.test(hex) ? hex : void 0;
 }
 
 // src/backends/results/blob-upload.ts
-import { createHash as createHash13 } from "node:crypto";
+import { createHash as createHash12 } from "node:crypto";
 
 // src/backends/results/blob-urls.ts
 function withQuery(signedUrl, params) {
@@ -26650,7 +28904,7 @@ async function uploadBlob(signedUrl, source, options) {
 async function stageAll(signedUrl, source, options, started) {
   const { http: http4, operation } = options;
   const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
-  const hash = createHash13("sha256");
+  const hash = createHash12("sha256");
   const ids = [];
   const freeSlots = Array.from({ length: http4.slots }, (_, i) => i);
   const inFlight = /* @__PURE__ */ new Set();
@@ -26816,7 +29070,7 @@ function invalidBlockList(context, restaged) {
 }
 
 // src/backends/results/content-disposition.ts
-import path6 from "node:path";
+import path7 from "node:path";
 function fileNameFromDisposition(header2, fallback) {
   const candidates = [];
   if (header2) {
@@ -26841,7 +29095,7 @@ function safeDecode(value) {
 }
 var WINDOWS_RESERVED2 = /^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\..*)?$/i;
 function sanitizeBaseName(name) {
-  const base2 = path6.posix.basename(name.replace(/\\/g, "/"));
+  const base2 = path7.posix.basename(name.replace(/\\/g, "/"));
   const cleaned = base2.replace(/[\u0000-\u001f\u007f<>:"|?*]/g, "_").replace(/[. ]+$/, "");
   if (!cleaned || cleaned === "." || cleaned === ".." || WINDOWS_RESERVED2.test(cleaned) || cleaned.length > 255)
     return void 0;
@@ -26849,7 +29103,7 @@ function sanitizeBaseName(name) {
 }
 
 // src/backends/results/mime.ts
-import path7 from "node:path";
+import path8 from "node:path";
 var TYPES = {
   ".txt": "text/plain",
   ".log": "text/plain",
@@ -26876,7 +29130,7 @@ var TYPES = {
   ".wasm": "application/wasm"
 };
 function mimeTypeFor(fileName) {
-  return TYPES[path7.extname(fileName).toLowerCase()] ?? "application/octet-stream";
+  return TYPES[path8.extname(fileName).toLowerCase()] ?? "application/octet-stream";
 }
 
 // src/transport/operation.ts
@@ -26916,7 +29170,10 @@ var TwirpClient = class {
   config;
   #origin;
   call(method, body, options) {
-    return this.http.request(this.#spec(method, body, options, []), (res) => readJson(res));
+    return this.http.request(
+      this.#spec(method, body, options, []),
+      (res) => readJson(res, this.#limit(method, options))
+    );
   }
   /**
    * Like {@link call}, but the HTTP statuses in `refused` come back as an outcome instead of a
@@ -26926,10 +29183,20 @@ var TwirpClient = class {
   callAllowing(method, body, options, refused) {
     return this.http.request(this.#spec(method, body, options, refused), async (res) => {
       const status = res.statusCode ?? 0;
-      if (status >= 200 && status < 300) return { status: "ok", value: await readJson(res) };
-      const text = await readText(res);
+      if (status >= 200 && status < 300)
+        return { status: "ok", value: await readJson(res, this.#limit(method, options)) };
+      const text = (await readBody(res, 64 * 1024)).toString("utf8");
       return { status: "refused", httpStatus: status, message: extractErrorMessage(text)?.slice(0, 200) };
     });
+  }
+  /** Every answer is bounded by the option maxResponseBytes (ERR_FERRY_RESPONSE_TOO_LARGE past it). */
+  #limit(method, options) {
+    return {
+      maxBytes: this.http.maxResponseBytes,
+      call: method,
+      context: options.context,
+      stall: this.http.stallPolicy
+    };
   }
   #spec(method, body, options, okStatuses) {
     return {
@@ -26977,6 +29244,11 @@ function toSafeId(value) {
   const n = typeof value === "number" ? value : Number(value);
   return Number.isSafeInteger(n) && n >= 0 ? n : void 0;
 }
+function listedSize(value) {
+  if (value === void 0 || value === "") return void 0;
+  const n = typeof value === "number" ? value : Number(value);
+  return Number.isSafeInteger(n) && n >= 0 ? n : void 0;
+}
 
 // src/backends/results/results-backend.ts
 var ABANDON_TIMEOUT_MS = 1e4;
@@ -27000,7 +29272,7 @@ var ResultsBackend = class {
       );
     }
     const single = spec.files[0];
-    const name = archive || !single ? spec.name : path8.posix.basename(single.artifactPath);
+    const name = archive || !single ? spec.name : path9.posix.basename(single.artifactPath);
     return this.#send(
       {
         name,
@@ -27042,7 +29314,7 @@ var ResultsBackend = class {
       if (input.kind === "directory") continue;
       fileCount++;
       if (input.kind === "stream") totalOriginal += input.size;
-      else if (input.kind === "file") totalOriginal += (await stat7(input.sourcePath)).size;
+      else if (input.kind === "file") totalOriginal += (await stat9(input.sourcePath)).size;
     }
     let onEntryHook;
     const zip = createZipStream(inputs, {
@@ -27144,10 +29416,10 @@ var ResultsBackend = class {
       filesDone: fileCount,
       filesTotal: fileCount
     });
-    const digest3 = `sha256:${blob.sha256}`;
+    const digest2 = `sha256:${blob.sha256}`;
     if (blob.size === 0) ctx.logger.warn(`Artifact '${name}' is empty: no data was uploaded`);
-    const id = await this.#finalize(twirp, name, blob.size, digest3, ctx, context);
-    return { id, uploadedBytes: blob.size, size: totalOriginal, fileCount, digest: digest3 };
+    const id = await this.#finalize(twirp, name, blob.size, digest2, ctx, context);
+    return { id, uploadedBytes: blob.size, size: totalOriginal, fileCount, digest: digest2 };
   }
   async download(spec, ctx) {
     const context = { operation: "download", artifactName: spec.name };
@@ -27160,7 +29432,8 @@ var ResultsBackend = class {
       this.tempDir,
       ctx,
       context,
-      signed.refresh
+      signed.refresh,
+      signed.listedSize
     );
   }
   /**
@@ -27178,7 +29451,8 @@ var ResultsBackend = class {
       ctx,
       context,
       true,
-      signed.refresh
+      signed.refresh,
+      signed.listedSize
     );
   }
   async #signedDownload(spec, ctx, context) {
@@ -27199,13 +29473,14 @@ var ResultsBackend = class {
         throw new FerryError("ERR_FERRY_PROTOCOL", "GetSignedArtifactURL returned no signed_url", {
           context
         });
-      return url;
+      return checkSignedUrl(url, this.config.resultsUrl, "the signed download URL", context);
     };
     return {
       url: await sign(),
       name: artifact.name,
       expectedHex: normalizeDigest(artifact.digest),
-      refresh: sign
+      refresh: sign,
+      listedSize: listedSize(artifact.size)
     };
   }
   async list(ctx, options = {}) {
@@ -27285,13 +29560,13 @@ var ResultsBackend = class {
    * own lost create caused is cleared by deleting that unfinalized artifact and creating again.
    * Attempts and time are counted by the retry policy across the repeats.
    */
-  async #create(twirp, name, mimeType, retentionDays, ctx, context) {
+  async #create(twirp, name, mimeType, retentionDays2, ctx, context) {
     const body = {
       ...this.#ids(),
       name,
       version: ARTIFACT_VERSION,
       mime_type: mimeType,
-      ...retentionDays ? { expires_at: expiresAt(retentionDays) } : {}
+      ...retentionDays2 ? { expires_at: expiresAt(retentionDays2) } : {}
     };
     let lostResponse = false;
     const startedAt = ctx.http.now();
@@ -27322,7 +29597,7 @@ var ResultsBackend = class {
           throw new FerryError("ERR_FERRY_PROTOCOL", "CreateArtifact returned no signed_upload_url", {
             context
           });
-        return url;
+        return checkSignedUrl(url, this.config.resultsUrl, "the signed upload URL", context);
       } catch (error) {
         if (!isFerryError(error) || !error.retryable) throw error;
         attempt = Math.max(attempt, error.context.attempt ?? attempt);
@@ -27351,9 +29626,9 @@ var ResultsBackend = class {
    * committed is never taken for success: the error carries the digest, and the id when the
    * service lists the artifact, so the caller can reconcile.
    */
-  async #finalize(twirp, name, size, digest3, ctx, context) {
-    const body = { ...this.#ids(), name, size: String(size), hash: digest3 };
-    const finalizeContext = { ...context, digest: digest3 };
+  async #finalize(twirp, name, size, digest2, ctx, context) {
+    const body = { ...this.#ids(), name, size: String(size), hash: digest2 };
+    const finalizeContext = { ...context, digest: digest2 };
     const startedAt = ctx.http.now();
     for (let attempt = 1; ; attempt++) {
       try {
@@ -27374,7 +29649,7 @@ var ResultsBackend = class {
             twirp,
             name,
             size,
-            digest3,
+            digest2,
             outcome.status === "refused" ? `HTTP ${outcome.httpStatus}${outcome.message ? `: ${outcome.message}` : ""}` : "ok: false",
             outcome.status === "refused" ? "ERR_FERRY_CONFLICT" : "ERR_FERRY_PROTOCOL",
             ctx,
@@ -27393,14 +29668,14 @@ var ResultsBackend = class {
         ctx.logger.debug(`FinalizeArtifact for '${name}' lost its response (${error.message}); reconciling`);
         const listed = await this.#listRaw(twirp, { name_filter: name }, ctx, finalizeContext);
         const committed = listed.find(
-          (a) => a.name === name && normalizeDigest(a.digest) === normalizeDigest(digest3)
+          (a) => a.name === name && normalizeDigest(a.digest) === normalizeDigest(digest2)
         );
         if (committed) return toSafeId(committed.database_id ?? committed.databaseId);
       }
     }
   }
   /** The error for a refused finalize, with what the service lists under the name (P33). */
-  async #finalizeRefused(twirp, name, size, digest3, answer, code, ctx, context) {
+  async #finalizeRefused(twirp, name, size, digest2, answer, code, ctx, context) {
     let listed;
     let lookup = "";
     try {
@@ -27412,7 +29687,7 @@ var ResultsBackend = class {
       lookup = `; listing it to check failed too (${error instanceof Error ? error.message : String(error)})`;
     }
     const id = listed ? toSafeId(listed.database_id ?? listed.databaseId) : void 0;
-    const state = listed ? normalizeDigest(listed.digest) === normalizeDigest(digest3) ? `the service lists it as artifact ${id ?? "?"} with this digest, so it may be complete` : `the service lists an artifact ${id ?? "?"} of that name with ${listed.digest ? `digest ${listed.digest}` : "no digest"}` : `the service lists no finalized artifact of that name${lookup}`;
+    const state = listed ? normalizeDigest(listed.digest) === normalizeDigest(digest2) ? `the service lists it as artifact ${id ?? "?"} with this digest, so it may be complete` : `the service lists an artifact ${id ?? "?"} of that name with ${listed.digest ? `digest ${listed.digest}` : "no digest"}` : `the service lists no finalized artifact of that name${lookup}`;
     return new FerryError(
       code,
       `FinalizeArtifact refused artifact '${name}' after its ${size} bytes were uploaded (${answer}); ${state}. Check the artifact before uploading it again`,
@@ -27438,13 +29713,13 @@ var ResultsBackend = class {
     return Array.isArray(response.artifacts) ? response.artifacts : [];
   }
 };
-async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, verify, refreshUrl) {
+async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, verify, refreshUrl, listedSize2) {
   await mkdir10(tempDir, { recursive: true });
-  const work = await mkdtemp3(path8.join(tempDir, "ferry-download-"));
+  const work = await mkdtemp(path9.join(tempDir, "ferry-download-"));
   let disposed;
-  const dispose = () => disposed ??= rm9(work, { recursive: true, force: true });
+  const dispose = () => disposed ??= rm7(work, { recursive: true, force: true });
   try {
-    const file = path8.join(work, "blob");
+    const file = path9.join(work, "blob");
     const blob = await downloadBlob(url, file, {
       http: ctx.http,
       operation: ctx.operation,
@@ -27452,12 +29727,13 @@ async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, 
       // Verified downloads get one re-download on a mismatch (transit damage) and a fresh URL on a 403.
       expectedSha256: verify ? expectedHex : void 0,
       refreshUrl,
-      onBytes: (received) => ctx.onProgress?.({
+      listedSize: listedSize2,
+      onBytes: (received, total) => ctx.onProgress?.({
         operation: "download",
         artifactName: name,
         phase: "transfer",
         bytesDone: received,
-        bytesTotal: void 0,
+        bytesTotal: total,
         filesDone: 0,
         filesTotal: void 0
       })
@@ -27481,7 +29757,7 @@ async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, 
     throw error;
   }
 }
-async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx, context, refreshUrl) {
+async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx, context, refreshUrl, listedSize2) {
   const blob = await fetchVerifiedBlob(
     url,
     name,
@@ -27490,14 +29766,15 @@ async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx
     ctx,
     context,
     spec.verifyDigest ?? true,
-    refreshUrl
+    refreshUrl,
+    listedSize2
   );
   try {
     await spec.beforeWrite?.();
     const conflict2 = spec.conflict ?? "overwrite";
-    const digest3 = `sha256:${blob.sha256}`;
+    const digest2 = `sha256:${blob.sha256}`;
     const mismatch = blob.digestMismatch && blob.expectedHex !== void 0 ? { digestMismatch: true, expectedDigest: `sha256:${blob.expectedHex}` } : {};
-    const target = path8.resolve(spec.targetDirectory);
+    const target = path9.resolve(spec.targetDirectory);
     const mime = (blob.contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
     const isZip = ["application/zip", "application/x-zip-compressed", "application/zip-compressed"].includes(mime) || new URL(url).pathname.toLowerCase().endsWith(".zip");
     if (isZip && !spec.skipDecompress) {
@@ -27505,6 +29782,7 @@ async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx
         targetDirectory: target,
         existing: conflict2,
         symlinks: spec.symlinks ?? "refuse",
+        restoreModes: spec.restoreModes ?? true,
         signal: ctx.operation.signal,
         // Files written at once follow the caller's concurrency, so lowering it bounds descriptors.
         concurrency: ctx.http.slots,
@@ -27512,12 +29790,26 @@ async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx
         context,
         ...spec.limits !== void 0 ? { limits: spec.limits } : {}
       });
-      return { downloadPath: target, fileCount: result.files, size: result.bytes, digest: digest3, ...mismatch };
+      return { downloadPath: target, fileCount: result.files, size: result.bytes, digest: digest2, ...mismatch };
     }
     const fileName = fileNameFromDisposition(blob.contentDisposition, isZip ? `${name}.zip` : name);
     await mkdir10(target, { recursive: true });
-    const destination = path8.join(target, fileName);
-    const existing = await lstat4(destination).catch(() => void 0);
+    const placed = await placeRawFile(blob, fileName, target, conflict2, context);
+    return {
+      downloadPath: target,
+      fileCount: placed ? 1 : 0,
+      size: placed ? blob.size : 0,
+      digest: digest2,
+      ...mismatch
+    };
+  } finally {
+    await blob.dispose();
+  }
+}
+async function placeRawFile(blob, fileName, target, conflict2, context) {
+  const held = HeldTarget.open(target, { context });
+  try {
+    const existing = held.lstatEntry(fileName);
     if (existing?.isDirectory()) {
       throw new FerryError(
         "ERR_FERRY_INVALID_PATH",
@@ -27527,24 +29819,21 @@ async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx
     }
     let placed = false;
     if (conflict2 === "overwrite") {
-      await rename6(blob.file, destination);
+      held.renameIn(blob.file, fileName);
       placed = true;
     } else if (existing === void 0) {
-      placed = await placeNoClobber(blob.file, destination);
+      placed = await held.linkIn(blob.file, fileName);
     }
     if (!placed && conflict2 === "error") {
-      const state = await compareExisting(destination, { size: blob.size, sha256: () => blob.sha256 });
+      const state = await compareExisting(held.entry(fileName), {
+        size: blob.size,
+        sha256: () => blob.sha256
+      });
       if (state !== "identical") throw conflictError(fileName, printable(target), context);
     }
-    return {
-      downloadPath: target,
-      fileCount: placed ? 1 : 0,
-      size: placed ? blob.size : 0,
-      digest: digest3,
-      ...mismatch
-    };
+    return placed;
   } finally {
-    await blob.dispose();
+    held.close();
   }
 }
 function notFound4(what, operation) {
@@ -27557,11 +29846,11 @@ function notFound4(what, operation) {
   );
 }
 function toInfo2(a) {
-  const size = Number(a.size ?? 0);
   return {
     name: a.name,
     id: toSafeId(a.database_id ?? a.databaseId),
-    size: Number.isFinite(size) ? size : 0,
+    // A negative, fractional, NaN or 2^60 size from the service is no size at all.
+    size: listedSize(a.size) ?? 0,
     createdAt: a.created_at ?? a.createdAt,
     digest: a.digest
   };
@@ -27665,14 +29954,18 @@ async function listRunArtifacts(findBy, ctx, name) {
         operation: ctx.operation,
         context: { operation: "list", ...name ? { artifactName: name } : {} }
       },
-      (res) => readJson(res)
+      (res) => readJson(res, {
+        maxBytes: ctx.http.maxResponseBytes,
+        call: "list run artifacts",
+        stall: ctx.http.stallPolicy
+      })
     );
     const artifacts = Array.isArray(body.artifacts) ? body.artifacts : [];
     for (const a of artifacts) {
       out.push({
         name: a.name,
         id: toSafeId(a.id),
-        size: a.size_in_bytes ?? 0,
+        size: listedSize(a.size_in_bytes) ?? 0,
         createdAt: a.created_at,
         digest: a.digest ?? void 0
       });
@@ -27714,7 +30007,8 @@ async function downloadRunArtifact(findBy, spec, tempDir, ctx) {
           { context }
         );
       }
-      return new URL(value, `${base(findBy)}/`).toString();
+      const signed = parseServerUrl(value, "the artifact's signed URL", context, new URL(`${base(findBy)}/`));
+      return checkSignedUrl(signed.toString(), base(findBy), "the artifact's signed URL", context);
     }
   );
   return downloadSignedArtifact(
@@ -27724,7 +30018,10 @@ async function downloadRunArtifact(findBy, spec, tempDir, ctx) {
     spec,
     tempDir,
     ctx,
-    context
+    context,
+    void 0,
+    // size_in_bytes is the zip's size; 0 may mean "not known", so it bounds nothing.
+    artifact.size > 0 ? artifact.size : void 0
   );
 }
 async function findRunArtifact(findBy, name, ctx, operation) {
@@ -27793,7 +30090,7 @@ function requireBackendIds(token) {
 
 // src/options.ts
 import os from "node:os";
-import path9 from "node:path";
+import path10 from "node:path";
 
 // src/types.ts
 var silentLogger = {
@@ -27811,6 +30108,8 @@ var silentLogger = {
 var DEFAULT_CONCURRENCY = 8;
 var DEFAULT_CHUNK_SIZE2 = 4 * 1024 * 1024;
 var MAX_CHUNK_SIZE2 = 256 * 1024 * 1024;
+var MAX_RETENTION_DAYS = 400;
+var MAX_RESPONSE_BYTES_LIMIT = 1024 * 1024 * 1024;
 var KNOWN_KEYS = /* @__PURE__ */ new Set([
   "backend",
   "runtimeUrl",
@@ -27828,6 +30127,8 @@ var KNOWN_KEYS = /* @__PURE__ */ new Set([
   "stallWindowMs",
   "retry",
   "tempDir",
+  "maxResponseBytes",
+  "trustedOrigins",
   "logger",
   "onProgress",
   "signal"
@@ -27848,19 +30149,27 @@ function normalizeOptions2(options = {}, extraKeys = []) {
     resultsUrl: optionalUrl("resultsUrl", options.resultsUrl),
     runtimeToken: optionalString("runtimeToken", options.runtimeToken, false),
     runId: optionalString("runId", options.runId),
-    localStore: path9.resolve(
-      optionalString("localStore", options.localStore) ?? path9.join(os.homedir(), ".ferry", "store")
+    localStore: path10.resolve(
+      optionalString("localStore", options.localStore) ?? path10.join(os.homedir(), ".ferry", "store")
     ),
     concurrency: integer("concurrency", options.concurrency, DEFAULT_CONCURRENCY, 1, 256),
     chunkSize: integer("chunkSize", options.chunkSize, DEFAULT_CHUNK_SIZE2, 1, MAX_CHUNK_SIZE2),
     compressionLevel: integer("compressionLevel", options.compressionLevel, 6, 0, 9),
-    retentionDays: options.retentionDays === void 0 || options.retentionDays === 0 ? void 0 : integer("retentionDays", options.retentionDays, 0, 1, 90),
+    retentionDays: options.retentionDays === void 0 || options.retentionDays === 0 ? void 0 : integer("retentionDays", options.retentionDays, 0, 1, MAX_RETENTION_DAYS),
     proxy: objectOption("proxy", options.proxy) ?? {},
     timeoutMs: integer("timeoutMs", options.timeoutMs, 12e4, 1, 24 * 36e5),
     minBytesPerSecond: integer("minBytesPerSecond", options.minBytesPerSecond, 1024, 0, 1024 ** 3),
     stallWindowMs: integer("stallWindowMs", options.stallWindowMs, 6e4, 1, 24 * 36e5),
     retry: retryOption(options.retry),
-    tempDir: path9.resolve(optionalString("tempDir", options.tempDir) ?? os.tmpdir()),
+    tempDir: path10.resolve(optionalString("tempDir", options.tempDir) ?? os.tmpdir()),
+    maxResponseBytes: integer(
+      "maxResponseBytes",
+      options.maxResponseBytes,
+      DEFAULT_MAX_RESPONSE_BYTES,
+      1024,
+      MAX_RESPONSE_BYTES_LIMIT
+    ),
+    trustedOrigins: trustedOriginsOption(options.trustedOrigins),
     // Every line any part of Ferry logs is scrubbed, whatever logger the caller passed.
     logger: options.logger ? redactingLogger(loggerOption(options.logger)) : silentLogger,
     onProgress: functionOption("onProgress", options.onProgress),
@@ -27873,11 +30182,11 @@ function invalid4(option, message) {
 function integer(option, value, fallback, min, max) {
   if (value === void 0) return fallback;
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw invalid4(option, `must be an integer from ${min} to ${max}; got ${shown(value)}`);
+    throw invalid4(option, `must be an integer from ${min} to ${max}; got ${shown2(value)}`);
   }
   return value;
 }
-function shown(value) {
+function shown2(value) {
   if (typeof value === "string") return `${JSON.stringify(value.slice(0, 80))} (a string)`;
   if (typeof value === "number" || typeof value === "boolean" || value === null) return String(value);
   return typeof value;
@@ -27885,19 +30194,19 @@ function shown(value) {
 function optionalString(option, value, echo = true) {
   if (value === void 0 || value === "") return void 0;
   if (typeof value !== "string")
-    throw invalid4(option, `must be a string; got ${echo ? shown(value) : typeof value}`);
+    throw invalid4(option, `must be a string; got ${echo ? shown2(value) : typeof value}`);
   return value;
 }
 function objectOption(option, value) {
   if (value === void 0) return void 0;
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw invalid4(option, `must be an object; got ${shown(value)}`);
+    throw invalid4(option, `must be an object; got ${shown2(value)}`);
   }
   return value;
 }
 function functionOption(option, value) {
   if (value !== void 0 && typeof value !== "function") {
-    throw invalid4(option, `must be a function; got ${shown(value)}`);
+    throw invalid4(option, `must be a function; got ${shown2(value)}`);
   }
   return value;
 }
@@ -27907,7 +30216,7 @@ function loggerOption(logger) {
     if (typeof logger[level] !== "function") {
       throw invalid4(
         "logger",
-        `must have debug, info, warn and error functions; '${level}' is ${shown(logger[level])}`
+        `must have debug, info, warn and error functions; '${level}' is ${shown2(logger[level])}`
       );
     }
   }
@@ -27917,7 +30226,7 @@ function signalOption(signal) {
   if (signal === void 0) return void 0;
   const s = signal;
   if (typeof s !== "object" || s === null || typeof s.aborted !== "boolean" || typeof s.addEventListener !== "function") {
-    throw invalid4("signal", `must be an AbortSignal; got ${shown(signal)}`);
+    throw invalid4("signal", `must be an AbortSignal; got ${shown2(signal)}`);
   }
   return signal;
 }
@@ -27941,21 +30250,27 @@ function retryOption(retry) {
       const ok = typeof value === "number" && Number.isFinite(value) && value >= bounds.min && value <= bounds.max && (!bounds.integer || Number.isInteger(value));
       if (!ok) {
         const kind = bounds.integer ? "an integer" : "a number";
-        throw invalid4(option, `must be ${kind} from ${bounds.min} to ${bounds.max}; got ${shown(value)}`);
+        throw invalid4(option, `must be ${kind} from ${bounds.min} to ${bounds.max}; got ${shown2(value)}`);
       }
     } else if (key === "retryableStatuses") {
       if (!Array.isArray(value) || !value.every((v) => Number.isInteger(v) && v >= 100 && v <= 599)) {
-        throw invalid4(option, `must be an array of HTTP status codes; got ${shown(value)}`);
+        throw invalid4(option, `must be an array of HTTP status codes; got ${shown2(value)}`);
       }
     } else if (key === "retryableErrorCodes") {
       if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
-        throw invalid4(option, `must be an array of error code strings; got ${shown(value)}`);
+        throw invalid4(option, `must be an array of error code strings; got ${shown2(value)}`);
       }
     } else {
       throw invalid4(option, "is not a known retry policy field");
     }
   }
   return retry;
+}
+function trustedOriginsOption(value) {
+  if (value === void 0) return [];
+  if (!Array.isArray(value))
+    throw invalid4("trustedOrigins", `must be an array of origins; got ${shown2(value)}`);
+  return parseTrustedOrigins(value, (message) => invalid4("trustedOrigins", message));
 }
 function optionalUrl(option, value) {
   const text = optionalString(option, value);
@@ -28796,8 +31111,8 @@ function parsePort(text) {
   const port = Number(text);
   return port >= 1 && port <= 65535 ? port : null;
 }
-function normalizeHost(hostname) {
-  return stripBrackets(hostname.toLowerCase()).replace(/\.$/, "");
+function normalizeHost(hostname2) {
+  return stripBrackets(hostname2.toLowerCase()).replace(/\.$/, "");
 }
 function stripBrackets(host) {
   return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
@@ -28897,7 +31212,7 @@ var ProxyError = class extends FerryError {
   /** The system error code of the cause (`ECONNREFUSED`, `ECONNRESET`, ...), when there is one. */
   errno;
   constructor(message, details) {
-    const errno = errnoOf(details.cause);
+    const errno2 = errnoOf2(details.cause);
     super("ERR_FERRY_PROXY", message, {
       retryable: details.retryable ?? false,
       ...details.cause === void 0 ? {} : { cause: details.cause },
@@ -28905,7 +31220,7 @@ var ProxyError = class extends FerryError {
     });
     this.proxy = details.proxy;
     this.status = details.status;
-    this.errno = errno;
+    this.errno = errno2;
   }
   /**
    * This failure with the request's context (operation, artifact, method, URL, attempt), added
@@ -28976,26 +31291,26 @@ var SlotAgents = class {
     prepared.add(options);
     const effective = effectiveTarget(options, target);
     const { proxy } = decide(effective, this.#settings, this.#noProxy);
-    const hostname = stripBrackets2(effective.hostname);
+    const hostname2 = stripBrackets2(effective.hostname);
     const secure = effective.protocol === "https:";
     if (!proxy) {
-      options.host = hostname;
-      if (options.hostname !== void 0) options.hostname = hostname;
+      options.host = hostname2;
+      if (options.hostname !== void 0) options.hostname = hostname2;
       options.agent = secure ? this.#httpsAgent() : this.#httpAgent();
       return;
     }
     const endpoint = toEndpoint(proxy);
     if (secure) {
-      options.host = hostname;
-      if (options.hostname !== void 0) options.hostname = hostname;
+      options.host = hostname2;
+      if (options.hostname !== void 0) options.hostname = hostname2;
       options.agent = this.#tunnelAgent(endpoint);
       return;
     }
-    const path13 = options.path ?? "/";
+    const path18 = options.path ?? "/";
     options.agent = this.#forwardAgent(endpoint);
     setHeader(options, "host", effective.host);
     if (endpoint.authorization) setHeader(options, "proxy-authorization", endpoint.authorization);
-    options.path = `http://${effective.host}${path13.startsWith("/") ? path13 : `/${path13}`}`;
+    options.path = `http://${effective.host}${path18.startsWith("/") ? path18 : `/${path18}`}`;
     options.host = endpoint.host;
     if (options.hostname !== void 0) options.hostname = endpoint.host;
     options.port = endpoint.port;
@@ -29177,18 +31492,18 @@ var UNREACHABLE = /* @__PURE__ */ new Set([
   "ENETUNREACH",
   "ENETDOWN"
 ]);
-function errnoOf(error) {
+function errnoOf2(error) {
   const code = error?.code;
   return typeof code === "string" ? code : void 0;
 }
 function proxySocketError(endpoint, error, connected, what) {
-  const errno = errnoOf(error);
-  const detail = errno ?? (error instanceof Error ? error.message : String(error));
-  const message = !connected || errno !== void 0 && UNREACHABLE.has(errno) ? `proxy ${endpoint.display} unreachable (${detail})` : `proxy ${endpoint.display} failed during ${what} (${detail})`;
+  const errno2 = errnoOf2(error);
+  const detail = errno2 ?? (error instanceof Error ? error.message : String(error));
+  const message = !connected || errno2 !== void 0 && UNREACHABLE.has(errno2) ? `proxy ${endpoint.display} unreachable (${detail})` : `proxy ${endpoint.display} failed during ${what} (${detail})`;
   return new ProxyError(message, {
     proxy: endpoint.display,
     cause: error,
-    retryable: errno === void 0 ? /socket hang up/i.test(String(error)) : TRANSIENT.has(errno)
+    retryable: errno2 === void 0 ? /socket hang up/i.test(String(error)) : TRANSIENT.has(errno2)
   });
 }
 function proxyStatusError(endpoint, what, status, statusText) {
@@ -29215,10 +31530,10 @@ function timeoutError(endpoint, what, ms) {
     retryable: true
   });
 }
-function connectToProxy(endpoint, tlsOptions, timeoutMs, track, done) {
+function connectToProxy(endpoint, tlsOptions, timeoutMs, track2, done) {
   const socket = endpoint.secure ? tls.connect({ ...tlsOptions, host: endpoint.host, port: endpoint.port, ...sni(endpoint.host) }) : net.connect({ host: endpoint.host, port: endpoint.port });
-  track.add(socket);
-  socket.once("close", () => track.delete(socket));
+  track2.add(socket);
+  socket.once("close", () => track2.delete(socket));
   const ready = endpoint.secure ? "secureConnect" : "connect";
   let finished2 = false;
   const finish = (err) => {
@@ -29366,11 +31681,11 @@ var TunnelAgent = class extends https2.Agent {
     const onError = (error) => {
       clearTimeout(timer);
       secure.destroy();
-      const errno = errnoOf(error);
+      const errno2 = errnoOf2(error);
       fail(
         new ProxyError(
           `TLS handshake with ${authority} through proxy ${endpoint.display} failed: ${error.message}`,
-          { proxy: endpoint.display, cause: error, retryable: errno !== void 0 && TRANSIENT.has(errno) }
+          { proxy: endpoint.display, cause: error, retryable: errno2 !== void 0 && TRANSIENT.has(errno2) }
         )
       );
     };
@@ -29433,7 +31748,11 @@ function decideRetry(policy, input, random = Math.random) {
     if (!isRetryableError(policy, outcome.error)) return { retry: false, reason, permanent: true };
   }
   if (input.attempt >= policy.maxAttempts) {
-    return { retry: false, reason: `${reason}; gave up after ${input.attempt} attempts`, permanent: false };
+    return {
+      retry: false,
+      reason: `${reason}; gave up after ${input.attempt} attempt${input.attempt === 1 ? "" : "s"}`,
+      permanent: false
+    };
   }
   const delayMs = retryAfterMs !== void 0 ? Math.min(retryAfterMs, policy.maxRetryAfterMs) : backoffDelay(policy, input.attempt, random);
   if (input.elapsedMs + delayMs > policy.totalTimeMs) {
@@ -29469,8 +31788,8 @@ function parseRateLimitReset(value, nowMs) {
 function errorCode(error) {
   if (typeof error !== "object" || error === null) return void 0;
   const own = error.code;
-  const errno = error.errno;
-  if (typeof errno === "string") return errno;
+  const errno2 = error.errno;
+  if (typeof errno2 === "string") return errno2;
   if (typeof own === "string" && !own.startsWith("ERR_FERRY_")) return own;
   const cause = error.cause;
   if (cause !== void 0 && cause !== error) {
@@ -29534,6 +31853,10 @@ var HttpManager = class {
   /** The download watchdog's policy for this operation. */
   get stallPolicy() {
     return this.#options.stall ?? DEFAULT_STALL_POLICY;
+  }
+  /** The largest JSON answer this operation accepts (option maxResponseBytes). */
+  get maxResponseBytes() {
+    return this.#options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   }
   /** Sleeps the policy's backoff for `attempt` (for callers that retry whole steps, e.g. reconcile-then-repeat). */
   pause(attempt, signal) {
@@ -29692,6 +32015,7 @@ var HttpManager = class {
     let method = spec.method;
     let body = spec.body;
     let bearer = spec.bearer;
+    assertFetchableUrl(url, spec.call ?? `${spec.method} request`, spec.context);
     for (let hop = 0; ; hop++) {
       const res = await this.#send(spec.slot, method, url, headers, body, bearer);
       const status = res.statusCode ?? 0;
@@ -29707,16 +32031,7 @@ var HttpManager = class {
           }
         );
       }
-      const next = new URL(location, url);
-      if (url.protocol === "https:" && next.protocol !== "https:") {
-        throw new FerryError(
-          "ERR_FERRY_PROTOCOL",
-          `Refusing redirect from https to ${next.protocol} (${urlWithoutQuery(next)})`,
-          {
-            context: spec.context
-          }
-        );
-      }
+      const next = assertRedirectAllowed(url, location, spec.context);
       if (next.origin !== url.origin) bearer = void 0;
       if (status === 303 || (status === 301 || status === 302) && method === "POST") {
         method = "GET";
@@ -29789,12 +32104,12 @@ var HttpManager = class {
     if (error instanceof ProxyError)
       return error.inContext({ ...spec.context, method: spec.method, url: redactUrl(url), attempt });
     if (error instanceof FerryError && error.code === "ERR_FERRY_PROXY") return error;
-    const errno = errorCode(error);
+    const errno2 = errorCode(error);
     const detail = error instanceof Error ? error.message : String(error);
     const timeout = /Request timeout/i.test(detail);
     const call = spec.call ? `${spec.call}: ` : "";
     const message = timeout ? `${call}No data from ${url.host} within ${seconds(this.#options.socketTimeoutMs ?? 12e4)} s (timeoutMs) on ${spec.method} ${urlWithoutQuery(url)}` : `${call}Network error on ${spec.method} ${urlWithoutQuery(url)}: ${detail}`;
-    return new NetworkError(message, timeout ? "ETIMEDOUT" : errno, {
+    return new NetworkError(message, timeout ? "ETIMEDOUT" : errno2, {
       cause: error,
       context: { ...spec.context, method: spec.method, url: redactUrl(url), attempt }
     });
@@ -29822,6 +32137,7 @@ function codeForStatus(status, serverMessage) {
   if (status === 404 || status === 410) return "ERR_FERRY_NOT_FOUND";
   if (status === 407) return "ERR_FERRY_PROXY";
   if (status === 409) return "ERR_FERRY_CONFLICT";
+  if (status === 507) return "ERR_FERRY_NO_SPACE";
   return "ERR_FERRY_HTTP";
 }
 function isRateLimited(status, res, serverMessage) {
@@ -29853,9 +32169,9 @@ function oneShotBody(body) {
 }
 
 // src/upload-files.ts
-import { lstatSync } from "node:fs";
-import { readlink, realpath, stat as stat8 } from "node:fs/promises";
-import path10 from "node:path";
+import { lstatSync as lstatSync2 } from "node:fs";
+import { readlink, realpath, stat as stat10 } from "node:fs/promises";
+import path11 from "node:path";
 var FORBIDDEN_ROOTS = ["/proc", "/sys", "/dev"];
 var ALLOWED_UNDER_FORBIDDEN = ["/dev/shm"];
 async function resolveUploadFiles(artifactName, files, rootDirectory, symlinks = "follow") {
@@ -29866,8 +32182,8 @@ async function resolveUploadFiles(artifactName, files, rootDirectory, symlinks =
   }
 }
 async function resolve2(artifactName, files, rootDirectory, symlinks) {
-  const root = path10.resolve(rootDirectory);
-  const rootStat = await stat8(root).catch(() => void 0);
+  const root = path11.resolve(rootDirectory);
+  const rootStat = await stat10(root).catch(() => void 0);
   if (!rootStat?.isDirectory()) {
     throw new ValidationError(
       "ERR_FERRY_INVALID_PATH",
@@ -29889,22 +32205,22 @@ async function resolve2(artifactName, files, rootDirectory, symlinks) {
   const folded = { files: /* @__PURE__ */ new Map(), directories: /* @__PURE__ */ new Map() };
   const out = [];
   for (const file of files) {
-    const absolutePath = path10.resolve(root, file);
-    const relative = path10.relative(root, absolutePath);
+    const absolutePath = path11.resolve(file);
+    const relative = path11.relative(root, absolutePath);
     const fail = (message) => new ValidationError("ERR_FERRY_INVALID_PATH", message, { artifactName, file });
-    if (relative === "" || relative === ".." || relative.startsWith(`..${path10.sep}`) || path10.isAbsolute(relative)) {
+    if (relative === "" || relative === ".." || relative.startsWith(`..${path11.sep}`) || path11.isAbsolute(relative)) {
       throw fail(`File '${file}' is not inside the root directory '${root}'`);
     }
     let link3;
     try {
-      link3 = lstatSync(absolutePath);
+      link3 = lstatSync2(absolutePath);
     } catch (error) {
       const code = error.code;
       throw fail(
         code === "ENOENT" ? `File '${file}' does not exist` : `File '${file}' cannot be read: ${error.message}`
       );
     }
-    const artifactPath = relative.split(path10.sep).join("/");
+    const artifactPath = relative.split(path11.sep).join("/");
     validateFilePath(artifactPath);
     const previous = seen.get(artifactPath);
     if (previous !== void 0) {
@@ -29917,7 +32233,7 @@ async function resolve2(artifactName, files, rootDirectory, symlinks) {
       throw fail(
         code === "ELOOP" ? `Symlink '${file}' is part of a symlink loop` : `Symlink '${file}' is dangling (its target does not exist)`
       );
-    }) : path10.join(await realDirectory(path10.dirname(absolutePath)), path10.basename(absolutePath));
+    }) : path11.join(await realDirectory(path11.dirname(absolutePath)), path11.basename(absolutePath));
     const forbidden = ALLOWED_UNDER_FORBIDDEN.some((dir) => isInside(dir, real)) ? void 0 : FORBIDDEN_ROOTS.find((dir) => isInside(dir, real));
     if (forbidden !== void 0) {
       throw fail(`'${file}' resolves to ${real}, under ${forbidden}, which is never uploaded`);
@@ -29926,9 +32242,9 @@ async function resolve2(artifactName, files, rootDirectory, symlinks) {
       if (!isInside(realRoot, real)) {
         throw fail(`Symlink '${file}' points outside the root directory (${real}); it cannot be preserved`);
       }
-      const target = (await readlink(absolutePath)).split(path10.sep).join("/");
-      const stored = path10.isAbsolute(target) ? path10.relative(path10.dirname(path10.join(realRoot, relative)), real).split(path10.sep).join("/") : target;
-      const targetInfo = await stat8(absolutePath);
+      const target = (await readlink(absolutePath)).split(path11.sep).join("/");
+      const stored = path11.isAbsolute(target) ? path11.relative(path11.dirname(path11.join(realRoot, relative)), real).split(path11.sep).join("/") : target;
+      const targetInfo = await stat10(absolutePath);
       out.push({
         absolutePath,
         artifactPath,
@@ -29938,7 +32254,7 @@ async function resolve2(artifactName, files, rootDirectory, symlinks) {
       });
       continue;
     }
-    const info = link3.isSymbolicLink() ? await stat8(absolutePath) : link3;
+    const info = link3.isSymbolicLink() ? await stat10(absolutePath) : link3;
     if (info.isDirectory()) throw fail(`'${file}' is a directory; pass the files inside it`);
     if (!info.isFile())
       throw fail(`'${file}' is ${specialKind(info)}, not a regular file; it is never uploaded`);
@@ -29946,11 +32262,11 @@ async function resolve2(artifactName, files, rootDirectory, symlinks) {
   }
   return out;
 }
-function fold2(artifactPath) {
+function fold3(artifactPath) {
   return artifactPath.normalize("NFC").toLowerCase();
 }
 function checkFoldedCollision(seen, artifactPath, file, fail) {
-  const key = fold2(artifactPath);
+  const key = fold3(artifactPath);
   const clash = (other, why) => fail(
     `'${file}' (artifact path '${artifactPath}') and '${other.file}' (artifact path '${other.artifactPath}') ${why}; rename one of them`
   );
@@ -29976,8 +32292,8 @@ function specialKind(info) {
   return "not a regular file";
 }
 function isInside(root, candidate) {
-  const relative = path10.relative(root, candidate);
-  return relative === "" || !relative.startsWith("..") && !path10.isAbsolute(relative);
+  const relative = path11.relative(root, candidate);
+  return relative === "" || !relative.startsWith("..") && !path11.isAbsolute(relative);
 }
 function withUploadContext(error, artifactName) {
   if (!isFerryError(error)) return error;
@@ -30059,6 +32375,13 @@ async function uploadArtifact(name, files, rootDirectory, options = {}) {
     return { ...result, artifactName: name, backend: kind };
   });
 }
+function checkRestoreModes(value) {
+  if (value !== void 0 && typeof value !== "boolean") {
+    throw new FerryError("ERR_FERRY_INVALID_OPTION", `Option 'restoreModes' must be a boolean`, {
+      context: { option: "restoreModes" }
+    });
+  }
+}
 async function downloadArtifact(name, options = {}) {
   const {
     path: target,
@@ -30069,11 +32392,13 @@ async function downloadArtifact(name, options = {}) {
     verifyDigest,
     symlinks,
     limits,
+    restoreModes,
     ...rest
   } = options;
   const opts = normalizeOptions2(rest);
   validateArtifactName(name);
   checkConflictPolicy(conflict2);
+  checkRestoreModes(restoreModes);
   if (limits !== void 0) normalizeLimits(limits);
   if (verifyDigest !== void 0 && typeof verifyDigest !== "boolean") {
     throw new FerryError("ERR_FERRY_INVALID_OPTION", `Option 'verifyDigest' must be a boolean`, {
@@ -30095,7 +32420,8 @@ async function downloadArtifact(name, options = {}) {
     ...symlinks ? { symlinks } : {},
     ...conflict2 !== void 0 ? { conflict: conflict2 } : {},
     ...verifyDigest !== void 0 ? { verifyDigest } : {},
-    ...limits !== void 0 ? { limits } : {}
+    ...limits !== void 0 ? { limits } : {},
+    ...restoreModes !== void 0 ? { restoreModes } : {}
   };
   return withBackend(
     "download",
@@ -30163,6 +32489,7 @@ async function withBackend(operationName, opts, work, restOnly = false) {
   registerSecret(opts.runtimeToken);
   const kind = restOnly ? void 0 : chooseBackend(opts);
   const local = kind === "local" ? await openLocalStore(opts.localStore, opts.runId ?? LOCAL_RUN_ID) : void 0;
+  if (local) opts = { ...opts, logger: loggerHidingStoreUrl(opts.logger, local.origin, local.label) };
   const http4 = createHttpManager(opts, kind, operationName);
   const operation = new Operation(operationName, opts.signal);
   let failure;
@@ -30179,6 +32506,7 @@ async function withBackend(operationName, opts, work, restOnly = false) {
     http4.dispose();
     await local?.close();
   }
+  if (local) failure = hideStoreUrlInError(failure, local.origin, local.label);
   throw await asResourceError(failure, {
     context: { operation: operationName },
     concurrency: opts.concurrency
@@ -30193,7 +32521,8 @@ function createHttpManager(opts, kind, operationName) {
     socketTimeoutMs: opts.timeoutMs,
     stall: { minBytesPerSecond: opts.minBytesPerSecond, windowMs: opts.stallWindowMs },
     retry: opts.retry,
-    logger: opts.logger
+    logger: opts.logger,
+    maxResponseBytes: opts.maxResponseBytes
   });
 }
 function createBackend(kind, opts, local) {
@@ -30208,7 +32537,8 @@ function createBackend(kind, opts, local) {
   return new LegacyBackend({
     runtimeUrl: opts.runtimeUrl,
     token: opts.runtimeToken,
-    runId: opts.runId ?? LOCAL_RUN_ID
+    runId: opts.runId ?? LOCAL_RUN_ID,
+    trustedOrigins: opts.trustedOrigins
   });
 }
 function chooseBackend(opts) {
@@ -30232,9 +32562,181 @@ function chooseBackend(opts) {
 }
 
 // src/merge/merge.ts
-import { createHash as createHash14 } from "node:crypto";
+import { createHash as createHash13 } from "node:crypto";
 import { createReadStream as createReadStream4 } from "node:fs";
 import { buffer as readAll } from "node:stream/consumers";
+
+// src/merge/download-many.ts
+import path12 from "node:path";
+
+// node_modules/yocto-queue/index.js
+var Node = class {
+  value;
+  next;
+  constructor(value) {
+    this.value = value;
+  }
+};
+var Queue = class {
+  #head;
+  #tail;
+  #size;
+  constructor() {
+    this.clear();
+  }
+  enqueue(value) {
+    const node = new Node(value);
+    if (this.#head) {
+      this.#tail.next = node;
+      this.#tail = node;
+    } else {
+      this.#head = node;
+      this.#tail = node;
+    }
+    this.#size++;
+  }
+  dequeue() {
+    const current = this.#head;
+    if (!current) {
+      return;
+    }
+    this.#head = this.#head.next;
+    this.#size--;
+    if (!this.#head) {
+      this.#tail = void 0;
+    }
+    return current.value;
+  }
+  peek() {
+    if (!this.#head) {
+      return;
+    }
+    return this.#head.value;
+  }
+  clear() {
+    this.#head = void 0;
+    this.#tail = void 0;
+    this.#size = 0;
+  }
+  get size() {
+    return this.#size;
+  }
+  *[Symbol.iterator]() {
+    let current = this.#head;
+    while (current) {
+      yield current.value;
+      current = current.next;
+    }
+  }
+  *drain() {
+    while (this.#head) {
+      yield this.dequeue();
+    }
+  }
+};
+
+// node_modules/p-limit/index.js
+function pLimit(concurrency) {
+  let rejectOnClear = false;
+  if (typeof concurrency === "object") {
+    ({ concurrency, rejectOnClear = false } = concurrency);
+  }
+  validateConcurrency(concurrency);
+  if (typeof rejectOnClear !== "boolean") {
+    throw new TypeError("Expected `rejectOnClear` to be a boolean");
+  }
+  const queue = new Queue();
+  let activeCount = 0;
+  const resumeNext = () => {
+    if (activeCount < concurrency && queue.size > 0) {
+      activeCount++;
+      queue.dequeue().run();
+    }
+  };
+  const next = () => {
+    activeCount--;
+    resumeNext();
+  };
+  const run = async (function_, resolve3, arguments_) => {
+    const result = (async () => function_(...arguments_))();
+    resolve3(result);
+    try {
+      await result;
+    } catch {
+    }
+    next();
+  };
+  const enqueue = (function_, resolve3, reject, arguments_) => {
+    const queueItem = { reject };
+    new Promise((internalResolve) => {
+      queueItem.run = internalResolve;
+      queue.enqueue(queueItem);
+    }).then(run.bind(void 0, function_, resolve3, arguments_));
+    if (activeCount < concurrency) {
+      resumeNext();
+    }
+  };
+  const generator = (function_, ...arguments_) => new Promise((resolve3, reject) => {
+    enqueue(function_, resolve3, reject, arguments_);
+  });
+  Object.defineProperties(generator, {
+    activeCount: {
+      get: () => activeCount
+    },
+    pendingCount: {
+      get: () => queue.size
+    },
+    clearQueue: {
+      value() {
+        if (!rejectOnClear) {
+          queue.clear();
+          return;
+        }
+        const abortError = AbortSignal.abort().reason;
+        while (queue.size > 0) {
+          queue.dequeue().reject(abortError);
+        }
+      }
+    },
+    concurrency: {
+      get: () => concurrency,
+      set(newConcurrency) {
+        validateConcurrency(newConcurrency);
+        concurrency = newConcurrency;
+        queueMicrotask(() => {
+          while (activeCount < concurrency && queue.size > 0) {
+            resumeNext();
+          }
+        });
+      }
+    },
+    map: {
+      async value(iterable, function_) {
+        const promises = [];
+        try {
+          Array.from(iterable, (value, index) => {
+            const promise = generator(function_, value, index);
+            promises.push(promise);
+            return promise;
+          });
+        } catch (error) {
+          for (const promise of promises) {
+            promise.catch(() => {
+            });
+          }
+          throw error;
+        }
+        return Promise.all(promises);
+      }
+    }
+  });
+  return generator;
+}
+function validateConcurrency(concurrency) {
+  if (!((Number.isInteger(concurrency) || concurrency === Number.POSITIVE_INFINITY) && concurrency > 0)) {
+    throw new TypeError("Expected `concurrency` to be a number from 1 and up");
+  }
+}
 
 // src/merge/name-pattern.ts
 function compileNamePattern(pattern, option = "pattern") {
@@ -30376,6 +32878,259 @@ function translateChars(chars) {
 }
 
 // src/merge/download-many.ts
+var DEFAULT_ARTIFACT_CONCURRENCY = 2;
+async function downloadArtifacts(options = {}) {
+  const {
+    path: target,
+    skipDecompress,
+    findBy,
+    conflict: conflict2,
+    verifyDigest,
+    pattern,
+    names,
+    artifactIds: artifactIds2,
+    mergeMultiple,
+    artifactConcurrency,
+    symlinks,
+    limits,
+    restoreModes,
+    ...rest
+  } = options;
+  if (rest.artifactId !== void 0) {
+    throw invalid5("artifactId", "is not an option of downloadArtifacts; use 'artifactIds'");
+  }
+  const opts = normalizeOptions2(rest);
+  checkConflictPolicy(conflict2);
+  if (symlinks !== void 0 && !["refuse", "file", "preserve"].includes(symlinks)) {
+    throw invalid5("symlinks", `must be one of 'refuse', 'file', 'preserve'; got ${String(symlinks)}`);
+  }
+  if (limits !== void 0) normalizeLimits(limits);
+  checkRestoreModes(restoreModes);
+  if (verifyDigest !== void 0 && typeof verifyDigest !== "boolean") {
+    throw invalid5("verifyDigest", "must be a boolean");
+  }
+  if (mergeMultiple !== void 0 && typeof mergeMultiple !== "boolean") {
+    throw invalid5("mergeMultiple", "must be a boolean");
+  }
+  const parallel = artifactConcurrency ?? DEFAULT_ARTIFACT_CONCURRENCY;
+  if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) {
+    throw invalid5(
+      "artifactConcurrency",
+      `must be an integer from 1 to 64; got ${String(artifactConcurrency)}`
+    );
+  }
+  if (artifactIds2 !== void 0 && pattern !== void 0) {
+    throw invalid5("pattern", "cannot be combined with 'artifactIds'; use one of them");
+  }
+  if (artifactIds2 !== void 0 && names !== void 0) {
+    throw invalid5("names", "cannot be combined with 'artifactIds'; use one of them");
+  }
+  const ids = artifactIds2 === void 0 ? void 0 : checkIds(artifactIds2);
+  const wanted = names === void 0 ? void 0 : checkNames(names);
+  const matches = pattern === void 0 ? void 0 : compileNamePattern(pattern);
+  if (findBy) validateFindBy(findBy);
+  const root = path12.resolve(target ?? process.cwd());
+  return withBackend(
+    "download",
+    opts,
+    async (backend, ctx, kind) => {
+      const listed = findBy ? await listRunArtifacts(findBy, ctx) : await backend.list(ctx);
+      const selected = sortArtifacts(select(listed, ids, matches, wanted));
+      if (selected.length === 0) {
+        ctx.logger.warn(
+          pattern === void 0 ? "No artifacts to download" : `No artifacts match the pattern '${pattern}'; nothing was downloaded`
+        );
+        return { downloads: [] };
+      }
+      const single = selected.length === 1;
+      const destinations = selected.map(
+        (a) => mergeMultiple || single ? root : artifactDirectory(root, a.name)
+      );
+      if (!mergeMultiple && !single && process.platform !== "win32") {
+        for (const a of selected) {
+          const problem = windowsNameProblem(a.name);
+          if (problem !== void 0) {
+            ctx.logger.warn(
+              `The directory of artifact ${printable(a.name)} could not be created on Windows (${problem}); a Windows runner refuses this artifact`
+            );
+          }
+        }
+      }
+      const policy = conflict2 ?? "overwrite";
+      const previousWriter = /* @__PURE__ */ new Map();
+      const turns = destinations.map((destination) => {
+        const before = previousWriter.get(destination) ?? Promise.resolve();
+        let release = () => {
+        };
+        const done = new Promise((resolve3) => {
+          release = resolve3;
+        });
+        previousWriter.set(destination, done);
+        return { before, release };
+      });
+      const stop = new AbortController();
+      const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+      let firstError;
+      const limit = pLimit(parallel);
+      const idle = [ctx.http];
+      const created2 = [];
+      const settled = await Promise.allSettled(
+        selected.map(
+          (artifact, index) => limit(async () => {
+            const turn = turns[index];
+            const destination = destinations[index];
+            const http4 = idle.pop() ?? track(created2, createHttpManager({ ...opts, logger: ctx.logger }, kind, "download"));
+            try {
+              if (signal.aborted) throw firstError ?? new AbortError(signal.reason);
+              const sub = {
+                ...ctx,
+                http: http4,
+                operation: new Operation("download", signal)
+              };
+              const spec = {
+                name: artifact.name,
+                id: artifact.id,
+                targetDirectory: destination,
+                conflict: policy,
+                ...symlinks !== void 0 ? { symlinks } : {},
+                ...restoreModes !== void 0 ? { restoreModes } : {},
+                ...limits !== void 0 ? { limits } : {},
+                ...skipDecompress ? { skipDecompress } : {},
+                ...verifyDigest !== void 0 ? { verifyDigest } : {},
+                beforeWrite: async () => {
+                  await turn.before;
+                  if (signal.aborted) throw firstError ?? new AbortError(signal.reason);
+                }
+              };
+              if (destination !== root) {
+                await assertNoSymlinkInPath(root, destination, {
+                  operation: "download",
+                  artifactName: artifact.name
+                });
+              }
+              const result = findBy ? await downloadRunArtifact(findBy, spec, opts.tempDir, sub) : await backend.download(spec, sub);
+              ctx.onProgress?.({
+                operation: "download",
+                artifactName: artifact.name,
+                phase: "done",
+                bytesDone: result.size,
+                bytesTotal: result.size,
+                filesDone: result.fileCount,
+                filesTotal: result.fileCount
+              });
+              return {
+                name: artifact.name,
+                id: artifact.id,
+                downloadPath: result.downloadPath,
+                fileCount: result.fileCount,
+                size: result.size,
+                digest: result.digest,
+                ...result.digestMismatch ? { digestMismatch: true } : {},
+                ...result.expectedDigest !== void 0 ? { expectedDigest: result.expectedDigest } : {}
+              };
+            } catch (error) {
+              firstError ??= error;
+              stop.abort(isFerryError(error) ? error : new FerryError("ERR_FERRY_PROTOCOL", String(error)));
+              throw error;
+            } finally {
+              turn.release();
+              idle.push(http4);
+            }
+          })
+        )
+      );
+      for (const http4 of created2) http4.dispose();
+      if (firstError !== void 0) throw firstError;
+      return {
+        downloads: settled.map((s) => s.value)
+      };
+    },
+    Boolean(findBy)
+  );
+}
+function track(list4, item) {
+  list4.push(item);
+  return item;
+}
+function artifactDirectory(root, name, platform = process.platform) {
+  const refuse = (reason, cause) => new FerryError(
+    "ERR_FERRY_UNSAFE_PATH",
+    `The artifact name ${printable(name)} from the artifact list cannot be used as a directory name: ${reason}. Nothing was downloaded; select other artifacts (pattern, artifactIds) or use 'mergeMultiple'`,
+    { context: { operation: "download" }, ...cause === void 0 ? {} : { cause } }
+  );
+  if (typeof name !== "string" || name.length === 0) throw refuse("it is empty");
+  const separator = [...name].find((ch) => ch === "/" || ch === "\\");
+  if (separator !== void 0) throw refuse(`it contains the path separator ${describeCharacter(separator)}`);
+  try {
+    resolveInside(root, name, platform);
+  } catch (error) {
+    const prefix = `Unsafe path ${printable(name)}: `;
+    const message = error instanceof Error ? error.message : String(error);
+    throw refuse(message.startsWith(prefix) ? message.slice(prefix.length) : message, error);
+  }
+  return path12.join(root, name);
+}
+function windowsNameProblem(name) {
+  try {
+    resolveInside("/", name, "win32");
+    return void 0;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const prefix = `Unsafe path ${printable(name)}: `;
+    return message.startsWith(prefix) ? message.slice(prefix.length) : message;
+  }
+}
+function invalid5(option, message) {
+  return new ValidationError("ERR_FERRY_INVALID_OPTION", `Option '${option}' ${message}`, { option });
+}
+function checkIds(ids) {
+  if (!Array.isArray(ids) || ids.length === 0)
+    throw invalid5("artifactIds", "must be a non-empty array of ids");
+  for (const id of ids) {
+    if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 1) {
+      throw invalid5("artifactIds", `must hold positive integers; got ${String(id)}`);
+    }
+  }
+  return [...new Set(ids)];
+}
+function checkNames(names) {
+  if (!Array.isArray(names) || names.length === 0)
+    throw invalid5("names", "must be a non-empty array of names");
+  for (const name of names) {
+    if (typeof name !== "string" || name === "") {
+      throw invalid5("names", `must hold non-empty strings; got ${JSON.stringify(name)}`);
+    }
+  }
+  return [...new Set(names)];
+}
+function select(listed, ids, matches, names) {
+  if (ids !== void 0) {
+    const byId = /* @__PURE__ */ new Map();
+    for (const a of listed) if (a.id !== void 0 && ids.includes(a.id)) byId.set(a.id, a);
+    const missing = ids.filter((id) => !byId.has(id));
+    if (missing.length > 0) {
+      throw new FerryError(
+        "ERR_FERRY_NOT_FOUND",
+        `No artifact with id ${missing.map((id) => `#${id}`).join(", ")} in this workflow run`,
+        { context: { operation: "download" } }
+      );
+    }
+    return [...byId.values()];
+  }
+  const latest = latestPerName([...listed]);
+  if (names !== void 0) {
+    const missing = names.filter((name) => !latest.some((a) => a.name === name));
+    if (missing.length > 0) {
+      throw new FerryError(
+        "ERR_FERRY_NOT_FOUND",
+        `No artifact named ${missing.map((name) => printable(name)).join(", ")} in this workflow run; nothing was downloaded`,
+        { context: { operation: "download" } }
+      );
+    }
+    return latest.filter((a) => names.includes(a.name) || (matches?.(a.name) ?? false));
+  }
+  return matches ? latest.filter((a) => matches(a.name)) : latest;
+}
 function sortArtifacts(artifacts) {
   return [...artifacts].sort(
     (a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : (a.id ?? 0) - (b.id ?? 0)
@@ -30388,7 +33143,7 @@ async function mergeArtifacts(name, options = {}) {
   const { pattern, separateDirectories, deleteMerged, conflict: conflict2, includeHiddenFiles, ...rest } = options;
   const opts = normalizeOptions2(rest);
   validateArtifactName(name);
-  const policy = checkConflictPolicy(conflict2) ?? "error";
+  const policy = checkConflictPolicy(conflict2) ?? "overwrite";
   for (const [option, value] of Object.entries({ separateDirectories, deleteMerged, includeHiddenFiles })) {
     if (value !== void 0 && typeof value !== "boolean") {
       throw new ValidationError("ERR_FERRY_INVALID_OPTION", `Option '${option}' must be a boolean`, {
@@ -30435,10 +33190,10 @@ async function mergeArtifacts(name, options = {}) {
           if (!(includeHiddenFiles ?? false) && item.path.split("/").some((s) => s.startsWith("."))) continue;
           const prior = byPath.get(item.path);
           if (prior === void 0) {
-            const folded = byFolded.get(fold3(item.path));
+            const folded = byFolded.get(fold4(item.path));
             if (folded !== void 0) throw caseCollision(folded, item, context);
             byPath.set(item.path, item);
-            byFolded.set(fold3(item.path), item);
+            byFolded.set(fold4(item.path), item);
             continue;
           }
           if (prior.source === source) {
@@ -30498,7 +33253,7 @@ async function planSource(source, options) {
   const prefix = options.separateDirectories ? `${info.name}/` : "";
   const mime = (blob.contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
   if (!["application/zip", "application/x-zip-compressed", "application/zip-compressed"].includes(mime)) {
-    const digest3 = await digestRegularFile(blob.file);
+    const digest2 = await digestRegularFile(blob.file);
     const fileName = fileNameFromDisposition(blob.contentDisposition, info.name);
     return [
       {
@@ -30506,8 +33261,8 @@ async function planSource(source, options) {
         kind: "file",
         source,
         entry: void 0,
-        size: digest3?.size ?? blob.size,
-        crc32: digest3?.crc32 ?? 0,
+        size: digest2?.size ?? blob.size,
+        crc32: digest2?.crc32 ?? 0,
         mode: void 0,
         mtime: void 0
       }
@@ -30558,7 +33313,7 @@ async function readLinkText(file, entry, artifact) {
 }
 async function contentSha256(item) {
   if (item.entry === void 0) return item.source.blob.sha256;
-  const hash = createHash14("sha256");
+  const hash = createHash13("sha256");
   for await (const chunk of await openEntryStream(item.source.blob.file, item.entry))
     hash.update(chunk);
   return hash.digest("hex");
@@ -30584,7 +33339,7 @@ function toZipInput(item) {
     open: () => entry === void 0 ? Promise.resolve(createReadStream4(source.blob.file, { highWaterMark: 1024 * 1024 })) : openEntryStream(source.blob.file, entry)
   };
 }
-function fold3(p) {
+function fold4(p) {
   return p.normalize("NFC").toLowerCase();
 }
 function caseCollision(a, b, context) {
@@ -30640,15 +33395,23 @@ function fromEnvironment(env = process.env) {
   set("runtimeToken", tokenVariable(env, "ACTIONS_RUNTIME_TOKEN"));
   set("runId", runIdVariable(env, "GITHUB_RUN_ID"));
   set("localStore", pathVariable(env, "FERRY_STORE"));
+  set("maxResponseBytes", byteCountVariable(env, "FERRY_MAX_RESPONSE_BYTES"));
+  set("trustedOrigins", originsVariable(env, "FERRY_TRUSTED_ORIGINS"));
   const proxy = proxySettingsFromEnv(env);
   if (proxy.httpProxy || proxy.httpsProxy || proxy.noProxy) options.proxy = proxy;
   return options;
 }
+function retentionLimitFromEnvironment(env = process.env) {
+  const raw = env["GITHUB_RETENTION_DAYS"]?.trim();
+  if (raw === void 0 || raw === "") return void 0;
+  if (!/^\d{1,6}$/.test(raw)) throw badVariable("GITHUB_RETENTION_DAYS", "a whole number of days", raw);
+  return Number(raw);
+}
 function badVariable(name, expected, value) {
-  const shown2 = value === void 0 ? "" : `; got ${printable(value, 80)}`;
+  const shown3 = value === void 0 ? "" : `; got ${printable(value, 80)}`;
   return new ValidationError(
     "ERR_FERRY_INVALID_OPTION",
-    `Environment variable ${name} must be ${expected}${shown2}`,
+    `Environment variable ${name} must be ${expected}${shown3}`,
     {
       option: name
     }
@@ -30692,221 +33455,183 @@ function pathVariable(env, name) {
   if (value.includes("\0") || value.trim() === "") throw badVariable(name, "a directory path", value);
   return value;
 }
+function byteCountVariable(env, name) {
+  const value = env[name]?.trim();
+  if (!value) return void 0;
+  if (!/^\d{1,13}$/.test(value)) throw badVariable(name, "a whole number of bytes", value);
+  return Number(value);
+}
+function originsVariable(env, name) {
+  const value = env[name]?.trim();
+  if (!value) return void 0;
+  const list4 = value.split(",").map((item) => item.trim()).filter((item) => item !== "");
+  return parseTrustedOrigins(list4, (message) => badVariable(name, message.replace(/^must /, ""), void 0));
+}
 
-// src/pack/find-files.ts
-import { opendir, stat as stat9 } from "node:fs/promises";
-import path11 from "node:path";
-async function findFiles(inputs, options = {}) {
-  const files = /* @__PURE__ */ new Set();
-  const skipped = [];
-  const roots = [];
-  for (const input of inputs) {
-    const absolute = path11.resolve(input);
-    const info = await stat9(absolute).catch((error) => {
-      throw invalidPath(input, brokenReason(error, `Path '${input}'`, `Path '${input}' does not exist`));
-    });
-    if (info.isDirectory()) {
-      roots.push(absolute);
-      await walk(absolute, files, skipped, options.includeHidden ?? false);
-    } else if (info.isFile()) {
-      roots.push(path11.dirname(absolute));
-      files.add(absolute);
-    } else {
-      throw invalidPath(input, `Path '${input}' is ${specialKind2(info)}, not a regular file or directory`);
+// src/cli/probe.ts
+var PROBE_TIMEOUT_MS = 5e3;
+var PROBE_BODY_LIMIT = 64 * 1024;
+var LIST_ARTIFACTS = "twirp/github.actions.results.api.v1.ArtifactService/ListArtifacts";
+async function probeProtocol(url, request2) {
+  const origin = new URL(url).origin;
+  const endpoint = `${origin}/${LIST_ARTIFACTS}`;
+  const http4 = new HttpManager({
+    slots: 1,
+    userAgent: "ferry-probe",
+    proxy: request2.proxy,
+    socketTimeoutMs: PROBE_TIMEOUT_MS,
+    retry: { maxAttempts: 1 }
+  });
+  const abort = AbortSignal.timeout(PROBE_TIMEOUT_MS);
+  try {
+    const answer = await http4.request(
+      {
+        slot: 0,
+        method: "POST",
+        url: endpoint,
+        bearer: request2.token,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          workflow_run_backend_id: request2.runId,
+          workflow_job_run_backend_id: request2.jobId
+        }),
+        signal: abort,
+        okStatuses: Array.from({ length: 500 }, (_, i) => i + 100),
+        context: { operation: "probe" }
+      },
+      async (res) => ({
+        status: res.statusCode ?? 0,
+        body: (await readBody(res, PROBE_BODY_LIMIT)).toString("utf8")
+      })
+    );
+    return classify(answer.status, answer.body, origin);
+  } catch (error) {
+    if (isFerryError(error) && error.code === "ERR_FERRY_UNAUTHORIZED") throw error;
+    throw new FerryError(
+      "ERR_FERRY_NETWORK",
+      `Could not reach ${urlWithoutQuery(origin)} to find out which protocol it speaks: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error, context: { operation: "probe" } }
+    );
+  } finally {
+    http4.dispose();
+  }
+}
+function classify(status, body, origin) {
+  const where = urlWithoutQuery(origin);
+  if (status === 401 || status === 403) {
+    throw new FerryError(
+      "ERR_FERRY_UNAUTHORIZED",
+      `${where} refused the token (HTTP ${status}); pass the server's token with --token or FERRY_TOKEN`,
+      { context: { operation: "probe", status } }
+    );
+  }
+  const parsed = parseJson2(body);
+  if (status === 200 && Array.isArray(parsed?.["artifacts"])) {
+    return { protocol: "results", reason: `${where} answered the results ListArtifacts call` };
+  }
+  if (typeof parsed?.["code"] === "string" && typeof parsed["msg"] === "string") {
+    return {
+      protocol: "results",
+      reason: `${where} answered the results ListArtifacts call with a Twirp error (${parsed["code"]})`
+    };
+  }
+  return {
+    protocol: "legacy",
+    reason: `${where} does not speak the results protocol (ListArtifacts answered HTTP ${status})`
+  };
+}
+function parseJson2(body) {
+  try {
+    const value = JSON.parse(body);
+    return typeof value === "object" && value !== null ? value : void 0;
+  } catch {
+    return void 0;
+  }
+}
+
+// src/cli/connection.ts
+var DEFAULT_RUN_ID = "local";
+function lazyConnection(values, out) {
+  let resolved;
+  return async () => (await (resolved ??= resolveConnection(values, out))).options;
+}
+async function resolveConnection(values, out) {
+  const env = fromEnvironment(process.env);
+  const options = { ...env, logger: out.logger, onProgress: (e) => out.progress(e) };
+  let protocolReason;
+  const url = stringOption(values, "url");
+  const runId = stringOption(values, "run-id");
+  if (url !== void 0) {
+    for (const key of ["runtimeUrl", "resultsUrl", "runtimeToken"]) delete options[key];
+    const token = stringOption(values, "token") ?? process.env["FERRY_TOKEN"];
+    registerSecret(token);
+    const chosen = await chooseServerProtocol(url, token, runId ?? DEFAULT_RUN_ID, values, options);
+    Object.assign(options, chosen.options);
+    protocolReason = chosen.reason;
+  } else {
+    if (runId !== void 0) options.runId = runId;
+    if (stringOption(values, "protocol") !== void 0) {
+      throw new UsageError("--protocol is for --url; the environment decides otherwise");
     }
   }
-  skipped.sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
-  return { files: [...files].sort(), rootDirectory: commonAncestor(roots), skipped };
+  const store = stringOption(values, "store");
+  if (store !== void 0) options.localStore = store;
+  registerSecret(options.runtimeToken);
+  const concurrency = numberOption(values, "concurrency");
+  if (concurrency !== void 0) options.concurrency = concurrency;
+  return { options: { ...options, ...findByOption(values) }, protocolReason };
 }
-function invalidPath(file, message) {
-  return new ValidationError("ERR_FERRY_INVALID_PATH", message, { file });
-}
-function brokenReason(error, what, missing) {
-  if (error.code === "ELOOP") return `${what} is a symlink loop`;
-  if (error.code === "ENOENT") return missing;
-  return `${what} cannot be read: ${error.message}`;
-}
-function specialKind2(info) {
-  if (info.isFIFO()) return "a named pipe (FIFO)";
-  if (info.isSocket()) return "a socket";
-  if (info.isCharacterDevice() || info.isBlockDevice()) return "a device";
-  return "not a regular file";
-}
-async function walk(directory, out, skipped, includeHidden) {
-  const pending = [directory];
-  while (pending.length) {
-    const current = pending.pop();
-    for await (const entry of await opendir(current)) {
-      if (!includeHidden && entry.name.startsWith(".")) continue;
-      const full = path11.join(current, entry.name);
-      if (entry.isDirectory()) pending.push(full);
-      else if (entry.isFile()) out.add(full);
-      else if (entry.isSymbolicLink()) {
-        const target = await stat9(full).catch((error) => {
-          throw invalidPath(full, brokenReason(error, `Symlink '${full}'`, `Symlink '${full}' is dangling`));
-        });
-        if (target.isFile()) out.add(full);
-        else if (target.isDirectory())
-          skipped.push({ path: full, reason: "a symlink to a directory (not descended)" });
-        else skipped.push({ path: full, reason: `a symlink to ${specialKind2(target)}` });
-      } else skipped.push({ path: full, reason: specialKind2(entry) });
+async function chooseServerProtocol(url, token, runId, values, base2) {
+  const forced = choiceOption(values, "protocol", ["auto", "results", "legacy"]) ?? "auto";
+  const legacy = (reason) => ({
+    options: { backend: "legacy", runtimeUrl: url, runId, ...token ? { runtimeToken: token } : {} },
+    reason
+  });
+  if (forced === "legacy") return legacy("--protocol legacy");
+  const ids = backendIdsFromToken(token);
+  if (token && !ids) {
+    if (forced === "results") {
+      throw new UsageError(
+        "--protocol results needs a --token that is a runtime JWT with an Actions.Results:<run>:<job> scope"
+      );
     }
+    return legacy(
+      "the token is not a runtime JWT with an Actions.Results:<run>:<job> scope, which the results protocol needs"
+    );
   }
+  const resultsToken = token ?? mintRuntimeToken(runId);
+  const results = {
+    backend: "results",
+    resultsUrl: url,
+    runtimeToken: resultsToken,
+    runId: ids?.workflowRunBackendId ?? runId
+  };
+  if (forced === "results") return { options: results, reason: "--protocol results" };
+  const probe = await probeProtocol(url, {
+    token: resultsToken,
+    runId: ids?.workflowRunBackendId ?? runId,
+    jobId: ids?.workflowJobRunBackendId ?? runId,
+    proxy: base2.proxy ?? proxySettingsFromEnv(process.env)
+  });
+  return probe.protocol === "results" ? { options: results, reason: probe.reason } : legacy(`${probe.reason}; using the legacy protocol (no merge or delete)`);
 }
-function commonAncestor(directories) {
-  if (directories.length === 0) return process.cwd();
-  let parts = directories[0].split(path11.sep);
-  for (const dir of directories.slice(1)) {
-    const other = dir.split(path11.sep);
-    let i = 0;
-    while (i < parts.length && i < other.length && parts[i] === other[i]) i++;
-    parts = parts.slice(0, i);
-  }
-  return parts.join(path11.sep) || path11.sep;
+function findByOption(values) {
+  const repository = stringOption(values, "repository");
+  if (repository === void 0) return {};
+  const token = stringOption(values, "github-token") ?? process.env["GITHUB_TOKEN"];
+  const runId = stringOption(values, "run-id");
+  if (!token) throw new UsageError("--repository needs --github-token or GITHUB_TOKEN");
+  if (runId === void 0) throw new UsageError("--repository needs --run-id");
+  registerSecret(token);
+  return {
+    findBy: {
+      token,
+      repository,
+      runId,
+      ...process.env["GITHUB_API_URL"] ? { apiUrl: process.env["GITHUB_API_URL"] } : {}
+    }
+  };
 }
-
-// src/cli/help.ts
-var MAIN_HELP = `ferry \u2014 upload and download CI build artifacts
-
-Usage: ferry <command> [options]
-
-Commands:
-  upload NAME PATH...     upload files and directories as artifact NAME
-  download NAME           download artifact NAME
-  list                    list the artifacts of the run
-  get NAME                show one artifact
-  delete NAME             delete an artifact
-  merge NAME              merge the run's artifacts into a new one (without extracting them)
-  doctor                  explain which protocol, token and proxy route Ferry will use
-  serve                   run a local artifact service (both protocols)
-
-Where artifacts go:
-  In a job, Ferry reads the runner's environment: the results protocol (github.com) when
-  ACTIONS_RESULTS_URL and a results-scoped ACTIONS_RUNTIME_TOKEN are set, the legacy
-  protocol (GHES, Gitea, Forgejo, act) when ACTIONS_RUNTIME_URL is. With --url it talks
-  to a 'ferry serve' (legacy protocol). Otherwise it uses the embedded local store in
-  ~/.ferry/store (or FERRY_STORE, --store).
-
-Common options:
-  --json                  one JSON object per event on stdout (for scripts)
-  --verbose               debug logging on stderr
-  --quiet                 no progress lines
-  --concurrency N         parallel transfers (default 8)
-  --url URL               a ferry serve URL (legacy protocol), instead of the environment
-  --token TOKEN           bearer token for --url (or FERRY_TOKEN)
-  --run-id ID             run id for --url, the local store (default 'local') or --repository
-  --store DIR             directory of the embedded local store
-  -h, --help              help for a command
-
-Exit codes: 0 success, 1 the operation failed, 2 bad usage or invalid input, 3 not found.
-
-Run 'ferry <command> --help' for examples.`;
-var COMMAND_HELP = {
-  upload: `Usage: ferry upload NAME PATH... [options]
-
-Uploads files and directories as artifact NAME. Paths inside the artifact are relative
-to --root, by default the deepest directory that contains every PATH.
-
-Options:
-  --root DIR                 directory artifact paths are relative to
-  --include-hidden           include files and directories whose name starts with '.'
-  --retention-days N         days to keep the artifact (1-90; default: server default)
-  --overwrite                replace an existing artifact of the same name
-  --no-archive               upload a single file as-is (named after the file), not zipped
-  --compression-level N      0 (store) to 9 (smallest); default 6
-  --chunk-size BYTES         bytes per chunk request (default 4194304)
-  --allow-secrets            upload files even if they contain a token Ferry was given
-                             (by default such a file fails the upload, naming the file)
-
-Examples:
-  ferry upload build-output dist/
-  ferry upload logs ./logs/*.txt --retention-days 5
-  ferry upload site public/ --url http://127.0.0.1:8080/ --json`,
-  download: `Usage: ferry download NAME [--path DIR] [options]
-
-Downloads artifact NAME into DIR (default: the current directory). The download is
-verified (size, sha256 digest) before anything appears in DIR, and nothing is ever
-written outside DIR.
-
-Options:
-  --artifact-id ID        download this artifact id instead of the newest called NAME
-  --skip-decompress       keep the zip as downloaded
-  --max-entries N         refuse a zip with more entries (default 100000)
-  --max-total-bytes N     refuse a zip whose entries add up to more bytes (default 64 GiB)
-  --max-ratio N           refuse an entry over 1 MiB compressed more than N:1 (default 1000)
-  --repository O/R        read another run (with --run-id and --github-token or GITHUB_TOKEN)
-
-Examples:
-  ferry download build-output --path ./out
-  ferry download logs --url http://127.0.0.1:8080/ --json
-  ferry download dist --repository octo/app --run-id 123456 --path ./prev`,
-  list: `Usage: ferry list [--latest] [options]
-
-Lists the artifacts of the run (--latest: only the newest of each name).
-
-Examples:
-  ferry list
-  ferry list --json
-  ferry list --repository octo/app --run-id 123456`,
-  delete: `Usage: ferry delete NAME [options]
-
-Deletes artifact NAME (results protocol and the local store; the legacy protocol has no delete).
-
-Examples:
-  ferry delete build-output
-  ferry delete old-logs --repository octo/app --run-id 123456`,
-  get: `Usage: ferry get NAME [options]
-
-Shows one artifact of the run; exit code 3 when there is none.
-
-Examples:
-  ferry get build-output --json`,
-  merge: `Usage: ferry merge NAME [--pattern GLOB] [options]
-
-Merges the newest artifact of each name matching --pattern (default '*') into a new
-artifact NAME, streaming the files from the source zips without extracting them. The same
-path in two artifacts with different content fails unless --conflict says otherwise.
-Results protocol and the local store only.
-
-Options:
-  --pattern GLOB            artifact names to merge (default '*')
-  --separate-directories    put each artifact's files under <artifact name>/
-  --delete-merged           delete the sources after the new artifact is finalized
-  --conflict POLICY         error (default) | overwrite (later wins) | skip (earlier wins)
-  --include-hidden          keep files whose path has a segment starting with '.'
-  --retention-days N        days to keep the new artifact
-  --compression-level N     0-9 (default 6)
-
-Examples:
-  ferry merge all-logs --pattern 'logs-*' --delete-merged
-  ferry merge bundle --separate-directories --json`,
-  doctor: `Usage: ferry doctor [--json]
-
-Checks the environment without uploading anything: which protocol Ferry will use and
-why, what the runtime token is scoped to, and whether each endpoint answers through the
-configured proxy (HTTP_PROXY / HTTPS_PROXY / NO_PROXY). Each failure is one line.
-Exit code 0 when every check passes, 1 otherwise.
-
-Examples:
-  ferry doctor
-  HTTPS_PROXY=http://proxy:3128 ferry doctor --json`,
-  serve: `Usage: ferry serve [--port N] [--host ADDR] [--data DIR] [--token TOKEN]
-
-Runs a local artifact service over a data directory and prints its URL. It speaks both
-protocols on one port: point legacy runners at it with ACTIONS_RUNTIME_URL=<url>, results
-clients with ACTIONS_RESULTS_URL=<url>, REST clients with GITHUB_API_URL=<url>, and other
-ferry commands with --url <url>.
-
-Options:
-  --port N        port to listen on (default 0: any free port)
-  --host ADDR     address to bind (default 127.0.0.1)
-  --data DIR      where artifacts are stored (default ~/.ferry/serve)
-  --token TOKEN   require 'Authorization: Bearer TOKEN' on every request
-
-Examples:
-  ferry serve --port 8080 --data /srv/artifacts
-  ferry serve --port 0 --data ./store --token s3cret`
-};
 
 // src/cli/doctor.ts
 var DEFAULT_API_URL = "https://api.github.com/";
@@ -30925,7 +33650,7 @@ async function runDoctor(options, extra = {}) {
   } catch (error) {
     return [{ name: "protocol", ok: false, detail: error.message }];
   }
-  const why = protocol === "results" ? "ACTIONS_RESULTS_URL is set and the runtime token has an Actions.Results scope" : protocol === "legacy" ? opts.resultsUrl ? "ACTIONS_RUNTIME_URL is set; ACTIONS_RESULTS_URL is set but the token has no Actions.Results scope" : "ACTIONS_RUNTIME_URL is set and ACTIONS_RESULTS_URL is not" : `no runner environment: the embedded local store in ${opts.localStore}`;
+  const why = extra.protocolReason ?? (protocol === "results" ? "ACTIONS_RESULTS_URL is set and the runtime token has an Actions.Results scope" : protocol === "legacy" ? opts.resultsUrl ? "ACTIONS_RUNTIME_URL is set; ACTIONS_RESULTS_URL is set but the token has no Actions.Results scope" : "ACTIONS_RUNTIME_URL is set and ACTIONS_RESULTS_URL is not" : `no runner environment: the embedded local store in ${opts.localStore}`);
   checks.push({ name: "protocol", ok: true, detail: `${protocol} (${why})` });
   if (protocol !== "local") {
     if (!opts.runtimeToken) {
@@ -31054,30 +33779,19 @@ async function reach(name, url, opts) {
   }
 }
 
-// src/format.ts
-function formatBytes2(bytes) {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
-
 // src/cli/output.ts
 function createOutput(options) {
   const bar = options.tty ? new ProgressBar((text) => process.stderr.write(text)) : void 0;
   const emit = (value) => {
-    process.stdout.write(`${redactText(JSON.stringify(value))}
+    process.stdout.write(`${escapeJsonControls(redactText(JSON.stringify(value)))}
 `);
   };
   const line = (text) => {
-    process.stderr.write(`${redactText(text)}
+    process.stderr.write(`${printableLines(redactText(text))}
 `);
   };
   let lastProgress = 0;
+  const transferStarted = new TransferClock();
   const logger = {
     debug: (m) => options.verbose ? options.json ? emit({ event: "log", level: "debug", message: m }) : line(m) : void 0,
     info: (m) => options.quiet ? void 0 : options.json ? emit({ event: "log", level: "info", message: m }) : line(m),
@@ -31097,18 +33811,19 @@ function createOutput(options) {
         return;
       }
       const now = Date.now();
+      if (event.phase === "transfer") transferStarted.note(event, now);
       if (event.phase === "transfer" && now - lastProgress < 1e3) return;
       lastProgress = now;
       const pct = event.bytesTotal ? ` ${Math.floor(100 * event.bytesDone / Math.max(1, event.bytesTotal))}%` : "";
-      const files = event.filesTotal !== void 0 ? ` ${event.filesDone}/${event.filesTotal} files` : "";
+      const speed = event.phase === "transfer" ? rateAndEta(event, transferStarted.get(event), now) : "";
       line(
-        `${event.operation} ${event.artifactName}: ${event.phase}${pct}${files} ${formatBytes2(event.bytesDone)}`
+        `${event.operation} ${printableText(event.artifactName)}: ${event.phase}${pct}${filesText(event)} ${formatBytes(event.bytesDone)}${speed}`
       );
     },
     result(value, human) {
       bar?.finish();
       if (options.json) emit({ event: "result", ...value });
-      else process.stdout.write(`${redactText(human)}
+      else process.stdout.write(`${printableLines(redactText(human))}
 `);
     },
     error(message, code) {
@@ -31118,6 +33833,12 @@ function createOutput(options) {
     }
   };
 }
+function escapeJsonControls(json) {
+  return json.replace(
+    /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (ch) => `\\u${(ch.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`
+  );
+}
 var ProgressBar = class {
   constructor(write, now = Date.now) {
     this.write = write;
@@ -31125,348 +33846,160 @@ var ProgressBar = class {
   }
   write;
   now;
-  #started;
+  /** Each artifact's own start: several download at once, and one's rate is not another's. */
+  #clock = new TransferClock();
   #last = 0;
   #drawn = false;
   update(event) {
     const now = this.now();
-    if (event.phase === "transfer") this.#started ??= now;
+    if (event.phase === "transfer") this.#clock.note(event, now);
     if (event.phase === "transfer" && now - this.#last < 100) return;
     this.#last = now;
     this.write(`\r\x1B[2K${this.render(event, now)}`);
     this.#drawn = true;
   }
   render(event, now) {
-    const elapsed = this.#started === void 0 ? 0 : (now - this.#started) / 1e3;
-    const rate = elapsed > 0 ? event.bytesDone / elapsed : 0;
     const total = event.bytesTotal;
     const fraction = total ? Math.min(1, event.bytesDone / Math.max(1, total)) : void 0;
     const width = 24;
     const filled = fraction === void 0 ? 0 : Math.round(fraction * width);
     const gauge = fraction === void 0 ? "" : `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${Math.floor(fraction * 100)}% `;
-    const eta = fraction !== void 0 && rate > 0 && total ? ` ETA ${formatDuration((total - event.bytesDone) / rate)}` : "";
-    const files = event.filesTotal !== void 0 ? ` ${event.filesDone}/${event.filesTotal} files` : "";
-    const size = total ? `${formatBytes2(event.bytesDone)}/${formatBytes2(total)}` : formatBytes2(event.bytesDone);
-    return `${event.operation} ${event.artifactName} ${event.phase} ${gauge}${size} ${formatBytes2(rate)}/s${eta}${files}`;
+    const size = total ? `${formatBytes(event.bytesDone)}/${formatBytes(total)}` : formatBytes(event.bytesDone);
+    const speed = rateAndEta(event, this.#clock.get(event), now) || ` ${formatBytes(0)}/s`;
+    return `${event.operation} ${printableText(event.artifactName)} ${event.phase} ${gauge}${size}${speed}${filesText(event)}`;
   }
   finish() {
     if (this.#drawn) this.write("\n");
     this.#drawn = false;
   }
 };
+var TransferClock = class {
+  #started = /* @__PURE__ */ new Map();
+  note(event, now) {
+    const key = `${event.operation}\0${event.artifactName}`;
+    if (!this.#started.has(key)) this.#started.set(key, now);
+  }
+  get(event) {
+    return this.#started.get(`${event.operation}\0${event.artifactName}`);
+  }
+};
+function rateAndEta(event, started, now) {
+  const elapsed = started === void 0 ? 0 : (now - started) / 1e3;
+  if (elapsed <= 0) return "";
+  const rate = event.bytesDone / elapsed;
+  const total = event.bytesTotal;
+  const eta = total && rate > 0 ? ` ETA ${formatDuration(Math.max(0, total - event.bytesDone) / rate)}` : "";
+  return ` ${formatBytes(Math.round(rate))}/s${eta}`;
+}
+function filesText(event) {
+  if (event.filesTotal === void 0) return "";
+  return ` ${event.filesDone}/${event.filesTotal} ${event.filesTotal === 1 ? "file" : "files"}`;
+}
 function formatDuration(seconds2) {
   if (!Number.isFinite(seconds2) || seconds2 < 0) return "?";
   const s = Math.round(seconds2);
   return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor(s % 3600 / 60)).padStart(2, "0")}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
 }
 
-// src/cli/main.ts
-var COMMON = {
-  json: { type: "boolean" },
-  verbose: { type: "boolean" },
-  quiet: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-  concurrency: { type: "string" },
-  url: { type: "string" },
-  token: { type: "string" },
-  "run-id": { type: "string" },
-  store: { type: "string" }
-};
-var COMMANDS = {
-  upload: {
-    root: { type: "string" },
-    overwrite: { type: "boolean" },
-    "no-archive": { type: "boolean" },
-    "include-hidden": { type: "boolean" },
-    "allow-secrets": { type: "boolean" },
-    "retention-days": { type: "string" },
-    "compression-level": { type: "string" },
-    "chunk-size": { type: "string" }
-  },
-  download: {
-    path: { type: "string" },
-    "artifact-id": { type: "string" },
-    "skip-decompress": { type: "boolean" },
-    "max-entries": { type: "string" },
-    "max-total-bytes": { type: "string" },
-    "max-ratio": { type: "string" },
-    repository: { type: "string" },
-    "github-token": { type: "string" }
-  },
-  list: { latest: { type: "boolean" }, repository: { type: "string" }, "github-token": { type: "string" } },
-  get: { repository: { type: "string" }, "github-token": { type: "string" } },
-  delete: { repository: { type: "string" }, "github-token": { type: "string" } },
-  serve: { port: { type: "string" }, host: { type: "string" }, data: { type: "string" } },
-  doctor: {},
-  merge: {
-    pattern: { type: "string" },
-    "separate-directories": { type: "boolean" },
-    "delete-merged": { type: "boolean" },
-    conflict: { type: "string" },
-    "include-hidden": { type: "boolean" },
-    "retention-days": { type: "string" },
-    "compression-level": { type: "string" }
-  }
-};
-var UsageError = class extends Error {
-};
-async function main(argv) {
-  const [command, ...rest] = argv;
-  if (!command || command === "--help" || command === "-h" || command === "help") {
-    process.stdout.write(`${MAIN_HELP}
-`);
-    return command ? 0 : 2;
-  }
-  if (command === "--version") {
-    process.stdout.write("ferry 0.1.0\n");
-    return 0;
-  }
-  const spec = COMMANDS[command];
-  if (!spec) {
-    process.stderr.write(`error: unknown command '${command}'
+// src/cli/plural.ts
+function countOf(count, singular, plural = `${singular}s`) {
+  return `${count} ${count === 1 ? singular : plural}`;
+}
 
-${MAIN_HELP}
-`);
-    return 2;
-  }
-  let values;
-  let positionals;
-  try {
-    ({ values, positionals } = parseArgs({
-      args: rest,
-      options: { ...COMMON, ...spec },
-      allowPositionals: true,
-      strict: true
-    }));
-  } catch (error) {
-    process.stderr.write(`error: ${error.message}
-
-${COMMAND_HELP[command] ?? ""}
-`);
-    return 2;
-  }
-  if (values["help"]) {
-    process.stdout.write(`${COMMAND_HELP[command]}
-`);
-    return 0;
-  }
-  const out = createOutput({
-    json: Boolean(values["json"]),
-    verbose: Boolean(values["verbose"]),
-    quiet: Boolean(values["quiet"]),
-    tty: Boolean(process.stderr.isTTY) && !process.env["CI"]
-  });
-  try {
-    if (command === "serve") return await serve(values, out);
-    const options = { ...clientOptions(values, out), ...findByOption(values) };
-    switch (command) {
-      case "upload":
-        return await upload(positionals, values, options, out);
-      case "download":
-        return await download2(positionals, values, options, out);
-      case "list":
-        return await list3(positionals, values, options, out);
-      case "get":
-        return await get2(positionals, options, out);
-      case "delete":
-        return await remove(positionals, options, out);
-      case "doctor":
-        return await doctor(options, out);
-      case "merge":
-        return await merge(positionals, values, options, out);
-    }
-    return 2;
-  } catch (error) {
-    if (error instanceof UsageError) {
-      out.error(error.message, "ERR_FERRY_USAGE");
-      process.stderr.write(`
-${COMMAND_HELP[command]}
-`);
-      return 2;
-    }
-    if (isFerryError(error)) {
-      out.error(error.message, error.code);
-      if (error.code === "ERR_FERRY_NOT_FOUND") return 3;
-      if (error.code.startsWith("ERR_FERRY_INVALID") || error.code === "ERR_FERRY_NO_FILES") return 2;
-      return 1;
-    }
-    out.error(error instanceof Error ? error.message : String(error));
-    return 1;
-  }
-}
-function clientOptions(values, out) {
-  const env = fromEnvironment(process.env);
-  const options = { ...env, logger: out.logger, onProgress: (e) => out.progress(e) };
-  const url = values["url"];
-  if (typeof url === "string") {
-    options.backend = "legacy";
-    options.runtimeUrl = url;
-    const token = values["token"] ?? process.env["FERRY_TOKEN"];
-    if (token) options.runtimeToken = token;
-    else delete options.runtimeToken;
-    options.runId = values["run-id"] ?? "local";
-  } else if (typeof values["run-id"] === "string") {
-    options.runId = values["run-id"];
-  }
-  if (typeof values["store"] === "string") options.localStore = values["store"];
-  registerSecret(options.runtimeToken);
-  const concurrency = numberOption(values, "concurrency");
-  if (concurrency !== void 0) options.concurrency = concurrency;
-  return options;
-}
-function numberOption(values, name) {
-  const raw = values[name];
-  if (raw === void 0) return void 0;
-  const value = Number(raw);
-  if (typeof raw !== "string" || raw.trim() === "" || !Number.isFinite(value)) {
-    throw new UsageError(`--${name} must be a number; got '${String(raw)}'`);
-  }
-  return value;
-}
-async function upload(positionals, values, options, out) {
-  const [name, ...paths] = positionals;
-  if (!name || paths.length === 0)
-    throw new UsageError("upload needs an artifact NAME and at least one PATH");
-  const found = await findFiles(paths, { includeHidden: Boolean(values["include-hidden"]) });
-  for (const entry of found.skipped) out.logger.warn(`Skipping ${entry.path}: ${entry.reason}`);
-  const root = typeof values["root"] === "string" ? path12.resolve(values["root"]) : found.rootDirectory;
-  const retention = numberOption(values, "retention-days");
-  const level = numberOption(values, "compression-level");
-  const chunk = numberOption(values, "chunk-size");
-  const started = Date.now();
-  const result = await uploadArtifact(name, found.files, root, {
-    ...options,
-    ...retention !== void 0 ? { retentionDays: retention } : {},
-    ...level !== void 0 ? { compressionLevel: level } : {},
-    ...chunk !== void 0 ? { chunkSize: chunk } : {},
-    ...values["overwrite"] ? { overwrite: true } : {},
-    ...values["no-archive"] ? { archive: false } : {},
-    ...values["allow-secrets"] ? { allowSecretsInFiles: true } : {}
-  });
-  const seconds2 = (Date.now() - started) / 1e3;
-  out.result(
-    { command: "upload", ...result, seconds: seconds2 },
-    `uploaded ${name}: ${result.fileCount} files, ${formatBytes2(result.size)} (${formatBytes2(result.uploadedBytes)} sent) in ${seconds2.toFixed(1)} s via ${result.backend}`
-  );
-  return 0;
-}
-async function download2(positionals, values, options, out) {
-  const name = exactlyOneName(positionals, "download needs exactly one artifact NAME");
-  const target = typeof values["path"] === "string" ? values["path"] : process.cwd();
-  const started = Date.now();
-  const artifactId = numberOption(values, "artifact-id");
-  const maxEntries = numberOption(values, "max-entries");
-  const maxTotalBytes = numberOption(values, "max-total-bytes");
-  const maxRatio = numberOption(values, "max-ratio");
-  const limits = {
-    ...maxEntries !== void 0 ? { maxEntries } : {},
-    ...maxTotalBytes !== void 0 ? { maxTotalBytes } : {},
-    ...maxRatio !== void 0 ? { maxRatio } : {}
-  };
-  const result = await downloadArtifact(name, {
-    ...options,
-    path: target,
-    ...artifactId !== void 0 ? { artifactId } : {},
-    ...values["skip-decompress"] ? { skipDecompress: true } : {},
-    ...Object.keys(limits).length > 0 ? { limits } : {}
-  });
-  const seconds2 = (Date.now() - started) / 1e3;
-  out.result(
-    { command: "download", ...result, seconds: seconds2 },
-    `downloaded ${name}: ${result.fileCount} files, ${formatBytes2(result.size)} to ${result.downloadPath} in ${seconds2.toFixed(1)} s`
-  );
-  return 0;
-}
-async function list3(positionals, values, options, out) {
+// src/cli/commands.ts
+async function list3(positionals, values, connect3, out) {
   if (positionals.length) throw new UsageError("list takes no arguments");
+  const options = await connect3();
   const artifacts = await listArtifacts2({ ...options, ...values["latest"] ? { latest: true } : {} });
   const human = artifacts.length ? artifacts.map(artifactLine).join("\n") : "no artifacts";
   out.result({ command: "list", artifacts }, human);
   return 0;
 }
-async function get2(positionals, options, out) {
+async function get2(positionals, connect3, out) {
   const name = exactlyOneName(positionals, "get needs exactly one artifact NAME");
-  const artifact = await getArtifact(name, options);
+  validateArtifactName(name);
+  const artifact = await getArtifact(name, await connect3());
   out.result({ command: "get", artifact }, artifactLine(artifact));
   return 0;
 }
-async function merge(positionals, values, options, out) {
+async function merge(positionals, values, connect3, out) {
   const name = exactlyOneName(positionals, "merge needs exactly one NAME for the new artifact");
-  const conflict2 = values["conflict"];
-  if (conflict2 !== void 0 && conflict2 !== "error" && conflict2 !== "overwrite" && conflict2 !== "skip") {
-    throw new UsageError(`--conflict must be error, overwrite or skip; got '${String(conflict2)}'`);
-  }
+  validateArtifactName(name);
+  const conflict2 = choiceOption(values, "conflict", ["error", "overwrite", "skip"]);
   const retention = numberOption(values, "retention-days");
   const level = numberOption(values, "compression-level");
+  const pattern = stringOption(values, "pattern");
   const result = await mergeArtifacts(name, {
-    ...options,
-    ...typeof values["pattern"] === "string" ? { pattern: values["pattern"] } : {},
+    ...await connect3(),
+    ...pattern !== void 0 ? { pattern } : {},
     ...values["separate-directories"] ? { separateDirectories: true } : {},
     ...values["delete-merged"] ? { deleteMerged: true } : {},
-    ...values["include-hidden"] ? { includeHiddenFiles: true } : {},
+    ...values["include-hidden-files"] || values["include-hidden"] ? { includeHiddenFiles: true } : {},
     ...conflict2 ? { conflict: conflict2 } : {},
     ...retention !== void 0 ? { retentionDays: retention } : {},
     ...level !== void 0 ? { compressionLevel: level } : {}
   });
   out.result(
     { command: "merge", artifactName: name, ...result },
-    `merged ${result.merged.length} artifacts (${result.merged.join(", ")}) into ${name}${result.id !== void 0 ? ` (id ${result.id})` : ""}: ${formatBytes2(result.size)}`
+    `merged ${countOf(result.merged.length, "artifact")} (${result.merged.map(printableText).join(", ")}) into ${printableText(name)}${result.id !== void 0 ? ` (id ${result.id})` : ""}: ${formatBytes(result.size)}`
   );
   return 0;
 }
-async function doctor(options, out) {
-  const checks = await runDoctor(options, { apiUrl: process.env["GITHUB_API_URL"] });
+async function doctor(positionals, values, out) {
+  if (positionals.length) throw new UsageError("doctor takes no arguments");
+  let connection;
+  try {
+    connection = await resolveConnection(values, out);
+  } catch (error) {
+    if (!isFerryError(error)) throw error;
+    const checks2 = [{ name: "protocol", ok: false, detail: error.message }];
+    out.result({ command: "doctor", ok: false, checks: checks2 }, `FAIL protocol: ${error.message}`);
+    return 1;
+  }
+  const checks = await runDoctor(connection.options, {
+    apiUrl: process.env["GITHUB_API_URL"],
+    protocolReason: connection.protocolReason
+  });
   const human = checks.map((c) => `${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`).join("\n");
   out.result({ command: "doctor", ok: checks.every((c) => c.ok), checks }, human);
   return checks.every((c) => c.ok) ? 0 : 1;
 }
-async function remove(positionals, options, out) {
+async function remove(positionals, connect3, out) {
   const name = exactlyOneName(positionals, "delete needs exactly one artifact NAME");
-  const { id } = await deleteArtifact2(name, options);
+  validateArtifactName(name);
+  const { id } = await deleteArtifact2(name, await connect3());
   out.result(
     { command: "delete", artifactName: name, id },
-    `deleted ${name}${id !== void 0 ? ` (id ${id})` : ""}`
+    `deleted ${printableText(name)}${id !== void 0 ? ` (id ${id})` : ""}`
   );
   return 0;
 }
-function findByOption(values) {
-  const repository = values["repository"];
-  if (typeof repository !== "string") return {};
-  const token = values["github-token"] ?? process.env["GITHUB_TOKEN"];
-  const runId = values["run-id"];
-  if (!token) throw new UsageError("--repository needs --github-token or GITHUB_TOKEN");
-  if (typeof runId !== "string") throw new UsageError("--repository needs --run-id");
-  registerSecret(token);
-  return {
-    findBy: {
-      token,
-      repository,
-      runId,
-      ...process.env["GITHUB_API_URL"] ? { apiUrl: process.env["GITHUB_API_URL"] } : {}
-    }
-  };
-}
-function exactlyOneName(positionals, usage) {
-  const [name, ...extra] = positionals;
-  if (!name || extra.length) throw new UsageError(usage);
-  return name;
-}
-function artifactLine(artifact) {
-  return `${artifact.name}	${formatBytes2(artifact.size)}${artifact.id !== void 0 ? `	id ${artifact.id}` : ""}`;
-}
-async function serve(values, out) {
+async function serve(positionals, values, out) {
+  if (positionals.length) throw new UsageError("serve takes no arguments");
   const port = numberOption(values, "port") ?? 0;
-  const host = typeof values["host"] === "string" ? values["host"] : "127.0.0.1";
-  const dataDir = path12.resolve(
-    typeof values["data"] === "string" ? values["data"] : path12.join(os2.homedir(), ".ferry", "serve")
-  );
-  const token = typeof values["token"] === "string" ? values["token"] : process.env["FERRY_TOKEN"];
+  const host = stringOption(values, "host") ?? "127.0.0.1";
+  const dataDir = path13.resolve(stringOption(values, "data") ?? path13.join(os2.homedir(), ".ferry", "serve"));
+  const token = stringOption(values, "token") ?? process.env["FERRY_TOKEN"];
   registerSecret(token);
+  let limits;
+  try {
+    limits = serveLimits(values);
+  } catch (error) {
+    throw new UsageError(error.message);
+  }
+  const secrets = await Promise.all(
+    listOption(values, "jwt-secret-file").map((file) => readJwtSecretFile(file))
+  );
+  const publicKeys = await Promise.all(listOption(values, "jwt-public-key").map((file) => readFile6(file)));
+  const publicUrl = stringOption(values, "public-url");
   const server = await startServer({
     dataDir,
     port,
     host,
+    limits,
     ...token ? { token } : {},
+    ...secrets.length + publicKeys.length > 0 ? { jwt: { secrets, publicKeys } } : {},
+    ...publicUrl !== void 0 ? { publicUrl } : {},
     ...values["verbose"] ? { log: (line) => out.logger.debug(line) } : {}
   });
   out.result({ command: "serve", url: server.url, dataDir }, server.url);
@@ -31478,6 +34011,966 @@ async function serve(values, out) {
   await server.close();
   return 0;
 }
+function exactlyOneName(positionals, usage) {
+  const [name, ...extra] = positionals;
+  if (!name || extra.length) throw new UsageError(usage);
+  return name;
+}
+function artifactLine(artifact) {
+  return `${printableText(artifact.name)}	${formatBytes(artifact.size)}${artifact.id !== void 0 ? `	id ${artifact.id}` : ""}`;
+}
+
+// src/cli/download.ts
+import path14 from "node:path";
+var DIGEST_MISMATCH = ["ignore", "info", "warn", "error"];
+var CONFLICT = ["error", "overwrite", "skip"];
+async function download2(positionals, values, connect3, out) {
+  const names = [.../* @__PURE__ */ new Set([...positionals, ...values["name"] ?? []])];
+  const pattern = stringOption(values, "pattern");
+  const ids = artifactIds(values);
+  if (ids !== void 0 && (names.length > 0 || pattern !== void 0)) {
+    throw new UsageError("--artifact-ids selects artifacts by itself; give no NAME and no --pattern with it");
+  }
+  const artifactId = numberOption(values, "artifact-id");
+  const mergeMultiple = Boolean(values["merge-multiple"]);
+  const digestMismatch = choiceOption(values, "digest-mismatch", DIGEST_MISMATCH) ?? "error";
+  for (const name of names) validateArtifactName(name);
+  const limits = limitsOption(values);
+  if (limits.limits) normalizeLimits(limits.limits);
+  const conflict2 = choiceOption(values, "conflict", CONFLICT);
+  const symlinks = symlinkOption(values);
+  const [single] = names;
+  const byName = single !== void 0 && names.length === 1 && pattern === void 0 && !mergeMultiple;
+  if (!byName && artifactId !== void 0) {
+    throw new UsageError("--artifact-id goes with exactly one NAME; use --artifact-ids to select by id");
+  }
+  const common = {
+    ...await connect3(),
+    path: path14.resolve(stringOption(values, "path") ?? process.cwd()),
+    ...values["skip-decompress"] ? { skipDecompress: true } : {},
+    ...values["no-restore-modes"] ? { restoreModes: false } : {},
+    ...symlinks,
+    ...limits,
+    // `error`: the SDK verifies before writing and throws; otherwise write, then report here.
+    ...digestMismatch === "error" ? {} : { verifyDigest: false }
+  };
+  const started = Date.now();
+  let downloads;
+  if (byName) {
+    const result = await downloadArtifact(single, {
+      ...common,
+      ...artifactId !== void 0 ? { artifactId } : {},
+      ...conflict2 !== void 0 ? { conflict: conflict2 } : {}
+    });
+    downloads = [{ name: single, ...result }];
+  } else {
+    const many = {
+      ...common,
+      ...names.length > 0 ? { names } : {},
+      ...pattern !== void 0 ? { pattern } : {},
+      ...ids !== void 0 ? { artifactIds: ids } : {},
+      ...mergeMultiple ? { mergeMultiple: true } : {},
+      // download-artifact's merge-multiple: the later artifact (by name, then id) wins a shared path.
+      ...conflict2 !== void 0 ? { conflict: conflict2 } : mergeMultiple ? { conflict: "overwrite" } : {}
+    };
+    downloads = (await downloadArtifacts(many)).downloads;
+  }
+  const seconds2 = (Date.now() - started) / 1e3;
+  reportMismatches(downloads, digestMismatch, out);
+  const lines = downloads.map(
+    (d) => `downloaded ${printableText(d.name)}: ${countOf(d.fileCount, "file")}, ${formatBytes(d.size)} to ${printableText(d.downloadPath)}`
+  );
+  out.result(
+    { command: "download", downloads, seconds: seconds2 },
+    lines.length ? `${lines.join("\n")}${lines.length > 1 ? `
+${countOf(lines.length, "artifact")} in ${seconds2.toFixed(1)} s` : ` in ${seconds2.toFixed(1)} s`}` : "no artifacts downloaded"
+  );
+  return 0;
+}
+function artifactIds(values) {
+  const raw = stringOption(values, "artifact-ids");
+  if (raw === void 0) return void 0;
+  const parts = raw.split(",").map((p) => p.trim()).filter((p) => p !== "");
+  const ids = parts.map((p) => /^\d+$/.test(p) ? Number(p) : Number.NaN);
+  if (ids.length === 0 || ids.some((id) => !Number.isSafeInteger(id) || id < 1)) {
+    throw new UsageError(
+      `--artifact-ids must be comma-separated artifact ids (positive numbers); got '${raw}'`
+    );
+  }
+  return ids;
+}
+function symlinkOption(values) {
+  const symlinks = choiceOption(values, "symlinks", ["refuse", "file", "preserve"]);
+  return symlinks === void 0 ? {} : { symlinks };
+}
+function limitsOption(values) {
+  const maxEntries = numberOption(values, "max-entries");
+  const maxTotalBytes = numberOption(values, "max-total-bytes");
+  const maxRatio = numberOption(values, "max-ratio");
+  const limits = {
+    ...maxEntries !== void 0 ? { maxEntries } : {},
+    ...maxTotalBytes !== void 0 ? { maxTotalBytes } : {},
+    ...maxRatio !== void 0 ? { maxRatio } : {}
+  };
+  return Object.keys(limits).length > 0 ? { limits } : {};
+}
+function reportMismatches(downloads, policy, out) {
+  for (const d of downloads) {
+    if (!d.digestMismatch) continue;
+    const message = `Digest mismatch for artifact '${d.name}': the service listed ${d.expectedDigest ?? "a digest"} but the download hashes to ${d.digest ?? "something else"}; written anyway (--digest-mismatch ${policy})`;
+    if (policy === "warn") out.logger.warn(message);
+    else if (policy === "info") out.logger.info(message);
+    else out.logger.debug(message);
+  }
+}
+
+// src/cli/help.ts
+var MAIN_HELP = `ferry \u2014 upload and download CI build artifacts
+
+Usage: ferry <command> [options]
+
+Commands:
+  upload NAME PATH...     upload files, directories and globs as artifact NAME
+  download [NAME...]      download artifacts (one, several, by --pattern, or all of the run)
+  list                    list the artifacts of the run
+  get NAME                show one artifact
+  delete NAME             delete an artifact
+  merge NAME              merge the run's artifacts into a new one (without extracting them)
+  doctor                  explain which protocol, token and proxy route Ferry will use
+  serve                   run a local artifact service (both protocols)
+  help [COMMAND]          this help, or a command's
+  version                 print Ferry's version (also --version, -V)
+  token                   mint a run-scoped runtime token for 'ferry serve --jwt-secret-file'
+
+Where artifacts go:
+  In a job, Ferry reads the runner's environment: the results protocol (github.com) when
+  ACTIONS_RESULTS_URL and a results-scoped ACTIONS_RUNTIME_TOKEN are set, the legacy
+  protocol (GHES, Gitea, Forgejo, act) when ACTIONS_RUNTIME_URL is. With --url it talks
+  to a 'ferry serve' in the protocol the server speaks (results when it can). Otherwise it
+  uses the embedded local store in ~/.ferry/store (or FERRY_STORE, --store).
+
+Common options:
+  --json                  one JSON object per line on stdout, errors included (for scripts)
+  --verbose               debug logging on stderr
+  --quiet                 no progress lines
+  --concurrency N         parallel transfers (default 8)
+  --url URL               a ferry serve URL, instead of the environment
+  --protocol P            with --url: auto (default: ask the server), results or legacy
+  --token TOKEN           bearer token for --url (or FERRY_TOKEN)
+  --run-id ID             run id for --url, the local store (default 'local') or --repository
+  --store DIR             directory of the embedded local store
+  -h, --help              help for a command
+
+Exit codes: 0 success, 1 the operation failed, 2 bad usage or invalid input, 3 not found.
+
+Run 'ferry <command> --help' for examples.`;
+var COMMAND_HELP = {
+  upload: `Usage: ferry upload NAME PATH... [options]
+
+Uploads files as artifact NAME. Each PATH is a line of upload-artifact's 'path' input: a
+file, a directory (everything beneath it), or a glob ('*', '?', '**', '[...]'; quote it so
+the shell leaves it to Ferry); a PATH starting with '!' excludes what it matches. Files and
+directories whose name starts with '.' are left out unless --include-hidden-files. Empty
+directories are kept. Paths inside the artifact are relative to the deepest directory that
+contains every search path, as upload-artifact computes it (or to --root).
+
+Options:
+  --if-no-files-found W      error (default) | warn | ignore: when nothing matches
+  --include-hidden-files     include files and directories whose name starts with '.'
+  --retention-days N         days to keep the artifact (default: server default; capped at
+                             GITHUB_RETENTION_DAYS when that is set)
+  --overwrite                replace an existing artifact of the same name
+  --archive false            upload one file as-is (named after the file), not zipped
+  --compression-level N      0 (store) to 9 (smallest); default 6
+  --symlinks MODE            follow (default: upload what links point to) | preserve (store
+                             links that stay inside the artifact as links)
+  --preserve-permissions B   true (default: each file's mode) | false (0644, or 0755 if executable)
+  --allow-secrets            upload files even if they contain a token Ferry was given
+                             (by default such a file fails the upload, naming the file)
+  --root DIR                 directory artifact paths are relative to
+  --chunk-size BYTES         bytes per chunk request, legacy protocol (default 4194304)
+  --no-archive, --include-hidden   older spellings of --archive false, --include-hidden-files
+
+Examples:
+  ferry upload build-output dist/
+  ferry upload js 'dist/**/*.js' '!dist/**/*.test.js' --retention-days 5
+  ferry upload report coverage/index.html --archive false
+  ferry upload site public/ --url http://127.0.0.1:8080/ --json`,
+  download: `Usage: ferry download [NAME...] [--path DIR] [options]
+
+Downloads artifacts into DIR (default: the current directory), as download-artifact and
+'gh run download' do. One NAME goes straight into DIR. Several names (positional or -n
+repeated), --pattern, --artifact-ids, or no name at all (every artifact of the run) put each
+artifact in DIR/<artifact name>, or all of them straight into DIR with --merge-multiple
+(the later artifact, by name then id, wins a path two of them have). Each download is
+verified (size, sha256 digest) before anything appears in DIR, and nothing is ever written
+outside DIR.
+
+Options:
+  --path DIR              where to download (default: the current directory)
+  -n, --name NAME         an artifact to download (repeatable; same as a positional NAME)
+  -p, --pattern GLOB      the newest artifact of each name matching GLOB ('*', '?', '{a,b}')
+  --artifact-ids IDS      exactly these artifacts, by comma-separated id
+  --artifact-id ID        with one NAME: this id instead of the newest called NAME
+  --merge-multiple        download every artifact straight into DIR
+  --conflict POLICY       a file that is already there: error | overwrite | skip
+                          (default: overwrite; error when artifacts share DIR without
+                          --merge-multiple)
+  --symlinks MODE         links in the zip: refuse (default) | file | preserve
+  --skip-decompress       keep the zip as downloaded
+  --digest-mismatch P     error (default: nothing is written) | warn | info | ignore
+  --no-restore-modes      give files the default mode instead of the archive's (which is
+                          applied under the umask, never setuid/setgid/sticky)
+  --max-entries N         refuse a zip with more entries (default 100000)
+  --max-total-bytes N     refuse a zip whose entries add up to more bytes (default 64 GiB)
+  --max-ratio N           refuse an entry over 1 MiB compressed more than N:1 (default 1000)
+  --repository O/R        read another run (with --run-id and --github-token or GITHUB_TOKEN)
+  --github-token TOKEN    token for --repository (or GITHUB_TOKEN)
+
+Examples:
+  ferry download build-output --path ./out
+  ferry download -n linux -n macos --path ./builds
+  ferry download --pattern 'logs-*' --merge-multiple --path ./logs
+  ferry download --path ./everything
+  ferry download dist --repository octo/app --run-id 123456 --path ./prev`,
+  list: `Usage: ferry list [--latest] [options]
+
+Lists the artifacts of the run (--latest: only the newest of each name).
+
+Examples:
+  ferry list
+  ferry list --json
+  ferry list --repository octo/app --run-id 123456`,
+  delete: `Usage: ferry delete NAME [options]
+
+Deletes artifact NAME (results protocol and the local store; the legacy protocol has no delete).
+
+Examples:
+  ferry delete build-output
+  ferry delete old-logs --repository octo/app --run-id 123456`,
+  get: `Usage: ferry get NAME [options]
+
+Shows one artifact of the run; exit code 3 when there is none.
+
+Examples:
+  ferry get build-output --json`,
+  merge: `Usage: ferry merge NAME [--pattern GLOB] [options]
+
+Merges the newest artifact of each name matching --pattern (default '*') into a new
+artifact NAME, streaming the files from the source zips without extracting them. The same
+path in two artifacts with different content fails unless --conflict says otherwise.
+Results protocol and the local store only.
+
+Options:
+  --pattern GLOB            artifact names to merge (default '*')
+  --separate-directories    put each artifact's files under <artifact name>/
+  --delete-merged           delete the sources after the new artifact is finalized
+  --conflict POLICY         error (default) | overwrite (later wins) | skip (earlier wins)
+  --include-hidden-files    keep files whose path has a segment starting with '.'
+                            (--include-hidden is the older spelling)
+  --retention-days N        days to keep the new artifact
+  --compression-level N     0-9 (default 6)
+
+Examples:
+  ferry merge all-logs --pattern 'logs-*' --delete-merged
+  ferry merge bundle --separate-directories --json`,
+  doctor: `Usage: ferry doctor [--json]
+
+Checks the environment without uploading anything: which protocol Ferry will use and
+why, what the runtime token is scoped to, and whether each endpoint answers through the
+configured proxy (HTTP_PROXY / HTTPS_PROXY / NO_PROXY). Each failure is one line.
+Exit code 0 when every check passes, 1 otherwise.
+
+Examples:
+  ferry doctor
+  HTTPS_PROXY=http://proxy:3128 ferry doctor --json`,
+  serve: `Usage: ferry serve [--port N] [--host ADDR] [--data DIR] [--token TOKEN]
+                   [--jwt-secret-file FILE]... [--jwt-public-key FILE]... [--public-url URL]
+
+Runs a local artifact service over a data directory and prints its URL. It speaks both
+protocols on one port: point legacy runners at it with ACTIONS_RUNTIME_URL=<url>, results
+clients with ACTIONS_RESULTS_URL=<url>, REST clients with GITHUB_API_URL=<url>, and other
+ferry commands with --url <url>.
+
+Who may do what (docs/serve-security.md): without --token or JWT keys every request may do
+everything, so that is only allowed on a loopback address. --token TOKEN is the operator's
+key to every run. With JWT keys, each runner gets its own token (see 'ferry token'), which
+reaches only its own run: it uploads as its job, and lists, downloads and deletes in its run.
+
+Options:
+  --port N                 port to listen on (default 0: any free port)
+  --host ADDR              address to bind (default 127.0.0.1)
+  --data DIR               where artifacts are stored (default ~/.ferry/serve)
+  --token TOKEN            shared token with access to every run (or FERRY_TOKEN)
+  --jwt-secret-file FILE   accept HS256 runtime JWTs signed with this secret (>= 32 bytes);
+                           repeat it to accept an old and a new secret while rotating
+  --jwt-public-key FILE    accept RS256/ES256 runtime JWTs signed for this PEM public key
+                           (repeatable)
+  --public-url URL         the URL clients use when it is not the bound address (reverse
+                           proxy, container name, forwarded port); other Host names get 421
+
+Limits (bytes, milliseconds or counts; see docs/cli.md#serve for what each bounds):
+${serveLimitsHelp()}
+
+Examples:
+  ferry serve --port 8080 --data /srv/artifacts
+  ferry serve --max-artifact-bytes 2147483648 --max-connections 256
+  ferry serve --port 0 --data ./store --token s3cret
+  ferry serve --host 0.0.0.0 --port 8080 --jwt-secret-file /etc/ferry/jwt.key \\
+    --public-url https://artifacts.example.com/`,
+  help: `Usage: ferry help [COMMAND]
+
+Prints the overview, or the help of COMMAND (the same as 'ferry COMMAND --help').
+
+Examples:
+  ferry help
+  ferry help download`,
+  version: `Usage: ferry version [--json]
+
+Prints Ferry's version (the same as 'ferry --version' and 'ferry -V').
+
+Examples:
+  ferry version
+  ferry --version`,
+  token: `Usage: ferry token --run RUN --job JOB --jwt-secret-file FILE [--ttl 6h] [--json]
+
+Prints a runtime token for one job of one run, signed with the HS256 secret that
+'ferry serve --jwt-secret-file FILE' verifies. Give it to the runner as
+ACTIONS_RUNTIME_TOKEN: it may create and finalize artifacts as JOB in RUN, and list,
+download and delete artifacts of RUN, until it expires. Nothing else. For the legacy
+protocol use RUN as the runner's GITHUB_RUN_ID too.
+
+Options:
+  --run RUN                the workflow run id (workflow_run_backend_id); no spaces or ':'
+  --job JOB                the job id (workflow_job_run_backend_id); no spaces or ':'
+  --ttl DURATION           lifetime: 90s, 30m, 6h (default), 7d; at most 31d
+  --jwt-secret-file FILE   the secret file ferry serve was started with
+  --json                   {"token", "run", "job", "expiresAt"} on stdout
+
+Examples:
+  openssl rand -hex 32 > jwt.key && chmod 600 jwt.key
+  ACTIONS_RUNTIME_TOKEN=$(ferry token --run 1234 --job build --jwt-secret-file jwt.key)`
+};
+
+// src/cli/upload.ts
+import { existsSync } from "node:fs";
+import os3 from "node:os";
+import path16 from "node:path";
+
+// src/pack/glob.ts
+import { lstat as lstat4, opendir, stat as stat11 } from "node:fs/promises";
+import path15 from "node:path";
+function kindOf(entry) {
+  if (!entry) return "other";
+  if (entry.isFile()) return "file";
+  if (entry.isDirectory()) return "directory";
+  if (entry.isSymbolicLink()) return "symlink";
+  if (entry.isFIFO() || entry.isSocket() || entry.isBlockDevice() || entry.isCharacterDevice())
+    return "other";
+  return "unknown";
+}
+var MATCH_DIRECTORY = 1;
+var MATCH_FILE = 2;
+var MATCH_ALL = MATCH_DIRECTORY | MATCH_FILE;
+var IS_WINDOWS = process.platform === "win32";
+function patternLines(input) {
+  return input.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== "" && !line.startsWith("#"));
+}
+async function globFiles(input, options) {
+  const lines = typeof input === "string" ? patternLines(input) : input.flatMap((l) => patternLines(l));
+  const parsed = lines.map((line) => parsePattern(line, options));
+  const patterns = expandDescendants(parsed);
+  const searchPaths = searchPathsOf(parsed);
+  const includeHidden = options.includeHidden ?? false;
+  const files = /* @__PURE__ */ new Set();
+  const emptyCandidates = [];
+  const skippedSymlinkDirectories = [];
+  const brokenSymlinks = [];
+  const specialFiles = [];
+  const visit = async (full, kind, top) => {
+    if (!includeHidden && path15.basename(full).startsWith(".")) return void 0;
+    const segments = toSegments(full);
+    const match = evaluate(patterns, segments);
+    const partial = match !== 0 || patterns.some((p) => !p.negate && matchSegments(p.segments, segments, true));
+    if (match === 0 && !partial) return void 0;
+    if (kind === "unknown") {
+      const info = await lstat4(full).catch(() => void 0);
+      if (!info) return void 0;
+      kind = kindOf(info);
+    }
+    if (kind === "symlink") {
+      const target = await stat11(full).catch(() => void 0);
+      if (!target) {
+        brokenSymlinks.push(full);
+        return void 0;
+      }
+      kind = kindOf(target);
+      if (kind === "directory" && !top) {
+        skippedSymlinkDirectories.push(full);
+        return void 0;
+      }
+    }
+    if (kind === "file") {
+      if (match & MATCH_FILE) files.add(full);
+      return void 0;
+    }
+    if (kind === "other" && match & MATCH_FILE) specialFiles.push(full);
+    if (kind !== "directory" || !partial || prunable(patterns, segments)) return void 0;
+    return full;
+  };
+  for (const searchPath of searchPaths) {
+    const start = await lstat4(searchPath).catch((error) => {
+      if (error.code === "ENOENT" || error.code === "ENOTDIR") return void 0;
+      throw error;
+    });
+    if (!start) continue;
+    const first = await visit(searchPath, kindOf(start), true);
+    const pending = first === void 0 ? [] : [first];
+    while (pending.length) {
+      const directory = pending.pop();
+      let entries = 0;
+      for await (const entry of await opendir(directory)) {
+        entries++;
+        const next = await visit(path15.join(directory, entry.name), kindOf(entry), false);
+        if (next !== void 0) pending.push(next);
+      }
+      if (entries === 0 && evaluate(patterns, toSegments(directory)) & MATCH_DIRECTORY) {
+        emptyCandidates.push(directory);
+      }
+    }
+  }
+  const sortedFiles = [...files].sort();
+  const rootDirectory = rootOf(searchPaths, sortedFiles, options.cwd);
+  const emptyDirectories = emptyCandidates.filter((dir) => dir !== rootDirectory && isInside2(rootDirectory, dir)).map((dir) => path15.relative(rootDirectory, dir).split(path15.sep).join("/")).sort();
+  return {
+    files: sortedFiles,
+    rootDirectory,
+    emptyDirectories,
+    searchPaths,
+    skippedSymlinkDirectories: skippedSymlinkDirectories.sort(),
+    brokenSymlinks: brokenSymlinks.sort(),
+    specialFiles: specialFiles.sort()
+  };
+}
+function leastCommonAncestor(paths) {
+  if (paths.length === 0) throw new Error("leastCommonAncestor needs at least one path");
+  let common = splitAbsolute(path15.resolve(paths[0]));
+  for (const other of paths.slice(1)) {
+    const parts = splitAbsolute(path15.resolve(other));
+    let i = 0;
+    while (i < common.parts.length && i < parts.parts.length && samePart(common.parts[i], parts.parts[i]))
+      i++;
+    common = { root: common.root, parts: common.parts.slice(0, i) };
+  }
+  return path15.join(common.root, ...common.parts);
+}
+function rootOf(searchPaths, files, cwd) {
+  if (searchPaths.length > 1) return leastCommonAncestor(searchPaths);
+  const only = searchPaths[0];
+  if (only === void 0) return path15.resolve(cwd);
+  if (files.length === 1 && files[0] === only) return path15.dirname(only);
+  return only;
+}
+function isInside2(root, candidate) {
+  const relative = path15.relative(root, candidate);
+  return relative !== "" && !relative.startsWith("..") && !path15.isAbsolute(relative);
+}
+function splitAbsolute(absolute) {
+  const { root } = path15.parse(absolute);
+  return { root, parts: absolute.slice(root.length).split(path15.sep).filter(Boolean) };
+}
+function samePart(a, b) {
+  return IS_WINDOWS ? a?.toUpperCase() === b?.toUpperCase() : a === b;
+}
+function toSegments(absolute) {
+  const { root, parts } = splitAbsolute(absolute);
+  const drive = root.replace(/[\\/]+$/, "");
+  return drive ? [drive, ...parts] : parts;
+}
+function parsePattern(line, options) {
+  let text = line;
+  let negate = false;
+  while (text.startsWith("!")) {
+    negate = !negate;
+    text = text.slice(1).trim();
+  }
+  if (text === "") throw invalidPattern(line, "is empty after its `!` prefix");
+  if (IS_WINDOWS) text = text.replace(/\\/g, "/");
+  if (text === "~" || text.startsWith("~/")) {
+    if (!options.home) throw invalidPattern(line, "starts with ~ but no home directory is known");
+    text = escapeGlob(toPosix(path15.resolve(options.home))) + text.slice(1);
+  } else if (!isAbsolutePattern(text)) {
+    text = `${escapeGlob(toPosix(path15.resolve(options.cwd)))}/${text}`;
+  }
+  const directoryOnly = text.endsWith("/") && text.replace(/\/+$/, "") !== "";
+  const normalized = path15.posix.normalize(text).replace(/\/+$/, "");
+  const drive = /^[A-Za-z]:/.exec(normalized)?.[0];
+  const body = drive ? normalized.slice(drive.length) : normalized;
+  const raw = body.split("/").filter(Boolean);
+  const segments = [
+    ...drive ? [literalSegment(drive.toUpperCase())] : [],
+    ...raw.map((s) => compileSegment(s))
+  ];
+  return { negate, directoryOnly, segments };
+}
+function isAbsolutePattern(text) {
+  return text.startsWith("/") || IS_WINDOWS && /^[A-Za-z]:\//.test(text);
+}
+function toPosix(p) {
+  return IS_WINDOWS ? p.replace(/\\/g, "/") : p;
+}
+function escapeGlob(literal) {
+  return IS_WINDOWS ? literal.replace(/[[*?]/g, "[$&]") : literal.replace(/[[\]*?\\]/g, "\\$&");
+}
+function invalidPattern(line, why) {
+  return new ValidationError("ERR_FERRY_INVALID_PATH", `Search pattern '${line}' ${why}`, { option: "path" });
+}
+function expandDescendants(patterns) {
+  const out = [];
+  for (const p of patterns) {
+    out.push(p);
+    const last = p.segments[p.segments.length - 1];
+    if (p.directoryOnly || last?.kind !== "globstar") {
+      out.push({ negate: p.negate, directoryOnly: false, segments: [...p.segments, { kind: "globstar" }] });
+    }
+  }
+  return out;
+}
+function searchPathsOf(patterns) {
+  const candidates = [];
+  for (const p of patterns) {
+    if (p.negate) continue;
+    const literal = [];
+    for (const s of p.segments) {
+      if (s.kind === "globstar" || s.literal === void 0) break;
+      literal.push(s.literal);
+    }
+    candidates.push(fromSegments(literal));
+  }
+  const key = (p) => IS_WINDOWS ? p.toUpperCase() : p;
+  const all = new Set(candidates.map(key));
+  const result = [];
+  const included = /* @__PURE__ */ new Set();
+  for (const candidate of candidates) {
+    const k = key(candidate);
+    if (included.has(k)) continue;
+    let ancestor = false;
+    for (let child = candidate, parent = path15.dirname(child); parent !== child; child = parent, parent = path15.dirname(child)) {
+      if (all.has(key(parent))) {
+        ancestor = true;
+        break;
+      }
+    }
+    if (!ancestor) {
+      result.push(candidate);
+      included.add(k);
+    }
+  }
+  return result;
+}
+function fromSegments(segments) {
+  if (segments.length && /^[A-Za-z]:$/.test(segments[0])) {
+    return path15.join(`${segments[0]}\\`, ...segments.slice(1));
+  }
+  return path15.join("/", ...segments);
+}
+function evaluate(patterns, segments) {
+  let result = 0;
+  for (const p of patterns) {
+    if (!matchSegments(p.segments, segments, false)) continue;
+    const kind = p.directoryOnly ? MATCH_DIRECTORY : MATCH_ALL;
+    result = p.negate ? result & ~kind : result | kind;
+  }
+  return result;
+}
+function prunable(patterns, segments) {
+  for (let i = patterns.length - 1; i >= 0; i--) {
+    const p = patterns[i];
+    if (!p.negate) {
+      if (matchSegments(p.segments, segments, true)) return false;
+      continue;
+    }
+    const last = p.segments[p.segments.length - 1];
+    if (last?.kind === "globstar" && !p.directoryOnly && matchSegments(p.segments, segments, false))
+      return true;
+  }
+  return false;
+}
+function matchSegments(pattern, segments, partial) {
+  const memo = /* @__PURE__ */ new Map();
+  const go = (pi, si) => {
+    const key = pi * (segments.length + 1) + si;
+    const cached = memo.get(key);
+    if (cached !== void 0) return cached;
+    let result;
+    if (pi === pattern.length) result = si === segments.length;
+    else if (si === segments.length) {
+      result = partial || pattern.slice(pi).every((s) => s.kind === "globstar");
+    } else {
+      const seg = pattern[pi];
+      if (seg.kind === "globstar") result = go(pi + 1, si) || go(pi, si + 1);
+      else result = seg.regex.test(segments[si]) && go(pi + 1, si + 1);
+    }
+    memo.set(key, result);
+    return result;
+  };
+  return go(0, 0);
+}
+function literalSegment(text) {
+  return { kind: "part", regex: new RegExp(`^${escapeRegex2(text)}$`, IS_WINDOWS ? "i" : ""), literal: text };
+}
+var POSIX_CLASSES = {
+  alnum: "A-Za-z0-9",
+  alpha: "A-Za-z",
+  blank: " \\t",
+  digit: "0-9",
+  lower: "a-z",
+  punct: "!-\\/:-@\\[-`{-~",
+  space: " \\t\\r\\n\\v\\f",
+  upper: "A-Z",
+  word: "A-Za-z0-9_",
+  xdigit: "0-9A-Fa-f"
+};
+function compileSegment(segment) {
+  if (segment === "**") return { kind: "globstar" };
+  let regex = "";
+  let literal = "";
+  const escapes = !IS_WINDOWS;
+  for (let i = 0; i < segment.length; i++) {
+    const c = segment[i];
+    if (c === "\\" && escapes && i + 1 < segment.length) {
+      const next = segment[++i];
+      regex += escapeRegex2(next);
+      if (literal !== void 0) literal += next;
+    } else if (c === "*") {
+      while (segment[i + 1] === "*") i++;
+      regex += "[^/]*";
+      literal = void 0;
+    } else if (c === "?") {
+      regex += "[^/]";
+      literal = void 0;
+    } else if (c === "[") {
+      const parsed = parseClass2(segment, i);
+      if (!parsed) {
+        regex += "\\[";
+        if (literal !== void 0) literal += "[";
+        continue;
+      }
+      i = parsed.end;
+      regex += parsed.regex;
+      if (parsed.single !== void 0 && literal !== void 0) literal += parsed.single;
+      else literal = void 0;
+    } else {
+      regex += escapeRegex2(c);
+      if (literal !== void 0) literal += c;
+    }
+  }
+  return { kind: "part", regex: new RegExp(`^${regex}$`, IS_WINDOWS ? "i" : ""), literal };
+}
+function parseClass2(segment, start) {
+  let i = start + 1;
+  let negate = false;
+  if (segment[i] === "!" || segment[i] === "^") {
+    negate = true;
+    i++;
+  }
+  let body = "";
+  const chars = [];
+  let first = true;
+  for (; i < segment.length; i++) {
+    const c = segment[i];
+    if (c === "]" && !first) {
+      if (!body) return void 0;
+      const single = !negate && chars.length === 1 && body === escapeClassChar(chars[0]) ? chars[0] : void 0;
+      return { regex: negate ? `[^/${body}]` : `[${body}]`, end: i, single };
+    }
+    first = false;
+    if (c === "[" && segment[i + 1] === ":") {
+      const close = segment.indexOf(":]", i + 2);
+      const name = close === -1 ? void 0 : segment.slice(i + 2, close);
+      const cls = name === void 0 ? void 0 : POSIX_CLASSES[name];
+      if (cls !== void 0) {
+        body += cls;
+        chars.push("", "");
+        i = close + 1;
+        continue;
+      }
+    }
+    let ch = c;
+    if (c === "\\" && !IS_WINDOWS && i + 1 < segment.length) ch = segment[++i];
+    if (segment[i + 1] === "-" && i + 2 < segment.length && segment[i + 2] !== "]") {
+      let to = segment[i + 2];
+      let skip = 2;
+      if (to === "\\" && !IS_WINDOWS && i + 3 < segment.length) {
+        to = segment[i + 3];
+        skip = 3;
+      }
+      if (to < ch) return void 0;
+      body += `${escapeClassChar(ch)}-${escapeClassChar(to)}`;
+      chars.push(ch, to);
+      i += skip;
+      continue;
+    }
+    body += escapeClassChar(ch);
+    chars.push(ch);
+  }
+  return void 0;
+}
+function escapeClassChar(c) {
+  return /[\\\]^-]/.test(c) ? `\\${c}` : c;
+}
+function escapeRegex2(text) {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+}
+
+// src/cli/upload.ts
+var IF_NO_FILES_FOUND = ["error", "warn", "ignore"];
+async function upload(positionals, values, connect3, out) {
+  const [givenName, ...paths] = positionals;
+  if (!givenName || paths.length === 0)
+    throw new UsageError("upload needs an artifact NAME and at least one PATH");
+  const ifNoFilesFound = choiceOption(values, "if-no-files-found", IF_NO_FILES_FOUND) ?? "error";
+  const symlinks = choiceOption(values, "symlinks", ["follow", "preserve"]);
+  const preservePermissions = booleanOption(values, "preserve-permissions");
+  const archive = values["no-archive"] ? false : booleanOption(values, "archive") ?? true;
+  const retention = retentionDays(values, out);
+  const level = numberOption(values, "compression-level");
+  const chunk = numberOption(values, "chunk-size");
+  const found = await globFiles(paths.map(literalWhenItExists), {
+    cwd: process.cwd(),
+    home: process.env["HOME"] || process.env["USERPROFILE"] || os3.homedir(),
+    includeHidden: Boolean(values["include-hidden-files"] || values["include-hidden"])
+  });
+  for (const link3 of found.skippedSymlinkDirectories)
+    out.logger.info(`Not descending into symlinked directory ${link3}`);
+  for (const link3 of found.brokenSymlinks) out.logger.warn(`Skipping broken symlink ${printableText(link3)}`);
+  for (const special of found.specialFiles) {
+    out.logger.warn(
+      `Skipping ${printableText(special)}: not a regular file (a FIFO, socket or device is never uploaded)`
+    );
+  }
+  if (found.files.length === 0) {
+    const message = `No files were found with the provided path: ${paths.join(" ")}. No artifact was uploaded.`;
+    if (ifNoFilesFound === "error") {
+      throw new FerryError("ERR_FERRY_NO_FILES", message, {
+        context: { operation: "upload", artifactName: givenName }
+      });
+    }
+    if (ifNoFilesFound === "warn") out.logger.warn(message);
+    else out.logger.info(message);
+    out.result({ command: "upload", artifactName: givenName, fileCount: 0, uploaded: false }, message);
+    return 0;
+  }
+  let name = givenName;
+  if (!archive) {
+    if (found.files.length > 1) {
+      throw new UsageError(
+        `--archive false uploads exactly one file, but the paths matched ${countOf(found.files.length, "file")}`
+      );
+    }
+    name = path16.basename(found.files[0]);
+    if (name !== givenName)
+      out.logger.info(`With --archive false the artifact is named '${name}', not '${givenName}'`);
+  }
+  validateArtifactName(name);
+  const root = stringOption(values, "root");
+  const rootDirectory = root === void 0 ? found.rootDirectory : path16.resolve(root);
+  const emptyDirectories = found.emptyDirectories.map(
+    (d) => path16.relative(rootDirectory, path16.join(found.rootDirectory, d)).split(path16.sep).join("/")
+  );
+  const started = Date.now();
+  const tuning = {
+    ...retention !== void 0 ? { retentionDays: retention } : {},
+    ...level !== void 0 ? { compressionLevel: level } : {},
+    ...chunk !== void 0 ? { chunkSize: chunk } : {}
+  };
+  normalizeOptions2(tuning);
+  const uploadOptions = {
+    ...await connect3(),
+    ...tuning,
+    ...values["overwrite"] ? { overwrite: true } : {},
+    ...archive ? {} : { archive: false },
+    ...symlinks !== void 0 ? { symlinks } : {},
+    ...preservePermissions !== void 0 ? { preservePermissions } : {},
+    ...values["allow-secrets"] ? { allowSecretsInFiles: true } : {},
+    ...archive && emptyDirectories.length ? { emptyDirectories } : {}
+  };
+  const result = await uploadArtifact(name, found.files, rootDirectory, uploadOptions);
+  const seconds2 = (Date.now() - started) / 1e3;
+  out.result(
+    { command: "upload", ...result, seconds: seconds2 },
+    `uploaded ${printableText(name)}: ${countOf(result.fileCount, "file")}, ${formatBytes(result.size)} (${formatBytes(result.uploadedBytes)} sent) in ${seconds2.toFixed(1)} s via ${result.backend}`
+  );
+  return 0;
+}
+function literalWhenItExists(input) {
+  if (!/[[\]*?]/.test(input) || input.startsWith("!") || input.startsWith("#")) return input;
+  return existsSync(path16.resolve(input)) ? escapeGlob(input) : input;
+}
+function retentionDays(values, out) {
+  const days = numberOption(values, "retention-days");
+  const limit = retentionLimitFromEnvironment(process.env);
+  if (days !== void 0 && limit !== void 0 && limit > 0 && days > limit) {
+    out.logger.warn(
+      `--retention-days ${days} exceeds the repository's limit of ${countOf(limit, "day")}; using ${limit}`
+    );
+    return limit;
+  }
+  return days;
+}
+
+// src/cli/version.ts
+import { readFileSync } from "node:fs";
+import path17 from "node:path";
+import { fileURLToPath } from "node:url";
+var PACKAGE_NAME = "ferry-artifact";
+function packageVersion(from = import.meta.url) {
+  let directory = path17.dirname(fileURLToPath(from));
+  for (; ; ) {
+    const candidate = readPackage(path17.join(directory, "package.json"));
+    if (candidate?.name === PACKAGE_NAME && typeof candidate.version === "string") return candidate.version;
+    const parent = path17.dirname(directory);
+    if (parent === directory) return "unknown";
+    directory = parent;
+  }
+}
+function readPackage(file) {
+  try {
+    return JSON.parse(readFileSync(file, "utf8"));
+  } catch {
+    return void 0;
+  }
+}
+
+// src/cli/main.ts
+var USAGE_ERROR_CODE = "ERR_FERRY_USAGE";
+async function main(argv) {
+  const json = wantsJson(argv);
+  const [command, ...rest] = withoutJson(argv);
+  if (command === "--version" || command === "-V" || command === "version") {
+    if (command !== "version" || rest.length === 0) return printVersion(json);
+  }
+  if (command === "--help" || command === "-h") {
+    process.stdout.write(`${MAIN_HELP}
+`);
+    return 0;
+  }
+  if (command === "help") return help(rest, json);
+  if (command === void 0 || command.startsWith("-")) {
+    return usageError(
+      json,
+      command === void 0 ? "no command given" : `unknown option '${command}' before the command`,
+      MAIN_HELP
+    );
+  }
+  const spec = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : void 0;
+  if (!spec) return usageError(json, `unknown command '${command}'`, MAIN_HELP);
+  const commandHelp = COMMAND_HELP[command] ?? MAIN_HELP;
+  let values;
+  let positionals;
+  try {
+    ({ values, positionals } = parseArgs({
+      args: rest,
+      options: { ...COMMON, ...spec },
+      allowPositionals: true,
+      strict: true
+    }));
+  } catch (error) {
+    return usageError(json, error.message, commandHelp);
+  }
+  if (values["help"]) {
+    process.stdout.write(`${commandHelp}
+`);
+    return 0;
+  }
+  if (command === "version") return usageError(json, "version takes no arguments", commandHelp);
+  const out = createOutput({
+    json,
+    verbose: Boolean(values["verbose"]),
+    quiet: Boolean(values["quiet"]),
+    tty: Boolean(process.stderr.isTTY) && !process.env["CI"]
+  });
+  try {
+    if (command === "serve") return await serve(positionals, values, out);
+    if (command === "doctor") return await doctor(positionals, values, out);
+    if (command === "token") return await tokenCommand(values);
+    const connect3 = lazyConnection(values, out);
+    switch (command) {
+      case "upload":
+        return await upload(positionals, values, connect3, out);
+      case "download":
+        return await download2(positionals, values, connect3, out);
+      case "list":
+        return await list3(positionals, values, connect3, out);
+      case "get":
+        return await get2(positionals, connect3, out);
+      case "delete":
+        return await remove(positionals, connect3, out);
+      case "merge":
+        return await merge(positionals, values, connect3, out);
+    }
+    return usageError(json, `unknown command '${command}'`, MAIN_HELP);
+  } catch (error) {
+    return reportFailure(error, out, commandHelp, json);
+  }
+}
+function wantsJson(argv) {
+  const end = argv.indexOf("--");
+  return (end === -1 ? argv : argv.slice(0, end)).includes("--json");
+}
+function withoutJson(argv) {
+  const end = argv.indexOf("--");
+  const options = end === -1 ? argv : argv.slice(0, end);
+  return [...options.filter((a) => a !== "--json"), ...end === -1 ? [] : argv.slice(end)];
+}
+function printVersion(json) {
+  const version = packageVersion();
+  process.stdout.write(
+    json ? `${JSON.stringify({ event: "result", command: "version", version })}
+` : `ferry ${version}
+`
+  );
+  return 0;
+}
+function help(rest, json) {
+  if (rest.length === 0) {
+    process.stdout.write(`${MAIN_HELP}
+`);
+    return 0;
+  }
+  const [topic, ...extra] = rest;
+  if (extra.length > 0) return usageError(json, "help takes at most one COMMAND", MAIN_HELP);
+  const text = topic !== void 0 && Object.hasOwn(COMMAND_HELP, topic) ? COMMAND_HELP[topic] : void 0;
+  if (text === void 0) return usageError(json, `no help for unknown command '${topic}'`, MAIN_HELP);
+  process.stdout.write(`${text}
+`);
+  return 0;
+}
+function usageError(json, message, helpText) {
+  const out = createOutput({ json, verbose: false, quiet: true });
+  out.error(message, USAGE_ERROR_CODE);
+  if (!json) process.stderr.write(`
+${helpText}
+`);
+  return 2;
+}
+function reportFailure(error, out, helpText, json) {
+  if (error instanceof UsageError || error instanceof TokenUsageError) {
+    out.error(error.message, USAGE_ERROR_CODE);
+    if (!json) process.stderr.write(`
+${helpText}
+`);
+    return 2;
+  }
+  if (isFerryError(error)) {
+    out.error(error.message, error.code);
+    if (error.code === "ERR_FERRY_NOT_FOUND") return 3;
+    if (error.code.startsWith("ERR_FERRY_INVALID") || error.code === "ERR_FERRY_NO_FILES") return 2;
+    return 1;
+  }
+  out.error(error instanceof Error ? error.message : String(error));
+  return 1;
+}
 
 // src/cli/bin.ts
 main(process.argv.slice(2)).then(
@@ -31485,7 +34978,11 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error) => {
-    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}
+    const message = redactText(error instanceof Error ? error.message : String(error));
+    if (process.argv.slice(2).includes("--json")) {
+      process.stdout.write(`${JSON.stringify({ event: "error", message })}
+`);
+    } else process.stderr.write(`error: ${message}
 `);
     process.exitCode = 1;
   }

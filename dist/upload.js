@@ -1076,14 +1076,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path13 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path14 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path13 && path13[0] !== "/") {
-          path13 = `/${path13}`;
+        if (path14 && path14[0] !== "/") {
+          path14 = `/${path14}`;
         }
-        return new URL(`${origin}${path13}`);
+        return new URL(`${origin}${path14}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1534,39 +1534,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path13, origin }
+          request: { method, path: path14, origin }
         } = evt;
-        debuglog("sending request to %s %s/%s", method, origin, path13);
+        debuglog("sending request to %s %s/%s", method, origin, path14);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path13, origin },
+          request: { method, path: path14, origin },
           response: { statusCode }
         } = evt;
         debuglog(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path13,
+          path14,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path13, origin }
+          request: { method, path: path14, origin }
         } = evt;
-        debuglog("trailers received from %s %s/%s", method, origin, path13);
+        debuglog("trailers received from %s %s/%s", method, origin, path14);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path13, origin },
+          request: { method, path: path14, origin },
           error: error2
         } = evt;
         debuglog(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path13,
+          path14,
           error2.message
         );
       });
@@ -1615,9 +1615,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path13, origin }
+            request: { method, path: path14, origin }
           } = evt;
-          debuglog("sending request to %s %s/%s", method, origin, path13);
+          debuglog("sending request to %s %s/%s", method, origin, path14);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1680,7 +1680,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path13,
+        path: path14,
         method,
         body,
         headers,
@@ -1695,11 +1695,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler) {
-        if (typeof path13 !== "string") {
+        if (typeof path14 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path13[0] !== "/" && !(path13.startsWith("http://") || path13.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path14[0] !== "/" && !(path14.startsWith("http://") || path14.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path13)) {
+        } else if (invalidPathRegex.test(path14)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1765,7 +1765,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path13, query) : path13;
+        this.path = query ? buildURL(path14, query) : path14;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -2579,14 +2579,14 @@ var require_connect = __commonJS({
       const sessionCache = new SessionCache(maxCachedSessions == null ? 100 : maxCachedSessions);
       timeout = timeout == null ? 1e4 : timeout;
       allowH2 = allowH2 != null ? allowH2 : false;
-      return function connect3({ hostname, host, protocol, port, servername, localAddress, httpSocket }, callback) {
+      return function connect3({ hostname: hostname2, host, protocol, port, servername, localAddress, httpSocket }, callback) {
         let socket;
         if (protocol === "https:") {
           if (!tls2) {
             tls2 = __require("node:tls");
           }
           servername = servername || options.servername || util.getServerName(host) || null;
-          const sessionKey = servername || hostname;
+          const sessionKey = servername || hostname2;
           assert(sessionKey);
           const session = customSession || sessionCache.get(sessionKey) || null;
           port = port || 443;
@@ -2602,7 +2602,7 @@ var require_connect = __commonJS({
             socket: httpSocket,
             // upgrade socket connection
             port,
-            host: hostname
+            host: hostname2
           });
           socket.on("session", function(session2) {
             sessionCache.set(sessionKey, session2);
@@ -2616,14 +2616,14 @@ var require_connect = __commonJS({
             ...options,
             localAddress,
             port,
-            host: hostname
+            host: hostname2
           });
         }
         if (options.keepAlive == null || options.keepAlive) {
           const keepAliveInitialDelay = options.keepAliveInitialDelay === void 0 ? 6e4 : options.keepAliveInitialDelay;
           socket.setKeepAlive(true, keepAliveInitialDelay);
         }
-        const clearConnectTimeout = setupConnectTimeout(new WeakRef(socket), { timeout, hostname, port });
+        const clearConnectTimeout = setupConnectTimeout(new WeakRef(socket), { timeout, hostname: hostname2, port });
         socket.setNoDelay(true).once(protocol === "https:" ? "secureConnect" : "connect", function() {
           queueMicrotask(clearConnectTimeout);
           if (callback) {
@@ -6458,7 +6458,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request2) {
-      const { method, path: path13, host, upgrade, blocking, reset } = request2;
+      const { method, path: path14, host, upgrade, blocking, reset } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6539,7 +6539,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header2 = `${method} ${path13} HTTP/1.1\r
+      let header2 = `${method} ${path14} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header2 += `host: ${host}\r
@@ -7068,7 +7068,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path: path13, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path: path14, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
@@ -7091,8 +7091,8 @@ var require_client_h2 = __commonJS({
         }
       }
       let stream;
-      const { hostname, port } = client[kUrl];
-      headers[HTTP2_HEADER_AUTHORITY] = host || `${hostname}${port ? `:${port}` : ""}`;
+      const { hostname: hostname2, port } = client[kUrl];
+      headers[HTTP2_HEADER_AUTHORITY] = host || `${hostname2}${port ? `:${port}` : ""}`;
       headers[HTTP2_HEADER_METHOD] = method;
       const abort = (error2) => {
         if (request2.aborted) {
@@ -7165,7 +7165,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path13;
+      headers[HTTP2_HEADER_PATH] = path14;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7518,9 +7518,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path13 = search ? `${pathname}${search}` : pathname;
+        const path14 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path13;
+        this.opts.path = path14;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -7932,20 +7932,20 @@ var require_client = __commonJS({
     async function connect3(client) {
       assert(!client[kConnecting]);
       assert(!client[kHTTPContext]);
-      let { host, hostname, protocol, port } = client[kUrl];
-      if (hostname[0] === "[") {
-        const idx = hostname.indexOf("]");
+      let { host, hostname: hostname2, protocol, port } = client[kUrl];
+      if (hostname2[0] === "[") {
+        const idx = hostname2.indexOf("]");
         assert(idx !== -1);
-        const ip = hostname.substring(1, idx);
+        const ip = hostname2.substring(1, idx);
         assert(net2.isIP(ip));
-        hostname = ip;
+        hostname2 = ip;
       }
       client[kConnecting] = true;
       if (channels.beforeConnect.hasSubscribers) {
         channels.beforeConnect.publish({
           connectParams: {
             host,
-            hostname,
+            hostname: hostname2,
             protocol,
             port,
             version: client[kHTTPContext]?.version,
@@ -7959,7 +7959,7 @@ var require_client = __commonJS({
         const socket = await new Promise((resolve3, reject) => {
           client[kConnector]({
             host,
-            hostname,
+            hostname: hostname2,
             protocol,
             port,
             servername: client[kServerName],
@@ -7992,7 +7992,7 @@ var require_client = __commonJS({
           channels.connected.publish({
             connectParams: {
               host,
-              hostname,
+              hostname: hostname2,
               protocol,
               port,
               version: client[kHTTPContext]?.version,
@@ -8013,7 +8013,7 @@ var require_client = __commonJS({
           channels.connectError.publish({
             connectParams: {
               host,
-              hostname,
+              hostname: hostname2,
               protocol,
               port,
               version: client[kHTTPContext]?.version,
@@ -8759,10 +8759,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path13 = "/",
+          path: path14 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path13;
+        opts.path = origin + path14;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -8988,10 +8988,10 @@ var require_env_http_proxy_agent = __commonJS({
         }
       }
       #getProxyAgentForUrl(url) {
-        let { protocol, host: hostname, port } = url;
-        hostname = hostname.replace(/:\d*$/, "").toLowerCase();
+        let { protocol, host: hostname2, port } = url;
+        hostname2 = hostname2.replace(/:\d*$/, "").toLowerCase();
         port = Number.parseInt(port, 10) || DEFAULT_PORTS[protocol] || 0;
-        if (!this.#shouldProxy(hostname, port)) {
+        if (!this.#shouldProxy(hostname2, port)) {
           return this[kNoProxyAgent];
         }
         if (protocol === "https:") {
@@ -8999,7 +8999,7 @@ var require_env_http_proxy_agent = __commonJS({
         }
         return this[kHttpProxyAgent];
       }
-      #shouldProxy(hostname, port) {
+      #shouldProxy(hostname2, port) {
         if (this.#noProxyChanged) {
           this.#parseNoProxy();
         }
@@ -9015,11 +9015,11 @@ var require_env_http_proxy_agent = __commonJS({
             continue;
           }
           if (!/^[.*]/.test(entry.hostname)) {
-            if (hostname === entry.hostname) {
+            if (hostname2 === entry.hostname) {
               return false;
             }
           } else {
-            if (hostname.endsWith(entry.hostname.replace(/^\*/, ""))) {
+            if (hostname2.endsWith(entry.hostname.replace(/^\*/, ""))) {
               return false;
             }
           }
@@ -9447,7 +9447,7 @@ var require_readable = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/readable.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { Readable: Readable3 } = __require("node:stream");
+    var { Readable: Readable4 } = __require("node:stream");
     var { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError: AbortError2 } = require_errors();
     var util = require_util();
     var { ReadableStreamFrom } = require_util();
@@ -9459,7 +9459,7 @@ var require_readable = __commonJS({
     var kContentLength = /* @__PURE__ */ Symbol("kContentLength");
     var noop2 = () => {
     };
-    var BodyReadable = class extends Readable3 {
+    var BodyReadable = class extends Readable4 {
       constructor({
         resume,
         abort,
@@ -9801,7 +9801,7 @@ var require_api_request = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/api-request.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { Readable: Readable3 } = require_readable();
+    var { Readable: Readable4 } = require_readable();
     var { InvalidArgumentError, RequestAbortedError } = require_errors();
     var util = require_util();
     var { getResolveErrorBodyCallback } = require_util3();
@@ -9896,7 +9896,7 @@ var require_api_request = __commonJS({
         const parsedHeaders = responseHeaders === "raw" ? util.parseHeaders(rawHeaders) : headers;
         const contentType = parsedHeaders["content-type"];
         const contentLength = parsedHeaders["content-length"];
-        const res = new Readable3({
+        const res = new Readable4({
           resume,
           abort,
           contentType,
@@ -10211,7 +10211,7 @@ var require_api_pipeline = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/api-pipeline.js"(exports, module) {
     "use strict";
     var {
-      Readable: Readable3,
+      Readable: Readable4,
       Duplex,
       PassThrough
     } = __require("node:stream");
@@ -10225,7 +10225,7 @@ var require_api_pipeline = __commonJS({
     var { addSignal, removeSignal } = require_abort_signal();
     var assert = __require("node:assert");
     var kResume = /* @__PURE__ */ Symbol("resume");
-    var PipelineRequest = class extends Readable3 {
+    var PipelineRequest = class extends Readable4 {
       constructor() {
         super({ autoDestroy: true });
         this[kResume] = null;
@@ -10242,7 +10242,7 @@ var require_api_pipeline = __commonJS({
         callback(err);
       }
     };
-    var PipelineResponse = class extends Readable3 {
+    var PipelineResponse = class extends Readable4 {
       constructor(resume) {
         super({ autoDestroy: true });
         this[kResume] = resume;
@@ -10734,20 +10734,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path13) {
-      if (typeof path13 !== "string") {
-        return path13;
+    function safeUrl(path14) {
+      if (typeof path14 !== "string") {
+        return path14;
       }
-      const pathSegments = path13.split("?");
+      const pathSegments = path14.split("?");
       if (pathSegments.length !== 2) {
-        return path13;
+        return path14;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path13, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path13);
+    function matchKey(mockDispatch2, { path: path14, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path14);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10769,7 +10769,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path13 }) => matchValue(safeUrl(path13), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path14 }) => matchValue(safeUrl(path14), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10807,9 +10807,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path13, method, body, headers, query } = opts;
+      const { path: path14, method, body, headers, query } = opts;
       return {
-        path: path13,
+        path: path14,
         method,
         body,
         headers,
@@ -11115,7 +11115,7 @@ var require_mock_interceptor = __commonJS({
 var require_mock_client = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/mock/mock-client.js"(exports, module) {
     "use strict";
-    var { promisify: promisify4 } = __require("node:util");
+    var { promisify: promisify5 } = __require("node:util");
     var Client = require_client();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11155,7 +11155,7 @@ var require_mock_client = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify4(this[kOriginalClose])();
+        await promisify5(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11168,7 +11168,7 @@ var require_mock_client = __commonJS({
 var require_mock_pool = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/mock/mock-pool.js"(exports, module) {
     "use strict";
-    var { promisify: promisify4 } = __require("node:util");
+    var { promisify: promisify5 } = __require("node:util");
     var Pool = require_pool();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11208,7 +11208,7 @@ var require_mock_pool = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify4(this[kOriginalClose])();
+        await promisify5(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11272,10 +11272,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path13, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path14, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path13,
+            Path: path14,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -13567,7 +13567,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants3();
     var EE = __require("node:events");
-    var { Readable: Readable3, pipeline: pipeline8, finished: finished2 } = __require("node:stream");
+    var { Readable: Readable4, pipeline: pipeline8, finished: finished2 } = __require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -14506,7 +14506,7 @@ var require_fetch = __commonJS({
                   }
                 }
               }
-              this.body = new Readable3({ read: resume });
+              this.body = new Readable4({ read: resume });
               const onError = this.onError.bind(this);
               resolve3({
                 status,
@@ -16154,9 +16154,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path13) {
-      for (let i = 0; i < path13.length; ++i) {
-        const code = path13.charCodeAt(i);
+    function validateCookiePath(path14) {
+      for (let i = 0; i < path14.length; ++i) {
+        const code = path14.charCodeAt(i);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -17228,8 +17228,8 @@ var require_connection = __commonJS({
             return;
           }
           const secWSAccept = response.headersList.get("Sec-WebSocket-Accept");
-          const digest3 = crypto2.createHash("sha1").update(keyValue + uid).digest("base64");
-          if (secWSAccept !== digest3) {
+          const digest2 = crypto2.createHash("sha1").update(keyValue + uid).digest("base64");
+          if (secWSAccept !== digest2) {
             failWebsocketConnection(ws, "Incorrect hash received in Sec-WebSocket-Accept header.");
             return;
           }
@@ -18314,7 +18314,7 @@ var require_eventsource_stream = __commonJS({
     var BOM = [239, 187, 191];
     var LF = 10;
     var CR = 13;
-    var COLON = 58;
+    var COLON2 = 58;
     var SPACE = 32;
     var defaultMaxEventSize = buffer.kStringMaxLength;
     var DATA = Buffer.from("data");
@@ -18498,7 +18498,7 @@ var require_eventsource_stream = __commonJS({
         if (line.length === 0) {
           return;
         }
-        const colonPosition = line.indexOf(COLON);
+        const colonPosition = line.indexOf(COLON2);
         if (colonPosition === 0) {
           return;
         }
@@ -19076,11 +19076,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path13 = opts.path;
+          let path14 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path13 = `/${path13}`;
+            path14 = `/${path14}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path13);
+          url = new URL(util.parseOrigin(url).origin + path14);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -20307,10 +20307,46 @@ function info(message) {
 
 // src/action/run-upload.ts
 import os6 from "node:os";
-import path12 from "node:path";
+import path13 from "node:path";
 
 // src/errors.ts
 import { types } from "node:util";
+
+// src/format.ts
+function formatBytes(bytes) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+function isUnsafeForDisplay(code) {
+  return code <= 31 || code >= 127 && code <= 159 || code >= 8234 && code <= 8238 || code >= 8294 && code <= 8297 || code >= 55296 && code <= 57343;
+}
+function escapeCodePoint(code) {
+  return code <= 255 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+}
+function printableText(value) {
+  let out = "";
+  for (const ch of value) {
+    const code = ch.codePointAt(0) ?? 0;
+    if (isUnsafeForDisplay(code)) out += escapeCodePoint(code);
+    else out += ch;
+  }
+  return out;
+}
+function printableLines(text) {
+  let out = "";
+  for (const ch of text) {
+    const code = ch.codePointAt(0) ?? 0;
+    if (ch !== "\n" && ch !== "	" && isUnsafeForDisplay(code)) out += escapeCodePoint(code);
+    else out += ch;
+  }
+  return out;
+}
 
 // src/transport/redact.ts
 var SECRET_QUERY_KEYS = /* @__PURE__ */ new Set([
@@ -20474,12 +20510,12 @@ var NetworkError = class extends FerryError {
   name = "NetworkError";
   /** The system error code, e.g. `ECONNRESET`. */
   errno;
-  constructor(message, errno, options = {}) {
-    super(errno === "ETIMEDOUT" ? "ERR_FERRY_TIMEOUT" : "ERR_FERRY_NETWORK", message, {
+  constructor(message, errno2, options = {}) {
+    super(errno2 === "ETIMEDOUT" ? "ERR_FERRY_TIMEOUT" : "ERR_FERRY_NETWORK", message, {
       ...options,
       retryable: true
     });
-    this.errno = errno;
+    this.errno = errno2;
   }
 };
 var ValidationError = class extends FerryError {
@@ -20505,10 +20541,10 @@ function sanitizeContext(context) {
 function withContext(message, context) {
   const parts = [];
   if (context.operation) parts.push(`operation ${context.operation}`);
-  if (context.artifactName !== void 0) parts.push(`artifact '${context.artifactName}'`);
+  if (context.artifactName !== void 0) parts.push(`artifact '${printableText(context.artifactName)}'`);
   if (context.artifactId !== void 0) parts.push(`artifact id ${context.artifactId}`);
   if (context.digest !== void 0) parts.push(`digest ${context.digest}`);
-  if (context.file !== void 0) parts.push(`file '${context.file}'`);
+  if (context.file !== void 0) parts.push(`file '${printableText(context.file)}'`);
   if (context.attempt !== void 0 && context.attempt > 1) parts.push(`attempt ${context.attempt}`);
   return parts.length ? `${message} (${parts.join(", ")})` : message;
 }
@@ -20529,54 +20565,6 @@ function scrubCause(cause) {
 var API_VERSION = "6.0-preview";
 var UPLOAD_USER_AGENT = "@actions/artifact-upload";
 var DOWNLOAD_USER_AGENT = "@actions/artifact-download";
-
-// src/transport/body.ts
-function readBody(res, limit = Number.POSITIVE_INFINITY) {
-  return new Promise((resolve3, reject) => {
-    const chunks = [];
-    let kept = 0;
-    res.on("data", (chunk) => {
-      if (kept < limit) {
-        const take = chunk.subarray(0, Math.min(chunk.length, limit - kept));
-        chunks.push(take);
-        kept += take.length;
-      }
-    });
-    res.once("end", () => resolve3(Buffer.concat(chunks, kept)));
-    res.once("error", reject);
-    res.once("aborted", () => reject(Object.assign(new Error("response aborted"), { code: "ECONNRESET" })));
-  });
-}
-async function readText(res) {
-  return (await readBody(res)).toString("utf8");
-}
-async function readJson(res) {
-  const text = await readText(res);
-  try {
-    return JSON.parse(text);
-  } catch (error2) {
-    throw Object.assign(new Error(`expected a JSON response body, got: ${text.slice(0, 100)}`), {
-      code: "ERR_FERRY_BAD_JSON",
-      cause: error2
-    });
-  }
-}
-async function discardBody(res) {
-  await readBody(res, 0);
-}
-
-// src/backends/legacy/download.ts
-import { createWriteStream } from "node:fs";
-import { mkdir as mkdir2, mkdtemp, rename as rename3, rm as rm3, rmdir as rmdir2, stat as stat3, writeFile as writeFile2 } from "node:fs/promises";
-import path3 from "node:path";
-import { pipeline } from "node:stream/promises";
-import { createGunzip } from "node:zlib";
-
-// src/pack/conflict.ts
-import { createHash } from "node:crypto";
-import { constants as fsConstants } from "node:fs";
-import { link, lstat as lstat2, open as open2, rename as rename2, rm as rm2 } from "node:fs/promises";
-import { crc32 } from "node:zlib";
 
 // src/pack/validate.ts
 var FORBIDDEN_NAME_CHARACTERS = [
@@ -20629,9 +20617,8 @@ function printable(value, max = 120) {
     const code = ch.codePointAt(0) ?? 0;
     const named = NAMED_ESCAPES[ch];
     if (named !== void 0) out += named;
-    else if (isControlCharacter(code) || code >= 55296 && code <= 57343) {
-      out += code <= 255 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${hex4(code).toLowerCase()}`;
-    } else if (ch === "'" || ch === "\\") out += `\\${ch}`;
+    else if (isUnsafeForDisplay(code)) out += escapeCodePoint(code);
+    else if (ch === "'" || ch === "\\") out += `\\${ch}`;
     else out += ch;
   }
   return `'${out}'`;
@@ -20694,7 +20681,171 @@ function validateFilePath(relPath) {
   }
 }
 
+// src/transport/stall-watchdog.ts
+var DEFAULT_STALL_POLICY = Object.freeze({
+  minBytesPerSecond: 1024,
+  windowMs: 6e4
+});
+var StalledTransferError = class extends FerryError {
+  name = "StalledTransferError";
+  /** Bytes that arrived in the last window. */
+  bytesInWindow;
+  windowMs;
+  minBytesPerSecond;
+  constructor(what, bytesInWindow, policy, context) {
+    super(
+      "ERR_FERRY_TIMEOUT",
+      `${what} stalled: ${bytesInWindow} bytes in the last ${formatSeconds(policy.windowMs)}, below the minimum of ${policy.minBytesPerSecond} bytes/s (options minBytesPerSecond / stallWindowMs); the connection was dropped`,
+      { retryable: true, context }
+    );
+    this.bytesInWindow = bytesInWindow;
+    this.windowMs = policy.windowMs;
+    this.minBytesPerSecond = policy.minBytesPerSecond;
+  }
+};
+var RateWindow = class {
+  #policy;
+  #samples;
+  #total = 0;
+  constructor(policy, startedAt) {
+    this.#policy = policy;
+    this.#samples = [{ at: startedAt, total: 0 }];
+  }
+  add(bytes) {
+    this.#total += bytes;
+  }
+  /** Records a sample at `now` and returns the bytes of the last window if that is a stall. */
+  check(now) {
+    const { windowMs, minBytesPerSecond } = this.#policy;
+    this.#samples.push({ at: now, total: this.#total });
+    while (this.#samples.length > 1 && (this.#samples[1]?.at ?? now) <= now - windowMs) this.#samples.shift();
+    const base = this.#samples[0];
+    if (!base || now - base.at < windowMs) return void 0;
+    const inWindow = this.#total - base.total;
+    return inWindow < minBytesPerSecond * windowMs / 1e3 ? inWindow : void 0;
+  }
+};
+function watchThroughput(policy, what, context, onStall) {
+  if (!policy || policy.minBytesPerSecond <= 0 || policy.windowMs <= 0) {
+    return { add: () => void 0, stop: () => void 0 };
+  }
+  const window = new RateWindow(policy, Date.now());
+  const timer = setInterval(
+    () => {
+      const bytes = window.check(Date.now());
+      if (bytes === void 0) return;
+      clearInterval(timer);
+      onStall(new StalledTransferError(what, bytes, policy, context));
+    },
+    Math.max(5, Math.floor(policy.windowMs / 4))
+  );
+  timer.unref();
+  return { add: (bytes) => window.add(bytes), stop: () => clearInterval(timer) };
+}
+function formatSeconds(ms) {
+  return ms >= 1e3 && ms % 1e3 === 0 ? `${ms / 1e3} s` : `${(ms / 1e3).toFixed(2)} s`;
+}
+
+// src/transport/body.ts
+var DRAIN_LIMIT = 1024 * 1024;
+function readBody(res, limit = Number.POSITIVE_INFINITY) {
+  const drainLimit = Number.isFinite(limit) ? Math.max(limit, DRAIN_LIMIT) : limit;
+  return new Promise((resolve3, reject) => {
+    const chunks = [];
+    let kept = 0;
+    let seen = 0;
+    const onData = (chunk) => {
+      seen += chunk.length;
+      if (kept < limit) {
+        const take = chunk.subarray(0, Math.min(chunk.length, limit - kept));
+        chunks.push(take);
+        kept += take.length;
+      }
+      if (seen > drainLimit) {
+        res.off("data", onData);
+        resolve3(Buffer.concat(chunks, kept));
+        res.destroy();
+      }
+    };
+    res.on("data", onData);
+    res.once("end", () => resolve3(Buffer.concat(chunks, kept)));
+    res.once("error", reject);
+    res.once("aborted", () => reject(Object.assign(new Error("response aborted"), { code: "ECONNRESET" })));
+  });
+}
+var DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
+function responseTooLarge(what, limit, limitName, context) {
+  return new FerryError(
+    "ERR_FERRY_RESPONSE_TOO_LARGE",
+    `${what} is larger than the limit of ${limit} bytes (${limitName}); refused without reading the rest`,
+    { context, retryable: false }
+  );
+}
+function readLimitedBody(res, limit) {
+  const tooLarge = () => responseTooLarge(`The ${limit.call} answer`, limit.maxBytes, "maxResponseBytes", limit.context);
+  const declared = Number(res.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > limit.maxBytes) {
+    res.destroy();
+    return Promise.reject(tooLarge());
+  }
+  let watchdogStop = () => void 0;
+  return new Promise((resolve3, reject) => {
+    const chunks = [];
+    let kept = 0;
+    const watchdog = watchThroughput(limit.stall, `The ${limit.call} answer`, limit.context, (error2) => {
+      reject(error2);
+      res.destroy();
+    });
+    watchdogStop = watchdog.stop;
+    const onData = (chunk) => {
+      kept += chunk.length;
+      watchdog.add(chunk.length);
+      if (kept > limit.maxBytes) {
+        res.off("data", onData);
+        reject(tooLarge());
+        res.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    };
+    res.on("data", onData);
+    res.once("end", () => resolve3(Buffer.concat(chunks, kept)));
+    res.once("error", reject);
+    res.once("aborted", () => reject(Object.assign(new Error("response aborted"), { code: "ECONNRESET" })));
+  }).finally(() => watchdogStop());
+}
+async function readText(res, limit = { maxBytes: DEFAULT_MAX_RESPONSE_BYTES, call: "text" }) {
+  return (await readLimitedBody(res, limit)).toString("utf8");
+}
+async function readJson(res, limit = { maxBytes: DEFAULT_MAX_RESPONSE_BYTES, call: "JSON" }) {
+  return parseJson(await readText(res, limit));
+}
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch (error2) {
+    throw Object.assign(new Error(`expected a JSON response body, got: ${text.slice(0, 100)}`), {
+      code: "ERR_FERRY_BAD_JSON",
+      cause: error2
+    });
+  }
+}
+async function discardBody(res) {
+  await readBody(res, 0);
+}
+
+// src/backends/legacy/download.ts
+import { createWriteStream } from "node:fs";
+import { mkdir as mkdir2, rmdir as rmdir2, stat as stat3, writeFile as writeFile2 } from "node:fs/promises";
+import path4 from "node:path";
+import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
+
 // src/pack/conflict.ts
+import { createHash } from "node:crypto";
+import { constants as fsConstants } from "node:fs";
+import { link, lstat as lstat2, open as open2, rename as rename2, rm as rm2 } from "node:fs/promises";
+import { crc32 } from "node:zlib";
 var OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0);
 var READ_SIZE = 1024 * 1024;
 async function digestRegularFile(file) {
@@ -20804,8 +20955,8 @@ async function asResourceError(error2, info2 = {}) {
     const directory = info2.directory ?? (written === void 0 ? void 0 : path.dirname(written));
     const free = directory === void 0 ? void 0 : await freeBytes(directory);
     const reclaimed = info2.removedOnFailure === void 0 ? 0 : await bytesUnder(info2.removedOnFailure);
-    const needs = info2.neededBytes === void 0 ? "" : `; ${formatBytes(info2.neededBytes)} to write`;
-    const has = free === void 0 ? "" : `${needs ? "," : ";"} ${formatBytes(free + reclaimed)} free there`;
+    const needs = info2.neededBytes === void 0 ? "" : `; ${formatBytes2(info2.neededBytes)} to write`;
+    const has = free === void 0 ? "" : `${needs ? "," : ";"} ${formatBytes2(free + reclaimed)} free there`;
     const where = directory === void 0 ? "" : ` in ${directory}`;
     const what = failure.code === "EDQUOT" ? "Disk quota exceeded" : "Not enough disk space";
     const move = context.operation === "upload" ? "'tempDir'" : "the download path or 'tempDir'";
@@ -20859,7 +21010,7 @@ async function openFileLimit() {
     return void 0;
   }
 }
-function formatBytes(bytes) {
+function formatBytes2(bytes) {
   if (bytes < 1024) return `${bytes} bytes`;
   const units = ["KiB", "MiB", "GiB", "TiB"];
   let value = bytes / 1024;
@@ -20871,11 +21022,771 @@ function formatBytes(bytes) {
   return `${bytes} bytes (${value.toFixed(1)} ${units[unit]})`;
 }
 
+// src/pack/held-target.ts
+import { randomBytes } from "node:crypto";
+import {
+  closeSync,
+  constants as fsConstants2,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  unlinkSync
+} from "node:fs";
+import path2 from "node:path";
+var DIRECTORY_FLAGS = fsConstants2.O_RDONLY | (fsConstants2.O_DIRECTORY ?? 0) | (fsConstants2.O_NOFOLLOW ?? 0);
+var ROOT_FLAGS = fsConstants2.O_RDONLY | (fsConstants2.O_DIRECTORY ?? 0);
+var DEFAULT_MAX_OPEN = 16;
+var fdPath = (fd) => `/proc/self/fd/${fd}`;
+function parentKey(key) {
+  const slash = key.lastIndexOf("/");
+  return slash < 0 ? "" : key.slice(0, slash);
+}
+function baseName(key) {
+  return key.slice(key.lastIndexOf("/") + 1);
+}
+function errno(error2) {
+  return error2?.code;
+}
+function procFdWorks(fd) {
+  if (process.platform !== "linux" && process.platform !== "android") return false;
+  try {
+    const viaProc = statSync(fdPath(fd));
+    const held = fstatSync(fd);
+    return viaProc.dev === held.dev && viaProc.ino === held.ino;
+  } catch {
+    return false;
+  }
+}
+var HeldTarget = class _HeldTarget {
+  /** The target as the caller named it (absolute), for messages. */
+  root;
+  mode;
+  #context;
+  #maxOpen;
+  #rootFd;
+  /** Real path of the root, for the checks mode. */
+  #rootReal;
+  /** Held directory descriptors by key, least recently used first. */
+  #open = /* @__PURE__ */ new Map();
+  #stagings = /* @__PURE__ */ new Set();
+  #closed = false;
+  constructor(root, fd, options) {
+    this.root = root;
+    this.#rootFd = fd;
+    this.#context = options.context;
+    this.#maxOpen = Math.max(2, options.maxOpenDirectories ?? DEFAULT_MAX_OPEN);
+    this.mode = fd === void 0 ? "checks" : "descriptors";
+    this.#rootReal = realpathSync(root);
+  }
+  /**
+   * Holds `root`, which must exist and be a directory. The root's own path is the caller's
+   * choice and is followed as given (a link to a directory is fine); from here on it is held,
+   * so renaming it or any of its ancestors, or swapping it for a link, no longer redirects
+   * anything.
+   */
+  static open(root, options = {}) {
+    const absolute = path2.resolve(root);
+    const notADirectory = (cause) => new FerryError(
+      "ERR_FERRY_CONFLICT",
+      `The target directory ${printable(absolute)} exists and is not a directory`,
+      { context: options.context, ...cause === void 0 ? {} : { cause } }
+    );
+    let fd;
+    if (options.mode !== "checks" && (process.platform === "linux" || process.platform === "android")) {
+      try {
+        fd = openSync(absolute, ROOT_FLAGS);
+      } catch (error2) {
+        if (errno(error2) === "ENOTDIR") throw notADirectory(error2);
+        throw error2;
+      }
+      if (!procFdWorks(fd)) {
+        closeSync(fd);
+        fd = void 0;
+      }
+    }
+    if (fd === void 0 && !statSync(absolute).isDirectory()) throw notADirectory();
+    try {
+      return new _HeldTarget(absolute, fd, options);
+    } catch (error2) {
+      if (fd !== void 0) closeSync(fd);
+      throw error2;
+    }
+  }
+  /**
+   * A path addressing directory `key` ('/'-separated, relative to the root; '' is the root), or
+   * undefined when it does not exist. Each level is opened without following links: a link fails
+   * with `ERR_FERRY_UNSAFE_PATH`, a file with `ERR_FERRY_CONFLICT`.
+   */
+  directory(key) {
+    return this.#resolve(key, void 0);
+  }
+  /**
+   * Creates the missing levels of directory `key` (each with `modeOf(levelKey)`, default 0o777,
+   * under the umask as always) and returns the keys it created, parents first.
+   */
+  ensureDirectory(key, modeOf = () => void 0) {
+    const created2 = [];
+    this.#resolve(key, { modeOf, created: created2 });
+    return created2;
+  }
+  /**
+   * A path naming entry `key` inside its held parent directory, which must exist (an error
+   * naming the entry otherwise). The entry itself is whatever is there: `rename` replaces it,
+   * `link` and `open(O_EXCL)` refuse it, `open(O_NOFOLLOW)` does not follow it.
+   */
+  entry(key) {
+    const parent = this.#resolve(parentKey(key), void 0);
+    if (parent === void 0) {
+      throw new FerryError(
+        "ERR_FERRY_CONFLICT",
+        `The directory of ${printable(key)} vanished from the target directory during the download`,
+        { context: this.#context }
+      );
+    }
+    return this.mode === "descriptors" ? `${parent}/${baseName(key)}` : path2.join(parent, baseName(key));
+  }
+  /** `lstat` of entry `key`, or undefined when it (or its directory) does not exist. */
+  lstatEntry(key) {
+    if (this.#resolve(parentKey(key), void 0) === void 0) return void 0;
+    try {
+      return lstatSync(this.entry(key));
+    } catch (error2) {
+      if (errno(error2) === "ENOENT" || errno(error2) === "ENOTDIR") return void 0;
+      throw error2;
+    }
+  }
+  /**
+   * Renames `from` to entry `key`, replacing what is there as a directory entry (a file or a
+   * link; a link is never followed), and confirms the placement (checks mode).
+   */
+  renameIn(from, key) {
+    const before = this.mode === "checks" ? lstatSync(from) : void 0;
+    try {
+      renameSync(from, this.entry(key));
+    } catch (error2) {
+      throw this.#vanishedOr(error2, from, key);
+    }
+    if (before !== void 0) this.confirmPlaced(key, before);
+  }
+  /**
+   * Moves `from` to entry `key` only if nothing is there (see `placeNoClobber`) and confirms the
+   * placement (checks mode). False, with `from` left, when something is there.
+   */
+  async linkIn(from, key) {
+    const before = this.mode === "checks" ? lstatSync(from) : void 0;
+    let placed;
+    try {
+      placed = await placeNoClobber(from, this.entry(key));
+    } catch (error2) {
+      throw this.#vanishedOr(error2, from, key);
+    }
+    if (placed && before !== void 0) this.confirmPlaced(key, before);
+    return placed;
+  }
+  /**
+   * ENOENT while `from` is still there: the held directory of `key` was removed (or replaced by
+   * a rename over it) during the download, so there is no longer a place for the file.
+   */
+  #vanishedOr(error2, from, key) {
+    if (errno(error2) !== "ENOENT" || lstatOrUndefined(from) === void 0) return error2;
+    return new FerryError(
+      "ERR_FERRY_CONFLICT",
+      `The directory of ${printable(key)} was removed or replaced in the target directory during the download`,
+      { cause: error2, context: this.#context }
+    );
+  }
+  /** Removes directory `key` if it is empty; false if it is not (or is not a directory). */
+  removeEmptyDirectory(key) {
+    try {
+      rmdirSync(this.entry(key));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  /**
+   * Checks mode: verifies that entry `key`, just placed, is the file `placed` (dev/ino) in the
+   * expected real directory; anything that went elsewhere through a swapped link is removed again
+   * and the placement fails with `ERR_FERRY_UNSAFE_PATH`. Descriptors mode: nothing to verify.
+   */
+  confirmPlaced(key, placed) {
+    if (this.mode === "descriptors") return;
+    const parent = parentKey(key);
+    const expected = parent === "" ? this.#rootReal : path2.join(this.#rootReal, ...parent.split("/"));
+    const named = path2.join(this.root, ...key.split("/"));
+    let realParent;
+    try {
+      realParent = realpathSync(path2.dirname(named));
+    } catch {
+      realParent = void 0;
+    }
+    const here = lstatOrUndefined(named);
+    if (realParent === expected && here !== void 0 && here.dev === placed.dev && here.ino === placed.ino) {
+      return;
+    }
+    if (realParent !== void 0) {
+      const misplaced = path2.join(realParent, path2.basename(named));
+      const there = lstatOrUndefined(misplaced);
+      if (there !== void 0 && there.dev === placed.dev && there.ino === placed.ino) {
+        rmSync(misplaced, { force: true });
+      }
+    }
+    throw this.#unsafe(key, `${printable(parent)} was swapped for a symbolic link while the file was placed`);
+  }
+  /**
+   * Creates a fresh staging directory `<prefix><random>` in the root, held by its own
+   * descriptor (not subject to the open-directory bound) until `remove()`.
+   */
+  createStaging(prefix) {
+    const root = this.#rootPath();
+    for (let attempt = 0; ; attempt++) {
+      const name = `${prefix}${randomBytes(6).toString("hex")}`;
+      const named = this.mode === "descriptors" ? `${root}/${name}` : path2.join(root, name);
+      try {
+        mkdirSync(named, 448);
+      } catch (error2) {
+        if (errno(error2) === "EEXIST" && attempt < 8) continue;
+        throw error2;
+      }
+      const staging = this.mode === "descriptors" ? this.#heldStaging(name, named) : checkedStaging(name, named);
+      const remove = staging.remove;
+      const tracked = {
+        name,
+        file: staging.file,
+        remove: () => {
+          this.#stagings.delete(tracked);
+          remove();
+        }
+      };
+      this.#stagings.add(tracked);
+      return tracked;
+    }
+  }
+  /** Closes every descriptor (staging directories still present are removed first). */
+  close() {
+    for (const staging of [...this.#stagings]) {
+      try {
+        staging.remove();
+      } catch {
+      }
+    }
+    for (const fd of this.#open.values()) closeSync(fd);
+    this.#open.clear();
+    if (this.#rootFd !== void 0) closeSync(this.#rootFd);
+    this.#rootFd = void 0;
+    this.#closed = true;
+  }
+  #heldStaging(name, named) {
+    let fd = this.#openLevel(named, name);
+    const held = fdPath(fd);
+    const rootFd = this.#rootFd;
+    return {
+      name,
+      file: (file) => `${held}/${file}`,
+      remove: () => {
+        if (fd === void 0) return;
+        try {
+          for (const entry of readdirSync(held)) {
+            try {
+              unlinkSync(`${held}/${entry}`);
+            } catch {
+            }
+          }
+        } finally {
+          closeSync(fd);
+        }
+        fd = void 0;
+        try {
+          if (rootFd !== void 0) rmdirSync(`${fdPath(rootFd)}/${name}`);
+        } catch {
+        }
+      }
+    };
+  }
+  #rootPath() {
+    if (this.#closed) throw new Error("HeldTarget used after close()");
+    return this.#rootFd !== void 0 ? fdPath(this.#rootFd) : this.#rootReal;
+  }
+  #resolve(key, create2) {
+    if (key === "") return this.#rootPath();
+    return this.mode === "descriptors" ? this.#resolveHeld(key, create2) : this.#resolveChecked(key, create2);
+  }
+  #resolveHeld(key, create2) {
+    const cached = this.#open.get(key);
+    if (cached !== void 0) {
+      this.#open.delete(key);
+      this.#open.set(key, cached);
+      return fdPath(cached);
+    }
+    const parent = this.#resolveParent(parentKey(key), create2);
+    if (parent === void 0) return void 0;
+    const named = `${parent}/${baseName(key)}`;
+    let fd;
+    try {
+      fd = this.#openLevel(named, key);
+    } catch (error2) {
+      if (errno(error2) !== "ENOENT") throw error2;
+      if (create2 === void 0) return void 0;
+      try {
+        mkdirSync(named, create2.modeOf(key) ?? 511);
+        create2.created.push(key);
+      } catch (mkdirError) {
+        if (errno(mkdirError) !== "EEXIST") throw mkdirError;
+      }
+      fd = this.#openLevel(named, key);
+    }
+    this.#open.set(key, fd);
+    while (this.#open.size > this.#maxOpen) {
+      const [oldKey, oldFd] = this.#open.entries().next().value;
+      this.#open.delete(oldKey);
+      closeSync(oldFd);
+    }
+    return fdPath(fd);
+  }
+  /** The parent's held path: the root's, or another level's (recursively). */
+  #resolveParent(key, create2) {
+    return key === "" ? this.#rootPath() : this.#resolveHeld(key, create2);
+  }
+  /** Opens one level without following a link; a link or a file there is a typed error. */
+  #openLevel(named, key) {
+    try {
+      return openSync(named, DIRECTORY_FLAGS);
+    } catch (error2) {
+      const code = errno(error2);
+      if (code !== "ELOOP" && code !== "ENOTDIR") throw error2;
+      const stats = lstatOrUndefined(named);
+      if (stats === void 0) throw error2;
+      throw this.#notADirectory(key, stats, error2);
+    }
+  }
+  #resolveChecked(key, create2) {
+    let current = this.#rootReal;
+    let levelKey = "";
+    for (const segment of key.split("/")) {
+      levelKey = levelKey === "" ? segment : `${levelKey}/${segment}`;
+      current = path2.join(current, segment);
+      let stats = lstatOrUndefined(current);
+      if (stats === void 0) {
+        if (create2 === void 0) return void 0;
+        try {
+          mkdirSync(current, create2.modeOf(levelKey) ?? 511);
+          create2.created.push(levelKey);
+        } catch (error2) {
+          if (errno(error2) !== "EEXIST") throw error2;
+        }
+        stats = lstatOrUndefined(current);
+        if (stats === void 0) return void 0;
+      }
+      if (!stats.isDirectory()) throw this.#notADirectory(levelKey, stats);
+    }
+    return current;
+  }
+  #notADirectory(key, stats, cause) {
+    if (stats.isSymbolicLink()) {
+      return this.#unsafe(
+        key,
+        `${printable(key)} is a symbolic link in the target directory; refusing to follow it`,
+        cause
+      );
+    }
+    return new FerryError(
+      "ERR_FERRY_CONFLICT",
+      `${printable(key)} exists in the target directory and is not a directory`,
+      { context: this.#context, ...cause === void 0 ? {} : { cause } }
+    );
+  }
+  #unsafe(key, reason, cause) {
+    return new IntegrityError("ERR_FERRY_UNSAFE_PATH", `Unsafe path ${printable(key)}: ${reason}`, {
+      context: this.#context,
+      ...cause === void 0 ? {} : { cause }
+    });
+  }
+};
+function checkedStaging(name, named) {
+  let removed = false;
+  return {
+    name,
+    file: (file) => path2.join(named, file),
+    remove: () => {
+      if (removed) return;
+      removed = true;
+      const stats = lstatOrUndefined(named);
+      if (stats?.isDirectory()) rmSync(named, { recursive: true, force: true });
+    }
+  };
+}
+function lstatOrUndefined(p) {
+  try {
+    return lstatSync(p);
+  } catch {
+    return void 0;
+  }
+}
+
+// src/pack/zip/limits.ts
+var DEFAULT_EXTRACT_LIMITS = Object.freeze({
+  maxEntries: 1e5,
+  maxTotalBytes: 64 * 1024 ** 3,
+  maxRatio: 1e3
+});
+var RATIO_THRESHOLD_BYTES = 1024 * 1024;
+var LIMIT_KEYS = ["maxEntries", "maxTotalBytes", "maxRatio"];
+function normalizeLimits(limits) {
+  const out = { ...DEFAULT_EXTRACT_LIMITS };
+  if (limits === void 0) return out;
+  if (typeof limits !== "object" || limits === null) {
+    throw new ValidationError("ERR_FERRY_INVALID_OPTION", "Option 'limits': must be an object", {
+      option: "limits"
+    });
+  }
+  for (const key of Object.keys(limits)) {
+    if (!LIMIT_KEYS.includes(key)) {
+      throw new ValidationError(
+        "ERR_FERRY_INVALID_OPTION",
+        `Option 'limits.${key}': unknown option; expected one of ${LIMIT_KEYS.join(", ")}`,
+        { option: `limits.${key}` }
+      );
+    }
+  }
+  for (const key of LIMIT_KEYS) {
+    const value = limits[key];
+    if (value === void 0) continue;
+    const valid = typeof value === "number" && !Number.isNaN(value) && value > 0 && (key !== "maxEntries" || Number.isInteger(value) || value === Infinity);
+    if (!valid) {
+      throw new ValidationError(
+        "ERR_FERRY_INVALID_OPTION",
+        `Option 'limits.${key}': must be a positive ${key === "maxEntries" ? "integer" : "number"} (or Infinity), got ${String(value)}`,
+        { option: `limits.${key}` }
+      );
+    }
+    out[key] = value;
+  }
+  return out;
+}
+function limitError(what, option, limit, subject = "Zip archive") {
+  return new IntegrityError(
+    "ERR_FERRY_INTEGRITY",
+    `${subject} rejected: ${what}, over the limit of ${limit}. If the ${subject === "Zip archive" ? "archive" : "artifact"} is trusted, raise the option 'limits.${option}'`
+  );
+}
+function checkDeclaredLimits(entries, limits) {
+  if (entries.length > limits.maxEntries) {
+    throw limitError(`it has ${entries.length} entries`, "maxEntries", limits.maxEntries);
+  }
+  let total = 0;
+  for (const entry of entries) {
+    total += entry.uncompressedSize;
+    if (total > limits.maxTotalBytes) {
+      throw limitError(
+        `its entries declare at least ${total} bytes uncompressed`,
+        "maxTotalBytes",
+        limits.maxTotalBytes
+      );
+    }
+    if (entry.uncompressedSize > RATIO_THRESHOLD_BYTES) {
+      const ratio = entry.compressedSize === 0 ? Infinity : entry.uncompressedSize / entry.compressedSize;
+      if (ratio > limits.maxRatio) {
+        throw limitError(
+          `entry ${printable(entry.name)} has a compression ratio of ${ratio === Infinity ? "infinity" : Math.round(ratio)}:1 (${entry.uncompressedSize} bytes from ${entry.compressedSize})`,
+          "maxRatio",
+          limits.maxRatio
+        );
+      }
+    }
+  }
+}
+
+// src/transport/url-policy.ts
+var SHOWN_URL_CHARS = 200;
+function shown(url) {
+  const text = urlWithoutQuery(url);
+  return text.length > SHOWN_URL_CHARS ? `${text.slice(0, SHOWN_URL_CHARS)}\u2026` : text;
+}
+function unsafe(message, context) {
+  return new FerryError("ERR_FERRY_UNSAFE_URL", message, { context, retryable: false });
+}
+function parseServerUrl(raw, what, context, base) {
+  if (typeof raw !== "string") throw unsafe(`${what} is not a URL (got ${typeof raw})`, context);
+  try {
+    return base === void 0 ? new URL(raw) : new URL(raw, base);
+  } catch {
+    throw unsafe(`${what} is not a valid URL: ${JSON.stringify(raw.slice(0, SHOWN_URL_CHARS))}`, context);
+  }
+}
+function assertFetchableUrl(url, what, context) {
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw unsafe(
+      `Refusing ${what}: ${url.protocol} URLs are not fetched, only http: and https: (${shown(url)})`,
+      context
+    );
+  }
+  if (url.username !== "" || url.password !== "") {
+    throw unsafe(`Refusing ${what}: the URL carries credentials (user:password@) (${shown(url)})`, context);
+  }
+}
+function assertNoDowngrade(from, to, what, context) {
+  if (from.protocol === "https:" && to.protocol !== "https:") {
+    throw unsafe(
+      `Refusing ${what}: ${shown(from)} is https but it points to ${to.protocol} (${shown(to)}); Ferry never downgrades https`,
+      context
+    );
+  }
+}
+function assertRedirectAllowed(from, location, context) {
+  const next = parseServerUrl(location, "a redirect Location", context, from);
+  assertFetchableUrl(next, "redirect", context);
+  assertNoDowngrade(from, next, "redirect", context);
+  return next;
+}
+function checkSignedUrl(raw, service, what, context) {
+  const url = parseServerUrl(raw, what, context);
+  assertFetchableUrl(url, what, context);
+  assertNoDowngrade(new URL(service), url, what, context);
+  return raw;
+}
+function checkCredentialedUrl(raw, policy, what, context) {
+  const url = parseServerUrl(raw, what, context);
+  assertFetchableUrl(url, what, context);
+  const runtime = new URL(policy.runtimeUrl);
+  assertNoDowngrade(runtime, url, what, context);
+  if (policy.token !== void 0 && url.origin !== runtime.origin && !(policy.trustedOrigins ?? []).includes(url.origin)) {
+    throw unsafe(
+      `Refusing ${what} on ${url.origin}: the runtime token is only sent to ${runtime.origin}; add the origin to trustedOrigins (FERRY_TRUSTED_ORIGINS) if this server is meant to use it (${shown(url)})`,
+      context
+    );
+  }
+  return raw;
+}
+function parseTrustedOrigins(values, fail) {
+  return values.map((value) => {
+    let url;
+    try {
+      url = typeof value === "string" ? new URL(value.trim()) : void 0;
+    } catch {
+      url = void 0;
+    }
+    const bare = url !== void 0 && (url.protocol === "http:" || url.protocol === "https:") && url.username === "" && url.password === "" && (url.pathname === "/" || url.pathname === "") && url.search === "" && url.hash === "";
+    if (!bare) {
+      throw fail(
+        `must list origins like https://host[:port] (no path, query or credentials); got ${JSON.stringify(String(value).slice(0, 80))}`
+      );
+    }
+    return url.origin;
+  });
+}
+
+// src/backends/legacy/container-items.ts
+var QUOTE = 34;
+var BACKSLASH = 92;
+var COLON = 58;
+var COMMA = 44;
+var OPEN_BRACE = 123;
+var CLOSE_BRACE = 125;
+var OPEN_BRACKET = 91;
+var CLOSE_BRACKET = 93;
+function isWhitespace(byte) {
+  return byte === 32 || byte === 10 || byte === 13 || byte === 9;
+}
+function badJson(detail) {
+  return Object.assign(new Error(`expected a JSON container listing, ${detail}`), {
+    code: "ERR_FERRY_BAD_JSON"
+  });
+}
+var ListingScanner = class {
+  constructor(options) {
+    this.options = options;
+  }
+  options;
+  /** Nesting depth: 0 outside the root object, 1 inside it, 2 inside the `value` array. */
+  #depth = 0;
+  #inString = false;
+  #escaped = false;
+  #rootClosed = false;
+  /** Inside the root object, the next string is a key (after `{` or `,`). */
+  #expectKey = false;
+  #readingKey = false;
+  /** The key being read, as long as it could still be `value`. */
+  #key = "";
+  /** The last key read at depth 1, and whether its `:` has been seen. */
+  #lastKey = "";
+  #afterColon = false;
+  #inValueArray = false;
+  #sawValueArray = false;
+  /** Pieces of the element being cut out, and their total length. */
+  #pieces = [];
+  #pieceBytes = 0;
+  #capturing = false;
+  #captureStart = 0;
+  /** Bytes seen inside items (all of them, for counting) and outside items. */
+  #itemBytes = 0;
+  #otherBytes = 0;
+  /** Scans one chunk and returns the items completed in it. */
+  scan(chunk) {
+    const items = [];
+    const itemBytesBefore = this.#itemBytes;
+    this.#captureStart = 0;
+    let nextBackslash = -2;
+    for (let i = 0; i < chunk.length; i++) {
+      if (this.#inString && !this.#escaped && !this.#readingKey) {
+        if (nextBackslash !== -1 && nextBackslash < i) nextBackslash = chunk.indexOf(BACKSLASH, i);
+        const quote = chunk.indexOf(QUOTE, i);
+        const stop = nextBackslash === -1 ? quote : quote === -1 ? nextBackslash : Math.min(quote, nextBackslash);
+        if (stop === -1) break;
+        i = stop;
+      }
+      const byte = chunk[i];
+      if (this.#inString) {
+        this.#scanString(byte);
+        continue;
+      }
+      if (isWhitespace(byte)) continue;
+      if (this.#rootClosed) throw badJson("got data after the end of the document");
+      if (this.#depth === 0) {
+        if (byte !== OPEN_BRACE) throw badJson(`got '${String.fromCharCode(byte)}' where an object starts`);
+        this.#depth = 1;
+        this.#expectKey = true;
+        continue;
+      }
+      const elementLevel = this.#inValueArray && this.#depth === 2;
+      if (elementLevel && (byte === COMMA || byte === CLOSE_BRACKET)) {
+        if (this.#capturing) items.push(this.#finishElement(chunk, i));
+        else if (byte === COMMA) throw badJson("got an empty element in the 'value' array");
+        if (byte === CLOSE_BRACKET) {
+          this.#depth = 1;
+          this.#inValueArray = false;
+        }
+        continue;
+      }
+      if (elementLevel && !this.#capturing) {
+        this.#capturing = true;
+        this.#captureStart = i;
+      }
+      this.#scanStructure(byte);
+    }
+    if (this.#capturing) this.#keepPiece(chunk.subarray(this.#captureStart));
+    this.#countOther(chunk.length - (this.#itemBytes - itemBytesBefore));
+    return items;
+  }
+  /** The whole body arrived: it must have been one complete object. */
+  end() {
+    if (!this.#rootClosed) throw badJson("the body ended before the listing did");
+  }
+  #scanString(byte) {
+    if (this.#escaped) {
+      this.#escaped = false;
+    } else if (byte === BACKSLASH) {
+      this.#escaped = true;
+    } else if (byte === QUOTE) {
+      this.#inString = false;
+      if (this.#readingKey) {
+        this.#readingKey = false;
+        this.#lastKey = this.#key;
+        this.#afterColon = false;
+      }
+      return;
+    }
+    if (this.#readingKey && this.#key.length <= 5) this.#key += String.fromCharCode(byte);
+  }
+  #scanStructure(byte) {
+    switch (byte) {
+      case QUOTE:
+        this.#inString = true;
+        if (this.#depth === 1 && this.#expectKey) {
+          this.#readingKey = true;
+          this.#expectKey = false;
+          this.#key = "";
+        }
+        return;
+      case OPEN_BRACE:
+      case OPEN_BRACKET:
+        if (this.#depth === 1 && byte === OPEN_BRACKET && this.#afterColon && this.#lastKey === "value") {
+          if (this.#sawValueArray) throw badJson("got two 'value' arrays");
+          this.#inValueArray = true;
+          this.#sawValueArray = true;
+        }
+        this.#depth++;
+        return;
+      case CLOSE_BRACE:
+      case CLOSE_BRACKET:
+        this.#depth--;
+        if (this.#depth === 0) this.#rootClosed = true;
+        if (this.#depth < 0) throw badJson("got unbalanced brackets");
+        return;
+      case COMMA:
+        if (this.#depth === 1) {
+          this.#expectKey = true;
+          this.#afterColon = false;
+        }
+        return;
+      case COLON:
+        if (this.#depth === 1) this.#afterColon = true;
+        return;
+      default:
+        return;
+    }
+  }
+  /** Ends the element at `end` (exclusive) in `chunk` and parses it. */
+  #finishElement(chunk, end) {
+    this.#keepPiece(chunk.subarray(this.#captureStart, end));
+    const text = Buffer.concat(this.#pieces, this.#pieceBytes).toString("utf8");
+    this.#pieces = [];
+    this.#pieceBytes = 0;
+    this.#capturing = false;
+    this.#captureStart = end + 1;
+    try {
+      return JSON.parse(text);
+    } catch (error2) {
+      throw Object.assign(badJson(`got an item that is not JSON: ${text.slice(0, 100)}`), { cause: error2 });
+    }
+  }
+  #keepPiece(piece) {
+    this.#itemBytes += piece.length;
+    this.#pieceBytes += piece.length;
+    if (this.#pieceBytes > this.options.maxItemBytes) {
+      throw responseTooLarge(
+        "An item of the container listing",
+        this.options.maxItemBytes,
+        "maxResponseBytes",
+        this.options.context
+      );
+    }
+    this.#pieces.push(piece);
+  }
+  /** Counts bytes outside items: separators, other keys, whitespace. */
+  #countOther(bytes) {
+    this.#otherBytes += bytes;
+    if (this.#otherBytes > this.options.maxItemBytes) {
+      throw responseTooLarge(
+        "The container listing outside its items",
+        this.options.maxItemBytes,
+        "maxResponseBytes",
+        this.options.context
+      );
+    }
+  }
+};
+async function* streamContainerItems(body, options) {
+  const scanner = new ListingScanner(options);
+  for await (const chunk of body) {
+    options.onBytes?.(chunk.length);
+    const items = scanner.scan(chunk);
+    for (const item of items) yield item;
+  }
+  scanner.end();
+}
+
 // src/pack/safe-path.ts
 import { lstat as lstat3 } from "node:fs/promises";
-import path2 from "node:path";
+import path3 from "node:path";
 var WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])$/i;
-function unsafe(entry, reason) {
+function unsafe2(entry, reason) {
   return new IntegrityError("ERR_FERRY_UNSAFE_PATH", `Unsafe path ${printable(entry)}: ${reason}`);
 }
 function resolveInside(root, relative, platform2 = process.platform, context) {
@@ -20888,35 +21799,35 @@ function resolveInside(root, relative, platform2 = process.platform, context) {
 }
 function resolveLexically(root, relative, platform2) {
   if (typeof relative !== "string" || relative.length === 0)
-    throw unsafe(String(relative), "the name is empty");
+    throw unsafe2(String(relative), "the name is empty");
   for (const ch of relative) {
     const code = ch.codePointAt(0) ?? 0;
     if (isControlCharacter(code)) {
-      throw unsafe(relative, `it contains the control character ${describeCharacter(ch)}`);
+      throw unsafe2(relative, `it contains the control character ${describeCharacter(ch)}`);
     }
   }
   const normalized = relative.replace(/\\/g, "/");
-  if (normalized.startsWith("//")) throw unsafe(relative, "it is a UNC path");
-  if (normalized.startsWith("/")) throw unsafe(relative, "it is an absolute path");
-  if (/^[A-Za-z]:/.test(normalized)) throw unsafe(relative, "it starts with a drive letter");
+  if (normalized.startsWith("//")) throw unsafe2(relative, "it is a UNC path");
+  if (normalized.startsWith("/")) throw unsafe2(relative, "it is an absolute path");
+  if (/^[A-Za-z]:/.test(normalized)) throw unsafe2(relative, "it starts with a drive letter");
   const segments = normalized.split("/").filter((s) => s !== "" && s !== ".");
   for (const segment of segments) {
-    if (segment === "..") throw unsafe(relative, "it contains a '..' segment");
+    if (segment === "..") throw unsafe2(relative, "it contains a '..' segment");
     if (platform2 === "win32") {
-      if (segment.includes(":")) throw unsafe(relative, `segment ${printable(segment)} contains ':'`);
+      if (segment.includes(":")) throw unsafe2(relative, `segment ${printable(segment)} contains ':'`);
       if (/[. ]$/.test(segment))
-        throw unsafe(relative, `segment ${printable(segment)} ends in a dot or a space`);
+        throw unsafe2(relative, `segment ${printable(segment)} ends in a dot or a space`);
       const stem = (segment.split(".")[0] ?? "").trimEnd();
       if (WINDOWS_RESERVED.test(stem))
-        throw unsafe(relative, `segment ${printable(segment)} is a reserved device name`);
+        throw unsafe2(relative, `segment ${printable(segment)} is a reserved device name`);
     }
   }
-  if (segments.length === 0) throw unsafe(relative, "it names the target directory itself");
-  const base = path2.resolve(root);
-  const resolved = path2.resolve(base, ...segments);
-  const rel = path2.relative(base, resolved);
-  if (rel === "" || rel === ".." || rel.startsWith(`..${path2.sep}`) || path2.isAbsolute(rel)) {
-    throw unsafe(relative, "it resolves outside the target directory");
+  if (segments.length === 0) throw unsafe2(relative, "it names the target directory itself");
+  const base = path3.resolve(root);
+  const resolved = path3.resolve(base, ...segments);
+  const rel = path3.relative(base, resolved);
+  if (rel === "" || rel === ".." || rel.startsWith(`..${path3.sep}`) || path3.isAbsolute(rel)) {
+    throw unsafe2(relative, "it resolves outside the target directory");
   }
   return resolved;
 }
@@ -20929,17 +21840,17 @@ async function assertNoSymlinkInPath(root, absPath, context) {
   }
 }
 async function checkNoSymlink(root, absPath) {
-  const base = path2.resolve(root);
-  const target = path2.resolve(absPath);
-  const rel = path2.relative(base, target);
+  const base = path3.resolve(root);
+  const target = path3.resolve(absPath);
+  const rel = path3.relative(base, target);
   if (rel === "") return;
-  if (rel === ".." || rel.startsWith(`..${path2.sep}`) || path2.isAbsolute(rel)) {
-    throw unsafe(absPath, `it is not inside the target directory ${printable(base)}`);
+  if (rel === ".." || rel.startsWith(`..${path3.sep}`) || path3.isAbsolute(rel)) {
+    throw unsafe2(absPath, `it is not inside the target directory ${printable(base)}`);
   }
   let current = base;
-  const parts = rel.split(path2.sep);
+  const parts = rel.split(path3.sep);
   for (let i = 0; i < parts.length; i++) {
-    current = path2.join(current, parts[i]);
+    current = path3.join(current, parts[i]);
     let stats;
     try {
       stats = await lstat3(current);
@@ -20950,78 +21861,13 @@ async function checkNoSymlink(root, absPath) {
     }
     if (stats.isSymbolicLink()) {
       const component = parts.slice(0, i + 1).join("/");
-      throw unsafe(
-        rel.split(path2.sep).join("/"),
+      throw unsafe2(
+        rel.split(path3.sep).join("/"),
         `${printable(component)} already exists in the target directory as a symbolic link; refusing to follow it`
       );
     }
     if (!stats.isDirectory()) return;
   }
-}
-
-// src/transport/stall-watchdog.ts
-var DEFAULT_STALL_POLICY = Object.freeze({
-  minBytesPerSecond: 1024,
-  windowMs: 6e4
-});
-var StalledTransferError = class extends FerryError {
-  name = "StalledTransferError";
-  /** Bytes that arrived in the last window. */
-  bytesInWindow;
-  windowMs;
-  minBytesPerSecond;
-  constructor(what, bytesInWindow, policy, context) {
-    super(
-      "ERR_FERRY_TIMEOUT",
-      `${what} stalled: ${bytesInWindow} bytes in the last ${formatSeconds(policy.windowMs)}, below the minimum of ${policy.minBytesPerSecond} bytes/s (options minBytesPerSecond / stallWindowMs); the connection was dropped`,
-      { retryable: true, context }
-    );
-    this.bytesInWindow = bytesInWindow;
-    this.windowMs = policy.windowMs;
-    this.minBytesPerSecond = policy.minBytesPerSecond;
-  }
-};
-var RateWindow = class {
-  #policy;
-  #samples;
-  #total = 0;
-  constructor(policy, startedAt) {
-    this.#policy = policy;
-    this.#samples = [{ at: startedAt, total: 0 }];
-  }
-  add(bytes) {
-    this.#total += bytes;
-  }
-  /** Records a sample at `now` and returns the bytes of the last window if that is a stall. */
-  check(now) {
-    const { windowMs, minBytesPerSecond } = this.#policy;
-    this.#samples.push({ at: now, total: this.#total });
-    while (this.#samples.length > 1 && (this.#samples[1]?.at ?? now) <= now - windowMs) this.#samples.shift();
-    const base = this.#samples[0];
-    if (!base || now - base.at < windowMs) return void 0;
-    const inWindow = this.#total - base.total;
-    return inWindow < minBytesPerSecond * windowMs / 1e3 ? inWindow : void 0;
-  }
-};
-function watchThroughput(policy, what, context, onStall) {
-  if (!policy || policy.minBytesPerSecond <= 0 || policy.windowMs <= 0) {
-    return { add: () => void 0, stop: () => void 0 };
-  }
-  const window = new RateWindow(policy, Date.now());
-  const timer = setInterval(
-    () => {
-      const bytes = window.check(Date.now());
-      if (bytes === void 0) return;
-      clearInterval(timer);
-      onStall(new StalledTransferError(what, bytes, policy, context));
-    },
-    Math.max(5, Math.floor(policy.windowMs / 4))
-  );
-  timer.unref();
-  return { add: (bytes) => window.add(bytes), stop: () => clearInterval(timer) };
-}
-function formatSeconds(ms) {
-  return ms >= 1e3 && ms % 1e3 === 0 ? `${ms / 1e3} s` : `${(ms / 1e3).toFixed(2)} s`;
 }
 
 // src/backends/workers.ts
@@ -21048,6 +21894,258 @@ async function runWorkers(items, slots, ctx, work) {
   );
   const rejected = results.find((r) => r.status === "rejected");
   if (rejected) throw firstError ?? ctx.operation.failure ?? rejected.reason;
+}
+
+// src/pack/name-limits.ts
+var MAX_NAME_BYTES = 4096;
+var MAX_SEGMENT_BYTES = 255;
+var MAX_DESTINATION_BYTES = 4095;
+function checkNameLengths(name, relative, destination) {
+  const bytes = Buffer.byteLength(name, "utf8");
+  if (bytes > MAX_NAME_BYTES) {
+    throw unsafe3(
+      `Unsafe path ${printable(name)}: the name is ${bytes} bytes long, the limit is ${MAX_NAME_BYTES}`
+    );
+  }
+  for (const segment of relative.split("/")) {
+    if (Buffer.byteLength(segment, "utf8") > MAX_SEGMENT_BYTES) {
+      throw unsafe3(
+        `Unsafe path ${printable(name)}: segment ${printable(segment, 40)} is longer than ${MAX_SEGMENT_BYTES} bytes`
+      );
+    }
+  }
+  if (Buffer.byteLength(destination, "utf8") > MAX_DESTINATION_BYTES) {
+    throw unsafe3(
+      `Unsafe path ${printable(name)}: the destination path would be longer than ${MAX_DESTINATION_BYTES} bytes`
+    );
+  }
+}
+function unsafe3(message) {
+  return new IntegrityError("ERR_FERRY_UNSAFE_PATH", message);
+}
+
+// src/backends/legacy/listing-check.ts
+function checkFinalized(artifact, context) {
+  const size = artifact.size;
+  if (typeof size === "number" && size < 0) {
+    throw incomplete(
+      `Artifact ${printable(artifact.name)} was never finalized (the service lists its size as ${size}): its upload did not finish, so its files may be missing or partial; nothing was downloaded`,
+      context
+    );
+  }
+}
+var LegacyListingCheck = class {
+  #name;
+  #target;
+  #limits;
+  #context;
+  #prefix;
+  /** Folded path → the listed path, for files. */
+  #files = /* @__PURE__ */ new Map();
+  /** Folded paths that must be directories (a listed folder, or a parent of a listed file). */
+  #directories = /* @__PURE__ */ new Map();
+  /** The id in this artifact's `…/_apis/resources/Containers/<id>` URL, when it has that shape. */
+  #containerId;
+  #declaredBytes = 0;
+  #unknownLengths = 0;
+  /** `containerUrl`: the artifact's fileContainerResourceUrl, to check where items point. */
+  constructor(name, target, limits, context, containerUrl2) {
+    this.#name = name;
+    this.#target = target;
+    this.#limits = limits;
+    this.#context = context;
+    this.#prefix = `${name}/`;
+    this.#containerId = containerUrl2 === void 0 ? void 0 : containerOf(containerUrl2);
+  }
+  /** Sum of the listed `fileLength`s so far. */
+  get declaredBytes() {
+    return this.#declaredBytes;
+  }
+  /** How many listed files came without a `fileLength`. */
+  get unknownLengths() {
+    return this.#unknownLengths;
+  }
+  /**
+   * Checks one container item. Returns the file to download, or `undefined` for an item that
+   * is not a file of this artifact (a folder, or another artifact's item in a shared container).
+   */
+  add(item) {
+    if (typeof item !== "object" || item === null || Array.isArray(item)) {
+      throw this.#protocol(`A container item is not an object (got ${printable(JSON.stringify(item))})`);
+    }
+    const entry = item;
+    const raw = entry.path;
+    if (typeof raw !== "string") {
+      throw this.#protocol(`A container item has no path (got ${JSON.stringify(raw) ?? "nothing"})`);
+    }
+    const normalized = raw.replace(/\\/g, "/");
+    if (!normalized.startsWith(this.#prefix)) return void 0;
+    const artifactPath = normalized.slice(this.#prefix.length);
+    const itemType = entry.itemType;
+    if (itemType === "folder") {
+      const key2 = artifactPath.split("/").filter((segment) => segment !== "" && segment !== ".").join("/");
+      if (key2 !== "") this.#addDirectory(key2, artifactPath);
+      return void 0;
+    }
+    if (itemType !== "file") {
+      throw this.#protocol(
+        `Container item ${printable(artifactPath)} has the unknown itemType ${printable(String(itemType))}; expected 'file' or 'folder'`
+      );
+    }
+    const status = entry.status;
+    if (typeof status === "string" && status.toLowerCase() !== "created") {
+      throw incomplete(
+        `Artifact ${printable(this.#name)} is not complete: its file ${printable(artifactPath)} has the status ${printable(status)} (not uploaded yet); nothing was downloaded`,
+        { ...this.#context, file: artifactPath }
+      );
+    }
+    const length = this.#length(entry, artifactPath);
+    const url = entry.contentLocation;
+    if (length !== 0 && (typeof url !== "string" || url === "")) {
+      throw this.#protocol(
+        `Container item ${printable(artifactPath)} has no contentLocation to download it from`
+      );
+    }
+    if (typeof url === "string" && url !== "") this.#checkLocation(url, normalized, artifactPath);
+    const destination = resolveInside(this.#target, artifactPath, process.platform, this.#context);
+    const key = destination.slice(this.#target.length + 1).split(/[\\/]/).join("/");
+    try {
+      checkNameLengths(artifactPath, key, destination);
+    } catch (error2) {
+      throw new IntegrityError("ERR_FERRY_UNSAFE_PATH", error2.message, { context: this.#context });
+    }
+    if (this.#files.size + 1 > this.#limits.maxEntries) {
+      throw this.#limit(`it lists more than ${this.#limits.maxEntries} files`, "maxEntries");
+    }
+    this.#addFile(key, artifactPath);
+    if (length === void 0) this.#unknownLengths++;
+    else {
+      this.#declaredBytes += length;
+      if (this.#declaredBytes > this.#limits.maxTotalBytes) {
+        throw this.#limit(
+          `its files declare at least ${this.#declaredBytes} bytes uncompressed`,
+          "maxTotalBytes"
+        );
+      }
+    }
+    return { artifactPath, destination, length, url: typeof url === "string" ? url : "" };
+  }
+  /**
+   * After the whole listing: when every file has a length, their sum must reach the size the
+   * uploader finalized (the sum of the original sizes of every file it sent, protocol.md A2.3).
+   * Less means files are missing. More is fine: v1 merges several uploads into one artifact and
+   * the last finalize records only its own total.
+   */
+  finish(artifactSize) {
+    if (this.#unknownLengths > 0) return;
+    checkReceived(this.#name, artifactSize, this.#declaredBytes, this.#files.size, "lists", this.#context);
+  }
+  /**
+   * Where the service uses the file-container URL shape (GitHub, GHES, ferry serve:
+   * `…/_apis/resources/Containers/<id>?itemPath=<path>`), an item's contentLocation must be this
+   * artifact's container and this item's path: otherwise the listing hands over another
+   * artifact's (or another item's) bytes under this name. Other shapes (act, Gitea) say nothing
+   * checkable and are left alone.
+   */
+  #checkLocation(url, itemPath, artifactPath) {
+    if (this.#containerId === void 0) return;
+    let location;
+    try {
+      location = new URL(url);
+    } catch {
+      throw this.#protocol(
+        `Container item ${printable(artifactPath)} has a contentLocation that is not a URL`
+      );
+    }
+    const container = containerOf(url);
+    if (container === void 0) return;
+    if (container !== this.#containerId) {
+      throw this.#protocol(
+        `Container item ${printable(artifactPath)} points at container ${printable(container)}, not this artifact's container ${printable(this.#containerId)}`
+      );
+    }
+    const pointed = location.searchParams.get("itemPath");
+    if (pointed !== null && pointed.replace(/\\/g, "/") !== itemPath) {
+      throw this.#protocol(
+        `Container item ${printable(artifactPath)} points at the item ${printable(pointed)} instead of itself`
+      );
+    }
+  }
+  #length(entry, artifactPath) {
+    const value = entry.fileLength;
+    if (value === void 0 || value === null) return void 0;
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+      throw this.#protocol(
+        `Container item ${printable(artifactPath)} has the invalid fileLength ${printable(JSON.stringify(value))}`
+      );
+    }
+    return value;
+  }
+  #addFile(key, artifactPath) {
+    const folded = fold(key);
+    const prior = this.#files.get(folded);
+    if (prior !== void 0) {
+      throw this.#unsafe(
+        prior === artifactPath ? `The listing names the file ${printable(artifactPath)} more than once` : `Files ${printable(prior)} and ${printable(artifactPath)} differ only in letter case, separators or Unicode normalisation; they would overwrite each other, so the artifact is rejected`
+      );
+    }
+    const directory = this.#directories.get(folded);
+    if (directory !== void 0) {
+      throw this.#unsafe(
+        `${printable(artifactPath)} is listed as a file, but the listing also needs ${printable(directory)} to be a folder`
+      );
+    }
+    this.#files.set(folded, artifactPath);
+    const parts = key.split("/");
+    for (let i = 1; i < parts.length; i++) this.#addDirectory(parts.slice(0, i).join("/"), artifactPath);
+  }
+  /** `path` must be a directory because of `because` (itself a folder item, or a file below it). */
+  #addDirectory(path14, because) {
+    const folded = fold(path14);
+    if (this.#directories.has(folded)) return;
+    const file = this.#files.get(folded);
+    if (file !== void 0) {
+      throw this.#unsafe(
+        `${printable(file)} is listed as a file, but ${printable(because)} needs it to be a folder`
+      );
+    }
+    this.#directories.set(folded, path14);
+  }
+  #limit(what, option) {
+    const error2 = limitError(what, option, this.#limits[option], `Legacy artifact ${printable(this.#name)}`);
+    return new IntegrityError(error2.code, error2.message, { context: this.#context });
+  }
+  #unsafe(message) {
+    return new IntegrityError("ERR_FERRY_UNSAFE_PATH", `${message}; nothing was downloaded`, {
+      context: this.#context
+    });
+  }
+  #protocol(message) {
+    return new FerryError("ERR_FERRY_PROTOCOL", `${message}; nothing was downloaded`, {
+      context: this.#context
+    });
+  }
+};
+function checkReceived(name, artifactSize, bytes, files, verb, context) {
+  if (typeof artifactSize !== "number" || !Number.isSafeInteger(artifactSize) || bytes >= artifactSize)
+    return;
+  throw incomplete(
+    `Artifact ${printable(name)} is not complete: the service ${verb} ${files} file${files === 1 ? "" : "s"} with ${bytes} bytes, but its upload was finalized with ${artifactSize} bytes (${artifactSize - bytes} missing); nothing was written to the target`,
+    context
+  );
+}
+function incomplete(message, context) {
+  return new FerryError("ERR_FERRY_ARTIFACT_INCOMPLETE", message, { context });
+}
+function containerOf(url) {
+  try {
+    return /\/_apis\/resources\/Containers\/([^/]+)\/?$/i.exec(new URL(url).pathname)?.[1];
+  } catch {
+    return void 0;
+  }
+}
+function fold(key) {
+  return key.normalize("NFC").toLowerCase();
 }
 
 // src/backends/legacy/urls.ts
@@ -21091,30 +22189,117 @@ var jsonHeaders = {
   "content-type": "application/json"
 };
 
+// src/backends/legacy/write-limits.ts
+var LegacyWriteLimits = class {
+  #name;
+  #limits;
+  #context;
+  #total = 0;
+  constructor(name, limits, context) {
+    this.#name = name;
+    this.#limits = limits;
+    this.#context = context;
+  }
+  /** Bytes written so far across the artifact (bodies discarded for a retry not included). */
+  get total() {
+    return this.#total;
+  }
+  meter(file, gzip2) {
+    let mine = 0;
+    const context = { ...this.#context, file: file.artifactPath };
+    return {
+      written: (bytes, compressed) => {
+        mine += bytes;
+        this.#total += bytes;
+        if (file.length !== void 0 && mine > file.length) {
+          return responseTooLarge(
+            `The download of ${printable(file.artifactPath)}`,
+            file.length,
+            "the listed fileLength",
+            context
+          );
+        }
+        if (this.#total > this.#limits.maxTotalBytes) {
+          return this.#limit(`its files are at least ${this.#total} bytes`, "maxTotalBytes", context);
+        }
+        if (gzip2 && mine > RATIO_THRESHOLD_BYTES) {
+          const ratio = compressed === 0 ? Infinity : mine / compressed;
+          if (ratio > this.#limits.maxRatio) {
+            return this.#limit(
+              `file ${printable(file.artifactPath)} inflates at a ratio of ${ratio === Infinity ? "infinity" : Math.round(ratio)}:1 (${mine} bytes from ${compressed})`,
+              "maxRatio",
+              context
+            );
+          }
+        }
+        return void 0;
+      },
+      discard: () => {
+        this.#total -= mine;
+        mine = 0;
+      }
+    };
+  }
+  #limit(what, option, context) {
+    const error2 = limitError(what, option, this.#limits[option], `Legacy artifact ${printable(this.#name)}`);
+    return new IntegrityError(error2.code, error2.message, { context });
+  }
+};
+
 // src/backends/legacy/download.ts
 async function downloadLegacy(config, artifact, spec, ctx) {
   const { http: http4, operation } = ctx;
   const context = { operation: "download", artifactName: spec.name };
   const bearer = config.token ? { bearer: config.token } : {};
-  const items = await http4.request(
+  const limits = normalizeLimits(spec.limits);
+  checkFinalized(artifact, context);
+  const containerUrl2 = checkCredentialedUrl(
+    artifact.fileContainerResourceUrl,
+    config,
+    "the fileContainerResourceUrl",
+    context
+  );
+  const target = path4.resolve(spec.targetDirectory);
+  const listed = await http4.request(
     {
       ...bearer,
       slot: 0,
       method: "GET",
-      url: itemUrl(artifact.fileContainerResourceUrl, spec.name),
+      url: itemUrl(containerUrl2, spec.name),
       headers: jsonHeaders,
       operation,
       context,
       call: "list container items"
     },
-    (res) => readJson(res)
+    // A fresh check for every attempt: a retried listing starts from nothing.
+    (res) => readListing(
+      res,
+      http4,
+      context,
+      new LegacyListingCheck(spec.name, target, limits, context, artifact.fileContainerResourceUrl),
+      (file) => checkCredentialedUrl(
+        file.url,
+        config,
+        `the contentLocation of ${printable(file.artifactPath)}`,
+        context
+      ),
+      artifact.size
+    )
   );
-  const target = path3.resolve(spec.targetDirectory);
-  planFiles(spec.name, items, target, target);
   const createdTarget = await mkdir2(target, { recursive: true });
-  const staging = await mkdtemp(path3.join(target, ".ferry-staging-"));
+  let held;
+  let staging;
   try {
-    const planned = planFiles(spec.name, items, target, staging);
+    held = HeldTarget.open(target, { context });
+    staging = held.createStaging(".ferry-staging-");
+    const stagingDir = staging;
+    const planned = listed.map((file, index) => ({
+      ...file,
+      key: path4.relative(target, file.destination).split(path4.sep).join("/"),
+      target,
+      staging: stagingDir.file(String(index))
+    }));
+    const writeLimits = new LegacyWriteLimits(spec.name, limits, context);
     let bytesDone = 0;
     let filesDone = 0;
     const written = /* @__PURE__ */ new Map();
@@ -21139,7 +22324,7 @@ async function downloadLegacy(config, artifact, spec, ctx) {
             operation,
             context: { ...context, file: file.artifactPath }
           },
-          (res) => saveResponse(res, file, spec.name, http4.stallPolicy)
+          (res) => saveResponse(res, file, spec.name, http4.stallPolicy, (gzip2) => writeLimits.meter(file, gzip2))
         );
         bytesDone += bytes;
         written.set(file, bytes);
@@ -21155,42 +22340,55 @@ async function downloadLegacy(config, artifact, spec, ctx) {
         filesTotal: planned.length
       });
     });
+    checkReceived(
+      spec.name,
+      artifact.size,
+      planned.reduce((sum, file) => sum + (written.get(file) ?? 0), 0),
+      planned.length,
+      "sent",
+      context
+    );
     await spec.beforeWrite?.();
-    const placed = await placeFiles(planned, target, spec.conflict ?? "overwrite", context);
+    const placed = await placeFiles(planned, held, spec.conflict ?? "overwrite", context);
     return {
       downloadPath: target,
       fileCount: placed.length,
       size: placed.reduce((sum, file) => sum + (written.get(file) ?? 0), 0)
     };
   } catch (error2) {
-    await rm3(staging, { recursive: true, force: true });
-    if (createdTarget !== void 0) await removeEmptyUpTo(target, path3.resolve(createdTarget));
+    staging?.remove();
+    staging = void 0;
+    held?.close();
+    held = void 0;
+    if (createdTarget !== void 0) await removeEmptyUpTo(target, path4.resolve(createdTarget));
     throw error2;
   } finally {
-    await rm3(staging, { recursive: true, force: true });
+    staging?.remove();
+    held?.close();
   }
 }
 async function removeEmptyUpTo(dir, top) {
-  for (let current = dir; ; current = path3.dirname(current)) {
+  for (let current = dir; ; current = path4.dirname(current)) {
     try {
       await rmdir2(current);
     } catch {
       return;
     }
-    if (current === top || path3.dirname(current) === current) return;
+    if (current === top || path4.dirname(current) === current) return;
   }
 }
-async function placeFiles(planned, target, policy, context) {
+async function placeFiles(planned, held, policy, context) {
+  const target = held.root;
   const keep = /* @__PURE__ */ new Set();
   const checked = /* @__PURE__ */ new Set();
   for (const file of planned) {
-    const dir = path3.dirname(file.destination);
+    const dir = path4.dirname(file.destination);
     if (!checked.has(dir)) {
       await assertNoSymlinkInPath(target, dir, context);
       checked.add(dir);
     }
     if (policy === "overwrite") continue;
-    const state = await compareExisting(file.destination, await stagedContent(file));
+    const state = held.directory(parentKey2(file.key)) === void 0 ? "missing" : await compareExisting(held.entry(file.key), await stagedContent(file));
     if (state === "missing") continue;
     if (state === "different" && policy === "error") {
       throw conflictError(file.artifactPath, printable(target), { ...context, file: file.artifactPath });
@@ -21198,20 +22396,15 @@ async function placeFiles(planned, target, policy, context) {
     if (state !== "directory") keep.add(file);
   }
   const placed = [];
-  const ready = /* @__PURE__ */ new Set();
   for (const file of planned) {
     if (keep.has(file)) continue;
-    const dir = path3.dirname(file.destination);
-    if (!ready.has(dir)) {
-      await assertNoSymlinkInPath(target, dir, context);
-      await mkdir2(dir, { recursive: true });
-      ready.add(dir);
-    }
+    held.ensureDirectory(parentKey2(file.key));
     let moved = true;
     try {
-      if (policy === "overwrite") await rename3(file.staging, file.destination);
-      else moved = await placeNoClobber(file.staging, file.destination);
+      if (policy === "overwrite") held.renameIn(file.staging, file.key);
+      else moved = await held.linkIn(file.staging, file.key);
     } catch (error2) {
+      if (isFerryError(error2)) throw error2;
       throw new FerryError(
         "ERR_FERRY_INVALID_PATH",
         `Cannot place '${file.artifactPath}' at ${file.destination}`,
@@ -21223,7 +22416,8 @@ async function placeFiles(planned, target, policy, context) {
     }
     if (moved) placed.push(file);
     else if (policy === "error") {
-      const state = await compareExisting(file.destination, await stagedContent(file));
+      const content = await stagedContent(file);
+      const state = await compareExisting(held.entry(file.key), content);
       if (state !== "identical") {
         throw conflictError(file.artifactPath, printable(target), { ...context, file: file.artifactPath });
       }
@@ -21231,59 +22425,81 @@ async function placeFiles(planned, target, policy, context) {
   }
   return placed;
 }
+function parentKey2(key) {
+  const slash = key.lastIndexOf("/");
+  return slash < 0 ? "" : key.slice(0, slash);
+}
 async function stagedContent(file) {
   return {
     size: (await stat3(file.staging)).size,
     sha256: async () => (await digestRegularFile(file.staging))?.sha256 ?? ""
   };
 }
-function planFiles(name, items, target, staging) {
-  const byDestination = /* @__PURE__ */ new Map();
-  for (const entry of items.value ?? []) {
-    if (entry.itemType !== "file") continue;
-    const normalized = entry.path.replace(/\\/g, "/");
-    if (!normalized.startsWith(`${name}/`)) continue;
-    const artifactPath = normalized.slice(name.length + 1);
-    const destination = resolveInside(target, artifactPath, process.platform, {
-      operation: "download",
-      artifactName: name
-    });
-    byDestination.set(destination, {
-      artifactPath,
-      destination,
-      staging: path3.join(staging, String(byDestination.size)),
-      length: typeof entry.fileLength === "number" ? entry.fileLength : void 0,
-      url: entry.contentLocation
-    });
-  }
-  return [...byDestination.values()];
-}
-async function saveResponse(res, file, artifactName, stall) {
-  const context = { operation: "download", artifactName, file: file.artifactPath };
-  const gzip2 = res.headers["content-encoding"] === "gzip";
-  const declared = res.headers["content-length"] === void 0 ? void 0 : Number(res.headers["content-length"]);
-  let received = 0;
+async function readListing(res, http4, context, check, checkUrl, artifactSize) {
+  const files = [];
   const watchdog = watchThroughput(
-    stall,
-    `Download of '${file.artifactPath}'`,
+    http4.stallPolicy,
+    "The container listing",
     context,
     (error2) => res.destroy(error2)
   );
+  const items = streamContainerItems(res, {
+    maxItemBytes: http4.maxResponseBytes,
+    context,
+    onBytes: (bytes) => watchdog.add(bytes)
+  });
+  try {
+    for await (const item of items) {
+      const file = check.add(item);
+      if (file !== void 0) files.push(file.url === "" ? file : { ...file, url: checkUrl(file) });
+    }
+  } finally {
+    watchdog.stop();
+  }
+  check.finish(artifactSize);
+  return files;
+}
+async function saveResponse(res, file, artifactName, stall, meterFor) {
+  const context = { operation: "download", artifactName, file: file.artifactPath };
+  const shown3 = printable(file.artifactPath);
+  const gzip2 = res.headers["content-encoding"] === "gzip";
+  const declared = res.headers["content-length"] === void 0 ? void 0 : Number(res.headers["content-length"]);
+  let received = 0;
+  const meter = meterFor(gzip2);
+  let stopped;
+  const watchdog = watchThroughput(stall, `Download of ${shown3}`, context, (error2) => res.destroy(error2));
+  const count = (bytes) => {
+    const error2 = meter.written(bytes, received);
+    if (error2 !== void 0 && stopped === void 0) {
+      stopped = error2;
+      res.destroy(error2);
+    }
+  };
   res.on("data", (chunk) => {
     received += chunk.length;
     watchdog.add(chunk.length);
+    if (!gzip2) count(chunk.length);
   });
   const out = createWriteStream(file.staging, { highWaterMark: 1024 * 1024 });
   try {
-    if (gzip2) await pipeline(res, createGunzip({ chunkSize: 256 * 1024 }), out);
-    else await pipeline(res, out);
+    if (gzip2) {
+      const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+      gunzip.on("data", (chunk) => {
+        count(chunk.length);
+        if (stopped !== void 0) gunzip.destroy(stopped);
+      });
+      await pipeline(res, gunzip, out);
+    } else await pipeline(res, out);
   } catch (error2) {
+    meter.discard();
+    if (stopped !== void 0) throw stopped;
     if (error2 instanceof StalledTransferError) throw error2;
     if (findResourceFailure(error2)) {
       throw await asResourceError(error2, {
         context,
         // The staging directory is removed; its parent is the target.
-        removedOnFailure: path3.dirname(file.staging),
+        removedOnFailure: path4.dirname(file.staging),
+        directory: file.target,
         neededBytes: file.length
       });
     }
@@ -21293,13 +22509,13 @@ async function saveResponse(res, file, artifactName, stall) {
       file.corruptOnce = true;
       throw new IntegrityError(
         "ERR_FERRY_INTEGRITY",
-        `The gzip body of '${file.artifactPath}' is corrupt (${error2.message})${retryable ? "" : " on the second download too"}; nothing was written to the target`,
+        `The gzip body of ${shown3} is corrupt (${error2.message})${retryable ? "" : " on the second download too"}; nothing was written to the target`,
         { cause: error2, retryable, context }
       );
     }
     throw new IntegrityError(
       "ERR_FERRY_INTEGRITY",
-      `Download of '${file.artifactPath}' broke off after ${received} bytes`,
+      `Download of ${shown3} broke off after ${received} bytes`,
       {
         cause: error2,
         retryable: true,
@@ -21310,10 +22526,19 @@ async function saveResponse(res, file, artifactName, stall) {
     watchdog.stop();
   }
   if (declared !== void 0 && Number.isFinite(declared) && received !== declared) {
+    meter.discard();
     throw new IntegrityError(
       "ERR_FERRY_INTEGRITY",
-      `Download of '${file.artifactPath}' is truncated: received ${received} of ${declared} bytes`,
-      { retryable: true, context: { operation: "download", artifactName, file: file.artifactPath } }
+      `Download of ${shown3} is truncated: received ${received} of ${declared} bytes`,
+      { retryable: true, context }
+    );
+  }
+  if (file.length !== void 0 && out.bytesWritten !== file.length) {
+    meter.discard();
+    throw new IntegrityError(
+      "ERR_FERRY_INTEGRITY",
+      `Download of ${shown3} ended after ${out.bytesWritten} bytes${gzip2 ? " (after gunzip)" : ""}, but the listing gives its length as ${file.length}`,
+      { retryable: true, context }
     );
   }
   return out.bytesWritten;
@@ -21416,8 +22641,8 @@ function md5Base64(buf) {
 // src/pack/chunk-reader.ts
 import { open as open3 } from "node:fs/promises";
 var ChunkReader = class {
-  constructor(path13, context = {}, onRead) {
-    this.path = path13;
+  constructor(path14, context = {}, onRead) {
+    this.path = path14;
     this.context = context;
     this.onRead = onRead;
   }
@@ -21468,9 +22693,9 @@ var ChunkReader = class {
 
 // src/pack/gzip-payload.ts
 import { randomUUID as randomUUID2 } from "node:crypto";
-import { closeSync, constants as fsConstants2, fstatSync, openSync, statSync } from "node:fs";
-import { open as open5, rm as rm4, stat as stat4 } from "node:fs/promises";
-import path4 from "node:path";
+import { closeSync as closeSync2, constants as fsConstants3, fstatSync as fstatSync2, openSync as openSync2, statSync as statSync2 } from "node:fs";
+import { open as open5, rm as rm3, stat as stat4 } from "node:fs/promises";
+import path5 from "node:path";
 import { gzip, gzipSync } from "node:zlib";
 
 // src/pack/compressed-extensions.ts
@@ -21754,7 +22979,7 @@ var SMALL_FILE_LIMIT = 65536;
 var SAMPLE_SIZE = 256 * 1024;
 var MIN_SAMPLE_SAVING = 0.05;
 var DEFAULT_LEVEL = 6;
-var OPEN_FLAGS2 = fsConstants2.O_RDONLY | (fsConstants2.O_NONBLOCK ?? 0);
+var OPEN_FLAGS2 = fsConstants3.O_RDONLY | (fsConstants3.O_NONBLOCK ?? 0);
 async function preparePayload(absPath, opts) {
   const level = opts.level ?? DEFAULT_LEVEL;
   if (!Number.isInteger(level) || level < 0 || level > 9) {
@@ -21796,16 +23021,16 @@ async function preparePayload(absPath, opts) {
     const gzSample = await gzipBuffer(sample, 1);
     src.throwIfAborted();
     if (sample.length - gzSample.length < sample.length * MIN_SAMPLE_SAVING) return rawFile();
-    const tmp = path4.join(opts.tempDir, `ferry-gzip-${randomUUID2()}.gz`);
+    const tmp = path5.join(opts.tempDir, `ferry-gzip-${randomUUID2()}.gz`);
     const gzSize = await src.gzipToFile(handle, size, tmp, level, opts.scan);
     try {
       await src.assertUnchanged(handle, st);
     } catch (error2) {
-      await rm4(tmp, { force: true });
+      await rm3(tmp, { force: true });
       throw error2;
     }
     if (gzSize > size) {
-      await rm4(tmp, { force: true });
+      await rm3(tmp, { force: true });
       return rawFile();
     }
     return {
@@ -21814,7 +23039,7 @@ async function preparePayload(absPath, opts) {
       size: gzSize,
       gzip: true,
       originalSize: size,
-      cleanup: () => rm4(tmp, { force: true })
+      cleanup: () => rm3(tmp, { force: true })
     };
   } finally {
     await handle.close().catch(() => void 0);
@@ -21843,10 +23068,10 @@ var SourceFile = class {
   }
   unreadable(cause) {
     if (isFerryError(cause)) return cause;
-    const errno = cause?.code;
+    const errno2 = cause?.code;
     return this.error(
       "ERR_FERRY_SOURCE_UNREADABLE",
-      `Cannot read file${this.#label}${errno ? ` (${errno})` : ""}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      `Cannot read file${this.#label}${errno2 ? ` (${errno2})` : ""}: ${cause instanceof Error ? cause.message : String(cause)}`,
       cause
     );
   }
@@ -21874,14 +23099,14 @@ var SourceFile = class {
     this.throwIfAborted();
     let fd;
     try {
-      fd = openSync(this.#absPath, OPEN_FLAGS2);
+      fd = openSync2(this.#absPath, OPEN_FLAGS2);
     } catch (error2) {
-      const st = statSync(this.#absPath, { throwIfNoEntry: false });
+      const st = statSync2(this.#absPath, { throwIfNoEntry: false });
       if (st) this.assertRegular(st);
       throw this.unreadable(error2);
     }
     try {
-      const st = fstatSync(fd);
+      const st = fstatSync2(fd);
       this.assertRegular(st);
       if (st.size >= limit) return void 0;
       const { data, found } = readWholeSync(fd, st.size);
@@ -21891,7 +23116,7 @@ var SourceFile = class {
     } catch (error2) {
       throw isFerryError(error2) ? error2 : this.unreadable(error2);
     } finally {
-      closeSync(fd);
+      closeSync2(fd);
     }
   }
   async openAndCheck() {
@@ -21956,7 +23181,7 @@ var SourceFile = class {
         ...scan ? { onRead: (offset, data) => scan.feed(offset, data) } : {}
       });
     } catch (error2) {
-      await rm4(tmp, { force: true });
+      await rm3(tmp, { force: true });
       this.throwIfAborted();
       if (isFerryError(error2)) throw error2;
       const code = error2.code;
@@ -21964,7 +23189,7 @@ var SourceFile = class {
       throw this.unreadable(error2);
     }
     if (result.bytesRead !== size) {
-      await rm4(tmp, { force: true });
+      await rm3(tmp, { force: true });
       throw this.changed(`expected ${size} bytes, read ${result.bytesRead}`);
     }
     return result.bytesWritten;
@@ -22043,7 +23268,12 @@ async function uploadLegacy(config, spec, ctx) {
         message: `The server rejected the artifact name '${spec.name}'`
       } : void 0
     },
-    (res) => readJson(res)
+    (res) => readJson(res, {
+      maxBytes: ctx.http.maxResponseBytes,
+      call: "create artifact container",
+      context,
+      stall: http4.stallPolicy
+    })
   );
   const containerUrl2 = created2.fileContainerResourceUrl;
   if (!containerUrl2) {
@@ -22055,6 +23285,7 @@ async function uploadLegacy(config, spec, ctx) {
       }
     );
   }
+  checkCredentialedUrl(containerUrl2, config, "the fileContainerResourceUrl", context);
   if (spec.files.some((f) => f.symlinkTarget !== void 0)) {
     logger.warn("The legacy artifact protocol cannot store symlinks; uploading the files they point to");
   }
@@ -22220,11 +23451,23 @@ var LegacyBackend = class {
     return toInfo(await this.#find(name, ctx, "get"));
   }
   async #find(name, ctx, operation) {
-    const found = (await this.#listRaw(ctx, operation, name)).find((a) => a.name === name);
+    const matches = (await this.#listRaw(ctx, operation, name)).filter((a) => a.name === name);
+    if (matches.length > 1) {
+      throw new FerryError(
+        "ERR_FERRY_PROTOCOL",
+        `The service lists ${matches.length} artifacts named ${printable(name)} in run ${this.config.runId}; a legacy artifact name is unique within a run, so none of them is used`,
+        { context: { operation, artifactName: name } }
+      );
+    }
+    const found = matches[0];
     if (!found) {
-      throw new FerryError("ERR_FERRY_NOT_FOUND", `No artifact named '${name}' in run ${this.config.runId}`, {
-        context: { operation, artifactName: name }
-      });
+      throw new FerryError(
+        "ERR_FERRY_NOT_FOUND",
+        `No artifact named ${printable(name)} in run ${this.config.runId}`,
+        {
+          context: { operation, artifactName: name }
+        }
+      );
     }
     return found;
   }
@@ -22248,7 +23491,11 @@ var LegacyBackend = class {
           await discardBody(res);
           return { count: 0, value: [] };
         }
-        return readJson(res);
+        return readJson(res, {
+          maxBytes: ctx.http.maxResponseBytes,
+          call: "list artifacts",
+          stall: ctx.http.stallPolicy
+        });
       }
     );
     return Array.isArray(listed.value) ? listed.value : [];
@@ -22259,23 +23506,64 @@ function toInfo(a) {
   return {
     name: a.name,
     id: Number.isSafeInteger(id) ? id : void 0,
-    size: typeof a.size === "number" && a.size >= 0 ? a.size : 0,
+    // A fractional, negative or above-2^53 size from the service is no size at all.
+    size: typeof a.size === "number" && Number.isSafeInteger(a.size) && a.size >= 0 ? a.size : 0,
     createdAt: void 0,
     digest: void 0
   };
 }
 
 // src/backends/local/local-store.ts
-import { randomBytes as randomBytes5 } from "node:crypto";
+import { randomBytes as randomBytes6 } from "node:crypto";
 import { mkdir as mkdir9 } from "node:fs/promises";
 
 // src/server/index.ts
 import { mkdir as mkdir8 } from "node:fs/promises";
 import { resolve } from "node:path";
 
-// src/server/legacy/artifact-store.ts
-import { randomBytes as randomBytes2 } from "node:crypto";
-import { mkdir as mkdir4, readdir as readdir3 } from "node:fs/promises";
+// src/server/http/limits.ts
+var KIB = 1024;
+var GIB = 1024 * 1024 * 1024;
+var DEFAULT_LIMITS = Object.freeze({
+  maxArtifactBytes: 10 * GIB,
+  maxBlocksPerList: 5e4,
+  maxStagedBlocks: 1e5,
+  maxJsonBodyBytes: 1024 * KIB,
+  maxHeaderBytes: 16 * KIB,
+  maxArtifactsPerRun: 1e4,
+  maxLiveUploadsPerRun: 1e3,
+  headersTimeoutMs: 2e4,
+  requestTimeoutMs: 60 * 60 * 1e3,
+  idleTimeoutMs: 12e4,
+  keepAliveTimeoutMs: 6e4,
+  maxConnections: 512,
+  maxUntrustedConnections: 64
+});
+function resolveLimits(given) {
+  const limits = { ...DEFAULT_LIMITS };
+  for (const [key, value] of Object.entries(given ?? {})) {
+    if (value === void 0) continue;
+    if (!(key in DEFAULT_LIMITS)) throw new RangeError(`Unknown server limit ${JSON.stringify(key)}`);
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
+      throw new RangeError(`Server limit ${key} must be a positive integer, got ${String(value)}`);
+    }
+    limits[key] = value;
+  }
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
+    throw new RangeError(
+      `headersTimeoutMs (${limits.headersTimeoutMs}) cannot exceed requestTimeoutMs (${limits.requestTimeoutMs})`
+    );
+  }
+  if (limits.maxUntrustedConnections > limits.maxConnections) {
+    throw new RangeError(
+      `maxUntrustedConnections (${limits.maxUntrustedConnections}) cannot exceed maxConnections (${limits.maxConnections})`
+    );
+  }
+  return limits;
+}
+
+// src/server/http/auth.ts
+import { createHash as createHash3, timingSafeEqual as timingSafeEqual2 } from "node:crypto";
 
 // src/server/http/http-error.ts
 var HttpError2 = class extends Error {
@@ -22291,23 +23579,402 @@ var HttpError2 = class extends Error {
 var badRequest = (message) => new HttpError2(400, message);
 var notFound = (message) => new HttpError2(404, message);
 
-// src/server/util/atomic-file.ts
-import { randomBytes } from "node:crypto";
-import { readFile as readFile2, rename as rename4, rm as rm5, writeFile as writeFile3 } from "node:fs/promises";
-async function writeJsonAtomic(path13, value) {
-  const temp = `${path13}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+// src/server/http/access.ts
+var FULL_ACCESS = Object.freeze({ kind: "all" });
+var NO_ACCESS = Object.freeze({ kind: "runs", grants: Object.freeze([]) });
+function grantsOf(scp) {
+  const grants = [];
+  for (const scope of scp.split(" ")) {
+    const parts = scope.split(":");
+    if (parts[0] !== "Actions.Results" || parts.length !== 3) continue;
+    const [, run, job] = parts;
+    if (run !== "" && job !== "") grants.push({ run, job });
+  }
+  return grants;
+}
+function mayUseRun(access3, runId) {
+  return access3.kind === "all" || access3.grants.some((g) => g.run === runId);
+}
+function mayWriteAsJob(access3, runId, jobId) {
+  return access3.kind === "all" || access3.grants.some((g) => g.run === runId && g.job === jobId);
+}
+function grantedRuns(access3) {
+  return access3.kind === "all" ? void 0 : new Set(access3.grants.map((g) => g.run));
+}
+function runForbidden(runId, action) {
+  return new HttpError2(
+    403,
+    `The runtime token does not grant ${action} in workflow run ${JSON.stringify(runId)} (its scp names other runs or jobs)`
+  );
+}
+
+// src/server/http/jwt.ts
+import { createHmac, timingSafeEqual, verify as verifySignature } from "node:crypto";
+var JwtRejected = class extends Error {
+  name = "JwtRejected";
+};
+var CLOCK_SKEW_SECONDS = 60;
+var MAX_TOKEN_LENGTH = 8 * 1024;
+var BASE64URL = /^[A-Za-z0-9_-]*$/;
+function verifyJwt(token, keys, nowMs) {
+  if (token.length > MAX_TOKEN_LENGTH) throw new JwtRejected("the token is too long to be a runtime JWT");
+  const parts = token.split(".");
+  if (parts.length !== 3 || !parts.every((p) => BASE64URL.test(p))) {
+    throw new JwtRejected("the token is not a JWT (three base64url parts)");
+  }
+  const [headerPart, payloadPart, signaturePart] = parts;
+  const header2 = decodeJson(headerPart, "header");
+  const alg = header2["alg"];
+  const signed = Buffer.from(`${headerPart}.${payloadPart}`, "ascii");
+  const signature = Buffer.from(signaturePart, "base64url");
+  if (!signatureMatches(alg, signed, signature, keys)) {
+    throw new JwtRejected(
+      typeof alg === "string" && SUPPORTED_ALGORITHMS.includes(alg) ? `the ${alg} signature does not match any configured key` : `the JWT algorithm ${JSON.stringify(alg)} is not accepted (HS256, RS256 or ES256 with a configured key)`
+    );
+  }
+  const payload = decodeJson(payloadPart, "payload");
+  const exp = payload["exp"];
+  if (typeof exp !== "number" || !Number.isFinite(exp)) {
+    throw new JwtRejected("the token has no expiry (exp claim)");
+  }
+  const nbf = payload["nbf"];
+  if (nbf !== void 0 && (typeof nbf !== "number" || !Number.isFinite(nbf))) {
+    throw new JwtRejected("the nbf claim is not a number");
+  }
+  const scp = payload["scp"];
+  if (typeof scp !== "string") throw new JwtRejected("the token has no scp claim");
+  const claims = { scp, exp, ...typeof nbf === "number" ? { nbf } : {} };
+  checkTimeWindow(claims, nowMs);
+  return claims;
+}
+function checkTimeWindow(claims, nowMs) {
+  const now = nowMs / 1e3;
+  if (now >= claims.exp + CLOCK_SKEW_SECONDS) {
+    throw new JwtRejected(`the token expired at ${isoSeconds(claims.exp)}`);
+  }
+  if (claims.nbf !== void 0 && now < claims.nbf - CLOCK_SKEW_SECONDS) {
+    throw new JwtRejected(`the token is not valid before ${isoSeconds(claims.nbf)}`);
+  }
+}
+var SUPPORTED_ALGORITHMS = ["HS256", "RS256", "ES256"];
+function signatureMatches(alg, signed, signature, keys) {
+  switch (alg) {
+    case "HS256":
+      return keys.hmacSecrets.some((secret) => {
+        const expected = createHmac("sha256", secret).update(signed).digest();
+        return expected.length === signature.length && timingSafeEqual(expected, signature);
+      });
+    case "RS256":
+      return keys.publicKeys.some(
+        (key) => key.asymmetricKeyType === "rsa" && safeVerify(() => verifySignature("sha256", signed, key, signature))
+      );
+    case "ES256":
+      return keys.publicKeys.some(
+        (key) => key.asymmetricKeyType === "ec" && key.asymmetricKeyDetails?.namedCurve === "prime256v1" && // JWS carries ES256 signatures as r||s (64 bytes), not DER.
+        safeVerify(() => verifySignature("sha256", signed, { key, dsaEncoding: "ieee-p1363" }, signature))
+      );
+    default:
+      return false;
+  }
+}
+function safeVerify(check) {
   try {
-    await writeFile3(temp, JSON.stringify(value));
-    await rename4(temp, path13);
+    return check();
+  } catch {
+    return false;
+  }
+}
+function decodeJson(part, what) {
+  let value;
+  try {
+    value = JSON.parse(Buffer.from(part, "base64url").toString("utf8"));
+  } catch {
+    throw new JwtRejected(`the JWT ${what} is not base64url JSON`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new JwtRejected(`the JWT ${what} is not a JSON object`);
+  }
+  return value;
+}
+function isoSeconds(seconds2) {
+  const date = new Date(seconds2 * 1e3);
+  return Number.isFinite(date.getTime()) ? date.toISOString() : String(seconds2);
+}
+
+// src/server/http/auth.ts
+function createAuthenticator(options) {
+  const token = options.token === "" ? void 0 : options.token;
+  const keys = options.jwtKeys;
+  const hasKeys = keys !== void 0 && keys.hmacSecrets.length + keys.publicKeys.length > 0;
+  if (token === void 0 && !hasKeys) return () => FULL_ACCESS;
+  const expected = token === void 0 ? void 0 : digest(token);
+  const now = options.now ?? Date.now;
+  const verified = new VerifiedTokens();
+  return (req, schemes) => {
+    const credential = credentialOf(req, schemes);
+    if (expected !== void 0 && timingSafeEqual2(digest(credential), expected)) return FULL_ACCESS;
+    if (!hasKeys)
+      throw unauthorized("Missing or invalid bearer token (Authorization: Bearer <ACTIONS_RUNTIME_TOKEN>)");
+    try {
+      const at = now();
+      const cached = verified.get(credential);
+      if (cached) {
+        checkTimeWindow(cached.claims, at);
+        return cached.access;
+      }
+      const claims = verifyJwt(credential, keys, at);
+      const access3 = { kind: "runs", grants: grantsOf(claims.scp) };
+      verified.set(credential, { claims, access: access3 });
+      return access3;
+    } catch (error2) {
+      if (error2 instanceof JwtRejected) throw unauthorized(`Runtime token refused: ${error2.message}`);
+      throw error2;
+    }
+  };
+}
+var MAX_CACHED_TOKENS = 1024;
+var VerifiedTokens = class {
+  #entries = /* @__PURE__ */ new Map();
+  get(token) {
+    return this.#entries.get(token);
+  }
+  set(token, entry) {
+    if (this.#entries.size >= MAX_CACHED_TOKENS) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest !== void 0) this.#entries.delete(oldest);
+    }
+    this.#entries.set(token, entry);
+  }
+};
+function credentialOf(req, schemes) {
+  let count = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    if (req.rawHeaders[i]?.toLowerCase() === "authorization") count++;
+  }
+  if (count > 1) throw new HttpError2(400, "More than one Authorization header");
+  const header2 = req.headers.authorization;
+  const pattern = schemes === "bearer" ? /^Bearer[ \t]+(.+)$/i : /^(?:Bearer|token)[ \t]+(.+)$/i;
+  const match = typeof header2 === "string" ? pattern.exec(header2.trim()) : null;
+  if (!match?.[1]) {
+    throw unauthorized(
+      schemes === "bearer" ? "Missing or invalid bearer token (Authorization: Bearer <ACTIONS_RUNTIME_TOKEN>)" : "Bad credentials"
+    );
+  }
+  return match[1];
+}
+function unauthorized(message) {
+  return new HttpError2(401, message, { "WWW-Authenticate": "Bearer" });
+}
+function digest(value) {
+  return createHash3("sha256").update(value, "utf8").digest();
+}
+
+// src/server/http/host-policy.ts
+import { hostname, networkInterfaces } from "node:os";
+
+// src/server/http/base-url.ts
+var HOST_HEADER = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+function requestBaseUrl(req, fallback) {
+  const host = req.headers.host;
+  if (typeof host !== "string" || !HOST_HEADER.test(host)) return fallback;
+  const forwarded = req.headers["x-forwarded-proto"];
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim().toLowerCase();
+  return `${first === "https" ? "https" : "http"}://${host}/`;
+}
+
+// src/server/http/host-policy.ts
+var LOOPBACK_NAMES = /* @__PURE__ */ new Set(["localhost", "127.0.0.1", "[::1]"]);
+var WILDCARD_HOSTS = /* @__PURE__ */ new Set(["", "0.0.0.0", "::", "[::]"]);
+var AUTHORITY = /^(?<host>[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::(?<port>\d{1,5}))?$/;
+function createHostPolicy(options) {
+  const publicUrl = options.publicUrl;
+  const publicAuthority = publicUrl === void 0 ? void 0 : `${publicUrl.hostname}:${portOf(publicUrl)}`.toLowerCase();
+  const boundNames = namesOf(options.boundHost);
+  const allowed = (authority) => {
+    const match = AUTHORITY.exec(authority.toLowerCase());
+    const host = match?.groups?.["host"];
+    if (host === void 0) return false;
+    const port = Number(match?.groups?.["port"] ?? "80");
+    if (LOOPBACK_NAMES.has(host)) return true;
+    if (publicAuthority !== void 0 && `${host}:${port}` === publicAuthority) return true;
+    return port === options.port() && boundNames.has(host);
+  };
+  const allowedOrigin = (origin) => {
+    try {
+      const url = new URL(origin);
+      return (url.protocol === "http:" || url.protocol === "https:") && allowed(`${url.hostname}:${portOf(url)}`);
+    } catch {
+      return false;
+    }
+  };
+  const refuse = (authority) => new HttpError2(
+    421,
+    `Misdirected request: ${JSON.stringify(authority.slice(0, 200))} is not an address of this ferry serve. It answers only to its bound address (port ${options.port()}), localhost, 127.0.0.1, [::1]` + (publicUrl ? ` and its public URL ${publicUrl.origin}` : "") + ". If clients reach it under another name, start it with --public-url <that URL>."
+  );
+  return {
+    check(req) {
+      let hosts = 0;
+      for (let i = 0; i < req.rawHeaders.length; i += 2) {
+        if (req.rawHeaders[i]?.toLowerCase() === "host") hosts++;
+      }
+      if (hosts > 1) throw new HttpError2(400, "More than one Host header");
+      const host = req.headers.host;
+      if (typeof host !== "string" || host === "") {
+        throw new HttpError2(400, "A Host header is required (HTTP/1.1)");
+      }
+      if (!allowed(host)) throw refuse(host);
+      const origin = req.headers.origin;
+      if (origin !== void 0 && !allowedOrigin(origin)) {
+        throw new HttpError2(
+          403,
+          `Cross-origin request from ${JSON.stringify(origin.slice(0, 200))} refused: ferry serve is not a browser API`
+        );
+      }
+      const target = req.url ?? "/";
+      if (!target.startsWith("/")) {
+        let authority;
+        try {
+          authority = new URL(target).host;
+        } catch {
+          throw new HttpError2(400, "Malformed request target");
+        }
+        if (!allowed(authority)) throw refuse(authority);
+      }
+    },
+    baseUrl(req, fallback) {
+      return publicUrl ? publicUrl.href : requestBaseUrl(req, fallback);
+    }
+  };
+}
+function parsePublicUrl(value) {
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new RangeError(`publicUrl ${JSON.stringify(value)} is not a URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new RangeError(`publicUrl must be http:// or https://, got ${JSON.stringify(url.protocol)}`);
+  }
+  if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "" || url.pathname !== "/") {
+    throw new RangeError(
+      `publicUrl must be an origin such as https://artifacts.example:8443/, got ${url.origin}${url.pathname}`
+    );
+  }
+  return url;
+}
+function portOf(url) {
+  if (url.port !== "") return Number(url.port);
+  return url.protocol === "https:" ? 443 : 80;
+}
+function namesOf(boundHost) {
+  const names = /* @__PURE__ */ new Set();
+  const add = (address) => {
+    names.add((address.includes(":") ? `[${address.replace(/^\[|\]$/g, "")}]` : address).toLowerCase());
+  };
+  if (!WILDCARD_HOSTS.has(boundHost)) {
+    add(boundHost);
+    return names;
+  }
+  for (const list3 of Object.values(networkInterfaces())) {
+    for (const info2 of list3 ?? []) if (!info2.address.includes("%")) add(info2.address);
+  }
+  add(hostname());
+  return names;
+}
+
+// src/server/http/jwt-keys.ts
+import { createPublicKey } from "node:crypto";
+var MIN_SECRET_BYTES = 32;
+function jwtKeysOf(options) {
+  const hmacSecrets = (options.secrets ?? []).map((secret, i) => {
+    const bytes = typeof secret === "string" ? Buffer.from(secret, "utf8") : Buffer.from(secret);
+    if (bytes.length < MIN_SECRET_BYTES) {
+      throw new RangeError(
+        `JWT secret #${i + 1} has ${bytes.length} bytes; HS256 needs at least ${MIN_SECRET_BYTES} (e.g. openssl rand -hex 32)`
+      );
+    }
+    return bytes;
+  });
+  const publicKeys = (options.publicKeys ?? []).map((key, i) => {
+    let object;
+    try {
+      object = typeof key === "string" || Buffer.isBuffer(key) ? createPublicKey(key) : key;
+    } catch {
+      throw new RangeError(`JWT public key #${i + 1} is not a PEM public key (or certificate)`);
+    }
+    const type = object.asymmetricKeyType;
+    const curve = object.asymmetricKeyDetails?.namedCurve;
+    if (object.type !== "public" || !(type === "rsa" || type === "ec" && curve === "prime256v1")) {
+      throw new RangeError(
+        `JWT public key #${i + 1} is ${type ?? object.type}${curve ? ` (${curve})` : ""}; RS256 needs an RSA key, ES256 an EC P-256 key`
+      );
+    }
+    return object;
+  });
+  return { hmacSecrets, publicKeys };
+}
+
+// src/server/legacy/artifact-store.ts
+import { randomBytes as randomBytes3 } from "node:crypto";
+import { mkdir as mkdir4, readdir as readdir3 } from "node:fs/promises";
+
+// src/server/util/atomic-file.ts
+import { randomBytes as randomBytes2 } from "node:crypto";
+import { open as open7, readFile as readFile2, rename as rename3, rm as rm4 } from "node:fs/promises";
+import { dirname } from "node:path";
+
+// src/server/util/durable.ts
+import { open as open6 } from "node:fs/promises";
+async function fsyncFile(path14) {
+  const handle = await open6(path14, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+async function fsyncDir(path14) {
+  let handle;
+  try {
+    handle = await open6(path14, "r");
   } catch (error2) {
-    await rm5(temp, { force: true });
+    if (process.platform === "win32") return;
+    throw error2;
+  }
+  try {
+    await handle.sync();
+  } catch (error2) {
+    const code = error2.code;
+    if (code !== "EINVAL" && code !== "EISDIR" && code !== "EPERM") throw error2;
+  } finally {
+    await handle.close();
+  }
+}
+
+// src/server/util/atomic-file.ts
+async function writeJsonAtomic(path14, value) {
+  const temp = `${path14}.${process.pid}.${randomBytes2(6).toString("hex")}${TEMP_SUFFIX}`;
+  try {
+    const handle = await open7(temp, "wx", 420);
+    try {
+      await handle.writeFile(JSON.stringify(value));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename3(temp, path14);
+    await fsyncDir(dirname(path14));
+  } catch (error2) {
+    await rm4(temp, { force: true });
     throw error2;
   }
 }
-async function readJsonFile(path13) {
+var TEMP_SUFFIX = ".tmp";
+async function readJsonFile(path14) {
   let text;
   try {
-    text = await readFile2(path13, "utf8");
+    text = await readFile2(path14, "utf8");
   } catch (error2) {
     if (isNotFound(error2)) return void 0;
     throw error2;
@@ -22362,23 +24029,24 @@ var IdCounter = class {
 };
 
 // src/server/legacy/container-items.ts
-import { closeSync as closeSync3, constants as constants4, openSync as openSync3, write as writeAt, writeSync as writeSync2 } from "node:fs";
+import { closeSync as closeSync4, constants as constants4, fsync, openSync as openSync4, write as writeAt, writeSync as writeSync2 } from "node:fs";
 import { mkdir as mkdir3, stat as stat6 } from "node:fs/promises";
+import { promisify as promisify2 } from "node:util";
 
 // src/server/util/journal.ts
-import { closeSync as closeSync2, openSync as openSync2, writeSync } from "node:fs";
+import { closeSync as closeSync3, fsyncSync, openSync as openSync3, writeSync } from "node:fs";
 import { readFile as readFile3 } from "node:fs/promises";
 var Journal = class {
-  constructor(path13) {
-    this.path = path13;
+  constructor(path14) {
+    this.path = path14;
   }
   path;
   #fd;
   /** Every complete record in order; a missing journal is an empty one. */
-  static async replay(path13) {
+  static async replay(path14) {
     let text;
     try {
-      text = await readFile3(path13, "utf8");
+      text = await readFile3(path14, "utf8");
     } catch (error2) {
       if (isNotFound(error2)) return [];
       throw error2;
@@ -22399,9 +24067,18 @@ var Journal = class {
    */
   append(record) {
     try {
-      this.#fd ??= openSync2(this.path, "a");
+      this.#fd ??= openSync3(this.path, "a");
       writeSync(this.#fd, `${JSON.stringify(record)}
 `);
+      return Promise.resolve();
+    } catch (error2) {
+      return Promise.reject(error2);
+    }
+  }
+  /** Flushes every appended record to stable storage (when an artifact is finalized). */
+  sync() {
+    try {
+      if (this.#fd !== void 0) fsyncSync(this.#fd);
       return Promise.resolve();
     } catch (error2) {
       return Promise.reject(error2);
@@ -22410,7 +24087,7 @@ var Journal = class {
   close() {
     const fd = this.#fd;
     this.#fd = void 0;
-    if (fd !== void 0) closeSync2(fd);
+    if (fd !== void 0) closeSync3(fd);
     return Promise.resolve();
   }
 };
@@ -22459,27 +24136,45 @@ var ContainerItems = class _ContainerItems {
   #packFd;
   /** End of the pack file: space is reserved here before the bytes are written, so writes never overlap. */
   #packSize = 0;
-  constructor(layout, containerId) {
+  /** Sum of the declared totals of all items: the artifact's size, bounded by #maxBytes. */
+  #totalBytes = 0;
+  #maxBytes;
+  constructor(layout, containerId, maxBytes) {
     this.#layout = layout;
     this.#containerId = containerId;
+    this.#maxBytes = maxBytes;
     this.#journal = new Journal(`${layout.itemsDir(containerId)}/items.journal`);
     this.packPath = `${layout.itemsDir(containerId)}/items.pack`;
   }
-  static async load(layout, containerId) {
-    const items = new _ContainerItems(layout, containerId);
+  static async load(layout, containerId, maxBytes) {
+    const items = new _ContainerItems(layout, containerId, maxBytes);
     await mkdir3(layout.itemsDir(containerId), { recursive: true });
     for (const record of await Journal.replay(items.#journal.path)) {
       if (isItemRecord(record)) items.#put(record);
     }
     items.#packSize = (await stat6(items.packPath).catch(() => void 0))?.size ?? 0;
+    await items.#dropShortItems();
     return items;
+  }
+  /**
+   * After a crash or power loss before a finalize's fsync, the journal can say "complete" for
+   * bytes that never reached the disk. Such an item is listed as not uploaded (its path can be
+   * uploaded again) rather than served short: pack items must lie inside the pack, own files
+   * must hold their whole size.
+   */
+  async #dropShortItems() {
+    for (const item of this.#items.values()) {
+      if (!item.complete || item.total === 0) continue;
+      const onDisk = item.packOffset !== void 0 ? this.#packSize - item.packOffset : (await stat6(this.dataFile(item.path)).catch(() => void 0))?.size ?? 0;
+      if (onDisk < item.total) this.#items.set(item.path, { ...item, complete: false, ranges: [] });
+    }
   }
   /** Releases the journal's and the pack's file descriptors. */
   async close() {
     const fd = this.#packFd;
     this.#packFd = void 0;
     await this.#journal.close();
-    if (fd !== void 0) closeSync3(fd);
+    if (fd !== void 0) closeSync4(fd);
   }
   /**
    * Receives an item sent whole in one request (every small file is). Its bytes are appended to
@@ -22487,19 +24182,21 @@ var ContainerItems = class _ContainerItems {
    * than the write itself, and a 10,000-file artifact would create 10,000 of them. A retry of
    * the same item takes new space; the journal's last record says which bytes count.
    */
-  async receiveWhole(path13, chunk, body) {
-    return this.#locks.run(path13, async () => {
-      const existing = this.#items.get(path13);
-      if (existing === void 0) this.#checkNoClash(path13);
+  async receiveWhole(path14, chunk, body) {
+    return this.#locks.run(path14, async () => {
+      const existing = this.#items.get(path14);
+      if (existing === void 0) this.#checkNoClash(path14);
+      this.#checkSize(path14, existing, chunk.range.total);
+      if (this.#packSize + body.length > this.#maxBytes) throw this.#tooLarge(path14, body.length);
       const offset = this.#packSize;
       this.#packSize += body.length;
       if (body.length > 0) {
-        this.#packFd ??= openSync3(this.packPath, constants4.O_RDWR | constants4.O_CREAT, 420);
+        this.#packFd ??= openSync4(this.packPath, constants4.O_RDWR | constants4.O_CREAT, 420);
         await writeFully2(this.#packFd, body, offset);
       }
       const now = (/* @__PURE__ */ new Date()).toISOString();
       const record = {
-        path: path13,
+        path: path14,
         total: chunk.range.total,
         gzip: chunk.gzip,
         fileLength: chunk.fileLength ?? null,
@@ -22514,27 +24211,45 @@ var ContainerItems = class _ContainerItems {
       return record;
     });
   }
-  get(path13) {
-    return this.#items.get(path13);
+  /**
+   * Makes everything received so far durable: the bytes (pack file and each item's own file),
+   * then the journal that says they are complete, then the directory entries. Called when the
+   * client finalizes the artifact (PATCH), so a power loss cannot leave a journal that lists
+   * files whose bytes never reached the disk.
+   */
+  async flush() {
+    if (this.#packFd !== void 0) await promisify2(fsync)(this.#packFd);
+    const ownFiles = [...this.#items.values()].filter((i) => i.packOffset === void 0 && i.total > 0);
+    for (const item of ownFiles) {
+      await fsyncFile(this.dataFile(item.path)).catch((error2) => {
+        if (!isNotFound(error2)) throw error2;
+      });
+    }
+    await this.#journal.sync();
+    await fsyncDir(this.#layout.itemsDir(this.#containerId));
   }
-  dataFile(path13) {
-    return this.#layout.itemDataFile(this.#containerId, path13);
+  get(path14) {
+    return this.#items.get(path14);
+  }
+  dataFile(path14) {
+    return this.#layout.itemDataFile(this.#containerId, path14);
   }
   /**
    * Receives one chunk. Chunks are keyed by (itemPath, range): the bytes go to their offset in
    * the data file, so a retried chunk replaces the same bytes instead of appending. A different
    * total or encoding means the client started a new upload of that path, so the item restarts.
    */
-  async receiveChunk(path13, chunk, write) {
-    return this.#locks.run(path13, async () => {
+  async receiveChunk(path14, chunk, write) {
+    return this.#locks.run(path14, async () => {
       const now = (/* @__PURE__ */ new Date()).toISOString();
-      const existing = this.#items.get(path13);
+      const existing = this.#items.get(path14);
       const restart = existing !== void 0 && (existing.total !== chunk.range.total || existing.gzip !== chunk.gzip || existing.packOffset !== void 0);
       const fresh = existing === void 0 || restart;
-      if (existing === void 0) this.#checkNoClash(path13);
+      if (existing === void 0) this.#checkNoClash(path14);
+      this.#checkSize(path14, existing, chunk.range.total);
       const { start, end, total } = chunk.range;
       const base = fresh ? {
-        path: path13,
+        path: path14,
         total,
         gzip: chunk.gzip,
         fileLength: chunk.fileLength ?? null,
@@ -22547,7 +24262,7 @@ var ContainerItems = class _ContainerItems {
       this.#put(base);
       if (restart) await this.#persist(base);
       try {
-        await write(this.dataFile(path13), fresh);
+        await write(this.dataFile(path14), fresh);
       } catch (error2) {
         if (!fresh) await this.#persist(base).catch(() => void 0);
         throw error2;
@@ -22577,7 +24292,27 @@ var ContainerItems = class _ContainerItems {
     files.sort((a, b) => compare(a.path, b.path));
     return { files, folders: [...folders].sort(compare) };
   }
+  /**
+   * The original size of every complete file, each path counted once (a path uploaded again
+   * counts with its latest bytes): `x-tfs-filelength` when the client sent it, else the stored size.
+   */
+  originalSize() {
+    let total = 0;
+    for (const item of this.#items.values()) if (item.complete) total += item.fileLength ?? item.total;
+    return total;
+  }
+  /** The artifact, with this item at `total` bytes, must stay within the size limit. */
+  #checkSize(path14, existing, total) {
+    if (this.#totalBytes - (existing?.total ?? 0) + total > this.#maxBytes) throw this.#tooLarge(path14, total);
+  }
+  #tooLarge(path14, bytes) {
+    return new HttpError2(
+      413,
+      `Storing ${bytes} more bytes for ${JSON.stringify(path14)} would make the artifact larger than the server's limit of ${this.#maxBytes} bytes (maxArtifactBytes)`
+    );
+  }
   #put(record) {
+    this.#totalBytes += record.total - (this.#items.get(record.path)?.total ?? 0);
     if (!this.#items.has(record.path)) {
       for (const folder of ancestors(record.path))
         this.#folders.set(folder, (this.#folders.get(folder) ?? 0) + 1);
@@ -22585,15 +24320,15 @@ var ContainerItems = class _ContainerItems {
     this.#items.set(record.path, record);
   }
   /** A path cannot be both a file and a folder: the client would have to create both on disk. */
-  #checkNoClash(path13) {
-    if (this.#folders.has(path13)) {
-      throw new HttpError2(409, `itemPath ${JSON.stringify(path13)} is already a folder in this artifact`);
+  #checkNoClash(path14) {
+    if (this.#folders.has(path14)) {
+      throw new HttpError2(409, `itemPath ${JSON.stringify(path14)} is already a folder in this artifact`);
     }
-    const clash = ancestors(path13).find((folder) => this.#items.has(folder));
+    const clash = ancestors(path14).find((folder) => this.#items.has(folder));
     if (clash !== void 0) {
       throw new HttpError2(
         409,
-        `itemPath ${JSON.stringify(path13)} is below ${JSON.stringify(clash)}, which is already a file`
+        `itemPath ${JSON.stringify(path14)} is below ${JSON.stringify(clash)}, which is already a file`
       );
     }
   }
@@ -22601,8 +24336,8 @@ var ContainerItems = class _ContainerItems {
     return this.#journal.append(record);
   }
 };
-function ancestors(path13) {
-  const parts = path13.split("/");
+function ancestors(path14) {
+  const parts = path14.split("/");
   const out = [];
   for (let i = 1; i < parts.length; i++) out.push(parts.slice(0, i).join("/"));
   return out;
@@ -22647,8 +24382,10 @@ var ArtifactStore = class _ArtifactStore {
   #leaseMs;
   #now;
   #ids;
+  limits;
   constructor(layout, options) {
     this.#layout = layout;
+    this.limits = options.limits ?? DEFAULT_LIMITS;
     this.#ids = new IdCounter(layout.counterFile);
     this.#leaseMs = options.sessionLeaseMs ?? DEFAULT_SESSION_LEASE_MS;
     this.#now = options.now ?? Date.now;
@@ -22691,9 +24428,9 @@ var ArtifactStore = class _ArtifactStore {
    * uploads into one artifact by creating the same name again. Each call also opens an upload
    * session (see {@link claim}); its id goes into the fileContainerResourceUrl handed back.
    */
-  async create(runId, name, retentionDays) {
-    const result = await this.#createContainer(runId, name, retentionDays);
-    const session = randomBytes2(12).toString("hex");
+  async create(runId, name, retentionDays2) {
+    const result = await this.#createContainer(runId, name, retentionDays2);
+    const session = randomBytes3(12).toString("hex");
     this.#sessions.set(session, {
       containerId: result.record.containerId,
       lastActivity: this.#now(),
@@ -22713,19 +24450,19 @@ var ArtifactStore = class _ArtifactStore {
    * finalizes, and the winner may replace whatever the loser wrote. Requests without a session
    * (a container URL taken from a listing, or another server's client) are not tracked.
    */
-  claim(containerId, path13, session) {
+  claim(containerId, path14, session) {
     if (session === null) return;
     const mine = this.#sessions.get(session);
     if (!mine || mine.containerId !== containerId) return;
     const now = this.#now();
     const name = this.#byId.get(containerId)?.name ?? String(containerId);
-    if (mine.lostTo !== void 0) throw raceLost(name, path13, true);
-    const key = `${containerId}\0${path13}`;
+    if (mine.lostTo !== void 0) throw raceLost(name, path14, true);
+    const key = `${containerId}\0${path14}`;
     const owner = this.#owners.get(key);
     const other = owner === void 0 || owner === session ? void 0 : this.#sessions.get(owner);
     if (other && this.#isLive(other, now)) {
       mine.lostTo = owner;
-      throw raceLost(name, path13, false);
+      throw raceLost(name, path14, false);
     }
     mine.lastActivity = now;
     this.#owners.set(key, session);
@@ -22745,10 +24482,17 @@ var ArtifactStore = class _ArtifactStore {
     for (const id of dead) this.#sessions.delete(id);
     for (const [key, owner] of this.#owners) if (dead.has(owner)) this.#owners.delete(key);
   }
-  async #createContainer(runId, name, retentionDays) {
+  async #createContainer(runId, name, retentionDays2) {
     return this.#locks.run(`name:${runId}\0${name}`, async () => {
       const existing = this.find(runId, name);
-      if (existing) return { record: existing, created: false };
+      if (existing) return { record: await this.#reopen(existing), created: false };
+      const max = this.limits.maxArtifactsPerRun;
+      if (this.list(runId).length >= max) {
+        throw new HttpError2(
+          403,
+          `Workflow run ${JSON.stringify(runId)} already has ${max} artifacts, the limit of this server (maxArtifactsPerRun)`
+        );
+      }
       const containerId = await this.#ids.allocate();
       await mkdir4(this.#layout.itemsDir(containerId), { recursive: true });
       const now = (/* @__PURE__ */ new Date()).toISOString();
@@ -22757,7 +24501,7 @@ var ArtifactStore = class _ArtifactStore {
         runId,
         name,
         size: -1,
-        retentionDays,
+        retentionDays: retentionDays2,
         createdAt: now,
         updatedAt: now
       };
@@ -22767,7 +24511,28 @@ var ArtifactStore = class _ArtifactStore {
     });
   }
   /**
-   * Records the final size the client reports; `undefined` when the artifact does not exist.
+   * A new upload into an existing artifact (v1 merges uploads of one name) makes it unfinished
+   * again until that upload's PATCH: the size goes back to -1, so a download meanwhile (or after
+   * that upload crashed) is refused as incomplete instead of mixing the old files with whichever
+   * new ones had arrived. Called under the (run, name) lock.
+   */
+  async #reopen(existing) {
+    if (existing.size === -1) return existing;
+    return this.#locks.run(`artifact:${existing.containerId}`, async () => {
+      const current = this.#byId.get(existing.containerId) ?? existing;
+      const next = { ...current, size: -1, updatedAt: (/* @__PURE__ */ new Date()).toISOString() };
+      await writeJsonAtomic(this.#layout.artifactFile(next.containerId), next);
+      this.#byId.set(next.containerId, next);
+      return next;
+    });
+  }
+  /**
+   * Records the artifact's size when a client finalizes an upload; `undefined` when the artifact
+   * does not exist. A client reports the size of its own upload only, but several uploads to one
+   * name merge into one artifact, so the size kept is the total of the files the container holds
+   * (see ContainerItems.originalSize), or the reported size when that is larger: the client also
+   * counts files that failed to upload. A repeated PATCH gives the same size.
+   *
    * The PATCH does not say which upload sends it, so it closes every session of the container:
    * a finished upload's files may then be replaced by a later one (v1 merge semantics), and a
    * session that keeps writing afterwards is open again.
@@ -22779,9 +24544,12 @@ var ArtifactStore = class _ArtifactStore {
     for (const session of this.#sessions.values()) {
       if (session.containerId === existing.containerId) session.closedAt = now;
     }
+    await (await this.items(existing.containerId)).flush();
+    const held = (await this.items(existing.containerId)).originalSize();
     return this.#locks.run(`artifact:${existing.containerId}`, async () => {
       const current = this.#byId.get(existing.containerId) ?? existing;
-      const next = { ...current, size, updatedAt: (/* @__PURE__ */ new Date()).toISOString() };
+      const total = Math.max(size, held);
+      const next = { ...current, size: total, updatedAt: (/* @__PURE__ */ new Date()).toISOString() };
       await writeJsonAtomic(this.#layout.artifactFile(next.containerId), next);
       this.#byId.set(next.containerId, next);
       return next;
@@ -22791,7 +24559,7 @@ var ArtifactStore = class _ArtifactStore {
   items(containerId) {
     let items = this.#items.get(containerId);
     if (!items) {
-      items = ContainerItems.load(this.#layout, containerId);
+      items = ContainerItems.load(this.#layout, containerId, this.limits.maxArtifactBytes);
       items.catch(() => this.#items.delete(containerId));
       this.#items.set(containerId, items);
     }
@@ -22804,8 +24572,8 @@ var ArtifactStore = class _ArtifactStore {
     await Promise.all(loaded.map((r) => r.status === "fulfilled" ? r.value.close() : void 0));
   }
 };
-function raceLost(artifact, path13, earlier) {
-  const what = earlier ? `lost the race for a file to another upload of artifact ${JSON.stringify(artifact)} in this run and may not write ${JSON.stringify(path13)} either` : `came second: another upload of artifact ${JSON.stringify(artifact)} in this run is writing ${JSON.stringify(path13)}`;
+function raceLost(artifact, path14, earlier) {
+  const what = earlier ? `lost the race for a file to another upload of artifact ${JSON.stringify(artifact)} in this run and may not write ${JSON.stringify(path14)} either` : `came second: another upload of artifact ${JSON.stringify(artifact)} in this run is writing ${JSON.stringify(path14)}`;
   return new HttpError2(
     409,
     `This upload ${what}; it is refused so that no file and no artifact mixes the two uploads. Give concurrent uploads different artifact names, or different files`
@@ -22915,18 +24683,18 @@ function fileEntry(baseUrl, containerId, item) {
   if (length !== void 0) entry.fileLength = length;
   return entry;
 }
-function folderEntry(baseUrl, containerId, path13, dates) {
+function folderEntry(baseUrl, containerId, path14, dates) {
   return {
     containerId,
     scopeIdentifier: NIL_GUID,
-    path: path13,
+    path: path14,
     itemType: "folder",
     status: "created",
     dateCreated: dates.createdAt,
     dateLastModified: dates.createdAt,
     createdBy: NIL_GUID,
     lastModifiedBy: NIL_GUID,
-    itemLocation: itemUrl2(baseUrl, containerId, path13),
+    itemLocation: itemUrl2(baseUrl, containerId, path14),
     contentId: ""
   };
 }
@@ -23011,16 +24779,19 @@ function artifactRoutes(store) {
   ];
 }
 async function create(store, ctx) {
-  const runId = validateRunId(ctx.params.runId ?? "");
-  const body = expectObject(await readJsonBody(ctx.req), "Create artifact body");
+  const runId = grantedRunId(ctx, "creating artifacts");
+  const body = expectObject(
+    await readJsonBody(ctx.req, store.limits.maxJsonBodyBytes),
+    "Create artifact body"
+  );
   if (body.Type !== void 0 && body.Type !== "actions_storage") {
     throw badRequest(
       `Unsupported artifact Type ${JSON.stringify(body.Type)}; only "actions_storage" is supported`
     );
   }
   const name = validateArtifactName2(body.Name);
-  const retentionDays = parseRetention(body.RetentionDays);
-  const { record, session } = await store.create(runId, name, retentionDays);
+  const retentionDays2 = parseRetention(body.RetentionDays);
+  const { record, session } = await store.create(runId, name, retentionDays2);
   const response = artifactResponse(ctx.baseUrl, record);
   sendJson(ctx.res, 201, {
     ...response,
@@ -23028,7 +24799,7 @@ async function create(store, ctx) {
   });
 }
 async function list(store, ctx) {
-  const runId = validateRunId(ctx.params.runId ?? "");
+  const runId = grantedRunId(ctx, "listing artifacts");
   const filter = ctx.url.searchParams.get("artifactName");
   const records = store.list(runId).filter((r) => filter === null || r.name === filter);
   const body = {
@@ -23038,12 +24809,15 @@ async function list(store, ctx) {
   sendJson(ctx.res, 200, body);
 }
 async function patch(store, ctx) {
-  const runId = validateRunId(ctx.params.runId ?? "");
+  const runId = grantedRunId(ctx, "finalizing artifacts");
   const rawName = ctx.url.searchParams.get("artifactName");
   if (rawName === null)
     throw badRequest("The artifactName query parameter is required to finalize an artifact");
   const name = validateArtifactName2(rawName);
-  const body = expectObject(await readJsonBody(ctx.req), "Patch artifact body");
+  const body = expectObject(
+    await readJsonBody(ctx.req, store.limits.maxJsonBodyBytes),
+    "Patch artifact body"
+  );
   const size = body.Size;
   if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) {
     throw badRequest(`Size must be a non-negative integer, got ${JSON.stringify(size)}`);
@@ -23052,6 +24826,11 @@ async function patch(store, ctx) {
   if (!record) throw notFound(`An Artifact with the name ${name} was not found in run ${runId}`);
   const response = artifactResponse(ctx.baseUrl, record);
   sendJson(ctx.res, 200, { ...response, uploadUrl: response.fileContainerResourceUrl });
+}
+function grantedRunId(ctx, action) {
+  const runId = validateRunId(ctx.params.runId ?? "");
+  if (!mayUseRun(ctx.access, runId)) throw runForbidden(runId, action);
+  return runId;
 }
 function parseRetention(value) {
   if (value === void 0 || value === null || value === 0) return null;
@@ -23063,18 +24842,18 @@ function parseRetention(value) {
 
 // src/server/legacy/container-routes.ts
 import { createReadStream } from "node:fs";
-import { open as open7 } from "node:fs/promises";
+import { open as open9 } from "node:fs/promises";
 import { pipeline as pipeline2 } from "node:stream/promises";
 
 // src/server/legacy/chunk-writer.ts
-import { createHash as createHash3 } from "node:crypto";
+import { createHash as createHash4 } from "node:crypto";
 import { constants as constants5 } from "node:fs";
-import { open as open6 } from "node:fs/promises";
+import { open as open8 } from "node:fs/promises";
 var WRITE_BATCH = 1024 * 1024;
 async function writeChunk(req, file, fresh, target) {
-  const md5 = target.expectedMd5 === void 0 ? void 0 : createHash3("md5");
+  const md5 = target.expectedMd5 === void 0 ? void 0 : createHash4("md5");
   const flags = constants5.O_WRONLY | constants5.O_CREAT | (fresh ? constants5.O_TRUNC : 0);
-  const handle = await open6(file, flags, 420);
+  const handle = await open8(file, flags, 420);
   let position = target.offset;
   let received = 0;
   let batch = [];
@@ -23130,7 +24909,7 @@ async function readChunkBody(req, target) {
   }
   const body = Buffer.concat(chunks, received);
   if (target.expectedMd5 !== void 0) {
-    const actual = createHash3("md5").update(body).digest("base64");
+    const actual = createHash4("md5").update(body).digest("base64");
     if (actual !== target.expectedMd5.trim()) {
       throw badRequest(
         `MD5 mismatch for the chunk: x-actions-results-md5 is ${target.expectedMd5}, received bytes hash to ${actual}`
@@ -23141,7 +24920,7 @@ async function readChunkBody(req, target) {
 }
 
 // src/server/legacy/container-routes.ts
-var CONTAINER = /^\/_apis\/resources\/Containers\/(?<containerId>\d{1,15})\/?$/i;
+var CONTAINER = /^\/_apis\/resources\/Containers\/(?<containerId>[1-9]\d{0,14})\/?$/i;
 var WHOLE_ITEM_LIMIT = 1024 * 1024;
 var READ_HIGH_WATER_MARK = 1024 * 1024;
 function containerRoutes(store) {
@@ -23150,21 +24929,29 @@ function containerRoutes(store) {
     { method: "GET", pattern: CONTAINER, handler: (ctx) => getItems(store, ctx) }
   ];
 }
-function containerOf(store, ctx) {
+function containerOf2(store, ctx) {
   const id = Number(ctx.params.containerId);
   const record = store.get(id);
-  if (!record) throw notFound(`Container ${ctx.params.containerId} does not exist`);
+  if (!record || !mayUseRun(ctx.access, record.runId)) {
+    throw notFound(`Container ${ctx.params.containerId} does not exist`);
+  }
   return record;
 }
 async function putChunk(store, ctx) {
   const { req } = ctx;
-  const artifact = containerOf(store, ctx);
+  const artifact = containerOf2(store, ctx);
   const rawPath = ctx.url.searchParams.get("itemPath");
   if (rawPath === null) throw badRequest("The itemPath query parameter is required");
-  const path13 = normalizeItemPath(rawPath, artifact.name);
-  if (path13 === artifact.name)
+  const path14 = normalizeItemPath(rawPath, artifact.name);
+  if (path14 === artifact.name)
     throw badRequest(`itemPath ${JSON.stringify(rawPath)} names the artifact, not a file in it`);
   const range = parseContentRange(req.headers["content-range"]);
+  if (range.total > store.limits.maxArtifactBytes) {
+    throw new HttpError2(
+      413,
+      `Content-Range total ${range.total} exceeds the server's limit of ${store.limits.maxArtifactBytes} bytes per artifact (maxArtifactBytes)`
+    );
+  }
   const length = range.end - range.start;
   const declared = parseOptionalLength(req.headers["content-length"], "Content-Length");
   if (declared !== void 0 && declared !== length) {
@@ -23176,14 +24963,14 @@ async function putChunk(store, ctx) {
   const fileLength = parseOptionalLength(req.headers["x-tfs-filelength"], "x-tfs-filelength");
   const md5Header = req.headers["x-actions-results-md5"];
   const expectedMd5 = typeof md5Header === "string" && md5Header !== "" ? md5Header : void 0;
-  store.claim(artifact.containerId, path13, ctx.url.searchParams.get(UPLOAD_SESSION_PARAM));
+  store.claim(artifact.containerId, path14, ctx.url.searchParams.get(UPLOAD_SESSION_PARAM));
   const items = await store.items(artifact.containerId);
   if (range.start === 0 && length === range.total && length <= WHOLE_ITEM_LIMIT) {
     const body = await readChunkBody(req, { length, expectedMd5 });
-    await items.receiveWhole(path13, { range, gzip: gzip2, fileLength }, body);
+    await items.receiveWhole(path14, { range, gzip: gzip2, fileLength }, body);
   } else {
     await items.receiveChunk(
-      path13,
+      path14,
       { range, gzip: gzip2, fileLength },
       (file, fresh) => writeChunk(req, file, fresh, { offset: range.start, length, expectedMd5 })
     );
@@ -23191,7 +24978,7 @@ async function putChunk(store, ctx) {
   sendJson(ctx.res, 200, { message: "success" });
 }
 async function getItems(store, ctx) {
-  const artifact = containerOf(store, ctx);
+  const artifact = containerOf2(store, ctx);
   const items = await store.items(artifact.containerId);
   const rawPath = ctx.url.searchParams.get("itemPath");
   const prefix = rawPath === null || rawPath === "" ? void 0 : normalizeItemPath(rawPath, artifact.name);
@@ -23223,7 +25010,7 @@ async function sendFile(ctx, items, item) {
     return;
   }
   const start = item.packOffset ?? 0;
-  const handle = await open7(item.packOffset !== void 0 ? items.packPath : items.dataFile(item.path), "r");
+  const handle = await open9(item.packOffset !== void 0 ? items.packPath : items.dataFile(item.path), "r");
   ctx.res.writeHead(200, headers);
   const source = createReadStream("", {
     fd: handle,
@@ -23240,7 +25027,7 @@ function parseEncoding(value) {
 }
 
 // src/server/legacy/layout.ts
-import { createHash as createHash4 } from "node:crypto";
+import { createHash as createHash5 } from "node:crypto";
 import { join } from "node:path";
 var LegacyLayout = class {
   root;
@@ -23267,12 +25054,12 @@ var LegacyLayout = class {
   }
 };
 function itemKey(itemPath) {
-  return createHash4("sha256").update(itemPath, "utf8").digest("hex");
+  return createHash5("sha256").update(itemPath, "utf8").digest("hex");
 }
 
 // src/server/legacy/protocol.ts
-async function createLegacyProtocol(dataDir) {
-  const store = await ArtifactStore.open(new LegacyLayout(dataDir));
+async function createLegacyProtocol(dataDir, limits) {
+  const store = await ArtifactStore.open(new LegacyLayout(dataDir), { limits });
   return {
     name: "legacy",
     routes: [...artifactRoutes(store), ...containerRoutes(store)],
@@ -23283,60 +25070,176 @@ async function createLegacyProtocol(dataDir) {
 // src/server/server.ts
 import { createServer } from "node:http";
 
-// src/server/http/auth.ts
-import { createHash as createHash5, timingSafeEqual } from "node:crypto";
-function createBearerCheck(token) {
-  if (token === void 0 || token === "") return () => true;
-  const expected = digest(token);
-  return (req) => {
-    const header2 = req.headers.authorization;
-    if (typeof header2 !== "string") return false;
-    const match = /^Bearer[ \t]+(.+)$/i.exec(header2.trim());
-    if (!match?.[1]) return false;
-    return timingSafeEqual(digest(match[1]), expected);
-  };
+// src/server/http/connection-guard.ts
+var LINGER_MS = 2e3;
+var LINGER_BYTES = 256 * 1024;
+var DRAIN_DECLARED_BYTES = 16 * 1024 * 1024;
+var ConnectionGuard = class {
+  #options;
+  /** Insertion order is connection order, so the first idle untrusted entry is the oldest. */
+  #tracked = /* @__PURE__ */ new Map();
+  shed = 0;
+  constructor(options) {
+    this.#options = options;
+  }
+  /** Call on the server's 'connection' event. */
+  admit(socket) {
+    const entry = { socket, trusted: false, inFlight: 0, firstRequest: void 0 };
+    entry.firstRequest = setTimeout(() => {
+      if (entry.inFlight === 0 && !entry.trusted && socket.bytesRead === 0) {
+        this.#drop(entry, "sent no request in time");
+      }
+    }, this.#options.firstRequestTimeoutMs);
+    entry.firstRequest.unref();
+    this.#tracked.set(socket, entry);
+    socket.once("close", () => {
+      clearTimeout(entry.firstRequest);
+      this.#tracked.delete(socket);
+    });
+    if (this.#tracked.size > this.#options.maxConnections && !this.#shedOne()) {
+      this.#drop(entry, `over the limit of ${this.#options.maxConnections} connections`);
+      return;
+    }
+    if (this.#untrusted() > this.#options.maxUntrustedConnections) this.#shedOne();
+  }
+  /** Call when a request head arrived; returns a function to call once it is trusted. */
+  requestStarted(req, res) {
+    const entry = this.#tracked.get(req.socket);
+    if (!entry) return { trust: () => void 0 };
+    clearTimeout(entry.firstRequest);
+    entry.inFlight++;
+    res.once("close", () => {
+      entry.inFlight--;
+      if (res.statusCode < 400) entry.trusted = true;
+    });
+    const socket = req.socket;
+    const drainable = drainsRefusedBody(req);
+    res.once("finish", () => {
+      if (!req.complete && !drainable) lingerAndClose(req, socket);
+    });
+    return {
+      trust: () => {
+        entry.trusted = true;
+      }
+    };
+  }
+  #untrusted() {
+    let count = 0;
+    for (const entry of this.#tracked.values()) if (!entry.trusted) count++;
+    return count;
+  }
+  /** Closes the oldest untrusted connection with no request in flight; false if there is none. */
+  #shedOne() {
+    for (const entry of this.#tracked.values()) {
+      if (!entry.trusted && entry.inFlight === 0 && !entry.socket.destroyed) {
+        this.#drop(entry, "shed to make room for other clients");
+        return true;
+      }
+    }
+    return false;
+  }
+  #drop(entry, why) {
+    this.shed++;
+    this.#tracked.delete(entry.socket);
+    const peer = `${entry.socket.remoteAddress ?? "?"}:${entry.socket.remotePort ?? "?"}`;
+    this.#options.log?.(`connection from ${peer} closed: ${why}`);
+    entry.socket.destroy();
+  }
+};
+function drainsRefusedBody(req) {
+  const declared = Number(req.headers["content-length"]);
+  return Number.isSafeInteger(declared) && declared <= DRAIN_DECLARED_BYTES;
 }
-function digest(value) {
-  return createHash5("sha256").update(value, "utf8").digest();
+function lingerAndClose(req, socket) {
+  if (socket.destroyed) return;
+  let drained = 0;
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once("close", () => clearTimeout(timer));
+  req.on("data", (chunk) => {
+    drained += chunk.length;
+    if (drained > LINGER_BYTES) socket.destroy();
+  });
+  req.resume();
+  socket.end();
 }
 
-// src/server/http/base-url.ts
-var HOST_HEADER = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
-function requestBaseUrl(req, fallback) {
-  const host = req.headers.host;
-  if (typeof host !== "string" || !HOST_HEADER.test(host)) return fallback;
-  const forwarded = req.headers["x-forwarded-proto"];
-  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim().toLowerCase();
-  return `${first === "https" ? "https" : "http"}://${host}/`;
+// src/server/http/storage-failure.ts
+var NO_SPACE2 = /* @__PURE__ */ new Set(["ENOSPC", "EDQUOT"]);
+var STORAGE = /* @__PURE__ */ new Set([
+  ...NO_SPACE2,
+  "EIO",
+  "EROFS",
+  "EACCES",
+  "EPERM",
+  "EFBIG",
+  "EMFILE",
+  "ENFILE",
+  "ENOMEM",
+  "EMLINK"
+]);
+function storageFailure(error2) {
+  const code = errnoOf(error2);
+  if (code === void 0 || !STORAGE.has(code)) return void 0;
+  if (NO_SPACE2.has(code)) {
+    return new HttpError2(
+      507,
+      `Insufficient storage: the server ran out of disk space (${code}) while storing the upload`
+    );
+  }
+  return new HttpError2(500, `Internal server error: the server's storage failed (${code})`);
+}
+function errnoOf(error2) {
+  for (let current = error2, depth2 = 0; current && depth2 < 5; depth2++) {
+    const code = current.code;
+    if (typeof code === "string" && /^E[A-Z]+$/.test(code)) return code;
+    current = current.cause;
+  }
+  return void 0;
 }
 
 // src/server/server.ts
 var ANY_METHOD = "*";
-var KEEP_ALIVE_TIMEOUT_MS = 6e4;
-var HEADERS_TIMEOUT_MS = 65e3;
-var SOCKET_IDLE_TIMEOUT_MS = 18e4;
+var MAX_TIMEOUT_CHECK_INTERVAL_MS = 1e3;
 function createHttpServer(options) {
   const routes = options.protocols.flatMap((p) => p.routes);
-  const authorized = createBearerCheck(options.token);
-  const stats = { connectionsOpened: 0, openConnections: 0, requests: 0 };
-  const server = createServer((req, res) => {
-    stats.requests++;
-    const started = process.hrtime.bigint();
-    if (options.log) {
-      const log = options.log;
-      res.once("close", () => {
-        const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        log(`${req.method ?? "?"} ${pathOf(req)} ${res.statusCode} ${ms.toFixed(1)}ms`);
-      });
-    }
-    void dispatch(req, res);
+  const { limits } = options;
+  const guard = new ConnectionGuard({
+    maxConnections: limits.maxConnections,
+    maxUntrustedConnections: limits.maxUntrustedConnections,
+    // Node times out partly sent heads (408) but never a socket that sends nothing: the guard does.
+    firstRequestTimeoutMs: limits.headersTimeoutMs,
+    log: options.log
   });
-  server.requestTimeout = 0;
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
-  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  server.timeout = SOCKET_IDLE_TIMEOUT_MS;
+  const stats = { connectionsOpened: 0, openConnections: 0, requests: 0 };
+  const server = createServer(
+    {
+      maxHeaderSize: limits.maxHeaderBytes,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(MAX_TIMEOUT_CHECK_INTERVAL_MS, limits.headersTimeoutMs)
+    },
+    (req, res) => {
+      stats.requests++;
+      const started = process.hrtime.bigint();
+      const connection = guard.requestStarted(req, res);
+      if (options.log) {
+        const log = options.log;
+        res.once("close", () => {
+          const ms = Number(process.hrtime.bigint() - started) / 1e6;
+          const status = res.headersSent ? String(res.statusCode) : "no-answer";
+          const cut = res.headersSent && !res.writableFinished ? " (answer cut)" : "";
+          log(`${req.method ?? "?"} ${printableText(pathOf(req))} ${status}${cut} ${ms.toFixed(1)}ms`);
+        });
+      }
+      void dispatch(req, res, connection);
+    }
+  );
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  server.timeout = limits.idleTimeoutMs;
   const sockets = /* @__PURE__ */ new Set();
   server.on("connection", (socket) => {
+    guard.admit(socket);
     stats.connectionsOpened++;
     stats.openConnections++;
     sockets.add(socket);
@@ -23345,23 +25248,18 @@ function createHttpServer(options) {
       sockets.delete(socket);
     });
   });
-  async function dispatch(req, res) {
+  async function dispatch(req, res, connection) {
     let route;
     try {
       const url = parseRequestUrl(req.url);
       const method = req.method === "HEAD" ? "GET" : req.method ?? "GET";
       const onPath = routes.map((candidate) => ({ route: candidate, match: candidate.pattern.exec(url.pathname) })).filter((r) => r.match);
       const hit = onPath.find((r) => r.route.method === method || r.route.method === ANY_METHOD);
+      options.hosts.check(req);
       route = hit?.route;
-      if ((route?.auth ?? "bearer") === "bearer" && !authorized(req)) {
-        throw new HttpError2(
-          401,
-          "Missing or invalid bearer token (Authorization: Bearer <ACTIONS_RUNTIME_TOKEN>)",
-          {
-            "WWW-Authenticate": "Bearer"
-          }
-        );
-      }
+      const bearer = (route?.auth ?? "bearer") === "bearer";
+      const access3 = bearer ? options.authenticate(req, "bearer") : NO_ACCESS;
+      if (bearer && options.credentialRequired) connection.trust();
       if (!hit?.match) {
         if (onPath.length > 0) {
           const allow = [...new Set(onPath.map((r) => r.route.method))].join(", ");
@@ -23378,7 +25276,8 @@ function createHttpServer(options) {
         res,
         url,
         params: decodeParams(hit.match.groups),
-        baseUrl: requestBaseUrl(req, options.fallbackBaseUrl())
+        baseUrl: options.hosts.baseUrl(req, options.fallbackBaseUrl()),
+        access: access3
       });
     } catch (error2) {
       answerError(req, res, error2, options.log, route?.renderError);
@@ -23421,9 +25320,18 @@ function answerError(req, res, error2, log, render) {
     res.destroy();
     return;
   }
+  if (!req.complete && !drainsRefusedBody(req)) {
+    res.setHeader("Connection", "close");
+  }
   const send = (httpError) => render ? render(res, httpError) : sendErrorJson(res, httpError.status, httpError.message, httpError.headers);
   if (error2 instanceof HttpError2) {
     send(error2);
+    return;
+  }
+  const storage = storageFailure(error2);
+  if (storage) {
+    log?.(`storage error on ${req.method ?? "?"} ${pathOf(req)}: ${storage.message}`);
+    send(storage);
     return;
   }
   if (req.destroyed || isClientAbort(error2)) {
@@ -23431,7 +25339,8 @@ function answerError(req, res, error2, log, render) {
     return;
   }
   log?.(
-    `internal error on ${req.method ?? "?"} ${pathOf(req)}: ${error2 instanceof Error ? error2.message : String(error2)}`
+    // The path and the message may carry bytes a client chose: escaped, so a log line cannot drive a terminal.
+    `internal error on ${req.method ?? "?"} ${printableText(pathOf(req))}: ${printableText(error2 instanceof Error ? error2.message : String(error2))}`
   );
   send(
     new HttpError2(
@@ -23448,23 +25357,6 @@ function pathOf(req) {
   const raw = req.url ?? "/";
   const q = raw.indexOf("?");
   return q === -1 ? raw : raw.slice(0, q);
-}
-
-// src/server/rest/auth.ts
-import { createHash as createHash6, timingSafeEqual as timingSafeEqual2 } from "node:crypto";
-function createApiTokenCheck(token) {
-  if (token === void 0 || token === "") return () => void 0;
-  const expected = digest2(token);
-  return (req) => {
-    const header2 = req.headers.authorization;
-    const match = typeof header2 === "string" ? /^(?:token|bearer)[ \t]+(.+)$/i.exec(header2.trim()) : null;
-    if (!match?.[1] || !timingSafeEqual2(digest2(match[1]), expected)) {
-      throw new HttpError2(401, "Bad credentials");
-    }
-  };
-}
-function digest2(value) {
-  return createHash6("sha256").update(value, "utf8").digest();
 }
 
 // src/server/rest/contracts.ts
@@ -23502,21 +25394,19 @@ function renderRestError(res, error2) {
 var REPO = "^/repos/(?<owner>[^/]+)/(?<repo>[^/]+)/actions";
 var RUN_ARTIFACTS = new RegExp(`${REPO}/runs/(?<runId>[^/]+)/artifacts/?$`);
 var REPO_ARTIFACTS = new RegExp(`${REPO}/artifacts/?$`);
-var ARTIFACT = new RegExp(`${REPO}/artifacts/(?<id>\\d{1,15})/?$`);
-var ARCHIVE = new RegExp(`${REPO}/artifacts/(?<id>\\d{1,15})/(?<format>[^/]+)/?$`);
+var ARTIFACT = new RegExp(`${REPO}/artifacts/(?<id>[1-9]\\d{0,14})/?$`);
+var ARCHIVE = new RegExp(`${REPO}/artifacts/(?<id>[1-9]\\d{0,14})/(?<format>[^/]+)/?$`);
 var ANY_REPOS = /^\/repos(?:\/.*)?$/;
 var DEFAULT_PER_PAGE = 30;
 var MAX_PER_PAGE = 100;
-function restRoutes(service, token) {
-  const authenticate = createApiTokenCheck(token);
+function restRoutes(service, authenticate) {
   const route = (method, pattern, handler) => ({
     method,
     pattern,
     auth: "self",
     renderError: renderRestError,
     handler: async (ctx) => {
-      authenticate(ctx.req);
-      await handler(ctx);
+      await handler({ ...ctx, access: authenticate(ctx.req, "bearer-or-token") });
     }
   });
   return [
@@ -23533,9 +25423,11 @@ function restRoutes(service, token) {
 async function list2(service, ctx, runId) {
   const query = ctx.url.searchParams;
   const name = query.get("name") ?? void 0;
+  if (runId !== void 0 && !mayUseRun(ctx.access, runId)) throw notFound2();
+  const runs = grantedRuns(ctx.access);
   const perPage = Math.min(positiveInt(query.get("per_page"), DEFAULT_PER_PAGE), MAX_PER_PAGE);
   const page = positiveInt(query.get("page"), 1);
-  const all = service.index.list({ ...runId === void 0 ? {} : { runId }, ...name === void 0 ? {} : { name } }).reverse();
+  const all = service.index.list({ ...runId === void 0 ? {} : { runId }, ...name === void 0 ? {} : { name } }).filter((r) => runs === void 0 || runs.has(r.runId)).reverse();
   const slice = all.slice((page - 1) * perPage, page * perPage);
   const { owner, repo } = repoOf(ctx);
   sendJson(ctx.res, 200, {
@@ -23544,12 +25436,12 @@ async function list2(service, ctx, runId) {
   });
 }
 async function getOne(service, ctx) {
-  const record = service.index.get(Number(ctx.params.id));
-  if (!record) throw notFound2();
+  const record = visible(service, ctx.access, ctx.params.id);
   const { owner, repo } = repoOf(ctx);
   sendJson(ctx.res, 200, restArtifact(ctx.baseUrl, owner, repo, record));
 }
 async function deleteOne(service, ctx) {
+  visible(service, ctx.access, ctx.params.id);
   const record = await service.index.removeById(Number(ctx.params.id));
   if (!record) throw notFound2();
   ctx.res.writeHead(204);
@@ -23557,11 +25449,15 @@ async function deleteOne(service, ctx) {
 }
 async function download(service, ctx) {
   if (ctx.params.format !== "zip") throw notFound2();
-  const record = service.index.get(Number(ctx.params.id));
-  if (!record) throw notFound2();
+  const record = visible(service, ctx.access, ctx.params.id);
   const location = service.signer.sign(ctx.baseUrl, record.blobId, "r");
   ctx.res.writeHead(302, { Location: location, "Content-Length": "0" });
   ctx.res.end();
+}
+function visible(service, access3, id) {
+  const record = service.index.get(Number(id));
+  if (!record || !mayUseRun(access3, record.runId)) throw notFound2();
+  return record;
 }
 function repoOf(ctx) {
   return { owner: ctx.params.owner ?? "", repo: ctx.params.repo ?? "" };
@@ -23575,8 +25471,8 @@ function notFound2() {
 }
 
 // src/server/rest/protocol.ts
-function createRestProtocol(service, token) {
-  return { name: "rest", routes: restRoutes(service, token) };
+function createRestProtocol(service, authenticate) {
+  return { name: "rest", routes: restRoutes(service, authenticate) };
 }
 
 // src/server/results/blob-errors.ts
@@ -23645,7 +25541,7 @@ function escapeXml(text) {
 
 // src/server/results/blob-download.ts
 import { createReadStream as createReadStream2 } from "node:fs";
-import { open as open8 } from "node:fs/promises";
+import { open as open10 } from "node:fs/promises";
 import { pipeline as pipeline3 } from "node:stream/promises";
 
 // src/server/results/content-disposition.ts
@@ -23696,7 +25592,7 @@ async function sendBlob(req, res, blob, baseHeaders) {
   const length = end - start + 1;
   headers["Content-Length"] = String(length);
   if (wanted) headers["Content-Range"] = `bytes ${start}-${end}/${blob.size}`;
-  const handle = await open8(blob.file, "r");
+  const handle = await open10(blob.file, "r");
   res.writeHead(wanted ? 206 : 200, headers);
   if (length === 0 || req.method === "HEAD") {
     await handle.close();
@@ -23804,22 +25700,22 @@ function blobContentType(req) {
 }
 
 // src/server/results/blob-store.ts
-import { createHash as createHash10, randomBytes as randomBytes3 } from "node:crypto";
-import { access as access2, mkdir as mkdir5, readdir as readdir4, rename as rename5, rm as rm6 } from "node:fs/promises";
+import { createHash as createHash9, randomBytes as randomBytes4 } from "node:crypto";
+import { access as access2, mkdir as mkdir5, readdir as readdir4, rename as rename4, rm as rm5, stat as stat7 } from "node:fs/promises";
 import { join as join3 } from "node:path";
 
 // src/server/results/concat-files.ts
-import { createHash as createHash7 } from "node:crypto";
-import { open as open9 } from "node:fs/promises";
+import { createHash as createHash6 } from "node:crypto";
+import { open as open11 } from "node:fs/promises";
 var COPY_BUFFER = 1024 * 1024;
 async function concatFiles(sources2, target) {
   const buffer = Buffer.allocUnsafe(COPY_BUFFER);
-  const hash = createHash7("sha256");
+  const hash = createHash6("sha256");
   let size = 0;
-  const out = await open9(target, "wx", 420);
+  const out = await open11(target, "wx", 420);
   try {
     for (const source of sources2) {
-      const input = await open9(source, "r");
+      const input = await open11(source, "r");
       try {
         for (; ; ) {
           const { bytesRead } = await input.read(buffer, 0, buffer.length, null);
@@ -23832,6 +25728,7 @@ async function concatFiles(sources2, target) {
         await input.close();
       }
     }
+    await out.sync();
   } finally {
     await out.close();
   }
@@ -23839,7 +25736,7 @@ async function concatFiles(sources2, target) {
 }
 
 // src/server/results/layout.ts
-import { createHash as createHash8 } from "node:crypto";
+import { createHash as createHash7 } from "node:crypto";
 import { join as join2 } from "node:path";
 var ResultsLayout = class {
   root;
@@ -23882,19 +25779,19 @@ var ResultsLayout = class {
   }
 };
 function blockKey(blockId2) {
-  return createHash8("sha256").update(blockId2).digest("hex");
+  return createHash7("sha256").update(blockId2).digest("hex");
 }
 var BLOB_ID = /^[0-9a-f]{32}$/;
 
 // src/server/results/receive-body.ts
-import { createHash as createHash9 } from "node:crypto";
+import { createHash as createHash8 } from "node:crypto";
 import { createWriteStream as createWriteStream2 } from "node:fs";
-import { Transform } from "node:stream";
+import { Readable, Transform } from "node:stream";
 import { pipeline as pipeline4 } from "node:stream/promises";
 var WRITE_HIGH_WATER_MARK = 1024 * 1024;
 async function receiveBody(req, file, expect) {
-  const md5 = expect.md5 === void 0 ? void 0 : createHash9("md5");
-  const sha256 = expect.sha256 ? createHash9("sha256") : void 0;
+  const md5 = expect.md5 === void 0 ? void 0 : createHash8("md5");
+  const sha256 = expect.sha256 ? createHash8("sha256") : void 0;
   const hashes = [md5, sha256].filter((h) => h !== void 0);
   let size = 0;
   const tap = new Transform({
@@ -23904,7 +25801,11 @@ async function receiveBody(req, file, expect) {
       callback(null, chunk);
     }
   });
-  await pipeline4(req, tap, createWriteStream2(file, { flags: "wx", highWaterMark: WRITE_HIGH_WATER_MARK }));
+  await pipeline4(
+    Readable.from(req.iterator({ destroyOnReturn: false })),
+    tap,
+    createWriteStream2(file, { flags: "wx", highWaterMark: WRITE_HIGH_WATER_MARK, flush: expect.durable })
+  );
   if (size !== expect.length) {
     throw new BlobError(
       400,
@@ -23930,11 +25831,14 @@ var BlobStore = class _BlobStore {
   #layout;
   #states = /* @__PURE__ */ new Map();
   #locks = new KeyedMutex();
-  constructor(layout) {
+  #staged = /* @__PURE__ */ new Map();
+  #limits;
+  constructor(layout, limits) {
     this.#layout = layout;
+    this.#limits = limits;
   }
-  static async open(layout) {
-    const store = new _BlobStore(layout);
+  static async open(layout, limits = DEFAULT_LIMITS) {
+    const store = new _BlobStore(layout, limits);
     await mkdir5(layout.blobsDir, { recursive: true });
     await store.#load();
     return store;
@@ -23948,10 +25852,20 @@ var BlobStore = class _BlobStore {
         this.#states.set(blobId, state);
         const files = await readdir4(this.#layout.blobDir(blobId));
         await Promise.all(
-          files.filter((f) => f.endsWith(".tmp")).map((f) => rm6(join3(this.#layout.blobDir(blobId), f), { force: true }))
+          files.filter((f) => f.endsWith(".tmp")).map((f) => rm5(join3(this.#layout.blobDir(blobId), f), { force: true }))
         );
+        this.#staged.set(blobId, await this.#countStaged(blobId));
       })
     );
+  }
+  async #countStaged(blobId) {
+    const dir = this.#layout.blocksDir(blobId);
+    const names = await readdir4(dir).catch((error2) => {
+      if (isNotFound(error2)) return [];
+      throw error2;
+    });
+    const sizes = await Promise.all(names.map(async (name) => (await stat7(join3(dir, name))).size));
+    return { count: names.length, bytes: sizes.reduce((a, b) => a + b, 0) };
   }
   /** Every blob directory on disk, including half-created ones (for orphan cleanup). */
   async idsOnDisk() {
@@ -23968,18 +25882,20 @@ var BlobStore = class _BlobStore {
   }
   /** A new, empty blob under a fresh random id. */
   async create() {
-    const blobId = randomBytes3(16).toString("hex");
+    const blobId = randomBytes4(16).toString("hex");
     await mkdir5(this.#layout.blocksDir(blobId), { recursive: true });
     const state = { blockIdBytes: null, committed: null };
     await writeJsonAtomic(this.#layout.blobStateFile(blobId), state);
     this.#states.set(blobId, state);
+    this.#staged.set(blobId, { count: 0, bytes: 0 });
     return blobId;
   }
   /** Deletes the blob and everything staged for it. Downloads already streaming keep their open file. */
   async remove(blobId) {
     await this.#locks.run(blobId, async () => {
       this.#states.delete(blobId);
-      await rm6(this.#layout.blobDir(blobId), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+      this.#staged.delete(blobId);
+      await rm5(this.#layout.blobDir(blobId), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
     });
   }
   /** Runs `work` while no commit of this blob can start or finish. */
@@ -23999,14 +25915,48 @@ var BlobStore = class _BlobStore {
         `The specified blob or block content is invalid: all block ids of a blob must have the same length; this blob uses ${state.blockIdBytes}-byte ids, this one has ${blockId2.length} bytes.`
       );
     }
-    const temp = this.#layout.tempFile(blobId, "block", randomBytes3(8).toString("hex"));
+    const target = this.#layout.blockFile(blobId, blockId2);
+    const current = this.#staged.get(blobId);
+    if (current && current.count >= this.#limits.maxStagedBlocks && await sizeIfExists(target) === void 0) {
+      throw new BlobError(
+        409,
+        "BlockCountExceedsLimit",
+        `The uncommitted block count cannot exceed the maximum limit of ${this.#limits.maxStagedBlocks} blocks (maxStagedBlocks).`
+      );
+    }
+    const staged = this.#reserveStaged(blobId, body.length);
+    const temp = this.#layout.tempFile(blobId, "block", randomBytes4(8).toString("hex"));
+    let replaced;
     try {
-      await receiveBody(req, temp, { ...body, sha256: false });
-      await rename5(temp, this.#layout.blockFile(blobId, blockId2));
+      await receiveBody(req, temp, { ...body, sha256: false, durable: false });
+      replaced = await sizeIfExists(target);
+      await rename4(temp, target);
     } catch (error2) {
-      await rm6(temp, { force: true });
+      staged.bytes -= body.length;
+      await rm5(temp, { force: true });
       throw this.#goneIfMissing(blobId, error2);
     }
+    if (replaced === void 0) staged.count++;
+    else staged.bytes -= replaced;
+  }
+  /**
+   * Counts a block's bytes against the blob's staged total before a byte is read, so concurrent
+   * blocks cannot together overshoot it: without this, a client could stage blocks without end
+   * and never commit them (each block alone being within the limit).
+   */
+  #reserveStaged(blobId, length) {
+    const staged = this.#staged.get(blobId) ?? { count: 0, bytes: 0 };
+    this.#staged.set(blobId, staged);
+    if (staged.bytes + length > this.#limits.maxArtifactBytes) {
+      throw new BlobError(
+        413,
+        "RequestBodyTooLarge",
+        `Staging ${length} more bytes would take this blob's uncommitted blocks past the server's limit of ${this.#limits.maxArtifactBytes} bytes (maxArtifactBytes).`,
+        { Connection: "close" }
+      );
+    }
+    staged.bytes += length;
+    return staged;
   }
   /**
    * Put Block List: the blob becomes the listed blocks in list order. Every id must have been
@@ -24018,6 +25968,13 @@ var BlobStore = class _BlobStore {
     return this.#locks.run(blobId, async () => {
       guard();
       const state = this.#require(blobId);
+      if (ids.length > this.#limits.maxBlocksPerList) {
+        throw new BlobError(
+          400,
+          "BlockListTooLong",
+          `The block list may not contain more than ${this.#limits.maxBlocksPerList} blocks (maxBlocksPerList); it has ${ids.length}.`
+        );
+      }
       const listDigest = digestOfList(ids);
       const files = ids.map((id) => this.#layout.blockFile(blobId, id));
       const missing = await firstMissing(files);
@@ -24029,13 +25986,15 @@ var BlobStore = class _BlobStore {
           `The specified block list is invalid: block #${missing} (${ids[missing]?.toString("base64") ?? ""}) was never staged.`
         );
       }
-      const temp = this.#layout.tempFile(blobId, "assemble", randomBytes3(8).toString("hex"));
+      await this.#checkCommitSize(files);
+      const temp = this.#layout.tempFile(blobId, "assemble", randomBytes4(8).toString("hex"));
       try {
         const { size, sha256 } = await concatFiles(files, temp);
-        await rename5(temp, this.#layout.blobDataFile(blobId));
+        await rename4(temp, this.#layout.blobDataFile(blobId));
+        await fsyncDir(this.#layout.blobDir(blobId));
         state.committed = committedBlob(size, sha256, contentType, listDigest);
       } catch (error2) {
-        await rm6(temp, { force: true });
+        await rm5(temp, { force: true });
         throw this.#goneIfMissing(blobId, error2);
       }
       await this.#persist(blobId);
@@ -24046,13 +26005,14 @@ var BlobStore = class _BlobStore {
   /** Put Blob: the body is the whole blob; staged blocks are discarded. */
   async putBlob(blobId, req, body, contentType, guard) {
     this.#require(blobId);
-    const temp = this.#layout.tempFile(blobId, "blob", randomBytes3(8).toString("hex"));
+    const temp = this.#layout.tempFile(blobId, "blob", randomBytes4(8).toString("hex"));
     try {
-      const received = await receiveBody(req, temp, { ...body, sha256: true });
+      const received = await receiveBody(req, temp, { ...body, sha256: true, durable: true });
       return await this.#locks.run(blobId, async () => {
         guard();
         const state = this.#require(blobId);
-        await rename5(temp, this.#layout.blobDataFile(blobId));
+        await rename4(temp, this.#layout.blobDataFile(blobId));
+        await fsyncDir(this.#layout.blobDir(blobId));
         state.committed = committedBlob(received.size, received.sha256 ?? "", contentType, null);
         state.blockIdBytes = null;
         await this.#persist(blobId);
@@ -24060,7 +26020,7 @@ var BlobStore = class _BlobStore {
         return state.committed;
       });
     } catch (error2) {
-      await rm6(temp, { force: true });
+      await rm5(temp, { force: true });
       throw this.#goneIfMissing(blobId, error2);
     }
   }
@@ -24078,13 +26038,28 @@ var BlobStore = class _BlobStore {
     const state = this.#states.get(blobId);
     if (state) await writeJsonAtomic(this.#layout.blobStateFile(blobId), state);
   }
+  /** Refuses a commit whose blob would exceed maxArtifactBytes; sizes are summed per list entry. */
+  async #checkCommitSize(files) {
+    const sizes = /* @__PURE__ */ new Map();
+    await Promise.all([...new Set(files)].map(async (file) => sizes.set(file, (await stat7(file)).size)));
+    let total = 0;
+    for (const file of files) total += sizes.get(file) ?? 0;
+    if (total > this.#limits.maxArtifactBytes) {
+      throw new BlobError(
+        413,
+        "BlobTooLarge",
+        `The committed blob would be ${total} bytes, more than the server's limit of ${this.#limits.maxArtifactBytes} bytes (maxArtifactBytes).`
+      );
+    }
+  }
   async #dropStagedBlocks(blobId) {
+    this.#staged.set(blobId, { count: 0, bytes: 0 });
     const dir = this.#layout.blocksDir(blobId);
     const names = await readdir4(dir).catch((error2) => {
       if (isNotFound(error2)) return [];
       throw error2;
     });
-    await Promise.all(names.map((name) => rm6(join3(dir, name), { force: true })));
+    await Promise.all(names.map((name) => rm5(join3(dir, name), { force: true })));
   }
 };
 function blobNotFound() {
@@ -24101,9 +26076,17 @@ function committedBlob(size, sha256, contentType, blockList) {
   };
 }
 function digestOfList(ids) {
-  const hash = createHash10("sha256");
+  const hash = createHash9("sha256");
   for (const id of ids) hash.update(Buffer.from([id.length])).update(id);
   return hash.digest("hex");
+}
+async function sizeIfExists(file) {
+  try {
+    return (await stat7(file)).size;
+  } catch (error2) {
+    if (isNotFound(error2)) return void 0;
+    throw error2;
+  }
 }
 async function firstMissing(files) {
   const checks = await Promise.all(
@@ -24132,14 +26115,14 @@ var MAX_BLOCK_LIST_BYTES = 8 * 1024 * 1024;
 var ENTRY = /<(Latest|Committed|Uncommitted)>([^<]*)<\/\1>/g;
 async function readBlockList(req) {
   const xml = await readText2(req);
-  const open13 = xml.indexOf("<BlockList>");
+  const open15 = xml.indexOf("<BlockList>");
   const close = xml.lastIndexOf("</BlockList>");
   const selfClosed = /<BlockList\s*\/>/.test(xml);
   if (selfClosed) return [];
-  if (open13 === -1 || close < open13) {
+  if (open15 === -1 || close < open15) {
     throw invalidXml("the body has no <BlockList> element.");
   }
-  const inner = xml.slice(open13 + "<BlockList>".length, close);
+  const inner = xml.slice(open15 + "<BlockList>".length, close);
   const ids = [];
   const leftover = inner.replace(ENTRY, (_all, _kind, text) => {
     ids.push(decodeBlockId(unescapeXml(text.trim()), "Put Block List"));
@@ -24178,9 +26161,9 @@ function invalidXml(detail) {
 }
 
 // src/server/results/signer.ts
-import { createHmac, randomBytes as randomBytes4, timingSafeEqual as timingSafeEqual3 } from "node:crypto";
-import { link as link2, mkdir as mkdir6, readFile as readFile4, rm as rm7, writeFile as writeFile4 } from "node:fs/promises";
-import { dirname } from "node:path";
+import { createHmac as createHmac2, randomBytes as randomBytes5, timingSafeEqual as timingSafeEqual3 } from "node:crypto";
+import { link as link2, mkdir as mkdir6, readFile as readFile4, rm as rm6, writeFile as writeFile3 } from "node:fs/promises";
+import { dirname as dirname2 } from "node:path";
 var BLOB_PATH_PREFIX = "/devstoreaccount1/artifacts/";
 var KEY_BYTES = 32;
 var UrlSigner = class _UrlSigner {
@@ -24195,10 +26178,10 @@ var UrlSigner = class _UrlSigner {
   }
   /** An absolute signed URL for `blobId`, valid for the configured lifetime. */
   sign(baseUrl, blobId, permission, now = Date.now()) {
-    const path13 = `${BLOB_PATH_PREFIX}${blobId}`;
+    const path14 = `${BLOB_PATH_PREFIX}${blobId}`;
     const se = new Date(now + this.#ttlMs).toISOString();
-    const query = new URLSearchParams({ sig: this.#mac(path13, se, permission), se, sp: permission });
-    return `${baseUrl.replace(/\/$/, "")}${path13}?${query.toString()}`;
+    const query = new URLSearchParams({ sig: this.#mac(path14, se, permission), se, sp: permission });
+    return `${baseUrl.replace(/\/$/, "")}${path14}?${query.toString()}`;
   }
   /**
    * Throws a 403 Azure error unless `query` carries a valid, unexpired signature for `blobId`
@@ -24231,8 +26214,8 @@ var UrlSigner = class _UrlSigner {
       );
     }
   }
-  #mac(path13, se, sp) {
-    return createHmac("sha256", this.#key).update(`${path13}
+  #mac(path14, se, sp) {
+    return createHmac2("sha256", this.#key).update(`${path14}
 ${se}
 ${sp}`).digest("base64url");
   }
@@ -24247,15 +26230,15 @@ function authFailed(detail) {
 async function loadOrCreateKey(keyFile) {
   const existing = await readKey(keyFile);
   if (existing) return existing;
-  await mkdir6(dirname(keyFile), { recursive: true });
-  const temp = `${keyFile}.${process.pid}.${randomBytes4(6).toString("hex")}.tmp`;
-  await writeFile4(temp, randomBytes4(KEY_BYTES).toString("hex"), { mode: 384 });
+  await mkdir6(dirname2(keyFile), { recursive: true });
+  const temp = `${keyFile}.${process.pid}.${randomBytes5(6).toString("hex")}.tmp`;
+  await writeFile3(temp, randomBytes5(KEY_BYTES).toString("hex"), { mode: 384 });
   try {
     await link2(temp, keyFile);
   } catch (error2) {
     if (error2.code !== "EEXIST") throw error2;
   } finally {
-    await rm7(temp, { force: true });
+    await rm6(temp, { force: true });
   }
   const key = await readKey(keyFile);
   if (!key) throw new Error(`The signing key ${keyFile} is unreadable; delete it to make a new one`);
@@ -24320,7 +26303,7 @@ async function put(service, ctx) {
   const comp = url.searchParams.get("comp");
   if (comp === "block") {
     const blockId2 = decodeBlockId(url.searchParams.get("blockid"), "Put Block");
-    const length2 = requireContentLength(req, MAX_BLOCK_BYTES);
+    const length2 = requireContentLength(req, Math.min(MAX_BLOCK_BYTES, service.limits.maxArtifactBytes));
     const md52 = contentMd5(req);
     await blobs.stageBlock(blobId, blockId2, req, { length: length2, md5: md52 });
     created(res, { ...headers, ...md52 === void 0 ? {} : { "Content-MD5": md52 } });
@@ -24343,7 +26326,7 @@ async function put(service, ctx) {
       "Put Blob needs x-ms-blob-type: BlockBlob (the only blob type this server stores)."
     );
   }
-  const length = requireContentLength(req, MAX_PUT_BLOB_BYTES);
+  const length = requireContentLength(req, Math.min(MAX_PUT_BLOB_BYTES, service.limits.maxArtifactBytes));
   const md5 = contentMd5(req);
   const committed = await blobs.putBlob(blobId, req, { length, md5 }, blobContentType(req), guard);
   created(res, {
@@ -24443,7 +26426,8 @@ function codeFor2(status) {
 }
 function renderTwirpError(res, error2) {
   const code = error2 instanceof TwirpError ? error2.code : codeFor2(error2.status);
-  sendJson(res, STATUS[code], { code, msg: error2.message }, error2.headers);
+  const status = error2.status === 507 && !(error2 instanceof TwirpError) ? 507 : STATUS[code];
+  sendJson(res, status, { code, msg: error2.message }, error2.headers);
 }
 
 // src/server/results/twirp-fields.ts
@@ -24591,7 +26575,7 @@ async function callRpc(service, ctx) {
     throw new TwirpError("bad_route", `no handler for path ${ctx.url.pathname}: unknown method ${name}`);
   }
   checkContentType(ctx.req);
-  const fields = new TwirpFields(await readJsonBody(ctx.req));
+  const fields = new TwirpFields(await readJsonBody(ctx.req, service.limits.maxJsonBodyBytes));
   sendJson(ctx.res, 200, await rpc(service, fields, ctx));
 }
 function checkContentType(req) {
@@ -24609,8 +26593,28 @@ function runAndJob(fields) {
     jobId: validateBackendId(fields.string("workflow_job_run_backend_id"), "workflow_job_run_backend_id")
   };
 }
+function writerRunAndJob(fields, access3, rpc) {
+  const ids = runAndJob(fields);
+  if (!mayWriteAsJob(access3, ids.runId, ids.jobId)) {
+    throw new TwirpError(
+      "permission_denied",
+      `${rpc}: the runtime token does not grant job ${JSON.stringify(ids.jobId)} of workflow run ${JSON.stringify(ids.runId)}`
+    );
+  }
+  return ids;
+}
+function readerRunAndJob(fields, access3, rpc) {
+  const ids = runAndJob(fields);
+  if (!mayUseRun(access3, ids.runId)) {
+    throw new TwirpError(
+      "permission_denied",
+      `${rpc}: the runtime token does not grant workflow run ${JSON.stringify(ids.runId)}`
+    );
+  }
+  return ids;
+}
 async function createArtifact(service, fields, ctx) {
-  const { runId, jobId } = runAndJob(fields);
+  const { runId, jobId } = writerRunAndJob(fields, ctx.access, "CreateArtifact");
   const name = validateArtifactName3(fields.string("name"));
   const mimeType = fields.optionalString("mime_type") ?? "application/zip";
   if (!isMimeType(mimeType)) {
@@ -24634,8 +26638,8 @@ async function createArtifact(service, fields, ctx) {
   });
   return { ok: true, signed_upload_url: service.signer.sign(ctx.baseUrl, record.blobId, "cw") };
 }
-async function finalizeArtifact(service, fields) {
-  const { runId } = runAndJob(fields);
+async function finalizeArtifact(service, fields, ctx) {
+  const { runId } = writerRunAndJob(fields, ctx.access, "FinalizeArtifact");
   const name = validateArtifactName3(fields.string("name"));
   const record = await service.index.finalize({
     runId,
@@ -24645,8 +26649,8 @@ async function finalizeArtifact(service, fields) {
   });
   return { ok: true, artifact_id: String(record.id) };
 }
-async function listArtifacts(service, fields) {
-  const { runId } = runAndJob(fields);
+async function listArtifacts(service, fields, ctx) {
+  const { runId } = readerRunAndJob(fields, ctx.access, "ListArtifacts");
   const name = fields.optionalString("name_filter");
   const id = fields.optionalCount("id_filter");
   const artifacts = service.index.list({
@@ -24657,15 +26661,15 @@ async function listArtifacts(service, fields) {
   return { artifacts: artifacts.map(monolithArtifact) };
 }
 async function getSignedArtifactUrl(service, fields, ctx) {
-  const { runId, jobId } = runAndJob(fields);
+  const { runId, jobId } = readerRunAndJob(fields, ctx.access, "GetSignedArtifactURL");
   const name = validateArtifactName3(fields.string("name"));
   const candidates = service.index.list({ runId, name });
   const record = candidates.filter((r) => r.jobId === jobId).at(-1) ?? candidates.at(-1);
   if (!record) throw notFound3(runId, name);
   return { signed_url: service.signer.sign(ctx.baseUrl, record.blobId, "r") };
 }
-async function deleteArtifact(service, fields) {
-  const { runId, jobId } = runAndJob(fields);
+async function deleteArtifact(service, fields, ctx) {
+  const { runId, jobId } = readerRunAndJob(fields, ctx.access, "DeleteArtifact");
   const name = validateArtifactName3(fields.string("name"));
   const record = await service.index.remove(runId, name, jobId);
   if (!record) {
@@ -24700,7 +26704,8 @@ function createResultsProtocol(service) {
 }
 
 // src/server/results/artifact-index.ts
-import { mkdir as mkdir7, readdir as readdir5, rm as rm8 } from "node:fs/promises";
+import { mkdir as mkdir7, readdir as readdir5, rm as rm7, stat as stat8 } from "node:fs/promises";
+import { join as join4 } from "node:path";
 var DIGEST = /^sha256:[0-9a-f]{64}$/i;
 var DEFAULT_UPLOAD_LEASE_MS = 15 * 60 * 1e3;
 var ArtifactIndex = class _ArtifactIndex {
@@ -24714,8 +26719,10 @@ var ArtifactIndex = class _ArtifactIndex {
   #leaseMs;
   #now;
   #ids;
+  #limits;
   constructor(layout, blobs, options) {
     this.#layout = layout;
+    this.#limits = options.limits ?? DEFAULT_LIMITS;
     this.#ids = new IdCounter(layout.counterFile);
     this.#blobs = blobs;
     this.#leaseMs = options.uploadLeaseMs ?? DEFAULT_UPLOAD_LEASE_MS;
@@ -24735,14 +26742,18 @@ var ArtifactIndex = class _ArtifactIndex {
   async #load() {
     let maxId = 0;
     for (const entry of await readdir5(this.#layout.artifactsDir)) {
+      if (entry.endsWith(TEMP_SUFFIX)) {
+        await rm7(join4(this.#layout.artifactsDir, entry), { force: true });
+        continue;
+      }
       const match = /^(\d+)\.json$/.exec(entry);
       if (!match) continue;
       const id = Number(match[1]);
       maxId = Math.max(maxId, id);
-      const record = await readJsonFile(this.#layout.artifactFile(id));
+      const record = await readJsonFile(this.#layout.artifactFile(id)).catch(() => void 0);
       if (!isArtifact(record)) continue;
-      if (!record.finalized && !this.#blobs.has(record.blobId)) {
-        await rm8(this.#layout.artifactFile(id), { force: true });
+      if (!await this.#blobIsWhole(record)) {
+        await rm7(this.#layout.artifactFile(id), { force: true });
         continue;
       }
       this.#remember(record);
@@ -24751,6 +26762,14 @@ var ArtifactIndex = class _ArtifactIndex {
       if (!this.#byBlob.has(blobId)) await this.#blobs.remove(blobId);
     }
     await this.#ids.resume(maxId);
+  }
+  async #blobIsWhole(record) {
+    if (!this.#blobs.has(record.blobId)) return false;
+    if (!record.finalized) return true;
+    const committed = this.#blobs.committed(record.blobId);
+    if (committed?.size !== record.finalized.size) return false;
+    const onDisk = await stat8(this.#blobs.dataFile(record.blobId)).catch(() => void 0);
+    return onDisk?.size === record.finalized.size;
   }
   /** A finalized artifact by id. */
   get(id) {
@@ -24786,6 +26805,7 @@ var ArtifactIndex = class _ArtifactIndex {
       const at = this.#now();
       const live = existing.find((r) => at - this.#lastActivity(r) < this.#leaseMs);
       if (live) throw this.#busy(live, at);
+      this.#checkRunLimits(input.runId, at);
       for (const stale of existing) await this.#forget(stale);
       const blobId = await this.#blobs.create();
       const id = await this.#ids.allocate();
@@ -24843,13 +26863,13 @@ var ArtifactIndex = class _ArtifactIndex {
             `Artifact ${JSON.stringify(input.name)} has no committed blob yet: upload it (Put Block List or Put Blob) before FinalizeArtifact`
           );
         }
-        const digest3 = `sha256:${committed.sha256}`;
-        checkContent(input, committed.size, digest3);
+        const digest2 = `sha256:${committed.sha256}`;
+        checkContent(input, committed.size, digest2);
         const now = (/* @__PURE__ */ new Date()).toISOString();
         const next = {
           ...pending,
           updatedAt: now,
-          finalized: { size: committed.size, digest: digest3, at: now }
+          finalized: { size: committed.size, digest: digest2, at: now }
         };
         await writeJsonAtomic(this.#layout.artifactFile(next.id), next);
         this.#remember(next);
@@ -24898,6 +26918,27 @@ var ArtifactIndex = class _ArtifactIndex {
     if (writable) this.#activity.set(blobId, this.#now());
     return writable;
   }
+  /**
+   * Per-run caps: artifacts (every record counts, finalized or not) and live uploads. 403 with
+   * "limit" in the message: clients report a quota, and do not retry it.
+   */
+  #checkRunLimits(runId, at) {
+    const inRun = [...this.#byId.values()].filter((r) => r.runId === runId);
+    const { maxArtifactsPerRun, maxLiveUploadsPerRun } = this.#limits;
+    if (inRun.filter((r) => r.finalized !== null).length >= maxArtifactsPerRun) {
+      throw new TwirpError(
+        "permission_denied",
+        `workflow run already has ${maxArtifactsPerRun} artifacts, the limit of this server (maxArtifactsPerRun)`
+      );
+    }
+    const live = inRun.filter((r) => r.finalized === null && at - this.#lastActivity(r) < this.#leaseMs);
+    if (live.length >= maxLiveUploadsPerRun) {
+      throw new TwirpError(
+        "permission_denied",
+        `workflow run already has ${maxLiveUploadsPerRun} uploads in progress, the limit of this server (maxLiveUploadsPerRun); finalize or abandon some first`
+      );
+    }
+  }
   /** The 409 for a name held by an upload in progress: who holds it, and when it would lapse. */
   #busy(record, at) {
     const idle = Math.max(0, Math.round((at - this.#lastActivity(record)) / 1e3));
@@ -24907,18 +26948,12 @@ var ArtifactIndex = class _ArtifactIndex {
     );
   }
   /**
-   * When an unfinalized artifact last saw activity. One loaded from disk (left by an earlier
-   * process, e.g. a local store whose CLI was interrupted) counts from its last recorded update,
-   * so a fresh process does not hold a dead upload's name for another full lease.
+   * When an unfinalized artifact last saw activity in this process. One loaded from disk (left
+   * by an earlier process that crashed or was restarted) has none: it is not live (see
+   * DEFAULT_UPLOAD_LEASE_MS) until its uploader writes to it again.
    */
   #lastActivity(record) {
-    let at = this.#activity.get(record.blobId);
-    if (at === void 0) {
-      const updated = Date.parse(record.updatedAt);
-      at = Number.isFinite(updated) ? Math.min(updated, this.#now()) : this.#now();
-      this.#activity.set(record.blobId, at);
-    }
-    return at;
+    return this.#activity.get(record.blobId) ?? Number.NEGATIVE_INFINITY;
   }
   /** Records of one (run, name), oldest first. */
   #find(runId, name) {
@@ -24930,24 +26965,24 @@ var ArtifactIndex = class _ArtifactIndex {
   }
   /** Metadata first, then bytes: a crash in between leaves an orphan blob, which startup removes. */
   async #forget(record) {
-    await rm8(this.#layout.artifactFile(record.id), { force: true });
+    await rm7(this.#layout.artifactFile(record.id), { force: true });
     this.#byId.delete(record.id);
     this.#byBlob.delete(record.blobId);
     this.#activity.delete(record.blobId);
     await this.#blobs.remove(record.blobId);
   }
 };
-function checkContent(input, size, digest3) {
+function checkContent(input, size, digest2) {
   if (input.size !== void 0 && input.size !== size) {
     throw new TwirpError(
       "invalid_argument",
       `size ${input.size} does not match the ${size} bytes committed for artifact ${JSON.stringify(input.name)}`
     );
   }
-  if (input.hash !== void 0 && input.hash.toLowerCase() !== digest3) {
+  if (input.hash !== void 0 && input.hash.toLowerCase() !== digest2) {
     throw new TwirpError(
       "invalid_argument",
-      `hash ${input.hash} does not match the committed bytes of artifact ${JSON.stringify(input.name)}, which hash to ${digest3}`
+      `hash ${input.hash} does not match the committed bytes of artifact ${JSON.stringify(input.name)}, which hash to ${digest2}`
     );
   }
 }
@@ -24967,11 +27002,12 @@ async function openResultsService(dataDir, options = {}) {
   if (!Number.isFinite(ttl) || ttl <= 0) {
     throw new RangeError(`signedUrlTtlMs must be a positive number of milliseconds, got ${ttl}`);
   }
+  const limits = options.limits ?? DEFAULT_LIMITS;
   const layout = new ResultsLayout(dataDir);
-  const blobs = await BlobStore.open(layout);
-  const index = await ArtifactIndex.open(layout, blobs);
+  const blobs = await BlobStore.open(layout, limits);
+  const index = await ArtifactIndex.open(layout, blobs, { limits });
   const signer = await UrlSigner.open(layout.keyFile, ttl);
-  return { index, blobs, signer };
+  return { index, blobs, signer, limits };
 }
 
 // src/server/index.ts
@@ -24979,18 +27015,32 @@ async function startServer(options) {
   const dataDir = resolve(options.dataDir);
   await mkdir8(dataDir, { recursive: true });
   const host = options.host ?? "127.0.0.1";
-  const results = await openResultsService(dataDir, { signedUrlTtlMs: options.signedUrlTtlMs });
+  const limits = resolveLimits(options.limits);
+  const jwtKeys = jwtKeysOf(options.jwt ?? {});
+  const authenticated = Boolean(options.token) || jwtKeys.hmacSecrets.length + jwtKeys.publicKeys.length > 0;
+  if (!authenticated && !isLoopback(host)) {
+    throw new RangeError(
+      `Refusing to serve ${host} without authentication: set a token or JWT keys (--token, --jwt-secret-file, --jwt-public-key), or bind to 127.0.0.1`
+    );
+  }
+  const publicUrl = options.publicUrl === void 0 ? void 0 : parsePublicUrl(options.publicUrl);
+  const authenticate = createAuthenticator({ token: options.token, jwtKeys });
+  const results = await openResultsService(dataDir, { signedUrlTtlMs: options.signedUrlTtlMs, limits });
   const protocols = [
-    await createLegacyProtocol(dataDir),
+    await createLegacyProtocol(dataDir, limits),
     createResultsProtocol(results),
-    createRestProtocol(results, options.token)
+    createRestProtocol(results, authenticate)
   ];
   let url = "";
+  let port = 0;
   const { server, stats, close } = createHttpServer({
     protocols,
-    token: options.token,
+    authenticate,
+    credentialRequired: authenticated,
+    hosts: createHostPolicy({ boundHost: host, port: () => port, publicUrl }),
     log: options.log,
-    fallbackBaseUrl: () => url
+    fallbackBaseUrl: () => url,
+    limits
   });
   await new Promise((resolveListen, rejectListen) => {
     server.once("error", rejectListen);
@@ -24999,8 +27049,8 @@ async function startServer(options) {
       resolveListen();
     });
   });
-  const port = server.address().port;
-  url = `http://${clientHost(host)}:${port}/`;
+  port = server.address().port;
+  url = publicUrl?.href ?? `http://${clientHost(host)}:${port}/`;
   let closing;
   return {
     url,
@@ -25010,6 +27060,9 @@ async function startServer(options) {
       await Promise.all(protocols.map((p) => p.close?.()));
     })
   };
+}
+function isLoopback(host) {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 function clientHost(host) {
   if (host === "0.0.0.0" || host === "") return "127.0.0.1";
@@ -25030,6 +27083,8 @@ async function openLocalStore(dataDir, runId = LOCAL_RUN_ID) {
       token,
       ids: { workflowRunBackendId: runId, workflowJobRunBackendId: runId }
     },
+    origin: new URL(server.url).origin,
+    label: `the embedded store in ${dataDir}`,
     close: () => server.close()
   };
 }
@@ -25038,9 +27093,46 @@ function mintRuntimeToken(runId) {
   const header2 = encode({ alg: "HS256", typ: "JWT" });
   const payload = encode({
     scp: `Actions.Results:${runId}:${runId}`,
-    nonce: randomBytes5(16).toString("hex")
+    nonce: randomBytes6(16).toString("hex")
   });
-  return `${header2}.${payload}.${randomBytes5(32).toString("base64url")}`;
+  return `${header2}.${payload}.${randomBytes6(32).toString("base64url")}`;
+}
+
+// src/backends/local/store-url.ts
+function hideStoreUrl(text, origin, label2) {
+  if (!text.includes(origin)) return text;
+  const escaped = origin.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return text.replace(new RegExp(`${escaped}[^\\s'"),]*`, "g"), label2);
+}
+function loggerHidingStoreUrl(logger, origin, label2) {
+  const hide = (message) => hideStoreUrl(message, origin, label2);
+  return {
+    debug: (m) => logger.debug(hide(m)),
+    info: (m) => logger.info(hide(m)),
+    warn: (m) => logger.warn(hide(m)),
+    error: (m) => logger.error(hide(m))
+  };
+}
+function hideStoreUrlInError(error2, origin, label2) {
+  if (!(error2 instanceof Error) && !isFerryError(error2)) return error2;
+  const target = error2;
+  const message = hideStoreUrl(target.message, origin, label2);
+  if (message !== target.message) {
+    if (target.stack?.startsWith(`${target.name}: ${target.message}`)) {
+      target.stack = `${target.name}: ${message}${target.stack.slice(target.name.length + 2 + target.message.length)}`;
+    }
+    target.message = message;
+  }
+  if (isFerryError(error2) && error2.context.url?.includes(origin)) {
+    const { url: _hidden, ...rest } = error2.context;
+    Object.defineProperty(error2, "context", {
+      value: Object.freeze(rest),
+      enumerable: true,
+      configurable: true,
+      writable: false
+    });
+  }
+  return error2;
 }
 
 // src/backends/results/contracts.ts
@@ -25050,87 +27142,12 @@ var RESULTS_USER_AGENT = "@actions/artifact-6.2.1";
 
 // src/backends/results/results-backend.ts
 import { createReadStream as createReadStream3 } from "node:fs";
-import { lstat as lstat5, mkdir as mkdir11, mkdtemp as mkdtemp3, rename as rename7, rm as rm10, stat as stat8 } from "node:fs/promises";
-import path8 from "node:path";
+import { mkdir as mkdir11, mkdtemp, rm as rm8, stat as stat10 } from "node:fs/promises";
+import path9 from "node:path";
 import { Transform as Transform4 } from "node:stream";
 
 // src/pack/zip/central-directory.ts
 import { crc32 as crc323 } from "node:zlib";
-
-// src/pack/zip/limits.ts
-var DEFAULT_EXTRACT_LIMITS = Object.freeze({
-  maxEntries: 1e5,
-  maxTotalBytes: 64 * 1024 ** 3,
-  maxRatio: 1e3
-});
-var RATIO_THRESHOLD_BYTES = 1024 * 1024;
-var LIMIT_KEYS = ["maxEntries", "maxTotalBytes", "maxRatio"];
-function normalizeLimits(limits) {
-  const out = { ...DEFAULT_EXTRACT_LIMITS };
-  if (limits === void 0) return out;
-  if (typeof limits !== "object" || limits === null) {
-    throw new ValidationError("ERR_FERRY_INVALID_OPTION", "Option 'limits': must be an object", {
-      option: "limits"
-    });
-  }
-  for (const key of Object.keys(limits)) {
-    if (!LIMIT_KEYS.includes(key)) {
-      throw new ValidationError(
-        "ERR_FERRY_INVALID_OPTION",
-        `Option 'limits.${key}': unknown option; expected one of ${LIMIT_KEYS.join(", ")}`,
-        { option: `limits.${key}` }
-      );
-    }
-  }
-  for (const key of LIMIT_KEYS) {
-    const value = limits[key];
-    if (value === void 0) continue;
-    const valid = typeof value === "number" && !Number.isNaN(value) && value > 0 && (key !== "maxEntries" || Number.isInteger(value) || value === Infinity);
-    if (!valid) {
-      throw new ValidationError(
-        "ERR_FERRY_INVALID_OPTION",
-        `Option 'limits.${key}': must be a positive ${key === "maxEntries" ? "integer" : "number"} (or Infinity), got ${String(value)}`,
-        { option: `limits.${key}` }
-      );
-    }
-    out[key] = value;
-  }
-  return out;
-}
-function limitError(what, option, limit) {
-  return new IntegrityError(
-    "ERR_FERRY_INTEGRITY",
-    `Zip archive rejected: ${what}, over the limit of ${limit}. If the archive is trusted, raise the option 'limits.${option}'`
-  );
-}
-function checkDeclaredLimits(entries, limits) {
-  if (entries.length > limits.maxEntries) {
-    throw limitError(`it has ${entries.length} entries`, "maxEntries", limits.maxEntries);
-  }
-  let total = 0;
-  for (const entry of entries) {
-    total += entry.uncompressedSize;
-    if (total > limits.maxTotalBytes) {
-      throw limitError(
-        `its entries declare at least ${total} bytes uncompressed`,
-        "maxTotalBytes",
-        limits.maxTotalBytes
-      );
-    }
-    if (entry.uncompressedSize > RATIO_THRESHOLD_BYTES) {
-      const ratio = entry.compressedSize === 0 ? Infinity : entry.uncompressedSize / entry.compressedSize;
-      if (ratio > limits.maxRatio) {
-        throw limitError(
-          `entry ${printable(entry.name)} has a compression ratio of ${ratio === Infinity ? "infinity" : Math.round(ratio)}:1 (${entry.uncompressedSize} bytes from ${entry.compressedSize})`,
-          "maxRatio",
-          limits.maxRatio
-        );
-      }
-    }
-  }
-}
-
-// src/pack/zip/central-directory.ts
 var SIG_LOCAL = 67324752;
 var SIG_CENTRAL = 33639248;
 var SIG_EOCD = 101010256;
@@ -25322,7 +27339,9 @@ async function readZipDirectory(handle, options = {}) {
     throw limitError(`it has ${end.entries} entries`, "maxEntries", options.maxEntries);
   }
   if (end.entries * CENTRAL_HEADER_SIZE > end.cdSize) {
-    throw corrupt(`the central directory (${end.cdSize} bytes) is too small for ${end.entries} entries`);
+    throw corrupt(
+      `the central directory (${end.cdSize} bytes) is too small for ${end.entries} ${end.entries === 1 ? "entry" : "entries"}`
+    );
   }
   const reader = new WindowReader(handle, cdStart + end.cdSize);
   const entries = [];
@@ -25330,7 +27349,9 @@ async function readZipDirectory(handle, options = {}) {
   let position = cdStart;
   for (let index = 0; index < end.entries; index++) {
     if (position + CENTRAL_HEADER_SIZE > cdEnd) {
-      throw corrupt(`the central directory ends after ${index} of its ${end.entries} entries`);
+      throw corrupt(
+        `the central directory ends after ${index} of its ${end.entries} ${end.entries === 1 ? "entry" : "entries"}`
+      );
     }
     const fixed = await reader.get(position, CENTRAL_HEADER_SIZE);
     if (fixed.readUInt32LE(0) !== SIG_CENTRAL) {
@@ -25449,7 +27470,9 @@ async function readZipDirectory(handle, options = {}) {
     });
   }
   if (position !== cdEnd) {
-    throw corrupt(`the central directory has ${cdEnd - position} bytes after its ${end.entries} entries`);
+    throw corrupt(
+      `the central directory has ${cdEnd - position} bytes after its ${end.entries} ${end.entries === 1 ? "entry" : "entries"}`
+    );
   }
   checkOverlaps(entries, cdStart);
   await checkFirstLocalHeader(handle, entries, shift);
@@ -25486,10 +27509,10 @@ async function checkFirstLocalHeader(handle, entries, shift) {
 }
 
 // src/pack/zip/entry-reader.ts
-import { pipeline as pipeline5, Readable, Transform as Transform2 } from "node:stream";
+import { pipeline as pipeline5, Readable as Readable2, Transform as Transform2 } from "node:stream";
 import { crc32 as crc324, createInflateRaw, inflateRaw } from "node:zlib";
-import { promisify as promisify2 } from "node:util";
-var inflateRawAsync = promisify2(inflateRaw);
+import { promisify as promisify3 } from "node:util";
+var inflateRawAsync = promisify3(inflateRaw);
 var CHUNK = 1024 * 1024;
 var HEADER_SLACK = 512;
 function label(entry) {
@@ -25565,7 +27588,7 @@ async function readEntryBuffer(handle, entry, dataLimit) {
   verifyBuffer(entry, data);
   return data;
 }
-var RangeReadable = class extends Readable {
+var RangeReadable = class extends Readable2 {
   constructor(handle, start, length, ownsHandle) {
     super({ highWaterMark: CHUNK });
     this.handle = handle;
@@ -25647,20 +27670,9 @@ async function openEntryStreamOnHandle(handle, entry, options) {
 }
 
 // src/pack/zip/extract.ts
-import {
-  chmod as chmod2,
-  lstat as lstat4,
-  mkdir as mkdir10,
-  mkdtemp as mkdtemp2,
-  open as open10,
-  rename as rename6,
-  rm as rm9,
-  rmdir as rmdir3,
-  stat as stat7,
-  symlink as symlink2
-} from "node:fs/promises";
-import path5 from "node:path";
-import { createHash as createHash11 } from "node:crypto";
+import { lstat as lstat4, mkdir as mkdir10, open as open12, rmdir as rmdir3, stat as stat9, symlink as symlink2 } from "node:fs/promises";
+import path6 from "node:path";
+import { createHash as createHash10 } from "node:crypto";
 import { pipeline as pipeline6 } from "node:stream/promises";
 var PartialExtractionError = class extends FerryError {
   constructor(code, message, moved, createdDirectories, cause, context) {
@@ -25684,7 +27696,7 @@ var OPTION_KEYS = [
   "context"
 ];
 var MAX_ENTRY_NAME_BYTES = 4096;
-var MAX_SEGMENT_BYTES = 255;
+var MAX_SEGMENT_BYTES2 = 255;
 var MAX_PATH_BYTES = 4095;
 var IN_MEMORY_BYTES = 1024 * 1024;
 var MAX_LINK_BYTES = 4096;
@@ -25726,7 +27738,7 @@ function normalizeOptions(options) {
     throw invalid2("context", "must be an object");
   }
   return {
-    target: path5.resolve(options.targetDirectory),
+    target: path6.resolve(options.targetDirectory),
     limits: normalizeLimits(options.limits),
     restoreModes: options.restoreModes ?? true,
     symlinks: oneOf("symlinks", options.symlinks, ["refuse", "file", "preserve"], "refuse"),
@@ -25737,7 +27749,7 @@ function normalizeOptions(options) {
     context: options.context
   };
 }
-function unsafe2(message) {
+function unsafe4(message) {
   return new IntegrityError("ERR_FERRY_UNSAFE_PATH", message);
 }
 function conflict(message) {
@@ -25747,7 +27759,7 @@ function namesRoot(name) {
   const normalized = name.replace(/\\/g, "/");
   return normalized !== "" && !normalized.startsWith("/") && normalized.split("/").every((s) => s === "" || s === ".");
 }
-function fold(key) {
+function fold2(key) {
   return key.normalize("NFC").toLowerCase();
 }
 function ancestors2(key) {
@@ -25762,7 +27774,7 @@ function depth(key) {
   return n;
 }
 function toAbsolute(target, key) {
-  return path5.join(target, ...key.split("/"));
+  return path6.join(target, ...key.split("/"));
 }
 function planEntries(entries, options) {
   const { target } = options;
@@ -25771,47 +27783,47 @@ function planEntries(entries, options) {
   for (const [index, entry] of entries.entries()) {
     const bytes = Buffer.byteLength(entry.name, "utf8");
     if (bytes > MAX_ENTRY_NAME_BYTES) {
-      throw unsafe2(
+      throw unsafe4(
         `Unsafe path ${printable(entry.name)}: the name is ${bytes} bytes long, the limit is ${MAX_ENTRY_NAME_BYTES}`
       );
     }
     if (entry.isDirectory && namesRoot(entry.name)) continue;
     const dest = resolveInside(target, entry.name);
-    const key = path5.relative(target, dest).split(path5.sep).join("/");
+    const key = path6.relative(target, dest).split(path6.sep).join("/");
     for (const segment of key.split("/")) {
-      if (Buffer.byteLength(segment, "utf8") > MAX_SEGMENT_BYTES) {
-        throw unsafe2(
-          `Unsafe path ${printable(entry.name)}: segment ${printable(segment, 40)} is longer than ${MAX_SEGMENT_BYTES} bytes`
+      if (Buffer.byteLength(segment, "utf8") > MAX_SEGMENT_BYTES2) {
+        throw unsafe4(
+          `Unsafe path ${printable(entry.name)}: segment ${printable(segment, 40)} is longer than ${MAX_SEGMENT_BYTES2} bytes`
         );
       }
     }
     if (Buffer.byteLength(dest, "utf8") > MAX_PATH_BYTES) {
-      throw unsafe2(
+      throw unsafe4(
         `Unsafe path ${printable(entry.name)}: the destination path would be longer than ${MAX_PATH_BYTES} bytes`
       );
     }
     let kind = entry.isDirectory ? "directory" : "file";
     if (entry.isSymlink) {
       if (options.symlinks === "refuse") {
-        throw unsafe2(
+        throw unsafe4(
           `Entry ${printable(entry.name)} is a symbolic link; links are refused by default. Set option 'symlinks' to 'file' (write the link text as a file) or 'preserve' (create links that stay inside the target)`
         );
       }
       if (options.symlinks === "preserve") kind = "link";
     }
     const item = { entry, index, key, dest, kind };
-    const folded = fold(key);
+    const folded = fold2(key);
     const prior = byFolded.get(folded);
     if (prior !== void 0) {
       if (prior.key !== key) {
-        throw unsafe2(
+        throw unsafe4(
           `Entries ${printable(prior.entry.name)} and ${printable(entry.name)} differ only in letter case or Unicode normalisation; they would overwrite each other on a case-insensitive file system (macOS, Windows), so the archive is rejected`
         );
       }
       if (prior.kind === "directory" !== (kind === "directory")) {
-        throw unsafe2(`Entry ${printable(key)} appears both as a file and as a directory in the archive`);
+        throw unsafe4(`Entry ${printable(key)} appears both as a file and as a directory in the archive`);
       }
-      throw unsafe2(`Duplicate entry ${printable(key)}: the archive contains it more than once`);
+      throw unsafe4(`Duplicate entry ${printable(key)}: the archive contains it more than once`);
     }
     byFolded.set(folded, item);
     items.push(item);
@@ -25824,9 +27836,9 @@ function planEntries(entries, options) {
       directories.set(item.key, item.key);
     }
     for (const ancestor of ancestors2(item.key)) {
-      const holder = byFolded.get(fold(ancestor));
+      const holder = byFolded.get(fold2(ancestor));
       if (holder !== void 0 && holder.kind !== "directory") {
-        throw unsafe2(
+        throw unsafe4(
           `Entry ${printable(holder.entry.name)} is a ${holder.kind === "link" ? "symbolic link" : "file"}, but entry ${printable(item.entry.name)} needs it to be a directory`
         );
       }
@@ -25837,7 +27849,7 @@ function planEntries(entries, options) {
   return { items, directories: sortedDirectories, directoryEntries };
 }
 function checkLinkTarget(item, text, linkKeys) {
-  const bad = (reason) => unsafe2(`Symbolic link entry ${printable(item.entry.name)} -> ${printable(text)} is refused: ${reason}`);
+  const bad = (reason) => unsafe4(`Symbolic link entry ${printable(item.entry.name)} -> ${printable(text)} is refused: ${reason}`);
   if (text.length === 0) throw bad("the link text is empty");
   for (const ch of text) {
     if (isControlCharacter(ch.codePointAt(0) ?? 0)) {
@@ -25862,13 +27874,13 @@ function checkLinkTarget(item, text, linkKeys) {
     const key = segments.join("/");
     visited.push(key);
     const last = parts.slice(i + 1).every((p) => p === "" || p === ".");
-    if (!last && linkKeys.has(fold(key))) {
+    if (!last && linkKeys.has(fold2(key))) {
       throw bad(`it passes through the symbolic link entry ${printable(key)}`);
     }
   }
   return visited;
 }
-async function lstatOrUndefined(p) {
+async function lstatOrUndefined2(p) {
   try {
     return await lstat4(p);
   } catch (error2) {
@@ -25878,7 +27890,7 @@ async function lstatOrUndefined(p) {
   }
 }
 async function entrySha256(handle, entry, dataLimit) {
-  const hash = createHash11("sha256");
+  const hash = createHash10("sha256");
   const input = await openEntryStreamOnHandle(handle, entry, { dataLimit, ownsHandle: false });
   for await (const chunk of input) hash.update(chunk);
   return hash.digest("hex");
@@ -25887,7 +27899,7 @@ async function preflight(plan, options, linkWalks, handle, dataLimit) {
   const { target } = options;
   let targetStats;
   try {
-    targetStats = await stat7(target);
+    targetStats = await stat9(target);
   } catch (error2) {
     if (error2.code === "ENOENT") return;
     throw error2;
@@ -25903,7 +27915,7 @@ async function preflight(plan, options, linkWalks, handle, dataLimit) {
       continue;
     }
     const abs = toAbsolute(target, key);
-    const stats = await lstatOrUndefined(abs);
+    const stats = await lstatOrUndefined2(abs);
     if (stats === void 0) missing.add(key);
     else if (stats.isSymbolicLink()) await assertNoSymlinkInPath(target, abs);
     else if (!stats.isDirectory()) {
@@ -25916,7 +27928,7 @@ async function preflight(plan, options, linkWalks, handle, dataLimit) {
     if (item.kind === "directory") continue;
     const parent = item.key.includes("/") ? item.key.slice(0, item.key.lastIndexOf("/")) : "";
     if (parent !== "" && missing.has(parent)) continue;
-    const stats = await lstatOrUndefined(item.dest);
+    const stats = await lstatOrUndefined2(item.dest);
     if (stats === void 0) continue;
     if (stats.isDirectory()) {
       throw conflict(
@@ -25965,35 +27977,26 @@ function fileMode(item, options) {
   if (!options.restoreModes || item.entry.isSymlink || item.entry.mode === void 0) return void 0;
   return item.entry.mode & 511;
 }
-var UMASK = (() => {
-  const current = process.umask(18);
-  process.umask(current);
-  return current;
-})();
 async function stage(handle, item, staged, dataLimit, options) {
   if (item.kind === "link") {
     await symlink2(item.linkText, staged);
     return;
   }
   const { entry } = item;
-  const mode = fileMode(item, options);
-  const createMode = mode === void 0 ? 438 : (mode & UMASK) === 0 ? mode : 384;
-  const needsChmod = mode !== void 0 && createMode !== mode;
+  const createMode = fileMode(item, options) ?? 438;
   if (entry.uncompressedSize <= IN_MEMORY_BYTES && entry.compressedSize <= IN_MEMORY_BYTES) {
     const data = await readEntryBuffer(handle, entry, dataLimit);
-    const out2 = await open10(staged, "wx", createMode);
+    const out2 = await open12(staged, "wx", createMode);
     try {
-      if (needsChmod) await out2.chmod(mode);
       await out2.writeFile(data);
     } finally {
       await out2.close();
     }
     return;
   }
-  const out = await open10(staged, "wx", createMode);
+  const out = await open12(staged, "wx", createMode);
   let input;
   try {
-    if (needsChmod) await out.chmod(mode);
     input = await openEntryStreamOnHandle(handle, entry, { dataLimit, ownsHandle: false });
   } catch (error2) {
     await out.close();
@@ -26022,7 +28025,7 @@ function withErrorContext(error2, context) {
 async function extractNormalized(zipPath, opts) {
   const { target, signal } = opts;
   throwIfAborted(signal);
-  const handle = await open10(zipPath, "r");
+  const handle = await open12(zipPath, "r");
   try {
     const directory = await readZipDirectory(handle, {
       maxEntries: opts.limits.maxEntries,
@@ -26031,13 +28034,13 @@ async function extractNormalized(zipPath, opts) {
     checkDeclaredLimits(directory.entries, opts.limits);
     const plan = planEntries(directory.entries, opts);
     const dataLimit = directory.centralDirectoryOffset;
-    const linkKeys = new Set(plan.items.filter((i) => i.kind === "link").map((i) => fold(i.key)));
+    const linkKeys = new Set(plan.items.filter((i) => i.kind === "link").map((i) => fold2(i.key)));
     const linkWalks = [];
     for (const item of plan.items) {
       if (item.kind !== "link") continue;
       throwIfAborted(signal);
       if (item.entry.uncompressedSize > MAX_LINK_BYTES) {
-        throw unsafe2(
+        throw unsafe4(
           `Symbolic link entry ${printable(item.entry.name)} is refused: its link text is ${item.entry.uncompressedSize} bytes long`
         );
       }
@@ -26046,7 +28049,7 @@ async function extractNormalized(zipPath, opts) {
       try {
         text = LINK_TEXT.decode(raw);
       } catch {
-        throw unsafe2(
+        throw unsafe4(
           `Symbolic link entry ${printable(item.entry.name)} is refused: its link text is not valid UTF-8`
         );
       }
@@ -26056,29 +28059,29 @@ async function extractNormalized(zipPath, opts) {
     throwIfAborted(signal);
     await preflight(plan, opts, linkWalks, handle, dataLimit);
     const createdTarget = await mkdir10(target, { recursive: true });
+    let held;
     let staging;
     try {
-      staging = await mkdtemp2(path5.join(target, STAGING_PREFIX));
-      const stagingName = fold(path5.basename(staging));
-      if (plan.items.some((i) => fold(i.key.split("/")[0] ?? "") === stagingName)) {
-        throw unsafe2(
-          `The archive contains an entry under ${printable(path5.basename(staging))}, the staging directory`
-        );
+      held = HeldTarget.open(target);
+      staging = held.createStaging(STAGING_PREFIX);
+      const stagingName = fold2(staging.name);
+      if (plan.items.some((i) => fold2(i.key.split("/")[0] ?? "") === stagingName)) {
+        throw unsafe4(`The archive contains an entry under ${printable(staging.name)}, the staging directory`);
       }
       const stagingDir = staging;
-      const stagedPath = (item) => path5.join(stagingDir, String(item.index));
+      const stagedPath = (item) => stagingDir.file(String(item.index));
       await runPool(plan.items, opts.concurrency, async (item) => {
         throwIfAborted(signal);
         if (item.kind !== "directory") await stage(handle, item, stagedPath(item), dataLimit, opts);
         opts.onEntry?.({ name: item.entry.name, size: item.entry.uncompressedSize });
       });
       throwIfAborted(signal);
-      return await moveIntoPlace(plan, opts, stagedPath);
+      return await moveIntoPlace(plan, opts, held, stagedPath);
     } catch (error2) {
-      if (staging !== void 0) {
-        await rm9(staging, { recursive: true, force: true });
-        staging = void 0;
-      }
+      staging?.remove();
+      staging = void 0;
+      held?.close();
+      held = void 0;
       if (createdTarget !== void 0) await removeCreatedChain(target, createdTarget);
       if (signal?.aborted && !isFerryError(error2)) throw new AbortError(signal.reason);
       throw await asResourceError(error2, {
@@ -26091,7 +28094,8 @@ async function extractNormalized(zipPath, opts) {
         concurrency: opts.concurrency
       });
     } finally {
-      if (staging !== void 0) await rm9(staging, { recursive: true, force: true });
+      staging?.remove();
+      held?.close();
     }
   } finally {
     await handle.close();
@@ -26106,87 +28110,63 @@ async function removeCreatedChain(target, firstCreated) {
       return;
     }
     if (current === firstCreated) return;
-    const parent = path5.dirname(current);
+    const parent = path6.dirname(current);
     if (parent === current) return;
     current = parent;
   }
 }
-async function moveIntoPlace(plan, options, stagedPath) {
+async function moveIntoPlace(plan, options, held, stagedPath) {
   const { target } = options;
   const moved = [];
   const createdDirectories = [];
   let bytes = 0;
+  const modeOf = (key) => {
+    const mode = plan.directoryEntries.get(key)?.entry.mode;
+    return options.restoreModes && mode !== void 0 ? mode & 511 | 448 : void 0;
+  };
   try {
-    for (const key of plan.directories) {
-      const abs = toAbsolute(target, key);
-      await assertNoSymlinkInPath(target, abs);
-      try {
-        await mkdir10(abs);
-        createdDirectories.push(key);
-        const entry = plan.directoryEntries.get(key)?.entry;
-        if (options.restoreModes && entry?.mode !== void 0) {
-          await chmod2(abs, entry.mode & 511 | 448);
-        }
-      } catch (error2) {
-        if (error2.code !== "EEXIST") throw error2;
-        const stats = await lstat4(abs);
-        if (!stats.isDirectory()) {
-          if (stats.isSymbolicLink()) await assertNoSymlinkInPath(target, abs);
-          throw conflict(`${printable(key)} exists in the target directory and is not a directory`);
-        }
-      }
-    }
+    for (const key of plan.directories) createdDirectories.push(...held.ensureDirectory(key, modeOf));
     const files = plan.items.filter((i) => i.kind !== "directory" && i.skip !== true);
-    const fresh = new Set(createdDirectories.map((key) => toAbsolute(target, key)));
-    const checkedDirs = /* @__PURE__ */ new Map();
-    await runPool(files, options.concurrency, async (item) => {
-      const dir = path5.dirname(item.dest);
-      let check = checkedDirs.get(dir);
-      if (!check) {
-        check = assertNoSymlinkInPath(target, dir);
-        checkedDirs.set(dir, check);
-      }
-      await check;
+    const fresh = new Set(createdDirectories);
+    for (const item of files) {
+      throwIfAborted(options.signal);
       const staged = stagedPath(item);
-      const stats = fresh.has(dir) ? void 0 : await lstatOrUndefined(item.dest);
+      const parent = item.key.includes("/") ? item.key.slice(0, item.key.lastIndexOf("/")) : "";
+      const stats = fresh.has(parent) ? void 0 : held.lstatEntry(item.key);
       if (stats?.isDirectory()) {
         throw conflict(`${printable(item.key)} exists in the target directory as a directory`);
       }
       let placed = false;
       if (options.existing === "overwrite" || item.kind === "link" && stats === void 0) {
-        await rename6(staged, item.dest);
+        held.renameIn(staged, item.key);
         placed = true;
       } else if (stats === void 0 && item.kind !== "link") {
-        placed = await placeNoClobber(staged, item.dest);
+        placed = await held.linkIn(staged, item.key);
       }
       if (placed) {
         moved.push(item.key);
         bytes += item.entry.uncompressedSize;
-        return;
+        continue;
       }
-      if (options.existing === "skip") return;
-      const state = item.kind === "link" ? "different" : await compareExisting(item.dest, {
+      if (options.existing === "skip") continue;
+      const state = item.kind === "link" ? "different" : await compareExisting(held.entry(item.key), {
         size: item.entry.uncompressedSize,
         crc32: item.entry.crc32,
         sha256: async () => (await digestRegularFile(staged))?.sha256 ?? ""
       });
       if (state !== "identical") throw conflictError(item.key, "the target directory");
-    });
+    }
   } catch (error2) {
     const remaining = [];
     for (const key of [...createdDirectories].reverse()) {
-      try {
-        await rmdir3(toAbsolute(target, key));
-      } catch {
-        remaining.unshift(key);
-      }
+      if (!held.removeEmptyDirectory(key)) remaining.unshift(key);
     }
     if (moved.length === 0 && remaining.length === 0) throw error2;
-    const shown2 = moved.slice(0, 10).map((k) => printable(k));
+    const shown3 = moved.slice(0, 10).map((k) => printable(k));
     const more = moved.length > 10 ? ` and ${moved.length - 10} more` : "";
     throw new PartialExtractionError(
       isFerryError(error2) ? error2.code : "ERR_FERRY_CONFLICT",
-      `Extraction into ${printable(target)} failed while moving entries into place: ${error2.message}. Already moved: ${moved.length} file(s)${shown2.length ? ` (${shown2.join(", ")}${more})` : ""}, ${remaining.length} new director${remaining.length === 1 ? "y" : "ies"}; the target is partially updated`,
+      `Extraction into ${printable(target)} failed while moving entries into place: ${error2.message}. Already moved: ${moved.length} file(s)${shown3.length ? ` (${shown3.join(", ")}${more})` : ""}, ${remaining.length} new director${remaining.length === 1 ? "y" : "ies"}; the target is partially updated`,
       moved,
       remaining,
       error2
@@ -26197,7 +28177,7 @@ async function moveIntoPlace(plan, options, stagedPath) {
 
 // src/pack/zip-writer/zip-stream.ts
 import { availableParallelism as availableParallelism2 } from "node:os";
-import { Readable as Readable2 } from "node:stream";
+import { Readable as Readable3 } from "node:stream";
 import { types as types3 } from "node:util";
 import { crc32 as crc326 } from "node:zlib";
 
@@ -26340,9 +28320,9 @@ function isCredentialFile(artifactPath) {
 function credentialFilesWarning(artifactName, artifactPaths) {
   const found = artifactPaths.filter(isCredentialFile);
   if (found.length === 0) return void 0;
-  const shown2 = found.slice(0, 10).map((p) => `'${p}'`);
-  const more = found.length > shown2.length ? ` and ${found.length - shown2.length} more` : "";
-  return `Artifact '${artifactName}' includes ${found.length === 1 ? "a file that usually holds" : "files that usually hold"} credentials: ${shown2.join(", ")}${more}. Anyone who can download the artifact can read ${found.length === 1 ? "it" : "them"}; leave hidden files out unless they are needed`;
+  const shown3 = found.slice(0, 10).map((p) => `'${p}'`);
+  const more = found.length > shown3.length ? ` and ${found.length - shown3.length} more` : "";
+  return `Artifact '${artifactName}' includes ${found.length === 1 ? "a file that usually holds" : "files that usually hold"} credentials: ${shown3.join(", ")}${more}. Anyone who can download the artifact can read ${found.length === 1 ? "it" : "them"}; leave hidden files out unless they are needed`;
 }
 function prepareSecretScan(artifactName, files, options, allowSecretsInFiles) {
   if (allowSecretsInFiles !== void 0 && typeof allowSecretsInFiles !== "boolean") {
@@ -26366,9 +28346,9 @@ function prepareSecretScan(artifactName, files, options, allowSecretsInFiles) {
 }
 
 // src/pack/zip-writer/compressibility.ts
-import { promisify as promisify3 } from "node:util";
+import { promisify as promisify4 } from "node:util";
 import { deflateRaw as deflateRaw2 } from "node:zlib";
-var deflateRawAsync2 = promisify3(deflateRaw2);
+var deflateRawAsync2 = promisify4(deflateRaw2);
 var SAMPLE_SIZE2 = 256 * 1024;
 var MIN_SAVING = 0.05;
 var SAMPLE_LEVEL = 1;
@@ -26382,11 +28362,11 @@ async function sampleIsCompressible(sample) {
 }
 
 // src/pack/zip-writer/entry-source.ts
-import { closeSync as closeSync4, constants as fsConstants3, fstatSync as fstatSync2, openSync as openSync4 } from "node:fs";
-import { open as open11 } from "node:fs/promises";
+import { closeSync as closeSync5, constants as fsConstants4, fstatSync as fstatSync3, openSync as openSync5 } from "node:fs";
+import { open as open13 } from "node:fs/promises";
 import { types as types2 } from "node:util";
 import { crc32 as crc325 } from "node:zlib";
-var OPEN_FLAGS3 = fsConstants3.O_RDONLY | (fsConstants3.O_NONBLOCK ?? 0);
+var OPEN_FLAGS3 = fsConstants4.O_RDONLY | (fsConstants4.O_NONBLOCK ?? 0);
 function describeKind(st) {
   if (st.isDirectory()) return "a directory";
   if (st.isFIFO()) return "a named pipe (FIFO)";
@@ -26420,7 +28400,7 @@ var EntrySource = class _EntrySource {
     if (signal.aborted) throw new AbortError(signal.reason, { file: name });
     let handle;
     try {
-      handle = await open11(sourcePath, OPEN_FLAGS3);
+      handle = await open13(sourcePath, OPEN_FLAGS3);
     } catch (error2) {
       throw unreadable(sourcePath, name, error2);
     }
@@ -26527,14 +28507,14 @@ var EntrySource = class _EntrySource {
 function readSmallFileSync(sourcePath, name, limit, counters, scan) {
   let fd;
   try {
-    fd = openSync4(sourcePath, OPEN_FLAGS3);
+    fd = openSync5(sourcePath, OPEN_FLAGS3);
   } catch (error2) {
     throw unreadable(sourcePath, name, error2);
   }
   counters.openFiles++;
   if (counters.openFiles > counters.maxOpenFiles) counters.maxOpenFiles = counters.openFiles;
   try {
-    const st = fstatSync2(fd);
+    const st = fstatSync3(fd);
     if (!st.isFile()) {
       throw new ValidationError(
         "ERR_FERRY_INVALID_PATH",
@@ -26556,17 +28536,17 @@ function readSmallFileSync(sourcePath, name, limit, counters, scan) {
   } catch (error2) {
     throw isFerryError(error2) ? error2 : unreadable(sourcePath, name, error2);
   } finally {
-    closeSync4(fd);
+    closeSync5(fd);
     counters.openFiles--;
   }
 }
 function unreadable(sourcePath, name, cause) {
   if (isFerryError(cause)) return cause;
-  const errno = cause?.code;
+  const errno2 = cause?.code;
   const detail = cause instanceof Error || types2.isNativeError(cause) ? cause.message : String(cause);
   return new FerryError(
     "ERR_FERRY_SOURCE_UNREADABLE",
-    `Cannot read ${printable(sourcePath)}${errno ? ` (${errno})` : ""}: ${detail}`,
+    `Cannot read ${printable(sourcePath)}${errno2 ? ` (${errno2})` : ""}: ${detail}`,
     { cause, context: { file: name } }
   );
 }
@@ -27368,7 +29348,7 @@ async function* zipBytes(ctx, inputs) {
 function toError(error2) {
   return error2 instanceof Error || types3.isNativeError(error2) ? error2 : new Error(String(error2));
 }
-var ZipReadable = class extends Readable2 {
+var ZipReadable = class extends Readable3 {
   #source;
   #controller;
   #pumping = false;
@@ -27451,9 +29431,9 @@ function createZipStream(inputs, options) {
 }
 
 // src/backends/results/blob-download.ts
-import { createHash as createHash12 } from "node:crypto";
-import { open as open12 } from "node:fs/promises";
-import { dirname as dirname2 } from "node:path";
+import { createHash as createHash11 } from "node:crypto";
+import { open as open14 } from "node:fs/promises";
+import { dirname as dirname3 } from "node:path";
 import { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 
@@ -27515,7 +29495,7 @@ var DigestMismatchError = class extends IntegrityError {
 };
 var Progress = class {
   received = 0;
-  hash = createHash12("sha256");
+  hash = createHash11("sha256");
   etag;
   contentType;
   contentDisposition;
@@ -27523,7 +29503,7 @@ var Progress = class {
   /** Forget everything: the next request is a fresh GET without Range. */
   restart() {
     this.received = 0;
-    this.hash = createHash12("sha256");
+    this.hash = createHash11("sha256");
     this.etag = void 0;
     this.expectedTotal = void 0;
   }
@@ -27594,7 +29574,7 @@ async function fetchOnce(url, file, state, options) {
     let append = false;
     if (status === 206 && state.received > 0) {
       const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers["content-range"] ?? ""));
-      if (!range || Number(range[1]) !== state.received) {
+      if (!range || Number(range[1]) !== state.received || !rangeAgrees(range, res, state.expectedTotal)) {
         res.resume();
         throw new IntegrityError(
           "ERR_FERRY_INTEGRITY",
@@ -27619,8 +29599,16 @@ async function fetchOnce(url, file, state, options) {
       state.expectedTotal = length === void 0 ? void 0 : Number(length);
     }
     const declared = res.headers["content-length"] === void 0 ? void 0 : Number(res.headers["content-length"]);
+    const cap = options.listedSize;
+    const tooLarge = () => responseTooLarge(
+      `The blob download (${state.received} bytes already received)`,
+      cap ?? 0,
+      "the artifact's listed size",
+      options.context
+    );
+    let overrun;
     let got = 0;
-    const handle = await open12(file, append ? "a" : "w");
+    const handle = await open14(file, append ? "a" : "w");
     if (append) await handle.truncate(state.received);
     const watchdog = watchThroughput(
       options.stall ?? options.http.stallPolicy,
@@ -27634,7 +29622,7 @@ async function fetchOnce(url, file, state, options) {
         state.received += chunk.length;
         state.hash.update(chunk);
       }
-      options.onBytes?.(state.received);
+      options.onBytes?.(state.received, state.expectedTotal);
     };
     const sink = new Writable({
       highWaterMark: 4 * 1024 * 1024,
@@ -27654,15 +29642,26 @@ async function fetchOnce(url, file, state, options) {
         }, done);
       }
     });
+    if (cap !== void 0) {
+      let seen = state.received;
+      res.on("data", (chunk) => {
+        seen += chunk.length;
+        if (seen > cap && overrun === void 0) {
+          overrun = tooLarge();
+          res.destroy(overrun);
+        }
+      });
+    }
     try {
       await drain(res, sink);
     } catch (error2) {
       if (error2 instanceof StalledTransferError) throw error2;
+      if (overrun !== void 0) throw overrun;
       if (findResourceFailure(error2)) {
         throw await asResourceError(error2, {
           context: options.context,
           // The temporary directory holding `file` is removed; its parent is tempDir.
-          removedOnFailure: dirname2(file),
+          removedOnFailure: dirname3(file),
           neededBytes: state.expectedTotal ?? declared
         });
       }
@@ -27696,6 +29695,16 @@ async function fetchOnce(url, file, state, options) {
     read
   );
 }
+function rangeAgrees(range, res, expectedTotal) {
+  const start = Number(range[1]);
+  const end = Number(range[2]);
+  const total = range[3] === "*" ? void 0 : Number(range[3]);
+  const length = res.headers["content-length"];
+  if (end < start) return false;
+  if (length !== void 0 && Number(length) !== end - start + 1) return false;
+  if (total !== void 0 && end >= total) return false;
+  return total === void 0 || expectedTotal === void 0 || total === expectedTotal;
+}
 async function drain(res, sink) {
   sink.once("error", (error2) => res.destroy(error2));
   res.pipe(sink, { end: false });
@@ -27721,14 +29730,14 @@ function refusedError(outcome, refreshed, started, context) {
     { context: { ...context, status: 403 } }
   );
 }
-function normalizeDigest(digest3) {
-  if (!digest3) return void 0;
-  const hex = digest3.trim().toLowerCase().replace(/^sha256:/, "");
+function normalizeDigest(digest2) {
+  if (!digest2) return void 0;
+  const hex = digest2.trim().toLowerCase().replace(/^sha256:/, "");
   return /^[0-9a-f]{64}$/.test(hex) ? hex : void 0;
 }
 
 // src/backends/results/blob-upload.ts
-import { createHash as createHash13 } from "node:crypto";
+import { createHash as createHash12 } from "node:crypto";
 
 // src/backends/results/blob-urls.ts
 function withQuery(signedUrl, params) {
@@ -27771,7 +29780,7 @@ async function uploadBlob(signedUrl, source, options) {
 async function stageAll(signedUrl, source, options, started) {
   const { http: http4, operation } = options;
   const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
-  const hash = createHash13("sha256");
+  const hash = createHash12("sha256");
   const ids = [];
   const freeSlots = Array.from({ length: http4.slots }, (_, i) => i);
   const inFlight = /* @__PURE__ */ new Set();
@@ -27937,7 +29946,7 @@ function invalidBlockList(context, restaged) {
 }
 
 // src/backends/results/content-disposition.ts
-import path6 from "node:path";
+import path7 from "node:path";
 function fileNameFromDisposition(header2, fallback) {
   const candidates = [];
   if (header2) {
@@ -27962,7 +29971,7 @@ function safeDecode(value) {
 }
 var WINDOWS_RESERVED2 = /^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\..*)?$/i;
 function sanitizeBaseName(name) {
-  const base = path6.posix.basename(name.replace(/\\/g, "/"));
+  const base = path7.posix.basename(name.replace(/\\/g, "/"));
   const cleaned = base.replace(/[\u0000-\u001f\u007f<>:"|?*]/g, "_").replace(/[. ]+$/, "");
   if (!cleaned || cleaned === "." || cleaned === ".." || WINDOWS_RESERVED2.test(cleaned) || cleaned.length > 255)
     return void 0;
@@ -27970,7 +29979,7 @@ function sanitizeBaseName(name) {
 }
 
 // src/backends/results/mime.ts
-import path7 from "node:path";
+import path8 from "node:path";
 var TYPES = {
   ".txt": "text/plain",
   ".log": "text/plain",
@@ -27997,7 +30006,7 @@ var TYPES = {
   ".wasm": "application/wasm"
 };
 function mimeTypeFor(fileName) {
-  return TYPES[path7.extname(fileName).toLowerCase()] ?? "application/octet-stream";
+  return TYPES[path8.extname(fileName).toLowerCase()] ?? "application/octet-stream";
 }
 
 // src/transport/operation.ts
@@ -28037,7 +30046,10 @@ var TwirpClient = class {
   config;
   #origin;
   call(method, body, options) {
-    return this.http.request(this.#spec(method, body, options, []), (res) => readJson(res));
+    return this.http.request(
+      this.#spec(method, body, options, []),
+      (res) => readJson(res, this.#limit(method, options))
+    );
   }
   /**
    * Like {@link call}, but the HTTP statuses in `refused` come back as an outcome instead of a
@@ -28047,10 +30059,20 @@ var TwirpClient = class {
   callAllowing(method, body, options, refused) {
     return this.http.request(this.#spec(method, body, options, refused), async (res) => {
       const status = res.statusCode ?? 0;
-      if (status >= 200 && status < 300) return { status: "ok", value: await readJson(res) };
-      const text = await readText(res);
+      if (status >= 200 && status < 300)
+        return { status: "ok", value: await readJson(res, this.#limit(method, options)) };
+      const text = (await readBody(res, 64 * 1024)).toString("utf8");
       return { status: "refused", httpStatus: status, message: extractErrorMessage(text)?.slice(0, 200) };
     });
+  }
+  /** Every answer is bounded by the option maxResponseBytes (ERR_FERRY_RESPONSE_TOO_LARGE past it). */
+  #limit(method, options) {
+    return {
+      maxBytes: this.http.maxResponseBytes,
+      call: method,
+      context: options.context,
+      stall: this.http.stallPolicy
+    };
   }
   #spec(method, body, options, okStatuses) {
     return {
@@ -28098,6 +30120,11 @@ function toSafeId(value) {
   const n = typeof value === "number" ? value : Number(value);
   return Number.isSafeInteger(n) && n >= 0 ? n : void 0;
 }
+function listedSize(value) {
+  if (value === void 0 || value === "") return void 0;
+  const n = typeof value === "number" ? value : Number(value);
+  return Number.isSafeInteger(n) && n >= 0 ? n : void 0;
+}
 
 // src/backends/results/results-backend.ts
 var ABANDON_TIMEOUT_MS = 1e4;
@@ -28121,7 +30148,7 @@ var ResultsBackend = class {
       );
     }
     const single = spec.files[0];
-    const name = archive || !single ? spec.name : path8.posix.basename(single.artifactPath);
+    const name = archive || !single ? spec.name : path9.posix.basename(single.artifactPath);
     return this.#send(
       {
         name,
@@ -28163,7 +30190,7 @@ var ResultsBackend = class {
       if (input.kind === "directory") continue;
       fileCount++;
       if (input.kind === "stream") totalOriginal += input.size;
-      else if (input.kind === "file") totalOriginal += (await stat8(input.sourcePath)).size;
+      else if (input.kind === "file") totalOriginal += (await stat10(input.sourcePath)).size;
     }
     let onEntryHook;
     const zip = createZipStream(inputs, {
@@ -28265,10 +30292,10 @@ var ResultsBackend = class {
       filesDone: fileCount,
       filesTotal: fileCount
     });
-    const digest3 = `sha256:${blob.sha256}`;
+    const digest2 = `sha256:${blob.sha256}`;
     if (blob.size === 0) ctx.logger.warn(`Artifact '${name}' is empty: no data was uploaded`);
-    const id = await this.#finalize(twirp, name, blob.size, digest3, ctx, context);
-    return { id, uploadedBytes: blob.size, size: totalOriginal, fileCount, digest: digest3 };
+    const id = await this.#finalize(twirp, name, blob.size, digest2, ctx, context);
+    return { id, uploadedBytes: blob.size, size: totalOriginal, fileCount, digest: digest2 };
   }
   async download(spec, ctx) {
     const context = { operation: "download", artifactName: spec.name };
@@ -28281,7 +30308,8 @@ var ResultsBackend = class {
       this.tempDir,
       ctx,
       context,
-      signed.refresh
+      signed.refresh,
+      signed.listedSize
     );
   }
   /**
@@ -28299,7 +30327,8 @@ var ResultsBackend = class {
       ctx,
       context,
       true,
-      signed.refresh
+      signed.refresh,
+      signed.listedSize
     );
   }
   async #signedDownload(spec, ctx, context) {
@@ -28320,13 +30349,14 @@ var ResultsBackend = class {
         throw new FerryError("ERR_FERRY_PROTOCOL", "GetSignedArtifactURL returned no signed_url", {
           context
         });
-      return url;
+      return checkSignedUrl(url, this.config.resultsUrl, "the signed download URL", context);
     };
     return {
       url: await sign(),
       name: artifact.name,
       expectedHex: normalizeDigest(artifact.digest),
-      refresh: sign
+      refresh: sign,
+      listedSize: listedSize(artifact.size)
     };
   }
   async list(ctx, options = {}) {
@@ -28406,13 +30436,13 @@ var ResultsBackend = class {
    * own lost create caused is cleared by deleting that unfinalized artifact and creating again.
    * Attempts and time are counted by the retry policy across the repeats.
    */
-  async #create(twirp, name, mimeType, retentionDays, ctx, context) {
+  async #create(twirp, name, mimeType, retentionDays2, ctx, context) {
     const body = {
       ...this.#ids(),
       name,
       version: ARTIFACT_VERSION,
       mime_type: mimeType,
-      ...retentionDays ? { expires_at: expiresAt(retentionDays) } : {}
+      ...retentionDays2 ? { expires_at: expiresAt(retentionDays2) } : {}
     };
     let lostResponse = false;
     const startedAt = ctx.http.now();
@@ -28443,7 +30473,7 @@ var ResultsBackend = class {
           throw new FerryError("ERR_FERRY_PROTOCOL", "CreateArtifact returned no signed_upload_url", {
             context
           });
-        return url;
+        return checkSignedUrl(url, this.config.resultsUrl, "the signed upload URL", context);
       } catch (error2) {
         if (!isFerryError(error2) || !error2.retryable) throw error2;
         attempt = Math.max(attempt, error2.context.attempt ?? attempt);
@@ -28472,9 +30502,9 @@ var ResultsBackend = class {
    * committed is never taken for success: the error carries the digest, and the id when the
    * service lists the artifact, so the caller can reconcile.
    */
-  async #finalize(twirp, name, size, digest3, ctx, context) {
-    const body = { ...this.#ids(), name, size: String(size), hash: digest3 };
-    const finalizeContext = { ...context, digest: digest3 };
+  async #finalize(twirp, name, size, digest2, ctx, context) {
+    const body = { ...this.#ids(), name, size: String(size), hash: digest2 };
+    const finalizeContext = { ...context, digest: digest2 };
     const startedAt = ctx.http.now();
     for (let attempt = 1; ; attempt++) {
       try {
@@ -28495,7 +30525,7 @@ var ResultsBackend = class {
             twirp,
             name,
             size,
-            digest3,
+            digest2,
             outcome.status === "refused" ? `HTTP ${outcome.httpStatus}${outcome.message ? `: ${outcome.message}` : ""}` : "ok: false",
             outcome.status === "refused" ? "ERR_FERRY_CONFLICT" : "ERR_FERRY_PROTOCOL",
             ctx,
@@ -28514,14 +30544,14 @@ var ResultsBackend = class {
         ctx.logger.debug(`FinalizeArtifact for '${name}' lost its response (${error2.message}); reconciling`);
         const listed = await this.#listRaw(twirp, { name_filter: name }, ctx, finalizeContext);
         const committed = listed.find(
-          (a) => a.name === name && normalizeDigest(a.digest) === normalizeDigest(digest3)
+          (a) => a.name === name && normalizeDigest(a.digest) === normalizeDigest(digest2)
         );
         if (committed) return toSafeId(committed.database_id ?? committed.databaseId);
       }
     }
   }
   /** The error for a refused finalize, with what the service lists under the name (P33). */
-  async #finalizeRefused(twirp, name, size, digest3, answer, code, ctx, context) {
+  async #finalizeRefused(twirp, name, size, digest2, answer, code, ctx, context) {
     let listed;
     let lookup = "";
     try {
@@ -28533,7 +30563,7 @@ var ResultsBackend = class {
       lookup = `; listing it to check failed too (${error2 instanceof Error ? error2.message : String(error2)})`;
     }
     const id = listed ? toSafeId(listed.database_id ?? listed.databaseId) : void 0;
-    const state = listed ? normalizeDigest(listed.digest) === normalizeDigest(digest3) ? `the service lists it as artifact ${id ?? "?"} with this digest, so it may be complete` : `the service lists an artifact ${id ?? "?"} of that name with ${listed.digest ? `digest ${listed.digest}` : "no digest"}` : `the service lists no finalized artifact of that name${lookup}`;
+    const state = listed ? normalizeDigest(listed.digest) === normalizeDigest(digest2) ? `the service lists it as artifact ${id ?? "?"} with this digest, so it may be complete` : `the service lists an artifact ${id ?? "?"} of that name with ${listed.digest ? `digest ${listed.digest}` : "no digest"}` : `the service lists no finalized artifact of that name${lookup}`;
     return new FerryError(
       code,
       `FinalizeArtifact refused artifact '${name}' after its ${size} bytes were uploaded (${answer}); ${state}. Check the artifact before uploading it again`,
@@ -28559,13 +30589,13 @@ var ResultsBackend = class {
     return Array.isArray(response.artifacts) ? response.artifacts : [];
   }
 };
-async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, verify, refreshUrl) {
+async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, verify, refreshUrl, listedSize2) {
   await mkdir11(tempDir, { recursive: true });
-  const work = await mkdtemp3(path8.join(tempDir, "ferry-download-"));
+  const work = await mkdtemp(path9.join(tempDir, "ferry-download-"));
   let disposed;
-  const dispose = () => disposed ??= rm10(work, { recursive: true, force: true });
+  const dispose = () => disposed ??= rm8(work, { recursive: true, force: true });
   try {
-    const file = path8.join(work, "blob");
+    const file = path9.join(work, "blob");
     const blob = await downloadBlob(url, file, {
       http: ctx.http,
       operation: ctx.operation,
@@ -28573,12 +30603,13 @@ async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, 
       // Verified downloads get one re-download on a mismatch (transit damage) and a fresh URL on a 403.
       expectedSha256: verify ? expectedHex : void 0,
       refreshUrl,
-      onBytes: (received) => ctx.onProgress?.({
+      listedSize: listedSize2,
+      onBytes: (received, total) => ctx.onProgress?.({
         operation: "download",
         artifactName: name,
         phase: "transfer",
         bytesDone: received,
-        bytesTotal: void 0,
+        bytesTotal: total,
         filesDone: 0,
         filesTotal: void 0
       })
@@ -28602,7 +30633,7 @@ async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, 
     throw error2;
   }
 }
-async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx, context, refreshUrl) {
+async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx, context, refreshUrl, listedSize2) {
   const blob = await fetchVerifiedBlob(
     url,
     name,
@@ -28611,14 +30642,15 @@ async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx
     ctx,
     context,
     spec.verifyDigest ?? true,
-    refreshUrl
+    refreshUrl,
+    listedSize2
   );
   try {
     await spec.beforeWrite?.();
     const conflict2 = spec.conflict ?? "overwrite";
-    const digest3 = `sha256:${blob.sha256}`;
+    const digest2 = `sha256:${blob.sha256}`;
     const mismatch = blob.digestMismatch && blob.expectedHex !== void 0 ? { digestMismatch: true, expectedDigest: `sha256:${blob.expectedHex}` } : {};
-    const target = path8.resolve(spec.targetDirectory);
+    const target = path9.resolve(spec.targetDirectory);
     const mime = (blob.contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
     const isZip = ["application/zip", "application/x-zip-compressed", "application/zip-compressed"].includes(mime) || new URL(url).pathname.toLowerCase().endsWith(".zip");
     if (isZip && !spec.skipDecompress) {
@@ -28626,6 +30658,7 @@ async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx
         targetDirectory: target,
         existing: conflict2,
         symlinks: spec.symlinks ?? "refuse",
+        restoreModes: spec.restoreModes ?? true,
         signal: ctx.operation.signal,
         // Files written at once follow the caller's concurrency, so lowering it bounds descriptors.
         concurrency: ctx.http.slots,
@@ -28633,12 +30666,26 @@ async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx
         context,
         ...spec.limits !== void 0 ? { limits: spec.limits } : {}
       });
-      return { downloadPath: target, fileCount: result.files, size: result.bytes, digest: digest3, ...mismatch };
+      return { downloadPath: target, fileCount: result.files, size: result.bytes, digest: digest2, ...mismatch };
     }
     const fileName = fileNameFromDisposition(blob.contentDisposition, isZip ? `${name}.zip` : name);
     await mkdir11(target, { recursive: true });
-    const destination = path8.join(target, fileName);
-    const existing = await lstat5(destination).catch(() => void 0);
+    const placed = await placeRawFile(blob, fileName, target, conflict2, context);
+    return {
+      downloadPath: target,
+      fileCount: placed ? 1 : 0,
+      size: placed ? blob.size : 0,
+      digest: digest2,
+      ...mismatch
+    };
+  } finally {
+    await blob.dispose();
+  }
+}
+async function placeRawFile(blob, fileName, target, conflict2, context) {
+  const held = HeldTarget.open(target, { context });
+  try {
+    const existing = held.lstatEntry(fileName);
     if (existing?.isDirectory()) {
       throw new FerryError(
         "ERR_FERRY_INVALID_PATH",
@@ -28648,24 +30695,21 @@ async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx
     }
     let placed = false;
     if (conflict2 === "overwrite") {
-      await rename7(blob.file, destination);
+      held.renameIn(blob.file, fileName);
       placed = true;
     } else if (existing === void 0) {
-      placed = await placeNoClobber(blob.file, destination);
+      placed = await held.linkIn(blob.file, fileName);
     }
     if (!placed && conflict2 === "error") {
-      const state = await compareExisting(destination, { size: blob.size, sha256: () => blob.sha256 });
+      const state = await compareExisting(held.entry(fileName), {
+        size: blob.size,
+        sha256: () => blob.sha256
+      });
       if (state !== "identical") throw conflictError(fileName, printable(target), context);
     }
-    return {
-      downloadPath: target,
-      fileCount: placed ? 1 : 0,
-      size: placed ? blob.size : 0,
-      digest: digest3,
-      ...mismatch
-    };
+    return placed;
   } finally {
-    await blob.dispose();
+    held.close();
   }
 }
 function notFound4(what, operation) {
@@ -28678,11 +30722,11 @@ function notFound4(what, operation) {
   );
 }
 function toInfo2(a) {
-  const size = Number(a.size ?? 0);
   return {
     name: a.name,
     id: toSafeId(a.database_id ?? a.databaseId),
-    size: Number.isFinite(size) ? size : 0,
+    // A negative, fractional, NaN or 2^60 size from the service is no size at all.
+    size: listedSize(a.size) ?? 0,
     createdAt: a.created_at ?? a.createdAt,
     digest: a.digest
   };
@@ -28782,7 +30826,7 @@ function requireBackendIds(token) {
 
 // src/options.ts
 import os5 from "node:os";
-import path9 from "node:path";
+import path10 from "node:path";
 
 // src/types.ts
 var silentLogger = {
@@ -28800,6 +30844,8 @@ var silentLogger = {
 var DEFAULT_CONCURRENCY = 8;
 var DEFAULT_CHUNK_SIZE2 = 4 * 1024 * 1024;
 var MAX_CHUNK_SIZE2 = 256 * 1024 * 1024;
+var MAX_RETENTION_DAYS = 400;
+var MAX_RESPONSE_BYTES_LIMIT = 1024 * 1024 * 1024;
 var KNOWN_KEYS = /* @__PURE__ */ new Set([
   "backend",
   "runtimeUrl",
@@ -28817,6 +30863,8 @@ var KNOWN_KEYS = /* @__PURE__ */ new Set([
   "stallWindowMs",
   "retry",
   "tempDir",
+  "maxResponseBytes",
+  "trustedOrigins",
   "logger",
   "onProgress",
   "signal"
@@ -28837,19 +30885,27 @@ function normalizeOptions2(options = {}, extraKeys = []) {
     resultsUrl: optionalUrl("resultsUrl", options.resultsUrl),
     runtimeToken: optionalString("runtimeToken", options.runtimeToken, false),
     runId: optionalString("runId", options.runId),
-    localStore: path9.resolve(
-      optionalString("localStore", options.localStore) ?? path9.join(os5.homedir(), ".ferry", "store")
+    localStore: path10.resolve(
+      optionalString("localStore", options.localStore) ?? path10.join(os5.homedir(), ".ferry", "store")
     ),
     concurrency: integer("concurrency", options.concurrency, DEFAULT_CONCURRENCY, 1, 256),
     chunkSize: integer("chunkSize", options.chunkSize, DEFAULT_CHUNK_SIZE2, 1, MAX_CHUNK_SIZE2),
     compressionLevel: integer("compressionLevel", options.compressionLevel, 6, 0, 9),
-    retentionDays: options.retentionDays === void 0 || options.retentionDays === 0 ? void 0 : integer("retentionDays", options.retentionDays, 0, 1, 90),
+    retentionDays: options.retentionDays === void 0 || options.retentionDays === 0 ? void 0 : integer("retentionDays", options.retentionDays, 0, 1, MAX_RETENTION_DAYS),
     proxy: objectOption("proxy", options.proxy) ?? {},
     timeoutMs: integer("timeoutMs", options.timeoutMs, 12e4, 1, 24 * 36e5),
     minBytesPerSecond: integer("minBytesPerSecond", options.minBytesPerSecond, 1024, 0, 1024 ** 3),
     stallWindowMs: integer("stallWindowMs", options.stallWindowMs, 6e4, 1, 24 * 36e5),
     retry: retryOption(options.retry),
-    tempDir: path9.resolve(optionalString("tempDir", options.tempDir) ?? os5.tmpdir()),
+    tempDir: path10.resolve(optionalString("tempDir", options.tempDir) ?? os5.tmpdir()),
+    maxResponseBytes: integer(
+      "maxResponseBytes",
+      options.maxResponseBytes,
+      DEFAULT_MAX_RESPONSE_BYTES,
+      1024,
+      MAX_RESPONSE_BYTES_LIMIT
+    ),
+    trustedOrigins: trustedOriginsOption(options.trustedOrigins),
     // Every line any part of Ferry logs is scrubbed, whatever logger the caller passed.
     logger: options.logger ? redactingLogger(loggerOption(options.logger)) : silentLogger,
     onProgress: functionOption("onProgress", options.onProgress),
@@ -28862,11 +30918,11 @@ function invalid3(option, message) {
 function integer(option, value, fallback, min, max) {
   if (value === void 0) return fallback;
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw invalid3(option, `must be an integer from ${min} to ${max}; got ${shown(value)}`);
+    throw invalid3(option, `must be an integer from ${min} to ${max}; got ${shown2(value)}`);
   }
   return value;
 }
-function shown(value) {
+function shown2(value) {
   if (typeof value === "string") return `${JSON.stringify(value.slice(0, 80))} (a string)`;
   if (typeof value === "number" || typeof value === "boolean" || value === null) return String(value);
   return typeof value;
@@ -28874,19 +30930,19 @@ function shown(value) {
 function optionalString(option, value, echo = true) {
   if (value === void 0 || value === "") return void 0;
   if (typeof value !== "string")
-    throw invalid3(option, `must be a string; got ${echo ? shown(value) : typeof value}`);
+    throw invalid3(option, `must be a string; got ${echo ? shown2(value) : typeof value}`);
   return value;
 }
 function objectOption(option, value) {
   if (value === void 0) return void 0;
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw invalid3(option, `must be an object; got ${shown(value)}`);
+    throw invalid3(option, `must be an object; got ${shown2(value)}`);
   }
   return value;
 }
 function functionOption(option, value) {
   if (value !== void 0 && typeof value !== "function") {
-    throw invalid3(option, `must be a function; got ${shown(value)}`);
+    throw invalid3(option, `must be a function; got ${shown2(value)}`);
   }
   return value;
 }
@@ -28896,7 +30952,7 @@ function loggerOption(logger) {
     if (typeof logger[level] !== "function") {
       throw invalid3(
         "logger",
-        `must have debug, info, warn and error functions; '${level}' is ${shown(logger[level])}`
+        `must have debug, info, warn and error functions; '${level}' is ${shown2(logger[level])}`
       );
     }
   }
@@ -28906,7 +30962,7 @@ function signalOption(signal) {
   if (signal === void 0) return void 0;
   const s = signal;
   if (typeof s !== "object" || s === null || typeof s.aborted !== "boolean" || typeof s.addEventListener !== "function") {
-    throw invalid3("signal", `must be an AbortSignal; got ${shown(signal)}`);
+    throw invalid3("signal", `must be an AbortSignal; got ${shown2(signal)}`);
   }
   return signal;
 }
@@ -28930,21 +30986,27 @@ function retryOption(retry) {
       const ok = typeof value === "number" && Number.isFinite(value) && value >= bounds.min && value <= bounds.max && (!bounds.integer || Number.isInteger(value));
       if (!ok) {
         const kind = bounds.integer ? "an integer" : "a number";
-        throw invalid3(option, `must be ${kind} from ${bounds.min} to ${bounds.max}; got ${shown(value)}`);
+        throw invalid3(option, `must be ${kind} from ${bounds.min} to ${bounds.max}; got ${shown2(value)}`);
       }
     } else if (key === "retryableStatuses") {
       if (!Array.isArray(value) || !value.every((v) => Number.isInteger(v) && v >= 100 && v <= 599)) {
-        throw invalid3(option, `must be an array of HTTP status codes; got ${shown(value)}`);
+        throw invalid3(option, `must be an array of HTTP status codes; got ${shown2(value)}`);
       }
     } else if (key === "retryableErrorCodes") {
       if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
-        throw invalid3(option, `must be an array of error code strings; got ${shown(value)}`);
+        throw invalid3(option, `must be an array of error code strings; got ${shown2(value)}`);
       }
     } else {
       throw invalid3(option, "is not a known retry policy field");
     }
   }
   return retry;
+}
+function trustedOriginsOption(value) {
+  if (value === void 0) return [];
+  if (!Array.isArray(value))
+    throw invalid3("trustedOrigins", `must be an array of origins; got ${shown2(value)}`);
+  return parseTrustedOrigins(value, (message) => invalid3("trustedOrigins", message));
 }
 function optionalUrl(option, value) {
   const text = optionalString(option, value);
@@ -29077,8 +31139,8 @@ function parsePort(text) {
   const port = Number(text);
   return port >= 1 && port <= 65535 ? port : null;
 }
-function normalizeHost(hostname) {
-  return stripBrackets(hostname.toLowerCase()).replace(/\.$/, "");
+function normalizeHost(hostname2) {
+  return stripBrackets(hostname2.toLowerCase()).replace(/\.$/, "");
 }
 function stripBrackets(host) {
   return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
@@ -29161,7 +31223,7 @@ var ProxyError = class extends FerryError {
   /** The system error code of the cause (`ECONNREFUSED`, `ECONNRESET`, ...), when there is one. */
   errno;
   constructor(message, details) {
-    const errno = errnoOf(details.cause);
+    const errno2 = errnoOf2(details.cause);
     super("ERR_FERRY_PROXY", message, {
       retryable: details.retryable ?? false,
       ...details.cause === void 0 ? {} : { cause: details.cause },
@@ -29169,7 +31231,7 @@ var ProxyError = class extends FerryError {
     });
     this.proxy = details.proxy;
     this.status = details.status;
-    this.errno = errno;
+    this.errno = errno2;
   }
   /**
    * This failure with the request's context (operation, artifact, method, URL, attempt), added
@@ -29240,26 +31302,26 @@ var SlotAgents = class {
     prepared.add(options);
     const effective = effectiveTarget(options, target);
     const { proxy } = decide(effective, this.#settings, this.#noProxy);
-    const hostname = stripBrackets2(effective.hostname);
+    const hostname2 = stripBrackets2(effective.hostname);
     const secure = effective.protocol === "https:";
     if (!proxy) {
-      options.host = hostname;
-      if (options.hostname !== void 0) options.hostname = hostname;
+      options.host = hostname2;
+      if (options.hostname !== void 0) options.hostname = hostname2;
       options.agent = secure ? this.#httpsAgent() : this.#httpAgent();
       return;
     }
     const endpoint = toEndpoint(proxy);
     if (secure) {
-      options.host = hostname;
-      if (options.hostname !== void 0) options.hostname = hostname;
+      options.host = hostname2;
+      if (options.hostname !== void 0) options.hostname = hostname2;
       options.agent = this.#tunnelAgent(endpoint);
       return;
     }
-    const path13 = options.path ?? "/";
+    const path14 = options.path ?? "/";
     options.agent = this.#forwardAgent(endpoint);
     setHeader(options, "host", effective.host);
     if (endpoint.authorization) setHeader(options, "proxy-authorization", endpoint.authorization);
-    options.path = `http://${effective.host}${path13.startsWith("/") ? path13 : `/${path13}`}`;
+    options.path = `http://${effective.host}${path14.startsWith("/") ? path14 : `/${path14}`}`;
     options.host = endpoint.host;
     if (options.hostname !== void 0) options.hostname = endpoint.host;
     options.port = endpoint.port;
@@ -29437,18 +31499,18 @@ var UNREACHABLE = /* @__PURE__ */ new Set([
   "ENETUNREACH",
   "ENETDOWN"
 ]);
-function errnoOf(error2) {
+function errnoOf2(error2) {
   const code = error2?.code;
   return typeof code === "string" ? code : void 0;
 }
 function proxySocketError(endpoint, error2, connected, what) {
-  const errno = errnoOf(error2);
-  const detail = errno ?? (error2 instanceof Error ? error2.message : String(error2));
-  const message = !connected || errno !== void 0 && UNREACHABLE.has(errno) ? `proxy ${endpoint.display} unreachable (${detail})` : `proxy ${endpoint.display} failed during ${what} (${detail})`;
+  const errno2 = errnoOf2(error2);
+  const detail = errno2 ?? (error2 instanceof Error ? error2.message : String(error2));
+  const message = !connected || errno2 !== void 0 && UNREACHABLE.has(errno2) ? `proxy ${endpoint.display} unreachable (${detail})` : `proxy ${endpoint.display} failed during ${what} (${detail})`;
   return new ProxyError(message, {
     proxy: endpoint.display,
     cause: error2,
-    retryable: errno === void 0 ? /socket hang up/i.test(String(error2)) : TRANSIENT.has(errno)
+    retryable: errno2 === void 0 ? /socket hang up/i.test(String(error2)) : TRANSIENT.has(errno2)
   });
 }
 function proxyStatusError(endpoint, what, status, statusText) {
@@ -29626,11 +31688,11 @@ var TunnelAgent = class extends https2.Agent {
     const onError = (error2) => {
       clearTimeout(timer);
       secure.destroy();
-      const errno = errnoOf(error2);
+      const errno2 = errnoOf2(error2);
       fail(
         new ProxyError(
           `TLS handshake with ${authority} through proxy ${endpoint.display} failed: ${error2.message}`,
-          { proxy: endpoint.display, cause: error2, retryable: errno !== void 0 && TRANSIENT.has(errno) }
+          { proxy: endpoint.display, cause: error2, retryable: errno2 !== void 0 && TRANSIENT.has(errno2) }
         )
       );
     };
@@ -29693,7 +31755,11 @@ function decideRetry(policy, input, random = Math.random) {
     if (!isRetryableError(policy, outcome.error)) return { retry: false, reason, permanent: true };
   }
   if (input.attempt >= policy.maxAttempts) {
-    return { retry: false, reason: `${reason}; gave up after ${input.attempt} attempts`, permanent: false };
+    return {
+      retry: false,
+      reason: `${reason}; gave up after ${input.attempt} attempt${input.attempt === 1 ? "" : "s"}`,
+      permanent: false
+    };
   }
   const delayMs = retryAfterMs !== void 0 ? Math.min(retryAfterMs, policy.maxRetryAfterMs) : backoffDelay(policy, input.attempt, random);
   if (input.elapsedMs + delayMs > policy.totalTimeMs) {
@@ -29729,8 +31795,8 @@ function parseRateLimitReset(value, nowMs) {
 function errorCode(error2) {
   if (typeof error2 !== "object" || error2 === null) return void 0;
   const own = error2.code;
-  const errno = error2.errno;
-  if (typeof errno === "string") return errno;
+  const errno2 = error2.errno;
+  if (typeof errno2 === "string") return errno2;
   if (typeof own === "string" && !own.startsWith("ERR_FERRY_")) return own;
   const cause = error2.cause;
   if (cause !== void 0 && cause !== error2) {
@@ -29794,6 +31860,10 @@ var HttpManager = class {
   /** The download watchdog's policy for this operation. */
   get stallPolicy() {
     return this.#options.stall ?? DEFAULT_STALL_POLICY;
+  }
+  /** The largest JSON answer this operation accepts (option maxResponseBytes). */
+  get maxResponseBytes() {
+    return this.#options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   }
   /** Sleeps the policy's backoff for `attempt` (for callers that retry whole steps, e.g. reconcile-then-repeat). */
   pause(attempt, signal) {
@@ -29952,6 +32022,7 @@ var HttpManager = class {
     let method = spec.method;
     let body = spec.body;
     let bearer = spec.bearer;
+    assertFetchableUrl(url, spec.call ?? `${spec.method} request`, spec.context);
     for (let hop = 0; ; hop++) {
       const res = await this.#send(spec.slot, method, url, headers, body, bearer);
       const status = res.statusCode ?? 0;
@@ -29967,16 +32038,7 @@ var HttpManager = class {
           }
         );
       }
-      const next = new URL(location, url);
-      if (url.protocol === "https:" && next.protocol !== "https:") {
-        throw new FerryError(
-          "ERR_FERRY_PROTOCOL",
-          `Refusing redirect from https to ${next.protocol} (${urlWithoutQuery(next)})`,
-          {
-            context: spec.context
-          }
-        );
-      }
+      const next = assertRedirectAllowed(url, location, spec.context);
       if (next.origin !== url.origin) bearer = void 0;
       if (status === 303 || (status === 301 || status === 302) && method === "POST") {
         method = "GET";
@@ -30049,12 +32111,12 @@ var HttpManager = class {
     if (error2 instanceof ProxyError)
       return error2.inContext({ ...spec.context, method: spec.method, url: redactUrl(url), attempt });
     if (error2 instanceof FerryError && error2.code === "ERR_FERRY_PROXY") return error2;
-    const errno = errorCode(error2);
+    const errno2 = errorCode(error2);
     const detail = error2 instanceof Error ? error2.message : String(error2);
     const timeout = /Request timeout/i.test(detail);
     const call = spec.call ? `${spec.call}: ` : "";
     const message = timeout ? `${call}No data from ${url.host} within ${seconds(this.#options.socketTimeoutMs ?? 12e4)} s (timeoutMs) on ${spec.method} ${urlWithoutQuery(url)}` : `${call}Network error on ${spec.method} ${urlWithoutQuery(url)}: ${detail}`;
-    return new NetworkError(message, timeout ? "ETIMEDOUT" : errno, {
+    return new NetworkError(message, timeout ? "ETIMEDOUT" : errno2, {
       cause: error2,
       context: { ...spec.context, method: spec.method, url: redactUrl(url), attempt }
     });
@@ -30082,6 +32144,7 @@ function codeForStatus(status, serverMessage) {
   if (status === 404 || status === 410) return "ERR_FERRY_NOT_FOUND";
   if (status === 407) return "ERR_FERRY_PROXY";
   if (status === 409) return "ERR_FERRY_CONFLICT";
+  if (status === 507) return "ERR_FERRY_NO_SPACE";
   return "ERR_FERRY_HTTP";
 }
 function isRateLimited(status, res, serverMessage) {
@@ -30113,9 +32176,9 @@ function oneShotBody(body) {
 }
 
 // src/upload-files.ts
-import { lstatSync } from "node:fs";
-import { readlink as readlink2, realpath, stat as stat9 } from "node:fs/promises";
-import path10 from "node:path";
+import { lstatSync as lstatSync2 } from "node:fs";
+import { readlink as readlink2, realpath, stat as stat11 } from "node:fs/promises";
+import path11 from "node:path";
 var FORBIDDEN_ROOTS = ["/proc", "/sys", "/dev"];
 var ALLOWED_UNDER_FORBIDDEN = ["/dev/shm"];
 async function resolveUploadFiles(artifactName, files, rootDirectory, symlinks = "follow") {
@@ -30126,8 +32189,8 @@ async function resolveUploadFiles(artifactName, files, rootDirectory, symlinks =
   }
 }
 async function resolve2(artifactName, files, rootDirectory, symlinks) {
-  const root = path10.resolve(rootDirectory);
-  const rootStat = await stat9(root).catch(() => void 0);
+  const root = path11.resolve(rootDirectory);
+  const rootStat = await stat11(root).catch(() => void 0);
   if (!rootStat?.isDirectory()) {
     throw new ValidationError(
       "ERR_FERRY_INVALID_PATH",
@@ -30149,22 +32212,22 @@ async function resolve2(artifactName, files, rootDirectory, symlinks) {
   const folded = { files: /* @__PURE__ */ new Map(), directories: /* @__PURE__ */ new Map() };
   const out = [];
   for (const file of files) {
-    const absolutePath = path10.resolve(root, file);
-    const relative = path10.relative(root, absolutePath);
+    const absolutePath = path11.resolve(file);
+    const relative = path11.relative(root, absolutePath);
     const fail = (message) => new ValidationError("ERR_FERRY_INVALID_PATH", message, { artifactName, file });
-    if (relative === "" || relative === ".." || relative.startsWith(`..${path10.sep}`) || path10.isAbsolute(relative)) {
+    if (relative === "" || relative === ".." || relative.startsWith(`..${path11.sep}`) || path11.isAbsolute(relative)) {
       throw fail(`File '${file}' is not inside the root directory '${root}'`);
     }
     let link3;
     try {
-      link3 = lstatSync(absolutePath);
+      link3 = lstatSync2(absolutePath);
     } catch (error2) {
       const code = error2.code;
       throw fail(
         code === "ENOENT" ? `File '${file}' does not exist` : `File '${file}' cannot be read: ${error2.message}`
       );
     }
-    const artifactPath = relative.split(path10.sep).join("/");
+    const artifactPath = relative.split(path11.sep).join("/");
     validateFilePath(artifactPath);
     const previous = seen.get(artifactPath);
     if (previous !== void 0) {
@@ -30177,7 +32240,7 @@ async function resolve2(artifactName, files, rootDirectory, symlinks) {
       throw fail(
         code === "ELOOP" ? `Symlink '${file}' is part of a symlink loop` : `Symlink '${file}' is dangling (its target does not exist)`
       );
-    }) : path10.join(await realDirectory(path10.dirname(absolutePath)), path10.basename(absolutePath));
+    }) : path11.join(await realDirectory(path11.dirname(absolutePath)), path11.basename(absolutePath));
     const forbidden = ALLOWED_UNDER_FORBIDDEN.some((dir) => isInside(dir, real)) ? void 0 : FORBIDDEN_ROOTS.find((dir) => isInside(dir, real));
     if (forbidden !== void 0) {
       throw fail(`'${file}' resolves to ${real}, under ${forbidden}, which is never uploaded`);
@@ -30186,9 +32249,9 @@ async function resolve2(artifactName, files, rootDirectory, symlinks) {
       if (!isInside(realRoot, real)) {
         throw fail(`Symlink '${file}' points outside the root directory (${real}); it cannot be preserved`);
       }
-      const target = (await readlink2(absolutePath)).split(path10.sep).join("/");
-      const stored = path10.isAbsolute(target) ? path10.relative(path10.dirname(path10.join(realRoot, relative)), real).split(path10.sep).join("/") : target;
-      const targetInfo = await stat9(absolutePath);
+      const target = (await readlink2(absolutePath)).split(path11.sep).join("/");
+      const stored = path11.isAbsolute(target) ? path11.relative(path11.dirname(path11.join(realRoot, relative)), real).split(path11.sep).join("/") : target;
+      const targetInfo = await stat11(absolutePath);
       out.push({
         absolutePath,
         artifactPath,
@@ -30198,7 +32261,7 @@ async function resolve2(artifactName, files, rootDirectory, symlinks) {
       });
       continue;
     }
-    const info2 = link3.isSymbolicLink() ? await stat9(absolutePath) : link3;
+    const info2 = link3.isSymbolicLink() ? await stat11(absolutePath) : link3;
     if (info2.isDirectory()) throw fail(`'${file}' is a directory; pass the files inside it`);
     if (!info2.isFile())
       throw fail(`'${file}' is ${specialKind(info2)}, not a regular file; it is never uploaded`);
@@ -30206,11 +32269,11 @@ async function resolve2(artifactName, files, rootDirectory, symlinks) {
   }
   return out;
 }
-function fold2(artifactPath) {
+function fold3(artifactPath) {
   return artifactPath.normalize("NFC").toLowerCase();
 }
 function checkFoldedCollision(seen, artifactPath, file, fail) {
-  const key = fold2(artifactPath);
+  const key = fold3(artifactPath);
   const clash = (other, why) => fail(
     `'${file}' (artifact path '${artifactPath}') and '${other.file}' (artifact path '${other.artifactPath}') ${why}; rename one of them`
   );
@@ -30236,8 +32299,8 @@ function specialKind(info2) {
   return "not a regular file";
 }
 function isInside(root, candidate) {
-  const relative = path10.relative(root, candidate);
-  return relative === "" || !relative.startsWith("..") && !path10.isAbsolute(relative);
+  const relative = path11.relative(root, candidate);
+  return relative === "" || !relative.startsWith("..") && !path11.isAbsolute(relative);
 }
 function withUploadContext(error2, artifactName) {
   if (!isFerryError(error2)) return error2;
@@ -30323,6 +32386,7 @@ async function withBackend(operationName, opts, work, restOnly = false) {
   registerSecret(opts.runtimeToken);
   const kind = restOnly ? void 0 : chooseBackend(opts);
   const local = kind === "local" ? await openLocalStore(opts.localStore, opts.runId ?? LOCAL_RUN_ID) : void 0;
+  if (local) opts = { ...opts, logger: loggerHidingStoreUrl(opts.logger, local.origin, local.label) };
   const http4 = createHttpManager(opts, kind, operationName);
   const operation = new Operation(operationName, opts.signal);
   let failure;
@@ -30339,6 +32403,7 @@ async function withBackend(operationName, opts, work, restOnly = false) {
     http4.dispose();
     await local?.close();
   }
+  if (local) failure = hideStoreUrlInError(failure, local.origin, local.label);
   throw await asResourceError(failure, {
     context: { operation: operationName },
     concurrency: opts.concurrency
@@ -30353,7 +32418,8 @@ function createHttpManager(opts, kind, operationName) {
     socketTimeoutMs: opts.timeoutMs,
     stall: { minBytesPerSecond: opts.minBytesPerSecond, windowMs: opts.stallWindowMs },
     retry: opts.retry,
-    logger: opts.logger
+    logger: opts.logger,
+    maxResponseBytes: opts.maxResponseBytes
   });
 }
 function createBackend(kind, opts, local) {
@@ -30368,7 +32434,8 @@ function createBackend(kind, opts, local) {
   return new LegacyBackend({
     runtimeUrl: opts.runtimeUrl,
     token: opts.runtimeToken,
-    runId: opts.runId ?? LOCAL_RUN_ID
+    runId: opts.runId ?? LOCAL_RUN_ID,
+    trustedOrigins: opts.trustedOrigins
   });
 }
 function chooseBackend(opts) {
@@ -30391,81 +32458,9 @@ function chooseBackend(opts) {
   }
 }
 
-// src/environment.ts
-function fromEnvironment(env = process.env) {
-  registerSecret(env["ACTIONS_RUNTIME_TOKEN"], "the runtime token (ACTIONS_RUNTIME_TOKEN)");
-  registerSecret(env["GITHUB_TOKEN"], "the value of GITHUB_TOKEN");
-  const options = {};
-  const set = (key, value) => {
-    if (value !== void 0 && value !== "") options[key] = value;
-  };
-  set("runtimeUrl", urlVariable(env, "ACTIONS_RUNTIME_URL"));
-  set("resultsUrl", urlVariable(env, "ACTIONS_RESULTS_URL"));
-  set("runtimeToken", tokenVariable(env, "ACTIONS_RUNTIME_TOKEN"));
-  set("runId", runIdVariable(env, "GITHUB_RUN_ID"));
-  set("localStore", pathVariable(env, "FERRY_STORE"));
-  const proxy = proxySettingsFromEnv(env);
-  if (proxy.httpProxy || proxy.httpsProxy || proxy.noProxy) options.proxy = proxy;
-  return options;
-}
-function retentionLimitFromEnvironment(env = process.env) {
-  const raw = env["GITHUB_RETENTION_DAYS"]?.trim();
-  if (raw === void 0 || raw === "") return void 0;
-  if (!/^\d{1,6}$/.test(raw)) throw badVariable("GITHUB_RETENTION_DAYS", "a whole number of days", raw);
-  return Number(raw);
-}
-function badVariable(name, expected, value) {
-  const shown2 = value === void 0 ? "" : `; got ${printable(value, 80)}`;
-  return new ValidationError(
-    "ERR_FERRY_INVALID_OPTION",
-    `Environment variable ${name} must be ${expected}${shown2}`,
-    {
-      option: name
-    }
-  );
-}
-function urlVariable(env, name) {
-  const value = env[name]?.trim();
-  if (!value) return void 0;
-  let url;
-  try {
-    url = new URL(value);
-  } catch {
-    url = void 0;
-  }
-  if (url === void 0 || url.protocol !== "http:" && url.protocol !== "https:" || url.hostname === "") {
-    throw badVariable(name, "an http(s) URL", value);
-  }
-  return value;
-}
-function tokenVariable(env, name) {
-  const value = env[name];
-  if (!value) return void 0;
-  if (/[\s\x00-\x1f\x7f]/.test(value)) {
-    throw badVariable(
-      name,
-      "a token without spaces, line breaks or control characters (value not shown)",
-      void 0
-    );
-  }
-  return value;
-}
-function runIdVariable(env, name) {
-  const value = env[name]?.trim();
-  if (!value) return void 0;
-  if (!/^\d{1,20}$/.test(value)) throw badVariable(name, "a numeric workflow run id", value);
-  return value;
-}
-function pathVariable(env, name) {
-  const value = env[name];
-  if (!value) return void 0;
-  if (value.includes("\0") || value.trim() === "") throw badVariable(name, "a directory path", value);
-  return value;
-}
-
 // src/pack/glob.ts
-import { lstat as lstat6, opendir, stat as stat10 } from "node:fs/promises";
-import path11 from "node:path";
+import { lstat as lstat5, opendir, stat as stat12 } from "node:fs/promises";
+import path12 from "node:path";
 function kindOf(entry) {
   if (!entry) return "other";
   if (entry.isFile()) return "file";
@@ -30494,18 +32489,18 @@ async function globFiles(input, options) {
   const brokenSymlinks = [];
   const specialFiles = [];
   const visit = async (full, kind, top) => {
-    if (!includeHidden && path11.basename(full).startsWith(".")) return void 0;
+    if (!includeHidden && path12.basename(full).startsWith(".")) return void 0;
     const segments = toSegments(full);
     const match = evaluate(patterns, segments);
     const partial = match !== 0 || patterns.some((p) => !p.negate && matchSegments(p.segments, segments, true));
     if (match === 0 && !partial) return void 0;
     if (kind === "unknown") {
-      const info2 = await lstat6(full).catch(() => void 0);
+      const info2 = await lstat5(full).catch(() => void 0);
       if (!info2) return void 0;
       kind = kindOf(info2);
     }
     if (kind === "symlink") {
-      const target = await stat10(full).catch(() => void 0);
+      const target = await stat12(full).catch(() => void 0);
       if (!target) {
         brokenSymlinks.push(full);
         return void 0;
@@ -30525,7 +32520,7 @@ async function globFiles(input, options) {
     return full;
   };
   for (const searchPath of searchPaths) {
-    const start = await lstat6(searchPath).catch((error2) => {
+    const start = await lstat5(searchPath).catch((error2) => {
       if (error2.code === "ENOENT" || error2.code === "ENOTDIR") return void 0;
       throw error2;
     });
@@ -30537,7 +32532,7 @@ async function globFiles(input, options) {
       let entries = 0;
       for await (const entry of await opendir(directory)) {
         entries++;
-        const next = await visit(path11.join(directory, entry.name), kindOf(entry), false);
+        const next = await visit(path12.join(directory, entry.name), kindOf(entry), false);
         if (next !== void 0) pending.push(next);
       }
       if (entries === 0 && evaluate(patterns, toSegments(directory)) & MATCH_DIRECTORY) {
@@ -30547,7 +32542,7 @@ async function globFiles(input, options) {
   }
   const sortedFiles = [...files].sort();
   const rootDirectory = rootOf(searchPaths, sortedFiles, options.cwd);
-  const emptyDirectories = emptyCandidates.filter((dir) => dir !== rootDirectory && isInside2(rootDirectory, dir)).map((dir) => path11.relative(rootDirectory, dir).split(path11.sep).join("/")).sort();
+  const emptyDirectories = emptyCandidates.filter((dir) => dir !== rootDirectory && isInside2(rootDirectory, dir)).map((dir) => path12.relative(rootDirectory, dir).split(path12.sep).join("/")).sort();
   return {
     files: sortedFiles,
     rootDirectory,
@@ -30560,30 +32555,30 @@ async function globFiles(input, options) {
 }
 function leastCommonAncestor(paths) {
   if (paths.length === 0) throw new Error("leastCommonAncestor needs at least one path");
-  let common = splitAbsolute(path11.resolve(paths[0]));
+  let common = splitAbsolute(path12.resolve(paths[0]));
   for (const other of paths.slice(1)) {
-    const parts = splitAbsolute(path11.resolve(other));
+    const parts = splitAbsolute(path12.resolve(other));
     let i = 0;
     while (i < common.parts.length && i < parts.parts.length && samePart(common.parts[i], parts.parts[i]))
       i++;
     common = { root: common.root, parts: common.parts.slice(0, i) };
   }
-  return path11.join(common.root, ...common.parts);
+  return path12.join(common.root, ...common.parts);
 }
 function rootOf(searchPaths, files, cwd) {
   if (searchPaths.length > 1) return leastCommonAncestor(searchPaths);
   const only = searchPaths[0];
-  if (only === void 0) return path11.resolve(cwd);
-  if (files.length === 1 && files[0] === only) return path11.dirname(only);
+  if (only === void 0) return path12.resolve(cwd);
+  if (files.length === 1 && files[0] === only) return path12.dirname(only);
   return only;
 }
 function isInside2(root, candidate) {
-  const relative = path11.relative(root, candidate);
-  return relative !== "" && !relative.startsWith("..") && !path11.isAbsolute(relative);
+  const relative = path12.relative(root, candidate);
+  return relative !== "" && !relative.startsWith("..") && !path12.isAbsolute(relative);
 }
 function splitAbsolute(absolute) {
-  const { root } = path11.parse(absolute);
-  return { root, parts: absolute.slice(root.length).split(path11.sep).filter(Boolean) };
+  const { root } = path12.parse(absolute);
+  return { root, parts: absolute.slice(root.length).split(path12.sep).filter(Boolean) };
 }
 function samePart(a, b) {
   return IS_WINDOWS3 ? a?.toUpperCase() === b?.toUpperCase() : a === b;
@@ -30604,12 +32599,12 @@ function parsePattern(line, options) {
   if (IS_WINDOWS3) text = text.replace(/\\/g, "/");
   if (text === "~" || text.startsWith("~/")) {
     if (!options.home) throw invalidPattern(line, "starts with ~ but no home directory is known");
-    text = escapeGlob(toPosix(path11.resolve(options.home))) + text.slice(1);
+    text = escapeGlob(toPosix(path12.resolve(options.home))) + text.slice(1);
   } else if (!isAbsolutePattern(text)) {
-    text = `${escapeGlob(toPosix(path11.resolve(options.cwd)))}/${text}`;
+    text = `${escapeGlob(toPosix(path12.resolve(options.cwd)))}/${text}`;
   }
   const directoryOnly = text.endsWith("/") && text.replace(/\/+$/, "") !== "";
-  const normalized = path11.posix.normalize(text).replace(/\/+$/, "");
+  const normalized = path12.posix.normalize(text).replace(/\/+$/, "");
   const drive = /^[A-Za-z]:/.exec(normalized)?.[0];
   const body = drive ? normalized.slice(drive.length) : normalized;
   const raw = body.split("/").filter(Boolean);
@@ -30661,7 +32656,7 @@ function searchPathsOf(patterns) {
     const k = key(candidate);
     if (included.has(k)) continue;
     let ancestor = false;
-    for (let child = candidate, parent = path11.dirname(child); parent !== child; child = parent, parent = path11.dirname(child)) {
+    for (let child = candidate, parent = path12.dirname(child); parent !== child; child = parent, parent = path12.dirname(child)) {
       if (all.has(key(parent))) {
         ancestor = true;
         break;
@@ -30676,9 +32671,9 @@ function searchPathsOf(patterns) {
 }
 function fromSegments(segments) {
   if (segments.length && /^[A-Za-z]:$/.test(segments[0])) {
-    return path11.join(`${segments[0]}\\`, ...segments.slice(1));
+    return path12.join(`${segments[0]}\\`, ...segments.slice(1));
   }
-  return path11.join("/", ...segments);
+  return path12.join("/", ...segments);
 }
 function evaluate(patterns, segments) {
   let result = 0;
@@ -30878,10 +32873,6 @@ function choiceInput(name, choices, fallback) {
   }
   return found;
 }
-function retentionDaysInput(name = "retention-days") {
-  const days = integerInput(name, 0, 0, 90, "from 0 to 90 (0 = the repository default)");
-  return days === 0 ? void 0 : days;
-}
 function compressionLevelInput(name = "compression-level") {
   return integerInput(name, 6, 0, 9, "from 0 (no compression) to 9 (best compression)");
 }
@@ -30894,28 +32885,186 @@ function artifactUrl(env, id) {
   if (id === void 0 || !server || !repository || !runId) return void 0;
   return `${server.replace(/\/+$/, "")}/${repository}/actions/runs/${runId}/artifacts/${id}`;
 }
-function bareDigest(digest3) {
-  if (!digest3) return void 0;
-  return digest3.replace(/^sha256:/i, "").toLowerCase();
+function bareDigest(digest2) {
+  if (!digest2) return void 0;
+  return digest2.replace(/^sha256:/i, "").toLowerCase();
 }
 function setArtifactOutputs(env, result) {
   if (result.id !== void 0) setOutput("artifact-id", String(result.id));
   const url = artifactUrl(env, result.id);
   if (url) setOutput("artifact-url", url);
-  const digest3 = bareDigest(result.digest);
-  if (digest3) setOutput("artifact-digest", digest3);
+  const digest2 = bareDigest(result.digest);
+  if (digest2) setOutput("artifact-digest", digest2);
 }
 
-// src/format.ts
-function formatBytes2(bytes) {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
+// src/environment.ts
+function fromEnvironment(env = process.env) {
+  registerSecret(env["ACTIONS_RUNTIME_TOKEN"], "the runtime token (ACTIONS_RUNTIME_TOKEN)");
+  registerSecret(env["GITHUB_TOKEN"], "the value of GITHUB_TOKEN");
+  const options = {};
+  const set = (key, value) => {
+    if (value !== void 0 && value !== "") options[key] = value;
+  };
+  set("runtimeUrl", urlVariable(env, "ACTIONS_RUNTIME_URL"));
+  set("resultsUrl", urlVariable(env, "ACTIONS_RESULTS_URL"));
+  set("runtimeToken", tokenVariable(env, "ACTIONS_RUNTIME_TOKEN"));
+  set("runId", runIdVariable(env, "GITHUB_RUN_ID"));
+  set("localStore", pathVariable(env, "FERRY_STORE"));
+  set("maxResponseBytes", byteCountVariable(env, "FERRY_MAX_RESPONSE_BYTES"));
+  set("trustedOrigins", originsVariable(env, "FERRY_TRUSTED_ORIGINS"));
+  const proxy = proxySettingsFromEnv(env);
+  if (proxy.httpProxy || proxy.httpsProxy || proxy.noProxy) options.proxy = proxy;
+  return options;
+}
+function retentionLimitFromEnvironment(env = process.env) {
+  const raw = env["GITHUB_RETENTION_DAYS"]?.trim();
+  if (raw === void 0 || raw === "") return void 0;
+  if (!/^\d{1,6}$/.test(raw)) throw badVariable("GITHUB_RETENTION_DAYS", "a whole number of days", raw);
+  return Number(raw);
+}
+function badVariable(name, expected, value) {
+  const shown3 = value === void 0 ? "" : `; got ${printable(value, 80)}`;
+  return new ValidationError(
+    "ERR_FERRY_INVALID_OPTION",
+    `Environment variable ${name} must be ${expected}${shown3}`,
+    {
+      option: name
+    }
+  );
+}
+function urlVariable(env, name) {
+  const value = env[name]?.trim();
+  if (!value) return void 0;
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    url = void 0;
   }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+  if (url === void 0 || url.protocol !== "http:" && url.protocol !== "https:" || url.hostname === "") {
+    throw badVariable(name, "an http(s) URL", value);
+  }
+  return value;
+}
+function tokenVariable(env, name) {
+  const value = env[name];
+  if (!value) return void 0;
+  if (/[\s\x00-\x1f\x7f]/.test(value)) {
+    throw badVariable(
+      name,
+      "a token without spaces, line breaks or control characters (value not shown)",
+      void 0
+    );
+  }
+  return value;
+}
+function runIdVariable(env, name) {
+  const value = env[name]?.trim();
+  if (!value) return void 0;
+  if (!/^\d{1,20}$/.test(value)) throw badVariable(name, "a numeric workflow run id", value);
+  return value;
+}
+function pathVariable(env, name) {
+  const value = env[name];
+  if (!value) return void 0;
+  if (value.includes("\0") || value.trim() === "") throw badVariable(name, "a directory path", value);
+  return value;
+}
+function byteCountVariable(env, name) {
+  const value = env[name]?.trim();
+  if (!value) return void 0;
+  if (!/^\d{1,13}$/.test(value)) throw badVariable(name, "a whole number of bytes", value);
+  return Number(value);
+}
+function originsVariable(env, name) {
+  const value = env[name]?.trim();
+  if (!value) return void 0;
+  const list3 = value.split(",").map((item) => item.trim()).filter((item) => item !== "");
+  return parseTrustedOrigins(list3, (message) => badVariable(name, message.replace(/^must /, ""), void 0));
+}
+
+// src/action/retention.ts
+function retentionDays(env, input = "retention-days") {
+  const days = integerInput(
+    input,
+    0,
+    0,
+    Number.MAX_SAFE_INTEGER,
+    "of days, 0 (the repository default) or more"
+  );
+  if (days === 0) return void 0;
+  let capped = days;
+  const limit = retentionLimitFromEnvironment(env);
+  if (limit !== void 0 && limit > 0 && capped > limit) {
+    warning(
+      `Input '${input}' (${days}) exceeds the repository's limit of ${limit} days (GITHUB_RETENTION_DAYS); using ${limit}`
+    );
+    capped = limit;
+  }
+  if (capped > MAX_RETENTION_DAYS) {
+    warning(
+      `Input '${input}' (${capped}) is more than the ${MAX_RETENTION_DAYS} days GitHub allows; using ${MAX_RETENTION_DAYS}`
+    );
+    capped = MAX_RETENTION_DAYS;
+  }
+  return capped;
+}
+
+// src/action/hints.ts
+var REWRITES = [
+  [
+    "select other artifacts (pattern, artifactIds) or use 'mergeMultiple'",
+    "select other artifacts (input 'pattern' or 'artifact-ids') or set 'merge-multiple: true'"
+  ],
+  [
+    "Use conflict 'overwrite' (the later artifact wins), 'skip' (the earlier one wins) or separateDirectories",
+    "Set input 'conflict' to 'overwrite' (the later artifact wins) or 'skip' (the earlier one wins), or set 'separate-directories: true'"
+  ],
+  ["(set includeHiddenFiles to keep them)", "(set 'include-hidden-files: true' to keep them)"],
+  ["Use separateDirectories or rename one of them", "Set 'separate-directories: true' or rename one of them"],
+  ["use separateDirectories to merge them", "set 'separate-directories: true' to merge them"],
+  [
+    "Download the artifacts with downloadArtifacts({ mergeMultiple: true }) and upload the directory instead",
+    "Download the artifacts with the download action ('merge-multiple: true') and upload the directory with the upload action instead"
+  ],
+  [
+    "Use 'overwrite' to replace it or 'skip' to keep it (option 'conflict' of downloadArtifact, 'existing' of extractZip), or download into an empty directory",
+    "Set input 'conflict' to 'overwrite' to replace it or 'skip' to keep it, or download into an empty 'path'"
+  ],
+  ["Set option 'symlinks' to", "Set input 'symlinks' to"],
+  [
+    "set allowSecretsInFiles (CLI --allow-secrets, Action input allow-secrets: true)",
+    "set 'allow-secrets: true'"
+  ],
+  ["use overwrite to replace it", "set 'overwrite: true' to replace it"]
+];
+var INPUT_OF = {
+  artifactIds: "artifact-ids",
+  mergeMultiple: "merge-multiple",
+  skipDecompress: "skip-decompress",
+  separateDirectories: "separate-directories",
+  includeHiddenFiles: "include-hidden-files",
+  deleteMerged: "delete-merged",
+  retentionDays: "retention-days",
+  compressionLevel: "compression-level",
+  allowSecretsInFiles: "allow-secrets",
+  preservePermissions: "preserve-permissions",
+  "limits.maxEntries": "max-entries",
+  "limits.maxTotalBytes": "max-total-bytes",
+  "limits.maxRatio": "max-ratio",
+  pattern: "pattern",
+  conflict: "conflict",
+  symlinks: "symlinks",
+  overwrite: "overwrite"
+};
+var OPTION_REFERENCE = /\b[Oo]ption '([A-Za-z.]+)'/g;
+function forAction(message) {
+  let out = message;
+  for (const [sdk, action] of REWRITES) out = out.split(sdk).join(action);
+  return out.replace(OPTION_REFERENCE, (whole, option) => {
+    const input = INPUT_OF[option];
+    return input === void 0 ? whole : `${whole.startsWith("O") ? "Input" : "input"} '${input}'`;
+  });
 }
 
 // src/action/runtime.ts
@@ -30933,7 +33082,7 @@ function mask(secret) {
   if (secret && secret.length >= 6) setSecret(secret);
 }
 var SIGNATURE = /[?&](?:sig|signature|x-amz-signature)=([^&\s"'#]+)/gi;
-function maskSignatures(message) {
+function forStepLog(message) {
   for (const match of message.matchAll(SIGNATURE)) {
     const value = decodeSafely(match[1]);
     if (value !== "***" && value !== "%2A%2A%2A") {
@@ -30941,7 +33090,7 @@ function maskSignatures(message) {
       mask(value);
     }
   }
-  return redactText(message);
+  return printableLines(redactText(forAction(message)));
 }
 function decodeSafely(text) {
   try {
@@ -30952,10 +33101,10 @@ function decodeSafely(text) {
 }
 function actionLogger() {
   return {
-    debug: (m) => debug(maskSignatures(m)),
-    info: (m) => info(maskSignatures(m)),
-    warn: (m) => warning(maskSignatures(m)),
-    error: (m) => error(maskSignatures(m))
+    debug: (m) => debug(forStepLog(m)),
+    info: (m) => info(forStepLog(m)),
+    warn: (m) => warning(forStepLog(m)),
+    error: (m) => error(forStepLog(m))
   };
 }
 function progressReporter(intervalMs, now = Date.now) {
@@ -30979,13 +33128,13 @@ function progressReporter(intervalMs, now = Date.now) {
 }
 function progressLine(event) {
   const verb = event.operation === "upload" ? "Uploading" : "Downloading";
-  let line = `${verb} '${event.artifactName}': ${formatBytes2(event.bytesDone)}`;
+  let line = `${verb} '${printableText(event.artifactName)}': ${formatBytes(event.bytesDone)}`;
   if (event.bytesTotal !== void 0 && event.bytesTotal > 0) {
     const percent = Math.min(100, Math.floor(event.bytesDone / event.bytesTotal * 100));
-    line += ` of ${formatBytes2(event.bytesTotal)} (${percent}%)`;
+    line += ` of ${formatBytes(event.bytesTotal)} (${percent}%)`;
   }
   if (event.filesTotal !== void 0 && event.filesTotal > 0) {
-    line += `, ${event.filesDone}/${event.filesTotal} files`;
+    line += `, ${event.filesDone}/${event.filesTotal} ${event.filesTotal === 1 ? "file" : "files"}`;
   }
   return line;
 }
@@ -30995,19 +33144,19 @@ async function runAction(body) {
   } catch (error2) {
     const message = error2 instanceof Error ? error2.message : String(error2);
     if (isFerryError(error2)) debug(`Error code ${error2.code}`);
-    setFailed(maskSignatures(message));
+    setFailed(forStepLog(message));
   }
 }
 
 // src/action/run-upload.ts
 var IF_NO_FILES_FOUND = ["warn", "error", "ignore"];
 var SYMLINK_MODES = ["follow", "preserve"];
-function readUploadInputs() {
+function readUploadInputs(env = process.env) {
   return {
     name: stringInput("name", "artifact"),
     path: requiredInput("path"),
     ifNoFilesFound: choiceInput("if-no-files-found", IF_NO_FILES_FOUND, "warn"),
-    retentionDays: retentionDaysInput(),
+    retentionDays: retentionDays(env),
     compressionLevel: compressionLevelInput(),
     overwrite: booleanInput("overwrite", false),
     includeHiddenFiles: booleanInput("include-hidden-files", false),
@@ -31018,7 +33167,7 @@ function readUploadInputs() {
   };
 }
 async function runUpload(env = process.env) {
-  const inputs = readUploadInputs();
+  const inputs = readUploadInputs(env);
   const found = await globFiles(inputs.path, {
     cwd: process.cwd(),
     home: env["HOME"] || env["USERPROFILE"] || os6.homedir(),
@@ -31055,23 +33204,15 @@ async function runUpload(env = process.env) {
         `Input 'archive' is false, which uploads exactly one file, but the path matched ${count} files`
       );
     }
-    name = path12.basename(found.files[0]);
+    name = path13.basename(found.files[0]);
     if (inputs.name !== "artifact" && inputs.name !== name) {
       info(`Input 'name' is ignored with 'archive: false'; the artifact is named '${name}'`);
     }
   }
-  let retentionDays = inputs.retentionDays;
-  const limit = retentionLimitFromEnvironment(env);
-  if (retentionDays !== void 0 && limit !== void 0 && limit > 0 && retentionDays > limit) {
-    warning(
-      `Input 'retention-days' (${retentionDays}) exceeds the repository's limit of ${limit} days; using ${limit}`
-    );
-    retentionDays = limit;
-  }
   const options = {
     ...actionOptions(env),
     compressionLevel: inputs.compressionLevel,
-    ...retentionDays !== void 0 ? { retentionDays } : {},
+    ...inputs.retentionDays !== void 0 ? { retentionDays: inputs.retentionDays } : {},
     ...inputs.overwrite ? { overwrite: true } : {},
     symlinks: inputs.symlinks,
     preservePermissions: inputs.preservePermissions,
@@ -31081,7 +33222,7 @@ async function runUpload(env = process.env) {
   };
   const result = await uploadArtifact(name, found.files, found.rootDirectory, options);
   info(
-    `Artifact ${name} has been successfully uploaded! Final size is ${result.uploadedBytes} bytes (${formatBytes2(result.size)} in ${result.fileCount} file${result.fileCount === 1 ? "" : "s"}).` + (result.id !== void 0 ? ` Artifact ID is ${result.id}` : "")
+    `Artifact ${name} has been successfully uploaded! Final size is ${result.uploadedBytes} bytes (${formatBytes(result.size)} in ${result.fileCount} file${result.fileCount === 1 ? "" : "s"}).` + (result.id !== void 0 ? ` Artifact ID is ${result.id}` : "")
   );
   setArtifactOutputs(env, result);
   if (result.digest) info(`Artifact ${name} SHA256 hash: ${result.digest.replace(/^sha256:/, "")}`);
