@@ -34213,9 +34213,8 @@ Options:
   --artifact-ids IDS      exactly these artifacts, by comma-separated id
   --artifact-id ID        with one NAME: this id instead of the newest called NAME
   --merge-multiple        download every artifact straight into DIR
-  --conflict POLICY       a file that is already there: error | overwrite | skip
-                          (default: overwrite; error when artifacts share DIR without
-                          --merge-multiple)
+  --conflict POLICY       a file that is already there: overwrite (default; between
+                          artifacts, the one last in name order wins) | skip | error
   --symlinks MODE         links in the zip: refuse (default) | file | preserve
   --skip-decompress       keep the zip as downloaded
   --digest-mismatch P     error (default: nothing is written) | warn | info | ignore
@@ -34258,14 +34257,15 @@ Examples:
 
 Merges the newest artifact of each name matching --pattern (default '*') into a new
 artifact NAME, streaming the files from the source zips without extracting them. The same
-path in two artifacts with different content fails unless --conflict says otherwise.
+path in two artifacts: the artifact last in name order wins, as the real merge action does
+(--conflict error refuses different content instead).
 Results protocol and the local store only.
 
 Options:
   --pattern GLOB            artifact names to merge (default '*')
   --separate-directories    put each artifact's files under <artifact name>/
   --delete-merged           delete the sources after the new artifact is finalized
-  --conflict POLICY         error (default) | overwrite (later wins) | skip (earlier wins)
+  --conflict POLICY         overwrite (default: later wins) | skip (earlier wins) | error
   --include-hidden-files    keep files whose path has a segment starting with '.'
                             (--include-hidden is the older spelling)
   --retention-days N        days to keep the new artifact

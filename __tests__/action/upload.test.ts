@@ -349,6 +349,9 @@ describe('retries inside a step', () => {
         const env = server.env({
           ACTIONS_RUNTIME_URL: proxy.url,
           ...(protocol === 'results' ? { ACTIONS_RESULTS_URL: proxy.url } : {}),
+          // The legacy service hands out container URLs on its own origin, behind the proxy's:
+          // the runtime token may go there only because it is trusted explicitly.
+          FERRY_TRUSTED_ORIGINS: new URL(server.server.url).origin,
         });
         const step = await runStep('upload', { name: 'retried', path: 'dist' }, env, ws);
         expect(step.log).toMatch(/failed \(HTTP 503\), retry 1 in/);

@@ -6,18 +6,18 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs the CLI in-process and captures everything it writes to stdout and stderr. */
+/** Runs the CLI in-process and captures everything it writes to stdout and stderr (bytes as UTF-8). */
 export async function runCli(...args: string[]): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
   const out = process.stdout.write.bind(process.stdout);
   const err = process.stderr.write.bind(process.stderr);
   process.stdout.write = ((chunk: string | Uint8Array) => (
-    (stdout += String(chunk)),
+    (stdout += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8')),
     true
   )) as typeof process.stdout.write;
   process.stderr.write = ((chunk: string | Uint8Array) => (
-    (stderr += String(chunk)),
+    (stderr += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8')),
     true
   )) as typeof process.stderr.write;
   try {

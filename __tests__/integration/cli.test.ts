@@ -1,36 +1,13 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { main } from '../../src/cli/main.js';
+import { runCli as ferry } from '../helpers/run-cli.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
 
 let work: string;
 let store: string;
 const saved = { ...process.env };
-
-/** Runs the CLI in-process and captures everything it writes. */
-async function ferry(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string | Uint8Array) => (
-    (stdout += String(chunk)),
-    true
-  )) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => (
-    (stderr += String(chunk)),
-    true
-  )) as typeof process.stderr.write;
-  try {
-    const code = await main(args);
-    return { code, stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
-}
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ferry-cli-'));
@@ -88,7 +65,17 @@ describe('ferry CLI against the embedded local store', () => {
     expect((await ferry('upload', 'part-a', a, '--store', store)).code).toBe(0);
     expect((await ferry('upload', 'part-b', b, '--store', store)).code).toBe(0);
 
-    const refused = await ferry('merge', 'whole', '--pattern', 'part-*', '--store', store);
+    // The default is overwrite, as the real merge action does; `error` refuses a clash.
+    const refused = await ferry(
+      'merge',
+      'whole',
+      '--pattern',
+      'part-*',
+      '--conflict',
+      'error',
+      '--store',
+      store,
+    );
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/clash\.txt/);
 

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { downloadArtifact, isFerryError } from '../../src/index.js';
 import type { FerryError, FerryErrorCode } from '../../src/errors.js';
-import { main } from '../../src/cli/main.js';
+import { runCli as ferry } from '../helpers/run-cli.js';
 import { runtimeJwt } from '../helpers/jwt.js';
 import { waitFor } from '../helpers/loopback.js';
 import {
@@ -190,28 +190,6 @@ describe('X28 unfinished legacy artifacts are refused', () => {
     }
   });
 });
-
-/** Runs the CLI in-process and captures what it writes. */
-async function ferry(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string | Uint8Array) => (
-    (stdout += String(chunk)),
-    true
-  )) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => (
-    (stderr += String(chunk)),
-    true
-  )) as typeof process.stderr.write;
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
-}
 
 describe('X28 against ferry serve: an upload that stopped after 14 of 70 files', () => {
   test('[X28] refused unfinalized, refused with files missing after a PATCH, downloaded once complete, unfinished again during a second upload', async () => {

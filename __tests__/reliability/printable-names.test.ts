@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { actionLogger, progressLine } from '../../src/action/runtime.js';
-import { main } from '../../src/cli/main.js';
+import { runCli as ferry } from '../helpers/run-cli.js';
 import { startServer } from '../../src/server/index.js';
 import { waitFor } from '../helpers/loopback.js';
 import { rawRequest } from '../helpers/server-fixture.js';
@@ -34,28 +34,6 @@ function rawUnsafe(text: string): string[] {
       (code >= 0x2066 && code <= 0x2069)
     );
   });
-}
-
-/** Runs the CLI in-process and captures the bytes it writes. */
-async function ferry(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string | Uint8Array) => (
-    (stdout += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8')),
-    true
-  )) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => (
-    (stderr += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8')),
-    true
-  )) as typeof process.stderr.write;
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
 }
 
 let work: string;
@@ -149,7 +127,7 @@ describe('X35 hostile names printed escaped', () => {
         target,
       );
       expect(done.code).toBe(0);
-      expect(done.stdout).toContain('downloaded bidi\\u202egpj.exe: 1 files');
+      expect(done.stdout).toContain('downloaded bidi\\u202egpj.exe: 1 file,');
       expect(done.stderr).toContain('download bidi\\u202egpj.exe:');
       expect(rawUnsafe(done.stdout + done.stderr)).toEqual([]);
     } finally {

@@ -9,7 +9,7 @@
 import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
+import { runCli } from '../helpers/run-cli.js';
 import { downloadArtifact, listArtifacts, uploadArtifact } from '../../src/index.js';
 import { startServer } from '../../src/server/index.js';
 import { rawRequest } from '../helpers/server-fixture.js';
@@ -870,17 +870,9 @@ describe('[X45] minted tokens work with real clients; ambiguous credentials are 
   test('[X45] ferry token mints a token the official results client and Ferry (both protocols) use; another run stays invisible', async () => {
     const secretFile = join(env.root, 'jwt.key');
     await writeFile(secretFile, `${SECRET.toString('utf8')}\n`, { mode: 0o600 });
-    const minted = await cli([
-      'token',
-      '--run',
-      'run-cli',
-      '--job',
-      'job-cli',
-      '--ttl',
-      '10m',
-      '--jwt-secret-file',
-      secretFile,
-    ]);
+    const minted = await runCli(
+      ...['token', '--run', 'run-cli', '--job', 'job-cli', '--ttl', '10m', '--jwt-secret-file', secretFile],
+    );
     expect(minted.code).toBe(0);
     const token = minted.stdout.trim();
     env.secrets.push(token);
@@ -890,7 +882,7 @@ describe('[X45] minted tokens work with real clients; ambiguous credentials are 
     >;
     expect(claims['scp']).toBe('Actions.Results:run-cli:job-cli');
     expect(Number(claims['exp']) - Number(claims['iat'])).toBe(600);
-    const bad = await cli(['token', '--run', 'a b', '--job', 'j', '--jwt-secret-file', secretFile]);
+    const bad = await runCli(...['token', '--run', 'a b', '--job', 'j', '--jwt-secret-file', secretFile]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/without spaces or ':'/);
 
@@ -931,25 +923,3 @@ describe('[X45] minted tokens work with real clients; ambiguous credentials are 
     await expectVictimUnchanged();
   });
 });
-
-/** Runs the CLI in-process and captures what it writes. */
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string | Uint8Array) => (
-    (stdout += String(chunk)),
-    true
-  )) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => (
-    (stderr += String(chunk)),
-    true
-  )) as typeof process.stderr.write;
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
-}
