@@ -1,19 +1,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { builtLibrary } from './built-lib.js';
 import { rawRequest, type RawResponse } from './server-fixture.js';
 
 const CHILD = path.resolve('__tests__/reliability/children/serve-child.mjs');
-export const SERVER_LIB = path.resolve('lib/server/index.js');
+/** The library compiled from src/ that child servers run (built-lib.ts: nothing is built beforehand). */
+let library: string | undefined;
 
-/** Why a child server cannot run here (lib/ not built), or undefined when it can. */
+/** Compiles the library the child servers run; why a child server cannot run here, or undefined. */
 export async function childServerUnavailable(): Promise<string | undefined> {
   try {
-    await access(SERVER_LIB);
+    library = await builtLibrary();
     return undefined;
-  } catch {
-    return 'lib/ is not built: run `npx tsc -p tsconfig.build.json` (CI builds it before the tests)';
+  } catch (error: unknown) {
+    return `the library could not be compiled from src/: ${(error as Error).message}`;
   }
 }
 
@@ -39,8 +40,12 @@ export interface ChildServerSpec {
  * `['unshare', '-m', 'bash', '-c', 'mount ...; exec "$@"', '--']`.
  */
 export async function startChildServer(spec: ChildServerSpec, wrapper: string[] = []): Promise<ChildServer> {
+  library ??= await builtLibrary();
   const argv = [...wrapper, process.execPath, CHILD, JSON.stringify(spec)];
-  const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(argv[0] as string, argv.slice(1), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, FERRY_LIBRARY: library },
+  });
   const log: string[] = [];
   createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => log.push(line));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

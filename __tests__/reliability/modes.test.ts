@@ -4,9 +4,9 @@
  * process (children/modes-download.mjs, the built lib/) whose umask its shell set, so the umask is
  * really the process's own; the child also proves that importing Ferry leaves the umask alone.
  */
+import { builtLibrary } from '../helpers/built-lib.js';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,7 +20,7 @@ const JOB = 'job-modes';
 const TOKEN = runtimeJwt(RUN, JOB);
 const TWIRP = '/twirp/github.actions.results.api.v1.ArtifactService/';
 const CHILD = path.resolve('__tests__/reliability/children/modes-download.mjs');
-const LIB = path.resolve('lib/index.js');
+let library: string;
 
 let work: string;
 let fixture: ServerFixture;
@@ -76,7 +76,7 @@ async function downloadUnderUmask(
   const { stdout } = await promisify(execFile)(
     'bash',
     ['-c', `umask ${umask} && exec "$0" "$1" "$2"`, process.execPath, CHILD, spec],
-    { timeout: 60_000 },
+    { timeout: 60_000, env: { ...process.env, FERRY_LIBRARY: library } },
   );
   return JSON.parse(stdout) as ChildReport;
 }
@@ -85,11 +85,8 @@ const maybe = process.platform === 'linux' ? describe : describe.skip;
 
 maybe('X15 archive modes under the umask', () => {
   beforeAll(async () => {
-    if (!existsSync(LIB)) {
-      throw new Error(
-        'lib/ is not built: run `npx tsc -p tsconfig.build.json` (CI builds it before the tests)',
-      );
-    }
+    // The library compiled from src/ (nothing needs to be built beforehand).
+    library = await builtLibrary();
     work = await mkdtemp(path.join(os.tmpdir(), 'ferry-rel-modes-'));
     fixture = await startFixture({ token: TOKEN });
     await publish(

@@ -1,11 +1,15 @@
 // Child process for the ferry serve cases of section S (__tests__/reliability/serve-*.test.ts):
-// runs the built server (lib/) so the parent can kill -9 it, or run it inside a private mount
+// runs the server of the library compiled from src/ (FERRY_LIBRARY, its index.js) so the parent can kill -9 it, or run it inside a private mount
 // namespace on a tiny tmpfs. Prints one JSON line `{"url": ...}` on stdout once listening, and
 // every request log line on stderr.
 //
 // Usage: node serve-child.mjs '<json spec>'
 //   spec = { dataDir, port?, token?, limits? }
-const lib = await import(new URL('../../../lib/server/index.js', import.meta.url).href);
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const library = process.env.FERRY_LIBRARY ?? 'FERRY_LIBRARY is not set';
+const lib = await import(pathToFileURL(path.join(path.dirname(library), 'server', 'index.js')).href);
 const spec = JSON.parse(process.argv[2] ?? '{}');
 
 const server = await lib.startServer({
