@@ -21779,6 +21779,40 @@ async function openEntryStream(zipPath, entry) {
   }
 }
 
+// src/pack/name-limits.ts
+var MAX_NAME_BYTES = 4096;
+var MAX_SEGMENT_BYTES = 255;
+var MAX_DESTINATION_BYTES = 4095;
+function checkNameLengths(name, relative, destination) {
+  checkNameBytes(name);
+  checkPathLengths(name, relative, destination);
+}
+function checkNameBytes(name) {
+  const bytes = Buffer.byteLength(name, "utf8");
+  if (bytes > MAX_NAME_BYTES) {
+    throw unsafe(
+      `Unsafe path ${printable(name)}: the name is ${bytes} bytes long, the limit is ${MAX_NAME_BYTES}`
+    );
+  }
+}
+function checkPathLengths(name, relative, destination) {
+  for (const segment of relative.split("/")) {
+    if (Buffer.byteLength(segment, "utf8") > MAX_SEGMENT_BYTES) {
+      throw unsafe(
+        `Unsafe path ${printable(name)}: segment ${printable(segment, 40)} is longer than ${MAX_SEGMENT_BYTES} bytes`
+      );
+    }
+  }
+  if (Buffer.byteLength(destination, "utf8") > MAX_DESTINATION_BYTES) {
+    throw unsafe(
+      `Unsafe path ${printable(name)}: the destination path would be longer than ${MAX_DESTINATION_BYTES} bytes`
+    );
+  }
+}
+function unsafe(message) {
+  return new IntegrityError("ERR_FERRY_UNSAFE_PATH", message);
+}
+
 // src/pack/zip/extract.ts
 import { lstat as lstat4, mkdir as mkdir2, open as open5, rmdir as rmdir2, stat as stat3, symlink as symlink2 } from "node:fs/promises";
 import path4 from "node:path";
@@ -21893,7 +21927,7 @@ function formatBytes2(bytes) {
 import { lstat as lstat3 } from "node:fs/promises";
 import path3 from "node:path";
 var WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])$/i;
-function unsafe(entry, reason) {
+function unsafe2(entry, reason) {
   return new IntegrityError("ERR_FERRY_UNSAFE_PATH", `Unsafe path ${printable(entry)}: ${reason}`);
 }
 function resolveInside(root, relative, platform2 = process.platform, context) {
@@ -21906,35 +21940,35 @@ function resolveInside(root, relative, platform2 = process.platform, context) {
 }
 function resolveLexically(root, relative, platform2) {
   if (typeof relative !== "string" || relative.length === 0)
-    throw unsafe(String(relative), "the name is empty");
+    throw unsafe2(String(relative), "the name is empty");
   for (const ch of relative) {
     const code = ch.codePointAt(0) ?? 0;
     if (isControlCharacter(code)) {
-      throw unsafe(relative, `it contains the control character ${describeCharacter(ch)}`);
+      throw unsafe2(relative, `it contains the control character ${describeCharacter(ch)}`);
     }
   }
   const normalized = relative.replace(/\\/g, "/");
-  if (normalized.startsWith("//")) throw unsafe(relative, "it is a UNC path");
-  if (normalized.startsWith("/")) throw unsafe(relative, "it is an absolute path");
-  if (/^[A-Za-z]:/.test(normalized)) throw unsafe(relative, "it starts with a drive letter");
+  if (normalized.startsWith("//")) throw unsafe2(relative, "it is a UNC path");
+  if (normalized.startsWith("/")) throw unsafe2(relative, "it is an absolute path");
+  if (/^[A-Za-z]:/.test(normalized)) throw unsafe2(relative, "it starts with a drive letter");
   const segments = normalized.split("/").filter((s) => s !== "" && s !== ".");
   for (const segment of segments) {
-    if (segment === "..") throw unsafe(relative, "it contains a '..' segment");
+    if (segment === "..") throw unsafe2(relative, "it contains a '..' segment");
     if (platform2 === "win32") {
-      if (segment.includes(":")) throw unsafe(relative, `segment ${printable(segment)} contains ':'`);
+      if (segment.includes(":")) throw unsafe2(relative, `segment ${printable(segment)} contains ':'`);
       if (/[. ]$/.test(segment))
-        throw unsafe(relative, `segment ${printable(segment)} ends in a dot or a space`);
+        throw unsafe2(relative, `segment ${printable(segment)} ends in a dot or a space`);
       const stem = (segment.split(".")[0] ?? "").trimEnd();
       if (WINDOWS_RESERVED.test(stem))
-        throw unsafe(relative, `segment ${printable(segment)} is a reserved device name`);
+        throw unsafe2(relative, `segment ${printable(segment)} is a reserved device name`);
     }
   }
-  if (segments.length === 0) throw unsafe(relative, "it names the target directory itself");
+  if (segments.length === 0) throw unsafe2(relative, "it names the target directory itself");
   const base = path3.resolve(root);
   const resolved = path3.resolve(base, ...segments);
   const rel = path3.relative(base, resolved);
   if (rel === "" || rel === ".." || rel.startsWith(`..${path3.sep}`) || path3.isAbsolute(rel)) {
-    throw unsafe(relative, "it resolves outside the target directory");
+    throw unsafe2(relative, "it resolves outside the target directory");
   }
   return resolved;
 }
@@ -21952,7 +21986,7 @@ async function checkNoSymlink(root, absPath) {
   const rel = path3.relative(base, target);
   if (rel === "") return;
   if (rel === ".." || rel.startsWith(`..${path3.sep}`) || path3.isAbsolute(rel)) {
-    throw unsafe(absPath, `it is not inside the target directory ${printable(base)}`);
+    throw unsafe2(absPath, `it is not inside the target directory ${printable(base)}`);
   }
   let current = base;
   const parts = rel.split(path3.sep);
@@ -21968,7 +22002,7 @@ async function checkNoSymlink(root, absPath) {
     }
     if (stats.isSymbolicLink()) {
       const component = parts.slice(0, i + 1).join("/");
-      throw unsafe(
+      throw unsafe2(
         rel.split(path3.sep).join("/"),
         `${printable(component)} already exists in the target directory as a symbolic link; refusing to follow it`
       );
@@ -21999,9 +22033,6 @@ var OPTION_KEYS = [
   "concurrency",
   "context"
 ];
-var MAX_ENTRY_NAME_BYTES = 4096;
-var MAX_SEGMENT_BYTES = 255;
-var MAX_PATH_BYTES = 4095;
 var IN_MEMORY_BYTES = 1024 * 1024;
 var MAX_LINK_BYTES = 4096;
 var STAGING_PREFIX = ".ferry-extract-";
@@ -22053,7 +22084,7 @@ function normalizeOptions(options) {
     context: options.context
   };
 }
-function unsafe2(message) {
+function unsafe3(message) {
   return new IntegrityError("ERR_FERRY_UNSAFE_PATH", message);
 }
 function conflict(message) {
@@ -22085,31 +22116,15 @@ function planEntries(entries, options) {
   const items = [];
   const byFolded = /* @__PURE__ */ new Map();
   for (const [index, entry] of entries.entries()) {
-    const bytes = Buffer.byteLength(entry.name, "utf8");
-    if (bytes > MAX_ENTRY_NAME_BYTES) {
-      throw unsafe2(
-        `Unsafe path ${printable(entry.name)}: the name is ${bytes} bytes long, the limit is ${MAX_ENTRY_NAME_BYTES}`
-      );
-    }
+    checkNameBytes(entry.name);
     if (entry.isDirectory && namesRoot(entry.name)) continue;
     const dest = resolveInside(target, entry.name);
     const key = path4.relative(target, dest).split(path4.sep).join("/");
-    for (const segment of key.split("/")) {
-      if (Buffer.byteLength(segment, "utf8") > MAX_SEGMENT_BYTES) {
-        throw unsafe2(
-          `Unsafe path ${printable(entry.name)}: segment ${printable(segment, 40)} is longer than ${MAX_SEGMENT_BYTES} bytes`
-        );
-      }
-    }
-    if (Buffer.byteLength(dest, "utf8") > MAX_PATH_BYTES) {
-      throw unsafe2(
-        `Unsafe path ${printable(entry.name)}: the destination path would be longer than ${MAX_PATH_BYTES} bytes`
-      );
-    }
+    checkPathLengths(entry.name, key, dest);
     let kind = entry.isDirectory ? "directory" : "file";
     if (entry.isSymlink) {
       if (options.symlinks === "refuse") {
-        throw unsafe2(
+        throw unsafe3(
           `Entry ${printable(entry.name)} is a symbolic link; links are refused by default. Set option 'symlinks' to 'file' (write the link text as a file) or 'preserve' (create links that stay inside the target)`
         );
       }
@@ -22120,14 +22135,14 @@ function planEntries(entries, options) {
     const prior = byFolded.get(folded);
     if (prior !== void 0) {
       if (prior.key !== key) {
-        throw unsafe2(
+        throw unsafe3(
           `Entries ${printable(prior.entry.name)} and ${printable(entry.name)} differ only in letter case or Unicode normalisation; they would overwrite each other on a case-insensitive file system (macOS, Windows), so the archive is rejected`
         );
       }
       if (prior.kind === "directory" !== (kind === "directory")) {
-        throw unsafe2(`Entry ${printable(key)} appears both as a file and as a directory in the archive`);
+        throw unsafe3(`Entry ${printable(key)} appears both as a file and as a directory in the archive`);
       }
-      throw unsafe2(`Duplicate entry ${printable(key)}: the archive contains it more than once`);
+      throw unsafe3(`Duplicate entry ${printable(key)}: the archive contains it more than once`);
     }
     byFolded.set(folded, item);
     items.push(item);
@@ -22142,7 +22157,7 @@ function planEntries(entries, options) {
     for (const ancestor of ancestors(item.key)) {
       const holder = byFolded.get(fold(ancestor));
       if (holder !== void 0 && holder.kind !== "directory") {
-        throw unsafe2(
+        throw unsafe3(
           `Entry ${printable(holder.entry.name)} is a ${holder.kind === "link" ? "symbolic link" : "file"}, but entry ${printable(item.entry.name)} needs it to be a directory`
         );
       }
@@ -22153,7 +22168,7 @@ function planEntries(entries, options) {
   return { items, directories: sortedDirectories, directoryEntries };
 }
 function checkLinkTarget(item, text, linkKeys) {
-  const bad = (reason) => unsafe2(`Symbolic link entry ${printable(item.entry.name)} -> ${printable(text)} is refused: ${reason}`);
+  const bad = (reason) => unsafe3(`Symbolic link entry ${printable(item.entry.name)} -> ${printable(text)} is refused: ${reason}`);
   if (text.length === 0) throw bad("the link text is empty");
   for (const ch of text) {
     if (isControlCharacter(ch.codePointAt(0) ?? 0)) {
@@ -22344,7 +22359,7 @@ async function extractNormalized(zipPath, opts) {
       if (item.kind !== "link") continue;
       throwIfAborted(signal);
       if (item.entry.uncompressedSize > MAX_LINK_BYTES) {
-        throw unsafe2(
+        throw unsafe3(
           `Symbolic link entry ${printable(item.entry.name)} is refused: its link text is ${item.entry.uncompressedSize} bytes long`
         );
       }
@@ -22353,7 +22368,7 @@ async function extractNormalized(zipPath, opts) {
       try {
         text = LINK_TEXT.decode(raw);
       } catch {
-        throw unsafe2(
+        throw unsafe3(
           `Symbolic link entry ${printable(item.entry.name)} is refused: its link text is not valid UTF-8`
         );
       }
@@ -22370,7 +22385,7 @@ async function extractNormalized(zipPath, opts) {
       staging = held.createStaging(STAGING_PREFIX);
       const stagingName = fold(staging.name);
       if (plan.items.some((i) => fold(i.key.split("/")[0] ?? "") === stagingName)) {
-        throw unsafe2(`The archive contains an entry under ${printable(staging.name)}, the staging directory`);
+        throw unsafe3(`The archive contains an entry under ${printable(staging.name)}, the staging directory`);
       }
       const stagingDir = staging;
       const stagedPath = (item) => stagingDir.file(String(item.index));
@@ -24692,31 +24707,31 @@ function shown(url) {
   const text = urlWithoutQuery(url);
   return text.length > SHOWN_URL_CHARS ? `${text.slice(0, SHOWN_URL_CHARS)}\u2026` : text;
 }
-function unsafe3(message, context) {
+function unsafe4(message, context) {
   return new FerryError("ERR_FERRY_UNSAFE_URL", message, { context, retryable: false });
 }
 function parseServerUrl(raw, what, context, base) {
-  if (typeof raw !== "string") throw unsafe3(`${what} is not a URL (got ${typeof raw})`, context);
+  if (typeof raw !== "string") throw unsafe4(`${what} is not a URL (got ${typeof raw})`, context);
   try {
     return base === void 0 ? new URL(raw) : new URL(raw, base);
   } catch {
-    throw unsafe3(`${what} is not a valid URL: ${JSON.stringify(raw.slice(0, SHOWN_URL_CHARS))}`, context);
+    throw unsafe4(`${what} is not a valid URL: ${JSON.stringify(raw.slice(0, SHOWN_URL_CHARS))}`, context);
   }
 }
 function assertFetchableUrl(url, what, context) {
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw unsafe3(
+    throw unsafe4(
       `Refusing ${what}: ${url.protocol} URLs are not fetched, only http: and https: (${shown(url)})`,
       context
     );
   }
   if (url.username !== "" || url.password !== "") {
-    throw unsafe3(`Refusing ${what}: the URL carries credentials (user:password@) (${shown(url)})`, context);
+    throw unsafe4(`Refusing ${what}: the URL carries credentials (user:password@) (${shown(url)})`, context);
   }
 }
 function assertNoDowngrade(from, to, what, context) {
   if (from.protocol === "https:" && to.protocol !== "https:") {
-    throw unsafe3(
+    throw unsafe4(
       `Refusing ${what}: ${shown(from)} is https but it points to ${to.protocol} (${shown(to)}); Ferry never downgrades https`,
       context
     );
@@ -24740,7 +24755,7 @@ function checkCredentialedUrl(raw, policy, what, context) {
   const runtime = new URL(policy.runtimeUrl);
   assertNoDowngrade(runtime, url, what, context);
   if (policy.token !== void 0 && url.origin !== runtime.origin && !(policy.trustedOrigins ?? []).includes(url.origin)) {
-    throw unsafe3(
+    throw unsafe4(
       `Refusing ${what} on ${url.origin}: the runtime token is only sent to ${runtime.origin}; add the origin to trustedOrigins (FERRY_TRUSTED_ORIGINS) if this server is meant to use it (${shown(url)})`,
       context
     );
@@ -25758,34 +25773,6 @@ async function runWorkers(items, slots, ctx, work) {
   );
   const rejected = results.find((r) => r.status === "rejected");
   if (rejected) throw firstError ?? ctx.operation.failure ?? rejected.reason;
-}
-
-// src/pack/name-limits.ts
-var MAX_NAME_BYTES = 4096;
-var MAX_SEGMENT_BYTES2 = 255;
-var MAX_DESTINATION_BYTES = 4095;
-function checkNameLengths(name, relative, destination) {
-  const bytes = Buffer.byteLength(name, "utf8");
-  if (bytes > MAX_NAME_BYTES) {
-    throw unsafe4(
-      `Unsafe path ${printable(name)}: the name is ${bytes} bytes long, the limit is ${MAX_NAME_BYTES}`
-    );
-  }
-  for (const segment of relative.split("/")) {
-    if (Buffer.byteLength(segment, "utf8") > MAX_SEGMENT_BYTES2) {
-      throw unsafe4(
-        `Unsafe path ${printable(name)}: segment ${printable(segment, 40)} is longer than ${MAX_SEGMENT_BYTES2} bytes`
-      );
-    }
-  }
-  if (Buffer.byteLength(destination, "utf8") > MAX_DESTINATION_BYTES) {
-    throw unsafe4(
-      `Unsafe path ${printable(name)}: the destination path would be longer than ${MAX_DESTINATION_BYTES} bytes`
-    );
-  }
-}
-function unsafe4(message) {
-  return new IntegrityError("ERR_FERRY_UNSAFE_PATH", message);
 }
 
 // src/backends/legacy/listing-check.ts

@@ -21901,12 +21901,18 @@ var MAX_NAME_BYTES = 4096;
 var MAX_SEGMENT_BYTES = 255;
 var MAX_DESTINATION_BYTES = 4095;
 function checkNameLengths(name, relative, destination) {
+  checkNameBytes(name);
+  checkPathLengths(name, relative, destination);
+}
+function checkNameBytes(name) {
   const bytes = Buffer.byteLength(name, "utf8");
   if (bytes > MAX_NAME_BYTES) {
     throw unsafe3(
       `Unsafe path ${printable(name)}: the name is ${bytes} bytes long, the limit is ${MAX_NAME_BYTES}`
     );
   }
+}
+function checkPathLengths(name, relative, destination) {
   for (const segment of relative.split("/")) {
     if (Buffer.byteLength(segment, "utf8") > MAX_SEGMENT_BYTES) {
       throw unsafe3(
@@ -27695,9 +27701,6 @@ var OPTION_KEYS = [
   "concurrency",
   "context"
 ];
-var MAX_ENTRY_NAME_BYTES = 4096;
-var MAX_SEGMENT_BYTES2 = 255;
-var MAX_PATH_BYTES = 4095;
 var IN_MEMORY_BYTES = 1024 * 1024;
 var MAX_LINK_BYTES = 4096;
 var STAGING_PREFIX = ".ferry-extract-";
@@ -27781,27 +27784,11 @@ function planEntries(entries, options) {
   const items = [];
   const byFolded = /* @__PURE__ */ new Map();
   for (const [index, entry] of entries.entries()) {
-    const bytes = Buffer.byteLength(entry.name, "utf8");
-    if (bytes > MAX_ENTRY_NAME_BYTES) {
-      throw unsafe4(
-        `Unsafe path ${printable(entry.name)}: the name is ${bytes} bytes long, the limit is ${MAX_ENTRY_NAME_BYTES}`
-      );
-    }
+    checkNameBytes(entry.name);
     if (entry.isDirectory && namesRoot(entry.name)) continue;
     const dest = resolveInside(target, entry.name);
     const key = path6.relative(target, dest).split(path6.sep).join("/");
-    for (const segment of key.split("/")) {
-      if (Buffer.byteLength(segment, "utf8") > MAX_SEGMENT_BYTES2) {
-        throw unsafe4(
-          `Unsafe path ${printable(entry.name)}: segment ${printable(segment, 40)} is longer than ${MAX_SEGMENT_BYTES2} bytes`
-        );
-      }
-    }
-    if (Buffer.byteLength(dest, "utf8") > MAX_PATH_BYTES) {
-      throw unsafe4(
-        `Unsafe path ${printable(entry.name)}: the destination path would be longer than ${MAX_PATH_BYTES} bytes`
-      );
-    }
+    checkPathLengths(entry.name, key, dest);
     let kind = entry.isDirectory ? "directory" : "file";
     if (entry.isSymlink) {
       if (options.symlinks === "refuse") {

@@ -15,12 +15,22 @@ export const MAX_DESTINATION_BYTES = 4095;
  * inside the target, `destination` the absolute path it would be written to.
  */
 export function checkNameLengths(name: string, relative: string, destination: string): void {
+  checkNameBytes(name);
+  checkPathLengths(name, relative, destination);
+}
+
+/** The name alone, before it is resolved anywhere: at most MAX_NAME_BYTES. */
+export function checkNameBytes(name: string): void {
   const bytes = Buffer.byteLength(name, 'utf8');
   if (bytes > MAX_NAME_BYTES) {
     throw unsafe(
       `Unsafe path ${printable(name)}: the name is ${bytes} bytes long, the limit is ${MAX_NAME_BYTES}`,
     );
   }
+}
+
+/** Where the name lands: no segment over NAME_MAX, no destination over PATH_MAX. */
+export function checkPathLengths(name: string, relative: string, destination: string): void {
   for (const segment of relative.split('/')) {
     if (Buffer.byteLength(segment, 'utf8') > MAX_SEGMENT_BYTES) {
       throw unsafe(

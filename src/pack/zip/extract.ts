@@ -1,3 +1,4 @@
+import { checkNameBytes, checkPathLengths, MAX_NAME_BYTES } from '../name-limits.js';
 import { lstat, mkdir, open, rmdir, stat, symlink, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
@@ -124,12 +125,8 @@ const OPTION_KEYS = [
   'context',
 ] as const;
 
-/** The longest entry name accepted, in UTF-8 bytes. */
-export const MAX_ENTRY_NAME_BYTES = 4096;
-/** The longest path segment accepted (NAME_MAX on common file systems). */
-const MAX_SEGMENT_BYTES = 255;
-/** The longest destination path accepted (PATH_MAX on Linux, NUL included). */
-const MAX_PATH_BYTES = 4095;
+/** The longest entry name accepted, in UTF-8 bytes (the legacy download's limit too). */
+export const MAX_ENTRY_NAME_BYTES = MAX_NAME_BYTES;
 /** Entries up to this size are read, inflated and verified in memory (fewer syscalls). */
 const IN_MEMORY_BYTES = 1024 * 1024;
 /** The longest symlink text accepted with `symlinks: 'preserve'`. */
@@ -264,27 +261,11 @@ function planEntries(entries: readonly ZipEntry[], options: Normalized): Plan {
   const items: Item[] = [];
   const byFolded = new Map<string, Item>();
   for (const [index, entry] of entries.entries()) {
-    const bytes = Buffer.byteLength(entry.name, 'utf8');
-    if (bytes > MAX_ENTRY_NAME_BYTES) {
-      throw unsafe(
-        `Unsafe path ${printable(entry.name)}: the name is ${bytes} bytes long, the limit is ${MAX_ENTRY_NAME_BYTES}`,
-      );
-    }
+    checkNameBytes(entry.name);
     if (entry.isDirectory && namesRoot(entry.name)) continue;
     const dest = resolveInside(target, entry.name);
     const key = path.relative(target, dest).split(path.sep).join('/');
-    for (const segment of key.split('/')) {
-      if (Buffer.byteLength(segment, 'utf8') > MAX_SEGMENT_BYTES) {
-        throw unsafe(
-          `Unsafe path ${printable(entry.name)}: segment ${printable(segment, 40)} is longer than ${MAX_SEGMENT_BYTES} bytes`,
-        );
-      }
-    }
-    if (Buffer.byteLength(dest, 'utf8') > MAX_PATH_BYTES) {
-      throw unsafe(
-        `Unsafe path ${printable(entry.name)}: the destination path would be longer than ${MAX_PATH_BYTES} bytes`,
-      );
-    }
+    checkPathLengths(entry.name, key, dest);
     let kind: Item['kind'] = entry.isDirectory ? 'directory' : 'file';
     if (entry.isSymlink) {
       if (options.symlinks === 'refuse') {
