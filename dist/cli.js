@@ -19151,7 +19151,7 @@ var require_undici = __commonJS({
   }
 });
 
-// src/transport/redact.ts
+// src/core/redact.ts
 var SECRET_QUERY_KEYS = /* @__PURE__ */ new Set([
   "sig",
   "signature",
@@ -19472,10 +19472,10 @@ async function tokenCommand(values) {
 // src/cli/main.ts
 import { parseArgs } from "node:util";
 
-// src/errors.ts
+// src/core/errors.ts
 import { types } from "node:util";
 
-// src/format.ts
+// src/core/format.ts
 function formatBytes(bytes) {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let value = bytes;
@@ -19511,7 +19511,7 @@ function printableLines(text) {
   return out;
 }
 
-// src/errors.ts
+// src/core/errors.ts
 var BRAND = /* @__PURE__ */ Symbol.for("ferry.error");
 var FerryError = class _FerryError extends Error {
   name = "FerryError";
@@ -22073,7 +22073,7 @@ function isAlreadyCompressed(fileName) {
   return dot >= 0 && ALL.has(base2.slice(dot).toLowerCase());
 }
 
-// src/write-fully.ts
+// src/core/write-fully.ts
 async function writeFully(handle, buffers, position) {
   let rest = buffers.filter((b) => b.length > 0);
   let at = position;
@@ -30079,7 +30079,7 @@ function requireBackendIds(token) {
 import os from "node:os";
 import path10 from "node:path";
 
-// src/types.ts
+// src/core/types.ts
 var silentLogger = {
   debug() {
   },

@@ -20478,10 +20478,10 @@ function validateConcurrency(concurrency) {
   }
 }
 
-// src/errors.ts
+// src/core/errors.ts
 import { types } from "node:util";
 
-// src/format.ts
+// src/core/format.ts
 function formatBytes(bytes) {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let value = bytes;
@@ -20517,7 +20517,7 @@ function printableLines(text) {
   return out;
 }
 
-// src/transport/redact.ts
+// src/core/redact.ts
 var SECRET_QUERY_KEYS = /* @__PURE__ */ new Set([
   "sig",
   "signature",
@@ -20606,7 +20606,7 @@ function redactText(text) {
   return out;
 }
 
-// src/errors.ts
+// src/core/errors.ts
 var BRAND = /* @__PURE__ */ Symbol.for("ferry.error");
 var FerryError = class _FerryError extends Error {
   name = "FerryError";
@@ -22968,7 +22968,7 @@ function isAlreadyCompressed(fileName) {
   return dot >= 0 && ALL.has(base2.slice(dot).toLowerCase());
 }
 
-// src/write-fully.ts
+// src/core/write-fully.ts
 async function writeFully(handle, buffers, position) {
   let rest = buffers.filter((b) => b.length > 0);
   let at = position;
@@ -31037,7 +31037,7 @@ function requireBackendIds(token) {
 import os5 from "node:os";
 import path10 from "node:path";
 
-// src/types.ts
+// src/core/types.ts
 var silentLogger = {
   debug() {
   },

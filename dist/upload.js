@@ -20309,10 +20309,10 @@ function info(message) {
 import os6 from "node:os";
 import path13 from "node:path";
 
-// src/errors.ts
+// src/core/errors.ts
 import { types } from "node:util";
 
-// src/format.ts
+// src/core/format.ts
 function formatBytes(bytes) {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let value = bytes;
@@ -20348,7 +20348,7 @@ function printableLines(text) {
   return out;
 }
 
-// src/transport/redact.ts
+// src/core/redact.ts
 var SECRET_QUERY_KEYS = /* @__PURE__ */ new Set([
   "sig",
   "signature",
@@ -20440,7 +20440,7 @@ function redactText(text) {
   return out;
 }
 
-// src/errors.ts
+// src/core/errors.ts
 var BRAND = /* @__PURE__ */ Symbol.for("ferry.error");
 var FerryError = class _FerryError extends Error {
   name = "FerryError";
@@ -22803,7 +22803,7 @@ function isAlreadyCompressed(fileName) {
   return dot >= 0 && ALL.has(base.slice(dot).toLowerCase());
 }
 
-// src/write-fully.ts
+// src/core/write-fully.ts
 async function writeFully(handle, buffers, position) {
   let rest = buffers.filter((b) => b.length > 0);
   let at = position;
@@ -30815,7 +30815,7 @@ function requireBackendIds(token) {
 import os5 from "node:os";
 import path10 from "node:path";
 
-// src/types.ts
+// src/core/types.ts
 var silentLogger = {
   debug() {
   },

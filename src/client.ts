@@ -1,4 +1,4 @@
-import { FerryError } from './errors.js';
+import { FerryError } from './core/errors.js';
 import type {
   ArtifactInfo,
   Backend,
@@ -28,7 +28,7 @@ import { normalizeLimits, type ExtractLimits } from './pack/zip/limits.js';
 import { validateArtifactName } from './pack/validate.js';
 import { HttpManager } from './transport/http-manager.js';
 import { Operation } from './transport/operation.js';
-import { registerSecret } from './transport/redact.js';
+import { registerSecret } from './core/redact.js';
 import { prepareSecretScan } from './pack/secret-scan.js';
 import { resolveUploadFiles, withUploadContext, type SymlinkPolicy } from './upload-files.js';
 

@@ -1,6 +1,6 @@
 import { proxySettingsFromEnv } from './transport/proxy.js';
-import { registerSecret } from './transport/redact.js';
-import { ValidationError } from './errors.js';
+import { registerSecret } from './core/redact.js';
+import { ValidationError } from './core/errors.js';
 import { parseTrustedOrigins } from './transport/url-policy.js';
 import type { ArtifactClientOptions } from './options.js';
 import { printable } from './pack/validate.js';

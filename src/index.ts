@@ -36,9 +36,9 @@ export {
   IntegrityError,
   AbortError,
   isFerryError,
-} from './errors.js';
-export type { FerryErrorCode, ErrorContext } from './errors.js';
-export type { Logger, ProgressEvent, ProgressCallback } from './types.js';
+} from './core/errors.js';
+export type { FerryErrorCode, ErrorContext } from './core/errors.js';
+export type { Logger, ProgressEvent, ProgressCallback } from './core/types.js';
 export type { ProxySettings } from './transport/proxy.js';
 export { ProxyError, proxySettingsFromEnv, describeProxyDecision } from './transport/proxy.js';
 export type { RetryPolicy } from './transport/retry.js';

@@ -1,13 +1,13 @@
 import os from 'node:os';
 import path from 'node:path';
-import { ValidationError } from './errors.js';
+import { ValidationError } from './core/errors.js';
 import { DEFAULT_MAX_RESPONSE_BYTES } from './transport/body.js';
 import type { ProxySettings } from './transport/proxy.js';
-import { redactingLogger } from './transport/redact.js';
+import { redactingLogger } from './core/redact.js';
 import type { RetryPolicy } from './transport/retry.js';
 import { parseTrustedOrigins } from './transport/url-policy.js';
-import type { Logger, ProgressCallback } from './types.js';
-import { silentLogger } from './types.js';
+import type { Logger, ProgressCallback } from './core/types.js';
+import { silentLogger } from './core/types.js';
 
 export type BackendChoice = 'auto' | 'legacy' | 'results' | 'local';
 

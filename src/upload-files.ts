@@ -1,7 +1,7 @@
 import { lstatSync, type Stats } from 'node:fs';
 import { readlink, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { addErrorContext, isFerryError, ValidationError } from './errors.js';
+import { addErrorContext, isFerryError, ValidationError } from './core/errors.js';
 import type { UploadFile } from './backends/backend.js';
 import { validateFilePath } from './pack/validate.js';
 

@@ -4,7 +4,7 @@ import { retentionDays } from '../../src/action/retention.js';
 import { artifactUrl, bareDigest } from '../../src/action/outputs.js';
 import { byNameThenId, planTargets } from '../../src/action/run-download.js';
 import { formatBytes, progressLine, progressReporter } from '../../src/action/runtime.js';
-import type { ProgressEvent } from '../../src/types.js';
+import type { ProgressEvent } from '../../src/core/types.js';
 import { inputEnvName, parseOutputs } from './run-entry.js';
 
 const saved = { ...process.env };

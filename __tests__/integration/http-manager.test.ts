@@ -2,7 +2,7 @@ import type { Clock } from '../../src/transport/clock.js';
 import { discardBody, readJson, readText } from '../../src/transport/body.js';
 import { HttpManager } from '../../src/transport/http-manager.js';
 import { Operation } from '../../src/transport/operation.js';
-import { isFerryError, type FerryError } from '../../src/errors.js';
+import { isFerryError, type FerryError } from '../../src/core/errors.js';
 import { readRequest, startLoopback, waitFor, type Loopback } from '../helpers/loopback.js';
 
 /** A clock whose sleeps return at once and are recorded, so retry delays are asserted, not waited for. */

@@ -15,7 +15,7 @@ import { Readable } from 'node:stream';
 import { inspect } from 'node:util';
 import { createProxy, type ProxyServer } from 'proxy';
 
-import { isFerryError } from '../../src/errors.js';
+import { isFerryError } from '../../src/core/errors.js';
 import {
   ProxyError,
   SlotAgents,

@@ -10,7 +10,7 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from
 import os from 'node:os';
 import path from 'node:path';
 import { downloadArtifact, isFerryError } from '../../src/index.js';
-import type { FerryError } from '../../src/errors.js';
+import type { FerryError } from '../../src/core/errors.js';
 import { runtimeJwt } from '../helpers/jwt.js';
 import { startLoopback, waitFor, type Loopback } from '../helpers/loopback.js';
 import { expectNoSecrets, SENTINEL, snapshotTree } from './invariants.js';

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { downloadArtifact, downloadArtifacts, uploadArtifact, isFerryError } from '../../src/index.js';
-import type { FerryError, FerryErrorCode } from '../../src/errors.js';
+import type { FerryError, FerryErrorCode } from '../../src/core/errors.js';
 import { main as cliMain } from '../../src/cli/main.js';
 import { runDownload } from '../../src/action/run-download.js';
 import { artifactDirectory, windowsNameProblem } from '../../src/merge/download-many.js';

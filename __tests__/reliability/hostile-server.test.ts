@@ -28,7 +28,7 @@ import {
 } from '../../src/index.js';
 import type { OperationContext } from '../../src/backends/backend.js';
 import { LegacyBackend } from '../../src/backends/legacy/legacy-backend.js';
-import { silentLogger } from '../../src/types.js';
+import { silentLogger } from '../../src/core/types.js';
 import { HttpManager } from '../../src/transport/http-manager.js';
 import { Operation } from '../../src/transport/operation.js';
 import { discardBody } from '../../src/transport/body.js';

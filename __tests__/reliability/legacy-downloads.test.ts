@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { downloadArtifact, isFerryError } from '../../src/index.js';
-import type { FerryError, FerryErrorCode } from '../../src/errors.js';
+import type { FerryError, FerryErrorCode } from '../../src/core/errors.js';
 import { runCli as ferry } from '../helpers/run-cli.js';
 import { runtimeJwt } from '../helpers/jwt.js';
 import { waitFor } from '../helpers/loopback.js';

@@ -19,11 +19,11 @@ import {
   type UploadArtifactOptions,
 } from '../../src/client.js';
 import { fromEnvironment } from '../../src/environment.js';
-import { FerryError, HttpError, NetworkError, isFerryError } from '../../src/errors.js';
+import { FerryError, HttpError, NetworkError, isFerryError } from '../../src/core/errors.js';
 import { normalizeOptions, type ArtifactClientOptions } from '../../src/options.js';
 import { globFiles } from '../../src/pack/glob.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
-import type { Logger } from '../../src/types.js';
+import type { Logger } from '../../src/core/types.js';
 import { waitFor } from '../helpers/loopback.js';
 import { inputEnvName, parseOutputs } from '../action/run-entry.js';
 import { SENTINEL, expectNoSecrets, snapshotTree } from './invariants.js';

@@ -14,7 +14,7 @@ import {
 } from '../../src/client.js';
 import { main as cli } from '../../src/cli/main.js';
 import { fromEnvironment, retentionLimitFromEnvironment } from '../../src/environment.js';
-import { isFerryError, type FerryError } from '../../src/errors.js';
+import { isFerryError, type FerryError } from '../../src/core/errors.js';
 import type { ArtifactClientOptions } from '../../src/options.js';
 import { globFiles } from '../../src/pack/glob.js';
 import { FORBIDDEN_NAME_CHARACTERS, FORBIDDEN_PATH_CHARACTERS } from '../../src/pack/validate.js';

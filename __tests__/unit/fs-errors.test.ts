@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { FerryError, IntegrityError, NetworkError, isFerryError } from '../../src/errors.js';
+import { FerryError, IntegrityError, NetworkError, isFerryError } from '../../src/core/errors.js';
 import { asResourceError, findResourceFailure, freeBytes } from '../../src/pack/fs-errors.js';
 
 function systemError(code: string, extra: Record<string, unknown> = {}): NodeJS.ErrnoException {

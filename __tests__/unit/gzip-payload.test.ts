@@ -7,7 +7,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ChunkReader } from '../../src/pack/chunk-reader.js';
 import { gunzipSync } from 'node:zlib';
-import { isFerryError, type FerryError } from '../../src/errors.js';
+import { isFerryError, type FerryError } from '../../src/core/errors.js';
 import {
   chunkRanges,
   contentRange,

@@ -11,7 +11,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { isFerryError } from '../../src/errors.js';
+import { isFerryError } from '../../src/core/errors.js';
 import { HeldTarget, type HoldMode } from '../../src/pack/held-target.js';
 
 /**

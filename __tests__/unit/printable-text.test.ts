@@ -1,5 +1,5 @@
-import { FerryError } from '../../src/errors.js';
-import { isUnsafeForDisplay, printableLines, printableText } from '../../src/format.js';
+import { FerryError } from '../../src/core/errors.js';
+import { isUnsafeForDisplay, printableLines, printableText } from '../../src/core/format.js';
 import { escapeJsonControls } from '../../src/cli/output.js';
 import { printable } from '../../src/pack/validate.js';
 

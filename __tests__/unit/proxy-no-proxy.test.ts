@@ -12,7 +12,7 @@ import {
   SlotAgents,
   type ProxySettings,
 } from '../../src/transport/proxy.js';
-import { isFerryError } from '../../src/errors.js';
+import { isFerryError } from '../../src/core/errors.js';
 
 /** [NO_PROXY list, target URL, bypassed?] */
 const NO_PROXY_TABLE: Array<[string, string, boolean]> = [

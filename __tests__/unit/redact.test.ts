@@ -1,12 +1,12 @@
 import { inspect } from 'node:util';
-import { FerryError, HttpError } from '../../src/errors.js';
+import { FerryError, HttpError } from '../../src/core/errors.js';
 import {
   redactText,
   redactUrl,
   redactingLogger,
   registerSecret,
   registeredSecrets,
-} from '../../src/transport/redact.js';
+} from '../../src/core/redact.js';
 
 describe('redaction', () => {
   it('removes SAS signatures and URL passwords', () => {

@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { IntegrityError, isFerryError } from '../../src/errors.js';
+import { IntegrityError, isFerryError } from '../../src/core/errors.js';
 import { assertNoSymlinkInPath, resolveInside } from '../../src/pack/safe-path.js';
 
 function unsafeError(fn: () => unknown): IntegrityError {

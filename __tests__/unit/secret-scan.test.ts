@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { isFerryError } from '../../src/errors.js';
+import { isFerryError } from '../../src/core/errors.js';
 import {
   MIN_SCANNED_SECRET_LENGTH,
   SecretScanner,

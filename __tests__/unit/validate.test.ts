@@ -1,4 +1,4 @@
-import { isFerryError, ValidationError } from '../../src/errors.js';
+import { isFerryError, ValidationError } from '../../src/core/errors.js';
 import {
   describeCharacter,
   printable,

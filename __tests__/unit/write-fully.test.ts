@@ -1,5 +1,5 @@
 import type { FileHandle } from 'node:fs/promises';
-import { writeFully } from '../../src/write-fully.js';
+import { writeFully } from '../../src/core/write-fully.js';
 
 /** A FileHandle stand-in that accepts at most `max` bytes per call, like a filling disk or a pipe. */
 function shortWriter(max: number): { handle: FileHandle; written: Buffer[]; calls: number } {

@@ -15,7 +15,7 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
-import { isFerryError, type FerryError } from '../../src/errors.js';
+import { isFerryError, type FerryError } from '../../src/core/errors.js';
 import { extractZip } from '../../src/pack/zip/index.js';
 import { buildZip, type ZipSpecEntry } from '../helpers/zip-builder.js';
 

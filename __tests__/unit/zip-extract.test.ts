@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buffer as readAll } from 'node:stream/consumers';
 import { crc32 } from 'node:zlib';
-import { isFerryError, type FerryError } from '../../src/errors.js';
+import { isFerryError, type FerryError } from '../../src/core/errors.js';
 import {
   DEFAULT_EXTRACT_LIMITS,
   decodeCp437,

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer as readAll } from 'node:stream/consumers';
 import { crc32 } from 'node:zlib';
-import { isFerryError } from '../../src/errors.js';
+import { isFerryError } from '../../src/core/errors.js';
 import { openEntryStream, readCentralDirectory } from '../../src/pack/zip/index.js';
 import { createZipStream, zipStreamStats, type ZipInput } from '../../src/pack/zip-writer/index.js';
 

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
-import { isFerryError, type FerryError } from '../../src/errors.js';
+import { isFerryError, type FerryError } from '../../src/core/errors.js';
 import {
   centralDirectoryHeader,
   createZipStream,

@@ -10,7 +10,7 @@ import {
   type DownloadArtifactResponse,
   type FindByOption,
 } from '../client.js';
-import { isFerryError } from '../errors.js';
+import { isFerryError } from '../core/errors.js';
 import type { ArtifactClientOptions } from '../options.js';
 import { artifactDirectory, windowsNameProblem } from '../merge/download-many.js';
 import { compileNamePattern } from '../merge/name-pattern.js';
@@ -27,7 +27,7 @@ import {
   rawInput,
 } from './inputs.js';
 import { actionOptions, formatBytes, mask, type Env } from './runtime.js';
-import { printableText } from '../format.js';
+import { printableText } from '../core/format.js';
 
 export const DIGEST_MISMATCH = ['ignore', 'info', 'warn', 'error'] as const;
 

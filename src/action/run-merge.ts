@@ -4,7 +4,7 @@ import { booleanInput, choiceInput, compressionLevelInput, CONFLICT, stringInput
 import { setArtifactOutputs } from './outputs.js';
 import { retentionDays } from './retention.js';
 import { actionOptions, formatBytes, type Env } from './runtime.js';
-import { printableText } from '../format.js';
+import { printableText } from '../core/format.js';
 
 export interface MergeInputs {
   name: string;

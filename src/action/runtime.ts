@@ -1,10 +1,10 @@
 import * as core from '@actions/core';
 import { fromEnvironment } from '../environment.js';
-import { isFerryError } from '../errors.js';
-import { redactText } from '../transport/redact.js';
+import { isFerryError } from '../core/errors.js';
+import { redactText } from '../core/redact.js';
 import type { ArtifactClientOptions } from '../options.js';
 import { forAction } from './hints.js';
-import type { Logger, ProgressCallback, ProgressEvent } from '../types.js';
+import type { Logger, ProgressCallback, ProgressEvent } from '../core/types.js';
 
 /** Minimum time between two progress lines of one artifact. */
 export const PROGRESS_INTERVAL_MS = 10_000;
@@ -16,7 +16,7 @@ export type Env = Record<string, string | undefined>;
  * runner options (`fromEnvironment`), a logger on core.debug/info/warning/error, throttled
  * progress lines, and masks for the runtime token and any signed-URL signature seen in a line.
  */
-import { formatBytes, printableLines, printableText } from '../format.js';
+import { formatBytes, printableLines, printableText } from '../core/format.js';
 export { formatBytes };
 
 export function actionOptions(env: Env, progressIntervalMs = PROGRESS_INTERVAL_MS): ArtifactClientOptions {

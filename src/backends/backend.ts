@@ -3,7 +3,7 @@ import type { SecretScanner } from '../pack/secret-scan.js';
 import type { ExtractLimits } from '../pack/zip/limits.js';
 import type { HttpManager } from '../transport/http-manager.js';
 import type { Operation } from '../transport/operation.js';
-import type { Logger, ProgressCallback } from '../types.js';
+import type { Logger, ProgressCallback } from '../core/types.js';
 
 /** One file to upload: where it is on disk and its path inside the artifact ('/'-separated). */
 export interface UploadFile {

@@ -1,4 +1,4 @@
-import { FerryError, type ErrorContext } from '../errors.js';
+import { FerryError, type ErrorContext } from '../core/errors.js';
 import type { UploadFile } from './backend.js';
 
 /**

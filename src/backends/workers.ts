@@ -1,4 +1,4 @@
-import { FerryError, isFerryError } from '../errors.js';
+import { FerryError, isFerryError } from '../core/errors.js';
 import type { OperationContext } from './backend.js';
 
 /**

@@ -1,4 +1,4 @@
-import { redactText } from '../transport/redact.js';
+import { redactText } from '../core/redact.js';
 import { main } from './main.js';
 
 main(process.argv.slice(2)).then(

@@ -6,13 +6,13 @@ import type {
 import { backendIdsFromToken } from '../backends/results/token.js';
 import { TwirpClient } from '../backends/results/twirp.js';
 import { chooseBackend } from '../client.js';
-import { isFerryError } from '../errors.js';
+import { isFerryError } from '../core/errors.js';
 import { normalizeOptions, type ArtifactClientOptions } from '../options.js';
 import { discardBody } from '../transport/body.js';
 import { HttpManager } from '../transport/http-manager.js';
 import { Operation } from '../transport/operation.js';
 import { describeProxyDecision } from '../transport/proxy.js';
-import { urlWithoutQuery } from '../transport/redact.js';
+import { urlWithoutQuery } from '../core/redact.js';
 
 /** Endpoints doctor cannot learn from the artifact options. */
 export interface DoctorEndpoints {

@@ -1,4 +1,4 @@
-import { printableText } from '../format.js';
+import { printableText } from '../core/format.js';
 import path from 'node:path';
 import { downloadArtifact, type DownloadArtifactOptions } from '../client.js';
 import { downloadArtifacts, type DownloadArtifactsOptions } from '../merge/download-many.js';

@@ -1,6 +1,6 @@
 import { TokenUsageError, tokenCommand } from './token-command.js';
 import { parseArgs } from 'node:util';
-import { isFerryError } from '../errors.js';
+import { isFerryError } from '../core/errors.js';
 import { COMMANDS, COMMON, UsageError, type Values } from './args.js';
 import { doctor, get, list, merge, remove, serve } from './commands.js';
 import { lazyConnection } from './connection.js';

@@ -1,6 +1,6 @@
-import { formatBytes, printableLines, printableText } from '../format.js';
-import type { Logger, ProgressEvent } from '../types.js';
-import { redactText } from '../transport/redact.js';
+import { formatBytes, printableLines, printableText } from '../core/format.js';
+import type { Logger, ProgressEvent } from '../core/types.js';
+import { redactText } from '../core/redact.js';
 
 /** Where the CLI writes: results to stdout, human progress and logs to stderr, or JSON events to stdout. */
 export interface CliOutput {

@@ -1,10 +1,10 @@
-import { printableText } from '../format.js';
+import { printableText } from '../core/format.js';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { uploadArtifact, type UploadArtifactOptions } from '../client.js';
 import { retentionLimitFromEnvironment } from '../environment.js';
-import { FerryError } from '../errors.js';
+import { FerryError } from '../core/errors.js';
 import { normalizeOptions } from '../options.js';
 import { validateArtifactName } from '../pack/validate.js';
 import { escapeGlob, globFiles } from '../pack/glob.js';

@@ -1,5 +1,5 @@
 import { open, type FileHandle } from 'node:fs/promises';
-import { FerryError, ValidationError, type ErrorContext } from '../errors.js';
+import { FerryError, ValidationError, type ErrorContext } from '../core/errors.js';
 
 /**
  * Reads consecutive chunks of one file through a single descriptor. Each chunk is a fresh

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { link, lstat, open, rename, rm } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
-import { FerryError, ValidationError, type ErrorContext } from '../errors.js';
+import { FerryError, ValidationError, type ErrorContext } from '../core/errors.js';
 import { printable } from './validate.js';
 
 /**

@@ -1,6 +1,6 @@
 import { readdir, readFile, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
-import { FerryError, isFerryError, type ErrorContext } from '../errors.js';
+import { FerryError, isFerryError, type ErrorContext } from '../core/errors.js';
 
 /**
  * Local resource exhaustion, told apart from everything else (reliability plan D37, D38).

@@ -1,7 +1,7 @@
 import { lstat, opendir, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
-import { ValidationError } from '../errors.js';
+import { ValidationError } from '../core/errors.js';
 
 /**
  * upload-artifact-compatible file search (what `@actions/glob` does for `actions/upload-artifact`

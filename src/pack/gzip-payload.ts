@@ -10,7 +10,7 @@ import {
   isFerryError,
   type ErrorContext,
   type FerryErrorCode,
-} from '../errors.js';
+} from '../core/errors.js';
 import { isAlreadyCompressed } from './compressed-extensions.js';
 import { gzipFileParallel } from './parallel-gzip.js';
 import { readWholeSync } from './read-small-sync.js';

@@ -16,7 +16,7 @@ import {
   type Stats,
 } from 'node:fs';
 import path from 'node:path';
-import { FerryError, IntegrityError, type ErrorContext } from '../errors.js';
+import { FerryError, IntegrityError, type ErrorContext } from '../core/errors.js';
 import { placeNoClobber } from './conflict.js';
 import { printable } from './validate.js';
 

@@ -1,4 +1,4 @@
-import { IntegrityError } from '../errors.js';
+import { IntegrityError } from '../core/errors.js';
 import { printable } from './validate.js';
 
 /** The longest entry or item name accepted, in UTF-8 bytes (the zip extractor's limit too). */

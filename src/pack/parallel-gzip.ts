@@ -1,4 +1,4 @@
-import { writeFully } from '../write-fully.js';
+import { writeFully } from '../core/write-fully.js';
 import { availableParallelism } from 'node:os';
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';

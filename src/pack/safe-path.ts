@@ -1,6 +1,6 @@
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
-import { IntegrityError, type ErrorContext } from '../errors.js';
+import { IntegrityError, type ErrorContext } from '../core/errors.js';
 import { describeCharacter, isControlCharacter, printable } from './validate.js';
 
 /** Windows device names, reserved with any extension (`CON`, `nul.txt`, `COM1.tar.gz`, ...). */

@@ -1,7 +1,7 @@
 import { Transform, pipeline, type Readable } from 'node:stream';
-import { FerryError, ValidationError } from '../errors.js';
-import { registeredSecrets } from '../transport/redact.js';
-import type { Logger } from '../types.js';
+import { FerryError, ValidationError } from '../core/errors.js';
+import { registeredSecrets } from '../core/redact.js';
+import type { Logger } from '../core/types.js';
 
 /**
  * The upload secret scan (reliability plan, case 48): a file whose bytes contain, byte for byte,

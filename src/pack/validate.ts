@@ -1,5 +1,5 @@
-import { ValidationError } from '../errors.js';
-import { escapeCodePoint, isUnsafeForDisplay } from '../format.js';
+import { ValidationError } from '../core/errors.js';
+import { escapeCodePoint, isUnsafeForDisplay } from '../core/format.js';
 
 /**
  * Client-side name and path rules. They are the official client's (protocol A7/B7) plus the

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { printableText } from '../format.js';
+import { printableText } from '../core/format.js';
 import type { Socket } from 'node:net';
 import { NO_ACCESS } from './http/access.js';
 import type { Authenticator } from './http/auth.js';

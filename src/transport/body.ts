@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { FerryError, type ErrorContext } from '../errors.js';
+import { FerryError, type ErrorContext } from '../core/errors.js';
 import { watchThroughput, type StallPolicy } from './stall-watchdog.js';
 
 /**

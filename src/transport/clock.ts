@@ -1,4 +1,4 @@
-import { AbortError } from '../errors.js';
+import { AbortError } from '../core/errors.js';
 
 /**
  * Time as a dependency: retries and timeouts read the clock and sleep through it, so tests

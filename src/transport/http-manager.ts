@@ -10,15 +10,15 @@ import {
   NetworkError,
   type ErrorContext,
   type FerryErrorCode,
-} from '../errors.js';
-import type { Logger } from '../types.js';
-import { silentLogger } from '../types.js';
+} from '../core/errors.js';
+import type { Logger } from '../core/types.js';
+import { silentLogger } from '../core/types.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, readBody } from './body.js';
 import { systemClock, type Clock } from './clock.js';
 import { extractErrorMessage, mentionsRateLimit } from './error-body.js';
 import type { Operation } from './operation.js';
 import { ProxyError, SlotAgents, proxyAuthRequiredError, type ProxySettings } from './proxy.js';
-import { redactUrl, urlWithoutQuery } from './redact.js';
+import { redactUrl, urlWithoutQuery } from '../core/redact.js';
 import { assertFetchableUrl, assertRedirectAllowed } from './url-policy.js';
 import { DEFAULT_STALL_POLICY, type StallPolicy } from './stall-watchdog.js';
 import {

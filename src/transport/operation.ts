@@ -1,4 +1,4 @@
-import { AbortError, type FerryError } from '../errors.js';
+import { AbortError, type FerryError } from '../core/errors.js';
 
 /**
  * Shared fate of every worker in one public operation. The first permanent error (a 403 quota,

@@ -46,8 +46,8 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 
-import { addErrorContext, FerryError, type ErrorContext } from '../errors.js';
-import { registerSecret } from './redact.js';
+import { addErrorContext, FerryError, type ErrorContext } from '../core/errors.js';
+import { registerSecret } from '../core/redact.js';
 import { matchNoProxy, parseNoProxy, targetPort, type ParsedNoProxy } from './no-proxy.js';
 
 export { parseNoProxy, matchNoProxy, type NoProxyRule, type ParsedNoProxy } from './no-proxy.js';

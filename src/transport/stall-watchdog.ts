@@ -1,4 +1,4 @@
-import { FerryError, type ErrorContext } from '../errors.js';
+import { FerryError, type ErrorContext } from '../core/errors.js';
 
 /**
  * Minimum throughput of a response body. The socket idle timeout only notices silence: a

@@ -1,5 +1,5 @@
-import { FerryError, type ErrorContext } from '../errors.js';
-import { urlWithoutQuery } from './redact.js';
+import { FerryError, type ErrorContext } from '../core/errors.js';
+import { urlWithoutQuery } from '../core/redact.js';
 
 /**
  * Which URLs a server may point Ferry at. Services hand out URLs (legacy container and item

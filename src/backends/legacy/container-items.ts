@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { ErrorContext } from '../../errors.js';
+import type { ErrorContext } from '../../core/errors.js';
 import { responseTooLarge } from '../../transport/body.js';
 
 /**

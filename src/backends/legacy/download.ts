@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { FerryError, IntegrityError, isFerryError, type ErrorContext } from '../../errors.js';
+import { FerryError, IntegrityError, isFerryError, type ErrorContext } from '../../core/errors.js';
 import {
   compareExisting,
   conflictError,

@@ -1,4 +1,4 @@
-import { FerryError } from '../../errors.js';
+import { FerryError } from '../../core/errors.js';
 import { printable } from '../../pack/validate.js';
 import { discardBody, readJson } from '../../transport/body.js';
 import type {

@@ -1,4 +1,4 @@
-import { FerryError, IntegrityError, type ErrorContext } from '../../errors.js';
+import { FerryError, IntegrityError, type ErrorContext } from '../../core/errors.js';
 import { checkNameLengths } from '../../pack/name-limits.js';
 import { resolveInside } from '../../pack/safe-path.js';
 import { printable } from '../../pack/validate.js';

@@ -2,7 +2,7 @@ import { discardBody, readJson } from '../../transport/body.js';
 import { checkCredentialedUrl } from '../../transport/url-policy.js';
 import type { RequestSpec } from '../../transport/http-manager.js';
 import { stat } from 'node:fs/promises';
-import { FerryError, isFerryError } from '../../errors.js';
+import { FerryError, isFerryError } from '../../core/errors.js';
 import { crc64Base64 } from '../../pack/crc64.js';
 import { md5Base64 } from '../../pack/digest.js';
 import { ChunkReader } from '../../pack/chunk-reader.js';

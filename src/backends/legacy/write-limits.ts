@@ -1,4 +1,4 @@
-import { FerryError, IntegrityError, type ErrorContext } from '../../errors.js';
+import { FerryError, IntegrityError, type ErrorContext } from '../../core/errors.js';
 import { responseTooLarge } from '../../transport/body.js';
 import { printable } from '../../pack/validate.js';
 import { limitError, RATIO_THRESHOLD_BYTES, type ExtractLimits } from '../../pack/zip/limits.js';

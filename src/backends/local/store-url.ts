@@ -1,5 +1,5 @@
-import { isFerryError } from '../../errors.js';
-import type { Logger } from '../../types.js';
+import { isFerryError } from '../../core/errors.js';
+import type { Logger } from '../../core/types.js';
 
 /**
  * The embedded store is a server on a loopback port that the user never started: its URL in a

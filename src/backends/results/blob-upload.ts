@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import { FerryError, HttpError, IntegrityError, type ErrorContext } from '../../errors.js';
+import { FerryError, HttpError, IntegrityError, type ErrorContext } from '../../core/errors.js';
 import { md5Base64 } from '../../pack/digest.js';
 import { discardBody, readBody } from '../../transport/body.js';
 import { extractErrorMessage } from '../../transport/error-body.js';
 import type { HttpManager } from '../../transport/http-manager.js';
 import type { Operation } from '../../transport/operation.js';
-import { urlWithoutQuery } from '../../transport/redact.js';
+import { urlWithoutQuery } from '../../core/redact.js';
 import { AZURE_VERSION, blockId, blockListXml, withQuery } from './blob-urls.js';
 
 export const DEFAULT_BLOCK_SIZE = 8 * 1024 * 1024;

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
-import { FerryError, IntegrityError, isFerryError, type ErrorContext } from '../../errors.js';
+import { FerryError, IntegrityError, isFerryError, type ErrorContext } from '../../core/errors.js';
 import { compareExisting, conflictError, type ConflictPolicy } from '../../pack/conflict.js';
 import { HeldTarget } from '../../pack/held-target.js';
 import { printable } from '../../pack/validate.js';

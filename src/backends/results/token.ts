@@ -1,4 +1,4 @@
-import { FerryError } from '../../errors.js';
+import { FerryError } from '../../core/errors.js';
 import type { BackendIds } from './contracts.js';
 
 /**

@@ -1,4 +1,4 @@
-import { FerryError, type ErrorContext, type FerryErrorCode } from '../../errors.js';
+import { FerryError, type ErrorContext, type FerryErrorCode } from '../../core/errors.js';
 import { readBody, readJson, type JsonLimit } from '../../transport/body.js';
 import { extractErrorMessage } from '../../transport/error-body.js';
 import type { HttpManager, RequestSpec } from '../../transport/http-manager.js';

@@ -3,7 +3,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { types } from 'node:util';
 import { crc32 } from 'node:zlib';
-import { AbortError, FerryError, ValidationError, isFerryError } from '../../errors.js';
+import { AbortError, FerryError, ValidationError, isFerryError } from '../../core/errors.js';
 import { readWholeSync } from '../read-small-sync.js';
 import type { FileSecretScan } from '../secret-scan.js';
 import { printable } from '../validate.js';

@@ -1,6 +1,6 @@
 import { promisify } from 'node:util';
 import { constants, deflateRaw, type ZlibOptions } from 'node:zlib';
-import { AbortError } from '../../errors.js';
+import { AbortError } from '../../core/errors.js';
 
 const deflateRawAsync = promisify<Buffer, ZlibOptions, Buffer>(deflateRaw);
 

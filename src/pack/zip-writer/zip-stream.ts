@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
 import { types } from 'node:util';
 import { crc32 } from 'node:zlib';
-import { AbortError, FerryError, ValidationError } from '../../errors.js';
+import { AbortError, FerryError, ValidationError } from '../../core/errors.js';
 import { isAlreadyCompressed } from '../compressed-extensions.js';
 import { SecretScanner } from '../secret-scan.js';
 import { describeCharacter, isControlCharacter, printable } from '../validate.js';

@@ -1,6 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
-import { IntegrityError } from '../../errors.js';
+import { IntegrityError } from '../../core/errors.js';
 import { printable } from '../validate.js';
 import { limitError } from './limits.js';
 

@@ -2,7 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
 import { crc32, createInflateRaw, inflateRaw } from 'node:zlib';
 import { promisify } from 'node:util';
-import { isFerryError } from '../../errors.js';
+import { isFerryError } from '../../core/errors.js';
 import { printable } from '../validate.js';
 import {
   corrupt,

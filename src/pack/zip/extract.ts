@@ -12,7 +12,7 @@ import {
   ValidationError,
   isFerryError,
   type ErrorContext,
-} from '../../errors.js';
+} from '../../core/errors.js';
 import { compareExisting, conflictError, digestRegularFile } from '../conflict.js';
 import { asResourceError } from '../fs-errors.js';
 import { HeldTarget, type HeldStaging } from '../held-target.js';

@@ -1,4 +1,4 @@
-import { IntegrityError, ValidationError } from '../../errors.js';
+import { IntegrityError, ValidationError } from '../../core/errors.js';
 import { printable } from '../validate.js';
 import type { ZipEntry } from './central-directory.js';
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
-import { writeFully } from '../../write-fully.js';
+import { writeFully } from '../../core/write-fully.js';
 import { HttpError, badRequest } from '../http/http-error.js';
 
 export interface ChunkTarget {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { writeFully } from '../../write-fully.js';
+import { writeFully } from '../../core/write-fully.js';
 
 // One reusable buffer: assembling a 512 MiB blob takes 512 read/write pairs and no allocation.
 const COPY_BUFFER = 1024 * 1024;

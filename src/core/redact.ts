@@ -1,4 +1,4 @@
-import type { Logger } from '../types.js';
+import type { Logger } from './types.js';
 
 /**
  * Secret scrubbing. Every error message and log line built from a URL or header passes through

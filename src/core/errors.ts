@@ -1,6 +1,6 @@
 import { types } from 'node:util';
 import { printableText } from './format.js';
-import { redactText, redactUrl } from './transport/redact.js';
+import { redactText, redactUrl } from './redact.js';
 
 /** Stable machine-readable error codes. They are part of the public API: never rename one. */
 export type FerryErrorCode =
