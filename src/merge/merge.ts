@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { buffer as readAll } from 'node:stream/consumers';
-import { FerryError, IntegrityError, ValidationError, isFerryError, type ErrorContext } from '../core/errors.js';
+import {
+  FerryError,
+  IntegrityError,
+  ValidationError,
+  isFerryError,
+  type ErrorContext,
+} from '../core/errors.js';
 import type { ArtifactInfo, OperationContext } from '../backends/backend.js';
 import { fileNameFromDisposition } from '../backends/results/content-disposition.js';
 import type { ResultsBackend, VerifiedBlob } from '../backends/results/results-backend.js';
