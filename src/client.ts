@@ -11,7 +11,8 @@ import { LegacyBackend } from './backends/legacy/legacy-backend.js';
 import { LOCAL_RUN_ID, openLocalStore } from './backends/local/local-store.js';
 import { hideStoreUrlInError, loggerHidingStoreUrl } from './backends/local/store-url.js';
 import { RESULTS_USER_AGENT, type ResultsConfig } from './backends/results/contracts.js';
-import { latestPerName, ResultsBackend } from './backends/results/results-backend.js';
+import { latestPerName } from './backends/latest-per-name.js';
+import { ResultsBackend } from './backends/results/results-backend.js';
 import {
   deleteRunArtifact,
   findRunArtifact,

@@ -2,7 +2,7 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import { AbortError, FerryError, ValidationError, isFerryError } from '../core/errors.js';
 import type { ArtifactInfo, DownloadResult, DownloadSpec } from '../backends/backend.js';
-import { latestPerName } from '../backends/results/results-backend.js';
+import { latestPerName } from '../backends/latest-per-name.js';
 import { downloadRunArtifact, listRunArtifacts, validateFindBy } from '../backends/results/rest.js';
 import {
   checkRestoreModes,

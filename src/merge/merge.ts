@@ -10,7 +10,8 @@ import {
 } from '../core/errors.js';
 import type { ArtifactInfo, OperationContext } from '../backends/backend.js';
 import { fileNameFromDisposition } from '../backends/results/content-disposition.js';
-import type { ResultsBackend, VerifiedBlob } from '../backends/results/results-backend.js';
+import type { VerifiedBlob } from '../backends/results/download.js';
+import type { ResultsBackend } from '../backends/results/results-backend.js';
 import { withBackend } from '../client.js';
 import { normalizeOptions, type ArtifactClientOptions } from '../options.js';
 import { checkConflictPolicy, digestRegularFile, type ConflictPolicy } from '../pack/conflict.js';

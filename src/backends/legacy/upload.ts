@@ -1,4 +1,4 @@
-import { discardBody, readJson } from '../../transport/body.js';
+import { discardBody } from '../../transport/body.js';
 import { checkCredentialedUrl } from '../../transport/url-policy.js';
 import type { RequestSpec } from '../../transport/http-manager.js';
 import { stat } from 'node:fs/promises';
@@ -10,8 +10,9 @@ import { chunkRanges, contentRange, preparePayload, type Payload } from '../../p
 import type { OperationContext, UploadFile, UploadResult, UploadSpec } from '../backend.js';
 import { sourceChanged } from '../source-changed.js';
 import { runWorkers } from '../workers.js';
-import { API_VERSION, type ArtifactResponse, type LegacyConfig, UPLOAD_USER_AGENT } from './contracts.js';
-import { artifactsUrl, itemUrlBuilder, jsonHeaders } from './urls.js';
+import { API_VERSION, type LegacyConfig, UPLOAD_USER_AGENT } from './contracts.js';
+import { ArtifactService } from './artifact-service.js';
+import { itemUrlBuilder } from './urls.js';
 
 export { UPLOAD_USER_AGENT };
 
@@ -33,45 +34,8 @@ export async function uploadLegacy(
     operation,
   };
 
-  const created = await http.request(
-    {
-      ...common,
-      slot: 0,
-      method: 'POST',
-      url: artifactsUrl(config.runtimeUrl, config.runId),
-      headers: jsonHeaders,
-      body: JSON.stringify(
-        {
-          Type: 'actions_storage',
-          Name: spec.name,
-          ...(spec.retentionDays ? { RetentionDays: spec.retentionDays } : {}),
-        },
-        null,
-        2,
-      ),
-      context,
-      call: 'create artifact container',
-      describeFailure: (status) =>
-        status === 403
-          ? {
-              code: 'ERR_FERRY_QUOTA',
-              message: 'Artifact storage quota has been hit, or storage is not enabled on this server',
-            }
-          : status === 400
-            ? {
-                code: 'ERR_FERRY_INVALID_NAME',
-                message: `The server rejected the artifact name '${spec.name}'`,
-              }
-            : undefined,
-    },
-    (res) =>
-      readJson<ArtifactResponse>(res, {
-        maxBytes: ctx.http.maxResponseBytes,
-        call: 'create artifact container',
-        context,
-        stall: http.stallPolicy,
-      }),
-  );
+  const service = new ArtifactService(config, ctx);
+  const created = await service.create(spec.name, spec.retentionDays, context);
   const containerUrl = created.fileContainerResourceUrl;
   if (!containerUrl) {
     throw new FerryError(
@@ -195,23 +159,7 @@ export async function uploadLegacy(
     filesDone,
     filesTotal: spec.files.length,
   });
-  await http.request(
-    {
-      ...common,
-      slot: 0,
-      method: 'PATCH',
-      url: artifactsUrl(config.runtimeUrl, config.runId, { artifactName: spec.name }),
-      headers: jsonHeaders,
-      body: JSON.stringify({ Size: totalOriginal }, null, 2),
-      context,
-      call: 'finalize artifact (PATCH size)',
-      describeFailure: (status) =>
-        status === 404
-          ? { code: 'ERR_FERRY_NOT_FOUND', message: `An artifact with the name ${spec.name} was not found` }
-          : undefined,
-    },
-    discardBody,
-  );
+  await service.finalize(spec.name, totalOriginal, context);
   return {
     id:
       typeof created.containerId === 'number'

@@ -4,7 +4,8 @@ import { registerSecret } from '../../core/redact.js';
 import { checkSignedUrl, parseServerUrl } from '../../transport/url-policy.js';
 import type { ArtifactInfo, DownloadResult, DownloadSpec, OperationContext } from '../backend.js';
 import { normalizeDigest } from './blob-download.js';
-import { downloadSignedArtifact, latestPerName } from './results-backend.js';
+import { latestPerName } from '../latest-per-name.js';
+import { downloadSignedArtifact } from './download.js';
 import { listedSize, toSafeId } from './twirp.js';
 
 /** Where to look for artifacts of another run or repository, through the public REST API. */

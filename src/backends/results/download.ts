@@ -1,0 +1,154 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { IntegrityError, type ErrorContext } from '../../core/errors.js';
+import { extractZip } from '../../pack/zip/index.js';
+import type { DownloadResult, DownloadSpec, OperationContext } from '../backend.js';
+import { downloadBlob, type BlobDownloadResult } from './blob-download.js';
+import { fileNameFromDisposition } from './content-disposition.js';
+import { placeRawFile } from './place-file.js';
+
+/** A downloaded artifact blob in a temporary directory, its digest checked. */
+export interface VerifiedBlob extends BlobDownloadResult {
+  /** The temporary file holding the bytes. */
+  file: string;
+  /** Only when verification was off: the bytes do not hash to the listed digest. */
+  digestMismatch: boolean;
+  /** The listed digest (hex), when the service listed one. */
+  expectedHex: string | undefined;
+  /** Removes the temporary directory; safe to call more than once. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Downloads a signed URL to a fresh temporary directory under `tempDir` and checks the SHA-256
+ * against `expectedHex`: a mismatch throws `IntegrityError` (`ERR_FERRY_INTEGRITY`) and removes
+ * the file, unless `verify` is false, which reports it as `digestMismatch` instead.
+ */
+export async function fetchVerifiedBlob(
+  url: string,
+  name: string,
+  expectedHex: string | undefined,
+  tempDir: string,
+  ctx: OperationContext,
+  context: ErrorContext,
+  verify: boolean,
+  refreshUrl?: () => Promise<string>,
+  listedSize?: number,
+): Promise<VerifiedBlob> {
+  await mkdir(tempDir, { recursive: true });
+  const work = await mkdtemp(path.join(tempDir, 'ferry-download-'));
+  let disposed: Promise<void> | undefined;
+  const dispose = (): Promise<void> => (disposed ??= rm(work, { recursive: true, force: true }));
+  try {
+    const file = path.join(work, 'blob');
+    const blob = await downloadBlob(url, file, {
+      http: ctx.http,
+      operation: ctx.operation,
+      context,
+      // Verified downloads get one re-download on a mismatch (transit damage) and a fresh URL on a 403.
+      expectedSha256: verify ? expectedHex : undefined,
+      refreshUrl,
+      listedSize,
+      onBytes: (received, total) =>
+        ctx.onProgress?.({
+          operation: 'download',
+          artifactName: name,
+          phase: 'transfer',
+          bytesDone: received,
+          bytesTotal: total,
+          filesDone: 0,
+          filesTotal: undefined,
+        }),
+    });
+    const digestMismatch = expectedHex !== undefined && blob.sha256 !== expectedHex;
+    if (digestMismatch && verify) {
+      throw new IntegrityError(
+        'ERR_FERRY_INTEGRITY',
+        `Digest mismatch for artifact '${name}': the service listed sha256:${expectedHex} but the download hashes to sha256:${blob.sha256}; nothing was written`,
+        { context },
+      );
+    }
+    if (digestMismatch) {
+      ctx.logger.debug(
+        `Digest mismatch for artifact '${name}' (listed sha256:${expectedHex}, downloaded sha256:${blob.sha256}); verification is off`,
+      );
+    }
+    return { ...blob, file, digestMismatch, expectedHex, dispose };
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+}
+
+/**
+ * Downloads a signed artifact URL to a temporary file, verifies its digest, and only then
+ * extracts it (or moves the raw file) into the target, following `spec.conflict`. Shared with
+ * the REST (cross-run) path.
+ */
+export async function downloadSignedArtifact(
+  url: string,
+  name: string,
+  expectedHex: string | undefined,
+  spec: DownloadSpec,
+  tempDir: string,
+  ctx: OperationContext,
+  context: ErrorContext,
+  refreshUrl?: () => Promise<string>,
+  listedSize?: number,
+): Promise<DownloadResult> {
+  const blob = await fetchVerifiedBlob(
+    url,
+    name,
+    expectedHex,
+    tempDir,
+    ctx,
+    context,
+    spec.verifyDigest ?? true,
+    refreshUrl,
+    listedSize,
+  );
+  try {
+    await spec.beforeWrite?.();
+    const conflict = spec.conflict ?? 'overwrite';
+    const digest = `sha256:${blob.sha256}`;
+    const mismatch =
+      blob.digestMismatch && blob.expectedHex !== undefined
+        ? { digestMismatch: true, expectedDigest: `sha256:${blob.expectedHex}` }
+        : {};
+    const target = path.resolve(spec.targetDirectory);
+    const mime = (blob.contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+    const isZip =
+      ['application/zip', 'application/x-zip-compressed', 'application/zip-compressed'].includes(mime) ||
+      new URL(url).pathname.toLowerCase().endsWith('.zip');
+    if (isZip && !spec.skipDecompress) {
+      const result = await extractZip(blob.file, {
+        targetDirectory: target,
+        existing: conflict,
+        symlinks: spec.symlinks ?? 'refuse',
+        restoreModes: spec.restoreModes ?? true,
+        signal: ctx.operation.signal,
+        // Files written at once follow the caller's concurrency, so lowering it bounds descriptors.
+        concurrency: ctx.http.slots,
+        // Errors name the download and the artifact, not only the entry.
+        context,
+        ...(spec.limits !== undefined ? { limits: spec.limits } : {}),
+      });
+      return { downloadPath: target, fileCount: result.files, size: result.bytes, digest, ...mismatch };
+    }
+    const fileName = fileNameFromDisposition(blob.contentDisposition, isZip ? `${name}.zip` : name);
+    await mkdir(target, { recursive: true });
+    // Placed relative to the held target: the target swapped for a link since the mkdir cannot
+    // redirect the file, and a link at the file's name is replaced (overwrite) or refused, never
+    // followed.
+    const placed = await placeRawFile(blob, fileName, target, conflict, context);
+    return {
+      downloadPath: target,
+      fileCount: placed ? 1 : 0,
+      size: placed ? blob.size : 0,
+      digest,
+      ...mismatch,
+    };
+  } finally {
+    await blob.dispose();
+  }
+}
