@@ -21,14 +21,8 @@ import { ProxyError, SlotAgents, proxyAuthRequiredError, type ProxySettings } fr
 import { redactUrl, urlWithoutQuery } from '../core/redact.js';
 import { assertFetchableUrl, assertRedirectAllowed } from './url-policy.js';
 import { DEFAULT_STALL_POLICY, type StallPolicy } from './stall-watchdog.js';
-import {
-  backoffDelay,
-  decideRetry,
-  defaultRetryPolicy,
-  errorCode,
-  type AttemptOutcome,
-  type RetryPolicy,
-} from './retry.js';
+import { defaultRetryPolicy, errorCode, type AttemptOutcome, type RetryPolicy } from './retry.js';
+import { Retrier, type RetryBudget } from './retrier.js';
 
 export interface HttpManagerOptions {
   /** Number of concurrency slots; each gets its own keep-alive client. */
@@ -87,12 +81,10 @@ export interface RequestSpec {
    */
   call?: string;
   /**
-   * For callers that repeat a call themselves after reconciling (create, finalize): the number
-   * of the first attempt this request makes and when the first of them started, so that attempts
-   * and the time budget are counted across the whole step, not restarted per call.
+   * For a call repeated by a reconciled step (create, finalize, delete): the step's budget, so
+   * that attempts and the time budget are counted across the whole step, not restarted per call.
    */
-  firstAttempt?: number;
-  startedAt?: number;
+  budget?: RetryBudget;
 }
 
 /** Consumes a 2xx response completely. Throwing marks the attempt failed (retryable if the error says so). */
@@ -122,12 +114,12 @@ const ERROR_BODY_LIMIT = 64 * 1024;
  */
 export class HttpManager {
   readonly slots: number;
+  /** The retry policy over time, shared with the reconciled steps that repeat calls themselves. */
+  readonly retrier: Retrier;
   readonly #options: HttpManagerOptions;
-  readonly #policy: RetryPolicy;
-  readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #slots: Slot[];
-  readonly #stats: HttpManagerStats = { requests: 0, retries: 0, clientsCreated: 0, clientsDisposed: 0 };
+  readonly #stats: Omit<HttpManagerStats, 'retries'> = { requests: 0, clientsCreated: 0, clientsDisposed: 0 };
   /** The signal of the request each slot is sending, so an abort can cut exactly those sockets. */
   readonly #slotSignals: (AbortSignal | undefined)[] = [];
   /** One 'abort' listener per signal for the manager's life, removed by dispose(). */
@@ -143,18 +135,18 @@ export class HttpManager {
     }
     this.slots = options.slots;
     this.#options = options;
-    this.#policy = { ...defaultRetryPolicy, ...options.retry };
-    this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger ?? silentLogger;
+    this.retrier = new Retrier(
+      { ...defaultRetryPolicy, ...options.retry },
+      options.clock ?? systemClock,
+      this.#logger,
+      options.random,
+    );
     this.#slots = Array.from({ length: options.slots }, () => this.#createSlot());
   }
 
   get stats(): Readonly<HttpManagerStats> {
-    return { ...this.#stats };
-  }
-
-  get policy(): Readonly<RetryPolicy> {
-    return this.#policy;
+    return { ...this.#stats, retries: this.retrier.retries };
   }
 
   /** The download watchdog's policy for this operation. */
@@ -165,46 +157,6 @@ export class HttpManager {
   /** The largest JSON answer this operation accepts (option maxResponseBytes). */
   get maxResponseBytes(): number {
     return this.#options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
-  }
-
-  /** Sleeps the policy's backoff for `attempt` (for callers that retry whole steps, e.g. reconcile-then-repeat). */
-  pause(attempt: number, signal?: AbortSignal): Promise<void> {
-    return this.#clock.sleep(backoffDelay(this.#policy, attempt, this.#options.random), signal);
-  }
-
-  /** The clock's now, for `startedAt` of a step retried with {@link retryStep}. */
-  now(): number {
-    return this.#clock.now();
-  }
-
-  /**
-   * For callers that repeat a whole step after reconciling it (create, finalize, delete): applies
-   * the same policy as {@link request} to `error`, the failure of attempt `attempt` of a step
-   * that started at `startedAt`. Returns false when the policy says stop (not retryable, attempts
-   * or time budget used up); otherwise logs, sleeps the delay and returns true.
-   */
-  async retryStep(
-    step: { call: string; attempt: number; startedAt: number; error: unknown },
-    signal?: AbortSignal,
-  ): Promise<boolean> {
-    const now = this.#clock.now();
-    const decision = decideRetry(
-      this.#policy,
-      {
-        attempt: step.attempt,
-        elapsedMs: now - step.startedAt,
-        nowMs: now,
-        outcome: { kind: 'error', error: step.error },
-      },
-      this.#options.random,
-    );
-    if (!decision.retry) return false;
-    this.#stats.retries++;
-    this.#logger.debug(
-      `${step.call} failed (${decision.reason}), retry ${step.attempt} in ${decision.delayMs} ms (${decision.basis})`,
-    );
-    await this.#clock.sleep(decision.delayMs, signal);
-    return true;
   }
 
   /** Destroys the slot's client and sockets and gives the slot a fresh client. */
@@ -243,9 +195,10 @@ export class HttpManager {
    * Every other response body is read (bounded) or destroyed, on every path.
    */
   async request<T>(spec: RequestSpec, read: ResponseReader<T>): Promise<T> {
-    const started = spec.startedAt ?? this.#clock.now();
+    const budget = spec.budget ?? this.retrier.budget();
     const signal = spec.operation?.signal ?? spec.signal;
-    for (let attempt = spec.firstAttempt ?? 1; ; attempt++) {
+    for (; ; budget.attempt++) {
+      const attempt = budget.attempt;
       spec.operation?.throwIfStopped();
       if (signal?.aborted) throw new AbortError(signal.reason, spec.context);
       if (this.#disposed)
@@ -309,16 +262,11 @@ export class HttpManager {
         throw failure;
       }
 
-      const decision = decideRetry(
-        this.#policy,
-        { attempt, elapsedMs: this.#clock.now() - started, nowMs: this.#clock.now(), outcome },
-        this.#options.random,
-      );
+      const decision = this.retrier.decide(budget, outcome);
       if (!decision.retry) {
         if (decision.permanent) spec.operation?.fail(failure);
         throw failure;
       }
-      this.#stats.retries++;
       this.#logger.debug(
         `${spec.call ? `${spec.call}: ` : ''}${spec.method} ${urlWithoutQuery(spec.url)} failed (${decision.reason}), retry ${attempt} in ${decision.delayMs} ms (${decision.basis})`,
       );
@@ -326,7 +274,7 @@ export class HttpManager {
       // A failed attempt may leave its socket mid-body or half-closed: never reuse it.
       this.disposeAndReplace(spec.slot);
       try {
-        await this.#clock.sleep(decision.delayMs, signal);
+        await this.retrier.sleep(decision.delayMs, signal);
       } catch (error: unknown) {
         throw spec.operation?.failure ?? error;
       }
@@ -494,7 +442,7 @@ export class HttpManager {
       : `${spec.call ? `${spec.call} failed: ` : ''}${base}${shortMessage ? `: ${shortMessage}` : ''}`;
     return new HttpError(code, message, status, body, {
       context: { ...spec.context, method: spec.method, url: redactUrl(url), attempt },
-      retryable: rateLimited || this.#policy.retryableStatuses.includes(status),
+      retryable: rateLimited || this.retrier.policy.retryableStatuses.includes(status),
     });
   }
 }
