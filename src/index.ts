@@ -24,7 +24,7 @@ export type {
 } from './merge/index.js';
 export type { ConflictPolicy } from './pack/conflict.js';
 export type { ExtractLimits } from './pack/zip/limits.js';
-export type { FindBy } from './backends/results/rest.js';
+export type { FindBy } from './backends/rest/artifact-service.js';
 export type { ArtifactClientOptions, BackendChoice } from './options.js';
 export { fromEnvironment } from './environment.js';
 export type { ArtifactInfo } from './backends/backend.js';

@@ -1,5 +1,5 @@
 import { mintRuntimeToken } from '../backends/local/local-store.js';
-import type { FindBy } from '../backends/results/rest.js';
+import type { FindBy } from '../backends/rest/artifact-service.js';
 import { backendIdsFromToken } from '../backends/results/token.js';
 import { fromEnvironment } from '../environment.js';
 import type { ArtifactClientOptions } from '../options.js';

@@ -3,7 +3,7 @@ import pLimit from 'p-limit';
 import { AbortError, FerryError, ValidationError, isFerryError } from '../core/errors.js';
 import type { ArtifactInfo, DownloadResult, DownloadSpec } from '../backends/backend.js';
 import { latestPerName } from '../backends/latest-per-name.js';
-import { downloadRunArtifact, listRunArtifacts, validateFindBy } from '../backends/results/rest.js';
+import { validateFindBy } from '../backends/rest/artifact-service.js';
 import {
   checkRestoreModes,
   createHttpManager,
@@ -149,7 +149,7 @@ export async function downloadArtifacts(
     'download',
     opts,
     async (backend, ctx, kind) => {
-      const listed = findBy ? await listRunArtifacts(findBy, ctx) : await backend.list(ctx);
+      const listed = await backend.list(ctx);
       const selected = sortArtifacts(select(listed, ids, matches, wanted));
       if (selected.length === 0) {
         ctx.logger.warn(
@@ -239,9 +239,7 @@ export async function downloadArtifacts(
                   artifactName: artifact.name,
                 });
               }
-              const result: DownloadResult = findBy
-                ? await downloadRunArtifact(findBy, spec, opts.tempDir, sub)
-                : await backend.download(spec, sub);
+              const result: DownloadResult = await backend.download(spec, sub);
               ctx.onProgress?.({
                 operation: 'download',
                 artifactName: artifact.name,
@@ -278,7 +276,7 @@ export async function downloadArtifacts(
         downloads: settled.map((s) => (s as PromiseFulfilledResult<DownloadedArtifact>).value),
       };
     },
-    Boolean(findBy),
+    findBy,
   );
 }
 

@@ -2,22 +2,10 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { IntegrityError, type ErrorContext } from '../../core/errors.js';
 import { extractZip } from '../../pack/zip/index.js';
-import type { DownloadResult, DownloadSpec, OperationContext } from '../backend.js';
-import { downloadBlob, type BlobDownloadResult } from './blob-download.js';
+import type { DownloadResult, DownloadSpec, OperationContext, VerifiedBlob } from '../backend.js';
+import { downloadBlob } from './blob-download.js';
 import { fileNameFromDisposition } from './content-disposition.js';
 import { placeRawFile } from './place-file.js';
-
-/** A downloaded artifact blob in a temporary directory, its digest checked. */
-export interface VerifiedBlob extends BlobDownloadResult {
-  /** The temporary file holding the bytes. */
-  file: string;
-  /** Only when verification was off: the bytes do not hash to the listed digest. */
-  digestMismatch: boolean;
-  /** The listed digest (hex), when the service listed one. */
-  expectedHex: string | undefined;
-  /** Removes the temporary directory; safe to call more than once. */
-  dispose(): Promise<void>;
-}
 
 /**
  * Downloads a signed URL to a fresh temporary directory under `tempDir` and checks the SHA-256

@@ -2,11 +2,9 @@ import { FerryError, type ErrorContext } from '../../core/errors.js';
 import { discardBody, readJson } from '../../transport/body.js';
 import { registerSecret } from '../../core/redact.js';
 import { checkSignedUrl, parseServerUrl } from '../../transport/url-policy.js';
-import type { ArtifactInfo, DownloadResult, DownloadSpec, OperationContext } from '../backend.js';
-import { normalizeDigest } from './blob-download.js';
+import type { ArtifactInfo, DownloadSpec, OperationContext } from '../backend.js';
 import { latestPerName } from '../latest-per-name.js';
-import { downloadSignedArtifact } from './download.js';
-import { listedSize, toSafeId } from './twirp.js';
+import { listedSize, toSafeId } from '../results/twirp.js';
 
 /** Where to look for artifacts of another run or repository, through the public REST API. */
 export interface FindBy {
@@ -103,14 +101,13 @@ export async function listRunArtifacts(
   return out.slice(0, MAX_ARTIFACTS);
 }
 
-/** Downloads an artifact of another run: id or newest of `name` → 302 to a signed URL → verify → extract. */
-export async function downloadRunArtifact(
+/** The artifact a download names (by id, or the newest of the name) and a signed URL for its zip. */
+export async function signedRunArtifact(
   findBy: FindBy,
-  spec: DownloadSpec,
-  tempDir: string,
+  spec: Pick<DownloadSpec, 'name' | 'id'>,
   ctx: OperationContext,
-): Promise<DownloadResult> {
-  const context: ErrorContext = { operation: 'download', artifactName: spec.name };
+  context: ErrorContext,
+): Promise<{ artifact: ArtifactInfo; url: string }> {
   const candidates = await listRunArtifacts(findBy, ctx, spec.id === undefined ? spec.name : undefined);
   const artifact =
     spec.id !== undefined
@@ -123,7 +120,7 @@ export async function downloadRunArtifact(
       { context },
     );
   }
-  const location = await ctx.http.request(
+  const url = await ctx.http.request(
     {
       slot: 0,
       method: 'GET',
@@ -150,19 +147,7 @@ export async function downloadRunArtifact(
       return checkSignedUrl(signed.toString(), base(findBy), "the artifact's signed URL", context);
     },
   );
-  // The signed URL is fetched without the token: credentials stay with the API host.
-  return downloadSignedArtifact(
-    location,
-    artifact.name,
-    normalizeDigest(artifact.digest),
-    spec,
-    tempDir,
-    ctx,
-    context,
-    undefined,
-    // size_in_bytes is the zip's size; 0 may mean "not known", so it bounds nothing.
-    artifact.size > 0 ? artifact.size : undefined,
-  );
+  return { artifact, url };
 }
 
 /** The newest artifact called `name` in another run; ERR_FERRY_NOT_FOUND (naming run and repository) if none. */
