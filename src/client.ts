@@ -322,7 +322,12 @@ export async function deleteArtifact(
 export async function withBackend<T>(
   operationName: string,
   opts: NormalizedOptions,
-  work: (backend: Backend, ctx: OperationContext, kind: BackendKind) => Promise<T>,
+  work: (
+    backend: Backend,
+    ctx: OperationContext,
+    kind: BackendKind,
+    spareHttp: () => HttpManager,
+  ) => Promise<T>,
   findBy?: FindBy,
 ): Promise<T> {
   registerSecret(opts.runtimeToken);
@@ -333,15 +338,25 @@ export async function withBackend<T>(
   // The embedded store's loopback URL means nothing to the user: logs and errors name the store.
   if (local) opts = { ...opts, logger: loggerHidingStoreUrl(opts.logger, local.origin, local.label) };
   const http = createHttpManager(opts, kind, operationName);
+  // More managers for work that runs several transfers side by side (downloadArtifacts: one per
+  // artifact in flight, so artifacts never share a socket); disposed with the first.
+  const spares: HttpManager[] = [];
+  const spareHttp = (): HttpManager => {
+    const spare = createHttpManager(opts, kind, operationName);
+    spares.push(spare);
+    return spare;
+  };
   const operation = new Operation(operationName, opts.signal);
   let failure: unknown;
   try {
     const backend = findBy ? new RestBackend(findBy, opts.tempDir) : createBackend(kind, opts, local?.config);
-    return await work(backend, { http, operation, logger: opts.logger, onProgress: opts.onProgress }, kind);
+    const ctx = { http, operation, logger: opts.logger, onProgress: opts.onProgress };
+    return await work(backend, ctx, kind, spareHttp);
   } catch (error: unknown) {
     failure = error;
   } finally {
     http.dispose();
+    for (const spare of spares) spare.dispose();
     await local?.close();
   }
   // A full disk or no file descriptors left: typed, not retryable, with advice; mapped once the
@@ -357,11 +372,7 @@ export async function withBackend<T>(
  * An HttpManager for one operation (or, in downloadArtifacts, one artifact of it): its own
  * keep-alive slots, the options' proxy, timeouts and retry policy. The caller disposes of it.
  */
-export function createHttpManager(
-  opts: NormalizedOptions,
-  kind: BackendKind,
-  operationName: string,
-): HttpManager {
+function createHttpManager(opts: NormalizedOptions, kind: BackendKind, operationName: string): HttpManager {
   const userAgent =
     kind === 'legacy'
       ? operationName === 'upload'

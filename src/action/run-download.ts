@@ -12,7 +12,7 @@ import {
 } from '../client.js';
 import { isFerryError } from '../core/errors.js';
 import type { ArtifactClientOptions } from '../options.js';
-import { artifactDirectory, windowsNameProblem } from '../merge/download-many.js';
+import { artifactDirectory, windowsNameProblem } from '../artifact-directory.js';
 import { compileNamePattern } from '../merge/name-pattern.js';
 import {
   booleanInput,

@@ -27,7 +27,7 @@ import {
   type ZipEntry,
 } from '../pack/zip/index.js';
 import { validateEntryName, type ZipInput } from '../pack/zip-writer/index.js';
-import { sortArtifacts } from './download-many.js';
+import { sortArtifacts } from '../download-many.js';
 import { compileNamePattern } from './name-pattern.js';
 
 export interface MergeArtifactsOptions extends ArtifactClientOptions {

@@ -1,23 +1,19 @@
 import path from 'node:path';
 import pLimit from 'p-limit';
-import { AbortError, FerryError, ValidationError, isFerryError } from '../core/errors.js';
-import type { ArtifactInfo, DownloadResult, DownloadSpec } from '../backends/backend.js';
-import { latestPerName } from '../backends/latest-per-name.js';
-import { validateFindBy } from '../backends/rest/artifact-service.js';
-import {
-  checkRestoreModes,
-  createHttpManager,
-  withBackend,
-  type DownloadArtifactOptions,
-} from '../client.js';
-import { normalizeOptions } from '../options.js';
-import { checkConflictPolicy, type ConflictPolicy } from '../pack/conflict.js';
-import { assertNoSymlinkInPath, resolveInside } from '../pack/safe-path.js';
-import { describeCharacter, printable } from '../pack/validate.js';
-import { normalizeLimits } from '../pack/zip/limits.js';
-import type { HttpManager } from '../transport/http-manager.js';
-import { Operation } from '../transport/operation.js';
-import { compileNamePattern } from './name-pattern.js';
+import { AbortError, FerryError, ValidationError, isFerryError } from './core/errors.js';
+import type { ArtifactInfo, DownloadResult, DownloadSpec } from './backends/backend.js';
+import { latestPerName } from './backends/latest-per-name.js';
+import { validateFindBy } from './backends/rest/artifact-service.js';
+import { checkRestoreModes, withBackend, type DownloadArtifactOptions } from './client.js';
+import { normalizeOptions } from './options.js';
+import { checkConflictPolicy, type ConflictPolicy } from './pack/conflict.js';
+import { assertNoSymlinkInPath } from './pack/safe-path.js';
+import { printable } from './pack/validate.js';
+import { normalizeLimits } from './pack/zip/limits.js';
+import type { HttpManager } from './transport/http-manager.js';
+import { Operation } from './transport/operation.js';
+import { artifactDirectory, windowsNameProblem } from './artifact-directory.js';
+import { compileNamePattern } from './merge/name-pattern.js';
 
 export interface DownloadArtifactsOptions extends Omit<DownloadArtifactOptions, 'artifactId' | 'conflict'> {
   /**
@@ -148,7 +144,7 @@ export async function downloadArtifacts(
   return withBackend(
     'download',
     opts,
-    async (backend, ctx, kind) => {
+    async (backend, ctx, _kind, spareHttp) => {
       const listed = await backend.list(ctx);
       const selected = sortArtifacts(select(listed, ids, matches, wanted));
       if (selected.length === 0) {
@@ -197,17 +193,13 @@ export async function downloadArtifacts(
       // `parallel` exist, and their keep-alive sockets carry over, so 1,000 artifacts need
       // `parallel` connections, not 1,000 (reliability plan D39).
       const idle: HttpManager[] = [ctx.http];
-      const created: HttpManager[] = [];
       const settled = await Promise.allSettled(
         selected.map((artifact, index) =>
           limit(async (): Promise<DownloadedArtifact> => {
             const turn = turns[index] as (typeof turns)[number];
             const destination = destinations[index] as string;
             // One HttpManager per artifact in flight: its own slots, so artifacts never share a socket at once.
-            // It logs through ctx.logger, which (for the embedded store) never shows the store's URL.
-            const http =
-              idle.pop() ??
-              track(created, createHttpManager({ ...opts, logger: ctx.logger }, kind, 'download'));
+            const http = idle.pop() ?? spareHttp();
             try {
               if (signal.aborted) throw firstError ?? new AbortError(signal.reason);
               const sub = {
@@ -270,7 +262,6 @@ export async function downloadArtifacts(
           }),
         ),
       );
-      for (const http of created) http.dispose();
       if (firstError !== undefined) throw firstError;
       return {
         downloads: settled.map((s) => (s as PromiseFulfilledResult<DownloadedArtifact>).value),
@@ -278,60 +269,6 @@ export async function downloadArtifacts(
     },
     findBy,
   );
-}
-
-function track<T>(list: T[], item: T): T {
-  list.push(item);
-  return item;
-}
-
-/**
- * `root/<name>` for an artifact name taken from a listing (another run's, a fork's, or a hostile
- * server's: data, not a path). The name must be exactly one directory name: no `/` or `\\`, not
- * empty, `.` or `..`, no control characters, no drive letter. What only Windows cannot hold (`:`,
- * reserved device names such as `CON` or `nul.txt`, a trailing dot or space) is refused only
- * where the files land on Windows (`platform`): elsewhere such a directory is harmless, and
- * download-artifact downloads it (see {@link windowsNameProblem} for the warning). Throws
- * `ERR_FERRY_UNSAFE_PATH` naming the artifact; nothing has been downloaded at that point.
- */
-export function artifactDirectory(
-  root: string,
-  name: string,
-  platform: NodeJS.Platform = process.platform,
-): string {
-  const refuse = (reason: string, cause?: unknown): FerryError =>
-    new FerryError(
-      'ERR_FERRY_UNSAFE_PATH',
-      `The artifact name ${printable(name)} from the artifact list cannot be used as a directory name: ${reason}. ` +
-        "Nothing was downloaded; select other artifacts (pattern, artifactIds) or use 'mergeMultiple'",
-      { context: { operation: 'download' }, ...(cause === undefined ? {} : { cause }) },
-    );
-  if (typeof name !== 'string' || name.length === 0) throw refuse('it is empty');
-  const separator = [...name].find((ch) => ch === '/' || ch === '\\');
-  if (separator !== undefined) throw refuse(`it contains the path separator ${describeCharacter(separator)}`);
-  try {
-    resolveInside(root, name, platform);
-  } catch (error: unknown) {
-    const prefix = `Unsafe path ${printable(name)}: `;
-    const message = error instanceof Error ? error.message : String(error);
-    throw refuse(message.startsWith(prefix) ? message.slice(prefix.length) : message, error);
-  }
-  return path.join(root, name);
-}
-
-/**
- * Why `name` could not be a directory on Windows (a reserved device name, `:`, a trailing dot or
- * space), or undefined when it could. For a warning where the name is used on another platform.
- */
-export function windowsNameProblem(name: string): string | undefined {
-  try {
-    resolveInside('/', name, 'win32');
-    return undefined;
-  } catch (error: unknown) {
-    const message = error instanceof Error ? error.message : String(error);
-    const prefix = `Unsafe path ${printable(name)}: `;
-    return message.startsWith(prefix) ? message.slice(prefix.length) : message;
-  }
 }
 
 function invalid(option: string, message: string): ValidationError {
