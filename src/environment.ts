@@ -1,5 +1,5 @@
 import { proxySettingsFromEnv } from './transport/proxy.js';
-import { registerSecret } from './core/redact.js';
+import { registerSecret } from './core/secrets.js';
 import { ValidationError } from './core/errors.js';
 import { parseTrustedOrigins } from './transport/url-policy.js';
 import type { ArtifactClientOptions } from './options.js';

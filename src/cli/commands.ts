@@ -10,7 +10,7 @@ import { mergeArtifacts } from '../merge/merge.js';
 import { startServer } from '../server/index.js';
 import { isFerryError } from '../core/errors.js';
 import { validateArtifactName } from '../pack/validate.js';
-import { registerSecret } from '../core/redact.js';
+import { registerSecret } from '../core/secrets.js';
 import { choiceOption, listOption, numberOption, stringOption, UsageError, type Values } from './args.js';
 import { resolveConnection, type Connect, type Connection } from './connection.js';
 import { runDoctor } from './doctor.js';

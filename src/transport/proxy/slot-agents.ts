@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import type * as tls from 'node:tls';
 
 import { FerryError } from '../../core/errors.js';
-import { registerSecret } from '../../core/redact.js';
+import { registerSecret } from '../../core/secrets.js';
 import { parseNoProxy, targetPort, type ParsedNoProxy } from '../no-proxy.js';
 import { credentialsOf } from './credentials.js';
 import { stripBrackets, toEndpoint, type ProxyEndpoint } from './endpoint.js';
