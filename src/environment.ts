@@ -4,7 +4,7 @@ import { ValidationError } from './core/errors.js';
 import { isHttpUrl } from './core/option-checks.js';
 import { parseTrustedOrigins } from './transport/url-policy.js';
 import type { ArtifactClientOptions } from './options.js';
-import { printable } from './pack/validate.js';
+import { printable } from './core/format.js';
 
 /**
  * The one place that reads a runner's environment. Entry points (Action, CLI) call it and pass

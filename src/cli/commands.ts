@@ -9,7 +9,7 @@ import { deleteArtifact, getArtifact, listArtifacts } from '../client.js';
 import { mergeArtifacts } from '../merge/merge.js';
 import { startServer } from '../server/index.js';
 import { isFerryError } from '../core/errors.js';
-import { validateArtifactName } from '../pack/validate.js';
+import { validateArtifactName } from '../core/artifact-name.js';
 import { registerSecret } from '../core/secrets.js';
 import { choiceOption, listOption, numberOption, stringOption, UsageError, type Values } from './args.js';
 import { resolveConnection, type Connect, type Connection } from './connection.js';

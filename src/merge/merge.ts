@@ -14,7 +14,8 @@ import type { ResultsBackend, VerifiedBlob } from '../backends/results/results-b
 import { withBackend } from '../client.js';
 import { normalizeOptions, type ArtifactClientOptions } from '../options.js';
 import { checkConflictPolicy, digestRegularFile, type ConflictPolicy } from '../pack/conflict.js';
-import { printable, validateArtifactName } from '../pack/validate.js';
+import { validateArtifactName } from '../core/artifact-name.js';
+import { printable } from '../pack/validate.js';
 import {
   DEFAULT_EXTRACT_LIMITS,
   openEntryStream,
