@@ -1,5 +1,5 @@
 import { artifactNameProblem, serviceNameMessage } from '../../core/artifact-name.js';
-import { badRequest } from '../http/http-error.js';
+import { badRequest } from '../http/error-response.js';
 
 /**
  * The client's artifact name rule (core/artifact-name.ts): a name that got past a third-party
