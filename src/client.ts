@@ -19,10 +19,10 @@ import { normalizeOptions, type ArtifactClientOptions, type NormalizedOptions } 
 import { checkConflictPolicy, type ConflictPolicy } from './pack/conflict.js';
 import { asResourceError } from './pack/fs-errors.js';
 import { normalizeLimits, type ExtractLimits } from './pack/zip/limits.js';
-import { validateArtifactName } from './pack/validate.js';
+import { validateArtifactName } from './core/artifact-name.js';
 import { HttpManager } from './transport/http-manager.js';
 import { Operation } from './transport/operation.js';
-import { registerSecret } from './core/redact.js';
+import { registerSecret } from './core/secrets.js';
 import { prepareSecretScan } from './pack/secret-scan.js';
 import { resolveUploadFiles, withUploadContext, type SymlinkPolicy } from './upload-files.js';
 

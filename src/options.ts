@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { ValidationError } from './core/errors.js';
+import { isHttpUrl, isIntegerInRange, isNumberInRange, shownValue as shown } from './core/option-checks.js';
 import { DEFAULT_MAX_RESPONSE_BYTES } from './transport/body.js';
 import type { ProxySettings } from './transport/proxy.js';
 import { redactingLogger } from './core/redact.js';
@@ -196,17 +197,10 @@ function integer(
   max: number,
 ): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+  if (!isIntegerInRange(value, min, max)) {
     throw invalid(option, `must be an integer from ${min} to ${max}; got ${shown(value)}`);
   }
   return value;
-}
-
-/** A rejected value as the caller wrote it: `'8' (a string)`, `NaN`, `1000000000`, `object`. */
-function shown(value: unknown): string {
-  if (typeof value === 'string') return `${JSON.stringify(value.slice(0, 80))} (a string)`;
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
-  return typeof value;
 }
 
 function optionalString(option: string, value: unknown, echo = true): string | undefined {
@@ -278,12 +272,9 @@ function retryOption(retry: Partial<RetryPolicy> | undefined): Partial<RetryPoli
     const option = `retry.${key}`;
     const bounds = RETRY_NUMBERS[key];
     if (bounds !== undefined) {
-      const ok =
-        typeof value === 'number' &&
-        Number.isFinite(value) &&
-        value >= bounds.min &&
-        value <= bounds.max &&
-        (!bounds.integer || Number.isInteger(value));
+      const ok = bounds.integer
+        ? isIntegerInRange(value, bounds.min, bounds.max)
+        : isNumberInRange(value, bounds.min, bounds.max);
       if (!ok) {
         const kind = bounds.integer ? 'an integer' : 'a number';
         throw invalid(option, `must be ${kind} from ${bounds.min} to ${bounds.max}; got ${shown(value)}`);
@@ -313,11 +304,6 @@ function trustedOriginsOption(value: readonly string[] | undefined): readonly st
 function optionalUrl(option: string, value: string | undefined): string | undefined {
   const text = optionalString(option, value);
   if (text === undefined) return undefined;
-  try {
-    const url = new URL(text);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http(s)');
-  } catch {
-    throw invalid(option, `must be an http(s) URL; got ${JSON.stringify(text)}`);
-  }
+  if (!isHttpUrl(text)) throw invalid(option, `must be an http(s) URL; got ${JSON.stringify(text)}`);
   return text;
 }

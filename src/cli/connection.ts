@@ -4,7 +4,7 @@ import { backendIdsFromToken } from '../backends/results/token.js';
 import { fromEnvironment } from '../environment.js';
 import type { ArtifactClientOptions } from '../options.js';
 import { proxySettingsFromEnv } from '../transport/proxy.js';
-import { registerSecret } from '../core/redact.js';
+import { registerSecret } from '../core/secrets.js';
 import { choiceOption, numberOption, stringOption, UsageError, type Values } from './args.js';
 import type { CliOutput } from './output.js';
 import { probeProtocol } from './probe.js';

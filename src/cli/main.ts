@@ -1,6 +1,6 @@
-import { TokenUsageError, tokenCommand } from './token-command.js';
+import { tokenCommand } from './token-command.js';
 import { parseArgs } from 'node:util';
-import { isFerryError } from '../core/errors.js';
+import { isFerryError, type FerryErrorCode } from '../core/errors.js';
 import { COMMANDS, COMMON, UsageError, type Values } from './args.js';
 import { doctor, get, list, merge, remove, serve } from './commands.js';
 import { lazyConnection } from './connection.js';
@@ -11,7 +11,7 @@ import { upload } from './upload.js';
 import { packageVersion } from './version.js';
 
 /** The code of every usage error in `--json` output (bad flags, unknown command, missing arguments). */
-export const USAGE_ERROR_CODE = 'ERR_FERRY_USAGE';
+export const USAGE_ERROR_CODE: FerryErrorCode = 'ERR_FERRY_USAGE';
 
 export async function main(argv: string[]): Promise<number> {
   // Known before parsing, so that even a usage error is one JSON line on stdout.
@@ -129,7 +129,7 @@ function usageError(json: boolean, message: string, helpText: string): number {
 
 /** Exit codes: 2 bad usage or invalid input, 3 not found, 1 anything else. */
 function reportFailure(error: unknown, out: CliOutput, helpText: string, json: boolean): number {
-  if (error instanceof UsageError || error instanceof TokenUsageError) {
+  if (error instanceof UsageError) {
     out.error(error.message, USAGE_ERROR_CODE);
     if (!json) process.stderr.write(`\n${helpText}\n`);
     return 2;

@@ -38,7 +38,18 @@ export type FerryErrorCode =
    * The artifact's upload never finished (legacy: size -1 because it was never finalized, items
    * still pending, or fewer bytes listed or received than its finalized size). Nothing was written.
    */
-  | 'ERR_FERRY_ARTIFACT_INCOMPLETE';
+  | 'ERR_FERRY_ARTIFACT_INCOMPLETE'
+  /**
+   * Bad command-line usage (unknown flag, missing argument, a flag value of the wrong kind): the
+   * CLI exits with 2 (cli/args.ts `UsageError`).
+   */
+  | 'ERR_FERRY_USAGE'
+  /**
+   * A 2xx answer whose body is not the JSON asked for (usually an intermediary's HTML page, or a
+   * cut body). Retryable; after the last attempt it is the `errno` of the `ERR_FERRY_NETWORK`
+   * error the request fails with (transport/body.ts `notJsonError`).
+   */
+  | 'ERR_FERRY_BAD_JSON';
 
 /** Where an error happened. Every field is optional; the message lists whichever are known. */
 export interface ErrorContext {

@@ -19,7 +19,8 @@ import { fileNameFromDisposition } from '../backends/results/content-disposition
 import { withBackend } from '../client.js';
 import { normalizeOptions, type ArtifactClientOptions } from '../options.js';
 import { checkConflictPolicy, digestRegularFile, type ConflictPolicy } from '../pack/conflict.js';
-import { printable, validateArtifactName } from '../pack/validate.js';
+import { validateArtifactName } from '../core/artifact-name.js';
+import { printable } from '../pack/validate.js';
 import {
   DEFAULT_EXTRACT_LIMITS,
   openEntryStream,

@@ -6,13 +6,13 @@ import type { Authenticator } from './http/auth.js';
 import { ConnectionGuard, drainsRefusedBody } from './http/connection-guard.js';
 import type { HostPolicy } from './http/host-policy.js';
 import { storageFailure } from './http/storage-failure.js';
-import { HttpError } from './http/http-error.js';
+import { ErrorResponse } from './http/error-response.js';
 import type { ServerLimits } from './http/limits.js';
 import { sendErrorJson } from './http/respond.js';
 import type { ProtocolModule, Route } from './route.js';
 
 /** Writes an error answer in a protocol's own format (Twirp JSON, Azure XML, GitHub JSON). */
-export type ErrorRenderer = (res: ServerResponse, error: HttpError) => void;
+export type ErrorRenderer = (res: ServerResponse, error: ErrorResponse) => void;
 
 /**
  * Optional per-route behaviour on top of `Route`, for protocols that do not follow the legacy
@@ -141,13 +141,13 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
       if (!hit?.match) {
         if (onPath.length > 0) {
           const allow = [...new Set(onPath.map((r) => r.route.method))].join(', ');
-          throw new HttpError(
+          throw new ErrorResponse(
             405,
             `Method ${req.method ?? ''} is not allowed on ${url.pathname}; use ${allow}`,
             { Allow: allow },
           );
         }
-        throw new HttpError(404, `No route for ${req.method ?? ''} ${url.pathname}`);
+        throw new ErrorResponse(404, `No route for ${req.method ?? ''} ${url.pathname}`);
       }
       await hit.route.handler({
         req,
@@ -189,7 +189,7 @@ function parseRequestUrl(target: string | undefined): URL {
   try {
     return raw.startsWith('/') ? new URL(`http://localhost${raw}`) : new URL(raw);
   } catch {
-    throw new HttpError(400, `Malformed request target ${JSON.stringify(raw.slice(0, 200))}`);
+    throw new ErrorResponse(400, `Malformed request target ${JSON.stringify(raw.slice(0, 200))}`);
   }
 }
 
@@ -199,7 +199,10 @@ function decodeParams(groups: Record<string, string> | undefined): Record<string
     try {
       params[key] = decodeURIComponent(value);
     } catch {
-      throw new HttpError(400, `Malformed percent-encoding in the URL path segment ${JSON.stringify(value)}`);
+      throw new ErrorResponse(
+        400,
+        `Malformed percent-encoding in the URL path segment ${JSON.stringify(value)}`,
+      );
     }
   }
   return params;
@@ -223,11 +226,11 @@ function answerError(
     // after the answer instead of reading the rest of a body nobody wants.
     res.setHeader('Connection', 'close');
   }
-  const send = (httpError: HttpError): void =>
+  const send = (errorResponse: ErrorResponse): void =>
     render
-      ? render(res, httpError)
-      : sendErrorJson(res, httpError.status, httpError.message, httpError.headers);
-  if (error instanceof HttpError) {
+      ? render(res, errorResponse)
+      : sendErrorJson(res, errorResponse.status, errorResponse.message, errorResponse.headers);
+  if (error instanceof ErrorResponse) {
     send(error);
     return;
   }
@@ -248,7 +251,7 @@ function answerError(
     `internal error on ${req.method ?? '?'} ${printableText(pathOf(req))}: ${printableText(error instanceof Error ? error.message : String(error))}`,
   );
   send(
-    new HttpError(
+    new ErrorResponse(
       500,
       `Internal server error: ${error instanceof Error ? error.message : 'unknown failure'}`,
     ),

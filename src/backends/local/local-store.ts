@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { startServer, type RunningServer } from '../../server/index.js';
-import { registerSecret } from '../../core/redact.js';
+import { registerSecret } from '../../core/secrets.js';
 import type { ResultsConfig } from '../results/contracts.js';
 
 export const LOCAL_RUN_ID = 'local';

@@ -1,6 +1,6 @@
 import { FerryError, type ErrorContext } from '../../core/errors.js';
 import { discardBody, readJson } from '../../transport/body.js';
-import { registerSecret } from '../../core/redact.js';
+import { registerSecret } from '../../core/secrets.js';
 import { checkSignedUrl, parseServerUrl } from '../../transport/url-policy.js';
 import type { ArtifactInfo, DownloadSpec, OperationContext } from '../backend.js';
 import { latestPerName } from '../latest-per-name.js';

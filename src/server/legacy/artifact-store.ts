@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir } from 'node:fs/promises';
-import { HttpError } from '../http/http-error.js';
+import { ErrorResponse } from '../http/error-response.js';
 import { DEFAULT_LIMITS, type ServerLimits } from '../http/limits.js';
 import { readJsonFile, writeJsonAtomic } from '../util/atomic-file.js';
 import { IdCounter } from '../util/id-counter.js';
@@ -202,7 +202,7 @@ export class ArtifactStore {
       const max = this.limits.maxArtifactsPerRun;
       if (this.list(runId).length >= max) {
         // 403 with "limit" in the message: clients report it as a quota, not as a retryable error.
-        throw new HttpError(
+        throw new ErrorResponse(
           403,
           `Workflow run ${JSON.stringify(runId)} already has ${max} artifacts, the limit of this server (maxArtifactsPerRun)`,
         );
@@ -294,11 +294,11 @@ export class ArtifactStore {
 }
 
 /** The 409 for an upload that lost the race for a file to another upload of the same name. */
-function raceLost(artifact: string, path: string, earlier: boolean): HttpError {
+function raceLost(artifact: string, path: string, earlier: boolean): ErrorResponse {
   const what = earlier
     ? `lost the race for a file to another upload of artifact ${JSON.stringify(artifact)} in this run and may not write ${JSON.stringify(path)} either`
     : `came second: another upload of artifact ${JSON.stringify(artifact)} in this run is writing ${JSON.stringify(path)}`;
-  return new HttpError(
+  return new ErrorResponse(
     409,
     `This upload ${what}; it is refused so that no file and no artifact mixes the two uploads. ` +
       'Give concurrent uploads different artifact names, or different files',

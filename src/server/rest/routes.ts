@@ -1,6 +1,6 @@
 import { grantedRuns, mayUseRun, type Access } from '../http/access.js';
 import type { Authenticator } from '../http/auth.js';
-import { HttpError } from '../http/http-error.js';
+import { ErrorResponse } from '../http/error-response.js';
 import { sendJson } from '../http/respond.js';
 import type { RequestContext } from '../route.js';
 import type { ResultsArtifact } from '../results/artifact-index.js';
@@ -118,6 +118,6 @@ function positiveInt(raw: string | null, fallback: number): number {
   return Number.isSafeInteger(value) && value >= 1 ? value : fallback;
 }
 
-function notFound(): HttpError {
-  return new HttpError(404, 'Not Found');
+function notFound(): ErrorResponse {
+  return new ErrorResponse(404, 'Not Found');
 }
