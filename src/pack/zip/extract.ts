@@ -5,6 +5,7 @@ import { asResourceError } from '../fs-errors.js';
 import { HeldTarget, type HeldStaging } from '../held-target.js';
 import { MAX_NAME_BYTES } from '../name-limits.js';
 import { printable } from '../validate.js';
+import { runPool } from '../../core/pool.js';
 import { readZipDirectory } from './central-directory.js';
 import {
   normalizeOptions,
@@ -45,28 +46,6 @@ export { PartialExtractionError } from './place-entries.js';
 /** The longest entry name accepted, in UTF-8 bytes (the legacy download's limit too). */
 export const MAX_ENTRY_NAME_BYTES = MAX_NAME_BYTES;
 const STAGING_PREFIX = '.ferry-extract-';
-
-/** Runs `fn` over `items` with at most `concurrency` in flight; stops taking new items after a failure. */
-async function runPool<T>(
-  items: readonly T[],
-  concurrency: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async (): Promise<void> => {
-    while (failure === undefined && next < items.length) {
-      const item = items[next++] as T;
-      try {
-        await fn(item);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  if (failure !== undefined) throw failure.error;
-}
 
 /**
  * Extracts the zip FILE at `zipPath` (already downloaded and digest-verified) into
