@@ -4,6 +4,7 @@ import { addErrorContext, AbortError, isFerryError, type ErrorContext } from '..
 import { asResourceError } from '../fs-errors.js';
 import { HeldTarget, type HeldStaging } from '../held-target.js';
 import { MAX_NAME_BYTES } from '../name-limits.js';
+import { CooperativeYield } from '../small-files.js';
 import { printable } from '../validate.js';
 import { runPool } from '../../core/pool.js';
 import { readZipDirectory } from './central-directory.js';
@@ -18,7 +19,7 @@ import { fold, planEntries, readLinkTargets, unsafe, type Item } from './extract
 import { preflight } from './extract-preflight.js';
 import { checkDeclaredLimits } from './limits.js';
 import { moveIntoPlace } from './place-entries.js';
-import { stage } from './stage-entry.js';
+import { isSmallEntry, stage, stageSmallSync } from './stage-entry.js';
 
 export type { ExtractOptions, ExtractResult } from './extract-options.js';
 export { PartialExtractionError } from './place-entries.js';
@@ -105,7 +106,21 @@ async function extractNormalized(zipPath: string, opts: Normalized): Promise<Ext
       const stagingDir = staging;
       const stagedPath = (item: Item): string => stagingDir.file(String(item.index));
 
-      await runPool(plan.items, opts.concurrency, async (item) => {
+      // Small files first, one after the other on the main thread (no thread-pool round trips);
+      // the rest streamed, `concurrency` at a time.
+      const turns = new CooperativeYield();
+      const rest: Item[] = [];
+      for (const item of plan.items) {
+        if (!isSmallEntry(item)) {
+          rest.push(item);
+          continue;
+        }
+        throwIfAborted(signal);
+        stageSmallSync(handle.fd, item, stagedPath(item), dataLimit, opts);
+        opts.onEntry?.({ name: item.entry.name, size: item.entry.uncompressedSize });
+        await turns.maybeYield();
+      }
+      await runPool(rest, opts.concurrency, async (item) => {
         throwIfAborted(signal);
         if (item.kind !== 'directory') await stage(handle, item, stagedPath(item), dataLimit, opts);
         opts.onEntry?.({ name: item.entry.name, size: item.entry.uncompressedSize });
