@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_LIMITS, type ServerLimits } from '../http/limits.js';
 import { TEMP_SUFFIX, readJsonFile, writeJsonAtomic } from '../util/atomic-file.js';
@@ -153,8 +153,7 @@ export class ArtifactIndex {
     if (!record.finalized) return true;
     const committed = this.#blobs.committed(record.blobId);
     if (committed?.size !== record.finalized.size) return false;
-    const onDisk = await stat(this.#blobs.dataFile(record.blobId)).catch(() => undefined);
-    return onDisk?.size === record.finalized.size;
+    return (await this.#blobs.storedSize(record.blobId)) === record.finalized.size;
   }
 
   /** A finalized artifact by id. */

@@ -115,7 +115,7 @@ async function get(service: ResultsService, ctx: RequestContext): Promise<void> 
       req,
       res,
       {
-        file: service.blobs.dataFile(blobId),
+        segments: service.blobs.segments(blobId),
         size: committed.size,
         etag: committed.etag,
         lastModified: committed.lastModified,
