@@ -22,7 +22,7 @@ export interface ResultsArtifact {
   version: number;
   createdAt: string;
   updatedAt: string;
-  /** Requested or default retention end. Recorded, not enforced: nothing expires locally. */
+  /** Requested or default retention end; the retention sweep deletes the artifact after it. */
   expiresAt: string;
   /** Set once by FinalizeArtifact; only finalized artifacts are listed and downloadable. */
   finalized: { size: number; digest: string; at: string } | null;
