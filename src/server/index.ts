@@ -48,7 +48,7 @@ export interface ServerOptions {
    * with `eviction`, the oldest finalized ones beyond the policy). Default: every 10 minutes, no
    * eviction. See docs/serve.md.
    */
-  retention?: { sweepIntervalMs?: number; eviction?: EvictionPolicy };
+  retention?: { sweepIntervalMs?: number | undefined; eviction?: EvictionPolicy | undefined };
 }
 
 export interface ServerStats {
