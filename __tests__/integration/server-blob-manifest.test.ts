@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -157,5 +157,26 @@ describe('Put Block List as a manifest', () => {
     expect(entries).toContain('data');
     const url = await serve(store, blobId);
     expect((await getRange(url, 'bytes=10-19')).data.equals(whole.subarray(10, 20))).toBe(true);
+  });
+
+  it('a blob deleted during a download stays readable until the download ends, then goes', async () => {
+    const layout = new ResultsLayout(dir);
+    const store = await BlobStore.open(layout);
+    const blobId = await store.create();
+    const blocks = [randomBytes(3000), randomBytes(5000)];
+    await stage(store, blobId, 0, blocks[0] as Buffer);
+    await stage(store, blobId, 1, blocks[1] as Buffer);
+    await store.commitBlockList(blobId, [id(0), id(1)], undefined, noGuard);
+    const read = store.openRead(blobId);
+    expect(read).toBeDefined();
+    await store.remove(blobId); // e.g. the retention sweep, while the download is under way
+    expect(store.committed(blobId)).toBeUndefined();
+    expect(store.openRead(blobId)).toBeUndefined(); // no new downloads
+    expect(await readdir(layout.blobDir(blobId))).toContain('state.json');
+    const pieces = await Promise.all((read?.segments ?? []).map((s) => readFile(s.file)));
+    expect(Buffer.concat(pieces).equals(Buffer.concat(blocks))).toBe(true);
+    await read?.release();
+    await read?.release(); // idempotent
+    await expect(readdir(layout.blobDir(blobId))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });

@@ -82,6 +82,10 @@ export class BlobStore {
   readonly #locks = new KeyedMutex();
   readonly #staged = new Map<string, Staged>();
   readonly #limits: ServerLimits;
+  /** Downloads in progress, by blob id (see openRead). */
+  readonly #readers = new Map<string, number>();
+  /** Blobs deleted while being read: their files go with the last reader. */
+  readonly #removeWhenRead = new Set<string>();
 
   private constructor(layout: ResultsLayout, limits: ServerLimits) {
     this.#layout = layout;
@@ -193,9 +197,45 @@ export class BlobStore {
     await this.#locks.run(blobId, async () => {
       this.#states.delete(blobId);
       this.#staged.delete(blobId);
-      // Retries: a Put Block still in flight can add a file while the directory is being emptied.
-      await rm(this.#layout.blobDir(blobId), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+      // A download reading the blob's parts opens them one after another: the files go when the
+      // last reader is done (a restart before then finds a blob without a record and removes it).
+      if (this.#readers.has(blobId)) {
+        this.#removeWhenRead.add(blobId);
+        return;
+      }
+      await this.#removeFiles(blobId);
     });
+  }
+
+  async #removeFiles(blobId: string): Promise<void> {
+    // Retries: a Put Block still in flight can add a file while the directory is being emptied.
+    await rm(this.#layout.blobDir(blobId), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+  }
+
+  /**
+   * The committed blob's segments for a download, kept on disk until `release()` even if the
+   * blob is deleted meanwhile (retention sweep, eviction, DeleteArtifact): a download that began
+   * finishes whole. Undefined when nothing is committed.
+   */
+  openRead(blobId: string): { segments: BlobSegment[]; release(): Promise<void> } | undefined {
+    const segments = this.segments(blobId);
+    if (segments.length === 0) return undefined;
+    this.#readers.set(blobId, (this.#readers.get(blobId) ?? 0) + 1);
+    let released = false;
+    return {
+      segments,
+      release: async () => {
+        if (released) return;
+        released = true;
+        const left = (this.#readers.get(blobId) ?? 1) - 1;
+        if (left > 0) {
+          this.#readers.set(blobId, left);
+          return;
+        }
+        this.#readers.delete(blobId);
+        if (this.#removeWhenRead.delete(blobId)) await this.#removeFiles(blobId);
+      },
+    };
   }
 
   /** Runs `work` while no commit of this blob can start or finish. */
