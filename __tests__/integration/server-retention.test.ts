@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { RunningServer } from '../../src/server/index.js';
+import { ArtifactStore } from '../../src/server/legacy/artifact-store.js';
+import { LegacyLayout } from '../../src/server/legacy/layout.js';
 import { ArtifactIndex } from '../../src/server/results/artifact-index.js';
 import { BlobStore } from '../../src/server/results/blob-store.js';
 import { ResultsLayout } from '../../src/server/results/layout.js';
@@ -168,5 +170,48 @@ describe('eviction policy', () => {
     expect(selectEvictions(all, { maxBytes: 30, lowWaterBytes: 5 }, 1000)).toEqual([]);
     expect(selectEvictions(all, { maxBytes: 29, lowWaterBytes: 15 }, 1000).map((e) => e.id)).toEqual([1, 2]);
     expect(selectEvictions(all, { maxBytes: 29 }, 1000).map((e) => e.id)).toEqual([1]);
+  });
+});
+
+describe('retention of legacy-protocol artifacts', () => {
+  it('deletes a finalized container past RetentionDays, never one being uploaded, idempotently', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-legacy-retention-'));
+    const layout = new LegacyLayout(dir);
+    const legacy = await ArtifactStore.open(layout);
+    const results = await ArtifactIndex.open(
+      new ResultsLayout(dir),
+      await BlobStore.open(new ResultsLayout(dir)),
+    );
+    const day = 86_400_000;
+    const one = await legacy.create('1001', 'one-day', 1);
+    const data = Buffer.from('hello');
+    await (
+      await legacy.items(one.record.containerId)
+    ).receiveWhole(
+      'one-day/a.txt',
+      { range: { start: 0, end: data.length, total: data.length }, gzip: false, fileLength: undefined },
+      data,
+    );
+    await legacy.patchSize('1001', 'one-day', data.length);
+    const uploading = await legacy.create('1001', 'still-uploading', 1); // never PATCHed
+    const kept = await legacy.create('1001', 'default-retention', null);
+    await legacy.patchSize('1001', 'default-retention', 0);
+
+    const later = Date.now() + 2 * day;
+    const sweeper = new RetentionSweeper(results, { legacy, now: () => later });
+    await sweeper.sweep();
+    expect(legacy.list('1001').map((r) => r.name)).toEqual(['still-uploading', 'default-retention']);
+    await expect(readdir(layout.containerDir(one.record.containerId))).rejects.toMatchObject({
+      code: 'ENOENT',
+    });
+    await sweeper.sweep();
+    expect(sweeper.stats()).toMatchObject({ deletedArtifacts: 1, deletedBytes: 5 });
+    expect(legacy.get(uploading.record.containerId)).toBeDefined();
+    expect(legacy.get(kept.record.containerId)).toBeDefined();
+    await legacy.close();
+    // Nothing comes back after a restart.
+    const reopened = await ArtifactStore.open(layout);
+    expect(reopened.list('1001').map((r) => r.name)).toEqual(['still-uploading', 'default-retention']);
+    await reopened.close();
   });
 });

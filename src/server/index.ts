@@ -5,7 +5,7 @@ import { resolveLimits, type ServerLimits } from './http/limits.js';
 import { createAuthenticator } from './http/auth.js';
 import { createHostPolicy, parsePublicUrl } from './http/host-policy.js';
 import { jwtKeysOf, type JwtKeyOptions } from './http/jwt-keys.js';
-import { createLegacyProtocol } from './legacy/protocol.js';
+import { createLegacyProtocol, openLegacyStore } from './legacy/protocol.js';
 import { createRestProtocol } from './rest/protocol.js';
 import { createResultsProtocol } from './results/protocol.js';
 import type { EvictionPolicy } from './retention/eviction-policy.js';
@@ -96,13 +96,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const publicUrl = options.publicUrl === undefined ? undefined : parsePublicUrl(options.publicUrl);
   const authenticate = createAuthenticator({ token: options.token, jwtKeys });
   const results = await openResultsService(dataDir, { signedUrlTtlMs: options.signedUrlTtlMs, limits });
+  const legacy = await openLegacyStore(dataDir, limits);
   const sweeper = new RetentionSweeper(results.index, {
+    legacy,
     intervalMs: options.retention?.sweepIntervalMs,
     eviction: options.retention?.eviction,
     onError: (error) => options.log?.(`retention sweep failed: ${String(error)}`),
   });
   const protocols = [
-    await createLegacyProtocol(dataDir, limits),
+    createLegacyProtocol(legacy),
     createResultsProtocol(results),
     createRestProtocol(results, authenticate),
   ];

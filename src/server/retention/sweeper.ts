@@ -18,7 +18,15 @@ export interface SweepStats {
   lastDurationMs: number | null;
 }
 
+/** The legacy protocol's artifacts, as the sweep needs them (retention only: no eviction there). */
+export interface LegacyRetention {
+  expired(now: number): Array<{ containerId: number; size: number }>;
+  removeExpired(containerId: number, now: number): Promise<{ size: number } | undefined>;
+}
+
 export interface SweeperOptions {
+  /** Also enforce retention on the legacy protocol's artifacts. */
+  legacy?: LegacyRetention | undefined;
   /** Time between sweeps; default 10 minutes. */
   intervalMs?: number | undefined;
   eviction?: EvictionPolicy | undefined;
@@ -31,7 +39,7 @@ export interface SweeperOptions {
 export const DEFAULT_SWEEP_INTERVAL_MS = 10 * 60 * 1000;
 
 /**
- * Enforces retention and the eviction policy on the results protocol's artifacts in the
+ * Enforces retention (both protocols) and the eviction policy (results protocol) in the
  * background. Deletion goes through the index (under each name's lock, re-checked there), so a
  * sweep never races an upload of the same name, and deleting what is already gone is a no-op:
  * sweeps are idempotent. Only finalized artifacts are ever candidates: a live upload is never
@@ -39,6 +47,7 @@ export const DEFAULT_SWEEP_INTERVAL_MS = 10 * 60 * 1000;
  */
 export class RetentionSweeper {
   readonly #index: ArtifactIndex;
+  readonly #legacy: LegacyRetention | undefined;
   readonly #intervalMs: number;
   readonly #eviction: EvictionPolicy | undefined;
   readonly #now: () => number;
@@ -58,6 +67,7 @@ export class RetentionSweeper {
 
   constructor(index: ArtifactIndex, options: SweeperOptions = {}) {
     this.#index = index;
+    this.#legacy = options.legacy;
     this.#intervalMs = options.intervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
     if (!Number.isFinite(this.#intervalMs) || this.#intervalMs <= 0) {
       throw new RangeError(
@@ -110,6 +120,13 @@ export class RetentionSweeper {
         if (removed) {
           this.#stats.deletedArtifacts++;
           this.#stats.deletedBytes += sizeOf(removed);
+        }
+      }
+      for (const { containerId } of this.#legacy?.expired(started) ?? []) {
+        const removed = await this.#legacy?.removeExpired(containerId, started);
+        if (removed) {
+          this.#stats.deletedArtifacts++;
+          this.#stats.deletedBytes += Math.max(0, removed.size);
         }
       }
       if (this.#eviction) {
