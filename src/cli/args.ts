@@ -76,6 +76,7 @@ export const COMMANDS: Record<string, OptionSpecs> = {
     port: { type: 'string' },
     host: { type: 'string' },
     data: { type: 'string' },
+    config: { type: 'string' },
     'jwt-secret-file': { type: 'string', multiple: true },
     'jwt-public-key': { type: 'string', multiple: true },
     'public-url': { type: 'string' },

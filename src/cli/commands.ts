@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { ArtifactInfo } from '../backends/backend.js';
 import { deleteArtifact, getArtifact, listArtifacts } from '../client.js';
 import { mergeArtifacts } from '../merge/merge.js';
+import { loadServeConfig } from '../server/config/serve-config.js';
 import { startServer } from '../server/index.js';
 import { isFerryError } from '../core/errors.js';
 import { validateArtifactName } from '../core/artifact-name.js';
@@ -104,7 +105,14 @@ export async function serve(positionals: string[], values: Values, out: CliOutpu
   if (positionals.length) throw new UsageError('serve takes no arguments');
   const port = numberOption(values, 'port') ?? 0;
   const host = stringOption(values, 'host') ?? '127.0.0.1';
-  const dataDir = path.resolve(stringOption(values, 'data') ?? path.join(os.homedir(), '.ferry', 'serve'));
+  const configFile = stringOption(values, 'config');
+  if (configFile !== undefined && stringOption(values, 'data') !== undefined) {
+    throw new UsageError('give --data or --config (whose store names the directory), not both');
+  }
+  const config = configFile === undefined ? undefined : await loadServeConfig(configFile);
+  const dataDir =
+    config?.dataDir ??
+    path.resolve(stringOption(values, 'data') ?? path.join(os.homedir(), '.ferry', 'serve'));
   const token = stringOption(values, 'token') ?? process.env['FERRY_TOKEN'];
   registerSecret(token);
   let limits;
@@ -123,6 +131,7 @@ export async function serve(positionals: string[], values: Values, out: CliOutpu
     port,
     host,
     limits,
+    ...(config ? { retention: { sweepIntervalMs: config.sweepIntervalMs, eviction: config.eviction } } : {}),
     ...(token ? { token } : {}),
     ...(secrets.length + publicKeys.length > 0 ? { jwt: { secrets, publicKeys } } : {}),
     ...(publicUrl !== undefined ? { publicUrl } : {}),

@@ -160,7 +160,7 @@ Exit code 0 when every check passes, 1 otherwise.
 Examples:
   ferry doctor
   HTTPS_PROXY=http://proxy:3128 ferry doctor --json`,
-  serve: `Usage: ferry serve [--port N] [--host ADDR] [--data DIR] [--token TOKEN]
+  serve: `Usage: ferry serve [--port N] [--host ADDR] [--data DIR | --config FILE] [--token TOKEN]
                    [--jwt-secret-file FILE]... [--jwt-public-key FILE]... [--public-url URL]
 
 Runs a local artifact service over a data directory and prints its URL. It speaks both
@@ -177,6 +177,8 @@ Options:
   --port N                 port to listen on (default 0: any free port)
   --host ADDR              address to bind (default 127.0.0.1)
   --data DIR               where artifacts are stored (default ~/.ferry/serve)
+  --config FILE            JSON configuration: named stores, eviction, retention sweep
+                           (docs/serve.md); its store's path replaces --data
   --token TOKEN            shared token with access to every run (or FERRY_TOKEN)
   --jwt-secret-file FILE   accept HS256 runtime JWTs signed with this secret (>= 32 bytes);
                            repeat it to accept an old and a new secret while rotating

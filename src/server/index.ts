@@ -5,9 +5,11 @@ import { resolveLimits, type ServerLimits } from './http/limits.js';
 import { createAuthenticator } from './http/auth.js';
 import { createHostPolicy, parsePublicUrl } from './http/host-policy.js';
 import { jwtKeysOf, type JwtKeyOptions } from './http/jwt-keys.js';
-import { createLegacyProtocol } from './legacy/protocol.js';
+import { createLegacyProtocol, openLegacyStore } from './legacy/protocol.js';
 import { createRestProtocol } from './rest/protocol.js';
 import { createResultsProtocol } from './results/protocol.js';
+import type { EvictionPolicy } from './retention/eviction-policy.js';
+import { RetentionSweeper, type SweepStats } from './retention/sweeper.js';
 import { openResultsService } from './results/service.js';
 import { createHttpServer } from './server.js';
 
@@ -41,6 +43,12 @@ export interface ServerOptions {
   signedUrlTtlMs?: number;
   /** Size, count and time limits; each one left out takes its default (see ServerLimits). */
   limits?: Partial<ServerLimits>;
+  /**
+   * Retention enforcement: a background sweep deletes artifacts past their `expires_at` (and,
+   * with `eviction`, the oldest finalized ones beyond the policy). Default: every 10 minutes, no
+   * eviction. See docs/serve.md.
+   */
+  retention?: { sweepIntervalMs?: number | undefined; eviction?: EvictionPolicy | undefined };
 }
 
 export interface ServerStats {
@@ -60,6 +68,10 @@ export interface RunningServer {
   url: string;
   port: number;
   stats(): ServerStats;
+  /** What the retention sweeps have deleted since start (for metrics). */
+  sweepStats(): SweepStats;
+  /** Runs a retention sweep now (joins one in progress); resolves when it is done. */
+  sweep(): Promise<void>;
   /** Stops listening and destroys every socket, idle or busy. */
   close(): Promise<void>;
 }
@@ -84,8 +96,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const publicUrl = options.publicUrl === undefined ? undefined : parsePublicUrl(options.publicUrl);
   const authenticate = createAuthenticator({ token: options.token, jwtKeys });
   const results = await openResultsService(dataDir, { signedUrlTtlMs: options.signedUrlTtlMs, limits });
+  const legacy = await openLegacyStore(dataDir, limits);
+  const sweeper = new RetentionSweeper(results.index, {
+    legacy,
+    intervalMs: options.retention?.sweepIntervalMs,
+    eviction: options.retention?.eviction,
+    onError: (error) => options.log?.(`retention sweep failed: ${String(error)}`),
+  });
   const protocols = [
-    await createLegacyProtocol(dataDir, limits),
+    createLegacyProtocol(legacy),
     createResultsProtocol(results),
     createRestProtocol(results, authenticate),
   ];
@@ -111,14 +130,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   port = (server.address() as AddressInfo).port;
   url = publicUrl?.href ?? `http://${clientHost(host)}:${port}/`;
+  sweeper.start();
 
   let closing: Promise<void> | undefined;
   return {
     url,
     port,
     stats: () => ({ ...stats }),
+    sweepStats: () => sweeper.stats(),
+    sweep: () => sweeper.sweep(),
     close: () =>
       (closing ??= close().then(async () => {
+        await sweeper.stop();
         await Promise.all(protocols.map((p) => p.close?.()));
       })),
   };

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { ErrorResponse } from '../http/error-response.js';
 import { DEFAULT_LIMITS, type ServerLimits } from '../http/limits.js';
 import { readJsonFile, writeJsonAtomic } from '../util/atomic-file.js';
@@ -15,7 +15,7 @@ export interface ArtifactRecord {
   name: string;
   /** -1 until the client PATCHes the final size, as on the real service. */
   size: number;
-  /** Requested retention; null = server default. Recorded, not enforced (nothing expires locally). */
+  /** Requested retention; null = server default (90 days). The retention sweep deletes the artifact after it. */
   retentionDays: number | null;
   createdAt: string;
   updatedAt: string;
@@ -31,6 +31,9 @@ export const UPLOAD_SESSION_PARAM = 'upload';
  * failed upload of the same name waits this long for its own dead session.
  */
 export const DEFAULT_SESSION_LEASE_MS = 2 * 60 * 1000;
+
+/** Retention of an artifact created without RetentionDays: GitHub's default. */
+export const DEFAULT_RETENTION_DAYS = 90;
 
 /** One create call's upload: which of the container's files it claimed, and whether it lost a race. */
 interface UploadSession {
@@ -93,9 +96,12 @@ export class ArtifactStore {
         const id = Number(entry);
         maxId = Math.max(maxId, id);
         const record = await readJsonFile(this.#layout.artifactFile(id));
-        // A directory without artifact.json is a create that crashed half-way: skip it, but never
+        // A directory without artifact.json is a create that crashed half-way (never
+        // acknowledged) or a deletion that crashed after its record went: remove it, but never
         // reuse its id (maxId above).
         if (isArtifactRecord(record)) this.#byId.set(id, record);
+        else if (record === undefined)
+          await rm(this.#layout.containerDir(id), { recursive: true, force: true });
       }),
     );
     await this.#ids.resume(maxId);
@@ -273,6 +279,41 @@ export class ArtifactStore {
     });
   }
 
+  /** Finalized artifacts (their size PATCHed) whose retention ended by `now`, oldest first. */
+  expired(now: number): ArtifactRecord[] {
+    return [...this.#byId.values()]
+      .filter((r) => r.size !== -1 && expiresAt(r) <= now)
+      .sort((a, b) => a.containerId - b.containerId);
+  }
+
+  /**
+   * Deletes an artifact whose retention ended: the record first (so it is never listed with
+   * files missing), then its files. Re-checked under the name's and the artifact's locks, so an
+   * upload into it that started meanwhile (v1 merges uploads of one name) keeps it. Undefined when
+   * there was nothing to delete: repeating it is harmless.
+   */
+  async removeExpired(containerId: number, now: number): Promise<ArtifactRecord | undefined> {
+    const record = this.#byId.get(containerId);
+    if (!record) return undefined;
+    return this.#locks.run(`name:${record.runId}\0${record.name}`, () =>
+      this.#locks.run(`artifact:${containerId}`, async () => {
+        const current = this.#byId.get(containerId);
+        if (!current || current.size === -1 || expiresAt(current) > now) return undefined;
+        for (const session of this.#sessions.values()) {
+          if (session.containerId === containerId && this.#isLive(session, now)) return undefined;
+        }
+        await rm(this.#layout.artifactFile(containerId), { force: true });
+        this.#byId.delete(containerId);
+        const items = this.#items.get(containerId);
+        this.#items.delete(containerId);
+        await (await items?.catch(() => undefined))?.close();
+        // Downloads in flight opened their files already and keep reading them.
+        await rm(this.#layout.containerDir(containerId), { recursive: true, force: true });
+        return current;
+      }),
+    );
+  }
+
   /** The items of a container, loaded from disk on first use and cached. */
   items(containerId: number): Promise<ContainerItems> {
     let items = this.#items.get(containerId);
@@ -310,6 +351,11 @@ export function withUploadSession(containerUrl: string, session: string): string
   const url = new URL(containerUrl);
   url.searchParams.set(UPLOAD_SESSION_PARAM, session);
   return url.toString();
+}
+
+/** When an artifact's retention ends, ms since the epoch. */
+export function expiresAt(record: ArtifactRecord): number {
+  return Date.parse(record.createdAt) + (record.retentionDays ?? DEFAULT_RETENTION_DAYS) * 86_400_000;
 }
 
 function isArtifactRecord(value: unknown): value is ArtifactRecord {

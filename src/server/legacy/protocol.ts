@@ -9,8 +9,11 @@ import { LegacyLayout } from './layout.js';
  * The v1 "pipelines / file container" protocol used by `@actions/artifact` <= 1.1.x
  * (upload/download-artifact v1-v3), filesystem-backed under `<dataDir>/legacy`.
  */
-export async function createLegacyProtocol(dataDir: string, limits: ServerLimits): Promise<ProtocolModule> {
-  const store = await ArtifactStore.open(new LegacyLayout(dataDir), { limits });
+export async function openLegacyStore(dataDir: string, limits: ServerLimits): Promise<ArtifactStore> {
+  return ArtifactStore.open(new LegacyLayout(dataDir), { limits });
+}
+
+export function createLegacyProtocol(store: ArtifactStore): ProtocolModule {
   return {
     name: 'legacy',
     routes: [...artifactRoutes(store), ...containerRoutes(store)],

@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_LIMITS, type ServerLimits } from '../http/limits.js';
 import { TEMP_SUFFIX, readJsonFile, writeJsonAtomic } from '../util/atomic-file.js';
@@ -22,7 +22,7 @@ export interface ResultsArtifact {
   version: number;
   createdAt: string;
   updatedAt: string;
-  /** Requested or default retention end. Recorded, not enforced: nothing expires locally. */
+  /** Requested or default retention end; the retention sweep deletes the artifact after it. */
   expiresAt: string;
   /** Set once by FinalizeArtifact; only finalized artifacts are listed and downloadable. */
   finalized: { size: number; digest: string; at: string } | null;
@@ -153,8 +153,7 @@ export class ArtifactIndex {
     if (!record.finalized) return true;
     const committed = this.#blobs.committed(record.blobId);
     if (committed?.size !== record.finalized.size) return false;
-    const onDisk = await stat(this.#blobs.dataFile(record.blobId)).catch(() => undefined);
-    return onDisk?.size === record.finalized.size;
+    return (await this.#blobs.storedSize(record.blobId)) === record.finalized.size;
   }
 
   /** A finalized artifact by id. */
