@@ -24,6 +24,12 @@ type Answer = { status: number; headers?: Record<string, string>; body: string }
 let answer: (req: http.IncomingMessage) => Answer;
 let server: Loopback;
 let dir: string;
+/** The library compiled from src/, for the second process; compiling can take a minute on a busy machine. */
+let library: string;
+
+beforeAll(async () => {
+  library = await builtLibrary();
+}, 300_000);
 
 beforeEach(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-state-test-'));
@@ -110,8 +116,7 @@ test('a spent primary limit is remembered: the next call, here and in another pr
   expect(state).toContain(resetIso);
 
   // Another process, same state directory: fails at once, zero requests.
-  const index = await builtLibrary();
-  const lib = path.join(path.dirname(index), 'transport', 'remembered-answers.js');
+  const lib = path.join(path.dirname(library), 'transport', 'remembered-answers.js');
   const child = `
     const [lib, dir, origin, token] = process.argv.slice(1);
     const { RememberedAnswers } = await import(lib);

@@ -35,6 +35,12 @@ async function readAll(hit: CacheHit): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** The library compiled from src/, for the child processes; compiling can take a minute on a busy machine. */
+let library: string;
+beforeAll(async () => {
+  library = await builtLibrary();
+}, 300_000);
+
 let dir: string;
 beforeEach(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-cache-'));
@@ -235,6 +241,19 @@ describe('verified cache', () => {
     expect(await readdir(path.join(dir, 'tmp'))).toEqual([]);
   });
 
+  test('a cache directory emptied by hand while in use keeps working', async () => {
+    const cache = await openCache({ path: dir, maxBytes: 1 << 20 });
+    const a = content(1, 1000);
+    await cache.insert(a.digest, 1000, Readable.from([a.bytes]));
+    await rm(path.join(dir, 'entries'), { recursive: true });
+    await rm(path.join(dir, 'tmp'), { recursive: true });
+    expect(await cache.lookup(a.digest, 1000)).toBeUndefined();
+    expect(await cache.insert(a.digest, 1000, Readable.from([a.bytes]))).toBe('inserted');
+    const hit = await cache.lookup(a.digest, 1000);
+    expect((await readAll(hit!)).equals(a.bytes)).toBe(true);
+    await hit!.close();
+  });
+
   test('invalid options are refused naming the option', async () => {
     await expect(openCache({ path: dir, maxBytes: 0 })).rejects.toMatchObject({
       code: 'ERR_FERRY_INVALID_OPTION',
@@ -261,7 +280,9 @@ function content(i, size) {
 const cache = await openCache({ path: root, maxBytes: 200000, lowWaterBytes: 120000 });
 let badReads = 0;
 for (let n = 0; n < 80; n++) {
-  const i = (n * 5 + Number(seed) * 3) % 14;
+  // Every other lookup is of one hot entry (always a hit once in: 3-4 inserts between uses stay
+  // under the low-water mark); the rest cycle over 13 cold ones, more than the cache holds.
+  const i = n % 2 === 0 ? 0 : 1 + ((n * 5 + Number(seed) * 3) % 13);
   const c = content(i, 20000 + i * 1000);
   const hit = await cache.lookup(c.digest, c.bytes.length);
   if (hit) {
@@ -278,8 +299,7 @@ process.stdout.write(JSON.stringify({ ...cache.stats(), badReads }));
 `;
 
 test('two processes share one cache directory: inserts, lookups and evictions at once', async () => {
-  const index = await builtLibrary();
-  const lib = path.join(path.dirname(index), 'cache', 'index.js');
+  const lib = path.join(path.dirname(library), 'cache', 'index.js');
   const run = (seed: number) =>
     execFileP(process.execPath, ['--input-type=module', '-e', CHILD, lib, dir, String(seed)], {
       maxBuffer: 1 << 20,
@@ -292,7 +312,7 @@ test('two processes share one cache directory: inserts, lookups and evictions at
     expect(stats.badReads).toBe(0);
     expect(stats.corruptDropped).toBe(0);
     expect(stats.hits! + stats.misses!).toBe(80);
-    expect(stats.hits).toBeGreaterThan(0);
+    expect(stats.hits).toBeGreaterThanOrEqual(35);
   }
   // 14 contents of 20-33 KB against a 200 KB cache: entries were evicted under both processes.
   expect(evictions).toBeGreaterThan(0);

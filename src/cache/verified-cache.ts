@@ -160,8 +160,10 @@ class FileCache implements VerifiedCache {
         return this.#miss(handle);
       }
       // The mtime is the last use, for least-recently-used eviction; touching the inode we hold.
+      // A cache shared between users may hold entries we may read but not touch: then the
+      // entry just ages as if unused, which costs at most an early eviction.
       const now = new Date();
-      await handle.utimes(now, now);
+      await handle.utimes(now, now).catch(() => undefined);
       this.#stats.hits++;
       this.#stats.bytesServed += size;
       return hitOf(digest, size, handle);
@@ -182,6 +184,9 @@ class FileCache implements VerifiedCache {
     });
     if (existing?.size === size) return 'present';
 
+    // Recreated when someone emptied the cache by deleting its directories while we ran.
+    await mkdir(path.join(this.path, TMP_DIR), { recursive: true });
+    await mkdir(path.join(this.path, ENTRIES_DIR), { recursive: true });
     const temp = tempPath(this.path, hex);
     const out = await open(temp, 'wx', 0o644);
     let closed = false;
