@@ -194,9 +194,19 @@ describe('verified cache', () => {
       await utimes(path.join(dir, 'entries', c.digest.slice(7)), past, past);
     }
     expect(await cache.lookup(old.digest, 100)).toBeUndefined();
+    // Inserting what is already there counts as a use: that entry is young again.
+    const again = content(3, 100);
+    await cache.insert(again.digest, 100, Readable.from([again.bytes]));
+    let past = new Date(Date.now() - 120_000);
+    await utimes(path.join(dir, 'entries', again.digest.slice(7)), past, past);
+    expect(await cache.insert(again.digest, 100, Readable.from([again.bytes]))).toBe('present');
+    await cache.sweep();
+    expect(await readdir(path.join(dir, 'entries'))).toEqual([again.digest.slice(7)]);
+    past = new Date(Date.now() - 120_000);
+    await utimes(path.join(dir, 'entries', again.digest.slice(7)), past, past);
     await cache.sweep();
     expect(await readdir(path.join(dir, 'entries'))).toEqual([]);
-    expect(cache.stats()).toMatchObject({ misses: 1, evictions: 2, corruptDropped: 0 });
+    expect(cache.stats()).toMatchObject({ misses: 1, evictions: 3, corruptDropped: 0 });
 
     for (let i = 10; i < 16; i++) {
       const c = content(i, 100);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { IntegrityError, ValidationError } from '../core/errors.js';
@@ -182,7 +182,12 @@ class FileCache implements VerifiedCache {
       if (isMissing(error)) return undefined;
       throw error;
     });
-    if (existing?.size === size) return 'present';
+    if (existing?.size === size) {
+      // Counts as a use: an entry just downloaded again must not be the next one evicted for age.
+      const now = new Date();
+      await utimes(file, now, now).catch(() => undefined);
+      return 'present';
+    }
 
     // Recreated when someone emptied the cache by deleting its directories while we ran.
     await mkdir(path.join(this.path, TMP_DIR), { recursive: true });
