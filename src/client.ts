@@ -20,6 +20,7 @@ import {
   validateFindBy,
   type FindBy,
 } from './backends/results/rest.js';
+import { resolveFindByRun } from './backends/results/latest-run.js';
 import { backendIdsFromToken, requireBackendIds } from './backends/results/token.js';
 import { normalizeOptions, type ArtifactClientOptions, type NormalizedOptions } from './options.js';
 import { checkConflictPolicy, type ConflictPolicy } from './pack/conflict.js';
@@ -265,7 +266,12 @@ export async function downloadArtifact(
     opts,
     async (backend, ctx) => {
       const result = findBy
-        ? await downloadRunArtifact(findBy, spec, opts.tempDir, ctx)
+        ? await downloadRunArtifact(
+            await resolveFindByRun(findBy, artifactId === undefined ? name : undefined, ctx),
+            spec,
+            opts.tempDir,
+            ctx,
+          )
         : await backend.download(spec, ctx);
       ctx.onProgress?.({
         operation: 'download',
@@ -292,7 +298,7 @@ export async function listArtifacts(options: ListArtifactsOptions = {}): Promise
     opts,
     async (backend, ctx) => {
       if (!findBy) return backend.list(ctx, { latest: latest ?? false });
-      const all = await listRunArtifacts(findBy, ctx);
+      const all = await listRunArtifacts(await resolveFindByRun(findBy, undefined, ctx), ctx);
       return latest ? latestPerName(all) : all;
     },
     Boolean(findBy),
@@ -312,7 +318,9 @@ export async function getArtifact(
     'get',
     opts,
     async (backend, ctx) => {
-      return findBy ? findRunArtifact(findBy, name, ctx, 'get') : backend.get(name, ctx);
+      return findBy
+        ? findRunArtifact(await resolveFindByRun(findBy, name, ctx), name, ctx, 'get')
+        : backend.get(name, ctx);
     },
     Boolean(findBy),
   );
@@ -331,7 +339,9 @@ export async function deleteArtifact(
     'delete',
     opts,
     async (backend, ctx) => ({
-      id: findBy ? await deleteRunArtifact(findBy, name, ctx) : await backend.delete(name, ctx),
+      id: findBy
+        ? await deleteRunArtifact(await resolveFindByRun(findBy, name, ctx), name, ctx)
+        : await backend.delete(name, ctx),
     }),
     Boolean(findBy),
   );

@@ -15,6 +15,7 @@ export type {
   FindByOption,
 } from './client.js';
 export { downloadArtifacts, mergeArtifacts } from './merge/index.js';
+export { recordRun, type RunDescription } from './record-run.js';
 export type {
   DownloadArtifactsOptions,
   DownloadArtifactsResponse,

@@ -4,6 +4,7 @@ import { AbortError, FerryError, ValidationError, isFerryError } from '../core/e
 import type { ArtifactInfo, DownloadResult, DownloadSpec } from '../backends/backend.js';
 import { latestPerName } from '../backends/results/results-backend.js';
 import { downloadRunArtifact, listRunArtifacts, validateFindBy } from '../backends/results/rest.js';
+import { resolveFindByRun } from '../backends/results/latest-run.js';
 import {
   checkRestoreModes,
   createHttpManager,
@@ -149,7 +150,11 @@ export async function downloadArtifacts(
     'download',
     opts,
     async (backend, ctx, kind) => {
-      const listed = findBy ? await listRunArtifacts(findBy, ctx) : await backend.list(ctx);
+      // One run for the whole batch: with a single wanted name, the newest run that has it.
+      const run = findBy
+        ? await resolveFindByRun(findBy, wanted?.length === 1 ? wanted[0] : undefined, ctx)
+        : undefined;
+      const listed = run ? await listRunArtifacts(run, ctx) : await backend.list(ctx);
       const selected = sortArtifacts(select(listed, ids, matches, wanted));
       if (selected.length === 0) {
         ctx.logger.warn(
@@ -239,8 +244,8 @@ export async function downloadArtifacts(
                   artifactName: artifact.name,
                 });
               }
-              const result: DownloadResult = findBy
-                ? await downloadRunArtifact(findBy, spec, opts.tempDir, sub)
+              const result: DownloadResult = run
+                ? await downloadRunArtifact(run, spec, opts.tempDir, sub)
                 : await backend.download(spec, sub);
               ctx.onProgress?.({
                 operation: 'download',

@@ -7,6 +7,7 @@ import { createHostPolicy, parsePublicUrl } from './http/host-policy.js';
 import { jwtKeysOf, type JwtKeyOptions } from './http/jwt-keys.js';
 import { createLegacyProtocol } from './legacy/protocol.js';
 import { createRestProtocol } from './rest/protocol.js';
+import { RunRegistry } from './rest/run-registry.js';
 import { createResultsProtocol } from './results/protocol.js';
 import { openResultsService } from './results/service.js';
 import { createHttpServer } from './server.js';
@@ -87,7 +88,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const protocols = [
     await createLegacyProtocol(dataDir, limits),
     createResultsProtocol(results),
-    createRestProtocol(results, authenticate),
+    createRestProtocol(results, await RunRegistry.open(dataDir), authenticate),
   ];
 
   let url = '';

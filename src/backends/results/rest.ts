@@ -13,10 +13,22 @@ export interface FindBy {
   token: string;
   /** `owner/repo`. */
   repository: string;
-  runId: number | string;
+  /** The run; leave it out to take the newest run matching `workflow`, `branch`, `event` and `conclusion`. */
+  runId?: number | string | undefined;
+  /** Workflow file name (`build.yml`) or numeric id, when `runId` is left out. */
+  workflow?: string | undefined;
+  /** Only runs of this branch, when `runId` is left out. */
+  branch?: string | undefined;
+  /** Only runs triggered by this event (`push`, `pull_request`, ...), when `runId` is left out. */
+  event?: string | undefined;
+  /** Only runs that ended so (`success`, `failure`, ..., or `any`), when `runId` is left out. @default 'success' */
+  conclusion?: string | undefined;
   /** GITHUB_API_URL. @default 'https://api.github.com' */
   apiUrl?: string;
 }
+
+/** A FindBy whose run is known: what every REST artifact call needs (see resolveFindByRun). */
+export type FindByRun = FindBy & { runId: number | string };
 
 interface RestArtifact {
   id: number;
@@ -40,8 +52,22 @@ export function validateFindBy(findBy: FindBy): void {
   if (!findBy.token) throw invalid('findBy.token', 'is required');
   if (!/^[^/\s]+\/[^/\s]+$/.test(findBy.repository))
     throw invalid('findBy.repository', `must be 'owner/repo'; got '${findBy.repository}'`);
-  if (!/^\d+$/.test(String(findBy.runId)))
+  if (findBy.runId !== undefined && !/^\d+$/.test(String(findBy.runId)))
     throw invalid('findBy.runId', `must be a numeric run id; got '${String(findBy.runId)}'`);
+  for (const key of ['workflow', 'branch', 'event', 'conclusion'] as const) {
+    const value = findBy[key];
+    if (value === undefined) continue;
+    if (findBy.runId !== undefined)
+      throw invalid(`findBy.${key}`, 'selects a run, so it cannot be combined with runId');
+    // eslint-disable-next-line no-control-regex
+    if (
+      typeof value !== 'string' ||
+      value === '' ||
+      value.length > 255 ||
+      /[\u0000-\u001f\u007f]/.test(value)
+    )
+      throw invalid(`findBy.${key}`, 'must be a non-empty printable string of at most 255 characters');
+  }
   registerSecret(findBy.token);
 }
 
@@ -49,17 +75,18 @@ function invalid(option: string, message: string): FerryError {
   return new FerryError('ERR_FERRY_INVALID_OPTION', `Option '${option}' ${message}`, { context: { option } });
 }
 
-function base(findBy: FindBy): string {
+/** `<api>/repos/<owner>/<repo>/actions`, the root of every REST artifact and run call. */
+export function restActionsBase(findBy: FindBy): string {
   const api = (findBy.apiUrl ?? 'https://api.github.com').replace(/\/+$/, '');
   const [owner, repo] = findBy.repository.split('/') as [string, string];
   return `${api}/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}/actions`;
 }
 
-const HEADERS = { accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' };
+export const REST_HEADERS = { accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' };
 
 /** Lists the artifacts of another run (all pages up to the cap). */
 export async function listRunArtifacts(
-  findBy: FindBy,
+  findBy: FindByRun,
   ctx: OperationContext,
   name?: string,
 ): Promise<ArtifactInfo[]> {
@@ -74,8 +101,8 @@ export async function listRunArtifacts(
       {
         slot: 0,
         method: 'GET',
-        url: `${base(findBy)}/runs/${findBy.runId}/artifacts?${query}`,
-        headers: HEADERS,
+        url: `${restActionsBase(findBy)}/runs/${findBy.runId}/artifacts?${query}`,
+        headers: REST_HEADERS,
         bearer: findBy.token,
         operation: ctx.operation,
         context: { operation: 'list', ...(name ? { artifactName: name } : {}) },
@@ -104,7 +131,7 @@ export async function listRunArtifacts(
 
 /** Downloads an artifact of another run: id or newest of `name` → 302 to a signed URL → verify → extract. */
 export async function downloadRunArtifact(
-  findBy: FindBy,
+  findBy: FindByRun,
   spec: DownloadSpec,
   tempDir: string,
   ctx: OperationContext,
@@ -126,8 +153,8 @@ export async function downloadRunArtifact(
     {
       slot: 0,
       method: 'GET',
-      url: `${base(findBy)}/artifacts/${artifact.id}/zip`,
-      headers: HEADERS,
+      url: `${restActionsBase(findBy)}/artifacts/${artifact.id}/zip`,
+      headers: REST_HEADERS,
       bearer: findBy.token,
       redirect: 'manual',
       okStatuses: [301, 302, 303, 307, 308],
@@ -145,8 +172,13 @@ export async function downloadRunArtifact(
         );
       }
       // The signed URL must be http(s), without credentials, and not downgrade the API's https.
-      const signed = parseServerUrl(value, "the artifact's signed URL", context, new URL(`${base(findBy)}/`));
-      return checkSignedUrl(signed.toString(), base(findBy), "the artifact's signed URL", context);
+      const signed = parseServerUrl(
+        value,
+        "the artifact's signed URL",
+        context,
+        new URL(`${restActionsBase(findBy)}/`),
+      );
+      return checkSignedUrl(signed.toString(), restActionsBase(findBy), "the artifact's signed URL", context);
     },
   );
   // The signed URL is fetched without the token: credentials stay with the API host.
@@ -166,7 +198,7 @@ export async function downloadRunArtifact(
 
 /** The newest artifact called `name` in another run; ERR_FERRY_NOT_FOUND (naming run and repository) if none. */
 export async function findRunArtifact(
-  findBy: FindBy,
+  findBy: FindByRun,
   name: string,
   ctx: OperationContext,
   operation: string,
@@ -178,7 +210,7 @@ export async function findRunArtifact(
   return artifact;
 }
 
-function runArtifactNotFound(findBy: FindBy, name: string, operation: string): FerryError {
+function runArtifactNotFound(findBy: FindByRun, name: string, operation: string): FerryError {
   return new FerryError(
     'ERR_FERRY_NOT_FOUND',
     `No artifact named '${name}' in run ${findBy.runId} of ${findBy.repository}`,
@@ -188,7 +220,7 @@ function runArtifactNotFound(findBy: FindBy, name: string, operation: string): F
 
 /** Deletes an artifact of another run by name (the newest of that name). */
 export async function deleteRunArtifact(
-  findBy: FindBy,
+  findBy: FindByRun,
   name: string,
   ctx: OperationContext,
 ): Promise<number> {
@@ -198,8 +230,8 @@ export async function deleteRunArtifact(
     {
       slot: 0,
       method: 'DELETE',
-      url: `${base(findBy)}/artifacts/${artifact.id}`,
-      headers: HEADERS,
+      url: `${restActionsBase(findBy)}/artifacts/${artifact.id}`,
+      headers: REST_HEADERS,
       bearer: findBy.token,
       operation: ctx.operation,
       context: { operation: 'delete', artifactName: name },
