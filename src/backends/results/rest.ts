@@ -59,16 +59,16 @@ export function validateFindBy(findBy: FindBy): void {
     if (value === undefined) continue;
     if (findBy.runId !== undefined)
       throw invalid(`findBy.${key}`, 'selects a run, so it cannot be combined with runId');
-    // eslint-disable-next-line no-control-regex
-    if (
-      typeof value !== 'string' ||
-      value === '' ||
-      value.length > 255 ||
-      /[\u0000-\u001f\u007f]/.test(value)
-    )
+    if (typeof value !== 'string' || value === '' || value.length > 255 || hasControlCharacter(value))
       throw invalid(`findBy.${key}`, 'must be a non-empty printable string of at most 255 characters');
   }
   registerSecret(findBy.token);
+}
+
+/** C0 controls and DEL: a selector ends up in a query string and in messages. */
+function hasControlCharacter(value: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return /[\u0000-\u001f\u007f]/.test(value);
 }
 
 function invalid(option: string, message: string): FerryError {
