@@ -27,6 +27,7 @@ export type { ExtractLimits } from './pack/zip/limits.js';
 export type { FindBy } from './backends/rest/artifact-service.js';
 export type { ArtifactClientOptions, BackendChoice } from './options.js';
 export { fromEnvironment } from './environment.js';
+export { recordRun, type RunDescription } from './record-run.js';
 export type { ArtifactInfo } from './backends/backend.js';
 export {
   FerryError,

@@ -43,6 +43,8 @@ export interface DownloadInputs {
   githubToken: string | undefined;
   repository: string | undefined;
   runId: string | undefined;
+  /** `workflow`, `branch`, `workflow-event`, `workflow-conclusion`: the newest matching run instead of `run-id`. */
+  latestRun: { workflow?: string; branch?: string; event?: string; conclusion?: string } | undefined;
   skipDecompress: boolean;
   digestMismatch: (typeof DIGEST_MISMATCH)[number];
   conflict: (typeof CONFLICT)[number];
@@ -77,6 +79,7 @@ export function readDownloadInputs(env: Env): DownloadInputs {
   // without a token download-artifact ignores them, whatever they hold.
   const repository = optionalInput('repository') ?? env['GITHUB_REPOSITORY'];
   const runId = optionalInput('run-id') ?? env['GITHUB_RUN_ID'];
+  const latestRun = latestRunInputs();
   return {
     name,
     artifactIds,
@@ -86,12 +89,36 @@ export function readDownloadInputs(env: Env): DownloadInputs {
     githubToken,
     repository,
     runId,
+    latestRun,
     skipDecompress: booleanInput('skip-decompress', false),
     digestMismatch: choiceInput('digest-mismatch', DIGEST_MISMATCH, 'error'),
     conflict: choiceInput('conflict', CONFLICT, 'overwrite'),
     symlinks: choiceInput('symlinks', DOWNLOAD_SYMLINKS, 'refuse'),
     restoreModes: booleanInput('restore-modes', true),
     limits: limitInputs(),
+  };
+}
+
+/** Set when any of the run-selecting inputs is: the newest run they match replaces `run-id`. */
+function latestRunInputs(): DownloadInputs['latestRun'] {
+  const workflow = optionalInput('workflow');
+  const branch = optionalInput('branch');
+  const event = optionalInput('workflow-event');
+  const conclusion = optionalInput('workflow-conclusion');
+  if (workflow === undefined && branch === undefined && event === undefined) {
+    if (conclusion !== undefined) {
+      throw new InputError(
+        'workflow-conclusion',
+        "Input 'workflow-conclusion' is used with 'workflow' or 'branch'",
+      );
+    }
+    return undefined;
+  }
+  return {
+    ...(workflow !== undefined ? { workflow } : {}),
+    ...(branch !== undefined ? { branch } : {}),
+    ...(event !== undefined ? { event } : {}),
+    ...(conclusion !== undefined ? { conclusion } : {}),
   };
 }
 
@@ -112,8 +139,17 @@ function limitInputs(): DownloadInputs['limits'] {
  * service as usual.
  */
 export function findByFor(inputs: DownloadInputs, env: Env): FindByOption {
-  const current = inputs.repository === env['GITHUB_REPOSITORY'] && inputs.runId === env['GITHUB_RUN_ID'];
+  const current =
+    inputs.latestRun === undefined &&
+    inputs.repository === env['GITHUB_REPOSITORY'] &&
+    inputs.runId === env['GITHUB_RUN_ID'];
   if (!inputs.githubToken) {
+    if (inputs.latestRun !== undefined) {
+      throw new InputError(
+        'github-token',
+        "Inputs 'workflow' and 'branch' need 'github-token' (they read the runs API)",
+      );
+    }
     if (!current && (rawInput('repository') || rawInput('run-id'))) {
       core.warning(
         "Inputs 'repository' and 'run-id' are used only with 'github-token'; downloading from the current run",
@@ -129,6 +165,16 @@ export function findByFor(inputs: DownloadInputs, env: Env): FindByOption {
     throw new InputError('repository', "Input 'repository' is required with 'github-token'");
   if (!/^[^/\s]+\/[^/\s]+$/.test(inputs.repository)) {
     throw new InputError('repository', `Input 'repository' must be 'owner/repo'; got '${inputs.repository}'`);
+  }
+  if (inputs.latestRun !== undefined) {
+    return {
+      findBy: {
+        token: inputs.githubToken,
+        repository: inputs.repository,
+        ...inputs.latestRun,
+        ...(env['GITHUB_API_URL'] ? { apiUrl: env['GITHUB_API_URL'] } : {}),
+      },
+    };
   }
   if (!inputs.runId || !/^\d+$/.test(inputs.runId)) {
     throw new InputError(

@@ -34,6 +34,10 @@ export const COMMON: OptionSpecs = {
 const OTHER_RUN: OptionSpecs = {
   repository: { type: 'string' },
   'github-token': { type: 'string' },
+  workflow: { type: 'string' },
+  branch: { type: 'string' },
+  'workflow-event': { type: 'string' },
+  'workflow-conclusion': { type: 'string' },
 };
 
 export const COMMANDS: Record<string, OptionSpecs> = {
@@ -87,6 +91,15 @@ export const COMMANDS: Record<string, OptionSpecs> = {
     job: { type: 'string' },
     ttl: { type: 'string' },
     'jwt-secret-file': { type: 'string' },
+  },
+  'record-run': {
+    workflow: { type: 'string' },
+    'workflow-name': { type: 'string' },
+    branch: { type: 'string' },
+    sha: { type: 'string' },
+    event: { type: 'string' },
+    status: { type: 'string' },
+    conclusion: { type: 'string' },
   },
   doctor: {},
   merge: {

@@ -117,14 +117,28 @@ function findByOption(values: Values): { findBy?: FindBy } {
   if (repository === undefined) return {};
   const token = stringOption(values, 'github-token') ?? process.env['GITHUB_TOKEN'];
   const runId = stringOption(values, 'run-id');
+  const latest = {
+    workflow: stringOption(values, 'workflow'),
+    branch: stringOption(values, 'branch'),
+    event: stringOption(values, 'workflow-event'),
+    conclusion: stringOption(values, 'workflow-conclusion'),
+  };
+  const selectsRun =
+    latest.workflow !== undefined || latest.branch !== undefined || latest.event !== undefined;
   if (!token) throw new UsageError('--repository needs --github-token or GITHUB_TOKEN');
-  if (runId === undefined) throw new UsageError('--repository needs --run-id');
+  if (runId === undefined && !selectsRun)
+    throw new UsageError('--repository needs --run-id, or --workflow / --branch');
+  if (runId !== undefined && selectsRun)
+    throw new UsageError('--run-id names the run; leave out --workflow, --branch and --workflow-event');
+  if (latest.conclusion !== undefined && !selectsRun)
+    throw new UsageError('--workflow-conclusion is used with --workflow or --branch');
   registerSecret(token);
   return {
     findBy: {
       token,
       repository,
-      runId,
+      ...(runId !== undefined ? { runId } : {}),
+      ...Object.fromEntries(Object.entries(latest).filter(([, v]) => v !== undefined)),
       ...(process.env['GITHUB_API_URL'] ? { apiUrl: process.env['GITHUB_API_URL'] } : {}),
     },
   };

@@ -16,6 +16,7 @@ Commands:
   help [COMMAND]          this help, or a command's
   version                 print Ferry's version (also --version, -V)
   token                   mint a run-scoped runtime token for 'ferry serve --jwt-secret-file'
+  record-run              tell a 'ferry serve' what this run is (workflow, branch, outcome)
 
 Where artifacts go:
   In a job, Ferry reads the runner's environment: the results protocol (github.com) when
@@ -101,6 +102,11 @@ Options:
   --max-ratio N           refuse an entry over 1 MiB compressed more than N:1 (default 1000)
   --repository O/R        read another run (with --run-id and --github-token or GITHUB_TOKEN)
   --github-token TOKEN    token for --repository (or GITHUB_TOKEN)
+  --workflow FILE         with --repository instead of --run-id: the newest run of this
+                          workflow (build.yml or its id) that has the artifact
+  --branch B              ... only runs of this branch
+  --workflow-event E      ... only runs triggered by this event
+  --workflow-conclusion C ... only runs that ended so (default success; any: every completed run)
 
 Examples:
   ferry download build-output --path ./out
@@ -150,6 +156,25 @@ Options:
 Examples:
   ferry merge all-logs --pattern 'logs-*' --delete-merged
   ferry merge bundle --separate-directories --json`,
+  'record-run': `Usage: ferry record-run --url URL [--token TOKEN] [--run-id RUN] [--conclusion C] [options]
+
+Tells a ferry serve what this workflow run is, so a later download with --workflow/--branch
+(or the download Action's workflow/branch inputs) can find its newest successful run. Run it
+once when the run starts and once with --conclusion when it ends. GitHub knows its runs: this
+is only for ferry serve.
+
+Options (each defaults to the runner's variable):
+  --workflow PATH         workflow file, e.g. .github/workflows/build.yml (GITHUB_WORKFLOW_REF)
+  --workflow-name NAME    display name (GITHUB_WORKFLOW)
+  --branch B              GITHUB_REF_NAME
+  --sha SHA               GITHUB_SHA
+  --event E               GITHUB_EVENT_NAME
+  --status S              queued | in_progress | completed
+  --conclusion C          success | failure | cancelled | skipped | neutral | timed_out | ...
+                          (marks the run completed)
+
+Example:
+  ferry record-run --url http://127.0.0.1:8080/ --run-id 7 --workflow .github/workflows/build.yml --branch main --conclusion success`,
   doctor: `Usage: ferry doctor [--json]
 
 Checks the environment without uploading anything: which protocol Ferry will use and

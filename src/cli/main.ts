@@ -1,3 +1,4 @@
+import { recordRunCommand } from './record-run.js';
 import { tokenCommand } from './token-command.js';
 import { parseArgs } from 'node:util';
 import { isFerryError, type FerryErrorCode } from '../core/errors.js';
@@ -78,6 +79,8 @@ export async function main(argv: string[]): Promise<number> {
         return await remove(positionals, connect, out);
       case 'merge':
         return await merge(positionals, values, connect, out);
+      case 'record-run':
+        return await recordRunCommand(positionals, values, connect, out);
     }
     return usageError(json, `unknown command '${command}'`, MAIN_HELP);
   } catch (error: unknown) {

@@ -7,6 +7,7 @@ import { createHostPolicy, parsePublicUrl } from './http/host-policy.js';
 import { jwtKeysOf, type JwtKeyOptions } from './http/jwt-keys.js';
 import { createLegacyProtocol, openLegacyStore } from './legacy/protocol.js';
 import { createRestProtocol } from './rest/protocol.js';
+import { RunRegistry } from './rest/run-registry.js';
 import { createResultsProtocol } from './results/protocol.js';
 import type { EvictionPolicy } from './retention/eviction-policy.js';
 import { RetentionSweeper, type SweepStats } from './retention/sweeper.js';
@@ -106,7 +107,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const protocols = [
     createLegacyProtocol(legacy),
     createResultsProtocol(results),
-    createRestProtocol(results, authenticate),
+    createRestProtocol(results, await RunRegistry.open(dataDir), authenticate),
   ];
 
   let url = '';

@@ -17,7 +17,9 @@ import {
   listRunArtifacts,
   signedRunArtifact,
   type FindBy,
+  type FindByRun,
 } from './artifact-service.js';
+import { resolveFindByRun } from './latest-run.js';
 
 /**
  * Another run's (or repository's) artifacts through the public REST API, with a token
@@ -25,10 +27,25 @@ import {
  */
 export class RestBackend implements Backend {
   readonly kind = 'rest' as const;
+  /** The run once known: given as runId, or found by the selectors at the first call. */
+  #run: FindByRun | undefined;
+
   constructor(
     readonly findBy: FindBy,
     readonly tempDir: string,
-  ) {}
+  ) {
+    if (findBy.runId !== undefined) this.#run = findBy as FindByRun;
+  }
+
+  /**
+   * The run every call of this operation uses: with selectors (workflow, branch, ...), the newest
+   * matching run that has `name` (any matching run when no name is known yet), found once, so a
+   * batch reads all its artifacts from one run.
+   */
+  async #resolve(name: string | undefined, ctx: OperationContext): Promise<FindByRun> {
+    this.#run ??= await resolveFindByRun(this.findBy, name, ctx);
+    return this.#run;
+  }
 
   upload(spec: UploadSpec): Promise<UploadResult> {
     return Promise.reject(
@@ -43,7 +60,12 @@ export class RestBackend implements Backend {
   /** id or newest of `name` → 302 to a signed URL → verify → extract. */
   async download(spec: DownloadSpec, ctx: OperationContext): Promise<DownloadResult> {
     const context: ErrorContext = { operation: 'download', artifactName: spec.name };
-    const { artifact, url } = await signedRunArtifact(this.findBy, spec, ctx, context);
+    const { artifact, url } = await signedRunArtifact(
+      await this.#resolve(spec.id === undefined ? spec.name : undefined, ctx),
+      spec,
+      ctx,
+      context,
+    );
     // The signed URL is fetched without the token: credentials stay with the API host.
     return downloadSignedArtifact(
       url,
@@ -60,15 +82,15 @@ export class RestBackend implements Backend {
   }
 
   async list(ctx: OperationContext, options: { latest?: boolean } = {}): Promise<ArtifactInfo[]> {
-    const all = await listRunArtifacts(this.findBy, ctx);
+    const all = await listRunArtifacts(await this.#resolve(undefined, ctx), ctx);
     return options.latest ? latestPerName(all) : all;
   }
 
-  get(name: string, ctx: OperationContext): Promise<ArtifactInfo> {
-    return findRunArtifact(this.findBy, name, ctx, 'get');
+  async get(name: string, ctx: OperationContext): Promise<ArtifactInfo> {
+    return findRunArtifact(await this.#resolve(name, ctx), name, ctx, 'get');
   }
 
-  delete(name: string, ctx: OperationContext): Promise<number | undefined> {
-    return deleteRunArtifact(this.findBy, name, ctx);
+  async delete(name: string, ctx: OperationContext): Promise<number | undefined> {
+    return deleteRunArtifact(await this.#resolve(name, ctx), name, ctx);
   }
 }
