@@ -100,7 +100,11 @@ export interface NormalizedOptions {
 }
 
 export const DEFAULT_CONCURRENCY = 8;
-export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
+/**
+ * Bytes per chunk PUT on the legacy protocol (the `chunkSize` option). Not the zip writer's
+ * read size (pack/zip-writer's DEFAULT_CHUNK_SIZE, 1 MiB), a different thing.
+ */
+export const DEFAULT_LEGACY_CHUNK_SIZE = 4 * 1024 * 1024;
 export const MAX_CHUNK_SIZE = 256 * 1024 * 1024;
 /** The longest retention GitHub allows (a repository setting of up to 400 days; 90 by default). */
 export const MAX_RETENTION_DAYS = 400;
@@ -158,7 +162,7 @@ export function normalizeOptions(
       optionalString('localStore', options.localStore) ?? path.join(os.homedir(), '.ferry', 'store'),
     ),
     concurrency: integer('concurrency', options.concurrency, DEFAULT_CONCURRENCY, 1, 256),
-    chunkSize: integer('chunkSize', options.chunkSize, DEFAULT_CHUNK_SIZE, 1, MAX_CHUNK_SIZE),
+    chunkSize: integer('chunkSize', options.chunkSize, DEFAULT_LEGACY_CHUNK_SIZE, 1, MAX_CHUNK_SIZE),
     compressionLevel: integer('compressionLevel', options.compressionLevel, 6, 0, 9),
     retentionDays:
       options.retentionDays === undefined || options.retentionDays === 0

@@ -4,7 +4,7 @@ import { serveLimits } from './serve-limits.js';
 import { printableText } from '../core/format.js';
 import os from 'node:os';
 import path from 'node:path';
-import type { ArtifactInfo } from '../backends/backend.js';
+import type { ArtifactInfo } from '../index.js';
 import { deleteArtifact, getArtifact, listArtifacts } from '../client.js';
 import { mergeArtifacts } from '../merge/merge.js';
 import { loadServeConfig } from '../server/config/serve-config.js';

@@ -1,9 +1,8 @@
 import { mintRuntimeToken } from '../backends/local/local-store.js';
-import type { FindBy } from '../backends/rest/artifact-service.js';
 import { backendIdsFromToken } from '../backends/results/token.js';
 import { fromEnvironment } from '../environment.js';
 import type { ArtifactClientOptions } from '../options.js';
-import { proxySettingsFromEnv } from '../transport/proxy.js';
+import { proxySettingsFromEnv, type FindBy } from '../index.js';
 import { registerSecret } from '../core/secrets.js';
 import { choiceOption, numberOption, stringOption, UsageError, type Values } from './args.js';
 import type { CliOutput } from './output.js';
