@@ -5,7 +5,7 @@
 // total syscall counts) and once under /usr/bin/time (wall, user, system, peak RSS).
 //
 // Usage: node bench/small-files-syscalls.mjs --lib PATH/index.js [--protocol legacy|results]
-//          [--files 10000] [--repeat 1]
+//          [--files 10000] [--repeat 1] [--show-strace]
 // --lib: a build of the library (lib/index.js after `npm run build`, or any bundle of src/index.ts),
 // so that two builds can be compared on the same workload.
 import { spawn } from 'node:child_process';
@@ -32,6 +32,8 @@ const lib = path.resolve(flag('lib', path.join(REPO, 'lib', 'index.js')));
 const protocol = flag('protocol', 'legacy');
 const count = Number(flag('files', '10000'));
 const repeat = Number(flag('repeat', '1'));
+/** Also print the top of strace's table (calls and time per syscall). */
+const showStrace = args.includes('--show-strace');
 if (!['legacy', 'results'].includes(protocol)) throw new Error('--protocol is legacy or results');
 
 /** 200 B to 4 KiB of text per file in 100 directories, the same bytes on every run. */
@@ -107,6 +109,7 @@ try {
     const summary = readFileSync(straced, 'utf8');
     const futex = /\s(\d+)(?:\s+\d+)?\s+futex\n/.exec(summary)?.[1];
     const total = /\s(\d+)(?:\s+\d+)?\s+total\n/.exec(summary)?.[1];
+    if (showStrace) console.log(summary.split('\n').slice(0, 14).join('\n'));
     rmSync(target1, { recursive: true, force: true });
     await run('sync', []);
     const target2 = path.join(tmp, `dl-time-${r}`);
