@@ -179,4 +179,16 @@ describe('Put Block List as a manifest', () => {
     await read?.release(); // idempotent
     await expect(readdir(layout.blobDir(blobId))).rejects.toMatchObject({ code: 'ENOENT' });
   });
+
+  it('an empty block list is an empty blob, served and whole after a restart', async () => {
+    const layout = new ResultsLayout(dir);
+    const store = await BlobStore.open(layout);
+    const blobId = await store.create();
+    const committed = await store.commitBlockList(blobId, [], undefined, noGuard);
+    expect(committed.size).toBe(0);
+    expect(await (await BlobStore.open(layout)).storedSize(blobId)).toBe(0);
+    const url = await serve(store, blobId);
+    const got = await getRange(url);
+    expect([got.status, got.data.length]).toEqual([200, 0]);
+  });
 });

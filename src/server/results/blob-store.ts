@@ -164,8 +164,8 @@ export class BlobStore {
 
   /** Bytes of the committed blob actually on disk (undefined when a piece is missing). */
   async storedSize(blobId: string): Promise<number | undefined> {
-    const segments = this.segments(blobId);
-    if (segments.length === 0) return undefined;
+    if (!this.#states.get(blobId)?.committed) return undefined;
+    const segments = this.segments(blobId); // none for an empty block list: 0 bytes
     const sizes = new Map<string, number | undefined>();
     await Promise.all(
       [...new Set(segments.map((s) => s.file))].map(async (file) =>
@@ -218,8 +218,8 @@ export class BlobStore {
    * finishes whole. Undefined when nothing is committed.
    */
   openRead(blobId: string): { segments: BlobSegment[]; release(): Promise<void> } | undefined {
-    const segments = this.segments(blobId);
-    if (segments.length === 0) return undefined;
+    if (!this.#states.get(blobId)?.committed) return undefined;
+    const segments = this.segments(blobId); // none for an empty block list
     this.#readers.set(blobId, (this.#readers.get(blobId) ?? 0) + 1);
     let released = false;
     return {
