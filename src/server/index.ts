@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { resolveLimits, type ServerLimits } from './http/limits.js';
 import { createAuthenticator } from './http/auth.js';
@@ -10,6 +11,16 @@ import { createRestProtocol } from './rest/protocol.js';
 import { createResultsProtocol } from './results/protocol.js';
 import { openResultsService } from './results/service.js';
 import { createHttpServer } from './server.js';
+import { filesystemProbe } from './observe/fs-probe.js';
+import { createObserveProtocol } from './observe/observe-routes.js';
+import { NO_SWEEPS, ServerMetrics, type SweepStats } from './observe/server-metrics.js';
+import { ACCESS_LOG_FORMATS, ServerLog, type AccessLogFormat } from './observe/server-log.js';
+
+export type { AccessLogFormat } from './observe/server-log.js';
+export type { SweepStats } from './observe/server-metrics.js';
+
+/** How long close() lets requests in flight finish before it cuts them; see `drainTimeoutMs`. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 
 export interface ServerOptions {
   /** Filesystem root for everything the server stores. Created if missing. */
@@ -35,8 +46,37 @@ export interface ServerOptions {
    * every URL the server hands out is built from it.
    */
   publicUrl?: string;
-  /** Optional request log, one line per request (method, path, status, time). Never contains the token. */
+  /**
+   * Where log lines go: one access line per request (see `accessLog`) and diagnostics (refused
+   * connections, storage errors, a cold listing index). Never contains a token or a signature.
+   * Without it nothing is logged.
+   */
   log?: (line: string) => void;
+  /**
+   * Access-line format: `'text'` (default; `METHOD /path STATUS 1.2ms`, path without query),
+   * `'json'` (one JSON object per line: time, method, route, status, durationMs, bytesIn,
+   * bytesOut, remote, requestId; diagnostics become JSON objects too) or `'off'`.
+   */
+  accessLog?: AccessLogFormat;
+  /**
+   * Serve `/metrics` and `/status` without a credential (for a scraper or load balancer that
+   * cannot send one). Otherwise, when the server has a token or JWT keys, they need the
+   * operator's token.
+   */
+  metricsPublic?: boolean;
+  /** The `instance` label of the metrics and the status answer; default `hostname:pid`. */
+  instanceId?: string;
+  /** Reported by `/status` and `ferry_build_info`; the CLI passes the package version. */
+  version?: string;
+  /** Retention sweep counters shown in `/metrics`; default all zeros (no sweep running). */
+  sweepStats?: () => SweepStats;
+  /** The store's health probe for `/status`; default writes and removes a file in `dataDir`. */
+  storeProbe?: () => Promise<void>;
+  /**
+   * How long `close()` lets requests in flight finish before cutting them; default 30 s. Idle
+   * kept-alive connections are closed at once, new ones refused.
+   */
+  drainTimeoutMs?: number;
   /** Lifetime of the signed blob URLs the results protocol hands out; default 6 hours. */
   signedUrlTtlMs?: number;
   /** Size, count and time limits; each one left out takes its default (see ServerLimits). */
@@ -60,8 +100,12 @@ export interface RunningServer {
   url: string;
   port: number;
   stats(): ServerStats;
-  /** Stops listening and destroys every socket, idle or busy. */
-  close(): Promise<void>;
+  /**
+   * Graceful stop: refuses new connections, closes idle ones, lets requests in flight finish
+   * (up to `drainTimeoutMs`, or the `drainMs` given here; 0 cuts them at once), then closes
+   * every socket and releases the stores.
+   */
+  close(drainMs?: number): Promise<void>;
 }
 
 /**
@@ -81,6 +125,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       `Refusing to serve ${host} without authentication: set a token or JWT keys (--token, --jwt-secret-file, --jwt-public-key), or bind to 127.0.0.1`,
     );
   }
+  const accessLog = options.accessLog ?? 'text';
+  if (!ACCESS_LOG_FORMATS.includes(accessLog)) {
+    throw new RangeError(
+      `accessLog must be one of ${ACCESS_LOG_FORMATS.join(', ')}, got ${String(accessLog)}`,
+    );
+  }
+  const drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+  if (!Number.isFinite(drainTimeoutMs) || drainTimeoutMs < 0) {
+    throw new RangeError(
+      `drainTimeoutMs must be a non-negative number of milliseconds, got ${drainTimeoutMs}`,
+    );
+  }
+  const serverLog = new ServerLog(options.log, accessLog);
+  const metrics = new ServerMetrics({
+    instance: options.instanceId ?? `${hostname()}:${process.pid}`,
+    version: options.version ?? 'unknown',
+  });
   const publicUrl = options.publicUrl === undefined ? undefined : parsePublicUrl(options.publicUrl);
   const authenticate = createAuthenticator({ token: options.token, jwtKeys });
   const results = await openResultsService(dataDir, { signedUrlTtlMs: options.signedUrlTtlMs, limits });
@@ -88,6 +149,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await createLegacyProtocol(dataDir, limits),
     createResultsProtocol(results),
     createRestProtocol(results, authenticate),
+    createObserveProtocol({
+      metrics,
+      version: options.version ?? 'unknown',
+      probeStore: options.storeProbe ?? filesystemProbe(dataDir),
+      openConnections: () => stats.openConnections,
+      sweepStats: options.sweepStats ?? (() => NO_SWEEPS),
+      public: options.metricsPublic === true,
+    }),
   ];
 
   let url = '';
@@ -97,7 +166,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     authenticate,
     credentialRequired: authenticated,
     hosts: createHostPolicy({ boundHost: host, port: () => port, publicUrl }),
-    log: options.log,
+    log: serverLog.enabled ? (line) => serverLog.diag('warn', line) : undefined,
+    onRequestEnd: (record, path) => {
+      metrics.request(record);
+      serverLog.access(record, path);
+    },
     fallbackBaseUrl: () => url,
     limits,
   });
@@ -117,8 +190,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     url,
     port,
     stats: () => ({ ...stats }),
-    close: () =>
-      (closing ??= close().then(async () => {
+    close: (drainMs = drainTimeoutMs) =>
+      (closing ??= close(drainMs).then(async () => {
         await Promise.all(protocols.map((p) => p.close?.()));
       })),
   };
