@@ -348,4 +348,27 @@ describe('ferry serve graceful shutdown', () => {
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(await outcome).toBe('ECONNRESET');
   });
+
+  it('a second close(0) while draining cuts the drain short (the second SIGTERM)', async () => {
+    const server = await start();
+    const created = await rawRequest('POST', artifactsUrl(server, RUN), {
+      headers: { 'Content-Type': 'application/json', ...AUTH },
+      body: JSON.stringify({ Type: 'actions_storage', Name: 'stalled' }),
+    });
+    const container = created.json<{ fileContainerResourceUrl: string }>().fileContainerResourceUrl;
+    const req = http.request(chunkUrl(container, 'stalled/f'), {
+      method: 'PUT',
+      agent: false,
+      headers: { ...AUTH, 'Content-Length': 1000, 'Content-Range': contentRange(0, 1000, 1000) },
+    });
+    req.on('error', () => undefined);
+    req.write(Buffer.alloc(10));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const started = Date.now();
+    const graceful = server.close(60_000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await server.close(0);
+    await graceful;
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
 });

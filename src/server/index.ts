@@ -190,10 +190,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     url,
     port,
     stats: () => ({ ...stats }),
-    close: (drainMs = drainTimeoutMs) =>
-      (closing ??= close(drainMs).then(async () => {
+    close: (drainMs = drainTimeoutMs) => {
+      // Called again with 0 while draining: the HTTP side cuts what is left (a second SIGTERM).
+      const sockets = close(drainMs);
+      return (closing ??= sockets.then(async () => {
         await Promise.all(protocols.map((p) => p.close?.()));
-      })),
+      }));
+    },
   };
 }
 

@@ -189,7 +189,16 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
     }
   }
 
-  async function close(drainMs = 0): Promise<void> {
+  let closing: Promise<void> | undefined;
+  let endDrain: () => void = () => undefined;
+  // A second call while draining with 0 cuts the drain short (a second SIGTERM); any call
+  // returns the one close in progress.
+  function close(drainMs = 0): Promise<void> {
+    if (drainMs === 0) endDrain();
+    return (closing ??= closeOnce(drainMs));
+  }
+
+  async function closeOnce(drainMs: number): Promise<void> {
     draining = true;
     const closed = new Promise<void>((resolve, reject) =>
       server.close((error) => (error ? reject(error) : resolve())),
@@ -199,6 +208,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
     if (drainMs > 0 && inFlight > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, drainMs);
+        endDrain = () => {
+          clearTimeout(timer);
+          resolve();
+        };
         afterDrainStep = () => {
           // The socket of a finished answer is idle now (or about to be): close it at once.
           setImmediate(() => server.closeIdleConnections());
@@ -210,6 +223,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
       });
     }
     afterDrainStep = () => undefined;
+    endDrain = () => undefined;
     server.closeAllConnections();
     // A socket leaves the set on its 'close', so every one still in it has yet to emit it.
     // Waiting for them makes stats exact (openConnections 0) once close() resolves.
