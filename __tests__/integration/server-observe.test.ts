@@ -144,6 +144,54 @@ describe('ferry serve /metrics', () => {
     expect(text).not.toMatch(/[0-9a-f]{32}/);
   });
 
+  it('reports each listing index refresh per instance, and times the loads as store calls', async () => {
+    const lines: string[] = [];
+    const server = await start({ instanceId: 'idx-1', log: (line) => lines.push(line) });
+    await resultsRoundTrip(server, 'listed', randomBytes(100));
+    const text = (await rawRequest('GET', `${server.url}metrics`, { headers: AUTH })).body.toString();
+    expect(
+      sample(text, 'ferry_store_call_duration_seconds_count', { operation: 'index_load', outcome: 'ok' }),
+    ).toBe(2);
+    for (const index of ['results', 'legacy']) {
+      const at = sample(text, 'ferry_index_refresh_timestamp_seconds', { instance: 'idx-1', index });
+      expect(at).toBeGreaterThan(Date.now() / 1000 - 60);
+      const took = sample(text, 'ferry_index_refresh_duration_seconds', { instance: 'idx-1', index });
+      expect(took).toBeGreaterThanOrEqual(0);
+      // The cold start says so, once per index.
+      expect(lines.filter((l) => l.startsWith(`listing index "${index}" started cold`))).toHaveLength(1);
+    }
+    // As of the last rebuild (the cold start, empty): the finalize updated the index, not this figure.
+    expect(sample(text, 'ferry_index_artifacts', { instance: 'idx-1', index: 'results' })).toBe(0);
+  });
+
+  it('lists every finalized artifact at once on all three list routes, with no load from storage in the request path', async () => {
+    const server = await start({ instanceId: 'idx-2' });
+    const loads = async (): Promise<number | undefined> =>
+      sample(
+        (await rawRequest('GET', `${server.url}metrics`, { headers: AUTH })).body.toString(),
+        'ferry_store_call_duration_seconds_count',
+        {
+          operation: 'index_load',
+        },
+      );
+    expect(await loads()).toBe(2);
+    for (let i = 0; i < 5; i++) {
+      await resultsRoundTrip(server, `r-${i}`, randomBytes(10));
+      await legacyRoundTrip(server, `l-${i}`, randomBytes(10));
+      // Each list right after the finalize shows it.
+      const twirp = await rpc<{ artifacts: { name: string }[] }>(server, 'ListArtifacts', {});
+      expect(twirp.artifacts.map((a) => a.name)).toEqual(Array.from({ length: i + 1 }, (_, k) => `r-${k}`));
+      const rest = await rawRequest('GET', `${server.url}repos/o/r/actions/runs/${RUN}/artifacts`, {
+        headers: AUTH,
+      });
+      expect(rest.json<{ total_count: number }>().total_count).toBe(i + 1);
+      const legacy = await rawRequest('GET', artifactsUrl(server, RUN), { headers: AUTH });
+      expect(legacy.json<{ count: number }>().count).toBe(i + 1);
+    }
+    // Still the two cold builds: no list read storage.
+    expect(await loads()).toBe(2);
+  });
+
   it('reads the sweep counters from sweepStats() at every scrape', async () => {
     let runs = 0;
     const server = await start({

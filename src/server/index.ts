@@ -11,6 +11,7 @@ import { createRestProtocol } from './rest/protocol.js';
 import { createResultsProtocol } from './results/protocol.js';
 import { openResultsService } from './results/service.js';
 import { createHttpServer } from './server.js';
+import type { ListingWiring } from './listing/listing-index.js';
 import { filesystemProbe } from './observe/fs-probe.js';
 import { createObserveProtocol } from './observe/observe-routes.js';
 import { NO_SWEEPS, ServerMetrics, type SweepStats } from './observe/server-metrics.js';
@@ -72,6 +73,12 @@ export interface ServerOptions {
   sweepStats?: () => SweepStats;
   /** The store's health probe for `/status`; default writes and removes a file in `dataDir`. */
   storeProbe?: () => Promise<void>;
+  /**
+   * How long a build of the listing index is trusted (default 5 minutes). Lists are answered
+   * from memory; a background task re-reads storage at 0.9 of this, so changes made outside
+   * this process (another instance on a shared store) show up within it.
+   */
+  indexLifetimeMs?: number;
   /**
    * How long `close()` lets requests in flight finish before cutting them; default 30 s. Idle
    * kept-alive connections are closed at once, new ones refused.
@@ -144,9 +151,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const publicUrl = options.publicUrl === undefined ? undefined : parsePublicUrl(options.publicUrl);
   const authenticate = createAuthenticator({ token: options.token, jwtKeys });
-  const results = await openResultsService(dataDir, { signedUrlTtlMs: options.signedUrlTtlMs, limits });
+  const listing: ListingWiring = {
+    ...(options.indexLifetimeMs !== undefined ? { lifetimeMs: options.indexLifetimeMs } : {}),
+    onRefresh: (refresh) => metrics.indexRefreshed(refresh),
+    log: (level, message) => serverLog.diag(level, message),
+    storeCalls: metrics,
+  };
+  const results = await openResultsService(dataDir, {
+    signedUrlTtlMs: options.signedUrlTtlMs,
+    limits,
+    listing,
+  });
   const protocols = [
-    await createLegacyProtocol(dataDir, limits),
+    await createLegacyProtocol(dataDir, limits, listing),
     createResultsProtocol(results),
     createRestProtocol(results, authenticate),
     createObserveProtocol({

@@ -116,7 +116,10 @@ export class ServerMetrics implements StoreCallRecorder {
     ),
   );
   readonly #indexSize = this.#registry.add(
-    new Gauge('ferry_index_artifacts', 'Artifacts in each listing index, by instance.'),
+    new Gauge(
+      'ferry_index_artifacts',
+      'Artifacts each listing index held after its last rebuild from storage, by instance.',
+    ),
   );
   readonly #uptime = this.#registry.add(
     new Gauge('ferry_uptime_seconds', 'Seconds since this instance started.'),
