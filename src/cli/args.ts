@@ -77,6 +77,7 @@ export const COMMANDS: Record<string, OptionSpecs> = {
     'metrics-public': { type: 'boolean' },
     'drain-timeout': { type: 'string' },
     'instance-id': { type: 'string' },
+    'index-lifetime': { type: 'string' },
     ...SERVE_LIMIT_OPTIONS,
   },
   token: {

@@ -122,6 +122,7 @@ export async function serve(positionals: string[], values: Values, out: CliOutpu
   const accessLog = choiceOption(values, 'access-log', ['json', 'text', 'off'] as const);
   const drainTimeoutMs = numberOption(values, 'drain-timeout');
   const instanceId = stringOption(values, 'instance-id');
+  const indexLifetimeMs = numberOption(values, 'index-lifetime');
   // --access-log writes every line to stderr as it is (JSON stays one object per line); without
   // it, --verbose keeps the historical text lines through the CLI's own logger.
   const log =
@@ -144,6 +145,7 @@ export async function serve(positionals: string[], values: Values, out: CliOutpu
     ...(values['metrics-public'] ? { metricsPublic: true } : {}),
     ...(drainTimeoutMs !== undefined ? { drainTimeoutMs } : {}),
     ...(instanceId !== undefined ? { instanceId } : {}),
+    ...(indexLifetimeMs !== undefined ? { indexLifetimeMs } : {}),
   });
   out.result({ command: 'serve', url: server.url, dataDir }, server.url);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

@@ -163,6 +163,7 @@ Examples:
   serve: `Usage: ferry serve [--port N] [--host ADDR] [--data DIR] [--token TOKEN]
                    [--jwt-secret-file FILE]... [--jwt-public-key FILE]... [--public-url URL]
                    [--access-log json|text|off] [--metrics-public] [--drain-timeout MS]
+                   [--instance-id ID] [--index-lifetime MS]
 
 Runs a local artifact service over a data directory and prints its URL. It speaks both
 protocols on one port: point legacy runners at it with ACTIONS_RUNTIME_URL=<url>, results
@@ -192,6 +193,8 @@ Options:
   --drain-timeout MS       on SIGTERM/SIGINT, how long requests in flight may finish (default
                            30000); a second signal stops at once
   --instance-id ID         the instance label of /metrics and /status (default hostname:pid)
+  --index-lifetime MS      how long the listing index trusts one read of the store; it is
+                           re-read in the background at 0.9 of this (default 300000)
 
 Limits (bytes, milliseconds or counts; see docs/cli.md#serve for what each bounds):
 ${serveLimitsHelp()}
