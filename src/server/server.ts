@@ -12,7 +12,7 @@ import type { ServerLimits } from './http/limits.js';
 import { sendErrorJson } from './http/respond.js';
 import type { ProtocolModule, Route } from './route.js';
 import type { RequestRecord } from './observe/request-record.js';
-import { pathOnly, routeName } from './observe/route-name.js';
+import { methodName, pathOnly, routeName } from './observe/route-name.js';
 
 /** Writes an error answer in a protocol's own format (Twirp JSON, Azure XML, GitHub JSON). */
 export type ErrorRenderer = (res: ServerResponse, error: HttpError) => void;
@@ -106,20 +106,22 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
       if (draining) res.setHeader('Connection', 'close');
       inFlight++;
       const time = new Date().toISOString();
+      // Held here: once the answer is over, req.socket may already be detached (null).
+      const socket = req.socket;
       res.once('close', () => {
         inFlight--;
         const path = pathOnly(req.url);
         const record: RequestRecord = {
           time,
-          method: printableText((req.method ?? '?').slice(0, 16)),
+          method: methodName(req.method),
           route: routeName(path),
           // The status actually sent: a connection cut before any answer is no status, never 200.
           status: res.headersSent ? res.statusCode : undefined,
           cut: !res.writableFinished,
           json: /json/i.test(String(res.getHeader('Content-Type') ?? '')),
           durationMs: Math.round((Number(process.hrtime.bigint() - started) / 1e6) * 10) / 10,
-          ...wireBytes(req.socket),
-          remote: req.socket.remoteAddress ?? '',
+          ...wireBytes(socket),
+          remote: socket.remoteAddress ?? '',
           requestId,
         };
         options.onRequestEnd?.(record, path);

@@ -42,3 +42,10 @@ export function pathOnly(target: string | undefined): string {
   const q = raw.indexOf('?');
   return q === -1 ? raw : raw.slice(0, q);
 }
+
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/** The request method as a label: the methods the routes use, everything else `OTHER`. */
+export function methodName(method: string | undefined): string {
+  return method !== undefined && METHODS.has(method) ? method : 'OTHER';
+}
