@@ -84,6 +84,11 @@ export const COMMANDS: Record<string, OptionSpecs> = {
     'jwt-secret-file': { type: 'string', multiple: true },
     'jwt-public-key': { type: 'string', multiple: true },
     'public-url': { type: 'string' },
+    'access-log': { type: 'string' },
+    'metrics-public': { type: 'boolean' },
+    'drain-timeout': { type: 'string' },
+    'instance-id': { type: 'string' },
+    'index-lifetime': { type: 'string' },
     ...SERVE_LIMIT_OPTIONS,
   },
   token: {

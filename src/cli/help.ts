@@ -187,6 +187,8 @@ Examples:
   HTTPS_PROXY=http://proxy:3128 ferry doctor --json`,
   serve: `Usage: ferry serve [--port N] [--host ADDR] [--data DIR | --config FILE] [--token TOKEN]
                    [--jwt-secret-file FILE]... [--jwt-public-key FILE]... [--public-url URL]
+                   [--access-log json|text|off] [--metrics-public] [--drain-timeout MS]
+                   [--instance-id ID] [--index-lifetime MS]
 
 Runs a local artifact service over a data directory and prints its URL. It speaks both
 protocols on one port: point legacy runners at it with ACTIONS_RUNTIME_URL=<url>, results
@@ -211,6 +213,15 @@ Options:
                            (repeatable)
   --public-url URL         the URL clients use when it is not the bound address (reverse
                            proxy, container name, forwarded port); other Host names get 421
+  --access-log FORMAT      one line per request on stderr: json (one object per line), text
+                           or off (default: off; text with --verbose)
+  --metrics-public         serve /metrics and /status without a credential (otherwise they
+                           need --token when the server has authentication)
+  --drain-timeout MS       on SIGTERM/SIGINT, how long requests in flight may finish (default
+                           30000); a second signal stops at once
+  --instance-id ID         the instance label of /metrics and /status (default hostname:pid)
+  --index-lifetime MS      how long the listing index trusts one read of the store; it is
+                           re-read in the background at 0.9 of this (default 300000)
 
 Limits (bytes, milliseconds or counts; see docs/cli.md#serve for what each bounds):
 ${serveLimitsHelp()}

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { printableText } from '../core/format.js';
 import type { Socket } from 'node:net';
@@ -10,6 +11,8 @@ import { ErrorResponse } from './http/error-response.js';
 import type { ServerLimits } from './http/limits.js';
 import { sendErrorJson } from './http/respond.js';
 import type { ProtocolModule, Route } from './route.js';
+import type { RequestRecord } from './observe/request-record.js';
+import { methodName, pathOnly, routeName } from './observe/route-name.js';
 
 /** Writes an error answer in a protocol's own format (Twirp JSON, Azure XML, GitHub JSON). */
 export type ErrorRenderer = (res: ServerResponse, error: ErrorResponse) => void;
@@ -42,7 +45,10 @@ export interface HttpServerOptions {
   credentialRequired: boolean;
   /** Refuses Host values that do not name this server (DNS rebinding) and says which base URL to hand out. */
   hosts: HostPolicy;
+  /** Diagnostics (refused connections, storage and internal errors); free of secrets. */
   log: ((line: string) => void) | undefined;
+  /** Called once per request when its answer is over (sent, cut, or never started). */
+  onRequestEnd?: ((record: RequestRecord, path: string) => void) | undefined;
   /** Used for URLs we hand out when the request has no usable Host header. */
   fallbackBaseUrl: () => string;
   /** Timeouts, head size and connection caps (see ServerLimits). */
@@ -52,8 +58,12 @@ export interface HttpServerOptions {
 export interface HttpServerHandle {
   server: Server;
   stats: { connectionsOpened: number; openConnections: number; requests: number };
-  /** Stops listening, destroys every socket and resolves once all of them have closed. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections, closes idle kept-alive sockets at once, lets requests in flight
+   * finish for up to `drainMs` (0: none), then destroys what is left; resolves once every socket
+   * has closed.
+   */
+  close(drainMs?: number): Promise<void>;
 }
 
 // How often Node checks headersTimeout and requestTimeout (its default, 30 s, would let a
@@ -75,6 +85,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
     log: options.log,
   });
   const stats = { connectionsOpened: 0, openConnections: 0, requests: 0 };
+  let inFlight = 0;
+  let draining = false;
+  let afterDrainStep: () => void = () => undefined;
 
   const server = createServer(
     {
@@ -87,17 +100,33 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
       stats.requests++;
       const started = process.hrtime.bigint();
       const connection = guard.requestStarted(req, res);
-      if (options.log) {
-        const log = options.log;
-        res.once('close', () => {
-          const ms = Number(process.hrtime.bigint() - started) / 1e6;
-          // The status actually sent: a connection cut before any answer is logged as such, never as 200.
-          const status = res.headersSent ? String(res.statusCode) : 'no-answer';
-          const cut = res.headersSent && !res.writableFinished ? ' (answer cut)' : '';
-          // Path only: queries may one day carry signatures (blob SAS), and headers carry the token.
-          log(`${req.method ?? '?'} ${printableText(pathOf(req))} ${status}${cut} ${ms.toFixed(1)}ms`);
-        });
-      }
+      const requestId = randomBytes(8).toString('hex');
+      res.setHeader('X-Request-Id', requestId);
+      // While draining, every answer closes its connection: the client reconnects elsewhere.
+      if (draining) res.setHeader('Connection', 'close');
+      inFlight++;
+      const time = new Date().toISOString();
+      // Held here: once the answer is over, req.socket may already be detached (null).
+      const socket = req.socket;
+      res.once('close', () => {
+        inFlight--;
+        const path = pathOnly(req.url);
+        const record: RequestRecord = {
+          time,
+          method: methodName(req.method),
+          route: routeName(path),
+          // The status actually sent: a connection cut before any answer is no status, never 200.
+          status: res.headersSent ? res.statusCode : undefined,
+          cut: !res.writableFinished,
+          json: /json/i.test(String(res.getHeader('Content-Type') ?? '')),
+          durationMs: Math.round((Number(process.hrtime.bigint() - started) / 1e6) * 10) / 10,
+          ...wireBytes(socket),
+          remote: socket.remoteAddress ?? '',
+          requestId,
+        };
+        options.onRequestEnd?.(record, path);
+        if (draining) afterDrainStep();
+      });
       void dispatch(req, res, connection);
     },
   );
@@ -162,11 +191,41 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
     }
   }
 
-  async function close(): Promise<void> {
+  let closing: Promise<void> | undefined;
+  let endDrain: () => void = () => undefined;
+  // A second call while draining with 0 cuts the drain short (a second SIGTERM); any call
+  // returns the one close in progress.
+  function close(drainMs = 0): Promise<void> {
+    if (drainMs === 0) endDrain();
+    return (closing ??= closeOnce(drainMs));
+  }
+
+  async function closeOnce(drainMs: number): Promise<void> {
+    draining = true;
     const closed = new Promise<void>((resolve, reject) =>
       server.close((error) => (error ? reject(error) : resolve())),
     );
     // Kept-alive idle sockets would otherwise hold server.close() for up to keepAliveTimeout.
+    server.closeIdleConnections();
+    if (drainMs > 0 && inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, drainMs);
+        endDrain = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        afterDrainStep = () => {
+          // The socket of a finished answer is idle now (or about to be): close it at once.
+          setImmediate(() => server.closeIdleConnections());
+          if (inFlight === 0) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+      });
+    }
+    afterDrainStep = () => undefined;
+    endDrain = () => undefined;
     server.closeAllConnections();
     // A socket leaves the set on its 'close', so every one still in it has yet to emit it.
     // Waiting for them makes stats exact (openConnections 0) once close() resolves.
@@ -264,7 +323,17 @@ function isClientAbort(error: unknown): boolean {
 }
 
 function pathOf(req: IncomingMessage): string {
-  const raw = req.url ?? '/';
-  const q = raw.indexOf('?');
-  return q === -1 ? raw : raw.slice(0, q);
+  return pathOnly(req.url);
+}
+
+/**
+ * Bytes on the wire since the socket's previous request ended: its head, body and answer. Counted
+ * on the socket because reading the body stream here would take it from its handler.
+ */
+const wireMarks = new WeakMap<Socket, { read: number; written: number }>();
+function wireBytes(socket: Socket): { bytesIn: number; bytesOut: number } {
+  const mark = wireMarks.get(socket) ?? { read: 0, written: 0 };
+  const now = { read: socket.bytesRead, written: socket.bytesWritten };
+  wireMarks.set(socket, now);
+  return { bytesIn: Math.max(0, now.read - mark.read), bytesOut: Math.max(0, now.written - mark.written) };
 }

@@ -5,8 +5,10 @@ import { DEFAULT_LIMITS, type ServerLimits } from '../http/limits.js';
 import { readJsonFile, writeJsonAtomic } from '../util/atomic-file.js';
 import { IdCounter } from '../util/id-counter.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
+import { ListingIndex, type ListingWiring } from '../listing/listing-index.js';
 import { ContainerItems } from './container-items.js';
 import type { LegacyLayout } from './layout.js';
+import { legacyListingSource } from './listing-source.js';
 
 /** What the server remembers about one artifact (= one file container). */
 export interface ArtifactRecord {
@@ -51,6 +53,8 @@ export interface ArtifactStoreOptions {
   now?: () => number;
   /** Size and count limits; default DEFAULT_LIMITS. */
   limits?: ServerLimits;
+  /** Lifetime, clock and reporting of the listing index (see ListingIndex). */
+  listing?: ListingWiring;
 }
 
 /**
@@ -71,6 +75,8 @@ export class ArtifactStore {
   readonly #now: () => number;
   readonly #ids: IdCounter;
   readonly limits: ServerLimits;
+  /** Containers by run: what listings are answered from (set once open() has built it). */
+  #listing: ListingIndex<ArtifactRecord> | undefined;
 
   private constructor(layout: LegacyLayout, options: ArtifactStoreOptions) {
     this.#layout = layout;
@@ -84,6 +90,13 @@ export class ArtifactStore {
     const store = new ArtifactStore(layout, options);
     await mkdir(layout.containersDir, { recursive: true });
     await store.#load();
+    store.#listing = await ListingIndex.open(legacyListingSource(layout), {
+      ...options.listing,
+      name: 'legacy',
+      keyOf: (r) => String(r.containerId),
+      runOf: (r) => r.runId,
+      compare: (a, b) => a.containerId - b.containerId,
+    });
     return store;
   }
 
@@ -118,11 +131,9 @@ export class ArtifactStore {
     return undefined;
   }
 
-  /** Artifacts of one run in creation order. */
-  list(runId: string): ArtifactRecord[] {
-    return [...this.#byId.values()]
-      .filter((r) => r.runId === runId)
-      .sort((a, b) => a.containerId - b.containerId);
+  /** Artifacts of one run in creation order, from the listing index: never a scan of storage. */
+  list(runId: string): readonly ArtifactRecord[] {
+    return this.#listing?.list(runId) ?? [];
   }
 
   /**
@@ -227,6 +238,7 @@ export class ArtifactStore {
       };
       await writeJsonAtomic(this.#layout.artifactFile(containerId), record);
       this.#byId.set(containerId, record);
+      this.#listing?.apply({ put: record });
       return { record, created: true };
     });
   }
@@ -244,6 +256,7 @@ export class ArtifactStore {
       const next: ArtifactRecord = { ...current, size: -1, updatedAt: new Date().toISOString() };
       await writeJsonAtomic(this.#layout.artifactFile(next.containerId), next);
       this.#byId.set(next.containerId, next);
+      this.#listing?.apply({ put: next });
       return next;
     });
   }
@@ -275,6 +288,7 @@ export class ArtifactStore {
       const next: ArtifactRecord = { ...current, size: total, updatedAt: new Date().toISOString() };
       await writeJsonAtomic(this.#layout.artifactFile(next.containerId), next);
       this.#byId.set(next.containerId, next);
+      this.#listing?.apply({ put: next });
       return next;
     });
   }
@@ -328,6 +342,7 @@ export class ArtifactStore {
 
   /** Closes every loaded container's journal. */
   async close(): Promise<void> {
+    this.#listing?.close();
     const loaded = await Promise.allSettled(this.#items.values());
     this.#items.clear();
     await Promise.all(loaded.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
@@ -358,7 +373,7 @@ export function expiresAt(record: ArtifactRecord): number {
   return Date.parse(record.createdAt) + (record.retentionDays ?? DEFAULT_RETENTION_DAYS) * 86_400_000;
 }
 
-function isArtifactRecord(value: unknown): value is ArtifactRecord {
+export function isArtifactRecord(value: unknown): value is ArtifactRecord {
   if (typeof value !== 'object' || value === null) return false;
   const r = value as Record<string, unknown>;
   return (
