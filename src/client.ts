@@ -11,6 +11,7 @@ import { LegacyBackend } from './backends/legacy/legacy-backend.js';
 import { LOCAL_RUN_ID, openLocalStore } from './backends/local/local-store.js';
 import { hideStoreUrlInError, loggerHidingStoreUrl } from './backends/local/store-url.js';
 import { RESULTS_USER_AGENT, type ResultsConfig } from './backends/results/contracts.js';
+import { DigestMismatchError } from './backends/results/blob-download.js';
 import { ResultsBackend } from './backends/results/results-backend.js';
 import { validateFindBy, type FindBy } from './backends/rest/artifact-service.js';
 import { RestBackend } from './backends/rest/rest-backend.js';
@@ -275,6 +276,14 @@ export async function downloadArtifact(
     },
     findBy,
   );
+}
+
+/**
+ * The refusal of an artifact whose bytes do not hash to the digest the service listed (with
+ * verification on; nothing was written). Recognised by its class, never by its message.
+ */
+export function isDigestMismatch(error: unknown): error is DigestMismatchError {
+  return error instanceof DigestMismatchError;
 }
 
 /** Lists the artifacts of the current run. */
