@@ -18,6 +18,7 @@ import { RestBackend } from './backends/rest/rest-backend.js';
 import { backendIdsFromToken, requireBackendIds } from './backends/results/token.js';
 import { normalizeOptions, type ArtifactClientOptions, type NormalizedOptions } from './options.js';
 import { checkConflictPolicy, type ConflictPolicy } from './pack/conflict.js';
+import { startEmbeddedStore } from './embedded-store.js';
 import { asResourceError } from './pack/fs-errors.js';
 import { normalizeLimits, type ExtractLimits } from './pack/zip/limits.js';
 import { validateArtifactName } from './pack/validate.js';
@@ -343,7 +344,9 @@ export async function withBackend<T>(
   // A REST (findBy) call talks only to the API host; it needs no artifact service of this run.
   const kind: BackendKind = findBy ? 'rest' : chooseBackend(opts);
   const local =
-    kind === 'local' ? await openLocalStore(opts.localStore, opts.runId ?? LOCAL_RUN_ID) : undefined;
+    kind === 'local'
+      ? await openLocalStore(startEmbeddedStore, opts.localStore, opts.runId ?? LOCAL_RUN_ID)
+      : undefined;
   // The embedded store's loopback URL means nothing to the user: logs and errors name the store.
   if (local) opts = { ...opts, logger: loggerHidingStoreUrl(opts.logger, local.origin, local.label) };
   const http = createHttpManager(opts, kind, operationName);
