@@ -1,3 +1,4 @@
+/* global fetch */
 // List latency of `ferry serve` with many artifacts in one run (issue 14 item 4).
 //
 // Starts `ferry serve` (the library compiled to lib/: `npx tsc -p tsconfig.build.json`) on a data

@@ -11,12 +11,14 @@ import { LegacyBackend } from './backends/legacy/legacy-backend.js';
 import { LOCAL_RUN_ID, openLocalStore } from './backends/local/local-store.js';
 import { hideStoreUrlInError, loggerHidingStoreUrl } from './backends/local/store-url.js';
 import { RESULTS_USER_AGENT, type ResultsConfig } from './backends/results/contracts.js';
+import { DigestMismatchError } from './backends/results/blob-download.js';
 import { ResultsBackend } from './backends/results/results-backend.js';
 import { validateFindBy, type FindBy } from './backends/rest/artifact-service.js';
 import { RestBackend } from './backends/rest/rest-backend.js';
 import { backendIdsFromToken, requireBackendIds } from './backends/results/token.js';
 import { normalizeOptions, type ArtifactClientOptions, type NormalizedOptions } from './options.js';
 import { checkConflictPolicy, type ConflictPolicy } from './pack/conflict.js';
+import { startEmbeddedStore } from './embedded-store.js';
 import { asResourceError } from './pack/fs-errors.js';
 import { normalizeLimits, type ExtractLimits } from './pack/zip/limits.js';
 import { validateArtifactName } from './core/artifact-name.js';
@@ -277,6 +279,14 @@ export async function downloadArtifact(
   );
 }
 
+/**
+ * The refusal of an artifact whose bytes do not hash to the digest the service listed (with
+ * verification on; nothing was written). Recognised by its class, never by its message.
+ */
+export function isDigestMismatch(error: unknown): error is DigestMismatchError {
+  return error instanceof DigestMismatchError;
+}
+
 /** Lists the artifacts of the current run. */
 export async function listArtifacts(options: ListArtifactsOptions = {}): Promise<ArtifactInfo[]> {
   const { latest, findBy, ...rest } = options;
@@ -334,7 +344,9 @@ export async function withBackend<T>(
   // A REST (findBy) call talks only to the API host; it needs no artifact service of this run.
   const kind: BackendKind = findBy ? 'rest' : chooseBackend(opts);
   const local =
-    kind === 'local' ? await openLocalStore(opts.localStore, opts.runId ?? LOCAL_RUN_ID) : undefined;
+    kind === 'local'
+      ? await openLocalStore(startEmbeddedStore, opts.localStore, opts.runId ?? LOCAL_RUN_ID)
+      : undefined;
   // The embedded store's loopback URL means nothing to the user: logs and errors name the store.
   if (local) opts = { ...opts, logger: loggerHidingStoreUrl(opts.logger, local.origin, local.label) };
   const http = createHttpManager(opts, kind, operationName);

@@ -3,8 +3,9 @@ import pLimit from 'p-limit';
 import { AbortError, FerryError, ValidationError, isFerryError } from './core/errors.js';
 import type { ArtifactInfo, DownloadResult, DownloadSpec } from './backends/backend.js';
 import { latestPerName } from './backends/latest-per-name.js';
+import type { DigestMismatchError } from './backends/results/blob-download.js';
 import { validateFindBy } from './backends/rest/artifact-service.js';
-import { checkRestoreModes, withBackend, type DownloadArtifactOptions } from './client.js';
+import { checkRestoreModes, isDigestMismatch, withBackend, type DownloadArtifactOptions } from './client.js';
 import { normalizeOptions } from './options.js';
 import { checkConflictPolicy, type ConflictPolicy } from './pack/conflict.js';
 import { assertNoSymlinkInPath } from './pack/safe-path.js';
@@ -90,6 +91,50 @@ export const DEFAULT_ARTIFACT_CONCURRENCY = 2;
 export async function downloadArtifacts(
   options: DownloadArtifactsOptions = {},
 ): Promise<DownloadArtifactsResponse> {
+  const { downloads } = await downloadMany(options);
+  return { downloads };
+}
+
+/** One artifact to download and the directory it goes into. */
+export interface PlannedDownload {
+  artifact: ArtifactInfo;
+  target: string;
+}
+
+/**
+ * How a caller other than the SDK's `downloadArtifacts` wants the same download run (the
+ * Action: its own selection, `<name>-<id>` directories, and digest mismatches collected).
+ */
+export interface DownloadManyBehaviour {
+  /**
+   * Selects the artifacts and their directories from the run's listing (every artifact, and the
+   * newest of each name), instead of `pattern`/`names`/`artifactIds`/`mergeMultiple`. Targets
+   * other than `path` must come from artifactDirectory (they are checked for links here).
+   */
+  plan?: (
+    listed: { all: readonly ArtifactInfo[]; latest: readonly ArtifactInfo[] },
+    root: string,
+  ) => PlannedDownload[];
+  /**
+   * `collect`: an artifact whose bytes do not match the listed digest (verification on) is
+   * written nowhere and reported in `mismatches`, and the others go on; `stop` (the default):
+   * it fails the whole download like any other error.
+   */
+  digestMismatch?: 'stop' | 'collect';
+  /** Called as each artifact is written (completion order). */
+  onDownloaded?: (artifact: DownloadedArtifact) => void;
+}
+
+export interface DownloadManyResponse extends DownloadArtifactsResponse {
+  /** With `digestMismatch: 'collect'`: the artifacts refused for their digest, by name then id. */
+  mismatches: { name: string; id: number | undefined; error: DigestMismatchError }[];
+}
+
+/** The one multi-artifact download: the SDK's `downloadArtifacts`, the Action and the CLI. */
+export async function downloadMany(
+  options: DownloadArtifactsOptions = {},
+  behaviour: DownloadManyBehaviour = {},
+): Promise<DownloadManyResponse> {
   const {
     path: target,
     skipDecompress,
@@ -146,21 +191,31 @@ export async function downloadArtifacts(
     opts,
     async (backend, ctx, _kind, spareHttp) => {
       const listed = await backend.list(ctx);
-      const selected = sortArtifacts(select(listed, ids, matches, wanted));
+      const planned = behaviour.plan
+        ? sortArtifacts(
+            behaviour.plan({ all: listed, latest: latestPerName([...listed]) }, root).map((p) => ({
+              ...p.artifact,
+              target: p.target,
+            })),
+          )
+        : undefined;
+      const selected = planned ?? sortArtifacts(select(listed, ids, matches, wanted));
       if (selected.length === 0) {
-        ctx.logger.warn(
-          pattern === undefined
-            ? 'No artifacts to download'
-            : `No artifacts match the pattern '${pattern}'; nothing was downloaded`,
-        );
-        return { downloads: [] };
+        if (!behaviour.plan) {
+          ctx.logger.warn(
+            pattern === undefined
+              ? 'No artifacts to download'
+              : `No artifacts match the pattern '${pattern}'; nothing was downloaded`,
+          );
+        }
+        return { downloads: [], mismatches: [] };
       }
       const single = selected.length === 1;
       // Every destination is checked before anything is downloaded: names from other runs are data.
-      const destinations = selected.map((a) =>
-        mergeMultiple || single ? root : artifactDirectory(root, a.name),
-      );
-      if (!mergeMultiple && !single && process.platform !== 'win32') {
+      const destinations =
+        planned?.map((p) => p.target) ??
+        selected.map((a) => (mergeMultiple || single ? root : artifactDirectory(root, a.name)));
+      if (!planned && !mergeMultiple && !single && process.platform !== 'win32') {
         for (const a of selected) {
           const problem = windowsNameProblem(a.name);
           if (problem !== undefined) {
@@ -188,6 +243,7 @@ export async function downloadArtifacts(
       const stop = new AbortController();
       const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
       let firstError: unknown;
+      const mismatches: DownloadManyResponse['mismatches'] = [];
       const limit = pLimit(parallel);
       // HttpManagers are reused from one artifact to the next (the listing's first): at most
       // `parallel` exist, and their keep-alive sockets carry over, so 1,000 artifacts need
@@ -195,7 +251,7 @@ export async function downloadArtifacts(
       const idle: HttpManager[] = [ctx.http];
       const settled = await Promise.allSettled(
         selected.map((artifact, index) =>
-          limit(async (): Promise<DownloadedArtifact> => {
+          limit(async (): Promise<DownloadedArtifact | undefined> => {
             const turn = turns[index] as (typeof turns)[number];
             const destination = destinations[index] as string;
             // One HttpManager per artifact in flight: its own slots, so artifacts never share a socket at once.
@@ -241,7 +297,7 @@ export async function downloadArtifacts(
                 filesDone: result.fileCount,
                 filesTotal: result.fileCount,
               });
-              return {
+              const downloaded: DownloadedArtifact = {
                 name: artifact.name,
                 id: artifact.id,
                 downloadPath: result.downloadPath,
@@ -251,7 +307,14 @@ export async function downloadArtifacts(
                 ...(result.digestMismatch ? { digestMismatch: true } : {}),
                 ...(result.expectedDigest !== undefined ? { expectedDigest: result.expectedDigest } : {}),
               };
+              behaviour.onDownloaded?.(downloaded);
+              return downloaded;
             } catch (error: unknown) {
+              // Nothing of it was written (the digest is checked before any write): the rest go on.
+              if (behaviour.digestMismatch === 'collect' && isDigestMismatch(error)) {
+                mismatches.push({ name: artifact.name, id: artifact.id, error });
+                return undefined;
+              }
               firstError ??= error;
               stop.abort(isFerryError(error) ? error : new FerryError('ERR_FERRY_PROTOCOL', String(error)));
               throw error;
@@ -264,7 +327,10 @@ export async function downloadArtifacts(
       );
       if (firstError !== undefined) throw firstError;
       return {
-        downloads: settled.map((s) => (s as PromiseFulfilledResult<DownloadedArtifact>).value),
+        downloads: settled.flatMap(
+          (s) => (s as PromiseFulfilledResult<DownloadedArtifact | undefined>).value ?? [],
+        ),
+        mismatches: sortArtifacts(mismatches),
       };
     },
     findBy,

@@ -167,6 +167,11 @@ export interface Backend {
     options: StreamUploadOptions,
     ctx: OperationContext,
   ): Promise<UploadResult>;
+  /**
+   * Capability (results): the origin of the host that stores the bytes, which only a signed URL
+   * names (doctor probes it); undefined when the run has no artifact to sign a URL for.
+   */
+  storageOrigin?(ctx: OperationContext): Promise<string | undefined>;
 }
 
 /** A backend that can read and write whole artifacts (what merge needs). */

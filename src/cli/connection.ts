@@ -1,12 +1,12 @@
-import { mintRuntimeToken } from '../backends/local/local-store.js';
-import { backendIdsFromToken } from '../backends/results/token.js';
+import { mintRuntimeToken } from '../runner-token.js';
+import { backendIdsFromToken } from '../runner-token.js';
 import { fromEnvironment } from '../environment.js';
 import type { ArtifactClientOptions } from '../options.js';
 import { proxySettingsFromEnv, type FindBy } from '../index.js';
 import { registerSecret } from '../core/secrets.js';
 import { choiceOption, numberOption, stringOption, UsageError, type Values } from './args.js';
 import type { CliOutput } from './output.js';
-import { probeProtocol } from './probe.js';
+import { probeProtocol } from '../probe-protocol.js';
 
 /** Run id of `--url` and the embedded store when `--run-id` is not given. */
 export const DEFAULT_RUN_ID = 'local';

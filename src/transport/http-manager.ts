@@ -3,25 +3,19 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { HttpClient } from '@actions/http-client';
 import type { RequestInfo } from '@actions/http-client/lib/interfaces';
-import {
-  AbortError,
-  FerryError,
-  HttpError,
-  NetworkError,
-  type ErrorContext,
-  type FerryErrorCode,
-} from '../core/errors.js';
+import { AbortError, FerryError, type ErrorContext, type FerryErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/types.js';
 import { silentLogger } from '../core/types.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, readBody } from './body.js';
 import { systemClock, type Clock } from './clock.js';
-import { extractErrorMessage, mentionsRateLimit } from './error-body.js';
+import { extractErrorMessage } from './error-body.js';
 import type { Operation } from './operation.js';
-import { ProxyError, SlotAgents, proxyAuthRequiredError, type ProxySettings } from './proxy.js';
-import { redactUrl, urlWithoutQuery } from '../core/redact.js';
+import { SlotAgents, type ProxySettings } from './proxy.js';
+import { header, isRateLimited, networkFailure, statusFailure } from './http-failure.js';
+import { urlWithoutQuery } from '../core/redact.js';
 import { assertFetchableUrl, assertRedirectAllowed } from './url-policy.js';
 import { DEFAULT_STALL_POLICY, type StallPolicy } from './stall-watchdog.js';
-import { defaultRetryPolicy, errorCode, type AttemptOutcome, type RetryPolicy } from './retry.js';
+import { defaultRetryPolicy, type AttemptOutcome, type RetryPolicy } from './retry.js';
 import { Retrier, type RetryBudget } from './retrier.js';
 
 export interface HttpManagerOptions {
@@ -145,6 +139,10 @@ export class HttpManager {
     this.#slots = Array.from({ length: options.slots }, () => this.#createSlot());
   }
 
+  get #socketTimeoutMs(): number {
+    return this.#options.socketTimeoutMs ?? 120_000;
+  }
+
   get stats(): Readonly<HttpManagerStats> {
     return { ...this.#stats, retries: this.retrier.retries };
   }
@@ -220,7 +218,10 @@ export class HttpManager {
             res.destroy();
             if (signal?.aborted) throw new AbortError(signal.reason, spec.context);
             outcome = { kind: 'error', error };
-            failure = error instanceof FerryError ? error : this.#networkFailure(spec, url, error, attempt);
+            failure =
+              error instanceof FerryError
+                ? error
+                : networkFailure(spec, url, error, attempt, this.#socketTimeoutMs);
             // A 2xx whose body broke off is a lost answer too: the caller reconciles before repeating.
             handBack = spec.networkErrors === 'throw' && failure.retryable && !(error instanceof FerryError);
           }
@@ -236,7 +237,7 @@ export class HttpManager {
             retryAfter: header(res, 'retry-after'),
             rateLimitReset: header(res, 'x-ratelimit-reset'),
           };
-          failure = this.#statusFailure(
+          failure = statusFailure(
             spec,
             url,
             status,
@@ -245,13 +246,15 @@ export class HttpManager {
             text,
             attempt,
             rateLimited,
+            this.#options.proxy ?? {},
+            this.retrier.policy.retryableStatuses,
           );
         }
       } catch (error: unknown) {
         if (signal?.aborted) throw spec.operation?.failure ?? new AbortError(signal.reason, spec.context);
         if (error instanceof FerryError && !error.retryable && error.code !== 'ERR_FERRY_PROXY') throw error;
         outcome = { kind: 'error', error };
-        failure = this.#networkFailure(spec, new URL(spec.url), error, attempt);
+        failure = networkFailure(spec, new URL(spec.url), error, attempt, this.#socketTimeoutMs);
         handBack = spec.networkErrors === 'throw' && failure.retryable;
       } finally {
         this.#slotSignals[spec.slot] = undefined;
@@ -392,96 +395,6 @@ export class HttpManager {
     if (!slot) throw new FerryError('ERR_FERRY_INVALID_OPTION', `No HTTP slot ${index} (have ${this.slots})`);
     return slot;
   }
-
-  #networkFailure(spec: RequestSpec, url: URL, error: unknown, attempt: number): FerryError {
-    // The proxy agent does not know the operation: give its error the request's context.
-    if (error instanceof ProxyError)
-      return error.inContext({ ...spec.context, method: spec.method, url: redactUrl(url), attempt });
-    if (error instanceof FerryError && error.code === 'ERR_FERRY_PROXY') return error;
-    const errno = errorCode(error);
-    const detail = error instanceof Error ? error.message : String(error);
-    // http-client reports its idle timer only in prose ("Request timeout: <path>", path scrubbed).
-    const timeout = /Request timeout/i.test(detail);
-    const call = spec.call ? `${spec.call}: ` : '';
-    const message = timeout
-      ? `${call}No data from ${url.host} within ${seconds(this.#options.socketTimeoutMs ?? 120_000)} s (timeoutMs) on ${spec.method} ${urlWithoutQuery(url)}`
-      : `${call}Network error on ${spec.method} ${urlWithoutQuery(url)}: ${detail}`;
-    return new NetworkError(message, timeout ? 'ETIMEDOUT' : errno, {
-      cause: error,
-      context: { ...spec.context, method: spec.method, url: redactUrl(url), attempt },
-    });
-  }
-
-  #statusFailure(
-    spec: RequestSpec,
-    url: URL,
-    status: number,
-    statusText: string | undefined,
-    serverMessage: string | undefined,
-    body: string,
-    attempt: number,
-    rateLimited: boolean,
-  ): HttpError {
-    // Error pages can be huge (or an attacker's): never more than 200 characters of one in a message.
-    const shortMessage = serverMessage?.slice(0, 200);
-    // A 407 from our own proxy names it (host:port) like a refused CONNECT does.
-    const viaProxy = status === 407 ? proxyAuthRequiredError(url, this.#options.proxy ?? {}) : undefined;
-    const custom =
-      (viaProxy ? { message: viaProxy.message } : undefined) ??
-      spec.describeFailure?.(status, shortMessage) ??
-      (status === 407
-        ? {
-            message:
-              'Proxy authentication required: a proxy Ferry was not told about answered 407 (a transparent proxy on the way?); configure it with credentials in HTTPS_PROXY/HTTP_PROXY',
-          }
-        : undefined);
-    const code = custom?.code ?? codeForStatus(status, rateLimited ? 'rate limit' : serverMessage);
-    const base = `Request failed with status code ${status}${statusText ? ` ${statusText}` : ''}: ${spec.method} ${urlWithoutQuery(url)}`;
-    const message = custom?.message
-      ? `${custom.message.slice(0, 400)} (${base})`
-      : `${spec.call ? `${spec.call} failed: ` : ''}${base}${shortMessage ? `: ${shortMessage}` : ''}`;
-    return new HttpError(code, message, status, body, {
-      context: { ...spec.context, method: spec.method, url: redactUrl(url), attempt },
-      retryable: rateLimited || this.retrier.policy.retryableStatuses.includes(status),
-    });
-  }
-}
-
-export function codeForStatus(status: number, serverMessage?: string): FerryErrorCode {
-  if (status === 401) return 'ERR_FERRY_UNAUTHORIZED';
-  // A rate limit is not a quota: it clears by itself (and was retried as one).
-  if (status === 403 && mentionsRateLimit(serverMessage)) return 'ERR_FERRY_HTTP';
-  if (status === 403)
-    return serverMessage && /quota|storage|limit/i.test(serverMessage)
-      ? 'ERR_FERRY_QUOTA'
-      : 'ERR_FERRY_UNAUTHORIZED';
-  if (status === 404 || status === 410) return 'ERR_FERRY_NOT_FOUND';
-  if (status === 407) return 'ERR_FERRY_PROXY';
-  if (status === 409) return 'ERR_FERRY_CONFLICT';
-  // 507 Insufficient Storage (ferry serve on a full disk): the same remedy as a full local disk,
-  // free space (there, on the server); retrying into it only repeats the failure.
-  if (status === 507) return 'ERR_FERRY_NO_SPACE';
-  return 'ERR_FERRY_HTTP';
-}
-
-/**
- * 429, or a GitHub-style 403 that says it is a rate limit: in the body ("API rate limit
- * exceeded", "secondary rate limit") or with `x-ratelimit-remaining: 0`. A plain 403 is not.
- */
-function isRateLimited(status: number, res: IncomingMessage, serverMessage: string | undefined): boolean {
-  if (status === 429) return true;
-  if (status !== 403) return false;
-  return mentionsRateLimit(serverMessage) || header(res, 'x-ratelimit-remaining')?.trim() === '0';
-}
-
-/** Milliseconds as seconds for messages: whole seconds stay whole, short timeouts keep their fraction. */
-function seconds(ms: number): string {
-  return String(Number((ms / 1000).toFixed(ms < 10_000 ? 3 : 0)));
-}
-
-function header(res: IncomingMessage, name: string): string | undefined {
-  const value = res.headers[name];
-  return Array.isArray(value) ? value[0] : value;
 }
 
 /**

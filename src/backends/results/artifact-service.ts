@@ -90,29 +90,7 @@ export class ArtifactService {
     context: ErrorContext,
   ): Promise<SignedDownload> {
     const artifact = await this.resolve(spec, context);
-    const sign = async (): Promise<string> => {
-      const signed = await this.#twirp.call<GetSignedArtifactUrlResponse>(
-        'GetSignedArtifactURL',
-        {
-          workflow_run_backend_id:
-            artifact.workflow_run_backend_id ??
-            artifact.workflowRunBackendId ??
-            this.#config.ids.workflowRunBackendId,
-          workflow_job_run_backend_id:
-            artifact.workflow_job_run_backend_id ??
-            artifact.workflowJobRunBackendId ??
-            this.#config.ids.workflowJobRunBackendId,
-          name: artifact.name,
-        },
-        { operation: this.#ctx.operation, context },
-      );
-      const url = signed.signed_url ?? signed.signedUrl;
-      if (!url)
-        throw new FerryError('ERR_FERRY_PROTOCOL', 'GetSignedArtifactURL returned no signed_url', {
-          context,
-        });
-      return checkSignedUrl(url, this.#config.resultsUrl, 'the signed download URL', context);
-    };
+    const sign = (): Promise<string> => this.#sign(artifact, context);
     return {
       url: await sign(),
       name: artifact.name,
@@ -358,6 +336,40 @@ export class ArtifactService {
     )[0];
     if (!newest) throw notFound(spec.id !== undefined ? `#${spec.id}` : spec.name, 'download');
     return newest;
+  }
+
+  /** GetSignedArtifactURL for a listed artifact, the URL checked against the service's origin. */
+  async #sign(artifact: MonolithArtifact, context: ErrorContext): Promise<string> {
+    const signed = await this.#twirp.call<GetSignedArtifactUrlResponse>(
+      'GetSignedArtifactURL',
+      {
+        workflow_run_backend_id:
+          artifact.workflow_run_backend_id ??
+          artifact.workflowRunBackendId ??
+          this.#config.ids.workflowRunBackendId,
+        workflow_job_run_backend_id:
+          artifact.workflow_job_run_backend_id ??
+          artifact.workflowJobRunBackendId ??
+          this.#config.ids.workflowJobRunBackendId,
+        name: artifact.name,
+      },
+      { operation: this.#ctx.operation, context },
+    );
+    const url = signed.signed_url ?? signed.signedUrl;
+    if (!url)
+      throw new FerryError('ERR_FERRY_PROTOCOL', 'GetSignedArtifactURL returned no signed_url', {
+        context,
+      });
+    return checkSignedUrl(url, this.#config.resultsUrl, 'the signed download URL', context);
+  }
+
+  /**
+   * The origin of the storage host, which only a signed URL names: the signed URL of the run's
+   * first artifact, or undefined when the run has none yet (doctor probes it; never guessed).
+   */
+  async storageOrigin(context: ErrorContext): Promise<string | undefined> {
+    const first = (await this.list({}, context))[0];
+    return first ? new URL(await this.#sign(first, context)).origin : undefined;
   }
 
   /** ListArtifacts in this run's backend ids, narrowed by `filter` (name_filter, id_filter). */

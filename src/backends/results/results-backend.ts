@@ -95,6 +95,10 @@ export class ResultsBackend implements Backend {
     return artifact;
   }
 
+  storageOrigin(ctx: OperationContext): Promise<string | undefined> {
+    return new ArtifactService(this.config, ctx).storageOrigin({ operation: 'doctor' });
+  }
+
   delete(name: string, ctx: OperationContext): Promise<number | undefined> {
     return new ArtifactService(this.config, ctx).delete(name, { operation: 'delete', artifactName: name });
   }
