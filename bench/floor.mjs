@@ -8,10 +8,13 @@ import { closeSync, mkdirSync, openSync, rmSync, unlinkSync, writeSync } from 'n
 import http from 'node:http';
 import path from 'node:path';
 import { settleDisk } from './settle.mjs';
+import { spawnThrottleProxy } from './throttle-proxy.mjs';
 
 const MiB = 1024 * 1024;
 /** Bytes moved by each throughput floor: long enough to be steady, short enough to be cheap. */
 const FLOOR_BYTES = 256 * MiB;
+/** Through the throttling proxy a stream is slow by design: less is enough there. */
+const THROTTLED_BYTES = 64 * MiB;
 const RESPONSE_BYTES = 32 * MiB;
 const WRITE_CHUNK = 8 * MiB;
 
@@ -34,8 +37,11 @@ const get = () => new Promise((resolve, reject) => {
   agent.destroy();
 })().catch((e) => { console.error(e); process.exit(1); });`;
 
-/** Loopback GET, one stream: node:http server here, node:http client in a child. MB/s. */
-async function loopbackGet() {
+/**
+ * Loopback GET, one stream: node:http server here, node:http client in a child. MB/s; with
+ * `throttleMbps`, through a throttling proxy of that cap (the single-stream floor of --throttle).
+ */
+async function loopbackGet(throttleMbps) {
   const body = Buffer.allocUnsafe(RESPONSE_BYTES);
   randomFillSync(body);
   const server = http.createServer((req, res) => {
@@ -43,9 +49,12 @@ async function loopbackGet() {
     res.end(body);
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const proxy = throttleMbps === undefined ? undefined : await spawnThrottleProxy(throttleMbps);
   try {
-    const url = `http://127.0.0.1:${server.address().port}/`;
-    const child = spawn(process.execPath, ['-e', GET_CLIENT, url, String(FLOOR_BYTES)], {
+    const direct = `http://127.0.0.1:${server.address().port}/`;
+    await proxy?.setUpstream(direct);
+    const total = proxy ? THROTTLED_BYTES : FLOOR_BYTES;
+    const child = spawn(process.execPath, ['-e', GET_CLIENT, proxy?.url ?? direct, String(total)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -55,6 +64,7 @@ async function loopbackGet() {
     const { seconds, bytes } = JSON.parse(out);
     return bytes / 1e6 / seconds;
   } finally {
+    await proxy?.stop();
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   }
@@ -95,10 +105,16 @@ async function fileWrite(dir) {
 
 /**
  * Throughput floors of this run, measured in `dir` (on the filesystem the downloads go to):
- * `{ getMBps, sha256MBps, writeMBps }`.
+ * `{ getMBps, sha256MBps, writeMBps }`, and `throttledGetMBps` (one stream through the
+ * throttling proxy) when `throttleMbps` is given.
  */
-export async function measureFloors(dir) {
-  return { getMBps: await loopbackGet(), sha256MBps: sha256(), writeMBps: await fileWrite(dir) };
+export async function measureFloors(dir, throttleMbps) {
+  return {
+    getMBps: await loopbackGet(),
+    ...(throttleMbps === undefined ? {} : { throttledGetMBps: await loopbackGet(throttleMbps) }),
+    sha256MBps: sha256(),
+    writeMBps: await fileWrite(dir),
+  };
 }
 
 /**

@@ -68,10 +68,10 @@ const FERRY_BY_PROTOCOL = [
  */
 export function floorTable({ rows, floors, fileFloors }) {
   const lines = [
-    `Floors of this run: loopback GET (one stream) ${fmtSpeed(floors.getMBps)} MB/s, sha256 ${fmtSpeed(floors.sha256MBps)} MB/s, file writes (page cache) ${fmtSpeed(floors.writeMBps)} MB/s.`,
+    `Floors of this run: loopback GET (one stream) ${fmtSpeed(floors.getMBps)} MB/s${floors.throttledGetMBps === undefined ? '' : `, one stream through the throttling proxy ${fmtSpeed(floors.throttledGetMBps)} MB/s`}, sha256 ${fmtSpeed(floors.sha256MBps)} MB/s, file writes (page cache) ${fmtSpeed(floors.writeMBps)} MB/s.`,
     '',
-    '| workload | op | Ferry MB/s legacy / results | loopback GET MB/s | sha256 MB/s | file write MB/s | Ferry files/s legacy / results | files created/s (sync) |',
-    '|---|---|---:|---:|---:|---:|---:|---:|',
+    `| workload | op | Ferry MB/s legacy / results | loopback GET MB/s${floors.throttledGetMBps === undefined ? '' : ' | throttled GET MB/s (one stream)'} | sha256 MB/s | file write MB/s | Ferry files/s legacy / results | files created/s (sync) |`,
+    `|---|---|---:|---:|${floors.throttledGetMBps === undefined ? '' : '---:|'}---:|---:|---:|---:|`,
   ];
   const groups = new Map();
   for (const r of rows) {
@@ -85,7 +85,7 @@ export function floorTable({ rows, floors, fileFloors }) {
     const [legacy, results] = pair.map((c) => g.byClient[c]);
     const fileFloor = fileFloors[g.workload];
     lines.push(
-      `| ${g.workload} | ${g.op} | ${fmtSpeed(legacy?.mbPerSec)} / ${fmtSpeed(results?.mbPerSec)} | ${fmtSpeed(floors.getMBps)} | ${fmtSpeed(floors.sha256MBps)} | ${fmtSpeed(floors.writeMBps)} | ${fileFloor === undefined ? '-' : `${fmtSpeed(legacy?.filesPerSec)} / ${fmtSpeed(results?.filesPerSec)}`} | ${fileFloor === undefined ? '-' : fmtSpeed(fileFloor)} |`,
+      `| ${g.workload} | ${g.op} | ${fmtSpeed(legacy?.mbPerSec)} / ${fmtSpeed(results?.mbPerSec)} | ${fmtSpeed(floors.getMBps)}${floors.throttledGetMBps === undefined ? '' : ` | ${fmtSpeed(floors.throttledGetMBps)}`} | ${fmtSpeed(floors.sha256MBps)} | ${fmtSpeed(floors.writeMBps)} | ${fileFloor === undefined ? '-' : `${fmtSpeed(legacy?.filesPerSec)} / ${fmtSpeed(results?.filesPerSec)}`} | ${fileFloor === undefined ? '-' : fmtSpeed(fileFloor)} |`,
     );
   }
   return lines.join('\n');

@@ -389,9 +389,9 @@ async function main() {
    */
   const inOrder = (clients, r) => (r % 2 === 0 ? clients : [...clients].reverse());
 
-  const floors = await measureFloors(tmp);
+  const floors = await measureFloors(tmp, options.throttle);
   log(
-    `floor: loopback GET ${floors.getMBps.toFixed(0)} MB/s, sha256 ${floors.sha256MBps.toFixed(0)} MB/s, file writes ${floors.writeMBps.toFixed(0)} MB/s`,
+    `floor: loopback GET ${floors.getMBps.toFixed(0)} MB/s${floors.throttledGetMBps === undefined ? '' : ` (${floors.throttledGetMBps.toFixed(1)} MB/s through the throttling proxy)`}, sha256 ${floors.sha256MBps.toFixed(0)} MB/s, file writes ${floors.writeMBps.toFixed(0)} MB/s`,
   );
   /** Files/s creating each many-file workload's files, by workload name (see floor.mjs). */
   const fileFloors = {};

@@ -68,9 +68,11 @@ function relay(from, to, bytesPerSecond) {
 export async function startThrottleProxy({ upstream: upstreamAddress, bytesPerSecond }) {
   const sockets = new Set();
   let connections = 0;
-  const server = net.createServer((client) => {
+  // Half-open both ways: one side's FIN must not cut the paced bytes still owed to it; each
+  // direction ends on its own (relay), and a socket closes once both of its directions have.
+  const server = net.createServer({ allowHalfOpen: true }, (client) => {
     connections++;
-    const upstream = net.connect(upstreamAddress());
+    const upstream = net.connect({ ...upstreamAddress(), allowHalfOpen: true });
     for (const s of [client, upstream]) {
       sockets.add(s);
       s.setNoDelay(true);
@@ -82,8 +84,6 @@ export async function startThrottleProxy({ upstream: upstreamAddress, bytesPerSe
     };
     client.on('error', fail);
     upstream.on('error', fail);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
     relay(client, upstream, bytesPerSecond);
     relay(upstream, client, bytesPerSecond);
   });
