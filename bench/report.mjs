@@ -233,6 +233,17 @@ const METHOD = [
   '- Each client downloads what its own upload produced, into a fresh directory; "check" compares every file\'s size and SHA-256 with the source.',
 ];
 
+/** The commands of the Reproduce section. */
+const REPRODUCE = [
+  'npm run bench -- --write-docs                       # the full run (this page)',
+  'npm run bench -- --repeat 2 --workloads W1 --busy   # small files, order alternating, one core busy',
+  'npm run bench -- --workloads W2 --clients ferry-results,current --throttle 40',
+  'npm run bench -- --workloads none --files 10000,100000 # memory against file count',
+  'npm run bench -- --size-scale 0.1 --workloads W1,W3 # a quick look',
+  'npm run bench -- --clients ferry --ops upload --ferry-concurrency-sweep 2,4,8,16',
+  'npm run bench -- --help                             # every flag',
+];
+
 const KEEP_MARKER = '<!-- Everything below this line is kept when the file is regenerated. -->';
 
 export function writeDocs(
@@ -306,11 +317,9 @@ export function writeDocs(
   parts.push(
     '## Reproduce',
     '',
+    '<!-- not-run: a benchmark run takes minutes and wants an idle machine -->',
     '```sh',
-    'npm run bench -- --write-docs                       # the full run (this page)',
-    'npm run bench -- --size-scale 0.1 --workloads W1,W3 # a quick look',
-    'npm run bench -- --clients ferry --ops upload --ferry-concurrency-sweep 2,4,8,16',
-    'npm run bench -- --help                             # every flag',
+    ...REPRODUCE,
     '```',
     '',
     KEEP_MARKER,

@@ -55,7 +55,7 @@ const CHILD_TIMEOUT_MS = 20 * 60_000;
 
 const HELP = `Usage: npm run bench -- [flags]   (or: node bench/run.mjs [flags] after npm run build)
 
-  --workloads W1,W2,W3,W4          which workloads (default: all)
+  --workloads W1,W2,W3,W4          which workloads (default: all; "none" for only --files)
   --clients ferry,legacy,ferry-results,current
                                    which clients (default: all four; ferry/legacy speak the legacy
                                    protocol, ferry-results/current the results protocol)
@@ -111,6 +111,7 @@ function parseOptions(argv) {
     },
   });
   const list = (flag, allowed) => {
+    if (values[flag].trim() === 'none') return [];
     const items = values[flag]
       .split(',')
       .map((s) => s.trim())
