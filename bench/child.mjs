@@ -62,9 +62,14 @@ try {
   } else if (spec.client === 'embedded-results' || spec.client === 'embedded-legacy') {
     const ferry = await import(pathToFileURL(spec.lib ?? path.join(repoRoot, 'lib', 'index.js')).href);
     const embedded = spec.client === 'embedded-results';
+    const tuning = {
+      ...(spec.concurrency ? { concurrency: spec.concurrency } : {}),
+      ...(spec.compressionLevel !== undefined ? { compressionLevel: spec.compressionLevel } : {}),
+    };
     // Started and stopped inside the timed region, as the CLI opens its store per command.
     const withStore = async (work) => {
-      if (embedded) return work({ backend: 'local', localStore: spec.storeDir, runId: spec.runId });
+      if (embedded)
+        return work({ ...tuning, backend: 'local', localStore: spec.storeDir, runId: spec.runId });
       const server = await ferry.startServer({
         dataDir: spec.storeDir,
         host: '127.0.0.1',
@@ -73,6 +78,7 @@ try {
       });
       try {
         const info = await work({
+          ...tuning,
           backend: 'legacy',
           runtimeUrl: server.url,
           runtimeToken: spec.token,

@@ -103,7 +103,7 @@ export function embeddedTable(rows) {
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.files} | ${r.op} | ${r.client} | ${fmt(r.wallSeconds, 2)}${r.spread ? ` [${r.spread}]` : ''} | ${fmtSpeed(r.filesPerSec)} | ${fmtSpeed(r.mbPerSec)} | ${fmt(r.rssMiB, 0)} | ${r.rssMiB === undefined ? '-' : fmt((r.rssMiB * 1024) / r.files, 2)} | ${cpu(r.clientUserSeconds, r.clientSystemSeconds)} | ${r.requests ?? '-'} | ${r.check} |`,
+      `| ${r.files} | ${r.op} | ${r.client}${settings(r)} | ${fmt(r.wallSeconds, 2)}${r.spread ? ` [${r.spread}]` : ''} | ${fmtSpeed(r.filesPerSec)} | ${fmtSpeed(r.mbPerSec)} | ${fmt(r.rssMiB, 0)} | ${r.rssMiB === undefined ? '-' : fmt((r.rssMiB * 1024) / r.files, 2)} | ${cpu(r.clientUserSeconds, r.clientSystemSeconds)} | ${r.requests ?? '-'} | ${r.check} |`,
     );
   }
   const growth = [];

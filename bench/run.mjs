@@ -302,7 +302,9 @@ async function main() {
       lib: libIndex,
       concurrency,
       compressionLevel:
-        FERRY_CLIENTS.has(client) || client === 'current' ? options.compressionLevel : undefined,
+        FERRY_CLIENTS.has(client) || EMBEDDED_CLIENTS.includes(client) || client === 'current'
+          ? options.compressionLevel
+          : undefined,
       ...(op === 'upload' ? { root: workload.root, files: workload.files.map((f) => f.path) } : { target }),
     };
     const before = server?.stats();
@@ -483,6 +485,7 @@ async function main() {
             client,
             op: 'upload',
             name: `bench-${count}${r === 0 ? '' : `-r${r}`}`,
+            concurrency: options.concurrency,
             record: embeddedOps.includes('upload'),
           }),
         );
@@ -502,6 +505,7 @@ async function main() {
               client,
               op: 'download',
               name: `bench-${count}`,
+              concurrency: options.concurrency,
             }),
           );
         }
