@@ -52,7 +52,7 @@ export function conditionsLines({ options, busyPid }) {
     '- Before every timed operation: `sync`, then a wait (at most 30 s) until Dirty + Writeback in /proc/meminfo is below 8 MiB ("settle s").',
     options.repeat > 1
       ? `- Each figure is the median of ${options.repeat} runs (range in brackets); the client order was reversed on every other run.`
-      : '- One run per figure, clients in a fixed order (use --repeat 2 or more to alternate the order).',
+      : '- One run per figure; the client order is reversed from uploads to downloads and from one workload to the next (use --repeat 2 or more to alternate it per figure too).',
   ];
 }
 
@@ -222,7 +222,7 @@ const METHOD = [
   '- **Servers.** One Ferry `startServer` per workload and client, in the benchmark process, on 127.0.0.1 with a fresh data dir. `ferry` and `legacy` (`@actions/artifact` 1.1.3) speak the legacy (pipelines) protocol to it; `ferry-results` and `current` (`@actions/artifact` 6.2.1) the results protocol (Twirp + blob).',
   '- **One process per operation.** Every measured operation runs in its own child process; "wall s" times only the `uploadArtifact` / `downloadArtifact` call (module loading and disk settling excluded). Peak RSS is the child\'s own VmHWM (its `maxRSS` would include the peak of the benchmark process it was spawned from, which hosts the server).',
   '- **Disk settled before every timed operation.** The child runs `sync`, then waits until Dirty + Writeback in /proc/meminfo is below 8 MiB (at most 30 s; "settle s" is the wait, and a row that ran out of time says "NOT settled"). Small-file work is mostly system time, and whoever runs right after another client wrote, verified and deleted 10,000 files would otherwise pay for that writeback. Nothing is dropped from the page cache: sources are warm for every client alike.',
-  "- **Order.** Per workload, every client's upload, then every client's download; on every other repetition (`--repeat N`) the order of the clients is reversed, so no client always runs right after the same other one. Figures are medians of the repetitions.",
+  "- **Order.** Per workload, every client's upload, then every client's download. The order of the clients is reversed on every other turn: from one repetition (`--repeat N`) to the next, from uploads to downloads, and from one workload to the next, so no client always runs right after the same other one. Figures are medians of the repetitions.",
   "- **CPU.** The client's user and system CPU seconds are apart (getrusage of the child over the timed call, every thread included); so are the server's (the benchmark process, which does nothing else meanwhile: the `--busy` load and the throttling proxy are processes of their own). On a shared machine CPU time is steadier than wall time, and small-file work is mostly system time.",
   "- **Requests and TCP connections** are the server's counters before and after the child.",
   "- **The machine's floor**, measured in the same run under the same conditions: loopback HTTP GET over one keep-alive stream (node:http server in the benchmark process, node:http client in a child, discarding), sha256 in 1 MiB updates, writing a new 256 MiB file with 8 MiB `writeSync` calls into the benchmark's temp dir (page cache, no fsync), and for workloads of 100 files or more the rate of creating their files (mkdir once per directory, then open, write, close, all synchronous). A transfer cannot beat the slowest floor it needs.",

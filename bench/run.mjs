@@ -63,8 +63,9 @@ const HELP = `Usage: npm run bench -- [flags]   (or: node bench/run.mjs [flags] 
                                    still uploads first, unmeasured)
   --size-scale X                   scale the workloads (0.05 = 500 files for W1, 25.6 MiB for W2)
   --repeat N                       run every measurement N times, report the median (default 1);
-                                   the order of the clients is reversed on every other repetition,
-                                   so use 2 or more when comparing clients
+                                   the client order is reversed on every other repetition (and
+                                   from uploads to downloads, and from workload to workload), so
+                                   use 2 or more when comparing clients
   --busy                           keep one core loaded by another process (a sha256 loop) during
                                    the whole run, floors included; the report says so
   --throttle MBPS                  put a TCP proxy capping every connection at MBPS (10^6 B/s) in
@@ -387,10 +388,12 @@ async function main() {
   };
 
   /**
-   * The clients in the order of repetition `r`: reversed on every other one, so that no client
-   * always runs right after the same other one (and its writeback and cleanup).
+   * The clients in the order of turn `turn`: reversed on every other one, so that no client
+   * always runs right after the same other one (and its writeback and cleanup). The turn counts
+   * repetitions, and also workloads and upload/download, so a single run alternates too.
    */
-  const inOrder = (clients, r) => (r % 2 === 0 ? clients : [...clients].reverse());
+  const inOrder = (clients, turn) => (turn % 2 === 0 ? clients : [...clients].reverse());
+  let workloadTurn = 0;
 
   const floors = await measureFloors(tmp, options.throttle);
   log(
@@ -407,6 +410,7 @@ async function main() {
   const rows = [];
   const workloads = [];
   for (const name of options.workloads) {
+    const turn = workloadTurn++;
     const workload = ensureWorkload(name, options.scale, CACHE_DIR, log);
     workloads.push(workload);
     log(
@@ -420,7 +424,7 @@ async function main() {
     const uploads = Object.fromEntries(options.clients.map((c) => [c, []]));
     const uploadRepeats = options.ops.includes('upload') ? options.repeat : 1;
     for (let r = 0; r < uploadRepeats; r++) {
-      for (const client of inOrder(options.clients, r)) {
+      for (const client of inOrder(options.clients, turn + r)) {
         uploads[client].push(
           await measure({
             server: servers[client].server,
@@ -440,7 +444,7 @@ async function main() {
     if (options.ops.includes('download')) {
       const downloads = Object.fromEntries(options.clients.map((c) => [c, []]));
       for (let r = 0; r < options.repeat; r++) {
-        for (const client of inOrder(options.clients, r)) {
+        for (const client of inOrder(options.clients, turn + r + 1)) {
           if (uploads[client][0].check !== 'ok') continue; // nothing to download
           downloads[client].push(
             await measure({
@@ -466,6 +470,7 @@ async function main() {
   const embedded = [];
   const embeddedOps = options.ops;
   for (const count of options.files) {
+    const turn = workloadTurn++;
     const workload = ensureWorkload('W1', count / W1_FILES, CACHE_DIR, log);
     const label = `${count} files`;
     log(`embedded: ${label} (W1 x ${count / W1_FILES}), ${(workload.totalBytes / 1e6).toFixed(1)} MB`);
@@ -477,7 +482,7 @@ async function main() {
     const uploads = Object.fromEntries(EMBEDDED_CLIENTS.map((c) => [c, []]));
     const uploadRepeats = embeddedOps.includes('upload') ? options.repeat : 1;
     for (let r = 0; r < uploadRepeats; r++) {
-      for (const client of inOrder(EMBEDDED_CLIENTS, r)) {
+      for (const client of inOrder(EMBEDDED_CLIENTS, turn + r)) {
         uploads[client].push(
           await measure({
             storeDir: stores[client],
@@ -496,7 +501,7 @@ async function main() {
     if (embeddedOps.includes('download')) {
       const downloads = Object.fromEntries(EMBEDDED_CLIENTS.map((c) => [c, []]));
       for (let r = 0; r < options.repeat; r++) {
-        for (const client of inOrder(EMBEDDED_CLIENTS, r)) {
+        for (const client of inOrder(EMBEDDED_CLIENTS, turn + r + 1)) {
           if (uploads[client][0].check !== 'ok') continue;
           downloads[client].push(
             await measure({
