@@ -369,7 +369,7 @@ async function main() {
     }
     if (record) {
       log(
-        `${workload.name} ${op} ${client}${concurrency ? ` c=${concurrency}` : ''}: ${row.wallSeconds?.toFixed(2) ?? '-'} s, ${row.mbPerSec?.toFixed(1) ?? '-'} MB/s, ${row.requests ?? '-'} req, ${row.connections ?? '-'} conns, ${row.rssMiB?.toFixed(0) ?? '-'} MiB, CPU client ${row.clientUserSeconds?.toFixed(2) ?? '-'} user + ${row.clientSystemSeconds?.toFixed(2) ?? '-'} sys / server ${((row.serverUserSeconds ?? 0) + (row.serverSystemSeconds ?? 0)).toFixed(2)} s, settled ${row.settle ? `${row.settle.settled ? 'yes' : 'NO'} after ${row.settle.waitedMs} ms` : '-'}, load ${load.toFixed(2)}, ${row.check}`,
+        `${workload.name} ${op} ${client}${concurrency ? ` c=${concurrency}` : ''}: ${row.wallSeconds?.toFixed(2) ?? '-'} s, ${row.mbPerSec?.toFixed(1) ?? '-'} MB/s, ${row.requests ?? '-'} req, ${row.connections ?? '-'} conns, ${row.rssMiB?.toFixed(0) ?? '-'} MiB, CPU client ${row.clientUserSeconds?.toFixed(2) ?? '-'} user + ${row.clientSystemSeconds?.toFixed(2) ?? '-'} sys / server ${row.serverUserSeconds === undefined ? '- (in the client)' : `${(row.serverUserSeconds + row.serverSystemSeconds).toFixed(2)} s`}, settled ${row.settle ? `${row.settle.settled ? 'yes' : 'NO'} after ${row.settle.waitedMs} ms` : '-'}, load ${load.toFixed(2)}, ${row.check}`,
       );
     }
     return row;
