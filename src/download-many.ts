@@ -9,7 +9,7 @@ import { checkRestoreModes, isDigestMismatch, withBackend, type DownloadArtifact
 import { normalizeOptions } from './options.js';
 import { checkConflictPolicy, type ConflictPolicy } from './pack/conflict.js';
 import { assertNoSymlinkInPath } from './pack/safe-path.js';
-import { printable } from './pack/validate.js';
+import { printable } from './core/format.js';
 import { normalizeLimits } from './pack/zip/limits.js';
 import type { HttpManager } from './transport/http-manager.js';
 import { Operation } from './transport/operation.js';

@@ -1,5 +1,5 @@
 import { ValidationError } from '../core/errors.js';
-import { printable } from '../pack/validate.js';
+import { printable } from '../core/format.js';
 
 /**
  * A glob over artifact names, with the minimatch semantics download-artifact and

@@ -5,7 +5,7 @@ import { asResourceError } from '../fs-errors.js';
 import { HeldTarget, type HeldStaging } from '../held-target.js';
 import { MAX_NAME_BYTES } from '../name-limits.js';
 import { CooperativeYield } from '../small-files.js';
-import { printable } from '../validate.js';
+import { printable } from '../../core/format.js';
 import { runPool } from '../../core/pool.js';
 import { readZipDirectory } from './central-directory.js';
 import {
