@@ -1,4 +1,4 @@
-import { FerryError } from './core/errors.js';
+import { FerryError, ValidationError } from './core/errors.js';
 import type {
   ArtifactInfo,
   Backend,
@@ -204,16 +204,30 @@ export async function uploadArtifact(
   });
 }
 
-/** Validates a `restoreModes` option: undefined (the default, true) or a boolean. */
-export function checkRestoreModes(value: unknown): void {
-  if (value !== undefined && typeof value !== 'boolean') {
-    throw new FerryError('ERR_FERRY_INVALID_OPTION', `Option 'restoreModes' must be a boolean`, {
-      context: { option: 'restoreModes' },
+/**
+ * The checks every download shares, one artifact (`downloadArtifact`) or several
+ * (`downloadArtifacts`), made before any request so a bad value fails naming its option.
+ */
+export function checkDownloadOptions(options: {
+  [K in 'conflict' | 'restoreModes' | 'limits' | 'verifyDigest' | 'findBy']:
+    DownloadArtifactOptions[K] | undefined;
+}): void {
+  const { conflict, restoreModes, limits, verifyDigest, findBy } = options;
+  checkConflictPolicy(conflict);
+  if (restoreModes !== undefined && typeof restoreModes !== 'boolean') {
+    throw new ValidationError('ERR_FERRY_INVALID_OPTION', `Option 'restoreModes' must be a boolean`, {
+      option: 'restoreModes',
     });
   }
+  if (limits !== undefined) normalizeLimits(limits);
+  if (verifyDigest !== undefined && typeof verifyDigest !== 'boolean') {
+    throw new ValidationError('ERR_FERRY_INVALID_OPTION', `Option 'verifyDigest' must be a boolean`, {
+      option: 'verifyDigest',
+    });
+  }
+  if (findBy) validateFindBy(findBy);
 }
 
-/** Downloads artifact `name` into `options.path`. Nothing appears there unless everything arrived intact. */
 export async function downloadArtifact(
   name: string,
   options: DownloadArtifactOptions = {},
@@ -232,22 +246,13 @@ export async function downloadArtifact(
   } = options;
   const opts = normalizeOptions(rest);
   validateArtifactName(name);
-  checkConflictPolicy(conflict);
-  checkRestoreModes(restoreModes);
-  // Bad limits fail here, before any request, naming the option.
-  if (limits !== undefined) normalizeLimits(limits);
-  if (verifyDigest !== undefined && typeof verifyDigest !== 'boolean') {
-    throw new FerryError('ERR_FERRY_INVALID_OPTION', `Option 'verifyDigest' must be a boolean`, {
-      context: { option: 'verifyDigest' },
-    });
-  }
+  checkDownloadOptions({ conflict, restoreModes, limits, verifyDigest, findBy });
   if (artifactId !== undefined && (!Number.isSafeInteger(artifactId) || artifactId < 1)) {
     throw new FerryError(
       'ERR_FERRY_INVALID_OPTION',
       `Option 'artifactId' must be a positive integer; got ${String(artifactId)}`,
     );
   }
-  if (findBy) validateFindBy(findBy);
   const spec = {
     name,
     id: artifactId,

@@ -4,13 +4,16 @@ import { AbortError, FerryError, ValidationError, isFerryError } from './core/er
 import type { ArtifactInfo, DownloadResult, DownloadSpec } from './backends/backend.js';
 import { latestPerName } from './backends/latest-per-name.js';
 import type { DigestMismatchError } from './backends/results/blob-download.js';
-import { validateFindBy } from './backends/rest/artifact-service.js';
-import { checkRestoreModes, isDigestMismatch, withBackend, type DownloadArtifactOptions } from './client.js';
+import {
+  checkDownloadOptions,
+  isDigestMismatch,
+  withBackend,
+  type DownloadArtifactOptions,
+} from './client.js';
 import { normalizeOptions } from './options.js';
-import { checkConflictPolicy, type ConflictPolicy } from './pack/conflict.js';
+import type { ConflictPolicy } from './pack/conflict.js';
 import { assertNoSymlinkInPath } from './pack/safe-path.js';
-import { printable } from './pack/validate.js';
-import { normalizeLimits } from './pack/zip/limits.js';
+import { printable } from './core/format.js';
 import type { HttpManager } from './transport/http-manager.js';
 import { Operation } from './transport/operation.js';
 import { artifactDirectory, windowsNameProblem } from './artifact-directory.js';
@@ -155,14 +158,9 @@ export async function downloadMany(
     throw invalid('artifactId', "is not an option of downloadArtifacts; use 'artifactIds'");
   }
   const opts = normalizeOptions(rest);
-  checkConflictPolicy(conflict);
+  checkDownloadOptions({ conflict, restoreModes, limits, verifyDigest, findBy });
   if (symlinks !== undefined && !['refuse', 'file', 'preserve'].includes(symlinks)) {
     throw invalid('symlinks', `must be one of 'refuse', 'file', 'preserve'; got ${String(symlinks)}`);
-  }
-  if (limits !== undefined) normalizeLimits(limits);
-  checkRestoreModes(restoreModes);
-  if (verifyDigest !== undefined && typeof verifyDigest !== 'boolean') {
-    throw invalid('verifyDigest', 'must be a boolean');
   }
   if (mergeMultiple !== undefined && typeof mergeMultiple !== 'boolean') {
     throw invalid('mergeMultiple', 'must be a boolean');
@@ -183,7 +181,6 @@ export async function downloadMany(
   const ids = artifactIds === undefined ? undefined : checkIds(artifactIds);
   const wanted = names === undefined ? undefined : checkNames(names);
   const matches = pattern === undefined ? undefined : compileNamePattern(pattern);
-  if (findBy) validateFindBy(findBy);
   const root = path.resolve(target ?? process.cwd());
 
   return withBackend(

@@ -26,6 +26,7 @@ import {
 } from './inputs.js';
 import { actionOptions, formatBytes, mask, type Env } from './runtime.js';
 import { printableText } from '../core/format.js';
+import { FerryError, IntegrityError } from '../core/errors.js';
 
 export const DIGEST_MISMATCH = ['ignore', 'info', 'warn', 'error'] as const;
 
@@ -227,7 +228,8 @@ export function planTargets(
     if (newest.get(a.name) !== a.id) {
       directory = `${a.name}-${a.id}`;
       if (names.has(directory)) {
-        throw new Error(
+        throw new FerryError(
+          'ERR_FERRY_CONFLICT',
           `Artifacts ${a.id} and the artifact named '${directory}' would be downloaded into the same directory; use merge-multiple or select fewer artifacts`,
         );
       }
@@ -302,7 +304,8 @@ export async function runDownload(env: Env = process.env): Promise<void> {
   }
   if (mismatches.length) {
     for (const m of mismatches) core.error(m.error.message);
-    throw new Error(
+    throw new IntegrityError(
+      'ERR_FERRY_INTEGRITY',
       `Digest mismatch: ${mismatches.length} artifact${mismatches.length === 1 ? '' : 's'} did not match the digest the service listed and ${mismatches.length === 1 ? 'was' : 'were'} not written: ` +
         mismatches
           .map((m) => `'${printableText(m.name)}'${m.id !== undefined ? ` (ID ${m.id})` : ''}`)
@@ -326,7 +329,10 @@ function select(
     const wanted = new Set(inputs.artifactIds);
     const found = listed.all.filter((a) => a.id !== undefined && wanted.has(a.id));
     if (found.length === 0) {
-      throw new Error(`None of the provided artifact IDs were found: ${inputs.artifactIds.join(', ')}`);
+      throw new FerryError(
+        'ERR_FERRY_NOT_FOUND',
+        `None of the provided artifact IDs were found: ${inputs.artifactIds.join(', ')}`,
+      );
     }
     const missing = inputs.artifactIds.filter((id) => !found.some((a) => a.id === id));
     if (missing.length) core.warning(`Could not find the following artifact IDs: ${missing.join(', ')}`);

@@ -20,7 +20,7 @@ import { withBackend } from '../client.js';
 import { normalizeOptions, type ArtifactClientOptions } from '../options.js';
 import { checkConflictPolicy, digestRegularFile, type ConflictPolicy } from '../pack/conflict.js';
 import { validateArtifactName } from '../core/artifact-name.js';
-import { printable } from '../pack/validate.js';
+import { printable } from '../core/format.js';
 import {
   DEFAULT_EXTRACT_LIMITS,
   openEntryStream,

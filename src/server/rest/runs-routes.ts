@@ -4,14 +4,8 @@ import { expectObject, readJsonBody } from '../http/body.js';
 import { badRequest } from '../http/error-response.js';
 import { sendJson } from '../http/respond.js';
 import type { RequestContext } from '../route.js';
-import {
-  RUN_CONCLUSIONS,
-  RUN_STATUSES,
-  type RunConclusion,
-  type RunRecord,
-  type RunRegistry,
-  type RunStatus,
-} from './run-registry.js';
+import { RUN_CONCLUSIONS, RUN_STATUSES, type RunConclusion, type RunStatus } from '../../core/run-states.js';
+import type { RunRecord, RunRegistry } from './run-registry.js';
 
 const REPO = '^/repos/(?<owner>[^/]+)/(?<repo>[^/]+)/actions';
 export const REPO_RUNS = new RegExp(`${REPO}/runs/?$`);
