@@ -21,6 +21,9 @@ import { asResourceError } from './pack/fs-errors.js';
 import { normalizeLimits, type ExtractLimits } from './pack/zip/limits.js';
 import { validateArtifactName } from './core/artifact-name.js';
 import { HttpManager } from './transport/http-manager.js';
+import { openCache, type VerifiedCache } from './cache/index.js';
+import { StatsCollector, type OperationStats } from './core/stats.js';
+import type { Logger } from './core/types.js';
 import { Operation } from './transport/operation.js';
 import { registerSecret } from './core/secrets.js';
 import { prepareSecretScan } from './pack/secret-scan.js';
@@ -198,7 +201,7 @@ export async function uploadArtifact(
       filesDone: result.fileCount,
       filesTotal: result.fileCount,
     });
-    return { ...result, artifactName: name, backend: kind };
+    return { ...result, artifactName: name, backend: kind, stats: statsOf(ctx) };
   });
 }
 
@@ -271,7 +274,7 @@ export async function downloadArtifact(
         filesDone: result.fileCount,
         filesTotal: result.fileCount,
       });
-      return { ...result, artifactName: name };
+      return { ...result, artifactName: name, stats: statsOf(ctx) };
     },
     findBy,
   );
@@ -301,7 +304,7 @@ export async function getArtifact(
 export async function deleteArtifact(
   name: string,
   options: ArtifactClientOptions & FindByOption = {},
-): Promise<{ id: number | undefined }> {
+): Promise<{ id: number | undefined; stats: OperationStats }> {
   const { findBy, ...rest } = options;
   const opts = normalizeOptions(rest);
   validateArtifactName(name);
@@ -309,7 +312,7 @@ export async function deleteArtifact(
   return withBackend(
     'delete',
     opts,
-    async (backend, ctx) => ({ id: await backend.delete(name, ctx) }),
+    async (backend, ctx) => ({ id: await backend.delete(name, ctx), stats: statsOf(ctx) }),
     findBy,
   );
 }
@@ -337,12 +340,14 @@ export async function withBackend<T>(
     kind === 'local' ? await openLocalStore(opts.localStore, opts.runId ?? LOCAL_RUN_ID) : undefined;
   // The embedded store's loopback URL means nothing to the user: logs and errors name the store.
   if (local) opts = { ...opts, logger: loggerHidingStoreUrl(opts.logger, local.origin, local.label) };
-  const http = createHttpManager(opts, kind, operationName);
+  // One collector per operation: every HttpManager of it (spares too) feeds it.
+  const stats = new StatsCollector();
+  const http = createHttpManager(opts, kind, operationName, stats);
   // More managers for work that runs several transfers side by side (downloadArtifacts: one per
   // artifact in flight, so artifacts never share a socket); disposed with the first.
   const spares: HttpManager[] = [];
   const spareHttp = (): HttpManager => {
-    const spare = createHttpManager(opts, kind, operationName);
+    const spare = createHttpManager(opts, kind, operationName, stats);
     spares.push(spare);
     return spare;
   };
@@ -350,7 +355,8 @@ export async function withBackend<T>(
   let failure: unknown;
   try {
     const backend = findBy ? new RestBackend(findBy, opts.tempDir) : createBackend(kind, opts, local?.config);
-    const ctx = { http, operation, logger: opts.logger, onProgress: opts.onProgress };
+    const cache = operationName === 'download' ? await openConfiguredCache(opts) : undefined;
+    const ctx = { http, operation, logger: opts.logger, onProgress: opts.onProgress, stats, cache };
     return await work(backend, ctx, kind, spareHttp);
   } catch (error: unknown) {
     failure = error;
@@ -358,6 +364,7 @@ export async function withBackend<T>(
     http.dispose();
     for (const spare of spares) spare.dispose();
     await local?.close();
+    reportStats(opts.onStats, stats, opts.logger);
   }
   // A full disk or no file descriptors left: typed, not retryable, with advice; mapped once the
   // sockets and the store are released so the numbers it reports are the user's.
@@ -372,7 +379,12 @@ export async function withBackend<T>(
  * An HttpManager for one operation (or, in downloadArtifacts, one artifact of it): its own
  * keep-alive slots, the options' proxy, timeouts and retry policy. The caller disposes of it.
  */
-function createHttpManager(opts: NormalizedOptions, kind: BackendKind, operationName: string): HttpManager {
+function createHttpManager(
+  opts: NormalizedOptions,
+  kind: BackendKind,
+  operationName: string,
+  stats: StatsCollector,
+): HttpManager {
   const userAgent =
     kind === 'legacy'
       ? operationName === 'upload'
@@ -388,7 +400,43 @@ function createHttpManager(opts: NormalizedOptions, kind: BackendKind, operation
     retry: opts.retry,
     logger: opts.logger,
     maxResponseBytes: opts.maxResponseBytes,
+    stats,
   });
+}
+
+/** The operation's stats so far (a result takes them as its last step). (Internal.) */
+export function statsOf(ctx: OperationContext): OperationStats {
+  return (ctx.stats ?? new StatsCollector()).snapshot();
+}
+
+/** The caller's onStats, once per operation; a throwing callback is the caller's bug, logged, not ours to fail on. */
+function reportStats(
+  onStats: ((stats: OperationStats) => void) | undefined,
+  stats: StatsCollector,
+  logger: Logger,
+): void {
+  if (!onStats) return;
+  try {
+    onStats(stats.snapshot());
+  } catch (error: unknown) {
+    logger.warn(`onStats threw: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/**
+ * The download cache of `opts.cache`, opened for this operation. The cache is an optimisation:
+ * a directory that cannot be created or used is a warning, and the operation runs without it.
+ */
+async function openConfiguredCache(opts: NormalizedOptions): Promise<VerifiedCache | undefined> {
+  if (!opts.cache) return undefined;
+  try {
+    return await openCache({ ...opts.cache, logger: opts.logger });
+  } catch (error: unknown) {
+    opts.logger.warn(
+      `The download cache at ${opts.cache.path} cannot be used (${error instanceof Error ? error.message : String(error)}); downloading without it`,
+    );
+    return undefined;
+  }
 }
 
 function createBackend(

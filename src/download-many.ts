@@ -4,7 +4,8 @@ import { AbortError, FerryError, ValidationError, isFerryError } from './core/er
 import type { ArtifactInfo, DownloadResult, DownloadSpec } from './backends/backend.js';
 import { latestPerName } from './backends/latest-per-name.js';
 import { validateFindBy } from './backends/rest/artifact-service.js';
-import { checkRestoreModes, withBackend, type DownloadArtifactOptions } from './client.js';
+import { checkRestoreModes, statsOf, withBackend, type DownloadArtifactOptions } from './client.js';
+import type { OperationStats } from './core/stats.js';
 import { normalizeOptions } from './options.js';
 import { checkConflictPolicy, type ConflictPolicy } from './pack/conflict.js';
 import { assertNoSymlinkInPath } from './pack/safe-path.js';
@@ -75,6 +76,8 @@ export interface DownloadedArtifact {
 export interface DownloadArtifactsResponse {
   /** In the order they were applied: by name, then id. */
   downloads: DownloadedArtifact[];
+  /** Counters and timings of the whole batch (listing and every artifact). */
+  stats: OperationStats;
 }
 
 export const DEFAULT_ARTIFACT_CONCURRENCY = 2;
@@ -153,7 +156,7 @@ export async function downloadArtifacts(
             ? 'No artifacts to download'
             : `No artifacts match the pattern '${pattern}'; nothing was downloaded`,
         );
-        return { downloads: [] };
+        return { downloads: [], stats: statsOf(ctx) };
       }
       const single = selected.length === 1;
       // Every destination is checked before anything is downloaded: names from other runs are data.
@@ -265,6 +268,7 @@ export async function downloadArtifacts(
       if (firstError !== undefined) throw firstError;
       return {
         downloads: settled.map((s) => (s as PromiseFulfilledResult<DownloadedArtifact>).value),
+        stats: statsOf(ctx),
       };
     },
     findBy,

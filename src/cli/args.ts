@@ -71,6 +71,7 @@ export const COMMANDS: Record<string, OptionSpecs> = {
     'max-entries': { type: 'string' },
     'max-total-bytes': { type: 'string' },
     'max-ratio': { type: 'string' },
+    cache: { type: 'string' },
     ...OTHER_RUN,
   },
   list: { latest: { type: 'boolean' }, ...OTHER_RUN },

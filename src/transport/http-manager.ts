@@ -1,4 +1,9 @@
-import http, { type IncomingMessage, type OutgoingHttpHeaders, type RequestOptions } from 'node:http';
+import http, {
+  type ClientRequest,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type RequestOptions,
+} from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { HttpClient } from '@actions/http-client';
@@ -12,6 +17,7 @@ import {
   type FerryErrorCode,
 } from '../core/errors.js';
 import type { Logger } from '../core/types.js';
+import { retryKindOf, type Phase, type TransportStatsSink } from '../core/stats.js';
 import { silentLogger } from '../core/types.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, readBody } from './body.js';
 import { systemClock, type Clock } from './clock.js';
@@ -42,7 +48,15 @@ export interface HttpManagerOptions {
   stall?: StallPolicy;
   /** Largest JSON answer (or legacy listing item) accepted; read by the JSON readers. @default 32 MiB */
   maxResponseBytes?: number;
+  /**
+   * Receives the operation's counters (requests, retries, connections, body bytes) and times
+   * each request under its phase (RequestSpec.phase); a StatsCollector (core/stats.ts).
+   */
+  stats?: RequestStats;
 }
+
+/** What HttpManager feeds: the transport counters, and the time of each request under its phase. */
+export type RequestStats = TransportStatsSink & { startPhase(phase: Phase): () => void };
 
 export type RequestBody = Buffer | string | { length: number; open: () => Readable };
 
@@ -85,6 +99,8 @@ export interface RequestSpec {
    * that attempts and the time budget are counted across the whole step, not restarted per call.
    */
   budget?: RetryBudget;
+  /** The phase this request's time (retries and body reading included) counts under in `stats`. @default 'metadata' */
+  phase?: Phase;
 }
 
 /** Consumes a 2xx response completely. Throwing marks the attempt failed (retryable if the error says so). */
@@ -195,6 +211,15 @@ export class HttpManager {
    * Every other response body is read (bounded) or destroyed, on every path.
    */
   async request<T>(spec: RequestSpec, read: ResponseReader<T>): Promise<T> {
+    const endPhase = this.#options.stats?.startPhase(spec.phase ?? 'metadata');
+    try {
+      return await this.#request(spec, read);
+    } finally {
+      endPhase?.();
+    }
+  }
+
+  async #request<T>(spec: RequestSpec, read: ResponseReader<T>): Promise<T> {
     const budget = spec.budget ?? this.retrier.budget();
     const signal = spec.operation?.signal ?? spec.signal;
     for (; ; budget.attempt++) {
@@ -209,6 +234,7 @@ export class HttpManager {
       let outcome: AttemptOutcome;
       let failure: FerryError;
       let handBack = false;
+      let rateLimited = false;
       this.#watchAbort(spec.slot, signal);
       try {
         const { res, url } = await this.#sendFollowingRedirects(spec, attempt);
@@ -228,7 +254,7 @@ export class HttpManager {
           const body = await readBody(res, ERROR_BODY_LIMIT).catch(() => Buffer.alloc(0));
           const text = body.toString('utf8');
           const serverMessage = extractErrorMessage(text);
-          const rateLimited = isRateLimited(status, res, serverMessage);
+          rateLimited = isRateLimited(status, res, serverMessage);
           outcome = {
             kind: 'status',
             // A GitHub rate limit arrives as 403; it clears by itself, so it is retried like 429.
@@ -271,6 +297,9 @@ export class HttpManager {
         `${spec.call ? `${spec.call}: ` : ''}${spec.method} ${urlWithoutQuery(spec.url)} failed (${decision.reason}), retry ${attempt} in ${decision.delayMs} ms (${decision.basis})`,
       );
       spec.onRetry?.({ attempt, delayMs: decision.delayMs, reason: decision.reason });
+      this.#options.stats?.retry(
+        retryKindOf(outcome.kind === 'status' ? outcome.status : undefined, rateLimited),
+      );
       // A failed attempt may leave its socket mid-body or half-closed: never reuse it.
       this.disposeAndReplace(spec.slot);
       try {
@@ -332,16 +361,21 @@ export class HttpManager {
       if (value !== undefined) all[key.toLowerCase()] = value;
     if (bearer) all['authorization'] = `Bearer ${bearer}`;
     let data: string | NodeJS.ReadableStream | null = null;
+    const stats = this.#options.stats;
     if (typeof body === 'string') {
       data = body;
+      stats?.sent(Buffer.byteLength(body));
     } else if (Buffer.isBuffer(body)) {
       all['content-length'] = body.length;
       data = body.length ? oneShotBody(body) : '';
+      stats?.sent(body.length);
     } else if (body !== undefined) {
       all['content-length'] = body.length;
       data = body.length ? body.open() : '';
+      stats?.sent(body.length);
     }
     this.#stats.requests++;
+    stats?.request();
     all['user-agent'] = this.#options.userAgent;
     const secure = url.protocol === 'https:';
     const options: RequestOptions = {
@@ -359,7 +393,7 @@ export class HttpManager {
     // 70 µs per request, which on 10,000 small files is most of a second.
     return new Promise((resolve, reject) => {
       slot.client.requestRawWithCallback(info, data, (error, response) => {
-        if (response) resolve(response.message);
+        if (response) resolve(stats ? countedResponse(response.message, stats) : response.message);
         else reject(error ?? new Error(`No response to ${method} ${urlWithoutQuery(url)}`));
       });
     });
@@ -477,6 +511,23 @@ function isRateLimited(status: number, res: IncomingMessage, serverMessage: stri
 /** Milliseconds as seconds for messages: whole seconds stay whole, short timeouts keep their fraction. */
 function seconds(ms: number): string {
   return String(Number((ms / 1000).toFixed(ms < 10_000 ? 3 : 0)));
+}
+
+/**
+ * Feeds `stats` the response's connection (a socket not taken from the keep-alive pool is a new
+ * one) and its body bytes as they arrive. The bytes are counted where http hands them to the
+ * stream (push), not with a 'data' listener, which would switch the body to flowing mode before
+ * its reader is attached; so every reader (JSON, blob, legacy items, drained error bodies)
+ * is counted without knowing about stats.
+ */
+function countedResponse(res: IncomingMessage, stats: TransportStatsSink): IncomingMessage {
+  if (!(res as IncomingMessage & { req?: ClientRequest }).req?.reusedSocket) stats.connectionOpened();
+  const push = res.push.bind(res);
+  res.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+    if (chunk !== null && chunk !== undefined) stats.received((chunk as { length: number }).length);
+    return push(chunk, encoding);
+  };
+  return res;
 }
 
 function header(res: IncomingMessage, name: string): string | undefined {

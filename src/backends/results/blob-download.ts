@@ -303,6 +303,7 @@ async function fetchOnce(
   return options.http.request(
     {
       slot: 0,
+      phase: 'transfer',
       method: 'GET',
       url,
       headers: () =>

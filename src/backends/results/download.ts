@@ -109,6 +109,7 @@ export async function downloadSignedArtifact(
       ['application/zip', 'application/x-zip-compressed', 'application/zip-compressed'].includes(mime) ||
       new URL(url).pathname.toLowerCase().endsWith('.zip');
     if (isZip && !spec.skipDecompress) {
+      const endExtract = ctx.stats?.startPhase('extract');
       const result = await extractZip(blob.file, {
         targetDirectory: target,
         existing: conflict,
@@ -120,7 +121,7 @@ export async function downloadSignedArtifact(
         // Errors name the download and the artifact, not only the entry.
         context,
         ...(spec.limits !== undefined ? { limits: spec.limits } : {}),
-      });
+      }).finally(endExtract);
       return { downloadPath: target, fileCount: result.files, size: result.bytes, digest, ...mismatch };
     }
     const fileName = fileNameFromDisposition(blob.contentDisposition, isZip ? `${name}.zip` : name);
