@@ -20,7 +20,8 @@ import { checkConflictPolicy, type ConflictPolicy } from './pack/conflict.js';
 import { asResourceError } from './pack/fs-errors.js';
 import { normalizeLimits, type ExtractLimits } from './pack/zip/limits.js';
 import { validateArtifactName } from './core/artifact-name.js';
-import { HttpManager } from './transport/http-manager.js';
+import { HttpManager, type HttpManagerOptions } from './transport/http-manager.js';
+import { rememberedAnswersFor } from './remembered-answers-store.js';
 import { openCache, type VerifiedCache } from './cache/index.js';
 import { StatsCollector, type OperationStats } from './core/stats.js';
 import type { Logger } from './core/types.js';
@@ -342,12 +343,20 @@ export async function withBackend<T>(
   if (local) opts = { ...opts, logger: loggerHidingStoreUrl(opts.logger, local.origin, local.label) };
   // One collector per operation: every HttpManager of it (spares too) feeds it.
   const stats = new StatsCollector();
-  const http = createHttpManager(opts, kind, operationName, stats);
+  // REST calls spend the token's API rate limit: a spent one is remembered across calls.
+  const remembered =
+    kind === 'rest'
+      ? {
+          answers: await rememberedAnswersFor(opts.cache?.path, opts.logger),
+          waitUpToSeconds: opts.rateLimitWaitSeconds,
+        }
+      : undefined;
+  const http = createHttpManager(opts, kind, operationName, stats, remembered);
   // More managers for work that runs several transfers side by side (downloadArtifacts: one per
   // artifact in flight, so artifacts never share a socket); disposed with the first.
   const spares: HttpManager[] = [];
   const spareHttp = (): HttpManager => {
-    const spare = createHttpManager(opts, kind, operationName, stats);
+    const spare = createHttpManager(opts, kind, operationName, stats, remembered);
     spares.push(spare);
     return spare;
   };
@@ -384,6 +393,7 @@ function createHttpManager(
   kind: BackendKind,
   operationName: string,
   stats: StatsCollector,
+  remembered: HttpManagerOptions['remembered'],
 ): HttpManager {
   const userAgent =
     kind === 'legacy'
@@ -401,6 +411,7 @@ function createHttpManager(
     logger: opts.logger,
     maxResponseBytes: opts.maxResponseBytes,
     stats,
+    remembered,
   });
 }
 

@@ -5,6 +5,7 @@ import type { ArtifactInfo, DownloadResult, DownloadSpec } from './backends/back
 import { latestPerName } from './backends/latest-per-name.js';
 import { validateFindBy } from './backends/rest/artifact-service.js';
 import { checkRestoreModes, statsOf, withBackend, type DownloadArtifactOptions } from './client.js';
+import { BatchStop } from './transport/batch-stop.js';
 import type { OperationStats } from './core/stats.js';
 import { normalizeOptions } from './options.js';
 import { checkConflictPolicy, type ConflictPolicy } from './pack/conflict.js';
@@ -189,6 +190,9 @@ export async function downloadArtifacts(
       });
 
       const stop = new AbortController();
+      // A permanent answer (401, a 403 that is not a rate limit) would be the same for every
+      // artifact: the workers still queued stop before their first request (counted as spared).
+      const batch = new BatchStop();
       const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
       let firstError: unknown;
       const limit = pLimit(parallel);
@@ -204,6 +208,7 @@ export async function downloadArtifacts(
             // One HttpManager per artifact in flight: its own slots, so artifacts never share a socket at once.
             const http = idle.pop() ?? spareHttp();
             try {
+              batch.check();
               if (signal.aborted) throw firstError ?? new AbortError(signal.reason);
               const sub = {
                 ...ctx,
@@ -255,6 +260,7 @@ export async function downloadArtifacts(
                 ...(result.expectedDigest !== undefined ? { expectedDigest: result.expectedDigest } : {}),
               };
             } catch (error: unknown) {
+              batch.fail(error);
               firstError ??= error;
               stop.abort(isFerryError(error) ? error : new FerryError('ERR_FERRY_PROTOCOL', String(error)));
               throw error;
@@ -265,6 +271,7 @@ export async function downloadArtifacts(
           }),
         ),
       );
+      ctx.stats?.spared(batch.spared);
       if (firstError !== undefined) throw firstError;
       return {
         downloads: settled.map((s) => (s as PromiseFulfilledResult<DownloadedArtifact>).value),

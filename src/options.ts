@@ -97,6 +97,13 @@ export interface ArtifactClientOptions {
    * same `stats` results carry; list and get return arrays and infos, so this is their way).
    */
   onStats?: (stats: OperationStats) => void;
+  /**
+   * REST calls (findBy): when the token's API rate limit is known to be spent (remembered from
+   * an earlier answer, possibly by another process), wait for its reset when it is at most this
+   * many seconds away instead of failing at once with ERR_FERRY_RATE_LIMITED.
+   * @default 0 (fail at once, sending nothing)
+   */
+  rateLimitWaitSeconds?: number;
 }
 
 export interface NormalizedOptions {
@@ -123,6 +130,7 @@ export interface NormalizedOptions {
   signal: AbortSignal | undefined;
   cache: DownloadCacheOptions | undefined;
   onStats: ((stats: OperationStats) => void) | undefined;
+  rateLimitWaitSeconds: number;
 }
 
 export const DEFAULT_CONCURRENCY = 8;
@@ -157,6 +165,7 @@ const KNOWN_KEYS = new Set<string>([
   'signal',
   'cache',
   'onStats',
+  'rateLimitWaitSeconds',
 ]);
 
 /**
@@ -212,6 +221,7 @@ export function normalizeOptions(
     signal: signalOption(options.signal),
     cache: cacheOption(options.cache),
     onStats: functionOption('onStats', options.onStats),
+    rateLimitWaitSeconds: integer('rateLimitWaitSeconds', options.rateLimitWaitSeconds, 0, 0, 3600),
   };
 }
 

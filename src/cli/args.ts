@@ -38,6 +38,7 @@ const OTHER_RUN: OptionSpecs = {
   branch: { type: 'string' },
   'workflow-event': { type: 'string' },
   'workflow-conclusion': { type: 'string' },
+  'rate-limit-wait': { type: 'string' },
 };
 
 export const COMMANDS: Record<string, OptionSpecs> = {

@@ -45,6 +45,8 @@ export async function resolveConnection(values: Values, out: CliOutput): Promise
   };
   const cache = cacheOption(values);
   if (cache) options.cache = cache;
+  const rateLimitWait = numberOption(values, 'rate-limit-wait');
+  if (rateLimitWait !== undefined) options.rateLimitWaitSeconds = rateLimitWait;
   let protocolReason: string | undefined;
   const url = stringOption(values, 'url');
   const runId = stringOption(values, 'run-id');

@@ -11,8 +11,10 @@ import type { RequestInfo } from '@actions/http-client/lib/interfaces';
 import {
   AbortError,
   FerryError,
+  isFerryError,
   HttpError,
   NetworkError,
+  RateLimitedError,
   type ErrorContext,
   type FerryErrorCode,
 } from '../core/errors.js';
@@ -29,6 +31,7 @@ import { assertFetchableUrl, assertRedirectAllowed } from './url-policy.js';
 import { DEFAULT_STALL_POLICY, type StallPolicy } from './stall-watchdog.js';
 import { defaultRetryPolicy, errorCode, type AttemptOutcome, type RetryPolicy } from './retry.js';
 import { Retrier, type RetryBudget } from './retrier.js';
+import type { RememberedAnswers } from './remembered-answers.js';
 
 export interface HttpManagerOptions {
   /** Number of concurrency slots; each gets its own keep-alive client. */
@@ -53,10 +56,20 @@ export interface HttpManagerOptions {
    * each request under its phase (RequestSpec.phase); a StatsCollector (core/stats.ts).
    */
   stats?: RequestStats;
+  /**
+   * Rate limits remembered across calls and processes (remembered-answers.ts), consulted by
+   * requests that set `rememberAnswers` (the REST API's, which spend the token's rate limit).
+   * `waitUpToSeconds`: a remembered reset at most this far away is waited for instead of failing.
+   */
+  remembered?: { answers: RememberedAnswers; waitUpToSeconds?: number | undefined } | undefined;
 }
 
 /** What HttpManager feeds: the transport counters, and the time of each request under its phase. */
-export type RequestStats = TransportStatsSink & { startPhase(phase: Phase): () => void };
+export type RequestStats = TransportStatsSink & {
+  startPhase(phase: Phase): () => void;
+  /** Requests not sent because a remembered answer said how they would end. */
+  spared(requests?: number): void;
+};
 
 export type RequestBody = Buffer | string | { length: number; open: () => Readable };
 
@@ -101,6 +114,11 @@ export interface RequestSpec {
   budget?: RetryBudget;
   /** The phase this request's time (retries and body reading included) counts under in `stats`. @default 'metadata' */
   phase?: Phase;
+  /**
+   * Check the remembered rate limits of (origin, bearer) before sending, and remember a spent
+   * one from the answer (see HttpManagerOptions.remembered). For calls that spend an API rate limit.
+   */
+  rememberAnswers?: boolean;
 }
 
 /** Consumes a 2xx response completely. Throwing marks the attempt failed (retryable if the error says so). */
@@ -222,6 +240,22 @@ export class HttpManager {
   async #request<T>(spec: RequestSpec, read: ResponseReader<T>): Promise<T> {
     const budget = spec.budget ?? this.retrier.budget();
     const signal = spec.operation?.signal ?? spec.signal;
+    const remembered = spec.rememberAnswers ? this.#options.remembered : undefined;
+    if (remembered) {
+      // Before the first attempt only: a retry of a rate-limited answer is the retrier's to time.
+      try {
+        await remembered.answers.check(new URL(spec.url).origin, spec.bearer, {
+          ...(remembered.waitUpToSeconds !== undefined
+            ? { waitUpToSeconds: remembered.waitUpToSeconds }
+            : {}),
+          ...(signal ? { signal } : {}),
+        });
+      } catch (error: unknown) {
+        if (isFerryError(error) && error.code === 'ERR_FERRY_RATE_LIMITED') this.#options.stats?.spared(1);
+        throw error;
+      }
+    }
+    let rateLimitError: FerryError | undefined;
     for (; ; budget.attempt++) {
       const attempt = budget.attempt;
       spec.operation?.throwIfStopped();
@@ -255,6 +289,14 @@ export class HttpManager {
           const text = body.toString('utf8');
           const serverMessage = extractErrorMessage(text);
           rateLimited = isRateLimited(status, res, serverMessage);
+          if (remembered) {
+            const seen = await remembered.answers.observe(url.origin, spec.bearer, {
+              status,
+              headers: res.headers,
+              body: text,
+            });
+            rateLimitError = seen.error;
+          }
           outcome = {
             kind: 'status',
             // A GitHub rate limit arrives as 403; it clears by itself, so it is retried like 429.
@@ -291,8 +333,18 @@ export class HttpManager {
       const decision = this.retrier.decide(budget, outcome);
       if (!decision.retry) {
         if (decision.permanent) spec.operation?.fail(failure);
-        throw failure;
+        // A spent rate limit that will not reset within the retry policy: typed, naming the reset.
+        throw rateLimitError ?? failure;
       }
+      if (
+        rateLimitError instanceof RateLimitedError &&
+        !this.#waitsFor(rateLimitError, remembered?.waitUpToSeconds)
+      ) {
+        // The limit resets later than this call may wait: fail now, naming the reset; it is
+        // remembered, so the next call fails at once too, without a request.
+        throw rateLimitError;
+      }
+      rateLimitError = undefined;
       this.#logger.debug(
         `${spec.call ? `${spec.call}: ` : ''}${spec.method} ${urlWithoutQuery(spec.url)} failed (${decision.reason}), retry ${attempt} in ${decision.delayMs} ms (${decision.basis})`,
       );
@@ -308,6 +360,12 @@ export class HttpManager {
         throw spec.operation?.failure ?? error;
       }
     }
+  }
+
+  /** Whether a spent limit resets soon enough to wait for: within the retry policy, or the caller's allowance. */
+  #waitsFor(error: RateLimitedError, waitUpToSeconds: number | undefined): boolean {
+    const waitMs = error.resetAt.getTime() - Date.now();
+    return waitMs <= Math.max(this.retrier.policy.maxRetryAfterMs, (waitUpToSeconds ?? 0) * 1000);
   }
 
   async #sendFollowingRedirects(
