@@ -7,9 +7,12 @@ import type { DigestMismatchError } from './backends/results/blob-download.js';
 import {
   checkDownloadOptions,
   isDigestMismatch,
+  statsOf,
   withBackend,
   type DownloadArtifactOptions,
 } from './client.js';
+import { BatchStop } from './transport/batch-stop.js';
+import type { OperationStats } from './core/stats.js';
 import { normalizeOptions } from './options.js';
 import type { ConflictPolicy } from './pack/conflict.js';
 import { assertNoSymlinkInPath } from './pack/safe-path.js';
@@ -79,6 +82,8 @@ export interface DownloadedArtifact {
 export interface DownloadArtifactsResponse {
   /** In the order they were applied: by name, then id. */
   downloads: DownloadedArtifact[];
+  /** Counters and timings of the whole batch (listing and every artifact). */
+  stats: OperationStats;
 }
 
 export const DEFAULT_ARTIFACT_CONCURRENCY = 2;
@@ -94,8 +99,8 @@ export const DEFAULT_ARTIFACT_CONCURRENCY = 2;
 export async function downloadArtifacts(
   options: DownloadArtifactsOptions = {},
 ): Promise<DownloadArtifactsResponse> {
-  const { downloads } = await downloadMany(options);
-  return { downloads };
+  const { downloads, stats } = await downloadMany(options);
+  return { downloads, stats };
 }
 
 /** One artifact to download and the directory it goes into. */
@@ -205,7 +210,7 @@ export async function downloadMany(
               : `No artifacts match the pattern '${pattern}'; nothing was downloaded`,
           );
         }
-        return { downloads: [], mismatches: [] };
+        return { downloads: [], mismatches: [], stats: statsOf(ctx) };
       }
       const single = selected.length === 1;
       // Every destination is checked before anything is downloaded: names from other runs are data.
@@ -238,6 +243,9 @@ export async function downloadMany(
       });
 
       const stop = new AbortController();
+      // A permanent answer (401, a 403 that is not a rate limit) would be the same for every
+      // artifact: the workers still queued stop before their first request (counted as spared).
+      const batch = new BatchStop();
       const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
       let firstError: unknown;
       const mismatches: DownloadManyResponse['mismatches'] = [];
@@ -254,6 +262,7 @@ export async function downloadMany(
             // One HttpManager per artifact in flight: its own slots, so artifacts never share a socket at once.
             const http = idle.pop() ?? spareHttp();
             try {
+              batch.check();
               if (signal.aborted) throw firstError ?? new AbortError(signal.reason);
               const sub = {
                 ...ctx,
@@ -312,6 +321,7 @@ export async function downloadMany(
                 mismatches.push({ name: artifact.name, id: artifact.id, error });
                 return undefined;
               }
+              batch.fail(error);
               firstError ??= error;
               stop.abort(isFerryError(error) ? error : new FerryError('ERR_FERRY_PROTOCOL', String(error)));
               throw error;
@@ -322,12 +332,14 @@ export async function downloadMany(
           }),
         ),
       );
+      ctx.stats?.spared(batch.spared);
       if (firstError !== undefined) throw firstError;
       return {
         downloads: settled.flatMap(
           (s) => (s as PromiseFulfilledResult<DownloadedArtifact | undefined>).value ?? [],
         ),
         mismatches: sortArtifacts(mismatches),
+        stats: statsOf(ctx),
       };
     },
     findBy,

@@ -25,6 +25,7 @@ import {
   rawInput,
 } from './inputs.js';
 import { actionOptions, formatBytes, mask, type Env } from './runtime.js';
+import { StepStats } from './stats-summary.js';
 import { printableText } from '../core/format.js';
 import { FerryError, IntegrityError } from '../core/errors.js';
 
@@ -33,7 +34,12 @@ export const DIGEST_MISMATCH = ['ignore', 'info', 'warn', 'error'] as const;
 /** Artifacts downloaded at the same time (each download has its own connections). */
 export const DOWNLOAD_CONCURRENCY = 4;
 
+/** The size bound of the `cache-path` cache (the SDK's cache.maxBytes): 10 GiB. */
+export const DEFAULT_ACTION_CACHE_BYTES = 10 * 1024 ** 3;
+
 export interface DownloadInputs {
+  /** `cache-path`: the verified download cache's directory (shared by jobs on one runner). */
+  cachePath: string | undefined;
   name: string | undefined;
   artifactIds: number[] | undefined;
   path: string;
@@ -79,7 +85,9 @@ export function readDownloadInputs(env: Env): DownloadInputs {
   const repository = optionalInput('repository') ?? env['GITHUB_REPOSITORY'];
   const runId = optionalInput('run-id') ?? env['GITHUB_RUN_ID'];
   const latestRun = latestRunInputs();
+  const cachePath = optionalInput('cache-path');
   return {
+    cachePath: cachePath === undefined ? undefined : path.resolve(expandHome(cachePath, home, 'cache-path')),
     name,
     artifactIds,
     path: path.resolve(expandHome(rawPath, home, 'path')),
@@ -250,7 +258,15 @@ export function planTargets(
 /** `download/action.yml`: select → download (bounded, ordered) → `download-path`. */
 export async function runDownload(env: Env = process.env): Promise<void> {
   const inputs = readDownloadInputs(env);
-  const base: ArtifactClientOptions & FindByOption = { ...actionOptions(env), ...findByFor(inputs, env) };
+  const stats = new StepStats();
+  const base: ArtifactClientOptions & FindByOption = {
+    ...actionOptions(env),
+    ...findByFor(inputs, env),
+    onStats: stats.onStats,
+    ...(inputs.cachePath !== undefined
+      ? { cache: { path: inputs.cachePath, maxBytes: DEFAULT_ACTION_CACHE_BYTES } }
+      : {}),
+  };
   if (base.findBy) core.info(`Downloading from run ${inputs.runId} of ${inputs.repository} (REST API)`);
   core.debug(`Resolved path is ${inputs.path}`);
 
@@ -315,6 +331,7 @@ export async function runDownload(env: Env = process.env): Promise<void> {
   core.info(`Total of ${count} artifact(s) downloaded`);
   core.setOutput('download-path', inputs.path);
   core.info('Download artifact has finished successfully');
+  await stats.report(env, 'Ferry download stats');
 }
 
 /** The artifacts the inputs select from the run's listing (every artifact, and the newest of each name). */

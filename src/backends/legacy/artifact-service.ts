@@ -78,6 +78,7 @@ export class ArtifactService {
         ...this.#common(),
         slot: 0,
         method: 'PATCH',
+        phase: 'finalize',
         url: artifactsUrl(this.#config.runtimeUrl, this.#config.runId, { artifactName: name }),
         headers: jsonHeaders,
         body: JSON.stringify({ Size: size }, null, 2),

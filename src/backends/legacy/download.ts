@@ -122,6 +122,7 @@ export async function downloadLegacy(
           {
             ...bearer,
             slot,
+            phase: 'transfer',
             method: 'GET',
             url: file.url,
             headers: {

@@ -44,6 +44,18 @@ export interface BlobDownloadOptions {
    * over it is refused before reading, a body without one is cut off at it.
    */
   listedSize?: number | undefined;
+  /**
+   * Also receives every byte once it counts as received (the verified download cache's insert,
+   * see cache-tee.ts): `start` on each fresh response (a start over forgets what came before),
+   * `write` with the next bytes in order. It never fails the download: it keeps its own failures.
+   */
+  tee?: BlobTee | undefined;
+}
+
+/** A second destination of a blob download's bytes (see BlobDownloadOptions.tee). */
+export interface BlobTee {
+  start(): Promise<void>;
+  write(chunks: readonly Buffer[]): Promise<void>;
 }
 
 /** The downloaded bytes do not hash to the listed digest, on the first download and on the one re-download. */
@@ -192,6 +204,7 @@ async function fetchOnce(
       });
     } else {
       state.restart();
+      await options.tee?.start();
       const tag = res.headers['etag'];
       state.etag = typeof tag === 'string' && !tag.startsWith('W/') ? tag : undefined;
       state.contentType = res.headers['content-type'];
@@ -241,18 +254,22 @@ async function fetchOnce(
       highWaterMark: 4 * 1024 * 1024,
       write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void) {
         watchdog.add(chunk.length);
-        writeFully(handle, [chunk]).then(() => {
-          persisted([chunk]);
-          done();
-        }, done);
+        writeFully(handle, [chunk])
+          .then(() => options.tee?.write([chunk]))
+          .then(() => {
+            persisted([chunk]);
+            done();
+          }, done);
       },
       writev(entries: Array<{ chunk: Buffer }>, done: (error?: Error | null) => void) {
         const chunks = entries.map((e) => e.chunk);
         for (const chunk of chunks) watchdog.add(chunk.length);
-        writeFully(handle, chunks).then(() => {
-          persisted(chunks);
-          done();
-        }, done);
+        writeFully(handle, chunks)
+          .then(() => options.tee?.write(chunks))
+          .then(() => {
+            persisted(chunks);
+            done();
+          }, done);
       },
     });
     if (cap !== undefined) {
@@ -303,6 +320,7 @@ async function fetchOnce(
   return options.http.request(
     {
       slot: 0,
+      phase: 'transfer',
       method: 'GET',
       url,
       headers: () =>

@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { ErrorContext } from '../../core/errors.js';
 import { extractZip } from '../../pack/zip/index.js';
 import type { DownloadResult, DownloadSpec, OperationContext, VerifiedBlob } from '../backend.js';
-import { downloadBlob } from './blob-download.js';
+import { downloadBlob, type BlobTee } from './blob-download.js';
+import { cacheKeyOf, cachedBlob, cacheTeeFor, lookupCached } from './cached-download.js';
 import { fileNameFromDisposition } from './content-disposition.js';
 import { placeRawFile } from './place-file.js';
 
@@ -23,6 +24,7 @@ export async function fetchVerifiedBlob(
   verify: boolean,
   refreshUrl?: () => Promise<string>,
   listedSize?: number,
+  tee?: BlobTee,
 ): Promise<VerifiedBlob> {
   await mkdir(tempDir, { recursive: true });
   const work = await mkdtemp(path.join(tempDir, 'ferry-download-'));
@@ -38,6 +40,7 @@ export async function fetchVerifiedBlob(
       expectedSha256: verify ? expectedHex : undefined,
       refreshUrl,
       listedSize,
+      tee,
       onBytes: (received, total) =>
         ctx.onProgress?.({
           operation: 'download',
@@ -66,6 +69,60 @@ export async function fetchVerifiedBlob(
 }
 
 /**
+ * With a download cache: a verified cached copy of the listed digest when there is one (no blob
+ * request at all), otherwise the download, fed into the cache as it arrives and kept there only
+ * when it was an archive whose bytes matched the digest. Without one: the download.
+ */
+async function cachedOrFetched(
+  url: string,
+  name: string,
+  expectedHex: string | undefined,
+  spec: DownloadSpec,
+  tempDir: string,
+  ctx: OperationContext,
+  context: ErrorContext,
+  refreshUrl: (() => Promise<string>) | undefined,
+  listedSize: number | undefined,
+): Promise<VerifiedBlob> {
+  const verify = spec.verifyDigest ?? true;
+  const key = cacheKeyOf(ctx, expectedHex, listedSize, spec.skipDecompress ?? false);
+  const hit = key && ctx.cache ? await lookupCached(ctx, key) : undefined;
+  if (hit && ctx.cache) {
+    ctx.logger.debug(`Artifact '${name}' (${hit.digest}) comes from the download cache: no blob request`);
+    return cachedBlob(hit, ctx.cache.path, tempDir);
+  }
+  const tee = key ? cacheTeeFor(ctx, key) : undefined;
+  let blob: VerifiedBlob | undefined;
+  try {
+    blob = await fetchVerifiedBlob(
+      url,
+      name,
+      expectedHex,
+      tempDir,
+      ctx,
+      context,
+      verify,
+      refreshUrl,
+      listedSize,
+      tee,
+    );
+  } finally {
+    // Kept only for an archive that matched its digest: what a later hit will be extracted as.
+    const keep = blob !== undefined && !blob.digestMismatch && isZipBlob(url, blob.contentType);
+    await tee?.finish(keep);
+  }
+  return blob;
+}
+
+function isZipBlob(url: string, contentType: string | undefined): boolean {
+  const mime = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  return (
+    ['application/zip', 'application/x-zip-compressed', 'application/zip-compressed'].includes(mime) ||
+    new URL(url).pathname.toLowerCase().endsWith('.zip')
+  );
+}
+
+/**
  * Downloads a signed artifact URL to a temporary file, verifies its digest, and only then
  * extracts it (or moves the raw file) into the target, following `spec.conflict`. Shared with
  * the REST (cross-run) path.
@@ -81,14 +138,14 @@ export async function downloadSignedArtifact(
   refreshUrl?: () => Promise<string>,
   listedSize?: number,
 ): Promise<DownloadResult> {
-  const blob = await fetchVerifiedBlob(
+  const blob = await cachedOrFetched(
     url,
     name,
     expectedHex,
+    spec,
     tempDir,
     ctx,
     context,
-    spec.verifyDigest ?? true,
     refreshUrl,
     listedSize,
   );
@@ -106,6 +163,7 @@ export async function downloadSignedArtifact(
       ['application/zip', 'application/x-zip-compressed', 'application/zip-compressed'].includes(mime) ||
       new URL(url).pathname.toLowerCase().endsWith('.zip');
     if (isZip && !spec.skipDecompress) {
+      const endExtract = ctx.stats?.startPhase('extract');
       const result = await extractZip(blob.file, {
         targetDirectory: target,
         existing: conflict,
@@ -117,7 +175,7 @@ export async function downloadSignedArtifact(
         // Errors name the download and the artifact, not only the entry.
         context,
         ...(spec.limits !== undefined ? { limits: spec.limits } : {}),
-      });
+      }).finally(endExtract);
       return { downloadPath: target, fileCount: result.files, size: result.bytes, digest, ...mismatch };
     }
     const fileName = fileNameFromDisposition(blob.contentDisposition, isZip ? `${name}.zip` : name);
