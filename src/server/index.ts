@@ -15,7 +15,6 @@ import { RetentionSweeper, type SweepStats as RetentionSweepStats } from './rete
 import { openResultsService } from './results/service.js';
 import { createHttpServer } from './server.js';
 import type { ListingWiring } from './listing/listing-index.js';
-import { filesystemProbe } from './observe/fs-probe.js';
 import { createObserveProtocol } from './observe/observe-routes.js';
 import { ServerMetrics, type SweepStats } from './observe/server-metrics.js';
 import { ACCESS_LOG_FORMATS, ServerLog, type AccessLogFormat } from './observe/server-log.js';
@@ -176,7 +175,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     listing,
   });
   const legacy = await openLegacyStore(dataDir, limits, listing);
-  const sweeper = new RetentionSweeper(results.index, {
+  const sweeper = new RetentionSweeper(results.store.records, {
     legacy,
     intervalMs: options.retention?.sweepIntervalMs,
     eviction: options.retention?.eviction,
@@ -189,7 +188,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     createObserveProtocol({
       metrics,
       version: options.version ?? 'unknown',
-      probeStore: options.storeProbe ?? filesystemProbe(dataDir),
+      probeStore: options.storeProbe ?? results.store.probe,
       openConnections: () => stats.openConnections,
       sweepStats: options.sweepStats ?? (() => sweepMetrics(sweeper.stats())),
       public: options.metricsPublic === true,

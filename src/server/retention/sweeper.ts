@@ -1,4 +1,5 @@
-import type { ArtifactIndex, ResultsArtifact } from '../results/artifact-index.js';
+import type { ResultsArtifact } from '../results/artifact-index.js';
+import type { ArtifactRecords } from '../results/store.js';
 import { selectEvictions, type EvictionPolicy } from './eviction-policy.js';
 
 /** What the sweeps have done since start; read by the metrics endpoint. */
@@ -46,7 +47,7 @@ export const DEFAULT_SWEEP_INTERVAL_MS = 10 * 60 * 1000;
  * touched (an abandoned one is replaced by the next create of its name, as before).
  */
 export class RetentionSweeper {
-  readonly #index: ArtifactIndex;
+  readonly #index: ArtifactRecords;
   readonly #legacy: LegacyRetention | undefined;
   readonly #intervalMs: number;
   readonly #eviction: EvictionPolicy | undefined;
@@ -65,7 +66,7 @@ export class RetentionSweeper {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
 
-  constructor(index: ArtifactIndex, options: SweeperOptions = {}) {
+  constructor(index: ArtifactRecords, options: SweeperOptions = {}) {
     this.#index = index;
     this.#legacy = options.legacy;
     this.#intervalMs = options.intervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
@@ -113,7 +114,7 @@ export class RetentionSweeper {
     const started = this.#now();
     const t0 = performance.now();
     try {
-      const finalized = this.#index.list({});
+      const finalized = await this.#index.list({});
       const expired = finalized.filter((r) => Date.parse(r.expiresAt) <= started);
       for (const record of expired) {
         const removed = await this.#index.removeById(record.id);
