@@ -71,9 +71,31 @@ describe('serve configuration', () => {
     expect(problem({ stores: { a: fs, b: fs } })).toMatch(/^store: name the store/);
     expect(problem({ stores: { a: fs }, store: 'fss' })).toBe('store: no store named "fss"');
     expect(problem({ stores: { a: {} } })).toMatch(/^stores\.a: a store has exactly one kind/);
-    expect(problem({ stores: { az: { azure_blob: { container: 'c' } } } })).toMatch(
-      /^stores\.az\.azure_blob: unknown store kind "azure_blob"; this version of ferry serve supports: filesystem/,
+    expect(problem({ stores: { fs: { fast_slow: {} } } })).toMatch(
+      /^stores\.fs\.fast_slow: unknown store kind "fast_slow"; this version of ferry serve supports: filesystem, azure_blob/,
     );
+    expect(problem({ stores: { az: { azure_blob: { container: 'c' } } } })).toMatch(
+      /^stores\.az\.azure_blob\.container: must be an Azure container name/,
+    );
+    expect(problem({ stores: { az: { azure_blob: { container: 'ok-name', region: 'x' } } } })).toMatch(
+      /^stores\.az\.azure_blob\.region: unknown key/,
+    );
+    expect(
+      problem({ stores: { az: { azure_blob: { container: 'ok-name', connection_string_env: 'A B' } } } }),
+    ).toMatch(/^stores\.az\.azure_blob\.connection_string_env: must name an environment variable/);
+    expect(problem({ stores: { az: { azure_blob: { container: 'ok-name', prefix: '../x' } } } })).toMatch(
+      /^stores\.az\.azure_blob\.prefix: must be a relative path/,
+    );
+    expect(
+      parseServeConfig({ stores: { az: { azure_blob: { container: 'ok-name', prefix: 'team' } } } }, '/'),
+    ).toMatchObject({
+      dataDir: undefined,
+      azure: {
+        container: 'ok-name',
+        connectionStringEnv: 'AZURE_STORAGE_CONNECTION_STRING',
+        prefix: 'team/',
+      },
+    });
     expect(problem({ stores: { a: { filesystem: { path: 7 } } } })).toMatch(
       /^stores\.a\.filesystem\.path: must be/,
     );
