@@ -137,4 +137,28 @@ describe('serve configuration', () => {
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('not both');
   });
+
+  it('ferry serve --store azure:// checks the container name and names the missing variable, never a secret', async () => {
+    const saved = process.env['AZURE_STORAGE_CONNECTION_STRING'];
+    delete process.env['AZURE_STORAGE_CONNECTION_STRING'];
+    try {
+      const name = await runCli('serve', '--store', 'azure://Bad_Name', '--json');
+      expect(name.code).toBe(1);
+      expect(name.stdout).toContain('--store: must be an Azure container name');
+      const unset = await runCli('serve', '--store', 'azure://artifacts', '--json');
+      expect(unset.code).toBe(1);
+      expect(unset.stdout).toContain('AZURE_STORAGE_CONNECTION_STRING: the environment variable is not set');
+      process.env['AZURE_STORAGE_CONNECTION_STRING'] =
+        'AccountName=acct;SharedAccessSignature=sv=x&sig=secret-sig';
+      const sasOnly = await runCli('serve', '--store', 'azure://artifacts', '--json');
+      expect(sasOnly.code).toBe(1);
+      expect(sasOnly.stdout).toContain('needs AccountName and AccountKey');
+      expect(sasOnly.stdout).not.toContain('secret-sig');
+      const both = await runCli('serve', '--store', 'azure://artifacts', '--config', join(dir, 'x.json'));
+      expect(both.code).toBe(2);
+    } finally {
+      if (saved === undefined) delete process.env['AZURE_STORAGE_CONNECTION_STRING'];
+      else process.env['AZURE_STORAGE_CONNECTION_STRING'] = saved;
+    }
+  });
 });
