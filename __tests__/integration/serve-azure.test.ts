@@ -142,3 +142,44 @@ it('refuses the legacy protocol with a 501 naming the store', async () => {
   expect(answer.status).toBe(501);
   expect(answer.json<{ message: string }>().message).toContain('azure_blob');
 });
+
+it('lets one instance at a time hold the retention sweep lease, and takes over a lapsed one', async () => {
+  const { BlobServiceClient, StorageSharedKeyCredential } = await import('@azure/storage-blob');
+  const { AzureSweepLease } = await import('../../src/server/results/azure/sweep-lease.js');
+  const account = spec().account;
+  const container = new BlobServiceClient(
+    account.blobEndpoint,
+    new StorageSharedKeyCredential(account.accountName, account.accountKey),
+  ).getContainerClient('ferry-two');
+  const time = <T>(_op: string, call: () => Promise<T>): Promise<T> => call();
+  let clock = Date.now();
+  const lease = () =>
+    new AzureSweepLease(container.getBlockBlobClient('lease-test'), time, {
+      now: () => clock,
+      leaseMs: 60_000,
+    });
+  const first = lease();
+  const second = lease();
+  expect(await Promise.all([first.acquire(), second.acquire()]).then((r) => r.filter(Boolean).length)).toBe(
+    1,
+  );
+  const holder = (await first.acquire()) ? first : second;
+  const other = holder === first ? second : first;
+  expect(await other.acquire()).toBe(false);
+  await holder.release();
+  expect(await other.acquire()).toBe(true);
+  // The new holder dies without releasing: after the lease time the other takes over.
+  expect(await holder.acquire()).toBe(false);
+  clock += 61_000;
+  expect(await holder.acquire()).toBe(true);
+});
+
+it('runs the retention sweep of two instances one at a time', async () => {
+  const before = a.sweepStats().runs + b.sweepStats().runs;
+  await Promise.all([a.sweep(), b.sweep()]);
+  const after = a.sweepStats().runs + b.sweepStats().runs;
+  // Both may run one after the other (the lease is released at the end), never both at once;
+  // at least one sweep happened.
+  expect(after - before).toBeGreaterThanOrEqual(1);
+  expect(a.sweepStats().failures + b.sweepStats().failures).toBe(0);
+});

@@ -183,6 +183,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const legacy = options.azure ? undefined : await openLegacyStore(dataDir, limits, listing);
   const sweeper = new RetentionSweeper(results.store.records, {
     ...(legacy ? { legacy } : {}),
+    lease: results.store.sweepLease,
     intervalMs: options.retention?.sweepIntervalMs,
     eviction: options.retention?.eviction,
     onError: (error) => serverLog.diag('warn', `retention sweep failed: ${String(error)}`),

@@ -1,3 +1,4 @@
+import type { SweepLease } from '../retention/sweeper.js';
 import type { ServerRoute } from '../server.js';
 import type { CreateInput, FinalizeInput, ListFilter, ResultsArtifact } from './artifact-index.js';
 
@@ -49,4 +50,6 @@ export interface ResultsStore {
   blobs: BlobAccess;
   /** Throws when the storage is unreachable (the `/status` health probe). */
   probe(): Promise<void>;
+  /** A store shared by several instances: the lease that lets one retention sweep run at a time. */
+  sweepLease?: SweepLease;
 }

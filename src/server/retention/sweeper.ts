@@ -35,6 +35,17 @@ export interface SweeperOptions {
   now?: () => number;
   /** Told about a sweep that failed; it never stops the server. */
   onError?: (error: unknown) => void;
+  /**
+   * On a store shared by several instances: one sweep at a time across all of them. A sweep
+   * that does not get the lease is skipped (another instance is sweeping) and not counted.
+   */
+  lease?: SweepLease | undefined;
+}
+
+/** A lease across instances (see AzureSweepLease): true when this instance may sweep now. */
+export interface SweepLease {
+  acquire(): Promise<boolean>;
+  release(): Promise<void>;
 }
 
 export const DEFAULT_SWEEP_INTERVAL_MS = 10 * 60 * 1000;
@@ -53,6 +64,7 @@ export class RetentionSweeper {
   readonly #eviction: EvictionPolicy | undefined;
   readonly #now: () => number;
   readonly #onError: (error: unknown) => void;
+  readonly #lease: SweepLease | undefined;
   readonly #stats: SweepStats = {
     runs: 0,
     deletedArtifacts: 0,
@@ -78,6 +90,7 @@ export class RetentionSweeper {
     this.#eviction = options.eviction;
     this.#now = options.now ?? Date.now;
     this.#onError = options.onError ?? (() => {});
+    this.#lease = options.lease;
   }
 
   /** Sweeps now and then every interval until stop(). The timer never keeps the process alive. */
@@ -104,10 +117,28 @@ export class RetentionSweeper {
 
   /** One sweep; a call while one runs joins it instead of starting a second. */
   sweep(): Promise<void> {
-    this.#running ??= this.#sweepOnce().finally(() => {
+    this.#running ??= this.#sweepLeased().finally(() => {
       this.#running = undefined;
     });
     return this.#running;
+  }
+
+  async #sweepLeased(): Promise<void> {
+    if (!this.#lease) return this.#sweepOnce();
+    let held: boolean;
+    try {
+      held = await this.#lease.acquire();
+    } catch (error) {
+      this.#stats.failures++;
+      this.#onError(error);
+      throw error;
+    }
+    if (!held) return;
+    try {
+      await this.#sweepOnce();
+    } finally {
+      await this.#lease.release().catch((error: unknown) => this.#onError(error));
+    }
   }
 
   async #sweepOnce(): Promise<void> {

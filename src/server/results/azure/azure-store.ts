@@ -3,6 +3,7 @@ import type { ResultsStore } from '../store.js';
 import { AzureRecords } from './azure-records.js';
 import type { AzureAccount } from './connection-string.js';
 import type { Timed } from './small-json.js';
+import { AzureSweepLease } from './sweep-lease.js';
 
 export interface AzureStoreSpec {
   account: AzureAccount;
@@ -69,5 +70,6 @@ export async function openAzureStore(
     probe: async () => {
       await container.getProperties();
     },
+    sweepLease: new AzureSweepLease(container.getBlockBlobClient(`${spec.prefix}sweep-lease`), options.time),
   };
 }
