@@ -83,6 +83,7 @@ export const COMMANDS: Record<string, OptionSpecs> = {
     host: { type: 'string' },
     data: { type: 'string' },
     config: { type: 'string' },
+    store: { type: 'string' },
     'jwt-secret-file': { type: 'string', multiple: true },
     'jwt-public-key': { type: 'string', multiple: true },
     'public-url': { type: 'string' },
