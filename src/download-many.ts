@@ -1,5 +1,4 @@
 import path from 'node:path';
-import pLimit from 'p-limit';
 import { AbortError, FerryError, ValidationError, isFerryError } from './core/errors.js';
 import type { ArtifactInfo, DownloadResult, DownloadSpec } from './backends/backend.js';
 import { latestPerName } from './backends/latest-per-name.js';
@@ -17,6 +16,7 @@ import { normalizeOptions } from './options.js';
 import type { ConflictPolicy } from './pack/conflict.js';
 import { assertNoSymlinkInPath } from './pack/safe-path.js';
 import { printable } from './core/format.js';
+import { runPool } from './core/pool.js';
 import type { HttpManager } from './transport/http-manager.js';
 import { Operation } from './transport/operation.js';
 import { artifactDirectory, windowsNameProblem } from './artifact-directory.js';
@@ -249,95 +249,101 @@ export async function downloadMany(
       const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
       let firstError: unknown;
       const mismatches: DownloadManyResponse['mismatches'] = [];
-      const limit = pLimit(parallel);
+      const results: Array<DownloadedArtifact | undefined> = [];
+      let started = 0;
       // HttpManagers are reused from one artifact to the next (the listing's first): at most
       // `parallel` exist, and their keep-alive sockets carry over, so 1,000 artifacts need
       // `parallel` connections, not 1,000 (reliability plan D39).
       const idle: HttpManager[] = [ctx.http];
-      const settled = await Promise.allSettled(
-        selected.map((artifact, index) =>
-          limit(async (): Promise<DownloadedArtifact | undefined> => {
-            const turn = turns[index] as (typeof turns)[number];
-            const destination = destinations[index] as string;
-            // One HttpManager per artifact in flight: its own slots, so artifacts never share a socket at once.
-            const http = idle.pop() ?? spareHttp();
-            try {
-              batch.check();
+      const downloadOne = async (index: number): Promise<DownloadedArtifact | undefined> => {
+        const artifact = selected[index] as (typeof selected)[number];
+        const turn = turns[index] as (typeof turns)[number];
+        const destination = destinations[index] as string;
+        // One HttpManager per artifact in flight: its own slots, so artifacts never share a socket at once.
+        const http = idle.pop() ?? spareHttp();
+        try {
+          batch.check();
+          if (signal.aborted) throw firstError ?? new AbortError(signal.reason);
+          const sub = {
+            ...ctx,
+            http,
+            operation: new Operation('download', signal),
+          };
+          const spec: DownloadSpec = {
+            name: artifact.name,
+            id: artifact.id,
+            targetDirectory: destination,
+            conflict: policy,
+            ...(symlinks !== undefined ? { symlinks } : {}),
+            ...(restoreModes !== undefined ? { restoreModes } : {}),
+            ...(limits !== undefined ? { limits } : {}),
+            ...(skipDecompress ? { skipDecompress } : {}),
+            ...(verifyDigest !== undefined ? { verifyDigest } : {}),
+            beforeWrite: async () => {
+              await turn.before;
+              // An earlier artifact failed meanwhile: write nothing more.
               if (signal.aborted) throw firstError ?? new AbortError(signal.reason);
-              const sub = {
-                ...ctx,
-                http,
-                operation: new Operation('download', signal),
-              };
-              const spec: DownloadSpec = {
-                name: artifact.name,
-                id: artifact.id,
-                targetDirectory: destination,
-                conflict: policy,
-                ...(symlinks !== undefined ? { symlinks } : {}),
-                ...(restoreModes !== undefined ? { restoreModes } : {}),
-                ...(limits !== undefined ? { limits } : {}),
-                ...(skipDecompress ? { skipDecompress } : {}),
-                ...(verifyDigest !== undefined ? { verifyDigest } : {}),
-                beforeWrite: async () => {
-                  await turn.before;
-                  // An earlier artifact failed meanwhile: write nothing more.
-                  if (signal.aborted) throw firstError ?? new AbortError(signal.reason);
-                },
-              };
-              // `root/<name>` is Ferry's choice, not the caller's: a link someone put there is
-              // refused rather than followed (the backends hold the directory once they open it).
-              if (destination !== root) {
-                await assertNoSymlinkInPath(root, destination, {
-                  operation: 'download',
-                  artifactName: artifact.name,
-                });
-              }
-              const result: DownloadResult = await backend.download(spec, sub);
-              ctx.onProgress?.({
-                operation: 'download',
-                artifactName: artifact.name,
-                phase: 'done',
-                bytesDone: result.size,
-                bytesTotal: result.size,
-                filesDone: result.fileCount,
-                filesTotal: result.fileCount,
-              });
-              const downloaded: DownloadedArtifact = {
-                name: artifact.name,
-                id: artifact.id,
-                downloadPath: result.downloadPath,
-                fileCount: result.fileCount,
-                size: result.size,
-                digest: result.digest,
-                ...(result.digestMismatch ? { digestMismatch: true } : {}),
-                ...(result.expectedDigest !== undefined ? { expectedDigest: result.expectedDigest } : {}),
-              };
-              behaviour.onDownloaded?.(downloaded);
-              return downloaded;
-            } catch (error: unknown) {
-              // Nothing of it was written (the digest is checked before any write): the rest go on.
-              if (behaviour.digestMismatch === 'collect' && isDigestMismatch(error)) {
-                mismatches.push({ name: artifact.name, id: artifact.id, error });
-                return undefined;
-              }
-              batch.fail(error);
-              firstError ??= error;
-              stop.abort(isFerryError(error) ? error : new FerryError('ERR_FERRY_PROTOCOL', String(error)));
-              throw error;
-            } finally {
-              turn.release();
-              idle.push(http);
-            }
-          }),
-        ),
-      );
-      ctx.stats?.spared(batch.spared);
+            },
+          };
+          // `root/<name>` is Ferry's choice, not the caller's: a link someone put there is
+          // refused rather than followed (the backends hold the directory once they open it).
+          if (destination !== root) {
+            await assertNoSymlinkInPath(root, destination, {
+              operation: 'download',
+              artifactName: artifact.name,
+            });
+          }
+          const result: DownloadResult = await backend.download(spec, sub);
+          ctx.onProgress?.({
+            operation: 'download',
+            artifactName: artifact.name,
+            phase: 'done',
+            bytesDone: result.size,
+            bytesTotal: result.size,
+            filesDone: result.fileCount,
+            filesTotal: result.fileCount,
+          });
+          const downloaded: DownloadedArtifact = {
+            name: artifact.name,
+            id: artifact.id,
+            downloadPath: result.downloadPath,
+            fileCount: result.fileCount,
+            size: result.size,
+            digest: result.digest,
+            ...(result.digestMismatch ? { digestMismatch: true } : {}),
+            ...(result.expectedDigest !== undefined ? { expectedDigest: result.expectedDigest } : {}),
+          };
+          behaviour.onDownloaded?.(downloaded);
+          return downloaded;
+        } catch (error: unknown) {
+          // Nothing of it was written (the digest is checked before any write): the rest go on.
+          if (behaviour.digestMismatch === 'collect' && isDigestMismatch(error)) {
+            mismatches.push({ name: artifact.name, id: artifact.id, error });
+            return undefined;
+          }
+          batch.fail(error);
+          firstError ??= error;
+          stop.abort(isFerryError(error) ? error : new FerryError('ERR_FERRY_PROTOCOL', String(error)));
+          throw error;
+        } finally {
+          turn.release();
+          idle.push(http);
+        }
+      };
+      // The one worker pool (core/pool.ts): after the first failure nothing new starts.
+      await runPool(
+        selected.map((_, index) => index),
+        parallel,
+        async (index) => {
+          started++;
+          results[index] = await downloadOne(index);
+        },
+      ).catch(() => undefined);
+      // After a permanent answer the artifacts never started are requests spared too.
+      ctx.stats?.spared(batch.spared + (batch.stopped ? selected.length - started : 0));
       if (firstError !== undefined) throw firstError;
       return {
-        downloads: settled.flatMap(
-          (s) => (s as PromiseFulfilledResult<DownloadedArtifact | undefined>).value ?? [],
-        ),
+        downloads: results.flatMap((r) => r ?? []),
         mismatches: sortArtifacts(mismatches),
         stats: statsOf(ctx),
       };
