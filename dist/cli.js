@@ -36050,175 +36050,6 @@ function wholeArtifacts(backend, refuse) {
 // src/download-many.ts
 import path21 from "node:path";
 
-// node_modules/yocto-queue/index.js
-var Node = class {
-  value;
-  next;
-  constructor(value) {
-    this.value = value;
-  }
-};
-var Queue = class {
-  #head;
-  #tail;
-  #size;
-  constructor() {
-    this.clear();
-  }
-  enqueue(value) {
-    const node = new Node(value);
-    if (this.#head) {
-      this.#tail.next = node;
-      this.#tail = node;
-    } else {
-      this.#head = node;
-      this.#tail = node;
-    }
-    this.#size++;
-  }
-  dequeue() {
-    const current = this.#head;
-    if (!current) {
-      return;
-    }
-    this.#head = this.#head.next;
-    this.#size--;
-    if (!this.#head) {
-      this.#tail = void 0;
-    }
-    return current.value;
-  }
-  peek() {
-    if (!this.#head) {
-      return;
-    }
-    return this.#head.value;
-  }
-  clear() {
-    this.#head = void 0;
-    this.#tail = void 0;
-    this.#size = 0;
-  }
-  get size() {
-    return this.#size;
-  }
-  *[Symbol.iterator]() {
-    let current = this.#head;
-    while (current) {
-      yield current.value;
-      current = current.next;
-    }
-  }
-  *drain() {
-    while (this.#head) {
-      yield this.dequeue();
-    }
-  }
-};
-
-// node_modules/p-limit/index.js
-function pLimit(concurrency) {
-  let rejectOnClear = false;
-  if (typeof concurrency === "object") {
-    ({ concurrency, rejectOnClear = false } = concurrency);
-  }
-  validateConcurrency(concurrency);
-  if (typeof rejectOnClear !== "boolean") {
-    throw new TypeError("Expected `rejectOnClear` to be a boolean");
-  }
-  const queue = new Queue();
-  let activeCount = 0;
-  const resumeNext = () => {
-    if (activeCount < concurrency && queue.size > 0) {
-      activeCount++;
-      queue.dequeue().run();
-    }
-  };
-  const next = () => {
-    activeCount--;
-    resumeNext();
-  };
-  const run = async (function_, resolve4, arguments_) => {
-    const result = (async () => function_(...arguments_))();
-    resolve4(result);
-    try {
-      await result;
-    } catch {
-    }
-    next();
-  };
-  const enqueue = (function_, resolve4, reject, arguments_) => {
-    const queueItem = { reject };
-    new Promise((internalResolve) => {
-      queueItem.run = internalResolve;
-      queue.enqueue(queueItem);
-    }).then(run.bind(void 0, function_, resolve4, arguments_));
-    if (activeCount < concurrency) {
-      resumeNext();
-    }
-  };
-  const generator = (function_, ...arguments_) => new Promise((resolve4, reject) => {
-    enqueue(function_, resolve4, reject, arguments_);
-  });
-  Object.defineProperties(generator, {
-    activeCount: {
-      get: () => activeCount
-    },
-    pendingCount: {
-      get: () => queue.size
-    },
-    clearQueue: {
-      value() {
-        if (!rejectOnClear) {
-          queue.clear();
-          return;
-        }
-        const abortError = AbortSignal.abort().reason;
-        while (queue.size > 0) {
-          queue.dequeue().reject(abortError);
-        }
-      }
-    },
-    concurrency: {
-      get: () => concurrency,
-      set(newConcurrency) {
-        validateConcurrency(newConcurrency);
-        concurrency = newConcurrency;
-        queueMicrotask(() => {
-          while (activeCount < concurrency && queue.size > 0) {
-            resumeNext();
-          }
-        });
-      }
-    },
-    map: {
-      async value(iterable, function_) {
-        const promises = [];
-        try {
-          Array.from(iterable, (value, index) => {
-            const promise = generator(function_, value, index);
-            promises.push(promise);
-            return promise;
-          });
-        } catch (error) {
-          for (const promise of promises) {
-            promise.catch(() => {
-            });
-          }
-          throw error;
-        }
-        return Promise.all(promises);
-      }
-    }
-  });
-  return generator;
-}
-function validateConcurrency(concurrency) {
-  if (!((Number.isInteger(concurrency) || concurrency === Number.POSITIVE_INFINITY) && concurrency > 0)) {
-    throw new TypeError("Expected `concurrency` to be a number from 1 and up");
-  }
-}
-
 // src/transport/batch-stop.ts
 function isPermanentAnswer(error) {
   if (!isFerryError(error) || error.code === "ERR_FERRY_RATE_LIMITED" || error.retryable) return false;
@@ -36582,87 +36413,91 @@ async function downloadMany(options = {}, behaviour = {}) {
       const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
       let firstError;
       const mismatches = [];
-      const limit = pLimit(parallel);
+      const results = [];
+      let started = 0;
       const idle = [ctx.http];
-      const settled = await Promise.allSettled(
-        selected.map(
-          (artifact, index) => limit(async () => {
-            const turn = turns[index];
-            const destination = destinations[index];
-            const http6 = idle.pop() ?? spareHttp();
-            try {
-              batch.check();
+      const downloadOne = async (index) => {
+        const artifact = selected[index];
+        const turn = turns[index];
+        const destination = destinations[index];
+        const http6 = idle.pop() ?? spareHttp();
+        try {
+          batch.check();
+          if (signal.aborted) throw firstError ?? new AbortError(signal.reason);
+          const sub = {
+            ...ctx,
+            http: http6,
+            operation: new Operation("download", signal)
+          };
+          const spec = {
+            name: artifact.name,
+            id: artifact.id,
+            targetDirectory: destination,
+            conflict: policy,
+            ...symlinks !== void 0 ? { symlinks } : {},
+            ...restoreModes !== void 0 ? { restoreModes } : {},
+            ...limits !== void 0 ? { limits } : {},
+            ...skipDecompress ? { skipDecompress } : {},
+            ...verifyDigest !== void 0 ? { verifyDigest } : {},
+            beforeWrite: async () => {
+              await turn.before;
               if (signal.aborted) throw firstError ?? new AbortError(signal.reason);
-              const sub = {
-                ...ctx,
-                http: http6,
-                operation: new Operation("download", signal)
-              };
-              const spec = {
-                name: artifact.name,
-                id: artifact.id,
-                targetDirectory: destination,
-                conflict: policy,
-                ...symlinks !== void 0 ? { symlinks } : {},
-                ...restoreModes !== void 0 ? { restoreModes } : {},
-                ...limits !== void 0 ? { limits } : {},
-                ...skipDecompress ? { skipDecompress } : {},
-                ...verifyDigest !== void 0 ? { verifyDigest } : {},
-                beforeWrite: async () => {
-                  await turn.before;
-                  if (signal.aborted) throw firstError ?? new AbortError(signal.reason);
-                }
-              };
-              if (destination !== root) {
-                await assertNoSymlinkInPath(root, destination, {
-                  operation: "download",
-                  artifactName: artifact.name
-                });
-              }
-              const result = await backend.download(spec, sub);
-              ctx.onProgress?.({
-                operation: "download",
-                artifactName: artifact.name,
-                phase: "done",
-                bytesDone: result.size,
-                bytesTotal: result.size,
-                filesDone: result.fileCount,
-                filesTotal: result.fileCount
-              });
-              const downloaded = {
-                name: artifact.name,
-                id: artifact.id,
-                downloadPath: result.downloadPath,
-                fileCount: result.fileCount,
-                size: result.size,
-                digest: result.digest,
-                ...result.digestMismatch ? { digestMismatch: true } : {},
-                ...result.expectedDigest !== void 0 ? { expectedDigest: result.expectedDigest } : {}
-              };
-              behaviour.onDownloaded?.(downloaded);
-              return downloaded;
-            } catch (error) {
-              if (behaviour.digestMismatch === "collect" && isDigestMismatch(error)) {
-                mismatches.push({ name: artifact.name, id: artifact.id, error });
-                return void 0;
-              }
-              batch.fail(error);
-              firstError ??= error;
-              stop.abort(isFerryError(error) ? error : new FerryError("ERR_FERRY_PROTOCOL", String(error)));
-              throw error;
-            } finally {
-              turn.release();
-              idle.push(http6);
             }
-          })
-        )
-      );
-      ctx.stats?.spared(batch.spared);
+          };
+          if (destination !== root) {
+            await assertNoSymlinkInPath(root, destination, {
+              operation: "download",
+              artifactName: artifact.name
+            });
+          }
+          const result = await backend.download(spec, sub);
+          ctx.onProgress?.({
+            operation: "download",
+            artifactName: artifact.name,
+            phase: "done",
+            bytesDone: result.size,
+            bytesTotal: result.size,
+            filesDone: result.fileCount,
+            filesTotal: result.fileCount
+          });
+          const downloaded = {
+            name: artifact.name,
+            id: artifact.id,
+            downloadPath: result.downloadPath,
+            fileCount: result.fileCount,
+            size: result.size,
+            digest: result.digest,
+            ...result.digestMismatch ? { digestMismatch: true } : {},
+            ...result.expectedDigest !== void 0 ? { expectedDigest: result.expectedDigest } : {}
+          };
+          behaviour.onDownloaded?.(downloaded);
+          return downloaded;
+        } catch (error) {
+          if (behaviour.digestMismatch === "collect" && isDigestMismatch(error)) {
+            mismatches.push({ name: artifact.name, id: artifact.id, error });
+            return void 0;
+          }
+          batch.fail(error);
+          firstError ??= error;
+          stop.abort(isFerryError(error) ? error : new FerryError("ERR_FERRY_PROTOCOL", String(error)));
+          throw error;
+        } finally {
+          turn.release();
+          idle.push(http6);
+        }
+      };
+      await runPool(
+        selected.map((_, index) => index),
+        parallel,
+        async (index) => {
+          started++;
+          results[index] = await downloadOne(index);
+        }
+      ).catch(() => void 0);
+      ctx.stats?.spared(batch.spared + (batch.stopped ? selected.length - started : 0));
       if (firstError !== void 0) throw firstError;
       return {
-        downloads: settled.flatMap(
-          (s) => s.value ?? []
-        ),
+        downloads: results.flatMap((r) => r ?? []),
         mismatches: sortArtifacts(mismatches),
         stats: statsOf(ctx)
       };
