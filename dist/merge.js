@@ -31201,6 +31201,8 @@ function createHttpServer(options) {
       inFlight++;
       const time = (/* @__PURE__ */ new Date()).toISOString();
       const socket = req.socket;
+      const remote = socket.remoteAddress ?? "";
+      const body = countBodyBytes(res);
       res.once("close", () => {
         inFlight--;
         const path19 = pathOnly(req.url);
@@ -31210,11 +31212,13 @@ function createHttpServer(options) {
           route: routeName(path19),
           // The status actually sent: a connection cut before any answer is no status, never 200.
           status: res.headersSent ? res.statusCode : void 0,
-          cut: !res.writableFinished,
+          // A client that closes as soon as it has the declared length can beat the server's own
+          // end(): all the bytes went out, so the answer was not cut.
+          cut: !res.writableFinished && !body.complete(),
           json: /json/i.test(String(res.getHeader("Content-Type") ?? "")),
           durationMs: Math.round(Number(process.hrtime.bigint() - started) / 1e6 * 10) / 10,
           ...wireBytes(socket),
-          remote: socket.remoteAddress ?? "",
+          remote,
           requestId
         };
         options.onRequestEnd?.(record, path19);
@@ -31379,6 +31383,29 @@ function wireBytes(socket) {
   const now = { read: socket.bytesRead, written: socket.bytesWritten };
   wireMarks.set(socket, now);
   return { bytesIn: Math.max(0, now.read - mark.read), bytesOut: Math.max(0, now.written - mark.written) };
+}
+function countBodyBytes(res) {
+  let written = 0;
+  const count = (chunk) => {
+    if (typeof chunk === "string") written += Buffer.byteLength(chunk);
+    else if (chunk instanceof Uint8Array) written += chunk.byteLength;
+  };
+  const write = res.write;
+  const end = res.end;
+  res.write = function(chunk, ...rest) {
+    count(chunk);
+    return write.call(this, chunk, ...rest);
+  };
+  res.end = function(chunk, ...rest) {
+    if (typeof chunk !== "function") count(chunk);
+    return end.call(this, chunk, ...rest);
+  };
+  return {
+    complete: () => {
+      const declared = Number(res.getHeader("Content-Length"));
+      return res.headersSent && Number.isSafeInteger(declared) && declared >= 0 && written >= declared;
+    }
+  };
 }
 
 // src/server/rest/contracts.ts
