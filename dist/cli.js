@@ -20532,6 +20532,11 @@ function redactText(text) {
   return out;
 }
 
+// src/core/defined.ts
+function defined(key, value) {
+  return value === void 0 ? {} : { [key]: value };
+}
+
 // src/core/run-states.ts
 var RUN_STATUSES = ["queued", "in_progress", "completed"];
 var RUN_CONCLUSIONS = [
@@ -30461,9 +30466,6 @@ function optionalEnum(body, key, allowed) {
   }
   return value;
 }
-function defined(key, value) {
-  return value === void 0 ? {} : { [key]: value };
-}
 function positiveInt(raw, fallback) {
   const value = raw === null ? NaN : Number(raw);
   return Number.isSafeInteger(value) && value >= 1 ? value : fallback;
@@ -35950,13 +35952,13 @@ async function recordRunCommand(positionals, values, connect4, out) {
   const path27 = stringOption(values, "workflow") ?? workflowPath(env["GITHUB_WORKFLOW_REF"]);
   const run = {
     runId,
-    ...defined2("path", path27),
-    ...defined2("name", stringOption(values, "workflow-name") ?? env["GITHUB_WORKFLOW"]),
-    ...defined2("branch", stringOption(values, "branch") ?? env["GITHUB_REF_NAME"]),
-    ...defined2("sha", stringOption(values, "sha") ?? env["GITHUB_SHA"]),
-    ...defined2("event", stringOption(values, "event") ?? env["GITHUB_EVENT_NAME"]),
-    ...defined2("status", status),
-    ...defined2("conclusion", conclusion)
+    ...defined("path", path27),
+    ...defined("name", stringOption(values, "workflow-name") ?? env["GITHUB_WORKFLOW"]),
+    ...defined("branch", stringOption(values, "branch") ?? env["GITHUB_REF_NAME"]),
+    ...defined("sha", stringOption(values, "sha") ?? env["GITHUB_SHA"]),
+    ...defined("event", stringOption(values, "event") ?? env["GITHUB_EVENT_NAME"]),
+    ...defined("status", status),
+    ...defined("conclusion", conclusion)
   };
   await recordRun2(run, options);
   out.result(
@@ -35968,9 +35970,6 @@ async function recordRunCommand(positionals, values, connect4, out) {
 function workflowPath(ref) {
   const match = ref === void 0 ? null : /^[^/]+\/[^/]+\/(.+?)@/.exec(ref);
   return match?.[1];
-}
-function defined2(key, value) {
-  return value === void 0 ? {} : { [key]: value };
 }
 
 // src/server/http/mint-token.ts

@@ -31449,6 +31449,11 @@ function githubTime(iso) {
   return iso.replace(/\.\d+Z$/, "Z");
 }
 
+// src/core/defined.ts
+function defined(key, value) {
+  return value === void 0 ? {} : { [key]: value };
+}
+
 // src/server/rest/runs-routes.ts
 import { createHash as createHash9 } from "node:crypto";
 init_error_response();
@@ -31558,9 +31563,6 @@ function optionalEnum(body, key, allowed) {
     throw badRequest2(`Field '${key}' must be one of ${allowed.join(", ")}`);
   }
   return value;
-}
-function defined(key, value) {
-  return value === void 0 ? {} : { [key]: value };
 }
 function positiveInt(raw, fallback) {
   const value = raw === null ? NaN : Number(raw);

@@ -1,5 +1,4 @@
-import { mintRuntimeToken } from '../runner-token.js';
-import { backendIdsFromToken } from '../runner-token.js';
+import { backendIdsFromToken, mintRuntimeToken } from '../runner-token.js';
 import { fromEnvironment } from '../environment.js';
 import type { ArtifactClientOptions, DownloadCacheOptions } from '../options.js';
 import { proxySettingsFromEnv, type FindBy } from '../index.js';

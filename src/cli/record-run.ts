@@ -1,3 +1,4 @@
+import { defined } from '../core/defined.js';
 import { RUN_CONCLUSIONS, RUN_STATUSES } from '../core/run-states.js';
 import { recordRun, type RunDescription } from '../record-run.js';
 import { choiceOption, stringOption, UsageError, type Values } from './args.js';
@@ -47,8 +48,4 @@ export async function recordRunCommand(
 function workflowPath(ref: string | undefined): string | undefined {
   const match = ref === undefined ? null : /^[^/]+\/[^/]+\/(.+?)@/.exec(ref);
   return match?.[1];
-}
-
-function defined<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }

@@ -1,3 +1,4 @@
+import { defined } from '../../core/defined.js';
 import { createHash } from 'node:crypto';
 import { grantedRuns, mayUseRun, runForbidden } from '../http/access.js';
 import { expectObject, readJsonBody } from '../http/body.js';
@@ -123,10 +124,6 @@ function optionalEnum(
     throw badRequest(`Field '${key}' must be one of ${allowed.join(', ')}`);
   }
   return value;
-}
-
-function defined<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
 function positiveInt(raw: string | null, fallback: number): number {
