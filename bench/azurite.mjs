@@ -15,7 +15,8 @@ import path from 'node:path';
 
 /** Azurite's well-known development account (public, documented by Microsoft). */
 export const DEV_ACCOUNT = 'devstoreaccount1';
-const DEV_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+export const DEV_KEY =
+  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 const START_TIMEOUT_MS = 30_000;
 
 async function freePort() {
@@ -49,7 +50,8 @@ function processCpu(pid) {
 
 /**
  * Starts Azurite's blob service from node_modules on a free loopback port, with its data in a
- * temp dir (on disk, as a real store keeps it; not --inMemoryPersistence).
+ * temp dir (on disk, as a real store keeps it; not --inMemoryPersistence). The tests start it
+ * through this too (__tests__/helpers/azurite.ts).
  */
 export async function startAzurite(repo) {
   const port = await freePort();
@@ -86,6 +88,7 @@ export async function startAzurite(repo) {
   }
   return {
     pid: child.pid,
+    port,
     /** Where Azurite listens, for a throttling proxy's upstream. */
     origin: `http://127.0.0.1:${port}/`,
     /** The account as the azure_blob store takes it; `endpointOrigin` overrides where clients go. */
