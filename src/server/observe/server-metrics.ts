@@ -131,7 +131,10 @@ export class ServerMetrics implements StoreCallRecorder {
     new Counter('ferry_fast_store_fills_total', 'Entries filled into the fast store from the slow store.'),
   );
   readonly #fastFilledBytes = this.#registry.add(
-    new Counter('ferry_fast_store_filled_bytes_total', 'Bytes filled into the fast store from the slow store.'),
+    new Counter(
+      'ferry_fast_store_filled_bytes_total',
+      'Bytes filled into the fast store from the slow store.',
+    ),
   );
   readonly #fastEvictions = this.#registry.add(
     new Counter(

@@ -164,7 +164,8 @@ export class FastCache {
       commit: async () => {
         await close();
         const digest = hash.digest('hex');
-        const whole = written === expected.size && (expected.sha256 === undefined || expected.sha256 === digest);
+        const whole =
+          written === expected.size && (expected.sha256 === undefined || expected.sha256 === digest);
         if (!whole) {
           await rm(temp, { force: true });
           return false;
@@ -224,7 +225,12 @@ export class FastCache {
         const meta = JSON.parse(await readFile(this.#metaFile(key), 'utf8')) as unknown;
         const info = await stat(this.#blobFile(key));
         if (!isMeta(meta) || info.size !== meta.size) throw new Error('stale');
-        this.#entries.set(key, { size: meta.size, sha256: meta.sha256, usedAt: info.mtimeMs, seq: ++this.#seq });
+        this.#entries.set(key, {
+          size: meta.size,
+          sha256: meta.sha256,
+          usedAt: info.mtimeMs,
+          seq: ++this.#seq,
+        });
       } catch {
         await this.drop(key);
       }
@@ -232,7 +238,8 @@ export class FastCache {
     // Bytes whose metadata never got written (a crash between the two renames).
     for (const name of names) {
       const key = name.endsWith('.blob') ? name.slice(0, -'.blob'.length) : undefined;
-      if (key !== undefined && KEY.test(key) && !this.#entries.has(key)) await rm(join(this.#dir, name), { force: true });
+      if (key !== undefined && KEY.test(key) && !this.#entries.has(key))
+        await rm(join(this.#dir, name), { force: true });
     }
     await this.#evict();
   }

@@ -119,9 +119,14 @@ async function download(
   );
 }
 
-/** The slow store's bytes to the client and into the cache at once; the cache never fails a read. */
+/**
+ * The slow store's bytes to the client and into the cache at once; the cache never fails a read.
+ * The last chunk is held back until the entry is committed (and evicted around), so a client that
+ * has every byte finds the entry there on its next request.
+ */
 async function* tee(source: AsyncIterable<Buffer>, fill: Fill | undefined): AsyncGenerator<Buffer> {
   let filling = fill;
+  let held: Buffer | undefined;
   let complete = false;
   try {
     for await (const chunk of source) {
@@ -134,14 +139,18 @@ async function* tee(source: AsyncIterable<Buffer>, fill: Fill | undefined): Asyn
           filling = undefined;
         }
       }
-      yield chunk;
+      if (held) yield held;
+      held = chunk;
     }
     complete = true;
-  } finally {
     if (filling) {
-      if (complete) await filling.commit().catch(() => false);
-      else await filling.abort().catch(() => undefined);
+      const committing = filling;
+      filling = undefined;
+      await committing.commit().catch(() => false);
     }
+    if (held) yield held;
+  } finally {
+    if (filling && !complete) await filling.abort().catch(() => undefined);
   }
 }
 

@@ -33,9 +33,11 @@ export async function openFastSlow(
         source.signedUrlTtlMs,
       )
     : await UrlSigner.open(new ResultsLayout(source.dataDir).keyFile, source.signedUrlTtlMs);
-  let cache: FastCache | undefined;
-  const held = (): void => metrics.fastStoreHeld(cache?.stats().bytes ?? 0);
-  cache = await FastCache.open(spec.path, spec.eviction ?? {}, {
+  // Read when an event fires, which is only after open() has returned (or during its first
+  // eviction pass, when the gauge is set again just below).
+  const ref: { cache?: FastCache } = {};
+  const held = (): void => metrics.fastStoreHeld(ref.cache?.stats().bytes ?? 0);
+  const cache = await FastCache.open(spec.path, spec.eviction ?? {}, {
     events: {
       hit: () => metrics.fastStore('hit'),
       miss: () => metrics.fastStore('miss'),
@@ -53,6 +55,7 @@ export async function openFastSlow(
       },
     },
   });
+  ref.cache = cache;
   held();
   return { store: fastSlowStore(slow.store, cache, signer), limits: slow.limits };
 }
