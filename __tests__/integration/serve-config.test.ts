@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isFerryError } from '../../src/core/errors.js';
@@ -84,6 +84,17 @@ describe('serve configuration', () => {
       azure: { container: 'artifacts' },
       fast: { path: '/etc/ferry/cache' },
     });
+  });
+
+  it('accepts every configuration example in docs/serve.md', async () => {
+    const page = await readFile('docs/serve.md', 'utf8');
+    const examples = [...page.matchAll(/```json\n([\s\S]*?)```/g)]
+      .map((m) => JSON.parse(m[1] ?? '') as unknown)
+      // Configuration files are the examples with stores (others show answers, like /status).
+      .filter((json) => typeof json === 'object' && json !== null && 'stores' in json);
+    expect(examples.length).toBeGreaterThanOrEqual(2);
+    for (const example of examples) expect(() => parseServeConfig(example, '/etc/ferry')).not.toThrow();
+    expect(examples.map((e) => parseServeConfig(e, '/').fast?.path)).toContain('/var/cache/ferry');
   });
 
   it('names the key path of fast_slow reference problems: unknown names, cycles, a fast store that is no directory', () => {
