@@ -1,12 +1,15 @@
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { downloadArtifact, uploadArtifact } from '../../src/index.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
+import { builtLibrary } from '../helpers/built-lib.js';
 import { runtimeJwt } from '../helpers/jwt.js';
 import { twirp } from '../helpers/serve-child.js';
-import { rawRequest } from '../helpers/server-fixture.js';
+import { artifactsUrl, chunkUrl, contentRange, rawRequest } from '../helpers/server-fixture.js';
 import { hashTree, writeEdgeCaseTree } from '../helpers/tree.js';
 
 // A fast_slow store over two filesystem stores (a local SSD in front of a network mount, say):
@@ -177,6 +180,41 @@ it('never delivers a same-size corrupted entry whole: the answer is cut, the ent
   expect(retry.body.equals(bytes)).toBe(true);
 });
 
+it('legacy protocol file downloads read through the fast store too', async () => {
+  const auth = { Authorization: `Bearer ${TOKEN}` };
+  const created = await rawRequest('POST', artifactsUrl(server, RUN), {
+    headers: { 'Content-Type': 'application/json', ...auth },
+    body: JSON.stringify({ Type: 'actions_storage', Name: 'legacy' }),
+  });
+  expect(created.status).toBe(201);
+  const container = created.json<{ fileContainerResourceUrl: string }>().fileContainerResourceUrl;
+  const bytes = randomBytes(SIZE);
+  const put = await rawRequest('PUT', chunkUrl(container, 'legacy/f.bin'), {
+    headers: {
+      ...auth,
+      'Content-Type': 'application/octet-stream',
+      'Content-Range': contentRange(0, bytes.length, bytes.length),
+    },
+    body: bytes,
+  });
+  expect(put.status).toBe(200);
+  const patched = await rawRequest('PATCH', `${artifactsUrl(server, RUN)}&artifactName=legacy`, {
+    headers: { 'Content-Type': 'application/json', ...auth },
+    body: JSON.stringify({ Size: bytes.length }),
+  });
+  expect(patched.status).toBe(200);
+  const before = await fastMetrics();
+  for (let i = 0; i < 2; i++) {
+    const got = await rawRequest('GET', chunkUrl(container, 'legacy/f.bin'), { headers: auth });
+    expect(got.status).toBe(200);
+    expect(got.body.equals(bytes)).toBe(true);
+  }
+  const after = await fastMetrics();
+  expect(after['reads_miss']).toBe((before['reads_miss'] ?? 0) + 1);
+  expect(after['reads_hit']).toBe((before['reads_hit'] ?? 0) + 1);
+  expect(after['fills']).toBe((before['fills'] ?? 0) + 1);
+});
+
 it('the Ferry SDK uploads and downloads a tree through it, twice', async () => {
   const source = path.join(work, 'tree');
   const files = await writeEdgeCaseTree(source);
@@ -188,3 +226,48 @@ it('the Ferry SDK uploads and downloads a tree through it, twice', async () => {
   }
   expect((await fastMetrics())['reads_hit']).toBeGreaterThanOrEqual(1);
 }, 60_000);
+
+it('ferry serve --config with a fast_slow store serves downloads through its fast directory', async () => {
+  const dir = path.join(work, 'cli');
+  const config = path.join(dir, 'serve.json');
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  await writeFile(
+    config,
+    JSON.stringify({
+      stores: {
+        ssd: { filesystem: { path: 'ssd', eviction: { max_bytes: 200_000_000 } } },
+        nfs: { filesystem: { path: 'nfs' } },
+        main: { fast_slow: { fast: 'ssd', slow: 'nfs' } },
+      },
+      store: 'main',
+    }),
+  );
+  const bin = path.join(path.dirname(await builtLibrary()), 'cli', 'bin.js');
+  // The runtime JWT as the operator's token: the SDK takes its run and job ids from it.
+  const token = TOKEN;
+  const child = spawn(process.execPath, [bin, 'serve', '--config', config, '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, FERRY_TOKEN: token },
+  });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: child.stdout }).once('line', resolve);
+      child.once('exit', (code) => reject(new Error(`ferry serve exited with ${String(code)}`)));
+    });
+    const source = path.join(dir, 'src');
+    const files = await writeEdgeCaseTree(source);
+    await uploadArtifact('cli-tree', files, source, { resultsUrl: url, runtimeToken: token });
+    // The upload went to the slow directory; the fast one holds nothing until a download.
+    expect(await readdir(path.join(dir, 'nfs', 'results'))).toContain('artifacts');
+    for (const n of [1, 2]) {
+      const target = path.join(dir, `got-${n}`);
+      await downloadArtifact('cli-tree', { resultsUrl: url, runtimeToken: token, path: target });
+      expect(await hashTree(target)).toEqual(await hashTree(source));
+    }
+    const cached = (await readdir(path.join(dir, 'ssd', 'fast-cache'))).filter((n) => n.endsWith('.blob'));
+    expect(cached).toHaveLength(1);
+  } finally {
+    child.kill('SIGKILL');
+  }
+}, 240_000);

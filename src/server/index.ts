@@ -189,7 +189,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const slowResults: ResultsService = options.azure
     ? await openAzure(options.azure, options, limits, metrics)
     : await openResultsService(dataDir, { signedUrlTtlMs: options.signedUrlTtlMs, limits, listing });
-  const results = options.fastStore
+  const fastSlow = options.fastStore
     ? await openFastSlow(
         slowResults,
         options.fastStore,
@@ -200,7 +200,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         },
         metrics,
       )
-    : slowResults;
+    : undefined;
+  const results = fastSlow?.results ?? slowResults;
   const legacy = options.azure ? undefined : await openLegacyStore(dataDir, limits, listing);
   const sweeper = new RetentionSweeper(results.store.records, {
     ...(legacy ? { legacy } : {}),
@@ -210,7 +211,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     onError: (error) => serverLog.diag('warn', `retention sweep failed: ${String(error)}`),
   });
   const protocols = [
-    legacy ? createLegacyProtocol(legacy) : refuseLegacyProtocol(results.store.kind),
+    legacy ? createLegacyProtocol(legacy, fastSlow?.legacyRead) : refuseLegacyProtocol(results.store.kind),
     createResultsProtocol(results),
     createRestProtocol(results, await RunRegistry.open(dataDir), authenticate),
     createObserveProtocol({

@@ -1,5 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { RequestContext } from '../../route.js';
 import type { ServerRoute } from '../../server.js';
 import type { ResultsArtifact } from '../artifact-index.js';
@@ -82,24 +83,33 @@ async function download(
     fileName: downloadName(record.name, record.mimeType),
   };
   const key = record.blobId;
-  const file = await cache.lookup(key, expected);
-  if (file !== undefined) {
-    await sendBlob(
-      req,
-      res,
-      {
-        ...representation,
-        segments: [{ file, size }],
-        // A whole read is checked against the digest as it goes; a mismatch drops the entry.
-        body: (start, end) =>
-          Promise.resolve(
-            start === 0 && end === size - 1 && expected.sha256 !== undefined
-              ? verified(file, expected.sha256, () => cache.drop(key))
-              : fromFile(file, start, end),
-          ),
-      },
-      azureHeaders(req),
-    );
+  const entry = await openEntry(await cache.lookup(key, expected));
+  if (entry !== undefined) {
+    let handed = false;
+    try {
+      await sendBlob(
+        req,
+        res,
+        {
+          ...representation,
+          // A whole read is checked against the digest as it goes; a mismatch drops the entry.
+          body: (start, end) => {
+            handed = true;
+            const bytes = fromHandle(entry, start, end);
+            const whole = start === 0 && end === size - 1;
+            return Promise.resolve(
+              whole && expected.sha256 !== undefined
+                ? verified(bytes, expected.sha256, () => cache.drop(key))
+                : bytes,
+            );
+          },
+        },
+        azureHeaders(req),
+      );
+    } finally {
+      // No bytes were asked for (HEAD, 304, 412): the handle was never given to a stream.
+      if (!handed) await entry.close();
+    }
     return;
   }
   await sendBlob(
@@ -154,8 +164,43 @@ async function* tee(source: AsyncIterable<Buffer>, fill: Fill | undefined): Asyn
   }
 }
 
-function fromFile(file: string, start: number, end: number): AsyncIterable<Buffer> {
-  return createReadStream(file, { start, end, highWaterMark: READ_HIGH_WATER_MARK });
+/**
+ * A whole file read through the fast store, for the legacy protocol: `identity` names the bytes
+ * (container, path, and when and how large they were written, so a rewritten item is a new
+ * entry); the legacy protocol records no digest, so an entry is checked by its size.
+ */
+export type CachedRead = (
+  identity: string,
+  size: number,
+  openSlow: () => Promise<AsyncIterable<Buffer>>,
+) => Promise<AsyncIterable<Buffer>>;
+
+export function cachedRead(cache: FastCache): CachedRead {
+  return async (identity, size, openSlow) => {
+    const key = `l-${createHash('sha256').update(identity).digest('hex').slice(0, 40)}`;
+    const expected: Expected = { size, sha256: undefined };
+    const entry = await openEntry(await cache.lookup(key, expected));
+    if (entry !== undefined) return fromHandle(entry, 0, size - 1);
+    return tee(await openSlow(), await cache.beginFill(key, expected));
+  };
+}
+
+/**
+ * Opens a looked-up entry at once: one evicted between the lookup and the read is then a miss
+ * (read from the slow store), never an answer cut after its head.
+ */
+async function openEntry(file: string | undefined): Promise<FileHandle | undefined> {
+  if (file === undefined) return undefined;
+  try {
+    return await open(file, 'r');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Bytes `start..end` of an opened entry; the stream owns the handle and closes it. */
+function fromHandle(handle: FileHandle, start: number, end: number): AsyncIterable<Buffer> {
+  return createReadStream('', { fd: handle, start, end, highWaterMark: READ_HIGH_WATER_MARK });
 }
 
 /**
@@ -163,14 +208,17 @@ function fromFile(file: string, start: number, end: number): AsyncIterable<Buffe
  * entry is never delivered complete. On a mismatch the entry is dropped and the answer cut, so
  * the client's retry (or resume) reads from the slow store.
  */
-async function* verified(file: string, sha256: string, drop: () => Promise<void>): AsyncGenerator<Buffer> {
+async function* verified(
+  bytes: AsyncIterable<Buffer>,
+  sha256: string,
+  drop: () => Promise<void>,
+): AsyncGenerator<Buffer> {
   const hash = createHash('sha256');
   let held: Buffer | undefined;
-  for await (const chunk of fromFile(file, 0, Number.MAX_SAFE_INTEGER)) {
-    const buffer = chunk as Buffer;
-    hash.update(buffer);
+  for await (const chunk of bytes) {
+    hash.update(chunk);
     if (held) yield held;
-    held = buffer;
+    held = chunk;
   }
   if (hash.digest('hex') !== sha256) {
     await drop();

@@ -5,7 +5,7 @@ import { ResultsLayout } from '../layout.js';
 import type { ResultsService } from '../service.js';
 import { UrlSigner } from '../signer.js';
 import { FastCache } from './fast-cache.js';
-import { derivedSigningKey, fastSlowStore } from './fast-slow-store.js';
+import { cachedRead, derivedSigningKey, fastSlowStore, type CachedRead } from './fast-slow-store.js';
 
 /** The fast half of a `fast_slow` store, as `ServerOptions.fastStore` takes it. */
 export interface FastStoreSpec {
@@ -18,14 +18,15 @@ export interface FastStoreSpec {
 /**
  * Puts the fast cache in front of an opened results store. The download URLs are signed with a
  * key every instance sharing the slow store has: the filesystem store's own signing key, or one
- * derived from the Azure account key.
+ * derived from the Azure account key. `legacyRead` reads the legacy protocol's files through the
+ * same fast store (used when the slow store is a filesystem store, the only one legacy runs on).
  */
 export async function openFastSlow(
   slow: ResultsService,
   spec: FastStoreSpec,
   source: { dataDir: string; azure: AzureStoreSpec | undefined; signedUrlTtlMs: number },
   metrics: ServerMetrics,
-): Promise<ResultsService> {
+): Promise<{ results: ResultsService; legacyRead: CachedRead }> {
   const { azure } = source;
   const signer = azure
     ? UrlSigner.fromKey(
@@ -57,5 +58,8 @@ export async function openFastSlow(
   });
   ref.cache = cache;
   held();
-  return { store: fastSlowStore(slow.store, cache, signer), limits: slow.limits };
+  return {
+    results: { store: fastSlowStore(slow.store, cache, signer), limits: slow.limits },
+    legacyRead: cachedRead(cache),
+  };
 }
