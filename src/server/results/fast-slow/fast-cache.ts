@@ -193,22 +193,25 @@ export class FastCache {
 
   /** Applies the eviction policy, one pass at a time. */
   #evict(): Promise<void> {
-    this.#evicting = this.#evicting.then(async () => {
-      const keys = new Map<number, string>();
-      const candidates = [...this.#entries].map(([key, entry]) => {
-        keys.set(entry.seq, key);
-        return { id: entry.seq, size: entry.size, finalizedAt: entry.usedAt };
+    // A failed pass (a file that would not go) must not stop every later one.
+    this.#evicting = this.#evicting
+      .catch(() => undefined)
+      .then(async () => {
+        const keys = new Map<number, string>();
+        const candidates = [...this.#entries].map(([key, entry]) => {
+          keys.set(entry.seq, key);
+          return { id: entry.seq, size: entry.size, finalizedAt: entry.usedAt };
+        });
+        const chosen = selectEvictions(candidates, this.#policy, this.#now());
+        let bytes = 0;
+        for (const victim of chosen) {
+          const key = keys.get(victim.id);
+          if (key === undefined) continue;
+          await this.drop(key);
+          bytes += victim.size;
+        }
+        if (chosen.length > 0) this.#events?.evict(chosen.length, bytes);
       });
-      const chosen = selectEvictions(candidates, this.#policy, this.#now());
-      let bytes = 0;
-      for (const victim of chosen) {
-        const key = keys.get(victim.id);
-        if (key === undefined) continue;
-        await this.drop(key);
-        bytes += victim.size;
-      }
-      if (chosen.length > 0) this.#events?.evict(chosen.length, bytes);
-    });
     return this.#evicting;
   }
 
