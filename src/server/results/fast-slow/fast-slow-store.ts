@@ -140,17 +140,18 @@ async function* tee(source: AsyncIterable<Buffer>, fill: Fill | undefined): Asyn
   let complete = false;
   try {
     for await (const chunk of source) {
-      if (filling) {
-        try {
-          await filling.write(chunk);
-        } catch {
-          // A full or failing cache disk: the client still gets its bytes, the entry is dropped.
-          await filling.abort().catch(() => undefined);
-          filling = undefined;
-        }
-      }
+      // The disk write and the send of the previous chunk overlap; writes stay in order.
+      const writing = filling?.write(chunk).then(
+        () => true,
+        () => false,
+      );
       if (held) yield held;
       held = chunk;
+      if (writing && !(await writing)) {
+        // A full or failing cache disk: the client still gets its bytes, the entry is dropped.
+        await filling?.abort().catch(() => undefined);
+        filling = undefined;
+      }
     }
     complete = true;
     if (filling) {
