@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isFerryError } from '../../src/core/errors.js';
@@ -63,6 +63,90 @@ describe('serve configuration', () => {
     });
   });
 
+  it('resolves a fast_slow store to its slow store plus the fast cache, over filesystem or azure_blob', () => {
+    const stores = {
+      cache: { filesystem: { path: 'cache', eviction: { max_bytes: 100, low_water_bytes: 50 } } },
+      nfs: { filesystem: { path: '/mnt/ferry', eviction: { max_age_seconds: 60 } } },
+      az: { azure_blob: { container: 'artifacts' } },
+      local: { fast_slow: { fast: 'cache', slow: 'nfs' } },
+      cloud: { fast_slow: { fast: 'cache', slow: 'az' } },
+    };
+    // The slow store is the source of truth: its directory, its eviction of artifacts.
+    expect(parseServeConfig({ stores, store: 'local' }, '/etc/ferry')).toEqual({
+      dataDir: '/mnt/ferry',
+      azure: undefined,
+      eviction: { maxAgeSeconds: 60 },
+      sweepIntervalMs: DEFAULT_SWEEP_INTERVAL_MS,
+      fast: { path: '/etc/ferry/cache', eviction: { maxBytes: 100, lowWaterBytes: 50 } },
+    });
+    expect(parseServeConfig({ stores, store: 'cloud' }, '/etc/ferry')).toMatchObject({
+      dataDir: undefined,
+      azure: { container: 'artifacts' },
+      fast: { path: '/etc/ferry/cache' },
+    });
+  });
+
+  it('accepts every configuration example in docs/serve.md', async () => {
+    const page = await readFile('docs/serve.md', 'utf8');
+    const examples = [...page.matchAll(/```json\n([\s\S]*?)```/g)]
+      .map((m) => JSON.parse(m[1] ?? '') as unknown)
+      // Configuration files are the examples with stores (others show answers, like /status).
+      .filter((json) => typeof json === 'object' && json !== null && 'stores' in json);
+    expect(examples.length).toBeGreaterThanOrEqual(2);
+    for (const example of examples) expect(() => parseServeConfig(example, '/etc/ferry')).not.toThrow();
+    expect(examples.map((e) => parseServeConfig(e, '/').fast?.path)).toContain('/var/cache/ferry');
+  });
+
+  it('names the key path of fast_slow reference problems: unknown names, cycles, a fast store that is no directory', () => {
+    const fs = { filesystem: { path: '/x' } };
+    const fs2 = { filesystem: { path: '/y' } };
+    const az = { azure_blob: { container: 'artifacts' } };
+    expect(problem({ stores: { a: fs, m: { fast_slow: { fast: 'a', slow: 'nope' } } }, store: 'm' })).toBe(
+      'stores.m.fast_slow.slow: no store named "nope"',
+    );
+    expect(problem({ stores: { a: fs, m: { fast_slow: { fast: 'nope', slow: 'a' } } }, store: 'a' })).toBe(
+      'stores.m.fast_slow.fast: no store named "nope"',
+    );
+    expect(problem({ stores: { a: fs, m: { fast_slow: { fast: 'a', slow: 'm' } } }, store: 'm' })).toBe(
+      'stores.m.fast_slow.slow: a cycle: m -> m',
+    );
+    expect(
+      problem({
+        stores: {
+          a: fs,
+          m: { fast_slow: { fast: 'a', slow: 'n' } },
+          n: { fast_slow: { fast: 'a', slow: 'm' } },
+        },
+        store: 'a',
+      }),
+    ).toBe('stores.n.fast_slow.slow: a cycle: m -> n -> m');
+    expect(problem({ stores: { az, b: fs, m: { fast_slow: { fast: 'az', slow: 'b' } } }, store: 'm' })).toBe(
+      'stores.m.fast_slow.fast: must name a filesystem store (the local cache); "az" is azure_blob',
+    );
+    expect(
+      problem({
+        stores: {
+          a: fs,
+          b: fs2,
+          n: { fast_slow: { fast: 'a', slow: 'b' } },
+          m: { fast_slow: { fast: 'b', slow: 'n' } },
+        },
+        store: 'm',
+      }),
+    ).toMatch(
+      /^stores\.m\.fast_slow\.slow: must name a filesystem or azure_blob store; "n" is another fast_slow/,
+    );
+    expect(problem({ stores: { a: fs, m: { fast_slow: { fast: 'a', slow: 'a' } } }, store: 'm' })).toMatch(
+      /^stores\.m\.fast_slow\.fast: the fast and slow stores must be different directories/,
+    );
+    expect(problem({ stores: { a: fs, m: { fast_slow: { fast: 'a', slow: 'a', verify: true } } } })).toMatch(
+      /^stores\.m\.fast_slow\.verify: unknown key/,
+    );
+    expect(problem({ stores: { a: fs, m: { fast_slow: { fast: 'a' } } }, store: 'm' })).toMatch(
+      /^stores\.m\.fast_slow\.slow: must be the name of a store/,
+    );
+  });
+
   it('names the key path of every problem', () => {
     const fs = { filesystem: { path: '/x' } };
     expect(problem([])).toBe('configuration: must be a JSON object; got an array');
@@ -71,8 +155,8 @@ describe('serve configuration', () => {
     expect(problem({ stores: { a: fs, b: fs } })).toMatch(/^store: name the store/);
     expect(problem({ stores: { a: fs }, store: 'fss' })).toBe('store: no store named "fss"');
     expect(problem({ stores: { a: {} } })).toMatch(/^stores\.a: a store has exactly one kind/);
-    expect(problem({ stores: { fs: { fast_slow: {} } } })).toMatch(
-      /^stores\.fs\.fast_slow: unknown store kind "fast_slow"; this version of ferry serve supports: filesystem, azure_blob/,
+    expect(problem({ stores: { fs: { memory: {} } } })).toMatch(
+      /^stores\.fs\.memory: unknown store kind "memory"; this version of ferry serve supports: filesystem, azure_blob, fast_slow/,
     );
     expect(problem({ stores: { az: { azure_blob: { container: 'c' } } } })).toMatch(
       /^stores\.az\.azure_blob\.container: must be an Azure container name/,

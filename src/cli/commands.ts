@@ -151,6 +151,7 @@ export async function serve(positionals: string[], values: Values, out: CliOutpu
   const server = await startServer({
     dataDir,
     ...(azure ? { azure } : {}),
+    ...(config?.fast ? { fastStore: config.fast } : {}),
     port,
     host,
     limits,

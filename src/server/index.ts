@@ -14,6 +14,7 @@ import type { EvictionPolicy } from './retention/eviction-policy.js';
 import { RetentionSweeper, type SweepStats as RetentionSweepStats } from './retention/sweeper.js';
 import { openResultsService, signedUrlTtl, type ResultsService } from './results/service.js';
 import type { AzureStoreSpec } from './results/azure/azure-store.js';
+import { openFastSlow, type FastStoreSpec } from './results/fast-slow/open-fast-slow.js';
 import { refuseLegacyProtocol } from './legacy/refuse.js';
 import { createHttpServer } from './server.js';
 import type { ListingWiring } from './listing/listing-index.js';
@@ -23,6 +24,7 @@ import { ACCESS_LOG_FORMATS, ServerLog, type AccessLogFormat } from './observe/s
 
 export type { AccessLogFormat } from './observe/server-log.js';
 export type { SweepStats } from './observe/server-metrics.js';
+export type { FastStoreSpec } from './results/fast-slow/open-fast-slow.js';
 
 /** How long close() lets requests in flight finish before it cuts them; see `drainTimeoutMs`. */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
@@ -94,6 +96,13 @@ export interface ServerOptions {
    * instances can share the container. The legacy protocol is refused (501) on such a store.
    */
   azure?: AzureStoreSpec;
+  /**
+   * A `fast_slow` store: downloads of the results protocol are served by this server from a
+   * local directory, filled from the store above (filesystem or `azure`, the slow store, which
+   * keeps every record and receives every upload) on a miss. With `azure`, clients then download
+   * through this server instead of by SAS URL. See docs/serve.md.
+   */
+  fastStore?: FastStoreSpec;
   /** Lifetime of the signed blob URLs the results protocol hands out; default 6 hours. */
   signedUrlTtlMs?: number;
   /** Size, count and time limits; each one left out takes its default (see ServerLimits). */
@@ -177,9 +186,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     log: (level, message) => serverLog.diag(level, message),
     storeCalls: metrics,
   };
-  const results: ResultsService = options.azure
+  const slowResults: ResultsService = options.azure
     ? await openAzure(options.azure, options, limits, metrics)
     : await openResultsService(dataDir, { signedUrlTtlMs: options.signedUrlTtlMs, limits, listing });
+  const fastSlow = options.fastStore
+    ? await openFastSlow(
+        slowResults,
+        options.fastStore,
+        {
+          dataDir,
+          azure: options.azure,
+          signedUrlTtlMs: signedUrlTtl({ signedUrlTtlMs: options.signedUrlTtlMs }),
+        },
+        metrics,
+      )
+    : undefined;
+  const results = fastSlow?.results ?? slowResults;
   const legacy = options.azure ? undefined : await openLegacyStore(dataDir, limits, listing);
   const sweeper = new RetentionSweeper(results.store.records, {
     ...(legacy ? { legacy } : {}),
@@ -189,7 +211,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     onError: (error) => serverLog.diag('warn', `retention sweep failed: ${String(error)}`),
   });
   const protocols = [
-    legacy ? createLegacyProtocol(legacy) : refuseLegacyProtocol(results.store.kind),
+    legacy ? createLegacyProtocol(legacy, fastSlow?.legacyRead) : refuseLegacyProtocol(results.store.kind),
     createResultsProtocol(results),
     createRestProtocol(results, await RunRegistry.open(dataDir), authenticate),
     createObserveProtocol({

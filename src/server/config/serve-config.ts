@@ -9,6 +9,12 @@ import {
   type AzureStoreConfig,
 } from './azure-store-config.js';
 import { DEFAULT_SWEEP_INTERVAL_MS } from '../retention/sweeper.js';
+import {
+  fastSlowReference,
+  resolveFastSlow,
+  type FastStoreConfig,
+  type StoreEntry,
+} from './fast-slow-config.js';
 
 /**
  * `ferry serve --config FILE`: named stores in the NativeLink manner, the one the server uses,
@@ -22,10 +28,12 @@ export interface ServeConfig {
   azure: AzureStoreConfig | undefined;
   eviction: EvictionPolicy | undefined;
   sweepIntervalMs: number;
+  /** A `fast_slow` store: the local cache in front of the store above (which is its slow store). */
+  fast?: FastStoreConfig;
 }
 
 /** The store kinds this version implements. */
-const STORE_KINDS = ['filesystem', 'azure_blob'] as const;
+const STORE_KINDS = ['filesystem', 'azure_blob', 'fast_slow'] as const;
 
 /** Bounded: a configuration is a few hundred bytes; a huge file is a mistake (a data file named by accident). */
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -75,6 +83,7 @@ export function parseServeConfig(json: unknown, baseDir: string): ServeConfig {
     string,
     { path: string | undefined; eviction: EvictionPolicy | undefined; azure?: AzureStoreConfig }
   >();
+  const entries = new Map<string, StoreEntry>();
   for (const name of names) {
     const at = `stores.${name}`;
     const spec = object(stores[name], at);
@@ -89,6 +98,11 @@ export function parseServeConfig(json: unknown, baseDir: string): ServeConfig {
         eviction: undefined,
         azure: azureStore(spec[kind], `${at}.${kind}`),
       });
+      entries.set(name, { kind: 'azure_blob' });
+      continue;
+    }
+    if (kind === 'fast_slow') {
+      entries.set(name, { kind: 'fast_slow', ref: fastSlowReference(spec[kind], `${at}.${kind}`) });
       continue;
     }
     if (kind !== 'filesystem') {
@@ -97,19 +111,30 @@ export function parseServeConfig(json: unknown, baseDir: string): ServeConfig {
         `unknown store kind ${JSON.stringify(kind)}; this version of ferry serve supports: ${STORE_KINDS.join(', ')}`,
       );
     }
-    parsed.set(name, filesystemStore(spec[kind], `${at}.${kind}`, baseDir));
+    const fs = filesystemStore(spec[kind], `${at}.${kind}`, baseDir);
+    parsed.set(name, fs);
+    entries.set(name, { kind: 'filesystem', ...fs });
+  }
+  // Every fast_slow is checked, the chosen one or not: a broken reference fails at start.
+  for (const [name, entry] of entries) {
+    if (entry.kind === 'fast_slow') resolveFastSlow(entry.ref, entries, name);
   }
   const chosen = root.store ?? (names.length === 1 ? names[0] : undefined);
   if (typeof chosen !== 'string') {
     throw configError('store', 'name the store to serve from (required when several stores are configured)');
   }
-  const store = parsed.get(chosen);
+  const entry = entries.get(chosen);
+  if (!entry) throw configError('store', `no store named ${JSON.stringify(chosen)}`);
+  // A fast_slow store serves its slow store's records and blobs, reading through the fast one.
+  const fastSlow = entry.kind === 'fast_slow' ? resolveFastSlow(entry.ref, entries, chosen) : undefined;
+  const store = parsed.get(fastSlow?.slowName ?? chosen);
   if (!store) throw configError('store', `no store named ${JSON.stringify(chosen)}`);
   return {
     dataDir: store.path,
     azure: store.azure,
     eviction: store.eviction,
     sweepIntervalMs: retention(root.retention),
+    ...(fastSlow ? { fast: fastSlow.fast } : {}),
   };
 }
 

@@ -8,6 +8,7 @@ import type { RequestContext, Route } from '../route.js';
 import { UPLOAD_SESSION_PARAM, type ArtifactRecord, type ArtifactStore } from './artifact-store.js';
 import { readChunkBody, writeChunk } from './chunk-writer.js';
 import type { ContainerItems, ItemRecord } from './container-items.js';
+import type { CachedRead } from '../results/fast-slow/fast-slow-store.js';
 import { fileEntry, folderEntry, type ContainerEntry, type ListResponse } from './contracts.js';
 import { normalizeItemPath, parseContentRange, parseOptionalLength } from './validate.js';
 
@@ -22,10 +23,10 @@ const WHOLE_ITEM_LIMIT = 1024 * 1024;
 const READ_HIGH_WATER_MARK = 1024 * 1024;
 
 /** Chunk upload (PUT), item listing and file download (GET) on a container. */
-export function containerRoutes(store: ArtifactStore): Route[] {
+export function containerRoutes(store: ArtifactStore, fastRead?: CachedRead): Route[] {
   return [
     { method: 'PUT', pattern: CONTAINER, handler: (ctx) => putChunk(store, ctx) },
-    { method: 'GET', pattern: CONTAINER, handler: (ctx) => getItems(store, ctx) },
+    { method: 'GET', pattern: CONTAINER, handler: (ctx) => getItems(store, ctx, fastRead) },
   ];
 }
 
@@ -88,7 +89,7 @@ async function putChunk(store: ArtifactStore, ctx: RequestContext): Promise<void
  * One URL serves both listing and download, as on the real service: an itemPath naming a stored
  * file returns its bytes; the artifact name or a folder returns the entries beneath it.
  */
-async function getItems(store: ArtifactStore, ctx: RequestContext): Promise<void> {
+async function getItems(store: ArtifactStore, ctx: RequestContext, fastRead?: CachedRead): Promise<void> {
   const artifact = containerOf(store, ctx);
   const items = await store.items(artifact.containerId);
   const rawPath = ctx.url.searchParams.get('itemPath');
@@ -97,7 +98,12 @@ async function getItems(store: ArtifactStore, ctx: RequestContext): Promise<void
   const item = prefix === undefined ? undefined : items.get(prefix);
   if (item) {
     if (!item.complete) throw notFound(`Item ${JSON.stringify(item.path)} has not been fully uploaded`);
-    return sendFile(ctx, items, item);
+    return sendFile(
+      ctx,
+      items,
+      item,
+      fastRead && ((open) => fastRead(fileIdentity(artifact, item), item.total, open)),
+    );
   }
   const { files, folders } = items.list(prefix);
   if (prefix !== undefined && prefix !== artifact.name && files.length === 0) {
@@ -116,7 +122,12 @@ async function getItems(store: ArtifactStore, ctx: RequestContext): Promise<void
  * uploaded gzip-encoded (the client then gunzips); a user's own .gz file uploaded raw is served
  * without it, or the client would unpack it (A2.6).
  */
-async function sendFile(ctx: RequestContext, items: ContainerItems, item: ItemRecord): Promise<void> {
+async function sendFile(
+  ctx: RequestContext,
+  items: ContainerItems,
+  item: ItemRecord,
+  readThrough?: (open: () => Promise<AsyncIterable<Buffer>>) => Promise<AsyncIterable<Buffer>>,
+): Promise<void> {
   const headers: Record<string, string> = {
     'Content-Type': 'application/octet-stream',
     'Content-Length': String(item.total),
@@ -129,15 +140,26 @@ async function sendFile(ctx: RequestContext, items: ContainerItems, item: ItemRe
   }
   // Open first so a missing data file is a clean 500 JSON, not a half-sent response.
   const start = item.packOffset ?? 0;
-  const handle = await open(item.packOffset !== undefined ? items.packPath : items.dataFile(item.path), 'r');
+  const openStored = async (): Promise<AsyncIterable<Buffer>> => {
+    const handle = await open(
+      item.packOffset !== undefined ? items.packPath : items.dataFile(item.path),
+      'r',
+    );
+    return createReadStream('', {
+      fd: handle,
+      start,
+      end: start + item.total - 1,
+      highWaterMark: Math.min(READ_HIGH_WATER_MARK, Math.max(item.total, 1)),
+    });
+  };
+  const source = readThrough ? await readThrough(openStored) : await openStored();
   ctx.res.writeHead(200, headers);
-  const source = createReadStream('', {
-    fd: handle,
-    start,
-    end: start + item.total - 1,
-    highWaterMark: Math.min(READ_HIGH_WATER_MARK, Math.max(item.total, 1)),
-  });
   await pipeline(source, ctx.res);
+}
+
+/** What names a stored file's bytes for the fast store: a rewritten item is a different entry. */
+function fileIdentity(artifact: ArtifactRecord, item: ItemRecord): string {
+  return `legacy\n${artifact.containerId}\n${item.path}\n${item.updatedAt}\n${item.total}\n${String(item.gzip)}`;
 }
 
 function parseEncoding(value: string | undefined): boolean {

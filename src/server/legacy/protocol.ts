@@ -1,5 +1,6 @@
 import type { ServerLimits } from '../http/limits.js';
 import type { ListingWiring } from '../listing/listing-index.js';
+import type { CachedRead } from '../results/fast-slow/fast-slow-store.js';
 import type { ProtocolModule } from '../route.js';
 import { ArtifactStore } from './artifact-store.js';
 import { artifactRoutes } from './artifact-routes.js';
@@ -18,10 +19,11 @@ export async function openLegacyStore(
   return ArtifactStore.open(new LegacyLayout(dataDir), { limits, ...(listing ? { listing } : {}) });
 }
 
-export function createLegacyProtocol(store: ArtifactStore): ProtocolModule {
+/** `fastRead`: a fast_slow store's fast store, which file downloads read through. */
+export function createLegacyProtocol(store: ArtifactStore, fastRead?: CachedRead): ProtocolModule {
   return {
     name: 'legacy',
-    routes: [...artifactRoutes(store), ...containerRoutes(store)],
+    routes: [...artifactRoutes(store), ...containerRoutes(store, fastRead)],
     close: () => store.close(),
   };
 }

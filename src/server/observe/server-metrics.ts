@@ -121,6 +121,36 @@ export class ServerMetrics implements StoreCallRecorder {
       'Artifacts each listing index held after its last rebuild from storage, by instance.',
     ),
   );
+  readonly #fastReads = this.#registry.add(
+    new Counter(
+      'ferry_fast_store_reads_total',
+      'Downloads looked up in the fast store of a fast_slow store, by result (hit, miss).',
+    ),
+  );
+  readonly #fastFills = this.#registry.add(
+    new Counter('ferry_fast_store_fills_total', 'Entries filled into the fast store from the slow store.'),
+  );
+  readonly #fastFilledBytes = this.#registry.add(
+    new Counter(
+      'ferry_fast_store_filled_bytes_total',
+      'Bytes filled into the fast store from the slow store.',
+    ),
+  );
+  readonly #fastEvictions = this.#registry.add(
+    new Counter(
+      'ferry_fast_store_evictions_total',
+      'Entries removed from the fast store by its eviction policy (the slow store keeps them).',
+    ),
+  );
+  readonly #fastDrops = this.#registry.add(
+    new Counter(
+      'ferry_fast_store_dropped_total',
+      'Fast store entries removed because they failed verification (size or SHA-256).',
+    ),
+  );
+  readonly #fastBytes = this.#registry.add(
+    new Gauge('ferry_fast_store_bytes', 'Bytes held in the fast store now.'),
+  );
   readonly #uptime = this.#registry.add(
     new Gauge('ferry_uptime_seconds', 'Seconds since this instance started.'),
   );
@@ -164,6 +194,22 @@ export class ServerMetrics implements StoreCallRecorder {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.#storeCalls.observe({ operation, outcome }, seconds);
     }
+  }
+
+  /** The fast store's events (see FastCache); its size is read at scrape time. */
+  fastStore(event: 'hit' | 'miss' | 'fill' | 'evict' | 'drop', entries = 1, bytes = 0): void {
+    const labels = { instance: this.instance };
+    if (event === 'hit' || event === 'miss') this.#fastReads.inc({ ...labels, result: event });
+    else if (event === 'fill') {
+      this.#fastFills.inc(labels, entries);
+      this.#fastFilledBytes.inc(labels, bytes);
+    } else if (event === 'evict') this.#fastEvictions.inc(labels, entries);
+    else this.#fastDrops.inc(labels, entries);
+  }
+
+  /** What the fast store holds after a fill, eviction or drop. */
+  fastStoreHeld(bytes: number): void {
+    this.#fastBytes.set({ instance: this.instance }, bytes);
   }
 
   indexRefreshed(refresh: IndexRefresh): void {

@@ -20,6 +20,12 @@ export interface BlobRepresentation {
   lastModified: string;
   contentType: string;
   fileName: string;
+  /**
+   * Where bytes `start..end` (inclusive) come from when they are not `segments` on this disk (a
+   * fast_slow store reading through to its slow store). Awaited before the head goes out, so a
+   * failure to open is a clean error answer.
+   */
+  body?: (start: number, end: number) => Promise<AsyncIterable<Buffer>>;
 }
 
 // Large sequential reads: fewer syscalls and event-loop turns per MiB.
@@ -79,6 +85,12 @@ export async function sendBlob(
     res.end();
     return;
   }
+  if (blob.body) {
+    const body = await blob.body(start, end);
+    res.writeHead(wanted ? 206 : 200, headers);
+    await pipeline(Readable.from(body), res);
+    return;
+  }
   const pieces = slice(blob.segments, start, end);
   // Open before the head goes out, so a missing file is a clean error answer, not a cut body.
   const first = pieces[0];
@@ -87,7 +99,7 @@ export async function sendBlob(
   await pipeline(Readable.from(readPieces(pieces, handle)), res);
 }
 
-interface Piece {
+export interface Piece {
   file: string;
   /** Inclusive offsets within the file. */
   start: number;
@@ -114,7 +126,7 @@ export function slice(segments: readonly Segment[], start: number, end: number):
 }
 
 /** Streams the pieces one file at a time; `firstHandle` is the already opened first piece. */
-async function* readPieces(
+export async function* readPieces(
   pieces: readonly Piece[],
   firstHandle: FileHandle | undefined,
 ): AsyncGenerator<Buffer> {

@@ -4,6 +4,7 @@ import { isNotFound } from '../util/atomic-file.js';
 import { ANY_METHOD, type ServerRoute } from '../server.js';
 import { BlobError, azureHeaders, renderBlobError } from './blob-errors.js';
 import { sendBlob } from './blob-download.js';
+import { downloadName } from './content-disposition.js';
 import { blobContentType, contentMd5, decodeBlockId, requireContentLength } from './blob-params.js';
 import { blobNotFound, type CommittedBlob } from './blob-store.js';
 import { readBlockList } from './block-list.js';
@@ -132,12 +133,6 @@ async function get(service: FilesystemResults, ctx: RequestContext): Promise<voi
   } finally {
     await read.release();
   }
-}
-
-/** Zipped artifacts download as `<name>.zip`; raw ones (skipArchive) are named after their file. */
-function downloadName(name: string, contentType: string): string {
-  const isZip = contentType.split(';', 1)[0]?.trim().toLowerCase() === 'application/zip';
-  return isZip && !name.toLowerCase().endsWith('.zip') ? `${name}.zip` : name;
 }
 
 function validators(committed: CommittedBlob): Record<string, string> {

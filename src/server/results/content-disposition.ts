@@ -16,3 +16,9 @@ function encodeRfc8187(value: string): string {
     (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`,
   );
 }
+
+/** Zipped artifacts download as `<name>.zip`; raw ones (skipArchive) are named after their file. */
+export function downloadName(name: string, contentType: string): string {
+  const isZip = contentType.split(';', 1)[0]?.trim().toLowerCase() === 'application/zip';
+  return isZip && !name.toLowerCase().endsWith('.zip') ? `${name}.zip` : name;
+}

@@ -3,6 +3,7 @@ import type { ListingWiring } from '../listing/listing-index.js';
 import { filesystemProbe } from '../observe/fs-probe.js';
 import { ArtifactIndex } from './artifact-index.js';
 import { BlobStore } from './blob-store.js';
+import { readPieces, slice } from './blob-download.js';
 import { blobRoutes } from './blob-routes.js';
 import { ResultsLayout } from './layout.js';
 import { UrlSigner } from './signer.js';
@@ -65,8 +66,27 @@ export async function openResultsService(
       uploadUrl: (baseUrl, record) => signer.sign(baseUrl, record.blobId, 'cw'),
       downloadUrl: (baseUrl, record) => signer.sign(baseUrl, record.blobId, 'r'),
       routes: blobRoutes(parts),
+      read: (record, start, end) => Promise.resolve(readCommitted(blobs, record.blobId, start, end)),
     },
     probe: filesystemProbe(dataDir),
   };
   return { store, limits };
+}
+
+/** A committed blob's bytes from disk; the blob's files stay until the reader is done with them. */
+function readCommitted(
+  blobs: BlobStore,
+  blobId: string,
+  start: number,
+  end: number,
+): AsyncIterable<Buffer> | undefined {
+  const opened = blobs.openRead(blobId);
+  if (!opened) return undefined;
+  return (async function* () {
+    try {
+      yield* readPieces(slice(opened.segments, start, end), undefined);
+    } finally {
+      await opened.release();
+    }
+  })();
 }

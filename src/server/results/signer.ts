@@ -31,9 +31,18 @@ export class UrlSigner {
     return new UrlSigner(await loadOrCreateKey(keyFile), ttlMs);
   }
 
+  /** A signer over a key the caller derived (shared by every instance that derives the same). */
+  static fromKey(key: Buffer, ttlMs: number): UrlSigner {
+    return new UrlSigner(Buffer.from(key), ttlMs);
+  }
+
   /** An absolute signed URL for `blobId`, valid for the configured lifetime. */
   sign(baseUrl: string, blobId: string, permission: Permission, now = Date.now()): string {
-    const path = `${BLOB_PATH_PREFIX}${blobId}`;
+    return this.signPath(baseUrl, `${BLOB_PATH_PREFIX}${blobId}`, permission, now);
+  }
+
+  /** A signed URL for any path this server serves (the fast_slow store's downloads). */
+  signPath(baseUrl: string, path: string, permission: Permission, now = Date.now()): string {
     const se = new Date(now + this.#ttlMs).toISOString();
     const query = new URLSearchParams({ sig: this.#mac(path, se, permission), se, sp: permission });
     return `${baseUrl.replace(/\/$/, '')}${path}?${query.toString()}`;
@@ -45,13 +54,18 @@ export class UrlSigner {
    * and may re-encode ours.
    */
   verify(blobId: string, query: URLSearchParams, needed: 'r' | 'w', now = Date.now()): void {
+    this.verifyPath(`${BLOB_PATH_PREFIX}${blobId}`, query, needed, now);
+  }
+
+  /** As verify, for a URL made by signPath. */
+  verifyPath(path: string, query: URLSearchParams, needed: 'r' | 'w', now = Date.now()): void {
     const sig = query.get('sig');
     const se = query.get('se');
     const sp = query.get('sp');
     if (sig === null || se === null || sp === null) {
       throw authFailed('The URL is not signed: sig, se and sp are required.');
     }
-    const expected = Buffer.from(this.#mac(`${BLOB_PATH_PREFIX}${blobId}`, se, sp));
+    const expected = Buffer.from(this.#mac(path, se, sp));
     const given = Buffer.from(sig);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       throw authFailed('Signature did not match: the URL was altered or signed by another server.');

@@ -40,6 +40,11 @@ export interface BlobAccess {
   downloadUrl(baseUrl: string, record: ResultsArtifact): string;
   /** Routes this server mounts to serve the blobs; empty when the storage serves them. */
   routes: ServerRoute[];
+  /**
+   * Bytes `start..end` (inclusive) of a finalized artifact's blob, read by this server (a
+   * fast_slow store filling its cache); undefined when the blob is gone.
+   */
+  read(record: ResultsArtifact, start: number, end: number): Promise<AsyncIterable<Buffer> | undefined>;
 }
 
 /** One results store: its records and its blobs, and what `/status` probes. */

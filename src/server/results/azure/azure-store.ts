@@ -66,6 +66,16 @@ export async function openAzureStore(
       uploadUrl: (_baseUrl, record) => sas(record.blobId, 'cw'),
       downloadUrl: (_baseUrl, record) => sas(record.blobId, 'r'),
       routes: [],
+      read: async (record, start, end) => {
+        const blob = container.getBlockBlobClient(records.dataBlobName(record.blobId));
+        try {
+          const response = await options.time('download', () => blob.download(start, end - start + 1));
+          return response.readableStreamBody as AsyncIterable<Buffer> | undefined;
+        } catch (error) {
+          if ((error as { statusCode?: unknown }).statusCode === 404) return undefined;
+          throw error;
+        }
+      },
     },
     probe: async () => {
       await container.getProperties();
