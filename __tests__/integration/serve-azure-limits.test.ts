@@ -159,3 +159,22 @@ it('keeps the slot of an instance killed mid-upload only until the upload lease 
   expect(Object.keys(counts.live)).toEqual([next.blobId]);
   expect(counts.finalized).toBe(0);
 }, 120_000);
+
+it('lists a run from an instance cache only while its run state is unchanged: the other instance’s finalize and delete show at once', async () => {
+  const run = 'limits-list';
+  const names = async (url: string) =>
+    (await twirp(url, TOKEN, 'ListArtifacts', ids(run)))
+      .json<{ artifacts: { name: string }[] }>()
+      .artifacts.map((x) => x.name);
+  const first = await create(a.url, run, 'first');
+  await finish(a.url, run, 'first', first.json<{ signed_upload_url: string }>().signed_upload_url);
+  expect(await names(b.url)).toEqual(['first']);
+  expect(await names(b.url)).toEqual(['first']);
+  // A create alone (no finalize) does not list.
+  const second = await create(a.url, run, 'second');
+  expect(await names(b.url)).toEqual(['first']);
+  await finish(a.url, run, 'second', second.json<{ signed_upload_url: string }>().signed_upload_url);
+  expect(await names(b.url)).toEqual(['first', 'second']);
+  expect((await twirp(a.url, TOKEN, 'DeleteArtifact', { ...ids(run), name: 'first' })).status).toBe(200);
+  expect(await names(b.url)).toEqual(['second']);
+});

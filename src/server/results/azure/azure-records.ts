@@ -6,6 +6,7 @@ import { isArtifact, DEFAULT_UPLOAD_LEASE_MS } from '../artifact-index.js';
 import type { ArtifactRecords } from '../store.js';
 import { TwirpError } from '../twirp-errors.js';
 import { AzureIdCounter } from './id-counter.js';
+import { RunListCache } from './run-list-cache.js';
 import { AzureRunState, type LiveUpload, type UploadFate } from './run-state.js';
 import { isConflict, isMissing, readSmallJson, type Timed } from './small-json.js';
 
@@ -38,14 +39,17 @@ export interface AzureRecordsOptions {
  *   compare-and-swap (see AzureRunState): a create reads it instead of listing the run.
  * - `blobs/<blobId>`: the bytes, written and read by clients through SAS URLs.
  *
- * Lists read the run's records from storage at every call (no cache), which is what keeps "a
- * list shows every artifact whose finalize completed before it began, on any instance" true.
+ * A list of a run checks the run state's ETag (which every finalize and delete changes before it
+ * is answered) and reads the run's records only when it moved since this instance last read
+ * them: "a list shows every artifact whose finalize completed before it began, on any instance"
+ * holds without a List Blobs of the whole run per list.
  */
 export class AzureRecords implements ArtifactRecords {
   readonly #container: ContainerClient;
   readonly #prefix: string;
   readonly #ids: AzureIdCounter;
   readonly #runs: AzureRunState;
+  readonly #listings: RunListCache;
   readonly #options: AzureRecordsOptions;
   readonly #leaseMs: number;
   readonly #now: () => number;
@@ -61,6 +65,7 @@ export class AzureRecords implements ArtifactRecords {
       (runId) => container.getBlockBlobClient(`${prefix}run-state/${hex(runId)}`),
       { time: options.time, limits: options.limits, now: this.#now },
     );
+    this.#listings = new RunListCache(this.#now);
   }
 
   /** The blob an artifact's bytes live in. */
@@ -155,7 +160,7 @@ export class AzureRecords implements ArtifactRecords {
     if (record.finalized) {
       checkContent(input, record.finalized.size, record.finalized.digest);
       // A retry after a crash between the record write and the count update completes the count.
-      await this.#runs.finalized(record.runId, record.blobId);
+      await this.#runs.finalized(record.runId, record.blobId, false);
       return publicRecord(record);
     }
     const size = await this.#committedSize(record.blobId);
@@ -182,21 +187,42 @@ export class AzureRecords implements ArtifactRecords {
       if (isConflict(error)) return this.finalize(input);
       throw error;
     }
-    await this.#runs.finalized(next.runId, next.blobId);
+    await this.#runs.finalized(next.runId, next.blobId, true);
     return publicRecord(next);
   }
 
   async list(filter: ListFilter): Promise<ResultsArtifact[]> {
-    const prefix =
-      filter.runId === undefined ? `${this.#prefix}runs/` : `${this.#prefix}runs/${hex(filter.runId)}/`;
+    const all =
+      filter.runId === undefined ? await this.#readFinalized(undefined) : await this.#listRun(filter.runId);
+    return all.filter(
+      (r) =>
+        (filter.name === undefined || r.name === filter.name) &&
+        (filter.id === undefined || r.id === filter.id),
+    );
+  }
+
+  /**
+   * A run's finalized records: from this instance's cache when the run's state ETag is still the
+   * one they were read under (one HEAD), otherwise read from the container. The ETag is read
+   * before the records, so a change racing the read only makes the next list read again.
+   */
+  async #listRun(runId: string): Promise<ResultsArtifact[]> {
+    const etag = await this.#runs.etag(runId);
+    const cached = this.#listings.get(runId, etag);
+    if (cached) return cached;
+    const records = await this.#readFinalized(runId);
+    this.#listings.set(runId, etag, records);
+    return records;
+  }
+
+  /** Every finalized record of a run (or of the store), oldest first: one List Blobs call per 5,000. */
+  async #readFinalized(runId: string | undefined): Promise<ResultsArtifact[]> {
+    const prefix = runId === undefined ? `${this.#prefix}runs/` : `${this.#prefix}runs/${hex(runId)}/`;
     const found: ResultsArtifact[] = [];
     await this.#options.time('list_records', async () => {
       for await (const item of this.#container.listBlobsFlat({ prefix, includeMetadata: true })) {
         const record = decodeMeta(item.metadata?.[RECORD_META]);
-        if (!record?.finalized) continue;
-        if (filter.name !== undefined && record.name !== filter.name) continue;
-        if (filter.id !== undefined && record.id !== filter.id) continue;
-        found.push(publicRecord(record));
+        if (record?.finalized) found.push(publicRecord(record));
       }
     });
     return found.sort((a, b) => a.id - b.id);
@@ -237,7 +263,7 @@ export class AzureRecords implements ArtifactRecords {
   }
 
   close(): void {
-    // Nothing runs in the background: lists read storage directly.
+    // Nothing runs in the background: a list validates its cached run against storage itself.
   }
 
   /** Record first (conditionally: whoever deletes it first owns the deletion), then the rest. */

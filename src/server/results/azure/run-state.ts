@@ -1,7 +1,7 @@
 import type { BlockBlobClient } from '@azure/storage-blob';
 import type { ServerLimits } from '../../http/limits.js';
 import { TwirpError } from '../twirp-errors.js';
-import { isConflict, readSmallJson, type Timed } from './small-json.js';
+import { isConflict, isMissing, readSmallJson, type Timed } from './small-json.js';
 
 /** One upload in progress: the name it holds and when its lease lapses (ms since the epoch). */
 export interface LiveUpload {
@@ -13,11 +13,15 @@ export interface LiveUpload {
  * What the per-run limits need, kept in one blob per run (`run-state/<hex run>`) so that
  * CreateArtifact reads one small blob instead of listing the whole run:
  * - `finalized`: how many finalized artifacts the run holds (maxArtifactsPerRun);
- * - `live`: the uploads in progress, by blob id (maxLiveUploadsPerRun).
+ * - `live`: the uploads in progress, by blob id (maxLiveUploadsPerRun);
+ * - `changes`: bumped by every finalize and delete in the run, so the blob's ETag changes with
+ *   the run's listing: an instance's cached listing of the run is current while the ETag is the
+ *   one it was read under (see RunListCache).
  */
 export interface RunCounts {
   finalized: number;
   live: Record<string, LiveUpload>;
+  changes: number;
 }
 
 /**
@@ -107,12 +111,19 @@ export class AzureRunState {
     });
   }
 
-  /** A finalized upload: its slot becomes one finalized artifact (once, however often repeated). */
-  async finalized(runId: string, blobId: string): Promise<void> {
+  /**
+   * A finalized upload: its slot becomes one finalized artifact (once, however often repeated).
+   * `fresh` is the finalize that sealed the record: it always marks the run changed, even when the
+   * slot was already settled, so no instance keeps listing the run without it.
+   */
+  async finalized(runId: string, blobId: string, fresh: boolean): Promise<void> {
     await this.#update(runId, (counts) => {
-      if (!counts.live[blobId]) return false;
-      delete counts.live[blobId];
-      counts.finalized++;
+      if (!counts.live[blobId] && !fresh) return false;
+      if (counts.live[blobId]) {
+        delete counts.live[blobId];
+        counts.finalized++;
+      }
+      counts.changes++;
       return true;
     });
   }
@@ -129,10 +140,21 @@ export class AzureRunState {
   /** A finalized artifact deleted (DeleteArtifact, the retention sweep, eviction). */
   async removedFinalized(runId: string): Promise<void> {
     await this.#update(runId, (counts) => {
-      if (counts.finalized === 0) return false;
-      counts.finalized--;
+      counts.finalized = Math.max(0, counts.finalized - 1);
+      counts.changes++;
       return true;
     });
+  }
+
+  /** The ETag of the run's state now; undefined when the run has none yet. */
+  async etag(runId: string): Promise<string | undefined> {
+    try {
+      const props = await this.#time('run_state_properties', () => this.#blobOf(runId).getProperties());
+      return props.etag;
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
   }
 
   /** The run's counts as stored now (tests and diagnostics). */
@@ -171,7 +193,7 @@ export class AzureRunState {
 
 /** A stored state, checked field by field: anything malformed counts as empty rather than failing creates. */
 function parseCounts(value: unknown): RunCounts {
-  const raw = value as { finalized?: unknown; live?: unknown } | undefined;
+  const raw = value as { finalized?: unknown; live?: unknown; changes?: unknown } | undefined;
   const finalized =
     typeof raw?.finalized === 'number' && Number.isSafeInteger(raw.finalized) && raw.finalized > 0
       ? raw.finalized
@@ -183,5 +205,9 @@ function parseCounts(value: unknown): RunCounts {
       if (typeof name === 'string' && typeof until === 'number') live[blobId] = { name, until };
     }
   }
-  return { finalized, live };
+  const changes =
+    typeof raw?.changes === 'number' && Number.isSafeInteger(raw.changes) && raw.changes > 0
+      ? raw.changes
+      : 0;
+  return { finalized, live, changes };
 }
