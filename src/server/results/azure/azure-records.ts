@@ -39,10 +39,10 @@ export interface AzureRecordsOptions {
  *   compare-and-swap (see AzureRunState): a create reads it instead of listing the run.
  * - `blobs/<blobId>`: the bytes, written and read by clients through SAS URLs.
  *
- * A list of a run checks the run state's ETag (which every finalize and delete changes before it
- * is answered) and reads the run's records only when it moved since this instance last read
- * them: "a list shows every artifact whose finalize completed before it began, on any instance"
- * holds without a List Blobs of the whole run per list.
+ * A list of a run reads the run state (which every finalize and delete updates, with a log of the
+ * last changes, before it is answered) and reads the run's records only when this instance's
+ * listing of the run is older than that log: "a list shows every artifact whose finalize
+ * completed before it began, on any instance" holds without a List Blobs of the run per list.
  */
 export class AzureRecords implements ArtifactRecords {
   readonly #container: ContainerClient;
@@ -160,7 +160,7 @@ export class AzureRecords implements ArtifactRecords {
     if (record.finalized) {
       checkContent(input, record.finalized.size, record.finalized.digest);
       // A retry after a crash between the record write and the count update completes the count.
-      await this.#runs.finalized(record.runId, record.blobId, false);
+      await this.#runs.finalized(record.runId, publicRecord(record), false);
       return publicRecord(record);
     }
     const size = await this.#committedSize(record.blobId);
@@ -187,7 +187,7 @@ export class AzureRecords implements ArtifactRecords {
       if (isConflict(error)) return this.finalize(input);
       throw error;
     }
-    await this.#runs.finalized(next.runId, next.blobId, true);
+    await this.#runs.finalized(next.runId, publicRecord(next), true);
     return publicRecord(next);
   }
 
@@ -202,16 +202,17 @@ export class AzureRecords implements ArtifactRecords {
   }
 
   /**
-   * A run's finalized records: from this instance's cache when the run's state ETag is still the
-   * one they were read under (one HEAD), otherwise read from the container. The ETag is read
-   * before the records, so a change racing the read only makes the next list read again.
+   * A run's finalized records: from this instance's cache, brought up to date from the run
+   * state's change log (one small GET), or read from the container when the log no longer
+   * reaches back to the cache. The state is read before the records, so a change racing the read
+   * is applied again from the log by the next list (idempotently: by id).
    */
   async #listRun(runId: string): Promise<ResultsArtifact[]> {
-    const etag = await this.#runs.etag(runId);
-    const cached = this.#listings.get(runId, etag);
+    const state = await this.#runs.read(runId);
+    const cached = this.#listings.get(runId, state);
     if (cached) return cached;
     const records = await this.#readFinalized(runId);
-    this.#listings.set(runId, etag, records);
+    this.#listings.set(runId, state.changes, records);
     return records;
   }
 
@@ -278,7 +279,7 @@ export class AzureRecords implements ArtifactRecords {
       if (isConflict(error) || isMissing(error)) return undefined;
       throw error;
     }
-    if (found.record.finalized) await this.#runs.removedFinalized(found.record.runId);
+    if (found.record.finalized) await this.#runs.removedFinalized(found.record.runId, found.record.id);
     else await this.#runs.released(found.record.runId, found.record.blobId);
     await this.#deleteArtifactFiles(found.record);
     return publicRecord(found.record);

@@ -1,24 +1,28 @@
 import type { ResultsArtifact } from '../artifact-index.js';
+import type { ListingChange } from './run-state.js';
 
-/** How long a cached listing is trusted at most, even while its run's ETag is unchanged. */
+/** How long a cached listing is trusted at most, even while its run's change log explains it. */
 export const RUN_LIST_LIFETIME_MS = 5 * 60 * 1000;
 /** Records kept across all cached runs: a few runs of 10,000 artifacts, a few MiB of memory. */
 const MAX_CACHED_RECORDS = 50_000;
 
 interface Entry {
-  etag: string;
+  /** The run state's change number the listing is current at. */
+  changes: number;
+  /** When the listing was read whole from the container. */
   at: number;
   records: ResultsArtifact[];
 }
 
 /**
- * One instance's listings of the runs it was asked about, each kept with the ETag of the run's
- * state blob it was read under. Every finalize and delete in a run changes that ETag (RunCounts
- * `changes`), and a list checks it (one HEAD) before answering from here: a list still shows
- * every artifact whose finalize completed before it began, on any instance, without reading the
- * run's records each time. Entries are also dropped after RUN_LIST_LIFETIME_MS (a deletion whose
- * instance died before updating the run state is forgotten by then) and, oldest first, beyond
- * MAX_CACHED_RECORDS.
+ * One instance's listings of the runs it was asked about, each at a change number of the run's
+ * state. Every finalize and delete in a run is numbered and logged in that state before it is
+ * answered, and a list reads the state first: a listing at change N is brought to the current
+ * change M by applying the logged changes N+1..M, or dropped (and the run read whole) when the
+ * log no longer reaches back to N+1. So a list shows every artifact whose finalize completed
+ * before it began, on any instance. Entries are also dropped RUN_LIST_LIFETIME_MS after their
+ * whole read (a change whose instance died before logging it is picked up by then) and, oldest
+ * first, beyond MAX_CACHED_RECORDS.
  */
 export class RunListCache {
   readonly #entries = new Map<string, Entry>();
@@ -29,23 +33,35 @@ export class RunListCache {
     this.#now = now;
   }
 
-  /** The run's finalized records if they were listed under this ETag, recently enough. */
-  get(runId: string, etag: string | undefined): ResultsArtifact[] | undefined {
+  /** The run's finalized records at the state's change number, or undefined: read them whole. */
+  get(runId: string, state: { changes: number; log: ListingChange[] }): ResultsArtifact[] | undefined {
     const entry = this.#entries.get(runId);
-    if (!entry || etag === undefined) return undefined;
-    if (entry.etag !== etag || this.#now() - entry.at >= RUN_LIST_LIFETIME_MS) {
+    if (!entry) return undefined;
+    const reaches = entry.changes === state.changes || state.log.some((c) => c.seq === entry.changes + 1);
+    if (entry.changes > state.changes || !reaches || this.#now() - entry.at >= RUN_LIST_LIFETIME_MS) {
       this.#drop(runId, entry);
       return undefined;
     }
-    return entry.records;
+    if (entry.changes === state.changes) return entry.records;
+    const byId = new Map(entry.records.map((r) => [r.id, r]));
+    for (const change of state.log) {
+      if (change.seq <= entry.changes) continue;
+      if ('record' in change) byId.set(change.record.id, change.record);
+      else byId.delete(change.removedId);
+    }
+    const records = [...byId.values()].sort((a, b) => a.id - b.id);
+    this.#records += records.length - entry.records.length;
+    entry.records = records;
+    entry.changes = state.changes;
+    return records;
   }
 
-  /** Remembers a listing read after the run state's ETag was `etag`. */
-  set(runId: string, etag: string | undefined, records: ResultsArtifact[]): void {
+  /** Remembers a listing read whole after the run state was read at change number `changes`. */
+  set(runId: string, changes: number, records: ResultsArtifact[]): void {
     const previous = this.#entries.get(runId);
     if (previous) this.#drop(runId, previous);
-    if (etag === undefined || records.length > MAX_CACHED_RECORDS) return;
-    this.#entries.set(runId, { etag, at: this.#now(), records });
+    if (records.length > MAX_CACHED_RECORDS) return;
+    this.#entries.set(runId, { changes, at: this.#now(), records });
     this.#records += records.length;
     for (const [oldRun, oldEntry] of this.#entries) {
       if (this.#records <= MAX_CACHED_RECORDS) break;

@@ -1,7 +1,8 @@
 import type { BlockBlobClient } from '@azure/storage-blob';
 import type { ServerLimits } from '../../http/limits.js';
+import { isArtifact, type ResultsArtifact } from '../artifact-index.js';
 import { TwirpError } from '../twirp-errors.js';
-import { isConflict, isMissing, readSmallJson, type Timed } from './small-json.js';
+import { isConflict, readSmallJson, type Timed } from './small-json.js';
 
 /** One upload in progress: the name it holds and when its lease lapses (ms since the epoch). */
 export interface LiveUpload {
@@ -14,15 +15,22 @@ export interface LiveUpload {
  * CreateArtifact reads one small blob instead of listing the whole run:
  * - `finalized`: how many finalized artifacts the run holds (maxArtifactsPerRun);
  * - `live`: the uploads in progress, by blob id (maxLiveUploadsPerRun);
- * - `changes`: bumped by every finalize and delete in the run, so the blob's ETag changes with
- *   the run's listing: an instance's cached listing of the run is current while the ETag is the
- *   one it was read under (see RunListCache).
+ * - `changes`: bumped by every finalize and delete in the run, and `log`, the last of those
+ *   changes with their numbers: an instance that listed the run at change N brings its listing
+ *   up to date from the log alone while it still reaches back to N + 1 (see RunListCache).
  */
 export interface RunCounts {
   finalized: number;
   live: Record<string, LiveUpload>;
   changes: number;
+  log: ListingChange[];
 }
+
+/** One change of a run's listing: an artifact finalized (its record) or deleted (its id). */
+export type ListingChange = { seq: number; record: ResultsArtifact } | { seq: number; removedId: number };
+
+/** Changes kept in the log: a few per second of a busy run, at most ~20 KiB of records. */
+const LOG_LENGTH = 32;
 
 /**
  * What an upload whose lease in the run state has lapsed really is now, asked of its record and
@@ -116,14 +124,14 @@ export class AzureRunState {
    * `fresh` is the finalize that sealed the record: it always marks the run changed, even when the
    * slot was already settled, so no instance keeps listing the run without it.
    */
-  async finalized(runId: string, blobId: string, fresh: boolean): Promise<void> {
+  async finalized(runId: string, record: ResultsArtifact, fresh: boolean): Promise<void> {
     await this.#update(runId, (counts) => {
-      if (!counts.live[blobId] && !fresh) return false;
-      if (counts.live[blobId]) {
-        delete counts.live[blobId];
+      if (!counts.live[record.blobId] && !fresh) return false;
+      if (counts.live[record.blobId]) {
+        delete counts.live[record.blobId];
         counts.finalized++;
       }
-      counts.changes++;
+      logChange(counts, (seq) => ({ seq, record }));
       return true;
     });
   }
@@ -138,26 +146,15 @@ export class AzureRunState {
   }
 
   /** A finalized artifact deleted (DeleteArtifact, the retention sweep, eviction). */
-  async removedFinalized(runId: string): Promise<void> {
+  async removedFinalized(runId: string, id: number): Promise<void> {
     await this.#update(runId, (counts) => {
       counts.finalized = Math.max(0, counts.finalized - 1);
-      counts.changes++;
+      logChange(counts, (seq) => ({ seq, removedId: id }));
       return true;
     });
   }
 
-  /** The ETag of the run's state now; undefined when the run has none yet. */
-  async etag(runId: string): Promise<string | undefined> {
-    try {
-      const props = await this.#time('run_state_properties', () => this.#blobOf(runId).getProperties());
-      return props.etag;
-    } catch (error) {
-      if (isMissing(error)) return undefined;
-      throw error;
-    }
-  }
-
-  /** The run's counts as stored now (tests and diagnostics). */
+  /** The run's counts and change log as stored now (an empty state for a run that has none). */
   async read(runId: string): Promise<RunCounts> {
     const found = await readSmallJson(this.#blobOf(runId), this.#time, MAX_RUN_STATE_BYTES);
     return parseCounts(found?.value);
@@ -191,9 +188,16 @@ export class AzureRunState {
   }
 }
 
+/** Numbers the change and appends it to the log, forgetting the oldest beyond LOG_LENGTH. */
+function logChange(counts: RunCounts, change: (seq: number) => ListingChange): void {
+  counts.changes++;
+  counts.log.push(change(counts.changes));
+  if (counts.log.length > LOG_LENGTH) counts.log.splice(0, counts.log.length - LOG_LENGTH);
+}
+
 /** A stored state, checked field by field: anything malformed counts as empty rather than failing creates. */
 function parseCounts(value: unknown): RunCounts {
-  const raw = value as { finalized?: unknown; live?: unknown; changes?: unknown } | undefined;
+  const raw = value as { finalized?: unknown; live?: unknown; changes?: unknown; log?: unknown } | undefined;
   const finalized =
     typeof raw?.finalized === 'number' && Number.isSafeInteger(raw.finalized) && raw.finalized > 0
       ? raw.finalized
@@ -209,5 +213,12 @@ function parseCounts(value: unknown): RunCounts {
     typeof raw?.changes === 'number' && Number.isSafeInteger(raw.changes) && raw.changes > 0
       ? raw.changes
       : 0;
-  return { finalized, live, changes };
+  const log: ListingChange[] = [];
+  for (const entry of Array.isArray(raw?.log) ? (raw.log as unknown[]) : []) {
+    const change = entry as { seq?: unknown; record?: unknown; removedId?: unknown } | null;
+    if (typeof change?.seq !== 'number') continue;
+    if (isArtifact(change.record)) log.push({ seq: change.seq, record: change.record });
+    else if (typeof change.removedId === 'number') log.push({ seq: change.seq, removedId: change.removedId });
+  }
+  return { finalized, live, changes, log };
 }
