@@ -6,7 +6,9 @@
 // the other, each a new name: every create checks the run's limits, so what it costs as the run
 // grows is what this shows.
 //
-// Usage: node bench/azure-create-latency.mjs [--creates 200]
+// `--lib DIR` runs another build of the library (say, of an older commit) for a before/after.
+//
+// Usage: node bench/azure-create-latency.mjs [--creates 200] [--lib lib]
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,12 +16,14 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startAzurite } from './azurite.mjs';
 
-const { values } = parseArgs({ options: { creates: { type: 'string', default: '200' } } });
+const { values } = parseArgs({
+  options: { creates: { type: 'string', default: '200' }, lib: { type: 'string', default: 'lib' } },
+});
 const CREATES = Number(values.creates);
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { startServer } = await import(path.join(repoRoot, 'lib/server/index.js'));
+const { startServer } = await import(path.resolve(repoRoot, values.lib, 'server/index.js'));
 const { parseConnectionString } = await import(
-  path.join(repoRoot, 'lib/server/results/azure/connection-string.js')
+  path.resolve(repoRoot, values.lib, 'server/results/azure/connection-string.js')
 );
 const RPC = 'twirp/github.actions.results.api.v1.ArtifactService/';
 const RUN = 'bench-create-run';

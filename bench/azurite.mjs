@@ -1,8 +1,6 @@
 // Starts Azurite's blob service from node_modules on a free loopback port (for the azure benches).
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 /** Azurite's well-known development account (public, documented by Microsoft). */
@@ -23,7 +21,6 @@ async function freePort() {
 /** Resolves with the connection string of the running Azurite and a stop function. */
 export async function startAzurite(repoRoot) {
   const port = await freePort();
-  const location = await mkdtemp(path.join(tmpdir(), 'ferry-bench-azurite-'));
   const child = spawn(
     process.execPath,
     [
@@ -32,12 +29,13 @@ export async function startAzurite(repoRoot) {
       '127.0.0.1',
       '--blobPort',
       String(port),
-      '--location',
-      location,
       '--silent',
       '--disableTelemetry',
       '--skipApiVersionCheck',
       '--loose',
+      // In memory: without Azurite's periodic rewrite of its whole metadata file to disk, which
+      // at 10,000 blobs costs more than the calls measured.
+      '--inMemoryPersistence',
     ],
     { stdio: 'ignore' },
   );
@@ -64,7 +62,6 @@ export async function startAzurite(repoRoot) {
         child.kill('SIGTERM');
         await exited;
       }
-      await rm(location, { recursive: true, force: true });
     },
   };
 }
