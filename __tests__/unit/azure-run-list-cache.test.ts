@@ -26,7 +26,7 @@ const cache = new RunListCache(() => clock);
 
 it('answers at the same change number without a read', () => {
   cache.set('r', 3, [artifact(1), artifact(2)]);
-  expect(cache.get('r', { changes: 3, log: [] })?.map((r) => r.id)).toEqual([1, 2]);
+  expect(cache.get('r', { changes: 3, log: [] })?.records.map((r) => r.id)).toEqual([1, 2]);
 });
 
 it('applies the logged finalizes and deletes since its change number, in id order, idempotently', () => {
@@ -36,9 +36,9 @@ it('applies the logged finalizes and deletes since its change number, in id orde
     { seq: 5, removedId: 1 },
     { seq: 6, record: artifact(4) },
   ];
-  expect(cache.get('r', { changes: 6, log })?.map((r) => r.id)).toEqual([2, 4, 5]);
+  expect(cache.get('r', { changes: 6, log })?.records.map((r) => r.id)).toEqual([2, 4, 5]);
   // Now current at 6: the same log again changes nothing.
-  expect(cache.get('r', { changes: 6, log })?.map((r) => r.id)).toEqual([2, 4, 5]);
+  expect(cache.get('r', { changes: 6, log })?.records.map((r) => r.id)).toEqual([2, 4, 5]);
 });
 
 it('reads whole again when the log no longer reaches back to the listing, or the state went back', () => {
@@ -56,8 +56,11 @@ it('reads whole again when the log no longer reaches back to the listing, or the
   expect(cache.get('r', { changes: 9, log: [] })).toBe(undefined);
 });
 
-it('reads whole again once the listing is older than its lifetime', () => {
+it('answers from a listing near the end of its lifetime, saying it is stale (re-read in the background)', () => {
   cache.set('r', 1, [artifact(1)]);
-  clock += RUN_LIST_LIFETIME_MS;
-  expect(cache.get('r', { changes: 1, log: [] })).toBe(undefined);
+  expect(cache.get('r', { changes: 1, log: [] })?.stale).toBe(false);
+  clock += RUN_LIST_LIFETIME_MS * 0.9;
+  expect(cache.get('r', { changes: 1, log: [] })).toMatchObject({ stale: true, records: [artifact(1)] });
+  cache.set('r', 1, [artifact(1), artifact(2)]);
+  expect(cache.get('r', { changes: 1, log: [] })?.stale).toBe(false);
 });

@@ -50,6 +50,8 @@ export class AzureRecords implements ArtifactRecords {
   readonly #ids: AzureIdCounter;
   readonly #runs: AzureRunState;
   readonly #listings: RunListCache;
+  /** Runs whose listing is being re-read in the background. */
+  readonly #rewarming = new Set<string>();
   readonly #options: AzureRecordsOptions;
   readonly #leaseMs: number;
   readonly #now: () => number;
@@ -210,10 +212,23 @@ export class AzureRecords implements ArtifactRecords {
   async #listRun(runId: string): Promise<ResultsArtifact[]> {
     const state = await this.#runs.read(runId);
     const cached = this.#listings.get(runId, state);
-    if (cached) return cached;
+    if (cached?.stale) this.#rewarm(runId);
+    if (cached) return cached.records;
     const records = await this.#readFinalized(runId);
     this.#listings.set(runId, state.changes, records);
     return records;
+  }
+
+  /** Reads a run whole in the background (one at a time per run); a failure leaves the old listing. */
+  #rewarm(runId: string): void {
+    if (this.#rewarming.has(runId)) return;
+    this.#rewarming.add(runId);
+    void (async () => {
+      const state = await this.#runs.read(runId);
+      this.#listings.set(runId, state.changes, await this.#readFinalized(runId));
+    })()
+      .catch(() => {})
+      .finally(() => this.#rewarming.delete(runId));
   }
 
   /** Every finalized record of a run (or of the store), oldest first: one List Blobs call per 5,000. */

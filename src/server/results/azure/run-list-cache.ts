@@ -1,7 +1,10 @@
 import type { ResultsArtifact } from '../artifact-index.js';
 import type { ListingChange } from './run-state.js';
 
-/** How long a cached listing is trusted at most, even while its run's change log explains it. */
+/**
+ * Age of a whole read after which a listing is read whole again, in the background: the log
+ * explains every change an instance finished, this catches one whose instance died before logging.
+ */
 export const RUN_LIST_LIFETIME_MS = 5 * 60 * 1000;
 /** Records kept across all cached runs: a few runs of 10,000 artifacts, a few MiB of memory. */
 const MAX_CACHED_RECORDS = 50_000;
@@ -20,9 +23,9 @@ interface Entry {
  * answered, and a list reads the state first: a listing at change N is brought to the current
  * change M by applying the logged changes N+1..M, or dropped (and the run read whole) when the
  * log no longer reaches back to N+1. So a list shows every artifact whose finalize completed
- * before it began, on any instance. Entries are also dropped RUN_LIST_LIFETIME_MS after their
- * whole read (a change whose instance died before logging it is picked up by then) and, oldest
- * first, beyond MAX_CACHED_RECORDS.
+ * before it began, on any instance. At 0.9 of RUN_LIST_LIFETIME_MS after its whole read a listing
+ * is re-read whole in the background (a change whose instance died before logging it is picked
+ * up then), never in a list's path; entries beyond MAX_CACHED_RECORDS are dropped, oldest first.
  */
 export class RunListCache {
   readonly #entries = new Map<string, Entry>();
@@ -33,16 +36,24 @@ export class RunListCache {
     this.#now = now;
   }
 
-  /** The run's finalized records at the state's change number, or undefined: read them whole. */
-  get(runId: string, state: { changes: number; log: ListingChange[] }): ResultsArtifact[] | undefined {
+  /**
+   * The run's finalized records at the state's change number, or undefined: read them whole.
+   * `stale` says the listing is older than RUN_LIST_LIFETIME_MS: answer from it, and read the run
+   * whole in the background.
+   */
+  get(
+    runId: string,
+    state: { changes: number; log: ListingChange[] },
+  ): { records: ResultsArtifact[]; stale: boolean } | undefined {
     const entry = this.#entries.get(runId);
     if (!entry) return undefined;
     const reaches = entry.changes === state.changes || state.log.some((c) => c.seq === entry.changes + 1);
-    if (entry.changes > state.changes || !reaches || this.#now() - entry.at >= RUN_LIST_LIFETIME_MS) {
+    if (entry.changes > state.changes || !reaches) {
       this.#drop(runId, entry);
       return undefined;
     }
-    if (entry.changes === state.changes) return entry.records;
+    const stale = this.#now() - entry.at >= RUN_LIST_LIFETIME_MS * 0.9;
+    if (entry.changes === state.changes) return { records: entry.records, stale };
     const byId = new Map(entry.records.map((r) => [r.id, r]));
     for (const change of state.log) {
       if (change.seq <= entry.changes) continue;
@@ -53,7 +64,7 @@ export class RunListCache {
     this.#records += records.length - entry.records.length;
     entry.records = records;
     entry.changes = state.changes;
-    return records;
+    return { records, stale };
   }
 
   /** Remembers a listing read whole after the run state was read at change number `changes`. */
