@@ -12,9 +12,10 @@ export interface AzuriteProcess {
   pid: number;
   port: number;
   origin: string;
+  connectionString: string;
   account(endpointOrigin?: string): AzuriteAccount;
   cpu(): { user: number; system: number };
   stop(): Promise<void>;
 }
 
-export declare function startAzurite(repo: string): Promise<AzuriteProcess>;
+export declare function startAzurite(repo: string, options?: { inMemory?: boolean }): Promise<AzuriteProcess>;

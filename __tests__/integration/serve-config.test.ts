@@ -179,7 +179,18 @@ describe('serve configuration', () => {
         connectionStringEnv: 'AZURE_STORAGE_CONNECTION_STRING',
         prefix: 'team/',
       },
+      eviction: undefined,
     });
+    // An eviction policy on an azure_blob store: run by the sweep under its lease; errors name the path.
+    expect(
+      parseServeConfig(
+        { stores: { az: { azure_blob: { container: 'ok-name', eviction: { max_entries: 100 } } } } },
+        '/',
+      ),
+    ).toMatchObject({ eviction: { maxEntries: 100 } });
+    expect(
+      problem({ stores: { az: { azure_blob: { container: 'ok-name', eviction: { max_entry: 1 } } } } }),
+    ).toMatch(/^stores\.az\.azure_blob\.eviction\.max_entry: unknown key/);
     expect(problem({ stores: { a: { filesystem: { path: 7 } } } })).toMatch(
       /^stores\.a\.filesystem\.path: must be/,
     );

@@ -8,7 +8,7 @@ import { createHostPolicy, parsePublicUrl } from './http/host-policy.js';
 import { jwtKeysOf, type JwtKeyOptions } from './http/jwt-keys.js';
 import { createLegacyProtocol, openLegacyStore } from './legacy/protocol.js';
 import { createRestProtocol } from './rest/protocol.js';
-import { RunRegistry } from './rest/run-registry.js';
+import { FileRunRegistry } from './rest/run-registry.js';
 import { createResultsProtocol } from './results/protocol.js';
 import type { EvictionPolicy } from './retention/eviction-policy.js';
 import { RetentionSweeper, type SweepStats as RetentionSweepStats } from './retention/sweeper.js';
@@ -213,7 +213,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const protocols = [
     legacy ? createLegacyProtocol(legacy, fastSlow?.legacyRead) : refuseLegacyProtocol(results.store.kind),
     createResultsProtocol(results),
-    createRestProtocol(results, await RunRegistry.open(dataDir), authenticate),
+    createRestProtocol(results, results.store.runs ?? (await FileRunRegistry.open(dataDir)), authenticate),
     createObserveProtocol({
       metrics,
       version: options.version ?? 'unknown',

@@ -93,11 +93,7 @@ export function parseServeConfig(json: unknown, baseDir: string): ServeConfig {
     }
     const kind = kinds[0] as string;
     if (kind === 'azure_blob') {
-      parsed.set(name, {
-        path: undefined,
-        eviction: undefined,
-        azure: azureStore(spec[kind], `${at}.${kind}`),
-      });
+      parsed.set(name, { path: undefined, ...azureStore(spec[kind], `${at}.${kind}`) });
       entries.set(name, { kind: 'azure_blob' });
       continue;
     }
@@ -138,9 +134,12 @@ export function parseServeConfig(json: unknown, baseDir: string): ServeConfig {
   };
 }
 
-function azureStore(value: unknown, at: string): AzureStoreConfig {
+function azureStore(
+  value: unknown,
+  at: string,
+): { azure: AzureStoreConfig; eviction: EvictionPolicy | undefined } {
   const spec = object(value, at);
-  allowOnly(spec, at, ['container', 'connection_string_env', 'prefix']);
+  allowOnly(spec, at, ['container', 'connection_string_env', 'prefix', 'eviction']);
   const env = spec.connection_string_env ?? DEFAULT_CONNECTION_STRING_ENV;
   if (typeof env !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(env)) {
     throw configError(
@@ -149,11 +148,15 @@ function azureStore(value: unknown, at: string): AzureStoreConfig {
     );
   }
   return {
-    container: checkContainerName(spec.container, `${at}.container`),
-    connectionStringEnv: env,
-    prefix: checkPrefix(spec.prefix, `${at}.prefix`),
-    // A configured container is the operator's: a typo must fail at start, not create a new one.
-    createContainer: false,
+    azure: {
+      container: checkContainerName(spec.container, `${at}.container`),
+      connectionStringEnv: env,
+      prefix: checkPrefix(spec.prefix, `${at}.prefix`),
+      // A configured container is the operator's: a typo must fail at start, not create a new one.
+      createContainer: false,
+    },
+    // Run by the retention sweep under its cross-instance lease, like expiry.
+    eviction: spec.eviction === undefined ? undefined : eviction(spec.eviction, `${at}.eviction`),
   };
 }
 

@@ -40,8 +40,58 @@ export const MAX_RUNS = 100_000;
 
 const FILE = 'runs.json';
 
-/** The runs table, one JSON file written atomically; reads are served from memory. */
-export class RunRegistry {
+/** What `ferry run record` may set; fields left out keep their recorded values. */
+export type RunFields = Partial<Omit<RunRecord, 'id' | 'createdAt' | 'updatedAt'>>;
+
+/**
+ * Where the runs table lives: in the data directory (FileRunRegistry), or in the store when
+ * several instances share one (the azure_blob store's), so every instance answers the same.
+ */
+export interface RunRegistry {
+  /** Creates or updates a run; fields left out keep their recorded values. */
+  record(id: string, fields: RunFields, now: Date): Promise<RunRecord>;
+  /** Matching runs, newest first (by creation time, then id), as GitHub lists them. */
+  list(filter: RunFilter): RunRecord[] | Promise<RunRecord[]>;
+}
+
+/** The run after `fields` are applied to what was recorded (`before`, if any) at `now`. */
+export function mergeRun(id: string, before: RunRecord | undefined, fields: RunFields, now: Date): RunRecord {
+  const time = now.toISOString();
+  const path = fields.path ?? before?.path ?? '';
+  return {
+    id,
+    path,
+    name: fields.name ?? before?.name ?? (path.split('/').pop() || ''),
+    headBranch: fields.headBranch ?? before?.headBranch ?? '',
+    headSha: fields.headSha ?? before?.headSha ?? '',
+    event: fields.event ?? before?.event ?? '',
+    status: fields.status ?? before?.status ?? 'in_progress',
+    conclusion: fields.conclusion !== undefined ? fields.conclusion : (before?.conclusion ?? null),
+    createdAt: before?.createdAt ?? time,
+    updatedAt: time,
+  };
+}
+
+/** The runs matching the filter, newest first (by creation time, then id). */
+export function filterRuns(runs: Iterable<RunRecord>, filter: RunFilter): RunRecord[] {
+  const workflow = filter.workflow;
+  return [...runs]
+    .filter(
+      (run) => workflow === undefined || run.path === workflow || run.path.split('/').pop() === workflow,
+    )
+    .filter((run) => filter.branch === undefined || run.headBranch === filter.branch)
+    .filter((run) => filter.event === undefined || run.event === filter.event)
+    .filter(
+      (run) =>
+        filter.status === undefined || run.status === filter.status || run.conclusion === filter.status,
+    )
+    .sort((a, b) =>
+      a.createdAt === b.createdAt ? compareIds(b.id, a.id) : b.createdAt < a.createdAt ? -1 : 1,
+    );
+}
+
+/** One instance's runs table: a JSON file in its data directory, written atomically; reads from memory. */
+export class FileRunRegistry implements RunRegistry {
   readonly #file: string;
   readonly #runs: Map<string, RunRecord>;
   readonly #mutex = new KeyedMutex();
@@ -51,38 +101,23 @@ export class RunRegistry {
     this.#runs = runs;
   }
 
-  static async open(dataDir: string): Promise<RunRegistry> {
+  static async open(dataDir: string): Promise<FileRunRegistry> {
     const file = join(dataDir, FILE);
     const stored = await readJsonFile(file);
     const runs = new Map<string, RunRecord>();
     if (Array.isArray(stored)) {
       for (const run of stored as RunRecord[]) runs.set(run.id, run);
     }
-    return new RunRegistry(file, runs);
+    return new FileRunRegistry(file, runs);
   }
 
   get(id: string): RunRecord | undefined {
     return this.#runs.get(id);
   }
 
-  /** Creates or updates a run; fields left out keep their recorded values. */
-  async record(id: string, fields: Partial<Omit<RunRecord, 'id' | 'createdAt' | 'updatedAt'>>, now: Date) {
+  async record(id: string, fields: RunFields, now: Date): Promise<RunRecord> {
     return this.#mutex.run('runs', async () => {
-      const time = now.toISOString();
-      const before = this.#runs.get(id);
-      const path = fields.path ?? before?.path ?? '';
-      const run: RunRecord = {
-        id,
-        path,
-        name: fields.name ?? before?.name ?? (path.split('/').pop() || ''),
-        headBranch: fields.headBranch ?? before?.headBranch ?? '',
-        headSha: fields.headSha ?? before?.headSha ?? '',
-        event: fields.event ?? before?.event ?? '',
-        status: fields.status ?? before?.status ?? 'in_progress',
-        conclusion: fields.conclusion !== undefined ? fields.conclusion : (before?.conclusion ?? null),
-        createdAt: before?.createdAt ?? time,
-        updatedAt: time,
-      };
+      const run = mergeRun(id, this.#runs.get(id), fields, now);
       // Re-inserting moves the run to the end: the map stays in creation-or-update order.
       this.#runs.delete(id);
       this.#runs.set(id, run);
@@ -95,22 +130,8 @@ export class RunRegistry {
     });
   }
 
-  /** Matching runs, newest first (by creation time, then id), as GitHub lists them. */
   list(filter: RunFilter): RunRecord[] {
-    const workflow = filter.workflow;
-    return [...this.#runs.values()]
-      .filter(
-        (run) => workflow === undefined || run.path === workflow || run.path.split('/').pop() === workflow,
-      )
-      .filter((run) => filter.branch === undefined || run.headBranch === filter.branch)
-      .filter((run) => filter.event === undefined || run.event === filter.event)
-      .filter(
-        (run) =>
-          filter.status === undefined || run.status === filter.status || run.conclusion === filter.status,
-      )
-      .sort((a, b) =>
-        a.createdAt === b.createdAt ? compareIds(b.id, a.id) : b.createdAt < a.createdAt ? -1 : 1,
-      );
+    return filterRuns(this.#runs.values(), filter);
   }
 }
 

@@ -25,13 +25,14 @@ export async function listRuns(runs: RunRegistry, ctx: RequestContext, byWorkflo
   const query = ctx.url.searchParams;
   const workflow = byWorkflow ? ctx.params.workflow : undefined;
   const granted = grantedRuns(ctx.access);
-  const all = runs
-    .list({
+  const all = (
+    await runs.list({
       workflow: workflow === undefined || /^\d+$/.test(workflow) ? undefined : workflow,
       branch: query.get('branch') ?? undefined,
       event: query.get('event') ?? undefined,
       status: query.get('status') ?? undefined,
     })
+  )
     .filter(
       (run) => workflow === undefined || !/^\d+$/.test(workflow) || workflowId(run.path) === Number(workflow),
     )

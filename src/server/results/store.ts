@@ -1,3 +1,4 @@
+import type { RunRegistry } from '../rest/run-registry.js';
 import type { SweepLease } from '../retention/sweeper.js';
 import type { ServerRoute } from '../server.js';
 import type { CreateInput, FinalizeInput, ListFilter, ResultsArtifact } from './artifact-index.js';
@@ -57,4 +58,6 @@ export interface ResultsStore {
   probe(): Promise<void>;
   /** A store shared by several instances: the lease that lets one retention sweep run at a time. */
   sweepLease?: SweepLease;
+  /** A store shared by several instances: the runs table (`ferry run record`) they all answer from. */
+  runs?: RunRegistry;
 }

@@ -6,6 +6,8 @@ import { isArtifact, DEFAULT_UPLOAD_LEASE_MS } from '../artifact-index.js';
 import type { ArtifactRecords } from '../store.js';
 import { TwirpError } from '../twirp-errors.js';
 import { AzureIdCounter } from './id-counter.js';
+import { RunListCache } from './run-list-cache.js';
+import { AzureRunState, type LiveUpload, type UploadFate } from './run-state.js';
 import { isConflict, isMissing, readSmallJson, type Timed } from './small-json.js';
 
 /** Unfinalized records carry the time their name lease lapses (ms since the epoch). */
@@ -33,15 +35,23 @@ export interface AzureRecordsOptions {
  *   The record is also in the blob's metadata, so a run is listed by one List Blobs call.
  * - `ids/<id>`: which (run, name) an id is, for the REST API's by-id routes.
  * - `ids/counter`: the last id allocated, advanced by compare-and-swap.
+ * - `run-state/<run>`: the run's counts for its limits (finalized artifacts, live uploads), also
+ *   compare-and-swap (see AzureRunState): a create reads it instead of listing the run.
  * - `blobs/<blobId>`: the bytes, written and read by clients through SAS URLs.
  *
- * Lists read the run's records from storage at every call (no cache), which is what keeps "a
- * list shows every artifact whose finalize completed before it began, on any instance" true.
+ * A list of a run reads the run state (which every finalize and delete updates, with a log of the
+ * last changes, before it is answered) and reads the run's records only when this instance's
+ * listing of the run is older than that log: "a list shows every artifact whose finalize
+ * completed before it began, on any instance" holds without a List Blobs of the run per list.
  */
 export class AzureRecords implements ArtifactRecords {
   readonly #container: ContainerClient;
   readonly #prefix: string;
   readonly #ids: AzureIdCounter;
+  readonly #runs: AzureRunState;
+  readonly #listings: RunListCache;
+  /** Runs whose listing is being re-read in the background. */
+  readonly #rewarming = new Set<string>();
   readonly #options: AzureRecordsOptions;
   readonly #leaseMs: number;
   readonly #now: () => number;
@@ -53,6 +63,11 @@ export class AzureRecords implements ArtifactRecords {
     this.#leaseMs = options.uploadLeaseMs ?? DEFAULT_UPLOAD_LEASE_MS;
     this.#now = options.now ?? Date.now;
     this.#ids = new AzureIdCounter(container.getBlockBlobClient(`${prefix}ids/counter`), options.time);
+    this.#runs = new AzureRunState(
+      (runId) => container.getBlockBlobClient(`${prefix}run-state/${hex(runId)}`),
+      { time: options.time, limits: options.limits, now: this.#now },
+    );
+    this.#listings = new RunListCache(this.#now);
   }
 
   /** The blob an artifact's bytes live in. */
@@ -70,7 +85,31 @@ export class AzureRecords implements ArtifactRecords {
       if (this.#now() < lapsesAt) throw this.#busy(existing.record);
       replace = existing.etag;
     }
-    await this.#checkRunLimits(input.runId);
+    const blobId = randomBytes(16).toString('hex');
+    const leaseUntil = this.#now() + this.#leaseMs;
+    await this.#runs.reserve(
+      input.runId,
+      { blobId, name: input.name, until: leaseUntil },
+      existing?.record.blobId,
+      (liveBlobId, entry) => this.#fate(input.runId, liveBlobId, entry),
+    );
+    try {
+      return await this.#createReserved(input, key, blobId, leaseUntil, existing, replace);
+    } catch (error) {
+      // The slot goes back at once; were this instance to die here, the slot's lease lapses instead.
+      await this.#runs.released(input.runId, blobId).catch(() => {});
+      throw error;
+    }
+  }
+
+  async #createReserved(
+    input: CreateInput,
+    key: string,
+    blobId: string,
+    leaseUntil: number,
+    existing: { record: StoredRecord } | undefined,
+    replace: string | undefined,
+  ): Promise<ResultsArtifact> {
     const id = await this.#ids.allocate();
     const now = new Date(this.#now()).toISOString();
     const record: StoredRecord = {
@@ -78,14 +117,14 @@ export class AzureRecords implements ArtifactRecords {
       runId: input.runId,
       jobId: input.jobId,
       name: input.name,
-      blobId: randomBytes(16).toString('hex'),
+      blobId,
       mimeType: input.mimeType,
       version: input.version,
       createdAt: now,
       updatedAt: now,
       expiresAt: input.expiresAt.toISOString(),
       finalized: null,
-      leaseUntil: this.#now() + this.#leaseMs,
+      leaseUntil,
     };
     // The id pointer first: a record never exists without it (a crash leaves an unused pointer).
     await this.#write(
@@ -122,6 +161,8 @@ export class AzureRecords implements ArtifactRecords {
     const { record, etag } = found;
     if (record.finalized) {
       checkContent(input, record.finalized.size, record.finalized.digest);
+      // A retry after a crash between the record write and the count update completes the count.
+      await this.#runs.finalized(record.runId, publicRecord(record), false);
       return publicRecord(record);
     }
     const size = await this.#committedSize(record.blobId);
@@ -148,20 +189,56 @@ export class AzureRecords implements ArtifactRecords {
       if (isConflict(error)) return this.finalize(input);
       throw error;
     }
+    await this.#runs.finalized(next.runId, publicRecord(next), true);
     return publicRecord(next);
   }
 
   async list(filter: ListFilter): Promise<ResultsArtifact[]> {
-    const prefix =
-      filter.runId === undefined ? `${this.#prefix}runs/` : `${this.#prefix}runs/${hex(filter.runId)}/`;
+    const all =
+      filter.runId === undefined ? await this.#readFinalized(undefined) : await this.#listRun(filter.runId);
+    return all.filter(
+      (r) =>
+        (filter.name === undefined || r.name === filter.name) &&
+        (filter.id === undefined || r.id === filter.id),
+    );
+  }
+
+  /**
+   * A run's finalized records: from this instance's cache, brought up to date from the run
+   * state's change log (one small GET), or read from the container when the log no longer
+   * reaches back to the cache. The state is read before the records, so a change racing the read
+   * is applied again from the log by the next list (idempotently: by id).
+   */
+  async #listRun(runId: string): Promise<ResultsArtifact[]> {
+    const state = await this.#runs.read(runId);
+    const cached = this.#listings.get(runId, state);
+    if (cached?.stale) this.#rewarm(runId);
+    if (cached) return cached.records;
+    const records = await this.#readFinalized(runId);
+    this.#listings.set(runId, state.changes, records);
+    return records;
+  }
+
+  /** Reads a run whole in the background (one at a time per run); a failure leaves the old listing. */
+  #rewarm(runId: string): void {
+    if (this.#rewarming.has(runId)) return;
+    this.#rewarming.add(runId);
+    void (async () => {
+      const state = await this.#runs.read(runId);
+      this.#listings.set(runId, state.changes, await this.#readFinalized(runId));
+    })()
+      .catch(() => {})
+      .finally(() => this.#rewarming.delete(runId));
+  }
+
+  /** Every finalized record of a run (or of the store), oldest first: one List Blobs call per 5,000. */
+  async #readFinalized(runId: string | undefined): Promise<ResultsArtifact[]> {
+    const prefix = runId === undefined ? `${this.#prefix}runs/` : `${this.#prefix}runs/${hex(runId)}/`;
     const found: ResultsArtifact[] = [];
     await this.#options.time('list_records', async () => {
       for await (const item of this.#container.listBlobsFlat({ prefix, includeMetadata: true })) {
         const record = decodeMeta(item.metadata?.[RECORD_META]);
-        if (!record?.finalized) continue;
-        if (filter.name !== undefined && record.name !== filter.name) continue;
-        if (filter.id !== undefined && record.id !== filter.id) continue;
-        found.push(publicRecord(record));
+        if (record?.finalized) found.push(publicRecord(record));
       }
     });
     return found.sort((a, b) => a.id - b.id);
@@ -202,7 +279,7 @@ export class AzureRecords implements ArtifactRecords {
   }
 
   close(): void {
-    // Nothing runs in the background: lists read storage directly.
+    // Nothing runs in the background: a list validates its cached run against storage itself.
   }
 
   /** Record first (conditionally: whoever deletes it first owns the deletion), then the rest. */
@@ -217,6 +294,8 @@ export class AzureRecords implements ArtifactRecords {
       if (isConflict(error) || isMissing(error)) return undefined;
       throw error;
     }
+    if (found.record.finalized) await this.#runs.removedFinalized(found.record.runId, found.record.id);
+    else await this.#runs.released(found.record.runId, found.record.blobId);
     await this.#deleteArtifactFiles(found.record);
     return publicRecord(found.record);
   }
@@ -260,14 +339,13 @@ export class AzureRecords implements ArtifactRecords {
     }
   }
 
-  async #checkRunLimits(runId: string): Promise<void> {
-    const { maxArtifactsPerRun } = this.#options.limits;
-    if ((await this.list({ runId })).length >= maxArtifactsPerRun) {
-      throw new TwirpError(
-        'permission_denied',
-        `workflow run already has ${maxArtifactsPerRun} artifacts, the limit of this server (maxArtifactsPerRun)`,
-      );
-    }
+  /** What a live upload whose lease lapsed in the run state has become (see UploadFate). */
+  async #fate(runId: string, blobId: string, entry: LiveUpload): Promise<UploadFate> {
+    const found = await this.#read(runId, entry.name);
+    if (found?.record.blobId !== blobId) return { state: 'gone' };
+    if (found.record.finalized) return { state: 'finalized' };
+    const until = await this.#leaseEnd(found.record);
+    return until > this.#now() ? { state: 'live', until } : { state: 'gone' };
   }
 
   #busy(record: ResultsArtifact): TwirpError {

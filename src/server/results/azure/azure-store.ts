@@ -1,6 +1,7 @@
 import type { ServerLimits } from '../../http/limits.js';
 import type { ResultsStore } from '../store.js';
 import { AzureRecords } from './azure-records.js';
+import { AzureRunRegistry } from './azure-runs.js';
 import type { AzureAccount } from './connection-string.js';
 import type { Timed } from './small-json.js';
 import { AzureSweepLease } from './sweep-lease.js';
@@ -81,5 +82,6 @@ export async function openAzureStore(
       await container.getProperties();
     },
     sweepLease: new AzureSweepLease(container.getBlockBlobClient(`${spec.prefix}sweep-lease`), options.time),
+    runs: new AzureRunRegistry(container, spec.prefix, options.time),
   };
 }

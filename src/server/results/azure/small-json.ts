@@ -6,21 +6,24 @@ export type Timed = <T>(operation: string, call: () => Promise<T>) => Promise<T>
 /** Records, pointers and the counter are a few hundred bytes; anything bigger is not ours. */
 const MAX_STATE_BYTES = 64 * 1024;
 
-/** A small JSON state blob and its ETag; undefined when it does not exist. */
+/**
+ * A small JSON state blob and its ETag; undefined when it does not exist. `maxBytes` bounds what
+ * is read (a larger blob is not ours and is refused, never buffered whole).
+ */
 export async function readSmallJson(
   blob: BlockBlobClient,
   time: Timed,
+  maxBytes = MAX_STATE_BYTES,
 ): Promise<{ value: unknown; etag: string } | undefined> {
   try {
     return await time('read_record', async () => {
-      const answer = await blob.download(0, MAX_STATE_BYTES + 1);
+      const answer = await blob.download(0, maxBytes + 1);
       const chunks: Buffer[] = [];
       let total = 0;
       for await (const chunk of answer.readableStreamBody ?? []) {
         const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
         total += bytes.length;
-        if (total > MAX_STATE_BYTES)
-          throw new Error(`state blob ${blob.name} is larger than ${MAX_STATE_BYTES} bytes`);
+        if (total > maxBytes) throw new Error(`state blob ${blob.name} is larger than ${maxBytes} bytes`);
         chunks.push(bytes);
       }
       return {
