@@ -5,10 +5,12 @@ import { ArtifactStore } from './artifact-store.js';
 import { artifactRoutes } from './artifact-routes.js';
 import { containerRoutes } from './container-routes.js';
 import { LegacyLayout } from './layout.js';
+import type { LegacyStore } from './store.js';
 
 /**
  * The v1 "pipelines / file container" protocol used by `@actions/artifact` <= 1.1.x
- * (upload/download-artifact v1-v3), filesystem-backed under `<dataDir>/legacy`.
+ * (upload/download-artifact v1-v3). `openLegacyStore` is the filesystem store under
+ * `<dataDir>/legacy`; the azure_blob one is opened by openAzureLegacyStore.
  */
 export async function openLegacyStore(
   dataDir: string,
@@ -18,7 +20,7 @@ export async function openLegacyStore(
   return ArtifactStore.open(new LegacyLayout(dataDir), { limits, ...(listing ? { listing } : {}) });
 }
 
-export function createLegacyProtocol(store: ArtifactStore): ProtocolModule {
+export function createLegacyProtocol(store: LegacyStore): ProtocolModule {
   return {
     name: 'legacy',
     routes: [...artifactRoutes(store), ...containerRoutes(store)],
