@@ -266,16 +266,7 @@ export class ContainerItems {
 
   /** Complete files at or below `prefix`, and every folder that contains one of them. */
   list(prefix: string | undefined): ContainerListing {
-    const within = (p: string): boolean => prefix === undefined || p === prefix || p.startsWith(`${prefix}/`);
-    const files: ItemRecord[] = [];
-    const folders = new Set<string>();
-    for (const item of this.#items.values()) {
-      if (!item.complete || !within(item.path)) continue;
-      files.push(item);
-      for (const folder of ancestors(item.path)) if (within(folder)) folders.add(folder);
-    }
-    files.sort((a, b) => compare(a.path, b.path));
-    return { files, folders: [...folders].sort(compare) };
+    return listComplete(this.#items.values(), prefix);
   }
 
   /**
@@ -326,6 +317,20 @@ export class ContainerItems {
   #persist(record: ItemRecord): Promise<void> {
     return this.#journal.append(record);
   }
+}
+
+/** Complete files at or below `prefix` sorted by path, and every folder that contains one of them. */
+export function listComplete(items: Iterable<ItemRecord>, prefix: string | undefined): ContainerListing {
+  const within = (p: string): boolean => prefix === undefined || p === prefix || p.startsWith(`${prefix}/`);
+  const files: ItemRecord[] = [];
+  const folders = new Set<string>();
+  for (const item of items) {
+    if (!item.complete || !within(item.path)) continue;
+    files.push(item);
+    for (const folder of ancestors(item.path)) if (within(folder)) folders.add(folder);
+  }
+  files.sort((a, b) => compare(a.path, b.path));
+  return { files, folders: [...folders].sort(compare) };
 }
 
 /** `a/b/c` -> [`a`, `a/b`]. */

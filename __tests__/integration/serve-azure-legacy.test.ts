@@ -1,0 +1,298 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { downloadArtifact, uploadArtifact } from '../../src/index.js';
+import { startServer, type RunningServer } from '../../src/server/index.js';
+import { openAzureLegacyStore } from '../../src/server/legacy/azure/open-azure-legacy.js';
+import { parseConnectionString } from '../../src/server/results/azure/connection-string.js';
+import type { AzureStoreSpec } from '../../src/server/results/azure/azure-store.js';
+import { DEV_ACCOUNT, DEV_KEY, startAzurite, type Azurite } from '../helpers/azurite.js';
+import { hashTree } from '../helpers/tree.js';
+import {
+  artifactsUrl,
+  chunkUrl,
+  contentRange,
+  md5Base64,
+  rawRequest,
+  type RawResponse,
+} from '../helpers/server-fixture.js';
+
+// The legacy protocol (upload/download-artifact v1-v3) on an azure_blob store: two ferry serve
+// instances on one Azurite container, files staged as blocks, records shared through the container.
+const TOKEN = 'azure-legacy-token-0123456789';
+const RUN = '5151';
+const auth = { Authorization: `Bearer ${TOKEN}` };
+
+interface OfficialClient {
+  uploadArtifact(
+    name: string,
+    files: string[],
+    root: string,
+    options?: { continueOnError?: boolean },
+  ): Promise<{ failedItems: string[]; size: number }>;
+  downloadArtifact(
+    name: string,
+    path?: string,
+    options?: { createArtifactFolder?: boolean },
+  ): Promise<{ downloadPath: string }>;
+}
+const require = createRequire(import.meta.url);
+const official = (): OfficialClient =>
+  (require('actions-artifact-legacy') as { create(): OfficialClient }).create();
+
+let azurite: Azurite;
+let dir: string;
+let a: RunningServer;
+let b: RunningServer;
+const saved = { ...process.env };
+
+function spec(): AzureStoreSpec {
+  const text = `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=${azurite.accountUrl};`;
+  return {
+    account: parseConnectionString(text, 'TEST'),
+    container: 'ferry-legacy',
+    prefix: 'team/',
+    createContainer: true,
+  };
+}
+
+beforeAll(async () => {
+  azurite = await startAzurite();
+  dir = await mkdtemp(join(tmpdir(), 'ferry-azure-legacy-'));
+  a = await startServer({ dataDir: join(dir, 'a'), token: TOKEN, azure: spec(), accessLog: 'off' });
+  b = await startServer({ dataDir: join(dir, 'b'), token: TOKEN, azure: spec(), accessLog: 'off' });
+}, 60_000);
+
+afterAll(async () => {
+  process.env = saved;
+  await a?.close(0);
+  await b?.close(0);
+  await azurite?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Blob names under a prefix of the test container, committed or only staged. */
+async function blobNames(prefix: string): Promise<string[]> {
+  const { BlobServiceClient, StorageSharedKeyCredential } = await import('@azure/storage-blob');
+  const account = spec().account;
+  const container = new BlobServiceClient(
+    account.blobEndpoint,
+    new StorageSharedKeyCredential(account.accountName, account.accountKey),
+  ).getContainerClient('ferry-legacy');
+  const names: string[] = [];
+  for await (const blob of container.listBlobsFlat({ prefix, includeUncommitedBlobs: true })) {
+    names.push(blob.name);
+  }
+  return names;
+}
+
+async function createContainer(server: RunningServer, name: string, retentionDays?: number) {
+  const created = await rawRequest('POST', artifactsUrl(server, RUN), {
+    headers: { ...auth, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ Type: 'actions_storage', Name: name, RetentionDays: retentionDays }),
+  });
+  expect(created.status).toBe(201);
+  return created.json<{ containerId: number; fileContainerResourceUrl: string }>();
+}
+
+function putChunk(
+  containerUrl: string,
+  itemPath: string,
+  bytes: Buffer,
+  start: number,
+  total: number,
+  extra: Record<string, string> = {},
+): Promise<RawResponse> {
+  return rawRequest('PUT', chunkUrl(containerUrl, itemPath), {
+    headers: {
+      ...auth,
+      'Content-Type': 'application/octet-stream',
+      'Content-Range': total === 0 ? 'bytes 0--1/0' : contentRange(start, bytes.length, total),
+      'x-actions-results-md5': md5Base64(bytes),
+      ...extra,
+    },
+    body: bytes,
+  });
+}
+
+async function patchSize(server: RunningServer, name: string, size: unknown): Promise<RawResponse> {
+  return rawRequest('PATCH', `${artifactsUrl(server, RUN)}&artifactName=${encodeURIComponent(name)}`, {
+    headers: { ...auth, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ Size: size }),
+  });
+}
+
+/** The item URL of a file, on another instance than the one that took the upload. */
+function itemOn(server: RunningServer, containerId: number, itemPath: string): URL {
+  return chunkUrl(`${server.url}_apis/resources/Containers/${containerId}`, itemPath);
+}
+
+it('uploads chunks through one instance, lists and downloads them through the other', async () => {
+  const big = randomBytes(3 * 1024 * 1024 + 17);
+  const text = Buffer.from('hello from a legacy upload on azure\n'.repeat(200));
+  const gz = gzipSync(text);
+  const { containerId, fileContainerResourceUrl: url } = await createContainer(a, 'chunks');
+
+  // Three chunks, in order; the second one is sent twice, first with other bytes (a retried
+  // chunk lands on its own block id and replaces the first attempt).
+  const MiB = 1024 * 1024;
+  const parts = [big.subarray(0, MiB), big.subarray(MiB, 2 * MiB), big.subarray(2 * MiB)];
+  expect((await putChunk(url, 'chunks/dir/big.bin', parts[0]!, 0, big.length)).status).toBe(200);
+  expect((await putChunk(url, 'chunks/dir/big.bin', randomBytes(MiB), MiB, big.length)).status).toBe(200);
+  expect((await putChunk(url, 'chunks/dir/big.bin', parts[1]!, MiB, big.length)).status).toBe(200);
+  // Not complete yet: nothing is listed before the last chunk commits the file.
+  const partial = await rawRequest('GET', itemOn(b, containerId, 'chunks'), { headers: auth });
+  expect(partial.json<{ count: number }>().count).toBe(0);
+  expect((await putChunk(url, 'chunks/dir/big.bin', parts[2]!, 2 * MiB, big.length)).status).toBe(200);
+  const gzipped = await putChunk(url, 'chunks/notes.txt', gz, 0, gz.length, {
+    'Content-Encoding': 'gzip',
+    'x-tfs-filelength': String(text.length),
+  });
+  expect(gzipped.status).toBe(200);
+  expect((await putChunk(url, 'chunks/empty', Buffer.alloc(0), 0, 0)).status).toBe(200);
+  const patched = await patchSize(a, 'chunks', 0);
+  expect(patched.status).toBe(200);
+  // The size kept is what the container holds (original sizes), as on the filesystem store.
+  expect(patched.json<{ size: number }>().size).toBe(big.length + text.length);
+
+  const listed = await rawRequest('GET', artifactsUrl(b, RUN), { headers: auth });
+  expect(listed.json<{ value: { name: string; size: number }[] }>().value).toEqual(
+    expect.arrayContaining([expect.objectContaining({ name: 'chunks', size: big.length + text.length })]),
+  );
+  const items = await rawRequest('GET', itemOn(b, containerId, 'chunks'), { headers: auth });
+  const entries = items.json<{ value: { path: string; itemType: string; fileLength?: number }[] }>().value;
+  expect(entries.map((e) => [e.path, e.itemType, e.fileLength])).toEqual([
+    ['chunks', 'folder', undefined],
+    ['chunks/dir', 'folder', undefined],
+    ['chunks/dir/big.bin', 'file', big.length],
+    ['chunks/empty', 'file', 0],
+    ['chunks/notes.txt', 'file', text.length],
+  ]);
+
+  const got = await rawRequest('GET', itemOn(b, containerId, 'chunks/dir/big.bin'), { headers: auth });
+  expect(got.status).toBe(200);
+  expect(got.headers['content-encoding']).toBeUndefined();
+  expect(createHash('sha256').update(got.body).digest('hex')).toBe(
+    createHash('sha256').update(big).digest('hex'),
+  );
+  const gotGz = await rawRequest('GET', itemOn(b, containerId, 'chunks/notes.txt'), { headers: auth });
+  expect(gotGz.headers['content-encoding']).toBe('gzip');
+  expect(gotGz.body.equals(gz)).toBe(true);
+  // Files live as one block blob each under legacy/items/<containerId>/.
+  expect(await blobNames(`team/legacy/items/${containerId}/`)).toHaveLength(3);
+}, 60_000);
+
+it('refuses a chunk whose bytes do not match its MD5 or its Content-Range, and stores nothing of it', async () => {
+  const { containerId, fileContainerResourceUrl: url } = await createContainer(a, 'refusals');
+  const data = randomBytes(4096);
+  const bad = await putChunk(url, 'refusals/x.bin', data, 0, data.length, {
+    'x-actions-results-md5': md5Base64(randomBytes(8)),
+  });
+  expect(bad.status).toBe(400);
+  expect(bad.json<{ message: string }>().message).toMatch(/MD5 mismatch/);
+  const short = await rawRequest('PUT', chunkUrl(url, 'refusals/x.bin'), {
+    headers: { ...auth, 'Content-Range': contentRange(0, 5000, 5000), 'Transfer-Encoding': 'chunked' },
+    body: data,
+  });
+  expect(short.status).toBe(400);
+  expect(short.json<{ message: string }>().message).toMatch(/4096 bytes but the Content-Range says 5000/);
+  expect(await blobNames(`team/legacy/items/${containerId}/`)).toEqual([]);
+  // A finalize whose size is not a non-negative integer is refused, and leaves the artifact unfinished.
+  expect((await patchSize(b, 'refusals', -5)).status).toBe(400);
+  expect((await patchSize(b, 'refusals', '12')).status).toBe(400);
+  const listed = await rawRequest('GET', artifactsUrl(b, RUN), { headers: auth });
+  expect(listed.json<{ value: { name: string; size: number }[] }>().value).toEqual(
+    expect.arrayContaining([expect.objectContaining({ name: 'refusals', size: -1 })]),
+  );
+  // A container of another run is answered as missing, on either instance.
+  const other = await rawRequest('GET', itemOn(b, containerId, 'refusals'), {
+    headers: { Authorization: 'Bearer wrong' },
+  });
+  expect(other.status).toBe(401);
+});
+
+it('merges a create of an existing name on the other instance into the same container', async () => {
+  const first = await createContainer(a, 'merged');
+  const second = await createContainer(b, 'merged');
+  expect(second.containerId).toBe(first.containerId);
+  const raced = await Promise.all([createContainer(a, 'raced'), createContainer(b, 'raced')]);
+  expect(raced[0].containerId).toBe(raced[1].containerId);
+});
+
+it('serves Ferry legacy uploads through A to Ferry downloads through B', async () => {
+  const source = join(dir, 'ferry-src');
+  await mkdir(join(source, 'sub'), { recursive: true });
+  await writeFile(join(source, 'a.txt'), 'text that gzip shrinks\n'.repeat(500));
+  await writeFile(join(source, 'sub', 'random.bin'), randomBytes(300_000));
+  await writeFile(join(source, 'empty'), '');
+  const files = ['a.txt', 'sub/random.bin', 'empty'].map((f) => join(source, f));
+  const uploaded = await uploadArtifact('ferry-made', files, source, {
+    runtimeUrl: a.url,
+    runtimeToken: TOKEN,
+    runId: RUN,
+  });
+  expect(uploaded.fileCount).toBe(3);
+  const target = join(dir, 'ferry-got');
+  const got = await downloadArtifact('ferry-made', {
+    runtimeUrl: b.url,
+    runtimeToken: TOKEN,
+    runId: RUN,
+    path: target,
+  });
+  expect(got.fileCount).toBe(3);
+  expect(await hashTree(target)).toEqual(await hashTree(source));
+}, 60_000);
+
+it('serves the official @actions/artifact 1.1.x: upload through A, download through B', async () => {
+  const source = join(dir, 'official-src');
+  await mkdir(join(source, 'deep', 'er'), { recursive: true });
+  await writeFile(join(source, 'small.txt'), 'small and compressible\n'.repeat(100));
+  // Over 8 MiB of incompressible bytes: sent raw in two Content-Range chunks.
+  await writeFile(join(source, 'deep', 'er', 'large.bin'), randomBytes(8 * 1024 * 1024 + 1000));
+  const files = ['small.txt', 'deep/er/large.bin'].map((f) => join(source, f));
+  process.env['ACTIONS_RUNTIME_TOKEN'] = TOKEN;
+  process.env['GITHUB_RUN_ID'] = RUN;
+  process.env['GITHUB_WORKSPACE'] = dir;
+  process.env['ACTIONS_RUNTIME_URL'] = a.url;
+  const result = await official().uploadArtifact('official-made', files, source, { continueOnError: false });
+  expect(result.failedItems).toEqual([]);
+  process.env['ACTIONS_RUNTIME_URL'] = b.url;
+  const target = join(dir, 'official-got');
+  await official().downloadArtifact('official-made', target, { createArtifactFolder: false });
+  expect(await hashTree(target)).toEqual(await hashTree(source));
+  expect((await readFile(join(target, 'deep', 'er', 'large.bin'))).length).toBe(8 * 1024 * 1024 + 1000);
+}, 120_000);
+
+it('the retention sweep deletes an expired legacy artifact, its record and every file blob', async () => {
+  const { containerId, fileContainerResourceUrl: url } = await createContainer(a, 'short-lived', 1);
+  const data = randomBytes(2048);
+  expect((await putChunk(url, 'short-lived/f.bin', data, 0, data.length)).status).toBe(200);
+  // A file left half-uploaded: only staged blocks, no committed blob. It goes too.
+  const half = randomBytes(1024);
+  expect((await putChunk(url, 'short-lived/half.bin', half, 0, 4096)).status).toBe(200);
+  expect((await patchSize(a, 'short-lived', data.length)).status).toBe(200);
+  expect(await blobNames(`team/legacy/items/${containerId}/`)).toHaveLength(2);
+
+  // The store of a third instance, two days on: the artifact's one-day retention has ended.
+  const store = await openAzureLegacyStore(spec(), {
+    limits: (await import('../../src/server/http/limits.js')).DEFAULT_LIMITS,
+    time: (_operation, call) => call(),
+  });
+  const later = Date.now() + 2 * 86_400_000;
+  const expired = await store.expired(later);
+  expect(expired.map((r) => r.name)).toEqual(['short-lived']);
+  expect(await store.removeExpired(containerId, later)).toEqual(
+    expect.objectContaining({ name: 'short-lived' }),
+  );
+  // Idempotent: a second sweep (or another instance's) finds nothing to do.
+  expect(await store.removeExpired(containerId, later)).toBeUndefined();
+  expect(await blobNames(`team/legacy/items/${containerId}/`)).toEqual([]);
+  expect(await blobNames(`team/legacy/containers/${containerId}`)).toEqual([]);
+  const gone = await rawRequest('GET', itemOn(b, containerId, 'short-lived'), { headers: auth });
+  expect(gone.status).toBe(404);
+  const listed = await rawRequest('GET', artifactsUrl(b, RUN), { headers: auth });
+  expect(listed.json<{ value: { name: string }[] }>().value.map((r) => r.name)).not.toContain('short-lived');
+});
