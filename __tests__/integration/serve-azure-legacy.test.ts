@@ -207,11 +207,35 @@ it('refuses a chunk whose bytes do not match its MD5 or its Content-Range, and s
   expect(listed.json<{ value: { name: string; size: number }[] }>().value).toEqual(
     expect.arrayContaining([expect.objectContaining({ name: 'refusals', size: -1 })]),
   );
-  // A container of another run is answered as missing, on either instance.
+  // Without the server's token nothing about the container is answered.
   const other = await rawRequest('GET', itemOn(b, containerId, 'refusals'), {
     headers: { Authorization: 'Bearer wrong' },
   });
   expect(other.status).toBe(401);
+});
+
+it('bounds a container by maxArtifactBytes across its files, as the filesystem store does', async () => {
+  const small = await startServer({
+    dataDir: join(dir, 'small'),
+    token: TOKEN,
+    azure: spec(),
+    accessLog: 'off',
+    limits: { maxArtifactBytes: 10_000 },
+  });
+  try {
+    const { containerId, fileContainerResourceUrl: url } = await createContainer(small, 'bounded');
+    expect((await putChunk(url, 'bounded/one', randomBytes(6000), 0, 6000)).status).toBe(200);
+    const over = await putChunk(url, 'bounded/two', randomBytes(6000), 0, 6000);
+    expect(over.status).toBe(413);
+    expect(over.json<{ message: string }>().message).toContain('maxArtifactBytes');
+    const chunked = await putChunk(url, 'bounded/three', randomBytes(100), 0, 20_000);
+    expect(chunked.status).toBe(413);
+    // Replacing a file counts its new size instead of its old one.
+    expect((await putChunk(url, 'bounded/one', randomBytes(9000), 0, 9000)).status).toBe(200);
+    expect(await blobNames(`team/legacy/items/${containerId}/`)).toHaveLength(1);
+  } finally {
+    await small.close(0);
+  }
 });
 
 it('merges a create of an existing name on the other instance into the same container', async () => {

@@ -90,12 +90,13 @@ export class AzureLegacyFiles implements LegacyItems {
       throw new ErrorResponse(400, `itemPath ${JSON.stringify(path.slice(0, 200))}... is too long to store`);
     }
     const staging = this.#streaming.getBlockBlobClient(this.#blobName(path));
-    const body = VerifiedBody.of(req, length, chunk.expectedMd5);
     const last = range.end === range.total;
+    const whole = range.start === 0 && last && length <= WHOLE_PUT_LIMIT;
+    // Sent whole (every small file is): bounded before its body is read, then one Put Blob.
+    if (whole) await checkSize(await this.#committedSize(path), range.total);
+    const body = VerifiedBody.of(req, length, chunk.expectedMd5);
     try {
-      if (range.start === 0 && last && length <= WHOLE_PUT_LIMIT) {
-        // Sent whole (every small file is): one Put Blob, committed as it lands.
-        await checkSize(await this.#committedSize(path), range.total);
+      if (whole) {
         await this.#time('put_blob', () =>
           staging.upload(() => body, length, {
             abortSignal: body.abort.signal,
