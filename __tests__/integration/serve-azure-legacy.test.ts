@@ -7,6 +7,9 @@ import { gzipSync } from 'node:zlib';
 import { downloadArtifact, uploadArtifact } from '../../src/index.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
 import { openAzureLegacyStore } from '../../src/server/legacy/azure/open-azure-legacy.js';
+import { openAzureStore } from '../../src/server/results/azure/azure-store.js';
+import type { Timed } from '../../src/server/results/azure/small-json.js';
+import { RetentionSweeper } from '../../src/server/retention/sweeper.js';
 import { parseConnectionString } from '../../src/server/results/azure/connection-string.js';
 import type { AzureStoreSpec } from '../../src/server/results/azure/azure-store.js';
 import { DEV_ACCOUNT, DEV_KEY, startAzurite, type Azurite } from '../helpers/azurite.js';
@@ -300,18 +303,21 @@ it('the retention sweep deletes an expired legacy artifact, its record and every
   expect((await patchSize(a, 'short-lived', data.length)).status).toBe(200);
   expect(await blobNames(`team/legacy/items/${containerId}/`)).toHaveLength(2);
 
-  // The store of a third instance, two days on: the artifact's one-day retention has ended.
-  const store = await openAzureLegacyStore(spec(), {
-    limits: (await import('../../src/server/http/limits.js')).DEFAULT_LIMITS,
-    time: (_operation, call) => call(),
-  });
+  // A third instance's retention sweep, two days on: the artifact's one-day retention has ended.
+  const limits = (await import('../../src/server/http/limits.js')).DEFAULT_LIMITS;
+  const time: Timed = (_operation, call) => call();
+  const store = await openAzureLegacyStore(spec(), { limits, time });
+  const results = await openAzureStore(spec(), { limits, signedUrlTtlMs: 60_000, time });
   const later = Date.now() + 2 * 86_400_000;
-  const expired = await store.expired(later);
-  expect(expired.map((r) => r.name)).toEqual(['short-lived']);
-  expect(await store.removeExpired(containerId, later)).toEqual(
-    expect.objectContaining({ name: 'short-lived' }),
+  expect((await store.expired(later)).map((r) => r.name)).toEqual(['short-lived']);
+  const sweeper = new RetentionSweeper(results.records, { legacy: store, now: () => later });
+  await sweeper.sweep();
+  expect(sweeper.stats()).toEqual(
+    expect.objectContaining({ deletedArtifacts: 1, deletedBytes: data.length, failures: 0 }),
   );
   // Idempotent: a second sweep (or another instance's) finds nothing to do.
+  await sweeper.sweep();
+  expect(sweeper.stats().deletedArtifacts).toBe(1);
   expect(await store.removeExpired(containerId, later)).toBeUndefined();
   expect(await blobNames(`team/legacy/items/${containerId}/`)).toEqual([]);
   expect(await blobNames(`team/legacy/containers/${containerId}`)).toEqual([]);
