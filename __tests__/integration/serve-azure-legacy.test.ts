@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -13,6 +14,7 @@ import { RetentionSweeper } from '../../src/server/retention/sweeper.js';
 import { parseConnectionString } from '../../src/server/results/azure/connection-string.js';
 import type { AzureStoreSpec } from '../../src/server/results/azure/azure-store.js';
 import { DEV_ACCOUNT, DEV_KEY, startAzurite, type Azurite } from '../helpers/azurite.js';
+import { childServerUnavailable, startChildServer, type ChildServer } from '../helpers/serve-child.js';
 import { hashTree } from '../helpers/tree.js';
 import {
   artifactsUrl,
@@ -328,3 +330,69 @@ it('the retention sweep deletes an expired legacy artifact, its record and every
   const listed = await rawRequest('GET', artifactsUrl(b, RUN), { headers: auth });
   expect(listed.json<{ value: { name: string }[] }>().value.map((r) => r.name)).not.toContain('short-lived');
 });
+
+it('kill -9 of an instance mid-chunk loses nothing finalized, lists no half file, and the file uploads again through the other', async () => {
+  const unavailable = await childServerUnavailable();
+  if (unavailable) throw new Error(unavailable);
+  let child: ChildServer | undefined = await startChildServer({
+    dataDir: join(dir, 'child'),
+    token: TOKEN,
+    azure: spec(),
+  });
+  try {
+    const childServer = { url: child.url } as RunningServer;
+    const done = await createContainer(childServer, 'done-before-kill');
+    const finished = Buffer.from('finished before the kill');
+    expect(
+      (await putChunk(done.fileContainerResourceUrl, 'done-before-kill/f', finished, 0, finished.length))
+        .status,
+    ).toBe(200);
+    expect((await patchSize(childServer, 'done-before-kill', finished.length)).status).toBe(200);
+
+    const cut = await createContainer(childServer, 'cut');
+    const file = randomBytes(256 * 1024);
+    const half = file.length / 2;
+    expect(
+      (await putChunk(cut.fileContainerResourceUrl, 'cut/file.bin', file.subarray(0, half), 0, file.length))
+        .status,
+    ).toBe(200);
+    // The last chunk's body is half sent when the instance dies.
+    const last = file.subarray(half);
+    const request = http.request(chunkUrl(cut.fileContainerResourceUrl, 'cut/file.bin'), {
+      method: 'PUT',
+      headers: {
+        ...auth,
+        'Content-Range': contentRange(half, last.length, file.length),
+        'Content-Length': last.length,
+      },
+    });
+    request.on('error', () => undefined);
+    request.write(last.subarray(0, last.length / 2));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await child.kill9();
+    child = undefined;
+    request.destroy();
+
+    const got = await rawRequest('GET', itemOn(b, done.containerId, 'done-before-kill/f'), { headers: auth });
+    expect(got.body.equals(finished)).toBe(true);
+    const listing = await rawRequest('GET', itemOn(b, cut.containerId, 'cut'), { headers: auth });
+    expect(listing.json<{ count: number }>().count).toBe(0);
+
+    // The client's retry of that chunk, through the other instance, completes the file.
+    expect(
+      (
+        await putChunk(
+          cut.fileContainerResourceUrl.replace(childServer.url, b.url),
+          'cut/file.bin',
+          last,
+          half,
+          file.length,
+        )
+      ).status,
+    ).toBe(200);
+    const whole = await rawRequest('GET', itemOn(a, cut.containerId, 'cut/file.bin'), { headers: auth });
+    expect(whole.body.equals(file)).toBe(true);
+  } finally {
+    await child?.kill9();
+  }
+}, 120_000);
