@@ -130,18 +130,7 @@ it('gives ids that are unique across instances, and deletes through either', asy
   expect(listed.json<{ artifacts: unknown[] }>().artifacts).toEqual([]);
 });
 
-it('refuses the legacy protocol with a 501 naming the store', async () => {
-  const answer = await rawRequest(
-    'POST',
-    `${a.url}_apis/pipelines/workflows/${RUN}/artifacts?api-version=6.0-preview`,
-    {
-      headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
-      body: '{}',
-    },
-  );
-  expect(answer.status).toBe(501);
-  expect(answer.json<{ message: string }>().message).toContain('azure_blob');
-});
+// The legacy protocol on this store: serve-azure-legacy.test.ts.
 
 it('lets one instance at a time hold the retention sweep lease, and takes over a lapsed one', async () => {
   const { BlobServiceClient, StorageSharedKeyCredential } = await import('@azure/storage-blob');

@@ -15,7 +15,7 @@ import { RetentionSweeper, type SweepStats as RetentionSweepStats } from './rete
 import { openResultsService, signedUrlTtl, type ResultsService } from './results/service.js';
 import type { AzureStoreSpec } from './results/azure/azure-store.js';
 import { openFastSlow, type FastStoreSpec } from './results/fast-slow/open-fast-slow.js';
-import { refuseLegacyProtocol } from './legacy/refuse.js';
+import type { LegacyStore } from './legacy/store.js';
 import { createHttpServer } from './server.js';
 import type { ListingWiring } from './listing/listing-index.js';
 import { createObserveProtocol } from './observe/observe-routes.js';
@@ -93,7 +93,7 @@ export interface ServerOptions {
   /**
    * Keep the results protocol's artifacts in an Azure Blob Storage container instead of
    * `dataDir`: clients move bytes to and from Azure directly (SAS URLs), and any number of
-   * instances can share the container. The legacy protocol is refused (501) on such a store.
+   * instances can share the container. Legacy (v1) uploads are staged into it as blocks.
    */
   azure?: AzureStoreSpec;
   /**
@@ -202,16 +202,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       )
     : undefined;
   const results = fastSlow?.results ?? slowResults;
-  const legacy = options.azure ? undefined : await openLegacyStore(dataDir, limits, listing);
+  const legacy: LegacyStore = options.azure
+    ? await openAzureLegacy(options.azure, limits, metrics)
+    : await openLegacyStore(dataDir, limits, listing);
   const sweeper = new RetentionSweeper(results.store.records, {
-    ...(legacy ? { legacy } : {}),
+    legacy,
     lease: results.store.sweepLease,
     intervalMs: options.retention?.sweepIntervalMs,
     eviction: options.retention?.eviction,
     onError: (error) => serverLog.diag('warn', `retention sweep failed: ${String(error)}`),
   });
   const protocols = [
-    legacy ? createLegacyProtocol(legacy, fastSlow?.legacyRead) : refuseLegacyProtocol(results.store.kind),
+    createLegacyProtocol(legacy, fastSlow?.legacyRead),
     createResultsProtocol(results),
     createRestProtocol(results, results.store.runs ?? (await FileRunRegistry.open(dataDir)), authenticate),
     createObserveProtocol({
@@ -283,6 +285,16 @@ async function openAzure(
     time: (operation, call) => metrics.time(operation, call),
   });
   return { store, limits };
+}
+
+/** The legacy protocol on the same container; the SDK is imported only here too. */
+async function openAzureLegacy(
+  spec: AzureStoreSpec,
+  limits: ServerLimits,
+  metrics: ServerMetrics,
+): Promise<LegacyStore> {
+  const { openAzureLegacyStore } = await import('./legacy/azure/open-azure-legacy.js');
+  return openAzureLegacyStore(spec, { limits, time: (operation, call) => metrics.time(operation, call) });
 }
 
 function isLoopback(host: string): boolean {

@@ -3,8 +3,9 @@ import { expectObject, readJsonBody } from '../http/body.js';
 import { badRequest, notFound } from '../http/error-response.js';
 import { sendJson } from '../http/respond.js';
 import type { RequestContext, Route } from '../route.js';
-import { withUploadSession, type ArtifactStore } from './artifact-store.js';
+import { withUploadSession } from './artifact-store.js';
 import { artifactResponse, type ListResponse, type ArtifactResponse } from './contracts.js';
+import type { LegacyStore } from './store.js';
 import { validateArtifactName, validateRunId } from './validate.js';
 
 // `{runtime}_apis/pipelines/workflows/{runId}/artifacts` (A2.1, A2.3, A2.4). The api-version
@@ -12,7 +13,7 @@ import { validateArtifactName, validateRunId } from './validate.js';
 const ARTIFACTS = /^\/_apis\/pipelines\/workflows\/(?<runId>[^/]+)\/artifacts\/?$/i;
 
 /** Create (POST), list (GET) and finalize (PATCH) artifacts of a workflow run. */
-export function artifactRoutes(store: ArtifactStore): Route[] {
+export function artifactRoutes(store: LegacyStore): Route[] {
   return [
     { method: 'POST', pattern: ARTIFACTS, handler: (ctx) => create(store, ctx) },
     { method: 'GET', pattern: ARTIFACTS, handler: (ctx) => list(store, ctx) },
@@ -20,7 +21,7 @@ export function artifactRoutes(store: ArtifactStore): Route[] {
   ];
 }
 
-async function create(store: ArtifactStore, ctx: RequestContext): Promise<void> {
+async function create(store: LegacyStore, ctx: RequestContext): Promise<void> {
   const runId = grantedRunId(ctx, 'creating artifacts');
   const body = expectObject(
     await readJsonBody(ctx.req, store.limits.maxJsonBodyBytes),
@@ -44,10 +45,10 @@ async function create(store: ArtifactStore, ctx: RequestContext): Promise<void> 
   });
 }
 
-async function list(store: ArtifactStore, ctx: RequestContext): Promise<void> {
+async function list(store: LegacyStore, ctx: RequestContext): Promise<void> {
   const runId = grantedRunId(ctx, 'listing artifacts');
   const filter = ctx.url.searchParams.get('artifactName');
-  const records = store.list(runId).filter((r) => filter === null || r.name === filter);
+  const records = (await store.list(runId)).filter((r) => filter === null || r.name === filter);
   // An empty run is `count: 0` with 200, never 404: the official client treats 404 as fatal (C2 v1.7).
   const body: ListResponse<ArtifactResponse> = {
     count: records.length,
@@ -56,7 +57,7 @@ async function list(store: ArtifactStore, ctx: RequestContext): Promise<void> {
   sendJson(ctx.res, 200, body);
 }
 
-async function patch(store: ArtifactStore, ctx: RequestContext): Promise<void> {
+async function patch(store: LegacyStore, ctx: RequestContext): Promise<void> {
   const runId = grantedRunId(ctx, 'finalizing artifacts');
   const rawName = ctx.url.searchParams.get('artifactName');
   if (rawName === null)

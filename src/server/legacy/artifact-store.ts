@@ -1,14 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import { ErrorResponse } from '../http/error-response.js';
 import { DEFAULT_LIMITS, type ServerLimits } from '../http/limits.js';
 import { readJsonFile, writeJsonAtomic } from '../util/atomic-file.js';
 import { IdCounter } from '../util/id-counter.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import { ListingIndex, type ListingWiring } from '../listing/listing-index.js';
+import { readChunkBody, writeChunk } from './chunk-writer.js';
 import { ContainerItems } from './container-items.js';
 import type { LegacyLayout } from './layout.js';
 import { legacyListingSource } from './listing-source.js';
+import type { LegacyChunk, LegacyItems, LegacyStore } from './store.js';
 
 /** What the server remembers about one artifact (= one file container). */
 export interface ArtifactRecord {
@@ -33,6 +36,9 @@ export const UPLOAD_SESSION_PARAM = 'upload';
  * failed upload of the same name waits this long for its own dead session.
  */
 export const DEFAULT_SESSION_LEASE_MS = 2 * 60 * 1000;
+
+/** Items up to this size that arrive in one request go to the container's pack file. */
+const WHOLE_ITEM_LIMIT = 1024 * 1024;
 
 /** Retention of an artifact created without RetentionDays: GitHub's default. */
 export const DEFAULT_RETENTION_DAYS = 90;
@@ -63,7 +69,8 @@ export interface ArtifactStoreOptions {
  * through to `artifact.json` before the request is answered. Items of a container are loaded
  * lazily (see ContainerItems) because a container can hold tens of thousands of them.
  */
-export class ArtifactStore {
+export class ArtifactStore implements LegacyStore {
+  readonly kind = 'filesystem';
   readonly #layout: LegacyLayout;
   readonly #byId = new Map<number, ArtifactRecord>();
   readonly #items = new Map<number, Promise<ContainerItems>>();
@@ -327,6 +334,36 @@ export class ArtifactStore {
         return current;
       }),
     );
+  }
+
+  /**
+   * Stores one chunk: a file sent whole (every small file is) goes to the container's pack file,
+   * a larger or chunked one to its own data file at the chunk's offset.
+   */
+  async receive(
+    artifact: ArtifactRecord,
+    path: string,
+    session: string | null,
+    chunk: LegacyChunk,
+    req: IncomingMessage,
+  ): Promise<void> {
+    // Before a byte is written: a concurrent upload of the same name writing this file wins (P41).
+    this.claim(artifact.containerId, path, session);
+    const items = await this.items(artifact.containerId);
+    const { range, gzip, fileLength, expectedMd5 } = chunk;
+    const length = range.end - range.start;
+    if (range.start === 0 && length === range.total && length <= WHOLE_ITEM_LIMIT) {
+      const body = await readChunkBody(req, { length, expectedMd5 });
+      await items.receiveWhole(path, { range, gzip, fileLength }, body);
+    } else {
+      await items.receiveChunk(path, { range, gzip, fileLength }, (file, fresh) =>
+        writeChunk(req, file, fresh, { offset: range.start, length, expectedMd5 }),
+      );
+    }
+  }
+
+  files(artifact: ArtifactRecord): Promise<LegacyItems> {
+    return this.items(artifact.containerId);
   }
 
   /** The items of a container, loaded from disk on first use and cached. */

@@ -1,38 +1,30 @@
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { mayUseRun } from '../http/access.js';
 import { ErrorResponse, badRequest, notFound } from '../http/error-response.js';
 import { sendJson } from '../http/respond.js';
 import type { RequestContext, Route } from '../route.js';
-import { UPLOAD_SESSION_PARAM, type ArtifactRecord, type ArtifactStore } from './artifact-store.js';
-import { readChunkBody, writeChunk } from './chunk-writer.js';
-import type { ContainerItems, ItemRecord } from './container-items.js';
+import { UPLOAD_SESSION_PARAM, type ArtifactRecord } from './artifact-store.js';
+import type { ItemRecord } from './container-items.js';
 import type { CachedRead } from '../results/fast-slow/fast-slow-store.js';
 import { fileEntry, folderEntry, type ContainerEntry, type ListResponse } from './contracts.js';
+import type { LegacyItems, LegacyStore } from './store.js';
 import { normalizeItemPath, parseContentRange, parseOptionalLength } from './validate.js';
 
 // `{runtime}_apis/resources/Containers/{containerId}` — the fileContainerResourceUrl we hand out.
 // Canonical ids only (no leading zeros), so one container has exactly one URL.
 const CONTAINER = /^\/_apis\/resources\/Containers\/(?<containerId>[1-9]\d{0,14})\/?$/i;
 
-/** Items up to this size that arrive in one request go to the container's pack file. */
-const WHOLE_ITEM_LIMIT = 1024 * 1024;
-
-// Large sequential reads for downloads: fewer syscalls and event-loop turns per MiB.
-const READ_HIGH_WATER_MARK = 1024 * 1024;
-
 /** Chunk upload (PUT), item listing and file download (GET) on a container. */
-export function containerRoutes(store: ArtifactStore, fastRead?: CachedRead): Route[] {
+export function containerRoutes(store: LegacyStore, fastRead?: CachedRead): Route[] {
   return [
     { method: 'PUT', pattern: CONTAINER, handler: (ctx) => putChunk(store, ctx) },
     { method: 'GET', pattern: CONTAINER, handler: (ctx) => getItems(store, ctx, fastRead) },
   ];
 }
 
-function containerOf(store: ArtifactStore, ctx: RequestContext): ArtifactRecord {
+async function containerOf(store: LegacyStore, ctx: RequestContext): Promise<ArtifactRecord> {
   const id = Number(ctx.params.containerId);
-  const record = store.get(id);
+  const record = await store.get(id);
   // A container of a run the token does not grant is answered exactly like a missing one, so
   // container ids (small sequential numbers) cannot be probed across runs.
   if (!record || !mayUseRun(ctx.access, record.runId)) {
@@ -41,9 +33,9 @@ function containerOf(store: ArtifactStore, ctx: RequestContext): ArtifactRecord 
   return record;
 }
 
-async function putChunk(store: ArtifactStore, ctx: RequestContext): Promise<void> {
+async function putChunk(store: LegacyStore, ctx: RequestContext): Promise<void> {
   const { req } = ctx;
-  const artifact = containerOf(store, ctx);
+  const artifact = await containerOf(store, ctx);
   const rawPath = ctx.url.searchParams.get('itemPath');
   if (rawPath === null) throw badRequest('The itemPath query parameter is required');
   const path = normalizeItemPath(rawPath, artifact.name);
@@ -70,18 +62,8 @@ async function putChunk(store: ArtifactStore, ctx: RequestContext): Promise<void
   const md5Header = req.headers['x-actions-results-md5'];
   const expectedMd5 = typeof md5Header === 'string' && md5Header !== '' ? md5Header : undefined;
 
-  // Before a byte is written: a concurrent upload of the same name writing this file wins (P41).
-  store.claim(artifact.containerId, path, ctx.url.searchParams.get(UPLOAD_SESSION_PARAM));
-  const items = await store.items(artifact.containerId);
-  if (range.start === 0 && length === range.total && length <= WHOLE_ITEM_LIMIT) {
-    // Sent whole (every small file is): into the pack file, no file of its own.
-    const body = await readChunkBody(req, { length, expectedMd5 });
-    await items.receiveWhole(path, { range, gzip, fileLength }, body);
-  } else {
-    await items.receiveChunk(path, { range, gzip, fileLength }, (file, fresh) =>
-      writeChunk(req, file, fresh, { offset: range.start, length, expectedMd5 }),
-    );
-  }
+  const session = ctx.url.searchParams.get(UPLOAD_SESSION_PARAM);
+  await store.receive(artifact, path, session, { range, gzip, fileLength, expectedMd5 }, req);
   sendJson(ctx.res, 200, { message: 'success' });
 }
 
@@ -89,13 +71,13 @@ async function putChunk(store: ArtifactStore, ctx: RequestContext): Promise<void
  * One URL serves both listing and download, as on the real service: an itemPath naming a stored
  * file returns its bytes; the artifact name or a folder returns the entries beneath it.
  */
-async function getItems(store: ArtifactStore, ctx: RequestContext, fastRead?: CachedRead): Promise<void> {
-  const artifact = containerOf(store, ctx);
-  const items = await store.items(artifact.containerId);
+async function getItems(store: LegacyStore, ctx: RequestContext, fastRead?: CachedRead): Promise<void> {
+  const artifact = await containerOf(store, ctx);
+  const items = await store.files(artifact);
   const rawPath = ctx.url.searchParams.get('itemPath');
   const prefix = rawPath === null || rawPath === '' ? undefined : normalizeItemPath(rawPath, artifact.name);
 
-  const item = prefix === undefined ? undefined : items.get(prefix);
+  const item = prefix === undefined ? undefined : await items.get(prefix);
   if (item) {
     if (!item.complete) throw notFound(`Item ${JSON.stringify(item.path)} has not been fully uploaded`);
     return sendFile(
@@ -105,7 +87,7 @@ async function getItems(store: ArtifactStore, ctx: RequestContext, fastRead?: Ca
       fastRead && ((open) => fastRead(fileIdentity(artifact, item), item.total, open)),
     );
   }
-  const { files, folders } = items.list(prefix);
+  const { files, folders } = await items.list(prefix);
   if (prefix !== undefined && prefix !== artifact.name && files.length === 0) {
     throw notFound(`No item ${JSON.stringify(prefix)} in artifact ${JSON.stringify(artifact.name)}`);
   }
@@ -118,13 +100,13 @@ async function getItems(store: ArtifactStore, ctx: RequestContext, fastRead?: Ca
 }
 
 /**
- * Streams the stored bytes from disk. `Content-Encoding: gzip` is sent exactly when the item was
- * uploaded gzip-encoded (the client then gunzips); a user's own .gz file uploaded raw is served
- * without it, or the client would unpack it (A2.6).
+ * Streams the stored bytes. `Content-Encoding: gzip` is sent exactly when the item was uploaded
+ * gzip-encoded (the client then gunzips); a user's own .gz file uploaded raw is served without
+ * it, or the client would unpack it (A2.6).
  */
 async function sendFile(
   ctx: RequestContext,
-  items: ContainerItems,
+  items: LegacyItems,
   item: ItemRecord,
   readThrough?: (open: () => Promise<AsyncIterable<Buffer>>) => Promise<AsyncIterable<Buffer>>,
 ): Promise<void> {
@@ -138,20 +120,8 @@ async function sendFile(
     ctx.res.end();
     return;
   }
-  // Open first so a missing data file is a clean 500 JSON, not a half-sent response.
-  const start = item.packOffset ?? 0;
-  const openStored = async (): Promise<AsyncIterable<Buffer>> => {
-    const handle = await open(
-      item.packOffset !== undefined ? items.packPath : items.dataFile(item.path),
-      'r',
-    );
-    return createReadStream('', {
-      fd: handle,
-      start,
-      end: start + item.total - 1,
-      highWaterMark: Math.min(READ_HIGH_WATER_MARK, Math.max(item.total, 1)),
-    });
-  };
+  // Opened before the head is sent, so missing bytes are a clean 500 JSON, not a half-sent answer.
+  const openStored = (): Promise<AsyncIterable<Buffer>> => items.open(item);
   const source = readThrough ? await readThrough(openStored) : await openStored();
   ctx.res.writeHead(200, headers);
   await pipeline(source, ctx.res);

@@ -6,10 +6,12 @@ import { ArtifactStore } from './artifact-store.js';
 import { artifactRoutes } from './artifact-routes.js';
 import { containerRoutes } from './container-routes.js';
 import { LegacyLayout } from './layout.js';
+import type { LegacyStore } from './store.js';
 
 /**
  * The v1 "pipelines / file container" protocol used by `@actions/artifact` <= 1.1.x
- * (upload/download-artifact v1-v3), filesystem-backed under `<dataDir>/legacy`.
+ * (upload/download-artifact v1-v3). `openLegacyStore` is the filesystem store under
+ * `<dataDir>/legacy`; the azure_blob one is opened by openAzureLegacyStore.
  */
 export async function openLegacyStore(
   dataDir: string,
@@ -20,7 +22,7 @@ export async function openLegacyStore(
 }
 
 /** `fastRead`: a fast_slow store's fast store, which file downloads read through. */
-export function createLegacyProtocol(store: ArtifactStore, fastRead?: CachedRead): ProtocolModule {
+export function createLegacyProtocol(store: LegacyStore, fastRead?: CachedRead): ProtocolModule {
   return {
     name: 'legacy',
     routes: [...artifactRoutes(store), ...containerRoutes(store, fastRead)],

@@ -50,7 +50,7 @@ export interface BlobAccess {
 
 /** One results store: its records and its blobs, and what `/status` probes. */
 export interface ResultsStore {
-  /** `filesystem`, `azure_blob`: named in errors and in the refusal of the legacy protocol. */
+  /** `filesystem`, `azure_blob`: which kind of store this is. */
   kind: string;
   records: ArtifactRecords;
   blobs: BlobAccess;

@@ -21,7 +21,9 @@ export interface SweepStats {
 
 /** The legacy protocol's artifacts, as the sweep needs them (retention only: no eviction there). */
 export interface LegacyRetention {
-  expired(now: number): Array<{ containerId: number; size: number }>;
+  expired(
+    now: number,
+  ): Array<{ containerId: number; size: number }> | Promise<Array<{ containerId: number; size: number }>>;
   removeExpired(containerId: number, now: number): Promise<{ size: number } | undefined>;
 }
 
@@ -154,7 +156,7 @@ export class RetentionSweeper {
           this.#stats.deletedBytes += sizeOf(removed);
         }
       }
-      for (const { containerId } of this.#legacy?.expired(started) ?? []) {
+      for (const { containerId } of (await this.#legacy?.expired(started)) ?? []) {
         const removed = await this.#legacy?.removeExpired(containerId, started);
         if (removed) {
           this.#stats.deletedArtifacts++;
