@@ -1,0 +1,115 @@
+import { mkdir, open, rmdir, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import type { ErrorContext } from '../../core/errors.js';
+import { writeFully } from '../../core/write-fully.js';
+import { asResourceError } from '../../pack/fs-errors.js';
+import { HeldTarget, type HeldStaging } from '../../pack/held-target.js';
+import { openStreamExtraction, type StreamExtraction } from '../../pack/zip/stream-extract.js';
+import type { ExtractOptions } from '../../pack/zip/index.js';
+import type { BlobSink } from './blob-download.js';
+
+/** Whether a response is a zip to extract, from its Content-Type (or the URL's extension). */
+export type ZipDecision = (contentType: string | undefined) => boolean;
+
+/**
+ * The one-pass destination of a results download: a zip streams into a {@link StreamExtraction}
+ * (entries staged in the target, placed only after the digest matched), anything else (or a zip
+ * with `skipDecompress`) into one staged file in the target, `<target>/.ferry-staging-XXXXXX/blob`.
+ * Which one is decided by each fresh response's Content-Type.
+ */
+export class OnePassSink implements BlobSink {
+  extraction: StreamExtraction | undefined;
+  raw: StagedRawFile | undefined;
+
+  constructor(
+    private readonly isZip: ZipDecision,
+    private readonly extractOptions: ExtractOptions,
+    private readonly context: ErrorContext,
+  ) {}
+
+  async start(contentType: string | undefined): Promise<void> {
+    await this.dispose();
+    if (this.isZip(contentType)) this.extraction = await openStreamExtraction(this.extractOptions);
+    else this.raw = await StagedRawFile.open(this.extractOptions.targetDirectory, this.context);
+  }
+
+  async write(chunks: readonly Buffer[]): Promise<void> {
+    if (this.extraction !== undefined) {
+      for (const chunk of chunks) await this.extraction.write(chunk);
+    } else await this.raw?.write(chunks);
+  }
+
+  async dispose(): Promise<void> {
+    const { extraction, raw } = this;
+    this.extraction = undefined;
+    this.raw = undefined;
+    await extraction?.dispose();
+    await raw?.dispose();
+  }
+}
+
+/** One file written into a hidden staging directory of the target, until it is placed. */
+export class StagedRawFile {
+  readonly file: string;
+  #handle: FileHandle | undefined;
+
+  private constructor(
+    private readonly target: string,
+    private readonly held: HeldTarget,
+    private readonly staging: HeldStaging,
+    private readonly createdTarget: string | undefined,
+    handle: FileHandle,
+    private readonly context: ErrorContext,
+  ) {
+    this.file = staging.file('blob');
+    this.#handle = handle;
+  }
+
+  static async open(targetDirectory: string, context: ErrorContext): Promise<StagedRawFile> {
+    const target = path.resolve(targetDirectory);
+    const createdTarget = await mkdir(target, { recursive: true });
+    const held = HeldTarget.open(target, { context });
+    try {
+      const staging = held.createStaging('.ferry-staging-');
+      const handle = await open(staging.file('blob'), 'wx', 0o666);
+      return new StagedRawFile(target, held, staging, createdTarget, handle, context);
+    } catch (error) {
+      held.close();
+      throw error;
+    }
+  }
+
+  async write(chunks: readonly Buffer[]): Promise<void> {
+    try {
+      await writeFully(this.#handle as FileHandle, chunks);
+    } catch (error) {
+      throw await asResourceError(error, { context: this.context, directory: this.target });
+    }
+  }
+
+  /** All bytes are in: the file can be placed (while this object is not yet disposed). */
+  async close(): Promise<void> {
+    const handle = this.#handle;
+    this.#handle = undefined;
+    await handle?.close();
+  }
+
+  async dispose(): Promise<void> {
+    await this.close().catch(() => undefined);
+    this.staging.remove();
+    this.held.close();
+    if (this.createdTarget !== undefined) await removeIfEmpty(this.target, this.createdTarget);
+  }
+}
+
+/** Removes the directories `mkdir -p` created, deepest first, while they are empty. */
+async function removeIfEmpty(target: string, firstCreated: string): Promise<void> {
+  for (let current = target; ; current = path.dirname(current)) {
+    try {
+      await rmdir(current);
+    } catch {
+      return;
+    }
+    if (current === firstCreated || path.dirname(current) === current) return;
+  }
+}
