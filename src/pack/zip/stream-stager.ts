@@ -124,7 +124,7 @@ export class StreamStager {
     if (current !== undefined) {
       current.inflate?.destroy();
       await current.written?.catch(() => undefined);
-      await current.out.close().catch(() => undefined);
+      if (current.inflate === undefined) await current.out.close().catch(() => undefined);
     }
     await this.#tail?.close().catch(() => undefined);
     this.#tail = undefined;
@@ -237,10 +237,8 @@ export class StreamStager {
       current.inflate = inflate;
       current.failed = new Promise<never>((_, reject) => inflate.once('error', reject));
       current.failed.catch(() => undefined);
-      current.written = pipeline(
-        inflate,
-        out.createWriteStream({ highWaterMark: 1024 * 1024, autoClose: false }),
-      );
+      // The write stream closes the handle itself: FileHandle.close() would wait for the stream.
+      current.written = pipeline(inflate, out.createWriteStream({ highWaterMark: 1024 * 1024 }));
       current.written.catch(() => undefined);
     } else if (current.declaredCompressed === 0) {
       await this.#end(current);
@@ -314,7 +312,7 @@ export class StreamStager {
   }
 
   async #end(current: Current): Promise<void> {
-    await current.out.close();
+    if (current.inflate === undefined) await current.out.close();
     if (
       current.declaredUncompressed !== undefined &&
       current.declaredUncompressed !== current.uncompressedSize
