@@ -35,7 +35,8 @@ export class OnePassSink implements BlobSink {
 
   async write(chunks: readonly Buffer[]): Promise<void> {
     if (this.extraction !== undefined) {
-      for (const chunk of chunks) await this.extraction.write(chunk);
+      // One larger write instead of one per socket read: the copy costs less than the syscalls.
+      await this.extraction.write(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
     } else await this.raw?.write(chunks);
   }
 

@@ -146,7 +146,7 @@ export class StreamStager {
 
   /** Gathers `need` bytes in #pending; returns what is left of `chunk`, or undefined if more are needed. */
   #gather(chunk: Buffer, need: number): Buffer | undefined {
-    const take = Math.min(need - this.#pending.length, chunk.length);
+    const take = Math.max(0, Math.min(need - this.#pending.length, chunk.length));
     if (take > 0) this.#pending = Buffer.concat([this.#pending, chunk.subarray(0, take)]);
     this.#offset += take;
     return this.#pending.length >= need ? chunk.subarray(take) : undefined;
