@@ -154,6 +154,7 @@ export async function downloadSignedArtifact(
         `Digest mismatch for artifact '${name}' (listed sha256:${expectedHex}, downloaded sha256:${blob.sha256}); verification is off`,
       );
     }
+    if (sink.notStreamable !== undefined) throw sink.notStreamable;
     await spec.beforeWrite?.();
     const digest = `sha256:${blob.sha256}`;
     const mismatch = digestMismatch ? { digestMismatch: true, expectedDigest: `sha256:${expectedHex}` } : {};

@@ -4,7 +4,11 @@ import type { ErrorContext } from '../../core/errors.js';
 import { writeFully } from '../../core/write-fully.js';
 import { asResourceError } from '../../pack/fs-errors.js';
 import { HeldTarget, type HeldStaging } from '../../pack/held-target.js';
-import { openStreamExtraction, type StreamExtraction } from '../../pack/zip/stream-extract.js';
+import {
+  NotStreamableError,
+  openStreamExtraction,
+  type StreamExtraction,
+} from '../../pack/zip/stream-extract.js';
 import type { ExtractOptions } from '../../pack/zip/index.js';
 import type { BlobSink } from './blob-download.js';
 
@@ -20,6 +24,12 @@ export type ZipDecision = (contentType: string | undefined) => boolean;
 export class OnePassSink implements BlobSink {
   extraction: StreamExtraction | undefined;
   raw: StagedRawFile | undefined;
+  /**
+   * Set when the zip cannot be read front to back: the rest of the body is only hashed, and the
+   * caller downloads it again the old way. Not thrown, since a failed request would fail the
+   * whole operation (HttpManager stops every worker on a permanent error).
+   */
+  notStreamable: NotStreamableError | undefined;
 
   constructor(
     private readonly isZip: ZipDecision,
@@ -29,14 +39,22 @@ export class OnePassSink implements BlobSink {
 
   async start(contentType: string | undefined): Promise<void> {
     await this.dispose();
+    this.notStreamable = undefined;
     if (this.isZip(contentType)) this.extraction = await openStreamExtraction(this.extractOptions);
     else this.raw = await StagedRawFile.open(this.extractOptions.targetDirectory, this.context);
   }
 
   async write(chunks: readonly Buffer[]): Promise<void> {
+    if (this.notStreamable !== undefined) return;
     if (this.extraction !== undefined) {
       // One larger write instead of one per socket read: the copy costs less than the syscalls.
-      await this.extraction.write(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+      try {
+        await this.extraction.write(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+      } catch (error) {
+        if (!(error instanceof NotStreamableError)) throw error;
+        this.notStreamable = error;
+        await this.dispose();
+      }
     } else await this.raw?.write(chunks);
   }
 

@@ -1,6 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { crc32, createInflateRaw, type InflateRaw } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
+import { IntegrityError } from '../../core/errors.js';
 import { writeFully } from '../../core/write-fully.js';
 import {
   FLAG_DATA_DESCRIPTOR,
@@ -27,9 +28,15 @@ import { RATIO_THRESHOLD_BYTES, type ExtractLimits } from './limits.js';
  * reports any real fault with the usual error.
  */
 
-/** The archive cannot be read front to back; never escapes the download (it falls back). */
-export class NotStreamableError extends Error {
+/**
+ * The archive cannot be read front to back. A Ferry error (not retryable), so the HTTP layer
+ * passes it through unchanged; it never escapes the download, which falls back.
+ */
+export class NotStreamableError extends IntegrityError {
   override name = 'NotStreamableError';
+  constructor(message: string) {
+    super('ERR_FERRY_INTEGRITY', `The archive cannot be extracted while it streams: ${message}`);
+  }
 }
 
 /** One entry as its local header and data said. */
