@@ -1,12 +1,17 @@
-// One measured operation in its own process, so peak RSS belongs to one client and one
-// operation. Usage: node bench/child.mjs <spec.json>. The spec names the client (ferry|legacy),
-// the operation (upload|download) and everything needed; the result is one JSON line, written to
-// spec.resultFile and stdout. Module loading happens before the clock starts; only the
-// operation itself is timed.
+// One measured operation in its own process, so peak RSS and CPU time belong to one client and
+// one operation. Usage: node bench/child.mjs <spec.json>. The spec names the client, the
+// operation (upload|download) and everything needed; the result is one JSON line, written to
+// spec.resultFile and stdout. Module loading happens before the clock starts, and so does
+// settling the disk (settle.mjs); only the operation itself is timed.
+//
+// The embedded clients run client and server in this one process, as the `ferry` CLI does with
+// no runner around: `embedded-results` is the CLI's embedded store (backend 'local'), and
+// `embedded-legacy` a `startServer` on the same data dir spoken to over the legacy protocol.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { settleDisk } from './settle.mjs';
 
 const spec = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -53,6 +58,51 @@ try {
         const r = await ferry.downloadArtifact(spec.name, { ...common, path: spec.target });
         return { fileCount: r.fileCount, size: r.size };
       };
+    }
+  } else if (spec.client === 'embedded-results' || spec.client === 'embedded-legacy') {
+    const ferry = await import(pathToFileURL(spec.lib ?? path.join(repoRoot, 'lib', 'index.js')).href);
+    const embedded = spec.client === 'embedded-results';
+    const tuning = {
+      ...(spec.concurrency ? { concurrency: spec.concurrency } : {}),
+      ...(spec.compressionLevel !== undefined ? { compressionLevel: spec.compressionLevel } : {}),
+    };
+    // Started and stopped inside the timed region, as the CLI opens its store per command.
+    const withStore = async (work) => {
+      if (embedded)
+        return work({ ...tuning, backend: 'local', localStore: spec.storeDir, runId: spec.runId });
+      const server = await ferry.startServer({
+        dataDir: spec.storeDir,
+        host: '127.0.0.1',
+        port: 0,
+        token: spec.token,
+      });
+      try {
+        const info = await work({
+          ...tuning,
+          backend: 'legacy',
+          runtimeUrl: server.url,
+          runtimeToken: spec.token,
+          runId: spec.runId,
+        });
+        const stats = server.stats();
+        return { ...info, requests: stats.requests, connections: stats.connectionsOpened };
+      } finally {
+        await server.close();
+      }
+    };
+    if (spec.op === 'upload') {
+      const files = spec.files.map((f) => path.join(spec.root, f));
+      run = () =>
+        withStore(async (options) => {
+          const r = await ferry.uploadArtifact(spec.name, files, spec.root, options);
+          return { fileCount: r.fileCount, size: r.size, uploadedBytes: r.uploadedBytes };
+        });
+    } else {
+      run = () =>
+        withStore(async (options) => {
+          const r = await ferry.downloadArtifact(spec.name, { ...options, path: spec.target });
+          return { fileCount: r.fileCount, size: r.size };
+        });
     }
   } else if (spec.client === 'legacy') {
     process.env.ACTIONS_RUNTIME_URL = spec.runtimeUrl;
@@ -107,12 +157,25 @@ try {
     throw new Error(`unknown client ${spec.client}`);
   }
 
+  const settle = await settleDisk();
+  // getrusage(RUSAGE_SELF): every thread of this process (zlib and fs work in the thread pool
+  // included), user and system apart: small-file work is mostly system time.
   const cpuBefore = process.cpuUsage();
   const started = process.hrtime.bigint();
   const info = await run();
   const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
   const cpu = process.cpuUsage(cpuBefore);
-  finish({ ok: true, wallSeconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, info }, 0);
+  finish(
+    {
+      ok: true,
+      wallSeconds,
+      cpuUserSeconds: cpu.user / 1e6,
+      cpuSystemSeconds: cpu.system / 1e6,
+      settle,
+      info,
+    },
+    0,
+  );
 } catch (error) {
   finish(
     {

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// `npm run bench`: Ferry vs the official legacy client (@actions/artifact 1.1.3) on four
-// workloads, against Ferry's own local server. Runs against the compiled library in lib/
-// (`npm run build` first). See `node bench/run.mjs --help` and docs/benchmarks.md.
+// `npm run bench`: Ferry vs the official clients (@actions/artifact 1.1.3 and 6.2.1) on four
+// workloads, against Ferry's own local server, next to the machine's floor measured in the same
+// run; and Ferry through the embedded store at 10,000 (and, opt-in, more) files. Runs against
+// the compiled library in lib/ (`npm run build` first). See `node bench/run.mjs --help` and
+// docs/benchmarks.md ("How it is measured").
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -9,7 +11,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { machineInfo, ratioLines, resultsTable, sweepTable, writeDocs } from './report.mjs';
+import { startBusyCore } from './busy.mjs';
+import { measureFloors, smallFileFloor } from './floor.mjs';
+import {
+  conditionsLines,
+  embeddedTable,
+  floorTable,
+  machineInfo,
+  ratioLines,
+  resultsTable,
+  sweepTable,
+  writeDocs,
+} from './report.mjs';
+import { spawnThrottleProxy } from './throttle-proxy.mjs';
 import { verifyTree } from './verify.mjs';
 import { ensureWorkload, WORKLOADS } from './workloads.mjs';
 
@@ -29,20 +43,38 @@ const TOKEN = (() => {
 /** ferry/legacy speak the legacy protocol; ferry-results/current the results protocol (current = @actions/artifact 6.2.1). */
 const CLIENTS = ['ferry', 'legacy', 'ferry-results', 'current'];
 const FERRY_CLIENTS = new Set(['ferry', 'ferry-results']);
+/** Client and server in one process (child.mjs): the legacy protocol and the CLI's embedded store. */
+const EMBEDDED_CLIENTS = ['embedded-legacy', 'embedded-results'];
+/** W1 has 10,000 files; the embedded file-count workload at N files is W1 scaled by N / 10,000. */
+const W1_FILES = 10_000;
+/** Workloads with at least this many files get the small-file creation floor. */
+const MANY_FILES = 100;
 const OPS = ['upload', 'download'];
 /** A child that runs longer than this is killed and reported as failed. */
 const CHILD_TIMEOUT_MS = 20 * 60_000;
 
 const HELP = `Usage: npm run bench -- [flags]   (or: node bench/run.mjs [flags] after npm run build)
 
-  --workloads W1,W2,W3,W4          which workloads (default: all)
+  --workloads W1,W2,W3,W4          which workloads (default: all; "none" for only --files)
   --clients ferry,legacy,ferry-results,current
                                    which clients (default: all four; ferry/legacy speak the legacy
                                    protocol, ferry-results/current the results protocol)
   --ops upload,download            which operations (default: both; a download-only run
                                    still uploads first, unmeasured)
   --size-scale X                   scale the workloads (0.05 = 500 files for W1, 25.6 MiB for W2)
-  --repeat N                       run every measurement N times, report the median (default 1)
+  --repeat N                       run every measurement N times, report the median (default 1);
+                                   the client order is reversed on every other repetition (and
+                                   from uploads to downloads, and from workload to workload), so
+                                   use 2 or more when comparing clients
+  --busy                           keep one core loaded by another process (a sha256 loop) during
+                                   the whole run, floors included; the report says so
+  --throttle MBPS                  put a TCP proxy capping every connection at MBPS (10^6 B/s) in
+                                   each direction in front of every server (its public URL), as
+                                   blob stores cap single streams; e.g. --throttle 40
+  --files N,N                      Ferry through the embedded store (client and server in one
+                                   process, both protocols) with W1-like workloads of N files;
+                                   time, peak RSS and RSS per file (default 10000; 100000 takes
+                                   minutes and ~1 GB in .bench/; "none" to skip)
   --concurrency N                  pass concurrency N to Ferry (default: Ferry's own default)
   --compression-level N            pass compressionLevel N (0-9) to Ferry (default: Ferry's own)
   --ferry-concurrency-sweep 2,4,8  also run Ferry on W1 with each concurrency (honours --ops)
@@ -52,7 +84,11 @@ const HELP = `Usage: npm run bench -- [flags]   (or: node bench/run.mjs [flags] 
   --keep-temp                      keep the temp dir (server data, downloads) for inspection
   -h, --help                       this text
 
-Workloads are generated once into .bench/ (gitignored) from a fixed seed.`;
+Every timed operation starts after sync and a bounded wait for the kernel's dirty and writeback
+pages to drain; each row records the client's user and system CPU apart, the server's CPU, peak
+RSS (the child's VmHWM), and the requests and connections the server counted. The machine's
+floor (loopback GET, sha256, page-cache writes, small-file creation) is measured in the same
+run. Workloads are generated once into .bench/ (gitignored) from a fixed seed.`;
 
 function parseOptions(argv) {
   const { values } = parseArgs({
@@ -69,10 +105,14 @@ function parseOptions(argv) {
       'cpu-prof': { type: 'boolean', default: false },
       'write-docs': { type: 'boolean', default: false },
       'keep-temp': { type: 'boolean', default: false },
+      busy: { type: 'boolean', default: false },
+      throttle: { type: 'string' },
+      files: { type: 'string', default: String(W1_FILES) },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   const list = (flag, allowed) => {
+    if (values[flag].trim() === 'none') return [];
     const items = values[flag]
       .split(',')
       .map((s) => s.trim())
@@ -118,6 +158,14 @@ function parseOptions(argv) {
     cpuProf: values['cpu-prof'],
     writeDocs: values['write-docs'],
     keepTemp: values['keep-temp'],
+    busy: values.busy,
+    throttle: values.throttle === undefined ? undefined : positive('throttle', values.throttle, false),
+    files:
+      values.files.trim() === 'none'
+        ? []
+        : [...new Set(values.files.split(',').map((s) => positive('files', s.trim(), true)))].sort(
+            (a, b) => a - b,
+          ),
     argv,
   };
 }
@@ -199,6 +247,13 @@ async function main() {
     if (options.keepTemp) log(`kept temp dir ${tmp}`);
     else await rm(tmp, { recursive: true, force: true });
   });
+  // The load starts before anything is measured, floors included, and runs until the end.
+  let busy;
+  if (options.busy) {
+    busy = await startBusyCore();
+    cleanups.push(() => busy.stop());
+    log(`--busy: one core kept loaded by process ${busy.pid} during every measurement`);
+  }
   const profDir = path.join(CACHE_DIR, 'prof');
   if (options.cpuProf) mkdirSync(profDir, { recursive: true });
 
@@ -208,12 +263,24 @@ async function main() {
       : [];
 
   let serial = 0;
-  /** A fresh server (own data dir) that lives for one client's upload and download of one workload. */
+  /**
+   * A fresh server (own data dir) that lives for one client's upload and download of one
+   * workload; with --throttle, behind its own throttling proxy, which is its public URL.
+   */
   const freshServer = async (label) => {
     const dataDir = path.join(tmp, `server-${label}-${++serial}`);
-    const server = await startServer({ dataDir, port: 0, host: '127.0.0.1', token: TOKEN });
+    const proxy = options.throttle === undefined ? undefined : await spawnThrottleProxy(options.throttle);
+    const server = await startServer({
+      dataDir,
+      port: 0,
+      host: '127.0.0.1',
+      token: TOKEN,
+      ...(proxy ? { publicUrl: proxy.url } : {}),
+    });
+    await proxy?.setUpstream(`http://127.0.0.1:${server.port}/`);
     const release = async () => {
       await server.close();
+      await proxy?.stop();
       if (!options.keepTemp) await rm(dataDir, { recursive: true, force: true });
     };
     cleanups.push(release);
@@ -221,23 +288,27 @@ async function main() {
   };
 
   /** Runs one operation and turns the child result into a table row. */
-  const measure = async ({ server, workload, client, op, name, concurrency, record = true }) => {
+  const measure = async ({ server, storeDir, workload, client, op, name, concurrency, record = true }) => {
+    if (busy && !busy.alive()) throw new Error('--busy: the process loading a core has exited');
     const target = op === 'download' ? path.join(tmp, `download-${++serial}`) : undefined;
     const spec = {
       workload: workload.name,
       client,
       op,
       name,
-      runtimeUrl: server.url,
+      runtimeUrl: server?.url,
+      storeDir,
       token: TOKEN,
       runId: '1',
       lib: libIndex,
       concurrency,
       compressionLevel:
-        FERRY_CLIENTS.has(client) || client === 'current' ? options.compressionLevel : undefined,
+        FERRY_CLIENTS.has(client) || EMBEDDED_CLIENTS.includes(client) || client === 'current'
+          ? options.compressionLevel
+          : undefined,
       ...(op === 'upload' ? { root: workload.root, files: workload.files.map((f) => f.path) } : { target }),
     };
-    const before = server.stats();
+    const before = server?.stats();
     const load = os.loadavg()[0];
     const serverCpuBefore = process.cpuUsage();
     const result = await runChild(
@@ -245,8 +316,9 @@ async function main() {
       spec,
       nodeArgsFor(`${workload.name}-${op}-${client}${concurrency ? `-c${concurrency}` : ''}`),
     );
-    const after = server.stats();
+    const after = server?.stats();
     const serverCpu = process.cpuUsage(serverCpuBefore);
+    // Embedded clients count their own server's requests (legacy) or none (the CLI's store).
     const row = {
       workload: workload.name,
       op,
@@ -256,12 +328,17 @@ async function main() {
       wallSeconds: result.ok ? result.wallSeconds : undefined,
       mbPerSec: result.ok ? workload.totalBytes / 1e6 / result.wallSeconds : undefined,
       filesPerSec: result.ok ? workload.files.length / result.wallSeconds : undefined,
-      requests: after.requests - before.requests,
-      connections: after.connectionsOpened - before.connectionsOpened,
+      files: workload.files.length,
+      requests: server ? after.requests - before.requests : result.info?.requests,
+      connections: server ? after.connectionsOpened - before.connectionsOpened : result.info?.connections,
       rssMiB: result.maxRssMiB,
-      clientCpuSeconds: result.cpuSeconds,
-      // The server runs in this process; the parent does nothing else while a child runs.
-      serverCpuSeconds: (serverCpu.user + serverCpu.system) / 1e6,
+      clientUserSeconds: result.cpuUserSeconds,
+      clientSystemSeconds: result.cpuSystemSeconds,
+      // The server runs in this process, which does nothing else while a child runs (the busy
+      // load and the throttling proxy are processes of their own). Embedded: in the client.
+      serverUserSeconds: server ? serverCpu.user / 1e6 : undefined,
+      serverSystemSeconds: server ? serverCpu.system / 1e6 : undefined,
+      settle: result.settle,
       loadAverage: load,
       check: 'ok',
       detail: result.ok ? result.info : { error: result.error },
@@ -272,7 +349,8 @@ async function main() {
       const info = result.info;
       if (
         info.fileCount !== workload.files.length ||
-        (FERRY_CLIENTS.has(client) && info.size !== workload.totalBytes)
+        ((FERRY_CLIENTS.has(client) || EMBEDDED_CLIENTS.includes(client)) &&
+          info.size !== workload.totalBytes)
       ) {
         row.check = 'MISMATCH';
         log(
@@ -291,7 +369,7 @@ async function main() {
     }
     if (record) {
       log(
-        `${workload.name} ${op} ${client}${concurrency ? ` c=${concurrency}` : ''}: ${row.wallSeconds?.toFixed(2) ?? '-'} s, ${row.mbPerSec?.toFixed(1) ?? '-'} MB/s, ${row.requests} req, ${row.connections} conns, ${row.rssMiB?.toFixed(0) ?? '-'} MiB, CPU client ${row.clientCpuSeconds?.toFixed(2) ?? '-'} s / server ${row.serverCpuSeconds.toFixed(2)} s, load ${load.toFixed(2)}, ${row.check}`,
+        `${workload.name} ${op} ${client}${concurrency ? ` c=${concurrency}` : ''}: ${row.wallSeconds?.toFixed(2) ?? '-'} s, ${row.mbPerSec?.toFixed(1) ?? '-'} MB/s, ${row.requests ?? '-'} req, ${row.connections ?? '-'} conns, ${row.rssMiB?.toFixed(0) ?? '-'} MiB, CPU client ${row.clientUserSeconds?.toFixed(2) ?? '-'} user + ${row.clientSystemSeconds?.toFixed(2) ?? '-'} sys / server ${row.serverUserSeconds === undefined ? '- (in the client)' : `${(row.serverUserSeconds + row.serverSystemSeconds).toFixed(2)} s`}, settled ${row.settle ? `${row.settle.settled ? 'yes' : 'NO'} after ${row.settle.waitedMs} ms` : '-'}, load ${load.toFixed(2)}, ${row.check}`,
       );
     }
     return row;
@@ -309,14 +387,36 @@ async function main() {
     };
   };
 
+  /**
+   * The clients in the order of turn `turn`: reversed on every other one, so that no client
+   * always runs right after the same other one (and its writeback and cleanup). The turn counts
+   * repetitions, and also workloads and upload/download, so a single run alternates too.
+   */
+  const inOrder = (clients, turn) => (turn % 2 === 0 ? clients : [...clients].reverse());
+  let workloadTurn = 0;
+
+  const floors = await measureFloors(tmp, options.throttle);
+  log(
+    `floor: loopback GET ${floors.getMBps.toFixed(0)} MB/s${floors.throttledGetMBps === undefined ? '' : ` (${floors.throttledGetMBps.toFixed(1)} MB/s through the throttling proxy)`}, sha256 ${floors.sha256MBps.toFixed(0)} MB/s, file writes ${floors.writeMBps.toFixed(0)} MB/s`,
+  );
+  /** Files/s creating each many-file workload's files, by workload name (see floor.mjs). */
+  const fileFloors = {};
+  const measureFileFloor = async (workload) => {
+    if (workload.files.length < MANY_FILES || fileFloors[workload.name] !== undefined) return;
+    fileFloors[workload.name] = await smallFileFloor(workload, tmp);
+    log(`floor: ${workload.name}: ${fileFloors[workload.name].toFixed(0)} files/s created (sync)`);
+  };
+
   const rows = [];
   const workloads = [];
   for (const name of options.workloads) {
+    const turn = workloadTurn++;
     const workload = ensureWorkload(name, options.scale, CACHE_DIR, log);
     workloads.push(workload);
     log(
       `${name}: ${workload.title}: ${workload.files.length} files, ${(workload.totalBytes / 1e6).toFixed(1)} MB`,
     );
+    await measureFileFloor(workload);
     const servers = {};
     for (const client of options.clients) servers[client] = await freshServer(`${name}-${client}`);
     const artifactName = (r) => `bench-${name}${r === 0 ? '' : `-r${r}`}`;
@@ -324,7 +424,7 @@ async function main() {
     const uploads = Object.fromEntries(options.clients.map((c) => [c, []]));
     const uploadRepeats = options.ops.includes('upload') ? options.repeat : 1;
     for (let r = 0; r < uploadRepeats; r++) {
-      for (const client of options.clients) {
+      for (const client of inOrder(options.clients, turn + r)) {
         uploads[client].push(
           await measure({
             server: servers[client].server,
@@ -344,7 +444,7 @@ async function main() {
     if (options.ops.includes('download')) {
       const downloads = Object.fromEntries(options.clients.map((c) => [c, []]));
       for (let r = 0; r < options.repeat; r++) {
-        for (const client of options.clients) {
+        for (const client of inOrder(options.clients, turn + r + 1)) {
           if (uploads[client][0].check !== 'ok') continue; // nothing to download
           downloads[client].push(
             await measure({
@@ -364,6 +464,62 @@ async function main() {
       }
     }
     for (const client of options.clients) await servers[client].release();
+  }
+
+  // Through the embedded store: one data dir per client and file count, uploaded then downloaded.
+  const embedded = [];
+  const embeddedOps = options.ops;
+  for (const count of options.files) {
+    const turn = workloadTurn++;
+    const workload = ensureWorkload('W1', count / W1_FILES, CACHE_DIR, log);
+    const label = `${count} files`;
+    log(`embedded: ${label} (W1 x ${count / W1_FILES}), ${(workload.totalBytes / 1e6).toFixed(1)} MB`);
+    const named = { ...workload, name: label };
+    await measureFileFloor(named);
+    const stores = Object.fromEntries(
+      EMBEDDED_CLIENTS.map((c) => [c, path.join(tmp, `store-${c}-${count}-${++serial}`)]),
+    );
+    const uploads = Object.fromEntries(EMBEDDED_CLIENTS.map((c) => [c, []]));
+    const uploadRepeats = embeddedOps.includes('upload') ? options.repeat : 1;
+    for (let r = 0; r < uploadRepeats; r++) {
+      for (const client of inOrder(EMBEDDED_CLIENTS, turn + r)) {
+        uploads[client].push(
+          await measure({
+            storeDir: stores[client],
+            workload: named,
+            client,
+            op: 'upload',
+            name: `bench-${count}${r === 0 ? '' : `-r${r}`}`,
+            concurrency: options.concurrency,
+            record: embeddedOps.includes('upload'),
+          }),
+        );
+      }
+    }
+    if (embeddedOps.includes('upload'))
+      for (const c of EMBEDDED_CLIENTS) embedded.push(summarize(uploads[c]));
+    if (embeddedOps.includes('download')) {
+      const downloads = Object.fromEntries(EMBEDDED_CLIENTS.map((c) => [c, []]));
+      for (let r = 0; r < options.repeat; r++) {
+        for (const client of inOrder(EMBEDDED_CLIENTS, turn + r + 1)) {
+          if (uploads[client][0].check !== 'ok') continue;
+          downloads[client].push(
+            await measure({
+              storeDir: stores[client],
+              workload: named,
+              client,
+              op: 'download',
+              name: `bench-${count}`,
+              concurrency: options.concurrency,
+            }),
+          );
+        }
+      }
+      for (const c of EMBEDDED_CLIENTS) if (downloads[c].length > 0) embedded.push(summarize(downloads[c]));
+    }
+    if (!options.keepTemp) {
+      for (const dir of Object.values(stores)) await rm(dir, { recursive: true, force: true });
+    }
   }
 
   const sweep = [];
@@ -409,34 +565,53 @@ async function main() {
   }
 
   const loadAfter = os.loadavg()[0].toFixed(2);
-  const maxLoad = Math.max(...[...rows, ...sweep].map((r) => r.loadAverage ?? 0));
+  const maxLoad = Math.max(...[...rows, ...embedded, ...sweep].map((r) => r.loadAverage ?? 0));
   const cores = os.availableParallelism();
-  const busy =
-    // The benchmark itself (client, its zlib/fs threads, the server) accounts for a load of 2-3.
-    maxLoad > cores + 2
-      ? `the 1-minute load average reached ${maxLoad.toFixed(2)} on ${cores} CPUs during the run (the benchmark itself accounts for 2-3): other processes competed for the CPU, so wall times are noisy (CPU times less so)`
+  // The benchmark itself (client, its zlib/fs threads, the server) accounts for a load of 2-3,
+  // and --busy for one more.
+  const expectedLoad = cores + 2 + (options.busy ? 1 : 0);
+  const noisy =
+    maxLoad > expectedLoad
+      ? `the 1-minute load average reached ${maxLoad.toFixed(2)} on ${cores} CPUs during the run (the benchmark itself accounts for 2-3${options.busy ? ', --busy for one more' : ''}): other processes competed for the CPU, so wall times are noisy (CPU times less so)`
       : undefined;
+  const conditions = conditionsLines({ options, busyPid: busy?.pid });
   console.log('');
-  console.log(resultsTable(rows));
+  console.log(conditions.join('\n'));
   console.log('');
+  if (rows.length > 0) {
+    console.log(resultsTable(rows));
+    console.log('');
+  }
   const ratios = ratioLines(rows);
   if (ratios) console.log(`${ratios}\n`);
+  console.log("The machine's floor, measured in this run, next to Ferry's throughput:\n");
+  console.log(floorTable({ rows: [...rows, ...embedded], floors, fileFloors }));
+  console.log('');
+  if (embedded.length > 0) {
+    console.log('Ferry through the embedded store (client and server in one process):\n');
+    console.log(embeddedTable(embedded));
+    console.log('');
+  }
   if (sweep.length > 0) {
     console.log('Ferry concurrency sweep on W1:\n');
     console.log(sweepTable(sweep));
     console.log('');
   }
   console.log(`load average (1 min) before / after: ${loadBefore} / ${loadAfter}`);
-  if (busy) console.log(`WARNING: ${busy}`);
+  if (noisy) console.log(`WARNING: ${noisy}`);
 
   writeFileSync(
     path.join(CACHE_DIR, 'last-run.json'),
-    JSON.stringify({ startedAt, options, machine, rows, sweep }, null, 2),
+    JSON.stringify({ startedAt, options, machine, floors, fileFloors, rows, embedded, sweep }, null, 2),
   );
   if (options.writeDocs) {
     const docs = path.join(REPO, 'docs', 'benchmarks.md');
     writeDocs(docs, {
       rows,
+      embedded,
+      floors,
+      fileFloors,
+      conditions,
       sweep,
       workloads,
       options,
@@ -444,11 +619,11 @@ async function main() {
       startedAt,
       loadBefore,
       loadAfter,
-      busy,
+      noisy,
     });
     log(`wrote ${path.relative(REPO, docs)}`);
   }
-  const bad = [...rows, ...sweep].filter((r) => r.check !== 'ok');
+  const bad = [...rows, ...embedded, ...sweep].filter((r) => r.check !== 'ok');
   if (bad.length > 0) {
     log(
       `${bad.length} measurement(s) failed their check: ${bad.map((r) => `${r.workload} ${r.op} ${r.client}`).join(', ')}`,

@@ -41,10 +41,10 @@ var __toESM = (mod, isNodeMode, target) => (target = mod != null ? __create(__ge
 var require_tunnel = __commonJS({
   "node_modules/tunnel/lib/tunnel.js"(exports) {
     "use strict";
-    var net2 = __require("net");
-    var tls2 = __require("tls");
-    var http4 = __require("http");
-    var https4 = __require("https");
+    var net5 = __require("net");
+    var tls3 = __require("tls");
+    var http6 = __require("http");
+    var https5 = __require("https");
     var events = __require("events");
     var assert = __require("assert");
     var util = __require("util");
@@ -54,24 +54,24 @@ var require_tunnel = __commonJS({
     exports.httpsOverHttps = httpsOverHttps2;
     function httpOverHttp2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = http4.request;
+      agent.request = http6.request;
       return agent;
     }
     function httpsOverHttp2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = http4.request;
+      agent.request = http6.request;
       agent.createSocket = createSecureSocket;
       agent.defaultPort = 443;
       return agent;
     }
     function httpOverHttps2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = https4.request;
+      agent.request = https5.request;
       return agent;
     }
     function httpsOverHttps2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = https4.request;
+      agent.request = https5.request;
       agent.createSocket = createSecureSocket;
       agent.defaultPort = 443;
       return agent;
@@ -80,7 +80,7 @@ var require_tunnel = __commonJS({
       var self = this;
       self.options = options || {};
       self.proxyOptions = self.options.proxy || {};
-      self.maxSockets = self.options.maxSockets || http4.Agent.defaultMaxSockets;
+      self.maxSockets = self.options.maxSockets || http6.Agent.defaultMaxSockets;
       self.requests = [];
       self.sockets = [];
       self.on("free", function onFree(socket, host, port, localAddress) {
@@ -218,7 +218,7 @@ var require_tunnel = __commonJS({
           socket,
           servername: hostHeader ? hostHeader.replace(/:.*$/, "") : options.host
         });
-        var secureSocket = tls2.connect(0, tlsOptions);
+        var secureSocket = tls3.connect(0, tlsOptions);
         self.sockets[self.sockets.indexOf(socket)] = secureSocket;
         cb(secureSocket);
       });
@@ -968,7 +968,7 @@ var require_util = __commonJS({
     var { kDestroyed, kBodyUsed, kListeners, kBody } = require_symbols();
     var { IncomingMessage } = __require("node:http");
     var stream = __require("node:stream");
-    var net2 = __require("node:net");
+    var net5 = __require("node:net");
     var { Blob: Blob2 } = __require("node:buffer");
     var nodeUtil = __require("node:util");
     var { stringify } = __require("node:querystring");
@@ -1076,14 +1076,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path13 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path17 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path13 && path13[0] !== "/") {
-          path13 = `/${path13}`;
+        if (path17 && path17[0] !== "/") {
+          path17 = `/${path17}`;
         }
-        return new URL(`${origin}${path13}`);
+        return new URL(`${origin}${path17}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1113,7 +1113,7 @@ var require_util = __commonJS({
       }
       assert(typeof host === "string");
       const servername = getHostname(host);
-      if (net2.isIP(servername)) {
+      if (net5.isIP(servername)) {
         return "";
       }
       return servername;
@@ -1374,8 +1374,8 @@ var require_util = __commonJS({
       } : null;
     }
     function addListener(obj, name, listener) {
-      const listeners = obj[kListeners] ??= [];
-      listeners.push([name, listener]);
+      const listeners2 = obj[kListeners] ??= [];
+      listeners2.push([name, listener]);
       obj.on(name, listener);
       return obj;
     }
@@ -1534,39 +1534,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path13, origin }
+          request: { method, path: path17, origin }
         } = evt;
-        debuglog("sending request to %s %s/%s", method, origin, path13);
+        debuglog("sending request to %s %s/%s", method, origin, path17);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path13, origin },
+          request: { method, path: path17, origin },
           response: { statusCode }
         } = evt;
         debuglog(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path13,
+          path17,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path13, origin }
+          request: { method, path: path17, origin }
         } = evt;
-        debuglog("trailers received from %s %s/%s", method, origin, path13);
+        debuglog("trailers received from %s %s/%s", method, origin, path17);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path13, origin },
+          request: { method, path: path17, origin },
           error: error2
         } = evt;
         debuglog(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path13,
+          path17,
           error2.message
         );
       });
@@ -1615,9 +1615,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path13, origin }
+            request: { method, path: path17, origin }
           } = evt;
-          debuglog("sending request to %s %s/%s", method, origin, path13);
+          debuglog("sending request to %s %s/%s", method, origin, path17);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1680,7 +1680,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path13,
+        path: path17,
         method,
         body,
         headers,
@@ -1695,11 +1695,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler) {
-        if (typeof path13 !== "string") {
+        if (typeof path17 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path13[0] !== "/" && !(path13.startsWith("http://") || path13.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path17[0] !== "/" && !(path17.startsWith("http://") || path17.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path13)) {
+        } else if (invalidPathRegex.test(path17)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1765,7 +1765,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path13, query) : path13;
+        this.path = query ? buildURL(path17, query) : path17;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -1784,11 +1784,11 @@ var require_request = __commonJS({
           }
         } else if (headers && typeof headers === "object") {
           if (headers[Symbol.iterator]) {
-            for (const header2 of headers) {
-              if (!Array.isArray(header2) || header2.length !== 2) {
+            for (const header3 of headers) {
+              if (!Array.isArray(header3) || header3.length !== 2) {
                 throw new InvalidArgumentError("headers must be in key-value pair format");
               }
-              processHeader(this, header2[0], header2[1]);
+              processHeader(this, header3[0], header3[1]);
             }
           } else {
             const keys = Object.keys(headers);
@@ -2514,14 +2514,14 @@ var require_timers = __commonJS({
 var require_connect = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/core/connect.js"(exports, module) {
     "use strict";
-    var net2 = __require("node:net");
+    var net5 = __require("node:net");
     var assert = __require("node:assert");
     var util = require_util();
     var { InvalidArgumentError, ConnectTimeoutError } = require_errors();
     var timers = require_timers();
     function noop2() {
     }
-    var tls2;
+    var tls3;
     var SessionCache;
     if (global.FinalizationRegistry && !(process.env.NODE_V8_COVERAGE || process.env.UNDICI_NO_FG)) {
       SessionCache = class WeakSessionCache {
@@ -2579,18 +2579,18 @@ var require_connect = __commonJS({
       const sessionCache = new SessionCache(maxCachedSessions == null ? 100 : maxCachedSessions);
       timeout = timeout == null ? 1e4 : timeout;
       allowH2 = allowH2 != null ? allowH2 : false;
-      return function connect3({ hostname: hostname2, host, protocol, port, servername, localAddress, httpSocket }, callback) {
+      return function connect4({ hostname: hostname3, host, protocol, port, servername, localAddress, httpSocket }, callback) {
         let socket;
         if (protocol === "https:") {
-          if (!tls2) {
-            tls2 = __require("node:tls");
+          if (!tls3) {
+            tls3 = __require("node:tls");
           }
           servername = servername || options.servername || util.getServerName(host) || null;
-          const sessionKey = servername || hostname2;
+          const sessionKey = servername || hostname3;
           assert(sessionKey);
           const session = customSession || sessionCache.get(sessionKey) || null;
           port = port || 443;
-          socket = tls2.connect({
+          socket = tls3.connect({
             highWaterMark: 16384,
             // TLS in node can't have bigger HWM anyway...
             ...options,
@@ -2602,7 +2602,7 @@ var require_connect = __commonJS({
             socket: httpSocket,
             // upgrade socket connection
             port,
-            host: hostname2
+            host: hostname3
           });
           socket.on("session", function(session2) {
             sessionCache.set(sessionKey, session2);
@@ -2610,20 +2610,20 @@ var require_connect = __commonJS({
         } else {
           assert(!httpSocket, "httpSocket can only be sent on TLS update");
           port = port || 80;
-          socket = net2.connect({
+          socket = net5.connect({
             highWaterMark: 64 * 1024,
             // Same as nodejs fs streams.
             ...options,
             localAddress,
             port,
-            host: hostname2
+            host: hostname3
           });
         }
         if (options.keepAlive == null || options.keepAlive) {
           const keepAliveInitialDelay = options.keepAliveInitialDelay === void 0 ? 6e4 : options.keepAliveInitialDelay;
           socket.setKeepAlive(true, keepAliveInitialDelay);
         }
-        const clearConnectTimeout = setupConnectTimeout(new WeakRef(socket), { timeout, hostname: hostname2, port });
+        const clearConnectTimeout = setupConnectTimeout(new WeakRef(socket), { timeout, hostname: hostname3, port });
         socket.setNoDelay(true).once(protocol === "https:" ? "secureConnect" : "connect", function() {
           queueMicrotask(clearConnectTimeout);
           if (callback) {
@@ -2769,114 +2769,114 @@ var require_constants2 = __commonJS({
       LENIENT_FLAGS2[LENIENT_FLAGS2["CHUNKED_LENGTH"] = 2] = "CHUNKED_LENGTH";
       LENIENT_FLAGS2[LENIENT_FLAGS2["KEEP_ALIVE"] = 4] = "KEEP_ALIVE";
     })(LENIENT_FLAGS = exports.LENIENT_FLAGS || (exports.LENIENT_FLAGS = {}));
-    var METHODS;
-    (function(METHODS2) {
-      METHODS2[METHODS2["DELETE"] = 0] = "DELETE";
-      METHODS2[METHODS2["GET"] = 1] = "GET";
-      METHODS2[METHODS2["HEAD"] = 2] = "HEAD";
-      METHODS2[METHODS2["POST"] = 3] = "POST";
-      METHODS2[METHODS2["PUT"] = 4] = "PUT";
-      METHODS2[METHODS2["CONNECT"] = 5] = "CONNECT";
-      METHODS2[METHODS2["OPTIONS"] = 6] = "OPTIONS";
-      METHODS2[METHODS2["TRACE"] = 7] = "TRACE";
-      METHODS2[METHODS2["COPY"] = 8] = "COPY";
-      METHODS2[METHODS2["LOCK"] = 9] = "LOCK";
-      METHODS2[METHODS2["MKCOL"] = 10] = "MKCOL";
-      METHODS2[METHODS2["MOVE"] = 11] = "MOVE";
-      METHODS2[METHODS2["PROPFIND"] = 12] = "PROPFIND";
-      METHODS2[METHODS2["PROPPATCH"] = 13] = "PROPPATCH";
-      METHODS2[METHODS2["SEARCH"] = 14] = "SEARCH";
-      METHODS2[METHODS2["UNLOCK"] = 15] = "UNLOCK";
-      METHODS2[METHODS2["BIND"] = 16] = "BIND";
-      METHODS2[METHODS2["REBIND"] = 17] = "REBIND";
-      METHODS2[METHODS2["UNBIND"] = 18] = "UNBIND";
-      METHODS2[METHODS2["ACL"] = 19] = "ACL";
-      METHODS2[METHODS2["REPORT"] = 20] = "REPORT";
-      METHODS2[METHODS2["MKACTIVITY"] = 21] = "MKACTIVITY";
-      METHODS2[METHODS2["CHECKOUT"] = 22] = "CHECKOUT";
-      METHODS2[METHODS2["MERGE"] = 23] = "MERGE";
-      METHODS2[METHODS2["M-SEARCH"] = 24] = "M-SEARCH";
-      METHODS2[METHODS2["NOTIFY"] = 25] = "NOTIFY";
-      METHODS2[METHODS2["SUBSCRIBE"] = 26] = "SUBSCRIBE";
-      METHODS2[METHODS2["UNSUBSCRIBE"] = 27] = "UNSUBSCRIBE";
-      METHODS2[METHODS2["PATCH"] = 28] = "PATCH";
-      METHODS2[METHODS2["PURGE"] = 29] = "PURGE";
-      METHODS2[METHODS2["MKCALENDAR"] = 30] = "MKCALENDAR";
-      METHODS2[METHODS2["LINK"] = 31] = "LINK";
-      METHODS2[METHODS2["UNLINK"] = 32] = "UNLINK";
-      METHODS2[METHODS2["SOURCE"] = 33] = "SOURCE";
-      METHODS2[METHODS2["PRI"] = 34] = "PRI";
-      METHODS2[METHODS2["DESCRIBE"] = 35] = "DESCRIBE";
-      METHODS2[METHODS2["ANNOUNCE"] = 36] = "ANNOUNCE";
-      METHODS2[METHODS2["SETUP"] = 37] = "SETUP";
-      METHODS2[METHODS2["PLAY"] = 38] = "PLAY";
-      METHODS2[METHODS2["PAUSE"] = 39] = "PAUSE";
-      METHODS2[METHODS2["TEARDOWN"] = 40] = "TEARDOWN";
-      METHODS2[METHODS2["GET_PARAMETER"] = 41] = "GET_PARAMETER";
-      METHODS2[METHODS2["SET_PARAMETER"] = 42] = "SET_PARAMETER";
-      METHODS2[METHODS2["REDIRECT"] = 43] = "REDIRECT";
-      METHODS2[METHODS2["RECORD"] = 44] = "RECORD";
-      METHODS2[METHODS2["FLUSH"] = 45] = "FLUSH";
-    })(METHODS = exports.METHODS || (exports.METHODS = {}));
+    var METHODS2;
+    (function(METHODS3) {
+      METHODS3[METHODS3["DELETE"] = 0] = "DELETE";
+      METHODS3[METHODS3["GET"] = 1] = "GET";
+      METHODS3[METHODS3["HEAD"] = 2] = "HEAD";
+      METHODS3[METHODS3["POST"] = 3] = "POST";
+      METHODS3[METHODS3["PUT"] = 4] = "PUT";
+      METHODS3[METHODS3["CONNECT"] = 5] = "CONNECT";
+      METHODS3[METHODS3["OPTIONS"] = 6] = "OPTIONS";
+      METHODS3[METHODS3["TRACE"] = 7] = "TRACE";
+      METHODS3[METHODS3["COPY"] = 8] = "COPY";
+      METHODS3[METHODS3["LOCK"] = 9] = "LOCK";
+      METHODS3[METHODS3["MKCOL"] = 10] = "MKCOL";
+      METHODS3[METHODS3["MOVE"] = 11] = "MOVE";
+      METHODS3[METHODS3["PROPFIND"] = 12] = "PROPFIND";
+      METHODS3[METHODS3["PROPPATCH"] = 13] = "PROPPATCH";
+      METHODS3[METHODS3["SEARCH"] = 14] = "SEARCH";
+      METHODS3[METHODS3["UNLOCK"] = 15] = "UNLOCK";
+      METHODS3[METHODS3["BIND"] = 16] = "BIND";
+      METHODS3[METHODS3["REBIND"] = 17] = "REBIND";
+      METHODS3[METHODS3["UNBIND"] = 18] = "UNBIND";
+      METHODS3[METHODS3["ACL"] = 19] = "ACL";
+      METHODS3[METHODS3["REPORT"] = 20] = "REPORT";
+      METHODS3[METHODS3["MKACTIVITY"] = 21] = "MKACTIVITY";
+      METHODS3[METHODS3["CHECKOUT"] = 22] = "CHECKOUT";
+      METHODS3[METHODS3["MERGE"] = 23] = "MERGE";
+      METHODS3[METHODS3["M-SEARCH"] = 24] = "M-SEARCH";
+      METHODS3[METHODS3["NOTIFY"] = 25] = "NOTIFY";
+      METHODS3[METHODS3["SUBSCRIBE"] = 26] = "SUBSCRIBE";
+      METHODS3[METHODS3["UNSUBSCRIBE"] = 27] = "UNSUBSCRIBE";
+      METHODS3[METHODS3["PATCH"] = 28] = "PATCH";
+      METHODS3[METHODS3["PURGE"] = 29] = "PURGE";
+      METHODS3[METHODS3["MKCALENDAR"] = 30] = "MKCALENDAR";
+      METHODS3[METHODS3["LINK"] = 31] = "LINK";
+      METHODS3[METHODS3["UNLINK"] = 32] = "UNLINK";
+      METHODS3[METHODS3["SOURCE"] = 33] = "SOURCE";
+      METHODS3[METHODS3["PRI"] = 34] = "PRI";
+      METHODS3[METHODS3["DESCRIBE"] = 35] = "DESCRIBE";
+      METHODS3[METHODS3["ANNOUNCE"] = 36] = "ANNOUNCE";
+      METHODS3[METHODS3["SETUP"] = 37] = "SETUP";
+      METHODS3[METHODS3["PLAY"] = 38] = "PLAY";
+      METHODS3[METHODS3["PAUSE"] = 39] = "PAUSE";
+      METHODS3[METHODS3["TEARDOWN"] = 40] = "TEARDOWN";
+      METHODS3[METHODS3["GET_PARAMETER"] = 41] = "GET_PARAMETER";
+      METHODS3[METHODS3["SET_PARAMETER"] = 42] = "SET_PARAMETER";
+      METHODS3[METHODS3["REDIRECT"] = 43] = "REDIRECT";
+      METHODS3[METHODS3["RECORD"] = 44] = "RECORD";
+      METHODS3[METHODS3["FLUSH"] = 45] = "FLUSH";
+    })(METHODS2 = exports.METHODS || (exports.METHODS = {}));
     exports.METHODS_HTTP = [
-      METHODS.DELETE,
-      METHODS.GET,
-      METHODS.HEAD,
-      METHODS.POST,
-      METHODS.PUT,
-      METHODS.CONNECT,
-      METHODS.OPTIONS,
-      METHODS.TRACE,
-      METHODS.COPY,
-      METHODS.LOCK,
-      METHODS.MKCOL,
-      METHODS.MOVE,
-      METHODS.PROPFIND,
-      METHODS.PROPPATCH,
-      METHODS.SEARCH,
-      METHODS.UNLOCK,
-      METHODS.BIND,
-      METHODS.REBIND,
-      METHODS.UNBIND,
-      METHODS.ACL,
-      METHODS.REPORT,
-      METHODS.MKACTIVITY,
-      METHODS.CHECKOUT,
-      METHODS.MERGE,
-      METHODS["M-SEARCH"],
-      METHODS.NOTIFY,
-      METHODS.SUBSCRIBE,
-      METHODS.UNSUBSCRIBE,
-      METHODS.PATCH,
-      METHODS.PURGE,
-      METHODS.MKCALENDAR,
-      METHODS.LINK,
-      METHODS.UNLINK,
-      METHODS.PRI,
+      METHODS2.DELETE,
+      METHODS2.GET,
+      METHODS2.HEAD,
+      METHODS2.POST,
+      METHODS2.PUT,
+      METHODS2.CONNECT,
+      METHODS2.OPTIONS,
+      METHODS2.TRACE,
+      METHODS2.COPY,
+      METHODS2.LOCK,
+      METHODS2.MKCOL,
+      METHODS2.MOVE,
+      METHODS2.PROPFIND,
+      METHODS2.PROPPATCH,
+      METHODS2.SEARCH,
+      METHODS2.UNLOCK,
+      METHODS2.BIND,
+      METHODS2.REBIND,
+      METHODS2.UNBIND,
+      METHODS2.ACL,
+      METHODS2.REPORT,
+      METHODS2.MKACTIVITY,
+      METHODS2.CHECKOUT,
+      METHODS2.MERGE,
+      METHODS2["M-SEARCH"],
+      METHODS2.NOTIFY,
+      METHODS2.SUBSCRIBE,
+      METHODS2.UNSUBSCRIBE,
+      METHODS2.PATCH,
+      METHODS2.PURGE,
+      METHODS2.MKCALENDAR,
+      METHODS2.LINK,
+      METHODS2.UNLINK,
+      METHODS2.PRI,
       // TODO(indutny): should we allow it with HTTP?
-      METHODS.SOURCE
+      METHODS2.SOURCE
     ];
     exports.METHODS_ICE = [
-      METHODS.SOURCE
+      METHODS2.SOURCE
     ];
     exports.METHODS_RTSP = [
-      METHODS.OPTIONS,
-      METHODS.DESCRIBE,
-      METHODS.ANNOUNCE,
-      METHODS.SETUP,
-      METHODS.PLAY,
-      METHODS.PAUSE,
-      METHODS.TEARDOWN,
-      METHODS.GET_PARAMETER,
-      METHODS.SET_PARAMETER,
-      METHODS.REDIRECT,
-      METHODS.RECORD,
-      METHODS.FLUSH,
+      METHODS2.OPTIONS,
+      METHODS2.DESCRIBE,
+      METHODS2.ANNOUNCE,
+      METHODS2.SETUP,
+      METHODS2.PLAY,
+      METHODS2.PAUSE,
+      METHODS2.TEARDOWN,
+      METHODS2.GET_PARAMETER,
+      METHODS2.SET_PARAMETER,
+      METHODS2.REDIRECT,
+      METHODS2.RECORD,
+      METHODS2.FLUSH,
       // For AirPlay
-      METHODS.GET,
-      METHODS.POST
+      METHODS2.GET,
+      METHODS2.POST
     ];
-    exports.METHOD_MAP = utils_1.enumToMap(METHODS);
+    exports.METHOD_MAP = utils_1.enumToMap(METHODS2);
     exports.H_METHOD_MAP = {};
     Object.keys(exports.METHOD_MAP).forEach((key) => {
       if (/^H/.test(key)) {
@@ -4185,9 +4185,9 @@ var require_util2 = __commonJS({
       return "success";
     }
     function appendFetchMetadata(httpRequest) {
-      let header2 = null;
-      header2 = httpRequest.mode;
-      httpRequest.headersList.set("sec-fetch-mode", header2, true);
+      let header3 = null;
+      header3 = httpRequest.mode;
+      httpRequest.headersList.set("sec-fetch-mode", header3, true);
     }
     function appendRequestOriginHeader(request2) {
       let serializedOrigin = request2.origin;
@@ -6458,7 +6458,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request2) {
-      const { method, path: path13, host, upgrade, blocking, reset } = request2;
+      const { method, path: path17, host, upgrade, blocking, reset } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6539,22 +6539,22 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header2 = `${method} ${path13} HTTP/1.1\r
+      let header3 = `${method} ${path17} HTTP/1.1\r
 `;
       if (typeof host === "string") {
-        header2 += `host: ${host}\r
+        header3 += `host: ${host}\r
 `;
       } else {
-        header2 += client[kHostHeader];
+        header3 += client[kHostHeader];
       }
       if (upgrade) {
-        header2 += `connection: upgrade\r
+        header3 += `connection: upgrade\r
 upgrade: ${upgrade}\r
 `;
       } else if (client[kPipelining] && !socket[kReset]) {
-        header2 += "connection: keep-alive\r\n";
+        header3 += "connection: keep-alive\r\n";
       } else {
-        header2 += "connection: close\r\n";
+        header3 += "connection: close\r\n";
       }
       if (Array.isArray(headers)) {
         for (let n = 0; n < headers.length; n += 2) {
@@ -6562,43 +6562,43 @@ upgrade: ${upgrade}\r
           const val = headers[n + 1];
           if (Array.isArray(val)) {
             for (let i = 0; i < val.length; i++) {
-              header2 += `${key}: ${val[i]}\r
+              header3 += `${key}: ${val[i]}\r
 `;
             }
           } else {
-            header2 += `${key}: ${val}\r
+            header3 += `${key}: ${val}\r
 `;
           }
         }
       }
       if (channels.sendHeaders.hasSubscribers) {
-        channels.sendHeaders.publish({ request: request2, headers: header2, socket });
+        channels.sendHeaders.publish({ request: request2, headers: header3, socket });
       }
       if (!body || bodyLength === 0) {
-        writeBuffer(abort, null, client, request2, socket, contentLength, header2, expectsPayload);
+        writeBuffer(abort, null, client, request2, socket, contentLength, header3, expectsPayload);
       } else if (util.isBuffer(body)) {
-        writeBuffer(abort, body, client, request2, socket, contentLength, header2, expectsPayload);
+        writeBuffer(abort, body, client, request2, socket, contentLength, header3, expectsPayload);
       } else if (util.isBlobLike(body)) {
         if (typeof body.stream === "function") {
-          writeIterable(abort, body.stream(), client, request2, socket, contentLength, header2, expectsPayload);
+          writeIterable(abort, body.stream(), client, request2, socket, contentLength, header3, expectsPayload);
         } else {
-          writeBlob(abort, body, client, request2, socket, contentLength, header2, expectsPayload);
+          writeBlob(abort, body, client, request2, socket, contentLength, header3, expectsPayload);
         }
       } else if (util.isStream(body)) {
-        writeStream(abort, body, client, request2, socket, contentLength, header2, expectsPayload);
+        writeStream(abort, body, client, request2, socket, contentLength, header3, expectsPayload);
       } else if (util.isIterable(body)) {
-        writeIterable(abort, body, client, request2, socket, contentLength, header2, expectsPayload);
+        writeIterable(abort, body, client, request2, socket, contentLength, header3, expectsPayload);
       } else {
         assert(false);
       }
       return true;
     }
-    function writeStream(abort, body, client, request2, socket, contentLength, header2, expectsPayload) {
+    function writeStream(abort, body, client, request2, socket, contentLength, header3, expectsPayload) {
       assert(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
-      let finished2 = false;
-      const writer = new AsyncWriter({ abort, socket, request: request2, contentLength, client, expectsPayload, header: header2 });
+      let finished3 = false;
+      const writer = new AsyncWriter({ abort, socket, request: request2, contentLength, client, expectsPayload, header: header3 });
       const onData = function(chunk) {
-        if (finished2) {
+        if (finished3) {
           return;
         }
         try {
@@ -6610,7 +6610,7 @@ upgrade: ${upgrade}\r
         }
       };
       const onDrain = function() {
-        if (finished2) {
+        if (finished3) {
           return;
         }
         if (body.resume) {
@@ -6621,16 +6621,16 @@ upgrade: ${upgrade}\r
         queueMicrotask(() => {
           body.removeListener("error", onFinished);
         });
-        if (!finished2) {
+        if (!finished3) {
           const err = new RequestAbortedError();
           queueMicrotask(() => onFinished(err));
         }
       };
       const onFinished = function(err) {
-        if (finished2) {
+        if (finished3) {
           return;
         }
-        finished2 = true;
+        finished3 = true;
         assert(socket.destroyed || socket[kWriting] && client[kRunning] <= 1);
         socket.off("drain", onDrain).off("error", onFinished);
         body.removeListener("data", onData).removeListener("end", onFinished).removeListener("close", onClose);
@@ -6662,22 +6662,22 @@ upgrade: ${upgrade}\r
         setImmediate(onClose);
       }
     }
-    function writeBuffer(abort, body, client, request2, socket, contentLength, header2, expectsPayload) {
+    function writeBuffer(abort, body, client, request2, socket, contentLength, header3, expectsPayload) {
       try {
         if (!body) {
           if (contentLength === 0) {
-            socket.write(`${header2}content-length: 0\r
+            socket.write(`${header3}content-length: 0\r
 \r
 `, "latin1");
           } else {
             assert(contentLength === null, "no body must not have content length");
-            socket.write(`${header2}\r
+            socket.write(`${header3}\r
 `, "latin1");
           }
         } else if (util.isBuffer(body)) {
           assert(contentLength === body.byteLength, "buffer body must have content length");
           socket.cork();
-          socket.write(`${header2}content-length: ${contentLength}\r
+          socket.write(`${header3}content-length: ${contentLength}\r
 \r
 `, "latin1");
           socket.write(body);
@@ -6693,7 +6693,7 @@ upgrade: ${upgrade}\r
         abort(err);
       }
     }
-    async function writeBlob(abort, body, client, request2, socket, contentLength, header2, expectsPayload) {
+    async function writeBlob(abort, body, client, request2, socket, contentLength, header3, expectsPayload) {
       assert(contentLength === body.size, "blob body must have content length");
       try {
         if (contentLength != null && contentLength !== body.size) {
@@ -6701,7 +6701,7 @@ upgrade: ${upgrade}\r
         }
         const buffer = Buffer.from(await body.arrayBuffer());
         socket.cork();
-        socket.write(`${header2}content-length: ${contentLength}\r
+        socket.write(`${header3}content-length: ${contentLength}\r
 \r
 `, "latin1");
         socket.write(buffer);
@@ -6716,7 +6716,7 @@ upgrade: ${upgrade}\r
         abort(err);
       }
     }
-    async function writeIterable(abort, body, client, request2, socket, contentLength, header2, expectsPayload) {
+    async function writeIterable(abort, body, client, request2, socket, contentLength, header3, expectsPayload) {
       assert(contentLength !== 0 || client[kRunning] === 0, "iterator body cannot be pipelined");
       let callback = null;
       function onDrain() {
@@ -6735,7 +6735,7 @@ upgrade: ${upgrade}\r
         }
       });
       socket.on("close", onDrain).on("drain", onDrain);
-      const writer = new AsyncWriter({ abort, socket, request: request2, contentLength, client, expectsPayload, header: header2 });
+      const writer = new AsyncWriter({ abort, socket, request: request2, contentLength, client, expectsPayload, header: header3 });
       try {
         for await (const chunk of body) {
           if (socket[kError]) {
@@ -6753,19 +6753,19 @@ upgrade: ${upgrade}\r
       }
     }
     var AsyncWriter = class {
-      constructor({ abort, socket, request: request2, contentLength, client, expectsPayload, header: header2 }) {
+      constructor({ abort, socket, request: request2, contentLength, client, expectsPayload, header: header3 }) {
         this.socket = socket;
         this.request = request2;
         this.contentLength = contentLength;
         this.client = client;
         this.bytesWritten = 0;
         this.expectsPayload = expectsPayload;
-        this.header = header2;
+        this.header = header3;
         this.abort = abort;
         socket[kWriting] = true;
       }
       write(chunk) {
-        const { socket, request: request2, contentLength, client, bytesWritten, expectsPayload, header: header2 } = this;
+        const { socket, request: request2, contentLength, client, bytesWritten, expectsPayload, header: header3 } = this;
         if (socket[kError]) {
           throw socket[kError];
         }
@@ -6788,10 +6788,10 @@ upgrade: ${upgrade}\r
             socket[kReset] = true;
           }
           if (contentLength === null) {
-            socket.write(`${header2}transfer-encoding: chunked\r
+            socket.write(`${header3}transfer-encoding: chunked\r
 `, "latin1");
           } else {
-            socket.write(`${header2}content-length: ${contentLength}\r
+            socket.write(`${header3}content-length: ${contentLength}\r
 \r
 `, "latin1");
           }
@@ -6815,7 +6815,7 @@ ${len.toString(16)}\r
         return ret;
       }
       end() {
-        const { socket, contentLength, client, bytesWritten, expectsPayload, header: header2, request: request2 } = this;
+        const { socket, contentLength, client, bytesWritten, expectsPayload, header: header3, request: request2 } = this;
         request2.onRequestSent();
         socket[kWriting] = false;
         if (socket[kError]) {
@@ -6826,11 +6826,11 @@ ${len.toString(16)}\r
         }
         if (bytesWritten === 0) {
           if (expectsPayload) {
-            socket.write(`${header2}content-length: 0\r
+            socket.write(`${header3}content-length: 0\r
 \r
 `, "latin1");
           } else {
-            socket.write(`${header2}\r
+            socket.write(`${header3}\r
 `, "latin1");
           }
         } else if (contentLength === null) {
@@ -7068,7 +7068,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path: path13, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path: path17, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
@@ -7091,8 +7091,8 @@ var require_client_h2 = __commonJS({
         }
       }
       let stream;
-      const { hostname: hostname2, port } = client[kUrl];
-      headers[HTTP2_HEADER_AUTHORITY] = host || `${hostname2}${port ? `:${port}` : ""}`;
+      const { hostname: hostname3, port } = client[kUrl];
+      headers[HTTP2_HEADER_AUTHORITY] = host || `${hostname3}${port ? `:${port}` : ""}`;
       headers[HTTP2_HEADER_METHOD] = method;
       const abort = (error2) => {
         if (request2.aborted) {
@@ -7165,7 +7165,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path13;
+      headers[HTTP2_HEADER_PATH] = path17;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7518,9 +7518,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path13 = search ? `${pathname}${search}` : pathname;
+        const path17 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path13;
+        this.opts.path = path17;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -7560,15 +7560,15 @@ var require_redirect_handler = __commonJS({
         }
       }
     }
-    function shouldRemoveHeader(header2, removeContent, unknownOrigin) {
-      if (header2.length === 4) {
-        return util.headerNameToString(header2) === "host";
+    function shouldRemoveHeader(header3, removeContent, unknownOrigin) {
+      if (header3.length === 4) {
+        return util.headerNameToString(header3) === "host";
       }
-      if (removeContent && util.headerNameToString(header2).startsWith("content-")) {
+      if (removeContent && util.headerNameToString(header3).startsWith("content-")) {
         return true;
       }
-      if (unknownOrigin && (header2.length === 13 || header2.length === 6 || header2.length === 19)) {
-        const name = util.headerNameToString(header2);
+      if (unknownOrigin && (header3.length === 13 || header3.length === 6 || header3.length === 19)) {
+        const name = util.headerNameToString(header3);
         return name === "authorization" || name === "cookie" || name === "proxy-authorization";
       }
       return false;
@@ -7623,8 +7623,8 @@ var require_client = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/dispatcher/client.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var net2 = __require("node:net");
-    var http4 = __require("node:http");
+    var net5 = __require("node:net");
+    var http6 = __require("node:http");
     var util = require_util();
     var { channels } = require_diagnostics();
     var Request = require_request();
@@ -7708,11 +7708,11 @@ var require_client = __commonJS({
         keepAliveTimeoutThreshold,
         socketPath,
         pipelining,
-        tls: tls2,
+        tls: tls3,
         strictContentLength,
         maxCachedSessions,
         maxRedirections,
-        connect: connect4,
+        connect: connect5,
         maxRequestsPerClient,
         localAddress,
         maxResponseSize,
@@ -7764,7 +7764,7 @@ var require_client = __commonJS({
         if (bodyTimeout != null && (!Number.isInteger(bodyTimeout) || bodyTimeout < 0)) {
           throw new InvalidArgumentError("bodyTimeout must be a positive integer or zero");
         }
-        if (connect4 != null && typeof connect4 !== "function" && typeof connect4 !== "object") {
+        if (connect5 != null && typeof connect5 !== "function" && typeof connect5 !== "object") {
           throw new InvalidArgumentError("connect must be a function or an object");
         }
         if (maxRedirections != null && (!Number.isInteger(maxRedirections) || maxRedirections < 0)) {
@@ -7773,7 +7773,7 @@ var require_client = __commonJS({
         if (maxRequestsPerClient != null && (!Number.isInteger(maxRequestsPerClient) || maxRequestsPerClient < 0)) {
           throw new InvalidArgumentError("maxRequestsPerClient must be a positive number");
         }
-        if (localAddress != null && (typeof localAddress !== "string" || net2.isIP(localAddress) === 0)) {
+        if (localAddress != null && (typeof localAddress !== "string" || net5.isIP(localAddress) === 0)) {
           throw new InvalidArgumentError("localAddress must be valid string IP address");
         }
         if (maxResponseSize != null && (!Number.isInteger(maxResponseSize) || maxResponseSize < -1)) {
@@ -7788,15 +7788,15 @@ var require_client = __commonJS({
         if (maxConcurrentStreams != null && (typeof maxConcurrentStreams !== "number" || maxConcurrentStreams < 1)) {
           throw new InvalidArgumentError("maxConcurrentStreams must be a positive integer, greater than 0");
         }
-        if (typeof connect4 !== "function") {
-          connect4 = buildConnector({
-            ...tls2,
+        if (typeof connect5 !== "function") {
+          connect5 = buildConnector({
+            ...tls3,
             maxCachedSessions,
             allowH2,
             socketPath,
             timeout: connectTimeout,
             ...autoSelectFamily ? { autoSelectFamily, autoSelectFamilyAttemptTimeout } : void 0,
-            ...connect4
+            ...connect5
           });
         }
         if (interceptors?.Client && Array.isArray(interceptors.Client)) {
@@ -7811,9 +7811,9 @@ var require_client = __commonJS({
           this[kInterceptors] = [createRedirectInterceptor({ maxRedirections })];
         }
         this[kUrl] = util.parseOrigin(url);
-        this[kConnector] = connect4;
+        this[kConnector] = connect5;
         this[kPipelining] = pipelining != null ? pipelining : 1;
-        this[kMaxHeadersSize] = maxHeaderSize || http4.maxHeaderSize;
+        this[kMaxHeadersSize] = maxHeaderSize || http6.maxHeaderSize;
         this[kKeepAliveDefaultTimeout] = keepAliveTimeout == null ? 4e3 : keepAliveTimeout;
         this[kKeepAliveMaxTimeout] = keepAliveMaxTimeout == null ? 6e5 : keepAliveMaxTimeout;
         this[kKeepAliveTimeoutThreshold] = keepAliveTimeoutThreshold == null ? 2e3 : keepAliveTimeoutThreshold;
@@ -7865,7 +7865,7 @@ var require_client = __commonJS({
       }
       /* istanbul ignore: only used for test */
       [kConnect](cb) {
-        connect3(this);
+        connect4(this);
         this.once("connect", cb);
       }
       [kDispatch](opts, handler) {
@@ -7929,23 +7929,23 @@ var require_client = __commonJS({
         assert(client[kSize] === 0);
       }
     }
-    async function connect3(client) {
+    async function connect4(client) {
       assert(!client[kConnecting]);
       assert(!client[kHTTPContext]);
-      let { host, hostname: hostname2, protocol, port } = client[kUrl];
-      if (hostname2[0] === "[") {
-        const idx = hostname2.indexOf("]");
+      let { host, hostname: hostname3, protocol, port } = client[kUrl];
+      if (hostname3[0] === "[") {
+        const idx = hostname3.indexOf("]");
         assert(idx !== -1);
-        const ip = hostname2.substring(1, idx);
-        assert(net2.isIP(ip));
-        hostname2 = ip;
+        const ip = hostname3.substring(1, idx);
+        assert(net5.isIP(ip));
+        hostname3 = ip;
       }
       client[kConnecting] = true;
       if (channels.beforeConnect.hasSubscribers) {
         channels.beforeConnect.publish({
           connectParams: {
             host,
-            hostname: hostname2,
+            hostname: hostname3,
             protocol,
             port,
             version: client[kHTTPContext]?.version,
@@ -7959,7 +7959,7 @@ var require_client = __commonJS({
         const socket = await new Promise((resolve2, reject) => {
           client[kConnector]({
             host,
-            hostname: hostname2,
+            hostname: hostname3,
             protocol,
             port,
             servername: client[kServerName],
@@ -7992,7 +7992,7 @@ var require_client = __commonJS({
           channels.connected.publish({
             connectParams: {
               host,
-              hostname: hostname2,
+              hostname: hostname3,
               protocol,
               port,
               version: client[kHTTPContext]?.version,
@@ -8013,7 +8013,7 @@ var require_client = __commonJS({
           channels.connectError.publish({
             connectParams: {
               host,
-              hostname: hostname2,
+              hostname: hostname3,
               protocol,
               port,
               version: client[kHTTPContext]?.version,
@@ -8100,7 +8100,7 @@ var require_client = __commonJS({
           return;
         }
         if (!client[kHTTPContext]) {
-          connect3(client);
+          connect4(client);
           return;
         }
         if (client[kHTTPContext].destroyed) {
@@ -8392,9 +8392,9 @@ var require_pool = __commonJS({
       constructor(origin, {
         connections,
         factory = defaultFactory,
-        connect: connect3,
+        connect: connect4,
         connectTimeout,
-        tls: tls2,
+        tls: tls3,
         maxCachedSessions,
         socketPath,
         autoSelectFamily,
@@ -8408,25 +8408,25 @@ var require_pool = __commonJS({
         if (typeof factory !== "function") {
           throw new InvalidArgumentError("factory must be a function.");
         }
-        if (connect3 != null && typeof connect3 !== "function" && typeof connect3 !== "object") {
+        if (connect4 != null && typeof connect4 !== "function" && typeof connect4 !== "object") {
           throw new InvalidArgumentError("connect must be a function or an object");
         }
-        if (typeof connect3 !== "function") {
-          connect3 = buildConnector({
-            ...tls2,
+        if (typeof connect4 !== "function") {
+          connect4 = buildConnector({
+            ...tls3,
             maxCachedSessions,
             allowH2,
             socketPath,
             timeout: connectTimeout,
             ...autoSelectFamily ? { autoSelectFamily, autoSelectFamilyAttemptTimeout } : void 0,
-            ...connect3
+            ...connect4
           });
         }
         super(options);
         this[kInterceptors] = options.interceptors?.Pool && Array.isArray(options.interceptors.Pool) ? options.interceptors.Pool : [];
         this[kConnections] = connections || null;
         this[kUrl] = util.parseOrigin(origin);
-        this[kOptions] = { ...util.deepClone(options), connect: connect3, allowH2 };
+        this[kOptions] = { ...util.deepClone(options), connect: connect4, allowH2 };
         this[kOptions].interceptors = options.interceptors ? { ...options.interceptors } : void 0;
         this[kFactory] = factory;
         this.on("connectionError", (origin2, targets, error2) => {
@@ -8620,26 +8620,26 @@ var require_agent = __commonJS({
     function defaultFactory(origin, opts) {
       return opts && opts.connections === 1 ? new Client(origin, opts) : new Pool(origin, opts);
     }
-    var Agent5 = class extends DispatcherBase {
-      constructor({ factory = defaultFactory, maxRedirections = 0, connect: connect3, tls: tls2, ...options } = {}) {
+    var Agent7 = class extends DispatcherBase {
+      constructor({ factory = defaultFactory, maxRedirections = 0, connect: connect4, tls: tls3, ...options } = {}) {
         if (typeof factory !== "function") {
           throw new InvalidArgumentError("factory must be a function.");
         }
-        if (connect3 != null && typeof connect3 !== "function" && typeof connect3 !== "object") {
+        if (connect4 != null && typeof connect4 !== "function" && typeof connect4 !== "object") {
           throw new InvalidArgumentError("connect must be a function or an object");
         }
         if (!Number.isInteger(maxRedirections) || maxRedirections < 0) {
           throw new InvalidArgumentError("maxRedirections must be a positive number");
         }
         super(options);
-        if (connect3 && typeof connect3 !== "function") {
-          connect3 = { ...connect3 };
+        if (connect4 && typeof connect4 !== "function") {
+          connect4 = { ...connect4 };
         }
-        if (tls2 && typeof tls2 !== "function") {
-          tls2 = { ...tls2 };
+        if (tls3 && typeof tls3 !== "function") {
+          tls3 = { ...tls3 };
         }
         this[kInterceptors] = options.interceptors?.Agent && Array.isArray(options.interceptors.Agent) ? options.interceptors.Agent : [createRedirectInterceptor({ maxRedirections })];
-        this[kOptions] = { ...util.deepClone(options), connect: connect3, tls: tls2 };
+        this[kOptions] = { ...util.deepClone(options), connect: connect4, tls: tls3 };
         this[kOptions].interceptors = options.interceptors ? { ...options.interceptors } : void 0;
         this[kMaxRedirections] = maxRedirections;
         this[kFactory] = factory;
@@ -8695,7 +8695,7 @@ var require_agent = __commonJS({
         await Promise.all(destroyPromises);
       }
     };
-    module.exports = Agent5;
+    module.exports = Agent7;
   }
 });
 
@@ -8705,7 +8705,7 @@ var require_proxy_agent = __commonJS({
     "use strict";
     var { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = require_symbols();
     var { URL: URL2 } = __require("node:url");
-    var Agent5 = require_agent();
+    var Agent7 = require_agent();
     var Pool = require_pool();
     var DispatcherBase = require_dispatcher_base();
     var { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = require_errors();
@@ -8734,16 +8734,16 @@ var require_proxy_agent = __commonJS({
     }
     var Http1ProxyWrapper = class extends DispatcherBase {
       #client;
-      constructor(proxyUrl, { headers = {}, connect: connect3, factory }) {
+      constructor(proxyUrl, { headers = {}, connect: connect4, factory }) {
         super();
         if (!proxyUrl) {
           throw new InvalidArgumentError("Proxy URL is mandatory");
         }
         this[kProxyHeaders] = headers;
         if (factory) {
-          this.#client = factory(proxyUrl, { connect: connect3 });
+          this.#client = factory(proxyUrl, { connect: connect4 });
         } else {
-          this.#client = new Client(proxyUrl, { connect: connect3 });
+          this.#client = new Client(proxyUrl, { connect: connect4 });
         }
       }
       [kDispatch](opts, handler) {
@@ -8759,10 +8759,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path13 = "/",
+          path: path17 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path13;
+        opts.path = origin + path17;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -8805,7 +8805,7 @@ var require_proxy_agent = __commonJS({
         } else if (username && password) {
           this[kProxyHeaders]["proxy-authorization"] = `Basic ${Buffer.from(`${decodeURIComponent(username)}:${decodeURIComponent(password)}`).toString("base64")}`;
         }
-        const connect3 = buildConnector({ ...opts.proxyTls });
+        const connect4 = buildConnector({ ...opts.proxyTls });
         this[kConnectEndpoint] = buildConnector({ ...opts.requestTls });
         const agentFactory = opts.factory || defaultAgentFactory;
         const factory = (origin2, options) => {
@@ -8813,14 +8813,14 @@ var require_proxy_agent = __commonJS({
           if (!this[kTunnelProxy] && protocol2 === "http:" && this[kProxy].protocol === "http:") {
             return new Http1ProxyWrapper(this[kProxy].uri, {
               headers: this[kProxyHeaders],
-              connect: connect3,
+              connect: connect4,
               factory: agentFactory
             });
           }
           return agentFactory(origin2, options);
         };
-        this[kClient] = clientFactory(url, { connect: connect3 });
-        this[kAgent] = new Agent5({
+        this[kClient] = clientFactory(url, { connect: connect4 });
+        this[kAgent] = new Agent7({
           ...opts,
           factory,
           connect: async (opts2, callback) => {
@@ -8929,7 +8929,7 @@ var require_env_http_proxy_agent = __commonJS({
     var DispatcherBase = require_dispatcher_base();
     var { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = require_symbols();
     var ProxyAgent2 = require_proxy_agent();
-    var Agent5 = require_agent();
+    var Agent7 = require_agent();
     var DEFAULT_PORTS = {
       "http:": 80,
       "https:": 443
@@ -8949,7 +8949,7 @@ var require_env_http_proxy_agent = __commonJS({
           });
         }
         const { httpProxy, httpsProxy, noProxy, ...agentOpts } = opts;
-        this[kNoProxyAgent] = new Agent5(agentOpts);
+        this[kNoProxyAgent] = new Agent7(agentOpts);
         const HTTP_PROXY = httpProxy ?? process.env.http_proxy ?? process.env.HTTP_PROXY;
         if (HTTP_PROXY) {
           this[kHttpProxyAgent] = new ProxyAgent2({ ...agentOpts, uri: HTTP_PROXY });
@@ -8988,10 +8988,10 @@ var require_env_http_proxy_agent = __commonJS({
         }
       }
       #getProxyAgentForUrl(url) {
-        let { protocol, host: hostname2, port } = url;
-        hostname2 = hostname2.replace(/:\d*$/, "").toLowerCase();
+        let { protocol, host: hostname3, port } = url;
+        hostname3 = hostname3.replace(/:\d*$/, "").toLowerCase();
         port = Number.parseInt(port, 10) || DEFAULT_PORTS[protocol] || 0;
-        if (!this.#shouldProxy(hostname2, port)) {
+        if (!this.#shouldProxy(hostname3, port)) {
           return this[kNoProxyAgent];
         }
         if (protocol === "https:") {
@@ -8999,7 +8999,7 @@ var require_env_http_proxy_agent = __commonJS({
         }
         return this[kHttpProxyAgent];
       }
-      #shouldProxy(hostname2, port) {
+      #shouldProxy(hostname3, port) {
         if (this.#noProxyChanged) {
           this.#parseNoProxy();
         }
@@ -9015,11 +9015,11 @@ var require_env_http_proxy_agent = __commonJS({
             continue;
           }
           if (!/^[.*]/.test(entry.hostname)) {
-            if (hostname2 === entry.hostname) {
+            if (hostname3 === entry.hostname) {
               return false;
             }
           } else {
-            if (hostname2.endsWith(entry.hostname.replace(/^\*/, ""))) {
+            if (hostname3.endsWith(entry.hostname.replace(/^\*/, ""))) {
               return false;
             }
           }
@@ -9447,7 +9447,7 @@ var require_readable = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/readable.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { Readable: Readable4 } = __require("node:stream");
+    var { Readable: Readable5 } = __require("node:stream");
     var { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError: AbortError2 } = require_errors();
     var util = require_util();
     var { ReadableStreamFrom } = require_util();
@@ -9459,7 +9459,7 @@ var require_readable = __commonJS({
     var kContentLength = /* @__PURE__ */ Symbol("kContentLength");
     var noop2 = () => {
     };
-    var BodyReadable = class extends Readable4 {
+    var BodyReadable = class extends Readable5 {
       constructor({
         resume,
         abort,
@@ -9801,7 +9801,7 @@ var require_api_request = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/api-request.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { Readable: Readable4 } = require_readable();
+    var { Readable: Readable5 } = require_readable();
     var { InvalidArgumentError, RequestAbortedError } = require_errors();
     var util = require_util();
     var { getResolveErrorBodyCallback } = require_util3();
@@ -9896,7 +9896,7 @@ var require_api_request = __commonJS({
         const parsedHeaders = responseHeaders === "raw" ? util.parseHeaders(rawHeaders) : headers;
         const contentType = parsedHeaders["content-type"];
         const contentLength = parsedHeaders["content-length"];
-        const res = new Readable4({
+        const res = new Readable5({
           resume,
           abort,
           contentType,
@@ -10038,7 +10038,7 @@ var require_api_stream = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/api-stream.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { finished: finished2, PassThrough } = __require("node:stream");
+    var { finished: finished3, PassThrough } = __require("node:stream");
     var { InvalidArgumentError, InvalidReturnValueError } = require_errors();
     var util = require_util();
     var { getResolveErrorBodyCallback } = require_util3();
@@ -10134,7 +10134,7 @@ var require_api_stream = __commonJS({
           if (!res || typeof res.write !== "function" || typeof res.end !== "function" || typeof res.on !== "function") {
             throw new InvalidReturnValueError("expected Writable");
           }
-          finished2(res, { readable: false }, (err) => {
+          finished3(res, { readable: false }, (err) => {
             const { callback: callback2, res: res2, opaque: opaque2, trailers, abort } = this;
             this.res = null;
             if (err || !res2.readable) {
@@ -10211,7 +10211,7 @@ var require_api_pipeline = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/api-pipeline.js"(exports, module) {
     "use strict";
     var {
-      Readable: Readable4,
+      Readable: Readable5,
       Duplex,
       PassThrough
     } = __require("node:stream");
@@ -10225,7 +10225,7 @@ var require_api_pipeline = __commonJS({
     var { addSignal, removeSignal } = require_abort_signal();
     var assert = __require("node:assert");
     var kResume = /* @__PURE__ */ Symbol("resume");
-    var PipelineRequest = class extends Readable4 {
+    var PipelineRequest = class extends Readable5 {
       constructor() {
         super({ autoDestroy: true });
         this[kResume] = null;
@@ -10242,7 +10242,7 @@ var require_api_pipeline = __commonJS({
         callback(err);
       }
     };
-    var PipelineResponse = class extends Readable4 {
+    var PipelineResponse = class extends Readable5 {
       constructor(resume) {
         super({ autoDestroy: true });
         this[kResume] = resume;
@@ -10565,10 +10565,10 @@ var require_api_connect = __commonJS({
         }
       }
     };
-    function connect3(opts, callback) {
+    function connect4(opts, callback) {
       if (callback === void 0) {
         return new Promise((resolve2, reject) => {
-          connect3.call(this, opts, (err, data) => {
+          connect4.call(this, opts, (err, data) => {
             return err ? reject(err) : resolve2(data);
           });
         });
@@ -10584,7 +10584,7 @@ var require_api_connect = __commonJS({
         queueMicrotask(() => callback(err, { opaque }));
       }
     }
-    module.exports = connect3;
+    module.exports = connect4;
   }
 });
 
@@ -10734,20 +10734,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path13) {
-      if (typeof path13 !== "string") {
-        return path13;
+    function safeUrl(path17) {
+      if (typeof path17 !== "string") {
+        return path17;
       }
-      const pathSegments = path13.split("?");
+      const pathSegments = path17.split("?");
       if (pathSegments.length !== 2) {
-        return path13;
+        return path17;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path13, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path13);
+    function matchKey(mockDispatch2, { path: path17, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path17);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10769,7 +10769,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path13 }) => matchValue(safeUrl(path13), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path17 }) => matchValue(safeUrl(path17), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10807,9 +10807,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path13, method, body, headers, query } = opts;
+      const { path: path17, method, body, headers, query } = opts;
       return {
-        path: path13,
+        path: path17,
         method,
         body,
         headers,
@@ -11272,10 +11272,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path13, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path17, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path13,
+            Path: path17,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -11294,7 +11294,7 @@ var require_mock_agent = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/mock/mock-agent.js"(exports, module) {
     "use strict";
     var { kClients } = require_symbols();
-    var Agent5 = require_agent();
+    var Agent7 = require_agent();
     var {
       kAgent,
       kMockAgentSet,
@@ -11321,7 +11321,7 @@ var require_mock_agent = __commonJS({
         if (opts?.agent && typeof opts.agent.dispatch !== "function") {
           throw new InvalidArgumentError("Argument opts.agent must implement Agent");
         }
-        const agent = opts?.agent ? opts.agent : new Agent5(opts);
+        const agent = opts?.agent ? opts.agent : new Agent7(opts);
         this[kAgent] = agent;
         this[kClients] = agent[kClients];
         this[kOptions] = buildMockOptions(opts);
@@ -11425,9 +11425,9 @@ var require_global2 = __commonJS({
     "use strict";
     var globalDispatcher = /* @__PURE__ */ Symbol.for("undici.globalDispatcher.1");
     var { InvalidArgumentError } = require_errors();
-    var Agent5 = require_agent();
+    var Agent7 = require_agent();
     if (getGlobalDispatcher() === void 0) {
-      setGlobalDispatcher(new Agent5());
+      setGlobalDispatcher(new Agent7());
     }
     function setGlobalDispatcher(agent) {
       if (!agent || typeof agent.dispatch !== "function") {
@@ -11642,7 +11642,7 @@ var require_dump = __commonJS({
 var require_dns = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/interceptor/dns.js"(exports, module) {
     "use strict";
-    var { isIP: isIP3 } = __require("node:net");
+    var { isIP: isIP4 } = __require("node:net");
     var { lookup } = __require("node:dns");
     var DecoratorHandler = require_decorator_handler();
     var { InvalidArgumentError, InformationalError } = require_errors();
@@ -11897,7 +11897,7 @@ var require_dns = __commonJS({
       return (dispatch) => {
         return function dnsInterceptor(origDispatchOpts, handler) {
           const origin = origDispatchOpts.origin.constructor === URL ? origDispatchOpts.origin : new URL(origDispatchOpts.origin);
-          if (isIP3(origin.hostname) !== 0) {
+          if (isIP4(origin.hostname) !== 0) {
             return dispatch(origDispatchOpts, handler);
           }
           instance.runLookup(origin, origDispatchOpts, (err, newOrigin) => {
@@ -11956,14 +11956,14 @@ var require_headers = __commonJS({
     function fill(headers, object) {
       if (Array.isArray(object)) {
         for (let i = 0; i < object.length; ++i) {
-          const header2 = object[i];
-          if (header2.length !== 2) {
+          const header3 = object[i];
+          if (header3.length !== 2) {
             throw webidl.errors.exception({
               header: "Headers constructor",
-              message: `expected name/value pair to be length 2, found ${header2.length}.`
+              message: `expected name/value pair to be length 2, found ${header3.length}.`
             });
           }
-          appendHeader(headers, header2[0], header2[1]);
+          appendHeader(headers, header3[0], header3[1]);
         }
       } else if (typeof object === "object" && object !== null) {
         const keys = Object.keys(object);
@@ -13567,7 +13567,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants3();
     var EE = __require("node:events");
-    var { Readable: Readable4, pipeline: pipeline8, finished: finished2 } = __require("node:stream");
+    var { Readable: Readable5, pipeline: pipeline8, finished: finished3 } = __require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -14035,7 +14035,7 @@ var require_fetch = __commonJS({
       if (internalResponse.body == null) {
         processResponseEndOfBody();
       } else {
-        finished2(internalResponse.body.stream, () => {
+        finished3(internalResponse.body.stream, () => {
           processResponseEndOfBody();
         });
       }
@@ -14506,7 +14506,7 @@ var require_fetch = __commonJS({
                   }
                 }
               }
-              this.body = new Readable4({ read: resume });
+              this.body = new Readable5({ read: resume });
               const onError = this.onError.bind(this);
               resolve2({
                 status,
@@ -15088,12 +15088,12 @@ var require_util4 = __commonJS({
     function decode(ioQueue, encoding) {
       const bytes = combineByteSequences(ioQueue);
       const BOMEncoding = BOMSniffing(bytes);
-      let slice = 0;
+      let slice2 = 0;
       if (BOMEncoding !== null) {
         encoding = BOMEncoding;
-        slice = BOMEncoding === "UTF-8" ? 3 : 2;
+        slice2 = BOMEncoding === "UTF-8" ? 3 : 2;
       }
-      const sliced = bytes.slice(slice);
+      const sliced = bytes.slice(slice2);
       return new TextDecoder(encoding).decode(sliced);
     }
     function BOMSniffing(ioQueue) {
@@ -15407,10 +15407,10 @@ var require_util5 = __commonJS({
       const serializedB = URLSerializer(B, excludeFragment);
       return serializedA === serializedB;
     }
-    function getFieldValues(header2) {
-      assert(header2 !== null);
+    function getFieldValues(header3) {
+      assert(header3 !== null);
       const values = [];
-      for (let value of header2.split(",")) {
+      for (let value of header3.split(",")) {
         value = value.trim();
         if (isValidHeaderName(value)) {
           values.push(value);
@@ -16154,9 +16154,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path13) {
-      for (let i = 0; i < path13.length; ++i) {
-        const code = path13.charCodeAt(i);
+    function validateCookiePath(path17) {
+      for (let i = 0; i < path17.length; ++i) {
+        const code = path17.charCodeAt(i);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -16309,20 +16309,20 @@ var require_parse = __commonJS({
     var { isCTLExcludingHtab } = require_util6();
     var { collectASequenceOfCodePointsFast } = require_data_url();
     var assert = __require("node:assert");
-    function parseSetCookie(header2) {
-      if (isCTLExcludingHtab(header2)) {
+    function parseSetCookie(header3) {
+      if (isCTLExcludingHtab(header3)) {
         return null;
       }
       let nameValuePair = "";
       let unparsedAttributes = "";
       let name = "";
       let value = "";
-      if (header2.includes(";")) {
+      if (header3.includes(";")) {
         const position = { position: 0 };
-        nameValuePair = collectASequenceOfCodePointsFast(";", header2, position);
-        unparsedAttributes = header2.slice(position.position);
+        nameValuePair = collectASequenceOfCodePointsFast(";", header3, position);
+        unparsedAttributes = header3.slice(position.position);
       } else {
-        nameValuePair = header2;
+        nameValuePair = header3;
       }
       if (!nameValuePair.includes("=")) {
         value = nameValuePair;
@@ -18641,9 +18641,9 @@ ${value}`;
           const chunk = this.chunks[i];
           const start = i === this.lineChunkIndex ? this.linePos : 0;
           const end = i === this.chunkIndex ? this.pos : chunk.length;
-          const slice = chunk.subarray(start, end);
-          length += slice.length;
-          chunks.push(slice);
+          const slice2 = chunk.subarray(start, end);
+          length += slice2.length;
+          chunks.push(slice2);
         }
         return Buffer.concat(chunks, length);
       }
@@ -19017,7 +19017,7 @@ var require_undici = __commonJS({
     var Dispatcher = require_dispatcher();
     var Pool = require_pool();
     var BalancedPool = require_balanced_pool();
-    var Agent5 = require_agent();
+    var Agent7 = require_agent();
     var ProxyAgent2 = require_proxy_agent();
     var EnvHttpProxyAgent = require_env_http_proxy_agent();
     var RetryAgent = require_retry_agent();
@@ -19040,7 +19040,7 @@ var require_undici = __commonJS({
     module.exports.Client = Client;
     module.exports.Pool = Pool;
     module.exports.BalancedPool = BalancedPool;
-    module.exports.Agent = Agent5;
+    module.exports.Agent = Agent7;
     module.exports.ProxyAgent = ProxyAgent2;
     module.exports.EnvHttpProxyAgent = EnvHttpProxyAgent;
     module.exports.RetryAgent = RetryAgent;
@@ -19076,11 +19076,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path13 = opts.path;
+          let path17 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path13 = `/${path13}`;
+            path17 = `/${path17}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path13);
+          url = new URL(util.parseOrigin(url).origin + path17);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -19317,8 +19317,8 @@ function isLoopbackAddress(host) {
   return hostLower === "localhost" || hostLower.startsWith("127.") || hostLower.startsWith("[::1]") || hostLower.startsWith("[0:0:0:0:0:0:0:1]");
 }
 var DecodedURL = class extends URL {
-  constructor(url, base2) {
-    super(url, base2);
+  constructor(url, base) {
+    super(url, base);
     this._decodedUsername = decodeURIComponent(super.username);
     this._decodedPassword = decodeURIComponent(super.password);
   }
@@ -19612,9 +19612,9 @@ var HttpClient = class {
           }
           yield response.readBody();
           if (parsedRedirectUrl.hostname !== parsedUrl.hostname) {
-            for (const header2 in headers) {
-              if (header2.toLowerCase() === "authorization") {
-                delete headers[header2];
+            for (const header3 in headers) {
+              if (header3.toLowerCase() === "authorization") {
+                delete headers[header3];
               }
             }
           }
@@ -19767,15 +19767,15 @@ var HttpClient = class {
    * For headers that must always be a single string (like Content-Type), use the
    * specialized _getExistingOrDefaultContentTypeHeader method instead.
    */
-  _getExistingOrDefaultHeader(additionalHeaders, header2, _default) {
+  _getExistingOrDefaultHeader(additionalHeaders, header3, _default) {
     let clientHeader;
     if (this.requestOptions && this.requestOptions.headers) {
-      const headerValue = lowercaseKeys(this.requestOptions.headers)[header2];
+      const headerValue = lowercaseKeys(this.requestOptions.headers)[header3];
       if (headerValue) {
         clientHeader = typeof headerValue === "number" ? headerValue.toString() : headerValue;
       }
     }
-    const additionalValue = additionalHeaders[header2];
+    const additionalValue = additionalHeaders[header3];
     if (additionalValue !== void 0) {
       return typeof additionalValue === "number" ? additionalValue.toString() : additionalValue;
     }
@@ -20148,8 +20148,8 @@ var Summary = class {
         if (typeof cell === "string") {
           return this.wrap("td", cell);
         }
-        const { header: header2, data, colspan, rowspan } = cell;
-        const tag = header2 ? "th" : "td";
+        const { header: header3, data, colspan, rowspan } = cell;
+        const tag = header3 ? "th" : "td";
         const attrs = Object.assign(Object.assign({}, colspan && { colspan }), rowspan && { rowspan });
         return this.wrap(tag, data, attrs);
       }).join("");
@@ -20307,176 +20307,7 @@ function info(message) {
 
 // src/action/run-download.ts
 import os6 from "node:os";
-import path12 from "node:path";
-
-// node_modules/yocto-queue/index.js
-var Node = class {
-  value;
-  next;
-  constructor(value) {
-    this.value = value;
-  }
-};
-var Queue = class {
-  #head;
-  #tail;
-  #size;
-  constructor() {
-    this.clear();
-  }
-  enqueue(value) {
-    const node = new Node(value);
-    if (this.#head) {
-      this.#tail.next = node;
-      this.#tail = node;
-    } else {
-      this.#head = node;
-      this.#tail = node;
-    }
-    this.#size++;
-  }
-  dequeue() {
-    const current = this.#head;
-    if (!current) {
-      return;
-    }
-    this.#head = this.#head.next;
-    this.#size--;
-    if (!this.#head) {
-      this.#tail = void 0;
-    }
-    return current.value;
-  }
-  peek() {
-    if (!this.#head) {
-      return;
-    }
-    return this.#head.value;
-  }
-  clear() {
-    this.#head = void 0;
-    this.#tail = void 0;
-    this.#size = 0;
-  }
-  get size() {
-    return this.#size;
-  }
-  *[Symbol.iterator]() {
-    let current = this.#head;
-    while (current) {
-      yield current.value;
-      current = current.next;
-    }
-  }
-  *drain() {
-    while (this.#head) {
-      yield this.dequeue();
-    }
-  }
-};
-
-// node_modules/p-limit/index.js
-function pLimit(concurrency) {
-  let rejectOnClear = false;
-  if (typeof concurrency === "object") {
-    ({ concurrency, rejectOnClear = false } = concurrency);
-  }
-  validateConcurrency(concurrency);
-  if (typeof rejectOnClear !== "boolean") {
-    throw new TypeError("Expected `rejectOnClear` to be a boolean");
-  }
-  const queue = new Queue();
-  let activeCount = 0;
-  const resumeNext = () => {
-    if (activeCount < concurrency && queue.size > 0) {
-      activeCount++;
-      queue.dequeue().run();
-    }
-  };
-  const next = () => {
-    activeCount--;
-    resumeNext();
-  };
-  const run = async (function_, resolve2, arguments_) => {
-    const result = (async () => function_(...arguments_))();
-    resolve2(result);
-    try {
-      await result;
-    } catch {
-    }
-    next();
-  };
-  const enqueue = (function_, resolve2, reject, arguments_) => {
-    const queueItem = { reject };
-    new Promise((internalResolve) => {
-      queueItem.run = internalResolve;
-      queue.enqueue(queueItem);
-    }).then(run.bind(void 0, function_, resolve2, arguments_));
-    if (activeCount < concurrency) {
-      resumeNext();
-    }
-  };
-  const generator = (function_, ...arguments_) => new Promise((resolve2, reject) => {
-    enqueue(function_, resolve2, reject, arguments_);
-  });
-  Object.defineProperties(generator, {
-    activeCount: {
-      get: () => activeCount
-    },
-    pendingCount: {
-      get: () => queue.size
-    },
-    clearQueue: {
-      value() {
-        if (!rejectOnClear) {
-          queue.clear();
-          return;
-        }
-        const abortError = AbortSignal.abort().reason;
-        while (queue.size > 0) {
-          queue.dequeue().reject(abortError);
-        }
-      }
-    },
-    concurrency: {
-      get: () => concurrency,
-      set(newConcurrency) {
-        validateConcurrency(newConcurrency);
-        concurrency = newConcurrency;
-        queueMicrotask(() => {
-          while (activeCount < concurrency && queue.size > 0) {
-            resumeNext();
-          }
-        });
-      }
-    },
-    map: {
-      async value(iterable, function_) {
-        const promises3 = [];
-        try {
-          Array.from(iterable, (value, index) => {
-            const promise = generator(function_, value, index);
-            promises3.push(promise);
-            return promise;
-          });
-        } catch (error2) {
-          for (const promise of promises3) {
-            promise.catch(() => {
-            });
-          }
-          throw error2;
-        }
-        return Promise.all(promises3);
-      }
-    }
-  });
-  return generator;
-}
-function validateConcurrency(concurrency) {
-  if (!((Number.isInteger(concurrency) || concurrency === Number.POSITIVE_INFINITY) && concurrency > 0)) {
-    throw new TypeError("Expected `concurrency` to be a number from 1 and up");
-  }
-}
+import path16 from "node:path";
 
 // src/core/errors.ts
 import { types } from "node:util";
@@ -20515,6 +20346,71 @@ function printableLines(text) {
     else out += ch;
   }
   return out;
+}
+var NAMED_ESCAPES = {
+  "\0": "\\0",
+  "\b": "\\b",
+  "	": "\\t",
+  "\n": "\\n",
+  "\v": "\\v",
+  "\f": "\\f",
+  "\r": "\\r"
+};
+function isControlCharacter(code) {
+  return code <= 31 || code >= 127 && code <= 159;
+}
+function hex4(code) {
+  return code.toString(16).toUpperCase().padStart(4, "0");
+}
+function describeCharacter(ch) {
+  const code = ch.codePointAt(0) ?? 0;
+  const named = NAMED_ESCAPES[ch];
+  if (named !== void 0) return `'${named}' (U+${hex4(code)})`;
+  if (code >= 55296 && code <= 57343) return `U+${hex4(code)} (lone surrogate)`;
+  if (isControlCharacter(code)) return `U+${hex4(code)}`;
+  return `'${ch}'`;
+}
+function printable(value, max = 120) {
+  let out = "";
+  let count = 0;
+  for (const ch of value) {
+    if (count === max) {
+      out += `\u2026(${Array.from(value).length} characters)`;
+      break;
+    }
+    count++;
+    const code = ch.codePointAt(0) ?? 0;
+    const named = NAMED_ESCAPES[ch];
+    if (named !== void 0) out += named;
+    else if (isUnsafeForDisplay(code)) out += escapeCodePoint(code);
+    else if (ch === "'" || ch === "\\") out += `\\${ch}`;
+    else out += ch;
+  }
+  return `'${out}'`;
+}
+
+// src/core/secrets.ts
+var literals = /* @__PURE__ */ new Set();
+var originals = /* @__PURE__ */ new Map();
+var listeners = /* @__PURE__ */ new Set();
+var DEFAULT_SECRET_LABEL = "a token or password Ferry was given";
+var MIN_SECRET_LENGTH = 6;
+function registerSecret(value, label2) {
+  if (!value || value.length < MIN_SECRET_LENGTH) return;
+  const isNew = !originals.has(value);
+  literals.add(value);
+  const encoded = encodeURIComponent(value);
+  if (encoded !== value) literals.add(encoded);
+  if (label2 !== void 0 || isNew) originals.set(value, label2 ?? DEFAULT_SECRET_LABEL);
+  if (isNew) for (const listener of listeners) listener(value);
+}
+function onSecretRegistered(listener) {
+  listeners.add(listener);
+  for (const value of originals.keys()) listener(value);
+  return () => listeners.delete(listener);
+}
+function registeredLiterals() {
+  return literals;
 }
 
 // src/core/redact.ts
@@ -20566,17 +20462,6 @@ function urlWithoutQuery(input) {
     return redactText(String(input));
   }
 }
-var registered = /* @__PURE__ */ new Set();
-var originals = /* @__PURE__ */ new Map();
-var DEFAULT_SECRET_LABEL = "a token or password Ferry was given";
-function registerSecret(value, label2) {
-  if (value && value.length >= 6) {
-    registered.add(value);
-    const encoded = encodeURIComponent(value);
-    if (encoded !== value) registered.add(encoded);
-    if (label2 !== void 0 || !originals.has(value)) originals.set(value, label2 ?? DEFAULT_SECRET_LABEL);
-  }
-}
 var PATTERNS = [
   [/(authorization\s*[:=]\s*)(bearer|basic|token)\s+[^\s"',]+/gi, `$1$2 ${REDACTED}`],
   [/\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi, `$1 ${REDACTED}`],
@@ -20599,7 +20484,7 @@ function redactingLogger(logger) {
 }
 function redactText(text) {
   let out = text;
-  for (const secret of registered) {
+  for (const secret of registeredLiterals()) {
     if (out.includes(secret)) out = out.split(secret).join(REDACTED);
   }
   for (const [pattern, replacement] of PATTERNS) out = out.replace(pattern, replacement);
@@ -20643,9 +20528,9 @@ var FerryError = class _FerryError extends Error {
 function addErrorContext(error2, extra) {
   const own = error2.context;
   const suffix = redactText(withContext("", own));
-  const base2 = suffix !== "" && error2.message.endsWith(suffix) ? error2.message.slice(0, -suffix.length) : error2.message;
+  const base = suffix !== "" && error2.message.endsWith(suffix) ? error2.message.slice(0, -suffix.length) : error2.message;
   const merged = sanitizeContext({ ...own, ...extra });
-  const message = redactText(withContext(base2, merged));
+  const message = redactText(withContext(base, merged));
   const oldHead = `${error2.name}: ${error2.message}`;
   Object.defineProperty(error2, "context", {
     value: Object.freeze(merged),
@@ -20732,62 +20617,7 @@ var API_VERSION = "6.0-preview";
 var UPLOAD_USER_AGENT = "@actions/artifact-upload";
 var DOWNLOAD_USER_AGENT = "@actions/artifact-download";
 
-// src/pack/validate.ts
-var FORBIDDEN_NAME_CHARACTERS = [
-  '"',
-  ":",
-  "<",
-  ">",
-  "|",
-  "*",
-  "?",
-  "\r",
-  "\n",
-  "\\",
-  "/"
-];
-var MAX_ARTIFACT_NAME_BYTES = 256;
-var NAMED_ESCAPES = {
-  "\0": "\\0",
-  "\b": "\\b",
-  "	": "\\t",
-  "\n": "\\n",
-  "\v": "\\v",
-  "\f": "\\f",
-  "\r": "\\r"
-};
-function isControlCharacter(code) {
-  return code <= 31 || code >= 127 && code <= 159;
-}
-function hex4(code) {
-  return code.toString(16).toUpperCase().padStart(4, "0");
-}
-function describeCharacter(ch) {
-  const code = ch.codePointAt(0) ?? 0;
-  const named = NAMED_ESCAPES[ch];
-  if (named !== void 0) return `'${named}' (U+${hex4(code)})`;
-  if (code >= 55296 && code <= 57343) return `U+${hex4(code)} (lone surrogate)`;
-  if (isControlCharacter(code)) return `U+${hex4(code)}`;
-  return `'${ch}'`;
-}
-function printable(value, max = 120) {
-  let out = "";
-  let count = 0;
-  for (const ch of value) {
-    if (count === max) {
-      out += `\u2026(${Array.from(value).length} characters)`;
-      break;
-    }
-    count++;
-    const code = ch.codePointAt(0) ?? 0;
-    const named = NAMED_ESCAPES[ch];
-    if (named !== void 0) out += named;
-    else if (isUnsafeForDisplay(code)) out += escapeCodePoint(code);
-    else if (ch === "'" || ch === "\\") out += `\\${ch}`;
-    else out += ch;
-  }
-  return `'${out}'`;
-}
+// src/core/name-characters.ts
 function findBadCharacter(value, forbidden) {
   for (let i = 0; i < value.length; i++) {
     const code = value.charCodeAt(i);
@@ -20807,31 +20637,6 @@ function findBadCharacter(value, forbidden) {
     if (isControlCharacter(code)) return { ch, index: i, reason: "a control character" };
   }
   return void 0;
-}
-function validateArtifactName(name) {
-  if (typeof name !== "string" || name.length === 0) {
-    throw new ValidationError("ERR_FERRY_INVALID_NAME", "Artifact name must be a non-empty string");
-  }
-  const bad = findBadCharacter(name, FORBIDDEN_NAME_CHARACTERS);
-  if (bad) {
-    throw new ValidationError(
-      "ERR_FERRY_INVALID_NAME",
-      `Invalid artifact name ${printable(name)}: character ${describeCharacter(bad.ch)} at index ${bad.index} is ${bad.reason}. Artifact names must not contain " : < > | * ? \\r \\n \\ / or control characters`
-    );
-  }
-  if (name === "." || name === "..") {
-    throw new ValidationError(
-      "ERR_FERRY_INVALID_NAME",
-      `Invalid artifact name ${printable(name)}: '.' and '..' are not allowed`
-    );
-  }
-  const bytes = Buffer.byteLength(name, "utf8");
-  if (bytes > MAX_ARTIFACT_NAME_BYTES) {
-    throw new ValidationError(
-      "ERR_FERRY_INVALID_NAME",
-      `Invalid artifact name ${printable(name)}: ${bytes} bytes long, the limit is ${MAX_ARTIFACT_NAME_BYTES} bytes (UTF-8)`
-    );
-  }
 }
 
 // src/transport/stall-watchdog.ts
@@ -20872,9 +20677,9 @@ var RateWindow = class {
     const { windowMs, minBytesPerSecond } = this.#policy;
     this.#samples.push({ at: now, total: this.#total });
     while (this.#samples.length > 1 && (this.#samples[1]?.at ?? now) <= now - windowMs) this.#samples.shift();
-    const base2 = this.#samples[0];
-    if (!base2 || now - base2.at < windowMs) return void 0;
-    const inWindow = this.#total - base2.total;
+    const base = this.#samples[0];
+    if (!base || now - base.at < windowMs) return void 0;
+    const inWindow = this.#total - base.total;
     return inWindow < minBytesPerSecond * windowMs / 1e3 ? inWindow : void 0;
   }
 };
@@ -20977,21 +20782,195 @@ function parseJson(text) {
   try {
     return JSON.parse(text);
   } catch (error2) {
-    throw Object.assign(new Error(`expected a JSON response body, got: ${text.slice(0, 100)}`), {
-      code: "ERR_FERRY_BAD_JSON",
-      cause: error2
-    });
+    throw notJsonError(`expected a JSON response body, got: ${text.slice(0, 100)}`, error2);
   }
+}
+function notJsonError(message, cause) {
+  const code = "ERR_FERRY_BAD_JSON";
+  return Object.assign(new Error(message), cause === void 0 ? { code } : { code, cause });
 }
 async function discardBody(res) {
   await readBody(res, 0);
 }
 
+// src/backends/legacy/urls.ts
+function artifactsUrl(runtimeUrl, runId, extra = {}) {
+  const base = runtimeUrl.endsWith("/") ? runtimeUrl : `${runtimeUrl}/`;
+  const url = new URL(`${base}_apis/pipelines/workflows/${encodeURIComponent(runId)}/artifacts`);
+  url.searchParams.append("api-version", API_VERSION);
+  for (const [key, value] of Object.entries(extra)) url.searchParams.append(key, value);
+  return url.toString();
+}
+function itemUrl(containerUrl2, itemPath) {
+  const url = new URL(containerUrl2);
+  url.searchParams.append("itemPath", itemPath);
+  return url.toString();
+}
+function itemUrlBuilder(containerUrl2) {
+  const base = new URL(containerUrl2);
+  if (base.search !== "" || base.hash !== "" || containerUrl2.includes("?") || containerUrl2.includes("#")) {
+    return (itemPath) => itemUrl(containerUrl2, itemPath);
+  }
+  const prefix = `${base.toString()}?itemPath=`;
+  return (itemPath) => {
+    const encoded = formEncode(itemPath);
+    return encoded === void 0 ? itemUrl(containerUrl2, itemPath) : prefix + encoded;
+  };
+}
+function formEncode(value) {
+  let encoded;
+  try {
+    encoded = encodeURIComponent(value);
+  } catch {
+    return void 0;
+  }
+  return encoded.replace(
+    /%20|[!'()~]/g,
+    (c) => c === "%20" ? "+" : `%${c.charCodeAt(0).toString(16).toUpperCase()}`
+  );
+}
+var jsonHeaders = {
+  accept: `application/json;api-version=${API_VERSION}`,
+  "content-type": "application/json"
+};
+
+// src/backends/legacy/artifact-service.ts
+var ArtifactService = class {
+  #config;
+  #ctx;
+  constructor(config, ctx) {
+    this.#config = config;
+    this.#ctx = ctx;
+  }
+  /** The token (when there is one) and the operation every call carries. */
+  #common() {
+    return {
+      ...this.#config.token ? { bearer: this.#config.token } : {},
+      operation: this.#ctx.operation
+    };
+  }
+  /** Creates the file container for artifact `name`. */
+  create(name, retentionDays, context) {
+    return this.#ctx.http.request(
+      {
+        ...this.#common(),
+        slot: 0,
+        method: "POST",
+        url: artifactsUrl(this.#config.runtimeUrl, this.#config.runId),
+        headers: jsonHeaders,
+        body: JSON.stringify(
+          {
+            Type: "actions_storage",
+            Name: name,
+            ...retentionDays ? { RetentionDays: retentionDays } : {}
+          },
+          null,
+          2
+        ),
+        context,
+        call: "create artifact container",
+        describeFailure: (status) => status === 403 ? {
+          code: "ERR_FERRY_QUOTA",
+          message: "Artifact storage quota has been hit, or storage is not enabled on this server"
+        } : status === 400 ? {
+          code: "ERR_FERRY_INVALID_NAME",
+          message: `The server rejected the artifact name '${name}'`
+        } : void 0
+      },
+      (res) => readJson(res, {
+        maxBytes: this.#ctx.http.maxResponseBytes,
+        call: "create artifact container",
+        context,
+        stall: this.#ctx.http.stallPolicy
+      })
+    );
+  }
+  /** PATCHes the total original size: the container is complete from here on. */
+  async finalize(name, size, context) {
+    await this.#ctx.http.request(
+      {
+        ...this.#common(),
+        slot: 0,
+        method: "PATCH",
+        url: artifactsUrl(this.#config.runtimeUrl, this.#config.runId, { artifactName: name }),
+        headers: jsonHeaders,
+        body: JSON.stringify({ Size: size }, null, 2),
+        context,
+        call: "finalize artifact (PATCH size)",
+        describeFailure: (status) => status === 404 ? { code: "ERR_FERRY_NOT_FOUND", message: `An artifact with the name ${name} was not found` } : void 0
+      },
+      discardBody
+    );
+  }
+  /** The one artifact called `name` in the run. */
+  async find(name, operation) {
+    const matches = (await this.list(operation, name)).filter((a) => a.name === name);
+    if (matches.length > 1) {
+      throw new FerryError(
+        "ERR_FERRY_PROTOCOL",
+        `The service lists ${matches.length} artifacts named ${printable(name)} in run ${this.#config.runId}; a legacy artifact name is unique within a run, so none of them is used`,
+        { context: { operation, artifactName: name } }
+      );
+    }
+    const found = matches[0];
+    if (!found) {
+      throw new FerryError(
+        "ERR_FERRY_NOT_FOUND",
+        `No artifact named ${printable(name)} in run ${this.#config.runId}`,
+        {
+          context: { operation, artifactName: name }
+        }
+      );
+    }
+    return found;
+  }
+  /** `artifactName`: the artifact being looked for, so a failed listing names it. */
+  async list(operation, artifactName) {
+    const listed = await this.#ctx.http.request(
+      {
+        ...this.#common(),
+        slot: 0,
+        method: "GET",
+        url: artifactsUrl(this.#config.runtimeUrl, this.#config.runId),
+        headers: jsonHeaders,
+        operation: this.#ctx.operation,
+        context: { operation, ...artifactName !== void 0 ? { artifactName } : {} },
+        call: "list artifacts",
+        // Gitea answers 404 for a run without artifacts where GitHub answers count 0.
+        okStatuses: [404]
+      },
+      async (res) => {
+        if (res.statusCode === 404) {
+          await discardBody(res);
+          return { count: 0, value: [] };
+        }
+        return readJson(res, {
+          maxBytes: this.#ctx.http.maxResponseBytes,
+          call: "list artifacts",
+          stall: this.#ctx.http.stallPolicy
+        });
+      }
+    );
+    return Array.isArray(listed.value) ? listed.value : [];
+  }
+};
+function toInfo(a) {
+  const id = Number(a.containerId);
+  return {
+    name: a.name,
+    id: Number.isSafeInteger(id) ? id : void 0,
+    // A fractional, negative or above-2^53 size from the service is no size at all.
+    size: typeof a.size === "number" && Number.isSafeInteger(a.size) && a.size >= 0 ? a.size : 0,
+    createdAt: void 0,
+    digest: void 0
+  };
+}
+
 // src/backends/legacy/download.ts
 import { createWriteStream } from "node:fs";
-import { mkdir as mkdir2, rmdir as rmdir2, stat as stat3, writeFile as writeFile2 } from "node:fs/promises";
+import { mkdir as mkdir2, rmdir as rmdir2, stat as stat3 } from "node:fs/promises";
 import path4 from "node:path";
-import { pipeline } from "node:stream/promises";
+import { finished, pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 
 // src/pack/conflict.ts
@@ -21595,6 +21574,39 @@ function lstatOrUndefined(p) {
   }
 }
 
+// src/pack/small-files.ts
+import { writeFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
+var SMALL_FILE_BYTES = 64 * 1024;
+function isSmallFile(compressedSize, uncompressedSize) {
+  return compressedSize !== void 0 && uncompressedSize !== void 0 && compressedSize <= SMALL_FILE_BYTES && uncompressedSize <= SMALL_FILE_BYTES;
+}
+function writeSmallFileSync(file, data, options = {}) {
+  writeFileSync(file, data, { flag: options.replace === true ? "w" : "wx", mode: options.mode ?? 438 });
+}
+function gunzipSmallSync(body, maxBytes) {
+  try {
+    const data = gunzipSync(body, { maxOutputLength: maxBytes + 1 });
+    return data.length > maxBytes ? void 0 : data;
+  } catch (error2) {
+    if (error2.code === "ERR_BUFFER_TOO_LARGE") return void 0;
+    throw error2;
+  }
+}
+var CooperativeYield = class {
+  constructor(everyMs = 8) {
+    this.everyMs = everyMs;
+  }
+  everyMs;
+  #since = performance.now();
+  /** Resolves at once when the slice is not used up, else after one turn of the event loop. */
+  async maybeYield() {
+    if (performance.now() - this.#since < this.everyMs) return;
+    await new Promise((resolve2) => setImmediate(resolve2));
+    this.#since = performance.now();
+  }
+};
+
 // src/pack/zip/limits.ts
 var DEFAULT_EXTRACT_LIMITS = Object.freeze({
   maxEntries: 1e5,
@@ -21677,10 +21689,10 @@ function shown(url) {
 function unsafe(message, context) {
   return new FerryError("ERR_FERRY_UNSAFE_URL", message, { context, retryable: false });
 }
-function parseServerUrl(raw, what, context, base2) {
+function parseServerUrl(raw, what, context, base) {
   if (typeof raw !== "string") throw unsafe(`${what} is not a URL (got ${typeof raw})`, context);
   try {
-    return base2 === void 0 ? new URL(raw) : new URL(raw, base2);
+    return base === void 0 ? new URL(raw) : new URL(raw, base);
   } catch {
     throw unsafe(`${what} is not a valid URL: ${JSON.stringify(raw.slice(0, SHOWN_URL_CHARS))}`, context);
   }
@@ -21760,9 +21772,7 @@ function isWhitespace(byte) {
   return byte === 32 || byte === 10 || byte === 13 || byte === 9;
 }
 function badJson(detail) {
-  return Object.assign(new Error(`expected a JSON container listing, ${detail}`), {
-    code: "ERR_FERRY_BAD_JSON"
-  });
+  return notJsonError(`expected a JSON container listing, ${detail}`);
 }
 var ListingScanner = class {
   constructor(options) {
@@ -21988,9 +21998,9 @@ function resolveLexically(root, relative, platform2) {
     }
   }
   if (segments.length === 0) throw unsafe2(relative, "it names the target directory itself");
-  const base2 = path3.resolve(root);
-  const resolved = path3.resolve(base2, ...segments);
-  const rel = path3.relative(base2, resolved);
+  const base = path3.resolve(root);
+  const resolved = path3.resolve(base, ...segments);
+  const rel = path3.relative(base, resolved);
   if (rel === "" || rel === ".." || rel.startsWith(`..${path3.sep}`) || path3.isAbsolute(rel)) {
     throw unsafe2(relative, "it resolves outside the target directory");
   }
@@ -22005,14 +22015,14 @@ async function assertNoSymlinkInPath(root, absPath, context) {
   }
 }
 async function checkNoSymlink(root, absPath) {
-  const base2 = path3.resolve(root);
+  const base = path3.resolve(root);
   const target = path3.resolve(absPath);
-  const rel = path3.relative(base2, target);
+  const rel = path3.relative(base, target);
   if (rel === "") return;
   if (rel === ".." || rel.startsWith(`..${path3.sep}`) || path3.isAbsolute(rel)) {
-    throw unsafe2(absPath, `it is not inside the target directory ${printable(base2)}`);
+    throw unsafe2(absPath, `it is not inside the target directory ${printable(base)}`);
   }
-  let current = base2;
+  let current = base;
   const parts = rel.split(path3.sep);
   for (let i = 0; i < parts.length; i++) {
     current = path3.join(current, parts[i]);
@@ -22035,30 +22045,41 @@ async function checkNoSymlink(root, absPath) {
   }
 }
 
-// src/backends/workers.ts
-async function runWorkers(items, slots, ctx, work) {
+// src/core/pool.ts
+async function runPool(items, concurrency, work, options = {}) {
   let next = 0;
-  let firstError;
+  let failure;
+  const fail = (error2) => {
+    if (failure !== void 0) return;
+    failure = { error: error2 };
+    options.onFailure?.(error2);
+  };
   const worker = async (slot) => {
-    for (; ; ) {
-      ctx.operation.throwIfStopped();
-      const index = next++;
-      if (index >= items.length) return;
+    while (failure === void 0 && next < items.length) {
       try {
-        await work(items[index], slot);
+        options.beforeEach?.();
+        const item = items[next++];
+        await work(item, slot);
       } catch (error2) {
-        firstError ??= error2;
-        if (isFerryError(error2)) ctx.operation.fail(error2);
-        else ctx.operation.fail(new FerryError("ERR_FERRY_PROTOCOL", String(error2), { cause: error2 }));
-        throw error2;
+        fail(error2);
       }
     }
   };
-  const results = await Promise.allSettled(
-    Array.from({ length: Math.min(slots, Math.max(items.length, 1)) }, (_, i) => worker(i))
-  );
-  const rejected = results.find((r) => r.status === "rejected");
-  if (rejected) throw firstError ?? ctx.operation.failure ?? rejected.reason;
+  const workers = Math.max(1, Math.min(concurrency, items.length));
+  await Promise.all(Array.from({ length: workers }, (_, slot) => worker(slot)));
+  if (failure !== void 0) throw failure.error;
+}
+
+// src/backends/workers.ts
+async function runWorkers(items, slots, ctx, work) {
+  ctx.operation.throwIfStopped();
+  await runPool(items, slots, work, {
+    beforeEach: () => ctx.operation.throwIfStopped(),
+    onFailure: (error2) => {
+      if (isFerryError(error2)) ctx.operation.fail(error2);
+      else ctx.operation.fail(new FerryError("ERR_FERRY_PROTOCOL", String(error2), { cause: error2 }));
+    }
+  });
 }
 
 // src/pack/name-limits.ts
@@ -22271,8 +22292,8 @@ var LegacyListingCheck = class {
     for (let i = 1; i < parts.length; i++) this.#addDirectory(parts.slice(0, i).join("/"), artifactPath);
   }
   /** `path` must be a directory because of `because` (itself a folder item, or a file below it). */
-  #addDirectory(path13, because) {
-    const folded = fold(path13);
+  #addDirectory(path17, because) {
+    const folded = fold(path17);
     if (this.#directories.has(folded)) return;
     const file = this.#files.get(folded);
     if (file !== void 0) {
@@ -22280,7 +22301,7 @@ var LegacyListingCheck = class {
         `${printable(file)} is listed as a file, but ${printable(because)} needs it to be a folder`
       );
     }
-    this.#directories.set(folded, path13);
+    this.#directories.set(folded, path17);
   }
   #limit(what, option) {
     const error2 = limitError(what, option, this.#limits[option], `Legacy artifact ${printable(this.#name)}`);
@@ -22318,47 +22339,6 @@ function containerOf(url) {
 function fold(key) {
   return key.normalize("NFC").toLowerCase();
 }
-
-// src/backends/legacy/urls.ts
-function artifactsUrl(runtimeUrl, runId, extra = {}) {
-  const base2 = runtimeUrl.endsWith("/") ? runtimeUrl : `${runtimeUrl}/`;
-  const url = new URL(`${base2}_apis/pipelines/workflows/${encodeURIComponent(runId)}/artifacts`);
-  url.searchParams.append("api-version", API_VERSION);
-  for (const [key, value] of Object.entries(extra)) url.searchParams.append(key, value);
-  return url.toString();
-}
-function itemUrl(containerUrl2, itemPath) {
-  const url = new URL(containerUrl2);
-  url.searchParams.append("itemPath", itemPath);
-  return url.toString();
-}
-function itemUrlBuilder(containerUrl2) {
-  const base2 = new URL(containerUrl2);
-  if (base2.search !== "" || base2.hash !== "" || containerUrl2.includes("?") || containerUrl2.includes("#")) {
-    return (itemPath) => itemUrl(containerUrl2, itemPath);
-  }
-  const prefix = `${base2.toString()}?itemPath=`;
-  return (itemPath) => {
-    const encoded = formEncode(itemPath);
-    return encoded === void 0 ? itemUrl(containerUrl2, itemPath) : prefix + encoded;
-  };
-}
-function formEncode(value) {
-  let encoded;
-  try {
-    encoded = encodeURIComponent(value);
-  } catch {
-    return void 0;
-  }
-  return encoded.replace(
-    /%20|[!'()~]/g,
-    (c) => c === "%20" ? "+" : `%${c.charCodeAt(0).toString(16).toUpperCase()}`
-  );
-}
-var jsonHeaders = {
-  accept: `application/json;api-version=${API_VERSION}`,
-  "content-type": "application/json"
-};
 
 // src/backends/legacy/write-limits.ts
 var LegacyWriteLimits = class {
@@ -22419,7 +22399,7 @@ var LegacyWriteLimits = class {
 
 // src/backends/legacy/download.ts
 async function downloadLegacy(config, artifact, spec, ctx) {
-  const { http: http4, operation } = ctx;
+  const { http: http6, operation } = ctx;
   const context = { operation: "download", artifactName: spec.name };
   const bearer = config.token ? { bearer: config.token } : {};
   const limits = normalizeLimits(spec.limits);
@@ -22431,7 +22411,7 @@ async function downloadLegacy(config, artifact, spec, ctx) {
     context
   );
   const target = path4.resolve(spec.targetDirectory);
-  const listed = await http4.request(
+  const listed = await http6.request(
     {
       ...bearer,
       slot: 0,
@@ -22445,7 +22425,7 @@ async function downloadLegacy(config, artifact, spec, ctx) {
     // A fresh check for every attempt: a retried listing starts from nothing.
     (res) => readListing(
       res,
-      http4,
+      http6,
       context,
       new LegacyListingCheck(spec.name, target, limits, context, artifact.fileContainerResourceUrl),
       (file) => checkCredentialedUrl(
@@ -22475,11 +22455,11 @@ async function downloadLegacy(config, artifact, spec, ctx) {
     let filesDone = 0;
     const written = /* @__PURE__ */ new Map();
     const bytesTotal = planned.reduce((sum, f) => sum + (f.length ?? 0), 0);
-    await runWorkers(planned, http4.slots, ctx, async (file, slot) => {
+    await runWorkers(planned, http6.slots, ctx, async (file, slot) => {
       if (file.length === 0) {
-        await writeFile2(file.staging, "");
+        writeSmallFileSync(file.staging, new Uint8Array(0), { replace: true });
       } else {
-        const bytes = await http4.request(
+        const bytes = await http6.request(
           {
             ...bearer,
             slot,
@@ -22495,7 +22475,7 @@ async function downloadLegacy(config, artifact, spec, ctx) {
             operation,
             context: { ...context, file: file.artifactPath }
           },
-          (res) => saveResponse(res, file, spec.name, http4.stallPolicy, (gzip2) => writeLimits.meter(file, gzip2))
+          (res) => saveResponse(res, file, spec.name, http6.stallPolicy, (gzip2) => writeLimits.meter(file, gzip2))
         );
         bytesDone += bytes;
         written.set(file, bytes);
@@ -22606,16 +22586,16 @@ async function stagedContent(file) {
     sha256: async () => (await digestRegularFile(file.staging))?.sha256 ?? ""
   };
 }
-async function readListing(res, http4, context, check, checkUrl, artifactSize) {
+async function readListing(res, http6, context, check, checkUrl, artifactSize) {
   const files = [];
   const watchdog = watchThroughput(
-    http4.stallPolicy,
+    http6.stallPolicy,
     "The container listing",
     context,
     (error2) => res.destroy(error2)
   );
   const items = streamContainerItems(res, {
-    maxItemBytes: http4.maxResponseBytes,
+    maxItemBytes: http6.maxResponseBytes,
     context,
     onBytes: (bytes) => watchdog.add(bytes)
   });
@@ -22632,13 +22612,13 @@ async function readListing(res, http4, context, check, checkUrl, artifactSize) {
 }
 async function saveResponse(res, file, artifactName, stall, meterFor) {
   const context = { operation: "download", artifactName, file: file.artifactPath };
-  const shown3 = printable(file.artifactPath);
+  const shown2 = printable(file.artifactPath);
   const gzip2 = res.headers["content-encoding"] === "gzip";
   const declared = res.headers["content-length"] === void 0 ? void 0 : Number(res.headers["content-length"]);
   let received = 0;
   const meter = meterFor(gzip2);
   let stopped;
-  const watchdog = watchThroughput(stall, `Download of ${shown3}`, context, (error2) => res.destroy(error2));
+  const watchdog = watchThroughput(stall, `Download of ${shown2}`, context, (error2) => res.destroy(error2));
   const count = (bytes) => {
     const error2 = meter.written(bytes, received);
     if (error2 !== void 0 && stopped === void 0) {
@@ -22646,21 +22626,40 @@ async function saveResponse(res, file, artifactName, stall, meterFor) {
       res.destroy(error2);
     }
   };
+  const small = isSmallFile(declared, file.length);
+  const chunks = [];
   res.on("data", (chunk) => {
     received += chunk.length;
     watchdog.add(chunk.length);
     if (!gzip2) count(chunk.length);
+    if (small) chunks.push(chunk);
   });
-  const out = createWriteStream(file.staging, { highWaterMark: 1024 * 1024 });
+  let bytesWritten = 0;
   try {
-    if (gzip2) {
+    if (small) {
+      await finished(res);
+      if (stopped !== void 0) throw stopped;
+      const body = Buffer.concat(chunks, received);
+      const listed = file.length ?? 0;
+      const data = gzip2 ? gunzipSmallSync(body, listed) : body;
+      if (gzip2) count(data?.length ?? listed + 1);
+      if (stopped !== void 0 || data === void 0) throw stopped;
+      writeSmallFileSync(file.staging, data, { replace: true });
+      bytesWritten = data.length;
+    } else if (gzip2) {
       const gunzip = createGunzip({ chunkSize: 256 * 1024 });
       gunzip.on("data", (chunk) => {
         count(chunk.length);
         if (stopped !== void 0) gunzip.destroy(stopped);
       });
+      const out = createWriteStream(file.staging, { highWaterMark: 1024 * 1024 });
       await pipeline(res, gunzip, out);
-    } else await pipeline(res, out);
+      bytesWritten = out.bytesWritten;
+    } else {
+      const out = createWriteStream(file.staging, { highWaterMark: 1024 * 1024 });
+      await pipeline(res, out);
+      bytesWritten = out.bytesWritten;
+    }
   } catch (error2) {
     meter.discard();
     if (stopped !== void 0) throw stopped;
@@ -22680,13 +22679,13 @@ async function saveResponse(res, file, artifactName, stall, meterFor) {
       file.corruptOnce = true;
       throw new IntegrityError(
         "ERR_FERRY_INTEGRITY",
-        `The gzip body of ${shown3} is corrupt (${error2.message})${retryable ? "" : " on the second download too"}; nothing was written to the target`,
+        `The gzip body of ${shown2} is corrupt (${error2.message})${retryable ? "" : " on the second download too"}; nothing was written to the target`,
         { cause: error2, retryable, context }
       );
     }
     throw new IntegrityError(
       "ERR_FERRY_INTEGRITY",
-      `Download of ${shown3} broke off after ${received} bytes`,
+      `Download of ${shown2} broke off after ${received} bytes`,
       {
         cause: error2,
         retryable: true,
@@ -22700,19 +22699,19 @@ async function saveResponse(res, file, artifactName, stall, meterFor) {
     meter.discard();
     throw new IntegrityError(
       "ERR_FERRY_INTEGRITY",
-      `Download of ${shown3} is truncated: received ${received} of ${declared} bytes`,
+      `Download of ${shown2} is truncated: received ${received} of ${declared} bytes`,
       { retryable: true, context }
     );
   }
-  if (file.length !== void 0 && out.bytesWritten !== file.length) {
+  if (file.length !== void 0 && bytesWritten !== file.length) {
     meter.discard();
     throw new IntegrityError(
       "ERR_FERRY_INTEGRITY",
-      `Download of ${shown3} ended after ${out.bytesWritten} bytes${gzip2 ? " (after gunzip)" : ""}, but the listing gives its length as ${file.length}`,
+      `Download of ${shown2} ended after ${bytesWritten} bytes${gzip2 ? " (after gunzip)" : ""}, but the listing gives its length as ${file.length}`,
       { retryable: true, context }
     );
   }
-  return out.bytesWritten;
+  return bytesWritten;
 }
 function isZlibError(error2) {
   const code = error2?.code;
@@ -22812,8 +22811,8 @@ function md5Base64(buf) {
 // src/pack/chunk-reader.ts
 import { open as open3 } from "node:fs/promises";
 var ChunkReader = class {
-  constructor(path13, context = {}, onRead) {
-    this.path = path13;
+  constructor(path17, context = {}, onRead) {
+    this.path = path17;
     this.context = context;
     this.onRead = onRead;
   }
@@ -22963,9 +22962,9 @@ var ALL = new Set(
   [...OFFICIAL_GZIP_EXEMPT_EXTENSIONS, ...EXTRA_COMPRESSED_EXTENSIONS].map((e) => e.toLowerCase())
 );
 function isAlreadyCompressed(fileName) {
-  const base2 = fileName.slice(Math.max(fileName.lastIndexOf("/"), fileName.lastIndexOf("\\")) + 1);
-  const dot = base2.lastIndexOf(".");
-  return dot >= 0 && ALL.has(base2.slice(dot).toLowerCase());
+  const base = fileName.slice(Math.max(fileName.lastIndexOf("/"), fileName.lastIndexOf("\\")) + 1);
+  const dot = base.lastIndexOf(".");
+  return dot >= 0 && ALL.has(base.slice(dot).toLowerCase());
 }
 
 // src/core/write-fully.ts
@@ -22975,7 +22974,9 @@ async function writeFully(handle, buffers, position) {
   while (rest.length > 0) {
     const first = rest[0];
     const { bytesWritten } = rest.length === 1 ? await handle.write(first, 0, first.length, at ?? null) : await handle.writev(rest, at);
-    if (bytesWritten === 0) throw new Error("Short write: the file system accepted no bytes");
+    if (bytesWritten === 0) {
+      throw Object.assign(new Error("Short write: the file system accepted no bytes"), { code: "ENOSPC" });
+    }
     if (at !== void 0) at += bytesWritten;
     let written = bytesWritten;
     const next = [];
@@ -23187,11 +23188,11 @@ async function preparePayload(absPath, opts) {
     if (size < SMALL_FILE_LIMIT) {
       throw src.changed(`it had ${size} bytes on a second look, below the small-file limit it was over`);
     }
-    const sample = await src.readAt(handle, 0, Math.min(SAMPLE_SIZE, size), false);
-    opts.scan?.feed(0, sample);
-    const gzSample = await gzipBuffer(sample, 1);
+    const sample2 = await src.readAt(handle, 0, Math.min(SAMPLE_SIZE, size), false);
+    opts.scan?.feed(0, sample2);
+    const gzSample = await gzipBuffer(sample2, 1);
     src.throwIfAborted();
-    if (sample.length - gzSample.length < sample.length * MIN_SAMPLE_SAVING) return rawFile();
+    if (sample2.length - gzSample.length < sample2.length * MIN_SAMPLE_SAVING) return rawFile();
     const tmp = path5.join(opts.tempDir, `ferry-gzip-${randomUUID2()}.gz`);
     const gzSize = await src.gzipToFile(handle, size, tmp, level, opts.scan);
     try {
@@ -23407,45 +23408,14 @@ function sourceChanged(file, now, context) {
 
 // src/backends/legacy/upload.ts
 async function uploadLegacy(config, spec, ctx) {
-  const { http: http4, operation, logger } = ctx;
+  const { http: http6, operation, logger } = ctx;
   const context = { operation: "upload", artifactName: spec.name };
   const common = {
     ...config.token ? { bearer: config.token } : {},
     operation
   };
-  const created2 = await http4.request(
-    {
-      ...common,
-      slot: 0,
-      method: "POST",
-      url: artifactsUrl(config.runtimeUrl, config.runId),
-      headers: jsonHeaders,
-      body: JSON.stringify(
-        {
-          Type: "actions_storage",
-          Name: spec.name,
-          ...spec.retentionDays ? { RetentionDays: spec.retentionDays } : {}
-        },
-        null,
-        2
-      ),
-      context,
-      call: "create artifact container",
-      describeFailure: (status) => status === 403 ? {
-        code: "ERR_FERRY_QUOTA",
-        message: "Artifact storage quota has been hit, or storage is not enabled on this server"
-      } : status === 400 ? {
-        code: "ERR_FERRY_INVALID_NAME",
-        message: `The server rejected the artifact name '${spec.name}'`
-      } : void 0
-    },
-    (res) => readJson(res, {
-      maxBytes: ctx.http.maxResponseBytes,
-      call: "create artifact container",
-      context,
-      stall: http4.stallPolicy
-    })
-  );
+  const service = new ArtifactService(config, ctx);
+  const created2 = await service.create(spec.name, spec.retentionDays, context);
   const containerUrl2 = created2.fileContainerResourceUrl;
   if (!containerUrl2) {
     throw new FerryError(
@@ -23509,7 +23479,7 @@ async function uploadLegacy(config, spec, ctx) {
       let next = load(0);
       for (let index = 0; index < ranges.length; index++) {
         const { chunk, headers } = await next;
-        const sent = http4.request(
+        const sent = http6.request(
           { ...common, slot, method: "PUT", url, headers, body: chunk, context: fileContext },
           discardBody
         );
@@ -23538,7 +23508,7 @@ async function uploadLegacy(config, spec, ctx) {
       if (payload.kind === "file") await payload.cleanup();
     }
   };
-  await runWorkers(spec.files, http4.slots, ctx, uploadFile);
+  await runWorkers(spec.files, http6.slots, ctx, uploadFile);
   ctx.onProgress?.({
     operation: "upload",
     artifactName: spec.name,
@@ -23548,20 +23518,7 @@ async function uploadLegacy(config, spec, ctx) {
     filesDone,
     filesTotal: spec.files.length
   });
-  await http4.request(
-    {
-      ...common,
-      slot: 0,
-      method: "PATCH",
-      url: artifactsUrl(config.runtimeUrl, config.runId, { artifactName: spec.name }),
-      headers: jsonHeaders,
-      body: JSON.stringify({ Size: totalOriginal }, null, 2),
-      context,
-      call: "finalize artifact (PATCH size)",
-      describeFailure: (status) => status === 404 ? { code: "ERR_FERRY_NOT_FOUND", message: `An artifact with the name ${spec.name} was not found` } : void 0
-    },
-    discardBody
-  );
+  await service.finalize(spec.name, totalOriginal, context);
   return {
     id: typeof created2.containerId === "number" ? created2.containerId : Number(created2.containerId) || void 0,
     uploadedBytes,
@@ -23601,11 +23558,11 @@ var LegacyBackend = class {
     return uploadLegacy(this.config, spec, ctx);
   }
   async download(spec, ctx) {
-    const artifact = await this.#find(spec.name, ctx, "download");
+    const artifact = await new ArtifactService(this.config, ctx).find(spec.name, "download");
     return downloadLegacy(this.config, artifact, spec, ctx);
   }
   async list(ctx) {
-    return (await this.#listRaw(ctx, "list")).map(toInfo);
+    return (await new ArtifactService(this.config, ctx).list("list")).map(toInfo);
   }
   delete(name) {
     return Promise.reject(
@@ -23619,3635 +23576,19 @@ var LegacyBackend = class {
     );
   }
   async get(name, ctx) {
-    return toInfo(await this.#find(name, ctx, "get"));
-  }
-  async #find(name, ctx, operation) {
-    const matches = (await this.#listRaw(ctx, operation, name)).filter((a) => a.name === name);
-    if (matches.length > 1) {
-      throw new FerryError(
-        "ERR_FERRY_PROTOCOL",
-        `The service lists ${matches.length} artifacts named ${printable(name)} in run ${this.config.runId}; a legacy artifact name is unique within a run, so none of them is used`,
-        { context: { operation, artifactName: name } }
-      );
-    }
-    const found = matches[0];
-    if (!found) {
-      throw new FerryError(
-        "ERR_FERRY_NOT_FOUND",
-        `No artifact named ${printable(name)} in run ${this.config.runId}`,
-        {
-          context: { operation, artifactName: name }
-        }
-      );
-    }
-    return found;
-  }
-  /** `artifactName`: the artifact being looked for, so a failed listing names it. */
-  async #listRaw(ctx, operation, artifactName) {
-    const listed = await ctx.http.request(
-      {
-        ...this.config.token ? { bearer: this.config.token } : {},
-        slot: 0,
-        method: "GET",
-        url: artifactsUrl(this.config.runtimeUrl, this.config.runId),
-        headers: jsonHeaders,
-        operation: ctx.operation,
-        context: { operation, ...artifactName !== void 0 ? { artifactName } : {} },
-        call: "list artifacts",
-        // Gitea answers 404 for a run without artifacts where GitHub answers count 0.
-        okStatuses: [404]
-      },
-      async (res) => {
-        if (res.statusCode === 404) {
-          await discardBody(res);
-          return { count: 0, value: [] };
-        }
-        return readJson(res, {
-          maxBytes: ctx.http.maxResponseBytes,
-          call: "list artifacts",
-          stall: ctx.http.stallPolicy
-        });
-      }
-    );
-    return Array.isArray(listed.value) ? listed.value : [];
+    return toInfo(await new ArtifactService(this.config, ctx).find(name, "get"));
   }
 };
-function toInfo(a) {
-  const id = Number(a.containerId);
-  return {
-    name: a.name,
-    id: Number.isSafeInteger(id) ? id : void 0,
-    // A fractional, negative or above-2^53 size from the service is no size at all.
-    size: typeof a.size === "number" && Number.isSafeInteger(a.size) && a.size >= 0 ? a.size : 0,
-    createdAt: void 0,
-    digest: void 0
-  };
-}
 
 // src/backends/local/local-store.ts
-import { randomBytes as randomBytes6 } from "node:crypto";
-import { mkdir as mkdir9 } from "node:fs/promises";
-
-// src/server/index.ts
-import { mkdir as mkdir8 } from "node:fs/promises";
-import { resolve } from "node:path";
-
-// src/server/http/limits.ts
-var KIB = 1024;
-var GIB = 1024 * 1024 * 1024;
-var DEFAULT_LIMITS = Object.freeze({
-  maxArtifactBytes: 10 * GIB,
-  maxBlocksPerList: 5e4,
-  maxStagedBlocks: 1e5,
-  maxJsonBodyBytes: 1024 * KIB,
-  maxHeaderBytes: 16 * KIB,
-  maxArtifactsPerRun: 1e4,
-  maxLiveUploadsPerRun: 1e3,
-  headersTimeoutMs: 2e4,
-  requestTimeoutMs: 60 * 60 * 1e3,
-  idleTimeoutMs: 12e4,
-  keepAliveTimeoutMs: 6e4,
-  maxConnections: 512,
-  maxUntrustedConnections: 64
-});
-function resolveLimits(given) {
-  const limits = { ...DEFAULT_LIMITS };
-  for (const [key, value] of Object.entries(given ?? {})) {
-    if (value === void 0) continue;
-    if (!(key in DEFAULT_LIMITS)) throw new RangeError(`Unknown server limit ${JSON.stringify(key)}`);
-    if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
-      throw new RangeError(`Server limit ${key} must be a positive integer, got ${String(value)}`);
-    }
-    limits[key] = value;
-  }
-  if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
-    throw new RangeError(
-      `headersTimeoutMs (${limits.headersTimeoutMs}) cannot exceed requestTimeoutMs (${limits.requestTimeoutMs})`
-    );
-  }
-  if (limits.maxUntrustedConnections > limits.maxConnections) {
-    throw new RangeError(
-      `maxUntrustedConnections (${limits.maxUntrustedConnections}) cannot exceed maxConnections (${limits.maxConnections})`
-    );
-  }
-  return limits;
-}
-
-// src/server/http/auth.ts
-import { createHash as createHash3, timingSafeEqual as timingSafeEqual2 } from "node:crypto";
-
-// src/server/http/http-error.ts
-var HttpError2 = class extends Error {
-  constructor(status, message, headers = {}) {
-    super(message);
-    this.status = status;
-    this.headers = headers;
-  }
-  status;
-  headers;
-  name = "HttpError";
-};
-var badRequest = (message) => new HttpError2(400, message);
-var notFound = (message) => new HttpError2(404, message);
-
-// src/server/http/access.ts
-var FULL_ACCESS = Object.freeze({ kind: "all" });
-var NO_ACCESS = Object.freeze({ kind: "runs", grants: Object.freeze([]) });
-function grantsOf(scp) {
-  const grants = [];
-  for (const scope of scp.split(" ")) {
-    const parts = scope.split(":");
-    if (parts[0] !== "Actions.Results" || parts.length !== 3) continue;
-    const [, run, job] = parts;
-    if (run !== "" && job !== "") grants.push({ run, job });
-  }
-  return grants;
-}
-function mayUseRun(access3, runId) {
-  return access3.kind === "all" || access3.grants.some((g) => g.run === runId);
-}
-function mayWriteAsJob(access3, runId, jobId) {
-  return access3.kind === "all" || access3.grants.some((g) => g.run === runId && g.job === jobId);
-}
-function grantedRuns(access3) {
-  return access3.kind === "all" ? void 0 : new Set(access3.grants.map((g) => g.run));
-}
-function runForbidden(runId, action) {
-  return new HttpError2(
-    403,
-    `The runtime token does not grant ${action} in workflow run ${JSON.stringify(runId)} (its scp names other runs or jobs)`
-  );
-}
-
-// src/server/http/jwt.ts
-import { createHmac, timingSafeEqual, verify as verifySignature } from "node:crypto";
-var JwtRejected = class extends Error {
-  name = "JwtRejected";
-};
-var CLOCK_SKEW_SECONDS = 60;
-var MAX_TOKEN_LENGTH = 8 * 1024;
-var BASE64URL = /^[A-Za-z0-9_-]*$/;
-function verifyJwt(token, keys, nowMs) {
-  if (token.length > MAX_TOKEN_LENGTH) throw new JwtRejected("the token is too long to be a runtime JWT");
-  const parts = token.split(".");
-  if (parts.length !== 3 || !parts.every((p) => BASE64URL.test(p))) {
-    throw new JwtRejected("the token is not a JWT (three base64url parts)");
-  }
-  const [headerPart, payloadPart, signaturePart] = parts;
-  const header2 = decodeJson(headerPart, "header");
-  const alg = header2["alg"];
-  const signed = Buffer.from(`${headerPart}.${payloadPart}`, "ascii");
-  const signature = Buffer.from(signaturePart, "base64url");
-  if (!signatureMatches(alg, signed, signature, keys)) {
-    throw new JwtRejected(
-      typeof alg === "string" && SUPPORTED_ALGORITHMS.includes(alg) ? `the ${alg} signature does not match any configured key` : `the JWT algorithm ${JSON.stringify(alg)} is not accepted (HS256, RS256 or ES256 with a configured key)`
-    );
-  }
-  const payload = decodeJson(payloadPart, "payload");
-  const exp = payload["exp"];
-  if (typeof exp !== "number" || !Number.isFinite(exp)) {
-    throw new JwtRejected("the token has no expiry (exp claim)");
-  }
-  const nbf = payload["nbf"];
-  if (nbf !== void 0 && (typeof nbf !== "number" || !Number.isFinite(nbf))) {
-    throw new JwtRejected("the nbf claim is not a number");
-  }
-  const scp = payload["scp"];
-  if (typeof scp !== "string") throw new JwtRejected("the token has no scp claim");
-  const claims = { scp, exp, ...typeof nbf === "number" ? { nbf } : {} };
-  checkTimeWindow(claims, nowMs);
-  return claims;
-}
-function checkTimeWindow(claims, nowMs) {
-  const now = nowMs / 1e3;
-  if (now >= claims.exp + CLOCK_SKEW_SECONDS) {
-    throw new JwtRejected(`the token expired at ${isoSeconds(claims.exp)}`);
-  }
-  if (claims.nbf !== void 0 && now < claims.nbf - CLOCK_SKEW_SECONDS) {
-    throw new JwtRejected(`the token is not valid before ${isoSeconds(claims.nbf)}`);
-  }
-}
-var SUPPORTED_ALGORITHMS = ["HS256", "RS256", "ES256"];
-function signatureMatches(alg, signed, signature, keys) {
-  switch (alg) {
-    case "HS256":
-      return keys.hmacSecrets.some((secret) => {
-        const expected = createHmac("sha256", secret).update(signed).digest();
-        return expected.length === signature.length && timingSafeEqual(expected, signature);
-      });
-    case "RS256":
-      return keys.publicKeys.some(
-        (key) => key.asymmetricKeyType === "rsa" && safeVerify(() => verifySignature("sha256", signed, key, signature))
-      );
-    case "ES256":
-      return keys.publicKeys.some(
-        (key) => key.asymmetricKeyType === "ec" && key.asymmetricKeyDetails?.namedCurve === "prime256v1" && // JWS carries ES256 signatures as r||s (64 bytes), not DER.
-        safeVerify(() => verifySignature("sha256", signed, { key, dsaEncoding: "ieee-p1363" }, signature))
-      );
-    default:
-      return false;
-  }
-}
-function safeVerify(check) {
-  try {
-    return check();
-  } catch {
-    return false;
-  }
-}
-function decodeJson(part, what) {
-  let value;
-  try {
-    value = JSON.parse(Buffer.from(part, "base64url").toString("utf8"));
-  } catch {
-    throw new JwtRejected(`the JWT ${what} is not base64url JSON`);
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new JwtRejected(`the JWT ${what} is not a JSON object`);
-  }
-  return value;
-}
-function isoSeconds(seconds2) {
-  const date = new Date(seconds2 * 1e3);
-  return Number.isFinite(date.getTime()) ? date.toISOString() : String(seconds2);
-}
-
-// src/server/http/auth.ts
-function createAuthenticator(options) {
-  const token = options.token === "" ? void 0 : options.token;
-  const keys = options.jwtKeys;
-  const hasKeys = keys !== void 0 && keys.hmacSecrets.length + keys.publicKeys.length > 0;
-  if (token === void 0 && !hasKeys) return () => FULL_ACCESS;
-  const expected = token === void 0 ? void 0 : digest(token);
-  const now = options.now ?? Date.now;
-  const verified = new VerifiedTokens();
-  return (req, schemes) => {
-    const credential = credentialOf(req, schemes);
-    if (expected !== void 0 && timingSafeEqual2(digest(credential), expected)) return FULL_ACCESS;
-    if (!hasKeys)
-      throw unauthorized("Missing or invalid bearer token (Authorization: Bearer <ACTIONS_RUNTIME_TOKEN>)");
-    try {
-      const at = now();
-      const cached = verified.get(credential);
-      if (cached) {
-        checkTimeWindow(cached.claims, at);
-        return cached.access;
-      }
-      const claims = verifyJwt(credential, keys, at);
-      const access3 = { kind: "runs", grants: grantsOf(claims.scp) };
-      verified.set(credential, { claims, access: access3 });
-      return access3;
-    } catch (error2) {
-      if (error2 instanceof JwtRejected) throw unauthorized(`Runtime token refused: ${error2.message}`);
-      throw error2;
-    }
-  };
-}
-var MAX_CACHED_TOKENS = 1024;
-var VerifiedTokens = class {
-  #entries = /* @__PURE__ */ new Map();
-  get(token) {
-    return this.#entries.get(token);
-  }
-  set(token, entry) {
-    if (this.#entries.size >= MAX_CACHED_TOKENS) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest !== void 0) this.#entries.delete(oldest);
-    }
-    this.#entries.set(token, entry);
-  }
-};
-function credentialOf(req, schemes) {
-  let count = 0;
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    if (req.rawHeaders[i]?.toLowerCase() === "authorization") count++;
-  }
-  if (count > 1) throw new HttpError2(400, "More than one Authorization header");
-  const header2 = req.headers.authorization;
-  const pattern = schemes === "bearer" ? /^Bearer[ \t]+(.+)$/i : /^(?:Bearer|token)[ \t]+(.+)$/i;
-  const match = typeof header2 === "string" ? pattern.exec(header2.trim()) : null;
-  if (!match?.[1]) {
-    throw unauthorized(
-      schemes === "bearer" ? "Missing or invalid bearer token (Authorization: Bearer <ACTIONS_RUNTIME_TOKEN>)" : "Bad credentials"
-    );
-  }
-  return match[1];
-}
-function unauthorized(message) {
-  return new HttpError2(401, message, { "WWW-Authenticate": "Bearer" });
-}
-function digest(value) {
-  return createHash3("sha256").update(value, "utf8").digest();
-}
-
-// src/server/http/host-policy.ts
-import { hostname, networkInterfaces } from "node:os";
-
-// src/server/http/base-url.ts
-var HOST_HEADER = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
-function requestBaseUrl(req, fallback) {
-  const host = req.headers.host;
-  if (typeof host !== "string" || !HOST_HEADER.test(host)) return fallback;
-  const forwarded = req.headers["x-forwarded-proto"];
-  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim().toLowerCase();
-  return `${first === "https" ? "https" : "http"}://${host}/`;
-}
-
-// src/server/http/host-policy.ts
-var LOOPBACK_NAMES = /* @__PURE__ */ new Set(["localhost", "127.0.0.1", "[::1]"]);
-var WILDCARD_HOSTS = /* @__PURE__ */ new Set(["", "0.0.0.0", "::", "[::]"]);
-var AUTHORITY = /^(?<host>[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::(?<port>\d{1,5}))?$/;
-function createHostPolicy(options) {
-  const publicUrl = options.publicUrl;
-  const publicAuthority = publicUrl === void 0 ? void 0 : `${publicUrl.hostname}:${portOf(publicUrl)}`.toLowerCase();
-  const boundNames = namesOf(options.boundHost);
-  const allowed = (authority) => {
-    const match = AUTHORITY.exec(authority.toLowerCase());
-    const host = match?.groups?.["host"];
-    if (host === void 0) return false;
-    const port = Number(match?.groups?.["port"] ?? "80");
-    if (LOOPBACK_NAMES.has(host)) return true;
-    if (publicAuthority !== void 0 && `${host}:${port}` === publicAuthority) return true;
-    return port === options.port() && boundNames.has(host);
-  };
-  const allowedOrigin = (origin) => {
-    try {
-      const url = new URL(origin);
-      return (url.protocol === "http:" || url.protocol === "https:") && allowed(`${url.hostname}:${portOf(url)}`);
-    } catch {
-      return false;
-    }
-  };
-  const refuse = (authority) => new HttpError2(
-    421,
-    `Misdirected request: ${JSON.stringify(authority.slice(0, 200))} is not an address of this ferry serve. It answers only to its bound address (port ${options.port()}), localhost, 127.0.0.1, [::1]` + (publicUrl ? ` and its public URL ${publicUrl.origin}` : "") + ". If clients reach it under another name, start it with --public-url <that URL>."
-  );
-  return {
-    check(req) {
-      let hosts = 0;
-      for (let i = 0; i < req.rawHeaders.length; i += 2) {
-        if (req.rawHeaders[i]?.toLowerCase() === "host") hosts++;
-      }
-      if (hosts > 1) throw new HttpError2(400, "More than one Host header");
-      const host = req.headers.host;
-      if (typeof host !== "string" || host === "") {
-        throw new HttpError2(400, "A Host header is required (HTTP/1.1)");
-      }
-      if (!allowed(host)) throw refuse(host);
-      const origin = req.headers.origin;
-      if (origin !== void 0 && !allowedOrigin(origin)) {
-        throw new HttpError2(
-          403,
-          `Cross-origin request from ${JSON.stringify(origin.slice(0, 200))} refused: ferry serve is not a browser API`
-        );
-      }
-      const target = req.url ?? "/";
-      if (!target.startsWith("/")) {
-        let authority;
-        try {
-          authority = new URL(target).host;
-        } catch {
-          throw new HttpError2(400, "Malformed request target");
-        }
-        if (!allowed(authority)) throw refuse(authority);
-      }
-    },
-    baseUrl(req, fallback) {
-      return publicUrl ? publicUrl.href : requestBaseUrl(req, fallback);
-    }
-  };
-}
-function parsePublicUrl(value) {
-  let url;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new RangeError(`publicUrl ${JSON.stringify(value)} is not a URL`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new RangeError(`publicUrl must be http:// or https://, got ${JSON.stringify(url.protocol)}`);
-  }
-  if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "" || url.pathname !== "/") {
-    throw new RangeError(
-      `publicUrl must be an origin such as https://artifacts.example:8443/, got ${url.origin}${url.pathname}`
-    );
-  }
-  return url;
-}
-function portOf(url) {
-  if (url.port !== "") return Number(url.port);
-  return url.protocol === "https:" ? 443 : 80;
-}
-function namesOf(boundHost) {
-  const names = /* @__PURE__ */ new Set();
-  const add = (address) => {
-    names.add((address.includes(":") ? `[${address.replace(/^\[|\]$/g, "")}]` : address).toLowerCase());
-  };
-  if (!WILDCARD_HOSTS.has(boundHost)) {
-    add(boundHost);
-    return names;
-  }
-  for (const list3 of Object.values(networkInterfaces())) {
-    for (const info2 of list3 ?? []) if (!info2.address.includes("%")) add(info2.address);
-  }
-  add(hostname());
-  return names;
-}
-
-// src/server/http/jwt-keys.ts
-import { createPublicKey } from "node:crypto";
-var MIN_SECRET_BYTES = 32;
-function jwtKeysOf(options) {
-  const hmacSecrets = (options.secrets ?? []).map((secret, i) => {
-    const bytes = typeof secret === "string" ? Buffer.from(secret, "utf8") : Buffer.from(secret);
-    if (bytes.length < MIN_SECRET_BYTES) {
-      throw new RangeError(
-        `JWT secret #${i + 1} has ${bytes.length} bytes; HS256 needs at least ${MIN_SECRET_BYTES} (e.g. openssl rand -hex 32)`
-      );
-    }
-    return bytes;
-  });
-  const publicKeys = (options.publicKeys ?? []).map((key, i) => {
-    let object;
-    try {
-      object = typeof key === "string" || Buffer.isBuffer(key) ? createPublicKey(key) : key;
-    } catch {
-      throw new RangeError(`JWT public key #${i + 1} is not a PEM public key (or certificate)`);
-    }
-    const type = object.asymmetricKeyType;
-    const curve = object.asymmetricKeyDetails?.namedCurve;
-    if (object.type !== "public" || !(type === "rsa" || type === "ec" && curve === "prime256v1")) {
-      throw new RangeError(
-        `JWT public key #${i + 1} is ${type ?? object.type}${curve ? ` (${curve})` : ""}; RS256 needs an RSA key, ES256 an EC P-256 key`
-      );
-    }
-    return object;
-  });
-  return { hmacSecrets, publicKeys };
-}
-
-// src/server/legacy/artifact-store.ts
-import { randomBytes as randomBytes3 } from "node:crypto";
-import { mkdir as mkdir4, readdir as readdir3 } from "node:fs/promises";
-
-// src/server/util/atomic-file.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
-import { open as open7, readFile as readFile2, rename as rename3, rm as rm4 } from "node:fs/promises";
-import { dirname } from "node:path";
-
-// src/server/util/durable.ts
-import { open as open6 } from "node:fs/promises";
-async function fsyncFile(path13) {
-  const handle = await open6(path13, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-async function fsyncDir(path13) {
-  let handle;
-  try {
-    handle = await open6(path13, "r");
-  } catch (error2) {
-    if (process.platform === "win32") return;
-    throw error2;
-  }
-  try {
-    await handle.sync();
-  } catch (error2) {
-    const code = error2.code;
-    if (code !== "EINVAL" && code !== "EISDIR" && code !== "EPERM") throw error2;
-  } finally {
-    await handle.close();
-  }
-}
-
-// src/server/util/atomic-file.ts
-async function writeJsonAtomic(path13, value) {
-  const temp = `${path13}.${process.pid}.${randomBytes2(6).toString("hex")}${TEMP_SUFFIX}`;
-  try {
-    const handle = await open7(temp, "wx", 420);
-    try {
-      await handle.writeFile(JSON.stringify(value));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename3(temp, path13);
-    await fsyncDir(dirname(path13));
-  } catch (error2) {
-    await rm4(temp, { force: true });
-    throw error2;
-  }
-}
-var TEMP_SUFFIX = ".tmp";
-async function readJsonFile(path13) {
-  let text;
-  try {
-    text = await readFile2(path13, "utf8");
-  } catch (error2) {
-    if (isNotFound(error2)) return void 0;
-    throw error2;
-  }
-  return JSON.parse(text);
-}
-function isNotFound(error2) {
-  return typeof error2 === "object" && error2 !== null && error2.code === "ENOENT";
-}
-
-// src/server/util/keyed-mutex.ts
-var KeyedMutex = class {
-  #tails = /* @__PURE__ */ new Map();
-  async run(key, work) {
-    const previous = this.#tails.get(key) ?? Promise.resolve();
-    let release;
-    const current = new Promise((resolve2) => release = resolve2);
-    const tail = previous.then(() => current);
-    this.#tails.set(key, tail);
-    await previous;
-    try {
-      return await work();
-    } finally {
-      release();
-      if (this.#tails.get(key) === tail) this.#tails.delete(key);
-    }
-  }
-};
-
-// src/server/util/id-counter.ts
-var IdCounter = class {
-  #file;
-  #lock = new KeyedMutex();
-  #next = 1;
-  constructor(file) {
-    this.#file = file;
-  }
-  /** Continues after the larger of the persisted counter and `highestSeen` (ids already on disk). */
-  async resume(highestSeen) {
-    const counter = await readJsonFile(this.#file);
-    const persisted = typeof counter === "object" && counter !== null ? Number(counter.next) : NaN;
-    this.#next = Math.max(highestSeen + 1, Number.isSafeInteger(persisted) ? persisted : 1);
-  }
-  allocate() {
-    return this.#lock.run("counter", async () => {
-      const id = this.#next;
-      await writeJsonAtomic(this.#file, { next: id + 1 });
-      this.#next = id + 1;
-      return id;
-    });
-  }
-};
-
-// src/server/legacy/container-items.ts
-import { closeSync as closeSync4, constants as constants4, fsync, openSync as openSync4, write as writeAt, writeSync as writeSync2 } from "node:fs";
-import { mkdir as mkdir3, stat as stat6 } from "node:fs/promises";
-import { promisify as promisify2 } from "node:util";
-
-// src/server/util/journal.ts
-import { closeSync as closeSync3, fsyncSync, openSync as openSync3, writeSync } from "node:fs";
-import { readFile as readFile3 } from "node:fs/promises";
-var Journal = class {
-  constructor(path13) {
-    this.path = path13;
-  }
-  path;
-  #fd;
-  /** Every complete record in order; a missing journal is an empty one. */
-  static async replay(path13) {
-    let text;
-    try {
-      text = await readFile3(path13, "utf8");
-    } catch (error2) {
-      if (isNotFound(error2)) return [];
-      throw error2;
-    }
-    const records = [];
-    for (const line of text.split("\n")) {
-      if (!line) continue;
-      try {
-        records.push(JSON.parse(line));
-      } catch {
-      }
-    }
-    return records;
-  }
-  /**
-   * Synchronous: one line to the page cache takes microseconds, less than the promise and
-   * thread-pool round trip of an async write, and a 10,000-file upload appends 10,000 lines.
-   */
-  append(record) {
-    try {
-      this.#fd ??= openSync3(this.path, "a");
-      writeSync(this.#fd, `${JSON.stringify(record)}
-`);
-      return Promise.resolve();
-    } catch (error2) {
-      return Promise.reject(error2);
-    }
-  }
-  /** Flushes every appended record to stable storage (when an artifact is finalized). */
-  sync() {
-    try {
-      if (this.#fd !== void 0) fsyncSync(this.#fd);
-      return Promise.resolve();
-    } catch (error2) {
-      return Promise.reject(error2);
-    }
-  }
-  close() {
-    const fd = this.#fd;
-    this.#fd = void 0;
-    if (fd !== void 0) closeSync3(fd);
-    return Promise.resolve();
-  }
-};
-
-// src/server/legacy/ranges.ts
-function addRange(ranges, added) {
-  if (added[1] <= added[0]) return [...ranges];
-  const all = [...ranges, added].sort((a, b) => a[0] - b[0]);
-  const merged = [];
-  for (const [start, end] of all) {
-    const last = merged[merged.length - 1];
-    if (last && start <= last[1]) last[1] = Math.max(last[1], end);
-    else merged.push([start, end]);
-  }
-  return merged;
-}
-function coversAll(ranges, total) {
-  const first = ranges[0];
-  return ranges.length === 1 && first !== void 0 && first[0] === 0 && first[1] >= total;
-}
-function removeRange(ranges, removed) {
-  const [cutStart, cutEnd] = removed;
-  if (cutEnd <= cutStart) return [...ranges];
-  const out = [];
-  for (const [start, end] of ranges) {
-    if (end <= cutStart || start >= cutEnd) {
-      out.push([start, end]);
-      continue;
-    }
-    if (start < cutStart) out.push([start, cutStart]);
-    if (end > cutEnd) out.push([cutEnd, end]);
-  }
-  return out;
-}
-
-// src/server/legacy/container-items.ts
-var ContainerItems = class _ContainerItems {
-  #layout;
-  #containerId;
-  #items = /* @__PURE__ */ new Map();
-  /** Folder path -> number of items beneath it; used to refuse a file where a folder is (and vice versa). */
-  #folders = /* @__PURE__ */ new Map();
-  #locks = new KeyedMutex();
-  #journal;
-  packPath;
-  #packFd;
-  /** End of the pack file: space is reserved here before the bytes are written, so writes never overlap. */
-  #packSize = 0;
-  /** Sum of the declared totals of all items: the artifact's size, bounded by #maxBytes. */
-  #totalBytes = 0;
-  #maxBytes;
-  constructor(layout, containerId, maxBytes) {
-    this.#layout = layout;
-    this.#containerId = containerId;
-    this.#maxBytes = maxBytes;
-    this.#journal = new Journal(`${layout.itemsDir(containerId)}/items.journal`);
-    this.packPath = `${layout.itemsDir(containerId)}/items.pack`;
-  }
-  static async load(layout, containerId, maxBytes) {
-    const items = new _ContainerItems(layout, containerId, maxBytes);
-    await mkdir3(layout.itemsDir(containerId), { recursive: true });
-    for (const record of await Journal.replay(items.#journal.path)) {
-      if (isItemRecord(record)) items.#put(record);
-    }
-    items.#packSize = (await stat6(items.packPath).catch(() => void 0))?.size ?? 0;
-    await items.#dropShortItems();
-    return items;
-  }
-  /**
-   * After a crash or power loss before a finalize's fsync, the journal can say "complete" for
-   * bytes that never reached the disk. Such an item is listed as not uploaded (its path can be
-   * uploaded again) rather than served short: pack items must lie inside the pack, own files
-   * must hold their whole size.
-   */
-  async #dropShortItems() {
-    for (const item of this.#items.values()) {
-      if (!item.complete || item.total === 0) continue;
-      const onDisk = item.packOffset !== void 0 ? this.#packSize - item.packOffset : (await stat6(this.dataFile(item.path)).catch(() => void 0))?.size ?? 0;
-      if (onDisk < item.total) this.#items.set(item.path, { ...item, complete: false, ranges: [] });
-    }
-  }
-  /** Releases the journal's and the pack's file descriptors. */
-  async close() {
-    const fd = this.#packFd;
-    this.#packFd = void 0;
-    await this.#journal.close();
-    if (fd !== void 0) closeSync4(fd);
-  }
-  /**
-   * Receives an item sent whole in one request (every small file is). Its bytes are appended to
-   * the container's pack file instead of a file of their own: creating a file costs far more
-   * than the write itself, and a 10,000-file artifact would create 10,000 of them. A retry of
-   * the same item takes new space; the journal's last record says which bytes count.
-   */
-  async receiveWhole(path13, chunk, body) {
-    return this.#locks.run(path13, async () => {
-      const existing = this.#items.get(path13);
-      if (existing === void 0) this.#checkNoClash(path13);
-      this.#checkSize(path13, existing, chunk.range.total);
-      if (this.#packSize + body.length > this.#maxBytes) throw this.#tooLarge(path13, body.length);
-      const offset = this.#packSize;
-      this.#packSize += body.length;
-      if (body.length > 0) {
-        this.#packFd ??= openSync4(this.packPath, constants4.O_RDWR | constants4.O_CREAT, 420);
-        await writeFully2(this.#packFd, body, offset);
-      }
-      const now = (/* @__PURE__ */ new Date()).toISOString();
-      const record = {
-        path: path13,
-        total: chunk.range.total,
-        gzip: chunk.gzip,
-        fileLength: chunk.fileLength ?? null,
-        ranges: chunk.range.total === 0 ? [] : [[0, chunk.range.total - 1]],
-        complete: true,
-        packOffset: offset,
-        createdAt: existing?.createdAt ?? now,
-        updatedAt: now
-      };
-      await this.#persist(record);
-      this.#put(record);
-      return record;
-    });
-  }
-  /**
-   * Makes everything received so far durable: the bytes (pack file and each item's own file),
-   * then the journal that says they are complete, then the directory entries. Called when the
-   * client finalizes the artifact (PATCH), so a power loss cannot leave a journal that lists
-   * files whose bytes never reached the disk.
-   */
-  async flush() {
-    if (this.#packFd !== void 0) await promisify2(fsync)(this.#packFd);
-    const ownFiles = [...this.#items.values()].filter((i) => i.packOffset === void 0 && i.total > 0);
-    for (const item of ownFiles) {
-      await fsyncFile(this.dataFile(item.path)).catch((error2) => {
-        if (!isNotFound(error2)) throw error2;
-      });
-    }
-    await this.#journal.sync();
-    await fsyncDir(this.#layout.itemsDir(this.#containerId));
-  }
-  get(path13) {
-    return this.#items.get(path13);
-  }
-  dataFile(path13) {
-    return this.#layout.itemDataFile(this.#containerId, path13);
-  }
-  /**
-   * Receives one chunk. Chunks are keyed by (itemPath, range): the bytes go to their offset in
-   * the data file, so a retried chunk replaces the same bytes instead of appending. A different
-   * total or encoding means the client started a new upload of that path, so the item restarts.
-   */
-  async receiveChunk(path13, chunk, write) {
-    return this.#locks.run(path13, async () => {
-      const now = (/* @__PURE__ */ new Date()).toISOString();
-      const existing = this.#items.get(path13);
-      const restart = existing !== void 0 && (existing.total !== chunk.range.total || existing.gzip !== chunk.gzip || existing.packOffset !== void 0);
-      const fresh = existing === void 0 || restart;
-      if (existing === void 0) this.#checkNoClash(path13);
-      this.#checkSize(path13, existing, chunk.range.total);
-      const { start, end, total } = chunk.range;
-      const base2 = fresh ? {
-        path: path13,
-        total,
-        gzip: chunk.gzip,
-        fileLength: chunk.fileLength ?? null,
-        ranges: [],
-        complete: false,
-        createdAt: existing?.createdAt ?? now,
-        updatedAt: now
-      } : { ...existing, ranges: removeRange(existing.ranges, [start, end]), complete: false };
-      if (chunk.fileLength !== void 0) base2.fileLength = chunk.fileLength;
-      this.#put(base2);
-      if (restart) await this.#persist(base2);
-      try {
-        await write(this.dataFile(path13), fresh);
-      } catch (error2) {
-        if (!fresh) await this.#persist(base2).catch(() => void 0);
-        throw error2;
-      }
-      const ranges = addRange(base2.ranges, [start, end]);
-      const done = {
-        ...base2,
-        ranges,
-        complete: total === 0 || coversAll(ranges, total),
-        updatedAt: (/* @__PURE__ */ new Date()).toISOString()
-      };
-      await this.#persist(done);
-      this.#put(done);
-      return done;
-    });
-  }
-  /** Complete files at or below `prefix`, and every folder that contains one of them. */
-  list(prefix) {
-    const within = (p) => prefix === void 0 || p === prefix || p.startsWith(`${prefix}/`);
-    const files = [];
-    const folders = /* @__PURE__ */ new Set();
-    for (const item of this.#items.values()) {
-      if (!item.complete || !within(item.path)) continue;
-      files.push(item);
-      for (const folder of ancestors(item.path)) if (within(folder)) folders.add(folder);
-    }
-    files.sort((a, b) => compare(a.path, b.path));
-    return { files, folders: [...folders].sort(compare) };
-  }
-  /**
-   * The original size of every complete file, each path counted once (a path uploaded again
-   * counts with its latest bytes): `x-tfs-filelength` when the client sent it, else the stored size.
-   */
-  originalSize() {
-    let total = 0;
-    for (const item of this.#items.values()) if (item.complete) total += item.fileLength ?? item.total;
-    return total;
-  }
-  /** The artifact, with this item at `total` bytes, must stay within the size limit. */
-  #checkSize(path13, existing, total) {
-    if (this.#totalBytes - (existing?.total ?? 0) + total > this.#maxBytes) throw this.#tooLarge(path13, total);
-  }
-  #tooLarge(path13, bytes) {
-    return new HttpError2(
-      413,
-      `Storing ${bytes} more bytes for ${JSON.stringify(path13)} would make the artifact larger than the server's limit of ${this.#maxBytes} bytes (maxArtifactBytes)`
-    );
-  }
-  #put(record) {
-    this.#totalBytes += record.total - (this.#items.get(record.path)?.total ?? 0);
-    if (!this.#items.has(record.path)) {
-      for (const folder of ancestors(record.path))
-        this.#folders.set(folder, (this.#folders.get(folder) ?? 0) + 1);
-    }
-    this.#items.set(record.path, record);
-  }
-  /** A path cannot be both a file and a folder: the client would have to create both on disk. */
-  #checkNoClash(path13) {
-    if (this.#folders.has(path13)) {
-      throw new HttpError2(409, `itemPath ${JSON.stringify(path13)} is already a folder in this artifact`);
-    }
-    const clash = ancestors(path13).find((folder) => this.#items.has(folder));
-    if (clash !== void 0) {
-      throw new HttpError2(
-        409,
-        `itemPath ${JSON.stringify(path13)} is below ${JSON.stringify(clash)}, which is already a file`
-      );
-    }
-  }
-  #persist(record) {
-    return this.#journal.append(record);
-  }
-};
-function ancestors(path13) {
-  const parts = path13.split("/");
-  const out = [];
-  for (let i = 1; i < parts.length; i++) out.push(parts.slice(0, i).join("/"));
-  return out;
-}
-function compare(a, b) {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-function isItemRecord(value) {
-  if (typeof value !== "object" || value === null) return false;
-  const r = value;
-  return typeof r.path === "string" && typeof r.total === "number" && typeof r.gzip === "boolean" && Array.isArray(r.ranges) && typeof r.complete === "boolean";
-}
-var SYNC_WRITE_LIMIT = 256 * 1024;
-async function writeFully2(fd, body, offset) {
-  let done = 0;
-  while (done < body.length) {
-    const rest = body.length - done;
-    done += rest <= SYNC_WRITE_LIMIT ? writeSync2(fd, body, done, rest, offset + done) : await new Promise(
-      (resolve2, reject) => writeAt(
-        fd,
-        body,
-        done,
-        rest,
-        offset + done,
-        (error2, written) => error2 ? reject(error2) : resolve2(written)
-      )
-    );
-  }
-}
-
-// src/server/legacy/artifact-store.ts
-var UPLOAD_SESSION_PARAM = "upload";
-var DEFAULT_SESSION_LEASE_MS = 2 * 60 * 1e3;
-var ArtifactStore = class _ArtifactStore {
-  #layout;
-  #byId = /* @__PURE__ */ new Map();
-  #items = /* @__PURE__ */ new Map();
-  #locks = new KeyedMutex();
-  /** Upload sessions by id, and which session writes each file (`containerId\0path`). In memory only. */
-  #sessions = /* @__PURE__ */ new Map();
-  #owners = /* @__PURE__ */ new Map();
-  #leaseMs;
-  #now;
-  #ids;
-  limits;
-  constructor(layout, options) {
-    this.#layout = layout;
-    this.limits = options.limits ?? DEFAULT_LIMITS;
-    this.#ids = new IdCounter(layout.counterFile);
-    this.#leaseMs = options.sessionLeaseMs ?? DEFAULT_SESSION_LEASE_MS;
-    this.#now = options.now ?? Date.now;
-  }
-  static async open(layout, options = {}) {
-    const store = new _ArtifactStore(layout, options);
-    await mkdir4(layout.containersDir, { recursive: true });
-    await store.#load();
-    return store;
-  }
-  async #load() {
-    const entries = await readdir3(this.#layout.containersDir);
-    let maxId = 0;
-    await Promise.all(
-      entries.map(async (entry) => {
-        if (!/^\d+$/.test(entry)) return;
-        const id = Number(entry);
-        maxId = Math.max(maxId, id);
-        const record = await readJsonFile(this.#layout.artifactFile(id));
-        if (isArtifactRecord(record)) this.#byId.set(id, record);
-      })
-    );
-    await this.#ids.resume(maxId);
-  }
-  get(containerId) {
-    return this.#byId.get(containerId);
-  }
-  find(runId, name) {
-    for (const record of this.#byId.values()) {
-      if (record.runId === runId && record.name === name) return record;
-    }
-    return void 0;
-  }
-  /** Artifacts of one run in creation order. */
-  list(runId) {
-    return [...this.#byId.values()].filter((r) => r.runId === runId).sort((a, b) => a.containerId - b.containerId);
-  }
-  /**
-   * Creates the container for (run, name), or returns the existing one: v1 clients merge several
-   * uploads into one artifact by creating the same name again. Each call also opens an upload
-   * session (see {@link claim}); its id goes into the fileContainerResourceUrl handed back.
-   */
-  async create(runId, name, retentionDays) {
-    const result = await this.#createContainer(runId, name, retentionDays);
-    const session = randomBytes3(12).toString("hex");
-    this.#sessions.set(session, {
-      containerId: result.record.containerId,
-      lastActivity: this.#now(),
-      closedAt: void 0,
-      lostTo: void 0
-    });
-    this.#pruneSessions();
-    return { ...result, session };
-  }
-  /**
-   * Records that upload `session` writes `path` of the container, or refuses (409) when another
-   * upload of the same artifact that is still in progress already writes it. v1 merges uploads
-   * of one name, so different files from concurrent uploads are fine, and so is replacing a file
-   * of an upload that finished (PATCHed) or was abandoned; but two uploads in progress writing
-   * the same file would interleave its chunks or mix two versions of the artifact. The upload
-   * that comes second loses: this and every later write of it is refused, so it never
-   * finalizes, and the winner may replace whatever the loser wrote. Requests without a session
-   * (a container URL taken from a listing, or another server's client) are not tracked.
-   */
-  claim(containerId, path13, session) {
-    if (session === null) return;
-    const mine = this.#sessions.get(session);
-    if (!mine || mine.containerId !== containerId) return;
-    const now = this.#now();
-    const name = this.#byId.get(containerId)?.name ?? String(containerId);
-    if (mine.lostTo !== void 0) throw raceLost(name, path13, true);
-    const key = `${containerId}\0${path13}`;
-    const owner = this.#owners.get(key);
-    const other = owner === void 0 || owner === session ? void 0 : this.#sessions.get(owner);
-    if (other && this.#isLive(other, now)) {
-      mine.lostTo = owner;
-      throw raceLost(name, path13, false);
-    }
-    mine.lastActivity = now;
-    this.#owners.set(key, session);
-  }
-  /** A session writes while it is not beaten, not idle past the lease, and not closed by a PATCH since its last write. */
-  #isLive(session, now) {
-    return session.lostTo === void 0 && now - session.lastActivity < this.#leaseMs && (session.closedAt === void 0 || session.lastActivity > session.closedAt);
-  }
-  /** Forgets sessions (and their claims) that can no longer matter: idle past the lease. */
-  #pruneSessions() {
-    const now = this.#now();
-    const dead = /* @__PURE__ */ new Set();
-    for (const [id, session] of this.#sessions) {
-      if (now - session.lastActivity >= this.#leaseMs) dead.add(id);
-    }
-    if (dead.size === 0) return;
-    for (const id of dead) this.#sessions.delete(id);
-    for (const [key, owner] of this.#owners) if (dead.has(owner)) this.#owners.delete(key);
-  }
-  async #createContainer(runId, name, retentionDays) {
-    return this.#locks.run(`name:${runId}\0${name}`, async () => {
-      const existing = this.find(runId, name);
-      if (existing) return { record: await this.#reopen(existing), created: false };
-      const max = this.limits.maxArtifactsPerRun;
-      if (this.list(runId).length >= max) {
-        throw new HttpError2(
-          403,
-          `Workflow run ${JSON.stringify(runId)} already has ${max} artifacts, the limit of this server (maxArtifactsPerRun)`
-        );
-      }
-      const containerId = await this.#ids.allocate();
-      await mkdir4(this.#layout.itemsDir(containerId), { recursive: true });
-      const now = (/* @__PURE__ */ new Date()).toISOString();
-      const record = {
-        containerId,
-        runId,
-        name,
-        size: -1,
-        retentionDays,
-        createdAt: now,
-        updatedAt: now
-      };
-      await writeJsonAtomic(this.#layout.artifactFile(containerId), record);
-      this.#byId.set(containerId, record);
-      return { record, created: true };
-    });
-  }
-  /**
-   * A new upload into an existing artifact (v1 merges uploads of one name) makes it unfinished
-   * again until that upload's PATCH: the size goes back to -1, so a download meanwhile (or after
-   * that upload crashed) is refused as incomplete instead of mixing the old files with whichever
-   * new ones had arrived. Called under the (run, name) lock.
-   */
-  async #reopen(existing) {
-    if (existing.size === -1) return existing;
-    return this.#locks.run(`artifact:${existing.containerId}`, async () => {
-      const current = this.#byId.get(existing.containerId) ?? existing;
-      const next = { ...current, size: -1, updatedAt: (/* @__PURE__ */ new Date()).toISOString() };
-      await writeJsonAtomic(this.#layout.artifactFile(next.containerId), next);
-      this.#byId.set(next.containerId, next);
-      return next;
-    });
-  }
-  /**
-   * Records the artifact's size when a client finalizes an upload; `undefined` when the artifact
-   * does not exist. A client reports the size of its own upload only, but several uploads to one
-   * name merge into one artifact, so the size kept is the total of the files the container holds
-   * (see ContainerItems.originalSize), or the reported size when that is larger: the client also
-   * counts files that failed to upload. A repeated PATCH gives the same size.
-   *
-   * The PATCH does not say which upload sends it, so it closes every session of the container:
-   * a finished upload's files may then be replaced by a later one (v1 merge semantics), and a
-   * session that keeps writing afterwards is open again.
-   */
-  async patchSize(runId, name, size) {
-    const existing = this.find(runId, name);
-    if (!existing) return void 0;
-    const now = this.#now();
-    for (const session of this.#sessions.values()) {
-      if (session.containerId === existing.containerId) session.closedAt = now;
-    }
-    await (await this.items(existing.containerId)).flush();
-    const held = (await this.items(existing.containerId)).originalSize();
-    return this.#locks.run(`artifact:${existing.containerId}`, async () => {
-      const current = this.#byId.get(existing.containerId) ?? existing;
-      const total = Math.max(size, held);
-      const next = { ...current, size: total, updatedAt: (/* @__PURE__ */ new Date()).toISOString() };
-      await writeJsonAtomic(this.#layout.artifactFile(next.containerId), next);
-      this.#byId.set(next.containerId, next);
-      return next;
-    });
-  }
-  /** The items of a container, loaded from disk on first use and cached. */
-  items(containerId) {
-    let items = this.#items.get(containerId);
-    if (!items) {
-      items = ContainerItems.load(this.#layout, containerId, this.limits.maxArtifactBytes);
-      items.catch(() => this.#items.delete(containerId));
-      this.#items.set(containerId, items);
-    }
-    return items;
-  }
-  /** Closes every loaded container's journal. */
-  async close() {
-    const loaded = await Promise.allSettled(this.#items.values());
-    this.#items.clear();
-    await Promise.all(loaded.map((r) => r.status === "fulfilled" ? r.value.close() : void 0));
-  }
-};
-function raceLost(artifact, path13, earlier) {
-  const what = earlier ? `lost the race for a file to another upload of artifact ${JSON.stringify(artifact)} in this run and may not write ${JSON.stringify(path13)} either` : `came second: another upload of artifact ${JSON.stringify(artifact)} in this run is writing ${JSON.stringify(path13)}`;
-  return new HttpError2(
-    409,
-    `This upload ${what}; it is refused so that no file and no artifact mixes the two uploads. Give concurrent uploads different artifact names, or different files`
-  );
-}
-function withUploadSession(containerUrl2, session) {
-  const url = new URL(containerUrl2);
-  url.searchParams.set(UPLOAD_SESSION_PARAM, session);
-  return url.toString();
-}
-function isArtifactRecord(value) {
-  if (typeof value !== "object" || value === null) return false;
-  const r = value;
-  return typeof r.containerId === "number" && typeof r.runId === "string" && typeof r.name === "string" && typeof r.size === "number";
-}
-
-// src/server/http/body.ts
-var DEFAULT_JSON_LIMIT = 1024 * 1024;
-async function readJsonBody(req, limit = DEFAULT_JSON_LIMIT) {
-  const declared = Number(req.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > limit) {
-    throw new HttpError2(
-      413,
-      `Request body of ${declared} bytes exceeds the ${limit}-byte limit for JSON requests`,
-      {
-        Connection: "close"
-      }
-    );
-  }
-  const chunks = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += chunk.length;
-    if (size > limit) {
-      throw new HttpError2(413, `Request body exceeds the ${limit}-byte limit for JSON requests`, {
-        Connection: "close"
-      });
-    }
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks, size).toString("utf8");
-  if (text.trim() === "") throw badRequest("Request body must be a JSON object, got an empty body");
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw badRequest("Request body is not valid JSON");
-  }
-}
-function expectObject(value, what) {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw badRequest(`${what} must be a JSON object`);
-  }
-  return value;
-}
-
-// src/server/http/respond.ts
-function sendJson(res, status, body, headers = {}) {
-  const payload = Buffer.from(JSON.stringify(body));
-  res.writeHead(status, {
-    ...headers,
-    "Content-Type": "application/json; charset=utf-8",
-    "Content-Length": String(payload.length)
-  });
-  res.end(payload);
-}
-function sendErrorJson(res, status, message, headers = {}) {
-  sendJson(res, status, { message, statusCode: status }, headers);
-}
-
-// src/server/legacy/contracts.ts
-var NIL_GUID = "00000000-0000-0000-0000-000000000000";
-function containerUrl(baseUrl, containerId) {
-  return `${baseUrl}_apis/resources/Containers/${containerId}`;
-}
-function itemUrl2(baseUrl, containerId, itemPath) {
-  return `${containerUrl(baseUrl, containerId)}?${new URLSearchParams({ itemPath }).toString()}`;
-}
-function artifactResponse(baseUrl, record) {
-  const query = new URLSearchParams({ artifactName: record.name }).toString();
-  return {
-    containerId: record.containerId,
-    size: record.size,
-    signedContent: null,
-    fileContainerResourceUrl: containerUrl(baseUrl, record.containerId),
-    type: "actions_storage",
-    name: record.name,
-    url: `${baseUrl}_apis/pipelines/workflows/${encodeURIComponent(record.runId)}/artifacts?${query}`
-  };
-}
-function fileEntry(baseUrl, containerId, item) {
-  const location = itemUrl2(baseUrl, containerId, item.path);
-  const entry = {
-    containerId,
-    scopeIdentifier: NIL_GUID,
-    path: item.path,
-    itemType: "file",
-    status: "created",
-    dateCreated: item.createdAt,
-    dateLastModified: item.updatedAt,
-    createdBy: NIL_GUID,
-    lastModifiedBy: NIL_GUID,
-    itemLocation: location,
-    contentLocation: location,
-    contentId: ""
-  };
-  const length = originalLength(item);
-  if (length !== void 0) entry.fileLength = length;
-  return entry;
-}
-function folderEntry(baseUrl, containerId, path13, dates) {
-  return {
-    containerId,
-    scopeIdentifier: NIL_GUID,
-    path: path13,
-    itemType: "folder",
-    status: "created",
-    dateCreated: dates.createdAt,
-    dateLastModified: dates.createdAt,
-    createdBy: NIL_GUID,
-    lastModifiedBy: NIL_GUID,
-    itemLocation: itemUrl2(baseUrl, containerId, path13),
-    contentId: ""
-  };
-}
-function originalLength(item) {
-  if (!item.gzip) return item.total;
-  if (item.fileLength === null) return void 0;
-  if (item.fileLength === 0 && item.total > 0) return void 0;
-  return item.fileLength;
-}
-
-// src/server/legacy/validate.ts
-var FORBIDDEN_NAME_CHARS = ['"', ":", "<", ">", "|", "*", "?", "\r", "\n", "\\", "/"];
-function validateArtifactName2(name) {
-  if (typeof name !== "string" || name.length === 0) {
-    throw badRequest("Artifact name is required and must be a non-empty string");
-  }
-  const bad = FORBIDDEN_NAME_CHARS.find((ch) => name.includes(ch));
-  if (bad !== void 0) {
-    throw badRequest(
-      `The artifact name ${JSON.stringify(name)} is not valid: it contains the forbidden character ${JSON.stringify(bad)}`
-    );
-  }
-  if (name.includes("\0")) throw badRequest("The artifact name must not contain NUL");
-  if (name === "." || name === "..")
-    throw badRequest(`The artifact name ${JSON.stringify(name)} is not valid`);
-  return name;
-}
-function validateRunId(runId) {
-  if (runId.length === 0 || runId.length > 256 || [...runId].some((ch) => ch.charCodeAt(0) < 32)) {
-    throw badRequest(`Invalid workflow run id ${JSON.stringify(runId)}`);
-  }
-  return runId;
-}
-function normalizeItemPath(raw, artifactName) {
-  if (raw.includes("\0")) throw badRequest("itemPath must not contain NUL");
-  const slashed = raw.replace(/\\/g, "/");
-  if (slashed.startsWith("/") || /^[A-Za-z]:/.test(slashed)) {
-    throw badRequest(`itemPath ${JSON.stringify(raw)} must be relative (name/path), not absolute`);
-  }
-  const segments = slashed.split("/").filter((s) => s !== "" && s !== ".");
-  if (segments.includes(".."))
-    throw badRequest(`itemPath ${JSON.stringify(raw)} must not contain '..' segments`);
-  if (segments[0] !== artifactName) {
-    throw badRequest(
-      `itemPath ${JSON.stringify(raw)} must start with the artifact name ${JSON.stringify(`${artifactName}/`)}`
-    );
-  }
-  return segments.join("/");
-}
-function parseContentRange(header2) {
-  if (header2 === void 0) throw badRequest("Content-Range header is required (bytes start-end/total)");
-  const match = /^bytes (\d+)-(-1|\d+)\/(\d+)$/.exec(header2.trim());
-  if (!match)
-    throw badRequest(`Malformed Content-Range ${JSON.stringify(header2)}; expected "bytes start-end/total"`);
-  const [start, lastInclusive, total] = [Number(match[1]), Number(match[2]), Number(match[3])];
-  if (![start, lastInclusive, total].every(Number.isSafeInteger))
-    throw badRequest(`Content-Range ${header2} is out of range`);
-  if (total === 0) {
-    if (start === 0 && lastInclusive === -1) return { start: 0, end: 0, total: 0 };
-    throw badRequest(`Content-Range ${header2} is invalid: an empty item must be sent as "bytes 0--1/0"`);
-  }
-  if (lastInclusive < start || lastInclusive >= total)
-    throw badRequest(`Content-Range ${header2} is invalid for a ${total}-byte item`);
-  return { start, end: lastInclusive + 1, total };
-}
-function parseOptionalLength(value, header2) {
-  if (value === void 0) return void 0;
-  const text = Array.isArray(value) ? value[0] : value;
-  if (text === void 0 || !/^\d+$/.test(text.trim()) || !Number.isSafeInteger(Number(text))) {
-    throw badRequest(`${header2} must be a non-negative integer, got ${JSON.stringify(value)}`);
-  }
-  return Number(text);
-}
-
-// src/server/legacy/artifact-routes.ts
-var ARTIFACTS = /^\/_apis\/pipelines\/workflows\/(?<runId>[^/]+)\/artifacts\/?$/i;
-function artifactRoutes(store) {
-  return [
-    { method: "POST", pattern: ARTIFACTS, handler: (ctx) => create(store, ctx) },
-    { method: "GET", pattern: ARTIFACTS, handler: (ctx) => list(store, ctx) },
-    { method: "PATCH", pattern: ARTIFACTS, handler: (ctx) => patch(store, ctx) }
-  ];
-}
-async function create(store, ctx) {
-  const runId = grantedRunId(ctx, "creating artifacts");
-  const body = expectObject(
-    await readJsonBody(ctx.req, store.limits.maxJsonBodyBytes),
-    "Create artifact body"
-  );
-  if (body.Type !== void 0 && body.Type !== "actions_storage") {
-    throw badRequest(
-      `Unsupported artifact Type ${JSON.stringify(body.Type)}; only "actions_storage" is supported`
-    );
-  }
-  const name = validateArtifactName2(body.Name);
-  const retentionDays = parseRetention(body.RetentionDays);
-  const { record, session } = await store.create(runId, name, retentionDays);
-  const response = artifactResponse(ctx.baseUrl, record);
-  sendJson(ctx.res, 201, {
-    ...response,
-    fileContainerResourceUrl: withUploadSession(response.fileContainerResourceUrl, session)
-  });
-}
-async function list(store, ctx) {
-  const runId = grantedRunId(ctx, "listing artifacts");
-  const filter = ctx.url.searchParams.get("artifactName");
-  const records = store.list(runId).filter((r) => filter === null || r.name === filter);
-  const body = {
-    count: records.length,
-    value: records.map((r) => artifactResponse(ctx.baseUrl, r))
-  };
-  sendJson(ctx.res, 200, body);
-}
-async function patch(store, ctx) {
-  const runId = grantedRunId(ctx, "finalizing artifacts");
-  const rawName = ctx.url.searchParams.get("artifactName");
-  if (rawName === null)
-    throw badRequest("The artifactName query parameter is required to finalize an artifact");
-  const name = validateArtifactName2(rawName);
-  const body = expectObject(
-    await readJsonBody(ctx.req, store.limits.maxJsonBodyBytes),
-    "Patch artifact body"
-  );
-  const size = body.Size;
-  if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) {
-    throw badRequest(`Size must be a non-negative integer, got ${JSON.stringify(size)}`);
-  }
-  const record = await store.patchSize(runId, name, size);
-  if (!record) throw notFound(`An Artifact with the name ${name} was not found in run ${runId}`);
-  const response = artifactResponse(ctx.baseUrl, record);
-  sendJson(ctx.res, 200, { ...response, uploadUrl: response.fileContainerResourceUrl });
-}
-function grantedRunId(ctx, action) {
-  const runId = validateRunId(ctx.params.runId ?? "");
-  if (!mayUseRun(ctx.access, runId)) throw runForbidden(runId, action);
-  return runId;
-}
-function parseRetention(value) {
-  if (value === void 0 || value === null || value === 0) return null;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
-    throw badRequest(`RetentionDays must be a positive integer, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
-
-// src/server/legacy/container-routes.ts
-import { createReadStream } from "node:fs";
-import { open as open9 } from "node:fs/promises";
-import { pipeline as pipeline2 } from "node:stream/promises";
-
-// src/server/legacy/chunk-writer.ts
-import { createHash as createHash4 } from "node:crypto";
-import { constants as constants5 } from "node:fs";
-import { open as open8 } from "node:fs/promises";
-var WRITE_BATCH = 1024 * 1024;
-async function writeChunk(req, file, fresh, target) {
-  const md5 = target.expectedMd5 === void 0 ? void 0 : createHash4("md5");
-  const flags = constants5.O_WRONLY | constants5.O_CREAT | (fresh ? constants5.O_TRUNC : 0);
-  const handle = await open8(file, flags, 420);
-  let position = target.offset;
-  let received = 0;
-  let batch = [];
-  let batchBytes = 0;
-  try {
-    for await (const chunk of req.iterator({ destroyOnReturn: false })) {
-      received += chunk.length;
-      if (received > target.length) {
-        throw new HttpError2(400, `Request body is longer than the Content-Range (${target.length} bytes)`, {
-          Connection: "close"
-        });
-      }
-      md5?.update(chunk);
-      batch.push(chunk);
-      batchBytes += chunk.length;
-      if (batchBytes >= WRITE_BATCH) {
-        await writeFully(handle, batch, position);
-        position += batchBytes;
-        batch = [];
-        batchBytes = 0;
-      }
-    }
-    if (batchBytes > 0) await writeFully(handle, batch, position);
-  } finally {
-    await handle.close();
-  }
-  if (received !== target.length) {
-    throw badRequest(`Request body has ${received} bytes but the Content-Range says ${target.length}`);
-  }
-  if (md5 && target.expectedMd5 !== void 0) {
-    const actual = md5.digest("base64");
-    if (actual !== target.expectedMd5.trim()) {
-      throw badRequest(
-        `MD5 mismatch for the chunk: x-actions-results-md5 is ${target.expectedMd5}, received bytes hash to ${actual}`
-      );
-    }
-  }
-}
-async function readChunkBody(req, target) {
-  const chunks = [];
-  let received = 0;
-  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
-    received += chunk.length;
-    if (received > target.length) {
-      throw new HttpError2(400, `Request body is longer than the Content-Range (${target.length} bytes)`, {
-        Connection: "close"
-      });
-    }
-    chunks.push(chunk);
-  }
-  if (received !== target.length) {
-    throw badRequest(`Request body has ${received} bytes but the Content-Range says ${target.length}`);
-  }
-  const body = Buffer.concat(chunks, received);
-  if (target.expectedMd5 !== void 0) {
-    const actual = createHash4("md5").update(body).digest("base64");
-    if (actual !== target.expectedMd5.trim()) {
-      throw badRequest(
-        `MD5 mismatch for the chunk: x-actions-results-md5 is ${target.expectedMd5}, received bytes hash to ${actual}`
-      );
-    }
-  }
-  return body;
-}
-
-// src/server/legacy/container-routes.ts
-var CONTAINER = /^\/_apis\/resources\/Containers\/(?<containerId>[1-9]\d{0,14})\/?$/i;
-var WHOLE_ITEM_LIMIT = 1024 * 1024;
-var READ_HIGH_WATER_MARK = 1024 * 1024;
-function containerRoutes(store) {
-  return [
-    { method: "PUT", pattern: CONTAINER, handler: (ctx) => putChunk(store, ctx) },
-    { method: "GET", pattern: CONTAINER, handler: (ctx) => getItems(store, ctx) }
-  ];
-}
-function containerOf2(store, ctx) {
-  const id = Number(ctx.params.containerId);
-  const record = store.get(id);
-  if (!record || !mayUseRun(ctx.access, record.runId)) {
-    throw notFound(`Container ${ctx.params.containerId} does not exist`);
-  }
-  return record;
-}
-async function putChunk(store, ctx) {
-  const { req } = ctx;
-  const artifact = containerOf2(store, ctx);
-  const rawPath = ctx.url.searchParams.get("itemPath");
-  if (rawPath === null) throw badRequest("The itemPath query parameter is required");
-  const path13 = normalizeItemPath(rawPath, artifact.name);
-  if (path13 === artifact.name)
-    throw badRequest(`itemPath ${JSON.stringify(rawPath)} names the artifact, not a file in it`);
-  const range = parseContentRange(req.headers["content-range"]);
-  if (range.total > store.limits.maxArtifactBytes) {
-    throw new HttpError2(
-      413,
-      `Content-Range total ${range.total} exceeds the server's limit of ${store.limits.maxArtifactBytes} bytes per artifact (maxArtifactBytes)`
-    );
-  }
-  const length = range.end - range.start;
-  const declared = parseOptionalLength(req.headers["content-length"], "Content-Length");
-  if (declared !== void 0 && declared !== length) {
-    throw badRequest(
-      `Content-Length ${declared} does not match Content-Range ${req.headers["content-range"]} (${length} bytes)`
-    );
-  }
-  const gzip2 = parseEncoding(req.headers["content-encoding"]);
-  const fileLength = parseOptionalLength(req.headers["x-tfs-filelength"], "x-tfs-filelength");
-  const md5Header = req.headers["x-actions-results-md5"];
-  const expectedMd5 = typeof md5Header === "string" && md5Header !== "" ? md5Header : void 0;
-  store.claim(artifact.containerId, path13, ctx.url.searchParams.get(UPLOAD_SESSION_PARAM));
-  const items = await store.items(artifact.containerId);
-  if (range.start === 0 && length === range.total && length <= WHOLE_ITEM_LIMIT) {
-    const body = await readChunkBody(req, { length, expectedMd5 });
-    await items.receiveWhole(path13, { range, gzip: gzip2, fileLength }, body);
-  } else {
-    await items.receiveChunk(
-      path13,
-      { range, gzip: gzip2, fileLength },
-      (file, fresh) => writeChunk(req, file, fresh, { offset: range.start, length, expectedMd5 })
-    );
-  }
-  sendJson(ctx.res, 200, { message: "success" });
-}
-async function getItems(store, ctx) {
-  const artifact = containerOf2(store, ctx);
-  const items = await store.items(artifact.containerId);
-  const rawPath = ctx.url.searchParams.get("itemPath");
-  const prefix = rawPath === null || rawPath === "" ? void 0 : normalizeItemPath(rawPath, artifact.name);
-  const item = prefix === void 0 ? void 0 : items.get(prefix);
-  if (item) {
-    if (!item.complete) throw notFound(`Item ${JSON.stringify(item.path)} has not been fully uploaded`);
-    return sendFile(ctx, items, item);
-  }
-  const { files, folders } = items.list(prefix);
-  if (prefix !== void 0 && prefix !== artifact.name && files.length === 0) {
-    throw notFound(`No item ${JSON.stringify(prefix)} in artifact ${JSON.stringify(artifact.name)}`);
-  }
-  const value = [
-    ...folders.map((f) => folderEntry(ctx.baseUrl, artifact.containerId, f, artifact)),
-    ...files.map((f) => fileEntry(ctx.baseUrl, artifact.containerId, f))
-  ];
-  const body = { count: value.length, value };
-  sendJson(ctx.res, 200, body);
-}
-async function sendFile(ctx, items, item) {
-  const headers = {
-    "Content-Type": "application/octet-stream",
-    "Content-Length": String(item.total)
-  };
-  if (item.gzip) headers["Content-Encoding"] = "gzip";
-  if (item.total === 0 || ctx.req.method === "HEAD") {
-    ctx.res.writeHead(200, headers);
-    ctx.res.end();
-    return;
-  }
-  const start = item.packOffset ?? 0;
-  const handle = await open9(item.packOffset !== void 0 ? items.packPath : items.dataFile(item.path), "r");
-  ctx.res.writeHead(200, headers);
-  const source = createReadStream("", {
-    fd: handle,
-    start,
-    end: start + item.total - 1,
-    highWaterMark: Math.min(READ_HIGH_WATER_MARK, Math.max(item.total, 1))
-  });
-  await pipeline2(source, ctx.res);
-}
-function parseEncoding(value) {
-  if (value === void 0 || value === "" || value.toLowerCase() === "identity") return false;
-  if (value.toLowerCase() === "gzip") return true;
-  throw new HttpError2(415, `Unsupported Content-Encoding ${JSON.stringify(value)}; only gzip is supported`);
-}
-
-// src/server/legacy/layout.ts
-import { createHash as createHash5 } from "node:crypto";
-import { join } from "node:path";
-var LegacyLayout = class {
-  root;
-  constructor(dataDir) {
-    this.root = join(dataDir, "legacy");
-  }
-  get counterFile() {
-    return join(this.root, "next-container-id.json");
-  }
-  get containersDir() {
-    return join(this.root, "containers");
-  }
-  containerDir(containerId) {
-    return join(this.containersDir, String(containerId));
-  }
-  artifactFile(containerId) {
-    return join(this.containerDir(containerId), "artifact.json");
-  }
-  itemsDir(containerId) {
-    return join(this.containerDir(containerId), "items");
-  }
-  itemDataFile(containerId, itemPath) {
-    return join(this.itemsDir(containerId), `${itemKey(itemPath)}.bin`);
-  }
-};
-function itemKey(itemPath) {
-  return createHash5("sha256").update(itemPath, "utf8").digest("hex");
-}
-
-// src/server/legacy/protocol.ts
-async function createLegacyProtocol(dataDir, limits) {
-  const store = await ArtifactStore.open(new LegacyLayout(dataDir), { limits });
-  return {
-    name: "legacy",
-    routes: [...artifactRoutes(store), ...containerRoutes(store)],
-    close: () => store.close()
-  };
-}
-
-// src/server/server.ts
-import { createServer } from "node:http";
-
-// src/server/http/connection-guard.ts
-var LINGER_MS = 2e3;
-var LINGER_BYTES = 256 * 1024;
-var DRAIN_DECLARED_BYTES = 16 * 1024 * 1024;
-var ConnectionGuard = class {
-  #options;
-  /** Insertion order is connection order, so the first idle untrusted entry is the oldest. */
-  #tracked = /* @__PURE__ */ new Map();
-  shed = 0;
-  constructor(options) {
-    this.#options = options;
-  }
-  /** Call on the server's 'connection' event. */
-  admit(socket) {
-    const entry = { socket, trusted: false, inFlight: 0, firstRequest: void 0 };
-    entry.firstRequest = setTimeout(() => {
-      if (entry.inFlight === 0 && !entry.trusted && socket.bytesRead === 0) {
-        this.#drop(entry, "sent no request in time");
-      }
-    }, this.#options.firstRequestTimeoutMs);
-    entry.firstRequest.unref();
-    this.#tracked.set(socket, entry);
-    socket.once("close", () => {
-      clearTimeout(entry.firstRequest);
-      this.#tracked.delete(socket);
-    });
-    if (this.#tracked.size > this.#options.maxConnections && !this.#shedOne()) {
-      this.#drop(entry, `over the limit of ${this.#options.maxConnections} connections`);
-      return;
-    }
-    if (this.#untrusted() > this.#options.maxUntrustedConnections) this.#shedOne();
-  }
-  /** Call when a request head arrived; returns a function to call once it is trusted. */
-  requestStarted(req, res) {
-    const entry = this.#tracked.get(req.socket);
-    if (!entry) return { trust: () => void 0 };
-    clearTimeout(entry.firstRequest);
-    entry.inFlight++;
-    res.once("close", () => {
-      entry.inFlight--;
-      if (res.statusCode < 400) entry.trusted = true;
-    });
-    const socket = req.socket;
-    const drainable = drainsRefusedBody(req);
-    res.once("finish", () => {
-      if (!req.complete && !drainable) lingerAndClose(req, socket);
-    });
-    return {
-      trust: () => {
-        entry.trusted = true;
-      }
-    };
-  }
-  #untrusted() {
-    let count = 0;
-    for (const entry of this.#tracked.values()) if (!entry.trusted) count++;
-    return count;
-  }
-  /** Closes the oldest untrusted connection with no request in flight; false if there is none. */
-  #shedOne() {
-    for (const entry of this.#tracked.values()) {
-      if (!entry.trusted && entry.inFlight === 0 && !entry.socket.destroyed) {
-        this.#drop(entry, "shed to make room for other clients");
-        return true;
-      }
-    }
-    return false;
-  }
-  #drop(entry, why) {
-    this.shed++;
-    this.#tracked.delete(entry.socket);
-    const peer = `${entry.socket.remoteAddress ?? "?"}:${entry.socket.remotePort ?? "?"}`;
-    this.#options.log?.(`connection from ${peer} closed: ${why}`);
-    entry.socket.destroy();
-  }
-};
-function drainsRefusedBody(req) {
-  const declared = Number(req.headers["content-length"]);
-  return Number.isSafeInteger(declared) && declared <= DRAIN_DECLARED_BYTES;
-}
-function lingerAndClose(req, socket) {
-  if (socket.destroyed) return;
-  let drained = 0;
-  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
-  timer.unref();
-  socket.once("close", () => clearTimeout(timer));
-  req.on("data", (chunk) => {
-    drained += chunk.length;
-    if (drained > LINGER_BYTES) socket.destroy();
-  });
-  req.resume();
-  socket.end();
-}
-
-// src/server/http/storage-failure.ts
-var NO_SPACE2 = /* @__PURE__ */ new Set(["ENOSPC", "EDQUOT"]);
-var STORAGE = /* @__PURE__ */ new Set([
-  ...NO_SPACE2,
-  "EIO",
-  "EROFS",
-  "EACCES",
-  "EPERM",
-  "EFBIG",
-  "EMFILE",
-  "ENFILE",
-  "ENOMEM",
-  "EMLINK"
-]);
-function storageFailure(error2) {
-  const code = errnoOf(error2);
-  if (code === void 0 || !STORAGE.has(code)) return void 0;
-  if (NO_SPACE2.has(code)) {
-    return new HttpError2(
-      507,
-      `Insufficient storage: the server ran out of disk space (${code}) while storing the upload`
-    );
-  }
-  return new HttpError2(500, `Internal server error: the server's storage failed (${code})`);
-}
-function errnoOf(error2) {
-  for (let current = error2, depth2 = 0; current && depth2 < 5; depth2++) {
-    const code = current.code;
-    if (typeof code === "string" && /^E[A-Z]+$/.test(code)) return code;
-    current = current.cause;
-  }
-  return void 0;
-}
-
-// src/server/server.ts
-var ANY_METHOD = "*";
-var MAX_TIMEOUT_CHECK_INTERVAL_MS = 1e3;
-function createHttpServer(options) {
-  const routes = options.protocols.flatMap((p) => p.routes);
-  const { limits } = options;
-  const guard = new ConnectionGuard({
-    maxConnections: limits.maxConnections,
-    maxUntrustedConnections: limits.maxUntrustedConnections,
-    // Node times out partly sent heads (408) but never a socket that sends nothing: the guard does.
-    firstRequestTimeoutMs: limits.headersTimeoutMs,
-    log: options.log
-  });
-  const stats = { connectionsOpened: 0, openConnections: 0, requests: 0 };
-  const server = createServer(
-    {
-      maxHeaderSize: limits.maxHeaderBytes,
-      headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
-      connectionsCheckingInterval: Math.min(MAX_TIMEOUT_CHECK_INTERVAL_MS, limits.headersTimeoutMs)
-    },
-    (req, res) => {
-      stats.requests++;
-      const started = process.hrtime.bigint();
-      const connection = guard.requestStarted(req, res);
-      if (options.log) {
-        const log = options.log;
-        res.once("close", () => {
-          const ms = Number(process.hrtime.bigint() - started) / 1e6;
-          const status = res.headersSent ? String(res.statusCode) : "no-answer";
-          const cut = res.headersSent && !res.writableFinished ? " (answer cut)" : "";
-          log(`${req.method ?? "?"} ${printableText(pathOf(req))} ${status}${cut} ${ms.toFixed(1)}ms`);
-        });
-      }
-      void dispatch(req, res, connection);
-    }
-  );
-  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
-  server.timeout = limits.idleTimeoutMs;
-  const sockets = /* @__PURE__ */ new Set();
-  server.on("connection", (socket) => {
-    guard.admit(socket);
-    stats.connectionsOpened++;
-    stats.openConnections++;
-    sockets.add(socket);
-    socket.once("close", () => {
-      stats.openConnections--;
-      sockets.delete(socket);
-    });
-  });
-  async function dispatch(req, res, connection) {
-    let route;
-    try {
-      const url = parseRequestUrl(req.url);
-      const method = req.method === "HEAD" ? "GET" : req.method ?? "GET";
-      const onPath = routes.map((candidate) => ({ route: candidate, match: candidate.pattern.exec(url.pathname) })).filter((r) => r.match);
-      const hit = onPath.find((r) => r.route.method === method || r.route.method === ANY_METHOD);
-      options.hosts.check(req);
-      route = hit?.route;
-      const bearer = (route?.auth ?? "bearer") === "bearer";
-      const access3 = bearer ? options.authenticate(req, "bearer") : NO_ACCESS;
-      if (bearer && options.credentialRequired) connection.trust();
-      if (!hit?.match) {
-        if (onPath.length > 0) {
-          const allow = [...new Set(onPath.map((r) => r.route.method))].join(", ");
-          throw new HttpError2(
-            405,
-            `Method ${req.method ?? ""} is not allowed on ${url.pathname}; use ${allow}`,
-            { Allow: allow }
-          );
-        }
-        throw new HttpError2(404, `No route for ${req.method ?? ""} ${url.pathname}`);
-      }
-      await hit.route.handler({
-        req,
-        res,
-        url,
-        params: decodeParams(hit.match.groups),
-        baseUrl: options.hosts.baseUrl(req, options.fallbackBaseUrl()),
-        access: access3
-      });
-    } catch (error2) {
-      answerError(req, res, error2, options.log, route?.renderError);
-    }
-  }
-  async function close() {
-    const closed = new Promise(
-      (resolve2, reject) => server.close((error2) => error2 ? reject(error2) : resolve2())
-    );
-    server.closeAllConnections();
-    const socketsClosed = [...sockets].map(
-      (socket) => new Promise((resolve2) => socket.once("close", () => resolve2()))
-    );
-    for (const socket of sockets) socket.destroy();
-    await Promise.all([closed, ...socketsClosed]);
-  }
-  return { server, stats, close };
-}
-function parseRequestUrl(target) {
-  const raw = target ?? "/";
-  try {
-    return raw.startsWith("/") ? new URL(`http://localhost${raw}`) : new URL(raw);
-  } catch {
-    throw new HttpError2(400, `Malformed request target ${JSON.stringify(raw.slice(0, 200))}`);
-  }
-}
-function decodeParams(groups) {
-  const params = {};
-  for (const [key, value] of Object.entries(groups ?? {})) {
-    try {
-      params[key] = decodeURIComponent(value);
-    } catch {
-      throw new HttpError2(400, `Malformed percent-encoding in the URL path segment ${JSON.stringify(value)}`);
-    }
-  }
-  return params;
-}
-function answerError(req, res, error2, log, render) {
-  if (res.headersSent || res.destroyed) {
-    res.destroy();
-    return;
-  }
-  if (!req.complete && !drainsRefusedBody(req)) {
-    res.setHeader("Connection", "close");
-  }
-  const send = (httpError) => render ? render(res, httpError) : sendErrorJson(res, httpError.status, httpError.message, httpError.headers);
-  if (error2 instanceof HttpError2) {
-    send(error2);
-    return;
-  }
-  const storage = storageFailure(error2);
-  if (storage) {
-    log?.(`storage error on ${req.method ?? "?"} ${pathOf(req)}: ${storage.message}`);
-    send(storage);
-    return;
-  }
-  if (req.destroyed || isClientAbort(error2)) {
-    res.destroy();
-    return;
-  }
-  log?.(
-    // The path and the message may carry bytes a client chose: escaped, so a log line cannot drive a terminal.
-    `internal error on ${req.method ?? "?"} ${printableText(pathOf(req))}: ${printableText(error2 instanceof Error ? error2.message : String(error2))}`
-  );
-  send(
-    new HttpError2(
-      500,
-      `Internal server error: ${error2 instanceof Error ? error2.message : "unknown failure"}`
-    )
-  );
-}
-function isClientAbort(error2) {
-  const code = error2?.code;
-  return code === "ECONNRESET" || code === "ERR_STREAM_PREMATURE_CLOSE" || code === "ABORT_ERR";
-}
-function pathOf(req) {
-  const raw = req.url ?? "/";
-  const q = raw.indexOf("?");
-  return q === -1 ? raw : raw.slice(0, q);
-}
-
-// src/server/rest/contracts.ts
-function restArtifact(baseUrl, owner, repo, record) {
-  const url = `${baseUrl}repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}/actions/artifacts/${record.id}`;
-  return {
-    id: record.id,
-    // GitHub's legacy global id format: base64 of "<type len>:<Type><id>".
-    node_id: Buffer.from(`08:Artifact${record.id}`).toString("base64"),
-    name: record.name,
-    size_in_bytes: record.finalized?.size ?? 0,
-    url,
-    archive_download_url: `${url}/zip`,
-    // Retention is recorded, never enforced locally.
-    expired: false,
-    created_at: githubTime(record.createdAt),
-    updated_at: githubTime(record.updatedAt),
-    expires_at: githubTime(record.expiresAt),
-    digest: record.finalized?.digest ?? "",
-    // GitHub run ids are numbers; backend ids that are not (UUIDs) stay strings.
-    workflow_run: { id: /^\d{1,15}$/.test(record.runId) ? Number(record.runId) : record.runId }
-  };
-}
-function githubTime(iso) {
-  return iso.replace(/\.\d+Z$/, "Z");
-}
-
-// src/server/rest/errors.ts
-var DOCS = "https://docs.github.com/rest/actions/artifacts";
-function renderRestError(res, error2) {
-  sendJson(res, error2.status, { message: error2.message, documentation_url: DOCS }, error2.headers);
-}
-
-// src/server/rest/routes.ts
-var REPO = "^/repos/(?<owner>[^/]+)/(?<repo>[^/]+)/actions";
-var RUN_ARTIFACTS = new RegExp(`${REPO}/runs/(?<runId>[^/]+)/artifacts/?$`);
-var REPO_ARTIFACTS = new RegExp(`${REPO}/artifacts/?$`);
-var ARTIFACT = new RegExp(`${REPO}/artifacts/(?<id>[1-9]\\d{0,14})/?$`);
-var ARCHIVE = new RegExp(`${REPO}/artifacts/(?<id>[1-9]\\d{0,14})/(?<format>[^/]+)/?$`);
-var ANY_REPOS = /^\/repos(?:\/.*)?$/;
-var DEFAULT_PER_PAGE = 30;
-var MAX_PER_PAGE = 100;
-function restRoutes(service, authenticate) {
-  const route = (method, pattern, handler) => ({
-    method,
-    pattern,
-    auth: "self",
-    renderError: renderRestError,
-    handler: async (ctx) => {
-      await handler({ ...ctx, access: authenticate(ctx.req, "bearer-or-token") });
-    }
-  });
-  return [
-    route("GET", RUN_ARTIFACTS, (ctx) => list2(service, ctx, ctx.params.runId)),
-    route("GET", REPO_ARTIFACTS, (ctx) => list2(service, ctx, void 0)),
-    route("GET", ARTIFACT, (ctx) => getOne(service, ctx)),
-    route("DELETE", ARTIFACT, (ctx) => deleteOne(service, ctx)),
-    route("GET", ARCHIVE, (ctx) => download(service, ctx)),
-    route(ANY_METHOD, ANY_REPOS, async () => {
-      throw notFound2();
-    })
-  ];
-}
-async function list2(service, ctx, runId) {
-  const query = ctx.url.searchParams;
-  const name = query.get("name") ?? void 0;
-  if (runId !== void 0 && !mayUseRun(ctx.access, runId)) throw notFound2();
-  const runs = grantedRuns(ctx.access);
-  const perPage = Math.min(positiveInt(query.get("per_page"), DEFAULT_PER_PAGE), MAX_PER_PAGE);
-  const page = positiveInt(query.get("page"), 1);
-  const all = service.index.list({ ...runId === void 0 ? {} : { runId }, ...name === void 0 ? {} : { name } }).filter((r) => runs === void 0 || runs.has(r.runId)).reverse();
-  const slice = all.slice((page - 1) * perPage, page * perPage);
-  const { owner, repo } = repoOf(ctx);
-  sendJson(ctx.res, 200, {
-    total_count: all.length,
-    artifacts: slice.map((r) => restArtifact(ctx.baseUrl, owner, repo, r))
-  });
-}
-async function getOne(service, ctx) {
-  const record = visible(service, ctx.access, ctx.params.id);
-  const { owner, repo } = repoOf(ctx);
-  sendJson(ctx.res, 200, restArtifact(ctx.baseUrl, owner, repo, record));
-}
-async function deleteOne(service, ctx) {
-  visible(service, ctx.access, ctx.params.id);
-  const record = await service.index.removeById(Number(ctx.params.id));
-  if (!record) throw notFound2();
-  ctx.res.writeHead(204);
-  ctx.res.end();
-}
-async function download(service, ctx) {
-  if (ctx.params.format !== "zip") throw notFound2();
-  const record = visible(service, ctx.access, ctx.params.id);
-  const location = service.signer.sign(ctx.baseUrl, record.blobId, "r");
-  ctx.res.writeHead(302, { Location: location, "Content-Length": "0" });
-  ctx.res.end();
-}
-function visible(service, access3, id) {
-  const record = service.index.get(Number(id));
-  if (!record || !mayUseRun(access3, record.runId)) throw notFound2();
-  return record;
-}
-function repoOf(ctx) {
-  return { owner: ctx.params.owner ?? "", repo: ctx.params.repo ?? "" };
-}
-function positiveInt(raw, fallback) {
-  const value = raw === null ? NaN : Number(raw);
-  return Number.isSafeInteger(value) && value >= 1 ? value : fallback;
-}
-function notFound2() {
-  return new HttpError2(404, "Not Found");
-}
-
-// src/server/rest/protocol.ts
-function createRestProtocol(service, authenticate) {
-  return { name: "rest", routes: restRoutes(service, authenticate) };
-}
-
-// src/server/results/blob-errors.ts
-import { randomUUID as randomUUID3 } from "node:crypto";
-var DEFAULT_VERSION = "2025-01-05";
-var BlobError = class extends HttpError2 {
-  constructor(status, code, message, headers = {}) {
-    super(status, message, headers);
-    this.code = code;
-  }
-  code;
-  name = "BlobError";
-};
-function azureHeaders(req) {
-  const headers = {
-    "x-ms-request-id": randomUUID3(),
-    "x-ms-version": versionOf(req)
-  };
-  const clientId = req.headers["x-ms-client-request-id"];
-  if (typeof clientId === "string" && /^[\x21-\x7e]{1,1024}$/.test(clientId)) {
-    headers["x-ms-client-request-id"] = clientId;
-  }
-  return headers;
-}
-function versionOf(req) {
-  const version = req.headers["x-ms-version"];
-  return typeof version === "string" && /^\d{4}-\d{2}-\d{2}$/.test(version) ? version : DEFAULT_VERSION;
-}
-function codeFor(status) {
-  switch (status) {
-    case 403:
-      return "AuthenticationFailed";
-    case 404:
-      return "ResourceNotFound";
-    case 405:
-      return "UnsupportedHttpVerb";
-    case 411:
-      return "MissingContentLengthHeader";
-    case 413:
-      return "RequestBodyTooLarge";
-    default:
-      return status >= 500 ? "InternalError" : "InvalidInput";
-  }
-}
-function renderBlobError(res, error2) {
-  const code = error2 instanceof BlobError ? error2.code : codeFor(error2.status);
-  const headers = azureHeaders(res.req);
-  const message = `${error2.message}
-RequestId:${headers["x-ms-request-id"] ?? ""}
-Time:${(/* @__PURE__ */ new Date()).toISOString()}`;
-  const body = Buffer.from(
-    `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error>`
-  );
-  res.writeHead(error2.status, {
-    ...error2.headers,
-    ...headers,
-    "x-ms-error-code": code,
-    "Content-Type": "application/xml",
-    "Content-Length": String(body.length)
-  });
-  res.end(body);
-}
-function escapeXml(text) {
-  return text.replace(/[<>&"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
-}
-
-// src/server/results/blob-download.ts
-import { createReadStream as createReadStream2 } from "node:fs";
-import { open as open10 } from "node:fs/promises";
-import { pipeline as pipeline3 } from "node:stream/promises";
-
-// src/server/results/content-disposition.ts
-function contentDisposition(fileName) {
-  const ascii = fileName.replace(/[^\x20-\x7e]|["\\%]/gu, "_");
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeRfc8187(fileName)}`;
-}
-function encodeRfc8187(value) {
-  return encodeURIComponent(value).replace(
-    /['()*]/g,
-    (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`
-  );
-}
-
-// src/server/results/blob-download.ts
-var READ_HIGH_WATER_MARK2 = 1024 * 1024;
-async function sendBlob(req, res, blob, baseHeaders) {
-  const validators2 = {
-    ETag: blob.etag,
-    "Last-Modified": new Date(blob.lastModified).toUTCString()
-  };
-  const ifMatch = req.headers["if-match"];
-  if (ifMatch !== void 0 && !etagListMatches(ifMatch, blob.etag, "strong")) {
-    throw new BlobError(
-      412,
-      "ConditionNotMet",
-      "The condition specified using HTTP conditional header(s) is not met."
-    );
-  }
-  const ifNoneMatch = req.headers["if-none-match"];
-  if (ifNoneMatch !== void 0 && etagListMatches(ifNoneMatch, blob.etag, "weak")) {
-    res.writeHead(304, { ...baseHeaders, ...validators2 });
-    res.end();
-    return;
-  }
-  const ifRange = req.headers["if-range"];
-  const rangeHeader = req.headers["x-ms-range"] ?? req.headers.range;
-  const wanted = typeof rangeHeader === "string" && (ifRange === void 0 || ifRange === blob.etag) ? parseRange(rangeHeader, blob.size) : void 0;
-  const headers = {
-    ...baseHeaders,
-    ...validators2,
-    "Content-Type": blob.contentType,
-    "Accept-Ranges": "bytes",
-    "Content-Disposition": contentDisposition(blob.fileName),
-    "x-ms-blob-type": "BlockBlob"
-  };
-  const [start, end] = wanted ?? [0, blob.size - 1];
-  const length = end - start + 1;
-  headers["Content-Length"] = String(length);
-  if (wanted) headers["Content-Range"] = `bytes ${start}-${end}/${blob.size}`;
-  const handle = await open10(blob.file, "r");
-  res.writeHead(wanted ? 206 : 200, headers);
-  if (length === 0 || req.method === "HEAD") {
-    await handle.close();
-    res.end();
-    return;
-  }
-  const source = createReadStream2("", { fd: handle, start, end, highWaterMark: READ_HIGH_WATER_MARK2 });
-  await pipeline3(source, res);
-}
-function parseRange(header2, size) {
-  const match = /^bytes=(\d*)-(\d*)$/.exec(header2.trim());
-  if (!match || match[1] === "" && match[2] === "") return void 0;
-  const first = match[1] === "" ? void 0 : Number(match[1]);
-  const last = match[2] === "" ? void 0 : Number(match[2]);
-  if (first !== void 0 && last !== void 0 && last < first) return void 0;
-  let range;
-  if (first === void 0) {
-    if (last === void 0 || last === 0 || size === 0) throw unsatisfiable(size);
-    range = [Math.max(0, size - last), size - 1];
-  } else {
-    if (first >= size) throw unsatisfiable(size);
-    range = [first, Math.min(last ?? size - 1, size - 1)];
-  }
-  return range;
-}
-function unsatisfiable(size) {
-  return new BlobError(
-    416,
-    "InvalidRange",
-    "The range specified is invalid for the current size of the resource.",
-    {
-      "Content-Range": `bytes */${size}`
-    }
-  );
-}
-function etagListMatches(header2, etag, comparison) {
-  if (header2.trim() === "*") return true;
-  return header2.split(",").some((raw) => {
-    const tag = raw.trim();
-    if (tag.startsWith("W/")) return comparison === "weak" && tag.slice(2) === etag;
-    return tag === etag;
-  });
-}
-
-// src/server/results/blob-params.ts
-var MAX_BLOCK_ID_BYTES = 64;
-var BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-function decodeBlockId(raw, where) {
-  if (raw === null || raw === "") {
-    throw new BlobError(400, "InvalidQueryParameterValue", `${where}: the block id is missing or empty.`);
-  }
-  const text = raw.replace(/ /g, "+");
-  if (!BASE64.test(text)) {
-    throw new BlobError(
-      400,
-      "InvalidQueryParameterValue",
-      `${where}: the block id ${JSON.stringify(raw.slice(0, 100))} is not valid base64.`
-    );
-  }
-  const id = Buffer.from(text, "base64");
-  if (id.length === 0 || id.length > MAX_BLOCK_ID_BYTES) {
-    throw new BlobError(
-      400,
-      "InvalidBlobOrBlock",
-      `${where}: a block id must be 1 to ${MAX_BLOCK_ID_BYTES} bytes before encoding, got ${id.length}.`
-    );
-  }
-  return id;
-}
-function requireContentLength(req, max) {
-  const raw = req.headers["content-length"];
-  if (raw === void 0) {
-    throw new BlobError(411, "MissingContentLengthHeader", "Content-Length is required for uploads.");
-  }
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(Number(raw))) {
-    throw new BlobError(400, "InvalidHeaderValue", `Content-Length ${JSON.stringify(raw)} is not valid.`);
-  }
-  const length = Number(raw);
-  if (length > max) {
-    throw new BlobError(
-      413,
-      "RequestBodyTooLarge",
-      `The request body of ${length} bytes is larger than the ${max}-byte limit.`,
-      // The body is not worth reading; closing frees the socket at once.
-      { Connection: "close" }
-    );
-  }
-  return length;
-}
-function contentMd5(req) {
-  const raw = req.headers["content-md5"];
-  if (raw === void 0 || raw === "") return void 0;
-  if (typeof raw !== "string" || !BASE64.test(raw) || Buffer.from(raw, "base64").length !== 16) {
-    throw new BlobError(400, "InvalidMd5", `Content-MD5 ${JSON.stringify(raw)} is not a base64 MD5.`);
-  }
-  return raw;
-}
-var MIME = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+(?:\s*;\s*[\x20-\x7e]*)?$/;
-function isMimeType(value) {
-  return value.length <= 255 && MIME.test(value);
-}
-function blobContentType(req) {
-  const raw = req.headers["x-ms-blob-content-type"];
-  return typeof raw === "string" && isMimeType(raw.trim()) ? raw.trim() : void 0;
-}
-
-// src/server/results/blob-store.ts
-import { createHash as createHash9, randomBytes as randomBytes4 } from "node:crypto";
-import { access as access2, mkdir as mkdir5, readdir as readdir4, rename as rename4, rm as rm5, stat as stat7 } from "node:fs/promises";
-import { join as join3 } from "node:path";
-
-// src/server/results/concat-files.ts
-import { createHash as createHash6 } from "node:crypto";
-import { open as open11 } from "node:fs/promises";
-var COPY_BUFFER = 1024 * 1024;
-async function concatFiles(sources2, target) {
-  const buffer = Buffer.allocUnsafe(COPY_BUFFER);
-  const hash = createHash6("sha256");
-  let size = 0;
-  const out = await open11(target, "wx", 420);
-  try {
-    for (const source of sources2) {
-      const input = await open11(source, "r");
-      try {
-        for (; ; ) {
-          const { bytesRead } = await input.read(buffer, 0, buffer.length, null);
-          if (bytesRead === 0) break;
-          hash.update(buffer.subarray(0, bytesRead));
-          await writeFully(out, [buffer.subarray(0, bytesRead)]);
-          size += bytesRead;
-        }
-      } finally {
-        await input.close();
-      }
-    }
-    await out.sync();
-  } finally {
-    await out.close();
-  }
-  return { size, sha256: hash.digest("hex") };
-}
-
-// src/server/results/layout.ts
-import { createHash as createHash7 } from "node:crypto";
-import { join as join2 } from "node:path";
-var ResultsLayout = class {
-  root;
-  constructor(dataDir) {
-    this.root = join2(dataDir, "results");
-  }
-  get keyFile() {
-    return join2(this.root, "signing-key");
-  }
-  get counterFile() {
-    return join2(this.root, "next-artifact-id.json");
-  }
-  get artifactsDir() {
-    return join2(this.root, "artifacts");
-  }
-  artifactFile(id) {
-    return join2(this.artifactsDir, `${id}.json`);
-  }
-  get blobsDir() {
-    return join2(this.root, "blobs");
-  }
-  blobDir(blobId) {
-    return join2(this.blobsDir, blobId);
-  }
-  blobStateFile(blobId) {
-    return join2(this.blobDir(blobId), "state.json");
-  }
-  blobDataFile(blobId) {
-    return join2(this.blobDir(blobId), "data");
-  }
-  blocksDir(blobId) {
-    return join2(this.blobDir(blobId), "blocks");
-  }
-  blockFile(blobId, blockId2) {
-    return join2(this.blocksDir(blobId), blockKey(blockId2));
-  }
-  /** A unique temp file inside the blob's directory (same file system, so rename is atomic). */
-  tempFile(blobId, purpose, unique) {
-    return join2(this.blobDir(blobId), `${purpose}-${unique}.tmp`);
-  }
-};
-function blockKey(blockId2) {
-  return createHash7("sha256").update(blockId2).digest("hex");
-}
-var BLOB_ID = /^[0-9a-f]{32}$/;
-
-// src/server/results/receive-body.ts
-import { createHash as createHash8 } from "node:crypto";
-import { createWriteStream as createWriteStream2 } from "node:fs";
-import { Readable, Transform } from "node:stream";
-import { pipeline as pipeline4 } from "node:stream/promises";
-var WRITE_HIGH_WATER_MARK = 1024 * 1024;
-async function receiveBody(req, file, expect) {
-  const md5 = expect.md5 === void 0 ? void 0 : createHash8("md5");
-  const sha256 = expect.sha256 ? createHash8("sha256") : void 0;
-  const hashes = [md5, sha256].filter((h) => h !== void 0);
-  let size = 0;
-  const tap = new Transform({
-    transform(chunk, _encoding, callback) {
-      size += chunk.length;
-      for (const hash of hashes) hash.update(chunk);
-      callback(null, chunk);
-    }
-  });
-  await pipeline4(
-    Readable.from(req.iterator({ destroyOnReturn: false })),
-    tap,
-    createWriteStream2(file, { flags: "wx", highWaterMark: WRITE_HIGH_WATER_MARK, flush: expect.durable })
-  );
-  if (size !== expect.length) {
-    throw new BlobError(
-      400,
-      "InvalidInput",
-      `The body has ${size} bytes but Content-Length is ${expect.length}.`
-    );
-  }
-  if (md5 && expect.md5 !== void 0) {
-    const actual = md5.digest("base64");
-    if (actual !== expect.md5) {
-      throw new BlobError(
-        400,
-        "Md5Mismatch",
-        `The MD5 value specified in the request did not match with the MD5 value calculated by the server. Content-MD5: ${expect.md5}, received bytes: ${actual}.`
-      );
-    }
-  }
-  return { size, sha256: sha256?.digest("hex") };
-}
-
-// src/server/results/blob-store.ts
-var BlobStore = class _BlobStore {
-  #layout;
-  #states = /* @__PURE__ */ new Map();
-  #locks = new KeyedMutex();
-  #staged = /* @__PURE__ */ new Map();
-  #limits;
-  constructor(layout, limits) {
-    this.#layout = layout;
-    this.#limits = limits;
-  }
-  static async open(layout, limits = DEFAULT_LIMITS) {
-    const store = new _BlobStore(layout, limits);
-    await mkdir5(layout.blobsDir, { recursive: true });
-    await store.#load();
-    return store;
-  }
-  async #load() {
-    const entries = (await readdir4(this.#layout.blobsDir)).filter((e) => BLOB_ID.test(e));
-    await Promise.all(
-      entries.map(async (blobId) => {
-        const state = await readJsonFile(this.#layout.blobStateFile(blobId));
-        if (!isBlobState(state)) return;
-        this.#states.set(blobId, state);
-        const files = await readdir4(this.#layout.blobDir(blobId));
-        await Promise.all(
-          files.filter((f) => f.endsWith(".tmp")).map((f) => rm5(join3(this.#layout.blobDir(blobId), f), { force: true }))
-        );
-        this.#staged.set(blobId, await this.#countStaged(blobId));
-      })
-    );
-  }
-  async #countStaged(blobId) {
-    const dir = this.#layout.blocksDir(blobId);
-    const names = await readdir4(dir).catch((error2) => {
-      if (isNotFound(error2)) return [];
-      throw error2;
-    });
-    const sizes = await Promise.all(names.map(async (name) => (await stat7(join3(dir, name))).size));
-    return { count: names.length, bytes: sizes.reduce((a, b) => a + b, 0) };
-  }
-  /** Every blob directory on disk, including half-created ones (for orphan cleanup). */
-  async idsOnDisk() {
-    return (await readdir4(this.#layout.blobsDir)).filter((e) => BLOB_ID.test(e));
-  }
-  has(blobId) {
-    return this.#states.has(blobId);
-  }
-  committed(blobId) {
-    return this.#states.get(blobId)?.committed ?? void 0;
-  }
-  dataFile(blobId) {
-    return this.#layout.blobDataFile(blobId);
-  }
-  /** A new, empty blob under a fresh random id. */
-  async create() {
-    const blobId = randomBytes4(16).toString("hex");
-    await mkdir5(this.#layout.blocksDir(blobId), { recursive: true });
-    const state = { blockIdBytes: null, committed: null };
-    await writeJsonAtomic(this.#layout.blobStateFile(blobId), state);
-    this.#states.set(blobId, state);
-    this.#staged.set(blobId, { count: 0, bytes: 0 });
-    return blobId;
-  }
-  /** Deletes the blob and everything staged for it. Downloads already streaming keep their open file. */
-  async remove(blobId) {
-    await this.#locks.run(blobId, async () => {
-      this.#states.delete(blobId);
-      this.#staged.delete(blobId);
-      await rm5(this.#layout.blobDir(blobId), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
-    });
-  }
-  /** Runs `work` while no commit of this blob can start or finish. */
-  exclusive(blobId, work) {
-    return this.#locks.run(blobId, work);
-  }
-  /** Put Block: stores the body under its block id, replacing an earlier block with that id. */
-  async stageBlock(blobId, blockId2, req, body) {
-    const state = this.#require(blobId);
-    if (state.blockIdBytes === null) {
-      state.blockIdBytes = blockId2.length;
-      await this.#locks.run(blobId, () => this.#persist(blobId));
-    } else if (state.blockIdBytes !== blockId2.length) {
-      throw new BlobError(
-        400,
-        "InvalidBlobOrBlock",
-        `The specified blob or block content is invalid: all block ids of a blob must have the same length; this blob uses ${state.blockIdBytes}-byte ids, this one has ${blockId2.length} bytes.`
-      );
-    }
-    const target = this.#layout.blockFile(blobId, blockId2);
-    const current = this.#staged.get(blobId);
-    if (current && current.count >= this.#limits.maxStagedBlocks && await sizeIfExists(target) === void 0) {
-      throw new BlobError(
-        409,
-        "BlockCountExceedsLimit",
-        `The uncommitted block count cannot exceed the maximum limit of ${this.#limits.maxStagedBlocks} blocks (maxStagedBlocks).`
-      );
-    }
-    const staged = this.#reserveStaged(blobId, body.length);
-    const temp = this.#layout.tempFile(blobId, "block", randomBytes4(8).toString("hex"));
-    let replaced;
-    try {
-      await receiveBody(req, temp, { ...body, sha256: false, durable: false });
-      replaced = await sizeIfExists(target);
-      await rename4(temp, target);
-    } catch (error2) {
-      staged.bytes -= body.length;
-      await rm5(temp, { force: true });
-      throw this.#goneIfMissing(blobId, error2);
-    }
-    if (replaced === void 0) staged.count++;
-    else staged.bytes -= replaced;
-  }
-  /**
-   * Counts a block's bytes against the blob's staged total before a byte is read, so concurrent
-   * blocks cannot together overshoot it: without this, a client could stage blocks without end
-   * and never commit them (each block alone being within the limit).
-   */
-  #reserveStaged(blobId, length) {
-    const staged = this.#staged.get(blobId) ?? { count: 0, bytes: 0 };
-    this.#staged.set(blobId, staged);
-    if (staged.bytes + length > this.#limits.maxArtifactBytes) {
-      throw new BlobError(
-        413,
-        "RequestBodyTooLarge",
-        `Staging ${length} more bytes would take this blob's uncommitted blocks past the server's limit of ${this.#limits.maxArtifactBytes} bytes (maxArtifactBytes).`,
-        { Connection: "close" }
-      );
-    }
-    staged.bytes += length;
-    return staged;
-  }
-  /**
-   * Put Block List: the blob becomes the listed blocks in list order. Every id must have been
-   * staged; then all staged blocks are deleted (Azure deletes unlisted ones; listed ones now live
-   * in the blob). A repeat of the last list after that (a lost 201, retried by the SDK) is answered
-   * from the recorded commit instead of failing on the deleted blocks.
-   */
-  async commitBlockList(blobId, ids, contentType, guard) {
-    return this.#locks.run(blobId, async () => {
-      guard();
-      const state = this.#require(blobId);
-      if (ids.length > this.#limits.maxBlocksPerList) {
-        throw new BlobError(
-          400,
-          "BlockListTooLong",
-          `The block list may not contain more than ${this.#limits.maxBlocksPerList} blocks (maxBlocksPerList); it has ${ids.length}.`
-        );
-      }
-      const listDigest = digestOfList(ids);
-      const files = ids.map((id) => this.#layout.blockFile(blobId, id));
-      const missing = await firstMissing(files);
-      if (missing !== void 0) {
-        if (state.committed?.blockList === listDigest) return state.committed;
-        throw new BlobError(
-          400,
-          "InvalidBlockList",
-          `The specified block list is invalid: block #${missing} (${ids[missing]?.toString("base64") ?? ""}) was never staged.`
-        );
-      }
-      await this.#checkCommitSize(files);
-      const temp = this.#layout.tempFile(blobId, "assemble", randomBytes4(8).toString("hex"));
-      try {
-        const { size, sha256 } = await concatFiles(files, temp);
-        await rename4(temp, this.#layout.blobDataFile(blobId));
-        await fsyncDir(this.#layout.blobDir(blobId));
-        state.committed = committedBlob(size, sha256, contentType, listDigest);
-      } catch (error2) {
-        await rm5(temp, { force: true });
-        throw this.#goneIfMissing(blobId, error2);
-      }
-      await this.#persist(blobId);
-      await this.#dropStagedBlocks(blobId);
-      return state.committed;
-    });
-  }
-  /** Put Blob: the body is the whole blob; staged blocks are discarded. */
-  async putBlob(blobId, req, body, contentType, guard) {
-    this.#require(blobId);
-    const temp = this.#layout.tempFile(blobId, "blob", randomBytes4(8).toString("hex"));
-    try {
-      const received = await receiveBody(req, temp, { ...body, sha256: true, durable: true });
-      return await this.#locks.run(blobId, async () => {
-        guard();
-        const state = this.#require(blobId);
-        await rename4(temp, this.#layout.blobDataFile(blobId));
-        await fsyncDir(this.#layout.blobDir(blobId));
-        state.committed = committedBlob(received.size, received.sha256 ?? "", contentType, null);
-        state.blockIdBytes = null;
-        await this.#persist(blobId);
-        await this.#dropStagedBlocks(blobId);
-        return state.committed;
-      });
-    } catch (error2) {
-      await rm5(temp, { force: true });
-      throw this.#goneIfMissing(blobId, error2);
-    }
-  }
-  #require(blobId) {
-    const state = this.#states.get(blobId);
-    if (!state) throw blobNotFound();
-    return state;
-  }
-  /** A file error on a blob deleted meanwhile is the client's 404, not our 500. */
-  #goneIfMissing(blobId, error2) {
-    return isNotFound(error2) && !this.#states.has(blobId) ? blobNotFound() : error2;
-  }
-  /** Writes the in-memory state; callers hold the blob's lock, so the newest state always lands last. */
-  async #persist(blobId) {
-    const state = this.#states.get(blobId);
-    if (state) await writeJsonAtomic(this.#layout.blobStateFile(blobId), state);
-  }
-  /** Refuses a commit whose blob would exceed maxArtifactBytes; sizes are summed per list entry. */
-  async #checkCommitSize(files) {
-    const sizes = /* @__PURE__ */ new Map();
-    await Promise.all([...new Set(files)].map(async (file) => sizes.set(file, (await stat7(file)).size)));
-    let total = 0;
-    for (const file of files) total += sizes.get(file) ?? 0;
-    if (total > this.#limits.maxArtifactBytes) {
-      throw new BlobError(
-        413,
-        "BlobTooLarge",
-        `The committed blob would be ${total} bytes, more than the server's limit of ${this.#limits.maxArtifactBytes} bytes (maxArtifactBytes).`
-      );
-    }
-  }
-  async #dropStagedBlocks(blobId) {
-    this.#staged.set(blobId, { count: 0, bytes: 0 });
-    const dir = this.#layout.blocksDir(blobId);
-    const names = await readdir4(dir).catch((error2) => {
-      if (isNotFound(error2)) return [];
-      throw error2;
-    });
-    await Promise.all(names.map((name) => rm5(join3(dir, name), { force: true })));
-  }
-};
-function blobNotFound() {
-  return new BlobError(404, "BlobNotFound", "The specified blob does not exist.");
-}
-function committedBlob(size, sha256, contentType, blockList) {
-  return {
-    size,
-    sha256,
-    contentType: contentType ?? null,
-    etag: `"0x${sha256.slice(0, 24).toUpperCase()}"`,
-    lastModified: (/* @__PURE__ */ new Date()).toISOString(),
-    blockList
-  };
-}
-function digestOfList(ids) {
-  const hash = createHash9("sha256");
-  for (const id of ids) hash.update(Buffer.from([id.length])).update(id);
-  return hash.digest("hex");
-}
-async function sizeIfExists(file) {
-  try {
-    return (await stat7(file)).size;
-  } catch (error2) {
-    if (isNotFound(error2)) return void 0;
-    throw error2;
-  }
-}
-async function firstMissing(files) {
-  const checks = await Promise.all(
-    [...new Set(files)].map(async (file) => {
-      try {
-        await access2(file);
-        return void 0;
-      } catch (error2) {
-        if (isNotFound(error2)) return file;
-        throw error2;
-      }
-    })
-  );
-  const missing = new Set(checks.filter((f) => f !== void 0));
-  const index = files.findIndex((f) => missing.has(f));
-  return index === -1 ? void 0 : index;
-}
-function isBlobState(value) {
-  if (typeof value !== "object" || value === null) return false;
-  const s = value;
-  return (s.blockIdBytes === null || typeof s.blockIdBytes === "number") && "committed" in s;
-}
-
-// src/server/results/block-list.ts
-var MAX_BLOCK_LIST_BYTES = 8 * 1024 * 1024;
-var ENTRY = /<(Latest|Committed|Uncommitted)>([^<]*)<\/\1>/g;
-async function readBlockList(req) {
-  const xml = await readText2(req);
-  const open15 = xml.indexOf("<BlockList>");
-  const close = xml.lastIndexOf("</BlockList>");
-  const selfClosed = /<BlockList\s*\/>/.test(xml);
-  if (selfClosed) return [];
-  if (open15 === -1 || close < open15) {
-    throw invalidXml("the body has no <BlockList> element.");
-  }
-  const inner = xml.slice(open15 + "<BlockList>".length, close);
-  const ids = [];
-  const leftover = inner.replace(ENTRY, (_all, _kind, text) => {
-    ids.push(decodeBlockId(unescapeXml(text.trim()), "Put Block List"));
-    return "";
-  });
-  if (leftover.trim() !== "") {
-    throw invalidXml(`unexpected content in <BlockList>: ${JSON.stringify(leftover.trim().slice(0, 100))}.`);
-  }
-  return ids;
-}
-async function readText2(req) {
-  const chunks = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += chunk.length;
-    if (size > MAX_BLOCK_LIST_BYTES) {
-      throw new BlobError(413, "RequestBodyTooLarge", "The block list is too large.", {
-        Connection: "close"
-      });
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size).toString("utf8");
-}
-function unescapeXml(text) {
-  return text.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_all, entity) => {
-    if (entity.startsWith("#")) {
-      const code = entity.startsWith("#x") ? parseInt(entity.slice(2), 16) : parseInt(entity.slice(1), 10);
-      return code <= 1114111 ? String.fromCodePoint(code) : "\0";
-    }
-    return { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" }[entity] ?? "";
-  });
-}
-function invalidXml(detail) {
-  return new BlobError(400, "InvalidXmlDocument", `XML specified is not syntactically valid: ${detail}`);
-}
-
-// src/server/results/signer.ts
-import { createHmac as createHmac2, randomBytes as randomBytes5, timingSafeEqual as timingSafeEqual3 } from "node:crypto";
-import { link as link2, mkdir as mkdir6, readFile as readFile4, rm as rm6, writeFile as writeFile3 } from "node:fs/promises";
-import { dirname as dirname2 } from "node:path";
-var BLOB_PATH_PREFIX = "/devstoreaccount1/artifacts/";
-var KEY_BYTES = 32;
-var UrlSigner = class _UrlSigner {
-  #key;
-  #ttlMs;
-  constructor(key, ttlMs) {
-    this.#key = key;
-    this.#ttlMs = ttlMs;
-  }
-  static async open(keyFile, ttlMs) {
-    return new _UrlSigner(await loadOrCreateKey(keyFile), ttlMs);
-  }
-  /** An absolute signed URL for `blobId`, valid for the configured lifetime. */
-  sign(baseUrl, blobId, permission, now = Date.now()) {
-    const path13 = `${BLOB_PATH_PREFIX}${blobId}`;
-    const se = new Date(now + this.#ttlMs).toISOString();
-    const query = new URLSearchParams({ sig: this.#mac(path13, se, permission), se, sp: permission });
-    return `${baseUrl.replace(/\/$/, "")}${path13}?${query.toString()}`;
-  }
-  /**
-   * Throws a 403 Azure error unless `query` carries a valid, unexpired signature for `blobId`
-   * that grants `needed`. Values are compared decoded: the Azure SDK appends its own parameters
-   * and may re-encode ours.
-   */
-  verify(blobId, query, needed, now = Date.now()) {
-    const sig = query.get("sig");
-    const se = query.get("se");
-    const sp = query.get("sp");
-    if (sig === null || se === null || sp === null) {
-      throw authFailed("The URL is not signed: sig, se and sp are required.");
-    }
-    const expected = Buffer.from(this.#mac(`${BLOB_PATH_PREFIX}${blobId}`, se, sp));
-    const given = Buffer.from(sig);
-    if (given.length !== expected.length || !timingSafeEqual3(given, expected)) {
-      throw authFailed("Signature did not match: the URL was altered or signed by another server.");
-    }
-    const expiry = Date.parse(se);
-    if (!Number.isFinite(expiry) || now >= expiry) {
-      throw authFailed(
-        `Signature not valid in the specified time frame: Expiry [${se}] - Current [${new Date(now).toISOString()}]`
-      );
-    }
-    if (!sp.includes(needed)) {
-      throw new BlobError(
-        403,
-        "AuthorizationPermissionMismatch",
-        "This request is not authorized to perform this operation using this permission."
-      );
-    }
-  }
-  #mac(path13, se, sp) {
-    return createHmac2("sha256", this.#key).update(`${path13}
-${se}
-${sp}`).digest("base64url");
-  }
-};
-function authFailed(detail) {
-  return new BlobError(
-    403,
-    "AuthenticationFailed",
-    `Server failed to authenticate the request. Make sure the value of the signed URL is formed correctly. ${detail}`
-  );
-}
-async function loadOrCreateKey(keyFile) {
-  const existing = await readKey(keyFile);
-  if (existing) return existing;
-  await mkdir6(dirname2(keyFile), { recursive: true });
-  const temp = `${keyFile}.${process.pid}.${randomBytes5(6).toString("hex")}.tmp`;
-  await writeFile3(temp, randomBytes5(KEY_BYTES).toString("hex"), { mode: 384 });
-  try {
-    await link2(temp, keyFile);
-  } catch (error2) {
-    if (error2.code !== "EEXIST") throw error2;
-  } finally {
-    await rm6(temp, { force: true });
-  }
-  const key = await readKey(keyFile);
-  if (!key) throw new Error(`The signing key ${keyFile} is unreadable; delete it to make a new one`);
-  return key;
-}
-async function readKey(keyFile) {
-  let text;
-  try {
-    text = await readFile4(keyFile, "utf8");
-  } catch (error2) {
-    if (error2.code === "ENOENT") return void 0;
-    throw error2;
-  }
-  const trimmed = text.trim();
-  return /^[0-9a-f]{64}$/.test(trimmed) ? Buffer.from(trimmed, "hex") : void 0;
-}
-
-// src/server/results/blob-routes.ts
-var MAX_BLOCK_BYTES = 4e3 * 1024 * 1024;
-var MAX_PUT_BLOB_BYTES = 5e3 * 1024 * 1024;
-var BLOB = new RegExp(`^${BLOB_PATH_PREFIX}(?<blobId>[0-9a-f]{32})$`);
-var ANY_BLOB = /^\/devstoreaccount1(?:\/.*)?$/;
-function blobRoutes(service) {
-  const common = { auth: "self", renderError: renderBlobError };
-  return [
-    { ...common, method: "PUT", pattern: BLOB, handler: (ctx) => put(service, ctx) },
-    { ...common, method: "GET", pattern: BLOB, handler: (ctx) => get(service, ctx) },
-    {
-      ...common,
-      method: ANY_METHOD,
-      pattern: ANY_BLOB,
-      handler: (ctx) => {
-        if (BLOB.test(ctx.url.pathname)) {
-          throw new BlobError(
-            405,
-            "UnsupportedHttpVerb",
-            `The resource doesn't support ${ctx.req.method ?? ""}.`
-          );
-        }
-        throw new BlobError(404, "ResourceNotFound", "The specified resource does not exist.");
-      }
-    }
-  ];
-}
-async function put(service, ctx) {
-  const { req, res, url } = ctx;
-  const blobId = ctx.params.blobId ?? "";
-  service.signer.verify(blobId, url.searchParams, "w");
-  const { index, blobs } = service;
-  if (!index.byBlob(blobId) || !blobs.has(blobId)) throw blobNotFound();
-  const guard = () => {
-    if (!index.isWritable(blobId)) {
-      throw new BlobError(
-        409,
-        "BlobImmutableDueToPolicy",
-        "This operation is not permitted: the artifact is finalized and its blob is immutable."
-      );
-    }
-  };
-  guard();
-  const headers = azureHeaders(req);
-  const comp = url.searchParams.get("comp");
-  if (comp === "block") {
-    const blockId2 = decodeBlockId(url.searchParams.get("blockid"), "Put Block");
-    const length2 = requireContentLength(req, Math.min(MAX_BLOCK_BYTES, service.limits.maxArtifactBytes));
-    const md52 = contentMd5(req);
-    await blobs.stageBlock(blobId, blockId2, req, { length: length2, md5: md52 });
-    created(res, { ...headers, ...md52 === void 0 ? {} : { "Content-MD5": md52 } });
-    return;
-  }
-  if (comp === "blocklist") {
-    const ids = await readBlockList(req);
-    const committed2 = await blobs.commitBlockList(blobId, ids, blobContentType(req), guard);
-    created(res, { ...headers, ...validators(committed2) });
-    return;
-  }
-  if (comp !== null) {
-    throw new BlobError(400, "InvalidQueryParameterValue", `comp=${comp} is not supported on PUT.`);
-  }
-  const type = req.headers["x-ms-blob-type"];
-  if (type !== "BlockBlob") {
-    throw new BlobError(
-      400,
-      type === void 0 ? "MissingRequiredHeader" : "InvalidHeaderValue",
-      "Put Blob needs x-ms-blob-type: BlockBlob (the only blob type this server stores)."
-    );
-  }
-  const length = requireContentLength(req, Math.min(MAX_PUT_BLOB_BYTES, service.limits.maxArtifactBytes));
-  const md5 = contentMd5(req);
-  const committed = await blobs.putBlob(blobId, req, { length, md5 }, blobContentType(req), guard);
-  created(res, {
-    ...headers,
-    ...validators(committed),
-    ...md5 === void 0 ? {} : { "Content-MD5": md5 }
-  });
-}
-async function get(service, ctx) {
-  const { req, res, url } = ctx;
-  const blobId = ctx.params.blobId ?? "";
-  service.signer.verify(blobId, url.searchParams, "r");
-  const comp = url.searchParams.get("comp");
-  if (comp !== null) {
-    throw new BlobError(400, "InvalidQueryParameterValue", `comp=${comp} is not supported on GET.`);
-  }
-  const record = service.index.byBlob(blobId);
-  const committed = service.blobs.committed(blobId);
-  if (!record || !committed) throw blobNotFound();
-  const contentType = committed.contentType ?? record.mimeType;
-  try {
-    await sendBlob(
-      req,
-      res,
-      {
-        file: service.blobs.dataFile(blobId),
-        size: committed.size,
-        etag: committed.etag,
-        lastModified: committed.lastModified,
-        contentType,
-        fileName: downloadName(record.name, contentType)
-      },
-      azureHeaders(req)
-    );
-  } catch (error2) {
-    if (isNotFound(error2) && !res.headersSent) throw blobNotFound();
-    throw error2;
-  }
-}
-function downloadName(name, contentType) {
-  const isZip = contentType.split(";", 1)[0]?.trim().toLowerCase() === "application/zip";
-  return isZip && !name.toLowerCase().endsWith(".zip") ? `${name}.zip` : name;
-}
-function validators(committed) {
-  return { ETag: committed.etag, "Last-Modified": new Date(committed.lastModified).toUTCString() };
-}
-function created(res, headers) {
-  res.writeHead(201, { ...headers, "x-ms-request-server-encrypted": "false", "Content-Length": "0" });
-  res.end();
-}
-
-// src/server/results/twirp-errors.ts
-var STATUS = {
-  invalid_argument: 400,
-  malformed: 400,
-  unauthenticated: 401,
-  permission_denied: 403,
-  not_found: 404,
-  bad_route: 404,
-  already_exists: 409,
-  failed_precondition: 412,
-  resource_exhausted: 429,
-  internal: 500,
-  unimplemented: 501,
-  unavailable: 503
-};
-var TwirpError = class extends HttpError2 {
-  constructor(code, message) {
-    super(STATUS[code], message);
-    this.code = code;
-  }
-  code;
-  name = "TwirpError";
-};
-function codeFor2(status) {
-  switch (status) {
-    case 401:
-      return "unauthenticated";
-    case 403:
-      return "permission_denied";
-    case 404:
-    case 405:
-      return "bad_route";
-    case 409:
-      return "already_exists";
-    case 412:
-      return "failed_precondition";
-    case 429:
-      return "resource_exhausted";
-    case 501:
-      return "unimplemented";
-    case 503:
-      return "unavailable";
-    default:
-      return status >= 500 ? "internal" : "invalid_argument";
-  }
-}
-function renderTwirpError(res, error2) {
-  const code = error2 instanceof TwirpError ? error2.code : codeFor2(error2.status);
-  const status = error2.status === 507 && !(error2 instanceof TwirpError) ? 507 : STATUS[code];
-  sendJson(res, status, { code, msg: error2.message }, error2.headers);
-}
-
-// src/server/results/twirp-fields.ts
-var RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/i;
-var TwirpFields = class {
-  #body;
-  constructor(body) {
-    if (typeof body !== "object" || body === null || Array.isArray(body)) {
-      throw new TwirpError("malformed", "The request body must be a JSON object");
-    }
-    this.#body = body;
-  }
-  #get(name) {
-    const value = this.#body[name] ?? this.#body[lowerCamel(name)];
-    return value === null ? void 0 : value;
-  }
-  /** A string field; protobuf omits empty strings, so absent reads as `''`. */
-  string(name) {
-    const value = this.#get(name);
-    if (value === void 0) return "";
-    if (typeof value !== "string") throw invalid(name, "a string", value);
-    return value;
-  }
-  /** A google.protobuf.StringValue: a bare string, or absent. */
-  optionalString(name) {
-    const value = this.#get(name);
-    if (value === void 0) return void 0;
-    if (typeof value !== "string") throw invalid(name, "a string", value);
-    return value;
-  }
-  /**
-   * A non-negative int64 (or Int64Value), or absent. Values are kept below 2^53 so they survive
-   * the client's `Number(BigInt(x))`.
-   */
-  optionalCount(name) {
-    const value = this.#get(name);
-    if (value === void 0) return void 0;
-    const number = typeof value === "number" ? value : typeof value === "string" && /^\d+$/.test(value) ? Number(value) : NaN;
-    if (!Number.isSafeInteger(number) || number < 0) {
-      throw invalid(name, "a non-negative integer (int64 as a string or number)", value);
-    }
-    return number;
-  }
-  /** An int32, or 0 when absent (protobuf default). */
-  int32(name) {
-    const value = this.#get(name);
-    if (value === void 0) return 0;
-    const number = typeof value === "string" && /^-?\d+$/.test(value) ? Number(value) : value;
-    if (typeof number !== "number" || !Number.isInteger(number) || Math.abs(number) > 2 ** 31) {
-      throw invalid(name, "an int32", value);
-    }
-    return number;
-  }
-  /** A google.protobuf.Timestamp (RFC 3339 string), or absent. */
-  optionalTimestamp(name) {
-    const value = this.#get(name);
-    if (value === void 0) return void 0;
-    const time = typeof value === "string" && RFC3339.test(value) ? Date.parse(value) : NaN;
-    if (!Number.isFinite(time)) throw invalid(name, "an RFC 3339 timestamp", value);
-    return new Date(time);
-  }
-};
-function lowerCamel(name) {
-  return name.replace(/_([a-z0-9])/g, (_all, ch) => ch.toUpperCase());
-}
-function invalid(name, expected, value) {
-  return new TwirpError(
-    "invalid_argument",
-    `${name} must be ${expected}, got ${JSON.stringify(value)?.slice(0, 200) ?? String(value)}`
-  );
-}
-
-// src/server/results/validate.ts
-var FORBIDDEN_NAME_CHARS2 = ['"', ":", "<", ">", "|", "*", "?", "\r", "\n", "\\", "/"];
-var MAX_NAME_LENGTH = 256;
-var MAX_ID_LENGTH = 256;
-function validateArtifactName3(name) {
-  const length = [...name].length;
-  if (length < 1 || length > MAX_NAME_LENGTH) {
-    throw new TwirpError(
-      "invalid_argument",
-      `name invalid length for artifact name: must be between 1 and ${MAX_NAME_LENGTH} characters, got ${length}`
-    );
-  }
-  const bad = FORBIDDEN_NAME_CHARS2.find((ch) => name.includes(ch));
-  if (bad !== void 0) {
-    throw new TwirpError(
-      "invalid_argument",
-      `The artifact name ${JSON.stringify(name)} is not valid: it contains the forbidden character ${JSON.stringify(bad)}`
-    );
-  }
-  if (name.includes("\0") || name === "." || name === "..") {
-    throw new TwirpError("invalid_argument", `The artifact name ${JSON.stringify(name)} is not valid`);
-  }
-  return name;
-}
-function validateBackendId(value, field) {
-  const control = [...value].some((ch) => ch.charCodeAt(0) < 32 || ch === "\x7F");
-  if (value.length === 0 || value.length > MAX_ID_LENGTH || control) {
-    throw new TwirpError(
-      "invalid_argument",
-      `${field} must be 1\u2013${MAX_ID_LENGTH} printable characters, got ${JSON.stringify(value.slice(0, 300))}`
-    );
-  }
-  return value;
-}
-
-// src/server/results/twirp-routes.ts
-var SERVICE = "github.actions.results.api.v1.ArtifactService";
-var RPC = /^\/twirp\/github\.actions\.results\.api\.v1\.ArtifactService\/(?<method>[^/]+)$/;
-var ANY_TWIRP = /^\/twirp(?:\/.*)?$/;
-var DEFAULT_RETENTION_MS = 90 * 24 * 60 * 60 * 1e3;
-var RPCS = {
-  CreateArtifact: createArtifact,
-  FinalizeArtifact: finalizeArtifact,
-  ListArtifacts: listArtifacts,
-  GetSignedArtifactURL: getSignedArtifactUrl,
-  DeleteArtifact: deleteArtifact
-};
-function twirpRoutes(service) {
-  return [
-    {
-      method: "POST",
-      pattern: RPC,
-      handler: (ctx) => callRpc(service, ctx),
-      renderError: renderTwirpError
-    },
-    {
-      method: ANY_METHOD,
-      pattern: ANY_TWIRP,
-      handler: (ctx) => {
-        throw new TwirpError(
-          "bad_route",
-          `no handler for ${ctx.req.method ?? ""} ${ctx.url.pathname}; the ${SERVICE} methods are POST ${Object.keys(RPCS).join(", ")}`
-        );
-      },
-      renderError: renderTwirpError
-    }
-  ];
-}
-async function callRpc(service, ctx) {
-  const name = ctx.params.method ?? "";
-  const rpc = Object.hasOwn(RPCS, name) ? RPCS[name] : void 0;
-  if (!rpc) {
-    throw new TwirpError("bad_route", `no handler for path ${ctx.url.pathname}: unknown method ${name}`);
-  }
-  checkContentType(ctx.req);
-  const fields = new TwirpFields(await readJsonBody(ctx.req, service.limits.maxJsonBodyBytes));
-  sendJson(ctx.res, 200, await rpc(service, fields, ctx));
-}
-function checkContentType(req) {
-  const type = req.headers["content-type"]?.split(";", 1)[0]?.trim().toLowerCase();
-  if (type !== void 0 && type !== "" && type !== "application/json") {
-    throw new TwirpError(
-      "bad_route",
-      `unexpected Content-Type ${JSON.stringify(type)}: only application/json is supported`
-    );
-  }
-}
-function runAndJob(fields) {
-  return {
-    runId: validateBackendId(fields.string("workflow_run_backend_id"), "workflow_run_backend_id"),
-    jobId: validateBackendId(fields.string("workflow_job_run_backend_id"), "workflow_job_run_backend_id")
-  };
-}
-function writerRunAndJob(fields, access3, rpc) {
-  const ids = runAndJob(fields);
-  if (!mayWriteAsJob(access3, ids.runId, ids.jobId)) {
-    throw new TwirpError(
-      "permission_denied",
-      `${rpc}: the runtime token does not grant job ${JSON.stringify(ids.jobId)} of workflow run ${JSON.stringify(ids.runId)}`
-    );
-  }
-  return ids;
-}
-function readerRunAndJob(fields, access3, rpc) {
-  const ids = runAndJob(fields);
-  if (!mayUseRun(access3, ids.runId)) {
-    throw new TwirpError(
-      "permission_denied",
-      `${rpc}: the runtime token does not grant workflow run ${JSON.stringify(ids.runId)}`
-    );
-  }
-  return ids;
-}
-async function createArtifact(service, fields, ctx) {
-  const { runId, jobId } = writerRunAndJob(fields, ctx.access, "CreateArtifact");
-  const name = validateArtifactName3(fields.string("name"));
-  const mimeType = fields.optionalString("mime_type") ?? "application/zip";
-  if (!isMimeType(mimeType)) {
-    throw new TwirpError(
-      "invalid_argument",
-      `mime_type ${JSON.stringify(mimeType)} is not a valid MIME type`
-    );
-  }
-  const now = Date.now();
-  const expiresAt2 = fields.optionalTimestamp("expires_at") ?? new Date(now + DEFAULT_RETENTION_MS);
-  if (expiresAt2.getTime() <= now) {
-    throw new TwirpError("invalid_argument", `expires_at ${expiresAt2.toISOString()} is not in the future`);
-  }
-  const record = await service.index.create({
-    runId,
-    jobId,
-    name,
-    mimeType,
-    version: fields.int32("version"),
-    expiresAt: expiresAt2
-  });
-  return { ok: true, signed_upload_url: service.signer.sign(ctx.baseUrl, record.blobId, "cw") };
-}
-async function finalizeArtifact(service, fields, ctx) {
-  const { runId } = writerRunAndJob(fields, ctx.access, "FinalizeArtifact");
-  const name = validateArtifactName3(fields.string("name"));
-  const record = await service.index.finalize({
-    runId,
-    name,
-    size: fields.optionalCount("size"),
-    hash: fields.optionalString("hash")
-  });
-  return { ok: true, artifact_id: String(record.id) };
-}
-async function listArtifacts(service, fields, ctx) {
-  const { runId } = readerRunAndJob(fields, ctx.access, "ListArtifacts");
-  const name = fields.optionalString("name_filter");
-  const id = fields.optionalCount("id_filter");
-  const artifacts = service.index.list({
-    runId,
-    ...name === void 0 ? {} : { name },
-    ...id === void 0 ? {} : { id }
-  });
-  return { artifacts: artifacts.map(monolithArtifact) };
-}
-async function getSignedArtifactUrl(service, fields, ctx) {
-  const { runId, jobId } = readerRunAndJob(fields, ctx.access, "GetSignedArtifactURL");
-  const name = validateArtifactName3(fields.string("name"));
-  const candidates = service.index.list({ runId, name });
-  const record = candidates.filter((r) => r.jobId === jobId).at(-1) ?? candidates.at(-1);
-  if (!record) throw notFound3(runId, name);
-  return { signed_url: service.signer.sign(ctx.baseUrl, record.blobId, "r") };
-}
-async function deleteArtifact(service, fields, ctx) {
-  const { runId, jobId } = readerRunAndJob(fields, ctx.access, "DeleteArtifact");
-  const name = validateArtifactName3(fields.string("name"));
-  const record = await service.index.remove(runId, name, jobId);
-  if (!record) {
-    throw new TwirpError(
-      "not_found",
-      `No artifact named ${JSON.stringify(name)} in workflow run ${JSON.stringify(runId)}`
-    );
-  }
-  return { ok: true, artifact_id: String(record.id) };
-}
-function monolithArtifact(record) {
-  return {
-    workflow_run_backend_id: record.runId,
-    workflow_job_run_backend_id: record.jobId,
-    database_id: String(record.id),
-    name: record.name,
-    size: String(record.finalized?.size ?? 0),
-    created_at: record.createdAt,
-    ...record.finalized ? { digest: record.finalized.digest } : {}
-  };
-}
-function notFound3(runId, name) {
-  return new TwirpError(
-    "not_found",
-    `No finalized artifact named ${JSON.stringify(name)} in workflow run ${JSON.stringify(runId)}`
-  );
-}
-
-// src/server/results/protocol.ts
-function createResultsProtocol(service) {
-  return { name: "results", routes: [...twirpRoutes(service), ...blobRoutes(service)] };
-}
-
-// src/server/results/artifact-index.ts
-import { mkdir as mkdir7, readdir as readdir5, rm as rm7, stat as stat8 } from "node:fs/promises";
-import { join as join4 } from "node:path";
-var DIGEST = /^sha256:[0-9a-f]{64}$/i;
-var DEFAULT_UPLOAD_LEASE_MS = 15 * 60 * 1e3;
-var ArtifactIndex = class _ArtifactIndex {
-  #layout;
-  #blobs;
-  #byId = /* @__PURE__ */ new Map();
-  #byBlob = /* @__PURE__ */ new Map();
-  #locks = new KeyedMutex();
-  /** Last activity (ms) of each unfinalized artifact, by blob id. In memory: a restart renews every lease. */
-  #activity = /* @__PURE__ */ new Map();
-  #leaseMs;
-  #now;
-  #ids;
-  #limits;
-  constructor(layout, blobs, options) {
-    this.#layout = layout;
-    this.#limits = options.limits ?? DEFAULT_LIMITS;
-    this.#ids = new IdCounter(layout.counterFile);
-    this.#blobs = blobs;
-    this.#leaseMs = options.uploadLeaseMs ?? DEFAULT_UPLOAD_LEASE_MS;
-    this.#now = options.now ?? Date.now;
-    if (!Number.isFinite(this.#leaseMs) || this.#leaseMs < 0) {
-      throw new RangeError(
-        `uploadLeaseMs must be a non-negative number of milliseconds, got ${this.#leaseMs}`
-      );
-    }
-  }
-  static async open(layout, blobs, options = {}) {
-    const index = new _ArtifactIndex(layout, blobs, options);
-    await mkdir7(layout.artifactsDir, { recursive: true });
-    await index.#load();
-    return index;
-  }
-  async #load() {
-    let maxId = 0;
-    for (const entry of await readdir5(this.#layout.artifactsDir)) {
-      if (entry.endsWith(TEMP_SUFFIX)) {
-        await rm7(join4(this.#layout.artifactsDir, entry), { force: true });
-        continue;
-      }
-      const match = /^(\d+)\.json$/.exec(entry);
-      if (!match) continue;
-      const id = Number(match[1]);
-      maxId = Math.max(maxId, id);
-      const record = await readJsonFile(this.#layout.artifactFile(id)).catch(() => void 0);
-      if (!isArtifact(record)) continue;
-      if (!await this.#blobIsWhole(record)) {
-        await rm7(this.#layout.artifactFile(id), { force: true });
-        continue;
-      }
-      this.#remember(record);
-    }
-    for (const blobId of await this.#blobs.idsOnDisk()) {
-      if (!this.#byBlob.has(blobId)) await this.#blobs.remove(blobId);
-    }
-    await this.#ids.resume(maxId);
-  }
-  async #blobIsWhole(record) {
-    if (!this.#blobs.has(record.blobId)) return false;
-    if (!record.finalized) return true;
-    const committed = this.#blobs.committed(record.blobId);
-    if (committed?.size !== record.finalized.size) return false;
-    const onDisk = await stat8(this.#blobs.dataFile(record.blobId)).catch(() => void 0);
-    return onDisk?.size === record.finalized.size;
-  }
-  /** A finalized artifact by id. */
-  get(id) {
-    const record = this.#byId.get(id);
-    return record?.finalized ? record : void 0;
-  }
-  /** The artifact (finalized or not) that owns a blob. */
-  byBlob(blobId) {
-    return this.#byBlob.get(blobId);
-  }
-  /** Finalized artifacts matching the filter, oldest first. */
-  list(filter) {
-    return [...this.#byId.values()].filter(
-      (r) => r.finalized !== null && (filter.runId === void 0 || r.runId === filter.runId) && (filter.name === void 0 || r.name === filter.name) && (filter.id === void 0 || r.id === filter.id)
-    ).sort((a, b) => a.id - b.id);
-  }
-  /**
-   * A new artifact with an empty blob. The name must be free in the run (GitHub's 409 otherwise):
-   * a finalized artifact holds it until deleted, and so does an upload in progress, so two
-   * concurrent uploads of one name never share or destroy each other's blob: the second is
-   * refused before it sends a byte. Only an upload without activity for the lease time counts as
-   * abandoned and is replaced (a crashed client must not block the name until someone deletes it).
-   */
-  async create(input) {
-    return this.#locks.run(nameKey(input.runId, input.name), async () => {
-      const existing = this.#find(input.runId, input.name);
-      if (existing.some((r) => r.finalized)) {
-        throw new TwirpError(
-          "already_exists",
-          "an artifact with this name already exists on the workflow run"
-        );
-      }
-      const at = this.#now();
-      const live = existing.find((r) => at - this.#lastActivity(r) < this.#leaseMs);
-      if (live) throw this.#busy(live, at);
-      this.#checkRunLimits(input.runId, at);
-      for (const stale of existing) await this.#forget(stale);
-      const blobId = await this.#blobs.create();
-      const id = await this.#ids.allocate();
-      const now = (/* @__PURE__ */ new Date()).toISOString();
-      const record = {
-        id,
-        runId: input.runId,
-        jobId: input.jobId,
-        name: input.name,
-        blobId,
-        mimeType: input.mimeType,
-        version: input.version,
-        createdAt: now,
-        updatedAt: now,
-        expiresAt: input.expiresAt.toISOString(),
-        finalized: null
-      };
-      await writeJsonAtomic(this.#layout.artifactFile(id), record);
-      this.#remember(record);
-      this.#activity.set(blobId, this.#now());
-      return record;
-    });
-  }
-  /**
-   * Seals the artifact after checking the client's size and hash against the committed bytes.
-   * Repeating it for an artifact that is already finalized with the same content returns the same
-   * id, so a client that lost the answer can safely retry.
-   */
-  async finalize(input) {
-    if (input.hash !== void 0 && !DIGEST.test(input.hash)) {
-      throw new TwirpError(
-        "invalid_argument",
-        `hash must be "sha256:" followed by 64 hex digits, got ${JSON.stringify(input.hash.slice(0, 100))}`
-      );
-    }
-    return this.#locks.run(nameKey(input.runId, input.name), async () => {
-      const records = this.#find(input.runId, input.name);
-      const pending = records.filter((r) => !r.finalized).at(-1);
-      if (!pending) {
-        const done = records.find((r) => r.finalized);
-        if (!done?.finalized) {
-          throw new TwirpError(
-            "not_found",
-            `No artifact named ${JSON.stringify(input.name)} was created in workflow run ${JSON.stringify(input.runId)}`
-          );
-        }
-        checkContent(input, done.finalized.size, done.finalized.digest);
-        return done;
-      }
-      return this.#blobs.exclusive(pending.blobId, async () => {
-        const committed = this.#blobs.committed(pending.blobId);
-        if (!committed) {
-          throw new TwirpError(
-            "failed_precondition",
-            `Artifact ${JSON.stringify(input.name)} has no committed blob yet: upload it (Put Block List or Put Blob) before FinalizeArtifact`
-          );
-        }
-        const digest2 = `sha256:${committed.sha256}`;
-        checkContent(input, committed.size, digest2);
-        const now = (/* @__PURE__ */ new Date()).toISOString();
-        const next = {
-          ...pending,
-          updatedAt: now,
-          finalized: { size: committed.size, digest: digest2, at: now }
-        };
-        await writeJsonAtomic(this.#layout.artifactFile(next.id), next);
-        this.#remember(next);
-        this.#activity.delete(next.blobId);
-        return next;
-      });
-    });
-  }
-  /**
-   * Deletes the artifacts of that name in the run; returns the finalized one (or the newest).
-   * With `requesterJobId` (DeleteArtifact), an upload still in progress from another job is
-   * left alone: `overwrite` is delete-then-create, and a racing overwrite must not destroy the
-   * other upload mid-way (its own create is then refused instead, P42). The requester's own
-   * unfinalized upload (a create whose answer was lost) and abandoned ones are deleted.
-   */
-  async remove(runId, name, requesterJobId) {
-    return this.#locks.run(nameKey(runId, name), async () => {
-      const at = this.#now();
-      const all = this.#find(runId, name);
-      const records = all.filter(
-        (r) => r.finalized !== null || requesterJobId === void 0 || r.jobId === requesterJobId || at - this.#lastActivity(r) >= this.#leaseMs
-      );
-      const spared = all.find((r) => !records.includes(r));
-      if (records.length === 0 && spared) throw this.#busy(spared, at);
-      for (const record of records) await this.#forget(record);
-      return records.find((r) => r.finalized) ?? records.at(-1);
-    });
-  }
-  /** Deletes a finalized artifact by id; `undefined` if there is none. */
-  async removeById(id) {
-    const record = this.get(id);
-    if (!record) return void 0;
-    return this.#locks.run(nameKey(record.runId, record.name), async () => {
-      const current = this.get(id);
-      if (current) await this.#forget(current);
-      return current;
-    });
-  }
-  /**
-   * False once the artifact is finalized (or gone): its blob must not change any more. The blob
-   * routes ask before every write, so a true answer also renews the upload's lease (see create).
-   */
-  isWritable(blobId) {
-    const record = this.#byBlob.get(blobId);
-    const writable = record !== void 0 && record.finalized === null;
-    if (writable) this.#activity.set(blobId, this.#now());
-    return writable;
-  }
-  /**
-   * Per-run caps: artifacts (every record counts, finalized or not) and live uploads. 403 with
-   * "limit" in the message: clients report a quota, and do not retry it.
-   */
-  #checkRunLimits(runId, at) {
-    const inRun = [...this.#byId.values()].filter((r) => r.runId === runId);
-    const { maxArtifactsPerRun, maxLiveUploadsPerRun } = this.#limits;
-    if (inRun.filter((r) => r.finalized !== null).length >= maxArtifactsPerRun) {
-      throw new TwirpError(
-        "permission_denied",
-        `workflow run already has ${maxArtifactsPerRun} artifacts, the limit of this server (maxArtifactsPerRun)`
-      );
-    }
-    const live = inRun.filter((r) => r.finalized === null && at - this.#lastActivity(r) < this.#leaseMs);
-    if (live.length >= maxLiveUploadsPerRun) {
-      throw new TwirpError(
-        "permission_denied",
-        `workflow run already has ${maxLiveUploadsPerRun} uploads in progress, the limit of this server (maxLiveUploadsPerRun); finalize or abandon some first`
-      );
-    }
-  }
-  /** The 409 for a name held by an upload in progress: who holds it, and when it would lapse. */
-  #busy(record, at) {
-    const idle = Math.max(0, Math.round((at - this.#lastActivity(record)) / 1e3));
-    return new TwirpError(
-      "already_exists",
-      `an artifact with this name is already being uploaded on the workflow run (by job ${JSON.stringify(record.jobId)}, last activity ${idle} s ago); it counts as abandoned once idle for ${Math.round(this.#leaseMs / 1e3)} s`
-    );
-  }
-  /**
-   * When an unfinalized artifact last saw activity in this process. One loaded from disk (left
-   * by an earlier process that crashed or was restarted) has none: it is not live (see
-   * DEFAULT_UPLOAD_LEASE_MS) until its uploader writes to it again.
-   */
-  #lastActivity(record) {
-    return this.#activity.get(record.blobId) ?? Number.NEGATIVE_INFINITY;
-  }
-  /** Records of one (run, name), oldest first. */
-  #find(runId, name) {
-    return [...this.#byId.values()].filter((r) => r.runId === runId && r.name === name).sort((a, b) => a.id - b.id);
-  }
-  #remember(record) {
-    this.#byId.set(record.id, record);
-    this.#byBlob.set(record.blobId, record);
-  }
-  /** Metadata first, then bytes: a crash in between leaves an orphan blob, which startup removes. */
-  async #forget(record) {
-    await rm7(this.#layout.artifactFile(record.id), { force: true });
-    this.#byId.delete(record.id);
-    this.#byBlob.delete(record.blobId);
-    this.#activity.delete(record.blobId);
-    await this.#blobs.remove(record.blobId);
-  }
-};
-function checkContent(input, size, digest2) {
-  if (input.size !== void 0 && input.size !== size) {
-    throw new TwirpError(
-      "invalid_argument",
-      `size ${input.size} does not match the ${size} bytes committed for artifact ${JSON.stringify(input.name)}`
-    );
-  }
-  if (input.hash !== void 0 && input.hash.toLowerCase() !== digest2) {
-    throw new TwirpError(
-      "invalid_argument",
-      `hash ${input.hash} does not match the committed bytes of artifact ${JSON.stringify(input.name)}, which hash to ${digest2}`
-    );
-  }
-}
-function nameKey(runId, name) {
-  return `name:${runId}\0${name}`;
-}
-function isArtifact(value) {
-  if (typeof value !== "object" || value === null) return false;
-  const r = value;
-  return typeof r.id === "number" && typeof r.runId === "string" && typeof r.jobId === "string" && typeof r.name === "string" && typeof r.blobId === "string" && typeof r.mimeType === "string" && "finalized" in r;
-}
-
-// src/server/results/service.ts
-var DEFAULT_SIGNED_URL_TTL_MS = 6 * 60 * 60 * 1e3;
-async function openResultsService(dataDir, options = {}) {
-  const ttl = options.signedUrlTtlMs ?? DEFAULT_SIGNED_URL_TTL_MS;
-  if (!Number.isFinite(ttl) || ttl <= 0) {
-    throw new RangeError(`signedUrlTtlMs must be a positive number of milliseconds, got ${ttl}`);
-  }
-  const limits = options.limits ?? DEFAULT_LIMITS;
-  const layout = new ResultsLayout(dataDir);
-  const blobs = await BlobStore.open(layout, limits);
-  const index = await ArtifactIndex.open(layout, blobs, { limits });
-  const signer = await UrlSigner.open(layout.keyFile, ttl);
-  return { index, blobs, signer, limits };
-}
-
-// src/server/index.ts
-async function startServer(options) {
-  const dataDir = resolve(options.dataDir);
-  await mkdir8(dataDir, { recursive: true });
-  const host = options.host ?? "127.0.0.1";
-  const limits = resolveLimits(options.limits);
-  const jwtKeys = jwtKeysOf(options.jwt ?? {});
-  const authenticated = Boolean(options.token) || jwtKeys.hmacSecrets.length + jwtKeys.publicKeys.length > 0;
-  if (!authenticated && !isLoopback(host)) {
-    throw new RangeError(
-      `Refusing to serve ${host} without authentication: set a token or JWT keys (--token, --jwt-secret-file, --jwt-public-key), or bind to 127.0.0.1`
-    );
-  }
-  const publicUrl = options.publicUrl === void 0 ? void 0 : parsePublicUrl(options.publicUrl);
-  const authenticate = createAuthenticator({ token: options.token, jwtKeys });
-  const results = await openResultsService(dataDir, { signedUrlTtlMs: options.signedUrlTtlMs, limits });
-  const protocols = [
-    await createLegacyProtocol(dataDir, limits),
-    createResultsProtocol(results),
-    createRestProtocol(results, authenticate)
-  ];
-  let url = "";
-  let port = 0;
-  const { server, stats, close } = createHttpServer({
-    protocols,
-    authenticate,
-    credentialRequired: authenticated,
-    hosts: createHostPolicy({ boundHost: host, port: () => port, publicUrl }),
-    log: options.log,
-    fallbackBaseUrl: () => url,
-    limits
-  });
-  await new Promise((resolveListen, rejectListen) => {
-    server.once("error", rejectListen);
-    server.listen(options.port ?? 0, host, () => {
-      server.off("error", rejectListen);
-      resolveListen();
-    });
-  });
-  port = server.address().port;
-  url = publicUrl?.href ?? `http://${clientHost(host)}:${port}/`;
-  let closing;
-  return {
-    url,
-    port,
-    stats: () => ({ ...stats }),
-    close: () => closing ??= close().then(async () => {
-      await Promise.all(protocols.map((p) => p.close?.()));
-    })
-  };
-}
-function isLoopback(host) {
-  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
-function clientHost(host) {
-  if (host === "0.0.0.0" || host === "") return "127.0.0.1";
-  if (host === "::") return "[::1]";
-  return host.includes(":") ? `[${host}]` : host;
-}
-
-// src/backends/local/local-store.ts
+import { mkdir as mkdir3 } from "node:fs/promises";
 var LOCAL_RUN_ID = "local";
-async function openLocalStore(dataDir, runId = LOCAL_RUN_ID) {
-  await mkdir9(dataDir, { recursive: true });
+async function openLocalStore(startServer2, dataDir, runId = LOCAL_RUN_ID) {
+  await mkdir3(dataDir, { recursive: true });
   const token = mintRuntimeToken(runId);
   registerSecret(token);
-  const server = await startServer({ dataDir, host: "127.0.0.1", port: 0, token });
+  const server = await startServer2({ dataDir, host: "127.0.0.1", port: 0, token });
   return {
     config: {
       resultsUrl: server.url,
@@ -27261,12 +23602,12 @@ async function openLocalStore(dataDir, runId = LOCAL_RUN_ID) {
 }
 function mintRuntimeToken(runId) {
   const encode = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
-  const header2 = encode({ alg: "HS256", typ: "JWT" });
+  const header3 = encode({ alg: "HS256", typ: "JWT" });
   const payload = encode({
     scp: `Actions.Results:${runId}:${runId}`,
-    nonce: randomBytes6(16).toString("hex")
+    nonce: randomBytes2(16).toString("hex")
   });
-  return `${header2}.${payload}.${randomBytes6(32).toString("base64url")}`;
+  return `${header3}.${payload}.${randomBytes2(32).toString("base64url")}`;
 }
 
 // src/backends/local/store-url.ts
@@ -27311,11 +23652,771 @@ var TWIRP_SERVICE = "github.actions.results.api.v1.ArtifactService";
 var ARTIFACT_VERSION = 7;
 var RESULTS_USER_AGENT = "@actions/artifact-6.2.1";
 
-// src/backends/results/results-backend.ts
-import { createReadStream as createReadStream3 } from "node:fs";
-import { mkdir as mkdir11, mkdtemp, rm as rm8, stat as stat10 } from "node:fs/promises";
-import path9 from "node:path";
-import { Transform as Transform4 } from "node:stream";
+// src/backends/results/blob-download.ts
+import { createHash as createHash3 } from "node:crypto";
+import { open as open6 } from "node:fs/promises";
+import { dirname } from "node:path";
+import { Writable } from "node:stream";
+import { finished as finished2 } from "node:stream/promises";
+
+// src/transport/error-body.ts
+function extractErrorMessage(body) {
+  const text = body.trim();
+  if (text === "") return void 0;
+  if (text.startsWith("{") || text.startsWith("[")) {
+    try {
+      const found = messageFrom(JSON.parse(text), 0);
+      if (found) return found;
+    } catch {
+    }
+  }
+  const xml = /<Message>([\s\S]*?)<\/Message>/i.exec(text);
+  if (xml?.[1]) return xml[1].trim().split("\n")[0];
+  if (/^<!doctype html|^<html/i.test(text)) {
+    const title = /<title>([\s\S]*?)<\/title>/i.exec(text);
+    return title?.[1]?.trim() || void 0;
+  }
+  return text.split("\n")[0]?.slice(0, 200);
+}
+function messageFrom(value, depth2) {
+  if (depth2 > 4 || value === null || value === void 0) return void 0;
+  if (typeof value === "string") return value.trim() || void 0;
+  if (Array.isArray(value)) {
+    const parts = value.map((v) => messageFrom(v, depth2 + 1)).filter((v) => Boolean(v));
+    return parts.length ? parts.join("; ") : void 0;
+  }
+  if (typeof value === "object") {
+    const record = value;
+    for (const key of ["message", "msg", "Message", "error_description", "errors", "error", "value"]) {
+      const found = messageFrom(record[key], depth2 + 1);
+      if (found) return found;
+    }
+  }
+  return void 0;
+}
+function mentionsRateLimit(message) {
+  return message !== void 0 && /rate limit/i.test(message);
+}
+
+// src/backends/results/blob-download.ts
+var DigestMismatchError = class extends IntegrityError {
+  name = "DigestMismatchError";
+  /** `sha256:<hex>` the service listed. */
+  expectedDigest;
+  /** `sha256:<hex>` of the bytes received (on the last download). */
+  actualDigest;
+  constructor(expectedHex, actualHex, downloads, context) {
+    super(
+      "ERR_FERRY_INTEGRITY",
+      `Digest mismatch: the service listed sha256:${expectedHex} but the bytes received hash to sha256:${actualHex} (downloaded ${downloads === 1 ? "once" : `${downloads} times`}); nothing was extracted`,
+      { context }
+    );
+    this.expectedDigest = `sha256:${expectedHex}`;
+    this.actualDigest = `sha256:${actualHex}`;
+  }
+};
+var Progress = class {
+  received = 0;
+  hash = createHash3("sha256");
+  etag;
+  contentType;
+  contentDisposition;
+  expectedTotal;
+  /** Forget everything: the next request is a fresh GET without Range. */
+  restart() {
+    this.received = 0;
+    this.hash = createHash3("sha256");
+    this.etag = void 0;
+    this.expectedTotal = void 0;
+  }
+};
+async function downloadBlob(url, file, options) {
+  const started = Date.now();
+  const state = new Progress();
+  let current = url;
+  let refreshed = false;
+  for (let downloads = 1; ; ) {
+    const outcome = await fetchOnce(current, file, state, options);
+    if (outcome.kind === "refused") {
+      if (refreshed || !options.refreshUrl) throw refusedError(outcome, refreshed, started, options.context);
+      refreshed = true;
+      current = await options.refreshUrl();
+      continue;
+    }
+    if (state.expectedTotal !== void 0 && state.received !== state.expectedTotal) {
+      throw new IntegrityError(
+        "ERR_FERRY_INTEGRITY",
+        `Download has ${state.received} bytes, the server declared ${state.expectedTotal}`,
+        { context: options.context }
+      );
+    }
+    const sha256 = state.hash.digest("hex");
+    const expected = options.expectedSha256;
+    if (expected !== void 0 && sha256 !== expected) {
+      if (downloads >= 2) throw new DigestMismatchError(expected, sha256, downloads, options.context);
+      downloads++;
+      state.restart();
+      continue;
+    }
+    return {
+      size: state.received,
+      sha256,
+      contentType: state.contentType,
+      contentDisposition: state.contentDisposition
+    };
+  }
+}
+async function fetchOnce(url, file, state, options) {
+  const read = async (res) => {
+    const status = res.statusCode ?? 0;
+    if (status === 403) {
+      const body = (await readBody(res, 64 * 1024).catch(() => Buffer.alloc(0))).toString("utf8");
+      const code = res.headers["x-ms-error-code"];
+      return {
+        kind: "refused",
+        code: typeof code === "string" ? code : void 0,
+        message: extractErrorMessage(body),
+        body
+      };
+    }
+    if (status === 416 && state.received > 0) {
+      res.resume();
+      const total = /^bytes \*\/(\d+)$/.exec(String(res.headers["content-range"] ?? ""));
+      if (total && Number(total[1]) === state.received) {
+        state.expectedTotal = state.received;
+        return { kind: "complete" };
+      }
+      state.restart();
+      throw new IntegrityError(
+        "ERR_FERRY_INTEGRITY",
+        "The resumed download was refused as out of range (HTTP 416); starting over",
+        { retryable: true, context: options.context }
+      );
+    }
+    let append = false;
+    if (status === 206 && state.received > 0) {
+      const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers["content-range"] ?? ""));
+      if (!range || Number(range[1]) !== state.received || !rangeAgrees(range, res, state.expectedTotal)) {
+        res.resume();
+        throw new IntegrityError(
+          "ERR_FERRY_INTEGRITY",
+          `Resumed download returned an unexpected Content-Range '${res.headers["content-range"]}'`,
+          { context: options.context }
+        );
+      }
+      append = true;
+    } else if (status !== 200) {
+      res.resume();
+      throw new IntegrityError("ERR_FERRY_PROTOCOL", `Blob download answered HTTP ${status}, expected 200`, {
+        context: options.context
+      });
+    } else {
+      state.restart();
+      const tag = res.headers["etag"];
+      state.etag = typeof tag === "string" && !tag.startsWith("W/") ? tag : void 0;
+      state.contentType = res.headers["content-type"];
+      const disposition = res.headers["content-disposition"];
+      state.contentDisposition = typeof disposition === "string" ? disposition : void 0;
+      const length = res.headers["content-length"];
+      state.expectedTotal = length === void 0 ? void 0 : Number(length);
+    }
+    const declared = res.headers["content-length"] === void 0 ? void 0 : Number(res.headers["content-length"]);
+    const cap = options.listedSize;
+    const tooLarge = () => responseTooLarge(
+      `The blob download (${state.received} bytes already received)`,
+      cap ?? 0,
+      "the artifact's listed size",
+      options.context
+    );
+    let overrun;
+    let got = 0;
+    const handle = await open6(file, append ? "a" : "w");
+    if (append) await handle.truncate(state.received);
+    const watchdog = watchThroughput(
+      options.stall ?? options.http.stallPolicy,
+      "Download",
+      options.context,
+      (error2) => res.destroy(error2)
+    );
+    const persisted = (chunks) => {
+      for (const chunk of chunks) {
+        got += chunk.length;
+        state.received += chunk.length;
+        state.hash.update(chunk);
+      }
+      options.onBytes?.(state.received, state.expectedTotal);
+    };
+    const sink = new Writable({
+      highWaterMark: 4 * 1024 * 1024,
+      write(chunk, _encoding, done) {
+        watchdog.add(chunk.length);
+        writeFully(handle, [chunk]).then(() => {
+          persisted([chunk]);
+          done();
+        }, done);
+      },
+      writev(entries, done) {
+        const chunks = entries.map((e) => e.chunk);
+        for (const chunk of chunks) watchdog.add(chunk.length);
+        writeFully(handle, chunks).then(() => {
+          persisted(chunks);
+          done();
+        }, done);
+      }
+    });
+    if (cap !== void 0) {
+      let seen = state.received;
+      res.on("data", (chunk) => {
+        seen += chunk.length;
+        if (seen > cap && overrun === void 0) {
+          overrun = tooLarge();
+          res.destroy(overrun);
+        }
+      });
+    }
+    try {
+      await drain(res, sink);
+    } catch (error2) {
+      if (error2 instanceof StalledTransferError) throw error2;
+      if (overrun !== void 0) throw overrun;
+      if (findResourceFailure(error2)) {
+        throw await asResourceError(error2, {
+          context: options.context,
+          // The temporary directory holding `file` is removed; its parent is tempDir.
+          removedOnFailure: dirname(file),
+          neededBytes: state.expectedTotal ?? declared
+        });
+      }
+      throw new IntegrityError(
+        "ERR_FERRY_INTEGRITY",
+        declared === void 0 ? `Download broke off after ${state.received} bytes` : `Download truncated: the connection closed after ${got} of ${declared} bytes (${state.received} in total)`,
+        { cause: error2, retryable: true, context: options.context }
+      );
+    } finally {
+      watchdog.stop();
+      await handle.close();
+    }
+    if (declared !== void 0 && got !== declared) {
+      throw new IntegrityError("ERR_FERRY_INTEGRITY", `Download truncated: ${got} of ${declared} bytes`, {
+        retryable: true,
+        context: options.context
+      });
+    }
+    return { kind: "complete" };
+  };
+  return options.http.request(
+    {
+      slot: 0,
+      method: "GET",
+      url,
+      headers: () => state.received > 0 && state.etag ? { range: `bytes=${state.received}-`, "if-match": state.etag } : {},
+      okStatuses: [403, 416],
+      operation: options.operation,
+      context: options.context
+    },
+    read
+  );
+}
+function rangeAgrees(range, res, expectedTotal) {
+  const start = Number(range[1]);
+  const end = Number(range[2]);
+  const total = range[3] === "*" ? void 0 : Number(range[3]);
+  const length = res.headers["content-length"];
+  if (end < start) return false;
+  if (length !== void 0 && Number(length) !== end - start + 1) return false;
+  if (total !== void 0 && end >= total) return false;
+  return total === void 0 || expectedTotal === void 0 || total === expectedTotal;
+}
+async function drain(res, sink) {
+  sink.once("error", (error2) => res.destroy(error2));
+  res.pipe(sink, { end: false });
+  let broken;
+  try {
+    await finished2(res);
+  } catch (error2) {
+    broken = error2;
+    res.unpipe(sink);
+  }
+  sink.end();
+  await finished2(sink);
+  if (broken !== void 0) throw broken;
+}
+function refusedError(outcome, refreshed, started, context) {
+  const why = [outcome.code, outcome.message?.slice(0, 200)].filter(Boolean).join(": ");
+  const elapsed = ((Date.now() - started) / 1e3).toFixed(1);
+  return new HttpError(
+    "ERR_FERRY_UNAUTHORIZED",
+    refreshed ? `The blob store refused the signed download URL ${elapsed} s into the download (HTTP 403${why ? ` ${why}` : ""}), and refused the fresh URL from GetSignedArtifactURL too; not retrying` : `The blob store refused the signed download URL ${elapsed} s into the download (HTTP 403${why ? ` ${why}` : ""}); it may have expired`,
+    403,
+    outcome.body,
+    { context: { ...context, status: 403 } }
+  );
+}
+function normalizeDigest(digest2) {
+  if (!digest2) return void 0;
+  const hex = digest2.trim().toLowerCase().replace(/^sha256:/, "");
+  return /^[0-9a-f]{64}$/.test(hex) ? hex : void 0;
+}
+
+// src/backends/latest-per-name.ts
+function latestPerName(artifacts) {
+  const byName = /* @__PURE__ */ new Map();
+  for (const a of artifacts) {
+    const current = byName.get(a.name);
+    if (!current || (a.id ?? 0) > (current.id ?? 0)) byName.set(a.name, a);
+  }
+  return [...byName.values()];
+}
+
+// src/transport/operation.ts
+var Operation = class {
+  constructor(name, parent) {
+    this.name = name;
+    this.signal = parent ? AbortSignal.any([parent, this.#controller.signal]) : this.#controller.signal;
+  }
+  name;
+  signal;
+  #controller = new AbortController();
+  #failure;
+  /** Records the first fatal error and stops every other worker. */
+  fail(error2) {
+    if (this.#failure) return;
+    this.#failure = error2;
+    this.#controller.abort(error2);
+  }
+  get failure() {
+    return this.#failure;
+  }
+  /** Throws the recorded failure, or AbortError when the caller cancelled. Call before each request. */
+  throwIfStopped() {
+    if (this.#failure) throw this.#failure;
+    if (this.signal.aborted) throw new AbortError(this.signal.reason, { operation: this.name });
+  }
+};
+
+// src/transport/reconciled-step.ts
+async function reconciledStep(retrier, step) {
+  const budget = retrier.budget();
+  for (; ; ) {
+    try {
+      return await step.attempt(budget);
+    } catch (error2) {
+      if (!isFerryError(error2) || !error2.retryable) throw error2;
+      budget.attempt = Math.max(budget.attempt, error2.context.attempt ?? budget.attempt);
+      const decision = retrier.decide(budget, { kind: "error", error: error2 });
+      if (!decision.retry) throw error2;
+      retrier.logger.debug(
+        `${step.call} failed (${decision.reason}), retry ${budget.attempt} in ${decision.delayMs} ms (${decision.basis})`
+      );
+      await retrier.sleep(decision.delayMs, step.signal);
+      budget.attempt++;
+      const settled = await step.reconcile(error2);
+      if (settled) return settled.done;
+    }
+  }
+}
+
+// src/backends/results/twirp.ts
+var TwirpClient = class {
+  constructor(http6, config) {
+    this.http = http6;
+    this.config = config;
+    this.#origin = new URL(config.resultsUrl).origin;
+  }
+  http;
+  config;
+  #origin;
+  call(method, body, options) {
+    return this.http.request(
+      this.#spec(method, body, options, []),
+      (res) => readJson(res, this.#limit(method, options))
+    );
+  }
+  /**
+   * Like {@link call}, but the HTTP statuses in `refused` come back as an outcome instead of a
+   * thrown (and operation-stopping) error, for a caller that must look around before failing
+   * (a FinalizeArtifact refused after the blob was committed).
+   */
+  callAllowing(method, body, options, refused) {
+    return this.http.request(this.#spec(method, body, options, refused), async (res) => {
+      const status = res.statusCode ?? 0;
+      if (status >= 200 && status < 300)
+        return { status: "ok", value: await readJson(res, this.#limit(method, options)) };
+      const text = (await readBody(res, 64 * 1024)).toString("utf8");
+      return { status: "refused", httpStatus: status, message: extractErrorMessage(text)?.slice(0, 200) };
+    });
+  }
+  /** Every answer is bounded by the option maxResponseBytes (ERR_FERRY_RESPONSE_TOO_LARGE past it). */
+  #limit(method, options) {
+    return {
+      maxBytes: this.http.maxResponseBytes,
+      call: method,
+      context: options.context,
+      stall: this.http.stallPolicy
+    };
+  }
+  #spec(method, body, options, okStatuses) {
+    return {
+      slot: options.slot ?? 0,
+      method: "POST",
+      url: `${this.#origin}/twirp/${TWIRP_SERVICE}/${method}`,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(withoutDefaults(body)),
+      bearer: this.config.token,
+      operation: options.operation,
+      context: options.context,
+      call: method,
+      ...okStatuses.length ? { okStatuses } : {},
+      ...options.reconcile ? { networkErrors: "throw" } : {},
+      ...options.budget !== void 0 ? { budget: options.budget } : {},
+      describeFailure: (status, message) => describeTwirpFailure(method, status, message)
+    };
+  }
+};
+function describeTwirpFailure(method, status, message) {
+  const text = `${method} failed: ${message ?? `HTTP ${status}`}`;
+  if (status === 403 && message && /insufficient usage|quota/i.test(message))
+    return { code: "ERR_FERRY_QUOTA", message: text };
+  return { message: text };
+}
+function withoutDefaults(body) {
+  const out = {};
+  for (const [key, value] of Object.entries(body)) {
+    if (value === void 0 || value === null || value === "" || value === 0 || value === "0" || value === false)
+      continue;
+    out[key] = value;
+  }
+  return out;
+}
+function requireOk(method, response, context) {
+  if (response.ok !== true) {
+    throw new FerryError("ERR_FERRY_PROTOCOL", `${method}: the results service answered without ok: true`, {
+      context
+    });
+  }
+}
+function toSafeId(value) {
+  if (value === void 0) return void 0;
+  const n = typeof value === "number" ? value : Number(value);
+  return Number.isSafeInteger(n) && n >= 0 ? n : void 0;
+}
+function listedSize(value) {
+  if (value === void 0 || value === "") return void 0;
+  const n = typeof value === "number" ? value : Number(value);
+  return Number.isSafeInteger(n) && n >= 0 ? n : void 0;
+}
+
+// src/backends/results/artifact-service.ts
+var ABANDON_TIMEOUT_MS = 1e4;
+var ArtifactService2 = class {
+  #config;
+  #ctx;
+  #twirp;
+  constructor(config, ctx) {
+    this.#config = config;
+    this.#ctx = ctx;
+    this.#twirp = new TwirpClient(ctx.http, config);
+  }
+  /**
+   * A created artifact that was not finalized is deleted (invariant I3), so the failure leaves
+   * nothing behind and a re-run can use the name at once instead of meeting a conflict with its
+   * own half upload. A finalized one is left alone: a refused or unheard finalize may still have
+   * committed it, and the error already names it. One attempt per call, ten seconds in all,
+   * whatever stopped the upload; when it fails, a warning names the artifact as created and not
+   * finalized.
+   */
+  async abandon(name, context) {
+    const cleanup = new Operation("upload", AbortSignal.timeout(ABANDON_TIMEOUT_MS));
+    const once = () => ({
+      operation: cleanup,
+      context,
+      budget: this.#ctx.http.retrier.singleAttempt()
+    });
+    try {
+      const listed = await this.list({ name_filter: name }, context, once());
+      if (listed.some((a) => a.name === name)) return;
+      const outcome = await this.#twirp.callAllowing(
+        "DeleteArtifact",
+        { ...this.#ids(), name },
+        once(),
+        [404, 409]
+      );
+      this.#ctx.logger.debug(
+        outcome.status === "ok" ? `Deleted the unfinalized artifact '${name}' after the failed upload` : `The failed upload of '${name}' left nothing this job may delete (${outcome.httpStatus})`
+      );
+    } catch (error2) {
+      this.#ctx.logger.warn(
+        `Artifact '${name}' was created but not finalized, and could not be deleted (${error2 instanceof Error ? error2.message : String(error2)}); the service may hold the name until it expires the upload`
+      );
+    }
+  }
+  /** Resolves the artifact and signs a download URL for it (and again through `refresh`). */
+  async signedDownload(spec, context) {
+    const artifact = await this.resolve(spec, context);
+    const sign = () => this.#sign(artifact, context);
+    return {
+      url: await sign(),
+      name: artifact.name,
+      expectedHex: normalizeDigest(artifact.digest),
+      refresh: sign,
+      listedSize: listedSize(artifact.size)
+    };
+  }
+  /**
+   * DeleteArtifact, reconciled: a network error after the request left may mean the artifact
+   * is already gone, so a repeat's "not found" is the success that was not heard, not an error
+   * (and not a reason to stop the operation). Attempts and time are counted by the retry policy
+   * across the repeats. `missingOk`: "not found" on the first attempt is fine too (overwrite: a
+   * concurrent overwrite may have deleted it first; the name is free either way).
+   */
+  async delete(name, context, missingOk = false) {
+    let lostResponse = false;
+    return reconciledStep(this.#ctx.http.retrier, {
+      call: "DeleteArtifact",
+      signal: this.#ctx.operation.signal,
+      attempt: async (budget) => {
+        const outcome = await this.#twirp.callAllowing(
+          "DeleteArtifact",
+          { ...this.#ids(), name },
+          { operation: this.#ctx.operation, context, reconcile: true, budget },
+          lostResponse || missingOk ? [404] : []
+        );
+        if (outcome.status === "refused") {
+          this.#ctx.logger.debug(`DeleteArtifact for '${name}': the earlier, unanswered attempt deleted it`);
+          return void 0;
+        }
+        requireOk("DeleteArtifact", outcome.value, context);
+        return toSafeId(outcome.value.artifact_id ?? outcome.value.artifactId);
+      },
+      // Nothing to ask: after a lost answer, the repeat's "not found" is the success.
+      reconcile: (error2) => {
+        lostResponse = lostResponse || error2.code === "ERR_FERRY_NETWORK" || error2.code === "ERR_FERRY_TIMEOUT";
+        return Promise.resolve(void 0);
+      }
+    });
+  }
+  #ids() {
+    return {
+      workflow_run_backend_id: this.#config.ids.workflowRunBackendId,
+      workflow_job_run_backend_id: this.#config.ids.workflowJobRunBackendId
+    };
+  }
+  /** Overwrite: deletes the artifact of this name when there is one. */
+  async deleteIfPresent(name) {
+    const existing = await this.list(
+      { name_filter: name },
+      {
+        operation: "upload",
+        artifactName: name
+      }
+    );
+    if (!existing.some((a) => a.name === name)) return;
+    await this.delete(name, { operation: "upload", artifactName: name }, true);
+    this.#ctx.logger.info(`Deleted the existing artifact '${name}' (overwrite)`);
+  }
+  /**
+   * CreateArtifact, reconciled: a network error after the request left may mean the artifact
+   * was created. A finalized artifact of the same name is a real conflict; a 409 that only our
+   * own lost create caused is cleared by deleting that unfinalized artifact and creating again.
+   * Attempts and time are counted by the retry policy across the repeats.
+   */
+  async create(name, mimeType, retentionDays, context) {
+    const body = {
+      ...this.#ids(),
+      name,
+      version: ARTIFACT_VERSION,
+      mime_type: mimeType,
+      ...retentionDays ? { expires_at: expiresAt(retentionDays) } : {}
+    };
+    let lostResponse = false;
+    return reconciledStep(this.#ctx.http.retrier, {
+      call: "CreateArtifact",
+      signal: this.#ctx.operation.signal,
+      attempt: async (budget) => {
+        for (; ; ) {
+          const outcome = await this.#twirp.callAllowing(
+            "CreateArtifact",
+            body,
+            { operation: this.#ctx.operation, context, reconcile: true, budget },
+            [409]
+          );
+          if (outcome.status === "refused") {
+            if (!lostResponse) {
+              throw new FerryError(
+                "ERR_FERRY_CONFLICT",
+                `An artifact named '${name}' already exists in this workflow run; use overwrite to replace it` + (outcome.message ? ` (CreateArtifact: ${outcome.message})` : ""),
+                { context }
+              );
+            }
+            await this.delete(name, context);
+            lostResponse = false;
+            budget.attempt++;
+            continue;
+          }
+          const response = outcome.value;
+          requireOk("CreateArtifact", response, context);
+          const url = response.signed_upload_url ?? response.signedUploadUrl;
+          if (!url)
+            throw new FerryError("ERR_FERRY_PROTOCOL", "CreateArtifact returned no signed_upload_url", {
+              context
+            });
+          return checkSignedUrl(url, this.#config.resultsUrl, "the signed upload URL", context);
+        }
+      },
+      reconcile: async (error2) => {
+        this.#ctx.logger.debug(
+          `CreateArtifact for '${name}' lost its response (${error2.message}); reconciling`
+        );
+        const finalized = await this.list({ name_filter: name }, context);
+        if (finalized.some((a) => a.name === name)) {
+          throw new FerryError(
+            "ERR_FERRY_CONFLICT",
+            `An artifact named '${name}' already exists in this workflow run`,
+            { cause: error2, context }
+          );
+        }
+        lostResponse = true;
+        return void 0;
+      }
+    });
+  }
+  /**
+   * FinalizeArtifact, reconciled: when the response is lost, the listing says whether the
+   * server committed it (same name and digest), so a retry never finalizes twice or fails a
+   * finalize that succeeded. A finalize the service refuses (`ok: false`, 409) after the blob was
+   * committed is never taken for success: the error carries the digest, and the id when the
+   * service lists the artifact, so the caller can reconcile.
+   */
+  async finalize(name, size, digest2, context) {
+    const body = { ...this.#ids(), name, size: String(size), hash: digest2 };
+    const finalizeContext = { ...context, digest: digest2 };
+    return reconciledStep(this.#ctx.http.retrier, {
+      call: "FinalizeArtifact",
+      signal: this.#ctx.operation.signal,
+      attempt: async (budget) => {
+        const outcome = await this.#twirp.callAllowing(
+          "FinalizeArtifact",
+          body,
+          { operation: this.#ctx.operation, context: finalizeContext, reconcile: true, budget },
+          [409]
+        );
+        if (outcome.status === "refused" || outcome.value.ok !== true) {
+          throw await this.#finalizeRefused(
+            name,
+            size,
+            digest2,
+            outcome.status === "refused" ? `HTTP ${outcome.httpStatus}${outcome.message ? `: ${outcome.message}` : ""}` : "ok: false",
+            outcome.status === "refused" ? "ERR_FERRY_CONFLICT" : "ERR_FERRY_PROTOCOL",
+            finalizeContext
+          );
+        }
+        return toSafeId(outcome.value.artifact_id ?? outcome.value.artifactId);
+      },
+      reconcile: async (error2) => {
+        this.#ctx.logger.debug(
+          `FinalizeArtifact for '${name}' lost its response (${error2.message}); reconciling`
+        );
+        const listed = await this.list({ name_filter: name }, finalizeContext);
+        const committed = listed.find(
+          (a) => a.name === name && normalizeDigest(a.digest) === normalizeDigest(digest2)
+        );
+        return committed ? { done: toSafeId(committed.database_id ?? committed.databaseId) } : void 0;
+      }
+    });
+  }
+  /** The error for a refused finalize, with what the service lists under the name (P33). */
+  async #finalizeRefused(name, size, digest2, answer, code, context) {
+    let listed;
+    let lookup = "";
+    try {
+      const artifacts = await this.list({ name_filter: name }, context);
+      listed = artifacts.filter((a) => a.name === name).sort(
+        (a, b) => (toSafeId(b.database_id ?? b.databaseId) ?? 0) - (toSafeId(a.database_id ?? a.databaseId) ?? 0)
+      )[0];
+    } catch (error2) {
+      lookup = `; listing it to check failed too (${error2 instanceof Error ? error2.message : String(error2)})`;
+    }
+    const id = listed ? toSafeId(listed.database_id ?? listed.databaseId) : void 0;
+    const state = listed ? normalizeDigest(listed.digest) === normalizeDigest(digest2) ? `the service lists it as artifact ${id ?? "?"} with this digest, so it may be complete` : `the service lists an artifact ${id ?? "?"} of that name with ${listed.digest ? `digest ${listed.digest}` : "no digest"}` : `the service lists no finalized artifact of that name${lookup}`;
+    return new FerryError(
+      code,
+      `FinalizeArtifact refused artifact '${name}' after its ${size} bytes were uploaded (${answer}); ${state}. Check the artifact before uploading it again`,
+      { context: { ...context, ...id !== void 0 ? { artifactId: id } : {} } }
+    );
+  }
+  /** The artifact `spec` names: by id, or the newest of the name. */
+  async resolve(spec, context) {
+    const filter = spec.id !== void 0 ? { id_filter: String(spec.id) } : { name_filter: spec.name };
+    const listed = await this.list(filter, context);
+    const matching = spec.id !== void 0 ? listed.filter((a) => toSafeId(a.database_id ?? a.databaseId) === spec.id) : listed.filter((a) => a.name === spec.name);
+    const newest = matching.sort(
+      (a, b) => (toSafeId(b.database_id ?? b.databaseId) ?? 0) - (toSafeId(a.database_id ?? a.databaseId) ?? 0)
+    )[0];
+    if (!newest) throw notFound(spec.id !== void 0 ? `#${spec.id}` : spec.name, "download");
+    return newest;
+  }
+  /** GetSignedArtifactURL for a listed artifact, the URL checked against the service's origin. */
+  async #sign(artifact, context) {
+    const signed = await this.#twirp.call(
+      "GetSignedArtifactURL",
+      {
+        workflow_run_backend_id: artifact.workflow_run_backend_id ?? artifact.workflowRunBackendId ?? this.#config.ids.workflowRunBackendId,
+        workflow_job_run_backend_id: artifact.workflow_job_run_backend_id ?? artifact.workflowJobRunBackendId ?? this.#config.ids.workflowJobRunBackendId,
+        name: artifact.name
+      },
+      { operation: this.#ctx.operation, context }
+    );
+    const url = signed.signed_url ?? signed.signedUrl;
+    if (!url)
+      throw new FerryError("ERR_FERRY_PROTOCOL", "GetSignedArtifactURL returned no signed_url", {
+        context
+      });
+    return checkSignedUrl(url, this.#config.resultsUrl, "the signed download URL", context);
+  }
+  /**
+   * The origin of the storage host, which only a signed URL names: the signed URL of the run's
+   * first artifact, or undefined when the run has none yet (doctor probes it; never guessed).
+   */
+  async storageOrigin(context) {
+    const first = (await this.list({}, context))[0];
+    return first ? new URL(await this.#sign(first, context)).origin : void 0;
+  }
+  /** ListArtifacts in this run's backend ids, narrowed by `filter` (name_filter, id_filter). */
+  async list(filter, context, call = {}) {
+    const response = await this.#twirp.call(
+      "ListArtifacts",
+      { ...this.#ids(), ...filter },
+      { operation: this.#ctx.operation, context, ...call }
+    );
+    return Array.isArray(response.artifacts) ? response.artifacts : [];
+  }
+};
+function notFound(what, operation) {
+  return new FerryError(
+    "ERR_FERRY_NOT_FOUND",
+    `No artifact ${what.startsWith("#") ? what : `named '${what}'`} in this workflow run`,
+    {
+      context: { operation, artifactName: what }
+    }
+  );
+}
+function toInfo2(a) {
+  return {
+    name: a.name,
+    id: toSafeId(a.database_id ?? a.databaseId),
+    // A negative, fractional, NaN or 2^60 size from the service is no size at all.
+    size: listedSize(a.size) ?? 0,
+    createdAt: a.created_at ?? a.createdAt,
+    digest: a.digest
+  };
+}
+function expiresAt(days) {
+  return new Date(Date.now() + days * 24 * 3600 * 1e3).toISOString();
+}
+
+// src/backends/results/download.ts
+import { mkdir as mkdir5, mkdtemp, rm as rm4 } from "node:fs/promises";
+import path10 from "node:path";
 
 // src/pack/zip/central-directory.ts
 import { crc32 as crc323 } from "node:zlib";
@@ -27680,10 +24781,11 @@ async function checkFirstLocalHeader(handle, entries, shift) {
 }
 
 // src/pack/zip/entry-reader.ts
-import { pipeline as pipeline5, Readable as Readable2, Transform as Transform2 } from "node:stream";
-import { crc32 as crc324, createInflateRaw, inflateRaw } from "node:zlib";
-import { promisify as promisify3 } from "node:util";
-var inflateRawAsync = promisify3(inflateRaw);
+import { pipeline as pipeline2, Readable, Transform } from "node:stream";
+import { readSync as readSync2 } from "node:fs";
+import { crc32 as crc324, createInflateRaw, inflateRaw, inflateRawSync } from "node:zlib";
+import { promisify as promisify2 } from "node:util";
+var inflateRawAsync = promisify2(inflateRaw);
 var CHUNK = 1024 * 1024;
 var HEADER_SLACK = 512;
 function label(entry) {
@@ -27713,12 +24815,18 @@ function mapError(entry, error2) {
   return error2;
 }
 async function readLocalHeader(handle, entry, dataLimit, prefetch) {
+  const want = localHeaderRead(entry, dataLimit, prefetch);
+  return parseLocalHeader(entry, dataLimit, await readExactly(handle, entry.localHeaderOffset, want));
+}
+function localHeaderRead(entry, dataLimit, prefetch) {
   const offset = entry.localHeaderOffset;
   if (offset + LOCAL_HEADER_SIZE > dataLimit) {
     throw corrupt(`the local header of ${label(entry)} at offset ${offset} lies outside the archive data`);
   }
-  const want = Math.min(LOCAL_HEADER_SIZE + prefetch, dataLimit - offset);
-  const head = await readExactly(handle, offset, want);
+  return Math.min(LOCAL_HEADER_SIZE + prefetch, dataLimit - offset);
+}
+function parseLocalHeader(entry, dataLimit, head) {
+  const offset = entry.localHeaderOffset;
   if (head.readUInt32LE(0) !== SIG_LOCAL) {
     throw corrupt(`${label(entry)} has no local header at offset ${offset} (bad signature)`);
   }
@@ -27737,6 +24845,18 @@ async function readLocalHeader(handle, entry, dataLimit, prefetch) {
   const available = offset + head.length - dataStart;
   const prefetched = available >= entry.compressedSize ? head.subarray(dataStart - offset, dataStart - offset + entry.compressedSize) : void 0;
   return { dataStart, prefetched };
+}
+function readExactlySync(fd, position, length) {
+  const buffer = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const bytesRead = readSync2(fd, buffer, done, length - done, position + done);
+    if (bytesRead === 0) {
+      throw corrupt(`unexpected end of file at offset ${position + done} (the file is truncated)`);
+    }
+    done += bytesRead;
+  }
+  return buffer;
 }
 function verifyBuffer(entry, data) {
   if (data.length > entry.uncompressedSize) throw beyondDeclared(entry);
@@ -27759,7 +24879,23 @@ async function readEntryBuffer(handle, entry, dataLimit) {
   verifyBuffer(entry, data);
   return data;
 }
-var RangeReadable = class extends Readable2 {
+function readEntryBufferSync(fd, entry, dataLimit) {
+  const want = localHeaderRead(entry, dataLimit, HEADER_SLACK + entry.compressedSize);
+  const local = parseLocalHeader(entry, dataLimit, readExactlySync(fd, entry.localHeaderOffset, want));
+  const raw = local.prefetched ?? readExactlySync(fd, local.dataStart, entry.compressedSize);
+  let data;
+  if (entry.method === 0) data = raw;
+  else {
+    try {
+      data = inflateRawSync(raw, { maxOutputLength: entry.uncompressedSize + 1 });
+    } catch (error2) {
+      throw mapError(entry, error2);
+    }
+  }
+  verifyBuffer(entry, data);
+  return data;
+}
+var RangeReadable = class extends Readable {
   constructor(handle, start, length, ownsHandle) {
     super({ highWaterMark: CHUNK });
     this.handle = handle;
@@ -27803,7 +24939,7 @@ var RangeReadable = class extends Readable2 {
     );
   }
 };
-var EntryVerifier = class extends Transform2 {
+var EntryVerifier = class extends Transform {
   constructor(entry) {
     super({ highWaterMark: CHUNK });
     this.entry = entry;
@@ -27835,26 +24971,17 @@ async function openEntryStreamOnHandle(handle, entry, options) {
   const verifier = new EntryVerifier(entry);
   const done = () => {
   };
-  if (entry.method === 8) pipeline5(source, createInflateRaw({ chunkSize: 256 * 1024 }), verifier, done);
-  else pipeline5(source, verifier, done);
+  if (entry.method === 8) pipeline2(source, createInflateRaw({ chunkSize: 256 * 1024 }), verifier, done);
+  else pipeline2(source, verifier, done);
   return verifier;
 }
 
 // src/pack/zip/extract.ts
-import { lstat as lstat4, mkdir as mkdir10, open as open12, rmdir as rmdir3, stat as stat9, symlink as symlink2 } from "node:fs/promises";
+import { mkdir as mkdir4, open as open8, rmdir as rmdir3 } from "node:fs/promises";
+import path8 from "node:path";
+
+// src/pack/zip/extract-options.ts
 import path6 from "node:path";
-import { createHash as createHash10 } from "node:crypto";
-import { pipeline as pipeline6 } from "node:stream/promises";
-var PartialExtractionError = class extends FerryError {
-  constructor(code, message, moved, createdDirectories, cause, context) {
-    super(code, message, { cause, context });
-    this.moved = moved;
-    this.createdDirectories = createdDirectories;
-  }
-  moved;
-  createdDirectories;
-  name = "PartialExtractionError";
-};
 var OPTION_KEYS = [
   "targetDirectory",
   "limits",
@@ -27866,17 +24993,13 @@ var OPTION_KEYS = [
   "concurrency",
   "context"
 ];
-var IN_MEMORY_BYTES = 1024 * 1024;
-var MAX_LINK_BYTES = 4096;
-var STAGING_PREFIX = ".ferry-extract-";
-var LINK_TEXT = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-function invalid2(option, message) {
+function invalid(option, message) {
   return new ValidationError("ERR_FERRY_INVALID_OPTION", `Option '${option}': ${message}`, { option });
 }
 function oneOf(option, value, allowed, fallback) {
   if (value === void 0) return fallback;
   if (typeof value !== "string" || !allowed.includes(value)) {
-    throw invalid2(option, `expected one of ${allowed.map((a) => `'${a}'`).join(", ")}, got ${String(value)}`);
+    throw invalid(option, `expected one of ${allowed.map((a) => `'${a}'`).join(", ")}, got ${String(value)}`);
   }
   return value;
 }
@@ -27886,24 +25009,24 @@ function normalizeOptions(options) {
   }
   for (const key of Object.keys(options)) {
     if (!OPTION_KEYS.includes(key)) {
-      throw invalid2(key, `unknown option; expected one of ${OPTION_KEYS.join(", ")}`);
+      throw invalid(key, `unknown option; expected one of ${OPTION_KEYS.join(", ")}`);
     }
   }
   if (typeof options.targetDirectory !== "string" || options.targetDirectory.length === 0) {
-    throw invalid2("targetDirectory", "must be a non-empty string");
+    throw invalid("targetDirectory", "must be a non-empty string");
   }
   if (options.restoreModes !== void 0 && typeof options.restoreModes !== "boolean") {
-    throw invalid2("restoreModes", "must be a boolean");
+    throw invalid("restoreModes", "must be a boolean");
   }
   const concurrency = options.concurrency ?? 8;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw invalid2("concurrency", `must be a positive integer, got ${String(concurrency)}`);
+    throw invalid("concurrency", `must be a positive integer, got ${String(concurrency)}`);
   }
   if (options.onEntry !== void 0 && typeof options.onEntry !== "function") {
-    throw invalid2("onEntry", "must be a function");
+    throw invalid("onEntry", "must be a function");
   }
   if (options.context !== void 0 && (typeof options.context !== "object" || options.context === null)) {
-    throw invalid2("context", "must be an object");
+    throw invalid("context", "must be an object");
   }
   return {
     target: path6.resolve(options.targetDirectory),
@@ -27917,6 +25040,14 @@ function normalizeOptions(options) {
     context: options.context
   };
 }
+function throwIfAborted(signal) {
+  if (signal?.aborted) throw new AbortError(signal.reason);
+}
+
+// src/pack/zip/extract-plan.ts
+import path7 from "node:path";
+var MAX_LINK_BYTES = 4096;
+var LINK_TEXT = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 function unsafe4(message) {
   return new IntegrityError("ERR_FERRY_UNSAFE_PATH", message);
 }
@@ -27930,7 +25061,7 @@ function namesRoot(name) {
 function fold2(key) {
   return key.normalize("NFC").toLowerCase();
 }
-function ancestors2(key) {
+function ancestors(key) {
   const parts = key.split("/");
   const out = [];
   for (let i = 1; i < parts.length; i++) out.push(parts.slice(0, i).join("/"));
@@ -27942,7 +25073,7 @@ function depth(key) {
   return n;
 }
 function toAbsolute(target, key) {
-  return path6.join(target, ...key.split("/"));
+  return path7.join(target, ...key.split("/"));
 }
 function planEntries(entries, options) {
   const { target } = options;
@@ -27952,7 +25083,7 @@ function planEntries(entries, options) {
     checkNameBytes(entry.name);
     if (entry.isDirectory && namesRoot(entry.name)) continue;
     const dest = resolveInside(target, entry.name);
-    const key = path6.relative(target, dest).split(path6.sep).join("/");
+    const key = path7.relative(target, dest).split(path7.sep).join("/");
     checkPathLengths(entry.name, key, dest);
     let kind = entry.isDirectory ? "directory" : "file";
     if (entry.isSymlink) {
@@ -27987,7 +25118,7 @@ function planEntries(entries, options) {
       directoryEntries.set(item.key, item);
       directories.set(item.key, item.key);
     }
-    for (const ancestor of ancestors2(item.key)) {
+    for (const ancestor of ancestors(item.key)) {
       const holder = byFolded.get(fold2(ancestor));
       if (holder !== void 0 && holder.kind !== "directory") {
         throw unsafe4(
@@ -28032,6 +25163,35 @@ function checkLinkTarget(item, text, linkKeys) {
   }
   return visited;
 }
+async function readLinkTargets(plan, handle, dataLimit, signal) {
+  const linkKeys = new Set(plan.items.filter((i) => i.kind === "link").map((i) => fold2(i.key)));
+  const linkWalks = [];
+  for (const item of plan.items) {
+    if (item.kind !== "link") continue;
+    throwIfAborted(signal);
+    if (item.entry.uncompressedSize > MAX_LINK_BYTES) {
+      throw unsafe4(
+        `Symbolic link entry ${printable(item.entry.name)} is refused: its link text is ${item.entry.uncompressedSize} bytes long`
+      );
+    }
+    const raw = await readEntryBuffer(handle, item.entry, dataLimit);
+    let text;
+    try {
+      text = LINK_TEXT.decode(raw);
+    } catch {
+      throw unsafe4(
+        `Symbolic link entry ${printable(item.entry.name)} is refused: its link text is not valid UTF-8`
+      );
+    }
+    linkWalks.push(...checkLinkTarget(item, text, linkKeys));
+    item.linkText = text;
+  }
+  return linkWalks;
+}
+
+// src/pack/zip/extract-preflight.ts
+import { lstat as lstat4, stat as stat6 } from "node:fs/promises";
+import { createHash as createHash4 } from "node:crypto";
 async function lstatOrUndefined2(p) {
   try {
     return await lstat4(p);
@@ -28042,7 +25202,7 @@ async function lstatOrUndefined2(p) {
   }
 }
 async function entrySha256(handle, entry, dataLimit) {
-  const hash = createHash10("sha256");
+  const hash = createHash4("sha256");
   const input = await openEntryStreamOnHandle(handle, entry, { dataLimit, ownsHandle: false });
   for await (const chunk of input) hash.update(chunk);
   return hash.digest("hex");
@@ -28051,7 +25211,7 @@ async function preflight(plan, options, linkWalks, handle, dataLimit) {
   const { target } = options;
   let targetStats;
   try {
-    targetStats = await stat9(target);
+    targetStats = await stat6(target);
   } catch (error2) {
     if (error2.code === "ENOENT") return;
     throw error2;
@@ -28106,167 +25266,18 @@ async function preflight(plan, options, linkWalks, handle, dataLimit) {
   }
   for (const key of linkWalks) await assertNoSymlinkInPath(target, toAbsolute(target, key));
 }
-async function runPool(items, concurrency, fn) {
-  let next = 0;
-  let failure;
-  const worker = async () => {
-    while (failure === void 0 && next < items.length) {
-      const item = items[next++];
-      try {
-        await fn(item);
-      } catch (error2) {
-        failure ??= { error: error2 };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  if (failure !== void 0) throw failure.error;
-}
-function throwIfAborted(signal) {
-  if (signal?.aborted) throw new AbortError(signal.reason);
-}
-function fileMode(item, options) {
-  if (!options.restoreModes || item.entry.isSymlink || item.entry.mode === void 0) return void 0;
-  return item.entry.mode & 511;
-}
-async function stage(handle, item, staged, dataLimit, options) {
-  if (item.kind === "link") {
-    await symlink2(item.linkText, staged);
-    return;
+
+// src/pack/zip/place-entries.ts
+var PartialExtractionError = class extends FerryError {
+  constructor(code, message, moved, createdDirectories, cause, context) {
+    super(code, message, { cause, context });
+    this.moved = moved;
+    this.createdDirectories = createdDirectories;
   }
-  const { entry } = item;
-  const createMode = fileMode(item, options) ?? 438;
-  if (entry.uncompressedSize <= IN_MEMORY_BYTES && entry.compressedSize <= IN_MEMORY_BYTES) {
-    const data = await readEntryBuffer(handle, entry, dataLimit);
-    const out2 = await open12(staged, "wx", createMode);
-    try {
-      await out2.writeFile(data);
-    } finally {
-      await out2.close();
-    }
-    return;
-  }
-  const out = await open12(staged, "wx", createMode);
-  let input;
-  try {
-    input = await openEntryStreamOnHandle(handle, entry, { dataLimit, ownsHandle: false });
-  } catch (error2) {
-    await out.close();
-    throw error2;
-  }
-  await pipeline6(
-    input,
-    out.createWriteStream({ highWaterMark: 1024 * 1024 }),
-    options.signal ? { signal: options.signal } : {}
-  );
-}
-async function extractZip(zipPath, options) {
-  const opts = normalizeOptions(options);
-  try {
-    return await extractNormalized(zipPath, opts);
-  } catch (error2) {
-    throw withErrorContext(error2, opts.context);
-  }
-}
-function withErrorContext(error2, context) {
-  if (context === void 0 || !isFerryError(error2)) return error2;
-  const own = error2.context;
-  if (own.operation !== void 0 || own.artifactName !== void 0 || own.file !== void 0) return error2;
-  return addErrorContext(error2, context);
-}
-async function extractNormalized(zipPath, opts) {
-  const { target, signal } = opts;
-  throwIfAborted(signal);
-  const handle = await open12(zipPath, "r");
-  try {
-    const directory = await readZipDirectory(handle, {
-      maxEntries: opts.limits.maxEntries,
-      label: printable(zipPath)
-    });
-    checkDeclaredLimits(directory.entries, opts.limits);
-    const plan = planEntries(directory.entries, opts);
-    const dataLimit = directory.centralDirectoryOffset;
-    const linkKeys = new Set(plan.items.filter((i) => i.kind === "link").map((i) => fold2(i.key)));
-    const linkWalks = [];
-    for (const item of plan.items) {
-      if (item.kind !== "link") continue;
-      throwIfAborted(signal);
-      if (item.entry.uncompressedSize > MAX_LINK_BYTES) {
-        throw unsafe4(
-          `Symbolic link entry ${printable(item.entry.name)} is refused: its link text is ${item.entry.uncompressedSize} bytes long`
-        );
-      }
-      const raw = await readEntryBuffer(handle, item.entry, dataLimit);
-      let text;
-      try {
-        text = LINK_TEXT.decode(raw);
-      } catch {
-        throw unsafe4(
-          `Symbolic link entry ${printable(item.entry.name)} is refused: its link text is not valid UTF-8`
-        );
-      }
-      linkWalks.push(...checkLinkTarget(item, text, linkKeys));
-      item.linkText = text;
-    }
-    throwIfAborted(signal);
-    await preflight(plan, opts, linkWalks, handle, dataLimit);
-    const createdTarget = await mkdir10(target, { recursive: true });
-    let held;
-    let staging;
-    try {
-      held = HeldTarget.open(target);
-      staging = held.createStaging(STAGING_PREFIX);
-      const stagingName = fold2(staging.name);
-      if (plan.items.some((i) => fold2(i.key.split("/")[0] ?? "") === stagingName)) {
-        throw unsafe4(`The archive contains an entry under ${printable(staging.name)}, the staging directory`);
-      }
-      const stagingDir = staging;
-      const stagedPath = (item) => stagingDir.file(String(item.index));
-      await runPool(plan.items, opts.concurrency, async (item) => {
-        throwIfAborted(signal);
-        if (item.kind !== "directory") await stage(handle, item, stagedPath(item), dataLimit, opts);
-        opts.onEntry?.({ name: item.entry.name, size: item.entry.uncompressedSize });
-      });
-      throwIfAborted(signal);
-      return await moveIntoPlace(plan, opts, held, stagedPath);
-    } catch (error2) {
-      staging?.remove();
-      staging = void 0;
-      held?.close();
-      held = void 0;
-      if (createdTarget !== void 0) await removeCreatedChain(target, createdTarget);
-      if (signal?.aborted && !isFerryError(error2)) throw new AbortError(signal.reason);
-      throw await asResourceError(error2, {
-        context: opts.context,
-        directory: target,
-        neededBytes: plan.items.reduce(
-          (sum, i) => sum + (i.kind === "file" ? i.entry.uncompressedSize : 0),
-          0
-        ),
-        concurrency: opts.concurrency
-      });
-    } finally {
-      staging?.remove();
-      held?.close();
-    }
-  } finally {
-    await handle.close();
-  }
-}
-async function removeCreatedChain(target, firstCreated) {
-  let current = target;
-  for (; ; ) {
-    try {
-      await rmdir3(current);
-    } catch {
-      return;
-    }
-    if (current === firstCreated) return;
-    const parent = path6.dirname(current);
-    if (parent === current) return;
-    current = parent;
-  }
-}
+  moved;
+  createdDirectories;
+  name = "PartialExtractionError";
+};
 async function moveIntoPlace(plan, options, held, stagedPath) {
   const { target } = options;
   const moved = [];
@@ -28314,11 +25325,11 @@ async function moveIntoPlace(plan, options, held, stagedPath) {
       if (!held.removeEmptyDirectory(key)) remaining.unshift(key);
     }
     if (moved.length === 0 && remaining.length === 0) throw error2;
-    const shown3 = moved.slice(0, 10).map((k) => printable(k));
+    const shown2 = moved.slice(0, 10).map((k) => printable(k));
     const more = moved.length > 10 ? ` and ${moved.length - 10} more` : "";
     throw new PartialExtractionError(
       isFerryError(error2) ? error2.code : "ERR_FERRY_CONFLICT",
-      `Extraction into ${printable(target)} failed while moving entries into place: ${error2.message}. Already moved: ${moved.length} file(s)${shown3.length ? ` (${shown3.join(", ")}${more})` : ""}, ${remaining.length} new director${remaining.length === 1 ? "y" : "ies"}; the target is partially updated`,
+      `Extraction into ${printable(target)} failed while moving entries into place: ${error2.message}. Already moved: ${moved.length} file(s)${shown2.length ? ` (${shown2.join(", ")}${more})` : ""}, ${remaining.length} new director${remaining.length === 1 ? "y" : "ies"}; the target is partially updated`,
       moved,
       remaining,
       error2
@@ -28327,143 +25338,336 @@ async function moveIntoPlace(plan, options, held, stagedPath) {
   return { files: moved.length, directories: plan.directories.length, bytes };
 }
 
-// src/pack/zip-writer/zip-stream.ts
-import { availableParallelism as availableParallelism2 } from "node:os";
-import { Readable as Readable3 } from "node:stream";
-import { types as types3 } from "node:util";
-import { crc32 as crc326 } from "node:zlib";
-
-// src/pack/secret-scan.ts
-import { Transform as Transform3, pipeline as pipeline7 } from "node:stream";
-var MIN_SCANNED_SECRET_LENGTH = 16;
-var EMPTY = Buffer.alloc(0);
-var SecretScanner = class _SecretScanner {
-  artifactName;
-  #needles;
-  /** Bytes kept from the end of one read: a match across the boundary starts within them. */
-  #carry;
-  constructor(artifactName, needles) {
-    this.artifactName = artifactName;
-    this.#needles = needles;
-    this.#carry = Math.max(...needles.map((n) => n.bytes.length)) - 1;
+// src/pack/zip/stage-entry.ts
+import { open as open7, symlink as symlink2 } from "node:fs/promises";
+import { pipeline as pipeline3 } from "node:stream/promises";
+var IN_MEMORY_BYTES = 1024 * 1024;
+function fileMode(item, options) {
+  if (!options.restoreModes || item.entry.isSymlink || item.entry.mode === void 0) return void 0;
+  return item.entry.mode & 511;
+}
+function isSmallEntry(item) {
+  return item.kind === "file" && isSmallFile(item.entry.compressedSize, item.entry.uncompressedSize);
+}
+function stageSmallSync(fd, item, staged, dataLimit, options) {
+  const data = readEntryBufferSync(fd, item.entry, dataLimit);
+  writeSmallFileSync(staged, data, { mode: fileMode(item, options) ?? 438 });
+}
+async function stage(handle, item, staged, dataLimit, options) {
+  if (item.kind === "link") {
+    await symlink2(item.linkText, staged);
+    return;
   }
-  /**
-   * A scanner for `secrets` (duplicates and values shorter than
-   * {@link MIN_SCANNED_SECRET_LENGTH} dropped; the first label of a value wins), or undefined when
-   * none is left to look for.
-   */
-  static create(artifactName, secrets) {
-    const byValue = /* @__PURE__ */ new Map();
-    for (const secret of secrets) {
-      if (!secret || typeof secret.value !== "string") continue;
-      if (secret.value.length < MIN_SCANNED_SECRET_LENGTH || byValue.has(secret.value)) continue;
-      byValue.set(secret.value, secret.label);
+  const { entry } = item;
+  const createMode = fileMode(item, options) ?? 438;
+  if (entry.uncompressedSize <= IN_MEMORY_BYTES && entry.compressedSize <= IN_MEMORY_BYTES) {
+    const data = await readEntryBuffer(handle, entry, dataLimit);
+    const out2 = await open7(staged, "wx", createMode);
+    try {
+      await out2.writeFile(data);
+    } finally {
+      await out2.close();
     }
-    if (byValue.size === 0) return void 0;
-    const needles = [...byValue].map(([value, label2]) => ({ bytes: Buffer.from(value, "utf8"), label: label2 }));
-    return new _SecretScanner(artifactName, needles);
+    return;
   }
-  /** How many distinct secrets are searched for (never the values themselves). */
-  get size() {
-    return this.#needles.length;
+  const out = await open7(staged, "wx", createMode);
+  let input;
+  try {
+    input = await openEntryStreamOnHandle(handle, entry, { dataLimit, ownsHandle: false });
+  } catch (error2) {
+    await out.close();
+    throw error2;
   }
-  /** A scan of one file; `file` is its path inside the artifact (named in the error). */
-  file(file) {
-    return new FileSecretScan(this, file);
-  }
-  /** The first secret found in `bytes`, or undefined. */
-  find(bytes) {
-    for (const needle of this.#needles) if (bytes.indexOf(needle.bytes) !== -1) return needle.label;
-    return void 0;
-  }
-  get carryLength() {
-    return this.#carry;
-  }
-};
-var FileSecretScan = class {
-  file;
-  #scanner;
-  /** Offset up to which the file has been searched. */
-  #scanned = 0;
-  /** A copy of the last `carryLength` searched bytes (fewer at the start of the file). */
-  #tail = EMPTY;
-  constructor(scanner, file) {
-    this.#scanner = scanner;
-    this.file = file;
-  }
-  /** Bytes of the file searched so far (from offset 0). */
-  get scanned() {
-    return this.#scanned;
-  }
-  /**
-   * Searches `bytes`, read at `position`. Throws `ERR_FERRY_SECRET_IN_ARTIFACT` on a match.
-   * `bytes` may be a reused buffer: nothing is kept but a copy of its last few bytes.
-   */
-  feed(position, bytes) {
-    const end = position + bytes.length;
-    if (end <= this.#scanned) return;
-    let fresh = bytes;
-    if (position < this.#scanned) fresh = bytes.subarray(this.#scanned - position);
-    else if (position > this.#scanned) this.#tail = EMPTY;
-    const scanner = this.#scanner;
-    const carry = scanner.carryLength;
-    let found = scanner.find(fresh);
-    if (found === void 0 && this.#tail.length > 0) {
-      found = scanner.find(Buffer.concat([this.#tail, fresh.subarray(0, carry)]));
-    }
-    if (found !== void 0) throw secretInArtifact(scanner.artifactName, this.file, found);
-    if (fresh.length >= carry) {
-      this.#tail = Buffer.from(fresh.subarray(fresh.length - carry));
-    } else {
-      const joined = Buffer.concat([this.#tail, fresh]);
-      this.#tail = Buffer.from(joined.subarray(Math.max(0, joined.length - carry)));
-    }
-    this.#scanned = end;
-  }
-  /** `source` passed through unchanged, searched on the way; a match destroys the result with the error. */
-  stream(source) {
-    let position = 0;
-    const scan = new Transform3({
-      transform: (chunk, _encoding, callback) => {
-        try {
-          this.feed(position, chunk);
-          position += chunk.length;
-          callback(null, chunk);
-        } catch (error2) {
-          callback(error2);
-        }
-      }
-    });
-    return pipeline7(source, scan, () => void 0);
-  }
-};
-function secretInArtifact(artifactName, file, label2) {
-  return new FerryError(
-    "ERR_FERRY_SECRET_IN_ARTIFACT",
-    `File '${file}' contains ${label2}, byte for byte, so it was not uploaded and the artifact was not finalized. Remove the value from the file or leave the file out of the upload; if the file must be uploaded as it is, set allowSecretsInFiles (CLI --allow-secrets, Action input allow-secrets: true)`,
-    { context: { operation: "upload", artifactName, file } }
+  await pipeline3(
+    input,
+    out.createWriteStream({ highWaterMark: 1024 * 1024 }),
+    options.signal ? { signal: options.signal } : {}
   );
 }
 
+// src/pack/zip/extract.ts
+var STAGING_PREFIX = ".ferry-extract-";
+async function extractZip(zipPath, options) {
+  const opts = normalizeOptions(options);
+  try {
+    return await extractNormalized(zipPath, opts);
+  } catch (error2) {
+    throw withErrorContext(error2, opts.context);
+  }
+}
+function withErrorContext(error2, context) {
+  if (context === void 0 || !isFerryError(error2)) return error2;
+  const own = error2.context;
+  if (own.operation !== void 0 || own.artifactName !== void 0 || own.file !== void 0) return error2;
+  return addErrorContext(error2, context);
+}
+async function extractNormalized(zipPath, opts) {
+  const { target, signal } = opts;
+  throwIfAborted(signal);
+  const handle = await open8(zipPath, "r");
+  try {
+    const directory = await readZipDirectory(handle, {
+      maxEntries: opts.limits.maxEntries,
+      label: printable(zipPath)
+    });
+    checkDeclaredLimits(directory.entries, opts.limits);
+    const plan = planEntries(directory.entries, opts);
+    const dataLimit = directory.centralDirectoryOffset;
+    const linkWalks = await readLinkTargets(plan, handle, dataLimit, signal);
+    throwIfAborted(signal);
+    await preflight(plan, opts, linkWalks, handle, dataLimit);
+    const createdTarget = await mkdir4(target, { recursive: true });
+    let held;
+    let staging;
+    try {
+      held = HeldTarget.open(target);
+      staging = held.createStaging(STAGING_PREFIX);
+      const stagingName = fold2(staging.name);
+      if (plan.items.some((i) => fold2(i.key.split("/")[0] ?? "") === stagingName)) {
+        throw unsafe4(`The archive contains an entry under ${printable(staging.name)}, the staging directory`);
+      }
+      const stagingDir = staging;
+      const stagedPath = (item) => stagingDir.file(String(item.index));
+      const turns = new CooperativeYield();
+      const rest = [];
+      for (const item of plan.items) {
+        if (!isSmallEntry(item)) {
+          rest.push(item);
+          continue;
+        }
+        throwIfAborted(signal);
+        stageSmallSync(handle.fd, item, stagedPath(item), dataLimit, opts);
+        opts.onEntry?.({ name: item.entry.name, size: item.entry.uncompressedSize });
+        await turns.maybeYield();
+      }
+      await runPool(rest, opts.concurrency, async (item) => {
+        throwIfAborted(signal);
+        if (item.kind !== "directory") await stage(handle, item, stagedPath(item), dataLimit, opts);
+        opts.onEntry?.({ name: item.entry.name, size: item.entry.uncompressedSize });
+      });
+      throwIfAborted(signal);
+      return await moveIntoPlace(plan, opts, held, stagedPath);
+    } catch (error2) {
+      staging?.remove();
+      staging = void 0;
+      held?.close();
+      held = void 0;
+      if (createdTarget !== void 0) await removeCreatedChain(target, createdTarget);
+      if (signal?.aborted && !isFerryError(error2)) throw new AbortError(signal.reason);
+      throw await asResourceError(error2, {
+        context: opts.context,
+        directory: target,
+        neededBytes: plan.items.reduce(
+          (sum, i) => sum + (i.kind === "file" ? i.entry.uncompressedSize : 0),
+          0
+        ),
+        concurrency: opts.concurrency
+      });
+    } finally {
+      staging?.remove();
+      held?.close();
+    }
+  } finally {
+    await handle.close();
+  }
+}
+async function removeCreatedChain(target, firstCreated) {
+  let current = target;
+  for (; ; ) {
+    try {
+      await rmdir3(current);
+    } catch {
+      return;
+    }
+    if (current === firstCreated) return;
+    const parent = path8.dirname(current);
+    if (parent === current) return;
+    current = parent;
+  }
+}
+
+// src/backends/results/content-disposition.ts
+import path9 from "node:path";
+function fileNameFromDisposition(header3, fallback) {
+  const candidates = [];
+  if (header3) {
+    const extended = /filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/.exec(header3);
+    if (extended?.[1]) candidates.push(safeDecode(extended[1].trim()));
+    const plain = /filename\s*=\s*"((?:[^"\\]|\\.)*)"|filename\s*=\s*([^;]+)/.exec(header3);
+    const value = plain?.[1] ?? plain?.[2];
+    if (value) candidates.push(value.trim());
+  }
+  for (const candidate of candidates) {
+    const safe = sanitizeBaseName(candidate);
+    if (safe) return safe;
+  }
+  return sanitizeBaseName(fallback) ?? "artifact";
+}
+function safeDecode(value) {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+var WINDOWS_RESERVED2 = /^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\..*)?$/i;
+function sanitizeBaseName(name) {
+  const base = path9.posix.basename(name.replace(/\\/g, "/"));
+  const cleaned = base.replace(/[\u0000-\u001f\u007f<>:"|?*]/g, "_").replace(/[. ]+$/, "");
+  if (!cleaned || cleaned === "." || cleaned === ".." || WINDOWS_RESERVED2.test(cleaned) || cleaned.length > 255)
+    return void 0;
+  return cleaned;
+}
+
+// src/backends/results/place-file.ts
+async function placeRawFile(blob, fileName, target, conflict2, context) {
+  const held = HeldTarget.open(target, { context });
+  try {
+    const existing = held.lstatEntry(fileName);
+    if (existing?.isDirectory()) {
+      throw new FerryError(
+        "ERR_FERRY_INVALID_PATH",
+        `Cannot save '${fileName}': a directory of that name exists in ${target}`,
+        { context }
+      );
+    }
+    let placed = false;
+    if (conflict2 === "overwrite") {
+      held.renameIn(blob.file, fileName);
+      placed = true;
+    } else if (existing === void 0) {
+      placed = await held.linkIn(blob.file, fileName);
+    }
+    if (!placed && conflict2 === "error") {
+      const state = await compareExisting(held.entry(fileName), {
+        size: blob.size,
+        sha256: () => blob.sha256
+      });
+      if (state !== "identical") throw conflictError(fileName, printable(target), context);
+    }
+    return placed;
+  } finally {
+    held.close();
+  }
+}
+
+// src/backends/results/download.ts
+async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, verify, refreshUrl, listedSize2) {
+  await mkdir5(tempDir, { recursive: true });
+  const work = await mkdtemp(path10.join(tempDir, "ferry-download-"));
+  let disposed;
+  const dispose = () => disposed ??= rm4(work, { recursive: true, force: true });
+  try {
+    const file = path10.join(work, "blob");
+    const blob = await downloadBlob(url, file, {
+      http: ctx.http,
+      operation: ctx.operation,
+      context,
+      // Verified downloads get one re-download on a mismatch (transit damage) and a fresh URL on a 403.
+      expectedSha256: verify ? expectedHex : void 0,
+      refreshUrl,
+      listedSize: listedSize2,
+      onBytes: (received, total) => ctx.onProgress?.({
+        operation: "download",
+        artifactName: name,
+        phase: "transfer",
+        bytesDone: received,
+        bytesTotal: total,
+        filesDone: 0,
+        filesTotal: void 0
+      })
+    });
+    const digestMismatch = !verify && expectedHex !== void 0 && blob.sha256 !== expectedHex;
+    if (digestMismatch) {
+      ctx.logger.debug(
+        `Digest mismatch for artifact '${name}' (listed sha256:${expectedHex}, downloaded sha256:${blob.sha256}); verification is off`
+      );
+    }
+    return { ...blob, file, digestMismatch, expectedHex, dispose };
+  } catch (error2) {
+    await dispose();
+    throw error2;
+  }
+}
+async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx, context, refreshUrl, listedSize2) {
+  const blob = await fetchVerifiedBlob(
+    url,
+    name,
+    expectedHex,
+    tempDir,
+    ctx,
+    context,
+    spec.verifyDigest ?? true,
+    refreshUrl,
+    listedSize2
+  );
+  try {
+    await spec.beforeWrite?.();
+    const conflict2 = spec.conflict ?? "overwrite";
+    const digest2 = `sha256:${blob.sha256}`;
+    const mismatch = blob.digestMismatch && blob.expectedHex !== void 0 ? { digestMismatch: true, expectedDigest: `sha256:${blob.expectedHex}` } : {};
+    const target = path10.resolve(spec.targetDirectory);
+    const mime = (blob.contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+    const isZip = ["application/zip", "application/x-zip-compressed", "application/zip-compressed"].includes(mime) || new URL(url).pathname.toLowerCase().endsWith(".zip");
+    if (isZip && !spec.skipDecompress) {
+      const result = await extractZip(blob.file, {
+        targetDirectory: target,
+        existing: conflict2,
+        symlinks: spec.symlinks ?? "refuse",
+        restoreModes: spec.restoreModes ?? true,
+        signal: ctx.operation.signal,
+        // Files written at once follow the caller's concurrency, so lowering it bounds descriptors.
+        concurrency: ctx.http.slots,
+        // Errors name the download and the artifact, not only the entry.
+        context,
+        ...spec.limits !== void 0 ? { limits: spec.limits } : {}
+      });
+      return { downloadPath: target, fileCount: result.files, size: result.bytes, digest: digest2, ...mismatch };
+    }
+    const fileName = fileNameFromDisposition(blob.contentDisposition, isZip ? `${name}.zip` : name);
+    await mkdir5(target, { recursive: true });
+    const placed = await placeRawFile(blob, fileName, target, conflict2, context);
+    return {
+      downloadPath: target,
+      fileCount: placed ? 1 : 0,
+      size: placed ? blob.size : 0,
+      digest: digest2,
+      ...mismatch
+    };
+  } finally {
+    await blob.dispose();
+  }
+}
+
+// src/backends/results/upload.ts
+import { createReadStream } from "node:fs";
+import { stat as stat7 } from "node:fs/promises";
+import path12 from "node:path";
+import { Transform as Transform3 } from "node:stream";
+
+// src/pack/zip-writer/zip-stream.ts
+import { Readable as Readable2 } from "node:stream";
+import { types as types3 } from "node:util";
+
 // src/pack/zip-writer/compressibility.ts
-import { promisify as promisify4 } from "node:util";
+import { promisify as promisify3 } from "node:util";
 import { deflateRaw as deflateRaw2 } from "node:zlib";
-var deflateRawAsync2 = promisify4(deflateRaw2);
+var deflateRawAsync2 = promisify3(deflateRaw2);
 var SAMPLE_SIZE2 = 256 * 1024;
 var MIN_SAVING = 0.05;
 var SAMPLE_LEVEL = 1;
 function isWorthDeflating(originalSize, compressedSize) {
   return originalSize > 0 && compressedSize <= originalSize * (1 - MIN_SAVING);
 }
-async function sampleIsCompressible(sample) {
-  if (sample.length === 0) return false;
-  const compressed = await deflateRawAsync2(sample, { level: SAMPLE_LEVEL });
-  return isWorthDeflating(sample.length, compressed.length);
+async function sampleIsCompressible(sample2) {
+  if (sample2.length === 0) return false;
+  const compressed = await deflateRawAsync2(sample2, { level: SAMPLE_LEVEL });
+  return isWorthDeflating(sample2.length, compressed.length);
 }
 
 // src/pack/zip-writer/entry-source.ts
-import { closeSync as closeSync5, constants as fsConstants4, fstatSync as fstatSync3, openSync as openSync5 } from "node:fs";
-import { open as open13 } from "node:fs/promises";
+import { closeSync as closeSync3, constants as fsConstants4, fstatSync as fstatSync3, openSync as openSync3 } from "node:fs";
+import { open as open9 } from "node:fs/promises";
 import { types as types2 } from "node:util";
 import { crc32 as crc325 } from "node:zlib";
 var OPEN_FLAGS3 = fsConstants4.O_RDONLY | (fsConstants4.O_NONBLOCK ?? 0);
@@ -28500,7 +25704,7 @@ var EntrySource = class _EntrySource {
     if (signal.aborted) throw new AbortError(signal.reason, { file: name });
     let handle;
     try {
-      handle = await open13(sourcePath, OPEN_FLAGS3);
+      handle = await open9(sourcePath, OPEN_FLAGS3);
     } catch (error2) {
       throw unreadable(sourcePath, name, error2);
     }
@@ -28607,7 +25811,7 @@ var EntrySource = class _EntrySource {
 function readSmallFileSync(sourcePath, name, limit, counters, scan) {
   let fd;
   try {
-    fd = openSync5(sourcePath, OPEN_FLAGS3);
+    fd = openSync3(sourcePath, OPEN_FLAGS3);
   } catch (error2) {
     throw unreadable(sourcePath, name, error2);
   }
@@ -28636,7 +25840,7 @@ function readSmallFileSync(sourcePath, name, limit, counters, scan) {
   } catch (error2) {
     throw isFerryError(error2) ? error2 : unreadable(sourcePath, name, error2);
   } finally {
-    closeSync5(fd);
+    closeSync3(fd);
     counters.openFiles--;
   }
 }
@@ -28990,7 +26194,122 @@ function deflateBound(size, pieces) {
   return size + Math.ceil(size / 8) + Math.ceil(size / 64) + 5 + pieces * 10 + 64;
 }
 
-// src/pack/zip-writer/zip-stream.ts
+// src/pack/zip-writer/zip-options.ts
+import { availableParallelism as availableParallelism2 } from "node:os";
+
+// src/pack/secret-scan.ts
+import { Transform as Transform2, pipeline as pipeline4 } from "node:stream";
+var MIN_SCANNED_SECRET_LENGTH = 16;
+var EMPTY = Buffer.alloc(0);
+var SecretScanner = class _SecretScanner {
+  artifactName;
+  #needles;
+  /** Bytes kept from the end of one read: a match across the boundary starts within them. */
+  #carry;
+  constructor(artifactName, needles) {
+    this.artifactName = artifactName;
+    this.#needles = needles;
+    this.#carry = Math.max(...needles.map((n) => n.bytes.length)) - 1;
+  }
+  /**
+   * A scanner for `secrets` (duplicates and values shorter than
+   * {@link MIN_SCANNED_SECRET_LENGTH} dropped; the first label of a value wins), or undefined when
+   * none is left to look for.
+   */
+  static create(artifactName, secrets) {
+    const byValue = /* @__PURE__ */ new Map();
+    for (const secret of secrets) {
+      if (!secret || typeof secret.value !== "string") continue;
+      if (secret.value.length < MIN_SCANNED_SECRET_LENGTH || byValue.has(secret.value)) continue;
+      byValue.set(secret.value, secret.label);
+    }
+    if (byValue.size === 0) return void 0;
+    const needles = [...byValue].map(([value, label2]) => ({ bytes: Buffer.from(value, "utf8"), label: label2 }));
+    return new _SecretScanner(artifactName, needles);
+  }
+  /** How many distinct secrets are searched for (never the values themselves). */
+  get size() {
+    return this.#needles.length;
+  }
+  /** A scan of one file; `file` is its path inside the artifact (named in the error). */
+  file(file) {
+    return new FileSecretScan(this, file);
+  }
+  /** The first secret found in `bytes`, or undefined. */
+  find(bytes) {
+    for (const needle of this.#needles) if (bytes.indexOf(needle.bytes) !== -1) return needle.label;
+    return void 0;
+  }
+  get carryLength() {
+    return this.#carry;
+  }
+};
+var FileSecretScan = class {
+  file;
+  #scanner;
+  /** Offset up to which the file has been searched. */
+  #scanned = 0;
+  /** A copy of the last `carryLength` searched bytes (fewer at the start of the file). */
+  #tail = EMPTY;
+  constructor(scanner, file) {
+    this.#scanner = scanner;
+    this.file = file;
+  }
+  /** Bytes of the file searched so far (from offset 0). */
+  get scanned() {
+    return this.#scanned;
+  }
+  /**
+   * Searches `bytes`, read at `position`. Throws `ERR_FERRY_SECRET_IN_ARTIFACT` on a match.
+   * `bytes` may be a reused buffer: nothing is kept but a copy of its last few bytes.
+   */
+  feed(position, bytes) {
+    const end = position + bytes.length;
+    if (end <= this.#scanned) return;
+    let fresh = bytes;
+    if (position < this.#scanned) fresh = bytes.subarray(this.#scanned - position);
+    else if (position > this.#scanned) this.#tail = EMPTY;
+    const scanner = this.#scanner;
+    const carry = scanner.carryLength;
+    let found = scanner.find(fresh);
+    if (found === void 0 && this.#tail.length > 0) {
+      found = scanner.find(Buffer.concat([this.#tail, fresh.subarray(0, carry)]));
+    }
+    if (found !== void 0) throw secretInArtifact(scanner.artifactName, this.file, found);
+    if (fresh.length >= carry) {
+      this.#tail = Buffer.from(fresh.subarray(fresh.length - carry));
+    } else {
+      const joined = Buffer.concat([this.#tail, fresh]);
+      this.#tail = Buffer.from(joined.subarray(Math.max(0, joined.length - carry)));
+    }
+    this.#scanned = end;
+  }
+  /** `source` passed through unchanged, searched on the way; a match destroys the result with the error. */
+  stream(source) {
+    let position = 0;
+    const scan = new Transform2({
+      transform: (chunk, _encoding, callback) => {
+        try {
+          this.feed(position, chunk);
+          position += chunk.length;
+          callback(null, chunk);
+        } catch (error2) {
+          callback(error2);
+        }
+      }
+    });
+    return pipeline4(source, scan, () => void 0);
+  }
+};
+function secretInArtifact(artifactName, file, label2) {
+  return new FerryError(
+    "ERR_FERRY_SECRET_IN_ARTIFACT",
+    `File '${file}' contains ${label2}, byte for byte, so it was not uploaded and the artifact was not finalized. Remove the value from the file or leave the file out of the upload; if the file must be uploaded as it is, set allowSecretsInFiles (CLI --allow-secrets, Action input allow-secrets: true)`,
+    { context: { operation: "upload", artifactName, file } }
+  );
+}
+
+// src/pack/zip-writer/zip-options.ts
 var DEFAULT_CHUNK_SIZE = 1024 * 1024;
 var MIN_CHUNK_SIZE = 1024;
 var MAX_CHUNK_SIZE = 64 * 1024 * 1024;
@@ -29047,6 +26366,8 @@ function normalizeZipWriterOptions(options) {
   }
   return { level, concurrency, chunkSize, signal, onEntry, forceZip64, secretScan };
 }
+
+// src/pack/zip-writer/zip-inputs.ts
 function invalidName(name, reason) {
   return new ValidationError(
     "ERR_FERRY_INVALID_PATH",
@@ -29158,6 +26479,9 @@ function prepareInputs(inputs) {
     }
   });
 }
+
+// src/pack/zip-writer/entry-tasks.ts
+import { crc32 as crc326 } from "node:zlib";
 function newRecord(ctx, input, mtime) {
   const { time, date } = dosDateTime(mtime);
   const record = {
@@ -29316,7 +26640,7 @@ async function* fileTasks(ctx, input) {
     await source.close();
   }
 }
-async function* sourceTasks(ctx, record, source, sample, stored) {
+async function* sourceTasks(ctx, record, source, sample2, stored) {
   const size = source.size;
   const storeOnly = ctx.options.level === 0 || isAlreadyCompressed(source.name);
   if (size <= ctx.wholeFileLimit) {
@@ -29326,7 +26650,7 @@ async function* sourceTasks(ctx, record, source, sample, stored) {
     yield storeOnly || size === 0 ? storedBufferTask(ctx, record, data) : smallFileTask(ctx, record, data);
     return;
   }
-  const deflate = !storeOnly && await sampleIsCompressible(await sample(Math.min(SAMPLE_SIZE2, size)));
+  const deflate = !storeOnly && await sampleIsCompressible(await sample2(Math.min(SAMPLE_SIZE2, size)));
   if (deflate) yield* deflatedFileTasks(ctx, record, source);
   else yield* stored(ctx, record, source);
 }
@@ -29359,6 +26683,8 @@ async function* streamTasks(ctx, input) {
     await source.close();
   }
 }
+
+// src/pack/zip-writer/zip-stream.ts
 var READ_AHEAD = 8;
 async function prefetchSmallFile(ctx, input) {
   if (ctx.signal.aborted) throw new AbortError(ctx.signal.reason, { file: input.name });
@@ -29430,9 +26756,9 @@ async function* zipBytes(ctx, inputs) {
     return out;
   };
   for (const record of ctx.records) {
-    const header2 = centralDirectoryHeader(record, ctx.options.forceZip64);
-    batch.push(header2);
-    batchBytes += header2.length;
+    const header3 = centralDirectoryHeader(record, ctx.options.forceZip64);
+    batch.push(header3);
+    batchBytes += header3.length;
     if (batchBytes >= CENTRAL_DIRECTORY_BATCH) yield flush();
   }
   if (batchBytes > 0) yield flush();
@@ -29448,7 +26774,7 @@ async function* zipBytes(ctx, inputs) {
 function toError(error2) {
   return error2 instanceof Error || types3.isNativeError(error2) ? error2 : new Error(String(error2));
 }
-var ZipReadable = class extends Readable3 {
+var ZipReadable = class extends Readable2 {
   #source;
   #controller;
   #pumping = false;
@@ -29530,321 +26856,15 @@ function createZipStream(inputs, options) {
   return stream;
 }
 
-// src/backends/results/blob-download.ts
-import { createHash as createHash11 } from "node:crypto";
-import { open as open14 } from "node:fs/promises";
-import { dirname as dirname3 } from "node:path";
-import { Writable } from "node:stream";
-import { finished } from "node:stream/promises";
-
-// src/transport/error-body.ts
-function extractErrorMessage(body) {
-  const text = body.trim();
-  if (text === "") return void 0;
-  if (text.startsWith("{") || text.startsWith("[")) {
-    try {
-      const found = messageFrom(JSON.parse(text), 0);
-      if (found) return found;
-    } catch {
-    }
-  }
-  const xml = /<Message>([\s\S]*?)<\/Message>/i.exec(text);
-  if (xml?.[1]) return xml[1].trim().split("\n")[0];
-  if (/^<!doctype html|^<html/i.test(text)) {
-    const title = /<title>([\s\S]*?)<\/title>/i.exec(text);
-    return title?.[1]?.trim() || void 0;
-  }
-  return text.split("\n")[0]?.slice(0, 200);
-}
-function messageFrom(value, depth2) {
-  if (depth2 > 4 || value === null || value === void 0) return void 0;
-  if (typeof value === "string") return value.trim() || void 0;
-  if (Array.isArray(value)) {
-    const parts = value.map((v) => messageFrom(v, depth2 + 1)).filter((v) => Boolean(v));
-    return parts.length ? parts.join("; ") : void 0;
-  }
-  if (typeof value === "object") {
-    const record = value;
-    for (const key of ["message", "msg", "Message", "error_description", "errors", "error", "value"]) {
-      const found = messageFrom(record[key], depth2 + 1);
-      if (found) return found;
-    }
-  }
-  return void 0;
-}
-function mentionsRateLimit(message) {
-  return message !== void 0 && /rate limit/i.test(message);
-}
-
-// src/backends/results/blob-download.ts
-var DigestMismatchError = class extends IntegrityError {
-  name = "DigestMismatchError";
-  /** `sha256:<hex>` the service listed. */
-  expectedDigest;
-  /** `sha256:<hex>` of the bytes received (on the last download). */
-  actualDigest;
-  constructor(expectedHex, actualHex, downloads, context) {
-    super(
-      "ERR_FERRY_INTEGRITY",
-      `Digest mismatch: the service listed sha256:${expectedHex} but the bytes received hash to sha256:${actualHex} (downloaded ${downloads === 1 ? "once" : `${downloads} times`}); nothing was extracted`,
-      { context }
-    );
-    this.expectedDigest = `sha256:${expectedHex}`;
-    this.actualDigest = `sha256:${actualHex}`;
-  }
-};
-var Progress = class {
-  received = 0;
-  hash = createHash11("sha256");
-  etag;
-  contentType;
-  contentDisposition;
-  expectedTotal;
-  /** Forget everything: the next request is a fresh GET without Range. */
-  restart() {
-    this.received = 0;
-    this.hash = createHash11("sha256");
-    this.etag = void 0;
-    this.expectedTotal = void 0;
-  }
-};
-async function downloadBlob(url, file, options) {
-  const started = Date.now();
-  const state = new Progress();
-  let current = url;
-  let refreshed = false;
-  for (let downloads = 1; ; ) {
-    const outcome = await fetchOnce(current, file, state, options);
-    if (outcome.kind === "refused") {
-      if (refreshed || !options.refreshUrl) throw refusedError(outcome, refreshed, started, options.context);
-      refreshed = true;
-      current = await options.refreshUrl();
-      continue;
-    }
-    if (state.expectedTotal !== void 0 && state.received !== state.expectedTotal) {
-      throw new IntegrityError(
-        "ERR_FERRY_INTEGRITY",
-        `Download has ${state.received} bytes, the server declared ${state.expectedTotal}`,
-        { context: options.context }
-      );
-    }
-    const sha256 = state.hash.digest("hex");
-    const expected = options.expectedSha256;
-    if (expected !== void 0 && sha256 !== expected) {
-      if (downloads >= 2) throw new DigestMismatchError(expected, sha256, downloads, options.context);
-      downloads++;
-      state.restart();
-      continue;
-    }
-    return {
-      size: state.received,
-      sha256,
-      contentType: state.contentType,
-      contentDisposition: state.contentDisposition
-    };
-  }
-}
-async function fetchOnce(url, file, state, options) {
-  const read = async (res) => {
-    const status = res.statusCode ?? 0;
-    if (status === 403) {
-      const body = (await readBody(res, 64 * 1024).catch(() => Buffer.alloc(0))).toString("utf8");
-      const code = res.headers["x-ms-error-code"];
-      return {
-        kind: "refused",
-        code: typeof code === "string" ? code : void 0,
-        message: extractErrorMessage(body),
-        body
-      };
-    }
-    if (status === 416 && state.received > 0) {
-      res.resume();
-      const total = /^bytes \*\/(\d+)$/.exec(String(res.headers["content-range"] ?? ""));
-      if (total && Number(total[1]) === state.received) {
-        state.expectedTotal = state.received;
-        return { kind: "complete" };
-      }
-      state.restart();
-      throw new IntegrityError(
-        "ERR_FERRY_INTEGRITY",
-        "The resumed download was refused as out of range (HTTP 416); starting over",
-        { retryable: true, context: options.context }
-      );
-    }
-    let append = false;
-    if (status === 206 && state.received > 0) {
-      const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers["content-range"] ?? ""));
-      if (!range || Number(range[1]) !== state.received || !rangeAgrees(range, res, state.expectedTotal)) {
-        res.resume();
-        throw new IntegrityError(
-          "ERR_FERRY_INTEGRITY",
-          `Resumed download returned an unexpected Content-Range '${res.headers["content-range"]}'`,
-          { context: options.context }
-        );
-      }
-      append = true;
-    } else if (status !== 200) {
-      res.resume();
-      throw new IntegrityError("ERR_FERRY_PROTOCOL", `Blob download answered HTTP ${status}, expected 200`, {
-        context: options.context
-      });
-    } else {
-      state.restart();
-      const tag = res.headers["etag"];
-      state.etag = typeof tag === "string" && !tag.startsWith("W/") ? tag : void 0;
-      state.contentType = res.headers["content-type"];
-      const disposition = res.headers["content-disposition"];
-      state.contentDisposition = typeof disposition === "string" ? disposition : void 0;
-      const length = res.headers["content-length"];
-      state.expectedTotal = length === void 0 ? void 0 : Number(length);
-    }
-    const declared = res.headers["content-length"] === void 0 ? void 0 : Number(res.headers["content-length"]);
-    const cap = options.listedSize;
-    const tooLarge = () => responseTooLarge(
-      `The blob download (${state.received} bytes already received)`,
-      cap ?? 0,
-      "the artifact's listed size",
-      options.context
-    );
-    let overrun;
-    let got = 0;
-    const handle = await open14(file, append ? "a" : "w");
-    if (append) await handle.truncate(state.received);
-    const watchdog = watchThroughput(
-      options.stall ?? options.http.stallPolicy,
-      "Download",
-      options.context,
-      (error2) => res.destroy(error2)
-    );
-    const persisted = (chunks) => {
-      for (const chunk of chunks) {
-        got += chunk.length;
-        state.received += chunk.length;
-        state.hash.update(chunk);
-      }
-      options.onBytes?.(state.received, state.expectedTotal);
-    };
-    const sink = new Writable({
-      highWaterMark: 4 * 1024 * 1024,
-      write(chunk, _encoding, done) {
-        watchdog.add(chunk.length);
-        writeFully(handle, [chunk]).then(() => {
-          persisted([chunk]);
-          done();
-        }, done);
-      },
-      writev(entries, done) {
-        const chunks = entries.map((e) => e.chunk);
-        for (const chunk of chunks) watchdog.add(chunk.length);
-        writeFully(handle, chunks).then(() => {
-          persisted(chunks);
-          done();
-        }, done);
-      }
-    });
-    if (cap !== void 0) {
-      let seen = state.received;
-      res.on("data", (chunk) => {
-        seen += chunk.length;
-        if (seen > cap && overrun === void 0) {
-          overrun = tooLarge();
-          res.destroy(overrun);
-        }
-      });
-    }
-    try {
-      await drain(res, sink);
-    } catch (error2) {
-      if (error2 instanceof StalledTransferError) throw error2;
-      if (overrun !== void 0) throw overrun;
-      if (findResourceFailure(error2)) {
-        throw await asResourceError(error2, {
-          context: options.context,
-          // The temporary directory holding `file` is removed; its parent is tempDir.
-          removedOnFailure: dirname3(file),
-          neededBytes: state.expectedTotal ?? declared
-        });
-      }
-      throw new IntegrityError(
-        "ERR_FERRY_INTEGRITY",
-        declared === void 0 ? `Download broke off after ${state.received} bytes` : `Download truncated: the connection closed after ${got} of ${declared} bytes (${state.received} in total)`,
-        { cause: error2, retryable: true, context: options.context }
-      );
-    } finally {
-      watchdog.stop();
-      await handle.close();
-    }
-    if (declared !== void 0 && got !== declared) {
-      throw new IntegrityError("ERR_FERRY_INTEGRITY", `Download truncated: ${got} of ${declared} bytes`, {
-        retryable: true,
-        context: options.context
-      });
-    }
-    return { kind: "complete" };
-  };
-  return options.http.request(
-    {
-      slot: 0,
-      method: "GET",
-      url,
-      headers: () => state.received > 0 && state.etag ? { range: `bytes=${state.received}-`, "if-match": state.etag } : {},
-      okStatuses: [403, 416],
-      operation: options.operation,
-      context: options.context
-    },
-    read
-  );
-}
-function rangeAgrees(range, res, expectedTotal) {
-  const start = Number(range[1]);
-  const end = Number(range[2]);
-  const total = range[3] === "*" ? void 0 : Number(range[3]);
-  const length = res.headers["content-length"];
-  if (end < start) return false;
-  if (length !== void 0 && Number(length) !== end - start + 1) return false;
-  if (total !== void 0 && end >= total) return false;
-  return total === void 0 || expectedTotal === void 0 || total === expectedTotal;
-}
-async function drain(res, sink) {
-  sink.once("error", (error2) => res.destroy(error2));
-  res.pipe(sink, { end: false });
-  let broken;
-  try {
-    await finished(res);
-  } catch (error2) {
-    broken = error2;
-    res.unpipe(sink);
-  }
-  sink.end();
-  await finished(sink);
-  if (broken !== void 0) throw broken;
-}
-function refusedError(outcome, refreshed, started, context) {
-  const why = [outcome.code, outcome.message?.slice(0, 200)].filter(Boolean).join(": ");
-  const elapsed = ((Date.now() - started) / 1e3).toFixed(1);
-  return new HttpError(
-    "ERR_FERRY_UNAUTHORIZED",
-    refreshed ? `The blob store refused the signed download URL ${elapsed} s into the download (HTTP 403${why ? ` ${why}` : ""}), and refused the fresh URL from GetSignedArtifactURL too; not retrying` : `The blob store refused the signed download URL ${elapsed} s into the download (HTTP 403${why ? ` ${why}` : ""}); it may have expired`,
-    403,
-    outcome.body,
-    { context: { ...context, status: 403 } }
-  );
-}
-function normalizeDigest(digest2) {
-  if (!digest2) return void 0;
-  const hex = digest2.trim().toLowerCase().replace(/^sha256:/, "");
-  return /^[0-9a-f]{64}$/.test(hex) ? hex : void 0;
-}
-
 // src/backends/results/blob-upload.ts
-import { createHash as createHash12 } from "node:crypto";
+import { createHash as createHash5 } from "node:crypto";
 
 // src/backends/results/blob-urls.ts
 function withQuery(signedUrl, params) {
   const extra = Object.entries(params).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join("&");
   const hashAt = signedUrl.indexOf("#");
-  const base2 = hashAt === -1 ? signedUrl : signedUrl.slice(0, hashAt);
-  return `${base2}${base2.includes("?") ? "&" : "?"}${extra}`;
+  const base = hashAt === -1 ? signedUrl : signedUrl.slice(0, hashAt);
+  return `${base}${base.includes("?") ? "&" : "?"}${extra}`;
 }
 function blockId(index) {
   return Buffer.from(`ferry-block-${String(index).padStart(10, "0")}`).toString("base64");
@@ -29878,11 +26898,11 @@ async function uploadBlob(signedUrl, source, options) {
   throw invalidBlockList(options.context, true);
 }
 async function stageAll(signedUrl, source, options, started) {
-  const { http: http4, operation } = options;
+  const { http: http6, operation } = options;
   const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
-  const hash = createHash12("sha256");
+  const hash = createHash5("sha256");
   const ids = [];
-  const freeSlots = Array.from({ length: http4.slots }, (_, i) => i);
+  const freeSlots = Array.from({ length: http6.slots }, (_, i) => i);
   const inFlight = /* @__PURE__ */ new Set();
   let firstError;
   let staged = 0;
@@ -29892,7 +26912,7 @@ async function stageAll(signedUrl, source, options, started) {
     const id = blockId(index2);
     ids.push(id);
     const url = withQuery(signedUrl, { comp: "block", blockid: id });
-    const task = http4.request(
+    const task = http6.request(
       {
         slot,
         method: "PUT",
@@ -29990,7 +27010,7 @@ async function commit(signedUrl, ids, options, started) {
       }
       const error2 = await blobError(res);
       if (error2.code === "InvalidBlockList") return "invalid-block-list";
-      throw badRequest2(url, error2, options.context);
+      throw badRequest(url, error2, options.context);
     }
   );
 }
@@ -30007,7 +27027,7 @@ async function acceptBlock(res, index, url, context) {
       { retryable: true, context: { ...context, status: 400 } }
     );
   }
-  throw badRequest2(url, error2, context);
+  throw badRequest(url, error2, context);
 }
 function isChecksumMismatch(error2) {
   if (error2.code !== void 0 && CHECKSUM_MISMATCH.has(error2.code)) return true;
@@ -30015,11 +27035,11 @@ function isChecksumMismatch(error2) {
 }
 async function blobError(res) {
   const body = (await readBody(res, 64 * 1024).catch(() => Buffer.alloc(0))).toString("utf8");
-  const header2 = res.headers["x-ms-error-code"];
-  const code = typeof header2 === "string" ? header2 : /<Code>([^<]{1,100})<\/Code>/.exec(body)?.[1] ?? void 0;
+  const header3 = res.headers["x-ms-error-code"];
+  const code = typeof header3 === "string" ? header3 : /<Code>([^<]{1,100})<\/Code>/.exec(body)?.[1] ?? void 0;
   return { code, message: extractErrorMessage(body), body };
 }
-function badRequest2(url, error2, context) {
+function badRequest(url, error2, context) {
   const detail = [error2.code, error2.message?.slice(0, 200)].filter(Boolean).join(": ");
   return new HttpError(
     "ERR_FERRY_HTTP",
@@ -30045,41 +27065,8 @@ function invalidBlockList(context, restaged) {
   );
 }
 
-// src/backends/results/content-disposition.ts
-import path7 from "node:path";
-function fileNameFromDisposition(header2, fallback) {
-  const candidates = [];
-  if (header2) {
-    const extended = /filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/.exec(header2);
-    if (extended?.[1]) candidates.push(safeDecode(extended[1].trim()));
-    const plain = /filename\s*=\s*"((?:[^"\\]|\\.)*)"|filename\s*=\s*([^;]+)/.exec(header2);
-    const value = plain?.[1] ?? plain?.[2];
-    if (value) candidates.push(value.trim());
-  }
-  for (const candidate of candidates) {
-    const safe = sanitizeBaseName(candidate);
-    if (safe) return safe;
-  }
-  return sanitizeBaseName(fallback) ?? "artifact";
-}
-function safeDecode(value) {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return value;
-  }
-}
-var WINDOWS_RESERVED2 = /^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\..*)?$/i;
-function sanitizeBaseName(name) {
-  const base2 = path7.posix.basename(name.replace(/\\/g, "/"));
-  const cleaned = base2.replace(/[\u0000-\u001f\u007f<>:"|?*]/g, "_").replace(/[. ]+$/, "");
-  if (!cleaned || cleaned === "." || cleaned === ".." || WINDOWS_RESERVED2.test(cleaned) || cleaned.length > 255)
-    return void 0;
-  return cleaned;
-}
-
 // src/backends/results/mime.ts
-import path8 from "node:path";
+import path11 from "node:path";
 var TYPES = {
   ".txt": "text/plain",
   ".log": "text/plain",
@@ -30106,746 +27093,142 @@ var TYPES = {
   ".wasm": "application/wasm"
 };
 function mimeTypeFor(fileName) {
-  return TYPES[path8.extname(fileName).toLowerCase()] ?? "application/octet-stream";
+  return TYPES[path11.extname(fileName).toLowerCase()] ?? "application/octet-stream";
 }
 
-// src/transport/operation.ts
-var Operation = class {
-  constructor(name, parent) {
-    this.name = name;
-    this.signal = parent ? AbortSignal.any([parent, this.#controller.signal]) : this.#controller.signal;
-  }
-  name;
-  signal;
-  #controller = new AbortController();
-  #failure;
-  /** Records the first fatal error and stops every other worker. */
-  fail(error2) {
-    if (this.#failure) return;
-    this.#failure = error2;
-    this.#controller.abort(error2);
-  }
-  get failure() {
-    return this.#failure;
-  }
-  /** Throws the recorded failure, or AbortError when the caller cancelled. Call before each request. */
-  throwIfStopped() {
-    if (this.#failure) throw this.#failure;
-    if (this.signal.aborted) throw new AbortError(this.signal.reason, { operation: this.name });
-  }
-};
-
-// src/backends/results/twirp.ts
-var TwirpClient = class {
-  constructor(http4, config) {
-    this.http = http4;
-    this.config = config;
-    this.#origin = new URL(config.resultsUrl).origin;
-  }
-  http;
-  config;
-  #origin;
-  call(method, body, options) {
-    return this.http.request(
-      this.#spec(method, body, options, []),
-      (res) => readJson(res, this.#limit(method, options))
+// src/backends/results/upload.ts
+async function uploadResults(config, spec, ctx) {
+  const archive = spec.archive ?? true;
+  if (!archive && spec.files.length !== 1) {
+    throw new FerryError(
+      "ERR_FERRY_INVALID_PATH",
+      `Uploading without an archive takes exactly one file; got ${spec.files.length}`,
+      {
+        context: { operation: "upload", artifactName: spec.name }
+      }
     );
   }
-  /**
-   * Like {@link call}, but the HTTP statuses in `refused` come back as an outcome instead of a
-   * thrown (and operation-stopping) error, for a caller that must look around before failing
-   * (a FinalizeArtifact refused after the blob was committed).
-   */
-  callAllowing(method, body, options, refused) {
-    return this.http.request(this.#spec(method, body, options, refused), async (res) => {
-      const status = res.statusCode ?? 0;
-      if (status >= 200 && status < 300)
-        return { status: "ok", value: await readJson(res, this.#limit(method, options)) };
-      const text = (await readBody(res, 64 * 1024)).toString("utf8");
-      return { status: "refused", httpStatus: status, message: extractErrorMessage(text)?.slice(0, 200) };
-    });
-  }
-  /** Every answer is bounded by the option maxResponseBytes (ERR_FERRY_RESPONSE_TOO_LARGE past it). */
-  #limit(method, options) {
-    return {
-      maxBytes: this.http.maxResponseBytes,
-      call: method,
-      context: options.context,
-      stall: this.http.stallPolicy
-    };
-  }
-  #spec(method, body, options, okStatuses) {
-    return {
-      slot: options.slot ?? 0,
-      method: "POST",
-      url: `${this.#origin}/twirp/${TWIRP_SERVICE}/${method}`,
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(withoutDefaults(body)),
-      bearer: this.config.token,
-      operation: options.operation,
-      context: options.context,
-      call: method,
-      ...okStatuses.length ? { okStatuses } : {},
-      ...options.reconcile ? { networkErrors: "throw" } : {},
-      ...options.firstAttempt !== void 0 ? { firstAttempt: options.firstAttempt } : {},
-      ...options.startedAt !== void 0 ? { startedAt: options.startedAt } : {},
-      describeFailure: (status, message) => describeTwirpFailure(method, status, message)
-    };
-  }
-};
-function describeTwirpFailure(method, status, message) {
-  const text = `${method} failed: ${message ?? `HTTP ${status}`}`;
-  if (status === 403 && message && /insufficient usage|quota/i.test(message))
-    return { code: "ERR_FERRY_QUOTA", message: text };
-  return { message: text };
+  const single = spec.files[0];
+  const name = archive || !single ? spec.name : path12.posix.basename(single.artifactPath);
+  return send(
+    config,
+    {
+      name,
+      contentType: archive || !single ? "application/zip" : mimeTypeFor(single.artifactPath),
+      retentionDays: spec.retentionDays,
+      overwrite: spec.overwrite ?? false,
+      totalOriginal: sumSizes(spec),
+      fileCount: spec.files.length,
+      replayable: true,
+      open: async (onEntry) => archive ? createZipStream(zipInputs(spec), {
+        level: spec.compressionLevel,
+        signal: ctx.operation.signal,
+        onEntry: checkListedSizes(spec, onEntry),
+        ...spec.secretScan ? { secretScan: spec.secretScan } : {}
+      }) : scanned(
+        spec,
+        exactlyListedSize(
+          single,
+          // One byte past the listed size is enough to see that the file grew.
+          createReadStream(single.absolutePath, {
+            highWaterMark: 1024 * 1024,
+            end: single.size
+          })
+        )
+      )
+    },
+    ctx
+  );
 }
-function withoutDefaults(body) {
-  const out = {};
-  for (const [key, value] of Object.entries(body)) {
-    if (value === void 0 || value === null || value === "" || value === 0 || value === "0" || value === false)
-      continue;
-    out[key] = value;
+async function uploadResultsStream(config, name, inputs, options, ctx) {
+  let totalOriginal = 0;
+  let fileCount = 0;
+  for (const input of inputs) {
+    if (input.kind === "directory") continue;
+    fileCount++;
+    if (input.kind === "stream") totalOriginal += input.size;
+    else if (input.kind === "file") totalOriginal += (await stat7(input.sourcePath)).size;
   }
-  return out;
-}
-function requireOk(method, response, context) {
-  if (response.ok !== true) {
-    throw new FerryError("ERR_FERRY_PROTOCOL", `${method}: the results service answered without ok: true`, {
-      context
-    });
-  }
-}
-function toSafeId(value) {
-  if (value === void 0) return void 0;
-  const n = typeof value === "number" ? value : Number(value);
-  return Number.isSafeInteger(n) && n >= 0 ? n : void 0;
-}
-function listedSize(value) {
-  if (value === void 0 || value === "") return void 0;
-  const n = typeof value === "number" ? value : Number(value);
-  return Number.isSafeInteger(n) && n >= 0 ? n : void 0;
-}
-
-// src/backends/results/results-backend.ts
-var ABANDON_TIMEOUT_MS = 1e4;
-var ResultsBackend = class {
-  constructor(config, tempDir) {
-    this.config = config;
-    this.tempDir = tempDir;
-  }
-  config;
-  tempDir;
-  kind = "results";
-  async upload(spec, ctx) {
-    const archive = spec.archive ?? true;
-    if (!archive && spec.files.length !== 1) {
-      throw new FerryError(
-        "ERR_FERRY_INVALID_PATH",
-        `Uploading without an archive takes exactly one file; got ${spec.files.length}`,
-        {
-          context: { operation: "upload", artifactName: spec.name }
-        }
-      );
-    }
-    const single = spec.files[0];
-    const name = archive || !single ? spec.name : path9.posix.basename(single.artifactPath);
-    return this.#send(
+  let onEntryHook;
+  const zip = createZipStream(inputs, {
+    level: options.compressionLevel,
+    signal: ctx.operation.signal,
+    onEntry: () => onEntryHook?.()
+  });
+  try {
+    return await send(
+      config,
       {
         name,
-        contentType: archive || !single ? "application/zip" : mimeTypeFor(single.artifactPath),
-        retentionDays: spec.retentionDays,
-        overwrite: spec.overwrite ?? false,
-        totalOriginal: sumSizes(spec),
-        fileCount: spec.files.length,
-        replayable: true,
-        open: async (onEntry) => archive ? createZipStream(zipInputs(spec), {
-          level: spec.compressionLevel,
-          signal: ctx.operation.signal,
-          onEntry: checkListedSizes(spec, onEntry),
-          ...spec.secretScan ? { secretScan: spec.secretScan } : {}
-        }) : scanned(
-          spec,
-          exactlyListedSize(
-            single,
-            // One byte past the listed size is enough to see that the file grew.
-            createReadStream3(single.absolutePath, {
-              highWaterMark: 1024 * 1024,
-              end: single.size
-            })
-          )
-        )
+        contentType: "application/zip",
+        retentionDays: options.retentionDays,
+        overwrite: options.overwrite ?? false,
+        totalOriginal,
+        fileCount,
+        open: (onEntry) => {
+          onEntryHook = onEntry;
+          return Promise.resolve(zip);
+        }
       },
       ctx
     );
+  } finally {
+    if (!zip.destroyed) zip.destroy();
   }
-  /**
-   * Uploads a zip of `inputs` (files, directories, links, and `stream` entries, e.g. entries read
-   * straight out of other zips) as artifact `name`, with the same create → blob upload → finalize
-   * as {@link upload}. The inputs are validated before anything is created.
-   */
-  async uploadStream(name, inputs, options, ctx) {
-    let totalOriginal = 0;
-    let fileCount = 0;
-    for (const input of inputs) {
-      if (input.kind === "directory") continue;
-      fileCount++;
-      if (input.kind === "stream") totalOriginal += input.size;
-      else if (input.kind === "file") totalOriginal += (await stat10(input.sourcePath)).size;
-    }
-    let onEntryHook;
-    const zip = createZipStream(inputs, {
-      level: options.compressionLevel,
-      signal: ctx.operation.signal,
-      onEntry: () => onEntryHook?.()
-    });
-    try {
-      return await this.#send(
-        {
-          name,
-          contentType: "application/zip",
-          retentionDays: options.retentionDays,
-          overwrite: options.overwrite ?? false,
-          totalOriginal,
-          fileCount,
-          open: (onEntry) => {
-            onEntryHook = onEntry;
-            return Promise.resolve(zip);
-          }
-        },
-        ctx
-      );
-    } finally {
-      if (!zip.destroyed) zip.destroy();
-    }
-  }
-  /** The shared tail of every upload: (overwrite) → CreateArtifact → blob upload → FinalizeArtifact. */
-  async #send(upload, ctx) {
-    const { name, contentType } = upload;
-    const context = { operation: "upload", artifactName: name };
-    const twirp = new TwirpClient(ctx.http, this.config);
-    if (upload.overwrite) await this.#deleteIfPresent(twirp, name, ctx);
-    const signedUrl = await this.#create(twirp, name, contentType, upload.retentionDays, ctx, context);
-    try {
-      return await this.#transferAndFinalize(upload, signedUrl, twirp, ctx, context);
-    } catch (error2) {
-      await this.#abandon(twirp, name, ctx, context);
-      throw error2;
-    }
-  }
-  /**
-   * A created artifact that was not finalized is deleted (invariant I3), so the failure leaves
-   * nothing behind and a re-run can use the name at once instead of meeting a conflict with its
-   * own half upload. A finalized one is left alone: a refused or unheard finalize may still have
-   * committed it, and the error already names it. One attempt per call, ten seconds in all,
-   * whatever stopped the upload; when it fails, a warning names the artifact as created and not
-   * finalized.
-   */
-  async #abandon(twirp, name, ctx, context) {
-    const cleanup = new Operation("upload", AbortSignal.timeout(ABANDON_TIMEOUT_MS));
-    const once = { operation: cleanup, context, firstAttempt: ctx.http.policy.maxAttempts };
-    try {
-      const listed = await this.#listRaw(twirp, { name_filter: name }, ctx, context, once);
-      if (listed.some((a) => a.name === name)) return;
-      const outcome = await twirp.callAllowing(
-        "DeleteArtifact",
-        { ...this.#ids(), name },
-        once,
-        [404, 409]
-      );
-      ctx.logger.debug(
-        outcome.status === "ok" ? `Deleted the unfinalized artifact '${name}' after the failed upload` : `The failed upload of '${name}' left nothing this job may delete (${outcome.httpStatus})`
-      );
-    } catch (error2) {
-      ctx.logger.warn(
-        `Artifact '${name}' was created but not finalized, and could not be deleted (${error2 instanceof Error ? error2.message : String(error2)}); the service may hold the name until it expires the upload`
-      );
-    }
-  }
-  async #transferAndFinalize(upload, signedUrl, twirp, ctx, context) {
-    const { name, contentType, totalOriginal, fileCount } = upload;
-    let filesDone = 0;
-    const source = await upload.open(() => {
-      filesDone++;
-    });
-    const blob = await uploadBlob(signedUrl, source, {
-      http: ctx.http,
-      operation: ctx.operation,
-      context,
-      contentType,
-      reopen: upload.replayable ? () => upload.open(() => void 0) : void 0,
-      onBytes: (staged) => ctx.onProgress?.({
-        operation: "upload",
-        artifactName: name,
-        phase: "transfer",
-        bytesDone: Math.min(staged, totalOriginal),
-        bytesTotal: totalOriginal,
-        filesDone,
-        filesTotal: fileCount
-      })
-    });
-    ctx.onProgress?.({
-      operation: "upload",
-      artifactName: name,
-      phase: "finalize",
-      bytesDone: totalOriginal,
-      bytesTotal: totalOriginal,
-      filesDone: fileCount,
-      filesTotal: fileCount
-    });
-    const digest2 = `sha256:${blob.sha256}`;
-    if (blob.size === 0) ctx.logger.warn(`Artifact '${name}' is empty: no data was uploaded`);
-    const id = await this.#finalize(twirp, name, blob.size, digest2, ctx, context);
-    return { id, uploadedBytes: blob.size, size: totalOriginal, fileCount, digest: digest2 };
-  }
-  async download(spec, ctx) {
-    const context = { operation: "download", artifactName: spec.name };
-    const signed = await this.#signedDownload(spec, ctx, context);
-    return downloadSignedArtifact(
-      signed.url,
-      signed.name,
-      signed.expectedHex,
-      spec,
-      this.tempDir,
-      ctx,
-      context,
-      signed.refresh,
-      signed.listedSize
-    );
-  }
-  /**
-   * Downloads artifact `name` (or id `id`, the newest of the name otherwise) to a temporary file
-   * and verifies its digest, without extracting it. The caller disposes of the file.
-   */
-  async downloadVerified(spec, ctx) {
-    const context = { operation: "download", artifactName: spec.name };
-    const signed = await this.#signedDownload(spec, ctx, context);
-    return fetchVerifiedBlob(
-      signed.url,
-      signed.name,
-      signed.expectedHex,
-      this.tempDir,
-      ctx,
-      context,
-      true,
-      signed.refresh,
-      signed.listedSize
-    );
-  }
-  async #signedDownload(spec, ctx, context) {
-    const twirp = new TwirpClient(ctx.http, this.config);
-    const artifact = await this.#resolve(twirp, spec, ctx, context);
-    const sign = async () => {
-      const signed = await twirp.call(
-        "GetSignedArtifactURL",
-        {
-          workflow_run_backend_id: artifact.workflow_run_backend_id ?? artifact.workflowRunBackendId ?? this.config.ids.workflowRunBackendId,
-          workflow_job_run_backend_id: artifact.workflow_job_run_backend_id ?? artifact.workflowJobRunBackendId ?? this.config.ids.workflowJobRunBackendId,
-          name: artifact.name
-        },
-        { operation: ctx.operation, context }
-      );
-      const url = signed.signed_url ?? signed.signedUrl;
-      if (!url)
-        throw new FerryError("ERR_FERRY_PROTOCOL", "GetSignedArtifactURL returned no signed_url", {
-          context
-        });
-      return checkSignedUrl(url, this.config.resultsUrl, "the signed download URL", context);
-    };
-    return {
-      url: await sign(),
-      name: artifact.name,
-      expectedHex: normalizeDigest(artifact.digest),
-      refresh: sign,
-      listedSize: listedSize(artifact.size)
-    };
-  }
-  async list(ctx, options = {}) {
-    const twirp = new TwirpClient(ctx.http, this.config);
-    const artifacts = (await this.#listRaw(twirp, {}, ctx, { operation: "list" })).map(toInfo2);
-    return options.latest ? latestPerName(artifacts) : artifacts;
-  }
-  async get(name, ctx) {
-    const twirp = new TwirpClient(ctx.http, this.config);
-    const found = latestPerName(
-      (await this.#listRaw(twirp, { name_filter: name }, ctx, { operation: "get", artifactName: name })).map(
-        toInfo2
-      )
-    );
-    const artifact = found.find((a) => a.name === name);
-    if (!artifact) throw notFound4(name, "get");
-    return artifact;
-  }
-  async delete(name, ctx) {
-    const twirp = new TwirpClient(ctx.http, this.config);
-    return this.#deleteArtifact(twirp, name, ctx, { operation: "delete", artifactName: name });
-  }
-  /**
-   * DeleteArtifact, reconciled: a network error after the request left may mean the artifact
-   * is already gone, so a repeat's "not found" is the success that was not heard, not an error
-   * (and not a reason to stop the operation). Attempts and time are counted by the retry policy
-   * across the repeats. `missingOk`: "not found" on the first attempt is fine too (overwrite: a
-   * concurrent overwrite may have deleted it first; the name is free either way).
-   */
-  async #deleteArtifact(twirp, name, ctx, context, missingOk = false) {
-    const startedAt = ctx.http.now();
-    let lostResponse = false;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const outcome = await twirp.callAllowing(
-          "DeleteArtifact",
-          { ...this.#ids(), name },
-          { operation: ctx.operation, context, reconcile: true, firstAttempt: attempt, startedAt },
-          lostResponse || missingOk ? [404] : []
-        );
-        if (outcome.status === "refused") {
-          ctx.logger.debug(`DeleteArtifact for '${name}': the earlier, unanswered attempt deleted it`);
-          return void 0;
-        }
-        requireOk("DeleteArtifact", outcome.value, context);
-        return toSafeId(outcome.value.artifact_id ?? outcome.value.artifactId);
-      } catch (error2) {
-        if (!isFerryError(error2)) throw error2;
-        attempt = Math.max(attempt, error2.context.attempt ?? attempt);
-        const again = await ctx.http.retryStep(
-          { call: "DeleteArtifact", attempt, startedAt, error: error2 },
-          ctx.operation.signal
-        );
-        if (!again) throw error2;
-        lostResponse = lostResponse || error2.code === "ERR_FERRY_NETWORK" || error2.code === "ERR_FERRY_TIMEOUT";
-      }
-    }
-  }
-  #ids() {
-    return {
-      workflow_run_backend_id: this.config.ids.workflowRunBackendId,
-      workflow_job_run_backend_id: this.config.ids.workflowJobRunBackendId
-    };
-  }
-  async #deleteIfPresent(twirp, name, ctx) {
-    const existing = await this.#listRaw(twirp, { name_filter: name }, ctx, {
-      operation: "upload",
-      artifactName: name
-    });
-    if (!existing.some((a) => a.name === name)) return;
-    await this.#deleteArtifact(twirp, name, ctx, { operation: "upload", artifactName: name }, true);
-    ctx.logger.info(`Deleted the existing artifact '${name}' (overwrite)`);
-  }
-  /**
-   * CreateArtifact, reconciled: a network error after the request left may mean the artifact
-   * was created. A finalized artifact of the same name is a real conflict; a 409 that only our
-   * own lost create caused is cleared by deleting that unfinalized artifact and creating again.
-   * Attempts and time are counted by the retry policy across the repeats.
-   */
-  async #create(twirp, name, mimeType, retentionDays, ctx, context) {
-    const body = {
-      ...this.#ids(),
-      name,
-      version: ARTIFACT_VERSION,
-      mime_type: mimeType,
-      ...retentionDays ? { expires_at: expiresAt(retentionDays) } : {}
-    };
-    let lostResponse = false;
-    const startedAt = ctx.http.now();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const outcome = await twirp.callAllowing(
-          "CreateArtifact",
-          body,
-          { operation: ctx.operation, context, reconcile: true, firstAttempt: attempt, startedAt },
-          [409]
-        );
-        if (outcome.status === "refused") {
-          if (!lostResponse) {
-            throw new FerryError(
-              "ERR_FERRY_CONFLICT",
-              `An artifact named '${name}' already exists in this workflow run; use overwrite to replace it` + (outcome.message ? ` (CreateArtifact: ${outcome.message})` : ""),
-              { context }
-            );
-          }
-          await this.#deleteArtifact(twirp, name, ctx, context);
-          lostResponse = false;
-          continue;
-        }
-        const response = outcome.value;
-        requireOk("CreateArtifact", response, context);
-        const url = response.signed_upload_url ?? response.signedUploadUrl;
-        if (!url)
-          throw new FerryError("ERR_FERRY_PROTOCOL", "CreateArtifact returned no signed_upload_url", {
-            context
-          });
-        return checkSignedUrl(url, this.config.resultsUrl, "the signed upload URL", context);
-      } catch (error2) {
-        if (!isFerryError(error2) || !error2.retryable) throw error2;
-        attempt = Math.max(attempt, error2.context.attempt ?? attempt);
-        const again = await ctx.http.retryStep(
-          { call: "CreateArtifact", attempt, startedAt, error: error2 },
-          ctx.operation.signal
-        );
-        if (!again) throw error2;
-        ctx.logger.debug(`CreateArtifact for '${name}' lost its response (${error2.message}); reconciling`);
-        const finalized = await this.#listRaw(twirp, { name_filter: name }, ctx, context);
-        if (finalized.some((a) => a.name === name)) {
-          throw new FerryError(
-            "ERR_FERRY_CONFLICT",
-            `An artifact named '${name}' already exists in this workflow run`,
-            { cause: error2, context }
-          );
-        }
-        lostResponse = true;
-      }
-    }
-  }
-  /**
-   * FinalizeArtifact, reconciled: when the response is lost, the listing says whether the
-   * server committed it (same name and digest), so a retry never finalizes twice or fails a
-   * finalize that succeeded. A finalize the service refuses (`ok: false`, 409) after the blob was
-   * committed is never taken for success: the error carries the digest, and the id when the
-   * service lists the artifact, so the caller can reconcile.
-   */
-  async #finalize(twirp, name, size, digest2, ctx, context) {
-    const body = { ...this.#ids(), name, size: String(size), hash: digest2 };
-    const finalizeContext = { ...context, digest: digest2 };
-    const startedAt = ctx.http.now();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const outcome = await twirp.callAllowing(
-          "FinalizeArtifact",
-          body,
-          {
-            operation: ctx.operation,
-            context: finalizeContext,
-            reconcile: true,
-            firstAttempt: attempt,
-            startedAt
-          },
-          [409]
-        );
-        if (outcome.status === "refused" || outcome.value.ok !== true) {
-          throw await this.#finalizeRefused(
-            twirp,
-            name,
-            size,
-            digest2,
-            outcome.status === "refused" ? `HTTP ${outcome.httpStatus}${outcome.message ? `: ${outcome.message}` : ""}` : "ok: false",
-            outcome.status === "refused" ? "ERR_FERRY_CONFLICT" : "ERR_FERRY_PROTOCOL",
-            ctx,
-            finalizeContext
-          );
-        }
-        return toSafeId(outcome.value.artifact_id ?? outcome.value.artifactId);
-      } catch (error2) {
-        if (!isFerryError(error2) || !error2.retryable) throw error2;
-        attempt = Math.max(attempt, error2.context.attempt ?? attempt);
-        const again = await ctx.http.retryStep(
-          { call: "FinalizeArtifact", attempt, startedAt, error: error2 },
-          ctx.operation.signal
-        );
-        if (!again) throw error2;
-        ctx.logger.debug(`FinalizeArtifact for '${name}' lost its response (${error2.message}); reconciling`);
-        const listed = await this.#listRaw(twirp, { name_filter: name }, ctx, finalizeContext);
-        const committed = listed.find(
-          (a) => a.name === name && normalizeDigest(a.digest) === normalizeDigest(digest2)
-        );
-        if (committed) return toSafeId(committed.database_id ?? committed.databaseId);
-      }
-    }
-  }
-  /** The error for a refused finalize, with what the service lists under the name (P33). */
-  async #finalizeRefused(twirp, name, size, digest2, answer, code, ctx, context) {
-    let listed;
-    let lookup = "";
-    try {
-      const artifacts = await this.#listRaw(twirp, { name_filter: name }, ctx, context);
-      listed = artifacts.filter((a) => a.name === name).sort(
-        (a, b) => (toSafeId(b.database_id ?? b.databaseId) ?? 0) - (toSafeId(a.database_id ?? a.databaseId) ?? 0)
-      )[0];
-    } catch (error2) {
-      lookup = `; listing it to check failed too (${error2 instanceof Error ? error2.message : String(error2)})`;
-    }
-    const id = listed ? toSafeId(listed.database_id ?? listed.databaseId) : void 0;
-    const state = listed ? normalizeDigest(listed.digest) === normalizeDigest(digest2) ? `the service lists it as artifact ${id ?? "?"} with this digest, so it may be complete` : `the service lists an artifact ${id ?? "?"} of that name with ${listed.digest ? `digest ${listed.digest}` : "no digest"}` : `the service lists no finalized artifact of that name${lookup}`;
-    return new FerryError(
-      code,
-      `FinalizeArtifact refused artifact '${name}' after its ${size} bytes were uploaded (${answer}); ${state}. Check the artifact before uploading it again`,
-      { context: { ...context, ...id !== void 0 ? { artifactId: id } : {} } }
-    );
-  }
-  async #resolve(twirp, spec, ctx, context) {
-    const filter = spec.id !== void 0 ? { id_filter: String(spec.id) } : { name_filter: spec.name };
-    const listed = await this.#listRaw(twirp, filter, ctx, context);
-    const matching = spec.id !== void 0 ? listed.filter((a) => toSafeId(a.database_id ?? a.databaseId) === spec.id) : listed.filter((a) => a.name === spec.name);
-    const newest = matching.sort(
-      (a, b) => (toSafeId(b.database_id ?? b.databaseId) ?? 0) - (toSafeId(a.database_id ?? a.databaseId) ?? 0)
-    )[0];
-    if (!newest) throw notFound4(spec.id !== void 0 ? `#${spec.id}` : spec.name, "download");
-    return newest;
-  }
-  async #listRaw(twirp, filter, ctx, context, call = {}) {
-    const response = await twirp.call(
-      "ListArtifacts",
-      { ...this.#ids(), ...filter },
-      { operation: ctx.operation, context, ...call }
-    );
-    return Array.isArray(response.artifacts) ? response.artifacts : [];
-  }
-};
-async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, verify, refreshUrl, listedSize2) {
-  await mkdir11(tempDir, { recursive: true });
-  const work = await mkdtemp(path9.join(tempDir, "ferry-download-"));
-  let disposed;
-  const dispose = () => disposed ??= rm8(work, { recursive: true, force: true });
+}
+async function send(config, upload, ctx) {
+  const { name, contentType } = upload;
+  const context = { operation: "upload", artifactName: name };
+  const service = new ArtifactService2(config, ctx);
+  if (upload.overwrite) await service.deleteIfPresent(name);
+  const signedUrl = await service.create(name, contentType, upload.retentionDays, context);
   try {
-    const file = path9.join(work, "blob");
-    const blob = await downloadBlob(url, file, {
-      http: ctx.http,
-      operation: ctx.operation,
-      context,
-      // Verified downloads get one re-download on a mismatch (transit damage) and a fresh URL on a 403.
-      expectedSha256: verify ? expectedHex : void 0,
-      refreshUrl,
-      listedSize: listedSize2,
-      onBytes: (received, total) => ctx.onProgress?.({
-        operation: "download",
-        artifactName: name,
-        phase: "transfer",
-        bytesDone: received,
-        bytesTotal: total,
-        filesDone: 0,
-        filesTotal: void 0
-      })
-    });
-    const digestMismatch = expectedHex !== void 0 && blob.sha256 !== expectedHex;
-    if (digestMismatch && verify) {
-      throw new IntegrityError(
-        "ERR_FERRY_INTEGRITY",
-        `Digest mismatch for artifact '${name}': the service listed sha256:${expectedHex} but the download hashes to sha256:${blob.sha256}; nothing was written`,
-        { context }
-      );
-    }
-    if (digestMismatch) {
-      ctx.logger.debug(
-        `Digest mismatch for artifact '${name}' (listed sha256:${expectedHex}, downloaded sha256:${blob.sha256}); verification is off`
-      );
-    }
-    return { ...blob, file, digestMismatch, expectedHex, dispose };
+    return await transferAndFinalize(upload, signedUrl, service, ctx, context);
   } catch (error2) {
-    await dispose();
+    await service.abandon(name, context);
     throw error2;
   }
 }
-async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx, context, refreshUrl, listedSize2) {
-  const blob = await fetchVerifiedBlob(
-    url,
-    name,
-    expectedHex,
-    tempDir,
-    ctx,
+async function transferAndFinalize(upload, signedUrl, service, ctx, context) {
+  const { name, contentType, totalOriginal, fileCount } = upload;
+  let filesDone = 0;
+  const source = await upload.open(() => {
+    filesDone++;
+  });
+  const blob = await uploadBlob(signedUrl, source, {
+    http: ctx.http,
+    operation: ctx.operation,
     context,
-    spec.verifyDigest ?? true,
-    refreshUrl,
-    listedSize2
-  );
-  try {
-    await spec.beforeWrite?.();
-    const conflict2 = spec.conflict ?? "overwrite";
-    const digest2 = `sha256:${blob.sha256}`;
-    const mismatch = blob.digestMismatch && blob.expectedHex !== void 0 ? { digestMismatch: true, expectedDigest: `sha256:${blob.expectedHex}` } : {};
-    const target = path9.resolve(spec.targetDirectory);
-    const mime = (blob.contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
-    const isZip = ["application/zip", "application/x-zip-compressed", "application/zip-compressed"].includes(mime) || new URL(url).pathname.toLowerCase().endsWith(".zip");
-    if (isZip && !spec.skipDecompress) {
-      const result = await extractZip(blob.file, {
-        targetDirectory: target,
-        existing: conflict2,
-        symlinks: spec.symlinks ?? "refuse",
-        restoreModes: spec.restoreModes ?? true,
-        signal: ctx.operation.signal,
-        // Files written at once follow the caller's concurrency, so lowering it bounds descriptors.
-        concurrency: ctx.http.slots,
-        // Errors name the download and the artifact, not only the entry.
-        context,
-        ...spec.limits !== void 0 ? { limits: spec.limits } : {}
-      });
-      return { downloadPath: target, fileCount: result.files, size: result.bytes, digest: digest2, ...mismatch };
-    }
-    const fileName = fileNameFromDisposition(blob.contentDisposition, isZip ? `${name}.zip` : name);
-    await mkdir11(target, { recursive: true });
-    const placed = await placeRawFile(blob, fileName, target, conflict2, context);
-    return {
-      downloadPath: target,
-      fileCount: placed ? 1 : 0,
-      size: placed ? blob.size : 0,
-      digest: digest2,
-      ...mismatch
-    };
-  } finally {
-    await blob.dispose();
-  }
-}
-async function placeRawFile(blob, fileName, target, conflict2, context) {
-  const held = HeldTarget.open(target, { context });
-  try {
-    const existing = held.lstatEntry(fileName);
-    if (existing?.isDirectory()) {
-      throw new FerryError(
-        "ERR_FERRY_INVALID_PATH",
-        `Cannot save '${fileName}': a directory of that name exists in ${target}`,
-        { context }
-      );
-    }
-    let placed = false;
-    if (conflict2 === "overwrite") {
-      held.renameIn(blob.file, fileName);
-      placed = true;
-    } else if (existing === void 0) {
-      placed = await held.linkIn(blob.file, fileName);
-    }
-    if (!placed && conflict2 === "error") {
-      const state = await compareExisting(held.entry(fileName), {
-        size: blob.size,
-        sha256: () => blob.sha256
-      });
-      if (state !== "identical") throw conflictError(fileName, printable(target), context);
-    }
-    return placed;
-  } finally {
-    held.close();
-  }
-}
-function notFound4(what, operation) {
-  return new FerryError(
-    "ERR_FERRY_NOT_FOUND",
-    `No artifact ${what.startsWith("#") ? what : `named '${what}'`} in this workflow run`,
-    {
-      context: { operation, artifactName: what }
-    }
-  );
-}
-function toInfo2(a) {
-  return {
-    name: a.name,
-    id: toSafeId(a.database_id ?? a.databaseId),
-    // A negative, fractional, NaN or 2^60 size from the service is no size at all.
-    size: listedSize(a.size) ?? 0,
-    createdAt: a.created_at ?? a.createdAt,
-    digest: a.digest
-  };
-}
-function latestPerName(artifacts) {
-  const byName = /* @__PURE__ */ new Map();
-  for (const a of artifacts) {
-    const current = byName.get(a.name);
-    if (!current || (a.id ?? 0) > (current.id ?? 0)) byName.set(a.name, a);
-  }
-  return [...byName.values()];
-}
-function expiresAt(days) {
-  return new Date(Date.now() + days * 24 * 3600 * 1e3).toISOString();
+    contentType,
+    reopen: upload.replayable ? () => upload.open(() => void 0) : void 0,
+    onBytes: (staged) => ctx.onProgress?.({
+      operation: "upload",
+      artifactName: name,
+      phase: "transfer",
+      bytesDone: Math.min(staged, totalOriginal),
+      bytesTotal: totalOriginal,
+      filesDone,
+      filesTotal: fileCount
+    })
+  });
+  ctx.onProgress?.({
+    operation: "upload",
+    artifactName: name,
+    phase: "finalize",
+    bytesDone: totalOriginal,
+    bytesTotal: totalOriginal,
+    filesDone: fileCount,
+    filesTotal: fileCount
+  });
+  const digest2 = `sha256:${blob.sha256}`;
+  if (blob.size === 0) ctx.logger.warn(`Artifact '${name}' is empty: no data was uploaded`);
+  const id = await service.finalize(name, blob.size, digest2, context);
+  return { id, uploadedBytes: blob.size, size: totalOriginal, fileCount, digest: digest2 };
 }
 function exactlyListedSize(file, source) {
   let seen = 0;
   const changed = () => sourceChanged(file, `${seen > file.size ? "more" : seen} when read`, { file: file.artifactPath });
-  const check = new Transform4({
+  const check = new Transform3({
     transform(chunk, _encoding, done) {
       seen += chunk.length;
       done(seen > file.size ? changed() : null, chunk);
@@ -30892,26 +27275,110 @@ function zipInputs(spec) {
   return inputs;
 }
 
-// src/backends/results/rest.ts
+// src/backends/results/results-backend.ts
+var ResultsBackend = class {
+  constructor(config, tempDir) {
+    this.config = config;
+    this.tempDir = tempDir;
+  }
+  config;
+  tempDir;
+  kind = "results";
+  upload(spec, ctx) {
+    return uploadResults(this.config, spec, ctx);
+  }
+  /** Uploads a zip of `inputs` with the same create → blob upload → finalize as {@link upload}. */
+  uploadStream(name, inputs, options, ctx) {
+    return uploadResultsStream(this.config, name, inputs, options, ctx);
+  }
+  async download(spec, ctx) {
+    const context = { operation: "download", artifactName: spec.name };
+    const signed = await new ArtifactService2(this.config, ctx).signedDownload(spec, context);
+    return downloadSignedArtifact(
+      signed.url,
+      signed.name,
+      signed.expectedHex,
+      spec,
+      this.tempDir,
+      ctx,
+      context,
+      signed.refresh,
+      signed.listedSize
+    );
+  }
+  /**
+   * Downloads artifact `name` (or id `id`, the newest of the name otherwise) to a temporary file
+   * and verifies its digest, without extracting it. The caller disposes of the file.
+   */
+  async downloadVerified(spec, ctx) {
+    const context = { operation: "download", artifactName: spec.name };
+    const signed = await new ArtifactService2(this.config, ctx).signedDownload(spec, context);
+    return fetchVerifiedBlob(
+      signed.url,
+      signed.name,
+      signed.expectedHex,
+      this.tempDir,
+      ctx,
+      context,
+      true,
+      signed.refresh,
+      signed.listedSize
+    );
+  }
+  async list(ctx, options = {}) {
+    const artifacts = (await new ArtifactService2(this.config, ctx).list({}, { operation: "list" })).map(
+      toInfo2
+    );
+    return options.latest ? latestPerName(artifacts) : artifacts;
+  }
+  async get(name, ctx) {
+    const listed = await new ArtifactService2(this.config, ctx).list(
+      { name_filter: name },
+      { operation: "get", artifactName: name }
+    );
+    const artifact = latestPerName(listed.map(toInfo2)).find((a) => a.name === name);
+    if (!artifact) throw notFound(name, "get");
+    return artifact;
+  }
+  storageOrigin(ctx) {
+    return new ArtifactService2(this.config, ctx).storageOrigin({ operation: "doctor" });
+  }
+  delete(name, ctx) {
+    return new ArtifactService2(this.config, ctx).delete(name, { operation: "delete", artifactName: name });
+  }
+};
+
+// src/backends/rest/artifact-service.ts
 var MAX_ARTIFACTS = 1e3;
 var PER_PAGE = 100;
 function validateFindBy(findBy) {
-  if (!findBy.token) throw invalid3("findBy.token", "is required");
+  if (!findBy.token) throw invalid2("findBy.token", "is required");
   if (!/^[^/\s]+\/[^/\s]+$/.test(findBy.repository))
-    throw invalid3("findBy.repository", `must be 'owner/repo'; got '${findBy.repository}'`);
-  if (!/^\d+$/.test(String(findBy.runId)))
-    throw invalid3("findBy.runId", `must be a numeric run id; got '${String(findBy.runId)}'`);
+    throw invalid2("findBy.repository", `must be 'owner/repo'; got '${findBy.repository}'`);
+  if (findBy.runId !== void 0 && !/^\d+$/.test(String(findBy.runId)))
+    throw invalid2("findBy.runId", `must be a numeric run id; got '${String(findBy.runId)}'`);
+  for (const key of ["workflow", "branch", "event", "conclusion"]) {
+    const value = findBy[key];
+    if (value === void 0) continue;
+    if (findBy.runId !== void 0)
+      throw invalid2(`findBy.${key}`, "selects a run, so it cannot be combined with runId");
+    if (typeof value !== "string" || value === "" || value.length > 255 || hasControlCharacter(value))
+      throw invalid2(`findBy.${key}`, "must be a non-empty printable string of at most 255 characters");
+  }
   registerSecret(findBy.token);
 }
-function invalid3(option, message) {
+function hasControlCharacter(value) {
+  return /[\u0000-\u001f\u007f]/.test(value);
+}
+function invalid2(option, message) {
   return new FerryError("ERR_FERRY_INVALID_OPTION", `Option '${option}' ${message}`, { context: { option } });
 }
-function base(findBy) {
+function restActionsBase(findBy) {
   const api = (findBy.apiUrl ?? "https://api.github.com").replace(/\/+$/, "");
   const [owner, repo] = findBy.repository.split("/");
   return `${api}/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}/actions`;
 }
-var HEADERS = { accept: "application/vnd.github+json", "x-github-api-version": "2022-11-28" };
+var REST_HEADERS = { accept: "application/vnd.github+json", "x-github-api-version": "2022-11-28" };
 async function listRunArtifacts(findBy, ctx, name) {
   const out = [];
   for (let page = 1; out.length < MAX_ARTIFACTS; page++) {
@@ -30924,8 +27391,8 @@ async function listRunArtifacts(findBy, ctx, name) {
       {
         slot: 0,
         method: "GET",
-        url: `${base(findBy)}/runs/${findBy.runId}/artifacts?${query}`,
-        headers: HEADERS,
+        url: `${restActionsBase(findBy)}/runs/${findBy.runId}/artifacts?${query}`,
+        headers: REST_HEADERS,
         bearer: findBy.token,
         operation: ctx.operation,
         context: { operation: "list", ...name ? { artifactName: name } : {} }
@@ -30950,8 +27417,7 @@ async function listRunArtifacts(findBy, ctx, name) {
   }
   return out.slice(0, MAX_ARTIFACTS);
 }
-async function downloadRunArtifact(findBy, spec, tempDir, ctx) {
-  const context = { operation: "download", artifactName: spec.name };
+async function signedRunArtifact(findBy, spec, ctx, context) {
   const candidates = await listRunArtifacts(findBy, ctx, spec.id === void 0 ? spec.name : void 0);
   const artifact = spec.id !== void 0 ? candidates.find((a) => a.id === spec.id) : latestPerName(candidates.filter((a) => a.name === spec.name))[0];
   if (!artifact?.id) {
@@ -30961,12 +27427,12 @@ async function downloadRunArtifact(findBy, spec, tempDir, ctx) {
       { context }
     );
   }
-  const location = await ctx.http.request(
+  const url = await ctx.http.request(
     {
       slot: 0,
       method: "GET",
-      url: `${base(findBy)}/artifacts/${artifact.id}/zip`,
-      headers: HEADERS,
+      url: `${restActionsBase(findBy)}/artifacts/${artifact.id}/zip`,
+      headers: REST_HEADERS,
       bearer: findBy.token,
       redirect: "manual",
       okStatuses: [301, 302, 303, 307, 308],
@@ -30983,23 +27449,163 @@ async function downloadRunArtifact(findBy, spec, tempDir, ctx) {
           { context }
         );
       }
-      const signed = parseServerUrl(value, "the artifact's signed URL", context, new URL(`${base(findBy)}/`));
-      return checkSignedUrl(signed.toString(), base(findBy), "the artifact's signed URL", context);
+      const signed = parseServerUrl(
+        value,
+        "the artifact's signed URL",
+        context,
+        new URL(`${restActionsBase(findBy)}/`)
+      );
+      return checkSignedUrl(signed.toString(), restActionsBase(findBy), "the artifact's signed URL", context);
     }
   );
-  return downloadSignedArtifact(
-    location,
-    artifact.name,
-    normalizeDigest(artifact.digest),
-    spec,
-    tempDir,
-    ctx,
-    context,
-    void 0,
-    // size_in_bytes is the zip's size; 0 may mean "not known", so it bounds nothing.
-    artifact.size > 0 ? artifact.size : void 0
+  return { artifact, url };
+}
+async function findRunArtifact(findBy, name, ctx, operation) {
+  const artifact = latestPerName(
+    (await listRunArtifacts(findBy, ctx, name)).filter((a) => a.name === name)
+  )[0];
+  if (!artifact) throw runArtifactNotFound(findBy, name, operation);
+  return artifact;
+}
+function runArtifactNotFound(findBy, name, operation) {
+  return new FerryError(
+    "ERR_FERRY_NOT_FOUND",
+    `No artifact named '${name}' in run ${findBy.runId} of ${findBy.repository}`,
+    { context: { operation, artifactName: name } }
   );
 }
+async function deleteRunArtifact(findBy, name, ctx) {
+  const artifact = await findRunArtifact(findBy, name, ctx, "delete");
+  if (!artifact.id) throw runArtifactNotFound(findBy, name, "delete");
+  await ctx.http.request(
+    {
+      slot: 0,
+      method: "DELETE",
+      url: `${restActionsBase(findBy)}/artifacts/${artifact.id}`,
+      headers: REST_HEADERS,
+      bearer: findBy.token,
+      operation: ctx.operation,
+      context: { operation: "delete", artifactName: name }
+    },
+    discardBody
+  );
+  return artifact.id;
+}
+
+// src/backends/rest/latest-run.ts
+var MAX_RUNS_SEARCHED = 30;
+async function resolveFindByRun(findBy, name, ctx) {
+  if (findBy.runId !== void 0) return findBy;
+  const conclusion = findBy.conclusion ?? "success";
+  const query = new URLSearchParams({
+    per_page: String(MAX_RUNS_SEARCHED),
+    ...findBy.branch ? { branch: findBy.branch } : {},
+    ...findBy.event ? { event: findBy.event } : {},
+    // GitHub's `status` filter takes a conclusion too; `any` asks for every completed run.
+    ...conclusion === "any" ? { status: "completed" } : { status: conclusion }
+  });
+  const scope = findBy.workflow ? `/workflows/${encodeURIComponent(findBy.workflow)}` : "";
+  const body = await ctx.http.request(
+    {
+      slot: 0,
+      method: "GET",
+      url: `${restActionsBase(findBy)}${scope}/runs?${query}`,
+      headers: REST_HEADERS,
+      bearer: findBy.token,
+      operation: ctx.operation,
+      context: { operation: "find run", ...name ? { artifactName: name } : {} }
+    },
+    (res) => readJson(res, {
+      maxBytes: ctx.http.maxResponseBytes,
+      call: "list workflow runs",
+      stall: ctx.http.stallPolicy
+    })
+  );
+  const runs = (Array.isArray(body.workflow_runs) ? body.workflow_runs : []).filter((run) => typeof run.id === "number" || typeof run.id === "string" && run.id !== "").filter((run) => conclusion === "any" || run.conclusion === conclusion).filter((run) => !findBy.branch || run.head_branch === findBy.branch).slice(0, MAX_RUNS_SEARCHED);
+  for (const run of runs) {
+    const candidate = { ...findBy, runId: run.id };
+    if (name === void 0) return candidate;
+    const artifacts = await listRunArtifacts(candidate, ctx, name);
+    if (artifacts.some((a) => a.name === name)) return candidate;
+  }
+  throw new FerryError("ERR_FERRY_NOT_FOUND", noRunMessage(findBy, conclusion, name, runs.length), {
+    context: { operation: "find run", ...name ? { artifactName: name } : {} }
+  });
+}
+function noRunMessage(findBy, conclusion, name, searched) {
+  const what = [
+    findBy.workflow ? `workflow ${findBy.workflow}` : "any workflow",
+    findBy.branch ? `on branch ${findBy.branch}` : void 0,
+    findBy.event ? `triggered by ${findBy.event}` : void 0,
+    conclusion === "any" ? "completed" : `with conclusion ${conclusion}`
+  ].filter(Boolean).join(" ");
+  if (searched === 0) return `No run of ${what} in ${findBy.repository}`;
+  return `None of the ${searched} newest runs of ${what} in ${findBy.repository} has an artifact named '${name ?? ""}'`;
+}
+
+// src/backends/rest/rest-backend.ts
+var RestBackend = class {
+  constructor(findBy, tempDir) {
+    this.findBy = findBy;
+    this.tempDir = tempDir;
+    if (findBy.runId !== void 0) this.#run = findBy;
+  }
+  findBy;
+  tempDir;
+  kind = "rest";
+  /** The run once known: given as runId, or found by the selectors at the first call. */
+  #run;
+  /**
+   * The run every call of this operation uses: with selectors (workflow, branch, ...), the newest
+   * matching run that has `name` (any matching run when no name is known yet), found once, so a
+   * batch reads all its artifacts from one run.
+   */
+  async #resolve(name, ctx) {
+    this.#run ??= await resolveFindByRun(this.findBy, name, ctx);
+    return this.#run;
+  }
+  upload(spec) {
+    return Promise.reject(
+      new FerryError(
+        "ERR_FERRY_CONFIG",
+        `Cannot upload '${spec.name}' with findBy: the REST API reads and deletes another run's artifacts; uploads go to the current run`,
+        { context: { operation: "upload", artifactName: spec.name } }
+      )
+    );
+  }
+  /** id or newest of `name` → 302 to a signed URL → verify → extract. */
+  async download(spec, ctx) {
+    const context = { operation: "download", artifactName: spec.name };
+    const { artifact, url } = await signedRunArtifact(
+      await this.#resolve(spec.id === void 0 ? spec.name : void 0, ctx),
+      spec,
+      ctx,
+      context
+    );
+    return downloadSignedArtifact(
+      url,
+      artifact.name,
+      normalizeDigest(artifact.digest),
+      spec,
+      this.tempDir,
+      ctx,
+      context,
+      void 0,
+      // size_in_bytes is the zip's size; 0 may mean "not known", so it bounds nothing.
+      artifact.size > 0 ? artifact.size : void 0
+    );
+  }
+  async list(ctx, options = {}) {
+    const all = await listRunArtifacts(await this.#resolve(void 0, ctx), ctx);
+    return options.latest ? latestPerName(all) : all;
+  }
+  async get(name, ctx) {
+    return findRunArtifact(await this.#resolve(name, ctx), name, ctx, "get");
+  }
+  async delete(name, ctx) {
+    return deleteRunArtifact(await this.#resolve(name, ctx), name, ctx);
+  }
+};
 
 // src/backends/results/token.ts
 function backendIdsFromToken(token) {
@@ -31035,7 +27641,43 @@ function requireBackendIds(token) {
 
 // src/options.ts
 import os5 from "node:os";
-import path10 from "node:path";
+import path13 from "node:path";
+
+// src/core/option-checks.ts
+function shownValue(value) {
+  if (typeof value === "string") return `${JSON.stringify(value.slice(0, 80))} (a string)`;
+  if (typeof value === "number" || typeof value === "boolean" || value === null) return String(value);
+  return typeof value;
+}
+function isIntegerInRange(value, min, max) {
+  return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
+}
+function isNumberInRange(value, min, max) {
+  return typeof value === "number" && Number.isFinite(value) && value >= min && value <= max;
+}
+function parseWholeNumber(text) {
+  const trimmed = text.trim();
+  if (!/^[+-]?\d+$/.test(trimmed)) return void 0;
+  const number = Number(trimmed);
+  return Number.isSafeInteger(number) ? number : void 0;
+}
+function parseBoolean(text) {
+  if (text === "true" || text === "True" || text === "TRUE") return true;
+  if (text === "false" || text === "False" || text === "FALSE") return false;
+  return void 0;
+}
+function parseChoice(text, choices) {
+  const lower = text.toLowerCase();
+  return choices.find((choice) => choice === lower);
+}
+function isHttpUrl(text) {
+  try {
+    const url = new URL(text);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
+  } catch {
+    return false;
+  }
+}
 
 // src/core/types.ts
 var silentLogger = {
@@ -31051,7 +27693,7 @@ var silentLogger = {
 
 // src/options.ts
 var DEFAULT_CONCURRENCY = 8;
-var DEFAULT_CHUNK_SIZE2 = 4 * 1024 * 1024;
+var DEFAULT_LEGACY_CHUNK_SIZE = 4 * 1024 * 1024;
 var MAX_CHUNK_SIZE2 = 256 * 1024 * 1024;
 var MAX_RETENTION_DAYS = 400;
 var MAX_RESPONSE_BYTES_LIMIT = 1024 * 1024 * 1024;
@@ -31081,12 +27723,12 @@ var KNOWN_KEYS = /* @__PURE__ */ new Set([
 function normalizeOptions2(options = {}, extraKeys = []) {
   for (const key of Object.keys(options)) {
     if (!KNOWN_KEYS.has(key) && !extraKeys.includes(key)) {
-      throw invalid4(key, `is not a known option`);
+      throw invalid3(key, `is not a known option`);
     }
   }
   const backend = options.backend ?? "auto";
   if (!["auto", "legacy", "results", "local"].includes(backend)) {
-    throw invalid4("backend", `must be one of auto, legacy, results, local; got ${JSON.stringify(backend)}`);
+    throw invalid3("backend", `must be one of auto, legacy, results, local; got ${JSON.stringify(backend)}`);
   }
   return {
     backend,
@@ -31094,11 +27736,11 @@ function normalizeOptions2(options = {}, extraKeys = []) {
     resultsUrl: optionalUrl("resultsUrl", options.resultsUrl),
     runtimeToken: optionalString("runtimeToken", options.runtimeToken, false),
     runId: optionalString("runId", options.runId),
-    localStore: path10.resolve(
-      optionalString("localStore", options.localStore) ?? path10.join(os5.homedir(), ".ferry", "store")
+    localStore: path13.resolve(
+      optionalString("localStore", options.localStore) ?? path13.join(os5.homedir(), ".ferry", "store")
     ),
     concurrency: integer("concurrency", options.concurrency, DEFAULT_CONCURRENCY, 1, 256),
-    chunkSize: integer("chunkSize", options.chunkSize, DEFAULT_CHUNK_SIZE2, 1, MAX_CHUNK_SIZE2),
+    chunkSize: integer("chunkSize", options.chunkSize, DEFAULT_LEGACY_CHUNK_SIZE, 1, MAX_CHUNK_SIZE2),
     compressionLevel: integer("compressionLevel", options.compressionLevel, 6, 0, 9),
     retentionDays: options.retentionDays === void 0 || options.retentionDays === 0 ? void 0 : integer("retentionDays", options.retentionDays, 0, 1, MAX_RETENTION_DAYS),
     proxy: objectOption("proxy", options.proxy) ?? {},
@@ -31106,7 +27748,7 @@ function normalizeOptions2(options = {}, extraKeys = []) {
     minBytesPerSecond: integer("minBytesPerSecond", options.minBytesPerSecond, 1024, 0, 1024 ** 3),
     stallWindowMs: integer("stallWindowMs", options.stallWindowMs, 6e4, 1, 24 * 36e5),
     retry: retryOption(options.retry),
-    tempDir: path10.resolve(optionalString("tempDir", options.tempDir) ?? os5.tmpdir()),
+    tempDir: path13.resolve(optionalString("tempDir", options.tempDir) ?? os5.tmpdir()),
     maxResponseBytes: integer(
       "maxResponseBytes",
       options.maxResponseBytes,
@@ -31121,37 +27763,32 @@ function normalizeOptions2(options = {}, extraKeys = []) {
     signal: signalOption(options.signal)
   };
 }
-function invalid4(option, message) {
+function invalid3(option, message) {
   return new ValidationError("ERR_FERRY_INVALID_OPTION", `Option '${option}' ${message}`, { option });
 }
 function integer(option, value, fallback, min, max) {
   if (value === void 0) return fallback;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw invalid4(option, `must be an integer from ${min} to ${max}; got ${shown2(value)}`);
+  if (!isIntegerInRange(value, min, max)) {
+    throw invalid3(option, `must be an integer from ${min} to ${max}; got ${shownValue(value)}`);
   }
   return value;
-}
-function shown2(value) {
-  if (typeof value === "string") return `${JSON.stringify(value.slice(0, 80))} (a string)`;
-  if (typeof value === "number" || typeof value === "boolean" || value === null) return String(value);
-  return typeof value;
 }
 function optionalString(option, value, echo = true) {
   if (value === void 0 || value === "") return void 0;
   if (typeof value !== "string")
-    throw invalid4(option, `must be a string; got ${echo ? shown2(value) : typeof value}`);
+    throw invalid3(option, `must be a string; got ${echo ? shownValue(value) : typeof value}`);
   return value;
 }
 function objectOption(option, value) {
   if (value === void 0) return void 0;
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw invalid4(option, `must be an object; got ${shown2(value)}`);
+    throw invalid3(option, `must be an object; got ${shownValue(value)}`);
   }
   return value;
 }
 function functionOption(option, value) {
   if (value !== void 0 && typeof value !== "function") {
-    throw invalid4(option, `must be a function; got ${shown2(value)}`);
+    throw invalid3(option, `must be a function; got ${shownValue(value)}`);
   }
   return value;
 }
@@ -31159,9 +27796,9 @@ function loggerOption(logger) {
   objectOption("logger", logger);
   for (const level of ["debug", "info", "warn", "error"]) {
     if (typeof logger[level] !== "function") {
-      throw invalid4(
+      throw invalid3(
         "logger",
-        `must have debug, info, warn and error functions; '${level}' is ${shown2(logger[level])}`
+        `must have debug, info, warn and error functions; '${level}' is ${shownValue(logger[level])}`
       );
     }
   }
@@ -31171,7 +27808,7 @@ function signalOption(signal) {
   if (signal === void 0) return void 0;
   const s = signal;
   if (typeof s !== "object" || s === null || typeof s.aborted !== "boolean" || typeof s.addEventListener !== "function") {
-    throw invalid4("signal", `must be an AbortSignal; got ${shown2(signal)}`);
+    throw invalid3("signal", `must be an AbortSignal; got ${shownValue(signal)}`);
   }
   return signal;
 }
@@ -31192,21 +27829,21 @@ function retryOption(retry) {
     const option = `retry.${key}`;
     const bounds = RETRY_NUMBERS[key];
     if (bounds !== void 0) {
-      const ok = typeof value === "number" && Number.isFinite(value) && value >= bounds.min && value <= bounds.max && (!bounds.integer || Number.isInteger(value));
+      const ok = bounds.integer ? isIntegerInRange(value, bounds.min, bounds.max) : isNumberInRange(value, bounds.min, bounds.max);
       if (!ok) {
         const kind = bounds.integer ? "an integer" : "a number";
-        throw invalid4(option, `must be ${kind} from ${bounds.min} to ${bounds.max}; got ${shown2(value)}`);
+        throw invalid3(option, `must be ${kind} from ${bounds.min} to ${bounds.max}; got ${shownValue(value)}`);
       }
     } else if (key === "retryableStatuses") {
       if (!Array.isArray(value) || !value.every((v) => Number.isInteger(v) && v >= 100 && v <= 599)) {
-        throw invalid4(option, `must be an array of HTTP status codes; got ${shown2(value)}`);
+        throw invalid3(option, `must be an array of HTTP status codes; got ${shownValue(value)}`);
       }
     } else if (key === "retryableErrorCodes") {
       if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
-        throw invalid4(option, `must be an array of error code strings; got ${shown2(value)}`);
+        throw invalid3(option, `must be an array of error code strings; got ${shownValue(value)}`);
       }
     } else {
-      throw invalid4(option, "is not a known retry policy field");
+      throw invalid3(option, "is not a known retry policy field");
     }
   }
   return retry;
@@ -31214,24 +27851,4886 @@ function retryOption(retry) {
 function trustedOriginsOption(value) {
   if (value === void 0) return [];
   if (!Array.isArray(value))
-    throw invalid4("trustedOrigins", `must be an array of origins; got ${shown2(value)}`);
-  return parseTrustedOrigins(value, (message) => invalid4("trustedOrigins", message));
+    throw invalid3("trustedOrigins", `must be an array of origins; got ${shownValue(value)}`);
+  return parseTrustedOrigins(value, (message) => invalid3("trustedOrigins", message));
 }
 function optionalUrl(option, value) {
   const text = optionalString(option, value);
   if (text === void 0) return void 0;
-  try {
-    const url = new URL(text);
-    if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error("not http(s)");
-  } catch {
-    throw invalid4(option, `must be an http(s) URL; got ${JSON.stringify(text)}`);
-  }
+  if (!isHttpUrl(text)) throw invalid3(option, `must be an http(s) URL; got ${JSON.stringify(text)}`);
   return text;
 }
 
+// src/server/index.ts
+import { mkdir as mkdir11 } from "node:fs/promises";
+import { hostname as hostname2 } from "node:os";
+import { resolve } from "node:path";
+
+// src/server/http/limits.ts
+var KIB = 1024;
+var GIB = 1024 * 1024 * 1024;
+var DEFAULT_LIMITS = Object.freeze({
+  maxArtifactBytes: 10 * GIB,
+  maxBlocksPerList: 5e4,
+  maxStagedBlocks: 1e5,
+  maxJsonBodyBytes: 1024 * KIB,
+  maxHeaderBytes: 16 * KIB,
+  maxArtifactsPerRun: 1e4,
+  maxLiveUploadsPerRun: 1e3,
+  headersTimeoutMs: 2e4,
+  requestTimeoutMs: 60 * 60 * 1e3,
+  idleTimeoutMs: 12e4,
+  keepAliveTimeoutMs: 6e4,
+  maxConnections: 512,
+  maxUntrustedConnections: 64
+});
+function resolveLimits(given) {
+  const limits = { ...DEFAULT_LIMITS };
+  for (const [key, value] of Object.entries(given ?? {})) {
+    if (value === void 0) continue;
+    if (!(key in DEFAULT_LIMITS)) throw new RangeError(`Unknown server limit ${JSON.stringify(key)}`);
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
+      throw new RangeError(`Server limit ${key} must be a positive integer, got ${String(value)}`);
+    }
+    limits[key] = value;
+  }
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
+    throw new RangeError(
+      `headersTimeoutMs (${limits.headersTimeoutMs}) cannot exceed requestTimeoutMs (${limits.requestTimeoutMs})`
+    );
+  }
+  if (limits.maxUntrustedConnections > limits.maxConnections) {
+    throw new RangeError(
+      `maxUntrustedConnections (${limits.maxUntrustedConnections}) cannot exceed maxConnections (${limits.maxConnections})`
+    );
+  }
+  return limits;
+}
+
+// src/server/http/auth.ts
+import { createHash as createHash6, timingSafeEqual as timingSafeEqual2 } from "node:crypto";
+
+// src/server/http/error-response.ts
+var ErrorResponse = class extends Error {
+  constructor(status, message, headers = {}) {
+    super(message);
+    this.status = status;
+    this.headers = headers;
+  }
+  status;
+  headers;
+  name = "ErrorResponse";
+};
+var badRequest2 = (message) => new ErrorResponse(400, message);
+var notFound2 = (message) => new ErrorResponse(404, message);
+
+// src/server/http/access.ts
+var FULL_ACCESS = Object.freeze({ kind: "all" });
+var NO_ACCESS = Object.freeze({ kind: "runs", grants: Object.freeze([]) });
+function grantsOf(scp) {
+  const grants = [];
+  for (const scope of scp.split(" ")) {
+    const parts = scope.split(":");
+    if (parts[0] !== "Actions.Results" || parts.length !== 3) continue;
+    const [, run, job] = parts;
+    if (run !== "" && job !== "") grants.push({ run, job });
+  }
+  return grants;
+}
+function mayUseRun(access3, runId) {
+  return access3.kind === "all" || access3.grants.some((g) => g.run === runId);
+}
+function mayWriteAsJob(access3, runId, jobId) {
+  return access3.kind === "all" || access3.grants.some((g) => g.run === runId && g.job === jobId);
+}
+function grantedRuns(access3) {
+  return access3.kind === "all" ? void 0 : new Set(access3.grants.map((g) => g.run));
+}
+function runForbidden(runId, action) {
+  return new ErrorResponse(
+    403,
+    `The runtime token does not grant ${action} in workflow run ${JSON.stringify(runId)} (its scp names other runs or jobs)`
+  );
+}
+
+// src/server/http/jwt.ts
+import { createHmac, timingSafeEqual, verify as verifySignature } from "node:crypto";
+var JwtRejected = class extends Error {
+  name = "JwtRejected";
+};
+var CLOCK_SKEW_SECONDS = 60;
+var MAX_TOKEN_LENGTH = 8 * 1024;
+var BASE64URL = /^[A-Za-z0-9_-]*$/;
+function verifyJwt(token, keys, nowMs) {
+  if (token.length > MAX_TOKEN_LENGTH) throw new JwtRejected("the token is too long to be a runtime JWT");
+  const parts = token.split(".");
+  if (parts.length !== 3 || !parts.every((p) => BASE64URL.test(p))) {
+    throw new JwtRejected("the token is not a JWT (three base64url parts)");
+  }
+  const [headerPart, payloadPart, signaturePart] = parts;
+  const header3 = decodeJson(headerPart, "header");
+  const alg = header3["alg"];
+  const signed = Buffer.from(`${headerPart}.${payloadPart}`, "ascii");
+  const signature = Buffer.from(signaturePart, "base64url");
+  if (!signatureMatches(alg, signed, signature, keys)) {
+    throw new JwtRejected(
+      typeof alg === "string" && SUPPORTED_ALGORITHMS.includes(alg) ? `the ${alg} signature does not match any configured key` : `the JWT algorithm ${JSON.stringify(alg)} is not accepted (HS256, RS256 or ES256 with a configured key)`
+    );
+  }
+  const payload = decodeJson(payloadPart, "payload");
+  const exp = payload["exp"];
+  if (typeof exp !== "number" || !Number.isFinite(exp)) {
+    throw new JwtRejected("the token has no expiry (exp claim)");
+  }
+  const nbf = payload["nbf"];
+  if (nbf !== void 0 && (typeof nbf !== "number" || !Number.isFinite(nbf))) {
+    throw new JwtRejected("the nbf claim is not a number");
+  }
+  const scp = payload["scp"];
+  if (typeof scp !== "string") throw new JwtRejected("the token has no scp claim");
+  const claims = { scp, exp, ...typeof nbf === "number" ? { nbf } : {} };
+  checkTimeWindow(claims, nowMs);
+  return claims;
+}
+function checkTimeWindow(claims, nowMs) {
+  const now = nowMs / 1e3;
+  if (now >= claims.exp + CLOCK_SKEW_SECONDS) {
+    throw new JwtRejected(`the token expired at ${isoSeconds(claims.exp)}`);
+  }
+  if (claims.nbf !== void 0 && now < claims.nbf - CLOCK_SKEW_SECONDS) {
+    throw new JwtRejected(`the token is not valid before ${isoSeconds(claims.nbf)}`);
+  }
+}
+var SUPPORTED_ALGORITHMS = ["HS256", "RS256", "ES256"];
+function signatureMatches(alg, signed, signature, keys) {
+  switch (alg) {
+    case "HS256":
+      return keys.hmacSecrets.some((secret) => {
+        const expected = createHmac("sha256", secret).update(signed).digest();
+        return expected.length === signature.length && timingSafeEqual(expected, signature);
+      });
+    case "RS256":
+      return keys.publicKeys.some(
+        (key) => key.asymmetricKeyType === "rsa" && safeVerify(() => verifySignature("sha256", signed, key, signature))
+      );
+    case "ES256":
+      return keys.publicKeys.some(
+        (key) => key.asymmetricKeyType === "ec" && key.asymmetricKeyDetails?.namedCurve === "prime256v1" && // JWS carries ES256 signatures as r||s (64 bytes), not DER.
+        safeVerify(() => verifySignature("sha256", signed, { key, dsaEncoding: "ieee-p1363" }, signature))
+      );
+    default:
+      return false;
+  }
+}
+function safeVerify(check) {
+  try {
+    return check();
+  } catch {
+    return false;
+  }
+}
+function decodeJson(part, what) {
+  let value;
+  try {
+    value = JSON.parse(Buffer.from(part, "base64url").toString("utf8"));
+  } catch {
+    throw new JwtRejected(`the JWT ${what} is not base64url JSON`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new JwtRejected(`the JWT ${what} is not a JSON object`);
+  }
+  return value;
+}
+function isoSeconds(seconds2) {
+  const date = new Date(seconds2 * 1e3);
+  return Number.isFinite(date.getTime()) ? date.toISOString() : String(seconds2);
+}
+
+// src/server/http/auth.ts
+function createAuthenticator(options) {
+  const token = options.token === "" ? void 0 : options.token;
+  const keys = options.jwtKeys;
+  const hasKeys = keys !== void 0 && keys.hmacSecrets.length + keys.publicKeys.length > 0;
+  if (token === void 0 && !hasKeys) return () => FULL_ACCESS;
+  const expected = token === void 0 ? void 0 : digest(token);
+  const now = options.now ?? Date.now;
+  const verified = new VerifiedTokens();
+  return (req, schemes) => {
+    const credential = credentialOf(req, schemes);
+    if (expected !== void 0 && timingSafeEqual2(digest(credential), expected)) return FULL_ACCESS;
+    if (!hasKeys)
+      throw unauthorized("Missing or invalid bearer token (Authorization: Bearer <ACTIONS_RUNTIME_TOKEN>)");
+    try {
+      const at = now();
+      const cached = verified.get(credential);
+      if (cached) {
+        checkTimeWindow(cached.claims, at);
+        return cached.access;
+      }
+      const claims = verifyJwt(credential, keys, at);
+      const access3 = { kind: "runs", grants: grantsOf(claims.scp) };
+      verified.set(credential, { claims, access: access3 });
+      return access3;
+    } catch (error2) {
+      if (error2 instanceof JwtRejected) throw unauthorized(`Runtime token refused: ${error2.message}`);
+      throw error2;
+    }
+  };
+}
+var MAX_CACHED_TOKENS = 1024;
+var VerifiedTokens = class {
+  #entries = /* @__PURE__ */ new Map();
+  get(token) {
+    return this.#entries.get(token);
+  }
+  set(token, entry) {
+    if (this.#entries.size >= MAX_CACHED_TOKENS) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest !== void 0) this.#entries.delete(oldest);
+    }
+    this.#entries.set(token, entry);
+  }
+};
+function credentialOf(req, schemes) {
+  let count = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    if (req.rawHeaders[i]?.toLowerCase() === "authorization") count++;
+  }
+  if (count > 1) throw new ErrorResponse(400, "More than one Authorization header");
+  const header3 = req.headers.authorization;
+  const pattern = schemes === "bearer" ? /^Bearer[ \t]+(.+)$/i : /^(?:Bearer|token)[ \t]+(.+)$/i;
+  const match = typeof header3 === "string" ? pattern.exec(header3.trim()) : null;
+  if (!match?.[1]) {
+    throw unauthorized(
+      schemes === "bearer" ? "Missing or invalid bearer token (Authorization: Bearer <ACTIONS_RUNTIME_TOKEN>)" : "Bad credentials"
+    );
+  }
+  return match[1];
+}
+function unauthorized(message) {
+  return new ErrorResponse(401, message, { "WWW-Authenticate": "Bearer" });
+}
+function digest(value) {
+  return createHash6("sha256").update(value, "utf8").digest();
+}
+
+// src/server/http/host-policy.ts
+import { hostname, networkInterfaces } from "node:os";
+
+// src/server/http/base-url.ts
+var HOST_HEADER = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+function requestBaseUrl(req, fallback) {
+  const host = req.headers.host;
+  if (typeof host !== "string" || !HOST_HEADER.test(host)) return fallback;
+  const forwarded = req.headers["x-forwarded-proto"];
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim().toLowerCase();
+  return `${first === "https" ? "https" : "http"}://${host}/`;
+}
+
+// src/server/http/host-policy.ts
+var LOOPBACK_NAMES = /* @__PURE__ */ new Set(["localhost", "127.0.0.1", "[::1]"]);
+var WILDCARD_HOSTS = /* @__PURE__ */ new Set(["", "0.0.0.0", "::", "[::]"]);
+var AUTHORITY = /^(?<host>[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::(?<port>\d{1,5}))?$/;
+function createHostPolicy(options) {
+  const publicUrl = options.publicUrl;
+  const publicAuthority = publicUrl === void 0 ? void 0 : `${publicUrl.hostname}:${portOf(publicUrl)}`.toLowerCase();
+  const boundNames = namesOf(options.boundHost);
+  const allowed = (authority) => {
+    const match = AUTHORITY.exec(authority.toLowerCase());
+    const host = match?.groups?.["host"];
+    if (host === void 0) return false;
+    const port = Number(match?.groups?.["port"] ?? "80");
+    if (LOOPBACK_NAMES.has(host)) return true;
+    if (publicAuthority !== void 0 && `${host}:${port}` === publicAuthority) return true;
+    return port === options.port() && boundNames.has(host);
+  };
+  const allowedOrigin = (origin) => {
+    try {
+      const url = new URL(origin);
+      return (url.protocol === "http:" || url.protocol === "https:") && allowed(`${url.hostname}:${portOf(url)}`);
+    } catch {
+      return false;
+    }
+  };
+  const refuse = (authority) => new ErrorResponse(
+    421,
+    `Misdirected request: ${JSON.stringify(authority.slice(0, 200))} is not an address of this ferry serve. It answers only to its bound address (port ${options.port()}), localhost, 127.0.0.1, [::1]` + (publicUrl ? ` and its public URL ${publicUrl.origin}` : "") + ". If clients reach it under another name, start it with --public-url <that URL>."
+  );
+  return {
+    check(req) {
+      let hosts = 0;
+      for (let i = 0; i < req.rawHeaders.length; i += 2) {
+        if (req.rawHeaders[i]?.toLowerCase() === "host") hosts++;
+      }
+      if (hosts > 1) throw new ErrorResponse(400, "More than one Host header");
+      const host = req.headers.host;
+      if (typeof host !== "string" || host === "") {
+        throw new ErrorResponse(400, "A Host header is required (HTTP/1.1)");
+      }
+      if (!allowed(host)) throw refuse(host);
+      const origin = req.headers.origin;
+      if (origin !== void 0 && !allowedOrigin(origin)) {
+        throw new ErrorResponse(
+          403,
+          `Cross-origin request from ${JSON.stringify(origin.slice(0, 200))} refused: ferry serve is not a browser API`
+        );
+      }
+      const target = req.url ?? "/";
+      if (!target.startsWith("/")) {
+        let authority;
+        try {
+          authority = new URL(target).host;
+        } catch {
+          throw new ErrorResponse(400, "Malformed request target");
+        }
+        if (!allowed(authority)) throw refuse(authority);
+      }
+    },
+    baseUrl(req, fallback) {
+      return publicUrl ? publicUrl.href : requestBaseUrl(req, fallback);
+    }
+  };
+}
+function parsePublicUrl(value) {
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new RangeError(`publicUrl ${JSON.stringify(value)} is not a URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new RangeError(`publicUrl must be http:// or https://, got ${JSON.stringify(url.protocol)}`);
+  }
+  if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "" || url.pathname !== "/") {
+    throw new RangeError(
+      `publicUrl must be an origin such as https://artifacts.example:8443/, got ${url.origin}${url.pathname}`
+    );
+  }
+  return url;
+}
+function portOf(url) {
+  if (url.port !== "") return Number(url.port);
+  return url.protocol === "https:" ? 443 : 80;
+}
+function namesOf(boundHost) {
+  const names = /* @__PURE__ */ new Set();
+  const add = (address) => {
+    names.add((address.includes(":") ? `[${address.replace(/^\[|\]$/g, "")}]` : address).toLowerCase());
+  };
+  if (!WILDCARD_HOSTS.has(boundHost)) {
+    add(boundHost);
+    return names;
+  }
+  for (const list3 of Object.values(networkInterfaces())) {
+    for (const info2 of list3 ?? []) if (!info2.address.includes("%")) add(info2.address);
+  }
+  add(hostname());
+  return names;
+}
+
+// src/server/http/jwt-keys.ts
+import { createPublicKey } from "node:crypto";
+var MIN_SECRET_BYTES = 32;
+function jwtKeysOf(options) {
+  const hmacSecrets = (options.secrets ?? []).map((secret, i) => {
+    const bytes = typeof secret === "string" ? Buffer.from(secret, "utf8") : Buffer.from(secret);
+    if (bytes.length < MIN_SECRET_BYTES) {
+      throw new RangeError(
+        `JWT secret #${i + 1} has ${bytes.length} bytes; HS256 needs at least ${MIN_SECRET_BYTES} (e.g. openssl rand -hex 32)`
+      );
+    }
+    return bytes;
+  });
+  const publicKeys = (options.publicKeys ?? []).map((key, i) => {
+    let object;
+    try {
+      object = typeof key === "string" || Buffer.isBuffer(key) ? createPublicKey(key) : key;
+    } catch {
+      throw new RangeError(`JWT public key #${i + 1} is not a PEM public key (or certificate)`);
+    }
+    const type = object.asymmetricKeyType;
+    const curve = object.asymmetricKeyDetails?.namedCurve;
+    if (object.type !== "public" || !(type === "rsa" || type === "ec" && curve === "prime256v1")) {
+      throw new RangeError(
+        `JWT public key #${i + 1} is ${type ?? object.type}${curve ? ` (${curve})` : ""}; RS256 needs an RSA key, ES256 an EC P-256 key`
+      );
+    }
+    return object;
+  });
+  return { hmacSecrets, publicKeys };
+}
+
+// src/server/legacy/artifact-store.ts
+import { randomBytes as randomBytes4 } from "node:crypto";
+import { mkdir as mkdir7, readdir as readdir4, rm as rm6 } from "node:fs/promises";
+
+// src/server/util/atomic-file.ts
+import { randomBytes as randomBytes3 } from "node:crypto";
+import { open as open11, readFile as readFile2, rename as rename3, rm as rm5 } from "node:fs/promises";
+import { dirname as dirname2 } from "node:path";
+
+// src/server/util/durable.ts
+import { open as open10 } from "node:fs/promises";
+async function fsyncFile(path17) {
+  const handle = await open10(path17, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+async function fsyncDir(path17) {
+  let handle;
+  try {
+    handle = await open10(path17, "r");
+  } catch (error2) {
+    if (process.platform === "win32") return;
+    throw error2;
+  }
+  try {
+    await handle.sync();
+  } catch (error2) {
+    const code = error2.code;
+    if (code !== "EINVAL" && code !== "EISDIR" && code !== "EPERM") throw error2;
+  } finally {
+    await handle.close();
+  }
+}
+
+// src/server/util/atomic-file.ts
+async function writeJsonAtomic(path17, value) {
+  const temp = `${path17}.${process.pid}.${randomBytes3(6).toString("hex")}${TEMP_SUFFIX}`;
+  try {
+    const handle = await open11(temp, "wx", 420);
+    try {
+      await handle.writeFile(JSON.stringify(value));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename3(temp, path17);
+    await fsyncDir(dirname2(path17));
+  } catch (error2) {
+    await rm5(temp, { force: true });
+    throw error2;
+  }
+}
+var TEMP_SUFFIX = ".tmp";
+async function readJsonFile(path17) {
+  let text;
+  try {
+    text = await readFile2(path17, "utf8");
+  } catch (error2) {
+    if (isNotFound(error2)) return void 0;
+    throw error2;
+  }
+  return JSON.parse(text);
+}
+function isNotFound(error2) {
+  return typeof error2 === "object" && error2 !== null && error2.code === "ENOENT";
+}
+
+// src/server/util/keyed-mutex.ts
+var KeyedMutex = class {
+  #tails = /* @__PURE__ */ new Map();
+  async run(key, work) {
+    const previous = this.#tails.get(key) ?? Promise.resolve();
+    let release;
+    const current = new Promise((resolve2) => release = resolve2);
+    const tail = previous.then(() => current);
+    this.#tails.set(key, tail);
+    await previous;
+    try {
+      return await work();
+    } finally {
+      release();
+      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+    }
+  }
+};
+
+// src/server/util/id-counter.ts
+var IdCounter = class {
+  #file;
+  #lock = new KeyedMutex();
+  #next = 1;
+  constructor(file) {
+    this.#file = file;
+  }
+  /** Continues after the larger of the persisted counter and `highestSeen` (ids already on disk). */
+  async resume(highestSeen) {
+    const counter = await readJsonFile(this.#file);
+    const persisted = typeof counter === "object" && counter !== null ? Number(counter.next) : NaN;
+    this.#next = Math.max(highestSeen + 1, Number.isSafeInteger(persisted) ? persisted : 1);
+  }
+  allocate() {
+    return this.#lock.run("counter", async () => {
+      const id = this.#next;
+      await writeJsonAtomic(this.#file, { next: id + 1 });
+      this.#next = id + 1;
+      return id;
+    });
+  }
+};
+
+// src/server/listing/listing-index.ts
+var SYSTEM_CLOCK = {
+  now: () => Date.now(),
+  setTimeout: (run, ms) => setTimeout(run, ms).unref(),
+  clearTimeout: (handle) => clearTimeout(handle)
+};
+var DEFAULT_INDEX_LIFETIME_MS = 5 * 60 * 1e3;
+var REWARM_AT = 0.9;
+var ListingIndex = class _ListingIndex {
+  #source;
+  #options;
+  #clock;
+  #lifetimeMs;
+  #state = emptyState();
+  /** Writes applied since the running rebuild began; undefined when none runs. */
+  #duringRebuild;
+  #timer;
+  #closed = false;
+  #rebuilding;
+  constructor(source, options) {
+    this.#source = source;
+    this.#options = options;
+    this.#clock = options.clock ?? SYSTEM_CLOCK;
+    this.#lifetimeMs = options.lifetimeMs ?? DEFAULT_INDEX_LIFETIME_MS;
+    if (!Number.isFinite(this.#lifetimeMs) || this.#lifetimeMs <= 0) {
+      throw new RangeError(
+        `the index lifetime must be a positive number of milliseconds, got ${this.#lifetimeMs}`
+      );
+    }
+  }
+  /** Builds the index once from storage (the cold start, logged as a warning) and schedules its re-validation. */
+  static async open(source, options) {
+    const index = new _ListingIndex(source, options);
+    const started = index.#clock.now();
+    await index.rebuild();
+    options.log?.(
+      "warn",
+      `listing index "${options.name}" started cold: built from storage once (${index.size} artifacts in ${index.#clock.now() - started} ms); lists are answered from memory and re-validated every ${Math.round(index.#lifetimeMs * REWARM_AT / 1e3)} s`
+    );
+    return index;
+  }
+  /** The run's artifacts in order; every run's when `runId` is undefined. Never touches storage. */
+  list(runId) {
+    if (runId !== void 0) {
+      const run = this.#state.runs.get(runId);
+      if (!run) return [];
+      run.sorted ??= [...run.byKey.values()].sort(this.#options.compare);
+      return run.sorted;
+    }
+    return [...this.#state.runs.keys()].flatMap((id) => this.list(id)).sort(this.#options.compare);
+  }
+  get size() {
+    return this.#state.runOfKey.size;
+  }
+  /** Records a durable change. `put` adds or replaces an artifact; `remove` takes one out by key. */
+  apply(write) {
+    this.#duringRebuild?.push(write);
+    applyTo(this.#state, write, this.#options);
+  }
+  /**
+   * Re-reads everything from storage and replaces the index, keeping the writes applied meanwhile.
+   * Concurrent calls share one rebuild.
+   */
+  rebuild() {
+    return this.#rebuilding ??= this.#rebuildOnce().finally(() => {
+      this.#rebuilding = void 0;
+    });
+  }
+  async #rebuildOnce() {
+    const started = this.#clock.now();
+    this.#duringRebuild = [];
+    let items;
+    try {
+      const load = () => this.#source.loadAll();
+      items = await (this.#options.storeCalls ? this.#options.storeCalls.time("index_load", load) : load());
+    } catch (error2) {
+      this.#duringRebuild = void 0;
+      throw error2;
+    }
+    const state = emptyState();
+    for (const item of items) applyTo(state, { put: item }, this.#options);
+    for (const write of this.#duringRebuild) applyTo(state, write, this.#options);
+    this.#duringRebuild = void 0;
+    this.#state = state;
+    const finished3 = this.#clock.now();
+    this.#options.onRefresh?.({
+      index: this.#options.name,
+      atMs: finished3,
+      durationMs: finished3 - started,
+      artifacts: this.size
+    });
+    this.#schedule();
+  }
+  /** The next re-validation, at 0.9 of the lifetime of the build that just finished. */
+  #schedule() {
+    if (this.#closed) return;
+    if (this.#timer !== void 0) this.#clock.clearTimeout(this.#timer);
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = void 0;
+      this.rebuild().catch((error2) => {
+        this.#options.log?.(
+          "error",
+          `listing index "${this.#options.name}" could not be re-validated from storage: ${error2 instanceof Error ? error2.message : String(error2)}`
+        );
+        this.#schedule();
+      });
+    }, this.#lifetimeMs * REWARM_AT);
+  }
+  /** Stops the re-validation timer. */
+  close() {
+    this.#closed = true;
+    if (this.#timer !== void 0) this.#clock.clearTimeout(this.#timer);
+    this.#timer = void 0;
+  }
+};
+function emptyState() {
+  return { runs: /* @__PURE__ */ new Map(), runOfKey: /* @__PURE__ */ new Map() };
+}
+function applyTo(state, write, options) {
+  const key = "put" in write ? options.keyOf(write.put) : write.remove;
+  const previousRun = state.runOfKey.get(key);
+  if (previousRun !== void 0) {
+    const run2 = state.runs.get(previousRun);
+    if (run2) {
+      run2.byKey.delete(key);
+      run2.sorted = void 0;
+      if (run2.byKey.size === 0) state.runs.delete(previousRun);
+    }
+    state.runOfKey.delete(key);
+  }
+  if (!("put" in write)) return;
+  const runId = options.runOf(write.put);
+  let run = state.runs.get(runId);
+  if (!run) {
+    run = { byKey: /* @__PURE__ */ new Map(), sorted: void 0 };
+    state.runs.set(runId, run);
+  }
+  run.byKey.set(key, write.put);
+  run.sorted = void 0;
+  state.runOfKey.set(key, runId);
+}
+
+// src/server/legacy/container-items.ts
+import { closeSync as closeSync5, constants as constants4, fsync, openSync as openSync5, write as writeAt, writeSync as writeSync2 } from "node:fs";
+import { mkdir as mkdir6, stat as stat8 } from "node:fs/promises";
+import { promisify as promisify4 } from "node:util";
+
+// src/server/util/journal.ts
+import { closeSync as closeSync4, fsyncSync, openSync as openSync4, writeSync } from "node:fs";
+import { readFile as readFile3 } from "node:fs/promises";
+var Journal = class {
+  constructor(path17) {
+    this.path = path17;
+  }
+  path;
+  #fd;
+  /** Every complete record in order; a missing journal is an empty one. */
+  static async replay(path17) {
+    let text;
+    try {
+      text = await readFile3(path17, "utf8");
+    } catch (error2) {
+      if (isNotFound(error2)) return [];
+      throw error2;
+    }
+    const records = [];
+    for (const line of text.split("\n")) {
+      if (!line) continue;
+      try {
+        records.push(JSON.parse(line));
+      } catch {
+      }
+    }
+    return records;
+  }
+  /**
+   * Synchronous: one line to the page cache takes microseconds, less than the promise and
+   * thread-pool round trip of an async write, and a 10,000-file upload appends 10,000 lines.
+   */
+  append(record) {
+    try {
+      this.#fd ??= openSync4(this.path, "a");
+      writeSync(this.#fd, `${JSON.stringify(record)}
+`);
+      return Promise.resolve();
+    } catch (error2) {
+      return Promise.reject(error2);
+    }
+  }
+  /** Flushes every appended record to stable storage (when an artifact is finalized). */
+  sync() {
+    try {
+      if (this.#fd !== void 0) fsyncSync(this.#fd);
+      return Promise.resolve();
+    } catch (error2) {
+      return Promise.reject(error2);
+    }
+  }
+  close() {
+    const fd = this.#fd;
+    this.#fd = void 0;
+    if (fd !== void 0) closeSync4(fd);
+    return Promise.resolve();
+  }
+};
+
+// src/server/legacy/ranges.ts
+function addRange(ranges, added) {
+  if (added[1] <= added[0]) return [...ranges];
+  const all = [...ranges, added].sort((a, b) => a[0] - b[0]);
+  const merged = [];
+  for (const [start, end] of all) {
+    const last = merged[merged.length - 1];
+    if (last && start <= last[1]) last[1] = Math.max(last[1], end);
+    else merged.push([start, end]);
+  }
+  return merged;
+}
+function coversAll(ranges, total) {
+  const first = ranges[0];
+  return ranges.length === 1 && first !== void 0 && first[0] === 0 && first[1] >= total;
+}
+function removeRange(ranges, removed) {
+  const [cutStart, cutEnd] = removed;
+  if (cutEnd <= cutStart) return [...ranges];
+  const out = [];
+  for (const [start, end] of ranges) {
+    if (end <= cutStart || start >= cutEnd) {
+      out.push([start, end]);
+      continue;
+    }
+    if (start < cutStart) out.push([start, cutStart]);
+    if (end > cutEnd) out.push([cutEnd, end]);
+  }
+  return out;
+}
+
+// src/server/legacy/container-items.ts
+var ContainerItems = class _ContainerItems {
+  #layout;
+  #containerId;
+  #items = /* @__PURE__ */ new Map();
+  /** Folder path -> number of items beneath it; used to refuse a file where a folder is (and vice versa). */
+  #folders = /* @__PURE__ */ new Map();
+  #locks = new KeyedMutex();
+  #journal;
+  packPath;
+  #packFd;
+  /** End of the pack file: space is reserved here before the bytes are written, so writes never overlap. */
+  #packSize = 0;
+  /** Sum of the declared totals of all items: the artifact's size, bounded by #maxBytes. */
+  #totalBytes = 0;
+  #maxBytes;
+  constructor(layout, containerId, maxBytes) {
+    this.#layout = layout;
+    this.#containerId = containerId;
+    this.#maxBytes = maxBytes;
+    this.#journal = new Journal(`${layout.itemsDir(containerId)}/items.journal`);
+    this.packPath = `${layout.itemsDir(containerId)}/items.pack`;
+  }
+  static async load(layout, containerId, maxBytes) {
+    const items = new _ContainerItems(layout, containerId, maxBytes);
+    await mkdir6(layout.itemsDir(containerId), { recursive: true });
+    for (const record of await Journal.replay(items.#journal.path)) {
+      if (isItemRecord(record)) items.#put(record);
+    }
+    items.#packSize = (await stat8(items.packPath).catch(() => void 0))?.size ?? 0;
+    await items.#dropShortItems();
+    return items;
+  }
+  /**
+   * After a crash or power loss before a finalize's fsync, the journal can say "complete" for
+   * bytes that never reached the disk. Such an item is listed as not uploaded (its path can be
+   * uploaded again) rather than served short: pack items must lie inside the pack, own files
+   * must hold their whole size.
+   */
+  async #dropShortItems() {
+    for (const item of this.#items.values()) {
+      if (!item.complete || item.total === 0) continue;
+      const onDisk = item.packOffset !== void 0 ? this.#packSize - item.packOffset : (await stat8(this.dataFile(item.path)).catch(() => void 0))?.size ?? 0;
+      if (onDisk < item.total) this.#items.set(item.path, { ...item, complete: false, ranges: [] });
+    }
+  }
+  /** Releases the journal's and the pack's file descriptors. */
+  async close() {
+    const fd = this.#packFd;
+    this.#packFd = void 0;
+    await this.#journal.close();
+    if (fd !== void 0) closeSync5(fd);
+  }
+  /**
+   * Receives an item sent whole in one request (every small file is). Its bytes are appended to
+   * the container's pack file instead of a file of their own: creating a file costs far more
+   * than the write itself, and a 10,000-file artifact would create 10,000 of them. A retry of
+   * the same item takes new space; the journal's last record says which bytes count.
+   */
+  async receiveWhole(path17, chunk, body) {
+    return this.#locks.run(path17, async () => {
+      const existing = this.#items.get(path17);
+      if (existing === void 0) this.#checkNoClash(path17);
+      this.#checkSize(path17, existing, chunk.range.total);
+      if (this.#packSize + body.length > this.#maxBytes) throw this.#tooLarge(path17, body.length);
+      const offset = this.#packSize;
+      this.#packSize += body.length;
+      if (body.length > 0) {
+        this.#packFd ??= openSync5(this.packPath, constants4.O_RDWR | constants4.O_CREAT, 420);
+        await writeFully2(this.#packFd, body, offset);
+      }
+      const now = (/* @__PURE__ */ new Date()).toISOString();
+      const record = {
+        path: path17,
+        total: chunk.range.total,
+        gzip: chunk.gzip,
+        fileLength: chunk.fileLength ?? null,
+        ranges: chunk.range.total === 0 ? [] : [[0, chunk.range.total - 1]],
+        complete: true,
+        packOffset: offset,
+        createdAt: existing?.createdAt ?? now,
+        updatedAt: now
+      };
+      await this.#persist(record);
+      this.#put(record);
+      return record;
+    });
+  }
+  /**
+   * Makes everything received so far durable: the bytes (pack file and each item's own file),
+   * then the journal that says they are complete, then the directory entries. Called when the
+   * client finalizes the artifact (PATCH), so a power loss cannot leave a journal that lists
+   * files whose bytes never reached the disk.
+   */
+  async flush() {
+    if (this.#packFd !== void 0) await promisify4(fsync)(this.#packFd);
+    const ownFiles = [...this.#items.values()].filter((i) => i.packOffset === void 0 && i.total > 0);
+    for (const item of ownFiles) {
+      await fsyncFile(this.dataFile(item.path)).catch((error2) => {
+        if (!isNotFound(error2)) throw error2;
+      });
+    }
+    await this.#journal.sync();
+    await fsyncDir(this.#layout.itemsDir(this.#containerId));
+  }
+  get(path17) {
+    return this.#items.get(path17);
+  }
+  dataFile(path17) {
+    return this.#layout.itemDataFile(this.#containerId, path17);
+  }
+  /**
+   * Receives one chunk. Chunks are keyed by (itemPath, range): the bytes go to their offset in
+   * the data file, so a retried chunk replaces the same bytes instead of appending. A different
+   * total or encoding means the client started a new upload of that path, so the item restarts.
+   */
+  async receiveChunk(path17, chunk, write) {
+    return this.#locks.run(path17, async () => {
+      const now = (/* @__PURE__ */ new Date()).toISOString();
+      const existing = this.#items.get(path17);
+      const restart = existing !== void 0 && (existing.total !== chunk.range.total || existing.gzip !== chunk.gzip || existing.packOffset !== void 0);
+      const fresh = existing === void 0 || restart;
+      if (existing === void 0) this.#checkNoClash(path17);
+      this.#checkSize(path17, existing, chunk.range.total);
+      const { start, end, total } = chunk.range;
+      const base = fresh ? {
+        path: path17,
+        total,
+        gzip: chunk.gzip,
+        fileLength: chunk.fileLength ?? null,
+        ranges: [],
+        complete: false,
+        createdAt: existing?.createdAt ?? now,
+        updatedAt: now
+      } : { ...existing, ranges: removeRange(existing.ranges, [start, end]), complete: false };
+      if (chunk.fileLength !== void 0) base.fileLength = chunk.fileLength;
+      this.#put(base);
+      if (restart) await this.#persist(base);
+      try {
+        await write(this.dataFile(path17), fresh);
+      } catch (error2) {
+        if (!fresh) await this.#persist(base).catch(() => void 0);
+        throw error2;
+      }
+      const ranges = addRange(base.ranges, [start, end]);
+      const done = {
+        ...base,
+        ranges,
+        complete: total === 0 || coversAll(ranges, total),
+        updatedAt: (/* @__PURE__ */ new Date()).toISOString()
+      };
+      await this.#persist(done);
+      this.#put(done);
+      return done;
+    });
+  }
+  /** Complete files at or below `prefix`, and every folder that contains one of them. */
+  list(prefix) {
+    const within = (p) => prefix === void 0 || p === prefix || p.startsWith(`${prefix}/`);
+    const files = [];
+    const folders = /* @__PURE__ */ new Set();
+    for (const item of this.#items.values()) {
+      if (!item.complete || !within(item.path)) continue;
+      files.push(item);
+      for (const folder of ancestors2(item.path)) if (within(folder)) folders.add(folder);
+    }
+    files.sort((a, b) => compare(a.path, b.path));
+    return { files, folders: [...folders].sort(compare) };
+  }
+  /**
+   * The original size of every complete file, each path counted once (a path uploaded again
+   * counts with its latest bytes): `x-tfs-filelength` when the client sent it, else the stored size.
+   */
+  originalSize() {
+    let total = 0;
+    for (const item of this.#items.values()) if (item.complete) total += item.fileLength ?? item.total;
+    return total;
+  }
+  /** The artifact, with this item at `total` bytes, must stay within the size limit. */
+  #checkSize(path17, existing, total) {
+    if (this.#totalBytes - (existing?.total ?? 0) + total > this.#maxBytes) throw this.#tooLarge(path17, total);
+  }
+  #tooLarge(path17, bytes) {
+    return new ErrorResponse(
+      413,
+      `Storing ${bytes} more bytes for ${JSON.stringify(path17)} would make the artifact larger than the server's limit of ${this.#maxBytes} bytes (maxArtifactBytes)`
+    );
+  }
+  #put(record) {
+    this.#totalBytes += record.total - (this.#items.get(record.path)?.total ?? 0);
+    if (!this.#items.has(record.path)) {
+      for (const folder of ancestors2(record.path))
+        this.#folders.set(folder, (this.#folders.get(folder) ?? 0) + 1);
+    }
+    this.#items.set(record.path, record);
+  }
+  /** A path cannot be both a file and a folder: the client would have to create both on disk. */
+  #checkNoClash(path17) {
+    if (this.#folders.has(path17)) {
+      throw new ErrorResponse(409, `itemPath ${JSON.stringify(path17)} is already a folder in this artifact`);
+    }
+    const clash = ancestors2(path17).find((folder) => this.#items.has(folder));
+    if (clash !== void 0) {
+      throw new ErrorResponse(
+        409,
+        `itemPath ${JSON.stringify(path17)} is below ${JSON.stringify(clash)}, which is already a file`
+      );
+    }
+  }
+  #persist(record) {
+    return this.#journal.append(record);
+  }
+};
+function ancestors2(path17) {
+  const parts = path17.split("/");
+  const out = [];
+  for (let i = 1; i < parts.length; i++) out.push(parts.slice(0, i).join("/"));
+  return out;
+}
+function compare(a, b) {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+function isItemRecord(value) {
+  if (typeof value !== "object" || value === null) return false;
+  const r = value;
+  return typeof r.path === "string" && typeof r.total === "number" && typeof r.gzip === "boolean" && Array.isArray(r.ranges) && typeof r.complete === "boolean";
+}
+var SYNC_WRITE_LIMIT = 256 * 1024;
+async function writeFully2(fd, body, offset) {
+  let done = 0;
+  while (done < body.length) {
+    const rest = body.length - done;
+    done += rest <= SYNC_WRITE_LIMIT ? writeSync2(fd, body, done, rest, offset + done) : await new Promise(
+      (resolve2, reject) => writeAt(
+        fd,
+        body,
+        done,
+        rest,
+        offset + done,
+        (error2, written) => error2 ? reject(error2) : resolve2(written)
+      )
+    );
+  }
+}
+
+// src/server/legacy/listing-source.ts
+import { readdir as readdir3 } from "node:fs/promises";
+
+// src/server/listing/read-all.ts
+async function readAll(items, read, concurrency = 32) {
+  const out = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++];
+      const value = await read(item);
+      if (value !== void 0) out.push(value);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  return out;
+}
+
+// src/server/legacy/listing-source.ts
+function legacyListingSource(layout) {
+  return {
+    async loadAll() {
+      const ids = (await readdir3(layout.containersDir)).filter((entry) => /^\d+$/.test(entry));
+      return readAll(ids, async (id) => {
+        const record = await readJsonFile(layout.artifactFile(Number(id))).catch(() => void 0);
+        return isArtifactRecord(record) ? record : void 0;
+      });
+    }
+  };
+}
+
+// src/server/legacy/artifact-store.ts
+var UPLOAD_SESSION_PARAM = "upload";
+var DEFAULT_SESSION_LEASE_MS = 2 * 60 * 1e3;
+var DEFAULT_RETENTION_DAYS = 90;
+var ArtifactStore = class _ArtifactStore {
+  #layout;
+  #byId = /* @__PURE__ */ new Map();
+  #items = /* @__PURE__ */ new Map();
+  #locks = new KeyedMutex();
+  /** Upload sessions by id, and which session writes each file (`containerId\0path`). In memory only. */
+  #sessions = /* @__PURE__ */ new Map();
+  #owners = /* @__PURE__ */ new Map();
+  #leaseMs;
+  #now;
+  #ids;
+  limits;
+  /** Containers by run: what listings are answered from (set once open() has built it). */
+  #listing;
+  constructor(layout, options) {
+    this.#layout = layout;
+    this.limits = options.limits ?? DEFAULT_LIMITS;
+    this.#ids = new IdCounter(layout.counterFile);
+    this.#leaseMs = options.sessionLeaseMs ?? DEFAULT_SESSION_LEASE_MS;
+    this.#now = options.now ?? Date.now;
+  }
+  static async open(layout, options = {}) {
+    const store = new _ArtifactStore(layout, options);
+    await mkdir7(layout.containersDir, { recursive: true });
+    await store.#load();
+    store.#listing = await ListingIndex.open(legacyListingSource(layout), {
+      ...options.listing,
+      name: "legacy",
+      keyOf: (r) => String(r.containerId),
+      runOf: (r) => r.runId,
+      compare: (a, b) => a.containerId - b.containerId
+    });
+    return store;
+  }
+  async #load() {
+    const entries = await readdir4(this.#layout.containersDir);
+    let maxId = 0;
+    await Promise.all(
+      entries.map(async (entry) => {
+        if (!/^\d+$/.test(entry)) return;
+        const id = Number(entry);
+        maxId = Math.max(maxId, id);
+        const record = await readJsonFile(this.#layout.artifactFile(id));
+        if (isArtifactRecord(record)) this.#byId.set(id, record);
+        else if (record === void 0)
+          await rm6(this.#layout.containerDir(id), { recursive: true, force: true });
+      })
+    );
+    await this.#ids.resume(maxId);
+  }
+  get(containerId) {
+    return this.#byId.get(containerId);
+  }
+  find(runId, name) {
+    for (const record of this.#byId.values()) {
+      if (record.runId === runId && record.name === name) return record;
+    }
+    return void 0;
+  }
+  /** Artifacts of one run in creation order, from the listing index: never a scan of storage. */
+  list(runId) {
+    return this.#listing?.list(runId) ?? [];
+  }
+  /**
+   * Creates the container for (run, name), or returns the existing one: v1 clients merge several
+   * uploads into one artifact by creating the same name again. Each call also opens an upload
+   * session (see {@link claim}); its id goes into the fileContainerResourceUrl handed back.
+   */
+  async create(runId, name, retentionDays) {
+    const result = await this.#createContainer(runId, name, retentionDays);
+    const session = randomBytes4(12).toString("hex");
+    this.#sessions.set(session, {
+      containerId: result.record.containerId,
+      lastActivity: this.#now(),
+      closedAt: void 0,
+      lostTo: void 0
+    });
+    this.#pruneSessions();
+    return { ...result, session };
+  }
+  /**
+   * Records that upload `session` writes `path` of the container, or refuses (409) when another
+   * upload of the same artifact that is still in progress already writes it. v1 merges uploads
+   * of one name, so different files from concurrent uploads are fine, and so is replacing a file
+   * of an upload that finished (PATCHed) or was abandoned; but two uploads in progress writing
+   * the same file would interleave its chunks or mix two versions of the artifact. The upload
+   * that comes second loses: this and every later write of it is refused, so it never
+   * finalizes, and the winner may replace whatever the loser wrote. Requests without a session
+   * (a container URL taken from a listing, or another server's client) are not tracked.
+   */
+  claim(containerId, path17, session) {
+    if (session === null) return;
+    const mine = this.#sessions.get(session);
+    if (!mine || mine.containerId !== containerId) return;
+    const now = this.#now();
+    const name = this.#byId.get(containerId)?.name ?? String(containerId);
+    if (mine.lostTo !== void 0) throw raceLost(name, path17, true);
+    const key = `${containerId}\0${path17}`;
+    const owner = this.#owners.get(key);
+    const other = owner === void 0 || owner === session ? void 0 : this.#sessions.get(owner);
+    if (other && this.#isLive(other, now)) {
+      mine.lostTo = owner;
+      throw raceLost(name, path17, false);
+    }
+    mine.lastActivity = now;
+    this.#owners.set(key, session);
+  }
+  /** A session writes while it is not beaten, not idle past the lease, and not closed by a PATCH since its last write. */
+  #isLive(session, now) {
+    return session.lostTo === void 0 && now - session.lastActivity < this.#leaseMs && (session.closedAt === void 0 || session.lastActivity > session.closedAt);
+  }
+  /** Forgets sessions (and their claims) that can no longer matter: idle past the lease. */
+  #pruneSessions() {
+    const now = this.#now();
+    const dead = /* @__PURE__ */ new Set();
+    for (const [id, session] of this.#sessions) {
+      if (now - session.lastActivity >= this.#leaseMs) dead.add(id);
+    }
+    if (dead.size === 0) return;
+    for (const id of dead) this.#sessions.delete(id);
+    for (const [key, owner] of this.#owners) if (dead.has(owner)) this.#owners.delete(key);
+  }
+  async #createContainer(runId, name, retentionDays) {
+    return this.#locks.run(`name:${runId}\0${name}`, async () => {
+      const existing = this.find(runId, name);
+      if (existing) return { record: await this.#reopen(existing), created: false };
+      const max = this.limits.maxArtifactsPerRun;
+      if (this.list(runId).length >= max) {
+        throw new ErrorResponse(
+          403,
+          `Workflow run ${JSON.stringify(runId)} already has ${max} artifacts, the limit of this server (maxArtifactsPerRun)`
+        );
+      }
+      const containerId = await this.#ids.allocate();
+      await mkdir7(this.#layout.itemsDir(containerId), { recursive: true });
+      const now = (/* @__PURE__ */ new Date()).toISOString();
+      const record = {
+        containerId,
+        runId,
+        name,
+        size: -1,
+        retentionDays,
+        createdAt: now,
+        updatedAt: now
+      };
+      await writeJsonAtomic(this.#layout.artifactFile(containerId), record);
+      this.#byId.set(containerId, record);
+      this.#listing?.apply({ put: record });
+      return { record, created: true };
+    });
+  }
+  /**
+   * A new upload into an existing artifact (v1 merges uploads of one name) makes it unfinished
+   * again until that upload's PATCH: the size goes back to -1, so a download meanwhile (or after
+   * that upload crashed) is refused as incomplete instead of mixing the old files with whichever
+   * new ones had arrived. Called under the (run, name) lock.
+   */
+  async #reopen(existing) {
+    if (existing.size === -1) return existing;
+    return this.#locks.run(`artifact:${existing.containerId}`, async () => {
+      const current = this.#byId.get(existing.containerId) ?? existing;
+      const next = { ...current, size: -1, updatedAt: (/* @__PURE__ */ new Date()).toISOString() };
+      await writeJsonAtomic(this.#layout.artifactFile(next.containerId), next);
+      this.#byId.set(next.containerId, next);
+      this.#listing?.apply({ put: next });
+      return next;
+    });
+  }
+  /**
+   * Records the artifact's size when a client finalizes an upload; `undefined` when the artifact
+   * does not exist. A client reports the size of its own upload only, but several uploads to one
+   * name merge into one artifact, so the size kept is the total of the files the container holds
+   * (see ContainerItems.originalSize), or the reported size when that is larger: the client also
+   * counts files that failed to upload. A repeated PATCH gives the same size.
+   *
+   * The PATCH does not say which upload sends it, so it closes every session of the container:
+   * a finished upload's files may then be replaced by a later one (v1 merge semantics), and a
+   * session that keeps writing afterwards is open again.
+   */
+  async patchSize(runId, name, size) {
+    const existing = this.find(runId, name);
+    if (!existing) return void 0;
+    const now = this.#now();
+    for (const session of this.#sessions.values()) {
+      if (session.containerId === existing.containerId) session.closedAt = now;
+    }
+    await (await this.items(existing.containerId)).flush();
+    const held = (await this.items(existing.containerId)).originalSize();
+    return this.#locks.run(`artifact:${existing.containerId}`, async () => {
+      const current = this.#byId.get(existing.containerId) ?? existing;
+      const total = Math.max(size, held);
+      const next = { ...current, size: total, updatedAt: (/* @__PURE__ */ new Date()).toISOString() };
+      await writeJsonAtomic(this.#layout.artifactFile(next.containerId), next);
+      this.#byId.set(next.containerId, next);
+      this.#listing?.apply({ put: next });
+      return next;
+    });
+  }
+  /** Finalized artifacts (their size PATCHed) whose retention ended by `now`, oldest first. */
+  expired(now) {
+    return [...this.#byId.values()].filter((r) => r.size !== -1 && expiresAt2(r) <= now).sort((a, b) => a.containerId - b.containerId);
+  }
+  /**
+   * Deletes an artifact whose retention ended: the record first (so it is never listed with
+   * files missing), then its files. Re-checked under the name's and the artifact's locks, so an
+   * upload into it that started meanwhile (v1 merges uploads of one name) keeps it. Undefined when
+   * there was nothing to delete: repeating it is harmless.
+   */
+  async removeExpired(containerId, now) {
+    const record = this.#byId.get(containerId);
+    if (!record) return void 0;
+    return this.#locks.run(
+      `name:${record.runId}\0${record.name}`,
+      () => this.#locks.run(`artifact:${containerId}`, async () => {
+        const current = this.#byId.get(containerId);
+        if (!current || current.size === -1 || expiresAt2(current) > now) return void 0;
+        for (const session of this.#sessions.values()) {
+          if (session.containerId === containerId && this.#isLive(session, now)) return void 0;
+        }
+        await rm6(this.#layout.artifactFile(containerId), { force: true });
+        this.#byId.delete(containerId);
+        const items = this.#items.get(containerId);
+        this.#items.delete(containerId);
+        await (await items?.catch(() => void 0))?.close();
+        await rm6(this.#layout.containerDir(containerId), { recursive: true, force: true });
+        return current;
+      })
+    );
+  }
+  /** The items of a container, loaded from disk on first use and cached. */
+  items(containerId) {
+    let items = this.#items.get(containerId);
+    if (!items) {
+      items = ContainerItems.load(this.#layout, containerId, this.limits.maxArtifactBytes);
+      items.catch(() => this.#items.delete(containerId));
+      this.#items.set(containerId, items);
+    }
+    return items;
+  }
+  /** Closes every loaded container's journal. */
+  async close() {
+    this.#listing?.close();
+    const loaded = await Promise.allSettled(this.#items.values());
+    this.#items.clear();
+    await Promise.all(loaded.map((r) => r.status === "fulfilled" ? r.value.close() : void 0));
+  }
+};
+function raceLost(artifact, path17, earlier) {
+  const what = earlier ? `lost the race for a file to another upload of artifact ${JSON.stringify(artifact)} in this run and may not write ${JSON.stringify(path17)} either` : `came second: another upload of artifact ${JSON.stringify(artifact)} in this run is writing ${JSON.stringify(path17)}`;
+  return new ErrorResponse(
+    409,
+    `This upload ${what}; it is refused so that no file and no artifact mixes the two uploads. Give concurrent uploads different artifact names, or different files`
+  );
+}
+function withUploadSession(containerUrl2, session) {
+  const url = new URL(containerUrl2);
+  url.searchParams.set(UPLOAD_SESSION_PARAM, session);
+  return url.toString();
+}
+function expiresAt2(record) {
+  return Date.parse(record.createdAt) + (record.retentionDays ?? DEFAULT_RETENTION_DAYS) * 864e5;
+}
+function isArtifactRecord(value) {
+  if (typeof value !== "object" || value === null) return false;
+  const r = value;
+  return typeof r.containerId === "number" && typeof r.runId === "string" && typeof r.name === "string" && typeof r.size === "number";
+}
+
+// src/server/http/body.ts
+var DEFAULT_JSON_LIMIT = 1024 * 1024;
+async function readJsonBody(req, limit = DEFAULT_JSON_LIMIT) {
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > limit) {
+    throw new ErrorResponse(
+      413,
+      `Request body of ${declared} bytes exceeds the ${limit}-byte limit for JSON requests`,
+      {
+        Connection: "close"
+      }
+    );
+  }
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > limit) {
+      throw new ErrorResponse(413, `Request body exceeds the ${limit}-byte limit for JSON requests`, {
+        Connection: "close"
+      });
+    }
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks, size).toString("utf8");
+  if (text.trim() === "") throw badRequest2("Request body must be a JSON object, got an empty body");
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw badRequest2("Request body is not valid JSON");
+  }
+}
+function expectObject(value, what) {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw badRequest2(`${what} must be a JSON object`);
+  }
+  return value;
+}
+
+// src/server/http/respond.ts
+function sendJson(res, status, body, headers = {}) {
+  const payload = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, {
+    ...headers,
+    "Content-Type": "application/json; charset=utf-8",
+    "Content-Length": String(payload.length)
+  });
+  res.end(payload);
+}
+function sendErrorJson(res, status, message, headers = {}) {
+  sendJson(res, status, { message, statusCode: status }, headers);
+}
+
+// src/server/legacy/contracts.ts
+var NIL_GUID = "00000000-0000-0000-0000-000000000000";
+function containerUrl(baseUrl, containerId) {
+  return `${baseUrl}_apis/resources/Containers/${containerId}`;
+}
+function itemUrl2(baseUrl, containerId, itemPath) {
+  return `${containerUrl(baseUrl, containerId)}?${new URLSearchParams({ itemPath }).toString()}`;
+}
+function artifactResponse(baseUrl, record) {
+  const query = new URLSearchParams({ artifactName: record.name }).toString();
+  return {
+    containerId: record.containerId,
+    size: record.size,
+    signedContent: null,
+    fileContainerResourceUrl: containerUrl(baseUrl, record.containerId),
+    type: "actions_storage",
+    name: record.name,
+    url: `${baseUrl}_apis/pipelines/workflows/${encodeURIComponent(record.runId)}/artifacts?${query}`
+  };
+}
+function fileEntry(baseUrl, containerId, item) {
+  const location = itemUrl2(baseUrl, containerId, item.path);
+  const entry = {
+    containerId,
+    scopeIdentifier: NIL_GUID,
+    path: item.path,
+    itemType: "file",
+    status: "created",
+    dateCreated: item.createdAt,
+    dateLastModified: item.updatedAt,
+    createdBy: NIL_GUID,
+    lastModifiedBy: NIL_GUID,
+    itemLocation: location,
+    contentLocation: location,
+    contentId: ""
+  };
+  const length = originalLength(item);
+  if (length !== void 0) entry.fileLength = length;
+  return entry;
+}
+function folderEntry(baseUrl, containerId, path17, dates) {
+  return {
+    containerId,
+    scopeIdentifier: NIL_GUID,
+    path: path17,
+    itemType: "folder",
+    status: "created",
+    dateCreated: dates.createdAt,
+    dateLastModified: dates.createdAt,
+    createdBy: NIL_GUID,
+    lastModifiedBy: NIL_GUID,
+    itemLocation: itemUrl2(baseUrl, containerId, path17),
+    contentId: ""
+  };
+}
+function originalLength(item) {
+  if (!item.gzip) return item.total;
+  if (item.fileLength === null) return void 0;
+  if (item.fileLength === 0 && item.total > 0) return void 0;
+  return item.fileLength;
+}
+
+// src/core/artifact-name.ts
+var FORBIDDEN_NAME_CHARACTERS = [
+  '"',
+  ":",
+  "<",
+  ">",
+  "|",
+  "*",
+  "?",
+  "\r",
+  "\n",
+  "\\",
+  "/"
+];
+var MAX_ARTIFACT_NAME_LENGTH = 256;
+function artifactNameProblem(name) {
+  if (typeof name !== "string" || name.length === 0) return { kind: "empty" };
+  const bad = findBadCharacter(name, FORBIDDEN_NAME_CHARACTERS);
+  if (bad) return { kind: "character", forbidden: FORBIDDEN_NAME_CHARACTERS.includes(bad.ch), ...bad };
+  if (name === "." || name === "..") return { kind: "dot" };
+  const length = [...name].length;
+  if (length > MAX_ARTIFACT_NAME_LENGTH) return { kind: "length", length };
+  return void 0;
+}
+function describeArtifactNameProblem(problem) {
+  switch (problem.kind) {
+    case "empty":
+      return "must be a non-empty string";
+    case "character":
+      return `character ${describeCharacter(problem.ch)} at index ${problem.index} is ${problem.reason}. Artifact names must not contain " : < > | * ? \\r \\n \\ / or control characters`;
+    case "dot":
+      return "'.' and '..' are not allowed";
+    case "length":
+      return `${problem.length} characters long, the limit is ${MAX_ARTIFACT_NAME_LENGTH} characters`;
+  }
+}
+function serviceNameMessage(name, problem) {
+  const quoted = JSON.stringify(name);
+  switch (problem.kind) {
+    case "empty":
+    case "length":
+      return `name invalid length for artifact name: must be between 1 and ${MAX_ARTIFACT_NAME_LENGTH} characters, got ${problem.kind === "empty" ? 0 : problem.length}`;
+    case "character":
+      return problem.forbidden ? `The artifact name ${quoted} is not valid: it contains the forbidden character ${JSON.stringify(problem.ch)}` : `The artifact name ${quoted} is not valid: character ${describeCharacter(problem.ch)} at index ${problem.index} is ${problem.reason}`;
+    case "dot":
+      return `The artifact name ${quoted} is not valid`;
+  }
+}
+function validateArtifactName(name) {
+  const problem = artifactNameProblem(name);
+  if (problem === void 0) return;
+  const message = problem.kind === "empty" ? "Artifact name must be a non-empty string" : `Invalid artifact name ${printable(name)}: ${describeArtifactNameProblem(problem)}`;
+  throw new ValidationError("ERR_FERRY_INVALID_NAME", message);
+}
+
+// src/server/legacy/validate.ts
+function validateArtifactName2(name) {
+  const problem = artifactNameProblem(name);
+  if (problem !== void 0) throw badRequest2(serviceNameMessage(name, problem));
+  return name;
+}
+function validateRunId(runId) {
+  if (runId.length === 0 || runId.length > 256 || [...runId].some((ch) => ch.charCodeAt(0) < 32)) {
+    throw badRequest2(`Invalid workflow run id ${JSON.stringify(runId)}`);
+  }
+  return runId;
+}
+function normalizeItemPath(raw, artifactName) {
+  if (raw.includes("\0")) throw badRequest2("itemPath must not contain NUL");
+  const slashed = raw.replace(/\\/g, "/");
+  if (slashed.startsWith("/") || /^[A-Za-z]:/.test(slashed)) {
+    throw badRequest2(`itemPath ${JSON.stringify(raw)} must be relative (name/path), not absolute`);
+  }
+  const segments = slashed.split("/").filter((s) => s !== "" && s !== ".");
+  if (segments.includes(".."))
+    throw badRequest2(`itemPath ${JSON.stringify(raw)} must not contain '..' segments`);
+  if (segments[0] !== artifactName) {
+    throw badRequest2(
+      `itemPath ${JSON.stringify(raw)} must start with the artifact name ${JSON.stringify(`${artifactName}/`)}`
+    );
+  }
+  return segments.join("/");
+}
+function parseContentRange(header3) {
+  if (header3 === void 0) throw badRequest2("Content-Range header is required (bytes start-end/total)");
+  const match = /^bytes (\d+)-(-1|\d+)\/(\d+)$/.exec(header3.trim());
+  if (!match)
+    throw badRequest2(`Malformed Content-Range ${JSON.stringify(header3)}; expected "bytes start-end/total"`);
+  const [start, lastInclusive, total] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  if (![start, lastInclusive, total].every(Number.isSafeInteger))
+    throw badRequest2(`Content-Range ${header3} is out of range`);
+  if (total === 0) {
+    if (start === 0 && lastInclusive === -1) return { start: 0, end: 0, total: 0 };
+    throw badRequest2(`Content-Range ${header3} is invalid: an empty item must be sent as "bytes 0--1/0"`);
+  }
+  if (lastInclusive < start || lastInclusive >= total)
+    throw badRequest2(`Content-Range ${header3} is invalid for a ${total}-byte item`);
+  return { start, end: lastInclusive + 1, total };
+}
+function parseOptionalLength(value, header3) {
+  if (value === void 0) return void 0;
+  const text = Array.isArray(value) ? value[0] : value;
+  if (text === void 0 || !/^\d+$/.test(text.trim()) || !Number.isSafeInteger(Number(text))) {
+    throw badRequest2(`${header3} must be a non-negative integer, got ${JSON.stringify(value)}`);
+  }
+  return Number(text);
+}
+
+// src/server/legacy/artifact-routes.ts
+var ARTIFACTS = /^\/_apis\/pipelines\/workflows\/(?<runId>[^/]+)\/artifacts\/?$/i;
+function artifactRoutes(store) {
+  return [
+    { method: "POST", pattern: ARTIFACTS, handler: (ctx) => create(store, ctx) },
+    { method: "GET", pattern: ARTIFACTS, handler: (ctx) => list(store, ctx) },
+    { method: "PATCH", pattern: ARTIFACTS, handler: (ctx) => patch(store, ctx) }
+  ];
+}
+async function create(store, ctx) {
+  const runId = grantedRunId(ctx, "creating artifacts");
+  const body = expectObject(
+    await readJsonBody(ctx.req, store.limits.maxJsonBodyBytes),
+    "Create artifact body"
+  );
+  if (body.Type !== void 0 && body.Type !== "actions_storage") {
+    throw badRequest2(
+      `Unsupported artifact Type ${JSON.stringify(body.Type)}; only "actions_storage" is supported`
+    );
+  }
+  const name = validateArtifactName2(body.Name);
+  const retentionDays = parseRetention(body.RetentionDays);
+  const { record, session } = await store.create(runId, name, retentionDays);
+  const response = artifactResponse(ctx.baseUrl, record);
+  sendJson(ctx.res, 201, {
+    ...response,
+    fileContainerResourceUrl: withUploadSession(response.fileContainerResourceUrl, session)
+  });
+}
+async function list(store, ctx) {
+  const runId = grantedRunId(ctx, "listing artifacts");
+  const filter = ctx.url.searchParams.get("artifactName");
+  const records = store.list(runId).filter((r) => filter === null || r.name === filter);
+  const body = {
+    count: records.length,
+    value: records.map((r) => artifactResponse(ctx.baseUrl, r))
+  };
+  sendJson(ctx.res, 200, body);
+}
+async function patch(store, ctx) {
+  const runId = grantedRunId(ctx, "finalizing artifacts");
+  const rawName = ctx.url.searchParams.get("artifactName");
+  if (rawName === null)
+    throw badRequest2("The artifactName query parameter is required to finalize an artifact");
+  const name = validateArtifactName2(rawName);
+  const body = expectObject(
+    await readJsonBody(ctx.req, store.limits.maxJsonBodyBytes),
+    "Patch artifact body"
+  );
+  const size = body.Size;
+  if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) {
+    throw badRequest2(`Size must be a non-negative integer, got ${JSON.stringify(size)}`);
+  }
+  const record = await store.patchSize(runId, name, size);
+  if (!record) throw notFound2(`An Artifact with the name ${name} was not found in run ${runId}`);
+  const response = artifactResponse(ctx.baseUrl, record);
+  sendJson(ctx.res, 200, { ...response, uploadUrl: response.fileContainerResourceUrl });
+}
+function grantedRunId(ctx, action) {
+  const runId = validateRunId(ctx.params.runId ?? "");
+  if (!mayUseRun(ctx.access, runId)) throw runForbidden(runId, action);
+  return runId;
+}
+function parseRetention(value) {
+  if (value === void 0 || value === null || value === 0) return null;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
+    throw badRequest2(`RetentionDays must be a positive integer, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+// src/server/legacy/container-routes.ts
+import { createReadStream as createReadStream2 } from "node:fs";
+import { open as open13 } from "node:fs/promises";
+import { pipeline as pipeline5 } from "node:stream/promises";
+
+// src/server/legacy/chunk-writer.ts
+import { createHash as createHash7 } from "node:crypto";
+import { constants as constants5 } from "node:fs";
+import { open as open12 } from "node:fs/promises";
+var WRITE_BATCH = 1024 * 1024;
+async function writeChunk(req, file, fresh, target) {
+  const md5 = target.expectedMd5 === void 0 ? void 0 : createHash7("md5");
+  const flags = constants5.O_WRONLY | constants5.O_CREAT | (fresh ? constants5.O_TRUNC : 0);
+  const handle = await open12(file, flags, 420);
+  let position = target.offset;
+  let received = 0;
+  let batch = [];
+  let batchBytes = 0;
+  try {
+    for await (const chunk of req.iterator({ destroyOnReturn: false })) {
+      received += chunk.length;
+      if (received > target.length) {
+        throw new ErrorResponse(
+          400,
+          `Request body is longer than the Content-Range (${target.length} bytes)`,
+          {
+            Connection: "close"
+          }
+        );
+      }
+      md5?.update(chunk);
+      batch.push(chunk);
+      batchBytes += chunk.length;
+      if (batchBytes >= WRITE_BATCH) {
+        await writeFully(handle, batch, position);
+        position += batchBytes;
+        batch = [];
+        batchBytes = 0;
+      }
+    }
+    if (batchBytes > 0) await writeFully(handle, batch, position);
+  } finally {
+    await handle.close();
+  }
+  if (received !== target.length) {
+    throw badRequest2(`Request body has ${received} bytes but the Content-Range says ${target.length}`);
+  }
+  if (md5 && target.expectedMd5 !== void 0) {
+    const actual = md5.digest("base64");
+    if (actual !== target.expectedMd5.trim()) {
+      throw badRequest2(
+        `MD5 mismatch for the chunk: x-actions-results-md5 is ${target.expectedMd5}, received bytes hash to ${actual}`
+      );
+    }
+  }
+}
+async function readChunkBody(req, target) {
+  const chunks = [];
+  let received = 0;
+  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
+    received += chunk.length;
+    if (received > target.length) {
+      throw new ErrorResponse(400, `Request body is longer than the Content-Range (${target.length} bytes)`, {
+        Connection: "close"
+      });
+    }
+    chunks.push(chunk);
+  }
+  if (received !== target.length) {
+    throw badRequest2(`Request body has ${received} bytes but the Content-Range says ${target.length}`);
+  }
+  const body = Buffer.concat(chunks, received);
+  if (target.expectedMd5 !== void 0) {
+    const actual = createHash7("md5").update(body).digest("base64");
+    if (actual !== target.expectedMd5.trim()) {
+      throw badRequest2(
+        `MD5 mismatch for the chunk: x-actions-results-md5 is ${target.expectedMd5}, received bytes hash to ${actual}`
+      );
+    }
+  }
+  return body;
+}
+
+// src/server/legacy/container-routes.ts
+var CONTAINER = /^\/_apis\/resources\/Containers\/(?<containerId>[1-9]\d{0,14})\/?$/i;
+var WHOLE_ITEM_LIMIT = 1024 * 1024;
+var READ_HIGH_WATER_MARK = 1024 * 1024;
+function containerRoutes(store) {
+  return [
+    { method: "PUT", pattern: CONTAINER, handler: (ctx) => putChunk(store, ctx) },
+    { method: "GET", pattern: CONTAINER, handler: (ctx) => getItems(store, ctx) }
+  ];
+}
+function containerOf2(store, ctx) {
+  const id = Number(ctx.params.containerId);
+  const record = store.get(id);
+  if (!record || !mayUseRun(ctx.access, record.runId)) {
+    throw notFound2(`Container ${ctx.params.containerId} does not exist`);
+  }
+  return record;
+}
+async function putChunk(store, ctx) {
+  const { req } = ctx;
+  const artifact = containerOf2(store, ctx);
+  const rawPath = ctx.url.searchParams.get("itemPath");
+  if (rawPath === null) throw badRequest2("The itemPath query parameter is required");
+  const path17 = normalizeItemPath(rawPath, artifact.name);
+  if (path17 === artifact.name)
+    throw badRequest2(`itemPath ${JSON.stringify(rawPath)} names the artifact, not a file in it`);
+  const range = parseContentRange(req.headers["content-range"]);
+  if (range.total > store.limits.maxArtifactBytes) {
+    throw new ErrorResponse(
+      413,
+      `Content-Range total ${range.total} exceeds the server's limit of ${store.limits.maxArtifactBytes} bytes per artifact (maxArtifactBytes)`
+    );
+  }
+  const length = range.end - range.start;
+  const declared = parseOptionalLength(req.headers["content-length"], "Content-Length");
+  if (declared !== void 0 && declared !== length) {
+    throw badRequest2(
+      `Content-Length ${declared} does not match Content-Range ${req.headers["content-range"]} (${length} bytes)`
+    );
+  }
+  const gzip2 = parseEncoding(req.headers["content-encoding"]);
+  const fileLength = parseOptionalLength(req.headers["x-tfs-filelength"], "x-tfs-filelength");
+  const md5Header = req.headers["x-actions-results-md5"];
+  const expectedMd5 = typeof md5Header === "string" && md5Header !== "" ? md5Header : void 0;
+  store.claim(artifact.containerId, path17, ctx.url.searchParams.get(UPLOAD_SESSION_PARAM));
+  const items = await store.items(artifact.containerId);
+  if (range.start === 0 && length === range.total && length <= WHOLE_ITEM_LIMIT) {
+    const body = await readChunkBody(req, { length, expectedMd5 });
+    await items.receiveWhole(path17, { range, gzip: gzip2, fileLength }, body);
+  } else {
+    await items.receiveChunk(
+      path17,
+      { range, gzip: gzip2, fileLength },
+      (file, fresh) => writeChunk(req, file, fresh, { offset: range.start, length, expectedMd5 })
+    );
+  }
+  sendJson(ctx.res, 200, { message: "success" });
+}
+async function getItems(store, ctx) {
+  const artifact = containerOf2(store, ctx);
+  const items = await store.items(artifact.containerId);
+  const rawPath = ctx.url.searchParams.get("itemPath");
+  const prefix = rawPath === null || rawPath === "" ? void 0 : normalizeItemPath(rawPath, artifact.name);
+  const item = prefix === void 0 ? void 0 : items.get(prefix);
+  if (item) {
+    if (!item.complete) throw notFound2(`Item ${JSON.stringify(item.path)} has not been fully uploaded`);
+    return sendFile(ctx, items, item);
+  }
+  const { files, folders } = items.list(prefix);
+  if (prefix !== void 0 && prefix !== artifact.name && files.length === 0) {
+    throw notFound2(`No item ${JSON.stringify(prefix)} in artifact ${JSON.stringify(artifact.name)}`);
+  }
+  const value = [
+    ...folders.map((f) => folderEntry(ctx.baseUrl, artifact.containerId, f, artifact)),
+    ...files.map((f) => fileEntry(ctx.baseUrl, artifact.containerId, f))
+  ];
+  const body = { count: value.length, value };
+  sendJson(ctx.res, 200, body);
+}
+async function sendFile(ctx, items, item) {
+  const headers = {
+    "Content-Type": "application/octet-stream",
+    "Content-Length": String(item.total)
+  };
+  if (item.gzip) headers["Content-Encoding"] = "gzip";
+  if (item.total === 0 || ctx.req.method === "HEAD") {
+    ctx.res.writeHead(200, headers);
+    ctx.res.end();
+    return;
+  }
+  const start = item.packOffset ?? 0;
+  const handle = await open13(item.packOffset !== void 0 ? items.packPath : items.dataFile(item.path), "r");
+  ctx.res.writeHead(200, headers);
+  const source = createReadStream2("", {
+    fd: handle,
+    start,
+    end: start + item.total - 1,
+    highWaterMark: Math.min(READ_HIGH_WATER_MARK, Math.max(item.total, 1))
+  });
+  await pipeline5(source, ctx.res);
+}
+function parseEncoding(value) {
+  if (value === void 0 || value === "" || value.toLowerCase() === "identity") return false;
+  if (value.toLowerCase() === "gzip") return true;
+  throw new ErrorResponse(
+    415,
+    `Unsupported Content-Encoding ${JSON.stringify(value)}; only gzip is supported`
+  );
+}
+
+// src/server/legacy/layout.ts
+import { createHash as createHash8 } from "node:crypto";
+import { join } from "node:path";
+var LegacyLayout = class {
+  root;
+  constructor(dataDir) {
+    this.root = join(dataDir, "legacy");
+  }
+  get counterFile() {
+    return join(this.root, "next-container-id.json");
+  }
+  get containersDir() {
+    return join(this.root, "containers");
+  }
+  containerDir(containerId) {
+    return join(this.containersDir, String(containerId));
+  }
+  artifactFile(containerId) {
+    return join(this.containerDir(containerId), "artifact.json");
+  }
+  itemsDir(containerId) {
+    return join(this.containerDir(containerId), "items");
+  }
+  itemDataFile(containerId, itemPath) {
+    return join(this.itemsDir(containerId), `${itemKey(itemPath)}.bin`);
+  }
+};
+function itemKey(itemPath) {
+  return createHash8("sha256").update(itemPath, "utf8").digest("hex");
+}
+
+// src/server/legacy/protocol.ts
+async function openLegacyStore(dataDir, limits, listing) {
+  return ArtifactStore.open(new LegacyLayout(dataDir), { limits, ...listing ? { listing } : {} });
+}
+function createLegacyProtocol(store) {
+  return {
+    name: "legacy",
+    routes: [...artifactRoutes(store), ...containerRoutes(store)],
+    close: () => store.close()
+  };
+}
+
+// src/server/server.ts
+import { randomBytes as randomBytes5 } from "node:crypto";
+import { createServer } from "node:http";
+
+// src/server/http/connection-guard.ts
+var LINGER_MS = 2e3;
+var LINGER_BYTES = 256 * 1024;
+var DRAIN_DECLARED_BYTES = 16 * 1024 * 1024;
+var ConnectionGuard = class {
+  #options;
+  /** Insertion order is connection order, so the first idle untrusted entry is the oldest. */
+  #tracked = /* @__PURE__ */ new Map();
+  shed = 0;
+  constructor(options) {
+    this.#options = options;
+  }
+  /** Call on the server's 'connection' event. */
+  admit(socket) {
+    const entry = { socket, trusted: false, inFlight: 0, firstRequest: void 0 };
+    entry.firstRequest = setTimeout(() => {
+      if (entry.inFlight === 0 && !entry.trusted && socket.bytesRead === 0) {
+        this.#drop(entry, "sent no request in time");
+      }
+    }, this.#options.firstRequestTimeoutMs);
+    entry.firstRequest.unref();
+    this.#tracked.set(socket, entry);
+    socket.once("close", () => {
+      clearTimeout(entry.firstRequest);
+      this.#tracked.delete(socket);
+    });
+    if (this.#tracked.size > this.#options.maxConnections && !this.#shedOne()) {
+      this.#drop(entry, `over the limit of ${this.#options.maxConnections} connections`);
+      return;
+    }
+    if (this.#untrusted() > this.#options.maxUntrustedConnections) this.#shedOne();
+  }
+  /** Call when a request head arrived; returns a function to call once it is trusted. */
+  requestStarted(req, res) {
+    const entry = this.#tracked.get(req.socket);
+    if (!entry) return { trust: () => void 0 };
+    clearTimeout(entry.firstRequest);
+    entry.inFlight++;
+    res.once("close", () => {
+      entry.inFlight--;
+      if (res.statusCode < 400) entry.trusted = true;
+    });
+    const socket = req.socket;
+    const drainable = drainsRefusedBody(req);
+    res.once("finish", () => {
+      if (!req.complete && !drainable) lingerAndClose(req, socket);
+    });
+    return {
+      trust: () => {
+        entry.trusted = true;
+      }
+    };
+  }
+  #untrusted() {
+    let count = 0;
+    for (const entry of this.#tracked.values()) if (!entry.trusted) count++;
+    return count;
+  }
+  /** Closes the oldest untrusted connection with no request in flight; false if there is none. */
+  #shedOne() {
+    for (const entry of this.#tracked.values()) {
+      if (!entry.trusted && entry.inFlight === 0 && !entry.socket.destroyed) {
+        this.#drop(entry, "shed to make room for other clients");
+        return true;
+      }
+    }
+    return false;
+  }
+  #drop(entry, why) {
+    this.shed++;
+    this.#tracked.delete(entry.socket);
+    const peer = `${entry.socket.remoteAddress ?? "?"}:${entry.socket.remotePort ?? "?"}`;
+    this.#options.log?.(`connection from ${peer} closed: ${why}`);
+    entry.socket.destroy();
+  }
+};
+function drainsRefusedBody(req) {
+  const declared = Number(req.headers["content-length"]);
+  return Number.isSafeInteger(declared) && declared <= DRAIN_DECLARED_BYTES;
+}
+function lingerAndClose(req, socket) {
+  if (socket.destroyed) return;
+  let drained = 0;
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once("close", () => clearTimeout(timer));
+  req.on("data", (chunk) => {
+    drained += chunk.length;
+    if (drained > LINGER_BYTES) socket.destroy();
+  });
+  req.resume();
+  socket.end();
+}
+
+// src/server/http/storage-failure.ts
+var NO_SPACE2 = /* @__PURE__ */ new Set(["ENOSPC", "EDQUOT"]);
+var STORAGE = /* @__PURE__ */ new Set([
+  ...NO_SPACE2,
+  "EIO",
+  "EROFS",
+  "EACCES",
+  "EPERM",
+  "EFBIG",
+  "EMFILE",
+  "ENFILE",
+  "ENOMEM",
+  "EMLINK"
+]);
+function storageFailure(error2) {
+  const code = errnoOf(error2);
+  if (code === void 0 || !STORAGE.has(code)) return void 0;
+  if (NO_SPACE2.has(code)) {
+    return new ErrorResponse(
+      507,
+      `Insufficient storage: the server ran out of disk space (${code}) while storing the upload`
+    );
+  }
+  return new ErrorResponse(500, `Internal server error: the server's storage failed (${code})`);
+}
+function errnoOf(error2) {
+  for (let current = error2, depth2 = 0; current && depth2 < 5; depth2++) {
+    const code = current.code;
+    if (typeof code === "string" && /^E[A-Z]+$/.test(code)) return code;
+    current = current.cause;
+  }
+  return void 0;
+}
+
+// src/server/observe/route-name.ts
+var TWIRP = /^\/twirp\/github\.actions\.results\.api\.v1\.ArtifactService\/(?<method>[^/]+)$/;
+var TWIRP_METHODS = /* @__PURE__ */ new Set([
+  "CreateArtifact",
+  "FinalizeArtifact",
+  "ListArtifacts",
+  "GetSignedArtifactURL",
+  "DeleteArtifact"
+]);
+var NAMED = [
+  [/^\/_apis\/pipelines\/workflows\/[^/]+\/artifacts\/?$/i, "legacy_artifacts"],
+  [/^\/_apis\/resources\/Containers\/[^/]+\/?$/i, "legacy_container"],
+  [/^\/devstoreaccount1\/[^/]+\/[0-9a-f]{32}$/, "blob"],
+  [/^\/repos\/[^/]+\/[^/]+\/actions\/runs\/[^/]+\/artifacts\/?$/, "rest_run_artifacts"],
+  [/^\/repos\/[^/]+\/[^/]+\/actions\/artifacts\/?$/, "rest_artifacts"],
+  [/^\/repos\/[^/]+\/[^/]+\/actions\/artifacts\/[^/]+\/?$/, "rest_artifact"],
+  [/^\/repos\/[^/]+\/[^/]+\/actions\/artifacts\/[^/]+\/[^/]+\/?$/, "rest_archive"],
+  [/^\/metrics$/, "metrics"],
+  [/^\/status$/, "status"]
+];
+function routeName(pathname) {
+  const twirp = TWIRP.exec(pathname);
+  if (twirp) {
+    const method = twirp.groups?.method ?? "";
+    return TWIRP_METHODS.has(method) ? `twirp_${method}` : "twirp_other";
+  }
+  for (const [pattern, name] of NAMED) if (pattern.test(pathname)) return name;
+  return "other";
+}
+function pathOnly(target) {
+  const raw = target ?? "/";
+  const q = raw.indexOf("?");
+  return q === -1 ? raw : raw.slice(0, q);
+}
+var METHODS = /* @__PURE__ */ new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+function methodName(method) {
+  return method !== void 0 && METHODS.has(method) ? method : "OTHER";
+}
+
+// src/server/server.ts
+var ANY_METHOD = "*";
+var MAX_TIMEOUT_CHECK_INTERVAL_MS = 1e3;
+function createHttpServer(options) {
+  const routes = options.protocols.flatMap((p) => p.routes);
+  const { limits } = options;
+  const guard = new ConnectionGuard({
+    maxConnections: limits.maxConnections,
+    maxUntrustedConnections: limits.maxUntrustedConnections,
+    // Node times out partly sent heads (408) but never a socket that sends nothing: the guard does.
+    firstRequestTimeoutMs: limits.headersTimeoutMs,
+    log: options.log
+  });
+  const stats = { connectionsOpened: 0, openConnections: 0, requests: 0 };
+  let inFlight = 0;
+  let draining = false;
+  let afterDrainStep = () => void 0;
+  const server = createServer(
+    {
+      maxHeaderSize: limits.maxHeaderBytes,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(MAX_TIMEOUT_CHECK_INTERVAL_MS, limits.headersTimeoutMs)
+    },
+    (req, res) => {
+      stats.requests++;
+      const started = process.hrtime.bigint();
+      const connection = guard.requestStarted(req, res);
+      const requestId = randomBytes5(8).toString("hex");
+      res.setHeader("X-Request-Id", requestId);
+      if (draining) res.setHeader("Connection", "close");
+      inFlight++;
+      const time = (/* @__PURE__ */ new Date()).toISOString();
+      const socket = req.socket;
+      res.once("close", () => {
+        inFlight--;
+        const path17 = pathOnly(req.url);
+        const record = {
+          time,
+          method: methodName(req.method),
+          route: routeName(path17),
+          // The status actually sent: a connection cut before any answer is no status, never 200.
+          status: res.headersSent ? res.statusCode : void 0,
+          cut: !res.writableFinished,
+          json: /json/i.test(String(res.getHeader("Content-Type") ?? "")),
+          durationMs: Math.round(Number(process.hrtime.bigint() - started) / 1e6 * 10) / 10,
+          ...wireBytes(socket),
+          remote: socket.remoteAddress ?? "",
+          requestId
+        };
+        options.onRequestEnd?.(record, path17);
+        if (draining) afterDrainStep();
+      });
+      void dispatch(req, res, connection);
+    }
+  );
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  server.timeout = limits.idleTimeoutMs;
+  const sockets = /* @__PURE__ */ new Set();
+  server.on("connection", (socket) => {
+    guard.admit(socket);
+    stats.connectionsOpened++;
+    stats.openConnections++;
+    sockets.add(socket);
+    socket.once("close", () => {
+      stats.openConnections--;
+      sockets.delete(socket);
+    });
+  });
+  async function dispatch(req, res, connection) {
+    let route;
+    try {
+      const url = parseRequestUrl(req.url);
+      const method = req.method === "HEAD" ? "GET" : req.method ?? "GET";
+      const onPath = routes.map((candidate) => ({ route: candidate, match: candidate.pattern.exec(url.pathname) })).filter((r) => r.match);
+      const hit = onPath.find((r) => r.route.method === method || r.route.method === ANY_METHOD);
+      options.hosts.check(req);
+      route = hit?.route;
+      const bearer = (route?.auth ?? "bearer") === "bearer";
+      const access3 = bearer ? options.authenticate(req, "bearer") : NO_ACCESS;
+      if (bearer && options.credentialRequired) connection.trust();
+      if (!hit?.match) {
+        if (onPath.length > 0) {
+          const allow = [...new Set(onPath.map((r) => r.route.method))].join(", ");
+          throw new ErrorResponse(
+            405,
+            `Method ${req.method ?? ""} is not allowed on ${url.pathname}; use ${allow}`,
+            { Allow: allow }
+          );
+        }
+        throw new ErrorResponse(404, `No route for ${req.method ?? ""} ${url.pathname}`);
+      }
+      await hit.route.handler({
+        req,
+        res,
+        url,
+        params: decodeParams(hit.match.groups),
+        baseUrl: options.hosts.baseUrl(req, options.fallbackBaseUrl()),
+        access: access3
+      });
+    } catch (error2) {
+      answerError(req, res, error2, options.log, route?.renderError);
+    }
+  }
+  let closing;
+  let endDrain = () => void 0;
+  function close(drainMs = 0) {
+    if (drainMs === 0) endDrain();
+    return closing ??= closeOnce(drainMs);
+  }
+  async function closeOnce(drainMs) {
+    draining = true;
+    const closed = new Promise(
+      (resolve2, reject) => server.close((error2) => error2 ? reject(error2) : resolve2())
+    );
+    server.closeIdleConnections();
+    if (drainMs > 0 && inFlight > 0) {
+      await new Promise((resolve2) => {
+        const timer = setTimeout(resolve2, drainMs);
+        endDrain = () => {
+          clearTimeout(timer);
+          resolve2();
+        };
+        afterDrainStep = () => {
+          setImmediate(() => server.closeIdleConnections());
+          if (inFlight === 0) {
+            clearTimeout(timer);
+            resolve2();
+          }
+        };
+      });
+    }
+    afterDrainStep = () => void 0;
+    endDrain = () => void 0;
+    server.closeAllConnections();
+    const socketsClosed = [...sockets].map(
+      (socket) => new Promise((resolve2) => socket.once("close", () => resolve2()))
+    );
+    for (const socket of sockets) socket.destroy();
+    await Promise.all([closed, ...socketsClosed]);
+  }
+  return { server, stats, close };
+}
+function parseRequestUrl(target) {
+  const raw = target ?? "/";
+  try {
+    return raw.startsWith("/") ? new URL(`http://localhost${raw}`) : new URL(raw);
+  } catch {
+    throw new ErrorResponse(400, `Malformed request target ${JSON.stringify(raw.slice(0, 200))}`);
+  }
+}
+function decodeParams(groups) {
+  const params = {};
+  for (const [key, value] of Object.entries(groups ?? {})) {
+    try {
+      params[key] = decodeURIComponent(value);
+    } catch {
+      throw new ErrorResponse(
+        400,
+        `Malformed percent-encoding in the URL path segment ${JSON.stringify(value)}`
+      );
+    }
+  }
+  return params;
+}
+function answerError(req, res, error2, log, render) {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  if (!req.complete && !drainsRefusedBody(req)) {
+    res.setHeader("Connection", "close");
+  }
+  const send2 = (errorResponse) => render ? render(res, errorResponse) : sendErrorJson(res, errorResponse.status, errorResponse.message, errorResponse.headers);
+  if (error2 instanceof ErrorResponse) {
+    send2(error2);
+    return;
+  }
+  const storage = storageFailure(error2);
+  if (storage) {
+    log?.(`storage error on ${req.method ?? "?"} ${pathOf(req)}: ${storage.message}`);
+    send2(storage);
+    return;
+  }
+  if (req.destroyed || isClientAbort(error2)) {
+    res.destroy();
+    return;
+  }
+  log?.(
+    // The path and the message may carry bytes a client chose: escaped, so a log line cannot drive a terminal.
+    `internal error on ${req.method ?? "?"} ${printableText(pathOf(req))}: ${printableText(error2 instanceof Error ? error2.message : String(error2))}`
+  );
+  send2(
+    new ErrorResponse(
+      500,
+      `Internal server error: ${error2 instanceof Error ? error2.message : "unknown failure"}`
+    )
+  );
+}
+function isClientAbort(error2) {
+  const code = error2?.code;
+  return code === "ECONNRESET" || code === "ERR_STREAM_PREMATURE_CLOSE" || code === "ABORT_ERR";
+}
+function pathOf(req) {
+  return pathOnly(req.url);
+}
+var wireMarks = /* @__PURE__ */ new WeakMap();
+function wireBytes(socket) {
+  const mark = wireMarks.get(socket) ?? { read: 0, written: 0 };
+  const now = { read: socket.bytesRead, written: socket.bytesWritten };
+  wireMarks.set(socket, now);
+  return { bytesIn: Math.max(0, now.read - mark.read), bytesOut: Math.max(0, now.written - mark.written) };
+}
+
+// src/server/rest/contracts.ts
+function restArtifact(baseUrl, owner, repo, record) {
+  const url = `${baseUrl}repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}/actions/artifacts/${record.id}`;
+  return {
+    id: record.id,
+    // GitHub's legacy global id format: base64 of "<type len>:<Type><id>".
+    node_id: Buffer.from(`08:Artifact${record.id}`).toString("base64"),
+    name: record.name,
+    size_in_bytes: record.finalized?.size ?? 0,
+    url,
+    archive_download_url: `${url}/zip`,
+    // Expired artifacts are deleted by the retention sweep; until it runs they are still whole.
+    expired: false,
+    created_at: githubTime(record.createdAt),
+    updated_at: githubTime(record.updatedAt),
+    expires_at: githubTime(record.expiresAt),
+    digest: record.finalized?.digest ?? "",
+    // GitHub run ids are numbers; backend ids that are not (UUIDs) stay strings.
+    workflow_run: { id: /^\d{1,15}$/.test(record.runId) ? Number(record.runId) : record.runId }
+  };
+}
+function githubTime(iso) {
+  return iso.replace(/\.\d+Z$/, "Z");
+}
+
+// src/server/rest/runs-routes.ts
+import { createHash as createHash9 } from "node:crypto";
+
+// src/server/rest/run-registry.ts
+import { join as join2 } from "node:path";
+var RUN_STATUSES = ["queued", "in_progress", "completed"];
+var RUN_CONCLUSIONS = [
+  "success",
+  "failure",
+  "cancelled",
+  "skipped",
+  "neutral",
+  "timed_out",
+  "action_required",
+  "stale"
+];
+var MAX_RUNS = 1e5;
+var FILE = "runs.json";
+var RunRegistry = class _RunRegistry {
+  #file;
+  #runs;
+  #mutex = new KeyedMutex();
+  constructor(file, runs) {
+    this.#file = file;
+    this.#runs = runs;
+  }
+  static async open(dataDir) {
+    const file = join2(dataDir, FILE);
+    const stored = await readJsonFile(file);
+    const runs = /* @__PURE__ */ new Map();
+    if (Array.isArray(stored)) {
+      for (const run of stored) runs.set(run.id, run);
+    }
+    return new _RunRegistry(file, runs);
+  }
+  get(id) {
+    return this.#runs.get(id);
+  }
+  /** Creates or updates a run; fields left out keep their recorded values. */
+  async record(id, fields, now) {
+    return this.#mutex.run("runs", async () => {
+      const time = now.toISOString();
+      const before = this.#runs.get(id);
+      const path17 = fields.path ?? before?.path ?? "";
+      const run = {
+        id,
+        path: path17,
+        name: fields.name ?? before?.name ?? (path17.split("/").pop() || ""),
+        headBranch: fields.headBranch ?? before?.headBranch ?? "",
+        headSha: fields.headSha ?? before?.headSha ?? "",
+        event: fields.event ?? before?.event ?? "",
+        status: fields.status ?? before?.status ?? "in_progress",
+        conclusion: fields.conclusion !== void 0 ? fields.conclusion : before?.conclusion ?? null,
+        createdAt: before?.createdAt ?? time,
+        updatedAt: time
+      };
+      this.#runs.delete(id);
+      this.#runs.set(id, run);
+      while (this.#runs.size > MAX_RUNS) {
+        const oldest = this.#runs.keys().next().value;
+        this.#runs.delete(oldest);
+      }
+      await writeJsonAtomic(this.#file, [...this.#runs.values()]);
+      return run;
+    });
+  }
+  /** Matching runs, newest first (by creation time, then id), as GitHub lists them. */
+  list(filter) {
+    const workflow = filter.workflow;
+    return [...this.#runs.values()].filter(
+      (run) => workflow === void 0 || run.path === workflow || run.path.split("/").pop() === workflow
+    ).filter((run) => filter.branch === void 0 || run.headBranch === filter.branch).filter((run) => filter.event === void 0 || run.event === filter.event).filter(
+      (run) => filter.status === void 0 || run.status === filter.status || run.conclusion === filter.status
+    ).sort(
+      (a, b) => a.createdAt === b.createdAt ? compareIds(b.id, a.id) : b.createdAt < a.createdAt ? -1 : 1
+    );
+  }
+};
+function compareIds(a, b) {
+  if (/^\d+$/.test(a) && /^\d+$/.test(b)) return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// src/server/rest/runs-routes.ts
+var REPO = "^/repos/(?<owner>[^/]+)/(?<repo>[^/]+)/actions";
+var REPO_RUNS = new RegExp(`${REPO}/runs/?$`);
+var WORKFLOW_RUNS = new RegExp(`${REPO}/workflows/(?<workflow>[^/]+)/runs/?$`);
+var RECORD_RUN = /^\/_apis\/ferry\/runs\/(?<runId>[A-Za-z0-9._-]{1,64})\/?$/;
+var DEFAULT_PER_PAGE = 30;
+var MAX_PER_PAGE = 100;
+var MAX_RECORD_BODY = 16 * 1024;
+var MAX_FIELD = 512;
+async function listRuns(runs, ctx, byWorkflow) {
+  const query = ctx.url.searchParams;
+  const workflow = byWorkflow ? ctx.params.workflow : void 0;
+  const granted = grantedRuns(ctx.access);
+  const all = runs.list({
+    workflow: workflow === void 0 || /^\d+$/.test(workflow) ? void 0 : workflow,
+    branch: query.get("branch") ?? void 0,
+    event: query.get("event") ?? void 0,
+    status: query.get("status") ?? void 0
+  }).filter(
+    (run) => workflow === void 0 || !/^\d+$/.test(workflow) || workflowId(run.path) === Number(workflow)
+  ).filter((run) => granted === void 0 || granted.has(run.id));
+  const perPage = Math.min(positiveInt(query.get("per_page"), DEFAULT_PER_PAGE), MAX_PER_PAGE);
+  const page = positiveInt(query.get("page"), 1);
+  const { owner, repo } = { owner: ctx.params.owner ?? "", repo: ctx.params.repo ?? "" };
+  sendJson(ctx.res, 200, {
+    total_count: all.length,
+    workflow_runs: all.slice((page - 1) * perPage, page * perPage).map((run) => restRun(ctx.baseUrl, owner, repo, run))
+  });
+}
+async function recordRun(runs, ctx) {
+  const runId = ctx.params.runId ?? "";
+  if (!mayUseRun(ctx.access, runId)) throw runForbidden(runId, "recording the run");
+  const body = expectObject(await readJsonBody(ctx.req, MAX_RECORD_BODY), "A run record");
+  const status = optionalEnum(body, "status", RUN_STATUSES);
+  const conclusion = body["conclusion"] === null ? null : optionalEnum(body, "conclusion", RUN_CONCLUSIONS);
+  if (conclusion && status !== void 0 && status !== "completed") {
+    throw badRequest2(`A run with a conclusion is completed; got status ${JSON.stringify(status)}`);
+  }
+  const run = await runs.record(
+    runId,
+    {
+      ...defined("path", optionalText(body, "path")),
+      ...defined("name", optionalText(body, "name")),
+      ...defined("headBranch", optionalText(body, "head_branch")),
+      ...defined("headSha", optionalText(body, "head_sha")),
+      ...defined("event", optionalText(body, "event")),
+      ...defined("status", conclusion ? "completed" : status),
+      ...conclusion === void 0 ? {} : { conclusion }
+    },
+    /* @__PURE__ */ new Date()
+  );
+  sendJson(ctx.res, 200, restRun(ctx.baseUrl, ctx.params.owner ?? "", ctx.params.repo ?? "", run));
+}
+function restRun(baseUrl, owner, repo, run) {
+  const repoUrl = `${baseUrl}repos/${encodeURIComponent(owner || "local")}/${encodeURIComponent(repo || "local")}`;
+  const id = /^\d{1,15}$/.test(run.id) ? Number(run.id) : run.id;
+  return {
+    id,
+    name: run.name,
+    path: run.path,
+    workflow_id: workflowId(run.path),
+    head_branch: run.headBranch,
+    head_sha: run.headSha,
+    event: run.event,
+    status: run.status,
+    conclusion: run.conclusion,
+    created_at: run.createdAt.replace(/\.\d+Z$/, "Z"),
+    updated_at: run.updatedAt.replace(/\.\d+Z$/, "Z"),
+    url: `${repoUrl}/actions/runs/${encodeURIComponent(run.id)}`,
+    artifacts_url: `${repoUrl}/actions/runs/${encodeURIComponent(run.id)}/artifacts`
+  };
+}
+function workflowId(path17) {
+  return createHash9("sha256").update(path17).digest().readUIntBE(0, 6);
+}
+function optionalText(body, key) {
+  const value = body[key];
+  if (value === void 0) return void 0;
+  if (typeof value !== "string") throw badRequest2(`Field '${key}' must be a string`);
+  if (value.length > MAX_FIELD || /[\u0000-\u001f\u007f]/.test(value)) {
+    throw badRequest2(`Field '${key}' must be at most ${MAX_FIELD} printable characters`);
+  }
+  return value;
+}
+function optionalEnum(body, key, allowed) {
+  const value = body[key];
+  if (value === void 0) return void 0;
+  if (typeof value !== "string" || !allowed.includes(value)) {
+    throw badRequest2(`Field '${key}' must be one of ${allowed.join(", ")}`);
+  }
+  return value;
+}
+function defined(key, value) {
+  return value === void 0 ? {} : { [key]: value };
+}
+function positiveInt(raw, fallback) {
+  const value = raw === null ? NaN : Number(raw);
+  return Number.isSafeInteger(value) && value >= 1 ? value : fallback;
+}
+
+// src/server/rest/errors.ts
+var DOCS = "https://docs.github.com/rest/actions/artifacts";
+function renderRestError(res, error2) {
+  sendJson(res, error2.status, { message: error2.message, documentation_url: DOCS }, error2.headers);
+}
+
+// src/server/rest/routes.ts
+var REPO2 = "^/repos/(?<owner>[^/]+)/(?<repo>[^/]+)/actions";
+var RUN_ARTIFACTS = new RegExp(`${REPO2}/runs/(?<runId>[^/]+)/artifacts/?$`);
+var REPO_ARTIFACTS = new RegExp(`${REPO2}/artifacts/?$`);
+var ARTIFACT = new RegExp(`${REPO2}/artifacts/(?<id>[1-9]\\d{0,14})/?$`);
+var ARCHIVE = new RegExp(`${REPO2}/artifacts/(?<id>[1-9]\\d{0,14})/(?<format>[^/]+)/?$`);
+var ANY_REPOS = /^\/repos(?:\/.*)?$/;
+var DEFAULT_PER_PAGE2 = 30;
+var MAX_PER_PAGE2 = 100;
+function restRoutes(service, runs, authenticate) {
+  const route = (method, pattern, handler) => ({
+    method,
+    pattern,
+    auth: "self",
+    renderError: renderRestError,
+    handler: async (ctx) => {
+      await handler({ ...ctx, access: authenticate(ctx.req, "bearer-or-token") });
+    }
+  });
+  return [
+    route("GET", RUN_ARTIFACTS, (ctx) => list2(service, ctx, ctx.params.runId)),
+    route("GET", REPO_ARTIFACTS, (ctx) => list2(service, ctx, void 0)),
+    route("GET", ARTIFACT, (ctx) => getOne(service, ctx)),
+    route("DELETE", ARTIFACT, (ctx) => deleteOne(service, ctx)),
+    route("GET", ARCHIVE, (ctx) => download(service, ctx)),
+    route("GET", REPO_RUNS, (ctx) => listRuns(runs, ctx, false)),
+    route("GET", WORKFLOW_RUNS, (ctx) => listRuns(runs, ctx, true)),
+    route("PUT", RECORD_RUN, (ctx) => recordRun(runs, ctx)),
+    route(ANY_METHOD, ANY_REPOS, async () => {
+      throw notFound3();
+    })
+  ];
+}
+async function list2(service, ctx, runId) {
+  const query = ctx.url.searchParams;
+  const name = query.get("name") ?? void 0;
+  if (runId !== void 0 && !mayUseRun(ctx.access, runId)) throw notFound3();
+  const runs = grantedRuns(ctx.access);
+  const perPage = Math.min(positiveInt2(query.get("per_page"), DEFAULT_PER_PAGE2), MAX_PER_PAGE2);
+  const page = positiveInt2(query.get("page"), 1);
+  const all = service.index.list({ ...runId === void 0 ? {} : { runId }, ...name === void 0 ? {} : { name } }).filter((r) => runs === void 0 || runs.has(r.runId)).reverse();
+  const slice2 = all.slice((page - 1) * perPage, page * perPage);
+  const { owner, repo } = repoOf(ctx);
+  sendJson(ctx.res, 200, {
+    total_count: all.length,
+    artifacts: slice2.map((r) => restArtifact(ctx.baseUrl, owner, repo, r))
+  });
+}
+async function getOne(service, ctx) {
+  const record = visible(service, ctx.access, ctx.params.id);
+  const { owner, repo } = repoOf(ctx);
+  sendJson(ctx.res, 200, restArtifact(ctx.baseUrl, owner, repo, record));
+}
+async function deleteOne(service, ctx) {
+  visible(service, ctx.access, ctx.params.id);
+  const record = await service.index.removeById(Number(ctx.params.id));
+  if (!record) throw notFound3();
+  ctx.res.writeHead(204);
+  ctx.res.end();
+}
+async function download(service, ctx) {
+  if (ctx.params.format !== "zip") throw notFound3();
+  const record = visible(service, ctx.access, ctx.params.id);
+  const location = service.signer.sign(ctx.baseUrl, record.blobId, "r");
+  ctx.res.writeHead(302, { Location: location, "Content-Length": "0" });
+  ctx.res.end();
+}
+function visible(service, access3, id) {
+  const record = service.index.get(Number(id));
+  if (!record || !mayUseRun(access3, record.runId)) throw notFound3();
+  return record;
+}
+function repoOf(ctx) {
+  return { owner: ctx.params.owner ?? "", repo: ctx.params.repo ?? "" };
+}
+function positiveInt2(raw, fallback) {
+  const value = raw === null ? NaN : Number(raw);
+  return Number.isSafeInteger(value) && value >= 1 ? value : fallback;
+}
+function notFound3() {
+  return new ErrorResponse(404, "Not Found");
+}
+
+// src/server/rest/protocol.ts
+function createRestProtocol(service, runs, authenticate) {
+  return { name: "rest", routes: restRoutes(service, runs, authenticate) };
+}
+
+// src/server/results/blob-errors.ts
+import { randomUUID as randomUUID3 } from "node:crypto";
+var DEFAULT_VERSION = "2025-01-05";
+var BlobError = class extends ErrorResponse {
+  constructor(status, code, message, headers = {}) {
+    super(status, message, headers);
+    this.code = code;
+  }
+  code;
+  name = "BlobError";
+};
+function azureHeaders(req) {
+  const headers = {
+    "x-ms-request-id": randomUUID3(),
+    "x-ms-version": versionOf(req)
+  };
+  const clientId = req.headers["x-ms-client-request-id"];
+  if (typeof clientId === "string" && /^[\x21-\x7e]{1,1024}$/.test(clientId)) {
+    headers["x-ms-client-request-id"] = clientId;
+  }
+  return headers;
+}
+function versionOf(req) {
+  const version = req.headers["x-ms-version"];
+  return typeof version === "string" && /^\d{4}-\d{2}-\d{2}$/.test(version) ? version : DEFAULT_VERSION;
+}
+function codeFor(status) {
+  switch (status) {
+    case 403:
+      return "AuthenticationFailed";
+    case 404:
+      return "ResourceNotFound";
+    case 405:
+      return "UnsupportedHttpVerb";
+    case 411:
+      return "MissingContentLengthHeader";
+    case 413:
+      return "RequestBodyTooLarge";
+    default:
+      return status >= 500 ? "InternalError" : "InvalidInput";
+  }
+}
+function renderBlobError(res, error2) {
+  const code = error2 instanceof BlobError ? error2.code : codeFor(error2.status);
+  const headers = azureHeaders(res.req);
+  const message = `${error2.message}
+RequestId:${headers["x-ms-request-id"] ?? ""}
+Time:${(/* @__PURE__ */ new Date()).toISOString()}`;
+  const body = Buffer.from(
+    `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error>`
+  );
+  res.writeHead(error2.status, {
+    ...error2.headers,
+    ...headers,
+    "x-ms-error-code": code,
+    "Content-Type": "application/xml",
+    "Content-Length": String(body.length)
+  });
+  res.end(body);
+}
+function escapeXml(text) {
+  return text.replace(/[<>&"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
+
+// src/server/results/blob-download.ts
+import { createReadStream as createReadStream3 } from "node:fs";
+import { open as open14 } from "node:fs/promises";
+import { Readable as Readable3 } from "node:stream";
+import { pipeline as pipeline6 } from "node:stream/promises";
+
+// src/server/results/content-disposition.ts
+function contentDisposition(fileName) {
+  const ascii = fileName.replace(/[^\x20-\x7e]|["\\%]/gu, "_");
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeRfc8187(fileName)}`;
+}
+function encodeRfc8187(value) {
+  return encodeURIComponent(value).replace(
+    /['()*]/g,
+    (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`
+  );
+}
+
+// src/server/results/blob-download.ts
+var READ_HIGH_WATER_MARK2 = 1024 * 1024;
+async function sendBlob(req, res, blob, baseHeaders) {
+  const validators2 = {
+    ETag: blob.etag,
+    "Last-Modified": new Date(blob.lastModified).toUTCString()
+  };
+  const ifMatch = req.headers["if-match"];
+  if (ifMatch !== void 0 && !etagListMatches(ifMatch, blob.etag, "strong")) {
+    throw new BlobError(
+      412,
+      "ConditionNotMet",
+      "The condition specified using HTTP conditional header(s) is not met."
+    );
+  }
+  const ifNoneMatch = req.headers["if-none-match"];
+  if (ifNoneMatch !== void 0 && etagListMatches(ifNoneMatch, blob.etag, "weak")) {
+    res.writeHead(304, { ...baseHeaders, ...validators2 });
+    res.end();
+    return;
+  }
+  const ifRange = req.headers["if-range"];
+  const rangeHeader = req.headers["x-ms-range"] ?? req.headers.range;
+  const wanted = typeof rangeHeader === "string" && (ifRange === void 0 || ifRange === blob.etag) ? parseRange(rangeHeader, blob.size) : void 0;
+  const headers = {
+    ...baseHeaders,
+    ...validators2,
+    "Content-Type": blob.contentType,
+    "Accept-Ranges": "bytes",
+    "Content-Disposition": contentDisposition(blob.fileName),
+    "x-ms-blob-type": "BlockBlob"
+  };
+  const [start, end] = wanted ?? [0, blob.size - 1];
+  const length = end - start + 1;
+  headers["Content-Length"] = String(length);
+  if (wanted) headers["Content-Range"] = `bytes ${start}-${end}/${blob.size}`;
+  if (length === 0 || req.method === "HEAD") {
+    res.writeHead(wanted ? 206 : 200, headers);
+    res.end();
+    return;
+  }
+  const pieces = slice(blob.segments, start, end);
+  const first = pieces[0];
+  const handle = first ? await open14(first.file, "r") : void 0;
+  res.writeHead(wanted ? 206 : 200, headers);
+  await pipeline6(Readable3.from(readPieces(pieces, handle)), res);
+}
+function slice(segments, start, end) {
+  const pieces = [];
+  let offset = 0;
+  for (const segment of segments) {
+    const segEnd = offset + segment.size - 1;
+    if (segment.size > 0 && segEnd >= start && offset <= end) {
+      pieces.push({
+        file: segment.file,
+        start: Math.max(start, offset) - offset,
+        end: Math.min(end, segEnd) - offset
+      });
+    }
+    offset += segment.size;
+    if (offset > end) break;
+  }
+  return pieces;
+}
+async function* readPieces(pieces, firstHandle) {
+  let handle = firstHandle;
+  try {
+    for (const piece of pieces) {
+      handle ??= await open14(piece.file, "r");
+      const source = createReadStream3("", {
+        fd: handle,
+        start: piece.start,
+        end: piece.end,
+        highWaterMark: READ_HIGH_WATER_MARK2
+      });
+      handle = void 0;
+      for await (const chunk of source) yield chunk;
+    }
+  } finally {
+    await handle?.close();
+  }
+}
+function parseRange(header3, size) {
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header3.trim());
+  if (!match || match[1] === "" && match[2] === "") return void 0;
+  const first = match[1] === "" ? void 0 : Number(match[1]);
+  const last = match[2] === "" ? void 0 : Number(match[2]);
+  if (first !== void 0 && last !== void 0 && last < first) return void 0;
+  let range;
+  if (first === void 0) {
+    if (last === void 0 || last === 0 || size === 0) throw unsatisfiable(size);
+    range = [Math.max(0, size - last), size - 1];
+  } else {
+    if (first >= size) throw unsatisfiable(size);
+    range = [first, Math.min(last ?? size - 1, size - 1)];
+  }
+  return range;
+}
+function unsatisfiable(size) {
+  return new BlobError(
+    416,
+    "InvalidRange",
+    "The range specified is invalid for the current size of the resource.",
+    {
+      "Content-Range": `bytes */${size}`
+    }
+  );
+}
+function etagListMatches(header3, etag, comparison) {
+  if (header3.trim() === "*") return true;
+  return header3.split(",").some((raw) => {
+    const tag = raw.trim();
+    if (tag.startsWith("W/")) return comparison === "weak" && tag.slice(2) === etag;
+    return tag === etag;
+  });
+}
+
+// src/server/results/blob-params.ts
+var MAX_BLOCK_ID_BYTES = 64;
+var BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+function decodeBlockId(raw, where) {
+  if (raw === null || raw === "") {
+    throw new BlobError(400, "InvalidQueryParameterValue", `${where}: the block id is missing or empty.`);
+  }
+  const text = raw.replace(/ /g, "+");
+  if (!BASE64.test(text)) {
+    throw new BlobError(
+      400,
+      "InvalidQueryParameterValue",
+      `${where}: the block id ${JSON.stringify(raw.slice(0, 100))} is not valid base64.`
+    );
+  }
+  const id = Buffer.from(text, "base64");
+  if (id.length === 0 || id.length > MAX_BLOCK_ID_BYTES) {
+    throw new BlobError(
+      400,
+      "InvalidBlobOrBlock",
+      `${where}: a block id must be 1 to ${MAX_BLOCK_ID_BYTES} bytes before encoding, got ${id.length}.`
+    );
+  }
+  return id;
+}
+function requireContentLength(req, max) {
+  const raw = req.headers["content-length"];
+  if (raw === void 0) {
+    throw new BlobError(411, "MissingContentLengthHeader", "Content-Length is required for uploads.");
+  }
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(Number(raw))) {
+    throw new BlobError(400, "InvalidHeaderValue", `Content-Length ${JSON.stringify(raw)} is not valid.`);
+  }
+  const length = Number(raw);
+  if (length > max) {
+    throw new BlobError(
+      413,
+      "RequestBodyTooLarge",
+      `The request body of ${length} bytes is larger than the ${max}-byte limit.`,
+      // The body is not worth reading; closing frees the socket at once.
+      { Connection: "close" }
+    );
+  }
+  return length;
+}
+function contentMd5(req) {
+  const raw = req.headers["content-md5"];
+  if (raw === void 0 || raw === "") return void 0;
+  if (typeof raw !== "string" || !BASE64.test(raw) || Buffer.from(raw, "base64").length !== 16) {
+    throw new BlobError(400, "InvalidMd5", `Content-MD5 ${JSON.stringify(raw)} is not a base64 MD5.`);
+  }
+  return raw;
+}
+var MIME = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+(?:\s*;\s*[\x20-\x7e]*)?$/;
+function isMimeType(value) {
+  return value.length <= 255 && MIME.test(value);
+}
+function blobContentType(req) {
+  const raw = req.headers["x-ms-blob-content-type"];
+  return typeof raw === "string" && isMimeType(raw.trim()) ? raw.trim() : void 0;
+}
+
+// src/server/results/blob-store.ts
+import { createHash as createHash13, randomBytes as randomBytes6 } from "node:crypto";
+import { access as access2, link as link2, mkdir as mkdir8, readdir as readdir5, rename as rename4, rm as rm7, stat as stat9 } from "node:fs/promises";
+import { join as join4 } from "node:path";
+
+// src/server/results/hash-files.ts
+import { createHash as createHash10 } from "node:crypto";
+import { open as open15 } from "node:fs/promises";
+var READ_BUFFER = 1024 * 1024;
+async function hashFiles(files) {
+  const buffer = Buffer.allocUnsafe(READ_BUFFER);
+  const hash = createHash10("sha256");
+  let size = 0;
+  for (const file of files) {
+    const input = await open15(file, "r");
+    try {
+      for (; ; ) {
+        const { bytesRead } = await input.read(buffer, 0, buffer.length, null);
+        if (bytesRead === 0) break;
+        hash.update(buffer.subarray(0, bytesRead));
+        size += bytesRead;
+      }
+    } finally {
+      await input.close();
+    }
+  }
+  return { size, sha256: hash.digest("hex") };
+}
+
+// src/server/results/layout.ts
+import { createHash as createHash11 } from "node:crypto";
+import { join as join3 } from "node:path";
+var ResultsLayout = class {
+  root;
+  constructor(dataDir) {
+    this.root = join3(dataDir, "results");
+  }
+  get keyFile() {
+    return join3(this.root, "signing-key");
+  }
+  get counterFile() {
+    return join3(this.root, "next-artifact-id.json");
+  }
+  get artifactsDir() {
+    return join3(this.root, "artifacts");
+  }
+  artifactFile(id) {
+    return join3(this.artifactsDir, `${id}.json`);
+  }
+  get blobsDir() {
+    return join3(this.root, "blobs");
+  }
+  blobDir(blobId) {
+    return join3(this.blobsDir, blobId);
+  }
+  blobStateFile(blobId) {
+    return join3(this.blobDir(blobId), "state.json");
+  }
+  blobDataFile(blobId) {
+    return join3(this.blobDir(blobId), "data");
+  }
+  blocksDir(blobId) {
+    return join3(this.blobDir(blobId), "blocks");
+  }
+  blockFile(blobId, blockId2) {
+    return this.blockFileByKey(blobId, blockKey(blockId2));
+  }
+  blockFileByKey(blobId, key) {
+    return join3(this.blocksDir(blobId), key);
+  }
+  partsDir(blobId, dir) {
+    return join3(this.blobDir(blobId), dir);
+  }
+  partFile(blobId, dir, key) {
+    return join3(this.blobDir(blobId), dir, key);
+  }
+  /** A unique temp file inside the blob's directory (same file system, so rename is atomic). */
+  tempFile(blobId, purpose, unique) {
+    return join3(this.blobDir(blobId), `${purpose}-${unique}.tmp`);
+  }
+};
+function blockKey(blockId2) {
+  return createHash11("sha256").update(blockId2).digest("hex");
+}
+var PARTS_DIR = /^parts-[0-9a-f]{16}$/;
+var BLOB_ID = /^[0-9a-f]{32}$/;
+
+// src/server/results/receive-body.ts
+import { createHash as createHash12 } from "node:crypto";
+import { createWriteStream as createWriteStream2 } from "node:fs";
+import { Readable as Readable4, Transform as Transform4 } from "node:stream";
+import { pipeline as pipeline7 } from "node:stream/promises";
+var WRITE_HIGH_WATER_MARK = 1024 * 1024;
+async function receiveBody(req, file, expect) {
+  const md5 = expect.md5 === void 0 ? void 0 : createHash12("md5");
+  const sha256 = expect.sha256 ? createHash12("sha256") : void 0;
+  const hashes = [md5, sha256].filter((h) => h !== void 0);
+  let size = 0;
+  const tap = new Transform4({
+    transform(chunk, _encoding, callback) {
+      size += chunk.length;
+      for (const hash of hashes) hash.update(chunk);
+      callback(null, chunk);
+    }
+  });
+  await pipeline7(
+    Readable4.from(req.iterator({ destroyOnReturn: false })),
+    tap,
+    createWriteStream2(file, { flags: "wx", highWaterMark: WRITE_HIGH_WATER_MARK, flush: expect.durable })
+  );
+  if (size !== expect.length) {
+    throw new BlobError(
+      400,
+      "InvalidInput",
+      `The body has ${size} bytes but Content-Length is ${expect.length}.`
+    );
+  }
+  if (md5 && expect.md5 !== void 0) {
+    const actual = md5.digest("base64");
+    if (actual !== expect.md5) {
+      throw new BlobError(
+        400,
+        "Md5Mismatch",
+        `The MD5 value specified in the request did not match with the MD5 value calculated by the server. Content-MD5: ${expect.md5}, received bytes: ${actual}.`
+      );
+    }
+  }
+  return { size, sha256: sha256?.digest("hex") };
+}
+
+// src/server/results/blob-store.ts
+var BlobStore = class _BlobStore {
+  #layout;
+  #states = /* @__PURE__ */ new Map();
+  #locks = new KeyedMutex();
+  #staged = /* @__PURE__ */ new Map();
+  #limits;
+  /** Downloads in progress, by blob id (see openRead). */
+  #readers = /* @__PURE__ */ new Map();
+  /** Blobs deleted while being read: their files go with the last reader. */
+  #removeWhenRead = /* @__PURE__ */ new Set();
+  constructor(layout, limits) {
+    this.#layout = layout;
+    this.#limits = limits;
+  }
+  static async open(layout, limits = DEFAULT_LIMITS) {
+    const store = new _BlobStore(layout, limits);
+    await mkdir8(layout.blobsDir, { recursive: true });
+    await store.#load();
+    return store;
+  }
+  async #load() {
+    const entries = (await readdir5(this.#layout.blobsDir)).filter((e) => BLOB_ID.test(e));
+    await Promise.all(
+      entries.map(async (blobId) => {
+        const state = await readJsonFile(this.#layout.blobStateFile(blobId));
+        if (!isBlobState(state)) return;
+        this.#states.set(blobId, state);
+        const dir = this.#layout.blobDir(blobId);
+        const live = state.manifest?.dir;
+        const files = await readdir5(dir);
+        await Promise.all(
+          files.filter(
+            (f) => f.endsWith(".tmp") || PARTS_DIR.test(f) && f !== live || f === "data" && live !== void 0
+          ).map((f) => rm7(join4(dir, f), { recursive: true, force: true }))
+        );
+        this.#staged.set(blobId, await this.#countStaged(blobId));
+      })
+    );
+  }
+  async #countStaged(blobId) {
+    const dir = this.#layout.blocksDir(blobId);
+    const names = await readdir5(dir).catch((error2) => {
+      if (isNotFound(error2)) return [];
+      throw error2;
+    });
+    const sizes = await Promise.all(names.map(async (name) => (await stat9(join4(dir, name))).size));
+    return { count: names.length, bytes: sizes.reduce((a, b) => a + b, 0) };
+  }
+  /** Every blob directory on disk, including half-created ones (for orphan cleanup). */
+  async idsOnDisk() {
+    return (await readdir5(this.#layout.blobsDir)).filter((e) => BLOB_ID.test(e));
+  }
+  has(blobId) {
+    return this.#states.has(blobId);
+  }
+  committed(blobId) {
+    return this.#states.get(blobId)?.committed ?? void 0;
+  }
+  /** The committed bytes as files to read in order (one file for Put Blob, the blocks for a list). */
+  segments(blobId) {
+    const state = this.#states.get(blobId);
+    if (!state?.committed) return [];
+    const manifest = state.manifest;
+    if (!manifest) return [{ file: this.#layout.blobDataFile(blobId), size: state.committed.size }];
+    return manifest.parts.map((key, i) => ({
+      file: this.#layout.partFile(blobId, manifest.dir, key),
+      size: manifest.sizes[i] ?? 0
+    }));
+  }
+  /** Bytes of the committed blob actually on disk (undefined when a piece is missing). */
+  async storedSize(blobId) {
+    if (!this.#states.get(blobId)?.committed) return void 0;
+    const segments = this.segments(blobId);
+    const sizes = /* @__PURE__ */ new Map();
+    await Promise.all(
+      [...new Set(segments.map((s) => s.file))].map(
+        async (file) => sizes.set(file, await sizeIfExists(file))
+      )
+    );
+    let total = 0;
+    for (const { file, size } of segments) {
+      const onDisk = sizes.get(file);
+      if (onDisk !== size) return void 0;
+      total += onDisk;
+    }
+    return total;
+  }
+  /** A new, empty blob under a fresh random id. */
+  async create() {
+    const blobId = randomBytes6(16).toString("hex");
+    await mkdir8(this.#layout.blocksDir(blobId), { recursive: true });
+    const state = { blockIdBytes: null, committed: null };
+    await writeJsonAtomic(this.#layout.blobStateFile(blobId), state);
+    this.#states.set(blobId, state);
+    this.#staged.set(blobId, { count: 0, bytes: 0 });
+    return blobId;
+  }
+  /** Deletes the blob and everything staged for it. Downloads already streaming keep their open file. */
+  async remove(blobId) {
+    await this.#locks.run(blobId, async () => {
+      this.#states.delete(blobId);
+      this.#staged.delete(blobId);
+      if (this.#readers.has(blobId)) {
+        this.#removeWhenRead.add(blobId);
+        return;
+      }
+      await this.#removeFiles(blobId);
+    });
+  }
+  async #removeFiles(blobId) {
+    await rm7(this.#layout.blobDir(blobId), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+  }
+  /**
+   * The committed blob's segments for a download, kept on disk until `release()` even if the
+   * blob is deleted meanwhile (retention sweep, eviction, DeleteArtifact): a download that began
+   * finishes whole. Undefined when nothing is committed.
+   */
+  openRead(blobId) {
+    if (!this.#states.get(blobId)?.committed) return void 0;
+    const segments = this.segments(blobId);
+    this.#readers.set(blobId, (this.#readers.get(blobId) ?? 0) + 1);
+    let released = false;
+    return {
+      segments,
+      release: async () => {
+        if (released) return;
+        released = true;
+        const left = (this.#readers.get(blobId) ?? 1) - 1;
+        if (left > 0) {
+          this.#readers.set(blobId, left);
+          return;
+        }
+        this.#readers.delete(blobId);
+        if (this.#removeWhenRead.delete(blobId)) await this.#removeFiles(blobId);
+      }
+    };
+  }
+  /** Runs `work` while no commit of this blob can start or finish. */
+  exclusive(blobId, work) {
+    return this.#locks.run(blobId, work);
+  }
+  /** Put Block: stores the body under its block id, replacing an earlier block with that id. */
+  async stageBlock(blobId, blockId2, req, body) {
+    const state = this.#require(blobId);
+    if (state.blockIdBytes === null) {
+      state.blockIdBytes = blockId2.length;
+      await this.#locks.run(blobId, () => this.#persist(blobId));
+    } else if (state.blockIdBytes !== blockId2.length) {
+      throw new BlobError(
+        400,
+        "InvalidBlobOrBlock",
+        `The specified blob or block content is invalid: all block ids of a blob must have the same length; this blob uses ${state.blockIdBytes}-byte ids, this one has ${blockId2.length} bytes.`
+      );
+    }
+    const target = this.#layout.blockFile(blobId, blockId2);
+    const current = this.#staged.get(blobId);
+    if (current && current.count >= this.#limits.maxStagedBlocks && await sizeIfExists(target) === void 0) {
+      throw new BlobError(
+        409,
+        "BlockCountExceedsLimit",
+        `The uncommitted block count cannot exceed the maximum limit of ${this.#limits.maxStagedBlocks} blocks (maxStagedBlocks).`
+      );
+    }
+    const staged = this.#reserveStaged(blobId, body.length);
+    const temp = this.#layout.tempFile(blobId, "block", randomBytes6(8).toString("hex"));
+    let replaced;
+    try {
+      await receiveBody(req, temp, { ...body, sha256: false, durable: false });
+      replaced = await sizeIfExists(target);
+      await rename4(temp, target);
+    } catch (error2) {
+      staged.bytes -= body.length;
+      await rm7(temp, { force: true });
+      throw this.#goneIfMissing(blobId, error2);
+    }
+    if (replaced === void 0) staged.count++;
+    else staged.bytes -= replaced;
+  }
+  /**
+   * Counts a block's bytes against the blob's staged total before a byte is read, so concurrent
+   * blocks cannot together overshoot it: without this, a client could stage blocks without end
+   * and never commit them (each block alone being within the limit).
+   */
+  #reserveStaged(blobId, length) {
+    const staged = this.#staged.get(blobId) ?? { count: 0, bytes: 0 };
+    this.#staged.set(blobId, staged);
+    if (staged.bytes + length > this.#limits.maxArtifactBytes) {
+      throw new BlobError(
+        413,
+        "RequestBodyTooLarge",
+        `Staging ${length} more bytes would take this blob's uncommitted blocks past the server's limit of ${this.#limits.maxArtifactBytes} bytes (maxArtifactBytes).`,
+        { Connection: "close" }
+      );
+    }
+    staged.bytes += length;
+    return staged;
+  }
+  /**
+   * Put Block List: the blob becomes the listed blocks in list order. Every id must have been
+   * staged; then all staged blocks are deleted (Azure deletes unlisted ones; listed ones now live
+   * in the blob). A repeat of the last list after that (a lost 201, retried by the SDK) is answered
+   * from the recorded commit instead of failing on the deleted blocks.
+   */
+  async commitBlockList(blobId, ids, contentType, guard) {
+    return this.#locks.run(blobId, async () => {
+      guard();
+      const state = this.#require(blobId);
+      if (ids.length > this.#limits.maxBlocksPerList) {
+        throw new BlobError(
+          400,
+          "BlockListTooLong",
+          `The block list may not contain more than ${this.#limits.maxBlocksPerList} blocks (maxBlocksPerList); it has ${ids.length}.`
+        );
+      }
+      const listDigest = digestOfList(ids);
+      const files = ids.map((id) => this.#layout.blockFile(blobId, id));
+      const missing = await firstMissing(files);
+      if (missing !== void 0) {
+        if (state.committed?.blockList === listDigest) return state.committed;
+        throw new BlobError(
+          400,
+          "InvalidBlockList",
+          `The specified block list is invalid: block #${missing} (${ids[missing]?.toString("base64") ?? ""}) was never staged.`
+        );
+      }
+      await this.#checkCommitSize(files);
+      const keys = ids.map(blockKey);
+      const dir = `parts-${randomBytes6(8).toString("hex")}`;
+      const partsDir = this.#layout.partsDir(blobId, dir);
+      try {
+        await mkdir8(partsDir);
+        const unique = [...new Set(keys)];
+        await Promise.all(
+          unique.map((key) => link2(this.#layout.blockFileByKey(blobId, key), join4(partsDir, key)))
+        );
+        const parts = keys.map((key) => join4(partsDir, key));
+        const linked = /* @__PURE__ */ new Map();
+        await Promise.all(unique.map(async (key) => linked.set(key, (await stat9(join4(partsDir, key))).size)));
+        await Promise.all(unique.map((key) => fsyncFile(join4(partsDir, key))));
+        await fsyncDir(partsDir);
+        const { size, sha256 } = await hashFiles(parts);
+        const previous = state.manifest?.dir;
+        const hadData = state.committed !== null && !state.manifest;
+        state.committed = committedBlob(size, sha256, contentType, listDigest);
+        state.manifest = { dir, parts: keys, sizes: keys.map((key) => linked.get(key) ?? 0) };
+        await this.#persist(blobId);
+        if (previous !== void 0)
+          await rm7(this.#layout.partsDir(blobId, previous), { recursive: true, force: true });
+        if (hadData) await rm7(this.#layout.blobDataFile(blobId), { force: true });
+      } catch (error2) {
+        if (state.manifest?.dir !== dir) await rm7(partsDir, { recursive: true, force: true });
+        throw this.#goneIfMissing(blobId, error2);
+      }
+      await this.#dropStagedBlocks(blobId);
+      return state.committed;
+    });
+  }
+  /** Put Blob: the body is the whole blob; staged blocks are discarded. */
+  async putBlob(blobId, req, body, contentType, guard) {
+    this.#require(blobId);
+    const temp = this.#layout.tempFile(blobId, "blob", randomBytes6(8).toString("hex"));
+    try {
+      const received = await receiveBody(req, temp, { ...body, sha256: true, durable: true });
+      return await this.#locks.run(blobId, async () => {
+        guard();
+        const state = this.#require(blobId);
+        await rename4(temp, this.#layout.blobDataFile(blobId));
+        await fsyncDir(this.#layout.blobDir(blobId));
+        const previous = state.manifest?.dir;
+        state.committed = committedBlob(received.size, received.sha256 ?? "", contentType, null);
+        state.blockIdBytes = null;
+        state.manifest = null;
+        await this.#persist(blobId);
+        if (previous !== void 0)
+          await rm7(this.#layout.partsDir(blobId, previous), { recursive: true, force: true });
+        await this.#dropStagedBlocks(blobId);
+        return state.committed;
+      });
+    } catch (error2) {
+      await rm7(temp, { force: true });
+      throw this.#goneIfMissing(blobId, error2);
+    }
+  }
+  #require(blobId) {
+    const state = this.#states.get(blobId);
+    if (!state) throw blobNotFound();
+    return state;
+  }
+  /** A file error on a blob deleted meanwhile is the client's 404, not our 500. */
+  #goneIfMissing(blobId, error2) {
+    return isNotFound(error2) && !this.#states.has(blobId) ? blobNotFound() : error2;
+  }
+  /** Writes the in-memory state; callers hold the blob's lock, so the newest state always lands last. */
+  async #persist(blobId) {
+    const state = this.#states.get(blobId);
+    if (state) await writeJsonAtomic(this.#layout.blobStateFile(blobId), state);
+  }
+  /** Refuses a commit whose blob would exceed maxArtifactBytes; sizes are summed per list entry. */
+  async #checkCommitSize(files) {
+    const sizes = /* @__PURE__ */ new Map();
+    await Promise.all([...new Set(files)].map(async (file) => sizes.set(file, (await stat9(file)).size)));
+    let total = 0;
+    for (const file of files) total += sizes.get(file) ?? 0;
+    if (total > this.#limits.maxArtifactBytes) {
+      throw new BlobError(
+        413,
+        "BlobTooLarge",
+        `The committed blob would be ${total} bytes, more than the server's limit of ${this.#limits.maxArtifactBytes} bytes (maxArtifactBytes).`
+      );
+    }
+  }
+  async #dropStagedBlocks(blobId) {
+    this.#staged.set(blobId, { count: 0, bytes: 0 });
+    const dir = this.#layout.blocksDir(blobId);
+    const names = await readdir5(dir).catch((error2) => {
+      if (isNotFound(error2)) return [];
+      throw error2;
+    });
+    await Promise.all(names.map((name) => rm7(join4(dir, name), { force: true })));
+  }
+};
+function blobNotFound() {
+  return new BlobError(404, "BlobNotFound", "The specified blob does not exist.");
+}
+function committedBlob(size, sha256, contentType, blockList) {
+  return {
+    size,
+    sha256,
+    contentType: contentType ?? null,
+    etag: `"0x${sha256.slice(0, 24).toUpperCase()}"`,
+    lastModified: (/* @__PURE__ */ new Date()).toISOString(),
+    blockList
+  };
+}
+function digestOfList(ids) {
+  const hash = createHash13("sha256");
+  for (const id of ids) hash.update(Buffer.from([id.length])).update(id);
+  return hash.digest("hex");
+}
+async function sizeIfExists(file) {
+  try {
+    return (await stat9(file)).size;
+  } catch (error2) {
+    if (isNotFound(error2)) return void 0;
+    throw error2;
+  }
+}
+async function firstMissing(files) {
+  const checks = await Promise.all(
+    [...new Set(files)].map(async (file) => {
+      try {
+        await access2(file);
+        return void 0;
+      } catch (error2) {
+        if (isNotFound(error2)) return file;
+        throw error2;
+      }
+    })
+  );
+  const missing = new Set(checks.filter((f) => f !== void 0));
+  const index = files.findIndex((f) => missing.has(f));
+  return index === -1 ? void 0 : index;
+}
+function isBlobState(value) {
+  if (typeof value !== "object" || value === null) return false;
+  const s = value;
+  return (s.blockIdBytes === null || typeof s.blockIdBytes === "number") && "committed" in s && (s.manifest === void 0 || s.manifest === null || isManifest(s.manifest));
+}
+function isManifest(value) {
+  if (typeof value !== "object" || value === null) return false;
+  const m = value;
+  return typeof m.dir === "string" && PARTS_DIR.test(m.dir) && Array.isArray(m.parts) && Array.isArray(m.sizes) && m.parts.length === m.sizes.length && m.parts.every((p) => typeof p === "string" && /^[0-9a-f]{64}$/.test(p)) && m.sizes.every((n) => Number.isSafeInteger(n) && n >= 0);
+}
+
+// src/server/results/block-list.ts
+var MAX_BLOCK_LIST_BYTES = 8 * 1024 * 1024;
+var ENTRY = /<(Latest|Committed|Uncommitted)>([^<]*)<\/\1>/g;
+async function readBlockList(req) {
+  const xml = await readText2(req);
+  const open16 = xml.indexOf("<BlockList>");
+  const close = xml.lastIndexOf("</BlockList>");
+  const selfClosed = /<BlockList\s*\/>/.test(xml);
+  if (selfClosed) return [];
+  if (open16 === -1 || close < open16) {
+    throw invalidXml("the body has no <BlockList> element.");
+  }
+  const inner = xml.slice(open16 + "<BlockList>".length, close);
+  const ids = [];
+  const leftover = inner.replace(ENTRY, (_all, _kind, text) => {
+    ids.push(decodeBlockId(unescapeXml(text.trim()), "Put Block List"));
+    return "";
+  });
+  if (leftover.trim() !== "") {
+    throw invalidXml(`unexpected content in <BlockList>: ${JSON.stringify(leftover.trim().slice(0, 100))}.`);
+  }
+  return ids;
+}
+async function readText2(req) {
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > MAX_BLOCK_LIST_BYTES) {
+      throw new BlobError(413, "RequestBodyTooLarge", "The block list is too large.", {
+        Connection: "close"
+      });
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size).toString("utf8");
+}
+function unescapeXml(text) {
+  return text.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_all, entity) => {
+    if (entity.startsWith("#")) {
+      const code = entity.startsWith("#x") ? parseInt(entity.slice(2), 16) : parseInt(entity.slice(1), 10);
+      return code <= 1114111 ? String.fromCodePoint(code) : "\0";
+    }
+    return { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" }[entity] ?? "";
+  });
+}
+function invalidXml(detail) {
+  return new BlobError(400, "InvalidXmlDocument", `XML specified is not syntactically valid: ${detail}`);
+}
+
+// src/server/results/signer.ts
+import { createHmac as createHmac2, randomBytes as randomBytes7, timingSafeEqual as timingSafeEqual3 } from "node:crypto";
+import { link as link3, mkdir as mkdir9, readFile as readFile4, rm as rm8, writeFile as writeFile2 } from "node:fs/promises";
+import { dirname as dirname3 } from "node:path";
+var BLOB_PATH_PREFIX = "/devstoreaccount1/artifacts/";
+var KEY_BYTES = 32;
+var UrlSigner = class _UrlSigner {
+  #key;
+  #ttlMs;
+  constructor(key, ttlMs) {
+    this.#key = key;
+    this.#ttlMs = ttlMs;
+  }
+  static async open(keyFile, ttlMs) {
+    return new _UrlSigner(await loadOrCreateKey(keyFile), ttlMs);
+  }
+  /** An absolute signed URL for `blobId`, valid for the configured lifetime. */
+  sign(baseUrl, blobId, permission, now = Date.now()) {
+    const path17 = `${BLOB_PATH_PREFIX}${blobId}`;
+    const se = new Date(now + this.#ttlMs).toISOString();
+    const query = new URLSearchParams({ sig: this.#mac(path17, se, permission), se, sp: permission });
+    return `${baseUrl.replace(/\/$/, "")}${path17}?${query.toString()}`;
+  }
+  /**
+   * Throws a 403 Azure error unless `query` carries a valid, unexpired signature for `blobId`
+   * that grants `needed`. Values are compared decoded: the Azure SDK appends its own parameters
+   * and may re-encode ours.
+   */
+  verify(blobId, query, needed, now = Date.now()) {
+    const sig = query.get("sig");
+    const se = query.get("se");
+    const sp = query.get("sp");
+    if (sig === null || se === null || sp === null) {
+      throw authFailed("The URL is not signed: sig, se and sp are required.");
+    }
+    const expected = Buffer.from(this.#mac(`${BLOB_PATH_PREFIX}${blobId}`, se, sp));
+    const given = Buffer.from(sig);
+    if (given.length !== expected.length || !timingSafeEqual3(given, expected)) {
+      throw authFailed("Signature did not match: the URL was altered or signed by another server.");
+    }
+    const expiry = Date.parse(se);
+    if (!Number.isFinite(expiry) || now >= expiry) {
+      throw authFailed(
+        `Signature not valid in the specified time frame: Expiry [${se}] - Current [${new Date(now).toISOString()}]`
+      );
+    }
+    if (!sp.includes(needed)) {
+      throw new BlobError(
+        403,
+        "AuthorizationPermissionMismatch",
+        "This request is not authorized to perform this operation using this permission."
+      );
+    }
+  }
+  #mac(path17, se, sp) {
+    return createHmac2("sha256", this.#key).update(`${path17}
+${se}
+${sp}`).digest("base64url");
+  }
+};
+function authFailed(detail) {
+  return new BlobError(
+    403,
+    "AuthenticationFailed",
+    `Server failed to authenticate the request. Make sure the value of the signed URL is formed correctly. ${detail}`
+  );
+}
+async function loadOrCreateKey(keyFile) {
+  const existing = await readKey(keyFile);
+  if (existing) return existing;
+  await mkdir9(dirname3(keyFile), { recursive: true });
+  const temp = `${keyFile}.${process.pid}.${randomBytes7(6).toString("hex")}.tmp`;
+  await writeFile2(temp, randomBytes7(KEY_BYTES).toString("hex"), { mode: 384 });
+  try {
+    await link3(temp, keyFile);
+  } catch (error2) {
+    if (error2.code !== "EEXIST") throw error2;
+  } finally {
+    await rm8(temp, { force: true });
+  }
+  const key = await readKey(keyFile);
+  if (!key) throw new Error(`The signing key ${keyFile} is unreadable; delete it to make a new one`);
+  return key;
+}
+async function readKey(keyFile) {
+  let text;
+  try {
+    text = await readFile4(keyFile, "utf8");
+  } catch (error2) {
+    if (error2.code === "ENOENT") return void 0;
+    throw error2;
+  }
+  const trimmed = text.trim();
+  return /^[0-9a-f]{64}$/.test(trimmed) ? Buffer.from(trimmed, "hex") : void 0;
+}
+
+// src/server/results/blob-routes.ts
+var MAX_BLOCK_BYTES = 4e3 * 1024 * 1024;
+var MAX_PUT_BLOB_BYTES = 5e3 * 1024 * 1024;
+var BLOB = new RegExp(`^${BLOB_PATH_PREFIX}(?<blobId>[0-9a-f]{32})$`);
+var ANY_BLOB = /^\/devstoreaccount1(?:\/.*)?$/;
+function blobRoutes(service) {
+  const common = { auth: "self", renderError: renderBlobError };
+  return [
+    { ...common, method: "PUT", pattern: BLOB, handler: (ctx) => put(service, ctx) },
+    { ...common, method: "GET", pattern: BLOB, handler: (ctx) => get(service, ctx) },
+    {
+      ...common,
+      method: ANY_METHOD,
+      pattern: ANY_BLOB,
+      handler: (ctx) => {
+        if (BLOB.test(ctx.url.pathname)) {
+          throw new BlobError(
+            405,
+            "UnsupportedHttpVerb",
+            `The resource doesn't support ${ctx.req.method ?? ""}.`
+          );
+        }
+        throw new BlobError(404, "ResourceNotFound", "The specified resource does not exist.");
+      }
+    }
+  ];
+}
+async function put(service, ctx) {
+  const { req, res, url } = ctx;
+  const blobId = ctx.params.blobId ?? "";
+  service.signer.verify(blobId, url.searchParams, "w");
+  const { index, blobs } = service;
+  if (!index.byBlob(blobId) || !blobs.has(blobId)) throw blobNotFound();
+  const guard = () => {
+    if (!index.isWritable(blobId)) {
+      throw new BlobError(
+        409,
+        "BlobImmutableDueToPolicy",
+        "This operation is not permitted: the artifact is finalized and its blob is immutable."
+      );
+    }
+  };
+  guard();
+  const headers = azureHeaders(req);
+  const comp = url.searchParams.get("comp");
+  if (comp === "block") {
+    const blockId2 = decodeBlockId(url.searchParams.get("blockid"), "Put Block");
+    const length2 = requireContentLength(req, Math.min(MAX_BLOCK_BYTES, service.limits.maxArtifactBytes));
+    const md52 = contentMd5(req);
+    await blobs.stageBlock(blobId, blockId2, req, { length: length2, md5: md52 });
+    created(res, { ...headers, ...md52 === void 0 ? {} : { "Content-MD5": md52 } });
+    return;
+  }
+  if (comp === "blocklist") {
+    const ids = await readBlockList(req);
+    const committed2 = await blobs.commitBlockList(blobId, ids, blobContentType(req), guard);
+    created(res, { ...headers, ...validators(committed2) });
+    return;
+  }
+  if (comp !== null) {
+    throw new BlobError(400, "InvalidQueryParameterValue", `comp=${comp} is not supported on PUT.`);
+  }
+  const type = req.headers["x-ms-blob-type"];
+  if (type !== "BlockBlob") {
+    throw new BlobError(
+      400,
+      type === void 0 ? "MissingRequiredHeader" : "InvalidHeaderValue",
+      "Put Blob needs x-ms-blob-type: BlockBlob (the only blob type this server stores)."
+    );
+  }
+  const length = requireContentLength(req, Math.min(MAX_PUT_BLOB_BYTES, service.limits.maxArtifactBytes));
+  const md5 = contentMd5(req);
+  const committed = await blobs.putBlob(blobId, req, { length, md5 }, blobContentType(req), guard);
+  created(res, {
+    ...headers,
+    ...validators(committed),
+    ...md5 === void 0 ? {} : { "Content-MD5": md5 }
+  });
+}
+async function get(service, ctx) {
+  const { req, res, url } = ctx;
+  const blobId = ctx.params.blobId ?? "";
+  service.signer.verify(blobId, url.searchParams, "r");
+  const comp = url.searchParams.get("comp");
+  if (comp !== null) {
+    throw new BlobError(400, "InvalidQueryParameterValue", `comp=${comp} is not supported on GET.`);
+  }
+  const record = service.index.byBlob(blobId);
+  const committed = service.blobs.committed(blobId);
+  const read = record && committed ? service.blobs.openRead(blobId) : void 0;
+  if (!record || !committed || !read) throw blobNotFound();
+  const contentType = committed.contentType ?? record.mimeType;
+  try {
+    await sendBlob(
+      req,
+      res,
+      {
+        segments: read.segments,
+        size: committed.size,
+        etag: committed.etag,
+        lastModified: committed.lastModified,
+        contentType,
+        fileName: downloadName(record.name, contentType)
+      },
+      azureHeaders(req)
+    );
+  } catch (error2) {
+    if (isNotFound(error2) && !res.headersSent) throw blobNotFound();
+    throw error2;
+  } finally {
+    await read.release();
+  }
+}
+function downloadName(name, contentType) {
+  const isZip = contentType.split(";", 1)[0]?.trim().toLowerCase() === "application/zip";
+  return isZip && !name.toLowerCase().endsWith(".zip") ? `${name}.zip` : name;
+}
+function validators(committed) {
+  return { ETag: committed.etag, "Last-Modified": new Date(committed.lastModified).toUTCString() };
+}
+function created(res, headers) {
+  res.writeHead(201, { ...headers, "x-ms-request-server-encrypted": "false", "Content-Length": "0" });
+  res.end();
+}
+
+// src/server/results/twirp-errors.ts
+var STATUS = {
+  invalid_argument: 400,
+  malformed: 400,
+  unauthenticated: 401,
+  permission_denied: 403,
+  not_found: 404,
+  bad_route: 404,
+  already_exists: 409,
+  failed_precondition: 412,
+  resource_exhausted: 429,
+  internal: 500,
+  unimplemented: 501,
+  unavailable: 503
+};
+var TwirpError = class extends ErrorResponse {
+  constructor(code, message) {
+    super(STATUS[code], message);
+    this.code = code;
+  }
+  code;
+  name = "TwirpError";
+};
+function codeFor2(status) {
+  switch (status) {
+    case 401:
+      return "unauthenticated";
+    case 403:
+      return "permission_denied";
+    case 404:
+    case 405:
+      return "bad_route";
+    case 409:
+      return "already_exists";
+    case 412:
+      return "failed_precondition";
+    case 429:
+      return "resource_exhausted";
+    case 501:
+      return "unimplemented";
+    case 503:
+      return "unavailable";
+    default:
+      return status >= 500 ? "internal" : "invalid_argument";
+  }
+}
+function renderTwirpError(res, error2) {
+  const code = error2 instanceof TwirpError ? error2.code : codeFor2(error2.status);
+  const status = error2.status === 507 && !(error2 instanceof TwirpError) ? 507 : STATUS[code];
+  sendJson(res, status, { code, msg: error2.message }, error2.headers);
+}
+
+// src/server/results/twirp-fields.ts
+var RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/i;
+var TwirpFields = class {
+  #body;
+  constructor(body) {
+    if (typeof body !== "object" || body === null || Array.isArray(body)) {
+      throw new TwirpError("malformed", "The request body must be a JSON object");
+    }
+    this.#body = body;
+  }
+  #get(name) {
+    const value = this.#body[name] ?? this.#body[lowerCamel(name)];
+    return value === null ? void 0 : value;
+  }
+  /** A string field; protobuf omits empty strings, so absent reads as `''`. */
+  string(name) {
+    const value = this.#get(name);
+    if (value === void 0) return "";
+    if (typeof value !== "string") throw invalid4(name, "a string", value);
+    return value;
+  }
+  /** A google.protobuf.StringValue: a bare string, or absent. */
+  optionalString(name) {
+    const value = this.#get(name);
+    if (value === void 0) return void 0;
+    if (typeof value !== "string") throw invalid4(name, "a string", value);
+    return value;
+  }
+  /**
+   * A non-negative int64 (or Int64Value), or absent. Values are kept below 2^53 so they survive
+   * the client's `Number(BigInt(x))`.
+   */
+  optionalCount(name) {
+    const value = this.#get(name);
+    if (value === void 0) return void 0;
+    const number = typeof value === "number" ? value : typeof value === "string" && /^\d+$/.test(value) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(number) || number < 0) {
+      throw invalid4(name, "a non-negative integer (int64 as a string or number)", value);
+    }
+    return number;
+  }
+  /** An int32, or 0 when absent (protobuf default). */
+  int32(name) {
+    const value = this.#get(name);
+    if (value === void 0) return 0;
+    const number = typeof value === "string" && /^-?\d+$/.test(value) ? Number(value) : value;
+    if (typeof number !== "number" || !Number.isInteger(number) || Math.abs(number) > 2 ** 31) {
+      throw invalid4(name, "an int32", value);
+    }
+    return number;
+  }
+  /** A google.protobuf.Timestamp (RFC 3339 string), or absent. */
+  optionalTimestamp(name) {
+    const value = this.#get(name);
+    if (value === void 0) return void 0;
+    const time = typeof value === "string" && RFC3339.test(value) ? Date.parse(value) : NaN;
+    if (!Number.isFinite(time)) throw invalid4(name, "an RFC 3339 timestamp", value);
+    return new Date(time);
+  }
+};
+function lowerCamel(name) {
+  return name.replace(/_([a-z0-9])/g, (_all, ch) => ch.toUpperCase());
+}
+function invalid4(name, expected, value) {
+  return new TwirpError(
+    "invalid_argument",
+    `${name} must be ${expected}, got ${JSON.stringify(value)?.slice(0, 200) ?? String(value)}`
+  );
+}
+
+// src/server/results/validate.ts
+var MAX_ID_LENGTH = 256;
+function validateArtifactName3(name) {
+  const problem = artifactNameProblem(name);
+  if (problem !== void 0) throw new TwirpError("invalid_argument", serviceNameMessage(name, problem));
+  return name;
+}
+function validateBackendId(value, field) {
+  const control = [...value].some((ch) => ch.charCodeAt(0) < 32 || ch === "\x7F");
+  if (value.length === 0 || value.length > MAX_ID_LENGTH || control) {
+    throw new TwirpError(
+      "invalid_argument",
+      `${field} must be 1\u2013${MAX_ID_LENGTH} printable characters, got ${JSON.stringify(value.slice(0, 300))}`
+    );
+  }
+  return value;
+}
+
+// src/server/results/twirp-routes.ts
+var SERVICE = "github.actions.results.api.v1.ArtifactService";
+var RPC = /^\/twirp\/github\.actions\.results\.api\.v1\.ArtifactService\/(?<method>[^/]+)$/;
+var ANY_TWIRP = /^\/twirp(?:\/.*)?$/;
+var DEFAULT_RETENTION_MS = 90 * 24 * 60 * 60 * 1e3;
+var RPCS = {
+  CreateArtifact: createArtifact,
+  FinalizeArtifact: finalizeArtifact,
+  ListArtifacts: listArtifacts,
+  GetSignedArtifactURL: getSignedArtifactUrl,
+  DeleteArtifact: deleteArtifact
+};
+function twirpRoutes(service) {
+  return [
+    {
+      method: "POST",
+      pattern: RPC,
+      handler: (ctx) => callRpc(service, ctx),
+      renderError: renderTwirpError
+    },
+    {
+      method: ANY_METHOD,
+      pattern: ANY_TWIRP,
+      handler: (ctx) => {
+        throw new TwirpError(
+          "bad_route",
+          `no handler for ${ctx.req.method ?? ""} ${ctx.url.pathname}; the ${SERVICE} methods are POST ${Object.keys(RPCS).join(", ")}`
+        );
+      },
+      renderError: renderTwirpError
+    }
+  ];
+}
+async function callRpc(service, ctx) {
+  const name = ctx.params.method ?? "";
+  const rpc = Object.hasOwn(RPCS, name) ? RPCS[name] : void 0;
+  if (!rpc) {
+    throw new TwirpError("bad_route", `no handler for path ${ctx.url.pathname}: unknown method ${name}`);
+  }
+  checkContentType(ctx.req);
+  const fields = new TwirpFields(await readJsonBody(ctx.req, service.limits.maxJsonBodyBytes));
+  sendJson(ctx.res, 200, await rpc(service, fields, ctx));
+}
+function checkContentType(req) {
+  const type = req.headers["content-type"]?.split(";", 1)[0]?.trim().toLowerCase();
+  if (type !== void 0 && type !== "" && type !== "application/json") {
+    throw new TwirpError(
+      "bad_route",
+      `unexpected Content-Type ${JSON.stringify(type)}: only application/json is supported`
+    );
+  }
+}
+function runAndJob(fields) {
+  return {
+    runId: validateBackendId(fields.string("workflow_run_backend_id"), "workflow_run_backend_id"),
+    jobId: validateBackendId(fields.string("workflow_job_run_backend_id"), "workflow_job_run_backend_id")
+  };
+}
+function writerRunAndJob(fields, access3, rpc) {
+  const ids = runAndJob(fields);
+  if (!mayWriteAsJob(access3, ids.runId, ids.jobId)) {
+    throw new TwirpError(
+      "permission_denied",
+      `${rpc}: the runtime token does not grant job ${JSON.stringify(ids.jobId)} of workflow run ${JSON.stringify(ids.runId)}`
+    );
+  }
+  return ids;
+}
+function readerRunAndJob(fields, access3, rpc) {
+  const ids = runAndJob(fields);
+  if (!mayUseRun(access3, ids.runId)) {
+    throw new TwirpError(
+      "permission_denied",
+      `${rpc}: the runtime token does not grant workflow run ${JSON.stringify(ids.runId)}`
+    );
+  }
+  return ids;
+}
+async function createArtifact(service, fields, ctx) {
+  const { runId, jobId } = writerRunAndJob(fields, ctx.access, "CreateArtifact");
+  const name = validateArtifactName3(fields.string("name"));
+  const mimeType = fields.optionalString("mime_type") ?? "application/zip";
+  if (!isMimeType(mimeType)) {
+    throw new TwirpError(
+      "invalid_argument",
+      `mime_type ${JSON.stringify(mimeType)} is not a valid MIME type`
+    );
+  }
+  const now = Date.now();
+  const expiresAt3 = fields.optionalTimestamp("expires_at") ?? new Date(now + DEFAULT_RETENTION_MS);
+  if (expiresAt3.getTime() <= now) {
+    throw new TwirpError("invalid_argument", `expires_at ${expiresAt3.toISOString()} is not in the future`);
+  }
+  const record = await service.index.create({
+    runId,
+    jobId,
+    name,
+    mimeType,
+    version: fields.int32("version"),
+    expiresAt: expiresAt3
+  });
+  return { ok: true, signed_upload_url: service.signer.sign(ctx.baseUrl, record.blobId, "cw") };
+}
+async function finalizeArtifact(service, fields, ctx) {
+  const { runId } = writerRunAndJob(fields, ctx.access, "FinalizeArtifact");
+  const name = validateArtifactName3(fields.string("name"));
+  const record = await service.index.finalize({
+    runId,
+    name,
+    size: fields.optionalCount("size"),
+    hash: fields.optionalString("hash")
+  });
+  return { ok: true, artifact_id: String(record.id) };
+}
+async function listArtifacts(service, fields, ctx) {
+  const { runId } = readerRunAndJob(fields, ctx.access, "ListArtifacts");
+  const name = fields.optionalString("name_filter");
+  const id = fields.optionalCount("id_filter");
+  const artifacts = service.index.list({
+    runId,
+    ...name === void 0 ? {} : { name },
+    ...id === void 0 ? {} : { id }
+  });
+  return { artifacts: artifacts.map(monolithArtifact) };
+}
+async function getSignedArtifactUrl(service, fields, ctx) {
+  const { runId, jobId } = readerRunAndJob(fields, ctx.access, "GetSignedArtifactURL");
+  const name = validateArtifactName3(fields.string("name"));
+  const candidates = service.index.list({ runId, name });
+  const record = candidates.filter((r) => r.jobId === jobId).at(-1) ?? candidates.at(-1);
+  if (!record) throw notFound4(runId, name);
+  return { signed_url: service.signer.sign(ctx.baseUrl, record.blobId, "r") };
+}
+async function deleteArtifact(service, fields, ctx) {
+  const { runId, jobId } = readerRunAndJob(fields, ctx.access, "DeleteArtifact");
+  const name = validateArtifactName3(fields.string("name"));
+  const record = await service.index.remove(runId, name, jobId);
+  if (!record) {
+    throw new TwirpError(
+      "not_found",
+      `No artifact named ${JSON.stringify(name)} in workflow run ${JSON.stringify(runId)}`
+    );
+  }
+  return { ok: true, artifact_id: String(record.id) };
+}
+function monolithArtifact(record) {
+  return {
+    workflow_run_backend_id: record.runId,
+    workflow_job_run_backend_id: record.jobId,
+    database_id: String(record.id),
+    name: record.name,
+    size: String(record.finalized?.size ?? 0),
+    created_at: record.createdAt,
+    ...record.finalized ? { digest: record.finalized.digest } : {}
+  };
+}
+function notFound4(runId, name) {
+  return new TwirpError(
+    "not_found",
+    `No finalized artifact named ${JSON.stringify(name)} in workflow run ${JSON.stringify(runId)}`
+  );
+}
+
+// src/server/results/protocol.ts
+function createResultsProtocol(service) {
+  return {
+    name: "results",
+    routes: [...twirpRoutes(service), ...blobRoutes(service)],
+    close: async () => service.index.close()
+  };
+}
+
+// src/server/retention/eviction-policy.ts
+function selectEvictions(candidates, policy, now) {
+  const oldestFirst = [...candidates].sort((a, b) => a.finalizedAt - b.finalizedAt || a.id - b.id);
+  let total = oldestFirst.reduce((sum, c) => sum + c.size, 0);
+  let remaining = oldestFirst.length;
+  const overBytes = policy.maxBytes !== void 0 && total > policy.maxBytes;
+  const byteTarget = policy.lowWaterBytes ?? policy.maxBytes ?? Number.POSITIVE_INFINITY;
+  const evicted = [];
+  for (const candidate of oldestFirst) {
+    const tooOld = policy.maxAgeSeconds !== void 0 && now - candidate.finalizedAt > policy.maxAgeSeconds * 1e3;
+    const tooMany = policy.maxEntries !== void 0 && remaining > policy.maxEntries;
+    const tooBig = overBytes && total > byteTarget;
+    if (!tooOld && !tooMany && !tooBig) break;
+    evicted.push(candidate);
+    total -= candidate.size;
+    remaining--;
+  }
+  return evicted;
+}
+
+// src/server/retention/sweeper.ts
+var DEFAULT_SWEEP_INTERVAL_MS = 10 * 60 * 1e3;
+var RetentionSweeper = class {
+  #index;
+  #legacy;
+  #intervalMs;
+  #eviction;
+  #now;
+  #onError;
+  #stats = {
+    runs: 0,
+    deletedArtifacts: 0,
+    deletedBytes: 0,
+    evictedArtifacts: 0,
+    evictedBytes: 0,
+    failures: 0,
+    lastRunAt: null,
+    lastDurationMs: null
+  };
+  #timer;
+  #running;
+  constructor(index, options = {}) {
+    this.#index = index;
+    this.#legacy = options.legacy;
+    this.#intervalMs = options.intervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
+    if (!Number.isFinite(this.#intervalMs) || this.#intervalMs <= 0) {
+      throw new RangeError(
+        `sweep interval must be a positive number of milliseconds, got ${this.#intervalMs}`
+      );
+    }
+    this.#eviction = options.eviction;
+    this.#now = options.now ?? Date.now;
+    this.#onError = options.onError ?? (() => {
+    });
+  }
+  /** Sweeps now and then every interval until stop(). The timer never keeps the process alive. */
+  start() {
+    if (this.#timer) return;
+    const tick = () => {
+      void this.sweep().catch(() => {
+      });
+    };
+    tick();
+    this.#timer = setInterval(tick, this.#intervalMs);
+    this.#timer.unref();
+  }
+  /** Stops the timer and waits for a sweep in progress. */
+  async stop() {
+    clearInterval(this.#timer);
+    this.#timer = void 0;
+    await this.#running;
+  }
+  stats() {
+    return { ...this.#stats };
+  }
+  /** One sweep; a call while one runs joins it instead of starting a second. */
+  sweep() {
+    this.#running ??= this.#sweepOnce().finally(() => {
+      this.#running = void 0;
+    });
+    return this.#running;
+  }
+  async #sweepOnce() {
+    const started = this.#now();
+    const t0 = performance.now();
+    try {
+      const finalized = this.#index.list({});
+      const expired = finalized.filter((r) => Date.parse(r.expiresAt) <= started);
+      for (const record of expired) {
+        const removed = await this.#index.removeById(record.id);
+        if (removed) {
+          this.#stats.deletedArtifacts++;
+          this.#stats.deletedBytes += sizeOf(removed);
+        }
+      }
+      for (const { containerId } of this.#legacy?.expired(started) ?? []) {
+        const removed = await this.#legacy?.removeExpired(containerId, started);
+        if (removed) {
+          this.#stats.deletedArtifacts++;
+          this.#stats.deletedBytes += Math.max(0, removed.size);
+        }
+      }
+      if (this.#eviction) {
+        const gone = new Set(expired.map((r) => r.id));
+        const remaining = finalized.filter((r) => !gone.has(r.id));
+        const byId = new Map(remaining.map((r) => [r.id, r]));
+        const candidates = remaining.map((r) => ({
+          id: r.id,
+          size: sizeOf(r),
+          finalizedAt: Date.parse(r.finalized?.at ?? r.updatedAt)
+        }));
+        for (const victim of selectEvictions(candidates, this.#eviction, started)) {
+          if (!byId.has(victim.id)) continue;
+          const removed = await this.#index.removeById(victim.id);
+          if (removed) {
+            this.#stats.evictedArtifacts++;
+            this.#stats.evictedBytes += sizeOf(removed);
+          }
+        }
+      }
+    } catch (error2) {
+      this.#stats.failures++;
+      this.#onError(error2);
+      throw error2;
+    } finally {
+      this.#stats.runs++;
+      this.#stats.lastRunAt = new Date(this.#now()).toISOString();
+      this.#stats.lastDurationMs = Math.round(performance.now() - t0);
+    }
+  }
+};
+function sizeOf(record) {
+  return record.finalized?.size ?? 0;
+}
+
+// src/server/results/artifact-index.ts
+import { mkdir as mkdir10, readdir as readdir7, rm as rm9 } from "node:fs/promises";
+import { join as join5 } from "node:path";
+
+// src/server/results/listing-source.ts
+import { readdir as readdir6 } from "node:fs/promises";
+function resultsListingSource(layout) {
+  return {
+    async loadAll() {
+      const ids = (await readdir6(layout.artifactsDir)).map((entry) => /^(\d+)\.json$/.exec(entry)?.[1]).filter((id) => id !== void 0);
+      return readAll(ids, async (id) => {
+        const record = await readJsonFile(layout.artifactFile(Number(id))).catch(() => void 0);
+        return isArtifact(record) && record.finalized !== null ? record : void 0;
+      });
+    }
+  };
+}
+
+// src/server/results/artifact-index.ts
+var DIGEST = /^sha256:[0-9a-f]{64}$/i;
+var DEFAULT_UPLOAD_LEASE_MS = 15 * 60 * 1e3;
+var ArtifactIndex = class _ArtifactIndex {
+  #layout;
+  #blobs;
+  #byId = /* @__PURE__ */ new Map();
+  #byBlob = /* @__PURE__ */ new Map();
+  #locks = new KeyedMutex();
+  /** Last activity (ms) of each unfinalized artifact, by blob id. In memory: a restart renews every lease. */
+  #activity = /* @__PURE__ */ new Map();
+  #leaseMs;
+  #now;
+  #ids;
+  #limits;
+  /** Finalized artifacts by run: what lists are answered from (set once open() has built it). */
+  #listing;
+  constructor(layout, blobs, options) {
+    this.#layout = layout;
+    this.#limits = options.limits ?? DEFAULT_LIMITS;
+    this.#ids = new IdCounter(layout.counterFile);
+    this.#blobs = blobs;
+    this.#leaseMs = options.uploadLeaseMs ?? DEFAULT_UPLOAD_LEASE_MS;
+    this.#now = options.now ?? Date.now;
+    if (!Number.isFinite(this.#leaseMs) || this.#leaseMs < 0) {
+      throw new RangeError(
+        `uploadLeaseMs must be a non-negative number of milliseconds, got ${this.#leaseMs}`
+      );
+    }
+  }
+  static async open(layout, blobs, options = {}) {
+    const index = new _ArtifactIndex(layout, blobs, options);
+    await mkdir10(layout.artifactsDir, { recursive: true });
+    await index.#load();
+    index.#listing = await ListingIndex.open(resultsListingSource(layout), {
+      ...options.listing,
+      name: "results",
+      keyOf: (r) => String(r.id),
+      runOf: (r) => r.runId,
+      compare: (a, b) => a.id - b.id
+    });
+    return index;
+  }
+  /** Stops the listing index's background re-validation. */
+  close() {
+    this.#listing?.close();
+  }
+  async #load() {
+    let maxId = 0;
+    for (const entry of await readdir7(this.#layout.artifactsDir)) {
+      if (entry.endsWith(TEMP_SUFFIX)) {
+        await rm9(join5(this.#layout.artifactsDir, entry), { force: true });
+        continue;
+      }
+      const match = /^(\d+)\.json$/.exec(entry);
+      if (!match) continue;
+      const id = Number(match[1]);
+      maxId = Math.max(maxId, id);
+      const record = await readJsonFile(this.#layout.artifactFile(id)).catch(() => void 0);
+      if (!isArtifact(record)) continue;
+      if (!await this.#blobIsWhole(record)) {
+        await rm9(this.#layout.artifactFile(id), { force: true });
+        continue;
+      }
+      this.#remember(record);
+    }
+    for (const blobId of await this.#blobs.idsOnDisk()) {
+      if (!this.#byBlob.has(blobId)) await this.#blobs.remove(blobId);
+    }
+    await this.#ids.resume(maxId);
+  }
+  async #blobIsWhole(record) {
+    if (!this.#blobs.has(record.blobId)) return false;
+    if (!record.finalized) return true;
+    const committed = this.#blobs.committed(record.blobId);
+    if (committed?.size !== record.finalized.size) return false;
+    return await this.#blobs.storedSize(record.blobId) === record.finalized.size;
+  }
+  /** A finalized artifact by id. */
+  get(id) {
+    const record = this.#byId.get(id);
+    return record?.finalized ? record : void 0;
+  }
+  /** The artifact (finalized or not) that owns a blob. */
+  byBlob(blobId) {
+    return this.#byBlob.get(blobId);
+  }
+  /**
+   * Finalized artifacts matching the filter, oldest first. Answered from the listing index, in
+   * memory: never a scan of storage.
+   */
+  list(filter) {
+    const inRun = this.#listing?.list(filter.runId) ?? [];
+    return inRun.filter(
+      (r) => (filter.name === void 0 || r.name === filter.name) && (filter.id === void 0 || r.id === filter.id)
+    );
+  }
+  /**
+   * A new artifact with an empty blob. The name must be free in the run (GitHub's 409 otherwise):
+   * a finalized artifact holds it until deleted, and so does an upload in progress, so two
+   * concurrent uploads of one name never share or destroy each other's blob: the second is
+   * refused before it sends a byte. Only an upload without activity for the lease time counts as
+   * abandoned and is replaced (a crashed client must not block the name until someone deletes it).
+   */
+  async create(input) {
+    return this.#locks.run(nameKey(input.runId, input.name), async () => {
+      const existing = this.#find(input.runId, input.name);
+      if (existing.some((r) => r.finalized)) {
+        throw new TwirpError(
+          "already_exists",
+          "an artifact with this name already exists on the workflow run"
+        );
+      }
+      const at = this.#now();
+      const live = existing.find((r) => at - this.#lastActivity(r) < this.#leaseMs);
+      if (live) throw this.#busy(live, at);
+      this.#checkRunLimits(input.runId, at);
+      for (const stale of existing) await this.#forget(stale);
+      const blobId = await this.#blobs.create();
+      const id = await this.#ids.allocate();
+      const now = (/* @__PURE__ */ new Date()).toISOString();
+      const record = {
+        id,
+        runId: input.runId,
+        jobId: input.jobId,
+        name: input.name,
+        blobId,
+        mimeType: input.mimeType,
+        version: input.version,
+        createdAt: now,
+        updatedAt: now,
+        expiresAt: input.expiresAt.toISOString(),
+        finalized: null
+      };
+      await writeJsonAtomic(this.#layout.artifactFile(id), record);
+      this.#remember(record);
+      this.#activity.set(blobId, this.#now());
+      return record;
+    });
+  }
+  /**
+   * Seals the artifact after checking the client's size and hash against the committed bytes.
+   * Repeating it for an artifact that is already finalized with the same content returns the same
+   * id, so a client that lost the answer can safely retry.
+   */
+  async finalize(input) {
+    if (input.hash !== void 0 && !DIGEST.test(input.hash)) {
+      throw new TwirpError(
+        "invalid_argument",
+        `hash must be "sha256:" followed by 64 hex digits, got ${JSON.stringify(input.hash.slice(0, 100))}`
+      );
+    }
+    return this.#locks.run(nameKey(input.runId, input.name), async () => {
+      const records = this.#find(input.runId, input.name);
+      const pending = records.filter((r) => !r.finalized).at(-1);
+      if (!pending) {
+        const done = records.find((r) => r.finalized);
+        if (!done?.finalized) {
+          throw new TwirpError(
+            "not_found",
+            `No artifact named ${JSON.stringify(input.name)} was created in workflow run ${JSON.stringify(input.runId)}`
+          );
+        }
+        checkContent(input, done.finalized.size, done.finalized.digest);
+        return done;
+      }
+      return this.#blobs.exclusive(pending.blobId, async () => {
+        const committed = this.#blobs.committed(pending.blobId);
+        if (!committed) {
+          throw new TwirpError(
+            "failed_precondition",
+            `Artifact ${JSON.stringify(input.name)} has no committed blob yet: upload it (Put Block List or Put Blob) before FinalizeArtifact`
+          );
+        }
+        const digest2 = `sha256:${committed.sha256}`;
+        checkContent(input, committed.size, digest2);
+        const now = (/* @__PURE__ */ new Date()).toISOString();
+        const next = {
+          ...pending,
+          updatedAt: now,
+          finalized: { size: committed.size, digest: digest2, at: now }
+        };
+        await writeJsonAtomic(this.#layout.artifactFile(next.id), next);
+        this.#remember(next);
+        this.#activity.delete(next.blobId);
+        return next;
+      });
+    });
+  }
+  /**
+   * Deletes the artifacts of that name in the run; returns the finalized one (or the newest).
+   * With `requesterJobId` (DeleteArtifact), an upload still in progress from another job is
+   * left alone: `overwrite` is delete-then-create, and a racing overwrite must not destroy the
+   * other upload mid-way (its own create is then refused instead, P42). The requester's own
+   * unfinalized upload (a create whose answer was lost) and abandoned ones are deleted.
+   */
+  async remove(runId, name, requesterJobId) {
+    return this.#locks.run(nameKey(runId, name), async () => {
+      const at = this.#now();
+      const all = this.#find(runId, name);
+      const records = all.filter(
+        (r) => r.finalized !== null || requesterJobId === void 0 || r.jobId === requesterJobId || at - this.#lastActivity(r) >= this.#leaseMs
+      );
+      const spared = all.find((r) => !records.includes(r));
+      if (records.length === 0 && spared) throw this.#busy(spared, at);
+      for (const record of records) await this.#forget(record);
+      return records.find((r) => r.finalized) ?? records.at(-1);
+    });
+  }
+  /** Deletes a finalized artifact by id; `undefined` if there is none. */
+  async removeById(id) {
+    const record = this.get(id);
+    if (!record) return void 0;
+    return this.#locks.run(nameKey(record.runId, record.name), async () => {
+      const current = this.get(id);
+      if (current) await this.#forget(current);
+      return current;
+    });
+  }
+  /**
+   * False once the artifact is finalized (or gone): its blob must not change any more. The blob
+   * routes ask before every write, so a true answer also renews the upload's lease (see create).
+   */
+  isWritable(blobId) {
+    const record = this.#byBlob.get(blobId);
+    const writable = record !== void 0 && record.finalized === null;
+    if (writable) this.#activity.set(blobId, this.#now());
+    return writable;
+  }
+  /**
+   * Per-run caps: artifacts (every record counts, finalized or not) and live uploads. 403 with
+   * "limit" in the message: clients report a quota, and do not retry it.
+   */
+  #checkRunLimits(runId, at) {
+    const inRun = [...this.#byId.values()].filter((r) => r.runId === runId);
+    const { maxArtifactsPerRun, maxLiveUploadsPerRun } = this.#limits;
+    if (inRun.filter((r) => r.finalized !== null).length >= maxArtifactsPerRun) {
+      throw new TwirpError(
+        "permission_denied",
+        `workflow run already has ${maxArtifactsPerRun} artifacts, the limit of this server (maxArtifactsPerRun)`
+      );
+    }
+    const live = inRun.filter((r) => r.finalized === null && at - this.#lastActivity(r) < this.#leaseMs);
+    if (live.length >= maxLiveUploadsPerRun) {
+      throw new TwirpError(
+        "permission_denied",
+        `workflow run already has ${maxLiveUploadsPerRun} uploads in progress, the limit of this server (maxLiveUploadsPerRun); finalize or abandon some first`
+      );
+    }
+  }
+  /** The 409 for a name held by an upload in progress: who holds it, and when it would lapse. */
+  #busy(record, at) {
+    const idle = Math.max(0, Math.round((at - this.#lastActivity(record)) / 1e3));
+    return new TwirpError(
+      "already_exists",
+      `an artifact with this name is already being uploaded on the workflow run (by job ${JSON.stringify(record.jobId)}, last activity ${idle} s ago); it counts as abandoned once idle for ${Math.round(this.#leaseMs / 1e3)} s`
+    );
+  }
+  /**
+   * When an unfinalized artifact last saw activity in this process. One loaded from disk (left
+   * by an earlier process that crashed or was restarted) has none: it is not live (see
+   * DEFAULT_UPLOAD_LEASE_MS) until its uploader writes to it again.
+   */
+  #lastActivity(record) {
+    return this.#activity.get(record.blobId) ?? Number.NEGATIVE_INFINITY;
+  }
+  /** Records of one (run, name), oldest first. */
+  #find(runId, name) {
+    return [...this.#byId.values()].filter((r) => r.runId === runId && r.name === name).sort((a, b) => a.id - b.id);
+  }
+  /** Called once the record is durable, before the request is answered. */
+  #remember(record) {
+    this.#byId.set(record.id, record);
+    this.#byBlob.set(record.blobId, record);
+    if (record.finalized) this.#listing?.apply({ put: record });
+  }
+  /** Metadata first, then bytes: a crash in between leaves an orphan blob, which startup removes. */
+  async #forget(record) {
+    await rm9(this.#layout.artifactFile(record.id), { force: true });
+    this.#listing?.apply({ remove: String(record.id) });
+    this.#byId.delete(record.id);
+    this.#byBlob.delete(record.blobId);
+    this.#activity.delete(record.blobId);
+    await this.#blobs.remove(record.blobId);
+  }
+};
+function checkContent(input, size, digest2) {
+  if (input.size !== void 0 && input.size !== size) {
+    throw new TwirpError(
+      "invalid_argument",
+      `size ${input.size} does not match the ${size} bytes committed for artifact ${JSON.stringify(input.name)}`
+    );
+  }
+  if (input.hash !== void 0 && input.hash.toLowerCase() !== digest2) {
+    throw new TwirpError(
+      "invalid_argument",
+      `hash ${input.hash} does not match the committed bytes of artifact ${JSON.stringify(input.name)}, which hash to ${digest2}`
+    );
+  }
+}
+function nameKey(runId, name) {
+  return `name:${runId}\0${name}`;
+}
+function isArtifact(value) {
+  if (typeof value !== "object" || value === null) return false;
+  const r = value;
+  return typeof r.id === "number" && typeof r.runId === "string" && typeof r.jobId === "string" && typeof r.name === "string" && typeof r.blobId === "string" && typeof r.mimeType === "string" && "finalized" in r;
+}
+
+// src/server/results/service.ts
+var DEFAULT_SIGNED_URL_TTL_MS = 6 * 60 * 60 * 1e3;
+async function openResultsService(dataDir, options = {}) {
+  const ttl = options.signedUrlTtlMs ?? DEFAULT_SIGNED_URL_TTL_MS;
+  if (!Number.isFinite(ttl) || ttl <= 0) {
+    throw new RangeError(`signedUrlTtlMs must be a positive number of milliseconds, got ${ttl}`);
+  }
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  const layout = new ResultsLayout(dataDir);
+  const blobs = await BlobStore.open(layout, limits);
+  const index = await ArtifactIndex.open(layout, blobs, {
+    limits,
+    ...options.listing ? { listing: options.listing } : {}
+  });
+  const signer = await UrlSigner.open(layout.keyFile, ttl);
+  return { index, blobs, signer, limits };
+}
+
+// src/server/observe/fs-probe.ts
+import { randomBytes as randomBytes8 } from "node:crypto";
+import { readFile as readFile5, rm as rm10, writeFile as writeFile3 } from "node:fs/promises";
+import { join as join6 } from "node:path";
+function filesystemProbe(dataDir) {
+  return async () => {
+    const file = join6(dataDir, `.status-probe-${process.pid}`);
+    const token = randomBytes8(8).toString("hex");
+    try {
+      await writeFile3(file, token);
+      if (await readFile5(file, "utf8") !== token)
+        throw new Error("the probe file read back different bytes");
+    } finally {
+      await rm10(file, { force: true }).catch(() => void 0);
+    }
+  };
+}
+
+// src/server/observe/prometheus.ts
+var Counter = class {
+  constructor(name, help) {
+    this.name = name;
+    this.help = help;
+  }
+  name;
+  help;
+  #values = /* @__PURE__ */ new Map();
+  inc(labels = {}, by = 1) {
+    const key = labelKey(labels);
+    const entry = this.#values.get(key) ?? { labels, value: 0 };
+    entry.value += by;
+    this.#values.set(key, entry);
+  }
+  get(labels = {}) {
+    return this.#values.get(labelKey(labels))?.value ?? 0;
+  }
+  render() {
+    return header(this.name, this.help, "counter").concat(
+      [...this.#values.values()].map((e) => sample(this.name, e.labels, e.value))
+    );
+  }
+};
+var Gauge = class {
+  constructor(name, help) {
+    this.name = name;
+    this.help = help;
+  }
+  name;
+  help;
+  #values = /* @__PURE__ */ new Map();
+  set(labels, value) {
+    this.#values.set(labelKey(labels), { labels, value });
+  }
+  render() {
+    return header(this.name, this.help, "gauge").concat(
+      [...this.#values.values()].map((e) => sample(this.name, e.labels, e.value))
+    );
+  }
+};
+var DEFAULT_BUCKETS = [
+  1e-3,
+  5e-3,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  30,
+  60
+];
+var Histogram = class {
+  constructor(name, help, buckets = DEFAULT_BUCKETS) {
+    this.name = name;
+    this.help = help;
+    this.buckets = buckets;
+  }
+  name;
+  help;
+  buckets;
+  #series = /* @__PURE__ */ new Map();
+  observe(labels, value) {
+    const key = labelKey(labels);
+    let series = this.#series.get(key);
+    if (!series) {
+      series = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
+      this.#series.set(key, series);
+    }
+    this.buckets.forEach((bound, i) => {
+      if (value <= bound) series.counts[i] += 1;
+    });
+    series.sum += value;
+    series.count += 1;
+  }
+  count(labels) {
+    return this.#series.get(labelKey(labels))?.count ?? 0;
+  }
+  render() {
+    const lines = header(this.name, this.help, "histogram");
+    for (const s of this.#series.values()) {
+      this.buckets.forEach((bound, i) => {
+        lines.push(sample(`${this.name}_bucket`, { ...s.labels, le: String(bound) }, s.counts[i]));
+      });
+      lines.push(sample(`${this.name}_bucket`, { ...s.labels, le: "+Inf" }, s.count));
+      lines.push(sample(`${this.name}_sum`, s.labels, s.sum));
+      lines.push(sample(`${this.name}_count`, s.labels, s.count));
+    }
+    return lines;
+  }
+};
+var Registry = class {
+  #families = [];
+  add(family) {
+    this.#families.push(family);
+    return family;
+  }
+  /** The exposition, ending with a newline as the format requires. */
+  render() {
+    return `${this.#families.flatMap((f) => f.render()).join("\n")}
+`;
+  }
+};
+var PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+function header(name, help, type) {
+  return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`];
+}
+function sample(name, labels, value) {
+  const pairs = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
+  return `${name}${pairs.length ? `{${pairs.join(",")}}` : ""} ${formatValue(value)}`;
+}
+function formatValue(value) {
+  if (Number.isNaN(value)) return "NaN";
+  if (value === Infinity) return "+Inf";
+  if (value === -Infinity) return "-Inf";
+  return String(value);
+}
+function escapeLabel(value) {
+  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+function labelKey(labels) {
+  return JSON.stringify(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+// src/server/observe/observe-routes.ts
+var STATUS_PROBE_TIMEOUT_MS = 5e3;
+function createObserveProtocol(options) {
+  const route = (pattern, handler) => ({
+    method: "GET",
+    pattern,
+    ...options.public ? { auth: "self" } : {},
+    handler: async (ctx) => {
+      if (!options.public && ctx.access !== FULL_ACCESS) {
+        throw new ErrorResponse(403, `${ctx.url.pathname} needs the operator token (or metricsPublic)`);
+      }
+      await handler(ctx);
+    }
+  });
+  return {
+    name: "observe",
+    routes: [
+      route(/^\/metrics$/, async (ctx) => {
+        const body = Buffer.from(
+          options.metrics.render({
+            openConnections: options.openConnections(),
+            sweep: options.sweepStats()
+          })
+        );
+        ctx.res.writeHead(200, {
+          "Content-Type": PROMETHEUS_CONTENT_TYPE,
+          "Content-Length": String(body.length)
+        });
+        ctx.res.end(body);
+      }),
+      route(/^\/status$/, async (ctx) => {
+        const reachable = await withTimeout(
+          options.metrics.time("probe", options.probeStore),
+          STATUS_PROBE_TIMEOUT_MS
+        ).then(
+          () => true,
+          () => false
+        );
+        sendJson(ctx.res, reachable ? 200 : 503, {
+          status: reachable ? "ok" : "unavailable",
+          store: reachable ? "reachable" : "unreachable",
+          version: options.version,
+          uptimeSeconds: options.metrics.uptimeSeconds(),
+          instance: options.metrics.instance
+        });
+      })
+    ]
+  };
+}
+function withTimeout(promise, ms) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+// src/server/observe/server-metrics.ts
+var NO_SWEEPS = Object.freeze({
+  runs: 0,
+  deletedArtifacts: 0,
+  deletedBytes: 0,
+  lastRunSeconds: 0
+});
+var ServerMetrics = class {
+  instance;
+  #registry = new Registry();
+  #requests = this.#registry.add(
+    new Counter("ferry_http_requests_total", "HTTP requests answered, by route name, method and status.")
+  );
+  #duration = this.#registry.add(
+    new Histogram(
+      "ferry_http_request_duration_seconds",
+      "Time from request head to the end of the answer, by route name."
+    )
+  );
+  #bytesIn = this.#registry.add(
+    new Counter(
+      "ferry_http_received_bytes_total",
+      "Bytes received on the wire (heads and bodies), by route name."
+    )
+  );
+  #bytesOut = this.#registry.add(
+    new Counter("ferry_http_sent_bytes_total", "Bytes sent on the wire (heads and bodies), by route name.")
+  );
+  #uploads = this.#registry.add(
+    new Counter("ferry_uploads_finalized_total", "Artifacts whose upload was finalized, by protocol.")
+  );
+  #downloads = this.#registry.add(
+    new Counter(
+      "ferry_downloads_finalized_total",
+      "Downloads served to their last byte, by protocol (results: blobs; legacy: files of a container)."
+    )
+  );
+  #errors = this.#registry.add(
+    new Counter(
+      "ferry_errors_total",
+      "Requests that failed on the server side, by kind (server: 5xx answered; cut: no answer or an answer cut short)."
+    )
+  );
+  #storeCalls = this.#registry.add(
+    new Histogram(
+      "ferry_store_call_duration_seconds",
+      "Duration of storage calls, by operation and outcome."
+    )
+  );
+  #connections = this.#registry.add(
+    new Gauge("ferry_open_connections", "TCP connections open now.")
+  );
+  #sweepRuns = this.#registry.add(
+    new Counter("ferry_sweep_runs_total", "Retention sweeps run to the end.")
+  );
+  #sweepDeleted = this.#registry.add(
+    new Counter("ferry_sweep_deleted_artifacts_total", "Artifacts deleted by retention sweeps.")
+  );
+  #sweepBytes = this.#registry.add(
+    new Counter("ferry_sweep_deleted_bytes_total", "Bytes of the artifacts deleted by retention sweeps.")
+  );
+  #sweepLast = this.#registry.add(
+    new Gauge(
+      "ferry_sweep_last_run_timestamp_seconds",
+      "When the last retention sweep finished (0: none yet)."
+    )
+  );
+  #refreshAt = this.#registry.add(
+    new Gauge(
+      "ferry_index_refresh_timestamp_seconds",
+      "When each listing index was last rebuilt from storage, by instance."
+    )
+  );
+  #refreshDuration = this.#registry.add(
+    new Gauge(
+      "ferry_index_refresh_duration_seconds",
+      "How long the last rebuild of each listing index took, by instance."
+    )
+  );
+  #indexSize = this.#registry.add(
+    new Gauge(
+      "ferry_index_artifacts",
+      "Artifacts each listing index held after its last rebuild from storage, by instance."
+    )
+  );
+  #uptime = this.#registry.add(
+    new Gauge("ferry_uptime_seconds", "Seconds since this instance started.")
+  );
+  #info = this.#registry.add(
+    new Gauge("ferry_build_info", "Always 1; the labels say which version runs.")
+  );
+  #startedMs;
+  #now;
+  constructor(options) {
+    this.instance = options.instance;
+    this.#now = options.now ?? Date.now;
+    this.#startedMs = this.#now();
+    this.#info.set({ version: options.version, instance: options.instance }, 1);
+  }
+  /** Counts one finished request, and the upload or download it completed, if any. */
+  request(record) {
+    const { route, method } = record;
+    const status = record.status === void 0 ? "none" : String(record.status);
+    this.#requests.inc({ route, method, status });
+    this.#duration.observe({ route }, record.durationMs / 1e3);
+    this.#bytesIn.inc({ route }, record.bytesIn);
+    this.#bytesOut.inc({ route }, record.bytesOut);
+    if (record.status === void 0 || record.cut) this.#errors.inc({ kind: "cut" });
+    else if (record.status >= 500) this.#errors.inc({ kind: "server" });
+    const protocol = finalizedUpload(record);
+    if (protocol) this.#uploads.inc({ protocol });
+    const download2 = finishedDownload(record);
+    if (download2) this.#downloads.inc({ protocol: download2 });
+  }
+  async time(operation, call) {
+    const started = process.hrtime.bigint();
+    let outcome = "error";
+    try {
+      const result = await call();
+      outcome = "ok";
+      return result;
+    } finally {
+      const seconds2 = Number(process.hrtime.bigint() - started) / 1e9;
+      this.#storeCalls.observe({ operation, outcome }, seconds2);
+    }
+  }
+  indexRefreshed(refresh) {
+    const labels = { instance: this.instance, index: refresh.index };
+    this.#refreshAt.set(labels, refresh.atMs / 1e3);
+    this.#refreshDuration.set(labels, refresh.durationMs / 1e3);
+    this.#indexSize.set(labels, refresh.artifacts);
+  }
+  /** The exposition, with the values read at scrape time filled in. */
+  render(live) {
+    this.#connections.set({ instance: this.instance }, live.openConnections);
+    this.#uptime.set({ instance: this.instance }, Math.round((this.#now() - this.#startedMs) / 1e3));
+    const sweep = { instance: this.instance };
+    this.#sweepRuns.inc(sweep, live.sweep.runs - this.#sweepRuns.get(sweep));
+    this.#sweepDeleted.inc(sweep, live.sweep.deletedArtifacts - this.#sweepDeleted.get(sweep));
+    this.#sweepBytes.inc(sweep, live.sweep.deletedBytes - this.#sweepBytes.get(sweep));
+    this.#sweepLast.set(sweep, live.sweep.lastRunSeconds);
+    return this.#registry.render();
+  }
+  uptimeSeconds() {
+    return Math.floor((this.#now() - this.#startedMs) / 1e3);
+  }
+};
+function finalizedUpload(record) {
+  if (record.status !== 200 || record.cut) return void 0;
+  if (record.route === "twirp_FinalizeArtifact") return "results";
+  if (record.route === "legacy_artifacts" && record.method === "PATCH") return "legacy";
+  return void 0;
+}
+function finishedDownload(record) {
+  if (record.method !== "GET" || record.cut) return void 0;
+  if (record.status !== 200 && record.status !== 206) return void 0;
+  if (record.route === "blob") return "results";
+  if (record.route === "legacy_container" && !record.json) return "legacy";
+  return void 0;
+}
+
+// src/server/observe/server-log.ts
+var ACCESS_LOG_FORMATS = ["json", "text", "off"];
+var ServerLog = class {
+  #sink;
+  format;
+  constructor(sink, format) {
+    this.#sink = sink;
+    this.format = format;
+  }
+  /** Whether diagnostics go anywhere (a sink is set). */
+  get enabled() {
+    return this.#sink !== void 0;
+  }
+  access(record, path17) {
+    if (!this.#sink || this.format === "off") return;
+    if (this.format === "json") {
+      this.#sink(JSON.stringify({ type: "access", ...record, status: record.status ?? null }));
+      return;
+    }
+    const status = record.status === void 0 ? "no-answer" : String(record.status);
+    const cut = record.status !== void 0 && record.cut ? " (answer cut)" : "";
+    this.#sink(`${record.method} ${printableText(path17)} ${status}${cut} ${record.durationMs.toFixed(1)}ms`);
+  }
+  /** A diagnostic line; `message` must already be free of secrets. */
+  diag(level, message) {
+    if (!this.#sink) return;
+    if (this.format === "json") {
+      this.#sink(JSON.stringify({ type: "log", time: (/* @__PURE__ */ new Date()).toISOString(), level, message }));
+      return;
+    }
+    this.#sink(message);
+  }
+};
+
+// src/server/index.ts
+var DEFAULT_DRAIN_TIMEOUT_MS = 3e4;
+async function startServer(options) {
+  const dataDir = resolve(options.dataDir);
+  await mkdir11(dataDir, { recursive: true });
+  const host = options.host ?? "127.0.0.1";
+  const limits = resolveLimits(options.limits);
+  const jwtKeys = jwtKeysOf(options.jwt ?? {});
+  const authenticated = Boolean(options.token) || jwtKeys.hmacSecrets.length + jwtKeys.publicKeys.length > 0;
+  if (!authenticated && !isLoopback(host)) {
+    throw new RangeError(
+      `Refusing to serve ${host} without authentication: set a token or JWT keys (--token, --jwt-secret-file, --jwt-public-key), or bind to 127.0.0.1`
+    );
+  }
+  const accessLog = options.accessLog ?? "text";
+  if (!ACCESS_LOG_FORMATS.includes(accessLog)) {
+    throw new RangeError(
+      `accessLog must be one of ${ACCESS_LOG_FORMATS.join(", ")}, got ${String(accessLog)}`
+    );
+  }
+  const drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+  if (!Number.isFinite(drainTimeoutMs) || drainTimeoutMs < 0) {
+    throw new RangeError(
+      `drainTimeoutMs must be a non-negative number of milliseconds, got ${drainTimeoutMs}`
+    );
+  }
+  const serverLog = new ServerLog(options.log, accessLog);
+  const metrics = new ServerMetrics({
+    instance: options.instanceId ?? `${hostname2()}:${process.pid}`,
+    version: options.version ?? "unknown"
+  });
+  const publicUrl = options.publicUrl === void 0 ? void 0 : parsePublicUrl(options.publicUrl);
+  const authenticate = createAuthenticator({ token: options.token, jwtKeys });
+  const listing = {
+    ...options.indexLifetimeMs !== void 0 ? { lifetimeMs: options.indexLifetimeMs } : {},
+    onRefresh: (refresh) => metrics.indexRefreshed(refresh),
+    log: (level, message) => serverLog.diag(level, message),
+    storeCalls: metrics
+  };
+  const results = await openResultsService(dataDir, {
+    signedUrlTtlMs: options.signedUrlTtlMs,
+    limits,
+    listing
+  });
+  const legacy = await openLegacyStore(dataDir, limits, listing);
+  const sweeper = new RetentionSweeper(results.index, {
+    legacy,
+    intervalMs: options.retention?.sweepIntervalMs,
+    eviction: options.retention?.eviction,
+    onError: (error2) => serverLog.diag("warn", `retention sweep failed: ${String(error2)}`)
+  });
+  const protocols = [
+    createLegacyProtocol(legacy),
+    createResultsProtocol(results),
+    createRestProtocol(results, await RunRegistry.open(dataDir), authenticate),
+    createObserveProtocol({
+      metrics,
+      version: options.version ?? "unknown",
+      probeStore: options.storeProbe ?? filesystemProbe(dataDir),
+      openConnections: () => stats.openConnections,
+      sweepStats: options.sweepStats ?? (() => sweepMetrics(sweeper.stats())),
+      public: options.metricsPublic === true
+    })
+  ];
+  let url = "";
+  let port = 0;
+  const { server, stats, close } = createHttpServer({
+    protocols,
+    authenticate,
+    credentialRequired: authenticated,
+    hosts: createHostPolicy({ boundHost: host, port: () => port, publicUrl }),
+    log: serverLog.enabled ? (line) => serverLog.diag("warn", line) : void 0,
+    onRequestEnd: (record, path17) => {
+      metrics.request(record);
+      serverLog.access(record, path17);
+    },
+    fallbackBaseUrl: () => url,
+    limits
+  });
+  await new Promise((resolveListen, rejectListen) => {
+    server.once("error", rejectListen);
+    server.listen(options.port ?? 0, host, () => {
+      server.off("error", rejectListen);
+      resolveListen();
+    });
+  });
+  port = server.address().port;
+  url = publicUrl?.href ?? `http://${clientHost(host)}:${port}/`;
+  sweeper.start();
+  let closing;
+  return {
+    url,
+    port,
+    stats: () => ({ ...stats }),
+    sweepStats: () => sweeper.stats(),
+    sweep: () => sweeper.sweep(),
+    close: (drainMs = drainTimeoutMs) => {
+      const sockets = close(drainMs);
+      return closing ??= sockets.then(async () => {
+        await sweeper.stop();
+        await Promise.all(protocols.map((p) => p.close?.()));
+      });
+    }
+  };
+}
+function isLoopback(host) {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+function clientHost(host) {
+  if (host === "0.0.0.0" || host === "") return "127.0.0.1";
+  if (host === "::") return "[::1]";
+  return host.includes(":") ? `[${host}]` : host;
+}
+function sweepMetrics(stats) {
+  return {
+    runs: stats.runs,
+    deletedArtifacts: stats.deletedArtifacts + stats.evictedArtifacts,
+    deletedBytes: stats.deletedBytes + stats.evictedBytes,
+    lastRunSeconds: stats.lastRunAt === null ? 0 : Math.floor(Date.parse(stats.lastRunAt) / 1e3)
+  };
+}
+
+// src/embedded-store.ts
+var startEmbeddedStore = (options) => startServer(options);
+
 // src/transport/http-manager.ts
-import http3 from "node:http";
-import https3 from "node:https";
+import http5 from "node:http";
+import https4 from "node:https";
 
 // src/transport/clock.ts
 var systemClock = {
@@ -31253,12 +32752,6 @@ function abortableSleep(ms, signal) {
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
-
-// src/transport/proxy.ts
-import * as http2 from "node:http";
-import * as https2 from "node:https";
-import * as net from "node:net";
-import * as tls from "node:tls";
 
 // src/transport/no-proxy.ts
 import { isIP, isIPv4, isIPv6 } from "node:net";
@@ -31348,8 +32841,8 @@ function parsePort(text) {
   const port = Number(text);
   return port >= 1 && port <= 65535 ? port : null;
 }
-function normalizeHost(hostname2) {
-  return stripBrackets(hostname2.toLowerCase()).replace(/\.$/, "");
+function normalizeHost(hostname3) {
+  return stripBrackets(hostname3.toLowerCase()).replace(/\.$/, "");
 }
 function stripBrackets(host) {
   return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
@@ -31399,7 +32892,7 @@ function inCidr(ip, network, prefix) {
   return true;
 }
 
-// src/transport/proxy.ts
+// src/transport/proxy/settings.ts
 var sources = /* @__PURE__ */ new WeakMap();
 var ENV_NAMES = {
   httpProxy: "http_proxy",
@@ -31420,9 +32913,110 @@ function proxySettingsFromEnv(env) {
   sources.set(out, from);
   return out;
 }
+function sourceLabel(settings, key) {
+  return sources.get(settings)?.[key] ?? ENV_NAMES[key].toUpperCase();
+}
+
+// src/transport/proxy/proxy-url.ts
+function parseProxyUrl(value, label2) {
+  const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
+  let url;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new FerryError("ERR_FERRY_CONFIG", `Invalid proxy URL in ${label2}: ${maskUserinfo(value)}`, {
+      context: { option: label2 }
+    });
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new FerryError(
+      "ERR_FERRY_CONFIG",
+      `Unsupported proxy scheme '${url.protocol}' in ${label2} (only http:// and https:// proxies are supported)`,
+      { context: { option: label2 } }
+    );
+  }
+  if (url.hostname === "") {
+    throw new FerryError("ERR_FERRY_CONFIG", `Invalid proxy URL in ${label2}: no host`, {
+      context: { option: label2 }
+    });
+  }
+  return url;
+}
+function maskUserinfo(value) {
+  return value.replace(/^([^/]*\/\/)?[^/]*@/, (_m, scheme) => `${scheme ?? ""}***@`);
+}
+
+// src/transport/proxy/routing.ts
+function fieldFor(target) {
+  if (target.protocol === "https:") return "httpsProxy";
+  if (target.protocol === "http:") return "httpProxy";
+  return void 0;
+}
+function decide(target, settings, noProxy) {
+  const field = fieldFor(target);
+  if (field === void 0) return {};
+  const value = settings[field];
+  if (!value) return {};
+  const rule = matchNoProxy(target, noProxy);
+  if (rule) return { matched: rule.raw };
+  return { proxy: parseProxyUrl(value, sourceLabel(settings, field)) };
+}
+var noProxyParsed = /* @__PURE__ */ new Map();
+function noProxyCache(list3) {
+  const key = list3 ?? "";
+  let parsed = noProxyParsed.get(key);
+  if (!parsed) {
+    if (noProxyParsed.size >= 32) noProxyParsed.clear();
+    parsed = parseNoProxy(key);
+    noProxyParsed.set(key, parsed);
+  }
+  return parsed;
+}
 function proxyFor(target, settings) {
   return decide(target, settings, noProxyCache(settings.noProxy)).proxy;
 }
+
+// src/transport/proxy/endpoint.ts
+import * as net from "node:net";
+
+// src/transport/proxy/credentials.ts
+function credentialsOf(proxy) {
+  if (!proxy.username && !proxy.password) return void 0;
+  return { username: safeDecode2(proxy.username), password: safeDecode2(proxy.password) };
+}
+function safeDecode2(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+function basicAuthorization(proxy) {
+  const credentials = credentialsOf(proxy);
+  return credentials ? `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`, "utf8").toString("base64")}` : void 0;
+}
+
+// src/transport/proxy/endpoint.ts
+function toEndpoint(proxy) {
+  const secure = proxy.protocol === "https:";
+  const host = stripBrackets2(proxy.hostname);
+  const port = proxy.port ? Number(proxy.port) : secure ? 443 : 80;
+  const authorization = basicAuthorization(proxy);
+  const display = `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
+  return {
+    key: `${proxy.protocol}//${display}#${authorization ?? ""}`,
+    secure,
+    host,
+    port,
+    display,
+    authorization
+  };
+}
+function stripBrackets2(host) {
+  return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+}
+
+// src/transport/proxy/errors.ts
 var ProxyError = class extends FerryError {
   name = "ProxyError";
   /** The proxy as `host:port`. */
@@ -31461,233 +33055,6 @@ function proxyAuthRequiredError(target, settings) {
   if (!proxy) return void 0;
   const endpoint = toEndpoint(proxy);
   return proxyStatusError(endpoint, `${target.origin}`, 407, "Proxy Authentication Required");
-}
-var SlotAgents = class {
-  #settings;
-  #noProxy;
-  #keepAlive;
-  #maxSockets;
-  #tls;
-  #connectTimeoutMs;
-  #directHttp;
-  #directHttps;
-  #forward = /* @__PURE__ */ new Map();
-  #tunnels = /* @__PURE__ */ new Map();
-  #destroyed = false;
-  constructor(settings, options = {}) {
-    this.#settings = settings;
-    this.#noProxy = parseNoProxy(settings.noProxy);
-    this.#keepAlive = options.keepAlive ?? true;
-    this.#maxSockets = options.maxSockets ?? 1;
-    if (!Number.isInteger(this.#maxSockets) || this.#maxSockets < 1) {
-      throw new FerryError(
-        "ERR_FERRY_INVALID_OPTION",
-        `maxSockets must be a positive integer, got ${this.#maxSockets}`,
-        {
-          context: { option: "maxSockets" }
-        }
-      );
-    }
-    this.#tls = tlsOnly(options.tls ?? {});
-    this.#connectTimeoutMs = options.connectTimeoutMs ?? 3e4;
-    for (const key of ["httpProxy", "httpsProxy"]) {
-      const value = settings[key];
-      if (value) {
-        const proxy = parseProxyUrl(value, sourceLabel(settings, key));
-        const credentials = credentialsOf(proxy);
-        registerSecret(credentials?.password);
-        registerSecret(proxy.password);
-      }
-    }
-  }
-  prepare(options, target) {
-    if (this.#destroyed) {
-      throw new FerryError(
-        "ERR_FERRY_CLIENT_CLOSED",
-        "The connection slot was destroyed; no more requests can be sent"
-      );
-    }
-    if (prepared.has(options)) return;
-    prepared.add(options);
-    const effective = effectiveTarget(options, target);
-    const { proxy } = decide(effective, this.#settings, this.#noProxy);
-    const hostname2 = stripBrackets2(effective.hostname);
-    const secure = effective.protocol === "https:";
-    if (!proxy) {
-      options.host = hostname2;
-      if (options.hostname !== void 0) options.hostname = hostname2;
-      options.agent = secure ? this.#httpsAgent() : this.#httpAgent();
-      return;
-    }
-    const endpoint = toEndpoint(proxy);
-    if (secure) {
-      options.host = hostname2;
-      if (options.hostname !== void 0) options.hostname = hostname2;
-      options.agent = this.#tunnelAgent(endpoint);
-      return;
-    }
-    const path13 = options.path ?? "/";
-    options.agent = this.#forwardAgent(endpoint);
-    setHeader(options, "host", effective.host);
-    if (endpoint.authorization) setHeader(options, "proxy-authorization", endpoint.authorization);
-    options.path = `http://${effective.host}${path13.startsWith("/") ? path13 : `/${path13}`}`;
-    options.host = endpoint.host;
-    if (options.hostname !== void 0) options.hostname = endpoint.host;
-    options.port = endpoint.port;
-  }
-  destroy() {
-    this.#destroyed = true;
-    this.#directHttp?.destroy();
-    this.#directHttps?.destroy();
-    for (const agent of this.#forward.values()) agent.destroy();
-    for (const agent of this.#tunnels.values()) agent.destroy();
-    this.#forward.clear();
-    this.#tunnels.clear();
-  }
-  #agentOptions() {
-    return { keepAlive: this.#keepAlive, maxSockets: this.#maxSockets };
-  }
-  #httpAgent() {
-    this.#directHttp ??= new http2.Agent(this.#agentOptions());
-    return this.#directHttp;
-  }
-  #httpsAgent() {
-    this.#directHttps ??= new https2.Agent({ ...this.#tls, ...this.#agentOptions() });
-    return this.#directHttps;
-  }
-  #forwardAgent(endpoint) {
-    let agent = this.#forward.get(endpoint.key);
-    if (!agent) {
-      agent = new ForwardProxyAgent(endpoint, this.#agentOptions(), this.#tls, this.#connectTimeoutMs);
-      this.#forward.set(endpoint.key, agent);
-    }
-    return agent;
-  }
-  #tunnelAgent(endpoint) {
-    let agent = this.#tunnels.get(endpoint.key);
-    if (!agent) {
-      agent = new TunnelAgent(endpoint, this.#agentOptions(), this.#tls, this.#connectTimeoutMs);
-      this.#tunnels.set(endpoint.key, agent);
-    }
-    return agent;
-  }
-};
-var prepared = /* @__PURE__ */ new WeakSet();
-function fieldFor(target) {
-  if (target.protocol === "https:") return "httpsProxy";
-  if (target.protocol === "http:") return "httpProxy";
-  return void 0;
-}
-function decide(target, settings, noProxy) {
-  const field = fieldFor(target);
-  if (field === void 0) return {};
-  const value = settings[field];
-  if (!value) return {};
-  const rule = matchNoProxy(target, noProxy);
-  if (rule) return { matched: rule.raw };
-  return { proxy: parseProxyUrl(value, sourceLabel(settings, field)) };
-}
-var noProxyParsed = /* @__PURE__ */ new Map();
-function noProxyCache(list3) {
-  const key = list3 ?? "";
-  let parsed = noProxyParsed.get(key);
-  if (!parsed) {
-    if (noProxyParsed.size >= 32) noProxyParsed.clear();
-    parsed = parseNoProxy(key);
-    noProxyParsed.set(key, parsed);
-  }
-  return parsed;
-}
-function sourceLabel(settings, key) {
-  return sources.get(settings)?.[key] ?? ENV_NAMES[key].toUpperCase();
-}
-function parseProxyUrl(value, label2) {
-  const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
-  let url;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new FerryError("ERR_FERRY_CONFIG", `Invalid proxy URL in ${label2}: ${maskUserinfo(value)}`, {
-      context: { option: label2 }
-    });
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new FerryError(
-      "ERR_FERRY_CONFIG",
-      `Unsupported proxy scheme '${url.protocol}' in ${label2} (only http:// and https:// proxies are supported)`,
-      { context: { option: label2 } }
-    );
-  }
-  if (url.hostname === "") {
-    throw new FerryError("ERR_FERRY_CONFIG", `Invalid proxy URL in ${label2}: no host`, {
-      context: { option: label2 }
-    });
-  }
-  return url;
-}
-function maskUserinfo(value) {
-  return value.replace(/^([^/]*\/\/)?[^/]*@/, (_m, scheme) => `${scheme ?? ""}***@`);
-}
-function credentialsOf(proxy) {
-  if (!proxy.username && !proxy.password) return void 0;
-  return { username: safeDecode2(proxy.username), password: safeDecode2(proxy.password) };
-}
-function safeDecode2(text) {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
-}
-function toEndpoint(proxy) {
-  const secure = proxy.protocol === "https:";
-  const host = stripBrackets2(proxy.hostname);
-  const port = proxy.port ? Number(proxy.port) : secure ? 443 : 80;
-  const credentials = credentialsOf(proxy);
-  const authorization = credentials ? `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`, "utf8").toString("base64")}` : void 0;
-  const display = `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
-  return {
-    key: `${proxy.protocol}//${display}#${authorization ?? ""}`,
-    secure,
-    host,
-    port,
-    display,
-    authorization
-  };
-}
-function stripBrackets2(host) {
-  return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
-}
-function effectiveTarget(options, target) {
-  const rawHost = options.hostname ?? options.host;
-  if (rawHost === void 0 || rawHost === null) return target;
-  const host = stripBrackets2(String(rawHost)).toLowerCase();
-  const port = options.port === void 0 || options.port === null ? targetPort(target) : Number(options.port);
-  if (host === stripBrackets2(target.hostname) && port === targetPort(target)) return target;
-  const protocol = port === 443 ? "https:" : port === 80 ? "http:" : target.protocol;
-  const bracketed = net.isIPv6(host) ? `[${host}]` : host;
-  return new URL(`${protocol}//${bracketed}:${port}${options.path ?? "/"}`);
-}
-function setHeader(options, name, value) {
-  const headers = options.headers;
-  if (Array.isArray(headers)) {
-    const flat = [...headers];
-    for (let i = flat.length - 2; i >= 0; i -= 2) {
-      if (String(flat[i]).toLowerCase() === name) flat.splice(i, 2);
-    }
-    options.headers = [...flat, name, value];
-    return;
-  }
-  const record = { ...headers };
-  for (const key of Object.keys(record)) {
-    if (key.toLowerCase() === name) delete record[key];
-  }
-  record[name] = value;
-  options.headers = record;
-}
-var CONNECTION_FIELDS = /* @__PURE__ */ new Set(["host", "port", "socket", "path", "servername", "timeout"]);
-function tlsOnly(options) {
-  return Object.fromEntries(Object.entries(options).filter(([key]) => !CONNECTION_FIELDS.has(key)));
 }
 var TRANSIENT = /* @__PURE__ */ new Set([
   "ECONNRESET",
@@ -31746,15 +33113,27 @@ function timeoutError(endpoint, what, ms) {
     retryable: true
   });
 }
+
+// src/transport/proxy/slot-agents.ts
+import * as http4 from "node:http";
+import * as https3 from "node:https";
+import * as net4 from "node:net";
+
+// src/transport/proxy/forward-agent.ts
+import * as http2 from "node:http";
+
+// src/transport/proxy/connect.ts
+import * as net2 from "node:net";
+import * as tls from "node:tls";
 function connectToProxy(endpoint, tlsOptions, timeoutMs, track, done) {
-  const socket = endpoint.secure ? tls.connect({ ...tlsOptions, host: endpoint.host, port: endpoint.port, ...sni(endpoint.host) }) : net.connect({ host: endpoint.host, port: endpoint.port });
+  const socket = endpoint.secure ? tls.connect({ ...tlsOptions, host: endpoint.host, port: endpoint.port, ...sni(endpoint.host) }) : net2.connect({ host: endpoint.host, port: endpoint.port });
   track.add(socket);
   socket.once("close", () => track.delete(socket));
   const ready = endpoint.secure ? "secureConnect" : "connect";
-  let finished2 = false;
+  let finished3 = false;
   const finish = (err) => {
-    if (finished2) return;
-    finished2 = true;
+    if (finished3) return;
+    finished3 = true;
     clearTimeout(timer);
     socket.removeListener("error", onError);
     socket.removeListener(ready, onReady);
@@ -31771,8 +33150,10 @@ function connectToProxy(endpoint, tlsOptions, timeoutMs, track, done) {
   socket.once(ready, onReady);
 }
 function sni(host) {
-  return net.isIP(host) ? {} : { servername: host };
+  return net2.isIP(host) ? {} : { servername: host };
 }
+
+// src/transport/proxy/forward-agent.ts
 var ForwardProxyAgent = class extends http2.Agent {
   #endpoint;
   #tls;
@@ -31797,6 +33178,12 @@ var ForwardProxyAgent = class extends http2.Agent {
     this.#raw.clear();
   }
 };
+
+// src/transport/proxy/tunnel-agent.ts
+import * as http3 from "node:http";
+import * as https2 from "node:https";
+import * as net3 from "node:net";
+import * as tls2 from "node:tls";
 var TunnelAgent = class extends https2.Agent {
   #endpoint;
   #tls;
@@ -31813,11 +33200,11 @@ var TunnelAgent = class extends https2.Agent {
     const endpoint = this.#endpoint;
     const host = stripBrackets2(String(options.host ?? "localhost"));
     const port = Number(options.port ?? 443);
-    const authority = `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
-    let finished2 = false;
+    const authority = `${net3.isIPv6(host) ? `[${host}]` : host}:${port}`;
+    let finished3 = false;
     const fail = (err) => {
-      if (finished2) return;
-      finished2 = true;
+      if (finished3) return;
+      finished3 = true;
       callback?.(err, void 0);
     };
     connectToProxy(endpoint, this.#tls, this.#timeoutMs, this.#raw, (err, proxySocket) => {
@@ -31827,7 +33214,7 @@ var TunnelAgent = class extends https2.Agent {
       }
       const headers = { host: authority };
       if (endpoint.authorization) headers["proxy-authorization"] = endpoint.authorization;
-      const req = http2.request({
+      const req = http3.request({
         method: "CONNECT",
         path: authority,
         headers,
@@ -31848,7 +33235,7 @@ var TunnelAgent = class extends https2.Agent {
       });
       req.once("connect", (res, socket, head) => {
         clearTimeout(timer);
-        if (finished2) {
+        if (finished3) {
           socket.destroy();
           return;
         }
@@ -31867,7 +33254,7 @@ var TunnelAgent = class extends https2.Agent {
           return;
         }
         this.#startTls(socket, options, host, authority, callback, fail, () => {
-          finished2 = true;
+          finished3 = true;
         });
       });
       req.end();
@@ -31876,8 +33263,8 @@ var TunnelAgent = class extends https2.Agent {
   }
   #startTls(socket, options, host, authority, callback, fail, markDone) {
     const endpoint = this.#endpoint;
-    const servername = options.servername || (net.isIP(host) ? void 0 : host);
-    const secure = tls.connect({
+    const servername = options.servername || (net3.isIP(host) ? void 0 : host);
+    const secure = tls2.connect({
       ...this.#tls,
       socket,
       host,
@@ -31920,6 +33307,150 @@ var TunnelAgent = class extends https2.Agent {
   }
 };
 
+// src/transport/proxy/slot-agents.ts
+var SlotAgents = class {
+  #settings;
+  #noProxy;
+  #keepAlive;
+  #maxSockets;
+  #tls;
+  #connectTimeoutMs;
+  #directHttp;
+  #directHttps;
+  #forward = /* @__PURE__ */ new Map();
+  #tunnels = /* @__PURE__ */ new Map();
+  #destroyed = false;
+  constructor(settings, options = {}) {
+    this.#settings = settings;
+    this.#noProxy = parseNoProxy(settings.noProxy);
+    this.#keepAlive = options.keepAlive ?? true;
+    this.#maxSockets = options.maxSockets ?? 1;
+    if (!Number.isInteger(this.#maxSockets) || this.#maxSockets < 1) {
+      throw new FerryError(
+        "ERR_FERRY_INVALID_OPTION",
+        `maxSockets must be a positive integer, got ${this.#maxSockets}`,
+        {
+          context: { option: "maxSockets" }
+        }
+      );
+    }
+    this.#tls = tlsOnly(options.tls ?? {});
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 3e4;
+    for (const key of ["httpProxy", "httpsProxy"]) {
+      const value = settings[key];
+      if (value) {
+        const proxy = parseProxyUrl(value, sourceLabel(settings, key));
+        const credentials = credentialsOf(proxy);
+        registerSecret(credentials?.password);
+        registerSecret(proxy.password);
+      }
+    }
+  }
+  prepare(options, target) {
+    if (this.#destroyed) {
+      throw new FerryError(
+        "ERR_FERRY_CLIENT_CLOSED",
+        "The connection slot was destroyed; no more requests can be sent"
+      );
+    }
+    if (prepared.has(options)) return;
+    prepared.add(options);
+    const effective = effectiveTarget(options, target);
+    const { proxy } = decide(effective, this.#settings, this.#noProxy);
+    const hostname3 = stripBrackets2(effective.hostname);
+    const secure = effective.protocol === "https:";
+    if (!proxy) {
+      options.host = hostname3;
+      if (options.hostname !== void 0) options.hostname = hostname3;
+      options.agent = secure ? this.#httpsAgent() : this.#httpAgent();
+      return;
+    }
+    const endpoint = toEndpoint(proxy);
+    if (secure) {
+      options.host = hostname3;
+      if (options.hostname !== void 0) options.hostname = hostname3;
+      options.agent = this.#tunnelAgent(endpoint);
+      return;
+    }
+    const path17 = options.path ?? "/";
+    options.agent = this.#forwardAgent(endpoint);
+    setHeader(options, "host", effective.host);
+    if (endpoint.authorization) setHeader(options, "proxy-authorization", endpoint.authorization);
+    options.path = `http://${effective.host}${path17.startsWith("/") ? path17 : `/${path17}`}`;
+    options.host = endpoint.host;
+    if (options.hostname !== void 0) options.hostname = endpoint.host;
+    options.port = endpoint.port;
+  }
+  destroy() {
+    this.#destroyed = true;
+    this.#directHttp?.destroy();
+    this.#directHttps?.destroy();
+    for (const agent of this.#forward.values()) agent.destroy();
+    for (const agent of this.#tunnels.values()) agent.destroy();
+    this.#forward.clear();
+    this.#tunnels.clear();
+  }
+  #agentOptions() {
+    return { keepAlive: this.#keepAlive, maxSockets: this.#maxSockets };
+  }
+  #httpAgent() {
+    this.#directHttp ??= new http4.Agent(this.#agentOptions());
+    return this.#directHttp;
+  }
+  #httpsAgent() {
+    this.#directHttps ??= new https3.Agent({ ...this.#tls, ...this.#agentOptions() });
+    return this.#directHttps;
+  }
+  #forwardAgent(endpoint) {
+    let agent = this.#forward.get(endpoint.key);
+    if (!agent) {
+      agent = new ForwardProxyAgent(endpoint, this.#agentOptions(), this.#tls, this.#connectTimeoutMs);
+      this.#forward.set(endpoint.key, agent);
+    }
+    return agent;
+  }
+  #tunnelAgent(endpoint) {
+    let agent = this.#tunnels.get(endpoint.key);
+    if (!agent) {
+      agent = new TunnelAgent(endpoint, this.#agentOptions(), this.#tls, this.#connectTimeoutMs);
+      this.#tunnels.set(endpoint.key, agent);
+    }
+    return agent;
+  }
+};
+var prepared = /* @__PURE__ */ new WeakSet();
+function effectiveTarget(options, target) {
+  const rawHost = options.hostname ?? options.host;
+  if (rawHost === void 0 || rawHost === null) return target;
+  const host = stripBrackets2(String(rawHost)).toLowerCase();
+  const port = options.port === void 0 || options.port === null ? targetPort(target) : Number(options.port);
+  if (host === stripBrackets2(target.hostname) && port === targetPort(target)) return target;
+  const protocol = port === 443 ? "https:" : port === 80 ? "http:" : target.protocol;
+  const bracketed = net4.isIPv6(host) ? `[${host}]` : host;
+  return new URL(`${protocol}//${bracketed}:${port}${options.path ?? "/"}`);
+}
+function setHeader(options, name, value) {
+  const headers = options.headers;
+  if (Array.isArray(headers)) {
+    const flat = [...headers];
+    for (let i = flat.length - 2; i >= 0; i -= 2) {
+      if (String(flat[i]).toLowerCase() === name) flat.splice(i, 2);
+    }
+    options.headers = [...flat, name, value];
+    return;
+  }
+  const record = { ...headers };
+  for (const key of Object.keys(record)) {
+    if (key.toLowerCase() === name) delete record[key];
+  }
+  record[name] = value;
+  options.headers = record;
+}
+var CONNECTION_FIELDS = /* @__PURE__ */ new Set(["host", "port", "socket", "path", "servername", "timeout"]);
+function tlsOnly(options) {
+  return Object.fromEntries(Object.entries(options).filter(([key]) => !CONNECTION_FIELDS.has(key)));
+}
+
 // src/transport/retry.ts
 var defaultRetryPolicy = Object.freeze({
   maxAttempts: 6,
@@ -31943,7 +33474,6 @@ var defaultRetryPolicy = Object.freeze({
     "UND_ERR_SOCKET",
     "UND_ERR_CLOSED",
     "ERR_STREAM_PREMATURE_CLOSE",
-    "ERR_FERRY_TRUNCATED",
     // A 2xx whose body is not JSON: usually an intermediary's error page; worth another try.
     "ERR_FERRY_BAD_JSON"
   ])
@@ -32029,18 +33559,122 @@ function describe(error2) {
   return error2 instanceof Error ? error2.message : String(error2);
 }
 
+// src/transport/http-failure.ts
+function networkFailure(spec, url, error2, attempt, socketTimeoutMs) {
+  if (error2 instanceof ProxyError)
+    return error2.inContext({ ...spec.context, method: spec.method, url: redactUrl(url), attempt });
+  if (error2 instanceof FerryError && error2.code === "ERR_FERRY_PROXY") return error2;
+  const errno2 = errorCode(error2);
+  const detail = error2 instanceof Error ? error2.message : String(error2);
+  const timeout = /Request timeout/i.test(detail);
+  const call = spec.call ? `${spec.call}: ` : "";
+  const message = timeout ? `${call}No data from ${url.host} within ${seconds(socketTimeoutMs)} s (timeoutMs) on ${spec.method} ${urlWithoutQuery(url)}` : `${call}Network error on ${spec.method} ${urlWithoutQuery(url)}: ${detail}`;
+  return new NetworkError(message, timeout ? "ETIMEDOUT" : errno2, {
+    cause: error2,
+    context: { ...spec.context, method: spec.method, url: redactUrl(url), attempt }
+  });
+}
+function statusFailure(spec, url, status, statusText, serverMessage, body, attempt, rateLimited, proxy, retryableStatuses) {
+  const shortMessage = serverMessage?.slice(0, 200);
+  const viaProxy = status === 407 ? proxyAuthRequiredError(url, proxy) : void 0;
+  const custom = (viaProxy ? { message: viaProxy.message } : void 0) ?? spec.describeFailure?.(status, shortMessage) ?? (status === 407 ? {
+    message: "Proxy authentication required: a proxy Ferry was not told about answered 407 (a transparent proxy on the way?); configure it with credentials in HTTPS_PROXY/HTTP_PROXY"
+  } : void 0);
+  const code = custom?.code ?? codeForStatus(status, rateLimited ? "rate limit" : serverMessage);
+  const base = `Request failed with status code ${status}${statusText ? ` ${statusText}` : ""}: ${spec.method} ${urlWithoutQuery(url)}`;
+  const message = custom?.message ? `${custom.message.slice(0, 400)} (${base})` : `${spec.call ? `${spec.call} failed: ` : ""}${base}${shortMessage ? `: ${shortMessage}` : ""}`;
+  return new HttpError(code, message, status, body, {
+    context: { ...spec.context, method: spec.method, url: redactUrl(url), attempt },
+    retryable: rateLimited || retryableStatuses.includes(status)
+  });
+}
+function codeForStatus(status, serverMessage) {
+  if (status === 401) return "ERR_FERRY_UNAUTHORIZED";
+  if (status === 403 && mentionsRateLimit(serverMessage)) return "ERR_FERRY_HTTP";
+  if (status === 403)
+    return serverMessage && /quota|storage|limit/i.test(serverMessage) ? "ERR_FERRY_QUOTA" : "ERR_FERRY_UNAUTHORIZED";
+  if (status === 404 || status === 410) return "ERR_FERRY_NOT_FOUND";
+  if (status === 407) return "ERR_FERRY_PROXY";
+  if (status === 409) return "ERR_FERRY_CONFLICT";
+  if (status === 507) return "ERR_FERRY_NO_SPACE";
+  return "ERR_FERRY_HTTP";
+}
+function isRateLimited(status, res, serverMessage) {
+  if (status === 429) return true;
+  if (status !== 403) return false;
+  return mentionsRateLimit(serverMessage) || header2(res, "x-ratelimit-remaining")?.trim() === "0";
+}
+function seconds(ms) {
+  return String(Number((ms / 1e3).toFixed(ms < 1e4 ? 3 : 0)));
+}
+function header2(res, name) {
+  const value = res.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+// src/transport/retrier.ts
+var RetryBudget = class {
+  /** 1-based number of the attempt being made (or that just failed). */
+  attempt;
+  startedAt;
+  constructor(attempt, startedAt) {
+    this.attempt = attempt;
+    this.startedAt = startedAt;
+  }
+};
+var Retrier = class {
+  policy;
+  logger;
+  #clock;
+  #random;
+  #retries = 0;
+  constructor(policy, clock, logger = silentLogger, random) {
+    this.policy = policy;
+    this.#clock = clock;
+    this.logger = logger;
+    this.#random = random;
+  }
+  /** Retries decided so far (for HttpManager's stats). */
+  get retries() {
+    return this.#retries;
+  }
+  /** A budget starting now at attempt 1. */
+  budget() {
+    return new RetryBudget(1, this.#clock.now());
+  }
+  /** A budget already at its last attempt: one try, never retried (a clean-up outside the operation). */
+  singleAttempt() {
+    return new RetryBudget(this.policy.maxAttempts, this.#clock.now());
+  }
+  /** The policy's decision on `outcome`, the failure of the budget's current attempt. */
+  decide(budget, outcome) {
+    const now = this.#clock.now();
+    const decision = decideRetry(
+      this.policy,
+      { attempt: budget.attempt, elapsedMs: now - budget.startedAt, nowMs: now, outcome },
+      this.#random
+    );
+    if (decision.retry) this.#retries++;
+    return decision;
+  }
+  /** Waits out a retry delay; rejects with AbortError as soon as `signal` aborts. */
+  sleep(ms, signal) {
+    return this.#clock.sleep(ms, signal);
+  }
+};
+
 // src/transport/http-manager.ts
 var REDIRECTS = /* @__PURE__ */ new Set([301, 302, 303, 307, 308]);
 var MAX_REDIRECTS = 10;
 var ERROR_BODY_LIMIT = 64 * 1024;
 var HttpManager = class {
   slots;
+  /** The retry policy over time, shared with the reconciled steps that repeat calls themselves. */
+  retrier;
   #options;
-  #policy;
-  #clock;
   #logger;
   #slots;
-  #stats = { requests: 0, retries: 0, clientsCreated: 0, clientsDisposed: 0 };
+  #stats = { requests: 0, clientsCreated: 0, clientsDisposed: 0 };
   /** The signal of the request each slot is sending, so an abort can cut exactly those sockets. */
   #slotSignals = [];
   /** One 'abort' listener per signal for the manager's life, removed by dispose(). */
@@ -32055,16 +33689,20 @@ var HttpManager = class {
     }
     this.slots = options.slots;
     this.#options = options;
-    this.#policy = { ...defaultRetryPolicy, ...options.retry };
-    this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger ?? silentLogger;
+    this.retrier = new Retrier(
+      { ...defaultRetryPolicy, ...options.retry },
+      options.clock ?? systemClock,
+      this.#logger,
+      options.random
+    );
     this.#slots = Array.from({ length: options.slots }, () => this.#createSlot());
   }
-  get stats() {
-    return { ...this.#stats };
+  get #socketTimeoutMs() {
+    return this.#options.socketTimeoutMs ?? 12e4;
   }
-  get policy() {
-    return this.#policy;
+  get stats() {
+    return { ...this.#stats, retries: this.retrier.retries };
   }
   /** The download watchdog's policy for this operation. */
   get stallPolicy() {
@@ -32073,40 +33711,6 @@ var HttpManager = class {
   /** The largest JSON answer this operation accepts (option maxResponseBytes). */
   get maxResponseBytes() {
     return this.#options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
-  }
-  /** Sleeps the policy's backoff for `attempt` (for callers that retry whole steps, e.g. reconcile-then-repeat). */
-  pause(attempt, signal) {
-    return this.#clock.sleep(backoffDelay(this.#policy, attempt, this.#options.random), signal);
-  }
-  /** The clock's now, for `startedAt` of a step retried with {@link retryStep}. */
-  now() {
-    return this.#clock.now();
-  }
-  /**
-   * For callers that repeat a whole step after reconciling it (create, finalize, delete): applies
-   * the same policy as {@link request} to `error`, the failure of attempt `attempt` of a step
-   * that started at `startedAt`. Returns false when the policy says stop (not retryable, attempts
-   * or time budget used up); otherwise logs, sleeps the delay and returns true.
-   */
-  async retryStep(step, signal) {
-    const now = this.#clock.now();
-    const decision = decideRetry(
-      this.#policy,
-      {
-        attempt: step.attempt,
-        elapsedMs: now - step.startedAt,
-        nowMs: now,
-        outcome: { kind: "error", error: step.error }
-      },
-      this.#options.random
-    );
-    if (!decision.retry) return false;
-    this.#stats.retries++;
-    this.#logger.debug(
-      `${step.call} failed (${decision.reason}), retry ${step.attempt} in ${decision.delayMs} ms (${decision.basis})`
-    );
-    await this.#clock.sleep(decision.delayMs, signal);
-    return true;
   }
   /** Destroys the slot's client and sockets and gives the slot a fresh client. */
   disposeAndReplace(slot) {
@@ -32141,9 +33745,10 @@ var HttpManager = class {
    * Every other response body is read (bounded) or destroyed, on every path.
    */
   async request(spec, read) {
-    const started = spec.startedAt ?? this.#clock.now();
+    const budget = spec.budget ?? this.retrier.budget();
     const signal = spec.operation?.signal ?? spec.signal;
-    for (let attempt = spec.firstAttempt ?? 1; ; attempt++) {
+    for (; ; budget.attempt++) {
+      const attempt = budget.attempt;
       spec.operation?.throwIfStopped();
       if (signal?.aborted) throw new AbortError(signal.reason, spec.context);
       if (this.#disposed)
@@ -32164,7 +33769,7 @@ var HttpManager = class {
             res.destroy();
             if (signal?.aborted) throw new AbortError(signal.reason, spec.context);
             outcome = { kind: "error", error: error2 };
-            failure = error2 instanceof FerryError ? error2 : this.#networkFailure(spec, url, error2, attempt);
+            failure = error2 instanceof FerryError ? error2 : networkFailure(spec, url, error2, attempt, this.#socketTimeoutMs);
             handBack = spec.networkErrors === "throw" && failure.retryable && !(error2 instanceof FerryError);
           }
         } else {
@@ -32176,10 +33781,10 @@ var HttpManager = class {
             kind: "status",
             // A GitHub rate limit arrives as 403; it clears by itself, so it is retried like 429.
             status: rateLimited ? 429 : status,
-            retryAfter: header(res, "retry-after"),
-            rateLimitReset: header(res, "x-ratelimit-reset")
+            retryAfter: header2(res, "retry-after"),
+            rateLimitReset: header2(res, "x-ratelimit-reset")
           };
-          failure = this.#statusFailure(
+          failure = statusFailure(
             spec,
             url,
             status,
@@ -32187,14 +33792,16 @@ var HttpManager = class {
             serverMessage,
             text,
             attempt,
-            rateLimited
+            rateLimited,
+            this.#options.proxy ?? {},
+            this.retrier.policy.retryableStatuses
           );
         }
       } catch (error2) {
         if (signal?.aborted) throw spec.operation?.failure ?? new AbortError(signal.reason, spec.context);
         if (error2 instanceof FerryError && !error2.retryable && error2.code !== "ERR_FERRY_PROXY") throw error2;
         outcome = { kind: "error", error: error2 };
-        failure = this.#networkFailure(spec, new URL(spec.url), error2, attempt);
+        failure = networkFailure(spec, new URL(spec.url), error2, attempt, this.#socketTimeoutMs);
         handBack = spec.networkErrors === "throw" && failure.retryable;
       } finally {
         this.#slotSignals[spec.slot] = void 0;
@@ -32203,23 +33810,18 @@ var HttpManager = class {
         this.disposeAndReplace(spec.slot);
         throw failure;
       }
-      const decision = decideRetry(
-        this.#policy,
-        { attempt, elapsedMs: this.#clock.now() - started, nowMs: this.#clock.now(), outcome },
-        this.#options.random
-      );
+      const decision = this.retrier.decide(budget, outcome);
       if (!decision.retry) {
         if (decision.permanent) spec.operation?.fail(failure);
         throw failure;
       }
-      this.#stats.retries++;
       this.#logger.debug(
         `${spec.call ? `${spec.call}: ` : ""}${spec.method} ${urlWithoutQuery(spec.url)} failed (${decision.reason}), retry ${attempt} in ${decision.delayMs} ms (${decision.basis})`
       );
       spec.onRetry?.({ attempt, delayMs: decision.delayMs, reason: decision.reason });
       this.disposeAndReplace(spec.slot);
       try {
-        await this.#clock.sleep(decision.delayMs, signal);
+        await this.retrier.sleep(decision.delayMs, signal);
       } catch (error2) {
         throw spec.operation?.failure ?? error2;
       }
@@ -32235,7 +33837,7 @@ var HttpManager = class {
     for (let hop = 0; ; hop++) {
       const res = await this.#send(spec.slot, method, url, headers, body, bearer);
       const status = res.statusCode ?? 0;
-      const location = header(res, "location");
+      const location = header2(res, "location");
       if (!REDIRECTS.has(status) || location === void 0 || spec.redirect === "manual") return { res, url };
       await readBody(res, 0).catch(() => void 0);
       if (hop >= MAX_REDIRECTS) {
@@ -32283,7 +33885,7 @@ var HttpManager = class {
       headers: all
     };
     slot.agents.prepare(options, url);
-    const info2 = { options, parsedUrl: url, httpModule: secure ? https3 : http3 };
+    const info2 = { options, parsedUrl: url, httpModule: secure ? https4 : http5 };
     return new Promise((resolve2, reject) => {
       slot.client.requestRawWithCallback(info2, data, (error2, response) => {
         if (response) resolve2(response.message);
@@ -32316,58 +33918,7 @@ var HttpManager = class {
     if (!slot) throw new FerryError("ERR_FERRY_INVALID_OPTION", `No HTTP slot ${index} (have ${this.slots})`);
     return slot;
   }
-  #networkFailure(spec, url, error2, attempt) {
-    if (error2 instanceof ProxyError)
-      return error2.inContext({ ...spec.context, method: spec.method, url: redactUrl(url), attempt });
-    if (error2 instanceof FerryError && error2.code === "ERR_FERRY_PROXY") return error2;
-    const errno2 = errorCode(error2);
-    const detail = error2 instanceof Error ? error2.message : String(error2);
-    const timeout = /Request timeout/i.test(detail);
-    const call = spec.call ? `${spec.call}: ` : "";
-    const message = timeout ? `${call}No data from ${url.host} within ${seconds(this.#options.socketTimeoutMs ?? 12e4)} s (timeoutMs) on ${spec.method} ${urlWithoutQuery(url)}` : `${call}Network error on ${spec.method} ${urlWithoutQuery(url)}: ${detail}`;
-    return new NetworkError(message, timeout ? "ETIMEDOUT" : errno2, {
-      cause: error2,
-      context: { ...spec.context, method: spec.method, url: redactUrl(url), attempt }
-    });
-  }
-  #statusFailure(spec, url, status, statusText, serverMessage, body, attempt, rateLimited) {
-    const shortMessage = serverMessage?.slice(0, 200);
-    const viaProxy = status === 407 ? proxyAuthRequiredError(url, this.#options.proxy ?? {}) : void 0;
-    const custom = (viaProxy ? { message: viaProxy.message } : void 0) ?? spec.describeFailure?.(status, shortMessage) ?? (status === 407 ? {
-      message: "Proxy authentication required: a proxy Ferry was not told about answered 407 (a transparent proxy on the way?); configure it with credentials in HTTPS_PROXY/HTTP_PROXY"
-    } : void 0);
-    const code = custom?.code ?? codeForStatus(status, rateLimited ? "rate limit" : serverMessage);
-    const base2 = `Request failed with status code ${status}${statusText ? ` ${statusText}` : ""}: ${spec.method} ${urlWithoutQuery(url)}`;
-    const message = custom?.message ? `${custom.message.slice(0, 400)} (${base2})` : `${spec.call ? `${spec.call} failed: ` : ""}${base2}${shortMessage ? `: ${shortMessage}` : ""}`;
-    return new HttpError(code, message, status, body, {
-      context: { ...spec.context, method: spec.method, url: redactUrl(url), attempt },
-      retryable: rateLimited || this.#policy.retryableStatuses.includes(status)
-    });
-  }
 };
-function codeForStatus(status, serverMessage) {
-  if (status === 401) return "ERR_FERRY_UNAUTHORIZED";
-  if (status === 403 && mentionsRateLimit(serverMessage)) return "ERR_FERRY_HTTP";
-  if (status === 403)
-    return serverMessage && /quota|storage|limit/i.test(serverMessage) ? "ERR_FERRY_QUOTA" : "ERR_FERRY_UNAUTHORIZED";
-  if (status === 404 || status === 410) return "ERR_FERRY_NOT_FOUND";
-  if (status === 407) return "ERR_FERRY_PROXY";
-  if (status === 409) return "ERR_FERRY_CONFLICT";
-  if (status === 507) return "ERR_FERRY_NO_SPACE";
-  return "ERR_FERRY_HTTP";
-}
-function isRateLimited(status, res, serverMessage) {
-  if (status === 429) return true;
-  if (status !== 403) return false;
-  return mentionsRateLimit(serverMessage) || header(res, "x-ratelimit-remaining")?.trim() === "0";
-}
-function seconds(ms) {
-  return String(Number((ms / 1e3).toFixed(ms < 1e4 ? 3 : 0)));
-}
-function header(res, name) {
-  const value = res.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
 function oneShotBody(body) {
   const onClose = [];
   const shot = {
@@ -32437,7 +33988,7 @@ async function downloadArtifact(name, options = {}) {
     "download",
     opts,
     async (backend, ctx) => {
-      const result = findBy ? await downloadRunArtifact(findBy, spec, opts.tempDir, ctx) : await backend.download(spec, ctx);
+      const result = await backend.download(spec, ctx);
       ctx.onProgress?.({
         operation: "download",
         artifactName: name,
@@ -32449,43 +34000,35 @@ async function downloadArtifact(name, options = {}) {
       });
       return { ...result, artifactName: name };
     },
-    Boolean(findBy)
+    findBy
   );
 }
-async function listArtifacts2(options = {}) {
-  const { latest, findBy, ...rest } = options;
-  const opts = normalizeOptions2(rest);
-  if (findBy) validateFindBy(findBy);
-  return withBackend(
-    "list",
-    opts,
-    async (backend, ctx) => {
-      if (!findBy) return backend.list(ctx, { latest: latest ?? false });
-      const all = await listRunArtifacts(findBy, ctx);
-      return latest ? latestPerName(all) : all;
-    },
-    Boolean(findBy)
-  );
+function isDigestMismatch(error2) {
+  return error2 instanceof DigestMismatchError;
 }
-async function withBackend(operationName, opts, work, restOnly = false) {
+async function withBackend(operationName, opts, work, findBy) {
   registerSecret(opts.runtimeToken);
-  const kind = restOnly ? void 0 : chooseBackend(opts);
-  const local = kind === "local" ? await openLocalStore(opts.localStore, opts.runId ?? LOCAL_RUN_ID) : void 0;
+  const kind = findBy ? "rest" : chooseBackend(opts);
+  const local = kind === "local" ? await openLocalStore(startEmbeddedStore, opts.localStore, opts.runId ?? LOCAL_RUN_ID) : void 0;
   if (local) opts = { ...opts, logger: loggerHidingStoreUrl(opts.logger, local.origin, local.label) };
-  const http4 = createHttpManager(opts, kind, operationName);
+  const http6 = createHttpManager(opts, kind, operationName);
+  const spares = [];
+  const spareHttp = () => {
+    const spare = createHttpManager(opts, kind, operationName);
+    spares.push(spare);
+    return spare;
+  };
   const operation = new Operation(operationName, opts.signal);
   let failure;
   try {
-    const backend = kind === void 0 ? void 0 : createBackend(kind, opts, local?.config);
-    return await work(
-      backend,
-      { http: http4, operation, logger: opts.logger, onProgress: opts.onProgress },
-      kind ?? "results"
-    );
+    const backend = findBy ? new RestBackend(findBy, opts.tempDir) : createBackend(kind, opts, local?.config);
+    const ctx = { http: http6, operation, logger: opts.logger, onProgress: opts.onProgress };
+    return await work(backend, ctx, kind, spareHttp);
   } catch (error2) {
     failure = error2;
   } finally {
-    http4.dispose();
+    http6.dispose();
+    for (const spare of spares) spare.dispose();
     await local?.close();
   }
   if (local) failure = hideStoreUrlInError(failure, local.origin, local.label);
@@ -32543,8 +34086,208 @@ function chooseBackend(opts) {
   }
 }
 
-// src/merge/download-many.ts
-import path11 from "node:path";
+// src/download-many.ts
+import path15 from "node:path";
+
+// node_modules/yocto-queue/index.js
+var Node = class {
+  value;
+  next;
+  constructor(value) {
+    this.value = value;
+  }
+};
+var Queue = class {
+  #head;
+  #tail;
+  #size;
+  constructor() {
+    this.clear();
+  }
+  enqueue(value) {
+    const node = new Node(value);
+    if (this.#head) {
+      this.#tail.next = node;
+      this.#tail = node;
+    } else {
+      this.#head = node;
+      this.#tail = node;
+    }
+    this.#size++;
+  }
+  dequeue() {
+    const current = this.#head;
+    if (!current) {
+      return;
+    }
+    this.#head = this.#head.next;
+    this.#size--;
+    if (!this.#head) {
+      this.#tail = void 0;
+    }
+    return current.value;
+  }
+  peek() {
+    if (!this.#head) {
+      return;
+    }
+    return this.#head.value;
+  }
+  clear() {
+    this.#head = void 0;
+    this.#tail = void 0;
+    this.#size = 0;
+  }
+  get size() {
+    return this.#size;
+  }
+  *[Symbol.iterator]() {
+    let current = this.#head;
+    while (current) {
+      yield current.value;
+      current = current.next;
+    }
+  }
+  *drain() {
+    while (this.#head) {
+      yield this.dequeue();
+    }
+  }
+};
+
+// node_modules/p-limit/index.js
+function pLimit(concurrency) {
+  let rejectOnClear = false;
+  if (typeof concurrency === "object") {
+    ({ concurrency, rejectOnClear = false } = concurrency);
+  }
+  validateConcurrency(concurrency);
+  if (typeof rejectOnClear !== "boolean") {
+    throw new TypeError("Expected `rejectOnClear` to be a boolean");
+  }
+  const queue = new Queue();
+  let activeCount = 0;
+  const resumeNext = () => {
+    if (activeCount < concurrency && queue.size > 0) {
+      activeCount++;
+      queue.dequeue().run();
+    }
+  };
+  const next = () => {
+    activeCount--;
+    resumeNext();
+  };
+  const run = async (function_, resolve2, arguments_) => {
+    const result = (async () => function_(...arguments_))();
+    resolve2(result);
+    try {
+      await result;
+    } catch {
+    }
+    next();
+  };
+  const enqueue = (function_, resolve2, reject, arguments_) => {
+    const queueItem = { reject };
+    new Promise((internalResolve) => {
+      queueItem.run = internalResolve;
+      queue.enqueue(queueItem);
+    }).then(run.bind(void 0, function_, resolve2, arguments_));
+    if (activeCount < concurrency) {
+      resumeNext();
+    }
+  };
+  const generator = (function_, ...arguments_) => new Promise((resolve2, reject) => {
+    enqueue(function_, resolve2, reject, arguments_);
+  });
+  Object.defineProperties(generator, {
+    activeCount: {
+      get: () => activeCount
+    },
+    pendingCount: {
+      get: () => queue.size
+    },
+    clearQueue: {
+      value() {
+        if (!rejectOnClear) {
+          queue.clear();
+          return;
+        }
+        const abortError = AbortSignal.abort().reason;
+        while (queue.size > 0) {
+          queue.dequeue().reject(abortError);
+        }
+      }
+    },
+    concurrency: {
+      get: () => concurrency,
+      set(newConcurrency) {
+        validateConcurrency(newConcurrency);
+        concurrency = newConcurrency;
+        queueMicrotask(() => {
+          while (activeCount < concurrency && queue.size > 0) {
+            resumeNext();
+          }
+        });
+      }
+    },
+    map: {
+      async value(iterable, function_) {
+        const promises3 = [];
+        try {
+          Array.from(iterable, (value, index) => {
+            const promise = generator(function_, value, index);
+            promises3.push(promise);
+            return promise;
+          });
+        } catch (error2) {
+          for (const promise of promises3) {
+            promise.catch(() => {
+            });
+          }
+          throw error2;
+        }
+        return Promise.all(promises3);
+      }
+    }
+  });
+  return generator;
+}
+function validateConcurrency(concurrency) {
+  if (!((Number.isInteger(concurrency) || concurrency === Number.POSITIVE_INFINITY) && concurrency > 0)) {
+    throw new TypeError("Expected `concurrency` to be a number from 1 and up");
+  }
+}
+
+// src/artifact-directory.ts
+import path14 from "node:path";
+function artifactDirectory(root, name, platform2 = process.platform) {
+  const refuse = (reason, cause) => new FerryError(
+    "ERR_FERRY_UNSAFE_PATH",
+    `The artifact name ${printable(name)} from the artifact list cannot be used as a directory name: ${reason}. Nothing was downloaded; select other artifacts (pattern, artifactIds) or use 'mergeMultiple'`,
+    { context: { operation: "download" }, ...cause === void 0 ? {} : { cause } }
+  );
+  if (typeof name !== "string" || name.length === 0) throw refuse("it is empty");
+  const separator = [...name].find((ch) => ch === "/" || ch === "\\");
+  if (separator !== void 0) throw refuse(`it contains the path separator ${describeCharacter(separator)}`);
+  try {
+    resolveInside(root, name, platform2);
+  } catch (error2) {
+    const prefix = `Unsafe path ${printable(name)}: `;
+    const message = error2 instanceof Error ? error2.message : String(error2);
+    throw refuse(message.startsWith(prefix) ? message.slice(prefix.length) : message, error2);
+  }
+  return path14.join(root, name);
+}
+function windowsNameProblem(name) {
+  try {
+    resolveInside("/", name, "win32");
+    return void 0;
+  } catch (error2) {
+    const message = error2 instanceof Error ? error2.message : String(error2);
+    const prefix = `Unsafe path ${printable(name)}: `;
+    return message.startsWith(prefix) ? message.slice(prefix.length) : message;
+  }
+}
 
 // src/merge/name-pattern.ts
 function compileNamePattern(pattern, option = "pattern") {
@@ -32685,40 +34428,252 @@ function translateChars(chars) {
   return out;
 }
 
-// src/merge/download-many.ts
-function artifactDirectory(root, name, platform2 = process.platform) {
-  const refuse = (reason, cause) => new FerryError(
-    "ERR_FERRY_UNSAFE_PATH",
-    `The artifact name ${printable(name)} from the artifact list cannot be used as a directory name: ${reason}. Nothing was downloaded; select other artifacts (pattern, artifactIds) or use 'mergeMultiple'`,
-    { context: { operation: "download" }, ...cause === void 0 ? {} : { cause } }
+// src/download-many.ts
+var DEFAULT_ARTIFACT_CONCURRENCY = 2;
+async function downloadMany(options = {}, behaviour = {}) {
+  const {
+    path: target,
+    skipDecompress,
+    findBy,
+    conflict: conflict2,
+    verifyDigest,
+    pattern,
+    names,
+    artifactIds,
+    mergeMultiple,
+    artifactConcurrency,
+    symlinks,
+    limits,
+    restoreModes,
+    ...rest
+  } = options;
+  if (rest.artifactId !== void 0) {
+    throw invalid5("artifactId", "is not an option of downloadArtifacts; use 'artifactIds'");
+  }
+  const opts = normalizeOptions2(rest);
+  checkConflictPolicy(conflict2);
+  if (symlinks !== void 0 && !["refuse", "file", "preserve"].includes(symlinks)) {
+    throw invalid5("symlinks", `must be one of 'refuse', 'file', 'preserve'; got ${String(symlinks)}`);
+  }
+  if (limits !== void 0) normalizeLimits(limits);
+  checkRestoreModes(restoreModes);
+  if (verifyDigest !== void 0 && typeof verifyDigest !== "boolean") {
+    throw invalid5("verifyDigest", "must be a boolean");
+  }
+  if (mergeMultiple !== void 0 && typeof mergeMultiple !== "boolean") {
+    throw invalid5("mergeMultiple", "must be a boolean");
+  }
+  const parallel = artifactConcurrency ?? DEFAULT_ARTIFACT_CONCURRENCY;
+  if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) {
+    throw invalid5(
+      "artifactConcurrency",
+      `must be an integer from 1 to 64; got ${String(artifactConcurrency)}`
+    );
+  }
+  if (artifactIds !== void 0 && pattern !== void 0) {
+    throw invalid5("pattern", "cannot be combined with 'artifactIds'; use one of them");
+  }
+  if (artifactIds !== void 0 && names !== void 0) {
+    throw invalid5("names", "cannot be combined with 'artifactIds'; use one of them");
+  }
+  const ids = artifactIds === void 0 ? void 0 : checkIds(artifactIds);
+  const wanted = names === void 0 ? void 0 : checkNames(names);
+  const matches = pattern === void 0 ? void 0 : compileNamePattern(pattern);
+  if (findBy) validateFindBy(findBy);
+  const root = path15.resolve(target ?? process.cwd());
+  return withBackend(
+    "download",
+    opts,
+    async (backend, ctx, _kind, spareHttp) => {
+      const listed = await backend.list(ctx);
+      const planned = behaviour.plan ? sortArtifacts(
+        behaviour.plan({ all: listed, latest: latestPerName([...listed]) }, root).map((p) => ({
+          ...p.artifact,
+          target: p.target
+        }))
+      ) : void 0;
+      const selected = planned ?? sortArtifacts(select(listed, ids, matches, wanted));
+      if (selected.length === 0) {
+        if (!behaviour.plan) {
+          ctx.logger.warn(
+            pattern === void 0 ? "No artifacts to download" : `No artifacts match the pattern '${pattern}'; nothing was downloaded`
+          );
+        }
+        return { downloads: [], mismatches: [] };
+      }
+      const single = selected.length === 1;
+      const destinations = planned?.map((p) => p.target) ?? selected.map((a) => mergeMultiple || single ? root : artifactDirectory(root, a.name));
+      if (!planned && !mergeMultiple && !single && process.platform !== "win32") {
+        for (const a of selected) {
+          const problem = windowsNameProblem(a.name);
+          if (problem !== void 0) {
+            ctx.logger.warn(
+              `The directory of artifact ${printable(a.name)} could not be created on Windows (${problem}); a Windows runner refuses this artifact`
+            );
+          }
+        }
+      }
+      const policy = conflict2 ?? "overwrite";
+      const previousWriter = /* @__PURE__ */ new Map();
+      const turns = destinations.map((destination) => {
+        const before = previousWriter.get(destination) ?? Promise.resolve();
+        let release = () => {
+        };
+        const done = new Promise((resolve2) => {
+          release = resolve2;
+        });
+        previousWriter.set(destination, done);
+        return { before, release };
+      });
+      const stop = new AbortController();
+      const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+      let firstError;
+      const mismatches = [];
+      const limit = pLimit(parallel);
+      const idle = [ctx.http];
+      const settled = await Promise.allSettled(
+        selected.map(
+          (artifact, index) => limit(async () => {
+            const turn = turns[index];
+            const destination = destinations[index];
+            const http6 = idle.pop() ?? spareHttp();
+            try {
+              if (signal.aborted) throw firstError ?? new AbortError(signal.reason);
+              const sub = {
+                ...ctx,
+                http: http6,
+                operation: new Operation("download", signal)
+              };
+              const spec = {
+                name: artifact.name,
+                id: artifact.id,
+                targetDirectory: destination,
+                conflict: policy,
+                ...symlinks !== void 0 ? { symlinks } : {},
+                ...restoreModes !== void 0 ? { restoreModes } : {},
+                ...limits !== void 0 ? { limits } : {},
+                ...skipDecompress ? { skipDecompress } : {},
+                ...verifyDigest !== void 0 ? { verifyDigest } : {},
+                beforeWrite: async () => {
+                  await turn.before;
+                  if (signal.aborted) throw firstError ?? new AbortError(signal.reason);
+                }
+              };
+              if (destination !== root) {
+                await assertNoSymlinkInPath(root, destination, {
+                  operation: "download",
+                  artifactName: artifact.name
+                });
+              }
+              const result = await backend.download(spec, sub);
+              ctx.onProgress?.({
+                operation: "download",
+                artifactName: artifact.name,
+                phase: "done",
+                bytesDone: result.size,
+                bytesTotal: result.size,
+                filesDone: result.fileCount,
+                filesTotal: result.fileCount
+              });
+              const downloaded = {
+                name: artifact.name,
+                id: artifact.id,
+                downloadPath: result.downloadPath,
+                fileCount: result.fileCount,
+                size: result.size,
+                digest: result.digest,
+                ...result.digestMismatch ? { digestMismatch: true } : {},
+                ...result.expectedDigest !== void 0 ? { expectedDigest: result.expectedDigest } : {}
+              };
+              behaviour.onDownloaded?.(downloaded);
+              return downloaded;
+            } catch (error2) {
+              if (behaviour.digestMismatch === "collect" && isDigestMismatch(error2)) {
+                mismatches.push({ name: artifact.name, id: artifact.id, error: error2 });
+                return void 0;
+              }
+              firstError ??= error2;
+              stop.abort(isFerryError(error2) ? error2 : new FerryError("ERR_FERRY_PROTOCOL", String(error2)));
+              throw error2;
+            } finally {
+              turn.release();
+              idle.push(http6);
+            }
+          })
+        )
+      );
+      if (firstError !== void 0) throw firstError;
+      return {
+        downloads: settled.flatMap(
+          (s) => s.value ?? []
+        ),
+        mismatches: sortArtifacts(mismatches)
+      };
+    },
+    findBy
   );
-  if (typeof name !== "string" || name.length === 0) throw refuse("it is empty");
-  const separator = [...name].find((ch) => ch === "/" || ch === "\\");
-  if (separator !== void 0) throw refuse(`it contains the path separator ${describeCharacter(separator)}`);
-  try {
-    resolveInside(root, name, platform2);
-  } catch (error2) {
-    const prefix = `Unsafe path ${printable(name)}: `;
-    const message = error2 instanceof Error ? error2.message : String(error2);
-    throw refuse(message.startsWith(prefix) ? message.slice(prefix.length) : message, error2);
-  }
-  return path11.join(root, name);
 }
-function windowsNameProblem(name) {
-  try {
-    resolveInside("/", name, "win32");
-    return void 0;
-  } catch (error2) {
-    const message = error2 instanceof Error ? error2.message : String(error2);
-    const prefix = `Unsafe path ${printable(name)}: `;
-    return message.startsWith(prefix) ? message.slice(prefix.length) : message;
+function invalid5(option, message) {
+  return new ValidationError("ERR_FERRY_INVALID_OPTION", `Option '${option}' ${message}`, { option });
+}
+function checkIds(ids) {
+  if (!Array.isArray(ids) || ids.length === 0)
+    throw invalid5("artifactIds", "must be a non-empty array of ids");
+  for (const id of ids) {
+    if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 1) {
+      throw invalid5("artifactIds", `must hold positive integers; got ${String(id)}`);
+    }
   }
+  return [...new Set(ids)];
+}
+function checkNames(names) {
+  if (!Array.isArray(names) || names.length === 0)
+    throw invalid5("names", "must be a non-empty array of names");
+  for (const name of names) {
+    if (typeof name !== "string" || name === "") {
+      throw invalid5("names", `must hold non-empty strings; got ${JSON.stringify(name)}`);
+    }
+  }
+  return [...new Set(names)];
+}
+function select(listed, ids, matches, names) {
+  if (ids !== void 0) {
+    const byId = /* @__PURE__ */ new Map();
+    for (const a of listed) if (a.id !== void 0 && ids.includes(a.id)) byId.set(a.id, a);
+    const missing = ids.filter((id) => !byId.has(id));
+    if (missing.length > 0) {
+      throw new FerryError(
+        "ERR_FERRY_NOT_FOUND",
+        `No artifact with id ${missing.map((id) => `#${id}`).join(", ")} in this workflow run`,
+        { context: { operation: "download" } }
+      );
+    }
+    return [...byId.values()];
+  }
+  const latest = latestPerName([...listed]);
+  if (names !== void 0) {
+    const missing = names.filter((name) => !latest.some((a) => a.name === name));
+    if (missing.length > 0) {
+      throw new FerryError(
+        "ERR_FERRY_NOT_FOUND",
+        `No artifact named ${missing.map((name) => printable(name)).join(", ")} in this workflow run; nothing was downloaded`,
+        { context: { operation: "download" } }
+      );
+    }
+    return latest.filter((a) => names.includes(a.name) || (matches?.(a.name) ?? false));
+  }
+  return matches ? latest.filter((a) => matches(a.name)) : latest;
+}
+function sortArtifacts(artifacts) {
+  return [...artifacts].sort(
+    (a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : (a.id ?? 0) - (b.id ?? 0)
+  );
 }
 
 // src/action/inputs.ts
-var InputError = class extends Error {
+var InputError = class extends ValidationError {
   constructor(input, message) {
-    super(message);
+    super("ERR_FERRY_INVALID_OPTION", message, { option: input });
     this.input = input;
   }
   input;
@@ -32735,18 +34690,15 @@ function optionalInput(name) {
 function booleanInput(name, fallback) {
   const value = rawInput(name);
   if (value === "") return fallback;
-  if (["true", "True", "TRUE"].includes(value)) return true;
-  if (["false", "False", "FALSE"].includes(value)) return false;
+  const parsed = parseBoolean(value);
+  if (parsed !== void 0) return parsed;
   throw new InputError(name, `Input '${name}' must be true or false; got '${value}'`);
 }
 function integerInput(name, fallback, min, max, what = `from ${min} to ${max}`) {
   const value = rawInput(name);
   if (value === "") return fallback;
-  if (!/^[+-]?\d+$/.test(value)) {
-    throw new InputError(name, `Input '${name}' must be a whole number ${what}; got '${value}'`);
-  }
-  const number = Number(value);
-  if (!Number.isSafeInteger(number) || number < min || number > max) {
+  const number = parseWholeNumber(value);
+  if (!isIntegerInRange(number, min, max)) {
     throw new InputError(name, `Input '${name}' must be a whole number ${what}; got '${value}'`);
   }
   return number;
@@ -32754,8 +34706,7 @@ function integerInput(name, fallback, min, max, what = `from ${min} to ${max}`) 
 function choiceInput(name, choices, fallback) {
   const value = rawInput(name);
   if (value === "") return fallback;
-  const lower = value.toLowerCase();
-  const found = choices.find((c) => c === lower);
+  const found = parseChoice(value, choices);
   if (!found) {
     throw new InputError(name, `Input '${name}' must be one of ${choices.join(", ")}; got '${value}'`);
   }
@@ -32767,8 +34718,8 @@ function idListInput(name) {
   const parts = value.split(",").map((p) => p.trim()).filter((p) => p !== "");
   if (parts.length === 0) throw new InputError(name, `Input '${name}' lists no artifact ids; got '${value}'`);
   const ids = parts.map((p) => {
-    const id = Number(p);
-    if (!/^\d+$/.test(p) || !Number.isSafeInteger(id) || id < 1) {
+    const id = /^\d+$/.test(p) ? parseWholeNumber(p) : void 0;
+    if (!isIntegerInRange(id, 1, Number.MAX_SAFE_INTEGER)) {
       throw new InputError(
         name,
         `Input '${name}' must be comma-separated artifact ids (positive numbers); got '${p}'`
@@ -32804,10 +34755,10 @@ function fromEnvironment(env = process.env) {
   return options;
 }
 function badVariable(name, expected, value) {
-  const shown3 = value === void 0 ? "" : `; got ${printable(value, 80)}`;
+  const shown2 = value === void 0 ? "" : `; got ${printable(value, 80)}`;
   return new ValidationError(
     "ERR_FERRY_INVALID_OPTION",
-    `Environment variable ${name} must be ${expected}${shown3}`,
+    `Environment variable ${name} must be ${expected}${shown2}`,
     {
       option: name
     }
@@ -32816,15 +34767,7 @@ function badVariable(name, expected, value) {
 function urlVariable(env, name) {
   const value = env[name]?.trim();
   if (!value) return void 0;
-  let url;
-  try {
-    url = new URL(value);
-  } catch {
-    url = void 0;
-  }
-  if (url === void 0 || url.protocol !== "http:" && url.protocol !== "https:" || url.hostname === "") {
-    throw badVariable(name, "an http(s) URL", value);
-  }
+  if (!isHttpUrl(value)) throw badVariable(name, "an http(s) URL", value);
   return value;
 }
 function tokenVariable(env, name) {
@@ -32924,8 +34867,7 @@ function forAction(message) {
 // src/action/runtime.ts
 var PROGRESS_INTERVAL_MS = 1e4;
 function actionOptions(env, progressIntervalMs = PROGRESS_INTERVAL_MS) {
-  mask(env["ACTIONS_RUNTIME_TOKEN"]);
-  mask(env["GITHUB_TOKEN"]);
+  onSecretRegistered(mask);
   return {
     ...fromEnvironment(env),
     logger: actionLogger(),
@@ -33024,21 +34966,44 @@ function readDownloadInputs(env) {
   mask(githubToken);
   const repository = optionalInput("repository") ?? env["GITHUB_REPOSITORY"];
   const runId = optionalInput("run-id") ?? env["GITHUB_RUN_ID"];
+  const latestRun = latestRunInputs();
   return {
     name,
     artifactIds,
-    path: path12.resolve(expandHome(rawPath, home, "path")),
+    path: path16.resolve(expandHome(rawPath, home, "path")),
     pattern: optionalInput("pattern"),
     mergeMultiple: booleanInput("merge-multiple", false),
     githubToken,
     repository,
     runId,
+    latestRun,
     skipDecompress: booleanInput("skip-decompress", false),
     digestMismatch: choiceInput("digest-mismatch", DIGEST_MISMATCH, "error"),
     conflict: choiceInput("conflict", CONFLICT, "overwrite"),
     symlinks: choiceInput("symlinks", DOWNLOAD_SYMLINKS, "refuse"),
     restoreModes: booleanInput("restore-modes", true),
     limits: limitInputs()
+  };
+}
+function latestRunInputs() {
+  const workflow = optionalInput("workflow");
+  const branch = optionalInput("branch");
+  const event = optionalInput("workflow-event");
+  const conclusion = optionalInput("workflow-conclusion");
+  if (workflow === void 0 && branch === void 0 && event === void 0) {
+    if (conclusion !== void 0) {
+      throw new InputError(
+        "workflow-conclusion",
+        "Input 'workflow-conclusion' is used with 'workflow' or 'branch'"
+      );
+    }
+    return void 0;
+  }
+  return {
+    ...workflow !== void 0 ? { workflow } : {},
+    ...branch !== void 0 ? { branch } : {},
+    ...event !== void 0 ? { event } : {},
+    ...conclusion !== void 0 ? { conclusion } : {}
   };
 }
 function limitInputs() {
@@ -33052,8 +35017,14 @@ function limitInputs() {
   };
 }
 function findByFor(inputs, env) {
-  const current = inputs.repository === env["GITHUB_REPOSITORY"] && inputs.runId === env["GITHUB_RUN_ID"];
+  const current = inputs.latestRun === void 0 && inputs.repository === env["GITHUB_REPOSITORY"] && inputs.runId === env["GITHUB_RUN_ID"];
   if (!inputs.githubToken) {
+    if (inputs.latestRun !== void 0) {
+      throw new InputError(
+        "github-token",
+        "Inputs 'workflow' and 'branch' need 'github-token' (they read the runs API)"
+      );
+    }
     if (!current && (rawInput("repository") || rawInput("run-id"))) {
       warning(
         "Inputs 'repository' and 'run-id' are used only with 'github-token'; downloading from the current run"
@@ -33069,6 +35040,16 @@ function findByFor(inputs, env) {
     throw new InputError("repository", "Input 'repository' is required with 'github-token'");
   if (!/^[^/\s]+\/[^/\s]+$/.test(inputs.repository)) {
     throw new InputError("repository", `Input 'repository' must be 'owner/repo'; got '${inputs.repository}'`);
+  }
+  if (inputs.latestRun !== void 0) {
+    return {
+      findBy: {
+        token: inputs.githubToken,
+        repository: inputs.repository,
+        ...inputs.latestRun,
+        ...env["GITHUB_API_URL"] ? { apiUrl: env["GITHUB_API_URL"] } : {}
+      }
+    };
   }
   if (!inputs.runId || !/^\d+$/.test(inputs.runId)) {
     throw new InputError(
@@ -33118,39 +35099,72 @@ function planTargets(selected, root, mergeMultiple) {
 }
 async function runDownload(env = process.env) {
   const inputs = readDownloadInputs(env);
-  const base2 = { ...actionOptions(env), ...findByFor(inputs, env) };
-  if (base2.findBy) info(`Downloading from run ${inputs.runId} of ${inputs.repository} (REST API)`);
+  const base = { ...actionOptions(env), ...findByFor(inputs, env) };
+  if (base.findBy) info(`Downloading from run ${inputs.runId} of ${inputs.repository} (REST API)`);
   debug(`Resolved path is ${inputs.path}`);
-  let planned;
+  let count;
+  let mismatches = [];
   if (inputs.name !== void 0) {
     if (inputs.pattern) info("Input 'pattern' is ignored because 'name' is set");
     info(`Downloading single artifact '${inputs.name}'`);
-    planned = [{ name: inputs.name, id: void 0, target: inputs.path }];
-  } else {
-    planned = planTargets(await select(inputs, base2), inputs.path, inputs.mergeMultiple);
-    if (planned.length) {
-      info("Preparing to download the following artifacts:");
-      for (const p of planned)
-        info(`- ${printableText(p.name)}${p.id !== void 0 ? ` (ID: ${p.id})` : ""} \u2192 ${p.target}`);
+    count = 1;
+    try {
+      const result = await downloadArtifact(inputs.name, {
+        ...base,
+        ...downloadOptions(inputs),
+        path: inputs.path
+      });
+      report({ ...result, name: inputs.name, id: void 0 }, inputs);
+    } catch (error2) {
+      if (!(inputs.digestMismatch === "error" && isDigestMismatch(error2))) throw error2;
+      mismatches = [{ name: inputs.name, id: void 0, error: error2 }];
     }
+  } else {
+    const many = await downloadMany(
+      {
+        ...base,
+        ...downloadOptions(inputs),
+        path: inputs.path,
+        artifactConcurrency: DOWNLOAD_CONCURRENCY
+      },
+      {
+        plan: (listed) => {
+          const selected = select2(inputs, listed);
+          const planned = planTargets(selected, inputs.path, inputs.mergeMultiple);
+          if (planned.length) {
+            info("Preparing to download the following artifacts:");
+            for (const p of planned)
+              info(
+                `- ${printableText(p.name)}${p.id !== void 0 ? ` (ID: ${p.id})` : ""} \u2192 ${p.target}`
+              );
+          }
+          return planned.map((p) => ({
+            artifact: selected.find((a) => a.name === p.name && a.id === p.id),
+            target: p.target
+          }));
+        },
+        digestMismatch: inputs.digestMismatch === "error" ? "collect" : "stop",
+        onDownloaded: (artifact) => report(artifact, inputs)
+      }
+    );
+    mismatches = many.mismatches;
+    count = many.downloads.length;
   }
-  const mismatches = await downloadAll(planned, inputs, base2);
   if (mismatches.length) {
-    for (const m of mismatches) error(m.message);
+    for (const m of mismatches) error(m.error.message);
     throw new Error(
       `Digest mismatch: ${mismatches.length} artifact${mismatches.length === 1 ? "" : "s"} did not match the digest the service listed and ${mismatches.length === 1 ? "was" : "were"} not written: ` + mismatches.map((m) => `'${printableText(m.name)}'${m.id !== void 0 ? ` (ID ${m.id})` : ""}`).join(", ")
     );
   }
-  info(`Total of ${planned.length} artifact(s) downloaded`);
+  info(`Total of ${count} artifact(s) downloaded`);
   setOutput("download-path", inputs.path);
   info("Download artifact has finished successfully");
 }
-async function select(inputs, base2) {
+function select2(inputs, listed) {
   if (inputs.artifactIds !== void 0) {
     info("Downloading artifacts by ID");
-    const all2 = await listArtifacts2({ ...base2, latest: false });
     const wanted = new Set(inputs.artifactIds);
-    const found = all2.filter((a) => a.id !== void 0 && wanted.has(a.id));
+    const found = listed.all.filter((a) => a.id !== void 0 && wanted.has(a.id));
     if (found.length === 0) {
       throw new Error(`None of the provided artifact IDs were found: ${inputs.artifactIds.join(", ")}`);
     }
@@ -33158,14 +35172,14 @@ async function select(inputs, base2) {
     if (missing.length) warning(`Could not find the following artifact IDs: ${missing.join(", ")}`);
     return found;
   }
-  const all = await listArtifacts2({ ...base2, latest: true });
+  const all = listed.latest;
   debug(`Found ${all.length} artifact${all.length === 1 ? "" : "s"} in the run`);
   if (!inputs.pattern) {
     info("No input 'name', 'artifact-ids' or 'pattern' given: downloading all artifacts");
     if (!inputs.mergeMultiple && all.length > 1) {
       info("An extra directory with the artifact name will be created for each download");
     }
-    return all;
+    return [...all];
   }
   info(`Filtering artifacts by pattern '${inputs.pattern}'`);
   const matches = compileNamePattern(inputs.pattern, "pattern");
@@ -33174,68 +35188,30 @@ async function select(inputs, base2) {
   if (selected.length === 0) info(`No artifacts matched the pattern '${inputs.pattern}'`);
   return selected;
 }
-async function downloadAll(planned, inputs, base2) {
-  const groups = /* @__PURE__ */ new Map();
-  for (const p of planned) groups.set(p.target, [...groups.get(p.target) ?? [], p]);
-  const abort = new AbortController();
-  const limit = pLimit(DOWNLOAD_CONCURRENCY);
-  const mismatches = [];
-  let failure;
-  await Promise.all(
-    [...groups.values()].map(
-      (group) => limit(async () => {
-        for (const item of group) {
-          if (failure) return;
-          try {
-            const result = await downloadOne(item, inputs, { ...base2, signal: abort.signal });
-            report(item, result, inputs);
-          } catch (error2) {
-            if (isDigestMismatch(error2) && inputs.digestMismatch === "error") {
-              mismatches.push({ name: item.name, id: item.id, message: error2.message });
-              continue;
-            }
-            failure ??= { error: error2 };
-            abort.abort(error2);
-            return;
-          }
-        }
-      })
-    )
-  );
-  if (failure) throw failure.error;
-  return mismatches.sort(byNameThenId);
-}
-async function downloadOne(item, inputs, base2) {
-  const options = {
-    ...base2,
-    path: item.target,
-    ...item.id !== void 0 ? { artifactId: item.id } : {},
+function downloadOptions(inputs) {
+  return {
     ...inputs.skipDecompress ? { skipDecompress: true } : {},
     conflict: inputs.conflict,
     symlinks: inputs.symlinks,
     ...inputs.restoreModes ? {} : { restoreModes: false },
     ...Object.keys(inputs.limits).length > 0 ? { limits: inputs.limits } : {},
-    // `error`: the SDK verifies before writing and throws; otherwise write and report the mismatch.
+    // `error`: the SDK verifies before writing and refuses; otherwise write and report the mismatch.
     ...inputs.digestMismatch === "error" ? {} : { verifyDigest: false }
   };
-  return downloadArtifact(item.name, options);
 }
-function report(item, result, inputs) {
+function report(item, inputs) {
   const id = item.id !== void 0 ? ` (ID ${item.id})` : "";
   info(
-    `Artifact '${printableText(item.name)}'${id} downloaded to ${printableText(result.downloadPath)}: ${result.fileCount} file${result.fileCount === 1 ? "" : "s"}, ${formatBytes(result.size)}`
+    `Artifact '${printableText(item.name)}'${id} downloaded to ${printableText(item.downloadPath)}: ${item.fileCount} file${item.fileCount === 1 ? "" : "s"}, ${formatBytes(item.size)}`
   );
-  if (result.digestMismatch) {
-    const message = `Digest mismatch for artifact '${printableText(item.name)}'${id}: the service listed ${result.expectedDigest ?? "a digest"} but the download hashes to ${result.digest ?? "something else"}; written anyway (digest-mismatch: ${inputs.digestMismatch})`;
+  if (item.digestMismatch) {
+    const message = `Digest mismatch for artifact '${printableText(item.name)}'${id}: the service listed ${item.expectedDigest ?? "a digest"} but the download hashes to ${item.digest ?? "something else"}; written anyway (digest-mismatch: ${inputs.digestMismatch})`;
     if (inputs.digestMismatch === "warn") warning(message);
     else if (inputs.digestMismatch === "info") info(message);
     else debug(message);
-  } else if (result.digest) {
-    debug(`Artifact '${printableText(item.name)}'${id} digest ${result.digest}`);
+  } else if (item.digest) {
+    debug(`Artifact '${printableText(item.name)}'${id} digest ${item.digest}`);
   }
-}
-function isDigestMismatch(error2) {
-  return isFerryError(error2) && error2.code === "ERR_FERRY_INTEGRITY" && error2.message.startsWith("Digest mismatch");
 }
 
 // src/action/download.ts

@@ -41,10 +41,10 @@ var __toESM = (mod, isNodeMode, target) => (target = mod != null ? __create(__ge
 var require_tunnel = __commonJS({
   "node_modules/tunnel/lib/tunnel.js"(exports) {
     "use strict";
-    var net2 = __require("net");
-    var tls2 = __require("tls");
-    var http4 = __require("http");
-    var https4 = __require("https");
+    var net5 = __require("net");
+    var tls3 = __require("tls");
+    var http6 = __require("http");
+    var https5 = __require("https");
     var events = __require("events");
     var assert = __require("assert");
     var util = __require("util");
@@ -54,24 +54,24 @@ var require_tunnel = __commonJS({
     exports.httpsOverHttps = httpsOverHttps2;
     function httpOverHttp2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = http4.request;
+      agent.request = http6.request;
       return agent;
     }
     function httpsOverHttp2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = http4.request;
+      agent.request = http6.request;
       agent.createSocket = createSecureSocket;
       agent.defaultPort = 443;
       return agent;
     }
     function httpOverHttps2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = https4.request;
+      agent.request = https5.request;
       return agent;
     }
     function httpsOverHttps2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = https4.request;
+      agent.request = https5.request;
       agent.createSocket = createSecureSocket;
       agent.defaultPort = 443;
       return agent;
@@ -80,7 +80,7 @@ var require_tunnel = __commonJS({
       var self = this;
       self.options = options || {};
       self.proxyOptions = self.options.proxy || {};
-      self.maxSockets = self.options.maxSockets || http4.Agent.defaultMaxSockets;
+      self.maxSockets = self.options.maxSockets || http6.Agent.defaultMaxSockets;
       self.requests = [];
       self.sockets = [];
       self.on("free", function onFree(socket, host, port, localAddress) {
@@ -218,7 +218,7 @@ var require_tunnel = __commonJS({
           socket,
           servername: hostHeader ? hostHeader.replace(/:.*$/, "") : options.host
         });
-        var secureSocket = tls2.connect(0, tlsOptions);
+        var secureSocket = tls3.connect(0, tlsOptions);
         self.sockets[self.sockets.indexOf(socket)] = secureSocket;
         cb(secureSocket);
       });
@@ -968,7 +968,7 @@ var require_util = __commonJS({
     var { kDestroyed, kBodyUsed, kListeners, kBody } = require_symbols();
     var { IncomingMessage } = __require("node:http");
     var stream = __require("node:stream");
-    var net2 = __require("node:net");
+    var net5 = __require("node:net");
     var { Blob: Blob2 } = __require("node:buffer");
     var nodeUtil = __require("node:util");
     var { stringify } = __require("node:querystring");
@@ -1076,14 +1076,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path11 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path14 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path11 && path11[0] !== "/") {
-          path11 = `/${path11}`;
+        if (path14 && path14[0] !== "/") {
+          path14 = `/${path14}`;
         }
-        return new URL(`${origin}${path11}`);
+        return new URL(`${origin}${path14}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1113,7 +1113,7 @@ var require_util = __commonJS({
       }
       assert(typeof host === "string");
       const servername = getHostname(host);
-      if (net2.isIP(servername)) {
+      if (net5.isIP(servername)) {
         return "";
       }
       return servername;
@@ -1374,8 +1374,8 @@ var require_util = __commonJS({
       } : null;
     }
     function addListener(obj, name, listener) {
-      const listeners = obj[kListeners] ??= [];
-      listeners.push([name, listener]);
+      const listeners2 = obj[kListeners] ??= [];
+      listeners2.push([name, listener]);
       obj.on(name, listener);
       return obj;
     }
@@ -1534,39 +1534,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path11, origin }
+          request: { method, path: path14, origin }
         } = evt;
-        debuglog("sending request to %s %s/%s", method, origin, path11);
+        debuglog("sending request to %s %s/%s", method, origin, path14);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path11, origin },
+          request: { method, path: path14, origin },
           response: { statusCode }
         } = evt;
         debuglog(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path11,
+          path14,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path11, origin }
+          request: { method, path: path14, origin }
         } = evt;
-        debuglog("trailers received from %s %s/%s", method, origin, path11);
+        debuglog("trailers received from %s %s/%s", method, origin, path14);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path11, origin },
+          request: { method, path: path14, origin },
           error: error2
         } = evt;
         debuglog(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path11,
+          path14,
           error2.message
         );
       });
@@ -1615,9 +1615,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path11, origin }
+            request: { method, path: path14, origin }
           } = evt;
-          debuglog("sending request to %s %s/%s", method, origin, path11);
+          debuglog("sending request to %s %s/%s", method, origin, path14);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1680,7 +1680,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path11,
+        path: path14,
         method,
         body,
         headers,
@@ -1695,11 +1695,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler) {
-        if (typeof path11 !== "string") {
+        if (typeof path14 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path11[0] !== "/" && !(path11.startsWith("http://") || path11.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path14[0] !== "/" && !(path14.startsWith("http://") || path14.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path11)) {
+        } else if (invalidPathRegex.test(path14)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1765,7 +1765,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path11, query) : path11;
+        this.path = query ? buildURL(path14, query) : path14;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -1784,11 +1784,11 @@ var require_request = __commonJS({
           }
         } else if (headers && typeof headers === "object") {
           if (headers[Symbol.iterator]) {
-            for (const header2 of headers) {
-              if (!Array.isArray(header2) || header2.length !== 2) {
+            for (const header3 of headers) {
+              if (!Array.isArray(header3) || header3.length !== 2) {
                 throw new InvalidArgumentError("headers must be in key-value pair format");
               }
-              processHeader(this, header2[0], header2[1]);
+              processHeader(this, header3[0], header3[1]);
             }
           } else {
             const keys = Object.keys(headers);
@@ -2514,14 +2514,14 @@ var require_timers = __commonJS({
 var require_connect = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/core/connect.js"(exports, module) {
     "use strict";
-    var net2 = __require("node:net");
+    var net5 = __require("node:net");
     var assert = __require("node:assert");
     var util = require_util();
     var { InvalidArgumentError, ConnectTimeoutError } = require_errors();
     var timers = require_timers();
     function noop2() {
     }
-    var tls2;
+    var tls3;
     var SessionCache;
     if (global.FinalizationRegistry && !(process.env.NODE_V8_COVERAGE || process.env.UNDICI_NO_FG)) {
       SessionCache = class WeakSessionCache {
@@ -2579,18 +2579,18 @@ var require_connect = __commonJS({
       const sessionCache = new SessionCache(maxCachedSessions == null ? 100 : maxCachedSessions);
       timeout = timeout == null ? 1e4 : timeout;
       allowH2 = allowH2 != null ? allowH2 : false;
-      return function connect3({ hostname: hostname2, host, protocol, port, servername, localAddress, httpSocket }, callback) {
+      return function connect4({ hostname: hostname3, host, protocol, port, servername, localAddress, httpSocket }, callback) {
         let socket;
         if (protocol === "https:") {
-          if (!tls2) {
-            tls2 = __require("node:tls");
+          if (!tls3) {
+            tls3 = __require("node:tls");
           }
           servername = servername || options.servername || util.getServerName(host) || null;
-          const sessionKey = servername || hostname2;
+          const sessionKey = servername || hostname3;
           assert(sessionKey);
           const session = customSession || sessionCache.get(sessionKey) || null;
           port = port || 443;
-          socket = tls2.connect({
+          socket = tls3.connect({
             highWaterMark: 16384,
             // TLS in node can't have bigger HWM anyway...
             ...options,
@@ -2602,7 +2602,7 @@ var require_connect = __commonJS({
             socket: httpSocket,
             // upgrade socket connection
             port,
-            host: hostname2
+            host: hostname3
           });
           socket.on("session", function(session2) {
             sessionCache.set(sessionKey, session2);
@@ -2610,20 +2610,20 @@ var require_connect = __commonJS({
         } else {
           assert(!httpSocket, "httpSocket can only be sent on TLS update");
           port = port || 80;
-          socket = net2.connect({
+          socket = net5.connect({
             highWaterMark: 64 * 1024,
             // Same as nodejs fs streams.
             ...options,
             localAddress,
             port,
-            host: hostname2
+            host: hostname3
           });
         }
         if (options.keepAlive == null || options.keepAlive) {
           const keepAliveInitialDelay = options.keepAliveInitialDelay === void 0 ? 6e4 : options.keepAliveInitialDelay;
           socket.setKeepAlive(true, keepAliveInitialDelay);
         }
-        const clearConnectTimeout = setupConnectTimeout(new WeakRef(socket), { timeout, hostname: hostname2, port });
+        const clearConnectTimeout = setupConnectTimeout(new WeakRef(socket), { timeout, hostname: hostname3, port });
         socket.setNoDelay(true).once(protocol === "https:" ? "secureConnect" : "connect", function() {
           queueMicrotask(clearConnectTimeout);
           if (callback) {
@@ -2769,114 +2769,114 @@ var require_constants2 = __commonJS({
       LENIENT_FLAGS2[LENIENT_FLAGS2["CHUNKED_LENGTH"] = 2] = "CHUNKED_LENGTH";
       LENIENT_FLAGS2[LENIENT_FLAGS2["KEEP_ALIVE"] = 4] = "KEEP_ALIVE";
     })(LENIENT_FLAGS = exports.LENIENT_FLAGS || (exports.LENIENT_FLAGS = {}));
-    var METHODS;
-    (function(METHODS2) {
-      METHODS2[METHODS2["DELETE"] = 0] = "DELETE";
-      METHODS2[METHODS2["GET"] = 1] = "GET";
-      METHODS2[METHODS2["HEAD"] = 2] = "HEAD";
-      METHODS2[METHODS2["POST"] = 3] = "POST";
-      METHODS2[METHODS2["PUT"] = 4] = "PUT";
-      METHODS2[METHODS2["CONNECT"] = 5] = "CONNECT";
-      METHODS2[METHODS2["OPTIONS"] = 6] = "OPTIONS";
-      METHODS2[METHODS2["TRACE"] = 7] = "TRACE";
-      METHODS2[METHODS2["COPY"] = 8] = "COPY";
-      METHODS2[METHODS2["LOCK"] = 9] = "LOCK";
-      METHODS2[METHODS2["MKCOL"] = 10] = "MKCOL";
-      METHODS2[METHODS2["MOVE"] = 11] = "MOVE";
-      METHODS2[METHODS2["PROPFIND"] = 12] = "PROPFIND";
-      METHODS2[METHODS2["PROPPATCH"] = 13] = "PROPPATCH";
-      METHODS2[METHODS2["SEARCH"] = 14] = "SEARCH";
-      METHODS2[METHODS2["UNLOCK"] = 15] = "UNLOCK";
-      METHODS2[METHODS2["BIND"] = 16] = "BIND";
-      METHODS2[METHODS2["REBIND"] = 17] = "REBIND";
-      METHODS2[METHODS2["UNBIND"] = 18] = "UNBIND";
-      METHODS2[METHODS2["ACL"] = 19] = "ACL";
-      METHODS2[METHODS2["REPORT"] = 20] = "REPORT";
-      METHODS2[METHODS2["MKACTIVITY"] = 21] = "MKACTIVITY";
-      METHODS2[METHODS2["CHECKOUT"] = 22] = "CHECKOUT";
-      METHODS2[METHODS2["MERGE"] = 23] = "MERGE";
-      METHODS2[METHODS2["M-SEARCH"] = 24] = "M-SEARCH";
-      METHODS2[METHODS2["NOTIFY"] = 25] = "NOTIFY";
-      METHODS2[METHODS2["SUBSCRIBE"] = 26] = "SUBSCRIBE";
-      METHODS2[METHODS2["UNSUBSCRIBE"] = 27] = "UNSUBSCRIBE";
-      METHODS2[METHODS2["PATCH"] = 28] = "PATCH";
-      METHODS2[METHODS2["PURGE"] = 29] = "PURGE";
-      METHODS2[METHODS2["MKCALENDAR"] = 30] = "MKCALENDAR";
-      METHODS2[METHODS2["LINK"] = 31] = "LINK";
-      METHODS2[METHODS2["UNLINK"] = 32] = "UNLINK";
-      METHODS2[METHODS2["SOURCE"] = 33] = "SOURCE";
-      METHODS2[METHODS2["PRI"] = 34] = "PRI";
-      METHODS2[METHODS2["DESCRIBE"] = 35] = "DESCRIBE";
-      METHODS2[METHODS2["ANNOUNCE"] = 36] = "ANNOUNCE";
-      METHODS2[METHODS2["SETUP"] = 37] = "SETUP";
-      METHODS2[METHODS2["PLAY"] = 38] = "PLAY";
-      METHODS2[METHODS2["PAUSE"] = 39] = "PAUSE";
-      METHODS2[METHODS2["TEARDOWN"] = 40] = "TEARDOWN";
-      METHODS2[METHODS2["GET_PARAMETER"] = 41] = "GET_PARAMETER";
-      METHODS2[METHODS2["SET_PARAMETER"] = 42] = "SET_PARAMETER";
-      METHODS2[METHODS2["REDIRECT"] = 43] = "REDIRECT";
-      METHODS2[METHODS2["RECORD"] = 44] = "RECORD";
-      METHODS2[METHODS2["FLUSH"] = 45] = "FLUSH";
-    })(METHODS = exports.METHODS || (exports.METHODS = {}));
+    var METHODS2;
+    (function(METHODS3) {
+      METHODS3[METHODS3["DELETE"] = 0] = "DELETE";
+      METHODS3[METHODS3["GET"] = 1] = "GET";
+      METHODS3[METHODS3["HEAD"] = 2] = "HEAD";
+      METHODS3[METHODS3["POST"] = 3] = "POST";
+      METHODS3[METHODS3["PUT"] = 4] = "PUT";
+      METHODS3[METHODS3["CONNECT"] = 5] = "CONNECT";
+      METHODS3[METHODS3["OPTIONS"] = 6] = "OPTIONS";
+      METHODS3[METHODS3["TRACE"] = 7] = "TRACE";
+      METHODS3[METHODS3["COPY"] = 8] = "COPY";
+      METHODS3[METHODS3["LOCK"] = 9] = "LOCK";
+      METHODS3[METHODS3["MKCOL"] = 10] = "MKCOL";
+      METHODS3[METHODS3["MOVE"] = 11] = "MOVE";
+      METHODS3[METHODS3["PROPFIND"] = 12] = "PROPFIND";
+      METHODS3[METHODS3["PROPPATCH"] = 13] = "PROPPATCH";
+      METHODS3[METHODS3["SEARCH"] = 14] = "SEARCH";
+      METHODS3[METHODS3["UNLOCK"] = 15] = "UNLOCK";
+      METHODS3[METHODS3["BIND"] = 16] = "BIND";
+      METHODS3[METHODS3["REBIND"] = 17] = "REBIND";
+      METHODS3[METHODS3["UNBIND"] = 18] = "UNBIND";
+      METHODS3[METHODS3["ACL"] = 19] = "ACL";
+      METHODS3[METHODS3["REPORT"] = 20] = "REPORT";
+      METHODS3[METHODS3["MKACTIVITY"] = 21] = "MKACTIVITY";
+      METHODS3[METHODS3["CHECKOUT"] = 22] = "CHECKOUT";
+      METHODS3[METHODS3["MERGE"] = 23] = "MERGE";
+      METHODS3[METHODS3["M-SEARCH"] = 24] = "M-SEARCH";
+      METHODS3[METHODS3["NOTIFY"] = 25] = "NOTIFY";
+      METHODS3[METHODS3["SUBSCRIBE"] = 26] = "SUBSCRIBE";
+      METHODS3[METHODS3["UNSUBSCRIBE"] = 27] = "UNSUBSCRIBE";
+      METHODS3[METHODS3["PATCH"] = 28] = "PATCH";
+      METHODS3[METHODS3["PURGE"] = 29] = "PURGE";
+      METHODS3[METHODS3["MKCALENDAR"] = 30] = "MKCALENDAR";
+      METHODS3[METHODS3["LINK"] = 31] = "LINK";
+      METHODS3[METHODS3["UNLINK"] = 32] = "UNLINK";
+      METHODS3[METHODS3["SOURCE"] = 33] = "SOURCE";
+      METHODS3[METHODS3["PRI"] = 34] = "PRI";
+      METHODS3[METHODS3["DESCRIBE"] = 35] = "DESCRIBE";
+      METHODS3[METHODS3["ANNOUNCE"] = 36] = "ANNOUNCE";
+      METHODS3[METHODS3["SETUP"] = 37] = "SETUP";
+      METHODS3[METHODS3["PLAY"] = 38] = "PLAY";
+      METHODS3[METHODS3["PAUSE"] = 39] = "PAUSE";
+      METHODS3[METHODS3["TEARDOWN"] = 40] = "TEARDOWN";
+      METHODS3[METHODS3["GET_PARAMETER"] = 41] = "GET_PARAMETER";
+      METHODS3[METHODS3["SET_PARAMETER"] = 42] = "SET_PARAMETER";
+      METHODS3[METHODS3["REDIRECT"] = 43] = "REDIRECT";
+      METHODS3[METHODS3["RECORD"] = 44] = "RECORD";
+      METHODS3[METHODS3["FLUSH"] = 45] = "FLUSH";
+    })(METHODS2 = exports.METHODS || (exports.METHODS = {}));
     exports.METHODS_HTTP = [
-      METHODS.DELETE,
-      METHODS.GET,
-      METHODS.HEAD,
-      METHODS.POST,
-      METHODS.PUT,
-      METHODS.CONNECT,
-      METHODS.OPTIONS,
-      METHODS.TRACE,
-      METHODS.COPY,
-      METHODS.LOCK,
-      METHODS.MKCOL,
-      METHODS.MOVE,
-      METHODS.PROPFIND,
-      METHODS.PROPPATCH,
-      METHODS.SEARCH,
-      METHODS.UNLOCK,
-      METHODS.BIND,
-      METHODS.REBIND,
-      METHODS.UNBIND,
-      METHODS.ACL,
-      METHODS.REPORT,
-      METHODS.MKACTIVITY,
-      METHODS.CHECKOUT,
-      METHODS.MERGE,
-      METHODS["M-SEARCH"],
-      METHODS.NOTIFY,
-      METHODS.SUBSCRIBE,
-      METHODS.UNSUBSCRIBE,
-      METHODS.PATCH,
-      METHODS.PURGE,
-      METHODS.MKCALENDAR,
-      METHODS.LINK,
-      METHODS.UNLINK,
-      METHODS.PRI,
+      METHODS2.DELETE,
+      METHODS2.GET,
+      METHODS2.HEAD,
+      METHODS2.POST,
+      METHODS2.PUT,
+      METHODS2.CONNECT,
+      METHODS2.OPTIONS,
+      METHODS2.TRACE,
+      METHODS2.COPY,
+      METHODS2.LOCK,
+      METHODS2.MKCOL,
+      METHODS2.MOVE,
+      METHODS2.PROPFIND,
+      METHODS2.PROPPATCH,
+      METHODS2.SEARCH,
+      METHODS2.UNLOCK,
+      METHODS2.BIND,
+      METHODS2.REBIND,
+      METHODS2.UNBIND,
+      METHODS2.ACL,
+      METHODS2.REPORT,
+      METHODS2.MKACTIVITY,
+      METHODS2.CHECKOUT,
+      METHODS2.MERGE,
+      METHODS2["M-SEARCH"],
+      METHODS2.NOTIFY,
+      METHODS2.SUBSCRIBE,
+      METHODS2.UNSUBSCRIBE,
+      METHODS2.PATCH,
+      METHODS2.PURGE,
+      METHODS2.MKCALENDAR,
+      METHODS2.LINK,
+      METHODS2.UNLINK,
+      METHODS2.PRI,
       // TODO(indutny): should we allow it with HTTP?
-      METHODS.SOURCE
+      METHODS2.SOURCE
     ];
     exports.METHODS_ICE = [
-      METHODS.SOURCE
+      METHODS2.SOURCE
     ];
     exports.METHODS_RTSP = [
-      METHODS.OPTIONS,
-      METHODS.DESCRIBE,
-      METHODS.ANNOUNCE,
-      METHODS.SETUP,
-      METHODS.PLAY,
-      METHODS.PAUSE,
-      METHODS.TEARDOWN,
-      METHODS.GET_PARAMETER,
-      METHODS.SET_PARAMETER,
-      METHODS.REDIRECT,
-      METHODS.RECORD,
-      METHODS.FLUSH,
+      METHODS2.OPTIONS,
+      METHODS2.DESCRIBE,
+      METHODS2.ANNOUNCE,
+      METHODS2.SETUP,
+      METHODS2.PLAY,
+      METHODS2.PAUSE,
+      METHODS2.TEARDOWN,
+      METHODS2.GET_PARAMETER,
+      METHODS2.SET_PARAMETER,
+      METHODS2.REDIRECT,
+      METHODS2.RECORD,
+      METHODS2.FLUSH,
       // For AirPlay
-      METHODS.GET,
-      METHODS.POST
+      METHODS2.GET,
+      METHODS2.POST
     ];
-    exports.METHOD_MAP = utils_1.enumToMap(METHODS);
+    exports.METHOD_MAP = utils_1.enumToMap(METHODS2);
     exports.H_METHOD_MAP = {};
     Object.keys(exports.METHOD_MAP).forEach((key) => {
       if (/^H/.test(key)) {
@@ -4185,9 +4185,9 @@ var require_util2 = __commonJS({
       return "success";
     }
     function appendFetchMetadata(httpRequest) {
-      let header2 = null;
-      header2 = httpRequest.mode;
-      httpRequest.headersList.set("sec-fetch-mode", header2, true);
+      let header3 = null;
+      header3 = httpRequest.mode;
+      httpRequest.headersList.set("sec-fetch-mode", header3, true);
     }
     function appendRequestOriginHeader(request2) {
       let serializedOrigin = request2.origin;
@@ -6458,7 +6458,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request2) {
-      const { method, path: path11, host, upgrade, blocking, reset } = request2;
+      const { method, path: path14, host, upgrade, blocking, reset } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6539,22 +6539,22 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header2 = `${method} ${path11} HTTP/1.1\r
+      let header3 = `${method} ${path14} HTTP/1.1\r
 `;
       if (typeof host === "string") {
-        header2 += `host: ${host}\r
+        header3 += `host: ${host}\r
 `;
       } else {
-        header2 += client[kHostHeader];
+        header3 += client[kHostHeader];
       }
       if (upgrade) {
-        header2 += `connection: upgrade\r
+        header3 += `connection: upgrade\r
 upgrade: ${upgrade}\r
 `;
       } else if (client[kPipelining] && !socket[kReset]) {
-        header2 += "connection: keep-alive\r\n";
+        header3 += "connection: keep-alive\r\n";
       } else {
-        header2 += "connection: close\r\n";
+        header3 += "connection: close\r\n";
       }
       if (Array.isArray(headers)) {
         for (let n = 0; n < headers.length; n += 2) {
@@ -6562,43 +6562,43 @@ upgrade: ${upgrade}\r
           const val = headers[n + 1];
           if (Array.isArray(val)) {
             for (let i = 0; i < val.length; i++) {
-              header2 += `${key}: ${val[i]}\r
+              header3 += `${key}: ${val[i]}\r
 `;
             }
           } else {
-            header2 += `${key}: ${val}\r
+            header3 += `${key}: ${val}\r
 `;
           }
         }
       }
       if (channels.sendHeaders.hasSubscribers) {
-        channels.sendHeaders.publish({ request: request2, headers: header2, socket });
+        channels.sendHeaders.publish({ request: request2, headers: header3, socket });
       }
       if (!body || bodyLength === 0) {
-        writeBuffer(abort, null, client, request2, socket, contentLength, header2, expectsPayload);
+        writeBuffer(abort, null, client, request2, socket, contentLength, header3, expectsPayload);
       } else if (util.isBuffer(body)) {
-        writeBuffer(abort, body, client, request2, socket, contentLength, header2, expectsPayload);
+        writeBuffer(abort, body, client, request2, socket, contentLength, header3, expectsPayload);
       } else if (util.isBlobLike(body)) {
         if (typeof body.stream === "function") {
-          writeIterable(abort, body.stream(), client, request2, socket, contentLength, header2, expectsPayload);
+          writeIterable(abort, body.stream(), client, request2, socket, contentLength, header3, expectsPayload);
         } else {
-          writeBlob(abort, body, client, request2, socket, contentLength, header2, expectsPayload);
+          writeBlob(abort, body, client, request2, socket, contentLength, header3, expectsPayload);
         }
       } else if (util.isStream(body)) {
-        writeStream(abort, body, client, request2, socket, contentLength, header2, expectsPayload);
+        writeStream(abort, body, client, request2, socket, contentLength, header3, expectsPayload);
       } else if (util.isIterable(body)) {
-        writeIterable(abort, body, client, request2, socket, contentLength, header2, expectsPayload);
+        writeIterable(abort, body, client, request2, socket, contentLength, header3, expectsPayload);
       } else {
         assert(false);
       }
       return true;
     }
-    function writeStream(abort, body, client, request2, socket, contentLength, header2, expectsPayload) {
+    function writeStream(abort, body, client, request2, socket, contentLength, header3, expectsPayload) {
       assert(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
-      let finished2 = false;
-      const writer = new AsyncWriter({ abort, socket, request: request2, contentLength, client, expectsPayload, header: header2 });
+      let finished3 = false;
+      const writer = new AsyncWriter({ abort, socket, request: request2, contentLength, client, expectsPayload, header: header3 });
       const onData = function(chunk) {
-        if (finished2) {
+        if (finished3) {
           return;
         }
         try {
@@ -6610,7 +6610,7 @@ upgrade: ${upgrade}\r
         }
       };
       const onDrain = function() {
-        if (finished2) {
+        if (finished3) {
           return;
         }
         if (body.resume) {
@@ -6621,16 +6621,16 @@ upgrade: ${upgrade}\r
         queueMicrotask(() => {
           body.removeListener("error", onFinished);
         });
-        if (!finished2) {
+        if (!finished3) {
           const err = new RequestAbortedError();
           queueMicrotask(() => onFinished(err));
         }
       };
       const onFinished = function(err) {
-        if (finished2) {
+        if (finished3) {
           return;
         }
-        finished2 = true;
+        finished3 = true;
         assert(socket.destroyed || socket[kWriting] && client[kRunning] <= 1);
         socket.off("drain", onDrain).off("error", onFinished);
         body.removeListener("data", onData).removeListener("end", onFinished).removeListener("close", onClose);
@@ -6662,22 +6662,22 @@ upgrade: ${upgrade}\r
         setImmediate(onClose);
       }
     }
-    function writeBuffer(abort, body, client, request2, socket, contentLength, header2, expectsPayload) {
+    function writeBuffer(abort, body, client, request2, socket, contentLength, header3, expectsPayload) {
       try {
         if (!body) {
           if (contentLength === 0) {
-            socket.write(`${header2}content-length: 0\r
+            socket.write(`${header3}content-length: 0\r
 \r
 `, "latin1");
           } else {
             assert(contentLength === null, "no body must not have content length");
-            socket.write(`${header2}\r
+            socket.write(`${header3}\r
 `, "latin1");
           }
         } else if (util.isBuffer(body)) {
           assert(contentLength === body.byteLength, "buffer body must have content length");
           socket.cork();
-          socket.write(`${header2}content-length: ${contentLength}\r
+          socket.write(`${header3}content-length: ${contentLength}\r
 \r
 `, "latin1");
           socket.write(body);
@@ -6693,7 +6693,7 @@ upgrade: ${upgrade}\r
         abort(err);
       }
     }
-    async function writeBlob(abort, body, client, request2, socket, contentLength, header2, expectsPayload) {
+    async function writeBlob(abort, body, client, request2, socket, contentLength, header3, expectsPayload) {
       assert(contentLength === body.size, "blob body must have content length");
       try {
         if (contentLength != null && contentLength !== body.size) {
@@ -6701,7 +6701,7 @@ upgrade: ${upgrade}\r
         }
         const buffer = Buffer.from(await body.arrayBuffer());
         socket.cork();
-        socket.write(`${header2}content-length: ${contentLength}\r
+        socket.write(`${header3}content-length: ${contentLength}\r
 \r
 `, "latin1");
         socket.write(buffer);
@@ -6716,7 +6716,7 @@ upgrade: ${upgrade}\r
         abort(err);
       }
     }
-    async function writeIterable(abort, body, client, request2, socket, contentLength, header2, expectsPayload) {
+    async function writeIterable(abort, body, client, request2, socket, contentLength, header3, expectsPayload) {
       assert(contentLength !== 0 || client[kRunning] === 0, "iterator body cannot be pipelined");
       let callback = null;
       function onDrain() {
@@ -6735,7 +6735,7 @@ upgrade: ${upgrade}\r
         }
       });
       socket.on("close", onDrain).on("drain", onDrain);
-      const writer = new AsyncWriter({ abort, socket, request: request2, contentLength, client, expectsPayload, header: header2 });
+      const writer = new AsyncWriter({ abort, socket, request: request2, contentLength, client, expectsPayload, header: header3 });
       try {
         for await (const chunk of body) {
           if (socket[kError]) {
@@ -6753,19 +6753,19 @@ upgrade: ${upgrade}\r
       }
     }
     var AsyncWriter = class {
-      constructor({ abort, socket, request: request2, contentLength, client, expectsPayload, header: header2 }) {
+      constructor({ abort, socket, request: request2, contentLength, client, expectsPayload, header: header3 }) {
         this.socket = socket;
         this.request = request2;
         this.contentLength = contentLength;
         this.client = client;
         this.bytesWritten = 0;
         this.expectsPayload = expectsPayload;
-        this.header = header2;
+        this.header = header3;
         this.abort = abort;
         socket[kWriting] = true;
       }
       write(chunk) {
-        const { socket, request: request2, contentLength, client, bytesWritten, expectsPayload, header: header2 } = this;
+        const { socket, request: request2, contentLength, client, bytesWritten, expectsPayload, header: header3 } = this;
         if (socket[kError]) {
           throw socket[kError];
         }
@@ -6788,10 +6788,10 @@ upgrade: ${upgrade}\r
             socket[kReset] = true;
           }
           if (contentLength === null) {
-            socket.write(`${header2}transfer-encoding: chunked\r
+            socket.write(`${header3}transfer-encoding: chunked\r
 `, "latin1");
           } else {
-            socket.write(`${header2}content-length: ${contentLength}\r
+            socket.write(`${header3}content-length: ${contentLength}\r
 \r
 `, "latin1");
           }
@@ -6815,7 +6815,7 @@ ${len.toString(16)}\r
         return ret;
       }
       end() {
-        const { socket, contentLength, client, bytesWritten, expectsPayload, header: header2, request: request2 } = this;
+        const { socket, contentLength, client, bytesWritten, expectsPayload, header: header3, request: request2 } = this;
         request2.onRequestSent();
         socket[kWriting] = false;
         if (socket[kError]) {
@@ -6826,11 +6826,11 @@ ${len.toString(16)}\r
         }
         if (bytesWritten === 0) {
           if (expectsPayload) {
-            socket.write(`${header2}content-length: 0\r
+            socket.write(`${header3}content-length: 0\r
 \r
 `, "latin1");
           } else {
-            socket.write(`${header2}\r
+            socket.write(`${header3}\r
 `, "latin1");
           }
         } else if (contentLength === null) {
@@ -7068,7 +7068,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path: path11, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path: path14, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
@@ -7091,8 +7091,8 @@ var require_client_h2 = __commonJS({
         }
       }
       let stream;
-      const { hostname: hostname2, port } = client[kUrl];
-      headers[HTTP2_HEADER_AUTHORITY] = host || `${hostname2}${port ? `:${port}` : ""}`;
+      const { hostname: hostname3, port } = client[kUrl];
+      headers[HTTP2_HEADER_AUTHORITY] = host || `${hostname3}${port ? `:${port}` : ""}`;
       headers[HTTP2_HEADER_METHOD] = method;
       const abort = (error2) => {
         if (request2.aborted) {
@@ -7165,7 +7165,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path11;
+      headers[HTTP2_HEADER_PATH] = path14;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7518,9 +7518,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path11 = search ? `${pathname}${search}` : pathname;
+        const path14 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path11;
+        this.opts.path = path14;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -7560,15 +7560,15 @@ var require_redirect_handler = __commonJS({
         }
       }
     }
-    function shouldRemoveHeader(header2, removeContent, unknownOrigin) {
-      if (header2.length === 4) {
-        return util.headerNameToString(header2) === "host";
+    function shouldRemoveHeader(header3, removeContent, unknownOrigin) {
+      if (header3.length === 4) {
+        return util.headerNameToString(header3) === "host";
       }
-      if (removeContent && util.headerNameToString(header2).startsWith("content-")) {
+      if (removeContent && util.headerNameToString(header3).startsWith("content-")) {
         return true;
       }
-      if (unknownOrigin && (header2.length === 13 || header2.length === 6 || header2.length === 19)) {
-        const name = util.headerNameToString(header2);
+      if (unknownOrigin && (header3.length === 13 || header3.length === 6 || header3.length === 19)) {
+        const name = util.headerNameToString(header3);
         return name === "authorization" || name === "cookie" || name === "proxy-authorization";
       }
       return false;
@@ -7623,8 +7623,8 @@ var require_client = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/dispatcher/client.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var net2 = __require("node:net");
-    var http4 = __require("node:http");
+    var net5 = __require("node:net");
+    var http6 = __require("node:http");
     var util = require_util();
     var { channels } = require_diagnostics();
     var Request = require_request();
@@ -7708,11 +7708,11 @@ var require_client = __commonJS({
         keepAliveTimeoutThreshold,
         socketPath,
         pipelining,
-        tls: tls2,
+        tls: tls3,
         strictContentLength,
         maxCachedSessions,
         maxRedirections,
-        connect: connect4,
+        connect: connect5,
         maxRequestsPerClient,
         localAddress,
         maxResponseSize,
@@ -7764,7 +7764,7 @@ var require_client = __commonJS({
         if (bodyTimeout != null && (!Number.isInteger(bodyTimeout) || bodyTimeout < 0)) {
           throw new InvalidArgumentError("bodyTimeout must be a positive integer or zero");
         }
-        if (connect4 != null && typeof connect4 !== "function" && typeof connect4 !== "object") {
+        if (connect5 != null && typeof connect5 !== "function" && typeof connect5 !== "object") {
           throw new InvalidArgumentError("connect must be a function or an object");
         }
         if (maxRedirections != null && (!Number.isInteger(maxRedirections) || maxRedirections < 0)) {
@@ -7773,7 +7773,7 @@ var require_client = __commonJS({
         if (maxRequestsPerClient != null && (!Number.isInteger(maxRequestsPerClient) || maxRequestsPerClient < 0)) {
           throw new InvalidArgumentError("maxRequestsPerClient must be a positive number");
         }
-        if (localAddress != null && (typeof localAddress !== "string" || net2.isIP(localAddress) === 0)) {
+        if (localAddress != null && (typeof localAddress !== "string" || net5.isIP(localAddress) === 0)) {
           throw new InvalidArgumentError("localAddress must be valid string IP address");
         }
         if (maxResponseSize != null && (!Number.isInteger(maxResponseSize) || maxResponseSize < -1)) {
@@ -7788,15 +7788,15 @@ var require_client = __commonJS({
         if (maxConcurrentStreams != null && (typeof maxConcurrentStreams !== "number" || maxConcurrentStreams < 1)) {
           throw new InvalidArgumentError("maxConcurrentStreams must be a positive integer, greater than 0");
         }
-        if (typeof connect4 !== "function") {
-          connect4 = buildConnector({
-            ...tls2,
+        if (typeof connect5 !== "function") {
+          connect5 = buildConnector({
+            ...tls3,
             maxCachedSessions,
             allowH2,
             socketPath,
             timeout: connectTimeout,
             ...autoSelectFamily ? { autoSelectFamily, autoSelectFamilyAttemptTimeout } : void 0,
-            ...connect4
+            ...connect5
           });
         }
         if (interceptors?.Client && Array.isArray(interceptors.Client)) {
@@ -7811,9 +7811,9 @@ var require_client = __commonJS({
           this[kInterceptors] = [createRedirectInterceptor({ maxRedirections })];
         }
         this[kUrl] = util.parseOrigin(url);
-        this[kConnector] = connect4;
+        this[kConnector] = connect5;
         this[kPipelining] = pipelining != null ? pipelining : 1;
-        this[kMaxHeadersSize] = maxHeaderSize || http4.maxHeaderSize;
+        this[kMaxHeadersSize] = maxHeaderSize || http6.maxHeaderSize;
         this[kKeepAliveDefaultTimeout] = keepAliveTimeout == null ? 4e3 : keepAliveTimeout;
         this[kKeepAliveMaxTimeout] = keepAliveMaxTimeout == null ? 6e5 : keepAliveMaxTimeout;
         this[kKeepAliveTimeoutThreshold] = keepAliveTimeoutThreshold == null ? 2e3 : keepAliveTimeoutThreshold;
@@ -7865,7 +7865,7 @@ var require_client = __commonJS({
       }
       /* istanbul ignore: only used for test */
       [kConnect](cb) {
-        connect3(this);
+        connect4(this);
         this.once("connect", cb);
       }
       [kDispatch](opts, handler) {
@@ -7929,23 +7929,23 @@ var require_client = __commonJS({
         assert(client[kSize] === 0);
       }
     }
-    async function connect3(client) {
+    async function connect4(client) {
       assert(!client[kConnecting]);
       assert(!client[kHTTPContext]);
-      let { host, hostname: hostname2, protocol, port } = client[kUrl];
-      if (hostname2[0] === "[") {
-        const idx = hostname2.indexOf("]");
+      let { host, hostname: hostname3, protocol, port } = client[kUrl];
+      if (hostname3[0] === "[") {
+        const idx = hostname3.indexOf("]");
         assert(idx !== -1);
-        const ip = hostname2.substring(1, idx);
-        assert(net2.isIP(ip));
-        hostname2 = ip;
+        const ip = hostname3.substring(1, idx);
+        assert(net5.isIP(ip));
+        hostname3 = ip;
       }
       client[kConnecting] = true;
       if (channels.beforeConnect.hasSubscribers) {
         channels.beforeConnect.publish({
           connectParams: {
             host,
-            hostname: hostname2,
+            hostname: hostname3,
             protocol,
             port,
             version: client[kHTTPContext]?.version,
@@ -7959,7 +7959,7 @@ var require_client = __commonJS({
         const socket = await new Promise((resolve2, reject) => {
           client[kConnector]({
             host,
-            hostname: hostname2,
+            hostname: hostname3,
             protocol,
             port,
             servername: client[kServerName],
@@ -7992,7 +7992,7 @@ var require_client = __commonJS({
           channels.connected.publish({
             connectParams: {
               host,
-              hostname: hostname2,
+              hostname: hostname3,
               protocol,
               port,
               version: client[kHTTPContext]?.version,
@@ -8013,7 +8013,7 @@ var require_client = __commonJS({
           channels.connectError.publish({
             connectParams: {
               host,
-              hostname: hostname2,
+              hostname: hostname3,
               protocol,
               port,
               version: client[kHTTPContext]?.version,
@@ -8100,7 +8100,7 @@ var require_client = __commonJS({
           return;
         }
         if (!client[kHTTPContext]) {
-          connect3(client);
+          connect4(client);
           return;
         }
         if (client[kHTTPContext].destroyed) {
@@ -8392,9 +8392,9 @@ var require_pool = __commonJS({
       constructor(origin, {
         connections,
         factory = defaultFactory,
-        connect: connect3,
+        connect: connect4,
         connectTimeout,
-        tls: tls2,
+        tls: tls3,
         maxCachedSessions,
         socketPath,
         autoSelectFamily,
@@ -8408,25 +8408,25 @@ var require_pool = __commonJS({
         if (typeof factory !== "function") {
           throw new InvalidArgumentError("factory must be a function.");
         }
-        if (connect3 != null && typeof connect3 !== "function" && typeof connect3 !== "object") {
+        if (connect4 != null && typeof connect4 !== "function" && typeof connect4 !== "object") {
           throw new InvalidArgumentError("connect must be a function or an object");
         }
-        if (typeof connect3 !== "function") {
-          connect3 = buildConnector({
-            ...tls2,
+        if (typeof connect4 !== "function") {
+          connect4 = buildConnector({
+            ...tls3,
             maxCachedSessions,
             allowH2,
             socketPath,
             timeout: connectTimeout,
             ...autoSelectFamily ? { autoSelectFamily, autoSelectFamilyAttemptTimeout } : void 0,
-            ...connect3
+            ...connect4
           });
         }
         super(options);
         this[kInterceptors] = options.interceptors?.Pool && Array.isArray(options.interceptors.Pool) ? options.interceptors.Pool : [];
         this[kConnections] = connections || null;
         this[kUrl] = util.parseOrigin(origin);
-        this[kOptions] = { ...util.deepClone(options), connect: connect3, allowH2 };
+        this[kOptions] = { ...util.deepClone(options), connect: connect4, allowH2 };
         this[kOptions].interceptors = options.interceptors ? { ...options.interceptors } : void 0;
         this[kFactory] = factory;
         this.on("connectionError", (origin2, targets, error2) => {
@@ -8620,26 +8620,26 @@ var require_agent = __commonJS({
     function defaultFactory(origin, opts) {
       return opts && opts.connections === 1 ? new Client(origin, opts) : new Pool(origin, opts);
     }
-    var Agent5 = class extends DispatcherBase {
-      constructor({ factory = defaultFactory, maxRedirections = 0, connect: connect3, tls: tls2, ...options } = {}) {
+    var Agent7 = class extends DispatcherBase {
+      constructor({ factory = defaultFactory, maxRedirections = 0, connect: connect4, tls: tls3, ...options } = {}) {
         if (typeof factory !== "function") {
           throw new InvalidArgumentError("factory must be a function.");
         }
-        if (connect3 != null && typeof connect3 !== "function" && typeof connect3 !== "object") {
+        if (connect4 != null && typeof connect4 !== "function" && typeof connect4 !== "object") {
           throw new InvalidArgumentError("connect must be a function or an object");
         }
         if (!Number.isInteger(maxRedirections) || maxRedirections < 0) {
           throw new InvalidArgumentError("maxRedirections must be a positive number");
         }
         super(options);
-        if (connect3 && typeof connect3 !== "function") {
-          connect3 = { ...connect3 };
+        if (connect4 && typeof connect4 !== "function") {
+          connect4 = { ...connect4 };
         }
-        if (tls2 && typeof tls2 !== "function") {
-          tls2 = { ...tls2 };
+        if (tls3 && typeof tls3 !== "function") {
+          tls3 = { ...tls3 };
         }
         this[kInterceptors] = options.interceptors?.Agent && Array.isArray(options.interceptors.Agent) ? options.interceptors.Agent : [createRedirectInterceptor({ maxRedirections })];
-        this[kOptions] = { ...util.deepClone(options), connect: connect3, tls: tls2 };
+        this[kOptions] = { ...util.deepClone(options), connect: connect4, tls: tls3 };
         this[kOptions].interceptors = options.interceptors ? { ...options.interceptors } : void 0;
         this[kMaxRedirections] = maxRedirections;
         this[kFactory] = factory;
@@ -8695,7 +8695,7 @@ var require_agent = __commonJS({
         await Promise.all(destroyPromises);
       }
     };
-    module.exports = Agent5;
+    module.exports = Agent7;
   }
 });
 
@@ -8705,7 +8705,7 @@ var require_proxy_agent = __commonJS({
     "use strict";
     var { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = require_symbols();
     var { URL: URL2 } = __require("node:url");
-    var Agent5 = require_agent();
+    var Agent7 = require_agent();
     var Pool = require_pool();
     var DispatcherBase = require_dispatcher_base();
     var { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = require_errors();
@@ -8734,16 +8734,16 @@ var require_proxy_agent = __commonJS({
     }
     var Http1ProxyWrapper = class extends DispatcherBase {
       #client;
-      constructor(proxyUrl, { headers = {}, connect: connect3, factory }) {
+      constructor(proxyUrl, { headers = {}, connect: connect4, factory }) {
         super();
         if (!proxyUrl) {
           throw new InvalidArgumentError("Proxy URL is mandatory");
         }
         this[kProxyHeaders] = headers;
         if (factory) {
-          this.#client = factory(proxyUrl, { connect: connect3 });
+          this.#client = factory(proxyUrl, { connect: connect4 });
         } else {
-          this.#client = new Client(proxyUrl, { connect: connect3 });
+          this.#client = new Client(proxyUrl, { connect: connect4 });
         }
       }
       [kDispatch](opts, handler) {
@@ -8759,10 +8759,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path11 = "/",
+          path: path14 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path11;
+        opts.path = origin + path14;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -8805,7 +8805,7 @@ var require_proxy_agent = __commonJS({
         } else if (username && password) {
           this[kProxyHeaders]["proxy-authorization"] = `Basic ${Buffer.from(`${decodeURIComponent(username)}:${decodeURIComponent(password)}`).toString("base64")}`;
         }
-        const connect3 = buildConnector({ ...opts.proxyTls });
+        const connect4 = buildConnector({ ...opts.proxyTls });
         this[kConnectEndpoint] = buildConnector({ ...opts.requestTls });
         const agentFactory = opts.factory || defaultAgentFactory;
         const factory = (origin2, options) => {
@@ -8813,14 +8813,14 @@ var require_proxy_agent = __commonJS({
           if (!this[kTunnelProxy] && protocol2 === "http:" && this[kProxy].protocol === "http:") {
             return new Http1ProxyWrapper(this[kProxy].uri, {
               headers: this[kProxyHeaders],
-              connect: connect3,
+              connect: connect4,
               factory: agentFactory
             });
           }
           return agentFactory(origin2, options);
         };
-        this[kClient] = clientFactory(url, { connect: connect3 });
-        this[kAgent] = new Agent5({
+        this[kClient] = clientFactory(url, { connect: connect4 });
+        this[kAgent] = new Agent7({
           ...opts,
           factory,
           connect: async (opts2, callback) => {
@@ -8929,7 +8929,7 @@ var require_env_http_proxy_agent = __commonJS({
     var DispatcherBase = require_dispatcher_base();
     var { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = require_symbols();
     var ProxyAgent2 = require_proxy_agent();
-    var Agent5 = require_agent();
+    var Agent7 = require_agent();
     var DEFAULT_PORTS = {
       "http:": 80,
       "https:": 443
@@ -8949,7 +8949,7 @@ var require_env_http_proxy_agent = __commonJS({
           });
         }
         const { httpProxy, httpsProxy, noProxy, ...agentOpts } = opts;
-        this[kNoProxyAgent] = new Agent5(agentOpts);
+        this[kNoProxyAgent] = new Agent7(agentOpts);
         const HTTP_PROXY = httpProxy ?? process.env.http_proxy ?? process.env.HTTP_PROXY;
         if (HTTP_PROXY) {
           this[kHttpProxyAgent] = new ProxyAgent2({ ...agentOpts, uri: HTTP_PROXY });
@@ -8988,10 +8988,10 @@ var require_env_http_proxy_agent = __commonJS({
         }
       }
       #getProxyAgentForUrl(url) {
-        let { protocol, host: hostname2, port } = url;
-        hostname2 = hostname2.replace(/:\d*$/, "").toLowerCase();
+        let { protocol, host: hostname3, port } = url;
+        hostname3 = hostname3.replace(/:\d*$/, "").toLowerCase();
         port = Number.parseInt(port, 10) || DEFAULT_PORTS[protocol] || 0;
-        if (!this.#shouldProxy(hostname2, port)) {
+        if (!this.#shouldProxy(hostname3, port)) {
           return this[kNoProxyAgent];
         }
         if (protocol === "https:") {
@@ -8999,7 +8999,7 @@ var require_env_http_proxy_agent = __commonJS({
         }
         return this[kHttpProxyAgent];
       }
-      #shouldProxy(hostname2, port) {
+      #shouldProxy(hostname3, port) {
         if (this.#noProxyChanged) {
           this.#parseNoProxy();
         }
@@ -9015,11 +9015,11 @@ var require_env_http_proxy_agent = __commonJS({
             continue;
           }
           if (!/^[.*]/.test(entry.hostname)) {
-            if (hostname2 === entry.hostname) {
+            if (hostname3 === entry.hostname) {
               return false;
             }
           } else {
-            if (hostname2.endsWith(entry.hostname.replace(/^\*/, ""))) {
+            if (hostname3.endsWith(entry.hostname.replace(/^\*/, ""))) {
               return false;
             }
           }
@@ -9447,7 +9447,7 @@ var require_readable = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/readable.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { Readable: Readable4 } = __require("node:stream");
+    var { Readable: Readable5 } = __require("node:stream");
     var { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError: AbortError2 } = require_errors();
     var util = require_util();
     var { ReadableStreamFrom } = require_util();
@@ -9459,7 +9459,7 @@ var require_readable = __commonJS({
     var kContentLength = /* @__PURE__ */ Symbol("kContentLength");
     var noop2 = () => {
     };
-    var BodyReadable = class extends Readable4 {
+    var BodyReadable = class extends Readable5 {
       constructor({
         resume,
         abort,
@@ -9801,7 +9801,7 @@ var require_api_request = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/api-request.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { Readable: Readable4 } = require_readable();
+    var { Readable: Readable5 } = require_readable();
     var { InvalidArgumentError, RequestAbortedError } = require_errors();
     var util = require_util();
     var { getResolveErrorBodyCallback } = require_util3();
@@ -9896,7 +9896,7 @@ var require_api_request = __commonJS({
         const parsedHeaders = responseHeaders === "raw" ? util.parseHeaders(rawHeaders) : headers;
         const contentType = parsedHeaders["content-type"];
         const contentLength = parsedHeaders["content-length"];
-        const res = new Readable4({
+        const res = new Readable5({
           resume,
           abort,
           contentType,
@@ -10038,7 +10038,7 @@ var require_api_stream = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/api-stream.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { finished: finished2, PassThrough } = __require("node:stream");
+    var { finished: finished3, PassThrough } = __require("node:stream");
     var { InvalidArgumentError, InvalidReturnValueError } = require_errors();
     var util = require_util();
     var { getResolveErrorBodyCallback } = require_util3();
@@ -10134,7 +10134,7 @@ var require_api_stream = __commonJS({
           if (!res || typeof res.write !== "function" || typeof res.end !== "function" || typeof res.on !== "function") {
             throw new InvalidReturnValueError("expected Writable");
           }
-          finished2(res, { readable: false }, (err) => {
+          finished3(res, { readable: false }, (err) => {
             const { callback: callback2, res: res2, opaque: opaque2, trailers, abort } = this;
             this.res = null;
             if (err || !res2.readable) {
@@ -10211,7 +10211,7 @@ var require_api_pipeline = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/api-pipeline.js"(exports, module) {
     "use strict";
     var {
-      Readable: Readable4,
+      Readable: Readable5,
       Duplex,
       PassThrough
     } = __require("node:stream");
@@ -10225,7 +10225,7 @@ var require_api_pipeline = __commonJS({
     var { addSignal, removeSignal } = require_abort_signal();
     var assert = __require("node:assert");
     var kResume = /* @__PURE__ */ Symbol("resume");
-    var PipelineRequest = class extends Readable4 {
+    var PipelineRequest = class extends Readable5 {
       constructor() {
         super({ autoDestroy: true });
         this[kResume] = null;
@@ -10242,7 +10242,7 @@ var require_api_pipeline = __commonJS({
         callback(err);
       }
     };
-    var PipelineResponse = class extends Readable4 {
+    var PipelineResponse = class extends Readable5 {
       constructor(resume) {
         super({ autoDestroy: true });
         this[kResume] = resume;
@@ -10565,10 +10565,10 @@ var require_api_connect = __commonJS({
         }
       }
     };
-    function connect3(opts, callback) {
+    function connect4(opts, callback) {
       if (callback === void 0) {
         return new Promise((resolve2, reject) => {
-          connect3.call(this, opts, (err, data) => {
+          connect4.call(this, opts, (err, data) => {
             return err ? reject(err) : resolve2(data);
           });
         });
@@ -10584,7 +10584,7 @@ var require_api_connect = __commonJS({
         queueMicrotask(() => callback(err, { opaque }));
       }
     }
-    module.exports = connect3;
+    module.exports = connect4;
   }
 });
 
@@ -10734,20 +10734,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path11) {
-      if (typeof path11 !== "string") {
-        return path11;
+    function safeUrl(path14) {
+      if (typeof path14 !== "string") {
+        return path14;
       }
-      const pathSegments = path11.split("?");
+      const pathSegments = path14.split("?");
       if (pathSegments.length !== 2) {
-        return path11;
+        return path14;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path11, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path11);
+    function matchKey(mockDispatch2, { path: path14, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path14);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10769,7 +10769,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path11 }) => matchValue(safeUrl(path11), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path14 }) => matchValue(safeUrl(path14), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10807,9 +10807,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path11, method, body, headers, query } = opts;
+      const { path: path14, method, body, headers, query } = opts;
       return {
-        path: path11,
+        path: path14,
         method,
         body,
         headers,
@@ -11272,10 +11272,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path11, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path14, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path11,
+            Path: path14,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -11294,7 +11294,7 @@ var require_mock_agent = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/mock/mock-agent.js"(exports, module) {
     "use strict";
     var { kClients } = require_symbols();
-    var Agent5 = require_agent();
+    var Agent7 = require_agent();
     var {
       kAgent,
       kMockAgentSet,
@@ -11321,7 +11321,7 @@ var require_mock_agent = __commonJS({
         if (opts?.agent && typeof opts.agent.dispatch !== "function") {
           throw new InvalidArgumentError("Argument opts.agent must implement Agent");
         }
-        const agent = opts?.agent ? opts.agent : new Agent5(opts);
+        const agent = opts?.agent ? opts.agent : new Agent7(opts);
         this[kAgent] = agent;
         this[kClients] = agent[kClients];
         this[kOptions] = buildMockOptions(opts);
@@ -11425,9 +11425,9 @@ var require_global2 = __commonJS({
     "use strict";
     var globalDispatcher = /* @__PURE__ */ Symbol.for("undici.globalDispatcher.1");
     var { InvalidArgumentError } = require_errors();
-    var Agent5 = require_agent();
+    var Agent7 = require_agent();
     if (getGlobalDispatcher() === void 0) {
-      setGlobalDispatcher(new Agent5());
+      setGlobalDispatcher(new Agent7());
     }
     function setGlobalDispatcher(agent) {
       if (!agent || typeof agent.dispatch !== "function") {
@@ -11642,7 +11642,7 @@ var require_dump = __commonJS({
 var require_dns = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/interceptor/dns.js"(exports, module) {
     "use strict";
-    var { isIP: isIP3 } = __require("node:net");
+    var { isIP: isIP4 } = __require("node:net");
     var { lookup } = __require("node:dns");
     var DecoratorHandler = require_decorator_handler();
     var { InvalidArgumentError, InformationalError } = require_errors();
@@ -11897,7 +11897,7 @@ var require_dns = __commonJS({
       return (dispatch) => {
         return function dnsInterceptor(origDispatchOpts, handler) {
           const origin = origDispatchOpts.origin.constructor === URL ? origDispatchOpts.origin : new URL(origDispatchOpts.origin);
-          if (isIP3(origin.hostname) !== 0) {
+          if (isIP4(origin.hostname) !== 0) {
             return dispatch(origDispatchOpts, handler);
           }
           instance.runLookup(origin, origDispatchOpts, (err, newOrigin) => {
@@ -11956,14 +11956,14 @@ var require_headers = __commonJS({
     function fill(headers, object) {
       if (Array.isArray(object)) {
         for (let i = 0; i < object.length; ++i) {
-          const header2 = object[i];
-          if (header2.length !== 2) {
+          const header3 = object[i];
+          if (header3.length !== 2) {
             throw webidl.errors.exception({
               header: "Headers constructor",
-              message: `expected name/value pair to be length 2, found ${header2.length}.`
+              message: `expected name/value pair to be length 2, found ${header3.length}.`
             });
           }
-          appendHeader(headers, header2[0], header2[1]);
+          appendHeader(headers, header3[0], header3[1]);
         }
       } else if (typeof object === "object" && object !== null) {
         const keys = Object.keys(object);
@@ -13567,7 +13567,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants3();
     var EE = __require("node:events");
-    var { Readable: Readable4, pipeline: pipeline8, finished: finished2 } = __require("node:stream");
+    var { Readable: Readable5, pipeline: pipeline8, finished: finished3 } = __require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -14035,7 +14035,7 @@ var require_fetch = __commonJS({
       if (internalResponse.body == null) {
         processResponseEndOfBody();
       } else {
-        finished2(internalResponse.body.stream, () => {
+        finished3(internalResponse.body.stream, () => {
           processResponseEndOfBody();
         });
       }
@@ -14506,7 +14506,7 @@ var require_fetch = __commonJS({
                   }
                 }
               }
-              this.body = new Readable4({ read: resume });
+              this.body = new Readable5({ read: resume });
               const onError = this.onError.bind(this);
               resolve2({
                 status,
@@ -15088,12 +15088,12 @@ var require_util4 = __commonJS({
     function decode(ioQueue, encoding) {
       const bytes = combineByteSequences(ioQueue);
       const BOMEncoding = BOMSniffing(bytes);
-      let slice = 0;
+      let slice2 = 0;
       if (BOMEncoding !== null) {
         encoding = BOMEncoding;
-        slice = BOMEncoding === "UTF-8" ? 3 : 2;
+        slice2 = BOMEncoding === "UTF-8" ? 3 : 2;
       }
-      const sliced = bytes.slice(slice);
+      const sliced = bytes.slice(slice2);
       return new TextDecoder(encoding).decode(sliced);
     }
     function BOMSniffing(ioQueue) {
@@ -15407,10 +15407,10 @@ var require_util5 = __commonJS({
       const serializedB = URLSerializer(B, excludeFragment);
       return serializedA === serializedB;
     }
-    function getFieldValues(header2) {
-      assert(header2 !== null);
+    function getFieldValues(header3) {
+      assert(header3 !== null);
       const values = [];
-      for (let value of header2.split(",")) {
+      for (let value of header3.split(",")) {
         value = value.trim();
         if (isValidHeaderName(value)) {
           values.push(value);
@@ -16154,9 +16154,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path11) {
-      for (let i = 0; i < path11.length; ++i) {
-        const code = path11.charCodeAt(i);
+    function validateCookiePath(path14) {
+      for (let i = 0; i < path14.length; ++i) {
+        const code = path14.charCodeAt(i);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -16309,20 +16309,20 @@ var require_parse = __commonJS({
     var { isCTLExcludingHtab } = require_util6();
     var { collectASequenceOfCodePointsFast } = require_data_url();
     var assert = __require("node:assert");
-    function parseSetCookie(header2) {
-      if (isCTLExcludingHtab(header2)) {
+    function parseSetCookie(header3) {
+      if (isCTLExcludingHtab(header3)) {
         return null;
       }
       let nameValuePair = "";
       let unparsedAttributes = "";
       let name = "";
       let value = "";
-      if (header2.includes(";")) {
+      if (header3.includes(";")) {
         const position = { position: 0 };
-        nameValuePair = collectASequenceOfCodePointsFast(";", header2, position);
-        unparsedAttributes = header2.slice(position.position);
+        nameValuePair = collectASequenceOfCodePointsFast(";", header3, position);
+        unparsedAttributes = header3.slice(position.position);
       } else {
-        nameValuePair = header2;
+        nameValuePair = header3;
       }
       if (!nameValuePair.includes("=")) {
         value = nameValuePair;
@@ -18641,9 +18641,9 @@ ${value}`;
           const chunk = this.chunks[i];
           const start = i === this.lineChunkIndex ? this.linePos : 0;
           const end = i === this.chunkIndex ? this.pos : chunk.length;
-          const slice = chunk.subarray(start, end);
-          length += slice.length;
-          chunks.push(slice);
+          const slice2 = chunk.subarray(start, end);
+          length += slice2.length;
+          chunks.push(slice2);
         }
         return Buffer.concat(chunks, length);
       }
@@ -19017,7 +19017,7 @@ var require_undici = __commonJS({
     var Dispatcher = require_dispatcher();
     var Pool = require_pool();
     var BalancedPool = require_balanced_pool();
-    var Agent5 = require_agent();
+    var Agent7 = require_agent();
     var ProxyAgent2 = require_proxy_agent();
     var EnvHttpProxyAgent = require_env_http_proxy_agent();
     var RetryAgent = require_retry_agent();
@@ -19040,7 +19040,7 @@ var require_undici = __commonJS({
     module.exports.Client = Client;
     module.exports.Pool = Pool;
     module.exports.BalancedPool = BalancedPool;
-    module.exports.Agent = Agent5;
+    module.exports.Agent = Agent7;
     module.exports.ProxyAgent = ProxyAgent2;
     module.exports.EnvHttpProxyAgent = EnvHttpProxyAgent;
     module.exports.RetryAgent = RetryAgent;
@@ -19076,11 +19076,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path11 = opts.path;
+          let path14 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path11 = `/${path11}`;
+            path14 = `/${path14}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path11);
+          url = new URL(util.parseOrigin(url).origin + path14);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -19612,9 +19612,9 @@ var HttpClient = class {
           }
           yield response.readBody();
           if (parsedRedirectUrl.hostname !== parsedUrl.hostname) {
-            for (const header2 in headers) {
-              if (header2.toLowerCase() === "authorization") {
-                delete headers[header2];
+            for (const header3 in headers) {
+              if (header3.toLowerCase() === "authorization") {
+                delete headers[header3];
               }
             }
           }
@@ -19767,15 +19767,15 @@ var HttpClient = class {
    * For headers that must always be a single string (like Content-Type), use the
    * specialized _getExistingOrDefaultContentTypeHeader method instead.
    */
-  _getExistingOrDefaultHeader(additionalHeaders, header2, _default) {
+  _getExistingOrDefaultHeader(additionalHeaders, header3, _default) {
     let clientHeader;
     if (this.requestOptions && this.requestOptions.headers) {
-      const headerValue = lowercaseKeys(this.requestOptions.headers)[header2];
+      const headerValue = lowercaseKeys(this.requestOptions.headers)[header3];
       if (headerValue) {
         clientHeader = typeof headerValue === "number" ? headerValue.toString() : headerValue;
       }
     }
-    const additionalValue = additionalHeaders[header2];
+    const additionalValue = additionalHeaders[header3];
     if (additionalValue !== void 0) {
       return typeof additionalValue === "number" ? additionalValue.toString() : additionalValue;
     }
@@ -20148,8 +20148,8 @@ var Summary = class {
         if (typeof cell === "string") {
           return this.wrap("td", cell);
         }
-        const { header: header2, data, colspan, rowspan } = cell;
-        const tag = header2 ? "th" : "td";
+        const { header: header3, data, colspan, rowspan } = cell;
+        const tag = header3 ? "th" : "td";
         const attrs = Object.assign(Object.assign({}, colspan && { colspan }), rowspan && { rowspan });
         return this.wrap(tag, data, attrs);
       }).join("");
@@ -20305,6 +20305,11 @@ function info(message) {
   process.stdout.write(message + os4.EOL);
 }
 
+// src/merge/merge.ts
+import { createHash as createHash14 } from "node:crypto";
+import { createReadStream as createReadStream4 } from "node:fs";
+import { buffer as readAll2 } from "node:stream/consumers";
+
 // src/core/errors.ts
 import { types } from "node:util";
 
@@ -20342,6 +20347,71 @@ function printableLines(text) {
     else out += ch;
   }
   return out;
+}
+var NAMED_ESCAPES = {
+  "\0": "\\0",
+  "\b": "\\b",
+  "	": "\\t",
+  "\n": "\\n",
+  "\v": "\\v",
+  "\f": "\\f",
+  "\r": "\\r"
+};
+function isControlCharacter(code) {
+  return code <= 31 || code >= 127 && code <= 159;
+}
+function hex4(code) {
+  return code.toString(16).toUpperCase().padStart(4, "0");
+}
+function describeCharacter(ch) {
+  const code = ch.codePointAt(0) ?? 0;
+  const named = NAMED_ESCAPES[ch];
+  if (named !== void 0) return `'${named}' (U+${hex4(code)})`;
+  if (code >= 55296 && code <= 57343) return `U+${hex4(code)} (lone surrogate)`;
+  if (isControlCharacter(code)) return `U+${hex4(code)}`;
+  return `'${ch}'`;
+}
+function printable(value, max = 120) {
+  let out = "";
+  let count = 0;
+  for (const ch of value) {
+    if (count === max) {
+      out += `\u2026(${Array.from(value).length} characters)`;
+      break;
+    }
+    count++;
+    const code = ch.codePointAt(0) ?? 0;
+    const named = NAMED_ESCAPES[ch];
+    if (named !== void 0) out += named;
+    else if (isUnsafeForDisplay(code)) out += escapeCodePoint(code);
+    else if (ch === "'" || ch === "\\") out += `\\${ch}`;
+    else out += ch;
+  }
+  return `'${out}'`;
+}
+
+// src/core/secrets.ts
+var literals = /* @__PURE__ */ new Set();
+var originals = /* @__PURE__ */ new Map();
+var listeners = /* @__PURE__ */ new Set();
+var DEFAULT_SECRET_LABEL = "a token or password Ferry was given";
+var MIN_SECRET_LENGTH = 6;
+function registerSecret(value, label2) {
+  if (!value || value.length < MIN_SECRET_LENGTH) return;
+  const isNew = !originals.has(value);
+  literals.add(value);
+  const encoded = encodeURIComponent(value);
+  if (encoded !== value) literals.add(encoded);
+  if (label2 !== void 0 || isNew) originals.set(value, label2 ?? DEFAULT_SECRET_LABEL);
+  if (isNew) for (const listener of listeners) listener(value);
+}
+function onSecretRegistered(listener) {
+  listeners.add(listener);
+  for (const value of originals.keys()) listener(value);
+  return () => listeners.delete(listener);
+}
+function registeredLiterals() {
+  return literals;
 }
 
 // src/core/redact.ts
@@ -20393,17 +20463,6 @@ function urlWithoutQuery(input) {
     return redactText(String(input));
   }
 }
-var registered = /* @__PURE__ */ new Set();
-var originals = /* @__PURE__ */ new Map();
-var DEFAULT_SECRET_LABEL = "a token or password Ferry was given";
-function registerSecret(value, label2) {
-  if (value && value.length >= 6) {
-    registered.add(value);
-    const encoded = encodeURIComponent(value);
-    if (encoded !== value) registered.add(encoded);
-    if (label2 !== void 0 || !originals.has(value)) originals.set(value, label2 ?? DEFAULT_SECRET_LABEL);
-  }
-}
 var PATTERNS = [
   [/(authorization\s*[:=]\s*)(bearer|basic|token)\s+[^\s"',]+/gi, `$1$2 ${REDACTED}`],
   [/\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi, `$1 ${REDACTED}`],
@@ -20426,7 +20485,7 @@ function redactingLogger(logger) {
 }
 function redactText(text) {
   let out = text;
-  for (const secret of registered) {
+  for (const secret of registeredLiterals()) {
     if (out.includes(secret)) out = out.split(secret).join(REDACTED);
   }
   for (const [pattern, replacement] of PATTERNS) out = out.replace(pattern, replacement);
@@ -20554,74 +20613,51 @@ function scrubCause(cause) {
   return typeof cause === "string" ? redactText(cause) : cause;
 }
 
-// src/backends/results/results-backend.ts
-import { createReadStream } from "node:fs";
-import { mkdir as mkdir3, mkdtemp, rm as rm3, stat as stat4 } from "node:fs/promises";
-import path7 from "node:path";
-import { Transform as Transform3 } from "node:stream";
+// src/backends/backend.ts
+function wholeArtifacts(backend, refuse) {
+  if (backend.downloadVerified === void 0 || backend.uploadStream === void 0) throw refuse();
+  return backend;
+}
 
-// src/pack/conflict.ts
-import { createHash } from "node:crypto";
-import { constants as fsConstants } from "node:fs";
-import { link, lstat as lstat2, open as open2, rename as rename2, rm as rm2 } from "node:fs/promises";
-import { crc32 } from "node:zlib";
-
-// src/pack/validate.ts
-var FORBIDDEN_NAME_CHARACTERS = [
-  '"',
-  ":",
-  "<",
-  ">",
-  "|",
-  "*",
-  "?",
-  "\r",
-  "\n",
-  "\\",
-  "/"
-];
-var MAX_ARTIFACT_NAME_BYTES = 256;
-var NAMED_ESCAPES = {
-  "\0": "\\0",
-  "\b": "\\b",
-  "	": "\\t",
-  "\n": "\\n",
-  "\v": "\\v",
-  "\f": "\\f",
-  "\r": "\\r"
-};
-function isControlCharacter(code) {
-  return code <= 31 || code >= 127 && code <= 159;
-}
-function hex4(code) {
-  return code.toString(16).toUpperCase().padStart(4, "0");
-}
-function describeCharacter(ch) {
-  const code = ch.codePointAt(0) ?? 0;
-  const named = NAMED_ESCAPES[ch];
-  if (named !== void 0) return `'${named}' (U+${hex4(code)})`;
-  if (code >= 55296 && code <= 57343) return `U+${hex4(code)} (lone surrogate)`;
-  if (isControlCharacter(code)) return `U+${hex4(code)}`;
-  return `'${ch}'`;
-}
-function printable(value, max = 120) {
-  let out = "";
-  let count = 0;
-  for (const ch of value) {
-    if (count === max) {
-      out += `\u2026(${Array.from(value).length} characters)`;
-      break;
-    }
-    count++;
-    const code = ch.codePointAt(0) ?? 0;
-    const named = NAMED_ESCAPES[ch];
-    if (named !== void 0) out += named;
-    else if (isUnsafeForDisplay(code)) out += escapeCodePoint(code);
-    else if (ch === "'" || ch === "\\") out += `\\${ch}`;
-    else out += ch;
+// src/backends/results/content-disposition.ts
+import path from "node:path";
+function fileNameFromDisposition(header3, fallback) {
+  const candidates = [];
+  if (header3) {
+    const extended = /filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/.exec(header3);
+    if (extended?.[1]) candidates.push(safeDecode(extended[1].trim()));
+    const plain = /filename\s*=\s*"((?:[^"\\]|\\.)*)"|filename\s*=\s*([^;]+)/.exec(header3);
+    const value = plain?.[1] ?? plain?.[2];
+    if (value) candidates.push(value.trim());
   }
-  return `'${out}'`;
+  for (const candidate of candidates) {
+    const safe = sanitizeBaseName(candidate);
+    if (safe) return safe;
+  }
+  return sanitizeBaseName(fallback) ?? "artifact";
 }
+function safeDecode(value) {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+var WINDOWS_RESERVED = /^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\..*)?$/i;
+function sanitizeBaseName(name) {
+  const base = path.posix.basename(name.replace(/\\/g, "/"));
+  const cleaned = base.replace(/[\u0000-\u001f\u007f<>:"|?*]/g, "_").replace(/[. ]+$/, "");
+  if (!cleaned || cleaned === "." || cleaned === ".." || WINDOWS_RESERVED.test(cleaned) || cleaned.length > 255)
+    return void 0;
+  return cleaned;
+}
+
+// src/backends/legacy/contracts.ts
+var API_VERSION = "6.0-preview";
+var UPLOAD_USER_AGENT = "@actions/artifact-upload";
+var DOWNLOAD_USER_AGENT = "@actions/artifact-download";
+
+// src/core/name-characters.ts
 function findBadCharacter(value, forbidden) {
   for (let i = 0; i < value.length; i++) {
     const code = value.charCodeAt(i);
@@ -20642,33 +20678,346 @@ function findBadCharacter(value, forbidden) {
   }
   return void 0;
 }
-function validateArtifactName(name) {
-  if (typeof name !== "string" || name.length === 0) {
-    throw new ValidationError("ERR_FERRY_INVALID_NAME", "Artifact name must be a non-empty string");
-  }
-  const bad = findBadCharacter(name, FORBIDDEN_NAME_CHARACTERS);
-  if (bad) {
-    throw new ValidationError(
-      "ERR_FERRY_INVALID_NAME",
-      `Invalid artifact name ${printable(name)}: character ${describeCharacter(bad.ch)} at index ${bad.index} is ${bad.reason}. Artifact names must not contain " : < > | * ? \\r \\n \\ / or control characters`
+
+// src/transport/stall-watchdog.ts
+var DEFAULT_STALL_POLICY = Object.freeze({
+  minBytesPerSecond: 1024,
+  windowMs: 6e4
+});
+var StalledTransferError = class extends FerryError {
+  name = "StalledTransferError";
+  /** Bytes that arrived in the last window. */
+  bytesInWindow;
+  windowMs;
+  minBytesPerSecond;
+  constructor(what, bytesInWindow, policy, context) {
+    super(
+      "ERR_FERRY_TIMEOUT",
+      `${what} stalled: ${bytesInWindow} bytes in the last ${formatSeconds(policy.windowMs)}, below the minimum of ${policy.minBytesPerSecond} bytes/s (options minBytesPerSecond / stallWindowMs); the connection was dropped`,
+      { retryable: true, context }
     );
+    this.bytesInWindow = bytesInWindow;
+    this.windowMs = policy.windowMs;
+    this.minBytesPerSecond = policy.minBytesPerSecond;
   }
-  if (name === "." || name === "..") {
-    throw new ValidationError(
-      "ERR_FERRY_INVALID_NAME",
-      `Invalid artifact name ${printable(name)}: '.' and '..' are not allowed`
-    );
+};
+var RateWindow = class {
+  #policy;
+  #samples;
+  #total = 0;
+  constructor(policy, startedAt) {
+    this.#policy = policy;
+    this.#samples = [{ at: startedAt, total: 0 }];
   }
-  const bytes = Buffer.byteLength(name, "utf8");
-  if (bytes > MAX_ARTIFACT_NAME_BYTES) {
-    throw new ValidationError(
-      "ERR_FERRY_INVALID_NAME",
-      `Invalid artifact name ${printable(name)}: ${bytes} bytes long, the limit is ${MAX_ARTIFACT_NAME_BYTES} bytes (UTF-8)`
-    );
+  add(bytes) {
+    this.#total += bytes;
   }
+  /** Records a sample at `now` and returns the bytes of the last window if that is a stall. */
+  check(now) {
+    const { windowMs, minBytesPerSecond } = this.#policy;
+    this.#samples.push({ at: now, total: this.#total });
+    while (this.#samples.length > 1 && (this.#samples[1]?.at ?? now) <= now - windowMs) this.#samples.shift();
+    const base = this.#samples[0];
+    if (!base || now - base.at < windowMs) return void 0;
+    const inWindow = this.#total - base.total;
+    return inWindow < minBytesPerSecond * windowMs / 1e3 ? inWindow : void 0;
+  }
+};
+function watchThroughput(policy, what, context, onStall) {
+  if (!policy || policy.minBytesPerSecond <= 0 || policy.windowMs <= 0) {
+    return { add: () => void 0, stop: () => void 0 };
+  }
+  const window = new RateWindow(policy, Date.now());
+  const timer = setInterval(
+    () => {
+      const bytes = window.check(Date.now());
+      if (bytes === void 0) return;
+      clearInterval(timer);
+      onStall(new StalledTransferError(what, bytes, policy, context));
+    },
+    Math.max(5, Math.floor(policy.windowMs / 4))
+  );
+  timer.unref();
+  return { add: (bytes) => window.add(bytes), stop: () => clearInterval(timer) };
+}
+function formatSeconds(ms) {
+  return ms >= 1e3 && ms % 1e3 === 0 ? `${ms / 1e3} s` : `${(ms / 1e3).toFixed(2)} s`;
 }
 
+// src/transport/body.ts
+var DRAIN_LIMIT = 1024 * 1024;
+function readBody(res, limit = Number.POSITIVE_INFINITY) {
+  const drainLimit = Number.isFinite(limit) ? Math.max(limit, DRAIN_LIMIT) : limit;
+  return new Promise((resolve2, reject) => {
+    const chunks = [];
+    let kept = 0;
+    let seen = 0;
+    const onData = (chunk) => {
+      seen += chunk.length;
+      if (kept < limit) {
+        const take = chunk.subarray(0, Math.min(chunk.length, limit - kept));
+        chunks.push(take);
+        kept += take.length;
+      }
+      if (seen > drainLimit) {
+        res.off("data", onData);
+        resolve2(Buffer.concat(chunks, kept));
+        res.destroy();
+      }
+    };
+    res.on("data", onData);
+    res.once("end", () => resolve2(Buffer.concat(chunks, kept)));
+    res.once("error", reject);
+    res.once("aborted", () => reject(Object.assign(new Error("response aborted"), { code: "ECONNRESET" })));
+  });
+}
+var DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
+function responseTooLarge(what, limit, limitName, context) {
+  return new FerryError(
+    "ERR_FERRY_RESPONSE_TOO_LARGE",
+    `${what} is larger than the limit of ${limit} bytes (${limitName}); refused without reading the rest`,
+    { context, retryable: false }
+  );
+}
+function readLimitedBody(res, limit) {
+  const tooLarge = () => responseTooLarge(`The ${limit.call} answer`, limit.maxBytes, "maxResponseBytes", limit.context);
+  const declared = Number(res.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > limit.maxBytes) {
+    res.destroy();
+    return Promise.reject(tooLarge());
+  }
+  let watchdogStop = () => void 0;
+  return new Promise((resolve2, reject) => {
+    const chunks = [];
+    let kept = 0;
+    const watchdog = watchThroughput(limit.stall, `The ${limit.call} answer`, limit.context, (error2) => {
+      reject(error2);
+      res.destroy();
+    });
+    watchdogStop = watchdog.stop;
+    const onData = (chunk) => {
+      kept += chunk.length;
+      watchdog.add(chunk.length);
+      if (kept > limit.maxBytes) {
+        res.off("data", onData);
+        reject(tooLarge());
+        res.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    };
+    res.on("data", onData);
+    res.once("end", () => resolve2(Buffer.concat(chunks, kept)));
+    res.once("error", reject);
+    res.once("aborted", () => reject(Object.assign(new Error("response aborted"), { code: "ECONNRESET" })));
+  }).finally(() => watchdogStop());
+}
+async function readText(res, limit = { maxBytes: DEFAULT_MAX_RESPONSE_BYTES, call: "text" }) {
+  return (await readLimitedBody(res, limit)).toString("utf8");
+}
+async function readJson(res, limit = { maxBytes: DEFAULT_MAX_RESPONSE_BYTES, call: "JSON" }) {
+  return parseJson(await readText(res, limit));
+}
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch (error2) {
+    throw notJsonError(`expected a JSON response body, got: ${text.slice(0, 100)}`, error2);
+  }
+}
+function notJsonError(message, cause) {
+  const code = "ERR_FERRY_BAD_JSON";
+  return Object.assign(new Error(message), cause === void 0 ? { code } : { code, cause });
+}
+async function discardBody(res) {
+  await readBody(res, 0);
+}
+
+// src/backends/legacy/urls.ts
+function artifactsUrl(runtimeUrl, runId, extra = {}) {
+  const base = runtimeUrl.endsWith("/") ? runtimeUrl : `${runtimeUrl}/`;
+  const url = new URL(`${base}_apis/pipelines/workflows/${encodeURIComponent(runId)}/artifacts`);
+  url.searchParams.append("api-version", API_VERSION);
+  for (const [key, value] of Object.entries(extra)) url.searchParams.append(key, value);
+  return url.toString();
+}
+function itemUrl(containerUrl2, itemPath) {
+  const url = new URL(containerUrl2);
+  url.searchParams.append("itemPath", itemPath);
+  return url.toString();
+}
+function itemUrlBuilder(containerUrl2) {
+  const base = new URL(containerUrl2);
+  if (base.search !== "" || base.hash !== "" || containerUrl2.includes("?") || containerUrl2.includes("#")) {
+    return (itemPath) => itemUrl(containerUrl2, itemPath);
+  }
+  const prefix = `${base.toString()}?itemPath=`;
+  return (itemPath) => {
+    const encoded = formEncode(itemPath);
+    return encoded === void 0 ? itemUrl(containerUrl2, itemPath) : prefix + encoded;
+  };
+}
+function formEncode(value) {
+  let encoded;
+  try {
+    encoded = encodeURIComponent(value);
+  } catch {
+    return void 0;
+  }
+  return encoded.replace(
+    /%20|[!'()~]/g,
+    (c) => c === "%20" ? "+" : `%${c.charCodeAt(0).toString(16).toUpperCase()}`
+  );
+}
+var jsonHeaders = {
+  accept: `application/json;api-version=${API_VERSION}`,
+  "content-type": "application/json"
+};
+
+// src/backends/legacy/artifact-service.ts
+var ArtifactService = class {
+  #config;
+  #ctx;
+  constructor(config, ctx) {
+    this.#config = config;
+    this.#ctx = ctx;
+  }
+  /** The token (when there is one) and the operation every call carries. */
+  #common() {
+    return {
+      ...this.#config.token ? { bearer: this.#config.token } : {},
+      operation: this.#ctx.operation
+    };
+  }
+  /** Creates the file container for artifact `name`. */
+  create(name, retentionDays2, context) {
+    return this.#ctx.http.request(
+      {
+        ...this.#common(),
+        slot: 0,
+        method: "POST",
+        url: artifactsUrl(this.#config.runtimeUrl, this.#config.runId),
+        headers: jsonHeaders,
+        body: JSON.stringify(
+          {
+            Type: "actions_storage",
+            Name: name,
+            ...retentionDays2 ? { RetentionDays: retentionDays2 } : {}
+          },
+          null,
+          2
+        ),
+        context,
+        call: "create artifact container",
+        describeFailure: (status) => status === 403 ? {
+          code: "ERR_FERRY_QUOTA",
+          message: "Artifact storage quota has been hit, or storage is not enabled on this server"
+        } : status === 400 ? {
+          code: "ERR_FERRY_INVALID_NAME",
+          message: `The server rejected the artifact name '${name}'`
+        } : void 0
+      },
+      (res) => readJson(res, {
+        maxBytes: this.#ctx.http.maxResponseBytes,
+        call: "create artifact container",
+        context,
+        stall: this.#ctx.http.stallPolicy
+      })
+    );
+  }
+  /** PATCHes the total original size: the container is complete from here on. */
+  async finalize(name, size, context) {
+    await this.#ctx.http.request(
+      {
+        ...this.#common(),
+        slot: 0,
+        method: "PATCH",
+        url: artifactsUrl(this.#config.runtimeUrl, this.#config.runId, { artifactName: name }),
+        headers: jsonHeaders,
+        body: JSON.stringify({ Size: size }, null, 2),
+        context,
+        call: "finalize artifact (PATCH size)",
+        describeFailure: (status) => status === 404 ? { code: "ERR_FERRY_NOT_FOUND", message: `An artifact with the name ${name} was not found` } : void 0
+      },
+      discardBody
+    );
+  }
+  /** The one artifact called `name` in the run. */
+  async find(name, operation) {
+    const matches = (await this.list(operation, name)).filter((a) => a.name === name);
+    if (matches.length > 1) {
+      throw new FerryError(
+        "ERR_FERRY_PROTOCOL",
+        `The service lists ${matches.length} artifacts named ${printable(name)} in run ${this.#config.runId}; a legacy artifact name is unique within a run, so none of them is used`,
+        { context: { operation, artifactName: name } }
+      );
+    }
+    const found = matches[0];
+    if (!found) {
+      throw new FerryError(
+        "ERR_FERRY_NOT_FOUND",
+        `No artifact named ${printable(name)} in run ${this.#config.runId}`,
+        {
+          context: { operation, artifactName: name }
+        }
+      );
+    }
+    return found;
+  }
+  /** `artifactName`: the artifact being looked for, so a failed listing names it. */
+  async list(operation, artifactName) {
+    const listed = await this.#ctx.http.request(
+      {
+        ...this.#common(),
+        slot: 0,
+        method: "GET",
+        url: artifactsUrl(this.#config.runtimeUrl, this.#config.runId),
+        headers: jsonHeaders,
+        operation: this.#ctx.operation,
+        context: { operation, ...artifactName !== void 0 ? { artifactName } : {} },
+        call: "list artifacts",
+        // Gitea answers 404 for a run without artifacts where GitHub answers count 0.
+        okStatuses: [404]
+      },
+      async (res) => {
+        if (res.statusCode === 404) {
+          await discardBody(res);
+          return { count: 0, value: [] };
+        }
+        return readJson(res, {
+          maxBytes: this.#ctx.http.maxResponseBytes,
+          call: "list artifacts",
+          stall: this.#ctx.http.stallPolicy
+        });
+      }
+    );
+    return Array.isArray(listed.value) ? listed.value : [];
+  }
+};
+function toInfo(a) {
+  const id = Number(a.containerId);
+  return {
+    name: a.name,
+    id: Number.isSafeInteger(id) ? id : void 0,
+    // A fractional, negative or above-2^53 size from the service is no size at all.
+    size: typeof a.size === "number" && Number.isSafeInteger(a.size) && a.size >= 0 ? a.size : 0,
+    createdAt: void 0,
+    digest: void 0
+  };
+}
+
+// src/backends/legacy/download.ts
+import { createWriteStream } from "node:fs";
+import { mkdir as mkdir2, rmdir as rmdir2, stat as stat3 } from "node:fs/promises";
+import path5 from "node:path";
+import { finished, pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
+
 // src/pack/conflict.ts
+import { createHash } from "node:crypto";
+import { constants as fsConstants } from "node:fs";
+import { link, lstat as lstat2, open as open2, rename as rename2, rm as rm2 } from "node:fs/promises";
+import { crc32 } from "node:zlib";
 var CONFLICT_POLICIES = ["error", "overwrite", "skip"];
 var OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0);
 var READ_SIZE = 1024 * 1024;
@@ -20753,6 +21102,110 @@ function checkConflictPolicy(value, option = "conflict") {
   return value;
 }
 
+// src/pack/fs-errors.ts
+import { readdir as readdir2, readFile, stat as stat2, statfs } from "node:fs/promises";
+import path2 from "node:path";
+var NO_SPACE = /* @__PURE__ */ new Set(["ENOSPC", "EDQUOT"]);
+var NO_DESCRIPTORS = /* @__PURE__ */ new Set(["EMFILE", "ENFILE"]);
+var MAX_CAUSE_DEPTH = 8;
+function findResourceFailure(error2) {
+  let current = error2;
+  for (let depth2 = 0; depth2 < MAX_CAUSE_DEPTH && typeof current === "object" && current !== null; depth2++) {
+    const record = current;
+    for (const candidate of [record.code, record.errno]) {
+      if (typeof candidate === "string" && (NO_SPACE.has(candidate) || NO_DESCRIPTORS.has(candidate))) {
+        return { code: candidate, path: typeof record.path === "string" ? record.path : void 0 };
+      }
+    }
+    current = record.cause;
+  }
+  return void 0;
+}
+async function asResourceError(error2, info2 = {}) {
+  if (isFerryError(error2) && (error2.code === "ERR_FERRY_NO_SPACE" || error2.code === "ERR_FERRY_TOO_MANY_OPEN_FILES")) {
+    return error2;
+  }
+  const failure = findResourceFailure(error2);
+  if (failure === void 0) return error2;
+  const own = isFerryError(error2) ? error2.context : {};
+  const context = {};
+  for (const source of [own, info2.context ?? {}]) {
+    for (const key of ["operation", "artifactName", "file"]) {
+      if (context[key] === void 0 && source[key] !== void 0) context[key] = source[key];
+    }
+  }
+  if (NO_SPACE.has(failure.code)) {
+    const written = info2.removedOnFailure ?? info2.writing ?? failure.path;
+    const directory = info2.directory ?? (written === void 0 ? void 0 : path2.dirname(written));
+    const free = directory === void 0 ? void 0 : await freeBytes(directory);
+    const reclaimed = info2.removedOnFailure === void 0 ? 0 : await bytesUnder(info2.removedOnFailure);
+    const needs = info2.neededBytes === void 0 ? "" : `; ${formatBytes2(info2.neededBytes)} to write`;
+    const has = free === void 0 ? "" : `${needs ? "," : ";"} ${formatBytes2(free + reclaimed)} free there`;
+    const where = directory === void 0 ? "" : ` in ${directory}`;
+    const what = failure.code === "EDQUOT" ? "Disk quota exceeded" : "Not enough disk space";
+    const move = context.operation === "upload" ? "'tempDir'" : "the download path or 'tempDir'";
+    return new FerryError(
+      "ERR_FERRY_NO_SPACE",
+      `${what}${where} (${failure.code})${needs}${has}. Free some space, or point ${move} at a larger file system`,
+      { cause: error2, context, retryable: false }
+    );
+  }
+  const limit = await openFileLimit();
+  const reason = failure.code === "ENFILE" ? "the system-wide table of open files is full (ENFILE)" : `the process reached its limit of ${limit === void 0 ? "open" : `${limit} open`} file descriptors (EMFILE, 'ulimit -n')`;
+  const now = info2.concurrency === void 0 ? "" : `, now ${info2.concurrency}`;
+  return new FerryError(
+    "ERR_FERRY_TOO_MANY_OPEN_FILES",
+    `Too many open files: ${reason}. Lower the concurrency (option 'concurrency' or --concurrency${now}) or raise the limit with 'ulimit -n'`,
+    { cause: error2, context, retryable: false }
+  );
+}
+async function freeBytes(directory) {
+  let current = path2.resolve(directory);
+  for (; ; ) {
+    try {
+      const stats = await statfs(current);
+      return stats.bavail * stats.bsize;
+    } catch {
+      const parent = path2.dirname(current);
+      if (parent === current) return void 0;
+      current = parent;
+    }
+  }
+}
+async function bytesUnder(directory) {
+  try {
+    const entries = await readdir2(directory, { recursive: true });
+    let total = 0;
+    for (const entry of entries) {
+      const info2 = await stat2(path2.join(directory, entry)).catch(() => void 0);
+      if (info2?.isFile()) total += info2.size;
+    }
+    return total;
+  } catch {
+    return 0;
+  }
+}
+async function openFileLimit() {
+  try {
+    const text = await readFile("/proc/self/limits", "utf8");
+    const match = /^Max open files\s+(\d+)/m.exec(text);
+    return match ? Number(match[1]) : void 0;
+  } catch {
+    return void 0;
+  }
+}
+function formatBytes2(bytes) {
+  if (bytes < 1024) return `${bytes} bytes`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${bytes} bytes (${value.toFixed(1)} ${units[unit]})`;
+}
+
 // src/pack/held-target.ts
 import { randomBytes } from "node:crypto";
 import {
@@ -20770,7 +21223,7 @@ import {
   statSync,
   unlinkSync
 } from "node:fs";
-import path from "node:path";
+import path3 from "node:path";
 var DIRECTORY_FLAGS = fsConstants2.O_RDONLY | (fsConstants2.O_DIRECTORY ?? 0) | (fsConstants2.O_NOFOLLOW ?? 0);
 var ROOT_FLAGS = fsConstants2.O_RDONLY | (fsConstants2.O_DIRECTORY ?? 0);
 var DEFAULT_MAX_OPEN = 16;
@@ -20823,7 +21276,7 @@ var HeldTarget = class _HeldTarget {
    * anything.
    */
   static open(root, options = {}) {
-    const absolute = path.resolve(root);
+    const absolute = path3.resolve(root);
     const notADirectory = (cause) => new FerryError(
       "ERR_FERRY_CONFLICT",
       `The target directory ${printable(absolute)} exists and is not a directory`,
@@ -20881,7 +21334,7 @@ var HeldTarget = class _HeldTarget {
         { context: this.#context }
       );
     }
-    return this.mode === "descriptors" ? `${parent}/${baseName(key)}` : path.join(parent, baseName(key));
+    return this.mode === "descriptors" ? `${parent}/${baseName(key)}` : path3.join(parent, baseName(key));
   }
   /** `lstat` of entry `key`, or undefined when it (or its directory) does not exist. */
   lstatEntry(key) {
@@ -20950,11 +21403,11 @@ var HeldTarget = class _HeldTarget {
   confirmPlaced(key, placed) {
     if (this.mode === "descriptors") return;
     const parent = parentKey(key);
-    const expected = parent === "" ? this.#rootReal : path.join(this.#rootReal, ...parent.split("/"));
-    const named = path.join(this.root, ...key.split("/"));
+    const expected = parent === "" ? this.#rootReal : path3.join(this.#rootReal, ...parent.split("/"));
+    const named = path3.join(this.root, ...key.split("/"));
     let realParent;
     try {
-      realParent = realpathSync(path.dirname(named));
+      realParent = realpathSync(path3.dirname(named));
     } catch {
       realParent = void 0;
     }
@@ -20963,7 +21416,7 @@ var HeldTarget = class _HeldTarget {
       return;
     }
     if (realParent !== void 0) {
-      const misplaced = path.join(realParent, path.basename(named));
+      const misplaced = path3.join(realParent, path3.basename(named));
       const there = lstatOrUndefined(misplaced);
       if (there !== void 0 && there.dev === placed.dev && there.ino === placed.ino) {
         rmSync(misplaced, { force: true });
@@ -20979,7 +21432,7 @@ var HeldTarget = class _HeldTarget {
     const root = this.#rootPath();
     for (let attempt = 0; ; attempt++) {
       const name = `${prefix}${randomBytes(6).toString("hex")}`;
-      const named = this.mode === "descriptors" ? `${root}/${name}` : path.join(root, name);
+      const named = this.mode === "descriptors" ? `${root}/${name}` : path3.join(root, name);
       try {
         mkdirSync(named, 448);
       } catch (error2) {
@@ -21102,7 +21555,7 @@ var HeldTarget = class _HeldTarget {
     let levelKey = "";
     for (const segment of key.split("/")) {
       levelKey = levelKey === "" ? segment : `${levelKey}/${segment}`;
-      current = path.join(current, segment);
+      current = path3.join(current, segment);
       let stats = lstatOrUndefined(current);
       if (stats === void 0) {
         if (create2 === void 0) return void 0;
@@ -21144,7 +21597,7 @@ function checkedStaging(name, named) {
   let removed = false;
   return {
     name,
-    file: (file) => path.join(named, file),
+    file: (file) => path3.join(named, file),
     remove: () => {
       if (removed) return;
       removed = true;
@@ -21161,9 +21614,38 @@ function lstatOrUndefined(p) {
   }
 }
 
-// src/pack/zip/central-directory.ts
-import { open as open3 } from "node:fs/promises";
-import { crc32 as crc322 } from "node:zlib";
+// src/pack/small-files.ts
+import { writeFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
+var SMALL_FILE_BYTES = 64 * 1024;
+function isSmallFile(compressedSize, uncompressedSize) {
+  return compressedSize !== void 0 && uncompressedSize !== void 0 && compressedSize <= SMALL_FILE_BYTES && uncompressedSize <= SMALL_FILE_BYTES;
+}
+function writeSmallFileSync(file, data, options = {}) {
+  writeFileSync(file, data, { flag: options.replace === true ? "w" : "wx", mode: options.mode ?? 438 });
+}
+function gunzipSmallSync(body, maxBytes) {
+  try {
+    const data = gunzipSync(body, { maxOutputLength: maxBytes + 1 });
+    return data.length > maxBytes ? void 0 : data;
+  } catch (error2) {
+    if (error2.code === "ERR_BUFFER_TOO_LARGE") return void 0;
+    throw error2;
+  }
+}
+var CooperativeYield = class {
+  constructor(everyMs = 8) {
+    this.everyMs = everyMs;
+  }
+  everyMs;
+  #since = performance.now();
+  /** Resolves at once when the slice is not used up, else after one turn of the event loop. */
+  async maybeYield() {
+    if (performance.now() - this.#since < this.everyMs) return;
+    await new Promise((resolve2) => setImmediate(resolve2));
+    this.#since = performance.now();
+  }
+};
 
 // src/pack/zip/limits.ts
 var DEFAULT_EXTRACT_LIMITS = Object.freeze({
@@ -21238,7 +21720,2747 @@ function checkDeclaredLimits(entries, limits) {
   }
 }
 
+// src/transport/url-policy.ts
+var SHOWN_URL_CHARS = 200;
+function shown(url) {
+  const text = urlWithoutQuery(url);
+  return text.length > SHOWN_URL_CHARS ? `${text.slice(0, SHOWN_URL_CHARS)}\u2026` : text;
+}
+function unsafe(message, context) {
+  return new FerryError("ERR_FERRY_UNSAFE_URL", message, { context, retryable: false });
+}
+function parseServerUrl(raw, what, context, base) {
+  if (typeof raw !== "string") throw unsafe(`${what} is not a URL (got ${typeof raw})`, context);
+  try {
+    return base === void 0 ? new URL(raw) : new URL(raw, base);
+  } catch {
+    throw unsafe(`${what} is not a valid URL: ${JSON.stringify(raw.slice(0, SHOWN_URL_CHARS))}`, context);
+  }
+}
+function assertFetchableUrl(url, what, context) {
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw unsafe(
+      `Refusing ${what}: ${url.protocol} URLs are not fetched, only http: and https: (${shown(url)})`,
+      context
+    );
+  }
+  if (url.username !== "" || url.password !== "") {
+    throw unsafe(`Refusing ${what}: the URL carries credentials (user:password@) (${shown(url)})`, context);
+  }
+}
+function assertNoDowngrade(from, to, what, context) {
+  if (from.protocol === "https:" && to.protocol !== "https:") {
+    throw unsafe(
+      `Refusing ${what}: ${shown(from)} is https but it points to ${to.protocol} (${shown(to)}); Ferry never downgrades https`,
+      context
+    );
+  }
+}
+function assertRedirectAllowed(from, location, context) {
+  const next = parseServerUrl(location, "a redirect Location", context, from);
+  assertFetchableUrl(next, "redirect", context);
+  assertNoDowngrade(from, next, "redirect", context);
+  return next;
+}
+function checkSignedUrl(raw, service, what, context) {
+  const url = parseServerUrl(raw, what, context);
+  assertFetchableUrl(url, what, context);
+  assertNoDowngrade(new URL(service), url, what, context);
+  return raw;
+}
+function checkCredentialedUrl(raw, policy, what, context) {
+  const url = parseServerUrl(raw, what, context);
+  assertFetchableUrl(url, what, context);
+  const runtime = new URL(policy.runtimeUrl);
+  assertNoDowngrade(runtime, url, what, context);
+  if (policy.token !== void 0 && url.origin !== runtime.origin && !(policy.trustedOrigins ?? []).includes(url.origin)) {
+    throw unsafe(
+      `Refusing ${what} on ${url.origin}: the runtime token is only sent to ${runtime.origin}; add the origin to trustedOrigins (FERRY_TRUSTED_ORIGINS) if this server is meant to use it (${shown(url)})`,
+      context
+    );
+  }
+  return raw;
+}
+function parseTrustedOrigins(values, fail) {
+  return values.map((value) => {
+    let url;
+    try {
+      url = typeof value === "string" ? new URL(value.trim()) : void 0;
+    } catch {
+      url = void 0;
+    }
+    const bare = url !== void 0 && (url.protocol === "http:" || url.protocol === "https:") && url.username === "" && url.password === "" && (url.pathname === "/" || url.pathname === "") && url.search === "" && url.hash === "";
+    if (!bare) {
+      throw fail(
+        `must list origins like https://host[:port] (no path, query or credentials); got ${JSON.stringify(String(value).slice(0, 80))}`
+      );
+    }
+    return url.origin;
+  });
+}
+
+// src/backends/legacy/container-items.ts
+var QUOTE = 34;
+var BACKSLASH = 92;
+var COLON = 58;
+var COMMA = 44;
+var OPEN_BRACE = 123;
+var CLOSE_BRACE = 125;
+var OPEN_BRACKET = 91;
+var CLOSE_BRACKET = 93;
+function isWhitespace(byte) {
+  return byte === 32 || byte === 10 || byte === 13 || byte === 9;
+}
+function badJson(detail) {
+  return notJsonError(`expected a JSON container listing, ${detail}`);
+}
+var ListingScanner = class {
+  constructor(options) {
+    this.options = options;
+  }
+  options;
+  /** Nesting depth: 0 outside the root object, 1 inside it, 2 inside the `value` array. */
+  #depth = 0;
+  #inString = false;
+  #escaped = false;
+  #rootClosed = false;
+  /** Inside the root object, the next string is a key (after `{` or `,`). */
+  #expectKey = false;
+  #readingKey = false;
+  /** The key being read, as long as it could still be `value`. */
+  #key = "";
+  /** The last key read at depth 1, and whether its `:` has been seen. */
+  #lastKey = "";
+  #afterColon = false;
+  #inValueArray = false;
+  #sawValueArray = false;
+  /** Pieces of the element being cut out, and their total length. */
+  #pieces = [];
+  #pieceBytes = 0;
+  #capturing = false;
+  #captureStart = 0;
+  /** Bytes seen inside items (all of them, for counting) and outside items. */
+  #itemBytes = 0;
+  #otherBytes = 0;
+  /** Scans one chunk and returns the items completed in it. */
+  scan(chunk) {
+    const items = [];
+    const itemBytesBefore = this.#itemBytes;
+    this.#captureStart = 0;
+    let nextBackslash = -2;
+    for (let i = 0; i < chunk.length; i++) {
+      if (this.#inString && !this.#escaped && !this.#readingKey) {
+        if (nextBackslash !== -1 && nextBackslash < i) nextBackslash = chunk.indexOf(BACKSLASH, i);
+        const quote = chunk.indexOf(QUOTE, i);
+        const stop = nextBackslash === -1 ? quote : quote === -1 ? nextBackslash : Math.min(quote, nextBackslash);
+        if (stop === -1) break;
+        i = stop;
+      }
+      const byte = chunk[i];
+      if (this.#inString) {
+        this.#scanString(byte);
+        continue;
+      }
+      if (isWhitespace(byte)) continue;
+      if (this.#rootClosed) throw badJson("got data after the end of the document");
+      if (this.#depth === 0) {
+        if (byte !== OPEN_BRACE) throw badJson(`got '${String.fromCharCode(byte)}' where an object starts`);
+        this.#depth = 1;
+        this.#expectKey = true;
+        continue;
+      }
+      const elementLevel = this.#inValueArray && this.#depth === 2;
+      if (elementLevel && (byte === COMMA || byte === CLOSE_BRACKET)) {
+        if (this.#capturing) items.push(this.#finishElement(chunk, i));
+        else if (byte === COMMA) throw badJson("got an empty element in the 'value' array");
+        if (byte === CLOSE_BRACKET) {
+          this.#depth = 1;
+          this.#inValueArray = false;
+        }
+        continue;
+      }
+      if (elementLevel && !this.#capturing) {
+        this.#capturing = true;
+        this.#captureStart = i;
+      }
+      this.#scanStructure(byte);
+    }
+    if (this.#capturing) this.#keepPiece(chunk.subarray(this.#captureStart));
+    this.#countOther(chunk.length - (this.#itemBytes - itemBytesBefore));
+    return items;
+  }
+  /** The whole body arrived: it must have been one complete object. */
+  end() {
+    if (!this.#rootClosed) throw badJson("the body ended before the listing did");
+  }
+  #scanString(byte) {
+    if (this.#escaped) {
+      this.#escaped = false;
+    } else if (byte === BACKSLASH) {
+      this.#escaped = true;
+    } else if (byte === QUOTE) {
+      this.#inString = false;
+      if (this.#readingKey) {
+        this.#readingKey = false;
+        this.#lastKey = this.#key;
+        this.#afterColon = false;
+      }
+      return;
+    }
+    if (this.#readingKey && this.#key.length <= 5) this.#key += String.fromCharCode(byte);
+  }
+  #scanStructure(byte) {
+    switch (byte) {
+      case QUOTE:
+        this.#inString = true;
+        if (this.#depth === 1 && this.#expectKey) {
+          this.#readingKey = true;
+          this.#expectKey = false;
+          this.#key = "";
+        }
+        return;
+      case OPEN_BRACE:
+      case OPEN_BRACKET:
+        if (this.#depth === 1 && byte === OPEN_BRACKET && this.#afterColon && this.#lastKey === "value") {
+          if (this.#sawValueArray) throw badJson("got two 'value' arrays");
+          this.#inValueArray = true;
+          this.#sawValueArray = true;
+        }
+        this.#depth++;
+        return;
+      case CLOSE_BRACE:
+      case CLOSE_BRACKET:
+        this.#depth--;
+        if (this.#depth === 0) this.#rootClosed = true;
+        if (this.#depth < 0) throw badJson("got unbalanced brackets");
+        return;
+      case COMMA:
+        if (this.#depth === 1) {
+          this.#expectKey = true;
+          this.#afterColon = false;
+        }
+        return;
+      case COLON:
+        if (this.#depth === 1) this.#afterColon = true;
+        return;
+      default:
+        return;
+    }
+  }
+  /** Ends the element at `end` (exclusive) in `chunk` and parses it. */
+  #finishElement(chunk, end) {
+    this.#keepPiece(chunk.subarray(this.#captureStart, end));
+    const text = Buffer.concat(this.#pieces, this.#pieceBytes).toString("utf8");
+    this.#pieces = [];
+    this.#pieceBytes = 0;
+    this.#capturing = false;
+    this.#captureStart = end + 1;
+    try {
+      return JSON.parse(text);
+    } catch (error2) {
+      throw Object.assign(badJson(`got an item that is not JSON: ${text.slice(0, 100)}`), { cause: error2 });
+    }
+  }
+  #keepPiece(piece) {
+    this.#itemBytes += piece.length;
+    this.#pieceBytes += piece.length;
+    if (this.#pieceBytes > this.options.maxItemBytes) {
+      throw responseTooLarge(
+        "An item of the container listing",
+        this.options.maxItemBytes,
+        "maxResponseBytes",
+        this.options.context
+      );
+    }
+    this.#pieces.push(piece);
+  }
+  /** Counts bytes outside items: separators, other keys, whitespace. */
+  #countOther(bytes) {
+    this.#otherBytes += bytes;
+    if (this.#otherBytes > this.options.maxItemBytes) {
+      throw responseTooLarge(
+        "The container listing outside its items",
+        this.options.maxItemBytes,
+        "maxResponseBytes",
+        this.options.context
+      );
+    }
+  }
+};
+async function* streamContainerItems(body, options) {
+  const scanner = new ListingScanner(options);
+  for await (const chunk of body) {
+    options.onBytes?.(chunk.length);
+    const items = scanner.scan(chunk);
+    for (const item of items) yield item;
+  }
+  scanner.end();
+}
+
+// src/pack/safe-path.ts
+import { lstat as lstat3 } from "node:fs/promises";
+import path4 from "node:path";
+var WINDOWS_RESERVED2 = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])$/i;
+function unsafe2(entry, reason) {
+  return new IntegrityError("ERR_FERRY_UNSAFE_PATH", `Unsafe path ${printable(entry)}: ${reason}`);
+}
+function resolveInside(root, relative, platform2 = process.platform, context) {
+  try {
+    return resolveLexically(root, relative, platform2);
+  } catch (error2) {
+    if (context === void 0 || !(error2 instanceof IntegrityError)) throw error2;
+    throw new IntegrityError(error2.code, error2.message, { context });
+  }
+}
+function resolveLexically(root, relative, platform2) {
+  if (typeof relative !== "string" || relative.length === 0)
+    throw unsafe2(String(relative), "the name is empty");
+  for (const ch of relative) {
+    const code = ch.codePointAt(0) ?? 0;
+    if (isControlCharacter(code)) {
+      throw unsafe2(relative, `it contains the control character ${describeCharacter(ch)}`);
+    }
+  }
+  const normalized = relative.replace(/\\/g, "/");
+  if (normalized.startsWith("//")) throw unsafe2(relative, "it is a UNC path");
+  if (normalized.startsWith("/")) throw unsafe2(relative, "it is an absolute path");
+  if (/^[A-Za-z]:/.test(normalized)) throw unsafe2(relative, "it starts with a drive letter");
+  const segments = normalized.split("/").filter((s) => s !== "" && s !== ".");
+  for (const segment of segments) {
+    if (segment === "..") throw unsafe2(relative, "it contains a '..' segment");
+    if (platform2 === "win32") {
+      if (segment.includes(":")) throw unsafe2(relative, `segment ${printable(segment)} contains ':'`);
+      if (/[. ]$/.test(segment))
+        throw unsafe2(relative, `segment ${printable(segment)} ends in a dot or a space`);
+      const stem = (segment.split(".")[0] ?? "").trimEnd();
+      if (WINDOWS_RESERVED2.test(stem))
+        throw unsafe2(relative, `segment ${printable(segment)} is a reserved device name`);
+    }
+  }
+  if (segments.length === 0) throw unsafe2(relative, "it names the target directory itself");
+  const base = path4.resolve(root);
+  const resolved = path4.resolve(base, ...segments);
+  const rel = path4.relative(base, resolved);
+  if (rel === "" || rel === ".." || rel.startsWith(`..${path4.sep}`) || path4.isAbsolute(rel)) {
+    throw unsafe2(relative, "it resolves outside the target directory");
+  }
+  return resolved;
+}
+async function assertNoSymlinkInPath(root, absPath, context) {
+  try {
+    await checkNoSymlink(root, absPath);
+  } catch (error2) {
+    if (context === void 0 || !(error2 instanceof IntegrityError)) throw error2;
+    throw new IntegrityError(error2.code, error2.message, { context });
+  }
+}
+async function checkNoSymlink(root, absPath) {
+  const base = path4.resolve(root);
+  const target = path4.resolve(absPath);
+  const rel = path4.relative(base, target);
+  if (rel === "") return;
+  if (rel === ".." || rel.startsWith(`..${path4.sep}`) || path4.isAbsolute(rel)) {
+    throw unsafe2(absPath, `it is not inside the target directory ${printable(base)}`);
+  }
+  let current = base;
+  const parts = rel.split(path4.sep);
+  for (let i = 0; i < parts.length; i++) {
+    current = path4.join(current, parts[i]);
+    let stats;
+    try {
+      stats = await lstat3(current);
+    } catch (error2) {
+      const code = error2.code;
+      if (code === "ENOENT" || code === "ENOTDIR") return;
+      throw error2;
+    }
+    if (stats.isSymbolicLink()) {
+      const component = parts.slice(0, i + 1).join("/");
+      throw unsafe2(
+        rel.split(path4.sep).join("/"),
+        `${printable(component)} already exists in the target directory as a symbolic link; refusing to follow it`
+      );
+    }
+    if (!stats.isDirectory()) return;
+  }
+}
+
+// src/core/pool.ts
+async function runPool(items, concurrency, work, options = {}) {
+  let next = 0;
+  let failure;
+  const fail = (error2) => {
+    if (failure !== void 0) return;
+    failure = { error: error2 };
+    options.onFailure?.(error2);
+  };
+  const worker = async (slot) => {
+    while (failure === void 0 && next < items.length) {
+      try {
+        options.beforeEach?.();
+        const item = items[next++];
+        await work(item, slot);
+      } catch (error2) {
+        fail(error2);
+      }
+    }
+  };
+  const workers = Math.max(1, Math.min(concurrency, items.length));
+  await Promise.all(Array.from({ length: workers }, (_, slot) => worker(slot)));
+  if (failure !== void 0) throw failure.error;
+}
+
+// src/backends/workers.ts
+async function runWorkers(items, slots, ctx, work) {
+  ctx.operation.throwIfStopped();
+  await runPool(items, slots, work, {
+    beforeEach: () => ctx.operation.throwIfStopped(),
+    onFailure: (error2) => {
+      if (isFerryError(error2)) ctx.operation.fail(error2);
+      else ctx.operation.fail(new FerryError("ERR_FERRY_PROTOCOL", String(error2), { cause: error2 }));
+    }
+  });
+}
+
+// src/pack/name-limits.ts
+var MAX_NAME_BYTES = 4096;
+var MAX_SEGMENT_BYTES = 255;
+var MAX_DESTINATION_BYTES = 4095;
+function checkNameLengths(name, relative, destination) {
+  checkNameBytes(name);
+  checkPathLengths(name, relative, destination);
+}
+function checkNameBytes(name) {
+  const bytes = Buffer.byteLength(name, "utf8");
+  if (bytes > MAX_NAME_BYTES) {
+    throw unsafe3(
+      `Unsafe path ${printable(name)}: the name is ${bytes} bytes long, the limit is ${MAX_NAME_BYTES}`
+    );
+  }
+}
+function checkPathLengths(name, relative, destination) {
+  for (const segment of relative.split("/")) {
+    if (Buffer.byteLength(segment, "utf8") > MAX_SEGMENT_BYTES) {
+      throw unsafe3(
+        `Unsafe path ${printable(name)}: segment ${printable(segment, 40)} is longer than ${MAX_SEGMENT_BYTES} bytes`
+      );
+    }
+  }
+  if (Buffer.byteLength(destination, "utf8") > MAX_DESTINATION_BYTES) {
+    throw unsafe3(
+      `Unsafe path ${printable(name)}: the destination path would be longer than ${MAX_DESTINATION_BYTES} bytes`
+    );
+  }
+}
+function unsafe3(message) {
+  return new IntegrityError("ERR_FERRY_UNSAFE_PATH", message);
+}
+
+// src/backends/legacy/listing-check.ts
+function checkFinalized(artifact, context) {
+  const size = artifact.size;
+  if (typeof size === "number" && size < 0) {
+    throw incomplete(
+      `Artifact ${printable(artifact.name)} was never finalized (the service lists its size as ${size}): its upload did not finish, so its files may be missing or partial; nothing was downloaded`,
+      context
+    );
+  }
+}
+var LegacyListingCheck = class {
+  #name;
+  #target;
+  #limits;
+  #context;
+  #prefix;
+  /** Folded path → the listed path, for files. */
+  #files = /* @__PURE__ */ new Map();
+  /** Folded paths that must be directories (a listed folder, or a parent of a listed file). */
+  #directories = /* @__PURE__ */ new Map();
+  /** The id in this artifact's `…/_apis/resources/Containers/<id>` URL, when it has that shape. */
+  #containerId;
+  #declaredBytes = 0;
+  #unknownLengths = 0;
+  /** `containerUrl`: the artifact's fileContainerResourceUrl, to check where items point. */
+  constructor(name, target, limits, context, containerUrl2) {
+    this.#name = name;
+    this.#target = target;
+    this.#limits = limits;
+    this.#context = context;
+    this.#prefix = `${name}/`;
+    this.#containerId = containerUrl2 === void 0 ? void 0 : containerOf(containerUrl2);
+  }
+  /** Sum of the listed `fileLength`s so far. */
+  get declaredBytes() {
+    return this.#declaredBytes;
+  }
+  /** How many listed files came without a `fileLength`. */
+  get unknownLengths() {
+    return this.#unknownLengths;
+  }
+  /**
+   * Checks one container item. Returns the file to download, or `undefined` for an item that
+   * is not a file of this artifact (a folder, or another artifact's item in a shared container).
+   */
+  add(item) {
+    if (typeof item !== "object" || item === null || Array.isArray(item)) {
+      throw this.#protocol(`A container item is not an object (got ${printable(JSON.stringify(item))})`);
+    }
+    const entry = item;
+    const raw = entry.path;
+    if (typeof raw !== "string") {
+      throw this.#protocol(`A container item has no path (got ${JSON.stringify(raw) ?? "nothing"})`);
+    }
+    const normalized = raw.replace(/\\/g, "/");
+    if (!normalized.startsWith(this.#prefix)) return void 0;
+    const artifactPath = normalized.slice(this.#prefix.length);
+    const itemType = entry.itemType;
+    if (itemType === "folder") {
+      const key2 = artifactPath.split("/").filter((segment) => segment !== "" && segment !== ".").join("/");
+      if (key2 !== "") this.#addDirectory(key2, artifactPath);
+      return void 0;
+    }
+    if (itemType !== "file") {
+      throw this.#protocol(
+        `Container item ${printable(artifactPath)} has the unknown itemType ${printable(String(itemType))}; expected 'file' or 'folder'`
+      );
+    }
+    const status = entry.status;
+    if (typeof status === "string" && status.toLowerCase() !== "created") {
+      throw incomplete(
+        `Artifact ${printable(this.#name)} is not complete: its file ${printable(artifactPath)} has the status ${printable(status)} (not uploaded yet); nothing was downloaded`,
+        { ...this.#context, file: artifactPath }
+      );
+    }
+    const length = this.#length(entry, artifactPath);
+    const url = entry.contentLocation;
+    if (length !== 0 && (typeof url !== "string" || url === "")) {
+      throw this.#protocol(
+        `Container item ${printable(artifactPath)} has no contentLocation to download it from`
+      );
+    }
+    if (typeof url === "string" && url !== "") this.#checkLocation(url, normalized, artifactPath);
+    const destination = resolveInside(this.#target, artifactPath, process.platform, this.#context);
+    const key = destination.slice(this.#target.length + 1).split(/[\\/]/).join("/");
+    try {
+      checkNameLengths(artifactPath, key, destination);
+    } catch (error2) {
+      throw new IntegrityError("ERR_FERRY_UNSAFE_PATH", error2.message, { context: this.#context });
+    }
+    if (this.#files.size + 1 > this.#limits.maxEntries) {
+      throw this.#limit(`it lists more than ${this.#limits.maxEntries} files`, "maxEntries");
+    }
+    this.#addFile(key, artifactPath);
+    if (length === void 0) this.#unknownLengths++;
+    else {
+      this.#declaredBytes += length;
+      if (this.#declaredBytes > this.#limits.maxTotalBytes) {
+        throw this.#limit(
+          `its files declare at least ${this.#declaredBytes} bytes uncompressed`,
+          "maxTotalBytes"
+        );
+      }
+    }
+    return { artifactPath, destination, length, url: typeof url === "string" ? url : "" };
+  }
+  /**
+   * After the whole listing: when every file has a length, their sum must reach the size the
+   * uploader finalized (the sum of the original sizes of every file it sent, protocol.md A2.3).
+   * Less means files are missing. More is fine: v1 merges several uploads into one artifact and
+   * the last finalize records only its own total.
+   */
+  finish(artifactSize) {
+    if (this.#unknownLengths > 0) return;
+    checkReceived(this.#name, artifactSize, this.#declaredBytes, this.#files.size, "lists", this.#context);
+  }
+  /**
+   * Where the service uses the file-container URL shape (GitHub, GHES, ferry serve:
+   * `…/_apis/resources/Containers/<id>?itemPath=<path>`), an item's contentLocation must be this
+   * artifact's container and this item's path: otherwise the listing hands over another
+   * artifact's (or another item's) bytes under this name. Other shapes (act, Gitea) say nothing
+   * checkable and are left alone.
+   */
+  #checkLocation(url, itemPath, artifactPath) {
+    if (this.#containerId === void 0) return;
+    let location;
+    try {
+      location = new URL(url);
+    } catch {
+      throw this.#protocol(
+        `Container item ${printable(artifactPath)} has a contentLocation that is not a URL`
+      );
+    }
+    const container = containerOf(url);
+    if (container === void 0) return;
+    if (container !== this.#containerId) {
+      throw this.#protocol(
+        `Container item ${printable(artifactPath)} points at container ${printable(container)}, not this artifact's container ${printable(this.#containerId)}`
+      );
+    }
+    const pointed = location.searchParams.get("itemPath");
+    if (pointed !== null && pointed.replace(/\\/g, "/") !== itemPath) {
+      throw this.#protocol(
+        `Container item ${printable(artifactPath)} points at the item ${printable(pointed)} instead of itself`
+      );
+    }
+  }
+  #length(entry, artifactPath) {
+    const value = entry.fileLength;
+    if (value === void 0 || value === null) return void 0;
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+      throw this.#protocol(
+        `Container item ${printable(artifactPath)} has the invalid fileLength ${printable(JSON.stringify(value))}`
+      );
+    }
+    return value;
+  }
+  #addFile(key, artifactPath) {
+    const folded = fold(key);
+    const prior = this.#files.get(folded);
+    if (prior !== void 0) {
+      throw this.#unsafe(
+        prior === artifactPath ? `The listing names the file ${printable(artifactPath)} more than once` : `Files ${printable(prior)} and ${printable(artifactPath)} differ only in letter case, separators or Unicode normalisation; they would overwrite each other, so the artifact is rejected`
+      );
+    }
+    const directory = this.#directories.get(folded);
+    if (directory !== void 0) {
+      throw this.#unsafe(
+        `${printable(artifactPath)} is listed as a file, but the listing also needs ${printable(directory)} to be a folder`
+      );
+    }
+    this.#files.set(folded, artifactPath);
+    const parts = key.split("/");
+    for (let i = 1; i < parts.length; i++) this.#addDirectory(parts.slice(0, i).join("/"), artifactPath);
+  }
+  /** `path` must be a directory because of `because` (itself a folder item, or a file below it). */
+  #addDirectory(path14, because) {
+    const folded = fold(path14);
+    if (this.#directories.has(folded)) return;
+    const file = this.#files.get(folded);
+    if (file !== void 0) {
+      throw this.#unsafe(
+        `${printable(file)} is listed as a file, but ${printable(because)} needs it to be a folder`
+      );
+    }
+    this.#directories.set(folded, path14);
+  }
+  #limit(what, option) {
+    const error2 = limitError(what, option, this.#limits[option], `Legacy artifact ${printable(this.#name)}`);
+    return new IntegrityError(error2.code, error2.message, { context: this.#context });
+  }
+  #unsafe(message) {
+    return new IntegrityError("ERR_FERRY_UNSAFE_PATH", `${message}; nothing was downloaded`, {
+      context: this.#context
+    });
+  }
+  #protocol(message) {
+    return new FerryError("ERR_FERRY_PROTOCOL", `${message}; nothing was downloaded`, {
+      context: this.#context
+    });
+  }
+};
+function checkReceived(name, artifactSize, bytes, files, verb, context) {
+  if (typeof artifactSize !== "number" || !Number.isSafeInteger(artifactSize) || bytes >= artifactSize)
+    return;
+  throw incomplete(
+    `Artifact ${printable(name)} is not complete: the service ${verb} ${files} file${files === 1 ? "" : "s"} with ${bytes} bytes, but its upload was finalized with ${artifactSize} bytes (${artifactSize - bytes} missing); nothing was written to the target`,
+    context
+  );
+}
+function incomplete(message, context) {
+  return new FerryError("ERR_FERRY_ARTIFACT_INCOMPLETE", message, { context });
+}
+function containerOf(url) {
+  try {
+    return /\/_apis\/resources\/Containers\/([^/]+)\/?$/i.exec(new URL(url).pathname)?.[1];
+  } catch {
+    return void 0;
+  }
+}
+function fold(key) {
+  return key.normalize("NFC").toLowerCase();
+}
+
+// src/backends/legacy/write-limits.ts
+var LegacyWriteLimits = class {
+  #name;
+  #limits;
+  #context;
+  #total = 0;
+  constructor(name, limits, context) {
+    this.#name = name;
+    this.#limits = limits;
+    this.#context = context;
+  }
+  /** Bytes written so far across the artifact (bodies discarded for a retry not included). */
+  get total() {
+    return this.#total;
+  }
+  meter(file, gzip2) {
+    let mine = 0;
+    const context = { ...this.#context, file: file.artifactPath };
+    return {
+      written: (bytes, compressed) => {
+        mine += bytes;
+        this.#total += bytes;
+        if (file.length !== void 0 && mine > file.length) {
+          return responseTooLarge(
+            `The download of ${printable(file.artifactPath)}`,
+            file.length,
+            "the listed fileLength",
+            context
+          );
+        }
+        if (this.#total > this.#limits.maxTotalBytes) {
+          return this.#limit(`its files are at least ${this.#total} bytes`, "maxTotalBytes", context);
+        }
+        if (gzip2 && mine > RATIO_THRESHOLD_BYTES) {
+          const ratio = compressed === 0 ? Infinity : mine / compressed;
+          if (ratio > this.#limits.maxRatio) {
+            return this.#limit(
+              `file ${printable(file.artifactPath)} inflates at a ratio of ${ratio === Infinity ? "infinity" : Math.round(ratio)}:1 (${mine} bytes from ${compressed})`,
+              "maxRatio",
+              context
+            );
+          }
+        }
+        return void 0;
+      },
+      discard: () => {
+        this.#total -= mine;
+        mine = 0;
+      }
+    };
+  }
+  #limit(what, option, context) {
+    const error2 = limitError(what, option, this.#limits[option], `Legacy artifact ${printable(this.#name)}`);
+    return new IntegrityError(error2.code, error2.message, { context });
+  }
+};
+
+// src/backends/legacy/download.ts
+async function downloadLegacy(config, artifact, spec, ctx) {
+  const { http: http6, operation } = ctx;
+  const context = { operation: "download", artifactName: spec.name };
+  const bearer = config.token ? { bearer: config.token } : {};
+  const limits = normalizeLimits(spec.limits);
+  checkFinalized(artifact, context);
+  const containerUrl2 = checkCredentialedUrl(
+    artifact.fileContainerResourceUrl,
+    config,
+    "the fileContainerResourceUrl",
+    context
+  );
+  const target = path5.resolve(spec.targetDirectory);
+  const listed = await http6.request(
+    {
+      ...bearer,
+      slot: 0,
+      method: "GET",
+      url: itemUrl(containerUrl2, spec.name),
+      headers: jsonHeaders,
+      operation,
+      context,
+      call: "list container items"
+    },
+    // A fresh check for every attempt: a retried listing starts from nothing.
+    (res) => readListing(
+      res,
+      http6,
+      context,
+      new LegacyListingCheck(spec.name, target, limits, context, artifact.fileContainerResourceUrl),
+      (file) => checkCredentialedUrl(
+        file.url,
+        config,
+        `the contentLocation of ${printable(file.artifactPath)}`,
+        context
+      ),
+      artifact.size
+    )
+  );
+  const createdTarget = await mkdir2(target, { recursive: true });
+  let held;
+  let staging;
+  try {
+    held = HeldTarget.open(target, { context });
+    staging = held.createStaging(".ferry-staging-");
+    const stagingDir = staging;
+    const planned = listed.map((file, index) => ({
+      ...file,
+      key: path5.relative(target, file.destination).split(path5.sep).join("/"),
+      target,
+      staging: stagingDir.file(String(index))
+    }));
+    const writeLimits = new LegacyWriteLimits(spec.name, limits, context);
+    let bytesDone = 0;
+    let filesDone = 0;
+    const written = /* @__PURE__ */ new Map();
+    const bytesTotal = planned.reduce((sum, f) => sum + (f.length ?? 0), 0);
+    await runWorkers(planned, http6.slots, ctx, async (file, slot) => {
+      if (file.length === 0) {
+        writeSmallFileSync(file.staging, new Uint8Array(0), { replace: true });
+      } else {
+        const bytes = await http6.request(
+          {
+            ...bearer,
+            slot,
+            method: "GET",
+            url: file.url,
+            headers: {
+              "content-type": "application/json",
+              connection: "Keep-Alive",
+              "keep-alive": "10",
+              "accept-encoding": "gzip",
+              accept: `application/octet-stream;api-version=${API_VERSION}`
+            },
+            operation,
+            context: { ...context, file: file.artifactPath }
+          },
+          (res) => saveResponse(res, file, spec.name, http6.stallPolicy, (gzip2) => writeLimits.meter(file, gzip2))
+        );
+        bytesDone += bytes;
+        written.set(file, bytes);
+      }
+      filesDone++;
+      ctx.onProgress?.({
+        operation: "download",
+        artifactName: spec.name,
+        phase: "transfer",
+        bytesDone,
+        bytesTotal,
+        filesDone,
+        filesTotal: planned.length
+      });
+    });
+    checkReceived(
+      spec.name,
+      artifact.size,
+      planned.reduce((sum, file) => sum + (written.get(file) ?? 0), 0),
+      planned.length,
+      "sent",
+      context
+    );
+    await spec.beforeWrite?.();
+    const placed = await placeFiles(planned, held, spec.conflict ?? "overwrite", context);
+    return {
+      downloadPath: target,
+      fileCount: placed.length,
+      size: placed.reduce((sum, file) => sum + (written.get(file) ?? 0), 0)
+    };
+  } catch (error2) {
+    staging?.remove();
+    staging = void 0;
+    held?.close();
+    held = void 0;
+    if (createdTarget !== void 0) await removeEmptyUpTo(target, path5.resolve(createdTarget));
+    throw error2;
+  } finally {
+    staging?.remove();
+    held?.close();
+  }
+}
+async function removeEmptyUpTo(dir, top) {
+  for (let current = dir; ; current = path5.dirname(current)) {
+    try {
+      await rmdir2(current);
+    } catch {
+      return;
+    }
+    if (current === top || path5.dirname(current) === current) return;
+  }
+}
+async function placeFiles(planned, held, policy, context) {
+  const target = held.root;
+  const keep = /* @__PURE__ */ new Set();
+  const checked = /* @__PURE__ */ new Set();
+  for (const file of planned) {
+    const dir = path5.dirname(file.destination);
+    if (!checked.has(dir)) {
+      await assertNoSymlinkInPath(target, dir, context);
+      checked.add(dir);
+    }
+    if (policy === "overwrite") continue;
+    const state = held.directory(parentKey2(file.key)) === void 0 ? "missing" : await compareExisting(held.entry(file.key), await stagedContent(file));
+    if (state === "missing") continue;
+    if (state === "different" && policy === "error") {
+      throw conflictError(file.artifactPath, printable(target), { ...context, file: file.artifactPath });
+    }
+    if (state !== "directory") keep.add(file);
+  }
+  const placed = [];
+  for (const file of planned) {
+    if (keep.has(file)) continue;
+    held.ensureDirectory(parentKey2(file.key));
+    let moved = true;
+    try {
+      if (policy === "overwrite") held.renameIn(file.staging, file.key);
+      else moved = await held.linkIn(file.staging, file.key);
+    } catch (error2) {
+      if (isFerryError(error2)) throw error2;
+      throw new FerryError(
+        "ERR_FERRY_INVALID_PATH",
+        `Cannot place '${file.artifactPath}' at ${file.destination}`,
+        {
+          cause: error2,
+          context: { ...context, file: file.artifactPath }
+        }
+      );
+    }
+    if (moved) placed.push(file);
+    else if (policy === "error") {
+      const content = await stagedContent(file);
+      const state = await compareExisting(held.entry(file.key), content);
+      if (state !== "identical") {
+        throw conflictError(file.artifactPath, printable(target), { ...context, file: file.artifactPath });
+      }
+    }
+  }
+  return placed;
+}
+function parentKey2(key) {
+  const slash = key.lastIndexOf("/");
+  return slash < 0 ? "" : key.slice(0, slash);
+}
+async function stagedContent(file) {
+  return {
+    size: (await stat3(file.staging)).size,
+    sha256: async () => (await digestRegularFile(file.staging))?.sha256 ?? ""
+  };
+}
+async function readListing(res, http6, context, check, checkUrl, artifactSize) {
+  const files = [];
+  const watchdog = watchThroughput(
+    http6.stallPolicy,
+    "The container listing",
+    context,
+    (error2) => res.destroy(error2)
+  );
+  const items = streamContainerItems(res, {
+    maxItemBytes: http6.maxResponseBytes,
+    context,
+    onBytes: (bytes) => watchdog.add(bytes)
+  });
+  try {
+    for await (const item of items) {
+      const file = check.add(item);
+      if (file !== void 0) files.push(file.url === "" ? file : { ...file, url: checkUrl(file) });
+    }
+  } finally {
+    watchdog.stop();
+  }
+  check.finish(artifactSize);
+  return files;
+}
+async function saveResponse(res, file, artifactName, stall, meterFor) {
+  const context = { operation: "download", artifactName, file: file.artifactPath };
+  const shown2 = printable(file.artifactPath);
+  const gzip2 = res.headers["content-encoding"] === "gzip";
+  const declared = res.headers["content-length"] === void 0 ? void 0 : Number(res.headers["content-length"]);
+  let received = 0;
+  const meter = meterFor(gzip2);
+  let stopped;
+  const watchdog = watchThroughput(stall, `Download of ${shown2}`, context, (error2) => res.destroy(error2));
+  const count = (bytes) => {
+    const error2 = meter.written(bytes, received);
+    if (error2 !== void 0 && stopped === void 0) {
+      stopped = error2;
+      res.destroy(error2);
+    }
+  };
+  const small = isSmallFile(declared, file.length);
+  const chunks = [];
+  res.on("data", (chunk) => {
+    received += chunk.length;
+    watchdog.add(chunk.length);
+    if (!gzip2) count(chunk.length);
+    if (small) chunks.push(chunk);
+  });
+  let bytesWritten = 0;
+  try {
+    if (small) {
+      await finished(res);
+      if (stopped !== void 0) throw stopped;
+      const body = Buffer.concat(chunks, received);
+      const listed = file.length ?? 0;
+      const data = gzip2 ? gunzipSmallSync(body, listed) : body;
+      if (gzip2) count(data?.length ?? listed + 1);
+      if (stopped !== void 0 || data === void 0) throw stopped;
+      writeSmallFileSync(file.staging, data, { replace: true });
+      bytesWritten = data.length;
+    } else if (gzip2) {
+      const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+      gunzip.on("data", (chunk) => {
+        count(chunk.length);
+        if (stopped !== void 0) gunzip.destroy(stopped);
+      });
+      const out = createWriteStream(file.staging, { highWaterMark: 1024 * 1024 });
+      await pipeline(res, gunzip, out);
+      bytesWritten = out.bytesWritten;
+    } else {
+      const out = createWriteStream(file.staging, { highWaterMark: 1024 * 1024 });
+      await pipeline(res, out);
+      bytesWritten = out.bytesWritten;
+    }
+  } catch (error2) {
+    meter.discard();
+    if (stopped !== void 0) throw stopped;
+    if (error2 instanceof StalledTransferError) throw error2;
+    if (findResourceFailure(error2)) {
+      throw await asResourceError(error2, {
+        context,
+        // The staging directory is removed; its parent is the target.
+        removedOnFailure: path5.dirname(file.staging),
+        directory: file.target,
+        neededBytes: file.length
+      });
+    }
+    const complete = declared === void 0 || !Number.isFinite(declared) || received >= declared;
+    if (isZlibError(error2) && complete) {
+      const retryable = !file.corruptOnce;
+      file.corruptOnce = true;
+      throw new IntegrityError(
+        "ERR_FERRY_INTEGRITY",
+        `The gzip body of ${shown2} is corrupt (${error2.message})${retryable ? "" : " on the second download too"}; nothing was written to the target`,
+        { cause: error2, retryable, context }
+      );
+    }
+    throw new IntegrityError(
+      "ERR_FERRY_INTEGRITY",
+      `Download of ${shown2} broke off after ${received} bytes`,
+      {
+        cause: error2,
+        retryable: true,
+        context
+      }
+    );
+  } finally {
+    watchdog.stop();
+  }
+  if (declared !== void 0 && Number.isFinite(declared) && received !== declared) {
+    meter.discard();
+    throw new IntegrityError(
+      "ERR_FERRY_INTEGRITY",
+      `Download of ${shown2} is truncated: received ${received} of ${declared} bytes`,
+      { retryable: true, context }
+    );
+  }
+  if (file.length !== void 0 && bytesWritten !== file.length) {
+    meter.discard();
+    throw new IntegrityError(
+      "ERR_FERRY_INTEGRITY",
+      `Download of ${shown2} ended after ${bytesWritten} bytes${gzip2 ? " (after gunzip)" : ""}, but the listing gives its length as ${file.length}`,
+      { retryable: true, context }
+    );
+  }
+  return bytesWritten;
+}
+function isZlibError(error2) {
+  const code = error2?.code;
+  return typeof code === "string" && code.startsWith("Z_");
+}
+
+// src/backends/legacy/upload.ts
+import { stat as stat5 } from "node:fs/promises";
+
+// src/pack/crc64.ts
+var POLY_LO = 2890647989;
+var POLY_HI = 2590806825;
+var { TLO, THI } = buildTables();
+function buildTables() {
+  const lo = new Uint32Array(8 * 256);
+  const hi = new Uint32Array(8 * 256);
+  for (let i = 0; i < 256; i++) {
+    let l = i;
+    let h = 0;
+    for (let bit = 0; bit < 8; bit++) {
+      const lsb = l & 1;
+      l = (l >>> 1 | h << 31) >>> 0;
+      h = h >>> 1;
+      if (lsb) {
+        l = (l ^ POLY_LO) >>> 0;
+        h = (h ^ POLY_HI) >>> 0;
+      }
+    }
+    lo[i] = l;
+    hi[i] = h;
+  }
+  for (let k = 1; k < 8; k++) {
+    for (let i = 0; i < 256; i++) {
+      const pl = lo[(k - 1) * 256 + i];
+      const ph = hi[(k - 1) * 256 + i];
+      const idx = pl & 255;
+      lo[k * 256 + i] = ((pl >>> 8 | ph << 24) ^ lo[idx]) >>> 0;
+      hi[k * 256 + i] = (ph >>> 8 ^ hi[idx]) >>> 0;
+    }
+  }
+  return { TLO: lo, THI: hi };
+}
+var Crc64 = class {
+  /** The running register, i.e. the CRC before the final xor, as two unsigned 32-bit halves. */
+  #lo = 4294967295;
+  #hi = 4294967295;
+  /** Feeds more bytes; may be called any number of times, with any split. */
+  update(buf) {
+    const tlo = TLO;
+    const thi = THI;
+    let lo = this.#lo;
+    let hi = this.#hi;
+    const n = buf.length;
+    let i = 0;
+    const end8 = n - (n & 7);
+    for (; i < end8; i += 8) {
+      const a = lo ^ (buf[i] | buf[i + 1] << 8 | buf[i + 2] << 16 | buf[i + 3] << 24);
+      const b = hi ^ (buf[i + 4] | buf[i + 5] << 8 | buf[i + 6] << 16 | buf[i + 7] << 24);
+      const i7 = 7 * 256 + (a & 255);
+      const i6 = 6 * 256 + (a >>> 8 & 255);
+      const i5 = 5 * 256 + (a >>> 16 & 255);
+      const i4 = 4 * 256 + (a >>> 24);
+      const i3 = 3 * 256 + (b & 255);
+      const i2 = 2 * 256 + (b >>> 8 & 255);
+      const i1 = 256 + (b >>> 16 & 255);
+      const i0 = b >>> 24;
+      lo = tlo[i7] ^ tlo[i6] ^ tlo[i5] ^ tlo[i4] ^ tlo[i3] ^ tlo[i2] ^ tlo[i1] ^ tlo[i0];
+      hi = thi[i7] ^ thi[i6] ^ thi[i5] ^ thi[i4] ^ thi[i3] ^ thi[i2] ^ thi[i1] ^ thi[i0];
+    }
+    for (; i < n; i++) {
+      const idx = (lo ^ buf[i]) & 255;
+      lo = (lo >>> 8 | hi << 24) ^ tlo[idx];
+      hi = hi >>> 8 ^ thi[idx];
+    }
+    this.#lo = lo >>> 0;
+    this.#hi = hi >>> 0;
+    return this;
+  }
+  /** The CRC so far as 8 bytes, least significant byte first (the wire format). Does not reset. */
+  digest() {
+    const out = Buffer.allocUnsafe(8);
+    out.writeUInt32LE(~this.#lo >>> 0, 0);
+    out.writeUInt32LE(~this.#hi >>> 0, 4);
+    return out;
+  }
+};
+function crc64Base64(buf) {
+  return new Crc64().update(buf).digest().toString("base64");
+}
+
+// src/pack/digest.ts
+import { createHash as createHash2 } from "node:crypto";
+function md5Base64(buf) {
+  return createHash2("md5").update(buf).digest("base64");
+}
+
+// src/pack/chunk-reader.ts
+import { open as open3 } from "node:fs/promises";
+var ChunkReader = class {
+  constructor(path14, context = {}, onRead) {
+    this.path = path14;
+    this.context = context;
+    this.onRead = onRead;
+  }
+  path;
+  context;
+  onRead;
+  #handle;
+  async read(start, length) {
+    if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(length) || length < 0) {
+      throw new ValidationError(
+        "ERR_FERRY_INVALID_OPTION",
+        `A chunk needs non-negative integer offsets, got start=${String(start)} length=${String(length)}`
+      );
+    }
+    if (length === 0) return Buffer.alloc(0);
+    this.#handle ??= open3(this.path, "r");
+    let handle;
+    try {
+      handle = await this.#handle;
+    } catch (error2) {
+      throw new FerryError("ERR_FERRY_SOURCE_UNREADABLE", `Cannot read '${this.path}'`, {
+        cause: error2,
+        context: this.context
+      });
+    }
+    const buffer = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await handle.read(buffer, done, length - done, start + done);
+      if (bytesRead === 0) {
+        throw new FerryError(
+          "ERR_FERRY_SOURCE_CHANGED",
+          `'${this.path}' ended after ${start + done} bytes while it was being uploaded`,
+          { context: this.context }
+        );
+      }
+      done += bytesRead;
+    }
+    this.onRead?.(start, buffer);
+    return buffer;
+  }
+  async close() {
+    const handle = this.#handle;
+    this.#handle = void 0;
+    if (handle) await (await handle.catch(() => void 0))?.close();
+  }
+};
+
+// src/pack/gzip-payload.ts
+import { randomUUID as randomUUID2 } from "node:crypto";
+import { closeSync as closeSync2, constants as fsConstants3, fstatSync as fstatSync2, openSync as openSync2, statSync as statSync2 } from "node:fs";
+import { open as open5, rm as rm3, stat as stat4 } from "node:fs/promises";
+import path6 from "node:path";
+import { gzip, gzipSync } from "node:zlib";
+
+// src/pack/compressed-extensions.ts
+var OFFICIAL_GZIP_EXEMPT_EXTENSIONS = [
+  ".gz",
+  ".gzip",
+  ".tgz",
+  ".taz",
+  ".Z",
+  ".taZ",
+  ".bz2",
+  ".tbz",
+  ".tbz2",
+  ".tz2",
+  ".lz",
+  ".lzma",
+  ".tlz",
+  ".lzo",
+  ".xz",
+  ".txz",
+  ".zst",
+  ".zstd",
+  ".tzst",
+  ".zip",
+  ".7z"
+];
+var EXTRA_COMPRESSED_EXTENSIONS = [
+  // archives and packages (zip- or otherwise compressed containers)
+  ".br",
+  ".rar",
+  ".cab",
+  ".lz4",
+  ".sz",
+  ".jar",
+  ".war",
+  ".ear",
+  ".aar",
+  ".apk",
+  ".aab",
+  ".ipa",
+  ".xpi",
+  ".crx",
+  ".vsix",
+  ".nupkg",
+  ".snupkg",
+  ".whl",
+  ".egg",
+  ".gem",
+  ".deb",
+  ".rpm",
+  ".snap",
+  ".appimage",
+  ".dmg",
+  ".msi",
+  ".squashfs",
+  // office / document formats that are zip containers
+  ".docx",
+  ".xlsx",
+  ".pptx",
+  ".odt",
+  ".ods",
+  ".odp",
+  ".epub",
+  // images
+  ".png",
+  ".jpg",
+  ".jpeg",
+  ".gif",
+  ".webp",
+  ".avif",
+  ".heic",
+  ".heif",
+  ".jxl",
+  // audio / video
+  ".mp3",
+  ".aac",
+  ".m4a",
+  ".ogg",
+  ".oga",
+  ".opus",
+  ".flac",
+  ".mp4",
+  ".m4v",
+  ".mkv",
+  ".webm",
+  ".mov",
+  ".avi",
+  ".wmv",
+  // fonts
+  ".woff",
+  ".woff2"
+];
+var ALL = new Set(
+  [...OFFICIAL_GZIP_EXEMPT_EXTENSIONS, ...EXTRA_COMPRESSED_EXTENSIONS].map((e) => e.toLowerCase())
+);
+function isAlreadyCompressed(fileName) {
+  const base = fileName.slice(Math.max(fileName.lastIndexOf("/"), fileName.lastIndexOf("\\")) + 1);
+  const dot = base.lastIndexOf(".");
+  return dot >= 0 && ALL.has(base.slice(dot).toLowerCase());
+}
+
+// src/core/write-fully.ts
+async function writeFully(handle, buffers, position) {
+  let rest = buffers.filter((b) => b.length > 0);
+  let at = position;
+  while (rest.length > 0) {
+    const first = rest[0];
+    const { bytesWritten } = rest.length === 1 ? await handle.write(first, 0, first.length, at ?? null) : await handle.writev(rest, at);
+    if (bytesWritten === 0) {
+      throw Object.assign(new Error("Short write: the file system accepted no bytes"), { code: "ENOSPC" });
+    }
+    if (at !== void 0) at += bytesWritten;
+    let written = bytesWritten;
+    const next = [];
+    for (const buffer of rest) {
+      if (written >= buffer.length) {
+        written -= buffer.length;
+        continue;
+      }
+      next.push(written > 0 ? buffer.subarray(written) : buffer);
+      written = 0;
+    }
+    rest = next;
+  }
+}
+
+// src/pack/parallel-gzip.ts
+import { availableParallelism } from "node:os";
+import { open as open4 } from "node:fs/promises";
+import { crc32 as crc322 } from "node:zlib";
+
+// src/pack/zip-writer/parallel-deflate.ts
+import { promisify } from "node:util";
+import { constants as constants3, deflateRaw } from "node:zlib";
+var deflateRawAsync = promisify(deflateRaw);
+var DICTIONARY_SIZE = 32 * 1024;
+function deflatePiece(piece, level, dictionary, final) {
+  const options = {
+    level,
+    finishFlush: final ? constants3.Z_FINISH : constants3.Z_SYNC_FLUSH
+  };
+  if (dictionary !== void 0 && dictionary.length > 0) options.dictionary = dictionary;
+  return deflateRawAsync(piece, options);
+}
+var DictionaryWindow = class {
+  #window;
+  /** The dictionary for the next piece, or undefined before the first piece. */
+  get current() {
+    return this.#window;
+  }
+  push(piece) {
+    if (piece.length >= DICTIONARY_SIZE) {
+      this.#window = Buffer.from(piece.subarray(piece.length - DICTIONARY_SIZE));
+      return;
+    }
+    const joined = this.#window === void 0 ? piece : Buffer.concat([this.#window, piece]);
+    this.#window = Buffer.from(joined.subarray(Math.max(0, joined.length - DICTIONARY_SIZE)));
+  }
+};
+function noop() {
+}
+function raceAbort(promise, signal) {
+  if (signal.aborted) return Promise.reject(new AbortError(signal.reason));
+  return new Promise((resolve2, reject) => {
+    const onAbort = () => reject(new AbortError(signal.reason));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve2(value);
+      },
+      (error2) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error2 instanceof Error ? error2 : new Error(String(error2)));
+      }
+    );
+  });
+}
+async function* emitInOrder(tasks, options) {
+  const { limit, maxQueued, signal, counters } = options;
+  const queue = [];
+  let weight = 0;
+  let producerDone = false;
+  try {
+    for (; ; ) {
+      while (!producerDone && weight < limit && queue.length < maxQueued) {
+        if (signal.aborted) throw new AbortError(signal.reason);
+        const next = await tasks.next();
+        if (next.done === true) {
+          producerDone = true;
+          break;
+        }
+        const task = next.value;
+        if (typeof task.value !== "function") task.value.catch(noop);
+        queue.push(task);
+        weight += task.weight;
+        counters.piecesInFlight = weight;
+        if (weight > counters.maxPiecesInFlight) counters.maxPiecesInFlight = weight;
+      }
+      const head = queue[0];
+      if (head === void 0) return;
+      const buffers = typeof head.value === "function" ? head.value() : await raceAbort(head.value, signal);
+      queue.shift();
+      head.onEmit?.(counters.bytesEmitted);
+      for (const buffer of buffers) {
+        if (buffer.length === 0) continue;
+        counters.bytesEmitted += buffer.length;
+        yield buffer;
+      }
+      weight -= head.weight;
+      counters.piecesInFlight = weight;
+    }
+  } finally {
+    const running = queue.flatMap((task) => typeof task.value === "function" ? [] : [task.value]);
+    await Promise.allSettled(running);
+    counters.piecesInFlight = 0;
+    await tasks.return(void 0);
+  }
+}
+
+// src/pack/parallel-gzip.ts
+var GZIP_PIECE_SIZE = 1024 * 1024;
+var GZIP_HEADER = Buffer.from([31, 139, 8, 0, 0, 0, 0, 0, 0, 255]);
+async function gzipFileParallel(source, size, destination, level, options = {}) {
+  const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
+  const out = await open4(destination, "wx", 384);
+  let bytesRead = 0;
+  let bytesWritten = 0;
+  let crc = 0;
+  const window = new DictionaryWindow();
+  const pending = [];
+  const write = async (buffer) => {
+    await writeFully(out, [buffer]);
+    bytesWritten += buffer.length;
+  };
+  try {
+    await write(GZIP_HEADER);
+    let offset = 0;
+    let finalQueued = false;
+    while (!finalQueued || pending.length > 0) {
+      while (!finalQueued && pending.length < concurrency) {
+        if (options.signal?.aborted) throw options.signal.reason;
+        const length = Math.min(GZIP_PIECE_SIZE, size - offset);
+        const piece = Buffer.allocUnsafe(length);
+        const { bytesRead: got } = length > 0 ? await source.read(piece, 0, length, offset) : { bytesRead: 0 };
+        const data = got === length ? piece : piece.subarray(0, got);
+        options.onRead?.(offset, data);
+        bytesRead += got;
+        crc = crc322(data, crc);
+        offset += got;
+        finalQueued = got < GZIP_PIECE_SIZE || offset >= size;
+        pending.push(deflatePiece(data, level, window.current, finalQueued));
+        window.push(data);
+      }
+      await write(await pending.shift());
+    }
+    const trailer = Buffer.alloc(8);
+    trailer.writeUInt32LE(crc >>> 0, 0);
+    trailer.writeUInt32LE(bytesRead % 2 ** 32, 4);
+    await write(trailer);
+  } finally {
+    await Promise.allSettled(pending);
+    await out.close();
+  }
+  return { bytesRead, bytesWritten };
+}
+
+// src/pack/read-small-sync.ts
+import { readSync } from "node:fs";
+function readWholeSync(fd, size) {
+  const buffer = Buffer.allocUnsafe(size + 1);
+  let found = 0;
+  while (found < buffer.length) {
+    const bytesRead = readSync(fd, buffer, found, buffer.length - found, found);
+    if (bytesRead === 0) break;
+    found += bytesRead;
+  }
+  return { data: buffer.subarray(0, Math.min(found, size)), found };
+}
+
+// src/pack/gzip-payload.ts
+var SMALL_FILE_LIMIT = 65536;
+var SAMPLE_SIZE = 256 * 1024;
+var MIN_SAMPLE_SAVING = 0.05;
+var DEFAULT_LEVEL = 6;
+var OPEN_FLAGS2 = fsConstants3.O_RDONLY | (fsConstants3.O_NONBLOCK ?? 0);
+async function preparePayload(absPath, opts) {
+  const level = opts.level ?? DEFAULT_LEVEL;
+  if (!Number.isInteger(level) || level < 0 || level > 9) {
+    throw new ValidationError(
+      "ERR_FERRY_INVALID_OPTION",
+      `Option 'level' must be an integer from 0 to 9, got ${String(level)}`,
+      { option: "level" }
+    );
+  }
+  const src = new SourceFile(absPath, opts.file, opts.signal);
+  src.throwIfAborted();
+  const small = src.readIfSmallSync(SMALL_FILE_LIMIT);
+  if (small !== void 0) {
+    opts.scan?.feed(0, small);
+    if (level === 0) return { kind: "memory", data: small, gzip: false, originalSize: small.length };
+    const gz = gzipSync(small, { level });
+    src.throwIfAborted();
+    return gz.length > small.length ? { kind: "memory", data: small, gzip: false, originalSize: small.length } : { kind: "memory", data: gz, gzip: true, originalSize: small.length };
+  }
+  const handle = await src.openAndCheck();
+  try {
+    const st = await src.statHandle(handle);
+    const size = st.size;
+    const rawFile = () => ({
+      kind: "file",
+      path: absPath,
+      size,
+      gzip: false,
+      originalSize: size,
+      cleanup: async () => {
+      }
+    });
+    if (size >= SMALL_FILE_LIMIT && (level === 0 || isAlreadyCompressed(absPath))) return rawFile();
+    if (size < SMALL_FILE_LIMIT) {
+      throw src.changed(`it had ${size} bytes on a second look, below the small-file limit it was over`);
+    }
+    const sample2 = await src.readAt(handle, 0, Math.min(SAMPLE_SIZE, size), false);
+    opts.scan?.feed(0, sample2);
+    const gzSample = await gzipBuffer(sample2, 1);
+    src.throwIfAborted();
+    if (sample2.length - gzSample.length < sample2.length * MIN_SAMPLE_SAVING) return rawFile();
+    const tmp = path6.join(opts.tempDir, `ferry-gzip-${randomUUID2()}.gz`);
+    const gzSize = await src.gzipToFile(handle, size, tmp, level, opts.scan);
+    try {
+      await src.assertUnchanged(handle, st);
+    } catch (error2) {
+      await rm3(tmp, { force: true });
+      throw error2;
+    }
+    if (gzSize > size) {
+      await rm3(tmp, { force: true });
+      return rawFile();
+    }
+    return {
+      kind: "file",
+      path: tmp,
+      size: gzSize,
+      gzip: true,
+      originalSize: size,
+      cleanup: () => rm3(tmp, { force: true })
+    };
+  } finally {
+    await handle.close().catch(() => void 0);
+  }
+}
+var SourceFile = class {
+  #absPath;
+  #context;
+  #label;
+  #signal;
+  constructor(absPath, file, signal) {
+    this.#absPath = absPath;
+    this.#signal = signal;
+    this.#context = file === void 0 ? {} : { file };
+    this.#label = file === void 0 ? ` ${printable(absPath)}` : "";
+  }
+  throwIfAborted() {
+    if (this.#signal?.aborted) throw new AbortError(this.#signal.reason, this.#context);
+  }
+  error(code, message, cause) {
+    return new FerryError(
+      code,
+      message,
+      cause === void 0 ? { context: this.#context } : { cause, context: this.#context }
+    );
+  }
+  unreadable(cause) {
+    if (isFerryError(cause)) return cause;
+    const errno2 = cause?.code;
+    return this.error(
+      "ERR_FERRY_SOURCE_UNREADABLE",
+      `Cannot read file${this.#label}${errno2 ? ` (${errno2})` : ""}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      cause
+    );
+  }
+  changed(detail) {
+    return this.error(
+      "ERR_FERRY_SOURCE_CHANGED",
+      `File${this.#label} changed while it was being read: ${detail}`
+    );
+  }
+  assertRegular(st) {
+    if (st.isFile()) return;
+    const kind = st.isDirectory() ? "a directory" : st.isFIFO() ? "a named pipe (FIFO)" : st.isSocket() ? "a socket" : st.isCharacterDevice() || st.isBlockDevice() ? "a device" : "not a regular file";
+    const what = this.#label === "" ? "The path" : `${printable(this.#absPath)}`;
+    throw new ValidationError(
+      "ERR_FERRY_INVALID_PATH",
+      `${what} is ${kind}; only regular files can be uploaded`,
+      this.#context
+    );
+  }
+  /**
+   * Opens, checks and reads the file synchronously if it is smaller than `limit`; returns
+   * undefined (having read nothing) for a larger one. One byte of headroom shows growth.
+   */
+  readIfSmallSync(limit) {
+    this.throwIfAborted();
+    let fd;
+    try {
+      fd = openSync2(this.#absPath, OPEN_FLAGS2);
+    } catch (error2) {
+      const st = statSync2(this.#absPath, { throwIfNoEntry: false });
+      if (st) this.assertRegular(st);
+      throw this.unreadable(error2);
+    }
+    try {
+      const st = fstatSync2(fd);
+      this.assertRegular(st);
+      if (st.size >= limit) return void 0;
+      const { data, found } = readWholeSync(fd, st.size);
+      if (found > st.size) throw this.changed(`it grew beyond the ${st.size} bytes it had when opened`);
+      if (found < st.size) throw this.changed(`expected ${st.size} bytes, it ended after ${found}`);
+      return data;
+    } catch (error2) {
+      throw isFerryError(error2) ? error2 : this.unreadable(error2);
+    } finally {
+      closeSync2(fd);
+    }
+  }
+  async openAndCheck() {
+    try {
+      return await open5(this.#absPath, OPEN_FLAGS2);
+    } catch (error2) {
+      const st = await stat4(this.#absPath).catch(() => void 0);
+      if (st) this.assertRegular(st);
+      throw this.unreadable(error2);
+    }
+  }
+  /** fstat of the open descriptor, refusing anything but a regular file (the handle is closed then). */
+  async statHandle(handle) {
+    try {
+      const st = await handle.stat();
+      this.assertRegular(st);
+      return st;
+    } catch (error2) {
+      throw isFerryError(error2) ? error2 : this.unreadable(error2);
+    }
+  }
+  /** Reads exactly `length` bytes at `position`; with `atEnd`, also checks nothing follows them. */
+  async readAt(handle, position, length, atEnd) {
+    const buf = Buffer.alloc(length);
+    let done = 0;
+    try {
+      while (done < length) {
+        const { bytesRead } = await handle.read(buf, done, length - done, position + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      if (done < length) throw this.changed(`expected ${length} bytes, it ended after ${position + done}`);
+      if (atEnd) {
+        const probe = Buffer.alloc(1);
+        const { bytesRead } = await handle.read(probe, 0, 1, position + length);
+        if (bytesRead !== 0)
+          throw this.changed(`it grew beyond the ${position + length} bytes it had when listed`);
+      }
+    } catch (error2) {
+      throw this.unreadable(error2);
+    }
+    this.throwIfAborted();
+    return buf;
+  }
+  /** The size and mtime must still be what the listing stat saw. */
+  async assertUnchanged(handle, before) {
+    let after;
+    try {
+      after = await handle.stat();
+    } catch (error2) {
+      throw this.unreadable(error2);
+    }
+    if (after.size !== before.size) throw this.changed(`size ${before.size} -> ${after.size} bytes`);
+    if (after.mtimeMs !== before.mtimeMs) throw this.changed("its modification time changed");
+  }
+  /** Stream-gzips the first `size` bytes to `tmp`, returning the gzip size; removes `tmp` on failure. */
+  async gzipToFile(handle, size, tmp, level, scan) {
+    let result;
+    try {
+      result = await gzipFileParallel(handle, size, tmp, level, {
+        ...this.#signal ? { signal: this.#signal } : {},
+        ...scan ? { onRead: (offset, data) => scan.feed(offset, data) } : {}
+      });
+    } catch (error2) {
+      await rm3(tmp, { force: true });
+      this.throwIfAborted();
+      if (isFerryError(error2)) throw error2;
+      const code = error2.code;
+      if (code === "ENOSPC" || code === "EACCES" || code === "EROFS" || code === "ENOENT") throw error2;
+      throw this.unreadable(error2);
+    }
+    if (result.bytesRead !== size) {
+      await rm3(tmp, { force: true });
+      throw this.changed(`expected ${size} bytes, read ${result.bytesRead}`);
+    }
+    return result.bytesWritten;
+  }
+};
+function gzipBuffer(data, level) {
+  return new Promise((resolve2, reject) => {
+    gzip(data, { level }, (error2, out) => error2 ? reject(error2) : resolve2(out));
+  });
+}
+function chunkRanges(total, chunkSize) {
+  if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) {
+    throw new ValidationError(
+      "ERR_FERRY_INVALID_OPTION",
+      `Option 'chunkSize' must be a positive integer, got ${String(chunkSize)}`,
+      { option: "chunkSize" }
+    );
+  }
+  if (!Number.isSafeInteger(total) || total < 0) {
+    throw new ValidationError(
+      "ERR_FERRY_INVALID_OPTION",
+      `The total size must be a non-negative integer, got ${String(total)}`
+    );
+  }
+  if (total === 0) return [{ start: 0, end: -1 }];
+  const ranges = [];
+  for (let start = 0; start < total; start += chunkSize) {
+    ranges.push({ start, end: Math.min(start + chunkSize, total) - 1 });
+  }
+  return ranges;
+}
+function contentRange(start, end, total) {
+  return `bytes ${start}-${end}/${total}`;
+}
+
+// src/backends/source-changed.ts
+function sourceChanged(file, now, context) {
+  return new FerryError(
+    "ERR_FERRY_SOURCE_CHANGED",
+    `File '${file.absolutePath}' changed while it was being uploaded: ${file.size} bytes when listed, ${now}`,
+    { context }
+  );
+}
+
+// src/backends/legacy/upload.ts
+async function uploadLegacy(config, spec, ctx) {
+  const { http: http6, operation, logger } = ctx;
+  const context = { operation: "upload", artifactName: spec.name };
+  const common = {
+    ...config.token ? { bearer: config.token } : {},
+    operation
+  };
+  const service = new ArtifactService(config, ctx);
+  const created2 = await service.create(spec.name, spec.retentionDays, context);
+  const containerUrl2 = created2.fileContainerResourceUrl;
+  if (!containerUrl2) {
+    throw new FerryError(
+      "ERR_FERRY_PROTOCOL",
+      "The artifact service returned no fileContainerResourceUrl to upload to",
+      {
+        context
+      }
+    );
+  }
+  checkCredentialedUrl(containerUrl2, config, "the fileContainerResourceUrl", context);
+  if (spec.files.some((f) => f.symlinkTarget !== void 0)) {
+    logger.warn("The legacy artifact protocol cannot store symlinks; uploading the files they point to");
+  }
+  const totalOriginal = spec.files.reduce((sum, f) => sum + f.size, 0);
+  let uploadedBytes = 0;
+  let originalDone = 0;
+  let filesDone = 0;
+  const progress = () => ctx.onProgress?.({
+    operation: "upload",
+    artifactName: spec.name,
+    phase: "transfer",
+    bytesDone: originalDone,
+    bytesTotal: totalOriginal,
+    filesDone,
+    filesTotal: spec.files.length
+  });
+  const itemUrl3 = itemUrlBuilder(containerUrl2);
+  const uploadFile = async (file, slot) => {
+    const fileContext = { ...context, file: file.artifactPath };
+    const scan = spec.secretScan?.file(file.artifactPath);
+    const payload = await preparePayload(file.absolutePath, {
+      tempDir: spec.tempDir,
+      level: spec.compressionLevel,
+      signal: operation.signal,
+      file: file.artifactPath,
+      scan
+    }).catch((error2) => {
+      throw isFerryError(error2) ? error2 : new FerryError("ERR_FERRY_SOURCE_UNREADABLE", `Cannot read '${file.absolutePath}'`, {
+        cause: error2,
+        context: fileContext
+      });
+    });
+    const onRead = scan && !payload.gzip ? (start, chunk) => scan.feed(start, chunk) : void 0;
+    const reader = payload.kind === "file" ? new ChunkReader(payload.path, fileContext, onRead) : void 0;
+    try {
+      if (payload.originalSize !== file.size) {
+        throw sourceChanged(file, `${payload.originalSize} when read`, fileContext);
+      }
+      const total = payloadLength(payload);
+      const url = itemUrl3(`${spec.name}/${file.artifactPath}`);
+      const ranges = chunkRanges(total, spec.chunkSize);
+      const load = (index) => {
+        const range = ranges[index];
+        const bytes = payload.kind === "memory" ? Promise.resolve(payload.data.subarray(range.start, range.end + 1)) : reader.read(range.start, range.end - range.start + 1);
+        return bytes.then((chunk) => ({
+          chunk,
+          headers: chunkHeaders(payload, range.start, range.end, total, chunk)
+        }));
+      };
+      let next = load(0);
+      for (let index = 0; index < ranges.length; index++) {
+        const { chunk, headers } = await next;
+        const sent = http6.request(
+          { ...common, slot, method: "PUT", url, headers, body: chunk, context: fileContext },
+          discardBody
+        );
+        if (index + 1 < ranges.length) {
+          next = load(index + 1);
+          next.catch(() => void 0);
+        }
+        await sent;
+        uploadedBytes += chunk.length;
+      }
+      if (payload.kind === "file" && !payload.gzip) {
+        const after = await stat5(file.absolutePath).catch(() => void 0);
+        if (after?.size !== file.size) {
+          const now = after === void 0 ? "gone" : String(after.size);
+          throw sourceChanged(file, `${now} after it was sent`, fileContext);
+        }
+      }
+      originalDone += payload.originalSize;
+      filesDone++;
+      progress();
+      logger.debug(
+        `uploaded ${file.artifactPath} (${payload.originalSize} bytes${payload.gzip ? `, gzip ${total}` : ""})`
+      );
+    } finally {
+      await reader?.close();
+      if (payload.kind === "file") await payload.cleanup();
+    }
+  };
+  await runWorkers(spec.files, http6.slots, ctx, uploadFile);
+  ctx.onProgress?.({
+    operation: "upload",
+    artifactName: spec.name,
+    phase: "finalize",
+    bytesDone: originalDone,
+    bytesTotal: totalOriginal,
+    filesDone,
+    filesTotal: spec.files.length
+  });
+  await service.finalize(spec.name, totalOriginal, context);
+  return {
+    id: typeof created2.containerId === "number" ? created2.containerId : Number(created2.containerId) || void 0,
+    uploadedBytes,
+    size: totalOriginal,
+    fileCount: spec.files.length,
+    digest: void 0
+  };
+}
+function chunkHeaders(payload, start, end, total, chunk) {
+  const headers = {
+    accept: `application/json;api-version=${API_VERSION}`,
+    "content-type": "application/octet-stream",
+    connection: "Keep-Alive",
+    "keep-alive": "10",
+    "content-range": contentRange(start, end, total),
+    "x-actions-results-crc64": crc64Base64(chunk),
+    "x-actions-results-md5": md5Base64(chunk)
+  };
+  if (payload.gzip) {
+    headers["content-encoding"] = "gzip";
+    headers["x-tfs-filelength"] = String(payload.originalSize);
+  }
+  return headers;
+}
+function payloadLength(payload) {
+  return payload.kind === "memory" ? payload.data.length : payload.size;
+}
+
+// src/backends/legacy/legacy-backend.ts
+var LegacyBackend = class {
+  constructor(config) {
+    this.config = config;
+  }
+  config;
+  kind = "legacy";
+  upload(spec, ctx) {
+    return uploadLegacy(this.config, spec, ctx);
+  }
+  async download(spec, ctx) {
+    const artifact = await new ArtifactService(this.config, ctx).find(spec.name, "download");
+    return downloadLegacy(this.config, artifact, spec, ctx);
+  }
+  async list(ctx) {
+    return (await new ArtifactService(this.config, ctx).list("list")).map(toInfo);
+  }
+  delete(name) {
+    return Promise.reject(
+      new FerryError(
+        "ERR_FERRY_CONFIG",
+        `Cannot delete '${name}': the legacy artifact protocol has no delete operation`,
+        {
+          context: { operation: "delete", artifactName: name }
+        }
+      )
+    );
+  }
+  async get(name, ctx) {
+    return toInfo(await new ArtifactService(this.config, ctx).find(name, "get"));
+  }
+};
+
+// src/backends/local/local-store.ts
+import { randomBytes as randomBytes2 } from "node:crypto";
+import { mkdir as mkdir3 } from "node:fs/promises";
+var LOCAL_RUN_ID = "local";
+async function openLocalStore(startServer2, dataDir, runId = LOCAL_RUN_ID) {
+  await mkdir3(dataDir, { recursive: true });
+  const token = mintRuntimeToken(runId);
+  registerSecret(token);
+  const server = await startServer2({ dataDir, host: "127.0.0.1", port: 0, token });
+  return {
+    config: {
+      resultsUrl: server.url,
+      token,
+      ids: { workflowRunBackendId: runId, workflowJobRunBackendId: runId }
+    },
+    origin: new URL(server.url).origin,
+    label: `the embedded store in ${dataDir}`,
+    close: () => server.close()
+  };
+}
+function mintRuntimeToken(runId) {
+  const encode = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const header3 = encode({ alg: "HS256", typ: "JWT" });
+  const payload = encode({
+    scp: `Actions.Results:${runId}:${runId}`,
+    nonce: randomBytes2(16).toString("hex")
+  });
+  return `${header3}.${payload}.${randomBytes2(32).toString("base64url")}`;
+}
+
+// src/backends/local/store-url.ts
+function hideStoreUrl(text, origin, label2) {
+  if (!text.includes(origin)) return text;
+  const escaped = origin.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return text.replace(new RegExp(`${escaped}[^\\s'"),]*`, "g"), label2);
+}
+function loggerHidingStoreUrl(logger, origin, label2) {
+  const hide = (message) => hideStoreUrl(message, origin, label2);
+  return {
+    debug: (m) => logger.debug(hide(m)),
+    info: (m) => logger.info(hide(m)),
+    warn: (m) => logger.warn(hide(m)),
+    error: (m) => logger.error(hide(m))
+  };
+}
+function hideStoreUrlInError(error2, origin, label2) {
+  if (!(error2 instanceof Error) && !isFerryError(error2)) return error2;
+  const target = error2;
+  const message = hideStoreUrl(target.message, origin, label2);
+  if (message !== target.message) {
+    if (target.stack?.startsWith(`${target.name}: ${target.message}`)) {
+      target.stack = `${target.name}: ${message}${target.stack.slice(target.name.length + 2 + target.message.length)}`;
+    }
+    target.message = message;
+  }
+  if (isFerryError(error2) && error2.context.url?.includes(origin)) {
+    const { url: _hidden, ...rest } = error2.context;
+    Object.defineProperty(error2, "context", {
+      value: Object.freeze(rest),
+      enumerable: true,
+      configurable: true,
+      writable: false
+    });
+  }
+  return error2;
+}
+
+// src/backends/results/contracts.ts
+var TWIRP_SERVICE = "github.actions.results.api.v1.ArtifactService";
+var ARTIFACT_VERSION = 7;
+var RESULTS_USER_AGENT = "@actions/artifact-6.2.1";
+
+// src/backends/results/blob-download.ts
+import { createHash as createHash3 } from "node:crypto";
+import { open as open6 } from "node:fs/promises";
+import { dirname } from "node:path";
+import { Writable } from "node:stream";
+import { finished as finished2 } from "node:stream/promises";
+
+// src/transport/error-body.ts
+function extractErrorMessage(body) {
+  const text = body.trim();
+  if (text === "") return void 0;
+  if (text.startsWith("{") || text.startsWith("[")) {
+    try {
+      const found = messageFrom(JSON.parse(text), 0);
+      if (found) return found;
+    } catch {
+    }
+  }
+  const xml = /<Message>([\s\S]*?)<\/Message>/i.exec(text);
+  if (xml?.[1]) return xml[1].trim().split("\n")[0];
+  if (/^<!doctype html|^<html/i.test(text)) {
+    const title = /<title>([\s\S]*?)<\/title>/i.exec(text);
+    return title?.[1]?.trim() || void 0;
+  }
+  return text.split("\n")[0]?.slice(0, 200);
+}
+function messageFrom(value, depth2) {
+  if (depth2 > 4 || value === null || value === void 0) return void 0;
+  if (typeof value === "string") return value.trim() || void 0;
+  if (Array.isArray(value)) {
+    const parts = value.map((v) => messageFrom(v, depth2 + 1)).filter((v) => Boolean(v));
+    return parts.length ? parts.join("; ") : void 0;
+  }
+  if (typeof value === "object") {
+    const record = value;
+    for (const key of ["message", "msg", "Message", "error_description", "errors", "error", "value"]) {
+      const found = messageFrom(record[key], depth2 + 1);
+      if (found) return found;
+    }
+  }
+  return void 0;
+}
+function mentionsRateLimit(message) {
+  return message !== void 0 && /rate limit/i.test(message);
+}
+
+// src/backends/results/blob-download.ts
+var DigestMismatchError = class extends IntegrityError {
+  name = "DigestMismatchError";
+  /** `sha256:<hex>` the service listed. */
+  expectedDigest;
+  /** `sha256:<hex>` of the bytes received (on the last download). */
+  actualDigest;
+  constructor(expectedHex, actualHex, downloads, context) {
+    super(
+      "ERR_FERRY_INTEGRITY",
+      `Digest mismatch: the service listed sha256:${expectedHex} but the bytes received hash to sha256:${actualHex} (downloaded ${downloads === 1 ? "once" : `${downloads} times`}); nothing was extracted`,
+      { context }
+    );
+    this.expectedDigest = `sha256:${expectedHex}`;
+    this.actualDigest = `sha256:${actualHex}`;
+  }
+};
+var Progress = class {
+  received = 0;
+  hash = createHash3("sha256");
+  etag;
+  contentType;
+  contentDisposition;
+  expectedTotal;
+  /** Forget everything: the next request is a fresh GET without Range. */
+  restart() {
+    this.received = 0;
+    this.hash = createHash3("sha256");
+    this.etag = void 0;
+    this.expectedTotal = void 0;
+  }
+};
+async function downloadBlob(url, file, options) {
+  const started = Date.now();
+  const state = new Progress();
+  let current = url;
+  let refreshed = false;
+  for (let downloads = 1; ; ) {
+    const outcome = await fetchOnce(current, file, state, options);
+    if (outcome.kind === "refused") {
+      if (refreshed || !options.refreshUrl) throw refusedError(outcome, refreshed, started, options.context);
+      refreshed = true;
+      current = await options.refreshUrl();
+      continue;
+    }
+    if (state.expectedTotal !== void 0 && state.received !== state.expectedTotal) {
+      throw new IntegrityError(
+        "ERR_FERRY_INTEGRITY",
+        `Download has ${state.received} bytes, the server declared ${state.expectedTotal}`,
+        { context: options.context }
+      );
+    }
+    const sha256 = state.hash.digest("hex");
+    const expected = options.expectedSha256;
+    if (expected !== void 0 && sha256 !== expected) {
+      if (downloads >= 2) throw new DigestMismatchError(expected, sha256, downloads, options.context);
+      downloads++;
+      state.restart();
+      continue;
+    }
+    return {
+      size: state.received,
+      sha256,
+      contentType: state.contentType,
+      contentDisposition: state.contentDisposition
+    };
+  }
+}
+async function fetchOnce(url, file, state, options) {
+  const read = async (res) => {
+    const status = res.statusCode ?? 0;
+    if (status === 403) {
+      const body = (await readBody(res, 64 * 1024).catch(() => Buffer.alloc(0))).toString("utf8");
+      const code = res.headers["x-ms-error-code"];
+      return {
+        kind: "refused",
+        code: typeof code === "string" ? code : void 0,
+        message: extractErrorMessage(body),
+        body
+      };
+    }
+    if (status === 416 && state.received > 0) {
+      res.resume();
+      const total = /^bytes \*\/(\d+)$/.exec(String(res.headers["content-range"] ?? ""));
+      if (total && Number(total[1]) === state.received) {
+        state.expectedTotal = state.received;
+        return { kind: "complete" };
+      }
+      state.restart();
+      throw new IntegrityError(
+        "ERR_FERRY_INTEGRITY",
+        "The resumed download was refused as out of range (HTTP 416); starting over",
+        { retryable: true, context: options.context }
+      );
+    }
+    let append = false;
+    if (status === 206 && state.received > 0) {
+      const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers["content-range"] ?? ""));
+      if (!range || Number(range[1]) !== state.received || !rangeAgrees(range, res, state.expectedTotal)) {
+        res.resume();
+        throw new IntegrityError(
+          "ERR_FERRY_INTEGRITY",
+          `Resumed download returned an unexpected Content-Range '${res.headers["content-range"]}'`,
+          { context: options.context }
+        );
+      }
+      append = true;
+    } else if (status !== 200) {
+      res.resume();
+      throw new IntegrityError("ERR_FERRY_PROTOCOL", `Blob download answered HTTP ${status}, expected 200`, {
+        context: options.context
+      });
+    } else {
+      state.restart();
+      const tag = res.headers["etag"];
+      state.etag = typeof tag === "string" && !tag.startsWith("W/") ? tag : void 0;
+      state.contentType = res.headers["content-type"];
+      const disposition = res.headers["content-disposition"];
+      state.contentDisposition = typeof disposition === "string" ? disposition : void 0;
+      const length = res.headers["content-length"];
+      state.expectedTotal = length === void 0 ? void 0 : Number(length);
+    }
+    const declared = res.headers["content-length"] === void 0 ? void 0 : Number(res.headers["content-length"]);
+    const cap = options.listedSize;
+    const tooLarge = () => responseTooLarge(
+      `The blob download (${state.received} bytes already received)`,
+      cap ?? 0,
+      "the artifact's listed size",
+      options.context
+    );
+    let overrun;
+    let got = 0;
+    const handle = await open6(file, append ? "a" : "w");
+    if (append) await handle.truncate(state.received);
+    const watchdog = watchThroughput(
+      options.stall ?? options.http.stallPolicy,
+      "Download",
+      options.context,
+      (error2) => res.destroy(error2)
+    );
+    const persisted = (chunks) => {
+      for (const chunk of chunks) {
+        got += chunk.length;
+        state.received += chunk.length;
+        state.hash.update(chunk);
+      }
+      options.onBytes?.(state.received, state.expectedTotal);
+    };
+    const sink = new Writable({
+      highWaterMark: 4 * 1024 * 1024,
+      write(chunk, _encoding, done) {
+        watchdog.add(chunk.length);
+        writeFully(handle, [chunk]).then(() => {
+          persisted([chunk]);
+          done();
+        }, done);
+      },
+      writev(entries, done) {
+        const chunks = entries.map((e) => e.chunk);
+        for (const chunk of chunks) watchdog.add(chunk.length);
+        writeFully(handle, chunks).then(() => {
+          persisted(chunks);
+          done();
+        }, done);
+      }
+    });
+    if (cap !== void 0) {
+      let seen = state.received;
+      res.on("data", (chunk) => {
+        seen += chunk.length;
+        if (seen > cap && overrun === void 0) {
+          overrun = tooLarge();
+          res.destroy(overrun);
+        }
+      });
+    }
+    try {
+      await drain(res, sink);
+    } catch (error2) {
+      if (error2 instanceof StalledTransferError) throw error2;
+      if (overrun !== void 0) throw overrun;
+      if (findResourceFailure(error2)) {
+        throw await asResourceError(error2, {
+          context: options.context,
+          // The temporary directory holding `file` is removed; its parent is tempDir.
+          removedOnFailure: dirname(file),
+          neededBytes: state.expectedTotal ?? declared
+        });
+      }
+      throw new IntegrityError(
+        "ERR_FERRY_INTEGRITY",
+        declared === void 0 ? `Download broke off after ${state.received} bytes` : `Download truncated: the connection closed after ${got} of ${declared} bytes (${state.received} in total)`,
+        { cause: error2, retryable: true, context: options.context }
+      );
+    } finally {
+      watchdog.stop();
+      await handle.close();
+    }
+    if (declared !== void 0 && got !== declared) {
+      throw new IntegrityError("ERR_FERRY_INTEGRITY", `Download truncated: ${got} of ${declared} bytes`, {
+        retryable: true,
+        context: options.context
+      });
+    }
+    return { kind: "complete" };
+  };
+  return options.http.request(
+    {
+      slot: 0,
+      method: "GET",
+      url,
+      headers: () => state.received > 0 && state.etag ? { range: `bytes=${state.received}-`, "if-match": state.etag } : {},
+      okStatuses: [403, 416],
+      operation: options.operation,
+      context: options.context
+    },
+    read
+  );
+}
+function rangeAgrees(range, res, expectedTotal) {
+  const start = Number(range[1]);
+  const end = Number(range[2]);
+  const total = range[3] === "*" ? void 0 : Number(range[3]);
+  const length = res.headers["content-length"];
+  if (end < start) return false;
+  if (length !== void 0 && Number(length) !== end - start + 1) return false;
+  if (total !== void 0 && end >= total) return false;
+  return total === void 0 || expectedTotal === void 0 || total === expectedTotal;
+}
+async function drain(res, sink) {
+  sink.once("error", (error2) => res.destroy(error2));
+  res.pipe(sink, { end: false });
+  let broken;
+  try {
+    await finished2(res);
+  } catch (error2) {
+    broken = error2;
+    res.unpipe(sink);
+  }
+  sink.end();
+  await finished2(sink);
+  if (broken !== void 0) throw broken;
+}
+function refusedError(outcome, refreshed, started, context) {
+  const why = [outcome.code, outcome.message?.slice(0, 200)].filter(Boolean).join(": ");
+  const elapsed = ((Date.now() - started) / 1e3).toFixed(1);
+  return new HttpError(
+    "ERR_FERRY_UNAUTHORIZED",
+    refreshed ? `The blob store refused the signed download URL ${elapsed} s into the download (HTTP 403${why ? ` ${why}` : ""}), and refused the fresh URL from GetSignedArtifactURL too; not retrying` : `The blob store refused the signed download URL ${elapsed} s into the download (HTTP 403${why ? ` ${why}` : ""}); it may have expired`,
+    403,
+    outcome.body,
+    { context: { ...context, status: 403 } }
+  );
+}
+function normalizeDigest(digest2) {
+  if (!digest2) return void 0;
+  const hex = digest2.trim().toLowerCase().replace(/^sha256:/, "");
+  return /^[0-9a-f]{64}$/.test(hex) ? hex : void 0;
+}
+
+// src/backends/latest-per-name.ts
+function latestPerName(artifacts) {
+  const byName = /* @__PURE__ */ new Map();
+  for (const a of artifacts) {
+    const current = byName.get(a.name);
+    if (!current || (a.id ?? 0) > (current.id ?? 0)) byName.set(a.name, a);
+  }
+  return [...byName.values()];
+}
+
+// src/transport/operation.ts
+var Operation = class {
+  constructor(name, parent) {
+    this.name = name;
+    this.signal = parent ? AbortSignal.any([parent, this.#controller.signal]) : this.#controller.signal;
+  }
+  name;
+  signal;
+  #controller = new AbortController();
+  #failure;
+  /** Records the first fatal error and stops every other worker. */
+  fail(error2) {
+    if (this.#failure) return;
+    this.#failure = error2;
+    this.#controller.abort(error2);
+  }
+  get failure() {
+    return this.#failure;
+  }
+  /** Throws the recorded failure, or AbortError when the caller cancelled. Call before each request. */
+  throwIfStopped() {
+    if (this.#failure) throw this.#failure;
+    if (this.signal.aborted) throw new AbortError(this.signal.reason, { operation: this.name });
+  }
+};
+
+// src/transport/reconciled-step.ts
+async function reconciledStep(retrier, step) {
+  const budget = retrier.budget();
+  for (; ; ) {
+    try {
+      return await step.attempt(budget);
+    } catch (error2) {
+      if (!isFerryError(error2) || !error2.retryable) throw error2;
+      budget.attempt = Math.max(budget.attempt, error2.context.attempt ?? budget.attempt);
+      const decision = retrier.decide(budget, { kind: "error", error: error2 });
+      if (!decision.retry) throw error2;
+      retrier.logger.debug(
+        `${step.call} failed (${decision.reason}), retry ${budget.attempt} in ${decision.delayMs} ms (${decision.basis})`
+      );
+      await retrier.sleep(decision.delayMs, step.signal);
+      budget.attempt++;
+      const settled = await step.reconcile(error2);
+      if (settled) return settled.done;
+    }
+  }
+}
+
+// src/backends/results/twirp.ts
+var TwirpClient = class {
+  constructor(http6, config) {
+    this.http = http6;
+    this.config = config;
+    this.#origin = new URL(config.resultsUrl).origin;
+  }
+  http;
+  config;
+  #origin;
+  call(method, body, options) {
+    return this.http.request(
+      this.#spec(method, body, options, []),
+      (res) => readJson(res, this.#limit(method, options))
+    );
+  }
+  /**
+   * Like {@link call}, but the HTTP statuses in `refused` come back as an outcome instead of a
+   * thrown (and operation-stopping) error, for a caller that must look around before failing
+   * (a FinalizeArtifact refused after the blob was committed).
+   */
+  callAllowing(method, body, options, refused) {
+    return this.http.request(this.#spec(method, body, options, refused), async (res) => {
+      const status = res.statusCode ?? 0;
+      if (status >= 200 && status < 300)
+        return { status: "ok", value: await readJson(res, this.#limit(method, options)) };
+      const text = (await readBody(res, 64 * 1024)).toString("utf8");
+      return { status: "refused", httpStatus: status, message: extractErrorMessage(text)?.slice(0, 200) };
+    });
+  }
+  /** Every answer is bounded by the option maxResponseBytes (ERR_FERRY_RESPONSE_TOO_LARGE past it). */
+  #limit(method, options) {
+    return {
+      maxBytes: this.http.maxResponseBytes,
+      call: method,
+      context: options.context,
+      stall: this.http.stallPolicy
+    };
+  }
+  #spec(method, body, options, okStatuses) {
+    return {
+      slot: options.slot ?? 0,
+      method: "POST",
+      url: `${this.#origin}/twirp/${TWIRP_SERVICE}/${method}`,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(withoutDefaults(body)),
+      bearer: this.config.token,
+      operation: options.operation,
+      context: options.context,
+      call: method,
+      ...okStatuses.length ? { okStatuses } : {},
+      ...options.reconcile ? { networkErrors: "throw" } : {},
+      ...options.budget !== void 0 ? { budget: options.budget } : {},
+      describeFailure: (status, message) => describeTwirpFailure(method, status, message)
+    };
+  }
+};
+function describeTwirpFailure(method, status, message) {
+  const text = `${method} failed: ${message ?? `HTTP ${status}`}`;
+  if (status === 403 && message && /insufficient usage|quota/i.test(message))
+    return { code: "ERR_FERRY_QUOTA", message: text };
+  return { message: text };
+}
+function withoutDefaults(body) {
+  const out = {};
+  for (const [key, value] of Object.entries(body)) {
+    if (value === void 0 || value === null || value === "" || value === 0 || value === "0" || value === false)
+      continue;
+    out[key] = value;
+  }
+  return out;
+}
+function requireOk(method, response, context) {
+  if (response.ok !== true) {
+    throw new FerryError("ERR_FERRY_PROTOCOL", `${method}: the results service answered without ok: true`, {
+      context
+    });
+  }
+}
+function toSafeId(value) {
+  if (value === void 0) return void 0;
+  const n = typeof value === "number" ? value : Number(value);
+  return Number.isSafeInteger(n) && n >= 0 ? n : void 0;
+}
+function listedSize(value) {
+  if (value === void 0 || value === "") return void 0;
+  const n = typeof value === "number" ? value : Number(value);
+  return Number.isSafeInteger(n) && n >= 0 ? n : void 0;
+}
+
+// src/backends/results/artifact-service.ts
+var ABANDON_TIMEOUT_MS = 1e4;
+var ArtifactService2 = class {
+  #config;
+  #ctx;
+  #twirp;
+  constructor(config, ctx) {
+    this.#config = config;
+    this.#ctx = ctx;
+    this.#twirp = new TwirpClient(ctx.http, config);
+  }
+  /**
+   * A created artifact that was not finalized is deleted (invariant I3), so the failure leaves
+   * nothing behind and a re-run can use the name at once instead of meeting a conflict with its
+   * own half upload. A finalized one is left alone: a refused or unheard finalize may still have
+   * committed it, and the error already names it. One attempt per call, ten seconds in all,
+   * whatever stopped the upload; when it fails, a warning names the artifact as created and not
+   * finalized.
+   */
+  async abandon(name, context) {
+    const cleanup = new Operation("upload", AbortSignal.timeout(ABANDON_TIMEOUT_MS));
+    const once = () => ({
+      operation: cleanup,
+      context,
+      budget: this.#ctx.http.retrier.singleAttempt()
+    });
+    try {
+      const listed = await this.list({ name_filter: name }, context, once());
+      if (listed.some((a) => a.name === name)) return;
+      const outcome = await this.#twirp.callAllowing(
+        "DeleteArtifact",
+        { ...this.#ids(), name },
+        once(),
+        [404, 409]
+      );
+      this.#ctx.logger.debug(
+        outcome.status === "ok" ? `Deleted the unfinalized artifact '${name}' after the failed upload` : `The failed upload of '${name}' left nothing this job may delete (${outcome.httpStatus})`
+      );
+    } catch (error2) {
+      this.#ctx.logger.warn(
+        `Artifact '${name}' was created but not finalized, and could not be deleted (${error2 instanceof Error ? error2.message : String(error2)}); the service may hold the name until it expires the upload`
+      );
+    }
+  }
+  /** Resolves the artifact and signs a download URL for it (and again through `refresh`). */
+  async signedDownload(spec, context) {
+    const artifact = await this.resolve(spec, context);
+    const sign = () => this.#sign(artifact, context);
+    return {
+      url: await sign(),
+      name: artifact.name,
+      expectedHex: normalizeDigest(artifact.digest),
+      refresh: sign,
+      listedSize: listedSize(artifact.size)
+    };
+  }
+  /**
+   * DeleteArtifact, reconciled: a network error after the request left may mean the artifact
+   * is already gone, so a repeat's "not found" is the success that was not heard, not an error
+   * (and not a reason to stop the operation). Attempts and time are counted by the retry policy
+   * across the repeats. `missingOk`: "not found" on the first attempt is fine too (overwrite: a
+   * concurrent overwrite may have deleted it first; the name is free either way).
+   */
+  async delete(name, context, missingOk = false) {
+    let lostResponse = false;
+    return reconciledStep(this.#ctx.http.retrier, {
+      call: "DeleteArtifact",
+      signal: this.#ctx.operation.signal,
+      attempt: async (budget) => {
+        const outcome = await this.#twirp.callAllowing(
+          "DeleteArtifact",
+          { ...this.#ids(), name },
+          { operation: this.#ctx.operation, context, reconcile: true, budget },
+          lostResponse || missingOk ? [404] : []
+        );
+        if (outcome.status === "refused") {
+          this.#ctx.logger.debug(`DeleteArtifact for '${name}': the earlier, unanswered attempt deleted it`);
+          return void 0;
+        }
+        requireOk("DeleteArtifact", outcome.value, context);
+        return toSafeId(outcome.value.artifact_id ?? outcome.value.artifactId);
+      },
+      // Nothing to ask: after a lost answer, the repeat's "not found" is the success.
+      reconcile: (error2) => {
+        lostResponse = lostResponse || error2.code === "ERR_FERRY_NETWORK" || error2.code === "ERR_FERRY_TIMEOUT";
+        return Promise.resolve(void 0);
+      }
+    });
+  }
+  #ids() {
+    return {
+      workflow_run_backend_id: this.#config.ids.workflowRunBackendId,
+      workflow_job_run_backend_id: this.#config.ids.workflowJobRunBackendId
+    };
+  }
+  /** Overwrite: deletes the artifact of this name when there is one. */
+  async deleteIfPresent(name) {
+    const existing = await this.list(
+      { name_filter: name },
+      {
+        operation: "upload",
+        artifactName: name
+      }
+    );
+    if (!existing.some((a) => a.name === name)) return;
+    await this.delete(name, { operation: "upload", artifactName: name }, true);
+    this.#ctx.logger.info(`Deleted the existing artifact '${name}' (overwrite)`);
+  }
+  /**
+   * CreateArtifact, reconciled: a network error after the request left may mean the artifact
+   * was created. A finalized artifact of the same name is a real conflict; a 409 that only our
+   * own lost create caused is cleared by deleting that unfinalized artifact and creating again.
+   * Attempts and time are counted by the retry policy across the repeats.
+   */
+  async create(name, mimeType, retentionDays2, context) {
+    const body = {
+      ...this.#ids(),
+      name,
+      version: ARTIFACT_VERSION,
+      mime_type: mimeType,
+      ...retentionDays2 ? { expires_at: expiresAt(retentionDays2) } : {}
+    };
+    let lostResponse = false;
+    return reconciledStep(this.#ctx.http.retrier, {
+      call: "CreateArtifact",
+      signal: this.#ctx.operation.signal,
+      attempt: async (budget) => {
+        for (; ; ) {
+          const outcome = await this.#twirp.callAllowing(
+            "CreateArtifact",
+            body,
+            { operation: this.#ctx.operation, context, reconcile: true, budget },
+            [409]
+          );
+          if (outcome.status === "refused") {
+            if (!lostResponse) {
+              throw new FerryError(
+                "ERR_FERRY_CONFLICT",
+                `An artifact named '${name}' already exists in this workflow run; use overwrite to replace it` + (outcome.message ? ` (CreateArtifact: ${outcome.message})` : ""),
+                { context }
+              );
+            }
+            await this.delete(name, context);
+            lostResponse = false;
+            budget.attempt++;
+            continue;
+          }
+          const response = outcome.value;
+          requireOk("CreateArtifact", response, context);
+          const url = response.signed_upload_url ?? response.signedUploadUrl;
+          if (!url)
+            throw new FerryError("ERR_FERRY_PROTOCOL", "CreateArtifact returned no signed_upload_url", {
+              context
+            });
+          return checkSignedUrl(url, this.#config.resultsUrl, "the signed upload URL", context);
+        }
+      },
+      reconcile: async (error2) => {
+        this.#ctx.logger.debug(
+          `CreateArtifact for '${name}' lost its response (${error2.message}); reconciling`
+        );
+        const finalized = await this.list({ name_filter: name }, context);
+        if (finalized.some((a) => a.name === name)) {
+          throw new FerryError(
+            "ERR_FERRY_CONFLICT",
+            `An artifact named '${name}' already exists in this workflow run`,
+            { cause: error2, context }
+          );
+        }
+        lostResponse = true;
+        return void 0;
+      }
+    });
+  }
+  /**
+   * FinalizeArtifact, reconciled: when the response is lost, the listing says whether the
+   * server committed it (same name and digest), so a retry never finalizes twice or fails a
+   * finalize that succeeded. A finalize the service refuses (`ok: false`, 409) after the blob was
+   * committed is never taken for success: the error carries the digest, and the id when the
+   * service lists the artifact, so the caller can reconcile.
+   */
+  async finalize(name, size, digest2, context) {
+    const body = { ...this.#ids(), name, size: String(size), hash: digest2 };
+    const finalizeContext = { ...context, digest: digest2 };
+    return reconciledStep(this.#ctx.http.retrier, {
+      call: "FinalizeArtifact",
+      signal: this.#ctx.operation.signal,
+      attempt: async (budget) => {
+        const outcome = await this.#twirp.callAllowing(
+          "FinalizeArtifact",
+          body,
+          { operation: this.#ctx.operation, context: finalizeContext, reconcile: true, budget },
+          [409]
+        );
+        if (outcome.status === "refused" || outcome.value.ok !== true) {
+          throw await this.#finalizeRefused(
+            name,
+            size,
+            digest2,
+            outcome.status === "refused" ? `HTTP ${outcome.httpStatus}${outcome.message ? `: ${outcome.message}` : ""}` : "ok: false",
+            outcome.status === "refused" ? "ERR_FERRY_CONFLICT" : "ERR_FERRY_PROTOCOL",
+            finalizeContext
+          );
+        }
+        return toSafeId(outcome.value.artifact_id ?? outcome.value.artifactId);
+      },
+      reconcile: async (error2) => {
+        this.#ctx.logger.debug(
+          `FinalizeArtifact for '${name}' lost its response (${error2.message}); reconciling`
+        );
+        const listed = await this.list({ name_filter: name }, finalizeContext);
+        const committed = listed.find(
+          (a) => a.name === name && normalizeDigest(a.digest) === normalizeDigest(digest2)
+        );
+        return committed ? { done: toSafeId(committed.database_id ?? committed.databaseId) } : void 0;
+      }
+    });
+  }
+  /** The error for a refused finalize, with what the service lists under the name (P33). */
+  async #finalizeRefused(name, size, digest2, answer, code, context) {
+    let listed;
+    let lookup = "";
+    try {
+      const artifacts = await this.list({ name_filter: name }, context);
+      listed = artifacts.filter((a) => a.name === name).sort(
+        (a, b) => (toSafeId(b.database_id ?? b.databaseId) ?? 0) - (toSafeId(a.database_id ?? a.databaseId) ?? 0)
+      )[0];
+    } catch (error2) {
+      lookup = `; listing it to check failed too (${error2 instanceof Error ? error2.message : String(error2)})`;
+    }
+    const id = listed ? toSafeId(listed.database_id ?? listed.databaseId) : void 0;
+    const state = listed ? normalizeDigest(listed.digest) === normalizeDigest(digest2) ? `the service lists it as artifact ${id ?? "?"} with this digest, so it may be complete` : `the service lists an artifact ${id ?? "?"} of that name with ${listed.digest ? `digest ${listed.digest}` : "no digest"}` : `the service lists no finalized artifact of that name${lookup}`;
+    return new FerryError(
+      code,
+      `FinalizeArtifact refused artifact '${name}' after its ${size} bytes were uploaded (${answer}); ${state}. Check the artifact before uploading it again`,
+      { context: { ...context, ...id !== void 0 ? { artifactId: id } : {} } }
+    );
+  }
+  /** The artifact `spec` names: by id, or the newest of the name. */
+  async resolve(spec, context) {
+    const filter = spec.id !== void 0 ? { id_filter: String(spec.id) } : { name_filter: spec.name };
+    const listed = await this.list(filter, context);
+    const matching = spec.id !== void 0 ? listed.filter((a) => toSafeId(a.database_id ?? a.databaseId) === spec.id) : listed.filter((a) => a.name === spec.name);
+    const newest = matching.sort(
+      (a, b) => (toSafeId(b.database_id ?? b.databaseId) ?? 0) - (toSafeId(a.database_id ?? a.databaseId) ?? 0)
+    )[0];
+    if (!newest) throw notFound(spec.id !== void 0 ? `#${spec.id}` : spec.name, "download");
+    return newest;
+  }
+  /** GetSignedArtifactURL for a listed artifact, the URL checked against the service's origin. */
+  async #sign(artifact, context) {
+    const signed = await this.#twirp.call(
+      "GetSignedArtifactURL",
+      {
+        workflow_run_backend_id: artifact.workflow_run_backend_id ?? artifact.workflowRunBackendId ?? this.#config.ids.workflowRunBackendId,
+        workflow_job_run_backend_id: artifact.workflow_job_run_backend_id ?? artifact.workflowJobRunBackendId ?? this.#config.ids.workflowJobRunBackendId,
+        name: artifact.name
+      },
+      { operation: this.#ctx.operation, context }
+    );
+    const url = signed.signed_url ?? signed.signedUrl;
+    if (!url)
+      throw new FerryError("ERR_FERRY_PROTOCOL", "GetSignedArtifactURL returned no signed_url", {
+        context
+      });
+    return checkSignedUrl(url, this.#config.resultsUrl, "the signed download URL", context);
+  }
+  /**
+   * The origin of the storage host, which only a signed URL names: the signed URL of the run's
+   * first artifact, or undefined when the run has none yet (doctor probes it; never guessed).
+   */
+  async storageOrigin(context) {
+    const first = (await this.list({}, context))[0];
+    return first ? new URL(await this.#sign(first, context)).origin : void 0;
+  }
+  /** ListArtifacts in this run's backend ids, narrowed by `filter` (name_filter, id_filter). */
+  async list(filter, context, call = {}) {
+    const response = await this.#twirp.call(
+      "ListArtifacts",
+      { ...this.#ids(), ...filter },
+      { operation: this.#ctx.operation, context, ...call }
+    );
+    return Array.isArray(response.artifacts) ? response.artifacts : [];
+  }
+};
+function notFound(what, operation) {
+  return new FerryError(
+    "ERR_FERRY_NOT_FOUND",
+    `No artifact ${what.startsWith("#") ? what : `named '${what}'`} in this workflow run`,
+    {
+      context: { operation, artifactName: what }
+    }
+  );
+}
+function toInfo2(a) {
+  return {
+    name: a.name,
+    id: toSafeId(a.database_id ?? a.databaseId),
+    // A negative, fractional, NaN or 2^60 size from the service is no size at all.
+    size: listedSize(a.size) ?? 0,
+    createdAt: a.created_at ?? a.createdAt,
+    digest: a.digest
+  };
+}
+function expiresAt(days) {
+  return new Date(Date.now() + days * 24 * 3600 * 1e3).toISOString();
+}
+
+// src/backends/results/download.ts
+import { mkdir as mkdir5, mkdtemp, rm as rm4 } from "node:fs/promises";
+import path10 from "node:path";
+
 // src/pack/zip/central-directory.ts
+import { open as open7 } from "node:fs/promises";
+import { crc32 as crc323 } from "node:zlib";
 var SIG_LOCAL = 67324752;
 var SIG_CENTRAL = 33639248;
 var SIG_EOCD = 101010256;
@@ -21503,7 +24725,7 @@ async function readZipDirectory(handle, options = {}) {
         if (localHeaderOffset === U32) localHeaderOffset = next(8, "the local header offset");
         if (diskStart === U16) diskStart = next(4, "the disk number");
       } else if (id === 28789 && !utf8 && size >= 5 && body[0] === 1) {
-        if (body.readUInt32LE(1) === crc322(nameBytes)) {
+        if (body.readUInt32LE(1) === crc323(nameBytes)) {
           try {
             name = UTF8.decode(body.subarray(5));
           } catch {
@@ -21599,7 +24821,7 @@ async function checkFirstLocalHeader(handle, entries, shift) {
   );
 }
 async function readCentralDirectory(zipPath, options = {}) {
-  const handle = await open3(zipPath, "r");
+  const handle = await open7(zipPath, "r");
   try {
     return (await readZipDirectory(handle, { ...options, label: printable(zipPath) })).entries;
   } finally {
@@ -21608,11 +24830,12 @@ async function readCentralDirectory(zipPath, options = {}) {
 }
 
 // src/pack/zip/entry-reader.ts
-import { open as open4 } from "node:fs/promises";
-import { pipeline, Readable, Transform } from "node:stream";
-import { crc32 as crc323, createInflateRaw, inflateRaw } from "node:zlib";
-import { promisify } from "node:util";
-var inflateRawAsync = promisify(inflateRaw);
+import { open as open8 } from "node:fs/promises";
+import { pipeline as pipeline2, Readable, Transform } from "node:stream";
+import { readSync as readSync2 } from "node:fs";
+import { crc32 as crc324, createInflateRaw, inflateRaw, inflateRawSync } from "node:zlib";
+import { promisify as promisify2 } from "node:util";
+var inflateRawAsync = promisify2(inflateRaw);
 var CHUNK = 1024 * 1024;
 var HEADER_SLACK = 512;
 function label(entry) {
@@ -21642,12 +24865,18 @@ function mapError(entry, error2) {
   return error2;
 }
 async function readLocalHeader(handle, entry, dataLimit, prefetch) {
+  const want = localHeaderRead(entry, dataLimit, prefetch);
+  return parseLocalHeader(entry, dataLimit, await readExactly(handle, entry.localHeaderOffset, want));
+}
+function localHeaderRead(entry, dataLimit, prefetch) {
   const offset = entry.localHeaderOffset;
   if (offset + LOCAL_HEADER_SIZE > dataLimit) {
     throw corrupt(`the local header of ${label(entry)} at offset ${offset} lies outside the archive data`);
   }
-  const want = Math.min(LOCAL_HEADER_SIZE + prefetch, dataLimit - offset);
-  const head = await readExactly(handle, offset, want);
+  return Math.min(LOCAL_HEADER_SIZE + prefetch, dataLimit - offset);
+}
+function parseLocalHeader(entry, dataLimit, head) {
+  const offset = entry.localHeaderOffset;
   if (head.readUInt32LE(0) !== SIG_LOCAL) {
     throw corrupt(`${label(entry)} has no local header at offset ${offset} (bad signature)`);
   }
@@ -21667,10 +24896,22 @@ async function readLocalHeader(handle, entry, dataLimit, prefetch) {
   const prefetched = available >= entry.compressedSize ? head.subarray(dataStart - offset, dataStart - offset + entry.compressedSize) : void 0;
   return { dataStart, prefetched };
 }
+function readExactlySync(fd, position, length) {
+  const buffer = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const bytesRead = readSync2(fd, buffer, done, length - done, position + done);
+    if (bytesRead === 0) {
+      throw corrupt(`unexpected end of file at offset ${position + done} (the file is truncated)`);
+    }
+    done += bytesRead;
+  }
+  return buffer;
+}
 function verifyBuffer(entry, data) {
   if (data.length > entry.uncompressedSize) throw beyondDeclared(entry);
   if (data.length !== entry.uncompressedSize) throw sizeMismatch(entry, data.length);
-  const actual = crc323(data);
+  const actual = crc324(data);
   if (actual !== entry.crc32) throw crcMismatch(entry, actual);
 }
 async function readEntryBuffer(handle, entry, dataLimit) {
@@ -21681,6 +24922,22 @@ async function readEntryBuffer(handle, entry, dataLimit) {
   else {
     try {
       data = await inflateRawAsync(raw, { maxOutputLength: entry.uncompressedSize + 1 });
+    } catch (error2) {
+      throw mapError(entry, error2);
+    }
+  }
+  verifyBuffer(entry, data);
+  return data;
+}
+function readEntryBufferSync(fd, entry, dataLimit) {
+  const want = localHeaderRead(entry, dataLimit, HEADER_SLACK + entry.compressedSize);
+  const local = parseLocalHeader(entry, dataLimit, readExactlySync(fd, entry.localHeaderOffset, want));
+  const raw = local.prefetched ?? readExactlySync(fd, local.dataStart, entry.compressedSize);
+  let data;
+  if (entry.method === 0) data = raw;
+  else {
+    try {
+      data = inflateRawSync(raw, { maxOutputLength: entry.uncompressedSize + 1 });
     } catch (error2) {
       throw mapError(entry, error2);
     }
@@ -21746,7 +25003,7 @@ var EntryVerifier = class extends Transform {
       callback(beyondDeclared(this.entry));
       return;
     }
-    this.crc = crc323(chunk, this.crc);
+    this.crc = crc324(chunk, this.crc);
     callback(null, chunk);
   }
   _flush(callback) {
@@ -21764,12 +25021,12 @@ async function openEntryStreamOnHandle(handle, entry, options) {
   const verifier = new EntryVerifier(entry);
   const done = () => {
   };
-  if (entry.method === 8) pipeline(source, createInflateRaw({ chunkSize: 256 * 1024 }), verifier, done);
-  else pipeline(source, verifier, done);
+  if (entry.method === 8) pipeline2(source, createInflateRaw({ chunkSize: 256 * 1024 }), verifier, done);
+  else pipeline2(source, verifier, done);
   return verifier;
 }
 async function openEntryStream(zipPath, entry) {
-  const handle = await open4(zipPath, "r");
+  const handle = await open8(zipPath, "r");
   try {
     const { size } = await handle.stat();
     return await openEntryStreamOnHandle(handle, entry, { dataLimit: size, ownsHandle: true });
@@ -21779,249 +25036,12 @@ async function openEntryStream(zipPath, entry) {
   }
 }
 
-// src/pack/name-limits.ts
-var MAX_NAME_BYTES = 4096;
-var MAX_SEGMENT_BYTES = 255;
-var MAX_DESTINATION_BYTES = 4095;
-function checkNameLengths(name, relative, destination) {
-  checkNameBytes(name);
-  checkPathLengths(name, relative, destination);
-}
-function checkNameBytes(name) {
-  const bytes = Buffer.byteLength(name, "utf8");
-  if (bytes > MAX_NAME_BYTES) {
-    throw unsafe(
-      `Unsafe path ${printable(name)}: the name is ${bytes} bytes long, the limit is ${MAX_NAME_BYTES}`
-    );
-  }
-}
-function checkPathLengths(name, relative, destination) {
-  for (const segment of relative.split("/")) {
-    if (Buffer.byteLength(segment, "utf8") > MAX_SEGMENT_BYTES) {
-      throw unsafe(
-        `Unsafe path ${printable(name)}: segment ${printable(segment, 40)} is longer than ${MAX_SEGMENT_BYTES} bytes`
-      );
-    }
-  }
-  if (Buffer.byteLength(destination, "utf8") > MAX_DESTINATION_BYTES) {
-    throw unsafe(
-      `Unsafe path ${printable(name)}: the destination path would be longer than ${MAX_DESTINATION_BYTES} bytes`
-    );
-  }
-}
-function unsafe(message) {
-  return new IntegrityError("ERR_FERRY_UNSAFE_PATH", message);
-}
-
 // src/pack/zip/extract.ts
-import { lstat as lstat4, mkdir as mkdir2, open as open5, rmdir as rmdir2, stat as stat3, symlink as symlink2 } from "node:fs/promises";
-import path4 from "node:path";
-import { createHash as createHash2 } from "node:crypto";
-import { pipeline as pipeline2 } from "node:stream/promises";
+import { mkdir as mkdir4, open as open10, rmdir as rmdir3 } from "node:fs/promises";
+import path9 from "node:path";
 
-// src/pack/fs-errors.ts
-import { readdir as readdir2, readFile, stat as stat2, statfs } from "node:fs/promises";
-import path2 from "node:path";
-var NO_SPACE = /* @__PURE__ */ new Set(["ENOSPC", "EDQUOT"]);
-var NO_DESCRIPTORS = /* @__PURE__ */ new Set(["EMFILE", "ENFILE"]);
-var MAX_CAUSE_DEPTH = 8;
-function findResourceFailure(error2) {
-  let current = error2;
-  for (let depth2 = 0; depth2 < MAX_CAUSE_DEPTH && typeof current === "object" && current !== null; depth2++) {
-    const record = current;
-    for (const candidate of [record.code, record.errno]) {
-      if (typeof candidate === "string" && (NO_SPACE.has(candidate) || NO_DESCRIPTORS.has(candidate))) {
-        return { code: candidate, path: typeof record.path === "string" ? record.path : void 0 };
-      }
-    }
-    current = record.cause;
-  }
-  return void 0;
-}
-async function asResourceError(error2, info2 = {}) {
-  if (isFerryError(error2) && (error2.code === "ERR_FERRY_NO_SPACE" || error2.code === "ERR_FERRY_TOO_MANY_OPEN_FILES")) {
-    return error2;
-  }
-  const failure = findResourceFailure(error2);
-  if (failure === void 0) return error2;
-  const own = isFerryError(error2) ? error2.context : {};
-  const context = {};
-  for (const source of [own, info2.context ?? {}]) {
-    for (const key of ["operation", "artifactName", "file"]) {
-      if (context[key] === void 0 && source[key] !== void 0) context[key] = source[key];
-    }
-  }
-  if (NO_SPACE.has(failure.code)) {
-    const written = info2.removedOnFailure ?? info2.writing ?? failure.path;
-    const directory = info2.directory ?? (written === void 0 ? void 0 : path2.dirname(written));
-    const free = directory === void 0 ? void 0 : await freeBytes(directory);
-    const reclaimed = info2.removedOnFailure === void 0 ? 0 : await bytesUnder(info2.removedOnFailure);
-    const needs = info2.neededBytes === void 0 ? "" : `; ${formatBytes2(info2.neededBytes)} to write`;
-    const has = free === void 0 ? "" : `${needs ? "," : ";"} ${formatBytes2(free + reclaimed)} free there`;
-    const where = directory === void 0 ? "" : ` in ${directory}`;
-    const what = failure.code === "EDQUOT" ? "Disk quota exceeded" : "Not enough disk space";
-    const move = context.operation === "upload" ? "'tempDir'" : "the download path or 'tempDir'";
-    return new FerryError(
-      "ERR_FERRY_NO_SPACE",
-      `${what}${where} (${failure.code})${needs}${has}. Free some space, or point ${move} at a larger file system`,
-      { cause: error2, context, retryable: false }
-    );
-  }
-  const limit = await openFileLimit();
-  const reason = failure.code === "ENFILE" ? "the system-wide table of open files is full (ENFILE)" : `the process reached its limit of ${limit === void 0 ? "open" : `${limit} open`} file descriptors (EMFILE, 'ulimit -n')`;
-  const now = info2.concurrency === void 0 ? "" : `, now ${info2.concurrency}`;
-  return new FerryError(
-    "ERR_FERRY_TOO_MANY_OPEN_FILES",
-    `Too many open files: ${reason}. Lower the concurrency (option 'concurrency' or --concurrency${now}) or raise the limit with 'ulimit -n'`,
-    { cause: error2, context, retryable: false }
-  );
-}
-async function freeBytes(directory) {
-  let current = path2.resolve(directory);
-  for (; ; ) {
-    try {
-      const stats = await statfs(current);
-      return stats.bavail * stats.bsize;
-    } catch {
-      const parent = path2.dirname(current);
-      if (parent === current) return void 0;
-      current = parent;
-    }
-  }
-}
-async function bytesUnder(directory) {
-  try {
-    const entries = await readdir2(directory, { recursive: true });
-    let total = 0;
-    for (const entry of entries) {
-      const info2 = await stat2(path2.join(directory, entry)).catch(() => void 0);
-      if (info2?.isFile()) total += info2.size;
-    }
-    return total;
-  } catch {
-    return 0;
-  }
-}
-async function openFileLimit() {
-  try {
-    const text = await readFile("/proc/self/limits", "utf8");
-    const match = /^Max open files\s+(\d+)/m.exec(text);
-    return match ? Number(match[1]) : void 0;
-  } catch {
-    return void 0;
-  }
-}
-function formatBytes2(bytes) {
-  if (bytes < 1024) return `${bytes} bytes`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${bytes} bytes (${value.toFixed(1)} ${units[unit]})`;
-}
-
-// src/pack/safe-path.ts
-import { lstat as lstat3 } from "node:fs/promises";
-import path3 from "node:path";
-var WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])$/i;
-function unsafe2(entry, reason) {
-  return new IntegrityError("ERR_FERRY_UNSAFE_PATH", `Unsafe path ${printable(entry)}: ${reason}`);
-}
-function resolveInside(root, relative, platform2 = process.platform, context) {
-  try {
-    return resolveLexically(root, relative, platform2);
-  } catch (error2) {
-    if (context === void 0 || !(error2 instanceof IntegrityError)) throw error2;
-    throw new IntegrityError(error2.code, error2.message, { context });
-  }
-}
-function resolveLexically(root, relative, platform2) {
-  if (typeof relative !== "string" || relative.length === 0)
-    throw unsafe2(String(relative), "the name is empty");
-  for (const ch of relative) {
-    const code = ch.codePointAt(0) ?? 0;
-    if (isControlCharacter(code)) {
-      throw unsafe2(relative, `it contains the control character ${describeCharacter(ch)}`);
-    }
-  }
-  const normalized = relative.replace(/\\/g, "/");
-  if (normalized.startsWith("//")) throw unsafe2(relative, "it is a UNC path");
-  if (normalized.startsWith("/")) throw unsafe2(relative, "it is an absolute path");
-  if (/^[A-Za-z]:/.test(normalized)) throw unsafe2(relative, "it starts with a drive letter");
-  const segments = normalized.split("/").filter((s) => s !== "" && s !== ".");
-  for (const segment of segments) {
-    if (segment === "..") throw unsafe2(relative, "it contains a '..' segment");
-    if (platform2 === "win32") {
-      if (segment.includes(":")) throw unsafe2(relative, `segment ${printable(segment)} contains ':'`);
-      if (/[. ]$/.test(segment))
-        throw unsafe2(relative, `segment ${printable(segment)} ends in a dot or a space`);
-      const stem = (segment.split(".")[0] ?? "").trimEnd();
-      if (WINDOWS_RESERVED.test(stem))
-        throw unsafe2(relative, `segment ${printable(segment)} is a reserved device name`);
-    }
-  }
-  if (segments.length === 0) throw unsafe2(relative, "it names the target directory itself");
-  const base = path3.resolve(root);
-  const resolved = path3.resolve(base, ...segments);
-  const rel = path3.relative(base, resolved);
-  if (rel === "" || rel === ".." || rel.startsWith(`..${path3.sep}`) || path3.isAbsolute(rel)) {
-    throw unsafe2(relative, "it resolves outside the target directory");
-  }
-  return resolved;
-}
-async function assertNoSymlinkInPath(root, absPath, context) {
-  try {
-    await checkNoSymlink(root, absPath);
-  } catch (error2) {
-    if (context === void 0 || !(error2 instanceof IntegrityError)) throw error2;
-    throw new IntegrityError(error2.code, error2.message, { context });
-  }
-}
-async function checkNoSymlink(root, absPath) {
-  const base = path3.resolve(root);
-  const target = path3.resolve(absPath);
-  const rel = path3.relative(base, target);
-  if (rel === "") return;
-  if (rel === ".." || rel.startsWith(`..${path3.sep}`) || path3.isAbsolute(rel)) {
-    throw unsafe2(absPath, `it is not inside the target directory ${printable(base)}`);
-  }
-  let current = base;
-  const parts = rel.split(path3.sep);
-  for (let i = 0; i < parts.length; i++) {
-    current = path3.join(current, parts[i]);
-    let stats;
-    try {
-      stats = await lstat3(current);
-    } catch (error2) {
-      const code = error2.code;
-      if (code === "ENOENT" || code === "ENOTDIR") return;
-      throw error2;
-    }
-    if (stats.isSymbolicLink()) {
-      const component = parts.slice(0, i + 1).join("/");
-      throw unsafe2(
-        rel.split(path3.sep).join("/"),
-        `${printable(component)} already exists in the target directory as a symbolic link; refusing to follow it`
-      );
-    }
-    if (!stats.isDirectory()) return;
-  }
-}
-
-// src/pack/zip/extract.ts
-var PartialExtractionError = class extends FerryError {
-  constructor(code, message, moved, createdDirectories, cause, context) {
-    super(code, message, { cause, context });
-    this.moved = moved;
-    this.createdDirectories = createdDirectories;
-  }
-  moved;
-  createdDirectories;
-  name = "PartialExtractionError";
-};
+// src/pack/zip/extract-options.ts
+import path7 from "node:path";
 var OPTION_KEYS = [
   "targetDirectory",
   "limits",
@@ -22033,10 +25053,6 @@ var OPTION_KEYS = [
   "concurrency",
   "context"
 ];
-var IN_MEMORY_BYTES = 1024 * 1024;
-var MAX_LINK_BYTES = 4096;
-var STAGING_PREFIX = ".ferry-extract-";
-var LINK_TEXT = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 function invalid(option, message) {
   return new ValidationError("ERR_FERRY_INVALID_OPTION", `Option '${option}': ${message}`, { option });
 }
@@ -22073,7 +25089,7 @@ function normalizeOptions(options) {
     throw invalid("context", "must be an object");
   }
   return {
-    target: path4.resolve(options.targetDirectory),
+    target: path7.resolve(options.targetDirectory),
     limits: normalizeLimits(options.limits),
     restoreModes: options.restoreModes ?? true,
     symlinks: oneOf("symlinks", options.symlinks, ["refuse", "file", "preserve"], "refuse"),
@@ -22084,7 +25100,15 @@ function normalizeOptions(options) {
     context: options.context
   };
 }
-function unsafe3(message) {
+function throwIfAborted(signal) {
+  if (signal?.aborted) throw new AbortError(signal.reason);
+}
+
+// src/pack/zip/extract-plan.ts
+import path8 from "node:path";
+var MAX_LINK_BYTES = 4096;
+var LINK_TEXT = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+function unsafe4(message) {
   return new IntegrityError("ERR_FERRY_UNSAFE_PATH", message);
 }
 function conflict(message) {
@@ -22094,7 +25118,7 @@ function namesRoot(name) {
   const normalized = name.replace(/\\/g, "/");
   return normalized !== "" && !normalized.startsWith("/") && normalized.split("/").every((s) => s === "" || s === ".");
 }
-function fold(key) {
+function fold2(key) {
   return key.normalize("NFC").toLowerCase();
 }
 function ancestors(key) {
@@ -22109,7 +25133,7 @@ function depth(key) {
   return n;
 }
 function toAbsolute(target, key) {
-  return path4.join(target, ...key.split("/"));
+  return path8.join(target, ...key.split("/"));
 }
 function planEntries(entries, options) {
   const { target } = options;
@@ -22119,30 +25143,30 @@ function planEntries(entries, options) {
     checkNameBytes(entry.name);
     if (entry.isDirectory && namesRoot(entry.name)) continue;
     const dest = resolveInside(target, entry.name);
-    const key = path4.relative(target, dest).split(path4.sep).join("/");
+    const key = path8.relative(target, dest).split(path8.sep).join("/");
     checkPathLengths(entry.name, key, dest);
     let kind = entry.isDirectory ? "directory" : "file";
     if (entry.isSymlink) {
       if (options.symlinks === "refuse") {
-        throw unsafe3(
+        throw unsafe4(
           `Entry ${printable(entry.name)} is a symbolic link; links are refused by default. Set option 'symlinks' to 'file' (write the link text as a file) or 'preserve' (create links that stay inside the target)`
         );
       }
       if (options.symlinks === "preserve") kind = "link";
     }
     const item = { entry, index, key, dest, kind };
-    const folded = fold(key);
+    const folded = fold2(key);
     const prior = byFolded.get(folded);
     if (prior !== void 0) {
       if (prior.key !== key) {
-        throw unsafe3(
+        throw unsafe4(
           `Entries ${printable(prior.entry.name)} and ${printable(entry.name)} differ only in letter case or Unicode normalisation; they would overwrite each other on a case-insensitive file system (macOS, Windows), so the archive is rejected`
         );
       }
       if (prior.kind === "directory" !== (kind === "directory")) {
-        throw unsafe3(`Entry ${printable(key)} appears both as a file and as a directory in the archive`);
+        throw unsafe4(`Entry ${printable(key)} appears both as a file and as a directory in the archive`);
       }
-      throw unsafe3(`Duplicate entry ${printable(key)}: the archive contains it more than once`);
+      throw unsafe4(`Duplicate entry ${printable(key)}: the archive contains it more than once`);
     }
     byFolded.set(folded, item);
     items.push(item);
@@ -22155,9 +25179,9 @@ function planEntries(entries, options) {
       directories.set(item.key, item.key);
     }
     for (const ancestor of ancestors(item.key)) {
-      const holder = byFolded.get(fold(ancestor));
+      const holder = byFolded.get(fold2(ancestor));
       if (holder !== void 0 && holder.kind !== "directory") {
-        throw unsafe3(
+        throw unsafe4(
           `Entry ${printable(holder.entry.name)} is a ${holder.kind === "link" ? "symbolic link" : "file"}, but entry ${printable(item.entry.name)} needs it to be a directory`
         );
       }
@@ -22168,7 +25192,7 @@ function planEntries(entries, options) {
   return { items, directories: sortedDirectories, directoryEntries };
 }
 function checkLinkTarget(item, text, linkKeys) {
-  const bad = (reason) => unsafe3(`Symbolic link entry ${printable(item.entry.name)} -> ${printable(text)} is refused: ${reason}`);
+  const bad = (reason) => unsafe4(`Symbolic link entry ${printable(item.entry.name)} -> ${printable(text)} is refused: ${reason}`);
   if (text.length === 0) throw bad("the link text is empty");
   for (const ch of text) {
     if (isControlCharacter(ch.codePointAt(0) ?? 0)) {
@@ -22193,12 +25217,41 @@ function checkLinkTarget(item, text, linkKeys) {
     const key = segments.join("/");
     visited.push(key);
     const last = parts.slice(i + 1).every((p) => p === "" || p === ".");
-    if (!last && linkKeys.has(fold(key))) {
+    if (!last && linkKeys.has(fold2(key))) {
       throw bad(`it passes through the symbolic link entry ${printable(key)}`);
     }
   }
   return visited;
 }
+async function readLinkTargets(plan, handle, dataLimit, signal) {
+  const linkKeys = new Set(plan.items.filter((i) => i.kind === "link").map((i) => fold2(i.key)));
+  const linkWalks = [];
+  for (const item of plan.items) {
+    if (item.kind !== "link") continue;
+    throwIfAborted(signal);
+    if (item.entry.uncompressedSize > MAX_LINK_BYTES) {
+      throw unsafe4(
+        `Symbolic link entry ${printable(item.entry.name)} is refused: its link text is ${item.entry.uncompressedSize} bytes long`
+      );
+    }
+    const raw = await readEntryBuffer(handle, item.entry, dataLimit);
+    let text;
+    try {
+      text = LINK_TEXT.decode(raw);
+    } catch {
+      throw unsafe4(
+        `Symbolic link entry ${printable(item.entry.name)} is refused: its link text is not valid UTF-8`
+      );
+    }
+    linkWalks.push(...checkLinkTarget(item, text, linkKeys));
+    item.linkText = text;
+  }
+  return linkWalks;
+}
+
+// src/pack/zip/extract-preflight.ts
+import { lstat as lstat4, stat as stat6 } from "node:fs/promises";
+import { createHash as createHash4 } from "node:crypto";
 async function lstatOrUndefined2(p) {
   try {
     return await lstat4(p);
@@ -22209,7 +25262,7 @@ async function lstatOrUndefined2(p) {
   }
 }
 async function entrySha256(handle, entry, dataLimit) {
-  const hash = createHash2("sha256");
+  const hash = createHash4("sha256");
   const input = await openEntryStreamOnHandle(handle, entry, { dataLimit, ownsHandle: false });
   for await (const chunk of input) hash.update(chunk);
   return hash.digest("hex");
@@ -22218,7 +25271,7 @@ async function preflight(plan, options, linkWalks, handle, dataLimit) {
   const { target } = options;
   let targetStats;
   try {
-    targetStats = await stat3(target);
+    targetStats = await stat6(target);
   } catch (error2) {
     if (error2.code === "ENOENT") return;
     throw error2;
@@ -22273,167 +25326,18 @@ async function preflight(plan, options, linkWalks, handle, dataLimit) {
   }
   for (const key of linkWalks) await assertNoSymlinkInPath(target, toAbsolute(target, key));
 }
-async function runPool(items, concurrency, fn) {
-  let next = 0;
-  let failure;
-  const worker = async () => {
-    while (failure === void 0 && next < items.length) {
-      const item = items[next++];
-      try {
-        await fn(item);
-      } catch (error2) {
-        failure ??= { error: error2 };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  if (failure !== void 0) throw failure.error;
-}
-function throwIfAborted(signal) {
-  if (signal?.aborted) throw new AbortError(signal.reason);
-}
-function fileMode(item, options) {
-  if (!options.restoreModes || item.entry.isSymlink || item.entry.mode === void 0) return void 0;
-  return item.entry.mode & 511;
-}
-async function stage(handle, item, staged, dataLimit, options) {
-  if (item.kind === "link") {
-    await symlink2(item.linkText, staged);
-    return;
+
+// src/pack/zip/place-entries.ts
+var PartialExtractionError = class extends FerryError {
+  constructor(code, message, moved, createdDirectories, cause, context) {
+    super(code, message, { cause, context });
+    this.moved = moved;
+    this.createdDirectories = createdDirectories;
   }
-  const { entry } = item;
-  const createMode = fileMode(item, options) ?? 438;
-  if (entry.uncompressedSize <= IN_MEMORY_BYTES && entry.compressedSize <= IN_MEMORY_BYTES) {
-    const data = await readEntryBuffer(handle, entry, dataLimit);
-    const out2 = await open5(staged, "wx", createMode);
-    try {
-      await out2.writeFile(data);
-    } finally {
-      await out2.close();
-    }
-    return;
-  }
-  const out = await open5(staged, "wx", createMode);
-  let input;
-  try {
-    input = await openEntryStreamOnHandle(handle, entry, { dataLimit, ownsHandle: false });
-  } catch (error2) {
-    await out.close();
-    throw error2;
-  }
-  await pipeline2(
-    input,
-    out.createWriteStream({ highWaterMark: 1024 * 1024 }),
-    options.signal ? { signal: options.signal } : {}
-  );
-}
-async function extractZip(zipPath, options) {
-  const opts = normalizeOptions(options);
-  try {
-    return await extractNormalized(zipPath, opts);
-  } catch (error2) {
-    throw withErrorContext(error2, opts.context);
-  }
-}
-function withErrorContext(error2, context) {
-  if (context === void 0 || !isFerryError(error2)) return error2;
-  const own = error2.context;
-  if (own.operation !== void 0 || own.artifactName !== void 0 || own.file !== void 0) return error2;
-  return addErrorContext(error2, context);
-}
-async function extractNormalized(zipPath, opts) {
-  const { target, signal } = opts;
-  throwIfAborted(signal);
-  const handle = await open5(zipPath, "r");
-  try {
-    const directory = await readZipDirectory(handle, {
-      maxEntries: opts.limits.maxEntries,
-      label: printable(zipPath)
-    });
-    checkDeclaredLimits(directory.entries, opts.limits);
-    const plan = planEntries(directory.entries, opts);
-    const dataLimit = directory.centralDirectoryOffset;
-    const linkKeys = new Set(plan.items.filter((i) => i.kind === "link").map((i) => fold(i.key)));
-    const linkWalks = [];
-    for (const item of plan.items) {
-      if (item.kind !== "link") continue;
-      throwIfAborted(signal);
-      if (item.entry.uncompressedSize > MAX_LINK_BYTES) {
-        throw unsafe3(
-          `Symbolic link entry ${printable(item.entry.name)} is refused: its link text is ${item.entry.uncompressedSize} bytes long`
-        );
-      }
-      const raw = await readEntryBuffer(handle, item.entry, dataLimit);
-      let text;
-      try {
-        text = LINK_TEXT.decode(raw);
-      } catch {
-        throw unsafe3(
-          `Symbolic link entry ${printable(item.entry.name)} is refused: its link text is not valid UTF-8`
-        );
-      }
-      linkWalks.push(...checkLinkTarget(item, text, linkKeys));
-      item.linkText = text;
-    }
-    throwIfAborted(signal);
-    await preflight(plan, opts, linkWalks, handle, dataLimit);
-    const createdTarget = await mkdir2(target, { recursive: true });
-    let held;
-    let staging;
-    try {
-      held = HeldTarget.open(target);
-      staging = held.createStaging(STAGING_PREFIX);
-      const stagingName = fold(staging.name);
-      if (plan.items.some((i) => fold(i.key.split("/")[0] ?? "") === stagingName)) {
-        throw unsafe3(`The archive contains an entry under ${printable(staging.name)}, the staging directory`);
-      }
-      const stagingDir = staging;
-      const stagedPath = (item) => stagingDir.file(String(item.index));
-      await runPool(plan.items, opts.concurrency, async (item) => {
-        throwIfAborted(signal);
-        if (item.kind !== "directory") await stage(handle, item, stagedPath(item), dataLimit, opts);
-        opts.onEntry?.({ name: item.entry.name, size: item.entry.uncompressedSize });
-      });
-      throwIfAborted(signal);
-      return await moveIntoPlace(plan, opts, held, stagedPath);
-    } catch (error2) {
-      staging?.remove();
-      staging = void 0;
-      held?.close();
-      held = void 0;
-      if (createdTarget !== void 0) await removeCreatedChain(target, createdTarget);
-      if (signal?.aborted && !isFerryError(error2)) throw new AbortError(signal.reason);
-      throw await asResourceError(error2, {
-        context: opts.context,
-        directory: target,
-        neededBytes: plan.items.reduce(
-          (sum, i) => sum + (i.kind === "file" ? i.entry.uncompressedSize : 0),
-          0
-        ),
-        concurrency: opts.concurrency
-      });
-    } finally {
-      staging?.remove();
-      held?.close();
-    }
-  } finally {
-    await handle.close();
-  }
-}
-async function removeCreatedChain(target, firstCreated) {
-  let current = target;
-  for (; ; ) {
-    try {
-      await rmdir2(current);
-    } catch {
-      return;
-    }
-    if (current === firstCreated) return;
-    const parent = path4.dirname(current);
-    if (parent === current) return;
-    current = parent;
-  }
-}
+  moved;
+  createdDirectories;
+  name = "PartialExtractionError";
+};
 async function moveIntoPlace(plan, options, held, stagedPath) {
   const { target } = options;
   const moved = [];
@@ -22481,11 +25385,11 @@ async function moveIntoPlace(plan, options, held, stagedPath) {
       if (!held.removeEmptyDirectory(key)) remaining.unshift(key);
     }
     if (moved.length === 0 && remaining.length === 0) throw error2;
-    const shown3 = moved.slice(0, 10).map((k) => printable(k));
+    const shown2 = moved.slice(0, 10).map((k) => printable(k));
     const more = moved.length > 10 ? ` and ${moved.length - 10} more` : "";
     throw new PartialExtractionError(
       isFerryError(error2) ? error2.code : "ERR_FERRY_CONFLICT",
-      `Extraction into ${printable(target)} failed while moving entries into place: ${error2.message}. Already moved: ${moved.length} file(s)${shown3.length ? ` (${shown3.join(", ")}${more})` : ""}, ${remaining.length} new director${remaining.length === 1 ? "y" : "ies"}; the target is partially updated`,
+      `Extraction into ${printable(target)} failed while moving entries into place: ${error2.message}. Already moved: ${moved.length} file(s)${shown2.length ? ` (${shown2.join(", ")}${more})` : ""}, ${remaining.length} new director${remaining.length === 1 ? "y" : "ies"}; the target is partially updated`,
       moved,
       remaining,
       error2
@@ -22494,260 +25398,306 @@ async function moveIntoPlace(plan, options, held, stagedPath) {
   return { files: moved.length, directories: plan.directories.length, bytes };
 }
 
-// src/pack/zip-writer/zip-stream.ts
-import { availableParallelism } from "node:os";
-import { Readable as Readable2 } from "node:stream";
-import { types as types3 } from "node:util";
-import { crc32 as crc325 } from "node:zlib";
-
-// src/pack/compressed-extensions.ts
-var OFFICIAL_GZIP_EXEMPT_EXTENSIONS = [
-  ".gz",
-  ".gzip",
-  ".tgz",
-  ".taz",
-  ".Z",
-  ".taZ",
-  ".bz2",
-  ".tbz",
-  ".tbz2",
-  ".tz2",
-  ".lz",
-  ".lzma",
-  ".tlz",
-  ".lzo",
-  ".xz",
-  ".txz",
-  ".zst",
-  ".zstd",
-  ".tzst",
-  ".zip",
-  ".7z"
-];
-var EXTRA_COMPRESSED_EXTENSIONS = [
-  // archives and packages (zip- or otherwise compressed containers)
-  ".br",
-  ".rar",
-  ".cab",
-  ".lz4",
-  ".sz",
-  ".jar",
-  ".war",
-  ".ear",
-  ".aar",
-  ".apk",
-  ".aab",
-  ".ipa",
-  ".xpi",
-  ".crx",
-  ".vsix",
-  ".nupkg",
-  ".snupkg",
-  ".whl",
-  ".egg",
-  ".gem",
-  ".deb",
-  ".rpm",
-  ".snap",
-  ".appimage",
-  ".dmg",
-  ".msi",
-  ".squashfs",
-  // office / document formats that are zip containers
-  ".docx",
-  ".xlsx",
-  ".pptx",
-  ".odt",
-  ".ods",
-  ".odp",
-  ".epub",
-  // images
-  ".png",
-  ".jpg",
-  ".jpeg",
-  ".gif",
-  ".webp",
-  ".avif",
-  ".heic",
-  ".heif",
-  ".jxl",
-  // audio / video
-  ".mp3",
-  ".aac",
-  ".m4a",
-  ".ogg",
-  ".oga",
-  ".opus",
-  ".flac",
-  ".mp4",
-  ".m4v",
-  ".mkv",
-  ".webm",
-  ".mov",
-  ".avi",
-  ".wmv",
-  // fonts
-  ".woff",
-  ".woff2"
-];
-var ALL = new Set(
-  [...OFFICIAL_GZIP_EXEMPT_EXTENSIONS, ...EXTRA_COMPRESSED_EXTENSIONS].map((e) => e.toLowerCase())
-);
-function isAlreadyCompressed(fileName) {
-  const base = fileName.slice(Math.max(fileName.lastIndexOf("/"), fileName.lastIndexOf("\\")) + 1);
-  const dot = base.lastIndexOf(".");
-  return dot >= 0 && ALL.has(base.slice(dot).toLowerCase());
+// src/pack/zip/stage-entry.ts
+import { open as open9, symlink as symlink2 } from "node:fs/promises";
+import { pipeline as pipeline3 } from "node:stream/promises";
+var IN_MEMORY_BYTES = 1024 * 1024;
+function fileMode(item, options) {
+  if (!options.restoreModes || item.entry.isSymlink || item.entry.mode === void 0) return void 0;
+  return item.entry.mode & 511;
 }
-
-// src/pack/secret-scan.ts
-import { Transform as Transform2, pipeline as pipeline3 } from "node:stream";
-var MIN_SCANNED_SECRET_LENGTH = 16;
-var EMPTY = Buffer.alloc(0);
-var SecretScanner = class _SecretScanner {
-  artifactName;
-  #needles;
-  /** Bytes kept from the end of one read: a match across the boundary starts within them. */
-  #carry;
-  constructor(artifactName, needles) {
-    this.artifactName = artifactName;
-    this.#needles = needles;
-    this.#carry = Math.max(...needles.map((n) => n.bytes.length)) - 1;
+function isSmallEntry(item) {
+  return item.kind === "file" && isSmallFile(item.entry.compressedSize, item.entry.uncompressedSize);
+}
+function stageSmallSync(fd, item, staged, dataLimit, options) {
+  const data = readEntryBufferSync(fd, item.entry, dataLimit);
+  writeSmallFileSync(staged, data, { mode: fileMode(item, options) ?? 438 });
+}
+async function stage(handle, item, staged, dataLimit, options) {
+  if (item.kind === "link") {
+    await symlink2(item.linkText, staged);
+    return;
   }
-  /**
-   * A scanner for `secrets` (duplicates and values shorter than
-   * {@link MIN_SCANNED_SECRET_LENGTH} dropped; the first label of a value wins), or undefined when
-   * none is left to look for.
-   */
-  static create(artifactName, secrets) {
-    const byValue = /* @__PURE__ */ new Map();
-    for (const secret of secrets) {
-      if (!secret || typeof secret.value !== "string") continue;
-      if (secret.value.length < MIN_SCANNED_SECRET_LENGTH || byValue.has(secret.value)) continue;
-      byValue.set(secret.value, secret.label);
+  const { entry } = item;
+  const createMode = fileMode(item, options) ?? 438;
+  if (entry.uncompressedSize <= IN_MEMORY_BYTES && entry.compressedSize <= IN_MEMORY_BYTES) {
+    const data = await readEntryBuffer(handle, entry, dataLimit);
+    const out2 = await open9(staged, "wx", createMode);
+    try {
+      await out2.writeFile(data);
+    } finally {
+      await out2.close();
     }
-    if (byValue.size === 0) return void 0;
-    const needles = [...byValue].map(([value, label2]) => ({ bytes: Buffer.from(value, "utf8"), label: label2 }));
-    return new _SecretScanner(artifactName, needles);
+    return;
   }
-  /** How many distinct secrets are searched for (never the values themselves). */
-  get size() {
-    return this.#needles.length;
+  const out = await open9(staged, "wx", createMode);
+  let input;
+  try {
+    input = await openEntryStreamOnHandle(handle, entry, { dataLimit, ownsHandle: false });
+  } catch (error2) {
+    await out.close();
+    throw error2;
   }
-  /** A scan of one file; `file` is its path inside the artifact (named in the error). */
-  file(file) {
-    return new FileSecretScan(this, file);
-  }
-  /** The first secret found in `bytes`, or undefined. */
-  find(bytes) {
-    for (const needle of this.#needles) if (bytes.indexOf(needle.bytes) !== -1) return needle.label;
-    return void 0;
-  }
-  get carryLength() {
-    return this.#carry;
-  }
-};
-var FileSecretScan = class {
-  file;
-  #scanner;
-  /** Offset up to which the file has been searched. */
-  #scanned = 0;
-  /** A copy of the last `carryLength` searched bytes (fewer at the start of the file). */
-  #tail = EMPTY;
-  constructor(scanner, file) {
-    this.#scanner = scanner;
-    this.file = file;
-  }
-  /** Bytes of the file searched so far (from offset 0). */
-  get scanned() {
-    return this.#scanned;
-  }
-  /**
-   * Searches `bytes`, read at `position`. Throws `ERR_FERRY_SECRET_IN_ARTIFACT` on a match.
-   * `bytes` may be a reused buffer: nothing is kept but a copy of its last few bytes.
-   */
-  feed(position, bytes) {
-    const end = position + bytes.length;
-    if (end <= this.#scanned) return;
-    let fresh = bytes;
-    if (position < this.#scanned) fresh = bytes.subarray(this.#scanned - position);
-    else if (position > this.#scanned) this.#tail = EMPTY;
-    const scanner = this.#scanner;
-    const carry = scanner.carryLength;
-    let found = scanner.find(fresh);
-    if (found === void 0 && this.#tail.length > 0) {
-      found = scanner.find(Buffer.concat([this.#tail, fresh.subarray(0, carry)]));
-    }
-    if (found !== void 0) throw secretInArtifact(scanner.artifactName, this.file, found);
-    if (fresh.length >= carry) {
-      this.#tail = Buffer.from(fresh.subarray(fresh.length - carry));
-    } else {
-      const joined = Buffer.concat([this.#tail, fresh]);
-      this.#tail = Buffer.from(joined.subarray(Math.max(0, joined.length - carry)));
-    }
-    this.#scanned = end;
-  }
-  /** `source` passed through unchanged, searched on the way; a match destroys the result with the error. */
-  stream(source) {
-    let position = 0;
-    const scan = new Transform2({
-      transform: (chunk, _encoding, callback) => {
-        try {
-          this.feed(position, chunk);
-          position += chunk.length;
-          callback(null, chunk);
-        } catch (error2) {
-          callback(error2);
-        }
-      }
-    });
-    return pipeline3(source, scan, () => void 0);
-  }
-};
-function secretInArtifact(artifactName, file, label2) {
-  return new FerryError(
-    "ERR_FERRY_SECRET_IN_ARTIFACT",
-    `File '${file}' contains ${label2}, byte for byte, so it was not uploaded and the artifact was not finalized. Remove the value from the file or leave the file out of the upload; if the file must be uploaded as it is, set allowSecretsInFiles (CLI --allow-secrets, Action input allow-secrets: true)`,
-    { context: { operation: "upload", artifactName, file } }
+  await pipeline3(
+    input,
+    out.createWriteStream({ highWaterMark: 1024 * 1024 }),
+    options.signal ? { signal: options.signal } : {}
   );
 }
 
+// src/pack/zip/extract.ts
+var STAGING_PREFIX = ".ferry-extract-";
+async function extractZip(zipPath, options) {
+  const opts = normalizeOptions(options);
+  try {
+    return await extractNormalized(zipPath, opts);
+  } catch (error2) {
+    throw withErrorContext(error2, opts.context);
+  }
+}
+function withErrorContext(error2, context) {
+  if (context === void 0 || !isFerryError(error2)) return error2;
+  const own = error2.context;
+  if (own.operation !== void 0 || own.artifactName !== void 0 || own.file !== void 0) return error2;
+  return addErrorContext(error2, context);
+}
+async function extractNormalized(zipPath, opts) {
+  const { target, signal } = opts;
+  throwIfAborted(signal);
+  const handle = await open10(zipPath, "r");
+  try {
+    const directory = await readZipDirectory(handle, {
+      maxEntries: opts.limits.maxEntries,
+      label: printable(zipPath)
+    });
+    checkDeclaredLimits(directory.entries, opts.limits);
+    const plan = planEntries(directory.entries, opts);
+    const dataLimit = directory.centralDirectoryOffset;
+    const linkWalks = await readLinkTargets(plan, handle, dataLimit, signal);
+    throwIfAborted(signal);
+    await preflight(plan, opts, linkWalks, handle, dataLimit);
+    const createdTarget = await mkdir4(target, { recursive: true });
+    let held;
+    let staging;
+    try {
+      held = HeldTarget.open(target);
+      staging = held.createStaging(STAGING_PREFIX);
+      const stagingName = fold2(staging.name);
+      if (plan.items.some((i) => fold2(i.key.split("/")[0] ?? "") === stagingName)) {
+        throw unsafe4(`The archive contains an entry under ${printable(staging.name)}, the staging directory`);
+      }
+      const stagingDir = staging;
+      const stagedPath = (item) => stagingDir.file(String(item.index));
+      const turns = new CooperativeYield();
+      const rest = [];
+      for (const item of plan.items) {
+        if (!isSmallEntry(item)) {
+          rest.push(item);
+          continue;
+        }
+        throwIfAborted(signal);
+        stageSmallSync(handle.fd, item, stagedPath(item), dataLimit, opts);
+        opts.onEntry?.({ name: item.entry.name, size: item.entry.uncompressedSize });
+        await turns.maybeYield();
+      }
+      await runPool(rest, opts.concurrency, async (item) => {
+        throwIfAborted(signal);
+        if (item.kind !== "directory") await stage(handle, item, stagedPath(item), dataLimit, opts);
+        opts.onEntry?.({ name: item.entry.name, size: item.entry.uncompressedSize });
+      });
+      throwIfAborted(signal);
+      return await moveIntoPlace(plan, opts, held, stagedPath);
+    } catch (error2) {
+      staging?.remove();
+      staging = void 0;
+      held?.close();
+      held = void 0;
+      if (createdTarget !== void 0) await removeCreatedChain(target, createdTarget);
+      if (signal?.aborted && !isFerryError(error2)) throw new AbortError(signal.reason);
+      throw await asResourceError(error2, {
+        context: opts.context,
+        directory: target,
+        neededBytes: plan.items.reduce(
+          (sum, i) => sum + (i.kind === "file" ? i.entry.uncompressedSize : 0),
+          0
+        ),
+        concurrency: opts.concurrency
+      });
+    } finally {
+      staging?.remove();
+      held?.close();
+    }
+  } finally {
+    await handle.close();
+  }
+}
+async function removeCreatedChain(target, firstCreated) {
+  let current = target;
+  for (; ; ) {
+    try {
+      await rmdir3(current);
+    } catch {
+      return;
+    }
+    if (current === firstCreated) return;
+    const parent = path9.dirname(current);
+    if (parent === current) return;
+    current = parent;
+  }
+}
+
+// src/backends/results/place-file.ts
+async function placeRawFile(blob, fileName, target, conflict2, context) {
+  const held = HeldTarget.open(target, { context });
+  try {
+    const existing = held.lstatEntry(fileName);
+    if (existing?.isDirectory()) {
+      throw new FerryError(
+        "ERR_FERRY_INVALID_PATH",
+        `Cannot save '${fileName}': a directory of that name exists in ${target}`,
+        { context }
+      );
+    }
+    let placed = false;
+    if (conflict2 === "overwrite") {
+      held.renameIn(blob.file, fileName);
+      placed = true;
+    } else if (existing === void 0) {
+      placed = await held.linkIn(blob.file, fileName);
+    }
+    if (!placed && conflict2 === "error") {
+      const state = await compareExisting(held.entry(fileName), {
+        size: blob.size,
+        sha256: () => blob.sha256
+      });
+      if (state !== "identical") throw conflictError(fileName, printable(target), context);
+    }
+    return placed;
+  } finally {
+    held.close();
+  }
+}
+
+// src/backends/results/download.ts
+async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, verify, refreshUrl, listedSize2) {
+  await mkdir5(tempDir, { recursive: true });
+  const work = await mkdtemp(path10.join(tempDir, "ferry-download-"));
+  let disposed;
+  const dispose = () => disposed ??= rm4(work, { recursive: true, force: true });
+  try {
+    const file = path10.join(work, "blob");
+    const blob = await downloadBlob(url, file, {
+      http: ctx.http,
+      operation: ctx.operation,
+      context,
+      // Verified downloads get one re-download on a mismatch (transit damage) and a fresh URL on a 403.
+      expectedSha256: verify ? expectedHex : void 0,
+      refreshUrl,
+      listedSize: listedSize2,
+      onBytes: (received, total) => ctx.onProgress?.({
+        operation: "download",
+        artifactName: name,
+        phase: "transfer",
+        bytesDone: received,
+        bytesTotal: total,
+        filesDone: 0,
+        filesTotal: void 0
+      })
+    });
+    const digestMismatch = !verify && expectedHex !== void 0 && blob.sha256 !== expectedHex;
+    if (digestMismatch) {
+      ctx.logger.debug(
+        `Digest mismatch for artifact '${name}' (listed sha256:${expectedHex}, downloaded sha256:${blob.sha256}); verification is off`
+      );
+    }
+    return { ...blob, file, digestMismatch, expectedHex, dispose };
+  } catch (error2) {
+    await dispose();
+    throw error2;
+  }
+}
+async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx, context, refreshUrl, listedSize2) {
+  const blob = await fetchVerifiedBlob(
+    url,
+    name,
+    expectedHex,
+    tempDir,
+    ctx,
+    context,
+    spec.verifyDigest ?? true,
+    refreshUrl,
+    listedSize2
+  );
+  try {
+    await spec.beforeWrite?.();
+    const conflict2 = spec.conflict ?? "overwrite";
+    const digest2 = `sha256:${blob.sha256}`;
+    const mismatch = blob.digestMismatch && blob.expectedHex !== void 0 ? { digestMismatch: true, expectedDigest: `sha256:${blob.expectedHex}` } : {};
+    const target = path10.resolve(spec.targetDirectory);
+    const mime = (blob.contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+    const isZip = ["application/zip", "application/x-zip-compressed", "application/zip-compressed"].includes(mime) || new URL(url).pathname.toLowerCase().endsWith(".zip");
+    if (isZip && !spec.skipDecompress) {
+      const result = await extractZip(blob.file, {
+        targetDirectory: target,
+        existing: conflict2,
+        symlinks: spec.symlinks ?? "refuse",
+        restoreModes: spec.restoreModes ?? true,
+        signal: ctx.operation.signal,
+        // Files written at once follow the caller's concurrency, so lowering it bounds descriptors.
+        concurrency: ctx.http.slots,
+        // Errors name the download and the artifact, not only the entry.
+        context,
+        ...spec.limits !== void 0 ? { limits: spec.limits } : {}
+      });
+      return { downloadPath: target, fileCount: result.files, size: result.bytes, digest: digest2, ...mismatch };
+    }
+    const fileName = fileNameFromDisposition(blob.contentDisposition, isZip ? `${name}.zip` : name);
+    await mkdir5(target, { recursive: true });
+    const placed = await placeRawFile(blob, fileName, target, conflict2, context);
+    return {
+      downloadPath: target,
+      fileCount: placed ? 1 : 0,
+      size: placed ? blob.size : 0,
+      digest: digest2,
+      ...mismatch
+    };
+  } finally {
+    await blob.dispose();
+  }
+}
+
+// src/backends/results/upload.ts
+import { createReadStream } from "node:fs";
+import { stat as stat7 } from "node:fs/promises";
+import path12 from "node:path";
+import { Transform as Transform3 } from "node:stream";
+
+// src/pack/zip-writer/zip-stream.ts
+import { Readable as Readable2 } from "node:stream";
+import { types as types3 } from "node:util";
+
 // src/pack/zip-writer/compressibility.ts
-import { promisify as promisify2 } from "node:util";
-import { deflateRaw } from "node:zlib";
-var deflateRawAsync = promisify2(deflateRaw);
-var SAMPLE_SIZE = 256 * 1024;
+import { promisify as promisify3 } from "node:util";
+import { deflateRaw as deflateRaw2 } from "node:zlib";
+var deflateRawAsync2 = promisify3(deflateRaw2);
+var SAMPLE_SIZE2 = 256 * 1024;
 var MIN_SAVING = 0.05;
 var SAMPLE_LEVEL = 1;
 function isWorthDeflating(originalSize, compressedSize) {
   return originalSize > 0 && compressedSize <= originalSize * (1 - MIN_SAVING);
 }
-async function sampleIsCompressible(sample) {
-  if (sample.length === 0) return false;
-  const compressed = await deflateRawAsync(sample, { level: SAMPLE_LEVEL });
-  return isWorthDeflating(sample.length, compressed.length);
+async function sampleIsCompressible(sample2) {
+  if (sample2.length === 0) return false;
+  const compressed = await deflateRawAsync2(sample2, { level: SAMPLE_LEVEL });
+  return isWorthDeflating(sample2.length, compressed.length);
 }
 
 // src/pack/zip-writer/entry-source.ts
-import { closeSync as closeSync2, constants as fsConstants3, fstatSync as fstatSync2, openSync as openSync2 } from "node:fs";
-import { open as open6 } from "node:fs/promises";
+import { closeSync as closeSync3, constants as fsConstants4, fstatSync as fstatSync3, openSync as openSync3 } from "node:fs";
+import { open as open11 } from "node:fs/promises";
 import { types as types2 } from "node:util";
-import { crc32 as crc324 } from "node:zlib";
-
-// src/pack/read-small-sync.ts
-import { readSync } from "node:fs";
-function readWholeSync(fd, size) {
-  const buffer = Buffer.allocUnsafe(size + 1);
-  let found = 0;
-  while (found < buffer.length) {
-    const bytesRead = readSync(fd, buffer, found, buffer.length - found, found);
-    if (bytesRead === 0) break;
-    found += bytesRead;
-  }
-  return { data: buffer.subarray(0, Math.min(found, size)), found };
-}
-
-// src/pack/zip-writer/entry-source.ts
-var OPEN_FLAGS2 = fsConstants3.O_RDONLY | (fsConstants3.O_NONBLOCK ?? 0);
+import { crc32 as crc325 } from "node:zlib";
+var OPEN_FLAGS3 = fsConstants4.O_RDONLY | (fsConstants4.O_NONBLOCK ?? 0);
 function describeKind(st) {
   if (st.isDirectory()) return "a directory";
   if (st.isFIFO()) return "a named pipe (FIFO)";
@@ -22781,7 +25731,7 @@ var EntrySource = class _EntrySource {
     if (signal.aborted) throw new AbortError(signal.reason, { file: name });
     let handle;
     try {
-      handle = await open6(sourcePath, OPEN_FLAGS2);
+      handle = await open11(sourcePath, OPEN_FLAGS3);
     } catch (error2) {
       throw unreadable(sourcePath, name, error2);
     }
@@ -22888,14 +25838,14 @@ var EntrySource = class _EntrySource {
 function readSmallFileSync(sourcePath, name, limit, counters, scan) {
   let fd;
   try {
-    fd = openSync2(sourcePath, OPEN_FLAGS2);
+    fd = openSync3(sourcePath, OPEN_FLAGS3);
   } catch (error2) {
     throw unreadable(sourcePath, name, error2);
   }
   counters.openFiles++;
   if (counters.openFiles > counters.maxOpenFiles) counters.maxOpenFiles = counters.openFiles;
   try {
-    const st = fstatSync2(fd);
+    const st = fstatSync3(fd);
     if (!st.isFile()) {
       throw new ValidationError(
         "ERR_FERRY_INVALID_PATH",
@@ -22917,7 +25867,7 @@ function readSmallFileSync(sourcePath, name, limit, counters, scan) {
   } catch (error2) {
     throw isFerryError(error2) ? error2 : unreadable(sourcePath, name, error2);
   } finally {
-    closeSync2(fd);
+    closeSync3(fd);
     counters.openFiles--;
   }
 }
@@ -23049,7 +25999,7 @@ var StreamSource = class _StreamSource {
     }
     this.#pendingBytes -= length;
     this.#consumed += length;
-    this.#crc = crc324(out, this.#crc);
+    this.#crc = crc325(out, this.#crc);
     return out;
   }
   /** Checks that the stream ends at the declared size and that the bytes had the declared CRC-32. */
@@ -23271,96 +26221,122 @@ function deflateBound(size, pieces) {
   return size + Math.ceil(size / 8) + Math.ceil(size / 64) + 5 + pieces * 10 + 64;
 }
 
-// src/pack/zip-writer/parallel-deflate.ts
-import { promisify as promisify3 } from "node:util";
-import { constants as constants3, deflateRaw as deflateRaw2 } from "node:zlib";
-var deflateRawAsync2 = promisify3(deflateRaw2);
-var DICTIONARY_SIZE = 32 * 1024;
-function deflatePiece(piece, level, dictionary, final) {
-  const options = {
-    level,
-    finishFlush: final ? constants3.Z_FINISH : constants3.Z_SYNC_FLUSH
-  };
-  if (dictionary !== void 0 && dictionary.length > 0) options.dictionary = dictionary;
-  return deflateRawAsync2(piece, options);
-}
-var DictionaryWindow = class {
-  #window;
-  /** The dictionary for the next piece, or undefined before the first piece. */
-  get current() {
-    return this.#window;
+// src/pack/zip-writer/zip-options.ts
+import { availableParallelism as availableParallelism2 } from "node:os";
+
+// src/pack/secret-scan.ts
+import { Transform as Transform2, pipeline as pipeline4 } from "node:stream";
+var MIN_SCANNED_SECRET_LENGTH = 16;
+var EMPTY = Buffer.alloc(0);
+var SecretScanner = class _SecretScanner {
+  artifactName;
+  #needles;
+  /** Bytes kept from the end of one read: a match across the boundary starts within them. */
+  #carry;
+  constructor(artifactName, needles) {
+    this.artifactName = artifactName;
+    this.#needles = needles;
+    this.#carry = Math.max(...needles.map((n) => n.bytes.length)) - 1;
   }
-  push(piece) {
-    if (piece.length >= DICTIONARY_SIZE) {
-      this.#window = Buffer.from(piece.subarray(piece.length - DICTIONARY_SIZE));
-      return;
+  /**
+   * A scanner for `secrets` (duplicates and values shorter than
+   * {@link MIN_SCANNED_SECRET_LENGTH} dropped; the first label of a value wins), or undefined when
+   * none is left to look for.
+   */
+  static create(artifactName, secrets) {
+    const byValue = /* @__PURE__ */ new Map();
+    for (const secret of secrets) {
+      if (!secret || typeof secret.value !== "string") continue;
+      if (secret.value.length < MIN_SCANNED_SECRET_LENGTH || byValue.has(secret.value)) continue;
+      byValue.set(secret.value, secret.label);
     }
-    const joined = this.#window === void 0 ? piece : Buffer.concat([this.#window, piece]);
-    this.#window = Buffer.from(joined.subarray(Math.max(0, joined.length - DICTIONARY_SIZE)));
+    if (byValue.size === 0) return void 0;
+    const needles = [...byValue].map(([value, label2]) => ({ bytes: Buffer.from(value, "utf8"), label: label2 }));
+    return new _SecretScanner(artifactName, needles);
+  }
+  /** How many distinct secrets are searched for (never the values themselves). */
+  get size() {
+    return this.#needles.length;
+  }
+  /** A scan of one file; `file` is its path inside the artifact (named in the error). */
+  file(file) {
+    return new FileSecretScan(this, file);
+  }
+  /** The first secret found in `bytes`, or undefined. */
+  find(bytes) {
+    for (const needle of this.#needles) if (bytes.indexOf(needle.bytes) !== -1) return needle.label;
+    return void 0;
+  }
+  get carryLength() {
+    return this.#carry;
   }
 };
-function noop() {
-}
-function raceAbort(promise, signal) {
-  if (signal.aborted) return Promise.reject(new AbortError(signal.reason));
-  return new Promise((resolve2, reject) => {
-    const onAbort = () => reject(new AbortError(signal.reason));
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve2(value);
-      },
-      (error2) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error2 instanceof Error ? error2 : new Error(String(error2)));
-      }
-    );
-  });
-}
-async function* emitInOrder(tasks, options) {
-  const { limit, maxQueued, signal, counters } = options;
-  const queue = [];
-  let weight = 0;
-  let producerDone = false;
-  try {
-    for (; ; ) {
-      while (!producerDone && weight < limit && queue.length < maxQueued) {
-        if (signal.aborted) throw new AbortError(signal.reason);
-        const next = await tasks.next();
-        if (next.done === true) {
-          producerDone = true;
-          break;
-        }
-        const task = next.value;
-        if (typeof task.value !== "function") task.value.catch(noop);
-        queue.push(task);
-        weight += task.weight;
-        counters.piecesInFlight = weight;
-        if (weight > counters.maxPiecesInFlight) counters.maxPiecesInFlight = weight;
-      }
-      const head = queue[0];
-      if (head === void 0) return;
-      const buffers = typeof head.value === "function" ? head.value() : await raceAbort(head.value, signal);
-      queue.shift();
-      head.onEmit?.(counters.bytesEmitted);
-      for (const buffer of buffers) {
-        if (buffer.length === 0) continue;
-        counters.bytesEmitted += buffer.length;
-        yield buffer;
-      }
-      weight -= head.weight;
-      counters.piecesInFlight = weight;
-    }
-  } finally {
-    const running = queue.flatMap((task) => typeof task.value === "function" ? [] : [task.value]);
-    await Promise.allSettled(running);
-    counters.piecesInFlight = 0;
-    await tasks.return(void 0);
+var FileSecretScan = class {
+  file;
+  #scanner;
+  /** Offset up to which the file has been searched. */
+  #scanned = 0;
+  /** A copy of the last `carryLength` searched bytes (fewer at the start of the file). */
+  #tail = EMPTY;
+  constructor(scanner, file) {
+    this.#scanner = scanner;
+    this.file = file;
   }
+  /** Bytes of the file searched so far (from offset 0). */
+  get scanned() {
+    return this.#scanned;
+  }
+  /**
+   * Searches `bytes`, read at `position`. Throws `ERR_FERRY_SECRET_IN_ARTIFACT` on a match.
+   * `bytes` may be a reused buffer: nothing is kept but a copy of its last few bytes.
+   */
+  feed(position, bytes) {
+    const end = position + bytes.length;
+    if (end <= this.#scanned) return;
+    let fresh = bytes;
+    if (position < this.#scanned) fresh = bytes.subarray(this.#scanned - position);
+    else if (position > this.#scanned) this.#tail = EMPTY;
+    const scanner = this.#scanner;
+    const carry = scanner.carryLength;
+    let found = scanner.find(fresh);
+    if (found === void 0 && this.#tail.length > 0) {
+      found = scanner.find(Buffer.concat([this.#tail, fresh.subarray(0, carry)]));
+    }
+    if (found !== void 0) throw secretInArtifact(scanner.artifactName, this.file, found);
+    if (fresh.length >= carry) {
+      this.#tail = Buffer.from(fresh.subarray(fresh.length - carry));
+    } else {
+      const joined = Buffer.concat([this.#tail, fresh]);
+      this.#tail = Buffer.from(joined.subarray(Math.max(0, joined.length - carry)));
+    }
+    this.#scanned = end;
+  }
+  /** `source` passed through unchanged, searched on the way; a match destroys the result with the error. */
+  stream(source) {
+    let position = 0;
+    const scan = new Transform2({
+      transform: (chunk, _encoding, callback) => {
+        try {
+          this.feed(position, chunk);
+          position += chunk.length;
+          callback(null, chunk);
+        } catch (error2) {
+          callback(error2);
+        }
+      }
+    });
+    return pipeline4(source, scan, () => void 0);
+  }
+};
+function secretInArtifact(artifactName, file, label2) {
+  return new FerryError(
+    "ERR_FERRY_SECRET_IN_ARTIFACT",
+    `File '${file}' contains ${label2}, byte for byte, so it was not uploaded and the artifact was not finalized. Remove the value from the file or leave the file out of the upload; if the file must be uploaded as it is, set allowSecretsInFiles (CLI --allow-secrets, Action input allow-secrets: true)`,
+    { context: { operation: "upload", artifactName, file } }
+  );
 }
 
-// src/pack/zip-writer/zip-stream.ts
+// src/pack/zip-writer/zip-options.ts
 var DEFAULT_CHUNK_SIZE = 1024 * 1024;
 var MIN_CHUNK_SIZE = 1024;
 var MAX_CHUNK_SIZE = 64 * 1024 * 1024;
@@ -23399,7 +26375,7 @@ function normalizeZipWriterOptions(options) {
     }
   }
   const level = integerIn("level", options.level, 0, 9);
-  const concurrency = options.concurrency === void 0 ? Math.min(Math.max(availableParallelism(), 1) + 1, MAX_CONCURRENCY) : integerIn("concurrency", options.concurrency, 1, MAX_CONCURRENCY);
+  const concurrency = options.concurrency === void 0 ? Math.min(Math.max(availableParallelism2(), 1) + 1, MAX_CONCURRENCY) : integerIn("concurrency", options.concurrency, 1, MAX_CONCURRENCY);
   const chunkSize = options.chunkSize === void 0 ? DEFAULT_CHUNK_SIZE : integerIn("chunkSize", options.chunkSize, MIN_CHUNK_SIZE, MAX_CHUNK_SIZE);
   const signal = options.signal;
   if (signal !== void 0 && !(signal instanceof AbortSignal)) {
@@ -23417,6 +26393,8 @@ function normalizeZipWriterOptions(options) {
   }
   return { level, concurrency, chunkSize, signal, onEntry, forceZip64, secretScan };
 }
+
+// src/pack/zip-writer/zip-inputs.ts
 function invalidName(name, reason) {
   return new ValidationError(
     "ERR_FERRY_INVALID_PATH",
@@ -23528,6 +26506,9 @@ function prepareInputs(inputs) {
     }
   });
 }
+
+// src/pack/zip-writer/entry-tasks.ts
+import { crc32 as crc326 } from "node:zlib";
 function newRecord(ctx, input, mtime) {
   const { time, date } = dosDateTime(mtime);
   const record = {
@@ -23566,7 +26547,7 @@ function knownEntryBytes(ctx, record, method, crc, uncompressedSize, data) {
   return [localFileHeader(record), data];
 }
 function storedBufferTask(ctx, record, data) {
-  const bytes = knownEntryBytes(ctx, record, METHOD_STORED, crc325(data), data.length, data);
+  const bytes = knownEntryBytes(ctx, record, METHOD_STORED, crc326(data), data.length, data);
   return {
     weight: data.length > 0 ? 1 : 0,
     value: () => bytes,
@@ -23577,7 +26558,7 @@ function storedBufferTask(ctx, record, data) {
   };
 }
 function smallFileTask(ctx, record, data) {
-  const crc = crc325(data);
+  const crc = crc326(data);
   const value = deflatePiece(data, ctx.options.level, void 0, true).then(
     (compressed) => isWorthDeflating(data.length, compressed.length) ? knownEntryBytes(ctx, record, METHOD_DEFLATED, crc, data.length, compressed) : knownEntryBytes(ctx, record, METHOD_STORED, crc, data.length, data)
   );
@@ -23605,7 +26586,7 @@ async function* storedFileTasks(ctx, record, source) {
   const scratch = Buffer.allocUnsafe(Math.min(chunkSize, size));
   let crc = 0;
   for (let position = 0; position < size; position += chunkSize) {
-    crc = crc325(await source.read(position, Math.min(chunkSize, size - position), scratch), crc);
+    crc = crc326(await source.read(position, Math.min(chunkSize, size - position), scratch), crc);
   }
   await source.assertEnd();
   record.method = METHOD_STORED;
@@ -23618,7 +26599,7 @@ async function* storedFileTasks(ctx, record, source) {
   for (let position = 0; position < size; position += chunkSize) {
     const length = Math.min(chunkSize, size - position);
     const piece = await source.read(position, length);
-    check = crc325(piece, check);
+    check = crc326(piece, check);
     const last = position + length >= size;
     if (!last) {
       yield { weight: 1, value: () => [piece] };
@@ -23648,7 +26629,7 @@ async function* deflatedFileTasks(ctx, record, source) {
     const piece = await source.read(position, length);
     const final = position + length >= size;
     if (final) await source.assertEnd();
-    crc = crc325(piece, crc);
+    crc = crc326(piece, crc);
     const job = deflatePiece(piece, level, window.current, final).then((compressed) => {
       record.compressedSize += compressed.length;
       return [compressed];
@@ -23686,7 +26667,7 @@ async function* fileTasks(ctx, input) {
     await source.close();
   }
 }
-async function* sourceTasks(ctx, record, source, sample, stored) {
+async function* sourceTasks(ctx, record, source, sample2, stored) {
   const size = source.size;
   const storeOnly = ctx.options.level === 0 || isAlreadyCompressed(source.name);
   if (size <= ctx.wholeFileLimit) {
@@ -23696,7 +26677,7 @@ async function* sourceTasks(ctx, record, source, sample, stored) {
     yield storeOnly || size === 0 ? storedBufferTask(ctx, record, data) : smallFileTask(ctx, record, data);
     return;
   }
-  const deflate = !storeOnly && await sampleIsCompressible(await sample(Math.min(SAMPLE_SIZE, size)));
+  const deflate = !storeOnly && await sampleIsCompressible(await sample2(Math.min(SAMPLE_SIZE2, size)));
   if (deflate) yield* deflatedFileTasks(ctx, record, source);
   else yield* stored(ctx, record, source);
 }
@@ -23729,6 +26710,8 @@ async function* streamTasks(ctx, input) {
     await source.close();
   }
 }
+
+// src/pack/zip-writer/zip-stream.ts
 var READ_AHEAD = 8;
 async function prefetchSmallFile(ctx, input) {
   if (ctx.signal.aborted) throw new AbortError(ctx.signal.reason, { file: input.name });
@@ -23800,9 +26783,9 @@ async function* zipBytes(ctx, inputs) {
     return out;
   };
   for (const record of ctx.records) {
-    const header2 = centralDirectoryHeader(record, ctx.options.forceZip64);
-    batch.push(header2);
-    batchBytes += header2.length;
+    const header3 = centralDirectoryHeader(record, ctx.options.forceZip64);
+    batch.push(header3);
+    batchBytes += header3.length;
     if (batchBytes >= CENTRAL_DIRECTORY_BATCH) yield flush();
   }
   if (batchBytes > 0) yield flush();
@@ -23878,7 +26861,7 @@ function createZipStream(inputs, options) {
     options: normalized,
     signal: controller.signal,
     now: /* @__PURE__ */ new Date(),
-    wholeFileLimit: Math.min(SAMPLE_SIZE, normalized.chunkSize),
+    wholeFileLimit: Math.min(SAMPLE_SIZE2, normalized.chunkSize),
     records: [],
     files: stats,
     counters: stats,
@@ -23900,496 +26883,8 @@ function createZipStream(inputs, options) {
   return stream;
 }
 
-// src/backends/results/blob-download.ts
-import { createHash as createHash3 } from "node:crypto";
-import { open as open7 } from "node:fs/promises";
-import { dirname } from "node:path";
-import { Writable } from "node:stream";
-import { finished } from "node:stream/promises";
-
-// src/transport/stall-watchdog.ts
-var DEFAULT_STALL_POLICY = Object.freeze({
-  minBytesPerSecond: 1024,
-  windowMs: 6e4
-});
-var StalledTransferError = class extends FerryError {
-  name = "StalledTransferError";
-  /** Bytes that arrived in the last window. */
-  bytesInWindow;
-  windowMs;
-  minBytesPerSecond;
-  constructor(what, bytesInWindow, policy, context) {
-    super(
-      "ERR_FERRY_TIMEOUT",
-      `${what} stalled: ${bytesInWindow} bytes in the last ${formatSeconds(policy.windowMs)}, below the minimum of ${policy.minBytesPerSecond} bytes/s (options minBytesPerSecond / stallWindowMs); the connection was dropped`,
-      { retryable: true, context }
-    );
-    this.bytesInWindow = bytesInWindow;
-    this.windowMs = policy.windowMs;
-    this.minBytesPerSecond = policy.minBytesPerSecond;
-  }
-};
-var RateWindow = class {
-  #policy;
-  #samples;
-  #total = 0;
-  constructor(policy, startedAt) {
-    this.#policy = policy;
-    this.#samples = [{ at: startedAt, total: 0 }];
-  }
-  add(bytes) {
-    this.#total += bytes;
-  }
-  /** Records a sample at `now` and returns the bytes of the last window if that is a stall. */
-  check(now) {
-    const { windowMs, minBytesPerSecond } = this.#policy;
-    this.#samples.push({ at: now, total: this.#total });
-    while (this.#samples.length > 1 && (this.#samples[1]?.at ?? now) <= now - windowMs) this.#samples.shift();
-    const base = this.#samples[0];
-    if (!base || now - base.at < windowMs) return void 0;
-    const inWindow = this.#total - base.total;
-    return inWindow < minBytesPerSecond * windowMs / 1e3 ? inWindow : void 0;
-  }
-};
-function watchThroughput(policy, what, context, onStall) {
-  if (!policy || policy.minBytesPerSecond <= 0 || policy.windowMs <= 0) {
-    return { add: () => void 0, stop: () => void 0 };
-  }
-  const window = new RateWindow(policy, Date.now());
-  const timer = setInterval(
-    () => {
-      const bytes = window.check(Date.now());
-      if (bytes === void 0) return;
-      clearInterval(timer);
-      onStall(new StalledTransferError(what, bytes, policy, context));
-    },
-    Math.max(5, Math.floor(policy.windowMs / 4))
-  );
-  timer.unref();
-  return { add: (bytes) => window.add(bytes), stop: () => clearInterval(timer) };
-}
-function formatSeconds(ms) {
-  return ms >= 1e3 && ms % 1e3 === 0 ? `${ms / 1e3} s` : `${(ms / 1e3).toFixed(2)} s`;
-}
-
-// src/transport/body.ts
-var DRAIN_LIMIT = 1024 * 1024;
-function readBody(res, limit = Number.POSITIVE_INFINITY) {
-  const drainLimit = Number.isFinite(limit) ? Math.max(limit, DRAIN_LIMIT) : limit;
-  return new Promise((resolve2, reject) => {
-    const chunks = [];
-    let kept = 0;
-    let seen = 0;
-    const onData = (chunk) => {
-      seen += chunk.length;
-      if (kept < limit) {
-        const take = chunk.subarray(0, Math.min(chunk.length, limit - kept));
-        chunks.push(take);
-        kept += take.length;
-      }
-      if (seen > drainLimit) {
-        res.off("data", onData);
-        resolve2(Buffer.concat(chunks, kept));
-        res.destroy();
-      }
-    };
-    res.on("data", onData);
-    res.once("end", () => resolve2(Buffer.concat(chunks, kept)));
-    res.once("error", reject);
-    res.once("aborted", () => reject(Object.assign(new Error("response aborted"), { code: "ECONNRESET" })));
-  });
-}
-var DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
-function responseTooLarge(what, limit, limitName, context) {
-  return new FerryError(
-    "ERR_FERRY_RESPONSE_TOO_LARGE",
-    `${what} is larger than the limit of ${limit} bytes (${limitName}); refused without reading the rest`,
-    { context, retryable: false }
-  );
-}
-function readLimitedBody(res, limit) {
-  const tooLarge = () => responseTooLarge(`The ${limit.call} answer`, limit.maxBytes, "maxResponseBytes", limit.context);
-  const declared = Number(res.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > limit.maxBytes) {
-    res.destroy();
-    return Promise.reject(tooLarge());
-  }
-  let watchdogStop = () => void 0;
-  return new Promise((resolve2, reject) => {
-    const chunks = [];
-    let kept = 0;
-    const watchdog = watchThroughput(limit.stall, `The ${limit.call} answer`, limit.context, (error2) => {
-      reject(error2);
-      res.destroy();
-    });
-    watchdogStop = watchdog.stop;
-    const onData = (chunk) => {
-      kept += chunk.length;
-      watchdog.add(chunk.length);
-      if (kept > limit.maxBytes) {
-        res.off("data", onData);
-        reject(tooLarge());
-        res.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    };
-    res.on("data", onData);
-    res.once("end", () => resolve2(Buffer.concat(chunks, kept)));
-    res.once("error", reject);
-    res.once("aborted", () => reject(Object.assign(new Error("response aborted"), { code: "ECONNRESET" })));
-  }).finally(() => watchdogStop());
-}
-async function readText(res, limit = { maxBytes: DEFAULT_MAX_RESPONSE_BYTES, call: "text" }) {
-  return (await readLimitedBody(res, limit)).toString("utf8");
-}
-async function readJson(res, limit = { maxBytes: DEFAULT_MAX_RESPONSE_BYTES, call: "JSON" }) {
-  return parseJson(await readText(res, limit));
-}
-function parseJson(text) {
-  try {
-    return JSON.parse(text);
-  } catch (error2) {
-    throw Object.assign(new Error(`expected a JSON response body, got: ${text.slice(0, 100)}`), {
-      code: "ERR_FERRY_BAD_JSON",
-      cause: error2
-    });
-  }
-}
-async function discardBody(res) {
-  await readBody(res, 0);
-}
-
-// src/core/write-fully.ts
-async function writeFully(handle, buffers, position) {
-  let rest = buffers.filter((b) => b.length > 0);
-  let at = position;
-  while (rest.length > 0) {
-    const first = rest[0];
-    const { bytesWritten } = rest.length === 1 ? await handle.write(first, 0, first.length, at ?? null) : await handle.writev(rest, at);
-    if (bytesWritten === 0) throw new Error("Short write: the file system accepted no bytes");
-    if (at !== void 0) at += bytesWritten;
-    let written = bytesWritten;
-    const next = [];
-    for (const buffer of rest) {
-      if (written >= buffer.length) {
-        written -= buffer.length;
-        continue;
-      }
-      next.push(written > 0 ? buffer.subarray(written) : buffer);
-      written = 0;
-    }
-    rest = next;
-  }
-}
-
-// src/transport/error-body.ts
-function extractErrorMessage(body) {
-  const text = body.trim();
-  if (text === "") return void 0;
-  if (text.startsWith("{") || text.startsWith("[")) {
-    try {
-      const found = messageFrom(JSON.parse(text), 0);
-      if (found) return found;
-    } catch {
-    }
-  }
-  const xml = /<Message>([\s\S]*?)<\/Message>/i.exec(text);
-  if (xml?.[1]) return xml[1].trim().split("\n")[0];
-  if (/^<!doctype html|^<html/i.test(text)) {
-    const title = /<title>([\s\S]*?)<\/title>/i.exec(text);
-    return title?.[1]?.trim() || void 0;
-  }
-  return text.split("\n")[0]?.slice(0, 200);
-}
-function messageFrom(value, depth2) {
-  if (depth2 > 4 || value === null || value === void 0) return void 0;
-  if (typeof value === "string") return value.trim() || void 0;
-  if (Array.isArray(value)) {
-    const parts = value.map((v) => messageFrom(v, depth2 + 1)).filter((v) => Boolean(v));
-    return parts.length ? parts.join("; ") : void 0;
-  }
-  if (typeof value === "object") {
-    const record = value;
-    for (const key of ["message", "msg", "Message", "error_description", "errors", "error", "value"]) {
-      const found = messageFrom(record[key], depth2 + 1);
-      if (found) return found;
-    }
-  }
-  return void 0;
-}
-function mentionsRateLimit(message) {
-  return message !== void 0 && /rate limit/i.test(message);
-}
-
-// src/backends/results/blob-download.ts
-var DigestMismatchError = class extends IntegrityError {
-  name = "DigestMismatchError";
-  /** `sha256:<hex>` the service listed. */
-  expectedDigest;
-  /** `sha256:<hex>` of the bytes received (on the last download). */
-  actualDigest;
-  constructor(expectedHex, actualHex, downloads, context) {
-    super(
-      "ERR_FERRY_INTEGRITY",
-      `Digest mismatch: the service listed sha256:${expectedHex} but the bytes received hash to sha256:${actualHex} (downloaded ${downloads === 1 ? "once" : `${downloads} times`}); nothing was extracted`,
-      { context }
-    );
-    this.expectedDigest = `sha256:${expectedHex}`;
-    this.actualDigest = `sha256:${actualHex}`;
-  }
-};
-var Progress = class {
-  received = 0;
-  hash = createHash3("sha256");
-  etag;
-  contentType;
-  contentDisposition;
-  expectedTotal;
-  /** Forget everything: the next request is a fresh GET without Range. */
-  restart() {
-    this.received = 0;
-    this.hash = createHash3("sha256");
-    this.etag = void 0;
-    this.expectedTotal = void 0;
-  }
-};
-async function downloadBlob(url, file, options) {
-  const started = Date.now();
-  const state = new Progress();
-  let current = url;
-  let refreshed = false;
-  for (let downloads = 1; ; ) {
-    const outcome = await fetchOnce(current, file, state, options);
-    if (outcome.kind === "refused") {
-      if (refreshed || !options.refreshUrl) throw refusedError(outcome, refreshed, started, options.context);
-      refreshed = true;
-      current = await options.refreshUrl();
-      continue;
-    }
-    if (state.expectedTotal !== void 0 && state.received !== state.expectedTotal) {
-      throw new IntegrityError(
-        "ERR_FERRY_INTEGRITY",
-        `Download has ${state.received} bytes, the server declared ${state.expectedTotal}`,
-        { context: options.context }
-      );
-    }
-    const sha256 = state.hash.digest("hex");
-    const expected = options.expectedSha256;
-    if (expected !== void 0 && sha256 !== expected) {
-      if (downloads >= 2) throw new DigestMismatchError(expected, sha256, downloads, options.context);
-      downloads++;
-      state.restart();
-      continue;
-    }
-    return {
-      size: state.received,
-      sha256,
-      contentType: state.contentType,
-      contentDisposition: state.contentDisposition
-    };
-  }
-}
-async function fetchOnce(url, file, state, options) {
-  const read = async (res) => {
-    const status = res.statusCode ?? 0;
-    if (status === 403) {
-      const body = (await readBody(res, 64 * 1024).catch(() => Buffer.alloc(0))).toString("utf8");
-      const code = res.headers["x-ms-error-code"];
-      return {
-        kind: "refused",
-        code: typeof code === "string" ? code : void 0,
-        message: extractErrorMessage(body),
-        body
-      };
-    }
-    if (status === 416 && state.received > 0) {
-      res.resume();
-      const total = /^bytes \*\/(\d+)$/.exec(String(res.headers["content-range"] ?? ""));
-      if (total && Number(total[1]) === state.received) {
-        state.expectedTotal = state.received;
-        return { kind: "complete" };
-      }
-      state.restart();
-      throw new IntegrityError(
-        "ERR_FERRY_INTEGRITY",
-        "The resumed download was refused as out of range (HTTP 416); starting over",
-        { retryable: true, context: options.context }
-      );
-    }
-    let append = false;
-    if (status === 206 && state.received > 0) {
-      const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers["content-range"] ?? ""));
-      if (!range || Number(range[1]) !== state.received || !rangeAgrees(range, res, state.expectedTotal)) {
-        res.resume();
-        throw new IntegrityError(
-          "ERR_FERRY_INTEGRITY",
-          `Resumed download returned an unexpected Content-Range '${res.headers["content-range"]}'`,
-          { context: options.context }
-        );
-      }
-      append = true;
-    } else if (status !== 200) {
-      res.resume();
-      throw new IntegrityError("ERR_FERRY_PROTOCOL", `Blob download answered HTTP ${status}, expected 200`, {
-        context: options.context
-      });
-    } else {
-      state.restart();
-      const tag = res.headers["etag"];
-      state.etag = typeof tag === "string" && !tag.startsWith("W/") ? tag : void 0;
-      state.contentType = res.headers["content-type"];
-      const disposition = res.headers["content-disposition"];
-      state.contentDisposition = typeof disposition === "string" ? disposition : void 0;
-      const length = res.headers["content-length"];
-      state.expectedTotal = length === void 0 ? void 0 : Number(length);
-    }
-    const declared = res.headers["content-length"] === void 0 ? void 0 : Number(res.headers["content-length"]);
-    const cap = options.listedSize;
-    const tooLarge = () => responseTooLarge(
-      `The blob download (${state.received} bytes already received)`,
-      cap ?? 0,
-      "the artifact's listed size",
-      options.context
-    );
-    let overrun;
-    let got = 0;
-    const handle = await open7(file, append ? "a" : "w");
-    if (append) await handle.truncate(state.received);
-    const watchdog = watchThroughput(
-      options.stall ?? options.http.stallPolicy,
-      "Download",
-      options.context,
-      (error2) => res.destroy(error2)
-    );
-    const persisted = (chunks) => {
-      for (const chunk of chunks) {
-        got += chunk.length;
-        state.received += chunk.length;
-        state.hash.update(chunk);
-      }
-      options.onBytes?.(state.received, state.expectedTotal);
-    };
-    const sink = new Writable({
-      highWaterMark: 4 * 1024 * 1024,
-      write(chunk, _encoding, done) {
-        watchdog.add(chunk.length);
-        writeFully(handle, [chunk]).then(() => {
-          persisted([chunk]);
-          done();
-        }, done);
-      },
-      writev(entries, done) {
-        const chunks = entries.map((e) => e.chunk);
-        for (const chunk of chunks) watchdog.add(chunk.length);
-        writeFully(handle, chunks).then(() => {
-          persisted(chunks);
-          done();
-        }, done);
-      }
-    });
-    if (cap !== void 0) {
-      let seen = state.received;
-      res.on("data", (chunk) => {
-        seen += chunk.length;
-        if (seen > cap && overrun === void 0) {
-          overrun = tooLarge();
-          res.destroy(overrun);
-        }
-      });
-    }
-    try {
-      await drain(res, sink);
-    } catch (error2) {
-      if (error2 instanceof StalledTransferError) throw error2;
-      if (overrun !== void 0) throw overrun;
-      if (findResourceFailure(error2)) {
-        throw await asResourceError(error2, {
-          context: options.context,
-          // The temporary directory holding `file` is removed; its parent is tempDir.
-          removedOnFailure: dirname(file),
-          neededBytes: state.expectedTotal ?? declared
-        });
-      }
-      throw new IntegrityError(
-        "ERR_FERRY_INTEGRITY",
-        declared === void 0 ? `Download broke off after ${state.received} bytes` : `Download truncated: the connection closed after ${got} of ${declared} bytes (${state.received} in total)`,
-        { cause: error2, retryable: true, context: options.context }
-      );
-    } finally {
-      watchdog.stop();
-      await handle.close();
-    }
-    if (declared !== void 0 && got !== declared) {
-      throw new IntegrityError("ERR_FERRY_INTEGRITY", `Download truncated: ${got} of ${declared} bytes`, {
-        retryable: true,
-        context: options.context
-      });
-    }
-    return { kind: "complete" };
-  };
-  return options.http.request(
-    {
-      slot: 0,
-      method: "GET",
-      url,
-      headers: () => state.received > 0 && state.etag ? { range: `bytes=${state.received}-`, "if-match": state.etag } : {},
-      okStatuses: [403, 416],
-      operation: options.operation,
-      context: options.context
-    },
-    read
-  );
-}
-function rangeAgrees(range, res, expectedTotal) {
-  const start = Number(range[1]);
-  const end = Number(range[2]);
-  const total = range[3] === "*" ? void 0 : Number(range[3]);
-  const length = res.headers["content-length"];
-  if (end < start) return false;
-  if (length !== void 0 && Number(length) !== end - start + 1) return false;
-  if (total !== void 0 && end >= total) return false;
-  return total === void 0 || expectedTotal === void 0 || total === expectedTotal;
-}
-async function drain(res, sink) {
-  sink.once("error", (error2) => res.destroy(error2));
-  res.pipe(sink, { end: false });
-  let broken;
-  try {
-    await finished(res);
-  } catch (error2) {
-    broken = error2;
-    res.unpipe(sink);
-  }
-  sink.end();
-  await finished(sink);
-  if (broken !== void 0) throw broken;
-}
-function refusedError(outcome, refreshed, started, context) {
-  const why = [outcome.code, outcome.message?.slice(0, 200)].filter(Boolean).join(": ");
-  const elapsed = ((Date.now() - started) / 1e3).toFixed(1);
-  return new HttpError(
-    "ERR_FERRY_UNAUTHORIZED",
-    refreshed ? `The blob store refused the signed download URL ${elapsed} s into the download (HTTP 403${why ? ` ${why}` : ""}), and refused the fresh URL from GetSignedArtifactURL too; not retrying` : `The blob store refused the signed download URL ${elapsed} s into the download (HTTP 403${why ? ` ${why}` : ""}); it may have expired`,
-    403,
-    outcome.body,
-    { context: { ...context, status: 403 } }
-  );
-}
-function normalizeDigest(digest2) {
-  if (!digest2) return void 0;
-  const hex = digest2.trim().toLowerCase().replace(/^sha256:/, "");
-  return /^[0-9a-f]{64}$/.test(hex) ? hex : void 0;
-}
-
 // src/backends/results/blob-upload.ts
 import { createHash as createHash5 } from "node:crypto";
-
-// src/pack/digest.ts
-import { createHash as createHash4 } from "node:crypto";
-function md5Base64(buf) {
-  return createHash4("md5").update(buf).digest("base64");
-}
 
 // src/backends/results/blob-urls.ts
 function withQuery(signedUrl, params) {
@@ -24430,11 +26925,11 @@ async function uploadBlob(signedUrl, source, options) {
   throw invalidBlockList(options.context, true);
 }
 async function stageAll(signedUrl, source, options, started) {
-  const { http: http4, operation } = options;
+  const { http: http6, operation } = options;
   const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
   const hash = createHash5("sha256");
   const ids = [];
-  const freeSlots = Array.from({ length: http4.slots }, (_, i) => i);
+  const freeSlots = Array.from({ length: http6.slots }, (_, i) => i);
   const inFlight = /* @__PURE__ */ new Set();
   let firstError;
   let staged = 0;
@@ -24444,7 +26939,7 @@ async function stageAll(signedUrl, source, options, started) {
     const id = blockId(index2);
     ids.push(id);
     const url = withQuery(signedUrl, { comp: "block", blockid: id });
-    const task = http4.request(
+    const task = http6.request(
       {
         slot,
         method: "PUT",
@@ -24567,8 +27062,8 @@ function isChecksumMismatch(error2) {
 }
 async function blobError(res) {
   const body = (await readBody(res, 64 * 1024).catch(() => Buffer.alloc(0))).toString("utf8");
-  const header2 = res.headers["x-ms-error-code"];
-  const code = typeof header2 === "string" ? header2 : /<Code>([^<]{1,100})<\/Code>/.exec(body)?.[1] ?? void 0;
+  const header3 = res.headers["x-ms-error-code"];
+  const code = typeof header3 === "string" ? header3 : /<Code>([^<]{1,100})<\/Code>/.exec(body)?.[1] ?? void 0;
   return { code, message: extractErrorMessage(body), body };
 }
 function badRequest(url, error2, context) {
@@ -24597,55 +27092,8 @@ function invalidBlockList(context, restaged) {
   );
 }
 
-// src/backends/results/content-disposition.ts
-import path5 from "node:path";
-function fileNameFromDisposition(header2, fallback) {
-  const candidates = [];
-  if (header2) {
-    const extended = /filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/.exec(header2);
-    if (extended?.[1]) candidates.push(safeDecode(extended[1].trim()));
-    const plain = /filename\s*=\s*"((?:[^"\\]|\\.)*)"|filename\s*=\s*([^;]+)/.exec(header2);
-    const value = plain?.[1] ?? plain?.[2];
-    if (value) candidates.push(value.trim());
-  }
-  for (const candidate of candidates) {
-    const safe = sanitizeBaseName(candidate);
-    if (safe) return safe;
-  }
-  return sanitizeBaseName(fallback) ?? "artifact";
-}
-function safeDecode(value) {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return value;
-  }
-}
-var WINDOWS_RESERVED2 = /^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\..*)?$/i;
-function sanitizeBaseName(name) {
-  const base = path5.posix.basename(name.replace(/\\/g, "/"));
-  const cleaned = base.replace(/[\u0000-\u001f\u007f<>:"|?*]/g, "_").replace(/[. ]+$/, "");
-  if (!cleaned || cleaned === "." || cleaned === ".." || WINDOWS_RESERVED2.test(cleaned) || cleaned.length > 255)
-    return void 0;
-  return cleaned;
-}
-
-// src/backends/results/contracts.ts
-var TWIRP_SERVICE = "github.actions.results.api.v1.ArtifactService";
-var ARTIFACT_VERSION = 7;
-var RESULTS_USER_AGENT = "@actions/artifact-6.2.1";
-
-// src/backends/source-changed.ts
-function sourceChanged(file, now, context) {
-  return new FerryError(
-    "ERR_FERRY_SOURCE_CHANGED",
-    `File '${file.absolutePath}' changed while it was being uploaded: ${file.size} bytes when listed, ${now}`,
-    { context }
-  );
-}
-
 // src/backends/results/mime.ts
-import path6 from "node:path";
+import path11 from "node:path";
 var TYPES = {
   ".txt": "text/plain",
   ".log": "text/plain",
@@ -24672,820 +27120,137 @@ var TYPES = {
   ".wasm": "application/wasm"
 };
 function mimeTypeFor(fileName) {
-  return TYPES[path6.extname(fileName).toLowerCase()] ?? "application/octet-stream";
+  return TYPES[path11.extname(fileName).toLowerCase()] ?? "application/octet-stream";
 }
 
-// src/transport/operation.ts
-var Operation = class {
-  constructor(name, parent) {
-    this.name = name;
-    this.signal = parent ? AbortSignal.any([parent, this.#controller.signal]) : this.#controller.signal;
-  }
-  name;
-  signal;
-  #controller = new AbortController();
-  #failure;
-  /** Records the first fatal error and stops every other worker. */
-  fail(error2) {
-    if (this.#failure) return;
-    this.#failure = error2;
-    this.#controller.abort(error2);
-  }
-  get failure() {
-    return this.#failure;
-  }
-  /** Throws the recorded failure, or AbortError when the caller cancelled. Call before each request. */
-  throwIfStopped() {
-    if (this.#failure) throw this.#failure;
-    if (this.signal.aborted) throw new AbortError(this.signal.reason, { operation: this.name });
-  }
-};
-
-// src/transport/url-policy.ts
-var SHOWN_URL_CHARS = 200;
-function shown(url) {
-  const text = urlWithoutQuery(url);
-  return text.length > SHOWN_URL_CHARS ? `${text.slice(0, SHOWN_URL_CHARS)}\u2026` : text;
-}
-function unsafe4(message, context) {
-  return new FerryError("ERR_FERRY_UNSAFE_URL", message, { context, retryable: false });
-}
-function parseServerUrl(raw, what, context, base) {
-  if (typeof raw !== "string") throw unsafe4(`${what} is not a URL (got ${typeof raw})`, context);
-  try {
-    return base === void 0 ? new URL(raw) : new URL(raw, base);
-  } catch {
-    throw unsafe4(`${what} is not a valid URL: ${JSON.stringify(raw.slice(0, SHOWN_URL_CHARS))}`, context);
-  }
-}
-function assertFetchableUrl(url, what, context) {
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw unsafe4(
-      `Refusing ${what}: ${url.protocol} URLs are not fetched, only http: and https: (${shown(url)})`,
-      context
+// src/backends/results/upload.ts
+async function uploadResults(config, spec, ctx) {
+  const archive = spec.archive ?? true;
+  if (!archive && spec.files.length !== 1) {
+    throw new FerryError(
+      "ERR_FERRY_INVALID_PATH",
+      `Uploading without an archive takes exactly one file; got ${spec.files.length}`,
+      {
+        context: { operation: "upload", artifactName: spec.name }
+      }
     );
   }
-  if (url.username !== "" || url.password !== "") {
-    throw unsafe4(`Refusing ${what}: the URL carries credentials (user:password@) (${shown(url)})`, context);
+  const single = spec.files[0];
+  const name = archive || !single ? spec.name : path12.posix.basename(single.artifactPath);
+  return send(
+    config,
+    {
+      name,
+      contentType: archive || !single ? "application/zip" : mimeTypeFor(single.artifactPath),
+      retentionDays: spec.retentionDays,
+      overwrite: spec.overwrite ?? false,
+      totalOriginal: sumSizes(spec),
+      fileCount: spec.files.length,
+      replayable: true,
+      open: async (onEntry) => archive ? createZipStream(zipInputs(spec), {
+        level: spec.compressionLevel,
+        signal: ctx.operation.signal,
+        onEntry: checkListedSizes(spec, onEntry),
+        ...spec.secretScan ? { secretScan: spec.secretScan } : {}
+      }) : scanned(
+        spec,
+        exactlyListedSize(
+          single,
+          // One byte past the listed size is enough to see that the file grew.
+          createReadStream(single.absolutePath, {
+            highWaterMark: 1024 * 1024,
+            end: single.size
+          })
+        )
+      )
+    },
+    ctx
+  );
+}
+async function uploadResultsStream(config, name, inputs, options, ctx) {
+  let totalOriginal = 0;
+  let fileCount = 0;
+  for (const input of inputs) {
+    if (input.kind === "directory") continue;
+    fileCount++;
+    if (input.kind === "stream") totalOriginal += input.size;
+    else if (input.kind === "file") totalOriginal += (await stat7(input.sourcePath)).size;
   }
-}
-function assertNoDowngrade(from, to, what, context) {
-  if (from.protocol === "https:" && to.protocol !== "https:") {
-    throw unsafe4(
-      `Refusing ${what}: ${shown(from)} is https but it points to ${to.protocol} (${shown(to)}); Ferry never downgrades https`,
-      context
-    );
-  }
-}
-function assertRedirectAllowed(from, location, context) {
-  const next = parseServerUrl(location, "a redirect Location", context, from);
-  assertFetchableUrl(next, "redirect", context);
-  assertNoDowngrade(from, next, "redirect", context);
-  return next;
-}
-function checkSignedUrl(raw, service, what, context) {
-  const url = parseServerUrl(raw, what, context);
-  assertFetchableUrl(url, what, context);
-  assertNoDowngrade(new URL(service), url, what, context);
-  return raw;
-}
-function checkCredentialedUrl(raw, policy, what, context) {
-  const url = parseServerUrl(raw, what, context);
-  assertFetchableUrl(url, what, context);
-  const runtime = new URL(policy.runtimeUrl);
-  assertNoDowngrade(runtime, url, what, context);
-  if (policy.token !== void 0 && url.origin !== runtime.origin && !(policy.trustedOrigins ?? []).includes(url.origin)) {
-    throw unsafe4(
-      `Refusing ${what} on ${url.origin}: the runtime token is only sent to ${runtime.origin}; add the origin to trustedOrigins (FERRY_TRUSTED_ORIGINS) if this server is meant to use it (${shown(url)})`,
-      context
-    );
-  }
-  return raw;
-}
-function parseTrustedOrigins(values, fail) {
-  return values.map((value) => {
-    let url;
-    try {
-      url = typeof value === "string" ? new URL(value.trim()) : void 0;
-    } catch {
-      url = void 0;
-    }
-    const bare = url !== void 0 && (url.protocol === "http:" || url.protocol === "https:") && url.username === "" && url.password === "" && (url.pathname === "/" || url.pathname === "") && url.search === "" && url.hash === "";
-    if (!bare) {
-      throw fail(
-        `must list origins like https://host[:port] (no path, query or credentials); got ${JSON.stringify(String(value).slice(0, 80))}`
-      );
-    }
-    return url.origin;
+  let onEntryHook;
+  const zip = createZipStream(inputs, {
+    level: options.compressionLevel,
+    signal: ctx.operation.signal,
+    onEntry: () => onEntryHook?.()
   });
-}
-
-// src/backends/results/twirp.ts
-var TwirpClient = class {
-  constructor(http4, config) {
-    this.http = http4;
-    this.config = config;
-    this.#origin = new URL(config.resultsUrl).origin;
-  }
-  http;
-  config;
-  #origin;
-  call(method, body, options) {
-    return this.http.request(
-      this.#spec(method, body, options, []),
-      (res) => readJson(res, this.#limit(method, options))
-    );
-  }
-  /**
-   * Like {@link call}, but the HTTP statuses in `refused` come back as an outcome instead of a
-   * thrown (and operation-stopping) error, for a caller that must look around before failing
-   * (a FinalizeArtifact refused after the blob was committed).
-   */
-  callAllowing(method, body, options, refused) {
-    return this.http.request(this.#spec(method, body, options, refused), async (res) => {
-      const status = res.statusCode ?? 0;
-      if (status >= 200 && status < 300)
-        return { status: "ok", value: await readJson(res, this.#limit(method, options)) };
-      const text = (await readBody(res, 64 * 1024)).toString("utf8");
-      return { status: "refused", httpStatus: status, message: extractErrorMessage(text)?.slice(0, 200) };
-    });
-  }
-  /** Every answer is bounded by the option maxResponseBytes (ERR_FERRY_RESPONSE_TOO_LARGE past it). */
-  #limit(method, options) {
-    return {
-      maxBytes: this.http.maxResponseBytes,
-      call: method,
-      context: options.context,
-      stall: this.http.stallPolicy
-    };
-  }
-  #spec(method, body, options, okStatuses) {
-    return {
-      slot: options.slot ?? 0,
-      method: "POST",
-      url: `${this.#origin}/twirp/${TWIRP_SERVICE}/${method}`,
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(withoutDefaults(body)),
-      bearer: this.config.token,
-      operation: options.operation,
-      context: options.context,
-      call: method,
-      ...okStatuses.length ? { okStatuses } : {},
-      ...options.reconcile ? { networkErrors: "throw" } : {},
-      ...options.firstAttempt !== void 0 ? { firstAttempt: options.firstAttempt } : {},
-      ...options.startedAt !== void 0 ? { startedAt: options.startedAt } : {},
-      describeFailure: (status, message) => describeTwirpFailure(method, status, message)
-    };
-  }
-};
-function describeTwirpFailure(method, status, message) {
-  const text = `${method} failed: ${message ?? `HTTP ${status}`}`;
-  if (status === 403 && message && /insufficient usage|quota/i.test(message))
-    return { code: "ERR_FERRY_QUOTA", message: text };
-  return { message: text };
-}
-function withoutDefaults(body) {
-  const out = {};
-  for (const [key, value] of Object.entries(body)) {
-    if (value === void 0 || value === null || value === "" || value === 0 || value === "0" || value === false)
-      continue;
-    out[key] = value;
-  }
-  return out;
-}
-function requireOk(method, response, context) {
-  if (response.ok !== true) {
-    throw new FerryError("ERR_FERRY_PROTOCOL", `${method}: the results service answered without ok: true`, {
-      context
-    });
-  }
-}
-function toSafeId(value) {
-  if (value === void 0) return void 0;
-  const n = typeof value === "number" ? value : Number(value);
-  return Number.isSafeInteger(n) && n >= 0 ? n : void 0;
-}
-function listedSize(value) {
-  if (value === void 0 || value === "") return void 0;
-  const n = typeof value === "number" ? value : Number(value);
-  return Number.isSafeInteger(n) && n >= 0 ? n : void 0;
-}
-
-// src/backends/results/results-backend.ts
-var ABANDON_TIMEOUT_MS = 1e4;
-var ResultsBackend = class {
-  constructor(config, tempDir) {
-    this.config = config;
-    this.tempDir = tempDir;
-  }
-  config;
-  tempDir;
-  kind = "results";
-  async upload(spec, ctx) {
-    const archive = spec.archive ?? true;
-    if (!archive && spec.files.length !== 1) {
-      throw new FerryError(
-        "ERR_FERRY_INVALID_PATH",
-        `Uploading without an archive takes exactly one file; got ${spec.files.length}`,
-        {
-          context: { operation: "upload", artifactName: spec.name }
-        }
-      );
-    }
-    const single = spec.files[0];
-    const name = archive || !single ? spec.name : path7.posix.basename(single.artifactPath);
-    return this.#send(
+  try {
+    return await send(
+      config,
       {
         name,
-        contentType: archive || !single ? "application/zip" : mimeTypeFor(single.artifactPath),
-        retentionDays: spec.retentionDays,
-        overwrite: spec.overwrite ?? false,
-        totalOriginal: sumSizes(spec),
-        fileCount: spec.files.length,
-        replayable: true,
-        open: async (onEntry) => archive ? createZipStream(zipInputs(spec), {
-          level: spec.compressionLevel,
-          signal: ctx.operation.signal,
-          onEntry: checkListedSizes(spec, onEntry),
-          ...spec.secretScan ? { secretScan: spec.secretScan } : {}
-        }) : scanned(
-          spec,
-          exactlyListedSize(
-            single,
-            // One byte past the listed size is enough to see that the file grew.
-            createReadStream(single.absolutePath, {
-              highWaterMark: 1024 * 1024,
-              end: single.size
-            })
-          )
-        )
+        contentType: "application/zip",
+        retentionDays: options.retentionDays,
+        overwrite: options.overwrite ?? false,
+        totalOriginal,
+        fileCount,
+        open: (onEntry) => {
+          onEntryHook = onEntry;
+          return Promise.resolve(zip);
+        }
       },
       ctx
     );
+  } finally {
+    if (!zip.destroyed) zip.destroy();
   }
-  /**
-   * Uploads a zip of `inputs` (files, directories, links, and `stream` entries, e.g. entries read
-   * straight out of other zips) as artifact `name`, with the same create → blob upload → finalize
-   * as {@link upload}. The inputs are validated before anything is created.
-   */
-  async uploadStream(name, inputs, options, ctx) {
-    let totalOriginal = 0;
-    let fileCount = 0;
-    for (const input of inputs) {
-      if (input.kind === "directory") continue;
-      fileCount++;
-      if (input.kind === "stream") totalOriginal += input.size;
-      else if (input.kind === "file") totalOriginal += (await stat4(input.sourcePath)).size;
-    }
-    let onEntryHook;
-    const zip = createZipStream(inputs, {
-      level: options.compressionLevel,
-      signal: ctx.operation.signal,
-      onEntry: () => onEntryHook?.()
-    });
-    try {
-      return await this.#send(
-        {
-          name,
-          contentType: "application/zip",
-          retentionDays: options.retentionDays,
-          overwrite: options.overwrite ?? false,
-          totalOriginal,
-          fileCount,
-          open: (onEntry) => {
-            onEntryHook = onEntry;
-            return Promise.resolve(zip);
-          }
-        },
-        ctx
-      );
-    } finally {
-      if (!zip.destroyed) zip.destroy();
-    }
-  }
-  /** The shared tail of every upload: (overwrite) → CreateArtifact → blob upload → FinalizeArtifact. */
-  async #send(upload, ctx) {
-    const { name, contentType } = upload;
-    const context = { operation: "upload", artifactName: name };
-    const twirp = new TwirpClient(ctx.http, this.config);
-    if (upload.overwrite) await this.#deleteIfPresent(twirp, name, ctx);
-    const signedUrl = await this.#create(twirp, name, contentType, upload.retentionDays, ctx, context);
-    try {
-      return await this.#transferAndFinalize(upload, signedUrl, twirp, ctx, context);
-    } catch (error2) {
-      await this.#abandon(twirp, name, ctx, context);
-      throw error2;
-    }
-  }
-  /**
-   * A created artifact that was not finalized is deleted (invariant I3), so the failure leaves
-   * nothing behind and a re-run can use the name at once instead of meeting a conflict with its
-   * own half upload. A finalized one is left alone: a refused or unheard finalize may still have
-   * committed it, and the error already names it. One attempt per call, ten seconds in all,
-   * whatever stopped the upload; when it fails, a warning names the artifact as created and not
-   * finalized.
-   */
-  async #abandon(twirp, name, ctx, context) {
-    const cleanup = new Operation("upload", AbortSignal.timeout(ABANDON_TIMEOUT_MS));
-    const once = { operation: cleanup, context, firstAttempt: ctx.http.policy.maxAttempts };
-    try {
-      const listed = await this.#listRaw(twirp, { name_filter: name }, ctx, context, once);
-      if (listed.some((a) => a.name === name)) return;
-      const outcome = await twirp.callAllowing(
-        "DeleteArtifact",
-        { ...this.#ids(), name },
-        once,
-        [404, 409]
-      );
-      ctx.logger.debug(
-        outcome.status === "ok" ? `Deleted the unfinalized artifact '${name}' after the failed upload` : `The failed upload of '${name}' left nothing this job may delete (${outcome.httpStatus})`
-      );
-    } catch (error2) {
-      ctx.logger.warn(
-        `Artifact '${name}' was created but not finalized, and could not be deleted (${error2 instanceof Error ? error2.message : String(error2)}); the service may hold the name until it expires the upload`
-      );
-    }
-  }
-  async #transferAndFinalize(upload, signedUrl, twirp, ctx, context) {
-    const { name, contentType, totalOriginal, fileCount } = upload;
-    let filesDone = 0;
-    const source = await upload.open(() => {
-      filesDone++;
-    });
-    const blob = await uploadBlob(signedUrl, source, {
-      http: ctx.http,
-      operation: ctx.operation,
-      context,
-      contentType,
-      reopen: upload.replayable ? () => upload.open(() => void 0) : void 0,
-      onBytes: (staged) => ctx.onProgress?.({
-        operation: "upload",
-        artifactName: name,
-        phase: "transfer",
-        bytesDone: Math.min(staged, totalOriginal),
-        bytesTotal: totalOriginal,
-        filesDone,
-        filesTotal: fileCount
-      })
-    });
-    ctx.onProgress?.({
-      operation: "upload",
-      artifactName: name,
-      phase: "finalize",
-      bytesDone: totalOriginal,
-      bytesTotal: totalOriginal,
-      filesDone: fileCount,
-      filesTotal: fileCount
-    });
-    const digest2 = `sha256:${blob.sha256}`;
-    if (blob.size === 0) ctx.logger.warn(`Artifact '${name}' is empty: no data was uploaded`);
-    const id = await this.#finalize(twirp, name, blob.size, digest2, ctx, context);
-    return { id, uploadedBytes: blob.size, size: totalOriginal, fileCount, digest: digest2 };
-  }
-  async download(spec, ctx) {
-    const context = { operation: "download", artifactName: spec.name };
-    const signed = await this.#signedDownload(spec, ctx, context);
-    return downloadSignedArtifact(
-      signed.url,
-      signed.name,
-      signed.expectedHex,
-      spec,
-      this.tempDir,
-      ctx,
-      context,
-      signed.refresh,
-      signed.listedSize
-    );
-  }
-  /**
-   * Downloads artifact `name` (or id `id`, the newest of the name otherwise) to a temporary file
-   * and verifies its digest, without extracting it. The caller disposes of the file.
-   */
-  async downloadVerified(spec, ctx) {
-    const context = { operation: "download", artifactName: spec.name };
-    const signed = await this.#signedDownload(spec, ctx, context);
-    return fetchVerifiedBlob(
-      signed.url,
-      signed.name,
-      signed.expectedHex,
-      this.tempDir,
-      ctx,
-      context,
-      true,
-      signed.refresh,
-      signed.listedSize
-    );
-  }
-  async #signedDownload(spec, ctx, context) {
-    const twirp = new TwirpClient(ctx.http, this.config);
-    const artifact = await this.#resolve(twirp, spec, ctx, context);
-    const sign = async () => {
-      const signed = await twirp.call(
-        "GetSignedArtifactURL",
-        {
-          workflow_run_backend_id: artifact.workflow_run_backend_id ?? artifact.workflowRunBackendId ?? this.config.ids.workflowRunBackendId,
-          workflow_job_run_backend_id: artifact.workflow_job_run_backend_id ?? artifact.workflowJobRunBackendId ?? this.config.ids.workflowJobRunBackendId,
-          name: artifact.name
-        },
-        { operation: ctx.operation, context }
-      );
-      const url = signed.signed_url ?? signed.signedUrl;
-      if (!url)
-        throw new FerryError("ERR_FERRY_PROTOCOL", "GetSignedArtifactURL returned no signed_url", {
-          context
-        });
-      return checkSignedUrl(url, this.config.resultsUrl, "the signed download URL", context);
-    };
-    return {
-      url: await sign(),
-      name: artifact.name,
-      expectedHex: normalizeDigest(artifact.digest),
-      refresh: sign,
-      listedSize: listedSize(artifact.size)
-    };
-  }
-  async list(ctx, options = {}) {
-    const twirp = new TwirpClient(ctx.http, this.config);
-    const artifacts = (await this.#listRaw(twirp, {}, ctx, { operation: "list" })).map(toInfo);
-    return options.latest ? latestPerName(artifacts) : artifacts;
-  }
-  async get(name, ctx) {
-    const twirp = new TwirpClient(ctx.http, this.config);
-    const found = latestPerName(
-      (await this.#listRaw(twirp, { name_filter: name }, ctx, { operation: "get", artifactName: name })).map(
-        toInfo
-      )
-    );
-    const artifact = found.find((a) => a.name === name);
-    if (!artifact) throw notFound(name, "get");
-    return artifact;
-  }
-  async delete(name, ctx) {
-    const twirp = new TwirpClient(ctx.http, this.config);
-    return this.#deleteArtifact(twirp, name, ctx, { operation: "delete", artifactName: name });
-  }
-  /**
-   * DeleteArtifact, reconciled: a network error after the request left may mean the artifact
-   * is already gone, so a repeat's "not found" is the success that was not heard, not an error
-   * (and not a reason to stop the operation). Attempts and time are counted by the retry policy
-   * across the repeats. `missingOk`: "not found" on the first attempt is fine too (overwrite: a
-   * concurrent overwrite may have deleted it first; the name is free either way).
-   */
-  async #deleteArtifact(twirp, name, ctx, context, missingOk = false) {
-    const startedAt = ctx.http.now();
-    let lostResponse = false;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const outcome = await twirp.callAllowing(
-          "DeleteArtifact",
-          { ...this.#ids(), name },
-          { operation: ctx.operation, context, reconcile: true, firstAttempt: attempt, startedAt },
-          lostResponse || missingOk ? [404] : []
-        );
-        if (outcome.status === "refused") {
-          ctx.logger.debug(`DeleteArtifact for '${name}': the earlier, unanswered attempt deleted it`);
-          return void 0;
-        }
-        requireOk("DeleteArtifact", outcome.value, context);
-        return toSafeId(outcome.value.artifact_id ?? outcome.value.artifactId);
-      } catch (error2) {
-        if (!isFerryError(error2)) throw error2;
-        attempt = Math.max(attempt, error2.context.attempt ?? attempt);
-        const again = await ctx.http.retryStep(
-          { call: "DeleteArtifact", attempt, startedAt, error: error2 },
-          ctx.operation.signal
-        );
-        if (!again) throw error2;
-        lostResponse = lostResponse || error2.code === "ERR_FERRY_NETWORK" || error2.code === "ERR_FERRY_TIMEOUT";
-      }
-    }
-  }
-  #ids() {
-    return {
-      workflow_run_backend_id: this.config.ids.workflowRunBackendId,
-      workflow_job_run_backend_id: this.config.ids.workflowJobRunBackendId
-    };
-  }
-  async #deleteIfPresent(twirp, name, ctx) {
-    const existing = await this.#listRaw(twirp, { name_filter: name }, ctx, {
-      operation: "upload",
-      artifactName: name
-    });
-    if (!existing.some((a) => a.name === name)) return;
-    await this.#deleteArtifact(twirp, name, ctx, { operation: "upload", artifactName: name }, true);
-    ctx.logger.info(`Deleted the existing artifact '${name}' (overwrite)`);
-  }
-  /**
-   * CreateArtifact, reconciled: a network error after the request left may mean the artifact
-   * was created. A finalized artifact of the same name is a real conflict; a 409 that only our
-   * own lost create caused is cleared by deleting that unfinalized artifact and creating again.
-   * Attempts and time are counted by the retry policy across the repeats.
-   */
-  async #create(twirp, name, mimeType, retentionDays2, ctx, context) {
-    const body = {
-      ...this.#ids(),
-      name,
-      version: ARTIFACT_VERSION,
-      mime_type: mimeType,
-      ...retentionDays2 ? { expires_at: expiresAt(retentionDays2) } : {}
-    };
-    let lostResponse = false;
-    const startedAt = ctx.http.now();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const outcome = await twirp.callAllowing(
-          "CreateArtifact",
-          body,
-          { operation: ctx.operation, context, reconcile: true, firstAttempt: attempt, startedAt },
-          [409]
-        );
-        if (outcome.status === "refused") {
-          if (!lostResponse) {
-            throw new FerryError(
-              "ERR_FERRY_CONFLICT",
-              `An artifact named '${name}' already exists in this workflow run; use overwrite to replace it` + (outcome.message ? ` (CreateArtifact: ${outcome.message})` : ""),
-              { context }
-            );
-          }
-          await this.#deleteArtifact(twirp, name, ctx, context);
-          lostResponse = false;
-          continue;
-        }
-        const response = outcome.value;
-        requireOk("CreateArtifact", response, context);
-        const url = response.signed_upload_url ?? response.signedUploadUrl;
-        if (!url)
-          throw new FerryError("ERR_FERRY_PROTOCOL", "CreateArtifact returned no signed_upload_url", {
-            context
-          });
-        return checkSignedUrl(url, this.config.resultsUrl, "the signed upload URL", context);
-      } catch (error2) {
-        if (!isFerryError(error2) || !error2.retryable) throw error2;
-        attempt = Math.max(attempt, error2.context.attempt ?? attempt);
-        const again = await ctx.http.retryStep(
-          { call: "CreateArtifact", attempt, startedAt, error: error2 },
-          ctx.operation.signal
-        );
-        if (!again) throw error2;
-        ctx.logger.debug(`CreateArtifact for '${name}' lost its response (${error2.message}); reconciling`);
-        const finalized = await this.#listRaw(twirp, { name_filter: name }, ctx, context);
-        if (finalized.some((a) => a.name === name)) {
-          throw new FerryError(
-            "ERR_FERRY_CONFLICT",
-            `An artifact named '${name}' already exists in this workflow run`,
-            { cause: error2, context }
-          );
-        }
-        lostResponse = true;
-      }
-    }
-  }
-  /**
-   * FinalizeArtifact, reconciled: when the response is lost, the listing says whether the
-   * server committed it (same name and digest), so a retry never finalizes twice or fails a
-   * finalize that succeeded. A finalize the service refuses (`ok: false`, 409) after the blob was
-   * committed is never taken for success: the error carries the digest, and the id when the
-   * service lists the artifact, so the caller can reconcile.
-   */
-  async #finalize(twirp, name, size, digest2, ctx, context) {
-    const body = { ...this.#ids(), name, size: String(size), hash: digest2 };
-    const finalizeContext = { ...context, digest: digest2 };
-    const startedAt = ctx.http.now();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const outcome = await twirp.callAllowing(
-          "FinalizeArtifact",
-          body,
-          {
-            operation: ctx.operation,
-            context: finalizeContext,
-            reconcile: true,
-            firstAttempt: attempt,
-            startedAt
-          },
-          [409]
-        );
-        if (outcome.status === "refused" || outcome.value.ok !== true) {
-          throw await this.#finalizeRefused(
-            twirp,
-            name,
-            size,
-            digest2,
-            outcome.status === "refused" ? `HTTP ${outcome.httpStatus}${outcome.message ? `: ${outcome.message}` : ""}` : "ok: false",
-            outcome.status === "refused" ? "ERR_FERRY_CONFLICT" : "ERR_FERRY_PROTOCOL",
-            ctx,
-            finalizeContext
-          );
-        }
-        return toSafeId(outcome.value.artifact_id ?? outcome.value.artifactId);
-      } catch (error2) {
-        if (!isFerryError(error2) || !error2.retryable) throw error2;
-        attempt = Math.max(attempt, error2.context.attempt ?? attempt);
-        const again = await ctx.http.retryStep(
-          { call: "FinalizeArtifact", attempt, startedAt, error: error2 },
-          ctx.operation.signal
-        );
-        if (!again) throw error2;
-        ctx.logger.debug(`FinalizeArtifact for '${name}' lost its response (${error2.message}); reconciling`);
-        const listed = await this.#listRaw(twirp, { name_filter: name }, ctx, finalizeContext);
-        const committed = listed.find(
-          (a) => a.name === name && normalizeDigest(a.digest) === normalizeDigest(digest2)
-        );
-        if (committed) return toSafeId(committed.database_id ?? committed.databaseId);
-      }
-    }
-  }
-  /** The error for a refused finalize, with what the service lists under the name (P33). */
-  async #finalizeRefused(twirp, name, size, digest2, answer, code, ctx, context) {
-    let listed;
-    let lookup = "";
-    try {
-      const artifacts = await this.#listRaw(twirp, { name_filter: name }, ctx, context);
-      listed = artifacts.filter((a) => a.name === name).sort(
-        (a, b) => (toSafeId(b.database_id ?? b.databaseId) ?? 0) - (toSafeId(a.database_id ?? a.databaseId) ?? 0)
-      )[0];
-    } catch (error2) {
-      lookup = `; listing it to check failed too (${error2 instanceof Error ? error2.message : String(error2)})`;
-    }
-    const id = listed ? toSafeId(listed.database_id ?? listed.databaseId) : void 0;
-    const state = listed ? normalizeDigest(listed.digest) === normalizeDigest(digest2) ? `the service lists it as artifact ${id ?? "?"} with this digest, so it may be complete` : `the service lists an artifact ${id ?? "?"} of that name with ${listed.digest ? `digest ${listed.digest}` : "no digest"}` : `the service lists no finalized artifact of that name${lookup}`;
-    return new FerryError(
-      code,
-      `FinalizeArtifact refused artifact '${name}' after its ${size} bytes were uploaded (${answer}); ${state}. Check the artifact before uploading it again`,
-      { context: { ...context, ...id !== void 0 ? { artifactId: id } : {} } }
-    );
-  }
-  async #resolve(twirp, spec, ctx, context) {
-    const filter = spec.id !== void 0 ? { id_filter: String(spec.id) } : { name_filter: spec.name };
-    const listed = await this.#listRaw(twirp, filter, ctx, context);
-    const matching = spec.id !== void 0 ? listed.filter((a) => toSafeId(a.database_id ?? a.databaseId) === spec.id) : listed.filter((a) => a.name === spec.name);
-    const newest = matching.sort(
-      (a, b) => (toSafeId(b.database_id ?? b.databaseId) ?? 0) - (toSafeId(a.database_id ?? a.databaseId) ?? 0)
-    )[0];
-    if (!newest) throw notFound(spec.id !== void 0 ? `#${spec.id}` : spec.name, "download");
-    return newest;
-  }
-  async #listRaw(twirp, filter, ctx, context, call = {}) {
-    const response = await twirp.call(
-      "ListArtifacts",
-      { ...this.#ids(), ...filter },
-      { operation: ctx.operation, context, ...call }
-    );
-    return Array.isArray(response.artifacts) ? response.artifacts : [];
-  }
-};
-async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, verify, refreshUrl, listedSize2) {
-  await mkdir3(tempDir, { recursive: true });
-  const work = await mkdtemp(path7.join(tempDir, "ferry-download-"));
-  let disposed;
-  const dispose = () => disposed ??= rm3(work, { recursive: true, force: true });
+}
+async function send(config, upload, ctx) {
+  const { name, contentType } = upload;
+  const context = { operation: "upload", artifactName: name };
+  const service = new ArtifactService2(config, ctx);
+  if (upload.overwrite) await service.deleteIfPresent(name);
+  const signedUrl = await service.create(name, contentType, upload.retentionDays, context);
   try {
-    const file = path7.join(work, "blob");
-    const blob = await downloadBlob(url, file, {
-      http: ctx.http,
-      operation: ctx.operation,
-      context,
-      // Verified downloads get one re-download on a mismatch (transit damage) and a fresh URL on a 403.
-      expectedSha256: verify ? expectedHex : void 0,
-      refreshUrl,
-      listedSize: listedSize2,
-      onBytes: (received, total) => ctx.onProgress?.({
-        operation: "download",
-        artifactName: name,
-        phase: "transfer",
-        bytesDone: received,
-        bytesTotal: total,
-        filesDone: 0,
-        filesTotal: void 0
-      })
-    });
-    const digestMismatch = expectedHex !== void 0 && blob.sha256 !== expectedHex;
-    if (digestMismatch && verify) {
-      throw new IntegrityError(
-        "ERR_FERRY_INTEGRITY",
-        `Digest mismatch for artifact '${name}': the service listed sha256:${expectedHex} but the download hashes to sha256:${blob.sha256}; nothing was written`,
-        { context }
-      );
-    }
-    if (digestMismatch) {
-      ctx.logger.debug(
-        `Digest mismatch for artifact '${name}' (listed sha256:${expectedHex}, downloaded sha256:${blob.sha256}); verification is off`
-      );
-    }
-    return { ...blob, file, digestMismatch, expectedHex, dispose };
+    return await transferAndFinalize(upload, signedUrl, service, ctx, context);
   } catch (error2) {
-    await dispose();
+    await service.abandon(name, context);
     throw error2;
   }
 }
-async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx, context, refreshUrl, listedSize2) {
-  const blob = await fetchVerifiedBlob(
-    url,
-    name,
-    expectedHex,
-    tempDir,
-    ctx,
+async function transferAndFinalize(upload, signedUrl, service, ctx, context) {
+  const { name, contentType, totalOriginal, fileCount } = upload;
+  let filesDone = 0;
+  const source = await upload.open(() => {
+    filesDone++;
+  });
+  const blob = await uploadBlob(signedUrl, source, {
+    http: ctx.http,
+    operation: ctx.operation,
     context,
-    spec.verifyDigest ?? true,
-    refreshUrl,
-    listedSize2
-  );
-  try {
-    await spec.beforeWrite?.();
-    const conflict2 = spec.conflict ?? "overwrite";
-    const digest2 = `sha256:${blob.sha256}`;
-    const mismatch = blob.digestMismatch && blob.expectedHex !== void 0 ? { digestMismatch: true, expectedDigest: `sha256:${blob.expectedHex}` } : {};
-    const target = path7.resolve(spec.targetDirectory);
-    const mime = (blob.contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
-    const isZip = ["application/zip", "application/x-zip-compressed", "application/zip-compressed"].includes(mime) || new URL(url).pathname.toLowerCase().endsWith(".zip");
-    if (isZip && !spec.skipDecompress) {
-      const result = await extractZip(blob.file, {
-        targetDirectory: target,
-        existing: conflict2,
-        symlinks: spec.symlinks ?? "refuse",
-        restoreModes: spec.restoreModes ?? true,
-        signal: ctx.operation.signal,
-        // Files written at once follow the caller's concurrency, so lowering it bounds descriptors.
-        concurrency: ctx.http.slots,
-        // Errors name the download and the artifact, not only the entry.
-        context,
-        ...spec.limits !== void 0 ? { limits: spec.limits } : {}
-      });
-      return { downloadPath: target, fileCount: result.files, size: result.bytes, digest: digest2, ...mismatch };
-    }
-    const fileName = fileNameFromDisposition(blob.contentDisposition, isZip ? `${name}.zip` : name);
-    await mkdir3(target, { recursive: true });
-    const placed = await placeRawFile(blob, fileName, target, conflict2, context);
-    return {
-      downloadPath: target,
-      fileCount: placed ? 1 : 0,
-      size: placed ? blob.size : 0,
-      digest: digest2,
-      ...mismatch
-    };
-  } finally {
-    await blob.dispose();
-  }
-}
-async function placeRawFile(blob, fileName, target, conflict2, context) {
-  const held = HeldTarget.open(target, { context });
-  try {
-    const existing = held.lstatEntry(fileName);
-    if (existing?.isDirectory()) {
-      throw new FerryError(
-        "ERR_FERRY_INVALID_PATH",
-        `Cannot save '${fileName}': a directory of that name exists in ${target}`,
-        { context }
-      );
-    }
-    let placed = false;
-    if (conflict2 === "overwrite") {
-      held.renameIn(blob.file, fileName);
-      placed = true;
-    } else if (existing === void 0) {
-      placed = await held.linkIn(blob.file, fileName);
-    }
-    if (!placed && conflict2 === "error") {
-      const state = await compareExisting(held.entry(fileName), {
-        size: blob.size,
-        sha256: () => blob.sha256
-      });
-      if (state !== "identical") throw conflictError(fileName, printable(target), context);
-    }
-    return placed;
-  } finally {
-    held.close();
-  }
-}
-function notFound(what, operation) {
-  return new FerryError(
-    "ERR_FERRY_NOT_FOUND",
-    `No artifact ${what.startsWith("#") ? what : `named '${what}'`} in this workflow run`,
-    {
-      context: { operation, artifactName: what }
-    }
-  );
-}
-function toInfo(a) {
-  return {
-    name: a.name,
-    id: toSafeId(a.database_id ?? a.databaseId),
-    // A negative, fractional, NaN or 2^60 size from the service is no size at all.
-    size: listedSize(a.size) ?? 0,
-    createdAt: a.created_at ?? a.createdAt,
-    digest: a.digest
-  };
-}
-function latestPerName(artifacts) {
-  const byName = /* @__PURE__ */ new Map();
-  for (const a of artifacts) {
-    const current = byName.get(a.name);
-    if (!current || (a.id ?? 0) > (current.id ?? 0)) byName.set(a.name, a);
-  }
-  return [...byName.values()];
-}
-function expiresAt(days) {
-  return new Date(Date.now() + days * 24 * 3600 * 1e3).toISOString();
+    contentType,
+    reopen: upload.replayable ? () => upload.open(() => void 0) : void 0,
+    onBytes: (staged) => ctx.onProgress?.({
+      operation: "upload",
+      artifactName: name,
+      phase: "transfer",
+      bytesDone: Math.min(staged, totalOriginal),
+      bytesTotal: totalOriginal,
+      filesDone,
+      filesTotal: fileCount
+    })
+  });
+  ctx.onProgress?.({
+    operation: "upload",
+    artifactName: name,
+    phase: "finalize",
+    bytesDone: totalOriginal,
+    bytesTotal: totalOriginal,
+    filesDone: fileCount,
+    filesTotal: fileCount
+  });
+  const digest2 = `sha256:${blob.sha256}`;
+  if (blob.size === 0) ctx.logger.warn(`Artifact '${name}' is empty: no data was uploaded`);
+  const id = await service.finalize(name, blob.size, digest2, context);
+  return { id, uploadedBytes: blob.size, size: totalOriginal, fileCount, digest: digest2 };
 }
 function exactlyListedSize(file, source) {
   let seen = 0;
@@ -25537,1598 +27302,573 @@ function zipInputs(spec) {
   return inputs;
 }
 
-// src/backends/legacy/contracts.ts
-var API_VERSION = "6.0-preview";
-var UPLOAD_USER_AGENT = "@actions/artifact-upload";
-var DOWNLOAD_USER_AGENT = "@actions/artifact-download";
-
-// src/backends/legacy/download.ts
-import { createWriteStream } from "node:fs";
-import { mkdir as mkdir4, rmdir as rmdir3, stat as stat5, writeFile as writeFile2 } from "node:fs/promises";
-import path8 from "node:path";
-import { pipeline as pipeline4 } from "node:stream/promises";
-import { createGunzip } from "node:zlib";
-
-// src/backends/legacy/container-items.ts
-var QUOTE = 34;
-var BACKSLASH = 92;
-var COLON = 58;
-var COMMA = 44;
-var OPEN_BRACE = 123;
-var CLOSE_BRACE = 125;
-var OPEN_BRACKET = 91;
-var CLOSE_BRACKET = 93;
-function isWhitespace(byte) {
-  return byte === 32 || byte === 10 || byte === 13 || byte === 9;
-}
-function badJson(detail) {
-  return Object.assign(new Error(`expected a JSON container listing, ${detail}`), {
-    code: "ERR_FERRY_BAD_JSON"
-  });
-}
-var ListingScanner = class {
-  constructor(options) {
-    this.options = options;
+// src/backends/results/results-backend.ts
+var ResultsBackend = class {
+  constructor(config, tempDir) {
+    this.config = config;
+    this.tempDir = tempDir;
   }
-  options;
-  /** Nesting depth: 0 outside the root object, 1 inside it, 2 inside the `value` array. */
-  #depth = 0;
-  #inString = false;
-  #escaped = false;
-  #rootClosed = false;
-  /** Inside the root object, the next string is a key (after `{` or `,`). */
-  #expectKey = false;
-  #readingKey = false;
-  /** The key being read, as long as it could still be `value`. */
-  #key = "";
-  /** The last key read at depth 1, and whether its `:` has been seen. */
-  #lastKey = "";
-  #afterColon = false;
-  #inValueArray = false;
-  #sawValueArray = false;
-  /** Pieces of the element being cut out, and their total length. */
-  #pieces = [];
-  #pieceBytes = 0;
-  #capturing = false;
-  #captureStart = 0;
-  /** Bytes seen inside items (all of them, for counting) and outside items. */
-  #itemBytes = 0;
-  #otherBytes = 0;
-  /** Scans one chunk and returns the items completed in it. */
-  scan(chunk) {
-    const items = [];
-    const itemBytesBefore = this.#itemBytes;
-    this.#captureStart = 0;
-    let nextBackslash = -2;
-    for (let i = 0; i < chunk.length; i++) {
-      if (this.#inString && !this.#escaped && !this.#readingKey) {
-        if (nextBackslash !== -1 && nextBackslash < i) nextBackslash = chunk.indexOf(BACKSLASH, i);
-        const quote = chunk.indexOf(QUOTE, i);
-        const stop = nextBackslash === -1 ? quote : quote === -1 ? nextBackslash : Math.min(quote, nextBackslash);
-        if (stop === -1) break;
-        i = stop;
-      }
-      const byte = chunk[i];
-      if (this.#inString) {
-        this.#scanString(byte);
-        continue;
-      }
-      if (isWhitespace(byte)) continue;
-      if (this.#rootClosed) throw badJson("got data after the end of the document");
-      if (this.#depth === 0) {
-        if (byte !== OPEN_BRACE) throw badJson(`got '${String.fromCharCode(byte)}' where an object starts`);
-        this.#depth = 1;
-        this.#expectKey = true;
-        continue;
-      }
-      const elementLevel = this.#inValueArray && this.#depth === 2;
-      if (elementLevel && (byte === COMMA || byte === CLOSE_BRACKET)) {
-        if (this.#capturing) items.push(this.#finishElement(chunk, i));
-        else if (byte === COMMA) throw badJson("got an empty element in the 'value' array");
-        if (byte === CLOSE_BRACKET) {
-          this.#depth = 1;
-          this.#inValueArray = false;
-        }
-        continue;
-      }
-      if (elementLevel && !this.#capturing) {
-        this.#capturing = true;
-        this.#captureStart = i;
-      }
-      this.#scanStructure(byte);
-    }
-    if (this.#capturing) this.#keepPiece(chunk.subarray(this.#captureStart));
-    this.#countOther(chunk.length - (this.#itemBytes - itemBytesBefore));
-    return items;
+  config;
+  tempDir;
+  kind = "results";
+  upload(spec, ctx) {
+    return uploadResults(this.config, spec, ctx);
   }
-  /** The whole body arrived: it must have been one complete object. */
-  end() {
-    if (!this.#rootClosed) throw badJson("the body ended before the listing did");
+  /** Uploads a zip of `inputs` with the same create → blob upload → finalize as {@link upload}. */
+  uploadStream(name, inputs, options, ctx) {
+    return uploadResultsStream(this.config, name, inputs, options, ctx);
   }
-  #scanString(byte) {
-    if (this.#escaped) {
-      this.#escaped = false;
-    } else if (byte === BACKSLASH) {
-      this.#escaped = true;
-    } else if (byte === QUOTE) {
-      this.#inString = false;
-      if (this.#readingKey) {
-        this.#readingKey = false;
-        this.#lastKey = this.#key;
-        this.#afterColon = false;
-      }
-      return;
-    }
-    if (this.#readingKey && this.#key.length <= 5) this.#key += String.fromCharCode(byte);
-  }
-  #scanStructure(byte) {
-    switch (byte) {
-      case QUOTE:
-        this.#inString = true;
-        if (this.#depth === 1 && this.#expectKey) {
-          this.#readingKey = true;
-          this.#expectKey = false;
-          this.#key = "";
-        }
-        return;
-      case OPEN_BRACE:
-      case OPEN_BRACKET:
-        if (this.#depth === 1 && byte === OPEN_BRACKET && this.#afterColon && this.#lastKey === "value") {
-          if (this.#sawValueArray) throw badJson("got two 'value' arrays");
-          this.#inValueArray = true;
-          this.#sawValueArray = true;
-        }
-        this.#depth++;
-        return;
-      case CLOSE_BRACE:
-      case CLOSE_BRACKET:
-        this.#depth--;
-        if (this.#depth === 0) this.#rootClosed = true;
-        if (this.#depth < 0) throw badJson("got unbalanced brackets");
-        return;
-      case COMMA:
-        if (this.#depth === 1) {
-          this.#expectKey = true;
-          this.#afterColon = false;
-        }
-        return;
-      case COLON:
-        if (this.#depth === 1) this.#afterColon = true;
-        return;
-      default:
-        return;
-    }
-  }
-  /** Ends the element at `end` (exclusive) in `chunk` and parses it. */
-  #finishElement(chunk, end) {
-    this.#keepPiece(chunk.subarray(this.#captureStart, end));
-    const text = Buffer.concat(this.#pieces, this.#pieceBytes).toString("utf8");
-    this.#pieces = [];
-    this.#pieceBytes = 0;
-    this.#capturing = false;
-    this.#captureStart = end + 1;
-    try {
-      return JSON.parse(text);
-    } catch (error2) {
-      throw Object.assign(badJson(`got an item that is not JSON: ${text.slice(0, 100)}`), { cause: error2 });
-    }
-  }
-  #keepPiece(piece) {
-    this.#itemBytes += piece.length;
-    this.#pieceBytes += piece.length;
-    if (this.#pieceBytes > this.options.maxItemBytes) {
-      throw responseTooLarge(
-        "An item of the container listing",
-        this.options.maxItemBytes,
-        "maxResponseBytes",
-        this.options.context
-      );
-    }
-    this.#pieces.push(piece);
-  }
-  /** Counts bytes outside items: separators, other keys, whitespace. */
-  #countOther(bytes) {
-    this.#otherBytes += bytes;
-    if (this.#otherBytes > this.options.maxItemBytes) {
-      throw responseTooLarge(
-        "The container listing outside its items",
-        this.options.maxItemBytes,
-        "maxResponseBytes",
-        this.options.context
-      );
-    }
-  }
-};
-async function* streamContainerItems(body, options) {
-  const scanner = new ListingScanner(options);
-  for await (const chunk of body) {
-    options.onBytes?.(chunk.length);
-    const items = scanner.scan(chunk);
-    for (const item of items) yield item;
-  }
-  scanner.end();
-}
-
-// src/backends/workers.ts
-async function runWorkers(items, slots, ctx, work) {
-  let next = 0;
-  let firstError;
-  const worker = async (slot) => {
-    for (; ; ) {
-      ctx.operation.throwIfStopped();
-      const index = next++;
-      if (index >= items.length) return;
-      try {
-        await work(items[index], slot);
-      } catch (error2) {
-        firstError ??= error2;
-        if (isFerryError(error2)) ctx.operation.fail(error2);
-        else ctx.operation.fail(new FerryError("ERR_FERRY_PROTOCOL", String(error2), { cause: error2 }));
-        throw error2;
-      }
-    }
-  };
-  const results = await Promise.allSettled(
-    Array.from({ length: Math.min(slots, Math.max(items.length, 1)) }, (_, i) => worker(i))
-  );
-  const rejected = results.find((r) => r.status === "rejected");
-  if (rejected) throw firstError ?? ctx.operation.failure ?? rejected.reason;
-}
-
-// src/backends/legacy/listing-check.ts
-function checkFinalized(artifact, context) {
-  const size = artifact.size;
-  if (typeof size === "number" && size < 0) {
-    throw incomplete(
-      `Artifact ${printable(artifact.name)} was never finalized (the service lists its size as ${size}): its upload did not finish, so its files may be missing or partial; nothing was downloaded`,
-      context
+  async download(spec, ctx) {
+    const context = { operation: "download", artifactName: spec.name };
+    const signed = await new ArtifactService2(this.config, ctx).signedDownload(spec, context);
+    return downloadSignedArtifact(
+      signed.url,
+      signed.name,
+      signed.expectedHex,
+      spec,
+      this.tempDir,
+      ctx,
+      context,
+      signed.refresh,
+      signed.listedSize
     );
   }
-}
-var LegacyListingCheck = class {
-  #name;
-  #target;
-  #limits;
-  #context;
-  #prefix;
-  /** Folded path → the listed path, for files. */
-  #files = /* @__PURE__ */ new Map();
-  /** Folded paths that must be directories (a listed folder, or a parent of a listed file). */
-  #directories = /* @__PURE__ */ new Map();
-  /** The id in this artifact's `…/_apis/resources/Containers/<id>` URL, when it has that shape. */
-  #containerId;
-  #declaredBytes = 0;
-  #unknownLengths = 0;
-  /** `containerUrl`: the artifact's fileContainerResourceUrl, to check where items point. */
-  constructor(name, target, limits, context, containerUrl2) {
-    this.#name = name;
-    this.#target = target;
-    this.#limits = limits;
-    this.#context = context;
-    this.#prefix = `${name}/`;
-    this.#containerId = containerUrl2 === void 0 ? void 0 : containerOf(containerUrl2);
-  }
-  /** Sum of the listed `fileLength`s so far. */
-  get declaredBytes() {
-    return this.#declaredBytes;
-  }
-  /** How many listed files came without a `fileLength`. */
-  get unknownLengths() {
-    return this.#unknownLengths;
-  }
   /**
-   * Checks one container item. Returns the file to download, or `undefined` for an item that
-   * is not a file of this artifact (a folder, or another artifact's item in a shared container).
+   * Downloads artifact `name` (or id `id`, the newest of the name otherwise) to a temporary file
+   * and verifies its digest, without extracting it. The caller disposes of the file.
    */
-  add(item) {
-    if (typeof item !== "object" || item === null || Array.isArray(item)) {
-      throw this.#protocol(`A container item is not an object (got ${printable(JSON.stringify(item))})`);
-    }
-    const entry = item;
-    const raw = entry.path;
-    if (typeof raw !== "string") {
-      throw this.#protocol(`A container item has no path (got ${JSON.stringify(raw) ?? "nothing"})`);
-    }
-    const normalized = raw.replace(/\\/g, "/");
-    if (!normalized.startsWith(this.#prefix)) return void 0;
-    const artifactPath = normalized.slice(this.#prefix.length);
-    const itemType = entry.itemType;
-    if (itemType === "folder") {
-      const key2 = artifactPath.split("/").filter((segment) => segment !== "" && segment !== ".").join("/");
-      if (key2 !== "") this.#addDirectory(key2, artifactPath);
-      return void 0;
-    }
-    if (itemType !== "file") {
-      throw this.#protocol(
-        `Container item ${printable(artifactPath)} has the unknown itemType ${printable(String(itemType))}; expected 'file' or 'folder'`
-      );
-    }
-    const status = entry.status;
-    if (typeof status === "string" && status.toLowerCase() !== "created") {
-      throw incomplete(
-        `Artifact ${printable(this.#name)} is not complete: its file ${printable(artifactPath)} has the status ${printable(status)} (not uploaded yet); nothing was downloaded`,
-        { ...this.#context, file: artifactPath }
-      );
-    }
-    const length = this.#length(entry, artifactPath);
-    const url = entry.contentLocation;
-    if (length !== 0 && (typeof url !== "string" || url === "")) {
-      throw this.#protocol(
-        `Container item ${printable(artifactPath)} has no contentLocation to download it from`
-      );
-    }
-    if (typeof url === "string" && url !== "") this.#checkLocation(url, normalized, artifactPath);
-    const destination = resolveInside(this.#target, artifactPath, process.platform, this.#context);
-    const key = destination.slice(this.#target.length + 1).split(/[\\/]/).join("/");
-    try {
-      checkNameLengths(artifactPath, key, destination);
-    } catch (error2) {
-      throw new IntegrityError("ERR_FERRY_UNSAFE_PATH", error2.message, { context: this.#context });
-    }
-    if (this.#files.size + 1 > this.#limits.maxEntries) {
-      throw this.#limit(`it lists more than ${this.#limits.maxEntries} files`, "maxEntries");
-    }
-    this.#addFile(key, artifactPath);
-    if (length === void 0) this.#unknownLengths++;
-    else {
-      this.#declaredBytes += length;
-      if (this.#declaredBytes > this.#limits.maxTotalBytes) {
-        throw this.#limit(
-          `its files declare at least ${this.#declaredBytes} bytes uncompressed`,
-          "maxTotalBytes"
-        );
-      }
-    }
-    return { artifactPath, destination, length, url: typeof url === "string" ? url : "" };
+  async downloadVerified(spec, ctx) {
+    const context = { operation: "download", artifactName: spec.name };
+    const signed = await new ArtifactService2(this.config, ctx).signedDownload(spec, context);
+    return fetchVerifiedBlob(
+      signed.url,
+      signed.name,
+      signed.expectedHex,
+      this.tempDir,
+      ctx,
+      context,
+      true,
+      signed.refresh,
+      signed.listedSize
+    );
   }
-  /**
-   * After the whole listing: when every file has a length, their sum must reach the size the
-   * uploader finalized (the sum of the original sizes of every file it sent, protocol.md A2.3).
-   * Less means files are missing. More is fine: v1 merges several uploads into one artifact and
-   * the last finalize records only its own total.
-   */
-  finish(artifactSize) {
-    if (this.#unknownLengths > 0) return;
-    checkReceived(this.#name, artifactSize, this.#declaredBytes, this.#files.size, "lists", this.#context);
+  async list(ctx, options = {}) {
+    const artifacts = (await new ArtifactService2(this.config, ctx).list({}, { operation: "list" })).map(
+      toInfo2
+    );
+    return options.latest ? latestPerName(artifacts) : artifacts;
   }
-  /**
-   * Where the service uses the file-container URL shape (GitHub, GHES, ferry serve:
-   * `…/_apis/resources/Containers/<id>?itemPath=<path>`), an item's contentLocation must be this
-   * artifact's container and this item's path: otherwise the listing hands over another
-   * artifact's (or another item's) bytes under this name. Other shapes (act, Gitea) say nothing
-   * checkable and are left alone.
-   */
-  #checkLocation(url, itemPath, artifactPath) {
-    if (this.#containerId === void 0) return;
-    let location;
-    try {
-      location = new URL(url);
-    } catch {
-      throw this.#protocol(
-        `Container item ${printable(artifactPath)} has a contentLocation that is not a URL`
-      );
-    }
-    const container = containerOf(url);
-    if (container === void 0) return;
-    if (container !== this.#containerId) {
-      throw this.#protocol(
-        `Container item ${printable(artifactPath)} points at container ${printable(container)}, not this artifact's container ${printable(this.#containerId)}`
-      );
-    }
-    const pointed = location.searchParams.get("itemPath");
-    if (pointed !== null && pointed.replace(/\\/g, "/") !== itemPath) {
-      throw this.#protocol(
-        `Container item ${printable(artifactPath)} points at the item ${printable(pointed)} instead of itself`
-      );
-    }
+  async get(name, ctx) {
+    const listed = await new ArtifactService2(this.config, ctx).list(
+      { name_filter: name },
+      { operation: "get", artifactName: name }
+    );
+    const artifact = latestPerName(listed.map(toInfo2)).find((a) => a.name === name);
+    if (!artifact) throw notFound(name, "get");
+    return artifact;
   }
-  #length(entry, artifactPath) {
-    const value = entry.fileLength;
-    if (value === void 0 || value === null) return void 0;
-    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-      throw this.#protocol(
-        `Container item ${printable(artifactPath)} has the invalid fileLength ${printable(JSON.stringify(value))}`
-      );
-    }
-    return value;
+  storageOrigin(ctx) {
+    return new ArtifactService2(this.config, ctx).storageOrigin({ operation: "doctor" });
   }
-  #addFile(key, artifactPath) {
-    const folded = fold2(key);
-    const prior = this.#files.get(folded);
-    if (prior !== void 0) {
-      throw this.#unsafe(
-        prior === artifactPath ? `The listing names the file ${printable(artifactPath)} more than once` : `Files ${printable(prior)} and ${printable(artifactPath)} differ only in letter case, separators or Unicode normalisation; they would overwrite each other, so the artifact is rejected`
-      );
-    }
-    const directory = this.#directories.get(folded);
-    if (directory !== void 0) {
-      throw this.#unsafe(
-        `${printable(artifactPath)} is listed as a file, but the listing also needs ${printable(directory)} to be a folder`
-      );
-    }
-    this.#files.set(folded, artifactPath);
-    const parts = key.split("/");
-    for (let i = 1; i < parts.length; i++) this.#addDirectory(parts.slice(0, i).join("/"), artifactPath);
-  }
-  /** `path` must be a directory because of `because` (itself a folder item, or a file below it). */
-  #addDirectory(path11, because) {
-    const folded = fold2(path11);
-    if (this.#directories.has(folded)) return;
-    const file = this.#files.get(folded);
-    if (file !== void 0) {
-      throw this.#unsafe(
-        `${printable(file)} is listed as a file, but ${printable(because)} needs it to be a folder`
-      );
-    }
-    this.#directories.set(folded, path11);
-  }
-  #limit(what, option) {
-    const error2 = limitError(what, option, this.#limits[option], `Legacy artifact ${printable(this.#name)}`);
-    return new IntegrityError(error2.code, error2.message, { context: this.#context });
-  }
-  #unsafe(message) {
-    return new IntegrityError("ERR_FERRY_UNSAFE_PATH", `${message}; nothing was downloaded`, {
-      context: this.#context
-    });
-  }
-  #protocol(message) {
-    return new FerryError("ERR_FERRY_PROTOCOL", `${message}; nothing was downloaded`, {
-      context: this.#context
-    });
+  delete(name, ctx) {
+    return new ArtifactService2(this.config, ctx).delete(name, { operation: "delete", artifactName: name });
   }
 };
-function checkReceived(name, artifactSize, bytes, files, verb, context) {
-  if (typeof artifactSize !== "number" || !Number.isSafeInteger(artifactSize) || bytes >= artifactSize)
-    return;
-  throw incomplete(
-    `Artifact ${printable(name)} is not complete: the service ${verb} ${files} file${files === 1 ? "" : "s"} with ${bytes} bytes, but its upload was finalized with ${artifactSize} bytes (${artifactSize - bytes} missing); nothing was written to the target`,
-    context
-  );
-}
-function incomplete(message, context) {
-  return new FerryError("ERR_FERRY_ARTIFACT_INCOMPLETE", message, { context });
-}
-function containerOf(url) {
-  try {
-    return /\/_apis\/resources\/Containers\/([^/]+)\/?$/i.exec(new URL(url).pathname)?.[1];
-  } catch {
-    return void 0;
-  }
-}
-function fold2(key) {
-  return key.normalize("NFC").toLowerCase();
-}
 
-// src/backends/legacy/urls.ts
-function artifactsUrl(runtimeUrl, runId, extra = {}) {
-  const base = runtimeUrl.endsWith("/") ? runtimeUrl : `${runtimeUrl}/`;
-  const url = new URL(`${base}_apis/pipelines/workflows/${encodeURIComponent(runId)}/artifacts`);
-  url.searchParams.append("api-version", API_VERSION);
-  for (const [key, value] of Object.entries(extra)) url.searchParams.append(key, value);
-  return url.toString();
+// src/backends/rest/artifact-service.ts
+var MAX_ARTIFACTS = 1e3;
+var PER_PAGE = 100;
+function restActionsBase(findBy) {
+  const api = (findBy.apiUrl ?? "https://api.github.com").replace(/\/+$/, "");
+  const [owner, repo] = findBy.repository.split("/");
+  return `${api}/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}/actions`;
 }
-function itemUrl(containerUrl2, itemPath) {
-  const url = new URL(containerUrl2);
-  url.searchParams.append("itemPath", itemPath);
-  return url.toString();
-}
-function itemUrlBuilder(containerUrl2) {
-  const base = new URL(containerUrl2);
-  if (base.search !== "" || base.hash !== "" || containerUrl2.includes("?") || containerUrl2.includes("#")) {
-    return (itemPath) => itemUrl(containerUrl2, itemPath);
-  }
-  const prefix = `${base.toString()}?itemPath=`;
-  return (itemPath) => {
-    const encoded = formEncode(itemPath);
-    return encoded === void 0 ? itemUrl(containerUrl2, itemPath) : prefix + encoded;
-  };
-}
-function formEncode(value) {
-  let encoded;
-  try {
-    encoded = encodeURIComponent(value);
-  } catch {
-    return void 0;
-  }
-  return encoded.replace(
-    /%20|[!'()~]/g,
-    (c) => c === "%20" ? "+" : `%${c.charCodeAt(0).toString(16).toUpperCase()}`
-  );
-}
-var jsonHeaders = {
-  accept: `application/json;api-version=${API_VERSION}`,
-  "content-type": "application/json"
-};
-
-// src/backends/legacy/write-limits.ts
-var LegacyWriteLimits = class {
-  #name;
-  #limits;
-  #context;
-  #total = 0;
-  constructor(name, limits, context) {
-    this.#name = name;
-    this.#limits = limits;
-    this.#context = context;
-  }
-  /** Bytes written so far across the artifact (bodies discarded for a retry not included). */
-  get total() {
-    return this.#total;
-  }
-  meter(file, gzip2) {
-    let mine = 0;
-    const context = { ...this.#context, file: file.artifactPath };
-    return {
-      written: (bytes, compressed) => {
-        mine += bytes;
-        this.#total += bytes;
-        if (file.length !== void 0 && mine > file.length) {
-          return responseTooLarge(
-            `The download of ${printable(file.artifactPath)}`,
-            file.length,
-            "the listed fileLength",
-            context
-          );
-        }
-        if (this.#total > this.#limits.maxTotalBytes) {
-          return this.#limit(`its files are at least ${this.#total} bytes`, "maxTotalBytes", context);
-        }
-        if (gzip2 && mine > RATIO_THRESHOLD_BYTES) {
-          const ratio = compressed === 0 ? Infinity : mine / compressed;
-          if (ratio > this.#limits.maxRatio) {
-            return this.#limit(
-              `file ${printable(file.artifactPath)} inflates at a ratio of ${ratio === Infinity ? "infinity" : Math.round(ratio)}:1 (${mine} bytes from ${compressed})`,
-              "maxRatio",
-              context
-            );
-          }
-        }
-        return void 0;
+var REST_HEADERS = { accept: "application/vnd.github+json", "x-github-api-version": "2022-11-28" };
+async function listRunArtifacts(findBy, ctx, name) {
+  const out = [];
+  for (let page = 1; out.length < MAX_ARTIFACTS; page++) {
+    const query = new URLSearchParams({
+      per_page: String(PER_PAGE),
+      page: String(page),
+      ...name ? { name } : {}
+    });
+    const body = await ctx.http.request(
+      {
+        slot: 0,
+        method: "GET",
+        url: `${restActionsBase(findBy)}/runs/${findBy.runId}/artifacts?${query}`,
+        headers: REST_HEADERS,
+        bearer: findBy.token,
+        operation: ctx.operation,
+        context: { operation: "list", ...name ? { artifactName: name } : {} }
       },
-      discard: () => {
-        this.#total -= mine;
-        mine = 0;
-      }
-    };
+      (res) => readJson(res, {
+        maxBytes: ctx.http.maxResponseBytes,
+        call: "list run artifacts",
+        stall: ctx.http.stallPolicy
+      })
+    );
+    const artifacts = Array.isArray(body.artifacts) ? body.artifacts : [];
+    for (const a of artifacts) {
+      out.push({
+        name: a.name,
+        id: toSafeId(a.id),
+        size: listedSize(a.size_in_bytes) ?? 0,
+        createdAt: a.created_at,
+        digest: a.digest ?? void 0
+      });
+    }
+    if (artifacts.length < PER_PAGE || out.length >= Math.min(body.total_count ?? 0, MAX_ARTIFACTS)) break;
   }
-  #limit(what, option, context) {
-    const error2 = limitError(what, option, this.#limits[option], `Legacy artifact ${printable(this.#name)}`);
-    return new IntegrityError(error2.code, error2.message, { context });
+  return out.slice(0, MAX_ARTIFACTS);
+}
+async function signedRunArtifact(findBy, spec, ctx, context) {
+  const candidates = await listRunArtifacts(findBy, ctx, spec.id === void 0 ? spec.name : void 0);
+  const artifact = spec.id !== void 0 ? candidates.find((a) => a.id === spec.id) : latestPerName(candidates.filter((a) => a.name === spec.name))[0];
+  if (!artifact?.id) {
+    throw new FerryError(
+      "ERR_FERRY_NOT_FOUND",
+      `No artifact ${spec.id !== void 0 ? `#${spec.id}` : `named '${spec.name}'`} in run ${findBy.runId} of ${findBy.repository}`,
+      { context }
+    );
   }
-};
-
-// src/backends/legacy/download.ts
-async function downloadLegacy(config, artifact, spec, ctx) {
-  const { http: http4, operation } = ctx;
-  const context = { operation: "download", artifactName: spec.name };
-  const bearer = config.token ? { bearer: config.token } : {};
-  const limits = normalizeLimits(spec.limits);
-  checkFinalized(artifact, context);
-  const containerUrl2 = checkCredentialedUrl(
-    artifact.fileContainerResourceUrl,
-    config,
-    "the fileContainerResourceUrl",
-    context
-  );
-  const target = path8.resolve(spec.targetDirectory);
-  const listed = await http4.request(
+  const url = await ctx.http.request(
     {
-      ...bearer,
       slot: 0,
       method: "GET",
-      url: itemUrl(containerUrl2, spec.name),
-      headers: jsonHeaders,
-      operation,
-      context,
-      call: "list container items"
-    },
-    // A fresh check for every attempt: a retried listing starts from nothing.
-    (res) => readListing(
-      res,
-      http4,
-      context,
-      new LegacyListingCheck(spec.name, target, limits, context, artifact.fileContainerResourceUrl),
-      (file) => checkCredentialedUrl(
-        file.url,
-        config,
-        `the contentLocation of ${printable(file.artifactPath)}`,
-        context
-      ),
-      artifact.size
-    )
-  );
-  const createdTarget = await mkdir4(target, { recursive: true });
-  let held;
-  let staging;
-  try {
-    held = HeldTarget.open(target, { context });
-    staging = held.createStaging(".ferry-staging-");
-    const stagingDir = staging;
-    const planned = listed.map((file, index) => ({
-      ...file,
-      key: path8.relative(target, file.destination).split(path8.sep).join("/"),
-      target,
-      staging: stagingDir.file(String(index))
-    }));
-    const writeLimits = new LegacyWriteLimits(spec.name, limits, context);
-    let bytesDone = 0;
-    let filesDone = 0;
-    const written = /* @__PURE__ */ new Map();
-    const bytesTotal = planned.reduce((sum, f) => sum + (f.length ?? 0), 0);
-    await runWorkers(planned, http4.slots, ctx, async (file, slot) => {
-      if (file.length === 0) {
-        await writeFile2(file.staging, "");
-      } else {
-        const bytes = await http4.request(
-          {
-            ...bearer,
-            slot,
-            method: "GET",
-            url: file.url,
-            headers: {
-              "content-type": "application/json",
-              connection: "Keep-Alive",
-              "keep-alive": "10",
-              "accept-encoding": "gzip",
-              accept: `application/octet-stream;api-version=${API_VERSION}`
-            },
-            operation,
-            context: { ...context, file: file.artifactPath }
-          },
-          (res) => saveResponse(res, file, spec.name, http4.stallPolicy, (gzip2) => writeLimits.meter(file, gzip2))
-        );
-        bytesDone += bytes;
-        written.set(file, bytes);
-      }
-      filesDone++;
-      ctx.onProgress?.({
-        operation: "download",
-        artifactName: spec.name,
-        phase: "transfer",
-        bytesDone,
-        bytesTotal,
-        filesDone,
-        filesTotal: planned.length
-      });
-    });
-    checkReceived(
-      spec.name,
-      artifact.size,
-      planned.reduce((sum, file) => sum + (written.get(file) ?? 0), 0),
-      planned.length,
-      "sent",
+      url: `${restActionsBase(findBy)}/artifacts/${artifact.id}/zip`,
+      headers: REST_HEADERS,
+      bearer: findBy.token,
+      redirect: "manual",
+      okStatuses: [301, 302, 303, 307, 308],
+      operation: ctx.operation,
       context
-    );
-    await spec.beforeWrite?.();
-    const placed = await placeFiles(planned, held, spec.conflict ?? "overwrite", context);
-    return {
-      downloadPath: target,
-      fileCount: placed.length,
-      size: placed.reduce((sum, file) => sum + (written.get(file) ?? 0), 0)
-    };
-  } catch (error2) {
-    staging?.remove();
-    staging = void 0;
-    held?.close();
-    held = void 0;
-    if (createdTarget !== void 0) await removeEmptyUpTo(target, path8.resolve(createdTarget));
-    throw error2;
-  } finally {
-    staging?.remove();
-    held?.close();
-  }
-}
-async function removeEmptyUpTo(dir, top) {
-  for (let current = dir; ; current = path8.dirname(current)) {
-    try {
-      await rmdir3(current);
-    } catch {
-      return;
-    }
-    if (current === top || path8.dirname(current) === current) return;
-  }
-}
-async function placeFiles(planned, held, policy, context) {
-  const target = held.root;
-  const keep = /* @__PURE__ */ new Set();
-  const checked = /* @__PURE__ */ new Set();
-  for (const file of planned) {
-    const dir = path8.dirname(file.destination);
-    if (!checked.has(dir)) {
-      await assertNoSymlinkInPath(target, dir, context);
-      checked.add(dir);
-    }
-    if (policy === "overwrite") continue;
-    const state = held.directory(parentKey2(file.key)) === void 0 ? "missing" : await compareExisting(held.entry(file.key), await stagedContent(file));
-    if (state === "missing") continue;
-    if (state === "different" && policy === "error") {
-      throw conflictError(file.artifactPath, printable(target), { ...context, file: file.artifactPath });
-    }
-    if (state !== "directory") keep.add(file);
-  }
-  const placed = [];
-  for (const file of planned) {
-    if (keep.has(file)) continue;
-    held.ensureDirectory(parentKey2(file.key));
-    let moved = true;
-    try {
-      if (policy === "overwrite") held.renameIn(file.staging, file.key);
-      else moved = await held.linkIn(file.staging, file.key);
-    } catch (error2) {
-      if (isFerryError(error2)) throw error2;
-      throw new FerryError(
-        "ERR_FERRY_INVALID_PATH",
-        `Cannot place '${file.artifactPath}' at ${file.destination}`,
-        {
-          cause: error2,
-          context: { ...context, file: file.artifactPath }
-        }
-      );
-    }
-    if (moved) placed.push(file);
-    else if (policy === "error") {
-      const content = await stagedContent(file);
-      const state = await compareExisting(held.entry(file.key), content);
-      if (state !== "identical") {
-        throw conflictError(file.artifactPath, printable(target), { ...context, file: file.artifactPath });
-      }
-    }
-  }
-  return placed;
-}
-function parentKey2(key) {
-  const slash = key.lastIndexOf("/");
-  return slash < 0 ? "" : key.slice(0, slash);
-}
-async function stagedContent(file) {
-  return {
-    size: (await stat5(file.staging)).size,
-    sha256: async () => (await digestRegularFile(file.staging))?.sha256 ?? ""
-  };
-}
-async function readListing(res, http4, context, check, checkUrl, artifactSize) {
-  const files = [];
-  const watchdog = watchThroughput(
-    http4.stallPolicy,
-    "The container listing",
-    context,
-    (error2) => res.destroy(error2)
-  );
-  const items = streamContainerItems(res, {
-    maxItemBytes: http4.maxResponseBytes,
-    context,
-    onBytes: (bytes) => watchdog.add(bytes)
-  });
-  try {
-    for await (const item of items) {
-      const file = check.add(item);
-      if (file !== void 0) files.push(file.url === "" ? file : { ...file, url: checkUrl(file) });
-    }
-  } finally {
-    watchdog.stop();
-  }
-  check.finish(artifactSize);
-  return files;
-}
-async function saveResponse(res, file, artifactName, stall, meterFor) {
-  const context = { operation: "download", artifactName, file: file.artifactPath };
-  const shown3 = printable(file.artifactPath);
-  const gzip2 = res.headers["content-encoding"] === "gzip";
-  const declared = res.headers["content-length"] === void 0 ? void 0 : Number(res.headers["content-length"]);
-  let received = 0;
-  const meter = meterFor(gzip2);
-  let stopped;
-  const watchdog = watchThroughput(stall, `Download of ${shown3}`, context, (error2) => res.destroy(error2));
-  const count = (bytes) => {
-    const error2 = meter.written(bytes, received);
-    if (error2 !== void 0 && stopped === void 0) {
-      stopped = error2;
-      res.destroy(error2);
-    }
-  };
-  res.on("data", (chunk) => {
-    received += chunk.length;
-    watchdog.add(chunk.length);
-    if (!gzip2) count(chunk.length);
-  });
-  const out = createWriteStream(file.staging, { highWaterMark: 1024 * 1024 });
-  try {
-    if (gzip2) {
-      const gunzip = createGunzip({ chunkSize: 256 * 1024 });
-      gunzip.on("data", (chunk) => {
-        count(chunk.length);
-        if (stopped !== void 0) gunzip.destroy(stopped);
-      });
-      await pipeline4(res, gunzip, out);
-    } else await pipeline4(res, out);
-  } catch (error2) {
-    meter.discard();
-    if (stopped !== void 0) throw stopped;
-    if (error2 instanceof StalledTransferError) throw error2;
-    if (findResourceFailure(error2)) {
-      throw await asResourceError(error2, {
-        context,
-        // The staging directory is removed; its parent is the target.
-        removedOnFailure: path8.dirname(file.staging),
-        directory: file.target,
-        neededBytes: file.length
-      });
-    }
-    const complete = declared === void 0 || !Number.isFinite(declared) || received >= declared;
-    if (isZlibError(error2) && complete) {
-      const retryable = !file.corruptOnce;
-      file.corruptOnce = true;
-      throw new IntegrityError(
-        "ERR_FERRY_INTEGRITY",
-        `The gzip body of ${shown3} is corrupt (${error2.message})${retryable ? "" : " on the second download too"}; nothing was written to the target`,
-        { cause: error2, retryable, context }
-      );
-    }
-    throw new IntegrityError(
-      "ERR_FERRY_INTEGRITY",
-      `Download of ${shown3} broke off after ${received} bytes`,
-      {
-        cause: error2,
-        retryable: true,
-        context
-      }
-    );
-  } finally {
-    watchdog.stop();
-  }
-  if (declared !== void 0 && Number.isFinite(declared) && received !== declared) {
-    meter.discard();
-    throw new IntegrityError(
-      "ERR_FERRY_INTEGRITY",
-      `Download of ${shown3} is truncated: received ${received} of ${declared} bytes`,
-      { retryable: true, context }
-    );
-  }
-  if (file.length !== void 0 && out.bytesWritten !== file.length) {
-    meter.discard();
-    throw new IntegrityError(
-      "ERR_FERRY_INTEGRITY",
-      `Download of ${shown3} ended after ${out.bytesWritten} bytes${gzip2 ? " (after gunzip)" : ""}, but the listing gives its length as ${file.length}`,
-      { retryable: true, context }
-    );
-  }
-  return out.bytesWritten;
-}
-function isZlibError(error2) {
-  const code = error2?.code;
-  return typeof code === "string" && code.startsWith("Z_");
-}
-
-// src/backends/legacy/upload.ts
-import { stat as stat7 } from "node:fs/promises";
-
-// src/pack/crc64.ts
-var POLY_LO = 2890647989;
-var POLY_HI = 2590806825;
-var { TLO, THI } = buildTables();
-function buildTables() {
-  const lo = new Uint32Array(8 * 256);
-  const hi = new Uint32Array(8 * 256);
-  for (let i = 0; i < 256; i++) {
-    let l = i;
-    let h = 0;
-    for (let bit = 0; bit < 8; bit++) {
-      const lsb = l & 1;
-      l = (l >>> 1 | h << 31) >>> 0;
-      h = h >>> 1;
-      if (lsb) {
-        l = (l ^ POLY_LO) >>> 0;
-        h = (h ^ POLY_HI) >>> 0;
-      }
-    }
-    lo[i] = l;
-    hi[i] = h;
-  }
-  for (let k = 1; k < 8; k++) {
-    for (let i = 0; i < 256; i++) {
-      const pl = lo[(k - 1) * 256 + i];
-      const ph = hi[(k - 1) * 256 + i];
-      const idx = pl & 255;
-      lo[k * 256 + i] = ((pl >>> 8 | ph << 24) ^ lo[idx]) >>> 0;
-      hi[k * 256 + i] = (ph >>> 8 ^ hi[idx]) >>> 0;
-    }
-  }
-  return { TLO: lo, THI: hi };
-}
-var Crc64 = class {
-  /** The running register, i.e. the CRC before the final xor, as two unsigned 32-bit halves. */
-  #lo = 4294967295;
-  #hi = 4294967295;
-  /** Feeds more bytes; may be called any number of times, with any split. */
-  update(buf) {
-    const tlo = TLO;
-    const thi = THI;
-    let lo = this.#lo;
-    let hi = this.#hi;
-    const n = buf.length;
-    let i = 0;
-    const end8 = n - (n & 7);
-    for (; i < end8; i += 8) {
-      const a = lo ^ (buf[i] | buf[i + 1] << 8 | buf[i + 2] << 16 | buf[i + 3] << 24);
-      const b = hi ^ (buf[i + 4] | buf[i + 5] << 8 | buf[i + 6] << 16 | buf[i + 7] << 24);
-      const i7 = 7 * 256 + (a & 255);
-      const i6 = 6 * 256 + (a >>> 8 & 255);
-      const i5 = 5 * 256 + (a >>> 16 & 255);
-      const i4 = 4 * 256 + (a >>> 24);
-      const i3 = 3 * 256 + (b & 255);
-      const i2 = 2 * 256 + (b >>> 8 & 255);
-      const i1 = 256 + (b >>> 16 & 255);
-      const i0 = b >>> 24;
-      lo = tlo[i7] ^ tlo[i6] ^ tlo[i5] ^ tlo[i4] ^ tlo[i3] ^ tlo[i2] ^ tlo[i1] ^ tlo[i0];
-      hi = thi[i7] ^ thi[i6] ^ thi[i5] ^ thi[i4] ^ thi[i3] ^ thi[i2] ^ thi[i1] ^ thi[i0];
-    }
-    for (; i < n; i++) {
-      const idx = (lo ^ buf[i]) & 255;
-      lo = (lo >>> 8 | hi << 24) ^ tlo[idx];
-      hi = hi >>> 8 ^ thi[idx];
-    }
-    this.#lo = lo >>> 0;
-    this.#hi = hi >>> 0;
-    return this;
-  }
-  /** The CRC so far as 8 bytes, least significant byte first (the wire format). Does not reset. */
-  digest() {
-    const out = Buffer.allocUnsafe(8);
-    out.writeUInt32LE(~this.#lo >>> 0, 0);
-    out.writeUInt32LE(~this.#hi >>> 0, 4);
-    return out;
-  }
-};
-function crc64Base64(buf) {
-  return new Crc64().update(buf).digest().toString("base64");
-}
-
-// src/pack/chunk-reader.ts
-import { open as open8 } from "node:fs/promises";
-var ChunkReader = class {
-  constructor(path11, context = {}, onRead) {
-    this.path = path11;
-    this.context = context;
-    this.onRead = onRead;
-  }
-  path;
-  context;
-  onRead;
-  #handle;
-  async read(start, length) {
-    if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(length) || length < 0) {
-      throw new ValidationError(
-        "ERR_FERRY_INVALID_OPTION",
-        `A chunk needs non-negative integer offsets, got start=${String(start)} length=${String(length)}`
-      );
-    }
-    if (length === 0) return Buffer.alloc(0);
-    this.#handle ??= open8(this.path, "r");
-    let handle;
-    try {
-      handle = await this.#handle;
-    } catch (error2) {
-      throw new FerryError("ERR_FERRY_SOURCE_UNREADABLE", `Cannot read '${this.path}'`, {
-        cause: error2,
-        context: this.context
-      });
-    }
-    const buffer = Buffer.allocUnsafe(length);
-    let done = 0;
-    while (done < length) {
-      const { bytesRead } = await handle.read(buffer, done, length - done, start + done);
-      if (bytesRead === 0) {
-        throw new FerryError(
-          "ERR_FERRY_SOURCE_CHANGED",
-          `'${this.path}' ended after ${start + done} bytes while it was being uploaded`,
-          { context: this.context }
-        );
-      }
-      done += bytesRead;
-    }
-    this.onRead?.(start, buffer);
-    return buffer;
-  }
-  async close() {
-    const handle = this.#handle;
-    this.#handle = void 0;
-    if (handle) await (await handle.catch(() => void 0))?.close();
-  }
-};
-
-// src/pack/gzip-payload.ts
-import { randomUUID as randomUUID2 } from "node:crypto";
-import { closeSync as closeSync3, constants as fsConstants4, fstatSync as fstatSync3, openSync as openSync3, statSync as statSync2 } from "node:fs";
-import { open as open10, rm as rm4, stat as stat6 } from "node:fs/promises";
-import path9 from "node:path";
-import { gzip, gzipSync } from "node:zlib";
-
-// src/pack/parallel-gzip.ts
-import { availableParallelism as availableParallelism2 } from "node:os";
-import { open as open9 } from "node:fs/promises";
-import { crc32 as crc326 } from "node:zlib";
-var GZIP_PIECE_SIZE = 1024 * 1024;
-var GZIP_HEADER = Buffer.from([31, 139, 8, 0, 0, 0, 0, 0, 0, 255]);
-async function gzipFileParallel(source, size, destination, level, options = {}) {
-  const concurrency = Math.max(1, options.concurrency ?? availableParallelism2());
-  const out = await open9(destination, "wx", 384);
-  let bytesRead = 0;
-  let bytesWritten = 0;
-  let crc = 0;
-  const window = new DictionaryWindow();
-  const pending = [];
-  const write = async (buffer) => {
-    await writeFully(out, [buffer]);
-    bytesWritten += buffer.length;
-  };
-  try {
-    await write(GZIP_HEADER);
-    let offset = 0;
-    let finalQueued = false;
-    while (!finalQueued || pending.length > 0) {
-      while (!finalQueued && pending.length < concurrency) {
-        if (options.signal?.aborted) throw options.signal.reason;
-        const length = Math.min(GZIP_PIECE_SIZE, size - offset);
-        const piece = Buffer.allocUnsafe(length);
-        const { bytesRead: got } = length > 0 ? await source.read(piece, 0, length, offset) : { bytesRead: 0 };
-        const data = got === length ? piece : piece.subarray(0, got);
-        options.onRead?.(offset, data);
-        bytesRead += got;
-        crc = crc326(data, crc);
-        offset += got;
-        finalQueued = got < GZIP_PIECE_SIZE || offset >= size;
-        pending.push(deflatePiece(data, level, window.current, finalQueued));
-        window.push(data);
-      }
-      await write(await pending.shift());
-    }
-    const trailer = Buffer.alloc(8);
-    trailer.writeUInt32LE(crc >>> 0, 0);
-    trailer.writeUInt32LE(bytesRead % 2 ** 32, 4);
-    await write(trailer);
-  } finally {
-    await Promise.allSettled(pending);
-    await out.close();
-  }
-  return { bytesRead, bytesWritten };
-}
-
-// src/pack/gzip-payload.ts
-var SMALL_FILE_LIMIT = 65536;
-var SAMPLE_SIZE2 = 256 * 1024;
-var MIN_SAMPLE_SAVING = 0.05;
-var DEFAULT_LEVEL = 6;
-var OPEN_FLAGS3 = fsConstants4.O_RDONLY | (fsConstants4.O_NONBLOCK ?? 0);
-async function preparePayload(absPath, opts) {
-  const level = opts.level ?? DEFAULT_LEVEL;
-  if (!Number.isInteger(level) || level < 0 || level > 9) {
-    throw new ValidationError(
-      "ERR_FERRY_INVALID_OPTION",
-      `Option 'level' must be an integer from 0 to 9, got ${String(level)}`,
-      { option: "level" }
-    );
-  }
-  const src = new SourceFile(absPath, opts.file, opts.signal);
-  src.throwIfAborted();
-  const small = src.readIfSmallSync(SMALL_FILE_LIMIT);
-  if (small !== void 0) {
-    opts.scan?.feed(0, small);
-    if (level === 0) return { kind: "memory", data: small, gzip: false, originalSize: small.length };
-    const gz = gzipSync(small, { level });
-    src.throwIfAborted();
-    return gz.length > small.length ? { kind: "memory", data: small, gzip: false, originalSize: small.length } : { kind: "memory", data: gz, gzip: true, originalSize: small.length };
-  }
-  const handle = await src.openAndCheck();
-  try {
-    const st = await src.statHandle(handle);
-    const size = st.size;
-    const rawFile = () => ({
-      kind: "file",
-      path: absPath,
-      size,
-      gzip: false,
-      originalSize: size,
-      cleanup: async () => {
-      }
-    });
-    if (size >= SMALL_FILE_LIMIT && (level === 0 || isAlreadyCompressed(absPath))) return rawFile();
-    if (size < SMALL_FILE_LIMIT) {
-      throw src.changed(`it had ${size} bytes on a second look, below the small-file limit it was over`);
-    }
-    const sample = await src.readAt(handle, 0, Math.min(SAMPLE_SIZE2, size), false);
-    opts.scan?.feed(0, sample);
-    const gzSample = await gzipBuffer(sample, 1);
-    src.throwIfAborted();
-    if (sample.length - gzSample.length < sample.length * MIN_SAMPLE_SAVING) return rawFile();
-    const tmp = path9.join(opts.tempDir, `ferry-gzip-${randomUUID2()}.gz`);
-    const gzSize = await src.gzipToFile(handle, size, tmp, level, opts.scan);
-    try {
-      await src.assertUnchanged(handle, st);
-    } catch (error2) {
-      await rm4(tmp, { force: true });
-      throw error2;
-    }
-    if (gzSize > size) {
-      await rm4(tmp, { force: true });
-      return rawFile();
-    }
-    return {
-      kind: "file",
-      path: tmp,
-      size: gzSize,
-      gzip: true,
-      originalSize: size,
-      cleanup: () => rm4(tmp, { force: true })
-    };
-  } finally {
-    await handle.close().catch(() => void 0);
-  }
-}
-var SourceFile = class {
-  #absPath;
-  #context;
-  #label;
-  #signal;
-  constructor(absPath, file, signal) {
-    this.#absPath = absPath;
-    this.#signal = signal;
-    this.#context = file === void 0 ? {} : { file };
-    this.#label = file === void 0 ? ` ${printable(absPath)}` : "";
-  }
-  throwIfAborted() {
-    if (this.#signal?.aborted) throw new AbortError(this.#signal.reason, this.#context);
-  }
-  error(code, message, cause) {
-    return new FerryError(
-      code,
-      message,
-      cause === void 0 ? { context: this.#context } : { cause, context: this.#context }
-    );
-  }
-  unreadable(cause) {
-    if (isFerryError(cause)) return cause;
-    const errno2 = cause?.code;
-    return this.error(
-      "ERR_FERRY_SOURCE_UNREADABLE",
-      `Cannot read file${this.#label}${errno2 ? ` (${errno2})` : ""}: ${cause instanceof Error ? cause.message : String(cause)}`,
-      cause
-    );
-  }
-  changed(detail) {
-    return this.error(
-      "ERR_FERRY_SOURCE_CHANGED",
-      `File${this.#label} changed while it was being read: ${detail}`
-    );
-  }
-  assertRegular(st) {
-    if (st.isFile()) return;
-    const kind = st.isDirectory() ? "a directory" : st.isFIFO() ? "a named pipe (FIFO)" : st.isSocket() ? "a socket" : st.isCharacterDevice() || st.isBlockDevice() ? "a device" : "not a regular file";
-    const what = this.#label === "" ? "The path" : `${printable(this.#absPath)}`;
-    throw new ValidationError(
-      "ERR_FERRY_INVALID_PATH",
-      `${what} is ${kind}; only regular files can be uploaded`,
-      this.#context
-    );
-  }
-  /**
-   * Opens, checks and reads the file synchronously if it is smaller than `limit`; returns
-   * undefined (having read nothing) for a larger one. One byte of headroom shows growth.
-   */
-  readIfSmallSync(limit) {
-    this.throwIfAborted();
-    let fd;
-    try {
-      fd = openSync3(this.#absPath, OPEN_FLAGS3);
-    } catch (error2) {
-      const st = statSync2(this.#absPath, { throwIfNoEntry: false });
-      if (st) this.assertRegular(st);
-      throw this.unreadable(error2);
-    }
-    try {
-      const st = fstatSync3(fd);
-      this.assertRegular(st);
-      if (st.size >= limit) return void 0;
-      const { data, found } = readWholeSync(fd, st.size);
-      if (found > st.size) throw this.changed(`it grew beyond the ${st.size} bytes it had when opened`);
-      if (found < st.size) throw this.changed(`expected ${st.size} bytes, it ended after ${found}`);
-      return data;
-    } catch (error2) {
-      throw isFerryError(error2) ? error2 : this.unreadable(error2);
-    } finally {
-      closeSync3(fd);
-    }
-  }
-  async openAndCheck() {
-    try {
-      return await open10(this.#absPath, OPEN_FLAGS3);
-    } catch (error2) {
-      const st = await stat6(this.#absPath).catch(() => void 0);
-      if (st) this.assertRegular(st);
-      throw this.unreadable(error2);
-    }
-  }
-  /** fstat of the open descriptor, refusing anything but a regular file (the handle is closed then). */
-  async statHandle(handle) {
-    try {
-      const st = await handle.stat();
-      this.assertRegular(st);
-      return st;
-    } catch (error2) {
-      throw isFerryError(error2) ? error2 : this.unreadable(error2);
-    }
-  }
-  /** Reads exactly `length` bytes at `position`; with `atEnd`, also checks nothing follows them. */
-  async readAt(handle, position, length, atEnd) {
-    const buf = Buffer.alloc(length);
-    let done = 0;
-    try {
-      while (done < length) {
-        const { bytesRead } = await handle.read(buf, done, length - done, position + done);
-        if (bytesRead === 0) break;
-        done += bytesRead;
-      }
-      if (done < length) throw this.changed(`expected ${length} bytes, it ended after ${position + done}`);
-      if (atEnd) {
-        const probe = Buffer.alloc(1);
-        const { bytesRead } = await handle.read(probe, 0, 1, position + length);
-        if (bytesRead !== 0)
-          throw this.changed(`it grew beyond the ${position + length} bytes it had when listed`);
-      }
-    } catch (error2) {
-      throw this.unreadable(error2);
-    }
-    this.throwIfAborted();
-    return buf;
-  }
-  /** The size and mtime must still be what the listing stat saw. */
-  async assertUnchanged(handle, before) {
-    let after;
-    try {
-      after = await handle.stat();
-    } catch (error2) {
-      throw this.unreadable(error2);
-    }
-    if (after.size !== before.size) throw this.changed(`size ${before.size} -> ${after.size} bytes`);
-    if (after.mtimeMs !== before.mtimeMs) throw this.changed("its modification time changed");
-  }
-  /** Stream-gzips the first `size` bytes to `tmp`, returning the gzip size; removes `tmp` on failure. */
-  async gzipToFile(handle, size, tmp, level, scan) {
-    let result;
-    try {
-      result = await gzipFileParallel(handle, size, tmp, level, {
-        ...this.#signal ? { signal: this.#signal } : {},
-        ...scan ? { onRead: (offset, data) => scan.feed(offset, data) } : {}
-      });
-    } catch (error2) {
-      await rm4(tmp, { force: true });
-      this.throwIfAborted();
-      if (isFerryError(error2)) throw error2;
-      const code = error2.code;
-      if (code === "ENOSPC" || code === "EACCES" || code === "EROFS" || code === "ENOENT") throw error2;
-      throw this.unreadable(error2);
-    }
-    if (result.bytesRead !== size) {
-      await rm4(tmp, { force: true });
-      throw this.changed(`expected ${size} bytes, read ${result.bytesRead}`);
-    }
-    return result.bytesWritten;
-  }
-};
-function gzipBuffer(data, level) {
-  return new Promise((resolve2, reject) => {
-    gzip(data, { level }, (error2, out) => error2 ? reject(error2) : resolve2(out));
-  });
-}
-function chunkRanges(total, chunkSize) {
-  if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) {
-    throw new ValidationError(
-      "ERR_FERRY_INVALID_OPTION",
-      `Option 'chunkSize' must be a positive integer, got ${String(chunkSize)}`,
-      { option: "chunkSize" }
-    );
-  }
-  if (!Number.isSafeInteger(total) || total < 0) {
-    throw new ValidationError(
-      "ERR_FERRY_INVALID_OPTION",
-      `The total size must be a non-negative integer, got ${String(total)}`
-    );
-  }
-  if (total === 0) return [{ start: 0, end: -1 }];
-  const ranges = [];
-  for (let start = 0; start < total; start += chunkSize) {
-    ranges.push({ start, end: Math.min(start + chunkSize, total) - 1 });
-  }
-  return ranges;
-}
-function contentRange(start, end, total) {
-  return `bytes ${start}-${end}/${total}`;
-}
-
-// src/backends/legacy/upload.ts
-async function uploadLegacy(config, spec, ctx) {
-  const { http: http4, operation, logger } = ctx;
-  const context = { operation: "upload", artifactName: spec.name };
-  const common = {
-    ...config.token ? { bearer: config.token } : {},
-    operation
-  };
-  const created2 = await http4.request(
-    {
-      ...common,
-      slot: 0,
-      method: "POST",
-      url: artifactsUrl(config.runtimeUrl, config.runId),
-      headers: jsonHeaders,
-      body: JSON.stringify(
-        {
-          Type: "actions_storage",
-          Name: spec.name,
-          ...spec.retentionDays ? { RetentionDays: spec.retentionDays } : {}
-        },
-        null,
-        2
-      ),
-      context,
-      call: "create artifact container",
-      describeFailure: (status) => status === 403 ? {
-        code: "ERR_FERRY_QUOTA",
-        message: "Artifact storage quota has been hit, or storage is not enabled on this server"
-      } : status === 400 ? {
-        code: "ERR_FERRY_INVALID_NAME",
-        message: `The server rejected the artifact name '${spec.name}'`
-      } : void 0
     },
-    (res) => readJson(res, {
-      maxBytes: ctx.http.maxResponseBytes,
-      call: "create artifact container",
-      context,
-      stall: http4.stallPolicy
-    })
-  );
-  const containerUrl2 = created2.fileContainerResourceUrl;
-  if (!containerUrl2) {
-    throw new FerryError(
-      "ERR_FERRY_PROTOCOL",
-      "The artifact service returned no fileContainerResourceUrl to upload to",
-      {
-        context
-      }
-    );
-  }
-  checkCredentialedUrl(containerUrl2, config, "the fileContainerResourceUrl", context);
-  if (spec.files.some((f) => f.symlinkTarget !== void 0)) {
-    logger.warn("The legacy artifact protocol cannot store symlinks; uploading the files they point to");
-  }
-  const totalOriginal = spec.files.reduce((sum, f) => sum + f.size, 0);
-  let uploadedBytes = 0;
-  let originalDone = 0;
-  let filesDone = 0;
-  const progress = () => ctx.onProgress?.({
-    operation: "upload",
-    artifactName: spec.name,
-    phase: "transfer",
-    bytesDone: originalDone,
-    bytesTotal: totalOriginal,
-    filesDone,
-    filesTotal: spec.files.length
-  });
-  const itemUrl3 = itemUrlBuilder(containerUrl2);
-  const uploadFile = async (file, slot) => {
-    const fileContext = { ...context, file: file.artifactPath };
-    const scan = spec.secretScan?.file(file.artifactPath);
-    const payload = await preparePayload(file.absolutePath, {
-      tempDir: spec.tempDir,
-      level: spec.compressionLevel,
-      signal: operation.signal,
-      file: file.artifactPath,
-      scan
-    }).catch((error2) => {
-      throw isFerryError(error2) ? error2 : new FerryError("ERR_FERRY_SOURCE_UNREADABLE", `Cannot read '${file.absolutePath}'`, {
-        cause: error2,
-        context: fileContext
-      });
-    });
-    const onRead = scan && !payload.gzip ? (start, chunk) => scan.feed(start, chunk) : void 0;
-    const reader = payload.kind === "file" ? new ChunkReader(payload.path, fileContext, onRead) : void 0;
-    try {
-      if (payload.originalSize !== file.size) {
-        throw sourceChanged(file, `${payload.originalSize} when read`, fileContext);
-      }
-      const total = payloadLength(payload);
-      const url = itemUrl3(`${spec.name}/${file.artifactPath}`);
-      const ranges = chunkRanges(total, spec.chunkSize);
-      const load = (index) => {
-        const range = ranges[index];
-        const bytes = payload.kind === "memory" ? Promise.resolve(payload.data.subarray(range.start, range.end + 1)) : reader.read(range.start, range.end - range.start + 1);
-        return bytes.then((chunk) => ({
-          chunk,
-          headers: chunkHeaders(payload, range.start, range.end, total, chunk)
-        }));
-      };
-      let next = load(0);
-      for (let index = 0; index < ranges.length; index++) {
-        const { chunk, headers } = await next;
-        const sent = http4.request(
-          { ...common, slot, method: "PUT", url, headers, body: chunk, context: fileContext },
-          discardBody
+    async (res) => {
+      await discardBody(res);
+      const value = res.headers["location"];
+      if (!value || (res.statusCode ?? 0) < 300) {
+        throw new FerryError(
+          "ERR_FERRY_PROTOCOL",
+          `Expected a redirect to the artifact's signed URL, got HTTP ${res.statusCode}`,
+          { context }
         );
-        if (index + 1 < ranges.length) {
-          next = load(index + 1);
-          next.catch(() => void 0);
-        }
-        await sent;
-        uploadedBytes += chunk.length;
       }
-      if (payload.kind === "file" && !payload.gzip) {
-        const after = await stat7(file.absolutePath).catch(() => void 0);
-        if (after?.size !== file.size) {
-          const now = after === void 0 ? "gone" : String(after.size);
-          throw sourceChanged(file, `${now} after it was sent`, fileContext);
-        }
-      }
-      originalDone += payload.originalSize;
-      filesDone++;
-      progress();
-      logger.debug(
-        `uploaded ${file.artifactPath} (${payload.originalSize} bytes${payload.gzip ? `, gzip ${total}` : ""})`
+      const signed = parseServerUrl(
+        value,
+        "the artifact's signed URL",
+        context,
+        new URL(`${restActionsBase(findBy)}/`)
       );
-    } finally {
-      await reader?.close();
-      if (payload.kind === "file") await payload.cleanup();
+      return checkSignedUrl(signed.toString(), restActionsBase(findBy), "the artifact's signed URL", context);
     }
-  };
-  await runWorkers(spec.files, http4.slots, ctx, uploadFile);
-  ctx.onProgress?.({
-    operation: "upload",
-    artifactName: spec.name,
-    phase: "finalize",
-    bytesDone: originalDone,
-    bytesTotal: totalOriginal,
-    filesDone,
-    filesTotal: spec.files.length
-  });
-  await http4.request(
+  );
+  return { artifact, url };
+}
+async function findRunArtifact(findBy, name, ctx, operation) {
+  const artifact = latestPerName(
+    (await listRunArtifacts(findBy, ctx, name)).filter((a) => a.name === name)
+  )[0];
+  if (!artifact) throw runArtifactNotFound(findBy, name, operation);
+  return artifact;
+}
+function runArtifactNotFound(findBy, name, operation) {
+  return new FerryError(
+    "ERR_FERRY_NOT_FOUND",
+    `No artifact named '${name}' in run ${findBy.runId} of ${findBy.repository}`,
+    { context: { operation, artifactName: name } }
+  );
+}
+async function deleteRunArtifact(findBy, name, ctx) {
+  const artifact = await findRunArtifact(findBy, name, ctx, "delete");
+  if (!artifact.id) throw runArtifactNotFound(findBy, name, "delete");
+  await ctx.http.request(
     {
-      ...common,
       slot: 0,
-      method: "PATCH",
-      url: artifactsUrl(config.runtimeUrl, config.runId, { artifactName: spec.name }),
-      headers: jsonHeaders,
-      body: JSON.stringify({ Size: totalOriginal }, null, 2),
-      context,
-      call: "finalize artifact (PATCH size)",
-      describeFailure: (status) => status === 404 ? { code: "ERR_FERRY_NOT_FOUND", message: `An artifact with the name ${spec.name} was not found` } : void 0
+      method: "DELETE",
+      url: `${restActionsBase(findBy)}/artifacts/${artifact.id}`,
+      headers: REST_HEADERS,
+      bearer: findBy.token,
+      operation: ctx.operation,
+      context: { operation: "delete", artifactName: name }
     },
     discardBody
   );
-  return {
-    id: typeof created2.containerId === "number" ? created2.containerId : Number(created2.containerId) || void 0,
-    uploadedBytes,
-    size: totalOriginal,
-    fileCount: spec.files.length,
-    digest: void 0
-  };
-}
-function chunkHeaders(payload, start, end, total, chunk) {
-  const headers = {
-    accept: `application/json;api-version=${API_VERSION}`,
-    "content-type": "application/octet-stream",
-    connection: "Keep-Alive",
-    "keep-alive": "10",
-    "content-range": contentRange(start, end, total),
-    "x-actions-results-crc64": crc64Base64(chunk),
-    "x-actions-results-md5": md5Base64(chunk)
-  };
-  if (payload.gzip) {
-    headers["content-encoding"] = "gzip";
-    headers["x-tfs-filelength"] = String(payload.originalSize);
-  }
-  return headers;
-}
-function payloadLength(payload) {
-  return payload.kind === "memory" ? payload.data.length : payload.size;
+  return artifact.id;
 }
 
-// src/backends/legacy/legacy-backend.ts
-var LegacyBackend = class {
-  constructor(config) {
-    this.config = config;
+// src/backends/rest/latest-run.ts
+var MAX_RUNS_SEARCHED = 30;
+async function resolveFindByRun(findBy, name, ctx) {
+  if (findBy.runId !== void 0) return findBy;
+  const conclusion = findBy.conclusion ?? "success";
+  const query = new URLSearchParams({
+    per_page: String(MAX_RUNS_SEARCHED),
+    ...findBy.branch ? { branch: findBy.branch } : {},
+    ...findBy.event ? { event: findBy.event } : {},
+    // GitHub's `status` filter takes a conclusion too; `any` asks for every completed run.
+    ...conclusion === "any" ? { status: "completed" } : { status: conclusion }
+  });
+  const scope = findBy.workflow ? `/workflows/${encodeURIComponent(findBy.workflow)}` : "";
+  const body = await ctx.http.request(
+    {
+      slot: 0,
+      method: "GET",
+      url: `${restActionsBase(findBy)}${scope}/runs?${query}`,
+      headers: REST_HEADERS,
+      bearer: findBy.token,
+      operation: ctx.operation,
+      context: { operation: "find run", ...name ? { artifactName: name } : {} }
+    },
+    (res) => readJson(res, {
+      maxBytes: ctx.http.maxResponseBytes,
+      call: "list workflow runs",
+      stall: ctx.http.stallPolicy
+    })
+  );
+  const runs = (Array.isArray(body.workflow_runs) ? body.workflow_runs : []).filter((run) => typeof run.id === "number" || typeof run.id === "string" && run.id !== "").filter((run) => conclusion === "any" || run.conclusion === conclusion).filter((run) => !findBy.branch || run.head_branch === findBy.branch).slice(0, MAX_RUNS_SEARCHED);
+  for (const run of runs) {
+    const candidate = { ...findBy, runId: run.id };
+    if (name === void 0) return candidate;
+    const artifacts = await listRunArtifacts(candidate, ctx, name);
+    if (artifacts.some((a) => a.name === name)) return candidate;
   }
-  config;
-  kind = "legacy";
-  upload(spec, ctx) {
-    return uploadLegacy(this.config, spec, ctx);
+  throw new FerryError("ERR_FERRY_NOT_FOUND", noRunMessage(findBy, conclusion, name, runs.length), {
+    context: { operation: "find run", ...name ? { artifactName: name } : {} }
+  });
+}
+function noRunMessage(findBy, conclusion, name, searched) {
+  const what = [
+    findBy.workflow ? `workflow ${findBy.workflow}` : "any workflow",
+    findBy.branch ? `on branch ${findBy.branch}` : void 0,
+    findBy.event ? `triggered by ${findBy.event}` : void 0,
+    conclusion === "any" ? "completed" : `with conclusion ${conclusion}`
+  ].filter(Boolean).join(" ");
+  if (searched === 0) return `No run of ${what} in ${findBy.repository}`;
+  return `None of the ${searched} newest runs of ${what} in ${findBy.repository} has an artifact named '${name ?? ""}'`;
+}
+
+// src/backends/rest/rest-backend.ts
+var RestBackend = class {
+  constructor(findBy, tempDir) {
+    this.findBy = findBy;
+    this.tempDir = tempDir;
+    if (findBy.runId !== void 0) this.#run = findBy;
   }
-  async download(spec, ctx) {
-    const artifact = await this.#find(spec.name, ctx, "download");
-    return downloadLegacy(this.config, artifact, spec, ctx);
+  findBy;
+  tempDir;
+  kind = "rest";
+  /** The run once known: given as runId, or found by the selectors at the first call. */
+  #run;
+  /**
+   * The run every call of this operation uses: with selectors (workflow, branch, ...), the newest
+   * matching run that has `name` (any matching run when no name is known yet), found once, so a
+   * batch reads all its artifacts from one run.
+   */
+  async #resolve(name, ctx) {
+    this.#run ??= await resolveFindByRun(this.findBy, name, ctx);
+    return this.#run;
   }
-  async list(ctx) {
-    return (await this.#listRaw(ctx, "list")).map(toInfo2);
-  }
-  delete(name) {
+  upload(spec) {
     return Promise.reject(
       new FerryError(
         "ERR_FERRY_CONFIG",
-        `Cannot delete '${name}': the legacy artifact protocol has no delete operation`,
-        {
-          context: { operation: "delete", artifactName: name }
-        }
+        `Cannot upload '${spec.name}' with findBy: the REST API reads and deletes another run's artifacts; uploads go to the current run`,
+        { context: { operation: "upload", artifactName: spec.name } }
       )
     );
   }
-  async get(name, ctx) {
-    return toInfo2(await this.#find(name, ctx, "get"));
-  }
-  async #find(name, ctx, operation) {
-    const matches = (await this.#listRaw(ctx, operation, name)).filter((a) => a.name === name);
-    if (matches.length > 1) {
-      throw new FerryError(
-        "ERR_FERRY_PROTOCOL",
-        `The service lists ${matches.length} artifacts named ${printable(name)} in run ${this.config.runId}; a legacy artifact name is unique within a run, so none of them is used`,
-        { context: { operation, artifactName: name } }
-      );
-    }
-    const found = matches[0];
-    if (!found) {
-      throw new FerryError(
-        "ERR_FERRY_NOT_FOUND",
-        `No artifact named ${printable(name)} in run ${this.config.runId}`,
-        {
-          context: { operation, artifactName: name }
-        }
-      );
-    }
-    return found;
-  }
-  /** `artifactName`: the artifact being looked for, so a failed listing names it. */
-  async #listRaw(ctx, operation, artifactName) {
-    const listed = await ctx.http.request(
-      {
-        ...this.config.token ? { bearer: this.config.token } : {},
-        slot: 0,
-        method: "GET",
-        url: artifactsUrl(this.config.runtimeUrl, this.config.runId),
-        headers: jsonHeaders,
-        operation: ctx.operation,
-        context: { operation, ...artifactName !== void 0 ? { artifactName } : {} },
-        call: "list artifacts",
-        // Gitea answers 404 for a run without artifacts where GitHub answers count 0.
-        okStatuses: [404]
-      },
-      async (res) => {
-        if (res.statusCode === 404) {
-          await discardBody(res);
-          return { count: 0, value: [] };
-        }
-        return readJson(res, {
-          maxBytes: ctx.http.maxResponseBytes,
-          call: "list artifacts",
-          stall: ctx.http.stallPolicy
-        });
-      }
+  /** id or newest of `name` → 302 to a signed URL → verify → extract. */
+  async download(spec, ctx) {
+    const context = { operation: "download", artifactName: spec.name };
+    const { artifact, url } = await signedRunArtifact(
+      await this.#resolve(spec.id === void 0 ? spec.name : void 0, ctx),
+      spec,
+      ctx,
+      context
     );
-    return Array.isArray(listed.value) ? listed.value : [];
+    return downloadSignedArtifact(
+      url,
+      artifact.name,
+      normalizeDigest(artifact.digest),
+      spec,
+      this.tempDir,
+      ctx,
+      context,
+      void 0,
+      // size_in_bytes is the zip's size; 0 may mean "not known", so it bounds nothing.
+      artifact.size > 0 ? artifact.size : void 0
+    );
+  }
+  async list(ctx, options = {}) {
+    const all = await listRunArtifacts(await this.#resolve(void 0, ctx), ctx);
+    return options.latest ? latestPerName(all) : all;
+  }
+  async get(name, ctx) {
+    return findRunArtifact(await this.#resolve(name, ctx), name, ctx, "get");
+  }
+  async delete(name, ctx) {
+    return deleteRunArtifact(await this.#resolve(name, ctx), name, ctx);
   }
 };
-function toInfo2(a) {
-  const id = Number(a.containerId);
-  return {
-    name: a.name,
-    id: Number.isSafeInteger(id) ? id : void 0,
-    // A fractional, negative or above-2^53 size from the service is no size at all.
-    size: typeof a.size === "number" && Number.isSafeInteger(a.size) && a.size >= 0 ? a.size : 0,
-    createdAt: void 0,
-    digest: void 0
-  };
+
+// src/backends/results/token.ts
+function backendIdsFromToken(token) {
+  if (!token) return void 0;
+  const payload = token.split(".")[1];
+  if (!payload) return void 0;
+  let claims;
+  try {
+    claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
+  } catch {
+    return void 0;
+  }
+  const scp = claims?.scp;
+  if (typeof scp !== "string") return void 0;
+  for (const scope of scp.split(" ")) {
+    const parts = scope.split(":");
+    if (parts[0] !== "Actions.Results") continue;
+    if (parts.length !== 3 || !parts[1] || !parts[2]) return void 0;
+    return { workflowRunBackendId: parts[1], workflowJobRunBackendId: parts[2] };
+  }
+  return void 0;
+}
+function requireBackendIds(token) {
+  const ids = backendIdsFromToken(token);
+  if (!ids) {
+    throw new FerryError(
+      "ERR_FERRY_CONFIG",
+      "The runtime token (ACTIONS_RUNTIME_TOKEN) has no Actions.Results:<run>:<job> scope, so the results protocol cannot be used"
+    );
+  }
+  return ids;
 }
 
-// src/backends/local/local-store.ts
-import { randomBytes as randomBytes6 } from "node:crypto";
-import { mkdir as mkdir11 } from "node:fs/promises";
+// src/options.ts
+import os5 from "node:os";
+import path13 from "node:path";
+
+// src/core/option-checks.ts
+function shownValue(value) {
+  if (typeof value === "string") return `${JSON.stringify(value.slice(0, 80))} (a string)`;
+  if (typeof value === "number" || typeof value === "boolean" || value === null) return String(value);
+  return typeof value;
+}
+function isIntegerInRange(value, min, max) {
+  return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
+}
+function isNumberInRange(value, min, max) {
+  return typeof value === "number" && Number.isFinite(value) && value >= min && value <= max;
+}
+function parseWholeNumber(text) {
+  const trimmed = text.trim();
+  if (!/^[+-]?\d+$/.test(trimmed)) return void 0;
+  const number = Number(trimmed);
+  return Number.isSafeInteger(number) ? number : void 0;
+}
+function parseBoolean(text) {
+  if (text === "true" || text === "True" || text === "TRUE") return true;
+  if (text === "false" || text === "False" || text === "FALSE") return false;
+  return void 0;
+}
+function parseChoice(text, choices) {
+  const lower = text.toLowerCase();
+  return choices.find((choice) => choice === lower);
+}
+function isHttpUrl(text) {
+  try {
+    const url = new URL(text);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
+  } catch {
+    return false;
+  }
+}
+
+// src/core/types.ts
+var silentLogger = {
+  debug() {
+  },
+  info() {
+  },
+  warn() {
+  },
+  error() {
+  }
+};
+
+// src/options.ts
+var DEFAULT_CONCURRENCY = 8;
+var DEFAULT_LEGACY_CHUNK_SIZE = 4 * 1024 * 1024;
+var MAX_CHUNK_SIZE2 = 256 * 1024 * 1024;
+var MAX_RETENTION_DAYS = 400;
+var MAX_RESPONSE_BYTES_LIMIT = 1024 * 1024 * 1024;
+var KNOWN_KEYS = /* @__PURE__ */ new Set([
+  "backend",
+  "runtimeUrl",
+  "resultsUrl",
+  "runtimeToken",
+  "runId",
+  "localStore",
+  "concurrency",
+  "chunkSize",
+  "compressionLevel",
+  "retentionDays",
+  "proxy",
+  "timeoutMs",
+  "minBytesPerSecond",
+  "stallWindowMs",
+  "retry",
+  "tempDir",
+  "maxResponseBytes",
+  "trustedOrigins",
+  "logger",
+  "onProgress",
+  "signal"
+]);
+function normalizeOptions2(options = {}, extraKeys = []) {
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_KEYS.has(key) && !extraKeys.includes(key)) {
+      throw invalid2(key, `is not a known option`);
+    }
+  }
+  const backend = options.backend ?? "auto";
+  if (!["auto", "legacy", "results", "local"].includes(backend)) {
+    throw invalid2("backend", `must be one of auto, legacy, results, local; got ${JSON.stringify(backend)}`);
+  }
+  return {
+    backend,
+    runtimeUrl: optionalUrl("runtimeUrl", options.runtimeUrl),
+    resultsUrl: optionalUrl("resultsUrl", options.resultsUrl),
+    runtimeToken: optionalString("runtimeToken", options.runtimeToken, false),
+    runId: optionalString("runId", options.runId),
+    localStore: path13.resolve(
+      optionalString("localStore", options.localStore) ?? path13.join(os5.homedir(), ".ferry", "store")
+    ),
+    concurrency: integer("concurrency", options.concurrency, DEFAULT_CONCURRENCY, 1, 256),
+    chunkSize: integer("chunkSize", options.chunkSize, DEFAULT_LEGACY_CHUNK_SIZE, 1, MAX_CHUNK_SIZE2),
+    compressionLevel: integer("compressionLevel", options.compressionLevel, 6, 0, 9),
+    retentionDays: options.retentionDays === void 0 || options.retentionDays === 0 ? void 0 : integer("retentionDays", options.retentionDays, 0, 1, MAX_RETENTION_DAYS),
+    proxy: objectOption("proxy", options.proxy) ?? {},
+    timeoutMs: integer("timeoutMs", options.timeoutMs, 12e4, 1, 24 * 36e5),
+    minBytesPerSecond: integer("minBytesPerSecond", options.minBytesPerSecond, 1024, 0, 1024 ** 3),
+    stallWindowMs: integer("stallWindowMs", options.stallWindowMs, 6e4, 1, 24 * 36e5),
+    retry: retryOption(options.retry),
+    tempDir: path13.resolve(optionalString("tempDir", options.tempDir) ?? os5.tmpdir()),
+    maxResponseBytes: integer(
+      "maxResponseBytes",
+      options.maxResponseBytes,
+      DEFAULT_MAX_RESPONSE_BYTES,
+      1024,
+      MAX_RESPONSE_BYTES_LIMIT
+    ),
+    trustedOrigins: trustedOriginsOption(options.trustedOrigins),
+    // Every line any part of Ferry logs is scrubbed, whatever logger the caller passed.
+    logger: options.logger ? redactingLogger(loggerOption(options.logger)) : silentLogger,
+    onProgress: functionOption("onProgress", options.onProgress),
+    signal: signalOption(options.signal)
+  };
+}
+function invalid2(option, message) {
+  return new ValidationError("ERR_FERRY_INVALID_OPTION", `Option '${option}' ${message}`, { option });
+}
+function integer(option, value, fallback, min, max) {
+  if (value === void 0) return fallback;
+  if (!isIntegerInRange(value, min, max)) {
+    throw invalid2(option, `must be an integer from ${min} to ${max}; got ${shownValue(value)}`);
+  }
+  return value;
+}
+function optionalString(option, value, echo = true) {
+  if (value === void 0 || value === "") return void 0;
+  if (typeof value !== "string")
+    throw invalid2(option, `must be a string; got ${echo ? shownValue(value) : typeof value}`);
+  return value;
+}
+function objectOption(option, value) {
+  if (value === void 0) return void 0;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw invalid2(option, `must be an object; got ${shownValue(value)}`);
+  }
+  return value;
+}
+function functionOption(option, value) {
+  if (value !== void 0 && typeof value !== "function") {
+    throw invalid2(option, `must be a function; got ${shownValue(value)}`);
+  }
+  return value;
+}
+function loggerOption(logger) {
+  objectOption("logger", logger);
+  for (const level of ["debug", "info", "warn", "error"]) {
+    if (typeof logger[level] !== "function") {
+      throw invalid2(
+        "logger",
+        `must have debug, info, warn and error functions; '${level}' is ${shownValue(logger[level])}`
+      );
+    }
+  }
+  return logger;
+}
+function signalOption(signal) {
+  if (signal === void 0) return void 0;
+  const s = signal;
+  if (typeof s !== "object" || s === null || typeof s.aborted !== "boolean" || typeof s.addEventListener !== "function") {
+    throw invalid2("signal", `must be an AbortSignal; got ${shownValue(signal)}`);
+  }
+  return signal;
+}
+var RETRY_NUMBERS = {
+  maxAttempts: { min: 1, max: 100, integer: true },
+  baseDelayMs: { min: 0, max: 36e5, integer: false },
+  multiplier: { min: 1, max: 100, integer: false },
+  maxDelayMs: { min: 0, max: 36e5, integer: false },
+  jitter: { min: 0, max: 1, integer: false },
+  maxRetryAfterMs: { min: 0, max: 24 * 36e5, integer: false },
+  totalTimeMs: { min: 1, max: 7 * 24 * 36e5, integer: false }
+};
+function retryOption(retry) {
+  if (objectOption("retry", retry) === void 0) return {};
+  const policy = retry;
+  for (const [key, value] of Object.entries(policy)) {
+    if (value === void 0) continue;
+    const option = `retry.${key}`;
+    const bounds = RETRY_NUMBERS[key];
+    if (bounds !== void 0) {
+      const ok = bounds.integer ? isIntegerInRange(value, bounds.min, bounds.max) : isNumberInRange(value, bounds.min, bounds.max);
+      if (!ok) {
+        const kind = bounds.integer ? "an integer" : "a number";
+        throw invalid2(option, `must be ${kind} from ${bounds.min} to ${bounds.max}; got ${shownValue(value)}`);
+      }
+    } else if (key === "retryableStatuses") {
+      if (!Array.isArray(value) || !value.every((v) => Number.isInteger(v) && v >= 100 && v <= 599)) {
+        throw invalid2(option, `must be an array of HTTP status codes; got ${shownValue(value)}`);
+      }
+    } else if (key === "retryableErrorCodes") {
+      if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
+        throw invalid2(option, `must be an array of error code strings; got ${shownValue(value)}`);
+      }
+    } else {
+      throw invalid2(option, "is not a known retry policy field");
+    }
+  }
+  return retry;
+}
+function trustedOriginsOption(value) {
+  if (value === void 0) return [];
+  if (!Array.isArray(value))
+    throw invalid2("trustedOrigins", `must be an array of origins; got ${shownValue(value)}`);
+  return parseTrustedOrigins(value, (message) => invalid2("trustedOrigins", message));
+}
+function optionalUrl(option, value) {
+  const text = optionalString(option, value);
+  if (text === void 0) return void 0;
+  if (!isHttpUrl(text)) throw invalid2(option, `must be an http(s) URL; got ${JSON.stringify(text)}`);
+  return text;
+}
 
 // src/server/index.ts
-import { mkdir as mkdir10 } from "node:fs/promises";
+import { mkdir as mkdir11 } from "node:fs/promises";
+import { hostname as hostname2 } from "node:os";
 import { resolve } from "node:path";
 
 // src/server/http/limits.ts
@@ -27175,8 +27915,8 @@ function resolveLimits(given) {
 // src/server/http/auth.ts
 import { createHash as createHash6, timingSafeEqual as timingSafeEqual2 } from "node:crypto";
 
-// src/server/http/http-error.ts
-var HttpError2 = class extends Error {
+// src/server/http/error-response.ts
+var ErrorResponse = class extends Error {
   constructor(status, message, headers = {}) {
     super(message);
     this.status = status;
@@ -27184,10 +27924,10 @@ var HttpError2 = class extends Error {
   }
   status;
   headers;
-  name = "HttpError";
+  name = "ErrorResponse";
 };
-var badRequest2 = (message) => new HttpError2(400, message);
-var notFound2 = (message) => new HttpError2(404, message);
+var badRequest2 = (message) => new ErrorResponse(400, message);
+var notFound2 = (message) => new ErrorResponse(404, message);
 
 // src/server/http/access.ts
 var FULL_ACCESS = Object.freeze({ kind: "all" });
@@ -27212,7 +27952,7 @@ function grantedRuns(access3) {
   return access3.kind === "all" ? void 0 : new Set(access3.grants.map((g) => g.run));
 }
 function runForbidden(runId, action) {
-  return new HttpError2(
+  return new ErrorResponse(
     403,
     `The runtime token does not grant ${action} in workflow run ${JSON.stringify(runId)} (its scp names other runs or jobs)`
   );
@@ -27233,8 +27973,8 @@ function verifyJwt(token, keys, nowMs) {
     throw new JwtRejected("the token is not a JWT (three base64url parts)");
   }
   const [headerPart, payloadPart, signaturePart] = parts;
-  const header2 = decodeJson(headerPart, "header");
-  const alg = header2["alg"];
+  const header3 = decodeJson(headerPart, "header");
+  const alg = header3["alg"];
   const signed = Buffer.from(`${headerPart}.${payloadPart}`, "ascii");
   const signature = Buffer.from(signaturePart, "base64url");
   if (!signatureMatches(alg, signed, signature, keys)) {
@@ -27361,10 +28101,10 @@ function credentialOf(req, schemes) {
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     if (req.rawHeaders[i]?.toLowerCase() === "authorization") count++;
   }
-  if (count > 1) throw new HttpError2(400, "More than one Authorization header");
-  const header2 = req.headers.authorization;
+  if (count > 1) throw new ErrorResponse(400, "More than one Authorization header");
+  const header3 = req.headers.authorization;
   const pattern = schemes === "bearer" ? /^Bearer[ \t]+(.+)$/i : /^(?:Bearer|token)[ \t]+(.+)$/i;
-  const match = typeof header2 === "string" ? pattern.exec(header2.trim()) : null;
+  const match = typeof header3 === "string" ? pattern.exec(header3.trim()) : null;
   if (!match?.[1]) {
     throw unauthorized(
       schemes === "bearer" ? "Missing or invalid bearer token (Authorization: Bearer <ACTIONS_RUNTIME_TOKEN>)" : "Bad credentials"
@@ -27373,7 +28113,7 @@ function credentialOf(req, schemes) {
   return match[1];
 }
 function unauthorized(message) {
-  return new HttpError2(401, message, { "WWW-Authenticate": "Bearer" });
+  return new ErrorResponse(401, message, { "WWW-Authenticate": "Bearer" });
 }
 function digest(value) {
   return createHash6("sha256").update(value, "utf8").digest();
@@ -27417,7 +28157,7 @@ function createHostPolicy(options) {
       return false;
     }
   };
-  const refuse = (authority) => new HttpError2(
+  const refuse = (authority) => new ErrorResponse(
     421,
     `Misdirected request: ${JSON.stringify(authority.slice(0, 200))} is not an address of this ferry serve. It answers only to its bound address (port ${options.port()}), localhost, 127.0.0.1, [::1]` + (publicUrl ? ` and its public URL ${publicUrl.origin}` : "") + ". If clients reach it under another name, start it with --public-url <that URL>."
   );
@@ -27427,15 +28167,15 @@ function createHostPolicy(options) {
       for (let i = 0; i < req.rawHeaders.length; i += 2) {
         if (req.rawHeaders[i]?.toLowerCase() === "host") hosts++;
       }
-      if (hosts > 1) throw new HttpError2(400, "More than one Host header");
+      if (hosts > 1) throw new ErrorResponse(400, "More than one Host header");
       const host = req.headers.host;
       if (typeof host !== "string" || host === "") {
-        throw new HttpError2(400, "A Host header is required (HTTP/1.1)");
+        throw new ErrorResponse(400, "A Host header is required (HTTP/1.1)");
       }
       if (!allowed(host)) throw refuse(host);
       const origin = req.headers.origin;
       if (origin !== void 0 && !allowedOrigin(origin)) {
-        throw new HttpError2(
+        throw new ErrorResponse(
           403,
           `Cross-origin request from ${JSON.stringify(origin.slice(0, 200))} refused: ferry serve is not a browser API`
         );
@@ -27446,7 +28186,7 @@ function createHostPolicy(options) {
         try {
           authority = new URL(target).host;
         } catch {
-          throw new HttpError2(400, "Malformed request target");
+          throw new ErrorResponse(400, "Malformed request target");
         }
         if (!allowed(authority)) throw refuse(authority);
       }
@@ -27526,28 +28266,28 @@ function jwtKeysOf(options) {
 }
 
 // src/server/legacy/artifact-store.ts
-import { randomBytes as randomBytes3 } from "node:crypto";
-import { mkdir as mkdir6, readdir as readdir3 } from "node:fs/promises";
+import { randomBytes as randomBytes4 } from "node:crypto";
+import { mkdir as mkdir7, readdir as readdir4, rm as rm6 } from "node:fs/promises";
 
 // src/server/util/atomic-file.ts
-import { randomBytes as randomBytes2 } from "node:crypto";
-import { open as open12, readFile as readFile2, rename as rename3, rm as rm5 } from "node:fs/promises";
+import { randomBytes as randomBytes3 } from "node:crypto";
+import { open as open13, readFile as readFile2, rename as rename3, rm as rm5 } from "node:fs/promises";
 import { dirname as dirname2 } from "node:path";
 
 // src/server/util/durable.ts
-import { open as open11 } from "node:fs/promises";
-async function fsyncFile(path11) {
-  const handle = await open11(path11, "r");
+import { open as open12 } from "node:fs/promises";
+async function fsyncFile(path14) {
+  const handle = await open12(path14, "r");
   try {
     await handle.sync();
   } finally {
     await handle.close();
   }
 }
-async function fsyncDir(path11) {
+async function fsyncDir(path14) {
   let handle;
   try {
-    handle = await open11(path11, "r");
+    handle = await open12(path14, "r");
   } catch (error2) {
     if (process.platform === "win32") return;
     throw error2;
@@ -27563,28 +28303,28 @@ async function fsyncDir(path11) {
 }
 
 // src/server/util/atomic-file.ts
-async function writeJsonAtomic(path11, value) {
-  const temp = `${path11}.${process.pid}.${randomBytes2(6).toString("hex")}${TEMP_SUFFIX}`;
+async function writeJsonAtomic(path14, value) {
+  const temp = `${path14}.${process.pid}.${randomBytes3(6).toString("hex")}${TEMP_SUFFIX}`;
   try {
-    const handle = await open12(temp, "wx", 420);
+    const handle = await open13(temp, "wx", 420);
     try {
       await handle.writeFile(JSON.stringify(value));
       await handle.sync();
     } finally {
       await handle.close();
     }
-    await rename3(temp, path11);
-    await fsyncDir(dirname2(path11));
+    await rename3(temp, path14);
+    await fsyncDir(dirname2(path14));
   } catch (error2) {
     await rm5(temp, { force: true });
     throw error2;
   }
 }
 var TEMP_SUFFIX = ".tmp";
-async function readJsonFile(path11) {
+async function readJsonFile(path14) {
   let text;
   try {
-    text = await readFile2(path11, "utf8");
+    text = await readFile2(path14, "utf8");
   } catch (error2) {
     if (isNotFound(error2)) return void 0;
     throw error2;
@@ -27638,25 +28378,167 @@ var IdCounter = class {
   }
 };
 
+// src/server/listing/listing-index.ts
+var SYSTEM_CLOCK = {
+  now: () => Date.now(),
+  setTimeout: (run, ms) => setTimeout(run, ms).unref(),
+  clearTimeout: (handle) => clearTimeout(handle)
+};
+var DEFAULT_INDEX_LIFETIME_MS = 5 * 60 * 1e3;
+var REWARM_AT = 0.9;
+var ListingIndex = class _ListingIndex {
+  #source;
+  #options;
+  #clock;
+  #lifetimeMs;
+  #state = emptyState();
+  /** Writes applied since the running rebuild began; undefined when none runs. */
+  #duringRebuild;
+  #timer;
+  #closed = false;
+  #rebuilding;
+  constructor(source, options) {
+    this.#source = source;
+    this.#options = options;
+    this.#clock = options.clock ?? SYSTEM_CLOCK;
+    this.#lifetimeMs = options.lifetimeMs ?? DEFAULT_INDEX_LIFETIME_MS;
+    if (!Number.isFinite(this.#lifetimeMs) || this.#lifetimeMs <= 0) {
+      throw new RangeError(
+        `the index lifetime must be a positive number of milliseconds, got ${this.#lifetimeMs}`
+      );
+    }
+  }
+  /** Builds the index once from storage (the cold start, logged as a warning) and schedules its re-validation. */
+  static async open(source, options) {
+    const index = new _ListingIndex(source, options);
+    const started = index.#clock.now();
+    await index.rebuild();
+    options.log?.(
+      "warn",
+      `listing index "${options.name}" started cold: built from storage once (${index.size} artifacts in ${index.#clock.now() - started} ms); lists are answered from memory and re-validated every ${Math.round(index.#lifetimeMs * REWARM_AT / 1e3)} s`
+    );
+    return index;
+  }
+  /** The run's artifacts in order; every run's when `runId` is undefined. Never touches storage. */
+  list(runId) {
+    if (runId !== void 0) {
+      const run = this.#state.runs.get(runId);
+      if (!run) return [];
+      run.sorted ??= [...run.byKey.values()].sort(this.#options.compare);
+      return run.sorted;
+    }
+    return [...this.#state.runs.keys()].flatMap((id) => this.list(id)).sort(this.#options.compare);
+  }
+  get size() {
+    return this.#state.runOfKey.size;
+  }
+  /** Records a durable change. `put` adds or replaces an artifact; `remove` takes one out by key. */
+  apply(write) {
+    this.#duringRebuild?.push(write);
+    applyTo(this.#state, write, this.#options);
+  }
+  /**
+   * Re-reads everything from storage and replaces the index, keeping the writes applied meanwhile.
+   * Concurrent calls share one rebuild.
+   */
+  rebuild() {
+    return this.#rebuilding ??= this.#rebuildOnce().finally(() => {
+      this.#rebuilding = void 0;
+    });
+  }
+  async #rebuildOnce() {
+    const started = this.#clock.now();
+    this.#duringRebuild = [];
+    let items;
+    try {
+      const load = () => this.#source.loadAll();
+      items = await (this.#options.storeCalls ? this.#options.storeCalls.time("index_load", load) : load());
+    } catch (error2) {
+      this.#duringRebuild = void 0;
+      throw error2;
+    }
+    const state = emptyState();
+    for (const item of items) applyTo(state, { put: item }, this.#options);
+    for (const write of this.#duringRebuild) applyTo(state, write, this.#options);
+    this.#duringRebuild = void 0;
+    this.#state = state;
+    const finished3 = this.#clock.now();
+    this.#options.onRefresh?.({
+      index: this.#options.name,
+      atMs: finished3,
+      durationMs: finished3 - started,
+      artifacts: this.size
+    });
+    this.#schedule();
+  }
+  /** The next re-validation, at 0.9 of the lifetime of the build that just finished. */
+  #schedule() {
+    if (this.#closed) return;
+    if (this.#timer !== void 0) this.#clock.clearTimeout(this.#timer);
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = void 0;
+      this.rebuild().catch((error2) => {
+        this.#options.log?.(
+          "error",
+          `listing index "${this.#options.name}" could not be re-validated from storage: ${error2 instanceof Error ? error2.message : String(error2)}`
+        );
+        this.#schedule();
+      });
+    }, this.#lifetimeMs * REWARM_AT);
+  }
+  /** Stops the re-validation timer. */
+  close() {
+    this.#closed = true;
+    if (this.#timer !== void 0) this.#clock.clearTimeout(this.#timer);
+    this.#timer = void 0;
+  }
+};
+function emptyState() {
+  return { runs: /* @__PURE__ */ new Map(), runOfKey: /* @__PURE__ */ new Map() };
+}
+function applyTo(state, write, options) {
+  const key = "put" in write ? options.keyOf(write.put) : write.remove;
+  const previousRun = state.runOfKey.get(key);
+  if (previousRun !== void 0) {
+    const run2 = state.runs.get(previousRun);
+    if (run2) {
+      run2.byKey.delete(key);
+      run2.sorted = void 0;
+      if (run2.byKey.size === 0) state.runs.delete(previousRun);
+    }
+    state.runOfKey.delete(key);
+  }
+  if (!("put" in write)) return;
+  const runId = options.runOf(write.put);
+  let run = state.runs.get(runId);
+  if (!run) {
+    run = { byKey: /* @__PURE__ */ new Map(), sorted: void 0 };
+    state.runs.set(runId, run);
+  }
+  run.byKey.set(key, write.put);
+  run.sorted = void 0;
+  state.runOfKey.set(key, runId);
+}
+
 // src/server/legacy/container-items.ts
 import { closeSync as closeSync5, constants as constants4, fsync, openSync as openSync5, write as writeAt, writeSync as writeSync2 } from "node:fs";
-import { mkdir as mkdir5, stat as stat8 } from "node:fs/promises";
+import { mkdir as mkdir6, stat as stat8 } from "node:fs/promises";
 import { promisify as promisify4 } from "node:util";
 
 // src/server/util/journal.ts
 import { closeSync as closeSync4, fsyncSync, openSync as openSync4, writeSync } from "node:fs";
 import { readFile as readFile3 } from "node:fs/promises";
 var Journal = class {
-  constructor(path11) {
-    this.path = path11;
+  constructor(path14) {
+    this.path = path14;
   }
   path;
   #fd;
   /** Every complete record in order; a missing journal is an empty one. */
-  static async replay(path11) {
+  static async replay(path14) {
     let text;
     try {
-      text = await readFile3(path11, "utf8");
+      text = await readFile3(path14, "utf8");
     } catch (error2) {
       if (isNotFound(error2)) return [];
       throw error2;
@@ -27758,7 +28640,7 @@ var ContainerItems = class _ContainerItems {
   }
   static async load(layout, containerId, maxBytes) {
     const items = new _ContainerItems(layout, containerId, maxBytes);
-    await mkdir5(layout.itemsDir(containerId), { recursive: true });
+    await mkdir6(layout.itemsDir(containerId), { recursive: true });
     for (const record of await Journal.replay(items.#journal.path)) {
       if (isItemRecord(record)) items.#put(record);
     }
@@ -27792,12 +28674,12 @@ var ContainerItems = class _ContainerItems {
    * than the write itself, and a 10,000-file artifact would create 10,000 of them. A retry of
    * the same item takes new space; the journal's last record says which bytes count.
    */
-  async receiveWhole(path11, chunk, body) {
-    return this.#locks.run(path11, async () => {
-      const existing = this.#items.get(path11);
-      if (existing === void 0) this.#checkNoClash(path11);
-      this.#checkSize(path11, existing, chunk.range.total);
-      if (this.#packSize + body.length > this.#maxBytes) throw this.#tooLarge(path11, body.length);
+  async receiveWhole(path14, chunk, body) {
+    return this.#locks.run(path14, async () => {
+      const existing = this.#items.get(path14);
+      if (existing === void 0) this.#checkNoClash(path14);
+      this.#checkSize(path14, existing, chunk.range.total);
+      if (this.#packSize + body.length > this.#maxBytes) throw this.#tooLarge(path14, body.length);
       const offset = this.#packSize;
       this.#packSize += body.length;
       if (body.length > 0) {
@@ -27806,7 +28688,7 @@ var ContainerItems = class _ContainerItems {
       }
       const now = (/* @__PURE__ */ new Date()).toISOString();
       const record = {
-        path: path11,
+        path: path14,
         total: chunk.range.total,
         gzip: chunk.gzip,
         fileLength: chunk.fileLength ?? null,
@@ -27838,28 +28720,28 @@ var ContainerItems = class _ContainerItems {
     await this.#journal.sync();
     await fsyncDir(this.#layout.itemsDir(this.#containerId));
   }
-  get(path11) {
-    return this.#items.get(path11);
+  get(path14) {
+    return this.#items.get(path14);
   }
-  dataFile(path11) {
-    return this.#layout.itemDataFile(this.#containerId, path11);
+  dataFile(path14) {
+    return this.#layout.itemDataFile(this.#containerId, path14);
   }
   /**
    * Receives one chunk. Chunks are keyed by (itemPath, range): the bytes go to their offset in
    * the data file, so a retried chunk replaces the same bytes instead of appending. A different
    * total or encoding means the client started a new upload of that path, so the item restarts.
    */
-  async receiveChunk(path11, chunk, write) {
-    return this.#locks.run(path11, async () => {
+  async receiveChunk(path14, chunk, write) {
+    return this.#locks.run(path14, async () => {
       const now = (/* @__PURE__ */ new Date()).toISOString();
-      const existing = this.#items.get(path11);
+      const existing = this.#items.get(path14);
       const restart = existing !== void 0 && (existing.total !== chunk.range.total || existing.gzip !== chunk.gzip || existing.packOffset !== void 0);
       const fresh = existing === void 0 || restart;
-      if (existing === void 0) this.#checkNoClash(path11);
-      this.#checkSize(path11, existing, chunk.range.total);
+      if (existing === void 0) this.#checkNoClash(path14);
+      this.#checkSize(path14, existing, chunk.range.total);
       const { start, end, total } = chunk.range;
       const base = fresh ? {
-        path: path11,
+        path: path14,
         total,
         gzip: chunk.gzip,
         fileLength: chunk.fileLength ?? null,
@@ -27872,7 +28754,7 @@ var ContainerItems = class _ContainerItems {
       this.#put(base);
       if (restart) await this.#persist(base);
       try {
-        await write(this.dataFile(path11), fresh);
+        await write(this.dataFile(path14), fresh);
       } catch (error2) {
         if (!fresh) await this.#persist(base).catch(() => void 0);
         throw error2;
@@ -27912,13 +28794,13 @@ var ContainerItems = class _ContainerItems {
     return total;
   }
   /** The artifact, with this item at `total` bytes, must stay within the size limit. */
-  #checkSize(path11, existing, total) {
-    if (this.#totalBytes - (existing?.total ?? 0) + total > this.#maxBytes) throw this.#tooLarge(path11, total);
+  #checkSize(path14, existing, total) {
+    if (this.#totalBytes - (existing?.total ?? 0) + total > this.#maxBytes) throw this.#tooLarge(path14, total);
   }
-  #tooLarge(path11, bytes) {
-    return new HttpError2(
+  #tooLarge(path14, bytes) {
+    return new ErrorResponse(
       413,
-      `Storing ${bytes} more bytes for ${JSON.stringify(path11)} would make the artifact larger than the server's limit of ${this.#maxBytes} bytes (maxArtifactBytes)`
+      `Storing ${bytes} more bytes for ${JSON.stringify(path14)} would make the artifact larger than the server's limit of ${this.#maxBytes} bytes (maxArtifactBytes)`
     );
   }
   #put(record) {
@@ -27930,15 +28812,15 @@ var ContainerItems = class _ContainerItems {
     this.#items.set(record.path, record);
   }
   /** A path cannot be both a file and a folder: the client would have to create both on disk. */
-  #checkNoClash(path11) {
-    if (this.#folders.has(path11)) {
-      throw new HttpError2(409, `itemPath ${JSON.stringify(path11)} is already a folder in this artifact`);
+  #checkNoClash(path14) {
+    if (this.#folders.has(path14)) {
+      throw new ErrorResponse(409, `itemPath ${JSON.stringify(path14)} is already a folder in this artifact`);
     }
-    const clash = ancestors2(path11).find((folder) => this.#items.has(folder));
+    const clash = ancestors2(path14).find((folder) => this.#items.has(folder));
     if (clash !== void 0) {
-      throw new HttpError2(
+      throw new ErrorResponse(
         409,
-        `itemPath ${JSON.stringify(path11)} is below ${JSON.stringify(clash)}, which is already a file`
+        `itemPath ${JSON.stringify(path14)} is below ${JSON.stringify(clash)}, which is already a file`
       );
     }
   }
@@ -27946,8 +28828,8 @@ var ContainerItems = class _ContainerItems {
     return this.#journal.append(record);
   }
 };
-function ancestors2(path11) {
-  const parts = path11.split("/");
+function ancestors2(path14) {
+  const parts = path14.split("/");
   const out = [];
   for (let i = 1; i < parts.length; i++) out.push(parts.slice(0, i).join("/"));
   return out;
@@ -27978,9 +28860,41 @@ async function writeFully2(fd, body, offset) {
   }
 }
 
+// src/server/legacy/listing-source.ts
+import { readdir as readdir3 } from "node:fs/promises";
+
+// src/server/listing/read-all.ts
+async function readAll(items, read, concurrency = 32) {
+  const out = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++];
+      const value = await read(item);
+      if (value !== void 0) out.push(value);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  return out;
+}
+
+// src/server/legacy/listing-source.ts
+function legacyListingSource(layout) {
+  return {
+    async loadAll() {
+      const ids = (await readdir3(layout.containersDir)).filter((entry) => /^\d+$/.test(entry));
+      return readAll(ids, async (id) => {
+        const record = await readJsonFile(layout.artifactFile(Number(id))).catch(() => void 0);
+        return isArtifactRecord(record) ? record : void 0;
+      });
+    }
+  };
+}
+
 // src/server/legacy/artifact-store.ts
 var UPLOAD_SESSION_PARAM = "upload";
 var DEFAULT_SESSION_LEASE_MS = 2 * 60 * 1e3;
+var DEFAULT_RETENTION_DAYS = 90;
 var ArtifactStore = class _ArtifactStore {
   #layout;
   #byId = /* @__PURE__ */ new Map();
@@ -27993,6 +28907,8 @@ var ArtifactStore = class _ArtifactStore {
   #now;
   #ids;
   limits;
+  /** Containers by run: what listings are answered from (set once open() has built it). */
+  #listing;
   constructor(layout, options) {
     this.#layout = layout;
     this.limits = options.limits ?? DEFAULT_LIMITS;
@@ -28002,12 +28918,19 @@ var ArtifactStore = class _ArtifactStore {
   }
   static async open(layout, options = {}) {
     const store = new _ArtifactStore(layout, options);
-    await mkdir6(layout.containersDir, { recursive: true });
+    await mkdir7(layout.containersDir, { recursive: true });
     await store.#load();
+    store.#listing = await ListingIndex.open(legacyListingSource(layout), {
+      ...options.listing,
+      name: "legacy",
+      keyOf: (r) => String(r.containerId),
+      runOf: (r) => r.runId,
+      compare: (a, b) => a.containerId - b.containerId
+    });
     return store;
   }
   async #load() {
-    const entries = await readdir3(this.#layout.containersDir);
+    const entries = await readdir4(this.#layout.containersDir);
     let maxId = 0;
     await Promise.all(
       entries.map(async (entry) => {
@@ -28016,6 +28939,8 @@ var ArtifactStore = class _ArtifactStore {
         maxId = Math.max(maxId, id);
         const record = await readJsonFile(this.#layout.artifactFile(id));
         if (isArtifactRecord(record)) this.#byId.set(id, record);
+        else if (record === void 0)
+          await rm6(this.#layout.containerDir(id), { recursive: true, force: true });
       })
     );
     await this.#ids.resume(maxId);
@@ -28029,9 +28954,9 @@ var ArtifactStore = class _ArtifactStore {
     }
     return void 0;
   }
-  /** Artifacts of one run in creation order. */
+  /** Artifacts of one run in creation order, from the listing index: never a scan of storage. */
   list(runId) {
-    return [...this.#byId.values()].filter((r) => r.runId === runId).sort((a, b) => a.containerId - b.containerId);
+    return this.#listing?.list(runId) ?? [];
   }
   /**
    * Creates the container for (run, name), or returns the existing one: v1 clients merge several
@@ -28040,7 +28965,7 @@ var ArtifactStore = class _ArtifactStore {
    */
   async create(runId, name, retentionDays2) {
     const result = await this.#createContainer(runId, name, retentionDays2);
-    const session = randomBytes3(12).toString("hex");
+    const session = randomBytes4(12).toString("hex");
     this.#sessions.set(session, {
       containerId: result.record.containerId,
       lastActivity: this.#now(),
@@ -28060,19 +28985,19 @@ var ArtifactStore = class _ArtifactStore {
    * finalizes, and the winner may replace whatever the loser wrote. Requests without a session
    * (a container URL taken from a listing, or another server's client) are not tracked.
    */
-  claim(containerId, path11, session) {
+  claim(containerId, path14, session) {
     if (session === null) return;
     const mine = this.#sessions.get(session);
     if (!mine || mine.containerId !== containerId) return;
     const now = this.#now();
     const name = this.#byId.get(containerId)?.name ?? String(containerId);
-    if (mine.lostTo !== void 0) throw raceLost(name, path11, true);
-    const key = `${containerId}\0${path11}`;
+    if (mine.lostTo !== void 0) throw raceLost(name, path14, true);
+    const key = `${containerId}\0${path14}`;
     const owner = this.#owners.get(key);
     const other = owner === void 0 || owner === session ? void 0 : this.#sessions.get(owner);
     if (other && this.#isLive(other, now)) {
       mine.lostTo = owner;
-      throw raceLost(name, path11, false);
+      throw raceLost(name, path14, false);
     }
     mine.lastActivity = now;
     this.#owners.set(key, session);
@@ -28098,13 +29023,13 @@ var ArtifactStore = class _ArtifactStore {
       if (existing) return { record: await this.#reopen(existing), created: false };
       const max = this.limits.maxArtifactsPerRun;
       if (this.list(runId).length >= max) {
-        throw new HttpError2(
+        throw new ErrorResponse(
           403,
           `Workflow run ${JSON.stringify(runId)} already has ${max} artifacts, the limit of this server (maxArtifactsPerRun)`
         );
       }
       const containerId = await this.#ids.allocate();
-      await mkdir6(this.#layout.itemsDir(containerId), { recursive: true });
+      await mkdir7(this.#layout.itemsDir(containerId), { recursive: true });
       const now = (/* @__PURE__ */ new Date()).toISOString();
       const record = {
         containerId,
@@ -28117,6 +29042,7 @@ var ArtifactStore = class _ArtifactStore {
       };
       await writeJsonAtomic(this.#layout.artifactFile(containerId), record);
       this.#byId.set(containerId, record);
+      this.#listing?.apply({ put: record });
       return { record, created: true };
     });
   }
@@ -28133,6 +29059,7 @@ var ArtifactStore = class _ArtifactStore {
       const next = { ...current, size: -1, updatedAt: (/* @__PURE__ */ new Date()).toISOString() };
       await writeJsonAtomic(this.#layout.artifactFile(next.containerId), next);
       this.#byId.set(next.containerId, next);
+      this.#listing?.apply({ put: next });
       return next;
     });
   }
@@ -28162,8 +29089,40 @@ var ArtifactStore = class _ArtifactStore {
       const next = { ...current, size: total, updatedAt: (/* @__PURE__ */ new Date()).toISOString() };
       await writeJsonAtomic(this.#layout.artifactFile(next.containerId), next);
       this.#byId.set(next.containerId, next);
+      this.#listing?.apply({ put: next });
       return next;
     });
+  }
+  /** Finalized artifacts (their size PATCHed) whose retention ended by `now`, oldest first. */
+  expired(now) {
+    return [...this.#byId.values()].filter((r) => r.size !== -1 && expiresAt2(r) <= now).sort((a, b) => a.containerId - b.containerId);
+  }
+  /**
+   * Deletes an artifact whose retention ended: the record first (so it is never listed with
+   * files missing), then its files. Re-checked under the name's and the artifact's locks, so an
+   * upload into it that started meanwhile (v1 merges uploads of one name) keeps it. Undefined when
+   * there was nothing to delete: repeating it is harmless.
+   */
+  async removeExpired(containerId, now) {
+    const record = this.#byId.get(containerId);
+    if (!record) return void 0;
+    return this.#locks.run(
+      `name:${record.runId}\0${record.name}`,
+      () => this.#locks.run(`artifact:${containerId}`, async () => {
+        const current = this.#byId.get(containerId);
+        if (!current || current.size === -1 || expiresAt2(current) > now) return void 0;
+        for (const session of this.#sessions.values()) {
+          if (session.containerId === containerId && this.#isLive(session, now)) return void 0;
+        }
+        await rm6(this.#layout.artifactFile(containerId), { force: true });
+        this.#byId.delete(containerId);
+        const items = this.#items.get(containerId);
+        this.#items.delete(containerId);
+        await (await items?.catch(() => void 0))?.close();
+        await rm6(this.#layout.containerDir(containerId), { recursive: true, force: true });
+        return current;
+      })
+    );
   }
   /** The items of a container, loaded from disk on first use and cached. */
   items(containerId) {
@@ -28177,14 +29136,15 @@ var ArtifactStore = class _ArtifactStore {
   }
   /** Closes every loaded container's journal. */
   async close() {
+    this.#listing?.close();
     const loaded = await Promise.allSettled(this.#items.values());
     this.#items.clear();
     await Promise.all(loaded.map((r) => r.status === "fulfilled" ? r.value.close() : void 0));
   }
 };
-function raceLost(artifact, path11, earlier) {
-  const what = earlier ? `lost the race for a file to another upload of artifact ${JSON.stringify(artifact)} in this run and may not write ${JSON.stringify(path11)} either` : `came second: another upload of artifact ${JSON.stringify(artifact)} in this run is writing ${JSON.stringify(path11)}`;
-  return new HttpError2(
+function raceLost(artifact, path14, earlier) {
+  const what = earlier ? `lost the race for a file to another upload of artifact ${JSON.stringify(artifact)} in this run and may not write ${JSON.stringify(path14)} either` : `came second: another upload of artifact ${JSON.stringify(artifact)} in this run is writing ${JSON.stringify(path14)}`;
+  return new ErrorResponse(
     409,
     `This upload ${what}; it is refused so that no file and no artifact mixes the two uploads. Give concurrent uploads different artifact names, or different files`
   );
@@ -28193,6 +29153,9 @@ function withUploadSession(containerUrl2, session) {
   const url = new URL(containerUrl2);
   url.searchParams.set(UPLOAD_SESSION_PARAM, session);
   return url.toString();
+}
+function expiresAt2(record) {
+  return Date.parse(record.createdAt) + (record.retentionDays ?? DEFAULT_RETENTION_DAYS) * 864e5;
 }
 function isArtifactRecord(value) {
   if (typeof value !== "object" || value === null) return false;
@@ -28205,7 +29168,7 @@ var DEFAULT_JSON_LIMIT = 1024 * 1024;
 async function readJsonBody(req, limit = DEFAULT_JSON_LIMIT) {
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > limit) {
-    throw new HttpError2(
+    throw new ErrorResponse(
       413,
       `Request body of ${declared} bytes exceeds the ${limit}-byte limit for JSON requests`,
       {
@@ -28218,7 +29181,7 @@ async function readJsonBody(req, limit = DEFAULT_JSON_LIMIT) {
   for await (const chunk of req) {
     size += chunk.length;
     if (size > limit) {
-      throw new HttpError2(413, `Request body exceeds the ${limit}-byte limit for JSON requests`, {
+      throw new ErrorResponse(413, `Request body exceeds the ${limit}-byte limit for JSON requests`, {
         Connection: "close"
       });
     }
@@ -28293,18 +29256,18 @@ function fileEntry(baseUrl, containerId, item) {
   if (length !== void 0) entry.fileLength = length;
   return entry;
 }
-function folderEntry(baseUrl, containerId, path11, dates) {
+function folderEntry(baseUrl, containerId, path14, dates) {
   return {
     containerId,
     scopeIdentifier: NIL_GUID,
-    path: path11,
+    path: path14,
     itemType: "folder",
     status: "created",
     dateCreated: dates.createdAt,
     dateLastModified: dates.createdAt,
     createdBy: NIL_GUID,
     lastModifiedBy: NIL_GUID,
-    itemLocation: itemUrl2(baseUrl, containerId, path11),
+    itemLocation: itemUrl2(baseUrl, containerId, path14),
     contentId: ""
   };
 }
@@ -28315,21 +29278,65 @@ function originalLength(item) {
   return item.fileLength;
 }
 
+// src/core/artifact-name.ts
+var FORBIDDEN_NAME_CHARACTERS = [
+  '"',
+  ":",
+  "<",
+  ">",
+  "|",
+  "*",
+  "?",
+  "\r",
+  "\n",
+  "\\",
+  "/"
+];
+var MAX_ARTIFACT_NAME_LENGTH = 256;
+function artifactNameProblem(name) {
+  if (typeof name !== "string" || name.length === 0) return { kind: "empty" };
+  const bad = findBadCharacter(name, FORBIDDEN_NAME_CHARACTERS);
+  if (bad) return { kind: "character", forbidden: FORBIDDEN_NAME_CHARACTERS.includes(bad.ch), ...bad };
+  if (name === "." || name === "..") return { kind: "dot" };
+  const length = [...name].length;
+  if (length > MAX_ARTIFACT_NAME_LENGTH) return { kind: "length", length };
+  return void 0;
+}
+function describeArtifactNameProblem(problem) {
+  switch (problem.kind) {
+    case "empty":
+      return "must be a non-empty string";
+    case "character":
+      return `character ${describeCharacter(problem.ch)} at index ${problem.index} is ${problem.reason}. Artifact names must not contain " : < > | * ? \\r \\n \\ / or control characters`;
+    case "dot":
+      return "'.' and '..' are not allowed";
+    case "length":
+      return `${problem.length} characters long, the limit is ${MAX_ARTIFACT_NAME_LENGTH} characters`;
+  }
+}
+function serviceNameMessage(name, problem) {
+  const quoted = JSON.stringify(name);
+  switch (problem.kind) {
+    case "empty":
+    case "length":
+      return `name invalid length for artifact name: must be between 1 and ${MAX_ARTIFACT_NAME_LENGTH} characters, got ${problem.kind === "empty" ? 0 : problem.length}`;
+    case "character":
+      return problem.forbidden ? `The artifact name ${quoted} is not valid: it contains the forbidden character ${JSON.stringify(problem.ch)}` : `The artifact name ${quoted} is not valid: character ${describeCharacter(problem.ch)} at index ${problem.index} is ${problem.reason}`;
+    case "dot":
+      return `The artifact name ${quoted} is not valid`;
+  }
+}
+function validateArtifactName(name) {
+  const problem = artifactNameProblem(name);
+  if (problem === void 0) return;
+  const message = problem.kind === "empty" ? "Artifact name must be a non-empty string" : `Invalid artifact name ${printable(name)}: ${describeArtifactNameProblem(problem)}`;
+  throw new ValidationError("ERR_FERRY_INVALID_NAME", message);
+}
+
 // src/server/legacy/validate.ts
-var FORBIDDEN_NAME_CHARS = ['"', ":", "<", ">", "|", "*", "?", "\r", "\n", "\\", "/"];
 function validateArtifactName2(name) {
-  if (typeof name !== "string" || name.length === 0) {
-    throw badRequest2("Artifact name is required and must be a non-empty string");
-  }
-  const bad = FORBIDDEN_NAME_CHARS.find((ch) => name.includes(ch));
-  if (bad !== void 0) {
-    throw badRequest2(
-      `The artifact name ${JSON.stringify(name)} is not valid: it contains the forbidden character ${JSON.stringify(bad)}`
-    );
-  }
-  if (name.includes("\0")) throw badRequest2("The artifact name must not contain NUL");
-  if (name === "." || name === "..")
-    throw badRequest2(`The artifact name ${JSON.stringify(name)} is not valid`);
+  const problem = artifactNameProblem(name);
+  if (problem !== void 0) throw badRequest2(serviceNameMessage(name, problem));
   return name;
 }
 function validateRunId(runId) {
@@ -28354,27 +29361,27 @@ function normalizeItemPath(raw, artifactName) {
   }
   return segments.join("/");
 }
-function parseContentRange(header2) {
-  if (header2 === void 0) throw badRequest2("Content-Range header is required (bytes start-end/total)");
-  const match = /^bytes (\d+)-(-1|\d+)\/(\d+)$/.exec(header2.trim());
+function parseContentRange(header3) {
+  if (header3 === void 0) throw badRequest2("Content-Range header is required (bytes start-end/total)");
+  const match = /^bytes (\d+)-(-1|\d+)\/(\d+)$/.exec(header3.trim());
   if (!match)
-    throw badRequest2(`Malformed Content-Range ${JSON.stringify(header2)}; expected "bytes start-end/total"`);
+    throw badRequest2(`Malformed Content-Range ${JSON.stringify(header3)}; expected "bytes start-end/total"`);
   const [start, lastInclusive, total] = [Number(match[1]), Number(match[2]), Number(match[3])];
   if (![start, lastInclusive, total].every(Number.isSafeInteger))
-    throw badRequest2(`Content-Range ${header2} is out of range`);
+    throw badRequest2(`Content-Range ${header3} is out of range`);
   if (total === 0) {
     if (start === 0 && lastInclusive === -1) return { start: 0, end: 0, total: 0 };
-    throw badRequest2(`Content-Range ${header2} is invalid: an empty item must be sent as "bytes 0--1/0"`);
+    throw badRequest2(`Content-Range ${header3} is invalid: an empty item must be sent as "bytes 0--1/0"`);
   }
   if (lastInclusive < start || lastInclusive >= total)
-    throw badRequest2(`Content-Range ${header2} is invalid for a ${total}-byte item`);
+    throw badRequest2(`Content-Range ${header3} is invalid for a ${total}-byte item`);
   return { start, end: lastInclusive + 1, total };
 }
-function parseOptionalLength(value, header2) {
+function parseOptionalLength(value, header3) {
   if (value === void 0) return void 0;
   const text = Array.isArray(value) ? value[0] : value;
   if (text === void 0 || !/^\d+$/.test(text.trim()) || !Number.isSafeInteger(Number(text))) {
-    throw badRequest2(`${header2} must be a non-negative integer, got ${JSON.stringify(value)}`);
+    throw badRequest2(`${header3} must be a non-negative integer, got ${JSON.stringify(value)}`);
   }
   return Number(text);
 }
@@ -28452,18 +29459,18 @@ function parseRetention(value) {
 
 // src/server/legacy/container-routes.ts
 import { createReadStream as createReadStream2 } from "node:fs";
-import { open as open14 } from "node:fs/promises";
+import { open as open15 } from "node:fs/promises";
 import { pipeline as pipeline5 } from "node:stream/promises";
 
 // src/server/legacy/chunk-writer.ts
 import { createHash as createHash7 } from "node:crypto";
 import { constants as constants5 } from "node:fs";
-import { open as open13 } from "node:fs/promises";
+import { open as open14 } from "node:fs/promises";
 var WRITE_BATCH = 1024 * 1024;
 async function writeChunk(req, file, fresh, target) {
   const md5 = target.expectedMd5 === void 0 ? void 0 : createHash7("md5");
   const flags = constants5.O_WRONLY | constants5.O_CREAT | (fresh ? constants5.O_TRUNC : 0);
-  const handle = await open13(file, flags, 420);
+  const handle = await open14(file, flags, 420);
   let position = target.offset;
   let received = 0;
   let batch = [];
@@ -28472,9 +29479,13 @@ async function writeChunk(req, file, fresh, target) {
     for await (const chunk of req.iterator({ destroyOnReturn: false })) {
       received += chunk.length;
       if (received > target.length) {
-        throw new HttpError2(400, `Request body is longer than the Content-Range (${target.length} bytes)`, {
-          Connection: "close"
-        });
+        throw new ErrorResponse(
+          400,
+          `Request body is longer than the Content-Range (${target.length} bytes)`,
+          {
+            Connection: "close"
+          }
+        );
       }
       md5?.update(chunk);
       batch.push(chunk);
@@ -28508,7 +29519,7 @@ async function readChunkBody(req, target) {
   for await (const chunk of req.iterator({ destroyOnReturn: false })) {
     received += chunk.length;
     if (received > target.length) {
-      throw new HttpError2(400, `Request body is longer than the Content-Range (${target.length} bytes)`, {
+      throw new ErrorResponse(400, `Request body is longer than the Content-Range (${target.length} bytes)`, {
         Connection: "close"
       });
     }
@@ -28552,12 +29563,12 @@ async function putChunk(store, ctx) {
   const artifact = containerOf2(store, ctx);
   const rawPath = ctx.url.searchParams.get("itemPath");
   if (rawPath === null) throw badRequest2("The itemPath query parameter is required");
-  const path11 = normalizeItemPath(rawPath, artifact.name);
-  if (path11 === artifact.name)
+  const path14 = normalizeItemPath(rawPath, artifact.name);
+  if (path14 === artifact.name)
     throw badRequest2(`itemPath ${JSON.stringify(rawPath)} names the artifact, not a file in it`);
   const range = parseContentRange(req.headers["content-range"]);
   if (range.total > store.limits.maxArtifactBytes) {
-    throw new HttpError2(
+    throw new ErrorResponse(
       413,
       `Content-Range total ${range.total} exceeds the server's limit of ${store.limits.maxArtifactBytes} bytes per artifact (maxArtifactBytes)`
     );
@@ -28573,14 +29584,14 @@ async function putChunk(store, ctx) {
   const fileLength = parseOptionalLength(req.headers["x-tfs-filelength"], "x-tfs-filelength");
   const md5Header = req.headers["x-actions-results-md5"];
   const expectedMd5 = typeof md5Header === "string" && md5Header !== "" ? md5Header : void 0;
-  store.claim(artifact.containerId, path11, ctx.url.searchParams.get(UPLOAD_SESSION_PARAM));
+  store.claim(artifact.containerId, path14, ctx.url.searchParams.get(UPLOAD_SESSION_PARAM));
   const items = await store.items(artifact.containerId);
   if (range.start === 0 && length === range.total && length <= WHOLE_ITEM_LIMIT) {
     const body = await readChunkBody(req, { length, expectedMd5 });
-    await items.receiveWhole(path11, { range, gzip: gzip2, fileLength }, body);
+    await items.receiveWhole(path14, { range, gzip: gzip2, fileLength }, body);
   } else {
     await items.receiveChunk(
-      path11,
+      path14,
       { range, gzip: gzip2, fileLength },
       (file, fresh) => writeChunk(req, file, fresh, { offset: range.start, length, expectedMd5 })
     );
@@ -28620,7 +29631,7 @@ async function sendFile(ctx, items, item) {
     return;
   }
   const start = item.packOffset ?? 0;
-  const handle = await open14(item.packOffset !== void 0 ? items.packPath : items.dataFile(item.path), "r");
+  const handle = await open15(item.packOffset !== void 0 ? items.packPath : items.dataFile(item.path), "r");
   ctx.res.writeHead(200, headers);
   const source = createReadStream2("", {
     fd: handle,
@@ -28633,7 +29644,10 @@ async function sendFile(ctx, items, item) {
 function parseEncoding(value) {
   if (value === void 0 || value === "" || value.toLowerCase() === "identity") return false;
   if (value.toLowerCase() === "gzip") return true;
-  throw new HttpError2(415, `Unsupported Content-Encoding ${JSON.stringify(value)}; only gzip is supported`);
+  throw new ErrorResponse(
+    415,
+    `Unsupported Content-Encoding ${JSON.stringify(value)}; only gzip is supported`
+  );
 }
 
 // src/server/legacy/layout.ts
@@ -28668,8 +29682,10 @@ function itemKey(itemPath) {
 }
 
 // src/server/legacy/protocol.ts
-async function createLegacyProtocol(dataDir, limits) {
-  const store = await ArtifactStore.open(new LegacyLayout(dataDir), { limits });
+async function openLegacyStore(dataDir, limits, listing) {
+  return ArtifactStore.open(new LegacyLayout(dataDir), { limits, ...listing ? { listing } : {} });
+}
+function createLegacyProtocol(store) {
   return {
     name: "legacy",
     routes: [...artifactRoutes(store), ...containerRoutes(store)],
@@ -28678,6 +29694,7 @@ async function createLegacyProtocol(dataDir, limits) {
 }
 
 // src/server/server.ts
+import { randomBytes as randomBytes5 } from "node:crypto";
 import { createServer } from "node:http";
 
 // src/server/http/connection-guard.ts
@@ -28792,12 +29809,12 @@ function storageFailure(error2) {
   const code = errnoOf(error2);
   if (code === void 0 || !STORAGE.has(code)) return void 0;
   if (NO_SPACE2.has(code)) {
-    return new HttpError2(
+    return new ErrorResponse(
       507,
       `Insufficient storage: the server ran out of disk space (${code}) while storing the upload`
     );
   }
-  return new HttpError2(500, `Internal server error: the server's storage failed (${code})`);
+  return new ErrorResponse(500, `Internal server error: the server's storage failed (${code})`);
 }
 function errnoOf(error2) {
   for (let current = error2, depth2 = 0; current && depth2 < 5; depth2++) {
@@ -28806,6 +29823,45 @@ function errnoOf(error2) {
     current = current.cause;
   }
   return void 0;
+}
+
+// src/server/observe/route-name.ts
+var TWIRP = /^\/twirp\/github\.actions\.results\.api\.v1\.ArtifactService\/(?<method>[^/]+)$/;
+var TWIRP_METHODS = /* @__PURE__ */ new Set([
+  "CreateArtifact",
+  "FinalizeArtifact",
+  "ListArtifacts",
+  "GetSignedArtifactURL",
+  "DeleteArtifact"
+]);
+var NAMED = [
+  [/^\/_apis\/pipelines\/workflows\/[^/]+\/artifacts\/?$/i, "legacy_artifacts"],
+  [/^\/_apis\/resources\/Containers\/[^/]+\/?$/i, "legacy_container"],
+  [/^\/devstoreaccount1\/[^/]+\/[0-9a-f]{32}$/, "blob"],
+  [/^\/repos\/[^/]+\/[^/]+\/actions\/runs\/[^/]+\/artifacts\/?$/, "rest_run_artifacts"],
+  [/^\/repos\/[^/]+\/[^/]+\/actions\/artifacts\/?$/, "rest_artifacts"],
+  [/^\/repos\/[^/]+\/[^/]+\/actions\/artifacts\/[^/]+\/?$/, "rest_artifact"],
+  [/^\/repos\/[^/]+\/[^/]+\/actions\/artifacts\/[^/]+\/[^/]+\/?$/, "rest_archive"],
+  [/^\/metrics$/, "metrics"],
+  [/^\/status$/, "status"]
+];
+function routeName(pathname) {
+  const twirp = TWIRP.exec(pathname);
+  if (twirp) {
+    const method = twirp.groups?.method ?? "";
+    return TWIRP_METHODS.has(method) ? `twirp_${method}` : "twirp_other";
+  }
+  for (const [pattern, name] of NAMED) if (pattern.test(pathname)) return name;
+  return "other";
+}
+function pathOnly(target) {
+  const raw = target ?? "/";
+  const q = raw.indexOf("?");
+  return q === -1 ? raw : raw.slice(0, q);
+}
+var METHODS = /* @__PURE__ */ new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+function methodName(method) {
+  return method !== void 0 && METHODS.has(method) ? method : "OTHER";
 }
 
 // src/server/server.ts
@@ -28822,6 +29878,9 @@ function createHttpServer(options) {
     log: options.log
   });
   const stats = { connectionsOpened: 0, openConnections: 0, requests: 0 };
+  let inFlight = 0;
+  let draining = false;
+  let afterDrainStep = () => void 0;
   const server = createServer(
     {
       maxHeaderSize: limits.maxHeaderBytes,
@@ -28833,15 +29892,31 @@ function createHttpServer(options) {
       stats.requests++;
       const started = process.hrtime.bigint();
       const connection = guard.requestStarted(req, res);
-      if (options.log) {
-        const log = options.log;
-        res.once("close", () => {
-          const ms = Number(process.hrtime.bigint() - started) / 1e6;
-          const status = res.headersSent ? String(res.statusCode) : "no-answer";
-          const cut = res.headersSent && !res.writableFinished ? " (answer cut)" : "";
-          log(`${req.method ?? "?"} ${printableText(pathOf(req))} ${status}${cut} ${ms.toFixed(1)}ms`);
-        });
-      }
+      const requestId = randomBytes5(8).toString("hex");
+      res.setHeader("X-Request-Id", requestId);
+      if (draining) res.setHeader("Connection", "close");
+      inFlight++;
+      const time = (/* @__PURE__ */ new Date()).toISOString();
+      const socket = req.socket;
+      res.once("close", () => {
+        inFlight--;
+        const path14 = pathOnly(req.url);
+        const record = {
+          time,
+          method: methodName(req.method),
+          route: routeName(path14),
+          // The status actually sent: a connection cut before any answer is no status, never 200.
+          status: res.headersSent ? res.statusCode : void 0,
+          cut: !res.writableFinished,
+          json: /json/i.test(String(res.getHeader("Content-Type") ?? "")),
+          durationMs: Math.round(Number(process.hrtime.bigint() - started) / 1e6 * 10) / 10,
+          ...wireBytes(socket),
+          remote: socket.remoteAddress ?? "",
+          requestId
+        };
+        options.onRequestEnd?.(record, path14);
+        if (draining) afterDrainStep();
+      });
       void dispatch(req, res, connection);
     }
   );
@@ -28873,13 +29948,13 @@ function createHttpServer(options) {
       if (!hit?.match) {
         if (onPath.length > 0) {
           const allow = [...new Set(onPath.map((r) => r.route.method))].join(", ");
-          throw new HttpError2(
+          throw new ErrorResponse(
             405,
             `Method ${req.method ?? ""} is not allowed on ${url.pathname}; use ${allow}`,
             { Allow: allow }
           );
         }
-        throw new HttpError2(404, `No route for ${req.method ?? ""} ${url.pathname}`);
+        throw new ErrorResponse(404, `No route for ${req.method ?? ""} ${url.pathname}`);
       }
       await hit.route.handler({
         req,
@@ -28893,10 +29968,36 @@ function createHttpServer(options) {
       answerError(req, res, error2, options.log, route?.renderError);
     }
   }
-  async function close() {
+  let closing;
+  let endDrain = () => void 0;
+  function close(drainMs = 0) {
+    if (drainMs === 0) endDrain();
+    return closing ??= closeOnce(drainMs);
+  }
+  async function closeOnce(drainMs) {
+    draining = true;
     const closed = new Promise(
       (resolve2, reject) => server.close((error2) => error2 ? reject(error2) : resolve2())
     );
+    server.closeIdleConnections();
+    if (drainMs > 0 && inFlight > 0) {
+      await new Promise((resolve2) => {
+        const timer = setTimeout(resolve2, drainMs);
+        endDrain = () => {
+          clearTimeout(timer);
+          resolve2();
+        };
+        afterDrainStep = () => {
+          setImmediate(() => server.closeIdleConnections());
+          if (inFlight === 0) {
+            clearTimeout(timer);
+            resolve2();
+          }
+        };
+      });
+    }
+    afterDrainStep = () => void 0;
+    endDrain = () => void 0;
     server.closeAllConnections();
     const socketsClosed = [...sockets].map(
       (socket) => new Promise((resolve2) => socket.once("close", () => resolve2()))
@@ -28911,7 +30012,7 @@ function parseRequestUrl(target) {
   try {
     return raw.startsWith("/") ? new URL(`http://localhost${raw}`) : new URL(raw);
   } catch {
-    throw new HttpError2(400, `Malformed request target ${JSON.stringify(raw.slice(0, 200))}`);
+    throw new ErrorResponse(400, `Malformed request target ${JSON.stringify(raw.slice(0, 200))}`);
   }
 }
 function decodeParams(groups) {
@@ -28920,7 +30021,10 @@ function decodeParams(groups) {
     try {
       params[key] = decodeURIComponent(value);
     } catch {
-      throw new HttpError2(400, `Malformed percent-encoding in the URL path segment ${JSON.stringify(value)}`);
+      throw new ErrorResponse(
+        400,
+        `Malformed percent-encoding in the URL path segment ${JSON.stringify(value)}`
+      );
     }
   }
   return params;
@@ -28933,15 +30037,15 @@ function answerError(req, res, error2, log, render) {
   if (!req.complete && !drainsRefusedBody(req)) {
     res.setHeader("Connection", "close");
   }
-  const send = (httpError) => render ? render(res, httpError) : sendErrorJson(res, httpError.status, httpError.message, httpError.headers);
-  if (error2 instanceof HttpError2) {
-    send(error2);
+  const send2 = (errorResponse) => render ? render(res, errorResponse) : sendErrorJson(res, errorResponse.status, errorResponse.message, errorResponse.headers);
+  if (error2 instanceof ErrorResponse) {
+    send2(error2);
     return;
   }
   const storage = storageFailure(error2);
   if (storage) {
     log?.(`storage error on ${req.method ?? "?"} ${pathOf(req)}: ${storage.message}`);
-    send(storage);
+    send2(storage);
     return;
   }
   if (req.destroyed || isClientAbort(error2)) {
@@ -28952,8 +30056,8 @@ function answerError(req, res, error2, log, render) {
     // The path and the message may carry bytes a client chose: escaped, so a log line cannot drive a terminal.
     `internal error on ${req.method ?? "?"} ${printableText(pathOf(req))}: ${printableText(error2 instanceof Error ? error2.message : String(error2))}`
   );
-  send(
-    new HttpError2(
+  send2(
+    new ErrorResponse(
       500,
       `Internal server error: ${error2 instanceof Error ? error2.message : "unknown failure"}`
     )
@@ -28964,9 +30068,14 @@ function isClientAbort(error2) {
   return code === "ECONNRESET" || code === "ERR_STREAM_PREMATURE_CLOSE" || code === "ABORT_ERR";
 }
 function pathOf(req) {
-  const raw = req.url ?? "/";
-  const q = raw.indexOf("?");
-  return q === -1 ? raw : raw.slice(0, q);
+  return pathOnly(req.url);
+}
+var wireMarks = /* @__PURE__ */ new WeakMap();
+function wireBytes(socket) {
+  const mark = wireMarks.get(socket) ?? { read: 0, written: 0 };
+  const now = { read: socket.bytesRead, written: socket.bytesWritten };
+  wireMarks.set(socket, now);
+  return { bytesIn: Math.max(0, now.read - mark.read), bytesOut: Math.max(0, now.written - mark.written) };
 }
 
 // src/server/rest/contracts.ts
@@ -28980,7 +30089,7 @@ function restArtifact(baseUrl, owner, repo, record) {
     size_in_bytes: record.finalized?.size ?? 0,
     url,
     archive_download_url: `${url}/zip`,
-    // Retention is recorded, never enforced locally.
+    // Expired artifacts are deleted by the retention sweep; until it runs they are still whole.
     expired: false,
     created_at: githubTime(record.createdAt),
     updated_at: githubTime(record.updatedAt),
@@ -28994,6 +30103,189 @@ function githubTime(iso) {
   return iso.replace(/\.\d+Z$/, "Z");
 }
 
+// src/server/rest/runs-routes.ts
+import { createHash as createHash9 } from "node:crypto";
+
+// src/server/rest/run-registry.ts
+import { join as join2 } from "node:path";
+var RUN_STATUSES = ["queued", "in_progress", "completed"];
+var RUN_CONCLUSIONS = [
+  "success",
+  "failure",
+  "cancelled",
+  "skipped",
+  "neutral",
+  "timed_out",
+  "action_required",
+  "stale"
+];
+var MAX_RUNS = 1e5;
+var FILE = "runs.json";
+var RunRegistry = class _RunRegistry {
+  #file;
+  #runs;
+  #mutex = new KeyedMutex();
+  constructor(file, runs) {
+    this.#file = file;
+    this.#runs = runs;
+  }
+  static async open(dataDir) {
+    const file = join2(dataDir, FILE);
+    const stored = await readJsonFile(file);
+    const runs = /* @__PURE__ */ new Map();
+    if (Array.isArray(stored)) {
+      for (const run of stored) runs.set(run.id, run);
+    }
+    return new _RunRegistry(file, runs);
+  }
+  get(id) {
+    return this.#runs.get(id);
+  }
+  /** Creates or updates a run; fields left out keep their recorded values. */
+  async record(id, fields, now) {
+    return this.#mutex.run("runs", async () => {
+      const time = now.toISOString();
+      const before = this.#runs.get(id);
+      const path14 = fields.path ?? before?.path ?? "";
+      const run = {
+        id,
+        path: path14,
+        name: fields.name ?? before?.name ?? (path14.split("/").pop() || ""),
+        headBranch: fields.headBranch ?? before?.headBranch ?? "",
+        headSha: fields.headSha ?? before?.headSha ?? "",
+        event: fields.event ?? before?.event ?? "",
+        status: fields.status ?? before?.status ?? "in_progress",
+        conclusion: fields.conclusion !== void 0 ? fields.conclusion : before?.conclusion ?? null,
+        createdAt: before?.createdAt ?? time,
+        updatedAt: time
+      };
+      this.#runs.delete(id);
+      this.#runs.set(id, run);
+      while (this.#runs.size > MAX_RUNS) {
+        const oldest = this.#runs.keys().next().value;
+        this.#runs.delete(oldest);
+      }
+      await writeJsonAtomic(this.#file, [...this.#runs.values()]);
+      return run;
+    });
+  }
+  /** Matching runs, newest first (by creation time, then id), as GitHub lists them. */
+  list(filter) {
+    const workflow = filter.workflow;
+    return [...this.#runs.values()].filter(
+      (run) => workflow === void 0 || run.path === workflow || run.path.split("/").pop() === workflow
+    ).filter((run) => filter.branch === void 0 || run.headBranch === filter.branch).filter((run) => filter.event === void 0 || run.event === filter.event).filter(
+      (run) => filter.status === void 0 || run.status === filter.status || run.conclusion === filter.status
+    ).sort(
+      (a, b) => a.createdAt === b.createdAt ? compareIds(b.id, a.id) : b.createdAt < a.createdAt ? -1 : 1
+    );
+  }
+};
+function compareIds(a, b) {
+  if (/^\d+$/.test(a) && /^\d+$/.test(b)) return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// src/server/rest/runs-routes.ts
+var REPO = "^/repos/(?<owner>[^/]+)/(?<repo>[^/]+)/actions";
+var REPO_RUNS = new RegExp(`${REPO}/runs/?$`);
+var WORKFLOW_RUNS = new RegExp(`${REPO}/workflows/(?<workflow>[^/]+)/runs/?$`);
+var RECORD_RUN = /^\/_apis\/ferry\/runs\/(?<runId>[A-Za-z0-9._-]{1,64})\/?$/;
+var DEFAULT_PER_PAGE = 30;
+var MAX_PER_PAGE = 100;
+var MAX_RECORD_BODY = 16 * 1024;
+var MAX_FIELD = 512;
+async function listRuns(runs, ctx, byWorkflow) {
+  const query = ctx.url.searchParams;
+  const workflow = byWorkflow ? ctx.params.workflow : void 0;
+  const granted = grantedRuns(ctx.access);
+  const all = runs.list({
+    workflow: workflow === void 0 || /^\d+$/.test(workflow) ? void 0 : workflow,
+    branch: query.get("branch") ?? void 0,
+    event: query.get("event") ?? void 0,
+    status: query.get("status") ?? void 0
+  }).filter(
+    (run) => workflow === void 0 || !/^\d+$/.test(workflow) || workflowId(run.path) === Number(workflow)
+  ).filter((run) => granted === void 0 || granted.has(run.id));
+  const perPage = Math.min(positiveInt(query.get("per_page"), DEFAULT_PER_PAGE), MAX_PER_PAGE);
+  const page = positiveInt(query.get("page"), 1);
+  const { owner, repo } = { owner: ctx.params.owner ?? "", repo: ctx.params.repo ?? "" };
+  sendJson(ctx.res, 200, {
+    total_count: all.length,
+    workflow_runs: all.slice((page - 1) * perPage, page * perPage).map((run) => restRun(ctx.baseUrl, owner, repo, run))
+  });
+}
+async function recordRun(runs, ctx) {
+  const runId = ctx.params.runId ?? "";
+  if (!mayUseRun(ctx.access, runId)) throw runForbidden(runId, "recording the run");
+  const body = expectObject(await readJsonBody(ctx.req, MAX_RECORD_BODY), "A run record");
+  const status = optionalEnum(body, "status", RUN_STATUSES);
+  const conclusion = body["conclusion"] === null ? null : optionalEnum(body, "conclusion", RUN_CONCLUSIONS);
+  if (conclusion && status !== void 0 && status !== "completed") {
+    throw badRequest2(`A run with a conclusion is completed; got status ${JSON.stringify(status)}`);
+  }
+  const run = await runs.record(
+    runId,
+    {
+      ...defined("path", optionalText(body, "path")),
+      ...defined("name", optionalText(body, "name")),
+      ...defined("headBranch", optionalText(body, "head_branch")),
+      ...defined("headSha", optionalText(body, "head_sha")),
+      ...defined("event", optionalText(body, "event")),
+      ...defined("status", conclusion ? "completed" : status),
+      ...conclusion === void 0 ? {} : { conclusion }
+    },
+    /* @__PURE__ */ new Date()
+  );
+  sendJson(ctx.res, 200, restRun(ctx.baseUrl, ctx.params.owner ?? "", ctx.params.repo ?? "", run));
+}
+function restRun(baseUrl, owner, repo, run) {
+  const repoUrl = `${baseUrl}repos/${encodeURIComponent(owner || "local")}/${encodeURIComponent(repo || "local")}`;
+  const id = /^\d{1,15}$/.test(run.id) ? Number(run.id) : run.id;
+  return {
+    id,
+    name: run.name,
+    path: run.path,
+    workflow_id: workflowId(run.path),
+    head_branch: run.headBranch,
+    head_sha: run.headSha,
+    event: run.event,
+    status: run.status,
+    conclusion: run.conclusion,
+    created_at: run.createdAt.replace(/\.\d+Z$/, "Z"),
+    updated_at: run.updatedAt.replace(/\.\d+Z$/, "Z"),
+    url: `${repoUrl}/actions/runs/${encodeURIComponent(run.id)}`,
+    artifacts_url: `${repoUrl}/actions/runs/${encodeURIComponent(run.id)}/artifacts`
+  };
+}
+function workflowId(path14) {
+  return createHash9("sha256").update(path14).digest().readUIntBE(0, 6);
+}
+function optionalText(body, key) {
+  const value = body[key];
+  if (value === void 0) return void 0;
+  if (typeof value !== "string") throw badRequest2(`Field '${key}' must be a string`);
+  if (value.length > MAX_FIELD || /[\u0000-\u001f\u007f]/.test(value)) {
+    throw badRequest2(`Field '${key}' must be at most ${MAX_FIELD} printable characters`);
+  }
+  return value;
+}
+function optionalEnum(body, key, allowed) {
+  const value = body[key];
+  if (value === void 0) return void 0;
+  if (typeof value !== "string" || !allowed.includes(value)) {
+    throw badRequest2(`Field '${key}' must be one of ${allowed.join(", ")}`);
+  }
+  return value;
+}
+function defined(key, value) {
+  return value === void 0 ? {} : { [key]: value };
+}
+function positiveInt(raw, fallback) {
+  const value = raw === null ? NaN : Number(raw);
+  return Number.isSafeInteger(value) && value >= 1 ? value : fallback;
+}
+
 // src/server/rest/errors.ts
 var DOCS = "https://docs.github.com/rest/actions/artifacts";
 function renderRestError(res, error2) {
@@ -29001,15 +30293,15 @@ function renderRestError(res, error2) {
 }
 
 // src/server/rest/routes.ts
-var REPO = "^/repos/(?<owner>[^/]+)/(?<repo>[^/]+)/actions";
-var RUN_ARTIFACTS = new RegExp(`${REPO}/runs/(?<runId>[^/]+)/artifacts/?$`);
-var REPO_ARTIFACTS = new RegExp(`${REPO}/artifacts/?$`);
-var ARTIFACT = new RegExp(`${REPO}/artifacts/(?<id>[1-9]\\d{0,14})/?$`);
-var ARCHIVE = new RegExp(`${REPO}/artifacts/(?<id>[1-9]\\d{0,14})/(?<format>[^/]+)/?$`);
+var REPO2 = "^/repos/(?<owner>[^/]+)/(?<repo>[^/]+)/actions";
+var RUN_ARTIFACTS = new RegExp(`${REPO2}/runs/(?<runId>[^/]+)/artifacts/?$`);
+var REPO_ARTIFACTS = new RegExp(`${REPO2}/artifacts/?$`);
+var ARTIFACT = new RegExp(`${REPO2}/artifacts/(?<id>[1-9]\\d{0,14})/?$`);
+var ARCHIVE = new RegExp(`${REPO2}/artifacts/(?<id>[1-9]\\d{0,14})/(?<format>[^/]+)/?$`);
 var ANY_REPOS = /^\/repos(?:\/.*)?$/;
-var DEFAULT_PER_PAGE = 30;
-var MAX_PER_PAGE = 100;
-function restRoutes(service, authenticate) {
+var DEFAULT_PER_PAGE2 = 30;
+var MAX_PER_PAGE2 = 100;
+function restRoutes(service, runs, authenticate) {
   const route = (method, pattern, handler) => ({
     method,
     pattern,
@@ -29025,6 +30317,9 @@ function restRoutes(service, authenticate) {
     route("GET", ARTIFACT, (ctx) => getOne(service, ctx)),
     route("DELETE", ARTIFACT, (ctx) => deleteOne(service, ctx)),
     route("GET", ARCHIVE, (ctx) => download(service, ctx)),
+    route("GET", REPO_RUNS, (ctx) => listRuns(runs, ctx, false)),
+    route("GET", WORKFLOW_RUNS, (ctx) => listRuns(runs, ctx, true)),
+    route("PUT", RECORD_RUN, (ctx) => recordRun(runs, ctx)),
     route(ANY_METHOD, ANY_REPOS, async () => {
       throw notFound3();
     })
@@ -29035,14 +30330,14 @@ async function list2(service, ctx, runId) {
   const name = query.get("name") ?? void 0;
   if (runId !== void 0 && !mayUseRun(ctx.access, runId)) throw notFound3();
   const runs = grantedRuns(ctx.access);
-  const perPage = Math.min(positiveInt(query.get("per_page"), DEFAULT_PER_PAGE), MAX_PER_PAGE);
-  const page = positiveInt(query.get("page"), 1);
+  const perPage = Math.min(positiveInt2(query.get("per_page"), DEFAULT_PER_PAGE2), MAX_PER_PAGE2);
+  const page = positiveInt2(query.get("page"), 1);
   const all = service.index.list({ ...runId === void 0 ? {} : { runId }, ...name === void 0 ? {} : { name } }).filter((r) => runs === void 0 || runs.has(r.runId)).reverse();
-  const slice = all.slice((page - 1) * perPage, page * perPage);
+  const slice2 = all.slice((page - 1) * perPage, page * perPage);
   const { owner, repo } = repoOf(ctx);
   sendJson(ctx.res, 200, {
     total_count: all.length,
-    artifacts: slice.map((r) => restArtifact(ctx.baseUrl, owner, repo, r))
+    artifacts: slice2.map((r) => restArtifact(ctx.baseUrl, owner, repo, r))
   });
 }
 async function getOne(service, ctx) {
@@ -29072,23 +30367,23 @@ function visible(service, access3, id) {
 function repoOf(ctx) {
   return { owner: ctx.params.owner ?? "", repo: ctx.params.repo ?? "" };
 }
-function positiveInt(raw, fallback) {
+function positiveInt2(raw, fallback) {
   const value = raw === null ? NaN : Number(raw);
   return Number.isSafeInteger(value) && value >= 1 ? value : fallback;
 }
 function notFound3() {
-  return new HttpError2(404, "Not Found");
+  return new ErrorResponse(404, "Not Found");
 }
 
 // src/server/rest/protocol.ts
-function createRestProtocol(service, authenticate) {
-  return { name: "rest", routes: restRoutes(service, authenticate) };
+function createRestProtocol(service, runs, authenticate) {
+  return { name: "rest", routes: restRoutes(service, runs, authenticate) };
 }
 
 // src/server/results/blob-errors.ts
 import { randomUUID as randomUUID3 } from "node:crypto";
 var DEFAULT_VERSION = "2025-01-05";
-var BlobError = class extends HttpError2 {
+var BlobError = class extends ErrorResponse {
   constructor(status, code, message, headers = {}) {
     super(status, message, headers);
     this.code = code;
@@ -29151,7 +30446,8 @@ function escapeXml(text) {
 
 // src/server/results/blob-download.ts
 import { createReadStream as createReadStream3 } from "node:fs";
-import { open as open15 } from "node:fs/promises";
+import { open as open16 } from "node:fs/promises";
+import { Readable as Readable3 } from "node:stream";
 import { pipeline as pipeline6 } from "node:stream/promises";
 
 // src/server/results/content-disposition.ts
@@ -29202,18 +30498,54 @@ async function sendBlob(req, res, blob, baseHeaders) {
   const length = end - start + 1;
   headers["Content-Length"] = String(length);
   if (wanted) headers["Content-Range"] = `bytes ${start}-${end}/${blob.size}`;
-  const handle = await open15(blob.file, "r");
-  res.writeHead(wanted ? 206 : 200, headers);
   if (length === 0 || req.method === "HEAD") {
-    await handle.close();
+    res.writeHead(wanted ? 206 : 200, headers);
     res.end();
     return;
   }
-  const source = createReadStream3("", { fd: handle, start, end, highWaterMark: READ_HIGH_WATER_MARK2 });
-  await pipeline6(source, res);
+  const pieces = slice(blob.segments, start, end);
+  const first = pieces[0];
+  const handle = first ? await open16(first.file, "r") : void 0;
+  res.writeHead(wanted ? 206 : 200, headers);
+  await pipeline6(Readable3.from(readPieces(pieces, handle)), res);
 }
-function parseRange(header2, size) {
-  const match = /^bytes=(\d*)-(\d*)$/.exec(header2.trim());
+function slice(segments, start, end) {
+  const pieces = [];
+  let offset = 0;
+  for (const segment of segments) {
+    const segEnd = offset + segment.size - 1;
+    if (segment.size > 0 && segEnd >= start && offset <= end) {
+      pieces.push({
+        file: segment.file,
+        start: Math.max(start, offset) - offset,
+        end: Math.min(end, segEnd) - offset
+      });
+    }
+    offset += segment.size;
+    if (offset > end) break;
+  }
+  return pieces;
+}
+async function* readPieces(pieces, firstHandle) {
+  let handle = firstHandle;
+  try {
+    for (const piece of pieces) {
+      handle ??= await open16(piece.file, "r");
+      const source = createReadStream3("", {
+        fd: handle,
+        start: piece.start,
+        end: piece.end,
+        highWaterMark: READ_HIGH_WATER_MARK2
+      });
+      handle = void 0;
+      for await (const chunk of source) yield chunk;
+    }
+  } finally {
+    await handle?.close();
+  }
+}
+function parseRange(header3, size) {
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header3.trim());
   if (!match || match[1] === "" && match[2] === "") return void 0;
   const first = match[1] === "" ? void 0 : Number(match[1]);
   const last = match[2] === "" ? void 0 : Number(match[2]);
@@ -29238,9 +30570,9 @@ function unsatisfiable(size) {
     }
   );
 }
-function etagListMatches(header2, etag, comparison) {
-  if (header2.trim() === "*") return true;
-  return header2.split(",").some((raw) => {
+function etagListMatches(header3, etag, comparison) {
+  if (header3.trim() === "*") return true;
+  return header3.split(",").some((raw) => {
     const tag = raw.trim();
     if (tag.startsWith("W/")) return comparison === "weak" && tag.slice(2) === etag;
     return tag === etag;
@@ -29310,98 +30642,101 @@ function blobContentType(req) {
 }
 
 // src/server/results/blob-store.ts
-import { createHash as createHash12, randomBytes as randomBytes4 } from "node:crypto";
-import { access as access2, mkdir as mkdir7, readdir as readdir4, rename as rename4, rm as rm6, stat as stat9 } from "node:fs/promises";
-import { join as join3 } from "node:path";
+import { createHash as createHash13, randomBytes as randomBytes6 } from "node:crypto";
+import { access as access2, link as link2, mkdir as mkdir8, readdir as readdir5, rename as rename4, rm as rm7, stat as stat9 } from "node:fs/promises";
+import { join as join4 } from "node:path";
 
-// src/server/results/concat-files.ts
-import { createHash as createHash9 } from "node:crypto";
-import { open as open16 } from "node:fs/promises";
-var COPY_BUFFER = 1024 * 1024;
-async function concatFiles(sources2, target) {
-  const buffer = Buffer.allocUnsafe(COPY_BUFFER);
-  const hash = createHash9("sha256");
+// src/server/results/hash-files.ts
+import { createHash as createHash10 } from "node:crypto";
+import { open as open17 } from "node:fs/promises";
+var READ_BUFFER = 1024 * 1024;
+async function hashFiles(files) {
+  const buffer = Buffer.allocUnsafe(READ_BUFFER);
+  const hash = createHash10("sha256");
   let size = 0;
-  const out = await open16(target, "wx", 420);
-  try {
-    for (const source of sources2) {
-      const input = await open16(source, "r");
-      try {
-        for (; ; ) {
-          const { bytesRead } = await input.read(buffer, 0, buffer.length, null);
-          if (bytesRead === 0) break;
-          hash.update(buffer.subarray(0, bytesRead));
-          await writeFully(out, [buffer.subarray(0, bytesRead)]);
-          size += bytesRead;
-        }
-      } finally {
-        await input.close();
+  for (const file of files) {
+    const input = await open17(file, "r");
+    try {
+      for (; ; ) {
+        const { bytesRead } = await input.read(buffer, 0, buffer.length, null);
+        if (bytesRead === 0) break;
+        hash.update(buffer.subarray(0, bytesRead));
+        size += bytesRead;
       }
+    } finally {
+      await input.close();
     }
-    await out.sync();
-  } finally {
-    await out.close();
   }
   return { size, sha256: hash.digest("hex") };
 }
 
 // src/server/results/layout.ts
-import { createHash as createHash10 } from "node:crypto";
-import { join as join2 } from "node:path";
+import { createHash as createHash11 } from "node:crypto";
+import { join as join3 } from "node:path";
 var ResultsLayout = class {
   root;
   constructor(dataDir) {
-    this.root = join2(dataDir, "results");
+    this.root = join3(dataDir, "results");
   }
   get keyFile() {
-    return join2(this.root, "signing-key");
+    return join3(this.root, "signing-key");
   }
   get counterFile() {
-    return join2(this.root, "next-artifact-id.json");
+    return join3(this.root, "next-artifact-id.json");
   }
   get artifactsDir() {
-    return join2(this.root, "artifacts");
+    return join3(this.root, "artifacts");
   }
   artifactFile(id) {
-    return join2(this.artifactsDir, `${id}.json`);
+    return join3(this.artifactsDir, `${id}.json`);
   }
   get blobsDir() {
-    return join2(this.root, "blobs");
+    return join3(this.root, "blobs");
   }
   blobDir(blobId) {
-    return join2(this.blobsDir, blobId);
+    return join3(this.blobsDir, blobId);
   }
   blobStateFile(blobId) {
-    return join2(this.blobDir(blobId), "state.json");
+    return join3(this.blobDir(blobId), "state.json");
   }
   blobDataFile(blobId) {
-    return join2(this.blobDir(blobId), "data");
+    return join3(this.blobDir(blobId), "data");
   }
   blocksDir(blobId) {
-    return join2(this.blobDir(blobId), "blocks");
+    return join3(this.blobDir(blobId), "blocks");
   }
   blockFile(blobId, blockId2) {
-    return join2(this.blocksDir(blobId), blockKey(blockId2));
+    return this.blockFileByKey(blobId, blockKey(blockId2));
+  }
+  blockFileByKey(blobId, key) {
+    return join3(this.blocksDir(blobId), key);
+  }
+  partsDir(blobId, dir) {
+    return join3(this.blobDir(blobId), dir);
+  }
+  partFile(blobId, dir, key) {
+    return join3(this.blobDir(blobId), dir, key);
   }
   /** A unique temp file inside the blob's directory (same file system, so rename is atomic). */
   tempFile(blobId, purpose, unique) {
-    return join2(this.blobDir(blobId), `${purpose}-${unique}.tmp`);
+    return join3(this.blobDir(blobId), `${purpose}-${unique}.tmp`);
   }
 };
 function blockKey(blockId2) {
-  return createHash10("sha256").update(blockId2).digest("hex");
+  return createHash11("sha256").update(blockId2).digest("hex");
 }
+var PARTS_DIR = /^parts-[0-9a-f]{16}$/;
 var BLOB_ID = /^[0-9a-f]{32}$/;
 
 // src/server/results/receive-body.ts
-import { createHash as createHash11 } from "node:crypto";
+import { createHash as createHash12 } from "node:crypto";
 import { createWriteStream as createWriteStream2 } from "node:fs";
-import { Readable as Readable3, Transform as Transform4 } from "node:stream";
+import { Readable as Readable4, Transform as Transform4 } from "node:stream";
 import { pipeline as pipeline7 } from "node:stream/promises";
 var WRITE_HIGH_WATER_MARK = 1024 * 1024;
 async function receiveBody(req, file, expect) {
-  const md5 = expect.md5 === void 0 ? void 0 : createHash11("md5");
-  const sha256 = expect.sha256 ? createHash11("sha256") : void 0;
+  const md5 = expect.md5 === void 0 ? void 0 : createHash12("md5");
+  const sha256 = expect.sha256 ? createHash12("sha256") : void 0;
   const hashes = [md5, sha256].filter((h) => h !== void 0);
   let size = 0;
   const tap = new Transform4({
@@ -29412,7 +30747,7 @@ async function receiveBody(req, file, expect) {
     }
   });
   await pipeline7(
-    Readable3.from(req.iterator({ destroyOnReturn: false })),
+    Readable4.from(req.iterator({ destroyOnReturn: false })),
     tap,
     createWriteStream2(file, { flags: "wx", highWaterMark: WRITE_HIGH_WATER_MARK, flush: expect.durable })
   );
@@ -29443,26 +30778,34 @@ var BlobStore = class _BlobStore {
   #locks = new KeyedMutex();
   #staged = /* @__PURE__ */ new Map();
   #limits;
+  /** Downloads in progress, by blob id (see openRead). */
+  #readers = /* @__PURE__ */ new Map();
+  /** Blobs deleted while being read: their files go with the last reader. */
+  #removeWhenRead = /* @__PURE__ */ new Set();
   constructor(layout, limits) {
     this.#layout = layout;
     this.#limits = limits;
   }
   static async open(layout, limits = DEFAULT_LIMITS) {
     const store = new _BlobStore(layout, limits);
-    await mkdir7(layout.blobsDir, { recursive: true });
+    await mkdir8(layout.blobsDir, { recursive: true });
     await store.#load();
     return store;
   }
   async #load() {
-    const entries = (await readdir4(this.#layout.blobsDir)).filter((e) => BLOB_ID.test(e));
+    const entries = (await readdir5(this.#layout.blobsDir)).filter((e) => BLOB_ID.test(e));
     await Promise.all(
       entries.map(async (blobId) => {
         const state = await readJsonFile(this.#layout.blobStateFile(blobId));
         if (!isBlobState(state)) return;
         this.#states.set(blobId, state);
-        const files = await readdir4(this.#layout.blobDir(blobId));
+        const dir = this.#layout.blobDir(blobId);
+        const live = state.manifest?.dir;
+        const files = await readdir5(dir);
         await Promise.all(
-          files.filter((f) => f.endsWith(".tmp")).map((f) => rm6(join3(this.#layout.blobDir(blobId), f), { force: true }))
+          files.filter(
+            (f) => f.endsWith(".tmp") || PARTS_DIR.test(f) && f !== live || f === "data" && live !== void 0
+          ).map((f) => rm7(join4(dir, f), { recursive: true, force: true }))
         );
         this.#staged.set(blobId, await this.#countStaged(blobId));
       })
@@ -29470,16 +30813,16 @@ var BlobStore = class _BlobStore {
   }
   async #countStaged(blobId) {
     const dir = this.#layout.blocksDir(blobId);
-    const names = await readdir4(dir).catch((error2) => {
+    const names = await readdir5(dir).catch((error2) => {
       if (isNotFound(error2)) return [];
       throw error2;
     });
-    const sizes = await Promise.all(names.map(async (name) => (await stat9(join3(dir, name))).size));
+    const sizes = await Promise.all(names.map(async (name) => (await stat9(join4(dir, name))).size));
     return { count: names.length, bytes: sizes.reduce((a, b) => a + b, 0) };
   }
   /** Every blob directory on disk, including half-created ones (for orphan cleanup). */
   async idsOnDisk() {
-    return (await readdir4(this.#layout.blobsDir)).filter((e) => BLOB_ID.test(e));
+    return (await readdir5(this.#layout.blobsDir)).filter((e) => BLOB_ID.test(e));
   }
   has(blobId) {
     return this.#states.has(blobId);
@@ -29487,13 +30830,39 @@ var BlobStore = class _BlobStore {
   committed(blobId) {
     return this.#states.get(blobId)?.committed ?? void 0;
   }
-  dataFile(blobId) {
-    return this.#layout.blobDataFile(blobId);
+  /** The committed bytes as files to read in order (one file for Put Blob, the blocks for a list). */
+  segments(blobId) {
+    const state = this.#states.get(blobId);
+    if (!state?.committed) return [];
+    const manifest = state.manifest;
+    if (!manifest) return [{ file: this.#layout.blobDataFile(blobId), size: state.committed.size }];
+    return manifest.parts.map((key, i) => ({
+      file: this.#layout.partFile(blobId, manifest.dir, key),
+      size: manifest.sizes[i] ?? 0
+    }));
+  }
+  /** Bytes of the committed blob actually on disk (undefined when a piece is missing). */
+  async storedSize(blobId) {
+    if (!this.#states.get(blobId)?.committed) return void 0;
+    const segments = this.segments(blobId);
+    const sizes = /* @__PURE__ */ new Map();
+    await Promise.all(
+      [...new Set(segments.map((s) => s.file))].map(
+        async (file) => sizes.set(file, await sizeIfExists(file))
+      )
+    );
+    let total = 0;
+    for (const { file, size } of segments) {
+      const onDisk = sizes.get(file);
+      if (onDisk !== size) return void 0;
+      total += onDisk;
+    }
+    return total;
   }
   /** A new, empty blob under a fresh random id. */
   async create() {
-    const blobId = randomBytes4(16).toString("hex");
-    await mkdir7(this.#layout.blocksDir(blobId), { recursive: true });
+    const blobId = randomBytes6(16).toString("hex");
+    await mkdir8(this.#layout.blocksDir(blobId), { recursive: true });
     const state = { blockIdBytes: null, committed: null };
     await writeJsonAtomic(this.#layout.blobStateFile(blobId), state);
     this.#states.set(blobId, state);
@@ -29505,8 +30874,40 @@ var BlobStore = class _BlobStore {
     await this.#locks.run(blobId, async () => {
       this.#states.delete(blobId);
       this.#staged.delete(blobId);
-      await rm6(this.#layout.blobDir(blobId), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+      if (this.#readers.has(blobId)) {
+        this.#removeWhenRead.add(blobId);
+        return;
+      }
+      await this.#removeFiles(blobId);
     });
+  }
+  async #removeFiles(blobId) {
+    await rm7(this.#layout.blobDir(blobId), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+  }
+  /**
+   * The committed blob's segments for a download, kept on disk until `release()` even if the
+   * blob is deleted meanwhile (retention sweep, eviction, DeleteArtifact): a download that began
+   * finishes whole. Undefined when nothing is committed.
+   */
+  openRead(blobId) {
+    if (!this.#states.get(blobId)?.committed) return void 0;
+    const segments = this.segments(blobId);
+    this.#readers.set(blobId, (this.#readers.get(blobId) ?? 0) + 1);
+    let released = false;
+    return {
+      segments,
+      release: async () => {
+        if (released) return;
+        released = true;
+        const left = (this.#readers.get(blobId) ?? 1) - 1;
+        if (left > 0) {
+          this.#readers.set(blobId, left);
+          return;
+        }
+        this.#readers.delete(blobId);
+        if (this.#removeWhenRead.delete(blobId)) await this.#removeFiles(blobId);
+      }
+    };
   }
   /** Runs `work` while no commit of this blob can start or finish. */
   exclusive(blobId, work) {
@@ -29535,7 +30936,7 @@ var BlobStore = class _BlobStore {
       );
     }
     const staged = this.#reserveStaged(blobId, body.length);
-    const temp = this.#layout.tempFile(blobId, "block", randomBytes4(8).toString("hex"));
+    const temp = this.#layout.tempFile(blobId, "block", randomBytes6(8).toString("hex"));
     let replaced;
     try {
       await receiveBody(req, temp, { ...body, sha256: false, durable: false });
@@ -29543,7 +30944,7 @@ var BlobStore = class _BlobStore {
       await rename4(temp, target);
     } catch (error2) {
       staged.bytes -= body.length;
-      await rm6(temp, { force: true });
+      await rm7(temp, { force: true });
       throw this.#goneIfMissing(blobId, error2);
     }
     if (replaced === void 0) staged.count++;
@@ -29597,17 +30998,33 @@ var BlobStore = class _BlobStore {
         );
       }
       await this.#checkCommitSize(files);
-      const temp = this.#layout.tempFile(blobId, "assemble", randomBytes4(8).toString("hex"));
+      const keys = ids.map(blockKey);
+      const dir = `parts-${randomBytes6(8).toString("hex")}`;
+      const partsDir = this.#layout.partsDir(blobId, dir);
       try {
-        const { size, sha256 } = await concatFiles(files, temp);
-        await rename4(temp, this.#layout.blobDataFile(blobId));
-        await fsyncDir(this.#layout.blobDir(blobId));
+        await mkdir8(partsDir);
+        const unique = [...new Set(keys)];
+        await Promise.all(
+          unique.map((key) => link2(this.#layout.blockFileByKey(blobId, key), join4(partsDir, key)))
+        );
+        const parts = keys.map((key) => join4(partsDir, key));
+        const linked = /* @__PURE__ */ new Map();
+        await Promise.all(unique.map(async (key) => linked.set(key, (await stat9(join4(partsDir, key))).size)));
+        await Promise.all(unique.map((key) => fsyncFile(join4(partsDir, key))));
+        await fsyncDir(partsDir);
+        const { size, sha256 } = await hashFiles(parts);
+        const previous = state.manifest?.dir;
+        const hadData = state.committed !== null && !state.manifest;
         state.committed = committedBlob(size, sha256, contentType, listDigest);
+        state.manifest = { dir, parts: keys, sizes: keys.map((key) => linked.get(key) ?? 0) };
+        await this.#persist(blobId);
+        if (previous !== void 0)
+          await rm7(this.#layout.partsDir(blobId, previous), { recursive: true, force: true });
+        if (hadData) await rm7(this.#layout.blobDataFile(blobId), { force: true });
       } catch (error2) {
-        await rm6(temp, { force: true });
+        if (state.manifest?.dir !== dir) await rm7(partsDir, { recursive: true, force: true });
         throw this.#goneIfMissing(blobId, error2);
       }
-      await this.#persist(blobId);
       await this.#dropStagedBlocks(blobId);
       return state.committed;
     });
@@ -29615,7 +31032,7 @@ var BlobStore = class _BlobStore {
   /** Put Blob: the body is the whole blob; staged blocks are discarded. */
   async putBlob(blobId, req, body, contentType, guard) {
     this.#require(blobId);
-    const temp = this.#layout.tempFile(blobId, "blob", randomBytes4(8).toString("hex"));
+    const temp = this.#layout.tempFile(blobId, "blob", randomBytes6(8).toString("hex"));
     try {
       const received = await receiveBody(req, temp, { ...body, sha256: true, durable: true });
       return await this.#locks.run(blobId, async () => {
@@ -29623,14 +31040,18 @@ var BlobStore = class _BlobStore {
         const state = this.#require(blobId);
         await rename4(temp, this.#layout.blobDataFile(blobId));
         await fsyncDir(this.#layout.blobDir(blobId));
+        const previous = state.manifest?.dir;
         state.committed = committedBlob(received.size, received.sha256 ?? "", contentType, null);
         state.blockIdBytes = null;
+        state.manifest = null;
         await this.#persist(blobId);
+        if (previous !== void 0)
+          await rm7(this.#layout.partsDir(blobId, previous), { recursive: true, force: true });
         await this.#dropStagedBlocks(blobId);
         return state.committed;
       });
     } catch (error2) {
-      await rm6(temp, { force: true });
+      await rm7(temp, { force: true });
       throw this.#goneIfMissing(blobId, error2);
     }
   }
@@ -29665,11 +31086,11 @@ var BlobStore = class _BlobStore {
   async #dropStagedBlocks(blobId) {
     this.#staged.set(blobId, { count: 0, bytes: 0 });
     const dir = this.#layout.blocksDir(blobId);
-    const names = await readdir4(dir).catch((error2) => {
+    const names = await readdir5(dir).catch((error2) => {
       if (isNotFound(error2)) return [];
       throw error2;
     });
-    await Promise.all(names.map((name) => rm6(join3(dir, name), { force: true })));
+    await Promise.all(names.map((name) => rm7(join4(dir, name), { force: true })));
   }
 };
 function blobNotFound() {
@@ -29686,7 +31107,7 @@ function committedBlob(size, sha256, contentType, blockList) {
   };
 }
 function digestOfList(ids) {
-  const hash = createHash12("sha256");
+  const hash = createHash13("sha256");
   for (const id of ids) hash.update(Buffer.from([id.length])).update(id);
   return hash.digest("hex");
 }
@@ -29717,7 +31138,12 @@ async function firstMissing(files) {
 function isBlobState(value) {
   if (typeof value !== "object" || value === null) return false;
   const s = value;
-  return (s.blockIdBytes === null || typeof s.blockIdBytes === "number") && "committed" in s;
+  return (s.blockIdBytes === null || typeof s.blockIdBytes === "number") && "committed" in s && (s.manifest === void 0 || s.manifest === null || isManifest(s.manifest));
+}
+function isManifest(value) {
+  if (typeof value !== "object" || value === null) return false;
+  const m = value;
+  return typeof m.dir === "string" && PARTS_DIR.test(m.dir) && Array.isArray(m.parts) && Array.isArray(m.sizes) && m.parts.length === m.sizes.length && m.parts.every((p) => typeof p === "string" && /^[0-9a-f]{64}$/.test(p)) && m.sizes.every((n) => Number.isSafeInteger(n) && n >= 0);
 }
 
 // src/server/results/block-list.ts
@@ -29725,14 +31151,14 @@ var MAX_BLOCK_LIST_BYTES = 8 * 1024 * 1024;
 var ENTRY = /<(Latest|Committed|Uncommitted)>([^<]*)<\/\1>/g;
 async function readBlockList(req) {
   const xml = await readText2(req);
-  const open17 = xml.indexOf("<BlockList>");
+  const open18 = xml.indexOf("<BlockList>");
   const close = xml.lastIndexOf("</BlockList>");
   const selfClosed = /<BlockList\s*\/>/.test(xml);
   if (selfClosed) return [];
-  if (open17 === -1 || close < open17) {
+  if (open18 === -1 || close < open18) {
     throw invalidXml("the body has no <BlockList> element.");
   }
-  const inner = xml.slice(open17 + "<BlockList>".length, close);
+  const inner = xml.slice(open18 + "<BlockList>".length, close);
   const ids = [];
   const leftover = inner.replace(ENTRY, (_all, _kind, text) => {
     ids.push(decodeBlockId(unescapeXml(text.trim()), "Put Block List"));
@@ -29771,8 +31197,8 @@ function invalidXml(detail) {
 }
 
 // src/server/results/signer.ts
-import { createHmac as createHmac2, randomBytes as randomBytes5, timingSafeEqual as timingSafeEqual3 } from "node:crypto";
-import { link as link2, mkdir as mkdir8, readFile as readFile4, rm as rm7, writeFile as writeFile3 } from "node:fs/promises";
+import { createHmac as createHmac2, randomBytes as randomBytes7, timingSafeEqual as timingSafeEqual3 } from "node:crypto";
+import { link as link3, mkdir as mkdir9, readFile as readFile4, rm as rm8, writeFile as writeFile2 } from "node:fs/promises";
 import { dirname as dirname3 } from "node:path";
 var BLOB_PATH_PREFIX = "/devstoreaccount1/artifacts/";
 var KEY_BYTES = 32;
@@ -29788,10 +31214,10 @@ var UrlSigner = class _UrlSigner {
   }
   /** An absolute signed URL for `blobId`, valid for the configured lifetime. */
   sign(baseUrl, blobId, permission, now = Date.now()) {
-    const path11 = `${BLOB_PATH_PREFIX}${blobId}`;
+    const path14 = `${BLOB_PATH_PREFIX}${blobId}`;
     const se = new Date(now + this.#ttlMs).toISOString();
-    const query = new URLSearchParams({ sig: this.#mac(path11, se, permission), se, sp: permission });
-    return `${baseUrl.replace(/\/$/, "")}${path11}?${query.toString()}`;
+    const query = new URLSearchParams({ sig: this.#mac(path14, se, permission), se, sp: permission });
+    return `${baseUrl.replace(/\/$/, "")}${path14}?${query.toString()}`;
   }
   /**
    * Throws a 403 Azure error unless `query` carries a valid, unexpired signature for `blobId`
@@ -29824,8 +31250,8 @@ var UrlSigner = class _UrlSigner {
       );
     }
   }
-  #mac(path11, se, sp) {
-    return createHmac2("sha256", this.#key).update(`${path11}
+  #mac(path14, se, sp) {
+    return createHmac2("sha256", this.#key).update(`${path14}
 ${se}
 ${sp}`).digest("base64url");
   }
@@ -29840,15 +31266,15 @@ function authFailed(detail) {
 async function loadOrCreateKey(keyFile) {
   const existing = await readKey(keyFile);
   if (existing) return existing;
-  await mkdir8(dirname3(keyFile), { recursive: true });
-  const temp = `${keyFile}.${process.pid}.${randomBytes5(6).toString("hex")}.tmp`;
-  await writeFile3(temp, randomBytes5(KEY_BYTES).toString("hex"), { mode: 384 });
+  await mkdir9(dirname3(keyFile), { recursive: true });
+  const temp = `${keyFile}.${process.pid}.${randomBytes7(6).toString("hex")}.tmp`;
+  await writeFile2(temp, randomBytes7(KEY_BYTES).toString("hex"), { mode: 384 });
   try {
-    await link2(temp, keyFile);
+    await link3(temp, keyFile);
   } catch (error2) {
     if (error2.code !== "EEXIST") throw error2;
   } finally {
-    await rm7(temp, { force: true });
+    await rm8(temp, { force: true });
   }
   const key = await readKey(keyFile);
   if (!key) throw new Error(`The signing key ${keyFile} is unreadable; delete it to make a new one`);
@@ -29955,14 +31381,15 @@ async function get(service, ctx) {
   }
   const record = service.index.byBlob(blobId);
   const committed = service.blobs.committed(blobId);
-  if (!record || !committed) throw blobNotFound();
+  const read = record && committed ? service.blobs.openRead(blobId) : void 0;
+  if (!record || !committed || !read) throw blobNotFound();
   const contentType = committed.contentType ?? record.mimeType;
   try {
     await sendBlob(
       req,
       res,
       {
-        file: service.blobs.dataFile(blobId),
+        segments: read.segments,
         size: committed.size,
         etag: committed.etag,
         lastModified: committed.lastModified,
@@ -29974,6 +31401,8 @@ async function get(service, ctx) {
   } catch (error2) {
     if (isNotFound(error2) && !res.headersSent) throw blobNotFound();
     throw error2;
+  } finally {
+    await read.release();
   }
 }
 function downloadName(name, contentType) {
@@ -30003,7 +31432,7 @@ var STATUS = {
   unimplemented: 501,
   unavailable: 503
 };
-var TwirpError = class extends HttpError2 {
+var TwirpError = class extends ErrorResponse {
   constructor(code, message) {
     super(STATUS[code], message);
     this.code = code;
@@ -30058,14 +31487,14 @@ var TwirpFields = class {
   string(name) {
     const value = this.#get(name);
     if (value === void 0) return "";
-    if (typeof value !== "string") throw invalid2(name, "a string", value);
+    if (typeof value !== "string") throw invalid3(name, "a string", value);
     return value;
   }
   /** A google.protobuf.StringValue: a bare string, or absent. */
   optionalString(name) {
     const value = this.#get(name);
     if (value === void 0) return void 0;
-    if (typeof value !== "string") throw invalid2(name, "a string", value);
+    if (typeof value !== "string") throw invalid3(name, "a string", value);
     return value;
   }
   /**
@@ -30077,7 +31506,7 @@ var TwirpFields = class {
     if (value === void 0) return void 0;
     const number = typeof value === "number" ? value : typeof value === "string" && /^\d+$/.test(value) ? Number(value) : NaN;
     if (!Number.isSafeInteger(number) || number < 0) {
-      throw invalid2(name, "a non-negative integer (int64 as a string or number)", value);
+      throw invalid3(name, "a non-negative integer (int64 as a string or number)", value);
     }
     return number;
   }
@@ -30087,7 +31516,7 @@ var TwirpFields = class {
     if (value === void 0) return 0;
     const number = typeof value === "string" && /^-?\d+$/.test(value) ? Number(value) : value;
     if (typeof number !== "number" || !Number.isInteger(number) || Math.abs(number) > 2 ** 31) {
-      throw invalid2(name, "an int32", value);
+      throw invalid3(name, "an int32", value);
     }
     return number;
   }
@@ -30096,14 +31525,14 @@ var TwirpFields = class {
     const value = this.#get(name);
     if (value === void 0) return void 0;
     const time = typeof value === "string" && RFC3339.test(value) ? Date.parse(value) : NaN;
-    if (!Number.isFinite(time)) throw invalid2(name, "an RFC 3339 timestamp", value);
+    if (!Number.isFinite(time)) throw invalid3(name, "an RFC 3339 timestamp", value);
     return new Date(time);
   }
 };
 function lowerCamel(name) {
   return name.replace(/_([a-z0-9])/g, (_all, ch) => ch.toUpperCase());
 }
-function invalid2(name, expected, value) {
+function invalid3(name, expected, value) {
   return new TwirpError(
     "invalid_argument",
     `${name} must be ${expected}, got ${JSON.stringify(value)?.slice(0, 200) ?? String(value)}`
@@ -30111,27 +31540,10 @@ function invalid2(name, expected, value) {
 }
 
 // src/server/results/validate.ts
-var FORBIDDEN_NAME_CHARS2 = ['"', ":", "<", ">", "|", "*", "?", "\r", "\n", "\\", "/"];
-var MAX_NAME_LENGTH = 256;
 var MAX_ID_LENGTH = 256;
 function validateArtifactName3(name) {
-  const length = [...name].length;
-  if (length < 1 || length > MAX_NAME_LENGTH) {
-    throw new TwirpError(
-      "invalid_argument",
-      `name invalid length for artifact name: must be between 1 and ${MAX_NAME_LENGTH} characters, got ${length}`
-    );
-  }
-  const bad = FORBIDDEN_NAME_CHARS2.find((ch) => name.includes(ch));
-  if (bad !== void 0) {
-    throw new TwirpError(
-      "invalid_argument",
-      `The artifact name ${JSON.stringify(name)} is not valid: it contains the forbidden character ${JSON.stringify(bad)}`
-    );
-  }
-  if (name.includes("\0") || name === "." || name === "..") {
-    throw new TwirpError("invalid_argument", `The artifact name ${JSON.stringify(name)} is not valid`);
-  }
+  const problem = artifactNameProblem(name);
+  if (problem !== void 0) throw new TwirpError("invalid_argument", serviceNameMessage(name, problem));
   return name;
 }
 function validateBackendId(value, field) {
@@ -30234,9 +31646,9 @@ async function createArtifact(service, fields, ctx) {
     );
   }
   const now = Date.now();
-  const expiresAt2 = fields.optionalTimestamp("expires_at") ?? new Date(now + DEFAULT_RETENTION_MS);
-  if (expiresAt2.getTime() <= now) {
-    throw new TwirpError("invalid_argument", `expires_at ${expiresAt2.toISOString()} is not in the future`);
+  const expiresAt3 = fields.optionalTimestamp("expires_at") ?? new Date(now + DEFAULT_RETENTION_MS);
+  if (expiresAt3.getTime() <= now) {
+    throw new TwirpError("invalid_argument", `expires_at ${expiresAt3.toISOString()} is not in the future`);
   }
   const record = await service.index.create({
     runId,
@@ -30244,7 +31656,7 @@ async function createArtifact(service, fields, ctx) {
     name,
     mimeType,
     version: fields.int32("version"),
-    expiresAt: expiresAt2
+    expiresAt: expiresAt3
   });
   return { ok: true, signed_upload_url: service.signer.sign(ctx.baseUrl, record.blobId, "cw") };
 }
@@ -30310,12 +31722,167 @@ function notFound4(runId, name) {
 
 // src/server/results/protocol.ts
 function createResultsProtocol(service) {
-  return { name: "results", routes: [...twirpRoutes(service), ...blobRoutes(service)] };
+  return {
+    name: "results",
+    routes: [...twirpRoutes(service), ...blobRoutes(service)],
+    close: async () => service.index.close()
+  };
+}
+
+// src/server/retention/eviction-policy.ts
+function selectEvictions(candidates, policy, now) {
+  const oldestFirst = [...candidates].sort((a, b) => a.finalizedAt - b.finalizedAt || a.id - b.id);
+  let total = oldestFirst.reduce((sum, c) => sum + c.size, 0);
+  let remaining = oldestFirst.length;
+  const overBytes = policy.maxBytes !== void 0 && total > policy.maxBytes;
+  const byteTarget = policy.lowWaterBytes ?? policy.maxBytes ?? Number.POSITIVE_INFINITY;
+  const evicted = [];
+  for (const candidate of oldestFirst) {
+    const tooOld = policy.maxAgeSeconds !== void 0 && now - candidate.finalizedAt > policy.maxAgeSeconds * 1e3;
+    const tooMany = policy.maxEntries !== void 0 && remaining > policy.maxEntries;
+    const tooBig = overBytes && total > byteTarget;
+    if (!tooOld && !tooMany && !tooBig) break;
+    evicted.push(candidate);
+    total -= candidate.size;
+    remaining--;
+  }
+  return evicted;
+}
+
+// src/server/retention/sweeper.ts
+var DEFAULT_SWEEP_INTERVAL_MS = 10 * 60 * 1e3;
+var RetentionSweeper = class {
+  #index;
+  #legacy;
+  #intervalMs;
+  #eviction;
+  #now;
+  #onError;
+  #stats = {
+    runs: 0,
+    deletedArtifacts: 0,
+    deletedBytes: 0,
+    evictedArtifacts: 0,
+    evictedBytes: 0,
+    failures: 0,
+    lastRunAt: null,
+    lastDurationMs: null
+  };
+  #timer;
+  #running;
+  constructor(index, options = {}) {
+    this.#index = index;
+    this.#legacy = options.legacy;
+    this.#intervalMs = options.intervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
+    if (!Number.isFinite(this.#intervalMs) || this.#intervalMs <= 0) {
+      throw new RangeError(
+        `sweep interval must be a positive number of milliseconds, got ${this.#intervalMs}`
+      );
+    }
+    this.#eviction = options.eviction;
+    this.#now = options.now ?? Date.now;
+    this.#onError = options.onError ?? (() => {
+    });
+  }
+  /** Sweeps now and then every interval until stop(). The timer never keeps the process alive. */
+  start() {
+    if (this.#timer) return;
+    const tick = () => {
+      void this.sweep().catch(() => {
+      });
+    };
+    tick();
+    this.#timer = setInterval(tick, this.#intervalMs);
+    this.#timer.unref();
+  }
+  /** Stops the timer and waits for a sweep in progress. */
+  async stop() {
+    clearInterval(this.#timer);
+    this.#timer = void 0;
+    await this.#running;
+  }
+  stats() {
+    return { ...this.#stats };
+  }
+  /** One sweep; a call while one runs joins it instead of starting a second. */
+  sweep() {
+    this.#running ??= this.#sweepOnce().finally(() => {
+      this.#running = void 0;
+    });
+    return this.#running;
+  }
+  async #sweepOnce() {
+    const started = this.#now();
+    const t0 = performance.now();
+    try {
+      const finalized = this.#index.list({});
+      const expired = finalized.filter((r) => Date.parse(r.expiresAt) <= started);
+      for (const record of expired) {
+        const removed = await this.#index.removeById(record.id);
+        if (removed) {
+          this.#stats.deletedArtifacts++;
+          this.#stats.deletedBytes += sizeOf(removed);
+        }
+      }
+      for (const { containerId } of this.#legacy?.expired(started) ?? []) {
+        const removed = await this.#legacy?.removeExpired(containerId, started);
+        if (removed) {
+          this.#stats.deletedArtifacts++;
+          this.#stats.deletedBytes += Math.max(0, removed.size);
+        }
+      }
+      if (this.#eviction) {
+        const gone = new Set(expired.map((r) => r.id));
+        const remaining = finalized.filter((r) => !gone.has(r.id));
+        const byId = new Map(remaining.map((r) => [r.id, r]));
+        const candidates = remaining.map((r) => ({
+          id: r.id,
+          size: sizeOf(r),
+          finalizedAt: Date.parse(r.finalized?.at ?? r.updatedAt)
+        }));
+        for (const victim of selectEvictions(candidates, this.#eviction, started)) {
+          if (!byId.has(victim.id)) continue;
+          const removed = await this.#index.removeById(victim.id);
+          if (removed) {
+            this.#stats.evictedArtifacts++;
+            this.#stats.evictedBytes += sizeOf(removed);
+          }
+        }
+      }
+    } catch (error2) {
+      this.#stats.failures++;
+      this.#onError(error2);
+      throw error2;
+    } finally {
+      this.#stats.runs++;
+      this.#stats.lastRunAt = new Date(this.#now()).toISOString();
+      this.#stats.lastDurationMs = Math.round(performance.now() - t0);
+    }
+  }
+};
+function sizeOf(record) {
+  return record.finalized?.size ?? 0;
 }
 
 // src/server/results/artifact-index.ts
-import { mkdir as mkdir9, readdir as readdir5, rm as rm8, stat as stat10 } from "node:fs/promises";
-import { join as join4 } from "node:path";
+import { mkdir as mkdir10, readdir as readdir7, rm as rm9 } from "node:fs/promises";
+import { join as join5 } from "node:path";
+
+// src/server/results/listing-source.ts
+import { readdir as readdir6 } from "node:fs/promises";
+function resultsListingSource(layout) {
+  return {
+    async loadAll() {
+      const ids = (await readdir6(layout.artifactsDir)).map((entry) => /^(\d+)\.json$/.exec(entry)?.[1]).filter((id) => id !== void 0);
+      return readAll(ids, async (id) => {
+        const record = await readJsonFile(layout.artifactFile(Number(id))).catch(() => void 0);
+        return isArtifact(record) && record.finalized !== null ? record : void 0;
+      });
+    }
+  };
+}
+
+// src/server/results/artifact-index.ts
 var DIGEST = /^sha256:[0-9a-f]{64}$/i;
 var DEFAULT_UPLOAD_LEASE_MS = 15 * 60 * 1e3;
 var ArtifactIndex = class _ArtifactIndex {
@@ -30330,6 +31897,8 @@ var ArtifactIndex = class _ArtifactIndex {
   #now;
   #ids;
   #limits;
+  /** Finalized artifacts by run: what lists are answered from (set once open() has built it). */
+  #listing;
   constructor(layout, blobs, options) {
     this.#layout = layout;
     this.#limits = options.limits ?? DEFAULT_LIMITS;
@@ -30345,15 +31914,26 @@ var ArtifactIndex = class _ArtifactIndex {
   }
   static async open(layout, blobs, options = {}) {
     const index = new _ArtifactIndex(layout, blobs, options);
-    await mkdir9(layout.artifactsDir, { recursive: true });
+    await mkdir10(layout.artifactsDir, { recursive: true });
     await index.#load();
+    index.#listing = await ListingIndex.open(resultsListingSource(layout), {
+      ...options.listing,
+      name: "results",
+      keyOf: (r) => String(r.id),
+      runOf: (r) => r.runId,
+      compare: (a, b) => a.id - b.id
+    });
     return index;
+  }
+  /** Stops the listing index's background re-validation. */
+  close() {
+    this.#listing?.close();
   }
   async #load() {
     let maxId = 0;
-    for (const entry of await readdir5(this.#layout.artifactsDir)) {
+    for (const entry of await readdir7(this.#layout.artifactsDir)) {
       if (entry.endsWith(TEMP_SUFFIX)) {
-        await rm8(join4(this.#layout.artifactsDir, entry), { force: true });
+        await rm9(join5(this.#layout.artifactsDir, entry), { force: true });
         continue;
       }
       const match = /^(\d+)\.json$/.exec(entry);
@@ -30363,7 +31943,7 @@ var ArtifactIndex = class _ArtifactIndex {
       const record = await readJsonFile(this.#layout.artifactFile(id)).catch(() => void 0);
       if (!isArtifact(record)) continue;
       if (!await this.#blobIsWhole(record)) {
-        await rm8(this.#layout.artifactFile(id), { force: true });
+        await rm9(this.#layout.artifactFile(id), { force: true });
         continue;
       }
       this.#remember(record);
@@ -30378,8 +31958,7 @@ var ArtifactIndex = class _ArtifactIndex {
     if (!record.finalized) return true;
     const committed = this.#blobs.committed(record.blobId);
     if (committed?.size !== record.finalized.size) return false;
-    const onDisk = await stat10(this.#blobs.dataFile(record.blobId)).catch(() => void 0);
-    return onDisk?.size === record.finalized.size;
+    return await this.#blobs.storedSize(record.blobId) === record.finalized.size;
   }
   /** A finalized artifact by id. */
   get(id) {
@@ -30390,11 +31969,15 @@ var ArtifactIndex = class _ArtifactIndex {
   byBlob(blobId) {
     return this.#byBlob.get(blobId);
   }
-  /** Finalized artifacts matching the filter, oldest first. */
+  /**
+   * Finalized artifacts matching the filter, oldest first. Answered from the listing index, in
+   * memory: never a scan of storage.
+   */
   list(filter) {
-    return [...this.#byId.values()].filter(
-      (r) => r.finalized !== null && (filter.runId === void 0 || r.runId === filter.runId) && (filter.name === void 0 || r.name === filter.name) && (filter.id === void 0 || r.id === filter.id)
-    ).sort((a, b) => a.id - b.id);
+    const inRun = this.#listing?.list(filter.runId) ?? [];
+    return inRun.filter(
+      (r) => (filter.name === void 0 || r.name === filter.name) && (filter.id === void 0 || r.id === filter.id)
+    );
   }
   /**
    * A new artifact with an empty blob. The name must be free in the run (GitHub's 409 otherwise):
@@ -30569,13 +32152,16 @@ var ArtifactIndex = class _ArtifactIndex {
   #find(runId, name) {
     return [...this.#byId.values()].filter((r) => r.runId === runId && r.name === name).sort((a, b) => a.id - b.id);
   }
+  /** Called once the record is durable, before the request is answered. */
   #remember(record) {
     this.#byId.set(record.id, record);
     this.#byBlob.set(record.blobId, record);
+    if (record.finalized) this.#listing?.apply({ put: record });
   }
   /** Metadata first, then bytes: a crash in between leaves an orphan blob, which startup removes. */
   async #forget(record) {
-    await rm8(this.#layout.artifactFile(record.id), { force: true });
+    await rm9(this.#layout.artifactFile(record.id), { force: true });
+    this.#listing?.apply({ remove: String(record.id) });
     this.#byId.delete(record.id);
     this.#byBlob.delete(record.blobId);
     this.#activity.delete(record.blobId);
@@ -30615,15 +32201,418 @@ async function openResultsService(dataDir, options = {}) {
   const limits = options.limits ?? DEFAULT_LIMITS;
   const layout = new ResultsLayout(dataDir);
   const blobs = await BlobStore.open(layout, limits);
-  const index = await ArtifactIndex.open(layout, blobs, { limits });
+  const index = await ArtifactIndex.open(layout, blobs, {
+    limits,
+    ...options.listing ? { listing: options.listing } : {}
+  });
   const signer = await UrlSigner.open(layout.keyFile, ttl);
   return { index, blobs, signer, limits };
 }
 
+// src/server/observe/fs-probe.ts
+import { randomBytes as randomBytes8 } from "node:crypto";
+import { readFile as readFile5, rm as rm10, writeFile as writeFile3 } from "node:fs/promises";
+import { join as join6 } from "node:path";
+function filesystemProbe(dataDir) {
+  return async () => {
+    const file = join6(dataDir, `.status-probe-${process.pid}`);
+    const token = randomBytes8(8).toString("hex");
+    try {
+      await writeFile3(file, token);
+      if (await readFile5(file, "utf8") !== token)
+        throw new Error("the probe file read back different bytes");
+    } finally {
+      await rm10(file, { force: true }).catch(() => void 0);
+    }
+  };
+}
+
+// src/server/observe/prometheus.ts
+var Counter = class {
+  constructor(name, help) {
+    this.name = name;
+    this.help = help;
+  }
+  name;
+  help;
+  #values = /* @__PURE__ */ new Map();
+  inc(labels = {}, by = 1) {
+    const key = labelKey(labels);
+    const entry = this.#values.get(key) ?? { labels, value: 0 };
+    entry.value += by;
+    this.#values.set(key, entry);
+  }
+  get(labels = {}) {
+    return this.#values.get(labelKey(labels))?.value ?? 0;
+  }
+  render() {
+    return header(this.name, this.help, "counter").concat(
+      [...this.#values.values()].map((e) => sample(this.name, e.labels, e.value))
+    );
+  }
+};
+var Gauge = class {
+  constructor(name, help) {
+    this.name = name;
+    this.help = help;
+  }
+  name;
+  help;
+  #values = /* @__PURE__ */ new Map();
+  set(labels, value) {
+    this.#values.set(labelKey(labels), { labels, value });
+  }
+  render() {
+    return header(this.name, this.help, "gauge").concat(
+      [...this.#values.values()].map((e) => sample(this.name, e.labels, e.value))
+    );
+  }
+};
+var DEFAULT_BUCKETS = [
+  1e-3,
+  5e-3,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  30,
+  60
+];
+var Histogram = class {
+  constructor(name, help, buckets = DEFAULT_BUCKETS) {
+    this.name = name;
+    this.help = help;
+    this.buckets = buckets;
+  }
+  name;
+  help;
+  buckets;
+  #series = /* @__PURE__ */ new Map();
+  observe(labels, value) {
+    const key = labelKey(labels);
+    let series = this.#series.get(key);
+    if (!series) {
+      series = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
+      this.#series.set(key, series);
+    }
+    this.buckets.forEach((bound, i) => {
+      if (value <= bound) series.counts[i] += 1;
+    });
+    series.sum += value;
+    series.count += 1;
+  }
+  count(labels) {
+    return this.#series.get(labelKey(labels))?.count ?? 0;
+  }
+  render() {
+    const lines = header(this.name, this.help, "histogram");
+    for (const s of this.#series.values()) {
+      this.buckets.forEach((bound, i) => {
+        lines.push(sample(`${this.name}_bucket`, { ...s.labels, le: String(bound) }, s.counts[i]));
+      });
+      lines.push(sample(`${this.name}_bucket`, { ...s.labels, le: "+Inf" }, s.count));
+      lines.push(sample(`${this.name}_sum`, s.labels, s.sum));
+      lines.push(sample(`${this.name}_count`, s.labels, s.count));
+    }
+    return lines;
+  }
+};
+var Registry = class {
+  #families = [];
+  add(family) {
+    this.#families.push(family);
+    return family;
+  }
+  /** The exposition, ending with a newline as the format requires. */
+  render() {
+    return `${this.#families.flatMap((f) => f.render()).join("\n")}
+`;
+  }
+};
+var PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+function header(name, help, type) {
+  return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`];
+}
+function sample(name, labels, value) {
+  const pairs = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
+  return `${name}${pairs.length ? `{${pairs.join(",")}}` : ""} ${formatValue(value)}`;
+}
+function formatValue(value) {
+  if (Number.isNaN(value)) return "NaN";
+  if (value === Infinity) return "+Inf";
+  if (value === -Infinity) return "-Inf";
+  return String(value);
+}
+function escapeLabel(value) {
+  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+function labelKey(labels) {
+  return JSON.stringify(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+// src/server/observe/observe-routes.ts
+var STATUS_PROBE_TIMEOUT_MS = 5e3;
+function createObserveProtocol(options) {
+  const route = (pattern, handler) => ({
+    method: "GET",
+    pattern,
+    ...options.public ? { auth: "self" } : {},
+    handler: async (ctx) => {
+      if (!options.public && ctx.access !== FULL_ACCESS) {
+        throw new ErrorResponse(403, `${ctx.url.pathname} needs the operator token (or metricsPublic)`);
+      }
+      await handler(ctx);
+    }
+  });
+  return {
+    name: "observe",
+    routes: [
+      route(/^\/metrics$/, async (ctx) => {
+        const body = Buffer.from(
+          options.metrics.render({
+            openConnections: options.openConnections(),
+            sweep: options.sweepStats()
+          })
+        );
+        ctx.res.writeHead(200, {
+          "Content-Type": PROMETHEUS_CONTENT_TYPE,
+          "Content-Length": String(body.length)
+        });
+        ctx.res.end(body);
+      }),
+      route(/^\/status$/, async (ctx) => {
+        const reachable = await withTimeout(
+          options.metrics.time("probe", options.probeStore),
+          STATUS_PROBE_TIMEOUT_MS
+        ).then(
+          () => true,
+          () => false
+        );
+        sendJson(ctx.res, reachable ? 200 : 503, {
+          status: reachable ? "ok" : "unavailable",
+          store: reachable ? "reachable" : "unreachable",
+          version: options.version,
+          uptimeSeconds: options.metrics.uptimeSeconds(),
+          instance: options.metrics.instance
+        });
+      })
+    ]
+  };
+}
+function withTimeout(promise, ms) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+// src/server/observe/server-metrics.ts
+var NO_SWEEPS = Object.freeze({
+  runs: 0,
+  deletedArtifacts: 0,
+  deletedBytes: 0,
+  lastRunSeconds: 0
+});
+var ServerMetrics = class {
+  instance;
+  #registry = new Registry();
+  #requests = this.#registry.add(
+    new Counter("ferry_http_requests_total", "HTTP requests answered, by route name, method and status.")
+  );
+  #duration = this.#registry.add(
+    new Histogram(
+      "ferry_http_request_duration_seconds",
+      "Time from request head to the end of the answer, by route name."
+    )
+  );
+  #bytesIn = this.#registry.add(
+    new Counter(
+      "ferry_http_received_bytes_total",
+      "Bytes received on the wire (heads and bodies), by route name."
+    )
+  );
+  #bytesOut = this.#registry.add(
+    new Counter("ferry_http_sent_bytes_total", "Bytes sent on the wire (heads and bodies), by route name.")
+  );
+  #uploads = this.#registry.add(
+    new Counter("ferry_uploads_finalized_total", "Artifacts whose upload was finalized, by protocol.")
+  );
+  #downloads = this.#registry.add(
+    new Counter(
+      "ferry_downloads_finalized_total",
+      "Downloads served to their last byte, by protocol (results: blobs; legacy: files of a container)."
+    )
+  );
+  #errors = this.#registry.add(
+    new Counter(
+      "ferry_errors_total",
+      "Requests that failed on the server side, by kind (server: 5xx answered; cut: no answer or an answer cut short)."
+    )
+  );
+  #storeCalls = this.#registry.add(
+    new Histogram(
+      "ferry_store_call_duration_seconds",
+      "Duration of storage calls, by operation and outcome."
+    )
+  );
+  #connections = this.#registry.add(
+    new Gauge("ferry_open_connections", "TCP connections open now.")
+  );
+  #sweepRuns = this.#registry.add(
+    new Counter("ferry_sweep_runs_total", "Retention sweeps run to the end.")
+  );
+  #sweepDeleted = this.#registry.add(
+    new Counter("ferry_sweep_deleted_artifacts_total", "Artifacts deleted by retention sweeps.")
+  );
+  #sweepBytes = this.#registry.add(
+    new Counter("ferry_sweep_deleted_bytes_total", "Bytes of the artifacts deleted by retention sweeps.")
+  );
+  #sweepLast = this.#registry.add(
+    new Gauge(
+      "ferry_sweep_last_run_timestamp_seconds",
+      "When the last retention sweep finished (0: none yet)."
+    )
+  );
+  #refreshAt = this.#registry.add(
+    new Gauge(
+      "ferry_index_refresh_timestamp_seconds",
+      "When each listing index was last rebuilt from storage, by instance."
+    )
+  );
+  #refreshDuration = this.#registry.add(
+    new Gauge(
+      "ferry_index_refresh_duration_seconds",
+      "How long the last rebuild of each listing index took, by instance."
+    )
+  );
+  #indexSize = this.#registry.add(
+    new Gauge(
+      "ferry_index_artifacts",
+      "Artifacts each listing index held after its last rebuild from storage, by instance."
+    )
+  );
+  #uptime = this.#registry.add(
+    new Gauge("ferry_uptime_seconds", "Seconds since this instance started.")
+  );
+  #info = this.#registry.add(
+    new Gauge("ferry_build_info", "Always 1; the labels say which version runs.")
+  );
+  #startedMs;
+  #now;
+  constructor(options) {
+    this.instance = options.instance;
+    this.#now = options.now ?? Date.now;
+    this.#startedMs = this.#now();
+    this.#info.set({ version: options.version, instance: options.instance }, 1);
+  }
+  /** Counts one finished request, and the upload or download it completed, if any. */
+  request(record) {
+    const { route, method } = record;
+    const status = record.status === void 0 ? "none" : String(record.status);
+    this.#requests.inc({ route, method, status });
+    this.#duration.observe({ route }, record.durationMs / 1e3);
+    this.#bytesIn.inc({ route }, record.bytesIn);
+    this.#bytesOut.inc({ route }, record.bytesOut);
+    if (record.status === void 0 || record.cut) this.#errors.inc({ kind: "cut" });
+    else if (record.status >= 500) this.#errors.inc({ kind: "server" });
+    const protocol = finalizedUpload(record);
+    if (protocol) this.#uploads.inc({ protocol });
+    const download2 = finishedDownload(record);
+    if (download2) this.#downloads.inc({ protocol: download2 });
+  }
+  async time(operation, call) {
+    const started = process.hrtime.bigint();
+    let outcome = "error";
+    try {
+      const result = await call();
+      outcome = "ok";
+      return result;
+    } finally {
+      const seconds2 = Number(process.hrtime.bigint() - started) / 1e9;
+      this.#storeCalls.observe({ operation, outcome }, seconds2);
+    }
+  }
+  indexRefreshed(refresh) {
+    const labels = { instance: this.instance, index: refresh.index };
+    this.#refreshAt.set(labels, refresh.atMs / 1e3);
+    this.#refreshDuration.set(labels, refresh.durationMs / 1e3);
+    this.#indexSize.set(labels, refresh.artifacts);
+  }
+  /** The exposition, with the values read at scrape time filled in. */
+  render(live) {
+    this.#connections.set({ instance: this.instance }, live.openConnections);
+    this.#uptime.set({ instance: this.instance }, Math.round((this.#now() - this.#startedMs) / 1e3));
+    const sweep = { instance: this.instance };
+    this.#sweepRuns.inc(sweep, live.sweep.runs - this.#sweepRuns.get(sweep));
+    this.#sweepDeleted.inc(sweep, live.sweep.deletedArtifacts - this.#sweepDeleted.get(sweep));
+    this.#sweepBytes.inc(sweep, live.sweep.deletedBytes - this.#sweepBytes.get(sweep));
+    this.#sweepLast.set(sweep, live.sweep.lastRunSeconds);
+    return this.#registry.render();
+  }
+  uptimeSeconds() {
+    return Math.floor((this.#now() - this.#startedMs) / 1e3);
+  }
+};
+function finalizedUpload(record) {
+  if (record.status !== 200 || record.cut) return void 0;
+  if (record.route === "twirp_FinalizeArtifact") return "results";
+  if (record.route === "legacy_artifacts" && record.method === "PATCH") return "legacy";
+  return void 0;
+}
+function finishedDownload(record) {
+  if (record.method !== "GET" || record.cut) return void 0;
+  if (record.status !== 200 && record.status !== 206) return void 0;
+  if (record.route === "blob") return "results";
+  if (record.route === "legacy_container" && !record.json) return "legacy";
+  return void 0;
+}
+
+// src/server/observe/server-log.ts
+var ACCESS_LOG_FORMATS = ["json", "text", "off"];
+var ServerLog = class {
+  #sink;
+  format;
+  constructor(sink, format) {
+    this.#sink = sink;
+    this.format = format;
+  }
+  /** Whether diagnostics go anywhere (a sink is set). */
+  get enabled() {
+    return this.#sink !== void 0;
+  }
+  access(record, path14) {
+    if (!this.#sink || this.format === "off") return;
+    if (this.format === "json") {
+      this.#sink(JSON.stringify({ type: "access", ...record, status: record.status ?? null }));
+      return;
+    }
+    const status = record.status === void 0 ? "no-answer" : String(record.status);
+    const cut = record.status !== void 0 && record.cut ? " (answer cut)" : "";
+    this.#sink(`${record.method} ${printableText(path14)} ${status}${cut} ${record.durationMs.toFixed(1)}ms`);
+  }
+  /** A diagnostic line; `message` must already be free of secrets. */
+  diag(level, message) {
+    if (!this.#sink) return;
+    if (this.format === "json") {
+      this.#sink(JSON.stringify({ type: "log", time: (/* @__PURE__ */ new Date()).toISOString(), level, message }));
+      return;
+    }
+    this.#sink(message);
+  }
+};
+
 // src/server/index.ts
+var DEFAULT_DRAIN_TIMEOUT_MS = 3e4;
 async function startServer(options) {
   const dataDir = resolve(options.dataDir);
-  await mkdir10(dataDir, { recursive: true });
+  await mkdir11(dataDir, { recursive: true });
   const host = options.host ?? "127.0.0.1";
   const limits = resolveLimits(options.limits);
   const jwtKeys = jwtKeysOf(options.jwt ?? {});
@@ -30633,13 +32622,55 @@ async function startServer(options) {
       `Refusing to serve ${host} without authentication: set a token or JWT keys (--token, --jwt-secret-file, --jwt-public-key), or bind to 127.0.0.1`
     );
   }
+  const accessLog = options.accessLog ?? "text";
+  if (!ACCESS_LOG_FORMATS.includes(accessLog)) {
+    throw new RangeError(
+      `accessLog must be one of ${ACCESS_LOG_FORMATS.join(", ")}, got ${String(accessLog)}`
+    );
+  }
+  const drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+  if (!Number.isFinite(drainTimeoutMs) || drainTimeoutMs < 0) {
+    throw new RangeError(
+      `drainTimeoutMs must be a non-negative number of milliseconds, got ${drainTimeoutMs}`
+    );
+  }
+  const serverLog = new ServerLog(options.log, accessLog);
+  const metrics = new ServerMetrics({
+    instance: options.instanceId ?? `${hostname2()}:${process.pid}`,
+    version: options.version ?? "unknown"
+  });
   const publicUrl = options.publicUrl === void 0 ? void 0 : parsePublicUrl(options.publicUrl);
   const authenticate = createAuthenticator({ token: options.token, jwtKeys });
-  const results = await openResultsService(dataDir, { signedUrlTtlMs: options.signedUrlTtlMs, limits });
+  const listing = {
+    ...options.indexLifetimeMs !== void 0 ? { lifetimeMs: options.indexLifetimeMs } : {},
+    onRefresh: (refresh) => metrics.indexRefreshed(refresh),
+    log: (level, message) => serverLog.diag(level, message),
+    storeCalls: metrics
+  };
+  const results = await openResultsService(dataDir, {
+    signedUrlTtlMs: options.signedUrlTtlMs,
+    limits,
+    listing
+  });
+  const legacy = await openLegacyStore(dataDir, limits, listing);
+  const sweeper = new RetentionSweeper(results.index, {
+    legacy,
+    intervalMs: options.retention?.sweepIntervalMs,
+    eviction: options.retention?.eviction,
+    onError: (error2) => serverLog.diag("warn", `retention sweep failed: ${String(error2)}`)
+  });
   const protocols = [
-    await createLegacyProtocol(dataDir, limits),
+    createLegacyProtocol(legacy),
     createResultsProtocol(results),
-    createRestProtocol(results, authenticate)
+    createRestProtocol(results, await RunRegistry.open(dataDir), authenticate),
+    createObserveProtocol({
+      metrics,
+      version: options.version ?? "unknown",
+      probeStore: options.storeProbe ?? filesystemProbe(dataDir),
+      openConnections: () => stats.openConnections,
+      sweepStats: options.sweepStats ?? (() => sweepMetrics(sweeper.stats())),
+      public: options.metricsPublic === true
+    })
   ];
   let url = "";
   let port = 0;
@@ -30648,7 +32679,11 @@ async function startServer(options) {
     authenticate,
     credentialRequired: authenticated,
     hosts: createHostPolicy({ boundHost: host, port: () => port, publicUrl }),
-    log: options.log,
+    log: serverLog.enabled ? (line) => serverLog.diag("warn", line) : void 0,
+    onRequestEnd: (record, path14) => {
+      metrics.request(record);
+      serverLog.access(record, path14);
+    },
     fallbackBaseUrl: () => url,
     limits
   });
@@ -30661,14 +32696,21 @@ async function startServer(options) {
   });
   port = server.address().port;
   url = publicUrl?.href ?? `http://${clientHost(host)}:${port}/`;
+  sweeper.start();
   let closing;
   return {
     url,
     port,
     stats: () => ({ ...stats }),
-    close: () => closing ??= close().then(async () => {
-      await Promise.all(protocols.map((p) => p.close?.()));
-    })
+    sweepStats: () => sweeper.stats(),
+    sweep: () => sweeper.sweep(),
+    close: (drainMs = drainTimeoutMs) => {
+      const sockets = close(drainMs);
+      return closing ??= sockets.then(async () => {
+        await sweeper.stop();
+        await Promise.all(protocols.map((p) => p.close?.()));
+      });
+    }
   };
 }
 function isLoopback(host) {
@@ -30679,303 +32721,21 @@ function clientHost(host) {
   if (host === "::") return "[::1]";
   return host.includes(":") ? `[${host}]` : host;
 }
-
-// src/backends/local/local-store.ts
-var LOCAL_RUN_ID = "local";
-async function openLocalStore(dataDir, runId = LOCAL_RUN_ID) {
-  await mkdir11(dataDir, { recursive: true });
-  const token = mintRuntimeToken(runId);
-  registerSecret(token);
-  const server = await startServer({ dataDir, host: "127.0.0.1", port: 0, token });
+function sweepMetrics(stats) {
   return {
-    config: {
-      resultsUrl: server.url,
-      token,
-      ids: { workflowRunBackendId: runId, workflowJobRunBackendId: runId }
-    },
-    origin: new URL(server.url).origin,
-    label: `the embedded store in ${dataDir}`,
-    close: () => server.close()
+    runs: stats.runs,
+    deletedArtifacts: stats.deletedArtifacts + stats.evictedArtifacts,
+    deletedBytes: stats.deletedBytes + stats.evictedBytes,
+    lastRunSeconds: stats.lastRunAt === null ? 0 : Math.floor(Date.parse(stats.lastRunAt) / 1e3)
   };
 }
-function mintRuntimeToken(runId) {
-  const encode = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
-  const header2 = encode({ alg: "HS256", typ: "JWT" });
-  const payload = encode({
-    scp: `Actions.Results:${runId}:${runId}`,
-    nonce: randomBytes6(16).toString("hex")
-  });
-  return `${header2}.${payload}.${randomBytes6(32).toString("base64url")}`;
-}
 
-// src/backends/local/store-url.ts
-function hideStoreUrl(text, origin, label2) {
-  if (!text.includes(origin)) return text;
-  const escaped = origin.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  return text.replace(new RegExp(`${escaped}[^\\s'"),]*`, "g"), label2);
-}
-function loggerHidingStoreUrl(logger, origin, label2) {
-  const hide = (message) => hideStoreUrl(message, origin, label2);
-  return {
-    debug: (m) => logger.debug(hide(m)),
-    info: (m) => logger.info(hide(m)),
-    warn: (m) => logger.warn(hide(m)),
-    error: (m) => logger.error(hide(m))
-  };
-}
-function hideStoreUrlInError(error2, origin, label2) {
-  if (!(error2 instanceof Error) && !isFerryError(error2)) return error2;
-  const target = error2;
-  const message = hideStoreUrl(target.message, origin, label2);
-  if (message !== target.message) {
-    if (target.stack?.startsWith(`${target.name}: ${target.message}`)) {
-      target.stack = `${target.name}: ${message}${target.stack.slice(target.name.length + 2 + target.message.length)}`;
-    }
-    target.message = message;
-  }
-  if (isFerryError(error2) && error2.context.url?.includes(origin)) {
-    const { url: _hidden, ...rest } = error2.context;
-    Object.defineProperty(error2, "context", {
-      value: Object.freeze(rest),
-      enumerable: true,
-      configurable: true,
-      writable: false
-    });
-  }
-  return error2;
-}
-
-// src/backends/results/token.ts
-function backendIdsFromToken(token) {
-  if (!token) return void 0;
-  const payload = token.split(".")[1];
-  if (!payload) return void 0;
-  let claims;
-  try {
-    claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
-  } catch {
-    return void 0;
-  }
-  const scp = claims?.scp;
-  if (typeof scp !== "string") return void 0;
-  for (const scope of scp.split(" ")) {
-    const parts = scope.split(":");
-    if (parts[0] !== "Actions.Results") continue;
-    if (parts.length !== 3 || !parts[1] || !parts[2]) return void 0;
-    return { workflowRunBackendId: parts[1], workflowJobRunBackendId: parts[2] };
-  }
-  return void 0;
-}
-function requireBackendIds(token) {
-  const ids = backendIdsFromToken(token);
-  if (!ids) {
-    throw new FerryError(
-      "ERR_FERRY_CONFIG",
-      "The runtime token (ACTIONS_RUNTIME_TOKEN) has no Actions.Results:<run>:<job> scope, so the results protocol cannot be used"
-    );
-  }
-  return ids;
-}
-
-// src/options.ts
-import os5 from "node:os";
-import path10 from "node:path";
-
-// src/core/types.ts
-var silentLogger = {
-  debug() {
-  },
-  info() {
-  },
-  warn() {
-  },
-  error() {
-  }
-};
-
-// src/options.ts
-var DEFAULT_CONCURRENCY = 8;
-var DEFAULT_CHUNK_SIZE2 = 4 * 1024 * 1024;
-var MAX_CHUNK_SIZE2 = 256 * 1024 * 1024;
-var MAX_RETENTION_DAYS = 400;
-var MAX_RESPONSE_BYTES_LIMIT = 1024 * 1024 * 1024;
-var KNOWN_KEYS = /* @__PURE__ */ new Set([
-  "backend",
-  "runtimeUrl",
-  "resultsUrl",
-  "runtimeToken",
-  "runId",
-  "localStore",
-  "concurrency",
-  "chunkSize",
-  "compressionLevel",
-  "retentionDays",
-  "proxy",
-  "timeoutMs",
-  "minBytesPerSecond",
-  "stallWindowMs",
-  "retry",
-  "tempDir",
-  "maxResponseBytes",
-  "trustedOrigins",
-  "logger",
-  "onProgress",
-  "signal"
-]);
-function normalizeOptions2(options = {}, extraKeys = []) {
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_KEYS.has(key) && !extraKeys.includes(key)) {
-      throw invalid3(key, `is not a known option`);
-    }
-  }
-  const backend = options.backend ?? "auto";
-  if (!["auto", "legacy", "results", "local"].includes(backend)) {
-    throw invalid3("backend", `must be one of auto, legacy, results, local; got ${JSON.stringify(backend)}`);
-  }
-  return {
-    backend,
-    runtimeUrl: optionalUrl("runtimeUrl", options.runtimeUrl),
-    resultsUrl: optionalUrl("resultsUrl", options.resultsUrl),
-    runtimeToken: optionalString("runtimeToken", options.runtimeToken, false),
-    runId: optionalString("runId", options.runId),
-    localStore: path10.resolve(
-      optionalString("localStore", options.localStore) ?? path10.join(os5.homedir(), ".ferry", "store")
-    ),
-    concurrency: integer("concurrency", options.concurrency, DEFAULT_CONCURRENCY, 1, 256),
-    chunkSize: integer("chunkSize", options.chunkSize, DEFAULT_CHUNK_SIZE2, 1, MAX_CHUNK_SIZE2),
-    compressionLevel: integer("compressionLevel", options.compressionLevel, 6, 0, 9),
-    retentionDays: options.retentionDays === void 0 || options.retentionDays === 0 ? void 0 : integer("retentionDays", options.retentionDays, 0, 1, MAX_RETENTION_DAYS),
-    proxy: objectOption("proxy", options.proxy) ?? {},
-    timeoutMs: integer("timeoutMs", options.timeoutMs, 12e4, 1, 24 * 36e5),
-    minBytesPerSecond: integer("minBytesPerSecond", options.minBytesPerSecond, 1024, 0, 1024 ** 3),
-    stallWindowMs: integer("stallWindowMs", options.stallWindowMs, 6e4, 1, 24 * 36e5),
-    retry: retryOption(options.retry),
-    tempDir: path10.resolve(optionalString("tempDir", options.tempDir) ?? os5.tmpdir()),
-    maxResponseBytes: integer(
-      "maxResponseBytes",
-      options.maxResponseBytes,
-      DEFAULT_MAX_RESPONSE_BYTES,
-      1024,
-      MAX_RESPONSE_BYTES_LIMIT
-    ),
-    trustedOrigins: trustedOriginsOption(options.trustedOrigins),
-    // Every line any part of Ferry logs is scrubbed, whatever logger the caller passed.
-    logger: options.logger ? redactingLogger(loggerOption(options.logger)) : silentLogger,
-    onProgress: functionOption("onProgress", options.onProgress),
-    signal: signalOption(options.signal)
-  };
-}
-function invalid3(option, message) {
-  return new ValidationError("ERR_FERRY_INVALID_OPTION", `Option '${option}' ${message}`, { option });
-}
-function integer(option, value, fallback, min, max) {
-  if (value === void 0) return fallback;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw invalid3(option, `must be an integer from ${min} to ${max}; got ${shown2(value)}`);
-  }
-  return value;
-}
-function shown2(value) {
-  if (typeof value === "string") return `${JSON.stringify(value.slice(0, 80))} (a string)`;
-  if (typeof value === "number" || typeof value === "boolean" || value === null) return String(value);
-  return typeof value;
-}
-function optionalString(option, value, echo = true) {
-  if (value === void 0 || value === "") return void 0;
-  if (typeof value !== "string")
-    throw invalid3(option, `must be a string; got ${echo ? shown2(value) : typeof value}`);
-  return value;
-}
-function objectOption(option, value) {
-  if (value === void 0) return void 0;
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw invalid3(option, `must be an object; got ${shown2(value)}`);
-  }
-  return value;
-}
-function functionOption(option, value) {
-  if (value !== void 0 && typeof value !== "function") {
-    throw invalid3(option, `must be a function; got ${shown2(value)}`);
-  }
-  return value;
-}
-function loggerOption(logger) {
-  objectOption("logger", logger);
-  for (const level of ["debug", "info", "warn", "error"]) {
-    if (typeof logger[level] !== "function") {
-      throw invalid3(
-        "logger",
-        `must have debug, info, warn and error functions; '${level}' is ${shown2(logger[level])}`
-      );
-    }
-  }
-  return logger;
-}
-function signalOption(signal) {
-  if (signal === void 0) return void 0;
-  const s = signal;
-  if (typeof s !== "object" || s === null || typeof s.aborted !== "boolean" || typeof s.addEventListener !== "function") {
-    throw invalid3("signal", `must be an AbortSignal; got ${shown2(signal)}`);
-  }
-  return signal;
-}
-var RETRY_NUMBERS = {
-  maxAttempts: { min: 1, max: 100, integer: true },
-  baseDelayMs: { min: 0, max: 36e5, integer: false },
-  multiplier: { min: 1, max: 100, integer: false },
-  maxDelayMs: { min: 0, max: 36e5, integer: false },
-  jitter: { min: 0, max: 1, integer: false },
-  maxRetryAfterMs: { min: 0, max: 24 * 36e5, integer: false },
-  totalTimeMs: { min: 1, max: 7 * 24 * 36e5, integer: false }
-};
-function retryOption(retry) {
-  if (objectOption("retry", retry) === void 0) return {};
-  const policy = retry;
-  for (const [key, value] of Object.entries(policy)) {
-    if (value === void 0) continue;
-    const option = `retry.${key}`;
-    const bounds = RETRY_NUMBERS[key];
-    if (bounds !== void 0) {
-      const ok = typeof value === "number" && Number.isFinite(value) && value >= bounds.min && value <= bounds.max && (!bounds.integer || Number.isInteger(value));
-      if (!ok) {
-        const kind = bounds.integer ? "an integer" : "a number";
-        throw invalid3(option, `must be ${kind} from ${bounds.min} to ${bounds.max}; got ${shown2(value)}`);
-      }
-    } else if (key === "retryableStatuses") {
-      if (!Array.isArray(value) || !value.every((v) => Number.isInteger(v) && v >= 100 && v <= 599)) {
-        throw invalid3(option, `must be an array of HTTP status codes; got ${shown2(value)}`);
-      }
-    } else if (key === "retryableErrorCodes") {
-      if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
-        throw invalid3(option, `must be an array of error code strings; got ${shown2(value)}`);
-      }
-    } else {
-      throw invalid3(option, "is not a known retry policy field");
-    }
-  }
-  return retry;
-}
-function trustedOriginsOption(value) {
-  if (value === void 0) return [];
-  if (!Array.isArray(value))
-    throw invalid3("trustedOrigins", `must be an array of origins; got ${shown2(value)}`);
-  return parseTrustedOrigins(value, (message) => invalid3("trustedOrigins", message));
-}
-function optionalUrl(option, value) {
-  const text = optionalString(option, value);
-  if (text === void 0) return void 0;
-  try {
-    const url = new URL(text);
-    if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error("not http(s)");
-  } catch {
-    throw invalid3(option, `must be an http(s) URL; got ${JSON.stringify(text)}`);
-  }
-  return text;
-}
+// src/embedded-store.ts
+var startEmbeddedStore = (options) => startServer(options);
 
 // src/transport/http-manager.ts
-import http3 from "node:http";
-import https3 from "node:https";
+import http5 from "node:http";
+import https4 from "node:https";
 
 // src/transport/clock.ts
 var systemClock = {
@@ -30997,12 +32757,6 @@ function abortableSleep(ms, signal) {
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
-
-// src/transport/proxy.ts
-import * as http2 from "node:http";
-import * as https2 from "node:https";
-import * as net from "node:net";
-import * as tls from "node:tls";
 
 // src/transport/no-proxy.ts
 import { isIP, isIPv4, isIPv6 } from "node:net";
@@ -31092,8 +32846,8 @@ function parsePort(text) {
   const port = Number(text);
   return port >= 1 && port <= 65535 ? port : null;
 }
-function normalizeHost(hostname2) {
-  return stripBrackets(hostname2.toLowerCase()).replace(/\.$/, "");
+function normalizeHost(hostname3) {
+  return stripBrackets(hostname3.toLowerCase()).replace(/\.$/, "");
 }
 function stripBrackets(host) {
   return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
@@ -31143,7 +32897,7 @@ function inCidr(ip, network, prefix) {
   return true;
 }
 
-// src/transport/proxy.ts
+// src/transport/proxy/settings.ts
 var sources = /* @__PURE__ */ new WeakMap();
 var ENV_NAMES = {
   httpProxy: "http_proxy",
@@ -31164,9 +32918,110 @@ function proxySettingsFromEnv(env) {
   sources.set(out, from);
   return out;
 }
+function sourceLabel(settings, key) {
+  return sources.get(settings)?.[key] ?? ENV_NAMES[key].toUpperCase();
+}
+
+// src/transport/proxy/proxy-url.ts
+function parseProxyUrl(value, label2) {
+  const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
+  let url;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new FerryError("ERR_FERRY_CONFIG", `Invalid proxy URL in ${label2}: ${maskUserinfo(value)}`, {
+      context: { option: label2 }
+    });
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new FerryError(
+      "ERR_FERRY_CONFIG",
+      `Unsupported proxy scheme '${url.protocol}' in ${label2} (only http:// and https:// proxies are supported)`,
+      { context: { option: label2 } }
+    );
+  }
+  if (url.hostname === "") {
+    throw new FerryError("ERR_FERRY_CONFIG", `Invalid proxy URL in ${label2}: no host`, {
+      context: { option: label2 }
+    });
+  }
+  return url;
+}
+function maskUserinfo(value) {
+  return value.replace(/^([^/]*\/\/)?[^/]*@/, (_m, scheme) => `${scheme ?? ""}***@`);
+}
+
+// src/transport/proxy/routing.ts
+function fieldFor(target) {
+  if (target.protocol === "https:") return "httpsProxy";
+  if (target.protocol === "http:") return "httpProxy";
+  return void 0;
+}
+function decide(target, settings, noProxy) {
+  const field = fieldFor(target);
+  if (field === void 0) return {};
+  const value = settings[field];
+  if (!value) return {};
+  const rule = matchNoProxy(target, noProxy);
+  if (rule) return { matched: rule.raw };
+  return { proxy: parseProxyUrl(value, sourceLabel(settings, field)) };
+}
+var noProxyParsed = /* @__PURE__ */ new Map();
+function noProxyCache(list3) {
+  const key = list3 ?? "";
+  let parsed = noProxyParsed.get(key);
+  if (!parsed) {
+    if (noProxyParsed.size >= 32) noProxyParsed.clear();
+    parsed = parseNoProxy(key);
+    noProxyParsed.set(key, parsed);
+  }
+  return parsed;
+}
 function proxyFor(target, settings) {
   return decide(target, settings, noProxyCache(settings.noProxy)).proxy;
 }
+
+// src/transport/proxy/endpoint.ts
+import * as net from "node:net";
+
+// src/transport/proxy/credentials.ts
+function credentialsOf(proxy) {
+  if (!proxy.username && !proxy.password) return void 0;
+  return { username: safeDecode2(proxy.username), password: safeDecode2(proxy.password) };
+}
+function safeDecode2(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+function basicAuthorization(proxy) {
+  const credentials = credentialsOf(proxy);
+  return credentials ? `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`, "utf8").toString("base64")}` : void 0;
+}
+
+// src/transport/proxy/endpoint.ts
+function toEndpoint(proxy) {
+  const secure = proxy.protocol === "https:";
+  const host = stripBrackets2(proxy.hostname);
+  const port = proxy.port ? Number(proxy.port) : secure ? 443 : 80;
+  const authorization = basicAuthorization(proxy);
+  const display = `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
+  return {
+    key: `${proxy.protocol}//${display}#${authorization ?? ""}`,
+    secure,
+    host,
+    port,
+    display,
+    authorization
+  };
+}
+function stripBrackets2(host) {
+  return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+}
+
+// src/transport/proxy/errors.ts
 var ProxyError = class extends FerryError {
   name = "ProxyError";
   /** The proxy as `host:port`. */
@@ -31205,233 +33060,6 @@ function proxyAuthRequiredError(target, settings) {
   if (!proxy) return void 0;
   const endpoint = toEndpoint(proxy);
   return proxyStatusError(endpoint, `${target.origin}`, 407, "Proxy Authentication Required");
-}
-var SlotAgents = class {
-  #settings;
-  #noProxy;
-  #keepAlive;
-  #maxSockets;
-  #tls;
-  #connectTimeoutMs;
-  #directHttp;
-  #directHttps;
-  #forward = /* @__PURE__ */ new Map();
-  #tunnels = /* @__PURE__ */ new Map();
-  #destroyed = false;
-  constructor(settings, options = {}) {
-    this.#settings = settings;
-    this.#noProxy = parseNoProxy(settings.noProxy);
-    this.#keepAlive = options.keepAlive ?? true;
-    this.#maxSockets = options.maxSockets ?? 1;
-    if (!Number.isInteger(this.#maxSockets) || this.#maxSockets < 1) {
-      throw new FerryError(
-        "ERR_FERRY_INVALID_OPTION",
-        `maxSockets must be a positive integer, got ${this.#maxSockets}`,
-        {
-          context: { option: "maxSockets" }
-        }
-      );
-    }
-    this.#tls = tlsOnly(options.tls ?? {});
-    this.#connectTimeoutMs = options.connectTimeoutMs ?? 3e4;
-    for (const key of ["httpProxy", "httpsProxy"]) {
-      const value = settings[key];
-      if (value) {
-        const proxy = parseProxyUrl(value, sourceLabel(settings, key));
-        const credentials = credentialsOf(proxy);
-        registerSecret(credentials?.password);
-        registerSecret(proxy.password);
-      }
-    }
-  }
-  prepare(options, target) {
-    if (this.#destroyed) {
-      throw new FerryError(
-        "ERR_FERRY_CLIENT_CLOSED",
-        "The connection slot was destroyed; no more requests can be sent"
-      );
-    }
-    if (prepared.has(options)) return;
-    prepared.add(options);
-    const effective = effectiveTarget(options, target);
-    const { proxy } = decide(effective, this.#settings, this.#noProxy);
-    const hostname2 = stripBrackets2(effective.hostname);
-    const secure = effective.protocol === "https:";
-    if (!proxy) {
-      options.host = hostname2;
-      if (options.hostname !== void 0) options.hostname = hostname2;
-      options.agent = secure ? this.#httpsAgent() : this.#httpAgent();
-      return;
-    }
-    const endpoint = toEndpoint(proxy);
-    if (secure) {
-      options.host = hostname2;
-      if (options.hostname !== void 0) options.hostname = hostname2;
-      options.agent = this.#tunnelAgent(endpoint);
-      return;
-    }
-    const path11 = options.path ?? "/";
-    options.agent = this.#forwardAgent(endpoint);
-    setHeader(options, "host", effective.host);
-    if (endpoint.authorization) setHeader(options, "proxy-authorization", endpoint.authorization);
-    options.path = `http://${effective.host}${path11.startsWith("/") ? path11 : `/${path11}`}`;
-    options.host = endpoint.host;
-    if (options.hostname !== void 0) options.hostname = endpoint.host;
-    options.port = endpoint.port;
-  }
-  destroy() {
-    this.#destroyed = true;
-    this.#directHttp?.destroy();
-    this.#directHttps?.destroy();
-    for (const agent of this.#forward.values()) agent.destroy();
-    for (const agent of this.#tunnels.values()) agent.destroy();
-    this.#forward.clear();
-    this.#tunnels.clear();
-  }
-  #agentOptions() {
-    return { keepAlive: this.#keepAlive, maxSockets: this.#maxSockets };
-  }
-  #httpAgent() {
-    this.#directHttp ??= new http2.Agent(this.#agentOptions());
-    return this.#directHttp;
-  }
-  #httpsAgent() {
-    this.#directHttps ??= new https2.Agent({ ...this.#tls, ...this.#agentOptions() });
-    return this.#directHttps;
-  }
-  #forwardAgent(endpoint) {
-    let agent = this.#forward.get(endpoint.key);
-    if (!agent) {
-      agent = new ForwardProxyAgent(endpoint, this.#agentOptions(), this.#tls, this.#connectTimeoutMs);
-      this.#forward.set(endpoint.key, agent);
-    }
-    return agent;
-  }
-  #tunnelAgent(endpoint) {
-    let agent = this.#tunnels.get(endpoint.key);
-    if (!agent) {
-      agent = new TunnelAgent(endpoint, this.#agentOptions(), this.#tls, this.#connectTimeoutMs);
-      this.#tunnels.set(endpoint.key, agent);
-    }
-    return agent;
-  }
-};
-var prepared = /* @__PURE__ */ new WeakSet();
-function fieldFor(target) {
-  if (target.protocol === "https:") return "httpsProxy";
-  if (target.protocol === "http:") return "httpProxy";
-  return void 0;
-}
-function decide(target, settings, noProxy) {
-  const field = fieldFor(target);
-  if (field === void 0) return {};
-  const value = settings[field];
-  if (!value) return {};
-  const rule = matchNoProxy(target, noProxy);
-  if (rule) return { matched: rule.raw };
-  return { proxy: parseProxyUrl(value, sourceLabel(settings, field)) };
-}
-var noProxyParsed = /* @__PURE__ */ new Map();
-function noProxyCache(list3) {
-  const key = list3 ?? "";
-  let parsed = noProxyParsed.get(key);
-  if (!parsed) {
-    if (noProxyParsed.size >= 32) noProxyParsed.clear();
-    parsed = parseNoProxy(key);
-    noProxyParsed.set(key, parsed);
-  }
-  return parsed;
-}
-function sourceLabel(settings, key) {
-  return sources.get(settings)?.[key] ?? ENV_NAMES[key].toUpperCase();
-}
-function parseProxyUrl(value, label2) {
-  const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
-  let url;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new FerryError("ERR_FERRY_CONFIG", `Invalid proxy URL in ${label2}: ${maskUserinfo(value)}`, {
-      context: { option: label2 }
-    });
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new FerryError(
-      "ERR_FERRY_CONFIG",
-      `Unsupported proxy scheme '${url.protocol}' in ${label2} (only http:// and https:// proxies are supported)`,
-      { context: { option: label2 } }
-    );
-  }
-  if (url.hostname === "") {
-    throw new FerryError("ERR_FERRY_CONFIG", `Invalid proxy URL in ${label2}: no host`, {
-      context: { option: label2 }
-    });
-  }
-  return url;
-}
-function maskUserinfo(value) {
-  return value.replace(/^([^/]*\/\/)?[^/]*@/, (_m, scheme) => `${scheme ?? ""}***@`);
-}
-function credentialsOf(proxy) {
-  if (!proxy.username && !proxy.password) return void 0;
-  return { username: safeDecode2(proxy.username), password: safeDecode2(proxy.password) };
-}
-function safeDecode2(text) {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
-}
-function toEndpoint(proxy) {
-  const secure = proxy.protocol === "https:";
-  const host = stripBrackets2(proxy.hostname);
-  const port = proxy.port ? Number(proxy.port) : secure ? 443 : 80;
-  const credentials = credentialsOf(proxy);
-  const authorization = credentials ? `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`, "utf8").toString("base64")}` : void 0;
-  const display = `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
-  return {
-    key: `${proxy.protocol}//${display}#${authorization ?? ""}`,
-    secure,
-    host,
-    port,
-    display,
-    authorization
-  };
-}
-function stripBrackets2(host) {
-  return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
-}
-function effectiveTarget(options, target) {
-  const rawHost = options.hostname ?? options.host;
-  if (rawHost === void 0 || rawHost === null) return target;
-  const host = stripBrackets2(String(rawHost)).toLowerCase();
-  const port = options.port === void 0 || options.port === null ? targetPort(target) : Number(options.port);
-  if (host === stripBrackets2(target.hostname) && port === targetPort(target)) return target;
-  const protocol = port === 443 ? "https:" : port === 80 ? "http:" : target.protocol;
-  const bracketed = net.isIPv6(host) ? `[${host}]` : host;
-  return new URL(`${protocol}//${bracketed}:${port}${options.path ?? "/"}`);
-}
-function setHeader(options, name, value) {
-  const headers = options.headers;
-  if (Array.isArray(headers)) {
-    const flat = [...headers];
-    for (let i = flat.length - 2; i >= 0; i -= 2) {
-      if (String(flat[i]).toLowerCase() === name) flat.splice(i, 2);
-    }
-    options.headers = [...flat, name, value];
-    return;
-  }
-  const record = { ...headers };
-  for (const key of Object.keys(record)) {
-    if (key.toLowerCase() === name) delete record[key];
-  }
-  record[name] = value;
-  options.headers = record;
-}
-var CONNECTION_FIELDS = /* @__PURE__ */ new Set(["host", "port", "socket", "path", "servername", "timeout"]);
-function tlsOnly(options) {
-  return Object.fromEntries(Object.entries(options).filter(([key]) => !CONNECTION_FIELDS.has(key)));
 }
 var TRANSIENT = /* @__PURE__ */ new Set([
   "ECONNRESET",
@@ -31490,15 +33118,27 @@ function timeoutError(endpoint, what, ms) {
     retryable: true
   });
 }
+
+// src/transport/proxy/slot-agents.ts
+import * as http4 from "node:http";
+import * as https3 from "node:https";
+import * as net4 from "node:net";
+
+// src/transport/proxy/forward-agent.ts
+import * as http2 from "node:http";
+
+// src/transport/proxy/connect.ts
+import * as net2 from "node:net";
+import * as tls from "node:tls";
 function connectToProxy(endpoint, tlsOptions, timeoutMs, track, done) {
-  const socket = endpoint.secure ? tls.connect({ ...tlsOptions, host: endpoint.host, port: endpoint.port, ...sni(endpoint.host) }) : net.connect({ host: endpoint.host, port: endpoint.port });
+  const socket = endpoint.secure ? tls.connect({ ...tlsOptions, host: endpoint.host, port: endpoint.port, ...sni(endpoint.host) }) : net2.connect({ host: endpoint.host, port: endpoint.port });
   track.add(socket);
   socket.once("close", () => track.delete(socket));
   const ready = endpoint.secure ? "secureConnect" : "connect";
-  let finished2 = false;
+  let finished3 = false;
   const finish = (err) => {
-    if (finished2) return;
-    finished2 = true;
+    if (finished3) return;
+    finished3 = true;
     clearTimeout(timer);
     socket.removeListener("error", onError);
     socket.removeListener(ready, onReady);
@@ -31515,8 +33155,10 @@ function connectToProxy(endpoint, tlsOptions, timeoutMs, track, done) {
   socket.once(ready, onReady);
 }
 function sni(host) {
-  return net.isIP(host) ? {} : { servername: host };
+  return net2.isIP(host) ? {} : { servername: host };
 }
+
+// src/transport/proxy/forward-agent.ts
 var ForwardProxyAgent = class extends http2.Agent {
   #endpoint;
   #tls;
@@ -31541,6 +33183,12 @@ var ForwardProxyAgent = class extends http2.Agent {
     this.#raw.clear();
   }
 };
+
+// src/transport/proxy/tunnel-agent.ts
+import * as http3 from "node:http";
+import * as https2 from "node:https";
+import * as net3 from "node:net";
+import * as tls2 from "node:tls";
 var TunnelAgent = class extends https2.Agent {
   #endpoint;
   #tls;
@@ -31557,11 +33205,11 @@ var TunnelAgent = class extends https2.Agent {
     const endpoint = this.#endpoint;
     const host = stripBrackets2(String(options.host ?? "localhost"));
     const port = Number(options.port ?? 443);
-    const authority = `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
-    let finished2 = false;
+    const authority = `${net3.isIPv6(host) ? `[${host}]` : host}:${port}`;
+    let finished3 = false;
     const fail = (err) => {
-      if (finished2) return;
-      finished2 = true;
+      if (finished3) return;
+      finished3 = true;
       callback?.(err, void 0);
     };
     connectToProxy(endpoint, this.#tls, this.#timeoutMs, this.#raw, (err, proxySocket) => {
@@ -31571,7 +33219,7 @@ var TunnelAgent = class extends https2.Agent {
       }
       const headers = { host: authority };
       if (endpoint.authorization) headers["proxy-authorization"] = endpoint.authorization;
-      const req = http2.request({
+      const req = http3.request({
         method: "CONNECT",
         path: authority,
         headers,
@@ -31592,7 +33240,7 @@ var TunnelAgent = class extends https2.Agent {
       });
       req.once("connect", (res, socket, head) => {
         clearTimeout(timer);
-        if (finished2) {
+        if (finished3) {
           socket.destroy();
           return;
         }
@@ -31611,7 +33259,7 @@ var TunnelAgent = class extends https2.Agent {
           return;
         }
         this.#startTls(socket, options, host, authority, callback, fail, () => {
-          finished2 = true;
+          finished3 = true;
         });
       });
       req.end();
@@ -31620,8 +33268,8 @@ var TunnelAgent = class extends https2.Agent {
   }
   #startTls(socket, options, host, authority, callback, fail, markDone) {
     const endpoint = this.#endpoint;
-    const servername = options.servername || (net.isIP(host) ? void 0 : host);
-    const secure = tls.connect({
+    const servername = options.servername || (net3.isIP(host) ? void 0 : host);
+    const secure = tls2.connect({
       ...this.#tls,
       socket,
       host,
@@ -31664,6 +33312,150 @@ var TunnelAgent = class extends https2.Agent {
   }
 };
 
+// src/transport/proxy/slot-agents.ts
+var SlotAgents = class {
+  #settings;
+  #noProxy;
+  #keepAlive;
+  #maxSockets;
+  #tls;
+  #connectTimeoutMs;
+  #directHttp;
+  #directHttps;
+  #forward = /* @__PURE__ */ new Map();
+  #tunnels = /* @__PURE__ */ new Map();
+  #destroyed = false;
+  constructor(settings, options = {}) {
+    this.#settings = settings;
+    this.#noProxy = parseNoProxy(settings.noProxy);
+    this.#keepAlive = options.keepAlive ?? true;
+    this.#maxSockets = options.maxSockets ?? 1;
+    if (!Number.isInteger(this.#maxSockets) || this.#maxSockets < 1) {
+      throw new FerryError(
+        "ERR_FERRY_INVALID_OPTION",
+        `maxSockets must be a positive integer, got ${this.#maxSockets}`,
+        {
+          context: { option: "maxSockets" }
+        }
+      );
+    }
+    this.#tls = tlsOnly(options.tls ?? {});
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 3e4;
+    for (const key of ["httpProxy", "httpsProxy"]) {
+      const value = settings[key];
+      if (value) {
+        const proxy = parseProxyUrl(value, sourceLabel(settings, key));
+        const credentials = credentialsOf(proxy);
+        registerSecret(credentials?.password);
+        registerSecret(proxy.password);
+      }
+    }
+  }
+  prepare(options, target) {
+    if (this.#destroyed) {
+      throw new FerryError(
+        "ERR_FERRY_CLIENT_CLOSED",
+        "The connection slot was destroyed; no more requests can be sent"
+      );
+    }
+    if (prepared.has(options)) return;
+    prepared.add(options);
+    const effective = effectiveTarget(options, target);
+    const { proxy } = decide(effective, this.#settings, this.#noProxy);
+    const hostname3 = stripBrackets2(effective.hostname);
+    const secure = effective.protocol === "https:";
+    if (!proxy) {
+      options.host = hostname3;
+      if (options.hostname !== void 0) options.hostname = hostname3;
+      options.agent = secure ? this.#httpsAgent() : this.#httpAgent();
+      return;
+    }
+    const endpoint = toEndpoint(proxy);
+    if (secure) {
+      options.host = hostname3;
+      if (options.hostname !== void 0) options.hostname = hostname3;
+      options.agent = this.#tunnelAgent(endpoint);
+      return;
+    }
+    const path14 = options.path ?? "/";
+    options.agent = this.#forwardAgent(endpoint);
+    setHeader(options, "host", effective.host);
+    if (endpoint.authorization) setHeader(options, "proxy-authorization", endpoint.authorization);
+    options.path = `http://${effective.host}${path14.startsWith("/") ? path14 : `/${path14}`}`;
+    options.host = endpoint.host;
+    if (options.hostname !== void 0) options.hostname = endpoint.host;
+    options.port = endpoint.port;
+  }
+  destroy() {
+    this.#destroyed = true;
+    this.#directHttp?.destroy();
+    this.#directHttps?.destroy();
+    for (const agent of this.#forward.values()) agent.destroy();
+    for (const agent of this.#tunnels.values()) agent.destroy();
+    this.#forward.clear();
+    this.#tunnels.clear();
+  }
+  #agentOptions() {
+    return { keepAlive: this.#keepAlive, maxSockets: this.#maxSockets };
+  }
+  #httpAgent() {
+    this.#directHttp ??= new http4.Agent(this.#agentOptions());
+    return this.#directHttp;
+  }
+  #httpsAgent() {
+    this.#directHttps ??= new https3.Agent({ ...this.#tls, ...this.#agentOptions() });
+    return this.#directHttps;
+  }
+  #forwardAgent(endpoint) {
+    let agent = this.#forward.get(endpoint.key);
+    if (!agent) {
+      agent = new ForwardProxyAgent(endpoint, this.#agentOptions(), this.#tls, this.#connectTimeoutMs);
+      this.#forward.set(endpoint.key, agent);
+    }
+    return agent;
+  }
+  #tunnelAgent(endpoint) {
+    let agent = this.#tunnels.get(endpoint.key);
+    if (!agent) {
+      agent = new TunnelAgent(endpoint, this.#agentOptions(), this.#tls, this.#connectTimeoutMs);
+      this.#tunnels.set(endpoint.key, agent);
+    }
+    return agent;
+  }
+};
+var prepared = /* @__PURE__ */ new WeakSet();
+function effectiveTarget(options, target) {
+  const rawHost = options.hostname ?? options.host;
+  if (rawHost === void 0 || rawHost === null) return target;
+  const host = stripBrackets2(String(rawHost)).toLowerCase();
+  const port = options.port === void 0 || options.port === null ? targetPort(target) : Number(options.port);
+  if (host === stripBrackets2(target.hostname) && port === targetPort(target)) return target;
+  const protocol = port === 443 ? "https:" : port === 80 ? "http:" : target.protocol;
+  const bracketed = net4.isIPv6(host) ? `[${host}]` : host;
+  return new URL(`${protocol}//${bracketed}:${port}${options.path ?? "/"}`);
+}
+function setHeader(options, name, value) {
+  const headers = options.headers;
+  if (Array.isArray(headers)) {
+    const flat = [...headers];
+    for (let i = flat.length - 2; i >= 0; i -= 2) {
+      if (String(flat[i]).toLowerCase() === name) flat.splice(i, 2);
+    }
+    options.headers = [...flat, name, value];
+    return;
+  }
+  const record = { ...headers };
+  for (const key of Object.keys(record)) {
+    if (key.toLowerCase() === name) delete record[key];
+  }
+  record[name] = value;
+  options.headers = record;
+}
+var CONNECTION_FIELDS = /* @__PURE__ */ new Set(["host", "port", "socket", "path", "servername", "timeout"]);
+function tlsOnly(options) {
+  return Object.fromEntries(Object.entries(options).filter(([key]) => !CONNECTION_FIELDS.has(key)));
+}
+
 // src/transport/retry.ts
 var defaultRetryPolicy = Object.freeze({
   maxAttempts: 6,
@@ -31687,7 +33479,6 @@ var defaultRetryPolicy = Object.freeze({
     "UND_ERR_SOCKET",
     "UND_ERR_CLOSED",
     "ERR_STREAM_PREMATURE_CLOSE",
-    "ERR_FERRY_TRUNCATED",
     // A 2xx whose body is not JSON: usually an intermediary's error page; worth another try.
     "ERR_FERRY_BAD_JSON"
   ])
@@ -31773,18 +33564,122 @@ function describe(error2) {
   return error2 instanceof Error ? error2.message : String(error2);
 }
 
+// src/transport/http-failure.ts
+function networkFailure(spec, url, error2, attempt, socketTimeoutMs) {
+  if (error2 instanceof ProxyError)
+    return error2.inContext({ ...spec.context, method: spec.method, url: redactUrl(url), attempt });
+  if (error2 instanceof FerryError && error2.code === "ERR_FERRY_PROXY") return error2;
+  const errno2 = errorCode(error2);
+  const detail = error2 instanceof Error ? error2.message : String(error2);
+  const timeout = /Request timeout/i.test(detail);
+  const call = spec.call ? `${spec.call}: ` : "";
+  const message = timeout ? `${call}No data from ${url.host} within ${seconds(socketTimeoutMs)} s (timeoutMs) on ${spec.method} ${urlWithoutQuery(url)}` : `${call}Network error on ${spec.method} ${urlWithoutQuery(url)}: ${detail}`;
+  return new NetworkError(message, timeout ? "ETIMEDOUT" : errno2, {
+    cause: error2,
+    context: { ...spec.context, method: spec.method, url: redactUrl(url), attempt }
+  });
+}
+function statusFailure(spec, url, status, statusText, serverMessage, body, attempt, rateLimited, proxy, retryableStatuses) {
+  const shortMessage = serverMessage?.slice(0, 200);
+  const viaProxy = status === 407 ? proxyAuthRequiredError(url, proxy) : void 0;
+  const custom = (viaProxy ? { message: viaProxy.message } : void 0) ?? spec.describeFailure?.(status, shortMessage) ?? (status === 407 ? {
+    message: "Proxy authentication required: a proxy Ferry was not told about answered 407 (a transparent proxy on the way?); configure it with credentials in HTTPS_PROXY/HTTP_PROXY"
+  } : void 0);
+  const code = custom?.code ?? codeForStatus(status, rateLimited ? "rate limit" : serverMessage);
+  const base = `Request failed with status code ${status}${statusText ? ` ${statusText}` : ""}: ${spec.method} ${urlWithoutQuery(url)}`;
+  const message = custom?.message ? `${custom.message.slice(0, 400)} (${base})` : `${spec.call ? `${spec.call} failed: ` : ""}${base}${shortMessage ? `: ${shortMessage}` : ""}`;
+  return new HttpError(code, message, status, body, {
+    context: { ...spec.context, method: spec.method, url: redactUrl(url), attempt },
+    retryable: rateLimited || retryableStatuses.includes(status)
+  });
+}
+function codeForStatus(status, serverMessage) {
+  if (status === 401) return "ERR_FERRY_UNAUTHORIZED";
+  if (status === 403 && mentionsRateLimit(serverMessage)) return "ERR_FERRY_HTTP";
+  if (status === 403)
+    return serverMessage && /quota|storage|limit/i.test(serverMessage) ? "ERR_FERRY_QUOTA" : "ERR_FERRY_UNAUTHORIZED";
+  if (status === 404 || status === 410) return "ERR_FERRY_NOT_FOUND";
+  if (status === 407) return "ERR_FERRY_PROXY";
+  if (status === 409) return "ERR_FERRY_CONFLICT";
+  if (status === 507) return "ERR_FERRY_NO_SPACE";
+  return "ERR_FERRY_HTTP";
+}
+function isRateLimited(status, res, serverMessage) {
+  if (status === 429) return true;
+  if (status !== 403) return false;
+  return mentionsRateLimit(serverMessage) || header2(res, "x-ratelimit-remaining")?.trim() === "0";
+}
+function seconds(ms) {
+  return String(Number((ms / 1e3).toFixed(ms < 1e4 ? 3 : 0)));
+}
+function header2(res, name) {
+  const value = res.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+// src/transport/retrier.ts
+var RetryBudget = class {
+  /** 1-based number of the attempt being made (or that just failed). */
+  attempt;
+  startedAt;
+  constructor(attempt, startedAt) {
+    this.attempt = attempt;
+    this.startedAt = startedAt;
+  }
+};
+var Retrier = class {
+  policy;
+  logger;
+  #clock;
+  #random;
+  #retries = 0;
+  constructor(policy, clock, logger = silentLogger, random) {
+    this.policy = policy;
+    this.#clock = clock;
+    this.logger = logger;
+    this.#random = random;
+  }
+  /** Retries decided so far (for HttpManager's stats). */
+  get retries() {
+    return this.#retries;
+  }
+  /** A budget starting now at attempt 1. */
+  budget() {
+    return new RetryBudget(1, this.#clock.now());
+  }
+  /** A budget already at its last attempt: one try, never retried (a clean-up outside the operation). */
+  singleAttempt() {
+    return new RetryBudget(this.policy.maxAttempts, this.#clock.now());
+  }
+  /** The policy's decision on `outcome`, the failure of the budget's current attempt. */
+  decide(budget, outcome) {
+    const now = this.#clock.now();
+    const decision = decideRetry(
+      this.policy,
+      { attempt: budget.attempt, elapsedMs: now - budget.startedAt, nowMs: now, outcome },
+      this.#random
+    );
+    if (decision.retry) this.#retries++;
+    return decision;
+  }
+  /** Waits out a retry delay; rejects with AbortError as soon as `signal` aborts. */
+  sleep(ms, signal) {
+    return this.#clock.sleep(ms, signal);
+  }
+};
+
 // src/transport/http-manager.ts
 var REDIRECTS = /* @__PURE__ */ new Set([301, 302, 303, 307, 308]);
 var MAX_REDIRECTS = 10;
 var ERROR_BODY_LIMIT = 64 * 1024;
 var HttpManager = class {
   slots;
+  /** The retry policy over time, shared with the reconciled steps that repeat calls themselves. */
+  retrier;
   #options;
-  #policy;
-  #clock;
   #logger;
   #slots;
-  #stats = { requests: 0, retries: 0, clientsCreated: 0, clientsDisposed: 0 };
+  #stats = { requests: 0, clientsCreated: 0, clientsDisposed: 0 };
   /** The signal of the request each slot is sending, so an abort can cut exactly those sockets. */
   #slotSignals = [];
   /** One 'abort' listener per signal for the manager's life, removed by dispose(). */
@@ -31799,16 +33694,20 @@ var HttpManager = class {
     }
     this.slots = options.slots;
     this.#options = options;
-    this.#policy = { ...defaultRetryPolicy, ...options.retry };
-    this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger ?? silentLogger;
+    this.retrier = new Retrier(
+      { ...defaultRetryPolicy, ...options.retry },
+      options.clock ?? systemClock,
+      this.#logger,
+      options.random
+    );
     this.#slots = Array.from({ length: options.slots }, () => this.#createSlot());
   }
-  get stats() {
-    return { ...this.#stats };
+  get #socketTimeoutMs() {
+    return this.#options.socketTimeoutMs ?? 12e4;
   }
-  get policy() {
-    return this.#policy;
+  get stats() {
+    return { ...this.#stats, retries: this.retrier.retries };
   }
   /** The download watchdog's policy for this operation. */
   get stallPolicy() {
@@ -31817,40 +33716,6 @@ var HttpManager = class {
   /** The largest JSON answer this operation accepts (option maxResponseBytes). */
   get maxResponseBytes() {
     return this.#options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
-  }
-  /** Sleeps the policy's backoff for `attempt` (for callers that retry whole steps, e.g. reconcile-then-repeat). */
-  pause(attempt, signal) {
-    return this.#clock.sleep(backoffDelay(this.#policy, attempt, this.#options.random), signal);
-  }
-  /** The clock's now, for `startedAt` of a step retried with {@link retryStep}. */
-  now() {
-    return this.#clock.now();
-  }
-  /**
-   * For callers that repeat a whole step after reconciling it (create, finalize, delete): applies
-   * the same policy as {@link request} to `error`, the failure of attempt `attempt` of a step
-   * that started at `startedAt`. Returns false when the policy says stop (not retryable, attempts
-   * or time budget used up); otherwise logs, sleeps the delay and returns true.
-   */
-  async retryStep(step, signal) {
-    const now = this.#clock.now();
-    const decision = decideRetry(
-      this.#policy,
-      {
-        attempt: step.attempt,
-        elapsedMs: now - step.startedAt,
-        nowMs: now,
-        outcome: { kind: "error", error: step.error }
-      },
-      this.#options.random
-    );
-    if (!decision.retry) return false;
-    this.#stats.retries++;
-    this.#logger.debug(
-      `${step.call} failed (${decision.reason}), retry ${step.attempt} in ${decision.delayMs} ms (${decision.basis})`
-    );
-    await this.#clock.sleep(decision.delayMs, signal);
-    return true;
   }
   /** Destroys the slot's client and sockets and gives the slot a fresh client. */
   disposeAndReplace(slot) {
@@ -31885,9 +33750,10 @@ var HttpManager = class {
    * Every other response body is read (bounded) or destroyed, on every path.
    */
   async request(spec, read) {
-    const started = spec.startedAt ?? this.#clock.now();
+    const budget = spec.budget ?? this.retrier.budget();
     const signal = spec.operation?.signal ?? spec.signal;
-    for (let attempt = spec.firstAttempt ?? 1; ; attempt++) {
+    for (; ; budget.attempt++) {
+      const attempt = budget.attempt;
       spec.operation?.throwIfStopped();
       if (signal?.aborted) throw new AbortError(signal.reason, spec.context);
       if (this.#disposed)
@@ -31908,7 +33774,7 @@ var HttpManager = class {
             res.destroy();
             if (signal?.aborted) throw new AbortError(signal.reason, spec.context);
             outcome = { kind: "error", error: error2 };
-            failure = error2 instanceof FerryError ? error2 : this.#networkFailure(spec, url, error2, attempt);
+            failure = error2 instanceof FerryError ? error2 : networkFailure(spec, url, error2, attempt, this.#socketTimeoutMs);
             handBack = spec.networkErrors === "throw" && failure.retryable && !(error2 instanceof FerryError);
           }
         } else {
@@ -31920,10 +33786,10 @@ var HttpManager = class {
             kind: "status",
             // A GitHub rate limit arrives as 403; it clears by itself, so it is retried like 429.
             status: rateLimited ? 429 : status,
-            retryAfter: header(res, "retry-after"),
-            rateLimitReset: header(res, "x-ratelimit-reset")
+            retryAfter: header2(res, "retry-after"),
+            rateLimitReset: header2(res, "x-ratelimit-reset")
           };
-          failure = this.#statusFailure(
+          failure = statusFailure(
             spec,
             url,
             status,
@@ -31931,14 +33797,16 @@ var HttpManager = class {
             serverMessage,
             text,
             attempt,
-            rateLimited
+            rateLimited,
+            this.#options.proxy ?? {},
+            this.retrier.policy.retryableStatuses
           );
         }
       } catch (error2) {
         if (signal?.aborted) throw spec.operation?.failure ?? new AbortError(signal.reason, spec.context);
         if (error2 instanceof FerryError && !error2.retryable && error2.code !== "ERR_FERRY_PROXY") throw error2;
         outcome = { kind: "error", error: error2 };
-        failure = this.#networkFailure(spec, new URL(spec.url), error2, attempt);
+        failure = networkFailure(spec, new URL(spec.url), error2, attempt, this.#socketTimeoutMs);
         handBack = spec.networkErrors === "throw" && failure.retryable;
       } finally {
         this.#slotSignals[spec.slot] = void 0;
@@ -31947,23 +33815,18 @@ var HttpManager = class {
         this.disposeAndReplace(spec.slot);
         throw failure;
       }
-      const decision = decideRetry(
-        this.#policy,
-        { attempt, elapsedMs: this.#clock.now() - started, nowMs: this.#clock.now(), outcome },
-        this.#options.random
-      );
+      const decision = this.retrier.decide(budget, outcome);
       if (!decision.retry) {
         if (decision.permanent) spec.operation?.fail(failure);
         throw failure;
       }
-      this.#stats.retries++;
       this.#logger.debug(
         `${spec.call ? `${spec.call}: ` : ""}${spec.method} ${urlWithoutQuery(spec.url)} failed (${decision.reason}), retry ${attempt} in ${decision.delayMs} ms (${decision.basis})`
       );
       spec.onRetry?.({ attempt, delayMs: decision.delayMs, reason: decision.reason });
       this.disposeAndReplace(spec.slot);
       try {
-        await this.#clock.sleep(decision.delayMs, signal);
+        await this.retrier.sleep(decision.delayMs, signal);
       } catch (error2) {
         throw spec.operation?.failure ?? error2;
       }
@@ -31979,7 +33842,7 @@ var HttpManager = class {
     for (let hop = 0; ; hop++) {
       const res = await this.#send(spec.slot, method, url, headers, body, bearer);
       const status = res.statusCode ?? 0;
-      const location = header(res, "location");
+      const location = header2(res, "location");
       if (!REDIRECTS.has(status) || location === void 0 || spec.redirect === "manual") return { res, url };
       await readBody(res, 0).catch(() => void 0);
       if (hop >= MAX_REDIRECTS) {
@@ -32027,7 +33890,7 @@ var HttpManager = class {
       headers: all
     };
     slot.agents.prepare(options, url);
-    const info2 = { options, parsedUrl: url, httpModule: secure ? https3 : http3 };
+    const info2 = { options, parsedUrl: url, httpModule: secure ? https4 : http5 };
     return new Promise((resolve2, reject) => {
       slot.client.requestRawWithCallback(info2, data, (error2, response) => {
         if (response) resolve2(response.message);
@@ -32060,58 +33923,7 @@ var HttpManager = class {
     if (!slot) throw new FerryError("ERR_FERRY_INVALID_OPTION", `No HTTP slot ${index} (have ${this.slots})`);
     return slot;
   }
-  #networkFailure(spec, url, error2, attempt) {
-    if (error2 instanceof ProxyError)
-      return error2.inContext({ ...spec.context, method: spec.method, url: redactUrl(url), attempt });
-    if (error2 instanceof FerryError && error2.code === "ERR_FERRY_PROXY") return error2;
-    const errno2 = errorCode(error2);
-    const detail = error2 instanceof Error ? error2.message : String(error2);
-    const timeout = /Request timeout/i.test(detail);
-    const call = spec.call ? `${spec.call}: ` : "";
-    const message = timeout ? `${call}No data from ${url.host} within ${seconds(this.#options.socketTimeoutMs ?? 12e4)} s (timeoutMs) on ${spec.method} ${urlWithoutQuery(url)}` : `${call}Network error on ${spec.method} ${urlWithoutQuery(url)}: ${detail}`;
-    return new NetworkError(message, timeout ? "ETIMEDOUT" : errno2, {
-      cause: error2,
-      context: { ...spec.context, method: spec.method, url: redactUrl(url), attempt }
-    });
-  }
-  #statusFailure(spec, url, status, statusText, serverMessage, body, attempt, rateLimited) {
-    const shortMessage = serverMessage?.slice(0, 200);
-    const viaProxy = status === 407 ? proxyAuthRequiredError(url, this.#options.proxy ?? {}) : void 0;
-    const custom = (viaProxy ? { message: viaProxy.message } : void 0) ?? spec.describeFailure?.(status, shortMessage) ?? (status === 407 ? {
-      message: "Proxy authentication required: a proxy Ferry was not told about answered 407 (a transparent proxy on the way?); configure it with credentials in HTTPS_PROXY/HTTP_PROXY"
-    } : void 0);
-    const code = custom?.code ?? codeForStatus(status, rateLimited ? "rate limit" : serverMessage);
-    const base = `Request failed with status code ${status}${statusText ? ` ${statusText}` : ""}: ${spec.method} ${urlWithoutQuery(url)}`;
-    const message = custom?.message ? `${custom.message.slice(0, 400)} (${base})` : `${spec.call ? `${spec.call} failed: ` : ""}${base}${shortMessage ? `: ${shortMessage}` : ""}`;
-    return new HttpError(code, message, status, body, {
-      context: { ...spec.context, method: spec.method, url: redactUrl(url), attempt },
-      retryable: rateLimited || this.#policy.retryableStatuses.includes(status)
-    });
-  }
 };
-function codeForStatus(status, serverMessage) {
-  if (status === 401) return "ERR_FERRY_UNAUTHORIZED";
-  if (status === 403 && mentionsRateLimit(serverMessage)) return "ERR_FERRY_HTTP";
-  if (status === 403)
-    return serverMessage && /quota|storage|limit/i.test(serverMessage) ? "ERR_FERRY_QUOTA" : "ERR_FERRY_UNAUTHORIZED";
-  if (status === 404 || status === 410) return "ERR_FERRY_NOT_FOUND";
-  if (status === 407) return "ERR_FERRY_PROXY";
-  if (status === 409) return "ERR_FERRY_CONFLICT";
-  if (status === 507) return "ERR_FERRY_NO_SPACE";
-  return "ERR_FERRY_HTTP";
-}
-function isRateLimited(status, res, serverMessage) {
-  if (status === 429) return true;
-  if (status !== 403) return false;
-  return mentionsRateLimit(serverMessage) || header(res, "x-ratelimit-remaining")?.trim() === "0";
-}
-function seconds(ms) {
-  return String(Number((ms / 1e3).toFixed(ms < 1e4 ? 3 : 0)));
-}
-function header(res, name) {
-  const value = res.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
 function oneShotBody(body) {
   const onClose = [];
   const shot = {
@@ -32129,25 +33941,29 @@ function oneShotBody(body) {
 }
 
 // src/client.ts
-async function withBackend(operationName, opts, work, restOnly = false) {
+async function withBackend(operationName, opts, work, findBy) {
   registerSecret(opts.runtimeToken);
-  const kind = restOnly ? void 0 : chooseBackend(opts);
-  const local = kind === "local" ? await openLocalStore(opts.localStore, opts.runId ?? LOCAL_RUN_ID) : void 0;
+  const kind = findBy ? "rest" : chooseBackend(opts);
+  const local = kind === "local" ? await openLocalStore(startEmbeddedStore, opts.localStore, opts.runId ?? LOCAL_RUN_ID) : void 0;
   if (local) opts = { ...opts, logger: loggerHidingStoreUrl(opts.logger, local.origin, local.label) };
-  const http4 = createHttpManager(opts, kind, operationName);
+  const http6 = createHttpManager(opts, kind, operationName);
+  const spares = [];
+  const spareHttp = () => {
+    const spare = createHttpManager(opts, kind, operationName);
+    spares.push(spare);
+    return spare;
+  };
   const operation = new Operation(operationName, opts.signal);
   let failure;
   try {
-    const backend = kind === void 0 ? void 0 : createBackend(kind, opts, local?.config);
-    return await work(
-      backend,
-      { http: http4, operation, logger: opts.logger, onProgress: opts.onProgress },
-      kind ?? "results"
-    );
+    const backend = findBy ? new RestBackend(findBy, opts.tempDir) : createBackend(kind, opts, local?.config);
+    const ctx = { http: http6, operation, logger: opts.logger, onProgress: opts.onProgress };
+    return await work(backend, ctx, kind, spareHttp);
   } catch (error2) {
     failure = error2;
   } finally {
-    http4.dispose();
+    http6.dispose();
+    for (const spare of spares) spare.dispose();
     await local?.close();
   }
   if (local) failure = hideStoreUrlInError(failure, local.origin, local.label);
@@ -32344,7 +34160,7 @@ function translateChars(chars) {
   return out;
 }
 
-// src/merge/download-many.ts
+// src/download-many.ts
 function sortArtifacts(artifacts) {
   return [...artifacts].sort(
     (a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : (a.id ?? 0) - (b.id ?? 0)
@@ -32352,9 +34168,6 @@ function sortArtifacts(artifacts) {
 }
 
 // src/merge/merge.ts
-import { createHash as createHash13 } from "node:crypto";
-import { createReadStream as createReadStream4 } from "node:fs";
-import { buffer as readAll } from "node:stream/consumers";
 var MAX_LINK_BYTES2 = 4096;
 async function mergeArtifacts(name, options = {}) {
   const { pattern, separateDirectories, deleteMerged, conflict: conflict2, includeHiddenFiles, ...rest } = options;
@@ -32370,15 +34183,15 @@ async function mergeArtifacts(name, options = {}) {
   }
   const matches = compileNamePattern(pattern ?? "*");
   const context = { operation: "merge", artifactName: name };
-  return withBackend("merge", opts, async (backend, ctx, kind) => {
-    if (kind === "legacy") {
-      throw new FerryError(
+  return withBackend("merge", opts, async (backend, ctx) => {
+    const results = wholeArtifacts(
+      backend,
+      () => new FerryError(
         "ERR_FERRY_CONFIG",
         `Cannot merge into '${name}': merging needs the results protocol (github.com) or the local store; the legacy artifact protocol has no whole-artifact zip download and no delete. Download the artifacts with downloadArtifacts({ mergeMultiple: true }) and upload the directory instead`,
         { context }
-      );
-    }
-    const results = backend;
+      )
+    );
     const listed = await results.list(ctx, { latest: true });
     if (listed.some((a) => a.name === name)) {
       throw new FerryError(
@@ -32526,11 +34339,11 @@ async function readLinkText(file, entry, artifact) {
       { context: { operation: "merge", artifactName: artifact } }
     );
   }
-  return (await readAll(await openEntryStream(file, entry))).toString("utf8");
+  return (await readAll2(await openEntryStream(file, entry))).toString("utf8");
 }
 async function contentSha256(item) {
   if (item.entry === void 0) return item.source.blob.sha256;
-  const hash = createHash13("sha256");
+  const hash = createHash14("sha256");
   for await (const chunk of await openEntryStream(item.source.blob.file, item.entry))
     hash.update(chunk);
   return hash.digest("hex");
@@ -32600,9 +34413,9 @@ async function deleteSources(backend, name, id, merged, ctx) {
 }
 
 // src/action/inputs.ts
-var InputError = class extends Error {
+var InputError = class extends ValidationError {
   constructor(input, message) {
-    super(message);
+    super("ERR_FERRY_INVALID_OPTION", message, { option: input });
     this.input = input;
   }
   input;
@@ -32618,18 +34431,15 @@ function stringInput(name, fallback) {
 function booleanInput(name, fallback) {
   const value = rawInput(name);
   if (value === "") return fallback;
-  if (["true", "True", "TRUE"].includes(value)) return true;
-  if (["false", "False", "FALSE"].includes(value)) return false;
+  const parsed = parseBoolean(value);
+  if (parsed !== void 0) return parsed;
   throw new InputError(name, `Input '${name}' must be true or false; got '${value}'`);
 }
 function integerInput(name, fallback, min, max, what = `from ${min} to ${max}`) {
   const value = rawInput(name);
   if (value === "") return fallback;
-  if (!/^[+-]?\d+$/.test(value)) {
-    throw new InputError(name, `Input '${name}' must be a whole number ${what}; got '${value}'`);
-  }
-  const number = Number(value);
-  if (!Number.isSafeInteger(number) || number < min || number > max) {
+  const number = parseWholeNumber(value);
+  if (!isIntegerInRange(number, min, max)) {
     throw new InputError(name, `Input '${name}' must be a whole number ${what}; got '${value}'`);
   }
   return number;
@@ -32637,8 +34447,7 @@ function integerInput(name, fallback, min, max, what = `from ${min} to ${max}`) 
 function choiceInput(name, choices, fallback) {
   const value = rawInput(name);
   if (value === "") return fallback;
-  const lower = value.toLowerCase();
-  const found = choices.find((c) => c === lower);
+  const found = parseChoice(value, choices);
   if (!found) {
     throw new InputError(name, `Input '${name}' must be one of ${choices.join(", ")}; got '${value}'`);
   }
@@ -32694,10 +34503,10 @@ function retentionLimitFromEnvironment(env = process.env) {
   return Number(raw);
 }
 function badVariable(name, expected, value) {
-  const shown3 = value === void 0 ? "" : `; got ${printable(value, 80)}`;
+  const shown2 = value === void 0 ? "" : `; got ${printable(value, 80)}`;
   return new ValidationError(
     "ERR_FERRY_INVALID_OPTION",
-    `Environment variable ${name} must be ${expected}${shown3}`,
+    `Environment variable ${name} must be ${expected}${shown2}`,
     {
       option: name
     }
@@ -32706,15 +34515,7 @@ function badVariable(name, expected, value) {
 function urlVariable(env, name) {
   const value = env[name]?.trim();
   if (!value) return void 0;
-  let url;
-  try {
-    url = new URL(value);
-  } catch {
-    url = void 0;
-  }
-  if (url === void 0 || url.protocol !== "http:" && url.protocol !== "https:" || url.hostname === "") {
-    throw badVariable(name, "an http(s) URL", value);
-  }
+  if (!isHttpUrl(value)) throw badVariable(name, "an http(s) URL", value);
   return value;
 }
 function tokenVariable(env, name) {
@@ -32841,8 +34642,7 @@ function forAction(message) {
 // src/action/runtime.ts
 var PROGRESS_INTERVAL_MS = 1e4;
 function actionOptions(env, progressIntervalMs = PROGRESS_INTERVAL_MS) {
-  mask(env["ACTIONS_RUNTIME_TOKEN"]);
-  mask(env["GITHUB_TOKEN"]);
+  onSecretRegistered(mask);
   return {
     ...fromEnvironment(env),
     logger: actionLogger(),

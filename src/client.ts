@@ -11,25 +11,20 @@ import { LegacyBackend } from './backends/legacy/legacy-backend.js';
 import { LOCAL_RUN_ID, openLocalStore } from './backends/local/local-store.js';
 import { hideStoreUrlInError, loggerHidingStoreUrl } from './backends/local/store-url.js';
 import { RESULTS_USER_AGENT, type ResultsConfig } from './backends/results/contracts.js';
-import { latestPerName } from './backends/latest-per-name.js';
+import { DigestMismatchError } from './backends/results/blob-download.js';
 import { ResultsBackend } from './backends/results/results-backend.js';
-import {
-  deleteRunArtifact,
-  findRunArtifact,
-  downloadRunArtifact,
-  listRunArtifacts,
-  validateFindBy,
-  type FindBy,
-} from './backends/results/rest.js';
+import { validateFindBy, type FindBy } from './backends/rest/artifact-service.js';
+import { RestBackend } from './backends/rest/rest-backend.js';
 import { backendIdsFromToken, requireBackendIds } from './backends/results/token.js';
 import { normalizeOptions, type ArtifactClientOptions, type NormalizedOptions } from './options.js';
 import { checkConflictPolicy, type ConflictPolicy } from './pack/conflict.js';
+import { startEmbeddedStore } from './embedded-store.js';
 import { asResourceError } from './pack/fs-errors.js';
 import { normalizeLimits, type ExtractLimits } from './pack/zip/limits.js';
-import { validateArtifactName } from './pack/validate.js';
+import { validateArtifactName } from './core/artifact-name.js';
 import { HttpManager } from './transport/http-manager.js';
 import { Operation } from './transport/operation.js';
-import { registerSecret } from './core/redact.js';
+import { registerSecret } from './core/secrets.js';
 import { prepareSecretScan } from './pack/secret-scan.js';
 import { resolveUploadFiles, withUploadContext, type SymlinkPolicy } from './upload-files.js';
 
@@ -60,8 +55,11 @@ export interface UploadArtifactOptions extends ArtifactClientOptions {
 
 export interface UploadArtifactResponse extends UploadResult {
   artifactName: string;
-  backend: Backend['kind'] | 'local';
+  backend: BackendKind;
 }
+
+/** Which backend an operation used: `local` is the results protocol spoken to the embedded store. */
+export type BackendKind = Backend['kind'] | 'local';
 
 export interface FindByOption {
   /** Read another run's (or repository's) artifacts through the REST API with a token. */
@@ -265,9 +263,7 @@ export async function downloadArtifact(
     'download',
     opts,
     async (backend, ctx) => {
-      const result = findBy
-        ? await downloadRunArtifact(findBy, spec, opts.tempDir, ctx)
-        : await backend.download(spec, ctx);
+      const result = await backend.download(spec, ctx);
       ctx.onProgress?.({
         operation: 'download',
         artifactName: name,
@@ -279,8 +275,16 @@ export async function downloadArtifact(
       });
       return { ...result, artifactName: name };
     },
-    Boolean(findBy),
+    findBy,
   );
+}
+
+/**
+ * The refusal of an artifact whose bytes do not hash to the digest the service listed (with
+ * verification on; nothing was written). Recognised by its class, never by its message.
+ */
+export function isDigestMismatch(error: unknown): error is DigestMismatchError {
+  return error instanceof DigestMismatchError;
 }
 
 /** Lists the artifacts of the current run. */
@@ -288,16 +292,7 @@ export async function listArtifacts(options: ListArtifactsOptions = {}): Promise
   const { latest, findBy, ...rest } = options;
   const opts = normalizeOptions(rest);
   if (findBy) validateFindBy(findBy);
-  return withBackend(
-    'list',
-    opts,
-    async (backend, ctx) => {
-      if (!findBy) return backend.list(ctx, { latest: latest ?? false });
-      const all = await listRunArtifacts(findBy, ctx);
-      return latest ? latestPerName(all) : all;
-    },
-    Boolean(findBy),
-  );
+  return withBackend('list', opts, (backend, ctx) => backend.list(ctx, { latest: latest ?? false }), findBy);
 }
 
 /** Finds one artifact of the current run by exact name (the newest, if several); ERR_FERRY_NOT_FOUND if there is none. */
@@ -309,14 +304,7 @@ export async function getArtifact(
   const opts = normalizeOptions(rest);
   validateArtifactName(name);
   if (findBy) validateFindBy(findBy);
-  return withBackend(
-    'get',
-    opts,
-    async (backend, ctx) => {
-      return findBy ? findRunArtifact(findBy, name, ctx, 'get') : backend.get(name, ctx);
-    },
-    Boolean(findBy),
-  );
+  return withBackend('get', opts, (backend, ctx) => backend.get(name, ctx), findBy);
 }
 
 /** Deletes artifact `name` and returns its id (results protocol and the local store). */
@@ -331,44 +319,56 @@ export async function deleteArtifact(
   return withBackend(
     'delete',
     opts,
-    async (backend, ctx) => ({
-      id: findBy ? await deleteRunArtifact(findBy, name, ctx) : await backend.delete(name, ctx),
-    }),
-    Boolean(findBy),
+    async (backend, ctx) => ({ id: await backend.delete(name, ctx) }),
+    findBy,
   );
 }
 
 /**
- * Resolves the backend by capability, runs `work` with a fresh HttpManager and Operation, and
- * always disposes both (and the embedded store), success or not. (Internal; used by `merge/`.)
+ * Resolves the backend (the one place it is chosen: REST for `findBy`, otherwise by capability,
+ * see {@link chooseBackend}), runs `work` with a fresh HttpManager and Operation, and always
+ * disposes both (and the embedded store), success or not. (Internal; used by `merge/`.)
  */
 export async function withBackend<T>(
   operationName: string,
   opts: NormalizedOptions,
-  work: (backend: Backend, ctx: OperationContext, kind: Backend['kind'] | 'local') => Promise<T>,
-  restOnly = false,
+  work: (
+    backend: Backend,
+    ctx: OperationContext,
+    kind: BackendKind,
+    spareHttp: () => HttpManager,
+  ) => Promise<T>,
+  findBy?: FindBy,
 ): Promise<T> {
   registerSecret(opts.runtimeToken);
-  // A REST (findBy) call talks only to the API host; it needs no artifact backend at all.
-  const kind = restOnly ? undefined : chooseBackend(opts);
+  // A REST (findBy) call talks only to the API host; it needs no artifact service of this run.
+  const kind: BackendKind = findBy ? 'rest' : chooseBackend(opts);
   const local =
-    kind === 'local' ? await openLocalStore(opts.localStore, opts.runId ?? LOCAL_RUN_ID) : undefined;
+    kind === 'local'
+      ? await openLocalStore(startEmbeddedStore, opts.localStore, opts.runId ?? LOCAL_RUN_ID)
+      : undefined;
   // The embedded store's loopback URL means nothing to the user: logs and errors name the store.
   if (local) opts = { ...opts, logger: loggerHidingStoreUrl(opts.logger, local.origin, local.label) };
   const http = createHttpManager(opts, kind, operationName);
+  // More managers for work that runs several transfers side by side (downloadArtifacts: one per
+  // artifact in flight, so artifacts never share a socket); disposed with the first.
+  const spares: HttpManager[] = [];
+  const spareHttp = (): HttpManager => {
+    const spare = createHttpManager(opts, kind, operationName);
+    spares.push(spare);
+    return spare;
+  };
   const operation = new Operation(operationName, opts.signal);
   let failure: unknown;
   try {
-    const backend = kind === undefined ? undefined : createBackend(kind, opts, local?.config);
-    return await work(
-      backend as Backend,
-      { http, operation, logger: opts.logger, onProgress: opts.onProgress },
-      kind ?? 'results',
-    );
+    const backend = findBy ? new RestBackend(findBy, opts.tempDir) : createBackend(kind, opts, local?.config);
+    const ctx = { http, operation, logger: opts.logger, onProgress: opts.onProgress };
+    return await work(backend, ctx, kind, spareHttp);
   } catch (error: unknown) {
     failure = error;
   } finally {
     http.dispose();
+    for (const spare of spares) spare.dispose();
     await local?.close();
   }
   // A full disk or no file descriptors left: typed, not retryable, with advice; mapped once the
@@ -384,11 +384,7 @@ export async function withBackend<T>(
  * An HttpManager for one operation (or, in downloadArtifacts, one artifact of it): its own
  * keep-alive slots, the options' proxy, timeouts and retry policy. The caller disposes of it.
  */
-export function createHttpManager(
-  opts: NormalizedOptions,
-  kind: Backend['kind'] | 'local' | undefined,
-  operationName: string,
-): HttpManager {
+function createHttpManager(opts: NormalizedOptions, kind: BackendKind, operationName: string): HttpManager {
   const userAgent =
     kind === 'legacy'
       ? operationName === 'upload'
@@ -408,7 +404,7 @@ export function createHttpManager(
 }
 
 function createBackend(
-  kind: 'legacy' | 'results' | 'local',
+  kind: BackendKind,
   opts: NormalizedOptions,
   local: ResultsConfig | undefined,
 ): Backend {

@@ -1,9 +1,10 @@
 import { proxySettingsFromEnv } from './transport/proxy.js';
-import { registerSecret } from './core/redact.js';
+import { registerSecret } from './core/secrets.js';
 import { ValidationError } from './core/errors.js';
+import { isHttpUrl } from './core/option-checks.js';
 import { parseTrustedOrigins } from './transport/url-policy.js';
 import type { ArtifactClientOptions } from './options.js';
-import { printable } from './pack/validate.js';
+import { printable } from './core/format.js';
 
 /**
  * The one place that reads a runner's environment. Entry points (Action, CLI) call it and pass
@@ -67,15 +68,7 @@ function badVariable(name: string, expected: string, value: string | undefined):
 function urlVariable(env: Record<string, string | undefined>, name: string): string | undefined {
   const value = env[name]?.trim();
   if (!value) return undefined;
-  let url: URL | undefined;
-  try {
-    url = new URL(value);
-  } catch {
-    url = undefined;
-  }
-  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') {
-    throw badVariable(name, 'an http(s) URL', value);
-  }
+  if (!isHttpUrl(value)) throw badVariable(name, 'an http(s) URL', value);
   return value;
 }
 

@@ -14,19 +14,20 @@ export type {
   ListArtifactsOptions,
   FindByOption,
 } from './client.js';
-export { downloadArtifacts, mergeArtifacts } from './merge/index.js';
+export { downloadArtifacts } from './download-many.js';
 export type {
   DownloadArtifactsOptions,
   DownloadArtifactsResponse,
   DownloadedArtifact,
-  MergeArtifactsOptions,
-  MergeArtifactsResult,
-} from './merge/index.js';
+} from './download-many.js';
+export { mergeArtifacts } from './merge/index.js';
+export type { MergeArtifactsOptions, MergeArtifactsResult } from './merge/index.js';
 export type { ConflictPolicy } from './pack/conflict.js';
 export type { ExtractLimits } from './pack/zip/limits.js';
-export type { FindBy } from './backends/results/rest.js';
+export type { FindBy } from './backends/rest/artifact-service.js';
 export type { ArtifactClientOptions, BackendChoice } from './options.js';
 export { fromEnvironment } from './environment.js';
+export { recordRun, type RunDescription } from './record-run.js';
 export type { ArtifactInfo } from './backends/backend.js';
 export {
   FerryError,

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { ValidationError } from './core/errors.js';
+import { isHttpUrl, isIntegerInRange, isNumberInRange, shownValue as shown } from './core/option-checks.js';
 import { DEFAULT_MAX_RESPONSE_BYTES } from './transport/body.js';
 import type { ProxySettings } from './transport/proxy.js';
 import { redactingLogger } from './core/redact.js';
@@ -99,7 +100,11 @@ export interface NormalizedOptions {
 }
 
 export const DEFAULT_CONCURRENCY = 8;
-export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
+/**
+ * Bytes per chunk PUT on the legacy protocol (the `chunkSize` option). Not the zip writer's
+ * read size (pack/zip-writer's DEFAULT_CHUNK_SIZE, 1 MiB), a different thing.
+ */
+export const DEFAULT_LEGACY_CHUNK_SIZE = 4 * 1024 * 1024;
 export const MAX_CHUNK_SIZE = 256 * 1024 * 1024;
 /** The longest retention GitHub allows (a repository setting of up to 400 days; 90 by default). */
 export const MAX_RETENTION_DAYS = 400;
@@ -157,7 +162,7 @@ export function normalizeOptions(
       optionalString('localStore', options.localStore) ?? path.join(os.homedir(), '.ferry', 'store'),
     ),
     concurrency: integer('concurrency', options.concurrency, DEFAULT_CONCURRENCY, 1, 256),
-    chunkSize: integer('chunkSize', options.chunkSize, DEFAULT_CHUNK_SIZE, 1, MAX_CHUNK_SIZE),
+    chunkSize: integer('chunkSize', options.chunkSize, DEFAULT_LEGACY_CHUNK_SIZE, 1, MAX_CHUNK_SIZE),
     compressionLevel: integer('compressionLevel', options.compressionLevel, 6, 0, 9),
     retentionDays:
       options.retentionDays === undefined || options.retentionDays === 0
@@ -196,17 +201,10 @@ function integer(
   max: number,
 ): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+  if (!isIntegerInRange(value, min, max)) {
     throw invalid(option, `must be an integer from ${min} to ${max}; got ${shown(value)}`);
   }
   return value;
-}
-
-/** A rejected value as the caller wrote it: `'8' (a string)`, `NaN`, `1000000000`, `object`. */
-function shown(value: unknown): string {
-  if (typeof value === 'string') return `${JSON.stringify(value.slice(0, 80))} (a string)`;
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
-  return typeof value;
 }
 
 function optionalString(option: string, value: unknown, echo = true): string | undefined {
@@ -278,12 +276,9 @@ function retryOption(retry: Partial<RetryPolicy> | undefined): Partial<RetryPoli
     const option = `retry.${key}`;
     const bounds = RETRY_NUMBERS[key];
     if (bounds !== undefined) {
-      const ok =
-        typeof value === 'number' &&
-        Number.isFinite(value) &&
-        value >= bounds.min &&
-        value <= bounds.max &&
-        (!bounds.integer || Number.isInteger(value));
+      const ok = bounds.integer
+        ? isIntegerInRange(value, bounds.min, bounds.max)
+        : isNumberInRange(value, bounds.min, bounds.max);
       if (!ok) {
         const kind = bounds.integer ? 'an integer' : 'a number';
         throw invalid(option, `must be ${kind} from ${bounds.min} to ${bounds.max}; got ${shown(value)}`);
@@ -313,11 +308,6 @@ function trustedOriginsOption(value: readonly string[] | undefined): readonly st
 function optionalUrl(option: string, value: string | undefined): string | undefined {
   const text = optionalString(option, value);
   if (text === undefined) return undefined;
-  try {
-    const url = new URL(text);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http(s)');
-  } catch {
-    throw invalid(option, `must be an http(s) URL; got ${JSON.stringify(text)}`);
-  }
+  if (!isHttpUrl(text)) throw invalid(option, `must be an http(s) URL; got ${JSON.stringify(text)}`);
   return text;
 }

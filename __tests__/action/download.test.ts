@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startActionServer, type ActionServer } from './action-server.js';
 import { requireBundles, runStep } from './run-entry.js';
+import { firstStoredBlobFile } from '../helpers/stored-blob.js';
 
 let work: string;
 let server: ActionServer;
@@ -56,7 +57,7 @@ async function record(id: number): Promise<{ file: string; data: Record<string, 
  */
 async function corrupt(id: number): Promise<void> {
   const { data } = await record(id);
-  const blob = path.join(server.dataDir, 'results', 'blobs', String(data['blobId']), 'data');
+  const blob = await firstStoredBlobFile(server.dataDir, String(data['blobId']));
   const bytes = await readFile(blob);
   expect(bytes.readUInt32LE(0)).toBe(0x04034b50);
   bytes[10] = (bytes[10] as number) ^ 0x01;

@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { forAction, REWRITES } from '../../src/action/hints.js';
-import { artifactDirectory } from '../../src/merge/download-many.js';
+import { artifactDirectory } from '../../src/artifact-directory.js';
 import { conflictError } from '../../src/pack/conflict.js';
 import { secretInArtifact } from '../../src/pack/secret-scan.js';
 import { limitError } from '../../src/pack/zip/limits.js';

@@ -66,12 +66,13 @@ export async function startFixture(extra: Partial<ServerOptions> = {}): Promise<
     dataDir,
     server: await startServer({ ...extra, dataDir }),
     async restart(more: Partial<ServerOptions> = {}) {
-      await fixture.server.close();
+      // 0: no drain. Tests end with clients that stalled on purpose; cutting them is the point.
+      await fixture.server.close(0);
       fixture.server = await startServer({ ...extra, ...more, dataDir });
       return fixture.server;
     },
     async dispose() {
-      await fixture.server.close();
+      await fixture.server.close(0);
       await rm(root, { recursive: true, force: true });
     },
   };

@@ -15,6 +15,7 @@ import {
 import { startServer, type RunningServer } from '../../src/server/index.js';
 import { runtimeJwt } from '../helpers/jwt.js';
 import { hashTree } from '../helpers/tree.js';
+import { firstStoredBlobFile } from '../helpers/stored-blob.js';
 
 /**
  * Several artifacts at once against `ferry serve` (results protocol): mergeArtifacts
@@ -531,7 +532,7 @@ describe('download conflict and digest policies', () => {
     const record = JSON.parse(
       await readFile(path.join(dataDir, 'results', 'artifacts', `${id}.json`), 'utf8'),
     ) as { blobId: string };
-    const blobFile = path.join(dataDir, 'results', 'blobs', record.blobId, 'data');
+    const blobFile = await firstStoredBlobFile(dataDir, record.blobId);
     const bytes = await readFile(blobFile);
     bytes[10] = (bytes[10] as number) ^ 0xff;
     await writeFile(blobFile, bytes);

@@ -18,7 +18,7 @@ import { downloadArtifact, downloadArtifacts, uploadArtifact, isFerryError } fro
 import type { FerryError, FerryErrorCode } from '../../src/core/errors.js';
 import { main as cliMain } from '../../src/cli/main.js';
 import { runDownload } from '../../src/action/run-download.js';
-import { artifactDirectory, windowsNameProblem } from '../../src/merge/download-many.js';
+import { artifactDirectory, windowsNameProblem } from '../../src/artifact-directory.js';
 import { extractZip, type ExtractOptions } from '../../src/pack/zip/index.js';
 import { startFixture, type ServerFixture } from '../helpers/server-fixture.js';
 import { runtimeJwt } from '../helpers/jwt.js';

@@ -651,12 +651,21 @@ describe('P37: disk full during download (1 MiB tmpfs)', () => {
 
 describe('P38: the file-descriptor limit is hit (prlimit --nofile 32)', () => {
   let src: string;
+  /** Files over 64 KiB: smaller zip entries are written one at a time (pack/small-files.ts). */
+  let srcLarge: string;
   beforeAll(async () => {
     src = path.join(work, 'p38', 'src');
+    srcLarge = path.join(work, 'p38', 'src-large');
     await mkdir(src, { recursive: true });
+    await mkdir(srcLarge, { recursive: true });
     await Promise.all(
       Array.from({ length: 300 }, (_, i) =>
         writeFile(path.join(src, `f${i}.txt`), `file ${i}\n`.repeat(i + 1)),
+      ),
+    );
+    await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        writeFile(path.join(srcLarge, `f${i}.txt`), `file ${i}\n`.repeat(8000 + i)),
       ),
     );
   });
@@ -719,7 +728,12 @@ describe('P38: the file-descriptor limit is hit (prlimit --nofile 32)', () => {
     await writeFile(path.join(target, 'keep.txt'), 'keep');
     const report = await runChild(
       [
-        { op: 'upload', name: 'fd-results', dir: src, options: { ...resultsOptions(), concurrency: 2 } },
+        {
+          op: 'upload',
+          name: 'fd-results',
+          dir: srcLarge,
+          options: { ...resultsOptions(), concurrency: 2 },
+        },
         { op: 'tree', dir: target },
         {
           op: 'download',

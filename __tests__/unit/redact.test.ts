@@ -1,12 +1,7 @@
 import { inspect } from 'node:util';
 import { FerryError, HttpError } from '../../src/core/errors.js';
-import {
-  redactText,
-  redactUrl,
-  redactingLogger,
-  registerSecret,
-  registeredSecrets,
-} from '../../src/core/redact.js';
+import { redactText, redactUrl, redactingLogger } from '../../src/core/redact.js';
+import { registerSecret, registeredSecrets } from '../../src/core/secrets.js';
 
 describe('redaction', () => {
   it('removes SAS signatures and URL passwords', () => {

@@ -1,10 +1,7 @@
 import { isFerryError, ValidationError } from '../../src/core/errors.js';
-import {
-  describeCharacter,
-  printable,
-  validateArtifactName,
-  validateFilePath,
-} from '../../src/pack/validate.js';
+import { validateArtifactName } from '../../src/core/artifact-name.js';
+import { describeCharacter, printable } from '../../src/core/format.js';
+import { validateFilePath } from '../../src/pack/validate.js';
 
 function errorOf(fn: () => void): ValidationError {
   try {
@@ -82,11 +79,14 @@ describe('validateArtifactName', () => {
     );
   });
 
-  it('rejects names over 256 UTF-8 bytes', () => {
+  it('rejects names over 256 characters, counted as code points, as GitHub counts them', () => {
     const error = errorOf(() => validateArtifactName('x'.repeat(257)));
-    expect(error.message).toMatch(/257 bytes long, the limit is 256/);
-    // 129 two-byte characters = 258 bytes.
-    expect(errorOf(() => validateArtifactName('é'.repeat(129))).message).toMatch(/258 bytes/);
+    expect(error.message).toMatch(/257 characters long, the limit is 256/);
+    // 256 three-byte characters (768 UTF-8 bytes) are a name GitHub's results service accepts.
+    expect(() => validateArtifactName('漢'.repeat(256))).not.toThrow();
+    // An emoji outside the BMP is one character (two UTF-16 units).
+    expect(() => validateArtifactName('😀'.repeat(256))).not.toThrow();
+    expect(errorOf(() => validateArtifactName('é'.repeat(257))).message).toMatch(/257 characters/);
   });
 
   it('escapes the value in the message so it cannot break a log line', () => {

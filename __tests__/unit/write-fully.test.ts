@@ -50,4 +50,19 @@ describe('writeFully', () => {
     await expect(writeFully(handle, [Buffer.alloc(100)])).rejects.toMatchObject({ code: 'ENOSPC' });
     expect(calls).toBe(2);
   });
+
+  test('a write that accepts nothing fails as ENOSPC instead of looping', async () => {
+    let calls = 0;
+    const handle = {
+      write: () => {
+        calls++;
+        return Promise.resolve({ bytesWritten: 0 });
+      },
+    } as unknown as FileHandle;
+    await expect(writeFully(handle, [Buffer.alloc(10)])).rejects.toMatchObject({
+      code: 'ENOSPC',
+      message: 'Short write: the file system accepted no bytes',
+    });
+    expect(calls).toBe(1);
+  });
 });

@@ -1,5 +1,8 @@
 import * as core from '@actions/core';
 
+import { ValidationError } from '../core/errors.js';
+import { isIntegerInRange, parseBoolean, parseChoice, parseWholeNumber } from '../core/option-checks.js';
+
 /**
  * Typed readers for action inputs. Every error names the input and echoes the rejected value, so
  * a step fails with "Input 'retention-days' must be ..." rather than a generic parse error.
@@ -7,13 +10,14 @@ import * as core from '@actions/core';
  * An empty input means "not given": the runner fills in the defaults declared in action.yml, and
  * the same defaults are repeated here so the bundles behave the same when run by hand or in tests.
  */
-export class InputError extends Error {
+/** A rejected input: `ERR_FERRY_INVALID_OPTION` with the input's name as `context.option`. */
+export class InputError extends ValidationError {
   override name = 'InputError';
   constructor(
     readonly input: string,
     message: string,
   ) {
-    super(message);
+    super('ERR_FERRY_INVALID_OPTION', message, { option: input });
   }
 }
 
@@ -44,8 +48,8 @@ export function requiredInput(name: string): string {
 export function booleanInput(name: string, fallback: boolean): boolean {
   const value = rawInput(name);
   if (value === '') return fallback;
-  if (['true', 'True', 'TRUE'].includes(value)) return true;
-  if (['false', 'False', 'FALSE'].includes(value)) return false;
+  const parsed = parseBoolean(value);
+  if (parsed !== undefined) return parsed;
   throw new InputError(name, `Input '${name}' must be true or false; got '${value}'`);
 }
 
@@ -59,11 +63,8 @@ export function integerInput(
 ): number {
   const value = rawInput(name);
   if (value === '') return fallback;
-  if (!/^[+-]?\d+$/.test(value)) {
-    throw new InputError(name, `Input '${name}' must be a whole number ${what}; got '${value}'`);
-  }
-  const number = Number(value);
-  if (!Number.isSafeInteger(number) || number < min || number > max) {
+  const number = parseWholeNumber(value);
+  if (!isIntegerInRange(number, min, max)) {
     throw new InputError(name, `Input '${name}' must be a whole number ${what}; got '${value}'`);
   }
   return number;
@@ -73,8 +74,7 @@ export function integerInput(
 export function choiceInput<T extends string>(name: string, choices: readonly T[], fallback: T): T {
   const value = rawInput(name);
   if (value === '') return fallback;
-  const lower = value.toLowerCase();
-  const found = choices.find((c) => c === lower);
+  const found = parseChoice(value, choices);
   if (!found) {
     throw new InputError(name, `Input '${name}' must be one of ${choices.join(', ')}; got '${value}'`);
   }
@@ -96,8 +96,8 @@ export function idListInput(name: string): number[] | undefined {
     .filter((p) => p !== '');
   if (parts.length === 0) throw new InputError(name, `Input '${name}' lists no artifact ids; got '${value}'`);
   const ids = parts.map((p) => {
-    const id = Number(p);
-    if (!/^\d+$/.test(p) || !Number.isSafeInteger(id) || id < 1) {
+    const id = /^\d+$/.test(p) ? parseWholeNumber(p) : undefined;
+    if (!isIntegerInRange(id, 1, Number.MAX_SAFE_INTEGER)) {
       throw new InputError(
         name,
         `Input '${name}' must be comma-separated artifact ids (positive numbers); got '${p}'`,

@@ -1,18 +1,16 @@
 import * as core from '@actions/core';
 import os from 'node:os';
 import path from 'node:path';
-import pLimit from 'p-limit';
-import type { ArtifactInfo } from '../backends/backend.js';
+import type { ArtifactInfo } from '../index.js';
 import {
   downloadArtifact,
-  listArtifacts,
+  isDigestMismatch,
   type DownloadArtifactOptions,
-  type DownloadArtifactResponse,
   type FindByOption,
 } from '../client.js';
-import { isFerryError } from '../core/errors.js';
+import { downloadMany, type DownloadedArtifact } from '../download-many.js';
 import type { ArtifactClientOptions } from '../options.js';
-import { artifactDirectory, windowsNameProblem } from '../merge/download-many.js';
+import { artifactDirectory, windowsNameProblem } from '../artifact-directory.js';
 import { compileNamePattern } from '../merge/name-pattern.js';
 import {
   booleanInput,
@@ -43,6 +41,8 @@ export interface DownloadInputs {
   githubToken: string | undefined;
   repository: string | undefined;
   runId: string | undefined;
+  /** `workflow`, `branch`, `workflow-event`, `workflow-conclusion`: the newest matching run instead of `run-id`. */
+  latestRun: { workflow?: string; branch?: string; event?: string; conclusion?: string } | undefined;
   skipDecompress: boolean;
   digestMismatch: (typeof DIGEST_MISMATCH)[number];
   conflict: (typeof CONFLICT)[number];
@@ -77,6 +77,7 @@ export function readDownloadInputs(env: Env): DownloadInputs {
   // without a token download-artifact ignores them, whatever they hold.
   const repository = optionalInput('repository') ?? env['GITHUB_REPOSITORY'];
   const runId = optionalInput('run-id') ?? env['GITHUB_RUN_ID'];
+  const latestRun = latestRunInputs();
   return {
     name,
     artifactIds,
@@ -86,12 +87,36 @@ export function readDownloadInputs(env: Env): DownloadInputs {
     githubToken,
     repository,
     runId,
+    latestRun,
     skipDecompress: booleanInput('skip-decompress', false),
     digestMismatch: choiceInput('digest-mismatch', DIGEST_MISMATCH, 'error'),
     conflict: choiceInput('conflict', CONFLICT, 'overwrite'),
     symlinks: choiceInput('symlinks', DOWNLOAD_SYMLINKS, 'refuse'),
     restoreModes: booleanInput('restore-modes', true),
     limits: limitInputs(),
+  };
+}
+
+/** Set when any of the run-selecting inputs is: the newest run they match replaces `run-id`. */
+function latestRunInputs(): DownloadInputs['latestRun'] {
+  const workflow = optionalInput('workflow');
+  const branch = optionalInput('branch');
+  const event = optionalInput('workflow-event');
+  const conclusion = optionalInput('workflow-conclusion');
+  if (workflow === undefined && branch === undefined && event === undefined) {
+    if (conclusion !== undefined) {
+      throw new InputError(
+        'workflow-conclusion',
+        "Input 'workflow-conclusion' is used with 'workflow' or 'branch'",
+      );
+    }
+    return undefined;
+  }
+  return {
+    ...(workflow !== undefined ? { workflow } : {}),
+    ...(branch !== undefined ? { branch } : {}),
+    ...(event !== undefined ? { event } : {}),
+    ...(conclusion !== undefined ? { conclusion } : {}),
   };
 }
 
@@ -112,8 +137,17 @@ function limitInputs(): DownloadInputs['limits'] {
  * service as usual.
  */
 export function findByFor(inputs: DownloadInputs, env: Env): FindByOption {
-  const current = inputs.repository === env['GITHUB_REPOSITORY'] && inputs.runId === env['GITHUB_RUN_ID'];
+  const current =
+    inputs.latestRun === undefined &&
+    inputs.repository === env['GITHUB_REPOSITORY'] &&
+    inputs.runId === env['GITHUB_RUN_ID'];
   if (!inputs.githubToken) {
+    if (inputs.latestRun !== undefined) {
+      throw new InputError(
+        'github-token',
+        "Inputs 'workflow' and 'branch' need 'github-token' (they read the runs API)",
+      );
+    }
     if (!current && (rawInput('repository') || rawInput('run-id'))) {
       core.warning(
         "Inputs 'repository' and 'run-id' are used only with 'github-token'; downloading from the current run",
@@ -129,6 +163,16 @@ export function findByFor(inputs: DownloadInputs, env: Env): FindByOption {
     throw new InputError('repository', "Input 'repository' is required with 'github-token'");
   if (!/^[^/\s]+\/[^/\s]+$/.test(inputs.repository)) {
     throw new InputError('repository', `Input 'repository' must be 'owner/repo'; got '${inputs.repository}'`);
+  }
+  if (inputs.latestRun !== undefined) {
+    return {
+      findBy: {
+        token: inputs.githubToken,
+        repository: inputs.repository,
+        ...inputs.latestRun,
+        ...(env['GITHUB_API_URL'] ? { apiUrl: env['GITHUB_API_URL'] } : {}),
+      },
+    };
   }
   if (!inputs.runId || !/^\d+$/.test(inputs.runId)) {
     throw new InputError(
@@ -208,23 +252,56 @@ export async function runDownload(env: Env = process.env): Promise<void> {
   if (base.findBy) core.info(`Downloading from run ${inputs.runId} of ${inputs.repository} (REST API)`);
   core.debug(`Resolved path is ${inputs.path}`);
 
-  let planned: Planned[];
+  let count: number;
+  let mismatches: { name: string; id: number | undefined; error: Error }[] = [];
   if (inputs.name !== undefined) {
     if (inputs.pattern) core.info("Input 'pattern' is ignored because 'name' is set");
     core.info(`Downloading single artifact '${inputs.name}'`);
-    planned = [{ name: inputs.name, id: undefined, target: inputs.path }];
-  } else {
-    planned = planTargets(await select(inputs, base), inputs.path, inputs.mergeMultiple);
-    if (planned.length) {
-      core.info('Preparing to download the following artifacts:');
-      for (const p of planned)
-        core.info(`- ${printableText(p.name)}${p.id !== undefined ? ` (ID: ${p.id})` : ''} → ${p.target}`);
+    count = 1;
+    try {
+      const result = await downloadArtifact(inputs.name, {
+        ...base,
+        ...downloadOptions(inputs),
+        path: inputs.path,
+      });
+      report({ ...result, name: inputs.name, id: undefined }, inputs);
+    } catch (error: unknown) {
+      if (!(inputs.digestMismatch === 'error' && isDigestMismatch(error))) throw error;
+      mismatches = [{ name: inputs.name, id: undefined, error }];
     }
+  } else {
+    const many = await downloadMany(
+      {
+        ...base,
+        ...downloadOptions(inputs),
+        path: inputs.path,
+        artifactConcurrency: DOWNLOAD_CONCURRENCY,
+      },
+      {
+        plan: (listed) => {
+          const selected = select(inputs, listed);
+          const planned = planTargets(selected, inputs.path, inputs.mergeMultiple);
+          if (planned.length) {
+            core.info('Preparing to download the following artifacts:');
+            for (const p of planned)
+              core.info(
+                `- ${printableText(p.name)}${p.id !== undefined ? ` (ID: ${p.id})` : ''} → ${p.target}`,
+              );
+          }
+          return planned.map((p) => ({
+            artifact: selected.find((a) => a.name === p.name && a.id === p.id) as ArtifactInfo,
+            target: p.target,
+          }));
+        },
+        digestMismatch: inputs.digestMismatch === 'error' ? 'collect' : 'stop',
+        onDownloaded: (artifact) => report(artifact, inputs),
+      },
+    );
+    mismatches = many.mismatches;
+    count = many.downloads.length;
   }
-
-  const mismatches = await downloadAll(planned, inputs, base);
   if (mismatches.length) {
-    for (const m of mismatches) core.error(m.message);
+    for (const m of mismatches) core.error(m.error.message);
     throw new Error(
       `Digest mismatch: ${mismatches.length} artifact${mismatches.length === 1 ? '' : 's'} did not match the digest the service listed and ${mismatches.length === 1 ? 'was' : 'were'} not written: ` +
         mismatches
@@ -232,22 +309,22 @@ export async function runDownload(env: Env = process.env): Promise<void> {
           .join(', '),
     );
   }
-  core.info(`Total of ${planned.length} artifact(s) downloaded`);
+  core.info(`Total of ${count} artifact(s) downloaded`);
   core.setOutput('download-path', inputs.path);
   core.info('Download artifact has finished successfully');
 }
 
-async function select(
+/** The artifacts the inputs select from the run's listing (every artifact, and the newest of each name). */
+function select(
   inputs: DownloadInputs,
-  base: ArtifactClientOptions & FindByOption,
-): Promise<ArtifactInfo[]> {
+  listed: { all: readonly ArtifactInfo[]; latest: readonly ArtifactInfo[] },
+): ArtifactInfo[] {
   if (inputs.artifactIds !== undefined) {
     core.info('Downloading artifacts by ID');
     // Every artifact, not only the newest of each name: an older id must not be dropped because
     // a newer artifact shares its name.
-    const all = await listArtifacts({ ...base, latest: false });
     const wanted = new Set(inputs.artifactIds);
-    const found = all.filter((a) => a.id !== undefined && wanted.has(a.id));
+    const found = listed.all.filter((a) => a.id !== undefined && wanted.has(a.id));
     if (found.length === 0) {
       throw new Error(`None of the provided artifact IDs were found: ${inputs.artifactIds.join(', ')}`);
     }
@@ -255,14 +332,14 @@ async function select(
     if (missing.length) core.warning(`Could not find the following artifact IDs: ${missing.join(', ')}`);
     return found;
   }
-  const all = await listArtifacts({ ...base, latest: true });
+  const all = listed.latest;
   core.debug(`Found ${all.length} artifact${all.length === 1 ? '' : 's'} in the run`);
   if (!inputs.pattern) {
     core.info("No input 'name', 'artifact-ids' or 'pattern' given: downloading all artifacts");
     if (!inputs.mergeMultiple && all.length > 1) {
       core.info('An extra directory with the artifact name will be created for each download');
     }
-    return all;
+    return [...all];
   }
   core.info(`Filtering artifacts by pattern '${inputs.pattern}'`);
   const matches = compileNamePattern(inputs.pattern, 'pattern');
@@ -272,95 +349,35 @@ async function select(
   return selected;
 }
 
-interface Mismatch {
-  name: string;
-  id: number | undefined;
-  message: string;
-}
-
-/**
- * Downloads everything planned. Artifacts that share a target directory are applied one after
- * another in name/id order (so `conflict: skip`/`overwrite` give the same result every time);
- * separate targets run `DOWNLOAD_CONCURRENCY` at a time. A digest mismatch under policy `error` is
- * collected (the SDK wrote nothing) and the rest continue; any other error stops everything.
- */
-async function downloadAll(
-  planned: readonly Planned[],
-  inputs: DownloadInputs,
-  base: ArtifactClientOptions & FindByOption,
-): Promise<Mismatch[]> {
-  const groups = new Map<string, Planned[]>();
-  for (const p of planned) groups.set(p.target, [...(groups.get(p.target) ?? []), p]);
-  const abort = new AbortController();
-  const limit = pLimit(DOWNLOAD_CONCURRENCY);
-  const mismatches: Mismatch[] = [];
-  let failure: { error: unknown } | undefined;
-
-  await Promise.all(
-    [...groups.values()].map((group) =>
-      limit(async () => {
-        for (const item of group) {
-          if (failure) return;
-          try {
-            const result = await downloadOne(item, inputs, { ...base, signal: abort.signal });
-            report(item, result, inputs);
-          } catch (error: unknown) {
-            if (isDigestMismatch(error) && inputs.digestMismatch === 'error') {
-              mismatches.push({ name: item.name, id: item.id, message: (error as Error).message });
-              continue;
-            }
-            failure ??= { error };
-            abort.abort(error);
-            return;
-          }
-        }
-      }),
-    ),
-  );
-  if (failure) throw failure.error;
-  return mismatches.sort(byNameThenId);
-}
-
-async function downloadOne(
-  item: Planned,
-  inputs: DownloadInputs,
-  base: ArtifactClientOptions & FindByOption,
-): Promise<DownloadArtifactResponse> {
-  const options: DownloadArtifactOptions = {
-    ...base,
-    path: item.target,
-    ...(item.id !== undefined ? { artifactId: item.id } : {}),
+/** What every artifact of the step is downloaded with. */
+function downloadOptions(inputs: DownloadInputs): DownloadArtifactOptions {
+  return {
     ...(inputs.skipDecompress ? { skipDecompress: true } : {}),
     conflict: inputs.conflict,
     symlinks: inputs.symlinks,
     ...(inputs.restoreModes ? {} : { restoreModes: false }),
     ...(Object.keys(inputs.limits).length > 0 ? { limits: inputs.limits } : {}),
-    // `error`: the SDK verifies before writing and throws; otherwise write and report the mismatch.
+    // `error`: the SDK verifies before writing and refuses; otherwise write and report the mismatch.
     ...(inputs.digestMismatch === 'error' ? {} : { verifyDigest: false }),
   };
-  return downloadArtifact(item.name, options);
 }
 
-function report(item: Planned, result: DownloadArtifactResponse, inputs: DownloadInputs): void {
+function report(
+  item: Omit<DownloadedArtifact, 'digest'> & { digest?: string | undefined },
+  inputs: DownloadInputs,
+): void {
   const id = item.id !== undefined ? ` (ID ${item.id})` : '';
   core.info(
-    `Artifact '${printableText(item.name)}'${id} downloaded to ${printableText(result.downloadPath)}: ${result.fileCount} file${result.fileCount === 1 ? '' : 's'}, ${formatBytes(result.size)}`,
+    `Artifact '${printableText(item.name)}'${id} downloaded to ${printableText(item.downloadPath)}: ${item.fileCount} file${item.fileCount === 1 ? '' : 's'}, ${formatBytes(item.size)}`,
   );
-  if (result.digestMismatch) {
+  if (item.digestMismatch) {
     const message =
-      `Digest mismatch for artifact '${printableText(item.name)}'${id}: the service listed ${result.expectedDigest ?? 'a digest'} ` +
-      `but the download hashes to ${result.digest ?? 'something else'}; written anyway (digest-mismatch: ${inputs.digestMismatch})`;
+      `Digest mismatch for artifact '${printableText(item.name)}'${id}: the service listed ${item.expectedDigest ?? 'a digest'} ` +
+      `but the download hashes to ${item.digest ?? 'something else'}; written anyway (digest-mismatch: ${inputs.digestMismatch})`;
     if (inputs.digestMismatch === 'warn') core.warning(message);
     else if (inputs.digestMismatch === 'info') core.info(message);
     else core.debug(message);
-  } else if (result.digest) {
-    core.debug(`Artifact '${printableText(item.name)}'${id} digest ${result.digest}`);
+  } else if (item.digest) {
+    core.debug(`Artifact '${printableText(item.name)}'${id} digest ${item.digest}`);
   }
-}
-
-/** The SDK's verification failure: `IntegrityError`, code ERR_FERRY_INTEGRITY, "Digest mismatch ...". */
-export function isDigestMismatch(error: unknown): boolean {
-  return (
-    isFerryError(error) && error.code === 'ERR_FERRY_INTEGRITY' && error.message.startsWith('Digest mismatch')
-  );
 }

@@ -3,7 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { uploadArtifact, type UploadArtifactOptions } from '../client.js';
 import { globFiles } from '../pack/glob.js';
-import { booleanInput, choiceInput, compressionLevelInput, requiredInput, stringInput } from './inputs.js';
+import {
+  booleanInput,
+  choiceInput,
+  compressionLevelInput,
+  InputError,
+  requiredInput,
+  stringInput,
+} from './inputs.js';
 import { setArtifactOutputs } from './outputs.js';
 import { retentionDays } from './retention.js';
 import { actionOptions, formatBytes, type Env } from './runtime.js';
@@ -81,7 +88,8 @@ export async function runUpload(env: Env = process.env): Promise<void> {
   let name = inputs.name;
   if (!inputs.archive) {
     if (count > 1) {
-      throw new Error(
+      throw new InputError(
+        'archive',
         `Input 'archive' is false, which uploads exactly one file, but the path matched ${count} files`,
       );
     }

@@ -2,6 +2,7 @@ import * as core from '@actions/core';
 import { fromEnvironment } from '../environment.js';
 import { isFerryError } from '../core/errors.js';
 import { redactText } from '../core/redact.js';
+import { onSecretRegistered } from '../core/secrets.js';
 import type { ArtifactClientOptions } from '../options.js';
 import { forAction } from './hints.js';
 import type { Logger, ProgressCallback, ProgressEvent } from '../core/types.js';
@@ -20,8 +21,10 @@ import { formatBytes, printableLines, printableText } from '../core/format.js';
 export { formatBytes };
 
 export function actionOptions(env: Env, progressIntervalMs = PROGRESS_INTERVAL_MS): ArtifactClientOptions {
-  mask(env['ACTIONS_RUNTIME_TOKEN']);
-  mask(env['GITHUB_TOKEN']);
+  // Every secret the SDK is given (the runtime token and GITHUB_TOKEN that fromEnvironment
+  // registers, a proxy password, a findBy token) is also masked by the runner, wherever it may
+  // appear in the step log. Subscribing twice is harmless: the listener set holds `mask` once.
+  onSecretRegistered(mask);
   return {
     ...fromEnvironment(env),
     logger: actionLogger(),

@@ -1,6 +1,8 @@
+import type { FerryError } from '../core/errors.js';
 import type { ConflictPolicy } from '../pack/conflict.js';
 import type { SecretScanner } from '../pack/secret-scan.js';
 import type { ExtractLimits } from '../pack/zip/limits.js';
+import type { ZipInput } from '../pack/zip-writer/index.js';
 import type { HttpManager } from '../transport/http-manager.js';
 import type { Operation } from '../transport/operation.js';
 import type { Logger, ProgressCallback } from '../core/types.js';
@@ -108,9 +110,37 @@ export interface DownloadSpec {
   beforeWrite?: () => Promise<void>;
 }
 
-/** The protocol seam: legacy file containers and results/Twirp implement the same calls. */
+/** A downloaded artifact blob in a temporary directory, its digest checked (see {@link Backend.downloadVerified}). */
+export interface VerifiedBlob {
+  /** The temporary file holding the bytes. */
+  file: string;
+  size: number;
+  /** Hex SHA-256 of the bytes. */
+  sha256: string;
+  contentType: string | undefined;
+  contentDisposition: string | undefined;
+  /** Only when verification was off: the bytes do not hash to the listed digest. */
+  digestMismatch: boolean;
+  /** The listed digest (hex), when the service listed one. */
+  expectedHex: string | undefined;
+  /** Removes the temporary directory; safe to call more than once. */
+  dispose(): Promise<void>;
+}
+
+/** Options of {@link Backend.uploadStream}. */
+export interface StreamUploadOptions {
+  retentionDays: number | undefined;
+  compressionLevel: number;
+  overwrite?: boolean;
+}
+
+/**
+ * The seam every way of reaching artifacts implements: legacy file containers, results/Twirp
+ * (github.com and the local store), and REST for another run's artifacts (`findBy`). The
+ * optional members are capabilities some protocols lack; {@link wholeArtifacts} checks them.
+ */
 export interface Backend {
-  readonly kind: 'legacy' | 'results';
+  readonly kind: 'legacy' | 'results' | 'rest';
   upload(spec: UploadSpec, ctx: OperationContext): Promise<UploadResult>;
   download(spec: DownloadSpec, ctx: OperationContext): Promise<DownloadResult>;
   /** `latest` keeps only the newest artifact of each name (re-runs can produce several). */
@@ -118,4 +148,40 @@ export interface Backend {
   get(name: string, ctx: OperationContext): Promise<ArtifactInfo>;
   /** Deletes the artifact and returns its id; legacy has no delete and throws ERR_FERRY_CONFIG. */
   delete(name: string, ctx: OperationContext): Promise<number | undefined>;
+  /**
+   * Capability (results): downloads artifact `name` (or id `id`) whole, as one blob, to a
+   * temporary file and verifies its digest, without extracting it. The caller disposes of it.
+   */
+  downloadVerified?(
+    spec: { name: string; id?: number | undefined },
+    ctx: OperationContext,
+  ): Promise<VerifiedBlob>;
+  /**
+   * Capability (results): uploads a zip of `inputs` (files, directories, links, and entries
+   * streamed out of other zips) as artifact `name`. The inputs are validated before anything
+   * is created.
+   */
+  uploadStream?(
+    name: string,
+    inputs: readonly ZipInput[],
+    options: StreamUploadOptions,
+    ctx: OperationContext,
+  ): Promise<UploadResult>;
+  /**
+   * Capability (results): the origin of the host that stores the bytes, which only a signed URL
+   * names (doctor probes it); undefined when the run has no artifact to sign a URL for.
+   */
+  storageOrigin?(ctx: OperationContext): Promise<string | undefined>;
+}
+
+/** A backend that can read and write whole artifacts (what merge needs). */
+export type WholeArtifactBackend = Backend & Required<Pick<Backend, 'downloadVerified' | 'uploadStream'>>;
+
+/**
+ * The backend with its whole-artifact capability checked; `refuse` builds the typed error for a
+ * backend without it (the caller knows what was asked and what to do instead).
+ */
+export function wholeArtifacts(backend: Backend, refuse: () => FerryError): WholeArtifactBackend {
+  if (backend.downloadVerified === undefined || backend.uploadStream === undefined) throw refuse();
+  return backend as WholeArtifactBackend;
 }

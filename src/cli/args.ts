@@ -1,5 +1,8 @@
-import { SERVE_LIMIT_OPTIONS } from './serve-limits.js';
 import type { ParseArgsConfig } from 'node:util';
+
+import { FerryError } from '../core/errors.js';
+import { parseBoolean, parseChoice, parseNumber } from '../core/option-checks.js';
+import { SERVE_LIMIT_OPTIONS } from './serve-limits.js';
 
 /** Command-line options as `parseArgs` returns them. */
 export type Values = Record<string, string | boolean | string[] | undefined>;
@@ -7,8 +10,11 @@ export type Values = Record<string, string | boolean | string[] | undefined>;
 type OptionSpecs = NonNullable<ParseArgsConfig['options']>;
 
 /** Bad command-line usage: exit code 2, reported with code ERR_FERRY_USAGE. */
-export class UsageError extends Error {
+export class UsageError extends FerryError {
   override name = 'UsageError';
+  constructor(message: string) {
+    super('ERR_FERRY_USAGE', message);
+  }
 }
 
 export const COMMON: OptionSpecs = {
@@ -28,6 +34,10 @@ export const COMMON: OptionSpecs = {
 const OTHER_RUN: OptionSpecs = {
   repository: { type: 'string' },
   'github-token': { type: 'string' },
+  workflow: { type: 'string' },
+  branch: { type: 'string' },
+  'workflow-event': { type: 'string' },
+  'workflow-conclusion': { type: 'string' },
 };
 
 export const COMMANDS: Record<string, OptionSpecs> = {
@@ -70,9 +80,15 @@ export const COMMANDS: Record<string, OptionSpecs> = {
     port: { type: 'string' },
     host: { type: 'string' },
     data: { type: 'string' },
+    config: { type: 'string' },
     'jwt-secret-file': { type: 'string', multiple: true },
     'jwt-public-key': { type: 'string', multiple: true },
     'public-url': { type: 'string' },
+    'access-log': { type: 'string' },
+    'metrics-public': { type: 'boolean' },
+    'drain-timeout': { type: 'string' },
+    'instance-id': { type: 'string' },
+    'index-lifetime': { type: 'string' },
     ...SERVE_LIMIT_OPTIONS,
   },
   token: {
@@ -80,6 +96,15 @@ export const COMMANDS: Record<string, OptionSpecs> = {
     job: { type: 'string' },
     ttl: { type: 'string' },
     'jwt-secret-file': { type: 'string' },
+  },
+  'record-run': {
+    workflow: { type: 'string' },
+    'workflow-name': { type: 'string' },
+    branch: { type: 'string' },
+    sha: { type: 'string' },
+    event: { type: 'string' },
+    status: { type: 'string' },
+    conclusion: { type: 'string' },
   },
   doctor: {},
   merge: {
@@ -99,10 +124,8 @@ export const COMMANDS: Record<string, OptionSpecs> = {
 export function numberOption(values: Values, name: string): number | undefined {
   const raw = values[name];
   if (raw === undefined) return undefined;
-  const value = Number(raw);
-  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(value)) {
-    throw new UsageError(`--${name} must be a number; got '${String(raw)}'`);
-  }
+  const value = typeof raw === 'string' ? parseNumber(raw) : undefined;
+  if (value === undefined) throw new UsageError(`--${name} must be a number; got '${String(raw)}'`);
   return value;
 }
 
@@ -126,16 +149,19 @@ export function choiceOption<T extends string>(
 ): T | undefined {
   const raw = stringOption(values, name);
   if (raw === undefined) return undefined;
-  const found = choices.find((c) => c === raw.toLowerCase());
+  const found = parseChoice(raw, choices);
   if (!found) throw new UsageError(`--${name} must be one of ${choices.join(', ')}; got '${raw}'`);
   return found;
 }
 
-/** `--archive false` / `--preserve-permissions true`: the Action's boolean inputs, spelled as values. */
+/**
+ * `--archive false` / `--preserve-permissions true`: the Action's boolean inputs, spelled as
+ * values, with the words the Action accepts (`true`, `True`, `TRUE`, and the same for false).
+ */
 export function booleanOption(values: Values, name: string): boolean | undefined {
   const raw = stringOption(values, name);
   if (raw === undefined) return undefined;
-  if (/^true$/i.test(raw)) return true;
-  if (/^false$/i.test(raw)) return false;
+  const parsed = parseBoolean(raw);
+  if (parsed !== undefined) return parsed;
   throw new UsageError(`--${name} must be true or false; got '${raw}'`);
 }

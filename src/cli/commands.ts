@@ -4,13 +4,16 @@ import { serveLimits } from './serve-limits.js';
 import { printableText } from '../core/format.js';
 import os from 'node:os';
 import path from 'node:path';
-import type { ArtifactInfo } from '../backends/backend.js';
+import type { ArtifactInfo } from '../index.js';
 import { deleteArtifact, getArtifact, listArtifacts } from '../client.js';
 import { mergeArtifacts } from '../merge/merge.js';
+import { loadServeConfig } from '../server/config/serve-config.js';
 import { startServer } from '../server/index.js';
 import { isFerryError } from '../core/errors.js';
-import { validateArtifactName } from '../pack/validate.js';
-import { registerSecret } from '../core/redact.js';
+import { validateArtifactName } from '../core/artifact-name.js';
+import { redactText } from '../core/redact.js';
+import { registerSecret } from '../core/secrets.js';
+import { packageVersion } from './version.js';
 import { choiceOption, listOption, numberOption, stringOption, UsageError, type Values } from './args.js';
 import { resolveConnection, type Connect, type Connection } from './connection.js';
 import { runDoctor } from './doctor.js';
@@ -104,7 +107,14 @@ export async function serve(positionals: string[], values: Values, out: CliOutpu
   if (positionals.length) throw new UsageError('serve takes no arguments');
   const port = numberOption(values, 'port') ?? 0;
   const host = stringOption(values, 'host') ?? '127.0.0.1';
-  const dataDir = path.resolve(stringOption(values, 'data') ?? path.join(os.homedir(), '.ferry', 'serve'));
+  const configFile = stringOption(values, 'config');
+  if (configFile !== undefined && stringOption(values, 'data') !== undefined) {
+    throw new UsageError('give --data or --config (whose store names the directory), not both');
+  }
+  const config = configFile === undefined ? undefined : await loadServeConfig(configFile);
+  const dataDir =
+    config?.dataDir ??
+    path.resolve(stringOption(values, 'data') ?? path.join(os.homedir(), '.ferry', 'serve'));
   const token = stringOption(values, 'token') ?? process.env['FERRY_TOKEN'];
   registerSecret(token);
   let limits;
@@ -118,23 +128,48 @@ export async function serve(positionals: string[], values: Values, out: CliOutpu
   );
   const publicKeys = await Promise.all(listOption(values, 'jwt-public-key').map((file) => readFile(file)));
   const publicUrl = stringOption(values, 'public-url');
+  const accessLog = choiceOption(values, 'access-log', ['json', 'text', 'off'] as const);
+  const drainTimeoutMs = numberOption(values, 'drain-timeout');
+  const instanceId = stringOption(values, 'instance-id');
+  const indexLifetimeMs = numberOption(values, 'index-lifetime');
+  // --access-log writes every line to stderr as it is (JSON stays one object per line); without
+  // it, --verbose keeps the historical text lines through the CLI's own logger.
+  const log =
+    accessLog !== undefined
+      ? (line: string) => void process.stderr.write(`${redactText(line)}\n`)
+      : values['verbose']
+        ? (line: string) => out.logger.debug(line)
+        : undefined;
   const server = await startServer({
     dataDir,
     port,
     host,
     limits,
+    ...(config ? { retention: { sweepIntervalMs: config.sweepIntervalMs, eviction: config.eviction } } : {}),
+    version: packageVersion(),
     ...(token ? { token } : {}),
     ...(secrets.length + publicKeys.length > 0 ? { jwt: { secrets, publicKeys } } : {}),
     ...(publicUrl !== undefined ? { publicUrl } : {}),
-    ...(values['verbose'] ? { log: (line: string) => out.logger.debug(line) } : {}),
+    ...(log ? { log } : {}),
+    ...(accessLog !== undefined ? { accessLog } : {}),
+    ...(values['metrics-public'] ? { metricsPublic: true } : {}),
+    ...(drainTimeoutMs !== undefined ? { drainTimeoutMs } : {}),
+    ...(instanceId !== undefined ? { instanceId } : {}),
+    ...(indexLifetimeMs !== undefined ? { indexLifetimeMs } : {}),
   });
   out.result({ command: 'serve', url: server.url, dataDir }, server.url);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
   });
+  // Graceful: requests in flight finish (up to --drain-timeout); a second signal cuts them.
+  out.logger.info(`${signal}: finishing requests in flight, then stopping`);
+  const force = (): void => void server.close(0);
+  process.once('SIGINT', force);
+  process.once('SIGTERM', force);
   await server.close();
+  process.off('SIGINT', force);
+  process.off('SIGTERM', force);
   return 0;
 }
 

@@ -1,13 +1,12 @@
-import { mintRuntimeToken } from '../backends/local/local-store.js';
-import type { FindBy } from '../backends/results/rest.js';
-import { backendIdsFromToken } from '../backends/results/token.js';
+import { mintRuntimeToken } from '../runner-token.js';
+import { backendIdsFromToken } from '../runner-token.js';
 import { fromEnvironment } from '../environment.js';
 import type { ArtifactClientOptions } from '../options.js';
-import { proxySettingsFromEnv } from '../transport/proxy.js';
-import { registerSecret } from '../core/redact.js';
+import { proxySettingsFromEnv, type FindBy } from '../index.js';
+import { registerSecret } from '../core/secrets.js';
 import { choiceOption, numberOption, stringOption, UsageError, type Values } from './args.js';
 import type { CliOutput } from './output.js';
-import { probeProtocol } from './probe.js';
+import { probeProtocol } from '../probe-protocol.js';
 
 /** Run id of `--url` and the embedded store when `--run-id` is not given. */
 export const DEFAULT_RUN_ID = 'local';
@@ -117,14 +116,28 @@ function findByOption(values: Values): { findBy?: FindBy } {
   if (repository === undefined) return {};
   const token = stringOption(values, 'github-token') ?? process.env['GITHUB_TOKEN'];
   const runId = stringOption(values, 'run-id');
+  const latest = {
+    workflow: stringOption(values, 'workflow'),
+    branch: stringOption(values, 'branch'),
+    event: stringOption(values, 'workflow-event'),
+    conclusion: stringOption(values, 'workflow-conclusion'),
+  };
+  const selectsRun =
+    latest.workflow !== undefined || latest.branch !== undefined || latest.event !== undefined;
   if (!token) throw new UsageError('--repository needs --github-token or GITHUB_TOKEN');
-  if (runId === undefined) throw new UsageError('--repository needs --run-id');
+  if (runId === undefined && !selectsRun)
+    throw new UsageError('--repository needs --run-id, or --workflow / --branch');
+  if (runId !== undefined && selectsRun)
+    throw new UsageError('--run-id names the run; leave out --workflow, --branch and --workflow-event');
+  if (latest.conclusion !== undefined && !selectsRun)
+    throw new UsageError('--workflow-conclusion is used with --workflow or --branch');
   registerSecret(token);
   return {
     findBy: {
       token,
       repository,
-      runId,
+      ...(runId !== undefined ? { runId } : {}),
+      ...Object.fromEntries(Object.entries(latest).filter(([, v]) => v !== undefined)),
       ...(process.env['GITHUB_API_URL'] ? { apiUrl: process.env['GITHUB_API_URL'] } : {}),
     },
   };

@@ -1,17 +1,8 @@
-import type {
-  GetSignedArtifactUrlResponse,
-  ListArtifactsResponse,
-  ResultsConfig,
-} from '../backends/results/contracts.js';
-import { backendIdsFromToken } from '../backends/results/token.js';
-import { TwirpClient } from '../backends/results/twirp.js';
 import { chooseBackend } from '../client.js';
 import { isFerryError } from '../core/errors.js';
+import { probeOrigin, runtimeTokenScope, storageOrigin } from '../diagnose.js';
 import { normalizeOptions, type ArtifactClientOptions } from '../options.js';
-import { discardBody } from '../transport/body.js';
-import { HttpManager } from '../transport/http-manager.js';
-import { Operation } from '../transport/operation.js';
-import { describeProxyDecision } from '../transport/proxy.js';
+import { describeProxyDecision } from '../index.js';
 import { urlWithoutQuery } from '../core/redact.js';
 
 /** Endpoints doctor cannot learn from the artifact options. */
@@ -55,7 +46,7 @@ export async function runDoctor(
   } catch (error: unknown) {
     return [{ name: 'configuration', ok: false, detail: (error as Error).message }];
   }
-  const ids = backendIdsFromToken(opts.runtimeToken);
+  const ids = runtimeTokenScope(opts.runtimeToken);
   let protocol: string;
   try {
     protocol = chooseBackend(opts);
@@ -116,7 +107,7 @@ export async function runDoctor(
     checks.push(await reach(name, new URL(url), opts));
   }
   if (protocol === 'results' && opts.resultsUrl && opts.runtimeToken && ids) {
-    checks.push(await blobStorage({ resultsUrl: opts.resultsUrl, token: opts.runtimeToken, ids }, opts));
+    checks.push(await blobStorage(opts));
   }
   if (extra.apiUrl) {
     checks.push(await reach('REST API', new URL(extra.apiUrl), opts));
@@ -137,42 +128,11 @@ export async function runDoctor(
  * (two read-only calls), then probes that host's origin along its own route. With no artifact
  * yet, it says so instead of guessing the host.
  */
-async function blobStorage(
-  config: ResultsConfig,
-  opts: ReturnType<typeof normalizeOptions>,
-): Promise<DoctorCheck> {
+async function blobStorage(opts: ReturnType<typeof normalizeOptions>): Promise<DoctorCheck> {
   const name = 'blob storage';
-  const http = probeClient(opts);
-  let signed: URL;
+  let origin: string | undefined;
   try {
-    const twirp = new TwirpClient(http, config);
-    const operation = new Operation('doctor');
-    const context = { operation: 'doctor' };
-    const ids = {
-      workflow_run_backend_id: config.ids.workflowRunBackendId,
-      workflow_job_run_backend_id: config.ids.workflowJobRunBackendId,
-    };
-    const listed = await twirp.call<ListArtifactsResponse>('ListArtifacts', ids, { operation, context });
-    const first = Array.isArray(listed.artifacts) ? listed.artifacts[0] : undefined;
-    if (!first) {
-      return {
-        name,
-        ok: true,
-        detail: 'not probed: this run has no artifact yet, and only a signed URL names the storage host',
-      };
-    }
-    const answer = await twirp.call<GetSignedArtifactUrlResponse>(
-      'GetSignedArtifactURL',
-      {
-        workflow_run_backend_id: first.workflow_run_backend_id ?? ids.workflow_run_backend_id,
-        workflow_job_run_backend_id: first.workflow_job_run_backend_id ?? ids.workflow_job_run_backend_id,
-        name: first.name,
-      },
-      { operation, context },
-    );
-    const url = answer.signed_url ?? answer.signedUrl;
-    if (!url) return { name, ok: false, detail: 'GetSignedArtifactURL returned no signed_url' };
-    signed = new URL(url);
+    origin = await storageOrigin(opts);
   } catch (error: unknown) {
     const reason = isFerryError(error) ? error.message : String(error);
     return {
@@ -180,22 +140,16 @@ async function blobStorage(
       ok: false,
       detail: `could not learn the storage host from the results service: ${reason}`,
     };
-  } finally {
-    http.dispose();
+  }
+  if (origin === undefined) {
+    return {
+      name,
+      ok: true,
+      detail: 'not probed: this run has no artifact yet, and only a signed URL names the storage host',
+    };
   }
   // Only the origin is used: the signed query (the SAS signature) never reaches the output.
-  return reach(name, new URL(signed.origin), opts);
-}
-
-/** One connection, one attempt, ten seconds: doctor reports what it finds and never waits on retries. */
-function probeClient(opts: ReturnType<typeof normalizeOptions>): HttpManager {
-  return new HttpManager({
-    slots: 1,
-    userAgent: 'ferry-doctor',
-    proxy: opts.proxy,
-    socketTimeoutMs: 10_000,
-    retry: { maxAttempts: 1 },
-  });
+  return reach(name, new URL(origin), opts);
 }
 
 async function reach(
@@ -204,26 +158,12 @@ async function reach(
   opts: ReturnType<typeof normalizeOptions>,
 ): Promise<DoctorCheck> {
   const route = describeProxyDecision(url, opts.proxy);
-  const http = probeClient(opts);
   try {
     // Any HTTP answer, even 401 or 404, proves the endpoint is reachable along this route.
-    const status = await http.request(
-      {
-        slot: 0,
-        method: 'GET',
-        url: url.origin + '/',
-        okStatuses: Array.from({ length: 500 }, (_, i) => i + 100),
-      },
-      async (res) => {
-        await discardBody(res);
-        return res.statusCode ?? 0;
-      },
-    );
+    const status = await probeOrigin(url, opts);
     return { name, ok: true, detail: `${urlWithoutQuery(url.origin)} answered HTTP ${status}, ${route}` };
   } catch (error: unknown) {
     const reason = isFerryError(error) ? error.message : String(error);
     return { name, ok: false, detail: `${urlWithoutQuery(url.origin)} unreachable ${route}: ${reason}` };
-  } finally {
-    http.dispose();
   }
 }

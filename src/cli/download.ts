@@ -1,8 +1,8 @@
 import { printableText } from '../core/format.js';
 import path from 'node:path';
 import { downloadArtifact, type DownloadArtifactOptions } from '../client.js';
-import { downloadArtifacts, type DownloadArtifactsOptions } from '../merge/download-many.js';
-import { validateArtifactName } from '../pack/validate.js';
+import { downloadArtifacts, type DownloadArtifactsOptions } from '../download-many.js';
+import { validateArtifactName } from '../core/artifact-name.js';
 import { normalizeLimits } from '../pack/zip/limits.js';
 import { choiceOption, numberOption, stringOption, UsageError, type Values } from './args.js';
 import type { Connect } from './connection.js';

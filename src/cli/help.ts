@@ -16,6 +16,7 @@ Commands:
   help [COMMAND]          this help, or a command's
   version                 print Ferry's version (also --version, -V)
   token                   mint a run-scoped runtime token for 'ferry serve --jwt-secret-file'
+  record-run              tell a 'ferry serve' what this run is (workflow, branch, outcome)
 
 Where artifacts go:
   In a job, Ferry reads the runner's environment: the results protocol (github.com) when
@@ -101,6 +102,11 @@ Options:
   --max-ratio N           refuse an entry over 1 MiB compressed more than N:1 (default 1000)
   --repository O/R        read another run (with --run-id and --github-token or GITHUB_TOKEN)
   --github-token TOKEN    token for --repository (or GITHUB_TOKEN)
+  --workflow FILE         with --repository instead of --run-id: the newest run of this
+                          workflow (build.yml or its id) that has the artifact
+  --branch B              ... only runs of this branch
+  --workflow-event E      ... only runs triggered by this event
+  --workflow-conclusion C ... only runs that ended so (default success; any: every completed run)
 
 Examples:
   ferry download build-output --path ./out
@@ -150,6 +156,25 @@ Options:
 Examples:
   ferry merge all-logs --pattern 'logs-*' --delete-merged
   ferry merge bundle --separate-directories --json`,
+  'record-run': `Usage: ferry record-run --url URL [--token TOKEN] [--run-id RUN] [--conclusion C] [options]
+
+Tells a ferry serve what this workflow run is, so a later download with --workflow/--branch
+(or the download Action's workflow/branch inputs) can find its newest successful run. Run it
+once when the run starts and once with --conclusion when it ends. GitHub knows its runs: this
+is only for ferry serve.
+
+Options (each defaults to the runner's variable):
+  --workflow PATH         workflow file, e.g. .github/workflows/build.yml (GITHUB_WORKFLOW_REF)
+  --workflow-name NAME    display name (GITHUB_WORKFLOW)
+  --branch B              GITHUB_REF_NAME
+  --sha SHA               GITHUB_SHA
+  --event E               GITHUB_EVENT_NAME
+  --status S              queued | in_progress | completed
+  --conclusion C          success | failure | cancelled | skipped | neutral | timed_out | ...
+                          (marks the run completed)
+
+Example:
+  ferry record-run --url http://127.0.0.1:8080/ --run-id 7 --workflow .github/workflows/build.yml --branch main --conclusion success`,
   doctor: `Usage: ferry doctor [--json]
 
 Checks the environment without uploading anything: which protocol Ferry will use and
@@ -160,8 +185,10 @@ Exit code 0 when every check passes, 1 otherwise.
 Examples:
   ferry doctor
   HTTPS_PROXY=http://proxy:3128 ferry doctor --json`,
-  serve: `Usage: ferry serve [--port N] [--host ADDR] [--data DIR] [--token TOKEN]
+  serve: `Usage: ferry serve [--port N] [--host ADDR] [--data DIR | --config FILE] [--token TOKEN]
                    [--jwt-secret-file FILE]... [--jwt-public-key FILE]... [--public-url URL]
+                   [--access-log json|text|off] [--metrics-public] [--drain-timeout MS]
+                   [--instance-id ID] [--index-lifetime MS]
 
 Runs a local artifact service over a data directory and prints its URL. It speaks both
 protocols on one port: point legacy runners at it with ACTIONS_RUNTIME_URL=<url>, results
@@ -177,6 +204,8 @@ Options:
   --port N                 port to listen on (default 0: any free port)
   --host ADDR              address to bind (default 127.0.0.1)
   --data DIR               where artifacts are stored (default ~/.ferry/serve)
+  --config FILE            JSON configuration: named stores, eviction, retention sweep
+                           (docs/serve.md); its store's path replaces --data
   --token TOKEN            shared token with access to every run (or FERRY_TOKEN)
   --jwt-secret-file FILE   accept HS256 runtime JWTs signed with this secret (>= 32 bytes);
                            repeat it to accept an old and a new secret while rotating
@@ -184,6 +213,15 @@ Options:
                            (repeatable)
   --public-url URL         the URL clients use when it is not the bound address (reverse
                            proxy, container name, forwarded port); other Host names get 421
+  --access-log FORMAT      one line per request on stderr: json (one object per line), text
+                           or off (default: off; text with --verbose)
+  --metrics-public         serve /metrics and /status without a credential (otherwise they
+                           need --token when the server has authentication)
+  --drain-timeout MS       on SIGTERM/SIGINT, how long requests in flight may finish (default
+                           30000); a second signal stops at once
+  --instance-id ID         the instance label of /metrics and /status (default hostname:pid)
+  --index-lifetime MS      how long the listing index trusts one read of the store; it is
+                           re-read in the background at 0.9 of this (default 300000)
 
 Limits (bytes, milliseconds or counts; see docs/cli.md#serve for what each bounds):
 ${serveLimitsHelp()}

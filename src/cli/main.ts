@@ -1,6 +1,7 @@
-import { TokenUsageError, tokenCommand } from './token-command.js';
+import { recordRunCommand } from './record-run.js';
+import { tokenCommand } from './token-command.js';
 import { parseArgs } from 'node:util';
-import { isFerryError } from '../core/errors.js';
+import { isFerryError, type FerryErrorCode } from '../core/errors.js';
 import { COMMANDS, COMMON, UsageError, type Values } from './args.js';
 import { doctor, get, list, merge, remove, serve } from './commands.js';
 import { lazyConnection } from './connection.js';
@@ -11,7 +12,7 @@ import { upload } from './upload.js';
 import { packageVersion } from './version.js';
 
 /** The code of every usage error in `--json` output (bad flags, unknown command, missing arguments). */
-export const USAGE_ERROR_CODE = 'ERR_FERRY_USAGE';
+export const USAGE_ERROR_CODE: FerryErrorCode = 'ERR_FERRY_USAGE';
 
 export async function main(argv: string[]): Promise<number> {
   // Known before parsing, so that even a usage error is one JSON line on stdout.
@@ -78,6 +79,8 @@ export async function main(argv: string[]): Promise<number> {
         return await remove(positionals, connect, out);
       case 'merge':
         return await merge(positionals, values, connect, out);
+      case 'record-run':
+        return await recordRunCommand(positionals, values, connect, out);
     }
     return usageError(json, `unknown command '${command}'`, MAIN_HELP);
   } catch (error: unknown) {
@@ -129,7 +132,7 @@ function usageError(json: boolean, message: string, helpText: string): number {
 
 /** Exit codes: 2 bad usage or invalid input, 3 not found, 1 anything else. */
 function reportFailure(error: unknown, out: CliOutput, helpText: string, json: boolean): number {
-  if (error instanceof UsageError || error instanceof TokenUsageError) {
+  if (error instanceof UsageError) {
     out.error(error.message, USAGE_ERROR_CODE);
     if (!json) process.stderr.write(`\n${helpText}\n`);
     return 2;

@@ -1,10 +1,9 @@
 import { mintRunnerToken, parseTtl } from '../server/http/mint-token.js';
 import { readJwtSecretFile } from '../server/http/jwt-keys.js';
+import { UsageError } from './args.js';
 
 /** The default lifetime of a minted token: as long as the runner's own, and as a signed URL. */
 const DEFAULT_TTL = '6h';
-
-export class TokenUsageError extends Error {}
 
 /**
  * `ferry token --run R --job J [--ttl 6h] --jwt-secret-file FILE`: prints a runtime token for one
@@ -18,14 +17,14 @@ export async function tokenCommand(
   const job = values['job'];
   const secretFile = values['jwt-secret-file'];
   if (typeof run !== 'string' || typeof job !== 'string' || typeof secretFile !== 'string') {
-    throw new TokenUsageError('ferry token needs --run, --job and --jwt-secret-file');
+    throw new UsageError('ferry token needs --run, --job and --jwt-secret-file');
   }
   const ttl = typeof values['ttl'] === 'string' ? values['ttl'] : DEFAULT_TTL;
   let ttlMs: number;
   try {
     ttlMs = parseTtl(ttl);
   } catch (error) {
-    throw new TokenUsageError((error as Error).message);
+    throw new UsageError((error as Error).message);
   }
   const secret = await readJwtSecretFile(secretFile);
   let minted: ReturnType<typeof mintRunnerToken>;
@@ -33,7 +32,7 @@ export async function tokenCommand(
     minted = mintRunnerToken({ run, job, ttlMs, secret });
   } catch (error) {
     // Bad ids or lifetime: the user's input, exit code 2 like every other usage error.
-    if (error instanceof RangeError) throw new TokenUsageError(error.message);
+    if (error instanceof RangeError) throw new UsageError(error.message);
     throw error;
   }
   const { token, expiresAt } = minted;

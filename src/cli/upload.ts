@@ -6,7 +6,7 @@ import { uploadArtifact, type UploadArtifactOptions } from '../client.js';
 import { retentionLimitFromEnvironment } from '../environment.js';
 import { FerryError } from '../core/errors.js';
 import { normalizeOptions } from '../options.js';
-import { validateArtifactName } from '../pack/validate.js';
+import { validateArtifactName } from '../core/artifact-name.js';
 import { escapeGlob, globFiles } from '../pack/glob.js';
 import { booleanOption, choiceOption, numberOption, stringOption, UsageError, type Values } from './args.js';
 import type { Connect } from './connection.js';

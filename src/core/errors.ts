@@ -38,7 +38,25 @@ export type FerryErrorCode =
    * The artifact's upload never finished (legacy: size -1 because it was never finalized, items
    * still pending, or fewer bytes listed or received than its finalized size). Nothing was written.
    */
-  | 'ERR_FERRY_ARTIFACT_INCOMPLETE';
+  | 'ERR_FERRY_ARTIFACT_INCOMPLETE'
+  /**
+   * Bad command-line usage (unknown flag, missing argument, a flag value of the wrong kind): the
+   * CLI exits with 2 (cli/args.ts `UsageError`).
+   */
+  | 'ERR_FERRY_USAGE'
+  /**
+   * A 2xx answer whose body is not the JSON asked for (usually an intermediary's HTML page, or a
+   * cut body). Retryable; after the last attempt it is the `errno` of the `ERR_FERRY_NETWORK`
+   * error the request fails with (transport/body.ts `notJsonError`).
+   */
+  | 'ERR_FERRY_BAD_JSON'
+  /**
+   * The API said the token's rate limit is spent (now, or earlier and remembered until its reset,
+   * possibly by another process). No request was sent for a remembered one. See RateLimitedError.
+   */
+  | 'ERR_FERRY_RATE_LIMITED'
+  /** Another worker of the same batch met a permanent answer (401, 403): this one stopped before its next request. */
+  | 'ERR_FERRY_BATCH_STOPPED';
 
 /** Where an error happened. Every field is optional; the message lists whichever are known. */
 export interface ErrorContext {
@@ -188,6 +206,29 @@ export class ValidationError extends FerryError {
 /** Downloaded or uploaded bytes failed a size or digest check, or an archive/path is unsafe. */
 export class IntegrityError extends FerryError {
   override name = 'IntegrityError';
+}
+
+/**
+ * A spent rate limit, said by the API or remembered from an earlier answer. `resetAt` is when
+ * the API said the limit resets; `origin` is the API origin. The token is never part of it.
+ */
+export class RateLimitedError extends FerryError {
+  override name = 'RateLimitedError';
+  readonly origin: string;
+  readonly resetAt: Date;
+  /** True when no request was sent: the answer was remembered. */
+  readonly remembered: boolean;
+  constructor(origin: string, resetAt: Date, remembered: boolean, options: FerryErrorOptions = {}) {
+    super(
+      'ERR_FERRY_RATE_LIMITED',
+      `API rate limit of ${origin} is spent until ${resetAt.toISOString()}` +
+        (remembered ? ' (remembered from an earlier answer; no request sent)' : ''),
+      options,
+    );
+    this.origin = origin;
+    this.resetAt = resetAt;
+    this.remembered = remembered;
+  }
 }
 
 /** The operation was cancelled through its AbortSignal. */

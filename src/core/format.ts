@@ -62,3 +62,63 @@ export function printableLines(text: string): string {
   }
   return out;
 }
+
+/*
+ * Quoting a value inside an error message: `'a:b'`, `'x\n::error::y'`, `U+001B`. Used for
+ * names and paths that a user, a server or an archive supplied.
+ */
+
+const NAMED_ESCAPES: Readonly<Record<string, string>> = {
+  '\0': '\\0',
+  '\b': '\\b',
+  '\t': '\\t',
+  '\n': '\\n',
+  '\v': '\\v',
+  '\f': '\\f',
+  '\r': '\\r',
+};
+
+/** C0 controls, DEL and C1 controls. */
+export function isControlCharacter(code: number): boolean {
+  return code <= 0x1f || (code >= 0x7f && code <= 0x9f);
+}
+
+function hex4(code: number): string {
+  return code.toString(16).toUpperCase().padStart(4, '0');
+}
+
+/**
+ * A printable, quoted form of one character for an error message: `':'`, `'\n' (U+000A)`,
+ * `U+001B`, `U+D800 (lone surrogate)`.
+ */
+export function describeCharacter(ch: string): string {
+  const code = ch.codePointAt(0) ?? 0;
+  const named = NAMED_ESCAPES[ch];
+  if (named !== undefined) return `'${named}' (U+${hex4(code)})`;
+  if (code >= 0xd800 && code <= 0xdfff) return `U+${hex4(code)} (lone surrogate)`;
+  if (isControlCharacter(code)) return `U+${hex4(code)}`;
+  return `'${ch}'`;
+}
+
+/**
+ * A value quoted for an error message with control characters, bidi overrides and lone surrogates escaped, so a
+ * hostile name cannot break a log line or inject a workflow command; long values are shortened.
+ */
+export function printable(value: string, max = 120): string {
+  let out = '';
+  let count = 0;
+  for (const ch of value) {
+    if (count === max) {
+      out += `…(${Array.from(value).length} characters)`;
+      break;
+    }
+    count++;
+    const code = ch.codePointAt(0) ?? 0;
+    const named = NAMED_ESCAPES[ch];
+    if (named !== undefined) out += named;
+    else if (isUnsafeForDisplay(code)) out += escapeCodePoint(code);
+    else if (ch === "'" || ch === '\\') out += `\\${ch}`;
+    else out += ch;
+  }
+  return `'${out}'`;
+}

@@ -1,3 +1,4 @@
+import { registeredLiterals } from './secrets.js';
 import type { Logger } from './types.js';
 
 /**
@@ -60,33 +61,6 @@ export function urlWithoutQuery(input: string | URL): string {
   }
 }
 
-const registered = new Set<string>();
-/** The registered values as given (not their encodings), with what each one is. */
-const originals = new Map<string, string>();
-
-/** How a registered secret is described when no label was given. */
-export const DEFAULT_SECRET_LABEL = 'a token or password Ferry was given';
-
-/**
- * Registers a literal secret (token, proxy password) so that {@link redactText} removes it
- * wherever it appears. Values shorter than 6 characters are ignored: masking "a" would mangle
- * every message without protecting anything. `label` says what the value is (e.g. `GITHUB_TOKEN`)
- * where an error must refer to it without showing it (the upload secret scan).
- */
-export function registerSecret(value: string | undefined, label?: string): void {
-  if (value && value.length >= 6) {
-    registered.add(value);
-    const encoded = encodeURIComponent(value);
-    if (encoded !== value) registered.add(encoded);
-    if (label !== undefined || !originals.has(value)) originals.set(value, label ?? DEFAULT_SECRET_LABEL);
-  }
-}
-
-/** Every secret registered in this process, as given, with its label (for the upload secret scan). */
-export function registeredSecrets(): Array<{ value: string; label: string }> {
-  return [...originals].map(([value, label]) => ({ value, label }));
-}
-
 const PATTERNS: Array<[RegExp, string]> = [
   [/(authorization\s*[:=]\s*)(bearer|basic|token)\s+[^\s"',]+/gi, `$1$2 ${REDACTED}`],
   [/\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi, `$1 ${REDACTED}`],
@@ -118,7 +92,7 @@ export function redactingLogger(logger: Logger): Logger {
 /** Removes secrets from free text: registered literals, bearer/basic credentials, SAS signatures, URL passwords, JWTs. */
 export function redactText(text: string): string {
   let out = text;
-  for (const secret of registered) {
+  for (const secret of registeredLiterals()) {
     if (out.includes(secret)) out = out.split(secret).join(REDACTED);
   }
   for (const [pattern, replacement] of PATTERNS) out = out.replace(pattern, replacement);

@@ -20,7 +20,12 @@ export async function writeFully(
       rest.length === 1
         ? await handle.write(first, 0, first.length, at ?? null)
         : await handle.writev(rest, at);
-    if (bytesWritten === 0) throw new Error('Short write: the file system accepted no bytes');
+    // Only a full file system or quota (some FUSE and network file systems) answers a write
+    // with 0 and no error: report it as ENOSPC, which pack/fs-errors.ts turns into
+    // ERR_FERRY_NO_SPACE with its advice, like the error the next call would have raised.
+    if (bytesWritten === 0) {
+      throw Object.assign(new Error('Short write: the file system accepted no bytes'), { code: 'ENOSPC' });
+    }
     if (at !== undefined) at += bytesWritten;
     let written = bytesWritten;
     const next: Buffer[] = [];

@@ -8,14 +8,19 @@ import {
   isFerryError,
   type ErrorContext,
 } from '../core/errors.js';
-import type { ArtifactInfo, OperationContext } from '../backends/backend.js';
+import {
+  wholeArtifacts,
+  type ArtifactInfo,
+  type OperationContext,
+  type VerifiedBlob,
+  type WholeArtifactBackend,
+} from '../backends/backend.js';
 import { fileNameFromDisposition } from '../backends/results/content-disposition.js';
-import type { VerifiedBlob } from '../backends/results/download.js';
-import type { ResultsBackend } from '../backends/results/results-backend.js';
 import { withBackend } from '../client.js';
 import { normalizeOptions, type ArtifactClientOptions } from '../options.js';
 import { checkConflictPolicy, digestRegularFile, type ConflictPolicy } from '../pack/conflict.js';
-import { printable, validateArtifactName } from '../pack/validate.js';
+import { validateArtifactName } from '../core/artifact-name.js';
+import { printable } from '../pack/validate.js';
 import {
   DEFAULT_EXTRACT_LIMITS,
   openEntryStream,
@@ -23,7 +28,7 @@ import {
   type ZipEntry,
 } from '../pack/zip/index.js';
 import { validateEntryName, type ZipInput } from '../pack/zip-writer/index.js';
-import { sortArtifacts } from './download-many.js';
+import { sortArtifacts } from '../download-many.js';
 import { compileNamePattern } from './name-pattern.js';
 
 export interface MergeArtifactsOptions extends ArtifactClientOptions {
@@ -109,17 +114,18 @@ export async function mergeArtifacts(
   const matches = compileNamePattern(pattern ?? '*');
   const context: ErrorContext = { operation: 'merge', artifactName: name };
 
-  return withBackend('merge', opts, async (backend, ctx, kind) => {
-    if (kind === 'legacy') {
-      throw new FerryError(
-        'ERR_FERRY_CONFIG',
-        `Cannot merge into '${name}': merging needs the results protocol (github.com) or the local store; ` +
-          'the legacy artifact protocol has no whole-artifact zip download and no delete. ' +
-          'Download the artifacts with downloadArtifacts({ mergeMultiple: true }) and upload the directory instead',
-        { context },
-      );
-    }
-    const results = backend as ResultsBackend;
+  return withBackend('merge', opts, async (backend, ctx) => {
+    const results = wholeArtifacts(
+      backend,
+      () =>
+        new FerryError(
+          'ERR_FERRY_CONFIG',
+          `Cannot merge into '${name}': merging needs the results protocol (github.com) or the local store; ` +
+            'the legacy artifact protocol has no whole-artifact zip download and no delete. ' +
+            'Download the artifacts with downloadArtifacts({ mergeMultiple: true }) and upload the directory instead',
+          { context },
+        ),
+    );
     const listed = await results.list(ctx, { latest: true });
     if (listed.some((a) => a.name === name)) {
       throw new FerryError(
@@ -356,7 +362,7 @@ function checkAncestors(byPath: ReadonlyMap<string, Planned>, context: ErrorCont
 
 /** Deletes the sources after the merged artifact is finalized; a failure says what was done. */
 async function deleteSources(
-  backend: ResultsBackend,
+  backend: WholeArtifactBackend,
   name: string,
   id: number | undefined,
   merged: readonly string[],

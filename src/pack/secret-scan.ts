@@ -1,6 +1,6 @@
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { FerryError, ValidationError } from '../core/errors.js';
-import { registeredSecrets } from '../core/redact.js';
+import { registeredSecrets } from '../core/secrets.js';
 import type { Logger } from '../core/types.js';
 
 /**

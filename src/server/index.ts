@@ -1,15 +1,30 @@
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { resolveLimits, type ServerLimits } from './http/limits.js';
 import { createAuthenticator } from './http/auth.js';
 import { createHostPolicy, parsePublicUrl } from './http/host-policy.js';
 import { jwtKeysOf, type JwtKeyOptions } from './http/jwt-keys.js';
-import { createLegacyProtocol } from './legacy/protocol.js';
+import { createLegacyProtocol, openLegacyStore } from './legacy/protocol.js';
 import { createRestProtocol } from './rest/protocol.js';
+import { RunRegistry } from './rest/run-registry.js';
 import { createResultsProtocol } from './results/protocol.js';
+import type { EvictionPolicy } from './retention/eviction-policy.js';
+import { RetentionSweeper, type SweepStats as RetentionSweepStats } from './retention/sweeper.js';
 import { openResultsService } from './results/service.js';
 import { createHttpServer } from './server.js';
+import type { ListingWiring } from './listing/listing-index.js';
+import { filesystemProbe } from './observe/fs-probe.js';
+import { createObserveProtocol } from './observe/observe-routes.js';
+import { ServerMetrics, type SweepStats } from './observe/server-metrics.js';
+import { ACCESS_LOG_FORMATS, ServerLog, type AccessLogFormat } from './observe/server-log.js';
+
+export type { AccessLogFormat } from './observe/server-log.js';
+export type { SweepStats } from './observe/server-metrics.js';
+
+/** How long close() lets requests in flight finish before it cuts them; see `drainTimeoutMs`. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 
 export interface ServerOptions {
   /** Filesystem root for everything the server stores. Created if missing. */
@@ -35,12 +50,53 @@ export interface ServerOptions {
    * every URL the server hands out is built from it.
    */
   publicUrl?: string;
-  /** Optional request log, one line per request (method, path, status, time). Never contains the token. */
+  /**
+   * Where log lines go: one access line per request (see `accessLog`) and diagnostics (refused
+   * connections, storage errors, a cold listing index). Never contains a token or a signature.
+   * Without it nothing is logged.
+   */
   log?: (line: string) => void;
+  /**
+   * Access-line format: `'text'` (default; `METHOD /path STATUS 1.2ms`, path without query),
+   * `'json'` (one JSON object per line: time, method, route, status, durationMs, bytesIn,
+   * bytesOut, remote, requestId; diagnostics become JSON objects too) or `'off'`.
+   */
+  accessLog?: AccessLogFormat;
+  /**
+   * Serve `/metrics` and `/status` without a credential (for a scraper or load balancer that
+   * cannot send one). Otherwise, when the server has a token or JWT keys, they need the
+   * operator's token.
+   */
+  metricsPublic?: boolean;
+  /** The `instance` label of the metrics and the status answer; default `hostname:pid`. */
+  instanceId?: string;
+  /** Reported by `/status` and `ferry_build_info`; the CLI passes the package version. */
+  version?: string;
+  /** Retention sweep counters shown in `/metrics`; default all zeros (no sweep running). */
+  sweepStats?: () => SweepStats;
+  /** The store's health probe for `/status`; default writes and removes a file in `dataDir`. */
+  storeProbe?: () => Promise<void>;
+  /**
+   * How long a build of the listing index is trusted (default 5 minutes). Lists are answered
+   * from memory; a background task re-reads storage at 0.9 of this, so changes made outside
+   * this process (another instance on a shared store) show up within it.
+   */
+  indexLifetimeMs?: number;
+  /**
+   * How long `close()` lets requests in flight finish before cutting them; default 30 s. Idle
+   * kept-alive connections are closed at once, new ones refused.
+   */
+  drainTimeoutMs?: number;
   /** Lifetime of the signed blob URLs the results protocol hands out; default 6 hours. */
   signedUrlTtlMs?: number;
   /** Size, count and time limits; each one left out takes its default (see ServerLimits). */
   limits?: Partial<ServerLimits>;
+  /**
+   * Retention enforcement: a background sweep deletes artifacts past their `expires_at` (and,
+   * with `eviction`, the oldest finalized ones beyond the policy). Default: every 10 minutes, no
+   * eviction. See docs/serve.md.
+   */
+  retention?: { sweepIntervalMs?: number | undefined; eviction?: EvictionPolicy | undefined };
 }
 
 export interface ServerStats {
@@ -60,8 +116,16 @@ export interface RunningServer {
   url: string;
   port: number;
   stats(): ServerStats;
-  /** Stops listening and destroys every socket, idle or busy. */
-  close(): Promise<void>;
+  /** What the retention sweeps have deleted since start (for metrics). */
+  sweepStats(): RetentionSweepStats;
+  /** Runs a retention sweep now (joins one in progress); resolves when it is done. */
+  sweep(): Promise<void>;
+  /**
+   * Graceful stop: refuses new connections, closes idle ones, lets requests in flight finish
+   * (up to `drainTimeoutMs`, or the `drainMs` given here; 0 cuts them at once), then closes
+   * every socket and releases the stores.
+   */
+  close(drainMs?: number): Promise<void>;
 }
 
 /**
@@ -81,13 +145,55 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       `Refusing to serve ${host} without authentication: set a token or JWT keys (--token, --jwt-secret-file, --jwt-public-key), or bind to 127.0.0.1`,
     );
   }
+  const accessLog = options.accessLog ?? 'text';
+  if (!ACCESS_LOG_FORMATS.includes(accessLog)) {
+    throw new RangeError(
+      `accessLog must be one of ${ACCESS_LOG_FORMATS.join(', ')}, got ${String(accessLog)}`,
+    );
+  }
+  const drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+  if (!Number.isFinite(drainTimeoutMs) || drainTimeoutMs < 0) {
+    throw new RangeError(
+      `drainTimeoutMs must be a non-negative number of milliseconds, got ${drainTimeoutMs}`,
+    );
+  }
+  const serverLog = new ServerLog(options.log, accessLog);
+  const metrics = new ServerMetrics({
+    instance: options.instanceId ?? `${hostname()}:${process.pid}`,
+    version: options.version ?? 'unknown',
+  });
   const publicUrl = options.publicUrl === undefined ? undefined : parsePublicUrl(options.publicUrl);
   const authenticate = createAuthenticator({ token: options.token, jwtKeys });
-  const results = await openResultsService(dataDir, { signedUrlTtlMs: options.signedUrlTtlMs, limits });
+  const listing: ListingWiring = {
+    ...(options.indexLifetimeMs !== undefined ? { lifetimeMs: options.indexLifetimeMs } : {}),
+    onRefresh: (refresh) => metrics.indexRefreshed(refresh),
+    log: (level, message) => serverLog.diag(level, message),
+    storeCalls: metrics,
+  };
+  const results = await openResultsService(dataDir, {
+    signedUrlTtlMs: options.signedUrlTtlMs,
+    limits,
+    listing,
+  });
+  const legacy = await openLegacyStore(dataDir, limits, listing);
+  const sweeper = new RetentionSweeper(results.index, {
+    legacy,
+    intervalMs: options.retention?.sweepIntervalMs,
+    eviction: options.retention?.eviction,
+    onError: (error) => serverLog.diag('warn', `retention sweep failed: ${String(error)}`),
+  });
   const protocols = [
-    await createLegacyProtocol(dataDir, limits),
+    createLegacyProtocol(legacy),
     createResultsProtocol(results),
-    createRestProtocol(results, authenticate),
+    createRestProtocol(results, await RunRegistry.open(dataDir), authenticate),
+    createObserveProtocol({
+      metrics,
+      version: options.version ?? 'unknown',
+      probeStore: options.storeProbe ?? filesystemProbe(dataDir),
+      openConnections: () => stats.openConnections,
+      sweepStats: options.sweepStats ?? (() => sweepMetrics(sweeper.stats())),
+      public: options.metricsPublic === true,
+    }),
   ];
 
   let url = '';
@@ -97,7 +203,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     authenticate,
     credentialRequired: authenticated,
     hosts: createHostPolicy({ boundHost: host, port: () => port, publicUrl }),
-    log: options.log,
+    log: serverLog.enabled ? (line) => serverLog.diag('warn', line) : undefined,
+    onRequestEnd: (record, path) => {
+      metrics.request(record);
+      serverLog.access(record, path);
+    },
     fallbackBaseUrl: () => url,
     limits,
   });
@@ -111,16 +221,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   port = (server.address() as AddressInfo).port;
   url = publicUrl?.href ?? `http://${clientHost(host)}:${port}/`;
+  sweeper.start();
 
   let closing: Promise<void> | undefined;
   return {
     url,
     port,
     stats: () => ({ ...stats }),
-    close: () =>
-      (closing ??= close().then(async () => {
+    sweepStats: () => sweeper.stats(),
+    sweep: () => sweeper.sweep(),
+    close: (drainMs = drainTimeoutMs) => {
+      // Called again with 0 while draining: the HTTP side cuts what is left (a second SIGTERM).
+      const sockets = close(drainMs);
+      return (closing ??= sockets.then(async () => {
+        await sweeper.stop();
         await Promise.all(protocols.map((p) => p.close?.()));
-      })),
+      }));
+    },
   };
 }
 
@@ -138,4 +255,14 @@ function clientHost(host: string): string {
   if (host === '0.0.0.0' || host === '') return '127.0.0.1';
   if (host === '::') return '[::1]';
   return host.includes(':') ? `[${host}]` : host;
+}
+
+/** The sweeper's figures as /metrics reports them: expiry and eviction together, last run in seconds. */
+function sweepMetrics(stats: RetentionSweepStats): SweepStats {
+  return {
+    runs: stats.runs,
+    deletedArtifacts: stats.deletedArtifacts + stats.evictedArtifacts,
+    deletedBytes: stats.deletedBytes + stats.evictedBytes,
+    lastRunSeconds: stats.lastRunAt === null ? 0 : Math.floor(Date.parse(stats.lastRunAt) / 1000),
+  };
 }

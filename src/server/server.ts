@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { printableText } from '../core/format.js';
 import type { Socket } from 'node:net';
@@ -6,13 +7,15 @@ import type { Authenticator } from './http/auth.js';
 import { ConnectionGuard, drainsRefusedBody } from './http/connection-guard.js';
 import type { HostPolicy } from './http/host-policy.js';
 import { storageFailure } from './http/storage-failure.js';
-import { HttpError } from './http/http-error.js';
+import { ErrorResponse } from './http/error-response.js';
 import type { ServerLimits } from './http/limits.js';
 import { sendErrorJson } from './http/respond.js';
 import type { ProtocolModule, Route } from './route.js';
+import type { RequestRecord } from './observe/request-record.js';
+import { methodName, pathOnly, routeName } from './observe/route-name.js';
 
 /** Writes an error answer in a protocol's own format (Twirp JSON, Azure XML, GitHub JSON). */
-export type ErrorRenderer = (res: ServerResponse, error: HttpError) => void;
+export type ErrorRenderer = (res: ServerResponse, error: ErrorResponse) => void;
 
 /**
  * Optional per-route behaviour on top of `Route`, for protocols that do not follow the legacy
@@ -42,7 +45,10 @@ export interface HttpServerOptions {
   credentialRequired: boolean;
   /** Refuses Host values that do not name this server (DNS rebinding) and says which base URL to hand out. */
   hosts: HostPolicy;
+  /** Diagnostics (refused connections, storage and internal errors); free of secrets. */
   log: ((line: string) => void) | undefined;
+  /** Called once per request when its answer is over (sent, cut, or never started). */
+  onRequestEnd?: ((record: RequestRecord, path: string) => void) | undefined;
   /** Used for URLs we hand out when the request has no usable Host header. */
   fallbackBaseUrl: () => string;
   /** Timeouts, head size and connection caps (see ServerLimits). */
@@ -52,8 +58,12 @@ export interface HttpServerOptions {
 export interface HttpServerHandle {
   server: Server;
   stats: { connectionsOpened: number; openConnections: number; requests: number };
-  /** Stops listening, destroys every socket and resolves once all of them have closed. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections, closes idle kept-alive sockets at once, lets requests in flight
+   * finish for up to `drainMs` (0: none), then destroys what is left; resolves once every socket
+   * has closed.
+   */
+  close(drainMs?: number): Promise<void>;
 }
 
 // How often Node checks headersTimeout and requestTimeout (its default, 30 s, would let a
@@ -75,6 +85,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
     log: options.log,
   });
   const stats = { connectionsOpened: 0, openConnections: 0, requests: 0 };
+  let inFlight = 0;
+  let draining = false;
+  let afterDrainStep: () => void = () => undefined;
 
   const server = createServer(
     {
@@ -87,17 +100,33 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
       stats.requests++;
       const started = process.hrtime.bigint();
       const connection = guard.requestStarted(req, res);
-      if (options.log) {
-        const log = options.log;
-        res.once('close', () => {
-          const ms = Number(process.hrtime.bigint() - started) / 1e6;
-          // The status actually sent: a connection cut before any answer is logged as such, never as 200.
-          const status = res.headersSent ? String(res.statusCode) : 'no-answer';
-          const cut = res.headersSent && !res.writableFinished ? ' (answer cut)' : '';
-          // Path only: queries may one day carry signatures (blob SAS), and headers carry the token.
-          log(`${req.method ?? '?'} ${printableText(pathOf(req))} ${status}${cut} ${ms.toFixed(1)}ms`);
-        });
-      }
+      const requestId = randomBytes(8).toString('hex');
+      res.setHeader('X-Request-Id', requestId);
+      // While draining, every answer closes its connection: the client reconnects elsewhere.
+      if (draining) res.setHeader('Connection', 'close');
+      inFlight++;
+      const time = new Date().toISOString();
+      // Held here: once the answer is over, req.socket may already be detached (null).
+      const socket = req.socket;
+      res.once('close', () => {
+        inFlight--;
+        const path = pathOnly(req.url);
+        const record: RequestRecord = {
+          time,
+          method: methodName(req.method),
+          route: routeName(path),
+          // The status actually sent: a connection cut before any answer is no status, never 200.
+          status: res.headersSent ? res.statusCode : undefined,
+          cut: !res.writableFinished,
+          json: /json/i.test(String(res.getHeader('Content-Type') ?? '')),
+          durationMs: Math.round((Number(process.hrtime.bigint() - started) / 1e6) * 10) / 10,
+          ...wireBytes(socket),
+          remote: socket.remoteAddress ?? '',
+          requestId,
+        };
+        options.onRequestEnd?.(record, path);
+        if (draining) afterDrainStep();
+      });
       void dispatch(req, res, connection);
     },
   );
@@ -141,13 +170,13 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
       if (!hit?.match) {
         if (onPath.length > 0) {
           const allow = [...new Set(onPath.map((r) => r.route.method))].join(', ');
-          throw new HttpError(
+          throw new ErrorResponse(
             405,
             `Method ${req.method ?? ''} is not allowed on ${url.pathname}; use ${allow}`,
             { Allow: allow },
           );
         }
-        throw new HttpError(404, `No route for ${req.method ?? ''} ${url.pathname}`);
+        throw new ErrorResponse(404, `No route for ${req.method ?? ''} ${url.pathname}`);
       }
       await hit.route.handler({
         req,
@@ -162,11 +191,41 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
     }
   }
 
-  async function close(): Promise<void> {
+  let closing: Promise<void> | undefined;
+  let endDrain: () => void = () => undefined;
+  // A second call while draining with 0 cuts the drain short (a second SIGTERM); any call
+  // returns the one close in progress.
+  function close(drainMs = 0): Promise<void> {
+    if (drainMs === 0) endDrain();
+    return (closing ??= closeOnce(drainMs));
+  }
+
+  async function closeOnce(drainMs: number): Promise<void> {
+    draining = true;
     const closed = new Promise<void>((resolve, reject) =>
       server.close((error) => (error ? reject(error) : resolve())),
     );
     // Kept-alive idle sockets would otherwise hold server.close() for up to keepAliveTimeout.
+    server.closeIdleConnections();
+    if (drainMs > 0 && inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, drainMs);
+        endDrain = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        afterDrainStep = () => {
+          // The socket of a finished answer is idle now (or about to be): close it at once.
+          setImmediate(() => server.closeIdleConnections());
+          if (inFlight === 0) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+      });
+    }
+    afterDrainStep = () => undefined;
+    endDrain = () => undefined;
     server.closeAllConnections();
     // A socket leaves the set on its 'close', so every one still in it has yet to emit it.
     // Waiting for them makes stats exact (openConnections 0) once close() resolves.
@@ -189,7 +248,7 @@ function parseRequestUrl(target: string | undefined): URL {
   try {
     return raw.startsWith('/') ? new URL(`http://localhost${raw}`) : new URL(raw);
   } catch {
-    throw new HttpError(400, `Malformed request target ${JSON.stringify(raw.slice(0, 200))}`);
+    throw new ErrorResponse(400, `Malformed request target ${JSON.stringify(raw.slice(0, 200))}`);
   }
 }
 
@@ -199,7 +258,10 @@ function decodeParams(groups: Record<string, string> | undefined): Record<string
     try {
       params[key] = decodeURIComponent(value);
     } catch {
-      throw new HttpError(400, `Malformed percent-encoding in the URL path segment ${JSON.stringify(value)}`);
+      throw new ErrorResponse(
+        400,
+        `Malformed percent-encoding in the URL path segment ${JSON.stringify(value)}`,
+      );
     }
   }
   return params;
@@ -223,11 +285,11 @@ function answerError(
     // after the answer instead of reading the rest of a body nobody wants.
     res.setHeader('Connection', 'close');
   }
-  const send = (httpError: HttpError): void =>
+  const send = (errorResponse: ErrorResponse): void =>
     render
-      ? render(res, httpError)
-      : sendErrorJson(res, httpError.status, httpError.message, httpError.headers);
-  if (error instanceof HttpError) {
+      ? render(res, errorResponse)
+      : sendErrorJson(res, errorResponse.status, errorResponse.message, errorResponse.headers);
+  if (error instanceof ErrorResponse) {
     send(error);
     return;
   }
@@ -248,7 +310,7 @@ function answerError(
     `internal error on ${req.method ?? '?'} ${printableText(pathOf(req))}: ${printableText(error instanceof Error ? error.message : String(error))}`,
   );
   send(
-    new HttpError(
+    new ErrorResponse(
       500,
       `Internal server error: ${error instanceof Error ? error.message : 'unknown failure'}`,
     ),
@@ -261,7 +323,17 @@ function isClientAbort(error: unknown): boolean {
 }
 
 function pathOf(req: IncomingMessage): string {
-  const raw = req.url ?? '/';
-  const q = raw.indexOf('?');
-  return q === -1 ? raw : raw.slice(0, q);
+  return pathOnly(req.url);
+}
+
+/**
+ * Bytes on the wire since the socket's previous request ended: its head, body and answer. Counted
+ * on the socket because reading the body stream here would take it from its handler.
+ */
+const wireMarks = new WeakMap<Socket, { read: number; written: number }>();
+function wireBytes(socket: Socket): { bytesIn: number; bytesOut: number } {
+  const mark = wireMarks.get(socket) ?? { read: 0, written: 0 };
+  const now = { read: socket.bytesRead, written: socket.bytesWritten };
+  wireMarks.set(socket, now);
+  return { bytesIn: Math.max(0, now.read - mark.read), bytesOut: Math.max(0, now.written - mark.written) };
 }

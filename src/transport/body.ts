@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { FerryError, type ErrorContext } from '../core/errors.js';
+import { FerryError, type ErrorContext, type FerryErrorCode } from '../core/errors.js';
 import { watchThroughput, type StallPolicy } from './stall-watchdog.js';
 
 /**
@@ -144,11 +144,18 @@ export function parseJson<T>(text: string): T {
   try {
     return JSON.parse(text) as T;
   } catch (error: unknown) {
-    throw Object.assign(new Error(`expected a JSON response body, got: ${text.slice(0, 100)}`), {
-      code: 'ERR_FERRY_BAD_JSON',
-      cause: error,
-    });
+    throw notJsonError(`expected a JSON response body, got: ${text.slice(0, 100)}`, error);
   }
+}
+
+/**
+ * The error for a body that is not the JSON asked for: a plain error whose `code` is
+ * `ERR_FERRY_BAD_JSON`, so that the retry policy tries again (the HttpManager wraps it after the
+ * last attempt).
+ */
+export function notJsonError(message: string, cause?: unknown): Error & { code: FerryErrorCode } {
+  const code: FerryErrorCode = 'ERR_FERRY_BAD_JSON';
+  return Object.assign(new Error(message), cause === undefined ? { code } : { code, cause });
 }
 
 /** Reads and discards the body: the response is only wanted for its status. */

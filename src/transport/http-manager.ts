@@ -3,32 +3,20 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { HttpClient } from '@actions/http-client';
 import type { RequestInfo } from '@actions/http-client/lib/interfaces';
-import {
-  AbortError,
-  FerryError,
-  HttpError,
-  NetworkError,
-  type ErrorContext,
-  type FerryErrorCode,
-} from '../core/errors.js';
+import { AbortError, FerryError, type ErrorContext, type FerryErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/types.js';
 import { silentLogger } from '../core/types.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, readBody } from './body.js';
 import { systemClock, type Clock } from './clock.js';
-import { extractErrorMessage, mentionsRateLimit } from './error-body.js';
+import { extractErrorMessage } from './error-body.js';
 import type { Operation } from './operation.js';
-import { ProxyError, SlotAgents, proxyAuthRequiredError, type ProxySettings } from './proxy.js';
-import { redactUrl, urlWithoutQuery } from '../core/redact.js';
+import { SlotAgents, type ProxySettings } from './proxy.js';
+import { header, isRateLimited, networkFailure, statusFailure } from './http-failure.js';
+import { urlWithoutQuery } from '../core/redact.js';
 import { assertFetchableUrl, assertRedirectAllowed } from './url-policy.js';
 import { DEFAULT_STALL_POLICY, type StallPolicy } from './stall-watchdog.js';
-import {
-  backoffDelay,
-  decideRetry,
-  defaultRetryPolicy,
-  errorCode,
-  type AttemptOutcome,
-  type RetryPolicy,
-} from './retry.js';
+import { defaultRetryPolicy, type AttemptOutcome, type RetryPolicy } from './retry.js';
+import { Retrier, type RetryBudget } from './retrier.js';
 
 export interface HttpManagerOptions {
   /** Number of concurrency slots; each gets its own keep-alive client. */
@@ -87,12 +75,10 @@ export interface RequestSpec {
    */
   call?: string;
   /**
-   * For callers that repeat a call themselves after reconciling (create, finalize): the number
-   * of the first attempt this request makes and when the first of them started, so that attempts
-   * and the time budget are counted across the whole step, not restarted per call.
+   * For a call repeated by a reconciled step (create, finalize, delete): the step's budget, so
+   * that attempts and the time budget are counted across the whole step, not restarted per call.
    */
-  firstAttempt?: number;
-  startedAt?: number;
+  budget?: RetryBudget;
 }
 
 /** Consumes a 2xx response completely. Throwing marks the attempt failed (retryable if the error says so). */
@@ -122,12 +108,12 @@ const ERROR_BODY_LIMIT = 64 * 1024;
  */
 export class HttpManager {
   readonly slots: number;
+  /** The retry policy over time, shared with the reconciled steps that repeat calls themselves. */
+  readonly retrier: Retrier;
   readonly #options: HttpManagerOptions;
-  readonly #policy: RetryPolicy;
-  readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #slots: Slot[];
-  readonly #stats: HttpManagerStats = { requests: 0, retries: 0, clientsCreated: 0, clientsDisposed: 0 };
+  readonly #stats: Omit<HttpManagerStats, 'retries'> = { requests: 0, clientsCreated: 0, clientsDisposed: 0 };
   /** The signal of the request each slot is sending, so an abort can cut exactly those sockets. */
   readonly #slotSignals: (AbortSignal | undefined)[] = [];
   /** One 'abort' listener per signal for the manager's life, removed by dispose(). */
@@ -143,18 +129,22 @@ export class HttpManager {
     }
     this.slots = options.slots;
     this.#options = options;
-    this.#policy = { ...defaultRetryPolicy, ...options.retry };
-    this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger ?? silentLogger;
+    this.retrier = new Retrier(
+      { ...defaultRetryPolicy, ...options.retry },
+      options.clock ?? systemClock,
+      this.#logger,
+      options.random,
+    );
     this.#slots = Array.from({ length: options.slots }, () => this.#createSlot());
   }
 
-  get stats(): Readonly<HttpManagerStats> {
-    return { ...this.#stats };
+  get #socketTimeoutMs(): number {
+    return this.#options.socketTimeoutMs ?? 120_000;
   }
 
-  get policy(): Readonly<RetryPolicy> {
-    return this.#policy;
+  get stats(): Readonly<HttpManagerStats> {
+    return { ...this.#stats, retries: this.retrier.retries };
   }
 
   /** The download watchdog's policy for this operation. */
@@ -165,46 +155,6 @@ export class HttpManager {
   /** The largest JSON answer this operation accepts (option maxResponseBytes). */
   get maxResponseBytes(): number {
     return this.#options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
-  }
-
-  /** Sleeps the policy's backoff for `attempt` (for callers that retry whole steps, e.g. reconcile-then-repeat). */
-  pause(attempt: number, signal?: AbortSignal): Promise<void> {
-    return this.#clock.sleep(backoffDelay(this.#policy, attempt, this.#options.random), signal);
-  }
-
-  /** The clock's now, for `startedAt` of a step retried with {@link retryStep}. */
-  now(): number {
-    return this.#clock.now();
-  }
-
-  /**
-   * For callers that repeat a whole step after reconciling it (create, finalize, delete): applies
-   * the same policy as {@link request} to `error`, the failure of attempt `attempt` of a step
-   * that started at `startedAt`. Returns false when the policy says stop (not retryable, attempts
-   * or time budget used up); otherwise logs, sleeps the delay and returns true.
-   */
-  async retryStep(
-    step: { call: string; attempt: number; startedAt: number; error: unknown },
-    signal?: AbortSignal,
-  ): Promise<boolean> {
-    const now = this.#clock.now();
-    const decision = decideRetry(
-      this.#policy,
-      {
-        attempt: step.attempt,
-        elapsedMs: now - step.startedAt,
-        nowMs: now,
-        outcome: { kind: 'error', error: step.error },
-      },
-      this.#options.random,
-    );
-    if (!decision.retry) return false;
-    this.#stats.retries++;
-    this.#logger.debug(
-      `${step.call} failed (${decision.reason}), retry ${step.attempt} in ${decision.delayMs} ms (${decision.basis})`,
-    );
-    await this.#clock.sleep(decision.delayMs, signal);
-    return true;
   }
 
   /** Destroys the slot's client and sockets and gives the slot a fresh client. */
@@ -243,9 +193,10 @@ export class HttpManager {
    * Every other response body is read (bounded) or destroyed, on every path.
    */
   async request<T>(spec: RequestSpec, read: ResponseReader<T>): Promise<T> {
-    const started = spec.startedAt ?? this.#clock.now();
+    const budget = spec.budget ?? this.retrier.budget();
     const signal = spec.operation?.signal ?? spec.signal;
-    for (let attempt = spec.firstAttempt ?? 1; ; attempt++) {
+    for (; ; budget.attempt++) {
+      const attempt = budget.attempt;
       spec.operation?.throwIfStopped();
       if (signal?.aborted) throw new AbortError(signal.reason, spec.context);
       if (this.#disposed)
@@ -267,7 +218,10 @@ export class HttpManager {
             res.destroy();
             if (signal?.aborted) throw new AbortError(signal.reason, spec.context);
             outcome = { kind: 'error', error };
-            failure = error instanceof FerryError ? error : this.#networkFailure(spec, url, error, attempt);
+            failure =
+              error instanceof FerryError
+                ? error
+                : networkFailure(spec, url, error, attempt, this.#socketTimeoutMs);
             // A 2xx whose body broke off is a lost answer too: the caller reconciles before repeating.
             handBack = spec.networkErrors === 'throw' && failure.retryable && !(error instanceof FerryError);
           }
@@ -283,7 +237,7 @@ export class HttpManager {
             retryAfter: header(res, 'retry-after'),
             rateLimitReset: header(res, 'x-ratelimit-reset'),
           };
-          failure = this.#statusFailure(
+          failure = statusFailure(
             spec,
             url,
             status,
@@ -292,13 +246,15 @@ export class HttpManager {
             text,
             attempt,
             rateLimited,
+            this.#options.proxy ?? {},
+            this.retrier.policy.retryableStatuses,
           );
         }
       } catch (error: unknown) {
         if (signal?.aborted) throw spec.operation?.failure ?? new AbortError(signal.reason, spec.context);
         if (error instanceof FerryError && !error.retryable && error.code !== 'ERR_FERRY_PROXY') throw error;
         outcome = { kind: 'error', error };
-        failure = this.#networkFailure(spec, new URL(spec.url), error, attempt);
+        failure = networkFailure(spec, new URL(spec.url), error, attempt, this.#socketTimeoutMs);
         handBack = spec.networkErrors === 'throw' && failure.retryable;
       } finally {
         this.#slotSignals[spec.slot] = undefined;
@@ -309,16 +265,11 @@ export class HttpManager {
         throw failure;
       }
 
-      const decision = decideRetry(
-        this.#policy,
-        { attempt, elapsedMs: this.#clock.now() - started, nowMs: this.#clock.now(), outcome },
-        this.#options.random,
-      );
+      const decision = this.retrier.decide(budget, outcome);
       if (!decision.retry) {
         if (decision.permanent) spec.operation?.fail(failure);
         throw failure;
       }
-      this.#stats.retries++;
       this.#logger.debug(
         `${spec.call ? `${spec.call}: ` : ''}${spec.method} ${urlWithoutQuery(spec.url)} failed (${decision.reason}), retry ${attempt} in ${decision.delayMs} ms (${decision.basis})`,
       );
@@ -326,7 +277,7 @@ export class HttpManager {
       // A failed attempt may leave its socket mid-body or half-closed: never reuse it.
       this.disposeAndReplace(spec.slot);
       try {
-        await this.#clock.sleep(decision.delayMs, signal);
+        await this.retrier.sleep(decision.delayMs, signal);
       } catch (error: unknown) {
         throw spec.operation?.failure ?? error;
       }
@@ -444,96 +395,6 @@ export class HttpManager {
     if (!slot) throw new FerryError('ERR_FERRY_INVALID_OPTION', `No HTTP slot ${index} (have ${this.slots})`);
     return slot;
   }
-
-  #networkFailure(spec: RequestSpec, url: URL, error: unknown, attempt: number): FerryError {
-    // The proxy agent does not know the operation: give its error the request's context.
-    if (error instanceof ProxyError)
-      return error.inContext({ ...spec.context, method: spec.method, url: redactUrl(url), attempt });
-    if (error instanceof FerryError && error.code === 'ERR_FERRY_PROXY') return error;
-    const errno = errorCode(error);
-    const detail = error instanceof Error ? error.message : String(error);
-    // http-client reports its idle timer only in prose ("Request timeout: <path>", path scrubbed).
-    const timeout = /Request timeout/i.test(detail);
-    const call = spec.call ? `${spec.call}: ` : '';
-    const message = timeout
-      ? `${call}No data from ${url.host} within ${seconds(this.#options.socketTimeoutMs ?? 120_000)} s (timeoutMs) on ${spec.method} ${urlWithoutQuery(url)}`
-      : `${call}Network error on ${spec.method} ${urlWithoutQuery(url)}: ${detail}`;
-    return new NetworkError(message, timeout ? 'ETIMEDOUT' : errno, {
-      cause: error,
-      context: { ...spec.context, method: spec.method, url: redactUrl(url), attempt },
-    });
-  }
-
-  #statusFailure(
-    spec: RequestSpec,
-    url: URL,
-    status: number,
-    statusText: string | undefined,
-    serverMessage: string | undefined,
-    body: string,
-    attempt: number,
-    rateLimited: boolean,
-  ): HttpError {
-    // Error pages can be huge (or an attacker's): never more than 200 characters of one in a message.
-    const shortMessage = serverMessage?.slice(0, 200);
-    // A 407 from our own proxy names it (host:port) like a refused CONNECT does.
-    const viaProxy = status === 407 ? proxyAuthRequiredError(url, this.#options.proxy ?? {}) : undefined;
-    const custom =
-      (viaProxy ? { message: viaProxy.message } : undefined) ??
-      spec.describeFailure?.(status, shortMessage) ??
-      (status === 407
-        ? {
-            message:
-              'Proxy authentication required: a proxy Ferry was not told about answered 407 (a transparent proxy on the way?); configure it with credentials in HTTPS_PROXY/HTTP_PROXY',
-          }
-        : undefined);
-    const code = custom?.code ?? codeForStatus(status, rateLimited ? 'rate limit' : serverMessage);
-    const base = `Request failed with status code ${status}${statusText ? ` ${statusText}` : ''}: ${spec.method} ${urlWithoutQuery(url)}`;
-    const message = custom?.message
-      ? `${custom.message.slice(0, 400)} (${base})`
-      : `${spec.call ? `${spec.call} failed: ` : ''}${base}${shortMessage ? `: ${shortMessage}` : ''}`;
-    return new HttpError(code, message, status, body, {
-      context: { ...spec.context, method: spec.method, url: redactUrl(url), attempt },
-      retryable: rateLimited || this.#policy.retryableStatuses.includes(status),
-    });
-  }
-}
-
-export function codeForStatus(status: number, serverMessage?: string): FerryErrorCode {
-  if (status === 401) return 'ERR_FERRY_UNAUTHORIZED';
-  // A rate limit is not a quota: it clears by itself (and was retried as one).
-  if (status === 403 && mentionsRateLimit(serverMessage)) return 'ERR_FERRY_HTTP';
-  if (status === 403)
-    return serverMessage && /quota|storage|limit/i.test(serverMessage)
-      ? 'ERR_FERRY_QUOTA'
-      : 'ERR_FERRY_UNAUTHORIZED';
-  if (status === 404 || status === 410) return 'ERR_FERRY_NOT_FOUND';
-  if (status === 407) return 'ERR_FERRY_PROXY';
-  if (status === 409) return 'ERR_FERRY_CONFLICT';
-  // 507 Insufficient Storage (ferry serve on a full disk): the same remedy as a full local disk,
-  // free space (there, on the server); retrying into it only repeats the failure.
-  if (status === 507) return 'ERR_FERRY_NO_SPACE';
-  return 'ERR_FERRY_HTTP';
-}
-
-/**
- * 429, or a GitHub-style 403 that says it is a rate limit: in the body ("API rate limit
- * exceeded", "secondary rate limit") or with `x-ratelimit-remaining: 0`. A plain 403 is not.
- */
-function isRateLimited(status: number, res: IncomingMessage, serverMessage: string | undefined): boolean {
-  if (status === 429) return true;
-  if (status !== 403) return false;
-  return mentionsRateLimit(serverMessage) || header(res, 'x-ratelimit-remaining')?.trim() === '0';
-}
-
-/** Milliseconds as seconds for messages: whole seconds stay whole, short timeouts keep their fraction. */
-function seconds(ms: number): string {
-  return String(Number((ms / 1000).toFixed(ms < 10_000 ? 3 : 0)));
-}
-
-function header(res: IncomingMessage, name: string): string | undefined {
-  const value = res.headers[name];
-  return Array.isArray(value) ? value[0] : value;
 }
 
 /**

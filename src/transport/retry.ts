@@ -45,7 +45,6 @@ export const defaultRetryPolicy: Readonly<RetryPolicy> = Object.freeze({
     'UND_ERR_SOCKET',
     'UND_ERR_CLOSED',
     'ERR_STREAM_PREMATURE_CLOSE',
-    'ERR_FERRY_TRUNCATED',
     // A 2xx whose body is not JSON: usually an intermediary's error page; worth another try.
     'ERR_FERRY_BAD_JSON',
   ]),

@@ -18,7 +18,7 @@ import { inspect } from 'node:util';
 
 import { downloadArtifact, listArtifacts, uploadArtifact } from '../../../src/client.js';
 import { fromEnvironment } from '../../../src/environment.js';
-import type { FindBy } from '../../../src/backends/results/rest.js';
+import type { FindBy } from '../../../src/backends/rest/artifact-service.js';
 import type { RetryPolicy } from '../../../src/transport/retry.js';
 
 type Op =

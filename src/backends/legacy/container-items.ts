@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { ErrorContext } from '../../core/errors.js';
-import { responseTooLarge } from '../../transport/body.js';
+import { notJsonError, responseTooLarge } from '../../transport/body.js';
 
 /**
  * Streams the `value` array of a legacy container listing (`{"count":N,"value":[{…},{…}]}`)
@@ -36,9 +36,7 @@ function isWhitespace(byte: number): boolean {
 
 /** Not JSON: the same retryable error readJson throws (an intermediary's HTML page, a cut body). */
 function badJson(detail: string): Error {
-  return Object.assign(new Error(`expected a JSON container listing, ${detail}`), {
-    code: 'ERR_FERRY_BAD_JSON',
-  });
+  return notJsonError(`expected a JSON container listing, ${detail}`);
 }
 
 /** The byte-level state of the scan; one instance per listing. */

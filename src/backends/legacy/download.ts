@@ -1,8 +1,8 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rmdir, stat } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { FerryError, IntegrityError, isFerryError, type ErrorContext } from '../../core/errors.js';
 import {
@@ -14,6 +14,7 @@ import {
 } from '../../pack/conflict.js';
 import { asResourceError, findResourceFailure } from '../../pack/fs-errors.js';
 import { HeldTarget, type HeldStaging } from '../../pack/held-target.js';
+import { gunzipSmallSync, isSmallFile, writeSmallFileSync } from '../../pack/small-files.js';
 import { printable } from '../../pack/validate.js';
 import { normalizeLimits } from '../../pack/zip/limits.js';
 import { checkCredentialedUrl } from '../../transport/url-policy.js';
@@ -115,7 +116,7 @@ export async function downloadLegacy(
     const bytesTotal = planned.reduce((sum, f) => sum + (f.length ?? 0), 0);
     await runWorkers(planned, http.slots, ctx, async (file, slot) => {
       if (file.length === 0) {
-        await writeFile(file.staging, '');
+        writeSmallFileSync(file.staging, new Uint8Array(0), { replace: true });
       } else {
         const bytes = await http.request(
           {
@@ -338,21 +339,45 @@ async function saveResponse(
       res.destroy(error);
     }
   };
+  // A small file (its listed length and the body's Content-Length both within
+  // SMALL_FILE_BYTES) is kept in memory and gunzipped and written synchronously: no stream to
+  // the disk and no thread-pool round trip (pack/small-files.ts).
+  const small = isSmallFile(declared, file.length);
+  const chunks: Buffer[] = [];
   res.on('data', (chunk: Buffer) => {
     received += chunk.length;
     watchdog.add(chunk.length);
     if (!gzip) count(chunk.length);
+    if (small) chunks.push(chunk);
   });
-  const out = createWriteStream(file.staging, { highWaterMark: 1024 * 1024 });
+  let bytesWritten = 0;
   try {
-    if (gzip) {
+    if (small) {
+      await finished(res);
+      if (stopped !== undefined) throw stopped;
+      // At most Content-Length bytes (Node's parser stops a body there): bounded.
+      const body = Buffer.concat(chunks, received);
+      const listed = file.length ?? 0;
+      const data = gzip ? gunzipSmallSync(body, listed) : body;
+      // Inflating past the listed length is the meter's error, as on the streaming path.
+      if (gzip) count(data?.length ?? listed + 1);
+      if (stopped !== undefined || data === undefined) throw stopped;
+      writeSmallFileSync(file.staging, data, { replace: true });
+      bytesWritten = data.length;
+    } else if (gzip) {
       const gunzip = createGunzip({ chunkSize: 256 * 1024 });
       gunzip.on('data', (chunk: Buffer) => {
         count(chunk.length);
         if (stopped !== undefined) gunzip.destroy(stopped);
       });
+      const out = createWriteStream(file.staging, { highWaterMark: 1024 * 1024 });
       await pipeline(res, gunzip, out);
-    } else await pipeline(res, out);
+      bytesWritten = out.bytesWritten;
+    } else {
+      const out = createWriteStream(file.staging, { highWaterMark: 1024 * 1024 });
+      await pipeline(res, out);
+      bytesWritten = out.bytesWritten;
+    }
   } catch (error: unknown) {
     meter.discard();
     if (stopped !== undefined) throw stopped;
@@ -399,17 +424,17 @@ async function saveResponse(
       { retryable: true, context },
     );
   }
-  if (file.length !== undefined && out.bytesWritten !== file.length) {
+  if (file.length !== undefined && bytesWritten !== file.length) {
     // Longer was stopped above; shorter is a body that ended early without a Content-Length
     // (or a stored file that lost its end): worth one more request, bounded by the retry policy.
     meter.discard();
     throw new IntegrityError(
       'ERR_FERRY_INTEGRITY',
-      `Download of ${shown} ended after ${out.bytesWritten} bytes${gzip ? ' (after gunzip)' : ''}, but the listing gives its length as ${file.length}`,
+      `Download of ${shown} ended after ${bytesWritten} bytes${gzip ? ' (after gunzip)' : ''}, but the listing gives its length as ${file.length}`,
       { retryable: true, context },
     );
   }
-  return out.bytesWritten;
+  return bytesWritten;
 }
 
 /** zlib's stream errors carry a negative errno and a Z_* code (Z_DATA_ERROR, Z_BUF_ERROR). */

@@ -1,10 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import { startServer, type RunningServer } from '../../server/index.js';
-import { registerSecret } from '../../core/redact.js';
+import { registerSecret } from '../../core/secrets.js';
 import type { ResultsConfig } from '../results/contracts.js';
 
 export const LOCAL_RUN_ID = 'local';
+
+/**
+ * Starts the artifact server that holds the store, on a loopback port. Injected (by
+ * src/embedded-store.ts, through the client) rather than imported: backends sit below the
+ * server in the layering and never import it; the client layer is where the two meet.
+ */
+export type StartStoreServer = (options: {
+  dataDir: string;
+  host: string;
+  port: number;
+  token: string;
+}) => Promise<{ url: string; close(): Promise<void> }>;
 
 export interface LocalStore {
   config: ResultsConfig;
@@ -21,11 +32,15 @@ export interface LocalStore {
  * path, so the laptop case exercises what CI runs, and the store has digests, delete and
  * overwrite. The token is minted per process and only this process knows it.
  */
-export async function openLocalStore(dataDir: string, runId: string = LOCAL_RUN_ID): Promise<LocalStore> {
+export async function openLocalStore(
+  startServer: StartStoreServer,
+  dataDir: string,
+  runId: string = LOCAL_RUN_ID,
+): Promise<LocalStore> {
   await mkdir(dataDir, { recursive: true });
   const token = mintRuntimeToken(runId);
   registerSecret(token);
-  const server: RunningServer = await startServer({ dataDir, host: '127.0.0.1', port: 0, token });
+  const server = await startServer({ dataDir, host: '127.0.0.1', port: 0, token });
   return {
     config: {
       resultsUrl: server.url,

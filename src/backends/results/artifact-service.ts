@@ -1,5 +1,6 @@
-import { FerryError, isFerryError, type ErrorContext } from '../../core/errors.js';
+import { FerryError, type ErrorContext } from '../../core/errors.js';
 import { Operation } from '../../transport/operation.js';
+import { reconciledStep } from '../../transport/reconciled-step.js';
 import { checkSignedUrl } from '../../transport/url-policy.js';
 import type { ArtifactInfo, OperationContext } from '../backend.js';
 import { normalizeDigest } from './blob-download.js';
@@ -54,14 +55,19 @@ export class ArtifactService {
    */
   async abandon(name: string, context: ErrorContext): Promise<void> {
     const cleanup = new Operation('upload', AbortSignal.timeout(ABANDON_TIMEOUT_MS));
-    const once = { operation: cleanup, context, firstAttempt: this.#ctx.http.policy.maxAttempts };
+    // Each call gets one attempt: the budget starts at the policy's last.
+    const once = (): TwirpCallOptions => ({
+      operation: cleanup,
+      context,
+      budget: this.#ctx.http.retrier.singleAttempt(),
+    });
     try {
-      const listed = await this.list({ name_filter: name }, context, once);
+      const listed = await this.list({ name_filter: name }, context, once());
       if (listed.some((a) => a.name === name)) return;
       const outcome = await this.#twirp.callAllowing<DeleteArtifactResponse>(
         'DeleteArtifact',
         { ...this.#ids(), name },
-        once,
+        once(),
         [404, 409],
       );
       this.#ctx.logger.debug(
@@ -84,29 +90,7 @@ export class ArtifactService {
     context: ErrorContext,
   ): Promise<SignedDownload> {
     const artifact = await this.resolve(spec, context);
-    const sign = async (): Promise<string> => {
-      const signed = await this.#twirp.call<GetSignedArtifactUrlResponse>(
-        'GetSignedArtifactURL',
-        {
-          workflow_run_backend_id:
-            artifact.workflow_run_backend_id ??
-            artifact.workflowRunBackendId ??
-            this.#config.ids.workflowRunBackendId,
-          workflow_job_run_backend_id:
-            artifact.workflow_job_run_backend_id ??
-            artifact.workflowJobRunBackendId ??
-            this.#config.ids.workflowJobRunBackendId,
-          name: artifact.name,
-        },
-        { operation: this.#ctx.operation, context },
-      );
-      const url = signed.signed_url ?? signed.signedUrl;
-      if (!url)
-        throw new FerryError('ERR_FERRY_PROTOCOL', 'GetSignedArtifactURL returned no signed_url', {
-          context,
-        });
-      return checkSignedUrl(url, this.#config.resultsUrl, 'the signed download URL', context);
-    };
+    const sign = (): Promise<string> => this.#sign(artifact, context);
     return {
       url: await sign(),
       name: artifact.name,
@@ -124,14 +108,15 @@ export class ArtifactService {
    * concurrent overwrite may have deleted it first; the name is free either way).
    */
   async delete(name: string, context: ErrorContext, missingOk = false): Promise<number | undefined> {
-    const startedAt = this.#ctx.http.now();
     let lostResponse = false;
-    for (let attempt = 1; ; attempt++) {
-      try {
+    return reconciledStep(this.#ctx.http.retrier, {
+      call: 'DeleteArtifact',
+      signal: this.#ctx.operation.signal,
+      attempt: async (budget) => {
         const outcome = await this.#twirp.callAllowing<DeleteArtifactResponse>(
           'DeleteArtifact',
           { ...this.#ids(), name },
-          { operation: this.#ctx.operation, context, reconcile: true, firstAttempt: attempt, startedAt },
+          { operation: this.#ctx.operation, context, reconcile: true, budget },
           lostResponse || missingOk ? [404] : [],
         );
         if (outcome.status === 'refused') {
@@ -140,19 +125,14 @@ export class ArtifactService {
         }
         requireOk('DeleteArtifact', outcome.value, context);
         return toSafeId(outcome.value.artifact_id ?? outcome.value.artifactId);
-      } catch (error: unknown) {
-        if (!isFerryError(error)) throw error;
-        // The call may have retried 5xx answers itself: go on counting from its last attempt.
-        attempt = Math.max(attempt, error.context.attempt ?? attempt);
-        const again = await this.#ctx.http.retryStep(
-          { call: 'DeleteArtifact', attempt, startedAt, error },
-          this.#ctx.operation.signal,
-        );
-        if (!again) throw error;
+      },
+      // Nothing to ask: after a lost answer, the repeat's "not found" is the success.
+      reconcile: (error) => {
         lostResponse =
           lostResponse || error.code === 'ERR_FERRY_NETWORK' || error.code === 'ERR_FERRY_TIMEOUT';
-      }
-    }
+        return Promise.resolve(undefined);
+      },
+    });
   }
 
   #ids(): Record<string, string> {
@@ -196,45 +176,44 @@ export class ArtifactService {
       ...(retentionDays ? { expires_at: expiresAt(retentionDays) } : {}),
     };
     let lostResponse = false;
-    const startedAt = this.#ctx.http.now();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        // 409 comes back as an outcome: after a lost create it is ours to clear, not a failure.
-        const outcome = await this.#twirp.callAllowing<CreateArtifactResponse>(
-          'CreateArtifact',
-          body,
-          { operation: this.#ctx.operation, context, reconcile: true, firstAttempt: attempt, startedAt },
-          [409],
-        );
-        if (outcome.status === 'refused') {
-          if (!lostResponse) {
-            throw new FerryError(
-              'ERR_FERRY_CONFLICT',
-              `An artifact named '${name}' already exists in this workflow run; use overwrite to replace it` +
-                (outcome.message ? ` (CreateArtifact: ${outcome.message})` : ''),
-              { context },
-            );
+    return reconciledStep(this.#ctx.http.retrier, {
+      call: 'CreateArtifact',
+      signal: this.#ctx.operation.signal,
+      attempt: async (budget) => {
+        for (;;) {
+          // 409 comes back as an outcome: after a lost create it is ours to clear, not a failure.
+          const outcome = await this.#twirp.callAllowing<CreateArtifactResponse>(
+            'CreateArtifact',
+            body,
+            { operation: this.#ctx.operation, context, reconcile: true, budget },
+            [409],
+          );
+          if (outcome.status === 'refused') {
+            if (!lostResponse) {
+              throw new FerryError(
+                'ERR_FERRY_CONFLICT',
+                `An artifact named '${name}' already exists in this workflow run; use overwrite to replace it` +
+                  (outcome.message ? ` (CreateArtifact: ${outcome.message})` : ''),
+                { context },
+              );
+            }
+            // Our own unanswered create holds the name: clear it and create again, as the next attempt.
+            await this.delete(name, context);
+            lostResponse = false;
+            budget.attempt++;
+            continue;
           }
-          await this.delete(name, context);
-          lostResponse = false;
-          continue;
+          const response = outcome.value;
+          requireOk('CreateArtifact', response, context);
+          const url = response.signed_upload_url ?? response.signedUploadUrl;
+          if (!url)
+            throw new FerryError('ERR_FERRY_PROTOCOL', 'CreateArtifact returned no signed_upload_url', {
+              context,
+            });
+          return checkSignedUrl(url, this.#config.resultsUrl, 'the signed upload URL', context);
         }
-        const response = outcome.value;
-        requireOk('CreateArtifact', response, context);
-        const url = response.signed_upload_url ?? response.signedUploadUrl;
-        if (!url)
-          throw new FerryError('ERR_FERRY_PROTOCOL', 'CreateArtifact returned no signed_upload_url', {
-            context,
-          });
-        return checkSignedUrl(url, this.#config.resultsUrl, 'the signed upload URL', context);
-      } catch (error: unknown) {
-        if (!isFerryError(error) || !error.retryable) throw error;
-        attempt = Math.max(attempt, error.context.attempt ?? attempt);
-        const again = await this.#ctx.http.retryStep(
-          { call: 'CreateArtifact', attempt, startedAt, error },
-          this.#ctx.operation.signal,
-        );
-        if (!again) throw error;
+      },
+      reconcile: async (error) => {
         this.#ctx.logger.debug(
           `CreateArtifact for '${name}' lost its response (${error.message}); reconciling`,
         );
@@ -247,8 +226,9 @@ export class ArtifactService {
           );
         }
         lostResponse = true;
-      }
-    }
+        return undefined;
+      },
+    });
   }
 
   /**
@@ -266,19 +246,14 @@ export class ArtifactService {
   ): Promise<number | undefined> {
     const body = { ...this.#ids(), name, size: String(size), hash: digest };
     const finalizeContext: ErrorContext = { ...context, digest };
-    const startedAt = this.#ctx.http.now();
-    for (let attempt = 1; ; attempt++) {
-      try {
+    return reconciledStep<number | undefined>(this.#ctx.http.retrier, {
+      call: 'FinalizeArtifact',
+      signal: this.#ctx.operation.signal,
+      attempt: async (budget) => {
         const outcome = await this.#twirp.callAllowing<FinalizeArtifactResponse>(
           'FinalizeArtifact',
           body,
-          {
-            operation: this.#ctx.operation,
-            context: finalizeContext,
-            reconcile: true,
-            firstAttempt: attempt,
-            startedAt,
-          },
+          { operation: this.#ctx.operation, context: finalizeContext, reconcile: true, budget },
           [409],
         );
         if (outcome.status === 'refused' || outcome.value.ok !== true) {
@@ -294,14 +269,8 @@ export class ArtifactService {
           );
         }
         return toSafeId(outcome.value.artifact_id ?? outcome.value.artifactId);
-      } catch (error: unknown) {
-        if (!isFerryError(error) || !error.retryable) throw error;
-        attempt = Math.max(attempt, error.context.attempt ?? attempt);
-        const again = await this.#ctx.http.retryStep(
-          { call: 'FinalizeArtifact', attempt, startedAt, error },
-          this.#ctx.operation.signal,
-        );
-        if (!again) throw error;
+      },
+      reconcile: async (error) => {
         this.#ctx.logger.debug(
           `FinalizeArtifact for '${name}' lost its response (${error.message}); reconciling`,
         );
@@ -309,9 +278,9 @@ export class ArtifactService {
         const committed = listed.find(
           (a) => a.name === name && normalizeDigest(a.digest) === normalizeDigest(digest),
         );
-        if (committed) return toSafeId(committed.database_id ?? committed.databaseId);
-      }
-    }
+        return committed ? { done: toSafeId(committed.database_id ?? committed.databaseId) } : undefined;
+      },
+    });
   }
 
   /** The error for a refused finalize, with what the service lists under the name (P33). */
@@ -367,6 +336,40 @@ export class ArtifactService {
     )[0];
     if (!newest) throw notFound(spec.id !== undefined ? `#${spec.id}` : spec.name, 'download');
     return newest;
+  }
+
+  /** GetSignedArtifactURL for a listed artifact, the URL checked against the service's origin. */
+  async #sign(artifact: MonolithArtifact, context: ErrorContext): Promise<string> {
+    const signed = await this.#twirp.call<GetSignedArtifactUrlResponse>(
+      'GetSignedArtifactURL',
+      {
+        workflow_run_backend_id:
+          artifact.workflow_run_backend_id ??
+          artifact.workflowRunBackendId ??
+          this.#config.ids.workflowRunBackendId,
+        workflow_job_run_backend_id:
+          artifact.workflow_job_run_backend_id ??
+          artifact.workflowJobRunBackendId ??
+          this.#config.ids.workflowJobRunBackendId,
+        name: artifact.name,
+      },
+      { operation: this.#ctx.operation, context },
+    );
+    const url = signed.signed_url ?? signed.signedUrl;
+    if (!url)
+      throw new FerryError('ERR_FERRY_PROTOCOL', 'GetSignedArtifactURL returned no signed_url', {
+        context,
+      });
+    return checkSignedUrl(url, this.#config.resultsUrl, 'the signed download URL', context);
+  }
+
+  /**
+   * The origin of the storage host, which only a signed URL names: the signed URL of the run's
+   * first artifact, or undefined when the run has none yet (doctor probes it; never guessed).
+   */
+  async storageOrigin(context: ErrorContext): Promise<string | undefined> {
+    const first = (await this.list({}, context))[0];
+    return first ? new URL(await this.#sign(first, context)).origin : undefined;
   }
 
   /** ListArtifacts in this run's backend ids, narrowed by `filter` (name_filter, id_filter). */

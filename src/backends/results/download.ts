@@ -1,30 +1,19 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { IntegrityError, type ErrorContext } from '../../core/errors.js';
+import type { ErrorContext } from '../../core/errors.js';
 import { extractZip } from '../../pack/zip/index.js';
-import type { DownloadResult, DownloadSpec, OperationContext } from '../backend.js';
-import { downloadBlob, type BlobDownloadResult } from './blob-download.js';
+import type { DownloadResult, DownloadSpec, OperationContext, VerifiedBlob } from '../backend.js';
+import { downloadBlob } from './blob-download.js';
 import { fileNameFromDisposition } from './content-disposition.js';
 import { placeRawFile } from './place-file.js';
 import { OnePassSink } from './one-pass-sink.js';
 import { NotStreamableError } from '../../pack/zip/stream-extract.js';
 
-/** A downloaded artifact blob in a temporary directory, its digest checked. */
-export interface VerifiedBlob extends BlobDownloadResult {
-  /** The temporary file holding the bytes. */
-  file: string;
-  /** Only when verification was off: the bytes do not hash to the listed digest. */
-  digestMismatch: boolean;
-  /** The listed digest (hex), when the service listed one. */
-  expectedHex: string | undefined;
-  /** Removes the temporary directory; safe to call more than once. */
-  dispose(): Promise<void>;
-}
-
 /**
  * Downloads a signed URL to a fresh temporary directory under `tempDir` and checks the SHA-256
- * against `expectedHex`: a mismatch throws `IntegrityError` (`ERR_FERRY_INTEGRITY`) and removes
- * the file, unless `verify` is false, which reports it as `digestMismatch` instead.
+ * against `expectedHex`: a mismatch (after one re-download) throws `DigestMismatchError`
+ * (`ERR_FERRY_INTEGRITY`) and removes the file, unless `verify` is false, which reports it as
+ * `digestMismatch` instead.
  */
 export async function fetchVerifiedBlob(
   url: string,
@@ -62,14 +51,10 @@ export async function fetchVerifiedBlob(
           filesTotal: undefined,
         }),
     });
-    const digestMismatch = expectedHex !== undefined && blob.sha256 !== expectedHex;
-    if (digestMismatch && verify) {
-      throw new IntegrityError(
-        'ERR_FERRY_INTEGRITY',
-        `Digest mismatch for artifact '${name}': the service listed sha256:${expectedHex} but the download hashes to sha256:${blob.sha256}; nothing was written`,
-        { context },
-      );
-    }
+    // The digest is checked in one layer, downloadBlob: with verification on it re-downloads once
+    // and then throws DigestMismatchError, so a blob it returns matches. Only with verification
+    // off can the bytes differ from the listing, and that is reported, not thrown.
+    const digestMismatch = !verify && expectedHex !== undefined && blob.sha256 !== expectedHex;
     if (digestMismatch) {
       ctx.logger.debug(
         `Digest mismatch for artifact '${name}' (listed sha256:${expectedHex}, downloaded sha256:${blob.sha256}); verification is off`,

@@ -6,13 +6,15 @@ import type {
   DownloadResult,
   DownloadSpec,
   OperationContext,
+  StreamUploadOptions,
   UploadResult,
   UploadSpec,
+  VerifiedBlob,
 } from '../backend.js';
 import { latestPerName } from '../latest-per-name.js';
 import { ArtifactService, notFound, toInfo } from './artifact-service.js';
 import type { ResultsConfig } from './contracts.js';
-import { downloadSignedArtifact, fetchVerifiedBlob, type VerifiedBlob } from './download.js';
+import { downloadSignedArtifact, fetchVerifiedBlob } from './download.js';
 import { uploadResults, uploadResultsStream } from './upload.js';
 
 /** The results protocol (github.com): Twirp ArtifactService plus signed blob URLs. */
@@ -27,15 +29,11 @@ export class ResultsBackend implements Backend {
     return uploadResults(this.config, spec, ctx);
   }
 
-  /**
-   * Uploads a zip of `inputs` (files, directories, links, and `stream` entries, e.g. entries read
-   * straight out of other zips) as artifact `name`, with the same create → blob upload → finalize
-   * as {@link upload}. The inputs are validated before anything is created.
-   */
+  /** Uploads a zip of `inputs` with the same create → blob upload → finalize as {@link upload}. */
   uploadStream(
     name: string,
     inputs: readonly ZipInput[],
-    options: { retentionDays: number | undefined; compressionLevel: number; overwrite?: boolean },
+    options: StreamUploadOptions,
     ctx: OperationContext,
   ): Promise<UploadResult> {
     return uploadResultsStream(this.config, name, inputs, options, ctx);
@@ -95,6 +93,10 @@ export class ResultsBackend implements Backend {
     const artifact = latestPerName(listed.map(toInfo)).find((a) => a.name === name);
     if (!artifact) throw notFound(name, 'get');
     return artifact;
+  }
+
+  storageOrigin(ctx: OperationContext): Promise<string | undefined> {
+    return new ArtifactService(this.config, ctx).storageOrigin({ operation: 'doctor' });
   }
 
   delete(name: string, ctx: OperationContext): Promise<number | undefined> {

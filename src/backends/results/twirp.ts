@@ -3,6 +3,7 @@ import { readBody, readJson, type JsonLimit } from '../../transport/body.js';
 import { extractErrorMessage } from '../../transport/error-body.js';
 import type { HttpManager, RequestSpec } from '../../transport/http-manager.js';
 import type { Operation } from '../../transport/operation.js';
+import type { RetryBudget } from '../../transport/retrier.js';
 import { TWIRP_SERVICE, type ResultsConfig } from './contracts.js';
 
 export interface TwirpCallOptions {
@@ -11,9 +12,8 @@ export interface TwirpCallOptions {
   slot?: number;
   /** Hand network errors back instead of retrying, so the caller can reconcile first. */
   reconcile?: boolean;
-  /** Attempt number and start time of a step the caller repeats itself (see RequestSpec). */
-  firstAttempt?: number;
-  startedAt?: number;
+  /** The retry budget of a step the caller repeats itself (see RequestSpec.budget). */
+  budget?: RetryBudget;
 }
 
 /** A Twirp answer the caller asked to see rather than have thrown (see {@link TwirpClient.callAllowing}). */
@@ -89,8 +89,7 @@ export class TwirpClient {
       call: method,
       ...(okStatuses.length ? { okStatuses } : {}),
       ...(options.reconcile ? { networkErrors: 'throw' as const } : {}),
-      ...(options.firstAttempt !== undefined ? { firstAttempt: options.firstAttempt } : {}),
-      ...(options.startedAt !== undefined ? { startedAt: options.startedAt } : {}),
+      ...(options.budget !== undefined ? { budget: options.budget } : {}),
       describeFailure: (status: number, message: string | undefined) =>
         describeTwirpFailure(method, status, message),
     };

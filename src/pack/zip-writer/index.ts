@@ -4,11 +4,9 @@
  * header (no data descriptor), DEFLATED entries compressed in parallel pieces (pigz method) with
  * a data descriptor, ZIP64 where needed, lazy reads with backpressure.
  */
+export { createZipStream, zipStreamStats } from './zip-stream.js';
 export {
-  createZipStream,
   normalizeZipWriterOptions,
-  validateEntryName,
-  zipStreamStats,
   DEFAULT_CHUNK_SIZE,
   MAX_CHUNK_SIZE,
   MAX_CONCURRENCY,
@@ -17,7 +15,8 @@ export {
   type ZipInput,
   type ZipStreamStats,
   type ZipWriterOptions,
-} from './zip-stream.js';
+} from './zip-options.js';
+export { validateEntryName } from './zip-inputs.js';
 export { SAMPLE_SIZE, MIN_SAVING, isWorthDeflating, sampleIsCompressible } from './compressibility.js';
 export { DictionaryWindow, deflatePiece, emitInOrder, type OutputTask } from './parallel-deflate.js';
 export { EntrySource, StreamSource, type PieceSource, type StreamInputSpec } from './entry-source.js';

@@ -1,6 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
-import { crc32, createInflateRaw, inflateRaw } from 'node:zlib';
+import { readSync } from 'node:fs';
+import { crc32, createInflateRaw, inflateRaw, inflateRawSync } from 'node:zlib';
 import { promisify } from 'node:util';
 import { isFerryError } from '../../core/errors.js';
 import { printable } from '../validate.js';
@@ -70,12 +71,21 @@ async function readLocalHeader(
   dataLimit: number,
   prefetch: number,
 ): Promise<LocalData> {
+  const want = localHeaderRead(entry, dataLimit, prefetch);
+  return parseLocalHeader(entry, dataLimit, await readExactly(handle, entry.localHeaderOffset, want));
+}
+
+/** How many bytes to read at the local header (the fixed part plus `prefetch`, within the data). */
+function localHeaderRead(entry: ZipEntry, dataLimit: number, prefetch: number): number {
   const offset = entry.localHeaderOffset;
   if (offset + LOCAL_HEADER_SIZE > dataLimit) {
     throw corrupt(`the local header of ${label(entry)} at offset ${offset} lies outside the archive data`);
   }
-  const want = Math.min(LOCAL_HEADER_SIZE + prefetch, dataLimit - offset);
-  const head = await readExactly(handle, offset, want);
+  return Math.min(LOCAL_HEADER_SIZE + prefetch, dataLimit - offset);
+}
+
+function parseLocalHeader(entry: ZipEntry, dataLimit: number, head: Buffer): LocalData {
+  const offset = entry.localHeaderOffset;
   if (head.readUInt32LE(0) !== SIG_LOCAL) {
     throw corrupt(`${label(entry)} has no local header at offset ${offset} (bad signature)`);
   }
@@ -97,6 +107,20 @@ async function readLocalHeader(
       ? head.subarray(dataStart - offset, dataStart - offset + entry.compressedSize)
       : undefined;
   return { dataStart, prefetched };
+}
+
+/** `length` bytes at `position` of `fd`, read synchronously (small entries: no thread-pool round trip). */
+function readExactlySync(fd: number, position: number, length: number): Buffer {
+  const buffer = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const bytesRead = readSync(fd, buffer, done, length - done, position + done);
+    if (bytesRead === 0) {
+      throw corrupt(`unexpected end of file at offset ${position + done} (the file is truncated)`);
+    }
+    done += bytesRead;
+  }
+  return buffer;
 }
 
 /** Checks the exact size and CRC-32 of a fully decoded entry. */
@@ -123,6 +147,28 @@ export async function readEntryBuffer(
   else {
     try {
       data = await inflateRawAsync(raw, { maxOutputLength: entry.uncompressedSize + 1 });
+    } catch (error) {
+      throw mapError(entry, error as Error);
+    }
+  }
+  verifyBuffer(entry, data);
+  return data;
+}
+
+/**
+ * {@link readEntryBuffer} on the main thread, for small entries: the local header and the data
+ * come in one synchronous read and are inflated with `inflateRawSync`, its output capped one byte
+ * past the declared size so that an entry inflating beyond it fails (naming it) without growing.
+ */
+export function readEntryBufferSync(fd: number, entry: ZipEntry, dataLimit: number): Buffer {
+  const want = localHeaderRead(entry, dataLimit, HEADER_SLACK + entry.compressedSize);
+  const local = parseLocalHeader(entry, dataLimit, readExactlySync(fd, entry.localHeaderOffset, want));
+  const raw = local.prefetched ?? readExactlySync(fd, local.dataStart, entry.compressedSize);
+  let data: Buffer;
+  if (entry.method === 0) data = raw;
+  else {
+    try {
+      data = inflateRawSync(raw, { maxOutputLength: entry.uncompressedSize + 1 });
     } catch (error) {
       throw mapError(entry, error as Error);
     }

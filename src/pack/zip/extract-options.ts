@@ -38,7 +38,10 @@ export interface ExtractOptions {
   signal?: AbortSignal;
   /** Called once per entry after it has been written to staging and verified. */
   onEntry?: (info: { name: string; size: number }) => void;
-  /** Max entries being written at once (bounded file descriptors). @default 8 */
+  /**
+   * Max entries over 64 KiB being written at once (bounded file descriptors); smaller ones are
+   * written one after the other on the main thread, with synchronous calls. @default 8
+   */
   concurrency?: number;
   /**
    * Where the archive came from, e.g. `{ operation: 'download', artifactName: 'dist' }`. Every

@@ -4,7 +4,9 @@ import { addErrorContext, AbortError, isFerryError, type ErrorContext } from '..
 import { asResourceError } from '../fs-errors.js';
 import { HeldTarget, type HeldStaging } from '../held-target.js';
 import { MAX_NAME_BYTES } from '../name-limits.js';
+import { CooperativeYield } from '../small-files.js';
 import { printable } from '../validate.js';
+import { runPool } from '../../core/pool.js';
 import { readZipDirectory } from './central-directory.js';
 import {
   normalizeOptions,
@@ -18,7 +20,7 @@ import { entrySha256, preflight } from './extract-preflight.js';
 import { readEntryBuffer } from './entry-reader.js';
 import { checkDeclaredLimits } from './limits.js';
 import { moveIntoPlace } from './place-entries.js';
-import { stage } from './stage-entry.js';
+import { isSmallEntry, stage, stageSmallSync } from './stage-entry.js';
 
 export type { ExtractOptions, ExtractResult } from './extract-options.js';
 export { PartialExtractionError } from './place-entries.js';
@@ -46,28 +48,6 @@ export { PartialExtractionError } from './place-entries.js';
 /** The longest entry name accepted, in UTF-8 bytes (the legacy download's limit too). */
 export const MAX_ENTRY_NAME_BYTES = MAX_NAME_BYTES;
 const STAGING_PREFIX = '.ferry-extract-';
-
-/** Runs `fn` over `items` with at most `concurrency` in flight; stops taking new items after a failure. */
-async function runPool<T>(
-  items: readonly T[],
-  concurrency: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async (): Promise<void> => {
-    while (failure === undefined && next < items.length) {
-      const item = items[next++] as T;
-      try {
-        await fn(item);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  if (failure !== undefined) throw failure.error;
-}
 
 /**
  * Extracts the zip FILE at `zipPath` (already downloaded and digest-verified) into
@@ -131,7 +111,21 @@ async function extractNormalized(zipPath: string, opts: Normalized): Promise<Ext
       const stagingDir = staging;
       const stagedPath = (item: Item): string => stagingDir.file(String(item.index));
 
-      await runPool(plan.items, opts.concurrency, async (item) => {
+      // Small files first, one after the other on the main thread (no thread-pool round trips);
+      // the rest streamed, `concurrency` at a time.
+      const turns = new CooperativeYield();
+      const rest: Item[] = [];
+      for (const item of plan.items) {
+        if (!isSmallEntry(item)) {
+          rest.push(item);
+          continue;
+        }
+        throwIfAborted(signal);
+        stageSmallSync(handle.fd, item, stagedPath(item), dataLimit, opts);
+        opts.onEntry?.({ name: item.entry.name, size: item.entry.uncompressedSize });
+        await turns.maybeYield();
+      }
+      await runPool(rest, opts.concurrency, async (item) => {
         throwIfAborted(signal);
         if (item.kind !== 'directory') await stage(handle, item, stagedPath(item), dataLimit, opts);
         opts.onEntry?.({ name: item.entry.name, size: item.entry.uncompressedSize });

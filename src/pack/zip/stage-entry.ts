@@ -1,6 +1,7 @@
 import { open, symlink, type FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { openEntryStreamOnHandle, readEntryBuffer } from './entry-reader.js';
+import { isSmallFile, writeSmallFileSync } from '../small-files.js';
+import { openEntryStreamOnHandle, readEntryBuffer, readEntryBufferSync } from './entry-reader.js';
 import type { Normalized } from './extract-options.js';
 import type { Item } from './extract-plan.js';
 
@@ -16,6 +17,27 @@ const IN_MEMORY_BYTES = 1024 * 1024;
 function fileMode(item: Item, options: Normalized): number | undefined {
   if (!options.restoreModes || item.entry.isSymlink || item.entry.mode === undefined) return undefined;
   return item.entry.mode & 0o777;
+}
+
+/** A regular file entry small enough for {@link stageSmallSync}. */
+export function isSmallEntry(item: Item): boolean {
+  return item.kind === 'file' && isSmallFile(item.entry.compressedSize, item.entry.uncompressedSize);
+}
+
+/**
+ * Writes one small verified entry into the staging directory on the main thread: one read of
+ * the zip, `inflateRawSync` bounded by the declared size, size and CRC-32 checked, then one
+ * exclusive create and write. No stream and no thread-pool round trip (see small-files.ts).
+ */
+export function stageSmallSync(
+  fd: number,
+  item: Item,
+  staged: string,
+  dataLimit: number,
+  options: Normalized,
+): void {
+  const data = readEntryBufferSync(fd, item.entry, dataLimit);
+  writeSmallFileSync(staged, data, { mode: fileMode(item, options) ?? 0o666 });
 }
 
 /** Writes one verified entry into the staging directory. */

@@ -1,4 +1,4 @@
-import { HttpError } from './http-error.js';
+import { ErrorResponse } from './error-response.js';
 
 /** One `Actions.Results:<workflowRunBackendId>:<workflowJobRunBackendId>` scope of a runtime JWT. */
 export interface RunGrant {
@@ -51,8 +51,8 @@ export function grantedRuns(access: Access): ReadonlySet<string> | undefined {
  * The 403 for a run outside the token's scope. It names the run the caller asked for (it sent
  * it) but says nothing of what that run holds, so a refusal cannot be used to probe other runs.
  */
-export function runForbidden(runId: string, action: string): HttpError {
-  return new HttpError(
+export function runForbidden(runId: string, action: string): ErrorResponse {
+  return new ErrorResponse(
     403,
     `The runtime token does not grant ${action} in workflow run ${JSON.stringify(runId)} (its scp names other runs or jobs)`,
   );

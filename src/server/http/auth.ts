@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { FULL_ACCESS, grantsOf, type Access } from './access.js';
-import { HttpError } from './http-error.js';
+import { ErrorResponse } from './error-response.js';
 import { JwtRejected, checkTimeWindow, verifyJwt, type JwtClaims, type JwtKeys } from './jwt.js';
 
 export interface AuthOptions {
@@ -86,7 +86,7 @@ function credentialOf(req: IncomingMessage, schemes: AuthSchemes): string {
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     if (req.rawHeaders[i]?.toLowerCase() === 'authorization') count++;
   }
-  if (count > 1) throw new HttpError(400, 'More than one Authorization header');
+  if (count > 1) throw new ErrorResponse(400, 'More than one Authorization header');
   const header = req.headers.authorization;
   const pattern = schemes === 'bearer' ? /^Bearer[ \t]+(.+)$/i : /^(?:Bearer|token)[ \t]+(.+)$/i;
   const match = typeof header === 'string' ? pattern.exec(header.trim()) : null;
@@ -100,8 +100,8 @@ function credentialOf(req: IncomingMessage, schemes: AuthSchemes): string {
   return match[1];
 }
 
-function unauthorized(message: string): HttpError {
-  return new HttpError(401, message, { 'WWW-Authenticate': 'Bearer' });
+function unauthorized(message: string): ErrorResponse {
+  return new ErrorResponse(401, message, { 'WWW-Authenticate': 'Bearer' });
 }
 
 function digest(value: string): Buffer {

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { HttpError, badRequest } from './http-error.js';
+import { ErrorResponse, badRequest } from './error-response.js';
 
 /** JSON control messages are tiny (create/patch); anything bigger is a client bug or abuse. */
 const DEFAULT_JSON_LIMIT = 1024 * 1024;
@@ -11,7 +11,7 @@ const DEFAULT_JSON_LIMIT = 1024 * 1024;
 export async function readJsonBody(req: IncomingMessage, limit = DEFAULT_JSON_LIMIT): Promise<unknown> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
-    throw new HttpError(
+    throw new ErrorResponse(
       413,
       `Request body of ${declared} bytes exceeds the ${limit}-byte limit for JSON requests`,
       {
@@ -24,7 +24,7 @@ export async function readJsonBody(req: IncomingMessage, limit = DEFAULT_JSON_LI
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > limit) {
-      throw new HttpError(413, `Request body exceeds the ${limit}-byte limit for JSON requests`, {
+      throw new ErrorResponse(413, `Request body exceeds the ${limit}-byte limit for JSON requests`, {
         Connection: 'close',
       });
     }

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { hostname, networkInterfaces } from 'node:os';
 import { requestBaseUrl } from './base-url.js';
-import { HttpError } from './http-error.js';
+import { ErrorResponse } from './error-response.js';
 
 export interface HostPolicyOptions {
   /** The interface the server is bound to (`--host`). */
@@ -61,8 +61,8 @@ export function createHostPolicy(options: HostPolicyOptions): HostPolicy {
     }
   };
 
-  const refuse = (authority: string): HttpError =>
-    new HttpError(
+  const refuse = (authority: string): ErrorResponse =>
+    new ErrorResponse(
       421,
       `Misdirected request: ${JSON.stringify(authority.slice(0, 200))} is not an address of this ferry serve. ` +
         `It answers only to its bound address (port ${options.port()}), localhost, 127.0.0.1, [::1]` +
@@ -76,17 +76,17 @@ export function createHostPolicy(options: HostPolicyOptions): HostPolicy {
       for (let i = 0; i < req.rawHeaders.length; i += 2) {
         if (req.rawHeaders[i]?.toLowerCase() === 'host') hosts++;
       }
-      if (hosts > 1) throw new HttpError(400, 'More than one Host header');
+      if (hosts > 1) throw new ErrorResponse(400, 'More than one Host header');
       const host = req.headers.host;
       if (typeof host !== 'string' || host === '') {
-        throw new HttpError(400, 'A Host header is required (HTTP/1.1)');
+        throw new ErrorResponse(400, 'A Host header is required (HTTP/1.1)');
       }
       if (!allowed(host)) throw refuse(host);
       // Browsers send Origin on cross-origin requests; CI clients never do. A page on another
       // origin may not even send "simple" requests (a form POST needs no preflight) at us.
       const origin = req.headers.origin;
       if (origin !== undefined && !allowedOrigin(origin)) {
-        throw new HttpError(
+        throw new ErrorResponse(
           403,
           `Cross-origin request from ${JSON.stringify(origin.slice(0, 200))} refused: ferry serve is not a browser API`,
         );
@@ -97,7 +97,7 @@ export function createHostPolicy(options: HostPolicyOptions): HostPolicy {
         try {
           authority = new URL(target).host;
         } catch {
-          throw new HttpError(400, 'Malformed request target');
+          throw new ErrorResponse(400, 'Malformed request target');
         }
         if (!allowed(authority)) throw refuse(authority);
       }

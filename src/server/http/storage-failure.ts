@@ -1,4 +1,4 @@
-import { HttpError } from './http-error.js';
+import { ErrorResponse } from './error-response.js';
 
 /** Out of space or quota: RFC 4918's 507 Insufficient Storage, which clients map to "no space". */
 const NO_SPACE = new Set(['ENOSPC', 'EDQUOT']);
@@ -22,16 +22,16 @@ const STORAGE = new Set([
  * full, 500 for any other storage failure, with a message that names the errno but no path (paths
  * reveal the server's layout and are of no use to the client). `undefined` for anything else.
  */
-export function storageFailure(error: unknown): HttpError | undefined {
+export function storageFailure(error: unknown): ErrorResponse | undefined {
   const code = errnoOf(error);
   if (code === undefined || !STORAGE.has(code)) return undefined;
   if (NO_SPACE.has(code)) {
-    return new HttpError(
+    return new ErrorResponse(
       507,
       `Insufficient storage: the server ran out of disk space (${code}) while storing the upload`,
     );
   }
-  return new HttpError(500, `Internal server error: the server's storage failed (${code})`);
+  return new ErrorResponse(500, `Internal server error: the server's storage failed (${code})`);
 }
 
 function errnoOf(error: unknown): string | undefined {

@@ -1,6 +1,6 @@
 import { mayUseRun, runForbidden } from '../http/access.js';
 import { expectObject, readJsonBody } from '../http/body.js';
-import { badRequest, notFound } from '../http/http-error.js';
+import { badRequest, notFound } from '../http/error-response.js';
 import { sendJson } from '../http/respond.js';
 import type { RequestContext, Route } from '../route.js';
 import { withUploadSession, type ArtifactStore } from './artifact-store.js';

@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir } from 'node:fs/promises';
-import { HttpError } from '../http/http-error.js';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { ErrorResponse } from '../http/error-response.js';
 import { DEFAULT_LIMITS, type ServerLimits } from '../http/limits.js';
 import { readJsonFile, writeJsonAtomic } from '../util/atomic-file.js';
 import { IdCounter } from '../util/id-counter.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
+import { ListingIndex, type ListingWiring } from '../listing/listing-index.js';
 import { ContainerItems } from './container-items.js';
 import type { LegacyLayout } from './layout.js';
+import { legacyListingSource } from './listing-source.js';
 
 /** What the server remembers about one artifact (= one file container). */
 export interface ArtifactRecord {
@@ -15,7 +17,7 @@ export interface ArtifactRecord {
   name: string;
   /** -1 until the client PATCHes the final size, as on the real service. */
   size: number;
-  /** Requested retention; null = server default. Recorded, not enforced (nothing expires locally). */
+  /** Requested retention; null = server default (90 days). The retention sweep deletes the artifact after it. */
   retentionDays: number | null;
   createdAt: string;
   updatedAt: string;
@@ -31,6 +33,9 @@ export const UPLOAD_SESSION_PARAM = 'upload';
  * failed upload of the same name waits this long for its own dead session.
  */
 export const DEFAULT_SESSION_LEASE_MS = 2 * 60 * 1000;
+
+/** Retention of an artifact created without RetentionDays: GitHub's default. */
+export const DEFAULT_RETENTION_DAYS = 90;
 
 /** One create call's upload: which of the container's files it claimed, and whether it lost a race. */
 interface UploadSession {
@@ -48,6 +53,8 @@ export interface ArtifactStoreOptions {
   now?: () => number;
   /** Size and count limits; default DEFAULT_LIMITS. */
   limits?: ServerLimits;
+  /** Lifetime, clock and reporting of the listing index (see ListingIndex). */
+  listing?: ListingWiring;
 }
 
 /**
@@ -68,6 +75,8 @@ export class ArtifactStore {
   readonly #now: () => number;
   readonly #ids: IdCounter;
   readonly limits: ServerLimits;
+  /** Containers by run: what listings are answered from (set once open() has built it). */
+  #listing: ListingIndex<ArtifactRecord> | undefined;
 
   private constructor(layout: LegacyLayout, options: ArtifactStoreOptions) {
     this.#layout = layout;
@@ -81,6 +90,13 @@ export class ArtifactStore {
     const store = new ArtifactStore(layout, options);
     await mkdir(layout.containersDir, { recursive: true });
     await store.#load();
+    store.#listing = await ListingIndex.open(legacyListingSource(layout), {
+      ...options.listing,
+      name: 'legacy',
+      keyOf: (r) => String(r.containerId),
+      runOf: (r) => r.runId,
+      compare: (a, b) => a.containerId - b.containerId,
+    });
     return store;
   }
 
@@ -93,9 +109,12 @@ export class ArtifactStore {
         const id = Number(entry);
         maxId = Math.max(maxId, id);
         const record = await readJsonFile(this.#layout.artifactFile(id));
-        // A directory without artifact.json is a create that crashed half-way: skip it, but never
+        // A directory without artifact.json is a create that crashed half-way (never
+        // acknowledged) or a deletion that crashed after its record went: remove it, but never
         // reuse its id (maxId above).
         if (isArtifactRecord(record)) this.#byId.set(id, record);
+        else if (record === undefined)
+          await rm(this.#layout.containerDir(id), { recursive: true, force: true });
       }),
     );
     await this.#ids.resume(maxId);
@@ -112,11 +131,9 @@ export class ArtifactStore {
     return undefined;
   }
 
-  /** Artifacts of one run in creation order. */
-  list(runId: string): ArtifactRecord[] {
-    return [...this.#byId.values()]
-      .filter((r) => r.runId === runId)
-      .sort((a, b) => a.containerId - b.containerId);
+  /** Artifacts of one run in creation order, from the listing index: never a scan of storage. */
+  list(runId: string): readonly ArtifactRecord[] {
+    return this.#listing?.list(runId) ?? [];
   }
 
   /**
@@ -202,7 +219,7 @@ export class ArtifactStore {
       const max = this.limits.maxArtifactsPerRun;
       if (this.list(runId).length >= max) {
         // 403 with "limit" in the message: clients report it as a quota, not as a retryable error.
-        throw new HttpError(
+        throw new ErrorResponse(
           403,
           `Workflow run ${JSON.stringify(runId)} already has ${max} artifacts, the limit of this server (maxArtifactsPerRun)`,
         );
@@ -221,6 +238,7 @@ export class ArtifactStore {
       };
       await writeJsonAtomic(this.#layout.artifactFile(containerId), record);
       this.#byId.set(containerId, record);
+      this.#listing?.apply({ put: record });
       return { record, created: true };
     });
   }
@@ -238,6 +256,7 @@ export class ArtifactStore {
       const next: ArtifactRecord = { ...current, size: -1, updatedAt: new Date().toISOString() };
       await writeJsonAtomic(this.#layout.artifactFile(next.containerId), next);
       this.#byId.set(next.containerId, next);
+      this.#listing?.apply({ put: next });
       return next;
     });
   }
@@ -269,8 +288,44 @@ export class ArtifactStore {
       const next: ArtifactRecord = { ...current, size: total, updatedAt: new Date().toISOString() };
       await writeJsonAtomic(this.#layout.artifactFile(next.containerId), next);
       this.#byId.set(next.containerId, next);
+      this.#listing?.apply({ put: next });
       return next;
     });
+  }
+
+  /** Finalized artifacts (their size PATCHed) whose retention ended by `now`, oldest first. */
+  expired(now: number): ArtifactRecord[] {
+    return [...this.#byId.values()]
+      .filter((r) => r.size !== -1 && expiresAt(r) <= now)
+      .sort((a, b) => a.containerId - b.containerId);
+  }
+
+  /**
+   * Deletes an artifact whose retention ended: the record first (so it is never listed with
+   * files missing), then its files. Re-checked under the name's and the artifact's locks, so an
+   * upload into it that started meanwhile (v1 merges uploads of one name) keeps it. Undefined when
+   * there was nothing to delete: repeating it is harmless.
+   */
+  async removeExpired(containerId: number, now: number): Promise<ArtifactRecord | undefined> {
+    const record = this.#byId.get(containerId);
+    if (!record) return undefined;
+    return this.#locks.run(`name:${record.runId}\0${record.name}`, () =>
+      this.#locks.run(`artifact:${containerId}`, async () => {
+        const current = this.#byId.get(containerId);
+        if (!current || current.size === -1 || expiresAt(current) > now) return undefined;
+        for (const session of this.#sessions.values()) {
+          if (session.containerId === containerId && this.#isLive(session, now)) return undefined;
+        }
+        await rm(this.#layout.artifactFile(containerId), { force: true });
+        this.#byId.delete(containerId);
+        const items = this.#items.get(containerId);
+        this.#items.delete(containerId);
+        await (await items?.catch(() => undefined))?.close();
+        // Downloads in flight opened their files already and keep reading them.
+        await rm(this.#layout.containerDir(containerId), { recursive: true, force: true });
+        return current;
+      }),
+    );
   }
 
   /** The items of a container, loaded from disk on first use and cached. */
@@ -287,6 +342,7 @@ export class ArtifactStore {
 
   /** Closes every loaded container's journal. */
   async close(): Promise<void> {
+    this.#listing?.close();
     const loaded = await Promise.allSettled(this.#items.values());
     this.#items.clear();
     await Promise.all(loaded.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
@@ -294,11 +350,11 @@ export class ArtifactStore {
 }
 
 /** The 409 for an upload that lost the race for a file to another upload of the same name. */
-function raceLost(artifact: string, path: string, earlier: boolean): HttpError {
+function raceLost(artifact: string, path: string, earlier: boolean): ErrorResponse {
   const what = earlier
     ? `lost the race for a file to another upload of artifact ${JSON.stringify(artifact)} in this run and may not write ${JSON.stringify(path)} either`
     : `came second: another upload of artifact ${JSON.stringify(artifact)} in this run is writing ${JSON.stringify(path)}`;
-  return new HttpError(
+  return new ErrorResponse(
     409,
     `This upload ${what}; it is refused so that no file and no artifact mixes the two uploads. ` +
       'Give concurrent uploads different artifact names, or different files',
@@ -312,7 +368,12 @@ export function withUploadSession(containerUrl: string, session: string): string
   return url.toString();
 }
 
-function isArtifactRecord(value: unknown): value is ArtifactRecord {
+/** When an artifact's retention ends, ms since the epoch. */
+export function expiresAt(record: ArtifactRecord): number {
+  return Date.parse(record.createdAt) + (record.retentionDays ?? DEFAULT_RETENTION_DAYS) * 86_400_000;
+}
+
+export function isArtifactRecord(value: unknown): value is ArtifactRecord {
   if (typeof value !== 'object' || value === null) return false;
   const r = value as Record<string, unknown>;
   return (

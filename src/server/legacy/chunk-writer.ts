@@ -3,7 +3,7 @@ import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { writeFully } from '../../core/write-fully.js';
-import { HttpError, badRequest } from '../http/http-error.js';
+import { ErrorResponse, badRequest } from '../http/error-response.js';
 
 export interface ChunkTarget {
   /** File offset of the first byte. */
@@ -21,7 +21,7 @@ const WRITE_BATCH = 1024 * 1024;
 /**
  * Streams a request body into `file` at `offset` with positional writes (never appends), so a
  * retried chunk overwrites exactly its own range. Resolves only after every byte has been handed
- * to the OS and the file is closed; rejects with a 400 HttpError when the body length differs
+ * to the OS and the file is closed; rejects with a 400 ErrorResponse when the body length differs
  * from the range or the MD5 does not match. Memory stays bounded by one batch.
  */
 export async function writeChunk(
@@ -45,9 +45,13 @@ export async function writeChunk(
     for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
       received += chunk.length;
       if (received > target.length) {
-        throw new HttpError(400, `Request body is longer than the Content-Range (${target.length} bytes)`, {
-          Connection: 'close',
-        });
+        throw new ErrorResponse(
+          400,
+          `Request body is longer than the Content-Range (${target.length} bytes)`,
+          {
+            Connection: 'close',
+          },
+        );
       }
       md5?.update(chunk);
       batch.push(chunk);
@@ -89,7 +93,7 @@ export async function readChunkBody(
   for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
     received += chunk.length;
     if (received > target.length) {
-      throw new HttpError(400, `Request body is longer than the Content-Range (${target.length} bytes)`, {
+      throw new ErrorResponse(400, `Request body is longer than the Content-Range (${target.length} bytes)`, {
         Connection: 'close',
       });
     }

@@ -3,7 +3,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { isNotFound } from '../util/atomic-file.js';
 import { fsyncDir, fsyncFile } from '../util/durable.js';
-import { HttpError } from '../http/http-error.js';
+import { ErrorResponse } from '../http/error-response.js';
 import { Journal } from '../util/journal.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import type { LegacyLayout } from './layout.js';
@@ -269,8 +269,8 @@ export class ContainerItems {
     if (this.#totalBytes - (existing?.total ?? 0) + total > this.#maxBytes) throw this.#tooLarge(path, total);
   }
 
-  #tooLarge(path: string, bytes: number): HttpError {
-    return new HttpError(
+  #tooLarge(path: string, bytes: number): ErrorResponse {
+    return new ErrorResponse(
       413,
       `Storing ${bytes} more bytes for ${JSON.stringify(path)} would make the artifact larger than the server's limit of ${this.#maxBytes} bytes (maxArtifactBytes)`,
     );
@@ -288,11 +288,11 @@ export class ContainerItems {
   /** A path cannot be both a file and a folder: the client would have to create both on disk. */
   #checkNoClash(path: string): void {
     if (this.#folders.has(path)) {
-      throw new HttpError(409, `itemPath ${JSON.stringify(path)} is already a folder in this artifact`);
+      throw new ErrorResponse(409, `itemPath ${JSON.stringify(path)} is already a folder in this artifact`);
     }
     const clash = ancestors(path).find((folder) => this.#items.has(folder));
     if (clash !== undefined) {
-      throw new HttpError(
+      throw new ErrorResponse(
         409,
         `itemPath ${JSON.stringify(path)} is below ${JSON.stringify(clash)}, which is already a file`,
       );

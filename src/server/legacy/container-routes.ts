@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { mayUseRun } from '../http/access.js';
-import { HttpError, badRequest, notFound } from '../http/http-error.js';
+import { ErrorResponse, badRequest, notFound } from '../http/error-response.js';
 import { sendJson } from '../http/respond.js';
 import type { RequestContext, Route } from '../route.js';
 import { UPLOAD_SESSION_PARAM, type ArtifactRecord, type ArtifactStore } from './artifact-store.js';
@@ -52,7 +52,7 @@ async function putChunk(store: ArtifactStore, ctx: RequestContext): Promise<void
   const range = parseContentRange(req.headers['content-range']);
   // Offsets are below the total, so bounding the total bounds every write position (no 1 TiB sparse file).
   if (range.total > store.limits.maxArtifactBytes) {
-    throw new HttpError(
+    throw new ErrorResponse(
       413,
       `Content-Range total ${range.total} exceeds the server's limit of ${store.limits.maxArtifactBytes} bytes per artifact (maxArtifactBytes)`,
     );
@@ -143,5 +143,8 @@ async function sendFile(ctx: RequestContext, items: ContainerItems, item: ItemRe
 function parseEncoding(value: string | undefined): boolean {
   if (value === undefined || value === '' || value.toLowerCase() === 'identity') return false;
   if (value.toLowerCase() === 'gzip') return true;
-  throw new HttpError(415, `Unsupported Content-Encoding ${JSON.stringify(value)}; only gzip is supported`);
+  throw new ErrorResponse(
+    415,
+    `Unsupported Content-Encoding ${JSON.stringify(value)}; only gzip is supported`,
+  );
 }

@@ -1,23 +1,14 @@
-import { badRequest } from '../http/http-error.js';
+import { artifactNameProblem, serviceNameMessage } from '../../core/artifact-name.js';
+import { badRequest } from '../http/error-response.js';
 
-// The characters the official v1 client rejects in artifact names (A7); the real service rejects
-// them too, so a name that got past a third-party client still cannot create odd containers.
-const FORBIDDEN_NAME_CHARS = ['"', ':', '<', '>', '|', '*', '?', '\r', '\n', '\\', '/'];
-
+/**
+ * The client's artifact name rule (core/artifact-name.ts): a name that got past a third-party
+ * client still cannot create odd containers, and the results protocol accepts the same names.
+ */
 export function validateArtifactName(name: unknown): string {
-  if (typeof name !== 'string' || name.length === 0) {
-    throw badRequest('Artifact name is required and must be a non-empty string');
-  }
-  const bad = FORBIDDEN_NAME_CHARS.find((ch) => name.includes(ch));
-  if (bad !== undefined) {
-    throw badRequest(
-      `The artifact name ${JSON.stringify(name)} is not valid: it contains the forbidden character ${JSON.stringify(bad)}`,
-    );
-  }
-  if (name.includes('\0')) throw badRequest('The artifact name must not contain NUL');
-  if (name === '.' || name === '..')
-    throw badRequest(`The artifact name ${JSON.stringify(name)} is not valid`);
-  return name;
+  const problem = artifactNameProblem(name);
+  if (problem !== undefined) throw badRequest(serviceNameMessage(name, problem));
+  return name as string;
 }
 
 /** Run ids are opaque strings in the URL path; they never reach the file system. */

@@ -31,7 +31,7 @@ export function restArtifact(
     size_in_bytes: record.finalized?.size ?? 0,
     url,
     archive_download_url: `${url}/zip`,
-    // Retention is recorded, never enforced locally.
+    // Expired artifacts are deleted by the retention sweep; until it runs they are still whole.
     expired: false,
     created_at: githubTime(record.createdAt),
     updated_at: githubTime(record.updatedAt),

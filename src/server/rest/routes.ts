@@ -1,12 +1,14 @@
 import { grantedRuns, mayUseRun, type Access } from '../http/access.js';
 import type { Authenticator } from '../http/auth.js';
-import { HttpError } from '../http/http-error.js';
+import { ErrorResponse } from '../http/error-response.js';
 import { sendJson } from '../http/respond.js';
 import type { RequestContext } from '../route.js';
 import type { ResultsArtifact } from '../results/artifact-index.js';
 import type { ResultsService } from '../results/service.js';
 import { ANY_METHOD, type ServerRoute } from '../server.js';
 import { restArtifact } from './contracts.js';
+import type { RunRegistry } from './run-registry.js';
+import { listRuns, RECORD_RUN, recordRun, REPO_RUNS, WORKFLOW_RUNS } from './runs-routes.js';
 import { renderRestError } from './errors.js';
 
 const REPO = '^/repos/(?<owner>[^/]+)/(?<repo>[^/]+)/actions';
@@ -30,7 +32,11 @@ const MAX_PER_PAGE = 100;
  * GitHub token with repo scope; a runtime JWT only the runs its `scp` grants, read and delete.
  * Artifacts of other runs answer 404, exactly as ids that do not exist, so they cannot be probed.
  */
-export function restRoutes(service: ResultsService, authenticate: Authenticator): ServerRoute[] {
+export function restRoutes(
+  service: ResultsService,
+  runs: RunRegistry,
+  authenticate: Authenticator,
+): ServerRoute[] {
   const route = (
     method: string,
     pattern: RegExp,
@@ -50,6 +56,9 @@ export function restRoutes(service: ResultsService, authenticate: Authenticator)
     route('GET', ARTIFACT, (ctx) => getOne(service, ctx)),
     route('DELETE', ARTIFACT, (ctx) => deleteOne(service, ctx)),
     route('GET', ARCHIVE, (ctx) => download(service, ctx)),
+    route('GET', REPO_RUNS, (ctx) => listRuns(runs, ctx, false)),
+    route('GET', WORKFLOW_RUNS, (ctx) => listRuns(runs, ctx, true)),
+    route('PUT', RECORD_RUN, (ctx) => recordRun(runs, ctx)),
     route(ANY_METHOD, ANY_REPOS, async () => {
       throw notFound();
     }),
@@ -118,6 +127,6 @@ function positiveInt(raw: string | null, fallback: number): number {
   return Number.isSafeInteger(value) && value >= 1 ? value : fallback;
 }
 
-function notFound(): HttpError {
-  return new HttpError(404, 'Not Found');
+function notFound(): ErrorResponse {
+  return new ErrorResponse(404, 'Not Found');
 }

@@ -1,11 +1,13 @@
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_LIMITS, type ServerLimits } from '../http/limits.js';
 import { TEMP_SUFFIX, readJsonFile, writeJsonAtomic } from '../util/atomic-file.js';
 import { IdCounter } from '../util/id-counter.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
+import { ListingIndex, type ListingWiring } from '../listing/listing-index.js';
 import type { BlobStore, CommittedBlob } from './blob-store.js';
 import type { ResultsLayout } from './layout.js';
+import { resultsListingSource } from './listing-source.js';
 import { TwirpError } from './twirp-errors.js';
 
 /** One artifact of the results protocol: a name in a workflow run, backed by one blob. */
@@ -22,7 +24,7 @@ export interface ResultsArtifact {
   version: number;
   createdAt: string;
   updatedAt: string;
-  /** Requested or default retention end. Recorded, not enforced: nothing expires locally. */
+  /** Requested or default retention end; the retention sweep deletes the artifact after it. */
   expiresAt: string;
   /** Set once by FinalizeArtifact; only finalized artifacts are listed and downloadable. */
   finalized: { size: number; digest: string; at: string } | null;
@@ -72,6 +74,8 @@ export interface ArtifactIndexOptions {
   now?: () => number;
   /** Count limits per run; default DEFAULT_LIMITS. */
   limits?: ServerLimits;
+  /** Lifetime, clock and reporting of the listing index (see ListingIndex). */
+  listing?: ListingWiring;
 }
 
 /**
@@ -92,6 +96,8 @@ export class ArtifactIndex {
   readonly #now: () => number;
   readonly #ids: IdCounter;
   readonly #limits: ServerLimits;
+  /** Finalized artifacts by run: what lists are answered from (set once open() has built it). */
+  #listing: ListingIndex<ResultsArtifact> | undefined;
 
   private constructor(layout: ResultsLayout, blobs: BlobStore, options: ArtifactIndexOptions) {
     this.#layout = layout;
@@ -115,7 +121,20 @@ export class ArtifactIndex {
     const index = new ArtifactIndex(layout, blobs, options);
     await mkdir(layout.artifactsDir, { recursive: true });
     await index.#load();
+    // After #load: records with missing or damaged blobs are gone from storage by now.
+    index.#listing = await ListingIndex.open(resultsListingSource(layout), {
+      ...options.listing,
+      name: 'results',
+      keyOf: (r) => String(r.id),
+      runOf: (r) => r.runId,
+      compare: (a, b) => a.id - b.id,
+    });
     return index;
+  }
+
+  /** Stops the listing index's background re-validation. */
+  close(): void {
+    this.#listing?.close();
   }
 
   async #load(): Promise<void> {
@@ -153,8 +172,7 @@ export class ArtifactIndex {
     if (!record.finalized) return true;
     const committed = this.#blobs.committed(record.blobId);
     if (committed?.size !== record.finalized.size) return false;
-    const onDisk = await stat(this.#blobs.dataFile(record.blobId)).catch(() => undefined);
-    return onDisk?.size === record.finalized.size;
+    return (await this.#blobs.storedSize(record.blobId)) === record.finalized.size;
   }
 
   /** A finalized artifact by id. */
@@ -168,17 +186,17 @@ export class ArtifactIndex {
     return this.#byBlob.get(blobId);
   }
 
-  /** Finalized artifacts matching the filter, oldest first. */
+  /**
+   * Finalized artifacts matching the filter, oldest first. Answered from the listing index, in
+   * memory: never a scan of storage.
+   */
   list(filter: ListFilter): ResultsArtifact[] {
-    return [...this.#byId.values()]
-      .filter(
-        (r) =>
-          r.finalized !== null &&
-          (filter.runId === undefined || r.runId === filter.runId) &&
-          (filter.name === undefined || r.name === filter.name) &&
-          (filter.id === undefined || r.id === filter.id),
-      )
-      .sort((a, b) => a.id - b.id);
+    const inRun = this.#listing?.list(filter.runId) ?? [];
+    return inRun.filter(
+      (r) =>
+        (filter.name === undefined || r.name === filter.name) &&
+        (filter.id === undefined || r.id === filter.id),
+    );
   }
 
   /**
@@ -371,14 +389,17 @@ export class ArtifactIndex {
       .sort((a, b) => a.id - b.id);
   }
 
+  /** Called once the record is durable, before the request is answered. */
   #remember(record: ResultsArtifact): void {
     this.#byId.set(record.id, record);
     this.#byBlob.set(record.blobId, record);
+    if (record.finalized) this.#listing?.apply({ put: record });
   }
 
   /** Metadata first, then bytes: a crash in between leaves an orphan blob, which startup removes. */
   async #forget(record: ResultsArtifact): Promise<void> {
     await rm(this.#layout.artifactFile(record.id), { force: true });
+    this.#listing?.apply({ remove: String(record.id) });
     this.#byId.delete(record.id);
     this.#byBlob.delete(record.blobId);
     this.#activity.delete(record.blobId);
@@ -406,7 +427,7 @@ function nameKey(runId: string, name: string): string {
   return `name:${runId}\0${name}`;
 }
 
-function isArtifact(value: unknown): value is ResultsArtifact {
+export function isArtifact(value: unknown): value is ResultsArtifact {
   if (typeof value !== 'object' || value === null) return false;
   const r = value as Record<string, unknown>;
   return (

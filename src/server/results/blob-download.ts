@@ -1,13 +1,20 @@
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BlobError } from './blob-errors.js';
 import { contentDisposition } from './content-disposition.js';
 
-/** What a download serves: the committed file and how to describe it. */
-export interface BlobRepresentation {
+/** One file of a committed blob; the blob is its segments one after another. */
+export interface Segment {
   file: string;
+  size: number;
+}
+
+/** What a download serves: the committed files and how to describe them. */
+export interface BlobRepresentation {
+  segments: readonly Segment[];
   size: number;
   etag: string;
   lastModified: string;
@@ -67,16 +74,66 @@ export async function sendBlob(
   headers['Content-Length'] = String(length);
   if (wanted) headers['Content-Range'] = `bytes ${start}-${end}/${blob.size}`;
 
-  // Open before the head goes out, so a missing file is a clean error answer, not a cut body.
-  const handle = await open(blob.file, 'r');
-  res.writeHead(wanted ? 206 : 200, headers);
   if (length === 0 || req.method === 'HEAD') {
-    await handle.close();
+    res.writeHead(wanted ? 206 : 200, headers);
     res.end();
     return;
   }
-  const source = createReadStream('', { fd: handle, start, end, highWaterMark: READ_HIGH_WATER_MARK });
-  await pipeline(source, res);
+  const pieces = slice(blob.segments, start, end);
+  // Open before the head goes out, so a missing file is a clean error answer, not a cut body.
+  const first = pieces[0];
+  const handle = first ? await open(first.file, 'r') : undefined;
+  res.writeHead(wanted ? 206 : 200, headers);
+  await pipeline(Readable.from(readPieces(pieces, handle)), res);
+}
+
+interface Piece {
+  file: string;
+  /** Inclusive offsets within the file. */
+  start: number;
+  end: number;
+}
+
+/** The parts of `segments` that hold blob bytes `start..end` (inclusive), in order. */
+export function slice(segments: readonly Segment[], start: number, end: number): Piece[] {
+  const pieces: Piece[] = [];
+  let offset = 0;
+  for (const segment of segments) {
+    const segEnd = offset + segment.size - 1;
+    if (segment.size > 0 && segEnd >= start && offset <= end) {
+      pieces.push({
+        file: segment.file,
+        start: Math.max(start, offset) - offset,
+        end: Math.min(end, segEnd) - offset,
+      });
+    }
+    offset += segment.size;
+    if (offset > end) break;
+  }
+  return pieces;
+}
+
+/** Streams the pieces one file at a time; `firstHandle` is the already opened first piece. */
+async function* readPieces(
+  pieces: readonly Piece[],
+  firstHandle: FileHandle | undefined,
+): AsyncGenerator<Buffer> {
+  let handle = firstHandle;
+  try {
+    for (const piece of pieces) {
+      handle ??= await open(piece.file, 'r');
+      const source = createReadStream('', {
+        fd: handle,
+        start: piece.start,
+        end: piece.end,
+        highWaterMark: READ_HIGH_WATER_MARK,
+      });
+      handle = undefined; // the stream owns it now and closes it when done or destroyed
+      for await (const chunk of source) yield chunk as Buffer;
+    }
+  } finally {
+    await handle?.close();
+  }
 }
 
 /**

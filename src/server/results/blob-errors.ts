@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpError } from '../http/http-error.js';
+import { ErrorResponse } from '../http/error-response.js';
 
 /** The storage service version we answer with when the client does not name one. */
 const DEFAULT_VERSION = '2025-01-05';
 
 /** An Azure Storage error: the HTTP status plus the service's error code (`x-ms-error-code`). */
-export class BlobError extends HttpError {
+export class BlobError extends ErrorResponse {
   override name = 'BlobError';
 
   constructor(
@@ -59,7 +59,7 @@ function codeFor(status: number): string {
 }
 
 /** Renders any error on a blob route as Azure does: XML body, `x-ms-error-code`, request ids. */
-export function renderBlobError(res: ServerResponse, error: HttpError): void {
+export function renderBlobError(res: ServerResponse, error: ErrorResponse): void {
   const code = error instanceof BlobError ? error.code : codeFor(error.status);
   const headers = azureHeaders(res.req);
   const message = `${error.message}\nRequestId:${headers['x-ms-request-id'] ?? ''}\nTime:${new Date().toISOString()}`;

@@ -107,7 +107,8 @@ async function get(service: ResultsService, ctx: RequestContext): Promise<void> 
   }
   const record = service.index.byBlob(blobId);
   const committed = service.blobs.committed(blobId);
-  if (!record || !committed) throw blobNotFound();
+  const read = record && committed ? service.blobs.openRead(blobId) : undefined;
+  if (!record || !committed || !read) throw blobNotFound();
   // Download URLs are only handed out for finalized artifacts, whose blob never changes again.
   const contentType = committed.contentType ?? record.mimeType;
   try {
@@ -115,7 +116,7 @@ async function get(service: ResultsService, ctx: RequestContext): Promise<void> 
       req,
       res,
       {
-        file: service.blobs.dataFile(blobId),
+        segments: read.segments,
         size: committed.size,
         etag: committed.etag,
         lastModified: committed.lastModified,
@@ -128,6 +129,8 @@ async function get(service: ResultsService, ctx: RequestContext): Promise<void> 
     // Deleted between the lookup and the open: the same answer as a moment later.
     if (isNotFound(error) && !res.headersSent) throw blobNotFound();
     throw error;
+  } finally {
+    await read.release();
   }
 }
 

@@ -1,14 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { access, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { access, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_LIMITS, type ServerLimits } from '../http/limits.js';
 import { isNotFound, readJsonFile, writeJsonAtomic } from '../util/atomic-file.js';
-import { fsyncDir } from '../util/durable.js';
+import { fsyncDir, fsyncFile } from '../util/durable.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import { BlobError } from './blob-errors.js';
-import { concatFiles } from './concat-files.js';
-import { BLOB_ID, type ResultsLayout } from './layout.js';
+import { hashFiles } from './hash-files.js';
+import { BLOB_ID, blockKey, PARTS_DIR, type ResultsLayout } from './layout.js';
 import { receiveBody } from './receive-body.js';
 
 /** What a commit (Put Block List or Put Blob) produced. */
@@ -25,10 +25,30 @@ export interface CommittedBlob {
   blockList: string | null;
 }
 
+/**
+ * A blob committed by Put Block List: the listed blocks, in list order, read through instead of
+ * copied into one file. The block files are hard links in their own directory (`dir`), so a later
+ * Put Block with a listed id (which replaces the staged file) never changes committed bytes.
+ */
+export interface Manifest {
+  dir: string;
+  /** Block keys (file names in `dir`) in byte order; a key may repeat, as a block id may. */
+  parts: string[];
+  sizes: number[];
+}
+
+/** One piece of a committed blob on disk; a download streams them in order. */
+export interface BlobSegment {
+  file: string;
+  size: number;
+}
+
 interface BlobState {
   /** Decoded length every block id of this blob must have; fixed by the first Put Block. */
   blockIdBytes: number | null;
   committed: CommittedBlob | null;
+  /** Set by Put Block List; null (or absent, in state written before manifests) means the `data` file. */
+  manifest?: Manifest | null;
 }
 
 export interface UploadBody {
@@ -62,6 +82,10 @@ export class BlobStore {
   readonly #locks = new KeyedMutex();
   readonly #staged = new Map<string, Staged>();
   readonly #limits: ServerLimits;
+  /** Downloads in progress, by blob id (see openRead). */
+  readonly #readers = new Map<string, number>();
+  /** Blobs deleted while being read: their files go with the last reader. */
+  readonly #removeWhenRead = new Set<string>();
 
   private constructor(layout: ResultsLayout, limits: ServerLimits) {
     this.#layout = layout;
@@ -82,12 +106,21 @@ export class BlobStore {
         const state = await readJsonFile(this.#layout.blobStateFile(blobId));
         if (!isBlobState(state)) return; // a create that crashed half-way; the index removes it
         this.#states.set(blobId, state);
-        // Bodies that were arriving when the server stopped will never complete.
-        const files = await readdir(this.#layout.blobDir(blobId));
+        // Bodies that were arriving when the server stopped will never complete; parts of a
+        // commit that crashed before its manifest landed (or of one a later commit replaced)
+        // belong to no blob; a `data` file replaced by a manifest is no longer read.
+        const dir = this.#layout.blobDir(blobId);
+        const live = state.manifest?.dir;
+        const files = await readdir(dir);
         await Promise.all(
           files
-            .filter((f) => f.endsWith('.tmp'))
-            .map((f) => rm(join(this.#layout.blobDir(blobId), f), { force: true })),
+            .filter(
+              (f) =>
+                f.endsWith('.tmp') ||
+                (PARTS_DIR.test(f) && f !== live) ||
+                (f === 'data' && live !== undefined),
+            )
+            .map((f) => rm(join(dir, f), { recursive: true, force: true })),
         );
         this.#staged.set(blobId, await this.#countStaged(blobId));
       }),
@@ -117,8 +150,35 @@ export class BlobStore {
     return this.#states.get(blobId)?.committed ?? undefined;
   }
 
-  dataFile(blobId: string): string {
-    return this.#layout.blobDataFile(blobId);
+  /** The committed bytes as files to read in order (one file for Put Blob, the blocks for a list). */
+  segments(blobId: string): BlobSegment[] {
+    const state = this.#states.get(blobId);
+    if (!state?.committed) return [];
+    const manifest = state.manifest;
+    if (!manifest) return [{ file: this.#layout.blobDataFile(blobId), size: state.committed.size }];
+    return manifest.parts.map((key, i) => ({
+      file: this.#layout.partFile(blobId, manifest.dir, key),
+      size: manifest.sizes[i] ?? 0,
+    }));
+  }
+
+  /** Bytes of the committed blob actually on disk (undefined when a piece is missing). */
+  async storedSize(blobId: string): Promise<number | undefined> {
+    if (!this.#states.get(blobId)?.committed) return undefined;
+    const segments = this.segments(blobId); // none for an empty block list: 0 bytes
+    const sizes = new Map<string, number | undefined>();
+    await Promise.all(
+      [...new Set(segments.map((s) => s.file))].map(async (file) =>
+        sizes.set(file, await sizeIfExists(file)),
+      ),
+    );
+    let total = 0;
+    for (const { file, size } of segments) {
+      const onDisk = sizes.get(file);
+      if (onDisk !== size) return undefined;
+      total += onDisk;
+    }
+    return total;
   }
 
   /** A new, empty blob under a fresh random id. */
@@ -137,9 +197,45 @@ export class BlobStore {
     await this.#locks.run(blobId, async () => {
       this.#states.delete(blobId);
       this.#staged.delete(blobId);
-      // Retries: a Put Block still in flight can add a file while the directory is being emptied.
-      await rm(this.#layout.blobDir(blobId), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+      // A download reading the blob's parts opens them one after another: the files go when the
+      // last reader is done (a restart before then finds a blob without a record and removes it).
+      if (this.#readers.has(blobId)) {
+        this.#removeWhenRead.add(blobId);
+        return;
+      }
+      await this.#removeFiles(blobId);
     });
+  }
+
+  async #removeFiles(blobId: string): Promise<void> {
+    // Retries: a Put Block still in flight can add a file while the directory is being emptied.
+    await rm(this.#layout.blobDir(blobId), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+  }
+
+  /**
+   * The committed blob's segments for a download, kept on disk until `release()` even if the
+   * blob is deleted meanwhile (retention sweep, eviction, DeleteArtifact): a download that began
+   * finishes whole. Undefined when nothing is committed.
+   */
+  openRead(blobId: string): { segments: BlobSegment[]; release(): Promise<void> } | undefined {
+    if (!this.#states.get(blobId)?.committed) return undefined;
+    const segments = this.segments(blobId); // none for an empty block list
+    this.#readers.set(blobId, (this.#readers.get(blobId) ?? 0) + 1);
+    let released = false;
+    return {
+      segments,
+      release: async () => {
+        if (released) return;
+        released = true;
+        const left = (this.#readers.get(blobId) ?? 1) - 1;
+        if (left > 0) {
+          this.#readers.set(blobId, left);
+          return;
+        }
+        this.#readers.delete(blobId);
+        if (this.#removeWhenRead.delete(blobId)) await this.#removeFiles(blobId);
+      },
+    };
   }
 
   /** Runs `work` while no commit of this blob can start or finish. */
@@ -246,20 +342,42 @@ export class BlobStore {
         );
       }
       // Azure allows a block to be listed more than once; what it does not allow is a blob past
-      // its size limit. Summed before a byte is written, so a list naming one 64 KiB block
-      // 16,384 times is refused instead of writing 1 GiB.
+      // its size limit. Summed before anything is linked, so a list naming one 64 KiB block
+      // 16,384 times is refused instead of committing 1 GiB.
       await this.#checkCommitSize(files);
-      const temp = this.#layout.tempFile(blobId, 'assemble', randomBytes(8).toString('hex'));
+      const keys = ids.map(blockKey);
+      const dir = `parts-${randomBytes(8).toString('hex')}`;
+      const partsDir = this.#layout.partsDir(blobId, dir);
       try {
-        const { size, sha256 } = await concatFiles(files, temp);
-        await rename(temp, this.#layout.blobDataFile(blobId));
-        await fsyncDir(this.#layout.blobDir(blobId));
+        // Hard links, not copies: the committed blob shares the staged blocks' inodes. A block
+        // staged again later replaces the staged name only, never a committed part.
+        await mkdir(partsDir);
+        const unique = [...new Set(keys)];
+        await Promise.all(
+          unique.map((key) => link(this.#layout.blockFileByKey(blobId, key), join(partsDir, key))),
+        );
+        const parts = keys.map((key) => join(partsDir, key));
+        // Sizes of what was linked (a block re-staged since the size check has a new inode).
+        const linked = new Map<string, number>();
+        await Promise.all(unique.map(async (key) => linked.set(key, (await stat(join(partsDir, key))).size)));
+        // Blocks were received without fsync; what the 201 acknowledges must survive a power loss.
+        await Promise.all(unique.map((key) => fsyncFile(join(partsDir, key))));
+        await fsyncDir(partsDir);
+        const { size, sha256 } = await hashFiles(parts);
+        const previous = state.manifest?.dir;
+        const hadData = state.committed !== null && !state.manifest;
         state.committed = committedBlob(size, sha256, contentType, listDigest);
+        state.manifest = { dir, parts: keys, sizes: keys.map((key) => linked.get(key) ?? 0) };
+        // The manifest appears atomically: before this write lands, the previous commit (or
+        // none) is what a restart finds, and this commit's parts directory is removed as unused.
+        await this.#persist(blobId);
+        if (previous !== undefined)
+          await rm(this.#layout.partsDir(blobId, previous), { recursive: true, force: true });
+        if (hadData) await rm(this.#layout.blobDataFile(blobId), { force: true });
       } catch (error) {
-        await rm(temp, { force: true });
+        if (state.manifest?.dir !== dir) await rm(partsDir, { recursive: true, force: true });
         throw this.#goneIfMissing(blobId, error);
       }
-      await this.#persist(blobId);
       await this.#dropStagedBlocks(blobId);
       return state.committed;
     });
@@ -282,9 +400,13 @@ export class BlobStore {
         const state = this.#require(blobId);
         await rename(temp, this.#layout.blobDataFile(blobId));
         await fsyncDir(this.#layout.blobDir(blobId));
+        const previous = state.manifest?.dir;
         state.committed = committedBlob(received.size, received.sha256 ?? '', contentType, null);
         state.blockIdBytes = null;
+        state.manifest = null;
         await this.#persist(blobId);
+        if (previous !== undefined)
+          await rm(this.#layout.partsDir(blobId, previous), { recursive: true, force: true });
         await this.#dropStagedBlocks(blobId);
         return state.committed;
       });
@@ -393,5 +515,23 @@ async function firstMissing(files: readonly string[]): Promise<number | undefine
 function isBlobState(value: unknown): value is BlobState {
   if (typeof value !== 'object' || value === null) return false;
   const s = value as Record<string, unknown>;
-  return (s.blockIdBytes === null || typeof s.blockIdBytes === 'number') && 'committed' in s;
+  return (
+    (s.blockIdBytes === null || typeof s.blockIdBytes === 'number') &&
+    'committed' in s &&
+    (s.manifest === undefined || s.manifest === null || isManifest(s.manifest))
+  );
+}
+
+function isManifest(value: unknown): value is Manifest {
+  if (typeof value !== 'object' || value === null) return false;
+  const m = value as Record<string, unknown>;
+  return (
+    typeof m.dir === 'string' &&
+    PARTS_DIR.test(m.dir) &&
+    Array.isArray(m.parts) &&
+    Array.isArray(m.sizes) &&
+    m.parts.length === m.sizes.length &&
+    m.parts.every((p) => typeof p === 'string' && /^[0-9a-f]{64}$/.test(p)) &&
+    m.sizes.every((n) => Number.isSafeInteger(n) && (n as number) >= 0)
+  );
 }

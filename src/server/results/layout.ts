@@ -11,7 +11,9 @@ import { join } from 'node:path';
  *   <dataDir>/results/artifacts/<id>.json           artifact metadata
  *   <dataDir>/results/blobs/<blobId>/state.json     blob metadata (block id length, commit)
  *   <dataDir>/results/blobs/<blobId>/blocks/<key>   staged (uncommitted) blocks
- *   <dataDir>/results/blobs/<blobId>/data           the committed blob
+ *   <dataDir>/results/blobs/<blobId>/data           the blob committed by Put Blob
+ *   <dataDir>/results/blobs/<blobId>/parts-<hex>/<key>  blocks of the blob committed by Put Block
+ *                                                   List (hard links; order in state.json)
  *   <dataDir>/results/blobs/<blobId>/*.tmp          bodies still arriving or being assembled
  */
 export class ResultsLayout {
@@ -58,7 +60,19 @@ export class ResultsLayout {
   }
 
   blockFile(blobId: string, blockId: Buffer): string {
-    return join(this.blocksDir(blobId), blockKey(blockId));
+    return this.blockFileByKey(blobId, blockKey(blockId));
+  }
+
+  blockFileByKey(blobId: string, key: string): string {
+    return join(this.blocksDir(blobId), key);
+  }
+
+  partsDir(blobId: string, dir: string): string {
+    return join(this.blobDir(blobId), dir);
+  }
+
+  partFile(blobId: string, dir: string, key: string): string {
+    return join(this.blobDir(blobId), dir, key);
   }
 
   /** A unique temp file inside the blob's directory (same file system, so rename is atomic). */
@@ -71,6 +85,9 @@ export class ResultsLayout {
 export function blockKey(blockId: Buffer): string {
   return createHash('sha256').update(blockId).digest('hex');
 }
+
+/** Name of a committed block list's directory inside a blob's directory. */
+export const PARTS_DIR = /^parts-[0-9a-f]{16}$/;
 
 /** Blob ids are ours (random hex); the URL pattern and the loader accept nothing else. */
 export const BLOB_ID = /^[0-9a-f]{32}$/;

@@ -9,5 +9,9 @@ import { twirpRoutes } from './twirp-routes.js';
  * hand out, filesystem-backed under `<dataDir>/results`.
  */
 export function createResultsProtocol(service: ResultsService): ProtocolModule {
-  return { name: 'results', routes: [...twirpRoutes(service), ...blobRoutes(service)] };
+  return {
+    name: 'results',
+    routes: [...twirpRoutes(service), ...blobRoutes(service)],
+    close: async () => service.index.close(),
+  };
 }

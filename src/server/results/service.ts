@@ -1,4 +1,5 @@
 import { DEFAULT_LIMITS, type ServerLimits } from '../http/limits.js';
+import type { ListingWiring } from '../listing/listing-index.js';
 import { ArtifactIndex } from './artifact-index.js';
 import { BlobStore } from './blob-store.js';
 import { ResultsLayout } from './layout.js';
@@ -20,6 +21,8 @@ export interface ResultsServiceOptions {
   signedUrlTtlMs?: number | undefined;
   /** Size and count limits; default DEFAULT_LIMITS. */
   limits?: ServerLimits | undefined;
+  /** Lifetime, clock and reporting of the listing index. */
+  listing?: ListingWiring | undefined;
 }
 
 /** Opens (or creates) the results store under `<dataDir>/results`. */
@@ -34,7 +37,10 @@ export async function openResultsService(
   const limits = options.limits ?? DEFAULT_LIMITS;
   const layout = new ResultsLayout(dataDir);
   const blobs = await BlobStore.open(layout, limits);
-  const index = await ArtifactIndex.open(layout, blobs, { limits });
+  const index = await ArtifactIndex.open(layout, blobs, {
+    limits,
+    ...(options.listing ? { listing: options.listing } : {}),
+  });
   const signer = await UrlSigner.open(layout.keyFile, ttl);
   return { index, blobs, signer, limits };
 }

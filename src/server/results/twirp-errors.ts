@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { HttpError } from '../http/http-error.js';
+import { ErrorResponse } from '../http/error-response.js';
 import { sendJson } from '../http/respond.js';
 
 /** The Twirp error codes this server uses, with their standard HTTP statuses. */
@@ -21,7 +21,7 @@ const STATUS = {
 export type TwirpCode = keyof typeof STATUS;
 
 /** A Twirp error: rendered as `{"code","msg"}` with the code's standard status. */
-export class TwirpError extends HttpError {
+export class TwirpError extends ErrorResponse {
   override name = 'TwirpError';
 
   constructor(
@@ -64,7 +64,7 @@ function codeFor(status: number): TwirpCode {
  * before it looks at the status, and retries a body that is not JSON five times, so no error on
  * these routes may be plain text or empty.
  */
-export function renderTwirpError(res: ServerResponse, error: HttpError): void {
+export function renderTwirpError(res: ServerResponse, error: ErrorResponse): void {
   const code = error instanceof TwirpError ? error.code : codeFor(error.status);
   // A full disk keeps its 507 (Twirp has no code for it): clients map the status to "no space"
   // and do not retry, where the 500 of `internal` would be retried into the same full disk.

@@ -1,23 +1,20 @@
 import path from 'node:path';
 import pLimit from 'p-limit';
-import { AbortError, FerryError, ValidationError, isFerryError } from '../core/errors.js';
-import type { ArtifactInfo, DownloadResult, DownloadSpec } from '../backends/backend.js';
-import { latestPerName } from '../backends/latest-per-name.js';
-import { downloadRunArtifact, listRunArtifacts, validateFindBy } from '../backends/results/rest.js';
-import {
-  checkRestoreModes,
-  createHttpManager,
-  withBackend,
-  type DownloadArtifactOptions,
-} from '../client.js';
-import { normalizeOptions } from '../options.js';
-import { checkConflictPolicy, type ConflictPolicy } from '../pack/conflict.js';
-import { assertNoSymlinkInPath, resolveInside } from '../pack/safe-path.js';
-import { describeCharacter, printable } from '../pack/validate.js';
-import { normalizeLimits } from '../pack/zip/limits.js';
-import type { HttpManager } from '../transport/http-manager.js';
-import { Operation } from '../transport/operation.js';
-import { compileNamePattern } from './name-pattern.js';
+import { AbortError, FerryError, ValidationError, isFerryError } from './core/errors.js';
+import type { ArtifactInfo, DownloadResult, DownloadSpec } from './backends/backend.js';
+import { latestPerName } from './backends/latest-per-name.js';
+import type { DigestMismatchError } from './backends/results/blob-download.js';
+import { validateFindBy } from './backends/rest/artifact-service.js';
+import { checkRestoreModes, isDigestMismatch, withBackend, type DownloadArtifactOptions } from './client.js';
+import { normalizeOptions } from './options.js';
+import { checkConflictPolicy, type ConflictPolicy } from './pack/conflict.js';
+import { assertNoSymlinkInPath } from './pack/safe-path.js';
+import { printable } from './pack/validate.js';
+import { normalizeLimits } from './pack/zip/limits.js';
+import type { HttpManager } from './transport/http-manager.js';
+import { Operation } from './transport/operation.js';
+import { artifactDirectory, windowsNameProblem } from './artifact-directory.js';
+import { compileNamePattern } from './merge/name-pattern.js';
 
 export interface DownloadArtifactsOptions extends Omit<DownloadArtifactOptions, 'artifactId' | 'conflict'> {
   /**
@@ -94,6 +91,50 @@ export const DEFAULT_ARTIFACT_CONCURRENCY = 2;
 export async function downloadArtifacts(
   options: DownloadArtifactsOptions = {},
 ): Promise<DownloadArtifactsResponse> {
+  const { downloads } = await downloadMany(options);
+  return { downloads };
+}
+
+/** One artifact to download and the directory it goes into. */
+export interface PlannedDownload {
+  artifact: ArtifactInfo;
+  target: string;
+}
+
+/**
+ * How a caller other than the SDK's `downloadArtifacts` wants the same download run (the
+ * Action: its own selection, `<name>-<id>` directories, and digest mismatches collected).
+ */
+export interface DownloadManyBehaviour {
+  /**
+   * Selects the artifacts and their directories from the run's listing (every artifact, and the
+   * newest of each name), instead of `pattern`/`names`/`artifactIds`/`mergeMultiple`. Targets
+   * other than `path` must come from artifactDirectory (they are checked for links here).
+   */
+  plan?: (
+    listed: { all: readonly ArtifactInfo[]; latest: readonly ArtifactInfo[] },
+    root: string,
+  ) => PlannedDownload[];
+  /**
+   * `collect`: an artifact whose bytes do not match the listed digest (verification on) is
+   * written nowhere and reported in `mismatches`, and the others go on; `stop` (the default):
+   * it fails the whole download like any other error.
+   */
+  digestMismatch?: 'stop' | 'collect';
+  /** Called as each artifact is written (completion order). */
+  onDownloaded?: (artifact: DownloadedArtifact) => void;
+}
+
+export interface DownloadManyResponse extends DownloadArtifactsResponse {
+  /** With `digestMismatch: 'collect'`: the artifacts refused for their digest, by name then id. */
+  mismatches: { name: string; id: number | undefined; error: DigestMismatchError }[];
+}
+
+/** The one multi-artifact download: the SDK's `downloadArtifacts`, the Action and the CLI. */
+export async function downloadMany(
+  options: DownloadArtifactsOptions = {},
+  behaviour: DownloadManyBehaviour = {},
+): Promise<DownloadManyResponse> {
   const {
     path: target,
     skipDecompress,
@@ -148,23 +189,33 @@ export async function downloadArtifacts(
   return withBackend(
     'download',
     opts,
-    async (backend, ctx, kind) => {
-      const listed = findBy ? await listRunArtifacts(findBy, ctx) : await backend.list(ctx);
-      const selected = sortArtifacts(select(listed, ids, matches, wanted));
+    async (backend, ctx, _kind, spareHttp) => {
+      const listed = await backend.list(ctx);
+      const planned = behaviour.plan
+        ? sortArtifacts(
+            behaviour.plan({ all: listed, latest: latestPerName([...listed]) }, root).map((p) => ({
+              ...p.artifact,
+              target: p.target,
+            })),
+          )
+        : undefined;
+      const selected = planned ?? sortArtifacts(select(listed, ids, matches, wanted));
       if (selected.length === 0) {
-        ctx.logger.warn(
-          pattern === undefined
-            ? 'No artifacts to download'
-            : `No artifacts match the pattern '${pattern}'; nothing was downloaded`,
-        );
-        return { downloads: [] };
+        if (!behaviour.plan) {
+          ctx.logger.warn(
+            pattern === undefined
+              ? 'No artifacts to download'
+              : `No artifacts match the pattern '${pattern}'; nothing was downloaded`,
+          );
+        }
+        return { downloads: [], mismatches: [] };
       }
       const single = selected.length === 1;
       // Every destination is checked before anything is downloaded: names from other runs are data.
-      const destinations = selected.map((a) =>
-        mergeMultiple || single ? root : artifactDirectory(root, a.name),
-      );
-      if (!mergeMultiple && !single && process.platform !== 'win32') {
+      const destinations =
+        planned?.map((p) => p.target) ??
+        selected.map((a) => (mergeMultiple || single ? root : artifactDirectory(root, a.name)));
+      if (!planned && !mergeMultiple && !single && process.platform !== 'win32') {
         for (const a of selected) {
           const problem = windowsNameProblem(a.name);
           if (problem !== undefined) {
@@ -192,22 +243,19 @@ export async function downloadArtifacts(
       const stop = new AbortController();
       const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
       let firstError: unknown;
+      const mismatches: DownloadManyResponse['mismatches'] = [];
       const limit = pLimit(parallel);
       // HttpManagers are reused from one artifact to the next (the listing's first): at most
       // `parallel` exist, and their keep-alive sockets carry over, so 1,000 artifacts need
       // `parallel` connections, not 1,000 (reliability plan D39).
       const idle: HttpManager[] = [ctx.http];
-      const created: HttpManager[] = [];
       const settled = await Promise.allSettled(
         selected.map((artifact, index) =>
-          limit(async (): Promise<DownloadedArtifact> => {
+          limit(async (): Promise<DownloadedArtifact | undefined> => {
             const turn = turns[index] as (typeof turns)[number];
             const destination = destinations[index] as string;
             // One HttpManager per artifact in flight: its own slots, so artifacts never share a socket at once.
-            // It logs through ctx.logger, which (for the embedded store) never shows the store's URL.
-            const http =
-              idle.pop() ??
-              track(created, createHttpManager({ ...opts, logger: ctx.logger }, kind, 'download'));
+            const http = idle.pop() ?? spareHttp();
             try {
               if (signal.aborted) throw firstError ?? new AbortError(signal.reason);
               const sub = {
@@ -239,9 +287,7 @@ export async function downloadArtifacts(
                   artifactName: artifact.name,
                 });
               }
-              const result: DownloadResult = findBy
-                ? await downloadRunArtifact(findBy, spec, opts.tempDir, sub)
-                : await backend.download(spec, sub);
+              const result: DownloadResult = await backend.download(spec, sub);
               ctx.onProgress?.({
                 operation: 'download',
                 artifactName: artifact.name,
@@ -251,7 +297,7 @@ export async function downloadArtifacts(
                 filesDone: result.fileCount,
                 filesTotal: result.fileCount,
               });
-              return {
+              const downloaded: DownloadedArtifact = {
                 name: artifact.name,
                 id: artifact.id,
                 downloadPath: result.downloadPath,
@@ -261,7 +307,14 @@ export async function downloadArtifacts(
                 ...(result.digestMismatch ? { digestMismatch: true } : {}),
                 ...(result.expectedDigest !== undefined ? { expectedDigest: result.expectedDigest } : {}),
               };
+              behaviour.onDownloaded?.(downloaded);
+              return downloaded;
             } catch (error: unknown) {
+              // Nothing of it was written (the digest is checked before any write): the rest go on.
+              if (behaviour.digestMismatch === 'collect' && isDigestMismatch(error)) {
+                mismatches.push({ name: artifact.name, id: artifact.id, error });
+                return undefined;
+              }
               firstError ??= error;
               stop.abort(isFerryError(error) ? error : new FerryError('ERR_FERRY_PROTOCOL', String(error)));
               throw error;
@@ -272,68 +325,16 @@ export async function downloadArtifacts(
           }),
         ),
       );
-      for (const http of created) http.dispose();
       if (firstError !== undefined) throw firstError;
       return {
-        downloads: settled.map((s) => (s as PromiseFulfilledResult<DownloadedArtifact>).value),
+        downloads: settled.flatMap(
+          (s) => (s as PromiseFulfilledResult<DownloadedArtifact | undefined>).value ?? [],
+        ),
+        mismatches: sortArtifacts(mismatches),
       };
     },
-    Boolean(findBy),
+    findBy,
   );
-}
-
-function track<T>(list: T[], item: T): T {
-  list.push(item);
-  return item;
-}
-
-/**
- * `root/<name>` for an artifact name taken from a listing (another run's, a fork's, or a hostile
- * server's: data, not a path). The name must be exactly one directory name: no `/` or `\\`, not
- * empty, `.` or `..`, no control characters, no drive letter. What only Windows cannot hold (`:`,
- * reserved device names such as `CON` or `nul.txt`, a trailing dot or space) is refused only
- * where the files land on Windows (`platform`): elsewhere such a directory is harmless, and
- * download-artifact downloads it (see {@link windowsNameProblem} for the warning). Throws
- * `ERR_FERRY_UNSAFE_PATH` naming the artifact; nothing has been downloaded at that point.
- */
-export function artifactDirectory(
-  root: string,
-  name: string,
-  platform: NodeJS.Platform = process.platform,
-): string {
-  const refuse = (reason: string, cause?: unknown): FerryError =>
-    new FerryError(
-      'ERR_FERRY_UNSAFE_PATH',
-      `The artifact name ${printable(name)} from the artifact list cannot be used as a directory name: ${reason}. ` +
-        "Nothing was downloaded; select other artifacts (pattern, artifactIds) or use 'mergeMultiple'",
-      { context: { operation: 'download' }, ...(cause === undefined ? {} : { cause }) },
-    );
-  if (typeof name !== 'string' || name.length === 0) throw refuse('it is empty');
-  const separator = [...name].find((ch) => ch === '/' || ch === '\\');
-  if (separator !== undefined) throw refuse(`it contains the path separator ${describeCharacter(separator)}`);
-  try {
-    resolveInside(root, name, platform);
-  } catch (error: unknown) {
-    const prefix = `Unsafe path ${printable(name)}: `;
-    const message = error instanceof Error ? error.message : String(error);
-    throw refuse(message.startsWith(prefix) ? message.slice(prefix.length) : message, error);
-  }
-  return path.join(root, name);
-}
-
-/**
- * Why `name` could not be a directory on Windows (a reserved device name, `:`, a trailing dot or
- * space), or undefined when it could. For a warning where the name is used on another platform.
- */
-export function windowsNameProblem(name: string): string | undefined {
-  try {
-    resolveInside('/', name, 'win32');
-    return undefined;
-  } catch (error: unknown) {
-    const message = error instanceof Error ? error.message : String(error);
-    const prefix = `Unsafe path ${printable(name)}: `;
-    return message.startsWith(prefix) ? message.slice(prefix.length) : message;
-  }
 }
 
 function invalid(option: string, message: string): ValidationError {

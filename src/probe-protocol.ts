@@ -1,8 +1,8 @@
-import { FerryError, isFerryError } from '../core/errors.js';
-import { readBody } from '../transport/body.js';
-import { HttpManager } from '../transport/http-manager.js';
-import type { ProxySettings } from '../transport/proxy.js';
-import { urlWithoutQuery } from '../core/redact.js';
+import { FerryError, isFerryError } from './core/errors.js';
+import { readBody } from './transport/body.js';
+import { HttpManager } from './transport/http-manager.js';
+import type { ProxySettings } from './transport/proxy.js';
+import { urlWithoutQuery } from './core/redact.js';
 
 /** What `--url` turned out to be. */
 export interface ProbeResult {

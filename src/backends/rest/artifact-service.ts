@@ -1,12 +1,10 @@
 import { FerryError, type ErrorContext } from '../../core/errors.js';
 import { discardBody, readJson } from '../../transport/body.js';
-import { registerSecret } from '../../core/redact.js';
+import { registerSecret } from '../../core/secrets.js';
 import { checkSignedUrl, parseServerUrl } from '../../transport/url-policy.js';
-import type { ArtifactInfo, DownloadResult, DownloadSpec, OperationContext } from '../backend.js';
-import { normalizeDigest } from './blob-download.js';
+import type { ArtifactInfo, DownloadSpec, OperationContext } from '../backend.js';
 import { latestPerName } from '../latest-per-name.js';
-import { downloadSignedArtifact } from './download.js';
-import { listedSize, toSafeId } from './twirp.js';
+import { listedSize, toSafeId } from '../results/twirp.js';
 
 /** Where to look for artifacts of another run or repository, through the public REST API. */
 export interface FindBy {
@@ -14,10 +12,22 @@ export interface FindBy {
   token: string;
   /** `owner/repo`. */
   repository: string;
-  runId: number | string;
+  /** The run; leave it out to take the newest run matching `workflow`, `branch`, `event` and `conclusion`. */
+  runId?: number | string | undefined;
+  /** Workflow file name (`build.yml`) or numeric id, when `runId` is left out. */
+  workflow?: string | undefined;
+  /** Only runs of this branch, when `runId` is left out. */
+  branch?: string | undefined;
+  /** Only runs triggered by this event (`push`, `pull_request`, ...), when `runId` is left out. */
+  event?: string | undefined;
+  /** Only runs that ended so (`success`, `failure`, ..., or `any`), when `runId` is left out. @default 'success' */
+  conclusion?: string | undefined;
   /** GITHUB_API_URL. @default 'https://api.github.com' */
   apiUrl?: string;
 }
+
+/** A FindBy whose run is known: what every REST artifact call needs (see resolveFindByRun). */
+export type FindByRun = FindBy & { runId: number | string };
 
 interface RestArtifact {
   id: number;
@@ -41,26 +51,41 @@ export function validateFindBy(findBy: FindBy): void {
   if (!findBy.token) throw invalid('findBy.token', 'is required');
   if (!/^[^/\s]+\/[^/\s]+$/.test(findBy.repository))
     throw invalid('findBy.repository', `must be 'owner/repo'; got '${findBy.repository}'`);
-  if (!/^\d+$/.test(String(findBy.runId)))
+  if (findBy.runId !== undefined && !/^\d+$/.test(String(findBy.runId)))
     throw invalid('findBy.runId', `must be a numeric run id; got '${String(findBy.runId)}'`);
+  for (const key of ['workflow', 'branch', 'event', 'conclusion'] as const) {
+    const value = findBy[key];
+    if (value === undefined) continue;
+    if (findBy.runId !== undefined)
+      throw invalid(`findBy.${key}`, 'selects a run, so it cannot be combined with runId');
+    if (typeof value !== 'string' || value === '' || value.length > 255 || hasControlCharacter(value))
+      throw invalid(`findBy.${key}`, 'must be a non-empty printable string of at most 255 characters');
+  }
   registerSecret(findBy.token);
+}
+
+/** C0 controls and DEL: a selector ends up in a query string and in messages. */
+function hasControlCharacter(value: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return /[\u0000-\u001f\u007f]/.test(value);
 }
 
 function invalid(option: string, message: string): FerryError {
   return new FerryError('ERR_FERRY_INVALID_OPTION', `Option '${option}' ${message}`, { context: { option } });
 }
 
-function base(findBy: FindBy): string {
+/** `<api>/repos/<owner>/<repo>/actions`, the root of every REST artifact and run call. */
+export function restActionsBase(findBy: FindBy): string {
   const api = (findBy.apiUrl ?? 'https://api.github.com').replace(/\/+$/, '');
   const [owner, repo] = findBy.repository.split('/') as [string, string];
   return `${api}/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}/actions`;
 }
 
-const HEADERS = { accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' };
+export const REST_HEADERS = { accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' };
 
 /** Lists the artifacts of another run (all pages up to the cap). */
 export async function listRunArtifacts(
-  findBy: FindBy,
+  findBy: FindByRun,
   ctx: OperationContext,
   name?: string,
 ): Promise<ArtifactInfo[]> {
@@ -75,8 +100,8 @@ export async function listRunArtifacts(
       {
         slot: 0,
         method: 'GET',
-        url: `${base(findBy)}/runs/${findBy.runId}/artifacts?${query}`,
-        headers: HEADERS,
+        url: `${restActionsBase(findBy)}/runs/${findBy.runId}/artifacts?${query}`,
+        headers: REST_HEADERS,
         bearer: findBy.token,
         operation: ctx.operation,
         context: { operation: 'list', ...(name ? { artifactName: name } : {}) },
@@ -103,14 +128,13 @@ export async function listRunArtifacts(
   return out.slice(0, MAX_ARTIFACTS);
 }
 
-/** Downloads an artifact of another run: id or newest of `name` → 302 to a signed URL → verify → extract. */
-export async function downloadRunArtifact(
-  findBy: FindBy,
-  spec: DownloadSpec,
-  tempDir: string,
+/** The artifact a download names (by id, or the newest of the name) and a signed URL for its zip. */
+export async function signedRunArtifact(
+  findBy: FindByRun,
+  spec: Pick<DownloadSpec, 'name' | 'id'>,
   ctx: OperationContext,
-): Promise<DownloadResult> {
-  const context: ErrorContext = { operation: 'download', artifactName: spec.name };
+  context: ErrorContext,
+): Promise<{ artifact: ArtifactInfo; url: string }> {
   const candidates = await listRunArtifacts(findBy, ctx, spec.id === undefined ? spec.name : undefined);
   const artifact =
     spec.id !== undefined
@@ -123,12 +147,12 @@ export async function downloadRunArtifact(
       { context },
     );
   }
-  const location = await ctx.http.request(
+  const url = await ctx.http.request(
     {
       slot: 0,
       method: 'GET',
-      url: `${base(findBy)}/artifacts/${artifact.id}/zip`,
-      headers: HEADERS,
+      url: `${restActionsBase(findBy)}/artifacts/${artifact.id}/zip`,
+      headers: REST_HEADERS,
       bearer: findBy.token,
       redirect: 'manual',
       okStatuses: [301, 302, 303, 307, 308],
@@ -146,28 +170,21 @@ export async function downloadRunArtifact(
         );
       }
       // The signed URL must be http(s), without credentials, and not downgrade the API's https.
-      const signed = parseServerUrl(value, "the artifact's signed URL", context, new URL(`${base(findBy)}/`));
-      return checkSignedUrl(signed.toString(), base(findBy), "the artifact's signed URL", context);
+      const signed = parseServerUrl(
+        value,
+        "the artifact's signed URL",
+        context,
+        new URL(`${restActionsBase(findBy)}/`),
+      );
+      return checkSignedUrl(signed.toString(), restActionsBase(findBy), "the artifact's signed URL", context);
     },
   );
-  // The signed URL is fetched without the token: credentials stay with the API host.
-  return downloadSignedArtifact(
-    location,
-    artifact.name,
-    normalizeDigest(artifact.digest),
-    spec,
-    tempDir,
-    ctx,
-    context,
-    undefined,
-    // size_in_bytes is the zip's size; 0 may mean "not known", so it bounds nothing.
-    artifact.size > 0 ? artifact.size : undefined,
-  );
+  return { artifact, url };
 }
 
 /** The newest artifact called `name` in another run; ERR_FERRY_NOT_FOUND (naming run and repository) if none. */
 export async function findRunArtifact(
-  findBy: FindBy,
+  findBy: FindByRun,
   name: string,
   ctx: OperationContext,
   operation: string,
@@ -179,7 +196,7 @@ export async function findRunArtifact(
   return artifact;
 }
 
-function runArtifactNotFound(findBy: FindBy, name: string, operation: string): FerryError {
+function runArtifactNotFound(findBy: FindByRun, name: string, operation: string): FerryError {
   return new FerryError(
     'ERR_FERRY_NOT_FOUND',
     `No artifact named '${name}' in run ${findBy.runId} of ${findBy.repository}`,
@@ -189,7 +206,7 @@ function runArtifactNotFound(findBy: FindBy, name: string, operation: string): F
 
 /** Deletes an artifact of another run by name (the newest of that name). */
 export async function deleteRunArtifact(
-  findBy: FindBy,
+  findBy: FindByRun,
   name: string,
   ctx: OperationContext,
 ): Promise<number> {
@@ -199,8 +216,8 @@ export async function deleteRunArtifact(
     {
       slot: 0,
       method: 'DELETE',
-      url: `${base(findBy)}/artifacts/${artifact.id}`,
-      headers: HEADERS,
+      url: `${restActionsBase(findBy)}/artifacts/${artifact.id}`,
+      headers: REST_HEADERS,
       bearer: findBy.token,
       operation: ctx.operation,
       context: { operation: 'delete', artifactName: name },
