@@ -14,7 +14,8 @@ import { buildZip } from '../helpers/zip-builder.js';
 /**
  * The one-pass results download against a real loopback blob server: Range + If-Match resumes
  * feed the same hash and zip reader, a digest mismatch leaves nothing behind, and an archive the
- * streaming reader cannot follow is downloaded again to a temporary file (and says so).
+ * streaming reader cannot follow (or a faulty one) is extracted from the raw copy spooled while it
+ * streamed, without a second download.
  */
 
 interface Blob {
@@ -121,7 +122,7 @@ test('with verifyDigest false a mismatch is placed and reported', async () => {
   expect(await readFile(path.join(base, 'target', 'a.txt'), 'utf8')).toBe('hello');
 });
 
-test('an archive whose local headers lie falls back to the temporary file, says so, and extracts', async () => {
+test('an archive the streaming reader cannot follow is extracted from the spooled copy, downloaded once', async () => {
   const body = buildZip([
     { name: 'a.txt', data: 'hello' },
     { name: 'b.txt', data: 'stored with a descriptor', method: 0, dataDescriptor: true },
@@ -130,9 +131,42 @@ test('an archive whose local headers lie falls back to the temporary file, says 
   const debug: string[] = [];
   const result = (await download(sha(body), debug)) as { fileCount: number };
   expect(result.fileCount).toBe(2);
-  expect(debug.join('\n')).toMatch(/cannot be extracted while it downloads .*temporary file/);
+  expect(debug.join('\n')).toMatch(/could not be extracted while it downloaded .*temporary copy/);
   expect(await readFile(path.join(base, 'target', 'b.txt'), 'utf8')).toBe('stored with a descriptor');
   expect((await readdir(path.join(base, 'target'))).sort()).toEqual(['a.txt', 'b.txt']);
-  // Streamed once, then downloaded again for the fallback.
+  expect(requests).toHaveLength(1);
+  expect(await readdir(path.join(base, 'tmp'))).toEqual([]);
+});
+
+test('the spooled copy survives a resume: the reader gives up before the cut, the rest arrives with Range', async () => {
+  // The stored entry with a descriptor comes first, so the reader gives up at once and the
+  // whole archive (both requests' bytes) must come from the spool.
+  const body = buildZip([
+    { name: 'first.bin', data: payload, method: 0, dataDescriptor: true },
+    { name: 'notes.txt', data: text },
+  ]);
+  blob = { body, cutAfter: 1_500_000 };
+  const debug: string[] = [];
+  const result = (await download(sha(body), debug)) as { fileCount: number };
+  expect(result.fileCount).toBe(2);
   expect(requests).toHaveLength(2);
+  expect(requests[1]?.range).toMatch(/^bytes=[1-9]\d*-$/);
+  expect((await readFile(path.join(base, 'target', 'first.bin'))).equals(payload)).toBe(true);
+  expect((await readFile(path.join(base, 'target', 'notes.txt'))).equals(text)).toBe(true);
+  expect((await readdir(path.join(base, 'target'))).sort()).toEqual(['first.bin', 'notes.txt']);
+  expect(await readdir(path.join(base, 'tmp'))).toEqual([]);
+});
+
+test('a faulty archive (wrong CRC) fails with the temp-file error naming the entry, after one GET', async () => {
+  const body = buildZip([
+    { name: 'good.txt', data: 'good' },
+    { name: 'bad.txt', data: 'the data of bad.txt', crc32: 0x12345678 },
+  ]);
+  blob = { body };
+  const error = await download(sha(body)).catch((e: unknown) => e);
+  expect(isFerryError(error) && error.code).toBe('ERR_FERRY_INTEGRITY');
+  expect((error as Error).message).toMatch(/CRC-32 mismatch in entry 'bad\.txt'/);
+  expect(requests).toHaveLength(1);
+  await expect(readdir(path.join(base, 'target'))).rejects.toMatchObject({ code: 'ENOENT' });
+  expect(await readdir(path.join(base, 'tmp'))).toEqual([]);
 });

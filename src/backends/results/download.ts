@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { ErrorContext } from '../../core/errors.js';
-import { extractZip } from '../../pack/zip/index.js';
+import { IntegrityError, type ErrorContext } from '../../core/errors.js';
+import { extractZip, type ExtractOptions } from '../../pack/zip/index.js';
 import type { DownloadResult, DownloadSpec, OperationContext, VerifiedBlob } from '../backend.js';
 import { downloadBlob } from './blob-download.js';
 import { fileNameFromDisposition } from './content-disposition.js';
@@ -71,9 +71,11 @@ export async function fetchVerifiedBlob(
  * Downloads a signed artifact URL in one pass (issue 12): the bytes go from the socket through
  * SHA-256 and, for a zip, a streaming zip reader that stages each entry in a hidden directory in
  * the target; nothing is read back from disk, and nothing becomes visible until the digest
- * matched. A zip the streaming reader cannot follow (local headers that disagree with the central
- * directory, stored entries with data descriptors, ...) is downloaded again the old way. Shared
- * with the REST (cross-run) path.
+ * matched. The zip's raw bytes are also spooled to a temporary file: a zip the streaming reader
+ * cannot follow (a stored entry with a data descriptor, a prepended stub, ...) or that is faulty
+ * (local headers that disagree with the central directory, a CRC mismatch, ...) is extracted
+ * from that file afterwards, the temp-file way, without downloading it again; a faulty one then
+ * fails with the same typed error as there. Shared with the REST (cross-run) path.
  */
 export async function downloadSignedArtifact(
   url: string,
@@ -90,28 +92,24 @@ export async function downloadSignedArtifact(
   const conflict = spec.conflict ?? 'overwrite';
   const target = path.resolve(spec.targetDirectory);
   let contentType: string | undefined;
+  await mkdir(tempDir, { recursive: true });
+  const work = await mkdtemp(path.join(tempDir, 'ferry-download-'));
   const sink = new OnePassSink(
     (type) => {
       contentType = type;
       return !spec.skipDecompress && isZipResponse(url, mimeOf(type));
     },
-    {
-      targetDirectory: target,
-      existing: conflict,
-      symlinks: spec.symlinks ?? 'refuse',
-      restoreModes: spec.restoreModes ?? true,
-      ...(ctx.operation.signal !== undefined ? { signal: ctx.operation.signal } : {}),
-      concurrency: ctx.http.slots,
-      context,
-      ...(spec.limits !== undefined ? { limits: spec.limits } : {}),
-    },
+    extractOptionsFor(spec, target, ctx, context),
     context,
+    path.join(work, 'blob'),
   );
   try {
     const blob = await downloadBlob(url, sink, {
       http: ctx.http,
       operation: ctx.operation,
       context,
+      // One re-download on a mismatch (transit damage), then DigestMismatchError: a blob that
+      // returns with verification on matches.
       expectedSha256: verify ? expectedHex : undefined,
       refreshUrl,
       listedSize,
@@ -126,25 +124,33 @@ export async function downloadSignedArtifact(
           filesTotal: undefined,
         }),
     });
-    const digestMismatch = expectedHex !== undefined && blob.sha256 !== expectedHex;
-    if (digestMismatch && verify) {
-      throw new IntegrityError(
-        'ERR_FERRY_INTEGRITY',
-        `Digest mismatch for artifact '${name}': the service listed sha256:${expectedHex} but the download hashes to sha256:${blob.sha256}; nothing was written`,
-        { context },
-      );
-    }
+    const digestMismatch = !verify && expectedHex !== undefined && blob.sha256 !== expectedHex;
     if (digestMismatch) {
       ctx.logger.debug(
         `Digest mismatch for artifact '${name}' (listed sha256:${expectedHex}, downloaded sha256:${blob.sha256}); verification is off`,
       );
     }
-    if (sink.notStreamable !== undefined) throw sink.notStreamable;
+    await sink.closeSpool();
     await spec.beforeWrite?.();
     const digest = `sha256:${blob.sha256}`;
     const mismatch = digestMismatch ? { digestMismatch: true, expectedDigest: `sha256:${expectedHex}` } : {};
     if (sink.extraction !== undefined) {
-      const result = await sink.extraction.materialize();
+      try {
+        const result = await sink.extraction.materialize();
+        return { downloadPath: target, fileCount: result.files, size: result.bytes, digest, ...mismatch };
+      } catch (error) {
+        // Thrown only by the checks before anything is placed (the central directory against
+        // what streamed); materialize removed its staging.
+        if (!(error instanceof NotStreamableError)) throw error;
+        sink.notStreamable = error;
+      }
+    }
+    if (sink.notStreamable !== undefined) {
+      ctx.logger.debug(
+        `Artifact '${name}' could not be extracted while it downloaded (${sink.notStreamable.message}); extracting it from the temporary copy`,
+      );
+      await sink.dispose();
+      const result = await extractZip(sink.spoolFile, extractOptionsFor(spec, target, ctx, context));
       return { downloadPath: target, fileCount: result.files, size: result.bytes, digest, ...mismatch };
     }
     const raw = sink.raw;
@@ -165,16 +171,31 @@ export async function downloadSignedArtifact(
       digest,
       ...mismatch,
     };
-  } catch (error) {
-    if (!(error instanceof NotStreamableError)) throw error;
-    await sink.dispose();
-    ctx.logger.debug(
-      `Artifact '${name}' cannot be extracted while it downloads (${error.message}); downloading it to a temporary file and extracting from there`,
-    );
-    return downloadViaTempFile(url, name, expectedHex, spec, tempDir, ctx, context, refreshUrl, listedSize);
   } finally {
     await sink.dispose();
+    await rm(work, { recursive: true, force: true });
   }
+}
+
+/** How a downloaded zip is extracted into `target`, streamed or from a file. */
+function extractOptionsFor(
+  spec: DownloadSpec,
+  target: string,
+  ctx: OperationContext,
+  context: ErrorContext,
+): ExtractOptions {
+  return {
+    targetDirectory: target,
+    existing: spec.conflict ?? 'overwrite',
+    symlinks: spec.symlinks ?? 'refuse',
+    restoreModes: spec.restoreModes ?? true,
+    ...(ctx.operation.signal !== undefined ? { signal: ctx.operation.signal } : {}),
+    // Files written at once follow the caller's concurrency, so lowering it bounds descriptors.
+    concurrency: ctx.http.slots,
+    // Errors name the download and the artifact, not only the entry.
+    context,
+    ...(spec.limits !== undefined ? { limits: spec.limits } : {}),
+  };
 }
 
 function mimeOf(contentType: string | undefined): string {
@@ -186,75 +207,4 @@ function isZipResponse(url: string, mime: string): boolean {
     ['application/zip', 'application/x-zip-compressed', 'application/zip-compressed'].includes(mime) ||
     new URL(url).pathname.toLowerCase().endsWith('.zip')
   );
-}
-
-/**
- * The fallback for archives that cannot be read front to back: downloads to a temporary file,
- * verifies its digest, and only then extracts it from its end (or moves the raw file) into the
- * target, following `spec.conflict`.
- */
-async function downloadViaTempFile(
-  url: string,
-  name: string,
-  expectedHex: string | undefined,
-  spec: DownloadSpec,
-  tempDir: string,
-  ctx: OperationContext,
-  context: ErrorContext,
-  refreshUrl?: () => Promise<string>,
-  listedSize?: number,
-): Promise<DownloadResult> {
-  const blob = await fetchVerifiedBlob(
-    url,
-    name,
-    expectedHex,
-    tempDir,
-    ctx,
-    context,
-    spec.verifyDigest ?? true,
-    refreshUrl,
-    listedSize,
-  );
-  try {
-    await spec.beforeWrite?.();
-    const conflict = spec.conflict ?? 'overwrite';
-    const digest = `sha256:${blob.sha256}`;
-    const mismatch =
-      blob.digestMismatch && blob.expectedHex !== undefined
-        ? { digestMismatch: true, expectedDigest: `sha256:${blob.expectedHex}` }
-        : {};
-    const target = path.resolve(spec.targetDirectory);
-    const mime = (blob.contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-    const isZip = isZipResponse(url, mime);
-    if (isZip && !spec.skipDecompress) {
-      const result = await extractZip(blob.file, {
-        targetDirectory: target,
-        existing: conflict,
-        symlinks: spec.symlinks ?? 'refuse',
-        restoreModes: spec.restoreModes ?? true,
-        signal: ctx.operation.signal,
-        // Files written at once follow the caller's concurrency, so lowering it bounds descriptors.
-        concurrency: ctx.http.slots,
-        // Errors name the download and the artifact, not only the entry.
-        context,
-        ...(spec.limits !== undefined ? { limits: spec.limits } : {}),
-      });
-      return { downloadPath: target, fileCount: result.files, size: result.bytes, digest, ...mismatch };
-    }
-    const fileName = fileNameFromDisposition(blob.contentDisposition, isZip ? `${name}.zip` : name);
-    await mkdir(target, { recursive: true });
-    // Placed relative to the held target: the target swapped for a link since the mkdir cannot
-    // redirect the file, and a link at the file's name is replaced (overwrite) or refused, never
-    // followed.
-    const placed = await placeRawFile(blob, fileName, target, conflict, context);
-    return {
-      downloadPath: target,
-      fileCount: placed ? 1 : 0,
-      size: placed ? blob.size : 0,
-      digest,
-      ...mismatch,
-    };
-  } finally {
-    await blob.dispose();
-  }
 }

@@ -20,31 +20,53 @@ export type ZipDecision = (contentType: string | undefined) => boolean;
  * (entries staged in the target, placed only after the digest matched), anything else (or a zip
  * with `skipDecompress`) into one staged file in the target, `<target>/.ferry-staging-XXXXXX/blob`.
  * Which one is decided by each fresh response's Content-Type.
+ *
+ * A zip's raw bytes are also written, as they arrive, to `spoolFile` (in the temporary
+ * directory, never in the target). When the streaming reader gives up (an archive it cannot
+ * follow, or a faulty one), the rest of the body goes only there, and the caller extracts that
+ * file the temp-file way once the digest matched: the blob is downloaded once, and a faulty
+ * archive fails with the same typed error, naming the entry, as the temp-file path gives. The
+ * spool is a sequential write to the page cache, never read back on the one-pass path.
  */
 export class OnePassSink implements BlobSink {
   extraction: StreamExtraction | undefined;
   raw: StagedRawFile | undefined;
   /**
-   * Set when the zip cannot be read front to back: the rest of the body is only hashed, and the
-   * caller downloads it again the old way. Not thrown, since a failed request would fail the
+   * Set when the zip cannot be read front to back: the rest of the body is only spooled, and the
+   * caller extracts the spool file afterwards. Not thrown, since a failed request would fail the
    * whole operation (HttpManager stops every worker on a permanent error).
    */
   notStreamable: NotStreamableError | undefined;
+  #spool: FileHandle | undefined;
 
   constructor(
     private readonly isZip: ZipDecision,
     private readonly extractOptions: ExtractOptions,
     private readonly context: ErrorContext,
+    /** Where a zip's raw bytes are kept for the fallback; created (or truncated) by each fresh response. */
+    readonly spoolFile: string,
   ) {}
 
   async start(contentType: string | undefined): Promise<void> {
     await this.dispose();
     this.notStreamable = undefined;
-    if (this.isZip(contentType)) this.extraction = await openStreamExtraction(this.extractOptions);
-    else this.raw = await StagedRawFile.open(this.extractOptions.targetDirectory, this.context);
+    if (this.isZip(contentType)) {
+      this.#spool = await open(this.spoolFile, 'w', 0o600);
+      this.extraction = await openStreamExtraction(this.extractOptions);
+    } else this.raw = await StagedRawFile.open(this.extractOptions.targetDirectory, this.context);
   }
 
   async write(chunks: readonly Buffer[]): Promise<void> {
+    if (this.#spool !== undefined) {
+      try {
+        await writeFully(this.#spool, chunks);
+      } catch (error) {
+        throw await asResourceError(error, {
+          context: this.context,
+          removedOnFailure: path.dirname(this.spoolFile),
+        });
+      }
+    }
     if (this.notStreamable !== undefined) return;
     if (this.extraction !== undefined) {
       // One larger write instead of one per socket read: the copy costs less than the syscalls.
@@ -53,15 +75,25 @@ export class OnePassSink implements BlobSink {
       } catch (error) {
         if (!(error instanceof NotStreamableError)) throw error;
         this.notStreamable = error;
-        await this.dispose();
+        const extraction = this.extraction;
+        this.extraction = undefined;
+        await extraction.dispose();
       }
     } else await this.raw?.write(chunks);
+  }
+
+  /** All bytes are in: the spool file is complete (for the fallback). */
+  async closeSpool(): Promise<void> {
+    const spool = this.#spool;
+    this.#spool = undefined;
+    await spool?.close();
   }
 
   async dispose(): Promise<void> {
     const { extraction, raw } = this;
     this.extraction = undefined;
     this.raw = undefined;
+    await this.closeSpool().catch(() => undefined);
     await extraction?.dispose();
     await raw?.dispose();
   }

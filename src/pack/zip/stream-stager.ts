@@ -24,8 +24,8 @@ import { RATIO_THRESHOLD_BYTES, type ExtractLimits } from './limits.js';
  * Anything this reader cannot follow without the central directory (a stored entry with a data
  * descriptor, encryption, an unknown method, bytes between entries, a prepended stub, a limit
  * passed while streaming, data that fails to inflate) throws {@link NotStreamableError}: the
- * caller falls back to downloading the whole archive and reading it from its end, which also
- * reports any real fault with the usual error.
+ * caller falls back to the raw copy of the archive it kept (results downloads spool it while
+ * streaming) and reads it from its end, which also reports any real fault with the usual error.
  */
 
 /**
