@@ -106,7 +106,41 @@ const unstreamable: Array<[string, ZipSpecEntry[], ZipSpecOptions]> = [
   ],
   ['a wrong declared CRC', [{ name: 'a', data: 'hello', crc32: 1234 }], {}],
   ['a truncated archive', [{ name: 'a', data: 'hello' }], { omitCentralDirectory: true }],
+  [
+    'a small deflated entry with a wrong CRC',
+    [{ name: 'a', data: 'hello hello hello', method: 8, crc32: 1234 }],
+    {},
+  ],
+  [
+    'a small entry whose deflate data is corrupt',
+    [{ name: 'a', method: 8, compressed: Buffer.from([0xff, 0xff, 0xff, 0xff]), uncompressedSize: 10 }],
+    {},
+  ],
+  [
+    'a small deflated entry that inflates past its declared size',
+    [{ name: 'a', data: 'hello hello hello', method: 8, uncompressedSize: 5 }],
+    {},
+  ],
 ];
+
+test('small entries (written synchronously) keep their bytes, modes and CRC checks', async () => {
+  const small: ZipSpecEntry[] = Array.from({ length: 300 }, (_, i) => ({
+    name: `s/${i}.txt`,
+    data: i % 3 === 0 ? randomBytes(i * 100) : Buffer.alloc(i * 200, `entry ${i} `),
+    method: i % 2 === 0 ? 0 : 8,
+    mode: i % 5 === 0 ? 0o755 : 0o644,
+  }));
+  for (const chunk of [997, 1 << 20]) {
+    const result = await streamInto(buildZip(small), chunk);
+    expect(result.files).toBe(300);
+    for (const [i, entry] of small.entries()) {
+      const file = path.join(target, 's', `${i}.txt`);
+      expect((await readFile(file)).equals(Buffer.from(entry.data as Buffer))).toBe(true);
+      expect((await lstat(file)).mode & 0o100).toBe(i % 5 === 0 ? 0o100 : 0);
+    }
+    await rm(target, { recursive: true });
+  }
+}, 60_000);
 
 test.each(unstreamable)('%s is not streamable (the download falls back)', async (_label, spec, options) => {
   const error = await streamInto(buildZip(spec, options), 3).catch((e: unknown) => e);

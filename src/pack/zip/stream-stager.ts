@@ -1,5 +1,5 @@
 import { open, type FileHandle } from 'node:fs/promises';
-import { crc32, createInflateRaw, type InflateRaw } from 'node:zlib';
+import { crc32, createInflateRaw, inflateRawSync, type InflateRaw } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import { IntegrityError } from '../../core/errors.js';
 import { writeFully } from '../../core/write-fully.js';
@@ -12,6 +12,7 @@ import {
 } from './central-directory.js';
 import { decodeCp437 } from './central-directory.js';
 import { RATIO_THRESHOLD_BYTES, type ExtractLimits } from './limits.js';
+import { isSmallFile, writeSmallFileSync } from '../small-files.js';
 
 /**
  * Reads a zip archive as it streams in (local header, data, data descriptor, next local header,
@@ -59,10 +60,19 @@ const SIG_EOCD64 = 0x06064b50;
 const SIG_DESCRIPTOR = 0x08074b50;
 const U32 = 0xffffffff;
 const UTF8 = new TextDecoder('utf-8');
+/** Staged files get every permission bit, under the umask (see #begin). */
+const STAGED_MODE = 0o777;
 
 /** The entry being received. */
 interface Current extends StreamedEntry {
-  out: FileHandle;
+  /** The staged file, for entries streamed to disk; undefined for small ones. */
+  out: FileHandle | undefined;
+  /**
+   * Small entries (both sizes declared and within SMALL_FILE_BYTES): their compressed bytes
+   * gathered in memory, then inflated, checked and written with synchronous calls, without a
+   * thread-pool round trip per open, write and close.
+   */
+  small: Buffer[] | undefined;
   /** Sizes from the local header (undefined with a data descriptor). */
   declaredCompressed: number | undefined;
   declaredUncompressed: number | undefined;
@@ -131,7 +141,7 @@ export class StreamStager {
     if (current !== undefined) {
       current.inflate?.destroy();
       await current.written?.catch(() => undefined);
-      if (current.inflate === undefined) await current.out.close().catch(() => undefined);
+      if (current.inflate === undefined) await current.out?.close().catch(() => undefined);
     }
     await this.#tail?.close().catch(() => undefined);
     this.#tail = undefined;
@@ -218,9 +228,10 @@ export class StreamStager {
     }
     if (this.entries.length === 0) this.#firstHeader = header.subarray(0, 4);
     const index = this.entries.length;
+    const small = !descriptor && isSmallFile(compressed, uncompressed);
     // Created with every permission bit, so the kernel applies the umask; the archive's mode is
     // intersected with it once the central directory (which holds the modes) has arrived.
-    const out = await open(this.file(String(index)), 'wx', 0o777);
+    const out = small ? undefined : await open(this.file(String(index)), 'wx', STAGED_MODE);
     const current: Current = {
       index,
       offset: start,
@@ -231,6 +242,7 @@ export class StreamStager {
       compressedSize: 0,
       uncompressedSize: 0,
       out,
+      small: small ? [] : undefined,
       declaredCompressed: descriptor ? undefined : compressed,
       declaredUncompressed: descriptor ? undefined : uncompressed,
       zip64: zip64 !== undefined,
@@ -238,14 +250,19 @@ export class StreamStager {
     };
     this.#current = current;
     this.#phase = 'data';
-    if (method === 8) {
+    if (small) {
+      if (compressed === 0) this.#writeSmall(current);
+    } else if (method === 8) {
       const inflate = createInflateRaw();
       inflate.on('data', (data: Buffer) => this.#inflated(current, data));
       current.inflate = inflate;
       current.failed = new Promise<never>((_, reject) => inflate.once('error', reject));
       current.failed.catch(() => undefined);
       // The write stream closes the handle itself: FileHandle.close() would wait for the stream.
-      current.written = pipeline(inflate, out.createWriteStream({ highWaterMark: 1024 * 1024 }));
+      current.written = pipeline(
+        inflate,
+        (out as FileHandle).createWriteStream({ highWaterMark: 1024 * 1024 }),
+      );
       current.written.catch(() => undefined);
     } else if (current.declaredCompressed === 0) {
       await this.#end(current);
@@ -270,6 +287,15 @@ export class StreamStager {
 
   async #data(chunk: Buffer): Promise<Buffer | undefined> {
     const current = this.#current as Current;
+    if (current.small !== undefined) {
+      const remaining = (current.declaredCompressed as number) - current.compressedSize;
+      const part = chunk.length > remaining ? chunk.subarray(0, remaining) : chunk;
+      current.small.push(part);
+      current.compressedSize += part.length;
+      this.#offset += part.length;
+      if (current.compressedSize === current.declaredCompressed) this.#writeSmall(current);
+      return chunk.subarray(part.length);
+    }
     if (current.inflate === undefined) {
       const remaining = (current.declaredCompressed as number) - current.compressedSize;
       const part = chunk.length > remaining ? chunk.subarray(0, remaining) : chunk;
@@ -277,7 +303,7 @@ export class StreamStager {
       if (this.#total > this.limits.maxTotalBytes) {
         throw new NotStreamableError('the entries pass limits.maxTotalBytes');
       }
-      await writeFully(current.out, [part]);
+      await writeFully(current.out as FileHandle, [part]);
       current.crc32 = crc32(part, current.crc32);
       current.compressedSize += part.length;
       current.uncompressedSize += part.length;
@@ -318,8 +344,48 @@ export class StreamStager {
     return chunk.subarray(used);
   }
 
+  /**
+   * A small entry's bytes are all in: inflated in one call (bounded by its declared size),
+   * checked against the declared size, counted against the limits, and written synchronously.
+   * The CRC-32 is computed here and compared with the central directory's at the end, as for
+   * streamed entries.
+   */
+  #writeSmall(current: Current): void {
+    const compressed = Buffer.concat(current.small ?? []);
+    current.small = undefined;
+    const declared = current.declaredUncompressed as number;
+    let data: Buffer = compressed;
+    if (current.method === 8) {
+      try {
+        const { buffer, engine } = inflateRawSync(compressed, {
+          maxOutputLength: Math.max(declared, 1),
+          info: true,
+        }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+        if (engine.bytesWritten !== compressed.length) {
+          throw new NotStreamableError('an entry ends before or after the size its local header declares');
+        }
+        data = buffer;
+      } catch (error) {
+        if (error instanceof NotStreamableError) throw error;
+        throw new NotStreamableError(`an entry does not inflate (${(error as Error).message})`);
+      }
+    }
+    if (data.length !== declared) {
+      throw new NotStreamableError('an entry has a different size than its local header declares');
+    }
+    this.#total += data.length;
+    if (this.#total > this.limits.maxTotalBytes) {
+      throw new NotStreamableError('the entries pass limits.maxTotalBytes');
+    }
+    current.crc32 = crc32(data);
+    current.uncompressedSize = data.length;
+    writeSmallFileSync(this.file(String(current.index)), data, { mode: STAGED_MODE });
+    this.#phase = 'header';
+    this.#push(current);
+  }
+
   async #end(current: Current): Promise<void> {
-    if (current.inflate === undefined) await current.out.close();
+    if (current.inflate === undefined) await current.out?.close();
     if (
       current.declaredUncompressed !== undefined &&
       current.declaredUncompressed !== current.uncompressedSize
