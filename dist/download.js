@@ -13,12 +13,24 @@ var __require = /* @__PURE__ */ ((x) => typeof require !== "undefined" ? require
   if (typeof require !== "undefined") return require.apply(this, arguments);
   throw Error('Dynamic require of "' + x + '" is not supported');
 });
+var __esm = (fn, res, err) => function __init() {
+  if (err) throw err[0];
+  try {
+    return fn && (res = (0, fn[__getOwnPropNames(fn)[0]])(fn = 0)), res;
+  } catch (e) {
+    throw err = [e], e;
+  }
+};
 var __commonJS = (cb, mod) => function __require2() {
   try {
     return mod || (0, cb[__getOwnPropNames(cb)[0]])((mod = { exports: {} }).exports, mod), mod.exports;
   } catch (e) {
     throw mod = 0, e;
   }
+};
+var __export = (target, all) => {
+  for (var name in all)
+    __defProp(target, name, { get: all[name], enumerable: true });
 };
 var __copyProps = (to, from, except, desc) => {
   if (from && typeof from === "object" || typeof from === "function") {
@@ -1076,14 +1088,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path17 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path22 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path17 && path17[0] !== "/") {
-          path17 = `/${path17}`;
+        if (path22 && path22[0] !== "/") {
+          path22 = `/${path22}`;
         }
-        return new URL(`${origin}${path17}`);
+        return new URL(`${origin}${path22}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1534,39 +1546,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path17, origin }
+          request: { method, path: path22, origin }
         } = evt;
-        debuglog("sending request to %s %s/%s", method, origin, path17);
+        debuglog("sending request to %s %s/%s", method, origin, path22);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path17, origin },
+          request: { method, path: path22, origin },
           response: { statusCode }
         } = evt;
         debuglog(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path17,
+          path22,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path17, origin }
+          request: { method, path: path22, origin }
         } = evt;
-        debuglog("trailers received from %s %s/%s", method, origin, path17);
+        debuglog("trailers received from %s %s/%s", method, origin, path22);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path17, origin },
+          request: { method, path: path22, origin },
           error: error2
         } = evt;
         debuglog(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path17,
+          path22,
           error2.message
         );
       });
@@ -1615,9 +1627,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path17, origin }
+            request: { method, path: path22, origin }
           } = evt;
-          debuglog("sending request to %s %s/%s", method, origin, path17);
+          debuglog("sending request to %s %s/%s", method, origin, path22);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1680,7 +1692,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path17,
+        path: path22,
         method,
         body,
         headers,
@@ -1695,11 +1707,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler) {
-        if (typeof path17 !== "string") {
+        if (typeof path22 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path17[0] !== "/" && !(path17.startsWith("http://") || path17.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path22[0] !== "/" && !(path22.startsWith("http://") || path22.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path17)) {
+        } else if (invalidPathRegex.test(path22)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1765,7 +1777,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path17, query) : path17;
+        this.path = query ? buildURL(path22, query) : path22;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -1784,11 +1796,11 @@ var require_request = __commonJS({
           }
         } else if (headers && typeof headers === "object") {
           if (headers[Symbol.iterator]) {
-            for (const header3 of headers) {
-              if (!Array.isArray(header3) || header3.length !== 2) {
+            for (const header4 of headers) {
+              if (!Array.isArray(header4) || header4.length !== 2) {
                 throw new InvalidArgumentError("headers must be in key-value pair format");
               }
-              processHeader(this, header3[0], header3[1]);
+              processHeader(this, header4[0], header4[1]);
             }
           } else {
             const keys = Object.keys(headers);
@@ -3670,8 +3682,8 @@ var require_webidl = __commonJS({
       return new TypeError(`${message.header}: ${message.message}`);
     };
     webidl.errors.conversionFailed = function(context) {
-      const plural = context.types.length === 1 ? "" : " one of";
-      const message = `${context.argument} could not be converted to${plural}: ${context.types.join(", ")}.`;
+      const plural2 = context.types.length === 1 ? "" : " one of";
+      const message = `${context.argument} could not be converted to${plural2}: ${context.types.join(", ")}.`;
       return webidl.errors.exception({
         header: context.prefix,
         message
@@ -4185,9 +4197,9 @@ var require_util2 = __commonJS({
       return "success";
     }
     function appendFetchMetadata(httpRequest) {
-      let header3 = null;
-      header3 = httpRequest.mode;
-      httpRequest.headersList.set("sec-fetch-mode", header3, true);
+      let header4 = null;
+      header4 = httpRequest.mode;
+      httpRequest.headersList.set("sec-fetch-mode", header4, true);
     }
     function appendRequestOriginHeader(request2) {
       let serializedOrigin = request2.origin;
@@ -6458,7 +6470,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request2) {
-      const { method, path: path17, host, upgrade, blocking, reset } = request2;
+      const { method, path: path22, host, upgrade, blocking, reset } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6539,22 +6551,22 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header3 = `${method} ${path17} HTTP/1.1\r
+      let header4 = `${method} ${path22} HTTP/1.1\r
 `;
       if (typeof host === "string") {
-        header3 += `host: ${host}\r
+        header4 += `host: ${host}\r
 `;
       } else {
-        header3 += client[kHostHeader];
+        header4 += client[kHostHeader];
       }
       if (upgrade) {
-        header3 += `connection: upgrade\r
+        header4 += `connection: upgrade\r
 upgrade: ${upgrade}\r
 `;
       } else if (client[kPipelining] && !socket[kReset]) {
-        header3 += "connection: keep-alive\r\n";
+        header4 += "connection: keep-alive\r\n";
       } else {
-        header3 += "connection: close\r\n";
+        header4 += "connection: close\r\n";
       }
       if (Array.isArray(headers)) {
         for (let n = 0; n < headers.length; n += 2) {
@@ -6562,41 +6574,41 @@ upgrade: ${upgrade}\r
           const val = headers[n + 1];
           if (Array.isArray(val)) {
             for (let i = 0; i < val.length; i++) {
-              header3 += `${key}: ${val[i]}\r
+              header4 += `${key}: ${val[i]}\r
 `;
             }
           } else {
-            header3 += `${key}: ${val}\r
+            header4 += `${key}: ${val}\r
 `;
           }
         }
       }
       if (channels.sendHeaders.hasSubscribers) {
-        channels.sendHeaders.publish({ request: request2, headers: header3, socket });
+        channels.sendHeaders.publish({ request: request2, headers: header4, socket });
       }
       if (!body || bodyLength === 0) {
-        writeBuffer(abort, null, client, request2, socket, contentLength, header3, expectsPayload);
+        writeBuffer(abort, null, client, request2, socket, contentLength, header4, expectsPayload);
       } else if (util.isBuffer(body)) {
-        writeBuffer(abort, body, client, request2, socket, contentLength, header3, expectsPayload);
+        writeBuffer(abort, body, client, request2, socket, contentLength, header4, expectsPayload);
       } else if (util.isBlobLike(body)) {
         if (typeof body.stream === "function") {
-          writeIterable(abort, body.stream(), client, request2, socket, contentLength, header3, expectsPayload);
+          writeIterable(abort, body.stream(), client, request2, socket, contentLength, header4, expectsPayload);
         } else {
-          writeBlob(abort, body, client, request2, socket, contentLength, header3, expectsPayload);
+          writeBlob(abort, body, client, request2, socket, contentLength, header4, expectsPayload);
         }
       } else if (util.isStream(body)) {
-        writeStream(abort, body, client, request2, socket, contentLength, header3, expectsPayload);
+        writeStream(abort, body, client, request2, socket, contentLength, header4, expectsPayload);
       } else if (util.isIterable(body)) {
-        writeIterable(abort, body, client, request2, socket, contentLength, header3, expectsPayload);
+        writeIterable(abort, body, client, request2, socket, contentLength, header4, expectsPayload);
       } else {
         assert(false);
       }
       return true;
     }
-    function writeStream(abort, body, client, request2, socket, contentLength, header3, expectsPayload) {
+    function writeStream(abort, body, client, request2, socket, contentLength, header4, expectsPayload) {
       assert(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
       let finished3 = false;
-      const writer = new AsyncWriter({ abort, socket, request: request2, contentLength, client, expectsPayload, header: header3 });
+      const writer = new AsyncWriter({ abort, socket, request: request2, contentLength, client, expectsPayload, header: header4 });
       const onData = function(chunk) {
         if (finished3) {
           return;
@@ -6662,22 +6674,22 @@ upgrade: ${upgrade}\r
         setImmediate(onClose);
       }
     }
-    function writeBuffer(abort, body, client, request2, socket, contentLength, header3, expectsPayload) {
+    function writeBuffer(abort, body, client, request2, socket, contentLength, header4, expectsPayload) {
       try {
         if (!body) {
           if (contentLength === 0) {
-            socket.write(`${header3}content-length: 0\r
+            socket.write(`${header4}content-length: 0\r
 \r
 `, "latin1");
           } else {
             assert(contentLength === null, "no body must not have content length");
-            socket.write(`${header3}\r
+            socket.write(`${header4}\r
 `, "latin1");
           }
         } else if (util.isBuffer(body)) {
           assert(contentLength === body.byteLength, "buffer body must have content length");
           socket.cork();
-          socket.write(`${header3}content-length: ${contentLength}\r
+          socket.write(`${header4}content-length: ${contentLength}\r
 \r
 `, "latin1");
           socket.write(body);
@@ -6693,7 +6705,7 @@ upgrade: ${upgrade}\r
         abort(err);
       }
     }
-    async function writeBlob(abort, body, client, request2, socket, contentLength, header3, expectsPayload) {
+    async function writeBlob(abort, body, client, request2, socket, contentLength, header4, expectsPayload) {
       assert(contentLength === body.size, "blob body must have content length");
       try {
         if (contentLength != null && contentLength !== body.size) {
@@ -6701,7 +6713,7 @@ upgrade: ${upgrade}\r
         }
         const buffer = Buffer.from(await body.arrayBuffer());
         socket.cork();
-        socket.write(`${header3}content-length: ${contentLength}\r
+        socket.write(`${header4}content-length: ${contentLength}\r
 \r
 `, "latin1");
         socket.write(buffer);
@@ -6716,7 +6728,7 @@ upgrade: ${upgrade}\r
         abort(err);
       }
     }
-    async function writeIterable(abort, body, client, request2, socket, contentLength, header3, expectsPayload) {
+    async function writeIterable(abort, body, client, request2, socket, contentLength, header4, expectsPayload) {
       assert(contentLength !== 0 || client[kRunning] === 0, "iterator body cannot be pipelined");
       let callback = null;
       function onDrain() {
@@ -6735,7 +6747,7 @@ upgrade: ${upgrade}\r
         }
       });
       socket.on("close", onDrain).on("drain", onDrain);
-      const writer = new AsyncWriter({ abort, socket, request: request2, contentLength, client, expectsPayload, header: header3 });
+      const writer = new AsyncWriter({ abort, socket, request: request2, contentLength, client, expectsPayload, header: header4 });
       try {
         for await (const chunk of body) {
           if (socket[kError]) {
@@ -6753,19 +6765,19 @@ upgrade: ${upgrade}\r
       }
     }
     var AsyncWriter = class {
-      constructor({ abort, socket, request: request2, contentLength, client, expectsPayload, header: header3 }) {
+      constructor({ abort, socket, request: request2, contentLength, client, expectsPayload, header: header4 }) {
         this.socket = socket;
         this.request = request2;
         this.contentLength = contentLength;
         this.client = client;
         this.bytesWritten = 0;
         this.expectsPayload = expectsPayload;
-        this.header = header3;
+        this.header = header4;
         this.abort = abort;
         socket[kWriting] = true;
       }
       write(chunk) {
-        const { socket, request: request2, contentLength, client, bytesWritten, expectsPayload, header: header3 } = this;
+        const { socket, request: request2, contentLength, client, bytesWritten, expectsPayload, header: header4 } = this;
         if (socket[kError]) {
           throw socket[kError];
         }
@@ -6788,10 +6800,10 @@ upgrade: ${upgrade}\r
             socket[kReset] = true;
           }
           if (contentLength === null) {
-            socket.write(`${header3}transfer-encoding: chunked\r
+            socket.write(`${header4}transfer-encoding: chunked\r
 `, "latin1");
           } else {
-            socket.write(`${header3}content-length: ${contentLength}\r
+            socket.write(`${header4}content-length: ${contentLength}\r
 \r
 `, "latin1");
           }
@@ -6815,7 +6827,7 @@ ${len.toString(16)}\r
         return ret;
       }
       end() {
-        const { socket, contentLength, client, bytesWritten, expectsPayload, header: header3, request: request2 } = this;
+        const { socket, contentLength, client, bytesWritten, expectsPayload, header: header4, request: request2 } = this;
         request2.onRequestSent();
         socket[kWriting] = false;
         if (socket[kError]) {
@@ -6826,11 +6838,11 @@ ${len.toString(16)}\r
         }
         if (bytesWritten === 0) {
           if (expectsPayload) {
-            socket.write(`${header3}content-length: 0\r
+            socket.write(`${header4}content-length: 0\r
 \r
 `, "latin1");
           } else {
-            socket.write(`${header3}\r
+            socket.write(`${header4}\r
 `, "latin1");
           }
         } else if (contentLength === null) {
@@ -6869,7 +6881,7 @@ var require_client_h2 = __commonJS({
     "use strict";
     var assert = __require("node:assert");
     var { errorMonitor } = __require("node:events");
-    var { pipeline: pipeline8 } = __require("node:stream");
+    var { pipeline: pipeline9 } = __require("node:stream");
     var util = require_util();
     var {
       RequestContentLengthMismatchError,
@@ -7068,7 +7080,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path: path17, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path: path22, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
@@ -7165,7 +7177,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path17;
+      headers[HTTP2_HEADER_PATH] = path22;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7348,7 +7360,7 @@ var require_client_h2 = __commonJS({
     }
     function writeStream(abort, socket, expectsPayload, h2stream, body, client, request2, contentLength) {
       assert(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
-      const pipe = pipeline8(
+      const pipe = pipeline9(
         body,
         h2stream,
         (err) => {
@@ -7518,9 +7530,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path17 = search ? `${pathname}${search}` : pathname;
+        const path22 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path17;
+        this.opts.path = path22;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -7560,15 +7572,15 @@ var require_redirect_handler = __commonJS({
         }
       }
     }
-    function shouldRemoveHeader(header3, removeContent, unknownOrigin) {
-      if (header3.length === 4) {
-        return util.headerNameToString(header3) === "host";
+    function shouldRemoveHeader(header4, removeContent, unknownOrigin) {
+      if (header4.length === 4) {
+        return util.headerNameToString(header4) === "host";
       }
-      if (removeContent && util.headerNameToString(header3).startsWith("content-")) {
+      if (removeContent && util.headerNameToString(header4).startsWith("content-")) {
         return true;
       }
-      if (unknownOrigin && (header3.length === 13 || header3.length === 6 || header3.length === 19)) {
-        const name = util.headerNameToString(header3);
+      if (unknownOrigin && (header4.length === 13 || header4.length === 6 || header4.length === 19)) {
+        const name = util.headerNameToString(header4);
         return name === "authorization" || name === "cookie" || name === "proxy-authorization";
       }
       return false;
@@ -8759,10 +8771,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path17 = "/",
+          path: path22 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path17;
+        opts.path = origin + path22;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -10038,7 +10050,7 @@ var require_api_stream = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/api-stream.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { finished: finished3, PassThrough } = __require("node:stream");
+    var { finished: finished3, PassThrough: PassThrough2 } = __require("node:stream");
     var { InvalidArgumentError, InvalidReturnValueError } = require_errors();
     var util = require_util();
     var { getResolveErrorBodyCallback } = require_util3();
@@ -10114,7 +10126,7 @@ var require_api_stream = __commonJS({
         if (this.throwOnError && statusCode >= 400) {
           const parsedHeaders = responseHeaders === "raw" ? util.parseHeaders(rawHeaders) : headers;
           const contentType = parsedHeaders["content-type"];
-          res = new PassThrough();
+          res = new PassThrough2();
           this.callback = null;
           this.runInAsyncScope(
             getResolveErrorBodyCallback,
@@ -10213,7 +10225,7 @@ var require_api_pipeline = __commonJS({
     var {
       Readable: Readable5,
       Duplex,
-      PassThrough
+      PassThrough: PassThrough2
     } = __require("node:stream");
     var {
       InvalidArgumentError,
@@ -10393,16 +10405,16 @@ var require_api_pipeline = __commonJS({
         util.destroy(ret, err);
       }
     };
-    function pipeline8(opts, handler) {
+    function pipeline9(opts, handler) {
       try {
         const pipelineHandler = new PipelineHandler(opts, handler);
         this.dispatch({ ...opts, body: pipelineHandler.req }, pipelineHandler);
         return pipelineHandler.ret;
       } catch (err) {
-        return new PassThrough().destroy(err);
+        return new PassThrough2().destroy(err);
       }
     }
-    module.exports = pipeline8;
+    module.exports = pipeline9;
   }
 });
 
@@ -10734,20 +10746,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path17) {
-      if (typeof path17 !== "string") {
-        return path17;
+    function safeUrl(path22) {
+      if (typeof path22 !== "string") {
+        return path22;
       }
-      const pathSegments = path17.split("?");
+      const pathSegments = path22.split("?");
       if (pathSegments.length !== 2) {
-        return path17;
+        return path22;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path17, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path17);
+    function matchKey(mockDispatch2, { path: path22, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path22);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10769,7 +10781,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path17 }) => matchValue(safeUrl(path17), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path22 }) => matchValue(safeUrl(path22), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10807,9 +10819,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path17, method, body, headers, query } = opts;
+      const { path: path22, method, body, headers, query } = opts;
       return {
-        path: path17,
+        path: path22,
         method,
         body,
         headers,
@@ -11234,9 +11246,9 @@ var require_pluralizer = __commonJS({
       this: "these"
     };
     module.exports = class Pluralizer {
-      constructor(singular, plural) {
+      constructor(singular, plural2) {
         this.singular = singular;
-        this.plural = plural;
+        this.plural = plural2;
       }
       pluralize(count) {
         const one = count === 1;
@@ -11272,10 +11284,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path17, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path22, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path17,
+            Path: path22,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -11956,14 +11968,14 @@ var require_headers = __commonJS({
     function fill(headers, object) {
       if (Array.isArray(object)) {
         for (let i = 0; i < object.length; ++i) {
-          const header3 = object[i];
-          if (header3.length !== 2) {
+          const header4 = object[i];
+          if (header4.length !== 2) {
             throw webidl.errors.exception({
               header: "Headers constructor",
-              message: `expected name/value pair to be length 2, found ${header3.length}.`
+              message: `expected name/value pair to be length 2, found ${header4.length}.`
             });
           }
-          appendHeader(headers, header3[0], header3[1]);
+          appendHeader(headers, header4[0], header4[1]);
         }
       } else if (typeof object === "object" && object !== null) {
         const keys = Object.keys(object);
@@ -13567,7 +13579,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants3();
     var EE = __require("node:events");
-    var { Readable: Readable5, pipeline: pipeline8, finished: finished3 } = __require("node:stream");
+    var { Readable: Readable5, pipeline: pipeline9, finished: finished3 } = __require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -14512,7 +14524,7 @@ var require_fetch = __commonJS({
                 status,
                 statusText,
                 headersList,
-                body: decoders.length ? pipeline8(this.body, ...decoders, (err) => {
+                body: decoders.length ? pipeline9(this.body, ...decoders, (err) => {
                   if (err) {
                     this.onError(err);
                   }
@@ -15407,10 +15419,10 @@ var require_util5 = __commonJS({
       const serializedB = URLSerializer(B, excludeFragment);
       return serializedA === serializedB;
     }
-    function getFieldValues(header3) {
-      assert(header3 !== null);
+    function getFieldValues(header4) {
+      assert(header4 !== null);
       const values = [];
-      for (let value of header3.split(",")) {
+      for (let value of header4.split(",")) {
         value = value.trim();
         if (isValidHeaderName(value)) {
           values.push(value);
@@ -16154,9 +16166,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path17) {
-      for (let i = 0; i < path17.length; ++i) {
-        const code = path17.charCodeAt(i);
+    function validateCookiePath(path22) {
+      for (let i = 0; i < path22.length; ++i) {
+        const code = path22.charCodeAt(i);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -16309,20 +16321,20 @@ var require_parse = __commonJS({
     var { isCTLExcludingHtab } = require_util6();
     var { collectASequenceOfCodePointsFast } = require_data_url();
     var assert = __require("node:assert");
-    function parseSetCookie(header3) {
-      if (isCTLExcludingHtab(header3)) {
+    function parseSetCookie(header4) {
+      if (isCTLExcludingHtab(header4)) {
         return null;
       }
       let nameValuePair = "";
       let unparsedAttributes = "";
       let name = "";
       let value = "";
-      if (header3.includes(";")) {
+      if (header4.includes(";")) {
         const position = { position: 0 };
-        nameValuePair = collectASequenceOfCodePointsFast(";", header3, position);
-        unparsedAttributes = header3.slice(position.position);
+        nameValuePair = collectASequenceOfCodePointsFast(";", header4, position);
+        unparsedAttributes = header4.slice(position.position);
       } else {
-        nameValuePair = header3;
+        nameValuePair = header4;
       }
       if (!nameValuePair.includes("=")) {
         value = nameValuePair;
@@ -18713,7 +18725,7 @@ ${value}`;
 var require_eventsource = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/eventsource/eventsource.js"(exports, module) {
     "use strict";
-    var { pipeline: pipeline8 } = __require("node:stream");
+    var { pipeline: pipeline9 } = __require("node:stream");
     var { fetching } = require_fetch();
     var { makeRequest } = require_request2();
     var { webidl } = require_webidl();
@@ -18873,7 +18885,7 @@ var require_eventsource = __commonJS({
               ));
             }
           });
-          pipeline8(
+          pipeline9(
             response.body.stream,
             eventSourceStream,
             (error2) => {
@@ -19076,11 +19088,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path17 = opts.path;
+          let path22 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path17 = `/${path17}`;
+            path22 = `/${path22}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path17);
+          url = new URL(util.parseOrigin(url).origin + path22);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -19148,6 +19160,1275 @@ var require_undici = __commonJS({
     module.exports.mockErrors = mockErrors;
     var { EventSource } = require_eventsource();
     module.exports.EventSource = EventSource;
+  }
+});
+
+// src/server/http/limits.ts
+function resolveLimits(given) {
+  const limits = { ...DEFAULT_LIMITS };
+  for (const [key, value] of Object.entries(given ?? {})) {
+    if (value === void 0) continue;
+    if (!(key in DEFAULT_LIMITS)) throw new RangeError(`Unknown server limit ${JSON.stringify(key)}`);
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
+      throw new RangeError(`Server limit ${key} must be a positive integer, got ${String(value)}`);
+    }
+    limits[key] = value;
+  }
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
+    throw new RangeError(
+      `headersTimeoutMs (${limits.headersTimeoutMs}) cannot exceed requestTimeoutMs (${limits.requestTimeoutMs})`
+    );
+  }
+  if (limits.maxUntrustedConnections > limits.maxConnections) {
+    throw new RangeError(
+      `maxUntrustedConnections (${limits.maxUntrustedConnections}) cannot exceed maxConnections (${limits.maxConnections})`
+    );
+  }
+  return limits;
+}
+var KIB, GIB, DEFAULT_LIMITS;
+var init_limits = __esm({
+  "src/server/http/limits.ts"() {
+    "use strict";
+    KIB = 1024;
+    GIB = 1024 * 1024 * 1024;
+    DEFAULT_LIMITS = Object.freeze({
+      maxArtifactBytes: 10 * GIB,
+      maxBlocksPerList: 5e4,
+      maxStagedBlocks: 1e5,
+      maxJsonBodyBytes: 1024 * KIB,
+      maxHeaderBytes: 16 * KIB,
+      maxArtifactsPerRun: 1e4,
+      maxLiveUploadsPerRun: 1e3,
+      headersTimeoutMs: 2e4,
+      requestTimeoutMs: 60 * 60 * 1e3,
+      idleTimeoutMs: 12e4,
+      keepAliveTimeoutMs: 6e4,
+      maxConnections: 512,
+      maxUntrustedConnections: 64
+    });
+  }
+});
+
+// src/server/http/error-response.ts
+var ErrorResponse, badRequest2, notFound2;
+var init_error_response = __esm({
+  "src/server/http/error-response.ts"() {
+    "use strict";
+    ErrorResponse = class extends Error {
+      constructor(status, message, headers = {}) {
+        super(message);
+        this.status = status;
+        this.headers = headers;
+      }
+      status;
+      headers;
+      name = "ErrorResponse";
+    };
+    badRequest2 = (message) => new ErrorResponse(400, message);
+    notFound2 = (message) => new ErrorResponse(404, message);
+  }
+});
+
+// src/server/util/durable.ts
+import { open as open10 } from "node:fs/promises";
+async function fsyncFile(path22) {
+  const handle = await open10(path22, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+async function fsyncDir(path22) {
+  let handle;
+  try {
+    handle = await open10(path22, "r");
+  } catch (error2) {
+    if (process.platform === "win32") return;
+    throw error2;
+  }
+  try {
+    await handle.sync();
+  } catch (error2) {
+    const code = error2.code;
+    if (code !== "EINVAL" && code !== "EISDIR" && code !== "EPERM") throw error2;
+  } finally {
+    await handle.close();
+  }
+}
+var init_durable = __esm({
+  "src/server/util/durable.ts"() {
+    "use strict";
+  }
+});
+
+// src/server/util/atomic-file.ts
+import { randomBytes as randomBytes4 } from "node:crypto";
+import { open as open11, readFile as readFile2, rename as rename3, rm as rm6 } from "node:fs/promises";
+import { dirname as dirname2 } from "node:path";
+async function writeJsonAtomic(path22, value) {
+  const temp = `${path22}.${process.pid}.${randomBytes4(6).toString("hex")}${TEMP_SUFFIX}`;
+  try {
+    const handle = await open11(temp, "wx", 420);
+    try {
+      await handle.writeFile(JSON.stringify(value));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename3(temp, path22);
+    await fsyncDir(dirname2(path22));
+  } catch (error2) {
+    await rm6(temp, { force: true });
+    throw error2;
+  }
+}
+async function readJsonFile(path22) {
+  let text;
+  try {
+    text = await readFile2(path22, "utf8");
+  } catch (error2) {
+    if (isNotFound(error2)) return void 0;
+    throw error2;
+  }
+  return JSON.parse(text);
+}
+function isNotFound(error2) {
+  return typeof error2 === "object" && error2 !== null && error2.code === "ENOENT";
+}
+var TEMP_SUFFIX;
+var init_atomic_file = __esm({
+  "src/server/util/atomic-file.ts"() {
+    "use strict";
+    init_durable();
+    TEMP_SUFFIX = ".tmp";
+  }
+});
+
+// src/server/util/keyed-mutex.ts
+var KeyedMutex;
+var init_keyed_mutex = __esm({
+  "src/server/util/keyed-mutex.ts"() {
+    "use strict";
+    KeyedMutex = class {
+      #tails = /* @__PURE__ */ new Map();
+      async run(key, work) {
+        const previous = this.#tails.get(key) ?? Promise.resolve();
+        let release;
+        const current = new Promise((resolve2) => release = resolve2);
+        const tail = previous.then(() => current);
+        this.#tails.set(key, tail);
+        await previous;
+        try {
+          return await work();
+        } finally {
+          release();
+          if (this.#tails.get(key) === tail) this.#tails.delete(key);
+        }
+      }
+    };
+  }
+});
+
+// src/server/util/id-counter.ts
+var IdCounter;
+var init_id_counter = __esm({
+  "src/server/util/id-counter.ts"() {
+    "use strict";
+    init_atomic_file();
+    init_keyed_mutex();
+    IdCounter = class {
+      #file;
+      #lock = new KeyedMutex();
+      #next = 1;
+      constructor(file) {
+        this.#file = file;
+      }
+      /** Continues after the larger of the persisted counter and `highestSeen` (ids already on disk). */
+      async resume(highestSeen) {
+        const counter = await readJsonFile(this.#file);
+        const persisted = typeof counter === "object" && counter !== null ? Number(counter.next) : NaN;
+        this.#next = Math.max(highestSeen + 1, Number.isSafeInteger(persisted) ? persisted : 1);
+      }
+      allocate() {
+        return this.#lock.run("counter", async () => {
+          const id = this.#next;
+          await writeJsonAtomic(this.#file, { next: id + 1 });
+          this.#next = id + 1;
+          return id;
+        });
+      }
+    };
+  }
+});
+
+// src/server/listing/listing-index.ts
+function emptyState() {
+  return { runs: /* @__PURE__ */ new Map(), runOfKey: /* @__PURE__ */ new Map() };
+}
+function applyTo(state, write, options) {
+  const key = "put" in write ? options.keyOf(write.put) : write.remove;
+  const previousRun = state.runOfKey.get(key);
+  if (previousRun !== void 0) {
+    const run2 = state.runs.get(previousRun);
+    if (run2) {
+      run2.byKey.delete(key);
+      run2.sorted = void 0;
+      if (run2.byKey.size === 0) state.runs.delete(previousRun);
+    }
+    state.runOfKey.delete(key);
+  }
+  if (!("put" in write)) return;
+  const runId = options.runOf(write.put);
+  let run = state.runs.get(runId);
+  if (!run) {
+    run = { byKey: /* @__PURE__ */ new Map(), sorted: void 0 };
+    state.runs.set(runId, run);
+  }
+  run.byKey.set(key, write.put);
+  run.sorted = void 0;
+  state.runOfKey.set(key, runId);
+}
+var SYSTEM_CLOCK, DEFAULT_INDEX_LIFETIME_MS, REWARM_AT, ListingIndex;
+var init_listing_index = __esm({
+  "src/server/listing/listing-index.ts"() {
+    "use strict";
+    SYSTEM_CLOCK = {
+      now: () => Date.now(),
+      setTimeout: (run, ms) => setTimeout(run, ms).unref(),
+      clearTimeout: (handle) => clearTimeout(handle)
+    };
+    DEFAULT_INDEX_LIFETIME_MS = 5 * 60 * 1e3;
+    REWARM_AT = 0.9;
+    ListingIndex = class _ListingIndex {
+      #source;
+      #options;
+      #clock;
+      #lifetimeMs;
+      #state = emptyState();
+      /** Writes applied since the running rebuild began; undefined when none runs. */
+      #duringRebuild;
+      #timer;
+      #closed = false;
+      #rebuilding;
+      constructor(source, options) {
+        this.#source = source;
+        this.#options = options;
+        this.#clock = options.clock ?? SYSTEM_CLOCK;
+        this.#lifetimeMs = options.lifetimeMs ?? DEFAULT_INDEX_LIFETIME_MS;
+        if (!Number.isFinite(this.#lifetimeMs) || this.#lifetimeMs <= 0) {
+          throw new RangeError(
+            `the index lifetime must be a positive number of milliseconds, got ${this.#lifetimeMs}`
+          );
+        }
+      }
+      /** Builds the index once from storage (the cold start, logged as a warning) and schedules its re-validation. */
+      static async open(source, options) {
+        const index = new _ListingIndex(source, options);
+        const started = index.#clock.now();
+        await index.rebuild();
+        options.log?.(
+          "warn",
+          `listing index "${options.name}" started cold: built from storage once (${index.size} artifacts in ${index.#clock.now() - started} ms); lists are answered from memory and re-validated every ${Math.round(index.#lifetimeMs * REWARM_AT / 1e3)} s`
+        );
+        return index;
+      }
+      /** The run's artifacts in order; every run's when `runId` is undefined. Never touches storage. */
+      list(runId) {
+        if (runId !== void 0) {
+          const run = this.#state.runs.get(runId);
+          if (!run) return [];
+          run.sorted ??= [...run.byKey.values()].sort(this.#options.compare);
+          return run.sorted;
+        }
+        return [...this.#state.runs.keys()].flatMap((id) => this.list(id)).sort(this.#options.compare);
+      }
+      get size() {
+        return this.#state.runOfKey.size;
+      }
+      /** Records a durable change. `put` adds or replaces an artifact; `remove` takes one out by key. */
+      apply(write) {
+        this.#duringRebuild?.push(write);
+        applyTo(this.#state, write, this.#options);
+      }
+      /**
+       * Re-reads everything from storage and replaces the index, keeping the writes applied meanwhile.
+       * Concurrent calls share one rebuild.
+       */
+      rebuild() {
+        return this.#rebuilding ??= this.#rebuildOnce().finally(() => {
+          this.#rebuilding = void 0;
+        });
+      }
+      async #rebuildOnce() {
+        const started = this.#clock.now();
+        this.#duringRebuild = [];
+        let items;
+        try {
+          const load = () => this.#source.loadAll();
+          items = await (this.#options.storeCalls ? this.#options.storeCalls.time("index_load", load) : load());
+        } catch (error2) {
+          this.#duringRebuild = void 0;
+          throw error2;
+        }
+        const state = emptyState();
+        for (const item of items) applyTo(state, { put: item }, this.#options);
+        for (const write of this.#duringRebuild) applyTo(state, write, this.#options);
+        this.#duringRebuild = void 0;
+        this.#state = state;
+        const finished3 = this.#clock.now();
+        this.#options.onRefresh?.({
+          index: this.#options.name,
+          atMs: finished3,
+          durationMs: finished3 - started,
+          artifacts: this.size
+        });
+        this.#schedule();
+      }
+      /** The next re-validation, at 0.9 of the lifetime of the build that just finished. */
+      #schedule() {
+        if (this.#closed) return;
+        if (this.#timer !== void 0) this.#clock.clearTimeout(this.#timer);
+        this.#timer = this.#clock.setTimeout(() => {
+          this.#timer = void 0;
+          this.rebuild().catch((error2) => {
+            this.#options.log?.(
+              "error",
+              `listing index "${this.#options.name}" could not be re-validated from storage: ${error2 instanceof Error ? error2.message : String(error2)}`
+            );
+            this.#schedule();
+          });
+        }, this.#lifetimeMs * REWARM_AT);
+      }
+      /** Stops the re-validation timer. */
+      close() {
+        this.#closed = true;
+        if (this.#timer !== void 0) this.#clock.clearTimeout(this.#timer);
+        this.#timer = void 0;
+      }
+    };
+  }
+});
+
+// src/server/listing/read-all.ts
+async function readAll(items, read, concurrency = 32) {
+  const out = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++];
+      const value = await read(item);
+      if (value !== void 0) out.push(value);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  return out;
+}
+var init_read_all = __esm({
+  "src/server/listing/read-all.ts"() {
+    "use strict";
+  }
+});
+
+// src/server/http/respond.ts
+function sendJson(res, status, body, headers = {}) {
+  const payload = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, {
+    ...headers,
+    "Content-Type": "application/json; charset=utf-8",
+    "Content-Length": String(payload.length)
+  });
+  res.end(payload);
+}
+function sendErrorJson(res, status, message, headers = {}) {
+  sendJson(res, status, { message, statusCode: status }, headers);
+}
+var init_respond = __esm({
+  "src/server/http/respond.ts"() {
+    "use strict";
+  }
+});
+
+// src/server/results/twirp-errors.ts
+function codeFor2(status) {
+  switch (status) {
+    case 401:
+      return "unauthenticated";
+    case 403:
+      return "permission_denied";
+    case 404:
+    case 405:
+      return "bad_route";
+    case 409:
+      return "already_exists";
+    case 412:
+      return "failed_precondition";
+    case 429:
+      return "resource_exhausted";
+    case 501:
+      return "unimplemented";
+    case 503:
+      return "unavailable";
+    default:
+      return status >= 500 ? "internal" : "invalid_argument";
+  }
+}
+function renderTwirpError(res, error2) {
+  const code = error2 instanceof TwirpError ? error2.code : codeFor2(error2.status);
+  const status = error2.status === 507 && !(error2 instanceof TwirpError) ? 507 : STATUS[code];
+  sendJson(res, status, { code, msg: error2.message }, error2.headers);
+}
+var STATUS, TwirpError;
+var init_twirp_errors = __esm({
+  "src/server/results/twirp-errors.ts"() {
+    "use strict";
+    init_error_response();
+    init_respond();
+    STATUS = {
+      invalid_argument: 400,
+      malformed: 400,
+      unauthenticated: 401,
+      permission_denied: 403,
+      not_found: 404,
+      bad_route: 404,
+      already_exists: 409,
+      failed_precondition: 412,
+      resource_exhausted: 429,
+      internal: 500,
+      unimplemented: 501,
+      unavailable: 503
+    };
+    TwirpError = class extends ErrorResponse {
+      constructor(code, message) {
+        super(STATUS[code], message);
+        this.code = code;
+      }
+      code;
+      name = "TwirpError";
+    };
+  }
+});
+
+// src/server/results/listing-source.ts
+import { readdir as readdir5 } from "node:fs/promises";
+function resultsListingSource(layout) {
+  return {
+    async loadAll() {
+      const ids = (await readdir5(layout.artifactsDir)).map((entry) => /^(\d+)\.json$/.exec(entry)?.[1]).filter((id) => id !== void 0);
+      return readAll(ids, async (id) => {
+        const record = await readJsonFile(layout.artifactFile(Number(id))).catch(() => void 0);
+        return isArtifact(record) && record.finalized !== null ? record : void 0;
+      });
+    }
+  };
+}
+var init_listing_source = __esm({
+  "src/server/results/listing-source.ts"() {
+    "use strict";
+    init_read_all();
+    init_atomic_file();
+    init_artifact_index();
+  }
+});
+
+// src/server/results/artifact-index.ts
+import { mkdir as mkdir9, readdir as readdir6, rm as rm9 } from "node:fs/promises";
+import { join as join4 } from "node:path";
+function checkContent(input, size, digest2) {
+  if (input.size !== void 0 && input.size !== size) {
+    throw new TwirpError(
+      "invalid_argument",
+      `size ${input.size} does not match the ${size} bytes committed for artifact ${JSON.stringify(input.name)}`
+    );
+  }
+  if (input.hash !== void 0 && input.hash.toLowerCase() !== digest2) {
+    throw new TwirpError(
+      "invalid_argument",
+      `hash ${input.hash} does not match the committed bytes of artifact ${JSON.stringify(input.name)}, which hash to ${digest2}`
+    );
+  }
+}
+function nameKey(runId, name) {
+  return `name:${runId}\0${name}`;
+}
+function isArtifact(value) {
+  if (typeof value !== "object" || value === null) return false;
+  const r = value;
+  return typeof r.id === "number" && typeof r.runId === "string" && typeof r.jobId === "string" && typeof r.name === "string" && typeof r.blobId === "string" && typeof r.mimeType === "string" && "finalized" in r;
+}
+var DIGEST2, DEFAULT_UPLOAD_LEASE_MS, ArtifactIndex;
+var init_artifact_index = __esm({
+  "src/server/results/artifact-index.ts"() {
+    "use strict";
+    init_limits();
+    init_atomic_file();
+    init_id_counter();
+    init_keyed_mutex();
+    init_listing_index();
+    init_listing_source();
+    init_twirp_errors();
+    DIGEST2 = /^sha256:[0-9a-f]{64}$/i;
+    DEFAULT_UPLOAD_LEASE_MS = 15 * 60 * 1e3;
+    ArtifactIndex = class _ArtifactIndex {
+      #layout;
+      #blobs;
+      #byId = /* @__PURE__ */ new Map();
+      #byBlob = /* @__PURE__ */ new Map();
+      #locks = new KeyedMutex();
+      /** Last activity (ms) of each unfinalized artifact, by blob id. In memory: a restart renews every lease. */
+      #activity = /* @__PURE__ */ new Map();
+      #leaseMs;
+      #now;
+      #ids;
+      #limits;
+      /** Finalized artifacts by run: what lists are answered from (set once open() has built it). */
+      #listing;
+      constructor(layout, blobs, options) {
+        this.#layout = layout;
+        this.#limits = options.limits ?? DEFAULT_LIMITS;
+        this.#ids = new IdCounter(layout.counterFile);
+        this.#blobs = blobs;
+        this.#leaseMs = options.uploadLeaseMs ?? DEFAULT_UPLOAD_LEASE_MS;
+        this.#now = options.now ?? Date.now;
+        if (!Number.isFinite(this.#leaseMs) || this.#leaseMs < 0) {
+          throw new RangeError(
+            `uploadLeaseMs must be a non-negative number of milliseconds, got ${this.#leaseMs}`
+          );
+        }
+      }
+      static async open(layout, blobs, options = {}) {
+        const index = new _ArtifactIndex(layout, blobs, options);
+        await mkdir9(layout.artifactsDir, { recursive: true });
+        await index.#load();
+        index.#listing = await ListingIndex.open(resultsListingSource(layout), {
+          ...options.listing,
+          name: "results",
+          keyOf: (r) => String(r.id),
+          runOf: (r) => r.runId,
+          compare: (a, b) => a.id - b.id
+        });
+        return index;
+      }
+      /** Stops the listing index's background re-validation. */
+      close() {
+        this.#listing?.close();
+      }
+      async #load() {
+        let maxId = 0;
+        for (const entry of await readdir6(this.#layout.artifactsDir)) {
+          if (entry.endsWith(TEMP_SUFFIX)) {
+            await rm9(join4(this.#layout.artifactsDir, entry), { force: true });
+            continue;
+          }
+          const match = /^(\d+)\.json$/.exec(entry);
+          if (!match) continue;
+          const id = Number(match[1]);
+          maxId = Math.max(maxId, id);
+          const record = await readJsonFile(this.#layout.artifactFile(id)).catch(() => void 0);
+          if (!isArtifact(record)) continue;
+          if (!await this.#blobIsWhole(record)) {
+            await rm9(this.#layout.artifactFile(id), { force: true });
+            continue;
+          }
+          this.#remember(record);
+        }
+        for (const blobId of await this.#blobs.idsOnDisk()) {
+          if (!this.#byBlob.has(blobId)) await this.#blobs.remove(blobId);
+        }
+        await this.#ids.resume(maxId);
+      }
+      async #blobIsWhole(record) {
+        if (!this.#blobs.has(record.blobId)) return false;
+        if (!record.finalized) return true;
+        const committed = this.#blobs.committed(record.blobId);
+        if (committed?.size !== record.finalized.size) return false;
+        return await this.#blobs.storedSize(record.blobId) === record.finalized.size;
+      }
+      /** A finalized artifact by id. */
+      get(id) {
+        const record = this.#byId.get(id);
+        return record?.finalized ? record : void 0;
+      }
+      /** The artifact (finalized or not) that owns a blob. */
+      byBlob(blobId) {
+        return this.#byBlob.get(blobId);
+      }
+      /**
+       * Finalized artifacts matching the filter, oldest first. Answered from the listing index, in
+       * memory: never a scan of storage.
+       */
+      list(filter) {
+        const inRun = this.#listing?.list(filter.runId) ?? [];
+        return inRun.filter(
+          (r) => (filter.name === void 0 || r.name === filter.name) && (filter.id === void 0 || r.id === filter.id)
+        );
+      }
+      /**
+       * A new artifact with an empty blob. The name must be free in the run (GitHub's 409 otherwise):
+       * a finalized artifact holds it until deleted, and so does an upload in progress, so two
+       * concurrent uploads of one name never share or destroy each other's blob: the second is
+       * refused before it sends a byte. Only an upload without activity for the lease time counts as
+       * abandoned and is replaced (a crashed client must not block the name until someone deletes it).
+       */
+      async create(input) {
+        return this.#locks.run(nameKey(input.runId, input.name), async () => {
+          const existing = this.#find(input.runId, input.name);
+          if (existing.some((r) => r.finalized)) {
+            throw new TwirpError(
+              "already_exists",
+              "an artifact with this name already exists on the workflow run"
+            );
+          }
+          const at = this.#now();
+          const live = existing.find((r) => at - this.#lastActivity(r) < this.#leaseMs);
+          if (live) throw this.#busy(live, at);
+          this.#checkRunLimits(input.runId, at);
+          for (const stale of existing) await this.#forget(stale);
+          const blobId = await this.#blobs.create();
+          const id = await this.#ids.allocate();
+          const now = (/* @__PURE__ */ new Date()).toISOString();
+          const record = {
+            id,
+            runId: input.runId,
+            jobId: input.jobId,
+            name: input.name,
+            blobId,
+            mimeType: input.mimeType,
+            version: input.version,
+            createdAt: now,
+            updatedAt: now,
+            expiresAt: input.expiresAt.toISOString(),
+            finalized: null
+          };
+          await writeJsonAtomic(this.#layout.artifactFile(id), record);
+          this.#remember(record);
+          this.#activity.set(blobId, this.#now());
+          return record;
+        });
+      }
+      /**
+       * Seals the artifact after checking the client's size and hash against the committed bytes.
+       * Repeating it for an artifact that is already finalized with the same content returns the same
+       * id, so a client that lost the answer can safely retry.
+       */
+      async finalize(input) {
+        if (input.hash !== void 0 && !DIGEST2.test(input.hash)) {
+          throw new TwirpError(
+            "invalid_argument",
+            `hash must be "sha256:" followed by 64 hex digits, got ${JSON.stringify(input.hash.slice(0, 100))}`
+          );
+        }
+        return this.#locks.run(nameKey(input.runId, input.name), async () => {
+          const records = this.#find(input.runId, input.name);
+          const pending = records.filter((r) => !r.finalized).at(-1);
+          if (!pending) {
+            const done = records.find((r) => r.finalized);
+            if (!done?.finalized) {
+              throw new TwirpError(
+                "not_found",
+                `No artifact named ${JSON.stringify(input.name)} was created in workflow run ${JSON.stringify(input.runId)}`
+              );
+            }
+            checkContent(input, done.finalized.size, done.finalized.digest);
+            return done;
+          }
+          return this.#blobs.exclusive(pending.blobId, async () => {
+            const committed = this.#blobs.committed(pending.blobId);
+            if (!committed) {
+              throw new TwirpError(
+                "failed_precondition",
+                `Artifact ${JSON.stringify(input.name)} has no committed blob yet: upload it (Put Block List or Put Blob) before FinalizeArtifact`
+              );
+            }
+            const digest2 = `sha256:${committed.sha256}`;
+            checkContent(input, committed.size, digest2);
+            const now = (/* @__PURE__ */ new Date()).toISOString();
+            const next = {
+              ...pending,
+              updatedAt: now,
+              finalized: { size: committed.size, digest: digest2, at: now }
+            };
+            await writeJsonAtomic(this.#layout.artifactFile(next.id), next);
+            this.#remember(next);
+            this.#activity.delete(next.blobId);
+            return next;
+          });
+        });
+      }
+      /**
+       * Deletes the artifacts of that name in the run; returns the finalized one (or the newest).
+       * With `requesterJobId` (DeleteArtifact), an upload still in progress from another job is
+       * left alone: `overwrite` is delete-then-create, and a racing overwrite must not destroy the
+       * other upload mid-way (its own create is then refused instead, P42). The requester's own
+       * unfinalized upload (a create whose answer was lost) and abandoned ones are deleted.
+       */
+      async remove(runId, name, requesterJobId) {
+        return this.#locks.run(nameKey(runId, name), async () => {
+          const at = this.#now();
+          const all = this.#find(runId, name);
+          const records = all.filter(
+            (r) => r.finalized !== null || requesterJobId === void 0 || r.jobId === requesterJobId || at - this.#lastActivity(r) >= this.#leaseMs
+          );
+          const spared = all.find((r) => !records.includes(r));
+          if (records.length === 0 && spared) throw this.#busy(spared, at);
+          for (const record of records) await this.#forget(record);
+          return records.find((r) => r.finalized) ?? records.at(-1);
+        });
+      }
+      /** Deletes a finalized artifact by id; `undefined` if there is none. */
+      async removeById(id) {
+        const record = this.get(id);
+        if (!record) return void 0;
+        return this.#locks.run(nameKey(record.runId, record.name), async () => {
+          const current = this.get(id);
+          if (current) await this.#forget(current);
+          return current;
+        });
+      }
+      /**
+       * False once the artifact is finalized (or gone): its blob must not change any more. The blob
+       * routes ask before every write, so a true answer also renews the upload's lease (see create).
+       */
+      isWritable(blobId) {
+        const record = this.#byBlob.get(blobId);
+        const writable = record !== void 0 && record.finalized === null;
+        if (writable) this.#activity.set(blobId, this.#now());
+        return writable;
+      }
+      /**
+       * Per-run caps: artifacts (every record counts, finalized or not) and live uploads. 403 with
+       * "limit" in the message: clients report a quota, and do not retry it.
+       */
+      #checkRunLimits(runId, at) {
+        const inRun = [...this.#byId.values()].filter((r) => r.runId === runId);
+        const { maxArtifactsPerRun, maxLiveUploadsPerRun } = this.#limits;
+        if (inRun.filter((r) => r.finalized !== null).length >= maxArtifactsPerRun) {
+          throw new TwirpError(
+            "permission_denied",
+            `workflow run already has ${maxArtifactsPerRun} artifacts, the limit of this server (maxArtifactsPerRun)`
+          );
+        }
+        const live = inRun.filter((r) => r.finalized === null && at - this.#lastActivity(r) < this.#leaseMs);
+        if (live.length >= maxLiveUploadsPerRun) {
+          throw new TwirpError(
+            "permission_denied",
+            `workflow run already has ${maxLiveUploadsPerRun} uploads in progress, the limit of this server (maxLiveUploadsPerRun); finalize or abandon some first`
+          );
+        }
+      }
+      /** The 409 for a name held by an upload in progress: who holds it, and when it would lapse. */
+      #busy(record, at) {
+        const idle = Math.max(0, Math.round((at - this.#lastActivity(record)) / 1e3));
+        return new TwirpError(
+          "already_exists",
+          `an artifact with this name is already being uploaded on the workflow run (by job ${JSON.stringify(record.jobId)}, last activity ${idle} s ago); it counts as abandoned once idle for ${Math.round(this.#leaseMs / 1e3)} s`
+        );
+      }
+      /**
+       * When an unfinalized artifact last saw activity in this process. One loaded from disk (left
+       * by an earlier process that crashed or was restarted) has none: it is not live (see
+       * DEFAULT_UPLOAD_LEASE_MS) until its uploader writes to it again.
+       */
+      #lastActivity(record) {
+        return this.#activity.get(record.blobId) ?? Number.NEGATIVE_INFINITY;
+      }
+      /** Records of one (run, name), oldest first. */
+      #find(runId, name) {
+        return [...this.#byId.values()].filter((r) => r.runId === runId && r.name === name).sort((a, b) => a.id - b.id);
+      }
+      /** Called once the record is durable, before the request is answered. */
+      #remember(record) {
+        this.#byId.set(record.id, record);
+        this.#byBlob.set(record.blobId, record);
+        if (record.finalized) this.#listing?.apply({ put: record });
+      }
+      /** Metadata first, then bytes: a crash in between leaves an orphan blob, which startup removes. */
+      async #forget(record) {
+        await rm9(this.#layout.artifactFile(record.id), { force: true });
+        this.#listing?.apply({ remove: String(record.id) });
+        this.#byId.delete(record.id);
+        this.#byBlob.delete(record.blobId);
+        this.#activity.delete(record.blobId);
+        await this.#blobs.remove(record.blobId);
+      }
+    };
+  }
+});
+
+// src/server/results/azure/small-json.ts
+async function readSmallJson(blob, time) {
+  try {
+    return await time("read_record", async () => {
+      const answer = await blob.download(0, MAX_STATE_BYTES + 1);
+      const chunks = [];
+      let total = 0;
+      for await (const chunk of answer.readableStreamBody ?? []) {
+        const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+        total += bytes.length;
+        if (total > MAX_STATE_BYTES)
+          throw new Error(`state blob ${blob.name} is larger than ${MAX_STATE_BYTES} bytes`);
+        chunks.push(bytes);
+      }
+      return {
+        value: JSON.parse(Buffer.concat(chunks).toString("utf8")),
+        etag: answer.etag ?? ""
+      };
+    });
+  } catch (error2) {
+    if (isMissing(error2)) return void 0;
+    throw error2;
+  }
+}
+function statusOf(error2) {
+  const status = error2?.statusCode;
+  return typeof status === "number" ? status : void 0;
+}
+function isMissing(error2) {
+  return statusOf(error2) === 404;
+}
+function isConflict(error2) {
+  const status = statusOf(error2);
+  return status === 409 || status === 412;
+}
+var MAX_STATE_BYTES;
+var init_small_json = __esm({
+  "src/server/results/azure/small-json.ts"() {
+    "use strict";
+    MAX_STATE_BYTES = 64 * 1024;
+  }
+});
+
+// src/server/results/azure/id-counter.ts
+var MAX_ATTEMPTS, AzureIdCounter;
+var init_id_counter2 = __esm({
+  "src/server/results/azure/id-counter.ts"() {
+    "use strict";
+    init_small_json();
+    MAX_ATTEMPTS = 50;
+    AzureIdCounter = class {
+      #blob;
+      #time;
+      constructor(blob, time) {
+        this.#blob = blob;
+        this.#time = time;
+      }
+      async allocate() {
+        for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+          const current = await readSmallJson(this.#blob, this.#time);
+          const last = current?.value?.last;
+          const next = (typeof last === "number" && Number.isSafeInteger(last) ? last : 0) + 1;
+          const body = JSON.stringify({ last: next });
+          try {
+            await this.#time(
+              "write_record",
+              () => this.#blob.upload(body, Buffer.byteLength(body), {
+                conditions: current ? { ifMatch: current.etag } : { ifNoneMatch: "*" }
+              })
+            );
+            return next;
+          } catch (error2) {
+            if (!isConflict(error2)) throw error2;
+            await new Promise((resolve2) => setTimeout(resolve2, Math.random() * 20 * (attempt + 1)));
+          }
+        }
+        throw new Error(`could not allocate an artifact id after ${MAX_ATTEMPTS} concurrent attempts`);
+      }
+    };
+  }
+});
+
+// src/server/results/azure/azure-records.ts
+import { randomBytes as randomBytes10 } from "node:crypto";
+function hex(text) {
+  return Buffer.from(text, "utf8").toString("hex");
+}
+function decodeMeta(value) {
+  if (value === void 0 || value.length > 16384) return void 0;
+  try {
+    const parsed = JSON.parse(Buffer.from(value, "base64").toString("utf8"));
+    return isArtifact(parsed) ? parsed : void 0;
+  } catch {
+    return void 0;
+  }
+}
+function publicRecord(record) {
+  const { leaseUntil: _lease, ...rest } = record;
+  return rest;
+}
+function alreadyExists() {
+  return new TwirpError("already_exists", "an artifact with this name already exists on the workflow run");
+}
+function checkContent2(input, size, digest2) {
+  if (input.size !== void 0 && input.size !== size) {
+    throw new TwirpError(
+      "invalid_argument",
+      `size ${input.size} does not match the ${size} bytes committed for artifact ${JSON.stringify(input.name)}`
+    );
+  }
+  if (digest2 && input.hash !== void 0 && input.hash.toLowerCase() !== digest2) {
+    throw new TwirpError(
+      "invalid_argument",
+      `hash ${input.hash} does not match the digest recorded for artifact ${JSON.stringify(input.name)}, ${digest2}`
+    );
+  }
+}
+var DIGEST3, RECORD_META, AzureRecords;
+var init_azure_records = __esm({
+  "src/server/results/azure/azure-records.ts"() {
+    "use strict";
+    init_artifact_index();
+    init_twirp_errors();
+    init_id_counter2();
+    init_small_json();
+    DIGEST3 = /^sha256:[0-9a-f]{64}$/i;
+    RECORD_META = "ferryrecord";
+    AzureRecords = class {
+      #container;
+      #prefix;
+      #ids;
+      #options;
+      #leaseMs;
+      #now;
+      constructor(container, prefix, options) {
+        this.#container = container;
+        this.#prefix = prefix;
+        this.#options = options;
+        this.#leaseMs = options.uploadLeaseMs ?? DEFAULT_UPLOAD_LEASE_MS;
+        this.#now = options.now ?? Date.now;
+        this.#ids = new AzureIdCounter(container.getBlockBlobClient(`${prefix}ids/counter`), options.time);
+      }
+      /** The blob an artifact's bytes live in. */
+      dataBlobName(blobId) {
+        return `${this.#prefix}blobs/${blobId}`;
+      }
+      async create(input) {
+        const key = this.#recordBlob(input.runId, input.name);
+        const existing = await this.#read(input.runId, input.name);
+        let replace;
+        if (existing) {
+          if (existing.record.finalized) throw alreadyExists();
+          const lapsesAt = await this.#leaseEnd(existing.record);
+          if (this.#now() < lapsesAt) throw this.#busy(existing.record);
+          replace = existing.etag;
+        }
+        await this.#checkRunLimits(input.runId);
+        const id = await this.#ids.allocate();
+        const now = new Date(this.#now()).toISOString();
+        const record = {
+          id,
+          runId: input.runId,
+          jobId: input.jobId,
+          name: input.name,
+          blobId: randomBytes10(16).toString("hex"),
+          mimeType: input.mimeType,
+          version: input.version,
+          createdAt: now,
+          updatedAt: now,
+          expiresAt: input.expiresAt.toISOString(),
+          finalized: null,
+          leaseUntil: this.#now() + this.#leaseMs
+        };
+        await this.#write(
+          `${this.#prefix}ids/${id}`,
+          { runId: input.runId, name: input.name },
+          { ifNoneMatch: "*" }
+        );
+        try {
+          await this.#write(key, record, replace ? { ifMatch: replace } : { ifNoneMatch: "*" }, true);
+        } catch (error2) {
+          await this.#deleteQuietly(`${this.#prefix}ids/${id}`);
+          if (isConflict(error2)) throw alreadyExists();
+          throw error2;
+        }
+        if (existing) await this.#deleteArtifactFiles(existing.record);
+        return publicRecord(record);
+      }
+      async finalize(input) {
+        if (input.hash !== void 0 && !DIGEST3.test(input.hash)) {
+          throw new TwirpError(
+            "invalid_argument",
+            `hash must be "sha256:" followed by 64 hex digits, got ${JSON.stringify(input.hash.slice(0, 100))}`
+          );
+        }
+        const found = await this.#read(input.runId, input.name);
+        if (!found) {
+          throw new TwirpError(
+            "not_found",
+            `No artifact named ${JSON.stringify(input.name)} was created in workflow run ${JSON.stringify(input.runId)}`
+          );
+        }
+        const { record, etag } = found;
+        if (record.finalized) {
+          checkContent2(input, record.finalized.size, record.finalized.digest);
+          return publicRecord(record);
+        }
+        const size = await this.#committedSize(record.blobId);
+        if (size === void 0) {
+          throw new TwirpError(
+            "failed_precondition",
+            `Artifact ${JSON.stringify(input.name)} has no committed blob yet: upload it (Put Block List or Put Blob) before FinalizeArtifact`
+          );
+        }
+        checkContent2(input, size, void 0);
+        const now = new Date(this.#now()).toISOString();
+        const next = {
+          ...publicRecord(record),
+          updatedAt: now,
+          finalized: { size, digest: input.hash?.toLowerCase() ?? "", at: now }
+        };
+        try {
+          await this.#write(this.#recordBlob(input.runId, input.name), next, { ifMatch: etag }, true);
+        } catch (error2) {
+          if (isConflict(error2)) return this.finalize(input);
+          throw error2;
+        }
+        return publicRecord(next);
+      }
+      async list(filter) {
+        const prefix = filter.runId === void 0 ? `${this.#prefix}runs/` : `${this.#prefix}runs/${hex(filter.runId)}/`;
+        const found = [];
+        await this.#options.time("list_records", async () => {
+          for await (const item of this.#container.listBlobsFlat({ prefix, includeMetadata: true })) {
+            const record = decodeMeta(item.metadata?.[RECORD_META]);
+            if (!record?.finalized) continue;
+            if (filter.name !== void 0 && record.name !== filter.name) continue;
+            if (filter.id !== void 0 && record.id !== filter.id) continue;
+            found.push(publicRecord(record));
+          }
+        });
+        return found.sort((a, b) => a.id - b.id);
+      }
+      async get(id) {
+        if (!Number.isSafeInteger(id) || id < 1) return void 0;
+        const pointer = await readSmallJson(
+          this.#container.getBlockBlobClient(`${this.#prefix}ids/${id}`),
+          this.#options.time
+        );
+        const target = pointer?.value;
+        if (typeof target?.runId !== "string" || typeof target.name !== "string") return void 0;
+        const found = await this.#read(target.runId, target.name);
+        return found?.record.id === id && found.record.finalized ? publicRecord(found.record) : void 0;
+      }
+      async remove(runId, name, requesterJobId) {
+        const found = await this.#read(runId, name);
+        if (!found) return void 0;
+        const { record } = found;
+        if (!record.finalized && requesterJobId !== void 0 && record.jobId !== requesterJobId && this.#now() < await this.#leaseEnd(record)) {
+          throw this.#busy(record);
+        }
+        return this.#removeFound(found);
+      }
+      async removeById(id) {
+        const record = await this.get(id);
+        if (!record) return void 0;
+        const found = await this.#read(record.runId, record.name);
+        return found?.record.id === id ? this.#removeFound(found) : void 0;
+      }
+      close() {
+      }
+      /** Record first (conditionally: whoever deletes it first owns the deletion), then the rest. */
+      async #removeFound(found) {
+        try {
+          await this.#options.time(
+            "delete_record",
+            () => this.#container.getBlockBlobClient(this.#recordBlob(found.record.runId, found.record.name)).delete({ conditions: { ifMatch: found.etag } })
+          );
+        } catch (error2) {
+          if (isConflict(error2) || isMissing(error2)) return void 0;
+          throw error2;
+        }
+        await this.#deleteArtifactFiles(found.record);
+        return publicRecord(found.record);
+      }
+      async #deleteArtifactFiles(record) {
+        await this.#deleteQuietly(this.dataBlobName(record.blobId));
+        await this.#deleteQuietly(`${this.#prefix}ids/${record.id}`);
+      }
+      async #deleteQuietly(name) {
+        await this.#options.time("delete_blob", () => this.#container.getBlockBlobClient(name).deleteIfExists());
+      }
+      /**
+       * When the upload's hold on the name lapses: its lease, renewed by any write the client made
+       * to the blob (a block list commit moves the blob's Last-Modified; staged blocks alone do not).
+       */
+      async #leaseEnd(record) {
+        const base = record.leaseUntil ?? Date.parse(record.updatedAt) + this.#leaseMs;
+        try {
+          const props = await this.#options.time(
+            "blob_properties",
+            () => this.#container.getBlockBlobClient(this.dataBlobName(record.blobId)).getProperties()
+          );
+          const modified = props.lastModified?.getTime() ?? 0;
+          return Math.max(base, modified + this.#leaseMs);
+        } catch (error2) {
+          if (isMissing(error2)) return base;
+          throw error2;
+        }
+      }
+      async #committedSize(blobId) {
+        try {
+          const props = await this.#options.time(
+            "blob_properties",
+            () => this.#container.getBlockBlobClient(this.dataBlobName(blobId)).getProperties()
+          );
+          return props.contentLength ?? 0;
+        } catch (error2) {
+          if (isMissing(error2)) return void 0;
+          throw error2;
+        }
+      }
+      async #checkRunLimits(runId) {
+        const { maxArtifactsPerRun } = this.#options.limits;
+        if ((await this.list({ runId })).length >= maxArtifactsPerRun) {
+          throw new TwirpError(
+            "permission_denied",
+            `workflow run already has ${maxArtifactsPerRun} artifacts, the limit of this server (maxArtifactsPerRun)`
+          );
+        }
+      }
+      #busy(record) {
+        return new TwirpError(
+          "already_exists",
+          `an artifact with this name is already being uploaded on the workflow run (by job ${JSON.stringify(record.jobId)}); it counts as abandoned once idle for ${Math.round(this.#leaseMs / 1e3)} s`
+        );
+      }
+      #recordBlob(runId, name) {
+        return `${this.#prefix}runs/${hex(runId)}/${hex(name)}`;
+      }
+      async #read(runId, name) {
+        const found = await readSmallJson(
+          this.#container.getBlockBlobClient(this.#recordBlob(runId, name)),
+          this.#options.time
+        );
+        if (!found || !isArtifact(found.value)) return void 0;
+        return { record: found.value, etag: found.etag };
+      }
+      async #write(name, value, conditions, withMeta = false) {
+        const body = JSON.stringify(value);
+        await this.#options.time(
+          "write_record",
+          () => this.#container.getBlockBlobClient(name).upload(body, Buffer.byteLength(body), {
+            conditions,
+            blobHTTPHeaders: { blobContentType: "application/json" },
+            ...withMeta ? { metadata: { [RECORD_META]: Buffer.from(body).toString("base64") } } : {}
+          })
+        );
+      }
+    };
+  }
+});
+
+// src/server/results/azure/sweep-lease.ts
+import { randomBytes as randomBytes11 } from "node:crypto";
+var SWEEP_LEASE_MS, AzureSweepLease;
+var init_sweep_lease = __esm({
+  "src/server/results/azure/sweep-lease.ts"() {
+    "use strict";
+    init_small_json();
+    SWEEP_LEASE_MS = 10 * 60 * 1e3;
+    AzureSweepLease = class {
+      #blob;
+      #time;
+      #holder = randomBytes11(8).toString("hex");
+      #now;
+      #leaseMs;
+      constructor(blob, time, options = {}) {
+        this.#blob = blob;
+        this.#time = time;
+        this.#now = options.now ?? Date.now;
+        this.#leaseMs = options.leaseMs ?? SWEEP_LEASE_MS;
+      }
+      async acquire() {
+        const current = await readSmallJson(this.#blob, this.#time);
+        const value = current?.value;
+        if (current && typeof value?.until === "number" && value.until > this.#now() && value.holder !== this.#holder) {
+          return false;
+        }
+        const body = JSON.stringify({ holder: this.#holder, until: this.#now() + this.#leaseMs });
+        try {
+          await this.#time(
+            "write_record",
+            () => this.#blob.upload(body, Buffer.byteLength(body), {
+              conditions: current ? { ifMatch: current.etag } : { ifNoneMatch: "*" }
+            })
+          );
+          return true;
+        } catch (error2) {
+          if (isConflict(error2)) return false;
+          throw error2;
+        }
+      }
+      /** Gives the lease up at once (expiry 0), only if it is still ours. */
+      async release() {
+        const current = await readSmallJson(this.#blob, this.#time);
+        if (current?.value?.holder !== this.#holder || !current) return;
+        const body = JSON.stringify({ holder: this.#holder, until: 0 });
+        try {
+          await this.#time(
+            "write_record",
+            () => this.#blob.upload(body, Buffer.byteLength(body), { conditions: { ifMatch: current.etag } })
+          );
+        } catch (error2) {
+          if (!isConflict(error2) && !isMissing(error2)) throw error2;
+        }
+      }
+    };
+  }
+});
+
+// src/server/results/azure/azure-store.ts
+var azure_store_exports = {};
+__export(azure_store_exports, {
+  openAzureStore: () => openAzureStore
+});
+async function openAzureStore(spec, options) {
+  const sdk = await import("@azure/storage-blob");
+  const credential = new sdk.StorageSharedKeyCredential(spec.account.accountName, spec.account.accountKey);
+  const service = new sdk.BlobServiceClient(spec.account.blobEndpoint, credential);
+  const container = service.getContainerClient(spec.container);
+  if (spec.createContainer) {
+    await options.time("create_container", () => container.createIfNotExists());
+  } else if (!await options.time("container_exists", () => container.exists())) {
+    throw new Error(`the Azure container ${JSON.stringify(spec.container)} does not exist`);
+  }
+  const records = new AzureRecords(container, spec.prefix, { limits: options.limits, time: options.time });
+  const sas = (blobId, permissions) => {
+    const blobName = records.dataBlobName(blobId);
+    const now = Date.now();
+    const query = sdk.generateBlobSASQueryParameters(
+      {
+        containerName: spec.container,
+        blobName,
+        permissions: sdk.BlobSASPermissions.parse(permissions),
+        startsOn: new Date(now - CLOCK_SKEW_MS),
+        expiresOn: new Date(now + options.signedUrlTtlMs)
+      },
+      credential
+    ).toString();
+    return `${container.getBlockBlobClient(blobName).url}?${query}`;
+  };
+  return {
+    kind: "azure_blob",
+    records,
+    blobs: {
+      uploadUrl: (_baseUrl, record) => sas(record.blobId, "cw"),
+      downloadUrl: (_baseUrl, record) => sas(record.blobId, "r"),
+      routes: []
+    },
+    probe: async () => {
+      await container.getProperties();
+    },
+    sweepLease: new AzureSweepLease(container.getBlockBlobClient(`${spec.prefix}sweep-lease`), options.time)
+  };
+}
+var CLOCK_SKEW_MS;
+var init_azure_store = __esm({
+  "src/server/results/azure/azure-store.ts"() {
+    "use strict";
+    init_azure_records();
+    init_sweep_lease();
+    CLOCK_SKEW_MS = 5 * 60 * 1e3;
   }
 });
 
@@ -19612,9 +20893,9 @@ var HttpClient = class {
           }
           yield response.readBody();
           if (parsedRedirectUrl.hostname !== parsedUrl.hostname) {
-            for (const header3 in headers) {
-              if (header3.toLowerCase() === "authorization") {
-                delete headers[header3];
+            for (const header4 in headers) {
+              if (header4.toLowerCase() === "authorization") {
+                delete headers[header4];
               }
             }
           }
@@ -19767,15 +21048,15 @@ var HttpClient = class {
    * For headers that must always be a single string (like Content-Type), use the
    * specialized _getExistingOrDefaultContentTypeHeader method instead.
    */
-  _getExistingOrDefaultHeader(additionalHeaders, header3, _default) {
+  _getExistingOrDefaultHeader(additionalHeaders, header4, _default) {
     let clientHeader;
     if (this.requestOptions && this.requestOptions.headers) {
-      const headerValue = lowercaseKeys(this.requestOptions.headers)[header3];
+      const headerValue = lowercaseKeys(this.requestOptions.headers)[header4];
       if (headerValue) {
         clientHeader = typeof headerValue === "number" ? headerValue.toString() : headerValue;
       }
     }
-    const additionalValue = additionalHeaders[header3];
+    const additionalValue = additionalHeaders[header4];
     if (additionalValue !== void 0) {
       return typeof additionalValue === "number" ? additionalValue.toString() : additionalValue;
     }
@@ -20148,8 +21429,8 @@ var Summary = class {
         if (typeof cell === "string") {
           return this.wrap("td", cell);
         }
-        const { header: header3, data, colspan, rowspan } = cell;
-        const tag = header3 ? "th" : "td";
+        const { header: header4, data, colspan, rowspan } = cell;
+        const tag = header4 ? "th" : "td";
         const attrs = Object.assign(Object.assign({}, colspan && { colspan }), rowspan && { rowspan });
         return this.wrap(tag, data, attrs);
       }).join("");
@@ -20244,6 +21525,7 @@ var Summary = class {
   }
 };
 var _summary = new Summary();
+var summary = _summary;
 
 // node_modules/@actions/core/lib/platform.js
 import os3 from "os";
@@ -20306,8 +21588,8 @@ function info(message) {
 }
 
 // src/action/run-download.ts
-import os6 from "node:os";
-import path16 from "node:path";
+import os7 from "node:os";
+import path21 from "node:path";
 
 // src/core/errors.ts
 import { types } from "node:util";
@@ -20578,6 +21860,23 @@ var ValidationError = class extends FerryError {
 var IntegrityError = class extends FerryError {
   name = "IntegrityError";
 };
+var RateLimitedError = class extends FerryError {
+  name = "RateLimitedError";
+  origin;
+  resetAt;
+  /** True when no request was sent: the answer was remembered. */
+  remembered;
+  constructor(origin, resetAt, remembered, options = {}) {
+    super(
+      "ERR_FERRY_RATE_LIMITED",
+      `API rate limit of ${origin} is spent until ${resetAt.toISOString()}` + (remembered ? " (remembered from an earlier answer; no request sent)" : ""),
+      options
+    );
+    this.origin = origin;
+    this.resetAt = resetAt;
+    this.remembered = remembered;
+  }
+};
 var AbortError = class extends FerryError {
   name = "AbortError";
   constructor(reason, context = {}) {
@@ -20616,28 +21915,6 @@ function scrubCause(cause) {
 var API_VERSION = "6.0-preview";
 var UPLOAD_USER_AGENT = "@actions/artifact-upload";
 var DOWNLOAD_USER_AGENT = "@actions/artifact-download";
-
-// src/core/name-characters.ts
-function findBadCharacter(value, forbidden) {
-  for (let i = 0; i < value.length; i++) {
-    const code = value.charCodeAt(i);
-    if (code >= 55296 && code <= 56319) {
-      const next = value.charCodeAt(i + 1);
-      if (next >= 56320 && next <= 57343) {
-        i++;
-        continue;
-      }
-      return { ch: value[i], index: i, reason: "a lone surrogate (not valid UTF-8)" };
-    }
-    if (code >= 56320 && code <= 57343) {
-      return { ch: value[i], index: i, reason: "a lone surrogate (not valid UTF-8)" };
-    }
-    const ch = value[i];
-    if (forbidden.includes(ch)) return { ch, index: i, reason: "not allowed" };
-    if (isControlCharacter(code)) return { ch, index: i, reason: "a control character" };
-  }
-  return void 0;
-}
 
 // src/transport/stall-watchdog.ts
 var DEFAULT_STALL_POLICY = Object.freeze({
@@ -20892,6 +22169,7 @@ var ArtifactService = class {
         ...this.#common(),
         slot: 0,
         method: "PATCH",
+        phase: "finalize",
         url: artifactsUrl(this.#config.runtimeUrl, this.#config.runId, { artifactName: name }),
         headers: jsonHeaders,
         body: JSON.stringify({ Size: size }, null, 2),
@@ -22292,8 +23570,8 @@ var LegacyListingCheck = class {
     for (let i = 1; i < parts.length; i++) this.#addDirectory(parts.slice(0, i).join("/"), artifactPath);
   }
   /** `path` must be a directory because of `because` (itself a folder item, or a file below it). */
-  #addDirectory(path17, because) {
-    const folded = fold(path17);
+  #addDirectory(path22, because) {
+    const folded = fold(path22);
     if (this.#directories.has(folded)) return;
     const file = this.#files.get(folded);
     if (file !== void 0) {
@@ -22301,7 +23579,7 @@ var LegacyListingCheck = class {
         `${printable(file)} is listed as a file, but ${printable(because)} needs it to be a folder`
       );
     }
-    this.#directories.set(folded, path17);
+    this.#directories.set(folded, path22);
   }
   #limit(what, option) {
     const error2 = limitError(what, option, this.#limits[option], `Legacy artifact ${printable(this.#name)}`);
@@ -22463,6 +23741,7 @@ async function downloadLegacy(config, artifact, spec, ctx) {
           {
             ...bearer,
             slot,
+            phase: "transfer",
             method: "GET",
             url: file.url,
             headers: {
@@ -22811,8 +24090,8 @@ function md5Base64(buf) {
 // src/pack/chunk-reader.ts
 import { open as open3 } from "node:fs/promises";
 var ChunkReader = class {
-  constructor(path17, context = {}, onRead) {
-    this.path = path17;
+  constructor(path22, context = {}, onRead) {
+    this.path = path22;
     this.context = context;
     this.onRead = onRead;
   }
@@ -23480,7 +24759,16 @@ async function uploadLegacy(config, spec, ctx) {
       for (let index = 0; index < ranges.length; index++) {
         const { chunk, headers } = await next;
         const sent = http6.request(
-          { ...common, slot, method: "PUT", url, headers, body: chunk, context: fileContext },
+          {
+            ...common,
+            slot,
+            phase: "transfer",
+            method: "PUT",
+            url,
+            headers,
+            body: chunk,
+            context: fileContext
+          },
           discardBody
         );
         if (index + 1 < ranges.length) {
@@ -23559,6 +24847,11 @@ var LegacyBackend = class {
   }
   async download(spec, ctx) {
     const artifact = await new ArtifactService(this.config, ctx).find(spec.name, "download");
+    if (ctx.cache) {
+      ctx.logger.debug(
+        `Artifact '${spec.name}': the download cache is not used on the legacy protocol (it lists no digest)`
+      );
+    }
     return downloadLegacy(this.config, artifact, spec, ctx);
   }
   async list(ctx) {
@@ -23602,12 +24895,12 @@ async function openLocalStore(startServer2, dataDir, runId = LOCAL_RUN_ID) {
 }
 function mintRuntimeToken(runId) {
   const encode = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
-  const header3 = encode({ alg: "HS256", typ: "JWT" });
+  const header4 = encode({ alg: "HS256", typ: "JWT" });
   const payload = encode({
     scp: `Actions.Results:${runId}:${runId}`,
     nonce: randomBytes2(16).toString("hex")
   });
-  return `${header3}.${payload}.${randomBytes2(32).toString("base64url")}`;
+  return `${header4}.${payload}.${randomBytes2(32).toString("base64url")}`;
 }
 
 // src/backends/local/store-url.ts
@@ -23812,6 +25105,7 @@ async function fetchOnce(url, file, state, options) {
       });
     } else {
       state.restart();
+      await options.tee?.start();
       const tag = res.headers["etag"];
       state.etag = typeof tag === "string" && !tag.startsWith("W/") ? tag : void 0;
       state.contentType = res.headers["content-type"];
@@ -23850,7 +25144,7 @@ async function fetchOnce(url, file, state, options) {
       highWaterMark: 4 * 1024 * 1024,
       write(chunk, _encoding, done) {
         watchdog.add(chunk.length);
-        writeFully(handle, [chunk]).then(() => {
+        writeFully(handle, [chunk]).then(() => options.tee?.write([chunk])).then(() => {
           persisted([chunk]);
           done();
         }, done);
@@ -23858,7 +25152,7 @@ async function fetchOnce(url, file, state, options) {
       writev(entries, done) {
         const chunks = entries.map((e) => e.chunk);
         for (const chunk of chunks) watchdog.add(chunk.length);
-        writeFully(handle, chunks).then(() => {
+        writeFully(handle, chunks).then(() => options.tee?.write(chunks)).then(() => {
           persisted(chunks);
           done();
         }, done);
@@ -23907,6 +25201,7 @@ async function fetchOnce(url, file, state, options) {
   return options.http.request(
     {
       slot: 0,
+      phase: "transfer",
       method: "GET",
       url,
       headers: () => state.received > 0 && state.etag ? { range: `bytes=${state.received}-`, "if-match": state.etag } : {},
@@ -23954,8 +25249,8 @@ function refusedError(outcome, refreshed, started, context) {
 }
 function normalizeDigest(digest2) {
   if (!digest2) return void 0;
-  const hex = digest2.trim().toLowerCase().replace(/^sha256:/, "");
-  return /^[0-9a-f]{64}$/.test(hex) ? hex : void 0;
+  const hex2 = digest2.trim().toLowerCase().replace(/^sha256:/, "");
+  return /^[0-9a-f]{64}$/.test(hex2) ? hex2 : void 0;
 }
 
 // src/backends/latest-per-name.ts
@@ -24066,6 +25361,7 @@ var TwirpClient = class {
       operation: options.operation,
       context: options.context,
       call: method,
+      ...method === "FinalizeArtifact" ? { phase: "finalize" } : {},
       ...okStatuses.length ? { okStatuses } : {},
       ...options.reconcile ? { networkErrors: "throw" } : {},
       ...options.budget !== void 0 ? { budget: options.budget } : {},
@@ -24127,18 +25423,18 @@ var ArtifactService2 = class {
    */
   async abandon(name, context) {
     const cleanup = new Operation("upload", AbortSignal.timeout(ABANDON_TIMEOUT_MS));
-    const once = () => ({
+    const once2 = () => ({
       operation: cleanup,
       context,
       budget: this.#ctx.http.retrier.singleAttempt()
     });
     try {
-      const listed = await this.list({ name_filter: name }, context, once());
+      const listed = await this.list({ name_filter: name }, context, once2());
       if (listed.some((a) => a.name === name)) return;
       const outcome = await this.#twirp.callAllowing(
         "DeleteArtifact",
         { ...this.#ids(), name },
-        once(),
+        once2(),
         [404, 409]
       );
       this.#ctx.logger.debug(
@@ -24415,8 +25711,8 @@ function expiresAt(days) {
 }
 
 // src/backends/results/download.ts
-import { mkdir as mkdir5, mkdtemp, rm as rm4 } from "node:fs/promises";
-import path10 from "node:path";
+import { mkdir as mkdir6, mkdtemp as mkdtemp2, rm as rm5 } from "node:fs/promises";
+import path12 from "node:path";
 
 // src/pack/zip/central-directory.ts
 import { crc32 as crc323 } from "node:zlib";
@@ -24800,9 +26096,9 @@ function sizeMismatch(entry, actual) {
   );
 }
 function crcMismatch(entry, actual) {
-  const hex = (n) => `0x${n.toString(16).padStart(8, "0")}`;
+  const hex2 = (n) => `0x${n.toString(16).padStart(8, "0")}`;
   return corrupt(
-    `CRC-32 mismatch in ${label(entry)}: the central directory says ${hex(entry.crc32)}, the data gives ${hex(actual)}`
+    `CRC-32 mismatch in ${label(entry)}: the central directory says ${hex2(entry.crc32)}, the data gives ${hex2(actual)}`
   );
 }
 function mapError(entry, error2) {
@@ -24982,6 +26278,44 @@ import path8 from "node:path";
 
 // src/pack/zip/extract-options.ts
 import path6 from "node:path";
+
+// src/core/option-checks.ts
+function shownValue(value) {
+  if (typeof value === "string") return `${JSON.stringify(value.slice(0, 80))} (a string)`;
+  if (typeof value === "number" || typeof value === "boolean" || value === null) return String(value);
+  return typeof value;
+}
+function isIntegerInRange(value, min, max) {
+  return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
+}
+function isNumberInRange(value, min, max) {
+  return typeof value === "number" && Number.isFinite(value) && value >= min && value <= max;
+}
+function parseWholeNumber(text) {
+  const trimmed = text.trim();
+  if (!/^[+-]?\d+$/.test(trimmed)) return void 0;
+  const number = Number(trimmed);
+  return Number.isSafeInteger(number) ? number : void 0;
+}
+function parseBoolean(text) {
+  if (text === "true" || text === "True" || text === "TRUE") return true;
+  if (text === "false" || text === "False" || text === "FALSE") return false;
+  return void 0;
+}
+function parseChoice(text, choices) {
+  const lower = text.toLowerCase();
+  return choices.find((choice) => choice === lower);
+}
+function isHttpUrl(text) {
+  try {
+    const url = new URL(text);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
+  } catch {
+    return false;
+  }
+}
+
+// src/pack/zip/extract-options.ts
 var OPTION_KEYS = [
   "targetDirectory",
   "limits",
@@ -24993,17 +26327,22 @@ var OPTION_KEYS = [
   "concurrency",
   "context"
 ];
+var MAX_CONCURRENCY = 256;
 function invalid(option, message) {
   return new ValidationError("ERR_FERRY_INVALID_OPTION", `Option '${option}': ${message}`, { option });
 }
 function oneOf(option, value, allowed, fallback) {
   if (value === void 0) return fallback;
-  if (typeof value !== "string" || !allowed.includes(value)) {
-    throw invalid(option, `expected one of ${allowed.map((a) => `'${a}'`).join(", ")}, got ${String(value)}`);
+  const choice = typeof value === "string" ? allowed.find((a) => a === value) : void 0;
+  if (choice === void 0) {
+    throw invalid(
+      option,
+      `expected one of ${allowed.map((a) => `'${a}'`).join(", ")}, got ${shownValue(value)}`
+    );
   }
-  return value;
+  return choice;
 }
-function normalizeOptions(options) {
+function normalizeExtractOptions(options) {
   if (typeof options !== "object" || options === null) {
     throw new ValidationError("ERR_FERRY_INVALID_OPTION", "extractZip: options must be an object");
   }
@@ -25013,14 +26352,20 @@ function normalizeOptions(options) {
     }
   }
   if (typeof options.targetDirectory !== "string" || options.targetDirectory.length === 0) {
-    throw invalid("targetDirectory", "must be a non-empty string");
+    throw invalid(
+      "targetDirectory",
+      `must be a non-empty string, got ${shownValue(options.targetDirectory)}`
+    );
   }
   if (options.restoreModes !== void 0 && typeof options.restoreModes !== "boolean") {
-    throw invalid("restoreModes", "must be a boolean");
+    throw invalid("restoreModes", `must be a boolean, got ${shownValue(options.restoreModes)}`);
   }
   const concurrency = options.concurrency ?? 8;
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw invalid("concurrency", `must be a positive integer, got ${String(concurrency)}`);
+  if (!isIntegerInRange(concurrency, 1, MAX_CONCURRENCY)) {
+    throw invalid(
+      "concurrency",
+      `must be an integer from 1 to ${MAX_CONCURRENCY}; got ${shownValue(concurrency)}`
+    );
   }
   if (options.onEntry !== void 0 && typeof options.onEntry !== "function") {
     throw invalid("onEntry", "must be a function");
@@ -25388,7 +26733,7 @@ async function stage(handle, item, staged, dataLimit, options) {
 // src/pack/zip/extract.ts
 var STAGING_PREFIX = ".ferry-extract-";
 async function extractZip(zipPath, options) {
-  const opts = normalizeOptions(options);
+  const opts = normalizeExtractOptions(options);
   try {
     return await extractNormalized(zipPath, opts);
   } catch (error2) {
@@ -25486,14 +26831,182 @@ async function removeCreatedChain(target, firstCreated) {
   }
 }
 
-// src/backends/results/content-disposition.ts
+// src/backends/results/cached-download.ts
+import { link as link2, mkdir as mkdir5, mkdtemp, rm as rm4, stat as stat7 } from "node:fs/promises";
+import path10 from "node:path";
+import { pipeline as pipeline4 } from "node:stream/promises";
+import { createWriteStream as createWriteStream2 } from "node:fs";
+
+// src/cache/layout.ts
+import { randomBytes as randomBytes3 } from "node:crypto";
 import path9 from "node:path";
-function fileNameFromDisposition(header3, fallback) {
+var ENTRIES_DIR = "entries";
+var TMP_DIR = "tmp";
+var DIGEST = /^sha256:([0-9a-f]{64})$/;
+var ENTRY_NAME = /^[0-9a-f]{64}$/;
+function digestHex(digest2) {
+  const match = DIGEST.exec(digest2);
+  if (!match?.[1]) {
+    throw new ValidationError(
+      "ERR_FERRY_INVALID_OPTION",
+      `A cache key must be a digest 'sha256:<64 lowercase hex>', got '${digest2.slice(0, 80)}'`,
+      { option: "digest" }
+    );
+  }
+  return match[1];
+}
+function isEntryName(name) {
+  return ENTRY_NAME.test(name);
+}
+function entryPath(root, hex2) {
+  return path9.join(root, ENTRIES_DIR, hex2);
+}
+function tempPath(root, hex2) {
+  return path9.join(root, TMP_DIR, `${hex2}.${process.pid}.${randomBytes3(6).toString("hex")}`);
+}
+
+// src/backends/results/cache-tee.ts
+import { once } from "node:events";
+import { PassThrough } from "node:stream";
+var CacheTee = class {
+  constructor(cache, digest2, size, logger) {
+    this.cache = cache;
+    this.digest = digest2;
+    this.size = size;
+    this.logger = logger;
+  }
+  cache;
+  digest;
+  size;
+  logger;
+  #stream;
+  #inserting;
+  #failed = false;
+  /** The current insert returned (an entry already there returns before reading anything). */
+  #settled = false;
+  async start() {
+    await this.#abandon();
+    if (this.#failed) return;
+    const stream = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
+    this.#stream = stream;
+    this.#settled = false;
+    this.#inserting = this.cache.insert(this.digest, this.size, stream).catch((error2) => {
+      if (stream.destroyed && this.#stream !== stream) return void 0;
+      this.#fail(error2);
+      return void 0;
+    }).finally(() => {
+      if (this.#stream === stream) this.#settled = true;
+    });
+  }
+  async write(chunks) {
+    const stream = this.#stream;
+    if (stream === void 0 || this.#failed || this.#settled) return;
+    for (const chunk of chunks) {
+      if (stream.write(chunk)) continue;
+      await Promise.race([once(stream, "drain").catch(() => void 0), this.#inserting]);
+      if (this.#failed || this.#settled || stream.destroyed) return;
+    }
+  }
+  /**
+   * After the download: `matched` ends the stream and waits for the insert (which checks the
+   * digest itself); otherwise the partial entry is dropped. Never throws.
+   */
+  async finish(matched) {
+    const stream = this.#stream;
+    if (stream === void 0 || this.#failed || !matched) {
+      await this.#abandon();
+      return void 0;
+    }
+    if (!this.#settled) stream.end();
+    const result = await this.#inserting;
+    this.#stream = void 0;
+    return result;
+  }
+  async #abandon() {
+    const stream = this.#stream;
+    const inserting = this.#inserting;
+    this.#stream = void 0;
+    this.#inserting = void 0;
+    if (stream === void 0) return;
+    stream.on("error", () => void 0);
+    stream.destroy(new Error("download restarted"));
+    await inserting;
+  }
+  #fail(error2) {
+    this.#failed = true;
+    this.logger.warn(
+      `Could not add ${this.digest} to the download cache at ${this.cache.path} (${error2 instanceof Error ? error2.message : String(error2)}); the download itself is fine`
+    );
+  }
+};
+
+// src/backends/results/cached-download.ts
+function cacheKeyOf(ctx, expectedHex, listedSize2, skipDecompress) {
+  if (!ctx.cache || expectedHex === void 0 || listedSize2 === void 0 || skipDecompress) return void 0;
+  return { digest: `sha256:${expectedHex}`, size: listedSize2 };
+}
+async function lookupCached(ctx, key) {
+  const cache = ctx.cache;
+  if (!cache) return void 0;
+  const hit = await cache.lookup(key.digest, key.size).catch((error2) => {
+    ctx.logger.warn(
+      `The download cache at ${cache.path} failed on lookup (${error2 instanceof Error ? error2.message : String(error2)}); downloading`
+    );
+    return void 0;
+  });
+  if (hit) ctx.stats?.cacheHit(key.size);
+  else ctx.stats?.cacheMiss();
+  return hit;
+}
+function cacheTeeFor(ctx, key) {
+  return ctx.cache ? new CacheTee(ctx.cache, key.digest, key.size, ctx.logger) : void 0;
+}
+async function cachedBlob(hit, cacheRoot, tempDir) {
+  const entryFile = entryPath(cacheRoot, hit.digest.replace(/^sha256:/, ""));
+  await mkdir5(tempDir, { recursive: true });
+  const work = await mkdtemp(path10.join(tempDir, "ferry-cached-"));
+  let disposed;
+  const dispose = () => disposed ??= rm4(work, { recursive: true, force: true });
+  const file = path10.join(work, "blob");
+  try {
+    const held = await hit.handle.stat();
+    const linked = await link2(entryFile, file).then(
+      () => true,
+      () => false
+    );
+    const same = linked && await stat7(file).then((s) => s.ino === held.ino && s.dev === held.dev);
+    if (!same) {
+      await rm4(file, { force: true });
+      await pipeline4(hit.stream(), createWriteStream2(file, { flags: "wx" }));
+    }
+    const hex2 = hit.digest.replace(/^sha256:/, "");
+    return {
+      file,
+      size: hit.size,
+      sha256: hex2,
+      // Only archives are inserted (see downloadSignedArtifact).
+      contentType: "application/zip",
+      contentDisposition: void 0,
+      digestMismatch: false,
+      expectedHex: hex2,
+      dispose
+    };
+  } catch (error2) {
+    await dispose();
+    throw error2;
+  } finally {
+    await hit.close();
+  }
+}
+
+// src/backends/results/content-disposition.ts
+import path11 from "node:path";
+function fileNameFromDisposition(header4, fallback) {
   const candidates = [];
-  if (header3) {
-    const extended = /filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/.exec(header3);
+  if (header4) {
+    const extended = /filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/.exec(header4);
     if (extended?.[1]) candidates.push(safeDecode(extended[1].trim()));
-    const plain = /filename\s*=\s*"((?:[^"\\]|\\.)*)"|filename\s*=\s*([^;]+)/.exec(header3);
+    const plain = /filename\s*=\s*"((?:[^"\\]|\\.)*)"|filename\s*=\s*([^;]+)/.exec(header4);
     const value = plain?.[1] ?? plain?.[2];
     if (value) candidates.push(value.trim());
   }
@@ -25512,7 +27025,7 @@ function safeDecode(value) {
 }
 var WINDOWS_RESERVED2 = /^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\..*)?$/i;
 function sanitizeBaseName(name) {
-  const base = path9.posix.basename(name.replace(/\\/g, "/"));
+  const base = path11.posix.basename(name.replace(/\\/g, "/"));
   const cleaned = base.replace(/[\u0000-\u001f\u007f<>:"|?*]/g, "_").replace(/[. ]+$/, "");
   if (!cleaned || cleaned === "." || cleaned === ".." || WINDOWS_RESERVED2.test(cleaned) || cleaned.length > 255)
     return void 0;
@@ -25552,13 +27065,13 @@ async function placeRawFile(blob, fileName, target, conflict2, context) {
 }
 
 // src/backends/results/download.ts
-async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, verify, refreshUrl, listedSize2) {
-  await mkdir5(tempDir, { recursive: true });
-  const work = await mkdtemp(path10.join(tempDir, "ferry-download-"));
+async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, verify, refreshUrl, listedSize2, tee) {
+  await mkdir6(tempDir, { recursive: true });
+  const work = await mkdtemp2(path12.join(tempDir, "ferry-download-"));
   let disposed;
-  const dispose = () => disposed ??= rm4(work, { recursive: true, force: true });
+  const dispose = () => disposed ??= rm5(work, { recursive: true, force: true });
   try {
-    const file = path10.join(work, "blob");
+    const file = path12.join(work, "blob");
     const blob = await downloadBlob(url, file, {
       http: ctx.http,
       operation: ctx.operation,
@@ -25567,6 +27080,7 @@ async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, 
       expectedSha256: verify ? expectedHex : void 0,
       refreshUrl,
       listedSize: listedSize2,
+      tee,
       onBytes: (received, total) => ctx.onProgress?.({
         operation: "download",
         artifactName: name,
@@ -25589,15 +27103,48 @@ async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, 
     throw error2;
   }
 }
+async function cachedOrFetched(url, name, expectedHex, spec, tempDir, ctx, context, refreshUrl, listedSize2) {
+  const verify = spec.verifyDigest ?? true;
+  const key = cacheKeyOf(ctx, expectedHex, listedSize2, spec.skipDecompress ?? false);
+  const hit = key && ctx.cache ? await lookupCached(ctx, key) : void 0;
+  if (hit && ctx.cache) {
+    ctx.logger.debug(`Artifact '${name}' (${hit.digest}) comes from the download cache: no blob request`);
+    return cachedBlob(hit, ctx.cache.path, tempDir);
+  }
+  const tee = key ? cacheTeeFor(ctx, key) : void 0;
+  let blob;
+  try {
+    blob = await fetchVerifiedBlob(
+      url,
+      name,
+      expectedHex,
+      tempDir,
+      ctx,
+      context,
+      verify,
+      refreshUrl,
+      listedSize2,
+      tee
+    );
+  } finally {
+    const keep = blob !== void 0 && !blob.digestMismatch && isZipBlob(url, blob.contentType);
+    await tee?.finish(keep);
+  }
+  return blob;
+}
+function isZipBlob(url, contentType) {
+  const mime = (contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+  return ["application/zip", "application/x-zip-compressed", "application/zip-compressed"].includes(mime) || new URL(url).pathname.toLowerCase().endsWith(".zip");
+}
 async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx, context, refreshUrl, listedSize2) {
-  const blob = await fetchVerifiedBlob(
+  const blob = await cachedOrFetched(
     url,
     name,
     expectedHex,
+    spec,
     tempDir,
     ctx,
     context,
-    spec.verifyDigest ?? true,
     refreshUrl,
     listedSize2
   );
@@ -25606,10 +27153,11 @@ async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx
     const conflict2 = spec.conflict ?? "overwrite";
     const digest2 = `sha256:${blob.sha256}`;
     const mismatch = blob.digestMismatch && blob.expectedHex !== void 0 ? { digestMismatch: true, expectedDigest: `sha256:${blob.expectedHex}` } : {};
-    const target = path10.resolve(spec.targetDirectory);
+    const target = path12.resolve(spec.targetDirectory);
     const mime = (blob.contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
     const isZip = ["application/zip", "application/x-zip-compressed", "application/zip-compressed"].includes(mime) || new URL(url).pathname.toLowerCase().endsWith(".zip");
     if (isZip && !spec.skipDecompress) {
+      const endExtract = ctx.stats?.startPhase("extract");
       const result = await extractZip(blob.file, {
         targetDirectory: target,
         existing: conflict2,
@@ -25621,11 +27169,11 @@ async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx
         // Errors name the download and the artifact, not only the entry.
         context,
         ...spec.limits !== void 0 ? { limits: spec.limits } : {}
-      });
+      }).finally(endExtract);
       return { downloadPath: target, fileCount: result.files, size: result.bytes, digest: digest2, ...mismatch };
     }
     const fileName = fileNameFromDisposition(blob.contentDisposition, isZip ? `${name}.zip` : name);
-    await mkdir5(target, { recursive: true });
+    await mkdir6(target, { recursive: true });
     const placed = await placeRawFile(blob, fileName, target, conflict2, context);
     return {
       downloadPath: target,
@@ -25641,8 +27189,8 @@ async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx
 
 // src/backends/results/upload.ts
 import { createReadStream } from "node:fs";
-import { stat as stat7 } from "node:fs/promises";
-import path12 from "node:path";
+import { stat as stat8 } from "node:fs/promises";
+import path14 from "node:path";
 import { Transform as Transform3 } from "node:stream";
 
 // src/pack/zip-writer/zip-stream.ts
@@ -26198,7 +27746,7 @@ function deflateBound(size, pieces) {
 import { availableParallelism as availableParallelism2 } from "node:os";
 
 // src/pack/secret-scan.ts
-import { Transform as Transform2, pipeline as pipeline4 } from "node:stream";
+import { Transform as Transform2, pipeline as pipeline5 } from "node:stream";
 var MIN_SCANNED_SECRET_LENGTH = 16;
 var EMPTY = Buffer.alloc(0);
 var SecretScanner = class _SecretScanner {
@@ -26298,7 +27846,7 @@ var FileSecretScan = class {
         }
       }
     });
-    return pipeline4(source, scan, () => void 0);
+    return pipeline5(source, scan, () => void 0);
   }
 };
 function secretInArtifact(artifactName, file, label2) {
@@ -26313,7 +27861,7 @@ function secretInArtifact(artifactName, file, label2) {
 var DEFAULT_CHUNK_SIZE = 1024 * 1024;
 var MIN_CHUNK_SIZE = 1024;
 var MAX_CHUNK_SIZE = 64 * 1024 * 1024;
-var MAX_CONCURRENCY = 64;
+var MAX_CONCURRENCY2 = 64;
 var DEFAULT_FILE_MODE = 420;
 var DEFAULT_DIRECTORY_MODE = 493;
 var DEFAULT_SYMLINK_MODE = 511;
@@ -26348,7 +27896,7 @@ function normalizeZipWriterOptions(options) {
     }
   }
   const level = integerIn("level", options.level, 0, 9);
-  const concurrency = options.concurrency === void 0 ? Math.min(Math.max(availableParallelism2(), 1) + 1, MAX_CONCURRENCY) : integerIn("concurrency", options.concurrency, 1, MAX_CONCURRENCY);
+  const concurrency = options.concurrency === void 0 ? Math.min(Math.max(availableParallelism2(), 1) + 1, MAX_CONCURRENCY2) : integerIn("concurrency", options.concurrency, 1, MAX_CONCURRENCY2);
   const chunkSize = options.chunkSize === void 0 ? DEFAULT_CHUNK_SIZE : integerIn("chunkSize", options.chunkSize, MIN_CHUNK_SIZE, MAX_CHUNK_SIZE);
   const signal = options.signal;
   if (signal !== void 0 && !(signal instanceof AbortSignal)) {
@@ -26756,9 +28304,9 @@ async function* zipBytes(ctx, inputs) {
     return out;
   };
   for (const record of ctx.records) {
-    const header3 = centralDirectoryHeader(record, ctx.options.forceZip64);
-    batch.push(header3);
-    batchBytes += header3.length;
+    const header4 = centralDirectoryHeader(record, ctx.options.forceZip64);
+    batch.push(header4);
+    batchBytes += header4.length;
     if (batchBytes >= CENTRAL_DIRECTORY_BATCH) yield flush();
   }
   if (batchBytes > 0) yield flush();
@@ -26915,6 +28463,7 @@ async function stageAll(signedUrl, source, options, started) {
     const task = http6.request(
       {
         slot,
+        phase: "transfer",
         method: "PUT",
         url,
         headers: {
@@ -26990,6 +28539,7 @@ async function commit(signedUrl, ids, options, started) {
   return options.http.request(
     {
       slot: 0,
+      phase: "transfer",
       method: "PUT",
       url,
       headers: {
@@ -27035,8 +28585,8 @@ function isChecksumMismatch(error2) {
 }
 async function blobError(res) {
   const body = (await readBody(res, 64 * 1024).catch(() => Buffer.alloc(0))).toString("utf8");
-  const header3 = res.headers["x-ms-error-code"];
-  const code = typeof header3 === "string" ? header3 : /<Code>([^<]{1,100})<\/Code>/.exec(body)?.[1] ?? void 0;
+  const header4 = res.headers["x-ms-error-code"];
+  const code = typeof header4 === "string" ? header4 : /<Code>([^<]{1,100})<\/Code>/.exec(body)?.[1] ?? void 0;
   return { code, message: extractErrorMessage(body), body };
 }
 function badRequest(url, error2, context) {
@@ -27066,7 +28616,7 @@ function invalidBlockList(context, restaged) {
 }
 
 // src/backends/results/mime.ts
-import path11 from "node:path";
+import path13 from "node:path";
 var TYPES = {
   ".txt": "text/plain",
   ".log": "text/plain",
@@ -27093,7 +28643,7 @@ var TYPES = {
   ".wasm": "application/wasm"
 };
 function mimeTypeFor(fileName) {
-  return TYPES[path11.extname(fileName).toLowerCase()] ?? "application/octet-stream";
+  return TYPES[path13.extname(fileName).toLowerCase()] ?? "application/octet-stream";
 }
 
 // src/backends/results/upload.ts
@@ -27109,7 +28659,7 @@ async function uploadResults(config, spec, ctx) {
     );
   }
   const single = spec.files[0];
-  const name = archive || !single ? spec.name : path12.posix.basename(single.artifactPath);
+  const name = archive || !single ? spec.name : path14.posix.basename(single.artifactPath);
   return send(
     config,
     {
@@ -27147,7 +28697,7 @@ async function uploadResultsStream(config, name, inputs, options, ctx) {
     if (input.kind === "directory") continue;
     fileCount++;
     if (input.kind === "stream") totalOriginal += input.size;
-    else if (input.kind === "file") totalOriginal += (await stat7(input.sourcePath)).size;
+    else if (input.kind === "file") totalOriginal += (await stat8(input.sourcePath)).size;
   }
   let onEntryHook;
   const zip = createZipStream(inputs, {
@@ -27394,6 +28944,7 @@ async function listRunArtifacts(findBy, ctx, name) {
         url: `${restActionsBase(findBy)}/runs/${findBy.runId}/artifacts?${query}`,
         headers: REST_HEADERS,
         bearer: findBy.token,
+        rememberAnswers: true,
         operation: ctx.operation,
         context: { operation: "list", ...name ? { artifactName: name } : {} }
       },
@@ -27434,6 +28985,7 @@ async function signedRunArtifact(findBy, spec, ctx, context) {
       url: `${restActionsBase(findBy)}/artifacts/${artifact.id}/zip`,
       headers: REST_HEADERS,
       bearer: findBy.token,
+      rememberAnswers: true,
       redirect: "manual",
       okStatuses: [301, 302, 303, 307, 308],
       operation: ctx.operation,
@@ -27484,6 +29036,7 @@ async function deleteRunArtifact(findBy, name, ctx) {
       url: `${restActionsBase(findBy)}/artifacts/${artifact.id}`,
       headers: REST_HEADERS,
       bearer: findBy.token,
+      rememberAnswers: true,
       operation: ctx.operation,
       context: { operation: "delete", artifactName: name }
     },
@@ -27512,6 +29065,7 @@ async function resolveFindByRun(findBy, name, ctx) {
       url: `${restActionsBase(findBy)}${scope}/runs?${query}`,
       headers: REST_HEADERS,
       bearer: findBy.token,
+      rememberAnswers: true,
       operation: ctx.operation,
       context: { operation: "find run", ...name ? { artifactName: name } : {} }
     },
@@ -27641,43 +29195,7 @@ function requireBackendIds(token) {
 
 // src/options.ts
 import os5 from "node:os";
-import path13 from "node:path";
-
-// src/core/option-checks.ts
-function shownValue(value) {
-  if (typeof value === "string") return `${JSON.stringify(value.slice(0, 80))} (a string)`;
-  if (typeof value === "number" || typeof value === "boolean" || value === null) return String(value);
-  return typeof value;
-}
-function isIntegerInRange(value, min, max) {
-  return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
-}
-function isNumberInRange(value, min, max) {
-  return typeof value === "number" && Number.isFinite(value) && value >= min && value <= max;
-}
-function parseWholeNumber(text) {
-  const trimmed = text.trim();
-  if (!/^[+-]?\d+$/.test(trimmed)) return void 0;
-  const number = Number(trimmed);
-  return Number.isSafeInteger(number) ? number : void 0;
-}
-function parseBoolean(text) {
-  if (text === "true" || text === "True" || text === "TRUE") return true;
-  if (text === "false" || text === "False" || text === "FALSE") return false;
-  return void 0;
-}
-function parseChoice(text, choices) {
-  const lower = text.toLowerCase();
-  return choices.find((choice) => choice === lower);
-}
-function isHttpUrl(text) {
-  try {
-    const url = new URL(text);
-    return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
-  } catch {
-    return false;
-  }
-}
+import path15 from "node:path";
 
 // src/core/types.ts
 var silentLogger = {
@@ -27690,6 +29208,47 @@ var silentLogger = {
   error() {
   }
 };
+
+// src/cache/options.ts
+var DEFAULT_MAX_AGE_SECONDS = 7 * 24 * 3600;
+var DEFAULT_MAX_ENTRIES = 1e4;
+var LOW_WATER_RATIO = 0.8;
+function positiveInteger(name, value) {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
+    throw new ValidationError(
+      "ERR_FERRY_INVALID_OPTION",
+      `Option 'cache.${name}' must be a positive integer, got ${String(value)}`,
+      { option: `cache.${name}` }
+    );
+  }
+  return value;
+}
+function normalizeCacheOptions(options) {
+  if (typeof options.path !== "string" || options.path === "") {
+    throw new ValidationError("ERR_FERRY_INVALID_OPTION", "Option 'cache.path' must be a non-empty path", {
+      option: "cache.path"
+    });
+  }
+  const maxBytes = positiveInteger("maxBytes", options.maxBytes);
+  const lowWaterBytes = options.lowWaterBytes === void 0 ? Math.floor(maxBytes * LOW_WATER_RATIO) : positiveInteger("lowWaterBytes", options.lowWaterBytes);
+  if (lowWaterBytes > maxBytes) {
+    throw new ValidationError(
+      "ERR_FERRY_INVALID_OPTION",
+      `Option 'cache.lowWaterBytes' (${lowWaterBytes}) must not exceed cache.maxBytes (${maxBytes})`,
+      { option: "cache.lowWaterBytes" }
+    );
+  }
+  const maxAgeSeconds = positiveInteger("maxAgeSeconds", options.maxAgeSeconds ?? DEFAULT_MAX_AGE_SECONDS);
+  const maxEntries = positiveInteger("maxEntries", options.maxEntries ?? DEFAULT_MAX_ENTRIES);
+  return {
+    path: options.path,
+    maxBytes,
+    lowWaterBytes,
+    maxAgeMs: maxAgeSeconds * 1e3,
+    maxEntries,
+    lowWaterEntries: Math.max(1, Math.floor(maxEntries * LOW_WATER_RATIO))
+  };
+}
 
 // src/options.ts
 var DEFAULT_CONCURRENCY = 8;
@@ -27718,9 +29277,12 @@ var KNOWN_KEYS = /* @__PURE__ */ new Set([
   "trustedOrigins",
   "logger",
   "onProgress",
-  "signal"
+  "signal",
+  "cache",
+  "onStats",
+  "rateLimitWaitSeconds"
 ]);
-function normalizeOptions2(options = {}, extraKeys = []) {
+function normalizeOptions(options = {}, extraKeys = []) {
   for (const key of Object.keys(options)) {
     if (!KNOWN_KEYS.has(key) && !extraKeys.includes(key)) {
       throw invalid3(key, `is not a known option`);
@@ -27736,8 +29298,8 @@ function normalizeOptions2(options = {}, extraKeys = []) {
     resultsUrl: optionalUrl("resultsUrl", options.resultsUrl),
     runtimeToken: optionalString("runtimeToken", options.runtimeToken, false),
     runId: optionalString("runId", options.runId),
-    localStore: path13.resolve(
-      optionalString("localStore", options.localStore) ?? path13.join(os5.homedir(), ".ferry", "store")
+    localStore: path15.resolve(
+      optionalString("localStore", options.localStore) ?? path15.join(os5.homedir(), ".ferry", "store")
     ),
     concurrency: integer("concurrency", options.concurrency, DEFAULT_CONCURRENCY, 1, 256),
     chunkSize: integer("chunkSize", options.chunkSize, DEFAULT_LEGACY_CHUNK_SIZE, 1, MAX_CHUNK_SIZE2),
@@ -27748,7 +29310,7 @@ function normalizeOptions2(options = {}, extraKeys = []) {
     minBytesPerSecond: integer("minBytesPerSecond", options.minBytesPerSecond, 1024, 0, 1024 ** 3),
     stallWindowMs: integer("stallWindowMs", options.stallWindowMs, 6e4, 1, 24 * 36e5),
     retry: retryOption(options.retry),
-    tempDir: path13.resolve(optionalString("tempDir", options.tempDir) ?? os5.tmpdir()),
+    tempDir: path15.resolve(optionalString("tempDir", options.tempDir) ?? os5.tmpdir()),
     maxResponseBytes: integer(
       "maxResponseBytes",
       options.maxResponseBytes,
@@ -27760,8 +29322,24 @@ function normalizeOptions2(options = {}, extraKeys = []) {
     // Every line any part of Ferry logs is scrubbed, whatever logger the caller passed.
     logger: options.logger ? redactingLogger(loggerOption(options.logger)) : silentLogger,
     onProgress: functionOption("onProgress", options.onProgress),
-    signal: signalOption(options.signal)
+    signal: signalOption(options.signal),
+    cache: cacheOption(options.cache),
+    onStats: functionOption("onStats", options.onStats),
+    rateLimitWaitSeconds: integer("rateLimitWaitSeconds", options.rateLimitWaitSeconds, 0, 0, 3600)
   };
+}
+function cacheOption(value) {
+  if (value === void 0) return void 0;
+  if (typeof value !== "object" || value === null) throw invalid3("cache", "must be an object");
+  const { path: dir, maxBytes, maxAgeSeconds, maxEntries } = value;
+  const checked = {
+    path: dir,
+    maxBytes,
+    ...maxAgeSeconds !== void 0 ? { maxAgeSeconds } : {},
+    ...maxEntries !== void 0 ? { maxEntries } : {}
+  };
+  normalizeCacheOptions(checked);
+  return { ...checked, path: path15.resolve(dir) };
 }
 function invalid3(option, message) {
   return new ValidationError("ERR_FERRY_INVALID_OPTION", `Option '${option}' ${message}`, { option });
@@ -27862,69 +29440,16 @@ function optionalUrl(option, value) {
 }
 
 // src/server/index.ts
-import { mkdir as mkdir11 } from "node:fs/promises";
+init_limits();
+import { mkdir as mkdir12 } from "node:fs/promises";
 import { hostname as hostname2 } from "node:os";
 import { resolve } from "node:path";
-
-// src/server/http/limits.ts
-var KIB = 1024;
-var GIB = 1024 * 1024 * 1024;
-var DEFAULT_LIMITS = Object.freeze({
-  maxArtifactBytes: 10 * GIB,
-  maxBlocksPerList: 5e4,
-  maxStagedBlocks: 1e5,
-  maxJsonBodyBytes: 1024 * KIB,
-  maxHeaderBytes: 16 * KIB,
-  maxArtifactsPerRun: 1e4,
-  maxLiveUploadsPerRun: 1e3,
-  headersTimeoutMs: 2e4,
-  requestTimeoutMs: 60 * 60 * 1e3,
-  idleTimeoutMs: 12e4,
-  keepAliveTimeoutMs: 6e4,
-  maxConnections: 512,
-  maxUntrustedConnections: 64
-});
-function resolveLimits(given) {
-  const limits = { ...DEFAULT_LIMITS };
-  for (const [key, value] of Object.entries(given ?? {})) {
-    if (value === void 0) continue;
-    if (!(key in DEFAULT_LIMITS)) throw new RangeError(`Unknown server limit ${JSON.stringify(key)}`);
-    if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
-      throw new RangeError(`Server limit ${key} must be a positive integer, got ${String(value)}`);
-    }
-    limits[key] = value;
-  }
-  if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
-    throw new RangeError(
-      `headersTimeoutMs (${limits.headersTimeoutMs}) cannot exceed requestTimeoutMs (${limits.requestTimeoutMs})`
-    );
-  }
-  if (limits.maxUntrustedConnections > limits.maxConnections) {
-    throw new RangeError(
-      `maxUntrustedConnections (${limits.maxUntrustedConnections}) cannot exceed maxConnections (${limits.maxConnections})`
-    );
-  }
-  return limits;
-}
 
 // src/server/http/auth.ts
 import { createHash as createHash6, timingSafeEqual as timingSafeEqual2 } from "node:crypto";
 
-// src/server/http/error-response.ts
-var ErrorResponse = class extends Error {
-  constructor(status, message, headers = {}) {
-    super(message);
-    this.status = status;
-    this.headers = headers;
-  }
-  status;
-  headers;
-  name = "ErrorResponse";
-};
-var badRequest2 = (message) => new ErrorResponse(400, message);
-var notFound2 = (message) => new ErrorResponse(404, message);
-
 // src/server/http/access.ts
+init_error_response();
 var FULL_ACCESS = Object.freeze({ kind: "all" });
 var NO_ACCESS = Object.freeze({ kind: "runs", grants: Object.freeze([]) });
 function grantsOf(scp) {
@@ -27953,6 +29478,9 @@ function runForbidden(runId, action) {
   );
 }
 
+// src/server/http/auth.ts
+init_error_response();
+
 // src/server/http/jwt.ts
 import { createHmac, timingSafeEqual, verify as verifySignature } from "node:crypto";
 var JwtRejected = class extends Error {
@@ -27968,8 +29496,8 @@ function verifyJwt(token, keys, nowMs) {
     throw new JwtRejected("the token is not a JWT (three base64url parts)");
   }
   const [headerPart, payloadPart, signaturePart] = parts;
-  const header3 = decodeJson(headerPart, "header");
-  const alg = header3["alg"];
+  const header4 = decodeJson(headerPart, "header");
+  const alg = header4["alg"];
   const signed = Buffer.from(`${headerPart}.${payloadPart}`, "ascii");
   const signature = Buffer.from(signaturePart, "base64url");
   if (!signatureMatches(alg, signed, signature, keys)) {
@@ -28097,9 +29625,9 @@ function credentialOf(req, schemes) {
     if (req.rawHeaders[i]?.toLowerCase() === "authorization") count++;
   }
   if (count > 1) throw new ErrorResponse(400, "More than one Authorization header");
-  const header3 = req.headers.authorization;
+  const header4 = req.headers.authorization;
   const pattern = schemes === "bearer" ? /^Bearer[ \t]+(.+)$/i : /^(?:Bearer|token)[ \t]+(.+)$/i;
-  const match = typeof header3 === "string" ? pattern.exec(header3.trim()) : null;
+  const match = typeof header4 === "string" ? pattern.exec(header4.trim()) : null;
   if (!match?.[1]) {
     throw unauthorized(
       schemes === "bearer" ? "Missing or invalid bearer token (Authorization: Bearer <ACTIONS_RUNTIME_TOKEN>)" : "Bad credentials"
@@ -28128,6 +29656,7 @@ function requestBaseUrl(req, fallback) {
 }
 
 // src/server/http/host-policy.ts
+init_error_response();
 var LOOPBACK_NAMES = /* @__PURE__ */ new Set(["localhost", "127.0.0.1", "[::1]"]);
 var WILDCARD_HOSTS = /* @__PURE__ */ new Set(["", "0.0.0.0", "::", "[::]"]);
 var AUTHORITY = /^(?<host>[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::(?<port>\d{1,5}))?$/;
@@ -28261,279 +29790,38 @@ function jwtKeysOf(options) {
 }
 
 // src/server/legacy/artifact-store.ts
-import { randomBytes as randomBytes4 } from "node:crypto";
-import { mkdir as mkdir7, readdir as readdir4, rm as rm6 } from "node:fs/promises";
-
-// src/server/util/atomic-file.ts
-import { randomBytes as randomBytes3 } from "node:crypto";
-import { open as open11, readFile as readFile2, rename as rename3, rm as rm5 } from "node:fs/promises";
-import { dirname as dirname2 } from "node:path";
-
-// src/server/util/durable.ts
-import { open as open10 } from "node:fs/promises";
-async function fsyncFile(path17) {
-  const handle = await open10(path17, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-async function fsyncDir(path17) {
-  let handle;
-  try {
-    handle = await open10(path17, "r");
-  } catch (error2) {
-    if (process.platform === "win32") return;
-    throw error2;
-  }
-  try {
-    await handle.sync();
-  } catch (error2) {
-    const code = error2.code;
-    if (code !== "EINVAL" && code !== "EISDIR" && code !== "EPERM") throw error2;
-  } finally {
-    await handle.close();
-  }
-}
-
-// src/server/util/atomic-file.ts
-async function writeJsonAtomic(path17, value) {
-  const temp = `${path17}.${process.pid}.${randomBytes3(6).toString("hex")}${TEMP_SUFFIX}`;
-  try {
-    const handle = await open11(temp, "wx", 420);
-    try {
-      await handle.writeFile(JSON.stringify(value));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename3(temp, path17);
-    await fsyncDir(dirname2(path17));
-  } catch (error2) {
-    await rm5(temp, { force: true });
-    throw error2;
-  }
-}
-var TEMP_SUFFIX = ".tmp";
-async function readJsonFile(path17) {
-  let text;
-  try {
-    text = await readFile2(path17, "utf8");
-  } catch (error2) {
-    if (isNotFound(error2)) return void 0;
-    throw error2;
-  }
-  return JSON.parse(text);
-}
-function isNotFound(error2) {
-  return typeof error2 === "object" && error2 !== null && error2.code === "ENOENT";
-}
-
-// src/server/util/keyed-mutex.ts
-var KeyedMutex = class {
-  #tails = /* @__PURE__ */ new Map();
-  async run(key, work) {
-    const previous = this.#tails.get(key) ?? Promise.resolve();
-    let release;
-    const current = new Promise((resolve2) => release = resolve2);
-    const tail = previous.then(() => current);
-    this.#tails.set(key, tail);
-    await previous;
-    try {
-      return await work();
-    } finally {
-      release();
-      if (this.#tails.get(key) === tail) this.#tails.delete(key);
-    }
-  }
-};
-
-// src/server/util/id-counter.ts
-var IdCounter = class {
-  #file;
-  #lock = new KeyedMutex();
-  #next = 1;
-  constructor(file) {
-    this.#file = file;
-  }
-  /** Continues after the larger of the persisted counter and `highestSeen` (ids already on disk). */
-  async resume(highestSeen) {
-    const counter = await readJsonFile(this.#file);
-    const persisted = typeof counter === "object" && counter !== null ? Number(counter.next) : NaN;
-    this.#next = Math.max(highestSeen + 1, Number.isSafeInteger(persisted) ? persisted : 1);
-  }
-  allocate() {
-    return this.#lock.run("counter", async () => {
-      const id = this.#next;
-      await writeJsonAtomic(this.#file, { next: id + 1 });
-      this.#next = id + 1;
-      return id;
-    });
-  }
-};
-
-// src/server/listing/listing-index.ts
-var SYSTEM_CLOCK = {
-  now: () => Date.now(),
-  setTimeout: (run, ms) => setTimeout(run, ms).unref(),
-  clearTimeout: (handle) => clearTimeout(handle)
-};
-var DEFAULT_INDEX_LIFETIME_MS = 5 * 60 * 1e3;
-var REWARM_AT = 0.9;
-var ListingIndex = class _ListingIndex {
-  #source;
-  #options;
-  #clock;
-  #lifetimeMs;
-  #state = emptyState();
-  /** Writes applied since the running rebuild began; undefined when none runs. */
-  #duringRebuild;
-  #timer;
-  #closed = false;
-  #rebuilding;
-  constructor(source, options) {
-    this.#source = source;
-    this.#options = options;
-    this.#clock = options.clock ?? SYSTEM_CLOCK;
-    this.#lifetimeMs = options.lifetimeMs ?? DEFAULT_INDEX_LIFETIME_MS;
-    if (!Number.isFinite(this.#lifetimeMs) || this.#lifetimeMs <= 0) {
-      throw new RangeError(
-        `the index lifetime must be a positive number of milliseconds, got ${this.#lifetimeMs}`
-      );
-    }
-  }
-  /** Builds the index once from storage (the cold start, logged as a warning) and schedules its re-validation. */
-  static async open(source, options) {
-    const index = new _ListingIndex(source, options);
-    const started = index.#clock.now();
-    await index.rebuild();
-    options.log?.(
-      "warn",
-      `listing index "${options.name}" started cold: built from storage once (${index.size} artifacts in ${index.#clock.now() - started} ms); lists are answered from memory and re-validated every ${Math.round(index.#lifetimeMs * REWARM_AT / 1e3)} s`
-    );
-    return index;
-  }
-  /** The run's artifacts in order; every run's when `runId` is undefined. Never touches storage. */
-  list(runId) {
-    if (runId !== void 0) {
-      const run = this.#state.runs.get(runId);
-      if (!run) return [];
-      run.sorted ??= [...run.byKey.values()].sort(this.#options.compare);
-      return run.sorted;
-    }
-    return [...this.#state.runs.keys()].flatMap((id) => this.list(id)).sort(this.#options.compare);
-  }
-  get size() {
-    return this.#state.runOfKey.size;
-  }
-  /** Records a durable change. `put` adds or replaces an artifact; `remove` takes one out by key. */
-  apply(write) {
-    this.#duringRebuild?.push(write);
-    applyTo(this.#state, write, this.#options);
-  }
-  /**
-   * Re-reads everything from storage and replaces the index, keeping the writes applied meanwhile.
-   * Concurrent calls share one rebuild.
-   */
-  rebuild() {
-    return this.#rebuilding ??= this.#rebuildOnce().finally(() => {
-      this.#rebuilding = void 0;
-    });
-  }
-  async #rebuildOnce() {
-    const started = this.#clock.now();
-    this.#duringRebuild = [];
-    let items;
-    try {
-      const load = () => this.#source.loadAll();
-      items = await (this.#options.storeCalls ? this.#options.storeCalls.time("index_load", load) : load());
-    } catch (error2) {
-      this.#duringRebuild = void 0;
-      throw error2;
-    }
-    const state = emptyState();
-    for (const item of items) applyTo(state, { put: item }, this.#options);
-    for (const write of this.#duringRebuild) applyTo(state, write, this.#options);
-    this.#duringRebuild = void 0;
-    this.#state = state;
-    const finished3 = this.#clock.now();
-    this.#options.onRefresh?.({
-      index: this.#options.name,
-      atMs: finished3,
-      durationMs: finished3 - started,
-      artifacts: this.size
-    });
-    this.#schedule();
-  }
-  /** The next re-validation, at 0.9 of the lifetime of the build that just finished. */
-  #schedule() {
-    if (this.#closed) return;
-    if (this.#timer !== void 0) this.#clock.clearTimeout(this.#timer);
-    this.#timer = this.#clock.setTimeout(() => {
-      this.#timer = void 0;
-      this.rebuild().catch((error2) => {
-        this.#options.log?.(
-          "error",
-          `listing index "${this.#options.name}" could not be re-validated from storage: ${error2 instanceof Error ? error2.message : String(error2)}`
-        );
-        this.#schedule();
-      });
-    }, this.#lifetimeMs * REWARM_AT);
-  }
-  /** Stops the re-validation timer. */
-  close() {
-    this.#closed = true;
-    if (this.#timer !== void 0) this.#clock.clearTimeout(this.#timer);
-    this.#timer = void 0;
-  }
-};
-function emptyState() {
-  return { runs: /* @__PURE__ */ new Map(), runOfKey: /* @__PURE__ */ new Map() };
-}
-function applyTo(state, write, options) {
-  const key = "put" in write ? options.keyOf(write.put) : write.remove;
-  const previousRun = state.runOfKey.get(key);
-  if (previousRun !== void 0) {
-    const run2 = state.runs.get(previousRun);
-    if (run2) {
-      run2.byKey.delete(key);
-      run2.sorted = void 0;
-      if (run2.byKey.size === 0) state.runs.delete(previousRun);
-    }
-    state.runOfKey.delete(key);
-  }
-  if (!("put" in write)) return;
-  const runId = options.runOf(write.put);
-  let run = state.runs.get(runId);
-  if (!run) {
-    run = { byKey: /* @__PURE__ */ new Map(), sorted: void 0 };
-    state.runs.set(runId, run);
-  }
-  run.byKey.set(key, write.put);
-  run.sorted = void 0;
-  state.runOfKey.set(key, runId);
-}
+init_error_response();
+init_limits();
+init_atomic_file();
+init_id_counter();
+init_keyed_mutex();
+init_listing_index();
+import { randomBytes as randomBytes5 } from "node:crypto";
+import { mkdir as mkdir8, readdir as readdir4, rm as rm7 } from "node:fs/promises";
 
 // src/server/legacy/container-items.ts
+init_atomic_file();
+init_durable();
+init_error_response();
 import { closeSync as closeSync5, constants as constants4, fsync, openSync as openSync5, write as writeAt, writeSync as writeSync2 } from "node:fs";
-import { mkdir as mkdir6, stat as stat8 } from "node:fs/promises";
+import { mkdir as mkdir7, stat as stat9 } from "node:fs/promises";
 import { promisify as promisify4 } from "node:util";
 
 // src/server/util/journal.ts
+init_atomic_file();
 import { closeSync as closeSync4, fsyncSync, openSync as openSync4, writeSync } from "node:fs";
 import { readFile as readFile3 } from "node:fs/promises";
 var Journal = class {
-  constructor(path17) {
-    this.path = path17;
+  constructor(path22) {
+    this.path = path22;
   }
   path;
   #fd;
   /** Every complete record in order; a missing journal is an empty one. */
-  static async replay(path17) {
+  static async replay(path22) {
     let text;
     try {
-      text = await readFile3(path17, "utf8");
+      text = await readFile3(path22, "utf8");
     } catch (error2) {
       if (isNotFound(error2)) return [];
       throw error2;
@@ -28578,6 +29866,9 @@ var Journal = class {
     return Promise.resolve();
   }
 };
+
+// src/server/legacy/container-items.ts
+init_keyed_mutex();
 
 // src/server/legacy/ranges.ts
 function addRange(ranges, added) {
@@ -28635,11 +29926,11 @@ var ContainerItems = class _ContainerItems {
   }
   static async load(layout, containerId, maxBytes) {
     const items = new _ContainerItems(layout, containerId, maxBytes);
-    await mkdir6(layout.itemsDir(containerId), { recursive: true });
+    await mkdir7(layout.itemsDir(containerId), { recursive: true });
     for (const record of await Journal.replay(items.#journal.path)) {
       if (isItemRecord(record)) items.#put(record);
     }
-    items.#packSize = (await stat8(items.packPath).catch(() => void 0))?.size ?? 0;
+    items.#packSize = (await stat9(items.packPath).catch(() => void 0))?.size ?? 0;
     await items.#dropShortItems();
     return items;
   }
@@ -28652,7 +29943,7 @@ var ContainerItems = class _ContainerItems {
   async #dropShortItems() {
     for (const item of this.#items.values()) {
       if (!item.complete || item.total === 0) continue;
-      const onDisk = item.packOffset !== void 0 ? this.#packSize - item.packOffset : (await stat8(this.dataFile(item.path)).catch(() => void 0))?.size ?? 0;
+      const onDisk = item.packOffset !== void 0 ? this.#packSize - item.packOffset : (await stat9(this.dataFile(item.path)).catch(() => void 0))?.size ?? 0;
       if (onDisk < item.total) this.#items.set(item.path, { ...item, complete: false, ranges: [] });
     }
   }
@@ -28669,12 +29960,12 @@ var ContainerItems = class _ContainerItems {
    * than the write itself, and a 10,000-file artifact would create 10,000 of them. A retry of
    * the same item takes new space; the journal's last record says which bytes count.
    */
-  async receiveWhole(path17, chunk, body) {
-    return this.#locks.run(path17, async () => {
-      const existing = this.#items.get(path17);
-      if (existing === void 0) this.#checkNoClash(path17);
-      this.#checkSize(path17, existing, chunk.range.total);
-      if (this.#packSize + body.length > this.#maxBytes) throw this.#tooLarge(path17, body.length);
+  async receiveWhole(path22, chunk, body) {
+    return this.#locks.run(path22, async () => {
+      const existing = this.#items.get(path22);
+      if (existing === void 0) this.#checkNoClash(path22);
+      this.#checkSize(path22, existing, chunk.range.total);
+      if (this.#packSize + body.length > this.#maxBytes) throw this.#tooLarge(path22, body.length);
       const offset = this.#packSize;
       this.#packSize += body.length;
       if (body.length > 0) {
@@ -28683,7 +29974,7 @@ var ContainerItems = class _ContainerItems {
       }
       const now = (/* @__PURE__ */ new Date()).toISOString();
       const record = {
-        path: path17,
+        path: path22,
         total: chunk.range.total,
         gzip: chunk.gzip,
         fileLength: chunk.fileLength ?? null,
@@ -28715,28 +30006,28 @@ var ContainerItems = class _ContainerItems {
     await this.#journal.sync();
     await fsyncDir(this.#layout.itemsDir(this.#containerId));
   }
-  get(path17) {
-    return this.#items.get(path17);
+  get(path22) {
+    return this.#items.get(path22);
   }
-  dataFile(path17) {
-    return this.#layout.itemDataFile(this.#containerId, path17);
+  dataFile(path22) {
+    return this.#layout.itemDataFile(this.#containerId, path22);
   }
   /**
    * Receives one chunk. Chunks are keyed by (itemPath, range): the bytes go to their offset in
    * the data file, so a retried chunk replaces the same bytes instead of appending. A different
    * total or encoding means the client started a new upload of that path, so the item restarts.
    */
-  async receiveChunk(path17, chunk, write) {
-    return this.#locks.run(path17, async () => {
+  async receiveChunk(path22, chunk, write) {
+    return this.#locks.run(path22, async () => {
       const now = (/* @__PURE__ */ new Date()).toISOString();
-      const existing = this.#items.get(path17);
+      const existing = this.#items.get(path22);
       const restart = existing !== void 0 && (existing.total !== chunk.range.total || existing.gzip !== chunk.gzip || existing.packOffset !== void 0);
       const fresh = existing === void 0 || restart;
-      if (existing === void 0) this.#checkNoClash(path17);
-      this.#checkSize(path17, existing, chunk.range.total);
+      if (existing === void 0) this.#checkNoClash(path22);
+      this.#checkSize(path22, existing, chunk.range.total);
       const { start, end, total } = chunk.range;
       const base = fresh ? {
-        path: path17,
+        path: path22,
         total,
         gzip: chunk.gzip,
         fileLength: chunk.fileLength ?? null,
@@ -28749,7 +30040,7 @@ var ContainerItems = class _ContainerItems {
       this.#put(base);
       if (restart) await this.#persist(base);
       try {
-        await write(this.dataFile(path17), fresh);
+        await write(this.dataFile(path22), fresh);
       } catch (error2) {
         if (!fresh) await this.#persist(base).catch(() => void 0);
         throw error2;
@@ -28789,13 +30080,13 @@ var ContainerItems = class _ContainerItems {
     return total;
   }
   /** The artifact, with this item at `total` bytes, must stay within the size limit. */
-  #checkSize(path17, existing, total) {
-    if (this.#totalBytes - (existing?.total ?? 0) + total > this.#maxBytes) throw this.#tooLarge(path17, total);
+  #checkSize(path22, existing, total) {
+    if (this.#totalBytes - (existing?.total ?? 0) + total > this.#maxBytes) throw this.#tooLarge(path22, total);
   }
-  #tooLarge(path17, bytes) {
+  #tooLarge(path22, bytes) {
     return new ErrorResponse(
       413,
-      `Storing ${bytes} more bytes for ${JSON.stringify(path17)} would make the artifact larger than the server's limit of ${this.#maxBytes} bytes (maxArtifactBytes)`
+      `Storing ${bytes} more bytes for ${JSON.stringify(path22)} would make the artifact larger than the server's limit of ${this.#maxBytes} bytes (maxArtifactBytes)`
     );
   }
   #put(record) {
@@ -28807,15 +30098,15 @@ var ContainerItems = class _ContainerItems {
     this.#items.set(record.path, record);
   }
   /** A path cannot be both a file and a folder: the client would have to create both on disk. */
-  #checkNoClash(path17) {
-    if (this.#folders.has(path17)) {
-      throw new ErrorResponse(409, `itemPath ${JSON.stringify(path17)} is already a folder in this artifact`);
+  #checkNoClash(path22) {
+    if (this.#folders.has(path22)) {
+      throw new ErrorResponse(409, `itemPath ${JSON.stringify(path22)} is already a folder in this artifact`);
     }
-    const clash = ancestors2(path17).find((folder) => this.#items.has(folder));
+    const clash = ancestors2(path22).find((folder) => this.#items.has(folder));
     if (clash !== void 0) {
       throw new ErrorResponse(
         409,
-        `itemPath ${JSON.stringify(path17)} is below ${JSON.stringify(clash)}, which is already a file`
+        `itemPath ${JSON.stringify(path22)} is below ${JSON.stringify(clash)}, which is already a file`
       );
     }
   }
@@ -28823,8 +30114,8 @@ var ContainerItems = class _ContainerItems {
     return this.#journal.append(record);
   }
 };
-function ancestors2(path17) {
-  const parts = path17.split("/");
+function ancestors2(path22) {
+  const parts = path22.split("/");
   const out = [];
   for (let i = 1; i < parts.length; i++) out.push(parts.slice(0, i).join("/"));
   return out;
@@ -28856,24 +30147,9 @@ async function writeFully2(fd, body, offset) {
 }
 
 // src/server/legacy/listing-source.ts
+init_read_all();
+init_atomic_file();
 import { readdir as readdir3 } from "node:fs/promises";
-
-// src/server/listing/read-all.ts
-async function readAll(items, read, concurrency = 32) {
-  const out = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++];
-      const value = await read(item);
-      if (value !== void 0) out.push(value);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  return out;
-}
-
-// src/server/legacy/listing-source.ts
 function legacyListingSource(layout) {
   return {
     async loadAll() {
@@ -28913,7 +30189,7 @@ var ArtifactStore = class _ArtifactStore {
   }
   static async open(layout, options = {}) {
     const store = new _ArtifactStore(layout, options);
-    await mkdir7(layout.containersDir, { recursive: true });
+    await mkdir8(layout.containersDir, { recursive: true });
     await store.#load();
     store.#listing = await ListingIndex.open(legacyListingSource(layout), {
       ...options.listing,
@@ -28935,7 +30211,7 @@ var ArtifactStore = class _ArtifactStore {
         const record = await readJsonFile(this.#layout.artifactFile(id));
         if (isArtifactRecord(record)) this.#byId.set(id, record);
         else if (record === void 0)
-          await rm6(this.#layout.containerDir(id), { recursive: true, force: true });
+          await rm7(this.#layout.containerDir(id), { recursive: true, force: true });
       })
     );
     await this.#ids.resume(maxId);
@@ -28960,7 +30236,7 @@ var ArtifactStore = class _ArtifactStore {
    */
   async create(runId, name, retentionDays) {
     const result = await this.#createContainer(runId, name, retentionDays);
-    const session = randomBytes4(12).toString("hex");
+    const session = randomBytes5(12).toString("hex");
     this.#sessions.set(session, {
       containerId: result.record.containerId,
       lastActivity: this.#now(),
@@ -28980,19 +30256,19 @@ var ArtifactStore = class _ArtifactStore {
    * finalizes, and the winner may replace whatever the loser wrote. Requests without a session
    * (a container URL taken from a listing, or another server's client) are not tracked.
    */
-  claim(containerId, path17, session) {
+  claim(containerId, path22, session) {
     if (session === null) return;
     const mine = this.#sessions.get(session);
     if (!mine || mine.containerId !== containerId) return;
     const now = this.#now();
     const name = this.#byId.get(containerId)?.name ?? String(containerId);
-    if (mine.lostTo !== void 0) throw raceLost(name, path17, true);
-    const key = `${containerId}\0${path17}`;
+    if (mine.lostTo !== void 0) throw raceLost(name, path22, true);
+    const key = `${containerId}\0${path22}`;
     const owner = this.#owners.get(key);
     const other = owner === void 0 || owner === session ? void 0 : this.#sessions.get(owner);
     if (other && this.#isLive(other, now)) {
       mine.lostTo = owner;
-      throw raceLost(name, path17, false);
+      throw raceLost(name, path22, false);
     }
     mine.lastActivity = now;
     this.#owners.set(key, session);
@@ -29024,7 +30300,7 @@ var ArtifactStore = class _ArtifactStore {
         );
       }
       const containerId = await this.#ids.allocate();
-      await mkdir7(this.#layout.itemsDir(containerId), { recursive: true });
+      await mkdir8(this.#layout.itemsDir(containerId), { recursive: true });
       const now = (/* @__PURE__ */ new Date()).toISOString();
       const record = {
         containerId,
@@ -29109,12 +30385,13 @@ var ArtifactStore = class _ArtifactStore {
         for (const session of this.#sessions.values()) {
           if (session.containerId === containerId && this.#isLive(session, now)) return void 0;
         }
-        await rm6(this.#layout.artifactFile(containerId), { force: true });
+        await rm7(this.#layout.artifactFile(containerId), { force: true });
+        this.#listing?.apply({ remove: String(containerId) });
         this.#byId.delete(containerId);
         const items = this.#items.get(containerId);
         this.#items.delete(containerId);
         await (await items?.catch(() => void 0))?.close();
-        await rm6(this.#layout.containerDir(containerId), { recursive: true, force: true });
+        await rm7(this.#layout.containerDir(containerId), { recursive: true, force: true });
         return current;
       })
     );
@@ -29137,8 +30414,8 @@ var ArtifactStore = class _ArtifactStore {
     await Promise.all(loaded.map((r) => r.status === "fulfilled" ? r.value.close() : void 0));
   }
 };
-function raceLost(artifact, path17, earlier) {
-  const what = earlier ? `lost the race for a file to another upload of artifact ${JSON.stringify(artifact)} in this run and may not write ${JSON.stringify(path17)} either` : `came second: another upload of artifact ${JSON.stringify(artifact)} in this run is writing ${JSON.stringify(path17)}`;
+function raceLost(artifact, path22, earlier) {
+  const what = earlier ? `lost the race for a file to another upload of artifact ${JSON.stringify(artifact)} in this run and may not write ${JSON.stringify(path22)} either` : `came second: another upload of artifact ${JSON.stringify(artifact)} in this run is writing ${JSON.stringify(path22)}`;
   return new ErrorResponse(
     409,
     `This upload ${what}; it is refused so that no file and no artifact mixes the two uploads. Give concurrent uploads different artifact names, or different files`
@@ -29159,6 +30436,7 @@ function isArtifactRecord(value) {
 }
 
 // src/server/http/body.ts
+init_error_response();
 var DEFAULT_JSON_LIMIT = 1024 * 1024;
 async function readJsonBody(req, limit = DEFAULT_JSON_LIMIT) {
   const declared = Number(req.headers["content-length"]);
@@ -29197,19 +30475,9 @@ function expectObject(value, what) {
   return value;
 }
 
-// src/server/http/respond.ts
-function sendJson(res, status, body, headers = {}) {
-  const payload = Buffer.from(JSON.stringify(body));
-  res.writeHead(status, {
-    ...headers,
-    "Content-Type": "application/json; charset=utf-8",
-    "Content-Length": String(payload.length)
-  });
-  res.end(payload);
-}
-function sendErrorJson(res, status, message, headers = {}) {
-  sendJson(res, status, { message, statusCode: status }, headers);
-}
+// src/server/legacy/artifact-routes.ts
+init_error_response();
+init_respond();
 
 // src/server/legacy/contracts.ts
 var NIL_GUID = "00000000-0000-0000-0000-000000000000";
@@ -29251,18 +30519,18 @@ function fileEntry(baseUrl, containerId, item) {
   if (length !== void 0) entry.fileLength = length;
   return entry;
 }
-function folderEntry(baseUrl, containerId, path17, dates) {
+function folderEntry(baseUrl, containerId, path22, dates) {
   return {
     containerId,
     scopeIdentifier: NIL_GUID,
-    path: path17,
+    path: path22,
     itemType: "folder",
     status: "created",
     dateCreated: dates.createdAt,
     dateLastModified: dates.createdAt,
     createdBy: NIL_GUID,
     lastModifiedBy: NIL_GUID,
-    itemLocation: itemUrl2(baseUrl, containerId, path17),
+    itemLocation: itemUrl2(baseUrl, containerId, path22),
     contentId: ""
   };
 }
@@ -29271,6 +30539,28 @@ function originalLength(item) {
   if (item.fileLength === null) return void 0;
   if (item.fileLength === 0 && item.total > 0) return void 0;
   return item.fileLength;
+}
+
+// src/core/name-characters.ts
+function findBadCharacter(value, forbidden) {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code >= 55296 && code <= 56319) {
+      const next = value.charCodeAt(i + 1);
+      if (next >= 56320 && next <= 57343) {
+        i++;
+        continue;
+      }
+      return { ch: value[i], index: i, reason: "a lone surrogate (not valid UTF-8)" };
+    }
+    if (code >= 56320 && code <= 57343) {
+      return { ch: value[i], index: i, reason: "a lone surrogate (not valid UTF-8)" };
+    }
+    const ch = value[i];
+    if (forbidden.includes(ch)) return { ch, index: i, reason: "not allowed" };
+    if (isControlCharacter(code)) return { ch, index: i, reason: "a control character" };
+  }
+  return void 0;
 }
 
 // src/core/artifact-name.ts
@@ -29329,6 +30619,7 @@ function validateArtifactName(name) {
 }
 
 // src/server/legacy/validate.ts
+init_error_response();
 function validateArtifactName2(name) {
   const problem = artifactNameProblem(name);
   if (problem !== void 0) throw badRequest2(serviceNameMessage(name, problem));
@@ -29356,27 +30647,27 @@ function normalizeItemPath(raw, artifactName) {
   }
   return segments.join("/");
 }
-function parseContentRange(header3) {
-  if (header3 === void 0) throw badRequest2("Content-Range header is required (bytes start-end/total)");
-  const match = /^bytes (\d+)-(-1|\d+)\/(\d+)$/.exec(header3.trim());
+function parseContentRange(header4) {
+  if (header4 === void 0) throw badRequest2("Content-Range header is required (bytes start-end/total)");
+  const match = /^bytes (\d+)-(-1|\d+)\/(\d+)$/.exec(header4.trim());
   if (!match)
-    throw badRequest2(`Malformed Content-Range ${JSON.stringify(header3)}; expected "bytes start-end/total"`);
+    throw badRequest2(`Malformed Content-Range ${JSON.stringify(header4)}; expected "bytes start-end/total"`);
   const [start, lastInclusive, total] = [Number(match[1]), Number(match[2]), Number(match[3])];
   if (![start, lastInclusive, total].every(Number.isSafeInteger))
-    throw badRequest2(`Content-Range ${header3} is out of range`);
+    throw badRequest2(`Content-Range ${header4} is out of range`);
   if (total === 0) {
     if (start === 0 && lastInclusive === -1) return { start: 0, end: 0, total: 0 };
-    throw badRequest2(`Content-Range ${header3} is invalid: an empty item must be sent as "bytes 0--1/0"`);
+    throw badRequest2(`Content-Range ${header4} is invalid: an empty item must be sent as "bytes 0--1/0"`);
   }
   if (lastInclusive < start || lastInclusive >= total)
-    throw badRequest2(`Content-Range ${header3} is invalid for a ${total}-byte item`);
+    throw badRequest2(`Content-Range ${header4} is invalid for a ${total}-byte item`);
   return { start, end: lastInclusive + 1, total };
 }
-function parseOptionalLength(value, header3) {
+function parseOptionalLength(value, header4) {
   if (value === void 0) return void 0;
   const text = Array.isArray(value) ? value[0] : value;
   if (text === void 0 || !/^\d+$/.test(text.trim()) || !Number.isSafeInteger(Number(text))) {
-    throw badRequest2(`${header3} must be a non-negative integer, got ${JSON.stringify(value)}`);
+    throw badRequest2(`${header4} must be a non-negative integer, got ${JSON.stringify(value)}`);
   }
   return Number(text);
 }
@@ -29455,12 +30746,15 @@ function parseRetention(value) {
 // src/server/legacy/container-routes.ts
 import { createReadStream as createReadStream2 } from "node:fs";
 import { open as open13 } from "node:fs/promises";
-import { pipeline as pipeline5 } from "node:stream/promises";
+import { pipeline as pipeline6 } from "node:stream/promises";
+init_error_response();
+init_respond();
 
 // src/server/legacy/chunk-writer.ts
 import { createHash as createHash7 } from "node:crypto";
 import { constants as constants5 } from "node:fs";
 import { open as open12 } from "node:fs/promises";
+init_error_response();
 var WRITE_BATCH = 1024 * 1024;
 async function writeChunk(req, file, fresh, target) {
   const md5 = target.expectedMd5 === void 0 ? void 0 : createHash7("md5");
@@ -29558,8 +30852,8 @@ async function putChunk(store, ctx) {
   const artifact = containerOf2(store, ctx);
   const rawPath = ctx.url.searchParams.get("itemPath");
   if (rawPath === null) throw badRequest2("The itemPath query parameter is required");
-  const path17 = normalizeItemPath(rawPath, artifact.name);
-  if (path17 === artifact.name)
+  const path22 = normalizeItemPath(rawPath, artifact.name);
+  if (path22 === artifact.name)
     throw badRequest2(`itemPath ${JSON.stringify(rawPath)} names the artifact, not a file in it`);
   const range = parseContentRange(req.headers["content-range"]);
   if (range.total > store.limits.maxArtifactBytes) {
@@ -29579,14 +30873,14 @@ async function putChunk(store, ctx) {
   const fileLength = parseOptionalLength(req.headers["x-tfs-filelength"], "x-tfs-filelength");
   const md5Header = req.headers["x-actions-results-md5"];
   const expectedMd5 = typeof md5Header === "string" && md5Header !== "" ? md5Header : void 0;
-  store.claim(artifact.containerId, path17, ctx.url.searchParams.get(UPLOAD_SESSION_PARAM));
+  store.claim(artifact.containerId, path22, ctx.url.searchParams.get(UPLOAD_SESSION_PARAM));
   const items = await store.items(artifact.containerId);
   if (range.start === 0 && length === range.total && length <= WHOLE_ITEM_LIMIT) {
     const body = await readChunkBody(req, { length, expectedMd5 });
-    await items.receiveWhole(path17, { range, gzip: gzip2, fileLength }, body);
+    await items.receiveWhole(path22, { range, gzip: gzip2, fileLength }, body);
   } else {
     await items.receiveChunk(
-      path17,
+      path22,
       { range, gzip: gzip2, fileLength },
       (file, fresh) => writeChunk(req, file, fresh, { offset: range.start, length, expectedMd5 })
     );
@@ -29634,7 +30928,7 @@ async function sendFile(ctx, items, item) {
     end: start + item.total - 1,
     highWaterMark: Math.min(READ_HIGH_WATER_MARK, Math.max(item.total, 1))
   });
-  await pipeline5(source, ctx.res);
+  await pipeline6(source, ctx.res);
 }
 function parseEncoding(value) {
   if (value === void 0 || value === "" || value.toLowerCase() === "identity") return false;
@@ -29688,8 +30982,12 @@ function createLegacyProtocol(store) {
   };
 }
 
+// src/server/rest/routes.ts
+init_error_response();
+init_respond();
+
 // src/server/server.ts
-import { randomBytes as randomBytes5 } from "node:crypto";
+import { randomBytes as randomBytes6 } from "node:crypto";
 import { createServer } from "node:http";
 
 // src/server/http/connection-guard.ts
@@ -29787,6 +31085,7 @@ function lingerAndClose(req, socket) {
 }
 
 // src/server/http/storage-failure.ts
+init_error_response();
 var NO_SPACE2 = /* @__PURE__ */ new Set(["ENOSPC", "EDQUOT"]);
 var STORAGE = /* @__PURE__ */ new Set([
   ...NO_SPACE2,
@@ -29819,6 +31118,10 @@ function errnoOf(error2) {
   }
   return void 0;
 }
+
+// src/server/server.ts
+init_error_response();
+init_respond();
 
 // src/server/observe/route-name.ts
 var TWIRP = /^\/twirp\/github\.actions\.results\.api\.v1\.ArtifactService\/(?<method>[^/]+)$/;
@@ -29887,29 +31190,33 @@ function createHttpServer(options) {
       stats.requests++;
       const started = process.hrtime.bigint();
       const connection = guard.requestStarted(req, res);
-      const requestId = randomBytes5(8).toString("hex");
+      const requestId = randomBytes6(8).toString("hex");
       res.setHeader("X-Request-Id", requestId);
       if (draining) res.setHeader("Connection", "close");
       inFlight++;
       const time = (/* @__PURE__ */ new Date()).toISOString();
       const socket = req.socket;
+      const remote = socket.remoteAddress ?? "";
+      const body = countBodyBytes(res);
       res.once("close", () => {
         inFlight--;
-        const path17 = pathOnly(req.url);
+        const path22 = pathOnly(req.url);
         const record = {
           time,
           method: methodName(req.method),
-          route: routeName(path17),
+          route: routeName(path22),
           // The status actually sent: a connection cut before any answer is no status, never 200.
           status: res.headersSent ? res.statusCode : void 0,
-          cut: !res.writableFinished,
+          // A client that closes as soon as it has the declared length can beat the server's own
+          // end(): all the bytes went out, so the answer was not cut.
+          cut: !res.writableFinished && !body.complete(),
           json: /json/i.test(String(res.getHeader("Content-Type") ?? "")),
           durationMs: Math.round(Number(process.hrtime.bigint() - started) / 1e6 * 10) / 10,
           ...wireBytes(socket),
-          remote: socket.remoteAddress ?? "",
+          remote,
           requestId
         };
-        options.onRequestEnd?.(record, path17);
+        options.onRequestEnd?.(record, path22);
         if (draining) afterDrainStep();
       });
       void dispatch(req, res, connection);
@@ -30072,6 +31379,29 @@ function wireBytes(socket) {
   wireMarks.set(socket, now);
   return { bytesIn: Math.max(0, now.read - mark.read), bytesOut: Math.max(0, now.written - mark.written) };
 }
+function countBodyBytes(res) {
+  let written = 0;
+  const count = (chunk) => {
+    if (typeof chunk === "string") written += Buffer.byteLength(chunk);
+    else if (chunk instanceof Uint8Array) written += chunk.byteLength;
+  };
+  const write = res.write;
+  const end = res.end;
+  res.write = function(chunk, ...rest) {
+    count(chunk);
+    return write.call(this, chunk, ...rest);
+  };
+  res.end = function(chunk, ...rest) {
+    if (typeof chunk !== "function") count(chunk);
+    return end.call(this, chunk, ...rest);
+  };
+  return {
+    complete: () => {
+      const declared = Number(res.getHeader("Content-Length"));
+      return res.headersSent && Number.isSafeInteger(declared) && declared >= 0 && written >= declared;
+    }
+  };
+}
 
 // src/server/rest/contracts.ts
 function restArtifact(baseUrl, owner, repo, record) {
@@ -30098,11 +31428,17 @@ function githubTime(iso) {
   return iso.replace(/\.\d+Z$/, "Z");
 }
 
+// src/core/defined.ts
+function defined(key, value) {
+  return value === void 0 ? {} : { [key]: value };
+}
+
 // src/server/rest/runs-routes.ts
 import { createHash as createHash9 } from "node:crypto";
+init_error_response();
+init_respond();
 
-// src/server/rest/run-registry.ts
-import { join as join2 } from "node:path";
+// src/core/run-states.ts
 var RUN_STATUSES = ["queued", "in_progress", "completed"];
 var RUN_CONCLUSIONS = [
   "success",
@@ -30114,72 +31450,6 @@ var RUN_CONCLUSIONS = [
   "action_required",
   "stale"
 ];
-var MAX_RUNS = 1e5;
-var FILE = "runs.json";
-var RunRegistry = class _RunRegistry {
-  #file;
-  #runs;
-  #mutex = new KeyedMutex();
-  constructor(file, runs) {
-    this.#file = file;
-    this.#runs = runs;
-  }
-  static async open(dataDir) {
-    const file = join2(dataDir, FILE);
-    const stored = await readJsonFile(file);
-    const runs = /* @__PURE__ */ new Map();
-    if (Array.isArray(stored)) {
-      for (const run of stored) runs.set(run.id, run);
-    }
-    return new _RunRegistry(file, runs);
-  }
-  get(id) {
-    return this.#runs.get(id);
-  }
-  /** Creates or updates a run; fields left out keep their recorded values. */
-  async record(id, fields, now) {
-    return this.#mutex.run("runs", async () => {
-      const time = now.toISOString();
-      const before = this.#runs.get(id);
-      const path17 = fields.path ?? before?.path ?? "";
-      const run = {
-        id,
-        path: path17,
-        name: fields.name ?? before?.name ?? (path17.split("/").pop() || ""),
-        headBranch: fields.headBranch ?? before?.headBranch ?? "",
-        headSha: fields.headSha ?? before?.headSha ?? "",
-        event: fields.event ?? before?.event ?? "",
-        status: fields.status ?? before?.status ?? "in_progress",
-        conclusion: fields.conclusion !== void 0 ? fields.conclusion : before?.conclusion ?? null,
-        createdAt: before?.createdAt ?? time,
-        updatedAt: time
-      };
-      this.#runs.delete(id);
-      this.#runs.set(id, run);
-      while (this.#runs.size > MAX_RUNS) {
-        const oldest = this.#runs.keys().next().value;
-        this.#runs.delete(oldest);
-      }
-      await writeJsonAtomic(this.#file, [...this.#runs.values()]);
-      return run;
-    });
-  }
-  /** Matching runs, newest first (by creation time, then id), as GitHub lists them. */
-  list(filter) {
-    const workflow = filter.workflow;
-    return [...this.#runs.values()].filter(
-      (run) => workflow === void 0 || run.path === workflow || run.path.split("/").pop() === workflow
-    ).filter((run) => filter.branch === void 0 || run.headBranch === filter.branch).filter((run) => filter.event === void 0 || run.event === filter.event).filter(
-      (run) => filter.status === void 0 || run.status === filter.status || run.conclusion === filter.status
-    ).sort(
-      (a, b) => a.createdAt === b.createdAt ? compareIds(b.id, a.id) : b.createdAt < a.createdAt ? -1 : 1
-    );
-  }
-};
-function compareIds(a, b) {
-  if (/^\d+$/.test(a) && /^\d+$/.test(b)) return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 // src/server/rest/runs-routes.ts
 var REPO = "^/repos/(?<owner>[^/]+)/(?<repo>[^/]+)/actions";
@@ -30253,8 +31523,8 @@ function restRun(baseUrl, owner, repo, run) {
     artifacts_url: `${repoUrl}/actions/runs/${encodeURIComponent(run.id)}/artifacts`
   };
 }
-function workflowId(path17) {
-  return createHash9("sha256").update(path17).digest().readUIntBE(0, 6);
+function workflowId(path22) {
+  return createHash9("sha256").update(path22).digest().readUIntBE(0, 6);
 }
 function optionalText(body, key) {
   const value = body[key];
@@ -30273,15 +31543,13 @@ function optionalEnum(body, key, allowed) {
   }
   return value;
 }
-function defined(key, value) {
-  return value === void 0 ? {} : { [key]: value };
-}
 function positiveInt(raw, fallback) {
   const value = raw === null ? NaN : Number(raw);
   return Number.isSafeInteger(value) && value >= 1 ? value : fallback;
 }
 
 // src/server/rest/errors.ts
+init_respond();
 var DOCS = "https://docs.github.com/rest/actions/artifacts";
 function renderRestError(res, error2) {
   sendJson(res, error2.status, { message: error2.message, documentation_url: DOCS }, error2.headers);
@@ -30327,7 +31595,10 @@ async function list2(service, ctx, runId) {
   const runs = grantedRuns(ctx.access);
   const perPage = Math.min(positiveInt2(query.get("per_page"), DEFAULT_PER_PAGE2), MAX_PER_PAGE2);
   const page = positiveInt2(query.get("page"), 1);
-  const all = service.index.list({ ...runId === void 0 ? {} : { runId }, ...name === void 0 ? {} : { name } }).filter((r) => runs === void 0 || runs.has(r.runId)).reverse();
+  const all = (await service.store.records.list({
+    ...runId === void 0 ? {} : { runId },
+    ...name === void 0 ? {} : { name }
+  })).filter((r) => runs === void 0 || runs.has(r.runId)).reverse();
   const slice2 = all.slice((page - 1) * perPage, page * perPage);
   const { owner, repo } = repoOf(ctx);
   sendJson(ctx.res, 200, {
@@ -30336,26 +31607,26 @@ async function list2(service, ctx, runId) {
   });
 }
 async function getOne(service, ctx) {
-  const record = visible(service, ctx.access, ctx.params.id);
+  const record = await visible(service, ctx.access, ctx.params.id);
   const { owner, repo } = repoOf(ctx);
   sendJson(ctx.res, 200, restArtifact(ctx.baseUrl, owner, repo, record));
 }
 async function deleteOne(service, ctx) {
-  visible(service, ctx.access, ctx.params.id);
-  const record = await service.index.removeById(Number(ctx.params.id));
+  await visible(service, ctx.access, ctx.params.id);
+  const record = await service.store.records.removeById(Number(ctx.params.id));
   if (!record) throw notFound3();
   ctx.res.writeHead(204);
   ctx.res.end();
 }
 async function download(service, ctx) {
   if (ctx.params.format !== "zip") throw notFound3();
-  const record = visible(service, ctx.access, ctx.params.id);
-  const location = service.signer.sign(ctx.baseUrl, record.blobId, "r");
+  const record = await visible(service, ctx.access, ctx.params.id);
+  const location = service.store.blobs.downloadUrl(ctx.baseUrl, record);
   ctx.res.writeHead(302, { Location: location, "Content-Length": "0" });
   ctx.res.end();
 }
-function visible(service, access3, id) {
-  const record = service.index.get(Number(id));
+async function visible(service, access3, id) {
+  const record = await service.store.records.get(Number(id));
   if (!record || !mayUseRun(access3, record.runId)) throw notFound3();
   return record;
 }
@@ -30375,7 +31646,82 @@ function createRestProtocol(service, runs, authenticate) {
   return { name: "rest", routes: restRoutes(service, runs, authenticate) };
 }
 
+// src/server/rest/run-registry.ts
+init_atomic_file();
+init_keyed_mutex();
+import { join as join2 } from "node:path";
+var MAX_RUNS = 1e5;
+var FILE = "runs.json";
+var RunRegistry = class _RunRegistry {
+  #file;
+  #runs;
+  #mutex = new KeyedMutex();
+  constructor(file, runs) {
+    this.#file = file;
+    this.#runs = runs;
+  }
+  static async open(dataDir) {
+    const file = join2(dataDir, FILE);
+    const stored = await readJsonFile(file);
+    const runs = /* @__PURE__ */ new Map();
+    if (Array.isArray(stored)) {
+      for (const run of stored) runs.set(run.id, run);
+    }
+    return new _RunRegistry(file, runs);
+  }
+  get(id) {
+    return this.#runs.get(id);
+  }
+  /** Creates or updates a run; fields left out keep their recorded values. */
+  async record(id, fields, now) {
+    return this.#mutex.run("runs", async () => {
+      const time = now.toISOString();
+      const before = this.#runs.get(id);
+      const path22 = fields.path ?? before?.path ?? "";
+      const run = {
+        id,
+        path: path22,
+        name: fields.name ?? before?.name ?? (path22.split("/").pop() || ""),
+        headBranch: fields.headBranch ?? before?.headBranch ?? "",
+        headSha: fields.headSha ?? before?.headSha ?? "",
+        event: fields.event ?? before?.event ?? "",
+        status: fields.status ?? before?.status ?? "in_progress",
+        conclusion: fields.conclusion !== void 0 ? fields.conclusion : before?.conclusion ?? null,
+        createdAt: before?.createdAt ?? time,
+        updatedAt: time
+      };
+      this.#runs.delete(id);
+      this.#runs.set(id, run);
+      while (this.#runs.size > MAX_RUNS) {
+        const oldest = this.#runs.keys().next().value;
+        this.#runs.delete(oldest);
+      }
+      await writeJsonAtomic(this.#file, [...this.#runs.values()]);
+      return run;
+    });
+  }
+  /** Matching runs, newest first (by creation time, then id), as GitHub lists them. */
+  list(filter) {
+    const workflow = filter.workflow;
+    return [...this.#runs.values()].filter(
+      (run) => workflow === void 0 || run.path === workflow || run.path.split("/").pop() === workflow
+    ).filter((run) => filter.branch === void 0 || run.headBranch === filter.branch).filter((run) => filter.event === void 0 || run.event === filter.event).filter(
+      (run) => filter.status === void 0 || run.status === filter.status || run.conclusion === filter.status
+    ).sort(
+      (a, b) => a.createdAt === b.createdAt ? compareIds(b.id, a.id) : b.createdAt < a.createdAt ? -1 : 1
+    );
+  }
+};
+function compareIds(a, b) {
+  if (/^\d+$/.test(a) && /^\d+$/.test(b)) return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// src/server/results/twirp-routes.ts
+init_respond();
+
 // src/server/results/blob-errors.ts
+init_error_response();
 import { randomUUID as randomUUID3 } from "node:crypto";
 var DEFAULT_VERSION = "2025-01-05";
 var BlobError = class extends ErrorResponse {
@@ -30437,141 +31783,6 @@ Time:${(/* @__PURE__ */ new Date()).toISOString()}`;
 }
 function escapeXml(text) {
   return text.replace(/[<>&"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
-}
-
-// src/server/results/blob-download.ts
-import { createReadStream as createReadStream3 } from "node:fs";
-import { open as open14 } from "node:fs/promises";
-import { Readable as Readable3 } from "node:stream";
-import { pipeline as pipeline6 } from "node:stream/promises";
-
-// src/server/results/content-disposition.ts
-function contentDisposition(fileName) {
-  const ascii = fileName.replace(/[^\x20-\x7e]|["\\%]/gu, "_");
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeRfc8187(fileName)}`;
-}
-function encodeRfc8187(value) {
-  return encodeURIComponent(value).replace(
-    /['()*]/g,
-    (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`
-  );
-}
-
-// src/server/results/blob-download.ts
-var READ_HIGH_WATER_MARK2 = 1024 * 1024;
-async function sendBlob(req, res, blob, baseHeaders) {
-  const validators2 = {
-    ETag: blob.etag,
-    "Last-Modified": new Date(blob.lastModified).toUTCString()
-  };
-  const ifMatch = req.headers["if-match"];
-  if (ifMatch !== void 0 && !etagListMatches(ifMatch, blob.etag, "strong")) {
-    throw new BlobError(
-      412,
-      "ConditionNotMet",
-      "The condition specified using HTTP conditional header(s) is not met."
-    );
-  }
-  const ifNoneMatch = req.headers["if-none-match"];
-  if (ifNoneMatch !== void 0 && etagListMatches(ifNoneMatch, blob.etag, "weak")) {
-    res.writeHead(304, { ...baseHeaders, ...validators2 });
-    res.end();
-    return;
-  }
-  const ifRange = req.headers["if-range"];
-  const rangeHeader = req.headers["x-ms-range"] ?? req.headers.range;
-  const wanted = typeof rangeHeader === "string" && (ifRange === void 0 || ifRange === blob.etag) ? parseRange(rangeHeader, blob.size) : void 0;
-  const headers = {
-    ...baseHeaders,
-    ...validators2,
-    "Content-Type": blob.contentType,
-    "Accept-Ranges": "bytes",
-    "Content-Disposition": contentDisposition(blob.fileName),
-    "x-ms-blob-type": "BlockBlob"
-  };
-  const [start, end] = wanted ?? [0, blob.size - 1];
-  const length = end - start + 1;
-  headers["Content-Length"] = String(length);
-  if (wanted) headers["Content-Range"] = `bytes ${start}-${end}/${blob.size}`;
-  if (length === 0 || req.method === "HEAD") {
-    res.writeHead(wanted ? 206 : 200, headers);
-    res.end();
-    return;
-  }
-  const pieces = slice(blob.segments, start, end);
-  const first = pieces[0];
-  const handle = first ? await open14(first.file, "r") : void 0;
-  res.writeHead(wanted ? 206 : 200, headers);
-  await pipeline6(Readable3.from(readPieces(pieces, handle)), res);
-}
-function slice(segments, start, end) {
-  const pieces = [];
-  let offset = 0;
-  for (const segment of segments) {
-    const segEnd = offset + segment.size - 1;
-    if (segment.size > 0 && segEnd >= start && offset <= end) {
-      pieces.push({
-        file: segment.file,
-        start: Math.max(start, offset) - offset,
-        end: Math.min(end, segEnd) - offset
-      });
-    }
-    offset += segment.size;
-    if (offset > end) break;
-  }
-  return pieces;
-}
-async function* readPieces(pieces, firstHandle) {
-  let handle = firstHandle;
-  try {
-    for (const piece of pieces) {
-      handle ??= await open14(piece.file, "r");
-      const source = createReadStream3("", {
-        fd: handle,
-        start: piece.start,
-        end: piece.end,
-        highWaterMark: READ_HIGH_WATER_MARK2
-      });
-      handle = void 0;
-      for await (const chunk of source) yield chunk;
-    }
-  } finally {
-    await handle?.close();
-  }
-}
-function parseRange(header3, size) {
-  const match = /^bytes=(\d*)-(\d*)$/.exec(header3.trim());
-  if (!match || match[1] === "" && match[2] === "") return void 0;
-  const first = match[1] === "" ? void 0 : Number(match[1]);
-  const last = match[2] === "" ? void 0 : Number(match[2]);
-  if (first !== void 0 && last !== void 0 && last < first) return void 0;
-  let range;
-  if (first === void 0) {
-    if (last === void 0 || last === 0 || size === 0) throw unsatisfiable(size);
-    range = [Math.max(0, size - last), size - 1];
-  } else {
-    if (first >= size) throw unsatisfiable(size);
-    range = [first, Math.min(last ?? size - 1, size - 1)];
-  }
-  return range;
-}
-function unsatisfiable(size) {
-  return new BlobError(
-    416,
-    "InvalidRange",
-    "The range specified is invalid for the current size of the resource.",
-    {
-      "Content-Range": `bytes */${size}`
-    }
-  );
-}
-function etagListMatches(header3, etag, comparison) {
-  if (header3.trim() === "*") return true;
-  return header3.split(",").some((raw) => {
-    const tag = raw.trim();
-    if (tag.startsWith("W/")) return comparison === "weak" && tag.slice(2) === etag;
-    return tag === etag;
-  });
 }
 
 // src/server/results/blob-params.ts
@@ -30636,21 +31847,468 @@ function blobContentType(req) {
   return typeof raw === "string" && isMimeType(raw.trim()) ? raw.trim() : void 0;
 }
 
+// src/server/results/twirp-routes.ts
+init_twirp_errors();
+
+// src/server/results/twirp-fields.ts
+init_twirp_errors();
+var RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/i;
+var TwirpFields = class {
+  #body;
+  constructor(body) {
+    if (typeof body !== "object" || body === null || Array.isArray(body)) {
+      throw new TwirpError("malformed", "The request body must be a JSON object");
+    }
+    this.#body = body;
+  }
+  #get(name) {
+    const value = this.#body[name] ?? this.#body[lowerCamel(name)];
+    return value === null ? void 0 : value;
+  }
+  /** A string field; protobuf omits empty strings, so absent reads as `''`. */
+  string(name) {
+    const value = this.#get(name);
+    if (value === void 0) return "";
+    if (typeof value !== "string") throw invalid4(name, "a string", value);
+    return value;
+  }
+  /** A google.protobuf.StringValue: a bare string, or absent. */
+  optionalString(name) {
+    const value = this.#get(name);
+    if (value === void 0) return void 0;
+    if (typeof value !== "string") throw invalid4(name, "a string", value);
+    return value;
+  }
+  /**
+   * A non-negative int64 (or Int64Value), or absent. Values are kept below 2^53 so they survive
+   * the client's `Number(BigInt(x))`.
+   */
+  optionalCount(name) {
+    const value = this.#get(name);
+    if (value === void 0) return void 0;
+    const number = typeof value === "number" ? value : typeof value === "string" && /^\d+$/.test(value) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(number) || number < 0) {
+      throw invalid4(name, "a non-negative integer (int64 as a string or number)", value);
+    }
+    return number;
+  }
+  /** An int32, or 0 when absent (protobuf default). */
+  int32(name) {
+    const value = this.#get(name);
+    if (value === void 0) return 0;
+    const number = typeof value === "string" && /^-?\d+$/.test(value) ? Number(value) : value;
+    if (typeof number !== "number" || !Number.isInteger(number) || Math.abs(number) > 2 ** 31) {
+      throw invalid4(name, "an int32", value);
+    }
+    return number;
+  }
+  /** A google.protobuf.Timestamp (RFC 3339 string), or absent. */
+  optionalTimestamp(name) {
+    const value = this.#get(name);
+    if (value === void 0) return void 0;
+    const time = typeof value === "string" && RFC3339.test(value) ? Date.parse(value) : NaN;
+    if (!Number.isFinite(time)) throw invalid4(name, "an RFC 3339 timestamp", value);
+    return new Date(time);
+  }
+};
+function lowerCamel(name) {
+  return name.replace(/_([a-z0-9])/g, (_all, ch) => ch.toUpperCase());
+}
+function invalid4(name, expected, value) {
+  return new TwirpError(
+    "invalid_argument",
+    `${name} must be ${expected}, got ${JSON.stringify(value)?.slice(0, 200) ?? String(value)}`
+  );
+}
+
+// src/server/results/validate.ts
+init_twirp_errors();
+var MAX_ID_LENGTH = 256;
+function validateArtifactName3(name) {
+  const problem = artifactNameProblem(name);
+  if (problem !== void 0) throw new TwirpError("invalid_argument", serviceNameMessage(name, problem));
+  return name;
+}
+function validateBackendId(value, field) {
+  const control = [...value].some((ch) => ch.charCodeAt(0) < 32 || ch === "\x7F");
+  if (value.length === 0 || value.length > MAX_ID_LENGTH || control) {
+    throw new TwirpError(
+      "invalid_argument",
+      `${field} must be 1\u2013${MAX_ID_LENGTH} printable characters, got ${JSON.stringify(value.slice(0, 300))}`
+    );
+  }
+  return value;
+}
+
+// src/server/results/twirp-routes.ts
+var SERVICE = "github.actions.results.api.v1.ArtifactService";
+var RPC = /^\/twirp\/github\.actions\.results\.api\.v1\.ArtifactService\/(?<method>[^/]+)$/;
+var ANY_TWIRP = /^\/twirp(?:\/.*)?$/;
+var DEFAULT_RETENTION_MS = 90 * 24 * 60 * 60 * 1e3;
+var RPCS = {
+  CreateArtifact: createArtifact,
+  FinalizeArtifact: finalizeArtifact,
+  ListArtifacts: listArtifacts,
+  GetSignedArtifactURL: getSignedArtifactUrl,
+  DeleteArtifact: deleteArtifact
+};
+function twirpRoutes(service) {
+  return [
+    {
+      method: "POST",
+      pattern: RPC,
+      handler: (ctx) => callRpc(service, ctx),
+      renderError: renderTwirpError
+    },
+    {
+      method: ANY_METHOD,
+      pattern: ANY_TWIRP,
+      handler: (ctx) => {
+        throw new TwirpError(
+          "bad_route",
+          `no handler for ${ctx.req.method ?? ""} ${ctx.url.pathname}; the ${SERVICE} methods are POST ${Object.keys(RPCS).join(", ")}`
+        );
+      },
+      renderError: renderTwirpError
+    }
+  ];
+}
+async function callRpc(service, ctx) {
+  const name = ctx.params.method ?? "";
+  const rpc = Object.hasOwn(RPCS, name) ? RPCS[name] : void 0;
+  if (!rpc) {
+    throw new TwirpError("bad_route", `no handler for path ${ctx.url.pathname}: unknown method ${name}`);
+  }
+  checkContentType(ctx.req);
+  const fields = new TwirpFields(await readJsonBody(ctx.req, service.limits.maxJsonBodyBytes));
+  sendJson(ctx.res, 200, await rpc(service, fields, ctx));
+}
+function checkContentType(req) {
+  const type = req.headers["content-type"]?.split(";", 1)[0]?.trim().toLowerCase();
+  if (type !== void 0 && type !== "" && type !== "application/json") {
+    throw new TwirpError(
+      "bad_route",
+      `unexpected Content-Type ${JSON.stringify(type)}: only application/json is supported`
+    );
+  }
+}
+function runAndJob(fields) {
+  return {
+    runId: validateBackendId(fields.string("workflow_run_backend_id"), "workflow_run_backend_id"),
+    jobId: validateBackendId(fields.string("workflow_job_run_backend_id"), "workflow_job_run_backend_id")
+  };
+}
+function writerRunAndJob(fields, access3, rpc) {
+  const ids = runAndJob(fields);
+  if (!mayWriteAsJob(access3, ids.runId, ids.jobId)) {
+    throw new TwirpError(
+      "permission_denied",
+      `${rpc}: the runtime token does not grant job ${JSON.stringify(ids.jobId)} of workflow run ${JSON.stringify(ids.runId)}`
+    );
+  }
+  return ids;
+}
+function readerRunAndJob(fields, access3, rpc) {
+  const ids = runAndJob(fields);
+  if (!mayUseRun(access3, ids.runId)) {
+    throw new TwirpError(
+      "permission_denied",
+      `${rpc}: the runtime token does not grant workflow run ${JSON.stringify(ids.runId)}`
+    );
+  }
+  return ids;
+}
+async function createArtifact(service, fields, ctx) {
+  const { runId, jobId } = writerRunAndJob(fields, ctx.access, "CreateArtifact");
+  const name = validateArtifactName3(fields.string("name"));
+  const mimeType = fields.optionalString("mime_type") ?? "application/zip";
+  if (!isMimeType(mimeType)) {
+    throw new TwirpError(
+      "invalid_argument",
+      `mime_type ${JSON.stringify(mimeType)} is not a valid MIME type`
+    );
+  }
+  const now = Date.now();
+  const expiresAt3 = fields.optionalTimestamp("expires_at") ?? new Date(now + DEFAULT_RETENTION_MS);
+  if (expiresAt3.getTime() <= now) {
+    throw new TwirpError("invalid_argument", `expires_at ${expiresAt3.toISOString()} is not in the future`);
+  }
+  const record = await service.store.records.create({
+    runId,
+    jobId,
+    name,
+    mimeType,
+    version: fields.int32("version"),
+    expiresAt: expiresAt3
+  });
+  return { ok: true, signed_upload_url: service.store.blobs.uploadUrl(ctx.baseUrl, record) };
+}
+async function finalizeArtifact(service, fields, ctx) {
+  const { runId } = writerRunAndJob(fields, ctx.access, "FinalizeArtifact");
+  const name = validateArtifactName3(fields.string("name"));
+  const record = await service.store.records.finalize({
+    runId,
+    name,
+    size: fields.optionalCount("size"),
+    hash: fields.optionalString("hash")
+  });
+  return { ok: true, artifact_id: String(record.id) };
+}
+async function listArtifacts(service, fields, ctx) {
+  const { runId } = readerRunAndJob(fields, ctx.access, "ListArtifacts");
+  const name = fields.optionalString("name_filter");
+  const id = fields.optionalCount("id_filter");
+  const artifacts = await service.store.records.list({
+    runId,
+    ...name === void 0 ? {} : { name },
+    ...id === void 0 ? {} : { id }
+  });
+  return { artifacts: artifacts.map(monolithArtifact) };
+}
+async function getSignedArtifactUrl(service, fields, ctx) {
+  const { runId, jobId } = readerRunAndJob(fields, ctx.access, "GetSignedArtifactURL");
+  const name = validateArtifactName3(fields.string("name"));
+  const candidates = await service.store.records.list({ runId, name });
+  const record = candidates.filter((r) => r.jobId === jobId).at(-1) ?? candidates.at(-1);
+  if (!record) throw notFound4(runId, name);
+  return { signed_url: service.store.blobs.downloadUrl(ctx.baseUrl, record) };
+}
+async function deleteArtifact(service, fields, ctx) {
+  const { runId, jobId } = readerRunAndJob(fields, ctx.access, "DeleteArtifact");
+  const name = validateArtifactName3(fields.string("name"));
+  const record = await service.store.records.remove(runId, name, jobId);
+  if (!record) {
+    throw new TwirpError(
+      "not_found",
+      `No artifact named ${JSON.stringify(name)} in workflow run ${JSON.stringify(runId)}`
+    );
+  }
+  return { ok: true, artifact_id: String(record.id) };
+}
+function monolithArtifact(record) {
+  return {
+    workflow_run_backend_id: record.runId,
+    workflow_job_run_backend_id: record.jobId,
+    database_id: String(record.id),
+    name: record.name,
+    size: String(record.finalized?.size ?? 0),
+    created_at: record.createdAt,
+    ...record.finalized?.digest ? { digest: record.finalized.digest } : {}
+  };
+}
+function notFound4(runId, name) {
+  return new TwirpError(
+    "not_found",
+    `No finalized artifact named ${JSON.stringify(name)} in workflow run ${JSON.stringify(runId)}`
+  );
+}
+
+// src/server/results/protocol.ts
+function createResultsProtocol(service) {
+  return {
+    name: "results",
+    routes: [...twirpRoutes(service), ...service.store.blobs.routes],
+    close: async () => service.store.records.close()
+  };
+}
+
+// src/server/retention/eviction-policy.ts
+function selectEvictions(candidates, policy, now) {
+  const oldestFirst = [...candidates].sort((a, b) => a.finalizedAt - b.finalizedAt || a.id - b.id);
+  let total = oldestFirst.reduce((sum, c) => sum + c.size, 0);
+  let remaining = oldestFirst.length;
+  const overBytes = policy.maxBytes !== void 0 && total > policy.maxBytes;
+  const byteTarget = policy.lowWaterBytes ?? policy.maxBytes ?? Number.POSITIVE_INFINITY;
+  const evicted = [];
+  for (const candidate of oldestFirst) {
+    const tooOld = policy.maxAgeSeconds !== void 0 && now - candidate.finalizedAt > policy.maxAgeSeconds * 1e3;
+    const tooMany = policy.maxEntries !== void 0 && remaining > policy.maxEntries;
+    const tooBig = overBytes && total > byteTarget;
+    if (!tooOld && !tooMany && !tooBig) break;
+    evicted.push(candidate);
+    total -= candidate.size;
+    remaining--;
+  }
+  return evicted;
+}
+
+// src/server/retention/sweeper.ts
+var DEFAULT_SWEEP_INTERVAL_MS = 10 * 60 * 1e3;
+var RetentionSweeper = class {
+  #index;
+  #legacy;
+  #intervalMs;
+  #eviction;
+  #now;
+  #onError;
+  #lease;
+  #stats = {
+    runs: 0,
+    deletedArtifacts: 0,
+    deletedBytes: 0,
+    evictedArtifacts: 0,
+    evictedBytes: 0,
+    failures: 0,
+    lastRunAt: null,
+    lastDurationMs: null
+  };
+  #timer;
+  #running;
+  constructor(index, options = {}) {
+    this.#index = index;
+    this.#legacy = options.legacy;
+    this.#intervalMs = options.intervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
+    if (!Number.isFinite(this.#intervalMs) || this.#intervalMs <= 0) {
+      throw new RangeError(
+        `sweep interval must be a positive number of milliseconds, got ${this.#intervalMs}`
+      );
+    }
+    this.#eviction = options.eviction;
+    this.#now = options.now ?? Date.now;
+    this.#onError = options.onError ?? (() => {
+    });
+    this.#lease = options.lease;
+  }
+  /** Sweeps now and then every interval until stop(). The timer never keeps the process alive. */
+  start() {
+    if (this.#timer) return;
+    const tick = () => {
+      void this.sweep().catch(() => {
+      });
+    };
+    tick();
+    this.#timer = setInterval(tick, this.#intervalMs);
+    this.#timer.unref();
+  }
+  /** Stops the timer and waits for a sweep in progress. */
+  async stop() {
+    clearInterval(this.#timer);
+    this.#timer = void 0;
+    await this.#running;
+  }
+  stats() {
+    return { ...this.#stats };
+  }
+  /** One sweep; a call while one runs joins it instead of starting a second. */
+  sweep() {
+    this.#running ??= this.#sweepLeased().finally(() => {
+      this.#running = void 0;
+    });
+    return this.#running;
+  }
+  async #sweepLeased() {
+    if (!this.#lease) return this.#sweepOnce();
+    let held;
+    try {
+      held = await this.#lease.acquire();
+    } catch (error2) {
+      this.#stats.failures++;
+      this.#onError(error2);
+      throw error2;
+    }
+    if (!held) return;
+    try {
+      await this.#sweepOnce();
+    } finally {
+      await this.#lease.release().catch((error2) => this.#onError(error2));
+    }
+  }
+  async #sweepOnce() {
+    const started = this.#now();
+    const t0 = performance.now();
+    try {
+      const finalized = await this.#index.list({});
+      const expired = finalized.filter((r) => Date.parse(r.expiresAt) <= started);
+      for (const record of expired) {
+        const removed = await this.#index.removeById(record.id);
+        if (removed) {
+          this.#stats.deletedArtifacts++;
+          this.#stats.deletedBytes += sizeOf(removed);
+        }
+      }
+      for (const { containerId } of this.#legacy?.expired(started) ?? []) {
+        const removed = await this.#legacy?.removeExpired(containerId, started);
+        if (removed) {
+          this.#stats.deletedArtifacts++;
+          this.#stats.deletedBytes += Math.max(0, removed.size);
+        }
+      }
+      if (this.#eviction) {
+        const gone = new Set(expired.map((r) => r.id));
+        const remaining = finalized.filter((r) => !gone.has(r.id));
+        const byId = new Map(remaining.map((r) => [r.id, r]));
+        const candidates = remaining.map((r) => ({
+          id: r.id,
+          size: sizeOf(r),
+          finalizedAt: Date.parse(r.finalized?.at ?? r.updatedAt)
+        }));
+        for (const victim of selectEvictions(candidates, this.#eviction, started)) {
+          if (!byId.has(victim.id)) continue;
+          const removed = await this.#index.removeById(victim.id);
+          if (removed) {
+            this.#stats.evictedArtifacts++;
+            this.#stats.evictedBytes += sizeOf(removed);
+          }
+        }
+      }
+    } catch (error2) {
+      this.#stats.failures++;
+      this.#onError(error2);
+      throw error2;
+    } finally {
+      this.#stats.runs++;
+      this.#stats.lastRunAt = new Date(this.#now()).toISOString();
+      this.#stats.lastDurationMs = Math.round(performance.now() - t0);
+    }
+  }
+};
+function sizeOf(record) {
+  return record.finalized?.size ?? 0;
+}
+
+// src/server/results/service.ts
+init_limits();
+
+// src/server/observe/fs-probe.ts
+import { randomBytes as randomBytes7 } from "node:crypto";
+import { readFile as readFile4, rm as rm8, writeFile as writeFile2 } from "node:fs/promises";
+import { join as join3 } from "node:path";
+function filesystemProbe(dataDir) {
+  return async () => {
+    const file = join3(dataDir, `.status-probe-${process.pid}`);
+    const token = randomBytes7(8).toString("hex");
+    try {
+      await writeFile2(file, token);
+      if (await readFile4(file, "utf8") !== token)
+        throw new Error("the probe file read back different bytes");
+    } finally {
+      await rm8(file, { force: true }).catch(() => void 0);
+    }
+  };
+}
+
+// src/server/results/service.ts
+init_artifact_index();
+
 // src/server/results/blob-store.ts
-import { createHash as createHash13, randomBytes as randomBytes6 } from "node:crypto";
-import { access as access2, link as link2, mkdir as mkdir8, readdir as readdir5, rename as rename4, rm as rm7, stat as stat9 } from "node:fs/promises";
-import { join as join4 } from "node:path";
+init_limits();
+init_atomic_file();
+init_durable();
+init_keyed_mutex();
+import { createHash as createHash13, randomBytes as randomBytes8 } from "node:crypto";
+import { access as access2, link as link3, mkdir as mkdir10, readdir as readdir7, rename as rename4, rm as rm10, stat as stat10 } from "node:fs/promises";
+import { join as join6 } from "node:path";
 
 // src/server/results/hash-files.ts
 import { createHash as createHash10 } from "node:crypto";
-import { open as open15 } from "node:fs/promises";
+import { open as open14 } from "node:fs/promises";
 var READ_BUFFER = 1024 * 1024;
 async function hashFiles(files) {
   const buffer = Buffer.allocUnsafe(READ_BUFFER);
   const hash = createHash10("sha256");
   let size = 0;
   for (const file of files) {
-    const input = await open15(file, "r");
+    const input = await open14(file, "r");
     try {
       for (; ; ) {
         const { bytesRead } = await input.read(buffer, 0, buffer.length, null);
@@ -30667,54 +32325,54 @@ async function hashFiles(files) {
 
 // src/server/results/layout.ts
 import { createHash as createHash11 } from "node:crypto";
-import { join as join3 } from "node:path";
+import { join as join5 } from "node:path";
 var ResultsLayout = class {
   root;
   constructor(dataDir) {
-    this.root = join3(dataDir, "results");
+    this.root = join5(dataDir, "results");
   }
   get keyFile() {
-    return join3(this.root, "signing-key");
+    return join5(this.root, "signing-key");
   }
   get counterFile() {
-    return join3(this.root, "next-artifact-id.json");
+    return join5(this.root, "next-artifact-id.json");
   }
   get artifactsDir() {
-    return join3(this.root, "artifacts");
+    return join5(this.root, "artifacts");
   }
   artifactFile(id) {
-    return join3(this.artifactsDir, `${id}.json`);
+    return join5(this.artifactsDir, `${id}.json`);
   }
   get blobsDir() {
-    return join3(this.root, "blobs");
+    return join5(this.root, "blobs");
   }
   blobDir(blobId) {
-    return join3(this.blobsDir, blobId);
+    return join5(this.blobsDir, blobId);
   }
   blobStateFile(blobId) {
-    return join3(this.blobDir(blobId), "state.json");
+    return join5(this.blobDir(blobId), "state.json");
   }
   blobDataFile(blobId) {
-    return join3(this.blobDir(blobId), "data");
+    return join5(this.blobDir(blobId), "data");
   }
   blocksDir(blobId) {
-    return join3(this.blobDir(blobId), "blocks");
+    return join5(this.blobDir(blobId), "blocks");
   }
   blockFile(blobId, blockId2) {
     return this.blockFileByKey(blobId, blockKey(blockId2));
   }
   blockFileByKey(blobId, key) {
-    return join3(this.blocksDir(blobId), key);
+    return join5(this.blocksDir(blobId), key);
   }
   partsDir(blobId, dir) {
-    return join3(this.blobDir(blobId), dir);
+    return join5(this.blobDir(blobId), dir);
   }
   partFile(blobId, dir, key) {
-    return join3(this.blobDir(blobId), dir, key);
+    return join5(this.blobDir(blobId), dir, key);
   }
   /** A unique temp file inside the blob's directory (same file system, so rename is atomic). */
   tempFile(blobId, purpose, unique) {
-    return join3(this.blobDir(blobId), `${purpose}-${unique}.tmp`);
+    return join5(this.blobDir(blobId), `${purpose}-${unique}.tmp`);
   }
 };
 function blockKey(blockId2) {
@@ -30725,8 +32383,8 @@ var BLOB_ID = /^[0-9a-f]{32}$/;
 
 // src/server/results/receive-body.ts
 import { createHash as createHash12 } from "node:crypto";
-import { createWriteStream as createWriteStream2 } from "node:fs";
-import { Readable as Readable4, Transform as Transform4 } from "node:stream";
+import { createWriteStream as createWriteStream3 } from "node:fs";
+import { Readable as Readable3, Transform as Transform4 } from "node:stream";
 import { pipeline as pipeline7 } from "node:stream/promises";
 var WRITE_HIGH_WATER_MARK = 1024 * 1024;
 async function receiveBody(req, file, expect) {
@@ -30742,9 +32400,9 @@ async function receiveBody(req, file, expect) {
     }
   });
   await pipeline7(
-    Readable4.from(req.iterator({ destroyOnReturn: false })),
+    Readable3.from(req.iterator({ destroyOnReturn: false })),
     tap,
-    createWriteStream2(file, { flags: "wx", highWaterMark: WRITE_HIGH_WATER_MARK, flush: expect.durable })
+    createWriteStream3(file, { flags: "wx", highWaterMark: WRITE_HIGH_WATER_MARK, flush: expect.durable })
   );
   if (size !== expect.length) {
     throw new BlobError(
@@ -30783,12 +32441,12 @@ var BlobStore = class _BlobStore {
   }
   static async open(layout, limits = DEFAULT_LIMITS) {
     const store = new _BlobStore(layout, limits);
-    await mkdir8(layout.blobsDir, { recursive: true });
+    await mkdir10(layout.blobsDir, { recursive: true });
     await store.#load();
     return store;
   }
   async #load() {
-    const entries = (await readdir5(this.#layout.blobsDir)).filter((e) => BLOB_ID.test(e));
+    const entries = (await readdir7(this.#layout.blobsDir)).filter((e) => BLOB_ID.test(e));
     await Promise.all(
       entries.map(async (blobId) => {
         const state = await readJsonFile(this.#layout.blobStateFile(blobId));
@@ -30796,11 +32454,11 @@ var BlobStore = class _BlobStore {
         this.#states.set(blobId, state);
         const dir = this.#layout.blobDir(blobId);
         const live = state.manifest?.dir;
-        const files = await readdir5(dir);
+        const files = await readdir7(dir);
         await Promise.all(
           files.filter(
             (f) => f.endsWith(".tmp") || PARTS_DIR.test(f) && f !== live || f === "data" && live !== void 0
-          ).map((f) => rm7(join4(dir, f), { recursive: true, force: true }))
+          ).map((f) => rm10(join6(dir, f), { recursive: true, force: true }))
         );
         this.#staged.set(blobId, await this.#countStaged(blobId));
       })
@@ -30808,16 +32466,16 @@ var BlobStore = class _BlobStore {
   }
   async #countStaged(blobId) {
     const dir = this.#layout.blocksDir(blobId);
-    const names = await readdir5(dir).catch((error2) => {
+    const names = await readdir7(dir).catch((error2) => {
       if (isNotFound(error2)) return [];
       throw error2;
     });
-    const sizes = await Promise.all(names.map(async (name) => (await stat9(join4(dir, name))).size));
+    const sizes = await Promise.all(names.map(async (name) => (await stat10(join6(dir, name))).size));
     return { count: names.length, bytes: sizes.reduce((a, b) => a + b, 0) };
   }
   /** Every blob directory on disk, including half-created ones (for orphan cleanup). */
   async idsOnDisk() {
-    return (await readdir5(this.#layout.blobsDir)).filter((e) => BLOB_ID.test(e));
+    return (await readdir7(this.#layout.blobsDir)).filter((e) => BLOB_ID.test(e));
   }
   has(blobId) {
     return this.#states.has(blobId);
@@ -30856,8 +32514,8 @@ var BlobStore = class _BlobStore {
   }
   /** A new, empty blob under a fresh random id. */
   async create() {
-    const blobId = randomBytes6(16).toString("hex");
-    await mkdir8(this.#layout.blocksDir(blobId), { recursive: true });
+    const blobId = randomBytes8(16).toString("hex");
+    await mkdir10(this.#layout.blocksDir(blobId), { recursive: true });
     const state = { blockIdBytes: null, committed: null };
     await writeJsonAtomic(this.#layout.blobStateFile(blobId), state);
     this.#states.set(blobId, state);
@@ -30877,7 +32535,7 @@ var BlobStore = class _BlobStore {
     });
   }
   async #removeFiles(blobId) {
-    await rm7(this.#layout.blobDir(blobId), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+    await rm10(this.#layout.blobDir(blobId), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
   }
   /**
    * The committed blob's segments for a download, kept on disk until `release()` even if the
@@ -30931,7 +32589,7 @@ var BlobStore = class _BlobStore {
       );
     }
     const staged = this.#reserveStaged(blobId, body.length);
-    const temp = this.#layout.tempFile(blobId, "block", randomBytes6(8).toString("hex"));
+    const temp = this.#layout.tempFile(blobId, "block", randomBytes8(8).toString("hex"));
     let replaced;
     try {
       await receiveBody(req, temp, { ...body, sha256: false, durable: false });
@@ -30939,7 +32597,7 @@ var BlobStore = class _BlobStore {
       await rename4(temp, target);
     } catch (error2) {
       staged.bytes -= body.length;
-      await rm7(temp, { force: true });
+      await rm10(temp, { force: true });
       throw this.#goneIfMissing(blobId, error2);
     }
     if (replaced === void 0) staged.count++;
@@ -30994,18 +32652,18 @@ var BlobStore = class _BlobStore {
       }
       await this.#checkCommitSize(files);
       const keys = ids.map(blockKey);
-      const dir = `parts-${randomBytes6(8).toString("hex")}`;
+      const dir = `parts-${randomBytes8(8).toString("hex")}`;
       const partsDir = this.#layout.partsDir(blobId, dir);
       try {
-        await mkdir8(partsDir);
+        await mkdir10(partsDir);
         const unique = [...new Set(keys)];
         await Promise.all(
-          unique.map((key) => link2(this.#layout.blockFileByKey(blobId, key), join4(partsDir, key)))
+          unique.map((key) => link3(this.#layout.blockFileByKey(blobId, key), join6(partsDir, key)))
         );
-        const parts = keys.map((key) => join4(partsDir, key));
+        const parts = keys.map((key) => join6(partsDir, key));
         const linked = /* @__PURE__ */ new Map();
-        await Promise.all(unique.map(async (key) => linked.set(key, (await stat9(join4(partsDir, key))).size)));
-        await Promise.all(unique.map((key) => fsyncFile(join4(partsDir, key))));
+        await Promise.all(unique.map(async (key) => linked.set(key, (await stat10(join6(partsDir, key))).size)));
+        await Promise.all(unique.map((key) => fsyncFile(join6(partsDir, key))));
         await fsyncDir(partsDir);
         const { size, sha256 } = await hashFiles(parts);
         const previous = state.manifest?.dir;
@@ -31014,10 +32672,10 @@ var BlobStore = class _BlobStore {
         state.manifest = { dir, parts: keys, sizes: keys.map((key) => linked.get(key) ?? 0) };
         await this.#persist(blobId);
         if (previous !== void 0)
-          await rm7(this.#layout.partsDir(blobId, previous), { recursive: true, force: true });
-        if (hadData) await rm7(this.#layout.blobDataFile(blobId), { force: true });
+          await rm10(this.#layout.partsDir(blobId, previous), { recursive: true, force: true });
+        if (hadData) await rm10(this.#layout.blobDataFile(blobId), { force: true });
       } catch (error2) {
-        if (state.manifest?.dir !== dir) await rm7(partsDir, { recursive: true, force: true });
+        if (state.manifest?.dir !== dir) await rm10(partsDir, { recursive: true, force: true });
         throw this.#goneIfMissing(blobId, error2);
       }
       await this.#dropStagedBlocks(blobId);
@@ -31027,7 +32685,7 @@ var BlobStore = class _BlobStore {
   /** Put Blob: the body is the whole blob; staged blocks are discarded. */
   async putBlob(blobId, req, body, contentType, guard) {
     this.#require(blobId);
-    const temp = this.#layout.tempFile(blobId, "blob", randomBytes6(8).toString("hex"));
+    const temp = this.#layout.tempFile(blobId, "blob", randomBytes8(8).toString("hex"));
     try {
       const received = await receiveBody(req, temp, { ...body, sha256: true, durable: true });
       return await this.#locks.run(blobId, async () => {
@@ -31041,12 +32699,12 @@ var BlobStore = class _BlobStore {
         state.manifest = null;
         await this.#persist(blobId);
         if (previous !== void 0)
-          await rm7(this.#layout.partsDir(blobId, previous), { recursive: true, force: true });
+          await rm10(this.#layout.partsDir(blobId, previous), { recursive: true, force: true });
         await this.#dropStagedBlocks(blobId);
         return state.committed;
       });
     } catch (error2) {
-      await rm7(temp, { force: true });
+      await rm10(temp, { force: true });
       throw this.#goneIfMissing(blobId, error2);
     }
   }
@@ -31067,7 +32725,7 @@ var BlobStore = class _BlobStore {
   /** Refuses a commit whose blob would exceed maxArtifactBytes; sizes are summed per list entry. */
   async #checkCommitSize(files) {
     const sizes = /* @__PURE__ */ new Map();
-    await Promise.all([...new Set(files)].map(async (file) => sizes.set(file, (await stat9(file)).size)));
+    await Promise.all([...new Set(files)].map(async (file) => sizes.set(file, (await stat10(file)).size)));
     let total = 0;
     for (const file of files) total += sizes.get(file) ?? 0;
     if (total > this.#limits.maxArtifactBytes) {
@@ -31081,11 +32739,11 @@ var BlobStore = class _BlobStore {
   async #dropStagedBlocks(blobId) {
     this.#staged.set(blobId, { count: 0, bytes: 0 });
     const dir = this.#layout.blocksDir(blobId);
-    const names = await readdir5(dir).catch((error2) => {
+    const names = await readdir7(dir).catch((error2) => {
       if (isNotFound(error2)) return [];
       throw error2;
     });
-    await Promise.all(names.map((name) => rm7(join4(dir, name), { force: true })));
+    await Promise.all(names.map((name) => rm10(join6(dir, name), { force: true })));
   }
 };
 function blobNotFound() {
@@ -31108,7 +32766,7 @@ function digestOfList(ids) {
 }
 async function sizeIfExists(file) {
   try {
-    return (await stat9(file)).size;
+    return (await stat10(file)).size;
   } catch (error2) {
     if (isNotFound(error2)) return void 0;
     throw error2;
@@ -31141,19 +32799,157 @@ function isManifest(value) {
   return typeof m.dir === "string" && PARTS_DIR.test(m.dir) && Array.isArray(m.parts) && Array.isArray(m.sizes) && m.parts.length === m.sizes.length && m.parts.every((p) => typeof p === "string" && /^[0-9a-f]{64}$/.test(p)) && m.sizes.every((n) => Number.isSafeInteger(n) && n >= 0);
 }
 
+// src/server/results/blob-routes.ts
+init_atomic_file();
+
+// src/server/results/blob-download.ts
+import { createReadStream as createReadStream3 } from "node:fs";
+import { open as open15 } from "node:fs/promises";
+import { Readable as Readable4 } from "node:stream";
+import { pipeline as pipeline8 } from "node:stream/promises";
+
+// src/server/results/content-disposition.ts
+function contentDisposition(fileName) {
+  const ascii = fileName.replace(/[^\x20-\x7e]|["\\%]/gu, "_");
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeRfc8187(fileName)}`;
+}
+function encodeRfc8187(value) {
+  return encodeURIComponent(value).replace(
+    /['()*]/g,
+    (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`
+  );
+}
+
+// src/server/results/blob-download.ts
+var READ_HIGH_WATER_MARK2 = 1024 * 1024;
+async function sendBlob(req, res, blob, baseHeaders) {
+  const validators2 = {
+    ETag: blob.etag,
+    "Last-Modified": new Date(blob.lastModified).toUTCString()
+  };
+  const ifMatch = req.headers["if-match"];
+  if (ifMatch !== void 0 && !etagListMatches(ifMatch, blob.etag, "strong")) {
+    throw new BlobError(
+      412,
+      "ConditionNotMet",
+      "The condition specified using HTTP conditional header(s) is not met."
+    );
+  }
+  const ifNoneMatch = req.headers["if-none-match"];
+  if (ifNoneMatch !== void 0 && etagListMatches(ifNoneMatch, blob.etag, "weak")) {
+    res.writeHead(304, { ...baseHeaders, ...validators2 });
+    res.end();
+    return;
+  }
+  const ifRange = req.headers["if-range"];
+  const rangeHeader = req.headers["x-ms-range"] ?? req.headers.range;
+  const wanted = typeof rangeHeader === "string" && (ifRange === void 0 || ifRange === blob.etag) ? parseRange(rangeHeader, blob.size) : void 0;
+  const headers = {
+    ...baseHeaders,
+    ...validators2,
+    "Content-Type": blob.contentType,
+    "Accept-Ranges": "bytes",
+    "Content-Disposition": contentDisposition(blob.fileName),
+    "x-ms-blob-type": "BlockBlob"
+  };
+  const [start, end] = wanted ?? [0, blob.size - 1];
+  const length = end - start + 1;
+  headers["Content-Length"] = String(length);
+  if (wanted) headers["Content-Range"] = `bytes ${start}-${end}/${blob.size}`;
+  if (length === 0 || req.method === "HEAD") {
+    res.writeHead(wanted ? 206 : 200, headers);
+    res.end();
+    return;
+  }
+  const pieces = slice(blob.segments, start, end);
+  const first = pieces[0];
+  const handle = first ? await open15(first.file, "r") : void 0;
+  res.writeHead(wanted ? 206 : 200, headers);
+  await pipeline8(Readable4.from(readPieces(pieces, handle)), res);
+}
+function slice(segments, start, end) {
+  const pieces = [];
+  let offset = 0;
+  for (const segment of segments) {
+    const segEnd = offset + segment.size - 1;
+    if (segment.size > 0 && segEnd >= start && offset <= end) {
+      pieces.push({
+        file: segment.file,
+        start: Math.max(start, offset) - offset,
+        end: Math.min(end, segEnd) - offset
+      });
+    }
+    offset += segment.size;
+    if (offset > end) break;
+  }
+  return pieces;
+}
+async function* readPieces(pieces, firstHandle) {
+  let handle = firstHandle;
+  try {
+    for (const piece of pieces) {
+      handle ??= await open15(piece.file, "r");
+      const source = createReadStream3("", {
+        fd: handle,
+        start: piece.start,
+        end: piece.end,
+        highWaterMark: READ_HIGH_WATER_MARK2
+      });
+      handle = void 0;
+      for await (const chunk of source) yield chunk;
+    }
+  } finally {
+    await handle?.close();
+  }
+}
+function parseRange(header4, size) {
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header4.trim());
+  if (!match || match[1] === "" && match[2] === "") return void 0;
+  const first = match[1] === "" ? void 0 : Number(match[1]);
+  const last = match[2] === "" ? void 0 : Number(match[2]);
+  if (first !== void 0 && last !== void 0 && last < first) return void 0;
+  let range;
+  if (first === void 0) {
+    if (last === void 0 || last === 0 || size === 0) throw unsatisfiable(size);
+    range = [Math.max(0, size - last), size - 1];
+  } else {
+    if (first >= size) throw unsatisfiable(size);
+    range = [first, Math.min(last ?? size - 1, size - 1)];
+  }
+  return range;
+}
+function unsatisfiable(size) {
+  return new BlobError(
+    416,
+    "InvalidRange",
+    "The range specified is invalid for the current size of the resource.",
+    {
+      "Content-Range": `bytes */${size}`
+    }
+  );
+}
+function etagListMatches(header4, etag, comparison) {
+  if (header4.trim() === "*") return true;
+  return header4.split(",").some((raw) => {
+    const tag = raw.trim();
+    if (tag.startsWith("W/")) return comparison === "weak" && tag.slice(2) === etag;
+    return tag === etag;
+  });
+}
+
 // src/server/results/block-list.ts
 var MAX_BLOCK_LIST_BYTES = 8 * 1024 * 1024;
 var ENTRY = /<(Latest|Committed|Uncommitted)>([^<]*)<\/\1>/g;
 async function readBlockList(req) {
   const xml = await readText2(req);
-  const open16 = xml.indexOf("<BlockList>");
+  const open18 = xml.indexOf("<BlockList>");
   const close = xml.lastIndexOf("</BlockList>");
   const selfClosed = /<BlockList\s*\/>/.test(xml);
   if (selfClosed) return [];
-  if (open16 === -1 || close < open16) {
+  if (open18 === -1 || close < open18) {
     throw invalidXml("the body has no <BlockList> element.");
   }
-  const inner = xml.slice(open16 + "<BlockList>".length, close);
+  const inner = xml.slice(open18 + "<BlockList>".length, close);
   const ids = [];
   const leftover = inner.replace(ENTRY, (_all, _kind, text) => {
     ids.push(decodeBlockId(unescapeXml(text.trim()), "Put Block List"));
@@ -31192,8 +32988,8 @@ function invalidXml(detail) {
 }
 
 // src/server/results/signer.ts
-import { createHmac as createHmac2, randomBytes as randomBytes7, timingSafeEqual as timingSafeEqual3 } from "node:crypto";
-import { link as link3, mkdir as mkdir9, readFile as readFile4, rm as rm8, writeFile as writeFile2 } from "node:fs/promises";
+import { createHmac as createHmac2, randomBytes as randomBytes9, timingSafeEqual as timingSafeEqual3 } from "node:crypto";
+import { link as link4, mkdir as mkdir11, readFile as readFile5, rm as rm11, writeFile as writeFile3 } from "node:fs/promises";
 import { dirname as dirname3 } from "node:path";
 var BLOB_PATH_PREFIX = "/devstoreaccount1/artifacts/";
 var KEY_BYTES = 32;
@@ -31209,10 +33005,10 @@ var UrlSigner = class _UrlSigner {
   }
   /** An absolute signed URL for `blobId`, valid for the configured lifetime. */
   sign(baseUrl, blobId, permission, now = Date.now()) {
-    const path17 = `${BLOB_PATH_PREFIX}${blobId}`;
+    const path22 = `${BLOB_PATH_PREFIX}${blobId}`;
     const se = new Date(now + this.#ttlMs).toISOString();
-    const query = new URLSearchParams({ sig: this.#mac(path17, se, permission), se, sp: permission });
-    return `${baseUrl.replace(/\/$/, "")}${path17}?${query.toString()}`;
+    const query = new URLSearchParams({ sig: this.#mac(path22, se, permission), se, sp: permission });
+    return `${baseUrl.replace(/\/$/, "")}${path22}?${query.toString()}`;
   }
   /**
    * Throws a 403 Azure error unless `query` carries a valid, unexpired signature for `blobId`
@@ -31245,8 +33041,8 @@ var UrlSigner = class _UrlSigner {
       );
     }
   }
-  #mac(path17, se, sp) {
-    return createHmac2("sha256", this.#key).update(`${path17}
+  #mac(path22, se, sp) {
+    return createHmac2("sha256", this.#key).update(`${path22}
 ${se}
 ${sp}`).digest("base64url");
   }
@@ -31261,24 +33057,29 @@ function authFailed(detail) {
 async function loadOrCreateKey(keyFile) {
   const existing = await readKey(keyFile);
   if (existing) return existing;
-  await mkdir9(dirname3(keyFile), { recursive: true });
-  const temp = `${keyFile}.${process.pid}.${randomBytes7(6).toString("hex")}.tmp`;
-  await writeFile2(temp, randomBytes7(KEY_BYTES).toString("hex"), { mode: 384 });
+  await mkdir11(dirname3(keyFile), { recursive: true });
+  const temp = `${keyFile}.${process.pid}.${randomBytes9(6).toString("hex")}.tmp`;
+  await writeFile3(temp, randomBytes9(KEY_BYTES).toString("hex"), { mode: 384 });
   try {
-    await link3(temp, keyFile);
+    await link4(temp, keyFile);
   } catch (error2) {
     if (error2.code !== "EEXIST") throw error2;
   } finally {
-    await rm8(temp, { force: true });
+    await rm11(temp, { force: true });
   }
   const key = await readKey(keyFile);
-  if (!key) throw new Error(`The signing key ${keyFile} is unreadable; delete it to make a new one`);
+  if (!key) {
+    throw new FerryError(
+      "ERR_FERRY_CONFIG",
+      `The signing key ${keyFile} is unreadable; delete it to make a new one`
+    );
+  }
   return key;
 }
 async function readKey(keyFile) {
   let text;
   try {
-    text = await readFile4(keyFile, "utf8");
+    text = await readFile5(keyFile, "utf8");
   } catch (error2) {
     if (error2.code === "ENOENT") return void 0;
     throw error2;
@@ -31412,787 +33213,17 @@ function created(res, headers) {
   res.end();
 }
 
-// src/server/results/twirp-errors.ts
-var STATUS = {
-  invalid_argument: 400,
-  malformed: 400,
-  unauthenticated: 401,
-  permission_denied: 403,
-  not_found: 404,
-  bad_route: 404,
-  already_exists: 409,
-  failed_precondition: 412,
-  resource_exhausted: 429,
-  internal: 500,
-  unimplemented: 501,
-  unavailable: 503
-};
-var TwirpError = class extends ErrorResponse {
-  constructor(code, message) {
-    super(STATUS[code], message);
-    this.code = code;
-  }
-  code;
-  name = "TwirpError";
-};
-function codeFor2(status) {
-  switch (status) {
-    case 401:
-      return "unauthenticated";
-    case 403:
-      return "permission_denied";
-    case 404:
-    case 405:
-      return "bad_route";
-    case 409:
-      return "already_exists";
-    case 412:
-      return "failed_precondition";
-    case 429:
-      return "resource_exhausted";
-    case 501:
-      return "unimplemented";
-    case 503:
-      return "unavailable";
-    default:
-      return status >= 500 ? "internal" : "invalid_argument";
-  }
-}
-function renderTwirpError(res, error2) {
-  const code = error2 instanceof TwirpError ? error2.code : codeFor2(error2.status);
-  const status = error2.status === 507 && !(error2 instanceof TwirpError) ? 507 : STATUS[code];
-  sendJson(res, status, { code, msg: error2.message }, error2.headers);
-}
-
-// src/server/results/twirp-fields.ts
-var RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/i;
-var TwirpFields = class {
-  #body;
-  constructor(body) {
-    if (typeof body !== "object" || body === null || Array.isArray(body)) {
-      throw new TwirpError("malformed", "The request body must be a JSON object");
-    }
-    this.#body = body;
-  }
-  #get(name) {
-    const value = this.#body[name] ?? this.#body[lowerCamel(name)];
-    return value === null ? void 0 : value;
-  }
-  /** A string field; protobuf omits empty strings, so absent reads as `''`. */
-  string(name) {
-    const value = this.#get(name);
-    if (value === void 0) return "";
-    if (typeof value !== "string") throw invalid4(name, "a string", value);
-    return value;
-  }
-  /** A google.protobuf.StringValue: a bare string, or absent. */
-  optionalString(name) {
-    const value = this.#get(name);
-    if (value === void 0) return void 0;
-    if (typeof value !== "string") throw invalid4(name, "a string", value);
-    return value;
-  }
-  /**
-   * A non-negative int64 (or Int64Value), or absent. Values are kept below 2^53 so they survive
-   * the client's `Number(BigInt(x))`.
-   */
-  optionalCount(name) {
-    const value = this.#get(name);
-    if (value === void 0) return void 0;
-    const number = typeof value === "number" ? value : typeof value === "string" && /^\d+$/.test(value) ? Number(value) : NaN;
-    if (!Number.isSafeInteger(number) || number < 0) {
-      throw invalid4(name, "a non-negative integer (int64 as a string or number)", value);
-    }
-    return number;
-  }
-  /** An int32, or 0 when absent (protobuf default). */
-  int32(name) {
-    const value = this.#get(name);
-    if (value === void 0) return 0;
-    const number = typeof value === "string" && /^-?\d+$/.test(value) ? Number(value) : value;
-    if (typeof number !== "number" || !Number.isInteger(number) || Math.abs(number) > 2 ** 31) {
-      throw invalid4(name, "an int32", value);
-    }
-    return number;
-  }
-  /** A google.protobuf.Timestamp (RFC 3339 string), or absent. */
-  optionalTimestamp(name) {
-    const value = this.#get(name);
-    if (value === void 0) return void 0;
-    const time = typeof value === "string" && RFC3339.test(value) ? Date.parse(value) : NaN;
-    if (!Number.isFinite(time)) throw invalid4(name, "an RFC 3339 timestamp", value);
-    return new Date(time);
-  }
-};
-function lowerCamel(name) {
-  return name.replace(/_([a-z0-9])/g, (_all, ch) => ch.toUpperCase());
-}
-function invalid4(name, expected, value) {
-  return new TwirpError(
-    "invalid_argument",
-    `${name} must be ${expected}, got ${JSON.stringify(value)?.slice(0, 200) ?? String(value)}`
-  );
-}
-
-// src/server/results/validate.ts
-var MAX_ID_LENGTH = 256;
-function validateArtifactName3(name) {
-  const problem = artifactNameProblem(name);
-  if (problem !== void 0) throw new TwirpError("invalid_argument", serviceNameMessage(name, problem));
-  return name;
-}
-function validateBackendId(value, field) {
-  const control = [...value].some((ch) => ch.charCodeAt(0) < 32 || ch === "\x7F");
-  if (value.length === 0 || value.length > MAX_ID_LENGTH || control) {
-    throw new TwirpError(
-      "invalid_argument",
-      `${field} must be 1\u2013${MAX_ID_LENGTH} printable characters, got ${JSON.stringify(value.slice(0, 300))}`
-    );
-  }
-  return value;
-}
-
-// src/server/results/twirp-routes.ts
-var SERVICE = "github.actions.results.api.v1.ArtifactService";
-var RPC = /^\/twirp\/github\.actions\.results\.api\.v1\.ArtifactService\/(?<method>[^/]+)$/;
-var ANY_TWIRP = /^\/twirp(?:\/.*)?$/;
-var DEFAULT_RETENTION_MS = 90 * 24 * 60 * 60 * 1e3;
-var RPCS = {
-  CreateArtifact: createArtifact,
-  FinalizeArtifact: finalizeArtifact,
-  ListArtifacts: listArtifacts,
-  GetSignedArtifactURL: getSignedArtifactUrl,
-  DeleteArtifact: deleteArtifact
-};
-function twirpRoutes(service) {
-  return [
-    {
-      method: "POST",
-      pattern: RPC,
-      handler: (ctx) => callRpc(service, ctx),
-      renderError: renderTwirpError
-    },
-    {
-      method: ANY_METHOD,
-      pattern: ANY_TWIRP,
-      handler: (ctx) => {
-        throw new TwirpError(
-          "bad_route",
-          `no handler for ${ctx.req.method ?? ""} ${ctx.url.pathname}; the ${SERVICE} methods are POST ${Object.keys(RPCS).join(", ")}`
-        );
-      },
-      renderError: renderTwirpError
-    }
-  ];
-}
-async function callRpc(service, ctx) {
-  const name = ctx.params.method ?? "";
-  const rpc = Object.hasOwn(RPCS, name) ? RPCS[name] : void 0;
-  if (!rpc) {
-    throw new TwirpError("bad_route", `no handler for path ${ctx.url.pathname}: unknown method ${name}`);
-  }
-  checkContentType(ctx.req);
-  const fields = new TwirpFields(await readJsonBody(ctx.req, service.limits.maxJsonBodyBytes));
-  sendJson(ctx.res, 200, await rpc(service, fields, ctx));
-}
-function checkContentType(req) {
-  const type = req.headers["content-type"]?.split(";", 1)[0]?.trim().toLowerCase();
-  if (type !== void 0 && type !== "" && type !== "application/json") {
-    throw new TwirpError(
-      "bad_route",
-      `unexpected Content-Type ${JSON.stringify(type)}: only application/json is supported`
-    );
-  }
-}
-function runAndJob(fields) {
-  return {
-    runId: validateBackendId(fields.string("workflow_run_backend_id"), "workflow_run_backend_id"),
-    jobId: validateBackendId(fields.string("workflow_job_run_backend_id"), "workflow_job_run_backend_id")
-  };
-}
-function writerRunAndJob(fields, access3, rpc) {
-  const ids = runAndJob(fields);
-  if (!mayWriteAsJob(access3, ids.runId, ids.jobId)) {
-    throw new TwirpError(
-      "permission_denied",
-      `${rpc}: the runtime token does not grant job ${JSON.stringify(ids.jobId)} of workflow run ${JSON.stringify(ids.runId)}`
-    );
-  }
-  return ids;
-}
-function readerRunAndJob(fields, access3, rpc) {
-  const ids = runAndJob(fields);
-  if (!mayUseRun(access3, ids.runId)) {
-    throw new TwirpError(
-      "permission_denied",
-      `${rpc}: the runtime token does not grant workflow run ${JSON.stringify(ids.runId)}`
-    );
-  }
-  return ids;
-}
-async function createArtifact(service, fields, ctx) {
-  const { runId, jobId } = writerRunAndJob(fields, ctx.access, "CreateArtifact");
-  const name = validateArtifactName3(fields.string("name"));
-  const mimeType = fields.optionalString("mime_type") ?? "application/zip";
-  if (!isMimeType(mimeType)) {
-    throw new TwirpError(
-      "invalid_argument",
-      `mime_type ${JSON.stringify(mimeType)} is not a valid MIME type`
-    );
-  }
-  const now = Date.now();
-  const expiresAt3 = fields.optionalTimestamp("expires_at") ?? new Date(now + DEFAULT_RETENTION_MS);
-  if (expiresAt3.getTime() <= now) {
-    throw new TwirpError("invalid_argument", `expires_at ${expiresAt3.toISOString()} is not in the future`);
-  }
-  const record = await service.index.create({
-    runId,
-    jobId,
-    name,
-    mimeType,
-    version: fields.int32("version"),
-    expiresAt: expiresAt3
-  });
-  return { ok: true, signed_upload_url: service.signer.sign(ctx.baseUrl, record.blobId, "cw") };
-}
-async function finalizeArtifact(service, fields, ctx) {
-  const { runId } = writerRunAndJob(fields, ctx.access, "FinalizeArtifact");
-  const name = validateArtifactName3(fields.string("name"));
-  const record = await service.index.finalize({
-    runId,
-    name,
-    size: fields.optionalCount("size"),
-    hash: fields.optionalString("hash")
-  });
-  return { ok: true, artifact_id: String(record.id) };
-}
-async function listArtifacts(service, fields, ctx) {
-  const { runId } = readerRunAndJob(fields, ctx.access, "ListArtifacts");
-  const name = fields.optionalString("name_filter");
-  const id = fields.optionalCount("id_filter");
-  const artifacts = service.index.list({
-    runId,
-    ...name === void 0 ? {} : { name },
-    ...id === void 0 ? {} : { id }
-  });
-  return { artifacts: artifacts.map(monolithArtifact) };
-}
-async function getSignedArtifactUrl(service, fields, ctx) {
-  const { runId, jobId } = readerRunAndJob(fields, ctx.access, "GetSignedArtifactURL");
-  const name = validateArtifactName3(fields.string("name"));
-  const candidates = service.index.list({ runId, name });
-  const record = candidates.filter((r) => r.jobId === jobId).at(-1) ?? candidates.at(-1);
-  if (!record) throw notFound4(runId, name);
-  return { signed_url: service.signer.sign(ctx.baseUrl, record.blobId, "r") };
-}
-async function deleteArtifact(service, fields, ctx) {
-  const { runId, jobId } = readerRunAndJob(fields, ctx.access, "DeleteArtifact");
-  const name = validateArtifactName3(fields.string("name"));
-  const record = await service.index.remove(runId, name, jobId);
-  if (!record) {
-    throw new TwirpError(
-      "not_found",
-      `No artifact named ${JSON.stringify(name)} in workflow run ${JSON.stringify(runId)}`
-    );
-  }
-  return { ok: true, artifact_id: String(record.id) };
-}
-function monolithArtifact(record) {
-  return {
-    workflow_run_backend_id: record.runId,
-    workflow_job_run_backend_id: record.jobId,
-    database_id: String(record.id),
-    name: record.name,
-    size: String(record.finalized?.size ?? 0),
-    created_at: record.createdAt,
-    ...record.finalized ? { digest: record.finalized.digest } : {}
-  };
-}
-function notFound4(runId, name) {
-  return new TwirpError(
-    "not_found",
-    `No finalized artifact named ${JSON.stringify(name)} in workflow run ${JSON.stringify(runId)}`
-  );
-}
-
-// src/server/results/protocol.ts
-function createResultsProtocol(service) {
-  return {
-    name: "results",
-    routes: [...twirpRoutes(service), ...blobRoutes(service)],
-    close: async () => service.index.close()
-  };
-}
-
-// src/server/retention/eviction-policy.ts
-function selectEvictions(candidates, policy, now) {
-  const oldestFirst = [...candidates].sort((a, b) => a.finalizedAt - b.finalizedAt || a.id - b.id);
-  let total = oldestFirst.reduce((sum, c) => sum + c.size, 0);
-  let remaining = oldestFirst.length;
-  const overBytes = policy.maxBytes !== void 0 && total > policy.maxBytes;
-  const byteTarget = policy.lowWaterBytes ?? policy.maxBytes ?? Number.POSITIVE_INFINITY;
-  const evicted = [];
-  for (const candidate of oldestFirst) {
-    const tooOld = policy.maxAgeSeconds !== void 0 && now - candidate.finalizedAt > policy.maxAgeSeconds * 1e3;
-    const tooMany = policy.maxEntries !== void 0 && remaining > policy.maxEntries;
-    const tooBig = overBytes && total > byteTarget;
-    if (!tooOld && !tooMany && !tooBig) break;
-    evicted.push(candidate);
-    total -= candidate.size;
-    remaining--;
-  }
-  return evicted;
-}
-
-// src/server/retention/sweeper.ts
-var DEFAULT_SWEEP_INTERVAL_MS = 10 * 60 * 1e3;
-var RetentionSweeper = class {
-  #index;
-  #legacy;
-  #intervalMs;
-  #eviction;
-  #now;
-  #onError;
-  #stats = {
-    runs: 0,
-    deletedArtifacts: 0,
-    deletedBytes: 0,
-    evictedArtifacts: 0,
-    evictedBytes: 0,
-    failures: 0,
-    lastRunAt: null,
-    lastDurationMs: null
-  };
-  #timer;
-  #running;
-  constructor(index, options = {}) {
-    this.#index = index;
-    this.#legacy = options.legacy;
-    this.#intervalMs = options.intervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
-    if (!Number.isFinite(this.#intervalMs) || this.#intervalMs <= 0) {
-      throw new RangeError(
-        `sweep interval must be a positive number of milliseconds, got ${this.#intervalMs}`
-      );
-    }
-    this.#eviction = options.eviction;
-    this.#now = options.now ?? Date.now;
-    this.#onError = options.onError ?? (() => {
-    });
-  }
-  /** Sweeps now and then every interval until stop(). The timer never keeps the process alive. */
-  start() {
-    if (this.#timer) return;
-    const tick = () => {
-      void this.sweep().catch(() => {
-      });
-    };
-    tick();
-    this.#timer = setInterval(tick, this.#intervalMs);
-    this.#timer.unref();
-  }
-  /** Stops the timer and waits for a sweep in progress. */
-  async stop() {
-    clearInterval(this.#timer);
-    this.#timer = void 0;
-    await this.#running;
-  }
-  stats() {
-    return { ...this.#stats };
-  }
-  /** One sweep; a call while one runs joins it instead of starting a second. */
-  sweep() {
-    this.#running ??= this.#sweepOnce().finally(() => {
-      this.#running = void 0;
-    });
-    return this.#running;
-  }
-  async #sweepOnce() {
-    const started = this.#now();
-    const t0 = performance.now();
-    try {
-      const finalized = this.#index.list({});
-      const expired = finalized.filter((r) => Date.parse(r.expiresAt) <= started);
-      for (const record of expired) {
-        const removed = await this.#index.removeById(record.id);
-        if (removed) {
-          this.#stats.deletedArtifacts++;
-          this.#stats.deletedBytes += sizeOf(removed);
-        }
-      }
-      for (const { containerId } of this.#legacy?.expired(started) ?? []) {
-        const removed = await this.#legacy?.removeExpired(containerId, started);
-        if (removed) {
-          this.#stats.deletedArtifacts++;
-          this.#stats.deletedBytes += Math.max(0, removed.size);
-        }
-      }
-      if (this.#eviction) {
-        const gone = new Set(expired.map((r) => r.id));
-        const remaining = finalized.filter((r) => !gone.has(r.id));
-        const byId = new Map(remaining.map((r) => [r.id, r]));
-        const candidates = remaining.map((r) => ({
-          id: r.id,
-          size: sizeOf(r),
-          finalizedAt: Date.parse(r.finalized?.at ?? r.updatedAt)
-        }));
-        for (const victim of selectEvictions(candidates, this.#eviction, started)) {
-          if (!byId.has(victim.id)) continue;
-          const removed = await this.#index.removeById(victim.id);
-          if (removed) {
-            this.#stats.evictedArtifacts++;
-            this.#stats.evictedBytes += sizeOf(removed);
-          }
-        }
-      }
-    } catch (error2) {
-      this.#stats.failures++;
-      this.#onError(error2);
-      throw error2;
-    } finally {
-      this.#stats.runs++;
-      this.#stats.lastRunAt = new Date(this.#now()).toISOString();
-      this.#stats.lastDurationMs = Math.round(performance.now() - t0);
-    }
-  }
-};
-function sizeOf(record) {
-  return record.finalized?.size ?? 0;
-}
-
-// src/server/results/artifact-index.ts
-import { mkdir as mkdir10, readdir as readdir7, rm as rm9 } from "node:fs/promises";
-import { join as join5 } from "node:path";
-
-// src/server/results/listing-source.ts
-import { readdir as readdir6 } from "node:fs/promises";
-function resultsListingSource(layout) {
-  return {
-    async loadAll() {
-      const ids = (await readdir6(layout.artifactsDir)).map((entry) => /^(\d+)\.json$/.exec(entry)?.[1]).filter((id) => id !== void 0);
-      return readAll(ids, async (id) => {
-        const record = await readJsonFile(layout.artifactFile(Number(id))).catch(() => void 0);
-        return isArtifact(record) && record.finalized !== null ? record : void 0;
-      });
-    }
-  };
-}
-
-// src/server/results/artifact-index.ts
-var DIGEST = /^sha256:[0-9a-f]{64}$/i;
-var DEFAULT_UPLOAD_LEASE_MS = 15 * 60 * 1e3;
-var ArtifactIndex = class _ArtifactIndex {
-  #layout;
-  #blobs;
-  #byId = /* @__PURE__ */ new Map();
-  #byBlob = /* @__PURE__ */ new Map();
-  #locks = new KeyedMutex();
-  /** Last activity (ms) of each unfinalized artifact, by blob id. In memory: a restart renews every lease. */
-  #activity = /* @__PURE__ */ new Map();
-  #leaseMs;
-  #now;
-  #ids;
-  #limits;
-  /** Finalized artifacts by run: what lists are answered from (set once open() has built it). */
-  #listing;
-  constructor(layout, blobs, options) {
-    this.#layout = layout;
-    this.#limits = options.limits ?? DEFAULT_LIMITS;
-    this.#ids = new IdCounter(layout.counterFile);
-    this.#blobs = blobs;
-    this.#leaseMs = options.uploadLeaseMs ?? DEFAULT_UPLOAD_LEASE_MS;
-    this.#now = options.now ?? Date.now;
-    if (!Number.isFinite(this.#leaseMs) || this.#leaseMs < 0) {
-      throw new RangeError(
-        `uploadLeaseMs must be a non-negative number of milliseconds, got ${this.#leaseMs}`
-      );
-    }
-  }
-  static async open(layout, blobs, options = {}) {
-    const index = new _ArtifactIndex(layout, blobs, options);
-    await mkdir10(layout.artifactsDir, { recursive: true });
-    await index.#load();
-    index.#listing = await ListingIndex.open(resultsListingSource(layout), {
-      ...options.listing,
-      name: "results",
-      keyOf: (r) => String(r.id),
-      runOf: (r) => r.runId,
-      compare: (a, b) => a.id - b.id
-    });
-    return index;
-  }
-  /** Stops the listing index's background re-validation. */
-  close() {
-    this.#listing?.close();
-  }
-  async #load() {
-    let maxId = 0;
-    for (const entry of await readdir7(this.#layout.artifactsDir)) {
-      if (entry.endsWith(TEMP_SUFFIX)) {
-        await rm9(join5(this.#layout.artifactsDir, entry), { force: true });
-        continue;
-      }
-      const match = /^(\d+)\.json$/.exec(entry);
-      if (!match) continue;
-      const id = Number(match[1]);
-      maxId = Math.max(maxId, id);
-      const record = await readJsonFile(this.#layout.artifactFile(id)).catch(() => void 0);
-      if (!isArtifact(record)) continue;
-      if (!await this.#blobIsWhole(record)) {
-        await rm9(this.#layout.artifactFile(id), { force: true });
-        continue;
-      }
-      this.#remember(record);
-    }
-    for (const blobId of await this.#blobs.idsOnDisk()) {
-      if (!this.#byBlob.has(blobId)) await this.#blobs.remove(blobId);
-    }
-    await this.#ids.resume(maxId);
-  }
-  async #blobIsWhole(record) {
-    if (!this.#blobs.has(record.blobId)) return false;
-    if (!record.finalized) return true;
-    const committed = this.#blobs.committed(record.blobId);
-    if (committed?.size !== record.finalized.size) return false;
-    return await this.#blobs.storedSize(record.blobId) === record.finalized.size;
-  }
-  /** A finalized artifact by id. */
-  get(id) {
-    const record = this.#byId.get(id);
-    return record?.finalized ? record : void 0;
-  }
-  /** The artifact (finalized or not) that owns a blob. */
-  byBlob(blobId) {
-    return this.#byBlob.get(blobId);
-  }
-  /**
-   * Finalized artifacts matching the filter, oldest first. Answered from the listing index, in
-   * memory: never a scan of storage.
-   */
-  list(filter) {
-    const inRun = this.#listing?.list(filter.runId) ?? [];
-    return inRun.filter(
-      (r) => (filter.name === void 0 || r.name === filter.name) && (filter.id === void 0 || r.id === filter.id)
-    );
-  }
-  /**
-   * A new artifact with an empty blob. The name must be free in the run (GitHub's 409 otherwise):
-   * a finalized artifact holds it until deleted, and so does an upload in progress, so two
-   * concurrent uploads of one name never share or destroy each other's blob: the second is
-   * refused before it sends a byte. Only an upload without activity for the lease time counts as
-   * abandoned and is replaced (a crashed client must not block the name until someone deletes it).
-   */
-  async create(input) {
-    return this.#locks.run(nameKey(input.runId, input.name), async () => {
-      const existing = this.#find(input.runId, input.name);
-      if (existing.some((r) => r.finalized)) {
-        throw new TwirpError(
-          "already_exists",
-          "an artifact with this name already exists on the workflow run"
-        );
-      }
-      const at = this.#now();
-      const live = existing.find((r) => at - this.#lastActivity(r) < this.#leaseMs);
-      if (live) throw this.#busy(live, at);
-      this.#checkRunLimits(input.runId, at);
-      for (const stale of existing) await this.#forget(stale);
-      const blobId = await this.#blobs.create();
-      const id = await this.#ids.allocate();
-      const now = (/* @__PURE__ */ new Date()).toISOString();
-      const record = {
-        id,
-        runId: input.runId,
-        jobId: input.jobId,
-        name: input.name,
-        blobId,
-        mimeType: input.mimeType,
-        version: input.version,
-        createdAt: now,
-        updatedAt: now,
-        expiresAt: input.expiresAt.toISOString(),
-        finalized: null
-      };
-      await writeJsonAtomic(this.#layout.artifactFile(id), record);
-      this.#remember(record);
-      this.#activity.set(blobId, this.#now());
-      return record;
-    });
-  }
-  /**
-   * Seals the artifact after checking the client's size and hash against the committed bytes.
-   * Repeating it for an artifact that is already finalized with the same content returns the same
-   * id, so a client that lost the answer can safely retry.
-   */
-  async finalize(input) {
-    if (input.hash !== void 0 && !DIGEST.test(input.hash)) {
-      throw new TwirpError(
-        "invalid_argument",
-        `hash must be "sha256:" followed by 64 hex digits, got ${JSON.stringify(input.hash.slice(0, 100))}`
-      );
-    }
-    return this.#locks.run(nameKey(input.runId, input.name), async () => {
-      const records = this.#find(input.runId, input.name);
-      const pending = records.filter((r) => !r.finalized).at(-1);
-      if (!pending) {
-        const done = records.find((r) => r.finalized);
-        if (!done?.finalized) {
-          throw new TwirpError(
-            "not_found",
-            `No artifact named ${JSON.stringify(input.name)} was created in workflow run ${JSON.stringify(input.runId)}`
-          );
-        }
-        checkContent(input, done.finalized.size, done.finalized.digest);
-        return done;
-      }
-      return this.#blobs.exclusive(pending.blobId, async () => {
-        const committed = this.#blobs.committed(pending.blobId);
-        if (!committed) {
-          throw new TwirpError(
-            "failed_precondition",
-            `Artifact ${JSON.stringify(input.name)} has no committed blob yet: upload it (Put Block List or Put Blob) before FinalizeArtifact`
-          );
-        }
-        const digest2 = `sha256:${committed.sha256}`;
-        checkContent(input, committed.size, digest2);
-        const now = (/* @__PURE__ */ new Date()).toISOString();
-        const next = {
-          ...pending,
-          updatedAt: now,
-          finalized: { size: committed.size, digest: digest2, at: now }
-        };
-        await writeJsonAtomic(this.#layout.artifactFile(next.id), next);
-        this.#remember(next);
-        this.#activity.delete(next.blobId);
-        return next;
-      });
-    });
-  }
-  /**
-   * Deletes the artifacts of that name in the run; returns the finalized one (or the newest).
-   * With `requesterJobId` (DeleteArtifact), an upload still in progress from another job is
-   * left alone: `overwrite` is delete-then-create, and a racing overwrite must not destroy the
-   * other upload mid-way (its own create is then refused instead, P42). The requester's own
-   * unfinalized upload (a create whose answer was lost) and abandoned ones are deleted.
-   */
-  async remove(runId, name, requesterJobId) {
-    return this.#locks.run(nameKey(runId, name), async () => {
-      const at = this.#now();
-      const all = this.#find(runId, name);
-      const records = all.filter(
-        (r) => r.finalized !== null || requesterJobId === void 0 || r.jobId === requesterJobId || at - this.#lastActivity(r) >= this.#leaseMs
-      );
-      const spared = all.find((r) => !records.includes(r));
-      if (records.length === 0 && spared) throw this.#busy(spared, at);
-      for (const record of records) await this.#forget(record);
-      return records.find((r) => r.finalized) ?? records.at(-1);
-    });
-  }
-  /** Deletes a finalized artifact by id; `undefined` if there is none. */
-  async removeById(id) {
-    const record = this.get(id);
-    if (!record) return void 0;
-    return this.#locks.run(nameKey(record.runId, record.name), async () => {
-      const current = this.get(id);
-      if (current) await this.#forget(current);
-      return current;
-    });
-  }
-  /**
-   * False once the artifact is finalized (or gone): its blob must not change any more. The blob
-   * routes ask before every write, so a true answer also renews the upload's lease (see create).
-   */
-  isWritable(blobId) {
-    const record = this.#byBlob.get(blobId);
-    const writable = record !== void 0 && record.finalized === null;
-    if (writable) this.#activity.set(blobId, this.#now());
-    return writable;
-  }
-  /**
-   * Per-run caps: artifacts (every record counts, finalized or not) and live uploads. 403 with
-   * "limit" in the message: clients report a quota, and do not retry it.
-   */
-  #checkRunLimits(runId, at) {
-    const inRun = [...this.#byId.values()].filter((r) => r.runId === runId);
-    const { maxArtifactsPerRun, maxLiveUploadsPerRun } = this.#limits;
-    if (inRun.filter((r) => r.finalized !== null).length >= maxArtifactsPerRun) {
-      throw new TwirpError(
-        "permission_denied",
-        `workflow run already has ${maxArtifactsPerRun} artifacts, the limit of this server (maxArtifactsPerRun)`
-      );
-    }
-    const live = inRun.filter((r) => r.finalized === null && at - this.#lastActivity(r) < this.#leaseMs);
-    if (live.length >= maxLiveUploadsPerRun) {
-      throw new TwirpError(
-        "permission_denied",
-        `workflow run already has ${maxLiveUploadsPerRun} uploads in progress, the limit of this server (maxLiveUploadsPerRun); finalize or abandon some first`
-      );
-    }
-  }
-  /** The 409 for a name held by an upload in progress: who holds it, and when it would lapse. */
-  #busy(record, at) {
-    const idle = Math.max(0, Math.round((at - this.#lastActivity(record)) / 1e3));
-    return new TwirpError(
-      "already_exists",
-      `an artifact with this name is already being uploaded on the workflow run (by job ${JSON.stringify(record.jobId)}, last activity ${idle} s ago); it counts as abandoned once idle for ${Math.round(this.#leaseMs / 1e3)} s`
-    );
-  }
-  /**
-   * When an unfinalized artifact last saw activity in this process. One loaded from disk (left
-   * by an earlier process that crashed or was restarted) has none: it is not live (see
-   * DEFAULT_UPLOAD_LEASE_MS) until its uploader writes to it again.
-   */
-  #lastActivity(record) {
-    return this.#activity.get(record.blobId) ?? Number.NEGATIVE_INFINITY;
-  }
-  /** Records of one (run, name), oldest first. */
-  #find(runId, name) {
-    return [...this.#byId.values()].filter((r) => r.runId === runId && r.name === name).sort((a, b) => a.id - b.id);
-  }
-  /** Called once the record is durable, before the request is answered. */
-  #remember(record) {
-    this.#byId.set(record.id, record);
-    this.#byBlob.set(record.blobId, record);
-    if (record.finalized) this.#listing?.apply({ put: record });
-  }
-  /** Metadata first, then bytes: a crash in between leaves an orphan blob, which startup removes. */
-  async #forget(record) {
-    await rm9(this.#layout.artifactFile(record.id), { force: true });
-    this.#listing?.apply({ remove: String(record.id) });
-    this.#byId.delete(record.id);
-    this.#byBlob.delete(record.blobId);
-    this.#activity.delete(record.blobId);
-    await this.#blobs.remove(record.blobId);
-  }
-};
-function checkContent(input, size, digest2) {
-  if (input.size !== void 0 && input.size !== size) {
-    throw new TwirpError(
-      "invalid_argument",
-      `size ${input.size} does not match the ${size} bytes committed for artifact ${JSON.stringify(input.name)}`
-    );
-  }
-  if (input.hash !== void 0 && input.hash.toLowerCase() !== digest2) {
-    throw new TwirpError(
-      "invalid_argument",
-      `hash ${input.hash} does not match the committed bytes of artifact ${JSON.stringify(input.name)}, which hash to ${digest2}`
-    );
-  }
-}
-function nameKey(runId, name) {
-  return `name:${runId}\0${name}`;
-}
-function isArtifact(value) {
-  if (typeof value !== "object" || value === null) return false;
-  const r = value;
-  return typeof r.id === "number" && typeof r.runId === "string" && typeof r.jobId === "string" && typeof r.name === "string" && typeof r.blobId === "string" && typeof r.mimeType === "string" && "finalized" in r;
-}
-
 // src/server/results/service.ts
 var DEFAULT_SIGNED_URL_TTL_MS = 6 * 60 * 60 * 1e3;
-async function openResultsService(dataDir, options = {}) {
+function signedUrlTtl(options) {
   const ttl = options.signedUrlTtlMs ?? DEFAULT_SIGNED_URL_TTL_MS;
   if (!Number.isFinite(ttl) || ttl <= 0) {
     throw new RangeError(`signedUrlTtlMs must be a positive number of milliseconds, got ${ttl}`);
   }
+  return ttl;
+}
+async function openResultsService(dataDir, options = {}) {
+  const ttl = signedUrlTtl(options);
   const limits = options.limits ?? DEFAULT_LIMITS;
   const layout = new ResultsLayout(dataDir);
   const blobs = await BlobStore.open(layout, limits);
@@ -32201,26 +33232,43 @@ async function openResultsService(dataDir, options = {}) {
     ...options.listing ? { listing: options.listing } : {}
   });
   const signer = await UrlSigner.open(layout.keyFile, ttl);
-  return { index, blobs, signer, limits };
+  const parts = { index, blobs, signer, limits };
+  const store = {
+    kind: "filesystem",
+    records: index,
+    blobs: {
+      uploadUrl: (baseUrl, record) => signer.sign(baseUrl, record.blobId, "cw"),
+      downloadUrl: (baseUrl, record) => signer.sign(baseUrl, record.blobId, "r"),
+      routes: blobRoutes(parts)
+    },
+    probe: filesystemProbe(dataDir)
+  };
+  return { store, limits };
 }
 
-// src/server/observe/fs-probe.ts
-import { randomBytes as randomBytes8 } from "node:crypto";
-import { readFile as readFile5, rm as rm10, writeFile as writeFile3 } from "node:fs/promises";
-import { join as join6 } from "node:path";
-function filesystemProbe(dataDir) {
-  return async () => {
-    const file = join6(dataDir, `.status-probe-${process.pid}`);
-    const token = randomBytes8(8).toString("hex");
-    try {
-      await writeFile3(file, token);
-      if (await readFile5(file, "utf8") !== token)
-        throw new Error("the probe file read back different bytes");
-    } finally {
-      await rm10(file, { force: true }).catch(() => void 0);
-    }
+// src/server/legacy/refuse.ts
+init_error_response();
+function refuseLegacyProtocol(storeKind) {
+  return {
+    name: "legacy",
+    routes: [
+      {
+        method: ANY_METHOD,
+        pattern: /^\/_apis\/(?:pipelines|resources)(?:\/.*)?$/i,
+        handler: () => {
+          throw new ErrorResponse(
+            501,
+            `the legacy artifact protocol (actions/upload-artifact v1-v3) is not served on a ${storeKind} store; use upload/download-artifact v4 or a filesystem store (docs/serve.md)`
+          );
+        }
+      }
+    ]
   };
 }
+
+// src/server/observe/observe-routes.ts
+init_error_response();
+init_respond();
 
 // src/server/observe/prometheus.ts
 var Counter = class {
@@ -32582,7 +33630,7 @@ var ServerLog = class {
   get enabled() {
     return this.#sink !== void 0;
   }
-  access(record, path17) {
+  access(record, path22) {
     if (!this.#sink || this.format === "off") return;
     if (this.format === "json") {
       this.#sink(JSON.stringify({ type: "access", ...record, status: record.status ?? null }));
@@ -32590,7 +33638,7 @@ var ServerLog = class {
     }
     const status = record.status === void 0 ? "no-answer" : String(record.status);
     const cut = record.status !== void 0 && record.cut ? " (answer cut)" : "";
-    this.#sink(`${record.method} ${printableText(path17)} ${status}${cut} ${record.durationMs.toFixed(1)}ms`);
+    this.#sink(`${record.method} ${printableText(path22)} ${status}${cut} ${record.durationMs.toFixed(1)}ms`);
   }
   /** A diagnostic line; `message` must already be free of secrets. */
   diag(level, message) {
@@ -32607,7 +33655,7 @@ var ServerLog = class {
 var DEFAULT_DRAIN_TIMEOUT_MS = 3e4;
 async function startServer(options) {
   const dataDir = resolve(options.dataDir);
-  await mkdir11(dataDir, { recursive: true });
+  await mkdir12(dataDir, { recursive: true });
   const host = options.host ?? "127.0.0.1";
   const limits = resolveLimits(options.limits);
   const jwtKeys = jwtKeysOf(options.jwt ?? {});
@@ -32642,26 +33690,23 @@ async function startServer(options) {
     log: (level, message) => serverLog.diag(level, message),
     storeCalls: metrics
   };
-  const results = await openResultsService(dataDir, {
-    signedUrlTtlMs: options.signedUrlTtlMs,
-    limits,
-    listing
-  });
-  const legacy = await openLegacyStore(dataDir, limits, listing);
-  const sweeper = new RetentionSweeper(results.index, {
-    legacy,
+  const results = options.azure ? await openAzure(options.azure, options, limits, metrics) : await openResultsService(dataDir, { signedUrlTtlMs: options.signedUrlTtlMs, limits, listing });
+  const legacy = options.azure ? void 0 : await openLegacyStore(dataDir, limits, listing);
+  const sweeper = new RetentionSweeper(results.store.records, {
+    ...legacy ? { legacy } : {},
+    lease: results.store.sweepLease,
     intervalMs: options.retention?.sweepIntervalMs,
     eviction: options.retention?.eviction,
     onError: (error2) => serverLog.diag("warn", `retention sweep failed: ${String(error2)}`)
   });
   const protocols = [
-    createLegacyProtocol(legacy),
+    legacy ? createLegacyProtocol(legacy) : refuseLegacyProtocol(results.store.kind),
     createResultsProtocol(results),
     createRestProtocol(results, await RunRegistry.open(dataDir), authenticate),
     createObserveProtocol({
       metrics,
       version: options.version ?? "unknown",
-      probeStore: options.storeProbe ?? filesystemProbe(dataDir),
+      probeStore: options.storeProbe ?? results.store.probe,
       openConnections: () => stats.openConnections,
       sweepStats: options.sweepStats ?? (() => sweepMetrics(sweeper.stats())),
       public: options.metricsPublic === true
@@ -32675,9 +33720,9 @@ async function startServer(options) {
     credentialRequired: authenticated,
     hosts: createHostPolicy({ boundHost: host, port: () => port, publicUrl }),
     log: serverLog.enabled ? (line) => serverLog.diag("warn", line) : void 0,
-    onRequestEnd: (record, path17) => {
+    onRequestEnd: (record, path22) => {
       metrics.request(record);
-      serverLog.access(record, path17);
+      serverLog.access(record, path22);
     },
     fallbackBaseUrl: () => url,
     limits
@@ -32708,6 +33753,15 @@ async function startServer(options) {
     }
   };
 }
+async function openAzure(spec, options, limits, metrics) {
+  const { openAzureStore: openAzureStore2 } = await Promise.resolve().then(() => (init_azure_store(), azure_store_exports));
+  const store = await openAzureStore2(spec, {
+    limits,
+    signedUrlTtlMs: signedUrlTtl({ signedUrlTtlMs: options.signedUrlTtlMs }),
+    time: (operation, call) => metrics.time(operation, call)
+  });
+  return { store, limits };
+}
 function isLoopback(host) {
   return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
@@ -32731,6 +33785,158 @@ var startEmbeddedStore = (options) => startServer(options);
 // src/transport/http-manager.ts
 import http5 from "node:http";
 import https4 from "node:https";
+
+// src/core/stats.ts
+function emptyStats() {
+  return {
+    requests: 0,
+    retries: { status: 0, network: 0, rateLimit: 0 },
+    connectionsOpened: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    cache: { hits: 0, misses: 0, bytesServed: 0 },
+    requestsSpared: 0,
+    phases: { metadataMs: 0, transferMs: 0, finalizeMs: 0, extractMs: 0 }
+  };
+}
+function retryKindOf(status, rateLimited = false) {
+  if (status === void 0) return "network";
+  return rateLimited || status === 429 ? "rateLimit" : "status";
+}
+var PHASE_KEY = {
+  metadata: "metadataMs",
+  transfer: "transferMs",
+  finalize: "finalizeMs",
+  extract: "extractMs"
+};
+var StatsCollector = class {
+  #stats = emptyStats();
+  #phases = /* @__PURE__ */ new Map();
+  #now;
+  /** `now` in milliseconds, monotonic; injectable for tests. */
+  constructor(now = () => performance.now()) {
+    this.#now = now;
+  }
+  request() {
+    this.#stats.requests++;
+  }
+  retry(kind) {
+    this.#stats.retries[kind]++;
+  }
+  connectionOpened() {
+    this.#stats.connectionsOpened++;
+  }
+  sent(bytes) {
+    this.#stats.bytesSent += bytes;
+  }
+  received(bytes) {
+    this.#stats.bytesReceived += bytes;
+  }
+  cacheHit(bytesServed) {
+    this.#stats.cache.hits++;
+    this.#stats.cache.bytesServed += bytesServed;
+  }
+  cacheMiss() {
+    this.#stats.cache.misses++;
+  }
+  spared(requests = 1) {
+    this.#stats.requestsSpared += requests;
+  }
+  /**
+   * Starts timing `phase`; the returned function ends it (calling it again does nothing).
+   * Overlapping starts of one phase (parallel workers) are timed as their union.
+   */
+  startPhase(phase) {
+    let clock = this.#phases.get(phase);
+    if (!clock) {
+      clock = { active: 0, since: 0, totalMs: 0 };
+      this.#phases.set(phase, clock);
+    }
+    if (clock.active++ === 0) clock.since = this.#now();
+    let ended = false;
+    const running = clock;
+    return () => {
+      if (ended) return;
+      ended = true;
+      if (--running.active === 0) running.totalMs += this.#now() - running.since;
+    };
+  }
+  /** A copy of the counters now; phases still running count up to this moment. Whole ms. */
+  snapshot() {
+    const out = copyStats(this.#stats);
+    const now = this.#now();
+    for (const [phase, clock] of this.#phases) {
+      const ms = clock.totalMs + (clock.active > 0 ? now - clock.since : 0);
+      out.phases[PHASE_KEY[phase]] = Math.round(ms);
+    }
+    return out;
+  }
+};
+function copyStats(stats) {
+  return {
+    ...stats,
+    retries: { ...stats.retries },
+    cache: { ...stats.cache },
+    phases: { ...stats.phases }
+  };
+}
+function mergeStats(list3) {
+  const out = emptyStats();
+  for (const s of list3) {
+    out.requests += s.requests;
+    out.retries.status += s.retries.status;
+    out.retries.network += s.retries.network;
+    out.retries.rateLimit += s.retries.rateLimit;
+    out.connectionsOpened += s.connectionsOpened;
+    out.bytesSent += s.bytesSent;
+    out.bytesReceived += s.bytesReceived;
+    out.cache.hits += s.cache.hits;
+    out.cache.misses += s.cache.misses;
+    out.cache.bytesServed += s.cache.bytesServed;
+    out.requestsSpared += s.requestsSpared;
+    out.phases.metadataMs += s.phases.metadataMs;
+    out.phases.transferMs += s.phases.transferMs;
+    out.phases.finalizeMs += s.phases.finalizeMs;
+    out.phases.extractMs += s.phases.extractMs;
+  }
+  return out;
+}
+function plural(n, one, many = `${one}s`) {
+  return `${n} ${n === 1 ? one : many}`;
+}
+function formatStatsLine(stats) {
+  const r = stats.retries;
+  const retries = r.status + r.network + r.rateLimit;
+  const p = stats.phases;
+  return `Stats: ${plural(stats.requests, "request")} (${plural(retries, "retry", "retries")}: ${r.status} status, ${r.network} network, ${r.rateLimit} rate limit), ${plural(stats.connectionsOpened, "connection")} opened, sent ${formatBytes(stats.bytesSent)}, received ${formatBytes(stats.bytesReceived)}, cache ${plural(stats.cache.hits, "hit")} / ${plural(stats.cache.misses, "miss", "misses")} (${formatBytes(stats.cache.bytesServed)} served), ${plural(stats.requestsSpared, "request")} spared; metadata ${p.metadataMs} ms, transfer ${p.transferMs} ms, finalize ${p.finalizeMs} ms, extract ${p.extractMs} ms`;
+}
+function formatStatsMarkdown(stats, title = "Ferry transfer stats") {
+  const r = stats.retries;
+  const p = stats.phases;
+  const rows = [
+    ["Requests", String(stats.requests)],
+    ["Retries (status / network / rate limit)", `${r.status} / ${r.network} / ${r.rateLimit}`],
+    ["Connections opened", String(stats.connectionsOpened)],
+    ["Bytes sent / received", `${formatBytes(stats.bytesSent)} / ${formatBytes(stats.bytesReceived)}`],
+    [
+      "Cache hits / misses (served)",
+      `${stats.cache.hits} / ${stats.cache.misses} (${formatBytes(stats.cache.bytesServed)})`
+    ],
+    ["Requests spared", String(stats.requestsSpared)],
+    [
+      "Time: metadata / transfer / finalize / extract",
+      `${p.metadataMs} / ${p.transferMs} / ${p.finalizeMs} / ${p.extractMs} ms`
+    ]
+  ];
+  return [
+    `### ${title}`,
+    "",
+    "| Counter | Value |",
+    "| --- | --- |",
+    ...rows.map(([k, v]) => `| ${k} | ${v} |`),
+    ""
+  ].join("\n");
+}
 
 // src/transport/clock.ts
 var systemClock = {
@@ -33372,11 +34578,11 @@ var SlotAgents = class {
       options.agent = this.#tunnelAgent(endpoint);
       return;
     }
-    const path17 = options.path ?? "/";
+    const path22 = options.path ?? "/";
     options.agent = this.#forwardAgent(endpoint);
     setHeader(options, "host", effective.host);
     if (endpoint.authorization) setHeader(options, "proxy-authorization", endpoint.authorization);
-    options.path = `http://${effective.host}${path17.startsWith("/") ? path17 : `/${path17}`}`;
+    options.path = `http://${effective.host}${path22.startsWith("/") ? path22 : `/${path22}`}`;
     options.host = endpoint.host;
     if (options.hostname !== void 0) options.hostname = endpoint.host;
     options.port = endpoint.port;
@@ -33745,8 +34951,29 @@ var HttpManager = class {
    * Every other response body is read (bounded) or destroyed, on every path.
    */
   async request(spec, read) {
+    const endPhase = this.#options.stats?.startPhase(spec.phase ?? "metadata");
+    try {
+      return await this.#request(spec, read);
+    } finally {
+      endPhase?.();
+    }
+  }
+  async #request(spec, read) {
     const budget = spec.budget ?? this.retrier.budget();
     const signal = spec.operation?.signal ?? spec.signal;
+    const remembered = spec.rememberAnswers ? this.#options.remembered : void 0;
+    if (remembered) {
+      try {
+        await remembered.answers.check(new URL(spec.url).origin, spec.bearer, {
+          ...remembered.waitUpToSeconds !== void 0 ? { waitUpToSeconds: remembered.waitUpToSeconds } : {},
+          ...signal ? { signal } : {}
+        });
+      } catch (error2) {
+        if (isFerryError(error2) && error2.code === "ERR_FERRY_RATE_LIMITED") this.#options.stats?.spared(1);
+        throw error2;
+      }
+    }
+    let rateLimitError;
     for (; ; budget.attempt++) {
       const attempt = budget.attempt;
       spec.operation?.throwIfStopped();
@@ -33758,6 +34985,7 @@ var HttpManager = class {
       let outcome;
       let failure;
       let handBack = false;
+      let rateLimited = false;
       this.#watchAbort(spec.slot, signal);
       try {
         const { res, url } = await this.#sendFollowingRedirects(spec, attempt);
@@ -33776,7 +35004,15 @@ var HttpManager = class {
           const body = await readBody(res, ERROR_BODY_LIMIT).catch(() => Buffer.alloc(0));
           const text = body.toString("utf8");
           const serverMessage = extractErrorMessage(text);
-          const rateLimited = isRateLimited(status, res, serverMessage);
+          rateLimited = isRateLimited(status, res, serverMessage);
+          if (remembered) {
+            const seen = await remembered.answers.observe(url.origin, spec.bearer, {
+              status,
+              headers: res.headers,
+              body: text
+            });
+            rateLimitError = seen.error;
+          }
           outcome = {
             kind: "status",
             // A GitHub rate limit arrives as 403; it clears by itself, so it is retried like 429.
@@ -33813,12 +35049,19 @@ var HttpManager = class {
       const decision = this.retrier.decide(budget, outcome);
       if (!decision.retry) {
         if (decision.permanent) spec.operation?.fail(failure);
-        throw failure;
+        throw rateLimitError ?? failure;
       }
+      if (rateLimitError instanceof RateLimitedError && !this.#waitsFor(rateLimitError, remembered?.waitUpToSeconds)) {
+        throw rateLimitError;
+      }
+      rateLimitError = void 0;
       this.#logger.debug(
         `${spec.call ? `${spec.call}: ` : ""}${spec.method} ${urlWithoutQuery(spec.url)} failed (${decision.reason}), retry ${attempt} in ${decision.delayMs} ms (${decision.basis})`
       );
       spec.onRetry?.({ attempt, delayMs: decision.delayMs, reason: decision.reason });
+      this.#options.stats?.retry(
+        retryKindOf(outcome.kind === "status" ? outcome.status : void 0, rateLimited)
+      );
       this.disposeAndReplace(spec.slot);
       try {
         await this.retrier.sleep(decision.delayMs, signal);
@@ -33826,6 +35069,11 @@ var HttpManager = class {
         throw spec.operation?.failure ?? error2;
       }
     }
+  }
+  /** Whether a spent limit resets soon enough to wait for: within the retry policy, or the caller's allowance. */
+  #waitsFor(error2, waitUpToSeconds) {
+    const waitMs = error2.resetAt.getTime() - Date.now();
+    return waitMs <= Math.max(this.retrier.policy.maxRetryAfterMs, (waitUpToSeconds ?? 0) * 1e3);
   }
   async #sendFollowingRedirects(spec, attempt) {
     const headers = typeof spec.headers === "function" ? spec.headers(attempt) : spec.headers;
@@ -33865,16 +35113,21 @@ var HttpManager = class {
       if (value !== void 0) all[key.toLowerCase()] = value;
     if (bearer) all["authorization"] = `Bearer ${bearer}`;
     let data = null;
+    const stats = this.#options.stats;
     if (typeof body === "string") {
       data = body;
+      stats?.sent(Buffer.byteLength(body));
     } else if (Buffer.isBuffer(body)) {
       all["content-length"] = body.length;
       data = body.length ? oneShotBody(body) : "";
+      stats?.sent(body.length);
     } else if (body !== void 0) {
       all["content-length"] = body.length;
       data = body.length ? body.open() : "";
+      stats?.sent(body.length);
     }
     this.#stats.requests++;
+    stats?.request();
     all["user-agent"] = this.#options.userAgent;
     const secure = url.protocol === "https:";
     const options = {
@@ -33888,7 +35141,7 @@ var HttpManager = class {
     const info2 = { options, parsedUrl: url, httpModule: secure ? https4 : http5 };
     return new Promise((resolve2, reject) => {
       slot.client.requestRawWithCallback(info2, data, (error2, response) => {
-        if (response) resolve2(response.message);
+        if (response) resolve2(stats ? countedResponse(response.message, stats) : response.message);
         else reject(error2 ?? new Error(`No response to ${method} ${urlWithoutQuery(url)}`));
       });
     });
@@ -33934,14 +35187,529 @@ function oneShotBody(body) {
   };
   return shot;
 }
+function countedResponse(res, stats) {
+  if (!res.req?.reusedSocket) stats.connectionOpened();
+  const push = res.push.bind(res);
+  res.push = (chunk, encoding) => {
+    if (chunk !== null && chunk !== void 0) stats.received(chunk.length);
+    return push(chunk, encoding);
+  };
+  return res;
+}
 
-// src/client.ts
-function checkRestoreModes(value) {
-  if (value !== void 0 && typeof value !== "boolean") {
-    throw new FerryError("ERR_FERRY_INVALID_OPTION", `Option 'restoreModes' must be a boolean`, {
-      context: { option: "restoreModes" }
+// src/transport/remembered-answers.ts
+import { createHash as createHash14, randomBytes as randomBytes12 } from "node:crypto";
+import { open as open16, rename as rename5, rm as rm12 } from "node:fs/promises";
+import path17 from "node:path";
+
+// src/transport/answer-recognizer.ts
+var BODY_LIMIT = 64 * 1024;
+var DEFAULT_RATE_LIMIT_WAIT_MS = 6e4;
+var MAX_REMEMBERED_MS = 60 * 60 * 1e3;
+var RATE_LIMIT_WORDING = /\brate[ -]limit|abuse detection/i;
+function header3(headers, name) {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+function describeShape(body) {
+  const text = body.slice(0, BODY_LIMIT).trim();
+  if (text === "") return "empty";
+  if (text.startsWith("{") || text.startsWith("[")) {
+    try {
+      const value = JSON.parse(text);
+      if (Array.isArray(value)) return "JSON array";
+      if (value !== null && typeof value === "object") {
+        const keys = Object.keys(value).slice(0, 12).sort();
+        return `JSON keys [${keys.map((k) => k.replace(/[^\w.-]/g, "?").slice(0, 40)).join(", ")}]`;
+      }
+    } catch {
+      return "text";
+    }
+  }
+  if (/^(<!doctype html|<html)/i.test(text)) return "HTML";
+  if (text.startsWith("<")) return "XML";
+  return "text";
+}
+function wordsOf(body) {
+  const text = body.slice(0, BODY_LIMIT);
+  const message = extractErrorMessage(text) ?? "";
+  return `${message}
+${text.replace(/<[^>]*>/g, " ")}`;
+}
+function recognizeAnswer(answer, nowMs) {
+  const { status } = answer;
+  const shape = describeShape(answer.body);
+  if (status !== 401 && status !== 403 && status !== 429) {
+    return {
+      verdict: { kind: "other" },
+      shape,
+      knownShape: status < 400 || status >= 500 || isKnownShape(shape)
+    };
+  }
+  const remaining = header3(answer.headers, "x-ratelimit-remaining")?.trim();
+  const retryAfterMs = parseRetryAfter(header3(answer.headers, "retry-after"), nowMs);
+  const resetMs = parseRateLimitReset(header3(answer.headers, "x-ratelimit-reset"), nowMs);
+  const worded = RATE_LIMIT_WORDING.test(wordsOf(answer.body));
+  const evidence = status === 429 ? "429" : remaining === "0" ? "x-ratelimit-remaining: 0" : retryAfterMs !== void 0 ? "retry-after" : worded ? "rate-limit message" : void 0;
+  if (status !== 401 && evidence !== void 0) {
+    const waitMs = retryAfterMs ?? (remaining === "0" && resetMs !== void 0 ? resetMs : void 0) ?? DEFAULT_RATE_LIMIT_WAIT_MS;
+    return {
+      verdict: { kind: "rate-limit", resetAtMs: nowMs + Math.min(waitMs, MAX_REMEMBERED_MS), evidence },
+      shape,
+      knownShape: true
+    };
+  }
+  return { verdict: { kind: "permanent", status }, shape, knownShape: isKnownShape(shape) };
+}
+function isKnownShape(shape) {
+  if (shape === "empty") return true;
+  const keys = /^JSON keys \[(.*)\]$/.exec(shape)?.[1]?.split(", ");
+  return keys?.includes("message") ?? false;
+}
+
+// src/transport/state-dir.ts
+import { lstat as lstat5, mkdir as mkdir13 } from "node:fs/promises";
+import os6 from "node:os";
+import path16 from "node:path";
+function resolveStateDir(input) {
+  const explicit = input.env["FERRY_STATE_DIR"]?.trim();
+  if (explicit) return path16.resolve(explicit);
+  if (input.cachePath) return path16.join(path16.resolve(input.cachePath), "state");
+  const user = typeof process.getuid === "function" ? String(process.getuid()) : os6.userInfo().username;
+  return path16.join(os6.tmpdir(), `ferry-state-${user}`);
+}
+async function prepareStateDir(dir) {
+  await mkdir13(dir, { recursive: true, mode: 448 });
+  const info2 = await lstat5(dir);
+  if (!info2.isDirectory()) return "not a directory";
+  if (typeof process.getuid === "function" && info2.uid !== process.getuid()) return "owned by another user";
+  if (process.platform !== "win32" && (info2.mode & 18) !== 0) return "writable by other users";
+  return void 0;
+}
+
+// src/transport/remembered-answers.ts
+var STATE_FILE = "remembered-answers.json";
+var MAX_STATE_BYTES2 = 256 * 1024;
+var MAX_ENTRIES = 500;
+function keyOf(origin, token) {
+  const hash = createHash14("sha256").update(token ?? "").digest("hex");
+  return `${origin} ${token ? hash : "anonymous"}`;
+}
+function originOf(origin) {
+  try {
+    return new URL(origin).origin;
+  } catch {
+    throw new ValidationError("ERR_FERRY_INVALID_OPTION", `Not an API origin: '${origin.slice(0, 100)}'`, {
+      option: "origin"
     });
   }
+}
+var RememberedAnswers = class _RememberedAnswers {
+  #file;
+  #clock;
+  #logger;
+  #memory = /* @__PURE__ */ new Map();
+  #warnedShapes = /* @__PURE__ */ new Set();
+  #spared = 0;
+  constructor(file, clock, logger) {
+    this.#file = file;
+    this.#clock = clock;
+    this.#logger = logger;
+  }
+  /** Opens the store; a state directory that is not safely ours is refused with a warning (memory only). */
+  static async open(options = {}) {
+    const logger = options.logger ?? silentLogger;
+    let file;
+    if (options.stateDir !== void 0) {
+      const dir = path17.resolve(options.stateDir);
+      const refused = await prepareStateDir(dir);
+      if (refused)
+        logger.warn(
+          `Not using the state directory ${dir} (${refused}); rate limits are remembered in this process only`
+        );
+      else file = path17.join(dir, STATE_FILE);
+    }
+    return new _RememberedAnswers(file, options.clock ?? systemClock, logger);
+  }
+  /** Requests not sent because a remembered answer said they would fail. */
+  get spared() {
+    return this.#spared;
+  }
+  /**
+   * Before a request: throws RateLimitedError (remembered: true) at once when the token's limit
+   * at `origin` is known to be spent, or waits for the reset when it is at most
+   * `waitUpToSeconds` away. Costs no request either way.
+   */
+  async check(origin, token, options = {}) {
+    const apiOrigin = originOf(origin);
+    const key = keyOf(apiOrigin, token);
+    const now = this.#clock.now();
+    let limit = this.#memory.get(key);
+    if (!limit || Date.parse(limit.resetAt) <= now) {
+      limit = (await this.#read()).limits[key];
+      if (limit) this.#memory.set(key, limit);
+    }
+    if (!limit) return;
+    const resetAtMs = Date.parse(limit.resetAt);
+    if (!(resetAtMs > now)) {
+      this.#memory.delete(key);
+      return;
+    }
+    const waitMs = resetAtMs - now;
+    if (options.waitUpToSeconds !== void 0 && waitMs <= options.waitUpToSeconds * 1e3) {
+      this.#logger.info(
+        `The API rate limit of ${apiOrigin} resets at ${limit.resetAt}; waiting ${Math.ceil(waitMs / 1e3)} s`
+      );
+      await this.#clock.sleep(waitMs, options.signal);
+      return;
+    }
+    this.#spared++;
+    throw new RateLimitedError(apiOrigin, new Date(resetAtMs), true);
+  }
+  /**
+   * After an answer: recognises it; a spent rate limit is remembered (here and in the state
+   * file) and returned as the error to throw; an unknown 4xx shape is warned about once.
+   */
+  async observe(origin, token, answer) {
+    const apiOrigin = originOf(origin);
+    const recognition = recognizeAnswer(answer, this.#clock.now());
+    if (!recognition.knownShape) {
+      const id = `${answer.status} ${recognition.shape}`;
+      if (!this.#warnedShapes.has(id)) {
+        this.#warnedShapes.add(id);
+        this.#logger.warn(
+          `${answer.status} with ${recognition.shape} from ${apiOrigin}: an answer shape Ferry does not recognise; treated as ${recognition.verdict.kind === "permanent" ? "a permanent refusal, not a rate limit" : "an ordinary error"}`
+        );
+      }
+    }
+    const { verdict } = recognition;
+    if (verdict.kind !== "rate-limit") return { recognition };
+    const limit = {
+      resetAt: new Date(verdict.resetAtMs).toISOString(),
+      status: answer.status,
+      evidence: verdict.evidence
+    };
+    const key = keyOf(apiOrigin, token);
+    this.#memory.set(key, limit);
+    await this.#write(key, limit);
+    return { recognition, error: new RateLimitedError(apiOrigin, new Date(verdict.resetAtMs), false) };
+  }
+  async #read() {
+    const empty = { version: 1, limits: {} };
+    if (!this.#file) return empty;
+    let text;
+    try {
+      const handle = await open16(this.#file, "r");
+      try {
+        if ((await handle.stat()).size > MAX_STATE_BYTES2) return empty;
+        text = await handle.readFile("utf8");
+      } finally {
+        await handle.close();
+      }
+    } catch {
+      return empty;
+    }
+    try {
+      const parsed = JSON.parse(text);
+      if (parsed.version !== 1 || typeof parsed.limits !== "object" || parsed.limits === null) return empty;
+      const limits = {};
+      for (const [key, value] of Object.entries(parsed.limits)) {
+        if (typeof value?.resetAt === "string" && !Number.isNaN(Date.parse(value.resetAt)))
+          limits[key] = value;
+      }
+      return { version: 1, limits };
+    } catch {
+      return empty;
+    }
+  }
+  /** Read, merge, drop expired, write to a temp file and rename: readers see old or new, never half. */
+  async #write(key, limit) {
+    if (!this.#file) return;
+    const state = await this.#read();
+    const now = this.#clock.now();
+    state.limits[key] = limit;
+    const live = Object.entries(state.limits).filter(([, value]) => Date.parse(value.resetAt) > now).sort(([, a], [, b]) => Date.parse(b.resetAt) - Date.parse(a.resetAt)).slice(0, MAX_ENTRIES);
+    const text = `${JSON.stringify({ version: 1, limits: Object.fromEntries(live) }, null, 1)}
+`;
+    const temp = `${this.#file}.${process.pid}.${randomBytes12(4).toString("hex")}`;
+    try {
+      const handle = await open16(temp, "wx", 384);
+      try {
+        await handle.writeFile(text);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename5(temp, this.#file);
+    } catch (error2) {
+      await rm12(temp, { force: true });
+      this.#logger.warn(`Could not write ${this.#file}: ${error2.message}`);
+    }
+  }
+};
+
+// src/remembered-answers-store.ts
+var stores = /* @__PURE__ */ new Map();
+function rememberedAnswersFor(cachePath, logger) {
+  const stateDir = resolveStateDir({ env: process.env, cachePath });
+  let store = stores.get(stateDir);
+  if (!store) {
+    store = RememberedAnswers.open({ stateDir, logger }).catch((error2) => {
+      logger.warn(
+        `The state directory ${stateDir} cannot be used (${error2 instanceof Error ? error2.message : String(error2)}); rate limits are remembered in this process only`
+      );
+      return RememberedAnswers.open({ logger });
+    });
+    stores.set(stateDir, store);
+  }
+  return store;
+}
+
+// src/cache/verified-cache.ts
+import { createHash as createHash15 } from "node:crypto";
+import { createReadStream as createReadStream4 } from "node:fs";
+import { mkdir as mkdir14, open as open17, readdir as readdir8, rename as rename6, rm as rm13, stat as stat11, unlink as unlink2, utimes } from "node:fs/promises";
+import path18 from "node:path";
+
+// src/cache/eviction.ts
+function chooseVictims(entries, limits, nowMs, keep) {
+  const victims = [];
+  const live = [];
+  for (const entry of entries) {
+    if (nowMs - entry.usedAtMs > limits.maxAgeMs) victims.push(entry);
+    else live.push(entry);
+  }
+  let bytes = live.reduce((sum, entry) => sum + entry.size, 0);
+  let count = live.length;
+  if (bytes <= limits.maxBytes && count <= limits.maxEntries) return victims;
+  live.sort((a, b) => a.usedAtMs - b.usedAtMs || (a.name < b.name ? -1 : 1));
+  for (const entry of live) {
+    if (entry.name === keep) continue;
+    if (bytes <= limits.lowWaterBytes && count <= limits.lowWaterEntries) break;
+    victims.push(entry);
+    bytes -= entry.size;
+    count--;
+  }
+  return victims;
+}
+
+// src/cache/verified-cache.ts
+var STALE_TEMP_MS = 60 * 60 * 1e3;
+var READ_CHUNK = 1024 * 1024;
+async function openCache(options) {
+  const normalized = normalizeCacheOptions(options);
+  const root = path18.resolve(normalized.path);
+  await mkdir14(path18.join(root, ENTRIES_DIR), { recursive: true });
+  await mkdir14(path18.join(root, TMP_DIR), { recursive: true });
+  return new FileCache(root, normalized, options.logger ?? silentLogger);
+}
+function isMissing2(error2) {
+  return error2?.code === "ENOENT";
+}
+function checkSize(size) {
+  if (!Number.isSafeInteger(size) || size < 0) {
+    throw new ValidationError(
+      "ERR_FERRY_INVALID_OPTION",
+      `A cache entry size must be a byte count, got ${size}`,
+      {
+        option: "size"
+      }
+    );
+  }
+}
+async function hashHandle(handle, size) {
+  const hash = createHash15("sha256");
+  const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(size, 1)));
+  let position = 0;
+  while (position < size) {
+    const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, size - position), position);
+    if (bytesRead === 0) break;
+    hash.update(buffer.subarray(0, bytesRead));
+    position += bytesRead;
+  }
+  return position === size ? hash.digest("hex") : "";
+}
+var FileCache = class {
+  path;
+  #limits;
+  #logger;
+  #stats = {
+    hits: 0,
+    misses: 0,
+    bytesServed: 0,
+    inserts: 0,
+    evictions: 0,
+    corruptDropped: 0
+  };
+  constructor(root, limits, logger) {
+    this.path = root;
+    this.#limits = limits;
+    this.#logger = logger;
+  }
+  stats() {
+    return { ...this.#stats };
+  }
+  async lookup(digest2, size) {
+    const hex2 = digestHex(digest2);
+    checkSize(size);
+    const file = entryPath(this.path, hex2);
+    let handle;
+    try {
+      handle = await open17(file, "r");
+    } catch (error2) {
+      if (!isMissing2(error2)) throw error2;
+      this.#stats.misses++;
+      return void 0;
+    }
+    try {
+      const info2 = await handle.stat();
+      if (Date.now() - info2.mtimeMs > this.#limits.maxAgeMs) {
+        if (await this.#unlinkIfSame(file, info2.ino, info2.dev)) this.#stats.evictions++;
+        return this.#miss(handle);
+      }
+      const actual = info2.size === size ? await hashHandle(handle, size) : "";
+      if (actual !== hex2) {
+        if (await this.#unlinkIfSame(file, info2.ino, info2.dev)) this.#stats.corruptDropped++;
+        this.#logger.warn(
+          `Cache entry ${digest2} was corrupt (${info2.size === size ? "sha256 differs" : `${info2.size} bytes, expected ${size}`}); dropped, the artifact is fetched again`
+        );
+        return this.#miss(handle);
+      }
+      const now = /* @__PURE__ */ new Date();
+      await handle.utimes(now, now).catch(() => void 0);
+      this.#stats.hits++;
+      this.#stats.bytesServed += size;
+      return hitOf(digest2, size, handle);
+    } catch (error2) {
+      await handle.close();
+      throw error2;
+    }
+  }
+  async insert(digest2, size, source) {
+    const hex2 = digestHex(digest2);
+    checkSize(size);
+    if (size > this.#limits.maxBytes) return "too-large";
+    const file = entryPath(this.path, hex2);
+    const existing = await stat11(file).catch((error2) => {
+      if (isMissing2(error2)) return void 0;
+      throw error2;
+    });
+    if (existing?.size === size) {
+      const now = /* @__PURE__ */ new Date();
+      await utimes(file, now, now).catch(() => void 0);
+      return "present";
+    }
+    await mkdir14(path18.join(this.path, TMP_DIR), { recursive: true });
+    await mkdir14(path18.join(this.path, ENTRIES_DIR), { recursive: true });
+    const temp = tempPath(this.path, hex2);
+    const out = await open17(temp, "wx", 420);
+    let closed = false;
+    try {
+      const hash = createHash15("sha256");
+      let written = 0;
+      const input = typeof source === "string" ? createReadStream4(source) : source;
+      for await (const chunk of input) {
+        const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+        written += bytes.length;
+        if (written > size) throw this.#mismatch(digest2, `more than the declared ${size} bytes`);
+        hash.update(bytes);
+        await writeFully(out, [bytes]);
+      }
+      if (written !== size) throw this.#mismatch(digest2, `${written} bytes, declared ${size}`);
+      if (hash.digest("hex") !== hex2) throw this.#mismatch(digest2, "sha256 differs from the digest");
+      await out.sync();
+      closed = true;
+      await out.close();
+      await rename6(temp, file);
+    } catch (error2) {
+      if (!closed) await out.close().catch(() => void 0);
+      await rm13(temp, { force: true });
+      throw error2;
+    }
+    this.#stats.inserts++;
+    await this.#evict(hex2);
+    return "inserted";
+  }
+  async sweep() {
+    await this.#evict(void 0);
+  }
+  #mismatch(digest2, what) {
+    return new IntegrityError("ERR_FERRY_INTEGRITY", `Cache insert refused: the source has ${what}`, {
+      context: { digest: digest2 }
+    });
+  }
+  async #miss(handle) {
+    await handle.close();
+    this.#stats.misses++;
+    return void 0;
+  }
+  async #unlinkIfSame(file, ino, dev) {
+    const now = await stat11(file).catch(() => void 0);
+    if (!now || now.ino !== ino || now.dev !== dev) return false;
+    return this.#unlink(file);
+  }
+  async #unlink(file) {
+    try {
+      await unlink2(file);
+      return true;
+    } catch (error2) {
+      if (isMissing2(error2)) return false;
+      throw error2;
+    }
+  }
+  /** Scans entries (metadata only) and removes what the limits say; `keep` is the entry just inserted. */
+  async #evict(keep) {
+    const dir = path18.join(this.path, ENTRIES_DIR);
+    const entries = [];
+    for (const name of await readdir8(dir)) {
+      if (!isEntryName(name)) continue;
+      const info2 = await stat11(path18.join(dir, name)).catch(() => void 0);
+      if (info2?.isFile()) entries.push({ name, size: info2.size, usedAtMs: info2.mtimeMs });
+    }
+    const victims = chooseVictims(entries, this.#limits, Date.now(), keep);
+    for (const victim of victims) {
+      if (await this.#unlink(path18.join(dir, victim.name))) this.#stats.evictions++;
+    }
+    await this.#removeStaleTemps();
+  }
+  async #removeStaleTemps() {
+    const dir = path18.join(this.path, TMP_DIR);
+    for (const name of await readdir8(dir)) {
+      const file = path18.join(dir, name);
+      const info2 = await stat11(file).catch(() => void 0);
+      if (info2 && Date.now() - info2.mtimeMs > STALE_TEMP_MS && await this.#unlink(file)) {
+        this.#logger.debug(`Removed a cache temp file left by an insert that did not finish: ${name}`);
+      }
+    }
+  }
+};
+function hitOf(digest2, size, handle) {
+  let closing;
+  return {
+    digest: digest2,
+    size,
+    handle,
+    stream: () => handle.createReadStream({ start: 0, autoClose: false }),
+    close: () => closing ??= handle.close()
+  };
+}
+
+// src/client.ts
+function checkDownloadOptions(options) {
+  const { conflict: conflict2, restoreModes, limits, verifyDigest, findBy } = options;
+  checkConflictPolicy(conflict2);
+  if (restoreModes !== void 0 && typeof restoreModes !== "boolean") {
+    throw new ValidationError("ERR_FERRY_INVALID_OPTION", `Option 'restoreModes' must be a boolean`, {
+      option: "restoreModes"
+    });
+  }
+  if (limits !== void 0) normalizeLimits(limits);
+  if (verifyDigest !== void 0 && typeof verifyDigest !== "boolean") {
+    throw new ValidationError("ERR_FERRY_INVALID_OPTION", `Option 'verifyDigest' must be a boolean`, {
+      option: "verifyDigest"
+    });
+  }
+  if (findBy) validateFindBy(findBy);
 }
 async function downloadArtifact(name, options = {}) {
   const {
@@ -33956,23 +35724,15 @@ async function downloadArtifact(name, options = {}) {
     restoreModes,
     ...rest
   } = options;
-  const opts = normalizeOptions2(rest);
+  const opts = normalizeOptions(rest);
   validateArtifactName(name);
-  checkConflictPolicy(conflict2);
-  checkRestoreModes(restoreModes);
-  if (limits !== void 0) normalizeLimits(limits);
-  if (verifyDigest !== void 0 && typeof verifyDigest !== "boolean") {
-    throw new FerryError("ERR_FERRY_INVALID_OPTION", `Option 'verifyDigest' must be a boolean`, {
-      context: { option: "verifyDigest" }
-    });
-  }
+  checkDownloadOptions({ conflict: conflict2, restoreModes, limits, verifyDigest, findBy });
   if (artifactId !== void 0 && (!Number.isSafeInteger(artifactId) || artifactId < 1)) {
     throw new FerryError(
       "ERR_FERRY_INVALID_OPTION",
       `Option 'artifactId' must be a positive integer; got ${String(artifactId)}`
     );
   }
-  if (findBy) validateFindBy(findBy);
   const spec = {
     name,
     id: artifactId,
@@ -33998,7 +35758,7 @@ async function downloadArtifact(name, options = {}) {
         filesDone: result.fileCount,
         filesTotal: result.fileCount
       });
-      return { ...result, artifactName: name };
+      return { ...result, artifactName: name, stats: statsOf(ctx) };
     },
     findBy
   );
@@ -34011,10 +35771,15 @@ async function withBackend(operationName, opts, work, findBy) {
   const kind = findBy ? "rest" : chooseBackend(opts);
   const local = kind === "local" ? await openLocalStore(startEmbeddedStore, opts.localStore, opts.runId ?? LOCAL_RUN_ID) : void 0;
   if (local) opts = { ...opts, logger: loggerHidingStoreUrl(opts.logger, local.origin, local.label) };
-  const http6 = createHttpManager(opts, kind, operationName);
+  const stats = new StatsCollector();
+  const remembered = kind === "rest" ? {
+    answers: await rememberedAnswersFor(opts.cache?.path, opts.logger),
+    waitUpToSeconds: opts.rateLimitWaitSeconds
+  } : void 0;
+  const http6 = createHttpManager(opts, kind, operationName, stats, remembered);
   const spares = [];
   const spareHttp = () => {
-    const spare = createHttpManager(opts, kind, operationName);
+    const spare = createHttpManager(opts, kind, operationName, stats, remembered);
     spares.push(spare);
     return spare;
   };
@@ -34022,7 +35787,8 @@ async function withBackend(operationName, opts, work, findBy) {
   let failure;
   try {
     const backend = findBy ? new RestBackend(findBy, opts.tempDir) : createBackend(kind, opts, local?.config);
-    const ctx = { http: http6, operation, logger: opts.logger, onProgress: opts.onProgress };
+    const cache = operationName === "download" ? await openConfiguredCache(opts) : void 0;
+    const ctx = { http: http6, operation, logger: opts.logger, onProgress: opts.onProgress, stats, cache };
     return await work(backend, ctx, kind, spareHttp);
   } catch (error2) {
     failure = error2;
@@ -34030,6 +35796,7 @@ async function withBackend(operationName, opts, work, findBy) {
     http6.dispose();
     for (const spare of spares) spare.dispose();
     await local?.close();
+    reportStats(opts.onStats, stats, opts.logger);
   }
   if (local) failure = hideStoreUrlInError(failure, local.origin, local.label);
   throw await asResourceError(failure, {
@@ -34037,7 +35804,7 @@ async function withBackend(operationName, opts, work, findBy) {
     concurrency: opts.concurrency
   });
 }
-function createHttpManager(opts, kind, operationName) {
+function createHttpManager(opts, kind, operationName, stats, remembered) {
   const userAgent = kind === "legacy" ? operationName === "upload" ? UPLOAD_USER_AGENT : DOWNLOAD_USER_AGENT : RESULTS_USER_AGENT;
   return new HttpManager({
     slots: opts.concurrency,
@@ -34047,8 +35814,32 @@ function createHttpManager(opts, kind, operationName) {
     stall: { minBytesPerSecond: opts.minBytesPerSecond, windowMs: opts.stallWindowMs },
     retry: opts.retry,
     logger: opts.logger,
-    maxResponseBytes: opts.maxResponseBytes
+    maxResponseBytes: opts.maxResponseBytes,
+    stats,
+    remembered
   });
+}
+function statsOf(ctx) {
+  return (ctx.stats ?? new StatsCollector()).snapshot();
+}
+function reportStats(onStats, stats, logger) {
+  if (!onStats) return;
+  try {
+    onStats(stats.snapshot());
+  } catch (error2) {
+    logger.warn(`onStats threw: ${error2 instanceof Error ? error2.message : String(error2)}`);
+  }
+}
+async function openConfiguredCache(opts) {
+  if (!opts.cache) return void 0;
+  try {
+    return await openCache({ ...opts.cache, logger: opts.logger });
+  } catch (error2) {
+    opts.logger.warn(
+      `The download cache at ${opts.cache.path} cannot be used (${error2 instanceof Error ? error2.message : String(error2)}); downloading without it`
+    );
+    return void 0;
+  }
 }
 function createBackend(kind, opts, local) {
   if (local) return new ResultsBackend(local, opts.tempDir);
@@ -34087,179 +35878,60 @@ function chooseBackend(opts) {
 }
 
 // src/download-many.ts
-import path15 from "node:path";
+import path20 from "node:path";
 
-// node_modules/yocto-queue/index.js
-var Node = class {
-  value;
-  next;
-  constructor(value) {
-    this.value = value;
+// src/transport/batch-stop.ts
+function isPermanentAnswer(error2) {
+  if (!isFerryError(error2) || error2.code === "ERR_FERRY_RATE_LIMITED" || error2.retryable) return false;
+  const status = error2.context.status;
+  return status === 401 || status === 403;
+}
+var BatchStop = class {
+  #controller = new AbortController();
+  #error;
+  #spared = 0;
+  get signal() {
+    return this.#controller.signal;
+  }
+  get stopped() {
+    return this.#controller.signal.aborted;
+  }
+  /** The first permanent error, once stopped. */
+  get error() {
+    return this.#error;
+  }
+  /** Requests not sent because the batch had stopped. */
+  get spared() {
+    return this.#spared;
+  }
+  /** Throws once the batch has stopped; call before every request. */
+  check() {
+    if (!this.stopped) return;
+    this.#spared++;
+    const first = this.#error;
+    const what = isFerryError(first) ? `${first.code}${first.context.status !== void 0 ? ` (HTTP ${first.context.status})` : ""}` : "a permanent error";
+    throw new FerryError(
+      "ERR_FERRY_BATCH_STOPPED",
+      `Stopped before sending: another request of this batch got ${what}, which the same credentials would get again`,
+      { cause: first }
+    );
+  }
+  /**
+   * Records a failure. Only a permanent answer stops the batch (returns true); a transient one
+   * is the failing worker's own business. The first permanent error is kept.
+   */
+  fail(error2) {
+    if (!isPermanentAnswer(error2)) return false;
+    if (!this.stopped) {
+      this.#error = error2;
+      this.#controller.abort(error2);
+    }
+    return true;
   }
 };
-var Queue = class {
-  #head;
-  #tail;
-  #size;
-  constructor() {
-    this.clear();
-  }
-  enqueue(value) {
-    const node = new Node(value);
-    if (this.#head) {
-      this.#tail.next = node;
-      this.#tail = node;
-    } else {
-      this.#head = node;
-      this.#tail = node;
-    }
-    this.#size++;
-  }
-  dequeue() {
-    const current = this.#head;
-    if (!current) {
-      return;
-    }
-    this.#head = this.#head.next;
-    this.#size--;
-    if (!this.#head) {
-      this.#tail = void 0;
-    }
-    return current.value;
-  }
-  peek() {
-    if (!this.#head) {
-      return;
-    }
-    return this.#head.value;
-  }
-  clear() {
-    this.#head = void 0;
-    this.#tail = void 0;
-    this.#size = 0;
-  }
-  get size() {
-    return this.#size;
-  }
-  *[Symbol.iterator]() {
-    let current = this.#head;
-    while (current) {
-      yield current.value;
-      current = current.next;
-    }
-  }
-  *drain() {
-    while (this.#head) {
-      yield this.dequeue();
-    }
-  }
-};
-
-// node_modules/p-limit/index.js
-function pLimit(concurrency) {
-  let rejectOnClear = false;
-  if (typeof concurrency === "object") {
-    ({ concurrency, rejectOnClear = false } = concurrency);
-  }
-  validateConcurrency(concurrency);
-  if (typeof rejectOnClear !== "boolean") {
-    throw new TypeError("Expected `rejectOnClear` to be a boolean");
-  }
-  const queue = new Queue();
-  let activeCount = 0;
-  const resumeNext = () => {
-    if (activeCount < concurrency && queue.size > 0) {
-      activeCount++;
-      queue.dequeue().run();
-    }
-  };
-  const next = () => {
-    activeCount--;
-    resumeNext();
-  };
-  const run = async (function_, resolve2, arguments_) => {
-    const result = (async () => function_(...arguments_))();
-    resolve2(result);
-    try {
-      await result;
-    } catch {
-    }
-    next();
-  };
-  const enqueue = (function_, resolve2, reject, arguments_) => {
-    const queueItem = { reject };
-    new Promise((internalResolve) => {
-      queueItem.run = internalResolve;
-      queue.enqueue(queueItem);
-    }).then(run.bind(void 0, function_, resolve2, arguments_));
-    if (activeCount < concurrency) {
-      resumeNext();
-    }
-  };
-  const generator = (function_, ...arguments_) => new Promise((resolve2, reject) => {
-    enqueue(function_, resolve2, reject, arguments_);
-  });
-  Object.defineProperties(generator, {
-    activeCount: {
-      get: () => activeCount
-    },
-    pendingCount: {
-      get: () => queue.size
-    },
-    clearQueue: {
-      value() {
-        if (!rejectOnClear) {
-          queue.clear();
-          return;
-        }
-        const abortError = AbortSignal.abort().reason;
-        while (queue.size > 0) {
-          queue.dequeue().reject(abortError);
-        }
-      }
-    },
-    concurrency: {
-      get: () => concurrency,
-      set(newConcurrency) {
-        validateConcurrency(newConcurrency);
-        concurrency = newConcurrency;
-        queueMicrotask(() => {
-          while (activeCount < concurrency && queue.size > 0) {
-            resumeNext();
-          }
-        });
-      }
-    },
-    map: {
-      async value(iterable, function_) {
-        const promises3 = [];
-        try {
-          Array.from(iterable, (value, index) => {
-            const promise = generator(function_, value, index);
-            promises3.push(promise);
-            return promise;
-          });
-        } catch (error2) {
-          for (const promise of promises3) {
-            promise.catch(() => {
-            });
-          }
-          throw error2;
-        }
-        return Promise.all(promises3);
-      }
-    }
-  });
-  return generator;
-}
-function validateConcurrency(concurrency) {
-  if (!((Number.isInteger(concurrency) || concurrency === Number.POSITIVE_INFINITY) && concurrency > 0)) {
-    throw new TypeError("Expected `concurrency` to be a number from 1 and up");
-  }
-}
 
 // src/artifact-directory.ts
-import path14 from "node:path";
+import path19 from "node:path";
 function artifactDirectory(root, name, platform2 = process.platform) {
   const refuse = (reason, cause) => new FerryError(
     "ERR_FERRY_UNSAFE_PATH",
@@ -34276,7 +35948,7 @@ function artifactDirectory(root, name, platform2 = process.platform) {
     const message = error2 instanceof Error ? error2.message : String(error2);
     throw refuse(message.startsWith(prefix) ? message.slice(prefix.length) : message, error2);
   }
-  return path14.join(root, name);
+  return path19.join(root, name);
 }
 function windowsNameProblem(name) {
   try {
@@ -34289,42 +35961,76 @@ function windowsNameProblem(name) {
   }
 }
 
-// src/merge/name-pattern.ts
-function compileNamePattern(pattern, option = "pattern") {
-  if (typeof pattern !== "string" || pattern.length === 0) {
-    throw new ValidationError("ERR_FERRY_INVALID_OPTION", `Option '${option}' must be a non-empty glob`, {
-      option
-    });
+// src/pack/glob-compiler.ts
+function compileGlob(text, syntax) {
+  const chars = syntax.codePoints ? Array.from(text) : text.split("");
+  const { source, literal } = translate(chars, syntax);
+  const flags = `${syntax.codePoints ? "u" : ""}${syntax.caseInsensitive ? "i" : ""}`;
+  return { regex: new RegExp(`^${source}$`, flags), literal };
+}
+var POSIX_CLASSES = {
+  alnum: "A-Za-z0-9",
+  alpha: "A-Za-z",
+  blank: " \\t",
+  digit: "0-9",
+  lower: "a-z",
+  punct: "!-\\/:-@\\[-`{-~",
+  space: " \\t\\r\\n\\v\\f",
+  upper: "A-Z",
+  word: "A-Za-z0-9_",
+  xdigit: "0-9A-Fa-f"
+};
+function translate(chars, syntax) {
+  let source = "";
+  let literal = "";
+  const any = syntax.segmented ? "[^/]" : ".";
+  for (let i = 0; i < chars.length; i++) {
+    const c = chars[i];
+    if (c === "\\" && syntax.escapes && i + 1 < chars.length) {
+      const next = chars[++i];
+      source += escapeRegex(next);
+      if (literal !== void 0) literal += next;
+    } else if (c === "*") {
+      while (chars[i + 1] === "*") i++;
+      source += `${any}*`;
+      literal = void 0;
+    } else if (c === "?") {
+      source += any;
+      literal = void 0;
+    } else if (c === "[") {
+      const parsed = parseClass(chars, i, syntax);
+      if (parsed === void 0) {
+        source += "\\[";
+        if (literal !== void 0) literal += "[";
+        continue;
+      }
+      i = parsed.end;
+      source += parsed.source;
+      literal = parsed.single !== void 0 && literal !== void 0 ? literal + parsed.single : void 0;
+    } else if (c === "{" && syntax.braces && braces(chars, i) !== void 0) {
+      const { alternatives, end } = braces(chars, i);
+      source += `(?:${alternatives.map((alternative) => translate(alternative, syntax).source).join("|")})`;
+      literal = void 0;
+      i = end;
+    } else {
+      source += escapeRegex(c);
+      if (literal !== void 0) literal += c;
+    }
   }
-  let negate = false;
-  let body = pattern;
-  while (body.startsWith("!")) {
-    negate = !negate;
-    body = body.slice(1);
-  }
-  const regex = new RegExp(`^${translate(body)}$`, "u");
-  const dotAllowed = body.startsWith(".") || body.startsWith("\\.");
-  return (name) => {
-    const matched = (dotAllowed || !name.startsWith(".")) && regex.test(name);
-    return negate ? !matched : matched;
-  };
+  return { source, literal };
 }
-var SPECIAL = /[.*+?^${}()|[\]\\/]/g;
-function escapeRegex(text) {
-  return text.replace(SPECIAL, "\\$&");
-}
-function escapeClass(ch) {
-  return /[\\\]^-]/.test(ch) ? `\\${ch}` : ch;
-}
-function closingBrace(chars, start) {
+function braces(chars, start) {
   let depth2 = 0;
   for (let i = start; i < chars.length; i++) {
     const ch = chars[i];
     if (ch === "\\") i++;
     else if (ch === "{") depth2++;
-    else if (ch === "}" && --depth2 === 0) return i;
+    else if (ch === "}" && --depth2 === 0) {
+      const alternatives = splitAlternatives(chars.slice(start + 1, i));
+      return alternatives.length < 2 ? void 0 : { alternatives, end: i };
+    }
   }
-  return -1;
+  return void 0;
 }
 function splitAlternatives(chars) {
   const parts = [[]];
@@ -34343,89 +36049,98 @@ function splitAlternatives(chars) {
   }
   return parts;
 }
-function parseClass(chars, start) {
+function parseClass(chars, start, syntax) {
   let i = start + 1;
-  let negated = false;
+  let negate = false;
   if (chars[i] === "!" || chars[i] === "^") {
-    negated = true;
+    negate = true;
     i++;
   }
-  let members = "";
+  let body = "";
+  const members = [];
   let first = true;
   for (; i < chars.length; i++) {
-    let ch = chars[i];
-    if (ch === "]" && !first) {
-      if (members === "") return void 0;
-      return { source: `[${negated ? "^" : ""}${members}]`, next: i + 1 };
+    const c = chars[i];
+    if (c === "]" && !first) {
+      if (body === "") return void 0;
+      const single = !negate && members.length === 1 && body === escapeClassChar(members[0]) ? members[0] : void 0;
+      const excluded = syntax.segmented ? "/" : "";
+      return { source: negate ? `[^${excluded}${body}]` : `[${body}]`, end: i, single };
     }
     first = false;
-    if (ch === "\\" && i + 1 < chars.length) ch = chars[++i];
-    if (chars[i + 1] === "-" && chars[i + 2] !== void 0 && chars[i + 2] !== "]") {
-      let end = chars[i + 2];
+    if (syntax.posixClasses && c === "[" && chars[i + 1] === ":") {
+      const close = chars.join("").indexOf(":]", i + 2);
+      const cls = close === -1 ? void 0 : POSIX_CLASSES[chars.slice(i + 2, close).join("")];
+      if (cls !== void 0) {
+        body += cls;
+        members.push("", "");
+        i = close + 1;
+        continue;
+      }
+    }
+    let ch = c;
+    if (c === "\\" && syntax.escapes && i + 1 < chars.length) ch = chars[++i];
+    if (chars[i + 1] === "-" && i + 2 < chars.length && chars[i + 2] !== "]") {
+      let to = chars[i + 2];
       let skip = 2;
-      if (end === "\\" && chars[i + 3] !== void 0) {
-        end = chars[i + 3];
+      if (to === "\\" && syntax.escapes && i + 3 < chars.length) {
+        to = chars[i + 3];
         skip = 3;
       }
-      if ((end.codePointAt(0) ?? 0) < (ch.codePointAt(0) ?? 0)) {
+      if ((to.codePointAt(0) ?? 0) < (ch.codePointAt(0) ?? 0)) {
+        if (syntax.badRange === "literal") return void 0;
+        const option = syntax.option ?? "pattern";
         throw new ValidationError(
           "ERR_FERRY_INVALID_OPTION",
-          `Pattern ${printable(chars.join(""))} has the invalid range ${printable(`${ch}-${end}`)}`,
-          { option: "pattern" }
+          `Pattern ${printable(chars.join(""))} has the invalid range ${printable(`${ch}-${to}`)}`,
+          { option }
         );
       }
-      members += `${escapeClass(ch)}-${escapeClass(end)}`;
+      body += `${escapeClassChar(ch)}-${escapeClassChar(to)}`;
+      members.push(ch, to);
       i += skip;
       continue;
     }
-    members += escapeClass(ch);
+    body += escapeClassChar(ch);
+    members.push(ch);
   }
   return void 0;
 }
-function translate(pattern) {
-  return translateChars(Array.from(pattern));
+function escapeClassChar(c) {
+  return /[\\\]^-]/.test(c) ? `\\${c}` : c;
 }
-function translateChars(chars) {
-  let out = "";
-  for (let i = 0; i < chars.length; i++) {
-    const ch = chars[i];
-    switch (ch) {
-      case "\\":
-        if (i + 1 < chars.length) out += escapeRegex(chars[++i]);
-        else out += "\\\\";
-        break;
-      case "*":
-        while (chars[i + 1] === "*") i++;
-        out += ".*";
-        break;
-      case "?":
-        out += ".";
-        break;
-      case "[": {
-        const parsed = parseClass(chars, i);
-        if (parsed === void 0) out += "\\[";
-        else {
-          out += parsed.source;
-          i = parsed.next - 1;
-        }
-        break;
-      }
-      case "{": {
-        const end = closingBrace(chars, i);
-        const alternatives = end === -1 ? [] : splitAlternatives(chars.slice(i + 1, end));
-        if (alternatives.length < 2) {
-          out += "\\{";
-          break;
-        }
-        out += `(?:${alternatives.map(translateChars).join("|")})`;
-        i = end;
-        break;
-      }
-      default:
-        out += escapeRegex(ch);
-    }
+function escapeRegex(text) {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+}
+
+// src/merge/name-pattern.ts
+var NAME_SYNTAX = {
+  segmented: false,
+  braces: true,
+  posixClasses: false,
+  escapes: true,
+  caseInsensitive: false,
+  codePoints: true,
+  badRange: "throw"
+};
+function compileNamePattern(pattern, option = "pattern") {
+  if (typeof pattern !== "string" || pattern.length === 0) {
+    throw new ValidationError("ERR_FERRY_INVALID_OPTION", `Option '${option}' must be a non-empty glob`, {
+      option
+    });
   }
-  return out;
+  let negate = false;
+  let body = pattern;
+  while (body.startsWith("!")) {
+    negate = !negate;
+    body = body.slice(1);
+  }
+  const { regex } = compileGlob(body, NAME_SYNTAX);
+  const dotAllowed = body.startsWith(".") || body.startsWith("\\.");
+  return (name) => {
+    const matched = (dotAllowed || !name.startsWith(".")) && regex.test(name);
+    return negate ? !matched : matched;
+  };
 }
 
 // src/download-many.ts
@@ -34450,15 +36165,10 @@ async function downloadMany(options = {}, behaviour = {}) {
   if (rest.artifactId !== void 0) {
     throw invalid5("artifactId", "is not an option of downloadArtifacts; use 'artifactIds'");
   }
-  const opts = normalizeOptions2(rest);
-  checkConflictPolicy(conflict2);
+  const opts = normalizeOptions(rest);
+  checkDownloadOptions({ conflict: conflict2, restoreModes, limits, verifyDigest, findBy });
   if (symlinks !== void 0 && !["refuse", "file", "preserve"].includes(symlinks)) {
     throw invalid5("symlinks", `must be one of 'refuse', 'file', 'preserve'; got ${String(symlinks)}`);
-  }
-  if (limits !== void 0) normalizeLimits(limits);
-  checkRestoreModes(restoreModes);
-  if (verifyDigest !== void 0 && typeof verifyDigest !== "boolean") {
-    throw invalid5("verifyDigest", "must be a boolean");
   }
   if (mergeMultiple !== void 0 && typeof mergeMultiple !== "boolean") {
     throw invalid5("mergeMultiple", "must be a boolean");
@@ -34479,8 +36189,7 @@ async function downloadMany(options = {}, behaviour = {}) {
   const ids = artifactIds === void 0 ? void 0 : checkIds(artifactIds);
   const wanted = names === void 0 ? void 0 : checkNames(names);
   const matches = pattern === void 0 ? void 0 : compileNamePattern(pattern);
-  if (findBy) validateFindBy(findBy);
-  const root = path15.resolve(target ?? process.cwd());
+  const root = path20.resolve(target ?? process.cwd());
   return withBackend(
     "download",
     opts,
@@ -34499,7 +36208,7 @@ async function downloadMany(options = {}, behaviour = {}) {
             pattern === void 0 ? "No artifacts to download" : `No artifacts match the pattern '${pattern}'; nothing was downloaded`
           );
         }
-        return { downloads: [], mismatches: [] };
+        return { downloads: [], mismatches: [], stats: statsOf(ctx) };
       }
       const single = selected.length === 1;
       const destinations = planned?.map((p) => p.target) ?? selected.map((a) => mergeMultiple || single ? root : artifactDirectory(root, a.name));
@@ -34526,88 +36235,97 @@ async function downloadMany(options = {}, behaviour = {}) {
         return { before, release };
       });
       const stop = new AbortController();
+      const batch = new BatchStop();
       const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
       let firstError;
       const mismatches = [];
-      const limit = pLimit(parallel);
+      const results = [];
+      let started = 0;
       const idle = [ctx.http];
-      const settled = await Promise.allSettled(
-        selected.map(
-          (artifact, index) => limit(async () => {
-            const turn = turns[index];
-            const destination = destinations[index];
-            const http6 = idle.pop() ?? spareHttp();
-            try {
+      const downloadOne = async (index) => {
+        const artifact = selected[index];
+        const turn = turns[index];
+        const destination = destinations[index];
+        const http6 = idle.pop() ?? spareHttp();
+        try {
+          batch.check();
+          if (signal.aborted) throw firstError ?? new AbortError(signal.reason);
+          const sub = {
+            ...ctx,
+            http: http6,
+            operation: new Operation("download", signal)
+          };
+          const spec = {
+            name: artifact.name,
+            id: artifact.id,
+            targetDirectory: destination,
+            conflict: policy,
+            ...symlinks !== void 0 ? { symlinks } : {},
+            ...restoreModes !== void 0 ? { restoreModes } : {},
+            ...limits !== void 0 ? { limits } : {},
+            ...skipDecompress ? { skipDecompress } : {},
+            ...verifyDigest !== void 0 ? { verifyDigest } : {},
+            beforeWrite: async () => {
+              await turn.before;
               if (signal.aborted) throw firstError ?? new AbortError(signal.reason);
-              const sub = {
-                ...ctx,
-                http: http6,
-                operation: new Operation("download", signal)
-              };
-              const spec = {
-                name: artifact.name,
-                id: artifact.id,
-                targetDirectory: destination,
-                conflict: policy,
-                ...symlinks !== void 0 ? { symlinks } : {},
-                ...restoreModes !== void 0 ? { restoreModes } : {},
-                ...limits !== void 0 ? { limits } : {},
-                ...skipDecompress ? { skipDecompress } : {},
-                ...verifyDigest !== void 0 ? { verifyDigest } : {},
-                beforeWrite: async () => {
-                  await turn.before;
-                  if (signal.aborted) throw firstError ?? new AbortError(signal.reason);
-                }
-              };
-              if (destination !== root) {
-                await assertNoSymlinkInPath(root, destination, {
-                  operation: "download",
-                  artifactName: artifact.name
-                });
-              }
-              const result = await backend.download(spec, sub);
-              ctx.onProgress?.({
-                operation: "download",
-                artifactName: artifact.name,
-                phase: "done",
-                bytesDone: result.size,
-                bytesTotal: result.size,
-                filesDone: result.fileCount,
-                filesTotal: result.fileCount
-              });
-              const downloaded = {
-                name: artifact.name,
-                id: artifact.id,
-                downloadPath: result.downloadPath,
-                fileCount: result.fileCount,
-                size: result.size,
-                digest: result.digest,
-                ...result.digestMismatch ? { digestMismatch: true } : {},
-                ...result.expectedDigest !== void 0 ? { expectedDigest: result.expectedDigest } : {}
-              };
-              behaviour.onDownloaded?.(downloaded);
-              return downloaded;
-            } catch (error2) {
-              if (behaviour.digestMismatch === "collect" && isDigestMismatch(error2)) {
-                mismatches.push({ name: artifact.name, id: artifact.id, error: error2 });
-                return void 0;
-              }
-              firstError ??= error2;
-              stop.abort(isFerryError(error2) ? error2 : new FerryError("ERR_FERRY_PROTOCOL", String(error2)));
-              throw error2;
-            } finally {
-              turn.release();
-              idle.push(http6);
             }
-          })
-        )
-      );
+          };
+          if (destination !== root) {
+            await assertNoSymlinkInPath(root, destination, {
+              operation: "download",
+              artifactName: artifact.name
+            });
+          }
+          const result = await backend.download(spec, sub);
+          ctx.onProgress?.({
+            operation: "download",
+            artifactName: artifact.name,
+            phase: "done",
+            bytesDone: result.size,
+            bytesTotal: result.size,
+            filesDone: result.fileCount,
+            filesTotal: result.fileCount
+          });
+          const downloaded = {
+            name: artifact.name,
+            id: artifact.id,
+            downloadPath: result.downloadPath,
+            fileCount: result.fileCount,
+            size: result.size,
+            digest: result.digest,
+            ...result.digestMismatch ? { digestMismatch: true } : {},
+            ...result.expectedDigest !== void 0 ? { expectedDigest: result.expectedDigest } : {}
+          };
+          behaviour.onDownloaded?.(downloaded);
+          return downloaded;
+        } catch (error2) {
+          if (behaviour.digestMismatch === "collect" && isDigestMismatch(error2)) {
+            mismatches.push({ name: artifact.name, id: artifact.id, error: error2 });
+            return void 0;
+          }
+          batch.fail(error2);
+          firstError ??= error2;
+          stop.abort(isFerryError(error2) ? error2 : new FerryError("ERR_FERRY_PROTOCOL", String(error2)));
+          throw error2;
+        } finally {
+          turn.release();
+          idle.push(http6);
+        }
+      };
+      await runPool(
+        selected.map((_, index) => index),
+        parallel,
+        async (index) => {
+          started++;
+          results[index] = await downloadOne(index);
+        }
+      ).catch(() => void 0);
+      ctx.stats?.spared(batch.spared + (batch.stopped ? selected.length - started : 0));
       if (firstError !== void 0) throw firstError;
       return {
-        downloads: settled.flatMap(
-          (s) => s.value ?? []
-        ),
-        mismatches: sortArtifacts(mismatches)
+        downloads: results.flatMap((r) => r ?? []),
+        mismatches: sortArtifacts(mismatches),
+        stats: statsOf(ctx)
       };
     },
     findBy
@@ -34944,9 +36662,36 @@ async function runAction(body) {
   }
 }
 
+// src/action/stats-summary.ts
+var StepStats = class {
+  #all = [];
+  /** The SDK's `onStats` option. */
+  onStats = (stats) => {
+    this.#all.push(stats);
+  };
+  /**
+   * Logs the line and appends the table to GITHUB_STEP_SUMMARY when the runner gave one. The
+   * summary is a report: failing to write it is a warning, never a failed step.
+   */
+  async report(env, title) {
+    if (this.#all.length === 0) return;
+    const total = mergeStats(this.#all);
+    info(formatStatsLine(total));
+    if (!env["GITHUB_STEP_SUMMARY"]) return;
+    try {
+      await summary.addRaw(formatStatsMarkdown(total, title)).write();
+    } catch (error2) {
+      warning(
+        `Could not write the step summary: ${error2 instanceof Error ? error2.message : String(error2)}`
+      );
+    }
+  }
+};
+
 // src/action/run-download.ts
 var DIGEST_MISMATCH = ["ignore", "info", "warn", "error"];
 var DOWNLOAD_CONCURRENCY = 4;
+var DEFAULT_ACTION_CACHE_BYTES = 10 * 1024 ** 3;
 function optionalLimitInput(name) {
   if (rawInput(name) === "") return void 0;
   return integerInput(name, 0, 1, Number.MAX_SAFE_INTEGER, "of at least 1");
@@ -34960,17 +36705,19 @@ function readDownloadInputs(env) {
       "Inputs 'name' and 'artifact-ids' cannot be used together; give one of them"
     );
   }
-  const home = env["HOME"] || env["USERPROFILE"] || os6.homedir();
+  const home = env["HOME"] || env["USERPROFILE"] || os7.homedir();
   const rawPath = rawInput("path") || env["GITHUB_WORKSPACE"] || process.cwd();
   const githubToken = optionalInput("github-token");
   mask(githubToken);
   const repository = optionalInput("repository") ?? env["GITHUB_REPOSITORY"];
   const runId = optionalInput("run-id") ?? env["GITHUB_RUN_ID"];
   const latestRun = latestRunInputs();
+  const cachePath = optionalInput("cache-path");
   return {
+    cachePath: cachePath === void 0 ? void 0 : path21.resolve(expandHome(cachePath, home, "cache-path")),
     name,
     artifactIds,
-    path: path16.resolve(expandHome(rawPath, home, "path")),
+    path: path21.resolve(expandHome(rawPath, home, "path")),
     pattern: optionalInput("pattern"),
     mergeMultiple: booleanInput("merge-multiple", false),
     githubToken,
@@ -35082,7 +36829,8 @@ function planTargets(selected, root, mergeMultiple) {
     if (newest.get(a.name) !== a.id) {
       directory = `${a.name}-${a.id}`;
       if (names.has(directory)) {
-        throw new Error(
+        throw new FerryError(
+          "ERR_FERRY_CONFLICT",
           `Artifacts ${a.id} and the artifact named '${directory}' would be downloaded into the same directory; use merge-multiple or select fewer artifacts`
         );
       }
@@ -35099,7 +36847,13 @@ function planTargets(selected, root, mergeMultiple) {
 }
 async function runDownload(env = process.env) {
   const inputs = readDownloadInputs(env);
-  const base = { ...actionOptions(env), ...findByFor(inputs, env) };
+  const stats = new StepStats();
+  const base = {
+    ...actionOptions(env),
+    ...findByFor(inputs, env),
+    onStats: stats.onStats,
+    ...inputs.cachePath !== void 0 ? { cache: { path: inputs.cachePath, maxBytes: DEFAULT_ACTION_CACHE_BYTES } } : {}
+  };
   if (base.findBy) info(`Downloading from run ${inputs.runId} of ${inputs.repository} (REST API)`);
   debug(`Resolved path is ${inputs.path}`);
   let count;
@@ -35152,13 +36906,15 @@ async function runDownload(env = process.env) {
   }
   if (mismatches.length) {
     for (const m of mismatches) error(m.error.message);
-    throw new Error(
+    throw new IntegrityError(
+      "ERR_FERRY_INTEGRITY",
       `Digest mismatch: ${mismatches.length} artifact${mismatches.length === 1 ? "" : "s"} did not match the digest the service listed and ${mismatches.length === 1 ? "was" : "were"} not written: ` + mismatches.map((m) => `'${printableText(m.name)}'${m.id !== void 0 ? ` (ID ${m.id})` : ""}`).join(", ")
     );
   }
   info(`Total of ${count} artifact(s) downloaded`);
   setOutput("download-path", inputs.path);
   info("Download artifact has finished successfully");
+  await stats.report(env, "Ferry download stats");
 }
 function select2(inputs, listed) {
   if (inputs.artifactIds !== void 0) {
@@ -35166,7 +36922,10 @@ function select2(inputs, listed) {
     const wanted = new Set(inputs.artifactIds);
     const found = listed.all.filter((a) => a.id !== void 0 && wanted.has(a.id));
     if (found.length === 0) {
-      throw new Error(`None of the provided artifact IDs were found: ${inputs.artifactIds.join(", ")}`);
+      throw new FerryError(
+        "ERR_FERRY_NOT_FOUND",
+        `None of the provided artifact IDs were found: ${inputs.artifactIds.join(", ")}`
+      );
     }
     const missing = inputs.artifactIds.filter((id) => !found.some((a) => a.id === id));
     if (missing.length) warning(`Could not find the following artifact IDs: ${missing.join(", ")}`);

@@ -22,6 +22,9 @@ await build({
   format: 'esm',
   outExtension: { '.js': '.js' },
   legalComments: 'none',
+  // ferry serve imports the Azure SDK with import() only when an azure_blob store is configured:
+  // never bundled, so the Action bundles do not grow and the CLI does not parse it at start-up.
+  external: ['@azure/storage-blob'],
   // Bundled CommonJS dependencies call require(); give ESM output a real one.
   banner: {
     js: [

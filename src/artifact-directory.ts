@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { FerryError } from './core/errors.js';
 import { resolveInside } from './pack/safe-path.js';
-import { describeCharacter, printable } from './pack/validate.js';
+import { describeCharacter, printable } from './core/format.js';
 
 /**
  * `root/<name>` for an artifact name taken from a listing (another run's, a fork's, or a hostile

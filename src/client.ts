@@ -1,4 +1,4 @@
-import { FerryError } from './core/errors.js';
+import { FerryError, ValidationError } from './core/errors.js';
 import type {
   ArtifactInfo,
   Backend,
@@ -22,7 +22,11 @@ import { startEmbeddedStore } from './embedded-store.js';
 import { asResourceError } from './pack/fs-errors.js';
 import { normalizeLimits, type ExtractLimits } from './pack/zip/limits.js';
 import { validateArtifactName } from './core/artifact-name.js';
-import { HttpManager } from './transport/http-manager.js';
+import { HttpManager, type HttpManagerOptions } from './transport/http-manager.js';
+import { rememberedAnswersFor } from './remembered-answers-store.js';
+import { openCache, type VerifiedCache } from './cache/index.js';
+import { StatsCollector, type OperationStats } from './core/stats.js';
+import type { Logger } from './core/types.js';
 import { Operation } from './transport/operation.js';
 import { registerSecret } from './core/secrets.js';
 import { prepareSecretScan } from './pack/secret-scan.js';
@@ -200,20 +204,34 @@ export async function uploadArtifact(
       filesDone: result.fileCount,
       filesTotal: result.fileCount,
     });
-    return { ...result, artifactName: name, backend: kind };
+    return { ...result, artifactName: name, backend: kind, stats: statsOf(ctx) };
   });
 }
 
-/** Validates a `restoreModes` option: undefined (the default, true) or a boolean. */
-export function checkRestoreModes(value: unknown): void {
-  if (value !== undefined && typeof value !== 'boolean') {
-    throw new FerryError('ERR_FERRY_INVALID_OPTION', `Option 'restoreModes' must be a boolean`, {
-      context: { option: 'restoreModes' },
+/**
+ * The checks every download shares, one artifact (`downloadArtifact`) or several
+ * (`downloadArtifacts`), made before any request so a bad value fails naming its option.
+ */
+export function checkDownloadOptions(options: {
+  [K in 'conflict' | 'restoreModes' | 'limits' | 'verifyDigest' | 'findBy']:
+    DownloadArtifactOptions[K] | undefined;
+}): void {
+  const { conflict, restoreModes, limits, verifyDigest, findBy } = options;
+  checkConflictPolicy(conflict);
+  if (restoreModes !== undefined && typeof restoreModes !== 'boolean') {
+    throw new ValidationError('ERR_FERRY_INVALID_OPTION', `Option 'restoreModes' must be a boolean`, {
+      option: 'restoreModes',
     });
   }
+  if (limits !== undefined) normalizeLimits(limits);
+  if (verifyDigest !== undefined && typeof verifyDigest !== 'boolean') {
+    throw new ValidationError('ERR_FERRY_INVALID_OPTION', `Option 'verifyDigest' must be a boolean`, {
+      option: 'verifyDigest',
+    });
+  }
+  if (findBy) validateFindBy(findBy);
 }
 
-/** Downloads artifact `name` into `options.path`. Nothing appears there unless everything arrived intact. */
 export async function downloadArtifact(
   name: string,
   options: DownloadArtifactOptions = {},
@@ -232,22 +250,13 @@ export async function downloadArtifact(
   } = options;
   const opts = normalizeOptions(rest);
   validateArtifactName(name);
-  checkConflictPolicy(conflict);
-  checkRestoreModes(restoreModes);
-  // Bad limits fail here, before any request, naming the option.
-  if (limits !== undefined) normalizeLimits(limits);
-  if (verifyDigest !== undefined && typeof verifyDigest !== 'boolean') {
-    throw new FerryError('ERR_FERRY_INVALID_OPTION', `Option 'verifyDigest' must be a boolean`, {
-      context: { option: 'verifyDigest' },
-    });
-  }
+  checkDownloadOptions({ conflict, restoreModes, limits, verifyDigest, findBy });
   if (artifactId !== undefined && (!Number.isSafeInteger(artifactId) || artifactId < 1)) {
     throw new FerryError(
       'ERR_FERRY_INVALID_OPTION',
       `Option 'artifactId' must be a positive integer; got ${String(artifactId)}`,
     );
   }
-  if (findBy) validateFindBy(findBy);
   const spec = {
     name,
     id: artifactId,
@@ -273,7 +282,7 @@ export async function downloadArtifact(
         filesDone: result.fileCount,
         filesTotal: result.fileCount,
       });
-      return { ...result, artifactName: name };
+      return { ...result, artifactName: name, stats: statsOf(ctx) };
     },
     findBy,
   );
@@ -311,7 +320,7 @@ export async function getArtifact(
 export async function deleteArtifact(
   name: string,
   options: ArtifactClientOptions & FindByOption = {},
-): Promise<{ id: number | undefined }> {
+): Promise<{ id: number | undefined; stats: OperationStats }> {
   const { findBy, ...rest } = options;
   const opts = normalizeOptions(rest);
   validateArtifactName(name);
@@ -319,7 +328,7 @@ export async function deleteArtifact(
   return withBackend(
     'delete',
     opts,
-    async (backend, ctx) => ({ id: await backend.delete(name, ctx) }),
+    async (backend, ctx) => ({ id: await backend.delete(name, ctx), stats: statsOf(ctx) }),
     findBy,
   );
 }
@@ -349,12 +358,22 @@ export async function withBackend<T>(
       : undefined;
   // The embedded store's loopback URL means nothing to the user: logs and errors name the store.
   if (local) opts = { ...opts, logger: loggerHidingStoreUrl(opts.logger, local.origin, local.label) };
-  const http = createHttpManager(opts, kind, operationName);
+  // One collector per operation: every HttpManager of it (spares too) feeds it.
+  const stats = new StatsCollector();
+  // REST calls spend the token's API rate limit: a spent one is remembered across calls.
+  const remembered =
+    kind === 'rest'
+      ? {
+          answers: await rememberedAnswersFor(opts.cache?.path, opts.logger),
+          waitUpToSeconds: opts.rateLimitWaitSeconds,
+        }
+      : undefined;
+  const http = createHttpManager(opts, kind, operationName, stats, remembered);
   // More managers for work that runs several transfers side by side (downloadArtifacts: one per
   // artifact in flight, so artifacts never share a socket); disposed with the first.
   const spares: HttpManager[] = [];
   const spareHttp = (): HttpManager => {
-    const spare = createHttpManager(opts, kind, operationName);
+    const spare = createHttpManager(opts, kind, operationName, stats, remembered);
     spares.push(spare);
     return spare;
   };
@@ -362,7 +381,8 @@ export async function withBackend<T>(
   let failure: unknown;
   try {
     const backend = findBy ? new RestBackend(findBy, opts.tempDir) : createBackend(kind, opts, local?.config);
-    const ctx = { http, operation, logger: opts.logger, onProgress: opts.onProgress };
+    const cache = operationName === 'download' ? await openConfiguredCache(opts) : undefined;
+    const ctx = { http, operation, logger: opts.logger, onProgress: opts.onProgress, stats, cache };
     return await work(backend, ctx, kind, spareHttp);
   } catch (error: unknown) {
     failure = error;
@@ -370,6 +390,7 @@ export async function withBackend<T>(
     http.dispose();
     for (const spare of spares) spare.dispose();
     await local?.close();
+    reportStats(opts.onStats, stats, opts.logger);
   }
   // A full disk or no file descriptors left: typed, not retryable, with advice; mapped once the
   // sockets and the store are released so the numbers it reports are the user's.
@@ -384,7 +405,13 @@ export async function withBackend<T>(
  * An HttpManager for one operation (or, in downloadArtifacts, one artifact of it): its own
  * keep-alive slots, the options' proxy, timeouts and retry policy. The caller disposes of it.
  */
-function createHttpManager(opts: NormalizedOptions, kind: BackendKind, operationName: string): HttpManager {
+function createHttpManager(
+  opts: NormalizedOptions,
+  kind: BackendKind,
+  operationName: string,
+  stats: StatsCollector,
+  remembered: HttpManagerOptions['remembered'],
+): HttpManager {
   const userAgent =
     kind === 'legacy'
       ? operationName === 'upload'
@@ -400,7 +427,44 @@ function createHttpManager(opts: NormalizedOptions, kind: BackendKind, operation
     retry: opts.retry,
     logger: opts.logger,
     maxResponseBytes: opts.maxResponseBytes,
+    stats,
+    remembered,
   });
+}
+
+/** The operation's stats so far (a result takes them as its last step). (Internal.) */
+export function statsOf(ctx: OperationContext): OperationStats {
+  return (ctx.stats ?? new StatsCollector()).snapshot();
+}
+
+/** The caller's onStats, once per operation; a throwing callback is the caller's bug, logged, not ours to fail on. */
+function reportStats(
+  onStats: ((stats: OperationStats) => void) | undefined,
+  stats: StatsCollector,
+  logger: Logger,
+): void {
+  if (!onStats) return;
+  try {
+    onStats(stats.snapshot());
+  } catch (error: unknown) {
+    logger.warn(`onStats threw: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/**
+ * The download cache of `opts.cache`, opened for this operation. The cache is an optimisation:
+ * a directory that cannot be created or used is a warning, and the operation runs without it.
+ */
+async function openConfiguredCache(opts: NormalizedOptions): Promise<VerifiedCache | undefined> {
+  if (!opts.cache) return undefined;
+  try {
+    return await openCache({ ...opts.cache, logger: opts.logger });
+  } catch (error: unknown) {
+    opts.logger.warn(
+      `The download cache at ${opts.cache.path} cannot be used (${error instanceof Error ? error.message : String(error)}); downloading without it`,
+    );
+    return undefined;
+  }
 }
 
 function createBackend(

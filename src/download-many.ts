@@ -1,16 +1,22 @@
 import path from 'node:path';
-import pLimit from 'p-limit';
 import { AbortError, FerryError, ValidationError, isFerryError } from './core/errors.js';
 import type { ArtifactInfo, DownloadResult, DownloadSpec } from './backends/backend.js';
 import { latestPerName } from './backends/latest-per-name.js';
 import type { DigestMismatchError } from './backends/results/blob-download.js';
-import { validateFindBy } from './backends/rest/artifact-service.js';
-import { checkRestoreModes, isDigestMismatch, withBackend, type DownloadArtifactOptions } from './client.js';
+import {
+  checkDownloadOptions,
+  isDigestMismatch,
+  statsOf,
+  withBackend,
+  type DownloadArtifactOptions,
+} from './client.js';
+import { BatchStop } from './transport/batch-stop.js';
+import type { OperationStats } from './core/stats.js';
 import { normalizeOptions } from './options.js';
-import { checkConflictPolicy, type ConflictPolicy } from './pack/conflict.js';
+import type { ConflictPolicy } from './pack/conflict.js';
 import { assertNoSymlinkInPath } from './pack/safe-path.js';
-import { printable } from './pack/validate.js';
-import { normalizeLimits } from './pack/zip/limits.js';
+import { printable } from './core/format.js';
+import { runPool } from './core/pool.js';
 import type { HttpManager } from './transport/http-manager.js';
 import { Operation } from './transport/operation.js';
 import { artifactDirectory, windowsNameProblem } from './artifact-directory.js';
@@ -76,6 +82,8 @@ export interface DownloadedArtifact {
 export interface DownloadArtifactsResponse {
   /** In the order they were applied: by name, then id. */
   downloads: DownloadedArtifact[];
+  /** Counters and timings of the whole batch (listing and every artifact). */
+  stats: OperationStats;
 }
 
 export const DEFAULT_ARTIFACT_CONCURRENCY = 2;
@@ -91,8 +99,8 @@ export const DEFAULT_ARTIFACT_CONCURRENCY = 2;
 export async function downloadArtifacts(
   options: DownloadArtifactsOptions = {},
 ): Promise<DownloadArtifactsResponse> {
-  const { downloads } = await downloadMany(options);
-  return { downloads };
+  const { downloads, stats } = await downloadMany(options);
+  return { downloads, stats };
 }
 
 /** One artifact to download and the directory it goes into. */
@@ -155,14 +163,9 @@ export async function downloadMany(
     throw invalid('artifactId', "is not an option of downloadArtifacts; use 'artifactIds'");
   }
   const opts = normalizeOptions(rest);
-  checkConflictPolicy(conflict);
+  checkDownloadOptions({ conflict, restoreModes, limits, verifyDigest, findBy });
   if (symlinks !== undefined && !['refuse', 'file', 'preserve'].includes(symlinks)) {
     throw invalid('symlinks', `must be one of 'refuse', 'file', 'preserve'; got ${String(symlinks)}`);
-  }
-  if (limits !== undefined) normalizeLimits(limits);
-  checkRestoreModes(restoreModes);
-  if (verifyDigest !== undefined && typeof verifyDigest !== 'boolean') {
-    throw invalid('verifyDigest', 'must be a boolean');
   }
   if (mergeMultiple !== undefined && typeof mergeMultiple !== 'boolean') {
     throw invalid('mergeMultiple', 'must be a boolean');
@@ -183,7 +186,6 @@ export async function downloadMany(
   const ids = artifactIds === undefined ? undefined : checkIds(artifactIds);
   const wanted = names === undefined ? undefined : checkNames(names);
   const matches = pattern === undefined ? undefined : compileNamePattern(pattern);
-  if (findBy) validateFindBy(findBy);
   const root = path.resolve(target ?? process.cwd());
 
   return withBackend(
@@ -208,7 +210,7 @@ export async function downloadMany(
               : `No artifacts match the pattern '${pattern}'; nothing was downloaded`,
           );
         }
-        return { downloads: [], mismatches: [] };
+        return { downloads: [], mismatches: [], stats: statsOf(ctx) };
       }
       const single = selected.length === 1;
       // Every destination is checked before anything is downloaded: names from other runs are data.
@@ -241,96 +243,109 @@ export async function downloadMany(
       });
 
       const stop = new AbortController();
+      // A permanent answer (401, a 403 that is not a rate limit) would be the same for every
+      // artifact: the workers still queued stop before their first request (counted as spared).
+      const batch = new BatchStop();
       const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
       let firstError: unknown;
       const mismatches: DownloadManyResponse['mismatches'] = [];
-      const limit = pLimit(parallel);
+      const results: Array<DownloadedArtifact | undefined> = [];
+      let started = 0;
       // HttpManagers are reused from one artifact to the next (the listing's first): at most
       // `parallel` exist, and their keep-alive sockets carry over, so 1,000 artifacts need
       // `parallel` connections, not 1,000 (reliability plan D39).
       const idle: HttpManager[] = [ctx.http];
-      const settled = await Promise.allSettled(
-        selected.map((artifact, index) =>
-          limit(async (): Promise<DownloadedArtifact | undefined> => {
-            const turn = turns[index] as (typeof turns)[number];
-            const destination = destinations[index] as string;
-            // One HttpManager per artifact in flight: its own slots, so artifacts never share a socket at once.
-            const http = idle.pop() ?? spareHttp();
-            try {
+      const downloadOne = async (index: number): Promise<DownloadedArtifact | undefined> => {
+        const artifact = selected[index] as (typeof selected)[number];
+        const turn = turns[index] as (typeof turns)[number];
+        const destination = destinations[index] as string;
+        // One HttpManager per artifact in flight: its own slots, so artifacts never share a socket at once.
+        const http = idle.pop() ?? spareHttp();
+        try {
+          batch.check();
+          if (signal.aborted) throw firstError ?? new AbortError(signal.reason);
+          const sub = {
+            ...ctx,
+            http,
+            operation: new Operation('download', signal),
+          };
+          const spec: DownloadSpec = {
+            name: artifact.name,
+            id: artifact.id,
+            targetDirectory: destination,
+            conflict: policy,
+            ...(symlinks !== undefined ? { symlinks } : {}),
+            ...(restoreModes !== undefined ? { restoreModes } : {}),
+            ...(limits !== undefined ? { limits } : {}),
+            ...(skipDecompress ? { skipDecompress } : {}),
+            ...(verifyDigest !== undefined ? { verifyDigest } : {}),
+            beforeWrite: async () => {
+              await turn.before;
+              // An earlier artifact failed meanwhile: write nothing more.
               if (signal.aborted) throw firstError ?? new AbortError(signal.reason);
-              const sub = {
-                ...ctx,
-                http,
-                operation: new Operation('download', signal),
-              };
-              const spec: DownloadSpec = {
-                name: artifact.name,
-                id: artifact.id,
-                targetDirectory: destination,
-                conflict: policy,
-                ...(symlinks !== undefined ? { symlinks } : {}),
-                ...(restoreModes !== undefined ? { restoreModes } : {}),
-                ...(limits !== undefined ? { limits } : {}),
-                ...(skipDecompress ? { skipDecompress } : {}),
-                ...(verifyDigest !== undefined ? { verifyDigest } : {}),
-                beforeWrite: async () => {
-                  await turn.before;
-                  // An earlier artifact failed meanwhile: write nothing more.
-                  if (signal.aborted) throw firstError ?? new AbortError(signal.reason);
-                },
-              };
-              // `root/<name>` is Ferry's choice, not the caller's: a link someone put there is
-              // refused rather than followed (the backends hold the directory once they open it).
-              if (destination !== root) {
-                await assertNoSymlinkInPath(root, destination, {
-                  operation: 'download',
-                  artifactName: artifact.name,
-                });
-              }
-              const result: DownloadResult = await backend.download(spec, sub);
-              ctx.onProgress?.({
-                operation: 'download',
-                artifactName: artifact.name,
-                phase: 'done',
-                bytesDone: result.size,
-                bytesTotal: result.size,
-                filesDone: result.fileCount,
-                filesTotal: result.fileCount,
-              });
-              const downloaded: DownloadedArtifact = {
-                name: artifact.name,
-                id: artifact.id,
-                downloadPath: result.downloadPath,
-                fileCount: result.fileCount,
-                size: result.size,
-                digest: result.digest,
-                ...(result.digestMismatch ? { digestMismatch: true } : {}),
-                ...(result.expectedDigest !== undefined ? { expectedDigest: result.expectedDigest } : {}),
-              };
-              behaviour.onDownloaded?.(downloaded);
-              return downloaded;
-            } catch (error: unknown) {
-              // Nothing of it was written (the digest is checked before any write): the rest go on.
-              if (behaviour.digestMismatch === 'collect' && isDigestMismatch(error)) {
-                mismatches.push({ name: artifact.name, id: artifact.id, error });
-                return undefined;
-              }
-              firstError ??= error;
-              stop.abort(isFerryError(error) ? error : new FerryError('ERR_FERRY_PROTOCOL', String(error)));
-              throw error;
-            } finally {
-              turn.release();
-              idle.push(http);
-            }
-          }),
-        ),
-      );
+            },
+          };
+          // `root/<name>` is Ferry's choice, not the caller's: a link someone put there is
+          // refused rather than followed (the backends hold the directory once they open it).
+          if (destination !== root) {
+            await assertNoSymlinkInPath(root, destination, {
+              operation: 'download',
+              artifactName: artifact.name,
+            });
+          }
+          const result: DownloadResult = await backend.download(spec, sub);
+          ctx.onProgress?.({
+            operation: 'download',
+            artifactName: artifact.name,
+            phase: 'done',
+            bytesDone: result.size,
+            bytesTotal: result.size,
+            filesDone: result.fileCount,
+            filesTotal: result.fileCount,
+          });
+          const downloaded: DownloadedArtifact = {
+            name: artifact.name,
+            id: artifact.id,
+            downloadPath: result.downloadPath,
+            fileCount: result.fileCount,
+            size: result.size,
+            digest: result.digest,
+            ...(result.digestMismatch ? { digestMismatch: true } : {}),
+            ...(result.expectedDigest !== undefined ? { expectedDigest: result.expectedDigest } : {}),
+          };
+          behaviour.onDownloaded?.(downloaded);
+          return downloaded;
+        } catch (error: unknown) {
+          // Nothing of it was written (the digest is checked before any write): the rest go on.
+          if (behaviour.digestMismatch === 'collect' && isDigestMismatch(error)) {
+            mismatches.push({ name: artifact.name, id: artifact.id, error });
+            return undefined;
+          }
+          batch.fail(error);
+          firstError ??= error;
+          stop.abort(isFerryError(error) ? error : new FerryError('ERR_FERRY_PROTOCOL', String(error)));
+          throw error;
+        } finally {
+          turn.release();
+          idle.push(http);
+        }
+      };
+      // The one worker pool (core/pool.ts): after the first failure nothing new starts.
+      await runPool(
+        selected.map((_, index) => index),
+        parallel,
+        async (index) => {
+          started++;
+          results[index] = await downloadOne(index);
+        },
+      ).catch(() => undefined);
+      // After a permanent answer the artifacts never started are requests spared too.
+      ctx.stats?.spared(batch.spared + (batch.stopped ? selected.length - started : 0));
       if (firstError !== undefined) throw firstError;
       return {
-        downloads: settled.flatMap(
-          (s) => (s as PromiseFulfilledResult<DownloadedArtifact | undefined>).value ?? [],
-        ),
+        downloads: results.flatMap((r) => r ?? []),
         mismatches: sortArtifacts(mismatches),
+        stats: statsOf(ctx),
       };
     },
     findBy,

@@ -25,7 +25,10 @@ export type { MergeArtifactsOptions, MergeArtifactsResult } from './merge/index.
 export type { ConflictPolicy } from './pack/conflict.js';
 export type { ExtractLimits } from './pack/zip/limits.js';
 export type { FindBy } from './backends/rest/artifact-service.js';
-export type { ArtifactClientOptions, BackendChoice } from './options.js';
+export type { ArtifactClientOptions, BackendChoice, DownloadCacheOptions } from './options.js';
+export type { OperationStats, RetryKind } from './core/stats.js';
+export { openCache } from './cache/index.js';
+export type { CacheHit, CacheOptions, CacheStats, InsertResult, VerifiedCache } from './cache/index.js';
 export { fromEnvironment } from './environment.js';
 export { recordRun, type RunDescription } from './record-run.js';
 export type { ArtifactInfo } from './backends/backend.js';
@@ -36,6 +39,7 @@ export {
   ValidationError,
   IntegrityError,
   AbortError,
+  RateLimitedError,
   isFerryError,
 } from './core/errors.js';
 export type { FerryErrorCode, ErrorContext } from './core/errors.js';

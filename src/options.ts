@@ -9,6 +9,20 @@ import type { RetryPolicy } from './transport/retry.js';
 import { parseTrustedOrigins } from './transport/url-policy.js';
 import type { Logger, ProgressCallback } from './core/types.js';
 import { silentLogger } from './core/types.js';
+import type { OperationStats } from './core/stats.js';
+import { normalizeCacheOptions } from './cache/options.js';
+
+/** The verified download cache (opt-in): see docs/configuration.md, "Download cache". */
+export interface DownloadCacheOptions {
+  /** The cache directory; created when missing; several processes may share it. */
+  path: string;
+  /** Total bytes of entries kept; least recently used entries are evicted beyond it. */
+  maxBytes: number;
+  /** An entry unused this long is evicted. @default 604800 (7 days) */
+  maxAgeSeconds?: number;
+  /** Most entries kept. @default 10000 */
+  maxEntries?: number;
+}
 
 export type BackendChoice = 'auto' | 'legacy' | 'results' | 'local';
 
@@ -73,6 +87,23 @@ export interface ArtifactClientOptions {
   logger?: Logger;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
+  /**
+   * Opt-in verified cache of downloaded artifacts, by digest (results protocol, REST, the local
+   * store): a cached artifact is extracted from the cache without a blob request. FERRY_CACHE_DIR.
+   */
+  cache?: DownloadCacheOptions;
+  /**
+   * Called once when an operation ends, successful or not, with its counters and timings (the
+   * same `stats` results carry; list and get return arrays and infos, so this is their way).
+   */
+  onStats?: (stats: OperationStats) => void;
+  /**
+   * REST calls (findBy): when the token's API rate limit is known to be spent (remembered from
+   * an earlier answer, possibly by another process), wait for its reset when it is at most this
+   * many seconds away instead of failing at once with ERR_FERRY_RATE_LIMITED.
+   * @default 0 (fail at once, sending nothing)
+   */
+  rateLimitWaitSeconds?: number;
 }
 
 export interface NormalizedOptions {
@@ -97,6 +128,9 @@ export interface NormalizedOptions {
   logger: Logger;
   onProgress: ProgressCallback | undefined;
   signal: AbortSignal | undefined;
+  cache: DownloadCacheOptions | undefined;
+  onStats: ((stats: OperationStats) => void) | undefined;
+  rateLimitWaitSeconds: number;
 }
 
 export const DEFAULT_CONCURRENCY = 8;
@@ -133,6 +167,9 @@ const KNOWN_KEYS = new Set<string>([
   'logger',
   'onProgress',
   'signal',
+  'cache',
+  'onStats',
+  'rateLimitWaitSeconds',
 ]);
 
 /**
@@ -186,7 +223,25 @@ export function normalizeOptions(
     logger: options.logger ? redactingLogger(loggerOption(options.logger)) : silentLogger,
     onProgress: functionOption('onProgress', options.onProgress),
     signal: signalOption(options.signal),
+    cache: cacheOption(options.cache),
+    onStats: functionOption('onStats', options.onStats),
+    rateLimitWaitSeconds: integer('rateLimitWaitSeconds', options.rateLimitWaitSeconds, 0, 0, 3600),
   };
+}
+
+/** Checked here, before any request, so a bad cache option fails the call naming the option. */
+function cacheOption(value: DownloadCacheOptions | undefined): DownloadCacheOptions | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null) throw invalid('cache', 'must be an object');
+  const { path: dir, maxBytes, maxAgeSeconds, maxEntries } = value;
+  const checked: DownloadCacheOptions = {
+    path: dir,
+    maxBytes,
+    ...(maxAgeSeconds !== undefined ? { maxAgeSeconds } : {}),
+    ...(maxEntries !== undefined ? { maxEntries } : {}),
+  };
+  normalizeCacheOptions(checked);
+  return { ...checked, path: path.resolve(dir) };
 }
 
 function invalid(option: string, message: string): ValidationError {

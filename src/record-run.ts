@@ -1,4 +1,5 @@
 import { FerryError } from './core/errors.js';
+import type { RunConclusion, RunStatus } from './core/run-states.js';
 import { readJson } from './transport/body.js';
 import { withBackend } from './client.js';
 import { normalizeOptions, type ArtifactClientOptions } from './options.js';
@@ -14,9 +15,9 @@ export interface RunDescription {
   branch?: string;
   sha?: string;
   event?: string;
-  status?: 'queued' | 'in_progress' | 'completed';
+  status?: RunStatus;
   /** Marks the run completed: `success`, `failure`, `cancelled`, ... */
-  conclusion?: string;
+  conclusion?: RunConclusion;
 }
 
 /**

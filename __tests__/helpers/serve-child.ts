@@ -33,6 +33,8 @@ export interface ChildServerSpec {
   dataDir: string;
   token?: string;
   limits?: Record<string, number>;
+  /** An azure_blob store (ServerOptions.azure); it travels as JSON on the command line. */
+  azure?: object;
 }
 
 /**

@@ -219,40 +219,30 @@ describe('the latest artifact of a branch or workflow (findBy without runId)', (
           )
         ).code,
       ).toBe(0);
+      /** `ferry download dist --workflow build.yml --branch main`, and the version it got. */
+      const latestOfMain = async (): Promise<string> => {
+        const dl = await runCli(
+          'download',
+          'dist',
+          '--repository',
+          'octo/app',
+          '--workflow',
+          'build.yml',
+          '--branch',
+          'main',
+          '--path',
+          out,
+          '--quiet',
+        );
+        expect(dl.code).toBe(0);
+        return readFile(path.join(out, 'version.txt'), 'utf8');
+      };
       // Still in progress: the newest successful run with dist is 101.
-      let dl = await runCli(
-        'download',
-        'dist',
-        '--repository',
-        'octo/app',
-        '--workflow',
-        'build.yml',
-        '--branch',
-        'main',
-        '--path',
-        out,
-        '--quiet',
-      );
-      expect(dl.code).toBe(0);
-      expect(await readFile(path.join(out, 'version.txt'), 'utf8')).toBe('v101');
+      expect(await latestOfMain()).toBe('v101');
       expect(
         (await runCli('record-run', '--url', server.url, '--token', token, '--conclusion', 'success')).code,
       ).toBe(0);
-      dl = await runCli(
-        'download',
-        'dist',
-        '--repository',
-        'octo/app',
-        '--workflow',
-        'build.yml',
-        '--branch',
-        'main',
-        '--path',
-        out,
-        '--quiet',
-      );
-      expect(dl.code).toBe(0);
-      expect(await readFile(path.join(out, 'version.txt'), 'utf8')).toBe('v106');
+      expect(await latestOfMain()).toBe('v106');
       const usage = await runCli(
         'download',
         'dist',

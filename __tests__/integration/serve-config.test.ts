@@ -71,9 +71,31 @@ describe('serve configuration', () => {
     expect(problem({ stores: { a: fs, b: fs } })).toMatch(/^store: name the store/);
     expect(problem({ stores: { a: fs }, store: 'fss' })).toBe('store: no store named "fss"');
     expect(problem({ stores: { a: {} } })).toMatch(/^stores\.a: a store has exactly one kind/);
-    expect(problem({ stores: { az: { azure_blob: { container: 'c' } } } })).toMatch(
-      /^stores\.az\.azure_blob: unknown store kind "azure_blob"; this version of ferry serve supports: filesystem/,
+    expect(problem({ stores: { fs: { fast_slow: {} } } })).toMatch(
+      /^stores\.fs\.fast_slow: unknown store kind "fast_slow"; this version of ferry serve supports: filesystem, azure_blob/,
     );
+    expect(problem({ stores: { az: { azure_blob: { container: 'c' } } } })).toMatch(
+      /^stores\.az\.azure_blob\.container: must be an Azure container name/,
+    );
+    expect(problem({ stores: { az: { azure_blob: { container: 'ok-name', region: 'x' } } } })).toMatch(
+      /^stores\.az\.azure_blob\.region: unknown key/,
+    );
+    expect(
+      problem({ stores: { az: { azure_blob: { container: 'ok-name', connection_string_env: 'A B' } } } }),
+    ).toMatch(/^stores\.az\.azure_blob\.connection_string_env: must name an environment variable/);
+    expect(problem({ stores: { az: { azure_blob: { container: 'ok-name', prefix: '../x' } } } })).toMatch(
+      /^stores\.az\.azure_blob\.prefix: must be a relative path/,
+    );
+    expect(
+      parseServeConfig({ stores: { az: { azure_blob: { container: 'ok-name', prefix: 'team' } } } }, '/'),
+    ).toMatchObject({
+      dataDir: undefined,
+      azure: {
+        container: 'ok-name',
+        connectionStringEnv: 'AZURE_STORAGE_CONNECTION_STRING',
+        prefix: 'team/',
+      },
+    });
     expect(problem({ stores: { a: { filesystem: { path: 7 } } } })).toMatch(
       /^stores\.a\.filesystem\.path: must be/,
     );
@@ -114,5 +136,29 @@ describe('serve configuration', () => {
     const both = await runCli('serve', '--config', file, '--data', dir);
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('not both');
+  });
+
+  it('ferry serve --store azure:// checks the container name and names the missing variable, never a secret', async () => {
+    const saved = process.env['AZURE_STORAGE_CONNECTION_STRING'];
+    delete process.env['AZURE_STORAGE_CONNECTION_STRING'];
+    try {
+      const name = await runCli('serve', '--store', 'azure://Bad_Name', '--json');
+      expect(name.code).toBe(1);
+      expect(name.stdout).toContain('--store: must be an Azure container name');
+      const unset = await runCli('serve', '--store', 'azure://artifacts', '--json');
+      expect(unset.code).toBe(1);
+      expect(unset.stdout).toContain('AZURE_STORAGE_CONNECTION_STRING: the environment variable is not set');
+      process.env['AZURE_STORAGE_CONNECTION_STRING'] =
+        'AccountName=acct;SharedAccessSignature=sv=x&sig=secret-sig';
+      const sasOnly = await runCli('serve', '--store', 'azure://artifacts', '--json');
+      expect(sasOnly.code).toBe(1);
+      expect(sasOnly.stdout).toContain('needs AccountName and AccountKey');
+      expect(sasOnly.stdout).not.toContain('secret-sig');
+      const both = await runCli('serve', '--store', 'azure://artifacts', '--config', join(dir, 'x.json'));
+      expect(both.code).toBe(2);
+    } finally {
+      if (saved === undefined) delete process.env['AZURE_STORAGE_CONNECTION_STRING'];
+      else process.env['AZURE_STORAGE_CONNECTION_STRING'] = saved;
+    }
   });
 });

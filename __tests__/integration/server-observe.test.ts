@@ -110,7 +110,17 @@ describe('ferry serve /metrics', () => {
     await resultsRoundTrip(server, 'res-one', data);
     await legacyRoundTrip(server, 'leg-one', data);
 
-    const res = await rawRequest('GET', `${server.url}metrics`, { headers: AUTH });
+    // A request is counted when its response closes, which can come just after the client read
+    // the last byte: ask until both downloads are in (bounded), then check everything at once.
+    let res = await rawRequest('GET', `${server.url}metrics`, { headers: AUTH });
+    for (
+      let i = 0;
+      i < 50 && !/ferry_downloads_finalized_total\{protocol="legacy"\} 1\n/.test(res.body.toString());
+      i++
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      res = await rawRequest('GET', `${server.url}metrics`, { headers: AUTH });
+    }
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
     const text = res.body.toString('utf8');
@@ -136,7 +146,10 @@ describe('ferry serve /metrics', () => {
       data.length,
     );
     expect(sample(text, 'ferry_build_info', { version: '9.9.9', instance: 'test-instance' })).toBe(1);
-    expect(sample(text, 'ferry_sweep_runs_total', { instance: 'test-instance' })).toBe(0);
+    // The retention sweeper runs once at start: the metric is its own count.
+    expect(sample(text, 'ferry_sweep_runs_total', { instance: 'test-instance' })).toBe(
+      server.sweepStats().runs,
+    );
     // Route names only: no run id, artifact name, blob id or token in any series.
     expect(text).not.toContain(RUN);
     expect(text).not.toContain('res-one');

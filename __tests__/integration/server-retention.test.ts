@@ -74,14 +74,17 @@ describe('retention sweep on ferry serve', () => {
     fixture = await startFixture({ retention: { sweepIntervalMs: 3_600_000 } });
     const server = fixture.server;
     const short = randomBytes(1234);
-    await upload(server, 'short-lived', short, new Date(Date.now() + 1500));
+    // Long enough that both uploads and the first sweep finish before it, on a busy machine too.
+    const expiry = new Date(Date.now() + 6000);
+    await upload(server, 'short-lived', short, expiry);
     await upload(server, 'kept', randomBytes(99));
     const blobsDir = join(fixture.dataDir, 'results', 'blobs');
     expect(await readdir(blobsDir)).toHaveLength(2);
 
     await server.sweep(); // nothing expired yet
+    expect(Date.now()).toBeLessThan(expiry.getTime());
     expect(await names(server)).toEqual(['kept', 'short-lived']);
-    await new Promise((r) => setTimeout(r, 1700));
+    await new Promise((r) => setTimeout(r, expiry.getTime() - Date.now() + 200));
     await server.sweep();
     expect(await names(server)).toEqual(['kept']);
     expect(await readdir(blobsDir)).toHaveLength(1);

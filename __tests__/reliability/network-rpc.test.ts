@@ -444,7 +444,7 @@ describe('[P23] a reset after the server committed the call is reconciled', () =
     const artifact = name('p23-delete');
     await seedResults(artifact);
     const p = await faults((kind, nth) => (kind === 'DeleteArtifact' && nth === 1 ? commitLost : pass));
-    await expect(deleteArtifact(artifact, results(p))).resolves.toEqual({ id: undefined });
+    await expect(deleteArtifact(artifact, results(p))).resolves.toMatchObject({ id: undefined });
     expect(count(p, 'DeleteArtifact')).toBe(2);
     expect(await finalizedResults(artifact)).toHaveLength(0);
     await expectSocketsReleased(p);

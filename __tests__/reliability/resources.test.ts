@@ -31,6 +31,7 @@ import { builtLibrary } from '../helpers/built-lib.js';
 import { runtimeJwt } from '../helpers/jwt.js';
 import { waitFor } from '../helpers/loopback.js';
 import { expectNoSecrets, SENTINEL } from './invariants.js';
+import { largestStoredBlob, openStoredBlob } from '../helpers/stored-blob.js';
 
 const execFileP = promisify(execFile);
 const CHILD = path.resolve('__tests__/reliability/children/resources-ops.mjs');
@@ -388,10 +389,11 @@ interface Zip64Summary {
   localHeaderSignature: number;
 }
 
-async function readZip64(file: string): Promise<Zip64Summary> {
-  const handle = await open(file, 'r');
+async function readZip64(dataDir: string, blobId: string): Promise<Zip64Summary> {
+  // The blob is read where the server keeps it: one file, or the blocks of a committed block list.
+  const handle = await openStoredBlob(dataDir, blobId);
   try {
-    const size = (await handle.stat()).size;
+    const size = handle.size;
     const tailLength = Math.min(size, 66 * 1024);
     const tail = Buffer.alloc(tailLength);
     await handle.read(tail, 0, tailLength, size - tailLength);
@@ -451,19 +453,6 @@ async function readZip64(file: string): Promise<Zip64Summary> {
   }
 }
 
-/** The largest file called `data` under `dir`: a committed blob of the results store. */
-async function largestBlob(dir: string): Promise<string> {
-  let best: { file: string; size: number } | undefined;
-  for (const rel of await readdir(dir, { recursive: true })) {
-    if (path.basename(rel) !== 'data') continue;
-    const info = await stat(path.join(dir, rel));
-    if (info.isFile() && (!best || info.size > best.size))
-      best = { file: path.join(dir, rel), size: info.size };
-  }
-  if (!best) throw new Error(`no blob under ${dir}`);
-  return best.file;
-}
-
 describe('P36: a single file larger than 4 GiB', () => {
   test('[P36] a 4160 MiB sparse file round-trips with compression level 0: ZIP64 records right, bytes identical, client RSS bounded', async () => {
     const started = Date.now();
@@ -497,7 +486,8 @@ describe('P36: a single file larger than 4 GiB', () => {
       expect(down).toMatchObject({ fileCount: 1, size: SIZE, digest: up.digest });
       expect(report.maxRssMiB).toBeLessThan(256);
 
-      const zip = await readZip64(await largestBlob(path.join(work, 'server')));
+      const serverData = path.join(work, 'server');
+      const zip = await readZip64(serverData, await largestStoredBlob(serverData));
       expect(zip).toMatchObject({
         eocdCentralDirectoryOffset: 0xffffffff,
         entries: 1n,

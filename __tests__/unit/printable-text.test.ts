@@ -1,7 +1,6 @@
 import { FerryError } from '../../src/core/errors.js';
-import { isUnsafeForDisplay, printableLines, printableText } from '../../src/core/format.js';
+import { isUnsafeForDisplay, printable, printableLines, printableText } from '../../src/core/format.js';
 import { escapeJsonControls } from '../../src/cli/output.js';
-import { printable } from '../../src/pack/validate.js';
 
 /** Whether a raw character a terminal or a bidi-aware viewer acts on is left (newline and tab allowed). */
 const RAW = {

@@ -25,14 +25,21 @@ import {
   rawInput,
 } from './inputs.js';
 import { actionOptions, formatBytes, mask, type Env } from './runtime.js';
+import { StepStats } from './stats-summary.js';
 import { printableText } from '../core/format.js';
+import { FerryError, IntegrityError } from '../core/errors.js';
 
 export const DIGEST_MISMATCH = ['ignore', 'info', 'warn', 'error'] as const;
 
 /** Artifacts downloaded at the same time (each download has its own connections). */
 export const DOWNLOAD_CONCURRENCY = 4;
 
+/** The size bound of the `cache-path` cache (the SDK's cache.maxBytes): 10 GiB. */
+export const DEFAULT_ACTION_CACHE_BYTES = 10 * 1024 ** 3;
+
 export interface DownloadInputs {
+  /** `cache-path`: the verified download cache's directory (shared by jobs on one runner). */
+  cachePath: string | undefined;
   name: string | undefined;
   artifactIds: number[] | undefined;
   path: string;
@@ -78,7 +85,9 @@ export function readDownloadInputs(env: Env): DownloadInputs {
   const repository = optionalInput('repository') ?? env['GITHUB_REPOSITORY'];
   const runId = optionalInput('run-id') ?? env['GITHUB_RUN_ID'];
   const latestRun = latestRunInputs();
+  const cachePath = optionalInput('cache-path');
   return {
+    cachePath: cachePath === undefined ? undefined : path.resolve(expandHome(cachePath, home, 'cache-path')),
     name,
     artifactIds,
     path: path.resolve(expandHome(rawPath, home, 'path')),
@@ -227,7 +236,8 @@ export function planTargets(
     if (newest.get(a.name) !== a.id) {
       directory = `${a.name}-${a.id}`;
       if (names.has(directory)) {
-        throw new Error(
+        throw new FerryError(
+          'ERR_FERRY_CONFLICT',
           `Artifacts ${a.id} and the artifact named '${directory}' would be downloaded into the same directory; use merge-multiple or select fewer artifacts`,
         );
       }
@@ -248,7 +258,15 @@ export function planTargets(
 /** `download/action.yml`: select → download (bounded, ordered) → `download-path`. */
 export async function runDownload(env: Env = process.env): Promise<void> {
   const inputs = readDownloadInputs(env);
-  const base: ArtifactClientOptions & FindByOption = { ...actionOptions(env), ...findByFor(inputs, env) };
+  const stats = new StepStats();
+  const base: ArtifactClientOptions & FindByOption = {
+    ...actionOptions(env),
+    ...findByFor(inputs, env),
+    onStats: stats.onStats,
+    ...(inputs.cachePath !== undefined
+      ? { cache: { path: inputs.cachePath, maxBytes: DEFAULT_ACTION_CACHE_BYTES } }
+      : {}),
+  };
   if (base.findBy) core.info(`Downloading from run ${inputs.runId} of ${inputs.repository} (REST API)`);
   core.debug(`Resolved path is ${inputs.path}`);
 
@@ -302,7 +320,8 @@ export async function runDownload(env: Env = process.env): Promise<void> {
   }
   if (mismatches.length) {
     for (const m of mismatches) core.error(m.error.message);
-    throw new Error(
+    throw new IntegrityError(
+      'ERR_FERRY_INTEGRITY',
       `Digest mismatch: ${mismatches.length} artifact${mismatches.length === 1 ? '' : 's'} did not match the digest the service listed and ${mismatches.length === 1 ? 'was' : 'were'} not written: ` +
         mismatches
           .map((m) => `'${printableText(m.name)}'${m.id !== undefined ? ` (ID ${m.id})` : ''}`)
@@ -312,6 +331,7 @@ export async function runDownload(env: Env = process.env): Promise<void> {
   core.info(`Total of ${count} artifact(s) downloaded`);
   core.setOutput('download-path', inputs.path);
   core.info('Download artifact has finished successfully');
+  await stats.report(env, 'Ferry download stats');
 }
 
 /** The artifacts the inputs select from the run's listing (every artifact, and the newest of each name). */
@@ -326,7 +346,10 @@ function select(
     const wanted = new Set(inputs.artifactIds);
     const found = listed.all.filter((a) => a.id !== undefined && wanted.has(a.id));
     if (found.length === 0) {
-      throw new Error(`None of the provided artifact IDs were found: ${inputs.artifactIds.join(', ')}`);
+      throw new FerryError(
+        'ERR_FERRY_NOT_FOUND',
+        `None of the provided artifact IDs were found: ${inputs.artifactIds.join(', ')}`,
+      );
     }
     const missing = inputs.artifactIds.filter((id) => !found.some((a) => a.id === id));
     if (missing.length) core.warning(`Could not find the following artifact IDs: ${missing.join(', ')}`);

@@ -4,6 +4,7 @@ import { booleanInput, choiceInput, compressionLevelInput, CONFLICT, stringInput
 import { setArtifactOutputs } from './outputs.js';
 import { retentionDays } from './retention.js';
 import { actionOptions, formatBytes, type Env } from './runtime.js';
+import { StepStats } from './stats-summary.js';
 import { printableText } from '../core/format.js';
 
 export interface MergeInputs {
@@ -35,8 +36,10 @@ export function readMergeInputs(env: Env = process.env): MergeInputs {
 export async function runMerge(env: Env = process.env): Promise<void> {
   const inputs = readMergeInputs(env);
   core.info(`Merging artifacts matching '${inputs.pattern}' into '${inputs.name}'`);
+  const stats = new StepStats();
   const result = await mergeArtifacts(inputs.name, {
     ...actionOptions(env),
+    onStats: stats.onStats,
     pattern: inputs.pattern,
     separateDirectories: inputs.separateDirectories,
     deleteMerged: inputs.deleteMerged,
@@ -53,4 +56,5 @@ export async function runMerge(env: Env = process.env): Promise<void> {
   if (inputs.deleteMerged)
     core.info(`Deleted the merged artifacts: ${result.merged.map(printableText).join(', ')}`);
   setArtifactOutputs(env, result);
+  await stats.report(env, 'Ferry merge stats');
 }

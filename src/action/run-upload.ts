@@ -14,6 +14,7 @@ import {
 import { setArtifactOutputs } from './outputs.js';
 import { retentionDays } from './retention.js';
 import { actionOptions, formatBytes, type Env } from './runtime.js';
+import { StepStats } from './stats-summary.js';
 
 export const IF_NO_FILES_FOUND = ['warn', 'error', 'ignore'] as const;
 export const SYMLINK_MODES = ['follow', 'preserve'] as const;
@@ -101,8 +102,10 @@ export async function runUpload(env: Env = process.env): Promise<void> {
     }
   }
 
+  const stats = new StepStats();
   const options: UploadArtifactOptions = {
     ...actionOptions(env),
+    onStats: stats.onStats,
     compressionLevel: inputs.compressionLevel,
     ...(inputs.retentionDays !== undefined ? { retentionDays: inputs.retentionDays } : {}),
     ...(inputs.overwrite ? { overwrite: true } : {}),
@@ -121,4 +124,5 @@ export async function runUpload(env: Env = process.env): Promise<void> {
   );
   setArtifactOutputs(env, result);
   if (result.digest) core.info(`Artifact ${name} SHA256 hash: ${result.digest.replace(/^sha256:/, '')}`);
+  await stats.report(env, 'Ferry upload stats');
 }

@@ -6,6 +6,8 @@ import type { ZipInput } from '../pack/zip-writer/index.js';
 import type { HttpManager } from '../transport/http-manager.js';
 import type { Operation } from '../transport/operation.js';
 import type { Logger, ProgressCallback } from '../core/types.js';
+import type { OperationStats, StatsCollector } from '../core/stats.js';
+import type { VerifiedCache } from '../cache/index.js';
 
 /** One file to upload: where it is on disk and its path inside the artifact ('/'-separated). */
 export interface UploadFile {
@@ -31,6 +33,8 @@ export interface ArtifactInfo {
 
 export interface UploadResult {
   id: number | undefined;
+  /** Counters and timings of the operation (see OperationStats). */
+  stats?: OperationStats;
   /** Bytes sent over the wire (compressed where compression was used). */
   uploadedBytes: number;
   /** Sum of the original file sizes. */
@@ -40,6 +44,8 @@ export interface UploadResult {
 }
 
 export interface DownloadResult {
+  /** Counters and timings of the operation (see OperationStats). */
+  stats?: OperationStats;
   downloadPath: string;
   fileCount: number;
   /** Bytes written to disk. */
@@ -61,6 +67,10 @@ export interface OperationContext {
   operation: Operation;
   logger: Logger;
   onProgress: ProgressCallback | undefined;
+  /** The operation's counters (the transport feeds them through its HttpManagers too). */
+  stats?: StatsCollector | undefined;
+  /** The verified download cache, when one is configured (see results/cached-download.ts). */
+  cache?: VerifiedCache | undefined;
 }
 
 export interface UploadSpec {

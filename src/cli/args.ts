@@ -38,6 +38,7 @@ const OTHER_RUN: OptionSpecs = {
   branch: { type: 'string' },
   'workflow-event': { type: 'string' },
   'workflow-conclusion': { type: 'string' },
+  'rate-limit-wait': { type: 'string' },
 };
 
 export const COMMANDS: Record<string, OptionSpecs> = {
@@ -71,6 +72,7 @@ export const COMMANDS: Record<string, OptionSpecs> = {
     'max-entries': { type: 'string' },
     'max-total-bytes': { type: 'string' },
     'max-ratio': { type: 'string' },
+    cache: { type: 'string' },
     ...OTHER_RUN,
   },
   list: { latest: { type: 'boolean' }, ...OTHER_RUN },
@@ -81,6 +83,7 @@ export const COMMANDS: Record<string, OptionSpecs> = {
     host: { type: 'string' },
     data: { type: 'string' },
     config: { type: 'string' },
+    store: { type: 'string' },
     'jwt-secret-file': { type: 'string', multiple: true },
     'jwt-public-key': { type: 'string', multiple: true },
     'public-url': { type: 'string' },

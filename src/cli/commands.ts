@@ -8,6 +8,7 @@ import type { ArtifactInfo } from '../index.js';
 import { deleteArtifact, getArtifact, listArtifacts } from '../client.js';
 import { mergeArtifacts } from '../merge/merge.js';
 import { loadServeConfig } from '../server/config/serve-config.js';
+import { azureStoreFromUrl, resolveAzureStore } from '../server/config/azure-store-config.js';
 import { startServer } from '../server/index.js';
 import { isFerryError } from '../core/errors.js';
 import { validateArtifactName } from '../core/artifact-name.js';
@@ -111,7 +112,14 @@ export async function serve(positionals: string[], values: Values, out: CliOutpu
   if (configFile !== undefined && stringOption(values, 'data') !== undefined) {
     throw new UsageError('give --data or --config (whose store names the directory), not both');
   }
+  const storeUrl = stringOption(values, 'store');
+  if (storeUrl !== undefined && configFile !== undefined) {
+    throw new UsageError('give --store or --config (which names its own store), not both');
+  }
   const config = configFile === undefined ? undefined : await loadServeConfig(configFile);
+  const azureConfig = storeUrl !== undefined ? azureStoreFromUrl(storeUrl) : config?.azure;
+  // Read from the environment here, once: the connection string is never logged or printed.
+  const azure = azureConfig ? resolveAzureStore(azureConfig, process.env) : undefined;
   const dataDir =
     config?.dataDir ??
     path.resolve(stringOption(values, 'data') ?? path.join(os.homedir(), '.ferry', 'serve'));
@@ -142,6 +150,7 @@ export async function serve(positionals: string[], values: Values, out: CliOutpu
         : undefined;
   const server = await startServer({
     dataDir,
+    ...(azure ? { azure } : {}),
     port,
     host,
     limits,

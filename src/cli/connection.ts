@@ -1,7 +1,6 @@
-import { mintRuntimeToken } from '../runner-token.js';
-import { backendIdsFromToken } from '../runner-token.js';
+import { backendIdsFromToken, mintRuntimeToken } from '../runner-token.js';
 import { fromEnvironment } from '../environment.js';
-import type { ArtifactClientOptions } from '../options.js';
+import type { ArtifactClientOptions, DownloadCacheOptions } from '../options.js';
 import { proxySettingsFromEnv, type FindBy } from '../index.js';
 import { registerSecret } from '../core/secrets.js';
 import { choiceOption, numberOption, stringOption, UsageError, type Values } from './args.js';
@@ -36,7 +35,16 @@ export interface Connection {
  */
 export async function resolveConnection(values: Values, out: CliOutput): Promise<Connection> {
   const env = fromEnvironment(process.env);
-  const options: ArtifactClientOptions = { ...env, logger: out.logger, onProgress: (e) => out.progress(e) };
+  const options: ArtifactClientOptions = {
+    ...env,
+    logger: out.logger,
+    onProgress: (e) => out.progress(e),
+    onStats: (s) => out.stats(s),
+  };
+  const cache = cacheOption(values);
+  if (cache) options.cache = cache;
+  const rateLimitWait = numberOption(values, 'rate-limit-wait');
+  if (rateLimitWait !== undefined) options.rateLimitWaitSeconds = rateLimitWait;
   let protocolReason: string | undefined;
   const url = stringOption(values, 'url');
   const runId = stringOption(values, 'run-id');
@@ -59,6 +67,21 @@ export async function resolveConnection(values: Values, out: CliOutput): Promise
   const concurrency = numberOption(values, 'concurrency');
   if (concurrency !== undefined) options.concurrency = concurrency;
   return { options: { ...options, ...findByOption(values) }, protocolReason };
+}
+
+/** The download cache's size bound when FERRY_CACHE_MAX_BYTES does not give one: 10 GiB. */
+export const DEFAULT_CLI_CACHE_BYTES = 10 * 1024 ** 3;
+
+/** `--cache DIR` or FERRY_CACHE_DIR, bounded by FERRY_CACHE_MAX_BYTES (default 10 GiB). */
+function cacheOption(values: Values): DownloadCacheOptions | undefined {
+  const dir = stringOption(values, 'cache') ?? (process.env['FERRY_CACHE_DIR'] || undefined);
+  if (dir === undefined) return undefined;
+  const max = process.env['FERRY_CACHE_MAX_BYTES'];
+  const maxBytes = max ? Number(max) : DEFAULT_CLI_CACHE_BYTES;
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
+    throw new UsageError(`FERRY_CACHE_MAX_BYTES must be a positive whole number of bytes; got '${max}'`);
+  }
+  return { path: dir, maxBytes };
 }
 
 /**

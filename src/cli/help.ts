@@ -185,7 +185,8 @@ Exit code 0 when every check passes, 1 otherwise.
 Examples:
   ferry doctor
   HTTPS_PROXY=http://proxy:3128 ferry doctor --json`,
-  serve: `Usage: ferry serve [--port N] [--host ADDR] [--data DIR | --config FILE] [--token TOKEN]
+  serve: `Usage: ferry serve [--port N] [--host ADDR] [--data DIR | --config FILE | --store URL]
+                   [--token TOKEN]
                    [--jwt-secret-file FILE]... [--jwt-public-key FILE]... [--public-url URL]
                    [--access-log json|text|off] [--metrics-public] [--drain-timeout MS]
                    [--instance-id ID] [--index-lifetime MS]
@@ -206,6 +207,10 @@ Options:
   --data DIR               where artifacts are stored (default ~/.ferry/serve)
   --config FILE            JSON configuration: named stores, eviction, retention sweep
                            (docs/serve.md); its store's path replaces --data
+  --store azure://CONTAINER
+                           keep results-protocol artifacts in this Azure Blob container
+                           (created when missing; account from the environment variable
+                           AZURE_STORAGE_CONNECTION_STRING); several instances may share it
   --token TOKEN            shared token with access to every run (or FERRY_TOKEN)
   --jwt-secret-file FILE   accept HS256 runtime JWTs signed with this secret (>= 32 bytes);
                            repeat it to accept an old and a new secret while rotating

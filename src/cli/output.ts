@@ -1,6 +1,7 @@
 import { formatBytes, printableLines, printableText } from '../core/format.js';
 import type { Logger, ProgressEvent } from '../core/types.js';
 import { redactText } from '../core/redact.js';
+import { statsToJson, type OperationStats } from '../core/stats.js';
 
 /** Where the CLI writes: results to stdout, human progress and logs to stderr, or JSON events to stdout. */
 export interface CliOutput {
@@ -8,6 +9,8 @@ export interface CliOutput {
   progress(event: ProgressEvent): void;
   result(value: Record<string, unknown>, human: string): void;
   error(message: string, code?: string): void;
+  /** The counters of the operation the command ran; the next `--json` result line carries them as `stats`. */
+  stats(stats: OperationStats): void;
 }
 
 export function createOutput(options: {
@@ -28,6 +31,7 @@ export function createOutput(options: {
     process.stderr.write(`${printableLines(redactText(text))}\n`);
   };
   let lastProgress = 0;
+  let stats: OperationStats | undefined;
   const transferStarted = new TransferClock();
   const logger: Logger = {
     debug: (m) =>
@@ -68,8 +72,11 @@ export function createOutput(options: {
     },
     result(value, human) {
       bar?.finish();
-      if (options.json) emit({ event: 'result', ...value });
+      if (options.json) emit({ event: 'result', ...value, ...(stats ? { stats: statsToJson(stats) } : {}) });
       else process.stdout.write(`${printableLines(redactText(human))}\n`);
+    },
+    stats(value) {
+      stats = value;
     },
     error(message, code) {
       bar?.finish();

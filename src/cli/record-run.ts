@@ -1,19 +1,9 @@
+import { defined } from '../core/defined.js';
+import { RUN_CONCLUSIONS, RUN_STATUSES } from '../core/run-states.js';
 import { recordRun, type RunDescription } from '../record-run.js';
 import { choiceOption, stringOption, UsageError, type Values } from './args.js';
 import type { Connect } from './connection.js';
 import type { CliOutput } from './output.js';
-
-const STATUSES = ['queued', 'in_progress', 'completed'] as const;
-const CONCLUSIONS = [
-  'success',
-  'failure',
-  'cancelled',
-  'skipped',
-  'neutral',
-  'timed_out',
-  'action_required',
-  'stale',
-] as const;
 
 /**
  * `ferry record-run --url URL [--conclusion success] ...`: tells a ferry serve what this run is
@@ -33,8 +23,8 @@ export async function recordRunCommand(
   const options = await connect();
   const runId = stringOption(values, 'run-id') ?? options.runId ?? env['GITHUB_RUN_ID'];
   if (runId === undefined) throw new UsageError('record-run needs --run-id (or GITHUB_RUN_ID)');
-  const conclusion = choiceOption(values, 'conclusion', CONCLUSIONS);
-  const status = choiceOption(values, 'status', STATUSES);
+  const conclusion = choiceOption(values, 'conclusion', RUN_CONCLUSIONS);
+  const status = choiceOption(values, 'status', RUN_STATUSES);
   const path = stringOption(values, 'workflow') ?? workflowPath(env['GITHUB_WORKFLOW_REF']);
   const run: RunDescription = {
     runId,
@@ -58,8 +48,4 @@ export async function recordRunCommand(
 function workflowPath(ref: string | undefined): string | undefined {
   const match = ref === undefined ? null : /^[^/]+\/[^/]+\/(.+?)@/.exec(ref);
   return match?.[1];
-}
-
-function defined<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }

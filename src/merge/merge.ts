@@ -16,11 +16,12 @@ import {
   type WholeArtifactBackend,
 } from '../backends/backend.js';
 import { fileNameFromDisposition } from '../backends/results/content-disposition.js';
-import { withBackend } from '../client.js';
+import { statsOf, withBackend } from '../client.js';
+import type { OperationStats } from '../core/stats.js';
 import { normalizeOptions, type ArtifactClientOptions } from '../options.js';
 import { checkConflictPolicy, digestRegularFile, type ConflictPolicy } from '../pack/conflict.js';
 import { validateArtifactName } from '../core/artifact-name.js';
-import { printable } from '../pack/validate.js';
+import { printable } from '../core/format.js';
 import {
   DEFAULT_EXTRACT_LIMITS,
   openEntryStream,
@@ -65,6 +66,8 @@ export interface MergeArtifactsResult {
   fileCount: number;
   /** Names of the merged artifacts, in the order they were applied. */
   merged: string[];
+  /** Counters and timings of the merge (every download, the upload, the deletes). */
+  stats: OperationStats;
 }
 
 /** The longest link text merged from a symlink entry. */
@@ -212,6 +215,7 @@ export async function mergeArtifacts(
         size: uploaded.uploadedBytes,
         fileCount: uploaded.fileCount,
         merged,
+        stats: statsOf(ctx),
       };
     } finally {
       await Promise.all(sources.map((s) => s.blob.dispose()));

@@ -3,7 +3,7 @@ import { constants as fsConstants } from 'node:fs';
 import { link, lstat, open, rename, rm } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { FerryError, ValidationError, type ErrorContext } from '../core/errors.js';
-import { printable } from './validate.js';
+import { printable } from '../core/format.js';
 
 /**
  * What to do with a file that already exists where a download (or an extraction) puts one:

@@ -2,6 +2,7 @@ import { lstat, opendir, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { ValidationError } from '../core/errors.js';
+import { compileGlob, escapeRegex, type GlobSyntax } from './glob-compiler.js';
 
 /**
  * upload-artifact-compatible file search (what `@actions/glob` does for `actions/upload-artifact`
@@ -413,17 +414,15 @@ function literalSegment(text: string): Segment {
   return { kind: 'part', regex: new RegExp(`^${escapeRegex(text)}$`, IS_WINDOWS ? 'i' : ''), literal: text };
 }
 
-const POSIX_CLASSES: Record<string, string> = {
-  alnum: 'A-Za-z0-9',
-  alpha: 'A-Za-z',
-  blank: ' \\t',
-  digit: '0-9',
-  lower: 'a-z',
-  punct: '!-\\/:-@\\[-`{-~',
-  space: ' \\t\\r\\n\\v\\f',
-  upper: 'A-Z',
-  word: 'A-Za-z0-9_',
-  xdigit: '0-9A-Fa-f',
+/** @actions/glob's rules for one path segment; the compiler is shared with artifact-name patterns. */
+const PATH_SYNTAX: GlobSyntax = {
+  segmented: true,
+  braces: false,
+  posixClasses: true,
+  escapes: !IS_WINDOWS,
+  caseInsensitive: IS_WINDOWS,
+  codePoints: false,
+  badRange: 'literal',
 };
 
 /**
@@ -434,100 +433,5 @@ const POSIX_CLASSES: Record<string, string> = {
  */
 function compileSegment(segment: string): Segment {
   if (segment === '**') return { kind: 'globstar' };
-  let regex = '';
-  let literal: string | undefined = '';
-  const escapes = !IS_WINDOWS;
-  for (let i = 0; i < segment.length; i++) {
-    const c = segment[i] as string;
-    if (c === '\\' && escapes && i + 1 < segment.length) {
-      const next = segment[++i] as string;
-      regex += escapeRegex(next);
-      if (literal !== undefined) literal += next;
-    } else if (c === '*') {
-      while (segment[i + 1] === '*') i++;
-      regex += '[^/]*';
-      literal = undefined;
-    } else if (c === '?') {
-      regex += '[^/]';
-      literal = undefined;
-    } else if (c === '[') {
-      const parsed = parseClass(segment, i);
-      if (!parsed) {
-        regex += '\\[';
-        if (literal !== undefined) literal += '[';
-        continue;
-      }
-      i = parsed.end;
-      regex += parsed.regex;
-      if (parsed.single !== undefined && literal !== undefined) literal += parsed.single;
-      else literal = undefined;
-    } else {
-      regex += escapeRegex(c);
-      if (literal !== undefined) literal += c;
-    }
-  }
-  return { kind: 'part', regex: new RegExp(`^${regex}$`, IS_WINDOWS ? 'i' : ''), literal };
-}
-
-/** Parses `[...]` starting at `start`; undefined when there is no closing `]` (then `[` is literal). */
-function parseClass(
-  segment: string,
-  start: number,
-): { regex: string; end: number; single: string | undefined } | undefined {
-  let i = start + 1;
-  let negate = false;
-  if (segment[i] === '!' || segment[i] === '^') {
-    negate = true;
-    i++;
-  }
-  let body = '';
-  const chars: string[] = [];
-  let first = true;
-  for (; i < segment.length; i++) {
-    const c = segment[i] as string;
-    if (c === ']' && !first) {
-      if (!body) return undefined;
-      const single =
-        !negate && chars.length === 1 && body === escapeClassChar(chars[0] as string) ? chars[0] : undefined;
-      return { regex: negate ? `[^/${body}]` : `[${body}]`, end: i, single };
-    }
-    first = false;
-    if (c === '[' && segment[i + 1] === ':') {
-      const close = segment.indexOf(':]', i + 2);
-      const name = close === -1 ? undefined : segment.slice(i + 2, close);
-      const cls = name === undefined ? undefined : POSIX_CLASSES[name];
-      if (cls !== undefined) {
-        body += cls;
-        chars.push('', '');
-        i = close + 1;
-        continue;
-      }
-    }
-    let ch = c;
-    if (c === '\\' && !IS_WINDOWS && i + 1 < segment.length) ch = segment[++i] as string;
-    if (segment[i + 1] === '-' && i + 2 < segment.length && segment[i + 2] !== ']') {
-      let to = segment[i + 2] as string;
-      let skip = 2;
-      if (to === '\\' && !IS_WINDOWS && i + 3 < segment.length) {
-        to = segment[i + 3] as string;
-        skip = 3;
-      }
-      if (to < ch) return undefined;
-      body += `${escapeClassChar(ch)}-${escapeClassChar(to)}`;
-      chars.push(ch, to);
-      i += skip;
-      continue;
-    }
-    body += escapeClassChar(ch);
-    chars.push(ch);
-  }
-  return undefined;
-}
-
-function escapeClassChar(c: string): string {
-  return /[\\\]^-]/.test(c) ? `\\${c}` : c;
-}
-
-function escapeRegex(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  return { kind: 'part', ...compileGlob(segment, PATH_SYNTAX) };
 }

@@ -15,7 +15,7 @@ import { isAlreadyCompressed } from './compressed-extensions.js';
 import { gzipFileParallel } from './parallel-gzip.js';
 import { readWholeSync } from './read-small-sync.js';
 import type { FileSecretScan } from './secret-scan.js';
-import { printable } from './validate.js';
+import { printable } from '../core/format.js';
 
 /**
  * Choosing and producing the bytes of one file for a legacy (v1) upload: gzip or raw, in memory

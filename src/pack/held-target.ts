@@ -18,7 +18,7 @@ import {
 import path from 'node:path';
 import { FerryError, IntegrityError, type ErrorContext } from '../core/errors.js';
 import { placeNoClobber } from './conflict.js';
-import { printable } from './validate.js';
+import { printable } from '../core/format.js';
 
 /**
  * Places downloaded files inside a target directory so that a directory of the target swapped for

@@ -1,5 +1,5 @@
 import { IntegrityError } from '../core/errors.js';
-import { printable } from './validate.js';
+import { printable } from '../core/format.js';
 
 /** The longest entry or item name accepted, in UTF-8 bytes (the zip extractor's limit too). */
 export const MAX_NAME_BYTES = 4096;

@@ -1,7 +1,7 @@
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { IntegrityError, type ErrorContext } from '../core/errors.js';
-import { describeCharacter, isControlCharacter, printable } from './validate.js';
+import { describeCharacter, isControlCharacter, printable } from '../core/format.js';
 
 /** Windows device names, reserved with any extension (`CON`, `nul.txt`, `COM1.tar.gz`, ...). */
 const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])$/i;

@@ -8,12 +8,6 @@ import { findBadCharacter } from '../core/name-characters.js';
  * rejected here instead of by a 400 from the service. Artifact names: core/artifact-name.ts.
  */
 
-/*
- * The message helpers moved to core/format.ts; pack and backend files import them from here
- * as before.
- */
-export { describeCharacter, isControlCharacter, printable } from '../core/format.js';
-
 /** Characters the official client rejects in file paths (`/` and `\` are separators here). */
 export const FORBIDDEN_PATH_CHARACTERS: readonly string[] = ['"', ':', '<', '>', '|', '*', '?', '\r', '\n'];
 

@@ -12,10 +12,11 @@ import { RunRegistry } from './rest/run-registry.js';
 import { createResultsProtocol } from './results/protocol.js';
 import type { EvictionPolicy } from './retention/eviction-policy.js';
 import { RetentionSweeper, type SweepStats as RetentionSweepStats } from './retention/sweeper.js';
-import { openResultsService } from './results/service.js';
+import { openResultsService, signedUrlTtl, type ResultsService } from './results/service.js';
+import type { AzureStoreSpec } from './results/azure/azure-store.js';
+import { refuseLegacyProtocol } from './legacy/refuse.js';
 import { createHttpServer } from './server.js';
 import type { ListingWiring } from './listing/listing-index.js';
-import { filesystemProbe } from './observe/fs-probe.js';
 import { createObserveProtocol } from './observe/observe-routes.js';
 import { ServerMetrics, type SweepStats } from './observe/server-metrics.js';
 import { ACCESS_LOG_FORMATS, ServerLog, type AccessLogFormat } from './observe/server-log.js';
@@ -87,6 +88,12 @@ export interface ServerOptions {
    * kept-alive connections are closed at once, new ones refused.
    */
   drainTimeoutMs?: number;
+  /**
+   * Keep the results protocol's artifacts in an Azure Blob Storage container instead of
+   * `dataDir`: clients move bytes to and from Azure directly (SAS URLs), and any number of
+   * instances can share the container. The legacy protocol is refused (501) on such a store.
+   */
+  azure?: AzureStoreSpec;
   /** Lifetime of the signed blob URLs the results protocol hands out; default 6 hours. */
   signedUrlTtlMs?: number;
   /** Size, count and time limits; each one left out takes its default (see ServerLimits). */
@@ -170,26 +177,25 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     log: (level, message) => serverLog.diag(level, message),
     storeCalls: metrics,
   };
-  const results = await openResultsService(dataDir, {
-    signedUrlTtlMs: options.signedUrlTtlMs,
-    limits,
-    listing,
-  });
-  const legacy = await openLegacyStore(dataDir, limits, listing);
-  const sweeper = new RetentionSweeper(results.index, {
-    legacy,
+  const results: ResultsService = options.azure
+    ? await openAzure(options.azure, options, limits, metrics)
+    : await openResultsService(dataDir, { signedUrlTtlMs: options.signedUrlTtlMs, limits, listing });
+  const legacy = options.azure ? undefined : await openLegacyStore(dataDir, limits, listing);
+  const sweeper = new RetentionSweeper(results.store.records, {
+    ...(legacy ? { legacy } : {}),
+    lease: results.store.sweepLease,
     intervalMs: options.retention?.sweepIntervalMs,
     eviction: options.retention?.eviction,
     onError: (error) => serverLog.diag('warn', `retention sweep failed: ${String(error)}`),
   });
   const protocols = [
-    createLegacyProtocol(legacy),
+    legacy ? createLegacyProtocol(legacy) : refuseLegacyProtocol(results.store.kind),
     createResultsProtocol(results),
     createRestProtocol(results, await RunRegistry.open(dataDir), authenticate),
     createObserveProtocol({
       metrics,
       version: options.version ?? 'unknown',
-      probeStore: options.storeProbe ?? filesystemProbe(dataDir),
+      probeStore: options.storeProbe ?? results.store.probe,
       openConnections: () => stats.openConnections,
       sweepStats: options.sweepStats ?? (() => sweepMetrics(sweeper.stats())),
       public: options.metricsPublic === true,
@@ -239,6 +245,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }));
     },
   };
+}
+
+/** The SDK is imported only here, when an azure store is configured (see openAzureStore). */
+async function openAzure(
+  spec: AzureStoreSpec,
+  options: ServerOptions,
+  limits: ServerLimits,
+  metrics: ServerMetrics,
+): Promise<ResultsService> {
+  const { openAzureStore } = await import('./results/azure/azure-store.js');
+  const store = await openAzureStore(spec, {
+    limits,
+    signedUrlTtlMs: signedUrlTtl({ signedUrlTtlMs: options.signedUrlTtlMs }),
+    time: (operation, call) => metrics.time(operation, call),
+  });
+  return { store, limits };
 }
 
 function isLoopback(host: string): boolean {

@@ -108,6 +108,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
       const time = new Date().toISOString();
       // Held here: once the answer is over, req.socket may already be detached (null).
       const socket = req.socket;
+      const remote = socket.remoteAddress ?? '';
+      const body = countBodyBytes(res);
       res.once('close', () => {
         inFlight--;
         const path = pathOnly(req.url);
@@ -117,11 +119,13 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
           route: routeName(path),
           // The status actually sent: a connection cut before any answer is no status, never 200.
           status: res.headersSent ? res.statusCode : undefined,
-          cut: !res.writableFinished,
+          // A client that closes as soon as it has the declared length can beat the server's own
+          // end(): all the bytes went out, so the answer was not cut.
+          cut: !res.writableFinished && !body.complete(),
           json: /json/i.test(String(res.getHeader('Content-Type') ?? '')),
           durationMs: Math.round((Number(process.hrtime.bigint() - started) / 1e6) * 10) / 10,
           ...wireBytes(socket),
-          remote: socket.remoteAddress ?? '',
+          remote,
           requestId,
         };
         options.onRequestEnd?.(record, path);
@@ -336,4 +340,32 @@ function wireBytes(socket: Socket): { bytesIn: number; bytesOut: number } {
   const now = { read: socket.bytesRead, written: socket.bytesWritten };
   wireMarks.set(socket, now);
   return { bytesIn: Math.max(0, now.read - mark.read), bytesOut: Math.max(0, now.written - mark.written) };
+}
+
+/**
+ * Counts the body bytes handed to `res`, so a response can tell whether its whole declared
+ * Content-Length went out even when the connection closed before `end()` ran.
+ */
+function countBodyBytes(res: ServerResponse): { complete(): boolean } {
+  let written = 0;
+  const count = (chunk: unknown): void => {
+    if (typeof chunk === 'string') written += Buffer.byteLength(chunk);
+    else if (chunk instanceof Uint8Array) written += chunk.byteLength;
+  };
+  const write = res.write;
+  const end = res.end;
+  res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]): boolean {
+    count(chunk);
+    return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as ServerResponse['write'];
+  res.end = function (this: ServerResponse, chunk?: unknown, ...rest: unknown[]): ServerResponse {
+    if (typeof chunk !== 'function') count(chunk);
+    return (end as (...args: unknown[]) => ServerResponse).call(this, chunk, ...rest);
+  } as ServerResponse['end'];
+  return {
+    complete: () => {
+      const declared = Number(res.getHeader('Content-Length'));
+      return res.headersSent && Number.isSafeInteger(declared) && declared >= 0 && written >= declared;
+    },
+  };
 }

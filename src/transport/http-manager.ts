@@ -1,10 +1,23 @@
-import http, { type IncomingMessage, type OutgoingHttpHeaders, type RequestOptions } from 'node:http';
+import http, {
+  type ClientRequest,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type RequestOptions,
+} from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { HttpClient } from '@actions/http-client';
 import type { RequestInfo } from '@actions/http-client/lib/interfaces';
-import { AbortError, FerryError, type ErrorContext, type FerryErrorCode } from '../core/errors.js';
+import {
+  AbortError,
+  FerryError,
+  isFerryError,
+  RateLimitedError,
+  type ErrorContext,
+  type FerryErrorCode,
+} from '../core/errors.js';
 import type { Logger } from '../core/types.js';
+import { retryKindOf, type Phase, type TransportStatsSink } from '../core/stats.js';
 import { silentLogger } from '../core/types.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, readBody } from './body.js';
 import { systemClock, type Clock } from './clock.js';
@@ -17,6 +30,7 @@ import { assertFetchableUrl, assertRedirectAllowed } from './url-policy.js';
 import { DEFAULT_STALL_POLICY, type StallPolicy } from './stall-watchdog.js';
 import { defaultRetryPolicy, type AttemptOutcome, type RetryPolicy } from './retry.js';
 import { Retrier, type RetryBudget } from './retrier.js';
+import type { RememberedAnswers } from './remembered-answers.js';
 
 export interface HttpManagerOptions {
   /** Number of concurrency slots; each gets its own keep-alive client. */
@@ -36,7 +50,25 @@ export interface HttpManagerOptions {
   stall?: StallPolicy;
   /** Largest JSON answer (or legacy listing item) accepted; read by the JSON readers. @default 32 MiB */
   maxResponseBytes?: number;
+  /**
+   * Receives the operation's counters (requests, retries, connections, body bytes) and times
+   * each request under its phase (RequestSpec.phase); a StatsCollector (core/stats.ts).
+   */
+  stats?: RequestStats;
+  /**
+   * Rate limits remembered across calls and processes (remembered-answers.ts), consulted by
+   * requests that set `rememberAnswers` (the REST API's, which spend the token's rate limit).
+   * `waitUpToSeconds`: a remembered reset at most this far away is waited for instead of failing.
+   */
+  remembered?: { answers: RememberedAnswers; waitUpToSeconds?: number | undefined } | undefined;
 }
+
+/** What HttpManager feeds: the transport counters, and the time of each request under its phase. */
+export type RequestStats = TransportStatsSink & {
+  startPhase(phase: Phase): () => void;
+  /** Requests not sent because a remembered answer said how they would end. */
+  spared(requests?: number): void;
+};
 
 export type RequestBody = Buffer | string | { length: number; open: () => Readable };
 
@@ -79,6 +111,13 @@ export interface RequestSpec {
    * that attempts and the time budget are counted across the whole step, not restarted per call.
    */
   budget?: RetryBudget;
+  /** The phase this request's time (retries and body reading included) counts under in `stats`. @default 'metadata' */
+  phase?: Phase;
+  /**
+   * Check the remembered rate limits of (origin, bearer) before sending, and remember a spent
+   * one from the answer (see HttpManagerOptions.remembered). For calls that spend an API rate limit.
+   */
+  rememberAnswers?: boolean;
 }
 
 /** Consumes a 2xx response completely. Throwing marks the attempt failed (retryable if the error says so). */
@@ -193,8 +232,33 @@ export class HttpManager {
    * Every other response body is read (bounded) or destroyed, on every path.
    */
   async request<T>(spec: RequestSpec, read: ResponseReader<T>): Promise<T> {
+    const endPhase = this.#options.stats?.startPhase(spec.phase ?? 'metadata');
+    try {
+      return await this.#request(spec, read);
+    } finally {
+      endPhase?.();
+    }
+  }
+
+  async #request<T>(spec: RequestSpec, read: ResponseReader<T>): Promise<T> {
     const budget = spec.budget ?? this.retrier.budget();
     const signal = spec.operation?.signal ?? spec.signal;
+    const remembered = spec.rememberAnswers ? this.#options.remembered : undefined;
+    if (remembered) {
+      // Before the first attempt only: a retry of a rate-limited answer is the retrier's to time.
+      try {
+        await remembered.answers.check(new URL(spec.url).origin, spec.bearer, {
+          ...(remembered.waitUpToSeconds !== undefined
+            ? { waitUpToSeconds: remembered.waitUpToSeconds }
+            : {}),
+          ...(signal ? { signal } : {}),
+        });
+      } catch (error: unknown) {
+        if (isFerryError(error) && error.code === 'ERR_FERRY_RATE_LIMITED') this.#options.stats?.spared(1);
+        throw error;
+      }
+    }
+    let rateLimitError: FerryError | undefined;
     for (; ; budget.attempt++) {
       const attempt = budget.attempt;
       spec.operation?.throwIfStopped();
@@ -207,6 +271,7 @@ export class HttpManager {
       let outcome: AttemptOutcome;
       let failure: FerryError;
       let handBack = false;
+      let rateLimited = false;
       this.#watchAbort(spec.slot, signal);
       try {
         const { res, url } = await this.#sendFollowingRedirects(spec, attempt);
@@ -229,7 +294,15 @@ export class HttpManager {
           const body = await readBody(res, ERROR_BODY_LIMIT).catch(() => Buffer.alloc(0));
           const text = body.toString('utf8');
           const serverMessage = extractErrorMessage(text);
-          const rateLimited = isRateLimited(status, res, serverMessage);
+          rateLimited = isRateLimited(status, res, serverMessage);
+          if (remembered) {
+            const seen = await remembered.answers.observe(url.origin, spec.bearer, {
+              status,
+              headers: res.headers,
+              body: text,
+            });
+            rateLimitError = seen.error;
+          }
           outcome = {
             kind: 'status',
             // A GitHub rate limit arrives as 403; it clears by itself, so it is retried like 429.
@@ -268,12 +341,25 @@ export class HttpManager {
       const decision = this.retrier.decide(budget, outcome);
       if (!decision.retry) {
         if (decision.permanent) spec.operation?.fail(failure);
-        throw failure;
+        // A spent rate limit that will not reset within the retry policy: typed, naming the reset.
+        throw rateLimitError ?? failure;
       }
+      if (
+        rateLimitError instanceof RateLimitedError &&
+        !this.#waitsFor(rateLimitError, remembered?.waitUpToSeconds)
+      ) {
+        // The limit resets later than this call may wait: fail now, naming the reset; it is
+        // remembered, so the next call fails at once too, without a request.
+        throw rateLimitError;
+      }
+      rateLimitError = undefined;
       this.#logger.debug(
         `${spec.call ? `${spec.call}: ` : ''}${spec.method} ${urlWithoutQuery(spec.url)} failed (${decision.reason}), retry ${attempt} in ${decision.delayMs} ms (${decision.basis})`,
       );
       spec.onRetry?.({ attempt, delayMs: decision.delayMs, reason: decision.reason });
+      this.#options.stats?.retry(
+        retryKindOf(outcome.kind === 'status' ? outcome.status : undefined, rateLimited),
+      );
       // A failed attempt may leave its socket mid-body or half-closed: never reuse it.
       this.disposeAndReplace(spec.slot);
       try {
@@ -282,6 +368,12 @@ export class HttpManager {
         throw spec.operation?.failure ?? error;
       }
     }
+  }
+
+  /** Whether a spent limit resets soon enough to wait for: within the retry policy, or the caller's allowance. */
+  #waitsFor(error: RateLimitedError, waitUpToSeconds: number | undefined): boolean {
+    const waitMs = error.resetAt.getTime() - Date.now();
+    return waitMs <= Math.max(this.retrier.policy.maxRetryAfterMs, (waitUpToSeconds ?? 0) * 1000);
   }
 
   async #sendFollowingRedirects(
@@ -335,16 +427,21 @@ export class HttpManager {
       if (value !== undefined) all[key.toLowerCase()] = value;
     if (bearer) all['authorization'] = `Bearer ${bearer}`;
     let data: string | NodeJS.ReadableStream | null = null;
+    const stats = this.#options.stats;
     if (typeof body === 'string') {
       data = body;
+      stats?.sent(Buffer.byteLength(body));
     } else if (Buffer.isBuffer(body)) {
       all['content-length'] = body.length;
       data = body.length ? oneShotBody(body) : '';
+      stats?.sent(body.length);
     } else if (body !== undefined) {
       all['content-length'] = body.length;
       data = body.length ? body.open() : '';
+      stats?.sent(body.length);
     }
     this.#stats.requests++;
+    stats?.request();
     all['user-agent'] = this.#options.userAgent;
     const secure = url.protocol === 'https:';
     const options: RequestOptions = {
@@ -362,7 +459,7 @@ export class HttpManager {
     // 70 µs per request, which on 10,000 small files is most of a second.
     return new Promise((resolve, reject) => {
       slot.client.requestRawWithCallback(info, data, (error, response) => {
-        if (response) resolve(response.message);
+        if (response) resolve(stats ? countedResponse(response.message, stats) : response.message);
         else reject(error ?? new Error(`No response to ${method} ${urlWithoutQuery(url)}`));
       });
     });
@@ -416,4 +513,21 @@ function oneShotBody(body: Buffer): NodeJS.ReadableStream {
     },
   };
   return shot as unknown as NodeJS.ReadableStream;
+}
+
+/**
+ * Feeds `stats` the response's connection (a socket not taken from the keep-alive pool is a new
+ * one) and its body bytes as they arrive. The bytes are counted where http hands them to the
+ * stream (push), not with a 'data' listener, which would switch the body to flowing mode before
+ * its reader is attached; so every reader (JSON, blob, legacy items, drained error bodies)
+ * is counted without knowing about stats.
+ */
+function countedResponse(res: IncomingMessage, stats: TransportStatsSink): IncomingMessage {
+  if (!(res as IncomingMessage & { req?: ClientRequest }).req?.reusedSocket) stats.connectionOpened();
+  const push = res.push.bind(res);
+  res.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+    if (chunk !== null && chunk !== undefined) stats.received((chunk as { length: number }).length);
+    return push(chunk, encoding);
+  };
+  return res;
 }

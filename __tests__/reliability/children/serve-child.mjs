@@ -4,7 +4,7 @@
 // every request log line on stderr.
 //
 // Usage: node serve-child.mjs '<json spec>'
-//   spec = { dataDir, port?, token?, limits? }
+//   spec = { dataDir, port?, token?, limits?, azure? }
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -17,6 +17,7 @@ const server = await lib.startServer({
   port: spec.port ?? 0,
   ...(spec.token ? { token: spec.token } : {}),
   ...(spec.limits ? { limits: spec.limits } : {}),
+  ...(spec.azure ? { azure: spec.azure } : {}),
   log: (line) => process.stderr.write(`${line}\n`),
 });
 process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);

@@ -1,5 +1,5 @@
 import { FerryError, type ErrorContext } from '../../core/errors.js';
-import { printable } from '../../pack/validate.js';
+import { printable } from '../../core/format.js';
 import { discardBody, readJson } from '../../transport/body.js';
 import type { RequestSpec } from '../../transport/http-manager.js';
 import type { ArtifactInfo, OperationContext } from '../backend.js';
@@ -78,6 +78,7 @@ export class ArtifactService {
         ...this.#common(),
         slot: 0,
         method: 'PATCH',
+        phase: 'finalize',
         url: artifactsUrl(this.#config.runtimeUrl, this.#config.runId, { artifactName: name }),
         headers: jsonHeaders,
         body: JSON.stringify({ Size: size }, null, 2),

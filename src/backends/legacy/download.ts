@@ -15,7 +15,7 @@ import {
 import { asResourceError, findResourceFailure } from '../../pack/fs-errors.js';
 import { HeldTarget, type HeldStaging } from '../../pack/held-target.js';
 import { gunzipSmallSync, isSmallFile, writeSmallFileSync } from '../../pack/small-files.js';
-import { printable } from '../../pack/validate.js';
+import { printable } from '../../core/format.js';
 import { normalizeLimits } from '../../pack/zip/limits.js';
 import { checkCredentialedUrl } from '../../transport/url-policy.js';
 import { streamContainerItems } from './container-items.js';
@@ -122,6 +122,7 @@ export async function downloadLegacy(
           {
             ...bearer,
             slot,
+            phase: 'transfer',
             method: 'GET',
             url: file.url,
             headers: {

@@ -24,6 +24,12 @@ export class LegacyBackend implements Backend {
 
   async download(spec: DownloadSpec, ctx: OperationContext): Promise<DownloadResult> {
     const artifact = await new ArtifactService(this.config, ctx).find(spec.name, 'download');
+    if (ctx.cache) {
+      // The cache is keyed by the artifact digest, and a file container lists none.
+      ctx.logger.debug(
+        `Artifact '${spec.name}': the download cache is not used on the legacy protocol (it lists no digest)`,
+      );
+    }
     return downloadLegacy(this.config, artifact, spec, ctx);
   }
 

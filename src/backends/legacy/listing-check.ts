@@ -1,7 +1,7 @@
 import { FerryError, IntegrityError, type ErrorContext } from '../../core/errors.js';
 import { checkNameLengths } from '../../pack/name-limits.js';
 import { resolveInside } from '../../pack/safe-path.js';
-import { printable } from '../../pack/validate.js';
+import { printable } from '../../core/format.js';
 import { limitError, type ExtractLimits } from '../../pack/zip/limits.js';
 import type { ArtifactResponse, ContainerEntry } from './contracts.js';
 

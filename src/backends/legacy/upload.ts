@@ -117,7 +117,16 @@ export async function uploadLegacy(
       for (let index = 0; index < ranges.length; index++) {
         const { chunk, headers } = await next;
         const sent = http.request(
-          { ...common, slot, method: 'PUT', url, headers, body: chunk, context: fileContext },
+          {
+            ...common,
+            slot,
+            phase: 'transfer',
+            method: 'PUT',
+            url,
+            headers,
+            body: chunk,
+            context: fileContext,
+          },
           discardBody,
         );
         if (index + 1 < ranges.length) {

@@ -1,6 +1,6 @@
 import { FerryError, IntegrityError, type ErrorContext } from '../../core/errors.js';
 import { responseTooLarge } from '../../transport/body.js';
-import { printable } from '../../pack/validate.js';
+import { printable } from '../../core/format.js';
 import { limitError, RATIO_THRESHOLD_BYTES, type ExtractLimits } from '../../pack/zip/limits.js';
 
 /** What the meter needs to know about the file being written. */

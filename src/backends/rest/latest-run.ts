@@ -48,6 +48,7 @@ export async function resolveFindByRun(
       url: `${restActionsBase(findBy)}${scope}/runs?${query}`,
       headers: REST_HEADERS,
       bearer: findBy.token,
+      rememberAnswers: true,
       operation: ctx.operation,
       context: { operation: 'find run', ...(name ? { artifactName: name } : {}) },
     },

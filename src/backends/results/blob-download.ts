@@ -44,6 +44,18 @@ export interface BlobDownloadOptions {
    * over it is refused before reading, a body without one is cut off at it.
    */
   listedSize?: number | undefined;
+  /**
+   * Also receives every byte once it counts as received (the verified download cache's insert,
+   * see cache-tee.ts): `start` on each fresh response (a start over forgets what came before),
+   * `write` with the next bytes in order. It never fails the download: it keeps its own failures.
+   */
+  tee?: BlobTee | undefined;
+}
+
+/** A second destination of a blob download's bytes (see BlobDownloadOptions.tee). */
+export interface BlobTee {
+  start(): Promise<void>;
+  write(chunks: readonly Buffer[]): Promise<void>;
 }
 
 /**
@@ -203,6 +215,7 @@ async function fetchOnce(
       });
     } else {
       state.restart();
+      await options.tee?.start();
       const tag = res.headers['etag'];
       state.etag = typeof tag === 'string' && !tag.startsWith('W/') ? tag : undefined;
       state.contentType = res.headers['content-type'];
@@ -261,18 +274,22 @@ async function fetchOnce(
       highWaterMark: 4 * 1024 * 1024,
       write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void) {
         watchdog.add(chunk.length);
-        put([chunk]).then(() => {
-          persisted([chunk]);
-          done();
-        }, done);
+        put([chunk])
+          .then(() => options.tee?.write([chunk]))
+          .then(() => {
+            persisted([chunk]);
+            done();
+          }, done);
       },
       writev(entries: Array<{ chunk: Buffer }>, done: (error?: Error | null) => void) {
         const chunks = entries.map((e) => e.chunk);
         for (const chunk of chunks) watchdog.add(chunk.length);
-        put(chunks).then(() => {
-          persisted(chunks);
-          done();
-        }, done);
+        put(chunks)
+          .then(() => options.tee?.write(chunks))
+          .then(() => {
+            persisted(chunks);
+            done();
+          }, done);
       },
     });
     if (cap !== undefined) {
@@ -325,6 +342,7 @@ async function fetchOnce(
   return options.http.request(
     {
       slot: 0,
+      phase: 'transfer',
       method: 'GET',
       url,
       headers: () =>

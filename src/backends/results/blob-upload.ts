@@ -101,6 +101,7 @@ async function stageAll(
       .request(
         {
           slot,
+          phase: 'transfer',
           method: 'PUT',
           url,
           headers: {
@@ -188,6 +189,7 @@ async function commit(
   return options.http.request(
     {
       slot: 0,
+      phase: 'transfer',
       method: 'PUT',
       url,
       headers: {

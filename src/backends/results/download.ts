@@ -3,7 +3,8 @@ import path from 'node:path';
 import { IntegrityError, type ErrorContext } from '../../core/errors.js';
 import { extractZip, type ExtractOptions } from '../../pack/zip/index.js';
 import type { DownloadResult, DownloadSpec, OperationContext, VerifiedBlob } from '../backend.js';
-import { downloadBlob } from './blob-download.js';
+import { downloadBlob, type BlobDownloadResult } from './blob-download.js';
+import { cacheKeyOf, cachedBlob, cacheTeeFor, lookupCached, type CacheKey } from './cached-download.js';
 import { fileNameFromDisposition } from './content-disposition.js';
 import { placeRawFile } from './place-file.js';
 import { OnePassSink } from './one-pass-sink.js';
@@ -68,6 +69,22 @@ export async function fetchVerifiedBlob(
 }
 
 /**
+ * With a download cache: a verified cached copy of the listed digest when there is one (no blob
+ * request at all), or undefined on a miss, a cache that failed, or no cache.
+ */
+async function cachedCopy(
+  name: string,
+  key: CacheKey | undefined,
+  tempDir: string,
+  ctx: OperationContext,
+): Promise<VerifiedBlob | undefined> {
+  const hit = key && ctx.cache ? await lookupCached(ctx, key) : undefined;
+  if (!hit || !ctx.cache) return undefined;
+  ctx.logger.debug(`Artifact '${name}' (${hit.digest}) comes from the download cache: no blob request`);
+  return cachedBlob(hit, ctx.cache.path, tempDir);
+}
+
+/**
  * Downloads a signed artifact URL in one pass (issue 12): the bytes go from the socket through
  * SHA-256 and, for a zip, a streaming zip reader that stages each entry in a hidden directory in
  * the target; nothing is read back from disk, and nothing becomes visible until the digest
@@ -75,7 +92,9 @@ export async function fetchVerifiedBlob(
  * cannot follow (a stored entry with a data descriptor, a prepended stub, ...) or that is faulty
  * (local headers that disagree with the central directory, a CRC mismatch, ...) is extracted
  * from that file afterwards, the temp-file way, without downloading it again; a faulty one then
- * fails with the same typed error as there. Shared with the REST (cross-run) path.
+ * fails with the same typed error as there. With a download cache, a verified cached copy is
+ * extracted from its file instead (no blob request), and a miss feeds the cache while the bytes
+ * stream. Shared with the REST (cross-run) path.
  */
 export async function downloadSignedArtifact(
   url: string,
@@ -88,6 +107,9 @@ export async function downloadSignedArtifact(
   refreshUrl?: () => Promise<string>,
   listedSize?: number,
 ): Promise<DownloadResult> {
+  const key = cacheKeyOf(ctx, expectedHex, listedSize, spec.skipDecompress ?? false);
+  const cached = await cachedCopy(name, key, tempDir, ctx);
+  if (cached !== undefined) return placeCachedCopy(cached, spec, ctx, context);
   const verify = spec.verifyDigest ?? true;
   const conflict = spec.conflict ?? 'overwrite';
   const target = path.resolve(spec.targetDirectory);
@@ -103,28 +125,37 @@ export async function downloadSignedArtifact(
     context,
     path.join(work, 'blob'),
   );
+  const tee = key ? cacheTeeFor(ctx, key) : undefined;
   try {
-    const blob = await downloadBlob(url, sink, {
-      http: ctx.http,
-      operation: ctx.operation,
-      context,
-      // One re-download on a mismatch (transit damage), then DigestMismatchError: a blob that
-      // returns with verification on matches.
-      expectedSha256: verify ? expectedHex : undefined,
-      refreshUrl,
-      listedSize,
-      onBytes: (received, total) =>
-        ctx.onProgress?.({
-          operation: 'download',
-          artifactName: name,
-          phase: 'transfer',
-          bytesDone: received,
-          bytesTotal: total,
-          filesDone: 0,
-          filesTotal: undefined,
-        }),
-    });
-    const digestMismatch = !verify && expectedHex !== undefined && blob.sha256 !== expectedHex;
+    let blob: BlobDownloadResult | undefined;
+    let digestMismatch = false;
+    try {
+      blob = await downloadBlob(url, sink, {
+        http: ctx.http,
+        operation: ctx.operation,
+        context,
+        // One re-download on a mismatch (transit damage), then DigestMismatchError: a blob that
+        // returns with verification on matches.
+        expectedSha256: verify ? expectedHex : undefined,
+        refreshUrl,
+        listedSize,
+        tee,
+        onBytes: (received, total) =>
+          ctx.onProgress?.({
+            operation: 'download',
+            artifactName: name,
+            phase: 'transfer',
+            bytesDone: received,
+            bytesTotal: total,
+            filesDone: 0,
+            filesTotal: undefined,
+          }),
+      });
+      digestMismatch = !verify && expectedHex !== undefined && blob.sha256 !== expectedHex;
+    } finally {
+      // Kept only for an archive that matched its digest: what a later hit will be extracted as.
+      await tee?.finish(blob !== undefined && !digestMismatch && isZipResponse(url, mimeOf(contentType)));
+    }
     if (digestMismatch) {
       ctx.logger.debug(
         `Digest mismatch for artifact '${name}' (listed sha256:${expectedHex}, downloaded sha256:${blob.sha256}); verification is off`,
@@ -135,6 +166,7 @@ export async function downloadSignedArtifact(
     const digest = `sha256:${blob.sha256}`;
     const mismatch = digestMismatch ? { digestMismatch: true, expectedDigest: `sha256:${expectedHex}` } : {};
     if (sink.extraction !== undefined) {
+      const endExtract = ctx.stats?.startPhase('extract');
       try {
         const result = await sink.extraction.materialize();
         return { downloadPath: target, fileCount: result.files, size: result.bytes, digest, ...mismatch };
@@ -143,6 +175,8 @@ export async function downloadSignedArtifact(
         // what streamed); materialize removed its staging.
         if (!(error instanceof NotStreamableError)) throw error;
         sink.notStreamable = error;
+      } finally {
+        endExtract?.();
       }
     }
     if (sink.notStreamable !== undefined) {
@@ -150,7 +184,10 @@ export async function downloadSignedArtifact(
         `Artifact '${name}' could not be extracted while it downloaded (${sink.notStreamable.message}); extracting it from the temporary copy`,
       );
       await sink.dispose();
-      const result = await extractZip(sink.spoolFile, extractOptionsFor(spec, target, ctx, context));
+      const endExtract = ctx.stats?.startPhase('extract');
+      const result = await extractZip(sink.spoolFile, extractOptionsFor(spec, target, ctx, context)).finally(
+        endExtract,
+      );
       return { downloadPath: target, fileCount: result.files, size: result.bytes, digest, ...mismatch };
     }
     const raw = sink.raw;
@@ -174,6 +211,34 @@ export async function downloadSignedArtifact(
   } finally {
     await sink.dispose();
     await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A cached copy (an archive whose digest the cache re-checked) extracted from its file, the
+ * temp-file way: it is already on disk, so there is nothing to stream.
+ */
+async function placeCachedCopy(
+  blob: VerifiedBlob,
+  spec: DownloadSpec,
+  ctx: OperationContext,
+  context: ErrorContext,
+): Promise<DownloadResult> {
+  try {
+    await spec.beforeWrite?.();
+    const target = path.resolve(spec.targetDirectory);
+    const endExtract = ctx.stats?.startPhase('extract');
+    const result = await extractZip(blob.file, extractOptionsFor(spec, target, ctx, context)).finally(
+      endExtract,
+    );
+    return {
+      downloadPath: target,
+      fileCount: result.files,
+      size: result.bytes,
+      digest: `sha256:${blob.sha256}`,
+    };
+  } finally {
+    await blob.dispose();
   }
 }
 

@@ -2,7 +2,7 @@ import type { ErrorContext } from '../../core/errors.js';
 import { FerryError } from '../../core/errors.js';
 import { compareExisting, conflictError, type ConflictPolicy } from '../../pack/conflict.js';
 import { HeldTarget } from '../../pack/held-target.js';
-import { printable } from '../../pack/validate.js';
+import { printable } from '../../core/format.js';
 import type { VerifiedBlob } from '../backend.js';
 
 /** Moves a downloaded raw (non-zip, or not extracted) artifact file into `target` under `conflict`. */

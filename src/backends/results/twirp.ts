@@ -87,6 +87,7 @@ export class TwirpClient {
       operation: options.operation,
       context: options.context,
       call: method,
+      ...(method === 'FinalizeArtifact' ? { phase: 'finalize' as const } : {}),
       ...(okStatuses.length ? { okStatuses } : {}),
       ...(options.reconcile ? { networkErrors: 'throw' as const } : {}),
       ...(options.budget !== undefined ? { budget: options.budget } : {}),

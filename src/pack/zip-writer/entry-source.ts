@@ -6,7 +6,7 @@ import { crc32 } from 'node:zlib';
 import { AbortError, FerryError, ValidationError, isFerryError } from '../../core/errors.js';
 import { readWholeSync } from '../read-small-sync.js';
 import type { FileSecretScan } from '../secret-scan.js';
-import { printable } from '../validate.js';
+import { printable } from '../../core/format.js';
 
 /** `O_NONBLOCK` so that opening a FIFO by mistake fails the regular-file check instead of hanging. */
 const OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);

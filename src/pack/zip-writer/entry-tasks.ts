@@ -1,7 +1,7 @@
 import { crc32 } from 'node:zlib';
 import { FerryError } from '../../core/errors.js';
 import { isAlreadyCompressed } from '../compressed-extensions.js';
-import { printable } from '../validate.js';
+import { printable } from '../../core/format.js';
 import { SAMPLE_SIZE, isWorthDeflating, sampleIsCompressible } from './compressibility.js';
 import { EntrySource, StreamSource, type FileCounters, type PieceSource } from './entry-source.js';
 import {

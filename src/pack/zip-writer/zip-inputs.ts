@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { ValidationError } from '../../core/errors.js';
-import { describeCharacter, isControlCharacter, printable } from '../validate.js';
+import { describeCharacter, isControlCharacter, printable } from '../../core/format.js';
 import { MAX_UINT16, MAX_UINT32, type EntryKind } from './headers.js';
 import {
   type ZipInput,

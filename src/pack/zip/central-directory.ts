@@ -1,7 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { IntegrityError } from '../../core/errors.js';
-import { printable } from '../validate.js';
+import { printable } from '../../core/format.js';
 import { limitError } from './limits.js';
 
 /**

@@ -4,7 +4,7 @@ import { readSync } from 'node:fs';
 import { crc32, createInflateRaw, inflateRaw, inflateRawSync } from 'node:zlib';
 import { promisify } from 'node:util';
 import { isFerryError } from '../../core/errors.js';
-import { printable } from '../validate.js';
+import { printable } from '../../core/format.js';
 import {
   corrupt,
   FLAG_ENCRYPTED,

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { AbortError, ValidationError, type ErrorContext } from '../../core/errors.js';
+import { isIntegerInRange, shownValue } from '../../core/option-checks.js';
 import { normalizeLimits, type ExtractLimits } from './limits.js';
 
 /** The options of `extractZip`, their checks and defaults. */
@@ -84,19 +85,30 @@ export interface Normalized {
   context: ErrorContext | undefined;
 }
 
+/** Most entries written at once: each holds a file descriptor and a 64 KiB-plus buffer. */
+const MAX_CONCURRENCY = 256;
+
 function invalid(option: string, message: string): ValidationError {
   return new ValidationError('ERR_FERRY_INVALID_OPTION', `Option '${option}': ${message}`, { option });
 }
 
 function oneOf<T extends string>(option: string, value: unknown, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;
-  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-    throw invalid(option, `expected one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${String(value)}`);
+  const choice = typeof value === 'string' ? allowed.find((a) => a === value) : undefined;
+  if (choice === undefined) {
+    throw invalid(
+      option,
+      `expected one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${shownValue(value)}`,
+    );
   }
-  return value as T;
+  return choice;
 }
 
-export function normalizeOptions(options: ExtractOptions): Normalized {
+/**
+ * The checks and defaults of `extractZip`'s options (the SDK's own options are checked by
+ * options.ts); the rules themselves are core/option-checks.ts's, shared with every other face.
+ */
+export function normalizeExtractOptions(options: ExtractOptions): Normalized {
   if (typeof options !== 'object' || options === null) {
     throw new ValidationError('ERR_FERRY_INVALID_OPTION', 'extractZip: options must be an object');
   }
@@ -106,14 +118,20 @@ export function normalizeOptions(options: ExtractOptions): Normalized {
     }
   }
   if (typeof options.targetDirectory !== 'string' || options.targetDirectory.length === 0) {
-    throw invalid('targetDirectory', 'must be a non-empty string');
+    throw invalid(
+      'targetDirectory',
+      `must be a non-empty string, got ${shownValue(options.targetDirectory)}`,
+    );
   }
   if (options.restoreModes !== undefined && typeof options.restoreModes !== 'boolean') {
-    throw invalid('restoreModes', 'must be a boolean');
+    throw invalid('restoreModes', `must be a boolean, got ${shownValue(options.restoreModes)}`);
   }
-  const concurrency = options.concurrency ?? 8;
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw invalid('concurrency', `must be a positive integer, got ${String(concurrency)}`);
+  const concurrency: unknown = options.concurrency ?? 8;
+  if (!isIntegerInRange(concurrency, 1, MAX_CONCURRENCY)) {
+    throw invalid(
+      'concurrency',
+      `must be an integer from 1 to ${MAX_CONCURRENCY}; got ${shownValue(concurrency)}`,
+    );
   }
   if (options.onEntry !== undefined && typeof options.onEntry !== 'function') {
     throw invalid('onEntry', 'must be a function');

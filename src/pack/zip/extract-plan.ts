@@ -2,7 +2,7 @@ import path from 'node:path';
 import { FerryError, IntegrityError } from '../../core/errors.js';
 import { checkNameBytes, checkPathLengths } from '../name-limits.js';
 import { resolveInside } from '../safe-path.js';
-import { describeCharacter, isControlCharacter, printable } from '../validate.js';
+import { describeCharacter, isControlCharacter, printable } from '../../core/format.js';
 import type { ZipEntry } from './central-directory.js';
 import { throwIfAborted, type Normalized } from './extract-options.js';
 

@@ -3,7 +3,7 @@ import type { Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { compareExisting, conflictError } from '../conflict.js';
 import { assertNoSymlinkInPath } from '../safe-path.js';
-import { printable } from '../validate.js';
+import { printable } from '../../core/format.js';
 import type { ZipEntry } from './central-directory.js';
 import { openEntryStreamOnHandle } from './entry-reader.js';
 import { throwIfAborted, type Normalized } from './extract-options.js';

@@ -5,11 +5,11 @@ import { asResourceError } from '../fs-errors.js';
 import { HeldTarget, type HeldStaging } from '../held-target.js';
 import { MAX_NAME_BYTES } from '../name-limits.js';
 import { CooperativeYield } from '../small-files.js';
-import { printable } from '../validate.js';
+import { printable } from '../../core/format.js';
 import { runPool } from '../../core/pool.js';
 import { readZipDirectory } from './central-directory.js';
 import {
-  normalizeOptions,
+  normalizeExtractOptions,
   throwIfAborted,
   type ExtractOptions,
   type ExtractResult,
@@ -55,7 +55,7 @@ const STAGING_PREFIX = '.ferry-extract-';
  * target is left exactly as it was (a target directory created here is removed again).
  */
 export async function extractZip(zipPath: string, options: ExtractOptions): Promise<ExtractResult> {
-  const opts = normalizeOptions(options);
+  const opts = normalizeExtractOptions(options);
   try {
     return await extractNormalized(zipPath, opts);
   } catch (error) {

@@ -1,5 +1,5 @@
 import { IntegrityError, ValidationError } from '../../core/errors.js';
-import { printable } from '../validate.js';
+import { printable } from '../../core/format.js';
 import type { ZipEntry } from './central-directory.js';
 
 /**

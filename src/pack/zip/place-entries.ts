@@ -1,7 +1,7 @@
 import { FerryError, isFerryError, type ErrorContext } from '../../core/errors.js';
 import { compareExisting, conflictError, digestRegularFile } from '../conflict.js';
 import type { HeldTarget } from '../held-target.js';
-import { printable } from '../validate.js';
+import { printable } from '../../core/format.js';
 import { throwIfAborted, type ExtractResult, type Normalized } from './extract-options.js';
 import { conflict, type Item, type Plan } from './extract-plan.js';
 

@@ -4,11 +4,11 @@ import { AbortError, isFerryError } from '../../core/errors.js';
 import { digestRegularFile } from '../conflict.js';
 import { asResourceError } from '../fs-errors.js';
 import { HeldTarget, type HeldStaging } from '../held-target.js';
-import { printable } from '../validate.js';
+import { printable } from '../../core/format.js';
 import { FLAG_UTF8, readZipDirectory, type ZipDirectory, type ZipEntry } from './central-directory.js';
 import { withErrorContext } from './extract.js';
 import {
-  normalizeOptions,
+  normalizeExtractOptions,
   throwIfAborted,
   type ExtractOptions,
   type ExtractResult,
@@ -47,7 +47,7 @@ export interface StreamExtraction {
 const STAGING_PREFIX = '.ferry-staging-';
 
 export async function openStreamExtraction(options: ExtractOptions): Promise<StreamExtraction> {
-  const opts = normalizeOptions(options);
+  const opts = normalizeExtractOptions(options);
   throwIfAborted(opts.signal);
   const createdTarget = await mkdir(opts.target, { recursive: true });
   let held: HeldTarget | undefined;

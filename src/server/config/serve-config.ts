@@ -2,6 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { FerryError } from '../../core/errors.js';
 import type { EvictionPolicy } from '../retention/eviction-policy.js';
+import {
+  checkContainerName,
+  checkPrefix,
+  DEFAULT_CONNECTION_STRING_ENV,
+  type AzureStoreConfig,
+} from './azure-store-config.js';
 import { DEFAULT_SWEEP_INTERVAL_MS } from '../retention/sweeper.js';
 
 /**
@@ -10,14 +16,16 @@ import { DEFAULT_SWEEP_INTERVAL_MS } from '../retention/sweeper.js';
  * docs/serve.md; every key is checked, and the first problem is reported with its key path.
  */
 export interface ServeConfig {
-  /** The chosen filesystem store's directory, absolute. */
-  dataDir: string;
+  /** The chosen filesystem store's directory, absolute; undefined for an azure_blob store. */
+  dataDir: string | undefined;
+  /** The chosen azure_blob store; undefined for a filesystem store. */
+  azure: AzureStoreConfig | undefined;
   eviction: EvictionPolicy | undefined;
   sweepIntervalMs: number;
 }
 
 /** The store kinds this version implements. */
-const STORE_KINDS = ['filesystem'] as const;
+const STORE_KINDS = ['filesystem', 'azure_blob'] as const;
 
 /** Bounded: a configuration is a few hundred bytes; a huge file is a mistake (a data file named by accident). */
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -63,7 +71,10 @@ export function parseServeConfig(json: unknown, baseDir: string): ServeConfig {
   const stores = object(root.stores, 'stores');
   const names = Object.keys(stores);
   if (names.length === 0) throw configError('stores', 'at least one store must be configured');
-  const parsed = new Map<string, { path: string; eviction: EvictionPolicy | undefined }>();
+  const parsed = new Map<
+    string,
+    { path: string | undefined; eviction: EvictionPolicy | undefined; azure?: AzureStoreConfig }
+  >();
   for (const name of names) {
     const at = `stores.${name}`;
     const spec = object(stores[name], at);
@@ -72,6 +83,14 @@ export function parseServeConfig(json: unknown, baseDir: string): ServeConfig {
       throw configError(at, `a store has exactly one kind (${STORE_KINDS.join(', ')}); got ${kinds.length}`);
     }
     const kind = kinds[0] as string;
+    if (kind === 'azure_blob') {
+      parsed.set(name, {
+        path: undefined,
+        eviction: undefined,
+        azure: azureStore(spec[kind], `${at}.${kind}`),
+      });
+      continue;
+    }
     if (kind !== 'filesystem') {
       throw configError(
         `${at}.${kind}`,
@@ -86,7 +105,31 @@ export function parseServeConfig(json: unknown, baseDir: string): ServeConfig {
   }
   const store = parsed.get(chosen);
   if (!store) throw configError('store', `no store named ${JSON.stringify(chosen)}`);
-  return { dataDir: store.path, eviction: store.eviction, sweepIntervalMs: retention(root.retention) };
+  return {
+    dataDir: store.path,
+    azure: store.azure,
+    eviction: store.eviction,
+    sweepIntervalMs: retention(root.retention),
+  };
+}
+
+function azureStore(value: unknown, at: string): AzureStoreConfig {
+  const spec = object(value, at);
+  allowOnly(spec, at, ['container', 'connection_string_env', 'prefix']);
+  const env = spec.connection_string_env ?? DEFAULT_CONNECTION_STRING_ENV;
+  if (typeof env !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(env)) {
+    throw configError(
+      `${at}.connection_string_env`,
+      `must name an environment variable; got ${describe(env)}`,
+    );
+  }
+  return {
+    container: checkContainerName(spec.container, `${at}.container`),
+    connectionStringEnv: env,
+    prefix: checkPrefix(spec.prefix, `${at}.prefix`),
+    // A configured container is the operator's: a typo must fail at start, not create a new one.
+    createContainer: false,
+  };
 }
 
 function filesystemStore(

@@ -317,6 +317,7 @@ export class ArtifactStore {
           if (session.containerId === containerId && this.#isLive(session, now)) return undefined;
         }
         await rm(this.#layout.artifactFile(containerId), { force: true });
+        this.#listing?.apply({ remove: String(containerId) });
         this.#byId.delete(containerId);
         const items = this.#items.get(containerId);
         this.#items.delete(containerId);

@@ -73,8 +73,12 @@ async function list(service: ResultsService, ctx: RequestContext, runId: string 
   const perPage = Math.min(positiveInt(query.get('per_page'), DEFAULT_PER_PAGE), MAX_PER_PAGE);
   const page = positiveInt(query.get('page'), 1);
   // Newest first, as GitHub lists them.
-  const all = service.index
-    .list({ ...(runId === undefined ? {} : { runId }), ...(name === undefined ? {} : { name }) })
+  const all = (
+    await service.store.records.list({
+      ...(runId === undefined ? {} : { runId }),
+      ...(name === undefined ? {} : { name }),
+    })
+  )
     .filter((r) => runs === undefined || runs.has(r.runId))
     .reverse();
   const slice = all.slice((page - 1) * perPage, page * perPage);
@@ -86,7 +90,7 @@ async function list(service: ResultsService, ctx: RequestContext, runId: string 
 }
 
 async function getOne(service: ResultsService, ctx: RequestContext): Promise<void> {
-  const record = visible(service, ctx.access, ctx.params.id);
+  const record = await visible(service, ctx.access, ctx.params.id);
   const { owner, repo } = repoOf(ctx);
   sendJson(ctx.res, 200, restArtifact(ctx.baseUrl, owner, repo, record));
 }
@@ -94,8 +98,8 @@ async function getOne(service: ResultsService, ctx: RequestContext): Promise<voi
 /** 204 on success, as the toolkit requires. */
 async function deleteOne(service: ResultsService, ctx: RequestContext): Promise<void> {
   // Checked before the removal; a concurrent delete of the same id still ends in one 404.
-  visible(service, ctx.access, ctx.params.id);
-  const record = await service.index.removeById(Number(ctx.params.id));
+  await visible(service, ctx.access, ctx.params.id);
+  const record = await service.store.records.removeById(Number(ctx.params.id));
   if (!record) throw notFound();
   ctx.res.writeHead(204);
   ctx.res.end();
@@ -104,15 +108,19 @@ async function deleteOne(service: ResultsService, ctx: RequestContext): Promise<
 /** A 302 to a signed download URL; the client fetches it without credentials (B4). */
 async function download(service: ResultsService, ctx: RequestContext): Promise<void> {
   if (ctx.params.format !== 'zip') throw notFound();
-  const record = visible(service, ctx.access, ctx.params.id);
-  const location = service.signer.sign(ctx.baseUrl, record.blobId, 'r');
+  const record = await visible(service, ctx.access, ctx.params.id);
+  const location = service.store.blobs.downloadUrl(ctx.baseUrl, record);
   ctx.res.writeHead(302, { Location: location, 'Content-Length': '0' });
   ctx.res.end();
 }
 
 /** The artifact with this id if the credential reaches its run; 404 for both "none" and "not yours". */
-function visible(service: ResultsService, access: Access, id: string | undefined): ResultsArtifact {
-  const record = service.index.get(Number(id));
+async function visible(
+  service: ResultsService,
+  access: Access,
+  id: string | undefined,
+): Promise<ResultsArtifact> {
+  const record = await service.store.records.get(Number(id));
   if (!record || !mayUseRun(access, record.runId)) throw notFound();
   return record;
 }

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { RunConclusion, RunStatus } from '../../core/run-states.js';
 import { readJsonFile, writeJsonAtomic } from '../util/atomic-file.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 
@@ -24,20 +25,6 @@ export interface RunRecord {
   createdAt: string;
   updatedAt: string;
 }
-
-export const RUN_STATUSES = ['queued', 'in_progress', 'completed'] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
-export const RUN_CONCLUSIONS = [
-  'success',
-  'failure',
-  'cancelled',
-  'skipped',
-  'neutral',
-  'timed_out',
-  'action_required',
-  'stale',
-] as const;
-export type RunConclusion = (typeof RUN_CONCLUSIONS)[number];
 
 export interface RunFilter {
   /** Matches the workflow's file name (`build.yml`) or its path (`.github/workflows/build.yml`). */

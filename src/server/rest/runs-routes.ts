@@ -1,17 +1,12 @@
+import { defined } from '../../core/defined.js';
 import { createHash } from 'node:crypto';
 import { grantedRuns, mayUseRun, runForbidden } from '../http/access.js';
 import { expectObject, readJsonBody } from '../http/body.js';
 import { badRequest } from '../http/error-response.js';
 import { sendJson } from '../http/respond.js';
 import type { RequestContext } from '../route.js';
-import {
-  RUN_CONCLUSIONS,
-  RUN_STATUSES,
-  type RunConclusion,
-  type RunRecord,
-  type RunRegistry,
-  type RunStatus,
-} from './run-registry.js';
+import { RUN_CONCLUSIONS, RUN_STATUSES, type RunConclusion, type RunStatus } from '../../core/run-states.js';
+import type { RunRecord, RunRegistry } from './run-registry.js';
 
 const REPO = '^/repos/(?<owner>[^/]+)/(?<repo>[^/]+)/actions';
 export const REPO_RUNS = new RegExp(`${REPO}/runs/?$`);
@@ -129,10 +124,6 @@ function optionalEnum(
     throw badRequest(`Field '${key}' must be one of ${allowed.join(', ')}`);
   }
   return value;
-}
-
-function defined<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
 function positiveInt(raw: string | null, fallback: number): number {

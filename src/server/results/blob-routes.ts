@@ -7,7 +7,7 @@ import { sendBlob } from './blob-download.js';
 import { blobContentType, contentMd5, decodeBlockId, requireContentLength } from './blob-params.js';
 import { blobNotFound, type CommittedBlob } from './blob-store.js';
 import { readBlockList } from './block-list.js';
-import type { ResultsService } from './service.js';
+import type { FilesystemResults } from './service.js';
 import { BLOB_PATH_PREFIX } from './signer.js';
 
 // Azure's own limits: 4000 MiB per block, 5000 MiB per Put Blob.
@@ -21,7 +21,7 @@ const ANY_BLOB = /^\/devstoreaccount1(?:\/.*)?$/;
  * The blob endpoints behind the signed URLs. They carry no Authorization header (the Azure SDK
  * sends none): the signature in the query is the credential, checked before anything else.
  */
-export function blobRoutes(service: ResultsService): ServerRoute[] {
+export function blobRoutes(service: FilesystemResults): ServerRoute[] {
   const common = { auth: 'self', renderError: renderBlobError } as const;
   return [
     { ...common, method: 'PUT', pattern: BLOB, handler: (ctx) => put(service, ctx) },
@@ -44,7 +44,7 @@ export function blobRoutes(service: ResultsService): ServerRoute[] {
   ];
 }
 
-async function put(service: ResultsService, ctx: RequestContext): Promise<void> {
+async function put(service: FilesystemResults, ctx: RequestContext): Promise<void> {
   const { req, res, url } = ctx;
   const blobId = ctx.params.blobId ?? '';
   service.signer.verify(blobId, url.searchParams, 'w');
@@ -97,7 +97,7 @@ async function put(service: ResultsService, ctx: RequestContext): Promise<void> 
   });
 }
 
-async function get(service: ResultsService, ctx: RequestContext): Promise<void> {
+async function get(service: FilesystemResults, ctx: RequestContext): Promise<void> {
   const { req, res, url } = ctx;
   const blobId = ctx.params.blobId ?? '';
   service.signer.verify(blobId, url.searchParams, 'r');

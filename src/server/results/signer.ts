@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { FerryError } from '../../core/errors.js';
 import { BlobError } from './blob-errors.js';
 
 /** `r` = read (GET/HEAD); `cw` = create + write (Put Block, Put Block List, Put Blob). */
@@ -104,7 +105,12 @@ async function loadOrCreateKey(keyFile: string): Promise<Buffer> {
     await rm(temp, { force: true });
   }
   const key = await readKey(keyFile);
-  if (!key) throw new Error(`The signing key ${keyFile} is unreadable; delete it to make a new one`);
+  if (!key) {
+    throw new FerryError(
+      'ERR_FERRY_CONFIG',
+      `The signing key ${keyFile} is unreadable; delete it to make a new one`,
+    );
+  }
   return key;
 }
 

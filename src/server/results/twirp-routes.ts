@@ -131,7 +131,7 @@ async function createArtifact(
   if (expiresAt.getTime() <= now) {
     throw new TwirpError('invalid_argument', `expires_at ${expiresAt.toISOString()} is not in the future`);
   }
-  const record = await service.index.create({
+  const record = await service.store.records.create({
     runId,
     jobId,
     name,
@@ -139,7 +139,7 @@ async function createArtifact(
     version: fields.int32('version'),
     expiresAt,
   });
-  return { ok: true, signed_upload_url: service.signer.sign(ctx.baseUrl, record.blobId, 'cw') };
+  return { ok: true, signed_upload_url: service.store.blobs.uploadUrl(ctx.baseUrl, record) };
 }
 
 async function finalizeArtifact(
@@ -149,7 +149,7 @@ async function finalizeArtifact(
 ): Promise<object> {
   const { runId } = writerRunAndJob(fields, ctx.access, 'FinalizeArtifact');
   const name = validateArtifactName(fields.string('name'));
-  const record = await service.index.finalize({
+  const record = await service.store.records.finalize({
     runId,
     name,
     size: fields.optionalCount('size'),
@@ -167,7 +167,7 @@ async function listArtifacts(
   const { runId } = readerRunAndJob(fields, ctx.access, 'ListArtifacts');
   const name = fields.optionalString('name_filter');
   const id = fields.optionalCount('id_filter');
-  const artifacts = service.index.list({
+  const artifacts = await service.store.records.list({
     runId,
     ...(name === undefined ? {} : { name }),
     ...(id === undefined ? {} : { id }),
@@ -184,10 +184,10 @@ async function getSignedArtifactUrl(
   const name = validateArtifactName(fields.string('name'));
   // Re-runs leave same-named artifacts from different jobs in one run: the job id the client
   // sends (taken from the listed artifact) says which one it means; otherwise the newest.
-  const candidates = service.index.list({ runId, name });
+  const candidates = await service.store.records.list({ runId, name });
   const record = candidates.filter((r) => r.jobId === jobId).at(-1) ?? candidates.at(-1);
   if (!record) throw notFound(runId, name);
-  return { signed_url: service.signer.sign(ctx.baseUrl, record.blobId, 'r') };
+  return { signed_url: service.store.blobs.downloadUrl(ctx.baseUrl, record) };
 }
 
 async function deleteArtifact(
@@ -197,7 +197,7 @@ async function deleteArtifact(
 ): Promise<object> {
   const { runId, jobId } = readerRunAndJob(fields, ctx.access, 'DeleteArtifact');
   const name = validateArtifactName(fields.string('name'));
-  const record = await service.index.remove(runId, name, jobId);
+  const record = await service.store.records.remove(runId, name, jobId);
   if (!record) {
     throw new TwirpError(
       'not_found',
@@ -216,7 +216,7 @@ function monolithArtifact(record: ResultsArtifact): object {
     name: record.name,
     size: String(record.finalized?.size ?? 0),
     created_at: record.createdAt,
-    ...(record.finalized ? { digest: record.finalized.digest } : {}),
+    ...(record.finalized?.digest ? { digest: record.finalized.digest } : {}),
   };
 }
 

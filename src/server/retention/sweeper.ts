@@ -1,4 +1,5 @@
-import type { ArtifactIndex, ResultsArtifact } from '../results/artifact-index.js';
+import type { ResultsArtifact } from '../results/artifact-index.js';
+import type { ArtifactRecords } from '../results/store.js';
 import { selectEvictions, type EvictionPolicy } from './eviction-policy.js';
 
 /** What the sweeps have done since start; read by the metrics endpoint. */
@@ -34,6 +35,17 @@ export interface SweeperOptions {
   now?: () => number;
   /** Told about a sweep that failed; it never stops the server. */
   onError?: (error: unknown) => void;
+  /**
+   * On a store shared by several instances: one sweep at a time across all of them. A sweep
+   * that does not get the lease is skipped (another instance is sweeping) and not counted.
+   */
+  lease?: SweepLease | undefined;
+}
+
+/** A lease across instances (see AzureSweepLease): true when this instance may sweep now. */
+export interface SweepLease {
+  acquire(): Promise<boolean>;
+  release(): Promise<void>;
 }
 
 export const DEFAULT_SWEEP_INTERVAL_MS = 10 * 60 * 1000;
@@ -46,12 +58,13 @@ export const DEFAULT_SWEEP_INTERVAL_MS = 10 * 60 * 1000;
  * touched (an abandoned one is replaced by the next create of its name, as before).
  */
 export class RetentionSweeper {
-  readonly #index: ArtifactIndex;
+  readonly #index: ArtifactRecords;
   readonly #legacy: LegacyRetention | undefined;
   readonly #intervalMs: number;
   readonly #eviction: EvictionPolicy | undefined;
   readonly #now: () => number;
   readonly #onError: (error: unknown) => void;
+  readonly #lease: SweepLease | undefined;
   readonly #stats: SweepStats = {
     runs: 0,
     deletedArtifacts: 0,
@@ -65,7 +78,7 @@ export class RetentionSweeper {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
 
-  constructor(index: ArtifactIndex, options: SweeperOptions = {}) {
+  constructor(index: ArtifactRecords, options: SweeperOptions = {}) {
     this.#index = index;
     this.#legacy = options.legacy;
     this.#intervalMs = options.intervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
@@ -77,6 +90,7 @@ export class RetentionSweeper {
     this.#eviction = options.eviction;
     this.#now = options.now ?? Date.now;
     this.#onError = options.onError ?? (() => {});
+    this.#lease = options.lease;
   }
 
   /** Sweeps now and then every interval until stop(). The timer never keeps the process alive. */
@@ -103,17 +117,35 @@ export class RetentionSweeper {
 
   /** One sweep; a call while one runs joins it instead of starting a second. */
   sweep(): Promise<void> {
-    this.#running ??= this.#sweepOnce().finally(() => {
+    this.#running ??= this.#sweepLeased().finally(() => {
       this.#running = undefined;
     });
     return this.#running;
+  }
+
+  async #sweepLeased(): Promise<void> {
+    if (!this.#lease) return this.#sweepOnce();
+    let held: boolean;
+    try {
+      held = await this.#lease.acquire();
+    } catch (error) {
+      this.#stats.failures++;
+      this.#onError(error);
+      throw error;
+    }
+    if (!held) return;
+    try {
+      await this.#sweepOnce();
+    } finally {
+      await this.#lease.release().catch((error: unknown) => this.#onError(error));
+    }
   }
 
   async #sweepOnce(): Promise<void> {
     const started = this.#now();
     const t0 = performance.now();
     try {
-      const finalized = this.#index.list({});
+      const finalized = await this.#index.list({});
       const expired = finalized.filter((r) => Date.parse(r.expiresAt) <= started);
       for (const record of expired) {
         const removed = await this.#index.removeById(record.id);

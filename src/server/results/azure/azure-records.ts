@@ -1,0 +1,349 @@
+import { randomBytes } from 'node:crypto';
+import type { ContainerClient } from '@azure/storage-blob';
+import type { ServerLimits } from '../../http/limits.js';
+import type { CreateInput, FinalizeInput, ListFilter, ResultsArtifact } from '../artifact-index.js';
+import { isArtifact, DEFAULT_UPLOAD_LEASE_MS } from '../artifact-index.js';
+import type { ArtifactRecords } from '../store.js';
+import { TwirpError } from '../twirp-errors.js';
+import { AzureIdCounter } from './id-counter.js';
+import { isConflict, isMissing, readSmallJson, type Timed } from './small-json.js';
+
+/** Unfinalized records carry the time their name lease lapses (ms since the epoch). */
+type StoredRecord = ResultsArtifact & { leaseUntil?: number };
+
+const DIGEST = /^sha256:[0-9a-f]{64}$/i;
+/** Metadata key holding the record, so one List Blobs call returns a whole run's records. */
+const RECORD_META = 'ferryrecord';
+
+export interface AzureRecordsOptions {
+  limits: ServerLimits;
+  /** Store-call latency for /metrics (ServerMetrics.time). */
+  time: Timed;
+  uploadLeaseMs?: number;
+  now?: () => number;
+}
+
+/**
+ * The artifact records of the azure_blob store. Everything lives in the container, written
+ * conditionally, so any number of `ferry serve` instances share it:
+ *
+ * - `runs/<run>/<hex name>`: the one record of a (run, name). Created with If-None-Match: *
+ *   (two instances creating one name: exactly one wins, the other answers 409); updated and
+ *   deleted with If-Match: <etag>. While unfinalized it is the upload's lease on the name.
+ *   The record is also in the blob's metadata, so a run is listed by one List Blobs call.
+ * - `ids/<id>`: which (run, name) an id is, for the REST API's by-id routes.
+ * - `ids/counter`: the last id allocated, advanced by compare-and-swap.
+ * - `blobs/<blobId>`: the bytes, written and read by clients through SAS URLs.
+ *
+ * Lists read the run's records from storage at every call (no cache), which is what keeps "a
+ * list shows every artifact whose finalize completed before it began, on any instance" true.
+ */
+export class AzureRecords implements ArtifactRecords {
+  readonly #container: ContainerClient;
+  readonly #prefix: string;
+  readonly #ids: AzureIdCounter;
+  readonly #options: AzureRecordsOptions;
+  readonly #leaseMs: number;
+  readonly #now: () => number;
+
+  constructor(container: ContainerClient, prefix: string, options: AzureRecordsOptions) {
+    this.#container = container;
+    this.#prefix = prefix;
+    this.#options = options;
+    this.#leaseMs = options.uploadLeaseMs ?? DEFAULT_UPLOAD_LEASE_MS;
+    this.#now = options.now ?? Date.now;
+    this.#ids = new AzureIdCounter(container.getBlockBlobClient(`${prefix}ids/counter`), options.time);
+  }
+
+  /** The blob an artifact's bytes live in. */
+  dataBlobName(blobId: string): string {
+    return `${this.#prefix}blobs/${blobId}`;
+  }
+
+  async create(input: CreateInput): Promise<ResultsArtifact> {
+    const key = this.#recordBlob(input.runId, input.name);
+    const existing = await this.#read(input.runId, input.name);
+    let replace: string | undefined;
+    if (existing) {
+      if (existing.record.finalized) throw alreadyExists();
+      const lapsesAt = await this.#leaseEnd(existing.record);
+      if (this.#now() < lapsesAt) throw this.#busy(existing.record);
+      replace = existing.etag;
+    }
+    await this.#checkRunLimits(input.runId);
+    const id = await this.#ids.allocate();
+    const now = new Date(this.#now()).toISOString();
+    const record: StoredRecord = {
+      id,
+      runId: input.runId,
+      jobId: input.jobId,
+      name: input.name,
+      blobId: randomBytes(16).toString('hex'),
+      mimeType: input.mimeType,
+      version: input.version,
+      createdAt: now,
+      updatedAt: now,
+      expiresAt: input.expiresAt.toISOString(),
+      finalized: null,
+      leaseUntil: this.#now() + this.#leaseMs,
+    };
+    // The id pointer first: a record never exists without it (a crash leaves an unused pointer).
+    await this.#write(
+      `${this.#prefix}ids/${id}`,
+      { runId: input.runId, name: input.name },
+      { ifNoneMatch: '*' },
+    );
+    try {
+      await this.#write(key, record, replace ? { ifMatch: replace } : { ifNoneMatch: '*' }, true);
+    } catch (error) {
+      await this.#deleteQuietly(`${this.#prefix}ids/${id}`);
+      // Another instance created (or replaced) this name first: GitHub's 409.
+      if (isConflict(error)) throw alreadyExists();
+      throw error;
+    }
+    if (existing) await this.#deleteArtifactFiles(existing.record);
+    return publicRecord(record);
+  }
+
+  async finalize(input: FinalizeInput): Promise<ResultsArtifact> {
+    if (input.hash !== undefined && !DIGEST.test(input.hash)) {
+      throw new TwirpError(
+        'invalid_argument',
+        `hash must be "sha256:" followed by 64 hex digits, got ${JSON.stringify(input.hash.slice(0, 100))}`,
+      );
+    }
+    const found = await this.#read(input.runId, input.name);
+    if (!found) {
+      throw new TwirpError(
+        'not_found',
+        `No artifact named ${JSON.stringify(input.name)} was created in workflow run ${JSON.stringify(input.runId)}`,
+      );
+    }
+    const { record, etag } = found;
+    if (record.finalized) {
+      checkContent(input, record.finalized.size, record.finalized.digest);
+      return publicRecord(record);
+    }
+    const size = await this.#committedSize(record.blobId);
+    if (size === undefined) {
+      throw new TwirpError(
+        'failed_precondition',
+        `Artifact ${JSON.stringify(input.name)} has no committed blob yet: upload it (Put Block List or Put Blob) before FinalizeArtifact`,
+      );
+    }
+    // Azure keeps no SHA-256 of a blob: the size is checked here, the client's digest recorded
+    // as sent (downloaders verify it against the bytes they receive).
+    checkContent(input, size, undefined);
+    const now = new Date(this.#now()).toISOString();
+    const next: StoredRecord = {
+      ...publicRecord(record),
+      updatedAt: now,
+      finalized: { size, digest: input.hash?.toLowerCase() ?? '', at: now },
+    };
+    try {
+      await this.#write(this.#recordBlob(input.runId, input.name), next, { ifMatch: etag }, true);
+    } catch (error) {
+      // Changed under us (a concurrent finalize, or the lease lapsed and the name was replaced):
+      // answer from what is stored now.
+      if (isConflict(error)) return this.finalize(input);
+      throw error;
+    }
+    return publicRecord(next);
+  }
+
+  async list(filter: ListFilter): Promise<ResultsArtifact[]> {
+    const prefix =
+      filter.runId === undefined ? `${this.#prefix}runs/` : `${this.#prefix}runs/${hex(filter.runId)}/`;
+    const found: ResultsArtifact[] = [];
+    await this.#options.time('list_records', async () => {
+      for await (const item of this.#container.listBlobsFlat({ prefix, includeMetadata: true })) {
+        const record = decodeMeta(item.metadata?.[RECORD_META]);
+        if (!record?.finalized) continue;
+        if (filter.name !== undefined && record.name !== filter.name) continue;
+        if (filter.id !== undefined && record.id !== filter.id) continue;
+        found.push(publicRecord(record));
+      }
+    });
+    return found.sort((a, b) => a.id - b.id);
+  }
+
+  async get(id: number): Promise<ResultsArtifact | undefined> {
+    if (!Number.isSafeInteger(id) || id < 1) return undefined;
+    const pointer = await readSmallJson(
+      this.#container.getBlockBlobClient(`${this.#prefix}ids/${id}`),
+      this.#options.time,
+    );
+    const target = pointer?.value as { runId?: unknown; name?: unknown } | undefined;
+    if (typeof target?.runId !== 'string' || typeof target.name !== 'string') return undefined;
+    const found = await this.#read(target.runId, target.name);
+    return found?.record.id === id && found.record.finalized ? publicRecord(found.record) : undefined;
+  }
+
+  async remove(runId: string, name: string, requesterJobId?: string): Promise<ResultsArtifact | undefined> {
+    const found = await this.#read(runId, name);
+    if (!found) return undefined;
+    const { record } = found;
+    if (
+      !record.finalized &&
+      requesterJobId !== undefined &&
+      record.jobId !== requesterJobId &&
+      this.#now() < (await this.#leaseEnd(record))
+    ) {
+      throw this.#busy(record);
+    }
+    return this.#removeFound(found);
+  }
+
+  async removeById(id: number): Promise<ResultsArtifact | undefined> {
+    const record = await this.get(id);
+    if (!record) return undefined;
+    const found = await this.#read(record.runId, record.name);
+    return found?.record.id === id ? this.#removeFound(found) : undefined;
+  }
+
+  close(): void {
+    // Nothing runs in the background: lists read storage directly.
+  }
+
+  /** Record first (conditionally: whoever deletes it first owns the deletion), then the rest. */
+  async #removeFound(found: { record: StoredRecord; etag: string }): Promise<ResultsArtifact | undefined> {
+    try {
+      await this.#options.time('delete_record', () =>
+        this.#container
+          .getBlockBlobClient(this.#recordBlob(found.record.runId, found.record.name))
+          .delete({ conditions: { ifMatch: found.etag } }),
+      );
+    } catch (error) {
+      if (isConflict(error) || isMissing(error)) return undefined;
+      throw error;
+    }
+    await this.#deleteArtifactFiles(found.record);
+    return publicRecord(found.record);
+  }
+
+  async #deleteArtifactFiles(record: ResultsArtifact): Promise<void> {
+    await this.#deleteQuietly(this.dataBlobName(record.blobId));
+    await this.#deleteQuietly(`${this.#prefix}ids/${record.id}`);
+  }
+
+  async #deleteQuietly(name: string): Promise<void> {
+    await this.#options.time('delete_blob', () => this.#container.getBlockBlobClient(name).deleteIfExists());
+  }
+
+  /**
+   * When the upload's hold on the name lapses: its lease, renewed by any write the client made
+   * to the blob (a block list commit moves the blob's Last-Modified; staged blocks alone do not).
+   */
+  async #leaseEnd(record: StoredRecord): Promise<number> {
+    const base = record.leaseUntil ?? Date.parse(record.updatedAt) + this.#leaseMs;
+    try {
+      const props = await this.#options.time('blob_properties', () =>
+        this.#container.getBlockBlobClient(this.dataBlobName(record.blobId)).getProperties(),
+      );
+      const modified = props.lastModified?.getTime() ?? 0;
+      return Math.max(base, modified + this.#leaseMs);
+    } catch (error) {
+      if (isMissing(error)) return base;
+      throw error;
+    }
+  }
+
+  async #committedSize(blobId: string): Promise<number | undefined> {
+    try {
+      const props = await this.#options.time('blob_properties', () =>
+        this.#container.getBlockBlobClient(this.dataBlobName(blobId)).getProperties(),
+      );
+      return props.contentLength ?? 0;
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async #checkRunLimits(runId: string): Promise<void> {
+    const { maxArtifactsPerRun } = this.#options.limits;
+    if ((await this.list({ runId })).length >= maxArtifactsPerRun) {
+      throw new TwirpError(
+        'permission_denied',
+        `workflow run already has ${maxArtifactsPerRun} artifacts, the limit of this server (maxArtifactsPerRun)`,
+      );
+    }
+  }
+
+  #busy(record: ResultsArtifact): TwirpError {
+    return new TwirpError(
+      'already_exists',
+      `an artifact with this name is already being uploaded on the workflow run (by job ${JSON.stringify(record.jobId)}); ` +
+        `it counts as abandoned once idle for ${Math.round(this.#leaseMs / 1000)} s`,
+    );
+  }
+
+  #recordBlob(runId: string, name: string): string {
+    return `${this.#prefix}runs/${hex(runId)}/${hex(name)}`;
+  }
+
+  async #read(runId: string, name: string): Promise<{ record: StoredRecord; etag: string } | undefined> {
+    const found = await readSmallJson(
+      this.#container.getBlockBlobClient(this.#recordBlob(runId, name)),
+      this.#options.time,
+    );
+    if (!found || !isArtifact(found.value)) return undefined;
+    return { record: found.value as StoredRecord, etag: found.etag };
+  }
+
+  async #write(
+    name: string,
+    value: object,
+    conditions: { ifMatch?: string; ifNoneMatch?: string },
+    withMeta = false,
+  ): Promise<void> {
+    const body = JSON.stringify(value);
+    await this.#options.time('write_record', () =>
+      this.#container.getBlockBlobClient(name).upload(body, Buffer.byteLength(body), {
+        conditions,
+        blobHTTPHeaders: { blobContentType: 'application/json' },
+        ...(withMeta ? { metadata: { [RECORD_META]: Buffer.from(body).toString('base64') } } : {}),
+      }),
+    );
+  }
+}
+
+/** Run ids and names as blob-name-safe path segments (names may hold any character but / \ etc.). */
+function hex(text: string): string {
+  return Buffer.from(text, 'utf8').toString('hex');
+}
+
+function decodeMeta(value: string | undefined): StoredRecord | undefined {
+  if (value === undefined || value.length > 16_384) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(value, 'base64').toString('utf8'));
+    return isArtifact(parsed) ? (parsed as StoredRecord) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The record without store-internal fields. */
+function publicRecord(record: StoredRecord): ResultsArtifact {
+  const { leaseUntil: _lease, ...rest } = record;
+  return rest;
+}
+
+function alreadyExists(): TwirpError {
+  return new TwirpError('already_exists', 'an artifact with this name already exists on the workflow run');
+}
+
+function checkContent(input: FinalizeInput, size: number, digest: string | undefined): void {
+  if (input.size !== undefined && input.size !== size) {
+    throw new TwirpError(
+      'invalid_argument',
+      `size ${input.size} does not match the ${size} bytes committed for artifact ${JSON.stringify(input.name)}`,
+    );
+  }
+  if (digest && input.hash !== undefined && input.hash.toLowerCase() !== digest) {
+    throw new TwirpError(
+      'invalid_argument',
+      `hash ${input.hash} does not match the digest recorded for artifact ${JSON.stringify(input.name)}, ${digest}`,
+    );
+  }
+}

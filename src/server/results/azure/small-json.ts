@@ -1,0 +1,51 @@
+import type { BlockBlobClient } from '@azure/storage-blob';
+
+/** ServerMetrics.time: a store call, timed by operation for /metrics. */
+export type Timed = <T>(operation: string, call: () => Promise<T>) => Promise<T>;
+
+/** Records, pointers and the counter are a few hundred bytes; anything bigger is not ours. */
+const MAX_STATE_BYTES = 64 * 1024;
+
+/** A small JSON state blob and its ETag; undefined when it does not exist. */
+export async function readSmallJson(
+  blob: BlockBlobClient,
+  time: Timed,
+): Promise<{ value: unknown; etag: string } | undefined> {
+  try {
+    return await time('read_record', async () => {
+      const answer = await blob.download(0, MAX_STATE_BYTES + 1);
+      const chunks: Buffer[] = [];
+      let total = 0;
+      for await (const chunk of answer.readableStreamBody ?? []) {
+        const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+        total += bytes.length;
+        if (total > MAX_STATE_BYTES)
+          throw new Error(`state blob ${blob.name} is larger than ${MAX_STATE_BYTES} bytes`);
+        chunks.push(bytes);
+      }
+      return {
+        value: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown,
+        etag: answer.etag ?? '',
+      };
+    });
+  } catch (error) {
+    if (isMissing(error)) return undefined;
+    throw error;
+  }
+}
+
+function statusOf(error: unknown): number | undefined {
+  const status = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/** 404: the blob (or container) is not there. */
+export function isMissing(error: unknown): boolean {
+  return statusOf(error) === 404;
+}
+
+/** 409 (exists, for If-None-Match: *) or 412 (ETag changed, for If-Match): someone else wrote first. */
+export function isConflict(error: unknown): boolean {
+  const status = statusOf(error);
+  return status === 409 || status === 412;
+}
