@@ -63,8 +63,11 @@ export interface BlobTee {
  * counts as received once its promise resolves, so a resumed request continues right after it.
  */
 export interface BlobSink {
-  /** A fresh response (HTTP 200, the first one or a start over): forget anything written so far. */
-  start(contentType: string | undefined): Promise<void>;
+  /**
+   * A fresh response (HTTP 200, the first one or a start over): forget anything written so far.
+   * `declaredLength` is its Content-Length, when it has one.
+   */
+  start(contentType: string | undefined, declaredLength: number | undefined): Promise<void>;
   /** The next bytes, in order. A rejection stops the download with that error (not retried). */
   write(chunks: readonly Buffer[]): Promise<void>;
 }
@@ -240,7 +243,7 @@ async function fetchOnce(
     let overrun: FerryError | undefined;
     let got = 0;
     let sinkFailure: unknown;
-    if (typeof file !== 'string' && !append) await file.start(state.contentType);
+    if (typeof file !== 'string' && !append) await file.start(state.contentType, state.expectedTotal);
     const handle = typeof file === 'string' ? await open(file, append ? 'a' : 'w') : undefined;
     // A resume continues after the bytes counted as received: anything a failed write left
     // beyond them (a partial write) is cut off, so the file is exactly what was hashed.

@@ -2,7 +2,7 @@ import { mkdir, open, rmdir, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { ErrorContext } from '../../core/errors.js';
 import { writeFully } from '../../core/write-fully.js';
-import { asResourceError } from '../../pack/fs-errors.js';
+import { asResourceError, freeBytes, type ResourceErrorInfo } from '../../pack/fs-errors.js';
 import { HeldTarget, type HeldStaging } from '../../pack/held-target.js';
 import {
   NotStreamableError,
@@ -38,6 +38,8 @@ export class OnePassSink implements BlobSink {
    */
   notStreamable: NotStreamableError | undefined;
   #spool: FileHandle | undefined;
+  /** The response's Content-Length: what the spool (or a raw file) has to hold. */
+  #declaredLength: number | undefined;
 
   constructor(
     private readonly isZip: ZipDecision,
@@ -47,13 +49,19 @@ export class OnePassSink implements BlobSink {
     readonly spoolFile: string,
   ) {}
 
-  async start(contentType: string | undefined): Promise<void> {
+  async start(contentType: string | undefined, declaredLength: number | undefined): Promise<void> {
     await this.dispose();
     this.notStreamable = undefined;
+    this.#declaredLength = declaredLength;
     if (this.isZip(contentType)) {
+      await ensureRoom(path.dirname(this.spoolFile), declaredLength, {
+        context: this.context,
+        removedOnFailure: path.dirname(this.spoolFile),
+      });
       this.#spool = await open(this.spoolFile, 'w', 0o600);
       this.extraction = await openStreamExtraction(this.extractOptions);
-    } else this.raw = await StagedRawFile.open(this.extractOptions.targetDirectory, this.context);
+    } else
+      this.raw = await StagedRawFile.open(this.extractOptions.targetDirectory, this.context, declaredLength);
   }
 
   async write(chunks: readonly Buffer[]): Promise<void> {
@@ -64,6 +72,7 @@ export class OnePassSink implements BlobSink {
         throw await asResourceError(error, {
           context: this.context,
           removedOnFailure: path.dirname(this.spoolFile),
+          neededBytes: this.#declaredLength,
         });
       }
     }
@@ -111,19 +120,26 @@ export class StagedRawFile {
     private readonly createdTarget: string | undefined,
     handle: FileHandle,
     private readonly context: ErrorContext,
+    /** The response's Content-Length, quoted when the disk is full. */
+    private readonly declaredLength: number | undefined,
   ) {
     this.file = staging.file('blob');
     this.#handle = handle;
   }
 
-  static async open(targetDirectory: string, context: ErrorContext): Promise<StagedRawFile> {
+  static async open(
+    targetDirectory: string,
+    context: ErrorContext,
+    declaredLength: number | undefined,
+  ): Promise<StagedRawFile> {
     const target = path.resolve(targetDirectory);
+    await ensureRoom(target, declaredLength, { context, directory: target });
     const createdTarget = await mkdir(target, { recursive: true });
     const held = HeldTarget.open(target, { context });
     try {
       const staging = held.createStaging('.ferry-staging-');
       const handle = await open(staging.file('blob'), 'wx', 0o666);
-      return new StagedRawFile(target, held, staging, createdTarget, handle, context);
+      return new StagedRawFile(target, held, staging, createdTarget, handle, context, declaredLength);
     } catch (error) {
       held.close();
       throw error;
@@ -134,7 +150,12 @@ export class StagedRawFile {
     try {
       await writeFully(this.#handle as FileHandle, chunks);
     } catch (error) {
-      throw await asResourceError(error, { context: this.context, directory: this.target });
+      throw await asResourceError(error, {
+        context: this.context,
+        // The staging is removed because of the failure: what it holds counts as free in the target.
+        removedOnFailure: path.join(this.target, this.staging.name),
+        neededBytes: this.declaredLength,
+      });
     }
   }
 
@@ -151,6 +172,30 @@ export class StagedRawFile {
     this.held.close();
     if (this.createdTarget !== undefined) await removeIfEmpty(this.target, this.createdTarget);
   }
+}
+
+/**
+ * Refuses a response that declares more bytes than `directory` has free, before its first byte
+ * is written (ERR_FERRY_NO_SPACE, naming the directory and both figures). The write would meet
+ * the full disk anyway, only after those bytes were downloaded; and in one pass the zip's copy
+ * and the staged entries grow side by side, so on a shared file system the failure would land on
+ * whichever write came second. The figure is statfs's space for an unprivileged writer (a
+ * directory whose file system cannot say is not checked); the limit is the declared length, so
+ * only a write that cannot fit is refused.
+ */
+async function ensureRoom(
+  directory: string,
+  declaredLength: number | undefined,
+  info: ResourceErrorInfo,
+): Promise<void> {
+  if (declaredLength === undefined) return;
+  const free = await freeBytes(directory);
+  if (free === undefined || free >= declaredLength) return;
+  const full = Object.assign(
+    new Error(`ENOSPC: ${declaredLength} bytes to write, ${free} free (checked before writing)`),
+    { code: 'ENOSPC' },
+  );
+  throw await asResourceError(full, { ...info, neededBytes: declaredLength });
 }
 
 /** Removes the directories `mkdir -p` created, deepest first, while they are empty. */

@@ -174,7 +174,12 @@ class Extraction implements StreamExtraction {
 
   async #resourceError(error: unknown): Promise<unknown> {
     if (error instanceof NotStreamableError) return error;
-    return asResourceError(error, { context: this.opts.context, directory: this.opts.target });
+    return asResourceError(error, {
+      context: this.opts.context,
+      // The staging is removed because of the failure: what it holds counts as free in the target.
+      removedOnFailure: path.join(this.opts.target, this.#staging.name),
+      neededBytes: this.#stager.bytesToStage,
+    });
   }
 
   async dispose(): Promise<void> {

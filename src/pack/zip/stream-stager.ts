@@ -109,6 +109,18 @@ export class StreamStager {
     return this.#offset;
   }
 
+  /**
+   * Bytes the staging has had to hold so far: the entries staged, and the one being received at
+   * its declared size (what it has grown to, without a declaration). The figure a full disk's
+   * error quotes: the central directory, which holds the whole artifact's size, comes last.
+   */
+  get bytesToStage(): number {
+    const current = this.#current;
+    const receiving =
+      current === undefined ? 0 : Math.max(current.declaredUncompressed ?? 0, current.uncompressedSize);
+    return this.entries.reduce((sum, entry) => sum + entry.uncompressedSize, receiving);
+  }
+
   /** Consumes the next bytes of the archive, in order. */
   async write(chunk: Buffer): Promise<void> {
     let rest: Buffer | undefined = chunk;
