@@ -48,7 +48,10 @@ export function conditionsLines({ options, busyPid }) {
       : '- Idle: no load was added (other users of the machine may still have run).',
     options.throttle === undefined
       ? '- No bandwidth cap: clients talked to the server directly over loopback.'
-      : `- **Throttled**: every connection went through a TCP proxy capping it at ${options.throttle} MB/s in each direction (the server's public URL).`,
+      : `- **Throttled**: every connection went through a TCP proxy capping it at ${options.throttle} MB/s in each direction (${options.store === 'azurite' ? "in front of Azurite, the blobs' server" : "the server's public URL"}).`,
+    options.store === 'azurite'
+      ? "- **Blobs on Azurite**: `ferry serve` with an azure_blob store on Azurite (Microsoft's storage emulator) answered the Twirp calls; every results client moved its bytes to and from Azurite through SAS URLs. Server CPU is ferry serve's plus Azurite's; requests and connections are ferry serve's only."
+      : "- Blobs on `ferry serve`'s own blob server.",
     '- Before every timed operation: `sync`, then a wait (at most 30 s) until Dirty + Writeback in /proc/meminfo is below 8 MiB ("settle s").',
     options.repeat > 1
       ? `- Each figure is the median of ${options.repeat} runs (range in brackets); the client order was reversed on every other run.`
@@ -228,6 +231,7 @@ const METHOD = [
   "- **The machine's floor**, measured in the same run under the same conditions: loopback HTTP GET over one keep-alive stream (node:http server in the benchmark process, node:http client in a child, discarding), sha256 in 1 MiB updates, writing a new 256 MiB file with 8 MiB `writeSync` calls into the benchmark's temp dir (page cache, no fsync), and for workloads of 100 files or more the rate of creating their files (mkdir once per directory, then open, write, close, all synchronous). A transfer cannot beat the slowest floor it needs.",
   '- **`--busy`** keeps one core loaded by another process (a sha256 loop) from before the floors until the end, as a CI runner that builds while it transfers.',
   "- **`--throttle MBPS`** puts a TCP proxy (its own process) in front of every server and makes it the server's public URL, so every URL a client is handed goes through it; it caps every connection at MBPS in each direction, as blob stores cap single streams. Parallel ranges should then approach N x one stream.",
+  "- **`--store azurite`** keeps the results protocol's blobs on Azurite (Microsoft's storage emulator) instead of `ferry serve`'s own blob server: `ferry serve` runs with an azure_blob store and answers only the Twirp calls, and every results client moves its bytes to and from Azurite through SAS URLs, so the ratios do not depend on a server Ferry wrote. The legacy clients are skipped (that protocol's bytes always go through ferry serve). With `--throttle`, the proxy sits in front of Azurite.",
   "- **Through the embedded store** (`--files`, default 10000): client and server in one process, as the `ferry` CLI runs with no runner around (`embedded-results`: the CLI's embedded store; `embedded-legacy`: `startServer` in the same process over the legacy protocol), on W1-like workloads of N files. Peak RSS per file tells whether memory grows with the work.",
   '- MB/s and files/s are of the original data (MB = 10^6 bytes). Ferry runs with its defaults (concurrency 8, compression level 6) unless the client column says otherwise (`c=N`, `level N`).',
   '- Each client downloads what its own upload produced, into a fresh directory; "check" compares every file\'s size and SHA-256 with the source.',
@@ -238,6 +242,7 @@ const REPRODUCE = [
   'npm run bench -- --write-docs                       # the full run (this page)',
   'npm run bench -- --repeat 2 --workloads W1 --busy   # small files, order alternating, one core busy',
   'npm run bench -- --workloads W2 --clients ferry-results,current --throttle 40',
+  'npm run bench -- --store azurite --repeat 2 --workloads W1,W2,W3 # results blobs on Azurite',
   'npm run bench -- --workloads none --files 10000,100000 # memory against file count',
   'npm run bench -- --size-scale 0.1 --workloads W1,W3 # a quick look',
   'npm run bench -- --clients ferry --ops upload --ferry-concurrency-sweep 2,4,8,16',

@@ -23,6 +23,7 @@ import {
   sweepTable,
   writeDocs,
 } from './report.mjs';
+import { startAzurite } from './azurite.mjs';
 import { spawnThrottleProxy } from './throttle-proxy.mjs';
 import { verifyTree } from './verify.mjs';
 import { ensureWorkload, WORKLOADS } from './workloads.mjs';
@@ -43,6 +44,8 @@ const TOKEN = (() => {
 /** ferry/legacy speak the legacy protocol; ferry-results/current the results protocol (current = @actions/artifact 6.2.1). */
 const CLIENTS = ['ferry', 'legacy', 'ferry-results', 'current'];
 const FERRY_CLIENTS = new Set(['ferry', 'ferry-results']);
+/** The clients whose blob bytes can live on another server (`--store azurite`). */
+const RESULTS_CLIENTS = new Set(['ferry-results', 'current']);
 /** Client and server in one process (child.mjs): the legacy protocol and the CLI's embedded store. */
 const EMBEDDED_CLIENTS = ['embedded-legacy', 'embedded-results'];
 /** W1 has 10,000 files; the embedded file-count workload at N files is W1 scaled by N / 10,000. */
@@ -71,6 +74,11 @@ const HELP = `Usage: npm run bench -- [flags]   (or: node bench/run.mjs [flags] 
   --throttle MBPS                  put a TCP proxy capping every connection at MBPS (10^6 B/s) in
                                    each direction in front of every server (its public URL), as
                                    blob stores cap single streams; e.g. --throttle 40
+  --store ferry|azurite            where the blobs live (default ferry: ferry serve's own blob server);
+                                   azurite: ferry serve with an azure_blob store on Azurite, so the
+                                   results clients move their bytes to and from Microsoft's emulator
+                                   through SAS URLs (a server nobody here wrote); the legacy clients
+                                   are skipped, as that protocol's bytes always go through ferry serve
   --files N,N                      Ferry through the embedded store (client and server in one
                                    process, both protocols) with W1-like workloads of N files;
                                    time, peak RSS and RSS per file (default 10000; 100000 takes
@@ -107,6 +115,7 @@ function parseOptions(argv) {
       'keep-temp': { type: 'boolean', default: false },
       busy: { type: 'boolean', default: false },
       throttle: { type: 'string' },
+      store: { type: 'string', default: 'ferry' },
       files: { type: 'string', default: String(W1_FILES) },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -160,6 +169,11 @@ function parseOptions(argv) {
     keepTemp: values['keep-temp'],
     busy: values.busy,
     throttle: values.throttle === undefined ? undefined : positive('throttle', values.throttle, false),
+    store: (() => {
+      if (!['ferry', 'azurite'].includes(values.store))
+        throw new Error(`--store: unknown ${JSON.stringify(values.store)}; use ferry or azurite`);
+      return values.store;
+    })(),
     files:
       values.files.trim() === 'none'
         ? []
@@ -220,6 +234,11 @@ async function runChild(tmp, spec, nodeArgs) {
 
 async function main() {
   const options = parseOptions(process.argv.slice(2));
+  if (options.store === 'azurite') {
+    const skipped = options.clients.filter((c) => !RESULTS_CLIENTS.has(c));
+    options.clients = options.clients.filter((c) => RESULTS_CLIENTS.has(c));
+    if (skipped.length > 0) log(`--store azurite: skipping ${skipped.join(', ')} (legacy protocol)`);
+  }
   if (options.help) {
     console.log(HELP);
     return 0;
@@ -262,10 +281,18 @@ async function main() {
       ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${label}-${Date.now()}.cpuprofile`]
       : [];
 
+  let azurite;
+  if (options.store === 'azurite') {
+    azurite = await startAzurite(REPO);
+    cleanups.push(() => azurite.stop());
+    log(`--store azurite: blobs on Azurite (process ${azurite.pid}), ferry serve answers the Twirp calls`);
+  }
+
   let serial = 0;
   /**
-   * A fresh server (own data dir) that lives for one client's upload and download of one
-   * workload; with --throttle, behind its own throttling proxy, which is its public URL.
+   * A fresh server (own data dir, or own Azurite container) that lives for one client's upload
+   * and download of one workload; with --throttle, behind its own throttling proxy: in front of
+   * the server (its public URL), or with --store azurite in front of Azurite, where the bytes go.
    */
   const freshServer = async (label) => {
     const dataDir = path.join(tmp, `server-${label}-${++serial}`);
@@ -275,9 +302,19 @@ async function main() {
       port: 0,
       host: '127.0.0.1',
       token: TOKEN,
-      ...(proxy ? { publicUrl: proxy.url } : {}),
+      ...(proxy && !azurite ? { publicUrl: proxy.url } : {}),
+      ...(azurite
+        ? {
+            azure: {
+              account: azurite.account(proxy?.url),
+              container: `bench-${serial}`,
+              prefix: '',
+              createContainer: true,
+            },
+          }
+        : {}),
     });
-    await proxy?.setUpstream(`http://127.0.0.1:${server.port}/`);
+    await proxy?.setUpstream(azurite ? azurite.origin : `http://127.0.0.1:${server.port}/`);
     const release = async () => {
       await server.close();
       await proxy?.stop();
@@ -311,6 +348,7 @@ async function main() {
     const before = server?.stats();
     const load = os.loadavg()[0];
     const serverCpuBefore = process.cpuUsage();
+    const azuriteCpuBefore = azurite?.cpu();
     const result = await runChild(
       tmp,
       spec,
@@ -318,6 +356,12 @@ async function main() {
     );
     const after = server?.stats();
     const serverCpu = process.cpuUsage(serverCpuBefore);
+    // With --store azurite the bytes are Azurite's work: its CPU counts as the server's too.
+    if (azurite) {
+      const azuriteCpu = azurite.cpu();
+      serverCpu.user += (azuriteCpu.user - azuriteCpuBefore.user) * 1e6;
+      serverCpu.system += (azuriteCpu.system - azuriteCpuBefore.system) * 1e6;
+    }
     // Embedded clients count their own server's requests (legacy) or none (the CLI's store).
     const row = {
       workload: workload.name,

@@ -1,14 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 
-/** Azurite's well-known development account (public, documented by Microsoft). */
-export const DEV_ACCOUNT = 'devstoreaccount1';
-export const DEV_KEY =
-  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+import { DEV_ACCOUNT, DEV_KEY, startAzurite as startAzuriteProcess } from '../../bench/azurite.mjs';
+
+export { DEV_ACCOUNT, DEV_KEY };
 const SAS_VERSION = '2021-08-06';
 
 export interface Azurite {
@@ -17,17 +12,6 @@ export interface Azurite {
   /** An account SAS query string (no leading '?') allowing everything on blobs and containers. */
   sas: string;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Account SAS (service b, resource types s/c/o, all permissions), signed like the Azure SDKs do. */
@@ -61,55 +45,10 @@ function accountSas(expiry: Date): string {
 
 /** Starts the Azurite blob service from node_modules on a free loopback port, with a temp workspace. */
 export async function startAzurite(): Promise<Azurite> {
-  const port = await freePort();
-  const location = await mkdtemp(path.join(os.tmpdir(), 'ferry-azurite-'));
-  const bin = path.resolve('node_modules/azurite/dist/src/blob/main.js');
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      bin,
-      '--blobHost',
-      '127.0.0.1',
-      '--blobPort',
-      String(port),
-      '--location',
-      location,
-      '--silent',
-      '--disableTelemetry',
-      '--skipApiVersionCheck',
-      '--loose',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.on('error', () => resolve(false));
-    });
-    if (up) break;
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill();
-      throw new Error(`Azurite did not start: ${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const azurite = await startAzuriteProcess(path.resolve('.'));
   return {
-    accountUrl: `http://127.0.0.1:${port}/${DEV_ACCOUNT}`,
+    accountUrl: `http://127.0.0.1:${azurite.port}/${DEV_ACCOUNT}`,
     sas: accountSas(new Date(Date.now() + 3600_000)),
-    stop: async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      await rm(location, { recursive: true, force: true });
-    },
+    stop: () => azurite.stop(),
   };
 }
