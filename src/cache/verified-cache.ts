@@ -258,8 +258,21 @@ class FileCache implements VerifiedCache {
     }
   }
 
+  /**
+   * One eviction at a time in this process: two inserts finishing together each scanned the
+   * other's entry, kept their own and removed the other's, which could empty the cache (a burst
+   * of downloads into one cache directory). Each scan now sees what the one before removed.
+   */
+  #evicting: Promise<void> = Promise.resolve();
+
+  #evict(keep: string | undefined): Promise<void> {
+    const next = this.#evicting.then(() => this.#evictNow(keep));
+    this.#evicting = next.catch(() => undefined);
+    return next;
+  }
+
   /** Scans entries (metadata only) and removes what the limits say; `keep` is the entry just inserted. */
-  async #evict(keep: string | undefined): Promise<void> {
+  async #evictNow(keep: string | undefined): Promise<void> {
     const dir = path.join(this.path, ENTRIES_DIR);
     const entries: ScannedEntry[] = [];
     for (const name of await readdir(dir)) {
