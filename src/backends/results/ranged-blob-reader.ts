@@ -1,0 +1,326 @@
+import type { IncomingMessage } from 'node:http';
+import { AbortError, FerryError, IntegrityError, type ErrorContext } from '../../core/errors.js';
+import { readBody } from '../../transport/body.js';
+import { extractErrorMessage } from '../../transport/error-body.js';
+import type { HttpManager } from '../../transport/http-manager.js';
+import type { Operation } from '../../transport/operation.js';
+import { watchThroughput, type StallPolicy } from '../../transport/stall-watchdog.js';
+
+/**
+ * Parallel ranged GETs of one large blob (issue 12): the blob is cut into ranges of
+ * `rangeBytes`, fetched over up to `connections` keep-alive connections at once, each with
+ * `Range` and `If-Match`, each resumed on its own after a cut. The bytes are handed on strictly
+ * in order (SHA-256 and the streaming zip reader need order), and memory stays bounded: a range
+ * starts only while it is within `connections` ranges of the one being written, so at most
+ * `connections × rangeBytes` wait in memory.
+ */
+export interface RangedReadOptions {
+  http: HttpManager;
+  operation: Operation;
+  context: ErrorContext;
+  /** The URL to ask now (it changes once if a 403 made the caller fetch a fresh signed URL). */
+  url: () => string;
+  /** A 403 on `usedUrl`: resolves once a fresh URL is in place, or throws the refusal. */
+  refused: (usedUrl: string, refusal: Refusal) => Promise<void>;
+  /** The blob's size and strong ETag, from the first response. */
+  total: number;
+  etag: string;
+  rangeBytes: number;
+  connections: number;
+  /**
+   * The first response (a 206 to `Range: bytes=0-`, on slot 0): range 0 is read from it, then
+   * it is destroyed, since the rest of its body belongs to the other ranges.
+   */
+  first: IncomingMessage;
+  /** The next bytes in order; a rejection stops the download with that error. */
+  deliver: (chunks: Buffer[]) => Promise<void>;
+  stall: StallPolicy;
+}
+
+export interface Refusal {
+  code: string | undefined;
+  message: string | undefined;
+  body: string;
+}
+
+/** A fetched range's bytes, between the connection that receives them and the in-order writer. */
+class RangeBuffer {
+  /** Bytes received so far; a resume asks for the rest after them. */
+  received = 0;
+  done = false;
+  #chunks: Buffer[] = [];
+  #wake: (() => void) | undefined;
+
+  constructor(
+    readonly start: number,
+    /** Exclusive. */
+    readonly end: number,
+  ) {}
+
+  get length(): number {
+    return this.end - this.start;
+  }
+
+  push(chunk: Buffer): void {
+    this.received += chunk.length;
+    this.#chunks.push(chunk);
+    this.wake();
+  }
+
+  finish(): void {
+    this.done = true;
+    this.wake();
+  }
+
+  take(): Buffer[] {
+    const chunks = this.#chunks;
+    this.#chunks = [];
+    return chunks;
+  }
+
+  get pending(): boolean {
+    return this.#chunks.length > 0;
+  }
+
+  /** Resolves on the next push, finish or failure. */
+  next(): Promise<void> {
+    return new Promise((resolve) => (this.#wake = resolve));
+  }
+
+  wake(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+}
+
+export async function readRanges(options: RangedReadOptions): Promise<void> {
+  const { total, rangeBytes } = options;
+  const count = Math.ceil(total / rangeBytes);
+  const connections = Math.max(1, Math.min(options.connections, options.http.slots, count));
+  const window = connections;
+  const ranges = new Map<number, RangeBuffer>();
+  const internal = new AbortController();
+  const signal = AbortSignal.any([options.operation.signal, internal.signal]);
+  let failure: unknown;
+  let head = 0;
+  let next = 0;
+  /** Workers waiting for the window to move. */
+  let headMoved: Array<() => void> = [];
+  let rangeCreated: (() => void) | undefined;
+
+  const fail = (error: unknown): void => {
+    if (failure !== undefined) return;
+    failure = error;
+    // Stops every range request in flight (HttpManager destroys their sockets) and the first body.
+    internal.abort(error);
+    if (!options.first.destroyed) options.first.destroy();
+    for (const range of ranges.values()) range.wake();
+    wakeWorkers();
+    rangeCreated?.();
+  };
+
+  const wakeWorkers = (): void => {
+    const waiting = headMoved;
+    headMoved = [];
+    for (const wake of waiting) wake();
+  };
+
+  const open = (index: number): RangeBuffer => {
+    const start = index * rangeBytes;
+    const range = new RangeBuffer(start, Math.min(total, start + rangeBytes));
+    ranges.set(index, range);
+    const created = rangeCreated;
+    rangeCreated = undefined;
+    created?.();
+    return range;
+  };
+
+  const worker = async (slot: number): Promise<void> => {
+    if (slot === 0) {
+      next = 1;
+      const range = open(0);
+      await readFirst(options, range).catch(() => undefined);
+      if (failure !== undefined) return;
+      // Its socket still holds bytes of the rest of the body: never reused.
+      options.http.disposeAndReplace(0);
+      if (range.received < range.length) await fetchRange(options, range, slot, signal);
+      range.finish();
+    }
+    while (failure === undefined && next < count) {
+      if (next >= head + window) {
+        await new Promise<void>((resolve) => headMoved.push(resolve));
+        continue;
+      }
+      const range = open(next++);
+      await fetchRange(options, range, slot, signal);
+      range.finish();
+    }
+  };
+
+  const writer = async (): Promise<void> => {
+    for (; head < count;) {
+      let range = ranges.get(head);
+      while (range === undefined) {
+        await new Promise<void>((resolve) => (rangeCreated = resolve));
+        if (failure !== undefined) return;
+        range = ranges.get(head);
+      }
+      for (;;) {
+        if (failure !== undefined) return;
+        if (range.pending) await options.deliver(range.take());
+        else if (range.done) break;
+        else await range.next();
+      }
+      ranges.delete(head++);
+      wakeWorkers();
+    }
+  };
+
+  // The first body is read outside HttpManager, which cuts only the sockets of its own requests.
+  const onAbort = (): void => fail(new AbortError(options.operation.signal.reason, options.context));
+  options.operation.signal.addEventListener('abort', onAbort, { once: true });
+  const tasks = [writer(), ...Array.from({ length: connections }, (_, slot) => worker(slot))].map((task) =>
+    task.catch(fail),
+  );
+  try {
+    await Promise.all(tasks);
+  } finally {
+    options.operation.signal.removeEventListener('abort', onAbort);
+  }
+  if (failure !== undefined) {
+    options.operation.throwIfStopped();
+    throw failure;
+  }
+}
+
+/** Reads range 0 from the first response, up to the range's end; a cut leaves the rest to a resume. */
+async function readFirst(options: RangedReadOptions, range: RangeBuffer): Promise<void> {
+  const res = options.first;
+  const watchdog = watchThroughput(options.stall, 'Download', options.context, (error) => res.destroy(error));
+  try {
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      watchdog.add(chunk.length);
+      const room = range.length - range.received;
+      range.push(chunk.length <= room ? chunk : chunk.subarray(0, room));
+      if (range.received >= range.length) break;
+    }
+  } finally {
+    watchdog.stop();
+    if (!res.destroyed) res.destroy();
+  }
+}
+
+/** Fetches what `range` still lacks on `slot`, resumed after a cut within the retry policy. */
+async function fetchRange(
+  options: RangedReadOptions,
+  range: RangeBuffer,
+  slot: number,
+  signal: AbortSignal,
+): Promise<void> {
+  while (range.received < range.length) {
+    const url = options.url();
+    const refusal = await options.http.request(
+      {
+        slot,
+        method: 'GET',
+        url,
+        headers: () => ({
+          range: `bytes=${range.start + range.received}-${range.end - 1}`,
+          'if-match': options.etag,
+        }),
+        okStatuses: [403, 412, 416],
+        signal,
+        context: options.context,
+      },
+      (res) => readRange(options, range, res),
+    );
+    if (refusal !== undefined) await options.refused(url, refusal);
+  }
+}
+
+async function readRange(
+  options: RangedReadOptions,
+  range: RangeBuffer,
+  res: IncomingMessage,
+): Promise<Refusal | undefined> {
+  const status = res.statusCode ?? 0;
+  const asked = `bytes=${range.start + range.received}-${range.end - 1}`;
+  if (status === 403) {
+    const body = (await readBody(res, 64 * 1024).catch(() => Buffer.alloc(0))).toString('utf8');
+    const code = res.headers['x-ms-error-code'];
+    return { code: typeof code === 'string' ? code : undefined, message: extractErrorMessage(body), body };
+  }
+  if (status === 412 || status === 416) {
+    res.resume();
+    throw new IntegrityError(
+      'ERR_FERRY_INTEGRITY',
+      status === 412
+        ? `The blob changed during the download: the range ${asked} was refused for If-Match ${options.etag} (HTTP 412)`
+        : `The blob is shorter than the ${options.total} bytes it declared: the range ${asked} was refused as out of range (HTTP 416)`,
+      { context: options.context },
+    );
+  }
+  if (status !== 206) {
+    res.resume();
+    throw new FerryError(
+      'ERR_FERRY_PROTOCOL',
+      `The blob store answered the ranged GET ${asked} with HTTP ${status}, expected 206 (it answered the first range with 206)`,
+      { context: options.context },
+    );
+  }
+  const from = range.start + range.received;
+  const length = range.end - from;
+  const contentRange = String(res.headers['content-range'] ?? '');
+  const declared = res.headers['content-length'];
+  const etag = res.headers['etag'];
+  if (
+    contentRange !== `bytes ${from}-${range.end - 1}/${options.total}` ||
+    (declared !== undefined && Number(declared) !== length) ||
+    (etag !== undefined && etag !== options.etag)
+  ) {
+    res.resume();
+    throw new IntegrityError(
+      'ERR_FERRY_INTEGRITY',
+      `The blob store answered ${asked} with Content-Range '${contentRange.slice(0, 100)}'${
+        declared === undefined ? '' : `, Content-Length ${String(declared).slice(0, 20)}`
+      }${etag === undefined || etag === options.etag ? '' : ` and another ETag`}, not the ${length} bytes asked for of the ${options.total}-byte blob`,
+      { context: options.context },
+    );
+  }
+  const watchdog = watchThroughput(options.stall, 'Download', options.context, (error) => res.destroy(error));
+  let got = 0;
+  try {
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      watchdog.add(chunk.length);
+      got += chunk.length;
+      if (got > length) {
+        throw new IntegrityError(
+          'ERR_FERRY_INTEGRITY',
+          `The blob store sent more than the ${length} bytes of the range ${asked}`,
+          { context: options.context },
+        );
+      }
+      range.push(chunk);
+    }
+  } catch (error) {
+    // Typed already: an overrun, a stall (retried as such), an abort.
+    if (error instanceof FerryError) throw error;
+    throw new IntegrityError(
+      'ERR_FERRY_INTEGRITY',
+      `Download truncated: the range ${asked} broke off after ${got} of ${length} bytes`,
+      { cause: error, retryable: true, context: options.context },
+    );
+  } finally {
+    watchdog.stop();
+    if (!res.destroyed && !res.complete) res.destroy();
+  }
+  if (got !== length) {
+    throw new IntegrityError(
+      'ERR_FERRY_INTEGRITY',
+      `Download truncated: the range ${asked} ended after ${got} of ${length} bytes`,
+      { retryable: true, context: options.context },
+    );
+  }
+  return undefined;
+}
