@@ -229,7 +229,10 @@ async function fetchOnce(
       );
     }
     let append = false;
-    if (status === 206 && state.received > 0) {
+    // What this attempt asked for (see the headers below): the rest after what arrived, or the
+    // whole blob as `bytes=0-` when ranges could follow, or no range at all.
+    const resuming = state.received > 0 && state.etag !== undefined;
+    if (status === 206 && resuming) {
       const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers['content-range'] ?? ''));
       if (!range || Number(range[1]) !== state.received || !rangeAgrees(range, res, state.expectedTotal)) {
         res.resume();
@@ -240,7 +243,7 @@ async function fetchOnce(
         );
       }
       append = true;
-    } else if (status === 206) {
+    } else if (status === 206 && rangeable) {
       // The whole blob, asked as `bytes=0-`: its total and ETag decide between ranges and one stream.
       wholeRange(res, state, options);
       if (state.etag !== undefined && state.expectedTotal !== undefined) {
