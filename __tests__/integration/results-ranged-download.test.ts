@@ -17,7 +17,12 @@ const MiB = 1024 * 1024;
 const BLOB = randomBytes(6 * MiB + 12345);
 const SHA = createHash('sha256').update(BLOB).digest('hex');
 const ETAG = '"0xBLOB1"';
-const POLICY: RangePolicy = { thresholdBytes: 2 * MiB, rangeBytes: 1 * MiB, maxConnections: 4 };
+const POLICY: RangePolicy = {
+  thresholdBytes: 2 * MiB,
+  rangeBytes: 1 * MiB,
+  maxConnections: 4,
+  bufferBytes: 2 * MiB,
+};
 
 interface Seen {
   range: string | undefined;
@@ -247,6 +252,38 @@ test('below the threshold, or with concurrency 1, the blob is one plain GET as b
       expect(server.seen.map((s) => s.range)).toEqual([undefined]);
     }
   } finally {
+    await server.close();
+  }
+});
+
+test('a slow sink pauses the ranges ahead of it (bounded memory) without tripping the stall watchdog', async () => {
+  const server = await blobServer();
+  const http = manager(4);
+  let delivered = 0;
+  const sink: BlobSink = {
+    start: async () => undefined,
+    write: async (chunks) => {
+      for (const chunk of chunks) delivered += chunk.length;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    },
+  };
+  try {
+    const result = await downloadBlob(server.url, sink, {
+      http,
+      operation: new Operation('download'),
+      context: {},
+      expectedSha256: SHA,
+      listedSize: BLOB.length,
+      ranges: { ...POLICY, bufferBytes: 1 * MiB },
+      // Paused ranges receive nothing for longer than this window: the pause must not count.
+      stall: { minBytesPerSecond: 64 * 1024, windowMs: 150 },
+    });
+    expect(result.sha256).toBe(SHA);
+    expect(delivered).toBe(BLOB.length);
+    // Every range asked once: no stall retried any of them.
+    expect(server.seen).toHaveLength(1 + 6);
+  } finally {
+    http.dispose();
     await server.close();
   }
 });

@@ -16,7 +16,12 @@ const BLOB = randomBytes(40 * KiB + 7);
 const SHA = createHash('sha256').update(BLOB).digest('hex');
 const ETAG = '"0xETAG1"';
 const URL_ = 'http://blob.test/container/blob?sig=secret';
-const POLICY: RangePolicy = { thresholdBytes: 16 * KiB, rangeBytes: 10 * KiB, maxConnections: 4 };
+const POLICY: RangePolicy = {
+  thresholdBytes: 16 * KiB,
+  rangeBytes: 10 * KiB,
+  maxConnections: 4,
+  bufferBytes: 20 * KiB,
+};
 
 const server = setupServer();
 beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));

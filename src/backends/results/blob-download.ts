@@ -60,12 +60,15 @@ export interface RangePolicy {
   thresholdBytes: number;
   rangeBytes: number;
   maxConnections: number;
+  /** Bytes held ahead of the write position before ranges ahead of it pause (ranged-blob-reader.ts). */
+  bufferBytes: number;
 }
 
 export const DEFAULT_RANGE_POLICY: Readonly<RangePolicy> = Object.freeze({
   thresholdBytes: 64 * 1024 * 1024,
   rangeBytes: 8 * 1024 * 1024,
   maxConnections: 8,
+  bufferBytes: 32 * 1024 * 1024,
 });
 
 /**
@@ -406,6 +409,7 @@ async function fetchOnce(
   await readRangedBody(outcome, file, state, options, {
     connections,
     rangeBytes: policy.rangeBytes,
+    bufferBytes: policy.bufferBytes,
     currentUrl,
     refused,
   });
@@ -453,6 +457,7 @@ async function readRangedBody(
   plan: {
     connections: number;
     rangeBytes: number;
+    bufferBytes: number;
     currentUrl: () => string;
     refused: (usedUrl: string, refusal: Refusal) => Promise<void>;
   },
@@ -471,6 +476,7 @@ async function readRangedBody(
       total: outcome.total,
       etag: outcome.etag,
       rangeBytes: plan.rangeBytes,
+      bufferBytes: plan.bufferBytes,
       connections: plan.connections,
       first: outcome.res,
       stall: options.stall ?? options.http.stallPolicy,

@@ -4,7 +4,7 @@ import { readBody } from '../../transport/body.js';
 import { extractErrorMessage } from '../../transport/error-body.js';
 import type { HttpManager } from '../../transport/http-manager.js';
 import type { Operation } from '../../transport/operation.js';
-import { watchThroughput, type StallPolicy } from '../../transport/stall-watchdog.js';
+import { watchThroughput, type StallPolicy, type Watchdog } from '../../transport/stall-watchdog.js';
 
 /**
  * Parallel ranged GETs of one large blob (issue 12): the blob is cut into ranges of
@@ -28,6 +28,12 @@ export interface RangedReadOptions {
   rangeBytes: number;
   connections: number;
   /**
+   * Bytes held ahead of the write position before the ranges behind the one being written stop
+   * reading (their sockets then fill and TCP slows the sender): when the sink is slower than N
+   * connections, memory stays at this instead of `connections × rangeBytes`.
+   */
+  bufferBytes: number;
+  /**
    * The first response (a 206 to `Range: bytes=0-`, on slot 0): range 0 is read from it, then
    * it is destroyed, since the rest of its body belongs to the other ranges.
    */
@@ -43,6 +49,38 @@ export interface Refusal {
   body: string;
 }
 
+/** Bytes received and not yet handed on, shared by every range of one download. */
+class Budget {
+  held = 0;
+  #waiting: Array<() => void> = [];
+
+  constructor(readonly limit: number) {}
+
+  add(bytes: number): void {
+    this.held += bytes;
+  }
+
+  release(bytes: number): void {
+    this.held -= bytes;
+    if (this.held > this.limit) return;
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const wake of waiting) wake();
+  }
+
+  /** Resolves once the held bytes are back under the limit (or `wakeAll` is called). */
+  room(): Promise<void> {
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  /** Wakes every waiter to check again (the writer moved on, or the download failed). */
+  wakeAll(): void {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const wake of waiting) wake();
+  }
+}
+
 /** A fetched range's bytes, between the connection that receives them and the in-order writer. */
 class RangeBuffer {
   /** Bytes received so far; a resume asks for the rest after them. */
@@ -55,7 +93,11 @@ class RangeBuffer {
     readonly start: number,
     /** Exclusive. */
     readonly end: number,
+    readonly budget: Budget,
   ) {}
+
+  /** Set once the writer reached this range: it never waits for room, or nothing would drain. */
+  writing = false;
 
   get length(): number {
     return this.end - this.start;
@@ -63,6 +105,7 @@ class RangeBuffer {
 
   push(chunk: Buffer): void {
     this.received += chunk.length;
+    this.budget.add(chunk.length);
     this.#chunks.push(chunk);
     this.wake();
   }
@@ -76,6 +119,11 @@ class RangeBuffer {
     const chunks = this.#chunks;
     this.#chunks = [];
     return chunks;
+  }
+
+  /** Whether reading should pause: ahead of the writer while too much is held. */
+  get mustWait(): boolean {
+    return !this.writing && this.budget.held > this.budget.limit;
   }
 
   get pending(): boolean {
@@ -100,6 +148,7 @@ export async function readRanges(options: RangedReadOptions): Promise<void> {
   const connections = Math.max(1, Math.min(options.connections, options.http.slots, count));
   const window = connections;
   const ranges = new Map<number, RangeBuffer>();
+  const budget = new Budget(options.bufferBytes);
   const internal = new AbortController();
   const signal = AbortSignal.any([options.operation.signal, internal.signal]);
   let failure: unknown;
@@ -116,6 +165,7 @@ export async function readRanges(options: RangedReadOptions): Promise<void> {
     internal.abort(error);
     if (!options.first.destroyed) options.first.destroy();
     for (const range of ranges.values()) range.wake();
+    budget.wakeAll();
     wakeWorkers();
     rangeCreated?.();
   };
@@ -128,7 +178,7 @@ export async function readRanges(options: RangedReadOptions): Promise<void> {
 
   const open = (index: number): RangeBuffer => {
     const start = index * rangeBytes;
-    const range = new RangeBuffer(start, Math.min(total, start + rangeBytes));
+    const range = new RangeBuffer(start, Math.min(total, start + rangeBytes), budget);
     ranges.set(index, range);
     const created = rangeCreated;
     rangeCreated = undefined;
@@ -166,10 +216,18 @@ export async function readRanges(options: RangedReadOptions): Promise<void> {
         if (failure !== undefined) return;
         range = ranges.get(head);
       }
+      range.writing = true;
+      // This range may itself be waiting for room: it must read on now, whatever is held.
+      budget.wakeAll();
       for (;;) {
         if (failure !== undefined) return;
-        if (range.pending) await options.deliver(range.take());
-        else if (range.done) break;
+        if (range.pending) {
+          const chunks = range.take();
+          await options.deliver(chunks);
+          let bytes = 0;
+          for (const chunk of chunks) bytes += chunk.length;
+          budget.release(bytes);
+        } else if (range.done) break;
         else await range.next();
       }
       ranges.delete(head++);
@@ -197,13 +255,16 @@ export async function readRanges(options: RangedReadOptions): Promise<void> {
 /** Reads range 0 from the first response, up to the range's end; a cut leaves the rest to a resume. */
 async function readFirst(options: RangedReadOptions, range: RangeBuffer): Promise<void> {
   const res = options.first;
-  const watchdog = watchThroughput(options.stall, 'Download', options.context, (error) => res.destroy(error));
+  const watchdog = new PausableWatchdog(() =>
+    watchThroughput(options.stall, 'Download', options.context, (error) => res.destroy(error)),
+  );
   try {
     for await (const chunk of res as AsyncIterable<Buffer>) {
       watchdog.add(chunk.length);
       const room = range.length - range.received;
       range.push(chunk.length <= room ? chunk : chunk.subarray(0, room));
       if (range.received >= range.length) break;
+      await waitForRoom(range, watchdog);
     }
   } finally {
     watchdog.stop();
@@ -288,7 +349,9 @@ async function readRange(
       { context: options.context },
     );
   }
-  const watchdog = watchThroughput(options.stall, 'Download', options.context, (error) => res.destroy(error));
+  const watchdog = new PausableWatchdog(() =>
+    watchThroughput(options.stall, 'Download', options.context, (error) => res.destroy(error)),
+  );
   let got = 0;
   try {
     for await (const chunk of res as AsyncIterable<Buffer>) {
@@ -302,6 +365,7 @@ async function readRange(
         );
       }
       range.push(chunk);
+      if (got < length) await waitForRoom(range, watchdog);
     }
   } catch (error) {
     // Typed already: an overrun, a stall (retried as such), an abort.
@@ -323,4 +387,41 @@ async function readRange(
     );
   }
   return undefined;
+}
+
+/**
+ * Pauses a range ahead of the writer while the download holds more than its budget: the
+ * response is not read meanwhile, so its socket fills and TCP slows the sender. The pause is
+ * not a stall, so the watchdog starts over afterwards.
+ */
+async function waitForRoom(range: RangeBuffer, watchdog: PausableWatchdog): Promise<void> {
+  if (!range.mustWait) return;
+  watchdog.pause();
+  while (range.mustWait) await range.budget.room();
+  watchdog.resume();
+}
+
+/** The stall watchdog of one response, stopped while the response is paused on purpose. */
+class PausableWatchdog {
+  #current: Watchdog;
+
+  constructor(private readonly begin: () => Watchdog) {
+    this.#current = begin();
+  }
+
+  add(bytes: number): void {
+    this.#current.add(bytes);
+  }
+
+  pause(): void {
+    this.#current.stop();
+  }
+
+  resume(): void {
+    this.#current = this.begin();
+  }
+
+  stop(): void {
+    this.#current.stop();
+  }
 }
