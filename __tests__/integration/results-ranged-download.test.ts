@@ -22,6 +22,8 @@ const POLICY: RangePolicy = {
   rangeBytes: 1 * MiB,
   maxConnections: 4,
   bufferBytes: 2 * MiB,
+  // Always ranges here, however fast the first response is.
+  fastBytesPerSecond: Infinity,
 };
 
 interface Seen {
@@ -282,6 +284,57 @@ test('a slow sink pauses the ranges ahead of it (bounded memory) without trippin
     expect(delivered).toBe(BLOB.length);
     // Every range asked once: no stall retried any of them.
     expect(server.seen).toHaveLength(1 + 6);
+  } finally {
+    http.dispose();
+    await server.close();
+  }
+});
+
+test('a first response fast enough to be read alone stays one stream; a cut in it continues range by range', async () => {
+  let cuts = 0;
+  const cutAt = 2 * MiB + 512 * 1024;
+  const server = await blobServer((range) => (range === 'bytes=0-' && cuts++ === 0 ? cutAt : undefined));
+  const http = manager(8);
+  try {
+    const file = path.join(work, 'blob');
+    const result = await downloadBlob(server.url, file, {
+      http,
+      operation: new Operation('download'),
+      context: {},
+      expectedSha256: SHA,
+      listedSize: BLOB.length,
+      // Any rate counts as fast: the first response is read alone.
+      ranges: { ...POLICY, fastBytesPerSecond: 0 },
+    });
+    expect(result.sha256).toBe(SHA);
+    expect((await readFile(file)).equals(BLOB)).toBe(true);
+    // The rest of the cut range, then the remaining ranges one after another on one connection.
+    expect(server.seen.map((s) => s.range)).toEqual([
+      'bytes=0-',
+      `bytes=${cutAt}-${3 * MiB - 1}`,
+      ...[3, 4, 5, 6].map((i) => `bytes=${i * MiB}-${Math.min(BLOB.length, (i + 1) * MiB) - 1}`),
+    ]);
+    expect(server.maxInFlight).toBe(1);
+  } finally {
+    http.dispose();
+    await server.close();
+  }
+});
+
+test('a fast first response without a cut is the only request', async () => {
+  const server = await blobServer();
+  const http = manager(8);
+  try {
+    const result = await downloadBlob(server.url, path.join(work, 'blob'), {
+      http,
+      operation: new Operation('download'),
+      context: {},
+      expectedSha256: SHA,
+      listedSize: BLOB.length,
+      ranges: { ...POLICY, fastBytesPerSecond: 0 },
+    });
+    expect(result.sha256).toBe(SHA);
+    expect(server.seen.map((s) => s.range)).toEqual(['bytes=0-']);
   } finally {
     http.dispose();
     await server.close();

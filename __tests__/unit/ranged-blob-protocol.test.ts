@@ -21,6 +21,8 @@ const POLICY: RangePolicy = {
   rangeBytes: 10 * KiB,
   maxConnections: 4,
   bufferBytes: 20 * KiB,
+  // Always ranges here, however fast the first response is.
+  fastBytesPerSecond: Infinity,
 };
 
 const server = setupServer();

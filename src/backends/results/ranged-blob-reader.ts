@@ -34,6 +34,11 @@ export interface RangedReadOptions {
    */
   bufferBytes: number;
   /**
+   * A first response that delivers range 0 at least this fast is read alone to the end, as one
+   * stream: no cap worth getting around holds it back.
+   */
+  fastBytesPerSecond: number;
+  /**
    * The first response (a 206 to `Range: bytes=0-`, on slot 0): range 0 is read from it, then
    * it is destroyed, since the rest of its body belongs to the other ranges.
    */
@@ -165,6 +170,7 @@ export async function readRanges(options: RangedReadOptions): Promise<void> {
     internal.abort(error);
     if (!options.first.destroyed) options.first.destroy();
     for (const range of ranges.values()) range.wake();
+    decide(true);
     budget.wakeAll();
     wakeWorkers();
     rangeCreated?.();
@@ -186,26 +192,63 @@ export async function readRanges(options: RangedReadOptions): Promise<void> {
     return range;
   };
 
-  const worker = async (slot: number): Promise<void> => {
-    if (slot === 0) {
-      next = 1;
-      const range = open(0);
-      await readFirst(options, range).catch(() => undefined);
-      if (failure !== undefined) return;
+  /** Whether the first response turned out fast enough to be read alone (decided after range 0). */
+  let decide: (oneStream: boolean) => void = () => undefined;
+  const decided = new Promise<boolean>((resolve) => (decide = resolve));
+
+  const waitForWindow = async (): Promise<void> => {
+    while (failure === undefined && next >= head + window)
+      await new Promise<void>((resolve) => headMoved.push(resolve));
+  };
+
+  const firstWorker = async (): Promise<void> => {
+    next = 1;
+    const body = new FirstBody(options);
+    let range = open(0);
+    const startedAt = performance.now();
+    await body.fill(range);
+    const seconds = (performance.now() - startedAt) / 1000;
+    // A first stream already this fast is not held back by a per-connection cap: ranges would
+    // only add copies and connections (measured: 2x slower on loopback), so it is read alone.
+    const oneStream = range.received === range.length && range.length >= options.fastBytesPerSecond * seconds;
+    decide(oneStream);
+    if (!oneStream) {
+      body.destroy();
       // Its socket still holds bytes of the rest of the body: never reused.
       options.http.disposeAndReplace(0);
-      if (range.received < range.length) await fetchRange(options, range, slot, signal);
-      range.finish();
     }
+    for (;;) {
+      if (failure !== undefined) return;
+      if (range.received < range.length) await fetchRange(options, range, 0, signal);
+      range.finish();
+      if (!oneStream || next >= count) break;
+      await waitForWindow();
+      if (failure !== undefined) return;
+      range = open(next++);
+      // After a cut, the rest of the blob comes range by range on this connection.
+      if (body.readable) await body.fill(range);
+    }
+    body.destroy();
+    if (oneStream) return;
+    await otherRanges(0);
+  };
+
+  const otherRanges = async (slot: number): Promise<void> => {
     while (failure === undefined && next < count) {
       if (next >= head + window) {
-        await new Promise<void>((resolve) => headMoved.push(resolve));
+        await waitForWindow();
         continue;
       }
       const range = open(next++);
       await fetchRange(options, range, slot, signal);
       range.finish();
     }
+  };
+
+  const worker = async (slot: number): Promise<void> => {
+    if (slot === 0) return firstWorker();
+    if (await decided) return;
+    await otherRanges(slot);
   };
 
   const writer = async (): Promise<void> => {
@@ -252,23 +295,61 @@ export async function readRanges(options: RangedReadOptions): Promise<void> {
   }
 }
 
-/** Reads range 0 from the first response, up to the range's end; a cut leaves the rest to a resume. */
-async function readFirst(options: RangedReadOptions, range: RangeBuffer): Promise<void> {
-  const res = options.first;
-  const watchdog = new PausableWatchdog(() =>
-    watchThroughput(options.stall, 'Download', options.context, (error) => res.destroy(error)),
-  );
-  try {
-    for await (const chunk of res as AsyncIterable<Buffer>) {
-      watchdog.add(chunk.length);
+/**
+ * The first response's body, read range by range: range 0 always, and every range after it
+ * when the stream is fast enough to be read alone. A chunk that straddles two ranges is split.
+ * A cut (or stall) ends it; what the range lacks then comes from a ranged GET.
+ */
+class FirstBody {
+  readonly #res: IncomingMessage;
+  readonly #chunks: AsyncIterator<Buffer>;
+  readonly #watchdog: PausableWatchdog;
+  #leftover: Buffer | undefined;
+  #ended = false;
+
+  constructor(options: RangedReadOptions) {
+    const res = options.first;
+    this.#res = res;
+    this.#chunks = (res as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    this.#watchdog = new PausableWatchdog(() =>
+      watchThroughput(options.stall, 'Download', options.context, (error) => res.destroy(error)),
+    );
+  }
+
+  get readable(): boolean {
+    return !this.#ended;
+  }
+
+  async fill(range: RangeBuffer): Promise<void> {
+    while (!this.#ended && range.received < range.length) {
+      let chunk = this.#leftover;
+      this.#leftover = undefined;
+      if (chunk === undefined) {
+        try {
+          const next = await this.#chunks.next();
+          if (next.done) {
+            this.destroy();
+            return;
+          }
+          chunk = next.value;
+          this.#watchdog.add(chunk.length);
+        } catch {
+          this.destroy();
+          return;
+        }
+      }
       const room = range.length - range.received;
-      range.push(chunk.length <= room ? chunk : chunk.subarray(0, room));
-      if (range.received >= range.length) break;
-      await waitForRoom(range, watchdog);
+      if (chunk.length > room) this.#leftover = chunk.subarray(room);
+      range.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
+      if (range.received < range.length) await waitForRoom(range, this.#watchdog);
     }
-  } finally {
-    watchdog.stop();
-    if (!res.destroyed) res.destroy();
+  }
+
+  destroy(): void {
+    this.#ended = true;
+    this.#leftover = undefined;
+    this.#watchdog.stop();
+    if (!this.#res.destroyed) this.#res.destroy();
   }
 }
 
