@@ -14,6 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { DEFAULT_RANGE_POLICY, downloadBlob } from '../lib/backends/results/blob-download.js';
 import { HttpManager } from '../lib/transport/http-manager.js';
@@ -53,7 +54,9 @@ server.listen(0, '127.0.0.1', () => console.log(server.address().port));
 process.stdin.on('data', () => console.log(requests));
 `;
 
-const child = spawn(process.execPath, ['--input-type=module', '-e', SERVER], { stdio: ['pipe', 'pipe', 'inherit'] });
+const child = spawn(process.execPath, ['--input-type=module', '-e', SERVER], {
+  stdio: ['pipe', 'pipe', 'inherit'],
+});
 const lines = createInterface({ input: child.stdout });
 const nextLine = () => new Promise((resolve) => lines.once('line', resolve));
 const port = Number(await nextLine());
@@ -68,7 +71,8 @@ if (values.throttle) {
 const connections = Number(values.connections);
 const http = new HttpManager({ slots: connections, userAgent: 'ferry-bench' });
 const work = await mkdtemp(path.join(os.tmpdir(), 'ferry-ranged-bench-'));
-const sink = values.sink === 'file' ? path.join(work, 'blob') : { start: async () => {}, write: async () => {} };
+const sink =
+  values.sink === 'file' ? path.join(work, 'blob') : { start: async () => {}, write: async () => {} };
 const ranges = {
   ...DEFAULT_RANGE_POLICY,
   ...(values.threshold !== undefined ? { thresholdBytes: Number(values.threshold) * MiB } : {}),
