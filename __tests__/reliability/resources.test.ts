@@ -374,6 +374,65 @@ describe('P35: tens of thousands of small files under ulimit -n 256', () => {
   }, 300_000);
 });
 
+describe('P35: memory grows with the work, not with the number of files (issue 12 item 5)', () => {
+  const SMALL = 5_000;
+  const LARGE = 20_000;
+  /**
+   * Peak RSS growth allowed per extra one-byte file, per operation. Measured on 2026-12-03:
+   * upload ~1.9 KiB, download ~2.2 KiB per file (the caller's path list, the upload's file list
+   * and the results download's per-entry state; see docs/benchmarks.md). A guard against
+   * per-file costs creeping back, with room for a busy machine's noise; the 200 MiB at 100,000
+   * files target itself is measured by the bench (`--files 100000`).
+   */
+  const BYTES_PER_FILE = 3 * 1024;
+  let root: string;
+  beforeAll(async () => {
+    root = path.join(work, 'p35-growth');
+    await writeTinyFiles(path.join(root, 'small'), SMALL / 1000, 1000, 0);
+    await writeTinyFiles(path.join(root, 'large'), LARGE / 1000, 1000, 0);
+  }, 120_000);
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  /**
+   * Uploads `count` files in one child and downloads them in another (client and embedded store
+   * in each), so each operation's peak RSS is its own.
+   */
+  const peaksFor = async (count: number): Promise<{ upload: number; download: number }> => {
+    const dir = path.join(root, count === SMALL ? 'small' : 'large');
+    const options = { localStore: path.join(root, `store-${count}`) };
+    const up = await runChild([{ op: 'upload', name: 'growth', dir, options }], { timeoutMs: 240_000 });
+    expect(succeeded(up, 0).fileCount).toBe(count);
+    expectChildClean(up);
+    const out = path.join(root, `out-${count}`);
+    const down = await runChild([{ op: 'download', name: 'growth', path: out, options }], {
+      timeoutMs: 240_000,
+    });
+    expect(succeeded(down, 0).fileCount).toBe(count);
+    expectChildClean(down);
+    await rm(out, { recursive: true, force: true });
+    return { upload: up.maxRssMiB, download: down.maxRssMiB };
+  };
+
+  // The legacy protocol is measured by the bench (`--files`, an embedded `ferry serve`): 20,000
+  // files through it take minutes on a busy 2-core machine, too long for this suite.
+  test('[P35] results, embedded store: peak RSS of upload and of download grows by less than 3 KiB per file from 5,000 to 20,000 files', async () => {
+    const started = Date.now();
+    const small = await peaksFor(SMALL);
+    const large = await peaksFor(LARGE);
+    timings['P35 growth results'] = Date.now() - started;
+    const perFile = (op: 'upload' | 'download'): number => ((large[op] - small[op]) * MIB) / (LARGE - SMALL);
+    for (const op of ['upload', 'download'] as const) {
+      console.log(
+        `P35 growth results ${op}: peak RSS ${small[op].toFixed(0)} MiB at ${SMALL} files, ${large[op].toFixed(0)} MiB at ${LARGE}: ${perFile(op).toFixed(0)} B/file`,
+      );
+    }
+    expect(perFile('upload')).toBeLessThan(BYTES_PER_FILE);
+    expect(perFile('download')).toBeLessThan(BYTES_PER_FILE);
+  }, 480_000);
+});
+
 // ---------------------------------------------------------------------------------------------
 
 /** The central directory record of a single-entry zip, read through its ZIP64 end records. */

@@ -3,6 +3,7 @@ import { FerryError } from '../../core/errors.js';
 import { isAlreadyCompressed } from '../compressed-extensions.js';
 import { printable } from '../../core/format.js';
 import { SAMPLE_SIZE, isWorthDeflating, sampleIsCompressible } from './compressibility.js';
+import type { CentralDirectory } from './central-directory.js';
 import { EntrySource, StreamSource, type FileCounters, type PieceSource } from './entry-source.js';
 import {
   MAX_UINT32,
@@ -32,7 +33,8 @@ export interface Context {
   readonly now: Date;
   /** Files up to this size are read whole and become one task. */
   readonly wholeFileLimit: number;
-  readonly records: EntryRecord[];
+  /** Every finished entry's header, packed (records are dropped once their entry is written). */
+  readonly centralDirectory: CentralDirectory;
   readonly files: FileCounters;
   readonly counters: PipelineCounters;
   readonly stats: ZipStreamStats;
@@ -55,11 +57,12 @@ export function newRecord(ctx: Context, input: PreparedInput, mtime: Date): Entr
     uncompressedSize: 0,
     localHeaderOffset: 0,
   };
-  ctx.records.push(record);
   return record;
 }
 
+/** Called once per entry, in archive order, when its last byte has been emitted. */
 function entryDone(ctx: Context, record: EntryRecord): void {
+  ctx.centralDirectory.add(record);
   ctx.stats.entriesWritten++;
   ctx.options.onEntry?.({
     name: record.name,

@@ -112,8 +112,12 @@ export const MAX_CONCURRENCY = 64;
 export const DEFAULT_FILE_MODE = 0o644;
 export const DEFAULT_DIRECTORY_MODE = 0o755;
 export const DEFAULT_SYMLINK_MODE = 0o777;
-/** Central directory headers are emitted in batches of about this many bytes. */
-export const CENTRAL_DIRECTORY_BATCH = 1024 * 1024;
+/**
+ * Central directory headers are packed (and emitted) in blocks of about this many bytes: small
+ * enough that the block being filled stays a few hundred small Buffers, large enough that a
+ * 100,000-entry directory is a few hundred blocks.
+ */
+export const CENTRAL_DIRECTORY_BATCH = 64 * 1024;
 /** Queued tasks of any weight (headers, empty entries) at most, besides the weighted limit. */
 export const MAX_QUEUED_TASKS = 256;
 export const EMPTY = Buffer.alloc(0);

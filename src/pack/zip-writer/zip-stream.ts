@@ -4,7 +4,8 @@ import { AbortError } from '../../core/errors.js';
 import { isAlreadyCompressed } from '../compressed-extensions.js';
 import { SAMPLE_SIZE } from './compressibility.js';
 import { readSmallFileSync } from './entry-source.js';
-import { centralDirectoryHeader, endOfCentralDirectory } from './headers.js';
+import { CentralDirectory } from './central-directory.js';
+import { endOfCentralDirectory } from './headers.js';
 import { emitInOrder, type OutputTask } from './parallel-deflate.js';
 import {
   type ZipInput,
@@ -108,28 +109,15 @@ async function* zipBytes(
   });
 
   const centralDirectoryOffset = ctx.counters.bytesEmitted;
-  let centralDirectorySize = 0;
-  let batch: Buffer[] = [];
-  let batchBytes = 0;
-  const flush = (): Buffer => {
-    const out = Buffer.concat(batch, batchBytes);
-    centralDirectorySize += batchBytes;
-    ctx.counters.bytesEmitted += batchBytes;
-    batch = [];
-    batchBytes = 0;
-    return out;
-  };
-  for (const record of ctx.records) {
-    const header = centralDirectoryHeader(record, ctx.options.forceZip64);
-    batch.push(header);
-    batchBytes += header.length;
-    if (batchBytes >= CENTRAL_DIRECTORY_BATCH) yield flush();
+  const { centralDirectory } = ctx;
+  for (const block of centralDirectory.drain()) {
+    ctx.counters.bytesEmitted += block.length;
+    yield block;
   }
-  if (batchBytes > 0) yield flush();
   const end = endOfCentralDirectory({
-    entries: ctx.records.length,
+    entries: centralDirectory.entries,
     centralDirectoryOffset,
-    centralDirectorySize,
+    centralDirectorySize: centralDirectory.size,
     forceZip64: ctx.options.forceZip64,
   });
   ctx.counters.bytesEmitted += end.length;
@@ -240,7 +228,7 @@ export function createZipStream(inputs: readonly ZipInput[], options: ZipWriterO
     signal: controller.signal,
     now: new Date(),
     wholeFileLimit: Math.min(SAMPLE_SIZE, normalized.chunkSize),
-    records: [],
+    centralDirectory: new CentralDirectory(CENTRAL_DIRECTORY_BATCH, normalized.forceZip64),
     files: stats,
     counters: stats,
     stats,

@@ -90,9 +90,12 @@ export class ContainerItems {
     const items = new ContainerItems(layout, containerId, maxBytes);
     await mkdir(layout.itemsDir(containerId), { recursive: true });
     // Later lines supersede earlier ones for the same path: the journal is replayed in order.
-    for (const record of await Journal.replay(items.#journal.path)) {
-      if (isItemRecord(record)) items.#put(record);
-    }
+    await Journal.replay(items.#journal.path, (record) => {
+      if (!isItemRecord(record)) return;
+      // Parsed apart, the two dates are two strings; most items were never touched again.
+      if (record.updatedAt === record.createdAt) record.updatedAt = record.createdAt;
+      items.#put(record);
+    });
     items.#packSize = (await stat(items.packPath).catch(() => undefined))?.size ?? 0;
     await items.#dropShortItems();
     return items;

@@ -6,7 +6,8 @@ import type { RequestContext, Route } from '../route.js';
 import { UPLOAD_SESSION_PARAM, type ArtifactRecord } from './artifact-store.js';
 import type { ItemRecord } from './container-items.js';
 import type { CachedRead } from '../results/fast-slow/fast-slow-store.js';
-import { fileEntry, folderEntry, type ContainerEntry, type ListResponse } from './contracts.js';
+import { fileEntry, folderEntry, type ContainerEntry } from './contracts.js';
+import { sendListing } from './listing-response.js';
 import type { LegacyItems, LegacyStore } from './store.js';
 import { normalizeItemPath, parseContentRange, parseOptionalLength } from './validate.js';
 
@@ -91,12 +92,22 @@ async function getItems(store: LegacyStore, ctx: RequestContext, fastRead?: Cach
   if (prefix !== undefined && prefix !== artifact.name && files.length === 0) {
     throw notFound(`No item ${JSON.stringify(prefix)} in artifact ${JSON.stringify(artifact.name)}`);
   }
-  const value: ContainerEntry[] = [
-    ...folders.map((f) => folderEntry(ctx.baseUrl, artifact.containerId, f, artifact)),
-    ...files.map((f) => fileEntry(ctx.baseUrl, artifact.containerId, f)),
-  ];
-  const body: ListResponse<ContainerEntry> = { count: value.length, value };
-  sendJson(ctx.res, 200, body);
+  // Each entry is made as it is written (see listing-response.ts): never all of them at once.
+  await sendListing(
+    ctx.res,
+    folders.length + files.length,
+    listingEntries(ctx.baseUrl, artifact, folders, files),
+  );
+}
+
+function* listingEntries(
+  baseUrl: string,
+  artifact: ArtifactRecord,
+  folders: readonly string[],
+  files: readonly ItemRecord[],
+): Generator<ContainerEntry, void, undefined> {
+  for (const folder of folders) yield folderEntry(baseUrl, artifact.containerId, folder, artifact);
+  for (const file of files) yield fileEntry(baseUrl, artifact.containerId, file);
 }
 
 /**
