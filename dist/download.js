@@ -4090,7 +4090,7 @@ var require_webidl = __commonJS({
 var require_util2 = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/fetch/util.js"(exports, module) {
     "use strict";
-    var { Transform: Transform5 } = __require("node:stream");
+    var { Transform: Transform6 } = __require("node:stream");
     var zlib = __require("node:zlib");
     var { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = require_constants3();
     var { getGlobalOrigin } = require_global();
@@ -4778,7 +4778,7 @@ var require_util2 = __commonJS({
       contentRange2 += isomorphicEncode(`${fullLength}`);
       return contentRange2;
     }
-    var InflateStream = class extends Transform5 {
+    var InflateStream = class extends Transform6 {
       #zlibOptions;
       /** @param {zlib.ZlibOptions} [zlibOptions] */
       constructor(zlibOptions) {
@@ -11264,13 +11264,13 @@ var require_pluralizer = __commonJS({
 var require_pending_interceptors_formatter = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/mock/pending-interceptors-formatter.js"(exports, module) {
     "use strict";
-    var { Transform: Transform5 } = __require("node:stream");
+    var { Transform: Transform6 } = __require("node:stream");
     var { Console } = __require("node:console");
     var PERSISTENT = process.versions.icu ? "\u2705" : "Y ";
     var NOT_PERSISTENT = process.versions.icu ? "\u274C" : "N ";
     module.exports = class PendingInterceptorsFormatter {
       constructor({ disableColors } = {}) {
-        this.transform = new Transform5({
+        this.transform = new Transform6({
           transform(chunk, _enc, cb) {
             cb(null, chunk);
           }
@@ -18321,7 +18321,7 @@ var require_eventsource_stream = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/eventsource/eventsource-stream.js"(exports, module) {
     "use strict";
     var buffer = __require("node:buffer");
-    var { Transform: Transform5 } = __require("node:stream");
+    var { Transform: Transform6 } = __require("node:stream");
     var { isASCIINumber, isValidLastEventId } = require_util8();
     var BOM = [239, 187, 191];
     var LF = 10;
@@ -18371,7 +18371,7 @@ var require_eventsource_stream = __commonJS({
       error2.aborted = false;
       return error2;
     }
-    var EventSourceStream = class extends Transform5 {
+    var EventSourceStream = class extends Transform6 {
       /**
        * @type {eventSourceSettings}
        */
@@ -19163,6 +19163,36 @@ var require_undici = __commonJS({
   }
 });
 
+// src/core/write-fully.ts
+async function writeFully(handle, buffers, position) {
+  let rest = buffers.filter((b) => b.length > 0);
+  let at = position;
+  while (rest.length > 0) {
+    const first = rest[0];
+    const { bytesWritten } = rest.length === 1 ? await handle.write(first, 0, first.length, at ?? null) : await handle.writev(rest, at);
+    if (bytesWritten === 0) {
+      throw Object.assign(new Error("Short write: the file system accepted no bytes"), { code: "ENOSPC" });
+    }
+    if (at !== void 0) at += bytesWritten;
+    let written = bytesWritten;
+    const next = [];
+    for (const buffer of rest) {
+      if (written >= buffer.length) {
+        written -= buffer.length;
+        continue;
+      }
+      next.push(written > 0 ? buffer.subarray(written) : buffer);
+      written = 0;
+    }
+    rest = next;
+  }
+}
+var init_write_fully = __esm({
+  "src/core/write-fully.ts"() {
+    "use strict";
+  }
+});
+
 // src/server/http/limits.ts
 function resolveLimits(given) {
   const limits = { ...DEFAULT_LIMITS };
@@ -19511,6 +19541,503 @@ var init_listing_index = __esm({
   }
 });
 
+// src/server/legacy/chunk-writer.ts
+import { createHash as createHash7 } from "node:crypto";
+import { constants as constants4 } from "node:fs";
+import { open as open12 } from "node:fs/promises";
+async function writeChunk(req, file, fresh, target) {
+  const md5 = target.expectedMd5 === void 0 ? void 0 : createHash7("md5");
+  const flags = constants4.O_WRONLY | constants4.O_CREAT | (fresh ? constants4.O_TRUNC : 0);
+  const handle = await open12(file, flags, 420);
+  let position = target.offset;
+  let received = 0;
+  let batch = [];
+  let batchBytes = 0;
+  try {
+    for await (const chunk of req.iterator({ destroyOnReturn: false })) {
+      received += chunk.length;
+      if (received > target.length) {
+        throw new ErrorResponse(
+          400,
+          `Request body is longer than the Content-Range (${target.length} bytes)`,
+          {
+            Connection: "close"
+          }
+        );
+      }
+      md5?.update(chunk);
+      batch.push(chunk);
+      batchBytes += chunk.length;
+      if (batchBytes >= WRITE_BATCH) {
+        await writeFully(handle, batch, position);
+        position += batchBytes;
+        batch = [];
+        batchBytes = 0;
+      }
+    }
+    if (batchBytes > 0) await writeFully(handle, batch, position);
+  } finally {
+    await handle.close();
+  }
+  if (received !== target.length) {
+    throw badRequest2(`Request body has ${received} bytes but the Content-Range says ${target.length}`);
+  }
+  if (md5 && target.expectedMd5 !== void 0) {
+    const actual = md5.digest("base64");
+    if (actual !== target.expectedMd5.trim()) {
+      throw badRequest2(
+        `MD5 mismatch for the chunk: x-actions-results-md5 is ${target.expectedMd5}, received bytes hash to ${actual}`
+      );
+    }
+  }
+}
+async function readChunkBody(req, target) {
+  const chunks = [];
+  let received = 0;
+  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
+    received += chunk.length;
+    if (received > target.length) {
+      throw new ErrorResponse(400, `Request body is longer than the Content-Range (${target.length} bytes)`, {
+        Connection: "close"
+      });
+    }
+    chunks.push(chunk);
+  }
+  if (received !== target.length) {
+    throw badRequest2(`Request body has ${received} bytes but the Content-Range says ${target.length}`);
+  }
+  const body = Buffer.concat(chunks, received);
+  if (target.expectedMd5 !== void 0) {
+    const actual = createHash7("md5").update(body).digest("base64");
+    if (actual !== target.expectedMd5.trim()) {
+      throw badRequest2(
+        `MD5 mismatch for the chunk: x-actions-results-md5 is ${target.expectedMd5}, received bytes hash to ${actual}`
+      );
+    }
+  }
+  return body;
+}
+var WRITE_BATCH;
+var init_chunk_writer = __esm({
+  "src/server/legacy/chunk-writer.ts"() {
+    "use strict";
+    init_write_fully();
+    init_error_response();
+    WRITE_BATCH = 1024 * 1024;
+  }
+});
+
+// src/server/util/journal.ts
+import { closeSync as closeSync4, fsyncSync, openSync as openSync4, writeSync } from "node:fs";
+import { open as open13 } from "node:fs/promises";
+function parseLine(line, onRecord) {
+  if (!line) return;
+  let record;
+  try {
+    record = JSON.parse(line);
+  } catch {
+    return;
+  }
+  onRecord(record);
+}
+var Journal, REPLAY_BLOCK_BYTES;
+var init_journal = __esm({
+  "src/server/util/journal.ts"() {
+    "use strict";
+    init_atomic_file();
+    Journal = class {
+      constructor(path22) {
+        this.path = path22;
+      }
+      path;
+      #fd;
+      /**
+       * Hands every complete record to `onRecord`, in order; a missing journal is an empty one. The
+       * file is read a block at a time and parsed line by line: a 100,000-file container's journal
+       * is ~25 MB, and reading it whole, splitting it and parsing every line before the first was
+       * used held three copies of it at once when a store opened the container.
+       */
+      static async replay(path22, onRecord) {
+        let handle;
+        try {
+          handle = await open13(path22, "r");
+        } catch (error2) {
+          if (isNotFound(error2)) return;
+          throw error2;
+        }
+        try {
+          const block = Buffer.allocUnsafe(REPLAY_BLOCK_BYTES);
+          let carry = Buffer.alloc(0);
+          for (; ; ) {
+            const { bytesRead } = await handle.read(block, 0, block.length, null);
+            if (bytesRead === 0) break;
+            const data = carry.length > 0 ? Buffer.concat([carry, block.subarray(0, bytesRead)]) : block.subarray(0, bytesRead);
+            let lineStart = 0;
+            for (let newline = data.indexOf(10); newline !== -1; newline = data.indexOf(10, lineStart)) {
+              parseLine(data.toString("utf8", lineStart, newline), onRecord);
+              lineStart = newline + 1;
+            }
+            carry = Buffer.from(data.subarray(lineStart));
+          }
+          if (carry.length > 0) parseLine(carry.toString("utf8"), onRecord);
+        } finally {
+          await handle.close();
+        }
+      }
+      append(record) {
+        try {
+          this.#fd ??= openSync4(this.path, "a");
+          writeSync(this.#fd, `${JSON.stringify(record)}
+`);
+          return Promise.resolve();
+        } catch (error2) {
+          return Promise.reject(error2);
+        }
+      }
+      /** Flushes every appended record to stable storage (when an artifact is finalized). */
+      sync() {
+        try {
+          if (this.#fd !== void 0) fsyncSync(this.#fd);
+          return Promise.resolve();
+        } catch (error2) {
+          return Promise.reject(error2);
+        }
+      }
+      close() {
+        const fd = this.#fd;
+        this.#fd = void 0;
+        if (fd !== void 0) closeSync4(fd);
+        return Promise.resolve();
+      }
+    };
+    REPLAY_BLOCK_BYTES = 1024 * 1024;
+  }
+});
+
+// src/server/legacy/ranges.ts
+function addRange(ranges, added) {
+  if (added[1] <= added[0]) return [...ranges];
+  const all = [...ranges, added].sort((a, b) => a[0] - b[0]);
+  const merged = [];
+  for (const [start, end] of all) {
+    const last = merged[merged.length - 1];
+    if (last && start <= last[1]) last[1] = Math.max(last[1], end);
+    else merged.push([start, end]);
+  }
+  return merged;
+}
+function coversAll(ranges, total) {
+  const first = ranges[0];
+  return ranges.length === 1 && first !== void 0 && first[0] === 0 && first[1] >= total;
+}
+function removeRange(ranges, removed) {
+  const [cutStart, cutEnd] = removed;
+  if (cutEnd <= cutStart) return [...ranges];
+  const out = [];
+  for (const [start, end] of ranges) {
+    if (end <= cutStart || start >= cutEnd) {
+      out.push([start, end]);
+      continue;
+    }
+    if (start < cutStart) out.push([start, cutStart]);
+    if (end > cutEnd) out.push([cutEnd, end]);
+  }
+  return out;
+}
+var init_ranges = __esm({
+  "src/server/legacy/ranges.ts"() {
+    "use strict";
+  }
+});
+
+// src/server/legacy/container-items.ts
+import {
+  closeSync as closeSync5,
+  constants as constants5,
+  createReadStream as createReadStream2,
+  fsync,
+  openSync as openSync5,
+  write as writeAt,
+  writeSync as writeSync2
+} from "node:fs";
+import { mkdir as mkdir7, open as open14, stat as stat9 } from "node:fs/promises";
+import { promisify as promisify4 } from "node:util";
+function listComplete(items, prefix) {
+  const within = (p) => prefix === void 0 || p === prefix || p.startsWith(`${prefix}/`);
+  const files = [];
+  const folders = /* @__PURE__ */ new Set();
+  for (const item of items) {
+    if (!item.complete || !within(item.path)) continue;
+    files.push(item);
+    for (const folder of ancestors2(item.path)) if (within(folder)) folders.add(folder);
+  }
+  files.sort((a, b) => compare(a.path, b.path));
+  return { files, folders: [...folders].sort(compare) };
+}
+function ancestors2(path22) {
+  const parts = path22.split("/");
+  const out = [];
+  for (let i = 1; i < parts.length; i++) out.push(parts.slice(0, i).join("/"));
+  return out;
+}
+function compare(a, b) {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+function isItemRecord(value) {
+  if (typeof value !== "object" || value === null) return false;
+  const r = value;
+  return typeof r.path === "string" && typeof r.total === "number" && typeof r.gzip === "boolean" && Array.isArray(r.ranges) && typeof r.complete === "boolean";
+}
+async function writeFully2(fd, body, offset) {
+  let done = 0;
+  while (done < body.length) {
+    const rest = body.length - done;
+    done += rest <= SYNC_WRITE_LIMIT ? writeSync2(fd, body, done, rest, offset + done) : await new Promise(
+      (resolve2, reject) => writeAt(
+        fd,
+        body,
+        done,
+        rest,
+        offset + done,
+        (error2, written) => error2 ? reject(error2) : resolve2(written)
+      )
+    );
+  }
+}
+var ContainerItems, READ_HIGH_WATER_MARK, SYNC_WRITE_LIMIT;
+var init_container_items = __esm({
+  "src/server/legacy/container-items.ts"() {
+    "use strict";
+    init_atomic_file();
+    init_durable();
+    init_error_response();
+    init_journal();
+    init_keyed_mutex();
+    init_ranges();
+    ContainerItems = class _ContainerItems {
+      #layout;
+      #containerId;
+      #items = /* @__PURE__ */ new Map();
+      /** Folder path -> number of items beneath it; used to refuse a file where a folder is (and vice versa). */
+      #folders = /* @__PURE__ */ new Map();
+      #locks = new KeyedMutex();
+      #journal;
+      packPath;
+      #packFd;
+      /** End of the pack file: space is reserved here before the bytes are written, so writes never overlap. */
+      #packSize = 0;
+      /** Sum of the declared totals of all items: the artifact's size, bounded by #maxBytes. */
+      #totalBytes = 0;
+      #maxBytes;
+      constructor(layout, containerId, maxBytes) {
+        this.#layout = layout;
+        this.#containerId = containerId;
+        this.#maxBytes = maxBytes;
+        this.#journal = new Journal(`${layout.itemsDir(containerId)}/items.journal`);
+        this.packPath = `${layout.itemsDir(containerId)}/items.pack`;
+      }
+      static async load(layout, containerId, maxBytes) {
+        const items = new _ContainerItems(layout, containerId, maxBytes);
+        await mkdir7(layout.itemsDir(containerId), { recursive: true });
+        await Journal.replay(items.#journal.path, (record) => {
+          if (!isItemRecord(record)) return;
+          if (record.updatedAt === record.createdAt) record.updatedAt = record.createdAt;
+          items.#put(record);
+        });
+        items.#packSize = (await stat9(items.packPath).catch(() => void 0))?.size ?? 0;
+        await items.#dropShortItems();
+        return items;
+      }
+      /**
+       * After a crash or power loss before a finalize's fsync, the journal can say "complete" for
+       * bytes that never reached the disk. Such an item is listed as not uploaded (its path can be
+       * uploaded again) rather than served short: pack items must lie inside the pack, own files
+       * must hold their whole size.
+       */
+      async #dropShortItems() {
+        for (const item of this.#items.values()) {
+          if (!item.complete || item.total === 0) continue;
+          const onDisk = item.packOffset !== void 0 ? this.#packSize - item.packOffset : (await stat9(this.dataFile(item.path)).catch(() => void 0))?.size ?? 0;
+          if (onDisk < item.total) this.#items.set(item.path, { ...item, complete: false, ranges: [] });
+        }
+      }
+      /** Releases the journal's and the pack's file descriptors. */
+      async close() {
+        const fd = this.#packFd;
+        this.#packFd = void 0;
+        await this.#journal.close();
+        if (fd !== void 0) closeSync5(fd);
+      }
+      /**
+       * Receives an item sent whole in one request (every small file is). Its bytes are appended to
+       * the container's pack file instead of a file of their own: creating a file costs far more
+       * than the write itself, and a 10,000-file artifact would create 10,000 of them. A retry of
+       * the same item takes new space; the journal's last record says which bytes count.
+       */
+      async receiveWhole(path22, chunk, body) {
+        return this.#locks.run(path22, async () => {
+          const existing = this.#items.get(path22);
+          if (existing === void 0) this.#checkNoClash(path22);
+          this.#checkSize(path22, existing, chunk.range.total);
+          if (this.#packSize + body.length > this.#maxBytes) throw this.#tooLarge(path22, body.length);
+          const offset = this.#packSize;
+          this.#packSize += body.length;
+          if (body.length > 0) {
+            this.#packFd ??= openSync5(this.packPath, constants5.O_RDWR | constants5.O_CREAT, 420);
+            await writeFully2(this.#packFd, body, offset);
+          }
+          const now = (/* @__PURE__ */ new Date()).toISOString();
+          const record = {
+            path: path22,
+            total: chunk.range.total,
+            gzip: chunk.gzip,
+            fileLength: chunk.fileLength ?? null,
+            ranges: chunk.range.total === 0 ? [] : [[0, chunk.range.total - 1]],
+            complete: true,
+            packOffset: offset,
+            createdAt: existing?.createdAt ?? now,
+            updatedAt: now
+          };
+          await this.#persist(record);
+          this.#put(record);
+          return record;
+        });
+      }
+      /**
+       * Makes everything received so far durable: the bytes (pack file and each item's own file),
+       * then the journal that says they are complete, then the directory entries. Called when the
+       * client finalizes the artifact (PATCH), so a power loss cannot leave a journal that lists
+       * files whose bytes never reached the disk.
+       */
+      async flush() {
+        if (this.#packFd !== void 0) await promisify4(fsync)(this.#packFd);
+        const ownFiles = [...this.#items.values()].filter((i) => i.packOffset === void 0 && i.total > 0);
+        for (const item of ownFiles) {
+          await fsyncFile(this.dataFile(item.path)).catch((error2) => {
+            if (!isNotFound(error2)) throw error2;
+          });
+        }
+        await this.#journal.sync();
+        await fsyncDir(this.#layout.itemsDir(this.#containerId));
+      }
+      get(path22) {
+        return this.#items.get(path22);
+      }
+      /**
+       * The stored bytes of a complete, non-empty item. The file is opened before the stream is
+       * returned, so a missing data file is a clean error before any answer is sent.
+       */
+      async open(item) {
+        const start = item.packOffset ?? 0;
+        const handle = await open14(item.packOffset !== void 0 ? this.packPath : this.dataFile(item.path), "r");
+        return createReadStream2("", {
+          fd: handle,
+          start,
+          end: start + item.total - 1,
+          highWaterMark: Math.min(READ_HIGH_WATER_MARK, Math.max(item.total, 1))
+        });
+      }
+      dataFile(path22) {
+        return this.#layout.itemDataFile(this.#containerId, path22);
+      }
+      /**
+       * Receives one chunk. Chunks are keyed by (itemPath, range): the bytes go to their offset in
+       * the data file, so a retried chunk replaces the same bytes instead of appending. A different
+       * total or encoding means the client started a new upload of that path, so the item restarts.
+       */
+      async receiveChunk(path22, chunk, write) {
+        return this.#locks.run(path22, async () => {
+          const now = (/* @__PURE__ */ new Date()).toISOString();
+          const existing = this.#items.get(path22);
+          const restart = existing !== void 0 && (existing.total !== chunk.range.total || existing.gzip !== chunk.gzip || existing.packOffset !== void 0);
+          const fresh = existing === void 0 || restart;
+          if (existing === void 0) this.#checkNoClash(path22);
+          this.#checkSize(path22, existing, chunk.range.total);
+          const { start, end, total } = chunk.range;
+          const base = fresh ? {
+            path: path22,
+            total,
+            gzip: chunk.gzip,
+            fileLength: chunk.fileLength ?? null,
+            ranges: [],
+            complete: false,
+            createdAt: existing?.createdAt ?? now,
+            updatedAt: now
+          } : { ...existing, ranges: removeRange(existing.ranges, [start, end]), complete: false };
+          if (chunk.fileLength !== void 0) base.fileLength = chunk.fileLength;
+          this.#put(base);
+          if (restart) await this.#persist(base);
+          try {
+            await write(this.dataFile(path22), fresh);
+          } catch (error2) {
+            if (!fresh) await this.#persist(base).catch(() => void 0);
+            throw error2;
+          }
+          const ranges = addRange(base.ranges, [start, end]);
+          const done = {
+            ...base,
+            ranges,
+            complete: total === 0 || coversAll(ranges, total),
+            updatedAt: (/* @__PURE__ */ new Date()).toISOString()
+          };
+          await this.#persist(done);
+          this.#put(done);
+          return done;
+        });
+      }
+      /** Complete files at or below `prefix`, and every folder that contains one of them. */
+      list(prefix) {
+        return listComplete(this.#items.values(), prefix);
+      }
+      /**
+       * The original size of every complete file, each path counted once (a path uploaded again
+       * counts with its latest bytes): `x-tfs-filelength` when the client sent it, else the stored size.
+       */
+      originalSize() {
+        let total = 0;
+        for (const item of this.#items.values()) if (item.complete) total += item.fileLength ?? item.total;
+        return total;
+      }
+      /** The artifact, with this item at `total` bytes, must stay within the size limit. */
+      #checkSize(path22, existing, total) {
+        if (this.#totalBytes - (existing?.total ?? 0) + total > this.#maxBytes) throw this.#tooLarge(path22, total);
+      }
+      #tooLarge(path22, bytes) {
+        return new ErrorResponse(
+          413,
+          `Storing ${bytes} more bytes for ${JSON.stringify(path22)} would make the artifact larger than the server's limit of ${this.#maxBytes} bytes (maxArtifactBytes)`
+        );
+      }
+      #put(record) {
+        this.#totalBytes += record.total - (this.#items.get(record.path)?.total ?? 0);
+        if (!this.#items.has(record.path)) {
+          for (const folder of ancestors2(record.path))
+            this.#folders.set(folder, (this.#folders.get(folder) ?? 0) + 1);
+        }
+        this.#items.set(record.path, record);
+      }
+      /** A path cannot be both a file and a folder: the client would have to create both on disk. */
+      #checkNoClash(path22) {
+        if (this.#folders.has(path22)) {
+          throw new ErrorResponse(409, `itemPath ${JSON.stringify(path22)} is already a folder in this artifact`);
+        }
+        const clash = ancestors2(path22).find((folder) => this.#items.has(folder));
+        if (clash !== void 0) {
+          throw new ErrorResponse(
+            409,
+            `itemPath ${JSON.stringify(path22)} is below ${JSON.stringify(clash)}, which is already a file`
+          );
+        }
+      }
+      #persist(record) {
+        return this.#journal.append(record);
+      }
+    };
+    READ_HIGH_WATER_MARK = 1024 * 1024;
+    SYNC_WRITE_LIMIT = 256 * 1024;
+  }
+});
+
 // src/server/listing/read-all.ts
 async function readAll(items, read, concurrency = 32) {
   const out = [];
@@ -19531,6 +20058,343 @@ var init_read_all = __esm({
   }
 });
 
+// src/server/legacy/listing-source.ts
+import { readdir as readdir3 } from "node:fs/promises";
+function legacyListingSource(layout) {
+  return {
+    async loadAll() {
+      const ids = (await readdir3(layout.containersDir)).filter((entry) => /^\d+$/.test(entry));
+      return readAll(ids, async (id) => {
+        const record = await readJsonFile(layout.artifactFile(Number(id))).catch(() => void 0);
+        return isArtifactRecord(record) ? record : void 0;
+      });
+    }
+  };
+}
+var init_listing_source = __esm({
+  "src/server/legacy/listing-source.ts"() {
+    "use strict";
+    init_read_all();
+    init_atomic_file();
+    init_artifact_store();
+  }
+});
+
+// src/server/legacy/artifact-store.ts
+import { randomBytes as randomBytes5 } from "node:crypto";
+import { mkdir as mkdir8, readdir as readdir4, rm as rm7 } from "node:fs/promises";
+function raceLost(artifact, path22, earlier) {
+  const what = earlier ? `lost the race for a file to another upload of artifact ${JSON.stringify(artifact)} in this run and may not write ${JSON.stringify(path22)} either` : `came second: another upload of artifact ${JSON.stringify(artifact)} in this run is writing ${JSON.stringify(path22)}`;
+  return new ErrorResponse(
+    409,
+    `This upload ${what}; it is refused so that no file and no artifact mixes the two uploads. Give concurrent uploads different artifact names, or different files`
+  );
+}
+function withUploadSession(containerUrl2, session) {
+  const url = new URL(containerUrl2);
+  url.searchParams.set(UPLOAD_SESSION_PARAM, session);
+  return url.toString();
+}
+function expiresAt2(record) {
+  return Date.parse(record.createdAt) + (record.retentionDays ?? DEFAULT_RETENTION_DAYS) * 864e5;
+}
+function isArtifactRecord(value) {
+  if (typeof value !== "object" || value === null) return false;
+  const r = value;
+  return typeof r.containerId === "number" && typeof r.runId === "string" && typeof r.name === "string" && typeof r.size === "number";
+}
+var UPLOAD_SESSION_PARAM, DEFAULT_SESSION_LEASE_MS, WHOLE_ITEM_LIMIT, DEFAULT_RETENTION_DAYS, ArtifactStore;
+var init_artifact_store = __esm({
+  "src/server/legacy/artifact-store.ts"() {
+    "use strict";
+    init_error_response();
+    init_limits();
+    init_atomic_file();
+    init_id_counter();
+    init_keyed_mutex();
+    init_listing_index();
+    init_chunk_writer();
+    init_container_items();
+    init_listing_source();
+    UPLOAD_SESSION_PARAM = "upload";
+    DEFAULT_SESSION_LEASE_MS = 2 * 60 * 1e3;
+    WHOLE_ITEM_LIMIT = 1024 * 1024;
+    DEFAULT_RETENTION_DAYS = 90;
+    ArtifactStore = class _ArtifactStore {
+      kind = "filesystem";
+      #layout;
+      #byId = /* @__PURE__ */ new Map();
+      #items = /* @__PURE__ */ new Map();
+      #locks = new KeyedMutex();
+      /** Upload sessions by id, and which session writes each file (`containerId\0path`). In memory only. */
+      #sessions = /* @__PURE__ */ new Map();
+      #owners = /* @__PURE__ */ new Map();
+      #leaseMs;
+      #now;
+      #ids;
+      limits;
+      /** Containers by run: what listings are answered from (set once open() has built it). */
+      #listing;
+      constructor(layout, options) {
+        this.#layout = layout;
+        this.limits = options.limits ?? DEFAULT_LIMITS;
+        this.#ids = new IdCounter(layout.counterFile);
+        this.#leaseMs = options.sessionLeaseMs ?? DEFAULT_SESSION_LEASE_MS;
+        this.#now = options.now ?? Date.now;
+      }
+      static async open(layout, options = {}) {
+        const store = new _ArtifactStore(layout, options);
+        await mkdir8(layout.containersDir, { recursive: true });
+        await store.#load();
+        store.#listing = await ListingIndex.open(legacyListingSource(layout), {
+          ...options.listing,
+          name: "legacy",
+          keyOf: (r) => String(r.containerId),
+          runOf: (r) => r.runId,
+          compare: (a, b) => a.containerId - b.containerId
+        });
+        return store;
+      }
+      async #load() {
+        const entries = await readdir4(this.#layout.containersDir);
+        let maxId = 0;
+        await Promise.all(
+          entries.map(async (entry) => {
+            if (!/^\d+$/.test(entry)) return;
+            const id = Number(entry);
+            maxId = Math.max(maxId, id);
+            const record = await readJsonFile(this.#layout.artifactFile(id));
+            if (isArtifactRecord(record)) this.#byId.set(id, record);
+            else if (record === void 0)
+              await rm7(this.#layout.containerDir(id), { recursive: true, force: true });
+          })
+        );
+        await this.#ids.resume(maxId);
+      }
+      get(containerId) {
+        return this.#byId.get(containerId);
+      }
+      find(runId, name) {
+        for (const record of this.#byId.values()) {
+          if (record.runId === runId && record.name === name) return record;
+        }
+        return void 0;
+      }
+      /** Artifacts of one run in creation order, from the listing index: never a scan of storage. */
+      list(runId) {
+        return this.#listing?.list(runId) ?? [];
+      }
+      /**
+       * Creates the container for (run, name), or returns the existing one: v1 clients merge several
+       * uploads into one artifact by creating the same name again. Each call also opens an upload
+       * session (see {@link claim}); its id goes into the fileContainerResourceUrl handed back.
+       */
+      async create(runId, name, retentionDays) {
+        const result = await this.#createContainer(runId, name, retentionDays);
+        const session = randomBytes5(12).toString("hex");
+        this.#sessions.set(session, {
+          containerId: result.record.containerId,
+          lastActivity: this.#now(),
+          closedAt: void 0,
+          lostTo: void 0
+        });
+        this.#pruneSessions();
+        return { ...result, session };
+      }
+      /**
+       * Records that upload `session` writes `path` of the container, or refuses (409) when another
+       * upload of the same artifact that is still in progress already writes it. v1 merges uploads
+       * of one name, so different files from concurrent uploads are fine, and so is replacing a file
+       * of an upload that finished (PATCHed) or was abandoned; but two uploads in progress writing
+       * the same file would interleave its chunks or mix two versions of the artifact. The upload
+       * that comes second loses: this and every later write of it is refused, so it never
+       * finalizes, and the winner may replace whatever the loser wrote. Requests without a session
+       * (a container URL taken from a listing, or another server's client) are not tracked.
+       */
+      claim(containerId, path22, session) {
+        if (session === null) return;
+        const mine = this.#sessions.get(session);
+        if (!mine || mine.containerId !== containerId) return;
+        const now = this.#now();
+        const name = this.#byId.get(containerId)?.name ?? String(containerId);
+        if (mine.lostTo !== void 0) throw raceLost(name, path22, true);
+        const key = `${containerId}\0${path22}`;
+        const owner = this.#owners.get(key);
+        const other = owner === void 0 || owner === session ? void 0 : this.#sessions.get(owner);
+        if (other && this.#isLive(other, now)) {
+          mine.lostTo = owner;
+          throw raceLost(name, path22, false);
+        }
+        mine.lastActivity = now;
+        this.#owners.set(key, session);
+      }
+      /** A session writes while it is not beaten, not idle past the lease, and not closed by a PATCH since its last write. */
+      #isLive(session, now) {
+        return session.lostTo === void 0 && now - session.lastActivity < this.#leaseMs && (session.closedAt === void 0 || session.lastActivity > session.closedAt);
+      }
+      /** Forgets sessions (and their claims) that can no longer matter: idle past the lease. */
+      #pruneSessions() {
+        const now = this.#now();
+        const dead = /* @__PURE__ */ new Set();
+        for (const [id, session] of this.#sessions) {
+          if (now - session.lastActivity >= this.#leaseMs) dead.add(id);
+        }
+        if (dead.size === 0) return;
+        for (const id of dead) this.#sessions.delete(id);
+        for (const [key, owner] of this.#owners) if (dead.has(owner)) this.#owners.delete(key);
+      }
+      async #createContainer(runId, name, retentionDays) {
+        return this.#locks.run(`name:${runId}\0${name}`, async () => {
+          const existing = this.find(runId, name);
+          if (existing) return { record: await this.#reopen(existing), created: false };
+          const max = this.limits.maxArtifactsPerRun;
+          if (this.list(runId).length >= max) {
+            throw new ErrorResponse(
+              403,
+              `Workflow run ${JSON.stringify(runId)} already has ${max} artifacts, the limit of this server (maxArtifactsPerRun)`
+            );
+          }
+          const containerId = await this.#ids.allocate();
+          await mkdir8(this.#layout.itemsDir(containerId), { recursive: true });
+          const now = (/* @__PURE__ */ new Date()).toISOString();
+          const record = {
+            containerId,
+            runId,
+            name,
+            size: -1,
+            retentionDays,
+            createdAt: now,
+            updatedAt: now
+          };
+          await writeJsonAtomic(this.#layout.artifactFile(containerId), record);
+          this.#byId.set(containerId, record);
+          this.#listing?.apply({ put: record });
+          return { record, created: true };
+        });
+      }
+      /**
+       * A new upload into an existing artifact (v1 merges uploads of one name) makes it unfinished
+       * again until that upload's PATCH: the size goes back to -1, so a download meanwhile (or after
+       * that upload crashed) is refused as incomplete instead of mixing the old files with whichever
+       * new ones had arrived. Called under the (run, name) lock.
+       */
+      async #reopen(existing) {
+        if (existing.size === -1) return existing;
+        return this.#locks.run(`artifact:${existing.containerId}`, async () => {
+          const current = this.#byId.get(existing.containerId) ?? existing;
+          const next = { ...current, size: -1, updatedAt: (/* @__PURE__ */ new Date()).toISOString() };
+          await writeJsonAtomic(this.#layout.artifactFile(next.containerId), next);
+          this.#byId.set(next.containerId, next);
+          this.#listing?.apply({ put: next });
+          return next;
+        });
+      }
+      /**
+       * Records the artifact's size when a client finalizes an upload; `undefined` when the artifact
+       * does not exist. A client reports the size of its own upload only, but several uploads to one
+       * name merge into one artifact, so the size kept is the total of the files the container holds
+       * (see ContainerItems.originalSize), or the reported size when that is larger: the client also
+       * counts files that failed to upload. A repeated PATCH gives the same size.
+       *
+       * The PATCH does not say which upload sends it, so it closes every session of the container:
+       * a finished upload's files may then be replaced by a later one (v1 merge semantics), and a
+       * session that keeps writing afterwards is open again.
+       */
+      async patchSize(runId, name, size) {
+        const existing = this.find(runId, name);
+        if (!existing) return void 0;
+        const now = this.#now();
+        for (const session of this.#sessions.values()) {
+          if (session.containerId === existing.containerId) session.closedAt = now;
+        }
+        await (await this.items(existing.containerId)).flush();
+        const held = (await this.items(existing.containerId)).originalSize();
+        return this.#locks.run(`artifact:${existing.containerId}`, async () => {
+          const current = this.#byId.get(existing.containerId) ?? existing;
+          const total = Math.max(size, held);
+          const next = { ...current, size: total, updatedAt: (/* @__PURE__ */ new Date()).toISOString() };
+          await writeJsonAtomic(this.#layout.artifactFile(next.containerId), next);
+          this.#byId.set(next.containerId, next);
+          this.#listing?.apply({ put: next });
+          return next;
+        });
+      }
+      /** Finalized artifacts (their size PATCHed) whose retention ended by `now`, oldest first. */
+      expired(now) {
+        return [...this.#byId.values()].filter((r) => r.size !== -1 && expiresAt2(r) <= now).sort((a, b) => a.containerId - b.containerId);
+      }
+      /**
+       * Deletes an artifact whose retention ended: the record first (so it is never listed with
+       * files missing), then its files. Re-checked under the name's and the artifact's locks, so an
+       * upload into it that started meanwhile (v1 merges uploads of one name) keeps it. Undefined when
+       * there was nothing to delete: repeating it is harmless.
+       */
+      async removeExpired(containerId, now) {
+        const record = this.#byId.get(containerId);
+        if (!record) return void 0;
+        return this.#locks.run(
+          `name:${record.runId}\0${record.name}`,
+          () => this.#locks.run(`artifact:${containerId}`, async () => {
+            const current = this.#byId.get(containerId);
+            if (!current || current.size === -1 || expiresAt2(current) > now) return void 0;
+            for (const session of this.#sessions.values()) {
+              if (session.containerId === containerId && this.#isLive(session, now)) return void 0;
+            }
+            await rm7(this.#layout.artifactFile(containerId), { force: true });
+            this.#listing?.apply({ remove: String(containerId) });
+            this.#byId.delete(containerId);
+            const items = this.#items.get(containerId);
+            this.#items.delete(containerId);
+            await (await items?.catch(() => void 0))?.close();
+            await rm7(this.#layout.containerDir(containerId), { recursive: true, force: true });
+            return current;
+          })
+        );
+      }
+      /**
+       * Stores one chunk: a file sent whole (every small file is) goes to the container's pack file,
+       * a larger or chunked one to its own data file at the chunk's offset.
+       */
+      async receive(artifact, path22, session, chunk, req) {
+        this.claim(artifact.containerId, path22, session);
+        const items = await this.items(artifact.containerId);
+        const { range, gzip: gzip2, fileLength, expectedMd5 } = chunk;
+        const length = range.end - range.start;
+        if (range.start === 0 && length === range.total && length <= WHOLE_ITEM_LIMIT) {
+          const body = await readChunkBody(req, { length, expectedMd5 });
+          await items.receiveWhole(path22, { range, gzip: gzip2, fileLength }, body);
+        } else {
+          await items.receiveChunk(
+            path22,
+            { range, gzip: gzip2, fileLength },
+            (file, fresh) => writeChunk(req, file, fresh, { offset: range.start, length, expectedMd5 })
+          );
+        }
+      }
+      files(artifact) {
+        return this.items(artifact.containerId);
+      }
+      /** The items of a container, loaded from disk on first use and cached. */
+      items(containerId) {
+        let items = this.#items.get(containerId);
+        if (!items) {
+          items = ContainerItems.load(this.#layout, containerId, this.limits.maxArtifactBytes);
+          items.catch(() => this.#items.delete(containerId));
+          this.#items.set(containerId, items);
+        }
+        return items;
+      }
+      /** Closes every loaded container's journal. */
+      async close() {
+        this.#listing?.close();
+        const loaded = await Promise.allSettled(this.#items.values());
+        this.#items.clear();
+        await Promise.all(loaded.map((r) => r.status === "fulfilled" ? r.value.close() : void 0));
+      }
+    };
+  }
+});
+
 // src/server/http/respond.ts
 function sendJson(res, status, body, headers = {}) {
   const payload = Buffer.from(JSON.stringify(body));
@@ -19547,6 +20411,123 @@ function sendErrorJson(res, status, message, headers = {}) {
 var init_respond = __esm({
   "src/server/http/respond.ts"() {
     "use strict";
+  }
+});
+
+// src/server/legacy/layout.ts
+import { createHash as createHash8 } from "node:crypto";
+import { join } from "node:path";
+function itemKey(itemPath) {
+  return createHash8("sha256").update(itemPath, "utf8").digest("hex");
+}
+var LegacyLayout;
+var init_layout = __esm({
+  "src/server/legacy/layout.ts"() {
+    "use strict";
+    LegacyLayout = class {
+      root;
+      constructor(dataDir) {
+        this.root = join(dataDir, "legacy");
+      }
+      get counterFile() {
+        return join(this.root, "next-container-id.json");
+      }
+      get containersDir() {
+        return join(this.root, "containers");
+      }
+      containerDir(containerId) {
+        return join(this.containersDir, String(containerId));
+      }
+      artifactFile(containerId) {
+        return join(this.containerDir(containerId), "artifact.json");
+      }
+      itemsDir(containerId) {
+        return join(this.containerDir(containerId), "items");
+      }
+      itemDataFile(containerId, itemPath) {
+        return join(this.itemsDir(containerId), `${itemKey(itemPath)}.bin`);
+      }
+    };
+  }
+});
+
+// src/server/rest/run-registry.ts
+import { join as join2 } from "node:path";
+function mergeRun(id, before, fields, now) {
+  const time = now.toISOString();
+  const path22 = fields.path ?? before?.path ?? "";
+  return {
+    id,
+    path: path22,
+    name: fields.name ?? before?.name ?? (path22.split("/").pop() || ""),
+    headBranch: fields.headBranch ?? before?.headBranch ?? "",
+    headSha: fields.headSha ?? before?.headSha ?? "",
+    event: fields.event ?? before?.event ?? "",
+    status: fields.status ?? before?.status ?? "in_progress",
+    conclusion: fields.conclusion !== void 0 ? fields.conclusion : before?.conclusion ?? null,
+    createdAt: before?.createdAt ?? time,
+    updatedAt: time
+  };
+}
+function filterRuns(runs, filter) {
+  const workflow = filter.workflow;
+  return [...runs].filter(
+    (run) => workflow === void 0 || run.path === workflow || run.path.split("/").pop() === workflow
+  ).filter((run) => filter.branch === void 0 || run.headBranch === filter.branch).filter((run) => filter.event === void 0 || run.event === filter.event).filter(
+    (run) => filter.status === void 0 || run.status === filter.status || run.conclusion === filter.status
+  ).sort(
+    (a, b) => a.createdAt === b.createdAt ? compareIds(b.id, a.id) : b.createdAt < a.createdAt ? -1 : 1
+  );
+}
+function compareIds(a, b) {
+  if (/^\d+$/.test(a) && /^\d+$/.test(b)) return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+var MAX_RUNS, FILE, FileRunRegistry;
+var init_run_registry = __esm({
+  "src/server/rest/run-registry.ts"() {
+    "use strict";
+    init_atomic_file();
+    init_keyed_mutex();
+    MAX_RUNS = 1e5;
+    FILE = "runs.json";
+    FileRunRegistry = class _FileRunRegistry {
+      #file;
+      #runs;
+      #mutex = new KeyedMutex();
+      constructor(file, runs) {
+        this.#file = file;
+        this.#runs = runs;
+      }
+      static async open(dataDir) {
+        const file = join2(dataDir, FILE);
+        const stored = await readJsonFile(file);
+        const runs = /* @__PURE__ */ new Map();
+        if (Array.isArray(stored)) {
+          for (const run of stored) runs.set(run.id, run);
+        }
+        return new _FileRunRegistry(file, runs);
+      }
+      get(id) {
+        return this.#runs.get(id);
+      }
+      async record(id, fields, now) {
+        return this.#mutex.run("runs", async () => {
+          const run = mergeRun(id, this.#runs.get(id), fields, now);
+          this.#runs.delete(id);
+          this.#runs.set(id, run);
+          while (this.#runs.size > MAX_RUNS) {
+            const oldest = this.#runs.keys().next().value;
+            this.#runs.delete(oldest);
+          }
+          await writeJsonAtomic(this.#file, [...this.#runs.values()]);
+          return run;
+        });
+      }
+      list(filter) {
+        return filterRuns(this.#runs.values(), filter);
+      }
+    };
   }
 });
 
@@ -19623,7 +20604,7 @@ function resultsListingSource(layout) {
     }
   };
 }
-var init_listing_source = __esm({
+var init_listing_source2 = __esm({
   "src/server/results/listing-source.ts"() {
     "use strict";
     init_read_all();
@@ -19666,7 +20647,7 @@ var init_artifact_index = __esm({
     init_id_counter();
     init_keyed_mutex();
     init_listing_index();
-    init_listing_source();
+    init_listing_source2();
     init_twirp_errors();
     DIGEST2 = /^sha256:[0-9a-f]{64}$/i;
     DEFAULT_UPLOAD_LEASE_MS = 15 * 60 * 1e3;
@@ -19957,17 +20938,16 @@ var init_artifact_index = __esm({
 });
 
 // src/server/results/azure/small-json.ts
-async function readSmallJson(blob, time) {
+async function readSmallJson(blob, time, maxBytes = MAX_STATE_BYTES) {
   try {
     return await time("read_record", async () => {
-      const answer = await blob.download(0, MAX_STATE_BYTES + 1);
+      const answer = await blob.download(0, maxBytes + 1);
       const chunks = [];
       let total = 0;
       for await (const chunk of answer.readableStreamBody ?? []) {
         const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
         total += bytes.length;
-        if (total > MAX_STATE_BYTES)
-          throw new Error(`state blob ${blob.name} is larger than ${MAX_STATE_BYTES} bytes`);
+        if (total > maxBytes) throw new Error(`state blob ${blob.name} is larger than ${maxBytes} bytes`);
         chunks.push(bytes);
       }
       return {
@@ -20038,8 +21018,229 @@ var init_id_counter2 = __esm({
   }
 });
 
+// src/server/results/azure/run-list-cache.ts
+var RUN_LIST_LIFETIME_MS, MAX_CACHED_RECORDS, RunListCache;
+var init_run_list_cache = __esm({
+  "src/server/results/azure/run-list-cache.ts"() {
+    "use strict";
+    RUN_LIST_LIFETIME_MS = 5 * 60 * 1e3;
+    MAX_CACHED_RECORDS = 5e4;
+    RunListCache = class {
+      #entries = /* @__PURE__ */ new Map();
+      #now;
+      #records = 0;
+      constructor(now) {
+        this.#now = now;
+      }
+      /**
+       * The run's finalized records at the state's change number, or undefined: read them whole.
+       * `stale` says the listing is older than RUN_LIST_LIFETIME_MS: answer from it, and read the run
+       * whole in the background.
+       */
+      get(runId, state) {
+        const entry = this.#entries.get(runId);
+        if (!entry) return void 0;
+        const reaches = entry.changes === state.changes || state.log.some((c) => c.seq === entry.changes + 1);
+        if (entry.changes > state.changes || !reaches) {
+          this.#drop(runId, entry);
+          return void 0;
+        }
+        const stale = this.#now() - entry.at >= RUN_LIST_LIFETIME_MS * 0.9;
+        if (entry.changes === state.changes) return { records: entry.records, stale };
+        const byId = new Map(entry.records.map((r) => [r.id, r]));
+        for (const change of state.log) {
+          if (change.seq <= entry.changes) continue;
+          if ("record" in change) byId.set(change.record.id, change.record);
+          else byId.delete(change.removedId);
+        }
+        const records = [...byId.values()].sort((a, b) => a.id - b.id);
+        this.#records += records.length - entry.records.length;
+        entry.records = records;
+        entry.changes = state.changes;
+        return { records, stale };
+      }
+      /** Remembers a listing read whole after the run state was read at change number `changes`. */
+      set(runId, changes, records) {
+        const previous = this.#entries.get(runId);
+        if (previous) this.#drop(runId, previous);
+        if (records.length > MAX_CACHED_RECORDS) return;
+        this.#entries.set(runId, { changes, at: this.#now(), records });
+        this.#records += records.length;
+        for (const [oldRun, oldEntry] of this.#entries) {
+          if (this.#records <= MAX_CACHED_RECORDS) break;
+          this.#drop(oldRun, oldEntry);
+        }
+      }
+      #drop(runId, entry) {
+        this.#entries.delete(runId);
+        this.#records -= entry.records.length;
+      }
+    };
+  }
+});
+
+// src/server/results/azure/run-state.ts
+function logChange(counts, change) {
+  counts.changes++;
+  counts.log.push(change(counts.changes));
+  if (counts.log.length > LOG_LENGTH) counts.log.splice(0, counts.log.length - LOG_LENGTH);
+}
+function parseCounts(value) {
+  const raw = value;
+  const finalized = typeof raw?.finalized === "number" && Number.isSafeInteger(raw.finalized) && raw.finalized > 0 ? raw.finalized : 0;
+  const live = {};
+  if (typeof raw?.live === "object" && raw.live !== null) {
+    for (const [blobId, entry] of Object.entries(raw.live)) {
+      const { name, until } = entry ?? {};
+      if (typeof name === "string" && typeof until === "number") live[blobId] = { name, until };
+    }
+  }
+  const changes = typeof raw?.changes === "number" && Number.isSafeInteger(raw.changes) && raw.changes > 0 ? raw.changes : 0;
+  const log = [];
+  for (const entry of Array.isArray(raw?.log) ? raw.log : []) {
+    const change = entry;
+    if (typeof change?.seq !== "number") continue;
+    if (isArtifact(change.record)) log.push({ seq: change.seq, record: change.record });
+    else if (typeof change.removedId === "number") log.push({ seq: change.seq, removedId: change.removedId });
+  }
+  return { finalized, live, changes, log };
+}
+var LOG_LENGTH, MAX_ATTEMPTS2, MAX_RUN_STATE_BYTES, AzureRunState;
+var init_run_state = __esm({
+  "src/server/results/azure/run-state.ts"() {
+    "use strict";
+    init_artifact_index();
+    init_twirp_errors();
+    init_small_json();
+    LOG_LENGTH = 32;
+    MAX_ATTEMPTS2 = 50;
+    MAX_RUN_STATE_BYTES = 4 * 1024 * 1024;
+    AzureRunState = class {
+      #blobOf;
+      #time;
+      #limits;
+      #now;
+      constructor(blobOf, options) {
+        this.#blobOf = blobOf;
+        this.#time = options.time;
+        this.#limits = options.limits;
+        this.#now = options.now;
+      }
+      /**
+       * Takes a live-upload slot for a new upload after checking both per-run limits (403 with
+       * "limit" in the message, as the filesystem store answers). `replaces` is the blob id of a
+       * lapsed upload of the same name that the new one replaces: its slot is given back in the same
+       * write. `settle` tells what a lapsed entry has become (see UploadFate).
+       */
+      async reserve(runId, upload, replaces, settle) {
+        const fates = /* @__PURE__ */ new Map();
+        await this.#update(runId, async (counts) => {
+          const now = this.#now();
+          for (const [blobId, entry] of Object.entries(counts.live)) {
+            if (blobId === replaces) {
+              delete counts.live[blobId];
+              continue;
+            }
+            if (entry.until > now) continue;
+            let fate = fates.get(blobId);
+            if (!fate) {
+              fate = await settle(blobId, entry);
+              fates.set(blobId, fate);
+            }
+            if (fate.state === "live") {
+              entry.until = fate.until;
+            } else {
+              delete counts.live[blobId];
+              if (fate.state === "finalized") counts.finalized++;
+            }
+          }
+          const { maxArtifactsPerRun, maxLiveUploadsPerRun } = this.#limits;
+          if (counts.finalized >= maxArtifactsPerRun) {
+            throw new TwirpError(
+              "permission_denied",
+              `workflow run already has ${maxArtifactsPerRun} artifacts, the limit of this server (maxArtifactsPerRun)`
+            );
+          }
+          if (Object.keys(counts.live).length >= maxLiveUploadsPerRun) {
+            throw new TwirpError(
+              "permission_denied",
+              `workflow run already has ${maxLiveUploadsPerRun} uploads in progress, the limit of this server (maxLiveUploadsPerRun); finalize or abandon some first`
+            );
+          }
+          counts.live[upload.blobId] = { name: upload.name, until: upload.until };
+          return true;
+        });
+      }
+      /**
+       * A finalized upload: its slot becomes one finalized artifact (once, however often repeated).
+       * `fresh` is the finalize that sealed the record: it always marks the run changed, even when the
+       * slot was already settled, so no instance keeps listing the run without it.
+       */
+      async finalized(runId, record, fresh) {
+        await this.#update(runId, (counts) => {
+          if (!counts.live[record.blobId] && !fresh) return false;
+          if (counts.live[record.blobId]) {
+            delete counts.live[record.blobId];
+            counts.finalized++;
+          }
+          logChange(counts, (seq) => ({ seq, record }));
+          return true;
+        });
+      }
+      /** An upload that will not be finalized (its create failed, or it was deleted): frees its slot. */
+      async released(runId, blobId) {
+        await this.#update(runId, (counts) => {
+          if (!counts.live[blobId]) return false;
+          delete counts.live[blobId];
+          return true;
+        });
+      }
+      /** A finalized artifact deleted (DeleteArtifact, the retention sweep, eviction). */
+      async removedFinalized(runId, id) {
+        await this.#update(runId, (counts) => {
+          counts.finalized = Math.max(0, counts.finalized - 1);
+          logChange(counts, (seq) => ({ seq, removedId: id }));
+          return true;
+        });
+      }
+      /** The run's counts and change log as stored now (an empty state for a run that has none). */
+      async read(runId) {
+        const found = await readSmallJson(this.#blobOf(runId), this.#time, MAX_RUN_STATE_BYTES);
+        return parseCounts(found?.value);
+      }
+      /**
+       * Read, change, write back with the ETag read; a lost race re-reads and re-applies. `change`
+       * returns false when there is nothing to write.
+       */
+      async #update(runId, change) {
+        const blob = this.#blobOf(runId);
+        for (let attempt = 0; attempt < MAX_ATTEMPTS2; attempt++) {
+          const current = await readSmallJson(blob, this.#time, MAX_RUN_STATE_BYTES);
+          const counts = parseCounts(current?.value);
+          if (!await change(counts)) return;
+          const body = JSON.stringify(counts);
+          try {
+            await this.#time(
+              "write_run_state",
+              () => blob.upload(body, Buffer.byteLength(body), {
+                conditions: current ? { ifMatch: current.etag } : { ifNoneMatch: "*" },
+                blobHTTPHeaders: { blobContentType: "application/json" }
+              })
+            );
+            return;
+          } catch (error2) {
+            if (!isConflict(error2)) throw error2;
+            await new Promise((resolve2) => setTimeout(resolve2, Math.random() * 10 * (attempt + 1)));
+          }
+        }
+        throw new Error(`could not update the state of workflow run after ${MAX_ATTEMPTS2} concurrent attempts`);
+      }
+    };
+  }
+});
+
 // src/server/results/azure/azure-records.ts
-import { randomBytes as randomBytes10 } from "node:crypto";
+import { randomBytes as randomBytes11 } from "node:crypto";
 function hex(text) {
   return Buffer.from(text, "utf8").toString("hex");
 }
@@ -20080,6 +21281,8 @@ var init_azure_records = __esm({
     init_artifact_index();
     init_twirp_errors();
     init_id_counter2();
+    init_run_list_cache();
+    init_run_state();
     init_small_json();
     DIGEST3 = /^sha256:[0-9a-f]{64}$/i;
     RECORD_META = "ferryrecord";
@@ -20087,6 +21290,10 @@ var init_azure_records = __esm({
       #container;
       #prefix;
       #ids;
+      #runs;
+      #listings;
+      /** Runs whose listing is being re-read in the background. */
+      #rewarming = /* @__PURE__ */ new Set();
       #options;
       #leaseMs;
       #now;
@@ -20097,6 +21304,11 @@ var init_azure_records = __esm({
         this.#leaseMs = options.uploadLeaseMs ?? DEFAULT_UPLOAD_LEASE_MS;
         this.#now = options.now ?? Date.now;
         this.#ids = new AzureIdCounter(container.getBlockBlobClient(`${prefix}ids/counter`), options.time);
+        this.#runs = new AzureRunState(
+          (runId) => container.getBlockBlobClient(`${prefix}run-state/${hex(runId)}`),
+          { time: options.time, limits: options.limits, now: this.#now }
+        );
+        this.#listings = new RunListCache(this.#now);
       }
       /** The blob an artifact's bytes live in. */
       dataBlobName(blobId) {
@@ -20112,7 +21324,23 @@ var init_azure_records = __esm({
           if (this.#now() < lapsesAt) throw this.#busy(existing.record);
           replace = existing.etag;
         }
-        await this.#checkRunLimits(input.runId);
+        const blobId = randomBytes11(16).toString("hex");
+        const leaseUntil = this.#now() + this.#leaseMs;
+        await this.#runs.reserve(
+          input.runId,
+          { blobId, name: input.name, until: leaseUntil },
+          existing?.record.blobId,
+          (liveBlobId, entry) => this.#fate(input.runId, liveBlobId, entry)
+        );
+        try {
+          return await this.#createReserved(input, key, blobId, leaseUntil, existing, replace);
+        } catch (error2) {
+          await this.#runs.released(input.runId, blobId).catch(() => {
+          });
+          throw error2;
+        }
+      }
+      async #createReserved(input, key, blobId, leaseUntil, existing, replace) {
         const id = await this.#ids.allocate();
         const now = new Date(this.#now()).toISOString();
         const record = {
@@ -20120,14 +21348,14 @@ var init_azure_records = __esm({
           runId: input.runId,
           jobId: input.jobId,
           name: input.name,
-          blobId: randomBytes10(16).toString("hex"),
+          blobId,
           mimeType: input.mimeType,
           version: input.version,
           createdAt: now,
           updatedAt: now,
           expiresAt: input.expiresAt.toISOString(),
           finalized: null,
-          leaseUntil: this.#now() + this.#leaseMs
+          leaseUntil
         };
         await this.#write(
           `${this.#prefix}ids/${id}`,
@@ -20161,6 +21389,7 @@ var init_azure_records = __esm({
         const { record, etag } = found;
         if (record.finalized) {
           checkContent2(input, record.finalized.size, record.finalized.digest);
+          await this.#runs.finalized(record.runId, publicRecord(record), false);
           return publicRecord(record);
         }
         const size = await this.#committedSize(record.blobId);
@@ -20183,18 +21412,48 @@ var init_azure_records = __esm({
           if (isConflict(error2)) return this.finalize(input);
           throw error2;
         }
+        await this.#runs.finalized(next.runId, publicRecord(next), true);
         return publicRecord(next);
       }
       async list(filter) {
-        const prefix = filter.runId === void 0 ? `${this.#prefix}runs/` : `${this.#prefix}runs/${hex(filter.runId)}/`;
+        const all = filter.runId === void 0 ? await this.#readFinalized(void 0) : await this.#listRun(filter.runId);
+        return all.filter(
+          (r) => (filter.name === void 0 || r.name === filter.name) && (filter.id === void 0 || r.id === filter.id)
+        );
+      }
+      /**
+       * A run's finalized records: from this instance's cache, brought up to date from the run
+       * state's change log (one small GET), or read from the container when the log no longer
+       * reaches back to the cache. The state is read before the records, so a change racing the read
+       * is applied again from the log by the next list (idempotently: by id).
+       */
+      async #listRun(runId) {
+        const state = await this.#runs.read(runId);
+        const cached = this.#listings.get(runId, state);
+        if (cached?.stale) this.#rewarm(runId);
+        if (cached) return cached.records;
+        const records = await this.#readFinalized(runId);
+        this.#listings.set(runId, state.changes, records);
+        return records;
+      }
+      /** Reads a run whole in the background (one at a time per run); a failure leaves the old listing. */
+      #rewarm(runId) {
+        if (this.#rewarming.has(runId)) return;
+        this.#rewarming.add(runId);
+        void (async () => {
+          const state = await this.#runs.read(runId);
+          this.#listings.set(runId, state.changes, await this.#readFinalized(runId));
+        })().catch(() => {
+        }).finally(() => this.#rewarming.delete(runId));
+      }
+      /** Every finalized record of a run (or of the store), oldest first: one List Blobs call per 5,000. */
+      async #readFinalized(runId) {
+        const prefix = runId === void 0 ? `${this.#prefix}runs/` : `${this.#prefix}runs/${hex(runId)}/`;
         const found = [];
         await this.#options.time("list_records", async () => {
           for await (const item of this.#container.listBlobsFlat({ prefix, includeMetadata: true })) {
             const record = decodeMeta(item.metadata?.[RECORD_META]);
-            if (!record?.finalized) continue;
-            if (filter.name !== void 0 && record.name !== filter.name) continue;
-            if (filter.id !== void 0 && record.id !== filter.id) continue;
-            found.push(publicRecord(record));
+            if (record?.finalized) found.push(publicRecord(record));
           }
         });
         return found.sort((a, b) => a.id - b.id);
@@ -20238,6 +21497,8 @@ var init_azure_records = __esm({
           if (isConflict(error2) || isMissing(error2)) return void 0;
           throw error2;
         }
+        if (found.record.finalized) await this.#runs.removedFinalized(found.record.runId, found.record.id);
+        else await this.#runs.released(found.record.runId, found.record.blobId);
         await this.#deleteArtifactFiles(found.record);
         return publicRecord(found.record);
       }
@@ -20278,14 +21539,13 @@ var init_azure_records = __esm({
           throw error2;
         }
       }
-      async #checkRunLimits(runId) {
-        const { maxArtifactsPerRun } = this.#options.limits;
-        if ((await this.list({ runId })).length >= maxArtifactsPerRun) {
-          throw new TwirpError(
-            "permission_denied",
-            `workflow run already has ${maxArtifactsPerRun} artifacts, the limit of this server (maxArtifactsPerRun)`
-          );
-        }
+      /** What a live upload whose lease lapsed in the run state has become (see UploadFate). */
+      async #fate(runId, blobId, entry) {
+        const found = await this.#read(runId, entry.name);
+        if (found?.record.blobId !== blobId) return { state: "gone" };
+        if (found.record.finalized) return { state: "finalized" };
+        const until = await this.#leaseEnd(found.record);
+        return until > this.#now() ? { state: "live", until } : { state: "gone" };
       }
       #busy(record) {
         return new TwirpError(
@@ -20319,8 +21579,84 @@ var init_azure_records = __esm({
   }
 });
 
+// src/server/results/azure/azure-runs.ts
+function hex2(text) {
+  return Buffer.from(text, "utf8").toString("hex");
+}
+function decodeMeta2(value) {
+  if (value === void 0 || value.length > MAX_RUN_META) return void 0;
+  try {
+    const parsed = JSON.parse(Buffer.from(value, "base64").toString("utf8"));
+    return isRun(parsed) ? parsed : void 0;
+  } catch {
+    return void 0;
+  }
+}
+function isRun(value) {
+  const run = value;
+  return typeof run === "object" && run !== null && typeof run.id === "string" && typeof run.path === "string" && typeof run.headBranch === "string" && typeof run.createdAt === "string" && typeof run.status === "string";
+}
+var MAX_ATTEMPTS3, RUN_META, MAX_RUN_META, AzureRunRegistry;
+var init_azure_runs = __esm({
+  "src/server/results/azure/azure-runs.ts"() {
+    "use strict";
+    init_run_registry();
+    init_small_json();
+    MAX_ATTEMPTS3 = 50;
+    RUN_META = "ferryrun";
+    MAX_RUN_META = 16384;
+    AzureRunRegistry = class {
+      #container;
+      #prefix;
+      #time;
+      constructor(container, prefix, time) {
+        this.#container = container;
+        this.#prefix = `${prefix}workflow-runs/`;
+        this.#time = time;
+      }
+      async record(id, fields, now) {
+        const blob = this.#container.getBlockBlobClient(`${this.#prefix}${hex2(id)}`);
+        for (let attempt = 0; attempt < MAX_ATTEMPTS3; attempt++) {
+          const current = await readSmallJson(blob, this.#time);
+          const run = mergeRun(id, isRun(current?.value) ? current.value : void 0, fields, now);
+          const body = JSON.stringify(run);
+          try {
+            await this.#time(
+              "write_record",
+              () => blob.upload(body, Buffer.byteLength(body), {
+                conditions: current ? { ifMatch: current.etag } : { ifNoneMatch: "*" },
+                blobHTTPHeaders: { blobContentType: "application/json" },
+                metadata: { [RUN_META]: Buffer.from(body).toString("base64") }
+              })
+            );
+            return run;
+          } catch (error2) {
+            if (!isConflict(error2)) throw error2;
+            await new Promise((resolve2) => setTimeout(resolve2, Math.random() * 10 * (attempt + 1)));
+          }
+        }
+        throw new Error(`could not record workflow run after ${MAX_ATTEMPTS3} concurrent attempts`);
+      }
+      async list(filter) {
+        const runs = [];
+        await this.#time("list_runs", async () => {
+          for await (const item of this.#container.listBlobsFlat({
+            prefix: this.#prefix,
+            includeMetadata: true
+          })) {
+            const run = decodeMeta2(item.metadata?.[RUN_META]);
+            if (run) runs.push(run);
+            if (runs.length >= MAX_RUNS) break;
+          }
+        });
+        return filterRuns(runs, filter);
+      }
+    };
+  }
+});
+
 // src/server/results/azure/sweep-lease.ts
-import { randomBytes as randomBytes11 } from "node:crypto";
+import { randomBytes as randomBytes12 } from "node:crypto";
 var SWEEP_LEASE_MS, AzureSweepLease;
 var init_sweep_lease = __esm({
   "src/server/results/azure/sweep-lease.ts"() {
@@ -20330,7 +21666,7 @@ var init_sweep_lease = __esm({
     AzureSweepLease = class {
       #blob;
       #time;
-      #holder = randomBytes11(8).toString("hex");
+      #holder = randomBytes12(8).toString("hex");
       #now;
       #leaseMs;
       constructor(blob, time, options = {}) {
@@ -20414,12 +21750,23 @@ async function openAzureStore(spec, options) {
     blobs: {
       uploadUrl: (_baseUrl, record) => sas(record.blobId, "cw"),
       downloadUrl: (_baseUrl, record) => sas(record.blobId, "r"),
-      routes: []
+      routes: [],
+      read: async (record, start, end) => {
+        const blob = container.getBlockBlobClient(records.dataBlobName(record.blobId));
+        try {
+          const response = await options.time("download", () => blob.download(start, end - start + 1));
+          return response.readableStreamBody;
+        } catch (error2) {
+          if (error2.statusCode === 404) return void 0;
+          throw error2;
+        }
+      }
     },
     probe: async () => {
       await container.getProperties();
     },
-    sweepLease: new AzureSweepLease(container.getBlockBlobClient(`${spec.prefix}sweep-lease`), options.time)
+    sweepLease: new AzureSweepLease(container.getBlockBlobClient(`${spec.prefix}sweep-lease`), options.time),
+    runs: new AzureRunRegistry(container, spec.prefix, options.time)
   };
 }
 var CLOCK_SKEW_MS;
@@ -20427,8 +21774,598 @@ var init_azure_store = __esm({
   "src/server/results/azure/azure-store.ts"() {
     "use strict";
     init_azure_records();
+    init_azure_runs();
     init_sweep_lease();
     CLOCK_SKEW_MS = 5 * 60 * 1e3;
+  }
+});
+
+// src/server/legacy/azure/block-ids.ts
+function blockIdOf(offset) {
+  return Buffer.from(`${PREFIX}${String(offset).padStart(DIGITS, "0")}`, "utf8").toString("base64");
+}
+function offsetOf(blockId2) {
+  const text = Buffer.from(blockId2, "base64").toString("utf8");
+  if (!text.startsWith(PREFIX) || text.length !== PREFIX.length + DIGITS) return void 0;
+  const digits = text.slice(PREFIX.length);
+  if (!/^\d+$/.test(digits)) return void 0;
+  const offset = Number(digits);
+  return Number.isSafeInteger(offset) ? offset : void 0;
+}
+function tileBlocks(committed, uncommitted, total) {
+  const byOffset = /* @__PURE__ */ new Map();
+  for (const block of [...committed, ...uncommitted]) {
+    const offset = offsetOf(block.name);
+    if (offset !== void 0) byOffset.set(offset, block);
+  }
+  const ids = [];
+  let position = 0;
+  while (position < total) {
+    const block = byOffset.get(position);
+    if (!block || block.size <= 0) return void 0;
+    ids.push(block.name);
+    position += block.size;
+  }
+  return position === total ? ids : void 0;
+}
+var PREFIX, DIGITS;
+var init_block_ids = __esm({
+  "src/server/legacy/azure/block-ids.ts"() {
+    "use strict";
+    PREFIX = "ferry-legacy-";
+    DIGITS = 16;
+  }
+});
+
+// src/server/legacy/azure/verified-body.ts
+import { createHash as createHash16 } from "node:crypto";
+import { Transform as Transform5 } from "node:stream";
+var VerifiedBody;
+var init_verified_body = __esm({
+  "src/server/legacy/azure/verified-body.ts"() {
+    "use strict";
+    init_error_response();
+    VerifiedBody = class _VerifiedBody extends Transform5 {
+      failure;
+      /** Aborts the storage call carrying this body when the body fails: the SDK does not notice a stream error. */
+      abort = new AbortController();
+      #length;
+      #expectedMd5;
+      #md5;
+      #received = 0;
+      #held;
+      constructor(length, expectedMd5) {
+        super();
+        this.#length = length;
+        this.#expectedMd5 = expectedMd5?.trim();
+        this.#md5 = expectedMd5 === void 0 ? void 0 : createHash16("md5");
+      }
+      /** Pipes `req` through a new VerifiedBody without letting a failure destroy the request's socket. */
+      static of(req, length, expectedMd5) {
+        const body = new _VerifiedBody(length, expectedMd5);
+        body.on("error", () => body.abort.abort());
+        req.on("error", (error2) => body.destroy(error2));
+        req.on("aborted", () => body.destroy(new Error("the client closed the connection during the body")));
+        req.pipe(body);
+        return body;
+      }
+      _transform(chunk, _encoding, done) {
+        this.#received += chunk.length;
+        if (this.#received > this.#length) {
+          return done(
+            this.#fail(
+              new ErrorResponse(400, `Request body is longer than the Content-Range (${this.#length} bytes)`, {
+                Connection: "close"
+              })
+            )
+          );
+        }
+        this.#md5?.update(chunk);
+        const previous = this.#held;
+        this.#held = chunk;
+        done(null, previous);
+      }
+      _flush(done) {
+        if (this.#received !== this.#length) {
+          return done(
+            this.#fail(
+              badRequest2(`Request body has ${this.#received} bytes but the Content-Range says ${this.#length}`)
+            )
+          );
+        }
+        if (this.#md5 && this.#expectedMd5 !== void 0) {
+          const actual = this.#md5.digest("base64");
+          if (actual !== this.#expectedMd5) {
+            return done(
+              this.#fail(
+                badRequest2(
+                  `MD5 mismatch for the chunk: x-actions-results-md5 is ${this.#expectedMd5}, received bytes hash to ${actual}`
+                )
+              )
+            );
+          }
+        }
+        done(null, this.#held);
+      }
+      #fail(error2) {
+        this.failure = error2;
+        return error2;
+      }
+    };
+  }
+});
+
+// src/server/legacy/azure/azure-legacy-files.ts
+function encodeItem(item) {
+  return Buffer.from(JSON.stringify(item), "utf8").toString("base64");
+}
+function itemOf(meta, modified) {
+  if (meta === void 0 || meta.length > MAX_META_CHARS) return void 0;
+  let value;
+  try {
+    value = JSON.parse(Buffer.from(meta, "base64").toString("utf8"));
+  } catch {
+    return void 0;
+  }
+  const r = value;
+  if (typeof r !== "object" || r === null || typeof r.path !== "string" || typeof r.total !== "number" || typeof r.gzip !== "boolean" || typeof r.createdAt !== "string") {
+    return void 0;
+  }
+  return {
+    path: r.path,
+    total: r.total,
+    gzip: r.gzip,
+    fileLength: typeof r.fileLength === "number" ? r.fileLength : null,
+    ranges: r.total === 0 ? [] : [[0, r.total - 1]],
+    complete: true,
+    createdAt: r.createdAt,
+    updatedAt: (modified ?? new Date(r.createdAt)).toISOString()
+  };
+}
+var ITEM_META, MAX_META_CHARS, MAX_BLOCK_BYTES2, WHOLE_PUT_LIMIT, AzureLegacyFiles;
+var init_azure_legacy_files = __esm({
+  "src/server/legacy/azure/azure-legacy-files.ts"() {
+    "use strict";
+    init_error_response();
+    init_small_json();
+    init_container_items();
+    init_layout();
+    init_block_ids();
+    init_verified_body();
+    ITEM_META = "ferryitem";
+    MAX_META_CHARS = 6 * 1024;
+    MAX_BLOCK_BYTES2 = 4e3 * 1024 * 1024;
+    WHOLE_PUT_LIMIT = 64 * 1024 * 1024;
+    AzureLegacyFiles = class {
+      #container;
+      /** The same container without SDK retries: a request body can be sent to it only once. */
+      #streaming;
+      #prefix;
+      #time;
+      /** ETags of items handed out by get(), so open() reads exactly those bytes. */
+      #etags = /* @__PURE__ */ new WeakMap();
+      constructor(container, streaming, prefix, containerId, time) {
+        this.#container = container;
+        this.#streaming = streaming;
+        this.#prefix = `${prefix}legacy/items/${containerId}/`;
+        this.#time = time;
+      }
+      #blobName(path22) {
+        return `${this.#prefix}${itemKey(path22)}`;
+      }
+      /**
+       * Stages one chunk and, when it is the file's last, commits the file. `checkSize` is asked
+       * before the commit with the file's previous committed size (0 when new): it throws when the
+       * container would grow beyond its limit.
+       */
+      async receive(path22, chunk, req, checkSize2) {
+        const { range } = chunk;
+        const length = range.end - range.start;
+        if (length > MAX_BLOCK_BYTES2) {
+          throw new ErrorResponse(
+            413,
+            `A chunk of ${length} bytes is larger than an Azure block (${MAX_BLOCK_BYTES2} bytes); send smaller chunks`
+          );
+        }
+        const meta = encodeItem({
+          path: path22,
+          total: range.total,
+          gzip: chunk.gzip,
+          fileLength: chunk.fileLength ?? null,
+          createdAt: (/* @__PURE__ */ new Date()).toISOString()
+        });
+        if (meta.length > MAX_META_CHARS) {
+          throw new ErrorResponse(400, `itemPath ${JSON.stringify(path22.slice(0, 200))}... is too long to store`);
+        }
+        const staging = this.#streaming.getBlockBlobClient(this.#blobName(path22));
+        const last = range.end === range.total;
+        const whole = range.start === 0 && last && length <= WHOLE_PUT_LIMIT;
+        if (whole) await checkSize2(await this.#committedSize(path22), range.total);
+        const body = VerifiedBody.of(req, length, chunk.expectedMd5);
+        try {
+          if (whole) {
+            await this.#time(
+              "put_blob",
+              () => staging.upload(() => body, length, {
+                abortSignal: body.abort.signal,
+                metadata: { [ITEM_META]: meta },
+                blobHTTPHeaders: { blobContentType: "application/octet-stream" }
+              })
+            );
+            return;
+          }
+          await this.#time(
+            "stage_block",
+            () => staging.stageBlock(blockIdOf(range.start), () => body, length, { abortSignal: body.abort.signal })
+          );
+        } catch (error2) {
+          throw body.failure ?? error2;
+        }
+        if (last) await this.#commit(path22, range.total, meta, checkSize2);
+      }
+      /** Commits the blocks that tile the file; a file with a chunk still missing stays unlisted. */
+      async #commit(path22, total, meta, checkSize2) {
+        const blob = this.#container.getBlockBlobClient(this.#blobName(path22));
+        const list3 = await this.#time("get_block_list", () => blob.getBlockList("all"));
+        const ids = tileBlocks(list3.committedBlocks ?? [], list3.uncommittedBlocks ?? [], total);
+        if (!ids) return;
+        const previous = (list3.committedBlocks ?? []).reduce((sum, b) => sum + b.size, 0);
+        await checkSize2(previous, total);
+        await this.#time(
+          "commit_block_list",
+          () => blob.commitBlockList(ids, {
+            metadata: { [ITEM_META]: meta },
+            blobHTTPHeaders: { blobContentType: "application/octet-stream" }
+          })
+        );
+      }
+      async #committedSize(path22) {
+        return (await this.get(path22))?.total ?? 0;
+      }
+      async get(path22) {
+        try {
+          const props = await this.#time(
+            "blob_properties",
+            () => this.#container.getBlockBlobClient(this.#blobName(path22)).getProperties()
+          );
+          const item = itemOf(props.metadata?.[ITEM_META], props.lastModified);
+          if (!item || item.path !== path22) return void 0;
+          if (props.etag) this.#etags.set(item, props.etag);
+          return item;
+        } catch (error2) {
+          if (isMissing(error2)) return void 0;
+          throw error2;
+        }
+      }
+      async list(prefix) {
+        return listComplete(await this.all(), prefix);
+      }
+      /** Every committed file of the container. */
+      async all() {
+        const items = [];
+        await this.#time("list_items", async () => {
+          for await (const blob of this.#container.listBlobsFlat({
+            prefix: this.#prefix,
+            includeMetadata: true
+          })) {
+            const item = itemOf(blob.metadata?.[ITEM_META], blob.properties.lastModified);
+            if (item) items.push(item);
+          }
+        });
+        return items;
+      }
+      async open(item) {
+        const etag = this.#etags.get(item);
+        const answer = await this.#time(
+          "read_item",
+          () => this.#container.getBlockBlobClient(this.#blobName(item.path)).download(0, item.total, etag ? { conditions: { ifMatch: etag } } : {})
+        );
+        const stream = answer.readableStreamBody;
+        if (!stream) throw new Error(`the storage sent no body for ${JSON.stringify(item.path)}`);
+        return stream;
+      }
+      /** Deletes every blob of the container, committed or only staged. */
+      async removeAll() {
+        const names = [];
+        await this.#time("list_items", async () => {
+          for await (const blob of this.#container.listBlobsFlat({
+            prefix: this.#prefix,
+            includeUncommitedBlobs: true
+          })) {
+            names.push(blob.name);
+          }
+        });
+        for (const name of names) {
+          await this.#time("delete_blob", () => this.#container.getBlockBlobClient(name).deleteIfExists());
+        }
+      }
+    };
+  }
+});
+
+// src/server/legacy/azure/azure-legacy-store.ts
+import { randomBytes as randomBytes13 } from "node:crypto";
+function hex3(text) {
+  return Buffer.from(text, "utf8").toString("hex");
+}
+function decodeMeta3(value) {
+  if (value === void 0 || value.length > 16384) return void 0;
+  try {
+    const parsed = JSON.parse(Buffer.from(value, "base64").toString("utf8"));
+    return isArtifactRecord(parsed) ? parsed : void 0;
+  } catch {
+    return void 0;
+  }
+}
+var RECORD_META2, MAX_ATTEMPTS4, MAX_CACHED_POINTERS, MAX_COUNTED_CONTAINERS, AzureLegacyStore;
+var init_azure_legacy_store = __esm({
+  "src/server/legacy/azure/azure-legacy-store.ts"() {
+    "use strict";
+    init_error_response();
+    init_id_counter2();
+    init_small_json();
+    init_artifact_store();
+    init_azure_legacy_files();
+    RECORD_META2 = "ferrylegacy";
+    MAX_ATTEMPTS4 = 20;
+    MAX_CACHED_POINTERS = 1e4;
+    MAX_COUNTED_CONTAINERS = 1e3;
+    AzureLegacyStore = class {
+      kind = "azure_blob";
+      limits;
+      #container;
+      #streaming;
+      #prefix;
+      #time;
+      #ids;
+      #pointers = /* @__PURE__ */ new Map();
+      /** Committed bytes per container: listed once, then kept current by this instance's commits. */
+      #held = /* @__PURE__ */ new Map();
+      constructor(container, streaming, prefix, options) {
+        this.#container = container;
+        this.#streaming = streaming;
+        this.#prefix = prefix;
+        this.#time = options.time;
+        this.limits = options.limits;
+        this.#ids = new AzureIdCounter(container.getBlockBlobClient(`${prefix}legacy/counter`), options.time);
+      }
+      async get(containerId) {
+        return (await this.#readById(containerId))?.record;
+      }
+      async list(runId) {
+        return this.#listRecords(`${this.#prefix}legacy/runs/${hex3(runId)}/`);
+      }
+      async create(runId, name, retentionDays) {
+        const session = randomBytes13(12).toString("hex");
+        for (let attempt = 0; attempt < MAX_ATTEMPTS4; attempt++) {
+          const found = await this.#read(runId, name);
+          if (found) {
+            const record2 = await this.#reopen(found);
+            if (record2) return { record: record2, created: false, session };
+            continue;
+          }
+          const max = this.limits.maxArtifactsPerRun;
+          if ((await this.list(runId)).length >= max) {
+            throw new ErrorResponse(
+              403,
+              `Workflow run ${JSON.stringify(runId)} already has ${max} artifacts, the limit of this server (maxArtifactsPerRun)`
+            );
+          }
+          const containerId = await this.#ids.allocate();
+          const now = (/* @__PURE__ */ new Date()).toISOString();
+          const record = {
+            containerId,
+            runId,
+            name,
+            size: -1,
+            retentionDays,
+            createdAt: now,
+            updatedAt: now
+          };
+          await this.#write(this.#pointerBlob(containerId), { runId, name }, { ifNoneMatch: "*" });
+          try {
+            await this.#write(this.#recordBlob(runId, name), record, { ifNoneMatch: "*" }, true);
+            return { record, created: true, session };
+          } catch (error2) {
+            await this.#deleteQuietly(this.#pointerBlob(containerId));
+            if (!isConflict(error2)) throw error2;
+          }
+        }
+        throw new Error(
+          `could not create artifact ${JSON.stringify(name)} after ${MAX_ATTEMPTS4} concurrent attempts`
+        );
+      }
+      /**
+       * A new upload into a finalized artifact makes it unfinished again until that upload's PATCH
+       * (see ArtifactStore.#reopen). Undefined when the record changed meanwhile: the caller re-reads.
+       */
+      async #reopen(found) {
+        if (found.record.size === -1) return found.record;
+        const next = { ...found.record, size: -1, updatedAt: (/* @__PURE__ */ new Date()).toISOString() };
+        try {
+          await this.#write(this.#recordBlob(next.runId, next.name), next, { ifMatch: found.etag }, true);
+          return next;
+        } catch (error2) {
+          if (isConflict(error2) || isMissing(error2)) return void 0;
+          throw error2;
+        }
+      }
+      async receive(artifact, path22, _session, chunk, req) {
+        const files = this.#files(artifact.containerId);
+        await files.receive(
+          path22,
+          chunk,
+          req,
+          (previous, total) => this.#checkSize(artifact.containerId, files, path22, previous, total)
+        );
+      }
+      /**
+       * Bounds the container's committed bytes by maxArtifactBytes before a file is committed. The
+       * count is listed from storage once per container and instance, then kept by this instance's
+       * commits (a listing per file would make a many-file upload quadratic): with several instances
+       * writing one container, each bounds what it knows of.
+       */
+      async #checkSize(containerId, files, path22, previous, total) {
+        let held = this.#held.get(containerId);
+        if (!held) {
+          if (this.#held.size >= MAX_COUNTED_CONTAINERS) this.#held.clear();
+          held = files.all().then((items) => items.reduce((sum, item) => sum + item.total, 0));
+          held.catch(() => this.#held.delete(containerId));
+          this.#held.set(containerId, held);
+        }
+        const max = this.limits.maxArtifactBytes;
+        const next = await held - previous + total;
+        if (next > max) {
+          throw new ErrorResponse(
+            413,
+            `Storing ${total} more bytes for ${JSON.stringify(path22)} would make the artifact larger than the server's limit of ${max} bytes (maxArtifactBytes)`
+          );
+        }
+        this.#held.set(
+          containerId,
+          held.then((bytes) => bytes - previous + total)
+        );
+      }
+      files(artifact) {
+        return Promise.resolve(this.#files(artifact.containerId));
+      }
+      #files(containerId) {
+        return new AzureLegacyFiles(this.#container, this.#streaming, this.#prefix, containerId, this.#time);
+      }
+      /** As ArtifactStore.patchSize: the larger of the client's size and the files the container holds. */
+      async patchSize(runId, name, size) {
+        for (let attempt = 0; attempt < MAX_ATTEMPTS4; attempt++) {
+          const found = await this.#read(runId, name);
+          if (!found) return void 0;
+          const held = (await this.#files(found.record.containerId).all()).reduce(
+            (sum, item) => sum + (item.fileLength ?? item.total),
+            0
+          );
+          const next = {
+            ...found.record,
+            size: Math.max(size, held),
+            updatedAt: (/* @__PURE__ */ new Date()).toISOString()
+          };
+          try {
+            await this.#write(this.#recordBlob(runId, name), next, { ifMatch: found.etag }, true);
+            return next;
+          } catch (error2) {
+            if (!isConflict(error2) && !isMissing(error2)) throw error2;
+          }
+        }
+        throw new Error(
+          `could not finalize artifact ${JSON.stringify(name)} after ${MAX_ATTEMPTS4} concurrent attempts`
+        );
+      }
+      async expired(now) {
+        const all = await this.#listRecords(`${this.#prefix}legacy/runs/`);
+        return all.filter((r) => r.size !== -1 && expiresAt2(r) <= now);
+      }
+      /**
+       * The record first, conditionally on the ETag it was checked under (an upload that reopened it
+       * meanwhile keeps it; whichever instance deletes first owns the deletion), then the id pointer
+       * and every file blob. Undefined when there was nothing to delete: repeating it is harmless.
+       */
+      async removeExpired(containerId, now) {
+        const found = await this.#readById(containerId);
+        if (!found || found.record.size === -1 || expiresAt2(found.record) > now) return void 0;
+        try {
+          await this.#time(
+            "delete_record",
+            () => this.#container.getBlockBlobClient(this.#recordBlob(found.record.runId, found.record.name)).delete({ conditions: { ifMatch: found.etag } })
+          );
+        } catch (error2) {
+          if (isConflict(error2) || isMissing(error2)) return void 0;
+          throw error2;
+        }
+        await this.#deleteQuietly(this.#pointerBlob(containerId));
+        this.#pointers.delete(containerId);
+        this.#held.delete(containerId);
+        await this.#files(containerId).removeAll();
+        return found.record;
+      }
+      async close() {
+      }
+      async #readById(containerId) {
+        if (!Number.isSafeInteger(containerId) || containerId < 1) return void 0;
+        let target = this.#pointers.get(containerId);
+        if (!target) {
+          const pointer = await readSmallJson(
+            this.#container.getBlockBlobClient(this.#pointerBlob(containerId)),
+            this.#time
+          );
+          const value = pointer?.value;
+          if (typeof value?.runId !== "string" || typeof value.name !== "string") return void 0;
+          target = { runId: value.runId, name: value.name };
+          if (this.#pointers.size >= MAX_CACHED_POINTERS) this.#pointers.clear();
+          this.#pointers.set(containerId, target);
+        }
+        const found = await this.#read(target.runId, target.name);
+        return found?.record.containerId === containerId ? found : void 0;
+      }
+      async #read(runId, name) {
+        const found = await readSmallJson(
+          this.#container.getBlockBlobClient(this.#recordBlob(runId, name)),
+          this.#time
+        );
+        if (!found || !isArtifactRecord(found.value)) return void 0;
+        return { record: found.value, etag: found.etag };
+      }
+      async #listRecords(prefix) {
+        const found = [];
+        await this.#time("list_records", async () => {
+          for await (const item of this.#container.listBlobsFlat({ prefix, includeMetadata: true })) {
+            const record = decodeMeta3(item.metadata?.[RECORD_META2]);
+            if (record) found.push(record);
+          }
+        });
+        return found.sort((a, b) => a.containerId - b.containerId);
+      }
+      #recordBlob(runId, name) {
+        return `${this.#prefix}legacy/runs/${hex3(runId)}/${hex3(name)}`;
+      }
+      #pointerBlob(containerId) {
+        return `${this.#prefix}legacy/containers/${containerId}`;
+      }
+      async #write(name, value, conditions, withMeta = false) {
+        const body = JSON.stringify(value);
+        await this.#time(
+          "write_record",
+          () => this.#container.getBlockBlobClient(name).upload(body, Buffer.byteLength(body), {
+            conditions,
+            blobHTTPHeaders: { blobContentType: "application/json" },
+            ...withMeta ? { metadata: { [RECORD_META2]: Buffer.from(body).toString("base64") } } : {}
+          })
+        );
+      }
+      async #deleteQuietly(name) {
+        await this.#time("delete_blob", () => this.#container.getBlockBlobClient(name).deleteIfExists());
+      }
+    };
+  }
+});
+
+// src/server/legacy/azure/open-azure-legacy.ts
+var open_azure_legacy_exports = {};
+__export(open_azure_legacy_exports, {
+  openAzureLegacyStore: () => openAzureLegacyStore
+});
+async function openAzureLegacyStore(spec, options) {
+  const sdk = await import("@azure/storage-blob");
+  const credential = new sdk.StorageSharedKeyCredential(spec.account.accountName, spec.account.accountKey);
+  const container = new sdk.BlobServiceClient(spec.account.blobEndpoint, credential).getContainerClient(
+    spec.container
+  );
+  const streaming = new sdk.BlobServiceClient(
+    spec.account.blobEndpoint,
+    sdk.newPipeline(credential, { retryOptions: { maxTries: 1 } })
+  ).getContainerClient(spec.container);
+  return new AzureLegacyStore(container, streaming, spec.prefix, options);
+}
+var init_open_azure_legacy = __esm({
+  "src/server/legacy/azure/open-azure-legacy.ts"() {
+    "use strict";
+    init_azure_legacy_store();
   }
 });
 
@@ -23676,6 +25613,38 @@ var LegacyWriteLimits = class {
 };
 
 // src/backends/legacy/download.ts
+var PlannedFile = class {
+  constructor(listed, index, plan) {
+    this.index = index;
+    this.plan = plan;
+    this.artifactPath = listed.artifactPath;
+    this.destination = listed.destination;
+    this.length = listed.length;
+    this.url = listed.url;
+  }
+  index;
+  plan;
+  artifactPath;
+  destination;
+  length;
+  url;
+  /** Bytes written to staging, once the file arrived. */
+  written = 0;
+  /** Set once a response for this file failed to gunzip: a second corrupt body is final. */
+  corruptOnce;
+  /** The target directory (for messages: the staging path names a held descriptor). */
+  get target() {
+    return this.plan.target;
+  }
+  /** Staging names are positional, so no server path reaches the disk before placement. */
+  get staging() {
+    return this.plan.staging.file(String(this.index));
+  }
+  /** The destination relative to the target, normalised, '/'-separated. */
+  get key() {
+    return path4.relative(this.plan.target, this.destination).split(path4.sep).join("/");
+  }
+};
 async function downloadLegacy(config, artifact, spec, ctx) {
   const { http: http6, operation } = ctx;
   const context = { operation: "download", artifactName: spec.name };
@@ -23689,7 +25658,7 @@ async function downloadLegacy(config, artifact, spec, ctx) {
     context
   );
   const target = path4.resolve(spec.targetDirectory);
-  const listed = await http6.request(
+  let listed = await http6.request(
     {
       ...bearer,
       slot: 0,
@@ -23721,17 +25690,12 @@ async function downloadLegacy(config, artifact, spec, ctx) {
   try {
     held = HeldTarget.open(target, { context });
     staging = held.createStaging(".ferry-staging-");
-    const stagingDir = staging;
-    const planned = listed.map((file, index) => ({
-      ...file,
-      key: path4.relative(target, file.destination).split(path4.sep).join("/"),
-      target,
-      staging: stagingDir.file(String(index))
-    }));
+    const plan = { target, staging };
+    const planned = listed.map((file, index) => new PlannedFile(file, index, plan));
+    listed = void 0;
     const writeLimits = new LegacyWriteLimits(spec.name, limits, context);
     let bytesDone = 0;
     let filesDone = 0;
-    const written = /* @__PURE__ */ new Map();
     const bytesTotal = planned.reduce((sum, f) => sum + (f.length ?? 0), 0);
     await runWorkers(planned, http6.slots, ctx, async (file, slot) => {
       if (file.length === 0) {
@@ -23757,7 +25721,7 @@ async function downloadLegacy(config, artifact, spec, ctx) {
           (res) => saveResponse(res, file, spec.name, http6.stallPolicy, (gzip2) => writeLimits.meter(file, gzip2))
         );
         bytesDone += bytes;
-        written.set(file, bytes);
+        file.written = bytes;
       }
       filesDone++;
       ctx.onProgress?.({
@@ -23773,7 +25737,7 @@ async function downloadLegacy(config, artifact, spec, ctx) {
     checkReceived(
       spec.name,
       artifact.size,
-      planned.reduce((sum, file) => sum + (written.get(file) ?? 0), 0),
+      planned.reduce((sum, file) => sum + file.written, 0),
       planned.length,
       "sent",
       context
@@ -23783,7 +25747,7 @@ async function downloadLegacy(config, artifact, spec, ctx) {
     return {
       downloadPath: target,
       fileCount: placed.length,
-      size: placed.reduce((sum, file) => sum + (written.get(file) ?? 0), 0)
+      size: placed.reduce((sum, file) => sum + file.written, 0)
     };
   } catch (error2) {
     staging?.remove();
@@ -24246,32 +26210,8 @@ function isAlreadyCompressed(fileName) {
   return dot >= 0 && ALL.has(base.slice(dot).toLowerCase());
 }
 
-// src/core/write-fully.ts
-async function writeFully(handle, buffers, position) {
-  let rest = buffers.filter((b) => b.length > 0);
-  let at = position;
-  while (rest.length > 0) {
-    const first = rest[0];
-    const { bytesWritten } = rest.length === 1 ? await handle.write(first, 0, first.length, at ?? null) : await handle.writev(rest, at);
-    if (bytesWritten === 0) {
-      throw Object.assign(new Error("Short write: the file system accepted no bytes"), { code: "ENOSPC" });
-    }
-    if (at !== void 0) at += bytesWritten;
-    let written = bytesWritten;
-    const next = [];
-    for (const buffer of rest) {
-      if (written >= buffer.length) {
-        written -= buffer.length;
-        continue;
-      }
-      next.push(written > 0 ? buffer.subarray(written) : buffer);
-      written = 0;
-    }
-    rest = next;
-  }
-}
-
 // src/pack/parallel-gzip.ts
+init_write_fully();
 import { availableParallelism } from "node:os";
 import { open as open4 } from "node:fs/promises";
 import { crc32 as crc322 } from "node:zlib";
@@ -24951,6 +26891,7 @@ import { open as open6 } from "node:fs/promises";
 import { dirname } from "node:path";
 import { Writable } from "node:stream";
 import { finished as finished2 } from "node:stream/promises";
+init_write_fully();
 
 // src/transport/error-body.ts
 function extractErrorMessage(body) {
@@ -25249,8 +27190,8 @@ function refusedError(outcome, refreshed, started, context) {
 }
 function normalizeDigest(digest2) {
   if (!digest2) return void 0;
-  const hex2 = digest2.trim().toLowerCase().replace(/^sha256:/, "");
-  return /^[0-9a-f]{64}$/.test(hex2) ? hex2 : void 0;
+  const hex5 = digest2.trim().toLowerCase().replace(/^sha256:/, "");
+  return /^[0-9a-f]{64}$/.test(hex5) ? hex5 : void 0;
 }
 
 // src/backends/latest-per-name.ts
@@ -26096,9 +28037,9 @@ function sizeMismatch(entry, actual) {
   );
 }
 function crcMismatch(entry, actual) {
-  const hex2 = (n) => `0x${n.toString(16).padStart(8, "0")}`;
+  const hex5 = (n) => `0x${n.toString(16).padStart(8, "0")}`;
   return corrupt(
-    `CRC-32 mismatch in ${label(entry)}: the central directory says ${hex2(entry.crc32)}, the data gives ${hex2(actual)}`
+    `CRC-32 mismatch in ${label(entry)}: the central directory says ${hex5(entry.crc32)}, the data gives ${hex5(actual)}`
   );
 }
 function mapError(entry, error2) {
@@ -26858,11 +28799,11 @@ function digestHex(digest2) {
 function isEntryName(name) {
   return ENTRY_NAME.test(name);
 }
-function entryPath(root, hex2) {
-  return path9.join(root, ENTRIES_DIR, hex2);
+function entryPath(root, hex5) {
+  return path9.join(root, ENTRIES_DIR, hex5);
 }
-function tempPath(root, hex2) {
-  return path9.join(root, TMP_DIR, `${hex2}.${process.pid}.${randomBytes3(6).toString("hex")}`);
+function tempPath(root, hex5) {
+  return path9.join(root, TMP_DIR, `${hex5}.${process.pid}.${randomBytes3(6).toString("hex")}`);
 }
 
 // src/backends/results/cache-tee.ts
@@ -26979,16 +28920,16 @@ async function cachedBlob(hit, cacheRoot, tempDir) {
       await rm4(file, { force: true });
       await pipeline4(hit.stream(), createWriteStream2(file, { flags: "wx" }));
     }
-    const hex2 = hit.digest.replace(/^sha256:/, "");
+    const hex5 = hit.digest.replace(/^sha256:/, "");
     return {
       file,
       size: hit.size,
-      sha256: hex2,
+      sha256: hex5,
       // Only archives are inserted (see downloadSignedArtifact).
       contentType: "application/zip",
       contentDisposition: void 0,
       digestMismatch: false,
-      expectedHex: hex2,
+      expectedHex: hex5,
       dispose
     };
   } catch (error2) {
@@ -27065,7 +29006,7 @@ async function placeRawFile(blob, fileName, target, conflict2, context) {
 }
 
 // src/backends/results/download.ts
-async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, verify, refreshUrl, listedSize2, tee) {
+async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, verify, refreshUrl, listedSize2, tee2) {
   await mkdir6(tempDir, { recursive: true });
   const work = await mkdtemp2(path12.join(tempDir, "ferry-download-"));
   let disposed;
@@ -27080,7 +29021,7 @@ async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, 
       expectedSha256: verify ? expectedHex : void 0,
       refreshUrl,
       listedSize: listedSize2,
-      tee,
+      tee: tee2,
       onBytes: (received, total) => ctx.onProgress?.({
         operation: "download",
         artifactName: name,
@@ -27111,7 +29052,7 @@ async function cachedOrFetched(url, name, expectedHex, spec, tempDir, ctx, conte
     ctx.logger.debug(`Artifact '${name}' (${hit.digest}) comes from the download cache: no blob request`);
     return cachedBlob(hit, ctx.cache.path, tempDir);
   }
-  const tee = key ? cacheTeeFor(ctx, key) : void 0;
+  const tee2 = key ? cacheTeeFor(ctx, key) : void 0;
   let blob;
   try {
     blob = await fetchVerifiedBlob(
@@ -27124,11 +29065,11 @@ async function cachedOrFetched(url, name, expectedHex, spec, tempDir, ctx, conte
       verify,
       refreshUrl,
       listedSize2,
-      tee
+      tee2
     );
   } finally {
     const keep = blob !== void 0 && !blob.digestMismatch && isZipBlob(url, blob.contentType);
-    await tee?.finish(keep);
+    await tee2?.finish(keep);
   }
   return blob;
 }
@@ -27742,6 +29683,51 @@ function deflateBound(size, pieces) {
   return size + Math.ceil(size / 8) + Math.ceil(size / 64) + 5 + pieces * 10 + 64;
 }
 
+// src/pack/zip-writer/central-directory.ts
+var CentralDirectory = class {
+  #blockBytes;
+  #forceZip64;
+  /** Full blocks, each the headers of consecutive entries. */
+  #blocks = [];
+  /** Headers of the block being filled. */
+  #pending = [];
+  #pendingBytes = 0;
+  #entries = 0;
+  #size = 0;
+  constructor(blockBytes, forceZip64) {
+    this.#blockBytes = blockBytes;
+    this.#forceZip64 = forceZip64;
+  }
+  /** Number of entries added. */
+  get entries() {
+    return this.#entries;
+  }
+  /** Bytes of all headers added. */
+  get size() {
+    return this.#size;
+  }
+  /** Adds the header of a finished entry; entries are listed in the order they are added. */
+  add(record) {
+    const header4 = centralDirectoryHeader(record, this.#forceZip64);
+    this.#pending.push(header4);
+    this.#pendingBytes += header4.length;
+    this.#entries++;
+    this.#size += header4.length;
+    if (this.#pendingBytes >= this.#blockBytes) this.#seal();
+  }
+  /** Hands out the blocks in order, each released as it is taken. */
+  *drain() {
+    this.#seal();
+    while (this.#blocks.length > 0) yield this.#blocks.shift();
+  }
+  #seal() {
+    if (this.#pendingBytes === 0) return;
+    this.#blocks.push(Buffer.concat(this.#pending, this.#pendingBytes));
+    this.#pending = [];
+    this.#pendingBytes = 0;
+  }
+};
+
 // src/pack/zip-writer/zip-options.ts
 import { availableParallelism as availableParallelism2 } from "node:os";
 
@@ -27865,7 +29851,7 @@ var MAX_CONCURRENCY2 = 64;
 var DEFAULT_FILE_MODE = 420;
 var DEFAULT_DIRECTORY_MODE = 493;
 var DEFAULT_SYMLINK_MODE = 511;
-var CENTRAL_DIRECTORY_BATCH = 1024 * 1024;
+var CENTRAL_DIRECTORY_BATCH = 64 * 1024;
 var MAX_QUEUED_TASKS = 256;
 var EMPTY2 = Buffer.alloc(0);
 var OPTION_KEYS2 = [
@@ -28047,10 +30033,10 @@ function newRecord(ctx, input, mtime) {
     uncompressedSize: 0,
     localHeaderOffset: 0
   };
-  ctx.records.push(record);
   return record;
 }
 function entryDone(ctx, record) {
+  ctx.centralDirectory.add(record);
   ctx.stats.entriesWritten++;
   ctx.options.onEntry?.({
     name: record.name,
@@ -28292,28 +30278,15 @@ async function* zipBytes(ctx, inputs) {
     counters: ctx.counters
   });
   const centralDirectoryOffset = ctx.counters.bytesEmitted;
-  let centralDirectorySize = 0;
-  let batch = [];
-  let batchBytes = 0;
-  const flush = () => {
-    const out = Buffer.concat(batch, batchBytes);
-    centralDirectorySize += batchBytes;
-    ctx.counters.bytesEmitted += batchBytes;
-    batch = [];
-    batchBytes = 0;
-    return out;
-  };
-  for (const record of ctx.records) {
-    const header4 = centralDirectoryHeader(record, ctx.options.forceZip64);
-    batch.push(header4);
-    batchBytes += header4.length;
-    if (batchBytes >= CENTRAL_DIRECTORY_BATCH) yield flush();
+  const { centralDirectory } = ctx;
+  for (const block of centralDirectory.drain()) {
+    ctx.counters.bytesEmitted += block.length;
+    yield block;
   }
-  if (batchBytes > 0) yield flush();
   const end = endOfCentralDirectory({
-    entries: ctx.records.length,
+    entries: centralDirectory.entries,
     centralDirectoryOffset,
-    centralDirectorySize,
+    centralDirectorySize: centralDirectory.size,
     forceZip64: ctx.options.forceZip64
   });
   ctx.counters.bytesEmitted += end.length;
@@ -28383,7 +30356,7 @@ function createZipStream(inputs, options) {
     signal: controller.signal,
     now: /* @__PURE__ */ new Date(),
     wholeFileLimit: Math.min(SAMPLE_SIZE2, normalized.chunkSize),
-    records: [],
+    centralDirectory: new CentralDirectory(CENTRAL_DIRECTORY_BATCH, normalized.forceZip64),
     files: stats,
     counters: stats,
     stats
@@ -29441,7 +31414,7 @@ function optionalUrl(option, value) {
 
 // src/server/index.ts
 init_limits();
-import { mkdir as mkdir12 } from "node:fs/promises";
+import { mkdir as mkdir13 } from "node:fs/promises";
 import { hostname as hostname2 } from "node:os";
 import { resolve } from "node:path";
 
@@ -29582,7 +31555,7 @@ function createAuthenticator(options) {
   if (token === void 0 && !hasKeys) return () => FULL_ACCESS;
   const expected = token === void 0 ? void 0 : digest(token);
   const now = options.now ?? Date.now;
-  const verified = new VerifiedTokens();
+  const verified2 = new VerifiedTokens();
   return (req, schemes) => {
     const credential = credentialOf(req, schemes);
     if (expected !== void 0 && timingSafeEqual2(digest(credential), expected)) return FULL_ACCESS;
@@ -29590,14 +31563,14 @@ function createAuthenticator(options) {
       throw unauthorized("Missing or invalid bearer token (Authorization: Bearer <ACTIONS_RUNTIME_TOKEN>)");
     try {
       const at = now();
-      const cached = verified.get(credential);
+      const cached = verified2.get(credential);
       if (cached) {
         checkTimeWindow(cached.claims, at);
         return cached.access;
       }
       const claims = verifyJwt(credential, keys, at);
       const access3 = { kind: "runs", grants: grantsOf(claims.scp) };
-      verified.set(credential, { claims, access: access3 });
+      verified2.set(credential, { claims, access: access3 });
       return access3;
     } catch (error2) {
       if (error2 instanceof JwtRejected) throw unauthorized(`Runtime token refused: ${error2.message}`);
@@ -29789,651 +31762,8 @@ function jwtKeysOf(options) {
   return { hmacSecrets, publicKeys };
 }
 
-// src/server/legacy/artifact-store.ts
-init_error_response();
-init_limits();
-init_atomic_file();
-init_id_counter();
-init_keyed_mutex();
-init_listing_index();
-import { randomBytes as randomBytes5 } from "node:crypto";
-import { mkdir as mkdir8, readdir as readdir4, rm as rm7 } from "node:fs/promises";
-
-// src/server/legacy/container-items.ts
-init_atomic_file();
-init_durable();
-init_error_response();
-import { closeSync as closeSync5, constants as constants4, fsync, openSync as openSync5, write as writeAt, writeSync as writeSync2 } from "node:fs";
-import { mkdir as mkdir7, stat as stat9 } from "node:fs/promises";
-import { promisify as promisify4 } from "node:util";
-
-// src/server/util/journal.ts
-init_atomic_file();
-import { closeSync as closeSync4, fsyncSync, openSync as openSync4, writeSync } from "node:fs";
-import { readFile as readFile3 } from "node:fs/promises";
-var Journal = class {
-  constructor(path22) {
-    this.path = path22;
-  }
-  path;
-  #fd;
-  /** Every complete record in order; a missing journal is an empty one. */
-  static async replay(path22) {
-    let text;
-    try {
-      text = await readFile3(path22, "utf8");
-    } catch (error2) {
-      if (isNotFound(error2)) return [];
-      throw error2;
-    }
-    const records = [];
-    for (const line of text.split("\n")) {
-      if (!line) continue;
-      try {
-        records.push(JSON.parse(line));
-      } catch {
-      }
-    }
-    return records;
-  }
-  /**
-   * Synchronous: one line to the page cache takes microseconds, less than the promise and
-   * thread-pool round trip of an async write, and a 10,000-file upload appends 10,000 lines.
-   */
-  append(record) {
-    try {
-      this.#fd ??= openSync4(this.path, "a");
-      writeSync(this.#fd, `${JSON.stringify(record)}
-`);
-      return Promise.resolve();
-    } catch (error2) {
-      return Promise.reject(error2);
-    }
-  }
-  /** Flushes every appended record to stable storage (when an artifact is finalized). */
-  sync() {
-    try {
-      if (this.#fd !== void 0) fsyncSync(this.#fd);
-      return Promise.resolve();
-    } catch (error2) {
-      return Promise.reject(error2);
-    }
-  }
-  close() {
-    const fd = this.#fd;
-    this.#fd = void 0;
-    if (fd !== void 0) closeSync4(fd);
-    return Promise.resolve();
-  }
-};
-
-// src/server/legacy/container-items.ts
-init_keyed_mutex();
-
-// src/server/legacy/ranges.ts
-function addRange(ranges, added) {
-  if (added[1] <= added[0]) return [...ranges];
-  const all = [...ranges, added].sort((a, b) => a[0] - b[0]);
-  const merged = [];
-  for (const [start, end] of all) {
-    const last = merged[merged.length - 1];
-    if (last && start <= last[1]) last[1] = Math.max(last[1], end);
-    else merged.push([start, end]);
-  }
-  return merged;
-}
-function coversAll(ranges, total) {
-  const first = ranges[0];
-  return ranges.length === 1 && first !== void 0 && first[0] === 0 && first[1] >= total;
-}
-function removeRange(ranges, removed) {
-  const [cutStart, cutEnd] = removed;
-  if (cutEnd <= cutStart) return [...ranges];
-  const out = [];
-  for (const [start, end] of ranges) {
-    if (end <= cutStart || start >= cutEnd) {
-      out.push([start, end]);
-      continue;
-    }
-    if (start < cutStart) out.push([start, cutStart]);
-    if (end > cutEnd) out.push([cutEnd, end]);
-  }
-  return out;
-}
-
-// src/server/legacy/container-items.ts
-var ContainerItems = class _ContainerItems {
-  #layout;
-  #containerId;
-  #items = /* @__PURE__ */ new Map();
-  /** Folder path -> number of items beneath it; used to refuse a file where a folder is (and vice versa). */
-  #folders = /* @__PURE__ */ new Map();
-  #locks = new KeyedMutex();
-  #journal;
-  packPath;
-  #packFd;
-  /** End of the pack file: space is reserved here before the bytes are written, so writes never overlap. */
-  #packSize = 0;
-  /** Sum of the declared totals of all items: the artifact's size, bounded by #maxBytes. */
-  #totalBytes = 0;
-  #maxBytes;
-  constructor(layout, containerId, maxBytes) {
-    this.#layout = layout;
-    this.#containerId = containerId;
-    this.#maxBytes = maxBytes;
-    this.#journal = new Journal(`${layout.itemsDir(containerId)}/items.journal`);
-    this.packPath = `${layout.itemsDir(containerId)}/items.pack`;
-  }
-  static async load(layout, containerId, maxBytes) {
-    const items = new _ContainerItems(layout, containerId, maxBytes);
-    await mkdir7(layout.itemsDir(containerId), { recursive: true });
-    for (const record of await Journal.replay(items.#journal.path)) {
-      if (isItemRecord(record)) items.#put(record);
-    }
-    items.#packSize = (await stat9(items.packPath).catch(() => void 0))?.size ?? 0;
-    await items.#dropShortItems();
-    return items;
-  }
-  /**
-   * After a crash or power loss before a finalize's fsync, the journal can say "complete" for
-   * bytes that never reached the disk. Such an item is listed as not uploaded (its path can be
-   * uploaded again) rather than served short: pack items must lie inside the pack, own files
-   * must hold their whole size.
-   */
-  async #dropShortItems() {
-    for (const item of this.#items.values()) {
-      if (!item.complete || item.total === 0) continue;
-      const onDisk = item.packOffset !== void 0 ? this.#packSize - item.packOffset : (await stat9(this.dataFile(item.path)).catch(() => void 0))?.size ?? 0;
-      if (onDisk < item.total) this.#items.set(item.path, { ...item, complete: false, ranges: [] });
-    }
-  }
-  /** Releases the journal's and the pack's file descriptors. */
-  async close() {
-    const fd = this.#packFd;
-    this.#packFd = void 0;
-    await this.#journal.close();
-    if (fd !== void 0) closeSync5(fd);
-  }
-  /**
-   * Receives an item sent whole in one request (every small file is). Its bytes are appended to
-   * the container's pack file instead of a file of their own: creating a file costs far more
-   * than the write itself, and a 10,000-file artifact would create 10,000 of them. A retry of
-   * the same item takes new space; the journal's last record says which bytes count.
-   */
-  async receiveWhole(path22, chunk, body) {
-    return this.#locks.run(path22, async () => {
-      const existing = this.#items.get(path22);
-      if (existing === void 0) this.#checkNoClash(path22);
-      this.#checkSize(path22, existing, chunk.range.total);
-      if (this.#packSize + body.length > this.#maxBytes) throw this.#tooLarge(path22, body.length);
-      const offset = this.#packSize;
-      this.#packSize += body.length;
-      if (body.length > 0) {
-        this.#packFd ??= openSync5(this.packPath, constants4.O_RDWR | constants4.O_CREAT, 420);
-        await writeFully2(this.#packFd, body, offset);
-      }
-      const now = (/* @__PURE__ */ new Date()).toISOString();
-      const record = {
-        path: path22,
-        total: chunk.range.total,
-        gzip: chunk.gzip,
-        fileLength: chunk.fileLength ?? null,
-        ranges: chunk.range.total === 0 ? [] : [[0, chunk.range.total - 1]],
-        complete: true,
-        packOffset: offset,
-        createdAt: existing?.createdAt ?? now,
-        updatedAt: now
-      };
-      await this.#persist(record);
-      this.#put(record);
-      return record;
-    });
-  }
-  /**
-   * Makes everything received so far durable: the bytes (pack file and each item's own file),
-   * then the journal that says they are complete, then the directory entries. Called when the
-   * client finalizes the artifact (PATCH), so a power loss cannot leave a journal that lists
-   * files whose bytes never reached the disk.
-   */
-  async flush() {
-    if (this.#packFd !== void 0) await promisify4(fsync)(this.#packFd);
-    const ownFiles = [...this.#items.values()].filter((i) => i.packOffset === void 0 && i.total > 0);
-    for (const item of ownFiles) {
-      await fsyncFile(this.dataFile(item.path)).catch((error2) => {
-        if (!isNotFound(error2)) throw error2;
-      });
-    }
-    await this.#journal.sync();
-    await fsyncDir(this.#layout.itemsDir(this.#containerId));
-  }
-  get(path22) {
-    return this.#items.get(path22);
-  }
-  dataFile(path22) {
-    return this.#layout.itemDataFile(this.#containerId, path22);
-  }
-  /**
-   * Receives one chunk. Chunks are keyed by (itemPath, range): the bytes go to their offset in
-   * the data file, so a retried chunk replaces the same bytes instead of appending. A different
-   * total or encoding means the client started a new upload of that path, so the item restarts.
-   */
-  async receiveChunk(path22, chunk, write) {
-    return this.#locks.run(path22, async () => {
-      const now = (/* @__PURE__ */ new Date()).toISOString();
-      const existing = this.#items.get(path22);
-      const restart = existing !== void 0 && (existing.total !== chunk.range.total || existing.gzip !== chunk.gzip || existing.packOffset !== void 0);
-      const fresh = existing === void 0 || restart;
-      if (existing === void 0) this.#checkNoClash(path22);
-      this.#checkSize(path22, existing, chunk.range.total);
-      const { start, end, total } = chunk.range;
-      const base = fresh ? {
-        path: path22,
-        total,
-        gzip: chunk.gzip,
-        fileLength: chunk.fileLength ?? null,
-        ranges: [],
-        complete: false,
-        createdAt: existing?.createdAt ?? now,
-        updatedAt: now
-      } : { ...existing, ranges: removeRange(existing.ranges, [start, end]), complete: false };
-      if (chunk.fileLength !== void 0) base.fileLength = chunk.fileLength;
-      this.#put(base);
-      if (restart) await this.#persist(base);
-      try {
-        await write(this.dataFile(path22), fresh);
-      } catch (error2) {
-        if (!fresh) await this.#persist(base).catch(() => void 0);
-        throw error2;
-      }
-      const ranges = addRange(base.ranges, [start, end]);
-      const done = {
-        ...base,
-        ranges,
-        complete: total === 0 || coversAll(ranges, total),
-        updatedAt: (/* @__PURE__ */ new Date()).toISOString()
-      };
-      await this.#persist(done);
-      this.#put(done);
-      return done;
-    });
-  }
-  /** Complete files at or below `prefix`, and every folder that contains one of them. */
-  list(prefix) {
-    const within = (p) => prefix === void 0 || p === prefix || p.startsWith(`${prefix}/`);
-    const files = [];
-    const folders = /* @__PURE__ */ new Set();
-    for (const item of this.#items.values()) {
-      if (!item.complete || !within(item.path)) continue;
-      files.push(item);
-      for (const folder of ancestors2(item.path)) if (within(folder)) folders.add(folder);
-    }
-    files.sort((a, b) => compare(a.path, b.path));
-    return { files, folders: [...folders].sort(compare) };
-  }
-  /**
-   * The original size of every complete file, each path counted once (a path uploaded again
-   * counts with its latest bytes): `x-tfs-filelength` when the client sent it, else the stored size.
-   */
-  originalSize() {
-    let total = 0;
-    for (const item of this.#items.values()) if (item.complete) total += item.fileLength ?? item.total;
-    return total;
-  }
-  /** The artifact, with this item at `total` bytes, must stay within the size limit. */
-  #checkSize(path22, existing, total) {
-    if (this.#totalBytes - (existing?.total ?? 0) + total > this.#maxBytes) throw this.#tooLarge(path22, total);
-  }
-  #tooLarge(path22, bytes) {
-    return new ErrorResponse(
-      413,
-      `Storing ${bytes} more bytes for ${JSON.stringify(path22)} would make the artifact larger than the server's limit of ${this.#maxBytes} bytes (maxArtifactBytes)`
-    );
-  }
-  #put(record) {
-    this.#totalBytes += record.total - (this.#items.get(record.path)?.total ?? 0);
-    if (!this.#items.has(record.path)) {
-      for (const folder of ancestors2(record.path))
-        this.#folders.set(folder, (this.#folders.get(folder) ?? 0) + 1);
-    }
-    this.#items.set(record.path, record);
-  }
-  /** A path cannot be both a file and a folder: the client would have to create both on disk. */
-  #checkNoClash(path22) {
-    if (this.#folders.has(path22)) {
-      throw new ErrorResponse(409, `itemPath ${JSON.stringify(path22)} is already a folder in this artifact`);
-    }
-    const clash = ancestors2(path22).find((folder) => this.#items.has(folder));
-    if (clash !== void 0) {
-      throw new ErrorResponse(
-        409,
-        `itemPath ${JSON.stringify(path22)} is below ${JSON.stringify(clash)}, which is already a file`
-      );
-    }
-  }
-  #persist(record) {
-    return this.#journal.append(record);
-  }
-};
-function ancestors2(path22) {
-  const parts = path22.split("/");
-  const out = [];
-  for (let i = 1; i < parts.length; i++) out.push(parts.slice(0, i).join("/"));
-  return out;
-}
-function compare(a, b) {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-function isItemRecord(value) {
-  if (typeof value !== "object" || value === null) return false;
-  const r = value;
-  return typeof r.path === "string" && typeof r.total === "number" && typeof r.gzip === "boolean" && Array.isArray(r.ranges) && typeof r.complete === "boolean";
-}
-var SYNC_WRITE_LIMIT = 256 * 1024;
-async function writeFully2(fd, body, offset) {
-  let done = 0;
-  while (done < body.length) {
-    const rest = body.length - done;
-    done += rest <= SYNC_WRITE_LIMIT ? writeSync2(fd, body, done, rest, offset + done) : await new Promise(
-      (resolve2, reject) => writeAt(
-        fd,
-        body,
-        done,
-        rest,
-        offset + done,
-        (error2, written) => error2 ? reject(error2) : resolve2(written)
-      )
-    );
-  }
-}
-
-// src/server/legacy/listing-source.ts
-init_read_all();
-init_atomic_file();
-import { readdir as readdir3 } from "node:fs/promises";
-function legacyListingSource(layout) {
-  return {
-    async loadAll() {
-      const ids = (await readdir3(layout.containersDir)).filter((entry) => /^\d+$/.test(entry));
-      return readAll(ids, async (id) => {
-        const record = await readJsonFile(layout.artifactFile(Number(id))).catch(() => void 0);
-        return isArtifactRecord(record) ? record : void 0;
-      });
-    }
-  };
-}
-
-// src/server/legacy/artifact-store.ts
-var UPLOAD_SESSION_PARAM = "upload";
-var DEFAULT_SESSION_LEASE_MS = 2 * 60 * 1e3;
-var DEFAULT_RETENTION_DAYS = 90;
-var ArtifactStore = class _ArtifactStore {
-  #layout;
-  #byId = /* @__PURE__ */ new Map();
-  #items = /* @__PURE__ */ new Map();
-  #locks = new KeyedMutex();
-  /** Upload sessions by id, and which session writes each file (`containerId\0path`). In memory only. */
-  #sessions = /* @__PURE__ */ new Map();
-  #owners = /* @__PURE__ */ new Map();
-  #leaseMs;
-  #now;
-  #ids;
-  limits;
-  /** Containers by run: what listings are answered from (set once open() has built it). */
-  #listing;
-  constructor(layout, options) {
-    this.#layout = layout;
-    this.limits = options.limits ?? DEFAULT_LIMITS;
-    this.#ids = new IdCounter(layout.counterFile);
-    this.#leaseMs = options.sessionLeaseMs ?? DEFAULT_SESSION_LEASE_MS;
-    this.#now = options.now ?? Date.now;
-  }
-  static async open(layout, options = {}) {
-    const store = new _ArtifactStore(layout, options);
-    await mkdir8(layout.containersDir, { recursive: true });
-    await store.#load();
-    store.#listing = await ListingIndex.open(legacyListingSource(layout), {
-      ...options.listing,
-      name: "legacy",
-      keyOf: (r) => String(r.containerId),
-      runOf: (r) => r.runId,
-      compare: (a, b) => a.containerId - b.containerId
-    });
-    return store;
-  }
-  async #load() {
-    const entries = await readdir4(this.#layout.containersDir);
-    let maxId = 0;
-    await Promise.all(
-      entries.map(async (entry) => {
-        if (!/^\d+$/.test(entry)) return;
-        const id = Number(entry);
-        maxId = Math.max(maxId, id);
-        const record = await readJsonFile(this.#layout.artifactFile(id));
-        if (isArtifactRecord(record)) this.#byId.set(id, record);
-        else if (record === void 0)
-          await rm7(this.#layout.containerDir(id), { recursive: true, force: true });
-      })
-    );
-    await this.#ids.resume(maxId);
-  }
-  get(containerId) {
-    return this.#byId.get(containerId);
-  }
-  find(runId, name) {
-    for (const record of this.#byId.values()) {
-      if (record.runId === runId && record.name === name) return record;
-    }
-    return void 0;
-  }
-  /** Artifacts of one run in creation order, from the listing index: never a scan of storage. */
-  list(runId) {
-    return this.#listing?.list(runId) ?? [];
-  }
-  /**
-   * Creates the container for (run, name), or returns the existing one: v1 clients merge several
-   * uploads into one artifact by creating the same name again. Each call also opens an upload
-   * session (see {@link claim}); its id goes into the fileContainerResourceUrl handed back.
-   */
-  async create(runId, name, retentionDays) {
-    const result = await this.#createContainer(runId, name, retentionDays);
-    const session = randomBytes5(12).toString("hex");
-    this.#sessions.set(session, {
-      containerId: result.record.containerId,
-      lastActivity: this.#now(),
-      closedAt: void 0,
-      lostTo: void 0
-    });
-    this.#pruneSessions();
-    return { ...result, session };
-  }
-  /**
-   * Records that upload `session` writes `path` of the container, or refuses (409) when another
-   * upload of the same artifact that is still in progress already writes it. v1 merges uploads
-   * of one name, so different files from concurrent uploads are fine, and so is replacing a file
-   * of an upload that finished (PATCHed) or was abandoned; but two uploads in progress writing
-   * the same file would interleave its chunks or mix two versions of the artifact. The upload
-   * that comes second loses: this and every later write of it is refused, so it never
-   * finalizes, and the winner may replace whatever the loser wrote. Requests without a session
-   * (a container URL taken from a listing, or another server's client) are not tracked.
-   */
-  claim(containerId, path22, session) {
-    if (session === null) return;
-    const mine = this.#sessions.get(session);
-    if (!mine || mine.containerId !== containerId) return;
-    const now = this.#now();
-    const name = this.#byId.get(containerId)?.name ?? String(containerId);
-    if (mine.lostTo !== void 0) throw raceLost(name, path22, true);
-    const key = `${containerId}\0${path22}`;
-    const owner = this.#owners.get(key);
-    const other = owner === void 0 || owner === session ? void 0 : this.#sessions.get(owner);
-    if (other && this.#isLive(other, now)) {
-      mine.lostTo = owner;
-      throw raceLost(name, path22, false);
-    }
-    mine.lastActivity = now;
-    this.#owners.set(key, session);
-  }
-  /** A session writes while it is not beaten, not idle past the lease, and not closed by a PATCH since its last write. */
-  #isLive(session, now) {
-    return session.lostTo === void 0 && now - session.lastActivity < this.#leaseMs && (session.closedAt === void 0 || session.lastActivity > session.closedAt);
-  }
-  /** Forgets sessions (and their claims) that can no longer matter: idle past the lease. */
-  #pruneSessions() {
-    const now = this.#now();
-    const dead = /* @__PURE__ */ new Set();
-    for (const [id, session] of this.#sessions) {
-      if (now - session.lastActivity >= this.#leaseMs) dead.add(id);
-    }
-    if (dead.size === 0) return;
-    for (const id of dead) this.#sessions.delete(id);
-    for (const [key, owner] of this.#owners) if (dead.has(owner)) this.#owners.delete(key);
-  }
-  async #createContainer(runId, name, retentionDays) {
-    return this.#locks.run(`name:${runId}\0${name}`, async () => {
-      const existing = this.find(runId, name);
-      if (existing) return { record: await this.#reopen(existing), created: false };
-      const max = this.limits.maxArtifactsPerRun;
-      if (this.list(runId).length >= max) {
-        throw new ErrorResponse(
-          403,
-          `Workflow run ${JSON.stringify(runId)} already has ${max} artifacts, the limit of this server (maxArtifactsPerRun)`
-        );
-      }
-      const containerId = await this.#ids.allocate();
-      await mkdir8(this.#layout.itemsDir(containerId), { recursive: true });
-      const now = (/* @__PURE__ */ new Date()).toISOString();
-      const record = {
-        containerId,
-        runId,
-        name,
-        size: -1,
-        retentionDays,
-        createdAt: now,
-        updatedAt: now
-      };
-      await writeJsonAtomic(this.#layout.artifactFile(containerId), record);
-      this.#byId.set(containerId, record);
-      this.#listing?.apply({ put: record });
-      return { record, created: true };
-    });
-  }
-  /**
-   * A new upload into an existing artifact (v1 merges uploads of one name) makes it unfinished
-   * again until that upload's PATCH: the size goes back to -1, so a download meanwhile (or after
-   * that upload crashed) is refused as incomplete instead of mixing the old files with whichever
-   * new ones had arrived. Called under the (run, name) lock.
-   */
-  async #reopen(existing) {
-    if (existing.size === -1) return existing;
-    return this.#locks.run(`artifact:${existing.containerId}`, async () => {
-      const current = this.#byId.get(existing.containerId) ?? existing;
-      const next = { ...current, size: -1, updatedAt: (/* @__PURE__ */ new Date()).toISOString() };
-      await writeJsonAtomic(this.#layout.artifactFile(next.containerId), next);
-      this.#byId.set(next.containerId, next);
-      this.#listing?.apply({ put: next });
-      return next;
-    });
-  }
-  /**
-   * Records the artifact's size when a client finalizes an upload; `undefined` when the artifact
-   * does not exist. A client reports the size of its own upload only, but several uploads to one
-   * name merge into one artifact, so the size kept is the total of the files the container holds
-   * (see ContainerItems.originalSize), or the reported size when that is larger: the client also
-   * counts files that failed to upload. A repeated PATCH gives the same size.
-   *
-   * The PATCH does not say which upload sends it, so it closes every session of the container:
-   * a finished upload's files may then be replaced by a later one (v1 merge semantics), and a
-   * session that keeps writing afterwards is open again.
-   */
-  async patchSize(runId, name, size) {
-    const existing = this.find(runId, name);
-    if (!existing) return void 0;
-    const now = this.#now();
-    for (const session of this.#sessions.values()) {
-      if (session.containerId === existing.containerId) session.closedAt = now;
-    }
-    await (await this.items(existing.containerId)).flush();
-    const held = (await this.items(existing.containerId)).originalSize();
-    return this.#locks.run(`artifact:${existing.containerId}`, async () => {
-      const current = this.#byId.get(existing.containerId) ?? existing;
-      const total = Math.max(size, held);
-      const next = { ...current, size: total, updatedAt: (/* @__PURE__ */ new Date()).toISOString() };
-      await writeJsonAtomic(this.#layout.artifactFile(next.containerId), next);
-      this.#byId.set(next.containerId, next);
-      this.#listing?.apply({ put: next });
-      return next;
-    });
-  }
-  /** Finalized artifacts (their size PATCHed) whose retention ended by `now`, oldest first. */
-  expired(now) {
-    return [...this.#byId.values()].filter((r) => r.size !== -1 && expiresAt2(r) <= now).sort((a, b) => a.containerId - b.containerId);
-  }
-  /**
-   * Deletes an artifact whose retention ended: the record first (so it is never listed with
-   * files missing), then its files. Re-checked under the name's and the artifact's locks, so an
-   * upload into it that started meanwhile (v1 merges uploads of one name) keeps it. Undefined when
-   * there was nothing to delete: repeating it is harmless.
-   */
-  async removeExpired(containerId, now) {
-    const record = this.#byId.get(containerId);
-    if (!record) return void 0;
-    return this.#locks.run(
-      `name:${record.runId}\0${record.name}`,
-      () => this.#locks.run(`artifact:${containerId}`, async () => {
-        const current = this.#byId.get(containerId);
-        if (!current || current.size === -1 || expiresAt2(current) > now) return void 0;
-        for (const session of this.#sessions.values()) {
-          if (session.containerId === containerId && this.#isLive(session, now)) return void 0;
-        }
-        await rm7(this.#layout.artifactFile(containerId), { force: true });
-        this.#listing?.apply({ remove: String(containerId) });
-        this.#byId.delete(containerId);
-        const items = this.#items.get(containerId);
-        this.#items.delete(containerId);
-        await (await items?.catch(() => void 0))?.close();
-        await rm7(this.#layout.containerDir(containerId), { recursive: true, force: true });
-        return current;
-      })
-    );
-  }
-  /** The items of a container, loaded from disk on first use and cached. */
-  items(containerId) {
-    let items = this.#items.get(containerId);
-    if (!items) {
-      items = ContainerItems.load(this.#layout, containerId, this.limits.maxArtifactBytes);
-      items.catch(() => this.#items.delete(containerId));
-      this.#items.set(containerId, items);
-    }
-    return items;
-  }
-  /** Closes every loaded container's journal. */
-  async close() {
-    this.#listing?.close();
-    const loaded = await Promise.allSettled(this.#items.values());
-    this.#items.clear();
-    await Promise.all(loaded.map((r) => r.status === "fulfilled" ? r.value.close() : void 0));
-  }
-};
-function raceLost(artifact, path22, earlier) {
-  const what = earlier ? `lost the race for a file to another upload of artifact ${JSON.stringify(artifact)} in this run and may not write ${JSON.stringify(path22)} either` : `came second: another upload of artifact ${JSON.stringify(artifact)} in this run is writing ${JSON.stringify(path22)}`;
-  return new ErrorResponse(
-    409,
-    `This upload ${what}; it is refused so that no file and no artifact mixes the two uploads. Give concurrent uploads different artifact names, or different files`
-  );
-}
-function withUploadSession(containerUrl2, session) {
-  const url = new URL(containerUrl2);
-  url.searchParams.set(UPLOAD_SESSION_PARAM, session);
-  return url.toString();
-}
-function expiresAt2(record) {
-  return Date.parse(record.createdAt) + (record.retentionDays ?? DEFAULT_RETENTION_DAYS) * 864e5;
-}
-function isArtifactRecord(value) {
-  if (typeof value !== "object" || value === null) return false;
-  const r = value;
-  return typeof r.containerId === "number" && typeof r.runId === "string" && typeof r.name === "string" && typeof r.size === "number";
-}
+// src/server/legacy/protocol.ts
+init_artifact_store();
 
 // src/server/http/body.ts
 init_error_response();
@@ -30478,6 +31808,7 @@ function expectObject(value, what) {
 // src/server/legacy/artifact-routes.ts
 init_error_response();
 init_respond();
+init_artifact_store();
 
 // src/server/legacy/contracts.ts
 var NIL_GUID = "00000000-0000-0000-0000-000000000000";
@@ -30704,7 +32035,7 @@ async function create(store, ctx) {
 async function list(store, ctx) {
   const runId = grantedRunId(ctx, "listing artifacts");
   const filter = ctx.url.searchParams.get("artifactName");
-  const records = store.list(runId).filter((r) => filter === null || r.name === filter);
+  const records = (await store.list(runId)).filter((r) => filter === null || r.name === filter);
   const body = {
     count: records.length,
     value: records.map((r) => artifactResponse(ctx.baseUrl, r))
@@ -30744,104 +32075,76 @@ function parseRetention(value) {
 }
 
 // src/server/legacy/container-routes.ts
-import { createReadStream as createReadStream2 } from "node:fs";
-import { open as open13 } from "node:fs/promises";
 import { pipeline as pipeline6 } from "node:stream/promises";
 init_error_response();
 init_respond();
+init_artifact_store();
 
-// src/server/legacy/chunk-writer.ts
-import { createHash as createHash7 } from "node:crypto";
-import { constants as constants5 } from "node:fs";
-import { open as open12 } from "node:fs/promises";
-init_error_response();
-var WRITE_BATCH = 1024 * 1024;
-async function writeChunk(req, file, fresh, target) {
-  const md5 = target.expectedMd5 === void 0 ? void 0 : createHash7("md5");
-  const flags = constants5.O_WRONLY | constants5.O_CREAT | (fresh ? constants5.O_TRUNC : 0);
-  const handle = await open12(file, flags, 420);
-  let position = target.offset;
-  let received = 0;
-  let batch = [];
-  let batchBytes = 0;
-  try {
-    for await (const chunk of req.iterator({ destroyOnReturn: false })) {
-      received += chunk.length;
-      if (received > target.length) {
-        throw new ErrorResponse(
-          400,
-          `Request body is longer than the Content-Range (${target.length} bytes)`,
-          {
-            Connection: "close"
-          }
-        );
+// src/server/legacy/listing-response.ts
+var LISTING_BATCH_BYTES = 256 * 1024;
+async function sendListing(res, count, entries, batchBytes = LISTING_BATCH_BYTES) {
+  const iterator = entries[Symbol.iterator]();
+  let batch = `{"count":${count},"value":[`;
+  let first = true;
+  let done = false;
+  const fill = () => {
+    while (batch.length < batchBytes) {
+      const next = iterator.next();
+      if (next.done === true) {
+        batch += "]}";
+        done = true;
+        return;
       }
-      md5?.update(chunk);
-      batch.push(chunk);
-      batchBytes += chunk.length;
-      if (batchBytes >= WRITE_BATCH) {
-        await writeFully(handle, batch, position);
-        position += batchBytes;
-        batch = [];
-        batchBytes = 0;
-      }
+      batch += `${first ? "" : ","}${JSON.stringify(next.value)}`;
+      first = false;
     }
-    if (batchBytes > 0) await writeFully(handle, batch, position);
-  } finally {
-    await handle.close();
+  };
+  fill();
+  const headers = { "Content-Type": "application/json; charset=utf-8" };
+  if (done) {
+    const payload = Buffer.from(batch);
+    res.writeHead(200, { ...headers, "Content-Length": String(payload.length) });
+    res.end(payload);
+    return;
   }
-  if (received !== target.length) {
-    throw badRequest2(`Request body has ${received} bytes but the Content-Range says ${target.length}`);
+  res.writeHead(200, headers);
+  for (; ; ) {
+    const flowing = res.write(batch);
+    batch = "";
+    if (done) break;
+    if (!flowing && !await drained(res)) return;
+    if (res.destroyed) return;
+    fill();
   }
-  if (md5 && target.expectedMd5 !== void 0) {
-    const actual = md5.digest("base64");
-    if (actual !== target.expectedMd5.trim()) {
-      throw badRequest2(
-        `MD5 mismatch for the chunk: x-actions-results-md5 is ${target.expectedMd5}, received bytes hash to ${actual}`
-      );
-    }
-  }
+  res.end();
 }
-async function readChunkBody(req, target) {
-  const chunks = [];
-  let received = 0;
-  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
-    received += chunk.length;
-    if (received > target.length) {
-      throw new ErrorResponse(400, `Request body is longer than the Content-Range (${target.length} bytes)`, {
-        Connection: "close"
-      });
-    }
-    chunks.push(chunk);
-  }
-  if (received !== target.length) {
-    throw badRequest2(`Request body has ${received} bytes but the Content-Range says ${target.length}`);
-  }
-  const body = Buffer.concat(chunks, received);
-  if (target.expectedMd5 !== void 0) {
-    const actual = createHash7("md5").update(body).digest("base64");
-    if (actual !== target.expectedMd5.trim()) {
-      throw badRequest2(
-        `MD5 mismatch for the chunk: x-actions-results-md5 is ${target.expectedMd5}, received bytes hash to ${actual}`
-      );
-    }
-  }
-  return body;
+function drained(res) {
+  if (res.destroyed) return Promise.resolve(false);
+  return new Promise((resolve2) => {
+    const onDrain = () => {
+      res.off("close", onClose);
+      resolve2(true);
+    };
+    const onClose = () => {
+      res.off("drain", onDrain);
+      resolve2(false);
+    };
+    res.once("drain", onDrain);
+    res.once("close", onClose);
+  });
 }
 
 // src/server/legacy/container-routes.ts
 var CONTAINER = /^\/_apis\/resources\/Containers\/(?<containerId>[1-9]\d{0,14})\/?$/i;
-var WHOLE_ITEM_LIMIT = 1024 * 1024;
-var READ_HIGH_WATER_MARK = 1024 * 1024;
-function containerRoutes(store) {
+function containerRoutes(store, fastRead) {
   return [
     { method: "PUT", pattern: CONTAINER, handler: (ctx) => putChunk(store, ctx) },
-    { method: "GET", pattern: CONTAINER, handler: (ctx) => getItems(store, ctx) }
+    { method: "GET", pattern: CONTAINER, handler: (ctx) => getItems(store, ctx, fastRead) }
   ];
 }
-function containerOf2(store, ctx) {
+async function containerOf2(store, ctx) {
   const id = Number(ctx.params.containerId);
-  const record = store.get(id);
+  const record = await store.get(id);
   if (!record || !mayUseRun(ctx.access, record.runId)) {
     throw notFound2(`Container ${ctx.params.containerId} does not exist`);
   }
@@ -30849,7 +32152,7 @@ function containerOf2(store, ctx) {
 }
 async function putChunk(store, ctx) {
   const { req } = ctx;
-  const artifact = containerOf2(store, ctx);
+  const artifact = await containerOf2(store, ctx);
   const rawPath = ctx.url.searchParams.get("itemPath");
   if (rawPath === null) throw badRequest2("The itemPath query parameter is required");
   const path22 = normalizeItemPath(rawPath, artifact.name);
@@ -30873,42 +32176,40 @@ async function putChunk(store, ctx) {
   const fileLength = parseOptionalLength(req.headers["x-tfs-filelength"], "x-tfs-filelength");
   const md5Header = req.headers["x-actions-results-md5"];
   const expectedMd5 = typeof md5Header === "string" && md5Header !== "" ? md5Header : void 0;
-  store.claim(artifact.containerId, path22, ctx.url.searchParams.get(UPLOAD_SESSION_PARAM));
-  const items = await store.items(artifact.containerId);
-  if (range.start === 0 && length === range.total && length <= WHOLE_ITEM_LIMIT) {
-    const body = await readChunkBody(req, { length, expectedMd5 });
-    await items.receiveWhole(path22, { range, gzip: gzip2, fileLength }, body);
-  } else {
-    await items.receiveChunk(
-      path22,
-      { range, gzip: gzip2, fileLength },
-      (file, fresh) => writeChunk(req, file, fresh, { offset: range.start, length, expectedMd5 })
-    );
-  }
+  const session = ctx.url.searchParams.get(UPLOAD_SESSION_PARAM);
+  await store.receive(artifact, path22, session, { range, gzip: gzip2, fileLength, expectedMd5 }, req);
   sendJson(ctx.res, 200, { message: "success" });
 }
-async function getItems(store, ctx) {
-  const artifact = containerOf2(store, ctx);
-  const items = await store.items(artifact.containerId);
+async function getItems(store, ctx, fastRead) {
+  const artifact = await containerOf2(store, ctx);
+  const items = await store.files(artifact);
   const rawPath = ctx.url.searchParams.get("itemPath");
   const prefix = rawPath === null || rawPath === "" ? void 0 : normalizeItemPath(rawPath, artifact.name);
-  const item = prefix === void 0 ? void 0 : items.get(prefix);
+  const item = prefix === void 0 ? void 0 : await items.get(prefix);
   if (item) {
     if (!item.complete) throw notFound2(`Item ${JSON.stringify(item.path)} has not been fully uploaded`);
-    return sendFile(ctx, items, item);
+    return sendFile(
+      ctx,
+      items,
+      item,
+      fastRead && ((open21) => fastRead(fileIdentity(artifact, item), item.total, open21))
+    );
   }
-  const { files, folders } = items.list(prefix);
+  const { files, folders } = await items.list(prefix);
   if (prefix !== void 0 && prefix !== artifact.name && files.length === 0) {
     throw notFound2(`No item ${JSON.stringify(prefix)} in artifact ${JSON.stringify(artifact.name)}`);
   }
-  const value = [
-    ...folders.map((f) => folderEntry(ctx.baseUrl, artifact.containerId, f, artifact)),
-    ...files.map((f) => fileEntry(ctx.baseUrl, artifact.containerId, f))
-  ];
-  const body = { count: value.length, value };
-  sendJson(ctx.res, 200, body);
+  await sendListing(
+    ctx.res,
+    folders.length + files.length,
+    listingEntries(ctx.baseUrl, artifact, folders, files)
+  );
 }
-async function sendFile(ctx, items, item) {
+function* listingEntries(baseUrl, artifact, folders, files) {
+  for (const folder of folders) yield folderEntry(baseUrl, artifact.containerId, folder, artifact);
+  for (const file of files) yield fileEntry(baseUrl, artifact.containerId, file);
+}
+async function sendFile(ctx, items, item, readThrough) {
   const headers = {
     "Content-Type": "application/octet-stream",
     "Content-Length": String(item.total)
@@ -30919,16 +32220,18 @@ async function sendFile(ctx, items, item) {
     ctx.res.end();
     return;
   }
-  const start = item.packOffset ?? 0;
-  const handle = await open13(item.packOffset !== void 0 ? items.packPath : items.dataFile(item.path), "r");
+  const openStored = () => items.open(item);
+  const source = readThrough ? await readThrough(openStored) : await openStored();
   ctx.res.writeHead(200, headers);
-  const source = createReadStream2("", {
-    fd: handle,
-    start,
-    end: start + item.total - 1,
-    highWaterMark: Math.min(READ_HIGH_WATER_MARK, Math.max(item.total, 1))
-  });
   await pipeline6(source, ctx.res);
+}
+function fileIdentity(artifact, item) {
+  return `legacy
+${artifact.containerId}
+${item.path}
+${item.updatedAt}
+${item.total}
+${String(item.gzip)}`;
 }
 function parseEncoding(value) {
   if (value === void 0 || value === "" || value.toLowerCase() === "identity") return false;
@@ -30939,45 +32242,15 @@ function parseEncoding(value) {
   );
 }
 
-// src/server/legacy/layout.ts
-import { createHash as createHash8 } from "node:crypto";
-import { join } from "node:path";
-var LegacyLayout = class {
-  root;
-  constructor(dataDir) {
-    this.root = join(dataDir, "legacy");
-  }
-  get counterFile() {
-    return join(this.root, "next-container-id.json");
-  }
-  get containersDir() {
-    return join(this.root, "containers");
-  }
-  containerDir(containerId) {
-    return join(this.containersDir, String(containerId));
-  }
-  artifactFile(containerId) {
-    return join(this.containerDir(containerId), "artifact.json");
-  }
-  itemsDir(containerId) {
-    return join(this.containerDir(containerId), "items");
-  }
-  itemDataFile(containerId, itemPath) {
-    return join(this.itemsDir(containerId), `${itemKey(itemPath)}.bin`);
-  }
-};
-function itemKey(itemPath) {
-  return createHash8("sha256").update(itemPath, "utf8").digest("hex");
-}
-
 // src/server/legacy/protocol.ts
+init_layout();
 async function openLegacyStore(dataDir, limits, listing) {
   return ArtifactStore.open(new LegacyLayout(dataDir), { limits, ...listing ? { listing } : {} });
 }
-function createLegacyProtocol(store) {
+function createLegacyProtocol(store, fastRead) {
   return {
     name: "legacy",
-    routes: [...artifactRoutes(store), ...containerRoutes(store)],
+    routes: [...artifactRoutes(store), ...containerRoutes(store, fastRead)],
     close: () => store.close()
   };
 }
@@ -31072,13 +32345,13 @@ function drainsRefusedBody(req) {
 }
 function lingerAndClose(req, socket) {
   if (socket.destroyed) return;
-  let drained = 0;
+  let drained2 = 0;
   const timer = setTimeout(() => socket.destroy(), LINGER_MS);
   timer.unref();
   socket.once("close", () => clearTimeout(timer));
   req.on("data", (chunk) => {
-    drained += chunk.length;
-    if (drained > LINGER_BYTES) socket.destroy();
+    drained2 += chunk.length;
+    if (drained2 > LINGER_BYTES) socket.destroy();
   });
   req.resume();
   socket.end();
@@ -31464,12 +32737,12 @@ async function listRuns(runs, ctx, byWorkflow) {
   const query = ctx.url.searchParams;
   const workflow = byWorkflow ? ctx.params.workflow : void 0;
   const granted = grantedRuns(ctx.access);
-  const all = runs.list({
+  const all = (await runs.list({
     workflow: workflow === void 0 || /^\d+$/.test(workflow) ? void 0 : workflow,
     branch: query.get("branch") ?? void 0,
     event: query.get("event") ?? void 0,
     status: query.get("status") ?? void 0
-  }).filter(
+  })).filter(
     (run) => workflow === void 0 || !/^\d+$/.test(workflow) || workflowId(run.path) === Number(workflow)
   ).filter((run) => granted === void 0 || granted.has(run.id));
   const perPage = Math.min(positiveInt(query.get("per_page"), DEFAULT_PER_PAGE), MAX_PER_PAGE);
@@ -31646,76 +32919,8 @@ function createRestProtocol(service, runs, authenticate) {
   return { name: "rest", routes: restRoutes(service, runs, authenticate) };
 }
 
-// src/server/rest/run-registry.ts
-init_atomic_file();
-init_keyed_mutex();
-import { join as join2 } from "node:path";
-var MAX_RUNS = 1e5;
-var FILE = "runs.json";
-var RunRegistry = class _RunRegistry {
-  #file;
-  #runs;
-  #mutex = new KeyedMutex();
-  constructor(file, runs) {
-    this.#file = file;
-    this.#runs = runs;
-  }
-  static async open(dataDir) {
-    const file = join2(dataDir, FILE);
-    const stored = await readJsonFile(file);
-    const runs = /* @__PURE__ */ new Map();
-    if (Array.isArray(stored)) {
-      for (const run of stored) runs.set(run.id, run);
-    }
-    return new _RunRegistry(file, runs);
-  }
-  get(id) {
-    return this.#runs.get(id);
-  }
-  /** Creates or updates a run; fields left out keep their recorded values. */
-  async record(id, fields, now) {
-    return this.#mutex.run("runs", async () => {
-      const time = now.toISOString();
-      const before = this.#runs.get(id);
-      const path22 = fields.path ?? before?.path ?? "";
-      const run = {
-        id,
-        path: path22,
-        name: fields.name ?? before?.name ?? (path22.split("/").pop() || ""),
-        headBranch: fields.headBranch ?? before?.headBranch ?? "",
-        headSha: fields.headSha ?? before?.headSha ?? "",
-        event: fields.event ?? before?.event ?? "",
-        status: fields.status ?? before?.status ?? "in_progress",
-        conclusion: fields.conclusion !== void 0 ? fields.conclusion : before?.conclusion ?? null,
-        createdAt: before?.createdAt ?? time,
-        updatedAt: time
-      };
-      this.#runs.delete(id);
-      this.#runs.set(id, run);
-      while (this.#runs.size > MAX_RUNS) {
-        const oldest = this.#runs.keys().next().value;
-        this.#runs.delete(oldest);
-      }
-      await writeJsonAtomic(this.#file, [...this.#runs.values()]);
-      return run;
-    });
-  }
-  /** Matching runs, newest first (by creation time, then id), as GitHub lists them. */
-  list(filter) {
-    const workflow = filter.workflow;
-    return [...this.#runs.values()].filter(
-      (run) => workflow === void 0 || run.path === workflow || run.path.split("/").pop() === workflow
-    ).filter((run) => filter.branch === void 0 || run.headBranch === filter.branch).filter((run) => filter.event === void 0 || run.event === filter.event).filter(
-      (run) => filter.status === void 0 || run.status === filter.status || run.conclusion === filter.status
-    ).sort(
-      (a, b) => a.createdAt === b.createdAt ? compareIds(b.id, a.id) : b.createdAt < a.createdAt ? -1 : 1
-    );
-  }
-};
-function compareIds(a, b) {
-  if (/^\d+$/.test(a) && /^\d+$/.test(b)) return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
-  return a < b ? -1 : a > b ? 1 : 0;
-}
+// src/server/index.ts
+init_run_registry();
 
 // src/server/results/twirp-routes.ts
 init_respond();
@@ -32226,7 +33431,7 @@ var RetentionSweeper = class {
           this.#stats.deletedBytes += sizeOf(removed);
         }
       }
-      for (const { containerId } of this.#legacy?.expired(started) ?? []) {
+      for (const { containerId } of await this.#legacy?.expired(started) ?? []) {
         const removed = await this.#legacy?.removeExpired(containerId, started);
         if (removed) {
           this.#stats.deletedArtifacts++;
@@ -32271,7 +33476,7 @@ init_limits();
 
 // src/server/observe/fs-probe.ts
 import { randomBytes as randomBytes7 } from "node:crypto";
-import { readFile as readFile4, rm as rm8, writeFile as writeFile2 } from "node:fs/promises";
+import { readFile as readFile3, rm as rm8, writeFile as writeFile2 } from "node:fs/promises";
 import { join as join3 } from "node:path";
 function filesystemProbe(dataDir) {
   return async () => {
@@ -32279,7 +33484,7 @@ function filesystemProbe(dataDir) {
     const token = randomBytes7(8).toString("hex");
     try {
       await writeFile2(file, token);
-      if (await readFile4(file, "utf8") !== token)
+      if (await readFile3(file, "utf8") !== token)
         throw new Error("the probe file read back different bytes");
     } finally {
       await rm8(file, { force: true }).catch(() => void 0);
@@ -32301,14 +33506,14 @@ import { join as join6 } from "node:path";
 
 // src/server/results/hash-files.ts
 import { createHash as createHash10 } from "node:crypto";
-import { open as open14 } from "node:fs/promises";
+import { open as open15 } from "node:fs/promises";
 var READ_BUFFER = 1024 * 1024;
 async function hashFiles(files) {
   const buffer = Buffer.allocUnsafe(READ_BUFFER);
   const hash = createHash10("sha256");
   let size = 0;
   for (const file of files) {
-    const input = await open14(file, "r");
+    const input = await open15(file, "r");
     try {
       for (; ; ) {
         const { bytesRead } = await input.read(buffer, 0, buffer.length, null);
@@ -32799,12 +34004,9 @@ function isManifest(value) {
   return typeof m.dir === "string" && PARTS_DIR.test(m.dir) && Array.isArray(m.parts) && Array.isArray(m.sizes) && m.parts.length === m.sizes.length && m.parts.every((p) => typeof p === "string" && /^[0-9a-f]{64}$/.test(p)) && m.sizes.every((n) => Number.isSafeInteger(n) && n >= 0);
 }
 
-// src/server/results/blob-routes.ts
-init_atomic_file();
-
 // src/server/results/blob-download.ts
 import { createReadStream as createReadStream3 } from "node:fs";
-import { open as open15 } from "node:fs/promises";
+import { open as open16 } from "node:fs/promises";
 import { Readable as Readable4 } from "node:stream";
 import { pipeline as pipeline8 } from "node:stream/promises";
 
@@ -32818,6 +34020,10 @@ function encodeRfc8187(value) {
     /['()*]/g,
     (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`
   );
+}
+function downloadName(name, contentType) {
+  const isZip = contentType.split(";", 1)[0]?.trim().toLowerCase() === "application/zip";
+  return isZip && !name.toLowerCase().endsWith(".zip") ? `${name}.zip` : name;
 }
 
 // src/server/results/blob-download.ts
@@ -32861,9 +34067,15 @@ async function sendBlob(req, res, blob, baseHeaders) {
     res.end();
     return;
   }
+  if (blob.body) {
+    const body = await blob.body(start, end);
+    res.writeHead(wanted ? 206 : 200, headers);
+    await pipeline8(Readable4.from(body), res);
+    return;
+  }
   const pieces = slice(blob.segments, start, end);
   const first = pieces[0];
-  const handle = first ? await open15(first.file, "r") : void 0;
+  const handle = first ? await open16(first.file, "r") : void 0;
   res.writeHead(wanted ? 206 : 200, headers);
   await pipeline8(Readable4.from(readPieces(pieces, handle)), res);
 }
@@ -32888,7 +34100,7 @@ async function* readPieces(pieces, firstHandle) {
   let handle = firstHandle;
   try {
     for (const piece of pieces) {
-      handle ??= await open15(piece.file, "r");
+      handle ??= await open16(piece.file, "r");
       const source = createReadStream3("", {
         fd: handle,
         start: piece.start,
@@ -32937,19 +34149,22 @@ function etagListMatches(header4, etag, comparison) {
   });
 }
 
+// src/server/results/blob-routes.ts
+init_atomic_file();
+
 // src/server/results/block-list.ts
 var MAX_BLOCK_LIST_BYTES = 8 * 1024 * 1024;
 var ENTRY = /<(Latest|Committed|Uncommitted)>([^<]*)<\/\1>/g;
 async function readBlockList(req) {
   const xml = await readText2(req);
-  const open18 = xml.indexOf("<BlockList>");
+  const open21 = xml.indexOf("<BlockList>");
   const close = xml.lastIndexOf("</BlockList>");
   const selfClosed = /<BlockList\s*\/>/.test(xml);
   if (selfClosed) return [];
-  if (open18 === -1 || close < open18) {
+  if (open21 === -1 || close < open21) {
     throw invalidXml("the body has no <BlockList> element.");
   }
-  const inner = xml.slice(open18 + "<BlockList>".length, close);
+  const inner = xml.slice(open21 + "<BlockList>".length, close);
   const ids = [];
   const leftover = inner.replace(ENTRY, (_all, _kind, text) => {
     ids.push(decodeBlockId(unescapeXml(text.trim()), "Put Block List"));
@@ -32989,7 +34204,7 @@ function invalidXml(detail) {
 
 // src/server/results/signer.ts
 import { createHmac as createHmac2, randomBytes as randomBytes9, timingSafeEqual as timingSafeEqual3 } from "node:crypto";
-import { link as link4, mkdir as mkdir11, readFile as readFile5, rm as rm11, writeFile as writeFile3 } from "node:fs/promises";
+import { link as link4, mkdir as mkdir11, readFile as readFile4, rm as rm11, writeFile as writeFile3 } from "node:fs/promises";
 import { dirname as dirname3 } from "node:path";
 var BLOB_PATH_PREFIX = "/devstoreaccount1/artifacts/";
 var KEY_BYTES = 32;
@@ -33003,9 +34218,16 @@ var UrlSigner = class _UrlSigner {
   static async open(keyFile, ttlMs) {
     return new _UrlSigner(await loadOrCreateKey(keyFile), ttlMs);
   }
+  /** A signer over a key the caller derived (shared by every instance that derives the same). */
+  static fromKey(key, ttlMs) {
+    return new _UrlSigner(Buffer.from(key), ttlMs);
+  }
   /** An absolute signed URL for `blobId`, valid for the configured lifetime. */
   sign(baseUrl, blobId, permission, now = Date.now()) {
-    const path22 = `${BLOB_PATH_PREFIX}${blobId}`;
+    return this.signPath(baseUrl, `${BLOB_PATH_PREFIX}${blobId}`, permission, now);
+  }
+  /** A signed URL for any path this server serves (the fast_slow store's downloads). */
+  signPath(baseUrl, path22, permission, now = Date.now()) {
     const se = new Date(now + this.#ttlMs).toISOString();
     const query = new URLSearchParams({ sig: this.#mac(path22, se, permission), se, sp: permission });
     return `${baseUrl.replace(/\/$/, "")}${path22}?${query.toString()}`;
@@ -33016,13 +34238,17 @@ var UrlSigner = class _UrlSigner {
    * and may re-encode ours.
    */
   verify(blobId, query, needed, now = Date.now()) {
+    this.verifyPath(`${BLOB_PATH_PREFIX}${blobId}`, query, needed, now);
+  }
+  /** As verify, for a URL made by signPath. */
+  verifyPath(path22, query, needed, now = Date.now()) {
     const sig = query.get("sig");
     const se = query.get("se");
     const sp = query.get("sp");
     if (sig === null || se === null || sp === null) {
       throw authFailed("The URL is not signed: sig, se and sp are required.");
     }
-    const expected = Buffer.from(this.#mac(`${BLOB_PATH_PREFIX}${blobId}`, se, sp));
+    const expected = Buffer.from(this.#mac(path22, se, sp));
     const given = Buffer.from(sig);
     if (given.length !== expected.length || !timingSafeEqual3(given, expected)) {
       throw authFailed("Signature did not match: the URL was altered or signed by another server.");
@@ -33079,7 +34305,7 @@ async function loadOrCreateKey(keyFile) {
 async function readKey(keyFile) {
   let text;
   try {
-    text = await readFile5(keyFile, "utf8");
+    text = await readFile4(keyFile, "utf8");
   } catch (error2) {
     if (error2.code === "ENOENT") return void 0;
     throw error2;
@@ -33201,10 +34427,6 @@ async function get(service, ctx) {
     await read.release();
   }
 }
-function downloadName(name, contentType) {
-  const isZip = contentType.split(";", 1)[0]?.trim().toLowerCase() === "application/zip";
-  return isZip && !name.toLowerCase().endsWith(".zip") ? `${name}.zip` : name;
-}
 function validators(committed) {
   return { ETag: committed.etag, "Last-Modified": new Date(committed.lastModified).toUTCString() };
 }
@@ -33239,30 +34461,415 @@ async function openResultsService(dataDir, options = {}) {
     blobs: {
       uploadUrl: (baseUrl, record) => signer.sign(baseUrl, record.blobId, "cw"),
       downloadUrl: (baseUrl, record) => signer.sign(baseUrl, record.blobId, "r"),
-      routes: blobRoutes(parts)
+      routes: blobRoutes(parts),
+      read: (record, start, end) => Promise.resolve(readCommitted(blobs, record.blobId, start, end))
     },
     probe: filesystemProbe(dataDir)
   };
   return { store, limits };
 }
+function readCommitted(blobs, blobId, start, end) {
+  const opened = blobs.openRead(blobId);
+  if (!opened) return void 0;
+  return (async function* () {
+    try {
+      yield* readPieces(slice(opened.segments, start, end), void 0);
+    } finally {
+      await opened.release();
+    }
+  })();
+}
 
-// src/server/legacy/refuse.ts
-init_error_response();
-function refuseLegacyProtocol(storeKind) {
-  return {
-    name: "legacy",
-    routes: [
-      {
-        method: ANY_METHOD,
-        pattern: /^\/_apis\/(?:pipelines|resources)(?:\/.*)?$/i,
-        handler: () => {
-          throw new ErrorResponse(
-            501,
-            `the legacy artifact protocol (actions/upload-artifact v1-v3) is not served on a ${storeKind} store; use upload/download-artifact v4 or a filesystem store (docs/serve.md)`
-          );
+// src/server/results/fast-slow/fast-cache.ts
+import { createHash as createHash14, randomBytes as randomBytes10 } from "node:crypto";
+import { mkdir as mkdir12, open as open17, readdir as readdir8, readFile as readFile5, rename as rename5, rm as rm12, stat as stat11 } from "node:fs/promises";
+import { join as join7 } from "node:path";
+var KEY = /^[a-z0-9][a-z0-9-]{0,99}$/;
+var FastCache = class _FastCache {
+  #dir;
+  #tmp;
+  #policy;
+  #events;
+  #now;
+  #entries = /* @__PURE__ */ new Map();
+  #seq = 0;
+  #evicting = Promise.resolve();
+  constructor(path22, policy, events, now) {
+    this.#dir = join7(path22, "fast-cache");
+    this.#tmp = join7(this.#dir, "tmp");
+    this.#policy = policy;
+    this.#events = events;
+    this.#now = now;
+  }
+  static async open(path22, policy = {}, options = {}) {
+    const cache = new _FastCache(path22, policy, options.events, options.now ?? Date.now);
+    await cache.#load();
+    return cache;
+  }
+  /** Bytes and entries held now. */
+  stats() {
+    let bytes = 0;
+    for (const entry of this.#entries.values()) bytes += entry.size;
+    return { entries: this.#entries.size, bytes };
+  }
+  /**
+   * The entry's file when it holds what is expected; undefined (a miss) otherwise. An entry whose
+   * recorded or on-disk size, or recorded digest, differs from the expectation is removed.
+   */
+  async lookup(key, expected) {
+    checkKey(key);
+    const entry = this.#entries.get(key);
+    if (!entry) {
+      this.#events?.miss();
+      return void 0;
+    }
+    const file = this.#blobFile(key);
+    let onDisk;
+    try {
+      onDisk = (await stat11(file)).size;
+    } catch {
+      onDisk = void 0;
+    }
+    const digestDiffers = expected.sha256 !== void 0 && entry.sha256 !== void 0 && entry.sha256 !== expected.sha256;
+    if (onDisk !== expected.size || entry.size !== expected.size || digestDiffers) {
+      await this.drop(key);
+      this.#events?.drop();
+      this.#events?.miss();
+      return void 0;
+    }
+    entry.usedAt = this.#now();
+    this.#events?.hit();
+    return file;
+  }
+  /** Removes an entry (a failed verification, or its blob is gone from the slow store). */
+  async drop(key) {
+    checkKey(key);
+    this.#entries.delete(key);
+    await rm12(this.#metaFile(key), { force: true });
+    await rm12(this.#blobFile(key), { force: true });
+  }
+  /**
+   * Starts an entry; undefined when it could never be kept (larger than max_bytes, or the disk
+   * refused the file): the read is then served from the slow store alone.
+   */
+  async beginFill(key, expected) {
+    checkKey(key);
+    if (this.#policy.maxBytes !== void 0 && expected.size > this.#policy.maxBytes) return void 0;
+    const temp = join7(this.#tmp, `${key}.${randomBytes10(6).toString("hex")}`);
+    let handle;
+    try {
+      handle = await open17(temp, "wx");
+    } catch {
+      return void 0;
+    }
+    const hash = createHash14("sha256");
+    let written = 0;
+    let closed = false;
+    const close = async () => {
+      if (closed) return;
+      closed = true;
+      await handle.close();
+    };
+    return {
+      write: async (chunk) => {
+        written += chunk.length;
+        if (written > expected.size) return;
+        hash.update(chunk);
+        await handle.write(chunk);
+      },
+      commit: async () => {
+        await close();
+        const digest2 = hash.digest("hex");
+        const whole = written === expected.size && (expected.sha256 === void 0 || expected.sha256 === digest2);
+        if (!whole) {
+          await rm12(temp, { force: true });
+          return false;
         }
+        await rename5(temp, this.#blobFile(key));
+        const meta = `${temp}.json`;
+        const handleMeta = await open17(meta, "wx");
+        try {
+          await handleMeta.writeFile(JSON.stringify({ size: written, sha256: digest2 }));
+        } finally {
+          await handleMeta.close();
+        }
+        await rename5(meta, this.#metaFile(key));
+        this.#entries.set(key, { size: written, sha256: digest2, usedAt: this.#now(), seq: ++this.#seq });
+        this.#events?.fill(written);
+        await this.#evict();
+        return true;
+      },
+      abort: async () => {
+        await close();
+        await rm12(temp, { force: true });
       }
-    ]
+    };
+  }
+  /** Applies the eviction policy, one pass at a time. */
+  #evict() {
+    this.#evicting = this.#evicting.catch(() => void 0).then(async () => {
+      const keys = /* @__PURE__ */ new Map();
+      const candidates = [...this.#entries].map(([key, entry]) => {
+        keys.set(entry.seq, key);
+        return { id: entry.seq, size: entry.size, finalizedAt: entry.usedAt };
+      });
+      const chosen = selectEvictions(candidates, this.#policy, this.#now());
+      let bytes = 0;
+      for (const victim of chosen) {
+        const key = keys.get(victim.id);
+        if (key === void 0) continue;
+        await this.drop(key);
+        bytes += victim.size;
+      }
+      if (chosen.length > 0) this.#events?.evict(chosen.length, bytes);
+    });
+    return this.#evicting;
+  }
+  /** Reads the entries left by an earlier run; half-written fills are removed. */
+  async #load() {
+    await rm12(this.#tmp, { recursive: true, force: true });
+    await mkdir12(this.#tmp, { recursive: true });
+    const names = await readdir8(this.#dir);
+    for (const name of names) {
+      if (!name.endsWith(".json")) continue;
+      const key = name.slice(0, -".json".length);
+      if (!KEY.test(key)) continue;
+      try {
+        const meta = JSON.parse(await readFile5(this.#metaFile(key), "utf8"));
+        const info2 = await stat11(this.#blobFile(key));
+        if (!isMeta(meta) || info2.size !== meta.size) throw new Error("stale");
+        this.#entries.set(key, {
+          size: meta.size,
+          sha256: meta.sha256,
+          usedAt: info2.mtimeMs,
+          seq: ++this.#seq
+        });
+      } catch {
+        await this.drop(key);
+      }
+    }
+    for (const name of names) {
+      const key = name.endsWith(".blob") ? name.slice(0, -".blob".length) : void 0;
+      if (key !== void 0 && KEY.test(key) && !this.#entries.has(key))
+        await rm12(join7(this.#dir, name), { force: true });
+    }
+    await this.#evict();
+  }
+  #blobFile(key) {
+    return join7(this.#dir, `${key}.blob`);
+  }
+  #metaFile(key) {
+    return join7(this.#dir, `${key}.json`);
+  }
+};
+function isMeta(value) {
+  if (typeof value !== "object" || value === null) return false;
+  const meta = value;
+  return typeof meta.size === "number" && Number.isSafeInteger(meta.size) && meta.size >= 0 && typeof meta.sha256 === "string" && /^[0-9a-f]{64}$/.test(meta.sha256);
+}
+function checkKey(key) {
+  if (!KEY.test(key)) {
+    throw new RangeError(`not a fast cache key: ${JSON.stringify(key.slice(0, 100))}`);
+  }
+}
+
+// src/server/results/fast-slow/fast-slow-store.ts
+import { createHash as createHash15, createHmac as createHmac3 } from "node:crypto";
+import { createReadStream as createReadStream4 } from "node:fs";
+import { open as open18 } from "node:fs/promises";
+var FAST_BLOB = /^\/devstoreaccount1\/artifact-(?<id>[1-9][0-9]{0,15})\/(?<blobId>[0-9a-f]{32})$/;
+var READ_HIGH_WATER_MARK3 = 1024 * 1024;
+function fastBlobPath(record) {
+  return `/devstoreaccount1/artifact-${record.id}/${record.blobId}`;
+}
+function fastSlowStore(slow, cache, signer) {
+  const route = {
+    method: "GET",
+    pattern: FAST_BLOB,
+    auth: "self",
+    renderError: renderBlobError,
+    handler: (ctx) => download2(ctx, slow, cache, signer)
+  };
+  return {
+    kind: `fast_slow over ${slow.kind}`,
+    records: slow.records,
+    blobs: {
+      uploadUrl: (baseUrl, record) => slow.blobs.uploadUrl(baseUrl, record),
+      downloadUrl: (baseUrl, record) => signer.signPath(baseUrl.replace(/\/$/, ""), fastBlobPath(record), "r"),
+      // First: the filesystem store's catch-all for /devstoreaccount1/... would answer 404.
+      routes: [route, ...slow.blobs.routes],
+      read: (record, start, end) => slow.blobs.read(record, start, end)
+    },
+    probe: () => slow.probe(),
+    ...slow.sweepLease ? { sweepLease: slow.sweepLease } : {}
+  };
+}
+async function download2(ctx, slow, cache, signer) {
+  const { req, res, url } = ctx;
+  signer.verifyPath(url.pathname, url.searchParams, "r");
+  const comp = url.searchParams.get("comp");
+  if (comp !== null) {
+    throw new BlobError(400, "InvalidQueryParameterValue", `comp=${comp} is not supported on GET.`);
+  }
+  const record = await slow.records.get(Number(ctx.params.id));
+  if (!record?.finalized || record.blobId !== ctx.params.blobId) throw blobNotFound();
+  const { size, digest: digest2, at } = record.finalized;
+  const expected = { size, sha256: digestHex2(digest2) };
+  const representation = {
+    segments: [],
+    size,
+    // Strong and stable on every instance: the recorded digest, or the blob id when none was.
+    etag: `"${expected.sha256 ?? record.blobId}"`,
+    lastModified: at,
+    contentType: record.mimeType,
+    fileName: downloadName(record.name, record.mimeType)
+  };
+  const key = record.blobId;
+  const entry = await openEntry(await cache.lookup(key, expected));
+  if (entry !== void 0) {
+    let handed = false;
+    try {
+      await sendBlob(
+        req,
+        res,
+        {
+          ...representation,
+          // A whole read is checked against the digest as it goes; a mismatch drops the entry.
+          body: (start, end) => {
+            handed = true;
+            const bytes = fromHandle(entry, start, end);
+            const whole = start === 0 && end === size - 1;
+            return Promise.resolve(
+              whole && expected.sha256 !== void 0 ? verified(bytes, expected.sha256, () => cache.drop(key)) : bytes
+            );
+          }
+        },
+        azureHeaders(req)
+      );
+    } finally {
+      if (!handed) await entry.close();
+    }
+    return;
+  }
+  await sendBlob(
+    req,
+    res,
+    {
+      ...representation,
+      body: async (start, end) => {
+        const whole = start === 0 && end === size - 1;
+        const source = await slow.blobs.read(record, start, end);
+        if (!source) throw blobNotFound();
+        return whole ? tee(source, await cache.beginFill(key, expected)) : source;
+      }
+    },
+    azureHeaders(req)
+  );
+}
+async function* tee(source, fill) {
+  let filling = fill;
+  let held;
+  let complete = false;
+  try {
+    for await (const chunk of source) {
+      const writing = filling?.write(chunk).then(
+        () => true,
+        () => false
+      );
+      if (held) yield held;
+      held = chunk;
+      if (writing && !await writing) {
+        await filling?.abort().catch(() => void 0);
+        filling = void 0;
+      }
+    }
+    complete = true;
+    if (filling) {
+      const committing = filling;
+      filling = void 0;
+      await committing.commit().catch(() => false);
+    }
+    if (held) yield held;
+  } finally {
+    if (filling && !complete) await filling.abort().catch(() => void 0);
+  }
+}
+function cachedRead(cache) {
+  return async (identity, size, openSlow) => {
+    const key = `l-${createHash15("sha256").update(identity).digest("hex").slice(0, 40)}`;
+    const expected = { size, sha256: void 0 };
+    const entry = await openEntry(await cache.lookup(key, expected));
+    if (entry !== void 0) return fromHandle(entry, 0, size - 1);
+    return tee(await openSlow(), await cache.beginFill(key, expected));
+  };
+}
+async function openEntry(file) {
+  if (file === void 0) return void 0;
+  try {
+    return await open18(file, "r");
+  } catch {
+    return void 0;
+  }
+}
+function fromHandle(handle, start, end) {
+  return createReadStream4("", { fd: handle, start, end, highWaterMark: READ_HIGH_WATER_MARK3 });
+}
+async function* verified(bytes, sha256, drop) {
+  const hash = createHash15("sha256");
+  let held;
+  for await (const chunk of bytes) {
+    hash.update(chunk);
+    if (held) yield held;
+    held = chunk;
+  }
+  if (hash.digest("hex") !== sha256) {
+    await drop();
+    throw new Error("the fast store entry does not match its recorded SHA-256; dropped");
+  }
+  if (held) yield held;
+}
+function digestHex2(digest2) {
+  const match = /^sha256:([0-9a-f]{64})$/i.exec(digest2);
+  return match?.[1]?.toLowerCase();
+}
+function derivedSigningKey(accountKey, container, prefix) {
+  return createHmac3("sha256", Buffer.from(accountKey, "base64")).update(`ferry fast_slow download URLs
+${container}
+${prefix}`).digest();
+}
+
+// src/server/results/fast-slow/open-fast-slow.ts
+async function openFastSlow(slow, spec, source, metrics) {
+  const { azure } = source;
+  const signer = azure ? UrlSigner.fromKey(
+    derivedSigningKey(azure.account.accountKey, azure.container, azure.prefix),
+    source.signedUrlTtlMs
+  ) : await UrlSigner.open(new ResultsLayout(source.dataDir).keyFile, source.signedUrlTtlMs);
+  const ref = {};
+  const held = () => metrics.fastStoreHeld(ref.cache?.stats().bytes ?? 0);
+  const cache = await FastCache.open(spec.path, spec.eviction ?? {}, {
+    events: {
+      hit: () => metrics.fastStore("hit"),
+      miss: () => metrics.fastStore("miss"),
+      fill: (bytes) => {
+        metrics.fastStore("fill", 1, bytes);
+        held();
+      },
+      evict: (entries, bytes) => {
+        metrics.fastStore("evict", entries, bytes);
+        held();
+      },
+      drop: () => {
+        metrics.fastStore("drop");
+        held();
+      }
+    }
+  });
+  ref.cache = cache;
+  held();
+  return {
+    results: { store: fastSlowStore(slow.store, cache, signer), limits: slow.limits },
+    legacyRead: cachedRead(cache)
   };
 }
 
@@ -33541,6 +35148,36 @@ var ServerMetrics = class {
       "Artifacts each listing index held after its last rebuild from storage, by instance."
     )
   );
+  #fastReads = this.#registry.add(
+    new Counter(
+      "ferry_fast_store_reads_total",
+      "Downloads looked up in the fast store of a fast_slow store, by result (hit, miss)."
+    )
+  );
+  #fastFills = this.#registry.add(
+    new Counter("ferry_fast_store_fills_total", "Entries filled into the fast store from the slow store.")
+  );
+  #fastFilledBytes = this.#registry.add(
+    new Counter(
+      "ferry_fast_store_filled_bytes_total",
+      "Bytes filled into the fast store from the slow store."
+    )
+  );
+  #fastEvictions = this.#registry.add(
+    new Counter(
+      "ferry_fast_store_evictions_total",
+      "Entries removed from the fast store by its eviction policy (the slow store keeps them)."
+    )
+  );
+  #fastDrops = this.#registry.add(
+    new Counter(
+      "ferry_fast_store_dropped_total",
+      "Fast store entries removed because they failed verification (size or SHA-256)."
+    )
+  );
+  #fastBytes = this.#registry.add(
+    new Gauge("ferry_fast_store_bytes", "Bytes held in the fast store now.")
+  );
   #uptime = this.#registry.add(
     new Gauge("ferry_uptime_seconds", "Seconds since this instance started.")
   );
@@ -33567,8 +35204,8 @@ var ServerMetrics = class {
     else if (record.status >= 500) this.#errors.inc({ kind: "server" });
     const protocol = finalizedUpload(record);
     if (protocol) this.#uploads.inc({ protocol });
-    const download2 = finishedDownload(record);
-    if (download2) this.#downloads.inc({ protocol: download2 });
+    const download3 = finishedDownload(record);
+    if (download3) this.#downloads.inc({ protocol: download3 });
   }
   async time(operation, call) {
     const started = process.hrtime.bigint();
@@ -33581,6 +35218,20 @@ var ServerMetrics = class {
       const seconds2 = Number(process.hrtime.bigint() - started) / 1e9;
       this.#storeCalls.observe({ operation, outcome }, seconds2);
     }
+  }
+  /** The fast store's events (see FastCache); its size is read at scrape time. */
+  fastStore(event, entries = 1, bytes = 0) {
+    const labels = { instance: this.instance };
+    if (event === "hit" || event === "miss") this.#fastReads.inc({ ...labels, result: event });
+    else if (event === "fill") {
+      this.#fastFills.inc(labels, entries);
+      this.#fastFilledBytes.inc(labels, bytes);
+    } else if (event === "evict") this.#fastEvictions.inc(labels, entries);
+    else this.#fastDrops.inc(labels, entries);
+  }
+  /** What the fast store holds after a fill, eviction or drop. */
+  fastStoreHeld(bytes) {
+    this.#fastBytes.set({ instance: this.instance }, bytes);
   }
   indexRefreshed(refresh) {
     const labels = { instance: this.instance, index: refresh.index };
@@ -33655,7 +35306,7 @@ var ServerLog = class {
 var DEFAULT_DRAIN_TIMEOUT_MS = 3e4;
 async function startServer(options) {
   const dataDir = resolve(options.dataDir);
-  await mkdir12(dataDir, { recursive: true });
+  await mkdir13(dataDir, { recursive: true });
   const host = options.host ?? "127.0.0.1";
   const limits = resolveLimits(options.limits);
   const jwtKeys = jwtKeysOf(options.jwt ?? {});
@@ -33690,19 +35341,30 @@ async function startServer(options) {
     log: (level, message) => serverLog.diag(level, message),
     storeCalls: metrics
   };
-  const results = options.azure ? await openAzure(options.azure, options, limits, metrics) : await openResultsService(dataDir, { signedUrlTtlMs: options.signedUrlTtlMs, limits, listing });
-  const legacy = options.azure ? void 0 : await openLegacyStore(dataDir, limits, listing);
+  const slowResults = options.azure ? await openAzure(options.azure, options, limits, metrics) : await openResultsService(dataDir, { signedUrlTtlMs: options.signedUrlTtlMs, limits, listing });
+  const fastSlow = options.fastStore ? await openFastSlow(
+    slowResults,
+    options.fastStore,
+    {
+      dataDir,
+      azure: options.azure,
+      signedUrlTtlMs: signedUrlTtl({ signedUrlTtlMs: options.signedUrlTtlMs })
+    },
+    metrics
+  ) : void 0;
+  const results = fastSlow?.results ?? slowResults;
+  const legacy = options.azure ? await openAzureLegacy(options.azure, limits, metrics) : await openLegacyStore(dataDir, limits, listing);
   const sweeper = new RetentionSweeper(results.store.records, {
-    ...legacy ? { legacy } : {},
+    legacy,
     lease: results.store.sweepLease,
     intervalMs: options.retention?.sweepIntervalMs,
     eviction: options.retention?.eviction,
     onError: (error2) => serverLog.diag("warn", `retention sweep failed: ${String(error2)}`)
   });
   const protocols = [
-    legacy ? createLegacyProtocol(legacy) : refuseLegacyProtocol(results.store.kind),
+    createLegacyProtocol(legacy, fastSlow?.legacyRead),
     createResultsProtocol(results),
-    createRestProtocol(results, await RunRegistry.open(dataDir), authenticate),
+    createRestProtocol(results, results.store.runs ?? await FileRunRegistry.open(dataDir), authenticate),
     createObserveProtocol({
       metrics,
       version: options.version ?? "unknown",
@@ -33761,6 +35423,10 @@ async function openAzure(spec, options, limits, metrics) {
     time: (operation, call) => metrics.time(operation, call)
   });
   return { store, limits };
+}
+async function openAzureLegacy(spec, limits, metrics) {
+  const { openAzureLegacyStore: openAzureLegacyStore2 } = await Promise.resolve().then(() => (init_open_azure_legacy(), open_azure_legacy_exports));
+  return openAzureLegacyStore2(spec, { limits, time: (operation, call) => metrics.time(operation, call) });
 }
 function isLoopback(host) {
   return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
@@ -35198,8 +36864,8 @@ function countedResponse(res, stats) {
 }
 
 // src/transport/remembered-answers.ts
-import { createHash as createHash14, randomBytes as randomBytes12 } from "node:crypto";
-import { open as open16, rename as rename5, rm as rm12 } from "node:fs/promises";
+import { createHash as createHash17, randomBytes as randomBytes14 } from "node:crypto";
+import { open as open19, rename as rename6, rm as rm13 } from "node:fs/promises";
 import path17 from "node:path";
 
 // src/transport/answer-recognizer.ts
@@ -35268,7 +36934,7 @@ function isKnownShape(shape) {
 }
 
 // src/transport/state-dir.ts
-import { lstat as lstat5, mkdir as mkdir13 } from "node:fs/promises";
+import { lstat as lstat5, mkdir as mkdir14 } from "node:fs/promises";
 import os6 from "node:os";
 import path16 from "node:path";
 function resolveStateDir(input) {
@@ -35279,7 +36945,7 @@ function resolveStateDir(input) {
   return path16.join(os6.tmpdir(), `ferry-state-${user}`);
 }
 async function prepareStateDir(dir) {
-  await mkdir13(dir, { recursive: true, mode: 448 });
+  await mkdir14(dir, { recursive: true, mode: 448 });
   const info2 = await lstat5(dir);
   if (!info2.isDirectory()) return "not a directory";
   if (typeof process.getuid === "function" && info2.uid !== process.getuid()) return "owned by another user";
@@ -35292,7 +36958,7 @@ var STATE_FILE = "remembered-answers.json";
 var MAX_STATE_BYTES2 = 256 * 1024;
 var MAX_ENTRIES = 500;
 function keyOf(origin, token) {
-  const hash = createHash14("sha256").update(token ?? "").digest("hex");
+  const hash = createHash17("sha256").update(token ?? "").digest("hex");
   return `${origin} ${token ? hash : "anonymous"}`;
 }
 function originOf(origin) {
@@ -35399,7 +37065,7 @@ var RememberedAnswers = class _RememberedAnswers {
     if (!this.#file) return empty;
     let text;
     try {
-      const handle = await open16(this.#file, "r");
+      const handle = await open19(this.#file, "r");
       try {
         if ((await handle.stat()).size > MAX_STATE_BYTES2) return empty;
         text = await handle.readFile("utf8");
@@ -35431,18 +37097,18 @@ var RememberedAnswers = class _RememberedAnswers {
     const live = Object.entries(state.limits).filter(([, value]) => Date.parse(value.resetAt) > now).sort(([, a], [, b]) => Date.parse(b.resetAt) - Date.parse(a.resetAt)).slice(0, MAX_ENTRIES);
     const text = `${JSON.stringify({ version: 1, limits: Object.fromEntries(live) }, null, 1)}
 `;
-    const temp = `${this.#file}.${process.pid}.${randomBytes12(4).toString("hex")}`;
+    const temp = `${this.#file}.${process.pid}.${randomBytes14(4).toString("hex")}`;
     try {
-      const handle = await open16(temp, "wx", 384);
+      const handle = await open19(temp, "wx", 384);
       try {
         await handle.writeFile(text);
         await handle.sync();
       } finally {
         await handle.close();
       }
-      await rename5(temp, this.#file);
+      await rename6(temp, this.#file);
     } catch (error2) {
-      await rm12(temp, { force: true });
+      await rm13(temp, { force: true });
       this.#logger.warn(`Could not write ${this.#file}: ${error2.message}`);
     }
   }
@@ -35466,10 +37132,11 @@ function rememberedAnswersFor(cachePath, logger) {
 }
 
 // src/cache/verified-cache.ts
-import { createHash as createHash15 } from "node:crypto";
-import { createReadStream as createReadStream4 } from "node:fs";
-import { mkdir as mkdir14, open as open17, readdir as readdir8, rename as rename6, rm as rm13, stat as stat11, unlink as unlink2, utimes } from "node:fs/promises";
+import { createHash as createHash18 } from "node:crypto";
+import { createReadStream as createReadStream5 } from "node:fs";
+import { mkdir as mkdir15, open as open20, readdir as readdir9, rename as rename7, rm as rm14, stat as stat12, unlink as unlink2, utimes } from "node:fs/promises";
 import path18 from "node:path";
+init_write_fully();
 
 // src/cache/eviction.ts
 function chooseVictims(entries, limits, nowMs, keep) {
@@ -35499,8 +37166,8 @@ var READ_CHUNK = 1024 * 1024;
 async function openCache(options) {
   const normalized = normalizeCacheOptions(options);
   const root = path18.resolve(normalized.path);
-  await mkdir14(path18.join(root, ENTRIES_DIR), { recursive: true });
-  await mkdir14(path18.join(root, TMP_DIR), { recursive: true });
+  await mkdir15(path18.join(root, ENTRIES_DIR), { recursive: true });
+  await mkdir15(path18.join(root, TMP_DIR), { recursive: true });
   return new FileCache(root, normalized, options.logger ?? silentLogger);
 }
 function isMissing2(error2) {
@@ -35518,7 +37185,7 @@ function checkSize(size) {
   }
 }
 async function hashHandle(handle, size) {
-  const hash = createHash15("sha256");
+  const hash = createHash18("sha256");
   const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(size, 1)));
   let position = 0;
   while (position < size) {
@@ -35550,12 +37217,12 @@ var FileCache = class {
     return { ...this.#stats };
   }
   async lookup(digest2, size) {
-    const hex2 = digestHex(digest2);
+    const hex5 = digestHex(digest2);
     checkSize(size);
-    const file = entryPath(this.path, hex2);
+    const file = entryPath(this.path, hex5);
     let handle;
     try {
-      handle = await open17(file, "r");
+      handle = await open20(file, "r");
     } catch (error2) {
       if (!isMissing2(error2)) throw error2;
       this.#stats.misses++;
@@ -35568,7 +37235,7 @@ var FileCache = class {
         return this.#miss(handle);
       }
       const actual = info2.size === size ? await hashHandle(handle, size) : "";
-      if (actual !== hex2) {
+      if (actual !== hex5) {
         if (await this.#unlinkIfSame(file, info2.ino, info2.dev)) this.#stats.corruptDropped++;
         this.#logger.warn(
           `Cache entry ${digest2} was corrupt (${info2.size === size ? "sha256 differs" : `${info2.size} bytes, expected ${size}`}); dropped, the artifact is fetched again`
@@ -35586,11 +37253,11 @@ var FileCache = class {
     }
   }
   async insert(digest2, size, source) {
-    const hex2 = digestHex(digest2);
+    const hex5 = digestHex(digest2);
     checkSize(size);
     if (size > this.#limits.maxBytes) return "too-large";
-    const file = entryPath(this.path, hex2);
-    const existing = await stat11(file).catch((error2) => {
+    const file = entryPath(this.path, hex5);
+    const existing = await stat12(file).catch((error2) => {
       if (isMissing2(error2)) return void 0;
       throw error2;
     });
@@ -35599,15 +37266,15 @@ var FileCache = class {
       await utimes(file, now, now).catch(() => void 0);
       return "present";
     }
-    await mkdir14(path18.join(this.path, TMP_DIR), { recursive: true });
-    await mkdir14(path18.join(this.path, ENTRIES_DIR), { recursive: true });
-    const temp = tempPath(this.path, hex2);
-    const out = await open17(temp, "wx", 420);
+    await mkdir15(path18.join(this.path, TMP_DIR), { recursive: true });
+    await mkdir15(path18.join(this.path, ENTRIES_DIR), { recursive: true });
+    const temp = tempPath(this.path, hex5);
+    const out = await open20(temp, "wx", 420);
     let closed = false;
     try {
-      const hash = createHash15("sha256");
+      const hash = createHash18("sha256");
       let written = 0;
-      const input = typeof source === "string" ? createReadStream4(source) : source;
+      const input = typeof source === "string" ? createReadStream5(source) : source;
       for await (const chunk of input) {
         const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
         written += bytes.length;
@@ -35616,18 +37283,18 @@ var FileCache = class {
         await writeFully(out, [bytes]);
       }
       if (written !== size) throw this.#mismatch(digest2, `${written} bytes, declared ${size}`);
-      if (hash.digest("hex") !== hex2) throw this.#mismatch(digest2, "sha256 differs from the digest");
+      if (hash.digest("hex") !== hex5) throw this.#mismatch(digest2, "sha256 differs from the digest");
       await out.sync();
       closed = true;
       await out.close();
-      await rename6(temp, file);
+      await rename7(temp, file);
     } catch (error2) {
       if (!closed) await out.close().catch(() => void 0);
-      await rm13(temp, { force: true });
+      await rm14(temp, { force: true });
       throw error2;
     }
     this.#stats.inserts++;
-    await this.#evict(hex2);
+    await this.#evict(hex5);
     return "inserted";
   }
   async sweep() {
@@ -35644,7 +37311,7 @@ var FileCache = class {
     return void 0;
   }
   async #unlinkIfSame(file, ino, dev) {
-    const now = await stat11(file).catch(() => void 0);
+    const now = await stat12(file).catch(() => void 0);
     if (!now || now.ino !== ino || now.dev !== dev) return false;
     return this.#unlink(file);
   }
@@ -35657,13 +37324,24 @@ var FileCache = class {
       throw error2;
     }
   }
+  /**
+   * One eviction at a time in this process: two inserts finishing together each scanned the
+   * other's entry, kept their own and removed the other's, which could empty the cache (a burst
+   * of downloads into one cache directory). Each scan now sees what the one before removed.
+   */
+  #evicting = Promise.resolve();
+  #evict(keep) {
+    const next = this.#evicting.then(() => this.#evictNow(keep));
+    this.#evicting = next.catch(() => void 0);
+    return next;
+  }
   /** Scans entries (metadata only) and removes what the limits say; `keep` is the entry just inserted. */
-  async #evict(keep) {
+  async #evictNow(keep) {
     const dir = path18.join(this.path, ENTRIES_DIR);
     const entries = [];
-    for (const name of await readdir8(dir)) {
+    for (const name of await readdir9(dir)) {
       if (!isEntryName(name)) continue;
-      const info2 = await stat11(path18.join(dir, name)).catch(() => void 0);
+      const info2 = await stat12(path18.join(dir, name)).catch(() => void 0);
       if (info2?.isFile()) entries.push({ name, size: info2.size, usedAtMs: info2.mtimeMs });
     }
     const victims = chooseVictims(entries, this.#limits, Date.now(), keep);
@@ -35674,9 +37352,9 @@ var FileCache = class {
   }
   async #removeStaleTemps() {
     const dir = path18.join(this.path, TMP_DIR);
-    for (const name of await readdir8(dir)) {
+    for (const name of await readdir9(dir)) {
       const file = path18.join(dir, name);
-      const info2 = await stat11(file).catch(() => void 0);
+      const info2 = await stat12(file).catch(() => void 0);
       if (info2 && Date.now() - info2.mtimeMs > STALE_TEMP_MS && await this.#unlink(file)) {
         this.#logger.debug(`Removed a cache temp file left by an insert that did not finish: ${name}`);
       }

@@ -309,19 +309,8 @@ export class HeldTarget {
         if (errno(error) === 'EEXIST' && attempt < 8) continue;
         throw error;
       }
-      let staging: HeldStaging;
-      try {
-        staging = this.mode === 'descriptors' ? this.#heldStaging(name, named) : checkedStaging(name, named);
-      } catch (error) {
-        // Holding it failed (EMFILE with the descriptors used up): the directory just made is
-        // empty and nobody else knows its name, so it must not outlive the failure.
-        try {
-          rmdirSync(named);
-        } catch {
-          // Swapped or moved since the mkdir: what remains is an empty directory inside the target.
-        }
-        throw error;
-      }
+      const staging =
+        this.mode === 'descriptors' ? this.#heldStaging(name, named) : checkedStaging(name, named);
       const remove = staging.remove;
       const tracked: HeldStaging = {
         name,

@@ -16,8 +16,7 @@ import {
   type Normalized,
 } from './extract-options.js';
 import { fold, planEntries, readLinkTargets, unsafe, type Item } from './extract-plan.js';
-import { entrySha256, preflight } from './extract-preflight.js';
-import { readEntryBuffer } from './entry-reader.js';
+import { preflight } from './extract-preflight.js';
 import { checkDeclaredLimits } from './limits.js';
 import { moveIntoPlace } from './place-entries.js';
 import { isSmallEntry, stage, stageSmallSync } from './stage-entry.js';
@@ -88,13 +87,9 @@ async function extractNormalized(zipPath: string, opts: Normalized): Promise<Ext
     const plan = planEntries(directory.entries, opts);
     const dataLimit = directory.centralDirectoryOffset;
 
-    const linkWalks = await readLinkTargets(
-      plan,
-      (entry) => readEntryBuffer(handle, entry, dataLimit),
-      signal,
-    );
+    const linkWalks = await readLinkTargets(plan, handle, dataLimit, signal);
     throwIfAborted(signal);
-    await preflight(plan, opts, linkWalks, (entry) => entrySha256(handle, entry, dataLimit));
+    await preflight(plan, opts, linkWalks, handle, dataLimit);
 
     const createdTarget = await mkdir(target, { recursive: true });
     let held: HeldTarget | undefined;
