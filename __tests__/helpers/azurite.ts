@@ -2,6 +2,8 @@ import { createHmac } from 'node:crypto';
 import path from 'node:path';
 
 import { DEV_ACCOUNT, DEV_KEY, startAzurite as startAzuriteProcess } from '../../bench/azurite.mjs';
+import type { AzureStoreSpec } from '../../src/server/results/azure/azure-store.js';
+import { parseConnectionString } from '../../src/server/results/azure/connection-string.js';
 
 export { DEV_ACCOUNT, DEV_KEY };
 const SAS_VERSION = '2021-08-06';
@@ -51,4 +53,13 @@ export async function startAzurite(): Promise<Azurite> {
     sas: accountSas(new Date(Date.now() + 3600_000)),
     stop: () => azurite.stop(),
   };
+}
+
+/**
+ * The azure_blob store of `ferry serve` on this Azurite, as the tests' instances are started
+ * with (`--store azure://` semantics: the container is created when missing).
+ */
+export function azureStoreSpec(azurite: Azurite, container: string, prefix = ''): AzureStoreSpec {
+  const text = `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=${azurite.accountUrl};`;
+  return { account: parseConnectionString(text, 'TEST'), container, prefix, createContainer: true };
 }

@@ -3,9 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { downloadArtifact, listArtifacts, uploadArtifact } from '../../src/index.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
-import { parseConnectionString } from '../../src/server/results/azure/connection-string.js';
 import type { AzureStoreSpec } from '../../src/server/results/azure/azure-store.js';
-import { DEV_ACCOUNT, DEV_KEY, startAzurite, type Azurite } from '../helpers/azurite.js';
+import { startAzurite, type Azurite, azureStoreSpec } from '../helpers/azurite.js';
 import { runtimeJwt } from '../helpers/jwt.js';
 import { startChildServer, twirp, type ChildServer } from '../helpers/serve-child.js';
 import { rawRequest } from '../helpers/server-fixture.js';
@@ -36,13 +35,7 @@ let official: OfficialClient;
 const saved = { ...process.env };
 
 function spec(): AzureStoreSpec {
-  const text = `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=${azurite.accountUrl};`;
-  return {
-    account: parseConnectionString(text, 'TEST'),
-    container: 'ferry-clients',
-    prefix: '',
-    createContainer: true,
-  };
+  return azureStoreSpec(azurite, 'ferry-clients');
 }
 
 beforeAll(async () => {

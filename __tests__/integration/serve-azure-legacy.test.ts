@@ -11,9 +11,8 @@ import { openAzureLegacyStore } from '../../src/server/legacy/azure/open-azure-l
 import { openAzureStore } from '../../src/server/results/azure/azure-store.js';
 import type { Timed } from '../../src/server/results/azure/small-json.js';
 import { RetentionSweeper } from '../../src/server/retention/sweeper.js';
-import { parseConnectionString } from '../../src/server/results/azure/connection-string.js';
 import type { AzureStoreSpec } from '../../src/server/results/azure/azure-store.js';
-import { DEV_ACCOUNT, DEV_KEY, startAzurite, type Azurite } from '../helpers/azurite.js';
+import { startAzurite, type Azurite, azureStoreSpec } from '../helpers/azurite.js';
 import { childServerUnavailable, startChildServer, type ChildServer } from '../helpers/serve-child.js';
 import { hashTree } from '../helpers/tree.js';
 import {
@@ -55,13 +54,7 @@ let b: RunningServer;
 const saved = { ...process.env };
 
 function spec(): AzureStoreSpec {
-  const text = `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=${azurite.accountUrl};`;
-  return {
-    account: parseConnectionString(text, 'TEST'),
-    container: 'ferry-legacy',
-    prefix: 'team/',
-    createContainer: true,
-  };
+  return azureStoreSpec(azurite, 'ferry-legacy', 'team/');
 }
 
 beforeAll(async () => {

@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import type { ContainerClient } from '@azure/storage-blob';
 import { DEFAULT_LIMITS } from '../../src/server/http/limits.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
-import { parseConnectionString } from '../../src/server/results/azure/connection-string.js';
 import type { AzureStoreSpec } from '../../src/server/results/azure/azure-store.js';
-import { DEV_ACCOUNT, DEV_KEY, startAzurite, type Azurite } from '../helpers/azurite.js';
+import { startAzurite, type Azurite, azureStoreSpec } from '../helpers/azurite.js';
 import { childServerUnavailable, startChildServer, twirp } from '../helpers/serve-child.js';
 import { rawRequest } from '../helpers/server-fixture.js';
 
@@ -23,13 +22,7 @@ let a: RunningServer;
 let b: RunningServer;
 
 function spec(): AzureStoreSpec {
-  const text = `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=${azurite.accountUrl};`;
-  return {
-    account: parseConnectionString(text, 'TEST'),
-    container: CONTAINER,
-    prefix: '',
-    createContainer: true,
-  };
+  return azureStoreSpec(azurite, CONTAINER);
 }
 
 async function containerClient(): Promise<ContainerClient> {

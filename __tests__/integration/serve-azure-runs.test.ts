@@ -2,9 +2,8 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from '../../src/server/index.js';
-import { parseConnectionString } from '../../src/server/results/azure/connection-string.js';
 import type { AzureStoreSpec } from '../../src/server/results/azure/azure-store.js';
-import { DEV_ACCOUNT, DEV_KEY, startAzurite, type Azurite } from '../helpers/azurite.js';
+import { startAzurite, type Azurite, azureStoreSpec } from '../helpers/azurite.js';
 import { rawRequest } from '../helpers/server-fixture.js';
 
 // The runs table (`ferry run record`) of an azure_blob store lives in the container: two
@@ -18,13 +17,7 @@ let a: RunningServer;
 let b: RunningServer;
 
 function spec(): AzureStoreSpec {
-  const text = `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=${azurite.accountUrl};`;
-  return {
-    account: parseConnectionString(text, 'TEST'),
-    container: 'ferry-runs',
-    prefix: 'p/',
-    createContainer: true,
-  };
+  return azureStoreSpec(azurite, 'ferry-runs', 'p/');
 }
 
 beforeAll(async () => {
