@@ -187,7 +187,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     storeCalls: metrics,
   };
   const slowResults: ResultsService = options.azure
-    ? await openAzure(options.azure, options, limits, metrics)
+    ? await openAzure(options.azure, options, limits, metrics, (level, message) =>
+        serverLog.diag(level, message),
+      )
     : await openResultsService(dataDir, { signedUrlTtlMs: options.signedUrlTtlMs, limits, listing });
   const fastSlow = options.fastStore
     ? await openFastSlow(
@@ -277,12 +279,14 @@ async function openAzure(
   options: ServerOptions,
   limits: ServerLimits,
   metrics: ServerMetrics,
+  log: (level: 'warn', message: string) => void,
 ): Promise<ResultsService> {
   const { openAzureStore } = await import('./results/azure/azure-store.js');
   const store = await openAzureStore(spec, {
     limits,
     signedUrlTtlMs: signedUrlTtl({ signedUrlTtlMs: options.signedUrlTtlMs }),
     time: (operation, call) => metrics.time(operation, call),
+    log,
   });
   return { store, limits };
 }

@@ -7,6 +7,7 @@ import type { ArtifactRecords } from '../store.js';
 import { TwirpError } from '../twirp-errors.js';
 import { AzureIdCounter } from './id-counter.js';
 import { RunListCache } from './run-list-cache.js';
+import { RunListingSnapshots } from './run-listing-snapshot.js';
 import { AzureRunState, type LiveUpload, type UploadFate } from './run-state.js';
 import { isConflict, isMissing, readSmallJson, type Timed } from './small-json.js';
 
@@ -23,6 +24,8 @@ export interface AzureRecordsOptions {
   time: Timed;
   uploadLeaseMs?: number;
   now?: () => number;
+  /** Diagnostics: a run read whole in a list's path (no usable snapshot), as a warning. */
+  log?: (level: 'warn', message: string) => void;
 }
 
 /**
@@ -50,6 +53,7 @@ export class AzureRecords implements ArtifactRecords {
   readonly #ids: AzureIdCounter;
   readonly #runs: AzureRunState;
   readonly #listings: RunListCache;
+  readonly #snapshots: RunListingSnapshots;
   /** Runs whose listing is being re-read in the background. */
   readonly #rewarming = new Set<string>();
   readonly #options: AzureRecordsOptions;
@@ -68,6 +72,10 @@ export class AzureRecords implements ArtifactRecords {
       { time: options.time, limits: options.limits, now: this.#now },
     );
     this.#listings = new RunListCache(this.#now);
+    this.#snapshots = new RunListingSnapshots(
+      (runId) => container.getBlockBlobClient(`${prefix}run-listing/${hex(runId)}`),
+      { time: options.time, now: this.#now },
+    );
   }
 
   /** The blob an artifact's bytes live in. */
@@ -214,8 +222,28 @@ export class AzureRecords implements ArtifactRecords {
     const cached = this.#listings.get(runId, state);
     if (cached?.stale) this.#rewarm(runId);
     if (cached) return cached.records;
+    // A cold instance: the snapshot another instance (or this one) wrote after its whole read,
+    // brought up to date from the change log like a cached listing. Only when there is none, or
+    // the log no longer reaches back to it, is the run read whole here, once, with a warning.
+    const snapshot = await this.#snapshots.read(runId);
+    if (snapshot) {
+      this.#listings.set(runId, snapshot.changes, snapshot.records, snapshot.at);
+      const fromSnapshot = this.#listings.get(runId, state);
+      if (fromSnapshot?.stale) this.#rewarm(runId);
+      if (fromSnapshot) return fromSnapshot.records;
+    }
+    this.#options.log?.(
+      'warn',
+      `listing run ${runId}: no up-to-date listing snapshot in the container, reading the run's records whole (once; later lists use the snapshot and the change log)`,
+    );
+    return this.#readWhole(runId, state.changes);
+  }
+
+  /** Reads a run's records whole, caches them and writes the snapshot cold instances start from. */
+  async #readWhole(runId: string, changes: number): Promise<ResultsArtifact[]> {
     const records = await this.#readFinalized(runId);
-    this.#listings.set(runId, state.changes, records);
+    this.#listings.set(runId, changes, records);
+    await this.#snapshots.write(runId, changes, records).catch(() => undefined);
     return records;
   }
 
@@ -225,7 +253,7 @@ export class AzureRecords implements ArtifactRecords {
     this.#rewarming.add(runId);
     void (async () => {
       const state = await this.#runs.read(runId);
-      this.#listings.set(runId, state.changes, await this.#readFinalized(runId));
+      await this.#readWhole(runId, state.changes);
     })()
       .catch(() => {})
       .finally(() => this.#rewarming.delete(runId));

@@ -19,6 +19,8 @@ export interface AzureStoreOptions {
   limits: ServerLimits;
   signedUrlTtlMs: number;
   time: Timed;
+  /** Diagnostics (a run read whole in a list's path). */
+  log?: (level: 'warn', message: string) => void;
 }
 
 /** SAS start a little in the past: the storage's clock may run behind ours. */
@@ -42,7 +44,11 @@ export async function openAzureStore(
   } else if (!(await options.time('container_exists', () => container.exists()))) {
     throw new Error(`the Azure container ${JSON.stringify(spec.container)} does not exist`);
   }
-  const records = new AzureRecords(container, spec.prefix, { limits: options.limits, time: options.time });
+  const records = new AzureRecords(container, spec.prefix, {
+    limits: options.limits,
+    time: options.time,
+    ...(options.log ? { log: options.log } : {}),
+  });
   const sas = (blobId: string, permissions: string): string => {
     const blobName = records.dataBlobName(blobId);
     const now = Date.now();

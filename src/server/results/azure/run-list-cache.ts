@@ -67,12 +67,15 @@ export class RunListCache {
     return { records, stale };
   }
 
-  /** Remembers a listing read whole after the run state was read at change number `changes`. */
-  set(runId: string, changes: number, records: ResultsArtifact[]): void {
+  /**
+   * Remembers a listing read whole after the run state was read at change number `changes`;
+   * `at` is when that whole read happened (a snapshot's, when it comes from one).
+   */
+  set(runId: string, changes: number, records: ResultsArtifact[], at = this.#now()): void {
     const previous = this.#entries.get(runId);
     if (previous) this.#drop(runId, previous);
     if (records.length > MAX_CACHED_RECORDS) return;
-    this.#entries.set(runId, { changes, at: this.#now(), records });
+    this.#entries.set(runId, { changes, at, records });
     this.#records += records.length;
     for (const [oldRun, oldEntry] of this.#entries) {
       if (this.#records <= MAX_CACHED_RECORDS) break;
