@@ -1945,12 +1945,15 @@ var init_run_list_cache = __esm({
         entry.changes = state.changes;
         return { records, stale };
       }
-      /** Remembers a listing read whole after the run state was read at change number `changes`. */
-      set(runId, changes, records) {
+      /**
+       * Remembers a listing read whole after the run state was read at change number `changes`;
+       * `at` is when that whole read happened (a snapshot's, when it comes from one).
+       */
+      set(runId, changes, records, at = this.#now()) {
         const previous = this.#entries.get(runId);
         if (previous) this.#drop(runId, previous);
         if (records.length > MAX_CACHED_RECORDS) return;
-        this.#entries.set(runId, { changes, at: this.#now(), records });
+        this.#entries.set(runId, { changes, at, records });
         this.#records += records.length;
         for (const [oldRun, oldEntry] of this.#entries) {
           if (this.#records <= MAX_CACHED_RECORDS) break;
@@ -1960,6 +1963,48 @@ var init_run_list_cache = __esm({
       #drop(runId, entry) {
         this.#entries.delete(runId);
         this.#records -= entry.records.length;
+      }
+    };
+  }
+});
+
+// src/server/results/azure/run-listing-snapshot.ts
+var MAX_SNAPSHOT_BYTES, RunListingSnapshots;
+var init_run_listing_snapshot = __esm({
+  "src/server/results/azure/run-listing-snapshot.ts"() {
+    "use strict";
+    init_artifact_index();
+    init_small_json();
+    MAX_SNAPSHOT_BYTES = 32 * 1024 * 1024;
+    RunListingSnapshots = class {
+      #blob;
+      #time;
+      #now;
+      constructor(blob, options) {
+        this.#blob = blob;
+        this.#time = options.time;
+        this.#now = options.now;
+      }
+      /** The run's snapshot, or undefined when there is none or it is not well formed. */
+      async read(runId) {
+        const found = await readSmallJson(this.#blob(runId), this.#time, MAX_SNAPSHOT_BYTES).catch(
+          () => void 0
+        );
+        const value = found?.value;
+        if (!Number.isSafeInteger(value?.changes) || !Number.isFinite(value?.at) || !Array.isArray(value?.records) || !value.records.every((r) => isArtifact(r) && r.runId === runId && r.finalized !== null)) {
+          return void 0;
+        }
+        return value;
+      }
+      async write(runId, changes, records) {
+        const body = Buffer.from(JSON.stringify({ changes, at: this.#now(), records }));
+        if (body.length > MAX_SNAPSHOT_BYTES) return;
+        await this.#time(
+          "write_listing_snapshot",
+          () => this.#blob(runId).upload(body, body.length, {
+            blobHTTPHeaders: { blobContentType: "application/json" }
+          })
+        );
       }
     };
   }
@@ -2168,6 +2213,7 @@ var init_azure_records = __esm({
     init_twirp_errors();
     init_id_counter2();
     init_run_list_cache();
+    init_run_listing_snapshot();
     init_run_state();
     init_small_json();
     DIGEST3 = /^sha256:[0-9a-f]{64}$/i;
@@ -2178,6 +2224,7 @@ var init_azure_records = __esm({
       #ids;
       #runs;
       #listings;
+      #snapshots;
       /** Runs whose listing is being re-read in the background. */
       #rewarming = /* @__PURE__ */ new Set();
       #options;
@@ -2195,6 +2242,10 @@ var init_azure_records = __esm({
           { time: options.time, limits: options.limits, now: this.#now }
         );
         this.#listings = new RunListCache(this.#now);
+        this.#snapshots = new RunListingSnapshots(
+          (runId) => container.getBlockBlobClient(`${prefix}run-listing/${hex(runId)}`),
+          { time: options.time, now: this.#now }
+        );
       }
       /** The blob an artifact's bytes live in. */
       dataBlobName(blobId) {
@@ -2318,8 +2369,24 @@ var init_azure_records = __esm({
         const cached = this.#listings.get(runId, state);
         if (cached?.stale) this.#rewarm(runId);
         if (cached) return cached.records;
+        const snapshot = await this.#snapshots.read(runId);
+        if (snapshot) {
+          this.#listings.set(runId, snapshot.changes, snapshot.records, snapshot.at);
+          const fromSnapshot = this.#listings.get(runId, state);
+          if (fromSnapshot?.stale) this.#rewarm(runId);
+          if (fromSnapshot) return fromSnapshot.records;
+        }
+        this.#options.log?.(
+          "warn",
+          `listing run ${runId}: no up-to-date listing snapshot in the container, reading the run's records whole (once; later lists use the snapshot and the change log)`
+        );
+        return this.#readWhole(runId, state.changes);
+      }
+      /** Reads a run's records whole, caches them and writes the snapshot cold instances start from. */
+      async #readWhole(runId, changes) {
         const records = await this.#readFinalized(runId);
-        this.#listings.set(runId, state.changes, records);
+        this.#listings.set(runId, changes, records);
+        await this.#snapshots.write(runId, changes, records).catch(() => void 0);
         return records;
       }
       /** Reads a run whole in the background (one at a time per run); a failure leaves the old listing. */
@@ -2328,7 +2395,7 @@ var init_azure_records = __esm({
         this.#rewarming.add(runId);
         void (async () => {
           const state = await this.#runs.read(runId);
-          this.#listings.set(runId, state.changes, await this.#readFinalized(runId));
+          await this.#readWhole(runId, state.changes);
         })().catch(() => {
         }).finally(() => this.#rewarming.delete(runId));
       }
@@ -2614,7 +2681,11 @@ async function openAzureStore(spec, options) {
   } else if (!await options.time("container_exists", () => container.exists())) {
     throw new Error(`the Azure container ${JSON.stringify(spec.container)} does not exist`);
   }
-  const records = new AzureRecords(container, spec.prefix, { limits: options.limits, time: options.time });
+  const records = new AzureRecords(container, spec.prefix, {
+    limits: options.limits,
+    time: options.time,
+    ...options.log ? { log: options.log } : {}
+  });
   const sas = (blobId, permissions) => {
     const blobName = records.dataBlobName(blobId);
     const now = Date.now();
@@ -34264,7 +34335,13 @@ async function startServer(options) {
     log: (level, message) => serverLog.diag(level, message),
     storeCalls: metrics
   };
-  const slowResults = options.azure ? await openAzure(options.azure, options, limits, metrics) : await openResultsService(dataDir, { signedUrlTtlMs: options.signedUrlTtlMs, limits, listing });
+  const slowResults = options.azure ? await openAzure(
+    options.azure,
+    options,
+    limits,
+    metrics,
+    (level, message) => serverLog.diag(level, message)
+  ) : await openResultsService(dataDir, { signedUrlTtlMs: options.signedUrlTtlMs, limits, listing });
   const fastSlow = options.fastStore ? await openFastSlow(
     slowResults,
     options.fastStore,
@@ -34338,12 +34415,13 @@ async function startServer(options) {
     }
   };
 }
-async function openAzure(spec, options, limits, metrics) {
+async function openAzure(spec, options, limits, metrics, log) {
   const { openAzureStore: openAzureStore2 } = await Promise.resolve().then(() => (init_azure_store(), azure_store_exports));
   const store = await openAzureStore2(spec, {
     limits,
     signedUrlTtlMs: signedUrlTtl({ signedUrlTtlMs: options.signedUrlTtlMs }),
-    time: (operation, call) => metrics.time(operation, call)
+    time: (operation, call) => metrics.time(operation, call),
+    log
   });
   return { store, limits };
 }
