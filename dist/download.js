@@ -20971,6 +20971,18 @@ function isConflict(error2) {
   const status = statusOf(error2);
   return status === 409 || status === 412;
 }
+function hex(text) {
+  return Buffer.from(text, "utf8").toString("hex");
+}
+function decodeMetaRecord(value, maxLength, isValid) {
+  if (value === void 0 || value.length > maxLength) return void 0;
+  try {
+    const parsed = JSON.parse(Buffer.from(value, "base64").toString("utf8"));
+    return isValid(parsed) ? parsed : void 0;
+  } catch {
+    return void 0;
+  }
+}
 var MAX_STATE_BYTES;
 var init_small_json = __esm({
   "src/server/results/azure/small-json.ts"() {
@@ -21286,17 +21298,8 @@ var init_run_state = __esm({
 
 // src/server/results/azure/azure-records.ts
 import { randomBytes as randomBytes11 } from "node:crypto";
-function hex(text) {
-  return Buffer.from(text, "utf8").toString("hex");
-}
 function decodeMeta(value) {
-  if (value === void 0 || value.length > 16384) return void 0;
-  try {
-    const parsed = JSON.parse(Buffer.from(value, "base64").toString("utf8"));
-    return isArtifact(parsed) ? parsed : void 0;
-  } catch {
-    return void 0;
-  }
+  return decodeMetaRecord(value, 16384, (parsed) => isArtifact(parsed));
 }
 function publicRecord(record) {
   const { leaseUntil: _lease, ...rest } = record;
@@ -21647,17 +21650,8 @@ var init_azure_records = __esm({
 });
 
 // src/server/results/azure/azure-runs.ts
-function hex2(text) {
-  return Buffer.from(text, "utf8").toString("hex");
-}
 function decodeMeta2(value) {
-  if (value === void 0 || value.length > MAX_RUN_META) return void 0;
-  try {
-    const parsed = JSON.parse(Buffer.from(value, "base64").toString("utf8"));
-    return isRun(parsed) ? parsed : void 0;
-  } catch {
-    return void 0;
-  }
+  return decodeMetaRecord(value, MAX_RUN_META, isRun);
 }
 function isRun(value) {
   const run = value;
@@ -21682,7 +21676,7 @@ var init_azure_runs = __esm({
         this.#time = time;
       }
       async record(id, fields, now) {
-        const blob = this.#container.getBlockBlobClient(`${this.#prefix}${hex2(id)}`);
+        const blob = this.#container.getBlockBlobClient(`${this.#prefix}${hex(id)}`);
         for (let attempt = 0; attempt < MAX_ATTEMPTS3; attempt++) {
           const current = await readSmallJson(blob, this.#time);
           const run = mergeRun(id, isRun(current?.value) ? current.value : void 0, fields, now);
@@ -22156,17 +22150,8 @@ var init_azure_legacy_files = __esm({
 
 // src/server/legacy/azure/azure-legacy-store.ts
 import { randomBytes as randomBytes13 } from "node:crypto";
-function hex3(text) {
-  return Buffer.from(text, "utf8").toString("hex");
-}
 function decodeMeta3(value) {
-  if (value === void 0 || value.length > 16384) return void 0;
-  try {
-    const parsed = JSON.parse(Buffer.from(value, "base64").toString("utf8"));
-    return isArtifactRecord(parsed) ? parsed : void 0;
-  } catch {
-    return void 0;
-  }
+  return decodeMetaRecord(value, 16384, isArtifactRecord);
 }
 var RECORD_META2, MAX_ATTEMPTS4, MAX_CACHED_POINTERS, MAX_COUNTED_CONTAINERS, AzureLegacyStore;
 var init_azure_legacy_store = __esm({
@@ -22204,7 +22189,7 @@ var init_azure_legacy_store = __esm({
         return (await this.#readById(containerId))?.record;
       }
       async list(runId) {
-        return this.#listRecords(`${this.#prefix}legacy/runs/${hex3(runId)}/`);
+        return this.#listRecords(`${this.#prefix}legacy/runs/${hex(runId)}/`);
       }
       async create(runId, name, retentionDays) {
         const session = randomBytes13(12).toString("hex");
@@ -22393,7 +22378,7 @@ var init_azure_legacy_store = __esm({
         return found.sort((a, b) => a.containerId - b.containerId);
       }
       #recordBlob(runId, name) {
-        return `${this.#prefix}legacy/runs/${hex3(runId)}/${hex3(name)}`;
+        return `${this.#prefix}legacy/runs/${hex(runId)}/${hex(name)}`;
       }
       #pointerBlob(containerId) {
         return `${this.#prefix}legacy/containers/${containerId}`;
@@ -27261,8 +27246,8 @@ function refusedError(outcome, refreshed, started, context) {
 }
 function normalizeDigest(digest2) {
   if (!digest2) return void 0;
-  const hex5 = digest2.trim().toLowerCase().replace(/^sha256:/, "");
-  return /^[0-9a-f]{64}$/.test(hex5) ? hex5 : void 0;
+  const hex2 = digest2.trim().toLowerCase().replace(/^sha256:/, "");
+  return /^[0-9a-f]{64}$/.test(hex2) ? hex2 : void 0;
 }
 
 // src/backends/latest-per-name.ts
@@ -28108,9 +28093,9 @@ function sizeMismatch(entry, actual) {
   );
 }
 function crcMismatch(entry, actual) {
-  const hex5 = (n) => `0x${n.toString(16).padStart(8, "0")}`;
+  const hex2 = (n) => `0x${n.toString(16).padStart(8, "0")}`;
   return corrupt(
-    `CRC-32 mismatch in ${label(entry)}: the central directory says ${hex5(entry.crc32)}, the data gives ${hex5(actual)}`
+    `CRC-32 mismatch in ${label(entry)}: the central directory says ${hex2(entry.crc32)}, the data gives ${hex2(actual)}`
   );
 }
 function mapError(entry, error2) {
@@ -28870,11 +28855,11 @@ function digestHex(digest2) {
 function isEntryName(name) {
   return ENTRY_NAME.test(name);
 }
-function entryPath(root, hex5) {
-  return path9.join(root, ENTRIES_DIR, hex5);
+function entryPath(root, hex2) {
+  return path9.join(root, ENTRIES_DIR, hex2);
 }
-function tempPath(root, hex5) {
-  return path9.join(root, TMP_DIR, `${hex5}.${process.pid}.${randomBytes3(6).toString("hex")}`);
+function tempPath(root, hex2) {
+  return path9.join(root, TMP_DIR, `${hex2}.${process.pid}.${randomBytes3(6).toString("hex")}`);
 }
 
 // src/backends/results/cache-tee.ts
@@ -28991,16 +28976,16 @@ async function cachedBlob(hit, cacheRoot, tempDir) {
       await rm4(file, { force: true });
       await pipeline4(hit.stream(), createWriteStream2(file, { flags: "wx" }));
     }
-    const hex5 = hit.digest.replace(/^sha256:/, "");
+    const hex2 = hit.digest.replace(/^sha256:/, "");
     return {
       file,
       size: hit.size,
-      sha256: hex5,
+      sha256: hex2,
       // Only archives are inserted (see downloadSignedArtifact).
       contentType: "application/zip",
       contentDisposition: void 0,
       digestMismatch: false,
-      expectedHex: hex5,
+      expectedHex: hex2,
       dispose
     };
   } catch (error2) {
@@ -37295,9 +37280,9 @@ var FileCache = class {
     return { ...this.#stats };
   }
   async lookup(digest2, size) {
-    const hex5 = digestHex(digest2);
+    const hex2 = digestHex(digest2);
     checkSize(size);
-    const file = entryPath(this.path, hex5);
+    const file = entryPath(this.path, hex2);
     let handle;
     try {
       handle = await open20(file, "r");
@@ -37313,7 +37298,7 @@ var FileCache = class {
         return this.#miss(handle);
       }
       const actual = info2.size === size ? await hashHandle(handle, size) : "";
-      if (actual !== hex5) {
+      if (actual !== hex2) {
         if (await this.#unlinkIfSame(file, info2.ino, info2.dev)) this.#stats.corruptDropped++;
         this.#logger.warn(
           `Cache entry ${digest2} was corrupt (${info2.size === size ? "sha256 differs" : `${info2.size} bytes, expected ${size}`}); dropped, the artifact is fetched again`
@@ -37331,10 +37316,10 @@ var FileCache = class {
     }
   }
   async insert(digest2, size, source) {
-    const hex5 = digestHex(digest2);
+    const hex2 = digestHex(digest2);
     checkSize(size);
     if (size > this.#limits.maxBytes) return "too-large";
-    const file = entryPath(this.path, hex5);
+    const file = entryPath(this.path, hex2);
     const existing = await stat12(file).catch((error2) => {
       if (isMissing2(error2)) return void 0;
       throw error2;
@@ -37346,7 +37331,7 @@ var FileCache = class {
     }
     await mkdir15(path18.join(this.path, TMP_DIR), { recursive: true });
     await mkdir15(path18.join(this.path, ENTRIES_DIR), { recursive: true });
-    const temp = tempPath(this.path, hex5);
+    const temp = tempPath(this.path, hex2);
     const out = await open20(temp, "wx", 420);
     let closed = false;
     try {
@@ -37361,7 +37346,7 @@ var FileCache = class {
         await writeFully(out, [bytes]);
       }
       if (written !== size) throw this.#mismatch(digest2, `${written} bytes, declared ${size}`);
-      if (hash.digest("hex") !== hex5) throw this.#mismatch(digest2, "sha256 differs from the digest");
+      if (hash.digest("hex") !== hex2) throw this.#mismatch(digest2, "sha256 differs from the digest");
       await out.sync();
       closed = true;
       await out.close();
@@ -37372,7 +37357,7 @@ var FileCache = class {
       throw error2;
     }
     this.#stats.inserts++;
-    await this.#evict(hex5);
+    await this.#evict(hex2);
     return "inserted";
   }
   async sweep() {

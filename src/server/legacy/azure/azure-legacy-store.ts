@@ -4,7 +4,14 @@ import type { ContainerClient } from '@azure/storage-blob';
 import { ErrorResponse } from '../../http/error-response.js';
 import type { ServerLimits } from '../../http/limits.js';
 import { AzureIdCounter } from '../../results/azure/id-counter.js';
-import { isConflict, isMissing, readSmallJson, type Timed } from '../../results/azure/small-json.js';
+import {
+  decodeMetaRecord,
+  hex,
+  isConflict,
+  isMissing,
+  readSmallJson,
+  type Timed,
+} from '../../results/azure/small-json.js';
 import { expiresAt, isArtifactRecord, type ArtifactRecord } from '../artifact-store.js';
 import type { LegacyChunk, LegacyItems, LegacyStore } from '../store.js';
 import { AzureLegacyFiles } from './azure-legacy-files.js';
@@ -321,17 +328,6 @@ export class AzureLegacyStore implements LegacyStore {
   }
 }
 
-/** Run ids and names as blob-name-safe path segments. */
-function hex(text: string): string {
-  return Buffer.from(text, 'utf8').toString('hex');
-}
-
 function decodeMeta(value: string | undefined): ArtifactRecord | undefined {
-  if (value === undefined || value.length > 16_384) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(value, 'base64').toString('utf8'));
-    return isArtifactRecord(parsed) ? parsed : undefined;
-  } catch {
-    return undefined;
-  }
+  return decodeMetaRecord(value, 16_384, isArtifactRecord);
 }

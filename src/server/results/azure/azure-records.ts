@@ -9,7 +9,7 @@ import { AzureIdCounter } from './id-counter.js';
 import { RunListCache } from './run-list-cache.js';
 import { RunListingSnapshots } from './run-listing-snapshot.js';
 import { AzureRunState, type LiveUpload, type UploadFate } from './run-state.js';
-import { isConflict, isMissing, readSmallJson, type Timed } from './small-json.js';
+import { decodeMetaRecord, hex, isConflict, isMissing, readSmallJson, type Timed } from './small-json.js';
 
 /** Unfinalized records carry the time their name lease lapses (ms since the epoch). */
 type StoredRecord = ResultsArtifact & { leaseUntil?: number };
@@ -414,19 +414,8 @@ export class AzureRecords implements ArtifactRecords {
   }
 }
 
-/** Run ids and names as blob-name-safe path segments (names may hold any character but / \ etc.). */
-function hex(text: string): string {
-  return Buffer.from(text, 'utf8').toString('hex');
-}
-
 function decodeMeta(value: string | undefined): StoredRecord | undefined {
-  if (value === undefined || value.length > 16_384) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(value, 'base64').toString('utf8'));
-    return isArtifact(parsed) ? (parsed as StoredRecord) : undefined;
-  } catch {
-    return undefined;
-  }
+  return decodeMetaRecord(value, 16_384, (parsed): parsed is StoredRecord => isArtifact(parsed));
 }
 
 /** The record without store-internal fields. */

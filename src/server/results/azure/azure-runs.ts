@@ -8,7 +8,7 @@ import {
   type RunRecord,
   type RunRegistry,
 } from '../../rest/run-registry.js';
-import { isConflict, readSmallJson, type Timed } from './small-json.js';
+import { decodeMetaRecord, hex, isConflict, readSmallJson, type Timed } from './small-json.js';
 
 /** Gives up after this many lost races in a row (only under a storm of updates of one run). */
 const MAX_ATTEMPTS = 50;
@@ -76,18 +76,8 @@ export class AzureRunRegistry implements RunRegistry {
   }
 }
 
-function hex(text: string): string {
-  return Buffer.from(text, 'utf8').toString('hex');
-}
-
 function decodeMeta(value: string | undefined): RunRecord | undefined {
-  if (value === undefined || value.length > MAX_RUN_META) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(value, 'base64').toString('utf8'));
-    return isRun(parsed) ? parsed : undefined;
-  } catch {
-    return undefined;
-  }
+  return decodeMetaRecord(value, MAX_RUN_META, isRun);
 }
 
 function isRun(value: unknown): value is RunRecord {

@@ -52,3 +52,26 @@ export function isConflict(error: unknown): boolean {
   const status = statusOf(error);
   return status === 409 || status === 412;
 }
+
+/** Run ids and names as blob-name-safe path segments (names may hold any character but / \ etc.). */
+export function hex(text: string): string {
+  return Buffer.from(text, 'utf8').toString('hex');
+}
+
+/**
+ * A record carried in a blob's metadata (base64 JSON, so a list returns it without a read), or
+ * undefined when it is missing, longer than `maxLength` or not what `isValid` accepts.
+ */
+export function decodeMetaRecord<T>(
+  value: string | undefined,
+  maxLength: number,
+  isValid: (parsed: unknown) => parsed is T,
+): T | undefined {
+  if (value === undefined || value.length > maxLength) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(value, 'base64').toString('utf8'));
+    return isValid(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
