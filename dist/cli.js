@@ -23527,7 +23527,23 @@ var HeldTarget = class _HeldTarget {
         if (errno(error) === "EEXIST" && attempt < 8) continue;
         throw error;
       }
-      const staging = this.mode === "descriptors" ? this.#heldStaging(name, named) : checkedStaging(name, named);
+      let staging;
+      try {
+        staging = this.mode === "descriptors" ? this.#heldStaging(name, named) : checkedStaging(name, named);
+      } catch (error) {
+        try {
+          rmdirSync(named);
+        } catch {
+        }
+        if (["ENOENT", "ENOTDIR", "ELOOP"].includes(errno(error) ?? "")) {
+          throw this.#unsafe(
+            name,
+            "the staging directory was removed or replaced before it could be opened",
+            error
+          );
+        }
+        throw error;
+      }
       const remove2 = staging.remove;
       const tracked = {
         name,

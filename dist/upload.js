@@ -24661,7 +24661,23 @@ var HeldTarget = class _HeldTarget {
         if (errno(error2) === "EEXIST" && attempt < 8) continue;
         throw error2;
       }
-      const staging = this.mode === "descriptors" ? this.#heldStaging(name, named) : checkedStaging(name, named);
+      let staging;
+      try {
+        staging = this.mode === "descriptors" ? this.#heldStaging(name, named) : checkedStaging(name, named);
+      } catch (error2) {
+        try {
+          rmdirSync(named);
+        } catch {
+        }
+        if (["ENOENT", "ENOTDIR", "ELOOP"].includes(errno(error2) ?? "")) {
+          throw this.#unsafe(
+            name,
+            "the staging directory was removed or replaced before it could be opened",
+            error2
+          );
+        }
+        throw error2;
+      }
       const remove = staging.remove;
       const tracked = {
         name,

@@ -309,8 +309,26 @@ export class HeldTarget {
         if (errno(error) === 'EEXIST' && attempt < 8) continue;
         throw error;
       }
-      const staging =
-        this.mode === 'descriptors' ? this.#heldStaging(name, named) : checkedStaging(name, named);
+      let staging: HeldStaging;
+      try {
+        staging = this.mode === 'descriptors' ? this.#heldStaging(name, named) : checkedStaging(name, named);
+      } catch (error) {
+        // Made but gone or replaced before it could be held: a race inside the target. rmdir
+        // removes only an empty directory (never through a link), so nothing else is touched.
+        try {
+          rmdirSync(named);
+        } catch {
+          // already gone, or not ours any more
+        }
+        if (['ENOENT', 'ENOTDIR', 'ELOOP'].includes(errno(error) ?? '')) {
+          throw this.#unsafe(
+            name,
+            'the staging directory was removed or replaced before it could be opened',
+            error,
+          );
+        }
+        throw error;
+      }
       const remove = staging.remove;
       const tracked: HeldStaging = {
         name,
