@@ -471,13 +471,17 @@ describe('[P23] a reset after the server committed the call is reconciled', () =
 
 describe('[P24] a server that accepts and never answers', () => {
   const stall: FaultAction = { kind: 'stall' };
+  /** Long enough that a call the server does answer never times out, even on a busy machine. */
+  const ANSWERED_TIMEOUT_MS = 1_000;
 
   test('[P24] the idle timeout (timeoutMs) fires on a silent ListArtifacts, the retry succeeds', async () => {
     const artifact = name('p24-list');
     await seedResults(artifact);
     const p = await faults((kind, nth) => (kind === 'ListArtifacts' && nth === 1 ? stall : pass));
     const started = Date.now();
-    const listed = await listArtifacts(results(p, { timeoutMs: 150 }));
+    // Only the first call stalls; the timeout must still let the answered retry through on a
+    // loaded 2-core CI machine (150 ms did not: a retry timed out too and was counted).
+    const listed = await listArtifacts(results(p, { timeoutMs: ANSWERED_TIMEOUT_MS }));
     expect(listed.map((a) => a.name)).toContain(artifact);
     expect(count(p, 'ListArtifacts')).toBe(2);
     expect(Date.now() - started).toBeLessThan(5000);
@@ -487,7 +491,7 @@ describe('[P24] a server that accepts and never answers', () => {
   test('[P24] a silent CreateArtifact and a silent legacy PATCH time out, are reconciled/retried, and succeed', async () => {
     const a = name('p24-create');
     const p = await faults((kind, nth) => (kind === 'CreateArtifact' && nth === 1 ? stall : pass));
-    await uploadResults(a, p, { timeoutMs: 150 });
+    await uploadResults(a, p, { timeoutMs: ANSWERED_TIMEOUT_MS });
     expect(await finalizedResults(a)).toHaveLength(1);
     expect(count(p, 'CreateArtifact')).toBe(2);
     await expectSocketsReleased(p);
@@ -495,7 +499,7 @@ describe('[P24] a server that accepts and never answers', () => {
 
     const b = name('p24-patch');
     const q = await faults((kind, nth) => (kind === 'legacy-patch' && nth === 1 ? stall : pass));
-    await uploadLegacy(b, q, { timeoutMs: 150 });
+    await uploadLegacy(b, q, { timeoutMs: ANSWERED_TIMEOUT_MS });
     expect(count(q, 'legacy-patch')).toBe(2);
     expect((await legacyArtifacts(b))[0]?.size).toBe(2000 * 8 + 64 * 1024);
     await expectSocketsReleased(q);
