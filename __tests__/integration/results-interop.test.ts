@@ -59,8 +59,20 @@ describe('results protocol interop with the official @actions/artifact 6.x', () 
     const info = await getArtifact('from-official', ferry());
     expect(info.digest).toBe(`sha256:${uploaded.digest}`);
     const target = path.join(work, 'ferry-got');
-    const result = await downloadArtifact('from-official', { ...ferry(), path: target });
+    const debug: string[] = [];
+    const logger = { debug: (m: string) => debug.push(m), info() {}, warn() {}, error() {} };
+    let requests: number | undefined;
+    const result = await downloadArtifact('from-official', {
+      ...ferry(),
+      path: target,
+      logger,
+      onStats: (stats) => (requests = stats.requests),
+    });
     expect(result.digest).toBe(info.digest);
+    // The official client's archive streams: extracted in the one pass, with no second blob GET
+    // (ListArtifacts, GetSignedArtifactURL, the blob) and no fallback message.
+    expect(requests).toBe(3);
+    expect(debug.join('\n')).not.toMatch(/could not be extracted while it downloaded/);
     expect(await hashTree(target)).toEqual(await hashTree(source));
   });
 

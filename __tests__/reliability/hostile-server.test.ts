@@ -471,7 +471,8 @@ describe('[X20] A blob download stops at its listed or declared size', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(sent.bytes).toBeLessThan(16 * MIB);
     expect(await snapshotTree(parent)).toEqual(before);
-    expect(await readdir(path.join(work, 'tmp'))).toEqual([]);
+    // The one pass writes nothing to the temporary directory (it may not even exist).
+    expect(await readdir(path.join(work, 'tmp')).catch(() => [])).toEqual([]);
   });
 
   it('[X20] a body declaring 3 GiB over a listed 1000 bytes is cut at the listed size', async () => {

@@ -113,6 +113,24 @@ describe('asResourceError', () => {
     expect(error.context).toEqual({ operation: 'download', artifactName: 'x' });
   });
 
+  it('EMFILE mapped deep in a transfer is worded again by the operation, which knows the concurrency', async () => {
+    const deep = (await asResourceError(systemError('EMFILE'), {
+      context: { operation: 'download', artifactName: 'deep' },
+    })) as FerryError;
+    expect(deep.message).not.toMatch(/now \d+/);
+    // Without a concurrency (another deep layer) it passes unchanged.
+    expect(await asResourceError(deep, { context: { operation: 'download' } })).toBe(deep);
+    const operation = (await asResourceError(deep, {
+      context: { operation: 'download' },
+      concurrency: 32,
+    })) as FerryError;
+    expect(operation.code).toBe('ERR_FERRY_TOO_MANY_OPEN_FILES');
+    expect(operation.message).toMatch(/--concurrency, now 32\)/);
+    expect(operation.context).toEqual({ operation: 'download', artifactName: 'deep' });
+    // The errno failure itself, not the deep mapping wrapped once more.
+    expect((operation as Error & { cause?: Error }).cause?.message).toBe('EMFILE: something, write');
+  });
+
   it('an error already mapped passes unchanged', async () => {
     const once = await asResourceError(systemError('ENOSPC'));
     expect(await asResourceError(once, { neededBytes: 1 })).toBe(once);

@@ -69,11 +69,13 @@ export interface ResourceErrorInfo {
  * user actually has.
  */
 export async function asResourceError(error: unknown, info: ResourceErrorInfo = {}): Promise<unknown> {
-  if (
-    isFerryError(error) &&
-    (error.code === 'ERR_FERRY_NO_SPACE' || error.code === 'ERR_FERRY_TOO_MANY_OPEN_FILES')
-  ) {
-    return error;
+  if (isFerryError(error) && error.code === 'ERR_FERRY_NO_SPACE') return error;
+  if (isFerryError(error) && error.code === 'ERR_FERRY_TOO_MANY_OPEN_FILES') {
+    // Mapped deep inside a transfer, where no descriptor was free to read the limit with: the
+    // operation's own mapping (which knows the concurrency and runs once the sockets and files
+    // are released) words it again, keeping the deeper context.
+    if (info.concurrency === undefined || error.cause === undefined) return error;
+    return asResourceError(error.cause, { ...info, context: { ...info.context, ...error.context } });
   }
   const failure = findResourceFailure(error);
   if (failure === undefined) return error;

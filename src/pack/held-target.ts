@@ -97,8 +97,12 @@ export interface HeldStaging {
   readonly name: string;
   /** A path naming `file` inside the staging directory; valid until `remove()`. */
   file(file: string): string;
-  /** Removes every staged entry and the directory itself; safe to call more than once. */
-  remove(): void;
+  /**
+   * Removes every staged entry and the directory itself; safe to call more than once. Listing
+   * the directory takes a descriptor: when none is left (EMFILE, the very failure being cleaned
+   * up after), the names `staged` gives are unlinked instead, so the staging still goes.
+   */
+  remove(staged?: () => Iterable<string>): void;
 }
 
 export class HeldTarget {
@@ -313,8 +317,10 @@ export class HeldTarget {
       try {
         staging = this.mode === 'descriptors' ? this.#heldStaging(name, named) : checkedStaging(name, named);
       } catch (error) {
-        // Made but gone or replaced before it could be held: a race inside the target. rmdir
-        // removes only an empty directory (never through a link), so nothing else is touched.
+        // Made but not held: gone or replaced (a race inside the target), or holding it failed
+        // (EMFILE with the descriptors used up). The directory is empty and nobody else knows its
+        // name, so it must not outlive the failure; rmdir removes only an empty directory (never
+        // through a link), so nothing else is touched.
         try {
           rmdirSync(named);
         } catch {
@@ -333,9 +339,9 @@ export class HeldTarget {
       const tracked: HeldStaging = {
         name,
         file: staging.file,
-        remove: () => {
+        remove: (staged) => {
           this.#stagings.delete(tracked);
-          remove();
+          remove(staged);
         },
       };
       this.#stagings.add(tracked);
@@ -366,12 +372,12 @@ export class HeldTarget {
     return {
       name,
       file: (file) => `${held}/${file}`,
-      remove: () => {
+      remove: (staged) => {
         if (fd === undefined) return;
         // Staging is flat (files and links only): unlink each through the held descriptor, so a
         // swapped staging path can never make this delete anything outside it.
         try {
-          for (const entry of readdirSync(held)) {
+          for (const entry of listOr(held, staged)) {
             try {
               unlinkSync(`${held}/${entry}`);
             } catch {
@@ -517,14 +523,35 @@ function checkedStaging(name: string, named: string): HeldStaging {
   return {
     name,
     file: (file) => path.join(named, file),
-    remove: () => {
+    remove: (staged) => {
       if (removed) return;
       removed = true;
       const stats = lstatOrUndefined(named);
       // Only ever a real directory: never follow a link that replaced it.
-      if (stats?.isDirectory()) rmSync(named, { recursive: true, force: true });
+      if (!stats?.isDirectory()) return;
+      try {
+        rmSync(named, { recursive: true, force: true });
+      } catch (error) {
+        if (staged === undefined || !outOfDescriptors(error)) throw error;
+        for (const entry of staged()) rmSync(path.join(named, entry), { force: true });
+        rmdirSync(named);
+      }
     },
   };
+}
+
+function outOfDescriptors(error: unknown): boolean {
+  return ['EMFILE', 'ENFILE'].includes(errno(error) ?? '');
+}
+
+/** The entries of directory `held`, or (no descriptor left to list it) the names the caller staged. */
+function listOr(held: string, staged: (() => Iterable<string>) | undefined): Iterable<string> {
+  try {
+    return readdirSync(held);
+  } catch (error) {
+    if (staged === undefined || !outOfDescriptors(error)) throw error;
+    return staged();
+  }
 }
 
 function lstatOrUndefined(p: string): Stats | undefined {

@@ -58,6 +58,20 @@ export interface BlobTee {
   write(chunks: readonly Buffer[]): Promise<void>;
 }
 
+/**
+ * Where the bytes go instead of a file (the one-pass download). Every chunk handed to `write`
+ * counts as received once its promise resolves, so a resumed request continues right after it.
+ */
+export interface BlobSink {
+  /**
+   * A fresh response (HTTP 200, the first one or a start over): forget anything written so far.
+   * `declaredLength` is its Content-Length, when it has one.
+   */
+  start(contentType: string | undefined, declaredLength: number | undefined): Promise<void>;
+  /** The next bytes, in order. A rejection stops the download with that error (not retried). */
+  write(chunks: readonly Buffer[]): Promise<void>;
+}
+
 /** The downloaded bytes do not hash to the listed digest, on the first download and on the one re-download. */
 export class DigestMismatchError extends IntegrityError {
   override name = 'DigestMismatchError';
@@ -108,7 +122,7 @@ class Progress {
  */
 export async function downloadBlob(
   url: string,
-  file: string,
+  file: string | BlobSink,
   options: BlobDownloadOptions,
 ): Promise<BlobDownloadResult> {
   const started = Date.now();
@@ -150,7 +164,7 @@ export async function downloadBlob(
 
 async function fetchOnce(
   url: string,
-  file: string,
+  file: string | BlobSink,
   state: Progress,
   options: BlobDownloadOptions,
 ): Promise<FetchOutcome> {
@@ -228,10 +242,19 @@ async function fetchOnce(
       );
     let overrun: FerryError | undefined;
     let got = 0;
-    const handle = await open(file, append ? 'a' : 'w');
+    let sinkFailure: unknown;
+    if (typeof file !== 'string' && !append) await file.start(state.contentType, state.expectedTotal);
+    const handle = typeof file === 'string' ? await open(file, append ? 'a' : 'w') : undefined;
     // A resume continues after the bytes counted as received: anything a failed write left
     // beyond them (a partial write) is cut off, so the file is exactly what was hashed.
-    if (append) await handle.truncate(state.received);
+    if (append) await handle?.truncate(state.received);
+    const put = (chunks: Buffer[]): Promise<void> =>
+      (handle !== undefined ? writeFully(handle, chunks) : (file as BlobSink).write(chunks)).catch(
+        (error: unknown) => {
+          sinkFailure ??= error;
+          throw error;
+        },
+      );
     const watchdog = watchThroughput(
       options.stall ?? options.http.stallPolicy,
       'Download',
@@ -254,7 +277,7 @@ async function fetchOnce(
       highWaterMark: 4 * 1024 * 1024,
       write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void) {
         watchdog.add(chunk.length);
-        writeFully(handle, [chunk])
+        put([chunk])
           .then(() => options.tee?.write([chunk]))
           .then(() => {
             persisted([chunk]);
@@ -264,7 +287,7 @@ async function fetchOnce(
       writev(entries: Array<{ chunk: Buffer }>, done: (error?: Error | null) => void) {
         const chunks = entries.map((e) => e.chunk);
         for (const chunk of chunks) watchdog.add(chunk.length);
-        writeFully(handle, chunks)
+        put(chunks)
           .then(() => options.tee?.write(chunks))
           .then(() => {
             persisted(chunks);
@@ -288,12 +311,14 @@ async function fetchOnce(
     } catch (error: unknown) {
       if (error instanceof StalledTransferError) throw error;
       if (overrun !== undefined) throw overrun;
+      // What the bytes were written to failed for its own reasons (a corrupt archive): not the network's.
+      if (sinkFailure !== undefined && !findResourceFailure(sinkFailure)) throw sinkFailure;
       // A full disk is not a broken connection: typed, and not retried.
       if (findResourceFailure(error)) {
         throw await asResourceError(error, {
           context: options.context,
           // The temporary directory holding `file` is removed; its parent is tempDir.
-          removedOnFailure: dirname(file),
+          ...(typeof file === 'string' ? { removedOnFailure: dirname(file) } : {}),
           neededBytes: state.expectedTotal ?? declared,
         });
       }
@@ -306,7 +331,7 @@ async function fetchOnce(
       );
     } finally {
       watchdog.stop();
-      await handle.close();
+      await handle?.close();
     }
     if (declared !== undefined && got !== declared) {
       throw new IntegrityError('ERR_FERRY_INTEGRITY', `Download truncated: ${got} of ${declared} bytes`, {

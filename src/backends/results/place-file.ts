@@ -7,7 +7,7 @@ import type { VerifiedBlob } from '../backend.js';
 
 /** Moves a downloaded raw (non-zip, or not extracted) artifact file into `target` under `conflict`. */
 export async function placeRawFile(
-  blob: VerifiedBlob,
+  blob: Pick<VerifiedBlob, 'file' | 'size' | 'sha256'>,
   fileName: string,
   target: string,
   conflict: ConflictPolicy,

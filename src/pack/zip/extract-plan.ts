@@ -1,11 +1,9 @@
 import path from 'node:path';
-import type { FileHandle } from 'node:fs/promises';
 import { FerryError, IntegrityError } from '../../core/errors.js';
 import { checkNameBytes, checkPathLengths } from '../name-limits.js';
 import { resolveInside } from '../safe-path.js';
 import { describeCharacter, isControlCharacter, printable } from '../../core/format.js';
 import type { ZipEntry } from './central-directory.js';
-import { readEntryBuffer } from './entry-reader.js';
 import { throwIfAborted, type Normalized } from './extract-options.js';
 
 /**
@@ -185,8 +183,8 @@ function checkLinkTarget(item: Item, text: string, linkKeys: ReadonlySet<string>
  */
 export async function readLinkTargets(
   plan: Plan,
-  handle: FileHandle,
-  dataLimit: number,
+  /** Reads an entry's verified bytes (only link entries, bounded by MAX_LINK_BYTES, are asked). */
+  readEntry: (entry: ZipEntry) => Promise<Buffer>,
   signal: AbortSignal | undefined,
 ): Promise<string[]> {
   const linkKeys = new Set(plan.items.filter((i) => i.kind === 'link').map((i) => fold(i.key)));
@@ -199,7 +197,7 @@ export async function readLinkTargets(
         `Symbolic link entry ${printable(item.entry.name)} is refused: its link text is ${item.entry.uncompressedSize} bytes long`,
       );
     }
-    const raw = await readEntryBuffer(handle, item.entry, dataLimit);
+    const raw = await readEntry(item.entry);
     let text: string;
     try {
       text = LINK_TEXT.decode(raw);

@@ -20,7 +20,7 @@ async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
 }
 
 /** SHA-256 (hex) of an entry's verified, uncompressed bytes, streamed. */
-async function entrySha256(handle: FileHandle, entry: ZipEntry, dataLimit: number): Promise<string> {
+export async function entrySha256(handle: FileHandle, entry: ZipEntry, dataLimit: number): Promise<string> {
   const hash = createHash('sha256');
   const input = await openEntryStreamOnHandle(handle, entry, { dataLimit, ownsHandle: false });
   for await (const chunk of input) hash.update(chunk as Buffer);
@@ -37,8 +37,8 @@ export async function preflight(
   plan: Plan,
   options: Normalized,
   linkWalks: readonly string[],
-  handle: FileHandle,
-  dataLimit: number,
+  /** SHA-256 (hex) of an entry's bytes, asked only to compare with an existing file under 'error'. */
+  sha256Of: (entry: ZipEntry) => Promise<string>,
 ): Promise<void> {
   const { target } = options;
   let targetStats: Stats;
@@ -87,7 +87,7 @@ export async function preflight(
           : await compareExisting(item.dest, {
               size: item.entry.uncompressedSize,
               crc32: item.entry.crc32,
-              sha256: () => entrySha256(handle, item.entry, dataLimit),
+              sha256: () => sha256Of(item.entry),
             });
       if (state === 'directory') {
         throw conflict(

@@ -16,7 +16,8 @@ import {
   type Normalized,
 } from './extract-options.js';
 import { fold, planEntries, readLinkTargets, unsafe, type Item } from './extract-plan.js';
-import { preflight } from './extract-preflight.js';
+import { entrySha256, preflight } from './extract-preflight.js';
+import { readEntryBuffer } from './entry-reader.js';
 import { checkDeclaredLimits } from './limits.js';
 import { moveIntoPlace } from './place-entries.js';
 import { isSmallEntry, stage, stageSmallSync } from './stage-entry.js';
@@ -87,9 +88,13 @@ async function extractNormalized(zipPath: string, opts: Normalized): Promise<Ext
     const plan = planEntries(directory.entries, opts);
     const dataLimit = directory.centralDirectoryOffset;
 
-    const linkWalks = await readLinkTargets(plan, handle, dataLimit, signal);
+    const linkWalks = await readLinkTargets(
+      plan,
+      (entry) => readEntryBuffer(handle, entry, dataLimit),
+      signal,
+    );
     throwIfAborted(signal);
-    await preflight(plan, opts, linkWalks, handle, dataLimit);
+    await preflight(plan, opts, linkWalks, (entry) => entrySha256(handle, entry, dataLimit));
 
     const createdTarget = await mkdir(target, { recursive: true });
     let held: HeldTarget | undefined;

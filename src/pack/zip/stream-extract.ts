@@ -1,0 +1,258 @@
+import { chmod, mkdir, open, readFile, rmdir, stat, symlink, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { AbortError, isFerryError } from '../../core/errors.js';
+import { digestRegularFile } from '../conflict.js';
+import { asResourceError } from '../fs-errors.js';
+import { HeldTarget, type HeldStaging } from '../held-target.js';
+import { printable } from '../../core/format.js';
+import { FLAG_UTF8, readZipDirectory, type ZipDirectory, type ZipEntry } from './central-directory.js';
+import { withErrorContext } from './extract.js';
+import {
+  normalizeExtractOptions,
+  throwIfAborted,
+  type ExtractOptions,
+  type ExtractResult,
+  type Normalized,
+} from './extract-options.js';
+import { fold, planEntries, readLinkTargets, unsafe, type Item } from './extract-plan.js';
+import { preflight } from './extract-preflight.js';
+import { checkDeclaredLimits } from './limits.js';
+import { moveIntoPlace } from './place-entries.js';
+import { NotStreamableError, StreamStager, type StreamedEntry } from './stream-stager.js';
+
+export { NotStreamableError } from './stream-stager.js';
+
+/**
+ * Extraction while the archive streams in (results downloads, issue 12): entries are written to a
+ * hidden staging directory in the target (`.ferry-staging-XXXXXX`, created through HeldTarget, so
+ * nothing lands outside the target) as their bytes arrive, and nothing becomes visible until
+ * {@link StreamExtraction.materialize}, which the caller runs only once the archive's digest
+ * matched. `materialize` parses the central directory that arrived last, requires it to describe
+ * exactly what streamed, and then applies the same planning, limits, symlink policy, preflight
+ * against the target and moves into place as {@link extractZip}.
+ */
+export interface StreamExtraction {
+  /** Bytes of the archive consumed so far. */
+  readonly offset: number;
+  /** Feeds the next bytes, in order. Throws NotStreamableError when the archive needs its end first. */
+  write(chunk: Buffer): Promise<void>;
+  /** Forgets everything staged (a download starting over). */
+  reset(): Promise<void>;
+  /** Checks the central directory against what streamed, then moves the entries into place. */
+  materialize(): Promise<ExtractResult>;
+  /** Removes the staging directory (and a target directory created here, if still empty). Idempotent. */
+  dispose(): Promise<void>;
+}
+
+const STAGING_PREFIX = '.ferry-staging-';
+
+export async function openStreamExtraction(options: ExtractOptions): Promise<StreamExtraction> {
+  const opts = normalizeExtractOptions(options);
+  throwIfAborted(opts.signal);
+  const createdTarget = await mkdir(opts.target, { recursive: true });
+  let held: HeldTarget | undefined;
+  try {
+    held = HeldTarget.open(opts.target, opts.context !== undefined ? { context: opts.context } : {});
+    return new Extraction(opts, held, createdTarget);
+  } catch (error) {
+    held?.close();
+    if (createdTarget !== undefined) await removeCreatedChain(opts.target, createdTarget);
+    throw withErrorContext(error, opts.context);
+  }
+}
+
+class Extraction implements StreamExtraction {
+  #staging: HeldStaging;
+  #stager: StreamStager;
+  #done = false;
+
+  constructor(
+    private readonly opts: Normalized,
+    private readonly held: HeldTarget,
+    private readonly createdTarget: string | undefined,
+  ) {
+    this.#staging = held.createStaging(STAGING_PREFIX);
+    this.#stager = this.#newStager();
+  }
+
+  get offset(): number {
+    return this.#stager.offset;
+  }
+
+  #newStager(): StreamStager {
+    const staging = this.#staging;
+    return new StreamStager((name) => staging.file(name), this.opts.limits);
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    throwIfAborted(this.opts.signal);
+    try {
+      await this.#stager.write(chunk);
+    } catch (error) {
+      throw await this.#resourceError(error);
+    }
+  }
+
+  async reset(): Promise<void> {
+    await this.#stager.close();
+    this.#staging.remove(() => this.#stager.stagedNames());
+    this.#staging = this.held.createStaging(STAGING_PREFIX);
+    this.#stager = this.#newStager();
+  }
+
+  async materialize(): Promise<ExtractResult> {
+    try {
+      return await this.#materialize();
+    } catch (error) {
+      await this.dispose();
+      if (this.opts.signal?.aborted && !isFerryError(error)) throw new AbortError(this.opts.signal.reason);
+      throw withErrorContext(await this.#resourceError(error), this.opts.context);
+    }
+  }
+
+  async #materialize(): Promise<ExtractResult> {
+    const { opts } = this;
+    const stager = this.#stager;
+    const directoryFile = await stager.finish();
+    const directory = await readDirectory(directoryFile, opts);
+    if (directory.centralDirectoryOffset !== stager.tailStart) {
+      throw new NotStreamableError('the central directory does not start where the entries end');
+    }
+    const { entries } = directory;
+    const streamed = matchStreamed(entries, stager.entries);
+    checkDeclaredLimits(entries, opts.limits);
+    const plan = planEntries(entries, opts);
+    const staging = this.#staging;
+    const stagingName = fold(staging.name);
+    if (plan.items.some((i) => fold(i.key.split('/')[0] ?? '') === stagingName)) {
+      throw unsafe(`The archive contains an entry under ${printable(staging.name)}, the staging directory`);
+    }
+    const stagedFile = (entry: ZipEntry): string =>
+      staging.file(String((streamed.get(entry.localHeaderOffset) as StreamedEntry).index));
+    const stagedPath = (item: Item): string => stagedFile(item.entry);
+    // Link texts are at most 4096 bytes (checked before reading): the only entry data read back.
+    const linkWalks = await readLinkTargets(plan, (entry) => readFile(stagedFile(entry)), opts.signal);
+    throwIfAborted(opts.signal);
+    await preflight(
+      plan,
+      opts,
+      linkWalks,
+      async (entry) => (await digestRegularFile(stagedFile(entry)))?.sha256 ?? '',
+    );
+    await this.#applyKinds(plan.items, stagedPath);
+    throwIfAborted(opts.signal);
+    const result = await moveIntoPlace(plan, opts, this.held, stagedPath);
+    this.#done = true;
+    await this.dispose();
+    return result;
+  }
+
+  /**
+   * Staged files were created with every permission bit (so the umask applied); the archive's
+   * mode, known only from the central directory, is intersected with that now. Link entries
+   * kept as links (symlinks: 'preserve') become links.
+   */
+  async #applyKinds(items: readonly Item[], stagedPath: (item: Item) => string): Promise<void> {
+    let created: number | undefined;
+    for (const item of items) {
+      if (item.kind === 'directory') continue;
+      const staged = stagedPath(item);
+      if (item.kind === 'link') {
+        await unlink(staged);
+        await symlink(item.linkText as string, staged);
+        continue;
+      }
+      created ??= (await stat(staged)).mode & 0o777;
+      const wanted =
+        this.opts.restoreModes && !item.entry.isSymlink && item.entry.mode !== undefined
+          ? item.entry.mode & 0o777
+          : 0o666;
+      const mode = created & wanted;
+      if (mode !== created) await chmod(staged, mode);
+    }
+  }
+
+  async #resourceError(error: unknown): Promise<unknown> {
+    if (error instanceof NotStreamableError) return error;
+    return asResourceError(error, {
+      context: this.opts.context,
+      // The staging is removed because of the failure: what it holds counts as free in the target.
+      removedOnFailure: path.join(this.opts.target, this.#staging.name),
+      neededBytes: this.#stager.bytesToStage,
+    });
+  }
+
+  async dispose(): Promise<void> {
+    await this.#stager.close();
+    this.#staging.remove(() => this.#stager.stagedNames());
+    this.held.close();
+    // Only empty directories are removed, so this never undoes placed files.
+    if (!this.#done && this.createdTarget !== undefined) {
+      await removeCreatedChain(this.opts.target, this.createdTarget);
+    }
+  }
+}
+
+/** Parses the central directory that streamed in (any fault: the archive is read again from its end). */
+async function readDirectory(file: string, opts: Normalized): Promise<ZipDirectory> {
+  const handle = await open(file, 'r');
+  try {
+    const directory = await readZipDirectory(handle, { maxEntries: opts.limits.maxEntries });
+    if (directory.prefixBytes !== 0)
+      throw new NotStreamableError('the archive has bytes before its first entry');
+    return directory;
+  } catch (error) {
+    if (error instanceof NotStreamableError) throw error;
+    throw new NotStreamableError(`its central directory does not parse (${(error as Error).message})`);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The central directory must describe exactly the entries that streamed, at the same offsets,
+ * with the same names, methods, CRCs and sizes, and start where they ended. Returns them by offset.
+ */
+function matchStreamed(
+  entries: readonly ZipEntry[],
+  streamed: readonly StreamedEntry[],
+): Map<number, StreamedEntry> {
+  const byOffset = new Map(streamed.map((s) => [s.offset, s]));
+  const differs = (why: string): NotStreamableError =>
+    new NotStreamableError(`the central directory does not match the local headers (${why})`);
+  if (entries.length !== streamed.length) {
+    throw differs(`${entries.length} entries listed, ${streamed.length} streamed`);
+  }
+  const seen = new Set<number>();
+  for (const entry of entries) {
+    const local = byOffset.get(entry.localHeaderOffset);
+    if (local === undefined || seen.has(local.offset))
+      throw differs(`no entry at offset ${entry.localHeaderOffset}`);
+    seen.add(local.offset);
+    const same =
+      local.name === entry.name &&
+      local.method === entry.method &&
+      (local.flags & FLAG_UTF8) === (entry.flags & FLAG_UTF8) &&
+      local.crc32 === entry.crc32 &&
+      local.compressedSize === entry.compressedSize &&
+      local.uncompressedSize === entry.uncompressedSize;
+    if (!same) throw differs(`entry ${printable(entry.name)}`);
+  }
+  return byOffset;
+}
+
+/** Removes the directories `mkdir -p` created for the target, deepest first, if they are empty. */
+async function removeCreatedChain(target: string, firstCreated: string): Promise<void> {
+  let current = target;
+  for (;;) {
+    try {
+      await rmdir(current);
+    } catch {
+      return;
+    }
+    if (current === firstCreated) return;
+    const parent = path.dirname(current);
+    if (parent === current) return;
+    current = parent;
+  }
+}
