@@ -147,19 +147,19 @@ var init_error_response = __esm({
 });
 
 // src/server/util/durable.ts
-import { open as open11 } from "node:fs/promises";
-async function fsyncFile(path27) {
-  const handle = await open11(path27, "r");
+import { open as open14 } from "node:fs/promises";
+async function fsyncFile(path29) {
+  const handle = await open14(path29, "r");
   try {
     await handle.sync();
   } finally {
     await handle.close();
   }
 }
-async function fsyncDir(path27) {
+async function fsyncDir(path29) {
   let handle;
   try {
-    handle = await open11(path27, "r");
+    handle = await open14(path29, "r");
   } catch (error) {
     if (process.platform === "win32") return;
     throw error;
@@ -181,29 +181,29 @@ var init_durable = __esm({
 
 // src/server/util/atomic-file.ts
 import { randomBytes as randomBytes4 } from "node:crypto";
-import { open as open12, readFile as readFile3, rename as rename2, rm as rm5 } from "node:fs/promises";
+import { open as open15, readFile as readFile4, rename as rename2, rm as rm5 } from "node:fs/promises";
 import { dirname as dirname2 } from "node:path";
-async function writeJsonAtomic(path27, value) {
-  const temp = `${path27}.${process.pid}.${randomBytes4(6).toString("hex")}${TEMP_SUFFIX}`;
+async function writeJsonAtomic(path29, value) {
+  const temp = `${path29}.${process.pid}.${randomBytes4(6).toString("hex")}${TEMP_SUFFIX}`;
   try {
-    const handle = await open12(temp, "wx", 420);
+    const handle = await open15(temp, "wx", 420);
     try {
       await handle.writeFile(JSON.stringify(value));
       await handle.sync();
     } finally {
       await handle.close();
     }
-    await rename2(temp, path27);
-    await fsyncDir(dirname2(path27));
+    await rename2(temp, path29);
+    await fsyncDir(dirname2(path29));
   } catch (error) {
     await rm5(temp, { force: true });
     throw error;
   }
 }
-async function readJsonFile(path27) {
+async function readJsonFile(path29) {
   let text;
   try {
-    text = await readFile3(path27, "utf8");
+    text = await readFile4(path29, "utf8");
   } catch (error) {
     if (isNotFound(error)) return void 0;
     throw error;
@@ -430,11 +430,11 @@ var init_listing_index = __esm({
 // src/server/legacy/chunk-writer.ts
 import { createHash as createHash7 } from "node:crypto";
 import { constants as constants2 } from "node:fs";
-import { open as open13 } from "node:fs/promises";
+import { open as open16 } from "node:fs/promises";
 async function writeChunk(req, file, fresh, target) {
   const md5 = target.expectedMd5 === void 0 ? void 0 : createHash7("md5");
   const flags = constants2.O_WRONLY | constants2.O_CREAT | (fresh ? constants2.O_TRUNC : 0);
-  const handle = await open13(file, flags, 420);
+  const handle = await open16(file, flags, 420);
   let position = target.offset;
   let received = 0;
   let batch = [];
@@ -515,7 +515,7 @@ var init_chunk_writer = __esm({
 
 // src/server/util/journal.ts
 import { closeSync as closeSync4, fsyncSync, openSync as openSync4, writeSync } from "node:fs";
-import { open as open14 } from "node:fs/promises";
+import { open as open17 } from "node:fs/promises";
 function parseLine(line, onRecord) {
   if (!line) return;
   let record;
@@ -532,8 +532,8 @@ var init_journal = __esm({
     "use strict";
     init_atomic_file();
     Journal = class {
-      constructor(path27) {
-        this.path = path27;
+      constructor(path29) {
+        this.path = path29;
       }
       path;
       #fd;
@@ -543,10 +543,10 @@ var init_journal = __esm({
        * is ~25 MB, and reading it whole, splitting it and parsing every line before the first was
        * used held three copies of it at once when a store opened the container.
        */
-      static async replay(path27, onRecord) {
+      static async replay(path29, onRecord) {
         let handle;
         try {
-          handle = await open14(path27, "r");
+          handle = await open17(path29, "r");
         } catch (error) {
           if (isNotFound(error)) return;
           throw error;
@@ -646,7 +646,7 @@ import {
   write as writeAt,
   writeSync as writeSync2
 } from "node:fs";
-import { mkdir as mkdir6, open as open15, stat as stat8 } from "node:fs/promises";
+import { mkdir as mkdir8, open as open18, stat as stat9 } from "node:fs/promises";
 import { promisify as promisify4 } from "node:util";
 function listComplete(items, prefix) {
   const within = (p) => prefix === void 0 || p === prefix || p.startsWith(`${prefix}/`);
@@ -660,8 +660,8 @@ function listComplete(items, prefix) {
   files.sort((a, b) => compare(a.path, b.path));
   return { files, folders: [...folders].sort(compare) };
 }
-function ancestors2(path27) {
-  const parts = path27.split("/");
+function ancestors2(path29) {
+  const parts = path29.split("/");
   const out = [];
   for (let i = 1; i < parts.length; i++) out.push(parts.slice(0, i).join("/"));
   return out;
@@ -724,13 +724,13 @@ var init_container_items = __esm({
       }
       static async load(layout, containerId, maxBytes) {
         const items = new _ContainerItems(layout, containerId, maxBytes);
-        await mkdir6(layout.itemsDir(containerId), { recursive: true });
+        await mkdir8(layout.itemsDir(containerId), { recursive: true });
         await Journal.replay(items.#journal.path, (record) => {
           if (!isItemRecord(record)) return;
           if (record.updatedAt === record.createdAt) record.updatedAt = record.createdAt;
           items.#put(record);
         });
-        items.#packSize = (await stat8(items.packPath).catch(() => void 0))?.size ?? 0;
+        items.#packSize = (await stat9(items.packPath).catch(() => void 0))?.size ?? 0;
         await items.#dropShortItems();
         return items;
       }
@@ -743,7 +743,7 @@ var init_container_items = __esm({
       async #dropShortItems() {
         for (const item of this.#items.values()) {
           if (!item.complete || item.total === 0) continue;
-          const onDisk = item.packOffset !== void 0 ? this.#packSize - item.packOffset : (await stat8(this.dataFile(item.path)).catch(() => void 0))?.size ?? 0;
+          const onDisk = item.packOffset !== void 0 ? this.#packSize - item.packOffset : (await stat9(this.dataFile(item.path)).catch(() => void 0))?.size ?? 0;
           if (onDisk < item.total) this.#items.set(item.path, { ...item, complete: false, ranges: [] });
         }
       }
@@ -760,12 +760,12 @@ var init_container_items = __esm({
        * than the write itself, and a 10,000-file artifact would create 10,000 of them. A retry of
        * the same item takes new space; the journal's last record says which bytes count.
        */
-      async receiveWhole(path27, chunk, body) {
-        return this.#locks.run(path27, async () => {
-          const existing = this.#items.get(path27);
-          if (existing === void 0) this.#checkNoClash(path27);
-          this.#checkSize(path27, existing, chunk.range.total);
-          if (this.#packSize + body.length > this.#maxBytes) throw this.#tooLarge(path27, body.length);
+      async receiveWhole(path29, chunk, body) {
+        return this.#locks.run(path29, async () => {
+          const existing = this.#items.get(path29);
+          if (existing === void 0) this.#checkNoClash(path29);
+          this.#checkSize(path29, existing, chunk.range.total);
+          if (this.#packSize + body.length > this.#maxBytes) throw this.#tooLarge(path29, body.length);
           const offset = this.#packSize;
           this.#packSize += body.length;
           if (body.length > 0) {
@@ -774,7 +774,7 @@ var init_container_items = __esm({
           }
           const now = (/* @__PURE__ */ new Date()).toISOString();
           const record = {
-            path: path27,
+            path: path29,
             total: chunk.range.total,
             gzip: chunk.gzip,
             fileLength: chunk.fileLength ?? null,
@@ -806,8 +806,8 @@ var init_container_items = __esm({
         await this.#journal.sync();
         await fsyncDir(this.#layout.itemsDir(this.#containerId));
       }
-      get(path27) {
-        return this.#items.get(path27);
+      get(path29) {
+        return this.#items.get(path29);
       }
       /**
        * The stored bytes of a complete, non-empty item. The file is opened before the stream is
@@ -815,7 +815,7 @@ var init_container_items = __esm({
        */
       async open(item) {
         const start = item.packOffset ?? 0;
-        const handle = await open15(item.packOffset !== void 0 ? this.packPath : this.dataFile(item.path), "r");
+        const handle = await open18(item.packOffset !== void 0 ? this.packPath : this.dataFile(item.path), "r");
         return createReadStream2("", {
           fd: handle,
           start,
@@ -823,25 +823,25 @@ var init_container_items = __esm({
           highWaterMark: Math.min(READ_HIGH_WATER_MARK, Math.max(item.total, 1))
         });
       }
-      dataFile(path27) {
-        return this.#layout.itemDataFile(this.#containerId, path27);
+      dataFile(path29) {
+        return this.#layout.itemDataFile(this.#containerId, path29);
       }
       /**
        * Receives one chunk. Chunks are keyed by (itemPath, range): the bytes go to their offset in
        * the data file, so a retried chunk replaces the same bytes instead of appending. A different
        * total or encoding means the client started a new upload of that path, so the item restarts.
        */
-      async receiveChunk(path27, chunk, write) {
-        return this.#locks.run(path27, async () => {
+      async receiveChunk(path29, chunk, write) {
+        return this.#locks.run(path29, async () => {
           const now = (/* @__PURE__ */ new Date()).toISOString();
-          const existing = this.#items.get(path27);
+          const existing = this.#items.get(path29);
           const restart = existing !== void 0 && (existing.total !== chunk.range.total || existing.gzip !== chunk.gzip || existing.packOffset !== void 0);
           const fresh = existing === void 0 || restart;
-          if (existing === void 0) this.#checkNoClash(path27);
-          this.#checkSize(path27, existing, chunk.range.total);
+          if (existing === void 0) this.#checkNoClash(path29);
+          this.#checkSize(path29, existing, chunk.range.total);
           const { start, end, total } = chunk.range;
           const base = fresh ? {
-            path: path27,
+            path: path29,
             total,
             gzip: chunk.gzip,
             fileLength: chunk.fileLength ?? null,
@@ -854,7 +854,7 @@ var init_container_items = __esm({
           this.#put(base);
           if (restart) await this.#persist(base);
           try {
-            await write(this.dataFile(path27), fresh);
+            await write(this.dataFile(path29), fresh);
           } catch (error) {
             if (!fresh) await this.#persist(base).catch(() => void 0);
             throw error;
@@ -885,13 +885,13 @@ var init_container_items = __esm({
         return total;
       }
       /** The artifact, with this item at `total` bytes, must stay within the size limit. */
-      #checkSize(path27, existing, total) {
-        if (this.#totalBytes - (existing?.total ?? 0) + total > this.#maxBytes) throw this.#tooLarge(path27, total);
+      #checkSize(path29, existing, total) {
+        if (this.#totalBytes - (existing?.total ?? 0) + total > this.#maxBytes) throw this.#tooLarge(path29, total);
       }
-      #tooLarge(path27, bytes) {
+      #tooLarge(path29, bytes) {
         return new ErrorResponse(
           413,
-          `Storing ${bytes} more bytes for ${JSON.stringify(path27)} would make the artifact larger than the server's limit of ${this.#maxBytes} bytes (maxArtifactBytes)`
+          `Storing ${bytes} more bytes for ${JSON.stringify(path29)} would make the artifact larger than the server's limit of ${this.#maxBytes} bytes (maxArtifactBytes)`
         );
       }
       #put(record) {
@@ -903,15 +903,15 @@ var init_container_items = __esm({
         this.#items.set(record.path, record);
       }
       /** A path cannot be both a file and a folder: the client would have to create both on disk. */
-      #checkNoClash(path27) {
-        if (this.#folders.has(path27)) {
-          throw new ErrorResponse(409, `itemPath ${JSON.stringify(path27)} is already a folder in this artifact`);
+      #checkNoClash(path29) {
+        if (this.#folders.has(path29)) {
+          throw new ErrorResponse(409, `itemPath ${JSON.stringify(path29)} is already a folder in this artifact`);
         }
-        const clash = ancestors2(path27).find((folder) => this.#items.has(folder));
+        const clash = ancestors2(path29).find((folder) => this.#items.has(folder));
         if (clash !== void 0) {
           throw new ErrorResponse(
             409,
-            `itemPath ${JSON.stringify(path27)} is below ${JSON.stringify(clash)}, which is already a file`
+            `itemPath ${JSON.stringify(path29)} is below ${JSON.stringify(clash)}, which is already a file`
           );
         }
       }
@@ -968,9 +968,9 @@ var init_listing_source = __esm({
 
 // src/server/legacy/artifact-store.ts
 import { randomBytes as randomBytes5 } from "node:crypto";
-import { mkdir as mkdir7, readdir as readdir3, rm as rm6 } from "node:fs/promises";
-function raceLost(artifact, path27, earlier) {
-  const what = earlier ? `lost the race for a file to another upload of artifact ${JSON.stringify(artifact)} in this run and may not write ${JSON.stringify(path27)} either` : `came second: another upload of artifact ${JSON.stringify(artifact)} in this run is writing ${JSON.stringify(path27)}`;
+import { mkdir as mkdir9, readdir as readdir3, rm as rm6 } from "node:fs/promises";
+function raceLost(artifact, path29, earlier) {
+  const what = earlier ? `lost the race for a file to another upload of artifact ${JSON.stringify(artifact)} in this run and may not write ${JSON.stringify(path29)} either` : `came second: another upload of artifact ${JSON.stringify(artifact)} in this run is writing ${JSON.stringify(path29)}`;
   return new ErrorResponse(
     409,
     `This upload ${what}; it is refused so that no file and no artifact mixes the two uploads. Give concurrent uploads different artifact names, or different files`
@@ -1030,7 +1030,7 @@ var init_artifact_store = __esm({
       }
       static async open(layout, options = {}) {
         const store = new _ArtifactStore(layout, options);
-        await mkdir7(layout.containersDir, { recursive: true });
+        await mkdir9(layout.containersDir, { recursive: true });
         await store.#load();
         store.#listing = await ListingIndex.open(legacyListingSource(layout), {
           ...options.listing,
@@ -1097,19 +1097,19 @@ var init_artifact_store = __esm({
        * finalizes, and the winner may replace whatever the loser wrote. Requests without a session
        * (a container URL taken from a listing, or another server's client) are not tracked.
        */
-      claim(containerId, path27, session) {
+      claim(containerId, path29, session) {
         if (session === null) return;
         const mine = this.#sessions.get(session);
         if (!mine || mine.containerId !== containerId) return;
         const now = this.#now();
         const name = this.#byId.get(containerId)?.name ?? String(containerId);
-        if (mine.lostTo !== void 0) throw raceLost(name, path27, true);
-        const key = `${containerId}\0${path27}`;
+        if (mine.lostTo !== void 0) throw raceLost(name, path29, true);
+        const key = `${containerId}\0${path29}`;
         const owner = this.#owners.get(key);
         const other = owner === void 0 || owner === session ? void 0 : this.#sessions.get(owner);
         if (other && this.#isLive(other, now)) {
           mine.lostTo = owner;
-          throw raceLost(name, path27, false);
+          throw raceLost(name, path29, false);
         }
         mine.lastActivity = now;
         this.#owners.set(key, session);
@@ -1141,7 +1141,7 @@ var init_artifact_store = __esm({
             );
           }
           const containerId = await this.#ids.allocate();
-          await mkdir7(this.#layout.itemsDir(containerId), { recursive: true });
+          await mkdir9(this.#layout.itemsDir(containerId), { recursive: true });
           const now = (/* @__PURE__ */ new Date()).toISOString();
           const record = {
             containerId,
@@ -1241,17 +1241,17 @@ var init_artifact_store = __esm({
        * Stores one chunk: a file sent whole (every small file is) goes to the container's pack file,
        * a larger or chunked one to its own data file at the chunk's offset.
        */
-      async receive(artifact, path27, session, chunk, req) {
-        this.claim(artifact.containerId, path27, session);
+      async receive(artifact, path29, session, chunk, req) {
+        this.claim(artifact.containerId, path29, session);
         const items = await this.items(artifact.containerId);
         const { range, gzip: gzip2, fileLength, expectedMd5 } = chunk;
         const length = range.end - range.start;
         if (range.start === 0 && length === range.total && length <= WHOLE_ITEM_LIMIT) {
           const body = await readChunkBody(req, { length, expectedMd5 });
-          await items.receiveWhole(path27, { range, gzip: gzip2, fileLength }, body);
+          await items.receiveWhole(path29, { range, gzip: gzip2, fileLength }, body);
         } else {
           await items.receiveChunk(
-            path27,
+            path29,
             { range, gzip: gzip2, fileLength },
             (file, fresh) => writeChunk(req, file, fresh, { offset: range.start, length, expectedMd5 })
           );
@@ -1341,11 +1341,11 @@ var init_layout = __esm({
 import { join as join2 } from "node:path";
 function mergeRun(id, before, fields, now) {
   const time = now.toISOString();
-  const path27 = fields.path ?? before?.path ?? "";
+  const path29 = fields.path ?? before?.path ?? "";
   return {
     id,
-    path: path27,
-    name: fields.name ?? before?.name ?? (path27.split("/").pop() || ""),
+    path: path29,
+    name: fields.name ?? before?.name ?? (path29.split("/").pop() || ""),
     headBranch: fields.headBranch ?? before?.headBranch ?? "",
     headSha: fields.headSha ?? before?.headSha ?? "",
     event: fields.event ?? before?.event ?? "",
@@ -1500,7 +1500,7 @@ var init_listing_source2 = __esm({
 });
 
 // src/server/results/artifact-index.ts
-import { mkdir as mkdir8, readdir as readdir5, rm as rm8 } from "node:fs/promises";
+import { mkdir as mkdir10, readdir as readdir5, rm as rm8 } from "node:fs/promises";
 import { join as join4 } from "node:path";
 function checkContent(input, size, digest2) {
   if (input.size !== void 0 && input.size !== size) {
@@ -1566,7 +1566,7 @@ var init_artifact_index = __esm({
       }
       static async open(layout, blobs, options = {}) {
         const index = new _ArtifactIndex(layout, blobs, options);
-        await mkdir8(layout.artifactsDir, { recursive: true });
+        await mkdir10(layout.artifactsDir, { recursive: true });
         await index.#load();
         index.#listing = await ListingIndex.open(resultsListingSource(layout), {
           ...options.listing,
@@ -2901,15 +2901,15 @@ var init_azure_legacy_files = __esm({
         this.#prefix = `${prefix}legacy/items/${containerId}/`;
         this.#time = time;
       }
-      #blobName(path27) {
-        return `${this.#prefix}${itemKey(path27)}`;
+      #blobName(path29) {
+        return `${this.#prefix}${itemKey(path29)}`;
       }
       /**
        * Stages one chunk and, when it is the file's last, commits the file. `checkSize` is asked
        * before the commit with the file's previous committed size (0 when new): it throws when the
        * container would grow beyond its limit.
        */
-      async receive(path27, chunk, req, checkSize2) {
+      async receive(path29, chunk, req, checkSize2) {
         const { range } = chunk;
         const length = range.end - range.start;
         if (length > MAX_BLOCK_BYTES2) {
@@ -2919,19 +2919,19 @@ var init_azure_legacy_files = __esm({
           );
         }
         const meta = encodeItem({
-          path: path27,
+          path: path29,
           total: range.total,
           gzip: chunk.gzip,
           fileLength: chunk.fileLength ?? null,
           createdAt: (/* @__PURE__ */ new Date()).toISOString()
         });
         if (meta.length > MAX_META_CHARS) {
-          throw new ErrorResponse(400, `itemPath ${JSON.stringify(path27.slice(0, 200))}... is too long to store`);
+          throw new ErrorResponse(400, `itemPath ${JSON.stringify(path29.slice(0, 200))}... is too long to store`);
         }
-        const staging = this.#streaming.getBlockBlobClient(this.#blobName(path27));
+        const staging = this.#streaming.getBlockBlobClient(this.#blobName(path29));
         const last = range.end === range.total;
         const whole = range.start === 0 && last && length <= WHOLE_PUT_LIMIT;
-        if (whole) await checkSize2(await this.#committedSize(path27), range.total);
+        if (whole) await checkSize2(await this.#committedSize(path29), range.total);
         const body = VerifiedBody.of(req, length, chunk.expectedMd5);
         try {
           if (whole) {
@@ -2952,11 +2952,11 @@ var init_azure_legacy_files = __esm({
         } catch (error) {
           throw body.failure ?? error;
         }
-        if (last) await this.#commit(path27, range.total, meta, checkSize2);
+        if (last) await this.#commit(path29, range.total, meta, checkSize2);
       }
       /** Commits the blocks that tile the file; a file with a chunk still missing stays unlisted. */
-      async #commit(path27, total, meta, checkSize2) {
-        const blob = this.#container.getBlockBlobClient(this.#blobName(path27));
+      async #commit(path29, total, meta, checkSize2) {
+        const blob = this.#container.getBlockBlobClient(this.#blobName(path29));
         const list4 = await this.#time("get_block_list", () => blob.getBlockList("all"));
         const ids = tileBlocks(list4.committedBlocks ?? [], list4.uncommittedBlocks ?? [], total);
         if (!ids) return;
@@ -2970,17 +2970,17 @@ var init_azure_legacy_files = __esm({
           })
         );
       }
-      async #committedSize(path27) {
-        return (await this.get(path27))?.total ?? 0;
+      async #committedSize(path29) {
+        return (await this.get(path29))?.total ?? 0;
       }
-      async get(path27) {
+      async get(path29) {
         try {
           const props = await this.#time(
             "blob_properties",
-            () => this.#container.getBlockBlobClient(this.#blobName(path27)).getProperties()
+            () => this.#container.getBlockBlobClient(this.#blobName(path29)).getProperties()
           );
           const item = itemOf(props.metadata?.[ITEM_META], props.lastModified);
-          if (!item || item.path !== path27) return void 0;
+          if (!item || item.path !== path29) return void 0;
           if (props.etag) this.#etags.set(item, props.etag);
           return item;
         } catch (error) {
@@ -3132,13 +3132,13 @@ var init_azure_legacy_store = __esm({
           throw error;
         }
       }
-      async receive(artifact, path27, _session, chunk, req) {
+      async receive(artifact, path29, _session, chunk, req) {
         const files = this.#files(artifact.containerId);
         await files.receive(
-          path27,
+          path29,
           chunk,
           req,
-          (previous, total) => this.#checkSize(artifact.containerId, files, path27, previous, total)
+          (previous, total) => this.#checkSize(artifact.containerId, files, path29, previous, total)
         );
       }
       /**
@@ -3147,7 +3147,7 @@ var init_azure_legacy_store = __esm({
        * commits (a listing per file would make a many-file upload quadratic): with several instances
        * writing one container, each bounds what it knows of.
        */
-      async #checkSize(containerId, files, path27, previous, total) {
+      async #checkSize(containerId, files, path29, previous, total) {
         let held = this.#held.get(containerId);
         if (!held) {
           if (this.#held.size >= MAX_COUNTED_CONTAINERS) this.#held.clear();
@@ -3160,7 +3160,7 @@ var init_azure_legacy_store = __esm({
         if (next > max) {
           throw new ErrorResponse(
             413,
-            `Storing ${total} more bytes for ${JSON.stringify(path27)} would make the artifact larger than the server's limit of ${max} bytes (maxArtifactBytes)`
+            `Storing ${total} more bytes for ${JSON.stringify(path29)} would make the artifact larger than the server's limit of ${max} bytes (maxArtifactBytes)`
           );
         }
         this.#held.set(
@@ -4350,14 +4350,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path27 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path29 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path27 && path27[0] !== "/") {
-          path27 = `/${path27}`;
+        if (path29 && path29[0] !== "/") {
+          path29 = `/${path29}`;
         }
-        return new URL(`${origin}${path27}`);
+        return new URL(`${origin}${path29}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -4808,39 +4808,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path27, origin }
+          request: { method, path: path29, origin }
         } = evt;
-        debuglog("sending request to %s %s/%s", method, origin, path27);
+        debuglog("sending request to %s %s/%s", method, origin, path29);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path27, origin },
+          request: { method, path: path29, origin },
           response: { statusCode }
         } = evt;
         debuglog(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path27,
+          path29,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path27, origin }
+          request: { method, path: path29, origin }
         } = evt;
-        debuglog("trailers received from %s %s/%s", method, origin, path27);
+        debuglog("trailers received from %s %s/%s", method, origin, path29);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path27, origin },
+          request: { method, path: path29, origin },
           error
         } = evt;
         debuglog(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path27,
+          path29,
           error.message
         );
       });
@@ -4889,9 +4889,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path27, origin }
+            request: { method, path: path29, origin }
           } = evt;
-          debuglog("sending request to %s %s/%s", method, origin, path27);
+          debuglog("sending request to %s %s/%s", method, origin, path29);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -4954,7 +4954,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path27,
+        path: path29,
         method,
         body,
         headers,
@@ -4969,11 +4969,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler) {
-        if (typeof path27 !== "string") {
+        if (typeof path29 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path27[0] !== "/" && !(path27.startsWith("http://") || path27.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path29[0] !== "/" && !(path29.startsWith("http://") || path29.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path27)) {
+        } else if (invalidPathRegex.test(path29)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -5039,7 +5039,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path27, query) : path27;
+        this.path = query ? buildURL(path29, query) : path29;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -9732,7 +9732,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request2) {
-      const { method, path: path27, host, upgrade, blocking, reset } = request2;
+      const { method, path: path29, host, upgrade, blocking, reset } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -9813,7 +9813,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header4 = `${method} ${path27} HTTP/1.1\r
+      let header4 = `${method} ${path29} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header4 += `host: ${host}\r
@@ -10143,7 +10143,7 @@ var require_client_h2 = __commonJS({
     "use strict";
     var assert = __require("node:assert");
     var { errorMonitor } = __require("node:events");
-    var { pipeline: pipeline9 } = __require("node:stream");
+    var { pipeline: pipeline10 } = __require("node:stream");
     var util = require_util();
     var {
       RequestContentLengthMismatchError,
@@ -10342,7 +10342,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path: path27, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path: path29, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
@@ -10439,7 +10439,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path27;
+      headers[HTTP2_HEADER_PATH] = path29;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -10622,7 +10622,7 @@ var require_client_h2 = __commonJS({
     }
     function writeStream(abort, socket, expectsPayload, h2stream, body, client, request2, contentLength) {
       assert(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
-      const pipe = pipeline9(
+      const pipe = pipeline10(
         body,
         h2stream,
         (err) => {
@@ -10792,9 +10792,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path27 = search ? `${pathname}${search}` : pathname;
+        const path29 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path27;
+        this.opts.path = path29;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -12033,10 +12033,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path27 = "/",
+          path: path29 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path27;
+        opts.path = origin + path29;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -13667,7 +13667,7 @@ var require_api_pipeline = __commonJS({
         util.destroy(ret, err);
       }
     };
-    function pipeline9(opts, handler) {
+    function pipeline10(opts, handler) {
       try {
         const pipelineHandler = new PipelineHandler(opts, handler);
         this.dispatch({ ...opts, body: pipelineHandler.req }, pipelineHandler);
@@ -13676,7 +13676,7 @@ var require_api_pipeline = __commonJS({
         return new PassThrough2().destroy(err);
       }
     }
-    module.exports = pipeline9;
+    module.exports = pipeline10;
   }
 });
 
@@ -14008,20 +14008,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path27) {
-      if (typeof path27 !== "string") {
-        return path27;
+    function safeUrl(path29) {
+      if (typeof path29 !== "string") {
+        return path29;
       }
-      const pathSegments = path27.split("?");
+      const pathSegments = path29.split("?");
       if (pathSegments.length !== 2) {
-        return path27;
+        return path29;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path27, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path27);
+    function matchKey(mockDispatch2, { path: path29, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path29);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -14043,7 +14043,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path27 }) => matchValue(safeUrl(path27), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path29 }) => matchValue(safeUrl(path29), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -14081,9 +14081,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path27, method, body, headers, query } = opts;
+      const { path: path29, method, body, headers, query } = opts;
       return {
-        path: path27,
+        path: path29,
         method,
         body,
         headers,
@@ -14546,10 +14546,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path27, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path29, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path27,
+            Path: path29,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -16841,7 +16841,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants3();
     var EE = __require("node:events");
-    var { Readable: Readable5, pipeline: pipeline9, finished: finished3 } = __require("node:stream");
+    var { Readable: Readable5, pipeline: pipeline10, finished: finished3 } = __require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -17786,7 +17786,7 @@ var require_fetch = __commonJS({
                 status,
                 statusText,
                 headersList,
-                body: decoders.length ? pipeline9(this.body, ...decoders, (err) => {
+                body: decoders.length ? pipeline10(this.body, ...decoders, (err) => {
                   if (err) {
                     this.onError(err);
                   }
@@ -19428,9 +19428,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path27) {
-      for (let i = 0; i < path27.length; ++i) {
-        const code = path27.charCodeAt(i);
+    function validateCookiePath(path29) {
+      for (let i = 0; i < path29.length; ++i) {
+        const code = path29.charCodeAt(i);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -20619,7 +20619,7 @@ var require_connection = __commonJS({
 var require_permessage_deflate = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/websocket/permessage-deflate.js"(exports, module) {
     "use strict";
-    var { createInflateRaw: createInflateRaw2, Z_DEFAULT_WINDOWBITS } = __require("node:zlib");
+    var { createInflateRaw: createInflateRaw3, Z_DEFAULT_WINDOWBITS } = __require("node:zlib");
     var { isValidClientWindowBits } = require_util7();
     var { MessageSizeExceededError } = require_errors();
     var tail = Buffer.from([0, 0, 255, 255]);
@@ -20655,7 +20655,7 @@ var require_permessage_deflate = __commonJS({
             windowBits = Number.parseInt(this.#options.serverMaxWindowBits);
           }
           try {
-            this.#inflate = createInflateRaw2({ windowBits });
+            this.#inflate = createInflateRaw3({ windowBits });
           } catch (err) {
             callback(err);
             return;
@@ -21987,7 +21987,7 @@ ${value}`;
 var require_eventsource = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/eventsource/eventsource.js"(exports, module) {
     "use strict";
-    var { pipeline: pipeline9 } = __require("node:stream");
+    var { pipeline: pipeline10 } = __require("node:stream");
     var { fetching } = require_fetch();
     var { makeRequest } = require_request2();
     var { webidl } = require_webidl();
@@ -22147,7 +22147,7 @@ var require_eventsource = __commonJS({
               ));
             }
           });
-          pipeline9(
+          pipeline10(
             response.body.stream,
             eventSourceStream,
             (error) => {
@@ -22350,11 +22350,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path27 = opts.path;
+          let path29 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path27 = `/${path27}`;
+            path29 = `/${path29}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path27);
+          url = new URL(util.parseOrigin(url).origin + path29);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -23210,8 +23210,10 @@ function findResourceFailure(error) {
   return void 0;
 }
 async function asResourceError(error, info = {}) {
-  if (isFerryError(error) && (error.code === "ERR_FERRY_NO_SPACE" || error.code === "ERR_FERRY_TOO_MANY_OPEN_FILES")) {
-    return error;
+  if (isFerryError(error) && error.code === "ERR_FERRY_NO_SPACE") return error;
+  if (isFerryError(error) && error.code === "ERR_FERRY_TOO_MANY_OPEN_FILES") {
+    if (info.concurrency === void 0 || error.cause === void 0) return error;
+    return asResourceError(error.cause, { ...info, context: { ...info.context, ...error.context } });
   }
   const failure = findResourceFailure(error);
   if (failure === void 0) return error;
@@ -23548,9 +23550,9 @@ var HeldTarget = class _HeldTarget {
       const tracked = {
         name,
         file: staging.file,
-        remove: () => {
+        remove: (staged) => {
           this.#stagings.delete(tracked);
-          remove2();
+          remove2(staged);
         }
       };
       this.#stagings.add(tracked);
@@ -23578,10 +23580,10 @@ var HeldTarget = class _HeldTarget {
     return {
       name,
       file: (file) => `${held}/${file}`,
-      remove: () => {
+      remove: (staged) => {
         if (fd === void 0) return;
         try {
-          for (const entry of readdirSync(held)) {
+          for (const entry of listOr(held, staged)) {
             try {
               unlinkSync(`${held}/${entry}`);
             } catch {
@@ -23702,13 +23704,31 @@ function checkedStaging(name, named) {
   return {
     name,
     file: (file) => path2.join(named, file),
-    remove: () => {
+    remove: (staged) => {
       if (removed) return;
       removed = true;
       const stats = lstatOrUndefined(named);
-      if (stats?.isDirectory()) rmSync(named, { recursive: true, force: true });
+      if (!stats?.isDirectory()) return;
+      try {
+        rmSync(named, { recursive: true, force: true });
+      } catch (error) {
+        if (staged === void 0 || !outOfDescriptors(error)) throw error;
+        for (const entry of staged()) rmSync(path2.join(named, entry), { force: true });
+        rmdirSync(named);
+      }
     }
   };
+}
+function outOfDescriptors(error) {
+  return ["EMFILE", "ENFILE"].includes(errno(error) ?? "");
+}
+function listOr(held, staged) {
+  try {
+    return readdirSync(held);
+  } catch (error) {
+    if (staged === void 0 || !outOfDescriptors(error)) throw error;
+    return staged();
+  }
 }
 function lstatOrUndefined(p) {
   try {
@@ -24436,8 +24456,8 @@ var LegacyListingCheck = class {
     for (let i = 1; i < parts.length; i++) this.#addDirectory(parts.slice(0, i).join("/"), artifactPath);
   }
   /** `path` must be a directory because of `because` (itself a folder item, or a file below it). */
-  #addDirectory(path27, because) {
-    const folded = fold(path27);
+  #addDirectory(path29, because) {
+    const folded = fold(path29);
     if (this.#directories.has(folded)) return;
     const file = this.#files.get(folded);
     if (file !== void 0) {
@@ -24445,7 +24465,7 @@ var LegacyListingCheck = class {
         `${printable(file)} is listed as a file, but ${printable(because)} needs it to be a folder`
       );
     }
-    this.#directories.set(folded, path27);
+    this.#directories.set(folded, path29);
   }
   #limit(what, option) {
     const error = limitError(what, option, this.#limits[option], `Legacy artifact ${printable(this.#name)}`);
@@ -24983,8 +25003,8 @@ function md5Base64(buf) {
 // src/pack/chunk-reader.ts
 import { open as open2 } from "node:fs/promises";
 var ChunkReader = class {
-  constructor(path27, context = {}, onRead) {
-    this.path = path27;
+  constructor(path29, context = {}, onRead) {
+    this.path = path29;
     this.context = context;
     this.onRead = onRead;
   }
@@ -25994,8 +26014,16 @@ async function fetchOnce(url, file, state, options) {
     );
     let overrun;
     let got = 0;
-    const handle = await open5(file, append ? "a" : "w");
-    if (append) await handle.truncate(state.received);
+    let sinkFailure;
+    if (typeof file !== "string" && !append) await file.start(state.contentType, state.expectedTotal);
+    const handle = typeof file === "string" ? await open5(file, append ? "a" : "w") : void 0;
+    if (append) await handle?.truncate(state.received);
+    const put2 = (chunks) => (handle !== void 0 ? writeFully(handle, chunks) : file.write(chunks)).catch(
+      (error) => {
+        sinkFailure ??= error;
+        throw error;
+      }
+    );
     const watchdog = watchThroughput(
       options.stall ?? options.http.stallPolicy,
       "Download",
@@ -26014,7 +26042,7 @@ async function fetchOnce(url, file, state, options) {
       highWaterMark: 4 * 1024 * 1024,
       write(chunk, _encoding, done) {
         watchdog.add(chunk.length);
-        writeFully(handle, [chunk]).then(() => options.tee?.write([chunk])).then(() => {
+        put2([chunk]).then(() => options.tee?.write([chunk])).then(() => {
           persisted([chunk]);
           done();
         }, done);
@@ -26022,7 +26050,7 @@ async function fetchOnce(url, file, state, options) {
       writev(entries, done) {
         const chunks = entries.map((e) => e.chunk);
         for (const chunk of chunks) watchdog.add(chunk.length);
-        writeFully(handle, chunks).then(() => options.tee?.write(chunks)).then(() => {
+        put2(chunks).then(() => options.tee?.write(chunks)).then(() => {
           persisted(chunks);
           done();
         }, done);
@@ -26043,11 +26071,12 @@ async function fetchOnce(url, file, state, options) {
     } catch (error) {
       if (error instanceof StalledTransferError) throw error;
       if (overrun !== void 0) throw overrun;
+      if (sinkFailure !== void 0 && !findResourceFailure(sinkFailure)) throw sinkFailure;
       if (findResourceFailure(error)) {
         throw await asResourceError(error, {
           context: options.context,
           // The temporary directory holding `file` is removed; its parent is tempDir.
-          removedOnFailure: dirname(file),
+          ...typeof file === "string" ? { removedOnFailure: dirname(file) } : {},
           neededBytes: state.expectedTotal ?? declared
         });
       }
@@ -26058,7 +26087,7 @@ async function fetchOnce(url, file, state, options) {
       );
     } finally {
       watchdog.stop();
-      await handle.close();
+      await handle?.close();
     }
     if (declared !== void 0 && got !== declared) {
       throw new IntegrityError("ERR_FERRY_INTEGRITY", `Download truncated: ${got} of ${declared} bytes`, {
@@ -26581,8 +26610,8 @@ function expiresAt(days) {
 }
 
 // src/backends/results/download.ts
-import { mkdir as mkdir5, mkdtemp as mkdtemp2, rm as rm4 } from "node:fs/promises";
-import path12 from "node:path";
+import { mkdir as mkdir7, mkdtemp as mkdtemp2, rm as rm4 } from "node:fs/promises";
+import path14 from "node:path";
 
 // src/pack/zip/central-directory.ts
 import { open as open6 } from "node:fs/promises";
@@ -26602,6 +26631,7 @@ var WINDOW = 1024 * 1024;
 var U16 = 65535;
 var U32 = 4294967295;
 var FLAG_ENCRYPTED = 1;
+var FLAG_DATA_DESCRIPTOR = 8;
 var FLAG_PATCHED = 32;
 var FLAG_STRONG_ENCRYPTION = 64;
 var FLAG_UTF8 = 2048;
@@ -27397,7 +27427,7 @@ function checkLinkTarget(item, text, linkKeys) {
   }
   return visited;
 }
-async function readLinkTargets(plan, handle, dataLimit, signal) {
+async function readLinkTargets(plan, readEntry, signal) {
   const linkKeys = new Set(plan.items.filter((i) => i.kind === "link").map((i) => fold2(i.key)));
   const linkWalks = [];
   for (const item of plan.items) {
@@ -27408,7 +27438,7 @@ async function readLinkTargets(plan, handle, dataLimit, signal) {
         `Symbolic link entry ${printable(item.entry.name)} is refused: its link text is ${item.entry.uncompressedSize} bytes long`
       );
     }
-    const raw = await readEntryBuffer(handle, item.entry, dataLimit);
+    const raw = await readEntry(item.entry);
     let text;
     try {
       text = LINK_TEXT.decode(raw);
@@ -27441,7 +27471,7 @@ async function entrySha256(handle, entry, dataLimit) {
   for await (const chunk of input) hash.update(chunk);
   return hash.digest("hex");
 }
-async function preflight(plan, options, linkWalks, handle, dataLimit) {
+async function preflight(plan, options, linkWalks, sha256Of) {
   const { target } = options;
   let targetStats;
   try {
@@ -27486,7 +27516,7 @@ async function preflight(plan, options, linkWalks, handle, dataLimit) {
       const state = item.kind === "link" ? "different" : await compareExisting(item.dest, {
         size: item.entry.uncompressedSize,
         crc32: item.entry.crc32,
-        sha256: () => entrySha256(handle, item.entry, dataLimit)
+        sha256: () => sha256Of(item.entry)
       });
       if (state === "directory") {
         throw conflict(
@@ -27647,9 +27677,13 @@ async function extractNormalized(zipPath, opts) {
     checkDeclaredLimits(directory.entries, opts.limits);
     const plan = planEntries(directory.entries, opts);
     const dataLimit = directory.centralDirectoryOffset;
-    const linkWalks = await readLinkTargets(plan, handle, dataLimit, signal);
+    const linkWalks = await readLinkTargets(
+      plan,
+      (entry) => readEntryBuffer(handle, entry, dataLimit),
+      signal
+    );
     throwIfAborted(signal);
-    await preflight(plan, opts, linkWalks, handle, dataLimit);
+    await preflight(plan, opts, linkWalks, (entry) => entrySha256(handle, entry, dataLimit));
     const createdTarget = await mkdir3(target, { recursive: true });
     let held;
     let staging;
@@ -27953,14 +27987,696 @@ async function placeRawFile(blob, fileName, target, conflict2, context) {
   }
 }
 
+// src/backends/results/one-pass-sink.ts
+init_write_fully();
+import { mkdir as mkdir6, open as open12, rmdir as rmdir4 } from "node:fs/promises";
+import path13 from "node:path";
+
+// src/pack/zip/stream-extract.ts
+import { chmod, mkdir as mkdir5, open as open11, readFile as readFile2, rmdir as rmdir3, stat as stat7, symlink as symlink2, unlink } from "node:fs/promises";
+import path12 from "node:path";
+
+// src/pack/zip/stream-stager.ts
+import { open as open10 } from "node:fs/promises";
+import { crc32 as crc325, createInflateRaw as createInflateRaw2, inflateRawSync as inflateRawSync2 } from "node:zlib";
+import { pipeline as pipeline5 } from "node:stream/promises";
+init_write_fully();
+var NotStreamableError = class extends IntegrityError {
+  name = "NotStreamableError";
+  constructor(message) {
+    super("ERR_FERRY_INTEGRITY", `The archive cannot be extracted while it streams: ${message}`);
+  }
+};
+var SIG_CENTRAL2 = 33639248;
+var SIG_EOCD2 = 101010256;
+var SIG_EOCD642 = 101075792;
+var SIG_DESCRIPTOR = 134695760;
+var U322 = 4294967295;
+var UTF82 = new TextDecoder("utf-8");
+var STAGED_MODE = 511;
+var StreamStager = class {
+  constructor(file, limits) {
+    this.file = file;
+    this.limits = limits;
+  }
+  file;
+  limits;
+  entries = [];
+  /** Absolute offset where the first byte after the last entry arrived (the central directory). */
+  tailStart;
+  #phase = "header";
+  #offset = 0;
+  #pending = Buffer.alloc(0);
+  #current;
+  #tail;
+  #total = 0;
+  #firstHeader;
+  /** Bytes consumed so far (a resumed download continues here). */
+  get offset() {
+    return this.#offset;
+  }
+  /**
+   * Bytes the staging has had to hold so far: the entries staged, and the one being received at
+   * its declared size (what it has grown to, without a declaration). The figure a full disk's
+   * error quotes: the central directory, which holds the whole artifact's size, comes last.
+   */
+  get bytesToStage() {
+    const current = this.#current;
+    const receiving = current === void 0 ? 0 : Math.max(current.declaredUncompressed ?? 0, current.uncompressedSize);
+    return this.entries.reduce((sum, entry) => sum + entry.uncompressedSize, receiving);
+  }
+  /**
+   * Every name this stager may have created in the staging (the entries so far, the one being
+   * received, the end file): what to unlink when the directory cannot be listed.
+   */
+  *stagedNames() {
+    const count2 = this.entries.length + (this.#current !== void 0 ? 1 : 0);
+    for (let index = 0; index < count2; index++) yield String(index);
+    yield "directory";
+  }
+  /** Consumes the next bytes of the archive, in order. */
+  async write(chunk) {
+    let rest = chunk;
+    while (rest !== void 0 && rest.length > 0) rest = await this.#step(rest);
+  }
+  /**
+   * The stream is complete: the end records must have arrived. Returns the sparse file holding
+   * the first local header's signature, the central directory and the end records at their offsets.
+   */
+  async finish() {
+    if (this.#phase !== "tail" || this.#tail === void 0 || this.tailStart === void 0) {
+      throw new NotStreamableError(
+        `the archive ended at offset ${this.#offset} before its central directory`
+      );
+    }
+    const first = this.entries[0];
+    if (first !== void 0 && this.#firstHeader !== void 0) {
+      await this.#tail.write(this.#firstHeader, 0, this.#firstHeader.length, first.offset);
+    }
+    await this.#tail.close();
+    this.#tail = void 0;
+    return this.file("directory");
+  }
+  /** Closes what is open; the caller removes the staging directory. */
+  async close() {
+    const current = this.#current;
+    this.#current = void 0;
+    if (current !== void 0) {
+      current.inflate?.destroy();
+      await current.written?.catch(() => void 0);
+      if (current.inflate === void 0) await current.out?.close().catch(() => void 0);
+    }
+    await this.#tail?.close().catch(() => void 0);
+    this.#tail = void 0;
+  }
+  async #step(chunk) {
+    switch (this.#phase) {
+      case "header":
+        return this.#header(chunk);
+      case "data":
+        return this.#data(chunk);
+      case "descriptor":
+        return this.#descriptor(chunk);
+      case "tail":
+        await this.#writeTail(chunk);
+        return void 0;
+    }
+  }
+  /** Gathers `need` bytes in #pending; returns what is left of `chunk`, or undefined if more are needed. */
+  #gather(chunk, need) {
+    const take = Math.max(0, Math.min(need - this.#pending.length, chunk.length));
+    if (take > 0) this.#pending = Buffer.concat([this.#pending, chunk.subarray(0, take)]);
+    this.#offset += take;
+    return this.#pending.length >= need ? chunk.subarray(take) : void 0;
+  }
+  async #header(chunk) {
+    const start = this.#offset - this.#pending.length;
+    let rest = this.#gather(chunk, 4);
+    if (rest === void 0) return void 0;
+    const signature = this.#pending.readUInt32LE(0);
+    if (signature === SIG_CENTRAL2 || signature === SIG_EOCD2 || signature === SIG_EOCD642) {
+      this.tailStart = start;
+      this.#phase = "tail";
+      this.#tail = await open10(this.file("directory"), "wx", 384);
+      const head = this.#pending;
+      this.#pending = Buffer.alloc(0);
+      this.#offset -= head.length;
+      await this.#writeTail(head);
+      return rest;
+    }
+    if (signature !== SIG_LOCAL) {
+      throw new NotStreamableError(
+        `no local header at offset ${start} (signature 0x${signature.toString(16)})`
+      );
+    }
+    rest = this.#gather(rest, LOCAL_HEADER_SIZE);
+    if (rest === void 0) return void 0;
+    const fixed = this.#pending;
+    const need = LOCAL_HEADER_SIZE + fixed.readUInt16LE(26) + fixed.readUInt16LE(28);
+    rest = this.#gather(rest, need);
+    if (rest === void 0) return void 0;
+    const header4 = this.#pending;
+    this.#pending = Buffer.alloc(0);
+    await this.#begin(header4, start);
+    return rest;
+  }
+  async #begin(header4, start) {
+    const flags = header4.readUInt16LE(6);
+    const method = header4.readUInt16LE(8);
+    if (flags & FLAG_ENCRYPTED) throw new NotStreamableError("an entry is encrypted");
+    if (method !== 0 && method !== 8) throw new NotStreamableError(`an entry uses method ${method}`);
+    const descriptor = (flags & FLAG_DATA_DESCRIPTOR) !== 0;
+    if (descriptor && method === 0) {
+      throw new NotStreamableError(
+        "a stored entry has a data descriptor: its end is only in the central directory"
+      );
+    }
+    if (this.entries.length >= this.limits.maxEntries) {
+      throw new NotStreamableError("the archive has more entries than limits.maxEntries");
+    }
+    const nameLength = header4.readUInt16LE(26);
+    const nameBytes = header4.subarray(LOCAL_HEADER_SIZE, LOCAL_HEADER_SIZE + nameLength);
+    const name = flags & FLAG_UTF8 ? UTF82.decode(nameBytes) : decodeCp437(nameBytes);
+    let compressed = header4.readUInt32LE(18);
+    let uncompressed = header4.readUInt32LE(22);
+    const zip64 = findZip64(header4.subarray(LOCAL_HEADER_SIZE + nameLength));
+    if (zip64 !== void 0 && (compressed === U322 || uncompressed === U322)) {
+      if (zip64.length < 16) throw new NotStreamableError("a zip64 extra field is too short");
+      uncompressed = Number(zip64.readBigUInt64LE(0));
+      compressed = Number(zip64.readBigUInt64LE(8));
+    }
+    if (this.entries.length === 0) this.#firstHeader = header4.subarray(0, 4);
+    const index = this.entries.length;
+    const small = !descriptor && isSmallFile(compressed, uncompressed);
+    const out = small ? void 0 : await open10(this.file(String(index)), "wx", STAGED_MODE);
+    const current = {
+      index,
+      offset: start,
+      name,
+      flags,
+      method,
+      crc32: 0,
+      compressedSize: 0,
+      uncompressedSize: 0,
+      out,
+      small: small ? [] : void 0,
+      declaredCompressed: descriptor ? void 0 : compressed,
+      declaredUncompressed: descriptor ? void 0 : uncompressed,
+      zip64: zip64 !== void 0,
+      fed: 0
+    };
+    this.#current = current;
+    this.#phase = "data";
+    if (small) {
+      if (compressed === 0) this.#writeSmall(current);
+    } else if (method === 8) {
+      const inflate = createInflateRaw2();
+      inflate.on("data", (data) => this.#inflated(current, data));
+      current.inflate = inflate;
+      current.failed = new Promise((_, reject) => inflate.once("error", reject));
+      current.failed.catch(() => void 0);
+      current.written = pipeline5(
+        inflate,
+        out.createWriteStream({ highWaterMark: 1024 * 1024 })
+      );
+      current.written.catch(() => void 0);
+    } else if (current.declaredCompressed === 0) {
+      await this.#end(current);
+    }
+  }
+  /** Counts inflated bytes against the limits as they come out. */
+  #inflated(current, data) {
+    current.crc32 = crc325(data, current.crc32);
+    current.uncompressedSize += data.length;
+    this.#total += data.length;
+    const consumed = Math.max(current.inflate?.bytesWritten ?? 0, 1);
+    const over = this.#total > this.limits.maxTotalBytes || current.declaredUncompressed !== void 0 && current.uncompressedSize > current.declaredUncompressed || current.uncompressedSize > RATIO_THRESHOLD_BYTES && current.uncompressedSize / consumed > this.limits.maxRatio * 4;
+    if (over)
+      current.inflate?.destroy(new NotStreamableError("an entry inflates past a limit or its declared size"));
+  }
+  async #data(chunk) {
+    const current = this.#current;
+    if (current.small !== void 0) {
+      const remaining = current.declaredCompressed - current.compressedSize;
+      const part = chunk.length > remaining ? chunk.subarray(0, remaining) : chunk;
+      current.small.push(part);
+      current.compressedSize += part.length;
+      this.#offset += part.length;
+      if (current.compressedSize === current.declaredCompressed) this.#writeSmall(current);
+      return chunk.subarray(part.length);
+    }
+    if (current.inflate === void 0) {
+      const remaining = current.declaredCompressed - current.compressedSize;
+      const part = chunk.length > remaining ? chunk.subarray(0, remaining) : chunk;
+      this.#total += part.length;
+      if (this.#total > this.limits.maxTotalBytes) {
+        throw new NotStreamableError("the entries pass limits.maxTotalBytes");
+      }
+      await writeFully(current.out, [part]);
+      current.crc32 = crc325(part, current.crc32);
+      current.compressedSize += part.length;
+      current.uncompressedSize += part.length;
+      this.#offset += part.length;
+      if (current.compressedSize === current.declaredCompressed) await this.#end(current);
+      return chunk.subarray(part.length);
+    }
+    const inflate = current.inflate;
+    current.fed += chunk.length;
+    try {
+      await Promise.race([
+        new Promise(
+          (resolve4, reject) => inflate.write(chunk, (error) => error ? reject(error) : resolve4())
+        ),
+        current.failed
+      ]);
+    } catch (error) {
+      if (error instanceof NotStreamableError) throw error;
+      throw new NotStreamableError(`an entry does not inflate (${error.message})`);
+    }
+    const unconsumed = current.fed - inflate.bytesWritten;
+    const used = chunk.length - unconsumed;
+    this.#offset += used;
+    if (unconsumed === 0 && !inflate.readableEnded) return void 0;
+    current.compressedSize = inflate.bytesWritten;
+    inflate.end();
+    try {
+      await Promise.race([current.written, current.failed]);
+    } catch (error) {
+      if (error instanceof NotStreamableError) throw error;
+      throw new NotStreamableError(`an entry does not inflate (${error.message})`);
+    }
+    if (current.declaredCompressed !== void 0 && current.declaredCompressed !== current.compressedSize) {
+      throw new NotStreamableError("an entry ends before or after the size its local header declares");
+    }
+    await this.#end(current);
+    return chunk.subarray(used);
+  }
+  /**
+   * A small entry's bytes are all in: inflated in one call (bounded by its declared size),
+   * checked against the declared size, counted against the limits, and written synchronously.
+   * The CRC-32 is computed here and compared with the central directory's at the end, as for
+   * streamed entries.
+   */
+  #writeSmall(current) {
+    const compressed = Buffer.concat(current.small ?? []);
+    current.small = void 0;
+    const declared = current.declaredUncompressed;
+    let data = compressed;
+    if (current.method === 8) {
+      try {
+        const { buffer, engine } = inflateRawSync2(compressed, {
+          maxOutputLength: Math.max(declared, 1),
+          info: true
+        });
+        if (engine.bytesWritten !== compressed.length) {
+          throw new NotStreamableError("an entry ends before or after the size its local header declares");
+        }
+        data = buffer;
+      } catch (error) {
+        if (error instanceof NotStreamableError) throw error;
+        throw new NotStreamableError(`an entry does not inflate (${error.message})`);
+      }
+    }
+    if (data.length !== declared) {
+      throw new NotStreamableError("an entry has a different size than its local header declares");
+    }
+    this.#total += data.length;
+    if (this.#total > this.limits.maxTotalBytes) {
+      throw new NotStreamableError("the entries pass limits.maxTotalBytes");
+    }
+    current.crc32 = crc325(data);
+    current.uncompressedSize = data.length;
+    writeSmallFileSync(this.file(String(current.index)), data, { mode: STAGED_MODE });
+    this.#phase = "header";
+    this.#push(current);
+  }
+  async #end(current) {
+    if (current.inflate === void 0) await current.out?.close();
+    if (current.declaredUncompressed !== void 0 && current.declaredUncompressed !== current.uncompressedSize) {
+      throw new NotStreamableError("an entry has a different size than its local header declares");
+    }
+    this.#phase = current.declaredCompressed === void 0 ? "descriptor" : "header";
+    if (this.#phase === "header") this.#push(current);
+  }
+  #push(current) {
+    this.#current = void 0;
+    const { index, offset, name, flags, method, crc32: crc328, compressedSize, uncompressedSize } = current;
+    this.entries.push({ index, offset, name, flags, method, crc32: crc328, compressedSize, uncompressedSize });
+  }
+  /** The data descriptor: optional signature, CRC-32, then 4- or 8-byte sizes (zip64). */
+  #descriptor(chunk) {
+    const current = this.#current;
+    let rest = this.#gather(chunk, 4);
+    if (rest === void 0) return void 0;
+    const signed = this.#pending.readUInt32LE(0) === SIG_DESCRIPTOR;
+    const need = (signed ? 8 : 4) + (current.zip64 ? 16 : 8);
+    rest = this.#gather(rest, need);
+    if (rest === void 0) return void 0;
+    const body = this.#pending.subarray(signed ? 4 : 0);
+    this.#pending = Buffer.alloc(0);
+    const crc = body.readUInt32LE(0);
+    const compressed = current.zip64 ? Number(body.readBigUInt64LE(4)) : body.readUInt32LE(4);
+    const uncompressed = current.zip64 ? Number(body.readBigUInt64LE(12)) : body.readUInt32LE(8);
+    if (crc !== current.crc32 || compressed !== current.compressedSize || uncompressed !== current.uncompressedSize) {
+      throw new NotStreamableError("a data descriptor does not match the data before it");
+    }
+    this.#phase = "header";
+    this.#push(current);
+    return rest;
+  }
+  async #writeTail(chunk) {
+    const tail = this.#tail;
+    let done = 0;
+    while (done < chunk.length) {
+      const { bytesWritten } = await tail.write(chunk, done, chunk.length - done, this.#offset + done);
+      done += bytesWritten;
+    }
+    this.#offset += chunk.length;
+  }
+};
+function findZip64(extra) {
+  for (let at = 0; at + 4 <= extra.length; ) {
+    const id = extra.readUInt16LE(at);
+    const size = extra.readUInt16LE(at + 2);
+    if (id === 1) return extra.subarray(at + 4, Math.min(at + 4 + size, extra.length));
+    at += 4 + size;
+  }
+  return void 0;
+}
+
+// src/pack/zip/stream-extract.ts
+var STAGING_PREFIX2 = ".ferry-staging-";
+async function openStreamExtraction(options) {
+  const opts = normalizeExtractOptions(options);
+  throwIfAborted(opts.signal);
+  const createdTarget = await mkdir5(opts.target, { recursive: true });
+  let held;
+  try {
+    held = HeldTarget.open(opts.target, opts.context !== void 0 ? { context: opts.context } : {});
+    return new Extraction(opts, held, createdTarget);
+  } catch (error) {
+    held?.close();
+    if (createdTarget !== void 0) await removeCreatedChain2(opts.target, createdTarget);
+    throw withErrorContext(error, opts.context);
+  }
+}
+var Extraction = class {
+  constructor(opts, held, createdTarget) {
+    this.opts = opts;
+    this.held = held;
+    this.createdTarget = createdTarget;
+    this.#staging = held.createStaging(STAGING_PREFIX2);
+    this.#stager = this.#newStager();
+  }
+  opts;
+  held;
+  createdTarget;
+  #staging;
+  #stager;
+  #done = false;
+  get offset() {
+    return this.#stager.offset;
+  }
+  #newStager() {
+    const staging = this.#staging;
+    return new StreamStager((name) => staging.file(name), this.opts.limits);
+  }
+  async write(chunk) {
+    throwIfAborted(this.opts.signal);
+    try {
+      await this.#stager.write(chunk);
+    } catch (error) {
+      throw await this.#resourceError(error);
+    }
+  }
+  async reset() {
+    await this.#stager.close();
+    this.#staging.remove(() => this.#stager.stagedNames());
+    this.#staging = this.held.createStaging(STAGING_PREFIX2);
+    this.#stager = this.#newStager();
+  }
+  async materialize() {
+    try {
+      return await this.#materialize();
+    } catch (error) {
+      await this.dispose();
+      if (this.opts.signal?.aborted && !isFerryError(error)) throw new AbortError(this.opts.signal.reason);
+      throw withErrorContext(await this.#resourceError(error), this.opts.context);
+    }
+  }
+  async #materialize() {
+    const { opts } = this;
+    const stager = this.#stager;
+    const directoryFile = await stager.finish();
+    const directory = await readDirectory(directoryFile, opts);
+    if (directory.centralDirectoryOffset !== stager.tailStart) {
+      throw new NotStreamableError("the central directory does not start where the entries end");
+    }
+    const { entries } = directory;
+    const streamed = matchStreamed(entries, stager.entries);
+    checkDeclaredLimits(entries, opts.limits);
+    const plan = planEntries(entries, opts);
+    const staging = this.#staging;
+    const stagingName = fold2(staging.name);
+    if (plan.items.some((i) => fold2(i.key.split("/")[0] ?? "") === stagingName)) {
+      throw unsafe4(`The archive contains an entry under ${printable(staging.name)}, the staging directory`);
+    }
+    const stagedFile = (entry) => staging.file(String(streamed.get(entry.localHeaderOffset).index));
+    const stagedPath = (item) => stagedFile(item.entry);
+    const linkWalks = await readLinkTargets(plan, (entry) => readFile2(stagedFile(entry)), opts.signal);
+    throwIfAborted(opts.signal);
+    await preflight(
+      plan,
+      opts,
+      linkWalks,
+      async (entry) => (await digestRegularFile(stagedFile(entry)))?.sha256 ?? ""
+    );
+    await this.#applyKinds(plan.items, stagedPath);
+    throwIfAborted(opts.signal);
+    const result = await moveIntoPlace(plan, opts, this.held, stagedPath);
+    this.#done = true;
+    await this.dispose();
+    return result;
+  }
+  /**
+   * Staged files were created with every permission bit (so the umask applied); the archive's
+   * mode, known only from the central directory, is intersected with that now. Link entries
+   * kept as links (symlinks: 'preserve') become links.
+   */
+  async #applyKinds(items, stagedPath) {
+    let created2;
+    for (const item of items) {
+      if (item.kind === "directory") continue;
+      const staged = stagedPath(item);
+      if (item.kind === "link") {
+        await unlink(staged);
+        await symlink2(item.linkText, staged);
+        continue;
+      }
+      created2 ??= (await stat7(staged)).mode & 511;
+      const wanted = this.opts.restoreModes && !item.entry.isSymlink && item.entry.mode !== void 0 ? item.entry.mode & 511 : 438;
+      const mode = created2 & wanted;
+      if (mode !== created2) await chmod(staged, mode);
+    }
+  }
+  async #resourceError(error) {
+    if (error instanceof NotStreamableError) return error;
+    return asResourceError(error, {
+      context: this.opts.context,
+      // The staging is removed because of the failure: what it holds counts as free in the target.
+      removedOnFailure: path12.join(this.opts.target, this.#staging.name),
+      neededBytes: this.#stager.bytesToStage
+    });
+  }
+  async dispose() {
+    await this.#stager.close();
+    this.#staging.remove(() => this.#stager.stagedNames());
+    this.held.close();
+    if (!this.#done && this.createdTarget !== void 0) {
+      await removeCreatedChain2(this.opts.target, this.createdTarget);
+    }
+  }
+};
+async function readDirectory(file, opts) {
+  const handle = await open11(file, "r");
+  try {
+    const directory = await readZipDirectory(handle, { maxEntries: opts.limits.maxEntries });
+    if (directory.prefixBytes !== 0)
+      throw new NotStreamableError("the archive has bytes before its first entry");
+    return directory;
+  } catch (error) {
+    if (error instanceof NotStreamableError) throw error;
+    throw new NotStreamableError(`its central directory does not parse (${error.message})`);
+  } finally {
+    await handle.close();
+  }
+}
+function matchStreamed(entries, streamed) {
+  const byOffset = new Map(streamed.map((s) => [s.offset, s]));
+  const differs = (why) => new NotStreamableError(`the central directory does not match the local headers (${why})`);
+  if (entries.length !== streamed.length) {
+    throw differs(`${entries.length} entries listed, ${streamed.length} streamed`);
+  }
+  const seen = /* @__PURE__ */ new Set();
+  for (const entry of entries) {
+    const local = byOffset.get(entry.localHeaderOffset);
+    if (local === void 0 || seen.has(local.offset))
+      throw differs(`no entry at offset ${entry.localHeaderOffset}`);
+    seen.add(local.offset);
+    const same = local.name === entry.name && local.method === entry.method && (local.flags & FLAG_UTF8) === (entry.flags & FLAG_UTF8) && local.crc32 === entry.crc32 && local.compressedSize === entry.compressedSize && local.uncompressedSize === entry.uncompressedSize;
+    if (!same) throw differs(`entry ${printable(entry.name)}`);
+  }
+  return byOffset;
+}
+async function removeCreatedChain2(target, firstCreated) {
+  let current = target;
+  for (; ; ) {
+    try {
+      await rmdir3(current);
+    } catch {
+      return;
+    }
+    if (current === firstCreated) return;
+    const parent = path12.dirname(current);
+    if (parent === current) return;
+    current = parent;
+  }
+}
+
+// src/backends/results/one-pass-sink.ts
+var OnePassSink = class {
+  constructor(isZip, extractOptions, context) {
+    this.isZip = isZip;
+    this.extractOptions = extractOptions;
+    this.context = context;
+  }
+  isZip;
+  extractOptions;
+  context;
+  extraction;
+  raw;
+  /**
+   * Set when the zip cannot be read front to back: the rest of the body is only hashed. Not
+   * thrown, since a failed request would fail the whole operation (HttpManager stops every
+   * worker on a permanent error), and a digest mismatch must still be told apart.
+   */
+  notStreamable;
+  async start(contentType, declaredLength) {
+    await this.dispose();
+    this.notStreamable = void 0;
+    if (this.isZip(contentType)) this.extraction = await openStreamExtraction(this.extractOptions);
+    else
+      this.raw = await StagedRawFile.open(this.extractOptions.targetDirectory, this.context, declaredLength);
+  }
+  async write(chunks) {
+    if (this.notStreamable !== void 0) return;
+    if (this.extraction !== void 0) {
+      try {
+        await this.extraction.write(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+      } catch (error) {
+        if (!(error instanceof NotStreamableError)) throw error;
+        this.notStreamable = error;
+        const extraction = this.extraction;
+        this.extraction = void 0;
+        await extraction.dispose();
+      }
+    } else await this.raw?.write(chunks);
+  }
+  async dispose() {
+    const { extraction, raw } = this;
+    this.extraction = void 0;
+    this.raw = void 0;
+    await extraction?.dispose();
+    await raw?.dispose();
+  }
+};
+var StagedRawFile = class _StagedRawFile {
+  constructor(target, held, staging, createdTarget, handle, context, declaredLength) {
+    this.target = target;
+    this.held = held;
+    this.staging = staging;
+    this.createdTarget = createdTarget;
+    this.context = context;
+    this.declaredLength = declaredLength;
+    this.file = staging.file("blob");
+    this.#handle = handle;
+  }
+  target;
+  held;
+  staging;
+  createdTarget;
+  context;
+  declaredLength;
+  file;
+  #handle;
+  static async open(targetDirectory, context, declaredLength) {
+    const target = path13.resolve(targetDirectory);
+    await ensureRoom(target, declaredLength, { context, directory: target });
+    const createdTarget = await mkdir6(target, { recursive: true });
+    const held = HeldTarget.open(target, { context });
+    try {
+      const staging = held.createStaging(".ferry-staging-");
+      const handle = await open12(staging.file("blob"), "wx", 438);
+      return new _StagedRawFile(target, held, staging, createdTarget, handle, context, declaredLength);
+    } catch (error) {
+      held.close();
+      throw error;
+    }
+  }
+  async write(chunks) {
+    try {
+      await writeFully(this.#handle, chunks);
+    } catch (error) {
+      throw await asResourceError(error, {
+        context: this.context,
+        // The staging is removed because of the failure: what it holds counts as free in the target.
+        removedOnFailure: path13.join(this.target, this.staging.name),
+        neededBytes: this.declaredLength
+      });
+    }
+  }
+  /** All bytes are in: the file can be placed (while this object is not yet disposed). */
+  async close() {
+    const handle = this.#handle;
+    this.#handle = void 0;
+    await handle?.close();
+  }
+  async dispose() {
+    await this.close().catch(() => void 0);
+    this.staging.remove(() => ["blob"]);
+    this.held.close();
+    if (this.createdTarget !== void 0) await removeIfEmpty(this.target, this.createdTarget);
+  }
+};
+async function ensureRoom(directory, declaredLength, info) {
+  if (declaredLength === void 0) return;
+  const free = await freeBytes(directory);
+  if (free === void 0 || free >= declaredLength) return;
+  const full = Object.assign(
+    new Error(`ENOSPC: ${declaredLength} bytes to write, ${free} free (checked before writing)`),
+    { code: "ENOSPC" }
+  );
+  throw await asResourceError(full, { ...info, neededBytes: declaredLength });
+}
+async function removeIfEmpty(target, firstCreated) {
+  for (let current = target; ; current = path13.dirname(current)) {
+    try {
+      await rmdir4(current);
+    } catch {
+      return;
+    }
+    if (current === firstCreated || path13.dirname(current) === current) return;
+  }
+}
+
 // src/backends/results/download.ts
-async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, verify, refreshUrl, listedSize2, tee2) {
-  await mkdir5(tempDir, { recursive: true });
-  const work = await mkdtemp2(path12.join(tempDir, "ferry-download-"));
+async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, verify, refreshUrl, listedSize2) {
+  await mkdir7(tempDir, { recursive: true });
+  const work = await mkdtemp2(path14.join(tempDir, "ferry-download-"));
   let disposed;
   const dispose = () => disposed ??= rm4(work, { recursive: true, force: true });
   try {
-    const file = path12.join(work, "blob");
+    const file = path14.join(work, "blob");
     const blob = await downloadBlob(url, file, {
       http: ctx.http,
       operation: ctx.operation,
@@ -27969,7 +28685,6 @@ async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, 
       expectedSha256: verify ? expectedHex : void 0,
       refreshUrl,
       listedSize: listedSize2,
-      tee: tee2,
       onBytes: (received, total) => ctx.onProgress?.({
         operation: "download",
         artifactName: name,
@@ -27992,78 +28707,110 @@ async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, 
     throw error;
   }
 }
-async function cachedOrFetched(url, name, expectedHex, spec, tempDir, ctx, context, refreshUrl, listedSize2) {
-  const verify = spec.verifyDigest ?? true;
-  const key = cacheKeyOf(ctx, expectedHex, listedSize2, spec.skipDecompress ?? false);
+async function cachedCopy(name, key, tempDir, ctx) {
   const hit = key && ctx.cache ? await lookupCached(ctx, key) : void 0;
-  if (hit && ctx.cache) {
-    ctx.logger.debug(`Artifact '${name}' (${hit.digest}) comes from the download cache: no blob request`);
-    return cachedBlob(hit, ctx.cache.path, tempDir);
-  }
-  const tee2 = key ? cacheTeeFor(ctx, key) : void 0;
-  let blob;
-  try {
-    blob = await fetchVerifiedBlob(
-      url,
-      name,
-      expectedHex,
-      tempDir,
-      ctx,
-      context,
-      verify,
-      refreshUrl,
-      listedSize2,
-      tee2
-    );
-  } finally {
-    const keep = blob !== void 0 && !blob.digestMismatch && isZipBlob(url, blob.contentType);
-    await tee2?.finish(keep);
-  }
-  return blob;
-}
-function isZipBlob(url, contentType) {
-  const mime = (contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
-  return ["application/zip", "application/x-zip-compressed", "application/zip-compressed"].includes(mime) || new URL(url).pathname.toLowerCase().endsWith(".zip");
+  if (!hit || !ctx.cache) return void 0;
+  ctx.logger.debug(`Artifact '${name}' (${hit.digest}) comes from the download cache: no blob request`);
+  return cachedBlob(hit, ctx.cache.path, tempDir);
 }
 async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx, context, refreshUrl, listedSize2) {
-  const blob = await cachedOrFetched(
-    url,
-    name,
-    expectedHex,
-    spec,
-    tempDir,
-    ctx,
-    context,
-    refreshUrl,
-    listedSize2
+  const key = cacheKeyOf(ctx, expectedHex, listedSize2, spec.skipDecompress ?? false);
+  const cached = await cachedCopy(name, key, tempDir, ctx);
+  if (cached !== void 0) return placeCachedCopy(cached, spec, ctx, context);
+  const verify = spec.verifyDigest ?? true;
+  const conflict2 = spec.conflict ?? "overwrite";
+  const target = path14.resolve(spec.targetDirectory);
+  let contentType;
+  const sink = new OnePassSink(
+    (type) => {
+      contentType = type;
+      return !spec.skipDecompress && isZipResponse(url, mimeOf(type));
+    },
+    extractOptionsFor(spec, target, ctx, context),
+    context
   );
+  const tee2 = key ? cacheTeeFor(ctx, key) : void 0;
   try {
-    await spec.beforeWrite?.();
-    const conflict2 = spec.conflict ?? "overwrite";
-    const digest2 = `sha256:${blob.sha256}`;
-    const mismatch = blob.digestMismatch && blob.expectedHex !== void 0 ? { digestMismatch: true, expectedDigest: `sha256:${blob.expectedHex}` } : {};
-    const target = path12.resolve(spec.targetDirectory);
-    const mime = (blob.contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
-    const isZip = ["application/zip", "application/x-zip-compressed", "application/zip-compressed"].includes(mime) || new URL(url).pathname.toLowerCase().endsWith(".zip");
-    if (isZip && !spec.skipDecompress) {
-      const endExtract = ctx.stats?.startPhase("extract");
-      const result = await extractZip(blob.file, {
-        targetDirectory: target,
-        existing: conflict2,
-        symlinks: spec.symlinks ?? "refuse",
-        restoreModes: spec.restoreModes ?? true,
-        signal: ctx.operation.signal,
-        // Files written at once follow the caller's concurrency, so lowering it bounds descriptors.
-        concurrency: ctx.http.slots,
-        // Errors name the download and the artifact, not only the entry.
+    let blob;
+    let digestMismatch = false;
+    try {
+      blob = await downloadBlob(url, sink, {
+        http: ctx.http,
+        operation: ctx.operation,
         context,
-        ...spec.limits !== void 0 ? { limits: spec.limits } : {}
-      }).finally(endExtract);
-      return { downloadPath: target, fileCount: result.files, size: result.bytes, digest: digest2, ...mismatch };
+        // One re-download on a mismatch (transit damage), then DigestMismatchError: a blob that
+        // returns with verification on matches.
+        expectedSha256: verify ? expectedHex : void 0,
+        refreshUrl,
+        listedSize: listedSize2,
+        tee: tee2,
+        onBytes: (received, total) => ctx.onProgress?.({
+          operation: "download",
+          artifactName: name,
+          phase: "transfer",
+          bytesDone: received,
+          bytesTotal: total,
+          filesDone: 0,
+          filesTotal: void 0
+        })
+      });
+      digestMismatch = !verify && expectedHex !== void 0 && blob.sha256 !== expectedHex;
+    } finally {
+      await tee2?.finish(blob !== void 0 && !digestMismatch && isZipResponse(url, mimeOf(contentType)));
     }
+    if (digestMismatch) {
+      ctx.logger.debug(
+        `Digest mismatch for artifact '${name}' (listed sha256:${expectedHex}, downloaded sha256:${blob.sha256}); verification is off`
+      );
+    }
+    await spec.beforeWrite?.();
+    const digest2 = `sha256:${blob.sha256}`;
+    const mismatch = digestMismatch ? { digestMismatch: true, expectedDigest: `sha256:${expectedHex}` } : {};
+    if (sink.extraction !== void 0) {
+      const endExtract = ctx.stats?.startPhase("extract");
+      try {
+        const result = await sink.extraction.materialize();
+        return { downloadPath: target, fileCount: result.files, size: result.bytes, digest: digest2, ...mismatch };
+      } catch (error) {
+        if (!(error instanceof NotStreamableError)) throw error;
+        sink.notStreamable = error;
+      } finally {
+        endExtract?.();
+      }
+    }
+    if (sink.notStreamable !== void 0) {
+      await sink.dispose();
+      const fallback = await fetchForFileExtraction(url, name, expectedHex, key, tempDir, ctx, context, {
+        why: sink.notStreamable.message,
+        verify,
+        refreshUrl,
+        listedSize: listedSize2
+      });
+      try {
+        const endExtract = ctx.stats?.startPhase("extract");
+        const result = await extractZip(fallback.file, extractOptionsFor(spec, target, ctx, context)).finally(
+          endExtract
+        );
+        return {
+          downloadPath: target,
+          fileCount: result.files,
+          size: result.bytes,
+          digest: `sha256:${fallback.sha256}`,
+          ...fallback.digestMismatch ? { digestMismatch: true, expectedDigest: `sha256:${expectedHex}` } : {}
+        };
+      } finally {
+        await fallback.dispose();
+      }
+    }
+    const raw = sink.raw;
+    if (raw === void 0)
+      throw new IntegrityError("ERR_FERRY_PROTOCOL", "The download ended without a response body", {
+        context
+      });
+    await raw.close();
+    const isZip = isZipResponse(url, mimeOf(contentType));
     const fileName = fileNameFromDisposition(blob.contentDisposition, isZip ? `${name}.zip` : name);
-    await mkdir5(target, { recursive: true });
-    const placed = await placeRawFile(blob, fileName, target, conflict2, context);
+    const placed = await placeRawFile({ file: raw.file, ...blob }, fileName, target, conflict2, context);
     return {
       downloadPath: target,
       fileCount: placed ? 1 : 0,
@@ -28072,14 +28819,70 @@ async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx
       ...mismatch
     };
   } finally {
+    await sink.dispose();
+  }
+}
+async function fetchForFileExtraction(url, name, expectedHex, key, tempDir, ctx, context, how) {
+  const cached = await cachedCopy(name, key, tempDir, ctx);
+  ctx.logger.debug(
+    `Artifact '${name}' could not be extracted while it downloaded (${how.why}); ${cached !== void 0 ? "extracting the cached copy" : "downloading it again to a temporary file to extract it"}`
+  );
+  if (cached !== void 0) return cached;
+  return fetchVerifiedBlob(
+    url,
+    name,
+    expectedHex,
+    tempDir,
+    ctx,
+    context,
+    how.verify,
+    how.refreshUrl,
+    how.listedSize
+  );
+}
+async function placeCachedCopy(blob, spec, ctx, context) {
+  try {
+    await spec.beforeWrite?.();
+    const target = path14.resolve(spec.targetDirectory);
+    const endExtract = ctx.stats?.startPhase("extract");
+    const result = await extractZip(blob.file, extractOptionsFor(spec, target, ctx, context)).finally(
+      endExtract
+    );
+    return {
+      downloadPath: target,
+      fileCount: result.files,
+      size: result.bytes,
+      digest: `sha256:${blob.sha256}`
+    };
+  } finally {
     await blob.dispose();
   }
+}
+function extractOptionsFor(spec, target, ctx, context) {
+  return {
+    targetDirectory: target,
+    existing: spec.conflict ?? "overwrite",
+    symlinks: spec.symlinks ?? "refuse",
+    restoreModes: spec.restoreModes ?? true,
+    ...ctx.operation.signal !== void 0 ? { signal: ctx.operation.signal } : {},
+    // Files written at once follow the caller's concurrency, so lowering it bounds descriptors.
+    concurrency: ctx.http.slots,
+    // Errors name the download and the artifact, not only the entry.
+    context,
+    ...spec.limits !== void 0 ? { limits: spec.limits } : {}
+  };
+}
+function mimeOf(contentType) {
+  return (contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+}
+function isZipResponse(url, mime) {
+  return ["application/zip", "application/x-zip-compressed", "application/zip-compressed"].includes(mime) || new URL(url).pathname.toLowerCase().endsWith(".zip");
 }
 
 // src/backends/results/upload.ts
 import { createReadStream } from "node:fs";
-import { stat as stat7 } from "node:fs/promises";
-import path14 from "node:path";
+import { stat as stat8 } from "node:fs/promises";
+import path16 from "node:path";
 import { Transform as Transform3 } from "node:stream";
 
 // src/pack/zip-writer/zip-stream.ts
@@ -28104,9 +28907,9 @@ async function sampleIsCompressible(sample2) {
 
 // src/pack/zip-writer/entry-source.ts
 import { closeSync as closeSync3, constants as fsConstants4, fstatSync as fstatSync3, openSync as openSync3 } from "node:fs";
-import { open as open10 } from "node:fs/promises";
+import { open as open13 } from "node:fs/promises";
 import { types as types2 } from "node:util";
-import { crc32 as crc325 } from "node:zlib";
+import { crc32 as crc326 } from "node:zlib";
 var OPEN_FLAGS3 = fsConstants4.O_RDONLY | (fsConstants4.O_NONBLOCK ?? 0);
 function describeKind(st) {
   if (st.isDirectory()) return "a directory";
@@ -28141,7 +28944,7 @@ var EntrySource = class _EntrySource {
     if (signal.aborted) throw new AbortError(signal.reason, { file: name });
     let handle;
     try {
-      handle = await open10(sourcePath, OPEN_FLAGS3);
+      handle = await open13(sourcePath, OPEN_FLAGS3);
     } catch (error) {
       throw unreadable(sourcePath, name, error);
     }
@@ -28409,7 +29212,7 @@ var StreamSource = class _StreamSource {
     }
     this.#pendingBytes -= length;
     this.#consumed += length;
-    this.#crc = crc325(out, this.#crc);
+    this.#crc = crc326(out, this.#crc);
     return out;
   }
   /** Checks that the stream ends at the declared size and that the bytes had the declared CRC-32. */
@@ -28454,7 +29257,7 @@ var SIG_CENTRAL_DIRECTORY_HEADER = 33639248;
 var SIG_ZIP64_END_OF_CENTRAL_DIRECTORY = 101075792;
 var SIG_ZIP64_END_OF_CENTRAL_DIRECTORY_LOCATOR = 117853008;
 var SIG_END_OF_CENTRAL_DIRECTORY = 101010256;
-var FLAG_DATA_DESCRIPTOR = 1 << 3;
+var FLAG_DATA_DESCRIPTOR2 = 1 << 3;
 var FLAG_UTF82 = 1 << 11;
 var METHOD_STORED = 0;
 var METHOD_DEFLATED = 8;
@@ -28478,7 +29281,7 @@ function isAscii(value) {
   return true;
 }
 function generalPurposeFlags(record) {
-  return (record.dataDescriptor ? FLAG_DATA_DESCRIPTOR : 0) | (isAscii(record.name) ? 0 : FLAG_UTF82);
+  return (record.dataDescriptor ? FLAG_DATA_DESCRIPTOR2 : 0) | (isAscii(record.name) ? 0 : FLAG_UTF82);
 }
 function dosDateTime(date) {
   const year = date.getFullYear();
@@ -28680,7 +29483,7 @@ var CentralDirectory = class {
 import { availableParallelism as availableParallelism2 } from "node:os";
 
 // src/pack/secret-scan.ts
-import { Transform as Transform2, pipeline as pipeline5 } from "node:stream";
+import { Transform as Transform2, pipeline as pipeline6 } from "node:stream";
 var MIN_SCANNED_SECRET_LENGTH = 16;
 var EMPTY = Buffer.alloc(0);
 var SecretScanner = class _SecretScanner {
@@ -28780,7 +29583,7 @@ var FileSecretScan = class {
         }
       }
     });
-    return pipeline5(source, scan, () => void 0);
+    return pipeline6(source, scan, () => void 0);
   }
 };
 function secretInArtifact(artifactName, file, label2) {
@@ -29015,7 +29818,7 @@ function prepareInputs(inputs) {
 }
 
 // src/pack/zip-writer/entry-tasks.ts
-import { crc32 as crc326 } from "node:zlib";
+import { crc32 as crc327 } from "node:zlib";
 function newRecord(ctx, input, mtime) {
   const { time, date } = dosDateTime(mtime);
   const record = {
@@ -29054,7 +29857,7 @@ function knownEntryBytes(ctx, record, method, crc, uncompressedSize, data) {
   return [localFileHeader(record), data];
 }
 function storedBufferTask(ctx, record, data) {
-  const bytes = knownEntryBytes(ctx, record, METHOD_STORED, crc326(data), data.length, data);
+  const bytes = knownEntryBytes(ctx, record, METHOD_STORED, crc327(data), data.length, data);
   return {
     weight: data.length > 0 ? 1 : 0,
     value: () => bytes,
@@ -29065,7 +29868,7 @@ function storedBufferTask(ctx, record, data) {
   };
 }
 function smallFileTask(ctx, record, data) {
-  const crc = crc326(data);
+  const crc = crc327(data);
   const value = deflatePiece(data, ctx.options.level, void 0, true).then(
     (compressed) => isWorthDeflating(data.length, compressed.length) ? knownEntryBytes(ctx, record, METHOD_DEFLATED, crc, data.length, compressed) : knownEntryBytes(ctx, record, METHOD_STORED, crc, data.length, data)
   );
@@ -29093,7 +29896,7 @@ async function* storedFileTasks(ctx, record, source) {
   const scratch = Buffer.allocUnsafe(Math.min(chunkSize, size));
   let crc = 0;
   for (let position = 0; position < size; position += chunkSize) {
-    crc = crc326(await source.read(position, Math.min(chunkSize, size - position), scratch), crc);
+    crc = crc327(await source.read(position, Math.min(chunkSize, size - position), scratch), crc);
   }
   await source.assertEnd();
   record.method = METHOD_STORED;
@@ -29106,7 +29909,7 @@ async function* storedFileTasks(ctx, record, source) {
   for (let position = 0; position < size; position += chunkSize) {
     const length = Math.min(chunkSize, size - position);
     const piece = await source.read(position, length);
-    check = crc326(piece, check);
+    check = crc327(piece, check);
     const last = position + length >= size;
     if (!last) {
       yield { weight: 1, value: () => [piece] };
@@ -29136,7 +29939,7 @@ async function* deflatedFileTasks(ctx, record, source) {
     const piece = await source.read(position, length);
     const final = position + length >= size;
     if (final) await source.assertEnd();
-    crc = crc326(piece, crc);
+    crc = crc327(piece, crc);
     const job = deflatePiece(piece, level, window.current, final).then((compressed) => {
       record.compressedSize += compressed.length;
       return [compressed];
@@ -29589,7 +30392,7 @@ function invalidBlockList(context, restaged) {
 }
 
 // src/backends/results/mime.ts
-import path13 from "node:path";
+import path15 from "node:path";
 var TYPES = {
   ".txt": "text/plain",
   ".log": "text/plain",
@@ -29616,7 +30419,7 @@ var TYPES = {
   ".wasm": "application/wasm"
 };
 function mimeTypeFor(fileName) {
-  return TYPES[path13.extname(fileName).toLowerCase()] ?? "application/octet-stream";
+  return TYPES[path15.extname(fileName).toLowerCase()] ?? "application/octet-stream";
 }
 
 // src/backends/results/upload.ts
@@ -29632,7 +30435,7 @@ async function uploadResults(config, spec, ctx) {
     );
   }
   const single = spec.files[0];
-  const name = archive || !single ? spec.name : path14.posix.basename(single.artifactPath);
+  const name = archive || !single ? spec.name : path16.posix.basename(single.artifactPath);
   return send(
     config,
     {
@@ -29670,7 +30473,7 @@ async function uploadResultsStream(config, name, inputs, options, ctx) {
     if (input.kind === "directory") continue;
     fileCount++;
     if (input.kind === "stream") totalOriginal += input.size;
-    else if (input.kind === "file") totalOriginal += (await stat7(input.sourcePath)).size;
+    else if (input.kind === "file") totalOriginal += (await stat8(input.sourcePath)).size;
   }
   let onEntryHook;
   const zip = createZipStream(inputs, {
@@ -30168,7 +30971,7 @@ function requireBackendIds(token) {
 
 // src/options.ts
 import os from "node:os";
-import path15 from "node:path";
+import path17 from "node:path";
 
 // src/core/types.ts
 var silentLogger = {
@@ -30271,8 +31074,8 @@ function normalizeOptions(options = {}, extraKeys = []) {
     resultsUrl: optionalUrl("resultsUrl", options.resultsUrl),
     runtimeToken: optionalString("runtimeToken", options.runtimeToken, false),
     runId: optionalString("runId", options.runId),
-    localStore: path15.resolve(
-      optionalString("localStore", options.localStore) ?? path15.join(os.homedir(), ".ferry", "store")
+    localStore: path17.resolve(
+      optionalString("localStore", options.localStore) ?? path17.join(os.homedir(), ".ferry", "store")
     ),
     concurrency: integer("concurrency", options.concurrency, DEFAULT_CONCURRENCY, 1, 256),
     chunkSize: integer("chunkSize", options.chunkSize, DEFAULT_LEGACY_CHUNK_SIZE, 1, MAX_CHUNK_SIZE2),
@@ -30283,7 +31086,7 @@ function normalizeOptions(options = {}, extraKeys = []) {
     minBytesPerSecond: integer("minBytesPerSecond", options.minBytesPerSecond, 1024, 0, 1024 ** 3),
     stallWindowMs: integer("stallWindowMs", options.stallWindowMs, 6e4, 1, 24 * 36e5),
     retry: retryOption(options.retry),
-    tempDir: path15.resolve(optionalString("tempDir", options.tempDir) ?? os.tmpdir()),
+    tempDir: path17.resolve(optionalString("tempDir", options.tempDir) ?? os.tmpdir()),
     maxResponseBytes: integer(
       "maxResponseBytes",
       options.maxResponseBytes,
@@ -30312,7 +31115,7 @@ function cacheOption(value) {
     ...maxEntries !== void 0 ? { maxEntries } : {}
   };
   normalizeCacheOptions(checked);
-  return { ...checked, path: path15.resolve(dir) };
+  return { ...checked, path: path17.resolve(dir) };
 }
 function invalid3(option, message) {
   return new ValidationError("ERR_FERRY_INVALID_OPTION", `Option '${option}' ${message}`, { option });
@@ -30414,7 +31217,7 @@ function optionalUrl(option, value) {
 
 // src/server/index.ts
 init_limits();
-import { mkdir as mkdir12 } from "node:fs/promises";
+import { mkdir as mkdir14 } from "node:fs/promises";
 import { hostname as hostname2 } from "node:os";
 import { resolve } from "node:path";
 
@@ -30737,7 +31540,7 @@ function namesOf(boundHost) {
 
 // src/server/http/jwt-keys.ts
 import { createPublicKey } from "node:crypto";
-import { readFile as readFile2 } from "node:fs/promises";
+import { readFile as readFile3 } from "node:fs/promises";
 var MIN_SECRET_BYTES = 32;
 function jwtKeysOf(options) {
   const hmacSecrets = (options.secrets ?? []).map((secret, i) => {
@@ -30768,7 +31571,7 @@ function jwtKeysOf(options) {
   return { hmacSecrets, publicKeys };
 }
 async function readJwtSecretFile(file) {
-  const bytes = Buffer.from((await readFile2(file, "utf8")).trim(), "utf8");
+  const bytes = Buffer.from((await readFile3(file, "utf8")).trim(), "utf8");
   if (bytes.length < MIN_SECRET_BYTES) {
     throw new RangeError(
       `The JWT secret in ${file} has ${bytes.length} bytes; it needs at least ${MIN_SECRET_BYTES} (e.g. openssl rand -hex 32 > ${file})`
@@ -30865,18 +31668,18 @@ function fileEntry(baseUrl, containerId, item) {
   if (length !== void 0) entry.fileLength = length;
   return entry;
 }
-function folderEntry(baseUrl, containerId, path27, dates) {
+function folderEntry(baseUrl, containerId, path29, dates) {
   return {
     containerId,
     scopeIdentifier: NIL_GUID,
-    path: path27,
+    path: path29,
     itemType: "folder",
     status: "created",
     dateCreated: dates.createdAt,
     dateLastModified: dates.createdAt,
     createdBy: NIL_GUID,
     lastModifiedBy: NIL_GUID,
-    itemLocation: itemUrl2(baseUrl, containerId, path27),
+    itemLocation: itemUrl2(baseUrl, containerId, path29),
     contentId: ""
   };
 }
@@ -31090,7 +31893,7 @@ function parseRetention(value) {
 }
 
 // src/server/legacy/container-routes.ts
-import { pipeline as pipeline6 } from "node:stream/promises";
+import { pipeline as pipeline7 } from "node:stream/promises";
 init_error_response();
 init_respond();
 init_artifact_store();
@@ -31170,8 +31973,8 @@ async function putChunk(store, ctx) {
   const artifact = await containerOf2(store, ctx);
   const rawPath = ctx.url.searchParams.get("itemPath");
   if (rawPath === null) throw badRequest2("The itemPath query parameter is required");
-  const path27 = normalizeItemPath(rawPath, artifact.name);
-  if (path27 === artifact.name)
+  const path29 = normalizeItemPath(rawPath, artifact.name);
+  if (path29 === artifact.name)
     throw badRequest2(`itemPath ${JSON.stringify(rawPath)} names the artifact, not a file in it`);
   const range = parseContentRange(req.headers["content-range"]);
   if (range.total > store.limits.maxArtifactBytes) {
@@ -31192,7 +31995,7 @@ async function putChunk(store, ctx) {
   const md5Header = req.headers["x-actions-results-md5"];
   const expectedMd5 = typeof md5Header === "string" && md5Header !== "" ? md5Header : void 0;
   const session = ctx.url.searchParams.get(UPLOAD_SESSION_PARAM);
-  await store.receive(artifact, path27, session, { range, gzip: gzip2, fileLength, expectedMd5 }, req);
+  await store.receive(artifact, path29, session, { range, gzip: gzip2, fileLength, expectedMd5 }, req);
   sendJson(ctx.res, 200, { message: "success" });
 }
 async function getItems(store, ctx, fastRead) {
@@ -31207,7 +32010,7 @@ async function getItems(store, ctx, fastRead) {
       ctx,
       items,
       item,
-      fastRead && ((open22) => fastRead(fileIdentity(artifact, item), item.total, open22))
+      fastRead && ((open25) => fastRead(fileIdentity(artifact, item), item.total, open25))
     );
   }
   const { files, folders } = await items.list(prefix);
@@ -31238,7 +32041,7 @@ async function sendFile(ctx, items, item, readThrough) {
   const openStored = () => items.open(item);
   const source = readThrough ? await readThrough(openStored) : await openStored();
   ctx.res.writeHead(200, headers);
-  await pipeline6(source, ctx.res);
+  await pipeline7(source, ctx.res);
 }
 function fileIdentity(artifact, item) {
   return `legacy
@@ -31488,11 +32291,11 @@ function createHttpServer(options) {
       const body = countBodyBytes(res);
       res.once("close", () => {
         inFlight--;
-        const path27 = pathOnly(req.url);
+        const path29 = pathOnly(req.url);
         const record = {
           time,
           method: methodName(req.method),
-          route: routeName(path27),
+          route: routeName(path29),
           // The status actually sent: a connection cut before any answer is no status, never 200.
           status: res.headersSent ? res.statusCode : void 0,
           // A client that closes as soon as it has the declared length can beat the server's own
@@ -31504,7 +32307,7 @@ function createHttpServer(options) {
           remote,
           requestId
         };
-        options.onRequestEnd?.(record, path27);
+        options.onRequestEnd?.(record, path29);
         if (draining) afterDrainStep();
       });
       void dispatch(req, res, connection);
@@ -31791,8 +32594,8 @@ function restRun(baseUrl, owner, repo, run) {
     artifacts_url: `${repoUrl}/actions/runs/${encodeURIComponent(run.id)}/artifacts`
   };
 }
-function workflowId(path27) {
-  return createHash9("sha256").update(path27).digest().readUIntBE(0, 6);
+function workflowId(path29) {
+  return createHash9("sha256").update(path29).digest().readUIntBE(0, 6);
 }
 function optionalText(body, key) {
   const value = body[key];
@@ -32471,7 +33274,7 @@ init_limits();
 
 // src/server/observe/fs-probe.ts
 import { randomBytes as randomBytes7 } from "node:crypto";
-import { readFile as readFile4, rm as rm7, writeFile } from "node:fs/promises";
+import { readFile as readFile5, rm as rm7, writeFile } from "node:fs/promises";
 import { join as join3 } from "node:path";
 function filesystemProbe(dataDir) {
   return async () => {
@@ -32479,7 +33282,7 @@ function filesystemProbe(dataDir) {
     const token = randomBytes7(8).toString("hex");
     try {
       await writeFile(file, token);
-      if (await readFile4(file, "utf8") !== token)
+      if (await readFile5(file, "utf8") !== token)
         throw new Error("the probe file read back different bytes");
     } finally {
       await rm7(file, { force: true }).catch(() => void 0);
@@ -32496,19 +33299,19 @@ init_atomic_file();
 init_durable();
 init_keyed_mutex();
 import { createHash as createHash13, randomBytes as randomBytes8 } from "node:crypto";
-import { access, link as link3, mkdir as mkdir9, readdir as readdir6, rename as rename3, rm as rm9, stat as stat9 } from "node:fs/promises";
+import { access, link as link3, mkdir as mkdir11, readdir as readdir6, rename as rename3, rm as rm9, stat as stat10 } from "node:fs/promises";
 import { join as join6 } from "node:path";
 
 // src/server/results/hash-files.ts
 import { createHash as createHash10 } from "node:crypto";
-import { open as open16 } from "node:fs/promises";
+import { open as open19 } from "node:fs/promises";
 var READ_BUFFER = 1024 * 1024;
 async function hashFiles(files) {
   const buffer = Buffer.allocUnsafe(READ_BUFFER);
   const hash = createHash10("sha256");
   let size = 0;
   for (const file of files) {
-    const input = await open16(file, "r");
+    const input = await open19(file, "r");
     try {
       for (; ; ) {
         const { bytesRead } = await input.read(buffer, 0, buffer.length, null);
@@ -32585,7 +33388,7 @@ var BLOB_ID = /^[0-9a-f]{32}$/;
 import { createHash as createHash12 } from "node:crypto";
 import { createWriteStream as createWriteStream3 } from "node:fs";
 import { Readable as Readable3, Transform as Transform4 } from "node:stream";
-import { pipeline as pipeline7 } from "node:stream/promises";
+import { pipeline as pipeline8 } from "node:stream/promises";
 var WRITE_HIGH_WATER_MARK = 1024 * 1024;
 async function receiveBody(req, file, expect) {
   const md5 = expect.md5 === void 0 ? void 0 : createHash12("md5");
@@ -32599,7 +33402,7 @@ async function receiveBody(req, file, expect) {
       callback(null, chunk);
     }
   });
-  await pipeline7(
+  await pipeline8(
     Readable3.from(req.iterator({ destroyOnReturn: false })),
     tap,
     createWriteStream3(file, { flags: "wx", highWaterMark: WRITE_HIGH_WATER_MARK, flush: expect.durable })
@@ -32641,7 +33444,7 @@ var BlobStore = class _BlobStore {
   }
   static async open(layout, limits = DEFAULT_LIMITS) {
     const store = new _BlobStore(layout, limits);
-    await mkdir9(layout.blobsDir, { recursive: true });
+    await mkdir11(layout.blobsDir, { recursive: true });
     await store.#load();
     return store;
   }
@@ -32670,7 +33473,7 @@ var BlobStore = class _BlobStore {
       if (isNotFound(error)) return [];
       throw error;
     });
-    const sizes = await Promise.all(names.map(async (name) => (await stat9(join6(dir, name))).size));
+    const sizes = await Promise.all(names.map(async (name) => (await stat10(join6(dir, name))).size));
     return { count: names.length, bytes: sizes.reduce((a, b) => a + b, 0) };
   }
   /** Every blob directory on disk, including half-created ones (for orphan cleanup). */
@@ -32715,7 +33518,7 @@ var BlobStore = class _BlobStore {
   /** A new, empty blob under a fresh random id. */
   async create() {
     const blobId = randomBytes8(16).toString("hex");
-    await mkdir9(this.#layout.blocksDir(blobId), { recursive: true });
+    await mkdir11(this.#layout.blocksDir(blobId), { recursive: true });
     const state = { blockIdBytes: null, committed: null };
     await writeJsonAtomic(this.#layout.blobStateFile(blobId), state);
     this.#states.set(blobId, state);
@@ -32855,14 +33658,14 @@ var BlobStore = class _BlobStore {
       const dir = `parts-${randomBytes8(8).toString("hex")}`;
       const partsDir = this.#layout.partsDir(blobId, dir);
       try {
-        await mkdir9(partsDir);
+        await mkdir11(partsDir);
         const unique = [...new Set(keys)];
         await Promise.all(
           unique.map((key) => link3(this.#layout.blockFileByKey(blobId, key), join6(partsDir, key)))
         );
         const parts = keys.map((key) => join6(partsDir, key));
         const linked = /* @__PURE__ */ new Map();
-        await Promise.all(unique.map(async (key) => linked.set(key, (await stat9(join6(partsDir, key))).size)));
+        await Promise.all(unique.map(async (key) => linked.set(key, (await stat10(join6(partsDir, key))).size)));
         await Promise.all(unique.map((key) => fsyncFile(join6(partsDir, key))));
         await fsyncDir(partsDir);
         const { size, sha256 } = await hashFiles(parts);
@@ -32925,7 +33728,7 @@ var BlobStore = class _BlobStore {
   /** Refuses a commit whose blob would exceed maxArtifactBytes; sizes are summed per list entry. */
   async #checkCommitSize(files) {
     const sizes = /* @__PURE__ */ new Map();
-    await Promise.all([...new Set(files)].map(async (file) => sizes.set(file, (await stat9(file)).size)));
+    await Promise.all([...new Set(files)].map(async (file) => sizes.set(file, (await stat10(file)).size)));
     let total = 0;
     for (const file of files) total += sizes.get(file) ?? 0;
     if (total > this.#limits.maxArtifactBytes) {
@@ -32966,7 +33769,7 @@ function digestOfList(ids) {
 }
 async function sizeIfExists(file) {
   try {
-    return (await stat9(file)).size;
+    return (await stat10(file)).size;
   } catch (error) {
     if (isNotFound(error)) return void 0;
     throw error;
@@ -33001,9 +33804,9 @@ function isManifest(value) {
 
 // src/server/results/blob-download.ts
 import { createReadStream as createReadStream3 } from "node:fs";
-import { open as open17 } from "node:fs/promises";
+import { open as open20 } from "node:fs/promises";
 import { Readable as Readable4 } from "node:stream";
-import { pipeline as pipeline8 } from "node:stream/promises";
+import { pipeline as pipeline9 } from "node:stream/promises";
 
 // src/server/results/content-disposition.ts
 function contentDisposition(fileName) {
@@ -33065,14 +33868,14 @@ async function sendBlob(req, res, blob, baseHeaders) {
   if (blob.body) {
     const body = await blob.body(start, end);
     res.writeHead(wanted ? 206 : 200, headers);
-    await pipeline8(Readable4.from(body), res);
+    await pipeline9(Readable4.from(body), res);
     return;
   }
   const pieces = slice(blob.segments, start, end);
   const first = pieces[0];
-  const handle = first ? await open17(first.file, "r") : void 0;
+  const handle = first ? await open20(first.file, "r") : void 0;
   res.writeHead(wanted ? 206 : 200, headers);
-  await pipeline8(Readable4.from(readPieces(pieces, handle)), res);
+  await pipeline9(Readable4.from(readPieces(pieces, handle)), res);
 }
 function slice(segments, start, end) {
   const pieces = [];
@@ -33095,7 +33898,7 @@ async function* readPieces(pieces, firstHandle) {
   let handle = firstHandle;
   try {
     for (const piece of pieces) {
-      handle ??= await open17(piece.file, "r");
+      handle ??= await open20(piece.file, "r");
       const source = createReadStream3("", {
         fd: handle,
         start: piece.start,
@@ -33152,14 +33955,14 @@ var MAX_BLOCK_LIST_BYTES = 8 * 1024 * 1024;
 var ENTRY = /<(Latest|Committed|Uncommitted)>([^<]*)<\/\1>/g;
 async function readBlockList(req) {
   const xml = await readText2(req);
-  const open22 = xml.indexOf("<BlockList>");
+  const open25 = xml.indexOf("<BlockList>");
   const close = xml.lastIndexOf("</BlockList>");
   const selfClosed = /<BlockList\s*\/>/.test(xml);
   if (selfClosed) return [];
-  if (open22 === -1 || close < open22) {
+  if (open25 === -1 || close < open25) {
     throw invalidXml("the body has no <BlockList> element.");
   }
-  const inner = xml.slice(open22 + "<BlockList>".length, close);
+  const inner = xml.slice(open25 + "<BlockList>".length, close);
   const ids = [];
   const leftover = inner.replace(ENTRY, (_all, _kind, text) => {
     ids.push(decodeBlockId(unescapeXml(text.trim()), "Put Block List"));
@@ -33199,7 +34002,7 @@ function invalidXml(detail) {
 
 // src/server/results/signer.ts
 import { createHmac as createHmac2, randomBytes as randomBytes9, timingSafeEqual as timingSafeEqual3 } from "node:crypto";
-import { link as link4, mkdir as mkdir10, readFile as readFile5, rm as rm10, writeFile as writeFile2 } from "node:fs/promises";
+import { link as link4, mkdir as mkdir12, readFile as readFile6, rm as rm10, writeFile as writeFile2 } from "node:fs/promises";
 import { dirname as dirname3 } from "node:path";
 var BLOB_PATH_PREFIX = "/devstoreaccount1/artifacts/";
 var KEY_BYTES = 32;
@@ -33222,10 +34025,10 @@ var UrlSigner = class _UrlSigner {
     return this.signPath(baseUrl, `${BLOB_PATH_PREFIX}${blobId}`, permission, now);
   }
   /** A signed URL for any path this server serves (the fast_slow store's downloads). */
-  signPath(baseUrl, path27, permission, now = Date.now()) {
+  signPath(baseUrl, path29, permission, now = Date.now()) {
     const se = new Date(now + this.#ttlMs).toISOString();
-    const query = new URLSearchParams({ sig: this.#mac(path27, se, permission), se, sp: permission });
-    return `${baseUrl.replace(/\/$/, "")}${path27}?${query.toString()}`;
+    const query = new URLSearchParams({ sig: this.#mac(path29, se, permission), se, sp: permission });
+    return `${baseUrl.replace(/\/$/, "")}${path29}?${query.toString()}`;
   }
   /**
    * Throws a 403 Azure error unless `query` carries a valid, unexpired signature for `blobId`
@@ -33236,14 +34039,14 @@ var UrlSigner = class _UrlSigner {
     this.verifyPath(`${BLOB_PATH_PREFIX}${blobId}`, query, needed, now);
   }
   /** As verify, for a URL made by signPath. */
-  verifyPath(path27, query, needed, now = Date.now()) {
+  verifyPath(path29, query, needed, now = Date.now()) {
     const sig = query.get("sig");
     const se = query.get("se");
     const sp = query.get("sp");
     if (sig === null || se === null || sp === null) {
       throw authFailed("The URL is not signed: sig, se and sp are required.");
     }
-    const expected = Buffer.from(this.#mac(path27, se, sp));
+    const expected = Buffer.from(this.#mac(path29, se, sp));
     const given = Buffer.from(sig);
     if (given.length !== expected.length || !timingSafeEqual3(given, expected)) {
       throw authFailed("Signature did not match: the URL was altered or signed by another server.");
@@ -33262,8 +34065,8 @@ var UrlSigner = class _UrlSigner {
       );
     }
   }
-  #mac(path27, se, sp) {
-    return createHmac2("sha256", this.#key).update(`${path27}
+  #mac(path29, se, sp) {
+    return createHmac2("sha256", this.#key).update(`${path29}
 ${se}
 ${sp}`).digest("base64url");
   }
@@ -33278,7 +34081,7 @@ function authFailed(detail) {
 async function loadOrCreateKey(keyFile) {
   const existing = await readKey(keyFile);
   if (existing) return existing;
-  await mkdir10(dirname3(keyFile), { recursive: true });
+  await mkdir12(dirname3(keyFile), { recursive: true });
   const temp = `${keyFile}.${process.pid}.${randomBytes9(6).toString("hex")}.tmp`;
   await writeFile2(temp, randomBytes9(KEY_BYTES).toString("hex"), { mode: 384 });
   try {
@@ -33300,7 +34103,7 @@ async function loadOrCreateKey(keyFile) {
 async function readKey(keyFile) {
   let text;
   try {
-    text = await readFile5(keyFile, "utf8");
+    text = await readFile6(keyFile, "utf8");
   } catch (error) {
     if (error.code === "ENOENT") return void 0;
     throw error;
@@ -33477,7 +34280,7 @@ function readCommitted(blobs, blobId, start, end) {
 
 // src/server/results/fast-slow/fast-cache.ts
 import { createHash as createHash14, randomBytes as randomBytes10 } from "node:crypto";
-import { mkdir as mkdir11, open as open18, readdir as readdir7, readFile as readFile6, rename as rename4, rm as rm11, stat as stat10 } from "node:fs/promises";
+import { mkdir as mkdir13, open as open21, readdir as readdir7, readFile as readFile7, rename as rename4, rm as rm11, stat as stat11 } from "node:fs/promises";
 import { join as join7 } from "node:path";
 var KEY = /^[a-z0-9][a-z0-9-]{0,99}$/;
 var FastCache = class _FastCache {
@@ -33489,15 +34292,15 @@ var FastCache = class _FastCache {
   #entries = /* @__PURE__ */ new Map();
   #seq = 0;
   #evicting = Promise.resolve();
-  constructor(path27, policy, events, now) {
-    this.#dir = join7(path27, "fast-cache");
+  constructor(path29, policy, events, now) {
+    this.#dir = join7(path29, "fast-cache");
     this.#tmp = join7(this.#dir, "tmp");
     this.#policy = policy;
     this.#events = events;
     this.#now = now;
   }
-  static async open(path27, policy = {}, options = {}) {
-    const cache = new _FastCache(path27, policy, options.events, options.now ?? Date.now);
+  static async open(path29, policy = {}, options = {}) {
+    const cache = new _FastCache(path29, policy, options.events, options.now ?? Date.now);
     await cache.#load();
     return cache;
   }
@@ -33521,7 +34324,7 @@ var FastCache = class _FastCache {
     const file = this.#blobFile(key);
     let onDisk;
     try {
-      onDisk = (await stat10(file)).size;
+      onDisk = (await stat11(file)).size;
     } catch {
       onDisk = void 0;
     }
@@ -33553,7 +34356,7 @@ var FastCache = class _FastCache {
     const temp = join7(this.#tmp, `${key}.${randomBytes10(6).toString("hex")}`);
     let handle;
     try {
-      handle = await open18(temp, "wx");
+      handle = await open21(temp, "wx");
     } catch {
       return void 0;
     }
@@ -33582,7 +34385,7 @@ var FastCache = class _FastCache {
         }
         await rename4(temp, this.#blobFile(key));
         const meta = `${temp}.json`;
-        const handleMeta = await open18(meta, "wx");
+        const handleMeta = await open21(meta, "wx");
         try {
           await handleMeta.writeFile(JSON.stringify({ size: written, sha256: digest2 }));
         } finally {
@@ -33623,15 +34426,15 @@ var FastCache = class _FastCache {
   /** Reads the entries left by an earlier run; half-written fills are removed. */
   async #load() {
     await rm11(this.#tmp, { recursive: true, force: true });
-    await mkdir11(this.#tmp, { recursive: true });
+    await mkdir13(this.#tmp, { recursive: true });
     const names = await readdir7(this.#dir);
     for (const name of names) {
       if (!name.endsWith(".json")) continue;
       const key = name.slice(0, -".json".length);
       if (!KEY.test(key)) continue;
       try {
-        const meta = JSON.parse(await readFile6(this.#metaFile(key), "utf8"));
-        const info = await stat10(this.#blobFile(key));
+        const meta = JSON.parse(await readFile7(this.#metaFile(key), "utf8"));
+        const info = await stat11(this.#blobFile(key));
         if (!isMeta(meta) || info.size !== meta.size) throw new Error("stale");
         this.#entries.set(key, {
           size: meta.size,
@@ -33671,7 +34474,7 @@ function checkKey(key) {
 // src/server/results/fast-slow/fast-slow-store.ts
 import { createHash as createHash15, createHmac as createHmac3 } from "node:crypto";
 import { createReadStream as createReadStream4 } from "node:fs";
-import { open as open19 } from "node:fs/promises";
+import { open as open22 } from "node:fs/promises";
 var FAST_BLOB = /^\/devstoreaccount1\/artifact-(?<id>[1-9][0-9]{0,15})\/(?<blobId>[0-9a-f]{32})$/;
 var READ_HIGH_WATER_MARK3 = 1024 * 1024;
 function fastBlobPath(record) {
@@ -33801,7 +34604,7 @@ function cachedRead(cache) {
 async function openEntry(file) {
   if (file === void 0) return void 0;
   try {
-    return await open19(file, "r");
+    return await open22(file, "r");
   } catch {
     return void 0;
   }
@@ -34276,7 +35079,7 @@ var ServerLog = class {
   get enabled() {
     return this.#sink !== void 0;
   }
-  access(record, path27) {
+  access(record, path29) {
     if (!this.#sink || this.format === "off") return;
     if (this.format === "json") {
       this.#sink(JSON.stringify({ type: "access", ...record, status: record.status ?? null }));
@@ -34284,7 +35087,7 @@ var ServerLog = class {
     }
     const status = record.status === void 0 ? "no-answer" : String(record.status);
     const cut = record.status !== void 0 && record.cut ? " (answer cut)" : "";
-    this.#sink(`${record.method} ${printableText(path27)} ${status}${cut} ${record.durationMs.toFixed(1)}ms`);
+    this.#sink(`${record.method} ${printableText(path29)} ${status}${cut} ${record.durationMs.toFixed(1)}ms`);
   }
   /** A diagnostic line; `message` must already be free of secrets. */
   diag(level, message) {
@@ -34301,7 +35104,7 @@ var ServerLog = class {
 var DEFAULT_DRAIN_TIMEOUT_MS = 3e4;
 async function startServer(options) {
   const dataDir = resolve(options.dataDir);
-  await mkdir12(dataDir, { recursive: true });
+  await mkdir14(dataDir, { recursive: true });
   const host = options.host ?? "127.0.0.1";
   const limits = resolveLimits(options.limits);
   const jwtKeys = jwtKeysOf(options.jwt ?? {});
@@ -34383,9 +35186,9 @@ async function startServer(options) {
     credentialRequired: authenticated,
     hosts: createHostPolicy({ boundHost: host, port: () => port, publicUrl }),
     log: serverLog.enabled ? (line) => serverLog.diag("warn", line) : void 0,
-    onRequestEnd: (record, path27) => {
+    onRequestEnd: (record, path29) => {
       metrics.request(record);
-      serverLog.access(record, path27);
+      serverLog.access(record, path29);
     },
     fallbackBaseUrl: () => url,
     limits
@@ -35923,11 +36726,11 @@ var SlotAgents = class {
       options.agent = this.#tunnelAgent(endpoint);
       return;
     }
-    const path27 = options.path ?? "/";
+    const path29 = options.path ?? "/";
     options.agent = this.#forwardAgent(endpoint);
     setHeader(options, "host", effective.host);
     if (endpoint.authorization) setHeader(options, "proxy-authorization", endpoint.authorization);
-    options.path = `http://${effective.host}${path27.startsWith("/") ? path27 : `/${path27}`}`;
+    options.path = `http://${effective.host}${path29.startsWith("/") ? path29 : `/${path29}`}`;
     options.host = endpoint.host;
     if (options.hostname !== void 0) options.hostname = endpoint.host;
     options.port = endpoint.port;
@@ -36544,8 +37347,8 @@ function countedResponse(res, stats) {
 
 // src/transport/remembered-answers.ts
 import { createHash as createHash17, randomBytes as randomBytes14 } from "node:crypto";
-import { open as open20, rename as rename5, rm as rm12 } from "node:fs/promises";
-import path17 from "node:path";
+import { open as open23, rename as rename5, rm as rm12 } from "node:fs/promises";
+import path19 from "node:path";
 
 // src/transport/answer-recognizer.ts
 var BODY_LIMIT = 64 * 1024;
@@ -36613,18 +37416,18 @@ function isKnownShape(shape) {
 }
 
 // src/transport/state-dir.ts
-import { lstat as lstat4, mkdir as mkdir13 } from "node:fs/promises";
+import { lstat as lstat4, mkdir as mkdir15 } from "node:fs/promises";
 import os2 from "node:os";
-import path16 from "node:path";
+import path18 from "node:path";
 function resolveStateDir(input) {
   const explicit = input.env["FERRY_STATE_DIR"]?.trim();
-  if (explicit) return path16.resolve(explicit);
-  if (input.cachePath) return path16.join(path16.resolve(input.cachePath), "state");
+  if (explicit) return path18.resolve(explicit);
+  if (input.cachePath) return path18.join(path18.resolve(input.cachePath), "state");
   const user = typeof process.getuid === "function" ? String(process.getuid()) : os2.userInfo().username;
-  return path16.join(os2.tmpdir(), `ferry-state-${user}`);
+  return path18.join(os2.tmpdir(), `ferry-state-${user}`);
 }
 async function prepareStateDir(dir) {
-  await mkdir13(dir, { recursive: true, mode: 448 });
+  await mkdir15(dir, { recursive: true, mode: 448 });
   const info = await lstat4(dir);
   if (!info.isDirectory()) return "not a directory";
   if (typeof process.getuid === "function" && info.uid !== process.getuid()) return "owned by another user";
@@ -36666,13 +37469,13 @@ var RememberedAnswers = class _RememberedAnswers {
     const logger = options.logger ?? silentLogger;
     let file;
     if (options.stateDir !== void 0) {
-      const dir = path17.resolve(options.stateDir);
+      const dir = path19.resolve(options.stateDir);
       const refused = await prepareStateDir(dir);
       if (refused)
         logger.warn(
           `Not using the state directory ${dir} (${refused}); rate limits are remembered in this process only`
         );
-      else file = path17.join(dir, STATE_FILE);
+      else file = path19.join(dir, STATE_FILE);
     }
     return new _RememberedAnswers(file, options.clock ?? systemClock, logger);
   }
@@ -36744,7 +37547,7 @@ var RememberedAnswers = class _RememberedAnswers {
     if (!this.#file) return empty;
     let text;
     try {
-      const handle = await open20(this.#file, "r");
+      const handle = await open23(this.#file, "r");
       try {
         if ((await handle.stat()).size > MAX_STATE_BYTES2) return empty;
         text = await handle.readFile("utf8");
@@ -36778,7 +37581,7 @@ var RememberedAnswers = class _RememberedAnswers {
 `;
     const temp = `${this.#file}.${process.pid}.${randomBytes14(4).toString("hex")}`;
     try {
-      const handle = await open20(temp, "wx", 384);
+      const handle = await open23(temp, "wx", 384);
       try {
         await handle.writeFile(text);
         await handle.sync();
@@ -36813,8 +37616,8 @@ function rememberedAnswersFor(cachePath, logger) {
 // src/cache/verified-cache.ts
 import { createHash as createHash18 } from "node:crypto";
 import { createReadStream as createReadStream5 } from "node:fs";
-import { mkdir as mkdir14, open as open21, readdir as readdir8, rename as rename6, rm as rm13, stat as stat11, unlink, utimes } from "node:fs/promises";
-import path18 from "node:path";
+import { mkdir as mkdir16, open as open24, readdir as readdir8, rename as rename6, rm as rm13, stat as stat12, unlink as unlink2, utimes } from "node:fs/promises";
+import path20 from "node:path";
 init_write_fully();
 
 // src/cache/eviction.ts
@@ -36844,9 +37647,9 @@ var STALE_TEMP_MS = 60 * 60 * 1e3;
 var READ_CHUNK = 1024 * 1024;
 async function openCache(options) {
   const normalized = normalizeCacheOptions(options);
-  const root = path18.resolve(normalized.path);
-  await mkdir14(path18.join(root, ENTRIES_DIR), { recursive: true });
-  await mkdir14(path18.join(root, TMP_DIR), { recursive: true });
+  const root = path20.resolve(normalized.path);
+  await mkdir16(path20.join(root, ENTRIES_DIR), { recursive: true });
+  await mkdir16(path20.join(root, TMP_DIR), { recursive: true });
   return new FileCache(root, normalized, options.logger ?? silentLogger);
 }
 function isMissing2(error) {
@@ -36901,7 +37704,7 @@ var FileCache = class {
     const file = entryPath(this.path, hex2);
     let handle;
     try {
-      handle = await open21(file, "r");
+      handle = await open24(file, "r");
     } catch (error) {
       if (!isMissing2(error)) throw error;
       this.#stats.misses++;
@@ -36936,7 +37739,7 @@ var FileCache = class {
     checkSize(size);
     if (size > this.#limits.maxBytes) return "too-large";
     const file = entryPath(this.path, hex2);
-    const existing = await stat11(file).catch((error) => {
+    const existing = await stat12(file).catch((error) => {
       if (isMissing2(error)) return void 0;
       throw error;
     });
@@ -36945,10 +37748,10 @@ var FileCache = class {
       await utimes(file, now, now).catch(() => void 0);
       return "present";
     }
-    await mkdir14(path18.join(this.path, TMP_DIR), { recursive: true });
-    await mkdir14(path18.join(this.path, ENTRIES_DIR), { recursive: true });
+    await mkdir16(path20.join(this.path, TMP_DIR), { recursive: true });
+    await mkdir16(path20.join(this.path, ENTRIES_DIR), { recursive: true });
     const temp = tempPath(this.path, hex2);
-    const out = await open21(temp, "wx", 420);
+    const out = await open24(temp, "wx", 420);
     let closed = false;
     try {
       const hash = createHash18("sha256");
@@ -36990,13 +37793,13 @@ var FileCache = class {
     return void 0;
   }
   async #unlinkIfSame(file, ino, dev) {
-    const now = await stat11(file).catch(() => void 0);
+    const now = await stat12(file).catch(() => void 0);
     if (!now || now.ino !== ino || now.dev !== dev) return false;
     return this.#unlink(file);
   }
   async #unlink(file) {
     try {
-      await unlink(file);
+      await unlink2(file);
       return true;
     } catch (error) {
       if (isMissing2(error)) return false;
@@ -37016,24 +37819,24 @@ var FileCache = class {
   }
   /** Scans entries (metadata only) and removes what the limits say; `keep` is the entry just inserted. */
   async #evictNow(keep) {
-    const dir = path18.join(this.path, ENTRIES_DIR);
+    const dir = path20.join(this.path, ENTRIES_DIR);
     const entries = [];
     for (const name of await readdir8(dir)) {
       if (!isEntryName(name)) continue;
-      const info = await stat11(path18.join(dir, name)).catch(() => void 0);
+      const info = await stat12(path20.join(dir, name)).catch(() => void 0);
       if (info?.isFile()) entries.push({ name, size: info.size, usedAtMs: info.mtimeMs });
     }
     const victims = chooseVictims(entries, this.#limits, Date.now(), keep);
     for (const victim of victims) {
-      if (await this.#unlink(path18.join(dir, victim.name))) this.#stats.evictions++;
+      if (await this.#unlink(path20.join(dir, victim.name))) this.#stats.evictions++;
     }
     await this.#removeStaleTemps();
   }
   async #removeStaleTemps() {
-    const dir = path18.join(this.path, TMP_DIR);
+    const dir = path20.join(this.path, TMP_DIR);
     for (const name of await readdir8(dir)) {
-      const file = path18.join(dir, name);
-      const info = await stat11(file).catch(() => void 0);
+      const file = path20.join(dir, name);
+      const info = await stat12(file).catch(() => void 0);
       if (info && Date.now() - info.mtimeMs > STALE_TEMP_MS && await this.#unlink(file)) {
         this.#logger.debug(`Removed a cache temp file left by an insert that did not finish: ${name}`);
       }
@@ -37053,8 +37856,8 @@ function hitOf(digest2, size, handle) {
 
 // src/upload-files.ts
 import { lstatSync as lstatSync2 } from "node:fs";
-import { readlink, realpath, stat as stat12 } from "node:fs/promises";
-import path19 from "node:path";
+import { readlink, realpath, stat as stat13 } from "node:fs/promises";
+import path21 from "node:path";
 
 // src/pack/validate.ts
 var FORBIDDEN_PATH_CHARACTERS = ['"', ":", "<", ">", "|", "*", "?", "\r", "\n"];
@@ -37082,8 +37885,8 @@ async function resolveUploadFiles(artifactName, files, rootDirectory, symlinks =
   }
 }
 async function resolve2(artifactName, files, rootDirectory, symlinks) {
-  const root = path19.resolve(rootDirectory);
-  const rootStat = await stat12(root).catch(() => void 0);
+  const root = path21.resolve(rootDirectory);
+  const rootStat = await stat13(root).catch(() => void 0);
   if (!rootStat?.isDirectory()) {
     throw new ValidationError(
       "ERR_FERRY_INVALID_PATH",
@@ -37105,10 +37908,10 @@ async function resolve2(artifactName, files, rootDirectory, symlinks) {
   const folded = { files: /* @__PURE__ */ new Map(), directories: /* @__PURE__ */ new Map() };
   const out = [];
   for (const file of files) {
-    const absolutePath = path19.resolve(file);
-    const relative = path19.relative(root, absolutePath);
+    const absolutePath = path21.resolve(file);
+    const relative = path21.relative(root, absolutePath);
     const fail = (message) => new ValidationError("ERR_FERRY_INVALID_PATH", message, { artifactName, file });
-    if (relative === "" || relative === ".." || relative.startsWith(`..${path19.sep}`) || path19.isAbsolute(relative)) {
+    if (relative === "" || relative === ".." || relative.startsWith(`..${path21.sep}`) || path21.isAbsolute(relative)) {
       throw fail(`File '${file}' is not inside the root directory '${root}'`);
     }
     let link5;
@@ -37120,7 +37923,7 @@ async function resolve2(artifactName, files, rootDirectory, symlinks) {
         code === "ENOENT" ? `File '${file}' does not exist` : `File '${file}' cannot be read: ${error.message}`
       );
     }
-    const artifactPath = relative.split(path19.sep).join("/");
+    const artifactPath = relative.split(path21.sep).join("/");
     validateFilePath(artifactPath);
     const previous = seen.get(artifactPath);
     if (previous !== void 0) {
@@ -37133,7 +37936,7 @@ async function resolve2(artifactName, files, rootDirectory, symlinks) {
       throw fail(
         code === "ELOOP" ? `Symlink '${file}' is part of a symlink loop` : `Symlink '${file}' is dangling (its target does not exist)`
       );
-    }) : path19.join(await realDirectory(path19.dirname(absolutePath)), path19.basename(absolutePath));
+    }) : path21.join(await realDirectory(path21.dirname(absolutePath)), path21.basename(absolutePath));
     const forbidden = ALLOWED_UNDER_FORBIDDEN.some((dir) => isInside(dir, real)) ? void 0 : FORBIDDEN_ROOTS.find((dir) => isInside(dir, real));
     if (forbidden !== void 0) {
       throw fail(`'${file}' resolves to ${real}, under ${forbidden}, which is never uploaded`);
@@ -37142,9 +37945,9 @@ async function resolve2(artifactName, files, rootDirectory, symlinks) {
       if (!isInside(realRoot, real)) {
         throw fail(`Symlink '${file}' points outside the root directory (${real}); it cannot be preserved`);
       }
-      const target = (await readlink(absolutePath)).split(path19.sep).join("/");
-      const stored = path19.isAbsolute(target) ? path19.relative(path19.dirname(path19.join(realRoot, relative)), real).split(path19.sep).join("/") : target;
-      const targetInfo = await stat12(absolutePath);
+      const target = (await readlink(absolutePath)).split(path21.sep).join("/");
+      const stored = path21.isAbsolute(target) ? path21.relative(path21.dirname(path21.join(realRoot, relative)), real).split(path21.sep).join("/") : target;
+      const targetInfo = await stat13(absolutePath);
       out.push({
         absolutePath,
         artifactPath,
@@ -37154,7 +37957,7 @@ async function resolve2(artifactName, files, rootDirectory, symlinks) {
       });
       continue;
     }
-    const info = link5.isSymbolicLink() ? await stat12(absolutePath) : link5;
+    const info = link5.isSymbolicLink() ? await stat13(absolutePath) : link5;
     if (info.isDirectory()) throw fail(`'${file}' is a directory; pass the files inside it`);
     if (!info.isFile())
       throw fail(`'${file}' is ${specialKind(info)}, not a regular file; it is never uploaded`);
@@ -37192,8 +37995,8 @@ function specialKind(info) {
   return "not a regular file";
 }
 function isInside(root, candidate) {
-  const relative = path19.relative(root, candidate);
-  return relative === "" || !relative.startsWith("..") && !path19.isAbsolute(relative);
+  const relative = path21.relative(root, candidate);
+  return relative === "" || !relative.startsWith("..") && !path21.isAbsolute(relative);
 }
 function withUploadContext(error, artifactName) {
   if (!isFerryError(error)) return error;
@@ -37706,10 +38509,10 @@ async function recordRunCommand(positionals, values, connect4, out) {
   if (runId === void 0) throw new UsageError("record-run needs --run-id (or GITHUB_RUN_ID)");
   const conclusion = choiceOption(values, "conclusion", RUN_CONCLUSIONS);
   const status = choiceOption(values, "status", RUN_STATUSES);
-  const path27 = stringOption(values, "workflow") ?? workflowPath(env["GITHUB_WORKFLOW_REF"]);
+  const path29 = stringOption(values, "workflow") ?? workflowPath(env["GITHUB_WORKFLOW_REF"]);
   const run = {
     runId,
-    ...defined("path", path27),
+    ...defined("path", path29),
     ...defined("name", stringOption(values, "workflow-name") ?? env["GITHUB_WORKFLOW"]),
     ...defined("branch", stringOption(values, "branch") ?? env["GITHUB_REF_NAME"]),
     ...defined("sha", stringOption(values, "sha") ?? env["GITHUB_SHA"]),
@@ -37815,9 +38618,9 @@ async function tokenCommand(values) {
 import { parseArgs } from "node:util";
 
 // src/cli/commands.ts
-import { readFile as readFile8 } from "node:fs/promises";
+import { readFile as readFile9 } from "node:fs/promises";
 import os3 from "node:os";
-import path23 from "node:path";
+import path25 from "node:path";
 
 // src/merge/merge.ts
 import { createHash as createHash19 } from "node:crypto";
@@ -37831,7 +38634,7 @@ function wholeArtifacts(backend, refuse) {
 }
 
 // src/download-many.ts
-import path21 from "node:path";
+import path23 from "node:path";
 
 // src/transport/batch-stop.ts
 function isPermanentAnswer(error) {
@@ -37884,7 +38687,7 @@ var BatchStop = class {
 };
 
 // src/artifact-directory.ts
-import path20 from "node:path";
+import path22 from "node:path";
 function artifactDirectory(root, name, platform = process.platform) {
   const refuse = (reason, cause) => new FerryError(
     "ERR_FERRY_UNSAFE_PATH",
@@ -37901,7 +38704,7 @@ function artifactDirectory(root, name, platform = process.platform) {
     const message = error instanceof Error ? error.message : String(error);
     throw refuse(message.startsWith(prefix) ? message.slice(prefix.length) : message, error);
   }
-  return path20.join(root, name);
+  return path22.join(root, name);
 }
 function windowsNameProblem(name) {
   try {
@@ -38146,7 +38949,7 @@ async function downloadMany(options = {}, behaviour = {}) {
   const ids = artifactIds2 === void 0 ? void 0 : checkIds(artifactIds2);
   const wanted = names === void 0 ? void 0 : checkNames(names);
   const matches = pattern === void 0 ? void 0 : compileNamePattern(pattern);
-  const root = path21.resolve(target ?? process.cwd());
+  const root = path23.resolve(target ?? process.cwd());
   return withBackend(
     "download",
     opts,
@@ -38592,7 +39395,7 @@ async function deleteSources(backend, name, id, merged, ctx) {
 }
 
 // src/server/config/serve-config.ts
-import { readFile as readFile7 } from "node:fs/promises";
+import { readFile as readFile8 } from "node:fs/promises";
 import { dirname as dirname4, isAbsolute, resolve as resolve3 } from "node:path";
 
 // src/server/results/azure/connection-string.ts
@@ -38747,7 +39550,7 @@ var MAX_CONFIG_BYTES = 1024 * 1024;
 async function loadServeConfig(file) {
   let text;
   try {
-    const bytes = await readFile7(file);
+    const bytes = await readFile8(file);
     if (bytes.length > MAX_CONFIG_BYTES) {
       throw configError3("", `the file is ${bytes.length} bytes, more than ${MAX_CONFIG_BYTES}`);
     }
@@ -38859,9 +39662,9 @@ function filesystemStore(value, at, baseDir) {
   if (typeof spec.path !== "string" || spec.path.trim() === "") {
     throw configError3(`${at}.path`, "must be a non-empty string (a directory)");
   }
-  const path27 = isAbsolute(spec.path) ? spec.path : resolve3(baseDir, spec.path);
+  const path29 = isAbsolute(spec.path) ? spec.path : resolve3(baseDir, spec.path);
   return {
-    path: path27,
+    path: path29,
     eviction: spec.eviction === void 0 ? void 0 : eviction(spec.eviction, `${at}.eviction`)
   };
 }
@@ -38932,15 +39735,15 @@ function configError3(at, problem) {
 
 // src/cli/version.ts
 import { readFileSync } from "node:fs";
-import path22 from "node:path";
+import path24 from "node:path";
 import { fileURLToPath } from "node:url";
 var PACKAGE_NAME = "ferry-artifact";
 function packageVersion(from = import.meta.url) {
-  let directory = path22.dirname(fileURLToPath(from));
+  let directory = path24.dirname(fileURLToPath(from));
   for (; ; ) {
-    const candidate = readPackage(path22.join(directory, "package.json"));
+    const candidate = readPackage(path24.join(directory, "package.json"));
     if (candidate?.name === PACKAGE_NAME && typeof candidate.version === "string") return candidate.version;
-    const parent = path22.dirname(directory);
+    const parent = path24.dirname(directory);
     if (parent === directory) return "unknown";
     directory = parent;
   }
@@ -39581,7 +40384,7 @@ async function serve(positionals, values, out) {
   const config = configFile === void 0 ? void 0 : await loadServeConfig(configFile);
   const azureConfig = storeUrl !== void 0 ? azureStoreFromUrl(storeUrl) : config?.azure;
   const azure = azureConfig ? resolveAzureStore(azureConfig, process.env) : void 0;
-  const dataDir = config?.dataDir ?? path23.resolve(stringOption(values, "data") ?? path23.join(os3.homedir(), ".ferry", "serve"));
+  const dataDir = config?.dataDir ?? path25.resolve(stringOption(values, "data") ?? path25.join(os3.homedir(), ".ferry", "serve"));
   const token = stringOption(values, "token") ?? process.env["FERRY_TOKEN"];
   registerSecret(token);
   let limits;
@@ -39593,7 +40396,7 @@ async function serve(positionals, values, out) {
   const secrets = await Promise.all(
     listOption(values, "jwt-secret-file").map((file) => readJwtSecretFile(file))
   );
-  const publicKeys = await Promise.all(listOption(values, "jwt-public-key").map((file) => readFile8(file)));
+  const publicKeys = await Promise.all(listOption(values, "jwt-public-key").map((file) => readFile9(file)));
   const publicUrl = stringOption(values, "public-url");
   const accessLog = choiceOption(values, "access-log", ["json", "text", "off"]);
   const drainTimeoutMs = numberOption(values, "drain-timeout");
@@ -39644,7 +40447,7 @@ function artifactLine(artifact) {
 }
 
 // src/cli/download.ts
-import path24 from "node:path";
+import path26 from "node:path";
 var DIGEST_MISMATCH = ["ignore", "info", "warn", "error"];
 var CONFLICT = ["error", "overwrite", "skip"];
 async function download3(positionals, values, connect4, out) {
@@ -39669,7 +40472,7 @@ async function download3(positionals, values, connect4, out) {
   }
   const common = {
     ...await connect4(),
-    path: path24.resolve(stringOption(values, "path") ?? process.cwd()),
+    path: path26.resolve(stringOption(values, "path") ?? process.cwd()),
     ...values["skip-decompress"] ? { skipDecompress: true } : {},
     ...values["no-restore-modes"] ? { restoreModes: false } : {},
     ...symlinks,
@@ -40021,11 +40824,11 @@ Examples:
 // src/cli/upload.ts
 import { existsSync } from "node:fs";
 import os4 from "node:os";
-import path26 from "node:path";
+import path28 from "node:path";
 
 // src/pack/glob.ts
-import { lstat as lstat5, opendir, stat as stat13 } from "node:fs/promises";
-import path25 from "node:path";
+import { lstat as lstat5, opendir, stat as stat14 } from "node:fs/promises";
+import path27 from "node:path";
 function kindOf(entry) {
   if (!entry) return "other";
   if (entry.isFile()) return "file";
@@ -40054,7 +40857,7 @@ async function globFiles(input, options) {
   const brokenSymlinks = [];
   const specialFiles = [];
   const visit = async (full, kind, top) => {
-    if (!includeHidden && path25.basename(full).startsWith(".")) return void 0;
+    if (!includeHidden && path27.basename(full).startsWith(".")) return void 0;
     const segments = toSegments(full);
     const match = evaluate(patterns, segments);
     const partial = match !== 0 || patterns.some((p) => !p.negate && matchSegments(p.segments, segments, true));
@@ -40065,7 +40868,7 @@ async function globFiles(input, options) {
       kind = kindOf(info);
     }
     if (kind === "symlink") {
-      const target = await stat13(full).catch(() => void 0);
+      const target = await stat14(full).catch(() => void 0);
       if (!target) {
         brokenSymlinks.push(full);
         return void 0;
@@ -40097,7 +40900,7 @@ async function globFiles(input, options) {
       let entries = 0;
       for await (const entry of await opendir(directory)) {
         entries++;
-        const next = await visit(path25.join(directory, entry.name), kindOf(entry), false);
+        const next = await visit(path27.join(directory, entry.name), kindOf(entry), false);
         if (next !== void 0) pending.push(next);
       }
       if (entries === 0 && evaluate(patterns, toSegments(directory)) & MATCH_DIRECTORY) {
@@ -40107,7 +40910,7 @@ async function globFiles(input, options) {
   }
   const sortedFiles = [...files].sort();
   const rootDirectory = rootOf(searchPaths, sortedFiles, options.cwd);
-  const emptyDirectories = emptyCandidates.filter((dir) => dir !== rootDirectory && isInside2(rootDirectory, dir)).map((dir) => path25.relative(rootDirectory, dir).split(path25.sep).join("/")).sort();
+  const emptyDirectories = emptyCandidates.filter((dir) => dir !== rootDirectory && isInside2(rootDirectory, dir)).map((dir) => path27.relative(rootDirectory, dir).split(path27.sep).join("/")).sort();
   return {
     files: sortedFiles,
     rootDirectory,
@@ -40120,30 +40923,30 @@ async function globFiles(input, options) {
 }
 function leastCommonAncestor(paths) {
   if (paths.length === 0) throw new Error("leastCommonAncestor needs at least one path");
-  let common = splitAbsolute(path25.resolve(paths[0]));
+  let common = splitAbsolute(path27.resolve(paths[0]));
   for (const other of paths.slice(1)) {
-    const parts = splitAbsolute(path25.resolve(other));
+    const parts = splitAbsolute(path27.resolve(other));
     let i = 0;
     while (i < common.parts.length && i < parts.parts.length && samePart(common.parts[i], parts.parts[i]))
       i++;
     common = { root: common.root, parts: common.parts.slice(0, i) };
   }
-  return path25.join(common.root, ...common.parts);
+  return path27.join(common.root, ...common.parts);
 }
 function rootOf(searchPaths, files, cwd) {
   if (searchPaths.length > 1) return leastCommonAncestor(searchPaths);
   const only = searchPaths[0];
-  if (only === void 0) return path25.resolve(cwd);
-  if (files.length === 1 && files[0] === only) return path25.dirname(only);
+  if (only === void 0) return path27.resolve(cwd);
+  if (files.length === 1 && files[0] === only) return path27.dirname(only);
   return only;
 }
 function isInside2(root, candidate) {
-  const relative = path25.relative(root, candidate);
-  return relative !== "" && !relative.startsWith("..") && !path25.isAbsolute(relative);
+  const relative = path27.relative(root, candidate);
+  return relative !== "" && !relative.startsWith("..") && !path27.isAbsolute(relative);
 }
 function splitAbsolute(absolute) {
-  const { root } = path25.parse(absolute);
-  return { root, parts: absolute.slice(root.length).split(path25.sep).filter(Boolean) };
+  const { root } = path27.parse(absolute);
+  return { root, parts: absolute.slice(root.length).split(path27.sep).filter(Boolean) };
 }
 function samePart(a, b) {
   return IS_WINDOWS ? a?.toUpperCase() === b?.toUpperCase() : a === b;
@@ -40164,12 +40967,12 @@ function parsePattern(line, options) {
   if (IS_WINDOWS) text = text.replace(/\\/g, "/");
   if (text === "~" || text.startsWith("~/")) {
     if (!options.home) throw invalidPattern(line, "starts with ~ but no home directory is known");
-    text = escapeGlob(toPosix(path25.resolve(options.home))) + text.slice(1);
+    text = escapeGlob(toPosix(path27.resolve(options.home))) + text.slice(1);
   } else if (!isAbsolutePattern(text)) {
-    text = `${escapeGlob(toPosix(path25.resolve(options.cwd)))}/${text}`;
+    text = `${escapeGlob(toPosix(path27.resolve(options.cwd)))}/${text}`;
   }
   const directoryOnly = text.endsWith("/") && text.replace(/\/+$/, "") !== "";
-  const normalized = path25.posix.normalize(text).replace(/\/+$/, "");
+  const normalized = path27.posix.normalize(text).replace(/\/+$/, "");
   const drive = /^[A-Za-z]:/.exec(normalized)?.[0];
   const body = drive ? normalized.slice(drive.length) : normalized;
   const raw = body.split("/").filter(Boolean);
@@ -40221,7 +41024,7 @@ function searchPathsOf(patterns) {
     const k = key(candidate);
     if (included.has(k)) continue;
     let ancestor = false;
-    for (let child = candidate, parent = path25.dirname(child); parent !== child; child = parent, parent = path25.dirname(child)) {
+    for (let child = candidate, parent = path27.dirname(child); parent !== child; child = parent, parent = path27.dirname(child)) {
       if (all.has(key(parent))) {
         ancestor = true;
         break;
@@ -40236,9 +41039,9 @@ function searchPathsOf(patterns) {
 }
 function fromSegments(segments) {
   if (segments.length && /^[A-Za-z]:$/.test(segments[0])) {
-    return path25.join(`${segments[0]}\\`, ...segments.slice(1));
+    return path27.join(`${segments[0]}\\`, ...segments.slice(1));
   }
-  return path25.join("/", ...segments);
+  return path27.join("/", ...segments);
 }
 function evaluate(patterns, segments) {
   let result = 0;
@@ -40344,15 +41147,15 @@ async function upload(positionals, values, connect4, out) {
         `--archive false uploads exactly one file, but the paths matched ${countOf(found.files.length, "file")}`
       );
     }
-    name = path26.basename(found.files[0]);
+    name = path28.basename(found.files[0]);
     if (name !== givenName)
       out.logger.info(`With --archive false the artifact is named '${name}', not '${givenName}'`);
   }
   validateArtifactName(name);
   const root = stringOption(values, "root");
-  const rootDirectory = root === void 0 ? found.rootDirectory : path26.resolve(root);
+  const rootDirectory = root === void 0 ? found.rootDirectory : path28.resolve(root);
   const emptyDirectories = found.emptyDirectories.map(
-    (d) => path26.relative(rootDirectory, path26.join(found.rootDirectory, d)).split(path26.sep).join("/")
+    (d) => path28.relative(rootDirectory, path28.join(found.rootDirectory, d)).split(path28.sep).join("/")
   );
   const started = Date.now();
   const tuning = {
@@ -40381,7 +41184,7 @@ async function upload(positionals, values, connect4, out) {
 }
 function literalWhenItExists(input) {
   if (!/[[\]*?]/.test(input) || input.startsWith("!") || input.startsWith("#")) return input;
-  return existsSync(path26.resolve(input)) ? escapeGlob(input) : input;
+  return existsSync(path28.resolve(input)) ? escapeGlob(input) : input;
 }
 function retentionDays(values, out) {
   const days = numberOption(values, "retention-days");

@@ -1088,14 +1088,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path22 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path24 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path22 && path22[0] !== "/") {
-          path22 = `/${path22}`;
+        if (path24 && path24[0] !== "/") {
+          path24 = `/${path24}`;
         }
-        return new URL(`${origin}${path22}`);
+        return new URL(`${origin}${path24}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1546,39 +1546,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path22, origin }
+          request: { method, path: path24, origin }
         } = evt;
-        debuglog("sending request to %s %s/%s", method, origin, path22);
+        debuglog("sending request to %s %s/%s", method, origin, path24);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path22, origin },
+          request: { method, path: path24, origin },
           response: { statusCode }
         } = evt;
         debuglog(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path22,
+          path24,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path22, origin }
+          request: { method, path: path24, origin }
         } = evt;
-        debuglog("trailers received from %s %s/%s", method, origin, path22);
+        debuglog("trailers received from %s %s/%s", method, origin, path24);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path22, origin },
+          request: { method, path: path24, origin },
           error: error2
         } = evt;
         debuglog(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path22,
+          path24,
           error2.message
         );
       });
@@ -1627,9 +1627,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path22, origin }
+            request: { method, path: path24, origin }
           } = evt;
-          debuglog("sending request to %s %s/%s", method, origin, path22);
+          debuglog("sending request to %s %s/%s", method, origin, path24);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1692,7 +1692,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path22,
+        path: path24,
         method,
         body,
         headers,
@@ -1707,11 +1707,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler) {
-        if (typeof path22 !== "string") {
+        if (typeof path24 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path22[0] !== "/" && !(path22.startsWith("http://") || path22.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path24[0] !== "/" && !(path24.startsWith("http://") || path24.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path22)) {
+        } else if (invalidPathRegex.test(path24)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1777,7 +1777,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path22, query) : path22;
+        this.path = query ? buildURL(path24, query) : path24;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -6470,7 +6470,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request2) {
-      const { method, path: path22, host, upgrade, blocking, reset } = request2;
+      const { method, path: path24, host, upgrade, blocking, reset } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6551,7 +6551,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header4 = `${method} ${path22} HTTP/1.1\r
+      let header4 = `${method} ${path24} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header4 += `host: ${host}\r
@@ -6881,7 +6881,7 @@ var require_client_h2 = __commonJS({
     "use strict";
     var assert = __require("node:assert");
     var { errorMonitor } = __require("node:events");
-    var { pipeline: pipeline9 } = __require("node:stream");
+    var { pipeline: pipeline10 } = __require("node:stream");
     var util = require_util();
     var {
       RequestContentLengthMismatchError,
@@ -7080,7 +7080,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path: path22, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path: path24, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
@@ -7177,7 +7177,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path22;
+      headers[HTTP2_HEADER_PATH] = path24;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7360,7 +7360,7 @@ var require_client_h2 = __commonJS({
     }
     function writeStream(abort, socket, expectsPayload, h2stream, body, client, request2, contentLength) {
       assert(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
-      const pipe = pipeline9(
+      const pipe = pipeline10(
         body,
         h2stream,
         (err) => {
@@ -7530,9 +7530,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path22 = search ? `${pathname}${search}` : pathname;
+        const path24 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path22;
+        this.opts.path = path24;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -8771,10 +8771,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path22 = "/",
+          path: path24 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path22;
+        opts.path = origin + path24;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -10405,7 +10405,7 @@ var require_api_pipeline = __commonJS({
         util.destroy(ret, err);
       }
     };
-    function pipeline9(opts, handler) {
+    function pipeline10(opts, handler) {
       try {
         const pipelineHandler = new PipelineHandler(opts, handler);
         this.dispatch({ ...opts, body: pipelineHandler.req }, pipelineHandler);
@@ -10414,7 +10414,7 @@ var require_api_pipeline = __commonJS({
         return new PassThrough2().destroy(err);
       }
     }
-    module.exports = pipeline9;
+    module.exports = pipeline10;
   }
 });
 
@@ -10746,20 +10746,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path22) {
-      if (typeof path22 !== "string") {
-        return path22;
+    function safeUrl(path24) {
+      if (typeof path24 !== "string") {
+        return path24;
       }
-      const pathSegments = path22.split("?");
+      const pathSegments = path24.split("?");
       if (pathSegments.length !== 2) {
-        return path22;
+        return path24;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path22, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path22);
+    function matchKey(mockDispatch2, { path: path24, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path24);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10781,7 +10781,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path22 }) => matchValue(safeUrl(path22), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path24 }) => matchValue(safeUrl(path24), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10819,9 +10819,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path22, method, body, headers, query } = opts;
+      const { path: path24, method, body, headers, query } = opts;
       return {
-        path: path22,
+        path: path24,
         method,
         body,
         headers,
@@ -11284,10 +11284,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path22, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path24, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path22,
+            Path: path24,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -13579,7 +13579,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants3();
     var EE = __require("node:events");
-    var { Readable: Readable5, pipeline: pipeline9, finished: finished3 } = __require("node:stream");
+    var { Readable: Readable5, pipeline: pipeline10, finished: finished3 } = __require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -14524,7 +14524,7 @@ var require_fetch = __commonJS({
                 status,
                 statusText,
                 headersList,
-                body: decoders.length ? pipeline9(this.body, ...decoders, (err) => {
+                body: decoders.length ? pipeline10(this.body, ...decoders, (err) => {
                   if (err) {
                     this.onError(err);
                   }
@@ -16166,9 +16166,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path22) {
-      for (let i = 0; i < path22.length; ++i) {
-        const code = path22.charCodeAt(i);
+    function validateCookiePath(path24) {
+      for (let i = 0; i < path24.length; ++i) {
+        const code = path24.charCodeAt(i);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -17357,7 +17357,7 @@ var require_connection = __commonJS({
 var require_permessage_deflate = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/websocket/permessage-deflate.js"(exports, module) {
     "use strict";
-    var { createInflateRaw: createInflateRaw2, Z_DEFAULT_WINDOWBITS } = __require("node:zlib");
+    var { createInflateRaw: createInflateRaw3, Z_DEFAULT_WINDOWBITS } = __require("node:zlib");
     var { isValidClientWindowBits } = require_util7();
     var { MessageSizeExceededError } = require_errors();
     var tail = Buffer.from([0, 0, 255, 255]);
@@ -17393,7 +17393,7 @@ var require_permessage_deflate = __commonJS({
             windowBits = Number.parseInt(this.#options.serverMaxWindowBits);
           }
           try {
-            this.#inflate = createInflateRaw2({ windowBits });
+            this.#inflate = createInflateRaw3({ windowBits });
           } catch (err) {
             callback(err);
             return;
@@ -18725,7 +18725,7 @@ ${value}`;
 var require_eventsource = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/eventsource/eventsource.js"(exports, module) {
     "use strict";
-    var { pipeline: pipeline9 } = __require("node:stream");
+    var { pipeline: pipeline10 } = __require("node:stream");
     var { fetching } = require_fetch();
     var { makeRequest } = require_request2();
     var { webidl } = require_webidl();
@@ -18885,7 +18885,7 @@ var require_eventsource = __commonJS({
               ));
             }
           });
-          pipeline9(
+          pipeline10(
             response.body.stream,
             eventSourceStream,
             (error2) => {
@@ -19088,11 +19088,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path22 = opts.path;
+          let path24 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path22 = `/${path22}`;
+            path24 = `/${path24}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path22);
+          url = new URL(util.parseOrigin(url).origin + path24);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -19261,19 +19261,19 @@ var init_error_response = __esm({
 });
 
 // src/server/util/durable.ts
-import { open as open10 } from "node:fs/promises";
-async function fsyncFile(path22) {
-  const handle = await open10(path22, "r");
+import { open as open13 } from "node:fs/promises";
+async function fsyncFile(path24) {
+  const handle = await open13(path24, "r");
   try {
     await handle.sync();
   } finally {
     await handle.close();
   }
 }
-async function fsyncDir(path22) {
+async function fsyncDir(path24) {
   let handle;
   try {
-    handle = await open10(path22, "r");
+    handle = await open13(path24, "r");
   } catch (error2) {
     if (process.platform === "win32") return;
     throw error2;
@@ -19295,29 +19295,29 @@ var init_durable = __esm({
 
 // src/server/util/atomic-file.ts
 import { randomBytes as randomBytes4 } from "node:crypto";
-import { open as open11, readFile as readFile2, rename as rename3, rm as rm6 } from "node:fs/promises";
+import { open as open14, readFile as readFile3, rename as rename3, rm as rm6 } from "node:fs/promises";
 import { dirname as dirname2 } from "node:path";
-async function writeJsonAtomic(path22, value) {
-  const temp = `${path22}.${process.pid}.${randomBytes4(6).toString("hex")}${TEMP_SUFFIX}`;
+async function writeJsonAtomic(path24, value) {
+  const temp = `${path24}.${process.pid}.${randomBytes4(6).toString("hex")}${TEMP_SUFFIX}`;
   try {
-    const handle = await open11(temp, "wx", 420);
+    const handle = await open14(temp, "wx", 420);
     try {
       await handle.writeFile(JSON.stringify(value));
       await handle.sync();
     } finally {
       await handle.close();
     }
-    await rename3(temp, path22);
-    await fsyncDir(dirname2(path22));
+    await rename3(temp, path24);
+    await fsyncDir(dirname2(path24));
   } catch (error2) {
     await rm6(temp, { force: true });
     throw error2;
   }
 }
-async function readJsonFile(path22) {
+async function readJsonFile(path24) {
   let text;
   try {
-    text = await readFile2(path22, "utf8");
+    text = await readFile3(path24, "utf8");
   } catch (error2) {
     if (isNotFound(error2)) return void 0;
     throw error2;
@@ -19544,11 +19544,11 @@ var init_listing_index = __esm({
 // src/server/legacy/chunk-writer.ts
 import { createHash as createHash7 } from "node:crypto";
 import { constants as constants4 } from "node:fs";
-import { open as open12 } from "node:fs/promises";
+import { open as open15 } from "node:fs/promises";
 async function writeChunk(req, file, fresh, target) {
   const md5 = target.expectedMd5 === void 0 ? void 0 : createHash7("md5");
   const flags = constants4.O_WRONLY | constants4.O_CREAT | (fresh ? constants4.O_TRUNC : 0);
-  const handle = await open12(file, flags, 420);
+  const handle = await open15(file, flags, 420);
   let position = target.offset;
   let received = 0;
   let batch = [];
@@ -19629,7 +19629,7 @@ var init_chunk_writer = __esm({
 
 // src/server/util/journal.ts
 import { closeSync as closeSync4, fsyncSync, openSync as openSync4, writeSync } from "node:fs";
-import { open as open13 } from "node:fs/promises";
+import { open as open16 } from "node:fs/promises";
 function parseLine(line, onRecord) {
   if (!line) return;
   let record;
@@ -19646,8 +19646,8 @@ var init_journal = __esm({
     "use strict";
     init_atomic_file();
     Journal = class {
-      constructor(path22) {
-        this.path = path22;
+      constructor(path24) {
+        this.path = path24;
       }
       path;
       #fd;
@@ -19657,10 +19657,10 @@ var init_journal = __esm({
        * is ~25 MB, and reading it whole, splitting it and parsing every line before the first was
        * used held three copies of it at once when a store opened the container.
        */
-      static async replay(path22, onRecord) {
+      static async replay(path24, onRecord) {
         let handle;
         try {
-          handle = await open13(path22, "r");
+          handle = await open16(path24, "r");
         } catch (error2) {
           if (isNotFound(error2)) return;
           throw error2;
@@ -19760,7 +19760,7 @@ import {
   write as writeAt,
   writeSync as writeSync2
 } from "node:fs";
-import { mkdir as mkdir7, open as open14, stat as stat9 } from "node:fs/promises";
+import { mkdir as mkdir9, open as open17, stat as stat10 } from "node:fs/promises";
 import { promisify as promisify4 } from "node:util";
 function listComplete(items, prefix) {
   const within = (p) => prefix === void 0 || p === prefix || p.startsWith(`${prefix}/`);
@@ -19774,8 +19774,8 @@ function listComplete(items, prefix) {
   files.sort((a, b) => compare(a.path, b.path));
   return { files, folders: [...folders].sort(compare) };
 }
-function ancestors2(path22) {
-  const parts = path22.split("/");
+function ancestors2(path24) {
+  const parts = path24.split("/");
   const out = [];
   for (let i = 1; i < parts.length; i++) out.push(parts.slice(0, i).join("/"));
   return out;
@@ -19838,13 +19838,13 @@ var init_container_items = __esm({
       }
       static async load(layout, containerId, maxBytes) {
         const items = new _ContainerItems(layout, containerId, maxBytes);
-        await mkdir7(layout.itemsDir(containerId), { recursive: true });
+        await mkdir9(layout.itemsDir(containerId), { recursive: true });
         await Journal.replay(items.#journal.path, (record) => {
           if (!isItemRecord(record)) return;
           if (record.updatedAt === record.createdAt) record.updatedAt = record.createdAt;
           items.#put(record);
         });
-        items.#packSize = (await stat9(items.packPath).catch(() => void 0))?.size ?? 0;
+        items.#packSize = (await stat10(items.packPath).catch(() => void 0))?.size ?? 0;
         await items.#dropShortItems();
         return items;
       }
@@ -19857,7 +19857,7 @@ var init_container_items = __esm({
       async #dropShortItems() {
         for (const item of this.#items.values()) {
           if (!item.complete || item.total === 0) continue;
-          const onDisk = item.packOffset !== void 0 ? this.#packSize - item.packOffset : (await stat9(this.dataFile(item.path)).catch(() => void 0))?.size ?? 0;
+          const onDisk = item.packOffset !== void 0 ? this.#packSize - item.packOffset : (await stat10(this.dataFile(item.path)).catch(() => void 0))?.size ?? 0;
           if (onDisk < item.total) this.#items.set(item.path, { ...item, complete: false, ranges: [] });
         }
       }
@@ -19874,12 +19874,12 @@ var init_container_items = __esm({
        * than the write itself, and a 10,000-file artifact would create 10,000 of them. A retry of
        * the same item takes new space; the journal's last record says which bytes count.
        */
-      async receiveWhole(path22, chunk, body) {
-        return this.#locks.run(path22, async () => {
-          const existing = this.#items.get(path22);
-          if (existing === void 0) this.#checkNoClash(path22);
-          this.#checkSize(path22, existing, chunk.range.total);
-          if (this.#packSize + body.length > this.#maxBytes) throw this.#tooLarge(path22, body.length);
+      async receiveWhole(path24, chunk, body) {
+        return this.#locks.run(path24, async () => {
+          const existing = this.#items.get(path24);
+          if (existing === void 0) this.#checkNoClash(path24);
+          this.#checkSize(path24, existing, chunk.range.total);
+          if (this.#packSize + body.length > this.#maxBytes) throw this.#tooLarge(path24, body.length);
           const offset = this.#packSize;
           this.#packSize += body.length;
           if (body.length > 0) {
@@ -19888,7 +19888,7 @@ var init_container_items = __esm({
           }
           const now = (/* @__PURE__ */ new Date()).toISOString();
           const record = {
-            path: path22,
+            path: path24,
             total: chunk.range.total,
             gzip: chunk.gzip,
             fileLength: chunk.fileLength ?? null,
@@ -19920,8 +19920,8 @@ var init_container_items = __esm({
         await this.#journal.sync();
         await fsyncDir(this.#layout.itemsDir(this.#containerId));
       }
-      get(path22) {
-        return this.#items.get(path22);
+      get(path24) {
+        return this.#items.get(path24);
       }
       /**
        * The stored bytes of a complete, non-empty item. The file is opened before the stream is
@@ -19929,7 +19929,7 @@ var init_container_items = __esm({
        */
       async open(item) {
         const start = item.packOffset ?? 0;
-        const handle = await open14(item.packOffset !== void 0 ? this.packPath : this.dataFile(item.path), "r");
+        const handle = await open17(item.packOffset !== void 0 ? this.packPath : this.dataFile(item.path), "r");
         return createReadStream2("", {
           fd: handle,
           start,
@@ -19937,25 +19937,25 @@ var init_container_items = __esm({
           highWaterMark: Math.min(READ_HIGH_WATER_MARK, Math.max(item.total, 1))
         });
       }
-      dataFile(path22) {
-        return this.#layout.itemDataFile(this.#containerId, path22);
+      dataFile(path24) {
+        return this.#layout.itemDataFile(this.#containerId, path24);
       }
       /**
        * Receives one chunk. Chunks are keyed by (itemPath, range): the bytes go to their offset in
        * the data file, so a retried chunk replaces the same bytes instead of appending. A different
        * total or encoding means the client started a new upload of that path, so the item restarts.
        */
-      async receiveChunk(path22, chunk, write) {
-        return this.#locks.run(path22, async () => {
+      async receiveChunk(path24, chunk, write) {
+        return this.#locks.run(path24, async () => {
           const now = (/* @__PURE__ */ new Date()).toISOString();
-          const existing = this.#items.get(path22);
+          const existing = this.#items.get(path24);
           const restart = existing !== void 0 && (existing.total !== chunk.range.total || existing.gzip !== chunk.gzip || existing.packOffset !== void 0);
           const fresh = existing === void 0 || restart;
-          if (existing === void 0) this.#checkNoClash(path22);
-          this.#checkSize(path22, existing, chunk.range.total);
+          if (existing === void 0) this.#checkNoClash(path24);
+          this.#checkSize(path24, existing, chunk.range.total);
           const { start, end, total } = chunk.range;
           const base = fresh ? {
-            path: path22,
+            path: path24,
             total,
             gzip: chunk.gzip,
             fileLength: chunk.fileLength ?? null,
@@ -19968,7 +19968,7 @@ var init_container_items = __esm({
           this.#put(base);
           if (restart) await this.#persist(base);
           try {
-            await write(this.dataFile(path22), fresh);
+            await write(this.dataFile(path24), fresh);
           } catch (error2) {
             if (!fresh) await this.#persist(base).catch(() => void 0);
             throw error2;
@@ -19999,13 +19999,13 @@ var init_container_items = __esm({
         return total;
       }
       /** The artifact, with this item at `total` bytes, must stay within the size limit. */
-      #checkSize(path22, existing, total) {
-        if (this.#totalBytes - (existing?.total ?? 0) + total > this.#maxBytes) throw this.#tooLarge(path22, total);
+      #checkSize(path24, existing, total) {
+        if (this.#totalBytes - (existing?.total ?? 0) + total > this.#maxBytes) throw this.#tooLarge(path24, total);
       }
-      #tooLarge(path22, bytes) {
+      #tooLarge(path24, bytes) {
         return new ErrorResponse(
           413,
-          `Storing ${bytes} more bytes for ${JSON.stringify(path22)} would make the artifact larger than the server's limit of ${this.#maxBytes} bytes (maxArtifactBytes)`
+          `Storing ${bytes} more bytes for ${JSON.stringify(path24)} would make the artifact larger than the server's limit of ${this.#maxBytes} bytes (maxArtifactBytes)`
         );
       }
       #put(record) {
@@ -20017,15 +20017,15 @@ var init_container_items = __esm({
         this.#items.set(record.path, record);
       }
       /** A path cannot be both a file and a folder: the client would have to create both on disk. */
-      #checkNoClash(path22) {
-        if (this.#folders.has(path22)) {
-          throw new ErrorResponse(409, `itemPath ${JSON.stringify(path22)} is already a folder in this artifact`);
+      #checkNoClash(path24) {
+        if (this.#folders.has(path24)) {
+          throw new ErrorResponse(409, `itemPath ${JSON.stringify(path24)} is already a folder in this artifact`);
         }
-        const clash = ancestors2(path22).find((folder) => this.#items.has(folder));
+        const clash = ancestors2(path24).find((folder) => this.#items.has(folder));
         if (clash !== void 0) {
           throw new ErrorResponse(
             409,
-            `itemPath ${JSON.stringify(path22)} is below ${JSON.stringify(clash)}, which is already a file`
+            `itemPath ${JSON.stringify(path24)} is below ${JSON.stringify(clash)}, which is already a file`
           );
         }
       }
@@ -20082,9 +20082,9 @@ var init_listing_source = __esm({
 
 // src/server/legacy/artifact-store.ts
 import { randomBytes as randomBytes5 } from "node:crypto";
-import { mkdir as mkdir8, readdir as readdir4, rm as rm7 } from "node:fs/promises";
-function raceLost(artifact, path22, earlier) {
-  const what = earlier ? `lost the race for a file to another upload of artifact ${JSON.stringify(artifact)} in this run and may not write ${JSON.stringify(path22)} either` : `came second: another upload of artifact ${JSON.stringify(artifact)} in this run is writing ${JSON.stringify(path22)}`;
+import { mkdir as mkdir10, readdir as readdir4, rm as rm7 } from "node:fs/promises";
+function raceLost(artifact, path24, earlier) {
+  const what = earlier ? `lost the race for a file to another upload of artifact ${JSON.stringify(artifact)} in this run and may not write ${JSON.stringify(path24)} either` : `came second: another upload of artifact ${JSON.stringify(artifact)} in this run is writing ${JSON.stringify(path24)}`;
   return new ErrorResponse(
     409,
     `This upload ${what}; it is refused so that no file and no artifact mixes the two uploads. Give concurrent uploads different artifact names, or different files`
@@ -20144,7 +20144,7 @@ var init_artifact_store = __esm({
       }
       static async open(layout, options = {}) {
         const store = new _ArtifactStore(layout, options);
-        await mkdir8(layout.containersDir, { recursive: true });
+        await mkdir10(layout.containersDir, { recursive: true });
         await store.#load();
         store.#listing = await ListingIndex.open(legacyListingSource(layout), {
           ...options.listing,
@@ -20211,19 +20211,19 @@ var init_artifact_store = __esm({
        * finalizes, and the winner may replace whatever the loser wrote. Requests without a session
        * (a container URL taken from a listing, or another server's client) are not tracked.
        */
-      claim(containerId, path22, session) {
+      claim(containerId, path24, session) {
         if (session === null) return;
         const mine = this.#sessions.get(session);
         if (!mine || mine.containerId !== containerId) return;
         const now = this.#now();
         const name = this.#byId.get(containerId)?.name ?? String(containerId);
-        if (mine.lostTo !== void 0) throw raceLost(name, path22, true);
-        const key = `${containerId}\0${path22}`;
+        if (mine.lostTo !== void 0) throw raceLost(name, path24, true);
+        const key = `${containerId}\0${path24}`;
         const owner = this.#owners.get(key);
         const other = owner === void 0 || owner === session ? void 0 : this.#sessions.get(owner);
         if (other && this.#isLive(other, now)) {
           mine.lostTo = owner;
-          throw raceLost(name, path22, false);
+          throw raceLost(name, path24, false);
         }
         mine.lastActivity = now;
         this.#owners.set(key, session);
@@ -20255,7 +20255,7 @@ var init_artifact_store = __esm({
             );
           }
           const containerId = await this.#ids.allocate();
-          await mkdir8(this.#layout.itemsDir(containerId), { recursive: true });
+          await mkdir10(this.#layout.itemsDir(containerId), { recursive: true });
           const now = (/* @__PURE__ */ new Date()).toISOString();
           const record = {
             containerId,
@@ -20355,17 +20355,17 @@ var init_artifact_store = __esm({
        * Stores one chunk: a file sent whole (every small file is) goes to the container's pack file,
        * a larger or chunked one to its own data file at the chunk's offset.
        */
-      async receive(artifact, path22, session, chunk, req) {
-        this.claim(artifact.containerId, path22, session);
+      async receive(artifact, path24, session, chunk, req) {
+        this.claim(artifact.containerId, path24, session);
         const items = await this.items(artifact.containerId);
         const { range, gzip: gzip2, fileLength, expectedMd5 } = chunk;
         const length = range.end - range.start;
         if (range.start === 0 && length === range.total && length <= WHOLE_ITEM_LIMIT) {
           const body = await readChunkBody(req, { length, expectedMd5 });
-          await items.receiveWhole(path22, { range, gzip: gzip2, fileLength }, body);
+          await items.receiveWhole(path24, { range, gzip: gzip2, fileLength }, body);
         } else {
           await items.receiveChunk(
-            path22,
+            path24,
             { range, gzip: gzip2, fileLength },
             (file, fresh) => writeChunk(req, file, fresh, { offset: range.start, length, expectedMd5 })
           );
@@ -20455,11 +20455,11 @@ var init_layout = __esm({
 import { join as join2 } from "node:path";
 function mergeRun(id, before, fields, now) {
   const time = now.toISOString();
-  const path22 = fields.path ?? before?.path ?? "";
+  const path24 = fields.path ?? before?.path ?? "";
   return {
     id,
-    path: path22,
-    name: fields.name ?? before?.name ?? (path22.split("/").pop() || ""),
+    path: path24,
+    name: fields.name ?? before?.name ?? (path24.split("/").pop() || ""),
     headBranch: fields.headBranch ?? before?.headBranch ?? "",
     headSha: fields.headSha ?? before?.headSha ?? "",
     event: fields.event ?? before?.event ?? "",
@@ -20614,7 +20614,7 @@ var init_listing_source2 = __esm({
 });
 
 // src/server/results/artifact-index.ts
-import { mkdir as mkdir9, readdir as readdir6, rm as rm9 } from "node:fs/promises";
+import { mkdir as mkdir11, readdir as readdir6, rm as rm9 } from "node:fs/promises";
 import { join as join4 } from "node:path";
 function checkContent(input, size, digest2) {
   if (input.size !== void 0 && input.size !== size) {
@@ -20680,7 +20680,7 @@ var init_artifact_index = __esm({
       }
       static async open(layout, blobs, options = {}) {
         const index = new _ArtifactIndex(layout, blobs, options);
-        await mkdir9(layout.artifactsDir, { recursive: true });
+        await mkdir11(layout.artifactsDir, { recursive: true });
         await index.#load();
         index.#listing = await ListingIndex.open(resultsListingSource(layout), {
           ...options.listing,
@@ -22015,15 +22015,15 @@ var init_azure_legacy_files = __esm({
         this.#prefix = `${prefix}legacy/items/${containerId}/`;
         this.#time = time;
       }
-      #blobName(path22) {
-        return `${this.#prefix}${itemKey(path22)}`;
+      #blobName(path24) {
+        return `${this.#prefix}${itemKey(path24)}`;
       }
       /**
        * Stages one chunk and, when it is the file's last, commits the file. `checkSize` is asked
        * before the commit with the file's previous committed size (0 when new): it throws when the
        * container would grow beyond its limit.
        */
-      async receive(path22, chunk, req, checkSize2) {
+      async receive(path24, chunk, req, checkSize2) {
         const { range } = chunk;
         const length = range.end - range.start;
         if (length > MAX_BLOCK_BYTES2) {
@@ -22033,19 +22033,19 @@ var init_azure_legacy_files = __esm({
           );
         }
         const meta = encodeItem({
-          path: path22,
+          path: path24,
           total: range.total,
           gzip: chunk.gzip,
           fileLength: chunk.fileLength ?? null,
           createdAt: (/* @__PURE__ */ new Date()).toISOString()
         });
         if (meta.length > MAX_META_CHARS) {
-          throw new ErrorResponse(400, `itemPath ${JSON.stringify(path22.slice(0, 200))}... is too long to store`);
+          throw new ErrorResponse(400, `itemPath ${JSON.stringify(path24.slice(0, 200))}... is too long to store`);
         }
-        const staging = this.#streaming.getBlockBlobClient(this.#blobName(path22));
+        const staging = this.#streaming.getBlockBlobClient(this.#blobName(path24));
         const last = range.end === range.total;
         const whole = range.start === 0 && last && length <= WHOLE_PUT_LIMIT;
-        if (whole) await checkSize2(await this.#committedSize(path22), range.total);
+        if (whole) await checkSize2(await this.#committedSize(path24), range.total);
         const body = VerifiedBody.of(req, length, chunk.expectedMd5);
         try {
           if (whole) {
@@ -22066,11 +22066,11 @@ var init_azure_legacy_files = __esm({
         } catch (error2) {
           throw body.failure ?? error2;
         }
-        if (last) await this.#commit(path22, range.total, meta, checkSize2);
+        if (last) await this.#commit(path24, range.total, meta, checkSize2);
       }
       /** Commits the blocks that tile the file; a file with a chunk still missing stays unlisted. */
-      async #commit(path22, total, meta, checkSize2) {
-        const blob = this.#container.getBlockBlobClient(this.#blobName(path22));
+      async #commit(path24, total, meta, checkSize2) {
+        const blob = this.#container.getBlockBlobClient(this.#blobName(path24));
         const list3 = await this.#time("get_block_list", () => blob.getBlockList("all"));
         const ids = tileBlocks(list3.committedBlocks ?? [], list3.uncommittedBlocks ?? [], total);
         if (!ids) return;
@@ -22084,17 +22084,17 @@ var init_azure_legacy_files = __esm({
           })
         );
       }
-      async #committedSize(path22) {
-        return (await this.get(path22))?.total ?? 0;
+      async #committedSize(path24) {
+        return (await this.get(path24))?.total ?? 0;
       }
-      async get(path22) {
+      async get(path24) {
         try {
           const props = await this.#time(
             "blob_properties",
-            () => this.#container.getBlockBlobClient(this.#blobName(path22)).getProperties()
+            () => this.#container.getBlockBlobClient(this.#blobName(path24)).getProperties()
           );
           const item = itemOf(props.metadata?.[ITEM_META], props.lastModified);
-          if (!item || item.path !== path22) return void 0;
+          if (!item || item.path !== path24) return void 0;
           if (props.etag) this.#etags.set(item, props.etag);
           return item;
         } catch (error2) {
@@ -22246,13 +22246,13 @@ var init_azure_legacy_store = __esm({
           throw error2;
         }
       }
-      async receive(artifact, path22, _session, chunk, req) {
+      async receive(artifact, path24, _session, chunk, req) {
         const files = this.#files(artifact.containerId);
         await files.receive(
-          path22,
+          path24,
           chunk,
           req,
-          (previous, total) => this.#checkSize(artifact.containerId, files, path22, previous, total)
+          (previous, total) => this.#checkSize(artifact.containerId, files, path24, previous, total)
         );
       }
       /**
@@ -22261,7 +22261,7 @@ var init_azure_legacy_store = __esm({
        * commits (a listing per file would make a many-file upload quadratic): with several instances
        * writing one container, each bounds what it knows of.
        */
-      async #checkSize(containerId, files, path22, previous, total) {
+      async #checkSize(containerId, files, path24, previous, total) {
         let held = this.#held.get(containerId);
         if (!held) {
           if (this.#held.size >= MAX_COUNTED_CONTAINERS) this.#held.clear();
@@ -22274,7 +22274,7 @@ var init_azure_legacy_store = __esm({
         if (next > max) {
           throw new ErrorResponse(
             413,
-            `Storing ${total} more bytes for ${JSON.stringify(path22)} would make the artifact larger than the server's limit of ${max} bytes (maxArtifactBytes)`
+            `Storing ${total} more bytes for ${JSON.stringify(path24)} would make the artifact larger than the server's limit of ${max} bytes (maxArtifactBytes)`
           );
         }
         this.#held.set(
@@ -23582,7 +23582,7 @@ function info(message) {
 
 // src/action/run-download.ts
 import os7 from "node:os";
-import path21 from "node:path";
+import path23 from "node:path";
 
 // src/core/errors.ts
 import { types } from "node:util";
@@ -24353,8 +24353,10 @@ function findResourceFailure(error2) {
   return void 0;
 }
 async function asResourceError(error2, info2 = {}) {
-  if (isFerryError(error2) && (error2.code === "ERR_FERRY_NO_SPACE" || error2.code === "ERR_FERRY_TOO_MANY_OPEN_FILES")) {
-    return error2;
+  if (isFerryError(error2) && error2.code === "ERR_FERRY_NO_SPACE") return error2;
+  if (isFerryError(error2) && error2.code === "ERR_FERRY_TOO_MANY_OPEN_FILES") {
+    if (info2.concurrency === void 0 || error2.cause === void 0) return error2;
+    return asResourceError(error2.cause, { ...info2, context: { ...info2.context, ...error2.context } });
   }
   const failure = findResourceFailure(error2);
   if (failure === void 0) return error2;
@@ -24691,9 +24693,9 @@ var HeldTarget = class _HeldTarget {
       const tracked = {
         name,
         file: staging.file,
-        remove: () => {
+        remove: (staged) => {
           this.#stagings.delete(tracked);
-          remove();
+          remove(staged);
         }
       };
       this.#stagings.add(tracked);
@@ -24721,10 +24723,10 @@ var HeldTarget = class _HeldTarget {
     return {
       name,
       file: (file) => `${held}/${file}`,
-      remove: () => {
+      remove: (staged) => {
         if (fd === void 0) return;
         try {
-          for (const entry of readdirSync(held)) {
+          for (const entry of listOr(held, staged)) {
             try {
               unlinkSync(`${held}/${entry}`);
             } catch {
@@ -24845,13 +24847,31 @@ function checkedStaging(name, named) {
   return {
     name,
     file: (file) => path2.join(named, file),
-    remove: () => {
+    remove: (staged) => {
       if (removed) return;
       removed = true;
       const stats = lstatOrUndefined(named);
-      if (stats?.isDirectory()) rmSync(named, { recursive: true, force: true });
+      if (!stats?.isDirectory()) return;
+      try {
+        rmSync(named, { recursive: true, force: true });
+      } catch (error2) {
+        if (staged === void 0 || !outOfDescriptors(error2)) throw error2;
+        for (const entry of staged()) rmSync(path2.join(named, entry), { force: true });
+        rmdirSync(named);
+      }
     }
   };
+}
+function outOfDescriptors(error2) {
+  return ["EMFILE", "ENFILE"].includes(errno(error2) ?? "");
+}
+function listOr(held, staged) {
+  try {
+    return readdirSync(held);
+  } catch (error2) {
+    if (staged === void 0 || !outOfDescriptors(error2)) throw error2;
+    return staged();
+  }
 }
 function lstatOrUndefined(p) {
   try {
@@ -25579,8 +25599,8 @@ var LegacyListingCheck = class {
     for (let i = 1; i < parts.length; i++) this.#addDirectory(parts.slice(0, i).join("/"), artifactPath);
   }
   /** `path` must be a directory because of `because` (itself a folder item, or a file below it). */
-  #addDirectory(path22, because) {
-    const folded = fold(path22);
+  #addDirectory(path24, because) {
+    const folded = fold(path24);
     if (this.#directories.has(folded)) return;
     const file = this.#files.get(folded);
     if (file !== void 0) {
@@ -25588,7 +25608,7 @@ var LegacyListingCheck = class {
         `${printable(file)} is listed as a file, but ${printable(because)} needs it to be a folder`
       );
     }
-    this.#directories.set(folded, path22);
+    this.#directories.set(folded, path24);
   }
   #limit(what, option) {
     const error2 = limitError(what, option, this.#limits[option], `Legacy artifact ${printable(this.#name)}`);
@@ -26126,8 +26146,8 @@ function md5Base64(buf) {
 // src/pack/chunk-reader.ts
 import { open as open3 } from "node:fs/promises";
 var ChunkReader = class {
-  constructor(path22, context = {}, onRead) {
-    this.path = path22;
+  constructor(path24, context = {}, onRead) {
+    this.path = path24;
     this.context = context;
     this.onRead = onRead;
   }
@@ -27137,8 +27157,16 @@ async function fetchOnce(url, file, state, options) {
     );
     let overrun;
     let got = 0;
-    const handle = await open6(file, append ? "a" : "w");
-    if (append) await handle.truncate(state.received);
+    let sinkFailure;
+    if (typeof file !== "string" && !append) await file.start(state.contentType, state.expectedTotal);
+    const handle = typeof file === "string" ? await open6(file, append ? "a" : "w") : void 0;
+    if (append) await handle?.truncate(state.received);
+    const put2 = (chunks) => (handle !== void 0 ? writeFully(handle, chunks) : file.write(chunks)).catch(
+      (error2) => {
+        sinkFailure ??= error2;
+        throw error2;
+      }
+    );
     const watchdog = watchThroughput(
       options.stall ?? options.http.stallPolicy,
       "Download",
@@ -27157,7 +27185,7 @@ async function fetchOnce(url, file, state, options) {
       highWaterMark: 4 * 1024 * 1024,
       write(chunk, _encoding, done) {
         watchdog.add(chunk.length);
-        writeFully(handle, [chunk]).then(() => options.tee?.write([chunk])).then(() => {
+        put2([chunk]).then(() => options.tee?.write([chunk])).then(() => {
           persisted([chunk]);
           done();
         }, done);
@@ -27165,7 +27193,7 @@ async function fetchOnce(url, file, state, options) {
       writev(entries, done) {
         const chunks = entries.map((e) => e.chunk);
         for (const chunk of chunks) watchdog.add(chunk.length);
-        writeFully(handle, chunks).then(() => options.tee?.write(chunks)).then(() => {
+        put2(chunks).then(() => options.tee?.write(chunks)).then(() => {
           persisted(chunks);
           done();
         }, done);
@@ -27186,11 +27214,12 @@ async function fetchOnce(url, file, state, options) {
     } catch (error2) {
       if (error2 instanceof StalledTransferError) throw error2;
       if (overrun !== void 0) throw overrun;
+      if (sinkFailure !== void 0 && !findResourceFailure(sinkFailure)) throw sinkFailure;
       if (findResourceFailure(error2)) {
         throw await asResourceError(error2, {
           context: options.context,
           // The temporary directory holding `file` is removed; its parent is tempDir.
-          removedOnFailure: dirname(file),
+          ...typeof file === "string" ? { removedOnFailure: dirname(file) } : {},
           neededBytes: state.expectedTotal ?? declared
         });
       }
@@ -27201,7 +27230,7 @@ async function fetchOnce(url, file, state, options) {
       );
     } finally {
       watchdog.stop();
-      await handle.close();
+      await handle?.close();
     }
     if (declared !== void 0 && got !== declared) {
       throw new IntegrityError("ERR_FERRY_INTEGRITY", `Download truncated: ${got} of ${declared} bytes`, {
@@ -27724,8 +27753,8 @@ function expiresAt(days) {
 }
 
 // src/backends/results/download.ts
-import { mkdir as mkdir6, mkdtemp as mkdtemp2, rm as rm5 } from "node:fs/promises";
-import path12 from "node:path";
+import { mkdir as mkdir8, mkdtemp as mkdtemp2, rm as rm5 } from "node:fs/promises";
+import path14 from "node:path";
 
 // src/pack/zip/central-directory.ts
 import { crc32 as crc323 } from "node:zlib";
@@ -27744,6 +27773,7 @@ var WINDOW = 1024 * 1024;
 var U16 = 65535;
 var U32 = 4294967295;
 var FLAG_ENCRYPTED = 1;
+var FLAG_DATA_DESCRIPTOR = 8;
 var FLAG_PATCHED = 32;
 var FLAG_STRONG_ENCRYPTION = 64;
 var FLAG_UTF8 = 2048;
@@ -28521,7 +28551,7 @@ function checkLinkTarget(item, text, linkKeys) {
   }
   return visited;
 }
-async function readLinkTargets(plan, handle, dataLimit, signal) {
+async function readLinkTargets(plan, readEntry, signal) {
   const linkKeys = new Set(plan.items.filter((i) => i.kind === "link").map((i) => fold2(i.key)));
   const linkWalks = [];
   for (const item of plan.items) {
@@ -28532,7 +28562,7 @@ async function readLinkTargets(plan, handle, dataLimit, signal) {
         `Symbolic link entry ${printable(item.entry.name)} is refused: its link text is ${item.entry.uncompressedSize} bytes long`
       );
     }
-    const raw = await readEntryBuffer(handle, item.entry, dataLimit);
+    const raw = await readEntry(item.entry);
     let text;
     try {
       text = LINK_TEXT.decode(raw);
@@ -28565,7 +28595,7 @@ async function entrySha256(handle, entry, dataLimit) {
   for await (const chunk of input) hash.update(chunk);
   return hash.digest("hex");
 }
-async function preflight(plan, options, linkWalks, handle, dataLimit) {
+async function preflight(plan, options, linkWalks, sha256Of) {
   const { target } = options;
   let targetStats;
   try {
@@ -28610,7 +28640,7 @@ async function preflight(plan, options, linkWalks, handle, dataLimit) {
       const state = item.kind === "link" ? "different" : await compareExisting(item.dest, {
         size: item.entry.uncompressedSize,
         crc32: item.entry.crc32,
-        sha256: () => entrySha256(handle, item.entry, dataLimit)
+        sha256: () => sha256Of(item.entry)
       });
       if (state === "directory") {
         throw conflict(
@@ -28771,9 +28801,13 @@ async function extractNormalized(zipPath, opts) {
     checkDeclaredLimits(directory.entries, opts.limits);
     const plan = planEntries(directory.entries, opts);
     const dataLimit = directory.centralDirectoryOffset;
-    const linkWalks = await readLinkTargets(plan, handle, dataLimit, signal);
+    const linkWalks = await readLinkTargets(
+      plan,
+      (entry) => readEntryBuffer(handle, entry, dataLimit),
+      signal
+    );
     throwIfAborted(signal);
-    await preflight(plan, opts, linkWalks, handle, dataLimit);
+    await preflight(plan, opts, linkWalks, (entry) => entrySha256(handle, entry, dataLimit));
     const createdTarget = await mkdir4(target, { recursive: true });
     let held;
     let staging;
@@ -29077,14 +29111,696 @@ async function placeRawFile(blob, fileName, target, conflict2, context) {
   }
 }
 
+// src/backends/results/one-pass-sink.ts
+init_write_fully();
+import { mkdir as mkdir7, open as open11, rmdir as rmdir5 } from "node:fs/promises";
+import path13 from "node:path";
+
+// src/pack/zip/stream-extract.ts
+import { chmod as chmod2, mkdir as mkdir6, open as open10, readFile as readFile2, rmdir as rmdir4, stat as stat8, symlink as symlink3, unlink as unlink2 } from "node:fs/promises";
+import path12 from "node:path";
+
+// src/pack/zip/stream-stager.ts
+import { open as open9 } from "node:fs/promises";
+import { crc32 as crc325, createInflateRaw as createInflateRaw2, inflateRawSync as inflateRawSync2 } from "node:zlib";
+import { pipeline as pipeline5 } from "node:stream/promises";
+init_write_fully();
+var NotStreamableError = class extends IntegrityError {
+  name = "NotStreamableError";
+  constructor(message) {
+    super("ERR_FERRY_INTEGRITY", `The archive cannot be extracted while it streams: ${message}`);
+  }
+};
+var SIG_CENTRAL2 = 33639248;
+var SIG_EOCD2 = 101010256;
+var SIG_EOCD642 = 101075792;
+var SIG_DESCRIPTOR = 134695760;
+var U322 = 4294967295;
+var UTF82 = new TextDecoder("utf-8");
+var STAGED_MODE = 511;
+var StreamStager = class {
+  constructor(file, limits) {
+    this.file = file;
+    this.limits = limits;
+  }
+  file;
+  limits;
+  entries = [];
+  /** Absolute offset where the first byte after the last entry arrived (the central directory). */
+  tailStart;
+  #phase = "header";
+  #offset = 0;
+  #pending = Buffer.alloc(0);
+  #current;
+  #tail;
+  #total = 0;
+  #firstHeader;
+  /** Bytes consumed so far (a resumed download continues here). */
+  get offset() {
+    return this.#offset;
+  }
+  /**
+   * Bytes the staging has had to hold so far: the entries staged, and the one being received at
+   * its declared size (what it has grown to, without a declaration). The figure a full disk's
+   * error quotes: the central directory, which holds the whole artifact's size, comes last.
+   */
+  get bytesToStage() {
+    const current = this.#current;
+    const receiving = current === void 0 ? 0 : Math.max(current.declaredUncompressed ?? 0, current.uncompressedSize);
+    return this.entries.reduce((sum, entry) => sum + entry.uncompressedSize, receiving);
+  }
+  /**
+   * Every name this stager may have created in the staging (the entries so far, the one being
+   * received, the end file): what to unlink when the directory cannot be listed.
+   */
+  *stagedNames() {
+    const count = this.entries.length + (this.#current !== void 0 ? 1 : 0);
+    for (let index = 0; index < count; index++) yield String(index);
+    yield "directory";
+  }
+  /** Consumes the next bytes of the archive, in order. */
+  async write(chunk) {
+    let rest = chunk;
+    while (rest !== void 0 && rest.length > 0) rest = await this.#step(rest);
+  }
+  /**
+   * The stream is complete: the end records must have arrived. Returns the sparse file holding
+   * the first local header's signature, the central directory and the end records at their offsets.
+   */
+  async finish() {
+    if (this.#phase !== "tail" || this.#tail === void 0 || this.tailStart === void 0) {
+      throw new NotStreamableError(
+        `the archive ended at offset ${this.#offset} before its central directory`
+      );
+    }
+    const first = this.entries[0];
+    if (first !== void 0 && this.#firstHeader !== void 0) {
+      await this.#tail.write(this.#firstHeader, 0, this.#firstHeader.length, first.offset);
+    }
+    await this.#tail.close();
+    this.#tail = void 0;
+    return this.file("directory");
+  }
+  /** Closes what is open; the caller removes the staging directory. */
+  async close() {
+    const current = this.#current;
+    this.#current = void 0;
+    if (current !== void 0) {
+      current.inflate?.destroy();
+      await current.written?.catch(() => void 0);
+      if (current.inflate === void 0) await current.out?.close().catch(() => void 0);
+    }
+    await this.#tail?.close().catch(() => void 0);
+    this.#tail = void 0;
+  }
+  async #step(chunk) {
+    switch (this.#phase) {
+      case "header":
+        return this.#header(chunk);
+      case "data":
+        return this.#data(chunk);
+      case "descriptor":
+        return this.#descriptor(chunk);
+      case "tail":
+        await this.#writeTail(chunk);
+        return void 0;
+    }
+  }
+  /** Gathers `need` bytes in #pending; returns what is left of `chunk`, or undefined if more are needed. */
+  #gather(chunk, need) {
+    const take = Math.max(0, Math.min(need - this.#pending.length, chunk.length));
+    if (take > 0) this.#pending = Buffer.concat([this.#pending, chunk.subarray(0, take)]);
+    this.#offset += take;
+    return this.#pending.length >= need ? chunk.subarray(take) : void 0;
+  }
+  async #header(chunk) {
+    const start = this.#offset - this.#pending.length;
+    let rest = this.#gather(chunk, 4);
+    if (rest === void 0) return void 0;
+    const signature = this.#pending.readUInt32LE(0);
+    if (signature === SIG_CENTRAL2 || signature === SIG_EOCD2 || signature === SIG_EOCD642) {
+      this.tailStart = start;
+      this.#phase = "tail";
+      this.#tail = await open9(this.file("directory"), "wx", 384);
+      const head = this.#pending;
+      this.#pending = Buffer.alloc(0);
+      this.#offset -= head.length;
+      await this.#writeTail(head);
+      return rest;
+    }
+    if (signature !== SIG_LOCAL) {
+      throw new NotStreamableError(
+        `no local header at offset ${start} (signature 0x${signature.toString(16)})`
+      );
+    }
+    rest = this.#gather(rest, LOCAL_HEADER_SIZE);
+    if (rest === void 0) return void 0;
+    const fixed = this.#pending;
+    const need = LOCAL_HEADER_SIZE + fixed.readUInt16LE(26) + fixed.readUInt16LE(28);
+    rest = this.#gather(rest, need);
+    if (rest === void 0) return void 0;
+    const header4 = this.#pending;
+    this.#pending = Buffer.alloc(0);
+    await this.#begin(header4, start);
+    return rest;
+  }
+  async #begin(header4, start) {
+    const flags = header4.readUInt16LE(6);
+    const method = header4.readUInt16LE(8);
+    if (flags & FLAG_ENCRYPTED) throw new NotStreamableError("an entry is encrypted");
+    if (method !== 0 && method !== 8) throw new NotStreamableError(`an entry uses method ${method}`);
+    const descriptor = (flags & FLAG_DATA_DESCRIPTOR) !== 0;
+    if (descriptor && method === 0) {
+      throw new NotStreamableError(
+        "a stored entry has a data descriptor: its end is only in the central directory"
+      );
+    }
+    if (this.entries.length >= this.limits.maxEntries) {
+      throw new NotStreamableError("the archive has more entries than limits.maxEntries");
+    }
+    const nameLength = header4.readUInt16LE(26);
+    const nameBytes = header4.subarray(LOCAL_HEADER_SIZE, LOCAL_HEADER_SIZE + nameLength);
+    const name = flags & FLAG_UTF8 ? UTF82.decode(nameBytes) : decodeCp437(nameBytes);
+    let compressed = header4.readUInt32LE(18);
+    let uncompressed = header4.readUInt32LE(22);
+    const zip64 = findZip64(header4.subarray(LOCAL_HEADER_SIZE + nameLength));
+    if (zip64 !== void 0 && (compressed === U322 || uncompressed === U322)) {
+      if (zip64.length < 16) throw new NotStreamableError("a zip64 extra field is too short");
+      uncompressed = Number(zip64.readBigUInt64LE(0));
+      compressed = Number(zip64.readBigUInt64LE(8));
+    }
+    if (this.entries.length === 0) this.#firstHeader = header4.subarray(0, 4);
+    const index = this.entries.length;
+    const small = !descriptor && isSmallFile(compressed, uncompressed);
+    const out = small ? void 0 : await open9(this.file(String(index)), "wx", STAGED_MODE);
+    const current = {
+      index,
+      offset: start,
+      name,
+      flags,
+      method,
+      crc32: 0,
+      compressedSize: 0,
+      uncompressedSize: 0,
+      out,
+      small: small ? [] : void 0,
+      declaredCompressed: descriptor ? void 0 : compressed,
+      declaredUncompressed: descriptor ? void 0 : uncompressed,
+      zip64: zip64 !== void 0,
+      fed: 0
+    };
+    this.#current = current;
+    this.#phase = "data";
+    if (small) {
+      if (compressed === 0) this.#writeSmall(current);
+    } else if (method === 8) {
+      const inflate = createInflateRaw2();
+      inflate.on("data", (data) => this.#inflated(current, data));
+      current.inflate = inflate;
+      current.failed = new Promise((_, reject) => inflate.once("error", reject));
+      current.failed.catch(() => void 0);
+      current.written = pipeline5(
+        inflate,
+        out.createWriteStream({ highWaterMark: 1024 * 1024 })
+      );
+      current.written.catch(() => void 0);
+    } else if (current.declaredCompressed === 0) {
+      await this.#end(current);
+    }
+  }
+  /** Counts inflated bytes against the limits as they come out. */
+  #inflated(current, data) {
+    current.crc32 = crc325(data, current.crc32);
+    current.uncompressedSize += data.length;
+    this.#total += data.length;
+    const consumed = Math.max(current.inflate?.bytesWritten ?? 0, 1);
+    const over = this.#total > this.limits.maxTotalBytes || current.declaredUncompressed !== void 0 && current.uncompressedSize > current.declaredUncompressed || current.uncompressedSize > RATIO_THRESHOLD_BYTES && current.uncompressedSize / consumed > this.limits.maxRatio * 4;
+    if (over)
+      current.inflate?.destroy(new NotStreamableError("an entry inflates past a limit or its declared size"));
+  }
+  async #data(chunk) {
+    const current = this.#current;
+    if (current.small !== void 0) {
+      const remaining = current.declaredCompressed - current.compressedSize;
+      const part = chunk.length > remaining ? chunk.subarray(0, remaining) : chunk;
+      current.small.push(part);
+      current.compressedSize += part.length;
+      this.#offset += part.length;
+      if (current.compressedSize === current.declaredCompressed) this.#writeSmall(current);
+      return chunk.subarray(part.length);
+    }
+    if (current.inflate === void 0) {
+      const remaining = current.declaredCompressed - current.compressedSize;
+      const part = chunk.length > remaining ? chunk.subarray(0, remaining) : chunk;
+      this.#total += part.length;
+      if (this.#total > this.limits.maxTotalBytes) {
+        throw new NotStreamableError("the entries pass limits.maxTotalBytes");
+      }
+      await writeFully(current.out, [part]);
+      current.crc32 = crc325(part, current.crc32);
+      current.compressedSize += part.length;
+      current.uncompressedSize += part.length;
+      this.#offset += part.length;
+      if (current.compressedSize === current.declaredCompressed) await this.#end(current);
+      return chunk.subarray(part.length);
+    }
+    const inflate = current.inflate;
+    current.fed += chunk.length;
+    try {
+      await Promise.race([
+        new Promise(
+          (resolve2, reject) => inflate.write(chunk, (error2) => error2 ? reject(error2) : resolve2())
+        ),
+        current.failed
+      ]);
+    } catch (error2) {
+      if (error2 instanceof NotStreamableError) throw error2;
+      throw new NotStreamableError(`an entry does not inflate (${error2.message})`);
+    }
+    const unconsumed = current.fed - inflate.bytesWritten;
+    const used = chunk.length - unconsumed;
+    this.#offset += used;
+    if (unconsumed === 0 && !inflate.readableEnded) return void 0;
+    current.compressedSize = inflate.bytesWritten;
+    inflate.end();
+    try {
+      await Promise.race([current.written, current.failed]);
+    } catch (error2) {
+      if (error2 instanceof NotStreamableError) throw error2;
+      throw new NotStreamableError(`an entry does not inflate (${error2.message})`);
+    }
+    if (current.declaredCompressed !== void 0 && current.declaredCompressed !== current.compressedSize) {
+      throw new NotStreamableError("an entry ends before or after the size its local header declares");
+    }
+    await this.#end(current);
+    return chunk.subarray(used);
+  }
+  /**
+   * A small entry's bytes are all in: inflated in one call (bounded by its declared size),
+   * checked against the declared size, counted against the limits, and written synchronously.
+   * The CRC-32 is computed here and compared with the central directory's at the end, as for
+   * streamed entries.
+   */
+  #writeSmall(current) {
+    const compressed = Buffer.concat(current.small ?? []);
+    current.small = void 0;
+    const declared = current.declaredUncompressed;
+    let data = compressed;
+    if (current.method === 8) {
+      try {
+        const { buffer, engine } = inflateRawSync2(compressed, {
+          maxOutputLength: Math.max(declared, 1),
+          info: true
+        });
+        if (engine.bytesWritten !== compressed.length) {
+          throw new NotStreamableError("an entry ends before or after the size its local header declares");
+        }
+        data = buffer;
+      } catch (error2) {
+        if (error2 instanceof NotStreamableError) throw error2;
+        throw new NotStreamableError(`an entry does not inflate (${error2.message})`);
+      }
+    }
+    if (data.length !== declared) {
+      throw new NotStreamableError("an entry has a different size than its local header declares");
+    }
+    this.#total += data.length;
+    if (this.#total > this.limits.maxTotalBytes) {
+      throw new NotStreamableError("the entries pass limits.maxTotalBytes");
+    }
+    current.crc32 = crc325(data);
+    current.uncompressedSize = data.length;
+    writeSmallFileSync(this.file(String(current.index)), data, { mode: STAGED_MODE });
+    this.#phase = "header";
+    this.#push(current);
+  }
+  async #end(current) {
+    if (current.inflate === void 0) await current.out?.close();
+    if (current.declaredUncompressed !== void 0 && current.declaredUncompressed !== current.uncompressedSize) {
+      throw new NotStreamableError("an entry has a different size than its local header declares");
+    }
+    this.#phase = current.declaredCompressed === void 0 ? "descriptor" : "header";
+    if (this.#phase === "header") this.#push(current);
+  }
+  #push(current) {
+    this.#current = void 0;
+    const { index, offset, name, flags, method, crc32: crc328, compressedSize, uncompressedSize } = current;
+    this.entries.push({ index, offset, name, flags, method, crc32: crc328, compressedSize, uncompressedSize });
+  }
+  /** The data descriptor: optional signature, CRC-32, then 4- or 8-byte sizes (zip64). */
+  #descriptor(chunk) {
+    const current = this.#current;
+    let rest = this.#gather(chunk, 4);
+    if (rest === void 0) return void 0;
+    const signed = this.#pending.readUInt32LE(0) === SIG_DESCRIPTOR;
+    const need = (signed ? 8 : 4) + (current.zip64 ? 16 : 8);
+    rest = this.#gather(rest, need);
+    if (rest === void 0) return void 0;
+    const body = this.#pending.subarray(signed ? 4 : 0);
+    this.#pending = Buffer.alloc(0);
+    const crc = body.readUInt32LE(0);
+    const compressed = current.zip64 ? Number(body.readBigUInt64LE(4)) : body.readUInt32LE(4);
+    const uncompressed = current.zip64 ? Number(body.readBigUInt64LE(12)) : body.readUInt32LE(8);
+    if (crc !== current.crc32 || compressed !== current.compressedSize || uncompressed !== current.uncompressedSize) {
+      throw new NotStreamableError("a data descriptor does not match the data before it");
+    }
+    this.#phase = "header";
+    this.#push(current);
+    return rest;
+  }
+  async #writeTail(chunk) {
+    const tail = this.#tail;
+    let done = 0;
+    while (done < chunk.length) {
+      const { bytesWritten } = await tail.write(chunk, done, chunk.length - done, this.#offset + done);
+      done += bytesWritten;
+    }
+    this.#offset += chunk.length;
+  }
+};
+function findZip64(extra) {
+  for (let at = 0; at + 4 <= extra.length; ) {
+    const id = extra.readUInt16LE(at);
+    const size = extra.readUInt16LE(at + 2);
+    if (id === 1) return extra.subarray(at + 4, Math.min(at + 4 + size, extra.length));
+    at += 4 + size;
+  }
+  return void 0;
+}
+
+// src/pack/zip/stream-extract.ts
+var STAGING_PREFIX2 = ".ferry-staging-";
+async function openStreamExtraction(options) {
+  const opts = normalizeExtractOptions(options);
+  throwIfAborted(opts.signal);
+  const createdTarget = await mkdir6(opts.target, { recursive: true });
+  let held;
+  try {
+    held = HeldTarget.open(opts.target, opts.context !== void 0 ? { context: opts.context } : {});
+    return new Extraction(opts, held, createdTarget);
+  } catch (error2) {
+    held?.close();
+    if (createdTarget !== void 0) await removeCreatedChain2(opts.target, createdTarget);
+    throw withErrorContext(error2, opts.context);
+  }
+}
+var Extraction = class {
+  constructor(opts, held, createdTarget) {
+    this.opts = opts;
+    this.held = held;
+    this.createdTarget = createdTarget;
+    this.#staging = held.createStaging(STAGING_PREFIX2);
+    this.#stager = this.#newStager();
+  }
+  opts;
+  held;
+  createdTarget;
+  #staging;
+  #stager;
+  #done = false;
+  get offset() {
+    return this.#stager.offset;
+  }
+  #newStager() {
+    const staging = this.#staging;
+    return new StreamStager((name) => staging.file(name), this.opts.limits);
+  }
+  async write(chunk) {
+    throwIfAborted(this.opts.signal);
+    try {
+      await this.#stager.write(chunk);
+    } catch (error2) {
+      throw await this.#resourceError(error2);
+    }
+  }
+  async reset() {
+    await this.#stager.close();
+    this.#staging.remove(() => this.#stager.stagedNames());
+    this.#staging = this.held.createStaging(STAGING_PREFIX2);
+    this.#stager = this.#newStager();
+  }
+  async materialize() {
+    try {
+      return await this.#materialize();
+    } catch (error2) {
+      await this.dispose();
+      if (this.opts.signal?.aborted && !isFerryError(error2)) throw new AbortError(this.opts.signal.reason);
+      throw withErrorContext(await this.#resourceError(error2), this.opts.context);
+    }
+  }
+  async #materialize() {
+    const { opts } = this;
+    const stager = this.#stager;
+    const directoryFile = await stager.finish();
+    const directory = await readDirectory(directoryFile, opts);
+    if (directory.centralDirectoryOffset !== stager.tailStart) {
+      throw new NotStreamableError("the central directory does not start where the entries end");
+    }
+    const { entries } = directory;
+    const streamed = matchStreamed(entries, stager.entries);
+    checkDeclaredLimits(entries, opts.limits);
+    const plan = planEntries(entries, opts);
+    const staging = this.#staging;
+    const stagingName = fold2(staging.name);
+    if (plan.items.some((i) => fold2(i.key.split("/")[0] ?? "") === stagingName)) {
+      throw unsafe4(`The archive contains an entry under ${printable(staging.name)}, the staging directory`);
+    }
+    const stagedFile = (entry) => staging.file(String(streamed.get(entry.localHeaderOffset).index));
+    const stagedPath = (item) => stagedFile(item.entry);
+    const linkWalks = await readLinkTargets(plan, (entry) => readFile2(stagedFile(entry)), opts.signal);
+    throwIfAborted(opts.signal);
+    await preflight(
+      plan,
+      opts,
+      linkWalks,
+      async (entry) => (await digestRegularFile(stagedFile(entry)))?.sha256 ?? ""
+    );
+    await this.#applyKinds(plan.items, stagedPath);
+    throwIfAborted(opts.signal);
+    const result = await moveIntoPlace(plan, opts, this.held, stagedPath);
+    this.#done = true;
+    await this.dispose();
+    return result;
+  }
+  /**
+   * Staged files were created with every permission bit (so the umask applied); the archive's
+   * mode, known only from the central directory, is intersected with that now. Link entries
+   * kept as links (symlinks: 'preserve') become links.
+   */
+  async #applyKinds(items, stagedPath) {
+    let created2;
+    for (const item of items) {
+      if (item.kind === "directory") continue;
+      const staged = stagedPath(item);
+      if (item.kind === "link") {
+        await unlink2(staged);
+        await symlink3(item.linkText, staged);
+        continue;
+      }
+      created2 ??= (await stat8(staged)).mode & 511;
+      const wanted = this.opts.restoreModes && !item.entry.isSymlink && item.entry.mode !== void 0 ? item.entry.mode & 511 : 438;
+      const mode = created2 & wanted;
+      if (mode !== created2) await chmod2(staged, mode);
+    }
+  }
+  async #resourceError(error2) {
+    if (error2 instanceof NotStreamableError) return error2;
+    return asResourceError(error2, {
+      context: this.opts.context,
+      // The staging is removed because of the failure: what it holds counts as free in the target.
+      removedOnFailure: path12.join(this.opts.target, this.#staging.name),
+      neededBytes: this.#stager.bytesToStage
+    });
+  }
+  async dispose() {
+    await this.#stager.close();
+    this.#staging.remove(() => this.#stager.stagedNames());
+    this.held.close();
+    if (!this.#done && this.createdTarget !== void 0) {
+      await removeCreatedChain2(this.opts.target, this.createdTarget);
+    }
+  }
+};
+async function readDirectory(file, opts) {
+  const handle = await open10(file, "r");
+  try {
+    const directory = await readZipDirectory(handle, { maxEntries: opts.limits.maxEntries });
+    if (directory.prefixBytes !== 0)
+      throw new NotStreamableError("the archive has bytes before its first entry");
+    return directory;
+  } catch (error2) {
+    if (error2 instanceof NotStreamableError) throw error2;
+    throw new NotStreamableError(`its central directory does not parse (${error2.message})`);
+  } finally {
+    await handle.close();
+  }
+}
+function matchStreamed(entries, streamed) {
+  const byOffset = new Map(streamed.map((s) => [s.offset, s]));
+  const differs = (why) => new NotStreamableError(`the central directory does not match the local headers (${why})`);
+  if (entries.length !== streamed.length) {
+    throw differs(`${entries.length} entries listed, ${streamed.length} streamed`);
+  }
+  const seen = /* @__PURE__ */ new Set();
+  for (const entry of entries) {
+    const local = byOffset.get(entry.localHeaderOffset);
+    if (local === void 0 || seen.has(local.offset))
+      throw differs(`no entry at offset ${entry.localHeaderOffset}`);
+    seen.add(local.offset);
+    const same = local.name === entry.name && local.method === entry.method && (local.flags & FLAG_UTF8) === (entry.flags & FLAG_UTF8) && local.crc32 === entry.crc32 && local.compressedSize === entry.compressedSize && local.uncompressedSize === entry.uncompressedSize;
+    if (!same) throw differs(`entry ${printable(entry.name)}`);
+  }
+  return byOffset;
+}
+async function removeCreatedChain2(target, firstCreated) {
+  let current = target;
+  for (; ; ) {
+    try {
+      await rmdir4(current);
+    } catch {
+      return;
+    }
+    if (current === firstCreated) return;
+    const parent = path12.dirname(current);
+    if (parent === current) return;
+    current = parent;
+  }
+}
+
+// src/backends/results/one-pass-sink.ts
+var OnePassSink = class {
+  constructor(isZip, extractOptions, context) {
+    this.isZip = isZip;
+    this.extractOptions = extractOptions;
+    this.context = context;
+  }
+  isZip;
+  extractOptions;
+  context;
+  extraction;
+  raw;
+  /**
+   * Set when the zip cannot be read front to back: the rest of the body is only hashed. Not
+   * thrown, since a failed request would fail the whole operation (HttpManager stops every
+   * worker on a permanent error), and a digest mismatch must still be told apart.
+   */
+  notStreamable;
+  async start(contentType, declaredLength) {
+    await this.dispose();
+    this.notStreamable = void 0;
+    if (this.isZip(contentType)) this.extraction = await openStreamExtraction(this.extractOptions);
+    else
+      this.raw = await StagedRawFile.open(this.extractOptions.targetDirectory, this.context, declaredLength);
+  }
+  async write(chunks) {
+    if (this.notStreamable !== void 0) return;
+    if (this.extraction !== void 0) {
+      try {
+        await this.extraction.write(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+      } catch (error2) {
+        if (!(error2 instanceof NotStreamableError)) throw error2;
+        this.notStreamable = error2;
+        const extraction = this.extraction;
+        this.extraction = void 0;
+        await extraction.dispose();
+      }
+    } else await this.raw?.write(chunks);
+  }
+  async dispose() {
+    const { extraction, raw } = this;
+    this.extraction = void 0;
+    this.raw = void 0;
+    await extraction?.dispose();
+    await raw?.dispose();
+  }
+};
+var StagedRawFile = class _StagedRawFile {
+  constructor(target, held, staging, createdTarget, handle, context, declaredLength) {
+    this.target = target;
+    this.held = held;
+    this.staging = staging;
+    this.createdTarget = createdTarget;
+    this.context = context;
+    this.declaredLength = declaredLength;
+    this.file = staging.file("blob");
+    this.#handle = handle;
+  }
+  target;
+  held;
+  staging;
+  createdTarget;
+  context;
+  declaredLength;
+  file;
+  #handle;
+  static async open(targetDirectory, context, declaredLength) {
+    const target = path13.resolve(targetDirectory);
+    await ensureRoom(target, declaredLength, { context, directory: target });
+    const createdTarget = await mkdir7(target, { recursive: true });
+    const held = HeldTarget.open(target, { context });
+    try {
+      const staging = held.createStaging(".ferry-staging-");
+      const handle = await open11(staging.file("blob"), "wx", 438);
+      return new _StagedRawFile(target, held, staging, createdTarget, handle, context, declaredLength);
+    } catch (error2) {
+      held.close();
+      throw error2;
+    }
+  }
+  async write(chunks) {
+    try {
+      await writeFully(this.#handle, chunks);
+    } catch (error2) {
+      throw await asResourceError(error2, {
+        context: this.context,
+        // The staging is removed because of the failure: what it holds counts as free in the target.
+        removedOnFailure: path13.join(this.target, this.staging.name),
+        neededBytes: this.declaredLength
+      });
+    }
+  }
+  /** All bytes are in: the file can be placed (while this object is not yet disposed). */
+  async close() {
+    const handle = this.#handle;
+    this.#handle = void 0;
+    await handle?.close();
+  }
+  async dispose() {
+    await this.close().catch(() => void 0);
+    this.staging.remove(() => ["blob"]);
+    this.held.close();
+    if (this.createdTarget !== void 0) await removeIfEmpty(this.target, this.createdTarget);
+  }
+};
+async function ensureRoom(directory, declaredLength, info2) {
+  if (declaredLength === void 0) return;
+  const free = await freeBytes(directory);
+  if (free === void 0 || free >= declaredLength) return;
+  const full = Object.assign(
+    new Error(`ENOSPC: ${declaredLength} bytes to write, ${free} free (checked before writing)`),
+    { code: "ENOSPC" }
+  );
+  throw await asResourceError(full, { ...info2, neededBytes: declaredLength });
+}
+async function removeIfEmpty(target, firstCreated) {
+  for (let current = target; ; current = path13.dirname(current)) {
+    try {
+      await rmdir5(current);
+    } catch {
+      return;
+    }
+    if (current === firstCreated || path13.dirname(current) === current) return;
+  }
+}
+
 // src/backends/results/download.ts
-async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, verify, refreshUrl, listedSize2, tee2) {
-  await mkdir6(tempDir, { recursive: true });
-  const work = await mkdtemp2(path12.join(tempDir, "ferry-download-"));
+async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, verify, refreshUrl, listedSize2) {
+  await mkdir8(tempDir, { recursive: true });
+  const work = await mkdtemp2(path14.join(tempDir, "ferry-download-"));
   let disposed;
   const dispose = () => disposed ??= rm5(work, { recursive: true, force: true });
   try {
-    const file = path12.join(work, "blob");
+    const file = path14.join(work, "blob");
     const blob = await downloadBlob(url, file, {
       http: ctx.http,
       operation: ctx.operation,
@@ -29093,7 +29809,6 @@ async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, 
       expectedSha256: verify ? expectedHex : void 0,
       refreshUrl,
       listedSize: listedSize2,
-      tee: tee2,
       onBytes: (received, total) => ctx.onProgress?.({
         operation: "download",
         artifactName: name,
@@ -29116,78 +29831,110 @@ async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, 
     throw error2;
   }
 }
-async function cachedOrFetched(url, name, expectedHex, spec, tempDir, ctx, context, refreshUrl, listedSize2) {
-  const verify = spec.verifyDigest ?? true;
-  const key = cacheKeyOf(ctx, expectedHex, listedSize2, spec.skipDecompress ?? false);
+async function cachedCopy(name, key, tempDir, ctx) {
   const hit = key && ctx.cache ? await lookupCached(ctx, key) : void 0;
-  if (hit && ctx.cache) {
-    ctx.logger.debug(`Artifact '${name}' (${hit.digest}) comes from the download cache: no blob request`);
-    return cachedBlob(hit, ctx.cache.path, tempDir);
-  }
-  const tee2 = key ? cacheTeeFor(ctx, key) : void 0;
-  let blob;
-  try {
-    blob = await fetchVerifiedBlob(
-      url,
-      name,
-      expectedHex,
-      tempDir,
-      ctx,
-      context,
-      verify,
-      refreshUrl,
-      listedSize2,
-      tee2
-    );
-  } finally {
-    const keep = blob !== void 0 && !blob.digestMismatch && isZipBlob(url, blob.contentType);
-    await tee2?.finish(keep);
-  }
-  return blob;
-}
-function isZipBlob(url, contentType) {
-  const mime = (contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
-  return ["application/zip", "application/x-zip-compressed", "application/zip-compressed"].includes(mime) || new URL(url).pathname.toLowerCase().endsWith(".zip");
+  if (!hit || !ctx.cache) return void 0;
+  ctx.logger.debug(`Artifact '${name}' (${hit.digest}) comes from the download cache: no blob request`);
+  return cachedBlob(hit, ctx.cache.path, tempDir);
 }
 async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx, context, refreshUrl, listedSize2) {
-  const blob = await cachedOrFetched(
-    url,
-    name,
-    expectedHex,
-    spec,
-    tempDir,
-    ctx,
-    context,
-    refreshUrl,
-    listedSize2
+  const key = cacheKeyOf(ctx, expectedHex, listedSize2, spec.skipDecompress ?? false);
+  const cached = await cachedCopy(name, key, tempDir, ctx);
+  if (cached !== void 0) return placeCachedCopy(cached, spec, ctx, context);
+  const verify = spec.verifyDigest ?? true;
+  const conflict2 = spec.conflict ?? "overwrite";
+  const target = path14.resolve(spec.targetDirectory);
+  let contentType;
+  const sink = new OnePassSink(
+    (type) => {
+      contentType = type;
+      return !spec.skipDecompress && isZipResponse(url, mimeOf(type));
+    },
+    extractOptionsFor(spec, target, ctx, context),
+    context
   );
+  const tee2 = key ? cacheTeeFor(ctx, key) : void 0;
   try {
-    await spec.beforeWrite?.();
-    const conflict2 = spec.conflict ?? "overwrite";
-    const digest2 = `sha256:${blob.sha256}`;
-    const mismatch = blob.digestMismatch && blob.expectedHex !== void 0 ? { digestMismatch: true, expectedDigest: `sha256:${blob.expectedHex}` } : {};
-    const target = path12.resolve(spec.targetDirectory);
-    const mime = (blob.contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
-    const isZip = ["application/zip", "application/x-zip-compressed", "application/zip-compressed"].includes(mime) || new URL(url).pathname.toLowerCase().endsWith(".zip");
-    if (isZip && !spec.skipDecompress) {
-      const endExtract = ctx.stats?.startPhase("extract");
-      const result = await extractZip(blob.file, {
-        targetDirectory: target,
-        existing: conflict2,
-        symlinks: spec.symlinks ?? "refuse",
-        restoreModes: spec.restoreModes ?? true,
-        signal: ctx.operation.signal,
-        // Files written at once follow the caller's concurrency, so lowering it bounds descriptors.
-        concurrency: ctx.http.slots,
-        // Errors name the download and the artifact, not only the entry.
+    let blob;
+    let digestMismatch = false;
+    try {
+      blob = await downloadBlob(url, sink, {
+        http: ctx.http,
+        operation: ctx.operation,
         context,
-        ...spec.limits !== void 0 ? { limits: spec.limits } : {}
-      }).finally(endExtract);
-      return { downloadPath: target, fileCount: result.files, size: result.bytes, digest: digest2, ...mismatch };
+        // One re-download on a mismatch (transit damage), then DigestMismatchError: a blob that
+        // returns with verification on matches.
+        expectedSha256: verify ? expectedHex : void 0,
+        refreshUrl,
+        listedSize: listedSize2,
+        tee: tee2,
+        onBytes: (received, total) => ctx.onProgress?.({
+          operation: "download",
+          artifactName: name,
+          phase: "transfer",
+          bytesDone: received,
+          bytesTotal: total,
+          filesDone: 0,
+          filesTotal: void 0
+        })
+      });
+      digestMismatch = !verify && expectedHex !== void 0 && blob.sha256 !== expectedHex;
+    } finally {
+      await tee2?.finish(blob !== void 0 && !digestMismatch && isZipResponse(url, mimeOf(contentType)));
     }
+    if (digestMismatch) {
+      ctx.logger.debug(
+        `Digest mismatch for artifact '${name}' (listed sha256:${expectedHex}, downloaded sha256:${blob.sha256}); verification is off`
+      );
+    }
+    await spec.beforeWrite?.();
+    const digest2 = `sha256:${blob.sha256}`;
+    const mismatch = digestMismatch ? { digestMismatch: true, expectedDigest: `sha256:${expectedHex}` } : {};
+    if (sink.extraction !== void 0) {
+      const endExtract = ctx.stats?.startPhase("extract");
+      try {
+        const result = await sink.extraction.materialize();
+        return { downloadPath: target, fileCount: result.files, size: result.bytes, digest: digest2, ...mismatch };
+      } catch (error2) {
+        if (!(error2 instanceof NotStreamableError)) throw error2;
+        sink.notStreamable = error2;
+      } finally {
+        endExtract?.();
+      }
+    }
+    if (sink.notStreamable !== void 0) {
+      await sink.dispose();
+      const fallback = await fetchForFileExtraction(url, name, expectedHex, key, tempDir, ctx, context, {
+        why: sink.notStreamable.message,
+        verify,
+        refreshUrl,
+        listedSize: listedSize2
+      });
+      try {
+        const endExtract = ctx.stats?.startPhase("extract");
+        const result = await extractZip(fallback.file, extractOptionsFor(spec, target, ctx, context)).finally(
+          endExtract
+        );
+        return {
+          downloadPath: target,
+          fileCount: result.files,
+          size: result.bytes,
+          digest: `sha256:${fallback.sha256}`,
+          ...fallback.digestMismatch ? { digestMismatch: true, expectedDigest: `sha256:${expectedHex}` } : {}
+        };
+      } finally {
+        await fallback.dispose();
+      }
+    }
+    const raw = sink.raw;
+    if (raw === void 0)
+      throw new IntegrityError("ERR_FERRY_PROTOCOL", "The download ended without a response body", {
+        context
+      });
+    await raw.close();
+    const isZip = isZipResponse(url, mimeOf(contentType));
     const fileName = fileNameFromDisposition(blob.contentDisposition, isZip ? `${name}.zip` : name);
-    await mkdir6(target, { recursive: true });
-    const placed = await placeRawFile(blob, fileName, target, conflict2, context);
+    const placed = await placeRawFile({ file: raw.file, ...blob }, fileName, target, conflict2, context);
     return {
       downloadPath: target,
       fileCount: placed ? 1 : 0,
@@ -29196,14 +29943,70 @@ async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx
       ...mismatch
     };
   } finally {
+    await sink.dispose();
+  }
+}
+async function fetchForFileExtraction(url, name, expectedHex, key, tempDir, ctx, context, how) {
+  const cached = await cachedCopy(name, key, tempDir, ctx);
+  ctx.logger.debug(
+    `Artifact '${name}' could not be extracted while it downloaded (${how.why}); ${cached !== void 0 ? "extracting the cached copy" : "downloading it again to a temporary file to extract it"}`
+  );
+  if (cached !== void 0) return cached;
+  return fetchVerifiedBlob(
+    url,
+    name,
+    expectedHex,
+    tempDir,
+    ctx,
+    context,
+    how.verify,
+    how.refreshUrl,
+    how.listedSize
+  );
+}
+async function placeCachedCopy(blob, spec, ctx, context) {
+  try {
+    await spec.beforeWrite?.();
+    const target = path14.resolve(spec.targetDirectory);
+    const endExtract = ctx.stats?.startPhase("extract");
+    const result = await extractZip(blob.file, extractOptionsFor(spec, target, ctx, context)).finally(
+      endExtract
+    );
+    return {
+      downloadPath: target,
+      fileCount: result.files,
+      size: result.bytes,
+      digest: `sha256:${blob.sha256}`
+    };
+  } finally {
     await blob.dispose();
   }
+}
+function extractOptionsFor(spec, target, ctx, context) {
+  return {
+    targetDirectory: target,
+    existing: spec.conflict ?? "overwrite",
+    symlinks: spec.symlinks ?? "refuse",
+    restoreModes: spec.restoreModes ?? true,
+    ...ctx.operation.signal !== void 0 ? { signal: ctx.operation.signal } : {},
+    // Files written at once follow the caller's concurrency, so lowering it bounds descriptors.
+    concurrency: ctx.http.slots,
+    // Errors name the download and the artifact, not only the entry.
+    context,
+    ...spec.limits !== void 0 ? { limits: spec.limits } : {}
+  };
+}
+function mimeOf(contentType) {
+  return (contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+}
+function isZipResponse(url, mime) {
+  return ["application/zip", "application/x-zip-compressed", "application/zip-compressed"].includes(mime) || new URL(url).pathname.toLowerCase().endsWith(".zip");
 }
 
 // src/backends/results/upload.ts
 import { createReadStream } from "node:fs";
-import { stat as stat8 } from "node:fs/promises";
-import path14 from "node:path";
+import { stat as stat9 } from "node:fs/promises";
+import path16 from "node:path";
 import { Transform as Transform3 } from "node:stream";
 
 // src/pack/zip-writer/zip-stream.ts
@@ -29228,9 +30031,9 @@ async function sampleIsCompressible(sample2) {
 
 // src/pack/zip-writer/entry-source.ts
 import { closeSync as closeSync3, constants as fsConstants4, fstatSync as fstatSync3, openSync as openSync3 } from "node:fs";
-import { open as open9 } from "node:fs/promises";
+import { open as open12 } from "node:fs/promises";
 import { types as types2 } from "node:util";
-import { crc32 as crc325 } from "node:zlib";
+import { crc32 as crc326 } from "node:zlib";
 var OPEN_FLAGS3 = fsConstants4.O_RDONLY | (fsConstants4.O_NONBLOCK ?? 0);
 function describeKind(st) {
   if (st.isDirectory()) return "a directory";
@@ -29265,7 +30068,7 @@ var EntrySource = class _EntrySource {
     if (signal.aborted) throw new AbortError(signal.reason, { file: name });
     let handle;
     try {
-      handle = await open9(sourcePath, OPEN_FLAGS3);
+      handle = await open12(sourcePath, OPEN_FLAGS3);
     } catch (error2) {
       throw unreadable(sourcePath, name, error2);
     }
@@ -29533,7 +30336,7 @@ var StreamSource = class _StreamSource {
     }
     this.#pendingBytes -= length;
     this.#consumed += length;
-    this.#crc = crc325(out, this.#crc);
+    this.#crc = crc326(out, this.#crc);
     return out;
   }
   /** Checks that the stream ends at the declared size and that the bytes had the declared CRC-32. */
@@ -29578,7 +30381,7 @@ var SIG_CENTRAL_DIRECTORY_HEADER = 33639248;
 var SIG_ZIP64_END_OF_CENTRAL_DIRECTORY = 101075792;
 var SIG_ZIP64_END_OF_CENTRAL_DIRECTORY_LOCATOR = 117853008;
 var SIG_END_OF_CENTRAL_DIRECTORY = 101010256;
-var FLAG_DATA_DESCRIPTOR = 1 << 3;
+var FLAG_DATA_DESCRIPTOR2 = 1 << 3;
 var FLAG_UTF82 = 1 << 11;
 var METHOD_STORED = 0;
 var METHOD_DEFLATED = 8;
@@ -29602,7 +30405,7 @@ function isAscii(value) {
   return true;
 }
 function generalPurposeFlags(record) {
-  return (record.dataDescriptor ? FLAG_DATA_DESCRIPTOR : 0) | (isAscii(record.name) ? 0 : FLAG_UTF82);
+  return (record.dataDescriptor ? FLAG_DATA_DESCRIPTOR2 : 0) | (isAscii(record.name) ? 0 : FLAG_UTF82);
 }
 function dosDateTime(date) {
   const year = date.getFullYear();
@@ -29804,7 +30607,7 @@ var CentralDirectory = class {
 import { availableParallelism as availableParallelism2 } from "node:os";
 
 // src/pack/secret-scan.ts
-import { Transform as Transform2, pipeline as pipeline5 } from "node:stream";
+import { Transform as Transform2, pipeline as pipeline6 } from "node:stream";
 var MIN_SCANNED_SECRET_LENGTH = 16;
 var EMPTY = Buffer.alloc(0);
 var SecretScanner = class _SecretScanner {
@@ -29904,7 +30707,7 @@ var FileSecretScan = class {
         }
       }
     });
-    return pipeline5(source, scan, () => void 0);
+    return pipeline6(source, scan, () => void 0);
   }
 };
 function secretInArtifact(artifactName, file, label2) {
@@ -30087,7 +30890,7 @@ function prepareInputs(inputs) {
 }
 
 // src/pack/zip-writer/entry-tasks.ts
-import { crc32 as crc326 } from "node:zlib";
+import { crc32 as crc327 } from "node:zlib";
 function newRecord(ctx, input, mtime) {
   const { time, date } = dosDateTime(mtime);
   const record = {
@@ -30126,7 +30929,7 @@ function knownEntryBytes(ctx, record, method, crc, uncompressedSize, data) {
   return [localFileHeader(record), data];
 }
 function storedBufferTask(ctx, record, data) {
-  const bytes = knownEntryBytes(ctx, record, METHOD_STORED, crc326(data), data.length, data);
+  const bytes = knownEntryBytes(ctx, record, METHOD_STORED, crc327(data), data.length, data);
   return {
     weight: data.length > 0 ? 1 : 0,
     value: () => bytes,
@@ -30137,7 +30940,7 @@ function storedBufferTask(ctx, record, data) {
   };
 }
 function smallFileTask(ctx, record, data) {
-  const crc = crc326(data);
+  const crc = crc327(data);
   const value = deflatePiece(data, ctx.options.level, void 0, true).then(
     (compressed) => isWorthDeflating(data.length, compressed.length) ? knownEntryBytes(ctx, record, METHOD_DEFLATED, crc, data.length, compressed) : knownEntryBytes(ctx, record, METHOD_STORED, crc, data.length, data)
   );
@@ -30165,7 +30968,7 @@ async function* storedFileTasks(ctx, record, source) {
   const scratch = Buffer.allocUnsafe(Math.min(chunkSize, size));
   let crc = 0;
   for (let position = 0; position < size; position += chunkSize) {
-    crc = crc326(await source.read(position, Math.min(chunkSize, size - position), scratch), crc);
+    crc = crc327(await source.read(position, Math.min(chunkSize, size - position), scratch), crc);
   }
   await source.assertEnd();
   record.method = METHOD_STORED;
@@ -30178,7 +30981,7 @@ async function* storedFileTasks(ctx, record, source) {
   for (let position = 0; position < size; position += chunkSize) {
     const length = Math.min(chunkSize, size - position);
     const piece = await source.read(position, length);
-    check = crc326(piece, check);
+    check = crc327(piece, check);
     const last = position + length >= size;
     if (!last) {
       yield { weight: 1, value: () => [piece] };
@@ -30208,7 +31011,7 @@ async function* deflatedFileTasks(ctx, record, source) {
     const piece = await source.read(position, length);
     const final = position + length >= size;
     if (final) await source.assertEnd();
-    crc = crc326(piece, crc);
+    crc = crc327(piece, crc);
     const job = deflatePiece(piece, level, window.current, final).then((compressed) => {
       record.compressedSize += compressed.length;
       return [compressed];
@@ -30661,7 +31464,7 @@ function invalidBlockList(context, restaged) {
 }
 
 // src/backends/results/mime.ts
-import path13 from "node:path";
+import path15 from "node:path";
 var TYPES = {
   ".txt": "text/plain",
   ".log": "text/plain",
@@ -30688,7 +31491,7 @@ var TYPES = {
   ".wasm": "application/wasm"
 };
 function mimeTypeFor(fileName) {
-  return TYPES[path13.extname(fileName).toLowerCase()] ?? "application/octet-stream";
+  return TYPES[path15.extname(fileName).toLowerCase()] ?? "application/octet-stream";
 }
 
 // src/backends/results/upload.ts
@@ -30704,7 +31507,7 @@ async function uploadResults(config, spec, ctx) {
     );
   }
   const single = spec.files[0];
-  const name = archive || !single ? spec.name : path14.posix.basename(single.artifactPath);
+  const name = archive || !single ? spec.name : path16.posix.basename(single.artifactPath);
   return send(
     config,
     {
@@ -30742,7 +31545,7 @@ async function uploadResultsStream(config, name, inputs, options, ctx) {
     if (input.kind === "directory") continue;
     fileCount++;
     if (input.kind === "stream") totalOriginal += input.size;
-    else if (input.kind === "file") totalOriginal += (await stat8(input.sourcePath)).size;
+    else if (input.kind === "file") totalOriginal += (await stat9(input.sourcePath)).size;
   }
   let onEntryHook;
   const zip = createZipStream(inputs, {
@@ -31240,7 +32043,7 @@ function requireBackendIds(token) {
 
 // src/options.ts
 import os5 from "node:os";
-import path15 from "node:path";
+import path17 from "node:path";
 
 // src/core/types.ts
 var silentLogger = {
@@ -31343,8 +32146,8 @@ function normalizeOptions(options = {}, extraKeys = []) {
     resultsUrl: optionalUrl("resultsUrl", options.resultsUrl),
     runtimeToken: optionalString("runtimeToken", options.runtimeToken, false),
     runId: optionalString("runId", options.runId),
-    localStore: path15.resolve(
-      optionalString("localStore", options.localStore) ?? path15.join(os5.homedir(), ".ferry", "store")
+    localStore: path17.resolve(
+      optionalString("localStore", options.localStore) ?? path17.join(os5.homedir(), ".ferry", "store")
     ),
     concurrency: integer("concurrency", options.concurrency, DEFAULT_CONCURRENCY, 1, 256),
     chunkSize: integer("chunkSize", options.chunkSize, DEFAULT_LEGACY_CHUNK_SIZE, 1, MAX_CHUNK_SIZE2),
@@ -31355,7 +32158,7 @@ function normalizeOptions(options = {}, extraKeys = []) {
     minBytesPerSecond: integer("minBytesPerSecond", options.minBytesPerSecond, 1024, 0, 1024 ** 3),
     stallWindowMs: integer("stallWindowMs", options.stallWindowMs, 6e4, 1, 24 * 36e5),
     retry: retryOption(options.retry),
-    tempDir: path15.resolve(optionalString("tempDir", options.tempDir) ?? os5.tmpdir()),
+    tempDir: path17.resolve(optionalString("tempDir", options.tempDir) ?? os5.tmpdir()),
     maxResponseBytes: integer(
       "maxResponseBytes",
       options.maxResponseBytes,
@@ -31384,7 +32187,7 @@ function cacheOption(value) {
     ...maxEntries !== void 0 ? { maxEntries } : {}
   };
   normalizeCacheOptions(checked);
-  return { ...checked, path: path15.resolve(dir) };
+  return { ...checked, path: path17.resolve(dir) };
 }
 function invalid3(option, message) {
   return new ValidationError("ERR_FERRY_INVALID_OPTION", `Option '${option}' ${message}`, { option });
@@ -31486,7 +32289,7 @@ function optionalUrl(option, value) {
 
 // src/server/index.ts
 init_limits();
-import { mkdir as mkdir13 } from "node:fs/promises";
+import { mkdir as mkdir15 } from "node:fs/promises";
 import { hostname as hostname2 } from "node:os";
 import { resolve } from "node:path";
 
@@ -31922,18 +32725,18 @@ function fileEntry(baseUrl, containerId, item) {
   if (length !== void 0) entry.fileLength = length;
   return entry;
 }
-function folderEntry(baseUrl, containerId, path22, dates) {
+function folderEntry(baseUrl, containerId, path24, dates) {
   return {
     containerId,
     scopeIdentifier: NIL_GUID,
-    path: path22,
+    path: path24,
     itemType: "folder",
     status: "created",
     dateCreated: dates.createdAt,
     dateLastModified: dates.createdAt,
     createdBy: NIL_GUID,
     lastModifiedBy: NIL_GUID,
-    itemLocation: itemUrl2(baseUrl, containerId, path22),
+    itemLocation: itemUrl2(baseUrl, containerId, path24),
     contentId: ""
   };
 }
@@ -32147,7 +32950,7 @@ function parseRetention(value) {
 }
 
 // src/server/legacy/container-routes.ts
-import { pipeline as pipeline6 } from "node:stream/promises";
+import { pipeline as pipeline7 } from "node:stream/promises";
 init_error_response();
 init_respond();
 init_artifact_store();
@@ -32227,8 +33030,8 @@ async function putChunk(store, ctx) {
   const artifact = await containerOf2(store, ctx);
   const rawPath = ctx.url.searchParams.get("itemPath");
   if (rawPath === null) throw badRequest2("The itemPath query parameter is required");
-  const path22 = normalizeItemPath(rawPath, artifact.name);
-  if (path22 === artifact.name)
+  const path24 = normalizeItemPath(rawPath, artifact.name);
+  if (path24 === artifact.name)
     throw badRequest2(`itemPath ${JSON.stringify(rawPath)} names the artifact, not a file in it`);
   const range = parseContentRange(req.headers["content-range"]);
   if (range.total > store.limits.maxArtifactBytes) {
@@ -32249,7 +33052,7 @@ async function putChunk(store, ctx) {
   const md5Header = req.headers["x-actions-results-md5"];
   const expectedMd5 = typeof md5Header === "string" && md5Header !== "" ? md5Header : void 0;
   const session = ctx.url.searchParams.get(UPLOAD_SESSION_PARAM);
-  await store.receive(artifact, path22, session, { range, gzip: gzip2, fileLength, expectedMd5 }, req);
+  await store.receive(artifact, path24, session, { range, gzip: gzip2, fileLength, expectedMd5 }, req);
   sendJson(ctx.res, 200, { message: "success" });
 }
 async function getItems(store, ctx, fastRead) {
@@ -32264,7 +33067,7 @@ async function getItems(store, ctx, fastRead) {
       ctx,
       items,
       item,
-      fastRead && ((open21) => fastRead(fileIdentity(artifact, item), item.total, open21))
+      fastRead && ((open24) => fastRead(fileIdentity(artifact, item), item.total, open24))
     );
   }
   const { files, folders } = await items.list(prefix);
@@ -32295,7 +33098,7 @@ async function sendFile(ctx, items, item, readThrough) {
   const openStored = () => items.open(item);
   const source = readThrough ? await readThrough(openStored) : await openStored();
   ctx.res.writeHead(200, headers);
-  await pipeline6(source, ctx.res);
+  await pipeline7(source, ctx.res);
 }
 function fileIdentity(artifact, item) {
   return `legacy
@@ -32545,11 +33348,11 @@ function createHttpServer(options) {
       const body = countBodyBytes(res);
       res.once("close", () => {
         inFlight--;
-        const path22 = pathOnly(req.url);
+        const path24 = pathOnly(req.url);
         const record = {
           time,
           method: methodName(req.method),
-          route: routeName(path22),
+          route: routeName(path24),
           // The status actually sent: a connection cut before any answer is no status, never 200.
           status: res.headersSent ? res.statusCode : void 0,
           // A client that closes as soon as it has the declared length can beat the server's own
@@ -32561,7 +33364,7 @@ function createHttpServer(options) {
           remote,
           requestId
         };
-        options.onRequestEnd?.(record, path22);
+        options.onRequestEnd?.(record, path24);
         if (draining) afterDrainStep();
       });
       void dispatch(req, res, connection);
@@ -32868,8 +33671,8 @@ function restRun(baseUrl, owner, repo, run) {
     artifacts_url: `${repoUrl}/actions/runs/${encodeURIComponent(run.id)}/artifacts`
   };
 }
-function workflowId(path22) {
-  return createHash9("sha256").update(path22).digest().readUIntBE(0, 6);
+function workflowId(path24) {
+  return createHash9("sha256").update(path24).digest().readUIntBE(0, 6);
 }
 function optionalText(body, key) {
   const value = body[key];
@@ -33548,7 +34351,7 @@ init_limits();
 
 // src/server/observe/fs-probe.ts
 import { randomBytes as randomBytes7 } from "node:crypto";
-import { readFile as readFile3, rm as rm8, writeFile as writeFile2 } from "node:fs/promises";
+import { readFile as readFile4, rm as rm8, writeFile as writeFile2 } from "node:fs/promises";
 import { join as join3 } from "node:path";
 function filesystemProbe(dataDir) {
   return async () => {
@@ -33556,7 +34359,7 @@ function filesystemProbe(dataDir) {
     const token = randomBytes7(8).toString("hex");
     try {
       await writeFile2(file, token);
-      if (await readFile3(file, "utf8") !== token)
+      if (await readFile4(file, "utf8") !== token)
         throw new Error("the probe file read back different bytes");
     } finally {
       await rm8(file, { force: true }).catch(() => void 0);
@@ -33573,19 +34376,19 @@ init_atomic_file();
 init_durable();
 init_keyed_mutex();
 import { createHash as createHash13, randomBytes as randomBytes8 } from "node:crypto";
-import { access as access2, link as link3, mkdir as mkdir10, readdir as readdir7, rename as rename4, rm as rm10, stat as stat10 } from "node:fs/promises";
+import { access as access2, link as link3, mkdir as mkdir12, readdir as readdir7, rename as rename4, rm as rm10, stat as stat11 } from "node:fs/promises";
 import { join as join6 } from "node:path";
 
 // src/server/results/hash-files.ts
 import { createHash as createHash10 } from "node:crypto";
-import { open as open15 } from "node:fs/promises";
+import { open as open18 } from "node:fs/promises";
 var READ_BUFFER = 1024 * 1024;
 async function hashFiles(files) {
   const buffer = Buffer.allocUnsafe(READ_BUFFER);
   const hash = createHash10("sha256");
   let size = 0;
   for (const file of files) {
-    const input = await open15(file, "r");
+    const input = await open18(file, "r");
     try {
       for (; ; ) {
         const { bytesRead } = await input.read(buffer, 0, buffer.length, null);
@@ -33662,7 +34465,7 @@ var BLOB_ID = /^[0-9a-f]{32}$/;
 import { createHash as createHash12 } from "node:crypto";
 import { createWriteStream as createWriteStream3 } from "node:fs";
 import { Readable as Readable3, Transform as Transform4 } from "node:stream";
-import { pipeline as pipeline7 } from "node:stream/promises";
+import { pipeline as pipeline8 } from "node:stream/promises";
 var WRITE_HIGH_WATER_MARK = 1024 * 1024;
 async function receiveBody(req, file, expect) {
   const md5 = expect.md5 === void 0 ? void 0 : createHash12("md5");
@@ -33676,7 +34479,7 @@ async function receiveBody(req, file, expect) {
       callback(null, chunk);
     }
   });
-  await pipeline7(
+  await pipeline8(
     Readable3.from(req.iterator({ destroyOnReturn: false })),
     tap,
     createWriteStream3(file, { flags: "wx", highWaterMark: WRITE_HIGH_WATER_MARK, flush: expect.durable })
@@ -33718,7 +34521,7 @@ var BlobStore = class _BlobStore {
   }
   static async open(layout, limits = DEFAULT_LIMITS) {
     const store = new _BlobStore(layout, limits);
-    await mkdir10(layout.blobsDir, { recursive: true });
+    await mkdir12(layout.blobsDir, { recursive: true });
     await store.#load();
     return store;
   }
@@ -33747,7 +34550,7 @@ var BlobStore = class _BlobStore {
       if (isNotFound(error2)) return [];
       throw error2;
     });
-    const sizes = await Promise.all(names.map(async (name) => (await stat10(join6(dir, name))).size));
+    const sizes = await Promise.all(names.map(async (name) => (await stat11(join6(dir, name))).size));
     return { count: names.length, bytes: sizes.reduce((a, b) => a + b, 0) };
   }
   /** Every blob directory on disk, including half-created ones (for orphan cleanup). */
@@ -33792,7 +34595,7 @@ var BlobStore = class _BlobStore {
   /** A new, empty blob under a fresh random id. */
   async create() {
     const blobId = randomBytes8(16).toString("hex");
-    await mkdir10(this.#layout.blocksDir(blobId), { recursive: true });
+    await mkdir12(this.#layout.blocksDir(blobId), { recursive: true });
     const state = { blockIdBytes: null, committed: null };
     await writeJsonAtomic(this.#layout.blobStateFile(blobId), state);
     this.#states.set(blobId, state);
@@ -33932,14 +34735,14 @@ var BlobStore = class _BlobStore {
       const dir = `parts-${randomBytes8(8).toString("hex")}`;
       const partsDir = this.#layout.partsDir(blobId, dir);
       try {
-        await mkdir10(partsDir);
+        await mkdir12(partsDir);
         const unique = [...new Set(keys)];
         await Promise.all(
           unique.map((key) => link3(this.#layout.blockFileByKey(blobId, key), join6(partsDir, key)))
         );
         const parts = keys.map((key) => join6(partsDir, key));
         const linked = /* @__PURE__ */ new Map();
-        await Promise.all(unique.map(async (key) => linked.set(key, (await stat10(join6(partsDir, key))).size)));
+        await Promise.all(unique.map(async (key) => linked.set(key, (await stat11(join6(partsDir, key))).size)));
         await Promise.all(unique.map((key) => fsyncFile(join6(partsDir, key))));
         await fsyncDir(partsDir);
         const { size, sha256 } = await hashFiles(parts);
@@ -34002,7 +34805,7 @@ var BlobStore = class _BlobStore {
   /** Refuses a commit whose blob would exceed maxArtifactBytes; sizes are summed per list entry. */
   async #checkCommitSize(files) {
     const sizes = /* @__PURE__ */ new Map();
-    await Promise.all([...new Set(files)].map(async (file) => sizes.set(file, (await stat10(file)).size)));
+    await Promise.all([...new Set(files)].map(async (file) => sizes.set(file, (await stat11(file)).size)));
     let total = 0;
     for (const file of files) total += sizes.get(file) ?? 0;
     if (total > this.#limits.maxArtifactBytes) {
@@ -34043,7 +34846,7 @@ function digestOfList(ids) {
 }
 async function sizeIfExists(file) {
   try {
-    return (await stat10(file)).size;
+    return (await stat11(file)).size;
   } catch (error2) {
     if (isNotFound(error2)) return void 0;
     throw error2;
@@ -34078,9 +34881,9 @@ function isManifest(value) {
 
 // src/server/results/blob-download.ts
 import { createReadStream as createReadStream3 } from "node:fs";
-import { open as open16 } from "node:fs/promises";
+import { open as open19 } from "node:fs/promises";
 import { Readable as Readable4 } from "node:stream";
-import { pipeline as pipeline8 } from "node:stream/promises";
+import { pipeline as pipeline9 } from "node:stream/promises";
 
 // src/server/results/content-disposition.ts
 function contentDisposition(fileName) {
@@ -34142,14 +34945,14 @@ async function sendBlob(req, res, blob, baseHeaders) {
   if (blob.body) {
     const body = await blob.body(start, end);
     res.writeHead(wanted ? 206 : 200, headers);
-    await pipeline8(Readable4.from(body), res);
+    await pipeline9(Readable4.from(body), res);
     return;
   }
   const pieces = slice(blob.segments, start, end);
   const first = pieces[0];
-  const handle = first ? await open16(first.file, "r") : void 0;
+  const handle = first ? await open19(first.file, "r") : void 0;
   res.writeHead(wanted ? 206 : 200, headers);
-  await pipeline8(Readable4.from(readPieces(pieces, handle)), res);
+  await pipeline9(Readable4.from(readPieces(pieces, handle)), res);
 }
 function slice(segments, start, end) {
   const pieces = [];
@@ -34172,7 +34975,7 @@ async function* readPieces(pieces, firstHandle) {
   let handle = firstHandle;
   try {
     for (const piece of pieces) {
-      handle ??= await open16(piece.file, "r");
+      handle ??= await open19(piece.file, "r");
       const source = createReadStream3("", {
         fd: handle,
         start: piece.start,
@@ -34229,14 +35032,14 @@ var MAX_BLOCK_LIST_BYTES = 8 * 1024 * 1024;
 var ENTRY = /<(Latest|Committed|Uncommitted)>([^<]*)<\/\1>/g;
 async function readBlockList(req) {
   const xml = await readText2(req);
-  const open21 = xml.indexOf("<BlockList>");
+  const open24 = xml.indexOf("<BlockList>");
   const close = xml.lastIndexOf("</BlockList>");
   const selfClosed = /<BlockList\s*\/>/.test(xml);
   if (selfClosed) return [];
-  if (open21 === -1 || close < open21) {
+  if (open24 === -1 || close < open24) {
     throw invalidXml("the body has no <BlockList> element.");
   }
-  const inner = xml.slice(open21 + "<BlockList>".length, close);
+  const inner = xml.slice(open24 + "<BlockList>".length, close);
   const ids = [];
   const leftover = inner.replace(ENTRY, (_all, _kind, text) => {
     ids.push(decodeBlockId(unescapeXml(text.trim()), "Put Block List"));
@@ -34276,7 +35079,7 @@ function invalidXml(detail) {
 
 // src/server/results/signer.ts
 import { createHmac as createHmac2, randomBytes as randomBytes9, timingSafeEqual as timingSafeEqual3 } from "node:crypto";
-import { link as link4, mkdir as mkdir11, readFile as readFile4, rm as rm11, writeFile as writeFile3 } from "node:fs/promises";
+import { link as link4, mkdir as mkdir13, readFile as readFile5, rm as rm11, writeFile as writeFile3 } from "node:fs/promises";
 import { dirname as dirname3 } from "node:path";
 var BLOB_PATH_PREFIX = "/devstoreaccount1/artifacts/";
 var KEY_BYTES = 32;
@@ -34299,10 +35102,10 @@ var UrlSigner = class _UrlSigner {
     return this.signPath(baseUrl, `${BLOB_PATH_PREFIX}${blobId}`, permission, now);
   }
   /** A signed URL for any path this server serves (the fast_slow store's downloads). */
-  signPath(baseUrl, path22, permission, now = Date.now()) {
+  signPath(baseUrl, path24, permission, now = Date.now()) {
     const se = new Date(now + this.#ttlMs).toISOString();
-    const query = new URLSearchParams({ sig: this.#mac(path22, se, permission), se, sp: permission });
-    return `${baseUrl.replace(/\/$/, "")}${path22}?${query.toString()}`;
+    const query = new URLSearchParams({ sig: this.#mac(path24, se, permission), se, sp: permission });
+    return `${baseUrl.replace(/\/$/, "")}${path24}?${query.toString()}`;
   }
   /**
    * Throws a 403 Azure error unless `query` carries a valid, unexpired signature for `blobId`
@@ -34313,14 +35116,14 @@ var UrlSigner = class _UrlSigner {
     this.verifyPath(`${BLOB_PATH_PREFIX}${blobId}`, query, needed, now);
   }
   /** As verify, for a URL made by signPath. */
-  verifyPath(path22, query, needed, now = Date.now()) {
+  verifyPath(path24, query, needed, now = Date.now()) {
     const sig = query.get("sig");
     const se = query.get("se");
     const sp = query.get("sp");
     if (sig === null || se === null || sp === null) {
       throw authFailed("The URL is not signed: sig, se and sp are required.");
     }
-    const expected = Buffer.from(this.#mac(path22, se, sp));
+    const expected = Buffer.from(this.#mac(path24, se, sp));
     const given = Buffer.from(sig);
     if (given.length !== expected.length || !timingSafeEqual3(given, expected)) {
       throw authFailed("Signature did not match: the URL was altered or signed by another server.");
@@ -34339,8 +35142,8 @@ var UrlSigner = class _UrlSigner {
       );
     }
   }
-  #mac(path22, se, sp) {
-    return createHmac2("sha256", this.#key).update(`${path22}
+  #mac(path24, se, sp) {
+    return createHmac2("sha256", this.#key).update(`${path24}
 ${se}
 ${sp}`).digest("base64url");
   }
@@ -34355,7 +35158,7 @@ function authFailed(detail) {
 async function loadOrCreateKey(keyFile) {
   const existing = await readKey(keyFile);
   if (existing) return existing;
-  await mkdir11(dirname3(keyFile), { recursive: true });
+  await mkdir13(dirname3(keyFile), { recursive: true });
   const temp = `${keyFile}.${process.pid}.${randomBytes9(6).toString("hex")}.tmp`;
   await writeFile3(temp, randomBytes9(KEY_BYTES).toString("hex"), { mode: 384 });
   try {
@@ -34377,7 +35180,7 @@ async function loadOrCreateKey(keyFile) {
 async function readKey(keyFile) {
   let text;
   try {
-    text = await readFile4(keyFile, "utf8");
+    text = await readFile5(keyFile, "utf8");
   } catch (error2) {
     if (error2.code === "ENOENT") return void 0;
     throw error2;
@@ -34554,7 +35357,7 @@ function readCommitted(blobs, blobId, start, end) {
 
 // src/server/results/fast-slow/fast-cache.ts
 import { createHash as createHash14, randomBytes as randomBytes10 } from "node:crypto";
-import { mkdir as mkdir12, open as open17, readdir as readdir8, readFile as readFile5, rename as rename5, rm as rm12, stat as stat11 } from "node:fs/promises";
+import { mkdir as mkdir14, open as open20, readdir as readdir8, readFile as readFile6, rename as rename5, rm as rm12, stat as stat12 } from "node:fs/promises";
 import { join as join7 } from "node:path";
 var KEY = /^[a-z0-9][a-z0-9-]{0,99}$/;
 var FastCache = class _FastCache {
@@ -34566,15 +35369,15 @@ var FastCache = class _FastCache {
   #entries = /* @__PURE__ */ new Map();
   #seq = 0;
   #evicting = Promise.resolve();
-  constructor(path22, policy, events, now) {
-    this.#dir = join7(path22, "fast-cache");
+  constructor(path24, policy, events, now) {
+    this.#dir = join7(path24, "fast-cache");
     this.#tmp = join7(this.#dir, "tmp");
     this.#policy = policy;
     this.#events = events;
     this.#now = now;
   }
-  static async open(path22, policy = {}, options = {}) {
-    const cache = new _FastCache(path22, policy, options.events, options.now ?? Date.now);
+  static async open(path24, policy = {}, options = {}) {
+    const cache = new _FastCache(path24, policy, options.events, options.now ?? Date.now);
     await cache.#load();
     return cache;
   }
@@ -34598,7 +35401,7 @@ var FastCache = class _FastCache {
     const file = this.#blobFile(key);
     let onDisk;
     try {
-      onDisk = (await stat11(file)).size;
+      onDisk = (await stat12(file)).size;
     } catch {
       onDisk = void 0;
     }
@@ -34630,7 +35433,7 @@ var FastCache = class _FastCache {
     const temp = join7(this.#tmp, `${key}.${randomBytes10(6).toString("hex")}`);
     let handle;
     try {
-      handle = await open17(temp, "wx");
+      handle = await open20(temp, "wx");
     } catch {
       return void 0;
     }
@@ -34659,7 +35462,7 @@ var FastCache = class _FastCache {
         }
         await rename5(temp, this.#blobFile(key));
         const meta = `${temp}.json`;
-        const handleMeta = await open17(meta, "wx");
+        const handleMeta = await open20(meta, "wx");
         try {
           await handleMeta.writeFile(JSON.stringify({ size: written, sha256: digest2 }));
         } finally {
@@ -34700,15 +35503,15 @@ var FastCache = class _FastCache {
   /** Reads the entries left by an earlier run; half-written fills are removed. */
   async #load() {
     await rm12(this.#tmp, { recursive: true, force: true });
-    await mkdir12(this.#tmp, { recursive: true });
+    await mkdir14(this.#tmp, { recursive: true });
     const names = await readdir8(this.#dir);
     for (const name of names) {
       if (!name.endsWith(".json")) continue;
       const key = name.slice(0, -".json".length);
       if (!KEY.test(key)) continue;
       try {
-        const meta = JSON.parse(await readFile5(this.#metaFile(key), "utf8"));
-        const info2 = await stat11(this.#blobFile(key));
+        const meta = JSON.parse(await readFile6(this.#metaFile(key), "utf8"));
+        const info2 = await stat12(this.#blobFile(key));
         if (!isMeta(meta) || info2.size !== meta.size) throw new Error("stale");
         this.#entries.set(key, {
           size: meta.size,
@@ -34748,7 +35551,7 @@ function checkKey(key) {
 // src/server/results/fast-slow/fast-slow-store.ts
 import { createHash as createHash15, createHmac as createHmac3 } from "node:crypto";
 import { createReadStream as createReadStream4 } from "node:fs";
-import { open as open18 } from "node:fs/promises";
+import { open as open21 } from "node:fs/promises";
 var FAST_BLOB = /^\/devstoreaccount1\/artifact-(?<id>[1-9][0-9]{0,15})\/(?<blobId>[0-9a-f]{32})$/;
 var READ_HIGH_WATER_MARK3 = 1024 * 1024;
 function fastBlobPath(record) {
@@ -34878,7 +35681,7 @@ function cachedRead(cache) {
 async function openEntry(file) {
   if (file === void 0) return void 0;
   try {
-    return await open18(file, "r");
+    return await open21(file, "r");
   } catch {
     return void 0;
   }
@@ -35353,7 +36156,7 @@ var ServerLog = class {
   get enabled() {
     return this.#sink !== void 0;
   }
-  access(record, path22) {
+  access(record, path24) {
     if (!this.#sink || this.format === "off") return;
     if (this.format === "json") {
       this.#sink(JSON.stringify({ type: "access", ...record, status: record.status ?? null }));
@@ -35361,7 +36164,7 @@ var ServerLog = class {
     }
     const status = record.status === void 0 ? "no-answer" : String(record.status);
     const cut = record.status !== void 0 && record.cut ? " (answer cut)" : "";
-    this.#sink(`${record.method} ${printableText(path22)} ${status}${cut} ${record.durationMs.toFixed(1)}ms`);
+    this.#sink(`${record.method} ${printableText(path24)} ${status}${cut} ${record.durationMs.toFixed(1)}ms`);
   }
   /** A diagnostic line; `message` must already be free of secrets. */
   diag(level, message) {
@@ -35378,7 +36181,7 @@ var ServerLog = class {
 var DEFAULT_DRAIN_TIMEOUT_MS = 3e4;
 async function startServer(options) {
   const dataDir = resolve(options.dataDir);
-  await mkdir13(dataDir, { recursive: true });
+  await mkdir15(dataDir, { recursive: true });
   const host = options.host ?? "127.0.0.1";
   const limits = resolveLimits(options.limits);
   const jwtKeys = jwtKeysOf(options.jwt ?? {});
@@ -35460,9 +36263,9 @@ async function startServer(options) {
     credentialRequired: authenticated,
     hosts: createHostPolicy({ boundHost: host, port: () => port, publicUrl }),
     log: serverLog.enabled ? (line) => serverLog.diag("warn", line) : void 0,
-    onRequestEnd: (record, path22) => {
+    onRequestEnd: (record, path24) => {
       metrics.request(record);
-      serverLog.access(record, path22);
+      serverLog.access(record, path24);
     },
     fallbackBaseUrl: () => url,
     limits
@@ -36323,11 +37126,11 @@ var SlotAgents = class {
       options.agent = this.#tunnelAgent(endpoint);
       return;
     }
-    const path22 = options.path ?? "/";
+    const path24 = options.path ?? "/";
     options.agent = this.#forwardAgent(endpoint);
     setHeader(options, "host", effective.host);
     if (endpoint.authorization) setHeader(options, "proxy-authorization", endpoint.authorization);
-    options.path = `http://${effective.host}${path22.startsWith("/") ? path22 : `/${path22}`}`;
+    options.path = `http://${effective.host}${path24.startsWith("/") ? path24 : `/${path24}`}`;
     options.host = endpoint.host;
     if (options.hostname !== void 0) options.hostname = endpoint.host;
     options.port = endpoint.port;
@@ -36944,8 +37747,8 @@ function countedResponse(res, stats) {
 
 // src/transport/remembered-answers.ts
 import { createHash as createHash17, randomBytes as randomBytes14 } from "node:crypto";
-import { open as open19, rename as rename6, rm as rm13 } from "node:fs/promises";
-import path17 from "node:path";
+import { open as open22, rename as rename6, rm as rm13 } from "node:fs/promises";
+import path19 from "node:path";
 
 // src/transport/answer-recognizer.ts
 var BODY_LIMIT = 64 * 1024;
@@ -37013,18 +37816,18 @@ function isKnownShape(shape) {
 }
 
 // src/transport/state-dir.ts
-import { lstat as lstat5, mkdir as mkdir14 } from "node:fs/promises";
+import { lstat as lstat5, mkdir as mkdir16 } from "node:fs/promises";
 import os6 from "node:os";
-import path16 from "node:path";
+import path18 from "node:path";
 function resolveStateDir(input) {
   const explicit = input.env["FERRY_STATE_DIR"]?.trim();
-  if (explicit) return path16.resolve(explicit);
-  if (input.cachePath) return path16.join(path16.resolve(input.cachePath), "state");
+  if (explicit) return path18.resolve(explicit);
+  if (input.cachePath) return path18.join(path18.resolve(input.cachePath), "state");
   const user = typeof process.getuid === "function" ? String(process.getuid()) : os6.userInfo().username;
-  return path16.join(os6.tmpdir(), `ferry-state-${user}`);
+  return path18.join(os6.tmpdir(), `ferry-state-${user}`);
 }
 async function prepareStateDir(dir) {
-  await mkdir14(dir, { recursive: true, mode: 448 });
+  await mkdir16(dir, { recursive: true, mode: 448 });
   const info2 = await lstat5(dir);
   if (!info2.isDirectory()) return "not a directory";
   if (typeof process.getuid === "function" && info2.uid !== process.getuid()) return "owned by another user";
@@ -37066,13 +37869,13 @@ var RememberedAnswers = class _RememberedAnswers {
     const logger = options.logger ?? silentLogger;
     let file;
     if (options.stateDir !== void 0) {
-      const dir = path17.resolve(options.stateDir);
+      const dir = path19.resolve(options.stateDir);
       const refused = await prepareStateDir(dir);
       if (refused)
         logger.warn(
           `Not using the state directory ${dir} (${refused}); rate limits are remembered in this process only`
         );
-      else file = path17.join(dir, STATE_FILE);
+      else file = path19.join(dir, STATE_FILE);
     }
     return new _RememberedAnswers(file, options.clock ?? systemClock, logger);
   }
@@ -37144,7 +37947,7 @@ var RememberedAnswers = class _RememberedAnswers {
     if (!this.#file) return empty;
     let text;
     try {
-      const handle = await open19(this.#file, "r");
+      const handle = await open22(this.#file, "r");
       try {
         if ((await handle.stat()).size > MAX_STATE_BYTES2) return empty;
         text = await handle.readFile("utf8");
@@ -37178,7 +37981,7 @@ var RememberedAnswers = class _RememberedAnswers {
 `;
     const temp = `${this.#file}.${process.pid}.${randomBytes14(4).toString("hex")}`;
     try {
-      const handle = await open19(temp, "wx", 384);
+      const handle = await open22(temp, "wx", 384);
       try {
         await handle.writeFile(text);
         await handle.sync();
@@ -37213,8 +38016,8 @@ function rememberedAnswersFor(cachePath, logger) {
 // src/cache/verified-cache.ts
 import { createHash as createHash18 } from "node:crypto";
 import { createReadStream as createReadStream5 } from "node:fs";
-import { mkdir as mkdir15, open as open20, readdir as readdir9, rename as rename7, rm as rm14, stat as stat12, unlink as unlink2, utimes } from "node:fs/promises";
-import path18 from "node:path";
+import { mkdir as mkdir17, open as open23, readdir as readdir9, rename as rename7, rm as rm14, stat as stat13, unlink as unlink3, utimes } from "node:fs/promises";
+import path20 from "node:path";
 init_write_fully();
 
 // src/cache/eviction.ts
@@ -37244,9 +38047,9 @@ var STALE_TEMP_MS = 60 * 60 * 1e3;
 var READ_CHUNK = 1024 * 1024;
 async function openCache(options) {
   const normalized = normalizeCacheOptions(options);
-  const root = path18.resolve(normalized.path);
-  await mkdir15(path18.join(root, ENTRIES_DIR), { recursive: true });
-  await mkdir15(path18.join(root, TMP_DIR), { recursive: true });
+  const root = path20.resolve(normalized.path);
+  await mkdir17(path20.join(root, ENTRIES_DIR), { recursive: true });
+  await mkdir17(path20.join(root, TMP_DIR), { recursive: true });
   return new FileCache(root, normalized, options.logger ?? silentLogger);
 }
 function isMissing2(error2) {
@@ -37301,7 +38104,7 @@ var FileCache = class {
     const file = entryPath(this.path, hex2);
     let handle;
     try {
-      handle = await open20(file, "r");
+      handle = await open23(file, "r");
     } catch (error2) {
       if (!isMissing2(error2)) throw error2;
       this.#stats.misses++;
@@ -37336,7 +38139,7 @@ var FileCache = class {
     checkSize(size);
     if (size > this.#limits.maxBytes) return "too-large";
     const file = entryPath(this.path, hex2);
-    const existing = await stat12(file).catch((error2) => {
+    const existing = await stat13(file).catch((error2) => {
       if (isMissing2(error2)) return void 0;
       throw error2;
     });
@@ -37345,10 +38148,10 @@ var FileCache = class {
       await utimes(file, now, now).catch(() => void 0);
       return "present";
     }
-    await mkdir15(path18.join(this.path, TMP_DIR), { recursive: true });
-    await mkdir15(path18.join(this.path, ENTRIES_DIR), { recursive: true });
+    await mkdir17(path20.join(this.path, TMP_DIR), { recursive: true });
+    await mkdir17(path20.join(this.path, ENTRIES_DIR), { recursive: true });
     const temp = tempPath(this.path, hex2);
-    const out = await open20(temp, "wx", 420);
+    const out = await open23(temp, "wx", 420);
     let closed = false;
     try {
       const hash = createHash18("sha256");
@@ -37390,13 +38193,13 @@ var FileCache = class {
     return void 0;
   }
   async #unlinkIfSame(file, ino, dev) {
-    const now = await stat12(file).catch(() => void 0);
+    const now = await stat13(file).catch(() => void 0);
     if (!now || now.ino !== ino || now.dev !== dev) return false;
     return this.#unlink(file);
   }
   async #unlink(file) {
     try {
-      await unlink2(file);
+      await unlink3(file);
       return true;
     } catch (error2) {
       if (isMissing2(error2)) return false;
@@ -37416,24 +38219,24 @@ var FileCache = class {
   }
   /** Scans entries (metadata only) and removes what the limits say; `keep` is the entry just inserted. */
   async #evictNow(keep) {
-    const dir = path18.join(this.path, ENTRIES_DIR);
+    const dir = path20.join(this.path, ENTRIES_DIR);
     const entries = [];
     for (const name of await readdir9(dir)) {
       if (!isEntryName(name)) continue;
-      const info2 = await stat12(path18.join(dir, name)).catch(() => void 0);
+      const info2 = await stat13(path20.join(dir, name)).catch(() => void 0);
       if (info2?.isFile()) entries.push({ name, size: info2.size, usedAtMs: info2.mtimeMs });
     }
     const victims = chooseVictims(entries, this.#limits, Date.now(), keep);
     for (const victim of victims) {
-      if (await this.#unlink(path18.join(dir, victim.name))) this.#stats.evictions++;
+      if (await this.#unlink(path20.join(dir, victim.name))) this.#stats.evictions++;
     }
     await this.#removeStaleTemps();
   }
   async #removeStaleTemps() {
-    const dir = path18.join(this.path, TMP_DIR);
+    const dir = path20.join(this.path, TMP_DIR);
     for (const name of await readdir9(dir)) {
-      const file = path18.join(dir, name);
-      const info2 = await stat12(file).catch(() => void 0);
+      const file = path20.join(dir, name);
+      const info2 = await stat13(file).catch(() => void 0);
       if (info2 && Date.now() - info2.mtimeMs > STALE_TEMP_MS && await this.#unlink(file)) {
         this.#logger.debug(`Removed a cache temp file left by an insert that did not finish: ${name}`);
       }
@@ -37635,7 +38438,7 @@ function chooseBackend(opts) {
 }
 
 // src/download-many.ts
-import path20 from "node:path";
+import path22 from "node:path";
 
 // src/transport/batch-stop.ts
 function isPermanentAnswer(error2) {
@@ -37688,7 +38491,7 @@ var BatchStop = class {
 };
 
 // src/artifact-directory.ts
-import path19 from "node:path";
+import path21 from "node:path";
 function artifactDirectory(root, name, platform2 = process.platform) {
   const refuse = (reason, cause) => new FerryError(
     "ERR_FERRY_UNSAFE_PATH",
@@ -37705,7 +38508,7 @@ function artifactDirectory(root, name, platform2 = process.platform) {
     const message = error2 instanceof Error ? error2.message : String(error2);
     throw refuse(message.startsWith(prefix) ? message.slice(prefix.length) : message, error2);
   }
-  return path19.join(root, name);
+  return path21.join(root, name);
 }
 function windowsNameProblem(name) {
   try {
@@ -37946,7 +38749,7 @@ async function downloadMany(options = {}, behaviour = {}) {
   const ids = artifactIds === void 0 ? void 0 : checkIds(artifactIds);
   const wanted = names === void 0 ? void 0 : checkNames(names);
   const matches = pattern === void 0 ? void 0 : compileNamePattern(pattern);
-  const root = path20.resolve(target ?? process.cwd());
+  const root = path22.resolve(target ?? process.cwd());
   return withBackend(
     "download",
     opts,
@@ -38471,10 +39274,10 @@ function readDownloadInputs(env) {
   const latestRun = latestRunInputs();
   const cachePath = optionalInput("cache-path");
   return {
-    cachePath: cachePath === void 0 ? void 0 : path21.resolve(expandHome(cachePath, home, "cache-path")),
+    cachePath: cachePath === void 0 ? void 0 : path23.resolve(expandHome(cachePath, home, "cache-path")),
     name,
     artifactIds,
-    path: path21.resolve(expandHome(rawPath, home, "path")),
+    path: path23.resolve(expandHome(rawPath, home, "path")),
     pattern: optionalInput("pattern"),
     mergeMultiple: booleanInput("merge-multiple", false),
     githubToken,
