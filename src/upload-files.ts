@@ -65,14 +65,20 @@ async function resolve(
     }
     return found;
   };
-  const seen = new Map<string, string>();
+  const rootPrefix = root.endsWith(path.sep) ? root : `${root}${path.sep}`;
+  // One map for both checks, keyed by the folded artifact path, valued by the index of the
+  // caller's file: an exact duplicate folds to the same key too. No per-file object: at 100,000
+  // files two maps of records were a large part of the upload's start-up peak (issue 12 item 5).
   const folded: FoldedPaths = { files: new Map(), directories: new Map() };
   const out: UploadFile[] = [];
-  for (const file of files) {
+  for (let index = 0; index < files.length; index++) {
+    const file = files[index] as string;
     // As @actions/artifact does: a relative path is relative to the working directory, like a
     // path on a command line; the root only decides where the file lands inside the artifact.
-    const absolutePath = path.resolve(file);
-    const relative = path.relative(root, absolutePath);
+    const resolved = path.resolve(file);
+    // The caller's string when it is already absolute and normal: one copy of each path.
+    const absolutePath = resolved === file ? file : resolved;
+    const relative = relativeTo(rootPrefix, root, absolutePath);
     const fail = (message: string): ValidationError =>
       new ValidationError('ERR_FERRY_INVALID_PATH', message, { artifactName, file });
     // `..` as a whole first segment, not any name that starts with two dots (`..config` is inside).
@@ -97,14 +103,9 @@ async function resolve(
           : `File '${file}' cannot be read: ${(error as Error).message}`,
       );
     }
-    const artifactPath = relative.split(path.sep).join('/');
+    const artifactPath = toArtifactPath(relative);
     validateFilePath(artifactPath);
-    const previous = seen.get(artifactPath);
-    if (previous !== undefined) {
-      throw fail(`'${file}' and '${previous}' map to the same artifact path '${artifactPath}'`);
-    }
-    seen.set(artifactPath, file);
-    checkFoldedCollision(folded, artifactPath, file, fail);
+    checkFoldedCollision(folded, artifactPath, index, (other) => describe(files, other, root), fail);
 
     // Where the bytes really come from: the link target, or the file in its real directory.
     const real = link.isSymbolicLink()
@@ -160,42 +161,88 @@ function fold(artifactPath: string): string {
   return artifactPath.normalize('NFC').toLowerCase();
 }
 
-/** Folded artifact paths seen so far: files, and the directories that hold them. */
+/**
+ * Folded artifact paths seen so far, each with the index of the caller's file that needs it:
+ * files, and the directories that hold them.
+ */
 interface FoldedPaths {
-  files: Map<string, { file: string; artifactPath: string }>;
-  directories: Map<string, { file: string; artifactPath: string }>;
+  files: Map<string, number>;
+  directories: Map<string, number>;
 }
 
 /**
- * Refuses `artifactPath` when it equals another file's path after folding, or when one needs a
- * folded name as a file and another as a directory (a file `a` and a file `A/b`): either would
- * make one file overwrite or block another on Windows and macOS.
+ * `absolutePath` relative to `root`. A path under the root is sliced out of the caller's string,
+ * sharing its bytes: path.relative resolves both paths again, and its result kept a second
+ * copy of every absolute path alive for the whole upload.
+ */
+function relativeTo(rootPrefix: string, root: string, absolutePath: string): string {
+  return absolutePath.startsWith(rootPrefix)
+    ? absolutePath.slice(rootPrefix.length)
+    : path.relative(root, absolutePath);
+}
+
+/** A path relative to the root as an artifact path: `/`-separated (on POSIX, the same string). */
+function toArtifactPath(relative: string): string {
+  return path.sep === '/' ? relative : relative.split(path.sep).join('/');
+}
+
+/** The caller's file `index` and its artifact path, for a message about a clash. */
+function describe(
+  files: readonly string[],
+  index: number,
+  root: string,
+): { file: string; artifactPath: string } {
+  const file = files[index] as string;
+  return { file, artifactPath: toArtifactPath(path.relative(root, path.resolve(file))) };
+}
+
+/**
+ * Refuses `artifactPath` when another file has the same path, when it equals another file's path
+ * after folding, or when one needs a folded name as a file and another as a directory (a file
+ * `a` and a file `A/b`): either would make one file overwrite or block another on Windows and
+ * macOS. `index` is the caller's file; `other` describes the file at another index.
  */
 function checkFoldedCollision(
   seen: FoldedPaths,
   artifactPath: string,
-  file: string,
+  index: number,
+  other: (index: number) => { file: string; artifactPath: string },
   fail: (message: string) => ValidationError,
 ): void {
   const key = fold(artifactPath);
-  const clash = (other: { file: string; artifactPath: string }, why: string): ValidationError =>
-    fail(
-      `'${file}' (artifact path '${artifactPath}') and '${other.file}' (artifact path '${other.artifactPath}') ${why}; ` +
+  const clash = (otherIndex: number, why: string): ValidationError => {
+    const { file: otherFile, artifactPath: otherPath } = other(otherIndex);
+    const { file } = other(index);
+    return fail(
+      `'${file}' (artifact path '${artifactPath}') and '${otherFile}' (artifact path '${otherPath}') ${why}; ` +
         `rename one of them`,
     );
+  };
   const same = seen.files.get(key);
-  if (same !== undefined) throw clash(same, 'differ only in letter case or Unicode normalization');
+  if (same !== undefined) {
+    const previous = other(same);
+    if (previous.artifactPath === artifactPath) {
+      throw fail(
+        `'${other(index).file}' and '${previous.file}' map to the same artifact path '${artifactPath}'`,
+      );
+    }
+    throw clash(same, 'differ only in letter case or Unicode normalization');
+  }
   const holder = seen.directories.get(key);
   if (holder !== undefined) throw clash(holder, 'need the same name as a file and as a directory');
-  const parts = key.split('/');
-  for (let i = 1; i < parts.length; i++) {
-    const ancestor = seen.files.get(parts.slice(0, i).join('/'));
+  let slash = key.indexOf('/');
+  while (slash >= 0) {
+    const ancestor = seen.files.get(key.slice(0, slash));
     if (ancestor !== undefined) throw clash(ancestor, 'need the same name as a file and as a directory');
+    slash = key.indexOf('/', slash + 1);
   }
-  seen.files.set(key, { file, artifactPath });
-  for (let i = 1; i < parts.length; i++) {
-    const dir = parts.slice(0, i).join('/');
-    if (!seen.directories.has(dir)) seen.directories.set(dir, { file, artifactPath });
+  seen.files.set(key, index);
+  // Parents are recorded deepest first, stopping at the first one already known: its own
+  // parents were recorded with it.
+  for (let end = key.lastIndexOf('/'); end > 0; end = key.lastIndexOf('/', end - 1)) {
+    const dir = key.slice(0, end);
+    if (seen.directories.has(dir)) break;
+    seen.directories.set(dir, index);
   }
 }
 

@@ -25,25 +25,33 @@ import { StalledTransferError, watchThroughput, type StallPolicy } from '../../t
 import { runWorkers } from '../workers.js';
 import { API_VERSION, type ArtifactResponse, type LegacyConfig } from './contracts.js';
 import { checkFinalized, checkReceived, LegacyListingCheck, type ListedFile } from './listing-check.js';
-import { itemUrl, jsonHeaders } from './urls.js';
+import { itemUrl, itemUrlBuilder, jsonHeaders } from './urls.js';
 import { LegacyWriteLimits, type FileMeter } from './write-limits.js';
 
 /** What every planned file shares. */
 interface Plan {
   readonly target: string;
   readonly staging: HeldStaging;
+  /** `${artifact name}/`: an item's path in the container is this plus its artifact path. */
+  readonly itemPrefix: string;
+  /** The content URL the container's URL scheme gives an item path (urls.ts itemUrlBuilder). */
+  readonly itemUrl: (itemPath: string) => string;
 }
 
 /**
- * One file of the download: what the listing said, and where it is staged and placed. The
- * staging path and the placement key are derived when used, not stored: at 100,000 files the
- * two strings per file (and a map of the bytes written) were ~25 MB held for the whole download.
+ * One file of the download: what the listing said, and where it is staged and placed. Only what
+ * cannot be derived is stored: the staging path, the destination and the placement key come from
+ * the artifact path, and the content URL is kept only when it is not the one the container's URL
+ * scheme gives the item (every file-container service's case). At 100,000 files each derived
+ * string was 5-13 MB held for the whole download (issue 12 item 5).
  */
-class PlannedFile implements ListedFile {
+class PlannedFile {
   readonly artifactPath: string;
-  readonly destination: string;
   readonly length: number | undefined;
-  readonly url: string;
+  /** The listing's contentLocation when it is not `plan.itemUrl` of the item's path. */
+  readonly #url: string | undefined;
+  /** The placement key when it is not the artifact path itself (e.g. a `.` segment in the listed path). */
+  readonly #key: string | undefined;
   /** Bytes written to staging, once the file arrived. */
   written = 0;
   /** Set once a response for this file failed to gunzip: a second corrupt body is final. */
@@ -55,9 +63,19 @@ class PlannedFile implements ListedFile {
     readonly plan: Plan,
   ) {
     this.artifactPath = listed.artifactPath;
-    this.destination = listed.destination;
     this.length = listed.length;
-    this.url = listed.url;
+    this.#url = listed.url === this.#canonicalUrl() ? undefined : listed.url;
+    const key = path.relative(plan.target, listed.destination).split(path.sep).join('/');
+    this.#key = key === listed.artifactPath ? undefined : key;
+  }
+
+  #canonicalUrl(): string {
+    return this.plan.itemUrl(`${this.plan.itemPrefix}${this.artifactPath}`);
+  }
+
+  /** Where the bytes are (empty for a zero-length file without one: it is never fetched). */
+  get url(): string {
+    return this.#url ?? this.#canonicalUrl();
   }
 
   /** The target directory (for messages: the staging path names a held descriptor). */
@@ -72,7 +90,12 @@ class PlannedFile implements ListedFile {
 
   /** The destination relative to the target, normalised, '/'-separated. */
   get key(): string {
-    return path.relative(this.plan.target, this.destination).split(path.sep).join('/');
+    return this.#key ?? this.artifactPath;
+  }
+
+  /** Absolute path inside the target. */
+  get destination(): string {
+    return path.join(this.plan.target, ...this.key.split('/'));
   }
 }
 
@@ -139,7 +162,12 @@ export async function downloadLegacy(
   try {
     held = HeldTarget.open(target, { context });
     staging = held.createStaging('.ferry-staging-');
-    const plan: Plan = { target, staging };
+    const plan: Plan = {
+      target,
+      staging,
+      itemPrefix: `${spec.name}/`,
+      itemUrl: itemUrlBuilder(containerUrl),
+    };
     const planned = listed.map((file, index) => new PlannedFile(file, index, plan));
     // The listing's objects are not kept alongside the plan.
     listed = undefined;
