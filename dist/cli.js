@@ -690,7 +690,7 @@ async function writeFully2(fd, body, offset) {
     );
   }
 }
-var ContainerItems, READ_HIGH_WATER_MARK, SYNC_WRITE_LIMIT;
+var PACKED_RANGES, ContainerItems, READ_HIGH_WATER_MARK, SYNC_WRITE_LIMIT;
 var init_container_items = __esm({
   "src/server/legacy/container-items.ts"() {
     "use strict";
@@ -700,6 +700,7 @@ var init_container_items = __esm({
     init_journal();
     init_keyed_mutex();
     init_ranges();
+    PACKED_RANGES = Object.freeze([]);
     ContainerItems = class _ContainerItems {
       #layout;
       #containerId;
@@ -728,6 +729,7 @@ var init_container_items = __esm({
         await Journal.replay(items.#journal.path, (record) => {
           if (!isItemRecord(record)) return;
           if (record.updatedAt === record.createdAt) record.updatedAt = record.createdAt;
+          if (record.complete && record.packOffset !== void 0) record.ranges = PACKED_RANGES;
           items.#put(record);
         });
         items.#packSize = (await stat9(items.packPath).catch(() => void 0))?.size ?? 0;
@@ -778,13 +780,13 @@ var init_container_items = __esm({
             total: chunk.range.total,
             gzip: chunk.gzip,
             fileLength: chunk.fileLength ?? null,
-            ranges: chunk.range.total === 0 ? [] : [[0, chunk.range.total - 1]],
+            ranges: PACKED_RANGES,
             complete: true,
             packOffset: offset,
             createdAt: existing?.createdAt ?? now,
             updatedAt: now
           };
-          await this.#persist(record);
+          await this.#persist({ ...record, ranges: chunk.range.total === 0 ? [] : [[0, chunk.range.total - 1]] });
           this.#put(record);
           return record;
         });
@@ -24567,20 +24569,30 @@ var PlannedFile = class {
     this.index = index;
     this.plan = plan;
     this.artifactPath = listed.artifactPath;
-    this.destination = listed.destination;
     this.length = listed.length;
-    this.url = listed.url;
+    this.#url = listed.url === this.#canonicalUrl() ? void 0 : listed.url;
+    const key = path4.relative(plan.target, listed.destination).split(path4.sep).join("/");
+    this.#key = key === listed.artifactPath ? void 0 : key;
   }
   index;
   plan;
   artifactPath;
-  destination;
   length;
-  url;
+  /** The listing's contentLocation when it is not `plan.itemUrl` of the item's path. */
+  #url;
+  /** The placement key when it is not the artifact path itself (e.g. a `.` segment in the listed path). */
+  #key;
   /** Bytes written to staging, once the file arrived. */
   written = 0;
   /** Set once a response for this file failed to gunzip: a second corrupt body is final. */
   corruptOnce;
+  #canonicalUrl() {
+    return this.plan.itemUrl(`${this.plan.itemPrefix}${this.artifactPath}`);
+  }
+  /** Where the bytes are (empty for a zero-length file without one: it is never fetched). */
+  get url() {
+    return this.#url ?? this.#canonicalUrl();
+  }
   /** The target directory (for messages: the staging path names a held descriptor). */
   get target() {
     return this.plan.target;
@@ -24591,7 +24603,11 @@ var PlannedFile = class {
   }
   /** The destination relative to the target, normalised, '/'-separated. */
   get key() {
-    return path4.relative(this.plan.target, this.destination).split(path4.sep).join("/");
+    return this.#key ?? this.artifactPath;
+  }
+  /** Absolute path inside the target. */
+  get destination() {
+    return path4.join(this.plan.target, ...this.key.split("/"));
   }
 };
 async function downloadLegacy(config, artifact, spec, ctx) {
@@ -24639,7 +24655,12 @@ async function downloadLegacy(config, artifact, spec, ctx) {
   try {
     held = HeldTarget.open(target, { context });
     staging = held.createStaging(".ferry-staging-");
-    const plan = { target, staging };
+    const plan = {
+      target,
+      staging,
+      itemPrefix: `${spec.name}/`,
+      itemUrl: itemUrlBuilder(containerUrl2)
+    };
     const planned = listed.map((file, index) => new PlannedFile(file, index, plan));
     listed = void 0;
     const writeLimits = new LegacyWriteLimits(spec.name, limits, context);
@@ -30265,16 +30286,15 @@ function prepareInputs(inputs) {
       return mode & 4095;
     };
     switch (input.kind) {
-      case "file":
+      case "file": {
         if (typeof input.sourcePath !== "string" || input.sourcePath.length === 0) {
           throw invalidOption(`${where}.sourcePath`, "must be a non-empty string");
         }
-        return {
-          kind: "file",
-          name: validateEntryName(input.name, "file"),
-          mode: modeOf(DEFAULT_FILE_MODE),
-          sourcePath: input.sourcePath
-        };
+        const name = validateEntryName(input.name, "file");
+        const mode = modeOf(DEFAULT_FILE_MODE);
+        if (name === input.name && mode === input.mode) return input;
+        return { kind: "file", name, mode, sourcePath: input.sourcePath };
+      }
       case "directory":
         return {
           kind: "directory",
@@ -31078,12 +31098,15 @@ function scanned(spec, source) {
   return spec.secretScan && file ? spec.secretScan.file(file.artifactPath).stream(source) : source;
 }
 function checkListedSizes(spec, next) {
-  const files = spec.files.filter((f) => f.symlinkTarget === void 0);
-  const listed = new Map(files.map((f) => [f.artifactPath, f]));
+  const files = spec.files;
+  let cursor = 0;
   return (info) => {
-    const file = listed.get(info.name);
-    if (file !== void 0 && file.size !== info.uncompressedSize) {
-      throw sourceChanged(file, `${info.uncompressedSize} when read`, { file: file.artifactPath });
+    const file = files[cursor];
+    if (file !== void 0 && file.artifactPath === info.name) {
+      cursor++;
+      if (file.symlinkTarget === void 0 && file.size !== info.uncompressedSize) {
+        throw sourceChanged(file, `${info.uncompressedSize} when read`, { file: file.artifactPath });
+      }
     }
     next();
   };
@@ -38411,12 +38434,14 @@ async function resolve2(artifactName, files, rootDirectory, symlinks) {
     }
     return found;
   };
-  const seen = /* @__PURE__ */ new Map();
+  const rootPrefix = root.endsWith(path21.sep) ? root : `${root}${path21.sep}`;
   const folded = { files: /* @__PURE__ */ new Map(), directories: /* @__PURE__ */ new Map() };
   const out = [];
-  for (const file of files) {
-    const absolutePath = path21.resolve(file);
-    const relative = path21.relative(root, absolutePath);
+  for (let index = 0; index < files.length; index++) {
+    const file = files[index];
+    const resolved = path21.resolve(file);
+    const absolutePath = resolved === file ? file : resolved;
+    const relative = relativeTo(rootPrefix, root, absolutePath);
     const fail = (message) => new ValidationError("ERR_FERRY_INVALID_PATH", message, { artifactName, file });
     if (relative === "" || relative === ".." || relative.startsWith(`..${path21.sep}`) || path21.isAbsolute(relative)) {
       throw fail(`File '${file}' is not inside the root directory '${root}'`);
@@ -38430,14 +38455,9 @@ async function resolve2(artifactName, files, rootDirectory, symlinks) {
         code === "ENOENT" ? `File '${file}' does not exist` : `File '${file}' cannot be read: ${error.message}`
       );
     }
-    const artifactPath = relative.split(path21.sep).join("/");
+    const artifactPath = toArtifactPath(relative);
     validateFilePath(artifactPath);
-    const previous = seen.get(artifactPath);
-    if (previous !== void 0) {
-      throw fail(`'${file}' and '${previous}' map to the same artifact path '${artifactPath}'`);
-    }
-    seen.set(artifactPath, file);
-    checkFoldedCollision(folded, artifactPath, file, fail);
+    checkFoldedCollision(folded, artifactPath, index, (other) => describe2(files, other, root), fail);
     const real = link5.isSymbolicLink() ? await realpath(absolutePath).catch((error) => {
       const code = error.code;
       throw fail(
@@ -38475,24 +38495,48 @@ async function resolve2(artifactName, files, rootDirectory, symlinks) {
 function fold3(artifactPath) {
   return artifactPath.normalize("NFC").toLowerCase();
 }
-function checkFoldedCollision(seen, artifactPath, file, fail) {
+function relativeTo(rootPrefix, root, absolutePath) {
+  return absolutePath.startsWith(rootPrefix) ? absolutePath.slice(rootPrefix.length) : path21.relative(root, absolutePath);
+}
+function toArtifactPath(relative) {
+  return path21.sep === "/" ? relative : relative.split(path21.sep).join("/");
+}
+function describe2(files, index, root) {
+  const file = files[index];
+  return { file, artifactPath: toArtifactPath(path21.relative(root, path21.resolve(file))) };
+}
+function checkFoldedCollision(seen, artifactPath, index, other, fail) {
   const key = fold3(artifactPath);
-  const clash = (other, why) => fail(
-    `'${file}' (artifact path '${artifactPath}') and '${other.file}' (artifact path '${other.artifactPath}') ${why}; rename one of them`
-  );
+  const clash = (otherIndex, why) => {
+    const { file: otherFile, artifactPath: otherPath } = other(otherIndex);
+    const { file } = other(index);
+    return fail(
+      `'${file}' (artifact path '${artifactPath}') and '${otherFile}' (artifact path '${otherPath}') ${why}; rename one of them`
+    );
+  };
   const same = seen.files.get(key);
-  if (same !== void 0) throw clash(same, "differ only in letter case or Unicode normalization");
+  if (same !== void 0) {
+    const previous = other(same);
+    if (previous.artifactPath === artifactPath) {
+      throw fail(
+        `'${other(index).file}' and '${previous.file}' map to the same artifact path '${artifactPath}'`
+      );
+    }
+    throw clash(same, "differ only in letter case or Unicode normalization");
+  }
   const holder = seen.directories.get(key);
   if (holder !== void 0) throw clash(holder, "need the same name as a file and as a directory");
-  const parts = key.split("/");
-  for (let i = 1; i < parts.length; i++) {
-    const ancestor = seen.files.get(parts.slice(0, i).join("/"));
+  let slash = key.indexOf("/");
+  while (slash >= 0) {
+    const ancestor = seen.files.get(key.slice(0, slash));
     if (ancestor !== void 0) throw clash(ancestor, "need the same name as a file and as a directory");
+    slash = key.indexOf("/", slash + 1);
   }
-  seen.files.set(key, { file, artifactPath });
-  for (let i = 1; i < parts.length; i++) {
-    const dir = parts.slice(0, i).join("/");
-    if (!seen.directories.has(dir)) seen.directories.set(dir, { file, artifactPath });
+  seen.files.set(key, index);
+  for (let end = key.lastIndexOf("/"); end > 0; end = key.lastIndexOf("/", end - 1)) {
+    const dir = key.slice(0, end);
+    if (seen.directories.has(dir)) break;
+    seen.directories.set(dir, index);
   }
 }
 function specialKind(info) {
@@ -40148,7 +40192,7 @@ function azureStore(value, at) {
   if (typeof env !== "string" || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(env)) {
     throw configError3(
       `${at}.connection_string_env`,
-      `must name an environment variable; got ${describe2(env)}`
+      `must name an environment variable; got ${describe3(env)}`
     );
   }
   return {
@@ -40211,7 +40255,7 @@ function retention(value) {
 }
 function object(value, at) {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw configError3(at, `must be a JSON object; got ${describe2(value)}`);
+    throw configError3(at, `must be a JSON object; got ${describe3(value)}`);
   }
   return value;
 }
@@ -40225,11 +40269,11 @@ function allowOnly(spec, at, keys) {
 function count(value, at, min = 1) {
   if (value === void 0) return void 0;
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
-    throw configError3(at, `must be a whole number >= ${min}; got ${describe2(value)}`);
+    throw configError3(at, `must be a whole number >= ${min}; got ${describe3(value)}`);
   }
   return value;
 }
-function describe2(value) {
+function describe3(value) {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
   if (typeof value === "object") return "an object";

@@ -19804,7 +19804,7 @@ async function writeFully2(fd, body, offset) {
     );
   }
 }
-var ContainerItems, READ_HIGH_WATER_MARK, SYNC_WRITE_LIMIT;
+var PACKED_RANGES, ContainerItems, READ_HIGH_WATER_MARK, SYNC_WRITE_LIMIT;
 var init_container_items = __esm({
   "src/server/legacy/container-items.ts"() {
     "use strict";
@@ -19814,6 +19814,7 @@ var init_container_items = __esm({
     init_journal();
     init_keyed_mutex();
     init_ranges();
+    PACKED_RANGES = Object.freeze([]);
     ContainerItems = class _ContainerItems {
       #layout;
       #containerId;
@@ -19842,6 +19843,7 @@ var init_container_items = __esm({
         await Journal.replay(items.#journal.path, (record) => {
           if (!isItemRecord(record)) return;
           if (record.updatedAt === record.createdAt) record.updatedAt = record.createdAt;
+          if (record.complete && record.packOffset !== void 0) record.ranges = PACKED_RANGES;
           items.#put(record);
         });
         items.#packSize = (await stat10(items.packPath).catch(() => void 0))?.size ?? 0;
@@ -19892,13 +19894,13 @@ var init_container_items = __esm({
             total: chunk.range.total,
             gzip: chunk.gzip,
             fileLength: chunk.fileLength ?? null,
-            ranges: chunk.range.total === 0 ? [] : [[0, chunk.range.total - 1]],
+            ranges: PACKED_RANGES,
             complete: true,
             packOffset: offset,
             createdAt: existing?.createdAt ?? now,
             updatedAt: now
           };
-          await this.#persist(record);
+          await this.#persist({ ...record, ranges: chunk.range.total === 0 ? [] : [[0, chunk.range.total - 1]] });
           this.#put(record);
           return record;
         });
@@ -25750,20 +25752,30 @@ var PlannedFile = class {
     this.index = index;
     this.plan = plan;
     this.artifactPath = listed.artifactPath;
-    this.destination = listed.destination;
     this.length = listed.length;
-    this.url = listed.url;
+    this.#url = listed.url === this.#canonicalUrl() ? void 0 : listed.url;
+    const key = path5.relative(plan.target, listed.destination).split(path5.sep).join("/");
+    this.#key = key === listed.artifactPath ? void 0 : key;
   }
   index;
   plan;
   artifactPath;
-  destination;
   length;
-  url;
+  /** The listing's contentLocation when it is not `plan.itemUrl` of the item's path. */
+  #url;
+  /** The placement key when it is not the artifact path itself (e.g. a `.` segment in the listed path). */
+  #key;
   /** Bytes written to staging, once the file arrived. */
   written = 0;
   /** Set once a response for this file failed to gunzip: a second corrupt body is final. */
   corruptOnce;
+  #canonicalUrl() {
+    return this.plan.itemUrl(`${this.plan.itemPrefix}${this.artifactPath}`);
+  }
+  /** Where the bytes are (empty for a zero-length file without one: it is never fetched). */
+  get url() {
+    return this.#url ?? this.#canonicalUrl();
+  }
   /** The target directory (for messages: the staging path names a held descriptor). */
   get target() {
     return this.plan.target;
@@ -25774,7 +25786,11 @@ var PlannedFile = class {
   }
   /** The destination relative to the target, normalised, '/'-separated. */
   get key() {
-    return path5.relative(this.plan.target, this.destination).split(path5.sep).join("/");
+    return this.#key ?? this.artifactPath;
+  }
+  /** Absolute path inside the target. */
+  get destination() {
+    return path5.join(this.plan.target, ...this.key.split("/"));
   }
 };
 async function downloadLegacy(config, artifact, spec, ctx) {
@@ -25822,7 +25838,12 @@ async function downloadLegacy(config, artifact, spec, ctx) {
   try {
     held = HeldTarget.open(target, { context });
     staging = held.createStaging(".ferry-staging-");
-    const plan = { target, staging };
+    const plan = {
+      target,
+      staging,
+      itemPrefix: `${spec.name}/`,
+      itemUrl: itemUrlBuilder(containerUrl2)
+    };
     const planned = listed.map((file, index) => new PlannedFile(file, index, plan));
     listed = void 0;
     const writeLimits = new LegacyWriteLimits(spec.name, limits, context);
@@ -31364,16 +31385,15 @@ function prepareInputs(inputs) {
       return mode & 4095;
     };
     switch (input.kind) {
-      case "file":
+      case "file": {
         if (typeof input.sourcePath !== "string" || input.sourcePath.length === 0) {
           throw invalidOption(`${where}.sourcePath`, "must be a non-empty string");
         }
-        return {
-          kind: "file",
-          name: validateEntryName(input.name, "file"),
-          mode: modeOf(DEFAULT_FILE_MODE),
-          sourcePath: input.sourcePath
-        };
+        const name = validateEntryName(input.name, "file");
+        const mode = modeOf(DEFAULT_FILE_MODE);
+        if (name === input.name && mode === input.mode) return input;
+        return { kind: "file", name, mode, sourcePath: input.sourcePath };
+      }
       case "directory":
         return {
           kind: "directory",
@@ -32177,12 +32197,15 @@ function scanned(spec, source) {
   return spec.secretScan && file ? spec.secretScan.file(file.artifactPath).stream(source) : source;
 }
 function checkListedSizes(spec, next) {
-  const files = spec.files.filter((f) => f.symlinkTarget === void 0);
-  const listed = new Map(files.map((f) => [f.artifactPath, f]));
+  const files = spec.files;
+  let cursor = 0;
   return (info2) => {
-    const file = listed.get(info2.name);
-    if (file !== void 0 && file.size !== info2.uncompressedSize) {
-      throw sourceChanged(file, `${info2.uncompressedSize} when read`, { file: file.artifactPath });
+    const file = files[cursor];
+    if (file !== void 0 && file.artifactPath === info2.name) {
+      cursor++;
+      if (file.symlinkTarget === void 0 && file.size !== info2.uncompressedSize) {
+        throw sourceChanged(file, `${info2.uncompressedSize} when read`, { file: file.artifactPath });
+      }
     }
     next();
   };
