@@ -3,7 +3,7 @@ import path from 'node:path';
 import { IntegrityError, type ErrorContext } from '../../core/errors.js';
 import { extractZip, type ExtractOptions } from '../../pack/zip/index.js';
 import type { DownloadResult, DownloadSpec, OperationContext, VerifiedBlob } from '../backend.js';
-import { downloadBlob, type BlobDownloadResult } from './blob-download.js';
+import { downloadBlob, type BlobDownloadOptions, type BlobDownloadResult } from './blob-download.js';
 import { cacheKeyOf, cachedBlob, cacheTeeFor, lookupCached, type CacheKey } from './cached-download.js';
 import { fileNameFromDisposition } from './content-disposition.js';
 import { placeRawFile } from './place-file.js';
@@ -33,25 +33,11 @@ export async function fetchVerifiedBlob(
   const dispose = (): Promise<void> => (disposed ??= rm(work, { recursive: true, force: true }));
   try {
     const file = path.join(work, 'blob');
-    const blob = await downloadBlob(url, file, {
-      http: ctx.http,
-      operation: ctx.operation,
-      context,
-      // Verified downloads get one re-download on a mismatch (transit damage) and a fresh URL on a 403.
-      expectedSha256: verify ? expectedHex : undefined,
-      refreshUrl,
-      listedSize,
-      onBytes: (received, total) =>
-        ctx.onProgress?.({
-          operation: 'download',
-          artifactName: name,
-          phase: 'transfer',
-          bytesDone: received,
-          bytesTotal: total,
-          filesDone: 0,
-          filesTotal: undefined,
-        }),
-    });
+    const blob = await downloadBlob(
+      url,
+      file,
+      blobOptions(name, ctx, context, verify ? expectedHex : undefined, refreshUrl, listedSize),
+    );
     // The digest is checked in one layer, downloadBlob: with verification on it re-downloads once
     // and then throws DigestMismatchError, so a blob it returns matches. Only with verification
     // off can the bytes differ from the listing, and that is reported, not thrown.
@@ -66,6 +52,39 @@ export async function fetchVerifiedBlob(
     await dispose();
     throw error;
   }
+}
+
+/**
+ * How a results blob is fetched: over the operation's connections, with progress reported. With
+ * `expectedSha256` (verification on) a mismatch gets one re-download (transit damage), then
+ * DigestMismatchError, so a blob that returns matches; a 403 gets a fresh URL from `refreshUrl`.
+ */
+function blobOptions(
+  name: string,
+  ctx: OperationContext,
+  context: ErrorContext,
+  expectedSha256: string | undefined,
+  refreshUrl: (() => Promise<string>) | undefined,
+  listedSize: number | undefined,
+): BlobDownloadOptions {
+  return {
+    http: ctx.http,
+    operation: ctx.operation,
+    context,
+    expectedSha256,
+    refreshUrl,
+    listedSize,
+    onBytes: (received, total) =>
+      ctx.onProgress?.({
+        operation: 'download',
+        artifactName: name,
+        phase: 'transfer',
+        bytesDone: received,
+        bytesTotal: total,
+        filesDone: 0,
+        filesTotal: undefined,
+      }),
+  };
 }
 
 /**
@@ -129,25 +148,8 @@ export async function downloadSignedArtifact(
     let digestMismatch = false;
     try {
       blob = await downloadBlob(url, sink, {
-        http: ctx.http,
-        operation: ctx.operation,
-        context,
-        // One re-download on a mismatch (transit damage), then DigestMismatchError: a blob that
-        // returns with verification on matches.
-        expectedSha256: verify ? expectedHex : undefined,
-        refreshUrl,
-        listedSize,
+        ...blobOptions(name, ctx, context, verify ? expectedHex : undefined, refreshUrl, listedSize),
         tee,
-        onBytes: (received, total) =>
-          ctx.onProgress?.({
-            operation: 'download',
-            artifactName: name,
-            phase: 'transfer',
-            bytesDone: received,
-            bytesTotal: total,
-            filesDone: 0,
-            filesTotal: undefined,
-          }),
       });
       digestMismatch = !verify && expectedHex !== undefined && blob.sha256 !== expectedHex;
     } finally {

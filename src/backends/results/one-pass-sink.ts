@@ -1,4 +1,4 @@
-import { mkdir, open, rmdir, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { ErrorContext } from '../../core/errors.js';
 import { writeFully } from '../../core/write-fully.js';
@@ -11,6 +11,7 @@ import {
 } from '../../pack/zip/stream-extract.js';
 import type { ExtractOptions } from '../../pack/zip/index.js';
 import type { BlobSink } from './blob-download.js';
+import { removeCreatedChain } from '../../pack/remove-created.js';
 
 /** Whether a response is a zip to extract, from its Content-Type (or the URL's extension). */
 export type ZipDecision = (contentType: string | undefined) => boolean;
@@ -140,7 +141,7 @@ export class StagedRawFile {
     await this.close().catch(() => undefined);
     this.staging.remove(() => ['blob']);
     this.held.close();
-    if (this.createdTarget !== undefined) await removeIfEmpty(this.target, this.createdTarget);
+    if (this.createdTarget !== undefined) await removeCreatedChain(this.target, this.createdTarget);
   }
 }
 
@@ -164,16 +165,4 @@ async function ensureRoom(
     { code: 'ENOSPC' },
   );
   throw await asResourceError(full, { ...info, neededBytes: declaredLength });
-}
-
-/** Removes the directories `mkdir -p` created, deepest first, while they are empty. */
-async function removeIfEmpty(target: string, firstCreated: string): Promise<void> {
-  for (let current = target; ; current = path.dirname(current)) {
-    try {
-      await rmdir(current);
-    } catch {
-      return;
-    }
-    if (current === firstCreated || path.dirname(current) === current) return;
-  }
 }

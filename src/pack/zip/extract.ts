@@ -1,5 +1,4 @@
-import { mkdir, open, rmdir } from 'node:fs/promises';
-import path from 'node:path';
+import { mkdir, open } from 'node:fs/promises';
 import { addErrorContext, AbortError, isFerryError, type ErrorContext } from '../../core/errors.js';
 import { asResourceError } from '../fs-errors.js';
 import { HeldTarget, type HeldStaging } from '../held-target.js';
@@ -21,6 +20,7 @@ import { readEntryBuffer } from './entry-reader.js';
 import { checkDeclaredLimits } from './limits.js';
 import { moveIntoPlace } from './place-entries.js';
 import { isSmallEntry, stage, stageSmallSync } from './stage-entry.js';
+import { removeCreatedChain } from '../remove-created.js';
 
 export type { ExtractOptions, ExtractResult } from './extract-options.js';
 export { PartialExtractionError } from './place-entries.js';
@@ -157,21 +157,5 @@ async function extractNormalized(zipPath: string, opts: Normalized): Promise<Ext
     }
   } finally {
     await handle.close();
-  }
-}
-
-/** Removes the directories `mkdir -p` created for the target, deepest first, if they are empty. */
-async function removeCreatedChain(target: string, firstCreated: string): Promise<void> {
-  let current = target;
-  for (;;) {
-    try {
-      await rmdir(current);
-    } catch {
-      return;
-    }
-    if (current === firstCreated) return;
-    const parent = path.dirname(current);
-    if (parent === current) return;
-    current = parent;
   }
 }

@@ -1,4 +1,4 @@
-import { chmod, mkdir, open, readFile, rmdir, stat, symlink, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, stat, symlink, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { AbortError, isFerryError } from '../../core/errors.js';
 import { digestRegularFile } from '../conflict.js';
@@ -19,6 +19,7 @@ import { preflight } from './extract-preflight.js';
 import { checkDeclaredLimits } from './limits.js';
 import { moveIntoPlace } from './place-entries.js';
 import { NotStreamableError, StreamStager, type StreamedEntry } from './stream-stager.js';
+import { removeCreatedChain } from '../remove-created.js';
 
 export { NotStreamableError } from './stream-stager.js';
 
@@ -239,20 +240,4 @@ function matchStreamed(
     if (!same) throw differs(`entry ${printable(entry.name)}`);
   }
   return byOffset;
-}
-
-/** Removes the directories `mkdir -p` created for the target, deepest first, if they are empty. */
-async function removeCreatedChain(target: string, firstCreated: string): Promise<void> {
-  let current = target;
-  for (;;) {
-    try {
-      await rmdir(current);
-    } catch {
-      return;
-    }
-    if (current === firstCreated) return;
-    const parent = path.dirname(current);
-    if (parent === current) return;
-    current = parent;
-  }
 }
