@@ -28835,8 +28835,7 @@ async function openEntryStreamOnHandle(handle, entry, options) {
 }
 
 // src/pack/zip/extract.ts
-import { mkdir as mkdir4, open as open8, rmdir as rmdir3 } from "node:fs/promises";
-import path8 from "node:path";
+import { mkdir as mkdir4, open as open8 } from "node:fs/promises";
 
 // src/pack/zip/extract-options.ts
 import path6 from "node:path";
@@ -29292,6 +29291,20 @@ async function stage(handle, item, staged, dataLimit, options) {
   );
 }
 
+// src/pack/remove-created.ts
+import { rmdir as rmdir3 } from "node:fs/promises";
+import path8 from "node:path";
+async function removeCreatedChain(target, firstCreated) {
+  for (let current = target; ; current = path8.dirname(current)) {
+    try {
+      await rmdir3(current);
+    } catch {
+      return;
+    }
+    if (current === firstCreated || path8.dirname(current) === current) return;
+  }
+}
+
 // src/pack/zip/extract.ts
 var STAGING_PREFIX = ".ferry-extract-";
 async function extractZip(zipPath, options) {
@@ -29380,20 +29393,6 @@ async function extractNormalized(zipPath, opts) {
     }
   } finally {
     await handle.close();
-  }
-}
-async function removeCreatedChain(target, firstCreated) {
-  let current = target;
-  for (; ; ) {
-    try {
-      await rmdir3(current);
-    } catch {
-      return;
-    }
-    if (current === firstCreated) return;
-    const parent = path8.dirname(current);
-    if (parent === current) return;
-    current = parent;
   }
 }
 
@@ -29632,11 +29631,11 @@ async function placeRawFile(blob, fileName, target, conflict2, context) {
 
 // src/backends/results/one-pass-sink.ts
 init_write_fully();
-import { mkdir as mkdir7, open as open11, rmdir as rmdir5 } from "node:fs/promises";
+import { mkdir as mkdir7, open as open11 } from "node:fs/promises";
 import path13 from "node:path";
 
 // src/pack/zip/stream-extract.ts
-import { chmod as chmod2, mkdir as mkdir6, open as open10, readFile as readFile2, rmdir as rmdir4, stat as stat8, symlink as symlink3, unlink as unlink2 } from "node:fs/promises";
+import { chmod as chmod2, mkdir as mkdir6, open as open10, readFile as readFile2, stat as stat8, symlink as symlink3, unlink as unlink2 } from "node:fs/promises";
 import path12 from "node:path";
 
 // src/pack/zip/stream-stager.ts
@@ -30019,7 +30018,7 @@ async function openStreamExtraction(options) {
     return new Extraction(opts, held, createdTarget);
   } catch (error2) {
     held?.close();
-    if (createdTarget !== void 0) await removeCreatedChain2(opts.target, createdTarget);
+    if (createdTarget !== void 0) await removeCreatedChain(opts.target, createdTarget);
     throw withErrorContext(error2, opts.context);
   }
 }
@@ -30136,7 +30135,7 @@ var Extraction = class {
     this.#staging.remove(() => this.#stager.stagedNames());
     this.held.close();
     if (!this.#done && this.createdTarget !== void 0) {
-      await removeCreatedChain2(this.opts.target, this.createdTarget);
+      await removeCreatedChain(this.opts.target, this.createdTarget);
     }
   }
 };
@@ -30170,20 +30169,6 @@ function matchStreamed(entries, streamed) {
     if (!same) throw differs(`entry ${printable(entry.name)}`);
   }
   return byOffset;
-}
-async function removeCreatedChain2(target, firstCreated) {
-  let current = target;
-  for (; ; ) {
-    try {
-      await rmdir4(current);
-    } catch {
-      return;
-    }
-    if (current === firstCreated) return;
-    const parent = path12.dirname(current);
-    if (parent === current) return;
-    current = parent;
-  }
 }
 
 // src/backends/results/one-pass-sink.ts
@@ -30288,7 +30273,7 @@ var StagedRawFile = class _StagedRawFile {
     await this.close().catch(() => void 0);
     this.staging.remove(() => ["blob"]);
     this.held.close();
-    if (this.createdTarget !== void 0) await removeIfEmpty(this.target, this.createdTarget);
+    if (this.createdTarget !== void 0) await removeCreatedChain(this.target, this.createdTarget);
   }
 };
 async function ensureRoom(directory, declaredLength, info2) {
@@ -30301,16 +30286,6 @@ async function ensureRoom(directory, declaredLength, info2) {
   );
   throw await asResourceError(full, { ...info2, neededBytes: declaredLength });
 }
-async function removeIfEmpty(target, firstCreated) {
-  for (let current = target; ; current = path13.dirname(current)) {
-    try {
-      await rmdir5(current);
-    } catch {
-      return;
-    }
-    if (current === firstCreated || path13.dirname(current) === current) return;
-  }
-}
 
 // src/backends/results/download.ts
 async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, verify, refreshUrl, listedSize2) {
@@ -30320,24 +30295,11 @@ async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, 
   const dispose = () => disposed ??= rm5(work, { recursive: true, force: true });
   try {
     const file = path14.join(work, "blob");
-    const blob = await downloadBlob(url, file, {
-      http: ctx.http,
-      operation: ctx.operation,
-      context,
-      // Verified downloads get one re-download on a mismatch (transit damage) and a fresh URL on a 403.
-      expectedSha256: verify ? expectedHex : void 0,
-      refreshUrl,
-      listedSize: listedSize2,
-      onBytes: (received, total) => ctx.onProgress?.({
-        operation: "download",
-        artifactName: name,
-        phase: "transfer",
-        bytesDone: received,
-        bytesTotal: total,
-        filesDone: 0,
-        filesTotal: void 0
-      })
-    });
+    const blob = await downloadBlob(
+      url,
+      file,
+      blobOptions(name, ctx, context, verify ? expectedHex : void 0, refreshUrl, listedSize2)
+    );
     const digestMismatch = !verify && expectedHex !== void 0 && blob.sha256 !== expectedHex;
     if (digestMismatch) {
       ctx.logger.debug(
@@ -30349,6 +30311,25 @@ async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, 
     await dispose();
     throw error2;
   }
+}
+function blobOptions(name, ctx, context, expectedSha256, refreshUrl, listedSize2) {
+  return {
+    http: ctx.http,
+    operation: ctx.operation,
+    context,
+    expectedSha256,
+    refreshUrl,
+    listedSize: listedSize2,
+    onBytes: (received, total) => ctx.onProgress?.({
+      operation: "download",
+      artifactName: name,
+      phase: "transfer",
+      bytesDone: received,
+      bytesTotal: total,
+      filesDone: 0,
+      filesTotal: void 0
+    })
+  };
 }
 async function cachedCopy(name, key, tempDir, ctx) {
   const hit = key && ctx.cache ? await lookupCached(ctx, key) : void 0;
@@ -30378,24 +30359,8 @@ async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx
     let digestMismatch = false;
     try {
       blob = await downloadBlob(url, sink, {
-        http: ctx.http,
-        operation: ctx.operation,
-        context,
-        // One re-download on a mismatch (transit damage), then DigestMismatchError: a blob that
-        // returns with verification on matches.
-        expectedSha256: verify ? expectedHex : void 0,
-        refreshUrl,
-        listedSize: listedSize2,
-        tee: tee2,
-        onBytes: (received, total) => ctx.onProgress?.({
-          operation: "download",
-          artifactName: name,
-          phase: "transfer",
-          bytesDone: received,
-          bytesTotal: total,
-          filesDone: 0,
-          filesTotal: void 0
-        })
+        ...blobOptions(name, ctx, context, verify ? expectedHex : void 0, refreshUrl, listedSize2),
+        tee: tee2
       });
       digestMismatch = !verify && expectedHex !== void 0 && blob.sha256 !== expectedHex;
     } finally {
