@@ -275,7 +275,9 @@ export class StreamStager {
     if (small) {
       if (compressed === 0) this.#writeSmall(current);
     } else if (method === 8) {
-      const inflate = createInflateRaw();
+      // 256 KiB of output per chunk, as the extractor from a file reads: zlib's 16 KiB default
+      // meant 32,768 'data' events, CRC-32 updates and stream writes per 512 MiB.
+      const inflate = createInflateRaw({ chunkSize: 256 * 1024 });
       inflate.on('data', (data: Buffer) => this.#inflated(current, data));
       current.inflate = inflate;
       current.failed = new Promise<never>((_, reject) => inflate.once('error', reject));
