@@ -28717,7 +28717,7 @@ var StreamStager = class {
     if (small) {
       if (compressed === 0) this.#writeSmall(current);
     } else if (method === 8) {
-      const inflate = createInflateRaw2();
+      const inflate = createInflateRaw2({ chunkSize: 256 * 1024 });
       inflate.on("data", (data) => this.#inflated(current, data));
       current.inflate = inflate;
       current.failed = new Promise((_, reject) => inflate.once("error", reject));
