@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, rmdir, stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { finished, pipeline } from 'node:stream/promises';
@@ -14,6 +14,7 @@ import {
 } from '../../pack/conflict.js';
 import { asResourceError, findResourceFailure } from '../../pack/fs-errors.js';
 import { HeldTarget, type HeldStaging } from '../../pack/held-target.js';
+import { removeCreatedChain } from '../../pack/remove-created.js';
 import { gunzipSmallSync, isSmallFile, writeSmallFileSync } from '../../pack/small-files.js';
 import { printable } from '../../core/format.js';
 import { normalizeLimits } from '../../pack/zip/limits.js';
@@ -236,23 +237,11 @@ export async function downloadLegacy(
     staging = undefined;
     held?.close();
     held = undefined;
-    if (createdTarget !== undefined) await removeEmptyUpTo(target, path.resolve(createdTarget));
+    if (createdTarget !== undefined) await removeCreatedChain(target, path.resolve(createdTarget));
     throw error;
   } finally {
     staging?.remove();
     held?.close();
-  }
-}
-
-/** Removes `dir` and its parents up to and including `top`, stopping at the first that is not empty. */
-async function removeEmptyUpTo(dir: string, top: string): Promise<void> {
-  for (let current = dir; ; current = path.dirname(current)) {
-    try {
-      await rmdir(current);
-    } catch {
-      return;
-    }
-    if (current === top || path.dirname(current) === current) return;
   }
 }
 

@@ -186,23 +186,13 @@ export async function downloadSignedArtifact(
         refreshUrl,
         listedSize,
       });
-      try {
-        const endExtract = ctx.stats?.startPhase('extract');
-        const result = await extractZip(fallback.file, extractOptionsFor(spec, target, ctx, context)).finally(
-          endExtract,
-        );
-        return {
-          downloadPath: target,
-          fileCount: result.files,
-          size: result.bytes,
-          digest: `sha256:${fallback.sha256}`,
-          ...(fallback.digestMismatch
-            ? { digestMismatch: true, expectedDigest: `sha256:${expectedHex}` }
-            : {}),
-        };
-      } finally {
-        await fallback.dispose();
-      }
+      return await extractFileBlob(
+        fallback,
+        spec,
+        ctx,
+        context,
+        fallback.digestMismatch ? { digestMismatch: true, expectedDigest: `sha256:${expectedHex}` } : {},
+      );
     }
     const raw = sink.raw;
     if (raw === undefined)
@@ -281,6 +271,22 @@ async function placeCachedCopy(
 ): Promise<DownloadResult> {
   try {
     await spec.beforeWrite?.();
+  } catch (error) {
+    await blob.dispose();
+    throw error;
+  }
+  return extractFileBlob(blob, spec, ctx, context, {});
+}
+
+/** A verified archive on disk extracted from its central directory into the target; the blob is disposed. */
+async function extractFileBlob(
+  blob: VerifiedBlob,
+  spec: DownloadSpec,
+  ctx: OperationContext,
+  context: ErrorContext,
+  mismatch: Pick<DownloadResult, 'digestMismatch' | 'expectedDigest'>,
+): Promise<DownloadResult> {
+  try {
     const target = path.resolve(spec.targetDirectory);
     const endExtract = ctx.stats?.startPhase('extract');
     const result = await extractZip(blob.file, extractOptionsFor(spec, target, ctx, context)).finally(
@@ -291,6 +297,7 @@ async function placeCachedCopy(
       fileCount: result.files,
       size: result.bytes,
       digest: `sha256:${blob.sha256}`,
+      ...mismatch,
     };
   } finally {
     await blob.dispose();
