@@ -23098,8 +23098,8 @@ function toInfo(a) {
 
 // src/backends/legacy/download.ts
 import { createWriteStream } from "node:fs";
-import { mkdir, rmdir, stat as stat2 } from "node:fs/promises";
-import path4 from "node:path";
+import { mkdir, stat as stat2 } from "node:fs/promises";
+import path5 from "node:path";
 import { finished, pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 
@@ -23740,6 +23740,20 @@ function lstatOrUndefined(p) {
   }
 }
 
+// src/pack/remove-created.ts
+import { rmdir } from "node:fs/promises";
+import path3 from "node:path";
+async function removeCreatedChain(target, firstCreated) {
+  for (let current = target; ; current = path3.dirname(current)) {
+    try {
+      await rmdir(current);
+    } catch {
+      return;
+    }
+    if (current === firstCreated || path3.dirname(current) === current) return;
+  }
+}
+
 // src/pack/small-files.ts
 import { writeFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
@@ -24125,7 +24139,7 @@ async function* streamContainerItems(body, options) {
 
 // src/pack/safe-path.ts
 import { lstat as lstat2 } from "node:fs/promises";
-import path3 from "node:path";
+import path4 from "node:path";
 var WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])$/i;
 function unsafe2(entry, reason) {
   return new IntegrityError("ERR_FERRY_UNSAFE_PATH", `Unsafe path ${printable(entry)}: ${reason}`);
@@ -24164,10 +24178,10 @@ function resolveLexically(root, relative, platform) {
     }
   }
   if (segments.length === 0) throw unsafe2(relative, "it names the target directory itself");
-  const base = path3.resolve(root);
-  const resolved = path3.resolve(base, ...segments);
-  const rel = path3.relative(base, resolved);
-  if (rel === "" || rel === ".." || rel.startsWith(`..${path3.sep}`) || path3.isAbsolute(rel)) {
+  const base = path4.resolve(root);
+  const resolved = path4.resolve(base, ...segments);
+  const rel = path4.relative(base, resolved);
+  if (rel === "" || rel === ".." || rel.startsWith(`..${path4.sep}`) || path4.isAbsolute(rel)) {
     throw unsafe2(relative, "it resolves outside the target directory");
   }
   return resolved;
@@ -24181,17 +24195,17 @@ async function assertNoSymlinkInPath(root, absPath, context) {
   }
 }
 async function checkNoSymlink(root, absPath) {
-  const base = path3.resolve(root);
-  const target = path3.resolve(absPath);
-  const rel = path3.relative(base, target);
+  const base = path4.resolve(root);
+  const target = path4.resolve(absPath);
+  const rel = path4.relative(base, target);
   if (rel === "") return;
-  if (rel === ".." || rel.startsWith(`..${path3.sep}`) || path3.isAbsolute(rel)) {
+  if (rel === ".." || rel.startsWith(`..${path4.sep}`) || path4.isAbsolute(rel)) {
     throw unsafe2(absPath, `it is not inside the target directory ${printable(base)}`);
   }
   let current = base;
-  const parts = rel.split(path3.sep);
+  const parts = rel.split(path4.sep);
   for (let i = 0; i < parts.length; i++) {
-    current = path3.join(current, parts[i]);
+    current = path4.join(current, parts[i]);
     let stats;
     try {
       stats = await lstat2(current);
@@ -24203,7 +24217,7 @@ async function checkNoSymlink(root, absPath) {
     if (stats.isSymbolicLink()) {
       const component = parts.slice(0, i + 1).join("/");
       throw unsafe2(
-        rel.split(path3.sep).join("/"),
+        rel.split(path4.sep).join("/"),
         `${printable(component)} already exists in the target directory as a symbolic link; refusing to follow it`
       );
     }
@@ -24571,7 +24585,7 @@ var PlannedFile = class {
     this.artifactPath = listed.artifactPath;
     this.length = listed.length;
     this.#url = listed.url === this.#canonicalUrl() ? void 0 : listed.url;
-    const key = path4.relative(plan.target, listed.destination).split(path4.sep).join("/");
+    const key = path5.relative(plan.target, listed.destination).split(path5.sep).join("/");
     this.#key = key === listed.artifactPath ? void 0 : key;
   }
   index;
@@ -24607,7 +24621,7 @@ var PlannedFile = class {
   }
   /** Absolute path inside the target. */
   get destination() {
-    return path4.join(this.plan.target, ...this.key.split("/"));
+    return path5.join(this.plan.target, ...this.key.split("/"));
   }
 };
 async function downloadLegacy(config, artifact, spec, ctx) {
@@ -24622,7 +24636,7 @@ async function downloadLegacy(config, artifact, spec, ctx) {
     "the fileContainerResourceUrl",
     context
   );
-  const target = path4.resolve(spec.targetDirectory);
+  const target = path5.resolve(spec.targetDirectory);
   let listed = await http6.request(
     {
       ...bearer,
@@ -24724,21 +24738,11 @@ async function downloadLegacy(config, artifact, spec, ctx) {
     staging = void 0;
     held?.close();
     held = void 0;
-    if (createdTarget !== void 0) await removeEmptyUpTo(target, path4.resolve(createdTarget));
+    if (createdTarget !== void 0) await removeCreatedChain(target, path5.resolve(createdTarget));
     throw error;
   } finally {
     staging?.remove();
     held?.close();
-  }
-}
-async function removeEmptyUpTo(dir, top) {
-  for (let current = dir; ; current = path4.dirname(current)) {
-    try {
-      await rmdir(current);
-    } catch {
-      return;
-    }
-    if (current === top || path4.dirname(current) === current) return;
   }
 }
 async function placeFiles(planned, held, policy, context) {
@@ -24746,7 +24750,7 @@ async function placeFiles(planned, held, policy, context) {
   const keep = /* @__PURE__ */ new Set();
   const checked = /* @__PURE__ */ new Set();
   for (const file of planned) {
-    const dir = path4.dirname(file.destination);
+    const dir = path5.dirname(file.destination);
     if (!checked.has(dir)) {
       await assertNoSymlinkInPath(target, dir, context);
       checked.add(dir);
@@ -24881,7 +24885,7 @@ async function saveResponse(res, file, artifactName, stall, meterFor) {
       throw await asResourceError(error, {
         context,
         // The staging directory is removed; its parent is the target.
-        removedOnFailure: path4.dirname(file.staging),
+        removedOnFailure: path5.dirname(file.staging),
         directory: file.target,
         neededBytes: file.length
       });
@@ -25078,7 +25082,7 @@ var ChunkReader = class {
 import { randomUUID } from "node:crypto";
 import { closeSync as closeSync2, constants as fsConstants3, fstatSync as fstatSync2, openSync as openSync2, statSync as statSync2 } from "node:fs";
 import { open as open4, rm as rm2, stat as stat3 } from "node:fs/promises";
-import path5 from "node:path";
+import path6 from "node:path";
 import { gzip, gzipSync } from "node:zlib";
 
 // src/pack/compressed-extensions.ts
@@ -25382,7 +25386,7 @@ async function preparePayload(absPath, opts) {
     const gzSample = await gzipBuffer(sample2, 1);
     src.throwIfAborted();
     if (sample2.length - gzSample.length < sample2.length * MIN_SAMPLE_SAVING) return rawFile();
-    const tmp = path5.join(opts.tempDir, `ferry-gzip-${randomUUID()}.gz`);
+    const tmp = path6.join(opts.tempDir, `ferry-gzip-${randomUUID()}.gz`);
     const gzSize = await src.gzipToFile(handle, size, tmp, level, opts.scan);
     try {
       await src.assertUnchanged(handle, st);
@@ -27724,7 +27728,7 @@ async function openEntryStream(zipPath, entry) {
 import { mkdir as mkdir3, open as open9 } from "node:fs/promises";
 
 // src/pack/zip/extract-options.ts
-import path6 from "node:path";
+import path7 from "node:path";
 
 // src/core/option-checks.ts
 function shownValue(value) {
@@ -27820,7 +27824,7 @@ function normalizeExtractOptions(options) {
     throw invalid("context", "must be an object");
   }
   return {
-    target: path6.resolve(options.targetDirectory),
+    target: path7.resolve(options.targetDirectory),
     limits: normalizeLimits(options.limits),
     restoreModes: options.restoreModes ?? true,
     symlinks: oneOf("symlinks", options.symlinks, ["refuse", "file", "preserve"], "refuse"),
@@ -27836,7 +27840,7 @@ function throwIfAborted(signal) {
 }
 
 // src/pack/zip/extract-plan.ts
-import path7 from "node:path";
+import path8 from "node:path";
 var MAX_LINK_BYTES = 4096;
 var LINK_TEXT = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 function unsafe4(message) {
@@ -27864,7 +27868,7 @@ function depth(key) {
   return n;
 }
 function toAbsolute(target, key) {
-  return path7.join(target, ...key.split("/"));
+  return path8.join(target, ...key.split("/"));
 }
 function planEntries(entries, options) {
   const { target } = options;
@@ -27874,7 +27878,7 @@ function planEntries(entries, options) {
     checkNameBytes(entry.name);
     if (entry.isDirectory && namesRoot(entry.name)) continue;
     const dest = resolveInside(target, entry.name);
-    const key = path7.relative(target, dest).split(path7.sep).join("/");
+    const key = path8.relative(target, dest).split(path8.sep).join("/");
     checkPathLengths(entry.name, key, dest);
     let kind = entry.isDirectory ? "directory" : "file";
     if (entry.isSymlink) {
@@ -28174,20 +28178,6 @@ async function stage(handle, item, staged, dataLimit, options) {
     out.createWriteStream({ highWaterMark: 1024 * 1024 }),
     options.signal ? { signal: options.signal } : {}
   );
-}
-
-// src/pack/remove-created.ts
-import { rmdir as rmdir2 } from "node:fs/promises";
-import path8 from "node:path";
-async function removeCreatedChain(target, firstCreated) {
-  for (let current = target; ; current = path8.dirname(current)) {
-    try {
-      await rmdir2(current);
-    } catch {
-      return;
-    }
-    if (current === firstCreated || path8.dirname(current) === current) return;
-  }
 }
 
 // src/pack/zip/extract.ts
@@ -29279,21 +29269,13 @@ async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx
         refreshUrl,
         listedSize: listedSize2
       });
-      try {
-        const endExtract = ctx.stats?.startPhase("extract");
-        const result = await extractZip(fallback.file, extractOptionsFor(spec, target, ctx, context)).finally(
-          endExtract
-        );
-        return {
-          downloadPath: target,
-          fileCount: result.files,
-          size: result.bytes,
-          digest: `sha256:${fallback.sha256}`,
-          ...fallback.digestMismatch ? { digestMismatch: true, expectedDigest: `sha256:${expectedHex}` } : {}
-        };
-      } finally {
-        await fallback.dispose();
-      }
+      return await extractFileBlob(
+        fallback,
+        spec,
+        ctx,
+        context,
+        fallback.digestMismatch ? { digestMismatch: true, expectedDigest: `sha256:${expectedHex}` } : {}
+      );
     }
     const raw = sink.raw;
     if (raw === void 0)
@@ -29336,6 +29318,14 @@ async function fetchForFileExtraction(url, name, expectedHex, key, tempDir, ctx,
 async function placeCachedCopy(blob, spec, ctx, context) {
   try {
     await spec.beforeWrite?.();
+  } catch (error) {
+    await blob.dispose();
+    throw error;
+  }
+  return extractFileBlob(blob, spec, ctx, context, {});
+}
+async function extractFileBlob(blob, spec, ctx, context, mismatch) {
+  try {
     const target = path14.resolve(spec.targetDirectory);
     const endExtract = ctx.stats?.startPhase("extract");
     const result = await extractZip(blob.file, extractOptionsFor(spec, target, ctx, context)).finally(
@@ -29345,7 +29335,8 @@ async function placeCachedCopy(blob, spec, ctx, context) {
       downloadPath: target,
       fileCount: result.files,
       size: result.bytes,
-      digest: `sha256:${blob.sha256}`
+      digest: `sha256:${blob.sha256}`,
+      ...mismatch
     };
   } finally {
     await blob.dispose();

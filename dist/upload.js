@@ -24244,8 +24244,8 @@ function toInfo(a) {
 
 // src/backends/legacy/download.ts
 import { createWriteStream } from "node:fs";
-import { mkdir as mkdir2, rmdir as rmdir2, stat as stat3 } from "node:fs/promises";
-import path4 from "node:path";
+import { mkdir as mkdir2, stat as stat3 } from "node:fs/promises";
+import path5 from "node:path";
 import { finished, pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 
@@ -24874,6 +24874,20 @@ function lstatOrUndefined(p) {
   }
 }
 
+// src/pack/remove-created.ts
+import { rmdir as rmdir2 } from "node:fs/promises";
+import path3 from "node:path";
+async function removeCreatedChain(target, firstCreated) {
+  for (let current = target; ; current = path3.dirname(current)) {
+    try {
+      await rmdir2(current);
+    } catch {
+      return;
+    }
+    if (current === firstCreated || path3.dirname(current) === current) return;
+  }
+}
+
 // src/pack/small-files.ts
 import { writeFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
@@ -25259,7 +25273,7 @@ async function* streamContainerItems(body, options) {
 
 // src/pack/safe-path.ts
 import { lstat as lstat3 } from "node:fs/promises";
-import path3 from "node:path";
+import path4 from "node:path";
 var WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])$/i;
 function unsafe2(entry, reason) {
   return new IntegrityError("ERR_FERRY_UNSAFE_PATH", `Unsafe path ${printable(entry)}: ${reason}`);
@@ -25298,10 +25312,10 @@ function resolveLexically(root, relative, platform2) {
     }
   }
   if (segments.length === 0) throw unsafe2(relative, "it names the target directory itself");
-  const base = path3.resolve(root);
-  const resolved = path3.resolve(base, ...segments);
-  const rel = path3.relative(base, resolved);
-  if (rel === "" || rel === ".." || rel.startsWith(`..${path3.sep}`) || path3.isAbsolute(rel)) {
+  const base = path4.resolve(root);
+  const resolved = path4.resolve(base, ...segments);
+  const rel = path4.relative(base, resolved);
+  if (rel === "" || rel === ".." || rel.startsWith(`..${path4.sep}`) || path4.isAbsolute(rel)) {
     throw unsafe2(relative, "it resolves outside the target directory");
   }
   return resolved;
@@ -25315,17 +25329,17 @@ async function assertNoSymlinkInPath(root, absPath, context) {
   }
 }
 async function checkNoSymlink(root, absPath) {
-  const base = path3.resolve(root);
-  const target = path3.resolve(absPath);
-  const rel = path3.relative(base, target);
+  const base = path4.resolve(root);
+  const target = path4.resolve(absPath);
+  const rel = path4.relative(base, target);
   if (rel === "") return;
-  if (rel === ".." || rel.startsWith(`..${path3.sep}`) || path3.isAbsolute(rel)) {
+  if (rel === ".." || rel.startsWith(`..${path4.sep}`) || path4.isAbsolute(rel)) {
     throw unsafe2(absPath, `it is not inside the target directory ${printable(base)}`);
   }
   let current = base;
-  const parts = rel.split(path3.sep);
+  const parts = rel.split(path4.sep);
   for (let i = 0; i < parts.length; i++) {
-    current = path3.join(current, parts[i]);
+    current = path4.join(current, parts[i]);
     let stats;
     try {
       stats = await lstat3(current);
@@ -25337,7 +25351,7 @@ async function checkNoSymlink(root, absPath) {
     if (stats.isSymbolicLink()) {
       const component = parts.slice(0, i + 1).join("/");
       throw unsafe2(
-        rel.split(path3.sep).join("/"),
+        rel.split(path4.sep).join("/"),
         `${printable(component)} already exists in the target directory as a symbolic link; refusing to follow it`
       );
     }
@@ -25705,7 +25719,7 @@ var PlannedFile = class {
     this.artifactPath = listed.artifactPath;
     this.length = listed.length;
     this.#url = listed.url === this.#canonicalUrl() ? void 0 : listed.url;
-    const key = path4.relative(plan.target, listed.destination).split(path4.sep).join("/");
+    const key = path5.relative(plan.target, listed.destination).split(path5.sep).join("/");
     this.#key = key === listed.artifactPath ? void 0 : key;
   }
   index;
@@ -25741,7 +25755,7 @@ var PlannedFile = class {
   }
   /** Absolute path inside the target. */
   get destination() {
-    return path4.join(this.plan.target, ...this.key.split("/"));
+    return path5.join(this.plan.target, ...this.key.split("/"));
   }
 };
 async function downloadLegacy(config, artifact, spec, ctx) {
@@ -25756,7 +25770,7 @@ async function downloadLegacy(config, artifact, spec, ctx) {
     "the fileContainerResourceUrl",
     context
   );
-  const target = path4.resolve(spec.targetDirectory);
+  const target = path5.resolve(spec.targetDirectory);
   let listed = await http6.request(
     {
       ...bearer,
@@ -25858,21 +25872,11 @@ async function downloadLegacy(config, artifact, spec, ctx) {
     staging = void 0;
     held?.close();
     held = void 0;
-    if (createdTarget !== void 0) await removeEmptyUpTo(target, path4.resolve(createdTarget));
+    if (createdTarget !== void 0) await removeCreatedChain(target, path5.resolve(createdTarget));
     throw error2;
   } finally {
     staging?.remove();
     held?.close();
-  }
-}
-async function removeEmptyUpTo(dir, top) {
-  for (let current = dir; ; current = path4.dirname(current)) {
-    try {
-      await rmdir2(current);
-    } catch {
-      return;
-    }
-    if (current === top || path4.dirname(current) === current) return;
   }
 }
 async function placeFiles(planned, held, policy, context) {
@@ -25880,7 +25884,7 @@ async function placeFiles(planned, held, policy, context) {
   const keep = /* @__PURE__ */ new Set();
   const checked = /* @__PURE__ */ new Set();
   for (const file of planned) {
-    const dir = path4.dirname(file.destination);
+    const dir = path5.dirname(file.destination);
     if (!checked.has(dir)) {
       await assertNoSymlinkInPath(target, dir, context);
       checked.add(dir);
@@ -26015,7 +26019,7 @@ async function saveResponse(res, file, artifactName, stall, meterFor) {
       throw await asResourceError(error2, {
         context,
         // The staging directory is removed; its parent is the target.
-        removedOnFailure: path4.dirname(file.staging),
+        removedOnFailure: path5.dirname(file.staging),
         directory: file.target,
         neededBytes: file.length
       });
@@ -26212,7 +26216,7 @@ var ChunkReader = class {
 import { randomUUID as randomUUID2 } from "node:crypto";
 import { closeSync as closeSync2, constants as fsConstants3, fstatSync as fstatSync2, openSync as openSync2, statSync as statSync2 } from "node:fs";
 import { open as open5, rm as rm3, stat as stat4 } from "node:fs/promises";
-import path5 from "node:path";
+import path6 from "node:path";
 import { gzip, gzipSync } from "node:zlib";
 
 // src/pack/compressed-extensions.ts
@@ -26516,7 +26520,7 @@ async function preparePayload(absPath, opts) {
     const gzSample = await gzipBuffer(sample2, 1);
     src.throwIfAborted();
     if (sample2.length - gzSample.length < sample2.length * MIN_SAMPLE_SAVING) return rawFile();
-    const tmp = path5.join(opts.tempDir, `ferry-gzip-${randomUUID2()}.gz`);
+    const tmp = path6.join(opts.tempDir, `ferry-gzip-${randomUUID2()}.gz`);
     const gzSize = await src.gzipToFile(handle, size, tmp, level, opts.scan);
     try {
       await src.assertUnchanged(handle, st);
@@ -28838,7 +28842,7 @@ async function openEntryStreamOnHandle(handle, entry, options) {
 import { mkdir as mkdir4, open as open8 } from "node:fs/promises";
 
 // src/pack/zip/extract-options.ts
-import path6 from "node:path";
+import path7 from "node:path";
 
 // src/core/option-checks.ts
 function shownValue(value) {
@@ -28935,7 +28939,7 @@ function normalizeExtractOptions(options) {
     throw invalid("context", "must be an object");
   }
   return {
-    target: path6.resolve(options.targetDirectory),
+    target: path7.resolve(options.targetDirectory),
     limits: normalizeLimits(options.limits),
     restoreModes: options.restoreModes ?? true,
     symlinks: oneOf("symlinks", options.symlinks, ["refuse", "file", "preserve"], "refuse"),
@@ -28951,7 +28955,7 @@ function throwIfAborted(signal) {
 }
 
 // src/pack/zip/extract-plan.ts
-import path7 from "node:path";
+import path8 from "node:path";
 var MAX_LINK_BYTES = 4096;
 var LINK_TEXT = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 function unsafe4(message) {
@@ -28979,7 +28983,7 @@ function depth(key) {
   return n;
 }
 function toAbsolute(target, key) {
-  return path7.join(target, ...key.split("/"));
+  return path8.join(target, ...key.split("/"));
 }
 function planEntries(entries, options) {
   const { target } = options;
@@ -28989,7 +28993,7 @@ function planEntries(entries, options) {
     checkNameBytes(entry.name);
     if (entry.isDirectory && namesRoot(entry.name)) continue;
     const dest = resolveInside(target, entry.name);
-    const key = path7.relative(target, dest).split(path7.sep).join("/");
+    const key = path8.relative(target, dest).split(path8.sep).join("/");
     checkPathLengths(entry.name, key, dest);
     let kind = entry.isDirectory ? "directory" : "file";
     if (entry.isSymlink) {
@@ -29289,20 +29293,6 @@ async function stage(handle, item, staged, dataLimit, options) {
     out.createWriteStream({ highWaterMark: 1024 * 1024 }),
     options.signal ? { signal: options.signal } : {}
   );
-}
-
-// src/pack/remove-created.ts
-import { rmdir as rmdir3 } from "node:fs/promises";
-import path8 from "node:path";
-async function removeCreatedChain(target, firstCreated) {
-  for (let current = target; ; current = path8.dirname(current)) {
-    try {
-      await rmdir3(current);
-    } catch {
-      return;
-    }
-    if (current === firstCreated || path8.dirname(current) === current) return;
-  }
 }
 
 // src/pack/zip/extract.ts
@@ -30394,21 +30384,13 @@ async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx
         refreshUrl,
         listedSize: listedSize2
       });
-      try {
-        const endExtract = ctx.stats?.startPhase("extract");
-        const result = await extractZip(fallback.file, extractOptionsFor(spec, target, ctx, context)).finally(
-          endExtract
-        );
-        return {
-          downloadPath: target,
-          fileCount: result.files,
-          size: result.bytes,
-          digest: `sha256:${fallback.sha256}`,
-          ...fallback.digestMismatch ? { digestMismatch: true, expectedDigest: `sha256:${expectedHex}` } : {}
-        };
-      } finally {
-        await fallback.dispose();
-      }
+      return await extractFileBlob(
+        fallback,
+        spec,
+        ctx,
+        context,
+        fallback.digestMismatch ? { digestMismatch: true, expectedDigest: `sha256:${expectedHex}` } : {}
+      );
     }
     const raw = sink.raw;
     if (raw === void 0)
@@ -30451,6 +30433,14 @@ async function fetchForFileExtraction(url, name, expectedHex, key, tempDir, ctx,
 async function placeCachedCopy(blob, spec, ctx, context) {
   try {
     await spec.beforeWrite?.();
+  } catch (error2) {
+    await blob.dispose();
+    throw error2;
+  }
+  return extractFileBlob(blob, spec, ctx, context, {});
+}
+async function extractFileBlob(blob, spec, ctx, context, mismatch) {
+  try {
     const target = path14.resolve(spec.targetDirectory);
     const endExtract = ctx.stats?.startPhase("extract");
     const result = await extractZip(blob.file, extractOptionsFor(spec, target, ctx, context)).finally(
@@ -30460,7 +30450,8 @@ async function placeCachedCopy(blob, spec, ctx, context) {
       downloadPath: target,
       fileCount: result.files,
       size: result.bytes,
-      digest: `sha256:${blob.sha256}`
+      digest: `sha256:${blob.sha256}`,
+      ...mismatch
     };
   } finally {
     await blob.dispose();
