@@ -60,8 +60,13 @@ const SIG_EOCD64 = 0x06064b50;
 const SIG_DESCRIPTOR = 0x08074b50;
 const U32 = 0xffffffff;
 const UTF8 = new TextDecoder('utf-8');
-/** Staged files get every permission bit, under the umask (see #begin). */
-const STAGED_MODE = 0o777;
+/**
+ * Staged files are created 0666 under the umask, the mode almost every entry ends with: the
+ * archive's modes arrive last, in the central directory, and a file whose mode differs (an
+ * executable, a private file) is changed then (stream-extract.ts), so a download of thousands of
+ * ordinary files makes no chmod call at all.
+ */
+export const STAGED_MODE = 0o666;
 
 /** The entry being received. */
 interface Current extends StreamedEntry {
@@ -251,8 +256,8 @@ export class StreamStager {
     if (this.entries.length === 0) this.#firstHeader = header.subarray(0, 4);
     const index = this.entries.length;
     const small = !descriptor && isSmallFile(compressed, uncompressed);
-    // Created with every permission bit, so the kernel applies the umask; the archive's mode is
-    // intersected with it once the central directory (which holds the modes) has arrived.
+    // Created 0666 under the umask (STAGED_MODE); the archive's mode is applied once the central
+    // directory, which holds the modes, has arrived.
     const out = small ? undefined : await open(this.file(String(index)), 'wx', STAGED_MODE);
     const current: Current = {
       index,
