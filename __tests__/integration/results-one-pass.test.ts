@@ -10,6 +10,7 @@ import { isFerryError } from '../../src/core/errors.js';
 import { openCache, type VerifiedCache } from '../../src/cache/index.js';
 import { HttpManager } from '../../src/transport/http-manager.js';
 import { Operation } from '../../src/transport/operation.js';
+import { rangedAnswer } from '../helpers/ranged-answer.js';
 import { buildZip } from '../helpers/zip-builder.js';
 
 /**
@@ -39,15 +40,10 @@ beforeEach(async () => {
     requests.push({ range, ifMatch: req.headers['if-match'] as string | undefined });
     const { body } = blob;
     const headers = { 'content-type': 'application/zip', etag: '"v1"' };
-    const match = /^bytes=(\d+)-$/.exec(range ?? '');
-    if (match) {
-      const start = Number(match[1]);
-      res.writeHead(206, {
-        ...headers,
-        'content-length': body.length - start,
-        'content-range': `bytes ${start}-${body.length - 1}/${body.length}`,
-      });
-      res.end(body.subarray(start));
+    if (range !== undefined) {
+      const answer = rangedAnswer(body, range);
+      res.writeHead(answer.status, { ...headers, ...answer.headers });
+      res.end(answer.body);
       return;
     }
     res.writeHead(200, { ...headers, 'content-length': body.length });

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { downloadBlob, type BlobSink, type RangePolicy } from '../../src/backends/results/blob-download.js';
 import { HttpManager } from '../../src/transport/http-manager.js';
 import { Operation } from '../../src/transport/operation.js';
+import { rangedAnswer } from '../helpers/ranged-answer.js';
 
 const MiB = 1024 * 1024;
 const BLOB = randomBytes(6 * MiB + 12345);
@@ -62,20 +63,9 @@ async function blobServer(
       res.writeHead(412).end();
       return;
     }
-    let start = 0;
-    let end = BLOB.length - 1;
-    const m = typeof range === 'string' ? /^bytes=(\d+)-(\d*)$/.exec(range) : null;
-    if (m) {
-      start = Number(m[1]);
-      if (m[2]) end = Math.min(end, Number(m[2]));
-      res.writeHead(206, {
-        'content-range': `bytes ${start}-${end}/${BLOB.length}`,
-        'content-length': end - start + 1,
-        etag: ETAG,
-        'content-type': 'application/octet-stream',
-      });
-    } else res.writeHead(200, { 'content-length': BLOB.length, etag: ETAG });
-    const body = BLOB.subarray(start, end + 1);
+    const answer = rangedAnswer(BLOB, range, ETAG);
+    res.writeHead(answer.status, { ...answer.headers, 'content-type': 'application/octet-stream' });
+    const body = answer.body;
     const cutAfter = cut(typeof range === 'string' ? range : undefined);
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);

@@ -10,6 +10,7 @@ import { http as route, HttpResponse, setupServer } from '../helpers/msw.js';
 import { downloadBlob, type RangePolicy } from '../../src/backends/results/blob-download.js';
 import { HttpManager } from '../../src/transport/http-manager.js';
 import { Operation } from '../../src/transport/operation.js';
+import { rangedAnswer } from '../helpers/ranged-answer.js';
 
 const KiB = 1024;
 const BLOB = randomBytes(40 * KiB + 7);
@@ -57,18 +58,8 @@ function blobStore(answer: (asked: Asked, index: number) => Response | undefined
       asked.push(a);
       const special = answer(a, asked.length - 1);
       if (special) return special;
-      const m = a.range ? /^bytes=(\d+)-(\d*)$/.exec(a.range) : null;
-      if (!m) return new HttpResponse(BLOB, { status: 200, headers: { etag: ETAG } });
-      const start = Number(m[1]);
-      const end = m[2] ? Number(m[2]) : BLOB.length - 1;
-      return new HttpResponse(BLOB.subarray(start, end + 1), {
-        status: 206,
-        headers: {
-          etag: ETAG,
-          'content-range': `bytes ${start}-${end}/${BLOB.length}`,
-          'content-length': String(end - start + 1),
-        },
-      });
+      const { status, body, headers } = rangedAnswer(BLOB, a.range, ETAG);
+      return new HttpResponse(body, { status, headers });
     }),
   );
   return asked;
