@@ -514,7 +514,7 @@ var init_chunk_writer = __esm({
 });
 
 // src/server/util/journal.ts
-import { closeSync as closeSync4, fsyncSync, openSync as openSync4, writeSync } from "node:fs";
+import { closeSync as closeSync5, fsyncSync, openSync as openSync5, writeSync } from "node:fs";
 import { open as open17 } from "node:fs/promises";
 function parseLine(line, onRecord) {
   if (!line) return;
@@ -572,7 +572,7 @@ var init_journal = __esm({
       }
       append(record) {
         try {
-          this.#fd ??= openSync4(this.path, "a");
+          this.#fd ??= openSync5(this.path, "a");
           writeSync(this.#fd, `${JSON.stringify(record)}
 `);
           return Promise.resolve();
@@ -592,7 +592,7 @@ var init_journal = __esm({
       close() {
         const fd = this.#fd;
         this.#fd = void 0;
-        if (fd !== void 0) closeSync4(fd);
+        if (fd !== void 0) closeSync5(fd);
         return Promise.resolve();
       }
     };
@@ -638,15 +638,15 @@ var init_ranges = __esm({
 
 // src/server/legacy/container-items.ts
 import {
-  closeSync as closeSync5,
+  closeSync as closeSync6,
   constants as constants3,
   createReadStream as createReadStream2,
   fsync,
-  openSync as openSync5,
+  openSync as openSync6,
   write as writeAt,
   writeSync as writeSync2
 } from "node:fs";
-import { mkdir as mkdir8, open as open18, stat as stat9 } from "node:fs/promises";
+import { mkdir as mkdir8, open as open18, stat as stat8 } from "node:fs/promises";
 import { promisify as promisify4 } from "node:util";
 function listComplete(items, prefix) {
   const within = (p) => prefix === void 0 || p === prefix || p.startsWith(`${prefix}/`);
@@ -732,7 +732,7 @@ var init_container_items = __esm({
           if (record.complete && record.packOffset !== void 0) record.ranges = PACKED_RANGES;
           items.#put(record);
         });
-        items.#packSize = (await stat9(items.packPath).catch(() => void 0))?.size ?? 0;
+        items.#packSize = (await stat8(items.packPath).catch(() => void 0))?.size ?? 0;
         await items.#dropShortItems();
         return items;
       }
@@ -745,7 +745,7 @@ var init_container_items = __esm({
       async #dropShortItems() {
         for (const item of this.#items.values()) {
           if (!item.complete || item.total === 0) continue;
-          const onDisk = item.packOffset !== void 0 ? this.#packSize - item.packOffset : (await stat9(this.dataFile(item.path)).catch(() => void 0))?.size ?? 0;
+          const onDisk = item.packOffset !== void 0 ? this.#packSize - item.packOffset : (await stat8(this.dataFile(item.path)).catch(() => void 0))?.size ?? 0;
           if (onDisk < item.total) this.#items.set(item.path, { ...item, complete: false, ranges: [] });
         }
       }
@@ -754,7 +754,7 @@ var init_container_items = __esm({
         const fd = this.#packFd;
         this.#packFd = void 0;
         await this.#journal.close();
-        if (fd !== void 0) closeSync5(fd);
+        if (fd !== void 0) closeSync6(fd);
       }
       /**
        * Receives an item sent whole in one request (every small file is). Its bytes are appended to
@@ -771,7 +771,7 @@ var init_container_items = __esm({
           const offset = this.#packSize;
           this.#packSize += body.length;
           if (body.length > 0) {
-            this.#packFd ??= openSync5(this.packPath, constants3.O_RDWR | constants3.O_CREAT, 420);
+            this.#packFd ??= openSync6(this.packPath, constants3.O_RDWR | constants3.O_CREAT, 420);
             await writeFully2(this.#packFd, body, offset);
           }
           const now = (/* @__PURE__ */ new Date()).toISOString();
@@ -28510,7 +28510,8 @@ import { mkdir as mkdir6, open as open12 } from "node:fs/promises";
 import path13 from "node:path";
 
 // src/pack/zip/stream-extract.ts
-import { chmod, mkdir as mkdir5, open as open11, readFile as readFile2, stat as stat7, symlink as symlink2, unlink } from "node:fs/promises";
+import { chmodSync, closeSync as closeSync3, fstatSync as fstatSync3, openSync as openSync3, statSync as statSync3, unlinkSync as unlinkSync2 } from "node:fs";
+import { mkdir as mkdir5, open as open11, readFile as readFile2, symlink as symlink2, unlink } from "node:fs/promises";
 import path12 from "node:path";
 
 // src/pack/zip/stream-stager.ts
@@ -28530,7 +28531,7 @@ var SIG_EOCD642 = 101075792;
 var SIG_DESCRIPTOR = 134695760;
 var U322 = 4294967295;
 var UTF82 = new TextDecoder("utf-8");
-var STAGED_MODE = 511;
+var STAGED_MODE = 438;
 var StreamStager = class {
   constructor(file, limits) {
     this.file = file;
@@ -28976,24 +28977,40 @@ var Extraction = class {
     return result;
   }
   /**
-   * Staged files were created with every permission bit (so the umask applied); the archive's
-   * mode, known only from the central directory, is intersected with that now. Link entries
-   * kept as links (symlinks: 'preserve') become links.
+   * Staged files were created {@link STAGED_MODE} (0666) under the umask. Each gets the mode the
+   * file extractor would have created it with: the archive's permission bits under the umask
+   * (0666 when modes are not restored). Only files whose mode differs are changed, synchronously:
+   * an archive of ordinary 0644 files costs no call at all, where one asynchronous chmod per file
+   * was a thread-pool round trip each (10,000 of them for 10,000 small files). Link entries kept
+   * as links (symlinks: 'preserve') become links.
    */
   async #applyKinds(items, stagedPath) {
-    let created2;
+    let staged;
+    let allowed;
     for (const item of items) {
       if (item.kind === "directory") continue;
-      const staged = stagedPath(item);
+      const file = stagedPath(item);
       if (item.kind === "link") {
-        await unlink(staged);
-        await symlink2(item.linkText, staged);
+        await unlink(file);
+        await symlink2(item.linkText, file);
         continue;
       }
-      created2 ??= (await stat7(staged)).mode & 511;
+      staged ??= statSync3(file).mode & 511;
       const wanted = this.opts.restoreModes && !item.entry.isSymlink && item.entry.mode !== void 0 ? item.entry.mode & 511 : 438;
-      const mode = created2 & wanted;
-      if (mode !== created2) await chmod(staged, mode);
+      if ((wanted & ~STAGED_MODE) !== 0) allowed ??= this.#umaskAllows();
+      const mode = wanted & staged | wanted & ~STAGED_MODE & (allowed ?? 0);
+      if (mode !== staged) chmodSync(file, mode);
+    }
+  }
+  /** The permission bits the umask lets a new file have: a probe created 0777 in the staging. */
+  #umaskAllows() {
+    const probe = this.#staging.file("umask-probe");
+    const fd = openSync3(probe, "wx", 511);
+    try {
+      return fstatSync3(fd).mode & 511;
+    } finally {
+      closeSync3(fd);
+      unlinkSync2(probe);
     }
   }
   async #resourceError(error) {
@@ -29365,7 +29382,7 @@ function isZipResponse(url, mime) {
 
 // src/backends/results/upload.ts
 import { createReadStream } from "node:fs";
-import { stat as stat8 } from "node:fs/promises";
+import { stat as stat7 } from "node:fs/promises";
 import path16 from "node:path";
 import { Transform as Transform3 } from "node:stream";
 
@@ -29390,7 +29407,7 @@ async function sampleIsCompressible(sample2) {
 }
 
 // src/pack/zip-writer/entry-source.ts
-import { closeSync as closeSync3, constants as fsConstants4, fstatSync as fstatSync3, openSync as openSync3 } from "node:fs";
+import { closeSync as closeSync4, constants as fsConstants4, fstatSync as fstatSync4, openSync as openSync4 } from "node:fs";
 import { open as open13 } from "node:fs/promises";
 import { types as types2 } from "node:util";
 import { crc32 as crc326 } from "node:zlib";
@@ -29535,14 +29552,14 @@ var EntrySource = class _EntrySource {
 function readSmallFileSync(sourcePath, name, limit, counters, scan) {
   let fd;
   try {
-    fd = openSync3(sourcePath, OPEN_FLAGS3);
+    fd = openSync4(sourcePath, OPEN_FLAGS3);
   } catch (error) {
     throw unreadable(sourcePath, name, error);
   }
   counters.openFiles++;
   if (counters.openFiles > counters.maxOpenFiles) counters.maxOpenFiles = counters.openFiles;
   try {
-    const st = fstatSync3(fd);
+    const st = fstatSync4(fd);
     if (!st.isFile()) {
       throw new ValidationError(
         "ERR_FERRY_INVALID_PATH",
@@ -29564,7 +29581,7 @@ function readSmallFileSync(sourcePath, name, limit, counters, scan) {
   } catch (error) {
     throw isFerryError(error) ? error : unreadable(sourcePath, name, error);
   } finally {
-    closeSync3(fd);
+    closeSync4(fd);
     counters.openFiles--;
   }
 }
@@ -30711,6 +30728,7 @@ async function stageAll(signedUrl, source, options, started) {
   const ids = [];
   const freeSlots = Array.from({ length: http6.slots }, (_, i) => i);
   const inFlight = /* @__PURE__ */ new Set();
+  const spare = [];
   let firstError;
   let staged = 0;
   let size = 0;
@@ -30741,6 +30759,7 @@ async function stageAll(signedUrl, source, options, started) {
     ).then(() => {
       staged += block.length;
       options.onBytes?.(staged);
+      if (block.length === blockSize) spare.push(block);
     }).catch((error) => {
       firstError ??= error;
     }).finally(() => {
@@ -30770,7 +30789,7 @@ async function stageAll(signedUrl, source, options, started) {
         if (filled === blockSize) {
           await waitForSlot();
           stage2(buffer, index++);
-          buffer = Buffer.allocUnsafe(blockSize);
+          buffer = spare.pop() ?? Buffer.allocUnsafe(blockSize);
           filled = 0;
         }
       }
@@ -30956,7 +30975,7 @@ async function uploadResultsStream(config, name, inputs, options, ctx) {
     if (input.kind === "directory") continue;
     fileCount++;
     if (input.kind === "stream") totalOriginal += input.size;
-    else if (input.kind === "file") totalOriginal += (await stat8(input.sourcePath)).size;
+    else if (input.kind === "file") totalOriginal += (await stat7(input.sourcePath)).size;
   }
   let onEntryHook;
   const zip = createZipStream(inputs, {
@@ -33785,7 +33804,7 @@ init_atomic_file();
 init_durable();
 init_keyed_mutex();
 import { createHash as createHash13, randomBytes as randomBytes8 } from "node:crypto";
-import { access, link as link3, mkdir as mkdir11, readdir as readdir6, rename as rename3, rm as rm9, stat as stat10 } from "node:fs/promises";
+import { access, link as link3, mkdir as mkdir11, readdir as readdir6, rename as rename3, rm as rm9, stat as stat9 } from "node:fs/promises";
 import { join as join6 } from "node:path";
 
 // src/server/results/hash-files.ts
@@ -33959,7 +33978,7 @@ var BlobStore = class _BlobStore {
       if (isNotFound(error)) return [];
       throw error;
     });
-    const sizes = await Promise.all(names.map(async (name) => (await stat10(join6(dir, name))).size));
+    const sizes = await Promise.all(names.map(async (name) => (await stat9(join6(dir, name))).size));
     return { count: names.length, bytes: sizes.reduce((a, b) => a + b, 0) };
   }
   /** Every blob directory on disk, including half-created ones (for orphan cleanup). */
@@ -34151,7 +34170,7 @@ var BlobStore = class _BlobStore {
         );
         const parts = keys.map((key) => join6(partsDir, key));
         const linked = /* @__PURE__ */ new Map();
-        await Promise.all(unique.map(async (key) => linked.set(key, (await stat10(join6(partsDir, key))).size)));
+        await Promise.all(unique.map(async (key) => linked.set(key, (await stat9(join6(partsDir, key))).size)));
         await Promise.all(unique.map((key) => fsyncFile(join6(partsDir, key))));
         await fsyncDir(partsDir);
         const { size, sha256 } = await hashFiles(parts);
@@ -34214,7 +34233,7 @@ var BlobStore = class _BlobStore {
   /** Refuses a commit whose blob would exceed maxArtifactBytes; sizes are summed per list entry. */
   async #checkCommitSize(files) {
     const sizes = /* @__PURE__ */ new Map();
-    await Promise.all([...new Set(files)].map(async (file) => sizes.set(file, (await stat10(file)).size)));
+    await Promise.all([...new Set(files)].map(async (file) => sizes.set(file, (await stat9(file)).size)));
     let total = 0;
     for (const file of files) total += sizes.get(file) ?? 0;
     if (total > this.#limits.maxArtifactBytes) {
@@ -34255,7 +34274,7 @@ function digestOfList(ids) {
 }
 async function sizeIfExists(file) {
   try {
-    return (await stat10(file)).size;
+    return (await stat9(file)).size;
   } catch (error) {
     if (isNotFound(error)) return void 0;
     throw error;
@@ -34766,7 +34785,7 @@ function readCommitted(blobs, blobId, start, end) {
 
 // src/server/results/fast-slow/fast-cache.ts
 import { createHash as createHash14, randomBytes as randomBytes10 } from "node:crypto";
-import { mkdir as mkdir13, open as open21, readdir as readdir7, readFile as readFile7, rename as rename4, rm as rm11, stat as stat11 } from "node:fs/promises";
+import { mkdir as mkdir13, open as open21, readdir as readdir7, readFile as readFile7, rename as rename4, rm as rm11, stat as stat10 } from "node:fs/promises";
 import { join as join7 } from "node:path";
 var KEY = /^[a-z0-9][a-z0-9-]{0,99}$/;
 var FastCache = class _FastCache {
@@ -34810,7 +34829,7 @@ var FastCache = class _FastCache {
     const file = this.#blobFile(key);
     let onDisk;
     try {
-      onDisk = (await stat11(file)).size;
+      onDisk = (await stat10(file)).size;
     } catch {
       onDisk = void 0;
     }
@@ -34920,7 +34939,7 @@ var FastCache = class _FastCache {
       if (!KEY.test(key)) continue;
       try {
         const meta = JSON.parse(await readFile7(this.#metaFile(key), "utf8"));
-        const info = await stat11(this.#blobFile(key));
+        const info = await stat10(this.#blobFile(key));
         if (!isMeta(meta) || info.size !== meta.size) throw new Error("stale");
         this.#entries.set(key, {
           size: meta.size,
@@ -38102,7 +38121,7 @@ function rememberedAnswersFor(cachePath, logger) {
 // src/cache/verified-cache.ts
 import { createHash as createHash18 } from "node:crypto";
 import { createReadStream as createReadStream5 } from "node:fs";
-import { mkdir as mkdir16, open as open24, readdir as readdir8, rename as rename6, rm as rm13, stat as stat12, unlink as unlink2, utimes } from "node:fs/promises";
+import { mkdir as mkdir16, open as open24, readdir as readdir8, rename as rename6, rm as rm13, stat as stat11, unlink as unlink2, utimes } from "node:fs/promises";
 import path20 from "node:path";
 init_write_fully();
 
@@ -38225,7 +38244,7 @@ var FileCache = class {
     checkSize(size);
     if (size > this.#limits.maxBytes) return "too-large";
     const file = entryPath(this.path, hex2);
-    const existing = await stat12(file).catch((error) => {
+    const existing = await stat11(file).catch((error) => {
       if (isMissing2(error)) return void 0;
       throw error;
     });
@@ -38279,7 +38298,7 @@ var FileCache = class {
     return void 0;
   }
   async #unlinkIfSame(file, ino, dev) {
-    const now = await stat12(file).catch(() => void 0);
+    const now = await stat11(file).catch(() => void 0);
     if (!now || now.ino !== ino || now.dev !== dev) return false;
     return this.#unlink(file);
   }
@@ -38309,7 +38328,7 @@ var FileCache = class {
     const entries = [];
     for (const name of await readdir8(dir)) {
       if (!isEntryName(name)) continue;
-      const info = await stat12(path20.join(dir, name)).catch(() => void 0);
+      const info = await stat11(path20.join(dir, name)).catch(() => void 0);
       if (info?.isFile()) entries.push({ name, size: info.size, usedAtMs: info.mtimeMs });
     }
     const victims = chooseVictims(entries, this.#limits, Date.now(), keep);
@@ -38322,7 +38341,7 @@ var FileCache = class {
     const dir = path20.join(this.path, TMP_DIR);
     for (const name of await readdir8(dir)) {
       const file = path20.join(dir, name);
-      const info = await stat12(file).catch(() => void 0);
+      const info = await stat11(file).catch(() => void 0);
       if (info && Date.now() - info.mtimeMs > STALE_TEMP_MS && await this.#unlink(file)) {
         this.#logger.debug(`Removed a cache temp file left by an insert that did not finish: ${name}`);
       }
@@ -38342,7 +38361,7 @@ function hitOf(digest2, size, handle) {
 
 // src/upload-files.ts
 import { lstatSync as lstatSync2 } from "node:fs";
-import { readlink, realpath, stat as stat13 } from "node:fs/promises";
+import { readlink, realpath, stat as stat12 } from "node:fs/promises";
 import path21 from "node:path";
 
 // src/pack/validate.ts
@@ -38372,7 +38391,7 @@ async function resolveUploadFiles(artifactName, files, rootDirectory, symlinks =
 }
 async function resolve2(artifactName, files, rootDirectory, symlinks) {
   const root = path21.resolve(rootDirectory);
-  const rootStat = await stat13(root).catch(() => void 0);
+  const rootStat = await stat12(root).catch(() => void 0);
   if (!rootStat?.isDirectory()) {
     throw new ValidationError(
       "ERR_FERRY_INVALID_PATH",
@@ -38430,7 +38449,7 @@ async function resolve2(artifactName, files, rootDirectory, symlinks) {
       }
       const target = (await readlink(absolutePath)).split(path21.sep).join("/");
       const stored = path21.isAbsolute(target) ? path21.relative(path21.dirname(path21.join(realRoot, relative)), real).split(path21.sep).join("/") : target;
-      const targetInfo = await stat13(absolutePath);
+      const targetInfo = await stat12(absolutePath);
       out.push({
         absolutePath,
         artifactPath,
@@ -38440,7 +38459,7 @@ async function resolve2(artifactName, files, rootDirectory, symlinks) {
       });
       continue;
     }
-    const info = link5.isSymbolicLink() ? await stat13(absolutePath) : link5;
+    const info = link5.isSymbolicLink() ? await stat12(absolutePath) : link5;
     if (info.isDirectory()) throw fail(`'${file}' is a directory; pass the files inside it`);
     if (!info.isFile())
       throw fail(`'${file}' is ${specialKind(info)}, not a regular file; it is never uploaded`);
@@ -41334,7 +41353,7 @@ import os4 from "node:os";
 import path28 from "node:path";
 
 // src/pack/glob.ts
-import { lstat as lstat5, opendir, stat as stat14 } from "node:fs/promises";
+import { lstat as lstat5, opendir, stat as stat13 } from "node:fs/promises";
 import path27 from "node:path";
 function kindOf(entry) {
   if (!entry) return "other";
@@ -41375,7 +41394,7 @@ async function globFiles(input, options) {
       kind = kindOf(info);
     }
     if (kind === "symlink") {
-      const target = await stat14(full).catch(() => void 0);
+      const target = await stat13(full).catch(() => void 0);
       if (!target) {
         brokenSymlinks.push(full);
         return void 0;

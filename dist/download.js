@@ -19628,7 +19628,7 @@ var init_chunk_writer = __esm({
 });
 
 // src/server/util/journal.ts
-import { closeSync as closeSync4, fsyncSync, openSync as openSync4, writeSync } from "node:fs";
+import { closeSync as closeSync5, fsyncSync, openSync as openSync5, writeSync } from "node:fs";
 import { open as open16 } from "node:fs/promises";
 function parseLine(line, onRecord) {
   if (!line) return;
@@ -19686,7 +19686,7 @@ var init_journal = __esm({
       }
       append(record) {
         try {
-          this.#fd ??= openSync4(this.path, "a");
+          this.#fd ??= openSync5(this.path, "a");
           writeSync(this.#fd, `${JSON.stringify(record)}
 `);
           return Promise.resolve();
@@ -19706,7 +19706,7 @@ var init_journal = __esm({
       close() {
         const fd = this.#fd;
         this.#fd = void 0;
-        if (fd !== void 0) closeSync4(fd);
+        if (fd !== void 0) closeSync5(fd);
         return Promise.resolve();
       }
     };
@@ -19752,15 +19752,15 @@ var init_ranges = __esm({
 
 // src/server/legacy/container-items.ts
 import {
-  closeSync as closeSync5,
+  closeSync as closeSync6,
   constants as constants5,
   createReadStream as createReadStream2,
   fsync,
-  openSync as openSync5,
+  openSync as openSync6,
   write as writeAt,
   writeSync as writeSync2
 } from "node:fs";
-import { mkdir as mkdir9, open as open17, stat as stat10 } from "node:fs/promises";
+import { mkdir as mkdir9, open as open17, stat as stat9 } from "node:fs/promises";
 import { promisify as promisify4 } from "node:util";
 function listComplete(items, prefix) {
   const within = (p) => prefix === void 0 || p === prefix || p.startsWith(`${prefix}/`);
@@ -19846,7 +19846,7 @@ var init_container_items = __esm({
           if (record.complete && record.packOffset !== void 0) record.ranges = PACKED_RANGES;
           items.#put(record);
         });
-        items.#packSize = (await stat10(items.packPath).catch(() => void 0))?.size ?? 0;
+        items.#packSize = (await stat9(items.packPath).catch(() => void 0))?.size ?? 0;
         await items.#dropShortItems();
         return items;
       }
@@ -19859,7 +19859,7 @@ var init_container_items = __esm({
       async #dropShortItems() {
         for (const item of this.#items.values()) {
           if (!item.complete || item.total === 0) continue;
-          const onDisk = item.packOffset !== void 0 ? this.#packSize - item.packOffset : (await stat10(this.dataFile(item.path)).catch(() => void 0))?.size ?? 0;
+          const onDisk = item.packOffset !== void 0 ? this.#packSize - item.packOffset : (await stat9(this.dataFile(item.path)).catch(() => void 0))?.size ?? 0;
           if (onDisk < item.total) this.#items.set(item.path, { ...item, complete: false, ranges: [] });
         }
       }
@@ -19868,7 +19868,7 @@ var init_container_items = __esm({
         const fd = this.#packFd;
         this.#packFd = void 0;
         await this.#journal.close();
-        if (fd !== void 0) closeSync5(fd);
+        if (fd !== void 0) closeSync6(fd);
       }
       /**
        * Receives an item sent whole in one request (every small file is). Its bytes are appended to
@@ -19885,7 +19885,7 @@ var init_container_items = __esm({
           const offset = this.#packSize;
           this.#packSize += body.length;
           if (body.length > 0) {
-            this.#packFd ??= openSync5(this.packPath, constants5.O_RDWR | constants5.O_CREAT, 420);
+            this.#packFd ??= openSync6(this.packPath, constants5.O_RDWR | constants5.O_CREAT, 420);
             await writeFully2(this.#packFd, body, offset);
           }
           const now = (/* @__PURE__ */ new Date()).toISOString();
@@ -29634,7 +29634,8 @@ import { mkdir as mkdir7, open as open11 } from "node:fs/promises";
 import path13 from "node:path";
 
 // src/pack/zip/stream-extract.ts
-import { chmod as chmod2, mkdir as mkdir6, open as open10, readFile as readFile2, stat as stat8, symlink as symlink3, unlink as unlink2 } from "node:fs/promises";
+import { chmodSync, closeSync as closeSync3, fstatSync as fstatSync3, openSync as openSync3, statSync as statSync3, unlinkSync as unlinkSync2 } from "node:fs";
+import { mkdir as mkdir6, open as open10, readFile as readFile2, symlink as symlink3, unlink as unlink2 } from "node:fs/promises";
 import path12 from "node:path";
 
 // src/pack/zip/stream-stager.ts
@@ -29654,7 +29655,7 @@ var SIG_EOCD642 = 101075792;
 var SIG_DESCRIPTOR = 134695760;
 var U322 = 4294967295;
 var UTF82 = new TextDecoder("utf-8");
-var STAGED_MODE = 511;
+var STAGED_MODE = 438;
 var StreamStager = class {
   constructor(file, limits) {
     this.file = file;
@@ -30100,24 +30101,40 @@ var Extraction = class {
     return result;
   }
   /**
-   * Staged files were created with every permission bit (so the umask applied); the archive's
-   * mode, known only from the central directory, is intersected with that now. Link entries
-   * kept as links (symlinks: 'preserve') become links.
+   * Staged files were created {@link STAGED_MODE} (0666) under the umask. Each gets the mode the
+   * file extractor would have created it with: the archive's permission bits under the umask
+   * (0666 when modes are not restored). Only files whose mode differs are changed, synchronously:
+   * an archive of ordinary 0644 files costs no call at all, where one asynchronous chmod per file
+   * was a thread-pool round trip each (10,000 of them for 10,000 small files). Link entries kept
+   * as links (symlinks: 'preserve') become links.
    */
   async #applyKinds(items, stagedPath) {
-    let created2;
+    let staged;
+    let allowed;
     for (const item of items) {
       if (item.kind === "directory") continue;
-      const staged = stagedPath(item);
+      const file = stagedPath(item);
       if (item.kind === "link") {
-        await unlink2(staged);
-        await symlink3(item.linkText, staged);
+        await unlink2(file);
+        await symlink3(item.linkText, file);
         continue;
       }
-      created2 ??= (await stat8(staged)).mode & 511;
+      staged ??= statSync3(file).mode & 511;
       const wanted = this.opts.restoreModes && !item.entry.isSymlink && item.entry.mode !== void 0 ? item.entry.mode & 511 : 438;
-      const mode = created2 & wanted;
-      if (mode !== created2) await chmod2(staged, mode);
+      if ((wanted & ~STAGED_MODE) !== 0) allowed ??= this.#umaskAllows();
+      const mode = wanted & staged | wanted & ~STAGED_MODE & (allowed ?? 0);
+      if (mode !== staged) chmodSync(file, mode);
+    }
+  }
+  /** The permission bits the umask lets a new file have: a probe created 0777 in the staging. */
+  #umaskAllows() {
+    const probe = this.#staging.file("umask-probe");
+    const fd = openSync3(probe, "wx", 511);
+    try {
+      return fstatSync3(fd).mode & 511;
+    } finally {
+      closeSync3(fd);
+      unlinkSync2(probe);
     }
   }
   async #resourceError(error2) {
@@ -30489,7 +30506,7 @@ function isZipResponse(url, mime) {
 
 // src/backends/results/upload.ts
 import { createReadStream } from "node:fs";
-import { stat as stat9 } from "node:fs/promises";
+import { stat as stat8 } from "node:fs/promises";
 import path16 from "node:path";
 import { Transform as Transform3 } from "node:stream";
 
@@ -30514,7 +30531,7 @@ async function sampleIsCompressible(sample2) {
 }
 
 // src/pack/zip-writer/entry-source.ts
-import { closeSync as closeSync3, constants as fsConstants4, fstatSync as fstatSync3, openSync as openSync3 } from "node:fs";
+import { closeSync as closeSync4, constants as fsConstants4, fstatSync as fstatSync4, openSync as openSync4 } from "node:fs";
 import { open as open12 } from "node:fs/promises";
 import { types as types2 } from "node:util";
 import { crc32 as crc326 } from "node:zlib";
@@ -30659,14 +30676,14 @@ var EntrySource = class _EntrySource {
 function readSmallFileSync(sourcePath, name, limit, counters, scan) {
   let fd;
   try {
-    fd = openSync3(sourcePath, OPEN_FLAGS3);
+    fd = openSync4(sourcePath, OPEN_FLAGS3);
   } catch (error2) {
     throw unreadable(sourcePath, name, error2);
   }
   counters.openFiles++;
   if (counters.openFiles > counters.maxOpenFiles) counters.maxOpenFiles = counters.openFiles;
   try {
-    const st = fstatSync3(fd);
+    const st = fstatSync4(fd);
     if (!st.isFile()) {
       throw new ValidationError(
         "ERR_FERRY_INVALID_PATH",
@@ -30688,7 +30705,7 @@ function readSmallFileSync(sourcePath, name, limit, counters, scan) {
   } catch (error2) {
     throw isFerryError(error2) ? error2 : unreadable(sourcePath, name, error2);
   } finally {
-    closeSync3(fd);
+    closeSync4(fd);
     counters.openFiles--;
   }
 }
@@ -31783,6 +31800,7 @@ async function stageAll(signedUrl, source, options, started) {
   const ids = [];
   const freeSlots = Array.from({ length: http6.slots }, (_, i) => i);
   const inFlight = /* @__PURE__ */ new Set();
+  const spare = [];
   let firstError;
   let staged = 0;
   let size = 0;
@@ -31813,6 +31831,7 @@ async function stageAll(signedUrl, source, options, started) {
     ).then(() => {
       staged += block.length;
       options.onBytes?.(staged);
+      if (block.length === blockSize) spare.push(block);
     }).catch((error2) => {
       firstError ??= error2;
     }).finally(() => {
@@ -31842,7 +31861,7 @@ async function stageAll(signedUrl, source, options, started) {
         if (filled === blockSize) {
           await waitForSlot();
           stage2(buffer, index++);
-          buffer = Buffer.allocUnsafe(blockSize);
+          buffer = spare.pop() ?? Buffer.allocUnsafe(blockSize);
           filled = 0;
         }
       }
@@ -32028,7 +32047,7 @@ async function uploadResultsStream(config, name, inputs, options, ctx) {
     if (input.kind === "directory") continue;
     fileCount++;
     if (input.kind === "stream") totalOriginal += input.size;
-    else if (input.kind === "file") totalOriginal += (await stat9(input.sourcePath)).size;
+    else if (input.kind === "file") totalOriginal += (await stat8(input.sourcePath)).size;
   }
   let onEntryHook;
   const zip = createZipStream(inputs, {
@@ -34862,7 +34881,7 @@ init_atomic_file();
 init_durable();
 init_keyed_mutex();
 import { createHash as createHash13, randomBytes as randomBytes8 } from "node:crypto";
-import { access as access2, link as link3, mkdir as mkdir12, readdir as readdir7, rename as rename4, rm as rm10, stat as stat11 } from "node:fs/promises";
+import { access as access2, link as link3, mkdir as mkdir12, readdir as readdir7, rename as rename4, rm as rm10, stat as stat10 } from "node:fs/promises";
 import { join as join6 } from "node:path";
 
 // src/server/results/hash-files.ts
@@ -35036,7 +35055,7 @@ var BlobStore = class _BlobStore {
       if (isNotFound(error2)) return [];
       throw error2;
     });
-    const sizes = await Promise.all(names.map(async (name) => (await stat11(join6(dir, name))).size));
+    const sizes = await Promise.all(names.map(async (name) => (await stat10(join6(dir, name))).size));
     return { count: names.length, bytes: sizes.reduce((a, b) => a + b, 0) };
   }
   /** Every blob directory on disk, including half-created ones (for orphan cleanup). */
@@ -35228,7 +35247,7 @@ var BlobStore = class _BlobStore {
         );
         const parts = keys.map((key) => join6(partsDir, key));
         const linked = /* @__PURE__ */ new Map();
-        await Promise.all(unique.map(async (key) => linked.set(key, (await stat11(join6(partsDir, key))).size)));
+        await Promise.all(unique.map(async (key) => linked.set(key, (await stat10(join6(partsDir, key))).size)));
         await Promise.all(unique.map((key) => fsyncFile(join6(partsDir, key))));
         await fsyncDir(partsDir);
         const { size, sha256 } = await hashFiles(parts);
@@ -35291,7 +35310,7 @@ var BlobStore = class _BlobStore {
   /** Refuses a commit whose blob would exceed maxArtifactBytes; sizes are summed per list entry. */
   async #checkCommitSize(files) {
     const sizes = /* @__PURE__ */ new Map();
-    await Promise.all([...new Set(files)].map(async (file) => sizes.set(file, (await stat11(file)).size)));
+    await Promise.all([...new Set(files)].map(async (file) => sizes.set(file, (await stat10(file)).size)));
     let total = 0;
     for (const file of files) total += sizes.get(file) ?? 0;
     if (total > this.#limits.maxArtifactBytes) {
@@ -35332,7 +35351,7 @@ function digestOfList(ids) {
 }
 async function sizeIfExists(file) {
   try {
-    return (await stat11(file)).size;
+    return (await stat10(file)).size;
   } catch (error2) {
     if (isNotFound(error2)) return void 0;
     throw error2;
@@ -35843,7 +35862,7 @@ function readCommitted(blobs, blobId, start, end) {
 
 // src/server/results/fast-slow/fast-cache.ts
 import { createHash as createHash14, randomBytes as randomBytes10 } from "node:crypto";
-import { mkdir as mkdir14, open as open20, readdir as readdir8, readFile as readFile6, rename as rename5, rm as rm12, stat as stat12 } from "node:fs/promises";
+import { mkdir as mkdir14, open as open20, readdir as readdir8, readFile as readFile6, rename as rename5, rm as rm12, stat as stat11 } from "node:fs/promises";
 import { join as join7 } from "node:path";
 var KEY = /^[a-z0-9][a-z0-9-]{0,99}$/;
 var FastCache = class _FastCache {
@@ -35887,7 +35906,7 @@ var FastCache = class _FastCache {
     const file = this.#blobFile(key);
     let onDisk;
     try {
-      onDisk = (await stat12(file)).size;
+      onDisk = (await stat11(file)).size;
     } catch {
       onDisk = void 0;
     }
@@ -35997,7 +36016,7 @@ var FastCache = class _FastCache {
       if (!KEY.test(key)) continue;
       try {
         const meta = JSON.parse(await readFile6(this.#metaFile(key), "utf8"));
-        const info2 = await stat12(this.#blobFile(key));
+        const info2 = await stat11(this.#blobFile(key));
         if (!isMeta(meta) || info2.size !== meta.size) throw new Error("stale");
         this.#entries.set(key, {
           size: meta.size,
@@ -38502,7 +38521,7 @@ function rememberedAnswersFor(cachePath, logger) {
 // src/cache/verified-cache.ts
 import { createHash as createHash18 } from "node:crypto";
 import { createReadStream as createReadStream5 } from "node:fs";
-import { mkdir as mkdir17, open as open23, readdir as readdir9, rename as rename7, rm as rm14, stat as stat13, unlink as unlink3, utimes } from "node:fs/promises";
+import { mkdir as mkdir17, open as open23, readdir as readdir9, rename as rename7, rm as rm14, stat as stat12, unlink as unlink3, utimes } from "node:fs/promises";
 import path20 from "node:path";
 init_write_fully();
 
@@ -38625,7 +38644,7 @@ var FileCache = class {
     checkSize(size);
     if (size > this.#limits.maxBytes) return "too-large";
     const file = entryPath(this.path, hex2);
-    const existing = await stat13(file).catch((error2) => {
+    const existing = await stat12(file).catch((error2) => {
       if (isMissing2(error2)) return void 0;
       throw error2;
     });
@@ -38679,7 +38698,7 @@ var FileCache = class {
     return void 0;
   }
   async #unlinkIfSame(file, ino, dev) {
-    const now = await stat13(file).catch(() => void 0);
+    const now = await stat12(file).catch(() => void 0);
     if (!now || now.ino !== ino || now.dev !== dev) return false;
     return this.#unlink(file);
   }
@@ -38709,7 +38728,7 @@ var FileCache = class {
     const entries = [];
     for (const name of await readdir9(dir)) {
       if (!isEntryName(name)) continue;
-      const info2 = await stat13(path20.join(dir, name)).catch(() => void 0);
+      const info2 = await stat12(path20.join(dir, name)).catch(() => void 0);
       if (info2?.isFile()) entries.push({ name, size: info2.size, usedAtMs: info2.mtimeMs });
     }
     const victims = chooseVictims(entries, this.#limits, Date.now(), keep);
@@ -38722,7 +38741,7 @@ var FileCache = class {
     const dir = path20.join(this.path, TMP_DIR);
     for (const name of await readdir9(dir)) {
       const file = path20.join(dir, name);
-      const info2 = await stat13(file).catch(() => void 0);
+      const info2 = await stat12(file).catch(() => void 0);
       if (info2 && Date.now() - info2.mtimeMs > STALE_TEMP_MS && await this.#unlink(file)) {
         this.#logger.debug(`Removed a cache temp file left by an insert that did not finish: ${name}`);
       }
