@@ -30147,7 +30147,7 @@ var Extraction = class {
         continue;
       }
       staged ??= statSync3(file).mode & 511;
-      const wanted = this.opts.restoreModes && !item.entry.isSymlink && item.entry.mode !== void 0 ? item.entry.mode & 511 : 438;
+      const wanted = fileMode(item, this.opts) ?? 438;
       if ((wanted & ~STAGED_MODE) !== 0) allowed ??= this.#umaskAllows();
       const mode = wanted & staged | wanted & ~STAGED_MODE & (allowed ?? 0);
       if (mode !== staged) chmodSync(file, mode);

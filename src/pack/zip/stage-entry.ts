@@ -14,7 +14,7 @@ const IN_MEMORY_BYTES = 1024 * 1024;
  * umask (0777 under umask 022 lands as 0755), exactly as for any other file the process creates;
  * no chmod ever bypasses it.
  */
-function fileMode(item: Item, options: Normalized): number | undefined {
+export function fileMode(item: Item, options: Normalized): number | undefined {
   if (!options.restoreModes || item.entry.isSymlink || item.entry.mode === undefined) return undefined;
   return item.entry.mode & 0o777;
 }

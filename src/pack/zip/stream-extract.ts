@@ -19,6 +19,7 @@ import { fold, planEntries, readLinkTargets, unsafe, type Item } from './extract
 import { preflight } from './extract-preflight.js';
 import { checkDeclaredLimits } from './limits.js';
 import { moveIntoPlace } from './place-entries.js';
+import { fileMode } from './stage-entry.js';
 import { NotStreamableError, STAGED_MODE, StreamStager, type StreamedEntry } from './stream-stager.js';
 import { removeCreatedChain } from '../remove-created.js';
 
@@ -169,10 +170,7 @@ class Extraction implements StreamExtraction {
         continue;
       }
       staged ??= statSync(file).mode & 0o777;
-      const wanted =
-        this.opts.restoreModes && !item.entry.isSymlink && item.entry.mode !== undefined
-          ? item.entry.mode & 0o777
-          : 0o666;
+      const wanted = fileMode(item, this.opts) ?? 0o666;
       // Bits within 0666 the umask allows are those of the staged file; execute bits need the
       // umask itself, learnt once from a probe file created 0777.
       if ((wanted & ~STAGED_MODE) !== 0) allowed ??= this.#umaskAllows();
