@@ -199,6 +199,34 @@ describe('HttpManager against a real loopback server', () => {
     await other.close();
   });
 
+  it('sends a string body with its length, and ends an attempt on a silent socket as a timeout', async () => {
+    const bodies: string[] = [];
+    server = await startLoopback(async (req, res) => {
+      bodies.push((await readRequest(req)).toString('utf8'));
+      // The second path accepts the request and never answers: only the idle timer ends it.
+      if (req.url !== '/silent') res.end('ok');
+    });
+    const http = new HttpManager({
+      slots: 1,
+      userAgent: 'test',
+      socketTimeoutMs: 300,
+      retry: { maxAttempts: 1 },
+    });
+    const json = JSON.stringify({ name: 'naïve' });
+    expect(await http.request({ slot: 0, method: 'POST', url: server.url, body: json }, readText)).toBe('ok');
+    expect(bodies).toEqual([json]);
+    expect(server.requests[0]?.headers['content-length']).toBe(String(Buffer.byteLength(json)));
+
+    const started = Date.now();
+    const error = await failureOf(
+      http.request({ slot: 0, method: 'GET', url: `${server.url}silent` }, readText),
+    );
+    expect(error).toMatchObject({ code: 'ERR_FERRY_TIMEOUT', retryable: true });
+    expect(error.message).toMatch(/No data from 127\.0\.0\.1:\d+ within 0\.3 s/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    http.dispose();
+  });
+
   it('fails later requests after dispose with a typed error', async () => {
     const http = new HttpManager({ slots: 1, userAgent: 'test' });
     http.dispose();

@@ -22,7 +22,7 @@ export function networkFailure(
   if (error instanceof FerryError && error.code === 'ERR_FERRY_PROXY') return error;
   const errno = errorCode(error);
   const detail = error instanceof Error ? error.message : String(error);
-  // http-client reports its idle timer only in prose ("Request timeout: <path>", path scrubbed).
+  // sendRaw (raw-request.ts) reports its idle timer in prose ("Request timeout: <path>", scrubbed).
   const timeout = /Request timeout/i.test(detail);
   const call = spec.call ? `${spec.call}: ` : '';
   const message = timeout

@@ -191,7 +191,7 @@ export function isRetryableError(policy: RetryPolicy, error: unknown): boolean {
   const code = errorCode(error);
   if (code !== undefined && policy.retryableErrorCodes.includes(code)) return true;
   const message = describe(error);
-  // http-client reports its socket timeout and Node a dropped keep-alive socket only in prose.
+  // sendRaw (raw-request.ts) reports its idle timeout, and Node a dropped keep-alive socket, in prose.
   return /socket hang up|Request timeout|premature close|aborted/i.test(message) && !isAbort(error);
 }
 

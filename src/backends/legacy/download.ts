@@ -425,7 +425,11 @@ async function saveResponse(
       await pipeline(res, gunzip, out);
       bytesWritten = out.bytesWritten;
     } else {
-      const out = createWriteStream(file.staging, { highWaterMark: 1024 * 1024 });
+      // 256 KiB write buffer, not 1 MiB: ext4 with large folios (Linux 6.16+) sizes page-cache
+      // folios by the write, and on a ballooned VM 1 MiB folios come from memory the host has
+      // reclaimed, a host fault per page: the W2 download's system time was 1.3-5.2 s against
+      // 0.65-1.1 s (docs/benchmarks.md, "Legacy W2 download (session 7)").
+      const out = createWriteStream(file.staging, { highWaterMark: RAW_WRITE_BUFFER_BYTES });
       await pipeline(res, out);
       bytesWritten = out.bytesWritten;
     }
@@ -487,6 +491,9 @@ async function saveResponse(
   }
   return bytesWritten;
 }
+
+/** The write buffer of a raw (not gzipped) body; see its use. */
+const RAW_WRITE_BUFFER_BYTES = 256 * 1024;
 
 /** zlib's stream errors carry a negative errno and a Z_* code (Z_DATA_ERROR, Z_BUF_ERROR). */
 function isZlibError(error: unknown): boolean {

@@ -37,8 +37,8 @@ export interface SlotAgentsOptions {
  * agents), keep-alive, at most `maxSockets` sockets per agent and origin (default 1: one slot =
  * one request at a time).
  *
- * `prepare` is called from an http-client `RequestHandler.prepareRequest` with the request
- * options http-client built (host, port, path, headers, method, agent) and the target URL; it
+ * `prepare` is called with the request options the HttpManager built (host, port, path, headers,
+ * method), or by an http-client `RequestHandler.prepareRequest` with its own, and the target URL; it
  * sets `options.agent` to one of its own agents and, for http:// targets through a proxy,
  * rewrites host/port to the proxy, path to the absolute URI, and adds `Proxy-Authorization`.
  * https:// targets through a proxy use a CONNECT tunnel agent. `destroy()` destroys every agent
