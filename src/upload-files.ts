@@ -56,13 +56,12 @@ async function resolve(
     );
   }
   const realRoot = await realpath(root);
-  const realDirectories = new Map<string, Promise<string>>();
-  const realDirectory = (dir: string): Promise<string> => {
-    let found = realDirectories.get(dir);
-    if (found === undefined) {
-      found = realpath(dir);
-      realDirectories.set(dir, found);
-    }
+  // The real path of each directory, resolved once (files are checked one after another, so a
+  // directory is never resolved twice at once); a known one is used without an await per file.
+  const realDirectories = new Map<string, string>();
+  const realDirectory = async (dir: string): Promise<string> => {
+    const found = await realpath(dir);
+    realDirectories.set(dir, found);
     return found;
   };
   const rootPrefix = root.endsWith(path.sep) ? root : `${root}${path.sep}`;
@@ -75,9 +74,9 @@ async function resolve(
     const file = files[index] as string;
     // As @actions/artifact does: a relative path is relative to the working directory, like a
     // path on a command line; the root only decides where the file lands inside the artifact.
-    const resolved = path.resolve(file);
-    // The caller's string when it is already absolute and normal: one copy of each path.
-    const absolutePath = resolved === file ? file : resolved;
+    // The caller's string when it is already absolute and normal: one copy of each path, and no
+    // path.resolve, whose normalizing made ~1 KiB of garbage per file (issue 12 item 5).
+    const absolutePath = isNormalAbsolute(file) ? file : path.resolve(file);
     const relative = relativeTo(rootPrefix, root, absolutePath);
     const fail = (message: string): ValidationError =>
       new ValidationError('ERR_FERRY_INVALID_PATH', message, { artifactName, file });
@@ -107,25 +106,39 @@ async function resolve(
     validateFilePath(artifactPath);
     checkFoldedCollision(folded, artifactPath, index, (other) => describe(files, other, root), fail);
 
-    // Where the bytes really come from: the link target, or the file in its real directory.
-    const real = link.isSymbolicLink()
-      ? await realpath(absolutePath).catch((error: unknown) => {
-          const code = (error as NodeJS.ErrnoException).code;
-          throw fail(
-            code === 'ELOOP'
-              ? `Symlink '${file}' is part of a symlink loop`
-              : `Symlink '${file}' is dangling (its target does not exist)`,
-          );
-        })
-      : path.join(await realDirectory(path.dirname(absolutePath)), path.basename(absolutePath));
-    const forbidden = ALLOWED_UNDER_FORBIDDEN.some((dir) => isInside(dir, real))
-      ? undefined
-      : FORBIDDEN_ROOTS.find((dir) => isInside(dir, real));
+    if (!link.isSymbolicLink()) {
+      // A file that is not a link is where its directory really is: the forbidden check is
+      // the directory's, made once per directory, and the real path is only built for a
+      // message (a path.join per file was ~1 KiB of garbage per file at start-up).
+      const directory = path.dirname(absolutePath);
+      const realDir = realDirectories.get(directory) ?? (await realDirectory(directory));
+      const forbidden = forbiddenDirectory(realDir, absolutePath);
+      if (forbidden !== undefined) {
+        const real = path.join(realDir, path.basename(absolutePath));
+        throw fail(`'${file}' resolves to ${real}, under ${forbidden}, which is never uploaded`);
+      }
+      if (link.isDirectory()) throw fail(`'${file}' is a directory; pass the files inside it`);
+      if (!link.isFile())
+        throw fail(`'${file}' is ${specialKind(link)}, not a regular file; it is never uploaded`);
+      out.push({ absolutePath, artifactPath, size: link.size, mode: link.mode & 0o777 });
+      continue;
+    }
+
+    // Where the bytes of a link really come from: its target.
+    const real = await realpath(absolutePath).catch((error: unknown) => {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw fail(
+        code === 'ELOOP'
+          ? `Symlink '${file}' is part of a symlink loop`
+          : `Symlink '${file}' is dangling (its target does not exist)`,
+      );
+    });
+    const forbidden = forbiddenRoot(real);
     if (forbidden !== undefined) {
       throw fail(`'${file}' resolves to ${real}, under ${forbidden}, which is never uploaded`);
     }
 
-    if (link.isSymbolicLink() && symlinks === 'preserve') {
+    if (symlinks === 'preserve') {
       if (!isInside(realRoot, real)) {
         throw fail(`Symlink '${file}' points outside the root directory (${real}); it cannot be preserved`);
       }
@@ -147,7 +160,7 @@ async function resolve(
       });
       continue;
     }
-    const info = link.isSymbolicLink() ? await stat(absolutePath) : link;
+    const info = await stat(absolutePath);
     if (info.isDirectory()) throw fail(`'${file}' is a directory; pass the files inside it`);
     if (!info.isFile())
       throw fail(`'${file}' is ${specialKind(info)}, not a regular file; it is never uploaded`);
@@ -253,9 +266,50 @@ function specialKind(info: Stats): string {
   return 'not a regular file';
 }
 
+/** The forbidden root `real` is under, unless it is under an allowed exception. */
+function forbiddenRoot(real: string): string | undefined {
+  if (ALLOWED_UNDER_FORBIDDEN.some((dir) => isInside(dir, real))) return undefined;
+  return FORBIDDEN_ROOTS.find((dir) => isInside(dir, real));
+}
+
+/**
+ * {@link forbiddenRoot} of `file` whose directory really is `realDir`, without joining the
+ * two when the directory answers alone: a file in an allowed directory other than the file
+ * system's root is allowed too (the join matters for `/` + `proc`, or `/dev` + `shm`).
+ */
+function forbiddenDirectory(realDir: string, file: string): string | undefined {
+  if (path.dirname(realDir) !== realDir && forbiddenRoot(realDir) === undefined) return undefined;
+  return forbiddenRoot(path.join(realDir, path.basename(file)));
+}
+
+/**
+ * Whether `candidate` is `root` or under it, compared by path segments. Both are absolute and
+ * normal (real paths); on POSIX that is a string comparison, without path.relative, which
+ * resolved both paths again (four times per file at start-up: issue 12 item 5).
+ */
 function isInside(root: string, candidate: string): boolean {
+  if (path.sep === '/') {
+    return candidate === root || (candidate.startsWith(root) && candidate.charCodeAt(root.length) === 0x2f);
+  }
   const relative = path.relative(root, candidate);
   return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+}
+
+/**
+ * Whether `file` is an absolute path already in the form path.resolve gives it (on POSIX: no
+ * empty, `.` or `..` segment, no trailing `/`), so that it can be used as it is.
+ */
+function isNormalAbsolute(file: string): boolean {
+  if (path.sep !== '/' || !file.startsWith('/')) return false;
+  if (file === '/') return true;
+  return (
+    !file.endsWith('/') &&
+    !file.endsWith('/.') &&
+    !file.endsWith('/..') &&
+    !file.includes('//') &&
+    !file.includes('/./') &&
+    !file.includes('/../')
+  );
 }
 
 /**

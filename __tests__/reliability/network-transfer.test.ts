@@ -599,6 +599,22 @@ describe('P31: per-block Content-MD5', () => {
     await expectStoredIntact(upload.name);
   });
 
+  test('[P31] with one slot the block buffers are reused: a re-sent block and the blocks after it reach the store intact', async () => {
+    // One slot: block 0 is acknowledged before block 1 is staged, and its buffer then holds
+    // block 2 while block 1 is re-sent after the store rejected its damaged copy.
+    const p = await through((req) =>
+      req.method === 'PUT' && req.query.get('blockid') === blockId(1) && req.nth === 1
+        ? { kind: 'flip-request', offset: 99 }
+        : { kind: 'pass' },
+    );
+    const upload = uploadBig(p, { concurrency: 1 });
+    await upload.run();
+    expect(putsPerBlock(p)).toEqual([1, 2, 1]);
+    expect(twirp(p, 'FinalizeArtifact')).toHaveLength(1);
+    await socketsReleased(p);
+    await expectStoredIntact(upload.name);
+  });
+
   test('[P31] corruption on every attempt fails typed after the retry budget, with no commit and no Finalize', async () => {
     const p = await through((req) =>
       req.method === 'PUT' && req.query.get('blockid') === blockId(2)

@@ -131,7 +131,7 @@ class Extraction implements StreamExtraction {
       throw unsafe(`The archive contains an entry under ${printable(staging.name)}, the staging directory`);
     }
     const stagedFile = (entry: ZipEntry): string =>
-      staging.file(String((streamed.get(entry.localHeaderOffset) as StreamedEntry).index));
+      staging.file(String((streamed(entry.localHeaderOffset) as StreamedEntry).index));
     const stagedPath = (item: Item): string => stagedFile(item.entry);
     // Link texts are at most 4096 bytes (checked before reading): the only entry data read back.
     const linkWalks = await readLinkTargets(plan, (entry) => readFile(stagedFile(entry)), opts.signal);
@@ -230,24 +230,41 @@ async function readDirectory(file: string, opts: Normalized): Promise<ZipDirecto
 
 /**
  * The central directory must describe exactly the entries that streamed, at the same offsets,
- * with the same names, methods, CRCs and sizes, and start where they ended. Returns them by offset.
+ * with the same names, methods, CRCs and sizes, and start where they ended. Returns the lookup of
+ * a streamed entry by its offset.
+ *
+ * The entries streamed in archive order, so their offsets increase: an entry is found by binary
+ * search and each is marked once in a byte per entry, where a map and a set of 100,000 entries
+ * (and a pair array per entry to build the map) were ~8 MiB live at the download's peak and more
+ * in garbage (issue 12 item 5).
  */
 function matchStreamed(
   entries: readonly ZipEntry[],
   streamed: readonly StreamedEntry[],
-): Map<number, StreamedEntry> {
-  const byOffset = new Map(streamed.map((s) => [s.offset, s]));
+): (offset: number) => StreamedEntry | undefined {
+  const byOffset = (offset: number): StreamedEntry | undefined => {
+    let low = 0;
+    let high = streamed.length - 1;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      const candidate = streamed[middle] as StreamedEntry;
+      if (candidate.offset === offset) return candidate;
+      if (candidate.offset < offset) low = middle + 1;
+      else high = middle - 1;
+    }
+    return undefined;
+  };
   const differs = (why: string): NotStreamableError =>
     new NotStreamableError(`the central directory does not match the local headers (${why})`);
   if (entries.length !== streamed.length) {
     throw differs(`${entries.length} entries listed, ${streamed.length} streamed`);
   }
-  const seen = new Set<number>();
+  const seen = new Uint8Array(streamed.length);
   for (const entry of entries) {
-    const local = byOffset.get(entry.localHeaderOffset);
-    if (local === undefined || seen.has(local.offset))
+    const local = byOffset(entry.localHeaderOffset);
+    if (local === undefined || seen[local.index] === 1)
       throw differs(`no entry at offset ${entry.localHeaderOffset}`);
-    seen.add(local.offset);
+    seen[local.index] = 1;
     const same =
       local.name === entry.name &&
       local.method === entry.method &&
