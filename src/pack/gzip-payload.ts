@@ -90,20 +90,16 @@ export async function preparePayload(absPath: string, opts: PreparePayloadOption
   // Small files are read synchronously: from the page cache that is a few microseconds, while
   // four promise round trips through the thread pool cost ~0.2 ms of main-thread time each file
   // (performance.md: readFileSync does 72,000 small files/s, fs.promises 12,600).
-  // The bytes land in the shared scratch buffer (nothing below awaits before they are consumed):
-  // only what is sent, the gzip output or an exact copy of the raw bytes, is a new buffer.
-  const small = src.readIfSmallSync(SMALL_FILE_LIMIT, smallReadScratch());
+  const small = src.readIfSmallSync(SMALL_FILE_LIMIT);
   if (small !== undefined) {
     opts.scan?.feed(0, small);
-    if (level === 0) return { kind: 'memory', data: copyOf(small), gzip: false, originalSize: small.length };
+    if (level === 0) return { kind: 'memory', data: small, gzip: false, originalSize: small.length };
     // Under 64 KiB, gzip on the main thread costs less CPU than an async zlib stream and a
     // thread-pool hop per file (W1: 5.9 instead of 6.8 client CPU seconds for 10,000 files).
-    // The output chunk is sized to the input: zlib's 16 KiB default made every small file's
-    // payload a view of a 16 KiB buffer, most of it dead weight until a full collection.
-    const gz = gzipSync(small, { level, chunkSize: Math.max(GZIP_MIN_CHUNK, small.length + GZIP_OVERHEAD) });
+    const gz = gzipSync(small, { level });
     src.throwIfAborted();
     return gz.length > small.length
-      ? { kind: 'memory', data: copyOf(small), gzip: false, originalSize: small.length }
+      ? { kind: 'memory', data: small, gzip: false, originalSize: small.length }
       : { kind: 'memory', data: gz, gzip: true, originalSize: small.length };
   }
 
@@ -157,25 +153,6 @@ export async function preparePayload(absPath: string, opts: PreparePayloadOption
   } finally {
     await handle.close().catch(() => undefined);
   }
-}
-
-/** zlib's smallest output chunk. */
-const GZIP_MIN_CHUNK = 64;
-/** gzip header and trailer plus deflate's stored-block overhead for an input under 64 KiB. */
-const GZIP_OVERHEAD = 64;
-
-let scratch: Buffer | undefined;
-/** One buffer for every small file's bytes while they are scanned and gzipped (synchronously). */
-function smallReadScratch(): Buffer {
-  scratch ??= Buffer.allocUnsafeSlow(SMALL_FILE_LIMIT + 1);
-  return scratch;
-}
-
-/** The bytes of a view of the scratch buffer in a buffer of their own, for sending. */
-function copyOf(view: Buffer): Buffer {
-  const copy = Buffer.allocUnsafe(view.length);
-  view.copy(copy);
-  return copy;
 }
 
 /** Error construction and checked reads for one source file. */
@@ -243,10 +220,9 @@ class SourceFile {
 
   /**
    * Opens, checks and reads the file synchronously if it is smaller than `limit`; returns
-   * undefined (having read nothing) for a larger one. One byte of headroom shows growth. With
-   * `scratch` (more than `limit` bytes) the result is a view of it (see readWholeSync).
+   * undefined (having read nothing) for a larger one. One byte of headroom shows growth.
    */
-  readIfSmallSync(limit: number, scratch?: Buffer): Buffer | undefined {
+  readIfSmallSync(limit: number): Buffer | undefined {
     this.throwIfAborted();
     let fd: number;
     try {
@@ -260,7 +236,7 @@ class SourceFile {
       const st = fstatSync(fd);
       this.assertRegular(st);
       if (st.size >= limit) return undefined;
-      const { data, found } = readWholeSync(fd, st.size, scratch);
+      const { data, found } = readWholeSync(fd, st.size);
       if (found > st.size) throw this.changed(`it grew beyond the ${st.size} bytes it had when opened`);
       if (found < st.size) throw this.changed(`expected ${st.size} bytes, it ended after ${found}`);
       return data;
