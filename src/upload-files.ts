@@ -118,9 +118,9 @@ async function resolve(
           );
         })
       : path.join(await realDirectory(path.dirname(absolutePath)), path.basename(absolutePath));
-    const forbidden = ALLOWED_UNDER_FORBIDDEN.some((dir) => isInside(dir, real))
+    const forbidden = ALLOWED_UNDER_FORBIDDEN.some((dir) => mayBeInside(dir, real) && isInside(dir, real))
       ? undefined
-      : FORBIDDEN_ROOTS.find((dir) => isInside(dir, real));
+      : FORBIDDEN_ROOTS.find((dir) => mayBeInside(dir, real) && isInside(dir, real));
     if (forbidden !== undefined) {
       throw fail(`'${file}' resolves to ${real}, under ${forbidden}, which is never uploaded`);
     }
@@ -251,6 +251,16 @@ function specialKind(info: Stats): string {
   if (info.isSocket()) return 'a socket';
   if (info.isCharacterDevice() || info.isBlockDevice()) return 'a device';
   return 'not a regular file';
+}
+
+/**
+ * False only when `candidate` cannot be inside the POSIX directory `dir`: on POSIX a resolved
+ * path inside it starts with its name. `isInside` resolves both paths (path.relative), which
+ * for the four fixed roots was ~4 KiB of garbage strings per file, most of a 100,000-file
+ * upload's start-up allocation (issue 12 item 5). Elsewhere `isInside` alone decides, as before.
+ */
+function mayBeInside(dir: string, candidate: string): boolean {
+  return path.sep !== '/' || candidate.startsWith(dir);
 }
 
 function isInside(root: string, candidate: string): boolean {
