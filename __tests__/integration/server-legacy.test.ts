@@ -352,6 +352,24 @@ describe('legacy server: chunk upload and download', () => {
     expect(res.body.equals(data)).toBe(true);
   });
 
+  it('serves a small item from one read and answers a pack shorter than recorded with a 500 JSON before any byte', async () => {
+    const { server, dataDir } = await start();
+    const container = await containerFor(server, '1', 'art');
+    const data = randomBytes(2000);
+    expect((await putChunk(container, 'art/small.bin', data)).status).toBe(200);
+    const { entry, res } = await fetchItem(container, 'art', 'art/small.bin');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-length']).toBe('2000');
+    expect(res.body.equals(data)).toBe(true);
+
+    // The bytes are gone under the server (a torn disk): never an answer cut short.
+    await writeFile(join(dataDir, 'legacy', 'containers', '1', 'items', 'items.pack'), Buffer.alloc(100));
+    const torn = await download(entry.contentLocation as string);
+    expect(torn.status).toBe(500);
+    expect(torn.json<{ message: string }>().message).toMatch(/fewer bytes/);
+    expect(torn.body.toString()).not.toContain(dataDir);
+  });
+
   it('restarts an item when a new upload of the same path has a different total', async () => {
     const { server } = await start();
     const container = await containerFor(server, '1', 'art');

@@ -4,6 +4,7 @@ import {
   createReadStream,
   fsync,
   openSync,
+  readSync,
   write as writeAt,
   writeSync,
 } from 'node:fs';
@@ -199,6 +200,37 @@ export class ContainerItems {
   }
 
   /**
+   * The stored bytes of a complete item of at most SMALL_READ_LIMIT bytes (undefined for a larger
+   * one: `open` streams it), read at once with synchronous calls (page cache, microseconds), as small bodies are written. A stream per file
+   * (a FileHandle, a ReadStream and a pipeline with its listeners and AbortController) was a
+   * quarter of what a 20,000-file download allocated, and V8 promoted much of it to the old
+   * generation: peak RSS (issue 12 item 5). Stored bytes shorter than recorded are a 500, never
+   * an answer cut short.
+   */
+  readSmall(item: ItemRecord): Buffer | undefined {
+    if (item.total > SMALL_READ_LIMIT) return undefined;
+    const bytes = Buffer.allocUnsafe(item.total);
+    const fd = openSync(item.packOffset !== undefined ? this.packPath : this.dataFile(item.path), 'r');
+    try {
+      const start = item.packOffset ?? 0;
+      let done = 0;
+      while (done < bytes.length) {
+        const read = readSync(fd, bytes, done, bytes.length - done, start + done);
+        if (read === 0) {
+          throw new ErrorResponse(
+            500,
+            "Internal server error: the server's storage holds fewer bytes of this item than it recorded",
+          );
+        }
+        done += read;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return bytes;
+  }
+
+  /**
    * The stored bytes of a complete, non-empty item. The file is opened before the stream is
    * returned, so a missing data file is a clean error before any answer is sent.
    */
@@ -369,6 +401,9 @@ function isItemRecord(value: unknown): value is ItemRecord {
     typeof r.complete === 'boolean'
   );
 }
+
+/** Items up to this size are served from one synchronous read (readSmall), larger ones streamed. */
+export const SMALL_READ_LIMIT = 64 * 1024;
 
 // Large sequential reads for downloads: fewer syscalls and event-loop turns per MiB.
 const READ_HIGH_WATER_MARK = 1024 * 1024;

@@ -25,6 +25,12 @@ export interface LegacyItems {
   list(prefix: string | undefined): Awaitable<ContainerListing>;
   /** The stored bytes of a complete, non-empty file (compressed when it was uploaded gzip). */
   open(item: ItemRecord): Promise<Readable>;
+  /**
+   * The stored bytes of a complete, non-empty small file, read at once (a store on local disk,
+   * where one read costs less than a stream); undefined for a file too large for that, which is
+   * streamed with `open`. Stores without it stream every file.
+   */
+  readSmall?(item: ItemRecord): Buffer | undefined;
 }
 
 /**
