@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
@@ -402,6 +402,7 @@ async function saveResponse(
     if (small) chunks.push(chunk);
   });
   let bytesWritten = 0;
+  let out: WriteStream | undefined;
   try {
     if (small) {
       await finished(res);
@@ -421,7 +422,7 @@ async function saveResponse(
         count(chunk.length);
         if (stopped !== undefined) gunzip.destroy(stopped);
       });
-      const out = createWriteStream(file.staging, { highWaterMark: 1024 * 1024 });
+      out = createWriteStream(file.staging, { highWaterMark: 1024 * 1024 });
       await pipeline(res, gunzip, out);
       bytesWritten = out.bytesWritten;
     } else {
@@ -429,12 +430,16 @@ async function saveResponse(
       // folios by the write, and on a ballooned VM 1 MiB folios come from memory the host has
       // reclaimed, a host fault per page: the W2 download's system time was 1.3-5.2 s against
       // 0.65-1.1 s (docs/benchmarks.md, "Legacy W2 download (session 7)").
-      const out = createWriteStream(file.staging, { highWaterMark: RAW_WRITE_BUFFER_BYTES });
+      out = createWriteStream(file.staging, { highWaterMark: RAW_WRITE_BUFFER_BYTES });
       await pipeline(res, out);
       bytesWritten = out.bytesWritten;
     }
   } catch (error: unknown) {
     meter.discard();
+    // pipeline() rejects at the first error without waiting for the file stream to close; its
+    // open(2) may still be in the thread pool and would create the staged file after the
+    // caller has emptied the staging directory, leaving it (and the target) behind.
+    if (out !== undefined) await closedStream(out);
     if (stopped !== undefined) throw stopped;
     if (error instanceof StalledTransferError) throw error;
     // A full disk is not a broken connection: typed, and not retried.
@@ -490,6 +495,13 @@ async function saveResponse(
     );
   }
   return bytesWritten;
+}
+
+/** Resolves once a (destroyed) file write stream has closed its descriptor, or never opened one. */
+async function closedStream(out: WriteStream): Promise<void> {
+  if (out.closed) return;
+  out.destroy();
+  await new Promise<void>((resolve) => out.once('close', () => resolve()));
 }
 
 /** The write buffer of a raw (not gzipped) body; see its use. */
