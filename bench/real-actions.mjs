@@ -30,6 +30,8 @@ const { values } = parseArgs({
     upload: { type: 'string' },
     download: { type: 'string' },
     stores: { type: 'string', default: 'filesystem,azure_blob,fast_slow' },
+    'v3-upload': { type: 'string' },
+    'v3-download': { type: 'string' },
   },
 });
 if (!values.upload || !values.download) {
@@ -67,11 +69,14 @@ async function serve(args, env) {
       child.once('exit', resolve);
       child.kill('SIGTERM');
     });
-  return { url: url.trim(), stop, diagnostics };
+  return { url: url.trim().replace(/\/+$/, ''), stop, diagnostics };
 }
 
-/** Runs an action bundle as the runner does; resolves with its exit code, log and outputs. */
-async function runAction(bundle, inputs, url, work) {
+/**
+ * Runs an action bundle as the runner does; resolves with its exit code, log and outputs. On the
+ * legacy protocol (the v3 actions) the runner sets no ACTIONS_RESULTS_URL.
+ */
+async function runAction(bundle, inputs, url, work, protocol = 'results') {
   const outputFile = path.join(work, `output-${randomBytes(4).toString('hex')}`);
   await writeFile(outputFile, '');
   const env = {
@@ -87,6 +92,7 @@ async function runAction(bundle, inputs, url, work) {
     GITHUB_SERVER_URL: 'https://github.com',
     RUNNER_TEMP: work,
   };
+  if (protocol === 'legacy') delete env.ACTIONS_RESULTS_URL;
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
   const started = process.hrtime.bigint();
   const child = spawn(process.execPath, [bundle], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -281,6 +287,89 @@ async function exercise(store, url, work) {
   );
 }
 
+/**
+ * upload-artifact v3.2.1 and download-artifact v3.1.0 (their own dist/, @actions/artifact 1.x,
+ * the legacy protocol), crossing over with Ferry's Action bundles on the same protocol.
+ */
+async function exerciseV3(store, url, work) {
+  const up3 = values['v3-upload'];
+  const down3 = values['v3-download'];
+  const v3Upload = { 'if-no-files-found': 'warn', 'retention-days': '0', 'include-hidden-files': 'false' };
+  const sources = [];
+  for (const name of ['first', 'second']) {
+    const dir = path.join(work, `v3-source-${name}`);
+    await writeSource(dir, `${store}-v3-${name}`);
+    sources.push({ name: `v3-${name}`, dir, tree: await hashTree(dir) });
+  }
+  for (const { name, dir } of sources) {
+    const up = await runAction(up3, { ...v3Upload, name, path: dir }, url, work, 'legacy');
+    report(
+      store,
+      `v3 upload ${name} (${up.seconds.toFixed(2)} s)`,
+      up.code === 0,
+      up.code ? tail(up.log) : '',
+    );
+  }
+  const one = path.join(work, 'v3-download-one');
+  const down = await runAction(down3, { name: sources[0].name, path: one }, url, work, 'legacy');
+  const diff = down.code === 0 ? sameTree(sources[0].tree, await hashTree(one)) : tail(down.log);
+  report(
+    store,
+    `v3 download ${sources[0].name} (${down.seconds.toFixed(2)} s)`,
+    down.code === 0 && !diff,
+    diff,
+  );
+  const all = path.join(work, 'v3-download-all');
+  const every = await runAction(down3, { path: all }, url, work, 'legacy');
+  let allDiff = every.code === 0 ? '' : tail(every.log);
+  if (!allDiff) {
+    for (const { name, tree } of sources) {
+      const d = sameTree(tree, await hashTree(path.join(all, name)));
+      if (d) allDiff = `${name}: ${d}`;
+    }
+  }
+  report(store, `v3 download all (${every.seconds.toFixed(2)} s)`, every.code === 0 && !allDiff, allDiff);
+  const ferryUpload = path.join(repoRoot, 'dist', 'upload.js');
+  const ferryDownload = path.join(repoRoot, 'dist', 'download.js');
+  const fup = await runAction(
+    ferryUpload,
+    { ...uploadDefaults, name: 'ferry-legacy', path: sources[1].dir },
+    url,
+    work,
+    'legacy',
+  );
+  report(
+    store,
+    `Ferry Action upload, legacy (${fup.seconds.toFixed(2)} s)`,
+    fup.code === 0,
+    fup.code ? tail(fup.log) : '',
+  );
+  const got = path.join(work, 'v3-got-ferry');
+  const rdown = await runAction(down3, { name: 'ferry-legacy', path: got }, url, work, 'legacy');
+  const rdiff = rdown.code === 0 ? sameTree(sources[1].tree, await hashTree(got)) : tail(rdown.log);
+  report(
+    store,
+    `v3 download of Ferry's upload (${rdown.seconds.toFixed(2)} s)`,
+    rdown.code === 0 && !rdiff,
+    rdiff,
+  );
+  const fgot = path.join(work, 'ferry-got-v3');
+  const fdown = await runAction(
+    ferryDownload,
+    { ...downloadDefaults, name: sources[0].name, path: fgot },
+    url,
+    work,
+    'legacy',
+  );
+  const fdiff = fdown.code === 0 ? sameTree(sources[0].tree, await hashTree(fgot)) : tail(fdown.log);
+  report(
+    store,
+    `Ferry Action download of the v3 upload (${fdown.seconds.toFixed(2)} s)`,
+    fdown.code === 0 && !fdiff,
+    fdiff,
+  );
+}
+
 const tail = (log) => log.trim().split('\n').slice(-3).join(' | ').slice(0, 400);
 
 async function main() {
@@ -318,6 +407,7 @@ async function main() {
       const server = await serve(args, env);
       try {
         await exercise(store, server.url, work);
+        if (values['v3-upload'] && values['v3-download']) await exerciseV3(store, server.url, work);
       } finally {
         await server.stop();
         await rm(work, { recursive: true, force: true });
