@@ -12,15 +12,13 @@
 // thousand. `--seed protocol` creates them with CreateArtifact, Put Blob, FinalizeArtifact.
 //
 // Usage: node bench/list-latency.mjs [--artifacts 10000] [--lists 300] [--seed files|protocol]
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { startFerryServe } from './ferry-serve.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -35,42 +33,18 @@ const LISTS = Number(values.lists);
 const CONCURRENCY = Number(values.concurrency);
 const RUN = 'bench-run-0000-0000-000000000001';
 const JOB = 'bench-job-0000-0000-000000000001';
-const RPC = 'twirp/github.actions.results.api.v1.ArtifactService/';
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const bin = path.join(repoRoot, 'lib', 'cli', 'bin.js');
+const RPC = '/twirp/github.actions.results.api.v1.ArtifactService/';
 
-/** Starts ferry serve; resolves with its URL, a stop function and the diagnostics it printed. */
-async function serve(dataDir) {
-  const child = spawn(
-    process.execPath,
-    [
-      bin,
-      'serve',
-      '--data',
-      dataDir,
-      '--access-log',
-      'off',
-      '--max-artifacts-per-run',
-      String(ARTIFACTS + 10),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  // A failed measurement must not leave the server running.
-  process.once('exit', () => child.kill());
-  const diagnostics = [];
-  createInterface({ input: child.stderr }).on('line', (line) => diagnostics.push(line));
-  const url = await new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout }).once('line', resolve);
-    child.once('exit', (code) =>
-      reject(new Error(`ferry serve exited with ${code}: ${diagnostics.join('\n')}`)),
-    );
-  });
-  const stop = () =>
-    new Promise((resolve) => {
-      child.once('exit', resolve);
-      child.kill('SIGTERM');
-    });
-  return { url, stop, diagnostics };
+/** ferry serve on the seeded directory, with room for every artifact in one run. */
+function serve(dataDir) {
+  return startFerryServe([
+    '--data',
+    dataDir,
+    '--access-log',
+    'off',
+    '--max-artifacts-per-run',
+    String(ARTIFACTS + 10),
+  ]);
 }
 
 async function rpc(url, method, body) {

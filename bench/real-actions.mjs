@@ -19,11 +19,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { startAzurite } from './azurite.mjs';
+import { startFerryServe } from './ferry-serve.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -41,36 +41,12 @@ if (!values.upload || !values.download) {
   process.exit(2);
 }
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const bin = path.join(repoRoot, 'lib', 'cli', 'bin.js');
 const RUN = 'real-actions-run';
 const JOB = 'real-actions-job';
 // An unsigned runtime token with the results scope, as act mints them: the actions read the run
 // and job from it. The server runs without --token on loopback, so it checks no signature.
 const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
 const TOKEN = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ scp: `Actions.Results:${RUN}:${JOB}`, ac: '[]' })}.c2ln`;
-
-/** Starts `ferry serve` with the given store arguments; resolves with its URL and a stop function. */
-async function serve(args, env) {
-  const child = spawn(process.execPath, [bin, 'serve', '--access-log', 'off', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  });
-  process.once('exit', () => child.kill());
-  const diagnostics = [];
-  createInterface({ input: child.stderr }).on('line', (line) => diagnostics.push(line));
-  const url = await new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout }).once('line', resolve);
-    child.once('exit', (code) =>
-      reject(new Error(`ferry serve exited with ${code}: ${diagnostics.join('\n')}`)),
-    );
-  });
-  const stop = () =>
-    new Promise((resolve) => {
-      child.once('exit', resolve);
-      child.kill('SIGTERM');
-    });
-  return { url: url.trim().replace(/\/+$/, ''), stop, diagnostics };
-}
 
 /**
  * Runs an action bundle as the runner does; resolves with its exit code, log and outputs. On the
@@ -164,127 +140,81 @@ function report(store, step, ok, detail) {
   console.log(`${ok ? 'ok  ' : 'FAIL'} ${store.padEnd(10)} ${step}${detail ? `: ${detail}` : ''}`);
 }
 
-async function exercise(store, url, work) {
+/**
+ * The steps of one pass, bound to a store, a server and a protocol. Each step runs one action
+ * and reports one line: `upload` must succeed, `refused` must fail, `download` must succeed and
+ * deliver `expect` (artifact name → tree of the source), each under `path/<name>` when there are
+ * several, else in `path`.
+ */
+function steps(store, url, work, protocol) {
+  return {
+    async upload(label, bundle, inputs) {
+      const run = await runAction(bundle, inputs, url, work, protocol);
+      // GITHUB_OUTPUT holds `name<<DELIMITER`, the value, then the delimiter (v4+ only).
+      const id = /artifact-id<<\S+\n(\d+)\n/.exec(run.outputs)?.[1];
+      const detail = run.code !== 0 ? tail(run.log) : id ? `id ${id}` : '';
+      report(store, `${label} (${run.seconds.toFixed(2)} s)`, run.code === 0, detail);
+    },
+    async refused(label, bundle, inputs) {
+      const run = await runAction(bundle, inputs, url, work, protocol);
+      report(store, label, run.code !== 0, run.code === 0 ? 'it succeeded' : '');
+    },
+    async download(label, bundle, inputs, expect) {
+      const run = await runAction(bundle, inputs, url, work, protocol);
+      let diff = run.code === 0 ? '' : tail(run.log);
+      const several = expect.length > 1;
+      for (const { name, tree } of run.code === 0 ? expect : []) {
+        const got = await hashTree(several ? path.join(inputs.path, name) : inputs.path);
+        const d = sameTree(tree, got);
+        if (d) diff = `${name}: ${d}`;
+      }
+      report(store, `${label} (${run.seconds.toFixed(2)} s)`, run.code === 0 && !diff, diff);
+    },
+  };
+}
+
+async function sourcesFor(work, prefix, seed) {
   const sources = [];
   for (const name of ['first', 'second']) {
-    const dir = path.join(work, `source-${name}`);
-    await writeSource(dir, `${store}-${name}`);
-    sources.push({ name: `real-${name}`, dir, tree: await hashTree(dir) });
+    const dir = path.join(work, `${prefix}source-${name}`);
+    await writeSource(dir, `${seed}-${name}`);
+    sources.push({ name: `${prefix}${name}`, dir, tree: await hashTree(dir) });
   }
-  for (const { name, dir } of sources) {
-    const up = await runAction(values.upload, { ...uploadDefaults, name, path: dir }, url, work);
-    // GITHUB_OUTPUT holds `name<<DELIMITER`, the value, then the delimiter.
-    const id = /artifact-id<<\S+\n(\d+)\n/.exec(up.outputs)?.[1];
-    report(
-      store,
-      `upload ${name} (${up.seconds.toFixed(2)} s)`,
-      up.code === 0 && Boolean(id),
-      up.code === 0 ? `id ${id}` : tail(up.log),
-    );
-  }
+  return sources;
+}
+
+// Ferry's own Action bundles (dist/), run the same way, for the steps across implementations.
+const ferryUpload = path.join(repoRoot, 'dist', 'upload.js');
+const ferryDownload = path.join(repoRoot, 'dist', 'download.js');
+
+/** upload-artifact v7 and download-artifact v8 (the results protocol). */
+async function exercise(store, url, work) {
+  const step = steps(store, url, work, 'results');
+  const [first, second] = await sourcesFor(work, 'real-', store);
+  const up = (source, extra = {}) => ({ ...uploadDefaults, name: source.name, path: source.dir, ...extra });
+  const down = (name, dir) => ({
+    ...downloadDefaults,
+    ...(name ? { name } : {}),
+    path: path.join(work, dir),
+  });
+  await step.upload(`upload ${first.name}`, values.upload, up(first));
+  await step.upload(`upload ${second.name}`, values.upload, up(second));
   // The same name again with overwrite: the action deletes the old artifact first.
-  const again = await runAction(
-    values.upload,
-    { ...uploadDefaults, name: sources[0].name, path: sources[0].dir, overwrite: 'true' },
-    url,
-    work,
-  );
-  report(
-    store,
-    `upload ${sources[0].name} again, overwrite (${again.seconds.toFixed(2)} s)`,
-    again.code === 0,
-    again.code ? tail(again.log) : '',
-  );
-  const dup = await runAction(
-    values.upload,
-    { ...uploadDefaults, name: sources[1].name, path: sources[1].dir },
-    url,
-    work,
-  );
-  report(
-    store,
-    'upload of an existing name without overwrite fails',
-    dup.code !== 0,
-    dup.code === 0 ? 'it succeeded' : '',
-  );
-
-  const one = path.join(work, 'download-one');
-  const down = await runAction(
-    values.download,
-    { ...downloadDefaults, name: sources[0].name, path: one },
-    url,
-    work,
-  );
-  const diff = down.code === 0 ? sameTree(sources[0].tree, await hashTree(one)) : tail(down.log);
-  report(store, `download ${sources[0].name} (${down.seconds.toFixed(2)} s)`, down.code === 0 && !diff, diff);
-
-  const all = path.join(work, 'download-all');
-  const every = await runAction(values.download, { ...downloadDefaults, path: all }, url, work);
-  let allDiff = every.code === 0 ? '' : tail(every.log);
-  if (!allDiff) {
-    for (const { name, tree } of sources) {
-      const d = sameTree(tree, await hashTree(path.join(all, name)));
-      if (d) allDiff = `${name}: ${d}`;
-    }
-  }
-  report(store, `download all (${every.seconds.toFixed(2)} s)`, every.code === 0 && !allDiff, allDiff);
-
-  // Across implementations: Ferry's own Action bundles (dist/), run the same way.
-  const ferryUpload = path.join(repoRoot, 'dist', 'upload.js');
-  const ferryDownload = path.join(repoRoot, 'dist', 'download.js');
-  const fup = await runAction(
-    ferryUpload,
-    { ...uploadDefaults, name: 'ferry-made', path: sources[1].dir },
-    url,
-    work,
-  );
-  report(
-    store,
-    `Ferry Action upload (${fup.seconds.toFixed(2)} s)`,
-    fup.code === 0,
-    fup.code ? tail(fup.log) : '',
-  );
-  const realGot = path.join(work, 'real-got-ferry');
-  const rdown = await runAction(
-    values.download,
-    { ...downloadDefaults, name: 'ferry-made', path: realGot },
-    url,
-    work,
-  );
-  const rdiff = rdown.code === 0 ? sameTree(sources[1].tree, await hashTree(realGot)) : tail(rdown.log);
-  report(
-    store,
-    `real download of Ferry's upload (${rdown.seconds.toFixed(2)} s)`,
-    rdown.code === 0 && !rdiff,
-    rdiff,
-  );
-  const ferryGot = path.join(work, 'ferry-got-real');
-  const fdown = await runAction(
+  await step.upload(`upload ${first.name} again, overwrite`, values.upload, up(first, { overwrite: 'true' }));
+  await step.refused('upload of an existing name without overwrite fails', values.upload, up(second));
+  await step.download(`download ${first.name}`, values.download, down(first.name, 'one'), [first]);
+  await step.download('download all', values.download, down(undefined, 'all'), [first, second]);
+  await step.upload('Ferry Action upload', ferryUpload, up({ ...second, name: 'ferry-made' }));
+  await step.download("real download of Ferry's upload", values.download, down('ferry-made', 'real-got'), [
+    { ...second, name: 'ferry-made' },
+  ]);
+  await step.download(
+    'Ferry Action download of the real upload',
     ferryDownload,
-    { ...downloadDefaults, name: sources[0].name, path: ferryGot },
-    url,
-    work,
+    down(first.name, 'ferry-got'),
+    [first],
   );
-  const fdiff = fdown.code === 0 ? sameTree(sources[0].tree, await hashTree(ferryGot)) : tail(fdown.log);
-  report(
-    store,
-    `Ferry Action download of the real upload (${fdown.seconds.toFixed(2)} s)`,
-    fdown.code === 0 && !fdiff,
-    fdiff,
-  );
-
-  const missing = await runAction(
-    values.download,
-    { ...downloadDefaults, name: 'no-such-artifact', path: path.join(work, 'x') },
-    url,
-    work,
-  );
-  report(
-    store,
-    'download of a missing name fails',
-    missing.code !== 0,
-    missing.code === 0 ? 'it succeeded' : '',
-  );
+  await step.refused('download of a missing name fails', values.download, down('no-such-artifact', 'x'));
 }
 
 /**
@@ -292,81 +222,28 @@ async function exercise(store, url, work) {
  * the legacy protocol), crossing over with Ferry's Action bundles on the same protocol.
  */
 async function exerciseV3(store, url, work) {
-  const up3 = values['v3-upload'];
-  const down3 = values['v3-download'];
+  const step = steps(store, url, work, 'legacy');
+  const [up3, down3] = [values['v3-upload'], values['v3-download']];
+  const [first, second] = await sourcesFor(work, 'v3-', `${store}-v3`);
   const v3Upload = { 'if-no-files-found': 'warn', 'retention-days': '0', 'include-hidden-files': 'false' };
-  const sources = [];
-  for (const name of ['first', 'second']) {
-    const dir = path.join(work, `v3-source-${name}`);
-    await writeSource(dir, `${store}-v3-${name}`);
-    sources.push({ name: `v3-${name}`, dir, tree: await hashTree(dir) });
-  }
-  for (const { name, dir } of sources) {
-    const up = await runAction(up3, { ...v3Upload, name, path: dir }, url, work, 'legacy');
-    report(
-      store,
-      `v3 upload ${name} (${up.seconds.toFixed(2)} s)`,
-      up.code === 0,
-      up.code ? tail(up.log) : '',
-    );
-  }
-  const one = path.join(work, 'v3-download-one');
-  const down = await runAction(down3, { name: sources[0].name, path: one }, url, work, 'legacy');
-  const diff = down.code === 0 ? sameTree(sources[0].tree, await hashTree(one)) : tail(down.log);
-  report(
-    store,
-    `v3 download ${sources[0].name} (${down.seconds.toFixed(2)} s)`,
-    down.code === 0 && !diff,
-    diff,
-  );
-  const all = path.join(work, 'v3-download-all');
-  const every = await runAction(down3, { path: all }, url, work, 'legacy');
-  let allDiff = every.code === 0 ? '' : tail(every.log);
-  if (!allDiff) {
-    for (const { name, tree } of sources) {
-      const d = sameTree(tree, await hashTree(path.join(all, name)));
-      if (d) allDiff = `${name}: ${d}`;
-    }
-  }
-  report(store, `v3 download all (${every.seconds.toFixed(2)} s)`, every.code === 0 && !allDiff, allDiff);
-  const ferryUpload = path.join(repoRoot, 'dist', 'upload.js');
-  const ferryDownload = path.join(repoRoot, 'dist', 'download.js');
-  const fup = await runAction(
-    ferryUpload,
-    { ...uploadDefaults, name: 'ferry-legacy', path: sources[1].dir },
-    url,
-    work,
-    'legacy',
-  );
-  report(
-    store,
-    `Ferry Action upload, legacy (${fup.seconds.toFixed(2)} s)`,
-    fup.code === 0,
-    fup.code ? tail(fup.log) : '',
-  );
-  const got = path.join(work, 'v3-got-ferry');
-  const rdown = await runAction(down3, { name: 'ferry-legacy', path: got }, url, work, 'legacy');
-  const rdiff = rdown.code === 0 ? sameTree(sources[1].tree, await hashTree(got)) : tail(rdown.log);
-  report(
-    store,
-    `v3 download of Ferry's upload (${rdown.seconds.toFixed(2)} s)`,
-    rdown.code === 0 && !rdiff,
-    rdiff,
-  );
-  const fgot = path.join(work, 'ferry-got-v3');
-  const fdown = await runAction(
+  const down = (name, dir) => ({ ...(name ? { name } : {}), path: path.join(work, dir) });
+  await step.upload(`v3 upload ${first.name}`, up3, { ...v3Upload, name: first.name, path: first.dir });
+  await step.upload(`v3 upload ${second.name}`, up3, { ...v3Upload, name: second.name, path: second.dir });
+  await step.download(`v3 download ${first.name}`, down3, down(first.name, 'v3-one'), [first]);
+  await step.download('v3 download all', down3, down(undefined, 'v3-all'), [first, second]);
+  await step.upload('Ferry Action upload, legacy', ferryUpload, {
+    ...uploadDefaults,
+    name: 'ferry-legacy',
+    path: second.dir,
+  });
+  await step.download("v3 download of Ferry's upload", down3, down('ferry-legacy', 'v3-got'), [
+    { ...second, name: 'ferry-legacy' },
+  ]);
+  await step.download(
+    'Ferry Action download of the v3 upload',
     ferryDownload,
-    { ...downloadDefaults, name: sources[0].name, path: fgot },
-    url,
-    work,
-    'legacy',
-  );
-  const fdiff = fdown.code === 0 ? sameTree(sources[0].tree, await hashTree(fgot)) : tail(fdown.log);
-  report(
-    store,
-    `Ferry Action download of the v3 upload (${fdown.seconds.toFixed(2)} s)`,
-    fdown.code === 0 && !fdiff,
-    fdiff,
+    { ...downloadDefaults, ...down(first.name, 'ferry-got-v3') },
+    [first],
   );
 }
 
@@ -404,7 +281,7 @@ async function main() {
         args = ['--config', path.join(work, 'serve.json')];
         env = { AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString };
       } else throw new Error(`unknown store ${store}`);
-      const server = await serve(args, env);
+      const server = await startFerryServe(['--access-log', 'off', ...args], env);
       try {
         await exercise(store, server.url, work);
         if (values['v3-upload'] && values['v3-download']) await exerciseV3(store, server.url, work);
