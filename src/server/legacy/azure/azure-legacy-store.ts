@@ -15,9 +15,10 @@ import {
 import { expiresAt, isArtifactRecord, type ArtifactRecord } from '../artifact-store.js';
 import type { LegacyChunk, LegacyItems, LegacyStore } from '../store.js';
 import { AzureLegacyFiles } from './azure-legacy-files.js';
-import { NO_SESSION } from './block-ids.js';
+import { isSessionId, NO_SESSION } from './block-ids.js';
 import { ContainerBytes } from './container-bytes.js';
 import { deletePrefix } from './delete-prefix.js';
+import { AzureUploadSessions } from './upload-sessions.js';
 
 /** Metadata key holding a container record, so one List Blobs call returns a whole run. */
 const RECORD_META = 'ferrylegacy';
@@ -30,7 +31,14 @@ export interface AzureLegacyOptions {
   limits: ServerLimits;
   /** Store-call latency for /metrics (ServerMetrics.time). */
   time: Timed;
+  /** How long an idle upload session keeps its files (DEFAULT_SESSION_LEASE_MS). */
+  sessionLeaseMs?: number;
+  /** Milliseconds since the epoch; injectable for tests. */
+  now?: () => number;
 }
+
+/** A container record as stored: `closedAt` is when the last PATCH closed its upload sessions (ms). */
+type StoredRecord = ArtifactRecord & { closedAt?: number };
 
 /**
  * The legacy protocol's records in an azure_blob store, shared by every instance on the
@@ -45,8 +53,6 @@ export interface AzureLegacyOptions {
  * - `legacy/items/<id>/...`: the files (AzureLegacyFiles).
  * - `legacy/uploads/<id>/bytes`: the container's committed bytes (ContainerBytes).
  *
- * Upload sessions are not tracked here: two concurrent uploads of one name writing the same file
- * are not refused on this store (the filesystem store refuses the second with 409).
  */
 export class AzureLegacyStore implements LegacyStore {
   readonly kind = 'azure_blob';
@@ -56,6 +62,8 @@ export class AzureLegacyStore implements LegacyStore {
   readonly #prefix: string;
   readonly #time: Timed;
   readonly #ids: AzureIdCounter;
+  readonly #sessions: AzureUploadSessions;
+  readonly #now: () => number;
   readonly #pointers = new Map<number, { runId: string; name: string }>();
 
   constructor(
@@ -70,6 +78,12 @@ export class AzureLegacyStore implements LegacyStore {
     this.#time = options.time;
     this.limits = options.limits;
     this.#ids = new AzureIdCounter(container.getBlockBlobClient(`${prefix}legacy/counter`), options.time);
+    this.#now = options.now ?? Date.now;
+    this.#sessions = new AzureUploadSessions(container, prefix, {
+      time: options.time,
+      now: this.#now,
+      ...(options.sessionLeaseMs !== undefined ? { leaseMs: options.sessionLeaseMs } : {}),
+    });
   }
 
   async get(containerId: number): Promise<ArtifactRecord | undefined> {
@@ -90,8 +104,9 @@ export class AzureLegacyStore implements LegacyStore {
       const found = await this.#read(runId, name);
       if (found) {
         const record = await this.#reopen(found);
-        if (record) return { record, created: false, session };
-        continue;
+        if (!record) continue;
+        await this.#sessions.open(record.containerId, session);
+        return { record, created: false, session };
       }
       const max = this.limits.maxArtifactsPerRun;
       if ((await this.list(runId)).length >= max) {
@@ -117,6 +132,7 @@ export class AzureLegacyStore implements LegacyStore {
       await this.#bytes(containerId).start();
       try {
         await this.#write(this.#recordBlob(runId, name), record, { ifNoneMatch: '*' }, true);
+        await this.#sessions.open(containerId, session);
         return { record, created: true, session };
       } catch (error) {
         await this.#deleteQuietly(this.#bytesBlob(containerId));
@@ -146,16 +162,35 @@ export class AzureLegacyStore implements LegacyStore {
     }
   }
 
+  /**
+   * Stores one chunk. First, before a byte is written, the upload's session claims the file
+   * (AzureUploadSessions.claim): a concurrent upload of the same name writing it wins (409).
+   * The chunk's block carries the session, so only this upload's blocks make the file.
+   */
   async receive(
     artifact: ArtifactRecord,
     path: string,
-    _session: string | null,
+    session: string | null,
     chunk: LegacyChunk,
     req: IncomingMessage,
   ): Promise<void> {
+    const tracked = isSessionId(session) ? session : undefined;
+    if (tracked) {
+      const closedAt = (artifact as StoredRecord).closedAt;
+      await this.#sessions.claim(
+        {
+          containerId: artifact.containerId,
+          name: artifact.name,
+          closedAt: typeof closedAt === 'number' ? closedAt : undefined,
+        },
+        path,
+        tracked,
+        chunk.range.start === 0,
+      );
+    }
     const files = this.#files(artifact.containerId);
     const bytes = this.#bytes(artifact.containerId);
-    await files.receive(path, NO_SESSION, chunk, req, (previous, total) =>
+    await files.receive(path, tracked ?? NO_SESSION, chunk, req, (previous, total) =>
       bytes.add(path, previous, total, this.limits.maxArtifactBytes),
     );
   }
@@ -193,10 +228,13 @@ export class AzureLegacyStore implements LegacyStore {
         (sum, item) => sum + (item.fileLength ?? item.total),
         0,
       );
-      const next: ArtifactRecord = {
+      // The PATCH does not say which upload sends it, so it closes every session of the
+      // container, as on the filesystem store: a session live again only by writing after it.
+      const next: StoredRecord = {
         ...found.record,
         size: Math.max(size, held),
         updatedAt: new Date().toISOString(),
+        closedAt: this.#now(),
       };
       try {
         await this.#write(this.#recordBlob(runId, name), next, { ifMatch: found.etag }, true);
