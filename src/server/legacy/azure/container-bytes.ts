@@ -31,7 +31,12 @@ export class ContainerBytes {
 
   /** Written by the create of a new container, so its first file needs no listing to count from. */
   async start(): Promise<void> {
-    await this.#write(0, { ifNoneMatch: '*' });
+    try {
+      await this.#write(0, { ifNoneMatch: '*' });
+    } catch (error) {
+      // Already counted (a create of this id retried after its answer was lost): keep that count.
+      if (!isConflict(error)) throw error;
+    }
   }
 
   /**
