@@ -1,12 +1,16 @@
 /**
  * Block ids of a legacy file's blob. A chunk's block id is made from its upload session and its
  * offset: a retried chunk is staged under the id of its first attempt and replaces it, and the
- * blocks of two uploads of one file (two sessions) never tile each other's file. Azure requires
- * the ids of one blob to have one length: the session is 24 hex digits (uploads without a
- * session use zeros) and the offset is zero-padded to 16 digits (beyond 2^53).
+ * blocks of two uploads of one file (two sessions) never tile each other's file.
+ *
+ * Azure refuses a block whose id has another length than the blob's uncommitted blocks, so the
+ * ids keep the 29 bytes of the ids of earlier versions (`ferry-legacy-` and 16 offset digits):
+ * a 9-byte marker, the session's 12 bytes, the offset as a 64-bit integer. A blob with blocks
+ * staged by an earlier version (an upload in progress across an upgrade) takes the new ones, and
+ * the old ones are never part of a file (no session).
  */
-const PREFIX = 'ferry-legacy-';
-const DIGITS = 16;
+const MARKER = Buffer.from('ferry-lg2', 'latin1');
+const ID_BYTES = MARKER.length + 12 + 8;
 const SESSION = /^[0-9a-f]{24}$/;
 /** The session of chunks sent without one (a container URL not handed out by a create). */
 export const NO_SESSION = '0'.repeat(24);
@@ -18,18 +22,20 @@ export function isSessionId(text: string | null): text is string {
 
 export function blockIdOf(session: string, offset: number): string {
   if (!SESSION.test(session)) throw new RangeError('a block id needs a session id of 24 hex digits');
-  return Buffer.from(`${PREFIX}${session}-${String(offset).padStart(DIGITS, '0')}`, 'utf8').toString(
-    'base64',
-  );
+  const id = Buffer.alloc(ID_BYTES);
+  MARKER.copy(id, 0);
+  Buffer.from(session, 'hex').copy(id, MARKER.length);
+  id.writeBigUInt64BE(BigInt(offset), MARKER.length + 12);
+  return id.toString('base64');
 }
 
 /** The session and offset a block id was made from; undefined for ids this store did not make. */
 export function parseBlockId(blockId: string): { session: string; offset: number } | undefined {
-  const text = Buffer.from(blockId, 'base64').toString('utf8');
-  const match = /^ferry-legacy-([0-9a-f]{24})-(\d{16})$/.exec(text);
-  if (!match) return undefined;
-  const offset = Number(match[2]);
-  return Number.isSafeInteger(offset) ? { session: match[1]!, offset } : undefined;
+  const id = Buffer.from(blockId, 'base64');
+  if (id.length !== ID_BYTES || !id.subarray(0, MARKER.length).equals(MARKER)) return undefined;
+  const offset = Number(id.readBigUInt64BE(MARKER.length + 12));
+  if (!Number.isSafeInteger(offset)) return undefined;
+  return { session: id.subarray(MARKER.length, MARKER.length + 12).toString('hex'), offset };
 }
 
 export interface StagedBlock {
