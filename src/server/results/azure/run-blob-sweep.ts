@@ -56,7 +56,9 @@ export class RunBlobSweep {
     const snapshotRuns = await this.#runIds('run-listing/');
     const tagged = new Map<string, { counts: RunCounts; etag: string }>();
     for (const runId of stateRuns) {
-      const found = await this.#runs.readTagged(runId);
+      // A state that cannot be read now (too large, not JSON, a failed call) is skipped this
+      // pass rather than failing the whole sweep (and every later one) over one run.
+      const found = await this.#runs.readTagged(runId).catch(() => undefined);
       if (found) tagged.set(runId, found);
     }
     const records = await listRecords();
