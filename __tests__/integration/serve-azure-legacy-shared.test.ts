@@ -299,7 +299,11 @@ describe('one upload per file across instances', () => {
       ).status,
     ).toBe(200);
     expect((await download(a, third.containerId, 'taken-over/f')).equals(bytes)).toBe(true);
-    // The dead upload coming back finds its file taken: it comes second now.
+    // The dead upload was marked lost when its file was taken over: coming back, it may write nothing.
+    const fenced = JSON.parse(
+      (await (await container()).getBlockBlobClient(sessionBlob).downloadToBuffer()).toString(),
+    );
+    expect(fenced).toMatchObject({ lost: true });
     expect(
       (await putChunk(dead.fileContainerResourceUrl, 'taken-over/f', deadBytes.subarray(1000), 1000, 2000))
         .status,

@@ -35,7 +35,8 @@ export interface ClaimTarget {
  * - `legacy/uploads/<id>/sessions/<session>`: `{active, lost}`, created by the create that
  *   hands the session out (If-None-Match: *); renewed by a chunk when it is a quarter of the
  *   lease old (not by every chunk: that would be a write per chunk), or written after the last
- *   PATCH; marked lost (If-Match) when it tries to write a file another live session writes.
+ *   PATCH; marked lost (If-Match) when it tries to write a file another live session writes,
+ *   or when another session takes over a file of it once it is no longer live.
  * - `legacy/uploads/<id>/claims/<sha256(path)>`: `{session}`, which session writes the file;
  *   created with If-None-Match: *, taken over with If-Match: <etag> once its session is no
  *   longer live (idle past the lease, beaten, or closed by a PATCH since its last write).
@@ -75,24 +76,33 @@ export class AzureUploadSessions {
    * it: that one came first and keeps the file; this one is marked lost and every later write of
    * it is refused too, so no artifact mixes the two uploads. `first` says the chunk starts the
    * file (its claim is most likely new: try to create it before reading it).
+   *
+   * The session blobs are where races are settled. This session is renewed (conditionally)
+   * before it claims anything, and a claim whose session is no longer live is taken over only
+   * after that session is marked lost with If-Match on the very state judged: of an upload
+   * coming back to life and one taking its file over, exactly one conditional write lands, so
+   * they never both write the file.
    */
   async claim(target: ClaimTarget, path: string, session: string, first: boolean): Promise<void> {
     const mine = await this.#readSession(target.containerId, session);
     if (!mine) return;
     if (mine.state.lost) throw raceLost(target.name, path, true);
+    await this.#renew(target, path, session, mine);
     const blob = this.#container.getBlockBlobClient(this.#claimBlob(target.containerId, path));
     const body = JSON.stringify({ session });
     let owner = first ? undefined : await this.#readClaim(target.containerId, path);
-    for (let attempt = 0; ; attempt++) {
-      if (attempt >= MAX_ATTEMPTS) {
-        throw new Error(`could not claim ${JSON.stringify(path)} after ${MAX_ATTEMPTS} concurrent attempts`);
-      }
-      if (owner?.session === session) break;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      if (owner?.session === session) return;
       if (owner) {
         const other = await this.#readSession(target.containerId, owner.session);
         if (other && this.#isLive(other.state, target.closedAt)) {
-          await this.#markLost(target.containerId, session, mine);
+          await this.#markLost(target.containerId, session);
           throw raceLost(target.name, path, false);
+        }
+        if (other && !other.state.lost && !(await this.#fence(target.containerId, owner.session, other))) {
+          // It wrote meanwhile: judge it again.
+          owner = await this.#readClaim(target.containerId, path);
+          continue;
         }
       }
       try {
@@ -102,13 +112,37 @@ export class AzureUploadSessions {
             blobHTTPHeaders: { blobContentType: 'application/json' },
           }),
         );
-        break;
+        return;
       } catch (error) {
         if (!isConflict(error)) throw error;
         owner = await this.#readClaim(target.containerId, path);
       }
     }
-    await this.#renew(target, path, session, mine);
+    throw new Error(`could not claim ${JSON.stringify(path)} after ${MAX_ATTEMPTS} concurrent attempts`);
+  }
+
+  /**
+   * Marks a session that is no longer live as lost before its file is taken over, if its state
+   * is still the one judged (`judged.etag`): false when it wrote meanwhile. An upload whose file
+   * was taken over may write nothing more, as one that lost a race.
+   */
+  async #fence(
+    containerId: number,
+    session: string,
+    judged: { state: SessionState; etag: string },
+  ): Promise<boolean> {
+    try {
+      await this.#writeSession(
+        containerId,
+        session,
+        { ...judged.state, lost: true },
+        { ifMatch: judged.etag },
+      );
+      return true;
+    } catch (error) {
+      if (isConflict(error)) return false;
+      throw error;
+    }
   }
 
   /**
@@ -148,13 +182,11 @@ export class AzureUploadSessions {
     );
   }
 
-  async #markLost(
-    containerId: number,
-    session: string,
-    mine: { state: SessionState; etag: string },
-  ): Promise<void> {
-    let current: { state: SessionState; etag: string } | undefined = mine;
-    for (let attempt = 0; current && !current.state.lost && attempt < MAX_ATTEMPTS; attempt++) {
+  /** Marks this session lost (it came second for a file): retried over its own concurrent renewals. */
+  async #markLost(containerId: number, session: string): Promise<void> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const current = await this.#readSession(containerId, session);
+      if (!current || current.state.lost) return;
       try {
         await this.#writeSession(
           containerId,
@@ -165,7 +197,6 @@ export class AzureUploadSessions {
         return;
       } catch (error) {
         if (!isConflict(error)) throw error;
-        current = await this.#readSession(containerId, session);
       }
     }
   }
