@@ -64,3 +64,12 @@ it('answers from a listing near the end of its lifetime, saying it is stale (re-
   cache.set('r', 1, [artifact(1), artifact(2)]);
   expect(cache.get('r', { changes: 1, log: [] })?.stale).toBe(false);
 });
+
+it('drops a listing of another epoch of the run state (deleted by the sweep and made again), whatever its change number', () => {
+  cache.set('r', 2, [artifact(1)], clock, 'aaaa');
+  expect(cache.get('r', { changes: 2, log: [], epoch: 'aaaa' })?.records).toEqual([artifact(1)]);
+  expect(cache.get('r', { changes: 2, log: [], epoch: 'bbbb' })).toBe(undefined);
+  // A listing from before epochs existed ('') against a state made since.
+  cache.set('r', 2, [artifact(1)]);
+  expect(cache.get('r', { changes: 2, log: [], epoch: 'bbbb' })).toBe(undefined);
+});

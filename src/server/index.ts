@@ -324,5 +324,7 @@ function sweepMetrics(stats: RetentionSweepStats): SweepStats {
     deletedArtifacts: stats.deletedArtifacts + stats.evictedArtifacts,
     deletedBytes: stats.deletedBytes + stats.evictedBytes,
     lastRunSeconds: stats.lastRunAt === null ? 0 : Math.floor(Date.parse(stats.lastRunAt) / 1000),
+    runStateCorrections: stats.runStateCorrections,
+    runBlobsDeleted: stats.runBlobsDeleted,
   };
 }

@@ -388,7 +388,7 @@ export class ArtifactStore implements LegacyStore {
 }
 
 /** The 409 for an upload that lost the race for a file to another upload of the same name. */
-function raceLost(artifact: string, path: string, earlier: boolean): ErrorResponse {
+export function raceLost(artifact: string, path: string, earlier: boolean): ErrorResponse {
   const what = earlier
     ? `lost the race for a file to another upload of artifact ${JSON.stringify(artifact)} in this run and may not write ${JSON.stringify(path)} either`
     : `came second: another upload of artifact ${JSON.stringify(artifact)} in this run is writing ${JSON.stringify(path)}`;

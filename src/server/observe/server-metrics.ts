@@ -14,6 +14,10 @@ export interface SweepStats {
   deletedBytes: number;
   /** Seconds since the epoch of the last finished sweep; 0 before the first. */
   lastRunSeconds: number;
+  /** Per-run state blobs whose counts the sweeps recounted and corrected (azure_blob). */
+  runStateCorrections?: number;
+  /** Per-run state and listing blobs the sweeps deleted with emptied runs (azure_blob). */
+  runBlobsDeleted?: number;
 }
 
 export const NO_SWEEPS: SweepStats = Object.freeze({
@@ -21,6 +25,8 @@ export const NO_SWEEPS: SweepStats = Object.freeze({
   deletedArtifacts: 0,
   deletedBytes: 0,
   lastRunSeconds: 0,
+  runStateCorrections: 0,
+  runBlobsDeleted: 0,
 });
 
 /**
@@ -96,6 +102,18 @@ export class ServerMetrics implements StoreCallRecorder {
   );
   readonly #sweepBytes = this.#registry.add(
     new Counter('ferry_sweep_deleted_bytes_total', 'Bytes of the artifacts deleted by retention sweeps.'),
+  );
+  readonly #sweepCorrections = this.#registry.add(
+    new Counter(
+      'ferry_sweep_run_state_corrections_total',
+      'Per-run state blobs whose drifted counts retention sweeps corrected.',
+    ),
+  );
+  readonly #sweepRunBlobs = this.#registry.add(
+    new Counter(
+      'ferry_sweep_run_blobs_deleted_total',
+      'Per-run state and listing blobs retention sweeps deleted with runs whose artifacts are all gone.',
+    ),
   );
   readonly #sweepLast = this.#registry.add(
     new Gauge(
@@ -227,6 +245,9 @@ export class ServerMetrics implements StoreCallRecorder {
     this.#sweepRuns.inc(sweep, live.sweep.runs - this.#sweepRuns.get(sweep));
     this.#sweepDeleted.inc(sweep, live.sweep.deletedArtifacts - this.#sweepDeleted.get(sweep));
     this.#sweepBytes.inc(sweep, live.sweep.deletedBytes - this.#sweepBytes.get(sweep));
+    const corrections = live.sweep.runStateCorrections ?? 0;
+    this.#sweepCorrections.inc(sweep, corrections - this.#sweepCorrections.get(sweep));
+    this.#sweepRunBlobs.inc(sweep, (live.sweep.runBlobsDeleted ?? 0) - this.#sweepRunBlobs.get(sweep));
     this.#sweepLast.set(sweep, live.sweep.lastRunSeconds);
     return this.#registry.render();
   }

@@ -27,6 +27,19 @@ export interface ArtifactRecords {
   removeById(id: number): Promise<ResultsArtifact | undefined>;
   /** Stops background work (listing re-validation). */
   close(): void;
+  /**
+   * Run by the retention sweep after its deletions, on a store with per-run state of its own
+   * (azure_blob): recounts drifted counts and deletes the state of runs whose artifacts are gone.
+   */
+  tidy?(): Promise<TidyReport>;
+}
+
+/** What a store's tidy pass did (see ArtifactRecords.tidy). */
+export interface TidyReport {
+  /** Per-run counts found wrong (a crash between two writes) and corrected. */
+  corrections: number;
+  /** Per-run blobs deleted with runs whose artifacts are all gone. */
+  deleted: number;
 }
 
 /**

@@ -12,6 +12,10 @@ export interface SweepStats {
   /** Artifacts removed by the eviction policy (before their retention ended). */
   evictedArtifacts: number;
   evictedBytes: number;
+  /** Per-run counts the store found drifted (a crash between two writes) and corrected (ArtifactRecords.tidy). */
+  runStateCorrections: number;
+  /** Per-run blobs deleted with runs whose artifacts are all gone (ArtifactRecords.tidy). */
+  runBlobsDeleted: number;
   /** Sweeps that threw (the next one tries again). */
   failures: number;
   /** ISO time the last sweep finished; null before the first. */
@@ -73,6 +77,8 @@ export class RetentionSweeper {
     deletedBytes: 0,
     evictedArtifacts: 0,
     evictedBytes: 0,
+    runStateCorrections: 0,
+    runBlobsDeleted: 0,
     failures: 0,
     lastRunAt: null,
     lastDurationMs: null,
@@ -180,6 +186,12 @@ export class RetentionSweeper {
             this.#stats.evictedBytes += sizeOf(removed);
           }
         }
+      }
+      // Last: runs this sweep emptied are tidied in the same pass.
+      const tidied = await this.#index.tidy?.();
+      if (tidied) {
+        this.#stats.runStateCorrections += tidied.corrections;
+        this.#stats.runBlobsDeleted += tidied.deleted;
       }
     } catch (error) {
       this.#stats.failures++;

@@ -1,12 +1,14 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { BlobItem, ContainerClient } from '@azure/storage-blob';
+import type { ContainerClient } from '@azure/storage-blob';
 import { ErrorResponse } from '../../http/error-response.js';
 import { isMissing, type Timed } from '../../results/azure/small-json.js';
 import { listComplete, type ContainerListing, type ItemRecord } from '../container-items.js';
 import { itemKey } from '../layout.js';
 import type { LegacyChunk, LegacyItems } from '../store.js';
 import { blockIdOf, tileBlocks } from './block-ids.js';
+import type { Undo } from './container-bytes.js';
+import { deletePrefix } from './delete-prefix.js';
 import { VerifiedBody } from './verified-body.js';
 
 /** Metadata key of a file blob: the item record (path, sizes, encoding), base64 JSON. */
@@ -26,11 +28,15 @@ interface StoredItem {
   createdAt: string;
 }
 
+/** Asked before a file is committed: counts it, or throws when the container would grow beyond its limit. */
+export type CheckSize = (previous: number, total: number) => Promise<Undo>;
+
 /**
  * The files of one legacy container in an azure_blob store: one block blob per file,
  * `legacy/items/<containerId>/<sha256(itemPath)>`. Each chunk is staged as a block straight from
- * the request (Put Block, id from its offset), and the chunk that ends at the file's total
- * commits the blocks that tile the file (Put Block List) with the item record as metadata. A file
+ * the request (Put Block, id from its upload session and offset), and the chunk that ends at the
+ * file's total commits that session's blocks that tile the file (Put Block List) with the item
+ * record as metadata. A file
  * is listed once committed, so an upload in progress is never half-listed; a file uploaded again
  * keeps its previous bytes listed until the new ones commit.
  */
@@ -61,15 +67,17 @@ export class AzureLegacyFiles implements LegacyItems {
   }
 
   /**
-   * Stages one chunk and, when it is the file's last, commits the file. `checkSize` is asked
-   * before the commit with the file's previous committed size (0 when new): it throws when the
-   * container would grow beyond its limit.
+   * Stages one chunk of upload `session` and, when it is the file's last, commits the file.
+   * `checkSize` is asked before the commit with the file's previous committed size (0 when new):
+   * it throws when the container would grow beyond its limit, and its undo is run when the
+   * commit then fails.
    */
   async receive(
     path: string,
+    session: string,
     chunk: LegacyChunk,
     req: IncomingMessage,
-    checkSize: (previous: number, total: number) => Promise<void>,
+    checkSize: CheckSize,
   ): Promise<void> {
     const { range } = chunk;
     const length = range.end - range.start;
@@ -93,10 +101,10 @@ export class AzureLegacyFiles implements LegacyItems {
     const last = range.end === range.total;
     const whole = range.start === 0 && last && length <= WHOLE_PUT_LIMIT;
     // Sent whole (every small file is): bounded before its body is read, then one Put Blob.
-    if (whole) await checkSize(await this.#committedSize(path), range.total);
+    const undo = whole ? await checkSize(await this.#committedSize(path), range.total) : undefined;
     const body = VerifiedBody.of(req, length, chunk.expectedMd5);
     try {
-      if (whole) {
+      if (undo) {
         await this.#time('put_blob', () =>
           staging.upload(() => body, length, {
             abortSignal: body.abort.signal,
@@ -107,33 +115,45 @@ export class AzureLegacyFiles implements LegacyItems {
         return;
       }
       await this.#time('stage_block', () =>
-        staging.stageBlock(blockIdOf(range.start), () => body, length, { abortSignal: body.abort.signal }),
+        staging.stageBlock(blockIdOf(session, range.start), () => body, length, {
+          abortSignal: body.abort.signal,
+        }),
       );
     } catch (error) {
+      // Counted but not stored (a bad body, the storage failed): the bytes are not the container's.
+      await undo?.().catch(() => undefined);
       throw body.failure ?? error;
     }
-    if (last) await this.#commit(path, range.total, meta, checkSize);
+    if (last) await this.#commit(path, session, range.total, meta, checkSize);
   }
 
-  /** Commits the blocks that tile the file; a file with a chunk still missing stays unlisted. */
+  /** Commits the session's blocks that tile the file; a file with a chunk still missing stays unlisted. */
   async #commit(
     path: string,
+    session: string,
     total: number,
     meta: string,
-    checkSize: (previous: number, total: number) => Promise<void>,
+    checkSize: CheckSize,
   ): Promise<void> {
     const blob = this.#container.getBlockBlobClient(this.#blobName(path));
     const list = await this.#time('get_block_list', () => blob.getBlockList('all'));
-    const ids = tileBlocks(list.committedBlocks ?? [], list.uncommittedBlocks ?? [], total);
+    const ids = tileBlocks(list.committedBlocks ?? [], list.uncommittedBlocks ?? [], total, session);
     if (!ids) return;
-    const previous = (list.committedBlocks ?? []).reduce((sum, b) => sum + b.size, 0);
-    await checkSize(previous, total);
-    await this.#time('commit_block_list', () =>
-      blob.commitBlockList(ids, {
-        metadata: { [ITEM_META]: meta },
-        blobHTTPHeaders: { blobContentType: 'application/octet-stream' },
-      }),
-    );
+    // The committed blob's length: a file first stored whole (Put Blob) has no committed blocks.
+    const previous =
+      list.blobContentLength ?? (list.committedBlocks ?? []).reduce((sum, b) => sum + b.size, 0);
+    const undo = await checkSize(previous, total);
+    try {
+      await this.#time('commit_block_list', () =>
+        blob.commitBlockList(ids, {
+          metadata: { [ITEM_META]: meta },
+          blobHTTPHeaders: { blobContentType: 'application/octet-stream' },
+        }),
+      );
+    } catch (error) {
+      await undo().catch(() => undefined);
+      throw error;
+    }
   }
 
   async #committedSize(path: string): Promise<number> {
@@ -189,18 +209,7 @@ export class AzureLegacyFiles implements LegacyItems {
 
   /** Deletes every blob of the container, committed or only staged. */
   async removeAll(): Promise<void> {
-    const names: string[] = [];
-    await this.#time('list_items', async () => {
-      for await (const blob of this.#container.listBlobsFlat({
-        prefix: this.#prefix,
-        includeUncommitedBlobs: true,
-      }) as AsyncIterable<BlobItem>) {
-        names.push(blob.name);
-      }
-    });
-    for (const name of names) {
-      await this.#time('delete_blob', () => this.#container.getBlockBlobClient(name).deleteIfExists());
-    }
+    await deletePrefix(this.#container, this.#prefix, this.#time);
   }
 }
 

@@ -15,6 +15,10 @@ import {
 import { expiresAt, isArtifactRecord, type ArtifactRecord } from '../artifact-store.js';
 import type { LegacyChunk, LegacyItems, LegacyStore } from '../store.js';
 import { AzureLegacyFiles } from './azure-legacy-files.js';
+import { isSessionId, NO_SESSION } from './block-ids.js';
+import { ContainerBytes } from './container-bytes.js';
+import { deletePrefix } from './delete-prefix.js';
+import { AzureUploadSessions } from './upload-sessions.js';
 
 /** Metadata key holding a container record, so one List Blobs call returns a whole run. */
 const RECORD_META = 'ferrylegacy';
@@ -22,14 +26,19 @@ const RECORD_META = 'ferrylegacy';
 const MAX_ATTEMPTS = 20;
 /** Container ids whose (run, name) this instance remembers; the mapping never changes, so any subset will do. */
 const MAX_CACHED_POINTERS = 10_000;
-/** Containers whose committed bytes this instance keeps count of (see #checkSize). */
-const MAX_COUNTED_CONTAINERS = 1_000;
 
 export interface AzureLegacyOptions {
   limits: ServerLimits;
   /** Store-call latency for /metrics (ServerMetrics.time). */
   time: Timed;
+  /** How long an idle upload session keeps its files (DEFAULT_SESSION_LEASE_MS). */
+  sessionLeaseMs?: number;
+  /** Milliseconds since the epoch; injectable for tests. */
+  now?: () => number;
 }
+
+/** A container record as stored: `closedAt` is when the last PATCH closed its upload sessions (ms). */
+type StoredRecord = ArtifactRecord & { closedAt?: number };
 
 /**
  * The legacy protocol's records in an azure_blob store, shared by every instance on the
@@ -42,9 +51,8 @@ export interface AzureLegacyOptions {
  * - `legacy/containers/<id>`: which (run, name) a container id is (the URLs carry the id).
  * - `legacy/counter`: the last container id allocated, advanced by compare-and-swap.
  * - `legacy/items/<id>/...`: the files (AzureLegacyFiles).
+ * - `legacy/uploads/<id>/bytes`: the container's committed bytes (ContainerBytes).
  *
- * Upload sessions are not tracked here: two concurrent uploads of one name writing the same file
- * are not refused on this store (the filesystem store refuses the second with 409).
  */
 export class AzureLegacyStore implements LegacyStore {
   readonly kind = 'azure_blob';
@@ -54,9 +62,9 @@ export class AzureLegacyStore implements LegacyStore {
   readonly #prefix: string;
   readonly #time: Timed;
   readonly #ids: AzureIdCounter;
+  readonly #sessions: AzureUploadSessions;
+  readonly #now: () => number;
   readonly #pointers = new Map<number, { runId: string; name: string }>();
-  /** Committed bytes per container: listed once, then kept current by this instance's commits. */
-  readonly #held = new Map<number, Promise<number>>();
 
   constructor(
     container: ContainerClient,
@@ -70,6 +78,12 @@ export class AzureLegacyStore implements LegacyStore {
     this.#time = options.time;
     this.limits = options.limits;
     this.#ids = new AzureIdCounter(container.getBlockBlobClient(`${prefix}legacy/counter`), options.time);
+    this.#now = options.now ?? Date.now;
+    this.#sessions = new AzureUploadSessions(container, prefix, {
+      time: options.time,
+      now: this.#now,
+      ...(options.sessionLeaseMs !== undefined ? { leaseMs: options.sessionLeaseMs } : {}),
+    });
   }
 
   async get(containerId: number): Promise<ArtifactRecord | undefined> {
@@ -90,8 +104,9 @@ export class AzureLegacyStore implements LegacyStore {
       const found = await this.#read(runId, name);
       if (found) {
         const record = await this.#reopen(found);
-        if (record) return { record, created: false, session };
-        continue;
+        if (!record) continue;
+        await this.#sessions.open(record.containerId, session);
+        return { record, created: false, session };
       }
       const max = this.limits.maxArtifactsPerRun;
       if ((await this.list(runId)).length >= max) {
@@ -114,10 +129,13 @@ export class AzureLegacyStore implements LegacyStore {
       };
       // The id pointer first: a record never exists without it (a crash leaves an unused pointer).
       await this.#write(this.#pointerBlob(containerId), { runId, name }, { ifNoneMatch: '*' });
+      await this.#bytes(containerId).start();
       try {
         await this.#write(this.#recordBlob(runId, name), record, { ifNoneMatch: '*' }, true);
+        await this.#sessions.open(containerId, session);
         return { record, created: true, session };
       } catch (error) {
+        await this.#deleteQuietly(this.#bytesBlob(containerId));
         await this.#deleteQuietly(this.#pointerBlob(containerId));
         // Another instance created this name first: merge into its container (next attempt).
         if (!isConflict(error)) throw error;
@@ -144,51 +162,52 @@ export class AzureLegacyStore implements LegacyStore {
     }
   }
 
+  /**
+   * Stores one chunk. First, before a byte is written, the upload's session claims the file
+   * (AzureUploadSessions.claim): a concurrent upload of the same name writing it wins (409).
+   * The chunk's block carries the session, so only this upload's blocks make the file.
+   */
   async receive(
     artifact: ArtifactRecord,
     path: string,
-    _session: string | null,
+    session: string | null,
     chunk: LegacyChunk,
     req: IncomingMessage,
   ): Promise<void> {
+    const tracked = isSessionId(session) ? session : undefined;
+    if (tracked) {
+      const closedAt = (artifact as StoredRecord).closedAt;
+      await this.#sessions.claim(
+        {
+          containerId: artifact.containerId,
+          name: artifact.name,
+          closedAt: typeof closedAt === 'number' ? closedAt : undefined,
+        },
+        path,
+        tracked,
+        chunk.range.start === 0,
+      );
+    }
     const files = this.#files(artifact.containerId);
-    await files.receive(path, chunk, req, (previous, total) =>
-      this.#checkSize(artifact.containerId, files, path, previous, total),
+    const bytes = this.#bytes(artifact.containerId);
+    await files.receive(path, tracked ?? NO_SESSION, chunk, req, (previous, total) =>
+      bytes.add(path, previous, total, this.limits.maxArtifactBytes),
     );
   }
 
   /**
-   * Bounds the container's committed bytes by maxArtifactBytes before a file is committed. The
-   * count is listed from storage once per container and instance, then kept by this instance's
-   * commits (a listing per file would make a many-file upload quadratic): with several instances
-   * writing one container, each bounds what it knows of.
+   * The container's committed bytes, bounded by maxArtifactBytes across instances. A container
+   * created before that count existed is counted from its listing once, by whichever instance
+   * commits into it first.
    */
-  async #checkSize(
-    containerId: number,
-    files: AzureLegacyFiles,
-    path: string,
-    previous: number,
-    total: number,
-  ): Promise<void> {
-    let held = this.#held.get(containerId);
-    if (!held) {
-      if (this.#held.size >= MAX_COUNTED_CONTAINERS) this.#held.clear();
-      held = files.all().then((items) => items.reduce((sum, item) => sum + item.total, 0));
-      held.catch(() => this.#held.delete(containerId));
-      this.#held.set(containerId, held);
-    }
-    const max = this.limits.maxArtifactBytes;
-    const next = (await held) - previous + total;
-    if (next > max) {
-      throw new ErrorResponse(
-        413,
-        `Storing ${total} more bytes for ${JSON.stringify(path)} would make the artifact larger than the server's limit of ${max} bytes (maxArtifactBytes)`,
-      );
-    }
-    // Counted before the commit lands: a commit that then fails leaves the count high, never low.
-    this.#held.set(
-      containerId,
-      held.then((bytes) => bytes - previous + total),
+  #bytes(containerId: number): ContainerBytes {
+    return new ContainerBytes(
+      this.#container.getBlockBlobClient(this.#bytesBlob(containerId)),
+      this.#time,
+      () =>
+        this.#files(containerId)
+          .all()
+          .then((items) => items.reduce((sum, item) => sum + item.total, 0)),
     );
   }
 
@@ -209,10 +228,13 @@ export class AzureLegacyStore implements LegacyStore {
         (sum, item) => sum + (item.fileLength ?? item.total),
         0,
       );
-      const next: ArtifactRecord = {
+      // The PATCH does not say which upload sends it, so it closes every session of the
+      // container, as on the filesystem store: a session live again only by writing after it.
+      const next: StoredRecord = {
         ...found.record,
         size: Math.max(size, held),
         updatedAt: new Date().toISOString(),
+        closedAt: this.#now(),
       };
       try {
         await this.#write(this.#recordBlob(runId, name), next, { ifMatch: found.etag }, true);
@@ -251,8 +273,8 @@ export class AzureLegacyStore implements LegacyStore {
     }
     await this.#deleteQuietly(this.#pointerBlob(containerId));
     this.#pointers.delete(containerId);
-    this.#held.delete(containerId);
     await this.#files(containerId).removeAll();
+    await deletePrefix(this.#container, this.#uploadsPrefix(containerId), this.#time);
     return found.record;
   }
 
@@ -301,6 +323,15 @@ export class AzureLegacyStore implements LegacyStore {
 
   #recordBlob(runId: string, name: string): string {
     return `${this.#prefix}legacy/runs/${hex(runId)}/${hex(name)}`;
+  }
+
+  /** Per-container upload state: the committed bytes, and the upload sessions and file claims. */
+  #uploadsPrefix(containerId: number): string {
+    return `${this.#prefix}legacy/uploads/${containerId}/`;
+  }
+
+  #bytesBlob(containerId: number): string {
+    return `${this.#uploadsPrefix(containerId)}bytes`;
   }
 
   #pointerBlob(containerId: number): string {

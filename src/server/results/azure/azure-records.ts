@@ -3,9 +3,10 @@ import type { ContainerClient } from '@azure/storage-blob';
 import type { ServerLimits } from '../../http/limits.js';
 import type { CreateInput, FinalizeInput, ListFilter, ResultsArtifact } from '../artifact-index.js';
 import { isArtifact, DEFAULT_UPLOAD_LEASE_MS } from '../artifact-index.js';
-import type { ArtifactRecords } from '../store.js';
+import type { ArtifactRecords, TidyReport } from '../store.js';
 import { TwirpError } from '../twirp-errors.js';
 import { AzureIdCounter } from './id-counter.js';
+import { RunBlobSweep, type RunBlobIds } from './run-blob-sweep.js';
 import { RunListCache } from './run-list-cache.js';
 import { RunListingSnapshots } from './run-listing-snapshot.js';
 import { AzureRunState, type LiveUpload, type UploadFate } from './run-state.js';
@@ -54,6 +55,7 @@ export class AzureRecords implements ArtifactRecords {
   readonly #runs: AzureRunState;
   readonly #listings: RunListCache;
   readonly #snapshots: RunListingSnapshots;
+  readonly #tidy: RunBlobSweep;
   /** Runs whose listing is being re-read in the background. */
   readonly #rewarming = new Set<string>();
   readonly #options: AzureRecordsOptions;
@@ -72,6 +74,7 @@ export class AzureRecords implements ArtifactRecords {
       { time: options.time, limits: options.limits, now: this.#now },
     );
     this.#listings = new RunListCache(this.#now);
+    this.#tidy = new RunBlobSweep(container, prefix, this.#runs, { time: options.time, now: this.#now });
     this.#snapshots = new RunListingSnapshots(
       (runId) => container.getBlockBlobClient(`${prefix}run-listing/${hex(runId)}`),
       { time: options.time, now: this.#now },
@@ -227,7 +230,7 @@ export class AzureRecords implements ArtifactRecords {
     // the log no longer reaches back to it, is the run read whole here, once, with a warning.
     const snapshot = await this.#snapshots.read(runId);
     if (snapshot) {
-      this.#listings.set(runId, snapshot.changes, snapshot.records, snapshot.at);
+      this.#listings.set(runId, snapshot.changes, snapshot.records, snapshot.at, snapshot.epoch);
       const fromSnapshot = this.#listings.get(runId, state);
       if (fromSnapshot?.stale) this.#rewarm(runId);
       if (fromSnapshot) return fromSnapshot.records;
@@ -236,14 +239,14 @@ export class AzureRecords implements ArtifactRecords {
       'warn',
       `listing run ${runId}: no up-to-date listing snapshot in the container, reading the run's records whole (once; later lists use the snapshot and the change log)`,
     );
-    return this.#readWhole(runId, state.changes);
+    return this.#readWhole(runId, state);
   }
 
   /** Reads a run's records whole, caches them and writes the snapshot cold instances start from. */
-  async #readWhole(runId: string, changes: number): Promise<ResultsArtifact[]> {
+  async #readWhole(runId: string, state: { epoch: string; changes: number }): Promise<ResultsArtifact[]> {
     const records = await this.#readFinalized(runId);
-    this.#listings.set(runId, changes, records);
-    await this.#snapshots.write(runId, changes, records).catch(() => undefined);
+    this.#listings.set(runId, state.changes, records, undefined, state.epoch);
+    await this.#snapshots.write(runId, state.epoch, state.changes, records).catch(() => undefined);
     return records;
   }
 
@@ -253,7 +256,7 @@ export class AzureRecords implements ArtifactRecords {
     this.#rewarming.add(runId);
     void (async () => {
       const state = await this.#runs.read(runId);
-      await this.#readWhole(runId, state.changes);
+      await this.#readWhole(runId, state);
     })()
       .catch(() => {})
       .finally(() => this.#rewarming.delete(runId));
@@ -270,6 +273,32 @@ export class AzureRecords implements ArtifactRecords {
       }
     });
     return found.sort((a, b) => a.id - b.id);
+  }
+
+  /** The retention sweep's care of the per-run blobs (see RunBlobSweep). */
+  tidy(): Promise<TidyReport> {
+    return this.#tidy.sweep(() => this.#blobIdsByRun());
+  }
+
+  /** Every record's blob id by run, finalized or not: one List Blobs call per 5,000 records. */
+  async #blobIdsByRun(): Promise<Map<string, RunBlobIds>> {
+    const runs = new Map<string, RunBlobIds>();
+    await this.#options.time('list_records', async () => {
+      for await (const item of this.#container.listBlobsFlat({
+        prefix: `${this.#prefix}runs/`,
+        includeMetadata: true,
+      })) {
+        const record = decodeMeta(item.metadata?.[RECORD_META]);
+        // A blob there whose record cannot be read still keeps its run (by the run in its name).
+        const runHex = item.name.slice(`${this.#prefix}runs/`.length).split('/')[0] ?? '';
+        const runId = record?.runId ?? Buffer.from(runHex, 'hex').toString('utf8');
+        let ids = runs.get(runId);
+        if (!ids) runs.set(runId, (ids = { all: new Set(), finalized: new Set() }));
+        ids.all.add(record?.blobId ?? item.name);
+        if (record?.finalized) ids.finalized.add(record.blobId);
+      }
+    });
+    return runs;
   }
 
   async get(id: number): Promise<ResultsArtifact | undefined> {

@@ -10,6 +10,8 @@ export const RUN_LIST_LIFETIME_MS = 5 * 60 * 1000;
 const MAX_CACHED_RECORDS = 50_000;
 
 interface Entry {
+  /** The run state's epoch the change number counts in (RunCounts.epoch). */
+  epoch: string;
   /** The run state's change number the listing is current at. */
   changes: number;
   /** When the listing was read whole from the container. */
@@ -43,12 +45,13 @@ export class RunListCache {
    */
   get(
     runId: string,
-    state: { changes: number; log: ListingChange[] },
+    state: { changes: number; log: ListingChange[]; epoch?: string },
   ): { records: ResultsArtifact[]; stale: boolean } | undefined {
     const entry = this.#entries.get(runId);
     if (!entry) return undefined;
     const reaches = entry.changes === state.changes || state.log.some((c) => c.seq === entry.changes + 1);
-    if (entry.changes > state.changes || !reaches) {
+    // Another epoch: the run state was deleted and made again, its numbers say nothing of this listing.
+    if (entry.epoch !== (state.epoch ?? '') || entry.changes > state.changes || !reaches) {
       this.#drop(runId, entry);
       return undefined;
     }
@@ -68,14 +71,14 @@ export class RunListCache {
   }
 
   /**
-   * Remembers a listing read whole after the run state was read at change number `changes`;
-   * `at` is when that whole read happened (a snapshot's, when it comes from one).
+   * Remembers a listing read whole after the run state was read at change number `changes` of
+   * `epoch`; `at` is when that whole read happened (a snapshot's, when it comes from one).
    */
-  set(runId: string, changes: number, records: ResultsArtifact[], at = this.#now()): void {
+  set(runId: string, changes: number, records: ResultsArtifact[], at = this.#now(), epoch = ''): void {
     const previous = this.#entries.get(runId);
     if (previous) this.#drop(runId, previous);
     if (records.length > MAX_CACHED_RECORDS) return;
-    this.#entries.set(runId, { changes, at, records });
+    this.#entries.set(runId, { epoch, changes, at, records });
     this.#records += records.length;
     for (const [oldRun, oldEntry] of this.#entries) {
       if (this.#records <= MAX_CACHED_RECORDS) break;

@@ -9,6 +9,8 @@ import { readSmallJson, type Timed } from './small-json.js';
 const MAX_SNAPSHOT_BYTES = 32 * 1024 * 1024;
 
 export interface RunListingSnapshot {
+  /** The run state's epoch (RunCounts.epoch; '' in a snapshot written before epochs existed). */
+  epoch: string;
   /** The run state's change number the records are current at. */
   changes: number;
   /** When the records were read whole from the container (ms since the epoch). */
@@ -50,11 +52,12 @@ export class RunListingSnapshots {
     ) {
       return undefined;
     }
-    return value as RunListingSnapshot;
+    const epoch = (value as { epoch?: unknown }).epoch;
+    return { ...(value as RunListingSnapshot), epoch: typeof epoch === 'string' ? epoch : '' };
   }
 
-  async write(runId: string, changes: number, records: ResultsArtifact[]): Promise<void> {
-    const body = Buffer.from(JSON.stringify({ changes, at: this.#now(), records }));
+  async write(runId: string, epoch: string, changes: number, records: ResultsArtifact[]): Promise<void> {
+    const body = Buffer.from(JSON.stringify({ epoch, changes, at: this.#now(), records }));
     if (body.length > MAX_SNAPSHOT_BYTES) return;
     await this.#time('write_listing_snapshot', () =>
       this.#blob(runId).upload(body, body.length, {

@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import type { BlockBlobClient } from '@azure/storage-blob';
 import type { ServerLimits } from '../../http/limits.js';
 import { isArtifact, type ResultsArtifact } from '../artifact-index.js';
 import { TwirpError } from '../twirp-errors.js';
-import { isConflict, readSmallJson, type Timed } from './small-json.js';
+import { isConflict, isMissing, readSmallJson, type Timed } from './small-json.js';
 
 /** One upload in progress: the name it holds and when its lease lapses (ms since the epoch). */
 export interface LiveUpload {
@@ -20,6 +21,13 @@ export interface LiveUpload {
  *   up to date from the log alone while it still reaches back to N + 1 (see RunListCache).
  */
 export interface RunCounts {
+  /**
+   * Which life of the blob the change numbers count in: random, set when the blob is created
+   * ('' for a blob written before epochs existed, or none). The sweep deletes the state of a run
+   * whose artifacts are all gone, and a later create starts counting changes again: a listing
+   * (or snapshot) of another epoch is never brought up to date from this one's log.
+   */
+  epoch: string;
   finalized: number;
   live: Record<string, LiveUpload>;
   changes: number;
@@ -160,6 +168,42 @@ export class AzureRunState {
     return parseCounts(found?.value);
   }
 
+  /** The run's state and its ETag, for a conditional replace or delete; undefined when there is none. */
+  async readTagged(runId: string): Promise<{ counts: RunCounts; etag: string } | undefined> {
+    const found = await readSmallJson(this.#blobOf(runId), this.#time, MAX_RUN_STATE_BYTES);
+    return found ? { counts: parseCounts(found.value), etag: found.etag } : undefined;
+  }
+
+  /** Writes `counts` if the state is still at `etag`; false when it changed meanwhile. */
+  async replaceIf(runId: string, counts: RunCounts, etag: string): Promise<boolean> {
+    const body = JSON.stringify(counts);
+    try {
+      await this.#time('write_run_state', () =>
+        this.#blobOf(runId).upload(body, Buffer.byteLength(body), {
+          conditions: { ifMatch: etag },
+          blobHTTPHeaders: { blobContentType: 'application/json' },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConflict(error) || isMissing(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Deletes the state if it is still at `etag` (no create reserved a slot since); false otherwise. */
+  async deleteIf(runId: string, etag: string): Promise<boolean> {
+    try {
+      await this.#time('delete_run_state', () =>
+        this.#blobOf(runId).delete({ conditions: { ifMatch: etag } }),
+      );
+      return true;
+    } catch (error) {
+      if (isConflict(error) || isMissing(error)) return false;
+      throw error;
+    }
+  }
+
   /**
    * Read, change, write back with the ETag read; a lost race re-reads and re-applies. `change`
    * returns false when there is nothing to write.
@@ -169,6 +213,8 @@ export class AzureRunState {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const current = await readSmallJson(blob, this.#time, MAX_RUN_STATE_BYTES);
       const counts = parseCounts(current?.value);
+      // A new blob (the run's first, or after the sweep deleted an emptied run's) starts an epoch.
+      if (!current) counts.epoch = randomBytes(8).toString('hex');
       if (!(await change(counts))) return;
       const body = JSON.stringify(counts);
       try {
@@ -197,7 +243,9 @@ function logChange(counts: RunCounts, change: (seq: number) => ListingChange): v
 
 /** A stored state, checked field by field: anything malformed counts as empty rather than failing creates. */
 function parseCounts(value: unknown): RunCounts {
-  const raw = value as { finalized?: unknown; live?: unknown; changes?: unknown; log?: unknown } | undefined;
+  const raw = value as
+    { epoch?: unknown; finalized?: unknown; live?: unknown; changes?: unknown; log?: unknown } | undefined;
+  const epoch = typeof raw?.epoch === 'string' && /^[0-9a-f]{1,32}$/.test(raw.epoch) ? raw.epoch : '';
   const finalized =
     typeof raw?.finalized === 'number' && Number.isSafeInteger(raw.finalized) && raw.finalized > 0
       ? raw.finalized
@@ -220,5 +268,5 @@ function parseCounts(value: unknown): RunCounts {
     if (isArtifact(change.record)) log.push({ seq: change.seq, record: change.record });
     else if (typeof change.removedId === 'number') log.push({ seq: change.seq, removedId: change.removedId });
   }
-  return { finalized, live, changes, log };
+  return { epoch, finalized, live, changes, log };
 }
