@@ -1917,6 +1917,99 @@ var init_id_counter2 = __esm({
   }
 });
 
+// src/server/results/azure/run-blob-sweep.ts
+function recount(counts, ids, now) {
+  const live = { ...counts.live };
+  for (const [blobId, entry] of Object.entries(live)) {
+    if (ids.finalized.has(blobId) || entry.until <= now && !ids.all.has(blobId)) delete live[blobId];
+  }
+  const finalized = ids.finalized.size;
+  if (finalized === counts.finalized && Object.keys(live).length === Object.keys(counts.live).length) {
+    return void 0;
+  }
+  return { ...counts, finalized, live };
+}
+var RunBlobSweep;
+var init_run_blob_sweep = __esm({
+  "src/server/results/azure/run-blob-sweep.ts"() {
+    "use strict";
+    init_small_json();
+    RunBlobSweep = class {
+      #container;
+      #prefix;
+      #runs;
+      #options;
+      /** Disagreements seen by the last pass, by run: corrected when the next pass sees the same. */
+      #seen = /* @__PURE__ */ new Map();
+      constructor(container, prefix, runs, options) {
+        this.#container = container;
+        this.#prefix = prefix;
+        this.#runs = runs;
+        this.#options = options;
+      }
+      /** One pass; `listRecords` lists every run's records (after the states are listed, see above). */
+      async sweep(listRecords) {
+        const report2 = { corrections: 0, deleted: 0 };
+        const stateRuns = await this.#runIds("run-state/");
+        const snapshotRuns = await this.#runIds("run-listing/");
+        const tagged = /* @__PURE__ */ new Map();
+        for (const runId of stateRuns) {
+          const found = await this.#runs.readTagged(runId).catch(() => void 0);
+          if (found) tagged.set(runId, found);
+        }
+        const records = await listRecords();
+        const seen = /* @__PURE__ */ new Map();
+        for (const [runId, { counts, etag }] of tagged) {
+          const ids = records.get(runId) ?? { all: /* @__PURE__ */ new Set(), finalized: /* @__PURE__ */ new Set() };
+          const now = this.#options.now();
+          if (ids.all.size === 0 && Object.values(counts.live).every((entry) => entry.until <= now)) {
+            if (await this.#runs.deleteIf(runId, etag)) {
+              report2.deleted++;
+              if (await this.#deleteSnapshot(runId)) report2.deleted++;
+            }
+            continue;
+          }
+          const next = recount(counts, ids, now);
+          if (!next) continue;
+          const fingerprint = JSON.stringify([counts.epoch, counts.changes, counts.finalized, next]);
+          if (this.#seen.get(runId) === fingerprint) {
+            if (await this.#runs.replaceIf(runId, next, etag)) report2.corrections++;
+          } else {
+            seen.set(runId, fingerprint);
+          }
+        }
+        this.#seen = seen;
+        for (const runId of snapshotRuns) {
+          if (stateRuns.has(runId) || records.has(runId)) continue;
+          if (await this.#deleteSnapshot(runId)) report2.deleted++;
+        }
+        return report2;
+      }
+      /** Run ids of the blobs under `folder` (hex names; any other name is not ours and is skipped). */
+      async #runIds(folder) {
+        const prefix = `${this.#prefix}${folder}`;
+        const ids = /* @__PURE__ */ new Set();
+        await this.#options.time("list_run_blobs", async () => {
+          for await (const blob of this.#container.listBlobsFlat({ prefix })) {
+            const name = blob.name.slice(prefix.length);
+            if (!/^(?:[0-9a-f]{2})+$/.test(name)) continue;
+            const runId = Buffer.from(name, "hex").toString("utf8");
+            if (hex(runId) === name) ids.add(runId);
+          }
+        });
+        return ids;
+      }
+      async #deleteSnapshot(runId) {
+        const answer = await this.#options.time(
+          "delete_blob",
+          () => this.#container.getBlockBlobClient(`${this.#prefix}run-listing/${hex(runId)}`).deleteIfExists()
+        );
+        return answer.succeeded;
+      }
+    };
+  }
+});
+
 // src/server/results/azure/run-list-cache.ts
 var RUN_LIST_LIFETIME_MS, MAX_CACHED_RECORDS, RunListCache;
 var init_run_list_cache = __esm({
@@ -1940,7 +2033,7 @@ var init_run_list_cache = __esm({
         const entry = this.#entries.get(runId);
         if (!entry) return void 0;
         const reaches = entry.changes === state.changes || state.log.some((c) => c.seq === entry.changes + 1);
-        if (entry.changes > state.changes || !reaches) {
+        if (entry.epoch !== (state.epoch ?? "") || entry.changes > state.changes || !reaches) {
           this.#drop(runId, entry);
           return void 0;
         }
@@ -1959,14 +2052,14 @@ var init_run_list_cache = __esm({
         return { records, stale };
       }
       /**
-       * Remembers a listing read whole after the run state was read at change number `changes`;
-       * `at` is when that whole read happened (a snapshot's, when it comes from one).
+       * Remembers a listing read whole after the run state was read at change number `changes` of
+       * `epoch`; `at` is when that whole read happened (a snapshot's, when it comes from one).
        */
-      set(runId, changes, records, at = this.#now()) {
+      set(runId, changes, records, at = this.#now(), epoch = "") {
         const previous = this.#entries.get(runId);
         if (previous) this.#drop(runId, previous);
         if (records.length > MAX_CACHED_RECORDS) return;
-        this.#entries.set(runId, { changes, at, records });
+        this.#entries.set(runId, { epoch, changes, at, records });
         this.#records += records.length;
         for (const [oldRun, oldEntry] of this.#entries) {
           if (this.#records <= MAX_CACHED_RECORDS) break;
@@ -2007,10 +2100,11 @@ var init_run_listing_snapshot = __esm({
         if (!Number.isSafeInteger(value?.changes) || !Number.isFinite(value?.at) || !Array.isArray(value?.records) || !value.records.every((r) => isArtifact(r) && r.runId === runId && r.finalized !== null)) {
           return void 0;
         }
-        return value;
+        const epoch = value.epoch;
+        return { ...value, epoch: typeof epoch === "string" ? epoch : "" };
       }
-      async write(runId, changes, records) {
-        const body = Buffer.from(JSON.stringify({ changes, at: this.#now(), records }));
+      async write(runId, epoch, changes, records) {
+        const body = Buffer.from(JSON.stringify({ epoch, changes, at: this.#now(), records }));
         if (body.length > MAX_SNAPSHOT_BYTES) return;
         await this.#time(
           "write_listing_snapshot",
@@ -2024,6 +2118,7 @@ var init_run_listing_snapshot = __esm({
 });
 
 // src/server/results/azure/run-state.ts
+import { randomBytes as randomBytes11 } from "node:crypto";
 function logChange(counts, change) {
   counts.changes++;
   counts.log.push(change(counts.changes));
@@ -2031,6 +2126,7 @@ function logChange(counts, change) {
 }
 function parseCounts(value) {
   const raw = value;
+  const epoch = typeof raw?.epoch === "string" && /^[0-9a-f]{1,32}$/.test(raw.epoch) ? raw.epoch : "";
   const finalized = typeof raw?.finalized === "number" && Number.isSafeInteger(raw.finalized) && raw.finalized > 0 ? raw.finalized : 0;
   const live = {};
   if (typeof raw?.live === "object" && raw.live !== null) {
@@ -2047,7 +2143,7 @@ function parseCounts(value) {
     if (isArtifact(change.record)) log.push({ seq: change.seq, record: change.record });
     else if (typeof change.removedId === "number") log.push({ seq: change.seq, removedId: change.removedId });
   }
-  return { finalized, live, changes, log };
+  return { epoch, finalized, live, changes, log };
 }
 var LOG_LENGTH, MAX_ATTEMPTS2, MAX_RUN_STATE_BYTES, AzureRunState;
 var init_run_state = __esm({
@@ -2152,6 +2248,41 @@ var init_run_state = __esm({
         const found = await readSmallJson(this.#blobOf(runId), this.#time, MAX_RUN_STATE_BYTES);
         return parseCounts(found?.value);
       }
+      /** The run's state and its ETag, for a conditional replace or delete; undefined when there is none. */
+      async readTagged(runId) {
+        const found = await readSmallJson(this.#blobOf(runId), this.#time, MAX_RUN_STATE_BYTES);
+        return found ? { counts: parseCounts(found.value), etag: found.etag } : void 0;
+      }
+      /** Writes `counts` if the state is still at `etag`; false when it changed meanwhile. */
+      async replaceIf(runId, counts, etag) {
+        const body = JSON.stringify(counts);
+        try {
+          await this.#time(
+            "write_run_state",
+            () => this.#blobOf(runId).upload(body, Buffer.byteLength(body), {
+              conditions: { ifMatch: etag },
+              blobHTTPHeaders: { blobContentType: "application/json" }
+            })
+          );
+          return true;
+        } catch (error2) {
+          if (isConflict(error2) || isMissing(error2)) return false;
+          throw error2;
+        }
+      }
+      /** Deletes the state if it is still at `etag` (no create reserved a slot since); false otherwise. */
+      async deleteIf(runId, etag) {
+        try {
+          await this.#time(
+            "delete_run_state",
+            () => this.#blobOf(runId).delete({ conditions: { ifMatch: etag } })
+          );
+          return true;
+        } catch (error2) {
+          if (isConflict(error2) || isMissing(error2)) return false;
+          throw error2;
+        }
+      }
       /**
        * Read, change, write back with the ETag read; a lost race re-reads and re-applies. `change`
        * returns false when there is nothing to write.
@@ -2161,6 +2292,7 @@ var init_run_state = __esm({
         for (let attempt = 0; attempt < MAX_ATTEMPTS2; attempt++) {
           const current = await readSmallJson(blob, this.#time, MAX_RUN_STATE_BYTES);
           const counts = parseCounts(current?.value);
+          if (!current) counts.epoch = randomBytes11(8).toString("hex");
           if (!await change(counts)) return;
           const body = JSON.stringify(counts);
           try {
@@ -2184,7 +2316,7 @@ var init_run_state = __esm({
 });
 
 // src/server/results/azure/azure-records.ts
-import { randomBytes as randomBytes11 } from "node:crypto";
+import { randomBytes as randomBytes12 } from "node:crypto";
 function decodeMeta(value) {
   return decodeMetaRecord(value, 16384, (parsed) => isArtifact(parsed));
 }
@@ -2216,6 +2348,7 @@ var init_azure_records = __esm({
     init_artifact_index();
     init_twirp_errors();
     init_id_counter2();
+    init_run_blob_sweep();
     init_run_list_cache();
     init_run_listing_snapshot();
     init_run_state();
@@ -2229,6 +2362,7 @@ var init_azure_records = __esm({
       #runs;
       #listings;
       #snapshots;
+      #tidy;
       /** Runs whose listing is being re-read in the background. */
       #rewarming = /* @__PURE__ */ new Set();
       #options;
@@ -2246,6 +2380,7 @@ var init_azure_records = __esm({
           { time: options.time, limits: options.limits, now: this.#now }
         );
         this.#listings = new RunListCache(this.#now);
+        this.#tidy = new RunBlobSweep(container, prefix, this.#runs, { time: options.time, now: this.#now });
         this.#snapshots = new RunListingSnapshots(
           (runId) => container.getBlockBlobClient(`${prefix}run-listing/${hex(runId)}`),
           { time: options.time, now: this.#now }
@@ -2265,7 +2400,7 @@ var init_azure_records = __esm({
           if (this.#now() < lapsesAt) throw this.#busy(existing.record);
           replace = existing.etag;
         }
-        const blobId = randomBytes11(16).toString("hex");
+        const blobId = randomBytes12(16).toString("hex");
         const leaseUntil = this.#now() + this.#leaseMs;
         await this.#runs.reserve(
           input.runId,
@@ -2375,7 +2510,7 @@ var init_azure_records = __esm({
         if (cached) return cached.records;
         const snapshot = await this.#snapshots.read(runId);
         if (snapshot) {
-          this.#listings.set(runId, snapshot.changes, snapshot.records, snapshot.at);
+          this.#listings.set(runId, snapshot.changes, snapshot.records, snapshot.at, snapshot.epoch);
           const fromSnapshot = this.#listings.get(runId, state);
           if (fromSnapshot?.stale) this.#rewarm(runId);
           if (fromSnapshot) return fromSnapshot.records;
@@ -2384,13 +2519,13 @@ var init_azure_records = __esm({
           "warn",
           `listing run ${runId}: no up-to-date listing snapshot in the container, reading the run's records whole (once; later lists use the snapshot and the change log)`
         );
-        return this.#readWhole(runId, state.changes);
+        return this.#readWhole(runId, state);
       }
       /** Reads a run's records whole, caches them and writes the snapshot cold instances start from. */
-      async #readWhole(runId, changes) {
+      async #readWhole(runId, state) {
         const records = await this.#readFinalized(runId);
-        this.#listings.set(runId, changes, records);
-        await this.#snapshots.write(runId, changes, records).catch(() => void 0);
+        this.#listings.set(runId, state.changes, records, void 0, state.epoch);
+        await this.#snapshots.write(runId, state.epoch, state.changes, records).catch(() => void 0);
         return records;
       }
       /** Reads a run whole in the background (one at a time per run); a failure leaves the old listing. */
@@ -2399,7 +2534,7 @@ var init_azure_records = __esm({
         this.#rewarming.add(runId);
         void (async () => {
           const state = await this.#runs.read(runId);
-          await this.#readWhole(runId, state.changes);
+          await this.#readWhole(runId, state);
         })().catch(() => {
         }).finally(() => this.#rewarming.delete(runId));
       }
@@ -2414,6 +2549,29 @@ var init_azure_records = __esm({
           }
         });
         return found.sort((a, b) => a.id - b.id);
+      }
+      /** The retention sweep's care of the per-run blobs (see RunBlobSweep). */
+      tidy() {
+        return this.#tidy.sweep(() => this.#blobIdsByRun());
+      }
+      /** Every record's blob id by run, finalized or not: one List Blobs call per 5,000 records. */
+      async #blobIdsByRun() {
+        const runs = /* @__PURE__ */ new Map();
+        await this.#options.time("list_records", async () => {
+          for await (const item of this.#container.listBlobsFlat({
+            prefix: `${this.#prefix}runs/`,
+            includeMetadata: true
+          })) {
+            const record = decodeMeta(item.metadata?.[RECORD_META]);
+            const runHex = item.name.slice(`${this.#prefix}runs/`.length).split("/")[0] ?? "";
+            const runId = record?.runId ?? Buffer.from(runHex, "hex").toString("utf8");
+            let ids = runs.get(runId);
+            if (!ids) runs.set(runId, ids = { all: /* @__PURE__ */ new Set(), finalized: /* @__PURE__ */ new Set() });
+            ids.all.add(record?.blobId ?? item.name);
+            if (record?.finalized) ids.finalized.add(record.blobId);
+          }
+        });
+        return runs;
       }
       async get(id) {
         if (!Number.isSafeInteger(id) || id < 1) return void 0;
@@ -2604,7 +2762,7 @@ var init_azure_runs = __esm({
 });
 
 // src/server/results/azure/sweep-lease.ts
-import { randomBytes as randomBytes12 } from "node:crypto";
+import { randomBytes as randomBytes13 } from "node:crypto";
 var SWEEP_LEASE_MS, AzureSweepLease;
 var init_sweep_lease = __esm({
   "src/server/results/azure/sweep-lease.ts"() {
@@ -2614,7 +2772,7 @@ var init_sweep_lease = __esm({
     AzureSweepLease = class {
       #blob;
       #time;
-      #holder = randomBytes12(8).toString("hex");
+      #holder = randomBytes13(8).toString("hex");
       #now;
       #leaseMs;
       constructor(blob, time, options = {}) {
@@ -2733,22 +2891,29 @@ var init_azure_store = __esm({
 });
 
 // src/server/legacy/azure/block-ids.ts
-function blockIdOf(offset) {
-  return Buffer.from(`${PREFIX}${String(offset).padStart(DIGITS, "0")}`, "utf8").toString("base64");
+function isSessionId(text) {
+  return text !== null && SESSION.test(text);
 }
-function offsetOf(blockId2) {
-  const text = Buffer.from(blockId2, "base64").toString("utf8");
-  if (!text.startsWith(PREFIX) || text.length !== PREFIX.length + DIGITS) return void 0;
-  const digits = text.slice(PREFIX.length);
-  if (!/^\d+$/.test(digits)) return void 0;
-  const offset = Number(digits);
-  return Number.isSafeInteger(offset) ? offset : void 0;
+function blockIdOf(session, offset) {
+  if (!SESSION.test(session)) throw new RangeError("a block id needs a session id of 24 hex digits");
+  const id = Buffer.alloc(ID_BYTES);
+  MARKER.copy(id, 0);
+  Buffer.from(session, "hex").copy(id, MARKER.length);
+  id.writeBigUInt64BE(BigInt(offset), MARKER.length + 12);
+  return id.toString("base64");
 }
-function tileBlocks(committed, uncommitted, total) {
+function parseBlockId(blockId2) {
+  const id = Buffer.from(blockId2, "base64");
+  if (id.length !== ID_BYTES || !id.subarray(0, MARKER.length).equals(MARKER)) return void 0;
+  const offset = Number(id.readBigUInt64BE(MARKER.length + 12));
+  if (!Number.isSafeInteger(offset)) return void 0;
+  return { session: id.subarray(MARKER.length, MARKER.length + 12).toString("hex"), offset };
+}
+function tileBlocks(committed, uncommitted, total, session) {
   const byOffset = /* @__PURE__ */ new Map();
   for (const block of [...committed, ...uncommitted]) {
-    const offset = offsetOf(block.name);
-    if (offset !== void 0) byOffset.set(offset, block);
+    const parsed = parseBlockId(block.name);
+    if (parsed?.session === session) byOffset.set(parsed.offset, block);
   }
   const ids = [];
   let position = 0;
@@ -2760,12 +2925,35 @@ function tileBlocks(committed, uncommitted, total) {
   }
   return position === total ? ids : void 0;
 }
-var PREFIX, DIGITS;
+var MARKER, ID_BYTES, SESSION, NO_SESSION;
 var init_block_ids = __esm({
   "src/server/legacy/azure/block-ids.ts"() {
     "use strict";
-    PREFIX = "ferry-legacy-";
-    DIGITS = 16;
+    MARKER = Buffer.from("ferry-lg2", "latin1");
+    ID_BYTES = MARKER.length + 12 + 8;
+    SESSION = /^[0-9a-f]{24}$/;
+    NO_SESSION = "0".repeat(24);
+  }
+});
+
+// src/server/legacy/azure/delete-prefix.ts
+async function deletePrefix(container, prefix, time) {
+  const names = [];
+  await time("list_items", async () => {
+    for await (const blob of container.listBlobsFlat({
+      prefix,
+      includeUncommitedBlobs: true
+    })) {
+      names.push(blob.name);
+    }
+  });
+  for (const name of names) {
+    await time("delete_blob", () => container.getBlockBlobClient(name).deleteIfExists());
+  }
+}
+var init_delete_prefix = __esm({
+  "src/server/legacy/azure/delete-prefix.ts"() {
+    "use strict";
   }
 });
 
@@ -2883,6 +3071,7 @@ var init_azure_legacy_files = __esm({
     init_container_items();
     init_layout();
     init_block_ids();
+    init_delete_prefix();
     init_verified_body();
     ITEM_META = "ferryitem";
     MAX_META_CHARS = 6 * 1024;
@@ -2906,11 +3095,12 @@ var init_azure_legacy_files = __esm({
         return `${this.#prefix}${itemKey(path24)}`;
       }
       /**
-       * Stages one chunk and, when it is the file's last, commits the file. `checkSize` is asked
-       * before the commit with the file's previous committed size (0 when new): it throws when the
-       * container would grow beyond its limit.
+       * Stages one chunk of upload `session` and, when it is the file's last, commits the file.
+       * `checkSize` is asked before the commit with the file's previous committed size (0 when new):
+       * it throws when the container would grow beyond its limit, and its undo is run when the
+       * commit then fails.
        */
-      async receive(path24, chunk, req, checkSize2) {
+      async receive(path24, session, chunk, req, checkSize2) {
         const { range } = chunk;
         const length = range.end - range.start;
         if (length > MAX_BLOCK_BYTES2) {
@@ -2932,10 +3122,10 @@ var init_azure_legacy_files = __esm({
         const staging = this.#streaming.getBlockBlobClient(this.#blobName(path24));
         const last = range.end === range.total;
         const whole = range.start === 0 && last && length <= WHOLE_PUT_LIMIT;
-        if (whole) await checkSize2(await this.#committedSize(path24), range.total);
+        const undo = whole ? await checkSize2(await this.#committedSize(path24), range.total) : void 0;
         const body = VerifiedBody.of(req, length, chunk.expectedMd5);
         try {
-          if (whole) {
+          if (undo) {
             await this.#time(
               "put_blob",
               () => staging.upload(() => body, length, {
@@ -2948,28 +3138,36 @@ var init_azure_legacy_files = __esm({
           }
           await this.#time(
             "stage_block",
-            () => staging.stageBlock(blockIdOf(range.start), () => body, length, { abortSignal: body.abort.signal })
+            () => staging.stageBlock(blockIdOf(session, range.start), () => body, length, {
+              abortSignal: body.abort.signal
+            })
           );
         } catch (error2) {
+          await undo?.().catch(() => void 0);
           throw body.failure ?? error2;
         }
-        if (last) await this.#commit(path24, range.total, meta, checkSize2);
+        if (last) await this.#commit(path24, session, range.total, meta, checkSize2);
       }
-      /** Commits the blocks that tile the file; a file with a chunk still missing stays unlisted. */
-      async #commit(path24, total, meta, checkSize2) {
+      /** Commits the session's blocks that tile the file; a file with a chunk still missing stays unlisted. */
+      async #commit(path24, session, total, meta, checkSize2) {
         const blob = this.#container.getBlockBlobClient(this.#blobName(path24));
         const list3 = await this.#time("get_block_list", () => blob.getBlockList("all"));
-        const ids = tileBlocks(list3.committedBlocks ?? [], list3.uncommittedBlocks ?? [], total);
+        const ids = tileBlocks(list3.committedBlocks ?? [], list3.uncommittedBlocks ?? [], total, session);
         if (!ids) return;
-        const previous = (list3.committedBlocks ?? []).reduce((sum, b) => sum + b.size, 0);
-        await checkSize2(previous, total);
-        await this.#time(
-          "commit_block_list",
-          () => blob.commitBlockList(ids, {
-            metadata: { [ITEM_META]: meta },
-            blobHTTPHeaders: { blobContentType: "application/octet-stream" }
-          })
-        );
+        const previous = list3.blobContentLength ?? (list3.committedBlocks ?? []).reduce((sum, b) => sum + b.size, 0);
+        const undo = await checkSize2(previous, total);
+        try {
+          await this.#time(
+            "commit_block_list",
+            () => blob.commitBlockList(ids, {
+              metadata: { [ITEM_META]: meta },
+              blobHTTPHeaders: { blobContentType: "application/octet-stream" }
+            })
+          );
+        } catch (error2) {
+          await undo().catch(() => void 0);
+          throw error2;
+        }
       }
       async #committedSize(path24) {
         return (await this.get(path24))?.total ?? 0;
@@ -3018,29 +3216,272 @@ var init_azure_legacy_files = __esm({
       }
       /** Deletes every blob of the container, committed or only staged. */
       async removeAll() {
-        const names = [];
-        await this.#time("list_items", async () => {
-          for await (const blob of this.#container.listBlobsFlat({
-            prefix: this.#prefix,
-            includeUncommitedBlobs: true
-          })) {
-            names.push(blob.name);
+        await deletePrefix(this.#container, this.#prefix, this.#time);
+      }
+    };
+  }
+});
+
+// src/server/legacy/azure/container-bytes.ts
+var MAX_ATTEMPTS4, ContainerBytes;
+var init_container_bytes = __esm({
+  "src/server/legacy/azure/container-bytes.ts"() {
+    "use strict";
+    init_error_response();
+    init_small_json();
+    MAX_ATTEMPTS4 = 50;
+    ContainerBytes = class {
+      #blob;
+      #time;
+      /** The container's committed bytes as listed, for a container made before this blob existed. */
+      #listed;
+      constructor(blob, time, listed) {
+        this.#blob = blob;
+        this.#time = time;
+        this.#listed = listed;
+      }
+      /** Written by the create of a new container, so its first file needs no listing to count from. */
+      async start() {
+        try {
+          await this.#write(0, { ifNoneMatch: "*" });
+        } catch (error2) {
+          if (!isConflict(error2)) throw error2;
+        }
+      }
+      /**
+       * Counts a file of `total` bytes replacing one of `previous` bytes (0 for a new file), or
+       * refuses it with 413 when the container would hold more than `max` bytes. Returns the undo
+       * of this change, for a commit that then fails.
+       */
+      async add(path24, previous, total, max) {
+        await this.#change(previous, total, (next) => {
+          if (next > max) {
+            throw new ErrorResponse(
+              413,
+              `Storing ${total} more bytes for ${JSON.stringify(path24)} would make the artifact larger than the server's limit of ${max} bytes (maxArtifactBytes)`
+            );
           }
         });
-        for (const name of names) {
-          await this.#time("delete_blob", () => this.#container.getBlockBlobClient(name).deleteIfExists());
+        return () => this.#change(total, previous, () => {
+        });
+      }
+      async #change(previous, total, check) {
+        if (previous === total) return;
+        for (let attempt = 0; attempt < MAX_ATTEMPTS4; attempt++) {
+          const current = await readSmallJson(this.#blob, this.#time);
+          const stored = current?.value?.bytes;
+          const held = typeof stored === "number" && Number.isSafeInteger(stored) && stored >= 0 ? stored : await this.#listed();
+          const next = Math.max(0, held - previous + total);
+          check(next);
+          try {
+            await this.#write(next, current ? { ifMatch: current.etag } : { ifNoneMatch: "*" });
+            return;
+          } catch (error2) {
+            if (!isConflict(error2)) throw error2;
+            await new Promise((resolve2) => setTimeout(resolve2, Math.random() * 10 * (attempt + 1)));
+          }
         }
+        throw new Error(`could not count the artifact's bytes after ${MAX_ATTEMPTS4} concurrent attempts`);
+      }
+      async #write(bytes, conditions) {
+        const body = JSON.stringify({ bytes });
+        await this.#time(
+          "write_container_bytes",
+          () => this.#blob.upload(body, Buffer.byteLength(body), {
+            conditions,
+            blobHTTPHeaders: { blobContentType: "application/json" }
+          })
+        );
+      }
+    };
+  }
+});
+
+// src/server/legacy/azure/upload-sessions.ts
+var MAX_ATTEMPTS5, AzureUploadSessions;
+var init_upload_sessions = __esm({
+  "src/server/legacy/azure/upload-sessions.ts"() {
+    "use strict";
+    init_small_json();
+    init_artifact_store();
+    init_layout();
+    MAX_ATTEMPTS5 = 20;
+    AzureUploadSessions = class {
+      #container;
+      #prefix;
+      #time;
+      #leaseMs;
+      #now;
+      constructor(container, prefix, options) {
+        this.#container = container;
+        this.#prefix = prefix;
+        this.#time = options.time;
+        this.#leaseMs = options.leaseMs ?? DEFAULT_SESSION_LEASE_MS;
+        this.#now = options.now ?? Date.now;
+      }
+      /** Stores a new session, handed out by a create. */
+      async open(containerId, session) {
+        await this.#writeSession(
+          containerId,
+          session,
+          { active: this.#now(), lost: false },
+          { ifNoneMatch: "*" }
+        );
+      }
+      /**
+       * Records that `session` writes `path`, or refuses (409) when another session still live writes
+       * it: that one came first and keeps the file; this one is marked lost and every later write of
+       * it is refused too, so no artifact mixes the two uploads. `first` says the chunk starts the
+       * file (its claim is most likely new: try to create it before reading it).
+       *
+       * The session blobs are where races are settled. This session is renewed (conditionally)
+       * before it claims anything, and a claim whose session is no longer live is taken over only
+       * after that session is marked lost with If-Match on the very state judged: of an upload
+       * coming back to life and one taking its file over, exactly one conditional write lands, so
+       * they never both write the file.
+       */
+      async claim(target, path24, session, first) {
+        const mine = await this.#readSession(target.containerId, session);
+        if (!mine) return;
+        if (mine.state.lost) throw raceLost(target.name, path24, true);
+        await this.#renew(target, path24, session, mine);
+        const blob = this.#container.getBlockBlobClient(this.#claimBlob(target.containerId, path24));
+        const body = JSON.stringify({ session });
+        let owner = first ? void 0 : await this.#readClaim(target.containerId, path24);
+        for (let attempt = 0; attempt < MAX_ATTEMPTS5; attempt++) {
+          if (owner?.session === session) return;
+          if (owner) {
+            const other = await this.#readSession(target.containerId, owner.session);
+            if (other && this.#isLive(other.state, target.closedAt)) {
+              await this.#markLost(target.containerId, session);
+              throw raceLost(target.name, path24, false);
+            }
+            if (other && !other.state.lost && !await this.#fence(target.containerId, owner.session, other)) {
+              owner = await this.#readClaim(target.containerId, path24);
+              continue;
+            }
+          }
+          try {
+            await this.#time(
+              "write_upload_claim",
+              () => blob.upload(body, Buffer.byteLength(body), {
+                conditions: owner ? { ifMatch: owner.etag } : { ifNoneMatch: "*" },
+                blobHTTPHeaders: { blobContentType: "application/json" }
+              })
+            );
+            return;
+          } catch (error2) {
+            if (!isConflict(error2)) throw error2;
+            owner = await this.#readClaim(target.containerId, path24);
+          }
+        }
+        throw new Error(`could not claim ${JSON.stringify(path24)} after ${MAX_ATTEMPTS5} concurrent attempts`);
+      }
+      /**
+       * Marks a session that is no longer live as lost before its file is taken over, if its state
+       * is still the one judged (`judged.etag`): false when it wrote meanwhile. An upload whose file
+       * was taken over may write nothing more, as one that lost a race.
+       */
+      async #fence(containerId, session, judged) {
+        try {
+          await this.#writeSession(
+            containerId,
+            session,
+            { ...judged.state, lost: true },
+            { ifMatch: judged.etag }
+          );
+          return true;
+        } catch (error2) {
+          if (isConflict(error2)) return false;
+          throw error2;
+        }
+      }
+      /**
+       * Keeps the session live: written when a quarter of the lease has passed since its last write
+       * (so it is live at least three quarters of the lease after its last chunk), or when a PATCH
+       * closed it since (a session that writes after a PATCH is open again).
+       */
+      async #renew(target, path24, session, mine) {
+        const now = this.#now();
+        const closed = target.closedAt !== void 0 && mine.state.active <= target.closedAt;
+        if (!closed && now - mine.state.active < this.#leaseMs / 4) return;
+        try {
+          await this.#writeSession(
+            target.containerId,
+            session,
+            { active: now, lost: false },
+            { ifMatch: mine.etag }
+          );
+        } catch (error2) {
+          if (!isConflict(error2)) throw error2;
+          const again = await this.#readSession(target.containerId, session);
+          if (again?.state.lost) throw raceLost(target.name, path24, true);
+        }
+      }
+      #isLive(state, closedAt) {
+        return !state.lost && this.#now() - state.active < this.#leaseMs && (closedAt === void 0 || state.active > closedAt);
+      }
+      /** Marks this session lost (it came second for a file): retried over its own concurrent renewals. */
+      async #markLost(containerId, session) {
+        for (let attempt = 0; attempt < MAX_ATTEMPTS5; attempt++) {
+          const current = await this.#readSession(containerId, session);
+          if (!current || current.state.lost) return;
+          try {
+            await this.#writeSession(
+              containerId,
+              session,
+              { ...current.state, lost: true },
+              { ifMatch: current.etag }
+            );
+            return;
+          } catch (error2) {
+            if (!isConflict(error2)) throw error2;
+          }
+        }
+      }
+      async #readSession(containerId, session) {
+        const found = await readSmallJson(
+          this.#container.getBlockBlobClient(this.#sessionBlob(containerId, session)),
+          this.#time
+        );
+        const value = found?.value;
+        if (!found || typeof value?.active !== "number" || typeof value.lost !== "boolean") return void 0;
+        return { state: { active: value.active, lost: value.lost }, etag: found.etag };
+      }
+      async #readClaim(containerId, path24) {
+        const found = await readSmallJson(
+          this.#container.getBlockBlobClient(this.#claimBlob(containerId, path24)),
+          this.#time
+        );
+        const session = found?.value?.session;
+        return found ? { session: typeof session === "string" ? session : "", etag: found.etag } : void 0;
+      }
+      async #writeSession(containerId, session, state, conditions) {
+        const body = JSON.stringify(state);
+        await this.#time(
+          "write_upload_session",
+          () => this.#container.getBlockBlobClient(this.#sessionBlob(containerId, session)).upload(body, Buffer.byteLength(body), {
+            conditions,
+            blobHTTPHeaders: { blobContentType: "application/json" }
+          })
+        );
+      }
+      #sessionBlob(containerId, session) {
+        return `${this.#prefix}legacy/uploads/${containerId}/sessions/${session}`;
+      }
+      #claimBlob(containerId, path24) {
+        return `${this.#prefix}legacy/uploads/${containerId}/claims/${itemKey(path24)}`;
       }
     };
   }
 });
 
 // src/server/legacy/azure/azure-legacy-store.ts
-import { randomBytes as randomBytes13 } from "node:crypto";
+import { randomBytes as randomBytes14 } from "node:crypto";
 function decodeMeta3(value) {
   return decodeMetaRecord(value, 16384, isArtifactRecord);
 }
-var RECORD_META2, MAX_ATTEMPTS4, MAX_CACHED_POINTERS, MAX_COUNTED_CONTAINERS, AzureLegacyStore;
+var RECORD_META2, MAX_ATTEMPTS6, MAX_CACHED_POINTERS, AzureLegacyStore;
 var init_azure_legacy_store = __esm({
   "src/server/legacy/azure/azure-legacy-store.ts"() {
     "use strict";
@@ -3049,10 +3490,13 @@ var init_azure_legacy_store = __esm({
     init_small_json();
     init_artifact_store();
     init_azure_legacy_files();
+    init_block_ids();
+    init_container_bytes();
+    init_delete_prefix();
+    init_upload_sessions();
     RECORD_META2 = "ferrylegacy";
-    MAX_ATTEMPTS4 = 20;
+    MAX_ATTEMPTS6 = 20;
     MAX_CACHED_POINTERS = 1e4;
-    MAX_COUNTED_CONTAINERS = 1e3;
     AzureLegacyStore = class {
       kind = "azure_blob";
       limits;
@@ -3061,9 +3505,9 @@ var init_azure_legacy_store = __esm({
       #prefix;
       #time;
       #ids;
+      #sessions;
+      #now;
       #pointers = /* @__PURE__ */ new Map();
-      /** Committed bytes per container: listed once, then kept current by this instance's commits. */
-      #held = /* @__PURE__ */ new Map();
       constructor(container, streaming, prefix, options) {
         this.#container = container;
         this.#streaming = streaming;
@@ -3071,6 +3515,12 @@ var init_azure_legacy_store = __esm({
         this.#time = options.time;
         this.limits = options.limits;
         this.#ids = new AzureIdCounter(container.getBlockBlobClient(`${prefix}legacy/counter`), options.time);
+        this.#now = options.now ?? Date.now;
+        this.#sessions = new AzureUploadSessions(container, prefix, {
+          time: options.time,
+          now: this.#now,
+          ...options.sessionLeaseMs !== void 0 ? { leaseMs: options.sessionLeaseMs } : {}
+        });
       }
       async get(containerId) {
         return (await this.#readById(containerId))?.record;
@@ -3079,13 +3529,14 @@ var init_azure_legacy_store = __esm({
         return this.#listRecords(`${this.#prefix}legacy/runs/${hex(runId)}/`);
       }
       async create(runId, name, retentionDays) {
-        const session = randomBytes13(12).toString("hex");
-        for (let attempt = 0; attempt < MAX_ATTEMPTS4; attempt++) {
+        const session = randomBytes14(12).toString("hex");
+        for (let attempt = 0; attempt < MAX_ATTEMPTS6; attempt++) {
           const found = await this.#read(runId, name);
           if (found) {
             const record2 = await this.#reopen(found);
-            if (record2) return { record: record2, created: false, session };
-            continue;
+            if (!record2) continue;
+            await this.#sessions.open(record2.containerId, session);
+            return { record: record2, created: false, session };
           }
           const max = this.limits.maxArtifactsPerRun;
           if ((await this.list(runId)).length >= max) {
@@ -3106,16 +3557,19 @@ var init_azure_legacy_store = __esm({
             updatedAt: now
           };
           await this.#write(this.#pointerBlob(containerId), { runId, name }, { ifNoneMatch: "*" });
+          await this.#bytes(containerId).start();
           try {
             await this.#write(this.#recordBlob(runId, name), record, { ifNoneMatch: "*" }, true);
+            await this.#sessions.open(containerId, session);
             return { record, created: true, session };
           } catch (error2) {
+            await this.#deleteQuietly(this.#bytesBlob(containerId));
             await this.#deleteQuietly(this.#pointerBlob(containerId));
             if (!isConflict(error2)) throw error2;
           }
         }
         throw new Error(
-          `could not create artifact ${JSON.stringify(name)} after ${MAX_ATTEMPTS4} concurrent attempts`
+          `could not create artifact ${JSON.stringify(name)} after ${MAX_ATTEMPTS6} concurrent attempts`
         );
       }
       /**
@@ -3133,40 +3587,46 @@ var init_azure_legacy_store = __esm({
           throw error2;
         }
       }
-      async receive(artifact, path24, _session, chunk, req) {
+      /**
+       * Stores one chunk. First, before a byte is written, the upload's session claims the file
+       * (AzureUploadSessions.claim): a concurrent upload of the same name writing it wins (409).
+       * The chunk's block carries the session, so only this upload's blocks make the file.
+       */
+      async receive(artifact, path24, session, chunk, req) {
+        const tracked = isSessionId(session) ? session : void 0;
+        if (tracked) {
+          const closedAt = artifact.closedAt;
+          await this.#sessions.claim(
+            {
+              containerId: artifact.containerId,
+              name: artifact.name,
+              closedAt: typeof closedAt === "number" ? closedAt : void 0
+            },
+            path24,
+            tracked,
+            chunk.range.start === 0
+          );
+        }
         const files = this.#files(artifact.containerId);
+        const bytes = this.#bytes(artifact.containerId);
         await files.receive(
           path24,
+          tracked ?? NO_SESSION,
           chunk,
           req,
-          (previous, total) => this.#checkSize(artifact.containerId, files, path24, previous, total)
+          (previous, total) => bytes.add(path24, previous, total, this.limits.maxArtifactBytes)
         );
       }
       /**
-       * Bounds the container's committed bytes by maxArtifactBytes before a file is committed. The
-       * count is listed from storage once per container and instance, then kept by this instance's
-       * commits (a listing per file would make a many-file upload quadratic): with several instances
-       * writing one container, each bounds what it knows of.
+       * The container's committed bytes, bounded by maxArtifactBytes across instances. A container
+       * created before that count existed is counted from its listing once, by whichever instance
+       * commits into it first.
        */
-      async #checkSize(containerId, files, path24, previous, total) {
-        let held = this.#held.get(containerId);
-        if (!held) {
-          if (this.#held.size >= MAX_COUNTED_CONTAINERS) this.#held.clear();
-          held = files.all().then((items) => items.reduce((sum, item) => sum + item.total, 0));
-          held.catch(() => this.#held.delete(containerId));
-          this.#held.set(containerId, held);
-        }
-        const max = this.limits.maxArtifactBytes;
-        const next = await held - previous + total;
-        if (next > max) {
-          throw new ErrorResponse(
-            413,
-            `Storing ${total} more bytes for ${JSON.stringify(path24)} would make the artifact larger than the server's limit of ${max} bytes (maxArtifactBytes)`
-          );
-        }
-        this.#held.set(
-          containerId,
-          held.then((bytes) => bytes - previous + total)
+      #bytes(containerId) {
+        return new ContainerBytes(
+          this.#container.getBlockBlobClient(this.#bytesBlob(containerId)),
+          this.#time,
+          () => this.#files(containerId).all().then((items) => items.reduce((sum, item) => sum + item.total, 0))
         );
       }
       files(artifact) {
@@ -3177,7 +3637,7 @@ var init_azure_legacy_store = __esm({
       }
       /** As ArtifactStore.patchSize: the larger of the client's size and the files the container holds. */
       async patchSize(runId, name, size) {
-        for (let attempt = 0; attempt < MAX_ATTEMPTS4; attempt++) {
+        for (let attempt = 0; attempt < MAX_ATTEMPTS6; attempt++) {
           const found = await this.#read(runId, name);
           if (!found) return void 0;
           const held = (await this.#files(found.record.containerId).all()).reduce(
@@ -3187,7 +3647,8 @@ var init_azure_legacy_store = __esm({
           const next = {
             ...found.record,
             size: Math.max(size, held),
-            updatedAt: (/* @__PURE__ */ new Date()).toISOString()
+            updatedAt: (/* @__PURE__ */ new Date()).toISOString(),
+            closedAt: this.#now()
           };
           try {
             await this.#write(this.#recordBlob(runId, name), next, { ifMatch: found.etag }, true);
@@ -3197,7 +3658,7 @@ var init_azure_legacy_store = __esm({
           }
         }
         throw new Error(
-          `could not finalize artifact ${JSON.stringify(name)} after ${MAX_ATTEMPTS4} concurrent attempts`
+          `could not finalize artifact ${JSON.stringify(name)} after ${MAX_ATTEMPTS6} concurrent attempts`
         );
       }
       async expired(now) {
@@ -3223,8 +3684,8 @@ var init_azure_legacy_store = __esm({
         }
         await this.#deleteQuietly(this.#pointerBlob(containerId));
         this.#pointers.delete(containerId);
-        this.#held.delete(containerId);
         await this.#files(containerId).removeAll();
+        await deletePrefix(this.#container, this.#uploadsPrefix(containerId), this.#time);
         return found.record;
       }
       async close() {
@@ -3266,6 +3727,13 @@ var init_azure_legacy_store = __esm({
       }
       #recordBlob(runId, name) {
         return `${this.#prefix}legacy/runs/${hex(runId)}/${hex(name)}`;
+      }
+      /** Per-container upload state: the committed bytes, and the upload sessions and file claims. */
+      #uploadsPrefix(containerId) {
+        return `${this.#prefix}legacy/uploads/${containerId}/`;
+      }
+      #bytesBlob(containerId) {
+        return `${this.#uploadsPrefix(containerId)}bytes`;
       }
       #pointerBlob(containerId) {
         return `${this.#prefix}legacy/containers/${containerId}`;
@@ -6172,6 +6640,7 @@ async function saveResponse(res, file, artifactName, stall, meterFor) {
     if (small) chunks.push(chunk);
   });
   let bytesWritten = 0;
+  let out;
   try {
     if (small) {
       await finished(res);
@@ -6189,16 +6658,17 @@ async function saveResponse(res, file, artifactName, stall, meterFor) {
         count(chunk.length);
         if (stopped !== void 0) gunzip.destroy(stopped);
       });
-      const out = createWriteStream(file.staging, { highWaterMark: 1024 * 1024 });
+      out = createWriteStream(file.staging, { highWaterMark: 1024 * 1024 });
       await pipeline(res, gunzip, out);
       bytesWritten = out.bytesWritten;
     } else {
-      const out = createWriteStream(file.staging, { highWaterMark: RAW_WRITE_BUFFER_BYTES });
+      out = createWriteStream(file.staging, { highWaterMark: RAW_WRITE_BUFFER_BYTES });
       await pipeline(res, out);
       bytesWritten = out.bytesWritten;
     }
   } catch (error2) {
     meter.discard();
+    if (out !== void 0) await closedStream(out);
     if (stopped !== void 0) throw stopped;
     if (error2 instanceof StalledTransferError) throw error2;
     if (findResourceFailure(error2)) {
@@ -6249,6 +6719,11 @@ async function saveResponse(res, file, artifactName, stall, meterFor) {
     );
   }
   return bytesWritten;
+}
+async function closedStream(out) {
+  if (out.closed) return;
+  out.destroy();
+  await new Promise((resolve2) => out.once("close", () => resolve2()));
 }
 var RAW_WRITE_BUFFER_BYTES = 256 * 1024;
 function isZlibError(error2) {
@@ -8505,9 +8980,15 @@ var METHOD_NAMES = {
 };
 var CP437_HIGH = "\xC7\xFC\xE9\xE2\xE4\xE0\xE5\xE7\xEA\xEB\xE8\xEF\xEE\xEC\xC4\xC5\xC9\xE6\xC6\xF4\xF6\xF2\xFB\xF9\xFF\xD6\xDC\xA2\xA3\xA5\u20A7\u0192\xE1\xED\xF3\xFA\xF1\xD1\xAA\xBA\xBF\u2310\xAC\xBD\xBC\xA1\xAB\xBB\u2591\u2592\u2593\u2502\u2524\u2561\u2562\u2556\u2555\u2563\u2551\u2557\u255D\u255C\u255B\u2510\u2514\u2534\u252C\u251C\u2500\u253C\u255E\u255F\u255A\u2554\u2569\u2566\u2560\u2550\u256C\u2567\u2568\u2564\u2565\u2559\u2558\u2552\u2553\u256B\u256A\u2518\u250C\u2588\u2584\u258C\u2590\u2580\u03B1\xDF\u0393\u03C0\u03A3\u03C3\xB5\u03C4\u03A6\u0398\u03A9\u03B4\u221E\u03C6\u03B5\u2229\u2261\xB1\u2265\u2264\u2320\u2321\xF7\u2248\xB0\u2219\xB7\u221A\u207F\xB2\u25A0\xA0";
 function decodeCp437(bytes) {
-  let out = "";
-  for (const byte of bytes) out += byte < 128 ? String.fromCharCode(byte) : CP437_HIGH.charAt(byte - 128);
-  return out;
+  if (bytes.every((byte) => byte < 128)) {
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
+  }
+  const chars = new Array(bytes.length);
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i];
+    chars[i] = byte < 128 ? String.fromCharCode(byte) : CP437_HIGH.charAt(byte - 128);
+  }
+  return chars.join("");
 }
 var UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 function corrupt(message) {
@@ -14937,6 +15418,8 @@ var RetentionSweeper = class {
     deletedBytes: 0,
     evictedArtifacts: 0,
     evictedBytes: 0,
+    runStateCorrections: 0,
+    runBlobsDeleted: 0,
     failures: 0,
     lastRunAt: null,
     lastDurationMs: null
@@ -15039,6 +15522,11 @@ var RetentionSweeper = class {
             this.#stats.evictedBytes += sizeOf(removed);
           }
         }
+      }
+      const tidied = await this.#index.tidy?.();
+      if (tidied) {
+        this.#stats.runStateCorrections += tidied.corrections;
+        this.#stats.runBlobsDeleted += tidied.deleted;
       }
     } catch (error2) {
       this.#stats.failures++;
@@ -16652,7 +17140,9 @@ var NO_SWEEPS = Object.freeze({
   runs: 0,
   deletedArtifacts: 0,
   deletedBytes: 0,
-  lastRunSeconds: 0
+  lastRunSeconds: 0,
+  runStateCorrections: 0,
+  runBlobsDeleted: 0
 });
 var ServerMetrics = class {
   instance;
@@ -16707,6 +17197,18 @@ var ServerMetrics = class {
   );
   #sweepBytes = this.#registry.add(
     new Counter("ferry_sweep_deleted_bytes_total", "Bytes of the artifacts deleted by retention sweeps.")
+  );
+  #sweepCorrections = this.#registry.add(
+    new Counter(
+      "ferry_sweep_run_state_corrections_total",
+      "Per-run state blobs whose drifted counts retention sweeps corrected."
+    )
+  );
+  #sweepRunBlobs = this.#registry.add(
+    new Counter(
+      "ferry_sweep_run_blobs_deleted_total",
+      "Per-run state and listing blobs retention sweeps deleted with runs whose artifacts are all gone."
+    )
   );
   #sweepLast = this.#registry.add(
     new Gauge(
@@ -16831,6 +17333,9 @@ var ServerMetrics = class {
     this.#sweepRuns.inc(sweep, live.sweep.runs - this.#sweepRuns.get(sweep));
     this.#sweepDeleted.inc(sweep, live.sweep.deletedArtifacts - this.#sweepDeleted.get(sweep));
     this.#sweepBytes.inc(sweep, live.sweep.deletedBytes - this.#sweepBytes.get(sweep));
+    const corrections = live.sweep.runStateCorrections ?? 0;
+    this.#sweepCorrections.inc(sweep, corrections - this.#sweepCorrections.get(sweep));
+    this.#sweepRunBlobs.inc(sweep, (live.sweep.runBlobsDeleted ?? 0) - this.#sweepRunBlobs.get(sweep));
     this.#sweepLast.set(sweep, live.sweep.lastRunSeconds);
     return this.#registry.render();
   }
@@ -17032,7 +17537,9 @@ function sweepMetrics(stats) {
     runs: stats.runs,
     deletedArtifacts: stats.deletedArtifacts + stats.evictedArtifacts,
     deletedBytes: stats.deletedBytes + stats.evictedBytes,
-    lastRunSeconds: stats.lastRunAt === null ? 0 : Math.floor(Date.parse(stats.lastRunAt) / 1e3)
+    lastRunSeconds: stats.lastRunAt === null ? 0 : Math.floor(Date.parse(stats.lastRunAt) / 1e3),
+    runStateCorrections: stats.runStateCorrections,
+    runBlobsDeleted: stats.runBlobsDeleted
   };
 }
 
@@ -18474,7 +18981,7 @@ function countedResponse(res, stats) {
 }
 
 // src/transport/remembered-answers.ts
-import { createHash as createHash17, randomBytes as randomBytes14 } from "node:crypto";
+import { createHash as createHash17, randomBytes as randomBytes15 } from "node:crypto";
 import { open as open22, rename as rename6, rm as rm13 } from "node:fs/promises";
 import path19 from "node:path";
 
@@ -18707,7 +19214,7 @@ var RememberedAnswers = class _RememberedAnswers {
     const live = Object.entries(state.limits).filter(([, value]) => Date.parse(value.resetAt) > now).sort(([, a], [, b]) => Date.parse(b.resetAt) - Date.parse(a.resetAt)).slice(0, MAX_ENTRIES);
     const text = `${JSON.stringify({ version: 1, limits: Object.fromEntries(live) }, null, 1)}
 `;
-    const temp = `${this.#file}.${process.pid}.${randomBytes14(4).toString("hex")}`;
+    const temp = `${this.#file}.${process.pid}.${randomBytes15(4).toString("hex")}`;
     try {
       const handle = await open22(temp, "wx", 384);
       try {
