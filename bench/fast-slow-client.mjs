@@ -58,7 +58,5 @@ const cpu = process.cpuUsage(cpuBefore);
 if (result.size !== spec.size || result.sha256 !== spec.sha256) {
   throw new Error(`wrong bytes: ${result.size} bytes, sha256 ${result.sha256}`);
 }
-process.stdout.write(
-  `${JSON.stringify({ seconds, user: cpu.user / 1e6, system: cpu.system / 1e6 })}\n`,
-);
+process.stdout.write(`${JSON.stringify({ seconds, user: cpu.user / 1e6, system: cpu.system / 1e6 })}\n`);
 process.exit(0);

@@ -17,6 +17,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import { cpSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -52,7 +53,10 @@ const tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-fast-slow-bench-'));
 // packages still resolve.
 const libDir = path.join(REPO, '.bench', `lib-fast-slow-${process.pid}`);
 cpSync(values.lib ? path.resolve(values.lib) : path.join(REPO, 'lib'), libDir, { recursive: true });
-const cleanups = [() => rm(tmp, { recursive: true, force: true }), () => rm(libDir, { recursive: true, force: true })];
+const cleanups = [
+  () => rm(tmp, { recursive: true, force: true }),
+  () => rm(libDir, { recursive: true, force: true }),
+];
 
 const azurite = await startAzurite(REPO);
 cleanups.push(() => azurite.stop());
@@ -105,14 +109,25 @@ async function startServerProcess(container, fastDir) {
   };
 }
 
-async function twirp(url, method, body) {
-  const res = await fetch(`${url}${TWIRP}/${method}`, {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
+function twirp(url, method, body) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      `${url}${TWIRP}/${method}`,
+      { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' } },
+      (res) => {
+        const chunks = [];
+        res.on('data', (chunk) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (res.statusCode !== 200) reject(new Error(`${method}: HTTP ${res.statusCode} ${text}`));
+          else resolve(JSON.parse(text));
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
   });
-  if (!res.ok) throw new Error(`${method}: HTTP ${res.status} ${await res.text()}`);
-  return res.json();
 }
 
 /** A random blob of `size` bytes as a finalized artifact; uploaded past the cap (setup only). */
@@ -131,7 +146,12 @@ async function uploadArtifact(container, name, size) {
     }
     await new BlockBlobClient(direct).uploadStream(Readable.from(chunks()), 8 * MiB, 4);
     const sha256 = hash.digest('hex');
-    await twirp(server.url, 'FinalizeArtifact', { ...IDS, name, size: String(size), hash: `sha256:${sha256}` });
+    await twirp(server.url, 'FinalizeArtifact', {
+      ...IDS,
+      name,
+      size: String(size),
+      hash: `sha256:${sha256}`,
+    });
     return sha256;
   } finally {
     await server.stop();
@@ -199,7 +219,9 @@ try {
     }
   }
   log('\nmedians:');
-  log('| size | mode | wall s | MB/s | client user/sys s | server user/sys s | server peak RSS MiB | Azurite user/sys s |');
+  log(
+    '| size | mode | wall s | MB/s | client user/sys s | server user/sys s | server peak RSS MiB | Azurite user/sys s |',
+  );
   log('|---|---|---:|---:|---:|---:|---:|---:|');
   const groups = new Map();
   for (const row of rows) {
