@@ -1,0 +1,130 @@
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { readWhole, type SlowRangePolicy } from '../../src/server/results/fast-slow/slow-ranges.js';
+
+// The miss path's slow-store reader: one stream while it is fast, parallel ranges handed on in
+// order once its first part came slowly, bounded in connections, every stream closed when the
+// reader stops.
+
+const POLICY: SlowRangePolicy = { rangeBytes: 1000, connections: 3, slowBytesPerSecond: 1e6 };
+
+interface Call {
+  start: number;
+  end: number;
+  stream: Readable;
+}
+
+/** A slow store over `blob`: each read a Readable of 100-byte chunks, one per macrotask. */
+function store(blob: Buffer, options: { failAt?: number } = {}) {
+  const calls: Call[] = [];
+  let open = 0;
+  const read = (start: number, end: number): Promise<AsyncIterable<Buffer>> => {
+    async function* chunks(): AsyncGenerator<Buffer> {
+      for (let at = start; at <= end; at += 100) {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (options.failAt !== undefined && at === options.failAt) throw new Error('slow store failed');
+        yield blob.subarray(at, Math.min(at + 100, end + 1));
+      }
+    }
+    const stream = Readable.from(chunks(), { objectMode: false, highWaterMark: 100 });
+    open++;
+    stream.once('close', () => open--);
+    calls.push({ start, end, stream });
+    return Promise.resolve(stream);
+  };
+  return { read, calls, open: () => open };
+}
+
+/** A clock that advances `msPerCall` every time it is read: the first stream's rate is fixed. */
+function clock(msPerCall: number): () => number {
+  let t = 0;
+  return () => (t += msPerCall);
+}
+
+async function collect(source: AsyncIterable<Buffer>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of source) parts.push(chunk);
+  return Buffer.concat(parts);
+}
+
+it('reads a fast slow store as one stream, to the end', async () => {
+  const blob = randomBytes(10_000);
+  const slow = store(blob);
+  // 1000 bytes in 0.1 ms: far above 1 MB/s.
+  const got = await collect((await readWhole(slow.read, blob.length, POLICY, clock(0.1)))!);
+  expect(got.equals(blob)).toBe(true);
+  expect(slow.calls.map(({ start, end }) => [start, end])).toEqual([[0, 9_999]]);
+});
+
+it('splits a slow one after its first range: the rest in ranges, at most `connections` at once, in order', async () => {
+  const blob = randomBytes(10_500);
+  const slow = store(blob);
+  // 1000 bytes in 10 s: 100 B/s, below 1 MB/s.
+  const source = (await readWhole(slow.read, blob.length, POLICY, clock(10_000)))!;
+  const parts: Buffer[] = [];
+  let received = 0;
+  for await (const chunk of source) {
+    if (received >= 1000) {
+      // Ranges started so far: the one being handed on and at most two after it.
+      const handing = Math.floor((received - 1000) / 1000);
+      expect(slow.calls.length - 1).toBeLessThanOrEqual(handing + POLICY.connections);
+    }
+    parts.push(chunk);
+    received += chunk.length;
+  }
+  expect(Buffer.concat(parts).equals(blob)).toBe(true);
+  expect(slow.calls.map(({ start, end }) => [start, end])).toEqual([
+    [0, 10_499],
+    ...[1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000].map((s) => [s, s + 999]),
+    [10_000, 10_499],
+  ]);
+  // The first stream is closed when the ranges start; then three ranges at a time.
+  expect(slow.calls[0]?.stream.destroyed).toBe(true);
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(slow.open()).toBe(0);
+});
+
+it('leaves a small blob to one stream whatever its speed', async () => {
+  const blob = randomBytes(2_500);
+  const slow = store(blob);
+  const got = await collect((await readWhole(slow.read, blob.length, POLICY, clock(10_000)))!);
+  expect(got.equals(blob)).toBe(true);
+  expect(slow.calls).toHaveLength(1);
+});
+
+it('a failing range fails the read and closes every other range', async () => {
+  const blob = randomBytes(10_000);
+  const slow = store(blob, { failAt: 3_500 });
+  const source = (await readWhole(slow.read, blob.length, POLICY, clock(10_000)))!;
+  await expect(collect(source)).rejects.toThrow('slow store failed');
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(slow.calls.every((call) => call.stream.destroyed)).toBe(true);
+});
+
+it('a reader that stops (the client went away) closes every range still reading', async () => {
+  const blob = randomBytes(10_000);
+  const slow = store(blob);
+  const source = (await readWhole(slow.read, blob.length, POLICY, clock(10_000)))!;
+  let received = 0;
+  for await (const chunk of source) {
+    received += chunk.length;
+    if (received >= 2_500) break;
+  }
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(slow.calls.length).toBeGreaterThan(2);
+  expect(slow.calls.every((call) => call.stream.destroyed)).toBe(true);
+  expect(slow.open()).toBe(0);
+});
+
+it('a range the store answers short is an error, not a silently short blob', async () => {
+  const blob = randomBytes(10_000);
+  const slow = store(blob);
+  const shortRead = (start: number, end: number): Promise<AsyncIterable<Buffer>> =>
+    slow.read(start, start === 4000 ? end - 10 : end);
+  const source = (await readWhole(shortRead, blob.length, POLICY, clock(10_000)))!;
+  await expect(collect(source)).rejects.toThrow(/sent 990 bytes where 1000/);
+});
+
+it('is undefined when the blob is gone', async () => {
+  expect(await readWhole(() => Promise.resolve(undefined), 10_000, POLICY)).toBeUndefined();
+});

@@ -1,0 +1,191 @@
+import { performance } from 'node:perf_hooks';
+
+/** Bytes `start..end` (inclusive) of one blob of the slow store; undefined when it is gone. */
+export type ReadRange = (start: number, end: number) => Promise<AsyncIterable<Buffer> | undefined>;
+
+/**
+ * When a whole read of the slow store is split into parallel ranges. Blob stores cap a single
+ * stream (Azure's per-connection throughput is a fraction of the account's), so a slow first
+ * stream is a cap worth getting around; a fast one (a local disk, a near store) is read alone.
+ */
+export interface SlowRangePolicy {
+  /** Size of each range, and of the first stream's part that is timed. */
+  rangeBytes: number;
+  /** Ranges read at once; also how many are held in memory at most (`connections × rangeBytes`). */
+  connections: number;
+  /** A first `rangeBytes` arriving at least this fast (bytes/s) is read on to the end alone. */
+  slowBytesPerSecond: number;
+}
+
+export const DEFAULT_SLOW_RANGES: Readonly<SlowRangePolicy> = Object.freeze({
+  rangeBytes: 8 * 1024 * 1024,
+  // Four at once: about 4x one capped stream, with at most 32 MiB held, well inside the
+  // server's memory budget; more gains little once the client or the fast disk is the limit.
+  connections: 4,
+  // As the SDK's own ranged download decides (DEFAULT_RANGE_POLICY.fastBytesPerSecond).
+  slowBytesPerSecond: 50e6,
+});
+
+/**
+ * The whole blob (`size` bytes) from the slow store, in order. It is read as one stream; when
+ * its first `rangeBytes` came slower than `slowBytesPerSecond`, that stream is closed and the
+ * rest is read in ranges, `connections` at a time, handed on in order. Undefined when the blob
+ * is gone (before anything was sent, so the answer is a clean 404).
+ */
+export async function readWhole(
+  read: ReadRange,
+  size: number,
+  policy: SlowRangePolicy = DEFAULT_SLOW_RANGES,
+  now: () => number = () => performance.now(),
+): Promise<AsyncIterable<Buffer> | undefined> {
+  const first = await read(0, size - 1);
+  if (!first) return undefined;
+  // Splitting pays only when at least two ranges are left to read side by side.
+  if (policy.connections < 2 || size < 3 * policy.rangeBytes) return first;
+  return firstThenRanges(first, read, size, policy, now);
+}
+
+async function* firstThenRanges(
+  first: AsyncIterable<Buffer>,
+  read: ReadRange,
+  size: number,
+  policy: SlowRangePolicy,
+  now: () => number,
+): AsyncGenerator<Buffer> {
+  const started = now();
+  const iterator = first[Symbol.asyncIterator]();
+  let received = 0;
+  let split = false;
+  try {
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) break;
+      const chunk = next.value;
+      if (received + chunk.length < policy.rangeBytes || received >= policy.rangeBytes) {
+        received += chunk.length;
+        yield chunk;
+        continue;
+      }
+      // This chunk completes the timed part: decide between reading on and splitting.
+      const seconds = Math.max(now() - started, 1) / 1000;
+      const rate = (received + chunk.length) / seconds;
+      if (rate >= policy.slowBytesPerSecond) {
+        received += chunk.length;
+        yield chunk;
+        continue;
+      }
+      const keep = policy.rangeBytes - received;
+      split = true;
+      if (keep > 0) yield chunk.subarray(0, keep);
+      received = policy.rangeBytes;
+      break;
+    }
+  } finally {
+    // Closes the first stream: its connection's remaining bytes belong to the ranges.
+    await iterator.return?.();
+  }
+  if (split) yield* inRanges(read, received, size, policy);
+  else if (received !== size) throw shortRead(received, size);
+}
+
+/** Bytes `from..size-1` in ranges read `connections` at a time, handed on in order. */
+async function* inRanges(
+  read: ReadRange,
+  from: number,
+  size: number,
+  policy: SlowRangePolicy,
+): AsyncGenerator<Buffer> {
+  const starts: number[] = [];
+  for (let start = from; start < size; start += policy.rangeBytes) starts.push(start);
+  const fetches: RangeFetch[] = [];
+  try {
+    for (let index = 0; index < starts.length; index++) {
+      // The one being handed on and the ones after it, up to `connections` at once.
+      while (fetches.length < Math.min(starts.length, index + policy.connections)) {
+        const start = starts[fetches.length] as number;
+        fetches.push(new RangeFetch(read, start, Math.min(start + policy.rangeBytes, size) - 1));
+      }
+      yield* (fetches[index] as RangeFetch).drain();
+    }
+  } finally {
+    // The client went away or a range failed: stop every range still reading.
+    for (const fetch of fetches) fetch.cancel();
+  }
+}
+
+/**
+ * One range being read in the background: its bytes are kept until handed on, so a range ahead
+ * of the one being sent holds at most `rangeBytes`.
+ */
+class RangeFetch {
+  readonly #chunks: Buffer[] = [];
+  #done = false;
+  #error: unknown;
+  #cancelled = false;
+  #source: AsyncIterable<Buffer> | undefined;
+  #wake: (() => void) | undefined;
+
+  constructor(read: ReadRange, start: number, end: number) {
+    void this.#run(read, start, end);
+  }
+
+  async #run(read: ReadRange, start: number, end: number): Promise<void> {
+    const expected = end - start + 1;
+    let received = 0;
+    try {
+      this.#source = await read(start, end);
+      if (!this.#source) throw new Error('the blob is gone from the slow store');
+      if (this.#cancelled) destroy(this.#source);
+      for await (const chunk of this.#source) {
+        if (this.#cancelled) break;
+        received += chunk.length;
+        if (received > expected) throw shortRead(received, expected);
+        this.#chunks.push(chunk);
+        this.#signal();
+      }
+      if (!this.#cancelled && received !== expected) throw shortRead(received, expected);
+    } catch (error) {
+      this.#error = error;
+    } finally {
+      this.#done = true;
+      this.#signal();
+    }
+  }
+
+  /** The range's bytes as they arrive; throws what reading it threw. */
+  async *drain(): AsyncGenerator<Buffer> {
+    for (;;) {
+      const chunk = this.#chunks.shift();
+      if (chunk) {
+        yield chunk;
+        continue;
+      }
+      if (this.#error !== undefined) throw this.#error;
+      if (this.#done) return;
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+  }
+
+  cancel(): void {
+    if (this.#done) return;
+    this.#cancelled = true;
+    this.#chunks.length = 0;
+    if (this.#source) destroy(this.#source);
+  }
+
+  #signal(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+}
+
+/** Stops a stream's transfer now (a Readable: its socket), not at its next chunk. */
+function destroy(source: AsyncIterable<Buffer>): void {
+  const destroyable = source as { destroy?: unknown };
+  if (typeof destroyable.destroy === 'function') (destroyable.destroy as () => void).call(source);
+}
+
+function shortRead(received: number, expected: number): Error {
+  return new Error(`the slow store sent ${received} bytes where ${expected} were expected`);
+}
