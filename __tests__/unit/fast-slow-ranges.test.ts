@@ -6,7 +6,12 @@ import { readWhole, type SlowRangePolicy } from '../../src/server/results/fast-s
 // order once its first part came slowly, bounded in connections, every stream closed when the
 // reader stops.
 
-const POLICY: SlowRangePolicy = { rangeBytes: 1000, connections: 3, slowBytesPerSecond: 1e6 };
+const POLICY: SlowRangePolicy = {
+  rangeBytes: 1000,
+  connections: 3,
+  slowBytesPerSecond: 1e6,
+  bufferBytes: 10_000,
+};
 
 interface Call {
   start: number;
@@ -18,12 +23,16 @@ interface Call {
 function store(blob: Buffer, options: { failAt?: number } = {}) {
   const calls: Call[] = [];
   let open = 0;
+  /** Bytes the ranges (every read but the first) have produced. */
+  let rangeBytes = 0;
   const read = (start: number, end: number): Promise<AsyncIterable<Buffer>> => {
     async function* chunks(): AsyncGenerator<Buffer> {
       for (let at = start; at <= end; at += 100) {
         await new Promise((resolve) => setImmediate(resolve));
         if (options.failAt !== undefined && at === options.failAt) throw new Error('slow store failed');
-        yield blob.subarray(at, Math.min(at + 100, end + 1));
+        const chunk = blob.subarray(at, Math.min(at + 100, end + 1));
+        if (start > 0) rangeBytes += chunk.length;
+        yield chunk;
       }
     }
     const stream = Readable.from(chunks(), { objectMode: false, highWaterMark: 100 });
@@ -32,7 +41,7 @@ function store(blob: Buffer, options: { failAt?: number } = {}) {
     calls.push({ start, end, stream });
     return Promise.resolve(stream);
   };
-  return { read, calls, open: () => open };
+  return { read, calls, open: () => open, rangeBytes: () => rangeBytes };
 }
 
 /** A clock that advances `msPerCall` every time it is read: the first stream's rate is fixed. */
@@ -82,6 +91,25 @@ it('splits a slow one after its first range: the rest in ranges, at most `connec
   expect(slow.calls[0]?.stream.destroyed).toBe(true);
   await new Promise((resolve) => setImmediate(resolve));
   expect(slow.open()).toBe(0);
+});
+
+it('ranges ahead stop reading past the budget while a slow client takes the one being sent', async () => {
+  const blob = randomBytes(12_000);
+  const slow = store(blob);
+  const policy = { ...POLICY, connections: 4, bufferBytes: 500 };
+  const source = (await readWhole(slow.read, blob.length, policy, clock(10_000)))!;
+  let received = 0;
+  let maxHeld = 0;
+  for await (const chunk of source) {
+    received += chunk.length;
+    // Produced by the ranges and not yet taken by the client.
+    maxHeld = Math.max(maxHeld, slow.rangeBytes() - Math.max(0, received - 1000));
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+  }
+  expect(received).toBe(blob.length);
+  // Without the budget three ranges ahead would fill: 3,000 bytes. With it: the budget, plus a
+  // chunk or two per range in flight (its stream's buffer and the one that crossed the limit).
+  expect(maxHeld).toBeLessThanOrEqual(500 + 4 * 300 + 100);
 });
 
 it('leaves a small blob to one stream whatever its speed', async () => {

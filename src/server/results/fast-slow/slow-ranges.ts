@@ -15,6 +15,12 @@ export interface SlowRangePolicy {
   connections: number;
   /** A first `rangeBytes` arriving at least this fast (bytes/s) is read on to the end alone. */
   slowBytesPerSecond: number;
+  /**
+   * Bytes of the ranges ahead of the one being sent held at most: past it they stop reading
+   * (their sockets fill and TCP slows the sender), so a slow client or fast disk cannot make
+   * the server hold `connections × rangeBytes`.
+   */
+  bufferBytes: number;
 }
 
 export const DEFAULT_SLOW_RANGES: Readonly<SlowRangePolicy> = Object.freeze({
@@ -24,6 +30,10 @@ export const DEFAULT_SLOW_RANGES: Readonly<SlowRangePolicy> = Object.freeze({
   connections: 4,
   // As the SDK's own ranged download decides (DEFAULT_RANGE_POLICY.fastBytesPerSecond).
   slowBytesPerSecond: 50e6,
+  // Half of `connections × rangeBytes`: a range ahead rarely waits when the slow store is the
+  // limit (ranges ahead are part-read when the one being sent ends), and the server's peak RSS
+  // stays near its single-stream figure (docs/benchmarks.md, "fast_slow: the miss path").
+  bufferBytes: 16 * 1024 * 1024,
 });
 
 /**
@@ -98,34 +108,69 @@ async function* inRanges(
   const starts: number[] = [];
   for (let start = from; start < size; start += policy.rangeBytes) starts.push(start);
   const fetches: RangeFetch[] = [];
+  const budget = new Budget(policy.bufferBytes);
   try {
     for (let index = 0; index < starts.length; index++) {
       // The one being handed on and the ones after it, up to `connections` at once.
       while (fetches.length < Math.min(starts.length, index + policy.connections)) {
         const start = starts[fetches.length] as number;
-        fetches.push(new RangeFetch(read, start, Math.min(start + policy.rangeBytes, size) - 1));
+        fetches.push(new RangeFetch(read, start, Math.min(start + policy.rangeBytes, size) - 1, budget));
       }
       yield* (fetches[index] as RangeFetch).drain();
     }
   } finally {
     // The client went away or a range failed: stop every range still reading.
     for (const fetch of fetches) fetch.cancel();
+    budget.wakeAll();
+  }
+}
+
+/** Bytes read by the ranges and not yet handed on, shared by the ranges of one read. */
+class Budget {
+  held = 0;
+  #waiting: Array<() => void> = [];
+
+  constructor(readonly limit: number) {}
+
+  add(bytes: number): void {
+    this.held += bytes;
+  }
+
+  release(bytes: number): void {
+    this.held -= bytes;
+    if (this.held <= this.limit) this.wakeAll();
+  }
+
+  /** Resolves once the held bytes are back within the limit (or wakeAll is called). */
+  room(): Promise<void> {
+    if (this.held <= this.limit) return Promise.resolve();
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  wakeAll(): void {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const wake of waiting) wake();
   }
 }
 
 /**
- * One range being read in the background: its bytes are kept until handed on, so a range ahead
- * of the one being sent holds at most `rangeBytes`.
+ * One range being read in the background: its bytes are kept until handed on; a range ahead of
+ * the one being sent stops reading while the ranges' held bytes are over the budget.
  */
 class RangeFetch {
   readonly #chunks: Buffer[] = [];
   #done = false;
   #error: unknown;
   #cancelled = false;
+  /** Being handed on: it never waits for the budget (the bytes it reads leave at once). */
+  #head = false;
   #source: AsyncIterable<Buffer> | undefined;
   #wake: (() => void) | undefined;
+  readonly #budget: Budget;
 
-  constructor(read: ReadRange, start: number, end: number) {
+  constructor(read: ReadRange, start: number, end: number, budget: Budget) {
+    this.#budget = budget;
     void this.#run(read, start, end);
   }
 
@@ -141,7 +186,11 @@ class RangeFetch {
         received += chunk.length;
         if (received > expected) throw shortRead(received, expected);
         this.#chunks.push(chunk);
+        this.#budget.add(chunk.length);
         this.#signal();
+        while (!this.#head && !this.#cancelled && this.#budget.held > this.#budget.limit) {
+          await this.#budget.room();
+        }
       }
       if (!this.#cancelled && received !== expected) throw shortRead(received, expected);
     } catch (error) {
@@ -154,9 +203,12 @@ class RangeFetch {
 
   /** The range's bytes as they arrive; throws what reading it threw. */
   async *drain(): AsyncGenerator<Buffer> {
+    this.#head = true;
+    this.#budget.wakeAll();
     for (;;) {
       const chunk = this.#chunks.shift();
       if (chunk) {
+        this.#budget.release(chunk.length);
         yield chunk;
         continue;
       }
@@ -169,7 +221,7 @@ class RangeFetch {
   cancel(): void {
     if (this.#done) return;
     this.#cancelled = true;
-    this.#chunks.length = 0;
+    for (const chunk of this.#chunks.splice(0)) this.#budget.release(chunk.length);
     if (this.#source) destroy(this.#source);
   }
 
