@@ -9,8 +9,9 @@
 // fast-slow-client.mjs) so CPU and peak RSS are theirs; Azurite's CPU is read from /proc.
 //
 //   node bench/fast-slow.mjs [--sizes 64,512] [--throttle MBPS] [--repeat 2]
-//       [--modes miss,hit,direct] [--client ferry|plain] [--lib DIR]
+//       [--modes miss,hit,direct] [--client ferry|plain] [--lib DIR] [--server-prof DIR]
 //
+// --server-prof: each server process writes a V8 CPU profile (--cpu-prof) into DIR.
 // --lib: a built lib/ (default: a snapshot of ./lib, so `npx tsc -p tsconfig.build.json` first).
 // Prints one JSON line per measurement, then a table of medians.
 import { spawn } from 'node:child_process';
@@ -37,6 +38,7 @@ const { values } = parseArgs({
     modes: { type: 'string', default: 'miss,hit,direct' },
     client: { type: 'string', default: 'ferry' },
     lib: { type: 'string' },
+    'server-prof': { type: 'string' },
   },
 });
 const MiB = 1024 * 1024;
@@ -52,7 +54,9 @@ const tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-fast-slow-bench-'));
 // A fixed build: a rebuild of lib/ during the run changes nothing. Inside the repo, so the
 // packages still resolve.
 const libDir = path.join(REPO, '.bench', `lib-fast-slow-${process.pid}`);
-cpSync(values.lib ? path.resolve(values.lib) : path.join(REPO, 'lib'), libDir, { recursive: true });
+cpSync(values.lib ? path.resolve(values.lib) : path.join(REPO, 'lib'), libDir, {
+  recursive: true,
+});
 const cleanups = [
   () => rm(tmp, { recursive: true, force: true }),
   () => rm(libDir, { recursive: true, force: true }),
@@ -66,10 +70,14 @@ await proxy?.setUpstream(azurite.origin);
 /** Where ferry serve and the SAS URLs reach Azurite: through the cap when there is one. */
 const account = azurite.account(proxy?.url);
 
-function spawnJson(script, spec) {
-  const child = spawn(process.execPath, [path.join(REPO, 'bench', script), JSON.stringify(spec)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+function spawnJson(script, spec, nodeArgs = []) {
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, path.join(REPO, 'bench', script), JSON.stringify(spec)],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   const lines = createInterface({ input: child.stdout });
   const next = () =>
     new Promise((resolve, reject) => {
@@ -85,14 +93,18 @@ function spawnJson(script, spec) {
 
 let serial = 0;
 async function startServerProcess(container, fastDir) {
-  const { child, next } = spawnJson('fast-slow-server.mjs', {
-    libIndex: path.join(libDir, 'index.js'),
-    dataDir: path.join(tmp, `data-${++serial}`),
-    token: TOKEN,
-    account,
-    container,
-    fastDir,
-  });
+  const { child, next } = spawnJson(
+    'fast-slow-server.mjs',
+    {
+      libIndex: path.join(libDir, 'index.js'),
+      dataDir: path.join(tmp, `data-${++serial}`),
+      token: TOKEN,
+      account,
+      container,
+      fastDir,
+    },
+    values['server-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values['server-prof'])}`] : [],
+  );
   const { url } = await next();
   return {
     url,
@@ -113,7 +125,13 @@ function twirp(url, method, body) {
   return new Promise((resolve, reject) => {
     const req = http.request(
       `${url}${TWIRP}/${method}`,
-      { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' } },
+      {
+        method: 'POST',
+        headers: {
+          Authorization: `Bearer ${TOKEN}`,
+          'Content-Type': 'application/json',
+        },
+      },
       (res) => {
         const chunks = [];
         res.on('data', (chunk) => chunks.push(chunk));
@@ -134,7 +152,11 @@ function twirp(url, method, body) {
 async function uploadArtifact(container, name, size) {
   const server = await startServerProcess(container, null);
   try {
-    const created = await twirp(server.url, 'CreateArtifact', { ...IDS, name, version: 4 });
+    const created = await twirp(server.url, 'CreateArtifact', {
+      ...IDS,
+      name,
+      version: 4,
+    });
     const direct = created.signed_upload_url.replace(proxy ? proxy.url : '\0', azurite.origin);
     const hash = createHash('sha256');
     async function* chunks() {
@@ -199,7 +221,8 @@ async function measure(mode, container, name, size, sha256, fastDir) {
 const round = (n, digits = 2) => Number(n.toFixed(digits));
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor((s.length - 1) / 2)];
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid] : round((s[mid - 1] + s[mid]) / 2);
 };
 
 try {
@@ -231,8 +254,9 @@ try {
   for (const [, group] of groups) {
     const m = (k) => median(group.map((r) => r[k]));
     const wall = group.map((r) => r.seconds);
+    const mbps = round((group[0].sizeMiB * MiB) / m('seconds') / 1e6, 1);
     log(
-      `| ${group[0].sizeMiB} MiB | ${group[0].mode} | ${m('seconds')} [${Math.min(...wall)}-${Math.max(...wall)}] | ${m('MBps')} | ${m('clientUser')} / ${m('clientSys')} | ${m('serverUser')} / ${m('serverSys')} | ${Math.max(...group.map((r) => r.serverPeakRssMiB))} | ${m('azuriteUser')} / ${m('azuriteSys')} |`,
+      `| ${group[0].sizeMiB} MiB | ${group[0].mode} | ${m('seconds')} [${Math.min(...wall)}-${Math.max(...wall)}] | ${mbps} | ${m('clientUser')} / ${m('clientSys')} | ${m('serverUser')} / ${m('serverSys')} | ${Math.max(...group.map((r) => r.serverPeakRssMiB))} | ${m('azuriteUser')} / ${m('azuriteSys')} |`,
     );
   }
 } finally {
