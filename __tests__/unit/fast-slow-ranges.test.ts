@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { readWhole, type SlowRangePolicy } from '../../src/server/results/fast-slow/slow-ranges.js';
+import type { BodyPiece } from '../../src/server/results/send-body.js';
 
 // The miss path's slow-store reader: one stream while it is fast, parallel ranges handed on in
 // order once its first part came slowly, bounded in connections, every stream closed when the
@@ -50,9 +51,12 @@ function clock(msPerCall: number): () => number {
   return () => (t += msPerCall);
 }
 
-async function collect(source: AsyncIterable<Buffer>): Promise<Buffer> {
+/** A piece of the reader's output as one buffer (the ranges hand on batches). */
+const joined = (piece: BodyPiece): Buffer => (Buffer.isBuffer(piece) ? piece : Buffer.concat(piece));
+
+async function collect(source: AsyncIterable<BodyPiece>): Promise<Buffer> {
   const parts: Buffer[] = [];
-  for await (const chunk of source) parts.push(chunk);
+  for await (const piece of source) parts.push(joined(piece));
   return Buffer.concat(parts);
 }
 
@@ -72,7 +76,8 @@ it('splits a slow one after its first range: the rest in ranges, at most `connec
   const source = (await readWhole(slow.read, blob.length, POLICY, clock(10_000)))!;
   const parts: Buffer[] = [];
   let received = 0;
-  for await (const chunk of source) {
+  for await (const piece of source) {
+    const chunk = joined(piece);
     if (received >= 1000) {
       // Ranges started so far: the one being handed on and at most two after it.
       const handing = Math.floor((received - 1000) / 1000);
@@ -100,8 +105,8 @@ it('ranges ahead stop reading past the budget while a slow client takes the one 
   const source = (await readWhole(slow.read, blob.length, policy, clock(10_000)))!;
   let received = 0;
   let maxHeld = 0;
-  for await (const chunk of source) {
-    received += chunk.length;
+  for await (const piece of source) {
+    received += joined(piece).length;
     // Produced by the ranges and not yet taken by the client.
     maxHeld = Math.max(maxHeld, slow.rangeBytes() - Math.max(0, received - 1000));
     for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
@@ -134,8 +139,8 @@ it('a reader that stops (the client went away) closes every range still reading'
   const slow = store(blob);
   const source = (await readWhole(slow.read, blob.length, POLICY, clock(10_000)))!;
   let received = 0;
-  for await (const chunk of source) {
-    received += chunk.length;
+  for await (const piece of source) {
+    received += joined(piece).length;
     if (received >= 2_500) break;
   }
   await new Promise((resolve) => setImmediate(resolve));

@@ -1,3 +1,4 @@
+import type { BodyPiece } from '../send-body.js';
 import type { Fill } from './fast-cache.js';
 
 /**
@@ -16,7 +17,7 @@ export const BATCH_BYTES = 1024 * 1024;
  * entry away.
  */
 export async function* fillTee(
-  source: AsyncIterable<Buffer>,
+  source: AsyncIterable<BodyPiece>,
   fill: Fill | undefined,
   batchBytes: number = BATCH_BYTES,
 ): AsyncGenerator<readonly Buffer[]> {
@@ -41,9 +42,11 @@ export async function* fillTee(
   try {
     let batch: Buffer[] = [];
     let bytes = 0;
-    for await (const chunk of source) {
-      batch.push(chunk);
-      bytes += chunk.length;
+    for await (const piece of source) {
+      for (const chunk of Buffer.isBuffer(piece) ? [piece] : piece) {
+        batch.push(chunk);
+        bytes += chunk.length;
+      }
       if (bytes < batchBytes) continue;
       yield* flush(batch);
       batch = [];

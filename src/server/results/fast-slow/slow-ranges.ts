@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import type { BodyPiece } from '../send-body.js';
 
 /** Bytes `start..end` (inclusive) of one blob of the slow store; undefined when it is gone. */
 export type ReadRange = (start: number, end: number) => Promise<AsyncIterable<Buffer> | undefined>;
@@ -37,7 +38,7 @@ export const DEFAULT_SLOW_RANGES: Readonly<SlowRangePolicy> = Object.freeze({
 });
 
 /**
- * The whole blob (`size` bytes) from the slow store, in order. It is read as one stream; when
+ * The whole blob (`size` bytes) from the slow store, in order, as single buffers or batches. It is read as one stream; when
  * its first `rangeBytes` came slower than `slowBytesPerSecond`, that stream is closed and the
  * rest is read in ranges, `connections` at a time, handed on in order. Undefined when the blob
  * is gone (before anything was sent, so the answer is a clean 404).
@@ -47,7 +48,7 @@ export async function readWhole(
   size: number,
   policy: SlowRangePolicy = DEFAULT_SLOW_RANGES,
   now: () => number = () => performance.now(),
-): Promise<AsyncIterable<Buffer> | undefined> {
+): Promise<AsyncIterable<BodyPiece> | undefined> {
   const first = await read(0, size - 1);
   if (!first) return undefined;
   // Splitting pays only when at least two ranges are left to read side by side.
@@ -61,7 +62,7 @@ async function* firstThenRanges(
   size: number,
   policy: SlowRangePolicy,
   now: () => number,
-): AsyncGenerator<Buffer> {
+): AsyncGenerator<BodyPiece> {
   const started = now();
   const iterator = first[Symbol.asyncIterator]();
   let received = 0;
@@ -104,7 +105,7 @@ async function* inRanges(
   from: number,
   size: number,
   policy: SlowRangePolicy,
-): AsyncGenerator<Buffer> {
+): AsyncGenerator<readonly Buffer[]> {
   const starts: number[] = [];
   for (let start = from; start < size; start += policy.rangeBytes) starts.push(start);
   const fetches: RangeFetch[] = [];
@@ -201,15 +202,19 @@ class RangeFetch {
     }
   }
 
-  /** The range's bytes as they arrive; throws what reading it threw. */
-  async *drain(): AsyncGenerator<Buffer> {
+  /**
+   * The range's bytes as they arrive, each time all that arrived since the last (one step per
+   * batch through the generators above, not one per 16-64 KiB socket read); throws what reading
+   * it threw.
+   */
+  async *drain(): AsyncGenerator<readonly Buffer[]> {
     this.#head = true;
     this.#budget.wakeAll();
     for (;;) {
-      const chunk = this.#chunks.shift();
-      if (chunk) {
-        this.#budget.release(chunk.length);
-        yield chunk;
+      if (this.#chunks.length > 0) {
+        const batch = this.#chunks.splice(0);
+        this.#budget.release(batch.reduce((sum, chunk) => sum + chunk.length, 0));
+        yield batch;
         continue;
       }
       if (this.#error !== undefined) throw this.#error;
