@@ -10,8 +10,10 @@
 //
 //   node bench/fast-slow.mjs [--sizes 64,512] [--throttle MBPS] [--repeat 2]
 //       [--modes miss,hit,direct] [--client ferry|plain] [--lib DIR] [--server-prof DIR]
+//       [--server-strace DIR]
 //
 // --server-prof: each server process writes a V8 CPU profile (--cpu-prof) into DIR.
+// --server-strace: each server process runs under `strace -f -c`, its syscall counts in DIR.
 // --lib: a built lib/ (default: a snapshot of ./lib, so `npx tsc -p tsconfig.build.json` first).
 // Prints one JSON line per measurement, then a table of medians.
 import { spawn } from 'node:child_process';
@@ -39,6 +41,7 @@ const { values } = parseArgs({
     client: { type: 'string', default: 'ferry' },
     lib: { type: 'string' },
     'server-prof': { type: 'string' },
+    'server-strace': { type: 'string' },
   },
 });
 const MiB = 1024 * 1024;
@@ -70,14 +73,11 @@ await proxy?.setUpstream(azurite.origin);
 /** Where ferry serve and the SAS URLs reach Azurite: through the cap when there is one. */
 const account = azurite.account(proxy?.url);
 
-function spawnJson(script, spec, nodeArgs = []) {
-  const child = spawn(
-    process.execPath,
-    [...nodeArgs, path.join(REPO, 'bench', script), JSON.stringify(spec)],
-    {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    },
-  );
+function spawnJson(script, spec, nodeArgs = [], wrapper = []) {
+  const command = [...wrapper, process.execPath, ...nodeArgs, path.join(REPO, 'bench', script)];
+  const child = spawn(command[0], [...command.slice(1), JSON.stringify(spec)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const lines = createInterface({ input: child.stdout });
   const next = () =>
     new Promise((resolve, reject) => {
@@ -104,6 +104,9 @@ async function startServerProcess(container, fastDir) {
       fastDir,
     },
     values['server-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values['server-prof'])}`] : [],
+    values['server-strace']
+      ? ['strace', '-f', '-c', '-o', path.resolve(values['server-strace'], `server-${serial}.txt`)]
+      : [],
   );
   const { url } = await next();
   return {
