@@ -10,7 +10,7 @@
 //
 //   node bench/fast-slow.mjs [--sizes 64,512] [--throttle MBPS] [--repeat 2]
 //       [--modes miss,hit,direct] [--client ferry|plain] [--lib DIR] [--server-prof DIR]
-//       [--server-strace DIR]
+//       [--server-strace DIR] [--server-node-args '--flag ...']
 //
 // --server-prof: each server process writes a V8 CPU profile (--cpu-prof) into DIR.
 // --server-strace: each server process runs under `strace -f -c`, its syscall counts in DIR.
@@ -42,6 +42,7 @@ const { values } = parseArgs({
     lib: { type: 'string' },
     'server-prof': { type: 'string' },
     'server-strace': { type: 'string' },
+    'server-node-args': { type: 'string' },
   },
 });
 const MiB = 1024 * 1024;
@@ -103,7 +104,12 @@ async function startServerProcess(container, fastDir) {
       container,
       fastDir,
     },
-    values['server-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values['server-prof'])}`] : [],
+    [
+      ...(values['server-prof']
+        ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values['server-prof'])}`]
+        : []),
+      ...(values['server-node-args']?.split(' ').filter(Boolean) ?? []),
+    ],
     values['server-strace']
       ? ['strace', '-f', '-c', '-o', path.resolve(values['server-strace'], `server-${serial}.txt`)]
       : [],

@@ -31,10 +31,10 @@ export const DEFAULT_SLOW_RANGES: Readonly<SlowRangePolicy> = Object.freeze({
   connections: 4,
   // As the SDK's own ranged download decides (DEFAULT_RANGE_POLICY.fastBytesPerSecond).
   slowBytesPerSecond: 50e6,
-  // Half of `connections × rangeBytes`: a range ahead rarely waits when the slow store is the
-  // limit (ranges ahead are part-read when the one being sent ends), and the server's peak RSS
-  // stays near its single-stream figure (docs/benchmarks.md, "fast_slow: the miss path").
-  bufferBytes: 16 * 1024 * 1024,
+  // One range's worth: measured as fast as 16 MiB behind a 40 MB/s cap (4 ranges reach ~135 of
+  // the 160 MB/s), and every MiB held adds to a peak RSS that Node's floating garbage (the
+  // sockets' buffers) already makes 150-190 MiB (docs/benchmarks.md, "fast_slow: the miss path").
+  bufferBytes: 8 * 1024 * 1024,
 });
 
 /**
