@@ -38,10 +38,11 @@ export const DEFAULT_SLOW_RANGES: Readonly<SlowRangePolicy> = Object.freeze({
 });
 
 /**
- * The whole blob (`size` bytes) from the slow store, in order, as single buffers or batches. It is read as one stream; when
- * its first `rangeBytes` came slower than `slowBytesPerSecond`, that stream is closed and the
- * rest is read in ranges, `connections` at a time, handed on in order. Undefined when the blob
- * is gone (before anything was sent, so the answer is a clean 404).
+ * The whole blob (`size` bytes) from the slow store, in order (single buffers, or batches from
+ * the ranges). It is read as one stream; when its first `rangeBytes` came slower than
+ * `slowBytesPerSecond`, that stream is closed and the rest is read in ranges, `connections` at
+ * a time, handed on in order. Undefined when the blob is gone (before anything was sent, so the
+ * answer is a clean 404).
  */
 export async function readWhole(
   read: ReadRange,
