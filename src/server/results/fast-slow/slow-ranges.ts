@@ -31,10 +31,12 @@ export const DEFAULT_SLOW_RANGES: Readonly<SlowRangePolicy> = Object.freeze({
   connections: 4,
   // As the SDK's own ranged download decides (DEFAULT_RANGE_POLICY.fastBytesPerSecond).
   slowBytesPerSecond: 50e6,
-  // One range's worth: measured as fast as 16 MiB behind a 40 MB/s cap (4 ranges reach ~135 of
-  // the 160 MB/s), and every MiB held adds to a peak RSS that Node's floating garbage (the
-  // sockets' buffers) already makes 150-190 MiB (docs/benchmarks.md, "fast_slow: the miss path").
-  bufferBytes: 8 * 1024 * 1024,
+  // None: a range ahead reads one chunk and waits, and what arrives meanwhile waits in its
+  // socket's receive buffer (the kernel's, up to tcp_rmem's few MiB), read in full 64 KiB gulps
+  // once the range is sent. Behind a 40 MB/s cap a 512 MiB miss took the same time as with 8 or
+  // 2 MiB held here, at 1.2 s of server CPU instead of 1.8 and 140 MiB peak RSS instead of
+  // 156-184 (docs/benchmarks.md, "fast_slow: the miss path").
+  bufferBytes: 0,
 });
 
 /**
