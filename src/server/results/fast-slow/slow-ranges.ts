@@ -66,8 +66,9 @@ async function* firstThenRanges(
   policy: SlowRangePolicy,
   now: () => number,
 ): AsyncGenerator<BodyPiece> {
-  const started = now();
   const iterator = first[Symbol.asyncIterator]();
+  /** When the first bytes arrived: the rate is the stream's, not the store's time to answer. */
+  let started: number | undefined;
   let received = 0;
   let split = false;
   try {
@@ -75,13 +76,14 @@ async function* firstThenRanges(
       const next = await iterator.next();
       if (next.done) break;
       const chunk = next.value;
+      started ??= now();
       if (received + chunk.length < policy.rangeBytes || received >= policy.rangeBytes) {
         received += chunk.length;
         yield chunk;
         continue;
       }
       // This chunk completes the timed part: decide between reading on and splitting.
-      const seconds = Math.max(now() - started, 1) / 1000;
+      const seconds = Math.max(now() - (started ?? 0), 1) / 1000;
       const rate = (received + chunk.length) / seconds;
       if (rate >= policy.slowBytesPerSecond) {
         received += chunk.length;
