@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BlobError } from './blob-errors.js';
 import { contentDisposition } from './content-disposition.js';
+import { sendBody, type BodyPiece } from './send-body.js';
 
 /** One file of a committed blob; the blob is its segments one after another. */
 export interface Segment {
@@ -25,7 +26,12 @@ export interface BlobRepresentation {
    * fast_slow store reading through to its slow store). Awaited before the head goes out, so a
    * failure to open is a clean error answer.
    */
-  body?: (start: number, end: number) => Promise<AsyncIterable<Buffer>>;
+  body?: (start: number, end: number) => Promise<AsyncIterable<BodyPiece>>;
+  /**
+   * A range covering the whole blob (`bytes=0-`) is answered 200 with the whole blob, as if no
+   * range had been asked (RFC 9110 lets a server ignore Range): see the fast_slow miss.
+   */
+  wholeRangeAsFull?: boolean;
 }
 
 // Large sequential reads: fewer syscalls and event-loop turns per MiB.
@@ -62,7 +68,7 @@ export async function sendBlob(
   }
   const ifRange = req.headers['if-range'];
   const rangeHeader = req.headers['x-ms-range'] ?? req.headers.range;
-  const wanted =
+  let wanted =
     typeof rangeHeader === 'string' && (ifRange === undefined || ifRange === blob.etag)
       ? parseRange(rangeHeader, blob.size)
       : undefined;
@@ -75,6 +81,8 @@ export async function sendBlob(
     'Content-Disposition': contentDisposition(blob.fileName),
     'x-ms-blob-type': 'BlockBlob',
   };
+  const whole = wanted !== undefined && wanted[0] === 0 && wanted[1] === blob.size - 1;
+  if (whole && blob.wholeRangeAsFull) wanted = undefined;
   const [start, end] = wanted ?? [0, blob.size - 1];
   const length = end - start + 1;
   headers['Content-Length'] = String(length);
@@ -88,7 +96,7 @@ export async function sendBlob(
   if (blob.body) {
     const body = await blob.body(start, end);
     res.writeHead(wanted ? 206 : 200, headers);
-    await pipeline(Readable.from(body), res);
+    await sendBody(res, body);
     return;
   }
   const pieces = slice(blob.segments, start, end);

@@ -31,7 +31,8 @@ interface Entry {
 
 /** One entry being written from the slow store's bytes as they pass to a client. */
 export interface Fill {
-  write(chunk: Buffer): Promise<void>;
+  /** The next bytes, in order; all of them are on the file (or it threw) when this resolves. */
+  write(chunks: readonly Buffer[]): Promise<void>;
   /** Keeps the entry when every byte arrived and matches the expectation; false when it did not. */
   commit(): Promise<boolean>;
   /** Throws the partial entry away (the client went away, the slow store failed). */
@@ -155,11 +156,13 @@ export class FastCache {
       await handle.close();
     };
     return {
-      write: async (chunk) => {
-        written += chunk.length;
-        if (written > expected.size) return; // more than expected: commit refuses it
-        hash.update(chunk);
-        await handle.write(chunk);
+      write: async (chunks) => {
+        for (const chunk of chunks) {
+          written += chunk.length;
+          if (written > expected.size) return; // more than expected: commit refuses it
+          hash.update(chunk);
+        }
+        await writeAll(handle, chunks);
       },
       commit: async () => {
         await close();
@@ -253,6 +256,30 @@ export class FastCache {
 
   #metaFile(key: string): string {
     return join(this.#dir, `${key}.json`);
+  }
+}
+
+/**
+ * Writes every byte of `chunks` at the file's position, in one writev where the kernel takes it
+ * all; a short write (a signal, a nearly full disk) is continued rather than leaving a hole the
+ * digest check would only catch at the end.
+ */
+export async function writeAll(handle: FileHandle, chunks: readonly Buffer[]): Promise<void> {
+  let pending = chunks.filter((chunk) => chunk.length > 0);
+  while (pending.length > 0) {
+    const { bytesWritten } = await handle.writev(pending);
+    if (bytesWritten <= 0) throw new Error('the fast store file took no bytes');
+    let skip = bytesWritten;
+    const rest: Buffer[] = [];
+    for (const chunk of pending) {
+      if (skip >= chunk.length) {
+        skip -= chunk.length;
+        continue;
+      }
+      rest.push(skip > 0 ? chunk.subarray(skip) : chunk);
+      skip = 0;
+    }
+    pending = rest;
   }
 }
 

@@ -10,7 +10,9 @@ import { blobNotFound } from '../blob-store.js';
 import { downloadName } from '../content-disposition.js';
 import type { UrlSigner } from '../signer.js';
 import type { ResultsStore } from '../store.js';
-import type { Expected, FastCache, Fill } from './fast-cache.js';
+import type { Expected, FastCache } from './fast-cache.js';
+import { fillTee, unbatched } from './fill-tee.js';
+import { readWhole } from './slow-ranges.js';
 
 /**
  * Download URLs of a fast_slow store: `artifact-<id>` in the container's place, so the route
@@ -112,57 +114,32 @@ async function download(
     }
     return;
   }
+  const readSlow = (start: number, end: number): Promise<AsyncIterable<Buffer> | undefined> =>
+    slow.blobs.read(record, start, end);
   await sendBlob(
     req,
     res,
     {
       ...representation,
+      // Ferry's SDK asks a large blob as `Range: bytes=0-`: a 206 would let it split the
+      // download into ranges of its own, each a range miss here, and nothing would be cached.
+      // Answered 200 (as RFC 9110 allows), it is one whole read that fills the cache, itself
+      // read from the slow store in parallel ranges when that is slow.
+      wholeRangeAsFull: true,
       body: async (start, end) => {
-        const whole = start === 0 && end === size - 1;
-        const source = await slow.blobs.read(record, start, end);
+        if (start !== 0 || end !== size - 1) {
+          // A range (a resumed download) passes through and fills nothing.
+          const source = await readSlow(start, end);
+          if (!source) throw blobNotFound();
+          return source;
+        }
+        const source = await readWhole(readSlow, size);
         if (!source) throw blobNotFound();
-        // Only a whole read fills: a range (a resumed download) passes through.
-        return whole ? tee(source, await cache.beginFill(key, expected)) : source;
+        return fillTee(source, await cache.beginFill(key, expected));
       },
     },
     azureHeaders(req),
   );
-}
-
-/**
- * The slow store's bytes to the client and into the cache at once; the cache never fails a read.
- * The last chunk is held back until the entry is committed (and evicted around), so a client that
- * has every byte finds the entry there on its next request.
- */
-async function* tee(source: AsyncIterable<Buffer>, fill: Fill | undefined): AsyncGenerator<Buffer> {
-  let filling = fill;
-  let held: Buffer | undefined;
-  let complete = false;
-  try {
-    for await (const chunk of source) {
-      // The disk write and the send of the previous chunk overlap; writes stay in order.
-      const writing = filling?.write(chunk).then(
-        () => true,
-        () => false,
-      );
-      if (held) yield held;
-      held = chunk;
-      if (writing && !(await writing)) {
-        // A full or failing cache disk: the client still gets its bytes, the entry is dropped.
-        await filling?.abort().catch(() => undefined);
-        filling = undefined;
-      }
-    }
-    complete = true;
-    if (filling) {
-      const committing = filling;
-      filling = undefined;
-      await committing.commit().catch(() => false);
-    }
-    if (held) yield held;
-  } finally {
-    if (filling && !complete) await filling.abort().catch(() => undefined);
-  }
 }
 
 /**
@@ -182,7 +159,7 @@ export function cachedRead(cache: FastCache): CachedRead {
     const expected: Expected = { size, sha256: undefined };
     const entry = await openEntry(await cache.lookup(key, expected));
     if (entry !== undefined) return fromHandle(entry, 0, size - 1);
-    return tee(await openSlow(), await cache.beginFill(key, expected));
+    return unbatched(fillTee(await openSlow(), await cache.beginFill(key, expected)));
   };
 }
 
