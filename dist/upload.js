@@ -360,11 +360,11 @@ var init_listing_index = __esm({
         for (const write of this.#duringRebuild) applyTo(state, write, this.#options);
         this.#duringRebuild = void 0;
         this.#state = state;
-        const finished3 = this.#clock.now();
+        const finished4 = this.#clock.now();
         this.#options.onRefresh?.({
           index: this.#options.name,
-          atMs: finished3,
-          durationMs: finished3 - started,
+          atMs: finished4,
+          durationMs: finished4 - started,
           artifacts: this.size
         });
         this.#schedule();
@@ -11039,18 +11039,18 @@ async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx
     extractOptionsFor(spec, target, ctx, context),
     context
   );
-  const tee2 = key ? cacheTeeFor(ctx, key) : void 0;
+  const tee = key ? cacheTeeFor(ctx, key) : void 0;
   try {
     let blob;
     let digestMismatch = false;
     try {
       blob = await downloadBlob(url, sink, {
         ...blobOptions(name, ctx, context, verify ? expectedHex : void 0, refreshUrl, listedSize2),
-        tee: tee2
+        tee
       });
       digestMismatch = !verify && expectedHex !== void 0 && blob.sha256 !== expectedHex;
     } finally {
-      await tee2?.finish(blob !== void 0 && !digestMismatch && isZipResponse(url, mimeOf(contentType)));
+      await tee?.finish(blob !== void 0 && !digestMismatch && isZipResponse(url, mimeOf(contentType)));
     }
     if (digestMismatch) {
       ctx.logger.debug(
@@ -14431,13 +14431,13 @@ function drainsRefusedBody(req) {
 }
 function lingerAndClose(req, socket) {
   if (socket.destroyed) return;
-  let drained2 = 0;
+  let drained3 = 0;
   const timer = setTimeout(() => socket.destroy(), LINGER_MS);
   timer.unref();
   socket.once("close", () => clearTimeout(timer));
   req.on("data", (chunk) => {
-    drained2 += chunk.length;
-    if (drained2 > LINGER_BYTES) socket.destroy();
+    drained3 += chunk.length;
+    if (drained3 > LINGER_BYTES) socket.destroy();
   });
   req.resume();
   socket.end();
@@ -16119,6 +16119,55 @@ function downloadName(name, contentType) {
   return isZip && !name.toLowerCase().endsWith(".zip") ? `${name}.zip` : name;
 }
 
+// src/server/results/send-body.ts
+import { finished as finished3 } from "node:stream/promises";
+async function sendBody(res, body) {
+  let gone = false;
+  const onClose = () => {
+    gone = true;
+  };
+  res.once("close", onClose);
+  try {
+    for await (const piece of body) {
+      if (gone || res.destroyed) throw premature();
+      let room;
+      if (Buffer.isBuffer(piece)) {
+        room = res.write(piece);
+      } else {
+        res.cork();
+        room = true;
+        for (const chunk of piece) room = res.write(chunk);
+        res.uncork();
+      }
+      if (!room) await drained2(res);
+    }
+    if (gone || res.destroyed) throw premature();
+    res.end();
+    await finished3(res);
+  } catch (error2) {
+    res.destroy();
+    throw error2;
+  } finally {
+    res.off("close", onClose);
+  }
+}
+function drained2(res) {
+  return new Promise((resolve3) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve3();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}
+function premature() {
+  return Object.assign(new Error("the client closed the connection before the answer was complete"), {
+    code: "ERR_STREAM_PREMATURE_CLOSE"
+  });
+}
+
 // src/server/results/blob-download.ts
 var READ_HIGH_WATER_MARK2 = 1024 * 1024;
 async function sendBlob(req, res, blob, baseHeaders) {
@@ -16142,7 +16191,7 @@ async function sendBlob(req, res, blob, baseHeaders) {
   }
   const ifRange = req.headers["if-range"];
   const rangeHeader = req.headers["x-ms-range"] ?? req.headers.range;
-  const wanted = typeof rangeHeader === "string" && (ifRange === void 0 || ifRange === blob.etag) ? parseRange(rangeHeader, blob.size) : void 0;
+  let wanted = typeof rangeHeader === "string" && (ifRange === void 0 || ifRange === blob.etag) ? parseRange(rangeHeader, blob.size) : void 0;
   const headers = {
     ...baseHeaders,
     ...validators2,
@@ -16151,6 +16200,8 @@ async function sendBlob(req, res, blob, baseHeaders) {
     "Content-Disposition": contentDisposition(blob.fileName),
     "x-ms-blob-type": "BlockBlob"
   };
+  const whole = wanted !== void 0 && wanted[0] === 0 && wanted[1] === blob.size - 1;
+  if (whole && blob.wholeRangeAsFull) wanted = void 0;
   const [start, end] = wanted ?? [0, blob.size - 1];
   const length = end - start + 1;
   headers["Content-Length"] = String(length);
@@ -16163,7 +16214,7 @@ async function sendBlob(req, res, blob, baseHeaders) {
   if (blob.body) {
     const body = await blob.body(start, end);
     res.writeHead(wanted ? 206 : 200, headers);
-    await pipeline9(Readable4.from(body), res);
+    await sendBody(res, body);
     return;
   }
   const pieces = slice(blob.segments, start, end);
@@ -16664,11 +16715,13 @@ var FastCache = class _FastCache {
       await handle.close();
     };
     return {
-      write: async (chunk) => {
-        written += chunk.length;
-        if (written > expected.size) return;
-        hash.update(chunk);
-        await handle.write(chunk);
+      write: async (chunks) => {
+        for (const chunk of chunks) {
+          written += chunk.length;
+          if (written > expected.size) return;
+          hash.update(chunk);
+        }
+        await writeAll(handle, chunks);
       },
       commit: async () => {
         await close();
@@ -16755,6 +16808,24 @@ var FastCache = class _FastCache {
     return join7(this.#dir, `${key}.json`);
   }
 };
+async function writeAll(handle, chunks) {
+  let pending = chunks.filter((chunk) => chunk.length > 0);
+  while (pending.length > 0) {
+    const { bytesWritten } = await handle.writev(pending);
+    if (bytesWritten <= 0) throw new Error("the fast store file took no bytes");
+    let skip = bytesWritten;
+    const rest = [];
+    for (const chunk of pending) {
+      if (skip >= chunk.length) {
+        skip -= chunk.length;
+        continue;
+      }
+      rest.push(skip > 0 ? chunk.subarray(skip) : chunk);
+      skip = 0;
+    }
+    pending = rest;
+  }
+}
 function isMeta(value) {
   if (typeof value !== "object" || value === null) return false;
   const meta = value;
@@ -16770,6 +16841,239 @@ function checkKey(key) {
 import { createHash as createHash15, createHmac as createHmac3 } from "node:crypto";
 import { createReadStream as createReadStream4 } from "node:fs";
 import { open as open21 } from "node:fs/promises";
+
+// src/server/results/fast-slow/fill-tee.ts
+var BATCH_BYTES = 1024 * 1024;
+async function* fillTee(source, fill, batchBytes = BATCH_BYTES) {
+  let filling = fill;
+  let held;
+  let complete = false;
+  async function* flush(batch) {
+    const writing = filling?.write(batch).then(
+      () => true,
+      () => false
+    );
+    if (held) yield held;
+    held = batch;
+    if (writing && !await writing) {
+      await filling?.abort().catch(() => void 0);
+      filling = void 0;
+    }
+  }
+  try {
+    let batch = [];
+    let bytes = 0;
+    for await (const piece of source) {
+      for (const chunk of Buffer.isBuffer(piece) ? [piece] : piece) {
+        batch.push(chunk);
+        bytes += chunk.length;
+      }
+      if (bytes < batchBytes) continue;
+      yield* flush(batch);
+      batch = [];
+      bytes = 0;
+    }
+    if (batch.length > 0) yield* flush(batch);
+    complete = true;
+    if (filling) {
+      const committing = filling;
+      filling = void 0;
+      await committing.commit().catch(() => false);
+    }
+    if (held) yield held;
+  } finally {
+    if (filling && !complete) await filling.abort().catch(() => void 0);
+  }
+}
+async function* unbatched(batches) {
+  for await (const batch of batches) yield* batch;
+}
+
+// src/server/results/fast-slow/slow-ranges.ts
+import { performance as performance2 } from "node:perf_hooks";
+
+// src/server/results/fast-slow/range-fetch.ts
+var Budget2 = class {
+  constructor(limit) {
+    this.limit = limit;
+  }
+  limit;
+  held = 0;
+  #waiting = [];
+  add(bytes) {
+    this.held += bytes;
+  }
+  release(bytes) {
+    this.held -= bytes;
+    if (this.held <= this.limit) this.wakeAll();
+  }
+  /** Resolves once the held bytes are back within the limit (or wakeAll is called). */
+  room() {
+    if (this.held <= this.limit) return Promise.resolve();
+    return new Promise((resolve3) => this.#waiting.push(resolve3));
+  }
+  wakeAll() {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const wake of waiting) wake();
+  }
+};
+var RangeFetch = class {
+  #chunks = [];
+  #done = false;
+  #error;
+  #cancelled = false;
+  /** Being handed on: it never waits for the budget (the bytes it reads leave at once). */
+  #head = false;
+  #source;
+  #wake;
+  #budget;
+  constructor(read, start, end, budget) {
+    this.#budget = budget;
+    void this.#run(read, start, end);
+  }
+  async #run(read, start, end) {
+    const expected = end - start + 1;
+    let received = 0;
+    try {
+      this.#source = await read(start, end);
+      if (!this.#source) throw new Error("the blob is gone from the slow store");
+      if (this.#cancelled) destroy(this.#source);
+      for await (const chunk of this.#source) {
+        if (this.#cancelled) break;
+        received += chunk.length;
+        if (received > expected) throw shortRead(received, expected);
+        this.#chunks.push(chunk);
+        this.#budget.add(chunk.length);
+        this.#signal();
+        while (!this.#head && !this.#cancelled && this.#budget.held > this.#budget.limit) {
+          await this.#budget.room();
+        }
+      }
+      if (!this.#cancelled && received !== expected) throw shortRead(received, expected);
+    } catch (error2) {
+      this.#error = error2;
+    } finally {
+      this.#done = true;
+      this.#signal();
+    }
+  }
+  /**
+   * The range's bytes as they arrive, each time all that arrived since the last (one step per
+   * batch through the generators above, not one per 16-64 KiB socket read); throws what reading
+   * it threw.
+   */
+  async *drain() {
+    this.#head = true;
+    this.#budget.wakeAll();
+    for (; ; ) {
+      if (this.#chunks.length > 0) {
+        const batch = this.#chunks.splice(0);
+        this.#budget.release(batch.reduce((sum, chunk) => sum + chunk.length, 0));
+        yield batch;
+        continue;
+      }
+      if (this.#error !== void 0) throw this.#error;
+      if (this.#done) return;
+      await new Promise((resolve3) => this.#wake = resolve3);
+    }
+  }
+  cancel() {
+    if (this.#done) return;
+    this.#cancelled = true;
+    for (const chunk of this.#chunks.splice(0)) this.#budget.release(chunk.length);
+    if (this.#source) destroy(this.#source);
+  }
+  #signal() {
+    const wake = this.#wake;
+    this.#wake = void 0;
+    wake?.();
+  }
+};
+function destroy(source) {
+  const destroyable = source;
+  if (typeof destroyable.destroy === "function") destroyable.destroy.call(source);
+}
+function shortRead(received, expected) {
+  return new Error(`the slow store sent ${received} bytes where ${expected} were expected`);
+}
+
+// src/server/results/fast-slow/slow-ranges.ts
+var DEFAULT_SLOW_RANGES = Object.freeze({
+  rangeBytes: 8 * 1024 * 1024,
+  // Four at once: about 4x one capped stream, with at most 32 MiB held, well inside the
+  // server's memory budget; more gains little once the client or the fast disk is the limit.
+  connections: 4,
+  // As the SDK's own ranged download decides (DEFAULT_RANGE_POLICY.fastBytesPerSecond).
+  slowBytesPerSecond: 5e7,
+  // None: a range ahead reads one chunk and waits, and what arrives meanwhile waits in its
+  // socket's receive buffer (the kernel's, up to tcp_rmem's few MiB), read in full 64 KiB gulps
+  // once the range is sent. Behind a 40 MB/s cap a 512 MiB miss took the same time as with 8 or
+  // 2 MiB held here, at 1.2 s of server CPU instead of 1.8 and 140 MiB peak RSS instead of
+  // 156-184 (docs/benchmarks.md, "fast_slow: the miss path").
+  bufferBytes: 0
+});
+async function readWhole(read, size, policy = DEFAULT_SLOW_RANGES, now = () => performance2.now()) {
+  const first = await read(0, size - 1);
+  if (!first) return void 0;
+  if (policy.connections < 2 || size < 3 * policy.rangeBytes) return first;
+  return firstThenRanges(first, read, size, policy, now);
+}
+async function* firstThenRanges(first, read, size, policy, now) {
+  const iterator = first[Symbol.asyncIterator]();
+  let started;
+  let received = 0;
+  let split = false;
+  try {
+    for (; ; ) {
+      const next = await iterator.next();
+      if (next.done) break;
+      const chunk = next.value;
+      started ??= now();
+      if (received + chunk.length < policy.rangeBytes || received >= policy.rangeBytes) {
+        received += chunk.length;
+        yield chunk;
+        continue;
+      }
+      const seconds2 = Math.max(now() - (started ?? 0), 1) / 1e3;
+      const rate = (received + chunk.length) / seconds2;
+      if (rate >= policy.slowBytesPerSecond) {
+        received += chunk.length;
+        yield chunk;
+        continue;
+      }
+      const keep = policy.rangeBytes - received;
+      split = true;
+      if (keep > 0) yield chunk.subarray(0, keep);
+      received = policy.rangeBytes;
+      break;
+    }
+  } finally {
+    await iterator.return?.();
+  }
+  if (split) yield* inRanges(read, received, size, policy);
+  else if (received !== size) throw shortRead(received, size);
+}
+async function* inRanges(read, from, size, policy) {
+  const starts = [];
+  for (let start = from; start < size; start += policy.rangeBytes) starts.push(start);
+  const fetches = [];
+  const budget = new Budget2(policy.bufferBytes);
+  try {
+    for (let index = 0; index < starts.length; index++) {
+      while (fetches.length < Math.min(starts.length, index + policy.connections)) {
+        const start = starts[fetches.length];
+        fetches.push(new RangeFetch(read, start, Math.min(start + policy.rangeBytes, size) - 1, budget));
+      }
+      yield* fetches[index].drain();
+    }
+  } finally {
+    for (const fetch of fetches) fetch.cancel();
+    budget.wakeAll();
+  }
+}
+
+// src/server/results/fast-slow/fast-slow-store.ts
 var FAST_BLOB = /^\/devstoreaccount1\/artifact-(?<id>[1-9][0-9]{0,15})\/(?<blobId>[0-9a-f]{32})$/;
 var READ_HIGH_WATER_MARK3 = 1024 * 1024;
 function fastBlobPath(record) {
@@ -16844,48 +17148,30 @@ async function download2(ctx, slow, cache, signer) {
     }
     return;
   }
+  const readSlow = (start, end) => slow.blobs.read(record, start, end);
   await sendBlob(
     req,
     res,
     {
       ...representation,
+      // Ferry's SDK asks a large blob as `Range: bytes=0-`: a 206 would let it split the
+      // download into ranges of its own, each a range miss here, and nothing would be cached.
+      // Answered 200 (as RFC 9110 allows), it is one whole read that fills the cache, itself
+      // read from the slow store in parallel ranges when that is slow.
+      wholeRangeAsFull: true,
       body: async (start, end) => {
-        const whole = start === 0 && end === size - 1;
-        const source = await slow.blobs.read(record, start, end);
+        if (start !== 0 || end !== size - 1) {
+          const source2 = await readSlow(start, end);
+          if (!source2) throw blobNotFound();
+          return source2;
+        }
+        const source = await readWhole(readSlow, size);
         if (!source) throw blobNotFound();
-        return whole ? tee(source, await cache.beginFill(key, expected)) : source;
+        return fillTee(source, await cache.beginFill(key, expected));
       }
     },
     azureHeaders(req)
   );
-}
-async function* tee(source, fill) {
-  let filling = fill;
-  let held;
-  let complete = false;
-  try {
-    for await (const chunk of source) {
-      const writing = filling?.write(chunk).then(
-        () => true,
-        () => false
-      );
-      if (held) yield held;
-      held = chunk;
-      if (writing && !await writing) {
-        await filling?.abort().catch(() => void 0);
-        filling = void 0;
-      }
-    }
-    complete = true;
-    if (filling) {
-      const committing = filling;
-      filling = void 0;
-      await committing.commit().catch(() => false);
-    }
-    if (held) yield held;
-  } finally {
-    if (filling && !complete) await filling.abort().catch(() => void 0);
-  }
 }
 function cachedRead(cache) {
   return async (identity, size, openSlow) => {
@@ -16893,7 +17179,7 @@ function cachedRead(cache) {
     const expected = { size, sha256: void 0 };
     const entry = await openEntry(await cache.lookup(key, expected));
     if (entry !== void 0) return fromHandle(entry, 0, size - 1);
-    return tee(await openSlow(), await cache.beginFill(key, expected));
+    return unbatched(fillTee(await openSlow(), await cache.beginFill(key, expected)));
   };
 }
 async function openEntry(file) {
@@ -18121,10 +18407,10 @@ function connectToProxy(endpoint, tlsOptions, timeoutMs, track, done) {
   track.add(socket);
   socket.once("close", () => track.delete(socket));
   const ready = endpoint.secure ? "secureConnect" : "connect";
-  let finished3 = false;
+  let finished4 = false;
   const finish = (err) => {
-    if (finished3) return;
-    finished3 = true;
+    if (finished4) return;
+    finished4 = true;
     clearTimeout(timer);
     socket.removeListener("error", onError);
     socket.removeListener(ready, onReady);
@@ -18192,10 +18478,10 @@ var TunnelAgent = class extends https.Agent {
     const host = stripBrackets2(String(options.host ?? "localhost"));
     const port = Number(options.port ?? 443);
     const authority = `${net3.isIPv6(host) ? `[${host}]` : host}:${port}`;
-    let finished3 = false;
+    let finished4 = false;
     const fail = (err) => {
-      if (finished3) return;
-      finished3 = true;
+      if (finished4) return;
+      finished4 = true;
       callback?.(err, void 0);
     };
     connectToProxy(endpoint, this.#tls, this.#timeoutMs, this.#raw, (err, proxySocket) => {
@@ -18226,7 +18512,7 @@ var TunnelAgent = class extends https.Agent {
       });
       req.once("connect", (res, socket, head) => {
         clearTimeout(timer);
-        if (finished3) {
+        if (finished4) {
           socket.destroy();
           return;
         }
@@ -18245,7 +18531,7 @@ var TunnelAgent = class extends https.Agent {
           return;
         }
         this.#startTls(socket, options, host, authority, callback, fail, () => {
-          finished3 = true;
+          finished4 = true;
         });
       });
       req.end();
