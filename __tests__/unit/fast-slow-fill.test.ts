@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, open, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { FastCache, writeAll, type Expected } from '../../src/server/results/fast-slow/fast-cache.js';
+import { FastCache, type Expected } from '../../src/server/results/fast-slow/fast-cache.js';
 import { fillTee } from '../../src/server/results/fast-slow/fill-tee.js';
 
 // The miss path's tee into a real fast cache directory: batched, kept only when whole and
@@ -93,29 +93,4 @@ it('a slow store that fails mid-read cuts the answer and leaves no entry', async
   ).rejects.toThrow('slow store failed');
   expect(await cache.lookup(KEY, expected)).toBeUndefined();
   expect(await tmpFiles()).toEqual([]);
-});
-
-it('writeAll continues a short writev until every byte is on the file', async () => {
-  const parts = [randomBytes(10), randomBytes(0), randomBytes(25), randomBytes(7)];
-  const file = path.join(dir, 'short-writes');
-  const handle = await open(file, 'w');
-  const real = handle.writev.bind(handle);
-  const calls: number[] = [];
-  // At most 8 bytes per call, as a kernel may take only part of a writev.
-  handle.writev = ((buffers: Buffer[]) => {
-    const take: Buffer[] = [];
-    let room = 8;
-    for (const buffer of buffers) {
-      if (room === 0) break;
-      const piece = buffer.subarray(0, room);
-      take.push(piece);
-      room -= piece.length;
-    }
-    calls.push(take.reduce((sum, b) => sum + b.length, 0));
-    return real(take);
-  }) as typeof handle.writev;
-  await writeAll(handle, parts);
-  await handle.close();
-  expect((await readFile(file)).equals(Buffer.concat(parts))).toBe(true);
-  expect(calls).toEqual([8, 8, 8, 8, 8, 2]);
 });

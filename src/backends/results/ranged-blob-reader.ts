@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { AbortError, FerryError, IntegrityError, type ErrorContext } from '../../core/errors.js';
+import { ByteBudget } from '../../core/byte-budget.js';
 import { readBody } from '../../transport/body.js';
 import { extractErrorMessage } from '../../transport/error-body.js';
 import type { HttpManager } from '../../transport/http-manager.js';
@@ -57,38 +58,6 @@ export interface Refusal {
 /** The smallest delivery of a range still arriving (a finished range is handed on whole). */
 const DELIVER_BYTES = 1024 * 1024;
 
-/** Bytes received and not yet handed on, shared by every range of one download. */
-class Budget {
-  held = 0;
-  #waiting: Array<() => void> = [];
-
-  constructor(readonly limit: number) {}
-
-  add(bytes: number): void {
-    this.held += bytes;
-  }
-
-  release(bytes: number): void {
-    this.held -= bytes;
-    if (this.held > this.limit) return;
-    const waiting = this.#waiting;
-    this.#waiting = [];
-    for (const wake of waiting) wake();
-  }
-
-  /** Resolves once the held bytes are back under the limit (or `wakeAll` is called). */
-  room(): Promise<void> {
-    return new Promise((resolve) => this.#waiting.push(resolve));
-  }
-
-  /** Wakes every waiter to check again (the writer moved on, or the download failed). */
-  wakeAll(): void {
-    const waiting = this.#waiting;
-    this.#waiting = [];
-    for (const wake of waiting) wake();
-  }
-}
-
 /** A fetched range's bytes, between the connection that receives them and the in-order writer. */
 class RangeBuffer {
   /** Bytes received so far; a resume asks for the rest after them. */
@@ -101,7 +70,7 @@ class RangeBuffer {
     readonly start: number,
     /** Exclusive. */
     readonly end: number,
-    readonly budget: Budget,
+    readonly budget: ByteBudget,
   ) {}
 
   /** Set once the writer reached this range: it never waits for room, or nothing would drain. */
@@ -161,7 +130,7 @@ export async function readRanges(options: RangedReadOptions): Promise<void> {
   const connections = Math.max(1, Math.min(options.connections, options.http.slots, count));
   const window = connections;
   const ranges = new Map<number, RangeBuffer>();
-  const budget = new Budget(options.bufferBytes);
+  const budget = new ByteBudget(options.bufferBytes);
   const internal = new AbortController();
   const signal = AbortSignal.any([options.operation.signal, internal.signal]);
   let failure: unknown;

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFully } from '../../../core/write-fully.js';
 import { selectEvictions, type EvictionPolicy } from '../../retention/eviction-policy.js';
 
 /** What an entry must be to be served: the slow store's size and, where recorded, SHA-256. */
@@ -162,7 +163,8 @@ export class FastCache {
           if (written > expected.size) return; // more than expected: commit refuses it
           hash.update(chunk);
         }
-        await writeAll(handle, chunks);
+        // Every byte, continuing a short write: a hole would only show at the digest check.
+        await writeFully(handle, chunks);
       },
       commit: async () => {
         await close();
@@ -256,30 +258,6 @@ export class FastCache {
 
   #metaFile(key: string): string {
     return join(this.#dir, `${key}.json`);
-  }
-}
-
-/**
- * Writes every byte of `chunks` at the file's position, in one writev where the kernel takes it
- * all; a short write (a signal, a nearly full disk) is continued rather than leaving a hole the
- * digest check would only catch at the end.
- */
-export async function writeAll(handle: FileHandle, chunks: readonly Buffer[]): Promise<void> {
-  let pending = chunks.filter((chunk) => chunk.length > 0);
-  while (pending.length > 0) {
-    const { bytesWritten } = await handle.writev(pending);
-    if (bytesWritten <= 0) throw new Error('the fast store file took no bytes');
-    let skip = bytesWritten;
-    const rest: Buffer[] = [];
-    for (const chunk of pending) {
-      if (skip >= chunk.length) {
-        skip -= chunk.length;
-        continue;
-      }
-      rest.push(skip > 0 ? chunk.subarray(skip) : chunk);
-      skip = 0;
-    }
-    pending = rest;
   }
 }
 

@@ -1,3 +1,4 @@
+import { ByteBudget } from '../../../core/byte-budget.js';
 /**
  * The pieces of a whole read split into parallel ranges (slow-ranges.ts): one range read in the
  * background, and the budget the ranges ahead of the one being sent share.
@@ -5,35 +6,6 @@
 
 /** Bytes `start..end` (inclusive) of one blob of the slow store; undefined when it is gone. */
 export type ReadRange = (start: number, end: number) => Promise<AsyncIterable<Buffer> | undefined>;
-
-/** Bytes read by the ranges and not yet handed on, shared by the ranges of one read. */
-export class Budget {
-  held = 0;
-  #waiting: Array<() => void> = [];
-
-  constructor(readonly limit: number) {}
-
-  add(bytes: number): void {
-    this.held += bytes;
-  }
-
-  release(bytes: number): void {
-    this.held -= bytes;
-    if (this.held <= this.limit) this.wakeAll();
-  }
-
-  /** Resolves once the held bytes are back within the limit (or wakeAll is called). */
-  room(): Promise<void> {
-    if (this.held <= this.limit) return Promise.resolve();
-    return new Promise((resolve) => this.#waiting.push(resolve));
-  }
-
-  wakeAll(): void {
-    const waiting = this.#waiting;
-    this.#waiting = [];
-    for (const wake of waiting) wake();
-  }
-}
 
 /**
  * One range being read in the background: its bytes are kept until handed on; a range ahead of
@@ -48,9 +20,9 @@ export class RangeFetch {
   #head = false;
   #source: AsyncIterable<Buffer> | undefined;
   #wake: (() => void) | undefined;
-  readonly #budget: Budget;
+  readonly #budget: ByteBudget;
 
-  constructor(read: ReadRange, start: number, end: number, budget: Budget) {
+  constructor(read: ReadRange, start: number, end: number, budget: ByteBudget) {
     this.#budget = budget;
     void this.#run(read, start, end);
   }

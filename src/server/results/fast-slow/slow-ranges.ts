@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { BodyPiece } from '../send-body.js';
-import { Budget, RangeFetch, shortRead, type ReadRange } from './range-fetch.js';
+import { ByteBudget } from '../../../core/byte-budget.js';
+import { RangeFetch, shortRead, type ReadRange } from './range-fetch.js';
 
 export type { ReadRange };
 
@@ -114,7 +115,7 @@ async function* inRanges(
   const starts: number[] = [];
   for (let start = from; start < size; start += policy.rangeBytes) starts.push(start);
   const fetches: RangeFetch[] = [];
-  const budget = new Budget(policy.bufferBytes);
+  const budget = new ByteBudget(policy.bufferBytes);
   try {
     for (let index = 0; index < starts.length; index++) {
       // The one being handed on and the ones after it, up to `connections` at once.
