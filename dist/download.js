@@ -7706,9 +7706,8 @@ function mentionsRateLimit(message) {
   return message !== void 0 && /rate limit/i.test(message);
 }
 
-// src/backends/results/ranged-blob-reader.ts
-var DELIVER_BYTES = 1024 * 1024;
-var Budget = class {
+// src/core/byte-budget.ts
+var ByteBudget = class {
   constructor(limit) {
     this.limit = limit;
   }
@@ -7720,22 +7719,23 @@ var Budget = class {
   }
   release(bytes) {
     this.held -= bytes;
-    if (this.held > this.limit) return;
-    const waiting = this.#waiting;
-    this.#waiting = [];
-    for (const wake of waiting) wake();
+    if (this.held <= this.limit) this.wakeAll();
   }
-  /** Resolves once the held bytes are back under the limit (or `wakeAll` is called). */
+  /** Resolves once the held bytes are back within the limit (or `wakeAll` is called). */
   room() {
+    if (this.held <= this.limit) return Promise.resolve();
     return new Promise((resolve2) => this.#waiting.push(resolve2));
   }
-  /** Wakes every waiter to check again (the writer moved on, or the download failed). */
+  /** Wakes every waiter to check again (the consumer moved on, or the read failed). */
   wakeAll() {
     const waiting = this.#waiting;
     this.#waiting = [];
     for (const wake of waiting) wake();
   }
 };
+
+// src/backends/results/ranged-blob-reader.ts
+var DELIVER_BYTES = 1024 * 1024;
 var RangeBuffer = class {
   constructor(start, end, budget) {
     this.start = start;
@@ -7797,7 +7797,7 @@ async function readRanges(options) {
   const connections = Math.max(1, Math.min(options.connections, options.http.slots, count));
   const window = connections;
   const ranges = /* @__PURE__ */ new Map();
-  const budget = new Budget(options.bufferBytes);
+  const budget = new ByteBudget(options.bufferBytes);
   const internal = new AbortController();
   const signal = AbortSignal.any([options.operation.signal, internal.signal]);
   let failure;
@@ -16604,6 +16604,7 @@ function readCommitted(blobs, blobId, start, end) {
 }
 
 // src/server/results/fast-slow/fast-cache.ts
+init_write_fully();
 import { createHash as createHash14, randomBytes as randomBytes10 } from "node:crypto";
 import { mkdir as mkdir14, open as open20, readdir as readdir8, readFile as readFile6, rename as rename5, rm as rm12, stat as stat11 } from "node:fs/promises";
 import { join as join7 } from "node:path";
@@ -16700,7 +16701,7 @@ var FastCache = class _FastCache {
           if (written > expected.size) return;
           hash.update(chunk);
         }
-        await writeAll(handle, chunks);
+        await writeFully(handle, chunks);
       },
       commit: async () => {
         await close();
@@ -16787,24 +16788,6 @@ var FastCache = class _FastCache {
     return join7(this.#dir, `${key}.json`);
   }
 };
-async function writeAll(handle, chunks) {
-  let pending = chunks.filter((chunk) => chunk.length > 0);
-  while (pending.length > 0) {
-    const { bytesWritten } = await handle.writev(pending);
-    if (bytesWritten <= 0) throw new Error("the fast store file took no bytes");
-    let skip = bytesWritten;
-    const rest = [];
-    for (const chunk of pending) {
-      if (skip >= chunk.length) {
-        skip -= chunk.length;
-        continue;
-      }
-      rest.push(skip > 0 ? chunk.subarray(skip) : chunk);
-      skip = 0;
-    }
-    pending = rest;
-  }
-}
 function isMeta(value) {
   if (typeof value !== "object" || value === null) return false;
   const meta = value;
@@ -16872,31 +16855,6 @@ async function* unbatched(batches) {
 import { performance as performance2 } from "node:perf_hooks";
 
 // src/server/results/fast-slow/range-fetch.ts
-var Budget2 = class {
-  constructor(limit) {
-    this.limit = limit;
-  }
-  limit;
-  held = 0;
-  #waiting = [];
-  add(bytes) {
-    this.held += bytes;
-  }
-  release(bytes) {
-    this.held -= bytes;
-    if (this.held <= this.limit) this.wakeAll();
-  }
-  /** Resolves once the held bytes are back within the limit (or wakeAll is called). */
-  room() {
-    if (this.held <= this.limit) return Promise.resolve();
-    return new Promise((resolve2) => this.#waiting.push(resolve2));
-  }
-  wakeAll() {
-    const waiting = this.#waiting;
-    this.#waiting = [];
-    for (const wake of waiting) wake();
-  }
-};
 var RangeFetch = class {
   #chunks = [];
   #done = false;
@@ -17037,7 +16995,7 @@ async function* inRanges(read, from, size, policy) {
   const starts = [];
   for (let start = from; start < size; start += policy.rangeBytes) starts.push(start);
   const fetches = [];
-  const budget = new Budget2(policy.bufferBytes);
+  const budget = new ByteBudget(policy.bufferBytes);
   try {
     for (let index = 0; index < starts.length; index++) {
       while (fetches.length < Math.min(starts.length, index + policy.connections)) {
