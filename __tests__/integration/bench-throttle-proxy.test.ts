@@ -75,13 +75,18 @@ test('a download through it arrives intact, no faster than the cap', async () =>
 });
 
 test('the cap is per connection: two parallel downloads take about as long as one', async () => {
-  const one = await request('GET');
-  const started = performance.now();
-  const both = await Promise.all([request('GET'), request('GET')]);
-  const seconds = (performance.now() - started) / 1000;
-  for (const r of both) expect(sha(r.body)).toBe(sha(BODY));
-  // A shared cap would need 0.8 s for both; separate caps about 0.4 s each, in parallel.
-  expect(seconds).toBeLessThan(Math.max(one.seconds, 0.4) * 1.6);
+  // A shared cap can never move both bodies in under 0.8 s (8 MB at 10 MB/s, less the pacer's
+  // 10 ms of forgiveness): that is a floor no machine beats. Separate caps take about 0.4 s, but
+  // a loaded machine (CI, 2 cores, tests in parallel) can stretch one round past 0.8 s (seen:
+  // 1.05 s), so the best of up to three rounds is what is compared with the floor.
+  let best = Infinity;
+  for (let round = 0; round < 3 && best >= 0.75; round++) {
+    const started = performance.now();
+    const both = await Promise.all([request('GET'), request('GET')]);
+    best = Math.min(best, (performance.now() - started) / 1000);
+    for (const r of both) expect(sha(r.body)).toBe(sha(BODY));
+  }
+  expect(best).toBeLessThan(0.75);
 });
 
 test('uploads are capped too, and relayed intact', async () => {

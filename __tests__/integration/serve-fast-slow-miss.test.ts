@@ -117,8 +117,12 @@ it("Ferry's SDK (asking `bytes=0-`, ranges allowed) fills on its first download 
     manager.dispose();
   }
   const after = await fastReads();
+  // One miss, which filled; everything after it came from the fast store. How many hit reads
+  // that took depends on the machine: on a loaded one the SDK finds the first MiB slow and asks
+  // the rest of the second download in ranges, each of them a hit (seen in CI: 6).
+  expect(after.miss - before.miss).toBe(1);
   expect(after.fills - before.fills).toBe(1);
-  expect(after.hit - before.hit).toBe(1);
+  expect(after.hit - before.hit).toBeGreaterThanOrEqual(1);
 });
 
 it('a client that disconnects mid-download leaves no half entry; the next download fills it', async () => {
