@@ -1,8 +1,8 @@
-import { ByteBudget } from '../../../core/byte-budget.js';
 /**
- * The pieces of a whole read split into parallel ranges (slow-ranges.ts): one range read in the
- * background, and the budget the ranges ahead of the one being sent share.
+ * One range of a whole read split into parallel ranges (slow-ranges.ts), read in the background
+ * while the ranges' shared budget (core/byte-budget.ts) allows.
  */
+import type { ByteBudget } from '../../../core/byte-budget.js';
 
 /** Bytes `start..end` (inclusive) of one blob of the slow store; undefined when it is gone. */
 export type ReadRange = (start: number, end: number) => Promise<AsyncIterable<Buffer> | undefined>;
