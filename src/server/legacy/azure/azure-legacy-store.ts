@@ -10,7 +10,9 @@ import {
   isConflict,
   isMissing,
   readSmallJson,
+  writeSmallJson,
   type Timed,
+  type WriteConditions,
 } from '../../results/azure/small-json.js';
 import { expiresAt, isArtifactRecord, type ArtifactRecord } from '../artifact-store.js';
 import type { LegacyChunk, LegacyItems, LegacyStore } from '../store.js';
@@ -338,20 +340,11 @@ export class AzureLegacyStore implements LegacyStore {
     return `${this.#prefix}legacy/containers/${containerId}`;
   }
 
-  async #write(
-    name: string,
-    value: object,
-    conditions: { ifMatch?: string; ifNoneMatch?: string },
-    withMeta = false,
-  ): Promise<void> {
-    const body = JSON.stringify(value);
-    await this.#time('write_record', () =>
-      this.#container.getBlockBlobClient(name).upload(body, Buffer.byteLength(body), {
-        conditions,
-        blobHTTPHeaders: { blobContentType: 'application/json' },
-        ...(withMeta ? { metadata: { [RECORD_META]: Buffer.from(body).toString('base64') } } : {}),
-      }),
-    );
+  async #write(name: string, value: object, conditions: WriteConditions, withMeta = false): Promise<void> {
+    await writeSmallJson(this.#container.getBlockBlobClient(name), this.#time, 'write_record', value, {
+      conditions,
+      ...(withMeta ? { metadataKey: RECORD_META } : {}),
+    });
   }
 
   async #deleteQuietly(name: string): Promise<void> {

@@ -1,6 +1,12 @@
 import type { BlockBlobClient } from '@azure/storage-blob';
 import { ErrorResponse } from '../../http/error-response.js';
-import { isConflict, readSmallJson, type Timed } from '../../results/azure/small-json.js';
+import {
+  isConflict,
+  readSmallJson,
+  writeSmallJson,
+  type Timed,
+  type WriteConditions,
+} from '../../results/azure/small-json.js';
 
 /** Lost compare-and-swap races before giving up (only under a storm of commits into one container). */
 const MAX_ATTEMPTS = 50;
@@ -78,13 +84,7 @@ export class ContainerBytes {
     throw new Error(`could not count the artifact's bytes after ${MAX_ATTEMPTS} concurrent attempts`);
   }
 
-  async #write(bytes: number, conditions: { ifMatch?: string; ifNoneMatch?: string }): Promise<void> {
-    const body = JSON.stringify({ bytes });
-    await this.#time('write_container_bytes', () =>
-      this.#blob.upload(body, Buffer.byteLength(body), {
-        conditions,
-        blobHTTPHeaders: { blobContentType: 'application/json' },
-      }),
-    );
+  async #write(bytes: number, conditions: WriteConditions): Promise<void> {
+    await writeSmallJson(this.#blob, this.#time, 'write_container_bytes', { bytes }, { conditions });
   }
 }

@@ -1,5 +1,11 @@
 import type { ContainerClient } from '@azure/storage-blob';
-import { isConflict, readSmallJson, type Timed } from '../../results/azure/small-json.js';
+import {
+  isConflict,
+  readSmallJson,
+  writeSmallJson,
+  type Timed,
+  type WriteConditions,
+} from '../../results/azure/small-json.js';
 import { DEFAULT_SESSION_LEASE_MS, raceLost } from '../artifact-store.js';
 import { itemKey } from '../layout.js';
 
@@ -89,7 +95,6 @@ export class AzureUploadSessions {
     if (mine.state.lost) throw raceLost(target.name, path, true);
     await this.#renew(target, path, session, mine);
     const blob = this.#container.getBlockBlobClient(this.#claimBlob(target.containerId, path));
-    const body = JSON.stringify({ session });
     let owner = first ? undefined : await this.#readClaim(target.containerId, path);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       if (owner?.session === session) return;
@@ -106,11 +111,14 @@ export class AzureUploadSessions {
         }
       }
       try {
-        await this.#time('write_upload_claim', () =>
-          blob.upload(body, Buffer.byteLength(body), {
+        await writeSmallJson(
+          blob,
+          this.#time,
+          'write_upload_claim',
+          { session },
+          {
             conditions: owner ? { ifMatch: owner.etag } : { ifNoneMatch: '*' },
-            blobHTTPHeaders: { blobContentType: 'application/json' },
-          }),
+          },
         );
         return;
       } catch (error) {
@@ -231,16 +239,14 @@ export class AzureUploadSessions {
     containerId: number,
     session: string,
     state: SessionState,
-    conditions: { ifMatch?: string; ifNoneMatch?: string },
+    conditions: WriteConditions,
   ): Promise<void> {
-    const body = JSON.stringify(state);
-    await this.#time('write_upload_session', () =>
-      this.#container
-        .getBlockBlobClient(this.#sessionBlob(containerId, session))
-        .upload(body, Buffer.byteLength(body), {
-          conditions,
-          blobHTTPHeaders: { blobContentType: 'application/json' },
-        }),
+    await writeSmallJson(
+      this.#container.getBlockBlobClient(this.#sessionBlob(containerId, session)),
+      this.#time,
+      'write_upload_session',
+      state,
+      { conditions },
     );
   }
 

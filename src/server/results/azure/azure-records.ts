@@ -10,7 +10,16 @@ import { RunBlobSweep, type RunBlobIds } from './run-blob-sweep.js';
 import { RunListCache } from './run-list-cache.js';
 import { RunListingSnapshots } from './run-listing-snapshot.js';
 import { AzureRunState, type LiveUpload, type UploadFate } from './run-state.js';
-import { decodeMetaRecord, hex, isConflict, isMissing, readSmallJson, type Timed } from './small-json.js';
+import {
+  decodeMetaRecord,
+  hex,
+  isConflict,
+  isMissing,
+  readSmallJson,
+  writeSmallJson,
+  type Timed,
+  type WriteConditions,
+} from './small-json.js';
 
 /** Unfinalized records carry the time their name lease lapses (ms since the epoch). */
 type StoredRecord = ResultsArtifact & { leaseUntil?: number };
@@ -426,19 +435,16 @@ export class AzureRecords implements ArtifactRecords {
     return { record: found.value as StoredRecord, etag: found.etag };
   }
 
-  async #write(
-    name: string,
-    value: object,
-    conditions: { ifMatch?: string; ifNoneMatch?: string },
-    withMeta = false,
-  ): Promise<void> {
-    const body = JSON.stringify(value);
-    await this.#options.time('write_record', () =>
-      this.#container.getBlockBlobClient(name).upload(body, Buffer.byteLength(body), {
+  async #write(name: string, value: object, conditions: WriteConditions, withMeta = false): Promise<void> {
+    await writeSmallJson(
+      this.#container.getBlockBlobClient(name),
+      this.#options.time,
+      'write_record',
+      value,
+      {
         conditions,
-        blobHTTPHeaders: { blobContentType: 'application/json' },
-        ...(withMeta ? { metadata: { [RECORD_META]: Buffer.from(body).toString('base64') } } : {}),
-      }),
+        ...(withMeta ? { metadataKey: RECORD_META } : {}),
+      },
     );
   }
 }

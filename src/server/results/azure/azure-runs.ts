@@ -8,7 +8,14 @@ import {
   type RunRecord,
   type RunRegistry,
 } from '../../rest/run-registry.js';
-import { decodeMetaRecord, hex, isConflict, readSmallJson, type Timed } from './small-json.js';
+import {
+  decodeMetaRecord,
+  hex,
+  isConflict,
+  readSmallJson,
+  writeSmallJson,
+  type Timed,
+} from './small-json.js';
 
 /** Gives up after this many lost races in a row (only under a storm of updates of one run). */
 const MAX_ATTEMPTS = 50;
@@ -41,15 +48,11 @@ export class AzureRunRegistry implements RunRegistry {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const current = await readSmallJson(blob, this.#time);
       const run = mergeRun(id, isRun(current?.value) ? current.value : undefined, fields, now);
-      const body = JSON.stringify(run);
       try {
-        await this.#time('write_record', () =>
-          blob.upload(body, Buffer.byteLength(body), {
-            conditions: current ? { ifMatch: current.etag } : { ifNoneMatch: '*' },
-            blobHTTPHeaders: { blobContentType: 'application/json' },
-            metadata: { [RUN_META]: Buffer.from(body).toString('base64') },
-          }),
-        );
+        await writeSmallJson(blob, this.#time, 'write_record', run, {
+          conditions: current ? { ifMatch: current.etag } : { ifNoneMatch: '*' },
+          metadataKey: RUN_META,
+        });
         return run;
       } catch (error) {
         if (!isConflict(error)) throw error;

@@ -3,7 +3,7 @@ import type { BlockBlobClient } from '@azure/storage-blob';
 import type { ServerLimits } from '../../http/limits.js';
 import { isArtifact, type ResultsArtifact } from '../artifact-index.js';
 import { TwirpError } from '../twirp-errors.js';
-import { isConflict, isMissing, readSmallJson, type Timed } from './small-json.js';
+import { isConflict, isMissing, readSmallJson, writeSmallJson, type Timed } from './small-json.js';
 
 /** One upload in progress: the name it holds and when its lease lapses (ms since the epoch). */
 export interface LiveUpload {
@@ -176,14 +176,10 @@ export class AzureRunState {
 
   /** Writes `counts` if the state is still at `etag`; false when it changed meanwhile. */
   async replaceIf(runId: string, counts: RunCounts, etag: string): Promise<boolean> {
-    const body = JSON.stringify(counts);
     try {
-      await this.#time('write_run_state', () =>
-        this.#blobOf(runId).upload(body, Buffer.byteLength(body), {
-          conditions: { ifMatch: etag },
-          blobHTTPHeaders: { blobContentType: 'application/json' },
-        }),
-      );
+      await writeSmallJson(this.#blobOf(runId), this.#time, 'write_run_state', counts, {
+        conditions: { ifMatch: etag },
+      });
       return true;
     } catch (error) {
       if (isConflict(error) || isMissing(error)) return false;
@@ -216,14 +212,10 @@ export class AzureRunState {
       // A new blob (the run's first, or after the sweep deleted an emptied run's) starts an epoch.
       if (!current) counts.epoch = randomBytes(8).toString('hex');
       if (!(await change(counts))) return;
-      const body = JSON.stringify(counts);
       try {
-        await this.#time('write_run_state', () =>
-          blob.upload(body, Buffer.byteLength(body), {
-            conditions: current ? { ifMatch: current.etag } : { ifNoneMatch: '*' },
-            blobHTTPHeaders: { blobContentType: 'application/json' },
-          }),
-        );
+        await writeSmallJson(blob, this.#time, 'write_run_state', counts, {
+          conditions: current ? { ifMatch: current.etag } : { ifNoneMatch: '*' },
+        });
         return;
       } catch (error) {
         if (!isConflict(error)) throw error;

@@ -37,6 +37,36 @@ export async function readSmallJson(
   }
 }
 
+/** The conditions of a state write: If-Match an ETag read, or If-None-Match: * for a new blob. */
+export interface WriteConditions {
+  ifMatch?: string;
+  ifNoneMatch?: string;
+}
+
+/**
+ * Writes a small JSON state blob (`operation` names the call in /metrics), under `conditions`
+ * when given; with `metadataKey`, the same JSON also rides in the blob's metadata (base64), so a
+ * listing returns it without a read (decodeMetaRecord).
+ */
+export async function writeSmallJson(
+  blob: BlockBlobClient,
+  time: Timed,
+  operation: string,
+  value: unknown,
+  options: { conditions?: WriteConditions; metadataKey?: string } = {},
+): Promise<void> {
+  const body = JSON.stringify(value);
+  await time(operation, () =>
+    blob.upload(body, Buffer.byteLength(body), {
+      ...(options.conditions ? { conditions: options.conditions } : {}),
+      blobHTTPHeaders: { blobContentType: 'application/json' },
+      ...(options.metadataKey
+        ? { metadata: { [options.metadataKey]: Buffer.from(body).toString('base64') } }
+        : {}),
+    }),
+  );
+}
+
 function statusOf(error: unknown): number | undefined {
   const status = (error as { statusCode?: unknown } | null)?.statusCode;
   return typeof status === 'number' ? status : undefined;
