@@ -273,13 +273,9 @@ export class AzureRecords implements ArtifactRecords {
 
   /** Every finalized record of a run (or of the store), oldest first: one List Blobs call per 5,000. */
   async #readFinalized(runId: string | undefined): Promise<ResultsArtifact[]> {
-    const prefix = runId === undefined ? `${this.#prefix}runs/` : `${this.#prefix}runs/${hex(runId)}/`;
     const found: ResultsArtifact[] = [];
-    await this.#options.time('list_records', async () => {
-      for await (const item of this.#container.listBlobsFlat({ prefix, includeMetadata: true })) {
-        const record = decodeMeta(item.metadata?.[RECORD_META]);
-        if (record?.finalized) found.push(publicRecord(record));
-      }
+    await this.#eachRecord(runId === undefined ? '' : `${hex(runId)}/`, (_name, record) => {
+      if (record?.finalized) found.push(publicRecord(record));
     });
     return found.sort((a, b) => a.id - b.id);
   }
@@ -292,22 +288,32 @@ export class AzureRecords implements ArtifactRecords {
   /** Every record's blob id by run, finalized or not: one List Blobs call per 5,000 records. */
   async #blobIdsByRun(): Promise<Map<string, RunBlobIds>> {
     const runs = new Map<string, RunBlobIds>();
-    await this.#options.time('list_records', async () => {
-      for await (const item of this.#container.listBlobsFlat({
-        prefix: `${this.#prefix}runs/`,
-        includeMetadata: true,
-      })) {
-        const record = decodeMeta(item.metadata?.[RECORD_META]);
-        // A blob there whose record cannot be read still keeps its run (by the run in its name).
-        const runHex = item.name.slice(`${this.#prefix}runs/`.length).split('/')[0] ?? '';
-        const runId = record?.runId ?? Buffer.from(runHex, 'hex').toString('utf8');
-        let ids = runs.get(runId);
-        if (!ids) runs.set(runId, (ids = { all: new Set(), finalized: new Set() }));
-        ids.all.add(record?.blobId ?? item.name);
-        if (record?.finalized) ids.finalized.add(record.blobId);
-      }
+    await this.#eachRecord('', (name, record) => {
+      // A blob there whose record cannot be read still keeps its run (by the run in its name).
+      const runHex = name.slice(`${this.#prefix}runs/`.length).split('/')[0] ?? '';
+      const runId = record?.runId ?? Buffer.from(runHex, 'hex').toString('utf8');
+      let ids = runs.get(runId);
+      if (!ids) runs.set(runId, (ids = { all: new Set(), finalized: new Set() }));
+      ids.all.add(record?.blobId ?? name);
+      if (record?.finalized) ids.finalized.add(record.blobId);
     });
     return runs;
+  }
+
+  /**
+   * Every record blob under `runs/<under>` with the record its metadata carries (undefined when
+   * it cannot be read): one List Blobs call per 5,000 records.
+   */
+  async #eachRecord(
+    under: string,
+    visit: (name: string, record: StoredRecord | undefined) => void,
+  ): Promise<void> {
+    const prefix = `${this.#prefix}runs/${under}`;
+    await this.#options.time('list_records', async () => {
+      for await (const item of this.#container.listBlobsFlat({ prefix, includeMetadata: true })) {
+        visit(item.name, decodeMeta(item.metadata?.[RECORD_META]));
+      }
+    });
   }
 
   async get(id: number): Promise<ResultsArtifact | undefined> {
