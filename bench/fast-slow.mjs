@@ -30,6 +30,7 @@ import { parseArgs } from 'node:util';
 import { BlockBlobClient } from '@azure/storage-blob';
 import { startAzurite } from './azurite.mjs';
 import { spawnThrottleProxy } from './throttle-proxy.mjs';
+import { runtimeToken } from './runtime-token.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
@@ -49,8 +50,7 @@ const MiB = 1024 * 1024;
 const TWIRP = 'twirp/github.actions.results.api.v1.ArtifactService';
 const RUN = 'bench-run';
 const JOB = 'bench-job';
-const encode = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
-const TOKEN = `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode({ scp: `Actions.Results:${RUN}:${JOB}`, ac: '[]' })}.c2ln`;
+const TOKEN = runtimeToken(RUN, JOB, { ac: '[]' });
 const IDS = { workflow_run_backend_id: RUN, workflow_job_run_backend_id: JOB };
 const log = (line) => process.stderr.write(`${line}\n`);
 

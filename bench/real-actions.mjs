@@ -24,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { startAzurite } from './azurite.mjs';
 import { startFerryServe } from './ferry-serve.mjs';
+import { runtimeToken } from './runtime-token.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -45,8 +46,7 @@ const RUN = 'real-actions-run';
 const JOB = 'real-actions-job';
 // An unsigned runtime token with the results scope, as act mints them: the actions read the run
 // and job from it. The server runs without --token on loopback, so it checks no signature.
-const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
-const TOKEN = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ scp: `Actions.Results:${RUN}:${JOB}`, ac: '[]' })}.c2ln`;
+const TOKEN = runtimeToken(RUN, JOB, { ac: '[]' });
 
 /**
  * Runs an action bundle as the runner does; resolves with its exit code, log and outputs. On the

@@ -27,6 +27,7 @@ import { startAzurite } from './azurite.mjs';
 import { spawnThrottleProxy } from './throttle-proxy.mjs';
 import { verifyTree } from './verify.mjs';
 import { ensureWorkload, WORKLOADS } from './workloads.mjs';
+import { runtimeToken } from './runtime-token.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..');
@@ -37,10 +38,7 @@ const CHILD = path.join(HERE, 'child.mjs');
  * backend ids from it; the legacy clients send it as an opaque bearer token), which is also
  * the token the server requires.
  */
-const TOKEN = (() => {
-  const encode = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  return `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode({ scp: 'Actions.Results:bench-run:bench-job' })}.c2ln`;
-})();
+const TOKEN = runtimeToken('bench-run', 'bench-job');
 /** ferry/legacy speak the legacy protocol; ferry-results/current the results protocol (current = @actions/artifact 6.2.1). */
 const CLIENTS = ['ferry', 'legacy', 'ferry-results', 'current'];
 const FERRY_CLIENTS = new Set(['ferry', 'ferry-results']);

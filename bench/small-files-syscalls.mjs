@@ -14,14 +14,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { runtimeToken } from './runtime-token.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CHILD = path.join(REPO, 'bench', 'child.mjs');
 /** A JWT with an Actions.Results scope, as in bench/run.mjs (the results client reads its ids from it). */
-const TOKEN = (() => {
-  const encode = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  return `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode({ scp: 'Actions.Results:bench-run:bench-job' })}.c2ln`;
-})();
+const TOKEN = runtimeToken('bench-run', 'bench-job');
 
 const args = process.argv.slice(2);
 const flag = (name, fallback) => {
