@@ -1847,6 +1847,17 @@ async function readSmallJson(blob, time, maxBytes = MAX_STATE_BYTES) {
     throw error;
   }
 }
+async function writeSmallJson(blob, time, operation, value, options = {}) {
+  const body = JSON.stringify(value);
+  await time(
+    operation,
+    () => blob.upload(body, Buffer.byteLength(body), {
+      ...options.conditions ? { conditions: options.conditions } : {},
+      blobHTTPHeaders: { blobContentType: "application/json" },
+      ...options.metadataKey ? { metadata: { [options.metadataKey]: Buffer.from(body).toString("base64") } } : {}
+    })
+  );
+}
 function statusOf(error) {
   const status = error?.statusCode;
   return typeof status === "number" ? status : void 0;
@@ -2255,15 +2266,10 @@ var init_run_state = __esm({
       }
       /** Writes `counts` if the state is still at `etag`; false when it changed meanwhile. */
       async replaceIf(runId, counts, etag) {
-        const body = JSON.stringify(counts);
         try {
-          await this.#time(
-            "write_run_state",
-            () => this.#blobOf(runId).upload(body, Buffer.byteLength(body), {
-              conditions: { ifMatch: etag },
-              blobHTTPHeaders: { blobContentType: "application/json" }
-            })
-          );
+          await writeSmallJson(this.#blobOf(runId), this.#time, "write_run_state", counts, {
+            conditions: { ifMatch: etag }
+          });
           return true;
         } catch (error) {
           if (isConflict(error) || isMissing(error)) return false;
@@ -2294,15 +2300,10 @@ var init_run_state = __esm({
           const counts = parseCounts(current?.value);
           if (!current) counts.epoch = randomBytes11(8).toString("hex");
           if (!await change(counts)) return;
-          const body = JSON.stringify(counts);
           try {
-            await this.#time(
-              "write_run_state",
-              () => blob.upload(body, Buffer.byteLength(body), {
-                conditions: current ? { ifMatch: current.etag } : { ifNoneMatch: "*" },
-                blobHTTPHeaders: { blobContentType: "application/json" }
-              })
-            );
+            await writeSmallJson(blob, this.#time, "write_run_state", counts, {
+              conditions: current ? { ifMatch: current.etag } : { ifNoneMatch: "*" }
+            });
             return;
           } catch (error) {
             if (!isConflict(error)) throw error;
@@ -2540,13 +2541,9 @@ var init_azure_records = __esm({
       }
       /** Every finalized record of a run (or of the store), oldest first: one List Blobs call per 5,000. */
       async #readFinalized(runId) {
-        const prefix = runId === void 0 ? `${this.#prefix}runs/` : `${this.#prefix}runs/${hex(runId)}/`;
         const found = [];
-        await this.#options.time("list_records", async () => {
-          for await (const item of this.#container.listBlobsFlat({ prefix, includeMetadata: true })) {
-            const record = decodeMeta(item.metadata?.[RECORD_META]);
-            if (record?.finalized) found.push(publicRecord(record));
-          }
+        await this.#eachRecord(runId === void 0 ? "" : `${hex(runId)}/`, (_name, record) => {
+          if (record?.finalized) found.push(publicRecord(record));
         });
         return found.sort((a, b) => a.id - b.id);
       }
@@ -2557,21 +2554,27 @@ var init_azure_records = __esm({
       /** Every record's blob id by run, finalized or not: one List Blobs call per 5,000 records. */
       async #blobIdsByRun() {
         const runs = /* @__PURE__ */ new Map();
-        await this.#options.time("list_records", async () => {
-          for await (const item of this.#container.listBlobsFlat({
-            prefix: `${this.#prefix}runs/`,
-            includeMetadata: true
-          })) {
-            const record = decodeMeta(item.metadata?.[RECORD_META]);
-            const runHex = item.name.slice(`${this.#prefix}runs/`.length).split("/")[0] ?? "";
-            const runId = record?.runId ?? Buffer.from(runHex, "hex").toString("utf8");
-            let ids = runs.get(runId);
-            if (!ids) runs.set(runId, ids = { all: /* @__PURE__ */ new Set(), finalized: /* @__PURE__ */ new Set() });
-            ids.all.add(record?.blobId ?? item.name);
-            if (record?.finalized) ids.finalized.add(record.blobId);
-          }
+        await this.#eachRecord("", (name, record) => {
+          const runHex = name.slice(`${this.#prefix}runs/`.length).split("/")[0] ?? "";
+          const runId = record?.runId ?? Buffer.from(runHex, "hex").toString("utf8");
+          let ids = runs.get(runId);
+          if (!ids) runs.set(runId, ids = { all: /* @__PURE__ */ new Set(), finalized: /* @__PURE__ */ new Set() });
+          ids.all.add(record?.blobId ?? name);
+          if (record?.finalized) ids.finalized.add(record.blobId);
         });
         return runs;
+      }
+      /**
+       * Every record blob under `runs/<under>` with the record its metadata carries (undefined when
+       * it cannot be read): one List Blobs call per 5,000 records.
+       */
+      async #eachRecord(under, visit) {
+        const prefix = `${this.#prefix}runs/${under}`;
+        await this.#options.time("list_records", async () => {
+          for await (const item of this.#container.listBlobsFlat({ prefix, includeMetadata: true })) {
+            visit(item.name, decodeMeta(item.metadata?.[RECORD_META]));
+          }
+        });
       }
       async get(id) {
         if (!Number.isSafeInteger(id) || id < 1) return void 0;
@@ -2680,14 +2683,15 @@ var init_azure_records = __esm({
         return { record: found.value, etag: found.etag };
       }
       async #write(name, value, conditions, withMeta = false) {
-        const body = JSON.stringify(value);
-        await this.#options.time(
+        await writeSmallJson(
+          this.#container.getBlockBlobClient(name),
+          this.#options.time,
           "write_record",
-          () => this.#container.getBlockBlobClient(name).upload(body, Buffer.byteLength(body), {
+          value,
+          {
             conditions,
-            blobHTTPHeaders: { blobContentType: "application/json" },
-            ...withMeta ? { metadata: { [RECORD_META]: Buffer.from(body).toString("base64") } } : {}
-          })
+            ...withMeta ? { metadataKey: RECORD_META } : {}
+          }
         );
       }
     };
@@ -2725,16 +2729,11 @@ var init_azure_runs = __esm({
         for (let attempt = 0; attempt < MAX_ATTEMPTS3; attempt++) {
           const current = await readSmallJson(blob, this.#time);
           const run = mergeRun(id, isRun(current?.value) ? current.value : void 0, fields, now);
-          const body = JSON.stringify(run);
           try {
-            await this.#time(
-              "write_record",
-              () => blob.upload(body, Buffer.byteLength(body), {
-                conditions: current ? { ifMatch: current.etag } : { ifNoneMatch: "*" },
-                blobHTTPHeaders: { blobContentType: "application/json" },
-                metadata: { [RUN_META]: Buffer.from(body).toString("base64") }
-              })
-            );
+            await writeSmallJson(blob, this.#time, "write_record", run, {
+              conditions: current ? { ifMatch: current.etag } : { ifNoneMatch: "*" },
+              metadataKey: RUN_META
+            });
             return run;
           } catch (error) {
             if (!isConflict(error)) throw error;
@@ -3284,14 +3283,7 @@ var init_container_bytes = __esm({
         throw new Error(`could not count the artifact's bytes after ${MAX_ATTEMPTS4} concurrent attempts`);
       }
       async #write(bytes, conditions) {
-        const body = JSON.stringify({ bytes });
-        await this.#time(
-          "write_container_bytes",
-          () => this.#blob.upload(body, Buffer.byteLength(body), {
-            conditions,
-            blobHTTPHeaders: { blobContentType: "application/json" }
-          })
-        );
+        await writeSmallJson(this.#blob, this.#time, "write_container_bytes", { bytes }, { conditions });
       }
     };
   }
@@ -3346,7 +3338,6 @@ var init_upload_sessions = __esm({
         if (mine.state.lost) throw raceLost(target.name, path29, true);
         await this.#renew(target, path29, session, mine);
         const blob = this.#container.getBlockBlobClient(this.#claimBlob(target.containerId, path29));
-        const body = JSON.stringify({ session });
         let owner = first ? void 0 : await this.#readClaim(target.containerId, path29);
         for (let attempt = 0; attempt < MAX_ATTEMPTS5; attempt++) {
           if (owner?.session === session) return;
@@ -3362,12 +3353,14 @@ var init_upload_sessions = __esm({
             }
           }
           try {
-            await this.#time(
+            await writeSmallJson(
+              blob,
+              this.#time,
               "write_upload_claim",
-              () => blob.upload(body, Buffer.byteLength(body), {
-                conditions: owner ? { ifMatch: owner.etag } : { ifNoneMatch: "*" },
-                blobHTTPHeaders: { blobContentType: "application/json" }
-              })
+              { session },
+              {
+                conditions: owner ? { ifMatch: owner.etag } : { ifNoneMatch: "*" }
+              }
             );
             return;
           } catch (error) {
@@ -3457,13 +3450,12 @@ var init_upload_sessions = __esm({
         return found ? { session: typeof session === "string" ? session : "", etag: found.etag } : void 0;
       }
       async #writeSession(containerId, session, state, conditions) {
-        const body = JSON.stringify(state);
-        await this.#time(
+        await writeSmallJson(
+          this.#container.getBlockBlobClient(this.#sessionBlob(containerId, session)),
+          this.#time,
           "write_upload_session",
-          () => this.#container.getBlockBlobClient(this.#sessionBlob(containerId, session)).upload(body, Buffer.byteLength(body), {
-            conditions,
-            blobHTTPHeaders: { blobContentType: "application/json" }
-          })
+          state,
+          { conditions }
         );
       }
       #sessionBlob(containerId, session) {
@@ -3739,15 +3731,10 @@ var init_azure_legacy_store = __esm({
         return `${this.#prefix}legacy/containers/${containerId}`;
       }
       async #write(name, value, conditions, withMeta = false) {
-        const body = JSON.stringify(value);
-        await this.#time(
-          "write_record",
-          () => this.#container.getBlockBlobClient(name).upload(body, Buffer.byteLength(body), {
-            conditions,
-            blobHTTPHeaders: { blobContentType: "application/json" },
-            ...withMeta ? { metadata: { [RECORD_META2]: Buffer.from(body).toString("base64") } } : {}
-          })
-        );
+        await writeSmallJson(this.#container.getBlockBlobClient(name), this.#time, "write_record", value, {
+          conditions,
+          ...withMeta ? { metadataKey: RECORD_META2 } : {}
+        });
       }
       async #deleteQuietly(name) {
         await this.#time("delete_blob", () => this.#container.getBlockBlobClient(name).deleteIfExists());
