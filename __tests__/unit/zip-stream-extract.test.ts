@@ -19,15 +19,26 @@ afterEach(async () => {
   await rm(base, { recursive: true, force: true });
 });
 
-/** Streams `zip` in chunks of `chunk` bytes, then materializes it. */
+/**
+ * Streams `zip` in chunks of `chunk` bytes, `perWrite` chunks handed over per write (as a
+ * download hands over the socket reads gathered while the previous write was on the thread
+ * pool), then materializes it.
+ */
 async function streamInto(
   zip: Buffer,
   chunk: number,
   options: Partial<ExtractOptions> = {},
+  perWrite = 1,
 ): Promise<{ files: number; bytes: number }> {
   const extraction = await openStreamExtraction({ targetDirectory: target, ...options });
   try {
-    for (let at = 0; at < zip.length; at += chunk) await extraction.write(zip.subarray(at, at + chunk));
+    for (let at = 0; at < zip.length; at += chunk * perWrite) {
+      const chunks: Buffer[] = [];
+      for (let k = 0; k < perWrite && at + k * chunk < zip.length; k++) {
+        chunks.push(zip.subarray(at + k * chunk, at + (k + 1) * chunk));
+      }
+      await extraction.write(chunks);
+    }
     expect(extraction.offset).toBe(zip.length);
     return await extraction.materialize();
   } finally {
@@ -71,10 +82,32 @@ test.each([997, 4096, 65_536, 1 << 20])(
   60_000,
 );
 
+test.each([
+  [997, 7],
+  [65_536, 64],
+  [1, 300],
+])(
+  'the same archive handed over as %i-byte chunks, %i per write, extracts byte for byte',
+  async (chunk, perWrite) => {
+    // Several chunks per write cross entry boundaries, headers, descriptors and the central
+    // directory: a stored entry's run must stop exactly at its end and hand the rest on.
+    const zip = buildZip(entries);
+    const result = await streamInto(zip, chunk, {}, perWrite);
+    expect(result.files).toBe(5);
+    expect((await readFile(path.join(target, 'stored.bin'))).equals(big)).toBe(true);
+    expect((await readFile(path.join(target, 'dir', 'deflated.txt'))).equals(repetitive)).toBe(true);
+    expect((await readFile(path.join(target, 'wide.bin'))).equals(repetitive.subarray(0, 70_000))).toBe(
+      true,
+    );
+    expect((await readdir(target)).sort()).toEqual(['dir', 'empty', 'stored.bin', 'wide.bin']);
+  },
+  60_000,
+);
+
 test('nothing is visible in the target before materialize, and dispose removes the staging', async () => {
   const zip = buildZip(entries);
   const extraction = await openStreamExtraction({ targetDirectory: target });
-  await extraction.write(zip);
+  await extraction.write([zip]);
   const staged = await readdir(target);
   expect(staged).toHaveLength(1);
   expect(staged[0]).toMatch(/^\.ferry-staging-[0-9a-f]+$/);
@@ -161,10 +194,10 @@ test('reset forgets what was staged (a download starting over)', async () => {
   const zip = buildZip(entries);
   const extraction = await openStreamExtraction({ targetDirectory: target });
   try {
-    await extraction.write(zip.subarray(0, 1_000_000));
+    await extraction.write([zip.subarray(0, 1_000_000)]);
     await extraction.reset();
     expect(extraction.offset).toBe(0);
-    await extraction.write(zip);
+    await extraction.write([zip]);
     const result = await extraction.materialize();
     expect(result.files).toBe(5);
   } finally {

@@ -57,9 +57,8 @@ export class OnePassSink implements BlobSink {
   async write(chunks: readonly Buffer[]): Promise<void> {
     if (this.notStreamable !== undefined) return;
     if (this.extraction !== undefined) {
-      // One larger write instead of one per socket read: the copy costs less than the syscalls.
       try {
-        await this.extraction.write(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+        await this.extraction.write(chunks);
       } catch (error) {
         if (!(error instanceof NotStreamableError)) throw error;
         this.notStreamable = error;

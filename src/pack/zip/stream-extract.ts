@@ -37,8 +37,11 @@ export { NotStreamableError } from './stream-stager.js';
 export interface StreamExtraction {
   /** Bytes of the archive consumed so far. */
   readonly offset: number;
-  /** Feeds the next bytes, in order. Throws NotStreamableError when the archive needs its end first. */
-  write(chunk: Buffer): Promise<void>;
+  /**
+   * Feeds the next bytes, in order, as they were read (no need to join them first). Throws
+   * NotStreamableError when the archive needs its end first.
+   */
+  write(chunks: readonly Buffer[]): Promise<void>;
   /** Forgets everything staged (a download starting over). */
   reset(): Promise<void>;
   /** Checks the central directory against what streamed, then moves the entries into place. */
@@ -87,10 +90,10 @@ class Extraction implements StreamExtraction {
     return new StreamStager((name) => staging.file(name), this.opts.limits);
   }
 
-  async write(chunk: Buffer): Promise<void> {
+  async write(chunks: readonly Buffer[]): Promise<void> {
     throwIfAborted(this.opts.signal);
     try {
-      await this.#stager.write(chunk);
+      await this.#stager.write(chunks);
     } catch (error) {
       throw await this.#resourceError(error);
     }
