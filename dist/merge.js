@@ -2183,7 +2183,7 @@ var init_run_state = __esm({
        * lapsed upload of the same name that the new one replaces: its slot is given back in the same
        * write. `settle` tells what a lapsed entry has become (see UploadFate).
        */
-      async reserve(runId, upload, replaces, settle) {
+      async reserve(runId, upload, replaces, settle2) {
         const fates = /* @__PURE__ */ new Map();
         await this.#update(runId, async (counts) => {
           const now = this.#now();
@@ -2195,7 +2195,7 @@ var init_run_state = __esm({
             if (entry.until > now) continue;
             let fate = fates.get(blobId);
             if (!fate) {
-              fate = await settle(blobId, entry);
+              fate = await settle2(blobId, entry);
               fates.set(blobId, fate);
             }
             if (fate.state === "live") {
@@ -7018,6 +7018,7 @@ import { promisify } from "node:util";
 import { constants as constants3, deflateRaw } from "node:zlib";
 var deflateRawAsync = promisify(deflateRaw);
 var SMALL_PIECE_HEADROOM = 64;
+var LARGE_PIECE_OUTPUT = 256 * 1024;
 var DICTIONARY_SIZE = 32 * 1024;
 function deflatePiece(piece, level, dictionary, final) {
   const options = {
@@ -7027,6 +7028,8 @@ function deflatePiece(piece, level, dictionary, final) {
   if (dictionary !== void 0 && dictionary.length > 0) options.dictionary = dictionary;
   if (piece.length < constants3.Z_DEFAULT_CHUNK) {
     options.chunkSize = Math.max(constants3.Z_MIN_CHUNK, piece.length + SMALL_PIECE_HEADROOM);
+  } else {
+    options.chunkSize = LARGE_PIECE_OUTPUT;
   }
   return deflateRawAsync(piece, options);
 }
@@ -8423,6 +8426,18 @@ function wholeRange(res, state, options) {
 async function readRangedBody(outcome, file, state, options, plan) {
   let sinkFailure;
   let handle;
+  let written = [];
+  const count = async () => {
+    const chunks = written;
+    written = [];
+    if (chunks.length === 0) return;
+    for (const chunk of chunks) {
+      state.received += chunk.length;
+      state.hash.update(chunk);
+    }
+    await options.tee?.write(chunks);
+    options.onBytes?.(state.received, state.expectedTotal);
+  };
   try {
     if (typeof file === "string") handle = await open6(file, "w");
     else await file.start(state.contentType, outcome.total);
@@ -8441,21 +8456,20 @@ async function readRangedBody(outcome, file, state, options, plan) {
       first: outcome.res,
       stall: options.stall ?? options.http.stallPolicy,
       deliver: async (chunks) => {
-        try {
-          await (handle !== void 0 ? writeFully(handle, chunks) : file.write(chunks));
-        } catch (error2) {
-          sinkFailure = error2;
-          throw error2;
+        const writing = settle(handle !== void 0 ? writeFully(handle, chunks) : file.write(chunks));
+        const counting = settle(count());
+        const [write, counted] = await Promise.all([writing, counting]);
+        if (write !== void 0) {
+          sinkFailure = write.error;
+          throw write.error;
         }
-        for (const chunk of chunks) {
-          state.received += chunk.length;
-          state.hash.update(chunk);
-        }
-        await options.tee?.write(chunks);
-        options.onBytes?.(state.received, state.expectedTotal);
+        if (counted !== void 0) throw counted.error;
+        written = chunks;
       }
     });
+    await count();
   } catch (error2) {
+    await count().catch(() => void 0);
     if (sinkFailure !== void 0 && !findResourceFailure(sinkFailure)) throw sinkFailure;
     if (findResourceFailure(error2)) {
       throw await asResourceError(error2, {
@@ -8469,6 +8483,12 @@ async function readRangedBody(outcome, file, state, options, plan) {
     if (!outcome.res.destroyed) outcome.res.destroy();
     await handle?.close();
   }
+}
+function settle(promise) {
+  return promise.then(
+    () => void 0,
+    (error2) => ({ error: error2 })
+  );
 }
 function rangeAgrees(range, res, expectedTotal) {
   const start = Number(range[1]);
@@ -10378,10 +10398,42 @@ var StreamStager = class {
     for (let index = 0; index < count; index++) yield String(index);
     yield "directory";
   }
-  /** Consumes the next bytes of the archive, in order. */
-  async write(chunk) {
-    let rest = chunk;
-    while (rest !== void 0 && rest.length > 0) rest = await this.#step(rest);
+  /**
+   * Consumes the next bytes of the archive, in order, as the socket reads delivered them. A
+   * stored entry's bytes go to its file as they are, in one writev per call: gathering them into
+   * one buffer first cost a copy of every byte (a 512 MiB download spent 0.7 s in Buffer.concat
+   * and its garbage). Deflated bytes are joined for the inflater, one thread-pool job instead of
+   * one per socket read; they are the compressed, smaller side.
+   */
+  async write(chunks) {
+    let next = 0;
+    let rest;
+    for (; ; ) {
+      if (rest === void 0 || rest.length === 0) {
+        if (next >= chunks.length) return;
+        rest = chunks[next++];
+        continue;
+      }
+      const current = this.#current;
+      if (this.#phase === "data" && current !== void 0 && current.small === void 0) {
+        if (current.inflate === void 0) {
+          const parts = [rest];
+          let room = current.declaredCompressed - current.compressedSize - rest.length;
+          while (room > 0 && next < chunks.length) {
+            const chunk = chunks[next++];
+            parts.push(chunk);
+            room -= chunk.length;
+          }
+          rest = await this.#stored(current, parts);
+          continue;
+        }
+        if (next < chunks.length) {
+          rest = Buffer.concat([rest, ...chunks.slice(next)]);
+          next = chunks.length;
+        }
+      }
+      rest = await this.#step(rest);
+    }
   }
   /**
    * The stream is complete: the end records must have arrived. Returns the sparse file holding
@@ -10549,21 +10601,7 @@ var StreamStager = class {
       if (current.compressedSize === current.declaredCompressed) this.#writeSmall(current);
       return chunk.subarray(part.length);
     }
-    if (current.inflate === void 0) {
-      const remaining = current.declaredCompressed - current.compressedSize;
-      const part = chunk.length > remaining ? chunk.subarray(0, remaining) : chunk;
-      this.#total += part.length;
-      if (this.#total > this.limits.maxTotalBytes) {
-        throw new NotStreamableError("the entries pass limits.maxTotalBytes");
-      }
-      await writeFully(current.out, [part]);
-      current.crc32 = crc325(part, current.crc32);
-      current.compressedSize += part.length;
-      current.uncompressedSize += part.length;
-      this.#offset += part.length;
-      if (current.compressedSize === current.declaredCompressed) await this.#end(current);
-      return chunk.subarray(part.length);
-    }
+    if (current.inflate === void 0) return this.#stored(current, [chunk]);
     const inflate = current.inflate;
     current.fed += chunk.length;
     try {
@@ -10594,6 +10632,38 @@ var StreamStager = class {
     }
     await this.#end(current);
     return chunk.subarray(used);
+  }
+  /**
+   * The next bytes of a stored entry, in order: written in one call up to the entry's declared
+   * end (its CRC-32 computed while the write is on the thread pool); returns what follows the end.
+   */
+  async #stored(current, parts) {
+    let room = current.declaredCompressed - current.compressedSize;
+    let rest;
+    const taken = [];
+    for (const part of parts) {
+      if (part.length > room) {
+        if (room > 0) taken.push(part.subarray(0, room));
+        rest = part.subarray(room);
+        room = 0;
+        break;
+      }
+      taken.push(part);
+      room -= part.length;
+    }
+    const length = current.declaredCompressed - current.compressedSize - room;
+    this.#total += length;
+    if (this.#total > this.limits.maxTotalBytes) {
+      throw new NotStreamableError("the entries pass limits.maxTotalBytes");
+    }
+    const written = writeFully(current.out, taken);
+    for (const part of taken) current.crc32 = crc325(part, current.crc32);
+    await written;
+    current.compressedSize += length;
+    current.uncompressedSize += length;
+    this.#offset += length;
+    if (current.compressedSize === current.declaredCompressed) await this.#end(current);
+    return rest;
   }
   /**
    * A small entry's bytes are all in: inflated in one call (bounded by its declared size),
@@ -10725,10 +10795,10 @@ var Extraction = class {
     const staging = this.#staging;
     return new StreamStager((name) => staging.file(name), this.opts.limits);
   }
-  async write(chunk) {
+  async write(chunks) {
     throwIfAborted(this.opts.signal);
     try {
-      await this.#stager.write(chunk);
+      await this.#stager.write(chunks);
     } catch (error2) {
       throw await this.#resourceError(error2);
     }
@@ -10909,7 +10979,7 @@ var OnePassSink = class {
     if (this.notStreamable !== void 0) return;
     if (this.extraction !== void 0) {
       try {
-        await this.extraction.write(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+        await this.extraction.write(chunks);
       } catch (error2) {
         if (!(error2 instanceof NotStreamableError)) throw error2;
         this.notStreamable = error2;
