@@ -8,7 +8,7 @@ import type { OperationContext } from './backend.js';
  * which aborts the requests of the other workers. That failure is the error thrown.
  */
 export async function runWorkers<T>(
-  items: readonly T[],
+  items: ArrayLike<T>,
   slots: number,
   ctx: OperationContext,
   work: (item: T, slot: number) => Promise<void>,

@@ -17,7 +17,8 @@ export interface PoolOptions {
 }
 
 export async function runPool<T>(
-  items: readonly T[],
+  // ArrayLike: a typed array of indexes serves as well as an array of objects (legacy download plan).
+  items: ArrayLike<T>,
   concurrency: number,
   work: (item: T, slot: number) => Promise<void>,
   options: PoolOptions = {},

@@ -1,9 +1,4 @@
-import http, {
-  type ClientRequest,
-  type IncomingMessage,
-  type OutgoingHttpHeaders,
-  type RequestOptions,
-} from 'node:http';
+import http, { type IncomingMessage, type OutgoingHttpHeaders, type RequestOptions } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import {
@@ -30,6 +25,7 @@ import { defaultRetryPolicy, type AttemptOutcome, type RetryPolicy } from './ret
 import { Retrier, type RetryBudget } from './retrier.js';
 import type { RememberedAnswers } from './remembered-answers.js';
 import { sendRaw, type RawBody } from './raw-request.js';
+import { countedResponse } from './counted-response.js';
 
 export interface HttpManagerOptions {
   /** Number of concurrency slots; each gets its own keep-alive client. */
@@ -503,21 +499,4 @@ function oneShotBody(body: Buffer): NodeJS.ReadableStream {
     },
   };
   return shot as unknown as NodeJS.ReadableStream;
-}
-
-/**
- * Feeds `stats` the response's connection (a socket not taken from the keep-alive pool is a new
- * one) and its body bytes as they arrive. The bytes are counted where http hands them to the
- * stream (push), not with a 'data' listener, which would switch the body to flowing mode before
- * its reader is attached; so every reader (JSON, blob, legacy items, drained error bodies)
- * is counted without knowing about stats.
- */
-function countedResponse(res: IncomingMessage, stats: TransportStatsSink): IncomingMessage {
-  if (!(res as IncomingMessage & { req?: ClientRequest }).req?.reusedSocket) stats.connectionOpened();
-  const push = res.push.bind(res);
-  res.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
-    if (chunk !== null && chunk !== undefined) stats.received((chunk as { length: number }).length);
-    return push(chunk, encoding);
-  };
-  return res;
 }

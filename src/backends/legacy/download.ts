@@ -25,80 +25,10 @@ import type { DownloadResult, DownloadSpec, OperationContext } from '../backend.
 import { StalledTransferError, watchThroughput, type StallPolicy } from '../../transport/stall-watchdog.js';
 import { runWorkers } from '../workers.js';
 import { API_VERSION, type ArtifactResponse, type LegacyConfig } from './contracts.js';
+import { LegacyDownloadPlan, type PlannedFile } from './download-plan.js';
 import { checkFinalized, checkReceived, LegacyListingCheck, type ListedFile } from './listing-check.js';
 import { itemUrl, itemUrlBuilder, jsonHeaders } from './urls.js';
 import { LegacyWriteLimits, type FileMeter } from './write-limits.js';
-
-/** What every planned file shares. */
-interface Plan {
-  readonly target: string;
-  readonly staging: HeldStaging;
-  /** `${artifact name}/`: an item's path in the container is this plus its artifact path. */
-  readonly itemPrefix: string;
-  /** The content URL the container's URL scheme gives an item path (urls.ts itemUrlBuilder). */
-  readonly itemUrl: (itemPath: string) => string;
-}
-
-/**
- * One file of the download: what the listing said, and where it is staged and placed. Only what
- * cannot be derived is stored: the staging path, the destination and the placement key come from
- * the artifact path, and the content URL is kept only when it is not the one the container's URL
- * scheme gives the item (every file-container service's case). At 100,000 files each derived
- * string was 5-13 MB held for the whole download (issue 12 item 5).
- */
-class PlannedFile {
-  readonly artifactPath: string;
-  readonly length: number | undefined;
-  /** The listing's contentLocation when it is not `plan.itemUrl` of the item's path. */
-  readonly #url: string | undefined;
-  /** The placement key when it is not the artifact path itself (e.g. a `.` segment in the listed path). */
-  readonly #key: string | undefined;
-  /** Bytes written to staging, once the file arrived. */
-  written = 0;
-  /** Set once a response for this file failed to gunzip: a second corrupt body is final. */
-  corruptOnce?: boolean;
-
-  constructor(
-    listed: ListedFile,
-    readonly index: number,
-    readonly plan: Plan,
-  ) {
-    this.artifactPath = listed.artifactPath;
-    this.length = listed.length;
-    this.#url = listed.url === this.#canonicalUrl() ? undefined : listed.url;
-    const key = path.relative(plan.target, listed.destination).split(path.sep).join('/');
-    this.#key = key === listed.artifactPath ? undefined : key;
-  }
-
-  #canonicalUrl(): string {
-    return this.plan.itemUrl(`${this.plan.itemPrefix}${this.artifactPath}`);
-  }
-
-  /** Where the bytes are (empty for a zero-length file without one: it is never fetched). */
-  get url(): string {
-    return this.#url ?? this.#canonicalUrl();
-  }
-
-  /** The target directory (for messages: the staging path names a held descriptor). */
-  get target(): string {
-    return this.plan.target;
-  }
-
-  /** Staging names are positional, so no server path reaches the disk before placement. */
-  get staging(): string {
-    return this.plan.staging.file(String(this.index));
-  }
-
-  /** The destination relative to the target, normalised, '/'-separated. */
-  get key(): string {
-    return this.#key ?? this.artifactPath;
-  }
-
-  /** Absolute path inside the target. */
-  get destination(): string {
-    return path.join(this.plan.target, ...this.key.split('/'));
-  }
-}
 
 /**
  * Legacy download (protocol.md A4). An artifact that was never finalized is refused; every item
@@ -127,7 +57,8 @@ export async function downloadLegacy(
   );
   const target = path.resolve(spec.targetDirectory);
   // Everything the listing says is checked before anything is created, the target included.
-  let listed: ListedFile[] | undefined = await http.request(
+  // The listing goes straight into the plan's columns: no object per file is kept (download-plan.ts).
+  const plan: LegacyDownloadPlan = await http.request(
     {
       ...bearer,
       slot: 0,
@@ -138,13 +69,14 @@ export async function downloadLegacy(
       context,
       call: 'list container items',
     },
-    // A fresh check for every attempt: a retried listing starts from nothing.
+    // A fresh check and plan for every attempt: a retried listing starts from nothing.
     (res) =>
       readListing(
         res,
         http,
         context,
         new LegacyListingCheck(spec.name, target, limits, context, artifact.fileContainerResourceUrl),
+        new LegacyDownloadPlan(`${spec.name}/`, itemUrlBuilder(containerUrl), target),
         (file) =>
           checkCredentialedUrl(
             file.url,
@@ -163,20 +95,15 @@ export async function downloadLegacy(
   try {
     held = HeldTarget.open(target, { context });
     staging = held.createStaging('.ferry-staging-');
-    const plan: Plan = {
-      target,
-      staging,
-      itemPrefix: `${spec.name}/`,
-      itemUrl: itemUrlBuilder(containerUrl),
-    };
-    const planned = listed.map((file, index) => new PlannedFile(file, index, plan));
-    // The listing's objects are not kept alongside the plan.
-    listed = undefined;
+    plan.start(staging);
+    // Files by index: the worker pool walks these, and each file is a view made when it is worked on.
+    const indexes = new Uint32Array(plan.count).map((_, index) => index);
     const writeLimits = new LegacyWriteLimits(spec.name, limits, context);
     let bytesDone = 0;
     let filesDone = 0;
-    const bytesTotal = planned.reduce((sum, f) => sum + (f.length ?? 0), 0);
-    await runWorkers(planned, http.slots, ctx, async (file, slot) => {
+    const bytesTotal = plan.listedBytes();
+    await runWorkers(indexes, http.slots, ctx, async (index, slot) => {
+      const file = plan.file(index);
       if (file.length === 0) {
         writeSmallFileSync(file.staging, new Uint8Array(0), { replace: true });
       } else {
@@ -211,25 +138,14 @@ export async function downloadLegacy(
         bytesDone,
         bytesTotal,
         filesDone,
-        filesTotal: planned.length,
+        filesTotal: plan.count,
       });
     });
     // Items without a listed length were not part of the check before the download.
-    checkReceived(
-      spec.name,
-      artifact.size,
-      planned.reduce((sum, file) => sum + file.written, 0),
-      planned.length,
-      'sent',
-      context,
-    );
+    checkReceived(spec.name, artifact.size, plan.writtenBytes(), plan.count, 'sent', context);
     await spec.beforeWrite?.();
-    const placed = await placeFiles(planned, held, spec.conflict ?? 'overwrite', context);
-    return {
-      downloadPath: target,
-      fileCount: placed.length,
-      size: placed.reduce((sum, file) => sum + file.written, 0),
-    };
+    const placed = await placeFiles(plan, held, spec.conflict ?? 'overwrite', context);
+    return { downloadPath: target, fileCount: placed.files, size: placed.bytes };
   } catch (error: unknown) {
     // A failed download leaves the target as it found it: directories it created go again
     // (rmdir only removes empty ones, so nothing moved into place is ever lost).
@@ -253,18 +169,20 @@ export async function downloadLegacy(
  * files placed.
  */
 async function placeFiles(
-  planned: readonly PlannedFile[],
+  plan: LegacyDownloadPlan,
   held: HeldTarget,
   policy: ConflictPolicy,
   context: ErrorContext,
-): Promise<PlannedFile[]> {
+): Promise<{ files: number; bytes: number }> {
   const target = held.root;
-  const keep = new Set<PlannedFile>();
+  /** Indexes of the files left as they are (an identical or, under 'skip', any existing file). */
+  const keep = new Set<number>();
   // A link already on the way is refused up front with a message naming it (once per
   // directory). A directory swapped for a link later cannot redirect anything: placement goes
   // through held directory descriptors, and a level first opened after the swap is refused.
   const checked = new Set<string>();
-  for (const file of planned) {
+  for (let index = 0; index < plan.count; index++) {
+    const file = plan.file(index);
     const dir = path.dirname(file.destination);
     if (!checked.has(dir)) {
       await assertNoSymlinkInPath(target, dir, context);
@@ -280,11 +198,12 @@ async function placeFiles(
       throw conflictError(file.artifactPath, printable(target), { ...context, file: file.artifactPath });
     }
     // A directory there fails below, when the file is moved, as before.
-    if (state !== 'directory') keep.add(file);
+    if (state !== 'directory') keep.add(index);
   }
-  const placed: PlannedFile[] = [];
-  for (const file of planned) {
-    if (keep.has(file)) continue;
+  const placed = { files: 0, bytes: 0 };
+  for (let index = 0; index < plan.count; index++) {
+    if (keep.has(index)) continue;
+    const file = plan.file(index);
     held.ensureDirectory(parentKey(file.key));
     let moved = true;
     try {
@@ -301,8 +220,10 @@ async function placeFiles(
         },
       );
     }
-    if (moved) placed.push(file);
-    else if (policy === 'error') {
+    if (moved) {
+      placed.files++;
+      placed.bytes += file.written;
+    } else if (policy === 'error') {
       // Appeared since the check (another writer): identical bytes are fine.
       const content = await stagedContent(file);
       const state = await compareExisting(held.entry(file.key), content);
@@ -329,19 +250,19 @@ async function stagedContent(file: PlannedFile): Promise<ExpectedContent> {
 
 /**
  * Reads the container listing as a stream (container-items.ts) and runs every item through the
- * checks as it arrives, in listing order; returns the files to download, each with a content URL
- * the token may go to. Throws before anything is written when one is refused. Memory grows with
- * the number of files, never with the size of one answer.
+ * checks as it arrives, in listing order; each file, with a content URL the token may go to,
+ * goes into `plan`, which is returned. Throws before anything is written when one is refused.
+ * Memory grows with the number of files (the plan's columns), never with the size of one answer.
  */
 async function readListing(
   res: IncomingMessage,
   http: OperationContext['http'],
   context: ErrorContext,
   check: LegacyListingCheck,
+  plan: LegacyDownloadPlan,
   checkUrl: (file: ListedFile) => string,
   artifactSize: unknown,
-): Promise<ListedFile[]> {
-  const files: ListedFile[] = [];
+): Promise<LegacyDownloadPlan> {
   // A listing dripping slower than the download minimum is dropped like a stalled file body.
   const watchdog = watchThroughput(http.stallPolicy, 'The container listing', context, (error) =>
     res.destroy(error),
@@ -354,13 +275,13 @@ async function readListing(
   try {
     for await (const item of items) {
       const file = check.add(item);
-      if (file !== undefined) files.push(file.url === '' ? file : { ...file, url: checkUrl(file) });
+      if (file !== undefined) plan.add(file.url === '' ? file : { ...file, url: checkUrl(file) });
     }
   } finally {
     watchdog.stop();
   }
   check.finish(artifactSize);
-  return files;
+  return plan;
 }
 
 async function saveResponse(

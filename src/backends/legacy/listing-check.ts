@@ -7,6 +7,8 @@ import type { ArtifactResponse, ContainerEntry } from './contracts.js';
 
 /** One file of a legacy artifact, as its listing describes it, after every check passed. */
 export interface ListedFile {
+  /** The item's path in the container, '/'-separated: `${artifact name}/${artifactPath}`. */
+  itemPath: string;
   /** Path inside the artifact, '/'-separated. */
   artifactPath: string;
   /** Absolute path inside the target. */
@@ -156,7 +158,13 @@ export class LegacyListingCheck {
         );
       }
     }
-    return { artifactPath, destination, length, url: typeof url === 'string' ? url : '' };
+    return {
+      itemPath: normalized,
+      artifactPath,
+      destination,
+      length,
+      url: typeof url === 'string' ? url : '',
+    };
   }
 
   /**
