@@ -115,18 +115,18 @@ var init_error_response = __esm({
 
 // src/server/util/durable.ts
 import { open as open13 } from "node:fs/promises";
-async function fsyncFile(path24) {
-  const handle = await open13(path24, "r");
+async function fsyncFile(path25) {
+  const handle = await open13(path25, "r");
   try {
     await handle.sync();
   } finally {
     await handle.close();
   }
 }
-async function fsyncDir(path24) {
+async function fsyncDir(path25) {
   let handle;
   try {
-    handle = await open13(path24, "r");
+    handle = await open13(path25, "r");
   } catch (error2) {
     if (process.platform === "win32") return;
     throw error2;
@@ -150,8 +150,8 @@ var init_durable = __esm({
 import { randomBytes as randomBytes4 } from "node:crypto";
 import { open as open14, readFile as readFile3, rename as rename3, rm as rm6 } from "node:fs/promises";
 import { dirname as dirname2 } from "node:path";
-async function writeJsonAtomic(path24, value) {
-  const temp = `${path24}.${process.pid}.${randomBytes4(6).toString("hex")}${TEMP_SUFFIX}`;
+async function writeJsonAtomic(path25, value) {
+  const temp = `${path25}.${process.pid}.${randomBytes4(6).toString("hex")}${TEMP_SUFFIX}`;
   try {
     const handle = await open14(temp, "wx", 420);
     try {
@@ -160,17 +160,17 @@ async function writeJsonAtomic(path24, value) {
     } finally {
       await handle.close();
     }
-    await rename3(temp, path24);
-    await fsyncDir(dirname2(path24));
+    await rename3(temp, path25);
+    await fsyncDir(dirname2(path25));
   } catch (error2) {
     await rm6(temp, { force: true });
     throw error2;
   }
 }
-async function readJsonFile(path24) {
+async function readJsonFile(path25) {
   let text;
   try {
-    text = await readFile3(path24, "utf8");
+    text = await readFile3(path25, "utf8");
   } catch (error2) {
     if (isNotFound(error2)) return void 0;
     throw error2;
@@ -499,8 +499,8 @@ var init_journal = __esm({
     "use strict";
     init_atomic_file();
     Journal = class {
-      constructor(path24) {
-        this.path = path24;
+      constructor(path25) {
+        this.path = path25;
       }
       path;
       #fd;
@@ -510,10 +510,10 @@ var init_journal = __esm({
        * is ~25 MB, and reading it whole, splitting it and parsing every line before the first was
        * used held three copies of it at once when a store opened the container.
        */
-      static async replay(path24, onRecord) {
+      static async replay(path25, onRecord) {
         let handle;
         try {
-          handle = await open16(path24, "r");
+          handle = await open16(path25, "r");
         } catch (error2) {
           if (isNotFound(error2)) return;
           throw error2;
@@ -628,8 +628,8 @@ function listComplete(items, prefix) {
   files.sort((a, b) => compare(a.path, b.path));
   return { files, folders: [...folders].sort(compare) };
 }
-function ancestors2(path24) {
-  const parts = path24.split("/");
+function ancestors2(path25) {
+  const parts = path25.split("/");
   const out = [];
   for (let i = 1; i < parts.length; i++) out.push(parts.slice(0, i).join("/"));
   return out;
@@ -730,12 +730,12 @@ var init_container_items = __esm({
        * than the write itself, and a 10,000-file artifact would create 10,000 of them. A retry of
        * the same item takes new space; the journal's last record says which bytes count.
        */
-      async receiveWhole(path24, chunk, body) {
-        return this.#locks.run(path24, async () => {
-          const existing = this.#items.get(path24);
-          if (existing === void 0) this.#checkNoClash(path24);
-          this.#checkSize(path24, existing, chunk.range.total);
-          if (this.#packSize + body.length > this.#maxBytes) throw this.#tooLarge(path24, body.length);
+      async receiveWhole(path25, chunk, body) {
+        return this.#locks.run(path25, async () => {
+          const existing = this.#items.get(path25);
+          if (existing === void 0) this.#checkNoClash(path25);
+          this.#checkSize(path25, existing, chunk.range.total);
+          if (this.#packSize + body.length > this.#maxBytes) throw this.#tooLarge(path25, body.length);
           const offset = this.#packSize;
           this.#packSize += body.length;
           if (body.length > 0) {
@@ -744,7 +744,7 @@ var init_container_items = __esm({
           }
           const now = (/* @__PURE__ */ new Date()).toISOString();
           const record = {
-            path: path24,
+            path: path25,
             total: chunk.range.total,
             gzip: chunk.gzip,
             fileLength: chunk.fileLength ?? null,
@@ -776,8 +776,8 @@ var init_container_items = __esm({
         await this.#journal.sync();
         await fsyncDir(this.#layout.itemsDir(this.#containerId));
       }
-      get(path24) {
-        return this.#items.get(path24);
+      get(path25) {
+        return this.#items.get(path25);
       }
       /**
        * The stored bytes of a complete item of at most SMALL_READ_LIMIT bytes (undefined for a larger
@@ -823,25 +823,25 @@ var init_container_items = __esm({
           highWaterMark: Math.min(READ_HIGH_WATER_MARK, Math.max(item.total, 1))
         });
       }
-      dataFile(path24) {
-        return this.#layout.itemDataFile(this.#containerId, path24);
+      dataFile(path25) {
+        return this.#layout.itemDataFile(this.#containerId, path25);
       }
       /**
        * Receives one chunk. Chunks are keyed by (itemPath, range): the bytes go to their offset in
        * the data file, so a retried chunk replaces the same bytes instead of appending. A different
        * total or encoding means the client started a new upload of that path, so the item restarts.
        */
-      async receiveChunk(path24, chunk, write) {
-        return this.#locks.run(path24, async () => {
+      async receiveChunk(path25, chunk, write) {
+        return this.#locks.run(path25, async () => {
           const now = (/* @__PURE__ */ new Date()).toISOString();
-          const existing = this.#items.get(path24);
+          const existing = this.#items.get(path25);
           const restart = existing !== void 0 && (existing.total !== chunk.range.total || existing.gzip !== chunk.gzip || existing.packOffset !== void 0);
           const fresh = existing === void 0 || restart;
-          if (existing === void 0) this.#checkNoClash(path24);
-          this.#checkSize(path24, existing, chunk.range.total);
+          if (existing === void 0) this.#checkNoClash(path25);
+          this.#checkSize(path25, existing, chunk.range.total);
           const { start, end, total } = chunk.range;
           const base = fresh ? {
-            path: path24,
+            path: path25,
             total,
             gzip: chunk.gzip,
             fileLength: chunk.fileLength ?? null,
@@ -854,7 +854,7 @@ var init_container_items = __esm({
           this.#put(base);
           if (restart) await this.#persist(base);
           try {
-            await write(this.dataFile(path24), fresh);
+            await write(this.dataFile(path25), fresh);
           } catch (error2) {
             if (!fresh) await this.#persist(base).catch(() => void 0);
             throw error2;
@@ -885,13 +885,13 @@ var init_container_items = __esm({
         return total;
       }
       /** The artifact, with this item at `total` bytes, must stay within the size limit. */
-      #checkSize(path24, existing, total) {
-        if (this.#totalBytes - (existing?.total ?? 0) + total > this.#maxBytes) throw this.#tooLarge(path24, total);
+      #checkSize(path25, existing, total) {
+        if (this.#totalBytes - (existing?.total ?? 0) + total > this.#maxBytes) throw this.#tooLarge(path25, total);
       }
-      #tooLarge(path24, bytes) {
+      #tooLarge(path25, bytes) {
         return new ErrorResponse(
           413,
-          `Storing ${bytes} more bytes for ${JSON.stringify(path24)} would make the artifact larger than the server's limit of ${this.#maxBytes} bytes (maxArtifactBytes)`
+          `Storing ${bytes} more bytes for ${JSON.stringify(path25)} would make the artifact larger than the server's limit of ${this.#maxBytes} bytes (maxArtifactBytes)`
         );
       }
       #put(record) {
@@ -903,15 +903,15 @@ var init_container_items = __esm({
         this.#items.set(record.path, record);
       }
       /** A path cannot be both a file and a folder: the client would have to create both on disk. */
-      #checkNoClash(path24) {
-        if (this.#folders.has(path24)) {
-          throw new ErrorResponse(409, `itemPath ${JSON.stringify(path24)} is already a folder in this artifact`);
+      #checkNoClash(path25) {
+        if (this.#folders.has(path25)) {
+          throw new ErrorResponse(409, `itemPath ${JSON.stringify(path25)} is already a folder in this artifact`);
         }
-        const clash = ancestors2(path24).find((folder) => this.#items.has(folder));
+        const clash = ancestors2(path25).find((folder) => this.#items.has(folder));
         if (clash !== void 0) {
           throw new ErrorResponse(
             409,
-            `itemPath ${JSON.stringify(path24)} is below ${JSON.stringify(clash)}, which is already a file`
+            `itemPath ${JSON.stringify(path25)} is below ${JSON.stringify(clash)}, which is already a file`
           );
         }
       }
@@ -970,8 +970,8 @@ var init_listing_source = __esm({
 // src/server/legacy/artifact-store.ts
 import { randomBytes as randomBytes5 } from "node:crypto";
 import { mkdir as mkdir10, readdir as readdir4, rm as rm7 } from "node:fs/promises";
-function raceLost(artifact, path24, earlier) {
-  const what = earlier ? `lost the race for a file to another upload of artifact ${JSON.stringify(artifact)} in this run and may not write ${JSON.stringify(path24)} either` : `came second: another upload of artifact ${JSON.stringify(artifact)} in this run is writing ${JSON.stringify(path24)}`;
+function raceLost(artifact, path25, earlier) {
+  const what = earlier ? `lost the race for a file to another upload of artifact ${JSON.stringify(artifact)} in this run and may not write ${JSON.stringify(path25)} either` : `came second: another upload of artifact ${JSON.stringify(artifact)} in this run is writing ${JSON.stringify(path25)}`;
   return new ErrorResponse(
     409,
     `This upload ${what}; it is refused so that no file and no artifact mixes the two uploads. Give concurrent uploads different artifact names, or different files`
@@ -1098,19 +1098,19 @@ var init_artifact_store = __esm({
        * finalizes, and the winner may replace whatever the loser wrote. Requests without a session
        * (a container URL taken from a listing, or another server's client) are not tracked.
        */
-      claim(containerId, path24, session) {
+      claim(containerId, path25, session) {
         if (session === null) return;
         const mine = this.#sessions.get(session);
         if (!mine || mine.containerId !== containerId) return;
         const now = this.#now();
         const name = this.#byId.get(containerId)?.name ?? String(containerId);
-        if (mine.lostTo !== void 0) throw raceLost(name, path24, true);
-        const key = `${containerId}\0${path24}`;
+        if (mine.lostTo !== void 0) throw raceLost(name, path25, true);
+        const key = `${containerId}\0${path25}`;
         const owner = this.#owners.get(key);
         const other = owner === void 0 || owner === session ? void 0 : this.#sessions.get(owner);
         if (other && this.#isLive(other, now)) {
           mine.lostTo = owner;
-          throw raceLost(name, path24, false);
+          throw raceLost(name, path25, false);
         }
         mine.lastActivity = now;
         this.#owners.set(key, session);
@@ -1242,17 +1242,17 @@ var init_artifact_store = __esm({
        * Stores one chunk: a file sent whole (every small file is) goes to the container's pack file,
        * a larger or chunked one to its own data file at the chunk's offset.
        */
-      async receive(artifact, path24, session, chunk, req) {
-        this.claim(artifact.containerId, path24, session);
+      async receive(artifact, path25, session, chunk, req) {
+        this.claim(artifact.containerId, path25, session);
         const items = await this.items(artifact.containerId);
         const { range, gzip: gzip2, fileLength, expectedMd5 } = chunk;
         const length = range.end - range.start;
         if (range.start === 0 && length === range.total && length <= WHOLE_ITEM_LIMIT) {
           const body = await readChunkBody(req, { length, expectedMd5 });
-          await items.receiveWhole(path24, { range, gzip: gzip2, fileLength }, body);
+          await items.receiveWhole(path25, { range, gzip: gzip2, fileLength }, body);
         } else {
           await items.receiveChunk(
-            path24,
+            path25,
             { range, gzip: gzip2, fileLength },
             (file, fresh) => writeChunk(req, file, fresh, { offset: range.start, length, expectedMd5 })
           );
@@ -1342,11 +1342,11 @@ var init_layout = __esm({
 import { join as join2 } from "node:path";
 function mergeRun(id, before, fields, now) {
   const time = now.toISOString();
-  const path24 = fields.path ?? before?.path ?? "";
+  const path25 = fields.path ?? before?.path ?? "";
   return {
     id,
-    path: path24,
-    name: fields.name ?? before?.name ?? (path24.split("/").pop() || ""),
+    path: path25,
+    name: fields.name ?? before?.name ?? (path25.split("/").pop() || ""),
     headBranch: fields.headBranch ?? before?.headBranch ?? "",
     headSha: fields.headSha ?? before?.headSha ?? "",
     event: fields.event ?? before?.event ?? "",
@@ -3090,8 +3090,8 @@ var init_azure_legacy_files = __esm({
         this.#prefix = `${prefix}legacy/items/${containerId}/`;
         this.#time = time;
       }
-      #blobName(path24) {
-        return `${this.#prefix}${itemKey(path24)}`;
+      #blobName(path25) {
+        return `${this.#prefix}${itemKey(path25)}`;
       }
       /**
        * Stages one chunk of upload `session` and, when it is the file's last, commits the file.
@@ -3099,7 +3099,7 @@ var init_azure_legacy_files = __esm({
        * it throws when the container would grow beyond its limit, and its undo is run when the
        * commit then fails.
        */
-      async receive(path24, session, chunk, req, checkSize2) {
+      async receive(path25, session, chunk, req, checkSize2) {
         const { range } = chunk;
         const length = range.end - range.start;
         if (length > MAX_BLOCK_BYTES2) {
@@ -3109,19 +3109,19 @@ var init_azure_legacy_files = __esm({
           );
         }
         const meta = encodeItem({
-          path: path24,
+          path: path25,
           total: range.total,
           gzip: chunk.gzip,
           fileLength: chunk.fileLength ?? null,
           createdAt: (/* @__PURE__ */ new Date()).toISOString()
         });
         if (meta.length > MAX_META_CHARS) {
-          throw new ErrorResponse(400, `itemPath ${JSON.stringify(path24.slice(0, 200))}... is too long to store`);
+          throw new ErrorResponse(400, `itemPath ${JSON.stringify(path25.slice(0, 200))}... is too long to store`);
         }
-        const staging = this.#streaming.getBlockBlobClient(this.#blobName(path24));
+        const staging = this.#streaming.getBlockBlobClient(this.#blobName(path25));
         const last = range.end === range.total;
         const whole = range.start === 0 && last && length <= WHOLE_PUT_LIMIT;
-        const undo = whole ? await checkSize2(await this.#committedSize(path24), range.total) : void 0;
+        const undo = whole ? await checkSize2(await this.#committedSize(path25), range.total) : void 0;
         const body = VerifiedBody.of(req, length, chunk.expectedMd5);
         try {
           if (undo) {
@@ -3145,11 +3145,11 @@ var init_azure_legacy_files = __esm({
           await undo?.().catch(() => void 0);
           throw body.failure ?? error2;
         }
-        if (last) await this.#commit(path24, session, range.total, meta, checkSize2);
+        if (last) await this.#commit(path25, session, range.total, meta, checkSize2);
       }
       /** Commits the session's blocks that tile the file; a file with a chunk still missing stays unlisted. */
-      async #commit(path24, session, total, meta, checkSize2) {
-        const blob = this.#container.getBlockBlobClient(this.#blobName(path24));
+      async #commit(path25, session, total, meta, checkSize2) {
+        const blob = this.#container.getBlockBlobClient(this.#blobName(path25));
         const list3 = await this.#time("get_block_list", () => blob.getBlockList("all"));
         const ids = tileBlocks(list3.committedBlocks ?? [], list3.uncommittedBlocks ?? [], total, session);
         if (!ids) return;
@@ -3168,17 +3168,17 @@ var init_azure_legacy_files = __esm({
           throw error2;
         }
       }
-      async #committedSize(path24) {
-        return (await this.get(path24))?.total ?? 0;
+      async #committedSize(path25) {
+        return (await this.get(path25))?.total ?? 0;
       }
-      async get(path24) {
+      async get(path25) {
         try {
           const props = await this.#time(
             "blob_properties",
-            () => this.#container.getBlockBlobClient(this.#blobName(path24)).getProperties()
+            () => this.#container.getBlockBlobClient(this.#blobName(path25)).getProperties()
           );
           const item = itemOf(props.metadata?.[ITEM_META], props.lastModified);
-          if (!item || item.path !== path24) return void 0;
+          if (!item || item.path !== path25) return void 0;
           if (props.etag) this.#etags.set(item, props.etag);
           return item;
         } catch (error2) {
@@ -3252,12 +3252,12 @@ var init_container_bytes = __esm({
        * refuses it with 413 when the container would hold more than `max` bytes. Returns the undo
        * of this change, for a commit that then fails.
        */
-      async add(path24, previous, total, max) {
+      async add(path25, previous, total, max) {
         await this.#change(previous, total, (next) => {
           if (next > max) {
             throw new ErrorResponse(
               413,
-              `Storing ${total} more bytes for ${JSON.stringify(path24)} would make the artifact larger than the server's limit of ${max} bytes (maxArtifactBytes)`
+              `Storing ${total} more bytes for ${JSON.stringify(path25)} would make the artifact larger than the server's limit of ${max} bytes (maxArtifactBytes)`
             );
           }
         });
@@ -3332,23 +3332,23 @@ var init_upload_sessions = __esm({
        * coming back to life and one taking its file over, exactly one conditional write lands, so
        * they never both write the file.
        */
-      async claim(target, path24, session, first) {
+      async claim(target, path25, session, first) {
         const mine = await this.#readSession(target.containerId, session);
         if (!mine) return;
-        if (mine.state.lost) throw raceLost(target.name, path24, true);
-        await this.#renew(target, path24, session, mine);
-        const blob = this.#container.getBlockBlobClient(this.#claimBlob(target.containerId, path24));
-        let owner = first ? void 0 : await this.#readClaim(target.containerId, path24);
+        if (mine.state.lost) throw raceLost(target.name, path25, true);
+        await this.#renew(target, path25, session, mine);
+        const blob = this.#container.getBlockBlobClient(this.#claimBlob(target.containerId, path25));
+        let owner = first ? void 0 : await this.#readClaim(target.containerId, path25);
         for (let attempt = 0; attempt < MAX_ATTEMPTS5; attempt++) {
           if (owner?.session === session) return;
           if (owner) {
             const other = await this.#readSession(target.containerId, owner.session);
             if (other && this.#isLive(other.state, target.closedAt)) {
               await this.#markLost(target.containerId, session);
-              throw raceLost(target.name, path24, false);
+              throw raceLost(target.name, path25, false);
             }
             if (other && !other.state.lost && !await this.#fence(target.containerId, owner.session, other)) {
-              owner = await this.#readClaim(target.containerId, path24);
+              owner = await this.#readClaim(target.containerId, path25);
               continue;
             }
           }
@@ -3365,10 +3365,10 @@ var init_upload_sessions = __esm({
             return;
           } catch (error2) {
             if (!isConflict(error2)) throw error2;
-            owner = await this.#readClaim(target.containerId, path24);
+            owner = await this.#readClaim(target.containerId, path25);
           }
         }
-        throw new Error(`could not claim ${JSON.stringify(path24)} after ${MAX_ATTEMPTS5} concurrent attempts`);
+        throw new Error(`could not claim ${JSON.stringify(path25)} after ${MAX_ATTEMPTS5} concurrent attempts`);
       }
       /**
        * Marks a session that is no longer live as lost before its file is taken over, if its state
@@ -3394,7 +3394,7 @@ var init_upload_sessions = __esm({
        * (so it is live at least three quarters of the lease after its last chunk), or when a PATCH
        * closed it since (a session that writes after a PATCH is open again).
        */
-      async #renew(target, path24, session, mine) {
+      async #renew(target, path25, session, mine) {
         const now = this.#now();
         const closed = target.closedAt !== void 0 && mine.state.active <= target.closedAt;
         if (!closed && now - mine.state.active < this.#leaseMs / 4) return;
@@ -3408,7 +3408,7 @@ var init_upload_sessions = __esm({
         } catch (error2) {
           if (!isConflict(error2)) throw error2;
           const again = await this.#readSession(target.containerId, session);
-          if (again?.state.lost) throw raceLost(target.name, path24, true);
+          if (again?.state.lost) throw raceLost(target.name, path25, true);
         }
       }
       #isLive(state, closedAt) {
@@ -3441,9 +3441,9 @@ var init_upload_sessions = __esm({
         if (!found || typeof value?.active !== "number" || typeof value.lost !== "boolean") return void 0;
         return { state: { active: value.active, lost: value.lost }, etag: found.etag };
       }
-      async #readClaim(containerId, path24) {
+      async #readClaim(containerId, path25) {
         const found = await readSmallJson(
-          this.#container.getBlockBlobClient(this.#claimBlob(containerId, path24)),
+          this.#container.getBlockBlobClient(this.#claimBlob(containerId, path25)),
           this.#time
         );
         const session = found?.value?.session;
@@ -3461,8 +3461,8 @@ var init_upload_sessions = __esm({
       #sessionBlob(containerId, session) {
         return `${this.#prefix}legacy/uploads/${containerId}/sessions/${session}`;
       }
-      #claimBlob(containerId, path24) {
-        return `${this.#prefix}legacy/uploads/${containerId}/claims/${itemKey(path24)}`;
+      #claimBlob(containerId, path25) {
+        return `${this.#prefix}legacy/uploads/${containerId}/claims/${itemKey(path25)}`;
       }
     };
   }
@@ -3584,7 +3584,7 @@ var init_azure_legacy_store = __esm({
        * (AzureUploadSessions.claim): a concurrent upload of the same name writing it wins (409).
        * The chunk's block carries the session, so only this upload's blocks make the file.
        */
-      async receive(artifact, path24, session, chunk, req) {
+      async receive(artifact, path25, session, chunk, req) {
         const tracked = isSessionId(session) ? session : void 0;
         if (tracked) {
           const closedAt = artifact.closedAt;
@@ -3594,7 +3594,7 @@ var init_azure_legacy_store = __esm({
               name: artifact.name,
               closedAt: typeof closedAt === "number" ? closedAt : void 0
             },
-            path24,
+            path25,
             tracked,
             chunk.range.start === 0
           );
@@ -3602,11 +3602,11 @@ var init_azure_legacy_store = __esm({
         const files = this.#files(artifact.containerId);
         const bytes = this.#bytes(artifact.containerId);
         await files.receive(
-          path24,
+          path25,
           tracked ?? NO_SESSION,
           chunk,
           req,
-          (previous, total) => bytes.add(path24, previous, total, this.limits.maxArtifactBytes)
+          (previous, total) => bytes.add(path25, previous, total, this.limits.maxArtifactBytes)
         );
       }
       /**
@@ -4216,7 +4216,7 @@ function info(message) {
 
 // src/action/run-upload.ts
 import os7 from "node:os";
-import path23 from "node:path";
+import path24 from "node:path";
 
 // src/core/errors.ts
 import { types } from "node:util";
@@ -4877,7 +4877,7 @@ function toInfo(a) {
 // src/backends/legacy/download.ts
 import { createWriteStream } from "node:fs";
 import { mkdir as mkdir2, stat as stat3 } from "node:fs/promises";
-import path5 from "node:path";
+import path6 from "node:path";
 import { finished, pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 
@@ -6028,6 +6028,158 @@ async function runWorkers(items, slots, ctx, work) {
   });
 }
 
+// src/backends/legacy/download-plan.ts
+import path5 from "node:path";
+var LegacyDownloadPlan = class {
+  /**
+   * `itemPrefix`: `${artifact name}/`; `itemUrl`: the content URL the container's URL scheme
+   * gives an item path (urls.ts itemUrlBuilder); `target`: the absolute target directory.
+   */
+  constructor(itemPrefix, itemUrl3, target) {
+    this.itemPrefix = itemPrefix;
+    this.itemUrl = itemUrl3;
+    this.target = target;
+    this.#prefixLength = itemPrefix.length;
+  }
+  itemPrefix;
+  itemUrl;
+  target;
+  /** `${artifact name}/${artifact path}`, '/'-separated: the listing's own string. */
+  #itemPaths = [];
+  /** The listed length, NaN when the listing gave none (a double array: no boxed number per file). */
+  #lengths = [];
+  /** Bytes written to staging, by index, once the file arrived. */
+  #written;
+  /** The listing's contentLocation, only where it is not `itemUrl` of the item path. */
+  #urls = /* @__PURE__ */ new Map();
+  /** The placement key, only where it is not the artifact path (e.g. a `.` segment in the listed path). */
+  #keys = /* @__PURE__ */ new Map();
+  /** Files whose body failed to gunzip once: a second corrupt body is final. */
+  #corrupt = /* @__PURE__ */ new Set();
+  #prefixLength;
+  #staging;
+  /** Adds a checked file of the listing; only what cannot be derived from its item path is kept. */
+  add(file) {
+    if (this.#written !== void 0) throw new Error("LegacyDownloadPlan: add() after start()");
+    const index = this.#itemPaths.length;
+    this.#itemPaths.push(file.itemPath);
+    this.#lengths.push(file.length ?? Number.NaN);
+    if (file.url !== this.itemUrl(file.itemPath)) this.#urls.set(index, file.url);
+    const key = placementKey(this.target, file.destination);
+    if (key !== file.artifactPath) this.#keys.set(index, key);
+  }
+  get count() {
+    return this.#itemPaths.length;
+  }
+  /** Ends the listing: the files get their staging directory and a column for the bytes written. */
+  start(staging) {
+    this.#staging = staging;
+    this.#written = new Float64Array(this.#itemPaths.length);
+  }
+  /** A view of file `index` for the code that fetches and places it (made per use, dies young). */
+  file(index) {
+    return new PlannedFile(this, index);
+  }
+  itemPath(index) {
+    return this.#itemPaths[index];
+  }
+  artifactPath(index) {
+    return this.itemPath(index).slice(this.#prefixLength);
+  }
+  length(index) {
+    const length = this.#lengths[index];
+    return Number.isNaN(length) ? void 0 : length;
+  }
+  url(index) {
+    return this.#urls.get(index) ?? this.itemUrl(this.itemPath(index));
+  }
+  key(index) {
+    return this.#keys.get(index) ?? this.artifactPath(index);
+  }
+  staging(index) {
+    if (this.#staging === void 0) throw new Error("LegacyDownloadPlan: staging before start()");
+    return this.#staging.file(String(index));
+  }
+  written(index) {
+    return this.#written?.[index] ?? 0;
+  }
+  setWritten(index, bytes) {
+    if (this.#written === void 0) throw new Error("LegacyDownloadPlan: setWritten() before start()");
+    this.#written[index] = bytes;
+  }
+  /** Sum of the listed lengths (unknown ones count 0). */
+  listedBytes() {
+    let sum = 0;
+    for (const length of this.#lengths) if (!Number.isNaN(length)) sum += length;
+    return sum;
+  }
+  /** Sum of the bytes written. */
+  writtenBytes() {
+    let sum = 0;
+    for (const bytes of this.#written ?? []) sum += bytes;
+    return sum;
+  }
+  isCorruptOnce(index) {
+    return this.#corrupt.has(index);
+  }
+  markCorrupt(index) {
+    this.#corrupt.add(index);
+  }
+};
+function placementKey(target, destination) {
+  const inside = destination.startsWith(target) && destination[target.length] === path5.sep;
+  const relative = inside ? destination.slice(target.length + 1) : path5.relative(target, destination);
+  return path5.sep === "/" ? relative : relative.split(path5.sep).join("/");
+}
+var PlannedFile = class {
+  constructor(plan, index) {
+    this.plan = plan;
+    this.index = index;
+  }
+  plan;
+  index;
+  get artifactPath() {
+    return this.plan.artifactPath(this.index);
+  }
+  /** The listed length (the uncompressed size), when the listing gave one. */
+  get length() {
+    return this.plan.length(this.index);
+  }
+  /** Where the bytes are. */
+  get url() {
+    return this.plan.url(this.index);
+  }
+  /** The target directory (for messages: the staging path names a held descriptor). */
+  get target() {
+    return this.plan.target;
+  }
+  get staging() {
+    return this.plan.staging(this.index);
+  }
+  /** The destination relative to the target, normalised, '/'-separated. */
+  get key() {
+    return this.plan.key(this.index);
+  }
+  /** Absolute path inside the target. */
+  get destination() {
+    return path5.join(this.plan.target, ...this.key.split("/"));
+  }
+  /** Bytes written to staging, once the file arrived. */
+  get written() {
+    return this.plan.written(this.index);
+  }
+  set written(bytes) {
+    this.plan.setWritten(this.index, bytes);
+  }
+  /** Set once a response for this file failed to gunzip: a second corrupt body is final. */
+  get corruptOnce() {
+    return this.plan.isCorruptOnce(this.index);
+  }
+  set corruptOnce(value) {
+    if (value) this.plan.markCorrupt(this.index);
+  }
+};
+
 // src/pack/name-limits.ts
 var MAX_NAME_BYTES = 4096;
 var MAX_SEGMENT_BYTES = 255;
@@ -6166,7 +6318,13 @@ var LegacyListingCheck = class {
         );
       }
     }
-    return { artifactPath, destination, length, url: typeof url === "string" ? url : "" };
+    return {
+      itemPath: normalized,
+      artifactPath,
+      destination,
+      length,
+      url: typeof url === "string" ? url : ""
+    };
   }
   /**
    * After the whole listing: when every file has a length, their sum must reach the size the
@@ -6238,8 +6396,8 @@ var LegacyListingCheck = class {
     for (let i = 1; i < parts.length; i++) this.#addDirectory(parts.slice(0, i).join("/"), artifactPath);
   }
   /** `path` must be a directory because of `because` (itself a folder item, or a file below it). */
-  #addDirectory(path24, because) {
-    const folded = fold(path24);
+  #addDirectory(path25, because) {
+    const folded = fold(path25);
     if (this.#directories.has(folded)) return;
     const file = this.#files.get(folded);
     if (file !== void 0) {
@@ -6247,7 +6405,7 @@ var LegacyListingCheck = class {
         `${printable(file)} is listed as a file, but ${printable(because)} needs it to be a folder`
       );
     }
-    this.#directories.set(folded, path24);
+    this.#directories.set(folded, path25);
   }
   #limit(what, option) {
     const error2 = limitError(what, option, this.#limits[option], `Legacy artifact ${printable(this.#name)}`);
@@ -6344,52 +6502,6 @@ var LegacyWriteLimits = class {
 };
 
 // src/backends/legacy/download.ts
-var PlannedFile = class {
-  constructor(listed, index, plan) {
-    this.index = index;
-    this.plan = plan;
-    this.artifactPath = listed.artifactPath;
-    this.length = listed.length;
-    this.#url = listed.url === this.#canonicalUrl() ? void 0 : listed.url;
-    const key = path5.relative(plan.target, listed.destination).split(path5.sep).join("/");
-    this.#key = key === listed.artifactPath ? void 0 : key;
-  }
-  index;
-  plan;
-  artifactPath;
-  length;
-  /** The listing's contentLocation when it is not `plan.itemUrl` of the item's path. */
-  #url;
-  /** The placement key when it is not the artifact path itself (e.g. a `.` segment in the listed path). */
-  #key;
-  /** Bytes written to staging, once the file arrived. */
-  written = 0;
-  /** Set once a response for this file failed to gunzip: a second corrupt body is final. */
-  corruptOnce;
-  #canonicalUrl() {
-    return this.plan.itemUrl(`${this.plan.itemPrefix}${this.artifactPath}`);
-  }
-  /** Where the bytes are (empty for a zero-length file without one: it is never fetched). */
-  get url() {
-    return this.#url ?? this.#canonicalUrl();
-  }
-  /** The target directory (for messages: the staging path names a held descriptor). */
-  get target() {
-    return this.plan.target;
-  }
-  /** Staging names are positional, so no server path reaches the disk before placement. */
-  get staging() {
-    return this.plan.staging.file(String(this.index));
-  }
-  /** The destination relative to the target, normalised, '/'-separated. */
-  get key() {
-    return this.#key ?? this.artifactPath;
-  }
-  /** Absolute path inside the target. */
-  get destination() {
-    return path5.join(this.plan.target, ...this.key.split("/"));
-  }
-};
 async function downloadLegacy(config, artifact, spec, ctx) {
   const { http: http5, operation } = ctx;
   const context = { operation: "download", artifactName: spec.name };
@@ -6402,8 +6514,8 @@ async function downloadLegacy(config, artifact, spec, ctx) {
     "the fileContainerResourceUrl",
     context
   );
-  const target = path5.resolve(spec.targetDirectory);
-  let listed = await http5.request(
+  const target = path6.resolve(spec.targetDirectory);
+  const plan = await http5.request(
     {
       ...bearer,
       slot: 0,
@@ -6414,12 +6526,13 @@ async function downloadLegacy(config, artifact, spec, ctx) {
       context,
       call: "list container items"
     },
-    // A fresh check for every attempt: a retried listing starts from nothing.
+    // A fresh check and plan for every attempt: a retried listing starts from nothing.
     (res) => readListing(
       res,
       http5,
       context,
       new LegacyListingCheck(spec.name, target, limits, context, artifact.fileContainerResourceUrl),
+      new LegacyDownloadPlan(`${spec.name}/`, itemUrlBuilder(containerUrl2), target),
       (file) => checkCredentialedUrl(
         file.url,
         config,
@@ -6435,19 +6548,14 @@ async function downloadLegacy(config, artifact, spec, ctx) {
   try {
     held = HeldTarget.open(target, { context });
     staging = held.createStaging(".ferry-staging-");
-    const plan = {
-      target,
-      staging,
-      itemPrefix: `${spec.name}/`,
-      itemUrl: itemUrlBuilder(containerUrl2)
-    };
-    const planned = listed.map((file, index) => new PlannedFile(file, index, plan));
-    listed = void 0;
+    plan.start(staging);
+    const indexes = new Uint32Array(plan.count).map((_, index) => index);
     const writeLimits = new LegacyWriteLimits(spec.name, limits, context);
     let bytesDone = 0;
     let filesDone = 0;
-    const bytesTotal = planned.reduce((sum, f) => sum + (f.length ?? 0), 0);
-    await runWorkers(planned, http5.slots, ctx, async (file, slot) => {
+    const bytesTotal = plan.listedBytes();
+    await runWorkers(indexes, http5.slots, ctx, async (index, slot) => {
+      const file = plan.file(index);
       if (file.length === 0) {
         writeSmallFileSync(file.staging, new Uint8Array(0), { replace: true });
       } else {
@@ -6481,42 +6589,32 @@ async function downloadLegacy(config, artifact, spec, ctx) {
         bytesDone,
         bytesTotal,
         filesDone,
-        filesTotal: planned.length
+        filesTotal: plan.count
       });
     });
-    checkReceived(
-      spec.name,
-      artifact.size,
-      planned.reduce((sum, file) => sum + file.written, 0),
-      planned.length,
-      "sent",
-      context
-    );
+    checkReceived(spec.name, artifact.size, plan.writtenBytes(), plan.count, "sent", context);
     await spec.beforeWrite?.();
-    const placed = await placeFiles(planned, held, spec.conflict ?? "overwrite", context);
-    return {
-      downloadPath: target,
-      fileCount: placed.length,
-      size: placed.reduce((sum, file) => sum + file.written, 0)
-    };
+    const placed = await placeFiles(plan, held, spec.conflict ?? "overwrite", context);
+    return { downloadPath: target, fileCount: placed.files, size: placed.bytes };
   } catch (error2) {
     staging?.remove();
     staging = void 0;
     held?.close();
     held = void 0;
-    if (createdTarget !== void 0) await removeCreatedChain(target, path5.resolve(createdTarget));
+    if (createdTarget !== void 0) await removeCreatedChain(target, path6.resolve(createdTarget));
     throw error2;
   } finally {
     staging?.remove();
     held?.close();
   }
 }
-async function placeFiles(planned, held, policy, context) {
+async function placeFiles(plan, held, policy, context) {
   const target = held.root;
   const keep = /* @__PURE__ */ new Set();
   const checked = /* @__PURE__ */ new Set();
-  for (const file of planned) {
-    const dir = path5.dirname(file.destination);
+  for (let index = 0; index < plan.count; index++) {
+    const file = plan.file(index);
+    const dir = path6.dirname(file.destination);
     if (!checked.has(dir)) {
       await assertNoSymlinkInPath(target, dir, context);
       checked.add(dir);
@@ -6527,11 +6625,12 @@ async function placeFiles(planned, held, policy, context) {
     if (state === "different" && policy === "error") {
       throw conflictError(file.artifactPath, printable(target), { ...context, file: file.artifactPath });
     }
-    if (state !== "directory") keep.add(file);
+    if (state !== "directory") keep.add(index);
   }
-  const placed = [];
-  for (const file of planned) {
-    if (keep.has(file)) continue;
+  const placed = { files: 0, bytes: 0 };
+  for (let index = 0; index < plan.count; index++) {
+    if (keep.has(index)) continue;
+    const file = plan.file(index);
     held.ensureDirectory(parentKey2(file.key));
     let moved = true;
     try {
@@ -6548,8 +6647,10 @@ async function placeFiles(planned, held, policy, context) {
         }
       );
     }
-    if (moved) placed.push(file);
-    else if (policy === "error") {
+    if (moved) {
+      placed.files++;
+      placed.bytes += file.written;
+    } else if (policy === "error") {
       const content = await stagedContent(file);
       const state = await compareExisting(held.entry(file.key), content);
       if (state !== "identical") {
@@ -6569,8 +6670,7 @@ async function stagedContent(file) {
     sha256: async () => (await digestRegularFile(file.staging))?.sha256 ?? ""
   };
 }
-async function readListing(res, http5, context, check, checkUrl, artifactSize) {
-  const files = [];
+async function readListing(res, http5, context, check, plan, checkUrl, artifactSize) {
   const watchdog = watchThroughput(
     http5.stallPolicy,
     "The container listing",
@@ -6585,13 +6685,13 @@ async function readListing(res, http5, context, check, checkUrl, artifactSize) {
   try {
     for await (const item of items) {
       const file = check.add(item);
-      if (file !== void 0) files.push(file.url === "" ? file : { ...file, url: checkUrl(file) });
+      if (file !== void 0) plan.add(file.url === "" ? file : { ...file, url: checkUrl(file) });
     }
   } finally {
     watchdog.stop();
   }
   check.finish(artifactSize);
-  return files;
+  return plan;
 }
 async function saveResponse(res, file, artifactName, stall, meterFor) {
   const context = { operation: "download", artifactName, file: file.artifactPath };
@@ -6653,7 +6753,7 @@ async function saveResponse(res, file, artifactName, stall, meterFor) {
       throw await asResourceError(error2, {
         context,
         // The staging directory is removed; its parent is the target.
-        removedOnFailure: path5.dirname(file.staging),
+        removedOnFailure: path6.dirname(file.staging),
         directory: file.target,
         neededBytes: file.length
       });
@@ -6802,8 +6902,8 @@ function md5Base64(buf) {
 // src/pack/chunk-reader.ts
 import { open as open3 } from "node:fs/promises";
 var ChunkReader = class {
-  constructor(path24, context = {}, onRead) {
-    this.path = path24;
+  constructor(path25, context = {}, onRead) {
+    this.path = path25;
     this.context = context;
     this.onRead = onRead;
   }
@@ -6856,7 +6956,7 @@ var ChunkReader = class {
 import { randomUUID as randomUUID2 } from "node:crypto";
 import { closeSync as closeSync2, constants as fsConstants3, fstatSync as fstatSync2, openSync as openSync2, statSync as statSync2 } from "node:fs";
 import { open as open5, rm as rm3, stat as stat4 } from "node:fs/promises";
-import path6 from "node:path";
+import path7 from "node:path";
 import { gzip, gzipSync } from "node:zlib";
 
 // src/pack/compressed-extensions.ts
@@ -7167,7 +7267,7 @@ async function preparePayload(absPath, opts) {
     const gzSample = await gzipBuffer(sample2, 1);
     src.throwIfAborted();
     if (sample2.length - gzSample.length < sample2.length * MIN_SAMPLE_SAVING) return rawFile();
-    const tmp = path6.join(opts.tempDir, `ferry-gzip-${randomUUID2()}.gz`);
+    const tmp = path7.join(opts.tempDir, `ferry-gzip-${randomUUID2()}.gz`);
     const gzSize = await src.gzipToFile(handle, size, tmp, level, opts.scan);
     try {
       await src.assertUnchanged(handle, st);
@@ -8941,7 +9041,7 @@ function expiresAt(days) {
 
 // src/backends/results/download.ts
 import { mkdir as mkdir8, mkdtemp as mkdtemp2, rm as rm5 } from "node:fs/promises";
-import path14 from "node:path";
+import path15 from "node:path";
 
 // src/pack/zip/central-directory.ts
 import { crc32 as crc323 } from "node:zlib";
@@ -9512,7 +9612,7 @@ async function openEntryStreamOnHandle(handle, entry, options) {
 import { mkdir as mkdir4, open as open8 } from "node:fs/promises";
 
 // src/pack/zip/extract-options.ts
-import path7 from "node:path";
+import path8 from "node:path";
 
 // src/core/option-checks.ts
 function shownValue(value) {
@@ -9609,7 +9709,7 @@ function normalizeExtractOptions(options) {
     throw invalid("context", "must be an object");
   }
   return {
-    target: path7.resolve(options.targetDirectory),
+    target: path8.resolve(options.targetDirectory),
     limits: normalizeLimits(options.limits),
     restoreModes: options.restoreModes ?? true,
     symlinks: oneOf("symlinks", options.symlinks, ["refuse", "file", "preserve"], "refuse"),
@@ -9625,7 +9725,7 @@ function throwIfAborted(signal) {
 }
 
 // src/pack/zip/extract-plan.ts
-import path8 from "node:path";
+import path9 from "node:path";
 var MAX_LINK_BYTES = 4096;
 var LINK_TEXT = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 function unsafe4(message) {
@@ -9653,17 +9753,17 @@ function depth(key) {
   return n;
 }
 function toAbsolute(target, key) {
-  return path8.join(target, ...key.split("/"));
+  return path9.join(target, ...key.split("/"));
 }
 function keyOf(target, targetPrefix, dest) {
-  const relative = dest.startsWith(targetPrefix) ? dest.slice(targetPrefix.length) : path8.relative(target, dest);
-  return path8.sep === "/" ? relative : relative.split(path8.sep).join("/");
+  const relative = dest.startsWith(targetPrefix) ? dest.slice(targetPrefix.length) : path9.relative(target, dest);
+  return path9.sep === "/" ? relative : relative.split(path9.sep).join("/");
 }
 function planEntries(entries, options) {
   const { target } = options;
   const items = [];
   const byFolded = /* @__PURE__ */ new Map();
-  const targetPrefix = target.endsWith(path8.sep) ? target : `${target}${path8.sep}`;
+  const targetPrefix = target.endsWith(path9.sep) ? target : `${target}${path9.sep}`;
   for (const [index, entry] of entries.entries()) {
     checkNameBytes(entry.name);
     if (entry.isDirectory && namesRoot(entry.name)) continue;
@@ -10063,13 +10163,13 @@ async function extractNormalized(zipPath, opts) {
 
 // src/backends/results/cached-download.ts
 import { link as link2, mkdir as mkdir5, mkdtemp, rm as rm4, stat as stat7 } from "node:fs/promises";
-import path10 from "node:path";
+import path11 from "node:path";
 import { pipeline as pipeline4 } from "node:stream/promises";
 import { createWriteStream as createWriteStream2 } from "node:fs";
 
 // src/cache/layout.ts
 import { randomBytes as randomBytes3 } from "node:crypto";
-import path9 from "node:path";
+import path10 from "node:path";
 var ENTRIES_DIR = "entries";
 var TMP_DIR = "tmp";
 var DIGEST = /^sha256:([0-9a-f]{64})$/;
@@ -10089,10 +10189,10 @@ function isEntryName(name) {
   return ENTRY_NAME.test(name);
 }
 function entryPath(root, hex2) {
-  return path9.join(root, ENTRIES_DIR, hex2);
+  return path10.join(root, ENTRIES_DIR, hex2);
 }
 function tempPath(root, hex2) {
-  return path9.join(root, TMP_DIR, `${hex2}.${process.pid}.${randomBytes3(6).toString("hex")}`);
+  return path10.join(root, TMP_DIR, `${hex2}.${process.pid}.${randomBytes3(6).toString("hex")}`);
 }
 
 // src/backends/results/cache-tee.ts
@@ -10194,10 +10294,10 @@ function cacheTeeFor(ctx, key) {
 async function cachedBlob(hit, cacheRoot, tempDir) {
   const entryFile = entryPath(cacheRoot, hit.digest.replace(/^sha256:/, ""));
   await mkdir5(tempDir, { recursive: true });
-  const work = await mkdtemp(path10.join(tempDir, "ferry-cached-"));
+  const work = await mkdtemp(path11.join(tempDir, "ferry-cached-"));
   let disposed;
   const dispose = () => disposed ??= rm4(work, { recursive: true, force: true });
-  const file = path10.join(work, "blob");
+  const file = path11.join(work, "blob");
   try {
     const held = await hit.handle.stat();
     const linked = await link2(entryFile, file).then(
@@ -10230,7 +10330,7 @@ async function cachedBlob(hit, cacheRoot, tempDir) {
 }
 
 // src/backends/results/content-disposition.ts
-import path11 from "node:path";
+import path12 from "node:path";
 function fileNameFromDisposition(header4, fallback) {
   const candidates = [];
   if (header4) {
@@ -10255,7 +10355,7 @@ function safeDecode(value) {
 }
 var WINDOWS_RESERVED2 = /^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\..*)?$/i;
 function sanitizeBaseName(name) {
-  const base = path11.posix.basename(name.replace(/\\/g, "/"));
+  const base = path12.posix.basename(name.replace(/\\/g, "/"));
   const cleaned = base.replace(/[\u0000-\u001f\u007f<>:"|?*]/g, "_").replace(/[. ]+$/, "");
   if (!cleaned || cleaned === "." || cleaned === ".." || WINDOWS_RESERVED2.test(cleaned) || cleaned.length > 255)
     return void 0;
@@ -10297,12 +10397,12 @@ async function placeRawFile(blob, fileName, target, conflict2, context) {
 // src/backends/results/one-pass-sink.ts
 init_write_fully();
 import { mkdir as mkdir7, open as open11 } from "node:fs/promises";
-import path13 from "node:path";
+import path14 from "node:path";
 
 // src/pack/zip/stream-extract.ts
 import { chmodSync, closeSync as closeSync3, fstatSync as fstatSync3, openSync as openSync3, statSync as statSync3, unlinkSync as unlinkSync2 } from "node:fs";
 import { mkdir as mkdir6, open as open10, readFile as readFile2, symlink as symlink3, unlink as unlink2 } from "node:fs/promises";
-import path12 from "node:path";
+import path13 from "node:path";
 
 // src/pack/zip/stream-stager.ts
 import { open as open9 } from "node:fs/promises";
@@ -10858,7 +10958,7 @@ var Extraction = class {
     return asResourceError(error2, {
       context: this.opts.context,
       // The staging is removed because of the failure: what it holds counts as free in the target.
-      removedOnFailure: path12.join(this.opts.target, this.#staging.name),
+      removedOnFailure: path13.join(this.opts.target, this.#staging.name),
       neededBytes: this.#stager.bytesToStage
     });
   }
@@ -10981,7 +11081,7 @@ var StagedRawFile = class _StagedRawFile {
   file;
   #handle;
   static async open(targetDirectory, context, declaredLength) {
-    const target = path13.resolve(targetDirectory);
+    const target = path14.resolve(targetDirectory);
     await ensureRoom(target, declaredLength, { context, directory: target });
     const createdTarget = await mkdir7(target, { recursive: true });
     const held = HeldTarget.open(target, { context });
@@ -11001,7 +11101,7 @@ var StagedRawFile = class _StagedRawFile {
       throw await asResourceError(error2, {
         context: this.context,
         // The staging is removed because of the failure: what it holds counts as free in the target.
-        removedOnFailure: path13.join(this.target, this.staging.name),
+        removedOnFailure: path14.join(this.target, this.staging.name),
         neededBytes: this.declaredLength
       });
     }
@@ -11033,11 +11133,11 @@ async function ensureRoom(directory, declaredLength, info2) {
 // src/backends/results/download.ts
 async function fetchVerifiedBlob(url, name, expectedHex, tempDir, ctx, context, verify, refreshUrl, listedSize2) {
   await mkdir8(tempDir, { recursive: true });
-  const work = await mkdtemp2(path14.join(tempDir, "ferry-download-"));
+  const work = await mkdtemp2(path15.join(tempDir, "ferry-download-"));
   let disposed;
   const dispose = () => disposed ??= rm5(work, { recursive: true, force: true });
   try {
-    const file = path14.join(work, "blob");
+    const file = path15.join(work, "blob");
     const blob = await downloadBlob(
       url,
       file,
@@ -11086,7 +11186,7 @@ async function downloadSignedArtifact(url, name, expectedHex, spec, tempDir, ctx
   if (cached !== void 0) return placeCachedCopy(cached, spec, ctx, context);
   const verify = spec.verifyDigest ?? true;
   const conflict2 = spec.conflict ?? "overwrite";
-  const target = path14.resolve(spec.targetDirectory);
+  const target = path15.resolve(spec.targetDirectory);
   let contentType;
   const sink = new OnePassSink(
     (type) => {
@@ -11194,7 +11294,7 @@ async function placeCachedCopy(blob, spec, ctx, context) {
 }
 async function extractFileBlob(blob, spec, ctx, context, mismatch) {
   try {
-    const target = path14.resolve(spec.targetDirectory);
+    const target = path15.resolve(spec.targetDirectory);
     const endExtract = ctx.stats?.startPhase("extract");
     const result = await extractZip(blob.file, extractOptionsFor(spec, target, ctx, context)).finally(
       endExtract
@@ -11234,7 +11334,7 @@ function isZipResponse(url, mime) {
 // src/backends/results/upload.ts
 import { createReadStream } from "node:fs";
 import { stat as stat8 } from "node:fs/promises";
-import path16 from "node:path";
+import path17 from "node:path";
 import { Transform as Transform3 } from "node:stream";
 
 // src/pack/zip-writer/zip-stream.ts
@@ -12745,7 +12845,7 @@ function invalidBlockList(context, restaged) {
 }
 
 // src/backends/results/mime.ts
-import path15 from "node:path";
+import path16 from "node:path";
 var TYPES = {
   ".txt": "text/plain",
   ".log": "text/plain",
@@ -12772,7 +12872,7 @@ var TYPES = {
   ".wasm": "application/wasm"
 };
 function mimeTypeFor(fileName) {
-  return TYPES[path15.extname(fileName).toLowerCase()] ?? "application/octet-stream";
+  return TYPES[path16.extname(fileName).toLowerCase()] ?? "application/octet-stream";
 }
 
 // src/backends/results/upload.ts
@@ -12788,7 +12888,7 @@ async function uploadResults(config, spec, ctx) {
     );
   }
   const single = spec.files[0];
-  const name = archive || !single ? spec.name : path16.posix.basename(single.artifactPath);
+  const name = archive || !single ? spec.name : path17.posix.basename(single.artifactPath);
   return send(
     config,
     {
@@ -13305,7 +13405,7 @@ function requireBackendIds(token) {
 
 // src/options.ts
 import os5 from "node:os";
-import path17 from "node:path";
+import path18 from "node:path";
 
 // src/core/types.ts
 var silentLogger = {
@@ -13408,8 +13508,8 @@ function normalizeOptions(options = {}, extraKeys = []) {
     resultsUrl: optionalUrl("resultsUrl", options.resultsUrl),
     runtimeToken: optionalString("runtimeToken", options.runtimeToken, false),
     runId: optionalString("runId", options.runId),
-    localStore: path17.resolve(
-      optionalString("localStore", options.localStore) ?? path17.join(os5.homedir(), ".ferry", "store")
+    localStore: path18.resolve(
+      optionalString("localStore", options.localStore) ?? path18.join(os5.homedir(), ".ferry", "store")
     ),
     concurrency: integer("concurrency", options.concurrency, DEFAULT_CONCURRENCY, 1, 256),
     chunkSize: integer("chunkSize", options.chunkSize, DEFAULT_LEGACY_CHUNK_SIZE, 1, MAX_CHUNK_SIZE2),
@@ -13420,7 +13520,7 @@ function normalizeOptions(options = {}, extraKeys = []) {
     minBytesPerSecond: integer("minBytesPerSecond", options.minBytesPerSecond, 1024, 0, 1024 ** 3),
     stallWindowMs: integer("stallWindowMs", options.stallWindowMs, 6e4, 1, 24 * 36e5),
     retry: retryOption(options.retry),
-    tempDir: path17.resolve(optionalString("tempDir", options.tempDir) ?? os5.tmpdir()),
+    tempDir: path18.resolve(optionalString("tempDir", options.tempDir) ?? os5.tmpdir()),
     maxResponseBytes: integer(
       "maxResponseBytes",
       options.maxResponseBytes,
@@ -13449,7 +13549,7 @@ function cacheOption(value) {
     ...maxEntries !== void 0 ? { maxEntries } : {}
   };
   normalizeCacheOptions(checked);
-  return { ...checked, path: path17.resolve(dir) };
+  return { ...checked, path: path18.resolve(dir) };
 }
 function invalid2(option, message) {
   return new ValidationError("ERR_FERRY_INVALID_OPTION", `Option '${option}' ${message}`, { option });
@@ -13987,18 +14087,18 @@ function fileEntry(baseUrl, containerId, item) {
   if (length !== void 0) entry.fileLength = length;
   return entry;
 }
-function folderEntry(baseUrl, containerId, path24, dates) {
+function folderEntry(baseUrl, containerId, path25, dates) {
   return {
     containerId,
     scopeIdentifier: NIL_GUID,
-    path: path24,
+    path: path25,
     itemType: "folder",
     status: "created",
     dateCreated: dates.createdAt,
     dateLastModified: dates.createdAt,
     createdBy: NIL_GUID,
     lastModifiedBy: NIL_GUID,
-    itemLocation: itemUrl2(baseUrl, containerId, path24),
+    itemLocation: itemUrl2(baseUrl, containerId, path25),
     contentId: ""
   };
 }
@@ -14292,8 +14392,8 @@ async function putChunk(store, ctx) {
   const artifact = await containerOf2(store, ctx);
   const rawPath = ctx.url.searchParams.get("itemPath");
   if (rawPath === null) throw badRequest2("The itemPath query parameter is required");
-  const path24 = normalizeItemPath(rawPath, artifact.name);
-  if (path24 === artifact.name)
+  const path25 = normalizeItemPath(rawPath, artifact.name);
+  if (path25 === artifact.name)
     throw badRequest2(`itemPath ${JSON.stringify(rawPath)} names the artifact, not a file in it`);
   const range = parseContentRange(req.headers["content-range"]);
   if (range.total > store.limits.maxArtifactBytes) {
@@ -14314,7 +14414,7 @@ async function putChunk(store, ctx) {
   const md5Header = req.headers["x-actions-results-md5"];
   const expectedMd5 = typeof md5Header === "string" && md5Header !== "" ? md5Header : void 0;
   const session = ctx.url.searchParams.get(UPLOAD_SESSION_PARAM);
-  await store.receive(artifact, path24, session, { range, gzip: gzip2, fileLength, expectedMd5 }, req);
+  await store.receive(artifact, path25, session, { range, gzip: gzip2, fileLength, expectedMd5 }, req);
   sendJson(ctx.res, 200, { message: "success" });
 }
 async function getItems(store, ctx, fastRead) {
@@ -14616,11 +14716,11 @@ function createHttpServer(options) {
       const body = countBodyBytes(res);
       res.once("close", () => {
         inFlight--;
-        const path24 = pathOnly(req.url);
+        const path25 = pathOnly(req.url);
         const record = {
           time,
           method: methodName(req.method),
-          route: routeName(path24),
+          route: routeName(path25),
           // The status actually sent: a connection cut before any answer is no status, never 200.
           status: res.headersSent ? res.statusCode : void 0,
           // A client that closes as soon as it has the declared length can beat the server's own
@@ -14632,7 +14732,7 @@ function createHttpServer(options) {
           remote,
           requestId
         };
-        options.onRequestEnd?.(record, path24);
+        options.onRequestEnd?.(record, path25);
         if (draining) afterDrainStep();
       });
       void dispatch(req, res, connection);
@@ -14939,8 +15039,8 @@ function restRun(baseUrl, owner, repo, run) {
     artifacts_url: `${repoUrl}/actions/runs/${encodeURIComponent(run.id)}/artifacts`
   };
 }
-function workflowId(path24) {
-  return createHash9("sha256").update(path24).digest().readUIntBE(0, 6);
+function workflowId(path25) {
+  return createHash9("sha256").update(path25).digest().readUIntBE(0, 6);
 }
 function optionalText(body, key) {
   const value = body[key];
@@ -16428,10 +16528,10 @@ var UrlSigner = class _UrlSigner {
     return this.signPath(baseUrl, `${BLOB_PATH_PREFIX}${blobId}`, permission, now);
   }
   /** A signed URL for any path this server serves (the fast_slow store's downloads). */
-  signPath(baseUrl, path24, permission, now = Date.now()) {
+  signPath(baseUrl, path25, permission, now = Date.now()) {
     const se = new Date(now + this.#ttlMs).toISOString();
-    const query = new URLSearchParams({ sig: this.#mac(path24, se, permission), se, sp: permission });
-    return `${baseUrl.replace(/\/$/, "")}${path24}?${query.toString()}`;
+    const query = new URLSearchParams({ sig: this.#mac(path25, se, permission), se, sp: permission });
+    return `${baseUrl.replace(/\/$/, "")}${path25}?${query.toString()}`;
   }
   /**
    * Throws a 403 Azure error unless `query` carries a valid, unexpired signature for `blobId`
@@ -16442,14 +16542,14 @@ var UrlSigner = class _UrlSigner {
     this.verifyPath(`${BLOB_PATH_PREFIX}${blobId}`, query, needed, now);
   }
   /** As verify, for a URL made by signPath. */
-  verifyPath(path24, query, needed, now = Date.now()) {
+  verifyPath(path25, query, needed, now = Date.now()) {
     const sig = query.get("sig");
     const se = query.get("se");
     const sp = query.get("sp");
     if (sig === null || se === null || sp === null) {
       throw authFailed("The URL is not signed: sig, se and sp are required.");
     }
-    const expected = Buffer.from(this.#mac(path24, se, sp));
+    const expected = Buffer.from(this.#mac(path25, se, sp));
     const given = Buffer.from(sig);
     if (given.length !== expected.length || !timingSafeEqual3(given, expected)) {
       throw authFailed("Signature did not match: the URL was altered or signed by another server.");
@@ -16468,8 +16568,8 @@ var UrlSigner = class _UrlSigner {
       );
     }
   }
-  #mac(path24, se, sp) {
-    return createHmac2("sha256", this.#key).update(`${path24}
+  #mac(path25, se, sp) {
+    return createHmac2("sha256", this.#key).update(`${path25}
 ${se}
 ${sp}`).digest("base64url");
   }
@@ -16696,15 +16796,15 @@ var FastCache = class _FastCache {
   #entries = /* @__PURE__ */ new Map();
   #seq = 0;
   #evicting = Promise.resolve();
-  constructor(path24, policy, events, now) {
-    this.#dir = join7(path24, "fast-cache");
+  constructor(path25, policy, events, now) {
+    this.#dir = join7(path25, "fast-cache");
     this.#tmp = join7(this.#dir, "tmp");
     this.#policy = policy;
     this.#events = events;
     this.#now = now;
   }
-  static async open(path24, policy = {}, options = {}) {
-    const cache = new _FastCache(path24, policy, options.events, options.now ?? Date.now);
+  static async open(path25, policy = {}, options = {}) {
+    const cache = new _FastCache(path25, policy, options.events, options.now ?? Date.now);
     await cache.#load();
     return cache;
   }
@@ -17692,7 +17792,7 @@ var ServerLog = class {
   get enabled() {
     return this.#sink !== void 0;
   }
-  access(record, path24) {
+  access(record, path25) {
     if (!this.#sink || this.format === "off") return;
     if (this.format === "json") {
       this.#sink(JSON.stringify({ type: "access", ...record, status: record.status ?? null }));
@@ -17700,7 +17800,7 @@ var ServerLog = class {
     }
     const status = record.status === void 0 ? "no-answer" : String(record.status);
     const cut = record.status !== void 0 && record.cut ? " (answer cut)" : "";
-    this.#sink(`${record.method} ${printableText(path24)} ${status}${cut} ${record.durationMs.toFixed(1)}ms`);
+    this.#sink(`${record.method} ${printableText(path25)} ${status}${cut} ${record.durationMs.toFixed(1)}ms`);
   }
   /** A diagnostic line; `message` must already be free of secrets. */
   diag(level, message) {
@@ -17799,9 +17899,9 @@ async function startServer(options) {
     credentialRequired: authenticated,
     hosts: createHostPolicy({ boundHost: host, port: () => port, publicUrl }),
     log: serverLog.enabled ? (line) => serverLog.diag("warn", line) : void 0,
-    onRequestEnd: (record, path24) => {
+    onRequestEnd: (record, path25) => {
       metrics.request(record);
-      serverLog.access(record, path24);
+      serverLog.access(record, path25);
     },
     fallbackBaseUrl: () => url,
     limits
@@ -18664,11 +18764,11 @@ var SlotAgents = class {
       options.agent = this.#tunnelAgent(endpoint);
       return;
     }
-    const path24 = options.path ?? "/";
+    const path25 = options.path ?? "/";
     options.agent = this.#forwardAgent(endpoint);
     setHeader(options, "host", effective.host);
     if (endpoint.authorization) setHeader(options, "proxy-authorization", endpoint.authorization);
-    options.path = `http://${effective.host}${path24.startsWith("/") ? path24 : `/${path24}`}`;
+    options.path = `http://${effective.host}${path25.startsWith("/") ? path25 : `/${path25}`}`;
     options.host = endpoint.host;
     if (options.hostname !== void 0) options.hostname = endpoint.host;
     options.port = endpoint.port;
@@ -18978,6 +19078,21 @@ function sendRaw(module, options, body, socketTimeoutMs, onResult) {
     req.end();
   }
   return req;
+}
+
+// src/transport/counted-response.ts
+import { IncomingMessage } from "node:http";
+var kSink = /* @__PURE__ */ Symbol("ferry.statsSink");
+function countingPush(chunk, encoding) {
+  if (chunk !== null && chunk !== void 0) this[kSink]?.received(chunk.length);
+  return IncomingMessage.prototype.push.call(this, chunk, encoding);
+}
+function countedResponse(res, stats) {
+  if (!res.req?.reusedSocket) stats.connectionOpened();
+  const counted = res;
+  counted[kSink] = stats;
+  counted.push = countingPush;
+  return res;
 }
 
 // src/transport/http-manager.ts
@@ -19292,20 +19407,11 @@ function oneShotBody(body) {
   };
   return shot;
 }
-function countedResponse(res, stats) {
-  if (!res.req?.reusedSocket) stats.connectionOpened();
-  const push = res.push.bind(res);
-  res.push = (chunk, encoding) => {
-    if (chunk !== null && chunk !== void 0) stats.received(chunk.length);
-    return push(chunk, encoding);
-  };
-  return res;
-}
 
 // src/transport/remembered-answers.ts
 import { createHash as createHash17, randomBytes as randomBytes15 } from "node:crypto";
 import { open as open22, rename as rename6, rm as rm13 } from "node:fs/promises";
-import path19 from "node:path";
+import path20 from "node:path";
 
 // src/transport/answer-recognizer.ts
 var BODY_LIMIT = 64 * 1024;
@@ -19375,13 +19481,13 @@ function isKnownShape(shape) {
 // src/transport/state-dir.ts
 import { lstat as lstat5, mkdir as mkdir16 } from "node:fs/promises";
 import os6 from "node:os";
-import path18 from "node:path";
+import path19 from "node:path";
 function resolveStateDir(input) {
   const explicit = input.env["FERRY_STATE_DIR"]?.trim();
-  if (explicit) return path18.resolve(explicit);
-  if (input.cachePath) return path18.join(path18.resolve(input.cachePath), "state");
+  if (explicit) return path19.resolve(explicit);
+  if (input.cachePath) return path19.join(path19.resolve(input.cachePath), "state");
   const user = typeof process.getuid === "function" ? String(process.getuid()) : os6.userInfo().username;
-  return path18.join(os6.tmpdir(), `ferry-state-${user}`);
+  return path19.join(os6.tmpdir(), `ferry-state-${user}`);
 }
 async function prepareStateDir(dir) {
   await mkdir16(dir, { recursive: true, mode: 448 });
@@ -19426,13 +19532,13 @@ var RememberedAnswers = class _RememberedAnswers {
     const logger = options.logger ?? silentLogger;
     let file;
     if (options.stateDir !== void 0) {
-      const dir = path19.resolve(options.stateDir);
+      const dir = path20.resolve(options.stateDir);
       const refused = await prepareStateDir(dir);
       if (refused)
         logger.warn(
           `Not using the state directory ${dir} (${refused}); rate limits are remembered in this process only`
         );
-      else file = path19.join(dir, STATE_FILE);
+      else file = path20.join(dir, STATE_FILE);
     }
     return new _RememberedAnswers(file, options.clock ?? systemClock, logger);
   }
@@ -19574,7 +19680,7 @@ function rememberedAnswersFor(cachePath, logger) {
 import { createHash as createHash18 } from "node:crypto";
 import { createReadStream as createReadStream5 } from "node:fs";
 import { mkdir as mkdir17, open as open23, readdir as readdir9, rename as rename7, rm as rm14, stat as stat12, unlink as unlink3, utimes } from "node:fs/promises";
-import path20 from "node:path";
+import path21 from "node:path";
 init_write_fully();
 
 // src/cache/eviction.ts
@@ -19604,9 +19710,9 @@ var STALE_TEMP_MS = 60 * 60 * 1e3;
 var READ_CHUNK = 1024 * 1024;
 async function openCache(options) {
   const normalized = normalizeCacheOptions(options);
-  const root = path20.resolve(normalized.path);
-  await mkdir17(path20.join(root, ENTRIES_DIR), { recursive: true });
-  await mkdir17(path20.join(root, TMP_DIR), { recursive: true });
+  const root = path21.resolve(normalized.path);
+  await mkdir17(path21.join(root, ENTRIES_DIR), { recursive: true });
+  await mkdir17(path21.join(root, TMP_DIR), { recursive: true });
   return new FileCache(root, normalized, options.logger ?? silentLogger);
 }
 function isMissing2(error2) {
@@ -19705,8 +19811,8 @@ var FileCache = class {
       await utimes(file, now, now).catch(() => void 0);
       return "present";
     }
-    await mkdir17(path20.join(this.path, TMP_DIR), { recursive: true });
-    await mkdir17(path20.join(this.path, ENTRIES_DIR), { recursive: true });
+    await mkdir17(path21.join(this.path, TMP_DIR), { recursive: true });
+    await mkdir17(path21.join(this.path, ENTRIES_DIR), { recursive: true });
     const temp = tempPath(this.path, hex2);
     const out = await open23(temp, "wx", 420);
     let closed = false;
@@ -19776,23 +19882,23 @@ var FileCache = class {
   }
   /** Scans entries (metadata only) and removes what the limits say; `keep` is the entry just inserted. */
   async #evictNow(keep) {
-    const dir = path20.join(this.path, ENTRIES_DIR);
+    const dir = path21.join(this.path, ENTRIES_DIR);
     const entries = [];
     for (const name of await readdir9(dir)) {
       if (!isEntryName(name)) continue;
-      const info2 = await stat12(path20.join(dir, name)).catch(() => void 0);
+      const info2 = await stat12(path21.join(dir, name)).catch(() => void 0);
       if (info2?.isFile()) entries.push({ name, size: info2.size, usedAtMs: info2.mtimeMs });
     }
     const victims = chooseVictims(entries, this.#limits, Date.now(), keep);
     for (const victim of victims) {
-      if (await this.#unlink(path20.join(dir, victim.name))) this.#stats.evictions++;
+      if (await this.#unlink(path21.join(dir, victim.name))) this.#stats.evictions++;
     }
     await this.#removeStaleTemps();
   }
   async #removeStaleTemps() {
-    const dir = path20.join(this.path, TMP_DIR);
+    const dir = path21.join(this.path, TMP_DIR);
     for (const name of await readdir9(dir)) {
-      const file = path20.join(dir, name);
+      const file = path21.join(dir, name);
       const info2 = await stat12(file).catch(() => void 0);
       if (info2 && Date.now() - info2.mtimeMs > STALE_TEMP_MS && await this.#unlink(file)) {
         this.#logger.debug(`Removed a cache temp file left by an insert that did not finish: ${name}`);
@@ -19814,7 +19920,7 @@ function hitOf(digest2, size, handle) {
 // src/upload-files.ts
 import { lstatSync as lstatSync2 } from "node:fs";
 import { readlink as readlink2, realpath, stat as stat13 } from "node:fs/promises";
-import path21 from "node:path";
+import path22 from "node:path";
 
 // src/pack/validate.ts
 var FORBIDDEN_PATH_CHARACTERS = ['"', ":", "<", ">", "|", "*", "?", "\r", "\n"];
@@ -19842,7 +19948,7 @@ async function resolveUploadFiles(artifactName, files, rootDirectory, symlinks =
   }
 }
 async function resolve2(artifactName, files, rootDirectory, symlinks) {
-  const root = path21.resolve(rootDirectory);
+  const root = path22.resolve(rootDirectory);
   const rootStat = await stat13(root).catch(() => void 0);
   if (!rootStat?.isDirectory()) {
     throw new ValidationError(
@@ -19858,15 +19964,15 @@ async function resolve2(artifactName, files, rootDirectory, symlinks) {
     realDirectories.set(dir, found);
     return found;
   };
-  const rootPrefix = root.endsWith(path21.sep) ? root : `${root}${path21.sep}`;
+  const rootPrefix = root.endsWith(path22.sep) ? root : `${root}${path22.sep}`;
   const folded = { files: /* @__PURE__ */ new Map(), directories: /* @__PURE__ */ new Map() };
   const out = [];
   for (let index = 0; index < files.length; index++) {
     const file = files[index];
-    const absolutePath = isNormalAbsolute(file) ? file : path21.resolve(file);
+    const absolutePath = isNormalAbsolute(file) ? file : path22.resolve(file);
     const relative = relativeTo(rootPrefix, root, absolutePath);
     const fail = (message) => new ValidationError("ERR_FERRY_INVALID_PATH", message, { artifactName, file });
-    if (relative === "" || relative === ".." || relative.startsWith(`..${path21.sep}`) || path21.isAbsolute(relative)) {
+    if (relative === "" || relative === ".." || relative.startsWith(`..${path22.sep}`) || path22.isAbsolute(relative)) {
       throw fail(`File '${file}' is not inside the root directory '${root}'`);
     }
     let link5;
@@ -19882,11 +19988,11 @@ async function resolve2(artifactName, files, rootDirectory, symlinks) {
     validateFilePath(artifactPath);
     checkFoldedCollision(folded, artifactPath, index, (other) => describe2(files, other, root), fail);
     if (!link5.isSymbolicLink()) {
-      const directory = path21.dirname(absolutePath);
+      const directory = path22.dirname(absolutePath);
       const realDir = realDirectories.get(directory) ?? await realDirectory(directory);
       const forbidden2 = forbiddenDirectory(realDir, absolutePath);
       if (forbidden2 !== void 0) {
-        const real2 = path21.join(realDir, path21.basename(absolutePath));
+        const real2 = path22.join(realDir, path22.basename(absolutePath));
         throw fail(`'${file}' resolves to ${real2}, under ${forbidden2}, which is never uploaded`);
       }
       if (link5.isDirectory()) throw fail(`'${file}' is a directory; pass the files inside it`);
@@ -19909,8 +20015,8 @@ async function resolve2(artifactName, files, rootDirectory, symlinks) {
       if (!isInside(realRoot, real)) {
         throw fail(`Symlink '${file}' points outside the root directory (${real}); it cannot be preserved`);
       }
-      const target = (await readlink2(absolutePath)).split(path21.sep).join("/");
-      const stored = path21.isAbsolute(target) ? path21.relative(path21.dirname(path21.join(realRoot, relative)), real).split(path21.sep).join("/") : target;
+      const target = (await readlink2(absolutePath)).split(path22.sep).join("/");
+      const stored = path22.isAbsolute(target) ? path22.relative(path22.dirname(path22.join(realRoot, relative)), real).split(path22.sep).join("/") : target;
       const targetInfo = await stat13(absolutePath);
       out.push({
         absolutePath,
@@ -19933,14 +20039,14 @@ function fold3(artifactPath) {
   return artifactPath.normalize("NFC").toLowerCase();
 }
 function relativeTo(rootPrefix, root, absolutePath) {
-  return absolutePath.startsWith(rootPrefix) ? absolutePath.slice(rootPrefix.length) : path21.relative(root, absolutePath);
+  return absolutePath.startsWith(rootPrefix) ? absolutePath.slice(rootPrefix.length) : path22.relative(root, absolutePath);
 }
 function toArtifactPath(relative) {
-  return path21.sep === "/" ? relative : relative.split(path21.sep).join("/");
+  return path22.sep === "/" ? relative : relative.split(path22.sep).join("/");
 }
 function describe2(files, index, root) {
   const file = files[index];
-  return { file, artifactPath: toArtifactPath(path21.relative(root, path21.resolve(file))) };
+  return { file, artifactPath: toArtifactPath(path22.relative(root, path22.resolve(file))) };
 }
 function checkFoldedCollision(seen, artifactPath, index, other, fail) {
   const key = fold3(artifactPath);
@@ -19987,18 +20093,18 @@ function forbiddenRoot(real) {
   return FORBIDDEN_ROOTS.find((dir) => isInside(dir, real));
 }
 function forbiddenDirectory(realDir, file) {
-  if (path21.dirname(realDir) !== realDir && forbiddenRoot(realDir) === void 0) return void 0;
-  return forbiddenRoot(path21.join(realDir, path21.basename(file)));
+  if (path22.dirname(realDir) !== realDir && forbiddenRoot(realDir) === void 0) return void 0;
+  return forbiddenRoot(path22.join(realDir, path22.basename(file)));
 }
 function isInside(root, candidate) {
-  if (path21.sep === "/") {
+  if (path22.sep === "/") {
     return candidate === root || candidate.startsWith(root) && candidate.charCodeAt(root.length) === 47;
   }
-  const relative = path21.relative(root, candidate);
-  return relative === "" || !relative.startsWith("..") && !path21.isAbsolute(relative);
+  const relative = path22.relative(root, candidate);
+  return relative === "" || !relative.startsWith("..") && !path22.isAbsolute(relative);
 }
 function isNormalAbsolute(file) {
-  if (path21.sep !== "/" || !file.startsWith("/")) return false;
+  if (path22.sep !== "/" || !file.startsWith("/")) return false;
   if (file === "/") return true;
   return !file.endsWith("/") && !file.endsWith("/.") && !file.endsWith("/..") && !file.includes("//") && !file.includes("/./") && !file.includes("/../");
 }
@@ -20195,7 +20301,7 @@ function chooseBackend(opts) {
 
 // src/pack/glob.ts
 import { lstat as lstat6, opendir, stat as stat14 } from "node:fs/promises";
-import path22 from "node:path";
+import path23 from "node:path";
 
 // src/pack/glob-compiler.ts
 function compileGlob(text, syntax) {
@@ -20378,7 +20484,7 @@ async function globFiles(input, options) {
   const brokenSymlinks = [];
   const specialFiles = [];
   const visit = async (full, kind, top) => {
-    if (!includeHidden && path22.basename(full).startsWith(".")) return void 0;
+    if (!includeHidden && path23.basename(full).startsWith(".")) return void 0;
     const segments = toSegments(full);
     const match = evaluate(patterns, segments);
     const partial = match !== 0 || patterns.some((p) => !p.negate && matchSegments(p.segments, segments, true));
@@ -20421,7 +20527,7 @@ async function globFiles(input, options) {
       let entries = 0;
       for await (const entry of await opendir(directory)) {
         entries++;
-        const next = await visit(path22.join(directory, entry.name), kindOf(entry), false);
+        const next = await visit(path23.join(directory, entry.name), kindOf(entry), false);
         if (next !== void 0) pending.push(next);
       }
       if (entries === 0 && evaluate(patterns, toSegments(directory)) & MATCH_DIRECTORY) {
@@ -20431,7 +20537,7 @@ async function globFiles(input, options) {
   }
   const sortedFiles = [...files].sort();
   const rootDirectory = rootOf(searchPaths, sortedFiles, options.cwd);
-  const emptyDirectories = emptyCandidates.filter((dir) => dir !== rootDirectory && isInside2(rootDirectory, dir)).map((dir) => path22.relative(rootDirectory, dir).split(path22.sep).join("/")).sort();
+  const emptyDirectories = emptyCandidates.filter((dir) => dir !== rootDirectory && isInside2(rootDirectory, dir)).map((dir) => path23.relative(rootDirectory, dir).split(path23.sep).join("/")).sort();
   return {
     files: sortedFiles,
     rootDirectory,
@@ -20444,30 +20550,30 @@ async function globFiles(input, options) {
 }
 function leastCommonAncestor(paths) {
   if (paths.length === 0) throw new Error("leastCommonAncestor needs at least one path");
-  let common = splitAbsolute(path22.resolve(paths[0]));
+  let common = splitAbsolute(path23.resolve(paths[0]));
   for (const other of paths.slice(1)) {
-    const parts = splitAbsolute(path22.resolve(other));
+    const parts = splitAbsolute(path23.resolve(other));
     let i = 0;
     while (i < common.parts.length && i < parts.parts.length && samePart(common.parts[i], parts.parts[i]))
       i++;
     common = { root: common.root, parts: common.parts.slice(0, i) };
   }
-  return path22.join(common.root, ...common.parts);
+  return path23.join(common.root, ...common.parts);
 }
 function rootOf(searchPaths, files, cwd) {
   if (searchPaths.length > 1) return leastCommonAncestor(searchPaths);
   const only = searchPaths[0];
-  if (only === void 0) return path22.resolve(cwd);
-  if (files.length === 1 && files[0] === only) return path22.dirname(only);
+  if (only === void 0) return path23.resolve(cwd);
+  if (files.length === 1 && files[0] === only) return path23.dirname(only);
   return only;
 }
 function isInside2(root, candidate) {
-  const relative = path22.relative(root, candidate);
-  return relative !== "" && !relative.startsWith("..") && !path22.isAbsolute(relative);
+  const relative = path23.relative(root, candidate);
+  return relative !== "" && !relative.startsWith("..") && !path23.isAbsolute(relative);
 }
 function splitAbsolute(absolute) {
-  const { root } = path22.parse(absolute);
-  return { root, parts: absolute.slice(root.length).split(path22.sep).filter(Boolean) };
+  const { root } = path23.parse(absolute);
+  return { root, parts: absolute.slice(root.length).split(path23.sep).filter(Boolean) };
 }
 function samePart(a, b) {
   return IS_WINDOWS3 ? a?.toUpperCase() === b?.toUpperCase() : a === b;
@@ -20488,12 +20594,12 @@ function parsePattern(line, options) {
   if (IS_WINDOWS3) text = text.replace(/\\/g, "/");
   if (text === "~" || text.startsWith("~/")) {
     if (!options.home) throw invalidPattern(line, "starts with ~ but no home directory is known");
-    text = escapeGlob(toPosix(path22.resolve(options.home))) + text.slice(1);
+    text = escapeGlob(toPosix(path23.resolve(options.home))) + text.slice(1);
   } else if (!isAbsolutePattern(text)) {
-    text = `${escapeGlob(toPosix(path22.resolve(options.cwd)))}/${text}`;
+    text = `${escapeGlob(toPosix(path23.resolve(options.cwd)))}/${text}`;
   }
   const directoryOnly = text.endsWith("/") && text.replace(/\/+$/, "") !== "";
-  const normalized = path22.posix.normalize(text).replace(/\/+$/, "");
+  const normalized = path23.posix.normalize(text).replace(/\/+$/, "");
   const drive = /^[A-Za-z]:/.exec(normalized)?.[0];
   const body = drive ? normalized.slice(drive.length) : normalized;
   const raw = body.split("/").filter(Boolean);
@@ -20545,7 +20651,7 @@ function searchPathsOf(patterns) {
     const k = key(candidate);
     if (included.has(k)) continue;
     let ancestor = false;
-    for (let child = candidate, parent = path22.dirname(child); parent !== child; child = parent, parent = path22.dirname(child)) {
+    for (let child = candidate, parent = path23.dirname(child); parent !== child; child = parent, parent = path23.dirname(child)) {
       if (all.has(key(parent))) {
         ancestor = true;
         break;
@@ -20560,9 +20666,9 @@ function searchPathsOf(patterns) {
 }
 function fromSegments(segments) {
   if (segments.length && /^[A-Za-z]:$/.test(segments[0])) {
-    return path22.join(`${segments[0]}\\`, ...segments.slice(1));
+    return path23.join(`${segments[0]}\\`, ...segments.slice(1));
   }
-  return path22.join("/", ...segments);
+  return path23.join("/", ...segments);
 }
 function evaluate(patterns, segments) {
   let result = 0;
@@ -21017,7 +21123,7 @@ async function runUpload(env = process.env) {
         `Input 'archive' is false, which uploads exactly one file, but the path matched ${count} files`
       );
     }
-    name = path23.basename(found.files[0]);
+    name = path24.basename(found.files[0]);
     if (inputs.name !== "artifact" && inputs.name !== name) {
       info(`Input 'name' is ignored with 'archive: false'; the artifact is named '${name}'`);
     }
