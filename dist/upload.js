@@ -8507,7 +8507,9 @@ async function readRangedBody(outcome, file, state, options, plan) {
       first: outcome.res,
       stall: options.stall ?? options.http.stallPolicy,
       deliver: async (chunks) => {
-        const writing = settle(handle !== void 0 ? writeFully(handle, chunks) : file.write(chunks));
+        const writing = settle(
+          handle !== void 0 ? writeFully(handle, chunks) : file.write(chunks)
+        );
         const counting = settle(count());
         const [write, counted] = await Promise.all([writing, counting]);
         if (write !== void 0) {

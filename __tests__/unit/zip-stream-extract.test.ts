@@ -96,9 +96,7 @@ test.each([
     expect(result.files).toBe(5);
     expect((await readFile(path.join(target, 'stored.bin'))).equals(big)).toBe(true);
     expect((await readFile(path.join(target, 'dir', 'deflated.txt'))).equals(repetitive)).toBe(true);
-    expect((await readFile(path.join(target, 'wide.bin'))).equals(repetitive.subarray(0, 70_000))).toBe(
-      true,
-    );
+    expect((await readFile(path.join(target, 'wide.bin'))).equals(repetitive.subarray(0, 70_000))).toBe(true);
     expect((await readdir(target)).sort()).toEqual(['dir', 'empty', 'stored.bin', 'wide.bin']);
   },
   60_000,

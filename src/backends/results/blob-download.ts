@@ -530,7 +530,9 @@ async function readRangedBody(
       first: outcome.res,
       stall: options.stall ?? options.http.stallPolicy,
       deliver: async (chunks) => {
-        const writing = settle(handle !== undefined ? writeFully(handle, chunks) : (file as BlobSink).write(chunks));
+        const writing = settle(
+          handle !== undefined ? writeFully(handle, chunks) : (file as BlobSink).write(chunks),
+        );
         const counting = settle(count());
         const [write, counted] = await Promise.all([writing, counting]);
         if (write !== undefined) {
