@@ -2183,7 +2183,7 @@ var init_run_state = __esm({
        * lapsed upload of the same name that the new one replaces: its slot is given back in the same
        * write. `settle` tells what a lapsed entry has become (see UploadFate).
        */
-      async reserve(runId, upload2, replaces, settle2) {
+      async reserve(runId, upload2, replaces, settle) {
         const fates = /* @__PURE__ */ new Map();
         await this.#update(runId, async (counts) => {
           const now = this.#now();
@@ -2195,7 +2195,7 @@ var init_run_state = __esm({
             if (entry.until > now) continue;
             let fate = fates.get(blobId);
             if (!fate) {
-              fate = await settle2(blobId, entry);
+              fate = await settle(blobId, entry);
               fates.set(blobId, fate);
             }
             if (fate.state === "live") {
@@ -8081,16 +8081,15 @@ async function readRangedBody(outcome, file, state, options, plan) {
       first: outcome.res,
       stall: options.stall ?? options.http.stallPolicy,
       deliver: async (chunks) => {
-        const writing = settle(
-          handle !== void 0 ? writeFully(handle, chunks) : file.write(chunks)
-        );
-        const counting = settle(count2());
-        const [write, counted] = await Promise.all([writing, counting]);
-        if (write !== void 0) {
-          sinkFailure = write.error;
-          throw write.error;
+        const [write, counted] = await Promise.allSettled([
+          handle !== void 0 ? writeFully(handle, chunks) : file.write(chunks),
+          count2()
+        ]);
+        if (write.status === "rejected") {
+          sinkFailure = write.reason;
+          throw write.reason;
         }
-        if (counted !== void 0) throw counted.error;
+        if (counted.status === "rejected") throw counted.reason;
         written = chunks;
       }
     });
@@ -8110,12 +8109,6 @@ async function readRangedBody(outcome, file, state, options, plan) {
     if (!outcome.res.destroyed) outcome.res.destroy();
     await handle?.close();
   }
-}
-function settle(promise) {
-  return promise.then(
-    () => void 0,
-    (error) => ({ error })
-  );
 }
 function rangeAgrees(range, res, expectedTotal) {
   const start = Number(range[1]);

@@ -530,16 +530,16 @@ async function readRangedBody(
       first: outcome.res,
       stall: options.stall ?? options.http.stallPolicy,
       deliver: async (chunks) => {
-        const writing = settle(
+        // allSettled: a failed write is not left unhandled while the previous delivery is counted.
+        const [write, counted] = await Promise.allSettled([
           handle !== undefined ? writeFully(handle, chunks) : (file as BlobSink).write(chunks),
-        );
-        const counting = settle(count());
-        const [write, counted] = await Promise.all([writing, counting]);
-        if (write !== undefined) {
-          sinkFailure = write.error;
-          throw write.error;
+          count(),
+        ]);
+        if (write.status === 'rejected') {
+          sinkFailure = write.reason;
+          throw write.reason;
         }
-        if (counted !== undefined) throw counted.error;
+        if (counted.status === 'rejected') throw counted.reason;
         written = chunks;
       },
     });
@@ -560,14 +560,6 @@ async function readRangedBody(
     if (!outcome.res.destroyed) outcome.res.destroy();
     await handle?.close();
   }
-}
-
-/** A promise that settles to its failure, if any: one awaited later is never an unhandled rejection. */
-function settle(promise: Promise<void>): Promise<{ error: unknown } | undefined> {
-  return promise.then(
-    () => undefined,
-    (error: unknown) => ({ error }),
-  );
 }
 
 /**
