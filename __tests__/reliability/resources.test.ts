@@ -615,6 +615,14 @@ describe('P37: disk full during download (1 MiB tmpfs)', () => {
     const files = [path.join(src, 'a.bin'), path.join(src, 'b.txt')];
     await uploadArtifact('full-disk', files, src, resultsOptions());
     await uploadArtifact('full-disk', files, src, legacyOptions());
+    // 600 small files of 9-12 KiB (~6 MiB): the first 256 take 3 MiB of a 4 MiB tmpfs, and past
+    // them the zip reader hands the files to its worker thread (pack/zip/small-entry-batches.ts),
+    // so the disk fills up inside the worker.
+    const many = path.join(work, 'p37', 'many');
+    await mkdir(many, { recursive: true });
+    const names = Array.from({ length: 600 }, (_, i) => path.join(many, `f${i}.bin`));
+    await Promise.all(names.map((file, i) => writeFile(file, randomBytes(9 * 1024 + (i % 3072)))));
+    await uploadArtifact('full-disk-many', names, many, resultsOptions());
   });
 
   /**
@@ -626,6 +634,8 @@ describe('P37: disk full during download (1 MiB tmpfs)', () => {
     tempOnTmpfs: boolean,
     /** Download to a target on the ordinary disk instead of into the tmpfs. */
     targetElsewhere?: string,
+    name = 'full-disk',
+    sizeMiB = 1,
   ): Promise<ChildReport> {
     if ('reason' in method) {
       throw new Error(
@@ -637,7 +647,7 @@ describe('P37: disk full during download (1 MiB tmpfs)', () => {
     const target = path.join(mnt, 'target');
     const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
     const setup = [
-      `mount -t tmpfs -o size=1m tmpfs ${q(mnt)}`,
+      `mount -t tmpfs -o size=${sizeMiB}m tmpfs ${q(mnt)}`,
       `mkdir -p ${q(path.join(target, 'sub'))} ${q(path.join(mnt, 'outside'))} ${q(path.join(mnt, 'tmp'))}`,
       `printf keep > ${q(path.join(target, 'keep.txt'))}`,
       `printf sentinel > ${q(path.join(mnt, 'outside', 'sentinel.txt'))}`,
@@ -648,7 +658,7 @@ describe('P37: disk full during download (1 MiB tmpfs)', () => {
         { op: 'tree', dir: mnt },
         {
           op: 'download',
-          name: 'full-disk',
+          name,
           path: targetElsewhere ?? target,
           options: { ...options, tempDir },
         },
@@ -658,10 +668,10 @@ describe('P37: disk full during download (1 MiB tmpfs)', () => {
     );
   }
 
-  function expectNoSpaceError(report: ChildReport): void {
+  function expectNoSpaceError(report: ChildReport, name = 'full-disk'): void {
     const error = failed(report, 1);
     expect(error).toMatchObject({ isFerryError: true, code: 'ERR_FERRY_NO_SPACE', retryable: false });
-    expect(error.context).toMatchObject({ operation: 'download', artifactName: 'full-disk' });
+    expect(error.context).toMatchObject({ operation: 'download', artifactName: name });
     // Needed and free bytes, and what to do.
     expect(error.message).toMatch(
       // Which file meets the full disk first is a race: the 3 MiB one, or a 6-byte one beside it.
@@ -684,6 +694,12 @@ describe('P37: disk full during download (1 MiB tmpfs)', () => {
     // One blob GET: the full disk was not mistaken for a broken connection and retried.
     expect(logged(/^GET \/\S*artifacts\/[0-9a-f]{32} /)).toHaveLength(1);
     expect(await readdir(path.join(work, 'p37', 'tmp')).catch(() => [])).toEqual([]);
+  });
+
+  test('[P37] results protocol, 600 small files on a 4 MiB tmpfs: ENOSPC inside the thread writing them is typed, not retried, target unchanged', async () => {
+    const report = await downloadOntoTmpfs(resultsOptions(), false, undefined, 'full-disk-many', 4);
+    expectNoSpaceError(report, 'full-disk-many');
+    expect(logged(/^GET \/\S*artifacts\/[0-9a-f]{32} /)).toHaveLength(1);
   });
 
   test('[P37] results protocol, the temporary directory on a full 1 MiB tmpfs: the one pass never writes the zip there, the 3 MiB artifact lands', async () => {

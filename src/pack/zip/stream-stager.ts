@@ -13,6 +13,7 @@ import {
 import { decodeCp437 } from './central-directory.js';
 import { RATIO_THRESHOLD_BYTES, type ExtractLimits } from './limits.js';
 import { isSmallFile, writeSmallFileSync } from '../small-files.js';
+import { EntryDataError, INLINE_ENTRIES, SmallEntryBatches } from './small-entry-batches.js';
 
 /**
  * Reads a zip archive as it streams in (local header, data, data descriptor, next local header,
@@ -102,6 +103,12 @@ export class StreamStager {
   #tail: FileHandle | undefined;
   #total = 0;
   #firstHeader: Buffer | undefined;
+  /** Small entries seen so far; past INLINE_ENTRIES they go to {@link #batches}. */
+  #smallEntries = 0;
+  /** The worker writing small entries, once there have been many (undefined: inline). */
+  #batches: SmallEntryBatches | undefined;
+  /** No worker could be started: every small entry stays inline. */
+  #inlineOnly = false;
 
   constructor(
     /** Path of staged file `name` (`<n>` for entries, `directory` for the sparse end file). */
@@ -179,6 +186,7 @@ export class StreamStager {
    * the first local header's signature, the central directory and the end records at their offsets.
    */
   async finish(): Promise<string> {
+    await this.#settleBatches((batches) => batches.flush());
     if (this.#phase !== 'tail' || this.#tail === undefined || this.tailStart === undefined) {
       throw new NotStreamableError(
         `the archive ended at offset ${this.#offset} before its central directory`,
@@ -195,6 +203,7 @@ export class StreamStager {
 
   /** Closes what is open; the caller removes the staging directory. */
   async close(): Promise<void> {
+    this.#inlineOnly = true; // a write still running after this starts no worker
     const current = this.#current;
     this.#current = undefined;
     if (current !== undefined) {
@@ -204,6 +213,21 @@ export class StreamStager {
     }
     await this.#tail?.close().catch(() => undefined);
     this.#tail = undefined;
+    // Every file the worker was given is written (or failed) before the caller removes the staging.
+    const batches = this.#batches;
+    this.#batches = undefined;
+    await batches?.close();
+  }
+
+  /** Runs `step` on the worker, if there is one, with its data failures as NotStreamableError. */
+  async #settleBatches(step: (batches: SmallEntryBatches) => Promise<void>): Promise<void> {
+    if (this.#batches === undefined) return;
+    try {
+      await step(this.#batches);
+    } catch (error) {
+      if (error instanceof EntryDataError) throw new NotStreamableError(error.message);
+      throw error;
+    }
   }
 
   async #step(chunk: Buffer): Promise<Buffer | undefined> {
@@ -310,7 +334,7 @@ export class StreamStager {
     this.#current = current;
     this.#phase = 'data';
     if (small) {
-      if (compressed === 0) this.#writeSmall(current);
+      if (compressed === 0) await this.#writeSmall(current);
     } else if (method === 8) {
       // 256 KiB of output per chunk, as the extractor from a file reads: zlib's 16 KiB default
       // meant 32,768 'data' events, CRC-32 updates and stream writes per 512 MiB.
@@ -354,7 +378,7 @@ export class StreamStager {
       current.small.push(part);
       current.compressedSize += part.length;
       this.#offset += part.length;
-      if (current.compressedSize === current.declaredCompressed) this.#writeSmall(current);
+      if (current.compressedSize === current.declaredCompressed) await this.#writeSmall(current);
       return chunk.subarray(part.length);
     }
     if (current.inflate === undefined) return this.#stored(current, [chunk]);
@@ -428,9 +452,28 @@ export class StreamStager {
    * A small entry's bytes are all in: inflated in one call (bounded by its declared size),
    * checked against the declared size, counted against the limits, and written synchronously.
    * The CRC-32 is computed here and compared with the central directory's at the end, as for
-   * streamed entries.
+   * streamed entries. Past the first INLINE_ENTRIES, the worker does all of that instead
+   * ({@link SmallEntryBatches}): the entry is counted at its declared size, which the worker
+   * checks, and its CRC-32 arrives with the batch's answer, before {@link finish} returns.
    */
-  #writeSmall(current: Current): void {
+  async #writeSmall(current: Current): Promise<void> {
+    if (this.#useBatches()) {
+      const declared = current.declaredUncompressed as number;
+      const parts = current.small ?? [];
+      current.small = undefined;
+      this.#total += declared;
+      if (this.#total > this.limits.maxTotalBytes) {
+        throw new NotStreamableError('the entries pass limits.maxTotalBytes');
+      }
+      current.uncompressedSize = declared;
+      this.#phase = 'header';
+      this.#push(current);
+      const file = this.file(String(current.index));
+      await this.#settleBatches((batches) =>
+        batches.add(current.index, file, current.method, declared, parts),
+      );
+      return;
+    }
     const compressed = Buffer.concat(current.small ?? []);
     current.small = undefined;
     const declared = current.declaredUncompressed as number;
@@ -462,6 +505,18 @@ export class StreamStager {
     writeSmallFileSync(this.file(String(current.index)), data, { mode: STAGED_MODE });
     this.#phase = 'header';
     this.#push(current);
+  }
+
+  /** True when this small entry goes to the worker (started at the first one past INLINE_ENTRIES). */
+  #useBatches(): boolean {
+    this.#smallEntries++;
+    if (this.#batches !== undefined) return true;
+    if (this.#inlineOnly || this.#smallEntries <= INLINE_ENTRIES) return false;
+    this.#batches = SmallEntryBatches.start(STAGED_MODE, (index, crc) => {
+      (this.entries[index] as StreamedEntry).crc32 = crc;
+    });
+    this.#inlineOnly = this.#batches === undefined;
+    return !this.#inlineOnly;
   }
 
   async #end(current: Current): Promise<void> {
