@@ -9997,6 +9997,199 @@ import { open as open10 } from "node:fs/promises";
 import { crc32 as crc325, createInflateRaw as createInflateRaw2, inflateRawSync as inflateRawSync2 } from "node:zlib";
 import { pipeline as pipeline5 } from "node:stream/promises";
 init_write_fully();
+
+// src/pack/zip/small-entry-batches.ts
+import { Worker } from "node:worker_threads";
+var INLINE_ENTRIES = 256;
+var BATCH_ENTRIES = 128;
+var BATCH_BYTES = 1024 * 1024;
+var MAX_IN_FLIGHT = 4;
+var EntryDataError = class extends Error {
+  name = "EntryDataError";
+};
+var WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { writeFileSync } = require('node:fs');
+const { crc32, inflateRawSync } = require('node:zlib');
+parentPort.on('message', (batch) => {
+  const { id, names, methods, sizes, ends, mode } = batch;
+  const input = Buffer.from(batch.bytes);
+  const crcs = new Uint32Array(names.length);
+  let start = 0;
+  for (let i = 0; i < names.length; i++) {
+    const compressed = input.subarray(start, ends[i]);
+    start = ends[i];
+    let data = compressed;
+    if (methods[i] === 8) {
+      try {
+        const { buffer, engine } = inflateRawSync(compressed, { maxOutputLength: Math.max(sizes[i], 1), info: true });
+        if (engine.bytesWritten !== compressed.length) {
+          parentPort.postMessage({ id, failure: { kind: 'data', index: i, message: 'an entry ends before or after the size its local header declares' } });
+          return;
+        }
+        data = buffer;
+      } catch (error) {
+        parentPort.postMessage({ id, failure: { kind: 'data', index: i, message: 'an entry does not inflate (' + error.message + ')' } });
+        return;
+      }
+    }
+    if (data.length !== sizes[i]) {
+      parentPort.postMessage({ id, failure: { kind: 'data', index: i, message: 'an entry has a different size than its local header declares' } });
+      return;
+    }
+    crcs[i] = crc32(data);
+    try {
+      writeFileSync(names[i], data, { flag: 'wx', mode });
+    } catch (error) {
+      const { code, errno, syscall, path, message } = error;
+      parentPort.postMessage({ id, failure: { kind: 'fs', index: i, message, code, errno, syscall, path } });
+      return;
+    }
+  }
+  parentPort.postMessage({ id, crcs }, [crcs.buffer]);
+});
+`;
+var emptyPending = () => ({ entries: [], names: [], methods: [], sizes: [], parts: [], bytes: 0 });
+var SmallEntryBatches = class _SmallEntryBatches {
+  #worker;
+  #mode;
+  /** Receives the CRC-32 of entry `index` once the worker has written it. */
+  #onWritten;
+  #pending = emptyPending();
+  /** Entry indexes of each batch handed over, by batch id. */
+  #inFlight = /* @__PURE__ */ new Map();
+  #nextId = 0;
+  #failure;
+  #waiters = [];
+  #stopped = false;
+  constructor(worker, mode, onWritten) {
+    this.#worker = worker;
+    this.#mode = mode;
+    this.#onWritten = onWritten;
+    worker.unref();
+    worker.on("message", (answer) => this.#answer(answer));
+    worker.on("error", (error) => this.#lost(`failed (${error.message})`));
+    worker.on("exit", (code) => this.#lost(`exited with code ${code}`));
+  }
+  /** A worker for one staging, or undefined when no worker can be started (the caller stays inline). */
+  static start(mode, onWritten) {
+    let worker;
+    try {
+      worker = new Worker(WORKER_SOURCE, {
+        eval: true,
+        resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 }
+      });
+    } catch {
+      return void 0;
+    }
+    return new _SmallEntryBatches(worker, mode, onWritten);
+  }
+  /** Queues entry `index`, to be written to `file`; resolves once there is room for more. */
+  async add(index, file, method, size, compressed) {
+    this.#throwIfFailed();
+    const pending = this.#pending;
+    pending.entries.push(index);
+    pending.names.push(file);
+    pending.methods.push(method);
+    pending.sizes.push(size);
+    pending.parts.push(compressed);
+    for (const part of compressed) pending.bytes += part.length;
+    if (pending.entries.length >= BATCH_ENTRIES || pending.bytes >= BATCH_BYTES) this.#send();
+    while (this.#inFlight.size > MAX_IN_FLIGHT && this.#failure === void 0) await this.#answered();
+    this.#throwIfFailed();
+  }
+  /** Sends what is queued and waits until every batch is written; throws the first failure. */
+  async flush() {
+    this.#throwIfFailed();
+    this.#send();
+    while (this.#inFlight.size > 0) await this.#answered();
+    this.#throwIfFailed();
+  }
+  /** Waits for the batches handed over (their outcome no longer matters), then stops the worker. */
+  async close() {
+    this.#pending = emptyPending();
+    while (this.#inFlight.size > 0) await this.#answered();
+    this.#stopped = true;
+    await this.#worker.terminate();
+  }
+  #send() {
+    const pending = this.#pending;
+    if (pending.entries.length === 0) return;
+    this.#pending = emptyPending();
+    const bytes = new ArrayBuffer(pending.bytes);
+    const view = new Uint8Array(bytes);
+    const ends = new Uint32Array(pending.entries.length);
+    let at = 0;
+    pending.parts.forEach((parts, i) => {
+      for (const part of parts) {
+        view.set(part, at);
+        at += part.length;
+      }
+      ends[i] = at;
+    });
+    const id = this.#nextId++;
+    if (this.#inFlight.size === 0) this.#worker.ref();
+    this.#inFlight.set(id, pending.entries);
+    this.#worker.postMessage(
+      {
+        id,
+        names: pending.names,
+        methods: Uint8Array.from(pending.methods),
+        sizes: Uint32Array.from(pending.sizes),
+        ends,
+        bytes,
+        mode: this.#mode
+      },
+      [bytes]
+    );
+  }
+  #answer(answer) {
+    const entries = this.#inFlight.get(answer.id);
+    if (entries === void 0) return;
+    this.#inFlight.delete(answer.id);
+    if (answer.crcs !== void 0) {
+      entries.forEach((index, i) => this.#onWritten(index, answer.crcs[i]));
+    } else if (answer.failure !== void 0) {
+      this.#failure ??= toError(answer.failure);
+    }
+    this.#settled();
+  }
+  /** The worker is gone: nothing more will be answered. */
+  #lost(how) {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#inFlight.size > 0 || this.#pending.entries.length > 0) {
+      this.#failure ??= new EntryDataError(`the worker writing small entries ${how}`);
+    }
+    this.#inFlight.clear();
+    this.#settled();
+  }
+  #settled() {
+    if (this.#inFlight.size === 0) this.#worker.unref();
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+  #answered() {
+    if (this.#stopped) return Promise.resolve();
+    return new Promise((resolve4) => this.#waiters.push(resolve4));
+  }
+  #throwIfFailed() {
+    if (this.#failure !== void 0) throw this.#failure;
+    if (this.#stopped) throw new EntryDataError("the worker writing small entries has stopped");
+  }
+};
+function toError(failure) {
+  if (failure.kind === "data") return new EntryDataError(failure.message);
+  return Object.assign(new Error(failure.message), {
+    code: failure.code,
+    errno: failure.errno,
+    syscall: failure.syscall,
+    path: failure.path
+  });
+}
+
+// src/pack/zip/stream-stager.ts
 var NotStreamableError = class extends IntegrityError {
   name = "NotStreamableError";
   constructor(message) {
@@ -10027,6 +10220,12 @@ var StreamStager = class {
   #tail;
   #total = 0;
   #firstHeader;
+  /** Small entries seen so far; past INLINE_ENTRIES they go to {@link #batches}. */
+  #smallEntries = 0;
+  /** The worker writing small entries, once there have been many (undefined: inline). */
+  #batches;
+  /** No worker could be started: every small entry stays inline. */
+  #inlineOnly = false;
   /** Bytes consumed so far (a resumed download continues here). */
   get offset() {
     return this.#offset;
@@ -10092,6 +10291,7 @@ var StreamStager = class {
    * the first local header's signature, the central directory and the end records at their offsets.
    */
   async finish() {
+    await this.#settleBatches((batches) => batches.flush());
     if (this.#phase !== "tail" || this.#tail === void 0 || this.tailStart === void 0) {
       throw new NotStreamableError(
         `the archive ended at offset ${this.#offset} before its central directory`
@@ -10107,6 +10307,7 @@ var StreamStager = class {
   }
   /** Closes what is open; the caller removes the staging directory. */
   async close() {
+    this.#inlineOnly = true;
     const current = this.#current;
     this.#current = void 0;
     if (current !== void 0) {
@@ -10116,6 +10317,19 @@ var StreamStager = class {
     }
     await this.#tail?.close().catch(() => void 0);
     this.#tail = void 0;
+    const batches = this.#batches;
+    this.#batches = void 0;
+    await batches?.close();
+  }
+  /** Runs `step` on the worker, if there is one, with its data failures as NotStreamableError. */
+  async #settleBatches(step) {
+    if (this.#batches === void 0) return;
+    try {
+      await step(this.#batches);
+    } catch (error) {
+      if (error instanceof EntryDataError) throw new NotStreamableError(error.message);
+      throw error;
+    }
   }
   async #step(chunk) {
     switch (this.#phase) {
@@ -10216,7 +10430,7 @@ var StreamStager = class {
     this.#current = current;
     this.#phase = "data";
     if (small) {
-      if (compressed === 0) this.#writeSmall(current);
+      if (compressed === 0) await this.#writeSmall(current);
     } else if (method === 8) {
       const inflate = createInflateRaw2({ chunkSize: 256 * 1024 });
       inflate.on("data", (data) => this.#inflated(current, data));
@@ -10250,7 +10464,7 @@ var StreamStager = class {
       current.small.push(part);
       current.compressedSize += part.length;
       this.#offset += part.length;
-      if (current.compressedSize === current.declaredCompressed) this.#writeSmall(current);
+      if (current.compressedSize === current.declaredCompressed) await this.#writeSmall(current);
       return chunk.subarray(part.length);
     }
     if (current.inflate === void 0) return this.#stored(current, [chunk]);
@@ -10321,9 +10535,28 @@ var StreamStager = class {
    * A small entry's bytes are all in: inflated in one call (bounded by its declared size),
    * checked against the declared size, counted against the limits, and written synchronously.
    * The CRC-32 is computed here and compared with the central directory's at the end, as for
-   * streamed entries.
+   * streamed entries. Past the first INLINE_ENTRIES, the worker does all of that instead
+   * ({@link SmallEntryBatches}): the entry is counted at its declared size, which the worker
+   * checks, and its CRC-32 arrives with the batch's answer, before {@link finish} returns.
    */
-  #writeSmall(current) {
+  async #writeSmall(current) {
+    if (this.#useBatches()) {
+      const declared2 = current.declaredUncompressed;
+      const parts = current.small ?? [];
+      current.small = void 0;
+      this.#total += declared2;
+      if (this.#total > this.limits.maxTotalBytes) {
+        throw new NotStreamableError("the entries pass limits.maxTotalBytes");
+      }
+      current.uncompressedSize = declared2;
+      this.#phase = "header";
+      this.#push(current);
+      const file = this.file(String(current.index));
+      await this.#settleBatches(
+        (batches) => batches.add(current.index, file, current.method, declared2, parts)
+      );
+      return;
+    }
     const compressed = Buffer.concat(current.small ?? []);
     current.small = void 0;
     const declared = current.declaredUncompressed;
@@ -10355,6 +10588,17 @@ var StreamStager = class {
     writeSmallFileSync(this.file(String(current.index)), data, { mode: STAGED_MODE });
     this.#phase = "header";
     this.#push(current);
+  }
+  /** True when this small entry goes to the worker (started at the first one past INLINE_ENTRIES). */
+  #useBatches() {
+    this.#smallEntries++;
+    if (this.#batches !== void 0) return true;
+    if (this.#inlineOnly || this.#smallEntries <= INLINE_ENTRIES) return false;
+    this.#batches = SmallEntryBatches.start(STAGED_MODE, (index, crc) => {
+      this.entries[index].crc32 = crc;
+    });
+    this.#inlineOnly = this.#batches === void 0;
+    return !this.#inlineOnly;
   }
   async #end(current) {
     if (current.inflate === void 0) await current.out?.close();
@@ -12134,7 +12378,7 @@ async function* zipBytes(ctx, inputs) {
   ctx.counters.bytesEmitted += end.length;
   yield end;
 }
-function toError(error) {
+function toError2(error) {
   return error instanceof Error || types3.isNativeError(error) ? error : new Error(String(error));
 }
 var ZipReadable = class extends Readable2 {
@@ -12165,7 +12409,7 @@ var ZipReadable = class extends Readable2 {
         if (this.push(next.value)) this.#wanted = true;
       }
     } catch (error) {
-      this.destroy(toError(error));
+      this.destroy(toError2(error));
     } finally {
       this.#pumping = false;
     }
@@ -12176,7 +12420,7 @@ var ZipReadable = class extends Readable2 {
     }
     this.#source.return(void 0).then(
       () => callback(error),
-      (closeError) => callback(error ?? toError(closeError))
+      (closeError) => callback(error ?? toError2(closeError))
     );
   }
 };
@@ -16588,8 +16832,8 @@ import { createReadStream as createReadStream4 } from "node:fs";
 import { open as open22 } from "node:fs/promises";
 
 // src/server/results/fast-slow/fill-tee.ts
-var BATCH_BYTES = 1024 * 1024;
-async function* fillTee(source, fill, batchBytes = BATCH_BYTES) {
+var BATCH_BYTES2 = 1024 * 1024;
+async function* fillTee(source, fill, batchBytes = BATCH_BYTES2) {
   let filling = fill;
   let held;
   let complete = false;
