@@ -1080,6 +1080,7 @@ var init_artifact_store = __esm({
         const result = await this.#createContainer(runId, name, retentionDays2);
         const session = randomBytes5(12).toString("hex");
         this.#sessions.set(session, {
+          id: session,
           containerId: result.record.containerId,
           lastActivity: this.#now(),
           closedAt: void 0,
@@ -1113,7 +1114,7 @@ var init_artifact_store = __esm({
           throw raceLost(name, path25, false);
         }
         mine.lastActivity = now;
-        this.#owners.set(key, session);
+        this.#owners.set(key, mine.id);
       }
       /** A session writes while it is not beaten, not idle past the lease, and not closed by a PATCH since its last write. */
       #isLive(session, now) {
