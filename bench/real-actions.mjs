@@ -107,14 +107,18 @@ function sameTree(a, b) {
   return '';
 }
 
-/** A small tree: nested directories, an empty file, a unicode name, a 6 MiB random file. */
+/**
+ * A small tree: nested directories, an empty file, a unicode name, a 6 MiB random file, and 400
+ * small files, past the 256 small entries after which Ferry's zip reader hands them to its worker
+ * thread (src/pack/zip/small-entry-batches.ts).
+ */
 async function writeSource(dir, seed) {
   await mkdir(path.join(dir, 'nested', 'deeper'), { recursive: true });
   await writeFile(path.join(dir, 'readme.txt'), `seed ${seed}\n`.repeat(100));
   await writeFile(path.join(dir, 'empty.txt'), '');
   await writeFile(path.join(dir, 'nested', 'ünïcode name.json'), JSON.stringify({ seed }));
   await writeFile(path.join(dir, 'nested', 'deeper', 'random.bin'), randomBytes(6 * 1024 * 1024));
-  for (let i = 0; i < 50; i += 1)
+  for (let i = 0; i < 400; i += 1)
     await writeFile(path.join(dir, 'nested', `small-${i}.log`), `line ${i}\n`.repeat(i));
 }
 
