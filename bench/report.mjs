@@ -247,6 +247,7 @@ const REPRODUCE = [
   'npm run bench -- --size-scale 0.1 --workloads W1,W3 # a quick look',
   'npm run bench -- --clients ferry --ops upload --ferry-concurrency-sweep 2,4,8,16',
   'npm run bench -- --help                             # every flag',
+  'node bench/ab-builds.mjs --old ../old/lib/index.js --load busy # two builds, interleaved',
 ];
 
 const KEEP_MARKER = '<!-- Everything below this line is kept when the file is regenerated. -->';
