@@ -1,7 +1,9 @@
 import {
+  closeSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
   renameSync,
@@ -211,6 +213,52 @@ describe('HeldTarget, descriptors mode (/proc/self/fd)', () => {
     }
     expect(readFileSync(path.join(outside, '0'), 'utf8')).toBe('outside file named like a staged one');
     expect(readdirSync(outside)).toEqual(['0']);
+  });
+
+  onLinux(
+    'a staging path asked for after its removal is refused: its descriptor number may hold another directory by then',
+    () => {
+      const held = HeldTarget.open(target);
+      let other: number | undefined;
+      try {
+        const staging = held.createStaging('.ferry-test-');
+        const late = staging.file('late');
+        staging.remove();
+        // The lowest free descriptor is the staging's old one: a directory opened now (another
+        // download's target, say) takes its number, and the old /proc/self/fd path leads there.
+        other = openSync(outside, 'r');
+        expect(late).toBe(`/proc/self/fd/${other}/late`);
+        // A write still running when the download was disposed asks for its path now.
+        expect(() => staging.file('1234')).toThrow(/staging directory .* was removed/);
+      } finally {
+        if (other !== undefined) closeSync(other);
+        held.close();
+      }
+      expect(readdirSync(outside)).toEqual([]);
+    },
+  );
+});
+
+describe.each<HoldMode>(['checks', 'descriptors'])('HeldTarget staging, %s mode', (mode) => {
+  test('no path is handed out after the staging was removed', () => {
+    const held = HeldTarget.open(target, { mode });
+    try {
+      const staging = held.createStaging('.ferry-test-');
+      writeFileSync(staging.file('0'), 'staged');
+      staging.remove();
+      const error = (() => {
+        try {
+          staging.file('1');
+        } catch (e: unknown) {
+          return e;
+        }
+        return undefined;
+      })();
+      expect(isFerryError(error) && error.code).toBe('ERR_FERRY_ABORTED');
+      expect(readdirSync(target)).toEqual([]);
+    } finally {
+      held.close();
+    }
   });
 });
 

@@ -95,7 +95,7 @@ function procFdWorks(fd: number): boolean {
 export interface HeldStaging {
   /** Its name in the target root (for messages and for refusing entries under it). */
   readonly name: string;
-  /** A path naming `file` inside the staging directory; valid until `remove()`. */
+  /** A path naming `file` inside the staging directory; after `remove()`, ERR_FERRY_ABORTED. */
   file(file: string): string;
   /**
    * Removes every staged entry and the directory itself; safe to call more than once. Listing
@@ -371,7 +371,9 @@ export class HeldTarget {
     const rootFd = this.#rootFd;
     return {
       name,
-      file: (file) => `${held}/${file}`,
+      // After remove() the number is free again: the next descriptor opened (another download's
+      // directory, say) takes it, and the /proc path would lead into that directory.
+      file: (file) => (fd === undefined ? stagingGone(name) : `${held}/${file}`),
       remove: (staged) => {
         if (fd === undefined) return;
         // Staging is flat (files and links only): unlink each through the held descriptor, so a
@@ -522,7 +524,7 @@ function checkedStaging(name: string, named: string): HeldStaging {
   let removed = false;
   return {
     name,
-    file: (file) => path.join(named, file),
+    file: (file) => (removed ? stagingGone(name) : path.join(named, file)),
     remove: (staged) => {
       if (removed) return;
       removed = true;
@@ -538,6 +540,17 @@ function checkedStaging(name: string, named: string): HeldStaging {
       }
     },
   };
+}
+
+/**
+ * A staged path asked for after the staging was removed: only a write still running when its
+ * download was disposed (aborted or failed) does that, and nothing may be written for it.
+ */
+function stagingGone(name: string): never {
+  throw new FerryError(
+    'ERR_FERRY_ABORTED',
+    `The staging directory ${printable(name)} was removed: the download it belonged to has ended`,
+  );
 }
 
 function outOfDescriptors(error: unknown): boolean {
