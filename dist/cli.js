@@ -4922,7 +4922,9 @@ var HeldTarget = class _HeldTarget {
     const rootFd = this.#rootFd;
     return {
       name,
-      file: (file) => `${held}/${file}`,
+      // After remove() the number is free again: the next descriptor opened (another download's
+      // directory, say) takes it, and the /proc path would lead into that directory.
+      file: (file) => fd === void 0 ? stagingGone(name) : `${held}/${file}`,
       remove: (staged) => {
         if (fd === void 0) return;
         try {
@@ -5046,7 +5048,7 @@ function checkedStaging(name, named) {
   let removed = false;
   return {
     name,
-    file: (file) => path2.join(named, file),
+    file: (file) => removed ? stagingGone(name) : path2.join(named, file),
     remove: (staged) => {
       if (removed) return;
       removed = true;
@@ -5061,6 +5063,12 @@ function checkedStaging(name, named) {
       }
     }
   };
+}
+function stagingGone(name) {
+  throw new FerryError(
+    "ERR_FERRY_ABORTED",
+    `The staging directory ${printable(name)} was removed: the download it belonged to has ended`
+  );
 }
 function outOfDescriptors(error) {
   return ["EMFILE", "ENFILE"].includes(errno(error) ?? "");

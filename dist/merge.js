@@ -5397,7 +5397,9 @@ var HeldTarget = class _HeldTarget {
     const rootFd = this.#rootFd;
     return {
       name,
-      file: (file) => `${held}/${file}`,
+      // After remove() the number is free again: the next descriptor opened (another download's
+      // directory, say) takes it, and the /proc path would lead into that directory.
+      file: (file) => fd === void 0 ? stagingGone(name) : `${held}/${file}`,
       remove: (staged) => {
         if (fd === void 0) return;
         try {
@@ -5521,7 +5523,7 @@ function checkedStaging(name, named) {
   let removed = false;
   return {
     name,
-    file: (file) => path3.join(named, file),
+    file: (file) => removed ? stagingGone(name) : path3.join(named, file),
     remove: (staged) => {
       if (removed) return;
       removed = true;
@@ -5536,6 +5538,12 @@ function checkedStaging(name, named) {
       }
     }
   };
+}
+function stagingGone(name) {
+  throw new FerryError(
+    "ERR_FERRY_ABORTED",
+    `The staging directory ${printable(name)} was removed: the download it belonged to has ended`
+  );
 }
 function outOfDescriptors(error2) {
   return ["EMFILE", "ENFILE"].includes(errno(error2) ?? "");
