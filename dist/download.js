@@ -9987,12 +9987,10 @@ async function moveIntoPlace(plan, options, held, stagedPath) {
   };
   try {
     for (const key of plan.directories) createdDirectories.push(...held.ensureDirectory(key, modeOf));
-    const files = plan.items.filter((i) => i.kind !== "directory" && i.skip !== true);
     const fresh = new Set(createdDirectories);
-    for (const item of files) {
+    for (const [parent, item] of byParent(plan.items)) {
       throwIfAborted(options.signal);
       const staged = stagedPath(item);
-      const parent = item.key.includes("/") ? item.key.slice(0, item.key.lastIndexOf("/")) : "";
       const stats = fresh.has(parent) ? void 0 : held.lstatEntry(item.key);
       if (stats?.isDirectory()) {
         throw conflict(`${printable(item.key)} exists in the target directory as a directory`);
@@ -10034,6 +10032,18 @@ async function moveIntoPlace(plan, options, held, stagedPath) {
     );
   }
   return { files: moved.length, directories: plan.directories.length, bytes };
+}
+function* byParent(items) {
+  const groups = /* @__PURE__ */ new Map();
+  for (const item of items) {
+    if (item.kind === "directory" || item.skip === true) continue;
+    const slash = item.key.lastIndexOf("/");
+    const parent = slash < 0 ? "" : item.key.slice(0, slash);
+    const group = groups.get(parent);
+    if (group === void 0) groups.set(parent, [item]);
+    else group.push(item);
+  }
+  for (const [parent, group] of groups) for (const item of group) yield [parent, item];
 }
 
 // src/pack/zip/stage-entry.ts

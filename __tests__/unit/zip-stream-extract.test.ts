@@ -1,8 +1,10 @@
+import { jest } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isFerryError } from '../../src/core/errors.js';
+import { HeldTarget } from '../../src/pack/held-target.js';
 import { NotStreamableError, openStreamExtraction } from '../../src/pack/zip/stream-extract.js';
 import type { ExtractOptions } from '../../src/pack/zip/index.js';
 import { buildZip, type ZipSpecEntry, type ZipSpecOptions } from '../helpers/zip-builder.js';
@@ -212,4 +214,43 @@ test('headers, data and descriptors split across 7-byte chunks', async () => {
   const result = await streamInto(buildZip(small), 7);
   expect(result.files).toBe(3);
   expect(await readFile(path.join(target, 'a.txt'), 'utf8')).toBe('abc'.repeat(5000));
+});
+
+test('files listed across many directories in turn are placed directory by directory, each in archive order', async () => {
+  // d0/f0, d1/f1, ..., d39/f39, d0/f40, ...: more directories than HeldTarget keeps open (16), so
+  // placing in archive order reopened a parent for every file.
+  const spec = Array.from({ length: 400 }, (_, i) => ({
+    name: `d${i % 40}/f${i}.txt`,
+    data: `file ${i}\n`.repeat(i % 7),
+  }));
+  const placed: string[] = [];
+  const rename = HeldTarget.prototype.renameIn;
+  const link = HeldTarget.prototype.linkIn;
+  const spies = [
+    jest.spyOn(HeldTarget.prototype, 'renameIn').mockImplementation(function (this: HeldTarget, from, key) {
+      placed.push(key);
+      return rename.call(this, from, key);
+    }),
+    jest.spyOn(HeldTarget.prototype, 'linkIn').mockImplementation(function (this: HeldTarget, from, key) {
+      placed.push(key);
+      return link.call(this, from, key);
+    }),
+  ];
+  try {
+    expect((await streamInto(buildZip(spec), 65_536)).files).toBe(400);
+  } finally {
+    for (const spy of spies) spy.mockRestore();
+  }
+  // One run per directory, the directories in the order they first appear ...
+  const parents = placed.map((key) => key.slice(0, key.indexOf('/')));
+  expect(parents.filter((p, i) => i === 0 || parents[i - 1] !== p)).toEqual(
+    Array.from({ length: 40 }, (_, d) => `d${d}`),
+  );
+  // ... each in archive order, and every file whole.
+  for (let d = 0; d < 40; d++) {
+    expect(placed.filter((key) => key.startsWith(`d${d}/`))).toEqual(
+      Array.from({ length: 10 }, (_, j) => `d${d}/f${d + 40 * j}.txt`),
+    );
+  }
+  for (const entry of spec) expect(await readFile(path.join(target, entry.name), 'utf8')).toBe(entry.data);
 });

@@ -47,13 +47,11 @@ export async function moveIntoPlace(
   };
   try {
     for (const key of plan.directories) createdDirectories.push(...held.ensureDirectory(key, modeOf));
-    const files = plan.items.filter((i) => i.kind !== 'directory' && i.skip !== true);
     // Nothing can be in a directory this call created, so its files skip the lstat.
     const fresh = new Set(createdDirectories);
-    for (const item of files) {
+    for (const [parent, item] of byParent(plan.items)) {
       throwIfAborted(options.signal);
       const staged = stagedPath(item);
-      const parent = item.key.includes('/') ? item.key.slice(0, item.key.lastIndexOf('/')) : '';
       const stats = fresh.has(parent) ? undefined : held.lstatEntry(item.key);
       if (stats?.isDirectory()) {
         throw conflict(`${printable(item.key)} exists in the target directory as a directory`);
@@ -107,4 +105,25 @@ export async function moveIntoPlace(
     );
   }
   return { files: moved.length, directories: plan.directories.length, bytes };
+}
+
+/**
+ * The files to place (no directories, nothing skipped) with their parent keys, grouped by parent
+ * in the order the parents first appear, each group in archive order. HeldTarget keeps a bounded
+ * number of directory descriptors (16): an archive that lists its files across more directories
+ * than that in turn (`d0/f0, d1/f1, ..., d99/f99, d0/f100, ...`, as some zip tools write them)
+ * made every placement reopen its parent, 20,510 openat for 10,000 files; grouped, each parent is
+ * opened once. Keys are unique in a plan, so the order of placing changes nothing else.
+ */
+function* byParent(items: readonly Item[]): Generator<[string, Item]> {
+  const groups = new Map<string, Item[]>();
+  for (const item of items) {
+    if (item.kind === 'directory' || item.skip === true) continue;
+    const slash = item.key.lastIndexOf('/');
+    const parent = slash < 0 ? '' : item.key.slice(0, slash);
+    const group = groups.get(parent);
+    if (group === undefined) groups.set(parent, [item]);
+    else group.push(item);
+  }
+  for (const [parent, group] of groups) for (const item of group) yield [parent, item];
 }
