@@ -7542,10 +7542,7 @@ function sourceChanged(file, now, context) {
 async function uploadLegacy(config, spec, ctx) {
   const { http: http5, operation, logger } = ctx;
   const context = { operation: "upload", artifactName: spec.name };
-  const common = {
-    ...config.token ? { bearer: config.token } : {},
-    operation
-  };
+  const bearer = config.token ? config.token : void 0;
   const service = new ArtifactService(config, ctx);
   const created2 = await service.create(spec.name, spec.retentionDays, context);
   const containerUrl2 = created2.fileContainerResourceUrl;
@@ -7612,16 +7609,7 @@ async function uploadLegacy(config, spec, ctx) {
       for (let index = 0; index < ranges.length; index++) {
         const { chunk, headers } = await next;
         const sent = http5.request(
-          {
-            ...common,
-            slot,
-            phase: "transfer",
-            method: "PUT",
-            url,
-            headers,
-            body: chunk,
-            context: fileContext
-          },
+          chunkRequest(operation, bearer, slot, url, headers, chunk, fileContext),
           discardBody
         );
         if (index + 1 < ranges.length) {
@@ -7686,6 +7674,20 @@ function chunkHeaders(payload, start, end, total, chunk) {
 }
 function payloadLength(payload) {
   return payload.kind === "memory" ? payload.data.length : payload.size;
+}
+function chunkRequest(operation, bearer, slot, url, headers, body, context) {
+  const spec = {
+    operation,
+    slot,
+    phase: "transfer",
+    method: "PUT",
+    url,
+    headers,
+    body,
+    context
+  };
+  if (bearer !== void 0) spec.bearer = bearer;
+  return spec;
 }
 
 // src/backends/legacy/legacy-backend.ts

@@ -1,8 +1,9 @@
 import { discardBody } from '../../transport/body.js';
 import { checkCredentialedUrl } from '../../transport/url-policy.js';
 import type { RequestSpec } from '../../transport/http-manager.js';
+import type { Operation } from '../../transport/operation.js';
 import { stat } from 'node:fs/promises';
-import { FerryError, isFerryError } from '../../core/errors.js';
+import { FerryError, isFerryError, type ErrorContext } from '../../core/errors.js';
 import { crc64Base64 } from '../../pack/crc64.js';
 import { md5Base64 } from '../../pack/digest.js';
 import { ChunkReader } from '../../pack/chunk-reader.js';
@@ -29,10 +30,7 @@ export async function uploadLegacy(
 ): Promise<UploadResult> {
   const { http, operation, logger } = ctx;
   const context = { operation: 'upload', artifactName: spec.name };
-  const common: Pick<RequestSpec, 'bearer' | 'operation'> = {
-    ...(config.token ? { bearer: config.token } : {}),
-    operation,
-  };
+  const bearer = config.token ? config.token : undefined;
 
   const service = new ArtifactService(config, ctx);
   const created = await service.create(spec.name, spec.retentionDays, context);
@@ -117,16 +115,7 @@ export async function uploadLegacy(
       for (let index = 0; index < ranges.length; index++) {
         const { chunk, headers } = await next;
         const sent = http.request(
-          {
-            ...common,
-            slot,
-            phase: 'transfer',
-            method: 'PUT',
-            url,
-            headers,
-            body: chunk,
-            context: fileContext,
-          },
+          chunkRequest(operation, bearer, slot, url, headers, chunk, fileContext),
           discardBody,
         );
         if (index + 1 < ranges.length) {
@@ -206,4 +195,34 @@ function chunkHeaders(
 
 function payloadLength(payload: Payload): number {
   return payload.kind === 'memory' ? payload.data.length : payload.size;
+}
+
+/**
+ * The PUT of one chunk, built property by property. A spread of the shared fields
+ * (`{ ...common, slot, ... }`, as this was written before) made V8 promote ~1.1 KiB per file out of the young generation
+ * (a 20,000-file upload: 2.29 KiB promoted per file with it, 1.16 without, the rest being the
+ * resolved file list, which stays live), and promoted garbage is what set the peak RSS of a
+ * 100,000-file upload (issue 12 item 5).
+ */
+function chunkRequest(
+  operation: Operation,
+  bearer: string | undefined,
+  slot: number,
+  url: string,
+  headers: Record<string, string>,
+  body: Buffer,
+  context: ErrorContext,
+): RequestSpec {
+  const spec: RequestSpec = {
+    operation,
+    slot,
+    phase: 'transfer',
+    method: 'PUT',
+    url,
+    headers,
+    body,
+    context,
+  };
+  if (bearer !== undefined) spec.bearer = bearer;
+  return spec;
 }
