@@ -10661,7 +10661,7 @@ var StreamStager = class {
   #smallEntries = 0;
   /** The worker writing small entries, once there have been many (undefined: inline). */
   #batches;
-  /** No worker could be started: every small entry stays inline. */
+  /** Every small entry stays inline: no worker could be started, or the stager was closed. */
   #inlineOnly = false;
   /** Bytes consumed so far (a resumed download continues here). */
   get offset() {
@@ -10955,10 +10955,7 @@ var StreamStager = class {
       room -= part.length;
     }
     const length = current.declaredCompressed - current.compressedSize - room;
-    this.#total += length;
-    if (this.#total > this.limits.maxTotalBytes) {
-      throw new NotStreamableError("the entries pass limits.maxTotalBytes");
-    }
+    this.#count(length);
     const written = writeFully(current.out, taken);
     for (const part of taken) current.crc32 = crc325(part, current.crc32);
     await written;
@@ -10981,10 +10978,7 @@ var StreamStager = class {
       const declared2 = current.declaredUncompressed;
       const parts = current.small ?? [];
       current.small = void 0;
-      this.#total += declared2;
-      if (this.#total > this.limits.maxTotalBytes) {
-        throw new NotStreamableError("the entries pass limits.maxTotalBytes");
-      }
+      this.#count(declared2);
       current.uncompressedSize = declared2;
       this.#phase = "header";
       this.#push(current);
@@ -11016,15 +11010,19 @@ var StreamStager = class {
     if (data.length !== declared) {
       throw new NotStreamableError("an entry has a different size than its local header declares");
     }
-    this.#total += data.length;
-    if (this.#total > this.limits.maxTotalBytes) {
-      throw new NotStreamableError("the entries pass limits.maxTotalBytes");
-    }
+    this.#count(data.length);
     current.crc32 = crc325(data);
     current.uncompressedSize = data.length;
     writeSmallFileSync(this.file(String(current.index)), data, { mode: STAGED_MODE });
     this.#phase = "header";
     this.#push(current);
+  }
+  /** Counts `bytes` more of uncompressed entry data against limits.maxTotalBytes. */
+  #count(bytes) {
+    this.#total += bytes;
+    if (this.#total > this.limits.maxTotalBytes) {
+      throw new NotStreamableError("the entries pass limits.maxTotalBytes");
+    }
   }
   /** True when this small entry goes to the worker (started at the first one past INLINE_ENTRIES). */
   #useBatches() {

@@ -199,10 +199,10 @@ function payloadLength(payload: Payload): number {
 
 /**
  * The PUT of one chunk, built property by property. A spread of the shared fields
- * (`{ ...common, slot, ... }`, as this was written before) made V8 promote ~1.1 KiB per file out of the young generation
- * (a 20,000-file upload: 2.29 KiB promoted per file with it, 1.16 without, the rest being the
- * resolved file list, which stays live), and promoted garbage is what set the peak RSS of a
- * 100,000-file upload (issue 12 item 5).
+ * (`{ ...common, slot, ... }`, as this was written before) made V8 promote ~1.1 KiB per file out
+ * of the young generation (a 20,000-file upload: 2.29 KiB promoted per file with it, 1.16
+ * without, the rest being the resolved file list, which stays live), and promoted garbage is what
+ * set the peak RSS of a 100,000-file upload (issue 12 item 5).
  */
 function chunkRequest(
   operation: Operation,

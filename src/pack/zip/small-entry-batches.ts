@@ -35,6 +35,9 @@ export class EntryDataError extends Error {
  * declared size, check that the whole input was one deflate stream and that the size is the
  * declared one, CRC-32, then create the staged file exclusively ('wx': nothing is written through
  * a name someone put there). The first failure ends the batch; its answer says which entry and why.
+ * These are the checks and messages of StreamStager's inline path (#writeSmall), kept in step by
+ * hand: a string cannot import them. zip-stream-extract.test.ts runs the faults inline,
+ * small-entry-batches.test.ts past the inline entries.
  */
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');

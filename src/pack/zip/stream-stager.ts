@@ -107,7 +107,7 @@ export class StreamStager {
   #smallEntries = 0;
   /** The worker writing small entries, once there have been many (undefined: inline). */
   #batches: SmallEntryBatches | undefined;
-  /** No worker could be started: every small entry stays inline. */
+  /** Every small entry stays inline: no worker could be started, or the stager was closed. */
   #inlineOnly = false;
 
   constructor(
@@ -434,10 +434,7 @@ export class StreamStager {
       room -= part.length;
     }
     const length = (current.declaredCompressed as number) - current.compressedSize - room;
-    this.#total += length;
-    if (this.#total > this.limits.maxTotalBytes) {
-      throw new NotStreamableError('the entries pass limits.maxTotalBytes');
-    }
+    this.#count(length);
     const written = writeFully(current.out as FileHandle, taken);
     for (const part of taken) current.crc32 = crc32(part, current.crc32);
     await written;
@@ -461,10 +458,7 @@ export class StreamStager {
       const declared = current.declaredUncompressed as number;
       const parts = current.small ?? [];
       current.small = undefined;
-      this.#total += declared;
-      if (this.#total > this.limits.maxTotalBytes) {
-        throw new NotStreamableError('the entries pass limits.maxTotalBytes');
-      }
+      this.#count(declared);
       current.uncompressedSize = declared;
       this.#phase = 'header';
       this.#push(current);
@@ -496,15 +490,20 @@ export class StreamStager {
     if (data.length !== declared) {
       throw new NotStreamableError('an entry has a different size than its local header declares');
     }
-    this.#total += data.length;
-    if (this.#total > this.limits.maxTotalBytes) {
-      throw new NotStreamableError('the entries pass limits.maxTotalBytes');
-    }
+    this.#count(data.length);
     current.crc32 = crc32(data);
     current.uncompressedSize = data.length;
     writeSmallFileSync(this.file(String(current.index)), data, { mode: STAGED_MODE });
     this.#phase = 'header';
     this.#push(current);
+  }
+
+  /** Counts `bytes` more of uncompressed entry data against limits.maxTotalBytes. */
+  #count(bytes: number): void {
+    this.#total += bytes;
+    if (this.#total > this.limits.maxTotalBytes) {
+      throw new NotStreamableError('the entries pass limits.maxTotalBytes');
+    }
   }
 
   /** True when this small entry goes to the worker (started at the first one past INLINE_ENTRIES). */
