@@ -8800,11 +8800,11 @@ async function readEndRecord(handle, fileSize, label2) {
     zip64Shift: recordPosition - recordOffset
   };
 }
-function dosTime(date, time) {
+function dosTimeMs(date, time) {
   const year = (date >> 9 & 127) + 1980;
   const month = Math.max(1, date >> 5 & 15) - 1;
   const day = Math.max(1, date & 31);
-  return new Date(year, month, day, time >> 11, time >> 5 & 63, (time & 31) * 2);
+  return new Date(year, month, day, time >> 11, time >> 5 & 63, (time & 31) * 2).getTime();
 }
 async function readZipDirectory(handle, options = {}) {
   const label2 = options.label ?? "the file";
@@ -8875,7 +8875,7 @@ async function readZipDirectory(handle, options = {}) {
       throw corrupt(`the name of entry ${index} is flagged UTF-8 but is not valid UTF-8`);
     }
     const described = () => `entry ${printable(name)}`;
-    let mtime = dosTime(date, time);
+    let mtimeMs = dosTimeMs(date, time);
     let sawZip64 = false;
     for (let at = 0; at + 4 <= extra.length; ) {
       const id = extra.readUInt16LE(at);
@@ -8905,7 +8905,7 @@ async function readZipDirectory(handle, options = {}) {
           }
         }
       } else if (id === 21589 && size >= 5 && (body[0] ?? 0) & 1) {
-        mtime = new Date(body.readUInt32LE(1) * 1e3);
+        mtimeMs = body.readUInt32LE(1) * 1e3;
       }
     }
     if (!sawZip64 && (uncompressedSize === U32 || compressedSize === U32 || localHeaderOffset === U32)) {
@@ -8951,7 +8951,7 @@ async function readZipDirectory(handle, options = {}) {
       localHeaderOffset: localHeaderOffset + shift,
       flags,
       utf8,
-      mtime
+      mtimeMs
     });
   }
   if (position !== cdEnd) {
@@ -9367,8 +9367,9 @@ function planEntries(entries, options) {
     checkNameBytes(entry.name);
     if (entry.isDirectory && namesRoot(entry.name)) continue;
     const dest = resolveInside(target, entry.name);
-    const key = keyOf(target, targetPrefix, dest);
-    checkPathLengths(entry.name, key, dest);
+    const sliced = keyOf(target, targetPrefix, dest);
+    checkPathLengths(entry.name, sliced, dest);
+    const key = sliced === entry.name ? entry.name : sliced;
     let kind = entry.isDirectory ? "directory" : "file";
     if (entry.isSymlink) {
       if (options.symlinks === "refuse") {
@@ -9378,7 +9379,7 @@ function planEntries(entries, options) {
       }
       if (options.symlinks === "preserve") kind = "link";
     }
-    const item = { entry, index, key, dest, kind };
+    const item = { entry, index, key, kind };
     const folded = fold2(key);
     const prior = byFolded.get(folded);
     if (prior !== void 0) {
@@ -9524,7 +9525,8 @@ async function preflight(plan, options, linkWalks, sha256Of) {
     if (item.kind === "directory") continue;
     const parent = item.key.includes("/") ? item.key.slice(0, item.key.lastIndexOf("/")) : "";
     if (parent !== "" && missing.has(parent)) continue;
-    const stats = await lstatOrUndefined2(item.dest);
+    const dest = toAbsolute(target, item.key);
+    const stats = await lstatOrUndefined2(dest);
     if (stats === void 0) continue;
     if (stats.isDirectory()) {
       throw conflict(
@@ -9533,7 +9535,7 @@ async function preflight(plan, options, linkWalks, sha256Of) {
     }
     if (options.existing === "error") {
       throwIfAborted(options.signal);
-      const state = item.kind === "link" ? "different" : await compareExisting(item.dest, {
+      const state = item.kind === "link" ? "different" : await compareExisting(dest, {
         size: item.entry.uncompressedSize,
         crc32: item.entry.crc32,
         sha256: () => sha256Of(item.entry)
@@ -10231,7 +10233,11 @@ var StreamStager = class {
   }
   file;
   limits;
-  entries = [];
+  /** The entries streamed so far, until {@link takeEntries} hands them over. */
+  #entries = [];
+  /** Entries streamed and their uncompressed bytes, kept when the list is handed over. */
+  #streamedCount = 0;
+  #streamedBytes = 0;
   /** Absolute offset where the first byte after the last entry arrived (the central directory). */
   tailStart;
   #phase = "header";
@@ -10259,14 +10265,28 @@ var StreamStager = class {
   get bytesToStage() {
     const current = this.#current;
     const receiving = current === void 0 ? 0 : Math.max(current.declaredUncompressed ?? 0, current.uncompressedSize);
-    return this.entries.reduce((sum, entry) => sum + entry.uncompressedSize, receiving);
+    return this.#streamedBytes + receiving;
+  }
+  /** The entries streamed so far, in stream order: `entries[i].index === i`. */
+  get entries() {
+    return this.#entries;
+  }
+  /**
+   * Hands the streamed entries over and stops keeping them (after {@link finish}): once matched
+   * with the central directory only their offsets are needed, and 100,000 of them were ~9 MiB
+   * live while the files were placed (issue 12 item 5).
+   */
+  takeEntries() {
+    const entries = this.#entries;
+    this.#entries = [];
+    return entries;
   }
   /**
    * Every name this stager may have created in the staging (the entries so far, the one being
    * received, the end file): what to unlink when the directory cannot be listed.
    */
   *stagedNames() {
-    const count2 = this.entries.length + (this.#current !== void 0 ? 1 : 0);
+    const count2 = this.#streamedCount + (this.#current !== void 0 ? 1 : 0);
     for (let index = 0; index < count2; index++) yield String(index);
     yield "directory";
   }
@@ -10313,12 +10333,13 @@ var StreamStager = class {
    */
   async finish() {
     await this.#settleBatches((batches) => batches.flush());
+    await this.#stopBatches();
     if (this.#phase !== "tail" || this.#tail === void 0 || this.tailStart === void 0) {
       throw new NotStreamableError(
         `the archive ended at offset ${this.#offset} before its central directory`
       );
     }
-    const first = this.entries[0];
+    const first = this.#entries[0];
     if (first !== void 0 && this.#firstHeader !== void 0) {
       await this.#tail.write(this.#firstHeader, 0, this.#firstHeader.length, first.offset);
     }
@@ -10338,6 +10359,11 @@ var StreamStager = class {
     }
     await this.#tail?.close().catch(() => void 0);
     this.#tail = void 0;
+    await this.#stopBatches();
+  }
+  /** Stops the worker, if there is one, once the batches handed to it are answered; none starts again. */
+  async #stopBatches() {
+    this.#inlineOnly = true;
     const batches = this.#batches;
     this.#batches = void 0;
     await batches?.close();
@@ -10414,7 +10440,7 @@ var StreamStager = class {
         "a stored entry has a data descriptor: its end is only in the central directory"
       );
     }
-    if (this.entries.length >= this.limits.maxEntries) {
+    if (this.#streamedCount >= this.limits.maxEntries) {
       throw new NotStreamableError("the archive has more entries than limits.maxEntries");
     }
     const nameLength = header4.readUInt16LE(26);
@@ -10428,8 +10454,8 @@ var StreamStager = class {
       uncompressed = Number(zip64.readBigUInt64LE(0));
       compressed = Number(zip64.readBigUInt64LE(8));
     }
-    if (this.entries.length === 0) this.#firstHeader = header4.subarray(0, 4);
-    const index = this.entries.length;
+    if (this.#streamedCount === 0) this.#firstHeader = header4.subarray(0, 4);
+    const index = this.#streamedCount;
     const small = !descriptor && isSmallFile(compressed, uncompressed);
     const out = small ? void 0 : await open10(this.file(String(index)), "wx", STAGED_MODE);
     const current = {
@@ -10614,7 +10640,7 @@ var StreamStager = class {
     if (this.#batches !== void 0) return true;
     if (this.#inlineOnly || this.#smallEntries <= INLINE_ENTRIES) return false;
     this.#batches = SmallEntryBatches.start(STAGED_MODE, (index, crc) => {
-      this.entries[index].crc32 = crc;
+      this.#entries[index].crc32 = crc;
     });
     this.#inlineOnly = this.#batches === void 0;
     return !this.#inlineOnly;
@@ -10630,7 +10656,9 @@ var StreamStager = class {
   #push(current) {
     this.#current = void 0;
     const { index, offset, name, flags, method, crc32: crc328, compressedSize, uncompressedSize } = current;
-    this.entries.push({ index, offset, name, flags, method, crc32: crc328, compressedSize, uncompressedSize });
+    this.#entries.push({ index, offset, name, flags, method, crc32: crc328, compressedSize, uncompressedSize });
+    this.#streamedCount++;
+    this.#streamedBytes += uncompressedSize;
   }
   /** The data descriptor: optional signature, CRC-32, then 4- or 8-byte sizes (zip64). */
   #descriptor(chunk) {
@@ -10742,7 +10770,7 @@ var Extraction = class {
       throw new NotStreamableError("the central directory does not start where the entries end");
     }
     const { entries } = directory;
-    const streamed = matchStreamed(entries, stager.entries);
+    const stagedIndex = matchStreamed(entries, stager.takeEntries());
     checkDeclaredLimits(entries, opts.limits);
     const plan = planEntries(entries, opts);
     const staging = this.#staging;
@@ -10750,7 +10778,7 @@ var Extraction = class {
     if (plan.items.some((i) => fold2(i.key.split("/")[0] ?? "") === stagingName)) {
       throw unsafe4(`The archive contains an entry under ${printable(staging.name)}, the staging directory`);
     }
-    const stagedFile = (entry) => staging.file(String(streamed(entry.localHeaderOffset).index));
+    const stagedFile = (entry) => staging.file(String(stagedIndex(entry.localHeaderOffset)));
     const stagedPath = (item) => stagedFile(item.entry);
     const linkWalks = await readLinkTargets(plan, (entry) => readFile2(stagedFile(entry)), opts.signal);
     throwIfAborted(opts.signal);
@@ -10837,17 +10865,19 @@ async function readDirectory(file, opts) {
   }
 }
 function matchStreamed(entries, streamed) {
-  const byOffset = (offset) => {
+  const offsets = new Float64Array(streamed.length);
+  for (const [index, entry] of streamed.entries()) offsets[index] = entry.offset;
+  const indexOf = (offset) => {
     let low = 0;
-    let high = streamed.length - 1;
+    let high = offsets.length - 1;
     while (low <= high) {
       const middle = low + high >>> 1;
-      const candidate = streamed[middle];
-      if (candidate.offset === offset) return candidate;
-      if (candidate.offset < offset) low = middle + 1;
+      const candidate = offsets[middle];
+      if (candidate === offset) return middle;
+      if (candidate < offset) low = middle + 1;
       else high = middle - 1;
     }
-    return void 0;
+    return -1;
   };
   const differs = (why) => new NotStreamableError(`the central directory does not match the local headers (${why})`);
   if (entries.length !== streamed.length) {
@@ -10855,14 +10885,19 @@ function matchStreamed(entries, streamed) {
   }
   const seen = new Uint8Array(streamed.length);
   for (const entry of entries) {
-    const local = byOffset(entry.localHeaderOffset);
-    if (local === void 0 || seen[local.index] === 1)
-      throw differs(`no entry at offset ${entry.localHeaderOffset}`);
-    seen[local.index] = 1;
+    const index = indexOf(entry.localHeaderOffset);
+    if (index < 0 || seen[index] === 1) throw differs(`no entry at offset ${entry.localHeaderOffset}`);
+    seen[index] = 1;
+    const local = streamed[index];
     const same = local.name === entry.name && local.method === entry.method && (local.flags & FLAG_UTF8) === (entry.flags & FLAG_UTF8) && local.crc32 === entry.crc32 && local.compressedSize === entry.compressedSize && local.uncompressedSize === entry.uncompressedSize;
     if (!same) throw differs(`entry ${printable(entry.name)}`);
+    entry.name = local.name;
   }
-  return byOffset;
+  return (offset) => {
+    const index = indexOf(offset);
+    if (index < 0) throw differs(`no entry at offset ${offset}`);
+    return index;
+  };
 }
 
 // src/backends/results/one-pass-sink.ts
@@ -21241,7 +21276,7 @@ async function planSource(source, options) {
       size: entry.uncompressedSize,
       crc32: entry.crc32,
       mode: entry.mode === void 0 ? void 0 : entry.mode & 4095,
-      mtime: entry.mtime
+      mtime: new Date(entry.mtimeMs)
     };
     if (kind === "symlink") planned.linkTarget = await readLinkText(blob.file, entry, info.name);
     out.push(planned);

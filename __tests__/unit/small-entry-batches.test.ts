@@ -1,9 +1,11 @@
+import { jest } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { EntryDataError, INLINE_ENTRIES, SmallEntryBatches } from '../../src/pack/zip/small-entry-batches.js';
+import { HeldTarget } from '../../src/pack/held-target.js';
 import { NotStreamableError, openStreamExtraction } from '../../src/pack/zip/stream-extract.js';
 import { buildZip, type ZipSpecEntry } from '../helpers/zip-builder.js';
 
@@ -151,6 +153,35 @@ test(`${INLINE_ENTRIES + 1_000} small entries, most written by the worker, land 
   }
   // Only the placed directories: the staging is gone.
   expect((await readdir(target)).sort()).toEqual(['d0', 'd1', 'd2', 'd3', 'd4', 'd5', 'd6']);
+}, 60_000);
+
+test('the worker is stopped once the archive has streamed, before the first file is placed', async () => {
+  // Its thread and heap are not needed while the files are planned and placed, the extraction's
+  // own memory peak: the order of the two calls is what is checked.
+  const events: string[] = [];
+  const close = SmallEntryBatches.prototype.close;
+  const rename = HeldTarget.prototype.renameIn;
+  const spies = [
+    jest.spyOn(SmallEntryBatches.prototype, 'close').mockImplementation(function (this: SmallEntryBatches) {
+      events.push('worker stopped');
+      return close.call(this);
+    }),
+    jest.spyOn(HeldTarget.prototype, 'renameIn').mockImplementation(function (this: HeldTarget, from, key) {
+      if (!events.includes('placed')) events.push('placed');
+      return rename.call(this, from, key);
+    }),
+  ];
+  const spec = many(INLINE_ENTRIES + 200);
+  try {
+    expect((await streamInto(buildZip(spec), 65_536)).files).toBe(spec.length);
+  } finally {
+    for (const spy of spies) spy.mockRestore();
+  }
+  expect(events).toEqual(['worker stopped', 'placed']);
+  for (const entry of spec.slice(-5)) {
+    const file = path.join(target, entry.name as string);
+    expect((await readFile(file)).equals(Buffer.from(entry.data as Buffer))).toBe(true);
+  }
 }, 60_000);
 
 const faults: Array<[string, ZipSpecEntry]> = [

@@ -259,7 +259,7 @@ async function planSource(source: Source, options: { separateDirectories: boolea
       size: entry.uncompressedSize,
       crc32: entry.crc32,
       mode: entry.mode === undefined ? undefined : entry.mode & 0o7777,
-      mtime: entry.mtime,
+      mtime: new Date(entry.mtimeMs),
     };
     if (kind === 'symlink') planned.linkTarget = await readLinkText(blob.file, entry, info.name);
     out.push(planned);

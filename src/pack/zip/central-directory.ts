@@ -33,8 +33,12 @@ export interface ZipEntry {
   flags: number;
   /** The name was stored as UTF-8 (flag bit 11). */
   utf8: boolean;
-  /** The modification time: the extended timestamp (0x5455) when present, else the DOS time (local time). */
-  mtime: Date;
+  /**
+   * The modification time in milliseconds since the epoch: the extended timestamp (0x5455) when
+   * present, else the DOS time (local time). A number, not a `Date`: a `Date` per entry was ~9 MiB
+   * live at 100,000 entries when a download parsed its central directory, and only merge uses it.
+   */
+  mtimeMs: number;
 }
 
 /** The result of parsing the end of an archive. */
@@ -277,11 +281,12 @@ async function readEndRecord(handle: FileHandle, fileSize: number, label: string
   };
 }
 
-function dosTime(date: number, time: number): Date {
+/** A DOS date and time (local time) in milliseconds since the epoch. */
+function dosTimeMs(date: number, time: number): number {
   const year = ((date >> 9) & 0x7f) + 1980;
   const month = Math.max(1, (date >> 5) & 0x0f) - 1;
   const day = Math.max(1, date & 0x1f);
-  return new Date(year, month, day, time >> 11, (time >> 5) & 0x3f, (time & 0x1f) * 2);
+  return new Date(year, month, day, time >> 11, (time >> 5) & 0x3f, (time & 0x1f) * 2).getTime();
 }
 
 /** Parses the end records and every central header. Structural problems throw `ERR_FERRY_INTEGRITY`. */
@@ -365,7 +370,7 @@ export async function readZipDirectory(
     }
     const described = (): string => `entry ${printable(name)}`;
 
-    let mtime = dosTime(date, time);
+    let mtimeMs = dosTimeMs(date, time);
     let sawZip64 = false;
     for (let at = 0; at + 4 <= extra.length;) {
       const id = extra.readUInt16LE(at);
@@ -397,7 +402,7 @@ export async function readZipDirectory(
           }
         }
       } else if (id === 0x5455 && size >= 5 && (body[0] ?? 0) & 1) {
-        mtime = new Date(body.readUInt32LE(1) * 1000);
+        mtimeMs = body.readUInt32LE(1) * 1000;
       }
     }
     if (!sawZip64 && (uncompressedSize === U32 || compressedSize === U32 || localHeaderOffset === U32)) {
@@ -450,7 +455,7 @@ export async function readZipDirectory(
       localHeaderOffset: localHeaderOffset + shift,
       flags,
       utf8,
-      mtime,
+      mtimeMs,
     });
   }
   if (position !== cdEnd) {

@@ -15,12 +15,15 @@ import { throwIfAborted, type Normalized } from './extract-options.js';
 const MAX_LINK_BYTES = 4096;
 const LINK_TEXT = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** One entry to extract. `key` is the normalised relative path with `/` separators. */
+/**
+ * One entry to extract. `key` is the normalised relative path with `/` separators; its absolute
+ * path is `toAbsolute(target, key)`, computed where needed rather than kept: 100,000 absolute
+ * paths were ~10 MiB live while a download placed its files (issue 12 item 5).
+ */
 export interface Item {
   entry: ZipEntry;
   index: number;
   key: string;
-  dest: string;
   kind: 'file' | 'directory' | 'link';
   linkText?: string;
   skip?: boolean;
@@ -97,8 +100,10 @@ export function planEntries(entries: readonly ZipEntry[], options: Normalized): 
     checkNameBytes(entry.name);
     if (entry.isDirectory && namesRoot(entry.name)) continue;
     const dest = resolveInside(target, entry.name);
-    const key = keyOf(target, targetPrefix, dest);
-    checkPathLengths(entry.name, key, dest);
+    const sliced = keyOf(target, targetPrefix, dest);
+    checkPathLengths(entry.name, sliced, dest);
+    // A slice of `dest` keeps all of `dest` alive; an archive's names are usually their keys already.
+    const key = sliced === entry.name ? entry.name : sliced;
     let kind: Item['kind'] = entry.isDirectory ? 'directory' : 'file';
     if (entry.isSymlink) {
       if (options.symlinks === 'refuse') {
@@ -109,7 +114,7 @@ export function planEntries(entries: readonly ZipEntry[], options: Normalized): 
       }
       if (options.symlinks === 'preserve') kind = 'link';
     }
-    const item: Item = { entry, index, key, dest, kind };
+    const item: Item = { entry, index, key, kind };
     const folded = fold(key);
     const prior = byFolded.get(folded);
     if (prior !== undefined) {

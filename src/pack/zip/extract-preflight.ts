@@ -72,7 +72,8 @@ export async function preflight(
     if (item.kind === 'directory') continue;
     const parent = item.key.includes('/') ? item.key.slice(0, item.key.lastIndexOf('/')) : '';
     if (parent !== '' && missing.has(parent)) continue;
-    const stats = await lstatOrUndefined(item.dest);
+    const dest = toAbsolute(target, item.key);
+    const stats = await lstatOrUndefined(dest);
     if (stats === undefined) continue;
     if (stats.isDirectory()) {
       throw conflict(
@@ -84,7 +85,7 @@ export async function preflight(
       const state =
         item.kind === 'link'
           ? 'different'
-          : await compareExisting(item.dest, {
+          : await compareExisting(dest, {
               size: item.entry.uncompressedSize,
               crc32: item.entry.crc32,
               sha256: () => sha256Of(item.entry),
