@@ -3,6 +3,17 @@
 //
 //   node bench/rss-files.mjs --files 20000 --protocol results --op upload   [--store DIR]
 //   node bench/rss-files.mjs --files 20000 --protocol results --op download [--store DIR]
+//   node bench/rss-files.mjs --files 20000 --op list
+//   node bench/rss-files.mjs --files 20000 --protocol results --op upload --via cli
+//
+// --op list builds the caller's list of absolute paths exactly as the upload does (below) and
+// nothing else: what that list alone costs this process, which the upload's figures include.
+//
+// --via cli runs the `ferry` CLI itself (dist/cli.js, `npm run build`) as its own process, with
+// bench/process-report.mjs preloaded to report its peak RSS and CPU: the CLI finds the files
+// itself (`ferry upload NAME .` in the files' directory), so no caller's list is involved.
+// --protocol results is its embedded store (`--store`); legacy is the CLI against a `ferry serve`
+// in a second process (`--url ... --protocol legacy`), whose peak RSS and CPU are reported too.
 //
 // --protocol results: the CLI's embedded local store (backend 'local'); legacy: a `ferry serve`
 // (startServer) on the store directory in this process, spoken to over the legacy protocol, as
@@ -36,6 +47,8 @@ const { values } = parseArgs({
     store: { type: 'string' },
     lib: { type: 'string', default: path.join(repoRoot, 'lib', 'index.js') },
     'snapshot-at': { type: 'string', default: '' },
+    via: { type: 'string', default: 'sdk' },
+    cli: { type: 'string', default: path.join(repoRoot, 'dist', 'cli.js') },
     quiet: { type: 'boolean', default: false },
   },
 });
@@ -43,12 +56,14 @@ const count = Number(values.files);
 if (!Number.isInteger(count) || count < 1)
   throw new Error(`--files must be a positive integer, not ${values.files}`);
 if (!['results', 'legacy'].includes(values.protocol)) throw new Error('--protocol is results or legacy');
-if (!['upload', 'download'].includes(values.op)) throw new Error('--op is upload or download');
+if (!['upload', 'download', 'list'].includes(values.op)) throw new Error('--op is upload, download or list');
+if (!['sdk', 'cli'].includes(values.via)) throw new Error('--via is sdk or cli');
 
 const base = path.join(repoRoot, '.bench', 'rss-files', String(count));
 const root = path.join(base, 'files');
-const storeDir = path.resolve(values.store ?? path.join(base, `store-${values.protocol}`));
-const target = path.join(base, `out-${values.protocol}`);
+const via = values.via === 'cli' ? '-cli' : '';
+const storeDir = path.resolve(values.store ?? path.join(base, `store${via}-${values.protocol}`));
+const target = path.join(base, `out${via}-${values.protocol}`);
 const TOKEN = 'rss-files-token';
 const RUN_ID = '4242';
 const NAME = `rss-${count}`;
@@ -95,6 +110,113 @@ function vmHwmKiB() {
 const MiB = 1024 * 1024;
 const mib = (n) => Math.round((n / MiB) * 10) / 10;
 
+/** The caller's list, as bench/child.mjs builds it: absolute paths, built inside the measurement. */
+const callersList = () => relativePaths().map((f) => path.join(root, f));
+
+if (values.op === 'list') {
+  const started = Date.now();
+  const list = callersList();
+  const m = process.memoryUsage();
+  process.stdout.write(
+    `${JSON.stringify({
+      files: count,
+      op: 'list',
+      paths: list.length,
+      wallSeconds: (Date.now() - started) / 1000,
+      heapUsedMiB: mib(m.heapUsed),
+      vmHwmMiB: Math.round((vmHwmKiB() / 1024) * 10) / 10,
+    })}\n`,
+  );
+  process.exit(0);
+}
+
+if (values.via === 'cli') {
+  await runCli();
+  process.exit(0);
+}
+
+/**
+ * --via cli: the operation by the `ferry` CLI in a child process (and, for legacy, a `ferry serve`
+ * in another), each reporting its own peak RSS and CPU through bench/process-report.mjs.
+ */
+async function runCli() {
+  if (!existsSync(values.cli)) throw new Error(`no CLI at ${values.cli}: run npm run build first`);
+  const { spawn } = await import('node:child_process');
+  const { mkdtempSync } = await import('node:fs');
+  const reports = mkdtempSync(path.join(os.tmpdir(), 'rss-files-'));
+  const preload = pathToFileURL(path.join(repoRoot, 'bench', 'process-report.mjs')).href;
+  // The server's own log lines go nowhere; the client's errors reach the terminal.
+  const start = (args, report, options = {}) =>
+    spawn(process.execPath, ['--import', preload, values.cli, ...args], {
+      ...options,
+      env: { ...process.env, FERRY_BENCH_REPORT: path.join(reports, report) },
+      stdio: ['ignore', 'pipe', args[0] === 'serve' ? 'ignore' : 'inherit'],
+    });
+  const exited = (child) =>
+    new Promise((resolve, reject) => {
+      child.on('error', reject);
+      child.on('exit', (code, signal) => resolve(code ?? signal));
+    });
+  const readReport = (name) => JSON.parse(readFileSync(path.join(reports, name), 'utf8'));
+
+  if (values.op === 'upload') {
+    ensureFiles();
+    rmSync(storeDir, { recursive: true, force: true });
+  } else {
+    if (!existsSync(storeDir)) throw new Error(`no store at ${storeDir}: run --op upload --via cli first`);
+    rmSync(target, { recursive: true, force: true });
+  }
+  let server;
+  let where = ['--store', storeDir, '--run-id', RUN_ID];
+  if (values.protocol === 'legacy') {
+    server = start(
+      ['serve', '--port', '0', '--data', storeDir, '--token', TOKEN, '--access-log', 'off'],
+      'server.json',
+    );
+    const url = await new Promise((resolve, reject) => {
+      let text = '';
+      server.stdout.on('data', (chunk) => {
+        text += chunk;
+        const found = /https?:\/\/\S+/.exec(text);
+        if (found) resolve(found[0]);
+      });
+      server.on('exit', () => reject(new Error(`ferry serve exited: ${text}`)));
+    });
+    where = ['--url', url, '--protocol', 'legacy', '--token', TOKEN, '--run-id', RUN_ID];
+  }
+  const loadBefore = os.loadavg()[0];
+  const started = Date.now();
+  const client =
+    values.op === 'upload'
+      ? start(['upload', NAME, '.', ...where, '--quiet', '--json'], 'client.json', { cwd: root })
+      : start(['download', NAME, '--path', target, ...where, '--quiet', '--json'], 'client.json');
+  let output = '';
+  client.stdout.on('data', (chunk) => (output += chunk));
+  const code = await exited(client);
+  const wallSeconds = (Date.now() - started) / 1000;
+  if (server !== undefined) {
+    server.kill('SIGINT');
+    await exited(server);
+  }
+  if (code !== 0) throw new Error(`ferry ${values.op} exited with ${code}: ${output}`);
+  const result = JSON.parse(output.trim().split('\n').pop());
+  const clientReport = readReport('client.json');
+  process.stdout.write(
+    `${JSON.stringify({
+      files: count,
+      protocol: values.protocol,
+      op: values.op,
+      via: 'cli',
+      fileCount: result.fileCount ?? result.downloads?.[0]?.fileCount ?? null,
+      wallSeconds,
+      ...clientReport,
+      ...(server !== undefined ? { server: readReport('server.json') } : {}),
+      load: [loadBefore, os.loadavg()[0]].map((l) => Math.round(l * 10) / 10),
+    })}\n`,
+  );
+  rmSync(reports, { recursive: true, force: true });
+}
+
 if (values.op === 'upload') {
   ensureFiles();
   rmSync(storeDir, { recursive: true, force: true });
@@ -131,15 +253,9 @@ const reporter = setInterval(() => {
   }
 }, 2000);
 
-// The caller's list, as bench/child.mjs builds it: absolute paths, built inside the measurement.
 const run = async (options) =>
   values.op === 'upload'
-    ? ferry.uploadArtifact(
-        NAME,
-        relativePaths().map((f) => path.join(root, f)),
-        root,
-        options,
-      )
+    ? ferry.uploadArtifact(NAME, callersList(), root, options)
     : ferry.downloadArtifact(NAME, { ...options, path: target });
 
 let result;
