@@ -248,6 +248,7 @@ const REPRODUCE = [
   'npm run bench -- --clients ferry --ops upload --ferry-concurrency-sweep 2,4,8,16',
   'npm run bench -- --help                             # every flag',
   'node bench/ab-builds.mjs --old ../old/lib/index.js --load busy # two builds, interleaved',
+  "node bench/rss-files.mjs --files 100000 --protocol results --op download --via cli # the CLI's peak RSS",
 ];
 
 const KEEP_MARKER = '<!-- Everything below this line is kept when the file is regenerated. -->';
