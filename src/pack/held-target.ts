@@ -116,6 +116,12 @@ export class HeldTarget {
   readonly #rootReal: string;
   /** Held directory descriptors by key, least recently used first. */
   readonly #open = new Map<string, number>();
+  /**
+   * The key last in {@link #open}. Using it again changes no order, so the map is left alone: a
+   * delete and a set for every file placed made V8 rebuild the map's table again and again, and
+   * those tables outlived scavenges (~5 MiB of them in a 100,000-file extraction).
+   */
+  #newest: string | undefined;
   readonly #stagings = new Set<HeldStaging>();
 
   #closed = false;
@@ -360,6 +366,7 @@ export class HeldTarget {
     }
     for (const fd of this.#open.values()) closeSync(fd);
     this.#open.clear();
+    this.#newest = undefined;
     if (this.#rootFd !== undefined) closeSync(this.#rootFd);
     this.#rootFd = undefined;
     this.#closed = true;
@@ -419,8 +426,11 @@ export class HeldTarget {
     const cached = this.#open.get(key);
     if (cached !== undefined) {
       // Most recently used last.
-      this.#open.delete(key);
-      this.#open.set(key, cached);
+      if (key !== this.#newest) {
+        this.#open.delete(key);
+        this.#open.set(key, cached);
+        this.#newest = key;
+      }
       return fdPath(cached);
     }
     const parent = this.#resolveParent(parentKey(key), create);
@@ -441,6 +451,7 @@ export class HeldTarget {
       fd = this.#openLevel(named, key);
     }
     this.#open.set(key, fd);
+    this.#newest = key;
     while (this.#open.size > this.#maxOpen) {
       const [oldKey, oldFd] = this.#open.entries().next().value as [string, number];
       this.#open.delete(oldKey);
