@@ -4,6 +4,7 @@ import path from 'node:path';
 import { addErrorContext, isFerryError, ValidationError } from './core/errors.js';
 import type { UploadFile } from './backends/backend.js';
 import { validateFilePath } from './pack/validate.js';
+import { foldPath } from './core/fold-path.js';
 
 export type SymlinkPolicy = 'follow' | 'preserve';
 
@@ -169,11 +170,6 @@ async function resolve(
   return out;
 }
 
-/** How a download on a case-insensitive file system compares names (as the extractor does). */
-function fold(artifactPath: string): string {
-  return artifactPath.normalize('NFC').toLowerCase();
-}
-
 /**
  * Folded artifact paths seen so far, each with the index of the caller's file that needs it:
  * files, and the directories that hold them.
@@ -222,7 +218,7 @@ function checkFoldedCollision(
   other: (index: number) => { file: string; artifactPath: string },
   fail: (message: string) => ValidationError,
 ): void {
-  const key = fold(artifactPath);
+  const key = foldPath(artifactPath);
   const clash = (otherIndex: number, why: string): ValidationError => {
     const { file: otherFile, artifactPath: otherPath } = other(otherIndex);
     const { file } = other(index);

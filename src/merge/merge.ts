@@ -22,6 +22,7 @@ import { normalizeOptions, type ArtifactClientOptions } from '../options.js';
 import { checkConflictPolicy, digestRegularFile, type ConflictPolicy } from '../pack/conflict.js';
 import { validateArtifactName } from '../core/artifact-name.js';
 import { printable } from '../core/format.js';
+import { foldPath } from '../core/fold-path.js';
 import {
   DEFAULT_EXTRACT_LIMITS,
   openEntryStream,
@@ -158,10 +159,10 @@ export async function mergeArtifacts(
           if (!(includeHiddenFiles ?? false) && item.path.split('/').some((s) => s.startsWith('.'))) continue;
           const prior = byPath.get(item.path);
           if (prior === undefined) {
-            const folded = byFolded.get(fold(item.path));
+            const folded = byFolded.get(foldPath(item.path));
             if (folded !== undefined) throw caseCollision(folded, item, context);
             byPath.set(item.path, item);
-            byFolded.set(fold(item.path), item);
+            byFolded.set(foldPath(item.path), item);
             continue;
           }
           if (prior.source === source) {
@@ -326,11 +327,6 @@ function toZipInput(item: Planned): ZipInput {
         ? Promise.resolve(createReadStream(source.blob.file, { highWaterMark: 1024 * 1024 }))
         : openEntryStream(source.blob.file, entry),
   };
-}
-
-/** Case and Unicode normalisation folding, as extractZip does: such paths collide on macOS and Windows. */
-function fold(p: string): string {
-  return p.normalize('NFC').toLowerCase();
 }
 
 function caseCollision(a: Planned, b: Planned, context: ErrorContext): FerryError {

@@ -2,6 +2,7 @@ import { FerryError, IntegrityError, type ErrorContext } from '../../core/errors
 import { checkNameLengths } from '../../pack/name-limits.js';
 import { resolveInside } from '../../pack/safe-path.js';
 import { printable } from '../../core/format.js';
+import { foldPath } from '../../core/fold-path.js';
 import { limitError, type ExtractLimits } from '../../pack/zip/limits.js';
 import type { ArtifactResponse, ContainerEntry } from './contracts.js';
 
@@ -223,7 +224,7 @@ export class LegacyListingCheck {
   }
 
   #addFile(key: string, artifactPath: string): void {
-    const folded = fold(key);
+    const folded = foldPath(key);
     const prior = this.#files.get(folded);
     if (prior !== undefined) {
       throw this.#unsafe(
@@ -246,7 +247,7 @@ export class LegacyListingCheck {
 
   /** `path` must be a directory because of `because` (itself a folder item, or a file below it). */
   #addDirectory(path: string, because: string): void {
-    const folded = fold(path);
+    const folded = foldPath(path);
     if (this.#directories.has(folded)) return;
     const file = this.#files.get(folded);
     if (file !== undefined) {
@@ -308,9 +309,4 @@ function containerOf(url: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Two paths that one case-insensitive or normalising file system (macOS, Windows) would merge. */
-function fold(key: string): string {
-  return key.normalize('NFC').toLowerCase();
 }

@@ -14,13 +14,14 @@ import {
   type ExtractResult,
   type Normalized,
 } from './extract-options.js';
-import { fold, planEntries, readLinkTargets, unsafe, type Item } from './extract-plan.js';
+import { planEntries, readLinkTargets, unsafe, type Item } from './extract-plan.js';
 import { entrySha256, preflight } from './extract-preflight.js';
 import { readEntryBuffer } from './entry-reader.js';
 import { checkDeclaredLimits } from './limits.js';
 import { moveIntoPlace } from './place-entries.js';
 import { isSmallEntry, stage, stageSmallSync } from './stage-entry.js';
 import { removeCreatedChain } from '../remove-created.js';
+import { foldPath } from '../../core/fold-path.js';
 
 export type { ExtractOptions, ExtractResult } from './extract-options.js';
 export { PartialExtractionError } from './place-entries.js';
@@ -104,8 +105,8 @@ async function extractNormalized(zipPath: string, opts: Normalized): Promise<Ext
       // who can write into it) cannot redirect the staging writes or the moves into place.
       held = HeldTarget.open(target);
       staging = held.createStaging(STAGING_PREFIX);
-      const stagingName = fold(staging.name);
-      if (plan.items.some((i) => fold(i.key.split('/')[0] ?? '') === stagingName)) {
+      const stagingName = foldPath(staging.name);
+      if (plan.items.some((i) => foldPath(i.key.split('/')[0] ?? '') === stagingName)) {
         throw unsafe(`The archive contains an entry under ${printable(staging.name)}, the staging directory`);
       }
       const stagingDir = staging;

@@ -15,13 +15,14 @@ import {
   type ExtractResult,
   type Normalized,
 } from './extract-options.js';
-import { fold, planEntries, readLinkTargets, unsafe, type Item } from './extract-plan.js';
+import { planEntries, readLinkTargets, unsafe, type Item } from './extract-plan.js';
 import { preflight } from './extract-preflight.js';
 import { checkDeclaredLimits } from './limits.js';
 import { moveIntoPlace } from './place-entries.js';
 import { fileMode } from './stage-entry.js';
 import { NotStreamableError, STAGED_MODE, StreamStager, type StreamedEntry } from './stream-stager.js';
 import { removeCreatedChain } from '../remove-created.js';
+import { foldPath } from '../../core/fold-path.js';
 
 export { NotStreamableError } from './stream-stager.js';
 
@@ -129,8 +130,8 @@ class Extraction implements StreamExtraction {
     checkDeclaredLimits(entries, opts.limits);
     const plan = planEntries(entries, opts);
     const staging = this.#staging;
-    const stagingName = fold(staging.name);
-    if (plan.items.some((i) => fold(i.key.split('/')[0] ?? '') === stagingName)) {
+    const stagingName = foldPath(staging.name);
+    if (plan.items.some((i) => foldPath(i.key.split('/')[0] ?? '') === stagingName)) {
       throw unsafe(`The archive contains an entry under ${printable(staging.name)}, the staging directory`);
     }
     const stagedFile = (entry: ZipEntry): string =>
