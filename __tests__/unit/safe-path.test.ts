@@ -49,6 +49,37 @@ describe('resolveInside', () => {
     expect(resolveInside('out', 'x/y')).toBe(path.resolve('out', 'x', 'y'));
   });
 
+  it('a relative root follows the working directory when it changes between calls', () => {
+    const before = process.cwd();
+    const dir = path.resolve(tmpdir());
+    expect(resolveInside('out', 'x')).toBe(path.join(before, 'out', 'x'));
+    process.chdir(dir);
+    try {
+      expect(resolveInside('out', 'x')).toBe(path.join(dir, 'out', 'x'));
+    } finally {
+      process.chdir(before);
+    }
+  });
+
+  it('joins checked segments exactly as path.resolve would, for any root spelling', () => {
+    // The result is built by joining the checked segments to the resolved root; path.resolve of
+    // the same parts is the reference, over generated names and roots.
+    const parts = ['a', 'B', '..b', 'c..', '...', ' x ', 'é', '🚀', 'd.e', '.', '', 'f~g', '#1', 'h:i'];
+    const roots = ['/', '/srv/target', '/srv/target/', '/srv//target/./sub/..', ROOT];
+    let seed = 7;
+    const next = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+    for (const root of roots) {
+      for (let i = 0; i < 300; i++) {
+        const segments = Array.from({ length: 1 + next(5) }, () => parts[next(parts.length)] as string);
+        const name = segments.join(next(2) === 0 ? '/' : '\\');
+        const kept = name.split(/[\\/]/).filter((s) => s !== '' && s !== '.');
+        // Absolute, drive-letter and empty names are refused (tested above), not resolved.
+        if (kept.length === 0 || /^[\\/]|^[A-Za-z]:/.test(name)) continue;
+        expect(resolveInside(root, name, 'linux')).toBe(path.resolve(root, ...kept));
+      }
+    }
+  });
+
   it.each([
     ['', 'empty'],
     ['.', 'target directory itself'],
