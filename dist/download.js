@@ -5973,13 +5973,22 @@ function resolveLexically(root, relative, platform2) {
     }
   }
   if (segments.length === 0) throw unsafe2(relative, "it names the target directory itself");
-  const base = path4.resolve(root);
+  const base = resolvedRoot(root);
+  if (path4.sep === "/") {
+    return base === "/" ? `/${segments.join("/")}` : `${base}/${segments.join("/")}`;
+  }
   const resolved = path4.resolve(base, ...segments);
   const rel = path4.relative(base, resolved);
   if (rel === "" || rel === ".." || rel.startsWith(`..${path4.sep}`) || path4.isAbsolute(rel)) {
     throw unsafe2(relative, "it resolves outside the target directory");
   }
   return resolved;
+}
+var lastRoot;
+function resolvedRoot(root) {
+  if (!path4.isAbsolute(root)) return path4.resolve(root);
+  if (lastRoot?.root !== root) lastRoot = { root, resolved: path4.resolve(root) };
+  return lastRoot.resolved;
 }
 async function assertNoSymlinkInPath(root, absPath, context) {
   try {
@@ -6243,6 +6252,12 @@ function unsafe3(message) {
   return new IntegrityError("ERR_FERRY_UNSAFE_PATH", message);
 }
 
+// src/core/fold-path.ts
+function foldPath(path25) {
+  return NEEDS_FOLDING.test(path25) ? path25.normalize("NFC").toLowerCase() : path25;
+}
+var NEEDS_FOLDING = /[A-Z\u0080-\uffff]/;
+
 // src/backends/legacy/listing-check.ts
 function checkFinalized(artifact, context) {
   const size = artifact.size;
@@ -6407,7 +6422,7 @@ var LegacyListingCheck = class {
     return value;
   }
   #addFile(key, artifactPath) {
-    const folded = fold(key);
+    const folded = foldPath(key);
     const prior = this.#files.get(folded);
     if (prior !== void 0) {
       throw this.#unsafe(
@@ -6426,7 +6441,7 @@ var LegacyListingCheck = class {
   }
   /** `path` must be a directory because of `because` (itself a folder item, or a file below it). */
   #addDirectory(path25, because) {
-    const folded = fold(path25);
+    const folded = foldPath(path25);
     if (this.#directories.has(folded)) return;
     const file = this.#files.get(folded);
     if (file !== void 0) {
@@ -6468,9 +6483,6 @@ function containerOf(url) {
   } catch {
     return void 0;
   }
-}
-function fold(key) {
-  return key.normalize("NFC").toLowerCase();
 }
 
 // src/backends/legacy/write-limits.ts
@@ -9764,9 +9776,6 @@ function namesRoot(name) {
   const normalized = name.replace(/\\/g, "/");
   return normalized !== "" && !normalized.startsWith("/") && normalized.split("/").every((s) => s === "" || s === ".");
 }
-function fold2(key) {
-  return key.normalize("NFC").toLowerCase();
-}
 function ancestors(key) {
   const parts = key.split("/");
   const out = [];
@@ -9807,7 +9816,7 @@ function planEntries(entries, options) {
       if (options.symlinks === "preserve") kind = "link";
     }
     const item = { entry, index, key, kind };
-    const folded = fold2(key);
+    const folded = foldPath(key);
     const prior = byFolded.get(folded);
     if (prior !== void 0) {
       if (prior.key !== key) {
@@ -9825,13 +9834,20 @@ function planEntries(entries, options) {
   }
   const directories = /* @__PURE__ */ new Map();
   const directoryEntries = /* @__PURE__ */ new Map();
+  let checkedParent;
   for (const item of items) {
     if (item.kind === "directory") {
       directoryEntries.set(item.key, item);
       directories.set(item.key, item.key);
     }
+    const slash = item.key.lastIndexOf("/");
+    if (slash < 0) continue;
+    if (checkedParent !== void 0 && slash === checkedParent.length && item.key.startsWith(checkedParent)) {
+      continue;
+    }
+    checkedParent = item.key.slice(0, slash);
     for (const ancestor of ancestors(item.key)) {
-      const holder = byFolded.get(fold2(ancestor));
+      const holder = byFolded.get(foldPath(ancestor));
       if (holder !== void 0 && holder.kind !== "directory") {
         throw unsafe4(
           `Entry ${printable(holder.entry.name)} is a ${holder.kind === "link" ? "symbolic link" : "file"}, but entry ${printable(item.entry.name)} needs it to be a directory`
@@ -9869,14 +9885,14 @@ function checkLinkTarget(item, text, linkKeys) {
     const key = segments.join("/");
     visited.push(key);
     const last = parts.slice(i + 1).every((p) => p === "" || p === ".");
-    if (!last && linkKeys.has(fold2(key))) {
+    if (!last && linkKeys.has(foldPath(key))) {
       throw bad(`it passes through the symbolic link entry ${printable(key)}`);
     }
   }
   return visited;
 }
 async function readLinkTargets(plan, readEntry, signal) {
-  const linkKeys = new Set(plan.items.filter((i) => i.kind === "link").map((i) => fold2(i.key)));
+  const linkKeys = new Set(plan.items.filter((i) => i.kind === "link").map((i) => foldPath(i.key)));
   const linkWalks = [];
   for (const item of plan.items) {
     if (item.kind !== "link") continue;
@@ -10150,8 +10166,8 @@ async function extractNormalized(zipPath, opts) {
     try {
       held = HeldTarget.open(target);
       staging = held.createStaging(STAGING_PREFIX);
-      const stagingName = fold2(staging.name);
-      if (plan.items.some((i) => fold2(i.key.split("/")[0] ?? "") === stagingName)) {
+      const stagingName = foldPath(staging.name);
+      if (plan.items.some((i) => foldPath(i.key.split("/")[0] ?? "") === stagingName)) {
         throw unsafe4(`The archive contains an entry under ${printable(staging.name)}, the staging directory`);
       }
       const stagingDir = staging;
@@ -11202,8 +11218,8 @@ var Extraction = class {
     checkDeclaredLimits(entries, opts.limits);
     const plan = planEntries(entries, opts);
     const staging = this.#staging;
-    const stagingName = fold2(staging.name);
-    if (plan.items.some((i) => fold2(i.key.split("/")[0] ?? "") === stagingName)) {
+    const stagingName = foldPath(staging.name);
+    if (plan.items.some((i) => foldPath(i.key.split("/")[0] ?? "") === stagingName)) {
       throw unsafe4(`The archive contains an entry under ${printable(staging.name)}, the staging directory`);
     }
     const stagedFile = (entry) => staging.file(String(stagedIndex(entry.localHeaderOffset)));
