@@ -9949,7 +9949,7 @@ async function preflight(plan, options, linkWalks, sha256Of) {
   }
   const missing = /* @__PURE__ */ new Set();
   for (const key of plan.directories) {
-    const parent = key.includes("/") ? key.slice(0, key.lastIndexOf("/")) : "";
+    const parent = parentKey(key);
     if (parent !== "" && missing.has(parent)) {
       missing.add(key);
       continue;
@@ -9966,7 +9966,7 @@ async function preflight(plan, options, linkWalks, sha256Of) {
   }
   for (const item of plan.items) {
     if (item.kind === "directory") continue;
-    const parent = item.key.includes("/") ? item.key.slice(0, item.key.lastIndexOf("/")) : "";
+    const parent = parentKey(item.key);
     if (parent !== "" && missing.has(parent)) continue;
     const dest = toAbsolute(target, item.key);
     const stats = await lstatOrUndefined2(dest);
@@ -10069,8 +10069,7 @@ function byParent(items) {
   const groups = /* @__PURE__ */ new Map();
   for (const item of items) {
     if (item.kind === "directory" || item.skip === true) continue;
-    const slash = item.key.lastIndexOf("/");
-    const parent = slash < 0 ? "" : item.key.slice(0, slash);
+    const parent = parentKey(item.key);
     const group = groups.get(parent);
     if (group === void 0) groups.set(parent, [item]);
     else group.push(item);
@@ -10711,12 +10710,9 @@ var StreamStager = class {
     const receiving = current === void 0 ? 0 : Math.max(current.declaredUncompressed ?? 0, current.uncompressedSize);
     return this.#streamedBytes + receiving;
   }
-  /** The entries streamed so far, in stream order: `entries[i].index === i`. */
-  get entries() {
-    return this.#entries;
-  }
   /**
-   * Hands the streamed entries over and stops keeping them (after {@link finish}): once matched
+   * Hands the streamed entries over, in stream order (`entries[i].index === i`), and stops keeping
+   * them (after {@link finish}): once matched
    * with the central directory only their offsets are needed, and 100,000 of them were ~9 MiB
    * live while the files were placed (issue 12 item 5).
    */

@@ -66,7 +66,8 @@ const DEFAULT_MAX_OPEN = 16;
 
 const fdPath = (fd: number): string => `/proc/self/fd/${fd}`;
 
-function parentKey(key: string): string {
+/** `a/b/c` -> `a/b`; a key without a `/` has the target itself ('') as its parent. */
+export function parentKey(key: string): string {
   const slash = key.lastIndexOf('/');
   return slash < 0 ? '' : key.slice(0, slash);
 }

@@ -2,6 +2,7 @@ import { lstat, stat, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { compareExisting, conflictError } from '../conflict.js';
+import { parentKey } from '../held-target.js';
 import { assertNoSymlinkInPath } from '../safe-path.js';
 import { printable } from '../../core/format.js';
 import type { ZipEntry } from './central-directory.js';
@@ -53,7 +54,7 @@ export async function preflight(
   }
   const missing = new Set<string>();
   for (const key of plan.directories) {
-    const parent = key.includes('/') ? key.slice(0, key.lastIndexOf('/')) : '';
+    const parent = parentKey(key);
     if (parent !== '' && missing.has(parent)) {
       missing.add(key);
       continue;
@@ -70,7 +71,7 @@ export async function preflight(
   }
   for (const item of plan.items) {
     if (item.kind === 'directory') continue;
-    const parent = item.key.includes('/') ? item.key.slice(0, item.key.lastIndexOf('/')) : '';
+    const parent = parentKey(item.key);
     if (parent !== '' && missing.has(parent)) continue;
     const dest = toAbsolute(target, item.key);
     const stats = await lstatOrUndefined(dest);

@@ -1,6 +1,6 @@
 import { FerryError, isFerryError, type ErrorContext } from '../../core/errors.js';
 import { compareExisting, conflictError, digestRegularFile } from '../conflict.js';
-import type { HeldTarget } from '../held-target.js';
+import { parentKey, type HeldTarget } from '../held-target.js';
 import { printable } from '../../core/format.js';
 import { throwIfAborted, type ExtractResult, type Normalized } from './extract-options.js';
 import { conflict, type Item, type Plan } from './extract-plan.js';
@@ -122,8 +122,7 @@ function byParent(items: readonly Item[]): Map<string, Item[]> {
   const groups = new Map<string, Item[]>();
   for (const item of items) {
     if (item.kind === 'directory' || item.skip === true) continue;
-    const slash = item.key.lastIndexOf('/');
-    const parent = slash < 0 ? '' : item.key.slice(0, slash);
+    const parent = parentKey(item.key);
     const group = groups.get(parent);
     if (group === undefined) groups.set(parent, [item]);
     else group.push(item);
