@@ -12,17 +12,14 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { settleDisk } from './settle.mjs';
+import { vmHwmKiB } from './vmhwm.mjs';
 
 const spec = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/**
- * Peak RSS of this process's own address space (VmHWM). resourceUsage().maxRSS is inherited
- * across vfork+exec from the parent's address space: the bench parent, which hosts the server.
- */
+/** Peak RSS of this process's own address space (see vmhwm.mjs); maxRSS only without /proc. */
 function peakRssKiB() {
-  const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
-  return match ? Number(match[1]) : process.resourceUsage().maxRSS;
+  return vmHwmKiB() ?? process.resourceUsage().maxRSS;
 }
 
 function finish(result, code) {

@@ -4,9 +4,9 @@
 //   node bench/fast-slow-server.mjs '<json spec>'
 // Prints `{"url": ...}` once listening; each line on stdin is answered with one JSON line of
 // this process's CPU seconds so far and peak RSS (VmHWM). Exits when stdin closes.
-import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
+import { vmHwmKiB } from './vmhwm.mjs';
 
 const spec = JSON.parse(process.argv[2]);
 const { startServer } = await import(pathToFileURL(spec.libIndex).href);
@@ -21,8 +21,7 @@ const server = await startServer({
 process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
 
 function peakRssMiB() {
-  const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
-  return match ? Number(match[1]) / 1024 : NaN;
+  return (vmHwmKiB() ?? NaN) / 1024;
 }
 
 const lines = createInterface({ input: process.stdin });

@@ -9,7 +9,6 @@
 //       [--threshold MiB]   (the ranged threshold; default Ferry's own)
 //       [--always-ranges]   (ranges even when the first response is fast)
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_RANGE_POLICY, downloadBlob } from '../lib/backends/results/blob-download.js';
 import { HttpManager } from '../lib/transport/http-manager.js';
 import { Operation } from '../lib/transport/operation.js';
+import { vmHwmKiB } from './vmhwm.mjs';
 import { spawnThrottleProxy } from './throttle-proxy.mjs';
 
 const { values } = parseArgs({
@@ -94,7 +94,7 @@ const requests = Number(await nextLine());
 child.kill();
 await proxy?.stop();
 await rm(work, { recursive: true, force: true });
-const rssMiB = Number(/^VmHWM:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))[1]) / 1024;
+const rssMiB = (vmHwmKiB() ?? NaN) / 1024;
 console.log(
   JSON.stringify({
     sizeMiB: size / MiB,

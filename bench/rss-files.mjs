@@ -37,6 +37,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
+import { vmHwmKiB } from './vmhwm.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
@@ -102,13 +103,23 @@ function ensureFiles() {
   writeFileSync(marker, `${count}\n`);
 }
 
-function vmHwmKiB() {
-  const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
-  return match ? Number(match[1]) : NaN;
-}
-
 const MiB = 1024 * 1024;
 const mib = (n) => Math.round((n / MiB) * 10) / 10;
+
+/**
+ * Before an upload: the files exist and the store is empty. Before a download: the last upload
+ * (of the same --via) left a store, and the target is gone.
+ */
+function prepare() {
+  if (values.op === 'upload') {
+    ensureFiles();
+    rmSync(storeDir, { recursive: true, force: true });
+  } else {
+    const upload = values.via === 'cli' ? '--op upload --via cli' : '--op upload';
+    if (!existsSync(storeDir)) throw new Error(`no store at ${storeDir}: run ${upload} first`);
+    rmSync(target, { recursive: true, force: true });
+  }
+}
 
 /** The caller's list, as bench/child.mjs builds it: absolute paths, built inside the measurement. */
 const callersList = () => relativePaths().map((f) => path.join(root, f));
@@ -159,13 +170,7 @@ async function runCli() {
     });
   const readReport = (name) => JSON.parse(readFileSync(path.join(reports, name), 'utf8'));
 
-  if (values.op === 'upload') {
-    ensureFiles();
-    rmSync(storeDir, { recursive: true, force: true });
-  } else {
-    if (!existsSync(storeDir)) throw new Error(`no store at ${storeDir}: run --op upload --via cli first`);
-    rmSync(target, { recursive: true, force: true });
-  }
+  prepare();
   let server;
   let where = ['--store', storeDir, '--run-id', RUN_ID];
   if (values.protocol === 'legacy') {
@@ -217,13 +222,7 @@ async function runCli() {
   rmSync(reports, { recursive: true, force: true });
 }
 
-if (values.op === 'upload') {
-  ensureFiles();
-  rmSync(storeDir, { recursive: true, force: true });
-} else {
-  if (!existsSync(storeDir)) throw new Error(`no store at ${storeDir}: run --op upload first`);
-  rmSync(target, { recursive: true, force: true });
-}
+prepare();
 const ferry = await import(pathToFileURL(path.resolve(values.lib)).href);
 
 const peaks = { rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
